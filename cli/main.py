@@ -1,0 +1,47 @@
+"""The ``imgsearch`` command line: one click group, one module of commands per stage."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from search.settings import Settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--library",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="IMGSEARCH_LIBRARY",
+    help="Library directory (database, FAISS file, thumbnails). [default: ./imgsearch-library]",
+)
+@click.option(
+    "--model-path",
+    help="Directories to search for model files, ':'-separated, before IMGSEARCH_MODEL_PATH, "
+    "./models and the user data directory.",
+)
+@click.option("--database-url", help="SQLAlchemy URL overriding the library's SQLite file.")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="imgsearch")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    library: Path | None,
+    model_path: str | None,
+    database_url: str | None,
+    verbose: int,
+) -> None:
+    """Self-hosted semantic image search: index photos, search by image or region, find copies."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = Settings.from_env(library=library, model_path=model_path, database_url=database_url)
+
+
+def main() -> None:
+    cli(prog_name="imgsearch")
+
+
+# Command modules register themselves on the group; import order is the help order.
+from cli import models_cmds  # noqa: E402,F401

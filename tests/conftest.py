@@ -1,0 +1,40 @@
+"""Shared fixtures: the real models and photo sets live in ../shared, never in the repo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _shared_dir() -> Path:
+    return Path(os.environ.get("IMGSEARCH_SHARED", REPO_ROOT.parent / "shared")).resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    path = _shared_dir()
+    if not (path / "models").is_dir() or not (path / "data").is_dir():
+        pytest.skip(f"shared models/data not found at {path} (set IMGSEARCH_SHARED)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def models_dir(shared_dir: Path) -> Path:
+    return shared_dir / "models"
+
+
+@pytest.fixture(scope="session")
+def data_dir(shared_dir: Path) -> Path:
+    return shared_dir / "data"
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests keep artifacts a person may look at (screenshots, reports)."""
+    path = Path(os.environ.get("IMGSEARCH_ARTIFACTS", REPO_ROOT / "artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
