@@ -1,0 +1,25 @@
+"""Typed errors of the library layer (store, index, engine)."""
+
+from __future__ import annotations
+
+from models.errors import ImgsearchError
+
+
+class LibraryError(ImgsearchError):
+    """Something is wrong with the library as a whole."""
+
+
+class LibraryNotFoundError(LibraryError):
+    """No library at the given place yet (nothing has been indexed)."""
+
+
+class SchemaError(LibraryError):
+    """The database schema is newer than this program, or not an imgsearch database."""
+
+
+class ModelMismatchError(LibraryError):
+    """The library was built with another model than the one asked for."""
+
+
+class ImageNotFoundError(ImgsearchError, LookupError):
+    """No image with that id (or path) in the library."""

@@ -1,0 +1,103 @@
+"""Alembic, driven from code: upgrade, downgrade and inspect a library's schema."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
+
+from search.errors import SchemaError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def head_revision() -> str:
+    script = ScriptDirectory.from_config(_bare())
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def _bare() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def _run(engine: Engine, action: str, revision: str) -> None:
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, action)(config, revision)
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    _run(engine, "upgrade", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    _run(engine, "downgrade", revision)
+
+
+def ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool = True) -> None:
+    """Bring the schema to head: create an empty database, upgrade an old one, refuse the rest.
+
+    A SQLite file is copied to ``<file>.bak-<rev>`` before an upgrade, so a failed migration
+    never costs the user their library.
+    """
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return
+    tables = set(inspect(engine).get_table_names())
+    if current is None and tables - {"alembic_version"}:
+        raise SchemaError(
+            f"{engine.url.render_as_string()} holds tables but no imgsearch schema version; "
+            "it is not an imgsearch library"
+        )
+    if current is None and not create:
+        raise SchemaError("the database has no imgsearch schema yet; run `imgsearch db upgrade`")
+    known = {rev.revision for rev in ScriptDirectory.from_config(_bare()).walk_revisions()}
+    if current is not None and current not in known:
+        raise SchemaError(
+            f"the library's schema revision {current} is newer than this imgsearch "
+            f"(which knows up to {head}); upgrade imgsearch to open it"
+        )
+    if current is not None and not auto_upgrade:
+        raise SchemaError(
+            f"the library's schema is at {current}, this imgsearch needs {head}: "
+            "run `imgsearch db upgrade`"
+        )
+    _backup_sqlite(engine, current)
+    upgrade(engine)
+
+
+def _backup_sqlite(engine: Engine, revision: str | None) -> None:
+    database = engine.url.database
+    if revision is None or engine.dialect.name != "sqlite" or not database:
+        return
+    path = Path(database)
+    if path.exists():
+        # sqlite3's backup API copies a consistent snapshot, WAL content included.
+        with (
+            sqlite3.connect(path) as source,
+            sqlite3.connect(path.with_name(f"{path.name}.bak-{revision}")) as target,
+        ):
+            source.backup(target)

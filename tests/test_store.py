@@ -1,0 +1,142 @@
+"""The store: Alembic schema, transactional batches, generation, model binding."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from search import migrate
+from search.errors import LibraryNotFoundError, ModelMismatchError, SchemaError
+from search.schema import STATUS_FAILED, Base
+from search.store import ChangeSet, ImageMove, ImageUpsert, ModelStamp, Store, make_engine
+
+STAMP = ModelStamp("test-model", "ab" * 32, 4)
+
+
+def unit(*values: float) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store.open(f"sqlite:///{tmp_path / 'lib' / 'db.sqlite3'}", create=True)
+    store.bind_model(STAMP)
+    yield store
+    store.close()
+
+
+def upsert(collection_id: int, rel: str, vector: np.ndarray | None, **kw: object) -> ImageUpsert:
+    return ImageUpsert(
+        collection_id=collection_id, rel_path=rel, file_size=10, mtime_ns=1, sha256=rel * 2,
+        vector=vector, **kw,
+    )  # fmt: skip
+
+
+def test_upgrade_from_empty_matches_the_orm_schema(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == [], f"migrations and search/schema.py disagree: {diff}"
+
+
+def test_downgrade_upgrade_round_trip(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    migrate.upgrade(engine)
+    migrate.downgrade(engine, "base")
+    assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    migrate.upgrade(engine)
+    tables = set(inspect(engine).get_table_names())
+    assert {"images", "embeddings", "collections", "image_labels", "library_meta"} <= tables
+
+
+def test_open_missing_library_says_how(tmp_path: Path) -> None:
+    with pytest.raises(LibraryNotFoundError, match="imgsearch index"):
+        Store.open(f"sqlite:///{tmp_path / 'nothing.sqlite3'}")
+
+
+def test_foreign_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE notes (id INTEGER)")
+    with pytest.raises(SchemaError, match="not an imgsearch library"):
+        Store.open(f"sqlite:///{path}")
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    Store.open(f"sqlite:///{path}", create=True).close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'ffff_future'")
+    with pytest.raises(SchemaError, match="newer than this imgsearch"):
+        Store.open(f"sqlite:///{path}")
+
+
+def test_batch_write_moves_generation_and_returns_index_delta(store: Store, tmp_path: Path) -> None:
+    cid = store.ensure_collection(tmp_path)
+    assert store.ensure_collection(tmp_path) == cid
+    g0 = store.generation()
+    applied = store.apply(
+        ChangeSet(
+            upserts=[
+                upsert(cid, "a.jpg", unit(1, 0, 0, 0), labels=[("bee", 0.9), ("ant", 0.05)]),
+                upsert(cid, "b.jpg", unit(0, 1, 0, 0)),
+                upsert(cid, "bad.jpg", None, status=STATUS_FAILED, error="truncated"),
+            ]
+        )
+    )
+    assert applied.generation == g0 + 1 == store.generation()
+    assert len(applied.vectors) == 2 and len(applied.removed) == 1
+    ids, vectors = next(store.iter_vectors())
+    assert len(ids) == 2 and vectors.shape == (2, 4)
+    assert store.counts() == {"images": 2, "failed": 1, "vectors": 2}
+    a_id = min(ids)
+    assert [label.label for label in store.image(int(a_id)).labels] == ["bee", "ant"]
+    assert store.search_labels("BEE")[0][0] == a_id
+
+
+def test_move_keeps_id_and_vector_and_removal_cascades(store: Store, tmp_path: Path) -> None:
+    cid = store.ensure_collection(tmp_path)
+    applied = store.apply(ChangeSet(upserts=[upsert(cid, "a.jpg", unit(1, 1, 0, 0))]))
+    (image_id,) = applied.vectors
+    store.apply(ChangeSet(moves=[ImageMove(image_id, cid, "sub/renamed.jpg", 10, 2)]))
+    moved = store.image(image_id)
+    assert moved.rel_path == "sub/renamed.jpg"
+    np.testing.assert_allclose(store.vectors([image_id])[image_id], unit(1, 1, 0, 0))
+    copy = store.apply(
+        ChangeSet(upserts=[upsert(cid, "copy.jpg", None, copy_vector_from=image_id)])
+    )
+    assert len(copy.vectors) == 1
+    applied = store.apply(ChangeSet(removals=[image_id]))
+    assert applied.removed == [image_id]
+    assert image_id not in store.vectors([image_id])
+    assert store.counts()["vectors"] == 1
+
+
+def test_failed_batch_rolls_back_whole(store: Store, tmp_path: Path) -> None:
+    cid = store.ensure_collection(tmp_path)
+    generation = store.generation()
+    with pytest.raises(ModelMismatchError):
+        store.apply(
+            ChangeSet(
+                upserts=[upsert(cid, "ok.jpg", unit(1, 0, 0, 0)), upsert(cid, "x.jpg", unit(1, 0))]
+            )
+        )
+    assert store.generation() == generation
+    assert store.counts()["images"] == 0
+
+
+def test_another_model_is_refused_until_reindex(store: Store) -> None:
+    other = ModelStamp("other", "cd" * 32, 8)
+    with pytest.raises(ModelMismatchError, match="imgsearch reindex --model other"):
+        store.bind_model(other)
+    store.bind_model(other, replace=True)
+    assert store.model_stamp() == other
