@@ -1,0 +1,204 @@
+"""The indexer's hot path: decode in a thread pool while ONNX runs, one pass per batch giving
+the embedding, the top labels and the image metadata."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import repeat
+
+import numpy as np
+
+from models.errors import ImageError, RoiError
+from models.load import DEFAULT_MAX_PIXELS, DecodedImage, ImageSource, source_name
+from models.onnx_model import OnnxModel
+from models.roi import coerce_roi
+
+log = logging.getLogger(__name__)
+
+
+class RoiImageError(RoiError, ImageError):
+    """An ROI that does not fit one image of a batch (is both a RoiError and an ImageError)."""
+
+    reason = "bad_roi"
+
+
+@dataclass
+class Analysis:
+    """One image's result: unit embedding, top labels (background excluded), metadata."""
+
+    embedding: np.ndarray
+    labels: list[tuple[str, float]]
+    width: int
+    height: int
+    format: str | None
+    exif_datetime: datetime | None
+    source: str | None = None
+    probs: np.ndarray | None = field(default=None, repr=False)
+    raw_embedding: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass
+class _Prepared:
+    decoded: DecodedImage
+    tensor: np.ndarray
+
+
+class ImageAnalyzer:
+    """Batched, overlapped decode + single ONNX pass (embedding and top labels).
+
+    ``decode_workers`` threads decode and preprocess while the calling thread runs the model
+    (ONNX Runtime releases the GIL). ``decode_workers=0`` decodes inline.
+    """
+
+    def __init__(self, model: OnnxModel, decode_workers: int = 2, top_labels: int = 5, *,
+                 batch_size: int = 32, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+                 rotation_degrees: int = 0, keep_probs: bool = False):
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.model = model
+        self.decode_workers = max(0, int(decode_workers))
+        self.top_labels = max(0, int(top_labels))
+        self.batch_size = int(batch_size)
+        self.max_pixels = max_pixels
+        self.rotation_degrees = rotation_degrees
+        self.keep_probs = keep_probs
+        self._executor: ThreadPoolExecutor | None = None
+        self._label_mask: np.ndarray | None = None
+        bg = model.spec.background_index
+        if model.labels is not None and bg is not None and 0 <= bg < len(model.labels):
+            self._label_mask = np.zeros(len(model.labels), dtype=bool)
+            self._label_mask[bg] = True
+
+    # ------------------------------------------------------------------ lifecycle
+    def _pool(self) -> ThreadPoolExecutor | None:
+        if self.decode_workers and self._executor is None:
+            self._executor = ThreadPoolExecutor(self.decode_workers,
+                                                thread_name_prefix="imgsearch-decode")
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> ImageAnalyzer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ per image
+    def prepare(self, source: ImageSource, roi: object = None) -> _Prepared | ImageError:
+        """Decode + preprocess one image; errors are returned, not raised."""
+        name = source_name(source)
+        try:
+            region = coerce_roi(roi)
+            decoded = self.model.load(source, region, rotation_degrees=self.rotation_degrees,
+                                      max_pixels=self.max_pixels)
+            tensor = self.model.preprocess(decoded, region)
+            return _Prepared(decoded, tensor)
+        except ImageError as exc:
+            return exc
+        except RoiError as exc:
+            return RoiImageError(str(exc), source=name)
+        except Exception as exc:  # a decoder bug must not take the rest of the batch down
+            log.exception("unexpected error decoding %s", name)
+            return ImageError(f"cannot decode image: {type(exc).__name__}: {exc}",
+                              source=name, reason="decode_failed")
+
+    def _labels(self, probs: np.ndarray) -> list[tuple[str, float]]:
+        labels = self.model.labels
+        if labels is None or not self.top_labels:
+            return []
+        scores = probs.copy()
+        if self._label_mask is not None:
+            scores[self._label_mask] = -np.inf
+        k = min(self.top_labels, scores.shape[0] - 1 if self._label_mask is not None
+                else scores.shape[0])
+        idx = np.argpartition(-scores, k - 1)[:k]
+        idx = idx[np.argsort(-scores[idx], kind="stable")]
+        return [(labels[i], float(probs[i])) for i in idx]
+
+    def _infer(self, chunk: list[_Prepared | ImageError], raw: bool
+               ) -> list[Analysis | ImageError]:
+        good = [i for i, item in enumerate(chunk) if isinstance(item, _Prepared)]
+        results: list[Analysis | ImageError] = list(chunk)  # type: ignore[arg-type]
+        if not good:
+            return results
+        batch = np.stack([chunk[i].tensor for i in good])  # type: ignore[union-attr]
+        out = self.model.run(batch, raw=raw)
+        for row, i in enumerate(good):
+            decoded = chunk[i].decoded  # type: ignore[union-attr]
+            probs = out.probs[row] if out.probs is not None else None
+            results[i] = Analysis(
+                embedding=out.embeddings[row].copy(),
+                labels=self._labels(probs) if probs is not None else [],
+                width=decoded.width, height=decoded.height, format=decoded.format,
+                exif_datetime=decoded.exif_datetime, source=decoded.source,
+                probs=probs.copy() if probs is not None and self.keep_probs else None,
+                raw_embedding=out.raw[row].copy() if out.raw is not None else None,
+            )
+        return results
+
+    # ------------------------------------------------------------------ batches
+    def analyze_iter(self, sources: Iterable[ImageSource],
+                     rois: Iterable[object] | None = None, *, raw: bool = False
+                     ) -> Iterator[Analysis | ImageError]:
+        """Stream results in input order; decoding runs up to two batches ahead."""
+        items = zip(sources, rois if rois is not None else repeat(None), strict=False)
+        pool = self._pool()
+        if pool is None:
+            chunk: list[_Prepared | ImageError] = []
+            for source, roi in items:
+                chunk.append(self.prepare(source, roi))
+                if len(chunk) == self.batch_size:
+                    yield from self._infer(chunk, raw)
+                    chunk = []
+            if chunk:
+                yield from self._infer(chunk, raw)
+            return
+        lookahead = 2 * self.batch_size
+        pending: deque[Future[_Prepared | ImageError]] = deque()
+        exhausted = False
+
+        def fill() -> None:
+            nonlocal exhausted
+            while not exhausted and len(pending) < lookahead:
+                try:
+                    source, roi = next(items)
+                except StopIteration:
+                    exhausted = True
+                    return
+                pending.append(pool.submit(self.prepare, source, roi))
+
+        fill()
+        try:
+            while pending:
+                chunk = []
+                while pending and len(chunk) < self.batch_size:
+                    chunk.append(pending.popleft().result())
+                    fill()
+                yield from self._infer(chunk, raw)
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+    def analyze_batch(self, sources: Sequence[ImageSource],
+                      rois: Sequence[object] | None = None) -> list[Analysis | ImageError]:
+        """Analyse ``sources`` (input order kept; a bad image's :class:`ImageError` sits in
+        its slot, the rest of the batch is unaffected)."""
+        if rois is not None and len(rois) != len(sources):
+            raise ValueError(f"{len(sources)} images but {len(rois)} regions of interest")
+        return list(self.analyze_iter(sources, rois))
+
+    def analyze(self, source: ImageSource, roi: object = None) -> Analysis:
+        """One image; raises its :class:`ImageError` / :class:`RoiError`."""
+        result = self._infer([self.prepare(source, roi)], raw=False)[0]
+        if isinstance(result, ImageError):
+            raise result
+        return result

@@ -1,0 +1,353 @@
+"""Decoding untrusted images: content sniffing, size guard, JPEG draft, EXIF orientation, RGB.
+
+Every failure is a typed :class:`~models.errors.ImageError`; nothing here hangs on a
+decompression bomb (the pixel count is checked from the header, before any decoding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from models.errors import (
+    CorruptImageError,
+    DecompressionBombError,
+    EmptyImageError,
+    NotAnImageError,
+    TruncatedImageError,
+    UnreadableImageError,
+    UnsupportedImageError,
+)
+from models.roi import RegionOfInterest
+
+try:  # optional HEIC/AVIF support
+    import pillow_heif  # type: ignore[import-not-found]
+
+    pillow_heif.register_heif_opener()
+    HEIF_SUPPORTED = True
+except ImportError:  # pragma: no cover - depends on the environment
+    HEIF_SUPPORTED = False
+
+DEFAULT_MAX_PIXELS = 90_000_000
+DRAFT_OVERSAMPLE = 2  # a draft-reduced JPEG keeps >= 2x the model input over the used region
+_WHITE = (255, 255, 255)
+_ORIENT_TRANSPOSE = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
+_ROTATE_CW = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180,
+              270: Image.Transpose.ROTATE_90}
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
+                  IndexError, TypeError, KeyError, MemoryError)
+
+ImageSource = Any  # str | os.PathLike | bytes | IO[bytes] | Image.Image | np.ndarray
+
+
+@dataclass
+class DecodedImage:
+    """A decoded RGB image.
+
+    ``image`` may be a JPEG draft reduction; ``width``/``height`` are the full size after
+    orientation and rotation, so ``image.width / width`` is the reduction scale.
+    """
+
+    image: Image.Image
+    width: int
+    height: int
+    format: str | None
+    exif_datetime: datetime | None = None
+    orientation: int = 1
+    source: str | None = None
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """(x, y) factor from full-size pixel coordinates to ``image`` coordinates."""
+        return self.image.width / self.width, self.image.height / self.height
+
+    @property
+    def reduced(self) -> bool:
+        return self.image.size != (self.width, self.height)
+
+
+def source_name(source: ImageSource) -> str | None:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) else None
+
+
+def _sniff_unsupported(head: bytes) -> str | None:
+    """A helpful message for formats that are images but cannot be opened here."""
+    if head[4:8] == b"ftyp" and head[8:12] in {b"heic", b"heix", b"hevc", b"heim", b"heis",
+                                              b"hevm", b"mif1", b"msf1", b"avif", b"avis"}:
+        if not HEIF_SUPPORTED:
+            return "HEIC/HEIF/AVIF image: install the optional 'pillow-heif' package to read it"
+        return "HEIC/HEIF/AVIF image that the installed decoders cannot read"
+    text = head.lstrip()[:256].lower()
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head.lower()):
+        return "SVG vector images are not supported; convert it to PNG first"
+    return None
+
+
+def _open_stream(source: ImageSource, name: str | None) -> tuple[IO[bytes], bool]:
+    """A binary stream for ``source``; the flag says whether we must close it."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise EmptyImageError("zero-byte image data", source=name)
+        return io.BytesIO(bytes(source)), True
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            if path.stat().st_size == 0:
+                raise EmptyImageError("file is empty (zero bytes)", source=name)
+            return path.open("rb"), True
+        except FileNotFoundError:
+            raise UnreadableImageError("no such file", source=name) from None
+        except IsADirectoryError:
+            raise UnreadableImageError("is a directory, not an image file", source=name) from None
+        except OSError as exc:
+            raise UnreadableImageError(f"cannot read file: {exc.strerror or exc}",
+                                       source=name) from None
+    if hasattr(source, "read"):
+        try:
+            data = source.read()
+        except OSError as exc:
+            raise UnreadableImageError(f"cannot read stream: {exc}", source=name) from None
+        if not isinstance(data, (bytes, bytearray)):
+            raise UnsupportedImageError("file object must be opened in binary mode", source=name)
+        if not data:
+            raise EmptyImageError("zero-byte image data", source=name)
+        return io.BytesIO(bytes(data)), True
+    raise UnsupportedImageError(
+        f"cannot read an image from {type(source).__name__}: pass a path, bytes, a binary file "
+        "object, a PIL image or an HxWx3 uint8 array"
+    )
+
+
+def _array_to_image(array: np.ndarray) -> Image.Image:
+    if array.dtype != np.uint8:
+        raise UnsupportedImageError(f"image array must be uint8, got {array.dtype}")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4)):
+        if min(array.shape[:2]) < 1:
+            raise EmptyImageError(f"image array has shape {array.shape}")
+        return Image.fromarray(np.ascontiguousarray(array))
+    raise UnsupportedImageError(f"image array must be HxW, HxWx3 or HxWx4, got {array.shape}")
+
+
+def _scale_wide_to_l(im: Image.Image) -> Image.Image:
+    """16/32-bit integer or float greyscale -> 8-bit L, scaled (not clipped)."""
+    arr = np.asarray(im)
+    if arr.dtype.kind == "f":
+        arr = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        hi = float(arr.max(initial=0.0))
+        scale = 255.0 if hi <= 1.0 else (255.0 / 65535.0 if hi <= 65535.0 else 255.0 / hi)
+    else:
+        arr = arr.astype(np.int64)
+        hi = int(arr.max(initial=0))
+        if im.mode.startswith("I;16") or 255 < hi <= 65535:
+            scale = 255.0 / 65535.0
+        elif hi <= 255:
+            scale = 1.0
+        else:
+            scale = 255.0 / hi
+    out = np.clip(np.rint(np.clip(arr, 0, None) * scale), 0, 255).astype(np.uint8)
+    return Image.fromarray(out)
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Any Pillow mode -> RGB; transparency is composited onto white."""
+    mode = im.mode
+    if mode == "RGB" and "transparency" not in im.info:
+        return im
+    has_alpha_key = mode in ("P", "L", "RGB") and "transparency" in im.info
+    if has_alpha_key or mode == "PA":
+        im = im.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "RGBa", "La"):
+        if mode != "RGBA":
+            im = im.convert("RGBA")
+        background = Image.new("RGB", im.size, _WHITE)
+        background.paste(im, mask=im.getchannel("A"))
+        return background
+    if mode.startswith("I") or mode == "F":
+        return _scale_wide_to_l(im).convert("RGB")
+    return im.convert("RGB")
+
+
+def _exif_info(im: Image.Image) -> tuple[int, datetime | None]:
+    try:
+        exif = im.getexif()
+    except Exception:  # broken EXIF must not make a good image unreadable
+        return 1, None
+    orientation = exif.get(0x0112, 1)
+    if not isinstance(orientation, int) or orientation not in range(1, 9):
+        orientation = 1
+    stamp = None
+    try:
+        stamp = exif.get_ifd(0x8769).get(0x9003)
+    except Exception:
+        stamp = None
+    stamp = stamp or exif.get(0x0132)
+    return orientation, _parse_exif_datetime(stamp)
+
+
+def _parse_exif_datetime(value: object) -> datetime | None:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "ignore")
+    if not isinstance(value, str):
+        return None
+    value = value.strip().strip("\x00")
+    for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M"):
+        try:
+            return datetime.strptime(value[:19], fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _draft_scale(full: tuple[int, int], draft_size: Sequence[int], crop_fraction: float,
+                 roi: RegionOfInterest | None) -> int:
+    """Largest JPEG DCT scale (1, 2, 4, 8) that keeps >= 2x ``draft_size`` over the region."""
+    width, height = full
+    if roi is None:
+        region_w, region_h = float(width), float(height)
+    else:
+        try:
+            left, top, right, bottom = roi.to_box(width, height)
+        except ValueError:  # RoiError: reported when the ROI is applied
+            return 1
+        region_w, region_h = float(right - left), float(bottom - top)
+    region_w *= crop_fraction
+    region_h *= crop_fraction
+    allowed = min(region_w / (DRAFT_OVERSAMPLE * draft_size[0]),
+                  region_h / (DRAFT_OVERSAMPLE * draft_size[1]))
+    for scale in (8, 4, 2):
+        if allowed >= scale:
+            return scale
+    return 1
+
+
+def load_image(
+    source: ImageSource,
+    *,
+    rotation_degrees: int = 0,
+    draft_size: Sequence[int] | None = (224, 224),
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    roi: RegionOfInterest | None = None,
+    crop_fraction: float = 1.0,
+) -> DecodedImage:
+    """Decode ``source`` (path, bytes, binary file object, PIL image or HxWx3 uint8 array).
+
+    The format is detected from the content, never the file name. EXIF orientation is
+    applied, then ``rotation_degrees`` (clockwise, a multiple of 90); the first frame of an
+    animation is used; every mode becomes RGB (transparency onto white, 16-bit scaled to
+    8-bit). With ``draft_size`` (the model input, width x height) a large JPEG is decoded at a
+    reduced DCT scale that still keeps twice that size over the part that will be used
+    (``roi`` and ``crop_fraction`` say which part). ``draft_size=None`` decodes full size.
+    Raises :class:`ImageError` subclasses; ``ValueError`` for a bad ``rotation_degrees``.
+    """
+    if rotation_degrees % 90:
+        raise ValueError(f"rotation_degrees must be a multiple of 90, got {rotation_degrees}")
+    rotation = rotation_degrees % 360
+    name = source_name(source)
+    if isinstance(source, np.ndarray):
+        return _finish(_array_to_image(source), None, rotation, max_pixels, name, draft=None)
+    if isinstance(source, Image.Image):
+        return _finish(source, source.format, rotation, max_pixels, name, draft=None)
+    stream, owned = _open_stream(source, name)
+    try:
+        head = stream.read(64)
+        stream.seek(0)
+        try:
+            im = Image.open(stream)
+        except UnidentifiedImageError:
+            hint = _sniff_unsupported(head)
+            if hint:
+                raise UnsupportedImageError(hint, source=name) from None
+            raise NotAnImageError("not an image (content matches no known image format)",
+                                  source=name) from None
+        except Image.DecompressionBombError as exc:
+            raise DecompressionBombError(str(exc), source=name) from None
+        except _DECODE_ERRORS as exc:
+            raise CorruptImageError(f"cannot parse image header: {exc}", source=name) from None
+        draft = None
+        if draft_size is not None:
+            draft = (tuple(draft_size), crop_fraction, roi)
+        return _finish(im, im.format, rotation, max_pixels, name, draft=draft)
+    finally:
+        if owned:
+            stream.close()
+
+
+def _finish(
+    im: Image.Image, fmt: str | None, rotation: int, max_pixels: int | None, name: str | None,
+    draft: tuple[tuple[int, ...], float, RegionOfInterest | None] | None,
+) -> DecodedImage:
+    width, height = im.size
+    if width < 1 or height < 1:
+        raise EmptyImageError(f"image has no pixels ({width}x{height})", source=name)
+    if max_pixels is not None and width * height > max_pixels:
+        raise DecompressionBombError(
+            f"{width}x{height} = {width * height} pixels exceeds the limit of {max_pixels} "
+            "(possible decompression bomb)", source=name,
+        )
+    orientation, stamp = _exif_info(im)
+    swap = (orientation >= 5) != (rotation in (90, 270))
+    full_w, full_h = (height, width) if swap else (width, height)
+    try:
+        if getattr(im, "n_frames", 1) > 1:
+            im.seek(0)
+        if draft is not None and fmt in ("JPEG", "MPO") and im.mode in ("RGB", "L", "CMYK"):
+            scale = _draft_scale((full_w, full_h), draft[0], draft[1], draft[2])
+            if scale > 1:
+                im.draft(im.mode if im.mode != "L" else "L", (width // scale, height // scale))
+        im.load()
+    except Image.DecompressionBombError as exc:
+        raise DecompressionBombError(str(exc), source=name) from None
+    except (EOFError, struct.error) as exc:
+        raise TruncatedImageError(f"image data ends early: {exc}", source=name) from None
+    except _DECODE_ERRORS as exc:
+        text = str(exc)
+        if "truncated" in text.lower() or "end of file" in text.lower():
+            raise TruncatedImageError(f"image file is truncated ({text})", source=name) from None
+        raise CorruptImageError(f"cannot decode image: {text}", source=name) from None
+    try:
+        rgb = to_rgb(im)
+        for method in _ORIENT_TRANSPOSE.get(orientation, ()):
+            rgb = rgb.transpose(method)
+        if rotation:
+            rgb = rgb.transpose(_ROTATE_CW[rotation])
+    except _DECODE_ERRORS as exc:
+        raise UnsupportedImageError(f"cannot convert {im.mode} image to RGB: {exc}",
+                                    source=name) from None
+    return DecodedImage(rgb, full_w, full_h, fmt, stamp, orientation, name)
+
+
+def pixel_sha256(image: Image.Image | DecodedImage) -> str:
+    """sha256 of ``"<w>x<h>\\n"`` + RGB bytes; pass a full-size decode (``draft_size=None``)."""
+    if isinstance(image, DecodedImage):
+        if image.reduced:
+            raise ValueError("pixel_sha256 needs a full-size decode (load_image(draft_size=None))")
+        image = image.image
+    rgb = image if image.mode == "RGB" else to_rgb(image)
+    digest = hashlib.sha256(f"{rgb.width}x{rgb.height}\n".encode())
+    digest.update(rgb.tobytes())
+    return digest.hexdigest()
