@@ -1,0 +1,380 @@
+"""The query engine: search by image, region, id or label; what the web and the CLI call.
+
+A :class:`SearchEngine` wraps a :class:`search.library.Library`. Browsing, ``similar`` and
+label searches need no model; the ONNX model is loaded on the first image query. Every hit is
+re-scored with the exact vector from SQLite (the truth), so approximate indexes only choose
+candidates and a hit removed from the store since the last refresh never shows up.
+
+Thread-safe: the library swaps its FAISS index atomically and a query keeps the reference it
+started with; the lazily built analyzer is guarded by a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import or_, select
+
+from models.errors import ImageError, ImgsearchError
+from models.load import load_image, pixel_sha256
+from models.roi import coerce_roi
+from search.errors import ImageNotFoundError
+from search.results import (
+    ImageInfo,
+    ImageQuery,
+    PathEscapeError,
+    QueryError,
+    RoiLike,
+    SearchHit,
+    check_params,
+    mtime_from_ns,
+    read_query_bytes,
+)
+from search.schema import STATUS_OK, Image
+from search.settings import Settings
+from search.store import ChangeSet
+
+CANDIDATE_MARGIN = 10  # extra candidates: self-exclusion, rows removed meanwhile, ties at k
+EXACT_PIXEL_MIN_SCORE = 0.9  # pixel-identical copies score ~1; below this none is looked for
+SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by id
+
+class SearchEngine:
+    """Queries over one library. Open with :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, library: Any) -> None:
+        self.library = library
+        self.store = library.store
+        self.settings: Settings = library.settings
+        self._analyzer: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings) -> SearchEngine:
+        """Open the library of ``settings``; raises ``LibraryNotFoundError`` when none exists."""
+        from search.library import Library
+
+        return cls(Library.open(settings))
+
+    def close(self) -> None:
+        self.library.close()
+
+    def __enter__(self) -> SearchEngine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- model ------------------------------------------------------------------------------
+
+    @property
+    def analyzer(self) -> Any:
+        """The models.ImageAnalyzer for queries, built on first use (loads the ONNX model)."""
+        with self._lock:
+            if self._analyzer is None:
+                from models import ImageAnalyzer
+
+                model = self.library.load_model()
+                self._analyzer = ImageAnalyzer(
+                    model, decode_workers=0, max_pixels=self.settings.max_image_pixels
+                )
+            return self._analyzer
+
+    def embed(self, source: ImageQuery, roi: RoiLike = None) -> tuple[Any, bytes | None]:
+        """Decode and embed a query: ``(Analysis, encoded bytes or None)``.
+
+        Raises an ``ImageError`` subclass for a bad image and ``RoiError`` for a bad region.
+        """
+        region = coerce_roi(roi)
+        data = read_query_bytes(source)
+        try:
+            analysis = self.analyzer.analyze(data if data is not None else source, region)
+        except ImageError as error:
+            raise _with_source(error, source) from None
+        return analysis, data
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def search_image(
+        self, source: ImageQuery, roi: RoiLike = None, k: int = 10,
+        min_score: float | None = None,
+    ) -> list[SearchHit]:
+        """The ``k`` images most similar to ``source`` (or its region ``roi``), best first.
+
+        ``exact`` marks byte-identical (sha256) or pixel-identical copies of the query file.
+        """
+        check_params(k, min_score)
+        analysis, data = self.embed(source, roi)
+        query = np.asarray(analysis.embedding, dtype=np.float32)
+        hits = self._nearest(query, k, min_score, exclude=None)
+        sha = hashlib.sha256(data).hexdigest() if data is not None else None
+        pixel_hash: list[str | None] = []  # computed at most once, only when it can matter
+
+        def pixels() -> str | None:
+            if not pixel_hash:
+                pixel_hash.append(self._pixel_hash(source, data))
+            return pixel_hash[0]
+
+        def exact(row: Image, score: float) -> bool:
+            if sha is not None and row.sha256 == sha:
+                return True
+            if (row.pixel_sha256 is None or score < EXACT_PIXEL_MIN_SCORE
+                    or (row.width, row.height) != (analysis.width, analysis.height)):
+                return False
+            return row.pixel_sha256 == pixels()
+
+        return self._hits(hits, exact)
+
+    def similar(
+        self, image_id: int, k: int = 10, min_score: float | None = None
+    ) -> list[SearchHit]:
+        """The ``k`` images most similar to library image ``image_id``, the image excluded."""
+        check_params(k, min_score)
+        image_id = int(image_id)
+        row = self.store.image(image_id)
+        if row is None:
+            raise ImageNotFoundError(f"no image with id {image_id} in the library")
+        vector = self.store.vectors([image_id]).get(image_id)
+        if vector is None:
+            raise ImageNotFoundError(
+                f"image {image_id} ({row.rel_path}) has no vector: {row.error or row.status}"
+            )
+        hits = self._nearest(vector, k, min_score, exclude=image_id)
+        sha = row.sha256
+        return self._hits(hits, lambda hit, _s: sha is not None and hit.sha256 == sha)
+
+    def search_labels(self, q: str, k: int = 50) -> list[SearchHit]:
+        """Images whose top class labels contain the word ``q``, by that label's probability."""
+        check_params(k, None)
+        word = (q or "").strip()
+        if not word:
+            raise QueryError("give a word to search labels for")
+        found = self.store.search_labels(word, limit=k)
+        rows = self.store.images([image_id for image_id, _l, _s in found])
+        hits = []
+        for image_id, label, score in found:
+            row = rows.get(image_id)
+            if row is not None and row.status == STATUS_OK:
+                hit = _make_hit(len(hits) + 1, score, row, False)
+                hits.append(replace(hit, label=label))
+        return hits
+
+    def _nearest(
+        self, query: np.ndarray, k: int, min_score: float | None, exclude: int | None
+    ) -> list[tuple[float, Image]]:
+        """Candidates from FAISS, re-scored exactly from the store, filtered, best first."""
+        index = self.library.index()  # this query keeps this index object even if swapped
+        ntotal = int(index.ntotal)
+        if ntotal == 0:
+            return []
+        wanted = min(ntotal, k + CANDIDATE_MARGIN)
+        _scores, ids = index.search(query.reshape(1, -1).astype(np.float32), wanted)
+        candidates = [int(i) for i in ids[0] if i >= 0 and int(i) != exclude]
+        vectors = self.store.vectors(candidates)
+        rows = self.store.images(list(vectors))
+        scored = []
+        for image_id, vector in vectors.items():
+            row = rows.get(image_id)
+            if row is None or row.status != STATUS_OK:
+                continue
+            score = round(min(1.0, float(np.dot(vector, query))), SCORE_DECIMALS)
+            if min_score is None or score >= min_score:
+                scored.append((score, row))
+        scored.sort(key=lambda pair: (-pair[0], pair[1].id))
+        return scored[:k]
+
+    def _hits(self, scored: list[tuple[float, Image]], exact: Any) -> list[SearchHit]:
+        return [
+            _make_hit(rank, score, row, bool(exact(row, score)))
+            for rank, (score, row) in enumerate(scored, start=1)
+        ]
+
+    def _pixel_hash(self, source: ImageQuery, data: bytes | None) -> str | None:
+        try:
+            decoded = load_image(
+                data if data is not None else source, draft_size=None,
+                max_pixels=self.settings.max_image_pixels,
+            )
+        except ImgsearchError:
+            return None
+        return pixel_sha256(decoded.image)
+
+    # -- records ----------------------------------------------------------------------------
+
+    def get_image(self, image_id: int) -> ImageInfo | None:
+        """Everything known about image ``image_id``, or None."""
+        row = self.store.image(int(image_id))
+        if row is None:
+            return None
+        return _make_info(row, has_vector=bool(self.store.vectors([row.id])))
+
+    def image_file_path(self, image_id: int) -> Path:
+        """The file of image ``image_id``, from the database only (never from a request path).
+
+        Raises :class:`ImageNotFoundError` when the id is unknown or the file is gone, and
+        :class:`PathEscapeError` when the path resolves outside its collection root.
+        """
+        row = self.store.image(int(image_id))
+        if row is None:
+            raise ImageNotFoundError(f"no image with id {image_id} in the library")
+        root = Path(row.collection.root).resolve()
+        path = (root / row.rel_path).resolve()
+        if not path.is_relative_to(root):
+            raise PathEscapeError(f"image {image_id}: {row.rel_path} leads outside {root}")
+        if not path.is_file():
+            raise ImageNotFoundError(f"image {image_id}: file {path} is no longer there")
+        return path
+
+    def failed(self, limit: int = 200) -> list[ImageInfo]:
+        """Files that could not be indexed, with their error."""
+        return [_make_info(row, has_vector=False) for row in self.store.failed_images(limit)]
+
+    def stats(self) -> dict[str, Any]:
+        """Library figures: collections, counts, model, index, generation, last run, sizes."""
+        counts = self.store.counts()
+        stamp = self.store.model_stamp()
+        index = self.library.index()
+        run = self.store.last_run()
+        index_info: dict[str, Any] = {"kind": index.kind, "ntotal": int(index.ntotal)}
+        for name in ("recall", "recall_at_10", "measured_recall"):
+            value = getattr(index, name, None)
+            if value is not None:
+                index_info["recall"] = float(value)
+                break
+        return {
+            "library": str(Path(self.settings.library).resolve()),
+            "database": _database_text(self.settings),
+            "database_bytes": _database_bytes(self.settings),
+            "collections": [
+                {**c, "added_at": _iso(c["added_at"]), "last_indexed_at": _iso(
+                    c["last_indexed_at"])} for c in self.store.collections()
+            ],
+            **counts,
+            "model": None if stamp is None else {
+                "name": stamp.name, "sha256": stamp.sha256, "dimension": stamp.dimension,
+            },
+            "index": index_info,
+            "generation": self.store.generation(),
+            "last_run": None if run is None else {
+                "id": run.id, "status": run.status, "started_at": _iso(run.started_at),
+                "finished_at": _iso(run.finished_at), "added": run.added,
+                "updated": run.updated, "moved": run.moved, "removed": run.removed,
+                "failed": run.failed, "images_per_second": run.images_per_second,
+            },
+        }
+
+    # -- maintenance ------------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Reload the FAISS cache if the store's generation moved; True when it did."""
+        return bool(self.library.refresh())
+
+    def remove_paths(self, paths: Iterable[str | os.PathLike[str]]) -> int:
+        """Drop the images at ``paths`` (files, or folders: everything below) from the library.
+
+        Files on disk are never touched. Returns the number of images removed.
+        """
+        ids = self.ids_for_paths(paths)
+        if not ids:
+            return 0
+        applied = self.library.apply(ChangeSet(removals=ids))
+        self.library.save_index()
+        return len(applied.removed)
+
+    def ids_for_paths(self, paths: Iterable[str | os.PathLike[str]]) -> list[int]:
+        """Ids of the stored images at or below each path (paths need not exist any more)."""
+        collections = self.store.collections()
+        found: set[int] = set()
+        for raw in paths:
+            target = Path(os.path.abspath(os.fspath(raw)))
+            resolved = target.resolve()
+            for collection in collections:
+                root = Path(str(collection["root"]))
+                for candidate in {target, resolved}:
+                    found.update(self._ids_below(int(collection["id"]), root, candidate))
+        return sorted(found)
+
+    def _ids_below(self, collection_id: int, root: Path, target: Path) -> list[int]:
+        query = select(Image.id).where(Image.collection_id == collection_id)
+        if target == root or root.is_relative_to(target):
+            pass  # the whole collection
+        elif target.is_relative_to(root):
+            rel = target.relative_to(root).as_posix()
+            query = query.where(
+                or_(Image.rel_path == rel, Image.rel_path.startswith(rel + "/", autoescape=True))
+            )
+        else:
+            return []
+        with self.store.session() as session:
+            return list(session.scalars(query))
+
+    def rebuild_index(self, kind: str | None = None) -> dict[str, Any]:
+        """Rebuild the FAISS cache from SQLite (``kind``: auto, flat, hnsw, ivf-sq8)."""
+        index = self.library.rebuild_index(kind)
+        index = index if index is not None else self.library.index()
+        return {"kind": index.kind, "ntotal": int(index.ntotal)}
+
+
+def _with_source(error: ImageError, source: ImageQuery) -> ImageError:
+    """An ImageError about query bytes, re-made to name the query file when there is one."""
+    if not isinstance(source, (str, os.PathLike)) or error.source is not None:
+        return error
+    try:
+        return type(error)(error.message, source=str(source), reason=error.reason)
+    except TypeError:
+        return error
+
+
+def _make_hit(rank: int, score: float, row: Image, exact: bool) -> SearchHit:
+    return SearchHit(
+        rank=rank, score=float(score), id=row.id, path=_abs_path(row), width=row.width,
+        height=row.height, size=int(row.file_size), exact=exact,
+        labels=[(label.label, float(label.score)) for label in row.labels],
+        collection_id=row.collection_id, rel_path=row.rel_path, format=row.format,
+    )
+
+
+def _make_info(row: Image, *, has_vector: bool) -> ImageInfo:
+    return ImageInfo(
+        id=row.id, path=_abs_path(row), collection=row.collection.root,
+        collection_id=row.collection_id, rel_path=row.rel_path, file_size=int(row.file_size),
+        width=row.width, height=row.height, format=row.format, mtime=mtime_from_ns(row.mtime_ns),
+        sha256=row.sha256, exif_datetime=row.exif_datetime,
+        labels=[(label.label, float(label.score)) for label in row.labels],
+        status=row.status, error=row.error, has_vector=has_vector,
+    )
+
+
+def _abs_path(row: Image) -> str:
+    return str(Path(row.collection.root) / Path(*row.rel_path.split("/")))
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _database_text(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+
+
+def _database_bytes(settings: Settings) -> int | None:
+    if settings.database_url and not settings.database_url.startswith("sqlite:///"):
+        return None
+    path = Path(settings.resolved_database_url.removeprefix("sqlite:///"))
+    total = 0
+    for suffix in ("", "-wal"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            total += part.stat().st_size
+    return total
+
+
+__all__ = ["ImageInfo", "PathEscapeError", "QueryError", "SearchEngine", "SearchHit"]

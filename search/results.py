@@ -1,0 +1,164 @@
+"""The query engine's types: what goes in (queries, checks, errors) and what comes out
+(search hits and image records, plain JSON-ready data)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image as PILImage
+
+from models.errors import ImgsearchError, UnreadableImageError
+from models.roi import RegionOfInterest
+from search.errors import ImageNotFoundError
+
+Label = tuple[str, float]
+ImageQuery = Any  # str | os.PathLike | bytes | binary file object | PIL.Image.Image | ndarray
+RoiLike = RegionOfInterest | str | Sequence[float] | None
+MAX_K = 1000
+
+
+class QueryError(ImgsearchError, ValueError):
+    """A query parameter is invalid (k, min_score, the kind of query object)."""
+
+
+class PathEscapeError(ImageNotFoundError):
+    """An image's stored path resolves outside its collection root (e.g. a symlink); refused."""
+
+
+def check_params(k: int, min_score: float | None) -> None:
+    """Raise :class:`QueryError` unless ``1 <= k <= MAX_K`` and ``-1 <= min_score <= 1``."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
+        raise QueryError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
+    if min_score is not None and (
+        isinstance(min_score, bool)
+        or not isinstance(min_score, (int, float))
+        or not -1.0 <= float(min_score) <= 1.0
+    ):
+        raise QueryError(f"min_score must be a number between -1 and 1, got {min_score!r}")
+
+
+def read_query_bytes(source: ImageQuery) -> bytes | None:
+    """The query's encoded bytes (None for an in-memory PIL image or array)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.is_dir():
+            raise UnreadableImageError("is a directory, not an image file", source=str(path))
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise UnreadableImageError(f"cannot read file: {reason}", source=str(path)) from None
+    if hasattr(source, "read"):
+        data = source.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise QueryError("the query file object must be opened in binary mode")
+        return bytes(data)
+    if isinstance(source, (PILImage.Image, np.ndarray)):
+        return None
+    raise QueryError(f"cannot search with a {type(source).__name__}; give a path, bytes or image")
+
+
+def labels_to_json(labels: list[Label]) -> list[dict[str, Any]]:
+    """``[(name, score)]`` -> ``[{"name": ..., "score": ...}]`` (the JSON form of labels)."""
+    return [{"name": name, "score": round(float(score), 6)} for name, score in labels]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One result of a query. ``score`` is the cosine similarity (1.0 = same vector).
+
+    ``exact`` is True when the hit is a byte-identical (same sha256) or pixel-identical copy of
+    the query image. ``size`` is the file size in bytes. ``label`` names the matching label of a
+    label search (None for image searches).
+    """
+
+    rank: int
+    score: float
+    id: int
+    path: str
+    width: int | None
+    height: int | None
+    size: int
+    labels: list[Label] = field(default_factory=list)
+    exact: bool = False
+    collection_id: int | None = None
+    rel_path: str | None = None
+    format: str | None = None
+    label: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``imgsearch search --json`` and the web API (keys are stable)."""
+        out: dict[str, Any] = {
+            "rank": self.rank,
+            "score": self.score,
+            "id": self.id,
+            "path": self.path,
+            "width": self.width,
+            "height": self.height,
+            "size": self.size,
+            "labels": labels_to_json(self.labels),
+            "exact": self.exact,
+            "collection_id": self.collection_id,
+            "rel_path": self.rel_path,
+            "format": self.format,
+        }
+        if self.label is not None:
+            out["label"] = self.label
+        return out
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """Everything the library knows about one image (indexed or failed)."""
+
+    id: int
+    path: str  # absolute: collection root + rel_path
+    collection: str  # the collection's root directory
+    collection_id: int
+    rel_path: str
+    file_size: int
+    width: int | None
+    height: int | None
+    format: str | None
+    mtime: datetime  # UTC, from the file's mtime when it was indexed
+    sha256: str | None
+    exif_datetime: datetime | None
+    labels: list[Label]
+    status: str
+    error: str | None
+    has_vector: bool = True
+
+    @property
+    def file_path(self) -> Path:
+        return Path(self.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path": self.path,
+            "collection": self.collection,
+            "collection_id": self.collection_id,
+            "rel_path": self.rel_path,
+            "file_size": self.file_size,
+            "width": self.width,
+            "height": self.height,
+            "format": self.format,
+            "mtime": self.mtime.isoformat(),
+            "sha256": self.sha256,
+            "exif_datetime": self.exif_datetime.isoformat() if self.exif_datetime else None,
+            "labels": labels_to_json(self.labels),
+            "status": self.status,
+            "error": self.error,
+        }
+
+
+def mtime_from_ns(mtime_ns: int) -> datetime:
+    return datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC)
