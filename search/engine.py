@@ -26,6 +26,7 @@ from models.errors import ImageError, ImgsearchError
 from models.load import load_image, pixel_sha256
 from models.roi import coerce_roi
 from search.errors import ImageNotFoundError
+from search.library import Library
 from search.results import (
     ImageInfo,
     ImageQuery,
@@ -34,7 +35,9 @@ from search.results import (
     RoiLike,
     SearchHit,
     check_params,
-    mtime_from_ns,
+    hit_from_row,
+    info_from_row,
+    label_match,
     read_query_bytes,
 )
 from search.schema import STATUS_OK, Image
@@ -48,7 +51,7 @@ SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by i
 class SearchEngine:
     """Queries over one library. Open with :meth:`open`; close with :meth:`close`."""
 
-    def __init__(self, library: Any) -> None:
+    def __init__(self, library: Library) -> None:
         self.library = library
         self.store = library.store
         self.settings: Settings = library.settings
@@ -58,8 +61,6 @@ class SearchEngine:
     @classmethod
     def open(cls, settings: Settings) -> SearchEngine:
         """Open the library of ``settings``; raises ``LibraryNotFoundError`` when none exists."""
-        from search.library import Library
-
         return cls(Library.open(settings))
 
     def close(self) -> None:
@@ -150,20 +151,30 @@ class SearchEngine:
         return self._hits(hits, lambda hit, _s: sha is not None and hit.sha256 == sha)
 
     def search_labels(self, q: str, k: int = 50) -> list[SearchHit]:
-        """Images whose top class labels contain the word ``q``, by that label's probability."""
+        """Images whose top class labels contain ``q``, best label probability first.
+
+        Whole-word matches ("bee" in "bee") rank before mere substrings ("bee" in
+        "beer_bottle"); spaces in ``q`` also match underscores ("golden retriever"). A hit's
+        ``score`` is the matching label's probability and ``label`` names that label.
+        """
         check_params(k, None)
-        word = (q or "").strip()
+        word = " ".join((q or "").lower().split())
         if not word:
             raise QueryError("give a word to search labels for")
-        found = self.store.search_labels(word, limit=k)
-        rows = self.store.images([image_id for image_id, _l, _s in found])
-        hits = []
-        for image_id, label, score in found:
-            row = rows.get(image_id)
-            if row is not None and row.status == STATUS_OK:
-                hit = _make_hit(len(hits) + 1, score, row, False)
-                hits.append(replace(hit, label=label))
-        return hits
+        forms = {word, word.replace(" ", "_")}
+        limit = max(4 * k, 500)
+        ids = {image_id for form in forms for image_id, _l, _s in self.store.search_labels(
+            form, limit=limit)}
+        ranked = []
+        for row in self.store.images(sorted(ids)).values():
+            match = label_match(row, forms) if row.status == STATUS_OK else None
+            if match is not None:
+                ranked.append((*match, row))
+        ranked.sort(key=lambda m: (not m[0], -m[2], m[3].id))
+        return [
+            replace(hit_from_row(rank, round(score, SCORE_DECIMALS), row, False), label=label)
+            for rank, (_whole, label, score, row) in enumerate(ranked[:k], start=1)
+        ]
 
     def _nearest(
         self, query: np.ndarray, k: int, min_score: float | None, exclude: int | None
@@ -191,7 +202,7 @@ class SearchEngine:
 
     def _hits(self, scored: list[tuple[float, Image]], exact: Any) -> list[SearchHit]:
         return [
-            _make_hit(rank, score, row, bool(exact(row, score)))
+            hit_from_row(rank, score, row, bool(exact(row, score)))
             for rank, (score, row) in enumerate(scored, start=1)
         ]
 
@@ -212,7 +223,17 @@ class SearchEngine:
         row = self.store.image(int(image_id))
         if row is None:
             return None
-        return _make_info(row, has_vector=bool(self.store.vectors([row.id])))
+        return info_from_row(row, has_vector=bool(self.store.vectors([row.id])))
+
+    def image_id_for(self, ref: str | int | os.PathLike[str]) -> int:
+        """An image id from an id or a file path (a stored file of one of the collections)."""
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()
+                                    and not Path(ref).exists()):
+            return int(ref)
+        row = self.store.find_image_by_path(Path(os.path.abspath(os.fspath(ref))))
+        if row is None:
+            raise ImageNotFoundError(f"{ref} is not an image of this library")
+        return row.id
 
     def image_file_path(self, image_id: int) -> Path:
         """The file of image ``image_id``, from the database only (never from a request path).
@@ -233,7 +254,7 @@ class SearchEngine:
 
     def failed(self, limit: int = 200) -> list[ImageInfo]:
         """Files that could not be indexed, with their error."""
-        return [_make_info(row, has_vector=False) for row in self.store.failed_images(limit)]
+        return [info_from_row(row, has_vector=False) for row in self.store.failed_images(limit)]
 
     def stats(self) -> dict[str, Any]:
         """Library figures: collections, counts, model, index, generation, last run, sizes."""
@@ -241,12 +262,8 @@ class SearchEngine:
         stamp = self.store.model_stamp()
         index = self.library.index()
         run = self.store.last_run()
-        index_info: dict[str, Any] = {"kind": index.kind, "ntotal": int(index.ntotal)}
-        for name in ("recall", "recall_at_10", "measured_recall"):
-            value = getattr(index, name, None)
-            if value is not None:
-                index_info["recall"] = float(value)
-                break
+        index_info = {k: v for k, v in index.info.items() if k != "recall_trace"}
+        index_info["recall"] = index.recall  # measured recall@k when approximate, 1.0 flat
         return {
             "library": str(Path(self.settings.library).resolve()),
             "database": _database_text(self.settings),
@@ -280,11 +297,12 @@ class SearchEngine:
 
         Files on disk are never touched. Returns the number of images removed.
         """
-        ids = self.ids_for_paths(paths)
-        if not ids:
-            return 0
-        applied = self.library.apply(ChangeSet(removals=ids))
-        self.library.save_index()
+        with self.library.writer_lock():  # never interleaved with an index run
+            ids = self.ids_for_paths(paths)
+            if not ids:
+                return 0
+            applied = self.library.apply(ChangeSet(removals=ids))
+            self.library.save_index()
         return len(applied.removed)
 
     def ids_for_paths(self, paths: Iterable[str | os.PathLike[str]]) -> list[int]:
@@ -316,9 +334,9 @@ class SearchEngine:
 
     def rebuild_index(self, kind: str | None = None) -> dict[str, Any]:
         """Rebuild the FAISS cache from SQLite (``kind``: auto, flat, hnsw, ivf-sq8)."""
-        index = self.library.rebuild_index(kind)
-        index = index if index is not None else self.library.index()
-        return {"kind": index.kind, "ntotal": int(index.ntotal)}
+        with self.library.writer_lock():
+            index = self.library.rebuild_index(kind)
+        return {k: v for k, v in index.info.items() if k != "recall_trace"}
 
 
 def _with_source(error: ImageError, source: ImageQuery) -> ImageError:
@@ -329,30 +347,6 @@ def _with_source(error: ImageError, source: ImageQuery) -> ImageError:
         return type(error)(error.message, source=str(source), reason=error.reason)
     except TypeError:
         return error
-
-
-def _make_hit(rank: int, score: float, row: Image, exact: bool) -> SearchHit:
-    return SearchHit(
-        rank=rank, score=float(score), id=row.id, path=_abs_path(row), width=row.width,
-        height=row.height, size=int(row.file_size), exact=exact,
-        labels=[(label.label, float(label.score)) for label in row.labels],
-        collection_id=row.collection_id, rel_path=row.rel_path, format=row.format,
-    )
-
-
-def _make_info(row: Image, *, has_vector: bool) -> ImageInfo:
-    return ImageInfo(
-        id=row.id, path=_abs_path(row), collection=row.collection.root,
-        collection_id=row.collection_id, rel_path=row.rel_path, file_size=int(row.file_size),
-        width=row.width, height=row.height, format=row.format, mtime=mtime_from_ns(row.mtime_ns),
-        sha256=row.sha256, exif_datetime=row.exif_datetime,
-        labels=[(label.label, float(label.score)) for label in row.labels],
-        status=row.status, error=row.error, has_vector=has_vector,
-    )
-
-
-def _abs_path(row: Image) -> str:
-    return str(Path(row.collection.root) / Path(*row.rel_path.split("/")))
 
 
 def _iso(value: Any) -> str | None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from PIL import Image as PILImage
 from models.errors import ImgsearchError, UnreadableImageError
 from models.roi import RegionOfInterest
 from search.errors import ImageNotFoundError
+from search.schema import Image
 
 Label = tuple[str, float]
 ImageQuery = Any  # str | os.PathLike | bytes | binary file object | PIL.Image.Image | ndarray
@@ -162,3 +164,42 @@ class ImageInfo:
 
 def mtime_from_ns(mtime_ns: int) -> datetime:
     return datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC)
+
+
+def label_match(row: Image, forms: set[str]) -> tuple[bool, str, float] | None:
+    """The best label of ``row`` matching one of ``forms``: (whole word?, label, score)."""
+    best: tuple[bool, str, float] | None = None
+    for item in row.labels:
+        name = item.label.lower()
+        if not any(form in name for form in forms):
+            continue
+        padded = "_" + re.sub(r"[\s_,/-]+", "_", name) + "_"
+        whole = any("_" + re.sub(r"[\s_,/-]+", "_", f) + "_" in padded for f in forms)
+        candidate = (whole, item.label, float(item.score))
+        if best is None or (candidate[0], candidate[2]) > (best[0], best[2]):
+            best = candidate
+    return best
+
+
+def hit_from_row(rank: int, score: float, row: Image, exact: bool) -> SearchHit:
+    return SearchHit(
+        rank=rank, score=float(score), id=row.id, path=abs_path(row), width=row.width,
+        height=row.height, size=int(row.file_size), exact=exact,
+        labels=[(label.label, float(label.score)) for label in row.labels],
+        collection_id=row.collection_id, rel_path=row.rel_path, format=row.format,
+    )
+
+
+def info_from_row(row: Image, *, has_vector: bool) -> ImageInfo:
+    return ImageInfo(
+        id=row.id, path=abs_path(row), collection=row.collection.root,
+        collection_id=row.collection_id, rel_path=row.rel_path, file_size=int(row.file_size),
+        width=row.width, height=row.height, format=row.format, mtime=mtime_from_ns(row.mtime_ns),
+        sha256=row.sha256, exif_datetime=row.exif_datetime,
+        labels=[(label.label, float(label.score)) for label in row.labels],
+        status=row.status, error=row.error, has_vector=has_vector,
+    )
+
+
+def abs_path(row: Image) -> str:
+    return str(Path(row.collection.root) / Path(*row.rel_path.split("/")))
