@@ -15,6 +15,21 @@ from models.catalog import (
     locate_model,
     model_status,
 )
+from models.classifier import (
+    Category,
+    Classifications,
+    ImageClassifier,
+    ImageClassifierOptions,
+    ImageClassifierResult,
+)
+from models.embedder import (
+    Embedding,
+    ImageEmbedder,
+    ImageEmbedderOptions,
+    ImageEmbedderResult,
+    cosine_similarity,
+    quantize_embedding,
+)
 from models.errors import (
     CorruptImageError,
     DecompressionBombError,
@@ -37,16 +52,26 @@ from models.errors import (
 from models.load import HEIF_SUPPORTED, DecodedImage, load_image, pixel_sha256, to_rgb
 from models.onnx_model import ModelOutput, OnnxModel, l2_normalize, open_model
 from models.roi import RegionOfInterest, parse_roi
+from models.tasks import RunningMode
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
     "HEIF_SUPPORTED",
     "Analysis",
+    "Category",
+    "Classifications",
     "CorruptImageError",
     "DecodedImage",
     "DecompressionBombError",
+    "Embedding",
     "EmptyImageError",
     "ImageAnalyzer",
+    "ImageClassifier",
+    "ImageClassifierOptions",
+    "ImageClassifierResult",
+    "ImageEmbedder",
+    "ImageEmbedderOptions",
+    "ImageEmbedderResult",
     "ImageError",
     "ImgsearchError",
     "LocatedModel",
@@ -61,6 +86,7 @@ __all__ = [
     "RegionOfInterest",
     "RoiError",
     "RoiImageError",
+    "RunningMode",
     "RunningModeError",
     "TimestampError",
     "TruncatedImageError",
@@ -69,6 +95,7 @@ __all__ = [
     "UnsupportedImageError",
     "available_models",
     "builtin_catalog",
+    "cosine_similarity",
     "file_sha256",
     "get_spec",
     "l2_normalize",
@@ -78,5 +105,6 @@ __all__ = [
     "open_model",
     "parse_roi",
     "pixel_sha256",
+    "quantize_embedding",
     "to_rgb",
 ]

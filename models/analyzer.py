@@ -93,12 +93,14 @@ class ImageAnalyzer:
         self.close()
 
     # ------------------------------------------------------------------ per image
-    def prepare(self, source: ImageSource, roi: object = None) -> _Prepared | ImageError:
+    def prepare(self, source: ImageSource, roi: object = None,
+                rotation_degrees: int | None = None) -> _Prepared | ImageError:
         """Decode + preprocess one image; errors are returned, not raised."""
         name = source_name(source)
+        rotation = self.rotation_degrees if rotation_degrees is None else rotation_degrees
         try:
             region = coerce_roi(roi)
-            decoded = self.model.load(source, region, rotation_degrees=self.rotation_degrees,
+            decoded = self.model.load(source, region, rotation_degrees=rotation,
                                       max_pixels=self.max_pixels)
             tensor = self.model.preprocess(decoded, region)
             return _Prepared(decoded, tensor)
@@ -196,9 +198,15 @@ class ImageAnalyzer:
             raise ValueError(f"{len(sources)} images but {len(rois)} regions of interest")
         return list(self.analyze_iter(sources, rois))
 
-    def analyze(self, source: ImageSource, roi: object = None) -> Analysis:
+    def analyze(self, source: ImageSource, roi: object = None, *, raw: bool = False,
+                rotation_degrees: int | None = None) -> Analysis:
         """One image; raises its :class:`ImageError` / :class:`RoiError`."""
-        result = self._infer([self.prepare(source, roi)], raw=False)[0]
+        result = self.infer_prepared(self.prepare(source, roi, rotation_degrees), raw=raw)
         if isinstance(result, ImageError):
             raise result
         return result
+
+    def infer_prepared(self, prepared: _Prepared | ImageError, *, raw: bool = False
+                       ) -> Analysis | ImageError:
+        """Run the model on one result of :meth:`prepare` (errors pass through)."""
+        return self._infer([prepared], raw)[0]

@@ -1,0 +1,161 @@
+"""Image classifier with MediaPipe ``ImageClassifier`` semantics on the model's class head."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.analyzer import Analysis
+from models.errors import ImageError, ModelSpecError
+from models.labels import DEFAULT_LOCALE, display_names
+from models.load import DEFAULT_MAX_PIXELS, ImageSource
+from models.onnx_model import OnnxModel
+from models.tasks import RunningMode, VisionTask, resolve_model
+
+
+@dataclass(frozen=True)
+class Category:
+    """``index`` into the model's output (0 = background, never returned)."""
+
+    index: int
+    score: float
+    category_name: str
+    display_name: str
+
+
+@dataclass
+class Classifications:
+    categories: list[Category]
+    head_index: int = 0
+    head_name: str | None = None
+
+
+@dataclass
+class ImageClassifierResult:
+    classifications: list[Classifications]
+    timestamp_ms: int | None = None
+
+
+@dataclass
+class ImageClassifierOptions:
+    """``max_results``: -1 = all; ``score_threshold``: drop lower scores; allow/deny lists
+    match category names (unknown names are ignored; both set is an error)."""
+
+    model: str | OnnxModel | None = None
+    model_path: Sequence[Path | str] = ()
+    display_names_locale: str = DEFAULT_LOCALE
+    max_results: int = -1
+    score_threshold: float = 0.0
+    category_allowlist: Sequence[str] | None = None
+    category_denylist: Sequence[str] | None = None
+    running_mode: RunningMode = RunningMode.IMAGE
+    result_callback: Callable[[ImageClassifierResult, Any, int], None] | None = None
+    threads: int = 0
+    decode_workers: int = 2
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    batch_size: int = 32
+
+
+def _validate(options: ImageClassifierOptions) -> None:
+    if options.category_allowlist and options.category_denylist:
+        raise ValueError("category_allowlist and category_denylist are mutually exclusive")
+    if isinstance(options.max_results, bool) or not isinstance(options.max_results, int) or (
+        options.max_results == 0 or options.max_results < -1
+    ):
+        raise ValueError(f"max_results must be > 0 or -1 (all), got {options.max_results!r}")
+    if not np.isfinite(options.score_threshold):
+        raise ValueError("score_threshold must be a finite number")
+
+
+class ImageClassifier(VisionTask):
+    """Top ImageNet categories of an image (models with a class head only)."""
+
+    _task_name = "ImageClassifier"
+
+    def __init__(self, options: ImageClassifierOptions | None = None):
+        options = options or ImageClassifierOptions()
+        _validate(options)
+        model = resolve_model(options.model, options.model_path, options.threads)
+        if not model.has_class_head or model.labels is None or model.located.labels_path is None:
+            raise ModelSpecError(
+                f"model '{model.name}' has no class head (embedding only) and cannot classify; "
+                "use a classifier model such as 'mobilenet_v3_small_100'"
+            )
+        super().__init__(model, options.running_mode, options.result_callback,
+                         decode_workers=options.decode_workers, max_pixels=options.max_pixels,
+                         batch_size=options.batch_size)
+        self.options = options
+        self.labels: list[str] = model.labels
+        self.display_names = display_names(model.located.labels_path,
+                                           options.display_names_locale, len(self.labels))
+        keep = np.ones(len(self.labels), dtype=bool)
+        bg = model.spec.background_index
+        if bg is not None and 0 <= bg < len(keep):
+            keep[bg] = False
+        if options.category_allowlist:
+            allowed = set(options.category_allowlist)
+            keep &= np.array([name in allowed for name in self.labels])
+        elif options.category_denylist:
+            denied = set(options.category_denylist)
+            keep &= np.array([name not in denied for name in self.labels])
+        self._keep = keep
+
+    @classmethod
+    def create_from_options(cls, options: ImageClassifierOptions) -> ImageClassifier:
+        return cls(options)
+
+    @classmethod
+    def create_from_model_name(cls, name: str | None = None,
+                               model_path: Sequence[Path | str] = ()) -> ImageClassifier:
+        return cls(ImageClassifierOptions(model=name, model_path=model_path))
+
+    def categories(self, probs: np.ndarray) -> list[Category]:
+        """Apply allow/deny lists, threshold and max_results to one probability vector."""
+        scores = np.where(self._keep, probs, -np.inf)
+        idx = np.flatnonzero(scores >= self.options.score_threshold)
+        idx = idx[np.argsort(-scores[idx], kind="stable")]
+        if self.options.max_results > 0:
+            idx = idx[: self.options.max_results]
+        return [Category(int(i), float(probs[i]), self.labels[i], self.display_names[i])
+                for i in idx]
+
+    def _result(self, analysis: Analysis, timestamp_ms: int | None) -> ImageClassifierResult:
+        assert analysis.probs is not None
+        head = Classifications(self.categories(analysis.probs), 0, self.model.spec.probs_output)
+        return ImageClassifierResult([head], timestamp_ms)
+
+    # ------------------------------------------------------------------ API
+    def classify(self, image: ImageSource, roi: object = None, *,
+                 rotation_degrees: int = 0) -> ImageClassifierResult:
+        """IMAGE mode: classify one image."""
+        self._require(RunningMode.IMAGE, "classify")
+        return self._result(self._analyze(image, roi, rotation_degrees, False), None)
+
+    def classify_batch(self, images: Sequence[ImageSource],
+                       rois: Sequence[object] | None = None
+                       ) -> list[ImageClassifierResult | ImageError]:
+        """IMAGE mode: many images, order kept, errors in their slots."""
+        self._require(RunningMode.IMAGE, "classify_batch")
+        return [item if isinstance(item, ImageError) else self._result(item, None)
+                for item in self._analyze_batch(images, rois, False)]
+
+    def classify_for_video(self, frame: ImageSource, timestamp_ms: int, roi: object = None, *,
+                           rotation_degrees: int = 0) -> ImageClassifierResult:
+        """VIDEO mode: timestamps must strictly increase."""
+        self._require(RunningMode.VIDEO, "classify_for_video")
+        self._check_timestamp(timestamp_ms)
+        return self._result(self._analyze(frame, roi, rotation_degrees, False), timestamp_ms)
+
+    def classify_async(self, frame: ImageSource, timestamp_ms: int, roi: object = None, *,
+                       rotation_degrees: int = 0) -> bool:
+        """LIVE_STREAM mode: result to ``result_callback``; frames are dropped while busy."""
+        self._require(RunningMode.LIVE_STREAM, "classify_async")
+        return self._submit_stream(frame, timestamp_ms, roi, rotation_degrees, False,
+                                   self._result)
+
+    def __enter__(self) -> ImageClassifier:
+        return self

@@ -1,0 +1,151 @@
+"""MediaPipe-style task plumbing shared by the embedder and the classifier: running modes,
+timestamps, the live-stream worker that drops frames while busy."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from models.analyzer import Analysis, ImageAnalyzer
+from models.errors import ImageError, RunningModeError, TimestampError
+from models.load import DEFAULT_MAX_PIXELS, ImageSource
+from models.onnx_model import OnnxModel, open_model
+
+log = logging.getLogger(__name__)
+
+
+class RunningMode(enum.Enum):
+    """IMAGE: single images / batches; VIDEO: decoded frames with increasing timestamps;
+    LIVE_STREAM: asynchronous frames, results delivered to ``result_callback``."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+    LIVE_STREAM = "live_stream"
+
+
+def resolve_model(model: str | OnnxModel | None, model_path: Sequence[Path | str],
+                  threads: int) -> OnnxModel:
+    """An :class:`OnnxModel` from an instance or a catalog name (sha256-checked, shared)."""
+    if isinstance(model, OnnxModel):
+        return model
+    if model is not None and not isinstance(model, str):
+        raise TypeError(f"model must be a catalog name or an OnnxModel, got {type(model)}")
+    return open_model(model, [Path(p) for p in model_path], threads=threads)
+
+
+class VisionTask:
+    """Base of :class:`ImageEmbedder` and :class:`ImageClassifier`."""
+
+    _task_name = "task"
+
+    def __init__(self, model: OnnxModel, running_mode: RunningMode,
+                 result_callback: Callable[..., Any] | None, *, decode_workers: int = 2,
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, batch_size: int = 32):
+        if not isinstance(running_mode, RunningMode):
+            running_mode = RunningMode(running_mode)
+        if running_mode is RunningMode.LIVE_STREAM and result_callback is None:
+            raise ValueError("result_callback must be provided in LIVE_STREAM running mode")
+        if running_mode is not RunningMode.LIVE_STREAM and result_callback is not None:
+            raise ValueError("result_callback can only be set in LIVE_STREAM running mode")
+        self.model = model
+        self.running_mode = running_mode
+        self.result_callback = result_callback
+        self._analyzer = ImageAnalyzer(model, decode_workers, top_labels=0, batch_size=batch_size,
+                                       max_pixels=max_pixels, keep_probs=True)
+        self._ts_lock = threading.Lock()
+        self._last_ts: int | None = None
+        self._busy = threading.Event()
+        self._submit_lock = threading.Lock()
+        self._stream: ThreadPoolExecutor | None = None
+        self._closed = False
+        self.dropped_frames = 0
+
+    # ------------------------------------------------------------------ guards
+    def _require(self, mode: RunningMode, method: str) -> None:
+        if self._closed:
+            raise RunningModeError(f"{self._task_name} is closed")
+        if self.running_mode is not mode:
+            raise RunningModeError(
+                f"{method}() needs running mode {mode.name}, but this {self._task_name} was "
+                f"created with {self.running_mode.name}"
+            )
+
+    def _check_timestamp(self, timestamp_ms: int) -> None:
+        if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int):
+            raise TimestampError(f"timestamp_ms must be an int, got {timestamp_ms!r}")
+        with self._ts_lock:
+            if self._last_ts is not None and timestamp_ms <= self._last_ts:
+                raise TimestampError(
+                    f"input timestamp must be monotonically increasing: got {timestamp_ms} ms "
+                    f"after {self._last_ts} ms"
+                )
+            self._last_ts = timestamp_ms
+
+    # ------------------------------------------------------------------ running
+    def _analyze(self, image: ImageSource, roi: object, rotation_degrees: int,
+                 raw: bool) -> Analysis:
+        return self._analyzer.analyze(image, roi, raw=raw, rotation_degrees=rotation_degrees)
+
+    def _analyze_batch(self, images: Sequence[ImageSource], rois: Sequence[object] | None,
+                       raw: bool) -> list[Analysis | ImageError]:
+        if rois is not None and len(rois) != len(images):
+            raise ValueError(f"{len(images)} images but {len(rois)} regions of interest")
+        return list(self._analyzer.analyze_iter(images, rois, raw=raw))
+
+    def _submit_stream(self, image: ImageSource, timestamp_ms: int, roi: object,
+                       rotation_degrees: int, raw: bool,
+                       make_result: Callable[[Analysis, int], Any]) -> bool:
+        """Decode now (errors raise to the caller), run the model on the stream worker.
+
+        Returns ``False`` (frame dropped, as MediaPipe's flow limiter does) while the previous
+        frame is still being processed."""
+        with self._submit_lock:
+            self._check_timestamp(timestamp_ms)
+            if self._busy.is_set():
+                self.dropped_frames += 1
+                return False
+            prepared = self._analyzer.prepare(image, roi, rotation_degrees)
+            if isinstance(prepared, ImageError):
+                raise prepared
+            if self._stream is None:
+                self._stream = ThreadPoolExecutor(1, thread_name_prefix="imgsearch-stream")
+            self._busy.set()
+            self._stream.submit(self._stream_work, prepared, timestamp_ms, raw, make_result)
+            return True
+
+    def _stream_work(self, prepared: Any, timestamp_ms: int, raw: bool,
+                     make_result: Callable[[Analysis, int], Any]) -> None:
+        try:
+            analysis = self._analyzer.infer_prepared(prepared, raw=raw)
+            if isinstance(analysis, ImageError):  # pragma: no cover - prepared is good
+                raise analysis
+            result = make_result(analysis, timestamp_ms)
+            self._busy.clear()  # the next frame may start while the callback runs
+            callback = self.result_callback
+            assert callback is not None
+            callback(result, prepared.decoded.image, timestamp_ms)
+        except Exception:
+            log.exception("%s live-stream processing failed at %d ms", self._task_name,
+                          timestamp_ms)
+        finally:
+            self._busy.clear()
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Finish in-flight stream work and release threads (the shared model stays open)."""
+        self._closed = True
+        if self._stream is not None:
+            self._stream.shutdown(wait=True)
+            self._stream = None
+        self._analyzer.close()
+
+    def __enter__(self) -> VisionTask:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
