@@ -1,0 +1,220 @@
+"""``imgsearch models list``, ``imgsearch embed`` and ``imgsearch classify``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import click
+import numpy as np
+
+from cli.main import cli
+from models import (
+    DEFAULT_MODEL_NAME,
+    ImageClassifier,
+    ImageClassifierOptions,
+    ImageClassifierResult,
+    ImageEmbedder,
+    ImageEmbedderOptions,
+    ImageEmbedderResult,
+    ImageError,
+    ImgsearchError,
+    RegionOfInterest,
+    RoiError,
+    available_models,
+    model_status,
+    parse_roi,
+)
+
+CHUNK = 256  # images per embed_batch call, so output streams for long lists
+
+
+def _settings(ctx: click.Context) -> Any:
+    settings = ctx.find_root().obj
+    if settings is None:  # invoked without the root group's callback (tests)
+        from search.settings import Settings
+
+        settings = Settings.from_env()
+    return settings
+
+
+def _model_name(ctx: click.Context, option: str | None) -> str:
+    return option or _settings(ctx).model or DEFAULT_MODEL_NAME
+
+
+def _roi_option(_ctx: click.Context, _param: click.Parameter, value: str | None
+                ) -> RegionOfInterest | None:
+    if value is None:
+        return None
+    try:
+        return parse_roi(value)
+    except RoiError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _error_entry(path: str, exc: ImgsearchError) -> dict[str, Any]:
+    reason = getattr(exc, "reason", type(exc).__name__)
+    message = getattr(exc, "message", str(exc))
+    return {"path": path, "error": message, "reason": reason}
+
+
+def _emit(obj: dict[str, Any], as_json: bool, text: str) -> None:
+    click.echo(json.dumps(obj) if as_json else text)
+
+
+# ---------------------------------------------------------------------------- models list
+
+
+@cli.group("models")
+def models_group() -> None:
+    """Model catalog: which models exist, where their files are, whether they verify."""
+
+
+@models_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+@click.pass_context
+def models_list(ctx: click.Context, as_json: bool) -> None:
+    """List catalog models (built-in and <name>.model.json on the model path)."""
+    search_path = list(_settings(ctx).model_path)
+    rows = []
+    for name in available_models(search_path):
+        try:
+            rows.append(model_status(name, search_path))
+        except ImgsearchError as exc:
+            rows.append({"name": name, "found": False, "verified": False, "error": str(exc)})
+    if as_json:
+        click.echo(json.dumps({"search_path": [str(p) for p in search_path], "models": rows},
+                              indent=2))
+        return
+    click.echo(f"{'model':<30} {'dim':>5} {'classes':>7} {'found':>5} {'verified':>8}  file")
+    for row in rows:
+        mark = "*" if row.get("default") else " "
+        click.echo(
+            f"{mark}{row['name']:<29} {row.get('dimension', '?'):>5} "
+            f"{'yes' if row.get('classes') else 'no':>7} {'yes' if row['found'] else 'no':>5} "
+            f"{'yes' if row['verified'] else 'no':>8}  {row.get('path') or row.get('file')}"
+        )
+    click.echo("(* = default)  search path: " + ", ".join(str(p) for p in search_path))
+
+
+# ---------------------------------------------------------------------------- embed
+
+
+def _embed_text(path: str, result: ImageEmbedderResult) -> str:
+    vec = result.embeddings[0].embedding
+    head = ", ".join(f"{v:.4f}" if vec.dtype.kind == "f" else str(int(v)) for v in vec[:6])
+    norm = float(np.linalg.norm(vec.astype(np.float64)))
+    return f"{path}\tdim={vec.size}\tnorm={norm:.4f}\t[{head}, ...]"
+
+
+@cli.command("embed")
+@click.argument("images", nargs=-1, required=True)
+@click.option("--model", "model", help="Catalog model name. [default: settings / "
+              f"{DEFAULT_MODEL_NAME}]")
+@click.option("--roi", callback=_roi_option, metavar="L,T,R,B",
+              help="Region of interest: fractions in [0,1], otherwise pixels.")
+@click.option("--quantize", is_flag=True, help="int8 scalar-quantised embeddings.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")
+@click.pass_context
+def embed_cmd(ctx: click.Context, images: tuple[str, ...], model: str | None,
+              roi: RegionOfInterest | None, quantize: bool, as_json: bool) -> None:
+    """Embed IMAGES; bad files get an error entry and a non-zero exit code at the end."""
+    settings = _settings(ctx)
+    options = ImageEmbedderOptions(
+        model=_model_name(ctx, model), model_path=list(settings.model_path),
+        quantize=quantize, threads=settings.threads, max_pixels=settings.max_image_pixels,
+    )
+    try:
+        embedder = ImageEmbedder(options)
+    except (ImgsearchError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    failed = 0
+    with embedder:
+        for chunk in _chunks(images, CHUNK):
+            rois = [roi] * len(chunk) if roi is not None else None
+            for path, result in zip(chunk, embedder.embed_batch(chunk, rois), strict=True):
+                if isinstance(result, ImageError):
+                    failed += 1
+                    _emit(_error_entry(path, result), as_json, f"{path}\tERROR: {result}")
+                    continue
+                entry = {"path": path, "model": embedder.model.name, "embeddings": [
+                    {"head_index": e.head_index, "head_name": e.head_name,
+                     "embedding": e.embedding.tolist()} for e in result.embeddings
+                ]}
+                _emit(entry, as_json, _embed_text(path, result))
+    if failed:
+        click.echo(f"{failed} of {len(images)} images failed", err=True)
+        ctx.exit(1)
+
+
+# ---------------------------------------------------------------------------- classify
+
+
+def _classify_text(path: str, result: ImageClassifierResult) -> str:
+    cats = result.classifications[0].categories
+    lines = [path]
+    if not cats:
+        lines.append("    (no category above the threshold)")
+    lines += [f"    {c.score:7.4f}  {c.index:5d}  {c.display_name}" for c in cats]
+    return "\n".join(lines)
+
+
+@cli.command("classify")
+@click.argument("images", nargs=-1, required=True)
+@click.option("--model", "model", help="Catalog model name (needs a class head).")
+@click.option("--max-results", type=int, default=5, show_default=True,
+              help="Categories per image (-1 = all).")
+@click.option("--score-threshold", type=float, default=0.0, show_default=True,
+              help="Drop categories scoring below this.")
+@click.option("--allow", "allow", multiple=True, metavar="NAME",
+              help="Only these category names (repeatable).")
+@click.option("--deny", "deny", multiple=True, metavar="NAME",
+              help="Never these category names (repeatable).")
+@click.option("--locale", default="en", show_default=True, help="Display-name locale.")
+@click.option("--roi", callback=_roi_option, metavar="L,T,R,B",
+              help="Region of interest: fractions in [0,1], otherwise pixels.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")
+@click.pass_context
+def classify_cmd(ctx: click.Context, images: tuple[str, ...], model: str | None,
+                 max_results: int, score_threshold: float, allow: tuple[str, ...],
+                 deny: tuple[str, ...], locale: str, roi: RegionOfInterest | None,
+                 as_json: bool) -> None:
+    """ImageNet categories of IMAGES (background never listed)."""
+    if allow and deny:
+        raise click.UsageError("--allow and --deny are mutually exclusive")
+    settings = _settings(ctx)
+    options = ImageClassifierOptions(
+        model=_model_name(ctx, model), model_path=list(settings.model_path),
+        max_results=max_results, score_threshold=score_threshold,
+        category_allowlist=list(allow) or None, category_denylist=list(deny) or None,
+        display_names_locale=locale, threads=settings.threads,
+        max_pixels=settings.max_image_pixels,
+    )
+    try:
+        classifier = ImageClassifier(options)
+    except (ImgsearchError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    failed = 0
+    with classifier:
+        for chunk in _chunks(images, CHUNK):
+            rois = [roi] * len(chunk) if roi is not None else None
+            for path, result in zip(chunk, classifier.classify_batch(chunk, rois), strict=True):
+                if isinstance(result, ImageError):
+                    failed += 1
+                    _emit(_error_entry(path, result), as_json, f"{path}\tERROR: {result}")
+                    continue
+                cats = result.classifications[0].categories
+                entry = {"path": path, "model": classifier.model.name, "categories": [
+                    {"index": c.index, "score": c.score, "category_name": c.category_name,
+                     "display_name": c.display_name} for c in cats
+                ]}
+                _emit(entry, as_json, _classify_text(path, result))
+    if failed:
+        click.echo(f"{failed} of {len(images)} images failed", err=True)
+        ctx.exit(1)
