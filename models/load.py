@@ -287,6 +287,9 @@ def load_image(
         except Image.DecompressionBombError as exc:
             raise DecompressionBombError(str(exc), source=name) from None
         except _DECODE_ERRORS as exc:
+            if "truncated" in str(exc).lower() or isinstance(exc, EOFError):
+                raise TruncatedImageError(f"image header is truncated ({exc})",
+                                          source=name) from None
             raise CorruptImageError(f"cannot parse image header: {exc}", source=name) from None
         draft = None
         if draft_size is not None:
@@ -327,7 +330,8 @@ def _finish(
     except _DECODE_ERRORS as exc:
         text = str(exc)
         if "truncated" in text.lower() or "end of file" in text.lower():
-            raise TruncatedImageError(f"image file is truncated ({text})", source=name) from None
+            raise TruncatedImageError(text if "truncated" in text.lower() else
+                                      f"image file is truncated ({text})", source=name) from None
         raise CorruptImageError(f"cannot decode image: {text}", source=name) from None
     try:
         rgb = to_rgb(im)

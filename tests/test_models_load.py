@@ -1,0 +1,313 @@
+"""Decoding: hostile files, odd modes, EXIF orientation, JPEG draft, ROI arithmetic."""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models import (
+    DecompressionBombError,
+    EmptyImageError,
+    ImageAnalyzer,
+    ImageError,
+    NotAnImageError,
+    OnnxModel,
+    RegionOfInterest,
+    RoiError,
+    TruncatedImageError,
+    UnreadableImageError,
+    UnsupportedImageError,
+    load_image,
+    open_model,
+    parse_roi,
+    pixel_sha256,
+)
+
+
+@pytest.fixture(scope="session")
+def model(models_dir: Path) -> OnnxModel:
+    return open_model(None, [models_dir])
+
+
+@pytest.fixture(scope="session")
+def photo(data_dir: Path) -> Path:
+    return sorted((data_dir / "hymenoptera/images/val/bees").glob("*.jpg"))[0]
+
+
+@pytest.fixture(scope="session")
+def photo2(data_dir: Path) -> Path:
+    return sorted((data_dir / "hymenoptera/images/val/ants").glob("*.jpg"))[0]
+
+
+@pytest.fixture(scope="session")
+def big_jpeg(photo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 12 MP JPEG made by upscaling a shared photo to 4000x3000."""
+    path = tmp_path_factory.mktemp("big") / "big.jpg"
+    with Image.open(photo) as im:
+        im.convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC).save(path, quality=90)
+    return path
+
+
+def embed(model: OnnxModel, source: object, roi: object = None) -> np.ndarray:
+    with ImageAnalyzer(model, decode_workers=0) as analyzer:
+        return analyzer.analyze(source, roi).embedding
+
+
+def cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A tiny PNG that claims ``width x height`` pixels (a decompression bomb header)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+
+
+def upright(photo: Path) -> Image.Image:
+    with Image.open(photo) as im:
+        return im.convert("RGB")
+
+
+# ---------------------------------------------------------------------------- hostile files
+
+
+def test_hostile_directory_one_error_per_bad_file(model: OnnxModel, photo: Path,
+                                                  tmp_path: Path) -> None:
+    good = upright(photo)
+    data = photo.read_bytes()
+    files = {
+        "truncated.jpg": data[: len(data) // 2],
+        "zero.jpg": b"",
+        "text.jpg": b"this is not an image, just text\n" * 20,
+        "bomb.png": png_header_only(30000, 30000),
+        "bomb_small.png": png_header_only(10000, 9500),
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    Image.new("RGB", (1, 1), (200, 10, 10)).save(tmp_path / "one_pixel.png")
+    wide = (np.asarray(good.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(wide).save(tmp_path / "sixteen_bit.png")
+    good.convert("CMYK").save(tmp_path / "cmyk.jpg", quality=95)
+    frames = [good, good.transpose(Image.Transpose.FLIP_TOP_BOTTOM)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=50)
+    (tmp_path / "jpeg_named.png").write_bytes(data)  # wrong extension, valid content
+
+    expected_errors = {
+        "truncated.jpg": TruncatedImageError,
+        "zero.jpg": EmptyImageError,
+        "text.jpg": NotAnImageError,
+        "bomb.png": DecompressionBombError,
+        "bomb_small.png": DecompressionBombError,
+    }
+    paths = sorted(tmp_path.iterdir())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with ImageAnalyzer(model, decode_workers=2, batch_size=4) as analyzer:
+            results = analyzer.analyze_batch(paths)
+    assert len(results) == len(paths)
+    for path, result in zip(paths, results, strict=True):
+        if path.name in expected_errors:
+            assert isinstance(result, expected_errors[path.name]), (path.name, result)
+            assert result.source == str(path)
+            assert str(path) in str(result)
+        else:
+            assert not isinstance(result, ImageError), (path.name, result)
+            assert result.embedding.shape == (1024,)
+            assert abs(float(np.linalg.norm(result.embedding)) - 1.0) < 1e-3
+    by_name = dict(zip([p.name for p in paths], results, strict=True))
+    assert (by_name["one_pixel.png"].width, by_name["one_pixel.png"].height) == (1, 1)
+    assert by_name["jpeg_named.png"].format == "JPEG"
+    assert cos(by_name["jpeg_named.png"].embedding, embed(model, photo)) > 0.9999
+
+
+def test_error_types_for_other_sources(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableImageError):
+        load_image(tmp_path / "missing.jpg")
+    with pytest.raises(UnreadableImageError):
+        load_image(tmp_path)
+    with pytest.raises(EmptyImageError):
+        load_image(io.BytesIO(b""))
+    with pytest.raises(UnsupportedImageError):
+        load_image(12345)
+    with pytest.raises(UnsupportedImageError):
+        load_image(np.zeros((4, 4, 3), np.float32))
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
+    with pytest.raises(UnsupportedImageError, match="HEIC"):
+        load_image(heic)
+    with pytest.raises(NotAnImageError):
+        load_image(b"<html><body>hello</body></html>")
+    with pytest.raises(ValueError, match="multiple of 90"):
+        load_image(np.zeros((4, 4, 3), np.uint8), rotation_degrees=45)
+
+
+def test_max_pixels_is_enforced_from_the_header(photo: Path) -> None:
+    with pytest.raises(DecompressionBombError, match="exceeds the limit"):
+        load_image(photo, max_pixels=1000)
+    assert load_image(photo, max_pixels=None).width > 0
+
+
+# ---------------------------------------------------------------------------- modes
+
+
+def test_every_odd_mode_embeds_sensibly(model: OnnxModel, photo: Path, photo2: Path) -> None:
+    rgb = upright(photo)
+    base = embed(model, rgb)
+
+    opaque = rgb.copy()
+    opaque.putalpha(255)
+    assert cos(embed(model, opaque), base) > 0.9999
+    clear = rgb.copy()
+    clear.putalpha(0)
+    white = np.full((rgb.height, rgb.width, 3), 255, np.uint8)
+    assert np.array_equal(np.asarray(load_image(clear).image), white)  # onto white
+    la = rgb.convert("LA")
+    grey = embed(model, rgb.convert("L"))
+    assert cos(embed(model, la), grey) > 0.9999
+
+    pal = rgb.convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+    pal.info["transparency"] = 0
+    buf = io.BytesIO()
+    pal.save(buf, "PNG")
+    decoded = load_image(buf.getvalue())
+    assert decoded.image.mode == "RGB"
+    assert cos(embed(model, buf.getvalue()), base) > 0.8
+
+    wide = Image.fromarray((np.asarray(rgb.convert("L"), np.uint16) * 257).astype(np.uint16))
+    buf = io.BytesIO()
+    wide.save(buf, "PNG")
+    sixteen = load_image(buf.getvalue())
+    assert Image.open(io.BytesIO(buf.getvalue())).mode.startswith("I")
+    # Scaled, not clipped: the 8-bit grey image comes back exactly.
+    assert np.array_equal(np.asarray(sixteen.image.convert("L")), np.asarray(rgb.convert("L")))
+    assert cos(embed(model, buf.getvalue()), grey) > 0.9999
+
+    buf = io.BytesIO()
+    rgb.convert("CMYK").save(buf, "JPEG", quality=95)
+    assert Image.open(io.BytesIO(buf.getvalue())).mode == "CMYK"
+    assert cos(embed(model, buf.getvalue()), base) > 0.97
+
+    bilevel = rgb.convert("1")
+    assert load_image(bilevel).image.mode == "RGB"
+    assert embed(model, bilevel).shape == (1024,)
+
+    other = upright(photo2).resize(rgb.size)
+    buf = io.BytesIO()
+    rgb.save(buf, "GIF", save_all=True, append_images=[other], duration=40, loop=0)
+    first_frame = io.BytesIO()
+    rgb.save(first_frame, "GIF")
+    anim = embed(model, buf.getvalue())
+    assert cos(anim, embed(model, first_frame.getvalue())) > 0.995
+    assert cos(anim, embed(model, other)) < 0.5
+
+
+def test_array_file_object_and_bytes_agree(model: OnnxModel, photo: Path) -> None:
+    base = embed(model, photo)
+    with photo.open("rb") as fh:
+        assert cos(embed(model, fh), base) > 0.99999
+    assert cos(embed(model, photo.read_bytes()), base) > 0.99999
+    assert cos(embed(model, np.asarray(upright(photo))), base) > 0.99999
+
+
+# ---------------------------------------------------------------------------- orientation
+
+
+@pytest.mark.parametrize("orientation", [2, 3, 4, 5, 6, 7, 8])
+def test_exif_orientation_matches_upright(model: OnnxModel, photo: Path,
+                                          orientation: int) -> None:
+    up = upright(photo)
+    # The stored pixels are what a camera writes; the tag says how to turn them upright.
+    inverse = {2: [Image.Transpose.FLIP_LEFT_RIGHT], 3: [Image.Transpose.ROTATE_180],
+               4: [Image.Transpose.FLIP_TOP_BOTTOM], 5: [Image.Transpose.TRANSPOSE],
+               6: [Image.Transpose.ROTATE_90], 7: [Image.Transpose.TRANSVERSE],
+               8: [Image.Transpose.ROTATE_270]}[orientation]
+    stored = up
+    for method in inverse:
+        stored = stored.transpose(method)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x0132] = "2021:06:05 04:03:02"
+    buf = io.BytesIO()
+    stored.save(buf, "JPEG", quality=95, exif=exif.tobytes())
+    decoded = load_image(buf.getvalue(), draft_size=None)
+    assert (decoded.width, decoded.height) == up.size
+    assert decoded.orientation == orientation
+    assert decoded.exif_datetime is not None and decoded.exif_datetime.year == 2021
+    plain = io.BytesIO()
+    up.save(plain, "JPEG", quality=95)
+    assert cos(embed(model, buf.getvalue()), embed(model, plain.getvalue())) >= 0.99
+
+
+def test_rotation_degrees_is_clockwise(photo: Path) -> None:
+    up = upright(photo)
+    turned = load_image(photo, rotation_degrees=90, draft_size=None)
+    assert (turned.width, turned.height) == (up.height, up.width)
+    expected = np.asarray(up.transpose(Image.Transpose.ROTATE_270))
+    assert np.array_equal(np.asarray(turned.image), expected)
+
+
+# ---------------------------------------------------------------------------- draft / ROI
+
+
+def test_draft_decode_of_12mp_jpeg_matches_full_decode(model: OnnxModel, big_jpeg: Path
+                                                       ) -> None:
+    drafted = model.load(big_jpeg)
+    assert drafted.reduced and (drafted.width, drafted.height) == (4000, 3000)
+    # At least twice the model input is kept over the centre-cropped region.
+    assert drafted.image.height * model.spec.crop_fraction >= 2 * 224
+    full = load_image(big_jpeg, draft_size=None)
+    assert not full.reduced
+    assert cos(model.embed_images([drafted])[0], model.embed_images([full])[0]) >= 0.99
+
+
+def test_roi_equals_precropped_image(model: OnnxModel, photo: Path) -> None:
+    full = upright(photo)
+    for roi in (RegionOfInterest(0.2, 0.1, 0.7, 0.8), parse_roi("10,20,300,260"),
+                RegionOfInterest(-0.5, 0.5, 0.5, 1.5)):
+        box = roi.to_box(full.width, full.height)
+        precropped = embed(model, full.crop(box))
+        assert cos(embed(model, photo, roi), precropped) >= 0.999
+
+
+def test_roi_on_draft_decoded_jpeg_equals_precrop(model: OnnxModel, big_jpeg: Path) -> None:
+    roi = RegionOfInterest(0.3, 0.25, 0.9, 0.95)
+    full = load_image(big_jpeg, draft_size=None).image
+    precropped = model.embed_images([full.crop(roi.to_box(*full.size))])[0]
+    decoded = model.load(big_jpeg, roi)
+    assert decoded.reduced
+    with_roi = model.run(model.preprocess(decoded, roi)[None]).embeddings[0]
+    assert cos(with_roi, precropped) >= 0.99
+
+
+def test_roi_parsing_and_errors(model: OnnxModel, photo: Path) -> None:
+    assert parse_roi("0.1,0.2,0.5,0.6").normalized
+    pixels = parse_roi("10, 20, 300, 200")
+    assert not pixels.normalized and pixels.to_box(640, 480) == (10, 20, 300, 200)
+    assert RegionOfInterest(0.5, 0.5, 2.0, 2.0).to_box(100, 80) == (50, 40, 100, 80)
+    for bad in ("1,2,3", "a,b,c,d", "0.5,0.5,0.4,0.9", "0,0,0,0", "10,10,10,20"):
+        with pytest.raises(RoiError):
+            parse_roi(bad)
+    with pytest.raises(RoiError):
+        RegionOfInterest(1.2, 0.0, 1.5, 1.0)
+    with pytest.raises(RoiError, match="leaves nothing"):
+        embed(model, photo, parse_roi("900,900,1000,1000"))
+
+
+def test_pixel_sha256_is_stable_and_needs_full_decode(photo: Path, big_jpeg: Path) -> None:
+    a = pixel_sha256(load_image(photo, draft_size=None))
+    assert a == pixel_sha256(load_image(photo.read_bytes(), draft_size=None).image)
+    assert a != pixel_sha256(load_image(photo, rotation_degrees=180, draft_size=None))
+    with pytest.raises(ValueError):
+        pixel_sha256(load_image(big_jpeg))
