@@ -1,0 +1,113 @@
+"""On-disk thumbnail cache: EXIF-oriented JPEG thumbnails of library images, keyed by id.
+
+A thumbnail's file name carries the image id, a digest of the image's version (its sha256,
+else its size and mtime) and the size, so an edited or replaced file never shows a stale
+thumbnail. Writes are atomic (temporary file + rename), so concurrent requests for the same
+thumbnail at worst do the work twice and never see a half-written file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+from PIL import Image
+
+from models import load_image
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE = 320
+SIZES = (160, 320, 640, 1024)  # the only sizes served: a request cannot fill the disk
+JPEG_QUALITY = 82
+
+
+def version_of(path: Path, sha256: str | None = None) -> str:
+    """A short digest naming the image's content version (sha256, else size + mtime)."""
+    if sha256:
+        text = sha256
+    else:
+        stat = path.stat()
+        text = f"{stat.st_size}:{stat.st_mtime_ns}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class ThumbnailCache:
+    """Makes and keeps JPEG thumbnails under ``directory`` (``settings.thumbnail_dir``)."""
+
+    def __init__(self, directory: Path, *, max_pixels: int | None = None) -> None:
+        self.directory = Path(directory)
+        self.max_pixels = max_pixels
+        self._locks: dict[tuple[int, int], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def path_for(self, image_id: int, version: str, size: int) -> Path:
+        """Where the thumbnail of ``image_id`` at ``version`` and ``size`` lives."""
+        shard = f"{int(image_id) // 1000:04d}"
+        return self.directory / shard / f"{int(image_id)}-{version}-{int(size)}.jpg"
+
+    def get(
+        self, image_id: int, source: Path, *, size: int = DEFAULT_SIZE, sha256: str | None = None
+    ) -> Path:
+        """The path of a cached thumbnail of ``source`` (made now if missing).
+
+        ``source`` must come from the library database, never from a request. Raises
+        :class:`models.ImageError` when the file cannot be decoded, ``ValueError`` for a size
+        not in :data:`SIZES`.
+        """
+        if size not in SIZES:
+            raise ValueError(f"thumbnail size must be one of {', '.join(map(str, SIZES))}")
+        source = Path(source)
+        target = self.path_for(image_id, version_of(source, sha256), size)
+        if target.is_file():
+            return target
+        with self._lock_for(image_id, size):
+            if target.is_file():  # made by another thread while we waited
+                return target
+            self._make(source, target, size)
+            self._drop_stale(image_id, size, keep=target)
+        return target
+
+    def _lock_for(self, image_id: int, size: int) -> threading.Lock:
+        with self._locks_guard:
+            if len(self._locks) > 4096:  # bounded: locks of finished work are just dropped
+                self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+            return self._locks.setdefault((int(image_id), size), threading.Lock())
+
+    def _make(self, source: Path, target: Path, size: int) -> None:
+        kwargs = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
+        decoded = load_image(source, draft_size=(size, size), **kwargs)
+        image = decoded.image
+        image.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".jpg", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                image.save(handle, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _drop_stale(self, image_id: int, size: int, keep: Path) -> None:
+        """Remove thumbnails of older versions of the same image and size."""
+        for old in keep.parent.glob(f"{int(image_id)}-*-{int(size)}.jpg"):
+            if old != keep:
+                try:
+                    old.unlink()
+                except OSError as error:  # another thread may have removed it first
+                    log.debug("could not remove stale thumbnail %s: %s", old, error)
+
+    def clear(self) -> int:
+        """Delete every cached thumbnail; returns how many files were removed."""
+        removed = 0
+        if not self.directory.is_dir():
+            return 0
+        for path in self.directory.glob("*/*.jpg"):
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed

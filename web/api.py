@@ -1,0 +1,154 @@
+"""The JSON API under /api/v1 (documented by /api/v1/openapi.json, see web/openapi.py).
+
+Images are addressed by their database id only (the ``int`` route converter refuses anything
+else); files are served from the path the database holds for that id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, send_file
+
+from search.thumbnails import DEFAULT_SIZE, SIZES
+from web import service
+from web.errors import ApiError
+from web.openapi import openapi_document
+from web.params import DEFAULT_K, parse_k, parse_min_score, query_summary, read_query
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+THUMBNAIL_MAX_AGE = 300
+FILE_MAX_AGE = 300
+
+
+@bp.post("/search")
+def search() -> Response:
+    """Search by an uploaded image (or a library image id), optionally a region of it."""
+    query = read_query(default_k=DEFAULT_K)
+    hits, took_ms = service.run_search(query)
+    return jsonify(
+        {
+            "query": query_summary(query),
+            "took_ms": round(took_ms, 2),
+            "results": [service.hit_json(hit) for hit in hits],
+        }
+    )
+
+
+# Reverse lookup (issue 5) goes here: `POST /lookup` reads its upload with
+# `web.params.read_query()` and calls `engine.lookup(...)` through `web.service`.
+
+
+@bp.get("/images/<int:image_id>")
+def image(image_id: int) -> Response:
+    info = service.engine().get_image(image_id)
+    if info is None:
+        raise ApiError(404, f"No image with id {image_id}.")
+    return jsonify(service.image_json(info))
+
+
+@bp.get("/images/<int:image_id>/similar")
+def similar(image_id: int) -> Response:
+    eng = service.engine()
+    k, min_score = parse_k(DEFAULT_K), parse_min_score()
+    if eng.get_image(image_id) is None:
+        raise ApiError(404, f"No image with id {image_id}.")
+    hits = eng.similar(image_id, k=k, min_score=min_score)
+    return jsonify({"id": image_id, "results": [service.hit_json(hit) for hit in hits]})
+
+
+@bp.get("/images/<int:image_id>/thumbnail")
+def thumbnail(image_id: int) -> Response:
+    size = _thumbnail_size()
+    path = service.thumbnail_path(image_id, size)
+    response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True)
+    response.cache_control.private = True
+    response.cache_control.max_age = THUMBNAIL_MAX_AGE
+    return response
+
+
+@bp.get("/images/<int:image_id>/file")
+def image_file(image_id: int) -> Response:
+    info, path = service.library_file(service.engine(), image_id)
+    response = send_file(
+        path,
+        mimetype=_mimetype(getattr(info, "format", None), path.suffix),
+        conditional=True,
+        etag=True,
+        download_name=path.name,
+        as_attachment=request.args.get("download") == "1",
+    )
+    response.cache_control.private = True
+    response.cache_control.max_age = FILE_MAX_AGE
+    return response
+
+
+@bp.get("/stats")
+def stats() -> Response:
+    return jsonify(_jsonable(service.engine().stats()))
+
+
+@bp.get("/labels")
+def labels() -> Response:
+    q = (request.args.get("q") or "").strip()
+    if not q:
+        raise ApiError(400, "Give a label to search for: /api/v1/labels?q=WORD.")
+    if len(q) > 100:
+        raise ApiError(400, "The label query is too long (100 characters at most).")
+    k = parse_k(50)
+    hits = service.engine().search_labels(q, k=k)
+    return jsonify({"q": q, "results": [service.hit_json(hit) for hit in hits]})
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())
+
+
+def _thumbnail_size() -> int:
+    text = request.args.get("size")
+    if not text:
+        return DEFAULT_SIZE
+    if not text.isdigit() or int(text) not in SIZES:
+        raise ApiError(400, f"'size' must be one of {', '.join(map(str, SIZES))}.")
+    return int(text)
+
+
+_MIMETYPES = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+    "HEIF": "image/heif",
+    "AVIF": "image/avif",
+    "ICO": "image/x-icon",
+}
+_SUFFIX_MIMETYPES = {
+    ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
+    ".webp": "image/webp", ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff",
+    ".heic": "image/heic", ".heif": "image/heif", ".avif": "image/avif",
+}  # fmt: skip
+
+
+def _mimetype(fmt: str | None, suffix: str) -> str:
+    """The image's type from its decoded format (content), else its suffix; never HTML."""
+    if fmt and fmt.upper() in _MIMETYPES:
+        return _MIMETYPES[fmt.upper()]
+    return _SUFFIX_MIMETYPES.get(suffix.lower(), "application/octet-stream")
+
+
+def _jsonable(value: Any) -> Any:
+    """Stats may hold datetimes and paths: make them JSON text."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)

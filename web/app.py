@@ -1,0 +1,89 @@
+"""The Flask application factory: one shared engine, two blueprints, strict headers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response
+
+from search.settings import Settings
+from search.thumbnails import ThumbnailCache
+from web import api, errors, views
+from web.params import MULTIPART_SLACK, InMemoryRequest
+from web.state import EngineHolder
+
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data: blob:",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def create_app(
+    settings: Settings,
+    engine: Any | None = None,
+    *,
+    trusted_hosts: list[str] | None = None,
+) -> Flask:
+    """Build the web app for the library of ``settings``.
+
+    ``engine`` (a ``search.engine.SearchEngine``) is shared by every request thread; without
+    one the library is opened now, or (while there is none yet) on a later request.
+    ``trusted_hosts`` limits the accepted ``Host`` headers (the server passes the loopback
+    names when bound to loopback, which defeats DNS-rebinding pages).
+    """
+    app = Flask(__name__)
+    app.request_class = InMemoryRequest
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + MULTIPART_SLACK,
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        IMGSEARCH_MAX_UPLOAD_BYTES=settings.max_upload_bytes,
+        JSON_SORT_KEYS=False,
+        TRUSTED_HOSTS=trusted_hosts,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.compact = True  # type: ignore[attr-defined]
+    holder = EngineHolder(settings, engine)
+    if engine is None and not holder.try_open():
+        log.warning("no library at %s yet; serving 503 until one is indexed", settings.library)
+    app.extensions["imgsearch"] = holder
+    app.extensions["imgsearch.thumbnails"] = ThumbnailCache(
+        settings.thumbnail_dir, max_pixels=settings.max_image_pixels
+    )
+    app.extensions["imgsearch.settings"] = settings
+    app.register_blueprint(api.bp)
+    app.register_blueprint(views.bp)
+    errors.register(app)
+    views.register_filters(app)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if response.mimetype in ("text/html", "application/json"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

@@ -1,0 +1,140 @@
+"""One mapping from errors to HTTP answers: JSON under /api/, an HTML page elsewhere.
+
+Clients see a status, a short machine code and a clear message, never a stack trace: anything
+unexpected is logged server-side with its traceback and answered with a generic 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from models.errors import (
+    DecompressionBombError,
+    EmptyImageError,
+    ImageError,
+    ModelError,
+    RoiError,
+    UnreadableImageError,
+)
+from search.errors import (
+    ImageNotFoundError,
+    LibraryError,
+    LibraryNotFoundError,
+    ModelMismatchError,
+)
+from search.results import QueryError
+
+log = logging.getLogger(__name__)
+
+NO_LIBRARY_MESSAGE = (
+    "No library yet: nothing has been indexed. Run `imgsearch index PATH` to index a folder "
+    "of photos; this server picks the new library up without a restart."
+)
+
+
+class ApiError(Exception):
+    """An error with a status, a machine ``code`` and a message meant for the user."""
+
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code or _default_code(status)
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    status: int
+    code: str
+    message: str
+
+
+def _default_code(status: int) -> str:
+    return {
+        400: "bad_request",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "too_large",
+        415: "not_an_image",
+        500: "internal_error",
+        503: "unavailable",
+    }.get(status, "error")
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MiB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def describe(error: BaseException) -> ErrorInfo:
+    """The status, code and client message for ``error`` (no internals for unknown ones)."""
+    if isinstance(error, ApiError):
+        return ErrorInfo(error.status, error.code, error.message)
+    if isinstance(error, RequestEntityTooLarge):
+        limit = current_app.config.get("IMGSEARCH_MAX_UPLOAD_BYTES") or 0
+        return ErrorInfo(413, "too_large", f"Upload too large: the limit is {_mib(int(limit))}.")
+    if isinstance(error, HTTPException):
+        status = error.code or 500
+        name = (error.name or "error").lower().replace(" ", "_")
+        return ErrorInfo(status, name, error.description or error.name or "error")
+    if isinstance(error, LibraryNotFoundError):
+        return ErrorInfo(503, "no_library", NO_LIBRARY_MESSAGE)
+    if isinstance(error, ModelMismatchError | ModelError):
+        return ErrorInfo(503, "model_unavailable", str(error))
+    if isinstance(error, ImageNotFoundError):
+        return ErrorInfo(404, "not_found", str(error) or "No image with that id.")
+    if isinstance(error, QueryError):
+        return ErrorInfo(400, "bad_request", f"Bad query: {error}")
+    if isinstance(error, RoiError):
+        return ErrorInfo(400, "bad_roi", f"Bad region of interest: {error}")
+    if isinstance(error, UnreadableImageError):
+        # Only library files are ever read from disk: the file went away since indexing.
+        return ErrorInfo(
+            404, "file_missing", "The image file is no longer readable on disk; re-run the index."
+        )
+    if isinstance(error, EmptyImageError):
+        return ErrorInfo(400, "empty", "The uploaded file is empty.")
+    if isinstance(error, DecompressionBombError):
+        return ErrorInfo(
+            415, error.reason, f"Image refused: it has too many pixels ({error.message})."
+        )
+    if isinstance(error, ImageError):
+        return ErrorInfo(415, error.reason, f"Not a readable image: {error.message}")
+    if isinstance(error, LibraryError):
+        return ErrorInfo(503, "library_error", str(error))
+    return ErrorInfo(500, "internal_error", "Internal server error; see the server log.")
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(info: ErrorInfo) -> Response:
+    """Render ``info`` as JSON (API) or as the HTML error page."""
+    if wants_json():
+        payload = {"error": {"status": info.status, "code": info.code, "message": info.message}}
+        response = jsonify(payload)
+    else:
+        response = current_app.make_response(
+            render_template("error.html", error=info, title=f"Error {info.status}")
+        )
+    response.status_code = info.status
+    return response
+
+
+def handle_exception(error: Exception) -> Response:
+    info = describe(error)
+    if info.status >= 500 and not isinstance(error, HTTPException | ApiError):
+        if info.code == "internal_error":
+            log.exception("unhandled error on %s %s", request.method, request.path)
+        else:
+            log.warning("%s on %s: %s", info.code, request.path, error)
+    return error_response(info)
+
+
+def register(app: Flask) -> None:
+    """Install the handlers on ``app`` (HTTP errors and every exception)."""
+    app.register_error_handler(Exception, handle_exception)

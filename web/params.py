@@ -1,0 +1,157 @@
+"""Reading request parameters and uploads; every bad value becomes a 400 with a clear message.
+
+Uploads stay in memory (see :class:`InMemoryRequest`): they are never written to disk, let
+alone under a library's collections. A query names its image either by an upload or by a
+library image id; the id is resolved by the engine from the database, never to a path taken
+from the request.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import IO, Any
+
+from flask import Request, current_app, request
+
+from models.errors import RoiError
+from models.roi import RegionOfInterest, parse_roi
+from web.errors import ApiError
+
+DEFAULT_K = 12
+MAX_K = 200
+MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file itself
+
+
+class InMemoryRequest(Request):
+    """A request whose uploaded files are parsed into memory, never into temporary files.
+
+    ``MAX_CONTENT_LENGTH`` bounds the whole body, so memory use is bounded too.
+    """
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        return io.BytesIO()
+
+
+@dataclass(frozen=True)
+class Query:
+    """An image query: uploaded bytes or a library image id, with its options."""
+
+    data: bytes | None
+    image_id: int | None
+    filename: str | None
+    roi: RegionOfInterest | None
+    k: int
+    min_score: float | None
+
+    def roi_json(self) -> list[float] | None:
+        return list(self.roi.as_tuple()) if self.roi else None
+
+
+def _value(name: str) -> str | None:
+    value = request.form.get(name) if request.method == "POST" else None
+    if value is None:
+        value = request.args.get(name)
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
+def parse_k(default: int = DEFAULT_K, name: str = "k") -> int:
+    text = _value(name)
+    if text is None:
+        return default
+    try:
+        k = int(text)
+    except ValueError:
+        raise ApiError(400, f"'{name}' must be a whole number, got '{text[:40]}'.") from None
+    if not 1 <= k <= MAX_K:
+        raise ApiError(400, f"'{name}' must be between 1 and {MAX_K}, got {k}.")
+    return k
+
+
+def parse_min_score(name: str = "min_score") -> float | None:
+    text = _value(name)
+    if text is None:
+        return None
+    try:
+        value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
+    except ValueError:
+        raise ApiError(400, f"'{name}' must be a number, got '{text[:40]}'.") from None
+    if not math.isfinite(value) or not -1.0 <= value <= 1.0:
+        raise ApiError(400, f"'{name}' must be a similarity between -1 and 1 (or 0%..100%).")
+    return value
+
+
+def parse_region(name: str = "roi") -> RegionOfInterest | None:
+    text = _value(name)
+    if text is None:
+        return None
+    try:
+        return parse_roi(text[:200])
+    except RoiError as error:
+        raise ApiError(400, f"Bad region of interest: {error}", "bad_roi") from None
+
+
+def parse_image_id(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise ApiError(400, f"'image_id' must be a whole number, got '{text[:40]}'.") from None
+    if value < 1:
+        raise ApiError(400, "'image_id' must be a positive number.")
+    return value
+
+
+def read_upload(field: str = "image") -> tuple[bytes, str | None] | None:
+    """The uploaded file's bytes and name, or None when the field is absent or empty."""
+    upload = request.files.get(field)
+    if upload is None:
+        return None
+    data = upload.stream.read(current_app.config["IMGSEARCH_MAX_UPLOAD_BYTES"] + 1)
+    if len(data) > current_app.config["IMGSEARCH_MAX_UPLOAD_BYTES"]:
+        limit = current_app.config["IMGSEARCH_MAX_UPLOAD_BYTES"] / (1024 * 1024)
+        raise ApiError(413, f"Upload too large: the limit is {limit:.0f} MiB.", "too_large")
+    if not data:
+        if not upload.filename:
+            return None  # a form submitted without choosing a file
+        raise ApiError(400, "The uploaded file is empty.", "empty")
+    return data, upload.filename or None
+
+
+def read_query(*, default_k: int = DEFAULT_K) -> Query:
+    """Parse a search/lookup request: ``image`` upload or ``image_id``, ``roi``, ``k``,
+    ``min_score``. The caller passes the result to the engine."""
+    roi = parse_region()
+    k = parse_k(default_k)
+    min_score = parse_min_score()
+    upload = read_upload()
+    image_id = parse_image_id(_value("image_id"))
+    if upload is None and image_id is None:
+        raise ApiError(
+            400,
+            "No image: send a multipart form with an 'image' file (or an 'image_id').",
+            "no_image",
+        )
+    if upload is not None:
+        return Query(upload[0], None, upload[1], roi, k, min_score)
+    return Query(None, image_id, None, roi, k, min_score)
+
+
+def query_summary(query: Query) -> dict[str, Any]:
+    return {
+        "image_id": query.image_id,
+        "filename": query.filename,
+        "roi": query.roi_json(),
+        "k": query.k,
+        "min_score": query.min_score,
+    }

@@ -1,0 +1,113 @@
+"""The one query engine of a server process, shared by all request threads.
+
+The engine is opened once. When no library exists yet the server still starts, answers 503
+with a clear message and tries again at most once per interval, so a library made by an index
+run is picked up without a restart. Once open, ``engine.refresh()`` (a cheap generation check
+that reloads the FAISS cache when an index run committed) runs at most once per interval, in
+one request thread at a time; the other threads keep searching the index they hold.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from search.errors import LibraryNotFoundError
+from search.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REFRESH_INTERVAL_S = 1.0
+
+
+def _open_engine(settings: Settings) -> Any:
+    from search.engine import SearchEngine  # imported late: the engine loads ONNX/FAISS
+
+    return SearchEngine.open(settings)
+
+
+class EngineHolder:
+    """Holds the shared engine; :meth:`get` returns it (fresh) or raises why there is none."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Any | None = None,
+        *,
+        opener: Callable[[Settings], Any] = _open_engine,
+        interval: float = REFRESH_INTERVAL_S,
+    ) -> None:
+        self.settings = settings
+        self.interval = interval
+        self._opener = opener
+        self._engine = engine
+        self._open_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._last_check = time.monotonic() if engine is not None else float("-inf")
+        self._last_error: Exception | None = None
+
+    @property
+    def engine(self) -> Any | None:
+        """The engine if one is open (no refresh, no open attempt)."""
+        return self._engine
+
+    def get(self) -> Any:
+        """The engine, refreshed if the last check is older than the interval.
+
+        Raises :class:`LibraryNotFoundError` (or the error the last open attempt raised) while
+        there is no library to serve.
+        """
+        engine = self._engine
+        if engine is None:
+            return self._open()
+        now = time.monotonic()
+        if now - self._last_check >= self.interval and self._refresh_lock.acquire(blocking=False):
+            try:
+                self._last_check = now
+                if engine.refresh():
+                    log.info("library changed: now serving its new generation")
+            except Exception:  # keep serving the generation we have; say why in the log
+                log.exception("refreshing the library failed; serving the previous generation")
+            finally:
+                self._refresh_lock.release()
+        return engine
+
+    def _open(self) -> Any:
+        with self._open_lock:
+            if self._engine is not None:
+                return self._engine
+            now = time.monotonic()
+            last = self._last_error
+            if now - self._last_check < self.interval and last is not None:
+                if isinstance(last, LibraryNotFoundError):
+                    raise LibraryNotFoundError(str(last))  # a fresh one per request thread
+                raise last
+            self._last_check = now
+            try:
+                self._engine = self._opener(self.settings)
+            except LibraryNotFoundError as error:
+                self._last_error = error
+                raise
+            except Exception as error:
+                log.error("cannot open the library at %s: %s", self.settings.library, error)
+                self._last_error = error
+                raise
+            self._last_error = None
+            log.info("serving the library at %s", self.settings.library)
+            return self._engine
+
+    def try_open(self) -> bool:
+        """Open now if possible (at start-up); False while there is no library yet."""
+        try:
+            self.get()
+        except LibraryNotFoundError:
+            return False
+        return True
+
+    def close(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None and hasattr(engine, "close"):
+            engine.close()

@@ -1,0 +1,338 @@
+// imgsearch search page: choose / drop / paste a photo, preview it, draw a region of interest
+// on it, and show the results in place. Without this script the form still posts normally.
+(() => {
+  "use strict";
+
+  const form = document.getElementById("search-form");
+  if (!form) return;
+
+  const $ = (id) => document.getElementById(id);
+  const input = $("image");
+  const dropzone = $("dropzone");
+  const preview = $("preview");
+  const img = $("preview-img");
+  const canvas = $("roi-canvas");
+  const previewName = $("preview-name");
+  const roiInput = $("roi");
+  const clearButton = $("clear-roi");
+  const imageId = $("image-id");
+  const kInput = $("k");
+  const minScore = $("min-score");
+  const minScoreOut = $("min-score-out");
+  const message = $("form-message");
+  const results = $("results");
+  const submit = $("submit");
+  const maxBytes = Number(form.dataset.maxBytes) || Infinity;
+  const MIN_FRACTION = 0.01; // a drag smaller than this (of width or height) is a click
+
+  let roi = null; // [left, top, right, bottom] as fractions of the shown image
+  let drag = null; // {x, y} start of a drag, as fractions
+  let objectUrl = null;
+
+  // -- helpers ---------------------------------------------------------------------------------
+
+  const clamp = (v) => Math.min(1, Math.max(0, v));
+  const round4 = (v) => Math.round(v * 10000) / 10000;
+
+  function say(text) {
+    message.textContent = text || "";
+  }
+
+  function humanSize(n) {
+    if (n < 1024) return `${n} B`;
+    if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+    return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  }
+
+  function cssVar(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+
+  // -- the photo -------------------------------------------------------------------------------
+
+  function showPreview(url, caption) {
+    if (objectUrl && objectUrl !== url) URL.revokeObjectURL(objectUrl);
+    img.src = url;
+    previewName.textContent = caption;
+    preview.hidden = false;
+    dropzone.classList.add("has-image");
+    setRoi(null);
+  }
+
+  function useFile(file) {
+    say("");
+    if (!file) return false;
+    if (file.type && !file.type.startsWith("image/")) {
+      say(`“${file.name}” is not an image (${file.type}). Choose a photo: JPEG, PNG, WebP…`);
+      input.value = "";
+      return false;
+    }
+    if (file.size > maxBytes) {
+      say(`“${file.name}” is too large (${humanSize(file.size)}); the limit is ${humanSize(maxBytes)}.`);
+      input.value = "";
+      return false;
+    }
+    if (file.size === 0) {
+      say(`“${file.name}” is empty.`);
+      input.value = "";
+      return false;
+    }
+    if (input.files[0] !== file) {
+      const transfer = new DataTransfer();
+      transfer.items.add(file);
+      input.files = transfer.files; // so that the form (and FormData) sends this file
+    }
+    imageId.value = ""; // an uploaded photo replaces a library image
+    objectUrl = URL.createObjectURL(file);
+    showPreview(objectUrl, `${file.name} · ${humanSize(file.size)}`);
+    return true;
+  }
+
+  input.addEventListener("change", () => useFile(input.files[0]));
+
+  img.addEventListener("load", () => {
+    img.alt = `Query image: ${previewName.textContent.split(" · ")[0] || "preview"}`;
+    sizeCanvas();
+  });
+  img.addEventListener("error", () => {
+    if (!img.getAttribute("src")) return;
+    say("This browser cannot show a preview of that file; you can still search with it.");
+  });
+
+  // Drag and drop anywhere on the page; the drop zone lights up.
+  ["dragenter", "dragover"].forEach((type) =>
+    document.addEventListener(type, (event) => {
+      if (!event.dataTransfer || !Array.from(event.dataTransfer.types).includes("Files")) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+      dropzone.classList.add("is-dragover");
+    }),
+  );
+  document.addEventListener("dragleave", (event) => {
+    if (event.relatedTarget === null) dropzone.classList.remove("is-dragover");
+  });
+  document.addEventListener("drop", (event) => {
+    dropzone.classList.remove("is-dragover");
+    if (!event.dataTransfer) return;
+    event.preventDefault();
+    const file = event.dataTransfer.files[0];
+    if (file) useFile(file);
+    else say("Drop an image file (not a link or text).");
+  });
+
+  // Paste an image (a screenshot, a copied photo).
+  document.addEventListener("paste", (event) => {
+    const items = Array.from((event.clipboardData && event.clipboardData.items) || []);
+    const item = items.find((i) => i.kind === "file" && i.type.startsWith("image/"));
+    if (!item) return; // ordinary text pastes into fields are left alone
+    event.preventDefault();
+    const blob = item.getAsFile();
+    const ext = (item.type.split("/")[1] || "png").replace("jpeg", "jpg");
+    useFile(new File([blob], blob.name && blob.name !== "image.png" ? blob.name : `pasted.${ext}`, { type: item.type }));
+  });
+
+  // -- the region of interest -----------------------------------------------------------------
+
+  function sizeCanvas() {
+    const ratio = window.devicePixelRatio || 1;
+    canvas.width = Math.max(1, Math.round(canvas.clientWidth * ratio));
+    canvas.height = Math.max(1, Math.round(canvas.clientHeight * ratio));
+    draw();
+  }
+
+  function draw() {
+    const ctx = canvas.getContext("2d");
+    const w = canvas.width;
+    const h = canvas.height;
+    ctx.clearRect(0, 0, w, h);
+    if (!roi) return;
+    const [l, t, r, b] = [roi[0] * w, roi[1] * h, roi[2] * w, roi[3] * h];
+    ctx.fillStyle = "rgba(8, 10, 20, 0.55)";
+    ctx.fillRect(0, 0, w, h);
+    ctx.clearRect(l, t, r - l, b - t);
+    const ratio = window.devicePixelRatio || 1;
+    ctx.lineWidth = 2 * ratio;
+    ctx.strokeStyle = "#ffffff";
+    ctx.strokeRect(l, t, r - l, b - t);
+    ctx.setLineDash([6 * ratio, 5 * ratio]);
+    ctx.strokeStyle = cssVar("--accent") || "#3d5afe";
+    ctx.strokeRect(l, t, r - l, b - t);
+    ctx.setLineDash([]);
+    ctx.fillStyle = "#ffffff";
+    const s = 4 * ratio;
+    for (const [x, y] of [[l, t], [r, t], [l, b], [r, b]]) ctx.fillRect(x - s, y - s, 2 * s, 2 * s);
+  }
+
+  function setRoi(box, { fromText = false } = {}) {
+    roi = box;
+    if (!fromText) roiInput.value = box ? box.map(round4).join(",") : "";
+    roiInput.removeAttribute("aria-invalid");
+    clearButton.disabled = !box;
+    draw();
+  }
+
+  function parseRoi(text) {
+    const parts = text.split(/[\s,]+/).filter(Boolean).map(Number);
+    if (parts.length !== 4 || parts.some((v) => !Number.isFinite(v))) return { error: "Region must be four numbers: left, top, right, bottom." };
+    if (parts.some((v) => v < 0 || v > 1)) return { error: "Region values are fractions of the image, from 0 to 1." };
+    const [l, t, r, b] = parts;
+    if (r <= l || b <= t) return { error: "The region is empty: right must exceed left and bottom must exceed top." };
+    return { box: parts };
+  }
+
+  function pointerFraction(event) {
+    const rect = canvas.getBoundingClientRect();
+    return { x: clamp((event.clientX - rect.left) / rect.width), y: clamp((event.clientY - rect.top) / rect.height) };
+  }
+
+  function boxFrom(a, b) {
+    return [Math.min(a.x, b.x), Math.min(a.y, b.y), Math.max(a.x, b.x), Math.max(a.y, b.y)];
+  }
+
+  canvas.addEventListener("pointerdown", (event) => {
+    if (event.button !== 0) return;
+    event.preventDefault();
+    canvas.setPointerCapture(event.pointerId);
+    canvas.focus({ preventScroll: true });
+    drag = pointerFraction(event);
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!drag) return;
+    roi = boxFrom(drag, pointerFraction(event));
+    draw();
+  });
+  const endDrag = (event) => {
+    if (!drag) return;
+    const box = boxFrom(drag, pointerFraction(event));
+    drag = null;
+    if (box[2] - box[0] < MIN_FRACTION || box[3] - box[1] < MIN_FRACTION) {
+      setRoi(null); // a click (or a sliver) clears the region
+    } else {
+      setRoi(box);
+      say("");
+    }
+  };
+  canvas.addEventListener("pointerup", endDrag);
+  canvas.addEventListener("pointercancel", () => {
+    drag = null;
+    setRoi(roi);
+  });
+
+  // Keyboard: arrows move the region, Shift+arrows resize it, Escape/Delete clears it,
+  // Enter selects the middle half when there is none yet.
+  canvas.addEventListener("keydown", (event) => {
+    const step = 0.02;
+    if (event.key === "Escape" || event.key === "Delete" || event.key === "Backspace") {
+      setRoi(null);
+      event.preventDefault();
+      return;
+    }
+    if (event.key === "Enter" && !roi) {
+      setRoi([0.25, 0.25, 0.75, 0.75]);
+      event.preventDefault();
+      return;
+    }
+    const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+    if (!roi || !(event.key in moves)) return;
+    event.preventDefault();
+    const [dx, dy] = moves[event.key];
+    let [l, t, r, b] = roi;
+    if (event.shiftKey) {
+      r = clamp(Math.max(l + MIN_FRACTION, r + dx));
+      b = clamp(Math.max(t + MIN_FRACTION, b + dy));
+    } else {
+      const mx = Math.min(Math.max(dx, -l), 1 - r);
+      const my = Math.min(Math.max(dy, -t), 1 - b);
+      [l, t, r, b] = [l + mx, t + my, r + mx, b + my];
+    }
+    setRoi([l, t, r, b]);
+  });
+
+  roiInput.addEventListener("input", () => {
+    const text = roiInput.value.trim();
+    if (!text) return setRoi(null, { fromText: true });
+    const parsed = parseRoi(text);
+    if (parsed.box) setRoi(parsed.box, { fromText: true });
+  });
+  clearButton.addEventListener("click", () => {
+    setRoi(null);
+    say("");
+  });
+  window.addEventListener("resize", sizeCanvas);
+
+  // -- options ---------------------------------------------------------------------------------
+
+  const showMinScore = () => {
+    minScoreOut.textContent = `${Math.round(Number(minScore.value) * 100)}%`;
+  };
+  minScore.addEventListener("input", showMinScore);
+  showMinScore();
+
+  form.querySelectorAll('input[name="mode"]').forEach((radio) =>
+    radio.addEventListener("change", () => {
+      if (radio.checked && radio.dataset.action) form.action = radio.dataset.action;
+    }),
+  );
+
+  // -- submit ----------------------------------------------------------------------------------
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    say("");
+    if (!input.files.length && !imageId.value) {
+      say("Choose a photo first: pick a file, drop one here, or paste one.");
+      input.focus();
+      return;
+    }
+    const text = roiInput.value.trim();
+    if (text) {
+      const parsed = parseRoi(text);
+      if (parsed.error) {
+        roiInput.setAttribute("aria-invalid", "true");
+        say(parsed.error);
+        roiInput.focus();
+        return;
+      }
+    }
+    const k = Number(kInput.value);
+    if (!Number.isInteger(k) || k < 1 || k > Number(kInput.max)) {
+      say(`Results must be a whole number from 1 to ${kInput.max}.`);
+      kInput.focus();
+      return;
+    }
+    results.setAttribute("aria-busy", "true");
+    submit.disabled = true;
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        body: new FormData(form),
+        headers: { "X-Requested-With": "fetch" },
+      });
+      const html = await response.text();
+      if (response.status === 413 && !html.includes("alert")) {
+        say(`That file is too large; the limit is ${humanSize(maxBytes)}.`);
+      } else {
+        results.innerHTML = html; // server-rendered, auto-escaped fragment of this origin
+        const heading = results.querySelector("#results-title, .alert");
+        if (heading) {
+          heading.setAttribute("tabindex", "-1");
+          heading.focus({ preventScroll: true });
+          heading.scrollIntoView({ behavior: "smooth", block: "start" });
+        }
+      }
+    } catch (error) {
+      say("Could not reach the imgsearch server. Is it still running?");
+    } finally {
+      results.setAttribute("aria-busy", "false");
+      submit.disabled = false;
+    }
+  });
+
+  // Start-up: a region typed before a reload, a library image loaded with ?from=ID.
+  if (roiInput.value.trim()) {
+    const parsed = parseRoi(roiInput.value.trim());
+    if (parsed.box) roi = parsed.box;
+  }
+  clearButton.disabled = !roi;
+  if (img.complete && img.naturalWidth) sizeCanvas();
+})();
