@@ -232,14 +232,14 @@ class OnnxModel:
 
 
 _open_lock = threading.Lock()
-_open_cache: dict[tuple[str, int], OnnxModel] = {}
+_open_cache: dict[tuple[str, str, int], OnnxModel] = {}
 
 
 def open_model(name: str | None = None, search_path: Sequence[Path] = (), *, threads: int = 0,
                verify: bool = True) -> OnnxModel:
     """Locate (sha256-checked) and open a model; one shared session per (file, threads)."""
     located = locate_model(name or DEFAULT_MODEL_NAME, search_path, verify=verify)
-    key = (str(located.path.resolve()), int(threads))
+    key = (str(located.path.absolute()), str(located.labels_path), int(threads))
     with _open_lock:
         model = _open_cache.get(key)
         if model is None or model.spec != located.spec:
