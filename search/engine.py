@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,15 +34,16 @@ from search.results import (
     QueryError,
     RoiLike,
     SearchHit,
+    StoredImage,
     check_params,
     hit_from_row,
     info_from_row,
     label_match,
     read_query_bytes,
 )
-from search.schema import STATUS_OK, Image
+from search.schema import STATUS_OK, Collection, Embedding, Image, ImageLabel
 from search.settings import Settings
-from search.store import ChangeSet
+from search.store import ChangeSet, decode_vector
 
 CANDIDATE_MARGIN = 10  # extra candidates: self-exclusion, rows removed meanwhile, ties at k
 EXACT_PIXEL_MIN_SCORE = 0.9  # pixel-identical copies score ~1; below this none is looked for
@@ -122,7 +123,7 @@ class SearchEngine:
                 pixel_hash.append(self._pixel_hash(source, data))
             return pixel_hash[0]
 
-        def exact(row: Image, score: float) -> bool:
+        def exact(row: StoredImage, score: float) -> bool:
             if sha is not None and row.sha256 == sha:
                 return True
             if (row.pixel_sha256 is None or score < EXACT_PIXEL_MIN_SCORE
@@ -138,16 +139,16 @@ class SearchEngine:
         """The ``k`` images most similar to library image ``image_id``, the image excluded."""
         check_params(k, min_score)
         image_id = int(image_id)
-        row = self.store.image(image_id)
-        if row is None:
-            raise ImageNotFoundError(f"no image with id {image_id} in the library")
-        vector = self.store.vectors([image_id]).get(image_id)
-        if vector is None:
+        found = self._stored([image_id], vectors=True).get(image_id)
+        if found is None or found.vector is None:
+            row = self.store.image(image_id)
+            if row is None:
+                raise ImageNotFoundError(f"no image with id {image_id} in the library")
             raise ImageNotFoundError(
                 f"image {image_id} ({row.rel_path}) has no vector: {row.error or row.status}"
             )
-        hits = self._nearest(vector, k, min_score, exclude=image_id)
-        sha = row.sha256
+        hits = self._nearest(found.vector, k, min_score, exclude=image_id)
+        sha = found.sha256
         return self._hits(hits, lambda hit, _s: sha is not None and hit.sha256 == sha)
 
     def search_labels(self, q: str, k: int = 50) -> list[SearchHit]:
@@ -166,8 +167,8 @@ class SearchEngine:
         ids = {image_id for form in forms for image_id, _l, _s in self.store.search_labels(
             form, limit=limit)}
         ranked = []
-        for row in self.store.images(sorted(ids)).values():
-            match = label_match(row, forms) if row.status == STATUS_OK else None
+        for row in self._stored(sorted(ids), vectors=False).values():
+            match = label_match(row.labels, forms)
             if match is not None:
                 ranked.append((*match, row))
         ranked.sort(key=lambda m: (not m[0], -m[2], m[3].id))
@@ -178,7 +179,7 @@ class SearchEngine:
 
     def _nearest(
         self, query: np.ndarray, k: int, min_score: float | None, exclude: int | None
-    ) -> list[tuple[float, Image]]:
+    ) -> list[tuple[float, StoredImage]]:
         """Candidates from FAISS, re-scored exactly from the store, filtered, best first."""
         index = self.library.index()  # this query keeps this index object even if swapped
         ntotal = int(index.ntotal)
@@ -187,20 +188,44 @@ class SearchEngine:
         wanted = min(ntotal, k + CANDIDATE_MARGIN)
         _scores, ids = index.search(query.reshape(1, -1).astype(np.float32), wanted)
         candidates = [int(i) for i in ids[0] if i >= 0 and int(i) != exclude]
-        vectors = self.store.vectors(candidates)
-        rows = self.store.images(list(vectors))
         scored = []
-        for image_id, vector in vectors.items():
-            row = rows.get(image_id)
-            if row is None or row.status != STATUS_OK:
-                continue
-            score = round(min(1.0, float(np.dot(vector, query))), SCORE_DECIMALS)
+        for row in self._stored(candidates, vectors=True).values():
+            score = round(min(1.0, float(np.dot(row.vector, query))), SCORE_DECIMALS)
             if min_score is None or score >= min_score:
                 scored.append((score, row))
         scored.sort(key=lambda pair: (-pair[0], pair[1].id))
         return scored[:k]
 
-    def _hits(self, scored: list[tuple[float, Image]], exact: Any) -> list[SearchHit]:
+    def _stored(self, ids: Sequence[int], *, vectors: bool) -> dict[int, StoredImage]:
+        """Indexed images (status ok) by id with their labels (and vectors): three plain
+        queries in one read transaction, no ORM objects (this is every query's hot path)."""
+        if not ids:
+            return {}
+        ids = list(ids)
+        columns = [Image.id, Image.collection_id, Collection.root, Image.rel_path,
+                   Image.file_size, Image.width, Image.height, Image.format, Image.sha256,
+                   Image.pixel_sha256]
+        query = select(*columns).join(Collection, Collection.id == Image.collection_id)
+        if vectors:
+            query = query.add_columns(Embedding.vector).join(
+                Embedding, Embedding.image_id == Image.id)
+        query = query.where(Image.id.in_(ids), Image.status == STATUS_OK)
+        labels = (select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
+                  .where(ImageLabel.image_id.in_(ids))
+                  .order_by(ImageLabel.image_id, ImageLabel.rank))
+        with self.store.session() as session:
+            rows = session.execute(query).all()
+            label_rows = session.execute(labels).all() if rows else []
+        out: dict[int, StoredImage] = {}
+        for row in rows:
+            vector = decode_vector(row[10]) if vectors else None
+            out[row[0]] = StoredImage(*row[:10], vector=vector)
+        for image_id, label, score in label_rows:
+            if image_id in out:
+                out[image_id].labels.append((label, float(score)))
+        return out
+
+    def _hits(self, scored: list[tuple[float, StoredImage]], exact: Any) -> list[SearchHit]:
         return [
             hit_from_row(rank, score, row, bool(exact(row, score)))
             for rank, (score, row) in enumerate(scored, start=1)

@@ -166,40 +166,62 @@ def mtime_from_ns(mtime_ns: int) -> datetime:
     return datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC)
 
 
-def label_match(row: Image, forms: set[str]) -> tuple[bool, str, float] | None:
-    """The best label of ``row`` matching one of ``forms``: (whole word?, label, score)."""
+@dataclass
+class StoredImage:
+    """The columns of an indexed image a hit needs (read in one query, no ORM objects)."""
+
+    id: int
+    collection_id: int
+    root: str
+    rel_path: str
+    file_size: int
+    width: int | None
+    height: int | None
+    format: str | None
+    sha256: str | None
+    pixel_sha256: str | None
+    labels: list[Label] = field(default_factory=list)
+    vector: np.ndarray | None = None
+
+    @property
+    def path(self) -> str:
+        return abs_path(self.root, self.rel_path)
+
+
+def label_match(labels: Sequence[Label], forms: set[str]) -> tuple[bool, str, float] | None:
+    """The best of ``labels`` matching one of ``forms``: (whole word?, label, score)."""
     best: tuple[bool, str, float] | None = None
-    for item in row.labels:
-        name = item.label.lower()
+    for label, score in labels:
+        name = label.lower()
         if not any(form in name for form in forms):
             continue
         padded = "_" + re.sub(r"[\s_,/-]+", "_", name) + "_"
         whole = any("_" + re.sub(r"[\s_,/-]+", "_", f) + "_" in padded for f in forms)
-        candidate = (whole, item.label, float(item.score))
+        candidate = (whole, label, float(score))
         if best is None or (candidate[0], candidate[2]) > (best[0], best[2]):
             best = candidate
     return best
 
 
-def hit_from_row(rank: int, score: float, row: Image, exact: bool) -> SearchHit:
+def hit_from_row(rank: int, score: float, row: StoredImage, exact: bool) -> SearchHit:
     return SearchHit(
-        rank=rank, score=float(score), id=row.id, path=abs_path(row), width=row.width,
-        height=row.height, size=int(row.file_size), exact=exact,
-        labels=[(label.label, float(label.score)) for label in row.labels],
+        rank=rank, score=float(score), id=row.id, path=row.path, width=row.width,
+        height=row.height, size=int(row.file_size), exact=exact, labels=list(row.labels),
         collection_id=row.collection_id, rel_path=row.rel_path, format=row.format,
     )
 
 
 def info_from_row(row: Image, *, has_vector: bool) -> ImageInfo:
     return ImageInfo(
-        id=row.id, path=abs_path(row), collection=row.collection.root,
-        collection_id=row.collection_id, rel_path=row.rel_path, file_size=int(row.file_size),
-        width=row.width, height=row.height, format=row.format, mtime=mtime_from_ns(row.mtime_ns),
-        sha256=row.sha256, exif_datetime=row.exif_datetime,
+        id=row.id, path=abs_path(row.collection.root, row.rel_path),
+        collection=row.collection.root, collection_id=row.collection_id, rel_path=row.rel_path,
+        file_size=int(row.file_size), width=row.width, height=row.height, format=row.format,
+        mtime=mtime_from_ns(row.mtime_ns), sha256=row.sha256, exif_datetime=row.exif_datetime,
         labels=[(label.label, float(label.score)) for label in row.labels],
         status=row.status, error=row.error, has_vector=has_vector,
     )
 
 
-def abs_path(row: Image) -> str:
-    return str(Path(row.collection.root) / Path(*row.rel_path.split("/")))
+def abs_path(root: str, rel_path: str) -> str:
+    """A stored image's absolute path: its collection root joined with the POSIX rel_path."""
+    return str(Path(root) / Path(*rel_path.split("/")))

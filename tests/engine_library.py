@@ -1,0 +1,82 @@
+"""Build small real libraries for the engine and search-CLI tests (shared by both files)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from models import ImageAnalyzer, load_image, pixel_sha256
+from search.library import Library
+from search.settings import Settings
+from search.store import ChangeSet, ImageUpsert
+
+HYMENOPTERA_PER_CLASS = 20  # of hymenoptera/val: the first N bees and the first N ants
+
+
+def make_settings(library: Path, models_dir: Path) -> Settings:
+    return Settings(library=library, model_path=(models_dir,))
+
+
+def add_files(library: Library, root: Path, rel_paths: Sequence[str]) -> list[int]:
+    """Embed ``root/rel_path`` files and store them as one collection (one transaction)."""
+    model = library.load_model(bind=True)
+    collection_id = library.store.ensure_collection(root)
+    with ImageAnalyzer(model, decode_workers=2) as analyzer:
+        results = analyzer.analyze_batch([str(root / rel) for rel in rel_paths])
+    upserts = []
+    for rel, result in zip(rel_paths, results, strict=True):
+        path = root / rel
+        data = path.read_bytes()
+        stat = path.stat()
+        upsert = ImageUpsert(collection_id, rel, stat.st_size, stat.st_mtime_ns,
+                             hashlib.sha256(data).hexdigest())
+        if isinstance(result, Exception):
+            upsert.status, upsert.error = "failed", str(result)
+        else:
+            upsert.pixel_sha256 = pixel_sha256(load_image(data, draft_size=None))
+            upsert.width, upsert.height, upsert.format = result.width, result.height, result.format
+            upsert.exif_datetime = result.exif_datetime
+            upsert.vector, upsert.labels = result.embedding, result.labels
+        upserts.append(upsert)
+    applied = library.apply(ChangeSet(upserts=upserts))
+    library.save_index()
+    return applied.upserted_ids
+
+
+def build_library(settings: Settings, collections: dict[Path, Sequence[str]]) -> None:
+    with Library.open(settings, create=True) as library:
+        for root, rel_paths in collections.items():
+            add_files(library, root, rel_paths)
+
+
+def ukbench_files(data_dir: Path) -> tuple[Path, list[str]]:
+    root = data_dir / "ukbench_subset" / "images"
+    return root, sorted(p.name for p in root.glob("*.jpg"))
+
+
+def ukbench_groups(data_dir: Path) -> dict[str, list[str]]:
+    """File -> the other files of its group, by the ground-truth rule ``int(name[7:12]) // 4``."""
+    truth = json.loads((data_dir / "ukbench_subset" / "ground_truth.json").read_text())
+    return {name: list(mates) for name, mates in truth["queries"].items()}
+
+
+def hymenoptera_files(data_dir: Path, per_class: int = HYMENOPTERA_PER_CLASS
+                      ) -> tuple[Path, list[str]]:
+    root = data_dir / "hymenoptera" / "images" / "val"
+    rel = []
+    for label in ("ants", "bees"):
+        rel += sorted(f"{label}/{p.name}" for p in (root / label).glob("*.jpg"))[:per_class]
+    return root, rel
+
+
+def copy_files(sources: Sequence[Path], target: Path) -> list[str]:
+    """Copy photos into a scratch collection (a tmp dir, never the repository)."""
+    target.mkdir(parents=True, exist_ok=True)
+    names = []
+    for source in sources:
+        shutil.copy2(source, target / source.name)
+        names.append(source.name)
+    return names

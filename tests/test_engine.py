@@ -1,0 +1,305 @@
+"""The query engine on real photos: UKBench groups, hymenoptera labels, copies, ROI, removal."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine_library import (
+    add_files,
+    build_library,
+    copy_files,
+    hymenoptera_files,
+    make_settings,
+    ukbench_files,
+    ukbench_groups,
+)
+from models import ImageError, ModelNotFoundError, NotAnImageError, RoiError, UnreadableImageError
+from search.engine import PathEscapeError, QueryError, SearchEngine
+from search.errors import ImageNotFoundError, LibraryNotFoundError
+from search.library import Library
+from search.store import ChangeSet, ImageUpsert
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory, data_dir, models_dir):
+    settings = make_settings(tmp_path_factory.mktemp("engine") / "library", models_dir)
+    uk_root, uk_files = ukbench_files(data_dir)
+    hy_root, hy_files = hymenoptera_files(data_dir)
+    build_library(settings, {uk_root: uk_files, hy_root: hy_files})
+    return settings
+
+
+@pytest.fixture(scope="module")
+def engine(settings):
+    with SearchEngine.open(settings) as engine:
+        yield engine
+
+
+@pytest.fixture
+def scratch(tmp_path, data_dir, models_dir):
+    """A writable library over copies: 8 UKBench photos, a byte copy and a PNG re-encode."""
+    uk_root, uk_files = ukbench_files(data_dir)
+    photos = copy_files([uk_root / name for name in uk_files[:8]], tmp_path / "photos")
+    copies = tmp_path / "copies"
+    copy_files([uk_root / uk_files[0]], copies)
+    with Image.open(uk_root / uk_files[4]) as im:
+        im.convert("RGB").save(copies / "reencoded.png")
+    settings = make_settings(tmp_path / "library", models_dir)
+    build_library(settings, {tmp_path / "photos": photos,
+                             copies: [uk_files[0], "reencoded.png"]})
+    with SearchEngine.open(settings) as engine:
+        yield engine, tmp_path
+
+
+def ids_by_name(engine: SearchEngine) -> dict[str, int]:
+    out = {}
+    for image_id in range(1, 400):
+        info = engine.get_image(image_id)
+        if info is not None:
+            out[info.rel_path] = image_id
+    return out
+
+
+def test_top_hit_of_a_library_photo_is_itself(engine, data_dir):
+    uk_root, uk_files = ukbench_files(data_dir)
+    hy_root, hy_files = hymenoptera_files(data_dir)
+    for path in [uk_root / uk_files[i] for i in (0, 13, 40, 65)] + [hy_root / hy_files[5]]:
+        hits = engine.search_image(path, k=5)
+        assert hits[0].path == str(path)
+        assert hits[0].score >= 0.999
+        assert hits[0].exact
+        assert not any(hit.exact for hit in hits[1:])
+        assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+        assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+
+
+def test_ukbench_group_mates_in_top_4(engine, data_dir):
+    """UKBench N-S score: mean number of the query's group (query included) in the top 4."""
+    uk_root, _files = ukbench_files(data_dir)
+    groups = ukbench_groups(data_dir)
+    found = []
+    for name, mates in sorted(groups.items()):
+        hits = engine.search_image(uk_root / name, k=4)
+        top = {Path(hit.path).name for hit in hits}
+        found.append(len(top & ({name} | set(mates))))
+    assert len(found) == 56
+    score = float(np.mean(found))
+    print(f"UKBench N-S over 56 queries: {score:.3f}")
+    assert score >= 3.5
+
+
+def test_same_bytes_from_memory_and_file_object(engine, data_dir):
+    uk_root, uk_files = ukbench_files(data_dir)
+    path = uk_root / uk_files[9]
+    by_path = engine.search_image(path, k=3)
+    assert engine.search_image(path.read_bytes(), k=3) == by_path
+    with open(path, "rb") as handle:
+        assert engine.search_image(handle, k=3) == by_path
+    with Image.open(path) as im:
+        from_pil = engine.search_image(im.convert("RGB"), k=3)
+    assert from_pil[0].id == by_path[0].id and from_pil[0].exact  # same pixels
+
+
+def test_roi_query_differs(engine, data_dir):
+    uk_root, uk_files = ukbench_files(data_dir)
+    path = uk_root / uk_files[20]
+    whole = engine.search_image(path, k=10)
+    corner = engine.search_image(path, roi="0,0,0.4,0.4", k=10)
+    pixels = engine.search_image(path, roi=(0, 0, 256, 192), k=10)
+    assert [h.id for h in corner] != [h.id for h in whole]
+    assert corner[0].score < 0.99  # a region is not the whole photo
+    assert [h.id for h in pixels] == [h.id for h in corner]  # same box in pixels
+    with pytest.raises(RoiError):
+        engine.search_image(path, roi="0.5,0.5,0.2,0.9")
+    with pytest.raises(RoiError):
+        engine.search_image(path, roi=(700, 500, 900, 600))  # outside 640x480
+
+
+def test_min_score_and_k(engine, data_dir):
+    uk_root, uk_files = ukbench_files(data_dir)
+    hits = engine.search_image(uk_root / uk_files[30], k=50, min_score=0.5)
+    assert hits and len(hits) < 50
+    assert all(hit.score >= 0.5 for hit in hits)
+    assert len(engine.search_image(uk_root / uk_files[30], k=7)) == 7
+    assert len(engine.search_image(uk_root / uk_files[30], k=1000)) == 106  # whole library
+    for bad in (0, -1, 1001, 2.5, True):
+        with pytest.raises(QueryError):
+            engine.search_image(uk_root / uk_files[30], k=bad)
+    with pytest.raises(QueryError):
+        engine.similar(1, min_score=1.5)
+
+
+def test_similar_excludes_itself_and_finds_group(engine):
+    names = ids_by_name(engine)
+    image_id = names["ukbench00008.jpg"]
+    hits = engine.similar(image_id, k=3)
+    assert image_id not in [hit.id for hit in hits]
+    assert {Path(h.path).name for h in hits} == {f"ukbench0000{i}.jpg" for i in (9,)} | {
+        "ukbench00010.jpg", "ukbench00011.jpg"}
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    assert len(engine.similar(image_id, k=200)) == 105
+    with pytest.raises(ImageNotFoundError):
+        engine.similar(99_999)
+
+
+def test_label_search_finds_bees_first(engine):
+    hits = engine.search_labels("bee", k=20)
+    assert len(hits) >= 10
+    top = [Path(hit.path).parent.name for hit in hits[:10]]
+    assert top.count("bees") >= 9, top
+    assert all(hit.label and "bee" in hit.label.lower() for hit in hits)
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]) if a.label == b.label == "bee")
+    assert engine.search_labels("no-such-label-anywhere") == []
+    with pytest.raises(QueryError):
+        engine.search_labels("   ")
+
+
+def test_get_image_and_file_path(engine, data_dir):
+    names = ids_by_name(engine)
+    uk_root, _ = ukbench_files(data_dir)
+    info = engine.get_image(names["ukbench00004.jpg"])
+    assert info is not None
+    assert info.path == str(uk_root / "ukbench00004.jpg")
+    assert info.collection == str(uk_root.resolve()) and info.rel_path == "ukbench00004.jpg"
+    assert (info.width, info.height, info.format, info.status) == (640, 480, "JPEG", "ok")
+    assert info.file_size == (uk_root / "ukbench00004.jpg").stat().st_size
+    assert len(info.sha256) == 64 and info.labels and info.error is None
+    assert info.to_dict()["labels"][0].keys() == {"name", "score"}
+    assert engine.image_file_path(info.id) == (uk_root / "ukbench00004.jpg").resolve()
+    assert engine.get_image(99_999) is None
+    with pytest.raises(ImageNotFoundError):
+        engine.image_file_path(99_999)
+
+
+def test_stats(engine, settings):
+    stats = engine.stats()
+    assert (stats["images"], stats["failed"], stats["vectors"]) == (106, 0, 106)
+    assert sorted(c["images"] for c in stats["collections"]) == [40, 66]
+    assert stats["model"]["name"] == "mobilenet_v3_small_100"
+    assert stats["model"]["dimension"] == 1024 and len(stats["model"]["sha256"]) == 64
+    assert stats["index"]["kind"] in {"flat", "hnsw", "ivf-sq8"}
+    assert stats["index"]["ntotal"] == 106
+    assert stats["generation"] >= 2
+    assert stats["library"] == str(settings.library.resolve())
+    assert stats["database_bytes"] > 0
+
+
+def test_browsing_needs_no_model(settings, tmp_path):
+    """similar / get_image / stats work without the model files; image search says why not."""
+    blind = make_settings(settings.library, tmp_path)  # a model path with no models
+    with SearchEngine.open(blind) as engine:
+        assert engine.similar(1, k=3)
+        assert engine.get_image(1) is not None and engine.stats()["vectors"] == 106
+        assert engine._analyzer is None
+        with pytest.raises(ModelNotFoundError):
+            engine.search_image(engine.image_file_path(1))
+
+
+def test_bad_queries_raise_typed_errors(engine, tmp_path):
+    text = tmp_path / "notes.jpg"
+    text.write_text("this is not a photo")
+    with pytest.raises(NotAnImageError) as caught:
+        engine.search_image(text)
+    assert str(text) in str(caught.value)
+    with pytest.raises(UnreadableImageError):
+        engine.search_image(tmp_path / "missing.jpg")
+    with pytest.raises(UnreadableImageError):
+        engine.search_image(tmp_path)
+    with pytest.raises(ImageError):
+        engine.search_image(b"")
+    with pytest.raises(ImageError):
+        engine.search_image(b"\xff\xd8\xff\xe0" + b"\x00" * 64)  # a JPEG that ends at once
+    with pytest.raises(QueryError):
+        engine.search_image(12345)
+
+
+def test_missing_library(tmp_path, models_dir):
+    with pytest.raises(LibraryNotFoundError):
+        SearchEngine.open(make_settings(tmp_path / "nothing-here", models_dir))
+
+
+def test_concurrent_queries_agree(engine, data_dir):
+    uk_root, uk_files = ukbench_files(data_dir)
+    paths = [uk_root / name for name in uk_files[:6]]
+    expected = [engine.search_image(p, k=5) for p in paths]
+    results: dict[int, list] = {}
+
+    def work(n: int) -> None:
+        results[n] = [engine.search_image(p, k=5) for p in paths]
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(results[n] == expected for n in range(4))
+
+
+def test_exact_copies_and_ties(scratch):
+    engine, _root = scratch
+    names = {info.path: info.id for info in map(engine.get_image, range(1, 11)) if info}
+    original = next(i for p, i in names.items() if p.endswith("photos/ukbench00000.jpg"))
+    copy = next(i for p, i in names.items() if p.endswith("copies/ukbench00000.jpg"))
+    hits = engine.search_image(engine.image_file_path(original), k=3)
+    assert [h.id for h in hits[:2]] == sorted([original, copy])  # equal scores: by id
+    assert hits[0].score == hits[1].score and hits[0].exact and hits[1].exact
+    assert not hits[2].exact
+    similar = engine.similar(original, k=3)
+    assert similar[0].id == copy and similar[0].exact and not similar[1].exact
+    # A PNG holding the same pixels as a JPEG is an exact copy too (pixel hash).
+    png = next(i for p, i in names.items() if p.endswith("reencoded.png"))
+    jpeg = next(i for p, i in names.items() if p.endswith("photos/ukbench00004.jpg"))
+    hits = engine.search_image(engine.image_file_path(png), k=2)
+    assert {h.id for h in hits} == {png, jpeg} and all(h.exact for h in hits)
+
+
+def test_remove_paths_keeps_files(scratch):
+    engine, root = scratch
+    target = root / "photos" / "ukbench00001.jpg"
+    before = engine.stats()["vectors"]
+    assert engine.remove_paths([target]) == 1
+    assert target.exists()
+    assert engine.stats()["vectors"] == before - 1
+    assert all(hit.path != str(target) for hit in engine.search_image(target, k=20))
+    assert engine.remove_paths([target, root / "photos" / "no-such.jpg"]) == 0
+    assert engine.remove_paths([root / "copies"]) == 2  # a folder: everything below it
+    assert (root / "copies" / "reencoded.png").exists()
+    # Another engine on the same library sees the removals (the FAISS file was saved).
+    with SearchEngine.open(engine.settings) as other:
+        assert other.library.index().ntotal == before - 3
+        assert other.stats()["images"] == before - 3
+
+
+def test_refresh_picks_up_other_writers(scratch):
+    engine, root = scratch
+    assert engine.refresh() in (True, False)
+    assert engine.refresh() is False
+    with SearchEngine.open(engine.settings) as writer:
+        assert writer.remove_paths([root / "photos" / "ukbench00002.jpg"]) == 1
+    assert engine.refresh() is True
+    assert engine.library.index().ntotal == 9
+
+
+def test_path_escaping_its_collection_is_refused(scratch):
+    engine, root = scratch
+    outside = root / "outside.jpg"
+    outside.write_bytes((root / "photos" / "ukbench00003.jpg").read_bytes())
+    with Library.open(engine.settings) as library:
+        (image_id,) = add_files(library, root / "photos", ["../outside.jpg"])
+        link = root / "photos" / "link.jpg"
+        link.symlink_to(outside)
+        (link_id,) = add_files(library, root / "photos", ["link.jpg"])
+        upsert = ImageUpsert(1, "gone.jpg", 1, 1, "0" * 64, vector=np.ones(1024, np.float32)
+                             / 32.0)
+        library.apply(ChangeSet(upserts=[upsert]))
+    for bad in (image_id, link_id):
+        with pytest.raises(PathEscapeError):
+            engine.image_file_path(bad)
+    gone = ids_by_name(engine)["gone.jpg"]
+    with pytest.raises(ImageNotFoundError, match="no longer there"):
+        engine.image_file_path(gone)
