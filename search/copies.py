@@ -297,7 +297,7 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
         except (OSError, ValueError, AttributeError):
             ours = False
         if not (overwrite and ours):
-            why = "pass overwrite=True to replace it" if ours else "it is not a generated set"
+            why = "overwrite (--overwrite) replaces it" if ours else "it is not a generated set"
             raise CopiesError(f"output folder {out} is not empty ({why})")
         names = [f for files in old["clusters"].values() for f in files] + old["distractors"]
         for name in names:
@@ -366,7 +366,7 @@ def make_copies(
         clusters[stem] = members
 
     truth = {
-        "name": out.name,
+        "name": f"copies-seed{seed}",
         "description": "Hard copy-detection set made by imgsearch (search.copies): each cluster "
         "is an original plus strongly edited copies; any two files of one cluster are "
         "duplicates, nothing else is. The part of a name after '__' names the edits.",

@@ -1,0 +1,196 @@
+"""``imgsearch eval``: measure retrieval quality against ground truth; make hard copy sets.
+
+``imgsearch eval FOLDER --truth FILE [--json] [--plot PNG]`` is short for ``eval run``.
+For now the folder is embedded directly with the models package and queried with exact numpy
+cosine (:func:`search.evaluate.model_embedder`); :func:`_embedder` is the one place to switch
+to a temporary library so the library's settings are what gets measured.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from cli.main import cli
+from models.errors import ImgsearchError
+from search.copies import make_copies
+from search.evaluate import DEFAULT_PAIR_THRESHOLD, Embedder, Evaluation, evaluate_folder
+from search.settings import Settings
+from search.truth import TRUTH_FILENAME, GroundTruth, load_truth
+
+
+class _DefaultRunGroup(click.Group):
+    """A group whose first argument, when it is not a subcommand, goes to ``run``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group("eval", cls=_DefaultRunGroup, no_args_is_help=True)
+def eval_group() -> None:
+    """Evaluate search quality on a folder with ground truth (``eval FOLDER --truth FILE``),
+    or generate a hard copy-detection set (``eval make-copies SRC OUT``)."""
+
+
+def _embedder(settings: Settings) -> Embedder:
+    """Where the vectors come from: the models package, plain (no library yet)."""
+    from search.evaluate import model_embedder
+
+    return model_embedder(
+        settings.model,
+        settings.model_path,
+        threads=settings.threads,
+        batch_size=settings.batch_size,
+        decode_workers=settings.workers or 2,
+    )
+
+
+def _resolve_truth(folder: Path, truth: Path | None, split: str | None) -> GroundTruth:
+    """Find the ground truth (``--truth``, else FOLDER's or its parent's ground_truth.json);
+    file names resolve against FOLDER, or FOLDER/images when the truth file sits in FOLDER."""
+    if truth is None:
+        for candidate in (folder / TRUTH_FILENAME, folder.parent / TRUTH_FILENAME):
+            if candidate.is_file():
+                truth = candidate
+                break
+        else:
+            raise click.UsageError(f"no {TRUTH_FILENAME} in {folder} or its parent: pass --truth")
+    truth_file = truth / TRUTH_FILENAME if truth.is_dir() else truth
+    root = folder
+    if truth_file.parent.resolve() == folder.resolve() and (folder / "images").is_dir():
+        root = folder / "images"
+    return load_truth(truth_file, root=root, split=split)
+
+
+def _print_report(ev: Evaluation, took: float, model: str) -> None:
+    click.echo(
+        f"{ev.truth_name} ({ev.kind}): {ev.n_files} files, {ev.n_queries} queries, "
+        f"model {model}, {took:.1f} s"
+    )
+    for key, value in ev.metrics.items():
+        click.echo(f"  {key:<15}{value:8.4f}")
+    if ev.missing:
+        shown = ", ".join(ev.missing[:5])
+        click.echo(f"  {len(ev.missing)} file(s) could not be embedded: {shown}")
+    if ev.kind != "clusters":
+        return
+    p99 = "none reaches 0.99" if ev.p99_threshold is None else f"cosine >= {ev.p99_threshold:.4f}"
+    click.echo(f"  pair threshold {ev.threshold:.3f}; P99 threshold: {p99}")
+    click.echo(f"\n  {'edit':<28}{'n':>5}{'recall@1':>10}{'cos(orig)':>11}{'found@P99':>11}")
+    rows = sorted(ev.per_edit.items(), key=lambda kv: (kv[1]["recall@1"], kv[0]))
+    for edit, row in rows:
+        cos = "-" if row["mean_cosine"] is None else f"{row['mean_cosine']:.3f}"
+        click.echo(
+            f"  {edit[:28]:<28}{row['n']:>5}{row['recall@1']:>10.3f}{cos:>11}"
+            f"{row['detected_at_p99']:>11.3f}"
+        )
+    if ev.misses:
+        click.echo(f"\n  {len(ev.misses)} copies without their original at rank 1; worst:")
+        for miss in ev.misses[:10]:
+            rank = "beyond depth" if miss["rank"] is None else f"rank {miss['rank']}"
+            click.echo(
+                f"    {miss['copy']}: {rank}, cos {miss['cosine']}; top {miss['top']} "
+                f"({miss['top_score']})"
+            )
+
+
+@eval_group.command("run")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--truth",
+    type=click.Path(exists=True, path_type=Path),
+    help="ground_truth.json (groups / clusters / items). [default: FOLDER's or its parent's]",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option(
+    "--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write a PR-curve PNG."
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(-1.0, 1.0),
+    help="Cosine threshold for pair precision/recall on duplicate sets "
+    f"[default: the dedup threshold setting, else {DEFAULT_PAIR_THRESHOLD}].",
+)
+@click.option("--split", help="Only items of this split (labelled ground truth, e.g. 'val').")
+@click.pass_obj
+def run_cmd(
+    settings: Settings,
+    folder: Path,
+    truth: Path | None,
+    as_json: bool,
+    plot: Path | None,
+    threshold: float | None,
+    split: str | None,
+) -> None:
+    """Embed FOLDER's images and score retrieval against the ground truth."""
+    try:
+        gt = _resolve_truth(folder, truth, split)
+        embed = _embedder(settings)
+        start = time.perf_counter()
+        ev = evaluate_folder(
+            gt, embed, threshold if threshold is not None else settings.dedup_threshold, plot
+        )
+        took = time.perf_counter() - start
+    except ImgsearchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    model = getattr(embed, "model_name", settings.model or "default")
+    if as_json:
+        out = ev.to_dict()
+        out["details"].update(model=model, seconds=round(took, 2))
+        click.echo(json.dumps(out, indent=2))
+    else:
+        _print_report(ev, took, model)
+    if plot is not None and not as_json:
+        click.echo(f"plot: {plot}")
+
+
+@eval_group.command("make-copies")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--per-original", default=20, show_default=True, type=click.IntRange(1, 500))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--distractors",
+    "distractor_share",
+    default=0.2,
+    show_default=True,
+    type=click.FloatRange(0.0, 0.95),
+    help="Share of the originals that get no copies.",
+)
+@click.option("--max-originals", type=click.IntRange(1), help="Use a seeded sample of SRC.")
+@click.option("--overwrite", is_flag=True, help="Replace a set this command made in OUT.")
+def make_copies_cmd(
+    src: Path,
+    out: Path,
+    per_original: int,
+    seed: int,
+    distractor_share: float,
+    max_originals: int | None,
+    overwrite: bool,
+) -> None:
+    """Write a hard copy-detection set of SRC's images into OUT (with ground_truth.json)."""
+    start = time.perf_counter()
+    try:
+        path = make_copies(
+            src,
+            out,
+            per_original=per_original,
+            seed=seed,
+            distractor_share=distractor_share,
+            max_originals=max_originals,
+            overwrite=overwrite,
+        )
+        gt = load_truth(path)
+    except ImgsearchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"{len(gt.copy_queries)} copies of {len(gt.groups)} originals "
+        f"(+{len(gt.distractors)} distractors) in {time.perf_counter() - start:.1f} s"
+    )
+    click.echo(f"ground truth: {path}")
+    click.echo(f"evaluate with: imgsearch eval {out} --truth {path}")

@@ -1,0 +1,160 @@
+"""The hard copy-detection generator: determinism, edits, ground truth, safety of the output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from search.copies import EDITS, CopiesError, make_copies
+from search.truth import load_truth
+
+
+@pytest.fixture
+def sources(tmp_path: Path) -> Path:
+    """Four small synthetic originals, including an RGBA PNG and a palette GIF."""
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:120, 0:160]
+    for k in range(4):
+        rgb = np.stack([(xx * (k + 1)) % 256, (yy * 2 + 40 * k) % 256, (xx + yy) % 256], -1)
+        rgb = (rgb + rng.integers(0, 30, rgb.shape)).clip(0, 255).astype(np.uint8)
+        img = Image.fromarray(rgb)
+        if k == 0:
+            img.save(src / "a.jpg", quality=95)
+        elif k == 1:
+            img.putalpha(200)
+            img.save(src / "b.png")
+        elif k == 2:
+            img.convert("P").save(src / "sub" / "c.gif")
+        else:
+            img.save(src / "sub" / "d.jpg", quality=95)
+    return src
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_same_seed_gives_byte_identical_output(sources: Path, tmp_path: Path) -> None:
+    first = make_copies(sources, tmp_path / "one", per_original=17, seed=5).parent
+    second = make_copies(sources, tmp_path / "two", per_original=17, seed=5).parent
+    assert _tree(first) == _tree(second)
+    other = make_copies(sources, tmp_path / "three", per_original=17, seed=6).parent
+    a, c = _tree(first), _tree(other)
+    assert a.keys() != c.keys() or any(a[k] != c[k] for k in a if k.endswith(".jpg"))
+
+
+def test_ground_truth_names_and_structure(sources: Path, tmp_path: Path) -> None:
+    path = make_copies(sources, tmp_path / "out", per_original=17, seed=1, distractor_share=0.25)
+    data = json.loads(path.read_text())
+    truth = load_truth(path)  # the evaluator's loader reads it; every file exists
+    assert truth.kind == "clusters" and truth.root == path.parent
+    assert len(truth.groups) == 3 and len(truth.distractors) == 1
+    assert data["pairs_positive_count"] == truth.n_duplicate_pairs() == 3 * (18 * 17 // 2)
+    for key, members in data["clusters"].items():
+        original, copies = members[0], members[1:]
+        assert Path(original).stem == key and len(copies) == 17
+        assert len(set(copies)) == 17
+        singles = {truth.edit_of(c) for c in copies if "+" not in truth.edit_of(c)}
+        assert singles == set(EDITS)  # 14 singles: every edit once per original
+        for c in copies:
+            assert c.startswith(f"{key}__") and c.endswith(".jpg")
+            recipe = truth.edit_of(c).split("+")
+            assert recipe == data["edits"][c]["edits"] and 1 <= len(recipe) <= 3
+            assert len({EDITS[e][0] for e in recipe}) == len(recipe)  # distinct kinds
+    # Originals are copied byte for byte (PNG with alpha, GIF in a subfolder included).
+    assert (path.parent / "b.png").read_bytes() == (sources / "b.png").read_bytes()
+    assert (path.parent / "c.gif").read_bytes() == (sources / "sub" / "c.gif").read_bytes()
+
+
+def test_edits_do_what_they_say(sources: Path, tmp_path: Path) -> None:
+    path = make_copies(sources, tmp_path / "out", per_original=14, seed=2, distractor_share=0)
+    data = json.loads(path.read_text())
+    out = path.parent
+    for name, info in data["edits"].items():
+        edit, params = info["edits"][0], info["params"]
+        src = Image.open(
+            out / f"{name.split('__')[0]}{Path(data['sources'][name.split('__')[0]]).suffix}"
+        )
+        img = Image.open(out / name)
+        (w, h), (ow, oh) = img.size, src.size
+        if edit == "crop":
+            assert 0.28 <= (w * h) / (ow * oh) <= 0.62 and 0.3 <= params["crop_area"] <= 0.6
+        elif edit == "rot90":
+            assert (w, h) == (oh, ow)
+        elif edit in ("rot180", "hflip", "vflip", "hue", "grey", "contrast", "text", "jpeg"):
+            assert (w, h) == (ow, oh)
+        elif edit == "rotate":
+            assert w > ow and h > oh and 5 <= abs(params["angle"]) <= 25
+        elif edit == "tiny":
+            assert 64 <= max(w, h) <= 128
+        elif edit == "caption":
+            assert w == ow and h >= oh * 1.17
+        elif edit == "screenshot":
+            assert f"{w}x{h}" == params["canvas"] and params["photo_area"] < 0.5
+        if edit == "jpeg":
+            assert 10 <= params["quality"] <= 20
+            assert np.mean(img.quantization[0]) > 3 * np.mean(Image.open(out / name.replace(
+                "__jpeg", "__hflip")).quantization[0])  # fmt: skip
+        if edit == "grey":
+            a = np.asarray(img, dtype=np.int16)
+            assert np.abs(a[..., 0] - a[..., 1]).mean() < 2
+        if edit == "hflip":
+            if src.mode != "RGB":  # alpha / palette originals are flattened onto white first
+                continue
+            ref = np.asarray(src.transpose(Image.Transpose.FLIP_LEFT_RIGHT), float)
+            assert np.abs(np.asarray(img, float) - ref).mean() < 8
+
+
+def test_output_folder_is_never_clobbered(sources: Path, tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    with pytest.raises(CopiesError, match="not a generated set"):
+        make_copies(sources, foreign, per_original=2, overwrite=True)
+    assert (foreign / "keep.txt").read_text() == "mine"
+
+    out = tmp_path / "out"
+    make_copies(sources, out, per_original=2, seed=0)
+    with pytest.raises(CopiesError, match="not empty"):
+        make_copies(sources, out, per_original=2, seed=0)
+    make_copies(sources, out, per_original=3, seed=0, overwrite=True)  # replaces our own set
+    assert len(load_truth(out).copy_queries) == 3 * 3
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(CopiesError, match="other files"):
+        make_copies(sources, out, per_original=2, overwrite=True)
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_bad_sources_are_typed_errors(sources: Path, tmp_path: Path) -> None:
+    with pytest.raises(CopiesError, match="per_original"):
+        make_copies(sources, tmp_path / "o1", per_original=0)
+    with pytest.raises(CopiesError, match="not found"):
+        make_copies(tmp_path / "missing", tmp_path / "o2")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.jpg").write_text("not an image")
+    with pytest.raises(CopiesError, match="cannot read original"):
+        make_copies(bad, tmp_path / "o3", distractor_share=0)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CopiesError, match="no images"):
+        make_copies(empty, tmp_path / "o4")
+
+
+def test_real_photos_easy_edits_find_their_original(
+    data_dir: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    from search.evaluate import evaluate_folder, model_embedder
+
+    photos = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[::16][:4]
+    path = make_copies(photos, tmp_path / "set", per_original=14, seed=3, distractor_share=0.25)
+    ev = evaluate_folder(load_truth(path), model_embedder(search_path=[models_dir]))
+    assert set(ev.metrics) >= {"pair_ap", "recall_at_p99", "recall@1"}
+    for edit in ("hflip", "jpeg", "contrast", "caption"):  # 48/48 at rank 1 on the dev set
+        assert ev.per_edit[edit]["recall@1"] == 1.0, (edit, ev.per_edit[edit])
