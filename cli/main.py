@@ -45,3 +45,6 @@ def main() -> None:
 
 # Command modules register themselves on the group; import order is the help order.
 from cli import models_cmds  # noqa: E402,F401
+from cli import eval_cmds  # noqa: E402,F401
+from cli import search_cmds  # noqa: E402,F401
+from cli import index_cmds  # noqa: E402,F401
