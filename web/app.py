@@ -57,7 +57,7 @@ def create_app(
     app.request_class = InMemoryRequest
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + MULTIPART_SLACK,
-        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,  # per non-file field (and parser buffer)
         IMGSEARCH_MAX_UPLOAD_BYTES=settings.max_upload_bytes,
         JSON_SORT_KEYS=False,
         TRUSTED_HOSTS=trusted_hosts,

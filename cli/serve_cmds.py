@@ -1,0 +1,106 @@
+"""``imgsearch serve``: the web UI and JSON API on waitress (a production WSGI server)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+import click
+
+from cli.main import cli
+from search.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1", "[::1]"]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def trusted_hosts_for(host: str, extra: tuple[str, ...]) -> list[str] | None:
+    """The Host headers to accept: loopback names when bound to loopback (so a web page
+    that re-binds its DNS name to 127.0.0.1 cannot read the library), else any."""
+    if not is_loopback(host):
+        return list(extra) or None
+    return [*LOOPBACK_NAMES, host, *extra]
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Only this machine can connect by default; use "
+              "0.0.0.0 to serve the network (anyone who can reach it sees your photos).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port (0: any free port, printed at start).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Request threads; they share one loaded engine.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also accept this Host header (e.g. a reverse proxy's name). Repeatable.")
+@click.pass_obj
+def serve_command(
+    settings: Settings, host: str, port: int, threads: int, allow_hosts: tuple[str, ...]
+) -> None:  # fmt: skip
+    """Serve the search UI and the JSON API (/api/v1, OpenAPI at /api/v1/openapi.json).
+
+    The library is opened once; when an index run changes it, the server serves the new
+    state within about a second, without a restart. Without a library yet the server starts
+    anyway and explains how to make one.
+    """
+    from waitress import create_server
+
+    from models.errors import ImgsearchError
+    from web.app import create_app
+    from web.params import MULTIPART_SLACK
+
+    if not is_loopback(host):
+        click.echo(
+            f"warning: listening on {host}: every machine that can reach this port can search "
+            "and download the library's photos (there is no login).",
+            err=True,
+        )
+    try:
+        app = create_app(settings, trusted_hosts=trusted_hosts_for(host, allow_hosts))
+    except ImgsearchError as error:
+        raise click.ClickException(str(error)) from None
+    _warm_up(app)
+    server = create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="imgsearch",
+        # waitress refuses absurd bodies itself; Flask answers normal oversize ones with 413
+        max_request_body_size=2 * settings.max_upload_bytes + MULTIPART_SLACK,
+        clear_untrusted_proxy_headers=True,
+        channel_timeout=60,
+    )
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(
+        f"imgsearch: serving {settings.library} at http://{shown}:{server.effective_port}/ "
+        f"({threads} threads; Ctrl+C stops)"
+    )
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        click.echo("imgsearch: stopped")
+    finally:
+        server.close()
+        app.extensions["imgsearch"].close()
+
+
+def _warm_up(app) -> None:  # type: ignore[no-untyped-def]
+    """Load the model and the vector index now, so the first search is as fast as the rest."""
+    engine = app.extensions["imgsearch"].engine
+    if engine is None:
+        return
+    try:
+        engine.analyzer  # noqa: B018 - loads the ONNX model
+        engine.library.index()
+    except Exception as error:  # the server still starts; requests will report the problem
+        log.warning("could not load the model or index at start-up: %s", error)
