@@ -1,0 +1,169 @@
+"""`imgsearch search / similar / labels / stats / remove / rebuild-index / db` end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from engine_library import (
+    build_library,
+    copy_files,
+    hymenoptera_files,
+    make_settings,
+    ukbench_files,
+)
+from search import migrate
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, data_dir, models_dir) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "library"
+    uk_root, uk_files = ukbench_files(data_dir)
+    hy_root, hy_files = hymenoptera_files(data_dir, per_class=10)
+    build_library(make_settings(path, models_dir), {uk_root: uk_files, hy_root: hy_files})
+    return path
+
+
+@pytest.fixture
+def scratch(tmp_path, data_dir, models_dir) -> tuple[Path, Path]:
+    """A throw-away library over 4 copied photos (for commands that change it)."""
+    uk_root, uk_files = ukbench_files(data_dir)
+    photos = tmp_path / "photos"
+    names = copy_files([uk_root / name for name in uk_files[:4]], photos)
+    build_library(make_settings(tmp_path / "library", models_dir), {photos: names})
+    return tmp_path / "library", photos
+
+
+def run(library: Path, models_dir: Path, *args: str):
+    runner = CliRunner()
+    return runner.invoke(cli, ["--library", str(library), "--model-path", str(models_dir),
+                               *args], catch_exceptions=True)
+
+
+def ok(result) -> str:
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+def test_search_json_shape(library, models_dir, data_dir):
+    uk_root, _ = ukbench_files(data_dir)
+    query = uk_root / "ukbench00012.jpg"
+    data = json.loads(ok(run(library, models_dir, "search", str(query), "-k", "4", "--json")))
+    results = data["results"]
+    assert [r["rank"] for r in results] == [1, 2, 3, 4]
+    for item in results:
+        assert {"rank", "score", "id", "path", "width", "height", "labels"} <= item.keys()
+        assert all(label.keys() == {"name", "score"} for label in item["labels"])
+    assert results[0]["path"] == str(query) and results[0]["score"] >= 0.999
+    assert results[0]["exact"] is True
+    group = {f"ukbench{n:05d}.jpg" for n in range(12, 16)}
+    assert {Path(r["path"]).name for r in results} == group
+    assert data["query"]["k"] == 4
+
+
+def test_search_table_roi_and_min_score(library, models_dir, data_dir):
+    uk_root, _ = ukbench_files(data_dir)
+    query = str(uk_root / "ukbench00020.jpg")
+    table = ok(run(library, models_dir, "search", query, "-k", "3"))
+    lines = table.splitlines()
+    assert lines[0].split() == ["rank", "score", "id", "size", "WxH", "path", "labels"]
+    assert "640x480" in lines[1] and query in lines[1] and "=" in lines[1].split()[1]
+    full = json.loads(ok(run(library, models_dir, "search", query, "--json")))["results"]
+    part = json.loads(ok(run(library, models_dir, "search", query, "--roi", "0.5,0.5,1,1",
+                             "--json")))["results"]
+    assert [r["id"] for r in part] != [r["id"] for r in full]
+    high = json.loads(ok(run(library, models_dir, "search", query, "-k", "50",
+                             "--min-score", "0.6", "--json")))["results"]
+    assert 1 <= len(high) < 50 and all(r["score"] >= 0.6 for r in high)
+
+
+def test_similar_by_id_and_by_path(library, models_dir, data_dir):
+    uk_root, _ = ukbench_files(data_dir)
+    path = uk_root / "ukbench00016.jpg"
+    by_path = json.loads(ok(run(library, models_dir, "similar", str(path), "-k", "3",
+                                "--json")))
+    own_id = by_path["query"]["id"]
+    results = by_path["results"]
+    assert own_id not in [r["id"] for r in results] and len(results) == 3
+    assert {Path(r["path"]).name for r in results} == {
+        "ukbench00017.jpg", "ukbench00018.jpg", "ukbench00019.jpg"}
+    by_id = json.loads(ok(run(library, models_dir, "similar", str(own_id), "-k", "3",
+                              "--json")))
+    assert by_id["results"] == results
+    missing = run(library, models_dir, "similar", "99999")
+    assert missing.exit_code == 1 and "no image with id 99999" in missing.output
+    outside = run(library, models_dir, "similar", str(Path(__file__)))
+    assert outside.exit_code == 1 and "not an image of this library" in outside.output
+
+
+def test_labels(library, models_dir):
+    data = json.loads(ok(run(library, models_dir, "labels", "bee", "-k", "5", "--json")))
+    assert len(data["results"]) == 5
+    assert sum("/bees/" in r["path"] for r in data["results"]) >= 4
+    assert all("bee" in r["label"] for r in data["results"])
+    table = ok(run(library, models_dir, "labels", "bee", "-k", "2"))
+    assert "bee" in table.splitlines()[1]
+
+
+def test_stats(library, models_dir):
+    data = json.loads(ok(run(library, models_dir, "stats", "--json")))
+    assert (data["images"], data["vectors"], data["failed"]) == (86, 86, 0)
+    assert data["model"]["name"] == "mobilenet_v3_small_100"
+    assert data["index"]["ntotal"] == 86 and len(data["collections"]) == 2
+    text = ok(run(library, models_dir, "stats"))
+    assert "86 indexed" in text and "mobilenet_v3_small_100" in text
+
+
+def test_rebuild_index(library, models_dir):
+    assert "rebuilt a flat index of 86 vectors" in ok(
+        run(library, models_dir, "rebuild-index", "--index", "flat"))
+    bad = run(library, models_dir, "rebuild-index", "--index", "bogus")
+    assert bad.exit_code == 2 and "bogus" in bad.output
+
+
+def test_remove(scratch, models_dir):
+    library, photos = scratch
+    target = photos / "ukbench00001.jpg"
+    assert "removed 1 image from" in ok(run(library, models_dir, "remove", str(target)))
+    assert target.exists()  # files on disk are never touched
+    again = run(library, models_dir, "remove", str(target))
+    assert again.exit_code == 1 and "none of these paths" in again.output
+    assert "removed 3 images" in ok(run(library, models_dir, "remove", str(photos)))
+    data = json.loads(ok(run(library, models_dir, "stats", "--json")))
+    assert data["images"] == 0 and data["index"]["ntotal"] == 0
+    assert len(list(photos.iterdir())) == 4
+
+
+def test_db_commands(scratch, models_dir):
+    library, _photos = scratch
+    head = migrate.head_revision()
+    assert f"current {head}" in ok(run(library, models_dir, "db", "current"))
+    assert "(base)" in ok(run(library, models_dir, "db", "downgrade", "base"))
+    assert "current (none)" in ok(run(library, models_dir, "db", "current"))
+    assert list(library.glob("*.bak-*"))  # backed up before the downgrade
+    assert f"-> {head}" in ok(run(library, models_dir, "db", "upgrade"))
+    bad = run(library, models_dir, "db", "downgrade", "nonsense")
+    assert bad.exit_code == 1 and "migration failed" in bad.output
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path, library, models_dir):
+    nothing = tmp_path / "no-library"
+    for args in (["stats"], ["search", str(Path(__file__))], ["similar", "1"],
+                 ["db", "current"], ["remove", str(tmp_path)]):
+        result = run(nothing, models_dir, *args)
+        assert result.exit_code == 1, args
+        assert "no library database" in result.output
+        assert isinstance(result.exception, SystemExit)  # click's clean exit, no traceback
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a photo")
+    result = run(library, models_dir, "search", str(text))
+    assert result.exit_code == 1 and "not an image" in result.output
+    assert str(text) in result.output
+    result = run(library, models_dir, "search", str(text), "--roi", "0.9,0.9,0.1,0.1")
+    assert result.exit_code == 1 and "region of interest" in result.output
+    missing = run(library, models_dir, "search", str(tmp_path / "missing.jpg"))
+    assert missing.exit_code == 1 and "cannot read file" in missing.output
