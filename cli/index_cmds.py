@@ -1,0 +1,108 @@
+"""``imgsearch index`` and ``imgsearch reindex``: bring a library up to date with its folders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from cli.main import cli
+from indexer.run import IndexOptions, IndexSummary, index_collections
+from models.errors import ImgsearchError
+from search.index import ALL_KINDS
+from search.library import Library
+from search.settings import Settings
+
+
+def _common(function):  # type: ignore[no-untyped-def]
+    options = [
+        click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Reader and decoder threads (0: one per CPU core, at most 4)."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=None,
+                     help="Images per ONNX batch and per database transaction [default: 32]."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print the summary as JSON (added, updated, moved, removed, failed, "
+                     "images_per_second, unchanged, failures ...)."),
+        click.option("--no-progress", is_flag=True,
+                     help="No progress bar (it is off anyway when stderr is not a terminal)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _report(summary: IndexSummary, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=2))
+    else:
+        click.echo(summary.to_text())
+
+
+@cli.command("index")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--exclude", "excludes", multiple=True, metavar="GLOB",
+              help="Skip files and folders whose path (relative to the collection) or name "
+              "matches GLOB, e.g. '*/tmp/*' or '*.raw.jpg'. Repeatable.")
+@click.option("--model", default=None,
+              help="Model to index with (default: the library's, else mobilenet_v3_small_100).")
+@click.option("--index", "index_kind", type=click.Choice(ALL_KINDS), default=None,
+              help="FAISS index kind; the cache is rebuilt when it differs [default: auto].")
+@click.option("--follow-symlinks", is_flag=True,
+              help="Enter symlinked folders too (each real folder once, so loops end).")
+@_common
+@click.pass_obj
+def index_command(
+    settings: Settings, paths: tuple[Path, ...], excludes: tuple[str, ...], model: str | None,
+    index_kind: str | None, follow_symlinks: bool, workers: int, batch_size: int | None,
+    as_json: bool, no_progress: bool,
+) -> None:  # fmt: skip
+    """Index the images under PATH... (incremental: only new and changed files are read).
+
+    Each PATH becomes a collection of the library (created on first use). Without PATH, every
+    collection the library already has is brought up to date. Moved and renamed files keep
+    their vectors, identical copies reuse one, deleted files are dropped, and unreadable
+    files are recorded with the reason and listed in the summary. Safe to interrupt at any
+    moment: the next run picks up where this one stopped.
+    """
+    settings = settings.with_overrides(
+        model=model, index_kind=index_kind, workers=workers or None, batch_size=batch_size
+    )
+    options = IndexOptions(
+        paths=paths, excludes=excludes, workers=settings.workers, batch_size=settings.batch_size,
+        follow_symlinks=follow_symlinks, progress=not no_progress, index_kind=index_kind,
+    )  # fmt: skip
+    try:
+        with Library.open(settings, create=True) as library:
+            onnx = library.load_model(settings.model, bind=True)
+            summary = index_collections(library, onnx, options)
+    except ImgsearchError as error:
+        raise click.ClickException(str(error)) from None
+    _report(summary, as_json)
+
+
+@cli.command("reindex")
+@click.option("--model", required=True, help="The model to switch the whole library to.")
+@_common
+@click.pass_obj
+def reindex_command(
+    settings: Settings, model: str, workers: int, batch_size: int | None, as_json: bool,
+    no_progress: bool,
+) -> None:  # fmt: skip
+    """Switch the library to another model and re-embed every image of every collection.
+
+    The old vectors are dropped first (vectors of two models are never mixed); if the run
+    is interrupted, `imgsearch index` finishes it with the new model.
+    """
+    settings = settings.with_overrides(model=model, workers=workers or None,
+                                       batch_size=batch_size)
+    options = IndexOptions(workers=settings.workers, batch_size=settings.batch_size,
+                           progress=not no_progress)
+    try:
+        with Library.open(settings) as library:
+            library.switch_model(model)
+            onnx = library.load_model(model, bind=True)
+            summary = index_collections(library, onnx, options)
+    except ImgsearchError as error:
+        raise click.ClickException(str(error)) from None
+    _report(summary, as_json)

@@ -1,0 +1,366 @@
+"""The overlapped index pipeline: read + hash -> decide -> decode + embed -> batched writes.
+
+Threads, each stage bounded so memory stays flat:
+
+* ``workers`` reader threads read each file once, hash those bytes (sha256) and hand them on;
+* the calling thread decides in plan order - a vanished file's bytes under a new name are a
+  *move*, bytes already embedded are a *copy* (the vector is reused), anything else goes to
+  :class:`models.ImageAnalyzer`, which decodes the same bytes in its own pool while the
+  calling thread runs ONNX;
+* one writer thread commits records in batches through :meth:`Library.apply` (one
+  transaction each) and saves the FAISS cache every few batches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from indexer.plan import Plan, WorkItem, WorkKind
+from models import Analysis, ImageAnalyzer, ImageError, OnnxModel
+from search.library import Library
+from search.schema import STATUS_FAILED
+from search.store import ChangeSet, ImageMove, ImageUpsert
+
+log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 1 << 30  # larger "images" are recorded as failed, never read into memory
+OUTCOMES = ("added", "updated", "moved", "removed", "failed", "unchanged")
+
+
+class FileTooLargeError(ImageError):
+    reason = "file_too_large"
+
+
+@dataclass
+class Record:
+    """One unit of work for the writer; ``outcome`` is what it counts as once committed."""
+
+    outcome: str
+    path: str = ""
+    upsert: ImageUpsert | None = None
+    move: ImageMove | None = None
+    removal: int | None = None
+    error: str | None = None
+    copied: bool = False
+
+
+@dataclass
+class Counts:
+    added: int = 0
+    updated: int = 0
+    moved: int = 0
+    removed: int = 0
+    failed: int = 0
+    unchanged: int = 0
+    copied: int = 0
+    batches: int = 0
+    saves: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Read:
+    data: bytes
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class _Leader:
+    """The first file of a run with given bytes; later ones reuse its result."""
+
+    result: Analysis | ImageError | None = None
+    followers: list[tuple[WorkItem, _Read]] = field(default_factory=list)
+
+
+def read_and_hash(item: WorkItem) -> _Read:
+    """Read the file once (size from the open handle, so it matches the bytes) and hash it."""
+    with open(item.found.path, "rb") as handle:
+        st = os.fstat(handle.fileno())
+        if st.st_size > MAX_FILE_BYTES:
+            raise FileTooLargeError(
+                f"file has {st.st_size} bytes, more than the {MAX_FILE_BYTES} allowed",
+                source=str(item.found.path),
+            )
+        data = handle.read()
+    return _Read(data, hashlib.sha256(data).hexdigest(), len(data), st.st_mtime_ns)
+
+
+def error_text(exc: BaseException) -> str:
+    """``reason: message`` for an ImageError, the exception's type and text otherwise."""
+    if isinstance(exc, ImageError):
+        return f"{exc.reason}: {getattr(exc, 'message', str(exc))}"
+    if isinstance(exc, OSError):
+        return f"unreadable: {exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Writer(threading.Thread):
+    """Commits records in batches (one transaction each); saves the cache now and then."""
+
+    _FLUSH = object()
+    _STOP = object()
+
+    def __init__(self, library: Library, batch_size: int, counts: Counts,
+                 on_commit: Callable[[int], None], min_save_interval: float = 2.0) -> None:
+        super().__init__(name="imgsearch-writer", daemon=True)
+        self.library = library
+        self.batch_size = max(1, batch_size)
+        self.counts = counts
+        self.on_commit = on_commit
+        self.min_save_interval = min_save_interval
+        self.queue: queue.Queue[object] = queue.Queue(maxsize=4 * self.batch_size)
+        self.error: BaseException | None = None
+        self._pending: list[Record] = []
+        self._last_save = time.monotonic()
+        self._save_cost = 0.0
+        self._dirty = False
+
+    # -- producer side ----------------------------------------------------------------------
+
+    def put(self, record: object) -> None:
+        while True:
+            if self.error is not None:
+                raise self.error
+            try:
+                self.queue.put(record, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def flush(self) -> None:
+        self.put(self._FLUSH)
+
+    def finish(self) -> None:
+        """Commit what is left and stop; re-raise the writer's error, if any."""
+        if self.is_alive():
+            self.put(self._STOP)
+            self.join()
+        if self.error is not None:
+            raise self.error
+
+    # -- the thread -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            while True:
+                record = self.queue.get()
+                if record is self._STOP:
+                    self._commit()
+                    return
+                if record is self._FLUSH:
+                    self._commit()
+                    continue
+                assert isinstance(record, Record)
+                if record.outcome == "unchanged" and record.move is None:
+                    self.counts.unchanged += 1
+                    continue
+                self._pending.append(record)
+                if len(self._pending) >= self.batch_size:
+                    self._commit()
+        except BaseException as exc:  # handed to the producer, which stops the run
+            log.debug("writer failed", exc_info=True)
+            self.error = exc
+
+    def _commit(self) -> None:
+        if not self._pending:
+            return
+        records, self._pending = self._pending, []
+        changes = ChangeSet()
+        for record in records:
+            if record.upsert is not None:
+                changes.upserts.append(record.upsert)
+            if record.move is not None:
+                changes.moves.append(record.move)
+            if record.removal is not None:
+                changes.removals.append(record.removal)
+        self.library.apply(changes)
+        counts = self.counts
+        counts.batches += 1
+        for record in records:
+            setattr(counts, record.outcome, getattr(counts, record.outcome) + 1)
+            counts.copied += record.copied
+            if record.outcome == "failed":
+                counts.failures.append((record.path, record.error or "failed"))
+        self._dirty = True
+        self.on_commit(sum(r.outcome != "removed" for r in records))
+        now = time.monotonic()
+        if now - self._last_save >= max(self.min_save_interval, 10 * self._save_cost):
+            self.save()
+
+    def save(self) -> None:
+        """Save the FAISS cache (atomic; stamped with the committed generation)."""
+        if not self._dirty:
+            return
+        start = time.monotonic()
+        self.library.save_index()
+        self._last_save = time.monotonic()
+        self._save_cost = self._last_save - start
+        self._dirty = False
+        self.counts.saves += 1
+
+
+class Pipeline:
+    """Runs a :class:`Plan` through reader threads, the analyzer and the writer."""
+
+    def __init__(self, library: Library, model: OnnxModel, *, workers: int = 2,
+                 batch_size: int = 32, progress: Callable[[int], None] | None = None,
+                 max_pixels: int | None = None) -> None:
+        self.library = library
+        self.model = model
+        self.workers = max(1, workers)
+        self.batch_size = max(1, batch_size)
+        self.progress = progress or (lambda n: None)
+        self.max_pixels = max_pixels
+        self.counts = Counts()
+
+    def run(self, plan: Plan) -> Counts:
+        """Process every work item, then drop the rows whose files are gone."""
+        self.counts.unchanged += plan.unchanged
+        writer = Writer(self.library, self.batch_size, self.counts, self.progress)
+        writer.start()
+        analyzer_args: dict[str, object] = {"batch_size": self.batch_size}
+        if self.max_pixels is not None:
+            analyzer_args["max_pixels"] = self.max_pixels
+        try:
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="imgsearch-read") as readers, \
+                    ImageAnalyzer(self.model, decode_workers=self.workers,
+                                  **analyzer_args) as analyzer:  # type: ignore[arg-type]
+                self._embed_all(plan, readers, analyzer, writer)
+            writer.flush()  # every copy has its source before any row is removed
+            for image_id, state in sorted(plan.vanished.items()):
+                writer.put(Record("removed", state.rel_path, removal=image_id))
+            writer.finish()
+            writer.save()
+        except BaseException:
+            if writer.is_alive():  # keep what is committed; drop the batch in flight
+                with contextlib.suppress(queue.Full):
+                    writer.queue.put(Writer._STOP, timeout=30)
+                writer.join(timeout=30)
+            raise
+        return self.counts
+
+    # -- the decision stage -----------------------------------------------------------------
+
+    def _embed_all(self, plan: Plan, readers: ThreadPoolExecutor, analyzer: ImageAnalyzer,
+                   writer: Writer) -> None:
+        leaders: dict[str, _Leader] = {}
+        waiting: deque[tuple[WorkItem, _Read]] = deque()  # sent to the analyzer, in order
+
+        def sources() -> Iterator[io.BytesIO]:
+            reads: deque[tuple[WorkItem, Future[_Read]]] = deque()
+            items = iter(plan.work)
+            lookahead = 2 * self.batch_size
+            while True:
+                for item in items:
+                    reads.append((item, readers.submit(read_and_hash, item)))
+                    if len(reads) >= lookahead:
+                        break
+                if not reads:
+                    return
+                item, future = reads.popleft()
+                try:
+                    read = future.result()
+                except FileNotFoundError:  # gone since the walk: the next run tidies up
+                    self.progress(1)
+                    continue
+                except (OSError, ImageError) as exc:
+                    writer.put(self._failed(item, None, exc))
+                    continue
+                if self._shortcut(plan, item, read, leaders, writer):
+                    continue
+                leaders[read.sha256] = _Leader()
+                waiting.append((item, read))
+                source = io.BytesIO(read.data)
+                source.name = str(item.found.path)
+                yield source
+
+        for result in analyzer.analyze_iter(sources()):
+            item, read = waiting.popleft()
+            writer.put(self._embedded(item, read, result))
+            leader = leaders[read.sha256]
+            leader.result = result
+            for follower, follower_read in leader.followers:
+                writer.put(self._embedded(follower, follower_read, result, copied=True))
+            leader.followers.clear()
+
+    def _shortcut(self, plan: Plan, item: WorkItem, read: _Read, leaders: dict[str, _Leader],
+                  writer: Writer) -> bool:
+        """Handle ``item`` without decoding when its bytes are known; False to embed it."""
+        sha = read.sha256
+        existing = item.existing
+        if (item.kind is WorkKind.CHANGED and existing is not None and existing.sha256 == sha
+                and (existing.status == STATUS_FAILED or item.had_vector)):
+            # touched, same bytes: only size/mtime change; the vector stays
+            writer.put(Record("unchanged", item.found.rel_path, move=ImageMove(
+                existing.id, item.collection_id, item.found.rel_path, read.size, read.mtime_ns)))
+            return True
+        if item.kind is WorkKind.NEW:
+            moved = plan.claim_move(sha)
+            if moved is not None:
+                writer.put(Record("moved", item.found.rel_path, move=ImageMove(
+                    moved, item.collection_id, item.found.rel_path, read.size, read.mtime_ns)))
+                return True
+        source_id = plan.copy_sources.get(sha)
+        if source_id is not None:
+            upsert = self._upsert(item, read)
+            upsert.copy_vector_from = source_id
+            source = self.library.store.image(source_id)
+            if source is not None:  # same bytes: same size, format and capture time
+                upsert.width, upsert.height = source.width, source.height
+                upsert.format, upsert.exif_datetime = source.format, source.exif_datetime
+                upsert.pixel_sha256 = source.pixel_sha256
+            writer.put(Record(self._ok_outcome(item), item.found.rel_path, upsert=upsert,
+                              copied=True))
+            return True
+        leader = leaders.get(sha)
+        if leader is None:
+            return False
+        if leader.result is None:
+            leader.followers.append((item, read))
+        else:
+            writer.put(self._embedded(item, read, leader.result, copied=True))
+        return True
+
+    # -- records ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _ok_outcome(item: WorkItem) -> str:
+        return "added" if item.kind is WorkKind.NEW else "updated"
+
+    @staticmethod
+    def _upsert(item: WorkItem, read: _Read) -> ImageUpsert:
+        return ImageUpsert(collection_id=item.collection_id, rel_path=item.found.rel_path,
+                           file_size=read.size, mtime_ns=read.mtime_ns, sha256=read.sha256)
+
+    def _failed(self, item: WorkItem, read: _Read | None, exc: BaseException) -> Record:
+        found = item.found
+        upsert = ImageUpsert(
+            collection_id=item.collection_id, rel_path=found.rel_path,
+            file_size=read.size if read else found.size,
+            mtime_ns=read.mtime_ns if read else found.mtime_ns,
+            sha256=read.sha256 if read else None, status=STATUS_FAILED, error=error_text(exc),
+        )
+        return Record("failed", str(found.path), upsert=upsert, error=upsert.error)
+
+    def _embedded(self, item: WorkItem, read: _Read, result: Analysis | ImageError,
+                  copied: bool = False) -> Record:
+        if isinstance(result, ImageError):
+            return self._failed(item, read, result)
+        upsert = self._upsert(item, read)
+        upsert.width, upsert.height = result.width, result.height
+        upsert.format, upsert.exif_datetime = result.format, result.exif_datetime
+        upsert.vector, upsert.labels = result.embedding, result.labels
+        return Record(self._ok_outcome(item), item.found.rel_path, upsert=upsert, copied=copied)

@@ -1,0 +1,111 @@
+"""Diffing a walk against the store: what is unchanged, what needs work, what vanished.
+
+Only ``stat`` facts are compared here (size and mtime in nanoseconds); nothing is read or
+hashed. Files that need work are hashed later, in the pipeline's worker threads, and that
+hash decides between a move (a vanished file's bytes under a new name), a copy (bytes already
+embedded elsewhere) and a real decode + embed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from indexer.scan import FoundFile, ScanReport
+from search.schema import STATUS_FAILED, STATUS_OK, Embedding, Image
+from search.store import FileState, Store
+
+
+class WorkKind(StrEnum):
+    NEW = "new"  # no row at this path
+    CHANGED = "changed"  # a row, but size or mtime differ
+    REEMBED = "reembed"  # unchanged file, status ok, but no vector (after `reindex`)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """A file that must be read: hashed, then moved, copied or decoded and embedded."""
+
+    collection_id: int
+    found: FoundFile
+    kind: WorkKind
+    existing: FileState | None = None
+    had_vector: bool = False  # the existing row has a vector (so its bytes need no embed)
+
+
+@dataclass
+class Plan:
+    """The diff of one run over all its collections."""
+
+    work: list[WorkItem] = field(default_factory=list)
+    unchanged: int = 0
+    #: rows whose file is gone (or now excluded): moved if their bytes turn up, else removed.
+    vanished: dict[int, FileState] = field(default_factory=dict)
+    #: sha256 -> vanished row ids whose bytes may reappear elsewhere (ok with a vector, or failed)
+    move_sources: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    #: sha256 -> id of an image whose vector stays valid this run (source of vector copies)
+    copy_sources: dict[str, int] = field(default_factory=dict)
+    #: rows kept although not seen, because their folder could not be listed
+    kept_unreadable: int = 0
+
+    def claim_move(self, sha256: str) -> int | None:
+        """Take a vanished row with these bytes (each row is moved at most once)."""
+        ids = self.move_sources.get(sha256)
+        while ids:
+            image_id = ids.pop(0)
+            if image_id in self.vanished:
+                del self.vanished[image_id]
+                return image_id
+        return None
+
+
+def embedded_images(store: Store) -> dict[int, str | None]:
+    """``{image id: sha256}`` of every image with status ok that has a vector."""
+    query = (
+        select(Image.id, Image.sha256)
+        .join(Embedding, Embedding.image_id == Image.id)
+        .where(Image.status == STATUS_OK)
+    )
+    with store.session() as session:
+        return {row[0]: row[1] for row in session.execute(query)}
+
+
+def make_plan(store: Store, scans: list[tuple[int, ScanReport]]) -> Plan:
+    """Compare each collection's walk with its rows in the store."""
+    plan = Plan()
+    embedded = embedded_images(store)
+    busy: set[int] = set()  # rows whose vector may change in this run: never copy from them
+    for collection_id, report in scans:
+        states = store.file_states(collection_id)
+        for found in report.files:
+            state = states.pop(found.rel_path, None)
+            if state is None:
+                plan.work.append(WorkItem(collection_id, found, WorkKind.NEW))
+                continue
+            same = state.file_size == found.size and state.mtime_ns == found.mtime_ns
+            settled = state.status == STATUS_FAILED or (
+                state.status == STATUS_OK and state.id in embedded
+            )
+            if same and settled:
+                plan.unchanged += 1
+            else:
+                kind = WorkKind.REEMBED if same else WorkKind.CHANGED
+                plan.work.append(
+                    WorkItem(collection_id, found, kind, state, state.id in embedded)
+                )
+                busy.add(state.id)
+        for state in states.values():  # in the store, not found on disk
+            if not report.covers(state.rel_path):
+                plan.kept_unreadable += 1
+                continue
+            plan.vanished[state.id] = state
+            movable = state.status == STATUS_FAILED or state.id in embedded
+            if state.sha256 and movable:
+                plan.move_sources[state.sha256].append(state.id)
+    for image_id, sha256 in sorted(embedded.items()):
+        if sha256 and image_id not in busy:
+            plan.copy_sources.setdefault(sha256, image_id)
+    return plan

@@ -1,0 +1,206 @@
+"""One index run: walk the collections, diff them against the store, run the pipeline, report.
+
+The run holds the library's writer lock, is recorded with ``store.start_run/finish_run``,
+and leaves store and FAISS cache consistent whatever happens: every batch is its own
+transaction, and the cache is saved with the generation it reflects (a cache that falls
+behind is detected by its stamp and rebuilt when the library is next opened).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from indexer.pipeline import Counts, Pipeline
+from indexer.plan import make_plan
+from indexer.scan import CollectionError, ScanReport, scan_collection
+from models import OnnxModel
+from search.library import Library
+
+log = logging.getLogger(__name__)
+
+JSON_KEYS = ("added", "updated", "moved", "removed", "failed", "images_per_second")
+
+
+@dataclass
+class IndexOptions:
+    """What to index and how (the CLI's options)."""
+
+    paths: Sequence[Path] = ()  # empty: every collection the library already knows
+    excludes: Sequence[str] = ()
+    workers: int = 0  # 0: one per CPU core
+    batch_size: int = 32
+    follow_symlinks: bool = False
+    progress: bool = True
+    index_kind: str | None = None  # rebuild the FAISS cache as this kind when it differs
+
+
+@dataclass
+class IndexSummary:
+    """The result of a run; ``to_json`` is the stable machine-readable form."""
+
+    added: int = 0
+    updated: int = 0
+    moved: int = 0
+    removed: int = 0
+    failed: int = 0
+    unchanged: int = 0
+    copied: int = 0
+    processed: int = 0
+    seconds: float = 0.0
+    images_per_second: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    collections: list[str] = field(default_factory=list)
+    kept_unreadable: int = 0
+    failed_total: int = 0
+    images_total: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "moved": self.moved,
+            "removed": self.removed,
+            "failed": self.failed,
+            "images_per_second": round(self.images_per_second, 2),
+            "unchanged": self.unchanged,
+            "copied": self.copied,
+            "processed": self.processed,
+            "seconds": round(self.seconds, 3),
+            "images_total": self.images_total,
+            "failed_total": self.failed_total,
+            "collections": self.collections,
+            "failures": [{"path": p, "error": e} for p, e in self.failures],
+            "warnings": self.warnings,
+        }
+
+    def to_text(self, max_listed: int = 20) -> str:
+        lines = [
+            f"{self.processed} files processed in {self.seconds:.1f} s "
+            f"({self.images_per_second:.1f} img/s): {self.added} added, {self.updated} updated, "
+            f"{self.moved} moved, {self.removed} removed, {self.failed} failed, "
+            f"{self.unchanged} unchanged"
+            + (f" ({self.copied} copies reused a vector)" if self.copied else ""),
+            f"library: {self.images_total} images indexed, {self.failed_total} failed files",
+        ]
+        if self.failures:
+            lines.append(f"failed files ({self.failed}):")
+            lines += [f"  {path}: {error}" for path, error in self.failures[:max_listed]]
+            if len(self.failures) > max_listed:
+                lines.append(f"  ... and {len(self.failures) - max_listed} more (--json lists all)")
+        if self.warnings:
+            lines.append(f"warnings ({len(self.warnings)}):")
+            lines += [f"  {w}" for w in self.warnings[:max_listed]]
+            if len(self.warnings) > max_listed:
+                lines.append(f"  ... and {len(self.warnings) - max_listed} more")
+        if self.kept_unreadable:
+            lines.append(
+                f"{self.kept_unreadable} indexed files kept: their folders could not be listed"
+            )
+        return "\n".join(lines)
+
+
+def _roots(library: Library, paths: Sequence[Path]) -> list[Path]:
+    if not paths:
+        roots = [Path(str(c["root"])) for c in library.store.collections()]
+        if not roots:
+            raise CollectionError("no collections yet: give the folders to index")
+        return roots
+    seen: dict[Path, None] = {}
+    for path in paths:
+        seen.setdefault(Path(path).expanduser().resolve(), None)
+    return list(seen)
+
+
+def _bar(show: bool, **kw: Any) -> tqdm:
+    return tqdm(disable=not show, file=sys.stderr, dynamic_ncols=True, smoothing=0.05,
+                mininterval=0.25, **kw)
+
+
+def index_collections(
+    library: Library,
+    model: OnnxModel,
+    options: IndexOptions,
+) -> IndexSummary:
+    """Bring the library up to date with ``options.paths``; returns the run's summary."""
+    show = options.progress and sys.stderr.isatty()
+    store = library.store
+    with library.writer_lock():
+        start = time.monotonic()
+        roots = _roots(library, options.paths)
+        scans: list[tuple[Path, ScanReport]] = []
+        with _bar(show, desc="scanning", unit=" files") as bar:
+            for root in roots:
+                report = scan_collection(
+                    root, excludes=options.excludes, skip_dirs=[library.path],
+                    follow_symlinks=options.follow_symlinks, on_file=lambda _f: bar.update(1),
+                )  # fmt: skip
+                scans.append((root, report))
+        last = store.last_run()
+        if last is not None and last.status == "running":  # killed earlier; we hold the lock
+            store.finish_run(last.id, "interrupted")
+        run_id = store.start_run()
+        summary = IndexSummary(collections=[str(r) for r in roots])
+        counts = Counts()
+        try:
+            library.index()  # load the cache, or rebuild a stale one, before the first batch
+            plan = make_plan(store, [(store.ensure_collection(r), s) for r, s in scans])
+            for _root, report in scans:
+                summary.warnings += report.warnings
+            summary.kept_unreadable = plan.kept_unreadable
+            workers = options.workers or max(1, min(4, os.cpu_count() or 2))
+            with _bar(show, desc="indexing", unit="img", total=len(plan.work)) as bar:
+                pipeline = Pipeline(
+                    library, model, workers=workers, batch_size=options.batch_size,
+                    progress=bar.update, max_pixels=library.settings.max_image_pixels,
+                )  # fmt: skip
+                counts = pipeline.run(plan)
+            _finish_index(library, options.index_kind)
+            for collection_id in {store.ensure_collection(r) for r in roots}:
+                store.touch_collection(collection_id)
+            summary.processed = len(plan.work)
+        except BaseException as exc:
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            store.finish_run(run_id, status, **_figures(counts, 0.0))
+            library.save_index()
+            raise
+        summary.seconds = time.monotonic() - start
+        if summary.processed:
+            summary.images_per_second = summary.processed / summary.seconds
+        for name in ("added", "updated", "moved", "removed", "failed", "unchanged", "copied"):
+            setattr(summary, name, getattr(counts, name))
+        summary.failures = counts.failures
+        store.finish_run(run_id, "done", **_figures(counts, summary.images_per_second))
+        totals = store.counts()
+        summary.images_total, summary.failed_total = totals["images"], totals["failed"]
+        return summary
+
+
+def _figures(counts: Counts, rate: float) -> dict[str, float]:
+    figures: dict[str, float] = {
+        name: getattr(counts, name) for name in ("added", "updated", "moved", "removed", "failed")
+    }
+    figures["images_per_second"] = rate
+    return figures
+
+
+def _finish_index(library: Library, kind: str | None) -> None:
+    """Rebuild the FAISS cache when another kind was asked for or the index drifted."""
+    index = library.index()
+    if kind is not None and kind != index.requested_kind:
+        log.info("rebuilding the vector index as %s", kind)
+        library.rebuild_index(kind)
+        return
+    reason = index.needs_rebuild()
+    if reason:
+        log.info("rebuilding the vector index: %s", reason)
+        library.rebuild_index()

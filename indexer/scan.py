@@ -1,0 +1,186 @@
+"""Walking a collection safely: image files only, no hidden files, no loops, no library dir.
+
+The walk never reads file contents; it only stats entries, so a re-run over an unchanged
+collection costs one ``stat`` per file. Problems (unreadable folders, broken links, symlink
+loops) become warnings and the walk goes on.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.errors import ImgsearchError
+
+#: File name extensions that are tried as images (lower case). The decoder then goes by the
+#: content, so a JPEG saved as ``.png`` is still read; a ``.txt`` file is never opened.
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
+)
+
+
+class CollectionError(ImgsearchError, ValueError):
+    """A collection root cannot be indexed (missing, not a directory, unreadable)."""
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    """An image file found on disk: where it is and what ``stat`` says about it."""
+
+    rel_path: str  # POSIX path relative to the collection root
+    path: Path  # absolute path (not resolved: a linked file keeps its in-collection name)
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class ScanReport:
+    """Everything one walk found, plus what it skipped and why."""
+
+    root: Path
+    files: list[FoundFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: rel paths of folders that could not be listed: their indexed files are kept, not removed.
+    unreadable_dirs: list[str] = field(default_factory=list)
+    skipped_hidden: int = 0
+    skipped_other: int = 0  # files whose extension is not an image extension
+    excluded: int = 0
+    skipped_links: int = 0  # directory symlinks not followed, loops, broken links
+
+    def covers(self, rel_path: str) -> bool:
+        """False when ``rel_path`` lies under a folder this walk could not read."""
+        return not any(
+            rel_path == d or rel_path.startswith(d + "/") or d == "" for d in self.unreadable_dirs
+        )
+
+
+def is_image_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def matches_exclude(rel_path: str, patterns: Sequence[str]) -> bool:
+    """True when a glob matches the rel path, or (for a pattern without ``/``) the base name.
+
+    ``*`` also matches ``/`` (fnmatch), so ``raw/*`` excludes everything under ``raw`` and
+    ``*/tmp/*`` every ``tmp`` folder below the top; ``*.CR2`` or ``tmp`` match by name at any
+    depth. Matching is case-sensitive, as file systems usually are.
+    """
+    name = rel_path.rsplit("/", 1)[-1]
+    for pattern in patterns:
+        pattern = pattern.strip().rstrip("/")
+        if not pattern:
+            continue
+        if fnmatch.fnmatchcase(rel_path, pattern):
+            return True
+        if "/" not in pattern and fnmatch.fnmatchcase(name, pattern):
+            return True
+    return False
+
+
+def _dir_key(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def scan_collection(
+    root: Path,
+    *,
+    excludes: Sequence[str] = (),
+    skip_dirs: Iterable[Path] = (),
+    follow_symlinks: bool = False,
+    on_file: Callable[[FoundFile], None] | None = None,
+) -> ScanReport:
+    """Walk ``root`` and list its image files in a stable (sorted) order.
+
+    Hidden entries (``.name``) are skipped, and so are directories in ``skip_dirs`` (the
+    library itself) and anything matching an ``excludes`` glob. Directory symlinks are not
+    followed unless ``follow_symlinks``; then every real directory is entered at most once, so
+    a link loop ends. File symlinks are followed (a broken one is a warning). ``on_file`` is
+    called for each file found (progress display).
+    """
+    root = Path(root).absolute()
+    try:
+        st = root.stat()
+    except FileNotFoundError:
+        raise CollectionError(f"{root}: no such directory") from None
+    except OSError as exc:
+        raise CollectionError(f"{root}: cannot access: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise CollectionError(f"{root}: not a directory (index the folder that holds it)")
+    report = ScanReport(root=root)
+    skip = {key for key in (_dir_key(d) for d in skip_dirs) if key is not None}
+    visited: set[tuple[int, int]] = {(st.st_dev, st.st_ino)}
+    if (st.st_dev, st.st_ino) in skip:
+        report.warnings.append(f"{root}: is the library directory itself; nothing to index")
+        return report
+    stack: list[tuple[Path, str]] = [(root, "")]
+    while stack:
+        folder, rel_folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            report.warnings.append(f"{folder}: cannot list folder ({exc.strerror or exc}); skipped")
+            report.unreadable_dirs.append(rel_folder)
+            continue
+        subdirs: list[tuple[Path, str]] = []
+        for entry in entries:
+            rel = f"{rel_folder}/{entry.name}" if rel_folder else entry.name
+            if is_hidden(entry.name):
+                report.skipped_hidden += 1
+                continue
+            if excludes and matches_exclude(rel, excludes):
+                report.excluded += 1
+                continue
+            try:
+                is_link = entry.is_symlink()
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError as exc:
+                report.warnings.append(f"{entry.path}: cannot stat ({exc.strerror or exc})")
+                continue
+            if is_dir:
+                if is_link and not follow_symlinks:
+                    report.skipped_links += 1
+                    continue
+                key = _dir_key(entry.path)
+                if key is None or key in skip:
+                    continue
+                if key in visited:
+                    report.skipped_links += 1
+                    report.warnings.append(
+                        f"{entry.path}: leads to a folder already walked (symlink loop); skipped"
+                    )
+                    continue
+                visited.add(key)
+                subdirs.append((Path(entry.path), rel))
+                continue
+            if not is_image_name(entry.name):
+                report.skipped_other += 1
+                continue
+            try:
+                fst = entry.stat(follow_symlinks=True)
+            except OSError as exc:
+                report.skipped_links += int(is_link)
+                what = "broken link" if is_link else "cannot stat"
+                report.warnings.append(f"{entry.path}: {what} ({exc.strerror or exc}); skipped")
+                continue
+            if not stat.S_ISREG(fst.st_mode):
+                report.skipped_other += 1
+                continue
+            found = FoundFile(rel, Path(entry.path), fst.st_size, fst.st_mtime_ns)
+            report.files.append(found)
+            if on_file is not None:
+                on_file(found)
+        stack.extend(reversed(subdirs))  # depth-first, in name order
+    return report

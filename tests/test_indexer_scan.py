@@ -1,0 +1,151 @@
+"""The walk: image files only, hidden and excluded entries skipped, loops and the library
+directory never entered, unreadable folders reported. No model, no decoding."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from indexer.plan import WorkKind, make_plan
+from indexer.scan import CollectionError, matches_exclude, scan_collection
+from search.schema import STATUS_FAILED
+from search.store import ChangeSet, ImageUpsert, ModelStamp, Store
+
+
+def touch(path: Path, data: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "photos"
+    for rel in ("a.jpg", "B.JPEG", "c.png", "sub/d.webp", "sub/deeper/e.heic", "f.tiff"):
+        touch(root / rel)
+    touch(root / "notes.txt")
+    touch(root / "raw.cr2")
+    touch(root / ".hidden.jpg")
+    touch(root / ".thumbs" / "t.jpg")
+    touch(root / "sub" / ".cache" / "x.png")
+    return root
+
+
+def rels(report) -> list[str]:  # type: ignore[no-untyped-def]
+    return [f.rel_path for f in report.files]
+
+
+def test_walk_lists_images_by_extension_in_stable_order(tree: Path) -> None:
+    report = scan_collection(tree)
+    assert rels(report) == [
+        "B.JPEG", "a.jpg", "c.png", "f.tiff", "sub/d.webp", "sub/deeper/e.heic",
+    ]  # fmt: skip
+    assert report.skipped_other == 2  # notes.txt, raw.cr2
+    assert report.skipped_hidden == 3  # .hidden.jpg, .thumbs/, sub/.cache/
+    found = report.files[1]
+    assert found.path == tree / "a.jpg" and found.size == 1
+    assert found.mtime_ns == (tree / "a.jpg").stat().st_mtime_ns
+
+
+def test_exclude_globs_match_rel_paths_and_names(tree: Path) -> None:
+    assert rels(scan_collection(tree, excludes=["sub"])) == ["B.JPEG", "a.jpg", "c.png", "f.tiff"]
+    report = scan_collection(tree, excludes=["sub/deeper/*", "*.png"])
+    assert rels(report) == ["B.JPEG", "a.jpg", "f.tiff", "sub/d.webp"]
+    assert report.excluded == 2  # c.png, the folder sub/deeper
+    assert matches_exclude("2020/tmp/x.jpg", ["*/tmp/*"])
+    assert not matches_exclude("tmp/x.jpg", ["*/tmp/*"])
+    assert matches_exclude("tmp", ["tmp/"])  # a folder: the walk prunes all below it
+
+
+def test_symlink_loops_end_and_dir_links_are_not_followed_by_default(tree: Path) -> None:
+    os.symlink(tree, tree / "sub" / "loop")  # sub/loop -> the root
+    os.symlink(tree / "sub", tree / "sub" / "deeper" / "up")  # a second loop, deeper
+    os.symlink(tree / "a.jpg", tree / "alias.jpg")  # a file link: indexed under its own name
+    os.symlink(tree / "missing.jpg", tree / "broken.jpg")
+    plain = scan_collection(tree)
+    assert "alias.jpg" in rels(plain) and "broken.jpg" not in rels(plain)
+    assert not any(r.startswith("sub/loop") for r in rels(plain))
+    assert plain.skipped_links == 3
+    assert any("broken link" in w for w in plain.warnings)
+    followed = scan_collection(tree, follow_symlinks=True)
+    assert sorted(rels(followed)) == sorted(rels(plain))  # every real folder walked once
+    assert sum("symlink loop" in w for w in followed.warnings) == 2
+
+
+def test_library_directory_inside_the_collection_is_skipped(tree: Path) -> None:
+    library = tree / "imgsearch-library"
+    touch(library / "thumbnails" / "1.jpg")
+    os.symlink(library, tree / "lib-link")
+    report = scan_collection(tree, skip_dirs=[library], follow_symlinks=True)
+    assert not any("thumbnails" in r for r in rels(report))
+    assert rels(scan_collection(library, skip_dirs=[library])) == []
+
+
+def test_unreadable_folder_is_a_warning_and_its_rows_are_kept(tree: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    real_scandir = os.scandir
+    blocked = str(tree / "sub")
+
+    def scandir(path):  # type: ignore[no-untyped-def]
+        if str(path) == blocked:  # chmod 000 would not stop root, so fail the listing here
+            raise PermissionError(13, "Permission denied", blocked)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = scan_collection(tree)
+    assert rels(report) == ["B.JPEG", "a.jpg", "c.png", "f.tiff"]
+    assert report.unreadable_dirs == ["sub"]
+    assert any("Permission denied" in w for w in report.warnings)
+    assert not report.covers("sub/d.webp") and report.covers("a.jpg")
+
+
+def test_bad_roots_are_typed_errors(tmp_path: Path) -> None:
+    with pytest.raises(CollectionError, match="no such directory"):
+        scan_collection(tmp_path / "nope")
+    with pytest.raises(CollectionError, match="not a directory"):
+        scan_collection(touch(tmp_path / "one.jpg"))
+
+
+def test_plan_compares_size_and_mtime_only(tree: Path, tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite3'}", create=True)
+    store.bind_model(ModelStamp("m", "ab" * 32, 2))
+    cid = store.ensure_collection(tree)
+    report = scan_collection(tree)
+    by_rel = {f.rel_path: f for f in report.files}
+
+    def row(rel: str, **kw: object) -> ImageUpsert:
+        f = by_rel.get(rel)
+        base = {"file_size": f.size if f else 5, "mtime_ns": f.mtime_ns if f else 5,
+                "sha256": f"sha-{rel}", "vector": [1.0, 0.0]}  # fmt: skip
+        base.update(kw)
+        if base["vector"] is not None:
+            import numpy as np
+
+            base["vector"] = np.asarray(base["vector"], np.float32)
+        return ImageUpsert(collection_id=cid, rel_path=rel, **base)  # type: ignore[arg-type]
+
+    store.apply(ChangeSet(upserts=[
+        row("a.jpg"),  # unchanged
+        row("B.JPEG", mtime_ns=1),  # changed
+        row("c.png", vector=None),  # ok but no vector: re-embed
+        row("f.tiff", status=STATUS_FAILED, error="x", vector=None),  # failed, same stat: skip
+        row("gone.jpg"),  # vanished, movable
+        row("gone-failed.jpg", status=STATUS_FAILED, vector=None),  # vanished, movable
+        row("sub/d.webp", file_size=99),  # changed
+    ]))  # fmt: skip
+    plan = make_plan(store, [(cid, report)])
+    kinds = {w.found.rel_path: w.kind for w in plan.work}
+    assert kinds == {
+        "B.JPEG": WorkKind.CHANGED, "c.png": WorkKind.REEMBED,
+        "sub/d.webp": WorkKind.CHANGED, "sub/deeper/e.heic": WorkKind.NEW,
+    }  # fmt: skip
+    assert plan.unchanged == 2
+    assert {s.rel_path for s in plan.vanished.values()} == {"gone.jpg", "gone-failed.jpg"}
+    assert set(plan.move_sources) == {"sha-gone.jpg", "sha-gone-failed.jpg"}
+    # rows whose vector may change this run are never copy sources
+    assert set(plan.copy_sources) == {"sha-a.jpg", "sha-gone.jpg"}
+    moved = plan.claim_move("sha-gone.jpg")
+    assert moved is not None and plan.claim_move("sha-gone.jpg") is None
+    assert moved not in plan.vanished
+    store.close()
