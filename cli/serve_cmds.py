@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-import logging
 
 import click
 
 from cli.main import cli
 from search.settings import Settings
-
-log = logging.getLogger(__name__)
 
 LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1", "[::1]"]
 
@@ -33,15 +30,34 @@ def trusted_hosts_for(host: str, extra: tuple[str, ...]) -> list[str] | None:
 
 
 @cli.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. Only this machine can connect by default; use "
-              "0.0.0.0 to serve the network (anyone who can reach it sees your photos).")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
-              help="TCP port (0: any free port, printed at start).")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
-              help="Request threads; they share one loaded engine.")
-@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
-              help="Also accept this Host header (e.g. a reverse proxy's name). Repeatable.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Only this machine can connect by default; use "
+    "0.0.0.0 to serve the network (anyone who can reach it sees your photos).",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="TCP port (0: any free port, printed at start).",
+)
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Request threads; they share one loaded engine.",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also accept this Host header (e.g. a reverse proxy's name). Repeatable.",
+)
 @click.pass_obj
 def serve_command(
     settings: Settings, host: str, port: int, threads: int, allow_hosts: tuple[str, ...]
@@ -52,11 +68,9 @@ def serve_command(
     state within about a second, without a restart. Without a library yet the server starts
     anyway and explains how to make one.
     """
-    from waitress import create_server
-
     from models.errors import ImgsearchError
     from web.app import create_app
-    from web.params import MULTIPART_SLACK
+    from web.server import make_server, warm_up
 
     if not is_loopback(host):
         click.echo(
@@ -68,18 +82,8 @@ def serve_command(
         app = create_app(settings, trusted_hosts=trusted_hosts_for(host, allow_hosts))
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
-    _warm_up(app)
-    server = create_server(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
-        ident="imgsearch",
-        # waitress refuses absurd bodies itself; Flask answers normal oversize ones with 413
-        max_request_body_size=2 * settings.max_upload_bytes + MULTIPART_SLACK,
-        clear_untrusted_proxy_headers=True,
-        channel_timeout=60,
-    )
+    warm_up(app)
+    server = make_server(app, settings, host, port, threads)
     shown = f"[{host}]" if ":" in host else host
     click.echo(
         f"imgsearch: serving {settings.library} at http://{shown}:{server.effective_port}/ "
@@ -92,15 +96,3 @@ def serve_command(
     finally:
         server.close()
         app.extensions["imgsearch"].close()
-
-
-def _warm_up(app) -> None:  # type: ignore[no-untyped-def]
-    """Load the model and the vector index now, so the first search is as fast as the rest."""
-    engine = app.extensions["imgsearch"].engine
-    if engine is None:
-        return
-    try:
-        engine.analyzer  # noqa: B018 - loads the ONNX model
-        engine.library.index()
-    except Exception as error:  # the server still starts; requests will report the problem
-        log.warning("could not load the model or index at start-up: %s", error)

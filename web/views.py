@@ -161,7 +161,7 @@ def labels_page() -> Any:
             error = _failure(exc)
     return (
         render_template("labels.html", title=f"Label “{q}”" if q else "Labels", q=q, hits=hits,
-                        error=error),
+                        error=error, limit=LABEL_RESULTS),
         error.status if error else 200,
     )  # fmt: skip
 
