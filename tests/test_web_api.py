@@ -1,0 +1,476 @@
+"""The JSON API and the HTML views, through Flask's test client and a real waitress server,
+over a library built by the indexer from ../shared photos."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import io
+import json
+import logging
+import re
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.web_library import (
+    BROKEN_NAME,
+    COPY_NAME,
+    QUERY_NAME,
+    ROTATED_NAME,
+    WebLibrary,
+    build_web_library,
+    run_index,
+)
+from web.app import create_app
+from web.server import BackgroundServer
+
+API = "/api/v1"
+
+
+@pytest.fixture(scope="module")
+def weblib(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):
+    return build_web_library(tmp_path_factory.mktemp("webapi"), data_dir, models_dir)
+
+
+@pytest.fixture(scope="module")
+def app(weblib: WebLibrary):
+    app = create_app(weblib.settings)
+    yield app
+    app.extensions["imgsearch"].close()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def ids(app) -> dict[str, int]:
+    """File name -> image id of every file of the two collections (failed ones too)."""
+    engine = app.extensions["imgsearch"].get()
+    out = {}
+    for collection in engine.stats()["collections"]:
+        for path in sorted(Path(collection["root"]).iterdir()):
+            with contextlib.suppress(LookupError):
+                out[path.name] = engine.image_id_for(path)
+    return out
+
+
+def upload(client, path: Path | None = None, data: bytes | None = None, name="q.jpg", **fields):
+    body = {k: str(v) for k, v in fields.items()}
+    if path is not None or data is not None:
+        payload = data if data is not None else path.read_bytes()
+        body["image"] = (io.BytesIO(payload), name)
+    return client.post(f"{API}/search", data=body, content_type="multipart/form-data")
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.data[:500]
+    assert response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert error["status"] == status
+    assert isinstance(error["message"], str) and len(error["message"]) > 10
+    assert "Traceback" not in error["message"]
+    if code is not None:
+        assert error["code"] == code
+    return error
+
+
+def in_group0(path: str) -> bool:
+    """A photo of UKBench group 0 (ukbench00000..00003, or one of our copies of them)."""
+    name = Path(path).name
+    if name in (COPY_NAME, ROTATED_NAME):
+        return True
+    return name.startswith("ukbench") and int(name[7:12]) // 4 == 0
+
+
+# -- search -----------------------------------------------------------------------------------
+
+
+def test_uploaded_photo_finds_itself_first(client, weblib):
+    response = upload(client, weblib.query_photo, k=5)
+    assert response.status_code == 200
+    body = response.get_json()
+    results = body["results"]
+    assert len(results) == 5
+    first = results[0]
+    assert Path(first["path"]).name == QUERY_NAME
+    assert first["score"] >= 0.999 and first["exact"] is True and first["rank"] == 1
+    for key in ("rank", "score", "id", "path", "width", "height", "labels", "thumbnail_url",
+                "file_url"):
+        assert key in first
+    assert first["thumbnail_url"] == f"{API}/images/{first['id']}/thumbnail"
+    assert first["file_url"] == f"{API}/images/{first['id']}/file"
+    assert (first["width"], first["height"]) == (640, 480)
+    assert first["labels"] and {"name", "score"} <= set(first["labels"][0])
+    # The byte-identical copy in the other collection ties and is marked exact too.
+    assert Path(results[1]["path"]).name == COPY_NAME and results[1]["exact"] is True
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+    # The rest of the top 5 are photos of the same object (UKBench group 0).
+    assert sum(in_group0(r["path"]) for r in results[2:]) >= 2
+
+
+def test_roi_query_returns_different_sensible_results(client, weblib):
+    full = upload(client, weblib.query_photo, k=8).get_json()["results"]
+    roi = upload(client, weblib.query_photo, k=8, roi="0.2,0.2,0.8,0.8").get_json()
+    assert roi["query"]["roi"] == [0.2, 0.2, 0.8, 0.8]
+    hits = roi["results"]
+    assert [h["id"] for h in hits] != [h["id"] for h in full]
+    assert hits[0]["score"] < 0.999  # the crop is not the whole photo any more
+    top4 = [h["path"] for h in hits[:4]]
+    assert sum(in_group0(p) for p in top4) >= 2, top4
+
+
+def test_search_by_library_id_with_roi_matches_the_upload(client, weblib, ids):
+    by_upload = upload(client, weblib.query_photo, k=5, roi="0.1,0.1,0.6,0.7").get_json()
+    by_id = client.post(f"{API}/search", data={"image_id": ids[QUERY_NAME], "k": "5",
+                                               "roi": "0.1,0.1,0.6,0.7"}).get_json()
+    assert [(h["id"], h["score"]) for h in by_id["results"]] == [
+        (h["id"], h["score"]) for h in by_upload["results"]
+    ]
+
+
+def test_min_score_and_k(client, weblib):
+    results = upload(client, weblib.query_photo, k=50, min_score="0.6").get_json()["results"]
+    assert results and all(r["score"] >= 0.6 for r in results) and len(results) < 50
+    assert len(upload(client, weblib.query_photo, k=3).get_json()["results"]) == 3
+    as_percent = upload(client, weblib.query_photo, k=50, min_score="60%").get_json()["results"]
+    assert [r["id"] for r in as_percent] == [r["id"] for r in results]
+
+
+def test_upload_is_not_written_to_disk(client, weblib, tmp_path):
+    before = {p: p.stat().st_mtime_ns for p in weblib.extra.iterdir()}
+    assert upload(client, weblib.query_photo, k=1).status_code == 200
+    assert {p: p.stat().st_mtime_ns for p in weblib.extra.iterdir()} == before
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"k": "0"}, "bad_request"),
+        ({"k": "abc"}, "bad_request"),
+        ({"k": "100000"}, "bad_request"),
+        ({"min_score": "2"}, "bad_request"),
+        ({"min_score": "nan"}, "bad_request"),
+        ({"roi": "1,2,3"}, "bad_roi"),
+        ({"roi": "a,b,c,d"}, "bad_roi"),
+        ({"roi": "0.5,0.2,0.5,0.9"}, "bad_roi"),  # empty: zero width
+        ({"roi": "0.8,0.2,0.3,0.9"}, "bad_roi"),  # inverted
+        ({"roi": "2000,2000,3000,3000"}, "bad_roi"),  # pixels outside a 640x480 photo
+    ],
+)
+def test_bad_parameters_are_400(client, weblib, fields, code):
+    assert_error(upload(client, weblib.query_photo, **fields), 400, code)
+
+
+def test_missing_image_is_400(client):
+    assert_error(client.post(f"{API}/search", data={"k": "3"}), 400, "no_image")
+    error = assert_error(upload(client, data=b"", name="empty.jpg"), 400, "empty")
+    assert "empty" in error["message"]
+
+
+def test_not_an_image_is_415(client, weblib):
+    error = assert_error(upload(client, data=b"hello, I am text" * 10, name="a.jpg"), 415)
+    assert error["code"] == "not_an_image"
+    truncated = weblib.query_photo.read_bytes()[:2000]
+    assert_error(upload(client, data=truncated, name="cut.jpg"), 415)
+    assert_error(upload(client, data=b"<svg xmlns='http://www.w3.org/2000/svg'/>"), 415)
+
+
+def test_decompression_bomb_is_refused(client):
+    buffer = io.BytesIO()
+    Image.new("1", (12_000, 12_000)).save(buffer, "PNG")  # 144 Mpx in a few KB
+    assert len(buffer.getvalue()) < 200_000
+    error = assert_error(upload(client, data=buffer.getvalue(), name="bomb.png"), 415)
+    assert error["code"] == "too_many_pixels" and "pixels" in error["message"]
+
+
+def test_too_large_upload_is_413(weblib, app):
+    small = create_app(replace(weblib.settings, max_upload_bytes=50_000),
+                       app.extensions["imgsearch"].get())  # fmt: skip
+    response = upload(small.test_client(), weblib.query_photo)
+    error = assert_error(response, 413, "too_large")
+    assert "limit" in error["message"]
+    # The HTML form says so too, in the page.
+    page = small.test_client().post("/search", data={"image": (io.BytesIO(b"x" * 200_000),
+                                                               "big.jpg")})  # fmt: skip
+    assert page.status_code == 413 and b"too large" in page.data.lower()
+
+
+def test_unknown_ids_are_404(client):
+    for url in ("/images/999999", "/images/999999/similar", "/images/999999/thumbnail",
+                "/images/999999/file", "/images/0/file"):  # fmt: skip
+        assert_error(client.get(API + url), 404)
+    assert_error(client.post(f"{API}/search", data={"image_id": "999999"}), 404)
+    assert_error(client.get(f"{API}/nothing-here"), 404)
+    assert_error(client.get(f"{API}/search"), 405)
+
+
+def test_other_bad_requests(client, ids):
+    assert_error(client.get(f"{API}/labels"), 400)
+    assert_error(client.get(f"{API}/labels?q=" + "x" * 101), 400)
+    assert_error(client.get(f"{API}/images/{ids[QUERY_NAME]}/thumbnail?size=5000"), 400)
+    assert_error(client.get(f"{API}/images/{ids[QUERY_NAME]}/similar?k=-1"), 400)
+    assert_error(client.post(f"{API}/search", data={"image_id": "../../etc/passwd"}), 400)
+
+
+def test_internal_errors_hide_details(app, client, weblib, monkeypatch, caplog):
+    engine = app.extensions["imgsearch"].get()
+
+    def broken(*_a, **_k):
+        raise RuntimeError("secret detail /etc/shadow")
+
+    monkeypatch.setattr(engine, "search_image", broken)
+    with caplog.at_level(logging.ERROR):
+        response = upload(client, weblib.query_photo)
+        page = client.post("/search", data={"image": (io.BytesIO(b"abc"), "a.jpg")})
+    error = assert_error(response, 500, "internal_error")
+    assert "secret" not in json.dumps(error)
+    assert page.status_code == 500 and b"secret" not in page.data
+    assert "secret detail" in caplog.text and "Traceback" in caplog.text
+
+
+def test_no_library_yet_is_503_then_picked_up(tmp_path, weblib, data_dir):
+    settings = replace(weblib.settings, library=tmp_path / "later")
+    app = create_app(settings)
+    app.extensions["imgsearch"].interval = 0.0
+    client = app.test_client()
+    error = assert_error(client.get(f"{API}/stats"), 503, "no_library")
+    assert "imgsearch index" in error["message"]
+    assert_error(upload(client, weblib.query_photo), 503, "no_library")
+    page = client.get("/")
+    assert page.status_code == 200 and b"No library yet" in page.data
+    assert client.get("/library").status_code == 503
+    # An index run creates the library; the running app picks it up without a restart.
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("ukbench00004.jpg", "ukbench00005.jpg"):
+        shutil.copy2(data_dir / "ukbench_subset" / "images" / name, photos / name)
+    run_index(settings.library, weblib.models_dir, photos)
+    stats = client.get(f"{API}/stats")
+    assert stats.status_code == 200 and stats.get_json()["images"] == 2
+    app.extensions["imgsearch"].close()
+
+
+def test_empty_library_is_explained(tmp_path, weblib):
+    settings = replace(weblib.settings, library=tmp_path / "empty")
+    (tmp_path / "no-photos").mkdir()
+    run_index(settings.library, weblib.models_dir, tmp_path / "no-photos")
+    app = create_app(settings)
+    client = app.test_client()
+    page = client.get("/")
+    assert page.status_code == 200 and b"library is empty" in page.data
+    assert b"Empty library" in client.get("/library").data
+    results = upload(client, weblib.query_photo).get_json()["results"]
+    assert results == []
+    app.extensions["imgsearch"].close()
+
+
+# -- images, labels, stats --------------------------------------------------------------------
+
+
+def test_image_record_and_similar(client, ids):
+    image = client.get(f"{API}/images/{ids[QUERY_NAME]}").get_json()
+    assert image["id"] == ids[QUERY_NAME] and image["path"].endswith(QUERY_NAME)
+    assert image["width"] == 640 and image["status"] == "ok" and image["labels"]
+    similar = client.get(f"{API}/images/{ids[QUERY_NAME]}/similar?k=4").get_json()["results"]
+    assert len(similar) == 4
+    assert ids[QUERY_NAME] not in [h["id"] for h in similar]  # itself excluded
+    assert similar[0]["id"] == ids[COPY_NAME] and similar[0]["exact"] is True
+    assert all(not h["exact"] for h in similar[1:])
+
+
+def test_files_are_served_by_id_with_their_type(client, weblib, ids):
+    response = client.get(f"{API}/images/{ids[QUERY_NAME]}/file")
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    assert response.data == weblib.query_photo.read_bytes()
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_thumbnails_are_oriented_cached_jpegs(client, weblib, ids):
+    url = f"{API}/images/{ids[ROTATED_NAME]}/thumbnail"
+    response = client.get(url)
+    assert response.status_code == 200 and response.mimetype == "image/jpeg"
+    with Image.open(io.BytesIO(response.data)) as thumb:
+        assert thumb.format == "JPEG" and thumb.size == (320, 240)  # upright: landscape
+    cached = list(weblib.settings.thumbnail_dir.rglob(f"{ids[ROTATED_NAME]}-*-320.jpg"))
+    assert len(cached) == 1
+    stamp = cached[0].stat().st_mtime_ns
+    time.sleep(0.01)
+    assert client.get(url).data == response.data and cached[0].stat().st_mtime_ns == stamp
+    big = client.get(f"{url}?size=1024")
+    with Image.open(io.BytesIO(big.data)) as thumb:
+        assert thumb.size == (640, 480)  # never enlarged
+
+
+def test_thumbnail_of_a_missing_file_is_404(tmp_path, weblib, data_dir):
+    photos = tmp_path / "gone"
+    photos.mkdir()
+    shutil.copy2(data_dir / "ukbench_subset" / "images" / "ukbench00008.jpg", photos / "a.jpg")
+    settings = replace(weblib.settings, library=tmp_path / "lib")
+    run_index(settings.library, weblib.models_dir, photos)
+    (photos / "a.jpg").unlink()
+    app = create_app(settings)
+    client = app.test_client()
+    image_id = client.get(f"{API}/stats").get_json()["images"]
+    assert_error(client.get(f"{API}/images/{image_id}/thumbnail"), 404)
+    assert_error(client.get(f"{API}/images/{image_id}/file"), 404)
+    app.extensions["imgsearch"].close()
+
+
+def test_labels_and_stats(client, weblib):
+    bees = client.get(f"{API}/labels?q=bee&k=10").get_json()
+    assert bees["q"] == "bee" and bees["results"]
+    assert all(h["label"] and "bee" in h["label"] for h in bees["results"])
+    assert any("bees_" in h["path"] for h in bees["results"])
+    stats = client.get(f"{API}/stats").get_json()
+    assert stats["images"] == 66 + 4 + 4 + 2 and stats["failed"] == 1
+    assert stats["model"]["name"] == "mobilenet_v3_small_100"
+    assert len(stats["collections"]) == 2 and stats["index"]["kind"]
+
+
+# -- OpenAPI ----------------------------------------------------------------------------------
+
+
+def test_openapi_document(client, app):
+    response = client.get(f"{API}/openapi.json")
+    doc = json.loads(response.data)
+    assert doc["openapi"].startswith("3.")
+    documented = set(doc["paths"])
+    routes = {
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix(API))
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(API + "/")
+    }
+    assert routes == documented
+    for path in ("/search", "/images/{image_id}", "/images/{image_id}/similar",
+                 "/images/{image_id}/thumbnail", "/images/{image_id}/file", "/stats", "/labels"):
+        assert path in documented  # fmt: skip
+    refs = re.findall(r'"\$ref": "#/components/schemas/(\w+)"', json.dumps(doc))
+    assert refs and all(ref in doc["components"]["schemas"] for ref in refs)
+
+
+# -- security ---------------------------------------------------------------------------------
+
+TRAVERSALS = [
+    "/api/v1/images/../../../../etc/passwd",
+    "/api/v1/images/1/../../../../etc/passwd",
+    "/api/v1/images/%2e%2e/%2e%2e/%2e%2e/etc/passwd/file",
+    "/api/v1/images/%2e%2e%2f%2e%2e%2fetc%2fpasswd/file",
+    "/api/v1/images/1%2f..%2f..%2f..%2fetc%2fpasswd/file",
+    "/api/v1/images/1/../../etc/passwd/file",
+    "/api/v1/images//etc/passwd/file",
+    "/api/v1/images/-1/file",
+    "/api/v1/images/1.0/file",
+    "/api/v1/images/%2fetc%2fpasswd/file",
+    "/api/v1/images/1/file/../../../../../etc/passwd",
+    "/api/v1/images/1/file?path=/etc/passwd&id=../../etc/passwd",
+    "/static/../../../../etc/passwd",
+    "/static/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/static/..%2f..%2f..%2f..%2fetc%2fpasswd",
+    "/static/..%2fapp.py",
+    "/static/%2e%2e%2fapp.py",
+    "//etc/passwd",
+    "/images/..%2f..%2f..%2fetc%2fpasswd",
+    "/?from=../../etc/passwd",
+]
+
+
+def _assert_not_a_leak(status: int, body: bytes, url: str) -> None:
+    assert b"root:" not in body, url
+    assert b"create_app" not in body, url  # web/app.py
+    assert status in (200, 400, 404, 405), (url, status)
+
+
+def test_path_traversal_never_serves_a_file(client):
+    for url in TRAVERSALS:
+        response = client.get(url)
+        _assert_not_a_leak(response.status_code, response.data, url)
+        if "?path=" in url:
+            assert response.mimetype == "image/jpeg"  # the id's file, the query ignored
+        elif url.startswith("/?from"):
+            assert b"image-id\" name=\"image_id\" value=\"\"" in response.data
+        else:
+            assert response.status_code in (400, 404), url
+
+
+def test_real_server_refuses_traversal_and_foreign_hosts(app, weblib):
+    with BackgroundServer(app, weblib.settings, threads=2) as server:
+        for url in TRAVERSALS:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            conn.request("GET", url)  # sent as is: http.client does not normalise paths
+            response = conn.getresponse()
+            body = response.read()
+            _assert_not_a_leak(response.status, body, url)
+            conn.close()
+    trusted = create_app(weblib.settings, app.extensions["imgsearch"].get(),
+                         trusted_hosts=["127.0.0.1", "localhost"])  # fmt: skip
+    client = trusted.test_client()
+    assert client.get(f"{API}/stats", headers={"Host": "localhost:8000"}).status_code == 200
+    assert_error(client.get(f"{API}/stats", headers={"Host": "evil.example"}), 400)
+
+
+def test_security_headers(client, ids):
+    for url in ("/", f"{API}/stats", f"{API}/images/{ids[QUERY_NAME]}/file", "/nope"):
+        headers = client.get(url).headers
+        assert headers["X-Content-Type-Options"] == "nosniff", url
+        csp = headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "img-src 'self' data: blob:" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["X-Frame-Options"] == "DENY"
+
+
+# -- HTML views -------------------------------------------------------------------------------
+
+
+def test_html_search_full_page_and_fragment(client, weblib):
+    def post(headers=None, **fields):
+        data = {"image": (io.BytesIO(weblib.query_photo.read_bytes()), "q.jpg"), **fields}
+        return client.post("/search", data=data, headers=headers or {})
+
+    page = post(k="6")
+    assert page.status_code == 200 and b"<html" in page.data
+    assert page.data.count(b'<li class="card') == 6 and b"Exact copy" in page.data
+    fragment = post({"X-Requested-With": "fetch"}, k="4", roi="0.2,0.2,0.8,0.8")
+    assert fragment.status_code == 200 and b"<html" not in fragment.data
+    assert fragment.data.count(b'<li class="card') == 4
+    assert b"region 0.2, 0.2, 0.8, 0.8" in fragment.data
+    bad = post({"X-Requested-With": "fetch"}, roi="0.5,0.5,0.5,0.5")
+    assert bad.status_code == 400 and b"region of interest" in bad.data
+    not_image = client.post("/search", data={"image": (io.BytesIO(b"plain text"), "a.jpg")},
+                            headers={"X-Requested-With": "fetch"})  # fmt: skip
+    assert not_image.status_code == 415 and b"Not a readable image" in not_image.data
+    nothing = client.post("/search", data={"k": "3"}, headers={"X-Requested-With": "fetch"})
+    assert nothing.status_code == 400 and b"No image" in nothing.data
+
+
+def test_html_pages(client, ids):
+    home = client.get("/")
+    assert home.status_code == 200 and b'type="file"' in home.data
+    assert b'id="roi-canvas"' in home.data
+    start = client.get(f"/?from={ids[QUERY_NAME]}")
+    assert f'value="{ids[QUERY_NAME]}"'.encode() in start.data
+    assert f"/api/v1/images/{ids[QUERY_NAME]}/thumbnail?size=1024".encode() in start.data
+    assert client.get("/?from=999999").status_code == 200  # the page explains, no crash
+    image = client.get(f"/images/{ids[QUERY_NAME]}")
+    assert image.status_code == 200 and b"Similar images" in image.data
+    assert b"Exact copy" in image.data and f"?from={ids[QUERY_NAME]}".encode() in image.data
+    library = client.get("/library")
+    assert library.status_code == 200 and BROKEN_NAME.encode() in library.data
+    assert b"mobilenet_v3_small_100" in library.data
+    labels = client.get("/labels?q=bee")
+    assert labels.status_code == 200 and labels.data.count(b'<li class="card') >= 4
+    missing = client.get("/images/999999")
+    assert missing.status_code == 404 and b"<html" in missing.data
+    assert client.get("/static/app.css").status_code == 200
+    assert client.get("/static/search.js").status_code == 200

@@ -1,0 +1,74 @@
+"""A real library for the web tests, built with the indexer (``imgsearch index``).
+
+Collections: ``ukbench_subset/images`` in place (66 photos, read-only), and a scratch folder
+in a tmp dir with a few hymenoptera photos, a byte-identical copy of a ukbench photo, a photo
+with EXIF orientation 6 (stored sideways) and a text file named ``.jpg`` (a failed file).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from click.testing import CliRunner
+from PIL import Image
+
+from search.settings import Settings
+
+QUERY_NAME = "ukbench00000.jpg"  # group 0: ukbench00000..00003
+COPY_NAME = "copy_of_ukbench00000.jpg"
+ROTATED_NAME = "rotated_ukbench00001.jpg"
+BROKEN_NAME = "broken.jpg"
+
+
+@dataclass(frozen=True)
+class WebLibrary:
+    settings: Settings
+    models_dir: Path
+    ukbench: Path
+    extra: Path
+
+    @property
+    def query_photo(self) -> Path:
+        return self.ukbench / QUERY_NAME
+
+
+def run_index(library: Path, models_dir: Path, *paths: Path) -> str:
+    """``imgsearch index PATHS`` through click, as a user would run it."""
+    from cli.main import cli
+
+    args = ["--library", str(library), "--model-path", str(models_dir), "index"]
+    result = CliRunner().invoke(cli, [*args, *map(str, paths), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def make_extra_collection(data_dir: Path, target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    val = data_dir / "hymenoptera" / "images" / "val"
+    for label in ("bees", "ants"):
+        for source in sorted((val / label).glob("*.jpg"))[:4]:
+            shutil.copy2(source, target / f"{label}_{source.name}")
+    ukbench = data_dir / "ukbench_subset" / "images"
+    shutil.copy2(ukbench / QUERY_NAME, target / COPY_NAME)
+    with Image.open(ukbench / "ukbench00001.jpg") as im:
+        upright = im.convert("RGB")
+    # Stored rotated a quarter turn clockwise, with the EXIF tag that turns it upright again.
+    stored = upright.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored.save(target / ROTATED_NAME, "JPEG", quality=90, exif=exif)
+    (target / BROKEN_NAME).write_text("this is a text file, not a photo\n")
+    return target
+
+
+def build_web_library(root: Path, data_dir: Path, models_dir: Path) -> WebLibrary:
+    """Index the two collections into ``root/library`` (ukbench first: lower ids)."""
+    ukbench = data_dir / "ukbench_subset" / "images"
+    extra = make_extra_collection(data_dir, root / "extra")
+    library = root / "library"
+    run_index(library, models_dir, ukbench)
+    run_index(library, models_dir, extra)
+    settings = Settings(library=library, model_path=(models_dir,))
+    return WebLibrary(settings, models_dir, ukbench, extra)
