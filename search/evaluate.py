@@ -41,6 +41,8 @@ TARGET_PRECISION = 0.99
 EXACT_MAX_FILES = 2048  # up to this many files every ranking is complete (exact metrics)
 TRUNCATED_DEPTH = 200  # above it, rankings / pair lists keep this many neighbours per file
 RECALL_KS = (1, 5, 10)
+METRIC_KEYS = ("map", "recall@1", "recall@5", "recall@10", "ns_score", "precision@10", "pair_ap",
+               "pair_precision", "pair_recall", "recall_at_p99")  # fmt: skip
 
 
 @dataclass
@@ -153,6 +155,7 @@ def run_evaluation(
             ev.metrics["precision@10"] = float(
                 np.mean([m.precision_at_k(hits[q], 10) for q in queries])
             )
+    ev.metrics = {k: ev.metrics[k] for k in METRIC_KEYS if k in ev.metrics}
     return ev
 
 
