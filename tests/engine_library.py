@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from indexer.run import IndexOptions, index_collections
 from models import ImageAnalyzer, load_image, pixel_sha256
 from search.library import Library
 from search.settings import Settings
@@ -47,9 +48,20 @@ def add_files(library: Library, root: Path, rel_paths: Sequence[str]) -> list[in
 
 
 def build_library(settings: Settings, collections: dict[Path, Sequence[str]]) -> None:
+    """A library of exactly these files, written directly (records pixel hashes too)."""
     with Library.open(settings, create=True) as library:
         for root, rel_paths in collections.items():
             add_files(library, root, rel_paths)
+
+
+def index_library(settings: Settings, folders: Sequence[Path]) -> None:
+    """A library made by the real indexer (what `imgsearch index FOLDER...` does)."""
+    with Library.open(settings, create=True) as library:
+        model = library.load_model(bind=True)
+        summary = index_collections(
+            library, model, IndexOptions(paths=list(folders), progress=False, workers=2)
+        )
+    assert summary.failed == 0, summary.failures
 
 
 def ukbench_files(data_dir: Path) -> tuple[Path, list[str]]:
@@ -80,3 +92,13 @@ def copy_files(sources: Sequence[Path], target: Path) -> list[str]:
         shutil.copy2(source, target / source.name)
         names.append(source.name)
     return names
+
+
+def hymenoptera_copy(data_dir: Path, target: Path, per_class: int = HYMENOPTERA_PER_CLASS
+                     ) -> Path:
+    """``target/{ants,bees}/``: copies of the first ``per_class`` val photos of each class."""
+    root, rel_paths = hymenoptera_files(data_dir, per_class)
+    for rel in rel_paths:
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / rel, target / rel)
+    return target

@@ -7,25 +7,27 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from cli.main import cli
 from engine_library import (
     build_library,
     copy_files,
-    hymenoptera_files,
+    hymenoptera_copy,
+    index_library,
     make_settings,
     ukbench_files,
 )
+
+from cli.main import cli
 from search import migrate
 
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory, data_dir, models_dir) -> Path:
-    path = tmp_path_factory.mktemp("cli") / "library"
-    uk_root, uk_files = ukbench_files(data_dir)
-    hy_root, hy_files = hymenoptera_files(data_dir, per_class=10)
-    build_library(make_settings(path, models_dir), {uk_root: uk_files, hy_root: hy_files})
-    return path
+    """Indexed by the real indexer: ukbench_subset (66) + 10 ants and 10 bees."""
+    base = tmp_path_factory.mktemp("cli")
+    uk_root, _files = ukbench_files(data_dir)
+    hymenoptera = hymenoptera_copy(data_dir, base / "hymenoptera", per_class=10)
+    index_library(make_settings(base / "library", models_dir), [uk_root, hymenoptera])
+    return base / "library"
 
 
 @pytest.fixture
