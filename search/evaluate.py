@@ -10,7 +10,7 @@ these keys (definitions in :mod:`search.metrics`):
 * ``groups`` (UKBench): ``ns_score`` over the queries of 4-photo groups.
 * ``labels``: ``precision@10``.
 * ``clusters``: ``pair_ap`` (AP of all unordered pairs ranked by cosine), ``pair_precision`` and
-  ``pair_recall`` at ``threshold`` (default :data:`DEFAULT_PAIR_THRESHOLD`), ``recall_at_p99``
+  ``pair_recall`` at ``threshold`` (default: the dedup default threshold), ``recall_at_p99``
   (recall of the one global threshold with precision >= 0.99; the threshold is in
   :attr:`Evaluation.p99_threshold`).
 
@@ -32,11 +32,13 @@ from typing import Any
 import numpy as np
 
 from search import metrics as m
+from search.dedup import DEFAULT_DEDUP_THRESHOLD
 from search.truth import GroundTruth, TruthError
 
 Embedder = Callable[[Sequence[Path]], np.ndarray]
 
-DEFAULT_PAIR_THRESHOLD = 0.80  # cosine; see the figures in the evaluation report
+# Pair precision/recall are measured at the threshold `imgsearch dedup` uses by default.
+DEFAULT_PAIR_THRESHOLD = DEFAULT_DEDUP_THRESHOLD
 TARGET_PRECISION = 0.99
 EXACT_MAX_FILES = 2048  # up to this many files every ranking is complete (exact metrics)
 TRUNCATED_DEPTH = 200  # above it, rankings / pair lists keep this many neighbours per file
