@@ -316,8 +316,8 @@ def _finish(
     swap = (orientation >= 5) != (rotation in (90, 270))
     full_w, full_h = (height, width) if swap else (width, height)
     try:
-        if getattr(im, "n_frames", 1) > 1:
-            im.seek(0)
+        # Pillow opens animations at frame 0, which is the frame used (never counting
+        # frames: that would scan a whole, possibly huge, file).
         if draft is not None and fmt in ("JPEG", "MPO") and im.mode in ("RGB", "L", "CMYK"):
             scale = _draft_scale((full_w, full_h), draft[0], draft[1], draft[2])
             if scale > 1:
