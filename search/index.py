@@ -1,0 +1,428 @@
+"""The FAISS cache: image ids -> unit vectors, cosine = inner product, stamped atomic file.
+
+SQLite is the truth; this index is derived from it and rebuilt whenever its stamp (library,
+generation, count, model, dimension) does not match the library (see ``VectorIndex.load``).
+
+Kinds (``search.index_kinds``): ``flat`` (exact), ``hnsw``, ``ivf-sq8`` and ``auto``: flat
+below ``AUTO_THRESHOLD`` vectors, ``ivf-sq8`` from there on (1 byte per dimension, so 1 M x
+1024-d fits in ~1.1 GB, while flat and HNSW need > 4 GB), its ``nprobe`` tuned on a sample of
+``recall_sample`` stored vectors until recall@10 against exact search is >= 0.95 (+ margin);
+when no ``nprobe`` gets there, auto falls back to flat. The measured recall is kept in
+``info`` and in the file header (``read_header``) for ``imgsearch stats``.
+
+Why 20 000 (``python -m bench.search --sizes 5000,10000,20000,50000,100000``, 2-core box,
+1024-d clustered unit vectors): single-query flat search costs ~0.55 ms per 1 000 vectors
+(p50 5.9 ms at 10 k, 12 ms at 20 k, 57 ms at 100 k) while tuned ivf-sq8 stays around 1-3 ms
+with recall@10 >= 0.95 from 20 k up. Below ~20 k flat answers within ~10 ms, is exact and
+needs no training, so the approximation buys nothing; above it flat grows linearly past the
+10 ms budget. IVF also needs >= 39 training points per list, which 20 k affords for ~500 lists.
+
+Threads: ``set_threads(n)`` sets FAISS's OpenMP pool (process-wide). Any number of threads may
+search one loaded index at once: search, knn, reconstruct and save take the index's shared
+(read) lock and pass their parameters per call; add / remove / update / set_search_param take
+the exclusive (write) lock. Readers never see a half-applied mutation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from search import index_io
+from search.index_io import (
+    CorruptIndexError,
+    ForeignIndexError,
+    IndexCacheError,
+    IndexInputError,
+    IndexMissingError,
+    IndexStamp,
+    StaleIndexError,
+)
+from search.index_kinds import (
+    KINDS,
+    Backend,
+    FlatBackend,
+    HNSWBackend,
+    IVFSQ8Backend,
+    as_ids,
+    load_backend,
+)
+from search.index_tune import iter_normalized, knn_pairs, normalized, tune
+
+__all__ = [
+    "AUTO_THRESHOLD", "CorruptIndexError", "ForeignIndexError", "IndexCacheError", "IndexConfig",
+    "IndexInputError", "IndexMissingError", "IndexStamp", "KnnGraph", "StaleIndexError",
+    "VectorIndex", "set_threads",
+]  # fmt: skip
+log = logging.getLogger(__name__)
+
+AUTO_THRESHOLD = 20_000
+ALL_KINDS = ("auto", *KINDS)
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Tuning knobs; the defaults are the measured ones (see module docstring / bench)."""
+
+    auto_threshold: int = AUTO_THRESHOLD
+    auto_kind: str = "ivf-sq8"
+    target_recall: float = 0.95
+    recall_margin: float = 0.01
+    recall_sample: int = 500
+    recall_k: int = 10
+    seed: int = 1234
+    ivf_nlist: int | None = None  # default ~4*sqrt(n)
+    ivf_train_per_list: int = 64
+    ivf_niter: int = 16
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_max_deleted_fraction: float = 0.2
+
+
+@dataclass(frozen=True)
+class KnnGraph:
+    """For every stored vector (``ids[i]``) its k nearest others, best first (-1 = none)."""
+
+    ids: np.ndarray
+    neighbours: np.ndarray
+    scores: np.ndarray
+
+
+def set_threads(threads: int) -> None:
+    """FAISS OpenMP threads for the whole process (``<= 0``: leave FAISS's default)."""
+    if threads > 0:
+        faiss.omp_set_num_threads(int(threads))
+
+
+def _check_vectors(ids: np.ndarray, vectors: object, dimension: int | None) -> np.ndarray:
+    x = np.asarray(vectors)
+    if x.ndim != 2 or x.shape[0] != len(ids) or x.shape[1] == 0:
+        raise IndexInputError(f"vectors must be [{len(ids)}, D], got shape {x.shape}")
+    if dimension is not None and x.shape[1] != dimension:
+        raise IndexInputError(f"vectors have dimension {x.shape[1]}, the index {dimension}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise IndexInputError(f"vectors must be floating point, got {x.dtype}")
+    if np.any(ids < 0) or len(np.unique(ids)) != len(ids):
+        raise IndexInputError("ids must be unique and non-negative")
+    for start in range(0, len(x), 65_536):  # check everything before changing anything
+        norms = np.linalg.norm(x[start : start + 65_536].astype(np.float32), axis=1)
+        if not np.all(np.isfinite(norms)) or np.any(norms == 0):
+            raise IndexInputError("vectors must be finite and non-zero")
+    return x
+
+
+class VectorIndex:
+    """Image-id keyed cosine index over one of the back ends; safe for concurrent searches."""
+
+    def __init__(self, backend: Backend, requested_kind: str, config: IndexConfig,
+                 param: int = 0, info: dict[str, object] | None = None) -> None:
+        self._backend, self.requested_kind, self.config = backend, requested_kind, config
+        self._param = param
+        self._info: dict[str, object] = dict(info or {})
+        self._lock = index_io.RWLock()
+        self._version = 0
+        self._ids = np.sort(backend.stored_ids())
+
+    # -- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, ids: Iterable[int] | np.ndarray, vectors: np.ndarray, kind: str = "auto",
+              *, config: IndexConfig | None = None) -> VectorIndex:
+        """Build from ``ids`` int64[N] and ``vectors`` float[N, D] (L2-normalised on the way)."""
+        config = config or IndexConfig()
+        if kind not in ALL_KINDS:
+            raise IndexInputError(f"unknown index kind {kind!r}; choose one of {ALL_KINDS}")
+        ids = as_ids(ids)
+        x = _check_vectors(ids, vectors, None)
+        started = time.perf_counter()
+        target = kind
+        if kind == "auto":
+            target = "flat" if len(ids) < config.auto_threshold else config.auto_kind
+        try:
+            backend, param, info = cls._make(target, ids, x, config)
+        except ValueError as exc:
+            raise IndexInputError(f"cannot build a {target} index: {exc}") from exc
+        if kind == "auto" and target != "flat" and not info["recall_target_met"]:
+            log.warning("auto index: %s recall %.3f < target; using exact flat",
+                        target, info["recall_at_k"])
+            fallback = f"{target} recall {info['recall_at_k']:.3f} below target"
+            backend, param, info = cls._make("flat", ids, x, config)
+            info["fallback"] = fallback
+        info["build_seconds"] = round(time.perf_counter() - started, 3)
+        return cls(backend, kind, config, param, info)
+
+    @classmethod
+    def empty(cls, dimension: int, kind: str = "auto", *,
+              config: IndexConfig | None = None) -> VectorIndex:
+        """An empty index (ivf-sq8 cannot exist before training: build it from vectors)."""
+        return cls.build(np.zeros(0, np.int64), np.zeros((0, dimension), np.float32), kind,
+                         config=config)
+
+    @classmethod
+    def from_chunks(cls, chunks: Iterable[tuple[np.ndarray, np.ndarray]], dimension: int,
+                    kind: str = "auto", *, config: IndexConfig | None = None) -> VectorIndex:
+        """Build from ``(ids, vectors)`` chunks such as ``Store.iter_vectors()``."""
+        parts = list(chunks)
+        if not parts:
+            return cls.empty(dimension, kind, config=config)
+        return cls.build(np.concatenate([p[0] for p in parts]),
+                         np.concatenate([p[1] for p in parts]), kind, config=config)
+
+    @staticmethod
+    def _make(kind: str, ids: np.ndarray, x: np.ndarray,
+              config: IndexConfig) -> tuple[Backend, int, dict[str, object]]:
+        n, d = x.shape
+        backend: Backend
+        if kind == "flat":
+            backend = FlatBackend(d)
+        elif kind == "hnsw":
+            backend = HNSWBackend.empty(d, config.hnsw_m, config.hnsw_ef_construction,
+                                        max_deleted_fraction=config.hnsw_max_deleted_fraction)
+        else:
+            nlist = config.ivf_nlist or IVFSQ8Backend.default_nlist(n)
+            backend = IVFSQ8Backend.trained(x, nlist, nlist * config.ivf_train_per_list,
+                                            config.ivf_niter, config.seed)
+        for start, block in iter_normalized(x):
+            backend.add(ids[start : start + len(block)], block)
+        info: dict[str, object] = {"recall_k": config.recall_k, "recall_at_k": 1.0,
+                                   "recall_target_met": True, "trained_on": n}
+        param = 0
+        if kind != "flat" and n > 1:
+            start = 16 if kind == "hnsw" else max(1, backend.max_param() // 128)
+            param, recall, trace = tune(
+                backend, ids, x, target=config.target_recall + config.recall_margin,
+                sample=config.recall_sample, k=config.recall_k, seed=config.seed, start=start)
+            info.update(recall_at_k=round(recall, 4), recall_sample=min(n, config.recall_sample),
+                        recall_trace=trace, recall_target_met=recall >= config.target_recall)
+        return backend, param, info
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def kind(self) -> str:
+        return self._backend.kind
+
+    @property
+    def ntotal(self) -> int:
+        return self._backend.ntotal
+
+    @property
+    def dimension(self) -> int:
+        return self._backend.dimension
+
+    @property
+    def search_param(self) -> int:
+        return self._param
+
+    @property
+    def info(self) -> dict[str, object]:
+        """Kind, size, measured recall@k (at build/tune time) and the back end's parameters."""
+        out = {**self._info, "kind": self.kind, "requested_kind": self.requested_kind,
+               "ntotal": self.ntotal, "dimension": self.dimension, **self._backend.describe()}
+        if self._backend.param_name:
+            out[self._backend.param_name] = self._param
+        return out
+
+    @property
+    def recall(self) -> float | None:
+        value = self._info.get("recall_at_k")
+        return None if value is None else float(value)  # type: ignore[arg-type]
+
+    def ids(self) -> np.ndarray:
+        """Sorted copy of the stored ids."""
+        with self._lock.read():
+            return self._ids.copy()
+
+    def contains(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
+        ids = as_ids(ids)
+        with self._lock.read():
+            at = np.minimum(np.searchsorted(self._ids, ids), max(len(self._ids) - 1, 0))
+            return self._ids[at] == ids if len(self._ids) else np.zeros(len(ids), bool)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (scores float32[Q, k], ids int64[Q, k]); short rows padded with -1 / -inf."""
+        q = np.asarray(queries)
+        q = q[None, :] if q.ndim == 1 else q
+        if q.ndim != 2 or q.shape[1] != self.dimension or not np.issubdtype(q.dtype, np.floating):
+            raise IndexInputError(f"queries must be float [Q, {self.dimension}], got {q.shape}")
+        if int(k) < 1:
+            raise IndexInputError(f"k must be >= 1, got {k}")
+        try:
+            q = normalized(q)
+        except ValueError as exc:
+            raise IndexInputError(f"queries: {exc}") from exc
+        with self._lock.read():
+            return self._backend.search(q, int(k), self._param)
+
+    def reconstruct(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
+        """Stored vectors (ivf-sq8: 8-bit decoded); KeyError names ids that are not stored."""
+        ids = as_ids(ids)
+        missing = ids[~self.contains(ids)]
+        if len(missing):
+            raise KeyError(f"ids not in the index: {missing[:10].tolist()}")
+        with self._lock.read():
+            return self._backend.reconstruct(ids)
+
+    # -- mutation ---------------------------------------------------------------------------
+
+    def add(self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray) -> None:
+        """Add new ids (an id already stored is an error: use ``update``)."""
+        ids = as_ids(ids)
+        x = _check_vectors(ids, vectors, self.dimension)
+        with self._lock.write():
+            dup = ids[np.isin(ids, self._ids)]
+            if len(dup):
+                raise IndexInputError(f"ids already in the index: {dup[:10].tolist()}")
+            self._add(ids, x)
+
+    def update(self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray) -> None:
+        """Insert or replace: remove the ids that exist, then add all of them."""
+        ids = as_ids(ids)
+        x = _check_vectors(ids, vectors, self.dimension)
+        with self._lock.write():
+            old = ids[np.isin(ids, self._ids)]
+            if len(old):
+                self._backend.remove(old)
+            self._ids = np.setdiff1d(self._ids, ids)
+            self._add(ids, x)
+
+    def remove(self, ids: Iterable[int] | np.ndarray) -> int:
+        """Remove ids (absent ones are ignored); returns how many were removed."""
+        ids = np.unique(as_ids(ids))
+        with self._lock.write():
+            ids = ids[np.isin(ids, self._ids, assume_unique=True)]
+            removed = self._backend.remove(ids) if len(ids) else 0
+            self._ids = np.setdiff1d(self._ids, ids, assume_unique=True)
+            self._version += 1
+            return removed
+
+    def set_search_param(self, value: int) -> None:
+        """Override nprobe (ivf-sq8) / efSearch (hnsw); the recorded recall no longer applies."""
+        with self._lock.write():
+            self._param = int(value)
+            self._info["recall_at_k"] = None
+
+    def _add(self, ids: np.ndarray, x: np.ndarray) -> None:
+        for start, block in iter_normalized(x):
+            self._backend.add(ids[start : start + len(block)], block)
+        self._ids = np.union1d(self._ids, ids)
+        self._version += 1
+        if (self.requested_kind == "auto" and self.kind == "flat"
+                and self.ntotal >= self.config.auto_threshold):
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Auto: flat grew past the threshold -> rebuild approximate from the exact vectors."""
+        assert isinstance(self._backend, FlatBackend)
+        all_ids, view = self._backend.matrix()
+        built = VectorIndex.build(all_ids.copy(), view.copy(), "auto", config=self.config)
+        self._backend, self._param, self._info = built._backend, built._param, built._info
+        log.info("auto index upgraded to %s at %d vectors", self.kind, self.ntotal)
+
+    def needs_rebuild(self) -> str | None:
+        """Why a rebuild from the store would help now (IVF lists drifted), or None."""
+        trained = int(self._info.get("trained_on", 0) or 0)  # type: ignore[call-overload]
+        if self.kind == "ivf-sq8" and not trained / 4 <= self.ntotal <= trained * 4:
+            return f"ivf lists were trained on {trained} vectors, the index now holds {self.ntotal}"
+        if (self.requested_kind == "auto" and self.kind != "flat"
+                and self.ntotal < self.config.auto_threshold // 2):
+            return f"{self.ntotal} vectors: small enough for exact flat search"
+        return None
+
+    # -- neighbour graph (for dedup) --------------------------------------------------------
+
+    def iter_knn(self, k: int, *, batch_size: int = 2048, ids: np.ndarray | None = None,
+                 vectors: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, ...]]:
+        """Yield ``(ids[B], neighbour_ids[B, k], scores[B, k])`` for every stored vector.
+
+        The vector itself is left out of its own list. Query vectors come from the index
+        (exact for flat/hnsw, 8-bit decoded for ivf-sq8) unless ``ids``/``vectors`` are given.
+        Memory per batch is O(batch * (k + D)). Raises IndexCacheError if the index changes
+        between batches.
+        """
+        if vectors is None:
+            ids = self.ids()
+        else:
+            ids = as_ids(ids)
+            _check_vectors(ids, vectors, self.dimension)
+        version = self._version
+        for start in range(0, len(ids), batch_size):
+            own = ids[start : start + batch_size]
+            with self._lock.read():
+                if self._version != version:
+                    raise IndexCacheError("the index changed while building the k-NN graph")
+                q = (self._backend.reconstruct(own) if vectors is None
+                     else vectors[start : start + batch_size])
+                scores, nbr = self._backend.search(normalized(q), k + 1, self._param)
+            drop = nbr == own[:, None]
+            drop[~drop.any(axis=1), -1] = True
+            yield own, nbr[~drop].reshape(len(own), k), scores[~drop].reshape(len(own), k)
+
+    def knn_graph(self, k: int, *, batch_size: int = 2048, ids: np.ndarray | None = None,
+                  vectors: np.ndarray | None = None) -> KnnGraph:
+        """All of ``iter_knn`` in three arrays: O(n * k) memory."""
+        parts = list(self.iter_knn(k, batch_size=batch_size, ids=ids, vectors=vectors))
+        if not parts:
+            return KnnGraph(np.zeros(0, np.int64), np.zeros((0, k), np.int64),
+                            np.zeros((0, k), np.float32))
+        return KnnGraph(*(np.concatenate([p[i] for p in parts]) for i in range(3)))
+
+    def range_neighbours(self, min_score: float, k: int = 32,
+                         batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pairs ``(a, b, score)`` with a < b and cosine >= min_score among each one's k best."""
+        return knn_pairs(self.iter_knn(k, batch_size=batch_size), min_score)
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def save(self, path: str | Path, stamp: IndexStamp) -> None:
+        """Write atomically (temp file, fsync, rename, fsync dir) with ``stamp`` embedded."""
+        with self._lock.read():
+            if stamp.count != self.ntotal or stamp.dimension != self.dimension:
+                raise IndexInputError(
+                    f"stamp says {stamp.count} x {stamp.dimension}-d but the index holds "
+                    f"{self.ntotal} x {self.dimension}-d")
+            arrays = {k: np.ascontiguousarray(v).tobytes()
+                      for k, v in self._backend.sections().items()}
+            header = {"stamp": asdict(stamp), "kind": self.kind,
+                      "info": {**self.info, "search_param": self._param}}
+            index_io.write_file(
+                Path(path),
+                lambda write: faiss.write_index(self._backend.index,
+                                                faiss.PyCallbackIOWriter(write)),
+                arrays, header)
+
+    @staticmethod
+    def read_header(path: str | Path) -> index_io.Header:
+        """Stamp, kind and info (recall...) of an index file, without loading it."""
+        return index_io.read_header(Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path, expected: IndexStamp, *, config: IndexConfig | None = None,
+             verify: bool = True) -> VectorIndex:
+        """Load and check the file against ``expected``; raise the matching IndexCacheError."""
+        header = index_io.read_header(Path(path))
+        stamp = index_io.check_stamp(header, expected)
+        try:
+            if verify:
+                index_io.verify_sections(header)
+            with index_io.section_reader(header, "faiss") as read:
+                raw = faiss.read_index(faiss.PyCallbackIOReader(read))
+            info = header.info
+            extra = {n: index_io.read_section(header, n) for n in header.sections if n != "faiss"}
+            backend = load_backend(header.kind, raw, extra,
+                                   (config or IndexConfig()).hnsw_max_deleted_fraction)
+        except (index_io.FormatError, RuntimeError, ValueError, KeyError, OSError) as exc:
+            raise CorruptIndexError(f"index file {path} is unreadable: {exc}") from exc
+        if backend.ntotal != stamp.count or backend.dimension != stamp.dimension:
+            raise CorruptIndexError(f"index file {path} holds {backend.ntotal} x "
+                                    f"{backend.dimension}-d, its stamp says {stamp}")
+        param = int(info.pop("search_param", 0) or 0)  # type: ignore[call-overload]
+        kept = {k: v for k, v in info.items() if k not in ("kind", "ntotal", "dimension")}
+        return cls(backend, str(info.get("requested_kind", header.kind)), config or IndexConfig(),
+                   param, kept)

@@ -1,0 +1,382 @@
+"""FAISS cache: kinds, ids, mutation, exact-k, stamps, atomic save, auto switching, threads."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from models.errors import ImgsearchError
+from search import index_io
+from search.index import (
+    CorruptIndexError,
+    ForeignIndexError,
+    IndexCacheError,
+    IndexConfig,
+    IndexInputError,
+    IndexMissingError,
+    IndexStamp,
+    StaleIndexError,
+    VectorIndex,
+    set_threads,
+)
+
+DIM = 32
+KINDS = ["flat", "hnsw", "ivf-sq8"]
+FAST = IndexConfig(recall_sample=200, ivf_niter=8, hnsw_m=16, hnsw_ef_construction=40)
+
+
+def clustered(n: int, seed: int = 0, dim: int = DIM, clusters: int = 40) -> np.ndarray:
+    """Unit vectors around random centroids with low-dimensional spread (like embeddings)."""
+    rng = np.random.default_rng(seed)
+    centroids = rng.standard_normal((clusters, dim))
+    basis = rng.standard_normal((clusters, 6, dim)) * 0.25
+    which = rng.integers(0, clusters, n)
+    x = centroids[which] + np.einsum("nk,nkd->nd", rng.standard_normal((n, 6)), basis[which])
+    x += 0.05 * rng.standard_normal((n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def make_ids(n: int) -> np.ndarray:
+    return (np.arange(n, dtype=np.int64) * 13 + 10**9)  # sparse, large: ids are not positions
+
+
+def exact(x: np.ndarray, ids: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
+    order = np.argsort(-(q @ x.T), axis=1, kind="stable")[:, :k]
+    return ids[order]
+
+
+def stamp_for(index: VectorIndex, **changes: object) -> IndexStamp:
+    values = dict(library_id="lib-1", generation=3, count=index.ntotal, model_name="m",
+                  model_sha256="ab" * 32, dimension=index.dimension)
+    values.update(changes)
+    return IndexStamp(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    x = clustered(2000)
+    return make_ids(len(x)), x
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def built(request, data) -> VectorIndex:
+    ids, x = data
+    return VectorIndex.build(ids, x, request.param, config=FAST)
+
+
+def test_error_hierarchy() -> None:
+    for cls in (StaleIndexError, ForeignIndexError, CorruptIndexError, IndexMissingError):
+        assert issubclass(cls, IndexCacheError) and issubclass(cls, ImgsearchError)
+    assert issubclass(IndexMissingError, FileNotFoundError)
+    assert issubclass(IndexInputError, ValueError)
+
+
+def test_build_search_keeps_ids(built: VectorIndex, data) -> None:
+    ids, x = data
+    assert built.ntotal == len(ids) and built.dimension == DIM
+    scores, got = built.search(x[:50], 10)
+    assert got.shape == scores.shape == (50, 10)
+    assert got.dtype == np.int64 and scores.dtype == np.float32
+    np.testing.assert_array_equal(got[:, 0], ids[:50])  # a stored vector finds itself
+    assert np.all(np.diff(scores, axis=1) <= 1e-5)  # best first
+    truth = exact(x, ids, x[:50], 10)
+    overlap = np.mean([len(np.intersect1d(a, b)) for a, b in zip(got, truth, strict=True)]) / 10
+    assert overlap >= (1.0 if built.kind == "flat" else 0.9)
+    assert built.info["recall_at_k"] >= 0.95
+    np.testing.assert_array_equal(built.ids(), np.sort(ids))
+
+
+def test_single_query_and_scaling(built: VectorIndex, data) -> None:
+    _, x = data
+    s1, i1 = built.search(x[7], 5)  # 1-D query
+    s2, i2 = built.search(x[7:8] * 3.0, 5)  # not unit: normalised
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_allclose(s1, s2, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fewer_than_k_exactly_all(kind: str) -> None:
+    x = clustered(5, seed=3)
+    index = VectorIndex.build(make_ids(5), x, kind, config=FAST)
+    scores, got = index.search(x[:2], 8)
+    assert np.all(got[:, :5] >= 0) and np.all(got[:, 5:] == -1)
+    assert np.all(np.isneginf(scores[:, 5:])) and np.all(np.isfinite(scores[:, :5]))
+    assert {int(v) for v in got[0, :5]} == set(make_ids(5).tolist())
+
+
+def test_ivf_small_nprobe_still_returns_k(data) -> None:
+    ids, x = data
+    index = VectorIndex.build(ids[:400], x[:400], "ivf-sq8", config=FAST)
+    index.set_search_param(1)  # one list holds fewer than k vectors
+    _, got = index.search(x[:5], 300)
+    assert np.all(got >= 0)
+    assert all(len(set(row.tolist())) == 300 for row in got)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_add_remove_update(kind: str, data) -> None:
+    ids, x = data
+    index = VectorIndex.build(ids[:1500], x[:1500], kind, config=FAST)
+    gone = ids[:100]
+    assert index.remove(np.concatenate([gone, [5, 6]])) == 100  # absent ids ignored
+    assert index.ntotal == 1400
+    _, got = index.search(x[:100], 10)
+    assert not np.isin(got, gone).any()
+    index.add(ids[1500:], x[1500:])
+    assert index.ntotal == 1900
+    _, got = index.search(x[1500:1550], 1)
+    np.testing.assert_array_equal(got[:, 0], ids[1500:1550])
+    # update: id 200 takes the vector of id 1999; it must appear once, at the new place
+    index.update(ids[200:201], x[1999:2000])
+    assert index.ntotal == 1900
+    _, got = index.search(x[1999:2000], 5)
+    assert set(got[0, :2].tolist()) == {ids[200], ids[1999]}
+    _, got = index.search(x[200:201], 20)
+    assert ids[200] not in got[0, :1]
+    assert (got[0] == ids[200]).sum() <= 1
+    # removed ids can come back via add
+    index.add(gone[:10], x[:10])
+    _, got = index.search(x[:10], 1)
+    np.testing.assert_array_equal(got[:, 0], gone[:10])
+
+
+def test_bad_input_is_typed(data) -> None:
+    ids, x = data
+    index = VectorIndex.build(ids[:100], x[:100], "flat")
+    with pytest.raises(IndexInputError, match="already"):
+        index.add(ids[:2], x[:2])
+    with pytest.raises(IndexInputError):
+        index.add([1, 1], x[:2])
+    with pytest.raises(IndexInputError):
+        index.add([1], np.ones((1, DIM + 1), np.float32))
+    with pytest.raises(IndexInputError):
+        index.add([1], np.full((1, DIM), np.nan, np.float32))
+    with pytest.raises(IndexInputError):
+        index.search(np.zeros((1, DIM), np.float32), 3)
+    with pytest.raises(IndexInputError):
+        index.search(x[:1], 0)
+    with pytest.raises(IndexInputError):
+        VectorIndex.build(ids[:3], x[:3], "annoy")
+    with pytest.raises(IndexInputError):
+        VectorIndex.empty(DIM, "ivf-sq8")
+    with pytest.raises(IndexInputError):
+        index.save("/nonexistent/never", stamp_for(index, count=5))
+    assert index.ntotal == 100  # nothing was half-applied
+
+
+def test_hnsw_tombstones_compact_and_never_return(data) -> None:
+    ids, x = data
+    config = IndexConfig(recall_sample=100, hnsw_m=16, hnsw_ef_construction=40,
+                         hnsw_max_deleted_fraction=0.3)
+    index = VectorIndex.build(ids[:1000], x[:1000], "hnsw", config=config)
+    index.remove(ids[:200])
+    assert index.info["tombstones"] == 200
+    _, got = index.search(x[:200], 10)
+    assert not np.isin(got, ids[:200]).any() and np.all(got >= 0)
+    index.remove(ids[200:400])  # 40 % dead > 30 %: graph rebuilt from live vectors
+    assert index.info["tombstones"] == 0 and index.ntotal == 600
+    index.remove(ids[400:995])  # 5 left, then fewer than k
+    _, got = index.search(x[:3], 10)
+    assert set(got[0, :5].tolist()) == set(ids[995:1000].tolist()) and np.all(got[:, 5:] == -1)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_save_load_round_trip(kind: str, data, tmp_path: Path) -> None:
+    ids, x = data
+    index = VectorIndex.build(ids, x, kind, config=FAST)
+    index.remove(ids[:30])
+    path = tmp_path / "index.faiss"
+    stamp = stamp_for(index)
+    index.save(path, stamp)
+    loaded = VectorIndex.load(path, stamp)
+    assert loaded.kind == kind and loaded.ntotal == index.ntotal
+    assert loaded.search_param == index.search_param
+    assert loaded.recall == index.recall
+    for a, b in zip(loaded.search(x[:40], 10), index.search(x[:40], 10), strict=True):
+        np.testing.assert_array_equal(a, b)
+    header = VectorIndex.read_header(path)
+    assert header.stamp["generation"] == 3 and header.info["recall_at_k"] == index.recall
+    assert [p.name for p in tmp_path.iterdir()] == ["index.faiss"]  # no temp files left
+
+
+def test_stale_and_foreign(data, tmp_path: Path) -> None:
+    ids, x = data
+    index = VectorIndex.build(ids[:50], x[:50], "flat")
+    path = tmp_path / "i.faiss"
+    stamp = stamp_for(index)
+    index.save(path, stamp)
+    for change in ({"generation": 4}, {"count": 51}):
+        with pytest.raises(StaleIndexError):
+            VectorIndex.load(path, stamp_for(index, **change))
+    for change in ({"library_id": "other"}, {"model_name": "x"}, {"model_sha256": "cd" * 32},
+                   {"dimension": 64}):
+        with pytest.raises(ForeignIndexError):
+            VectorIndex.load(path, stamp_for(index, **change))
+
+
+def test_missing_corrupt_truncated(data, tmp_path: Path) -> None:
+    ids, x = data
+    index = VectorIndex.build(ids[:300], x[:300], "flat")
+    stamp = stamp_for(index)
+    path = tmp_path / "i.faiss"
+    with pytest.raises(IndexMissingError):
+        VectorIndex.load(path, stamp)
+    index.save(path, stamp)
+    good = path.read_bytes()
+    header = VectorIndex.read_header(path)
+    offset, length, _ = header.sections["faiss"]
+    damaged = {
+        "flipped payload byte": good[: offset + length // 2] + bytes([good[offset + length // 2]
+                                                                     ^ 0xFF])
+        + good[offset + length // 2 + 1 :],
+        "truncated": good[: len(good) // 2],
+        "tail cut": good[:-5],
+        "empty": b"",
+        "not an index": b"hello world" * 100,
+        "header byte": good[:-60] + bytes([good[-60] ^ 1]) + good[-59:],
+    }
+    for what, blob in damaged.items():
+        path.write_bytes(blob)
+        with pytest.raises(CorruptIndexError):
+            VectorIndex.load(path, stamp)
+            pytest.fail(what)
+    # a raw FAISS file (the old naming) is not accepted either
+    faiss.write_index(faiss.IndexFlatIP(DIM), str(path))
+    with pytest.raises(CorruptIndexError):
+        VectorIndex.load(path, stamp)
+
+
+def test_atomic_save_keeps_old_file_on_failure(data, tmp_path: Path, monkeypatch) -> None:
+    ids, x = data
+    path = tmp_path / "i.faiss"
+    old = VectorIndex.build(ids[:100], x[:100], "flat")
+    old.save(path, stamp_for(old))
+    before = path.read_bytes()
+    new = VectorIndex.build(ids[:500], x[:500], "flat")
+    calls = []
+
+    def failing_write(self, blob: bytes) -> int:
+        calls.append(len(blob))
+        if len(calls) > 2:
+            raise OSError(28, "No space left on device")
+        return original(self, blob)
+
+    original = index_io._HashingSink.write
+    monkeypatch.setattr(index_io._HashingSink, "write", failing_write)
+    with pytest.raises(OSError, match="No space"):
+        new.save(path, stamp_for(new, generation=4))
+    monkeypatch.undo()
+    monkeypatch.setattr(index_io.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("boom")))
+    with pytest.raises(OSError, match="boom"):
+        new.save(path, stamp_for(new, generation=4))
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert VectorIndex.load(path, stamp_for(old)).ntotal == 100
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["i.faiss"]
+
+
+def test_auto_switches_and_records_recall(tmp_path: Path) -> None:
+    x = clustered(3000, seed=5)
+    ids = make_ids(3000)
+    config = IndexConfig(auto_threshold=1500, recall_sample=200, ivf_niter=8)
+    small = VectorIndex.build(ids[:1000], x[:1000], "auto", config=config)
+    assert small.kind == "flat" and small.recall == 1.0
+    big = VectorIndex.build(ids, x, "auto", config=config)
+    assert big.kind == "ivf-sq8" and big.requested_kind == "auto"
+    assert big.recall is not None and big.recall >= 0.95
+    assert big.info["recall_sample"] == 200 and big.info["nprobe"] >= 1
+    path = tmp_path / "i.faiss"
+    big.save(path, stamp_for(big))
+    assert VectorIndex.read_header(path).info["recall_at_k"] == big.recall
+    # growing past the threshold by add() upgrades too
+    small.add(ids[1000:2000], x[1000:2000])
+    assert small.kind == "ivf-sq8" and small.recall >= 0.95
+    _, got = small.search(x[1000:1010], 1)
+    np.testing.assert_array_equal(got[:, 0], ids[1000:1010])
+
+
+def test_auto_falls_back_to_flat_when_recall_unreachable() -> None:
+    x = clustered(1200, seed=6)
+    config = IndexConfig(auto_threshold=1000, recall_sample=100, target_recall=1.5,
+                         recall_margin=0.0, ivf_niter=4)
+    index = VectorIndex.build(make_ids(1200), x, "auto", config=config)
+    assert index.kind == "flat" and "below target" in index.info["fallback"]
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_knn_graph_and_range_neighbours(kind: str, data) -> None:
+    ids, x = data
+    index = VectorIndex.build(ids[:600], x[:600], kind, config=FAST)
+    graph = index.knn_graph(5, batch_size=128)
+    np.testing.assert_array_equal(graph.ids, np.sort(ids[:600]))
+    assert graph.neighbours.shape == graph.scores.shape == (600, 5)
+    assert not (graph.neighbours == graph.ids[:, None]).any()  # never itself
+    order = np.argsort(ids[:600])
+    truth = exact(x[:600][order], graph.ids, x[:600][order], 6)[:, 1:]
+    agree = np.mean([len(np.intersect1d(a, b)) for a, b in
+                     zip(graph.neighbours, truth, strict=True)]) / 5
+    assert agree >= (0.999 if kind == "flat" else 0.9)
+    a, b, s = index.range_neighbours(0.9, k=5)
+    assert len(a) and np.all(a < b) and np.all(s >= 0.9)
+    assert len({(int(p), int(q)) for p, q in zip(a, b, strict=True)}) == len(a)
+    # caller-supplied vectors, e.g. exact ones for an ivf-sq8 index
+    part = index.knn_graph(3, ids=ids[:10], vectors=x[:10])
+    np.testing.assert_array_equal(part.ids, ids[:10])
+
+
+def test_concurrent_searches_and_writer(data) -> None:
+    ids, x = data
+    set_threads(2)
+    index = VectorIndex.build(ids[:1500], x[:1500], "hnsw", config=FAST)
+    expected = index.search(x[:64], 10)[1]
+    extra_ids, extra_x = ids[1500:], x[1500:]
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        try:
+            while not stop.is_set():
+                rows = rng.integers(0, 64, 8)
+                _, got = index.search(x[rows], 10)
+                assert np.isin(got, ids).all()
+                np.testing.assert_array_equal(got[:, 0], ids[rows])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for _ in range(15):
+        index.add(extra_ids, extra_x)
+        index.remove(extra_ids)
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors, errors[0]
+    np.testing.assert_array_equal(index.search(x[:64], 10)[1], expected)
+
+
+def test_save_while_searching_is_consistent(data, tmp_path: Path) -> None:
+    ids, x = data
+    index = VectorIndex.build(ids, x, "ivf-sq8", config=FAST)
+    path = tmp_path / "i.faiss"
+    done = threading.Event()
+    results: list[np.ndarray] = []
+
+    def search() -> None:
+        while not done.is_set():
+            results.append(index.search(x[:4], 3)[1])
+
+    t = threading.Thread(target=search)
+    t.start()
+    index.save(path, stamp_for(index))
+    done.set()
+    t.join()
+    assert results and VectorIndex.load(path, stamp_for(index)).ntotal == len(ids)
+    assert os.path.getsize(path) == VectorIndex.read_header(path).file_size
