@@ -192,6 +192,10 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         )
     for collection in figures["collections"]:
         lines.append(f"collection  {collection['root']}: {collection['images']} images")
+    for failure in figures["failures"]:
+        lines.append(f"failed      {failure['path']}: {failure['error']}")
+    if figures["failed"] > len(figures["failures"]):
+        lines.append(f"            ... and {figures['failed'] - len(figures['failures'])} more")
     click.echo("\n".join(lines))
 
 

@@ -36,6 +36,8 @@ from search.results import (
     SearchHit,
     StoredImage,
     check_params,
+    database_bytes,
+    database_text,
     hit_from_row,
     info_from_row,
     label_match,
@@ -47,7 +49,8 @@ from search.store import ChangeSet, decode_vector
 
 CANDIDATE_MARGIN = 10  # extra candidates: self-exclusion, rows removed meanwhile, ties at k
 EXACT_PIXEL_MIN_SCORE = 0.9  # pixel-identical copies score ~1; below this none is looked for
-SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by id
+SCORE_DECIMALS = 6
+STATS_FAILURES = 20  # scores are rounded so that equal vectors tie and sort by id
 
 class SearchEngine:
     """Queries over one library. Open with :meth:`open`; close with :meth:`close`."""
@@ -279,7 +282,8 @@ class SearchEngine:
 
     def failed(self, limit: int = 200) -> list[ImageInfo]:
         """Files that could not be indexed, with their error."""
-        return [info_from_row(row, has_vector=False) for row in self.store.failed_images(limit)]
+        return [info_from_row(row, has_vector=False, with_labels=False)
+                for row in self.store.failed_images(limit)]
 
     def stats(self) -> dict[str, Any]:
         """Library figures: collections, counts, model, index, generation, last run, sizes."""
@@ -291,8 +295,8 @@ class SearchEngine:
         index_info["recall"] = index.recall  # measured recall@k when approximate, 1.0 flat
         return {
             "library": str(Path(self.settings.library).resolve()),
-            "database": _database_text(self.settings),
-            "database_bytes": _database_bytes(self.settings),
+            "database": database_text(self.settings),
+            "database_bytes": database_bytes(self.settings),
             "collections": [
                 {**c, "added_at": _iso(c["added_at"]), "last_indexed_at": _iso(
                     c["last_indexed_at"])} for c in self.store.collections()
@@ -303,6 +307,10 @@ class SearchEngine:
             },
             "index": index_info,
             "generation": self.store.generation(),
+            "failures": [  # the first few files that could not be indexed, and why
+                {"id": info.id, "path": info.path, "error": info.error}
+                for info in self.failed(STATS_FAILURES)
+            ] if counts["failed"] else [],
             "last_run": None if run is None else {
                 "id": run.id, "status": run.status, "started_at": _iso(run.started_at),
                 "finished_at": _iso(run.finished_at), "added": run.added,
@@ -376,24 +384,6 @@ def _with_source(error: ImageError, source: ImageQuery) -> ImageError:
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _database_text(settings: Settings) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
-
-
-def _database_bytes(settings: Settings) -> int | None:
-    if settings.database_url and not settings.database_url.startswith("sqlite:///"):
-        return None
-    path = Path(settings.resolved_database_url.removeprefix("sqlite:///"))
-    total = 0
-    for suffix in ("", "-wal"):
-        part = path.with_name(path.name + suffix)
-        if part.exists():
-            total += part.stat().st_size
-    return total
 
 
 __all__ = ["ImageInfo", "PathEscapeError", "QueryError", "SearchEngine", "SearchHit"]

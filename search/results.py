@@ -13,11 +13,13 @@ from typing import Any
 
 import numpy as np
 from PIL import Image as PILImage
+from sqlalchemy.engine import make_url
 
 from models.errors import ImgsearchError, UnreadableImageError
 from models.roi import RegionOfInterest
 from search.errors import ImageNotFoundError
 from search.schema import Image
+from search.settings import Settings
 
 Label = tuple[str, float]
 ImageQuery = Any  # str | os.PathLike | bytes | binary file object | PIL.Image.Image | ndarray
@@ -211,17 +213,34 @@ def hit_from_row(rank: int, score: float, row: StoredImage, exact: bool) -> Sear
     )
 
 
-def info_from_row(row: Image, *, has_vector: bool) -> ImageInfo:
+def info_from_row(row: Image, *, has_vector: bool, with_labels: bool = True) -> ImageInfo:
+    """An :class:`ImageInfo` from an ORM row (``with_labels``: the row has them loaded)."""
+    labels = [(item.label, float(item.score)) for item in row.labels] if with_labels else []
     return ImageInfo(
         id=row.id, path=abs_path(row.collection.root, row.rel_path),
         collection=row.collection.root, collection_id=row.collection_id, rel_path=row.rel_path,
         file_size=int(row.file_size), width=row.width, height=row.height, format=row.format,
         mtime=mtime_from_ns(row.mtime_ns), sha256=row.sha256, exif_datetime=row.exif_datetime,
-        labels=[(label.label, float(label.score)) for label in row.labels],
-        status=row.status, error=row.error, has_vector=has_vector,
+        labels=labels, status=row.status, error=row.error, has_vector=has_vector,
     )
 
 
 def abs_path(root: str, rel_path: str) -> str:
     """A stored image's absolute path: its collection root joined with the POSIX rel_path."""
     return str(Path(root) / Path(*rel_path.split("/")))
+
+
+def database_text(settings: Settings) -> str:
+    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+
+
+def database_bytes(settings: Settings) -> int | None:
+    if settings.database_url and not settings.database_url.startswith("sqlite:///"):
+        return None
+    path = Path(settings.resolved_database_url.removeprefix("sqlite:///"))
+    total = 0
+    for suffix in ("", "-wal"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            total += part.stat().st_size
+    return total

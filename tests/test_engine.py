@@ -301,3 +301,40 @@ def test_path_escaping_its_collection_is_refused(scratch):
     gone = engine.image_id_for(root / "photos" / "gone.jpg")
     with pytest.raises(ImageNotFoundError, match="no longer there"):
         engine.image_file_path(gone)
+
+
+def test_approximate_indexes_give_exact_scores(scratch):
+    """hnsw / ivf-sq8 only choose candidates: every score is the exact cosine from SQLite."""
+    engine, root = scratch
+    query = root / "photos" / "ukbench00005.jpg"
+    flat = {hit.id: hit.score for hit in engine.search_image(query, k=10)}
+    for kind in ("hnsw", "ivf-sq8"):
+        assert engine.rebuild_index(kind)["kind"] == kind
+        assert engine.stats()["index"]["kind"] == kind
+        hits = engine.search_image(query, k=10)
+        assert hits[0].path == str(query) and hits[0].score == flat[hits[0].id]
+        assert all(flat[hit.id] == hit.score for hit in hits)
+    assert engine.rebuild_index("flat")["kind"] == "flat"
+
+
+def test_failed_files_are_reported_never_returned(scratch):
+    engine, root = scratch
+    broken = root / "photos" / "broken.jpg"
+    broken.write_bytes((root / "photos" / "ukbench00006.jpg").read_bytes()[:3000])
+    (root / "photos" / "empty.jpg").write_bytes(b"")
+    with Library.open(engine.settings) as library:
+        failed_ids = add_files(library, root / "photos", ["broken.jpg", "empty.jpg"])
+    stats = engine.stats()
+    assert stats["failed"] == 2 and stats["images"] == 10
+    assert {f["path"] for f in stats["failures"]} == {str(broken), str(root / "photos" /
+                                                                       "empty.jpg")}
+    failed = engine.failed()
+    assert [info.id for info in failed] == sorted(failed_ids)
+    assert all(info.status == "failed" and info.error for info in failed)
+    info = engine.get_image(failed_ids[0])
+    assert info.status == "failed" and not info.has_vector
+    with pytest.raises(ImageNotFoundError, match="has no vector"):
+        engine.similar(failed_ids[0])
+    engine.refresh()
+    hits = engine.search_image(root / "photos" / "ukbench00006.jpg", k=50)
+    assert len(hits) == 10 and not set(failed_ids) & {hit.id for hit in hits}
