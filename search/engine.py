@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import or_, select
 
-from models.errors import ImageError, ImgsearchError
-from models.load import load_image, pixel_sha256
+from models import ImageAnalyzer, ImageError, ImgsearchError, load_image, pixel_sha256
 from models.roi import coerce_roi
 from search.errors import ImageNotFoundError
 from search.library import Library
@@ -49,8 +48,9 @@ from search.store import ChangeSet, decode_vector
 
 CANDIDATE_MARGIN = 10  # extra candidates: self-exclusion, rows removed meanwhile, ties at k
 EXACT_PIXEL_MIN_SCORE = 0.9  # pixel-identical copies score ~1; below this none is looked for
-SCORE_DECIMALS = 6
-STATS_FAILURES = 20  # scores are rounded so that equal vectors tie and sort by id
+SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by id
+STATS_FAILURES = 20  # failed files listed by stats()
+
 
 class SearchEngine:
     """Queries over one library. Open with :meth:`open`; close with :meth:`close`."""
@@ -59,7 +59,7 @@ class SearchEngine:
         self.library = library
         self.store = library.store
         self.settings: Settings = library.settings
-        self._analyzer: Any = None
+        self._analyzer: ImageAnalyzer | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -79,12 +79,10 @@ class SearchEngine:
     # -- model ------------------------------------------------------------------------------
 
     @property
-    def analyzer(self) -> Any:
+    def analyzer(self) -> ImageAnalyzer:
         """The models.ImageAnalyzer for queries, built on first use (loads the ONNX model)."""
         with self._lock:
             if self._analyzer is None:
-                from models import ImageAnalyzer
-
                 model = self.library.load_model()
                 self._analyzer = ImageAnalyzer(
                     model, decode_workers=0, max_pixels=self.settings.max_image_pixels
