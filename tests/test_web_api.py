@@ -186,6 +186,7 @@ def test_not_an_image_is_415(client, weblib):
     assert_error(upload(client, data=b"<svg xmlns='http://www.w3.org/2000/svg'/>"), 415)
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_decompression_bomb_is_refused(client):
     buffer = io.BytesIO()
     Image.new("1", (12_000, 12_000)).save(buffer, "PNG")  # 144 Mpx in a few KB
@@ -258,6 +259,29 @@ def test_no_library_yet_is_503_then_picked_up(tmp_path, weblib, data_dir):
     run_index(settings.library, weblib.models_dir, photos)
     stats = client.get(f"{API}/stats")
     assert stats.status_code == 200 and stats.get_json()["images"] == 2
+    app.extensions["imgsearch"].close()
+
+
+def test_running_app_serves_the_new_generation(tmp_path, weblib, data_dir):
+    images = data_dir / "ukbench_subset" / "images"
+    first, later = tmp_path / "first", tmp_path / "later"
+    for folder, names in ((first, ["ukbench00008.jpg", "ukbench00012.jpg"]),
+                          (later, ["ukbench00020.jpg"])):  # fmt: skip
+        folder.mkdir()
+        for name in names:
+            shutil.copy2(images / name, folder / name)
+    settings = replace(weblib.settings, library=tmp_path / "lib")
+    run_index(settings.library, weblib.models_dir, first)
+    app = create_app(settings)
+    client = app.test_client()
+    query = images / "ukbench00020.jpg"
+    before = upload(client, query, k=5).get_json()["results"]
+    assert len(before) == 2 and before[0]["score"] < 0.99
+    run_index(settings.library, weblib.models_dir, later)  # its own Library, like a CLI run
+    time.sleep(1.05)  # the app checks the generation at most once a second
+    after = upload(client, query, k=5).get_json()["results"]
+    assert len(after) == 3 and after[0]["score"] >= 0.999 and after[0]["exact"]
+    assert client.get(f"{API}/stats").get_json()["images"] == 3
     app.extensions["imgsearch"].close()
 
 
@@ -458,6 +482,7 @@ def test_html_pages(client, ids):
     home = client.get("/")
     assert home.status_code == 200 and b'type="file"' in home.data
     assert b'id="roi-canvas"' in home.data
+    assert b'class="notice"' not in home.data  # the library is there and not empty
     start = client.get(f"/?from={ids[QUERY_NAME]}")
     assert f'value="{ids[QUERY_NAME]}"'.encode() in start.data
     assert f"/api/v1/images/{ids[QUERY_NAME]}/thumbnail?size=1024".encode() in start.data

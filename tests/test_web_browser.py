@@ -1,0 +1,244 @@
+"""The search UI in real headless Chromium against the real server (`imgsearch serve`).
+
+Upload a photo, draw a region on the preview with the mouse, search, open an image page,
+search with a region of a library image; screenshots go to the artifacts directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.web_library import QUERY_NAME, WebLibrary, build_web_library
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.browser
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+    pytest.skip(
+        f"headless browser tests need {CHROMIUM} and {CHROMEDRIVER} (install the distribution's "
+        "chromium and chromium-driver packages)",
+        allow_module_level=True,
+    )
+
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+WAIT_S = 30
+
+
+@pytest.fixture(scope="module")
+def weblib(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):
+    return build_web_library(tmp_path_factory.mktemp("webui"), data_dir, models_dir)
+
+
+@pytest.fixture(scope="module")
+def server(weblib: WebLibrary) -> Iterator[str]:
+    """`imgsearch serve --port 0` in a subprocess; yields its base URL."""
+    command = [
+        sys.executable, "-u", "-c", "from cli.main import main; main()",
+        "--library", str(weblib.settings.library), "--model-path", str(weblib.models_dir),
+        "serve", "--host", "127.0.0.1", "--port", "0", "--threads", "4",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        url = None
+        lines = []
+        while time.monotonic() < deadline and url is None:
+            line = process.stdout.readline() if process.stdout else ""
+            if not line:
+                if process.poll() is not None:
+                    break
+                continue
+            lines.append(line)
+            match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            if match:
+                url = f"http://127.0.0.1:{match.group(1)}"
+        assert url, "server did not start:\n" + "".join(lines)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run", "--window-size=1360,1000", f"--user-data-dir={profile}",
+    ):  # fmt: skip
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(WAIT_S)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait(driver, condition):
+    return WebDriverWait(driver, WAIT_S).until(condition)
+
+
+def severe_console_messages(driver) -> list[str]:
+    """Console errors (CSP violations, script errors, failed loads) since the last call."""
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def drag_region(driver, canvas, frm=(0.2, 0.2), to=(0.8, 0.8)) -> None:
+    """Press at ``frm`` and release at ``to`` (fractions of the canvas), with the mouse."""
+    width, height = canvas.size["width"], canvas.size["height"]
+    start = (int((frm[0] - 0.5) * width), int((frm[1] - 0.5) * height))
+    ActionChains(driver).move_to_element_with_offset(canvas, *start).click_and_hold().pause(
+        0.1
+    ).move_by_offset(int((to[0] - frm[0]) * width * 0.5), int((to[1] - frm[1]) * height * 0.5)
+    ).move_by_offset(int((to[0] - frm[0]) * width * 0.5), int((to[1] - frm[1]) * height * 0.5)
+    ).release().perform()  # fmt: skip
+
+
+def all_images_loaded(driver, selector: str) -> bool:
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]))"
+        ".every(i => i.complete && i.naturalWidth > 0);",
+        selector,
+    )
+
+
+def test_upload_region_search_and_image_page(browser, server, weblib, artifacts_dir):
+    driver = browser
+    driver.get(server + "/")
+    assert "imgsearch" in driver.title
+    assert not driver.find_elements(By.CSS_SELECTOR, ".notice")  # a library, not empty
+    driver.find_element(By.ID, "image").send_keys(str(weblib.query_photo))
+    canvas = wait(driver, ec.visibility_of_element_located((By.ID, "roi-canvas")))
+    wait(driver, lambda d: d.execute_script(
+        "const i = document.getElementById('preview-img'); return i.complete && i.naturalWidth;"
+    ))  # fmt: skip
+    assert QUERY_NAME in driver.find_element(By.ID, "preview-name").text
+
+    drag_region(driver, canvas, (0.2, 0.2), (0.8, 0.8))
+    roi = [float(v) for v in driver.find_element(By.ID, "roi").get_attribute("value").split(",")]
+    assert len(roi) == 4
+    for got, want in zip(roi, (0.2, 0.2, 0.8, 0.8), strict=True):
+        assert abs(got - want) < 0.03, roi
+    # The region is drawn: the canvas is dimmed outside it and clear inside.
+    alpha_out, alpha_in = driver.execute_script(
+        "const c = document.getElementById('roi-canvas'), x = c.getContext('2d');"
+        "return [x.getImageData(c.width * 0.05, c.height * 0.05, 1, 1).data[3],"
+        "        x.getImageData(c.width * 0.5, c.height * 0.5, 1, 1).data[3]];"
+    )
+    assert alpha_out > 100 and alpha_in == 0
+
+    driver.find_element(By.ID, "k").clear()
+    driver.find_element(By.ID, "k").send_keys("12")
+    driver.find_element(By.ID, "submit").click()
+    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card")))
+    cards = driver.find_elements(By.CSS_SELECTOR, "#results li.card")
+    assert len(cards) == 12
+    scores = [c.find_element(By.CLASS_NAME, "score").text for c in cards]
+    assert all(s.endswith("%") for s in scores)
+    assert "region 0." in driver.find_element(By.CSS_SELECTOR, "#results .results-head").text
+    wait(driver, lambda d: all_images_loaded(d, "#results img"))
+    # The preview and the drawn region stay, so the region can be changed and searched again.
+    assert driver.find_element(By.ID, "roi").get_attribute("value")
+    driver.execute_script("window.scrollTo(0, 0)")
+    driver.set_window_size(1360, 1480)
+    time.sleep(0.4)
+    driver.save_screenshot(str(artifacts_dir / "web_results.png"))
+    driver.set_window_size(1360, 1000)
+
+    first = cards[0].find_element(By.TAG_NAME, "a")
+    first_name = cards[0].find_element(By.CLASS_NAME, "name").text
+    first.click()
+    title = wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".image-title")))
+    assert title.text == first_name
+    wait(driver, lambda d: all_images_loaded(d, "img"))
+    assert driver.find_elements(By.CSS_SELECTOR, ".similar li.card")
+    assert driver.find_elements(By.CSS_SELECTOR, ".label-list li")
+    driver.save_screenshot(str(artifacts_dir / "web_image.png"))
+    assert severe_console_messages(driver) == []
+
+
+def test_region_of_a_library_image_and_keyboard(browser, server):
+    driver = browser
+    driver.get(server + "/labels?q=bee")
+    cards = driver.find_elements(By.CSS_SELECTOR, "li.card a")
+    assert cards, "the label search finds the bee photos"
+    cards[0].click()
+    wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".image-title")))
+    driver.find_element(By.PARTIAL_LINK_TEXT, "Search with a region").click()
+    canvas = wait(driver, ec.visibility_of_element_located((By.ID, "roi-canvas")))
+    wait(driver, lambda d: d.execute_script(
+        "const i = document.getElementById('preview-img'); return i.complete && i.naturalWidth;"
+    ))  # fmt: skip
+    assert driver.find_element(By.ID, "image-id").get_attribute("value").isdigit()
+    # Keyboard: Enter on the focused canvas selects the middle, an arrow moves it, Esc clears.
+    canvas.send_keys(Keys.ENTER)
+    assert driver.find_element(By.ID, "roi").get_attribute("value") == "0.25,0.25,0.75,0.75"
+    canvas.send_keys(Keys.ARROW_RIGHT)
+    assert driver.find_element(By.ID, "roi").get_attribute("value") == "0.27,0.25,0.77,0.75"
+    canvas.send_keys(Keys.ESCAPE)
+    assert driver.find_element(By.ID, "roi").get_attribute("value") == ""
+    drag_region(driver, canvas, (0.3, 0.25), (0.75, 0.8))
+    driver.find_element(By.ID, "submit").click()
+    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card")))
+    head = driver.find_element(By.CSS_SELECTOR, "#results .results-head").text
+    region = [float(v) for v in re.search(r"region ([\d., ]+) ·", head).group(1).split(",")]
+    for got, want in zip(region, (0.3, 0.25, 0.75, 0.8), strict=True):
+        assert abs(got - want) < 0.03, head
+    assert severe_console_messages(driver) == []
+
+
+def test_messages_for_bad_input(browser, server, tmp_path):
+    driver = browser
+    driver.get(server + "/")
+    driver.find_element(By.ID, "submit").click()
+    message = driver.find_element(By.ID, "form-message")
+    assert "Choose a photo" in message.text
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not a photo")
+    driver.find_element(By.ID, "image").send_keys(str(text_file))
+    assert "not an image" in message.text
+    # A file that claims to be a JPEG but is not: the server's message is shown in place.
+    fake = tmp_path / "fake.jpg"
+    fake.write_bytes(b"this is not a JPEG at all" * 20)
+    driver.find_element(By.ID, "image").send_keys(str(fake))
+    driver.find_element(By.ID, "submit").click()
+    alert = wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, "#results .alert")))
+    assert "Not a readable image" in alert.text
+    # An empty region typed by hand is refused before anything is sent.
+    roi = driver.find_element(By.ID, "roi")
+    roi.clear()
+    roi.send_keys("0.5,0.5,0.5,0.9")
+    driver.find_element(By.ID, "submit").click()
+    assert "region is empty" in message.text
+    assert roi.get_attribute("aria-invalid") == "true"
