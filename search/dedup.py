@@ -37,7 +37,13 @@ from typing import Literal
 
 import numpy as np
 
-from search.dedup_neighbours import IdRows, NeighbourProvider, default_neighbours
+from search.dedup_neighbours import (
+    DedupError,
+    IdRows,
+    NeighbourProvider,
+    check_unit_vectors,
+    default_neighbours,
+)
 
 # Measured (bench/dedup.py threshold; default model mobilenet_v3_small_100, cosine of unit
 # embeddings). shared/data/near_duplicates: 990 pairs, 641 duplicates; highest non-duplicate
@@ -56,10 +62,6 @@ DEFAULT_KEEPER_RULES: tuple[str, ...] = KEEPER_RULES
 DEFAULT_K = 16
 DEFAULT_MAX_K = 256
 Linkage = Literal["star", "complete"]
-
-
-class DedupError(ValueError):
-    """Bad input to the deduplication (ids, vectors, threshold, rules)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,13 +154,14 @@ def keeper_key(img: DedupImage, rules: Sequence[str] = DEFAULT_KEEPER_RULES) -> 
     return (*(_rule_key(r, img) for r in rules), img.path, img.id)
 
 
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
+def human_size(n: int) -> str:
+    """``1.5 MB`` style file size."""
+    value = float(max(0, n))
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
-    return f"{n} B"  # pragma: no cover
+    return f"{value:.1f} GB"
 
 
 def _when(img: DedupImage) -> str:
@@ -176,7 +179,7 @@ def _explain(rule: str, keeper: DedupImage, other: DedupImage) -> str:
             f"highest resolution ({keeper.width}x{keeper.height} vs {other.width}x{other.height})"
         )
     if rule == "filesize":
-        return f"largest file ({_size(keeper.file_size)} vs {_size(other.file_size)})"
+        return f"largest file ({human_size(keeper.file_size)} vs {human_size(other.file_size)})"
     if rule == "exif":
         return "has an EXIF capture time (the others do not)"
     return f"oldest ({_when(keeper)} vs {_when(other)})"
@@ -199,19 +202,6 @@ def choose_keeper(
             tied = f" (tied on {', '.join(rules[:i])})" if i else ""
             return keeper, _explain(rule, keeper, runner) + tied
     return keeper, "all rules tie; first by path"
-
-
-def _check_vectors(vectors: np.ndarray, n: int) -> None:
-    if not isinstance(vectors, np.ndarray) or vectors.ndim != 2:
-        raise DedupError("vectors must be a 2-D numpy array [n_images, dim]")
-    if vectors.shape[0] != n:
-        raise DedupError(f"{vectors.shape[0]} vectors for {n} images: one row per image")
-    for start in range(0, n, 65536):
-        block = np.asarray(vectors[start : start + 65536], dtype=np.float32)
-        norms = np.linalg.norm(block, axis=1)
-        if not np.all(np.isfinite(norms)) or np.any(np.abs(norms - 1.0) > 1e-2):
-            bad = start + int(np.flatnonzero(~(np.abs(norms - 1.0) <= 1e-2))[0])
-            raise DedupError(f"vector of row {bad} is not a finite L2-normalised vector")
 
 
 def _edges(
@@ -324,10 +314,7 @@ def find_duplicates(
         raise DedupError(f"need 1 <= k <= max_k, got k={k}, max_k={max_k}")
     rules = check_keeper_rules(keeper_rules)
     images = list(images)
-    try:
-        idmap = IdRows(np.fromiter((im.id for im in images), dtype=np.int64, count=len(images)))
-    except ValueError as exc:
-        raise DedupError(str(exc)) from None
+    idmap = IdRows(np.fromiter((im.id for im in images), dtype=np.int64, count=len(images)))
 
     # 1. exact sets -> representative (best by the rules) of each image
     rep = np.arange(len(images), dtype=np.int64)
@@ -351,7 +338,7 @@ def find_duplicates(
         if neighbours is None:
             if vectors is None:
                 raise DedupError("near-duplicates need vectors or a neighbours provider")
-            _check_vectors(vectors, len(images))
+            check_unit_vectors(vectors, len(images))
             neighbours = default_neighbours(vectors, idmap.ids)
         provider_name = getattr(neighbours, "name", None) or getattr(
             neighbours, "__name__", type(neighbours).__name__
@@ -392,16 +379,11 @@ def find_duplicates(
             members = [DedupMember(images[c], 1.0, True) for c in idx]
             groups.append(_group(images[keeper_i], members, rules))
     groups.sort(key=lambda g: (-len(g.members), g.keeper.path, g.keeper.id))
-    stats: dict[str, object] = {
-        "images": len(images),
-        "exact_sets": len(copies),
-        "near_edges": int(lo.size),
-        "groups": len(groups),
-        "duplicates": sum(len(g.members) for g in groups),
-        "provider": provider_name,
-        **graph_stats,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    stats: dict[str, object] = {"images": len(images), "exact_sets": len(copies),
+                                 "near_edges": int(lo.size), "groups": len(groups),
+                                 "duplicates": sum(len(g.members) for g in groups),
+                                 "provider": provider_name, **graph_stats,
+                                 "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
     return DedupResult(threshold, tuple(groups), rules, linkage, stats)
 
 

@@ -27,12 +27,18 @@ from collections.abc import Callable
 import faiss
 import numpy as np
 
+from models.errors import ImgsearchError
+
 NeighbourProvider = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 FLAT_MAX = 10_000
 """Largest ``n`` searched exactly by :func:`default_neighbours`; above it, IVF."""
 DEFAULT_NPROBE = 8
 _CHUNK = 8192
+
+
+class DedupError(ImgsearchError, ValueError):
+    """Bad input to the deduplication (ids, vectors, threshold, rules)."""
 
 
 class IdRows:
@@ -45,7 +51,7 @@ class IdRows:
         self._sorted = ids[self._order]
         if ids.size > 1 and bool(np.any(self._sorted[1:] == self._sorted[:-1])):
             dup = int(self._sorted[1:][self._sorted[1:] == self._sorted[:-1]][0])
-            raise ValueError(f"image ids must be unique; id {dup} appears more than once")
+            raise DedupError(f"image ids must be unique; id {dup} appears more than once")
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """Row of each id, ``-1`` for an id that is not here."""
@@ -59,14 +65,29 @@ class IdRows:
 
 def _check_matrix(vectors: np.ndarray, ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(vectors, np.ndarray) or vectors.ndim != 2 or vectors.shape[1] < 1:
-        raise ValueError("vectors must be a 2-D numpy array [n, dim]")
+        raise DedupError("vectors must be a 2-D numpy array [n, dim]")
     if vectors.dtype not in (np.float32, np.float16, np.float64):
-        raise ValueError(f"vectors must be float16/32/64, not {vectors.dtype}")
+        raise DedupError(f"vectors must be float16/32/64, not {vectors.dtype}")
     n = vectors.shape[0]
     ids = np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
     if ids.shape != (n,):
-        raise ValueError(f"{ids.size} ids for {n} vectors")
+        raise DedupError(f"{ids.size} ids for {n} vectors")
     return vectors, ids
+
+
+def check_unit_vectors(vectors: np.ndarray, n: int) -> None:
+    """Refuse anything but ``n`` finite, L2-normalised rows (checked in chunks)."""
+    if not isinstance(vectors, np.ndarray) or vectors.ndim != 2:
+        raise DedupError("vectors must be a 2-D numpy array [n_images, dim]")
+    if vectors.shape[0] != n:
+        raise DedupError(f"{vectors.shape[0]} vectors for {n} images: one row per image")
+    for start in range(0, n, 65536):
+        norms = np.linalg.norm(np.asarray(vectors[start : start + 65536], np.float32), axis=1)
+        bad = np.flatnonzero(~(np.abs(norms - 1.0) <= 1e-2))
+        if bad.size:
+            raise DedupError(
+                f"vector of row {start + bad[0]} is not a finite L2-normalised (unit) vector"
+            )
 
 
 def _f32(block: np.ndarray) -> np.ndarray:
@@ -103,8 +124,8 @@ class FlatNeighbours:
 class IvfNeighbours:
     """Approximate k-nearest neighbours: k-means cells, BLAS scan of each query's nearest cells.
 
-    ``nlist`` defaults to ``sqrt(nprobe * n)`` (balances assigning queries to cells against
-    scanning cells); training uses at most 64 points per cell, 10 k-means iterations, a fixed
+    ``nlist`` defaults to ``sqrt(nprobe * n)`` (at most ``n / 39``, what k-means needs);
+    training uses at most 64 points per cell, 10 k-means iterations, a fixed
     ``seed``: the same input gives the same result. Memory: the caller's matrix (not copied,
     float16 is fine), the centroids and an ``n x nprobe`` int32 table of each vector's cells.
     """
@@ -126,8 +147,9 @@ class IvfNeighbours:
         self.map = IdRows(ids)
         n, dim = vectors.shape
         if n == 0:
-            raise ValueError("IvfNeighbours needs at least one vector")
-        self.nlist = int(nlist or max(1, round(math.sqrt(max(1, nprobe) * n))))
+            raise DedupError("IvfNeighbours needs at least one vector")
+        # sqrt(nprobe * n) balances assignment against scanning; >= 39 points per cell
+        self.nlist = int(nlist or min(round(math.sqrt(max(1, nprobe) * n)), n // 39))
         self.nlist = max(1, min(self.nlist, n))
         self.nprobe = max(1, min(int(nprobe), self.nlist))
         rng = np.random.default_rng(seed)

@@ -34,7 +34,7 @@ from pathlib import Path, PurePath
 
 import jinja2
 
-from search.dedup import DedupImage, DedupResult
+from search.dedup import DedupImage, DedupResult, human_size
 
 log = logging.getLogger(__name__)
 
@@ -139,15 +139,6 @@ def data_uri(data: bytes | None) -> str | None:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _human(n: int) -> str:
-    value = float(max(0, n))
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
 def _file_href(path: str) -> str | None:
     p = PurePath(path)
     if not p.is_absolute():
@@ -185,7 +176,7 @@ def render_html(
             "path": img.path, "name": PurePath(img.path).name or img.path,
             "folder": str(PurePath(img.path).parent), "href": _file_href(img.path),
             "thumb": thumb(img),
-            "size": f"{img.width}x{img.height}", "bytes": _human(img.file_size),
+            "size": f"{img.width}x{img.height}", "bytes": human_size(img.file_size),
             "exif": f"{img.exif_datetime:%Y-%m-%d %H:%M:%S}" if img.exif_datetime else None,
             "score": None if score is None else f"{_score(score):.3f}",
             "exact": exact, "keeper": keeper, "id": img.id,

@@ -1,0 +1,160 @@
+"""Dedup reports: JSON shape, CSV rows, self-contained HTML, atomic writes, photos untouched."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from search.dedup import DedupImage, find_duplicates
+from search.dedup_report import (
+    CSV_COLUMNS,
+    csv_rows,
+    data_uri,
+    file_thumbnails,
+    render_html,
+    to_json,
+    write_csv,
+    write_report,
+)
+
+T = 0.9
+
+
+def unit(rows) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def img(i: int, name: str | None = None, w: int = 100, h: int = 100, **kw) -> DedupImage:
+    return DedupImage(i, name or f"/photos/{i:05d}.jpg", kw.pop("size", 1000), w, h, **kw)
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def result():
+    vectors = unit(np.array([[1, 0, 0], [1, 0.1, 0], [1, 0, 0], [0, 1, 0], [0, 1, 0.05]]))
+    images = [
+        img(1, "/p/a.jpg", w=300, h=200, sha256="s1"),
+        img(2, "/p/a-small.jpg", w=150, h=100, exif_datetime=datetime(2021, 1, 2, 3, 4, 5)),
+        img(3, "/q/a.jpg", w=300, h=200, sha256="s1"),
+        img(4, '/p/<script>alert("x")</script>.jpg', size=2000),
+        img(5, "relative/b.png", size=1000),
+    ]
+    return find_duplicates(images, vectors, threshold=T)
+
+
+def test_json_has_the_promised_shape(result) -> None:
+    data = json.loads(json.dumps(to_json(result)))
+    assert data["threshold"] == T
+    assert len(data["groups"]) == 2
+    for g in data["groups"]:
+        assert {"keeper", "reason", "members"} <= set(g)
+        assert isinstance(g["keeper"], str) and isinstance(g["reason"], str)
+        for m in g["members"]:
+            assert {"path", "id", "score", "exact"} <= set(m)
+            assert m["path"] != g["keeper"] and T <= m["score"] <= 1.0
+    first = data["groups"][0]
+    assert first["keeper"] == "/p/a.jpg"
+    assert [(m["path"], m["exact"], m["score"]) for m in first["members"]] == [
+        ("/q/a.jpg", True, 1.0),
+        ("/p/a-small.jpg", False, pytest.approx(0.995, abs=1e-3)),
+    ]
+    assert first["members"][1]["exif_datetime"] == "2021-01-02T03:04:05"
+
+
+def test_csv_has_one_row_per_duplicate(result) -> None:
+    buf = io.StringIO(newline="")
+    assert write_csv(result, buf) == 3
+    rows = list(csv.DictReader(io.StringIO(buf.getvalue())))
+    assert list(rows[0]) == list(CSV_COLUMNS) and len(rows) == 3
+    assert [(r["group"], r["keeper_path"], r["duplicate_path"], r["exact"]) for r in rows] == [
+        ("1", "/p/a.jpg", "/q/a.jpg", "yes"),
+        ("1", "/p/a.jpg", "/p/a-small.jpg", "no"),
+        ("2", '/p/<script>alert("x")</script>.jpg', "relative/b.png", "no"),
+    ]
+    assert len(list(csv_rows(result))) == result.duplicate_count
+
+
+def _jpeg(colour: tuple[int, int, int]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 6), colour).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def test_html_is_self_contained_and_escaped(result, caplog) -> None:
+    def thumbnail(image_id: int) -> bytes | None:
+        if image_id == 2:
+            raise OSError("file vanished")
+        return b"not an image" if image_id == 5 else _jpeg((image_id * 40, 0, 0))
+
+    html = render_html(result, thumbnail)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.I)
+    assert not re.search(r"<link|@import|url\(|<script[^>]+src|<iframe|<object", html, re.I)
+    assert html.count('src="data:image/jpeg;base64,') == 3  # ids 1, 3, 4
+    assert html.count("no thumbnail") == 2  # the failing one and the non-image
+    assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+    assert 'href="file:///p/a.jpg"' in html and "KEEP" in html and "EXACT" in html
+    assert "file vanished" in caplog.text
+
+
+def test_html_pages_many_groups() -> None:
+    n = 240
+    vectors = np.zeros((n, n // 2 + 1), np.float32)
+    vectors[np.arange(n), np.arange(n) // 2] = 1.0  # 120 pairs of identical vectors
+    images = [img(i) for i in range(n)]
+    res = find_duplicates(images, vectors, threshold=T)
+    assert len(res.groups) == n // 2
+    html = render_html(res, lambda i: _jpeg((0, 0, 0)), page_size=50)
+    assert (
+        html.count('<details class="page"') == 3 and html.count('<details class="page" open') == 1
+    )
+    assert html.count('loading="lazy"') == n and html.count('class="group"') == n // 2
+
+
+def test_reports_write_atomically_and_leave_photos_alone(tmp_path: Path, result) -> None:
+    photos = []
+    for i, colour in enumerate([(200, 10, 10), (200, 10, 10), (10, 10, 200)]):
+        p = tmp_path / f"p{i}.png"
+        Image.new("RGB", (64, 48), colour).save(p)
+        photos.append(p)
+    before = {p: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest()) for p in photos}
+    images = [
+        DedupImage(i, str(p), p.stat().st_size, 64, 48, hashlib.sha256(p.read_bytes()).hexdigest())
+        for i, p in enumerate(photos)
+    ]
+    res = find_duplicates(images, near=False)
+    assert len(res.groups) == 1
+    for fmt in ("json", "csv", "html"):
+        out = write_report(res, tmp_path / f"report.{fmt}", thumbnail=file_thumbnails(images))
+        assert out.stat().st_size > 0
+    assert 'src="data:image/jpeg;base64,' in (tmp_path / "report.html").read_text()
+    after = {p: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest()) for p in photos}
+    assert after == before
+    assert sorted(x.name for x in tmp_path.iterdir()) == sorted(
+        [p.name for p in photos] + ["report.csv", "report.html", "report.json"]
+    )
+    with pytest.raises(ValueError, match="format"):
+        write_report(res, tmp_path / "report.txt")
+
+
+def test_data_uri_accepts_only_small_images() -> None:
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(png, "PNG")
+    webp = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(webp, "WEBP")
+    assert data_uri(png.getvalue()).startswith("data:image/png;base64,")
+    assert data_uri(webp.getvalue()).startswith("data:image/webp;base64,")
+    assert data_uri(_jpeg((1, 2, 3))).startswith("data:image/jpeg;base64,")
+    assert data_uri(b"<svg onload=alert(1)>") is None and data_uri(None) is None
+    assert data_uri(b"\xff\xd8\xff" + bytes(300 * 1024)) is None  # too large for the page
