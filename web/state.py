@@ -3,8 +3,10 @@
 The engine is opened once. When no library exists yet the server still starts, answers 503
 with a clear message and tries again at most once per interval, so a library made by an index
 run is picked up without a restart. Once open, ``engine.refresh()`` (a cheap generation check
-that reloads the FAISS cache when an index run committed) runs at most once per interval, in
-one request thread at a time; the other threads keep searching the index they hold.
+that reloads the FAISS cache when an index run committed) runs at most once per interval, one
+at a time, in a background thread: no request waits for a reload (at 100 k vectors that can
+take seconds); every request keeps searching the index it holds, and the next ones get the
+new one as soon as it is swapped in.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ class EngineHolder:
         *,
         opener: Callable[[Settings], Any] = _open_engine,
         interval: float = REFRESH_INTERVAL_S,
+        background: bool = True,
     ) -> None:
         self.settings = settings
         self.interval = interval
+        self.background = background
         self._opener = opener
         self._engine = engine
         self._open_lock = threading.Lock()
@@ -65,15 +69,24 @@ class EngineHolder:
             return self._open()
         now = time.monotonic()
         if now - self._last_check >= self.interval and self._refresh_lock.acquire(blocking=False):
-            try:
-                self._last_check = now
-                if engine.refresh():
-                    log.info("library changed: now serving its new generation")
-            except Exception:  # keep serving the generation we have; say why in the log
-                log.exception("refreshing the library failed; serving the previous generation")
-            finally:
-                self._refresh_lock.release()
+            self._last_check = now
+            if self.background:
+                threading.Thread(
+                    target=self._refresh, args=(engine,), name="imgsearch-refresh", daemon=True
+                ).start()
+            else:
+                self._refresh(engine)
         return engine
+
+    def _refresh(self, engine: Any) -> None:
+        """Reload the index if the library's generation moved (the refresh lock is held)."""
+        try:
+            if engine.refresh():
+                log.info("library changed: now serving its new generation")
+        except Exception:  # keep serving the generation we have; say why in the log
+            log.exception("refreshing the library failed; serving the previous generation")
+        finally:
+            self._refresh_lock.release()
 
     def _open(self) -> Any:
         with self._open_lock:
