@@ -287,7 +287,7 @@ def upgrade(ctx: click.Context, revision: str) -> None:
     """Upgrade the schema to REVISION (default: head); a SQLite file is backed up first."""
     with database(ctx) as engine:
         before = migrate.current_revision(engine)
-        migrate._backup_sqlite(engine, before)  # same backup as the automatic upgrade
+        migrate.backup_sqlite(engine, before)  # same backup as the automatic upgrade
         run_migration(lambda: migrate.upgrade(engine, revision))
         after = migrate.current_revision(engine)
     click.echo(f"schema {before or '(none)'} -> {after}")
@@ -301,7 +301,7 @@ def downgrade(ctx: click.Context, revision: str) -> None:
     """Downgrade the schema to REVISION ('base' drops everything); backed up first."""
     with database(ctx) as engine:
         before = migrate.current_revision(engine)
-        migrate._backup_sqlite(engine, before)
+        migrate.backup_sqlite(engine, before)
         run_migration(lambda: migrate.downgrade(engine, revision))
         after = migrate.current_revision(engine)
     click.echo(f"schema {before or '(none)'} -> {after or '(base)'}")

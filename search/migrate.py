@@ -85,11 +85,11 @@ def ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool = True) ->
             f"the library's schema is at {current}, this imgsearch needs {head}: "
             "run `imgsearch db upgrade`"
         )
-    _backup_sqlite(engine, current)
+    backup_sqlite(engine, current)
     upgrade(engine)
 
 
-def _backup_sqlite(engine: Engine, revision: str | None) -> None:
+def backup_sqlite(engine: Engine, revision: str | None) -> None:
     database = engine.url.database
     if revision is None or engine.dialect.name != "sqlite" or not database:
         return

@@ -440,18 +440,20 @@ class Store:
         return None
 
     def search_labels(self, word: str, limit: int = 50) -> list[tuple[int, str, float]]:
-        """Images whose top labels contain ``word``: (image id, label, score), best first."""
+        """Images whose top labels contain ``word``: (image id, best matching label, its score)."""
         pattern = f"%{word.strip().lower()}%"
-        best = func.max(ImageLabel.score).label("best")
         query = (
-            select(ImageLabel.image_id, func.min(ImageLabel.label), best)
+            select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
             .where(func.lower(ImageLabel.label).like(pattern))
-            .group_by(ImageLabel.image_id)
-            .order_by(best.desc(), ImageLabel.image_id)
-            .limit(limit)
+            .order_by(ImageLabel.score.desc(), ImageLabel.image_id)
         )
+        best: dict[int, tuple[int, str, float]] = {}
         with self.session() as session:
-            return [(r[0], r[1], float(r[2])) for r in session.execute(query)]
+            for image_id, label, score in session.execute(query):
+                best.setdefault(image_id, (image_id, label, float(score)))
+                if len(best) >= limit:
+                    break
+        return list(best.values())
 
     def failed_images(self, limit: int = 200) -> list[Image]:
         with self.session() as session:
