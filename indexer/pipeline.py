@@ -53,6 +53,7 @@ class Record:
     removal: int | None = None
     error: str | None = None
     copied: bool = False
+    leader_sha: str | None = None  # first embed of these bytes: report its id once committed
 
 
 @dataclass
@@ -122,6 +123,9 @@ class Writer(threading.Thread):
         self.on_commit = on_commit
         self.min_save_interval = min_save_interval
         self.queue: queue.Queue[object] = queue.Queue(maxsize=4 * self.batch_size)
+        #: (sha256, image id) of committed first embeds: later copies of those bytes reuse
+        #: the stored vector instead of a vector held in memory.
+        self.committed: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
         self.error: BaseException | None = None
         self._pending: list[Record] = []
         self._last_save = time.monotonic()
@@ -186,7 +190,13 @@ class Writer(threading.Thread):
                 changes.moves.append(record.move)
             if record.removal is not None:
                 changes.removals.append(record.removal)
-        self.library.apply(changes)
+        applied = self.library.apply(changes)
+        upserted = iter(applied.upserted_ids)
+        for record in records:
+            if record.upsert is not None:
+                image_id = next(upserted)
+                if record.leader_sha is not None and record.outcome != "failed":
+                    self.committed.put((record.leader_sha, image_id))
         counts = self.counts
         counts.batches += 1
         for record in records:
@@ -289,7 +299,9 @@ class Pipeline:
 
         for result in analyzer.analyze_iter(sources()):
             item, read = waiting.popleft()
-            writer.put(self._embedded(item, read, result))
+            record = self._embedded(item, read, result)
+            record.leader_sha = read.sha256
+            writer.put(record)
             leader = leaders[read.sha256]
             leader.result = result
             for follower, follower_read in leader.followers:
@@ -301,6 +313,7 @@ class Pipeline:
         """Handle ``item`` without decoding when its bytes are known; False to embed it."""
         sha = read.sha256
         existing = item.existing
+        self._forget_committed(plan, leaders, writer)
         if (item.kind is WorkKind.CHANGED and existing is not None and existing.sha256 == sha
                 and (existing.status == STATUS_FAILED or item.had_vector)):
             # touched, same bytes: only size/mtime change; the vector stays
@@ -333,6 +346,19 @@ class Pipeline:
         else:
             writer.put(self._embedded(item, read, leader.result, copied=True))
         return True
+
+    @staticmethod
+    def _forget_committed(plan: Plan, leaders: dict[str, _Leader], writer: Writer) -> None:
+        """Committed first embeds become copy sources; their in-memory results are dropped."""
+        while True:
+            try:
+                sha, image_id = writer.committed.get_nowait()
+            except queue.Empty:
+                return
+            plan.copy_sources.setdefault(sha, image_id)
+            leader = leaders.get(sha)
+            if leader is not None and leader.result is not None and not leader.followers:
+                del leaders[sha]
 
     # -- records ----------------------------------------------------------------------------
 

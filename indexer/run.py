@@ -56,6 +56,7 @@ class IndexSummary:
     copied: int = 0
     processed: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time of this process during the run (all threads)
     images_per_second: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -76,6 +77,7 @@ class IndexSummary:
             "copied": self.copied,
             "processed": self.processed,
             "seconds": round(self.seconds, 3),
+            "cpu_seconds": round(self.cpu_seconds, 3),
             "images_total": self.images_total,
             "failed_total": self.failed_total,
             "collections": self.collections,
@@ -121,6 +123,20 @@ def _roots(library: Library, paths: Sequence[Path]) -> list[Path]:
     return list(seen)
 
 
+def _overlaps(library: Library, roots: Sequence[Path]) -> list[str]:
+    """Warnings for roots nested in (or holding) another collection: files counted twice."""
+    known = {Path(str(c["root"])) for c in library.store.collections()} | set(roots)
+    warnings = []
+    for root in roots:
+        for other in sorted(known - {root}):
+            if root.is_relative_to(other):
+                warnings.append(
+                    f"{root} lies inside the collection {other}: its images are recorded in "
+                    f"both (copies reuse one vector); index {other} instead to avoid doubles"
+                )
+    return warnings
+
+
 def _bar(show: bool, **kw: Any) -> tqdm:
     return tqdm(disable=not show, file=sys.stderr, dynamic_ncols=True, smoothing=0.05,
                 mininterval=0.25, **kw)
@@ -135,7 +151,7 @@ def index_collections(
     show = options.progress and sys.stderr.isatty()
     store = library.store
     with library.writer_lock():
-        start = time.monotonic()
+        start, cpu_start = time.monotonic(), time.process_time()
         roots = _roots(library, options.paths)
         scans: list[tuple[Path, ScanReport]] = []
         with _bar(show, desc="scanning", unit=" files") as bar:
@@ -150,6 +166,7 @@ def index_collections(
             store.finish_run(last.id, "interrupted")
         run_id = store.start_run()
         summary = IndexSummary(collections=[str(r) for r in roots])
+        summary.warnings += _overlaps(library, roots)
         counts = Counts()
         try:
             library.index()  # load the cache, or rebuild a stale one, before the first batch
@@ -174,6 +191,7 @@ def index_collections(
             library.save_index()
             raise
         summary.seconds = time.monotonic() - start
+        summary.cpu_seconds = time.process_time() - cpu_start
         if summary.processed:
             summary.images_per_second = summary.processed / summary.seconds
         for name in ("added", "updated", "moved", "removed", "failed", "unchanged", "copied"):

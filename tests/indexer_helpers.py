@@ -79,23 +79,27 @@ class Harness:
             return out
 
     def consistent(self) -> tuple[set[int], set[int]]:
-        """(ids with a vector in SQLite, ids in the saved FAISS file).
+        return saved_index_ids(self.settings)
 
-        The file is loaded against the stamp the store expects now (library id, generation,
-        count, model), so a cache that fell behind raises instead of being rebuilt.
-        """
-        with self.library() as library:
-            store = library.store
-            stamp = store.model_stamp()
-            assert stamp is not None
-            store_ids = {int(i) for ids, _ in store.iter_vectors() for i in ids}
-            expected = IndexStamp(
-                library_id=store.library_id, generation=store.generation(),
-                count=store.vector_count(), model_name=stamp.name, model_sha256=stamp.sha256,
-                dimension=stamp.dimension,
-            )  # fmt: skip
-            index = VectorIndex.load(self.settings.index_path, expected)
-            return store_ids, {int(i) for i in index.ids()}
+
+def saved_index_ids(settings: Settings) -> tuple[set[int], set[int]]:
+    """(ids with a vector in SQLite, ids in the saved FAISS file).
+
+    The file is loaded against the stamp the store expects now (library id, generation,
+    count, model), so a cache that fell behind raises instead of being rebuilt.
+    """
+    with Library.open(settings) as library:
+        store = library.store
+        stamp = store.model_stamp()
+        assert stamp is not None
+        store_ids = {int(i) for ids, _ in store.iter_vectors() for i in ids}
+        expected = IndexStamp(
+            library_id=store.library_id, generation=store.generation(),
+            count=store.vector_count(), model_name=stamp.name, model_sha256=stamp.sha256,
+            dimension=stamp.dimension,
+        )  # fmt: skip
+        index = VectorIndex.load(settings.index_path, expected)
+        return store_ids, {int(i) for i in index.ids()}
 
 
 def make_harness(tmp_path: Path, models_dir: Path, monkeypatch) -> Harness:  # type: ignore[no-untyped-def]

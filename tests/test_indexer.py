@@ -123,16 +123,24 @@ def test_modify_touch_move_copy_delete(harness: Harness, photos: Path) -> None:
     assert counts(harness.index(photos)) == expect(unchanged=9)
 
 
-def test_copies_within_one_run_are_embedded_once(harness: Harness, photos: Path) -> None:
+@pytest.mark.parametrize("batch_size", [32, 1])
+def test_copies_within_one_run_are_embedded_once(
+    harness: Harness, photos: Path, batch_size: int
+) -> None:
+    # with batch 1 the later copies usually find the first one committed (a stored copy
+    # source); with 32 they wait for its result in memory. Both must give one decode.
     first = sorted(photos.glob("*.jpg"))[0]
     for i in range(3):
-        shutil.copyfile(first, photos / f"dup{i}.jpg")
-    summary = harness.index(photos)
+        (photos / f"zz{i}").mkdir()
+        shutil.copyfile(first, photos / f"zz{i}" / "dup.jpg")
+    summary = harness.index(photos, batch_size=batch_size)
     assert counts(summary) == expect(added=12, copied=3)
     assert len(harness.decoded) == 9
     rows = harness.rows()
     for i in range(3):
-        assert np.array_equal(rows[f"dup{i}.jpg"]["vector"], rows[first.name]["vector"])
+        dup = rows[f"zz{i}/dup.jpg"]
+        assert np.array_equal(dup["vector"], rows[first.name]["vector"])
+        assert dup["width"] == rows[first.name]["width"] is not None
     assert_consistent(harness, 12)
 
 

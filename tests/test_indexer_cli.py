@@ -144,6 +144,12 @@ def test_reindex_switches_the_model_and_reembeds(run, tmp_path, data_dir) -> Non
         assert library.model_stamp().name == "mobilenet_v3_small_075"
         assert library.store.counts()["vectors"] == 3
     assert index_json(run)["unchanged"] == 3  # no PATH: every known collection
+    assert index_json(run, "--index", "hnsw")["unchanged"] == 3
+    with Library.open(Settings(library=run.library)) as library:
+        assert library.index().kind == "hnsw" and library.index().ntotal == 3
+    (root / "sub").mkdir()
+    nested = index_json(run, str(root / "sub"))
+    assert any("lies inside the collection" in w for w in nested["warnings"])
 
 
 def test_errors_are_clear(run, tmp_path) -> None:  # type: ignore[no-untyped-def]

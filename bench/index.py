@@ -1,0 +1,117 @@
+"""End-to-end ``imgsearch index`` throughput next to the embedding engine's own, same run.
+
+    python bench/index.py [--data ../shared/data] [--rounds 2] [--workers 0] [--batch-size 32]
+
+Baseline: :class:`models.ImageAnalyzer` over the same files (decode pool + ONNX, no hashing,
+no database, no FAISS). Measured: a real ``imgsearch index`` subprocess into a fresh library
+(walk, diff, read + sha256, decode, embed, SQLite batches, FAISS saves). Rounds alternate
+baseline and index so that load from other processes hits both alike; the best round of each
+is compared. Prints img/s, the ratio (goal >= 0.8) and the machine's load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from indexer.scan import scan_collection  # noqa: E402
+from models import ImageAnalyzer, OnnxModel, locate_model  # noqa: E402
+
+SETS = ("hymenoptera", "ukbench_subset", "near_duplicates")
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def embed_only(model: OnnxModel, files: list[Path], workers: int, batch_size: int
+               ) -> tuple[float, float]:
+    """(img/s, img per CPU second) of the analyzer alone."""
+    start, cpu = time.perf_counter(), time.process_time()
+    with ImageAnalyzer(model, decode_workers=workers, batch_size=batch_size) as analyzer:
+        results = list(analyzer.analyze_iter(files))
+    took, cpu = time.perf_counter() - start, time.process_time() - cpu
+    bad = sum(not hasattr(r, "embedding") for r in results)
+    assert len(results) == len(files), "analyzer lost images"
+    if bad:
+        print(f"  (embed-only: {bad} files failed to decode)")
+    return len(files) / took, len(files) / cpu
+
+
+def index_run(roots: list[Path], models: Path, workers: int, batch_size: int) -> dict:  # type: ignore[type-arg]
+    with tempfile.TemporaryDirectory(prefix="imgsearch-bench-") as tmp:
+        cmd = [sys.executable, "-c", "from cli.main import main; main()", "--library",
+               str(Path(tmp) / "library"), "--model-path", str(models), "index", "--json",
+               "--no-progress", "--batch-size", str(batch_size), "--workers", str(workers),
+               *map(str, roots)]  # fmt: skip
+        start = time.perf_counter()
+        done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+        wall = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"imgsearch index failed:\n{done.stderr}")
+        summary = json.loads(done.stdout)
+        summary["wall_seconds"] = wall
+        return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--models", type=Path, default=REPO.parent / "shared" / "models")
+    parser.add_argument("--model", default="mobilenet_v3_small_100")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=0, help="0: as the CLI (cores, max 4)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args()
+    workers = args.workers or max(1, min(4, os.cpu_count() or 2))
+
+    roots = [args.data / name for name in SETS if (args.data / name).is_dir()]
+    files = [f.path for root in roots for f in scan_collection(root).files]
+    for path in files:  # warm the page cache so neither side pays the first read
+        path.read_bytes()
+    print(f"{len(files)} files from {', '.join(r.name for r in roots)}; workers {workers}, "
+          f"batch {args.batch_size}; {load_average()}")
+    model = OnnxModel(locate_model(args.model, [args.models]))
+
+    embed_rates: list[float] = []
+    index_rates: list[float] = []
+    embed_cpu: list[float] = []
+    index_cpu: list[float] = []
+    for round_no in range(1, args.rounds + 1):
+        rate, per_cpu = embed_only(model, files, workers, args.batch_size)
+        embed_rates.append(rate)
+        embed_cpu.append(per_cpu)
+        print(f"round {round_no}: embed-only {rate:7.1f} img/s ({per_cpu:.1f} img per CPU s)")
+        summary = index_run(roots, args.models, workers, args.batch_size)
+        index_rates.append(summary["images_per_second"])
+        index_cpu.append(summary["processed"] / summary["cpu_seconds"])
+        whole = summary["processed"] / summary["wall_seconds"]
+        print(f"round {round_no}: index      {summary['images_per_second']:7.1f} img/s "
+              f"(run {summary['seconds']:.2f} s; whole command incl. start-up and model load "
+              f"{summary['wall_seconds']:.2f} s = {whole:.1f} img/s; added {summary['added']}, "
+              f"copies {summary['copied']}, failed {summary['failed']}; "
+              f"{index_cpu[-1]:.1f} img per CPU s)")
+    best_embed, best_index = max(embed_rates), max(index_rates)
+    ratio = best_index / best_embed
+    print(f"best: embed-only {best_embed:.1f} img/s, index {best_index:.1f} img/s, "
+          f"ratio {ratio:.2f} (goal >= 0.80) {'OK' if ratio >= 0.8 else 'BELOW GOAL'}")
+    cpu_ratio = max(index_cpu) / max(embed_cpu)
+    print(f"CPU cost: embed-only {max(embed_cpu):.1f}, index {max(index_cpu):.1f} img per CPU "
+          f"second, ratio {cpu_ratio:.2f} (what the wall ratio tends to on an idle machine "
+          "whose cores the pipeline saturates)")
+    print(load_average())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""`kill -9` an `imgsearch index` subprocess at several points, then let it finish.
+
+After every kill the library must open with SQLite and FAISS in agreement; the run that
+finally completes must leave every photo indexed exactly once, with a saved FAISS file whose
+stamp matches the store (no rebuild needed), and must not redo committed work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+
+from search.library import Library
+from search.schema import IndexRun
+from search.settings import Settings
+from tests.indexer_helpers import copy_photos, photo_paths, saved_index_ids
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TOTAL = 120
+
+# The CLI, with the FAISS file writer slowed down only for the final save (every vector in
+# the store), after it has written half the file: a kill then lands inside the atomic save.
+RUNNER = """
+import os, sys, time
+import search.index_io as index_io
+original = index_io.write_file
+def write_file(path, write_faiss, arrays, header):
+    def faiss_part(write):
+        write_faiss(write)
+        if header["stamp"]["count"] == int(os.environ["CRASH_TEST_TOTAL"]):
+            print("CRASH-TEST: final save in progress", file=sys.stderr, flush=True)
+            time.sleep(float(os.environ.get("CRASH_TEST_SAVE_SLEEP", "0")))
+    return original(path, faiss_part, arrays, header)
+index_io.write_file = write_file
+from cli.main import main
+main()
+"""
+
+
+def db_rows(db: Path) -> int:
+    """Committed image rows, read as a separate reader (WAL lets it go on)."""
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as connection:
+            return connection.execute("select count(*) from images").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+class IndexProcess:
+    def __init__(self, library: Path, models_dir: Path, root: Path, save_sleep: float = 0):
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "CRASH_TEST_TOTAL": str(TOTAL),
+               "CRASH_TEST_SAVE_SLEEP": str(save_sleep)}  # fmt: skip
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", RUNNER, "--library", str(library), "--model-path",
+             str(models_dir), "index", "--json", "--no-progress", "--batch-size", "8",
+             "--workers", "2", str(root)],
+            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.stderr: list[str] = []
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line)
+
+    def kill_when(self, condition: Callable[[], bool], timeout: float = 60) -> bool:
+        """SIGKILL as soon as ``condition`` holds; False if the process ended first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            if condition():
+                self.proc.send_signal(signal.SIGKILL)
+                self.proc.wait(timeout=30)
+                return True
+            time.sleep(0.01)
+        raise AssertionError(f"condition not reached in {timeout} s: {''.join(self.stderr)}")
+
+    def finish(self, timeout: float = 120) -> dict:  # type: ignore[type-arg]
+        out, _ = self.proc.communicate(timeout=timeout)
+        self._reader.join(timeout=5)
+        assert self.proc.returncode == 0, "".join(self.stderr)
+        return json.loads(out)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def check_library(settings: Settings) -> tuple[set[int], set[str]]:
+    """Open the library as any reader would: the index it gives matches the store."""
+    with Library.open(settings) as library:
+        store_ids = {int(i) for ids, _ in library.store.iter_vectors() for i in ids}
+        index = library.index()
+        assert {int(i) for i in index.ids()} == store_ids
+        assert index.ntotal == len(store_ids) == library.store.vector_count()
+        rows = library.store.images(sorted(store_ids))
+        assert all(row.status == "ok" for row in rows.values())
+        return store_ids, {row.rel_path for row in rows.values()}
+
+
+def test_kill_minus_nine_at_any_point_then_resume(tmp_path: Path, data_dir: Path,
+                                                  models_dir: Path) -> None:  # fmt: skip
+    root = tmp_path / "photos"
+    copy_photos(photo_paths(data_dir, TOTAL // 2, "train/ants"), root / "ants")
+    copy_photos(photo_paths(data_dir, TOTAL // 2, "train/bees"), root / "bees")
+    expected = {f"{p.parent.name}/{p.name}" for p in root.glob("*/*.jpg")}
+    assert len(expected) == TOTAL
+    library = tmp_path / "library"
+    settings = Settings(library=library, model_path=(models_dir,))
+    db = settings.database_path
+    kills: list[tuple[str, int]] = []
+
+    def run_and_kill(label: str, condition: Callable[[IndexProcess], bool],
+                     save_sleep: float = 0) -> None:  # fmt: skip
+        process = IndexProcess(library, models_dir, root, save_sleep)
+        try:
+            killed = process.kill_when(lambda: condition(process))
+        finally:
+            process.stop()
+        rows = db_rows(db)
+        kills.append((label if killed else f"{label} (ended first)", rows))
+        if db.exists():
+            check_library(settings)
+
+    def since_start(seconds: float) -> Callable[[IndexProcess], bool]:
+        return lambda p: time.monotonic() - p.started >= seconds
+
+    run_and_kill("0.5 s", since_start(0.5))
+    run_and_kill("1.5 s", since_start(1.5))
+    base = db_rows(db)
+    run_and_kill("first batch", lambda p: db_rows(db) >= min(base + 8, TOTAL))
+    run_and_kill("3 s", since_start(3.0))
+    run_and_kill("near the end", lambda p: db_rows(db) >= TOTAL - 16)
+    run_and_kill("final save", lambda p: any("final save" in line for line in p.stderr),
+                 save_sleep=60)  # fmt: skip
+    print("kill points (point, committed rows):", kills)
+    assert kills[-1][0] == "final save", kills
+    assert any(0 < rows < TOTAL for _label, rows in kills), f"no kill mid-run: {kills}"
+    assert db_rows(db) == TOTAL, kills  # every batch was committed before the final save
+
+    before = db_rows(db)
+    summary = IndexProcess(library, models_dir, root).finish()
+    assert summary["added"] == TOTAL - before and summary["failed"] == 0, summary
+    assert summary["images_total"] == TOTAL and summary["removed"] == 0
+    ids, rels = check_library(settings)
+    assert rels == expected and len(ids) == TOTAL  # every photo exactly once
+
+    # the completed run saved a cache that is current: it loads against the store's stamp
+    store_ids, file_ids = saved_index_ids(settings)
+    assert store_ids == file_ids == ids
+    with Library.open(settings) as lib, lib.store.session() as session:
+        statuses = [r.status for r in session.scalars(select(IndexRun).order_by(IndexRun.id))]
+    assert statuses[-1] == "done" and set(statuses[:-1]) == {"interrupted"}, statuses
+
+
+def _after_rows_then(db: Path, seconds: float) -> Callable[[IndexProcess], bool]:
+    """True ``seconds`` after this run committed its first batch."""
+    state: dict[str, float] = {}
+    base = db_rows(db)
+
+    def condition(_process: IndexProcess) -> bool:
+        if "t" not in state and db_rows(db) > base:
+            state["t"] = time.monotonic()
+        return "t" in state and time.monotonic() - state["t"] >= seconds
+
+    return condition
