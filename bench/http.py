@@ -1,0 +1,411 @@
+"""HTTP search latency of ``imgsearch serve``: sequential, concurrent, and during an index run.
+
+    python -m bench.http [--sizes 10000,100000] [--requests 500] [--clients 8]
+                         [--no-index-phase] [--work-dir DIR] [--keep]
+
+A library of the shared photos (ukbench_subset, hymenoptera/val, near_duplicates) is built with
+``imgsearch index`` in a scratch directory, then served by ``imgsearch serve`` (a separate
+process, waitress, 127.0.0.1 only). Each query uploads a real photo (``POST /api/v1/search``,
+multipart, k=10). For each size a COPY of that library gets synthetic vectors (clustered around
+the real embeddings, stored as ordinary image rows) up to the size; the user's libraries are
+never touched. Printed per scenario: requests, errors, p50 / p90 / p99 / max latency, throughput
+and the ratio of the HTTP p50 to the in-process ``SearchEngine.search_image`` p50 measured on the
+same library in the same run (the baseline: what HTTP, multipart and JSON add). The last phase
+runs the queries while ``imgsearch index`` adds a folder of new photos to the served library.
+Goal: sequential p50 <= 25 ms, p99 <= 60 ms, zero errors. The "load" column is the machine's
+1-minute load average after each phase: on a shared box, other people's jobs show up there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: bench/http.py would shadow the http package
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("IMGSEARCH_SHARED", REPO.parent / "shared")).resolve()
+GOAL_P50_MS, GOAL_P99_MS = 25.0, 60.0
+SYNTHETIC_BATCH = 5000
+
+
+@dataclass
+class Row:
+    scenario: str
+    vectors: int
+    index: str
+    mode: str
+    latencies: np.ndarray
+    errors: int
+    wall_s: float
+    baseline_p50: float | None
+    load: float = field(default_factory=lambda: os.getloadavg()[0])  # machine load after it
+
+    def cells(self) -> list[str]:
+        lat = self.latencies
+        p = (lambda q: f"{np.percentile(lat, q):.1f}") if len(lat) else (lambda q: "-")
+        ratio = (
+            f"{np.percentile(lat, 50) / self.baseline_p50:.2f}x"
+            if self.baseline_p50 and len(lat) else "-"
+        )  # fmt: skip
+        rate = f"{len(lat) / self.wall_s:.0f}" if self.wall_s > 0 and len(lat) else "-"
+        return [self.scenario, f"{self.vectors:,}", self.index, self.mode, str(len(lat)),
+                str(self.errors), p(50), p(90), p(99),
+                f"{lat.max():.1f}" if len(lat) else "-", rate, ratio,
+                f"{self.load:.1f}"]  # fmt: skip
+
+
+HEADER = ["scenario", "vectors", "index", "mode", "n", "errors", "p50 ms", "p90 ms", "p99 ms",
+          "max ms", "req/s", "p50/engine", "load"]  # fmt: skip
+
+
+def print_table(rows: Sequence[Row]) -> None:
+    table = [HEADER, *(r.cells() for r in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
+    for n, line in enumerate(table):
+        print("  ".join(c.ljust(w) if i < 4 else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(line, widths, strict=True))))  # fmt: skip
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+# -- the CLI and the server ------------------------------------------------------------------
+
+
+def cli(library: Path, models: Path, *args: str, background: bool = False):  # type: ignore[no-untyped-def]
+    command = [sys.executable, "-u", "-c", "from cli.main import main; main()",
+               "--library", str(library), "--model-path", str(models), *args]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if background:
+        return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"imgsearch {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+class Server:
+    """``imgsearch serve --port 0`` in a subprocess (stopped by its own process id)."""
+
+    def __init__(self, library: Path, models: Path, threads: int) -> None:
+        self.process = cli(library, models, "serve", "--port", "0", "--threads", str(threads),
+                           background=True)  # fmt: skip
+        deadline, lines = time.monotonic() + 180, []
+        self.port = 0
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line and self.process.poll() is not None:
+                break
+            lines.append(line)
+            match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            if match:
+                self.port = int(match.group(1))
+                break
+        if not self.port:
+            self.stop()
+            raise SystemExit("server did not start:\n" + "".join(lines))
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        for _line in self.process.stdout:  # keep the pipe from filling up
+            pass
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+def multipart(photo: bytes, name: str, k: int = 10) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="k"\r\n\r\n{k}\r\n'.encode(),
+        (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{name}"\r\n'
+         "Content-Type: image/jpeg\r\n\r\n").encode(), photo, f"\r\n--{boundary}--\r\n".encode(),
+    ]  # fmt: skip
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+class Client:
+    """One keep-alive connection to 127.0.0.1; every request timed, every failure counted."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def search(self, body: bytes, content_type: str) -> tuple[float, bool]:
+        started = time.perf_counter()
+        try:
+            self.conn.request("POST", "/api/v1/search", body=body,
+                              headers={"Content-Type": content_type})  # fmt: skip
+            response = self.conn.getresponse()
+            data = response.read()
+            ok = response.status == 200 and len(json.loads(data)["results"]) > 0
+        except (OSError, http.client.HTTPException, ValueError, KeyError):
+            ok = False
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        return (time.perf_counter() - started) * 1000.0, ok
+
+
+Bodies = list[tuple[bytes, str]]
+Timing = tuple[np.ndarray, int, float]
+
+
+def run_sequential(port: int, bodies: Bodies, n: int, until: subprocess.Popen | None = None
+                   ) -> Timing:  # fmt: skip
+    client, lat, errors = Client(port), [], 0
+    started = time.perf_counter()
+    for i in range(n):
+        if until is not None and until.poll() is not None:
+            break
+        ms, ok = client.search(*bodies[i % len(bodies)])
+        lat.append(ms)
+        errors += not ok
+    return np.asarray(lat), errors, time.perf_counter() - started
+
+
+def run_concurrent(port: int, bodies: Bodies, n: int, clients: int,
+                   until: subprocess.Popen | None = None) -> Timing:  # fmt: skip
+    lat: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    counter = iter(range(n))
+
+    def worker() -> None:
+        client = Client(port)
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None or (until is not None and until.poll() is not None):
+                return
+            ms, ok = client.search(*bodies[i % len(bodies)])
+            with lock:
+                lat.append(ms)
+                errors[0] += not ok
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return np.asarray(lat), errors[0], time.perf_counter() - started
+
+
+# -- libraries ---------------------------------------------------------------------------------
+
+
+def settings_for(library: Path, models: Path):  # type: ignore[no-untyped-def]
+    from search.settings import Settings
+
+    return Settings(library=library, model_path=(models,))
+
+
+def engine_p50(library: Path, models: Path, photos: list[bytes], n: int = 150) -> float:
+    """The in-process baseline: ``SearchEngine.search_image`` p50 on the same library."""
+    from search.engine import SearchEngine
+
+    with SearchEngine.open(settings_for(library, models)) as engine:
+        engine.search_image(photos[0], k=10)  # load the model and the index
+        lat = []
+        for i in range(n):
+            started = time.perf_counter()
+            engine.search_image(photos[i % len(photos)], k=10)
+            lat.append((time.perf_counter() - started) * 1000.0)
+    return float(np.percentile(lat, 50))
+
+
+def index_kind(library: Path, models: Path) -> str:
+    from search.engine import SearchEngine
+
+    with SearchEngine.open(settings_for(library, models)) as engine:
+        return str(engine.stats()["index"]["kind"])
+
+
+def add_synthetic(library: Path, models: Path, total: int, seed: int = 7) -> tuple[int, float]:
+    """Grow a scratch COPY of a library to ``total`` vectors with synthetic image rows.
+
+    Each synthetic vector is a real embedding of the library pushed off in a random direction
+    (cosine ~0.6-0.9 to it), so queries have synthetic neighbours that the index and the exact
+    re-scoring must wade through. Returns (vectors added, seconds incl. the index rebuild).
+    """
+    from search.library import Library
+    from search.store import ChangeSet, ImageUpsert
+
+    started = time.perf_counter()
+    with Library.open(settings_for(library, models)) as lib:
+        have = lib.store.vector_count()
+        need = total - have
+        if need <= 0:
+            return 0, 0.0
+        real = np.concatenate([v for _ids, v in lib.store.iter_vectors()])
+        collection = lib.store.ensure_collection(library.parent / f"synthetic-{seed}")
+        rng = np.random.default_rng([seed, have])
+        for start in range(0, need, SYNTHETIC_BATCH):
+            m = min(SYNTHETIC_BATCH, need - start)
+            base = real[rng.integers(0, len(real), m)]
+            noise = rng.standard_normal((m, real.shape[1]), dtype=np.float32)
+            noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+            vectors = base + noise * rng.uniform(0.5, 1.3, (m, 1)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            upserts = [
+                ImageUpsert(collection, f"s{have + start + i:07d}.jpg", 100_000, 0, None,
+                            width=640, height=480, format="JPEG", vector=vectors[i])
+                for i in range(m)
+            ]  # fmt: skip
+            lib.store.apply(ChangeSet(upserts=upserts))
+        lib.rebuild_index()
+    return need, time.perf_counter() - started
+
+
+def make_incoming(target: Path) -> Path:
+    """New photos for the index run of the last phase: hymenoptera/train, each as is, mirrored
+    and re-encoded (different bytes and pixels, so every one of them is decoded and embedded)."""
+    from PIL import Image, ImageOps
+
+    train = SHARED / "data" / "hymenoptera" / "images" / "train"
+    target.mkdir(parents=True, exist_ok=True)
+    for n, source in enumerate(sorted(train.rglob("*.jpg"))):
+        shutil.copy2(source, target / f"{n:04d}.jpg")
+        with Image.open(source) as im:
+            rgb = im.convert("RGB")
+        ImageOps.mirror(rgb).save(target / f"{n:04d}_mirror.jpg", quality=90)
+        rgb.save(target / f"{n:04d}_q70.jpg", quality=70)
+    return target
+
+
+# -- the benchmark -----------------------------------------------------------------------------
+
+
+def measure(rows: list[Row], scenario: str, library: Path, models: Path, bodies, photos,
+            args: argparse.Namespace, vectors: int) -> None:  # fmt: skip
+    baseline = engine_p50(library, models, photos)
+    kind = index_kind(library, models)
+    server = Server(library, models, args.threads)
+    try:
+        run_sequential(server.port, bodies, 10)  # warm the connection path
+        lat, err, wall = run_sequential(server.port, bodies, args.requests)
+        rows.append(Row(scenario, vectors, kind, "sequential", lat, err, wall, baseline))
+        print_progress(rows)
+        lat, err, wall = run_concurrent(server.port, bodies, args.requests, args.clients)
+        rows.append(Row(scenario, vectors, kind, f"{args.clients} clients", lat, err, wall,
+                        baseline))  # fmt: skip
+        print_progress(rows)
+        if args.index_phase and scenario == args.last_scenario:
+            incoming = make_incoming(args.work / "incoming")
+            indexer = cli(library, models, "index", str(incoming), "--no-progress",
+                          background=True)  # fmt: skip
+            time.sleep(2.0)  # past model loading: the run is writing batches
+            lat, err, wall = run_sequential(server.port, bodies, args.requests, until=indexer)
+            rows.append(Row(scenario, vectors, kind, "seq, indexing", lat, err, wall, baseline))
+            print_progress(rows)
+            lat, err, wall = run_concurrent(server.port, bodies, args.requests, args.clients,
+                                            until=indexer)  # fmt: skip
+            rows.append(Row(scenario, vectors, kind, f"{args.clients} cl, indexing", lat, err,
+                            wall, baseline))  # fmt: skip
+            print_progress(rows)
+            out = indexer.communicate(timeout=600)[0]
+            print(f"  the index run: {out.strip().splitlines()[0] if out.strip() else '?'}")
+    finally:
+        server.stop()
+
+
+def print_progress(rows: Sequence[Row]) -> None:
+    row = rows[-1]
+    lat = row.latencies
+    if len(lat):
+        print(f"  {row.scenario} / {row.mode}: n={len(lat)} p50={np.percentile(lat, 50):.1f} ms "
+              f"p99={np.percentile(lat, 99):.1f} ms errors={row.errors} "
+              f"(load {row.load:.1f})", flush=True)  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes", default="10000,100000", help="synthetic library sizes (vectors), comma-separated"
+    )
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=8, help="server threads")
+    parser.add_argument("--no-index-phase", dest="index_phase", action="store_false")
+    parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch libraries")
+    args = parser.parse_args(argv)
+    models, data = SHARED / "models", SHARED / "data"
+    if not models.is_dir() or not data.is_dir():
+        raise SystemExit(f"shared models/data not found under {SHARED} (set IMGSEARCH_SHARED)")
+    args.work = Path(args.work_dir or tempfile.mkdtemp(prefix="imgsearch-bench-http-"))
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    args.last_scenario = f"synthetic {sizes[-1]:,}" if sizes else "shared photos"
+    print(f"work dir: {args.work}; {os.cpu_count()} CPUs; {args.requests} requests per phase, "
+          f"{args.clients} concurrent clients, server threads {args.threads}")  # fmt: skip
+    try:
+        real = args.work / "real"
+        started = time.perf_counter()
+        cli(real, models, "index", str(data / "ukbench_subset" / "images"),
+            str(data / "hymenoptera" / "images" / "val"), str(data / "near_duplicates"),
+            "--no-progress")  # fmt: skip
+        photo_paths = sorted((data / "ukbench_subset" / "images").glob("*.jpg"))
+        photos = [p.read_bytes() for p in photo_paths]
+        bodies = [multipart(b, p.name) for b, p in zip(photos, photo_paths, strict=True)]
+        from search.store import Store
+
+        store = Store.open(settings_for(real, models).resolved_database_url)
+        n_real = store.vector_count()
+        store.close()
+        print(
+            f"indexed the shared photos: {n_real} vectors in {time.perf_counter() - started:.1f} s"
+        )
+        rows: list[Row] = []
+        measure(rows, "shared photos", real, models, bodies, photos, args, n_real)
+        copy = args.work / "synthetic"
+        shutil.copytree(real, copy)
+        shutil.rmtree(copy / "thumbnails", ignore_errors=True)
+        for size in sizes:
+            added, seconds = add_synthetic(copy, models, size)
+            print(f"copy grown to {size:,} vectors (+{added:,} synthetic) in {seconds:.1f} s")
+            measure(rows, f"synthetic {size:,}", copy, models, bodies, photos, args, size)
+        print()
+        print_table(rows)
+        print()
+        sequential = [r for r in rows if r.mode == "sequential"]
+        for row in sequential:
+            p50, p99 = np.percentile(row.latencies, 50), np.percentile(row.latencies, 99)
+            verdict = (
+                "MET" if p50 <= GOAL_P50_MS and p99 <= GOAL_P99_MS and not row.errors else "MISSED"
+            )
+            print(f"goal (sequential p50 <= {GOAL_P50_MS:.0f} ms, p99 <= {GOAL_P99_MS:.0f} ms, "
+                  f"0 errors) at {row.vectors:,} vectors: {verdict}")  # fmt: skip
+        print(f"errors in all phases: {sum(r.errors for r in rows)}")
+    finally:
+        if not args.keep and args.work_dir is None:
+            shutil.rmtree(args.work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
