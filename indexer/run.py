@@ -137,6 +137,16 @@ def _overlaps(library: Library, roots: Sequence[Path]) -> list[str]:
     return warnings
 
 
+def _remove_stale_temp_files(index_path: Path) -> None:
+    """Temp files of a save that was killed (``.index.faiss.*.tmp``); safe under the lock."""
+    for temp in index_path.parent.glob(f".{index_path.name}.*.tmp"):
+        try:
+            temp.unlink()
+            log.info("removed %s, left by an interrupted save", temp)
+        except OSError as error:
+            log.warning("cannot remove %s: %s", temp, error)
+
+
 def _bar(show: bool, **kw: Any) -> tqdm:
     return tqdm(disable=not show, file=sys.stderr, dynamic_ncols=True, smoothing=0.05,
                 mininterval=0.25, **kw)
@@ -152,6 +162,7 @@ def index_collections(
     store = library.store
     with library.writer_lock():
         start, cpu_start = time.monotonic(), time.process_time()
+        _remove_stale_temp_files(library.settings.index_path)
         roots = _roots(library, options.paths)
         scans: list[tuple[Path, ScanReport]] = []
         with _bar(show, desc="scanning", unit=" files") as bar:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -104,7 +105,9 @@ class IndexProcess:
 
 
 def check_library(settings: Settings) -> tuple[set[int], set[str]]:
-    """Open the library as any reader would: the index it gives matches the store."""
+    """Open the library as any reader would: the index it gives matches the store.
+
+    Called on a copy after a kill, so that a rebuilt cache does not help the next run."""
     with Library.open(settings) as library:
         store_ids = {int(i) for ids, _ in library.store.iter_vectors() for i in ids}
         index = library.index()
@@ -137,7 +140,9 @@ def test_kill_minus_nine_at_any_point_then_resume(tmp_path: Path, data_dir: Path
         rows = db_rows(db)
         kills.append((label if killed else f"{label} (ended first)", rows))
         if db.exists():
-            check_library(settings)
+            copy = tmp_path / f"check-{len(kills)}"
+            shutil.copytree(library, copy)  # the killed process left db, WAL and cache as is
+            check_library(Settings(library=copy, model_path=(models_dir,)))
 
     def since_start(seconds: float) -> Callable[[IndexProcess], bool]:
         return lambda p: time.monotonic() - p.started >= seconds
@@ -154,12 +159,14 @@ def test_kill_minus_nine_at_any_point_then_resume(tmp_path: Path, data_dir: Path
     assert kills[-1][0] == "final save", kills
     assert any(0 < rows < TOTAL for _label, rows in kills), f"no kill mid-run: {kills}"
     assert db_rows(db) == TOTAL, kills  # every batch was committed before the final save
+    assert list(library.glob(".index.faiss.*.tmp")), "the kill should leave a half-saved file"
 
     before = db_rows(db)
     summary = IndexProcess(library, models_dir, root).finish()
     assert summary["added"] == TOTAL - before and summary["failed"] == 0, summary
     assert summary["images_total"] == TOTAL and summary["removed"] == 0
     ids, rels = check_library(settings)
+    assert not list(library.glob(".index.faiss.*.tmp"))  # the next run tidied up
     assert rels == expected and len(ids) == TOTAL  # every photo exactly once
 
     # the completed run saved a cache that is current: it loads against the store's stamp
