@@ -272,7 +272,7 @@ class Pipeline:
         def sources() -> Iterator[io.BytesIO]:
             reads: deque[tuple[WorkItem, Future[_Read]]] = deque()
             items = iter(plan.work)
-            lookahead = 2 * self.batch_size
+            lookahead = 4 * self.workers  # reading is quick: stay just ahead of the decoders
             while True:
                 for item in items:
                     reads.append((item, readers.submit(read_and_hash, item)))
@@ -289,11 +289,13 @@ class Pipeline:
                 except (OSError, ImageError) as exc:
                     writer.put(self._failed(item, None, exc))
                     continue
+                data, read.data = read.data, b""  # only the analyzer's stream keeps the bytes
                 if self._shortcut(plan, item, read, leaders, writer):
                     continue
                 leaders[read.sha256] = _Leader()
                 waiting.append((item, read))
-                source = io.BytesIO(read.data)
+                source = io.BytesIO(data)
+                del data
                 source.name = str(item.found.path)
                 yield source
 

@@ -148,8 +148,14 @@ def _remove_stale_temp_files(index_path: Path) -> None:
 
 
 def _bar(show: bool, **kw: Any) -> tqdm:
-    return tqdm(disable=not show, file=sys.stderr, dynamic_ncols=True, smoothing=0.05,
-                mininterval=0.25, **kw)
+    """A tqdm bar on stderr: count, rate and ETA (hidden when ``show`` is False)."""
+    try:  # a terminal that reports no width (some ptys) would get an empty bar
+        sized = os.get_terminal_size(sys.stderr.fileno()).columns > 0
+    except (OSError, ValueError):
+        sized = False
+    width = {"dynamic_ncols": True} if sized else {"ncols": 100}
+    return tqdm(disable=not show, file=sys.stderr, smoothing=0.05, mininterval=0.25,
+                **width, **kw)
 
 
 def index_collections(

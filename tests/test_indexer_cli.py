@@ -158,3 +158,46 @@ def test_errors_are_clear(run, tmp_path) -> None:  # type: ignore[no-untyped-def
     assert "Traceback" not in missing.output
     empty = run("index", ok=False)
     assert empty.exit_code == 1 and "no collections yet" in empty.output
+
+
+def _run_on_a_terminal(args: list[str]) -> str:
+    """Run the CLI with stderr on a 30x100 pseudo-terminal; return what the terminal got."""
+    import fcntl
+    import pty
+    import subprocess
+    import sys
+    import termios
+
+    repo = Path(__file__).resolve().parent.parent
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from cli.main import main; main()", *args], cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)}, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=slave,
+    )  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert process.wait(timeout=120) == 0
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path, data_dir, models_dir) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "photos"
+    copy_photos(photo_paths(data_dir, 8), root)
+    common = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir), "index"]
+    shown = _run_on_a_terminal([*common, str(root)])
+    final = [line for line in shown.replace("\r", "\n").splitlines() if "indexing:" in line][-1]
+    assert "8/8" in final and "img/s" in final and "100%" in final  # count, rate, [ETA]
+    (root / "new.jpg").write_bytes(photo_paths(data_dir, 9)[8].read_bytes())
+    quiet = _run_on_a_terminal([*common, "--no-progress", str(root)])
+    assert "indexing:" not in quiet and "scanning:" not in quiet
