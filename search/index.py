@@ -78,8 +78,8 @@ class IndexConfig:
     recall_k: int = 10
     seed: int = 1234
     ivf_nlist: int | None = None  # default ~4*sqrt(n)
-    ivf_train_per_list: int = 64
-    ivf_niter: int = 16
+    ivf_train_per_list: int = 40
+    ivf_niter: int = 10
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
     hnsw_max_deleted_fraction: float = 0.2
@@ -194,7 +194,7 @@ class VectorIndex:
                                    "recall_target_met": True, "trained_on": n}
         param = 0
         if kind != "flat" and n > 1:
-            start = 16 if kind == "hnsw" else max(1, backend.max_param() // 128)
+            start = config.recall_k + 1 if kind == "hnsw" else 1
             param, recall, trace = tune(
                 backend, ids, x, target=config.target_recall + config.recall_margin,
                 sample=config.recall_sample, k=config.recall_k, seed=config.seed, start=start)

@@ -127,7 +127,8 @@ def tune(
     seed: int,
     start: int,
 ) -> tuple[int, float, list[tuple[int, float]]]:
-    """Smallest search parameter (doubling from ``start``) whose sampled recall@k >= target.
+    """Smallest search parameter whose sampled recall@k >= target: double from ``start``,
+    then bisect between the last miss and the first hit (to within ~1/8).
 
     Returns ``(param, recall, trace)``; when even the largest parameter misses the target the
     largest is returned with its recall, and the caller decides (``auto`` falls back to flat).
@@ -136,13 +137,24 @@ def tune(
     rows = np.sort(np.random.default_rng(seed + 1).choice(n, size=min(n, sample), replace=False))
     truth = exact_topk(normalized(vectors[rows]), vectors, k + 1)
     trace: list[tuple[int, float]] = []
-    param, top = max(1, start), backend.max_param()
-    while True:
-        recall = sampled_recall(backend, param, ids, vectors, rows, truth, k)
-        trace.append((param, recall))
-        if recall >= target or param >= top:
-            return param, recall, trace
-        param = min(param * 2, top)
+
+    def measure(param: int) -> float:
+        trace.append((param, sampled_recall(backend, param, ids, vectors, rows, truth, k)))
+        return trace[-1][1]
+
+    lo, hi, top = 0, max(1, start), backend.max_param()
+    while (recall := measure(hi)) < target:
+        if hi >= top:
+            return hi, recall, trace
+        lo, hi = hi, min(hi * 2, top)
+    best = (hi, recall)
+    while hi - lo > max(1, hi // 8):
+        mid = (lo + hi) // 2
+        if (recall := measure(mid)) >= target:
+            hi, best = mid, (mid, recall)
+        else:
+            lo = mid
+    return best[0], best[1], trace
 
 
 def knn_pairs(

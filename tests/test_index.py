@@ -129,8 +129,9 @@ def test_add_remove_update(kind: str, data) -> None:
     assert not np.isin(got, gone).any()
     index.add(ids[1500:], x[1500:])
     assert index.ntotal == 1900
-    _, got = index.search(x[1500:1550], 1)
-    np.testing.assert_array_equal(got[:, 0], ids[1500:1550])
+    _, got = index.search(x[1500:1550], 10)
+    found = (got == ids[1500:1550, None]).any(axis=1)
+    assert found.all() if kind == "flat" else found.mean() >= 0.95  # approximate kinds
     # update: id 200 takes the vector of id 1999; it must appear once, at the new place
     index.update(ids[200:201], x[1999:2000])
     assert index.ntotal == 1900
@@ -141,8 +142,8 @@ def test_add_remove_update(kind: str, data) -> None:
     assert (got[0] == ids[200]).sum() <= 1
     # removed ids can come back via add
     index.add(gone[:10], x[:10])
-    _, got = index.search(x[:10], 1)
-    np.testing.assert_array_equal(got[:, 0], gone[:10])
+    _, got = index.search(x[:10], 10)
+    assert (got == gone[:10, None]).any(axis=1).sum() >= 9
 
 
 def test_bad_input_is_typed(data) -> None:
@@ -329,23 +330,28 @@ def test_knn_graph_and_range_neighbours(kind: str, data) -> None:
     np.testing.assert_array_equal(part.ids, ids[:10])
 
 
-def test_concurrent_searches_and_writer(data) -> None:
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_concurrent_searches_and_writer(kind: str, data) -> None:
+    """Six readers search while a writer adds and removes; no errors, no foreign ids."""
     ids, x = data
     set_threads(2)
-    index = VectorIndex.build(ids[:1500], x[:1500], "hnsw", config=FAST)
+    index = VectorIndex.build(ids[:1500], x[:1500], kind, config=FAST)
     expected = index.search(x[:64], 10)[1]
     extra_ids, extra_x = ids[1500:], x[1500:]
     errors: list[BaseException] = []
     stop = threading.Event()
+    self_hits = [0, 0]
 
     def reader(seed: int) -> None:
         rng = np.random.default_rng(seed)
         try:
             while not stop.is_set():
                 rows = rng.integers(0, 64, 8)
-                _, got = index.search(x[rows], 10)
-                assert np.isin(got, ids).all()
-                np.testing.assert_array_equal(got[:, 0], ids[rows])
+                scores, got = index.search(x[rows], 10)
+                assert got.shape == (8, 10) and np.isin(got, ids).all()
+                assert np.all(np.diff(scores, axis=1) <= 1e-5)
+                self_hits[0] += int((got[:, 0] == ids[rows]).sum())
+                self_hits[1] += 8
         except BaseException as exc:
             errors.append(exc)
 
@@ -359,7 +365,10 @@ def test_concurrent_searches_and_writer(data) -> None:
     for t in threads:
         t.join(timeout=30)
     assert not errors, errors[0]
-    np.testing.assert_array_equal(index.search(x[:64], 10)[1], expected)
+    assert self_hits[1] and self_hits[0] / self_hits[1] >= (1.0 if kind == "flat" else 0.95)
+    assert index.ntotal == 1500
+    if kind == "flat":  # exact: the final state answers exactly as before
+        np.testing.assert_array_equal(index.search(x[:64], 10)[1], expected)
 
 
 def test_save_while_searching_is_consistent(data, tmp_path: Path) -> None:
@@ -380,3 +389,26 @@ def test_save_while_searching_is_consistent(data, tmp_path: Path) -> None:
     t.join()
     assert results and VectorIndex.load(path, stamp_for(index)).ntotal == len(ids)
     assert os.path.getsize(path) == VectorIndex.read_header(path).file_size
+
+
+def test_empty_contains_reconstruct_from_chunks(data) -> None:
+    ids, x = data
+    empty = VectorIndex.empty(DIM)
+    assert empty.kind == "flat" and empty.ntotal == 0
+    scores, got = empty.search(x[:2], 3)
+    assert np.all(got == -1) and np.all(np.isneginf(scores))
+    empty.add(ids[:10], x[:10])
+    np.testing.assert_array_equal(empty.contains([ids[3], 5, ids[9]]), [True, False, True])
+    np.testing.assert_allclose(empty.reconstruct(ids[2:5]), x[2:5], atol=1e-6)
+    with pytest.raises(KeyError):
+        empty.reconstruct([5])
+    chunks = [(ids[:300], x[:300]), (ids[300:600], x[300:600])]
+    hnsw = VectorIndex.from_chunks(chunks, DIM, "hnsw", config=FAST)
+    np.testing.assert_allclose(hnsw.reconstruct(ids[[0, 599]]), x[[0, 599]], atol=1e-6)
+    ivf = VectorIndex.from_chunks(chunks, DIM, "ivf-sq8", config=FAST)
+    np.testing.assert_allclose(ivf.reconstruct(ids[[0, 599]]), x[[0, 599]], atol=0.02)  # 8 bit
+    assert ivf.needs_rebuild() is None
+    ivf.add(ids[600:], x[600:])  # 2000 vectors in lists trained on 600: > 3x still fine
+    assert ivf.needs_rebuild() is None
+    ivf.remove(ids[:1900])
+    assert "trained on 600" in ivf.needs_rebuild()
