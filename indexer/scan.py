@@ -75,7 +75,7 @@ def matches_exclude(rel_path: str, patterns: Sequence[str]) -> bool:
     """
     name = rel_path.rsplit("/", 1)[-1]
     for pattern in patterns:
-        pattern = pattern.strip().rstrip("/")
+        pattern = pattern.strip().removeprefix("./").rstrip("/")
         if not pattern:
             continue
         if fnmatch.fnmatchcase(rel_path, pattern):
@@ -83,6 +83,15 @@ def matches_exclude(rel_path: str, patterns: Sequence[str]) -> bool:
         if "/" not in pattern and fnmatch.fnmatchcase(name, pattern):
             return True
     return False
+
+
+def _valid_name(name: str) -> bool:
+    """False for names with undecodable bytes (surrogate escapes): the store keeps text."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _dir_key(path: str | os.PathLike[str]) -> tuple[int, int] | None:
@@ -139,6 +148,12 @@ def scan_collection(
             rel = f"{rel_folder}/{entry.name}" if rel_folder else entry.name
             if is_hidden(entry.name):
                 report.skipped_hidden += 1
+                continue
+            if not _valid_name(entry.name):
+                report.skipped_other += 1
+                report.warnings.append(
+                    f"{os.fsencode(entry.path)!r}: name is not valid UTF-8 (rename it); skipped"
+                )
                 continue
             if excludes and matches_exclude(rel, excludes):
                 report.excluded += 1

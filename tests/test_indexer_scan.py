@@ -56,7 +56,7 @@ def test_exclude_globs_match_rel_paths_and_names(tree: Path) -> None:
     assert report.excluded == 2  # c.png, the folder sub/deeper
     assert matches_exclude("2020/tmp/x.jpg", ["*/tmp/*"])
     assert not matches_exclude("tmp/x.jpg", ["*/tmp/*"])
-    assert matches_exclude("tmp", ["tmp/"])  # a folder: the walk prunes all below it
+    assert matches_exclude("tmp", ["./tmp/"])  # a folder: the walk prunes all below it
 
 
 def test_symlink_loops_end_and_dir_links_are_not_followed_by_default(tree: Path) -> None:
@@ -98,6 +98,13 @@ def test_unreadable_folder_is_a_warning_and_its_rows_are_kept(tree: Path, monkey
     assert report.unreadable_dirs == ["sub"]
     assert any("Permission denied" in w for w in report.warnings)
     assert not report.covers("sub/d.webp") and report.covers("a.jpg")
+
+
+def test_undecodable_names_are_skipped_with_a_warning(tree: Path) -> None:
+    os.close(os.open(os.fsencode(tree) + b"/caf\xe9.jpg", os.O_CREAT | os.O_WRONLY))
+    report = scan_collection(tree)
+    assert "B.JPEG" in rels(report) and len(report.files) == 6
+    assert any("not valid UTF-8" in w for w in report.warnings)
 
 
 def test_bad_roots_are_typed_errors(tmp_path: Path) -> None:
