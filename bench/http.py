@@ -226,6 +226,16 @@ def settings_for(library: Path, models: Path):  # type: ignore[no-untyped-def]
     return Settings(library=library, model_path=(models,))
 
 
+def vector_count(library: Path, models: Path) -> int:
+    from search.store import Store
+
+    store = Store.open(settings_for(library, models).resolved_database_url)
+    try:
+        return store.vector_count()
+    finally:
+        store.close()
+
+
 def engine_p50(library: Path, models: Path, photos: list[bytes], n: int = 150) -> float:
     """The in-process baseline: ``SearchEngine.search_image`` p50 on the same library."""
     from search.engine import SearchEngine
@@ -283,19 +293,20 @@ def add_synthetic(library: Path, models: Path, total: int, seed: int = 7) -> tup
     return need, time.perf_counter() - started
 
 
-def make_incoming(target: Path) -> Path:
-    """New photos for the index run of the last phase: hymenoptera/train, each as is, mirrored
-    and re-encoded (different bytes and pixels, so every one of them is decoded and embedded)."""
+def make_incoming(target: Path, variant: int) -> Path:
+    """New photos for an index run during the last phase: hymenoptera/train three times over,
+    mirrored or not and re-encoded at a quality of this variant's own, so that every file has
+    new bytes and pixels and is decoded and embedded (no copy shortcut)."""
     from PIL import Image, ImageOps
 
     train = SHARED / "data" / "hymenoptera" / "images" / "train"
     target.mkdir(parents=True, exist_ok=True)
     for n, source in enumerate(sorted(train.rglob("*.jpg"))):
-        shutil.copy2(source, target / f"{n:04d}.jpg")
         with Image.open(source) as im:
             rgb = im.convert("RGB")
-        ImageOps.mirror(rgb).save(target / f"{n:04d}_mirror.jpg", quality=90)
-        rgb.save(target / f"{n:04d}_q70.jpg", quality=70)
+        for k, (mirror, quality) in enumerate(((False, 91), (True, 85), (False, 72))):
+            out = ImageOps.mirror(rgb) if mirror else rgb
+            out.save(target / f"{n:04d}_{k}.jpg", quality=quality - variant)
     return target
 
 
@@ -317,20 +328,20 @@ def measure(rows: list[Row], scenario: str, library: Path, models: Path, bodies,
                         baseline))  # fmt: skip
         print_progress(rows)
         if args.index_phase and scenario == args.last_scenario:
-            incoming = make_incoming(args.work / "incoming")
-            indexer = cli(library, models, "index", str(incoming), "--no-progress",
-                          background=True)  # fmt: skip
-            time.sleep(2.0)  # past model loading: the run is writing batches
-            lat, err, wall = run_sequential(server.port, bodies, args.requests, until=indexer)
-            rows.append(Row(scenario, vectors, kind, "seq, indexing", lat, err, wall, baseline))
-            print_progress(rows)
-            lat, err, wall = run_concurrent(server.port, bodies, args.requests, args.clients,
-                                            until=indexer)  # fmt: skip
-            rows.append(Row(scenario, vectors, kind, f"{args.clients} cl, indexing", lat, err,
-                            wall, baseline))  # fmt: skip
-            print_progress(rows)
-            out = indexer.communicate(timeout=600)[0]
-            print(f"  the index run: {out.strip().splitlines()[0] if out.strip() else '?'}")
+            for variant, mode in enumerate(("seq, indexing", f"{args.clients} cl, indexing")):
+                incoming = make_incoming(args.work / f"incoming-{variant}", variant)
+                indexer = cli(library, models, "index", str(incoming), "--no-progress",
+                              background=True)  # fmt: skip
+                time.sleep(3.0)  # past model loading: the run is writing batches
+                if variant == 0:
+                    lat, err, wall = run_sequential(server.port, bodies, args.requests, indexer)
+                else:
+                    lat, err, wall = run_concurrent(server.port, bodies, args.requests,
+                                                    args.clients, indexer)  # fmt: skip
+                rows.append(Row(scenario, vectors, kind, mode, lat, err, wall, baseline))
+                print_progress(rows)
+                out = indexer.communicate(timeout=900)[0].strip()
+                print(f"  the index run: {out.splitlines()[0] if out else '?'}")
     finally:
         server.stop()
 
@@ -367,29 +378,27 @@ def main(argv: list[str] | None = None) -> None:
     try:
         real = args.work / "real"
         started = time.perf_counter()
-        cli(real, models, "index", str(data / "ukbench_subset" / "images"),
-            str(data / "hymenoptera" / "images" / "val"), str(data / "near_duplicates"),
-            "--no-progress")  # fmt: skip
+        if not (real / "imgsearch.sqlite3").exists():  # --work-dir: reuse an earlier build
+            cli(real, models, "index", str(data / "ukbench_subset" / "images"),
+                str(data / "hymenoptera" / "images" / "val"), str(data / "near_duplicates"),
+                "--no-progress")  # fmt: skip
         photo_paths = sorted((data / "ukbench_subset" / "images").glob("*.jpg"))
         photos = [p.read_bytes() for p in photo_paths]
         bodies = [multipart(b, p.name) for b, p in zip(photos, photo_paths, strict=True)]
-        from search.store import Store
-
-        store = Store.open(settings_for(real, models).resolved_database_url)
-        n_real = store.vector_count()
-        store.close()
-        print(
-            f"indexed the shared photos: {n_real} vectors in {time.perf_counter() - started:.1f} s"
-        )
+        n_real = vector_count(real, models)
+        took = time.perf_counter() - started
+        print(f"indexed the shared photos: {n_real} vectors in {took:.1f} s")
         rows: list[Row] = []
         measure(rows, "shared photos", real, models, bodies, photos, args, n_real)
         copy = args.work / "synthetic"
-        shutil.copytree(real, copy)
-        shutil.rmtree(copy / "thumbnails", ignore_errors=True)
+        if not copy.exists():
+            shutil.copytree(real, copy)
+            shutil.rmtree(copy / "thumbnails", ignore_errors=True)
         for size in sizes:
             added, seconds = add_synthetic(copy, models, size)
             print(f"copy grown to {size:,} vectors (+{added:,} synthetic) in {seconds:.1f} s")
-            measure(rows, f"synthetic {size:,}", copy, models, bodies, photos, args, size)
+            vectors = vector_count(copy, models)
+            measure(rows, f"synthetic {size:,}", copy, models, bodies, photos, args, vectors)
         print()
         print_table(rows)
         print()

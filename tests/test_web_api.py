@@ -106,6 +106,8 @@ def test_uploaded_photo_finds_itself_first(client, weblib):
         assert key in first
     assert first["thumbnail_url"] == f"{API}/images/{first['id']}/thumbnail"
     assert first["file_url"] == f"{API}/images/{first['id']}/file"
+    for url in (first["thumbnail_url"], first["file_url"], first["page_url"]):
+        assert client.get(url).status_code == 200, url
     assert (first["width"], first["height"]) == (640, 480)
     assert first["labels"] and {"name", "score"} <= set(first["labels"][0])
     # The byte-identical copy in the other collection ties and is marked exact too.
@@ -339,6 +341,26 @@ def test_thumbnails_are_oriented_cached_jpegs(client, weblib, ids):
     big = client.get(f"{url}?size=1024")
     with Image.open(io.BytesIO(big.data)) as thumb:
         assert thumb.size == (640, 480)  # never enlarged
+
+
+def test_thumbnail_cache_follows_the_file(tmp_path, data_dir):
+    from search.thumbnails import ThumbnailCache
+
+    images = data_dir / "ukbench_subset" / "images"
+    photo = tmp_path / "photo.jpg"
+    shutil.copy2(images / "ukbench00008.jpg", photo)
+    cache = ThumbnailCache(tmp_path / "thumbs")
+    first = cache.get(7, photo, size=160)
+    assert first.is_file() and Image.open(first).size == (160, 120)
+    assert cache.get(7, photo, size=160) == first  # cached: same file
+    shutil.copy2(images / "ukbench00012.jpg", photo)  # the file changed (size and mtime)
+    second = cache.get(7, photo, size=160)
+    assert second != first and second.is_file() and not first.exists()  # stale one dropped
+    by_sha = cache.get(7, photo, size=160, sha256="ab" * 32)
+    assert by_sha != second
+    with pytest.raises(ValueError):
+        cache.get(7, photo, size=333)
+    assert not second.exists() and cache.clear() == 1
 
 
 def test_thumbnail_of_a_missing_file_is_404(tmp_path, weblib, data_dir):

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app, request
 
 from search.thumbnails import DEFAULT_SIZE, ThumbnailCache
 from web.errors import ApiError
@@ -58,10 +58,12 @@ def library_file(eng: Any, image_id: int) -> tuple[Any, Path]:
 
 
 def image_urls(image_id: int) -> dict[str, str]:
+    """The image's URLs (string building: ``url_for`` x 3 per hit cost ~4 ms per search)."""
+    root = request.script_root
     return {
-        "thumbnail_url": url_for("api.thumbnail", image_id=image_id),
-        "file_url": url_for("api.image_file", image_id=image_id),
-        "page_url": url_for("views.image_page", image_id=image_id),
+        "thumbnail_url": f"{root}/api/v1/images/{int(image_id)}/thumbnail",
+        "file_url": f"{root}/api/v1/images/{int(image_id)}/file",
+        "page_url": f"{root}/images/{int(image_id)}",
     }
 
 
