@@ -39,6 +39,7 @@ from search.store_types import (
     encode_vector,
     utcnow,
 )
+from search.store_write import apply_changes, model_stamp_in
 
 # The records are part of the store's interface: ``from search.store import ChangeSet``.
 __all__ = [
@@ -130,7 +131,7 @@ class Store:
 
     def model_stamp(self) -> ModelStamp | None:
         with self.session() as session:
-            return self._stamp_in(session)
+            return model_stamp_in(session)
 
     def bind_model(self, stamp: ModelStamp, *, replace: bool = False) -> None:
         """Record the library's model; refuse another one unless ``replace`` (reindex)."""
@@ -210,95 +211,7 @@ class Store:
     def apply(self, changes: ChangeSet) -> AppliedChanges:
         """Write a batch in one transaction and move the generation; return the index delta."""
         with self.session() as session:
-            stamp = self._stamp_in(session)
-            result = AppliedChanges(generation=0)
-            for image_id in changes.removals:
-                image = session.get(Image, image_id)
-                if image is not None:
-                    session.delete(image)
-                    result.removed.append(image_id)
-            for move in changes.moves:
-                image = session.get_one(Image, move.image_id)
-                image.collection_id = move.collection_id
-                image.rel_path = move.rel_path
-                image.file_size = move.file_size
-                image.mtime_ns = move.mtime_ns
-            session.flush()
-            for upsert in changes.upserts:
-                image_id, vector = self._upsert(session, upsert, stamp)
-                result.upserted_ids.append(image_id)
-                if vector is not None:
-                    result.vectors[image_id] = vector
-                else:
-                    result.removed.append(image_id)
-            generation = int(session.get_one(LibraryMeta, "generation").value) + 1
-            session.get_one(LibraryMeta, "generation").value = str(generation)
-            result.generation = generation
-        return result
-
-    def _stamp_in(self, session: Session) -> ModelStamp | None:
-        rows = {
-            r.key: r.value
-            for r in session.scalars(select(LibraryMeta).where(LibraryMeta.key.like("model_%")))
-        }
-        if "model_name" not in rows:
-            return None
-        return ModelStamp(rows["model_name"], rows["model_sha256"], int(rows["model_dimension"]))
-
-    def _upsert(
-        self, session: Session, upsert: ImageUpsert, stamp: ModelStamp | None
-    ) -> tuple[int, np.ndarray | None]:
-        image = session.scalar(
-            select(Image).where(
-                Image.collection_id == upsert.collection_id, Image.rel_path == upsert.rel_path
-            )
-        )
-        if image is None:
-            image = Image(collection_id=upsert.collection_id, rel_path=upsert.rel_path)
-            session.add(image)
-        for name in (
-            "file_size", "mtime_ns", "sha256", "pixel_sha256", "width", "height", "format",
-            "exif_datetime", "status", "error",
-        ):  # fmt: skip
-            setattr(image, name, getattr(upsert, name))
-        image.indexed_at = utcnow()
-        session.flush()
-        session.execute(delete(ImageLabel).where(ImageLabel.image_id == image.id))
-        vector = upsert.vector
-        if upsert.copy_vector_from is not None and vector is None:
-            source = session.get(Embedding, upsert.copy_vector_from)
-            vector = decode_vector(source.vector).copy() if source is not None else None
-            upsert.labels = upsert.labels or [
-                (label.label, label.score)
-                for label in session.scalars(
-                    select(ImageLabel)
-                    .where(ImageLabel.image_id == upsert.copy_vector_from)
-                    .order_by(ImageLabel.rank)
-                )
-            ]
-        if upsert.status != STATUS_OK or vector is None:
-            session.execute(delete(Embedding).where(Embedding.image_id == image.id))
-            return image.id, None
-        if stamp is None:
-            raise ModelMismatchError("the library has no model recorded; bind a model first")
-        if vector.shape != (stamp.dimension,):
-            raise ModelMismatchError(
-                f"vector of shape {vector.shape} does not fit the library's {stamp.name} "
-                f"({stamp.dimension} dimensions)"
-            )
-        session.merge(
-            Embedding(
-                image_id=image.id,
-                model_name=stamp.name,
-                model_sha256=stamp.sha256,
-                dimension=stamp.dimension,
-                vector=encode_vector(vector),
-                created_at=utcnow(),
-            )
-        )
-        for rank, (label, score) in enumerate(upsert.labels):
-            session.add(ImageLabel(image_id=image.id, rank=rank, label=label, score=float(score)))
-        return image.id, np.asarray(vector, dtype=np.float32)
+            return apply_changes(session, changes)
 
     def clear_embeddings(self) -> int:
         """Drop every vector (switching models); the next index run re-embeds the images."""

@@ -1,0 +1,173 @@
+"""The store's write path: one change set, one transaction, a handful of set-based statements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from search.errors import ModelMismatchError
+from search.schema import STATUS_OK, Embedding, Image, ImageLabel, LibraryMeta
+from search.store_types import (
+    AppliedChanges,
+    ChangeSet,
+    ImageUpsert,
+    ModelStamp,
+    decode_vector,
+    encode_vector,
+    utcnow,
+)
+
+_IMAGE_FIELDS = (
+    "file_size", "mtime_ns", "sha256", "pixel_sha256", "width", "height", "format",
+    "exif_datetime", "status", "error",
+)  # fmt: skip
+
+
+def _check_vector(vector: np.ndarray, stamp: ModelStamp | None) -> None:
+    if stamp is None:
+        raise ModelMismatchError("the library has no model recorded; bind a model first")
+    if vector.shape != (stamp.dimension,):
+        raise ModelMismatchError(
+            f"vector of shape {vector.shape} does not fit the library's {stamp.name} "
+            f"({stamp.dimension} dimensions)"
+        )
+
+
+def model_stamp_in(session: Session) -> ModelStamp | None:
+    rows = {
+        r.key: r.value
+        for r in session.scalars(select(LibraryMeta).where(LibraryMeta.key.like("model_%")))
+    }
+    if "model_name" not in rows:
+        return None
+    return ModelStamp(rows["model_name"], rows["model_sha256"], int(rows["model_dimension"]))
+
+
+def apply_changes(session: Session, changes: ChangeSet) -> AppliedChanges:
+    """Write a batch in one transaction and move the generation; return the index delta.
+
+    Set-based: a handful of statements per batch, not several per image, so the writer
+    keeps up with the embedder. Order matters: removals free paths that moves may take.
+    """
+    stamp = model_stamp_in(session)
+    result = AppliedChanges(generation=0)
+    if changes.removals:
+        present = set(session.scalars(select(Image.id).where(Image.id.in_(changes.removals))))
+        if present:
+            session.execute(delete(Image).where(Image.id.in_(present)))  # FK cascades
+        result.removed += [i for i in changes.removals if i in present]
+    if changes.moves:
+        session.execute(
+            update(Image),
+            [
+                {
+                    "id": m.image_id,
+                    "collection_id": m.collection_id,
+                    "rel_path": m.rel_path,
+                    "file_size": m.file_size,
+                    "mtime_ns": m.mtime_ns,
+                }
+                for m in changes.moves
+            ],
+        )
+    if changes.upserts:
+        _upsert_all(session, changes.upserts, stamp, result)
+    row = session.get_one(LibraryMeta, "generation")
+    result.generation = int(row.value) + 1
+    row.value = str(result.generation)
+    return result
+
+
+def _upsert_all(
+    session: Session,
+    upserts: Sequence[ImageUpsert],
+    stamp: ModelStamp | None,
+    result: AppliedChanges,
+) -> None:
+    keys = [(u.collection_id, u.rel_path) for u in upserts]
+    ids = dict(
+        ((c, r), i)
+        for i, c, r in session.execute(
+            select(Image.id, Image.collection_id, Image.rel_path).where(
+                tuple_(Image.collection_id, Image.rel_path).in_(keys)
+            )
+        )
+    )
+    now = utcnow()
+    rows = [
+        {name: getattr(u, name) for name in _IMAGE_FIELDS}
+        | {"indexed_at": now, "collection_id": u.collection_id, "rel_path": u.rel_path}
+        for u in upserts
+    ]
+    updates = [{"id": ids[k], **row} for k, row in zip(keys, rows, strict=True) if k in ids]
+    if updates:
+        session.execute(update(Image), updates)
+    inserts = [row for k, row in zip(keys, rows, strict=True) if k not in ids]
+    if inserts:
+        returning = insert(Image).returning(
+            Image.id, Image.collection_id, Image.rel_path, sort_by_parameter_order=True
+        )
+        for i, c, r in session.execute(returning, inserts):
+            ids[(c, r)] = i
+    image_ids = [ids[k] for k in keys]
+    session.execute(delete(ImageLabel).where(ImageLabel.image_id.in_(image_ids)))
+    session.execute(delete(Embedding).where(Embedding.image_id.in_(image_ids)))
+    source_vectors, source_labels = _copy_sources(session, upserts)
+    embeddings: list[dict[str, object]] = []
+    labels: list[dict[str, object]] = []
+    for image_id, upsert in zip(image_ids, upserts, strict=True):
+        result.upserted_ids.append(image_id)
+        vector, image_labels = upsert.vector, list(upsert.labels)
+        if upsert.copy_vector_from is not None and vector is None:
+            blob = source_vectors.get(upsert.copy_vector_from)
+            vector = decode_vector(blob).copy() if blob is not None else None
+            image_labels = image_labels or source_labels.get(upsert.copy_vector_from, [])
+        if upsert.status != STATUS_OK or vector is None:
+            result.removed.append(image_id)
+            continue
+        _check_vector(vector, stamp)
+        assert stamp is not None
+        embeddings.append(
+            {
+                "image_id": image_id,
+                "model_name": stamp.name,
+                "model_sha256": stamp.sha256,
+                "dimension": stamp.dimension,
+                "vector": encode_vector(vector),
+                "created_at": now,
+            }
+        )
+        labels += [
+            {"image_id": image_id, "rank": rank, "label": label, "score": float(score)}
+            for rank, (label, score) in enumerate(image_labels)
+        ]
+        result.vectors[image_id] = np.asarray(vector, dtype=np.float32)
+    if embeddings:
+        session.execute(insert(Embedding), embeddings)
+    if labels:
+        session.execute(insert(ImageLabel), labels)
+
+
+def _copy_sources(
+    session: Session, upserts: Sequence[ImageUpsert]
+) -> tuple[dict[int, bytes], dict[int, list[tuple[str, float]]]]:
+    """Vectors and labels of the images that byte-identical copies reuse."""
+    sources = {u.copy_vector_from for u in upserts if u.copy_vector_from is not None}
+    if not sources:
+        return {}, {}
+    vectors = dict(
+        session.execute(
+            select(Embedding.image_id, Embedding.vector).where(Embedding.image_id.in_(sources))
+        ).all()
+    )
+    labels: dict[int, list[tuple[str, float]]] = {}
+    for image_id, label, score in session.execute(
+        select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
+        .where(ImageLabel.image_id.in_(sources))
+        .order_by(ImageLabel.image_id, ImageLabel.rank)
+    ):
+        labels.setdefault(image_id, []).append((label, score))
+    return vectors, labels
