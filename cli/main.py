@@ -49,4 +49,3 @@ from cli import eval_cmds  # noqa: E402,F401
 from cli import search_cmds  # noqa: E402,F401
 from cli import index_cmds  # noqa: E402,F401
 from cli import serve_cmds  # noqa: E402,F401
-from cli import index_cmds  # noqa: E402,F401
