@@ -53,18 +53,21 @@ class Clusters:
             rng = np.random.default_rng([self.seed, stream, start])
             m = min(chunk, n - start)
             which = rng.integers(0, self.n_clusters, m)
-            x = self.centroids[which] + rng.standard_normal((m, self.dim), dtype=np.float32) * (
-                0.35 / np.sqrt(self.dim))
+            x = rng.standard_normal((m, self.dim), dtype=np.float32)
+            x *= np.float32(0.35 / np.sqrt(self.dim))
+            x += self.centroids[which]
             z = rng.standard_normal((m, SUBSPACE), dtype=np.float32) * (0.7 / np.sqrt(SUBSPACE))
-            for c in np.unique(which):
-                rows = np.flatnonzero(which == c)
+            order = np.argsort(which, kind="stable")
+            clusters, first = np.unique(which[order], return_index=True)
+            for c, rows in zip(clusters, np.split(order, first[1:]), strict=True):
                 x[rows] += z[rows] @ self.pool[self.basis[c]]
             out[start : start + m] = _unit(x)
         return out
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
 def rss() -> int:

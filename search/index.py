@@ -10,14 +10,18 @@ below ``AUTO_THRESHOLD`` vectors, ``ivf-sq8`` from there on (1 byte per dimensio
 when no ``nprobe`` gets there, auto falls back to flat. The measured recall is kept in
 ``info`` and in the file header (``read_header``) for ``imgsearch stats``.
 
-Why 20 000 (``python -m bench.search --sizes 5000,10000,20000,50000,100000``, 2-core box,
-1024-d clustered unit vectors): single-query flat search costs ~0.55 ms per 1 000 vectors
-(p50 5.9 ms at 10 k, 12 ms at 20 k, 57 ms at 100 k) while tuned ivf-sq8 stays around 1-3 ms
-with recall@10 >= 0.95 from 20 k up. Below ~20 k flat answers within ~10 ms, is exact and
-needs no training, so the approximation buys nothing; above it flat grows linearly past the
-10 ms budget. IVF also needs >= 39 training points per list, which 20 k affords for ~500 lists.
+Why 10 000 (measured on the 2-core dev box, 1024-d clustered unit vectors, single queries;
+``python -m bench.search --sizes 5000,10000,20000,40000 --kinds flat,ivf-sq8,auto``): flat is
+a memory scan of 4 KB per vector. While the matrix sits in cache it is nearly free (p50
+0.9-1.3 ms at 5 k = 20 MB); beyond, it is bandwidth-bound: p50 22 ms at 10 k, 44 ms at 20 k,
+68 ms at 40 k with other jobs on the box (load ~5), 57 ms at 100 k when quiet (~0.6 ms per
+1 000). ivf-sq8 built at 10-40 k answers in 0.2-0.4 ms (p99 <= 8 ms) with held-out recall@10
+0.96-0.98 and builds in 7-30 s. So from ~10 k on flat alone uses up the 10 ms budget (or far
+more when the box is busy) while ivf-sq8 keeps recall >= 0.95 at a fiftieth of the cost; below
+it flat is exact, near-free and needs no training (IVF wants >= 39 training points per list).
 
-Threads: ``set_threads(n)`` sets FAISS's OpenMP pool (process-wide). Any number of threads may
+Threads: ``set_threads(n)`` sets FAISS's OpenMP pool (process-wide; a server answering many
+requests at once does best with 1, each request then runs on its own core). Any number of threads may
 search one loaded index at once: search, knn, reconstruct and save take the index's shared
 (read) lock and pass their parameters per call; add / remove / update / set_search_param take
 the exclusive (write) lock. Readers never see a half-applied mutation.
@@ -62,7 +66,7 @@ __all__ = [
 ]  # fmt: skip
 log = logging.getLogger(__name__)
 
-AUTO_THRESHOLD = 20_000
+AUTO_THRESHOLD = 10_000
 ALL_KINDS = ("auto", *KINDS)
 
 
