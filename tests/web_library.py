@@ -7,15 +7,19 @@ with EXIF orientation 6 (stored sideways) and a text file named ``.jpg`` (a fail
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from search.settings import Settings
 
+API = "/api/v1"
 QUERY_NAME = "ukbench00000.jpg"  # group 0: ukbench00000..00003
 COPY_NAME = "copy_of_ukbench00000.jpg"
 ROTATED_NAME = "rotated_ukbench00001.jpg"
@@ -72,3 +76,54 @@ def build_web_library(root: Path, data_dir: Path, models_dir: Path) -> WebLibrar
     run_index(library, models_dir, extra)
     settings = Settings(library=library, model_path=(models_dir,))
     return WebLibrary(settings, models_dir, ukbench, extra)
+
+
+# -- fixture bodies and helpers shared by the web test modules --------------------------------
+# Each module declares its fixtures from these (module scope), e.g.
+#     weblib = pytest.fixture(scope="module", name="weblib")(make_weblib)
+
+
+def make_weblib(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path
+                ) -> WebLibrary:  # fmt: skip
+    return build_web_library(tmp_path_factory.mktemp("web"), data_dir, models_dir)
+
+
+def make_app(weblib: WebLibrary):  # type: ignore[no-untyped-def]
+    from web.app import create_app
+
+    app = create_app(weblib.settings)
+    yield app
+    app.extensions["imgsearch"].close()
+
+
+def make_ids(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """File name -> image id of every file of the two collections (failed ones too)."""
+    engine = app.extensions["imgsearch"].get()
+    out = {}
+    for collection in engine.stats()["collections"]:
+        for path in sorted(Path(collection["root"]).iterdir()):
+            with contextlib.suppress(LookupError):
+                out[path.name] = engine.image_id_for(path)
+    return out
+
+
+def upload(client, path: Path | None = None, data: bytes | None = None, name="q.jpg", **fields):  # type: ignore[no-untyped-def]
+    """POST /api/v1/search with ``path``'s bytes (or ``data``) as the ``image`` field."""
+    body = {k: str(v) for k, v in fields.items()}
+    if path is not None or data is not None:
+        payload = data if data is not None else path.read_bytes()
+        body["image"] = (io.BytesIO(payload), name)
+    return client.post(f"{API}/search", data=body, content_type="multipart/form-data")
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    """The response is a JSON error of ``status`` with a message for people."""
+    assert response.status_code == status, response.data[:500]
+    assert response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert error["status"] == status
+    assert isinstance(error["message"], str) and len(error["message"]) > 10
+    assert "Traceback" not in error["message"]
+    if code is not None:
+        assert error["code"] == code
+    return error

@@ -1,0 +1,148 @@
+"""Security (path traversal on the test client and on a real waitress server, Host names,
+headers) and the HTML views, over a library built by the indexer from ../shared photos."""
+
+from __future__ import annotations
+
+import http.client
+import io
+
+import pytest
+
+from tests.web_library import (
+    API,
+    BROKEN_NAME,
+    QUERY_NAME,
+    assert_error,
+    make_app,
+    make_ids,
+    make_weblib,
+)
+from web.app import create_app
+from web.server import BackgroundServer
+
+weblib = pytest.fixture(scope="module", name="weblib")(make_weblib)
+app = pytest.fixture(scope="module", name="app")(make_app)
+ids = pytest.fixture(scope="module", name="ids")(make_ids)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+# -- security ---------------------------------------------------------------------------------
+
+TRAVERSALS = [
+    "/api/v1/images/../../../../etc/passwd",
+    "/api/v1/images/1/../../../../etc/passwd",
+    "/api/v1/images/%2e%2e/%2e%2e/%2e%2e/etc/passwd/file",
+    "/api/v1/images/%2e%2e%2f%2e%2e%2fetc%2fpasswd/file",
+    "/api/v1/images/1%2f..%2f..%2f..%2fetc%2fpasswd/file",
+    "/api/v1/images/1/../../etc/passwd/file",
+    "/api/v1/images//etc/passwd/file",
+    "/api/v1/images/-1/file",
+    "/api/v1/images/1.0/file",
+    "/api/v1/images/%2fetc%2fpasswd/file",
+    "/api/v1/images/1/file/../../../../../etc/passwd",
+    "/api/v1/images/1/file?path=/etc/passwd&id=../../etc/passwd",
+    "/static/../../../../etc/passwd",
+    "/static/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/static/..%2f..%2f..%2f..%2fetc%2fpasswd",
+    "/static/..%2fapp.py",
+    "/static/%2e%2e%2fapp.py",
+    "//etc/passwd",
+    "/images/..%2f..%2f..%2fetc%2fpasswd",
+    "/?from=../../etc/passwd",
+]
+
+
+def _assert_not_a_leak(status: int, body: bytes, url: str) -> None:
+    assert b"root:" not in body, url
+    assert b"create_app" not in body, url  # web/app.py
+    assert status in (200, 400, 404, 405), (url, status)
+
+
+def test_path_traversal_never_serves_a_file(client):
+    for url in TRAVERSALS:
+        response = client.get(url)
+        _assert_not_a_leak(response.status_code, response.data, url)
+        if "?path=" in url:
+            assert response.mimetype == "image/jpeg"  # the id's file, the query ignored
+        elif url.startswith("/?from"):
+            assert b'image-id" name="image_id" value=""' in response.data
+        else:
+            assert response.status_code in (400, 404), url
+
+
+def test_real_server_refuses_traversal_and_foreign_hosts(app, weblib):
+    with BackgroundServer(app, weblib.settings, threads=2) as server:
+        for url in TRAVERSALS:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            conn.request("GET", url)  # sent as is: http.client does not normalise paths
+            response = conn.getresponse()
+            body = response.read()
+            _assert_not_a_leak(response.status, body, url)
+            conn.close()
+    trusted = create_app(weblib.settings, app.extensions["imgsearch"].get(),
+                         trusted_hosts=["127.0.0.1", "localhost"])  # fmt: skip
+    client = trusted.test_client()
+    assert client.get(f"{API}/stats", headers={"Host": "localhost:8000"}).status_code == 200
+    assert_error(client.get(f"{API}/stats", headers={"Host": "evil.example"}), 400)
+
+
+def test_security_headers(client, ids):
+    for url in ("/", f"{API}/stats", f"{API}/images/{ids[QUERY_NAME]}/file", "/nope"):
+        headers = client.get(url).headers
+        assert headers["X-Content-Type-Options"] == "nosniff", url
+        csp = headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "img-src 'self' data: blob:" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["X-Frame-Options"] == "DENY"
+
+
+# -- HTML views -------------------------------------------------------------------------------
+
+
+def test_html_search_full_page_and_fragment(client, weblib):
+    def post(headers=None, **fields):
+        data = {"image": (io.BytesIO(weblib.query_photo.read_bytes()), "q.jpg"), **fields}
+        return client.post("/search", data=data, headers=headers or {})
+
+    page = post(k="6")
+    assert page.status_code == 200 and b"<html" in page.data
+    assert page.data.count(b'<li class="card') == 6 and b"Exact copy" in page.data
+    fragment = post({"X-Requested-With": "fetch"}, k="4", roi="0.2,0.2,0.8,0.8")
+    assert fragment.status_code == 200 and b"<html" not in fragment.data
+    assert fragment.data.count(b'<li class="card') == 4
+    assert b"region 0.2, 0.2, 0.8, 0.8" in fragment.data
+    bad = post({"X-Requested-With": "fetch"}, roi="0.5,0.5,0.5,0.5")
+    assert bad.status_code == 400 and b"region of interest" in bad.data
+    not_image = client.post("/search", data={"image": (io.BytesIO(b"plain text"), "a.jpg")},
+                            headers={"X-Requested-With": "fetch"})  # fmt: skip
+    assert not_image.status_code == 415 and b"Not a readable image" in not_image.data
+    nothing = client.post("/search", data={"k": "3"}, headers={"X-Requested-With": "fetch"})
+    assert nothing.status_code == 400 and b"No image" in nothing.data
+
+
+def test_html_pages(client, ids):
+    home = client.get("/")
+    assert home.status_code == 200 and b'type="file"' in home.data
+    assert b'id="roi-canvas"' in home.data
+    assert b'class="notice"' not in home.data  # the library is there and not empty
+    start = client.get(f"/?from={ids[QUERY_NAME]}")
+    assert f'value="{ids[QUERY_NAME]}"'.encode() in start.data
+    assert f"/api/v1/images/{ids[QUERY_NAME]}/thumbnail?size=1024".encode() in start.data
+    assert client.get("/?from=999999").status_code == 200  # the page explains, no crash
+    image = client.get(f"/images/{ids[QUERY_NAME]}")
+    assert image.status_code == 200 and b"Similar images" in image.data
+    assert b"Exact copy" in image.data and f"?from={ids[QUERY_NAME]}".encode() in image.data
+    library = client.get("/library")
+    assert library.status_code == 200 and BROKEN_NAME.encode() in library.data
+    assert b"mobilenet_v3_small_100" in library.data
+    labels = client.get("/labels?q=bee")
+    assert labels.status_code == 200 and labels.data.count(b'<li class="card') >= 4
+    missing = client.get("/images/999999")
+    assert missing.status_code == 404 and b"<html" in missing.data
+    assert client.get("/static/app.css").status_code == 200
+    assert client.get("/static/search.js").status_code == 200
