@@ -21,17 +21,17 @@ more when the box is busy) while ivf-sq8 keeps recall >= 0.95 at a fiftieth of t
 it flat is exact, near-free and needs no training (IVF wants >= 39 training points per list).
 
 Threads: ``set_threads(n)`` sets FAISS's OpenMP pool (process-wide; a server answering many
-requests at once does best with 1, each request then runs on its own core). Any number of threads may
-search one loaded index at once: search, knn, reconstruct and save take the index's shared
-(read) lock and pass their parameters per call; add / remove / update / set_search_param take
-the exclusive (write) lock. Readers never see a half-applied mutation.
+requests at once does best with 1: each request then runs on its own core). Any number of
+threads may search one loaded index at once: search, k-NN, reconstruct and save take the
+index's shared (read) lock and pass their parameters per call; add / remove / update /
+set_search_param take the exclusive (write) lock, so readers never see half a mutation.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -57,7 +57,13 @@ from search.index_kinds import (
     as_ids,
     load_backend,
 )
-from search.index_tune import iter_normalized, knn_pairs, normalized, tune
+from search.index_knn import KnnGraph, KnnMixin
+from search.index_tune import (
+    check_vectors,
+    iter_normalized,
+    normalized,
+    tune,
+)
 
 __all__ = [
     "AUTO_THRESHOLD", "CorruptIndexError", "ForeignIndexError", "IndexCacheError", "IndexConfig",
@@ -77,7 +83,7 @@ class IndexConfig:
     auto_threshold: int = AUTO_THRESHOLD
     auto_kind: str = "ivf-sq8"
     target_recall: float = 0.95
-    recall_margin: float = 0.01
+    recall_margin: float = 0.02  # sampled stored vectors are easier than new queries
     recall_sample: int = 500
     recall_k: int = 10
     seed: int = 1234
@@ -89,39 +95,13 @@ class IndexConfig:
     hnsw_max_deleted_fraction: float = 0.2
 
 
-@dataclass(frozen=True)
-class KnnGraph:
-    """For every stored vector (``ids[i]``) its k nearest others, best first (-1 = none)."""
-
-    ids: np.ndarray
-    neighbours: np.ndarray
-    scores: np.ndarray
-
-
 def set_threads(threads: int) -> None:
     """FAISS OpenMP threads for the whole process (``<= 0``: leave FAISS's default)."""
     if threads > 0:
         faiss.omp_set_num_threads(int(threads))
 
 
-def _check_vectors(ids: np.ndarray, vectors: object, dimension: int | None) -> np.ndarray:
-    x = np.asarray(vectors)
-    if x.ndim != 2 or x.shape[0] != len(ids) or x.shape[1] == 0:
-        raise IndexInputError(f"vectors must be [{len(ids)}, D], got shape {x.shape}")
-    if dimension is not None and x.shape[1] != dimension:
-        raise IndexInputError(f"vectors have dimension {x.shape[1]}, the index {dimension}")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise IndexInputError(f"vectors must be floating point, got {x.dtype}")
-    if np.any(ids < 0) or len(np.unique(ids)) != len(ids):
-        raise IndexInputError("ids must be unique and non-negative")
-    for start in range(0, len(x), 65_536):  # check everything before changing anything
-        norms = np.linalg.norm(x[start : start + 65_536].astype(np.float32), axis=1)
-        if not np.all(np.isfinite(norms)) or np.any(norms == 0):
-            raise IndexInputError("vectors must be finite and non-zero")
-    return x
-
-
-class VectorIndex:
+class VectorIndex(KnnMixin):
     """Image-id keyed cosine index over one of the back ends; safe for concurrent searches."""
 
     def __init__(self, backend: Backend, requested_kind: str, config: IndexConfig,
@@ -143,7 +123,7 @@ class VectorIndex:
         if kind not in ALL_KINDS:
             raise IndexInputError(f"unknown index kind {kind!r}; choose one of {ALL_KINDS}")
         ids = as_ids(ids)
-        x = _check_vectors(ids, vectors, None)
+        x = check_vectors(ids, vectors, None)
         started = time.perf_counter()
         target = kind
         if kind == "auto":
@@ -198,7 +178,7 @@ class VectorIndex:
                                    "recall_target_met": True, "trained_on": n}
         param = 0
         if kind != "flat" and n > 1:
-            start = config.recall_k + 1 if kind == "hnsw" else 1
+            start = 2 * config.recall_k if kind == "hnsw" else 1  # efSearch < 2k is rarely useful
             param, recall, trace = tune(
                 backend, ids, x, target=config.target_recall + config.recall_margin,
                 sample=config.recall_sample, k=config.recall_k, seed=config.seed, start=start)
@@ -278,7 +258,7 @@ class VectorIndex:
     def add(self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray) -> None:
         """Add new ids (an id already stored is an error: use ``update``)."""
         ids = as_ids(ids)
-        x = _check_vectors(ids, vectors, self.dimension)
+        x = check_vectors(ids, vectors, self.dimension)
         with self._lock.write():
             dup = ids[np.isin(ids, self._ids)]
             if len(dup):
@@ -288,7 +268,7 @@ class VectorIndex:
     def update(self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray) -> None:
         """Insert or replace: remove the ids that exist, then add all of them."""
         ids = as_ids(ids)
-        x = _check_vectors(ids, vectors, self.dimension)
+        x = check_vectors(ids, vectors, self.dimension)
         with self._lock.write():
             old = ids[np.isin(ids, self._ids)]
             if len(old):
@@ -339,49 +319,6 @@ class VectorIndex:
             return f"{self.ntotal} vectors: small enough for exact flat search"
         return None
 
-    # -- neighbour graph (for dedup) --------------------------------------------------------
-
-    def iter_knn(self, k: int, *, batch_size: int = 2048, ids: np.ndarray | None = None,
-                 vectors: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, ...]]:
-        """Yield ``(ids[B], neighbour_ids[B, k], scores[B, k])`` for every stored vector.
-
-        The vector itself is left out of its own list. Query vectors come from the index
-        (exact for flat/hnsw, 8-bit decoded for ivf-sq8) unless ``ids``/``vectors`` are given.
-        Memory per batch is O(batch * (k + D)). Raises IndexCacheError if the index changes
-        between batches.
-        """
-        if vectors is None:
-            ids = self.ids()
-        else:
-            ids = as_ids(ids)
-            _check_vectors(ids, vectors, self.dimension)
-        version = self._version
-        for start in range(0, len(ids), batch_size):
-            own = ids[start : start + batch_size]
-            with self._lock.read():
-                if self._version != version:
-                    raise IndexCacheError("the index changed while building the k-NN graph")
-                q = (self._backend.reconstruct(own) if vectors is None
-                     else vectors[start : start + batch_size])
-                scores, nbr = self._backend.search(normalized(q), k + 1, self._param)
-            drop = nbr == own[:, None]
-            drop[~drop.any(axis=1), -1] = True
-            yield own, nbr[~drop].reshape(len(own), k), scores[~drop].reshape(len(own), k)
-
-    def knn_graph(self, k: int, *, batch_size: int = 2048, ids: np.ndarray | None = None,
-                  vectors: np.ndarray | None = None) -> KnnGraph:
-        """All of ``iter_knn`` in three arrays: O(n * k) memory."""
-        parts = list(self.iter_knn(k, batch_size=batch_size, ids=ids, vectors=vectors))
-        if not parts:
-            return KnnGraph(np.zeros(0, np.int64), np.zeros((0, k), np.int64),
-                            np.zeros((0, k), np.float32))
-        return KnnGraph(*(np.concatenate([p[i] for p in parts]) for i in range(3)))
-
-    def range_neighbours(self, min_score: float, k: int = 32,
-                         batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Pairs ``(a, b, score)`` with a < b and cosine >= min_score among each one's k best."""
-        return knn_pairs(self.iter_knn(k, batch_size=batch_size), min_score)
-
     # -- persistence ------------------------------------------------------------------------
 
     def save(self, path: str | Path, stamp: IndexStamp) -> None:
@@ -410,23 +347,16 @@ class VectorIndex:
     def load(cls, path: str | Path, expected: IndexStamp, *, config: IndexConfig | None = None,
              verify: bool = True) -> VectorIndex:
         """Load and check the file against ``expected``; raise the matching IndexCacheError."""
-        header = index_io.read_header(Path(path))
-        stamp = index_io.check_stamp(header, expected)
+        config = config or IndexConfig()
+        header, raw, extra = index_io.read_index(Path(path), expected, verify)
         try:
-            if verify:
-                index_io.verify_sections(header)
-            with index_io.section_reader(header, "faiss") as read:
-                raw = faiss.read_index(faiss.PyCallbackIOReader(read))
-            info = header.info
-            extra = {n: index_io.read_section(header, n) for n in header.sections if n != "faiss"}
-            backend = load_backend(header.kind, raw, extra,
-                                   (config or IndexConfig()).hnsw_max_deleted_fraction)
-        except (index_io.FormatError, RuntimeError, ValueError, KeyError, OSError) as exc:
+            backend = load_backend(header.kind, raw, extra, config.hnsw_max_deleted_fraction)
+        except (ValueError, KeyError) as exc:
             raise CorruptIndexError(f"index file {path} is unreadable: {exc}") from exc
-        if backend.ntotal != stamp.count or backend.dimension != stamp.dimension:
+        if backend.ntotal != expected.count or backend.dimension != expected.dimension:
             raise CorruptIndexError(f"index file {path} holds {backend.ntotal} x "
-                                    f"{backend.dimension}-d, its stamp says {stamp}")
+                                    f"{backend.dimension}-d, its stamp says {expected}")
+        info = dict(header.info)
         param = int(info.pop("search_param", 0) or 0)  # type: ignore[call-overload]
         kept = {k: v for k, v in info.items() if k not in ("kind", "ntotal", "dimension")}
-        return cls(backend, str(info.get("requested_kind", header.kind)), config or IndexConfig(),
-                   param, kept)
+        return cls(backend, str(info.get("requested_kind", header.kind)), config, param, kept)

@@ -25,6 +25,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import BinaryIO
 
+import faiss
+
 from models.errors import ImgsearchError
 
 MAGIC = b"IMGSIDX1"
@@ -218,6 +220,22 @@ def _read_header(path: Path) -> Header:
         if off < len(MAGIC) or ln < 0 or off + ln > offset:
             raise FormatError(f"section {name!r} lies outside the payload")
     return Header(path, stamp, kind, info, sections, size)
+
+
+def read_index(path: Path, expected: IndexStamp,
+               verify: bool = True) -> tuple[Header, object, dict[str, bytes]]:
+    """Header (stamp checked), the FAISS index and the extra sections of an index file."""
+    header = read_header(path)
+    check_stamp(header, expected)
+    try:
+        if verify:
+            verify_sections(header)
+        with section_reader(header, "faiss") as read:
+            raw = faiss.read_index(faiss.PyCallbackIOReader(read))
+        extra = {n: read_section(header, n) for n in header.sections if n != "faiss"}
+    except (FormatError, RuntimeError, OSError) as exc:
+        raise CorruptIndexError(f"index file {path} is unreadable: {exc}") from exc
+    return header, raw, extra
 
 
 def verify_sections(header: Header) -> None:

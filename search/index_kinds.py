@@ -103,7 +103,7 @@ class FlatBackend(Backend):
     kind = "flat"
 
     def __init__(self, dimension: int, index: faiss.Index | None = None) -> None:
-        self.index = index or faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)) if index is None else index
 
     def search(self, q: np.ndarray, k: int, param: int) -> tuple[np.ndarray, np.ndarray]:
         return _pad(*self.index.search(q, k))

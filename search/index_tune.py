@@ -13,10 +13,30 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from search.index_io import IndexInputError
+
 if TYPE_CHECKING:
     from search.index_kinds import Backend
 
 PAD_SCORE = np.float32(-np.inf)
+
+
+def check_vectors(ids: np.ndarray, vectors: object, dimension: int | None) -> np.ndarray:
+    """Shape, dtype, finite non-zero rows, unique non-negative ids - before any change."""
+    x = np.asarray(vectors)
+    if x.ndim != 2 or x.shape[0] != len(ids) or x.shape[1] == 0:
+        raise IndexInputError(f"vectors must be [{len(ids)}, D], got shape {x.shape}")
+    if dimension is not None and x.shape[1] != dimension:
+        raise IndexInputError(f"vectors have dimension {x.shape[1]}, the index {dimension}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise IndexInputError(f"vectors must be floating point, got {x.dtype}")
+    if np.any(ids < 0) or len(np.unique(ids)) != len(ids):
+        raise IndexInputError("ids must be unique and non-negative")
+    for start in range(0, len(x), 65_536):  # check everything before changing anything
+        norms = np.linalg.norm(x[start : start + 65_536].astype(np.float32), axis=1)
+        if not np.all(np.isfinite(norms)) or np.any(norms == 0):
+            raise IndexInputError("vectors must be finite and non-zero")
+    return x
 
 
 def normalized(x: np.ndarray) -> np.ndarray:
@@ -127,8 +147,8 @@ def tune(
     seed: int,
     start: int,
 ) -> tuple[int, float, list[tuple[int, float]]]:
-    """Smallest search parameter whose sampled recall@k >= target: double from ``start``,
-    then bisect between the last miss and the first hit (to within ~1/8).
+    """Smallest search parameter >= ``start`` whose sampled recall@k >= target: double from
+    ``start``, then bisect between the last miss and the first hit (to within ~1/8).
 
     Returns ``(param, recall, trace)``; when even the largest parameter misses the target the
     largest is returned with its recall, and the caller decides (``auto`` falls back to flat).
@@ -142,7 +162,7 @@ def tune(
         trace.append((param, sampled_recall(backend, param, ids, vectors, rows, truth, k)))
         return trace[-1][1]
 
-    lo, hi, top = 0, max(1, start), backend.max_param()
+    lo, hi, top = max(0, start - 1), max(1, start), backend.max_param()  # never below start
     while (recall := measure(hi)) < target:
         if hi >= top:
             return hi, recall, trace

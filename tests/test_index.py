@@ -412,3 +412,13 @@ def test_empty_contains_reconstruct_from_chunks(data) -> None:
     assert ivf.needs_rebuild() is None
     ivf.remove(ids[:1900])
     assert "trained on 600" in ivf.needs_rebuild()
+
+
+def test_neighbours_provider_for_dedup(data) -> None:
+    ids, x = data
+    index = VectorIndex.build(ids[:500], x[:500], "flat")
+    scores, got = index.neighbours(np.array([ids[3], 42, ids[7]]), 4)
+    assert got.shape == scores.shape == (3, 4)
+    assert got[0, 0] == ids[3] and got[2, 0] == ids[7]  # itself first (exact)
+    assert np.all(got[1] == -1) and np.all(np.isneginf(scores[1]))
+    np.testing.assert_array_equal(got[0], exact(x[:500], ids[:500], x[3:4], 4)[0])
