@@ -383,3 +383,66 @@ def test_openapi_document(client, app):
         assert path in documented  # fmt: skip
     refs = re.findall(r'"\$ref": "#/components/schemas/(\w+)"', json.dumps(doc))
     assert refs and all(ref in doc["components"]["schemas"] for ref in refs)
+
+
+# -- the shared engine holder -----------------------------------------------------------------
+
+
+class FakeEngine:
+    def __init__(self, refresh_s: float = 0.0, fail: bool = False) -> None:
+        self.refreshes, self.refresh_s, self.fail = 0, refresh_s, fail
+
+    def refresh(self) -> bool:
+        self.refreshes += 1
+        time.sleep(self.refresh_s)
+        if self.fail:
+            raise RuntimeError("disk on fire")
+        return True
+
+
+def test_engine_holder_refresh_policy(tmp_path, caplog):
+    from search.settings import Settings
+    from web.state import EngineHolder
+
+    settings = Settings(library=tmp_path)
+    engine = FakeEngine(refresh_s=0.06)
+    holder = EngineHolder(settings, engine, interval=0.01, background=False)
+    assert holder.get() is engine and engine.refreshes == 0  # fresh: not checked yet
+    time.sleep(0.02)
+    holder.get()
+    holder.get()
+    assert engine.refreshes == 1  # a slow refresh is not repeated within 2x its duration
+    time.sleep(0.13)
+    holder.get()
+    assert engine.refreshes == 2
+    failing = FakeEngine(fail=True)
+    holder = EngineHolder(settings, failing, interval=0.0, background=False)
+    with caplog.at_level(logging.ERROR):
+        assert holder.get() is failing  # still served, the failure logged
+    assert "disk on fire" in caplog.text
+
+
+def test_engine_holder_retries_opening_once_per_interval(tmp_path):
+    from search.errors import LibraryNotFoundError
+    from search.settings import Settings
+    from web.state import EngineHolder
+
+    settings = Settings(library=tmp_path)
+    calls = []
+
+    def opener(settings):
+        calls.append(settings)
+        if len(calls) < 3:
+            raise LibraryNotFoundError("nothing indexed yet")
+        return FakeEngine()
+
+    holder = EngineHolder(settings, opener=opener, interval=0.05)
+    for _ in range(3):
+        with pytest.raises(LibraryNotFoundError):
+            holder.get()
+    assert len(calls) == 1  # within the interval the last answer is repeated
+    time.sleep(0.06)
+    with pytest.raises(LibraryNotFoundError):
+        holder.get()
+    time.sleep(0.06)
+    assert isinstance(holder.get(), FakeEngine) and len(calls) == 3

@@ -51,6 +51,7 @@ class EngineHolder:
         self._open_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._last_check = time.monotonic() if engine is not None else float("-inf")
+        self._next_refresh = self._last_check + interval
         self._last_error: Exception | None = None
 
     @property
@@ -68,8 +69,8 @@ class EngineHolder:
         if engine is None:
             return self._open()
         now = time.monotonic()
-        if now - self._last_check >= self.interval and self._refresh_lock.acquire(blocking=False):
-            self._last_check = now
+        if now >= self._next_refresh and self._refresh_lock.acquire(blocking=False):
+            self._next_refresh = float("inf")  # set again when this refresh has finished
             if self.background:
                 threading.Thread(
                     target=self._refresh, args=(engine,), name="imgsearch-refresh", daemon=True
@@ -80,12 +81,20 @@ class EngineHolder:
 
     def _refresh(self, engine: Any) -> None:
         """Reload the index if the library's generation moved (the refresh lock is held)."""
+        started = time.monotonic()
         try:
             if engine.refresh():
                 log.info("library changed: now serving its new generation")
         except Exception:  # keep serving the generation we have; say why in the log
             log.exception("refreshing the library failed; serving the previous generation")
         finally:
+            took = time.monotonic() - started
+            # A reload that had to rebuild the index from the database (seconds to minutes at
+            # 100 k vectors) is not started again right away: at most a third of the time.
+            self._next_refresh = time.monotonic() + max(self.interval, 2.0 * took)
+            if took > self.interval:
+                log.warning("reloading the library took %.1f s; next check in %.0f s", took,
+                            max(self.interval, 2.0 * took))  # fmt: skip
             self._refresh_lock.release()
 
     def _open(self) -> Any:
@@ -109,6 +118,7 @@ class EngineHolder:
                 self._last_error = error
                 raise
             self._last_error = None
+            self._next_refresh = time.monotonic() + self.interval
             log.info("serving the library at %s", self.settings.library)
             return self._engine
 

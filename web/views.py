@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from pathlib import PurePath
 from typing import Any
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("views", __name__)
 
 SIMILAR_ON_IMAGE_PAGE = 12
+NOTICE_TTL_S = 10.0
 LABEL_RESULTS = 60
 # The search page's modes: (value, title, form action endpoint). Reverse lookup (issue 5)
 # adds ("lookup", "Find copies", "views.lookup_submit") and its view beside search_submit.
@@ -31,7 +33,20 @@ MODES: list[tuple[str, str, str]] = [("similar", "Similar images", "views.search
 
 
 def _notice() -> ErrorInfo | None:
-    """Why searching cannot work right now (no library, empty library), or None."""
+    """Why searching cannot work right now (no library, empty library), or None.
+
+    Library statistics take ~0.2 s at 100 k images, so a "fine" answer is kept a few seconds.
+    """
+    cached = current_app.extensions.get("imgsearch.notice_ok_until", 0.0)
+    if time.monotonic() < cached:
+        return None
+    notice = _library_notice()
+    if notice is None:
+        current_app.extensions["imgsearch.notice_ok_until"] = time.monotonic() + NOTICE_TTL_S
+    return notice
+
+
+def _library_notice() -> ErrorInfo | None:
     try:
         stats = service.engine().stats()
     except LibraryNotFoundError:
