@@ -43,9 +43,12 @@ def main() -> None:
     cli(prog_name="imgsearch")
 
 
-# Command modules register themselves on the group; import order is the help order.
-from cli import models_cmds  # noqa: E402,F401
-from cli import eval_cmds  # noqa: E402,F401
-from cli import search_cmds  # noqa: E402,F401
-from cli import index_cmds  # noqa: E402,F401
-from cli import serve_cmds  # noqa: E402,F401
+# Command modules register their commands on the group when imported.
+from cli import (  # noqa: E402
+    dedup_cmds,  # noqa: F401
+    eval_cmds,  # noqa: F401
+    index_cmds,  # noqa: F401
+    models_cmds,  # noqa: F401
+    search_cmds,  # noqa: F401
+    serve_cmds,  # noqa: F401
+)

@@ -134,6 +134,20 @@ class SearchEngine:
 
         return self._hits(hits, exact)
 
+    def search_vector(
+        self, vector: np.ndarray, k: int = 10, min_score: float | None = None,
+        *, exclude: int | None = None,
+    ) -> list[SearchHit]:
+        """The ``k`` images nearest to a query vector (``exact`` left False: no file known)."""
+        check_params(k, min_score)
+        scored = self._nearest(np.asarray(vector, dtype=np.float32), k, min_score, exclude)
+        return self._hits(scored, lambda _row, _score: False)
+
+    def hits_for(self, ids: Sequence[int], score: float, *, exact: bool) -> list[SearchHit]:
+        """Hit records for known image ids (e.g. exact copies found by hash), in id order."""
+        rows = self._stored(sorted(set(ids)), vectors=False)
+        return [hit_from_row(0, score, row, exact) for row in rows.values()]
+
     def similar(
         self, image_id: int, k: int = 10, min_score: float | None = None
     ) -> list[SearchHit]:

@@ -54,6 +54,9 @@ class Settings:
             "model": env.get("IMGSEARCH_MODEL") or None,
             "model_path": tuple(default_model_search_path(env)),
             "index_kind": env.get("IMGSEARCH_INDEX", "auto"),
+            "dedup_threshold": float(env["IMGSEARCH_DEDUP_THRESHOLD"])
+            if env.get("IMGSEARCH_DEDUP_THRESHOLD")
+            else None,
         }
         settings = cls(**values)  # type: ignore[arg-type]
         return settings.with_overrides(**overrides)

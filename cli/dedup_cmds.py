@@ -1,0 +1,150 @@
+"""Duplicate reports and reverse lookup: ``imgsearch dedup`` and ``imgsearch lookup``.
+
+Neither command deletes, moves or writes anything but the report file it is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from cli.main import cli
+from cli.search_cmds import hits_table, open_engine, user_errors
+from models.errors import ImgsearchError
+from search.dedup import DEFAULT_DEDUP_THRESHOLD, KEEPER_RULES
+from search.dedup_report import to_json, write_csv, write_report
+from search.engine import SearchEngine
+from search.lookup import EXACT, NEAR, SIMILAR, library_duplicates, lookup
+from search.thumbnails import SIZES, ThumbnailCache
+
+THUMBNAIL_SIZE = min(SIZES)
+
+THRESHOLD_HELP = (
+    f"Cosine similarity at which two images count as near-duplicates [default: "
+    f"{DEFAULT_DEDUP_THRESHOLD}, or IMGSEARCH_DEDUP_THRESHOLD; chosen by measurement, see README]."
+)
+
+
+@cli.command()
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), help=THRESHOLD_HELP)
+@click.option(
+    "--format", "fmt", type=click.Choice(["html", "csv", "json"]), default=None,
+    help="Report format [default: from --output's suffix, else json on stdout].",
+)  # fmt: skip
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report here (atomically) instead of stdout; html needs a file.",
+)  # fmt: skip
+@click.option(
+    "--keeper-rules", default=",".join(KEEPER_RULES), show_default=True,
+    help="Order of the rules that choose the copy to keep (resolution, filesize, exif, oldest).",
+)  # fmt: skip
+@click.option(
+    "--linkage", type=click.Choice(["star", "complete"]), default="star", show_default=True,
+    help="star: every member is similar to its keeper; complete: every pair in a group is.",
+)  # fmt: skip
+@click.option("--exact-only", is_flag=True, help="Only byte-identical copies (same sha256).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.pass_context
+@user_errors
+def dedup(
+    ctx: click.Context, threshold: float | None, fmt: str | None, output: Path | None,
+    keeper_rules: str, linkage: str, exact_only: bool, no_progress: bool,
+) -> None:  # fmt: skip
+    """Report exact and near-duplicate groups with a suggested keeper. Deletes nothing.
+
+    Groups never chain: every member is at least THRESHOLD similar to its group's keeper
+    (and, with --linkage complete, to every other member).
+    """
+    fmt = fmt or (output.suffix.lstrip(".").lower() if output else "json")
+    if fmt not in ("html", "csv", "json"):
+        raise click.UsageError(f"cannot tell the format from {output}; give --format")
+    if fmt == "html" and output is None:
+        raise click.UsageError("an html report needs --output FILE.html")
+    rules = tuple(rule.strip() for rule in keeper_rules.split(",") if rule.strip())
+    with open_engine(ctx) as engine:
+        bar = tqdm(
+            desc="dedup", unit="img", disable=no_progress or not sys.stderr.isatty(), leave=False
+        )
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        with bar:
+            result = library_duplicates(
+                engine, threshold=threshold, keeper_rules=rules, linkage=linkage,
+                near=not exact_only, progress=progress,
+            )  # fmt: skip
+        if output is None:
+            if fmt == "csv":
+                write_csv(result, click.get_text_stream("stdout"))
+            else:
+                click.echo(json.dumps(to_json(result), indent=1, ensure_ascii=False))
+        else:
+            thumbnails = None
+            if fmt == "html":
+                cache = ThumbnailCache(
+                    engine.settings.thumbnail_dir, max_pixels=engine.settings.max_image_pixels
+                )
+                thumbnails = _thumbnailer(engine, cache)
+            write_report(result, output, fmt, thumbnail=thumbnails)
+    groups, copies = len(result.groups), result.duplicate_count
+    message = f"{groups} group(s), {copies} duplicate(s) at threshold {result.threshold:.2f}"
+    click.echo(message + (f"; report: {output}" if output else ""), err=True)
+
+
+def _thumbnailer(engine: SearchEngine, cache: ThumbnailCache) -> Callable[[int], bytes | None]:
+    """Thumbnails from the library's cache (made once, reused by the web UI)."""
+
+    def thumbnail(image_id: int) -> bytes | None:
+        try:
+            path = engine.image_file_path(image_id)
+            info = engine.get_image(image_id)
+            sha = info.sha256 if info else None
+            return cache.get(image_id, path, size=THUMBNAIL_SIZE, sha256=sha).read_bytes()
+        except (ImgsearchError, OSError):  # a missing or unreadable file has no thumbnail
+            return None
+
+    return thumbnail
+
+
+@cli.command("lookup")
+@click.argument("image", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), help=THRESHOLD_HELP)
+@click.option(
+    "--others", type=click.IntRange(0, 100), default=5, show_default=True,
+    help="How many of the nearest images below the threshold to list as well.",
+)  # fmt: skip
+@click.option(
+    "--json", "as_json", is_flag=True,
+    help='JSON: {"threshold", "query", "counts", "results": [{..., "match": "exact"|"near"|'
+    '"similar", "evidence"}]}.',
+)  # fmt: skip
+@click.pass_context
+@user_errors
+def lookup_command(
+    ctx: click.Context, image: Path, threshold: float | None, others: int, as_json: bool
+) -> None:
+    """Where is IMAGE in the library, edited or not? Exact copies, near-duplicates, others."""
+    with open_engine(ctx) as engine:
+        result = lookup(engine, image, threshold=threshold, others=others)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    for kind, title in (
+        (EXACT, "Exact copies"),
+        (NEAR, f"Near-duplicates (cosine >= {result.threshold:.2f})"),
+        (SIMILAR, "Nearest other images (not duplicates)"),
+    ):
+        matches = result.of_kind(kind)
+        click.echo(f"{title}: {len(matches)}")
+        if matches:
+            click.echo(hits_table([m.hit for m in matches]))
+        click.echo()

@@ -1,0 +1,212 @@
+"""Reverse image lookup and library-wide duplicate reports, on top of the query engine.
+
+``lookup`` answers "where is this picture in my library, edited or not": exact copies (same
+bytes, or the same decoded pixels in another encoding), near-duplicates at or above the dedup
+threshold, then the nearest other images below it — each labelled with its evidence.
+``library_duplicates`` runs :func:`search.dedup.find_duplicates` over the whole library.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from models import ImgsearchError, load_image, pixel_sha256
+from search.dedup import DEFAULT_DEDUP_THRESHOLD, DedupImage, DedupResult, find_duplicates
+from search.dedup_neighbours import default_neighbours
+from search.engine import SearchEngine
+from search.results import ImageQuery, QueryError, SearchHit
+from search.schema import STATUS_OK, Collection, Image
+
+EXACT, NEAR, SIMILAR = "exact", "near", "similar"
+PIXEL_CHECK_MIN_SCORE = 0.95  # identical pixels embed identically; below this none can match
+
+
+@dataclass(frozen=True)
+class LookupMatch:
+    """A library image and why it matches the query: ``match`` is exact, near or similar."""
+
+    hit: SearchHit
+    match: str
+    evidence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.hit.to_dict(), "match": self.match, "evidence": self.evidence}
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    threshold: float
+    query: dict[str, Any]
+    matches: list[LookupMatch] = field(default_factory=list)
+
+    def of_kind(self, match: str) -> list[LookupMatch]:
+        return [m for m in self.matches if m.match == match]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "query": self.query,
+            "counts": {kind: len(self.of_kind(kind)) for kind in (EXACT, NEAR, SIMILAR)},
+            "results": [m.to_dict() for m in self.matches],
+        }
+
+
+def default_threshold(engine: SearchEngine) -> float:
+    configured = engine.settings.dedup_threshold
+    return DEFAULT_DEDUP_THRESHOLD if configured is None else float(configured)
+
+
+def lookup(
+    engine: SearchEngine,
+    source: ImageQuery,
+    *,
+    threshold: float | None = None,
+    k: int = 50,
+    others: int = 5,
+) -> LookupResult:
+    """Find ``source`` in the library: exact copies, near-duplicates, then ``others`` more."""
+    threshold = default_threshold(engine) if threshold is None else float(threshold)
+    if not 0.0 < threshold <= 1.0:
+        raise QueryError(f"threshold must be in (0, 1], got {threshold}")
+    if others < 0:
+        raise QueryError(f"others must be >= 0, got {others}")
+    analysis, data = engine.embed(source)
+    hits = engine.search_vector(analysis.embedding, k=k)
+    sha = hashlib.sha256(data).hexdigest() if data is not None else None
+    query_pixels = _LazyPixelHash(lambda: _decode_hash(source if data is None else data, engine))
+    matches: list[LookupMatch] = []
+    seen: set[int] = set()
+    # Same bytes anywhere in the library, even beyond the k nearest.
+    if sha is not None:
+        by_id = {hit.id: hit for hit in hits}
+        same_bytes = engine.store.ids_by_sha256(sha)
+        missing = engine.hits_for([i for i in same_bytes if i not in by_id], 1.0, exact=True)
+        by_id.update({hit.id: hit for hit in missing})
+        for image_id in same_bytes:
+            if image_id in by_id:
+                hit = replace(by_id[image_id], exact=True)
+                matches.append(LookupMatch(hit, EXACT, "same bytes (sha256)"))
+                seen.add(image_id)
+    nearby = [hit for hit in hits if hit.id not in seen]
+    for hit in nearby:
+        if _same_pixels(engine, hit, analysis, query_pixels):
+            matches.append(
+                LookupMatch(replace(hit, exact=True), EXACT, "same pixels, other encoding")
+            )
+            seen.add(hit.id)
+    below = 0
+    for hit in nearby:
+        if hit.id in seen:
+            continue
+        if hit.score >= threshold:
+            evidence = f"cosine {hit.score:.3f} >= threshold {threshold:.2f}"
+            matches.append(LookupMatch(hit, NEAR, evidence))
+        elif below < others:
+            below += 1
+            evidence = f"cosine {hit.score:.3f} < threshold {threshold:.2f}"
+            matches.append(LookupMatch(hit, SIMILAR, evidence))
+    ranked = [replace(m, hit=replace(m.hit, rank=rank)) for rank, m in enumerate(matches, start=1)]
+    query = {"sha256": sha, "width": analysis.width, "height": analysis.height,
+             "format": analysis.format}  # fmt: skip
+    return LookupResult(threshold=threshold, query=query, matches=ranked)
+
+
+class _LazyPixelHash:
+    def __init__(self, compute: Callable[[], str | None]) -> None:
+        self._compute = compute
+        self._value: list[str | None] = []
+
+    def __call__(self) -> str | None:
+        if not self._value:
+            self._value.append(self._compute())
+        return self._value[0]
+
+
+def _decode_hash(source: Any, engine: SearchEngine) -> str | None:
+    try:
+        image = load_image(source, draft_size=None, max_pixels=engine.settings.max_image_pixels)
+    except ImgsearchError:
+        return None
+    return pixel_sha256(image.image)
+
+
+def _same_pixels(
+    engine: SearchEngine, hit: SearchHit, analysis: Any, query_pixels: _LazyPixelHash
+) -> bool:
+    """Pixel-identical to the query? Checked only for look-alikes of the same size."""
+    if hit.score < PIXEL_CHECK_MIN_SCORE or (hit.width, hit.height) != (
+        analysis.width,
+        analysis.height,
+    ):
+        return False
+    stored = engine.store.image(hit.id)
+    theirs = stored.pixel_sha256 if stored is not None else None
+    if theirs is None:
+        try:
+            theirs = _decode_hash(engine.image_file_path(hit.id), engine)
+        except ImgsearchError:
+            return False
+    return theirs is not None and theirs == query_pixels()
+
+
+# -- whole-library duplicate reports ----------------------------------------------------------
+
+
+def library_images(engine: SearchEngine) -> tuple[list[DedupImage], np.ndarray]:
+    """Every indexed image of the library with its vector, in id order."""
+    images: list[DedupImage] = []
+    columns = (
+        Image.id, Collection.root, Image.rel_path, Image.file_size, Image.width, Image.height,
+        Image.sha256, Image.exif_datetime, Image.mtime_ns,
+    )  # fmt: skip
+    query = (
+        select(*columns)
+        .join(Collection, Collection.id == Image.collection_id)
+        .where(Image.status == STATUS_OK)
+        .order_by(Image.id)
+    )
+    with engine.store.session() as session:
+        rows = {row[0]: row for row in session.execute(query)}
+    chunks_ids, chunks_vectors = [], []
+    for ids, vectors in engine.store.iter_vectors():
+        keep = np.fromiter((int(i) in rows for i in ids), dtype=bool, count=len(ids))
+        chunks_ids.append(ids[keep])
+        chunks_vectors.append(vectors[keep].astype(np.float16))  # half the memory at 1 M
+    ids = np.concatenate(chunks_ids) if chunks_ids else np.zeros(0, np.int64)
+    dimension = engine.store.model_stamp().dimension if engine.store.model_stamp() else 0
+    vectors = (
+        np.concatenate(chunks_vectors) if chunks_vectors else np.zeros((0, dimension), np.float16)
+    )
+    for image_id in ids:
+        row = rows[int(image_id)]
+        images.append(
+            DedupImage(
+                id=row[0], path=f"{row[1].rstrip('/')}/{row[2]}", file_size=row[3],
+                width=row[4] or 0, height=row[5] or 0, sha256=row[6], exif_datetime=row[7],
+                mtime=row[8] / 1e9 if row[8] else None,
+            )
+        )  # fmt: skip
+    return images, vectors
+
+
+def library_duplicates(
+    engine: SearchEngine,
+    *,
+    threshold: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **options: Any,
+) -> DedupResult:
+    """Exact and near-duplicate groups over the whole library (never touches a file)."""
+    images, vectors = library_images(engine)
+    threshold = default_threshold(engine) if threshold is None else float(threshold)
+    ids = np.fromiter((im.id for im in images), dtype=np.int64, count=len(images))
+    provider = default_neighbours(vectors, ids) if len(images) else None
+    return find_duplicates(
+        images, threshold=threshold, neighbours=provider, progress=progress, **options
+    )

@@ -1,0 +1,127 @@
+"""Reverse lookup and library dedup over a real library (near_duplicates + a few UKBench)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from cli.main import cli
+from search.engine import SearchEngine
+from search.lookup import EXACT, NEAR, SIMILAR, library_duplicates, lookup
+from search.truth import load_truth
+from tests.engine_library import index_library, make_settings
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    root = tmp_path_factory.mktemp("photos")
+    for src in sorted((data_dir / "near_duplicates" / "images").iterdir()):
+        shutil.copy2(src, root / src.name)
+    for name in ("ukbench00004.jpg", "ukbench00005.jpg", "ukbench00040.jpg"):
+        shutil.copy2(data_dir / "ukbench_subset" / "images" / name, root / name)
+    # A byte-identical copy under another name.
+    shutil.copy2(root / "ukbench00040.jpg", root / "copy_of_ukbench00040.jpg")
+    return root
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory, collection: Path, models_dir: Path):
+    settings = make_settings(tmp_path_factory.mktemp("lib") / "library", models_dir)
+    index_library(settings, [collection])
+    return settings
+
+
+@pytest.fixture(scope="module")
+def engine(settings):  # type: ignore[no-untyped-def]
+    with SearchEngine.open(settings) as engine:
+        yield engine
+
+
+def test_lookup_labels_exact_near_and_others(engine: SearchEngine, collection: Path) -> None:
+    result = lookup(engine, collection / "ukbench00040.jpg", others=3)
+    exact = result.of_kind(EXACT)
+    assert {Path(m.hit.path).name for m in exact} == {
+        "ukbench00040.jpg",
+        "copy_of_ukbench00040.jpg",
+    }
+    assert all(m.evidence == "same bytes (sha256)" for m in exact)
+    others = result.of_kind(SIMILAR)
+    assert 1 <= len(others) <= 3
+    assert all(m.hit.score < result.threshold for m in others)
+    assert all(m.hit.score >= result.threshold for m in result.of_kind(NEAR))
+    ranks = [m.hit.rank for m in result.matches]
+    assert ranks == list(range(1, len(ranks) + 1))
+
+
+def test_lookup_finds_pixel_identical_copy_in_another_format(
+    engine: SearchEngine, collection: Path, tmp_path: Path
+) -> None:
+    query = tmp_path / "reencoded.png"  # same pixels as the JPEG in the library, other bytes
+    Image.open(collection / "ukbench00004.jpg").save(query)
+    result = lookup(engine, query)
+    exact = result.of_kind(EXACT)
+    assert [Path(m.hit.path).name for m in exact] == ["ukbench00004.jpg"]
+    assert exact[0].evidence == "same pixels, other encoding"
+
+
+def test_lookup_of_an_edited_copy_finds_its_original_as_near_duplicate(
+    engine: SearchEngine, collection: Path, tmp_path: Path
+) -> None:
+    edited = tmp_path / "edited.jpg"
+    with Image.open(collection / "augly_dfdc_1.jpg") as im:
+        im.convert("RGB").resize((800, 450)).save(edited, quality=60)
+    result = lookup(engine, edited)
+    near = {Path(m.hit.path).name for m in result.of_kind(NEAR)}
+    assert "augly_dfdc_1.jpg" in near
+    assert not result.of_kind(EXACT)
+
+
+def test_library_dedup_groups_do_not_mix_clusters(engine: SearchEngine, data_dir: Path) -> None:
+    truth = load_truth(data_dir / "near_duplicates")
+    cluster_of = {name: gid for gid, names in enumerate(truth.groups) for name in names}
+    result = library_duplicates(engine)
+    assert result.groups, "the near_duplicates set has copies at the default threshold"
+    for group in result.groups:
+        names = [Path(img.path).name for img in group.images]
+        originals = [name.removeprefix("copy_of_") for name in names]
+        clusters = {cluster_of.get(name, name) for name in originals}
+        assert len(clusters) == 1, f"a group mixes photos of different clusters: {names}"
+    exact = [g for g in result.groups if any(m.exact for m in g.members)]
+    assert any(
+        {Path(i.path).name for i in g.images} >= {"ukbench00040.jpg", "copy_of_ukbench00040.jpg"}
+        for g in exact
+    )
+
+
+def test_cli_lookup_and_dedup_reports(settings, collection: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    base = ["--library", str(settings.library), "--model-path", str(settings.model_path[0])]
+    out = runner.invoke(cli, [*base, "lookup", str(collection / "ukbench00040.jpg"), "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    assert payload["counts"]["exact"] == 2
+    assert {r["match"] for r in payload["results"]} <= {"exact", "near", "similar"}
+
+    out = runner.invoke(cli, [*base, "dedup", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)
+    assert set(report) >= {"threshold", "groups"}
+    for group in report["groups"]:
+        assert {"keeper", "reason", "members"} <= set(group)
+        for member in group["members"]:
+            assert {"path", "id", "score", "exact"} <= set(member)
+
+    html = tmp_path / "report.html"
+    out = runner.invoke(cli, [*base, "dedup", "--output", str(html)])
+    assert out.exit_code == 0, out.output
+    text = html.read_text()
+    assert "data:image/jpeg;base64," in text  # thumbnails embedded: works offline
+    assert "http://" not in text and "https://" not in text
+
+    out = runner.invoke(cli, [*base, "dedup", "--format", "html"])
+    assert out.exit_code != 0 and "--output" in out.output
