@@ -239,7 +239,10 @@ def vector_count(library: Path, models: Path) -> int:
 def engine_p50(library: Path, models: Path, photos: list[bytes], n: int = 150) -> float:
     """The in-process baseline: ``SearchEngine.search_image`` p50 on the same library."""
     from search.engine import SearchEngine
+    from search.index import set_threads
+    from web.app import FAISS_THREADS_PER_REQUEST
 
+    set_threads(FAISS_THREADS_PER_REQUEST)  # as the server's request threads do
     with SearchEngine.open(settings_for(library, models)) as engine:
         engine.search_image(photos[0], k=10)  # load the model and the index
         lat = []
