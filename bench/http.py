@@ -298,15 +298,19 @@ def add_synthetic(library: Path, models: Path, total: int, seed: int = 7) -> tup
 
 def make_incoming(target: Path, variant: int) -> Path:
     """New photos for an index run during the last phase: hymenoptera/train three times over,
-    mirrored or not and re-encoded at a quality of this variant's own, so that every file has
-    new bytes and pixels and is decoded and embedded (no copy shortcut)."""
+    mirrored or not, re-encoded at a quality of this variant's own and with one pixel changed
+    per run, so that every file has new bytes and pixels and is decoded and embedded (no copy
+    shortcut), also when --work-dir reuses a library."""
     from PIL import Image, ImageOps
 
     train = SHARED / "data" / "hymenoptera" / "images" / "train"
-    target.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    salt = np.random.default_rng().integers(0, 256, 3)  # new pixels in every run (--work-dir)
     for n, source in enumerate(sorted(train.rglob("*.jpg"))):
         with Image.open(source) as im:
             rgb = im.convert("RGB")
+        rgb.putpixel((0, 0), tuple(int(v) for v in salt))
         for k, (mirror, quality) in enumerate(((False, 91), (True, 85), (False, 72))):
             out = ImageOps.mirror(rgb) if mirror else rgb
             out.save(target / f"{n:04d}_{k}.jpg", quality=quality - variant)
