@@ -16,15 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from models import DEFAULT_MODEL_NAME, OnnxModel, locate_model
+from models import DEFAULT_MODEL_NAME, OnnxModel, builtin_catalog, locate_model
 from search.errors import LibraryError, ModelMismatchError
 from search.index import IndexCacheError, IndexStamp, VectorIndex
+from search.index_io import read_header
 from search.settings import Settings
 from search.store import AppliedChanges, ChangeSet, ModelStamp, Store
 
 log = logging.getLogger(__name__)
 
 LOCK_FILENAME = ".writer.lock"
+# A library with no model yet is empty: its empty index gets the default model's dimension.
+_DEFAULT_DIMENSION = builtin_catalog()[DEFAULT_MODEL_NAME].dimension
 
 
 class LibraryBusyError(LibraryError):
@@ -108,7 +111,7 @@ class Library:
             count=count,
             model_name=model.name if model else "",
             model_sha256=model.sha256 if model else "",
-            dimension=model.dimension if model else 0,
+            dimension=model.dimension if model else _DEFAULT_DIMENSION,
         )
 
     def index(self) -> VectorIndex:
@@ -141,7 +144,7 @@ class Library:
     def _build(self, kind: str, generation: int) -> VectorIndex:
         chunks = list(self.store.iter_vectors())
         model = self.store.model_stamp()
-        dimension = model.dimension if model else 0
+        dimension = model.dimension if model else _DEFAULT_DIMENSION
         ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
         vectors = (
             np.concatenate([c[1] for c in chunks])
@@ -162,16 +165,51 @@ class Library:
             return self._index
 
     def refresh(self) -> bool:
-        """Pick up another process's writes: reload when the store's generation moved."""
+        """Pick up another process's writes: reload when the store's generation moved.
+
+        While an index run holds the writer lock, its saved cache trails the store by a few
+        batches: take that file when it is newer than ours instead of rebuilding under the
+        writer (the engine re-scores every hit from the store, so a trailing index is safe).
+        """
         generation = self.store.generation()
         if self._index is not None and generation == self._index_generation:
             return False
         with self._lock:
             if self._index is not None and self.store.generation() == self._index_generation:
                 return False
+            if self._index is not None and self.writer_active():
+                return self._take_trailing_cache()
             # Swap, never mutate: searches in flight keep the object they hold.
             self._index, self._index_generation = self._load_or_rebuild()
             return True
+
+    def _take_trailing_cache(self) -> bool:
+        try:
+            saved = IndexStamp.from_dict(read_header(self.settings.index_path).stamp)
+        except (IndexCacheError, KeyError, TypeError):
+            return False
+        if saved.generation <= self._index_generation:
+            return False
+        expected = self._expected_stamp(saved.generation, saved.count)
+        try:
+            index = VectorIndex.load(self.settings.index_path, expected)
+        except IndexCacheError:
+            return False
+        self._index, self._index_generation = index, saved.generation
+        return True
+
+    def writer_active(self) -> bool:
+        """Does another process (or thread) hold the writer lock right now?"""
+        path = self.settings.library / LOCK_FILENAME
+        if not path.exists():
+            return False
+        with open(path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
 
     def _save(self, index: VectorIndex, generation: int) -> None:
         if not self.settings.index_path.parent.is_dir():

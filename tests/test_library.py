@@ -1,0 +1,128 @@
+"""Library invariants: the FAISS file is a cache (rebuilt when missing, corrupt, stale or
+foreign), one model per library, and a server never rebuilds under a running index run."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from search.errors import ModelMismatchError
+from search.index import VectorIndex
+from search.library import Library
+from search.settings import Settings
+from search.store import ChangeSet, ImageUpsert
+from tests.engine_library import index_library, make_settings
+
+PHOTOS = 12
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path) -> Settings:
+    photos = tmp_path_factory.mktemp("photos")
+    for src in sorted((data_dir / "ukbench_subset" / "images").iterdir())[:PHOTOS]:
+        shutil.copy2(src, photos / src.name)
+    settings = make_settings(tmp_path_factory.mktemp("lib") / "library", models_dir)
+    index_library(settings, [photos])
+    return settings
+
+
+@pytest.fixture
+def settings(built: Settings, tmp_path: Path) -> Settings:
+    """A private copy of the built library, so each test may damage its own."""
+    shutil.copytree(built.library, tmp_path / "library")
+    return replace(built, library=tmp_path / "library")
+
+
+def store_ids(library: Library) -> set[int]:
+    return {int(i) for ids, _v in library.store.iter_vectors() for i in ids}
+
+
+def index_ids(library: Library) -> set[int]:
+    return {int(i) for i in library.index().ids()}
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate", "garbage", "foreign"])
+def test_damaged_cache_is_rebuilt_from_sqlite(settings: Settings, damage: str) -> None:
+    path = settings.index_path
+    assert path.is_file()
+    if damage == "delete":
+        path.unlink()
+    elif damage == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"not a faiss index" * 100)
+    else:  # a valid index file of another library
+        other = VectorIndex.build(np.arange(3, dtype=np.int64), np.eye(3, 1024, dtype=np.float32))
+        with Library.open(settings) as library:
+            stamp = replace(library._expected_stamp(library.store.generation(), 3),
+                            library_id="someone-else")  # fmt: skip
+        other.save(path, stamp)
+    with Library.open(settings) as library:
+        assert index_ids(library) == store_ids(library)
+        assert len(store_ids(library)) == PHOTOS
+    with Library.open(settings) as library:  # and the rebuilt file is trusted next time
+        loaded = VectorIndex.load(
+            settings.index_path,
+            library._expected_stamp(library.store.generation(), library.store.vector_count()),
+        )
+        assert loaded.ntotal == PHOTOS
+
+
+def test_stale_cache_is_rebuilt(settings: Settings) -> None:
+    with Library.open(settings) as library:
+        victim = min(store_ids(library))
+        library.store.apply(ChangeSet(removals=[victim]))  # behind the cache's back
+    with Library.open(settings) as library:
+        assert victim not in index_ids(library)
+        assert index_ids(library) == store_ids(library)
+
+
+def test_another_model_is_refused(settings: Settings) -> None:
+    with (
+        Library.open(settings) as library,
+        pytest.raises(ModelMismatchError, match="imgsearch reindex --model"),
+    ):
+        library.load_model("mobilenet_v3_small_075")
+    other = replace(settings, model="mobilenet_v3_small_100_int8")
+    with Library.open(other) as library, pytest.raises(ModelMismatchError):
+        library.load_model()
+
+
+def test_server_takes_the_writers_saved_cache_instead_of_rebuilding(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = Library.open(settings)
+    first = reader.index()
+    writer = Library.open(settings)
+    rebuilds: list[str] = []
+    original = Library._build
+
+    def counting_build(self: Library, kind: str, generation: int) -> VectorIndex:
+        rebuilds.append(kind)
+        return original(self, kind, generation)
+
+    monkeypatch.setattr(Library, "_build", counting_build)
+    with writer.writer_lock():
+        assert reader.writer_active()
+        victim = min(store_ids(writer))
+        writer.apply(ChangeSet(removals=[victim]))
+        assert reader.refresh() is False  # nothing saved yet: keep serving, never rebuild
+        assert reader.index() is first
+        writer.save_index()
+        assert reader.refresh() is True  # the writer's saved cache is taken as it is
+        assert victim not in index_ids(reader)
+        cid = writer.store.collections()[0]["id"]
+        vector = np.ones(1024, np.float32) / 32.0
+        writer.apply(ChangeSet(upserts=[ImageUpsert(cid, "new.jpg", 1, 1, "ab" * 32,
+                                                    vector=vector)]))  # fmt: skip
+        assert reader.refresh() is False
+    assert not reader.writer_active()
+    assert reader.refresh() is True  # the run is over: the store is the truth again
+    assert index_ids(reader) == store_ids(reader)
+    assert rebuilds == ["auto"]  # one rebuild, and only once no writer was running
+    reader.close()
+    writer.close()
