@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import or_, select
@@ -50,6 +50,14 @@ CANDIDATE_MARGIN = 10  # extra candidates: self-exclusion, rows removed meanwhil
 EXACT_PIXEL_MIN_SCORE = 0.9  # pixel-identical copies score ~1; below this none is looked for
 SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by id
 STATS_FAILURES = 20  # failed files listed by stats()
+
+
+class ImageFile(NamedTuple):
+    """A library image's file (resolved inside its collection), sha256 and decoded format."""
+
+    path: Path
+    sha256: str | None
+    format: str | None
 
 
 class SearchEngine:
@@ -263,7 +271,13 @@ class SearchEngine:
         row = self.store.image(int(image_id))
         if row is None:
             return None
-        return info_from_row(row, has_vector=bool(self.store.vectors([row.id])))
+        return info_from_row(row, has_vector=self._has_vector(row.id))
+
+    def _has_vector(self, image_id: int) -> bool:
+        """Whether the image has an embedding: an existence query, no vector is read."""
+        query = select(Embedding.image_id).where(Embedding.image_id == image_id).limit(1)
+        with self.store.session() as session:
+            return session.scalar(query) is not None
 
     def image_id_for(self, ref: str | int | os.PathLike[str]) -> int:
         """An image id from an id or a file path (a stored file of one of the collections)."""
@@ -275,22 +289,38 @@ class SearchEngine:
             raise ImageNotFoundError(f"{ref} is not an image of this library")
         return row.id
 
+    def image_file(self, image_id: int) -> ImageFile | None:
+        """What serving image ``image_id``'s file or thumbnail needs, from the database only
+        (one column query, no ORM): its file, sha256 and format; None for an unknown id.
+
+        The file may be gone (check ``path.is_file()``); a path that resolves outside its
+        collection root raises :class:`PathEscapeError`.
+        """
+        query = (select(Collection.root, Image.rel_path, Image.sha256, Image.format)
+                 .join(Collection, Collection.id == Image.collection_id)
+                 .where(Image.id == int(image_id)))  # fmt: skip
+        with self.store.session() as session:
+            row = session.execute(query).first()
+        if row is None:
+            return None
+        root = Path(row[0]).resolve()
+        path = (root / row[1]).resolve()
+        if not path.is_relative_to(root):
+            raise PathEscapeError(f"image {image_id}: {row[1]} leads outside {root}")
+        return ImageFile(path, row[2], row[3])
+
     def image_file_path(self, image_id: int) -> Path:
         """The file of image ``image_id``, from the database only (never from a request path).
 
         Raises :class:`ImageNotFoundError` when the id is unknown or the file is gone, and
         :class:`PathEscapeError` when the path resolves outside its collection root.
         """
-        row = self.store.image(int(image_id))
-        if row is None:
+        found = self.image_file(image_id)
+        if found is None:
             raise ImageNotFoundError(f"no image with id {image_id} in the library")
-        root = Path(row.collection.root).resolve()
-        path = (root / row.rel_path).resolve()
-        if not path.is_relative_to(root):
-            raise PathEscapeError(f"image {image_id}: {row.rel_path} leads outside {root}")
-        if not path.is_file():
-            raise ImageNotFoundError(f"image {image_id}: file {path} is no longer there")
-        return path
+        if not found.path.is_file():
+            raise ImageNotFoundError(f"image {image_id}: file {found.path} is no longer there")
+        return found.path
 
     def failed(self, limit: int = 200) -> list[ImageInfo]:
         """Files that could not be indexed, with their error."""
@@ -398,4 +428,4 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-__all__ = ["ImageInfo", "PathEscapeError", "QueryError", "SearchEngine", "SearchHit"]
+__all__ = ["ImageFile", "ImageInfo", "PathEscapeError", "QueryError", "SearchEngine", "SearchHit"]
