@@ -2,7 +2,10 @@
 
 Collections: ``ukbench_subset/images`` in place (66 photos, read-only), and a scratch folder
 in a tmp dir with a few hymenoptera photos, a byte-identical copy of a ukbench photo, a photo
-with EXIF orientation 6 (stored sideways) and a text file named ``.jpg`` (a failed file).
+with EXIF orientation 6 (stored sideways), a text file named ``.jpg`` (a failed file), and for
+reverse lookups: the near_duplicates edits of ``ukbench00120.jpg`` (whose original is in the
+ukbench collection), a PNG re-save of it (same pixels, other bytes) and one more
+near_duplicates original (``augly_dfdc_1.jpg``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,12 @@ QUERY_NAME = "ukbench00000.jpg"  # group 0: ukbench00000..00003
 COPY_NAME = "copy_of_ukbench00000.jpg"
 ROTATED_NAME = "rotated_ukbench00001.jpg"
 BROKEN_NAME = "broken.jpg"
+EDITED_ORIGINAL = "ukbench00120.jpg"  # a near_duplicates original, in the ukbench collection
+EDITS = ("ukbench00120__resize.jpg", "ukbench00120__hflip.jpg", "ukbench00120__gray.jpg",
+         "ukbench00120__rotation.jpg")  # fmt: skip
+RESAVED_NAME = "ukbench00120_resaved.png"  # the same pixels as EDITED_ORIGINAL, as a PNG
+AUGLY_NAME = "augly_dfdc_1.jpg"
+EXTRA_OK = 4 + 4 + 2 + len(EDITS) + 2  # indexed files of the extra collection
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,11 @@ def make_extra_collection(data_dir: Path, target: Path) -> Path:
     exif[0x0112] = 6
     stored.save(target / ROTATED_NAME, "JPEG", quality=90, exif=exif)
     (target / BROKEN_NAME).write_text("this is a text file, not a photo\n")
+    near = data_dir / "near_duplicates" / "images"
+    for name in (*EDITS, AUGLY_NAME):
+        shutil.copy2(near / name, target / name)
+    with Image.open(ukbench / EDITED_ORIGINAL) as im:
+        im.save(target / RESAVED_NAME)
     return target
 
 
@@ -107,13 +121,14 @@ def make_ids(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return out
 
 
-def upload(client, path: Path | None = None, data: bytes | None = None, name="q.jpg", **fields):  # type: ignore[no-untyped-def]
-    """POST /api/v1/search with ``path``'s bytes (or ``data``) as the ``image`` field."""
+def upload(client, path: Path | None = None, data: bytes | None = None, name="q.jpg",  # type: ignore[no-untyped-def]
+           url: str = f"{API}/search", **fields):  # fmt: skip
+    """POST ``url`` (/api/v1/search) with ``path``'s bytes (or ``data``) as the ``image``."""
     body = {k: str(v) for k, v in fields.items()}
     if path is not None or data is not None:
         payload = data if data is not None else path.read_bytes()
         body["image"] = (io.BytesIO(payload), name)
-    return client.post(f"{API}/search", data=body, content_type="multipart/form-data")
+    return client.post(url, data=body, content_type="multipart/form-data")
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:  # type: ignore[no-untyped-def]

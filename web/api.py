@@ -14,7 +14,14 @@ from search.thumbnails import DEFAULT_SIZE, SIZES
 from web import service
 from web.errors import ApiError
 from web.openapi import openapi_document
-from web.params import DEFAULT_K, parse_k, parse_min_score, query_summary, read_query
+from web.params import (
+    DEFAULT_K,
+    parse_k,
+    parse_min_score,
+    query_summary,
+    read_lookup,
+    read_query,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -36,8 +43,14 @@ def search() -> Response:
     )
 
 
-# Reverse lookup (issue 5) goes here: `POST /lookup` reads its upload with
-# `web.params.read_query()` and calls `engine.lookup(...)` through `web.service`.
+@bp.post("/lookup")
+def lookup() -> Response:
+    """Reverse lookup: where is this picture in the library, edited or not? Exact copies
+    (same bytes, or same pixels in another encoding), near-duplicates at or above the
+    threshold, then the nearest others below it, each with its ``match`` and ``evidence``."""
+    query = read_lookup(strict=True)
+    result, took_ms = service.run_lookup(query)
+    return jsonify(service.lookup_json(result, query, took_ms))
 
 
 @bp.get("/images/<int:image_id>")
@@ -70,10 +83,10 @@ def thumbnail(image_id: int) -> Response:
 
 @bp.get("/images/<int:image_id>/file")
 def image_file(image_id: int) -> Response:
-    info, path = service.library_file(service.engine(), image_id)
+    path, _sha256, fmt = service.library_file(service.engine(), image_id)
     response = send_file(
         path,
-        mimetype=_mimetype(getattr(info, "format", None), path.suffix),
+        mimetype=_mimetype(fmt, path.suffix),
         conditional=True,
         etag=True,
         download_name=path.name,

@@ -6,7 +6,7 @@ from functools import cache
 from typing import Any
 
 from search.thumbnails import DEFAULT_SIZE, SIZES
-from web.params import DEFAULT_K, MAX_K
+from web.params import DEFAULT_K, DEFAULT_OTHERS, MAX_K, MAX_OTHERS
 
 API_VERSION = "1.0.0"
 
@@ -21,7 +21,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {
-        400: "Bad parameters (k, min_score, roi, missing image)",
+        400: "Bad parameters (k, min_score, roi, threshold, others, missing image)",
         404: "No image with that id, or its file is gone",
         413: "Upload larger than the server's limit",
         415: "The upload is not a readable image (or has too many pixels)",
@@ -119,6 +119,59 @@ _ERROR = {
     },
     "required": ["error"],
 }
+_LOOKUP_MATCH = {
+    "allOf": [
+        {"$ref": "#/components/schemas/SearchHit"},
+        {
+            "type": "object",
+            "properties": {
+                "match": {
+                    "type": "string",
+                    "enum": ["exact", "near", "similar"],
+                    "description": "exact: same bytes or same pixels; near: cosine at or above "
+                    "the threshold; similar: one of the nearest others below it",
+                },
+                "evidence": {
+                    "type": "string",
+                    "description": "Why, for people: 'same bytes (sha256)', 'same pixels, "
+                    "other encoding', 'cosine 0.930 >= threshold 0.90' ...",
+                },
+            },
+            "required": ["match", "evidence"],
+        },
+    ]
+}
+_LOOKUP = {
+    "type": "object",
+    "properties": {
+        "threshold": {"type": "number", "description": "The near-duplicate threshold used"},
+        "query": {
+            "type": "object",
+            "properties": {
+                "image_id": {"type": "integer", "nullable": True},
+                "filename": {"type": "string", "nullable": True},
+                "others": {"type": "integer"},
+                "sha256": {"type": "string", "nullable": True},
+                "width": {"type": "integer"},
+                "height": {"type": "integer"},
+                "format": {"type": "string", "nullable": True},
+            },
+        },
+        "counts": {
+            "type": "object",
+            "properties": {k: {"type": "integer"} for k in ("exact", "near", "similar")},
+            "required": ["exact", "near", "similar"],
+        },
+        "took_ms": {"type": "number"},
+        "results": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/LookupMatch"},
+            "description": "Exact copies first, then near-duplicates, then the others; "
+            "best first within each",
+        },
+    },
+    "required": ["threshold", "query", "counts", "results"],
+}
 _RESULTS = {
     "type": "object",
     "properties": {"results": {"type": "array", "items": _ref("SearchHit")}},
@@ -144,13 +197,36 @@ def openapi_document() -> dict[str, Any]:
             "min_score": {"type": "number", "minimum": -1, "maximum": 1},
         },
     }
+    lookup_form = {
+        "type": "object",
+        "properties": {
+            "image": search_form["properties"]["image"],
+            "image_id": search_form["properties"]["image_id"],
+            "threshold": {
+                "type": "number",
+                "exclusiveMinimum": True,
+                "minimum": 0,
+                "maximum": 1,
+                "description": "Near-duplicate threshold on cosine similarity (a fraction, or "
+                "a percentage like '90%'); default: the library's dedup threshold",
+            },
+            "others": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": MAX_OTHERS,
+                "default": DEFAULT_OTHERS,
+                "description": "How many of the nearest images below the threshold to add",
+            },
+        },
+    }
     return {
         "openapi": "3.0.3",
         "info": {
             "title": "imgsearch API",
             "version": API_VERSION,
             "description": "Self-hosted semantic image search: query by image or region, "
-            "browse neighbours, labels and library statistics. Errors are "
+            "find copies of an image (reverse lookup), browse neighbours, labels and library "
+            "statistics. Errors are "
             '{"error": {"status", "code", "message"}}.',
         },
         "servers": [{"url": "/api/v1"}],
@@ -179,6 +255,22 @@ def openapi_document() -> dict[str, Any]:
                             },
                             "Nearest images, best first",
                         ),
+                        **_errors(400, 404, 413, 415, 503),
+                    },
+                }
+            },
+            "/lookup": {
+                "post": {
+                    "summary": "Reverse lookup: exact copies, near-duplicates, nearest others",
+                    "description": "Where is this picture in the library, edited or not? "
+                    "Compares whole images (no region, no k).",
+                    "operationId": "lookup",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"multipart/form-data": {"schema": lookup_form}},
+                    },
+                    "responses": {
+                        "200": _json(_ref("LookupResult"), "The matches, labelled"),
                         **_errors(400, 404, 413, 415, 503),
                     },
                 }
@@ -287,6 +379,8 @@ def openapi_document() -> dict[str, Any]:
                 "SearchHit": _HIT,
                 "Image": _IMAGE,
                 "Results": _RESULTS,
+                "LookupMatch": _LOOKUP_MATCH,
+                "LookupResult": _LOOKUP,
                 "Error": _ERROR,
             }
         },

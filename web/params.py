@@ -21,6 +21,9 @@ from web.errors import ApiError
 
 DEFAULT_K = 12
 MAX_K = 200
+DEFAULT_OTHERS = 5
+MAX_OTHERS = 100
+SEARCH_ONLY = ("roi", "k", "min_score")
 MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file itself
 
 
@@ -55,6 +58,18 @@ class Query:
         return list(self.roi.as_tuple()) if self.roi else None
 
 
+@dataclass(frozen=True)
+class LookupQuery:
+    """A reverse lookup: uploaded bytes or a library image id, the near-duplicate threshold
+    (None: the library's default) and how many other, less similar images to add."""
+
+    data: bytes | None
+    image_id: int | None
+    filename: str | None
+    threshold: float | None
+    others: int
+
+
 def _value(name: str) -> str | None:
     value = request.form.get(name) if request.method == "POST" else None
     if value is None:
@@ -77,7 +92,8 @@ def parse_k(default: int = DEFAULT_K, name: str = "k") -> int:
     return k
 
 
-def parse_min_score(name: str = "min_score") -> float | None:
+def _similarity(name: str) -> float | None:
+    """A cosine similarity given as a fraction (0.8) or a percentage ("80%"), or None."""
     text = _value(name)
     if text is None:
         return None
@@ -85,9 +101,34 @@ def parse_min_score(name: str = "min_score") -> float | None:
         value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
     except ValueError:
         raise ApiError(400, f"'{name}' must be a number, got '{text[:40]}'.") from None
-    if not math.isfinite(value) or not -1.0 <= value <= 1.0:
+    return value
+
+
+def parse_min_score(name: str = "min_score") -> float | None:
+    value = _similarity(name)
+    if value is not None and (not math.isfinite(value) or not -1.0 <= value <= 1.0):
         raise ApiError(400, f"'{name}' must be a similarity between -1 and 1 (or 0%..100%).")
     return value
+
+
+def parse_threshold(name: str = "threshold") -> float | None:
+    value = _similarity(name)
+    if value is not None and (not math.isfinite(value) or not 0.0 < value <= 1.0):
+        raise ApiError(400, f"'{name}' must be a similarity above 0 and at most 1 (or up to 100%).")
+    return value
+
+
+def parse_others(name: str = "others") -> int:
+    text = _value(name)
+    if text is None:
+        return DEFAULT_OTHERS
+    try:
+        others = int(text)
+    except ValueError:
+        raise ApiError(400, f"'{name}' must be a whole number, got '{text[:40]}'.") from None
+    if not 0 <= others <= MAX_OTHERS:
+        raise ApiError(400, f"'{name}' must be between 0 and {MAX_OTHERS}, got {others}.")
+    return others
 
 
 def parse_region(name: str = "roi") -> RegionOfInterest | None:
@@ -128,12 +169,8 @@ def read_upload(field: str = "image") -> tuple[bytes, str | None] | None:
     return data, upload.filename or None
 
 
-def read_query(*, default_k: int = DEFAULT_K) -> Query:
-    """Parse a search/lookup request: ``image`` upload or ``image_id``, ``roi``, ``k``,
-    ``min_score``. The caller passes the result to the engine."""
-    roi = parse_region()
-    k = parse_k(default_k)
-    min_score = parse_min_score()
+def read_image() -> tuple[bytes | None, int | None, str | None]:
+    """The query image: ``(upload bytes, None, file name)`` or ``(None, image_id, None)``."""
     upload = read_upload()
     image_id = parse_image_id(_value("image_id"))
     if upload is None and image_id is None:
@@ -143,8 +180,36 @@ def read_query(*, default_k: int = DEFAULT_K) -> Query:
             "no_image",
         )
     if upload is not None:
-        return Query(upload[0], None, upload[1], roi, k, min_score)
-    return Query(None, image_id, None, roi, k, min_score)
+        return upload[0], None, upload[1]
+    return None, image_id, None
+
+
+def read_query(*, default_k: int = DEFAULT_K) -> Query:
+    """Parse a search request: ``image`` upload or ``image_id``, ``roi``, ``k``,
+    ``min_score``. The caller passes the result to the engine."""
+    roi = parse_region()
+    k = parse_k(default_k)
+    min_score = parse_min_score()
+    data, image_id, filename = read_image()
+    return Query(data, image_id, filename, roi, k, min_score)
+
+
+def read_lookup(*, strict: bool = True) -> LookupQuery:
+    """Parse a reverse-lookup request: ``image`` upload or ``image_id``, ``threshold``,
+    ``others``. ``strict`` (the API) refuses the search-only ``roi``, ``k`` and ``min_score``
+    rather than ignoring them; the HTML form sends them along and they are ignored."""
+    if strict:
+        for name in SEARCH_ONLY:
+            if _value(name) is not None:
+                raise ApiError(
+                    400,
+                    f"'{name}' does not apply to a lookup, which compares whole images; give "
+                    "'threshold' and 'others' (or use /search for regions and k).",
+                )
+    threshold = parse_threshold()
+    others = parse_others()
+    data, image_id, filename = read_image()
+    return LookupQuery(data, image_id, filename, threshold, others)
 
 
 def query_summary(query: Query) -> dict[str, Any]:

@@ -12,9 +12,12 @@ from typing import Any
 
 from flask import current_app, request
 
+from search.dedup import DEFAULT_DEDUP_THRESHOLD
+from search.engine import ImageFile
+from search.lookup import LookupResult, lookup
 from search.thumbnails import DEFAULT_SIZE, ThumbnailCache
 from web.errors import ApiError
-from web.params import Query
+from web.params import LookupQuery, Query
 from web.state import EngineHolder
 
 
@@ -35,26 +38,37 @@ def run_search(query: Query) -> tuple[list[Any], float]:
     """Search by the uploaded image or by a library image (optionally a region of it)."""
     eng = engine()
     started = time.perf_counter()
-    if query.data is not None:
-        source: bytes | Path = query.data
-    else:
-        assert query.image_id is not None
-        source = library_file(eng, query.image_id)[1]
+    source = query.data if query.data is not None else library_file(eng, query.image_id).path
     hits = eng.search_image(source, roi=query.roi, k=query.k, min_score=query.min_score)
     return list(hits), (time.perf_counter() - started) * 1000.0
 
 
-def library_file(eng: Any, image_id: int) -> tuple[Any, Path]:
-    """A library image's record and file, the path from the database (404 when unknown)."""
-    info = eng.get_image(image_id)
-    if info is None:
+def run_lookup(query: LookupQuery) -> tuple[LookupResult, float]:
+    """Reverse lookup of the uploaded image or of a library image's file (whole images)."""
+    eng = engine()
+    started = time.perf_counter()
+    source = query.data if query.data is not None else library_file(eng, query.image_id).path
+    result = lookup(eng, source, threshold=query.threshold, others=query.others)
+    return result, (time.perf_counter() - started) * 1000.0
+
+
+def default_threshold() -> float:
+    """The near-duplicate threshold lookups use when none is given (settings, else 0.90)."""
+    configured = current_app.extensions["imgsearch.settings"].dedup_threshold
+    return DEFAULT_DEDUP_THRESHOLD if configured is None else float(configured)
+
+
+def library_file(eng: Any, image_id: int | None) -> ImageFile:
+    """A library image's file, sha256 and format, the path from the database (404 when the
+    id is unknown or the file is gone). One column query: no labels, no vector."""
+    found = eng.image_file(image_id) if image_id is not None else None
+    if found is None:
         raise ApiError(404, f"No image with id {image_id}.")
-    path = Path(eng.image_file_path(image_id))
-    if not path.is_file():
+    if not found.path.is_file():
         raise ApiError(
             404, "The image file is no longer on disk; re-run the index.", "file_missing"
         )
-    return info, path
+    return found
 
 
 def image_urls(image_id: int) -> dict[str, str]:
@@ -74,6 +88,18 @@ def hit_json(hit: Any) -> dict[str, Any]:
     return out
 
 
+def lookup_json(result: LookupResult, query: LookupQuery, took_ms: float) -> dict[str, Any]:
+    """The lookup's JSON (``LookupResult.to_dict()``) with the request, timing and URLs."""
+    out = result.to_dict()
+    out["query"] = {"image_id": query.image_id, "filename": query.filename,
+                    "others": query.others, **out["query"]}  # fmt: skip
+    out["took_ms"] = round(took_ms, 2)
+    for item in out["results"]:
+        item["score"] = round(float(item["score"]), 6)
+        item.update(image_urls(item["id"]))
+    return out
+
+
 def image_json(info: Any) -> dict[str, Any]:
     out = info.to_dict()
     out.update(image_urls(info.id))
@@ -82,5 +108,5 @@ def image_json(info: Any) -> dict[str, Any]:
 
 def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> Path:
     """The cached (made on demand) EXIF-oriented JPEG thumbnail of a library image."""
-    info, source = library_file(engine(), image_id)
-    return thumbnails().get(image_id, source, size=size, sha256=getattr(info, "sha256", None))
+    found = library_file(engine(), image_id)
+    return thumbnails().get(image_id, found.path, size=size, sha256=found.sha256)

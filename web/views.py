@@ -1,8 +1,9 @@
-"""The HTML pages: search (upload / paste / drop, region of interest), image, library, labels.
+"""The HTML pages: search (upload / paste / drop, region of interest) and reverse lookup
+("find copies"), image, library, labels.
 
 Pages work without JavaScript (plain form posts); ``static/search.js`` adds the preview, the
-region drawing, drag and drop, paste, and in-place results (it asks ``POST /search`` for the
-results fragment only, with the header ``X-Requested-With: fetch``).
+region drawing, drag and drop, paste, and in-place results (it asks ``POST /search`` or
+``POST /lookup`` for the results fragment only, with the header ``X-Requested-With: fetch``).
 """
 
 from __future__ import annotations
@@ -10,15 +11,25 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, render_template, request
+from flask import Blueprint, Flask, current_app, render_template, request, url_for
 
 from search.errors import LibraryNotFoundError
+from search.lookup import EXACT, NEAR, SIMILAR
 from web import service
 from web.errors import NO_LIBRARY_MESSAGE, ApiError, ErrorInfo, describe
-from web.params import DEFAULT_K, MAX_K, parse_image_id, read_query
+from web.params import (
+    DEFAULT_K,
+    DEFAULT_OTHERS,
+    MAX_K,
+    MAX_OTHERS,
+    parse_image_id,
+    read_lookup,
+    read_query,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +38,25 @@ bp = Blueprint("views", __name__)
 SIMILAR_ON_IMAGE_PAGE = 12
 NOTICE_TTL_S = 10.0
 LABEL_RESULTS = 60
-# The search page's modes: (value, title, form action endpoint). Reverse lookup (issue 5)
-# adds ("lookup", "Find copies", "views.lookup_submit") and its view beside search_submit.
-MODES: list[tuple[str, str, str]] = [("similar", "Similar images", "views.search_submit")]
+# The search page's modes: (value, title, form action endpoint). Without JavaScript the form
+# posts to the action of the mode the page was rendered in, and each view hands a request
+# for the other mode (the radio button's ``mode`` field) over to the other view.
+MODES: list[tuple[str, str, str]] = [
+    ("similar", "Similar images", "views.search_submit"),
+    ("lookup", "Find copies", "views.lookup_submit"),
+]
+MODE_NAMES = [value for value, _title, _endpoint in MODES]
+
+
+@dataclass(frozen=True)
+class MatchGroup:
+    """One labelled section of the lookup results."""
+
+    kind: str
+    title: str
+    help: str
+    empty: str
+    matches: list[Any]
 
 
 def _notice() -> ErrorInfo | None:
@@ -73,13 +100,32 @@ def _failure(error: Exception) -> ErrorInfo:
     return info
 
 
-def _form_defaults() -> dict[str, Any]:
-    return {"k": DEFAULT_K, "min_score": 0.0, "roi": "", "max_k": MAX_K}
+def _form_defaults(mode: str = "similar") -> dict[str, Any]:
+    return {"mode": mode, "k": DEFAULT_K, "min_score": 0.0, "roi": "", "max_k": MAX_K,
+            "threshold": service.default_threshold(), "others": DEFAULT_OTHERS,
+            "max_others": MAX_OTHERS}  # fmt: skip
+
+
+def _posted_mode(default: str) -> str:
+    mode = request.form.get("mode")
+    return mode if mode in MODE_NAMES else default
+
+
+def _page(status: int = 200, **context: Any) -> Any:
+    """The search page (its form, the query image, maybe results) with ``status``."""
+    context.setdefault("title", "Search")
+    context.setdefault("notice", None)
+    mode = context["form"]["mode"]
+    action = url_for(next(endpoint for value, _t, endpoint in MODES if value == mode))
+    max_bytes = current_app.config["IMGSEARCH_MAX_UPLOAD_BYTES"]
+    return render_template("search.html", modes=MODES, max_upload_bytes=max_bytes,
+                           form_action=action, **context), status  # fmt: skip
 
 
 @bp.get("/")
 def search_page() -> Any:
-    """The search page; ``?from=ID`` preloads a library image to draw a region on."""
+    """The search page; ``?from=ID`` preloads a library image (to draw a region on, or to
+    find copies of), ``?mode=lookup`` opens it in reverse-lookup mode."""
     source, error = None, None
     from_text = request.args.get("from")
     if from_text:
@@ -90,21 +136,16 @@ def search_page() -> Any:
                 raise ApiError(404, f"No image with id {from_text[:20]}.")
         except Exception as exc:
             error = _failure(exc)
-    return render_template(
-        "search.html",
-        title="Search",
-        notice=_notice(),
-        source=source,
-        error=error,
-        form=_form_defaults(),
-        modes=MODES,
-        max_upload_bytes=current_app.config["IMGSEARCH_MAX_UPLOAD_BYTES"],
-    )
+    mode = request.args.get("mode")
+    form = _form_defaults(mode if mode in MODE_NAMES else "similar")
+    return _page(notice=_notice(), source=source, error=error, form=form)
 
 
 @bp.post("/search")
 def search_submit() -> Any:
     """Run a search from the form; the full page, or only the results for script requests."""
+    if _posted_mode("similar") != "similar":
+        return lookup_submit()
     hits: list[Any] = []
     took_ms = 0.0
     error: ErrorInfo | None = None
@@ -118,9 +159,6 @@ def search_submit() -> Any:
     context = {"hits": hits, "took_ms": took_ms, "error": error, "query": query}
     if request.headers.get("X-Requested-With") == "fetch":
         return render_template("_results.html", **context), status
-    source = None
-    if query is not None and query.image_id is not None and error is None:
-        source = service.engine().get_image(query.image_id)
     form = _form_defaults()
     if query is not None:
         form.update(
@@ -128,14 +166,62 @@ def search_submit() -> Any:
             min_score=query.min_score or 0.0,
             roi=",".join(f"{v:.4g}" for v in query.roi.as_tuple()) if query.roi else "",
         )
-    return (
-        render_template(
-            "search.html", title="Search results", notice=None, source=source, form=form,
-            modes=MODES, searched=True,
-            max_upload_bytes=current_app.config["IMGSEARCH_MAX_UPLOAD_BYTES"], **context,
-        ),
-        status,
-    )  # fmt: skip
+    return _page(status, title="Search results", source=_source(query, error), form=form,
+                 searched=True, **context)  # fmt: skip
+
+
+@bp.post("/lookup")
+def lookup_submit() -> Any:
+    """Reverse lookup from the form: exact copies, near-duplicates, then the nearest others,
+    in three labelled sections (the full page, or the results only for script requests)."""
+    if _posted_mode("lookup") != "lookup":
+        return search_submit()
+    result = None
+    took_ms = 0.0
+    error: ErrorInfo | None = None
+    query = None
+    try:
+        query = read_lookup(strict=False)  # the form also sends the search-only fields
+        result, took_ms = service.run_lookup(query)
+    except Exception as exc:
+        error = _failure(exc)
+    status = error.status if error else 200
+    context = {"result": result, "groups": match_groups(result), "took_ms": took_ms,
+               "error": error, "query": query}  # fmt: skip
+    if request.headers.get("X-Requested-With") == "fetch":
+        return render_template("_lookup_results.html", **context), status
+    form = _form_defaults("lookup")
+    if query is not None:
+        form.update(others=query.others)
+        if query.threshold is not None:
+            form.update(threshold=query.threshold)
+    return _page(status, title="Lookup results", source=_source(query, error), form=form,
+                 searched=True, results_template="_lookup_results.html", **context)  # fmt: skip
+
+
+def _source(query: Any, error: ErrorInfo | None) -> Any:
+    """The library image a query was made with (shown again in the form), or None."""
+    if query is None or query.image_id is None or error is not None:
+        return None
+    return service.engine().get_image(query.image_id)
+
+
+def match_groups(result: Any) -> list[MatchGroup]:
+    """The lookup's matches in their three labelled sections (empty ones included)."""
+    if result is None:
+        return []
+    t = threshold_text(result.threshold)
+    return [
+        MatchGroup(EXACT, "Exact copies", "The same file bytes, or the same pixels in another "
+                   "encoding.", "No exact copy: no library file has these bytes or these "
+                   "pixels.", result.of_kind(EXACT)),
+        MatchGroup(NEAR, f"Near-duplicates (≥ {t})", "Edited, resized or re-encoded versions: "
+                   f"cosine similarity {t} or more.", f"No image reaches the threshold ({t}).",
+                   result.of_kind(NEAR)),
+        MatchGroup(SIMILAR, f"Other similar images (below {t})", "The nearest other images, "
+                   "for comparison: probably not copies.", "No other image in the library.",
+                   result.of_kind(SIMILAR)),
+    ]  # fmt: skip
 
 
 @bp.get("/images/<int:image_id>")
@@ -210,9 +296,31 @@ def label_text(name: str) -> str:
     return name.replace("_", " ")
 
 
+def threshold_text(value: float) -> str:
+    """A threshold with two decimals, or more when it has them: 0.9 -> 0.90, 0.925."""
+    text = f"{value:.4f}".rstrip("0")
+    return text if len(text.split(".")[1]) >= 2 else f"{value:.2f}"
+
+
+def evidence_text(match: Any, threshold: float) -> str:
+    """Why a lookup match is labelled so: the engine's evidence for exact copies; for the
+    others the cosine to 3 decimals (like the card's percentage; cut rather than rounded up
+    to the threshold: never "0.900 < 0.90") and the threshold."""
+    if match.match == EXACT:
+        return str(match.evidence)
+    score = float(match.hit.score)
+    shown = round(score, 3)
+    if match.match != NEAR and shown >= threshold:
+        shown = math.floor(score * 1000) / 1000
+    sign = "≥" if match.match == NEAR else "<"
+    return f"cosine {shown:.3f} {sign} {threshold_text(threshold)}"
+
+
 def register_filters(app: Flask) -> None:
     app.add_template_filter(percent)
     app.add_template_filter(filesize)
     app.add_template_filter(basename)
     app.add_template_filter(label_text)
+    app.add_template_filter(threshold_text)
+    app.add_template_global(evidence_text)
     app.jinja_env.globals["modes"] = MODES

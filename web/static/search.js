@@ -1,5 +1,6 @@
 // imgsearch search page: choose / drop / paste a photo, preview it, draw a region of interest
-// on it, and show the results in place. Without this script the form still posts normally.
+// on it (similar images) or find its copies (lookup), and show the results in place. Without
+// this script the form still posts normally.
 (() => {
   "use strict";
 
@@ -19,6 +20,9 @@
   const kInput = $("k");
   const minScore = $("min-score");
   const minScoreOut = $("min-score-out");
+  const threshold = $("threshold");
+  const thresholdOut = $("threshold-out");
+  const othersInput = $("others");
   const message = $("form-message");
   const results = $("results");
   const submit = $("submit");
@@ -268,11 +272,45 @@
   minScore.addEventListener("input", showMinScore);
   showMinScore();
 
-  form.querySelectorAll('input[name="mode"]').forEach((radio) =>
-    radio.addEventListener("change", () => {
-      if (radio.checked && radio.dataset.action) form.action = radio.dataset.action;
-    }),
-  );
+  // Threshold as a cosine with two decimals, or three when it has them (like the server).
+  const showThreshold = () => {
+    if (!threshold) return;
+    const value = Number(threshold.value);
+    thresholdOut.textContent = value.toFixed(Math.round(value * 100) === value * 100 ? 2 : 3);
+  };
+  if (threshold) threshold.addEventListener("input", showThreshold);
+  showThreshold();
+
+  // -- modes: similar images (region, k) or find copies (threshold, others) --------------------
+  // CSS shows the fields of the checked mode (also without this script); here the hidden
+  // fields are disabled so that they are not sent, and the form posts to the mode's action.
+
+  const modeRadios = Array.from(form.querySelectorAll('input[name="mode"]'));
+
+  function currentMode() {
+    const checked = modeRadios.find((radio) => radio.checked);
+    return checked ? checked.value : "similar";
+  }
+
+  function applyMode() {
+    const mode = currentMode();
+    const checked = modeRadios.find((radio) => radio.checked);
+    if (checked && checked.dataset.action) form.action = checked.dataset.action;
+    form.dataset.mode = mode;
+    form.querySelectorAll(".mode-fields").forEach((group) => {
+      const active = group.classList.contains(`${mode}-only`);
+      group.querySelectorAll("input, button").forEach((el) => {
+        el.disabled = !active;
+      });
+    });
+    if (mode === "similar") {
+      clearButton.disabled = !roi;
+      if (!preview.hidden) sizeCanvas(); // it had no size while hidden
+    }
+    say("");
+  }
+
+  modeRadios.forEach((radio) => radio.addEventListener("change", applyMode));
 
   // -- submit ----------------------------------------------------------------------------------
 
@@ -284,21 +322,30 @@
       input.focus();
       return;
     }
-    const text = roiInput.value.trim();
-    if (text) {
-      const parsed = parseRoi(text);
-      if (parsed.error) {
-        roiInput.setAttribute("aria-invalid", "true");
-        say(parsed.error);
-        roiInput.focus();
+    if (currentMode() === "lookup") {
+      const others = Number(othersInput.value);
+      if (!Number.isInteger(others) || others < 0 || others > Number(othersInput.max)) {
+        say(`Other similar images must be a whole number from 0 to ${othersInput.max}.`);
+        othersInput.focus();
         return;
       }
-    }
-    const k = Number(kInput.value);
-    if (!Number.isInteger(k) || k < 1 || k > Number(kInput.max)) {
-      say(`Results must be a whole number from 1 to ${kInput.max}.`);
-      kInput.focus();
-      return;
+    } else {
+      const text = roiInput.value.trim();
+      if (text) {
+        const parsed = parseRoi(text);
+        if (parsed.error) {
+          roiInput.setAttribute("aria-invalid", "true");
+          say(parsed.error);
+          roiInput.focus();
+          return;
+        }
+      }
+      const k = Number(kInput.value);
+      if (!Number.isInteger(k) || k < 1 || k > Number(kInput.max)) {
+        say(`Results must be a whole number from 1 to ${kInput.max}.`);
+        kInput.focus();
+        return;
+      }
     }
     results.setAttribute("aria-busy", "true");
     submit.disabled = true;
@@ -334,5 +381,6 @@
     if (parsed.box) roi = parsed.box;
   }
   clearButton.disabled = !roi;
+  if (modeRadios.length) applyMode(); // the page's mode, or the one a reload kept checked
   if (img.complete && img.naturalWidth) sizeCanvas();
 })();
