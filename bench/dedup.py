@@ -1,7 +1,7 @@
 """Benchmark dedup on synthetic vectors, and measure the default threshold on real photos.
 
     python bench/dedup.py [synthetic] [--sizes 10000,100000,1000000] [--dim 1024]
-    python bench/dedup.py threshold [--data ../shared/data] [--models ../shared/models]
+    python bench/dedup.py threshold [--data ../shared/data] [--models ../shared/models] [--model M]
 
 ``synthetic``: clustered unit vectors (a random centroid per cluster of ~100, each cluster
 varying in its own 16-d subspace drawn from a pool of 256 directions, plus isotropic noise),
@@ -9,11 +9,11 @@ stored as float16 and generated in chunks; 5 % of the rows are then replaced by 
 copies of other rows (cosine 0.93-0.98 to their source) and 1 % by exact copies (same vector,
 same sha256). For each size: wall time (neighbour provider build + grouping), peak RSS growth
 over the run (sampled every 20 ms), recall of the planted near and exact pairs (same group),
-false pairs (keeper and member from different planted families) - for the default provider
-(exact flat kNN up to 10 k vectors, cell-major IVF above) and baselines measured in the same
-run: the naive full n x n similarity matrix (10 k), faiss exact IndexFlatIP kNN and faiss's own
-IndexIVFFlat per-query scan (same cells; both timed on a query sample and extrapolated to n,
-marked "est.").
+false pairs (keeper and member from different planted families) - for our providers (exact
+flat kNN, the default up to 5 k vectors, run at 10 k; cell-major IVF, the default above) and
+baselines measured in the same run: the naive full n x n similarity matrix (10 k), faiss exact
+IndexFlatIP kNN and faiss's own IndexIVFFlat per-query scan over the same cells (both timed on
+a query sample and extrapolated to n, marked "est."; skipped at 1 M: float32 copies = 4 GiB).
 
 ``threshold``: embeds shared/data near_duplicates (+ UKBench subset and hymenoptera as hard
 negatives: different photos of one object / one category) with the default model and prints
@@ -38,7 +38,7 @@ import numpy as np
 import psutil
 
 from search.dedup import DEFAULT_DEDUP_THRESHOLD, DedupImage, find_duplicates
-from search.dedup_neighbours import IvfNeighbours, default_neighbours
+from search.dedup_neighbours import FLAT_MAX, FlatNeighbours, IvfNeighbours
 
 ROOT = Path(__file__).resolve().parent.parent
 _KEEP_ALIVE: list[faiss.Index] = []
@@ -53,6 +53,7 @@ class PeakRss:
     def __enter__(self) -> PeakRss:
         gc.collect()
         self.base = self.peak = self.proc.memory_info().rss
+        self.cpu0 = sum(self.proc.cpu_times()[:2])
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -66,6 +67,7 @@ class PeakRss:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, self.proc.memory_info().rss)
+        self.cpu = sum(self.proc.cpu_times()[:2]) - self.cpu0
 
     @property
     def mib(self) -> float:
@@ -143,7 +145,7 @@ def run_dedup(label: str, make_provider, x, images, planted) -> tuple[dict, obje
         result = find_duplicates(images, x, neighbours=provider)
         t2 = time.perf_counter()
     row = {"method": label, "build": t1 - t0, "group": t2 - t1, "total": t2 - t0,
-           "rss": rss.mib, **scores(result, *planted)}  # fmt: skip
+           "cpu": rss.cpu, "rss": rss.mib, **scores(result, *planted)}  # fmt: skip
     return row, provider
 
 
@@ -151,16 +153,16 @@ def sampled(label: str, index_factory, x, sample: int, k: int = 17) -> dict:
     """Time an exact/faiss-IVF kNN on ``sample`` queries and extrapolate to all n."""
     n = x.shape[0]
     with PeakRss() as rss:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         index = index_factory()
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         rows = np.random.default_rng(1).choice(n, min(sample, n), replace=False)
         index.search(np.ascontiguousarray(x[rows], dtype=np.float32), k)
-        t2 = time.perf_counter()
-    per_query = (t2 - t1) / rows.size
-    est = rows.size < n
-    return {"method": label + (" (est.)" if est else ""), "build": t1 - t0,
-            "group": per_query * n, "total": t1 - t0 + per_query * n, "rss": rss.mib,
+        t2, c2 = time.perf_counter(), time.process_time()
+    scale = n / rows.size
+    return {"method": label + (" (est.)" if scale > 1 else ""), "build": t1 - t0,
+            "group": (t2 - t1) * scale, "total": t1 - t0 + (t2 - t1) * scale,
+            "cpu": c1 - c0 + (c2 - c1) * scale, "rss": rss.mib,
             "near": None, "exact": None, "false": None, "groups": None}  # fmt: skip
 
 
@@ -172,14 +174,18 @@ def faiss_flat(x: np.ndarray) -> faiss.Index:
 
 
 def faiss_ivf(x: np.ndarray, ours: IvfNeighbours) -> faiss.Index:
-    quantizer = faiss.IndexFlatIP(x.shape[1])
-    quantizer.add(ours.quantizer.reconstruct_n(0, ours.nlist))
+    """faiss IndexIVFFlat over exactly our cells (same PCA + centroids), per-query scan."""
+    centroids = faiss.IndexFlatIP(ours.quantizer.d)
+    centroids.add(ours.quantizer.reconstruct_n(0, ours.nlist))
+    quantizer = faiss.IndexPreTransform(faiss.NormalizationTransform(ours.quantizer.d), centroids)
+    if ours.pca is not None:
+        quantizer.prepend_transform(ours.pca)
     index = faiss.IndexIVFFlat(quantizer, x.shape[1], ours.nlist, faiss.METRIC_INNER_PRODUCT)
     index.is_trained = True
     for start in range(0, x.shape[0], 65536):
         index.add(np.ascontiguousarray(x[start : start + 65536], dtype=np.float32))
     index.nprobe = ours.nprobe
-    _KEEP_ALIVE.append(quantizer)  # the IVF index does not own its Python-made quantizer
+    _KEEP_ALIVE.extend([centroids, quantizer])  # the index does not own Python-made parts
     return index
 
 
@@ -192,8 +198,8 @@ def naive_matrix(x: np.ndarray, threshold: float) -> dict:
         t1 = time.perf_counter()
     del sims
     return {"method": f"naive n x n matrix ({a.size} pairs)", "build": 0.0, "group": t1 - t0,
-            "total": t1 - t0, "rss": rss.mib, "near": None, "exact": None, "false": None,
-            "groups": None}  # fmt: skip
+            "total": t1 - t0, "cpu": rss.cpu, "rss": rss.mib, "near": None, "exact": None,
+            "false": None, "groups": None}  # fmt: skip
 
 
 def bench_size(n: int, dim: int) -> list[dict]:
@@ -202,13 +208,15 @@ def bench_size(n: int, dim: int) -> list[dict]:
     print(f"# n={n}: generated {x.nbytes / 2**20:.0f} MiB float16 in "
           f"{time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
     planted = (near, exact, family)
-    kind = "flat" if n <= 10_000 else "ivf"
-    row, provider = run_dedup(f"default provider ({kind})", lambda: default_neighbours(x), x,
-                              images, planted)  # fmt: skip
-    rows = [row]
+    rows = []
     if n <= 10_000:
-        row, provider = run_dedup("ivf provider", lambda: IvfNeighbours(x), x, images, planted)
+        row, provider = run_dedup("flat provider (exact)", lambda: FlatNeighbours(x), x,
+                                  images, planted)  # fmt: skip
         rows += [row, naive_matrix(x, DEFAULT_DEDUP_THRESHOLD)]
+    kind = "default" if n > FLAT_MAX else "not default here"
+    row, provider = run_dedup(f"ivf provider ({kind})", lambda: IvfNeighbours(x), x, images,
+                              planted)  # fmt: skip
+    rows.append(row)
     if n <= 100_000:  # these baselines copy the data to float32: 4 GiB at 1 M, too much here
         rows.append(sampled("faiss IndexIVFFlat per-query scan",
                             lambda: faiss_ivf(x, provider), x, 5000))  # fmt: skip
@@ -220,24 +228,32 @@ def bench_size(n: int, dim: int) -> list[dict]:
 def bench_synthetic(sizes: list[int], dim: int) -> None:
     print(f"threshold {DEFAULT_DEDUP_THRESHOLD}, dim {dim}, faiss threads "
           f"{faiss.omp_get_max_threads()}, cpus {psutil.cpu_count()}")  # fmt: skip
-    print(f"{'n':>8} {'method':<36} {'build s':>8} {'group s':>8} {'total s':>8} "
-          f"{'peak MiB':>9} {'B/vec':>6} {'near rec':>8} {'exact rec':>9} {'false':>6} "
-          f"{'groups':>7}")  # fmt: skip
+    columns = (("n", 8, "d"), ("method", -42, "s"), ("build s", 8, ".1f"), ("group s", 8, ".1f"),
+               ("total s", 8, ".1f"), ("cpu s", 7, ".1f"), ("peak MiB", 9, ".0f"),
+               ("B/vec", 6, ".0f"), ("near rec", 8, ".4f"), ("exact rec", 9, ".4f"),
+               ("false", 6, "d"), ("groups", 7, "d"))  # fmt: skip
+
+    def line(values: list) -> str:
+        cells = []
+        for (_, width, spec), v in zip(columns, values, strict=True):
+            text = "-" if v is None else format(v, spec if spec != "s" else "")
+            cells.append(text.ljust(-width) if width < 0 else text.rjust(width))
+        return " ".join(cells)
+
+    print(" ".join(h.ljust(-w) if w < 0 else h.rjust(w) for h, w, _ in columns))
     for n in sizes:
         for r in bench_size(n, dim):
-            fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
-            print(f"{n:>8} {r['method']:<36} {r['build']:>8.1f} {r['group']:>8.1f} "
-                  f"{r['total']:>8.1f} {r['rss']:>9.0f} {r['rss'] * 2**20 / n:>6.0f} "
-                  f"{fmt(r['near'], '.4f'):>8} {fmt(r['exact'], '.4f'):>9} "
-                  f"{fmt(r['false'], 'd'):>6} {fmt(r['groups'], 'd'):>7}", flush=True)  # fmt: skip
+            print(line([n, r["method"], r["build"], r["group"], r["total"], r["cpu"], r["rss"],
+                        r["rss"] * 2**20 / n, r["near"], r["exact"], r["false"], r["groups"]]),
+                  flush=True)  # fmt: skip
         gc.collect()
 
 
-def bench_threshold(data: Path, models: Path) -> None:
+def bench_threshold(data: Path, models: Path, model_name: str | None) -> None:
     from models import ImageAnalyzer, open_model
     from search.truth import load_truth
 
-    model = open_model(None, [models])
+    model = open_model(model_name, [models])
     sets = {}
     for name in ("near_duplicates", "ukbench_subset", "hymenoptera"):
         truth = load_truth(data / name)
@@ -280,9 +296,10 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=1024)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--models", type=Path, default=ROOT.parent / "shared" / "models")
+    parser.add_argument("--model", default=None, help="model name (threshold mode; default model)")
     args = parser.parse_args()
     if args.mode == "threshold":
-        bench_threshold(args.data, args.models)
+        bench_threshold(args.data, args.models, args.model)
     else:
         bench_synthetic([int(s) for s in args.sizes.split(",") if s], args.dim)
 

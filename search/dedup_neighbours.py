@@ -11,17 +11,17 @@ Two providers over an in-memory matrix are given here, both from faiss:
 
 - :class:`FlatNeighbours` -- exact: ``faiss.IndexFlatIP``, queried in chunks. Cost ``n^2 d``.
 - :class:`IvfNeighbours` -- approximate, for large ``n``: a spherical k-means coarse quantizer
-  (faiss) puts every vector in its nearest cell; a query is compared with every vector of its
-  ``nprobe`` nearest cells (IVF semantics). The scan runs cell by cell as one BLAS product per
-  cell (queries probing the cell x the cell's vectors) instead of faiss's per-query scan, which
-  is several times faster on a CPU. Cost about ``n * nprobe * (n / nlist) * d``.
+  (faiss, in a 128-d PCA projection) puts every vector in its nearest cell; a query is compared
+  with every vector of its ``nprobe`` nearest cells (IVF semantics). The scan runs cell by
+  cell as one BLAS product per cell (queries probing the cell x the cell's vectors) instead of
+  faiss's per-query scan, which is several times faster on a CPU. Cost about
+  ``n * nprobe * (n / nlist) * d`` for the scan plus ``n * nlist * 128`` for the assignment.
 
 :func:`default_neighbours` picks flat up to :data:`FLAT_MAX` vectors, IVF above.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import faiss
@@ -31,9 +31,9 @@ from models.errors import ImgsearchError
 
 NeighbourProvider = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
-FLAT_MAX = 10_000
+FLAT_MAX = 5_000
 """Largest ``n`` searched exactly by :func:`default_neighbours`; above it, IVF."""
-DEFAULT_NPROBE = 8
+DEFAULT_NPROBE = 4
 _CHUNK = 8192
 
 
@@ -124,14 +124,17 @@ class FlatNeighbours:
 class IvfNeighbours:
     """Approximate k-nearest neighbours: k-means cells, BLAS scan of each query's nearest cells.
 
-    ``nlist`` defaults to ``sqrt(nprobe * n)`` (at most ``n / 39``, what k-means needs);
-    training uses at most 64 points per cell, 10 k-means iterations, a fixed
-    ``seed``: the same input gives the same result. Memory: the caller's matrix (not copied,
-    float16 is fine), the centroids and an ``n x nprobe`` int32 table of each vector's cells.
+    Cells are found in a ``coarse_dim``-d PCA projection (cheap to train and to assign); the
+    scan compares full vectors. ``nlist`` defaults to the value minimising the modelled cost
+    (k-means + assignment + scan); k-means uses 40 points per cell, ``niter`` iterations and a
+    fixed ``seed``: the same input gives the same result. Memory: the caller's matrix (not
+    copied; float16 is fine), the centroids and an ``n x nprobe`` int32 table of cells.
     """
 
     name = "ivf"
-    batch_size = 131072
+    # One call for everything: each cell's vectors are then gathered once, and every BLAS
+    # product is as large as it gets. Memory stays O(n * k) (results + the probe table).
+    batch_size = 1 << 22
 
     def __init__(
         self,
@@ -140,38 +143,48 @@ class IvfNeighbours:
         *,
         nlist: int | None = None,
         nprobe: int = DEFAULT_NPROBE,
+        coarse_dim: int | None = 128,
         seed: int = 1234,
-        niter: int = 10,
+        niter: int = 5,
     ) -> None:
         self.vectors, ids = _check_matrix(vectors, ids)
         self.map = IdRows(ids)
         n, dim = vectors.shape
         if n == 0:
             raise DedupError("IvfNeighbours needs at least one vector")
-        # sqrt(nprobe * n) balances assignment against scanning; >= 39 points per cell
-        self.nlist = int(nlist or min(round(math.sqrt(max(1, nprobe) * n)), n // 39))
-        self.nlist = max(1, min(self.nlist, n))
-        self.nprobe = max(1, min(int(nprobe), self.nlist))
+        cdim = dim if not coarse_dim or coarse_dim >= dim else int(coarse_dim)
+        self.nprobe = max(1, int(nprobe))
+        self.nlist = max(1, min(int(nlist or _best_nlist(n, dim, cdim, self.nprobe)), n))
+        self.nprobe = min(self.nprobe, self.nlist)
         rng = np.random.default_rng(seed)
-        sample = np.sort(rng.choice(n, size=min(n, 64 * self.nlist), replace=False))
+        sample = _f32(vectors[np.sort(rng.choice(n, min(n, 40 * self.nlist), replace=False))])
+        self.pca = None
+        if cdim < dim:
+            self.pca = faiss.PCAMatrix(dim, cdim)
+            self.pca.train(sample[:16384])  # plenty for a 1024 x 1024 covariance
+        self.quantizer = faiss.IndexFlatIP(cdim)
         if self.nlist > 1:
-            kmeans = faiss.Kmeans(dim, self.nlist, niter=niter, seed=seed, spherical=True)
-            kmeans.cp.max_points_per_centroid = 64
-            kmeans.train(_f32(vectors[sample]))
-            centroids = kmeans.centroids
+            kmeans = faiss.Kmeans(cdim, self.nlist, niter=niter, seed=seed, spherical=True)
+            kmeans.cp.max_points_per_centroid = 40
+            kmeans.train(self._coarse(sample))
+            self.quantizer.add(kmeans.centroids)
         else:
-            centroids = _f32(vectors[sample[:1]])
-        self.quantizer = faiss.IndexFlatIP(dim)
-        self.quantizer.add(_f32(centroids))
+            self.quantizer.add(self._coarse(sample[:1]))
         self.probes = np.empty((n, self.nprobe), dtype=np.int32)
         for start in range(0, n, _CHUNK):
-            _, cells = self.quantizer.search(_f32(vectors[start : start + _CHUNK]), self.nprobe)
-            self.probes[start : start + _CHUNK] = cells
+            block = self._coarse(_f32(vectors[start : start + _CHUNK]))
+            self.probes[start : start + _CHUNK] = self.quantizer.search(block, self.nprobe)[1]
         primary = self.probes[:, 0]
         self.cell_rows = np.argsort(primary, kind="stable")
-        self.cell_start = np.concatenate(
-            ([0], np.cumsum(np.bincount(primary, minlength=self.nlist)))
-        )
+        counts = np.bincount(primary, minlength=self.nlist)
+        self.cell_start = np.concatenate(([0], np.cumsum(counts)))
+
+    def _coarse(self, block: np.ndarray) -> np.ndarray:
+        """Unit vectors in the coarse (PCA) space."""
+        if self.pca is not None:
+            block = self.pca.apply(block)
+        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        return np.ascontiguousarray(block / np.maximum(norms, 1e-12), dtype=np.float32)
 
     def __call__(self, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         rows = self.map.rows(ids)
@@ -217,6 +230,14 @@ def _top_k(sims: np.ndarray, members: np.ndarray, k: int) -> tuple[np.ndarray, n
     scores[:, :m] = sims
     rows[:, :m] = members[None, :]
     return scores, rows
+
+
+def _best_nlist(n: int, dim: int, cdim: int, nprobe: int) -> int:
+    """Cell count minimising k-means (40 points/cell, 5 iterations) + assignment + scan flops."""
+    top = max(1, n // 40)
+    grid = np.unique(np.geomspace(1, top, num=200).round().astype(np.int64))
+    cost = 400.0 * grid**2 * cdim + 2.0 * n * grid * cdim + 2.0 * n * nprobe * (n / grid) * dim
+    return int(grid[np.argmin(cost)])
 
 
 def default_neighbours(vectors: np.ndarray, ids: np.ndarray | None = None) -> NeighbourProvider:
