@@ -1,7 +1,8 @@
 """The search UI in real headless Chromium against the real server (`imgsearch serve`).
 
 Upload a photo, draw a region on the preview with the mouse, search, open an image page,
-search with a region of a library image; screenshots go to the artifacts directory.
+search with a region of a library image, find copies of a photo (lookup mode); screenshots go
+to the artifacts directory.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.web_library import QUERY_NAME, WebLibrary, build_web_library
+from tests.web_library import (
+    EDITED_ORIGINAL,
+    QUERY_NAME,
+    RESAVED_NAME,
+    WebLibrary,
+    build_web_library,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -242,3 +249,68 @@ def test_messages_for_bad_input(browser, server, tmp_path):
     driver.find_element(By.ID, "submit").click()
     assert "region is empty" in message.text
     assert roi.get_attribute("aria-invalid") == "true"
+
+
+def evidence_of(card) -> str:
+    """A lookup card's evidence as shown (without the screen readers' "Evidence:" prefix)."""
+    text = " ".join(card.find_element(By.CLASS_NAME, "evidence").text.split())
+    return text.removeprefix("Evidence: ")
+
+
+def test_lookup_mode_shows_labelled_sections(browser, server, weblib, artifacts_dir):
+    driver = browser
+    severe_console_messages(driver)  # drop those of earlier tests (an expected 415)
+    driver.set_window_size(1360, 1000)
+    driver.get(server + "/")
+    roi = driver.find_element(By.ID, "roi")
+    threshold = driver.find_element(By.ID, "threshold")
+    assert roi.is_displayed() and not threshold.is_displayed()
+    driver.find_element(By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Find copies']]"
+                        ).click()  # fmt: skip
+    # Lookup mode: no region or k, a threshold instead; the form posts to /lookup.
+    assert threshold.is_displayed() and not roi.is_displayed()
+    assert not driver.find_element(By.ID, "k").is_displayed()
+    assert driver.find_element(By.ID, "search-form").get_attribute("action").endswith("/lookup")
+    assert roi.get_attribute("disabled") and not threshold.get_attribute("disabled")
+    assert driver.find_element(By.ID, "submit").text == "Find copies"
+    driver.find_element(By.ID, "image").send_keys(str(weblib.ukbench / EDITED_ORIGINAL))
+    wait(driver, lambda d: d.execute_script(
+        "const i = document.getElementById('preview-img'); return i.complete && i.naturalWidth;"
+    ))  # fmt: skip
+    assert not driver.find_element(By.ID, "roi-canvas").is_displayed()  # nothing to draw
+    driver.find_element(By.ID, "submit").click()
+    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results .match-group")))
+    headings = driver.find_elements(By.CSS_SELECTOR, "#results .match-group h3")
+    titles = [" ".join(h.text.split()) for h in headings]  # title and count
+    assert titles == ["Exact copies 2", "Near-duplicates (≥ 0.90) 1",
+                      "Other similar images (below 0.90) 5"]  # fmt: skip
+    exact = driver.find_elements(By.CSS_SELECTOR, ".match-group-exact li.card")
+    assert exact[0].find_element(By.CLASS_NAME, "name").text == EDITED_ORIGINAL
+    evidence = [evidence_of(c) for c in exact]
+    assert evidence == ["same bytes (sha256)", "same pixels, other encoding"]
+    assert exact[1].find_element(By.CLASS_NAME, "name").get_attribute("title").endswith(
+        RESAVED_NAME)  # fmt: skip
+    near = driver.find_element(By.CSS_SELECTOR, ".match-group-near li.card")
+    assert near.find_element(By.CLASS_NAME, "badge").text.lower() == "near-duplicate"
+    near_evidence = evidence_of(near)
+    assert re.fullmatch(r"cosine 0\.9\d\d ≥ 0\.90", near_evidence), near_evidence
+    others = driver.find_elements(By.CSS_SELECTOR, ".match-group-similar li.card")
+    assert len(others) == 5 and all(evidence_of(c).endswith(" < 0.90") for c in others)
+    wait(driver, lambda d: all_images_loaded(d, "#results img"))
+    driver.execute_script("window.scrollTo(0, 0)")
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1360, min(height + 140, 2400))
+    time.sleep(0.4)
+    driver.save_screenshot(str(artifacts_dir / "web_lookup.png"))
+    driver.set_window_size(1360, 1000)
+    # Back to similar images: the region can be drawn again on the same photo.
+    driver.find_element(By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Similar images']]"
+                        ).click()  # fmt: skip
+    canvas = wait(driver, ec.visibility_of_element_located((By.ID, "roi-canvas")))
+    assert canvas.size["width"] > 100 and not roi.get_attribute("disabled")
+    drag_region(driver, canvas, (0.25, 0.25), (0.75, 0.75))
+    assert roi.get_attribute("value")
+    driver.find_element(By.ID, "submit").click()
+    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results .results-head p")))
+    assert "region 0." in driver.find_element(By.CSS_SELECTOR, "#results .results-head").text
+    assert severe_console_messages(driver) == []
