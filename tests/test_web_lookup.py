@@ -218,7 +218,7 @@ def test_lookup_page_has_three_labelled_sections(client, weblib):
     text = page.data.decode()
     for title in ("Exact copies", "Near-duplicates (≥ 0.90)",
                   "Other similar images (below 0.90)"):  # fmt: skip
-        assert f">{title} <span class=\"count\">" in text, title
+        assert f'>{title} <span class="count">' in text, title
     assert "Found in your library: 2 exact copies and 1 near-duplicate" in text
     assert "same bytes (sha256)" in text and "same pixels, other encoding" in text
     assert re.search(r"cosine 0\.9\d\d ≥ 0\.90", text)

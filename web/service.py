@@ -1,7 +1,8 @@
 """What the API and the HTML views share: running queries through the engine, JSON shapes.
 
-Neither SQL nor ONNX runs here: everything goes through ``search.engine``. Files are reached
-only through ``engine.image_file_path(id)``, the path the database holds for that id.
+Neither SQL nor ONNX runs here: everything goes through ``search.engine`` (and
+``search.lookup`` on top of it). Files are reached only through ``engine.image_file(id)``, the
+path the database holds for that id.
 """
 
 from __future__ import annotations
