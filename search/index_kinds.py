@@ -100,20 +100,38 @@ class Backend:
 
 
 class FlatBackend(Backend):
+    """Searches the inner ``IndexFlatIP`` and maps positions to ids with numpy: the IDMap's own
+    label translation opens an OpenMP region per call, which cost ~8 ms CPU / ~30 ms wall per
+    single query at 5 k vectors on the busy 2-core box (2.7 ms without it)."""
+
     kind = "flat"
 
     def __init__(self, dimension: int, index: faiss.Index | None = None) -> None:
         self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)) if index is None else index
+        self._flat = faiss.downcast_index(self.index.index)  # owned by self.index
+        self._ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
+    def add(self, ids: np.ndarray, x: np.ndarray) -> None:
+        self.index.add_with_ids(x, ids)
+        self._ids = np.concatenate([self._ids, ids])
+
+    def remove(self, ids: np.ndarray) -> int:
+        removed = super().remove(ids)
+        self._ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        return removed
 
     def search(self, q: np.ndarray, k: int, param: int) -> tuple[np.ndarray, np.ndarray]:
-        return _pad(*self.index.search(q, k))
+        scores, pos = self._flat.search(q, k)
+        ids = np.full(pos.shape, -1, np.int64)
+        ids[pos >= 0] = self._ids[pos[pos >= 0]]
+        return _pad(scores, ids)
 
     def stored_ids(self) -> np.ndarray:
-        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        return self._ids.copy()
 
     def matrix(self) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, zero-copy exact vectors)`` in storage order."""
-        return faiss.vector_to_array(self.index.id_map), flat_view(self.index.index)
+        return self._ids, flat_view(self._flat)
 
 
 class IVFSQ8Backend(Backend):
