@@ -10,15 +10,16 @@ below ``AUTO_THRESHOLD`` vectors, ``ivf-sq8`` from there on (1 byte per dimensio
 when no ``nprobe`` gets there, auto falls back to flat. The measured recall is kept in
 ``info`` and in the file header (``read_header``) for ``imgsearch stats``.
 
-Why 10 000 (measured on the 2-core dev box, 1024-d clustered unit vectors, single queries;
-``python -m bench.search --sizes 5000,10000,20000,40000 --kinds flat,ivf-sq8,auto``): flat is
-a memory scan of 4 KB per vector. While the matrix sits in cache it is nearly free (p50
-0.9-1.3 ms at 5 k = 20 MB); beyond, it is bandwidth-bound: p50 22 ms at 10 k, 44 ms at 20 k,
-68 ms at 40 k with other jobs on the box (load ~5), 57 ms at 100 k when quiet (~0.6 ms per
-1 000). ivf-sq8 built at 10-40 k answers in 0.2-0.4 ms (p99 <= 8 ms) with held-out recall@10
-0.96-0.98 and builds in 7-30 s. So from ~10 k on flat alone uses up the 10 ms budget (or far
-more when the box is busy) while ivf-sq8 keeps recall >= 0.95 at a fiftieth of the cost; below
-it flat is exact, near-free and needs no training (IVF wants >= 39 training points per list).
+Why 10 000 (``python -m bench.search --sizes 5000,10000,20000,40000 --kinds flat,ivf-sq8,auto``
+on the 2-core dev box, load ~6-7 from other jobs, 1024-d synthetic overlapping clusters, one
+query per call): flat scans 4 KB per vector. While the matrix stays in cache it is almost free
+(5 k = 20 MB: p50 1.1 ms); past that it is memory-bound: p50 40 / 53 / 70 ms (CPU 20 / 27 /
+47 ms) at 10 k / 20 k / 40 k, ~0.55 ms per 1 000 even on a quiet box (57 ms at 100 k).
+ivf-sq8 at 10 k / 20 k / 40 k: p50 0.22 / 0.46 / 0.64 ms, held-out recall@10 0.977 / 0.984 /
+0.964 (nprobe 8 / 16 / 20 tuned on the sample), build 6 / 16 / 28 s. So from 10 k on flat alone
+spends the 10 ms budget (several times over on a busy box) while ivf-sq8 keeps recall >= 0.95
+at ~1/100 of the cost; below it flat is exact, ~1 ms and needs no training (IVF wants >= 39
+training points per list).
 
 Threads: ``set_threads(n)`` sets FAISS's OpenMP pool (process-wide; a server answering many
 requests at once does best with 1: each request then runs on its own core). Any number of
@@ -72,7 +73,7 @@ __all__ = [
 ]  # fmt: skip
 log = logging.getLogger(__name__)
 
-AUTO_THRESHOLD = 10_000
+AUTO_THRESHOLD = 10_000  # measured, see the module docstring (bench/search.py)
 ALL_KINDS = ("auto", *KINDS)
 
 
