@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import WAIT_S, chromium, require_chromium
 from tests.web_library import (
     EDITED_ORIGINAL,
     QUERY_NAME,
@@ -26,28 +26,16 @@ from tests.web_library import (
     build_web_library,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 REPO = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.browser
+require_chromium()
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-    pytest.skip(
-        f"headless browser tests need {CHROMIUM} and {CHROMEDRIVER} (install the distribution's "
-        "chromium and chromium-driver packages)",
-        allow_module_level=True,
-    )
-
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-WAIT_S = 30
 
 
 @pytest.fixture(scope="module")
@@ -93,23 +81,8 @@ def server(weblib: WebLibrary) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--window-size=1360,1000", f"--user-data-dir={profile}",
-    ):  # fmt: skip
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(WAIT_S)
-    try:
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def wait(driver, condition):
@@ -312,6 +285,6 @@ def test_lookup_mode_shows_labelled_sections(browser, server, weblib, artifacts_
     assert roi.get_attribute("value")
     driver.find_element(By.ID, "submit").click()
     # The lookup results stay on the page until the region search answers: wait for those.
-    wait(driver, lambda d: "region 0." in d.find_element(
-        By.CSS_SELECTOR, "#results .results-head").text)  # fmt: skip
+    wait(driver, lambda d: "region 0." in d.execute_script(
+        "return document.querySelector('#results .results-head')?.textContent || ''"))
     assert severe_console_messages(driver) == []
