@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from models import ImgsearchError, load_image, pixel_sha256
 from search.dedup import DEFAULT_DEDUP_THRESHOLD, DedupImage, DedupResult, find_duplicates
-from search.dedup_neighbours import default_neighbours
 from search.engine import SearchEngine
 from search.results import ImageQuery, QueryError, SearchHit
 from search.schema import STATUS_OK, Collection, Image
@@ -205,8 +204,5 @@ def library_duplicates(
     """Exact and near-duplicate groups over the whole library (never touches a file)."""
     images, vectors = library_images(engine)
     threshold = default_threshold(engine) if threshold is None else float(threshold)
-    ids = np.fromiter((im.id for im in images), dtype=np.int64, count=len(images))
-    provider = default_neighbours(vectors, ids) if len(images) else None
-    return find_duplicates(
-        images, threshold=threshold, neighbours=provider, progress=progress, **options
-    )
+    # The neighbour index is built inside, and only when near-duplicates are asked for.
+    return find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
