@@ -26,6 +26,7 @@ from search.store import AppliedChanges, ChangeSet, ModelStamp, Store
 log = logging.getLogger(__name__)
 
 LOCK_FILENAME = ".writer.lock"
+MODEL_DIR_KEY = "model_dir"
 # A library with no model yet is empty: its empty index gets the default model's dimension.
 _DEFAULT_DIMENSION = builtin_catalog()[DEFAULT_MODEL_NAME].dimension
 
@@ -76,10 +77,12 @@ class Library:
         with self._lock:
             if self._model is not None and self._model.name == wanted:
                 return self._model
-            located = locate_model(wanted, self.settings.model_path)
+            located = locate_model(wanted, self._model_search_path())
             stamp = ModelStamp(located.spec.name, located.spec.sha256, located.spec.dimension)
             if bind:
                 self.store.bind_model(stamp)
+                # Remembered, so later commands find the file without --model-path again.
+                self.store.set_meta(MODEL_DIR_KEY, str(Path(located.path).resolve().parent))
             elif recorded is not None and recorded != stamp:
                 raise ModelMismatchError(
                     f"this library was indexed with {recorded.name}, not {stamp.name}; vectors "
@@ -89,13 +92,20 @@ class Library:
             self._model = OnnxModel(located, threads=self.settings.threads)
             return self._model
 
+    def _model_search_path(self) -> tuple[Path, ...]:
+        """The configured search path, then the directory the library's model was found in."""
+        remembered = self.store.get_meta(MODEL_DIR_KEY)
+        extra = (Path(remembered),) if remembered else ()
+        return tuple(self.settings.model_path) + extra
+
     def switch_model(self, name: str) -> ModelStamp:
         """Drop every vector and record another model; the next index run re-embeds."""
-        located = locate_model(name, self.settings.model_path)
+        located = locate_model(name, self._model_search_path())
         stamp = ModelStamp(located.spec.name, located.spec.sha256, located.spec.dimension)
         with self.writer_lock(), self._lock:
             self.store.clear_embeddings()
             self.store.bind_model(stamp, replace=True)
+            self.store.set_meta(MODEL_DIR_KEY, str(Path(located.path).resolve().parent))
             self._model = None
             self._index = None
             self.settings.index_path.unlink(missing_ok=True)

@@ -126,3 +126,10 @@ def test_server_takes_the_writers_saved_cache_instead_of_rebuilding(
     assert rebuilds == ["auto"]  # one rebuild, and only once no writer was running
     reader.close()
     writer.close()
+
+
+def test_library_remembers_where_its_model_was_found(settings: Settings) -> None:
+    without_path = replace(settings, model_path=())
+    with Library.open(without_path) as library:
+        model = library.load_model()
+        assert model.name == "mobilenet_v3_small_100"
