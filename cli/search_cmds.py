@@ -19,7 +19,7 @@ from models.errors import ImgsearchError
 from search import migrate
 from search.engine import SearchEngine
 from search.errors import LibraryNotFoundError
-from search.results import MAX_K, SearchHit
+from search.results import MAX_K, SearchHit, human_size
 from search.settings import Settings
 from search.store import make_engine
 
@@ -53,17 +53,6 @@ def open_engine(ctx: click.Context) -> Iterator[SearchEngine]:
         yield engine
     finally:
         engine.close()
-
-
-def human_size(size: int | None) -> str:
-    if size is None:
-        return "-"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
 
 
 def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:

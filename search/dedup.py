@@ -44,6 +44,7 @@ from search.dedup_neighbours import (
     check_unit_vectors,
     default_neighbours,
 )
+from search.results import human_size
 
 # Measured (bench/dedup.py threshold; default model mobilenet_v3_small_100, cosine of unit
 # embeddings). shared/data/near_duplicates: 990 pairs, 641 duplicates; highest non-duplicate
@@ -152,16 +153,6 @@ def check_keeper_rules(rules: Sequence[str]) -> tuple[str, ...]:
 def keeper_key(img: DedupImage, rules: Sequence[str] = DEFAULT_KEEPER_RULES) -> tuple:
     """Sort key: the best keeper sorts first; ties end on path, then id."""
     return (*(_rule_key(r, img) for r in rules), img.path, img.id)
-
-
-def human_size(n: int) -> str:
-    """``1.5 MB`` style file size."""
-    value = float(max(0, n))
-    for unit in ("B", "KB", "MB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
 
 
 def _when(img: DedupImage) -> str:

@@ -34,7 +34,8 @@ from pathlib import Path, PurePath
 
 import jinja2
 
-from search.dedup import DedupImage, DedupResult, human_size
+from search.dedup import DedupImage, DedupResult
+from search.results import human_size
 
 log = logging.getLogger(__name__)
 

@@ -70,6 +70,18 @@ def read_query_bytes(source: ImageQuery) -> bytes | None:
     raise QueryError(f"cannot search with a {type(source).__name__}; give a path, bytes or image")
 
 
+def human_size(n: int | None) -> str:
+    """``1.5 MB`` style file size; ``-`` when unknown."""
+    if n is None:
+        return "-"
+    value = float(max(0, n))
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
 def labels_to_json(labels: list[Label]) -> list[dict[str, Any]]:
     """``[(name, score)]`` -> ``[{"name": ..., "score": ...}]`` (the JSON form of labels)."""
     return [{"name": name, "score": round(float(score), 6)} for name, score in labels]

@@ -19,6 +19,7 @@ from flask import Blueprint, Flask, current_app, render_template, request, url_f
 
 from search.errors import LibraryNotFoundError
 from search.lookup import EXACT, NEAR, SIMILAR
+from search.results import human_size
 from web import service
 from web.errors import NO_LIBRARY_MESSAGE, ApiError, ErrorInfo, describe
 from web.params import (
@@ -278,14 +279,7 @@ def percent(score: float | None) -> str:
 
 
 def filesize(n: int | None) -> str:
-    if n is None:
-        return "–"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
+    return "–" if n is None else human_size(n)
 
 
 def basename(path: str | None) -> str:
