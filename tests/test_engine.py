@@ -23,7 +23,7 @@ from PIL import Image
 from models import ImageError, ModelNotFoundError, NotAnImageError, RoiError, UnreadableImageError
 from search.engine import PathEscapeError, QueryError, SearchEngine
 from search.errors import ImageNotFoundError, LibraryNotFoundError
-from search.library import Library
+from search.library import MODEL_DIR_KEY, Library
 from search.store import ChangeSet, ImageUpsert
 
 
@@ -190,8 +190,14 @@ def test_browsing_needs_no_model(settings, tmp_path):
         assert engine.similar(1, k=3)
         assert engine.get_image(1) is not None and engine.stats()["vectors"] == 106
         assert engine._analyzer is None
-        with pytest.raises(ModelNotFoundError):
-            engine.search_image(engine.image_file_path(1))
+        # The library remembers where its model was found; pretend those files are gone too.
+        remembered = engine.store.get_meta(MODEL_DIR_KEY)
+        engine.store.set_meta(MODEL_DIR_KEY, str(tmp_path))
+        try:
+            with pytest.raises(ModelNotFoundError):
+                engine.search_image(engine.image_file_path(1))
+        finally:
+            engine.store.set_meta(MODEL_DIR_KEY, remembered)
 
 
 def test_bad_queries_raise_typed_errors(engine, tmp_path):
