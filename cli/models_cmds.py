@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import click
@@ -66,6 +66,31 @@ def _error_entry(path: str, exc: ImgsearchError) -> dict[str, Any]:
 
 def _emit(obj: dict[str, Any], as_json: bool, text: str) -> None:
     click.echo(json.dumps(obj) if as_json else text)
+
+
+def _run_batches(
+    ctx: click.Context,
+    images: Sequence[str],
+    roi: RegionOfInterest | None,
+    run_batch: Callable[[Sequence[str], list | None], list],
+    report: Callable[[str, Any], tuple[dict[str, Any], str]],
+    as_json: bool,
+) -> None:
+    """Run ``run_batch`` over chunks of ``images``; print one entry per image (an error entry
+    for a bad file, the rest still processed) and exit 1 at the end if any failed."""
+    failed = 0
+    for chunk in _chunks(images, CHUNK):
+        rois = [roi] * len(chunk) if roi is not None else None
+        for path, result in zip(chunk, run_batch(chunk, rois), strict=True):
+            if isinstance(result, ImageError):
+                failed += 1
+                _emit(_error_entry(path, result), as_json, f"{path}\tERROR: {result}")
+            else:
+                entry, text = report(path, result)
+                _emit(entry, as_json, text)
+    if failed:
+        click.echo(f"{failed} of {len(images)} images failed", err=True)
+        ctx.exit(1)
 
 
 # ---------------------------------------------------------------------------- models list
@@ -134,23 +159,16 @@ def embed_cmd(ctx: click.Context, images: tuple[str, ...], model: str | None,
         embedder = ImageEmbedder(options)
     except (ImgsearchError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    failed = 0
+
+    def report(path: str, result: ImageEmbedderResult) -> tuple[dict[str, Any], str]:
+        entry = {"path": path, "model": embedder.model.name, "embeddings": [
+            {"head_index": e.head_index, "head_name": e.head_name,
+             "embedding": e.embedding.tolist()} for e in result.embeddings
+        ]}  # fmt: skip
+        return entry, _embed_text(path, result)
+
     with embedder:
-        for chunk in _chunks(images, CHUNK):
-            rois = [roi] * len(chunk) if roi is not None else None
-            for path, result in zip(chunk, embedder.embed_batch(chunk, rois), strict=True):
-                if isinstance(result, ImageError):
-                    failed += 1
-                    _emit(_error_entry(path, result), as_json, f"{path}\tERROR: {result}")
-                    continue
-                entry = {"path": path, "model": embedder.model.name, "embeddings": [
-                    {"head_index": e.head_index, "head_name": e.head_name,
-                     "embedding": e.embedding.tolist()} for e in result.embeddings
-                ]}
-                _emit(entry, as_json, _embed_text(path, result))
-    if failed:
-        click.echo(f"{failed} of {len(images)} images failed", err=True)
-        ctx.exit(1)
+        _run_batches(ctx, images, roi, embedder.embed_batch, report, as_json)
 
 
 # ---------------------------------------------------------------------------- classify
@@ -200,21 +218,14 @@ def classify_cmd(ctx: click.Context, images: tuple[str, ...], model: str | None,
         classifier = ImageClassifier(options)
     except (ImgsearchError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    failed = 0
+
+    def report(path: str, result: ImageClassifierResult) -> tuple[dict[str, Any], str]:
+        cats = result.classifications[0].categories
+        entry = {"path": path, "model": classifier.model.name, "categories": [
+            {"index": c.index, "score": c.score, "category_name": c.category_name,
+             "display_name": c.display_name} for c in cats
+        ]}  # fmt: skip
+        return entry, _classify_text(path, result)
+
     with classifier:
-        for chunk in _chunks(images, CHUNK):
-            rois = [roi] * len(chunk) if roi is not None else None
-            for path, result in zip(chunk, classifier.classify_batch(chunk, rois), strict=True):
-                if isinstance(result, ImageError):
-                    failed += 1
-                    _emit(_error_entry(path, result), as_json, f"{path}\tERROR: {result}")
-                    continue
-                cats = result.classifications[0].categories
-                entry = {"path": path, "model": classifier.model.name, "categories": [
-                    {"index": c.index, "score": c.score, "category_name": c.category_name,
-                     "display_name": c.display_name} for c in cats
-                ]}
-                _emit(entry, as_json, _classify_text(path, result))
-    if failed:
-        click.echo(f"{failed} of {len(images)} images failed", err=True)
-        ctx.exit(1)
+        _run_batches(ctx, images, roi, classifier.classify_batch, report, as_json)
