@@ -1,9 +1,10 @@
 """``imgsearch eval``: measure retrieval quality against ground truth; make hard copy sets.
 
-``imgsearch eval FOLDER --truth FILE [--json] [--plot PNG]`` is short for ``eval run``.
-For now the folder is embedded directly with the models package and queried with exact numpy
-cosine (:func:`search.evaluate.model_embedder`); :func:`_embedder` is the one place to switch
-to a temporary library so the library's settings are what gets measured.
+``imgsearch eval FOLDER --truth FILE [--json] [--plot PNG] [--descriptor OPTIONS]`` is short
+for ``eval run``. Files are compared the way a library compares them: ``--descriptor``
+selects the options of :class:`search.descriptors.DescriptorConfig` (default: the library
+defaults - query views, frames, learned whitening, label fusion); ``--descriptor plain`` is the
+plain embedding with exact cosine (:func:`search.evaluate.model_embedder`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,22 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from cli.main import cli
 from models.errors import ImgsearchError
 from search.copies import make_copies
-from search.evaluate import DEFAULT_PAIR_THRESHOLD, Embedder, Evaluation, evaluate_folder
+from search.descriptors import DescriptorConfig, DescriptorError
+from search.evaluate import (
+    DEFAULT_PAIR_THRESHOLD,
+    Embedder,
+    Evaluation,
+    evaluate_folder,
+    plot_evaluation,
+)
+from search.evaluate_descriptor import DescriptorRun, evaluate_descriptor
 from search.settings import Settings
 from search.truth import TRUTH_FILENAME, GroundTruth, load_truth
 
@@ -50,6 +60,21 @@ def _embedder(settings: Settings) -> Embedder:
     )
 
 
+def _evaluate_descriptor(settings: Settings, gt: GroundTruth, config: DescriptorConfig,
+                         threshold: float | None, quiet: bool = False
+                         ) -> tuple[Evaluation, DescriptorRun]:  # fmt: skip
+    """Evaluate ``config`` with the settings' model (see :mod:`search.evaluate_descriptor`)."""
+    from models import open_model
+
+    model = open_model(settings.model, list(settings.model_path), threads=settings.threads)
+    def say(msg: str) -> None:
+        if not quiet:
+            click.echo(msg, err=True)
+
+    ev, run = evaluate_descriptor(gt, model, config, threshold=threshold, progress=say)
+    return ev, run
+
+
 def _resolve_truth(folder: Path, truth: Path | None, split: str | None) -> GroundTruth:
     """Find the ground truth (``--truth``, else FOLDER's or its parent's ground_truth.json);
     file names resolve against FOLDER, or FOLDER/images when the truth file sits in FOLDER."""
@@ -67,11 +92,19 @@ def _resolve_truth(folder: Path, truth: Path | None, split: str | None) -> Groun
     return load_truth(truth_file, root=root, split=split)
 
 
-def _print_report(ev: Evaluation, took: float, model: str) -> None:
+def _print_report(ev: Evaluation, took: float, model: str,
+                  run: dict[str, Any] | None = None) -> None:  # fmt: skip
     click.echo(
         f"{ev.truth_name} ({ev.kind}): {ev.n_files} files, {ev.n_queries} queries, "
         f"model {model}, {took:.1f} s"
     )
+    if run is not None:
+        white = run["whitening"]
+        learned = (f"{white['pairs']} pairs, {white['images']} images" if white
+                   else run["whitening_note"] or "off")  # fmt: skip
+        cal = run["calibration"]
+        click.echo(f"  descriptor {run['descriptor']}; whitening: {learned}; background "
+                   f"median {cal['median']}, spread {cal['spread']}")  # fmt: skip
     for key, value in ev.metrics.items():
         click.echo(f"  {key:<15}{value:8.4f}")
     if ev.missing:
@@ -79,7 +112,10 @@ def _print_report(ev: Evaluation, took: float, model: str) -> None:
         click.echo(f"  {len(ev.missing)} file(s) could not be embedded: {shown}")
     if ev.kind != "clusters":
         return
-    p99 = "none reaches 0.99" if ev.p99_threshold is None else f"cosine >= {ev.p99_threshold:.4f}"
+    p99 = "none reaches 0.99" if ev.p99_threshold is None else f"score >= {ev.p99_threshold:.4f}"
+    if ev.p99_threshold is not None and run is not None:
+        cal = run["calibration"]
+        p99 += f" (z {(ev.p99_threshold - cal['median']) / cal['spread']:.2f})"
     click.echo(f"  pair threshold {ev.threshold:.3f}; P99 threshold: {p99}")
     click.echo(f"\n  {'edit':<28}{'n':>5}{'recall@1':>10}{'cos(orig)':>11}{'found@P99':>11}")
     rows = sorted(ev.per_edit.items(), key=lambda kv: (kv[1]["recall@1"], kv[0]))
@@ -117,6 +153,15 @@ def _print_report(ev: Evaluation, took: float, model: str) -> None:
     f"[default: the dedup threshold setting, else {DEFAULT_PAIR_THRESHOLD}].",
 )
 @click.option("--split", help="Only items of this split (labelled ground truth, e.g. 'val').")
+@click.option(
+    "--descriptor",
+    "descriptor_text",
+    default="default",
+    show_default=True,
+    help="How images are compared: default (the library defaults), plain (one plain "
+    "embedding), or comma-separated changes: rotations=1|2|4, frames=on|off, whiten=on|off, "
+    "labels=WEIGHT, verify=on|off (e.g. 'default,verify=on' or 'plain,frames=on').",
+)
 @click.pass_obj
 def run_cmd(
     settings: Settings,
@@ -126,25 +171,38 @@ def run_cmd(
     plot: Path | None,
     threshold: float | None,
     split: str | None,
+    descriptor_text: str,
 ) -> None:
     """Embed FOLDER's images and score retrieval against the ground truth."""
+    run: dict[str, Any] | None = None
     try:
+        config = DescriptorConfig.parse(descriptor_text)
         gt = _resolve_truth(folder, truth, split)
-        embed = _embedder(settings)
         start = time.perf_counter()
-        ev = evaluate_folder(
-            gt, embed, threshold if threshold is not None else settings.dedup_threshold, plot
-        )
+        if config.is_plain:
+            embed = _embedder(settings)
+            ev = evaluate_folder(
+                gt, embed, threshold if threshold is not None else settings.dedup_threshold, plot
+            )
+            model = getattr(embed, "model_name", settings.model or "default")
+        else:
+            ev, details = _evaluate_descriptor(settings, gt, config, threshold, quiet=as_json)
+            run, model = details.details(), details.model
+            if plot is not None:
+                plot_evaluation(ev, plot)
         took = time.perf_counter() - start
+    except DescriptorError as exc:
+        raise click.BadParameter(str(exc), param_hint="--descriptor") from exc
     except ImgsearchError as exc:
         raise click.ClickException(str(exc)) from exc
-    model = getattr(embed, "model_name", settings.model or "default")
     if as_json:
         out = ev.to_dict()
         out["details"].update(model=model, seconds=round(took, 2))
+        if run is not None:
+            out["details"]["descriptor"] = run
         click.echo(json.dumps(out, indent=2))
     else:
-        _print_report(ev, took, model)
+        _print_report(ev, took, model, run)
     if plot is not None and not as_json:
         click.echo(f"plot: {plot}")
 

@@ -110,6 +110,39 @@ def _align(files: Sequence[str | Path], vectors: np.ndarray, truth: GroundTruth)
     return names, unit.astype(np.float32), missing, ignored
 
 
+@dataclass
+class Scores:
+    """Everything the metrics need from a comparison of ``n`` files.
+
+    ``rank_scores``/``rank_idx`` [n, k]: each file's ranking of the others, best first (the
+    file itself excluded; -1 pads a short list); ``pair_i``/``pair_j``/``pair_s``: candidate
+    unordered pairs (``i < j``) with their duplicate score (complete pairs = exact pair
+    metrics); ``pair_score(a, b)``: the duplicate score of any two files (symmetric).
+    """
+
+    rank_scores: np.ndarray
+    rank_idx: np.ndarray
+    pair_i: np.ndarray
+    pair_j: np.ndarray
+    pair_s: np.ndarray
+    pair_score: Callable[[int, int], float]
+
+
+def vector_scores(x: np.ndarray, depth: int) -> Scores:
+    """Plain cosine scores of unit rows ``x``: top-``depth`` rankings and their pairs."""
+    scores, idx = m.knn(x, depth)
+    i, j, s = m.candidate_pairs(scores, idx)
+    return Scores(scores, idx, i, j, s, lambda a, b: float(x[a] @ x[b]))
+
+
+def ranking_depth(n: int, rank_depth: int | None, truth: GroundTruth) -> int:
+    """How many neighbours a ranking keeps: all of them up to EXACT_MAX_FILES files."""
+    if rank_depth is None:
+        rank_depth = n - 1 if n <= EXACT_MAX_FILES else TRUNCATED_DEPTH
+    longest = max(len(g) for g in truth.groups)
+    return min(n - 1, max(rank_depth, max(RECALL_KS) + longest))
+
+
 def run_evaluation(
     files: Sequence[str | Path], vectors: np.ndarray, truth: GroundTruth,
     threshold: float | None = None, *, rank_depth: int | None = None,
@@ -119,14 +152,23 @@ def run_evaluation(
     n = len(names)
     if n < 2:
         raise TruthError(f"{truth.name}: fewer than 2 files could be evaluated")
-    if rank_depth is None:
-        rank_depth = n - 1 if n <= EXACT_MAX_FILES else TRUNCATED_DEPTH
-    longest = max(len(g) for g in truth.groups)
-    depth = min(n - 1, max(rank_depth, max(RECALL_KS) + longest))
-    scores, idx = m.knn(x, depth)
+    depth = ranking_depth(n, rank_depth, truth)
+    return evaluate_scores(names, vector_scores(x, depth), truth, threshold, missing=missing,
+                           ignored=ignored)  # fmt: skip
+
+
+def evaluate_scores(
+    names: Sequence[str], scored: Scores, truth: GroundTruth, threshold: float | None = None,
+    *, missing: Sequence[str] = (), ignored: int = 0,
+) -> Evaluation:  # fmt: skip
+    """The metrics of ``truth`` for precomputed rankings and pair scores of ``names``."""
+    names = list(names)
+    n = len(names)
+    idx = scored.rank_idx
     group = np.array([-1 if (g := truth.group_of(f)) is None else g for f in names])
-    ev = Evaluation(truth.name, truth.kind, {}, n_files=n, n_queries=0, missing=missing,
-                    ignored=ignored, rank_depth=depth)  # fmt: skip
+    gidx = np.where(idx >= 0, group[np.maximum(idx, 0)], -2)  # -2: padding never matches
+    ev = Evaluation(truth.name, truth.kind, {}, n_files=n, n_queries=0, missing=list(missing),
+                    ignored=ignored, rank_depth=idx.shape[1])  # fmt: skip
 
     # mAP over every query that has a relevant file (truncated rankings: a miss counts 0).
     aps, curves = [], []
@@ -134,19 +176,19 @@ def run_evaluation(
         n_rel = len(truth.relevant(names[q]))
         if group[q] < 0 or n_rel == 0:
             continue
-        hits = group[idx[q]] == group[q]
+        hits = gidx[q] == group[q]
         aps.append(m.average_precision(hits, n_rel))
         curves.append(_interpolated_pr(hits, n_rel))
     ev.metrics["map"] = float(np.mean(aps))
     ev.curve = {"recall": list(np.linspace(0, 1, 101)), "precision": list(np.mean(curves, 0))}
 
     if truth.kind == "clusters":
-        _copy_detection(ev, truth, names, x, scores, idx, group,
+        _copy_detection(ev, truth, names, scored, group,
                         DEFAULT_PAIR_THRESHOLD if threshold is None else threshold)  # fmt: skip
     else:
         queries = [q for q in range(n) if group[q] >= 0 and len(truth.relevant(names[q]))]
         ev.n_queries = len(queries)
-        hits = {q: group[idx[q]] == group[q] for q in queries}
+        hits = {q: gidx[q] == group[q] for q in queries}
         for k in RECALL_KS:
             ev.metrics[f"recall@{k}"] = float(np.mean([m.hit_at_k(hits[q], k) for q in queries]))
         if truth.kind == "groups":
@@ -172,12 +214,12 @@ def _interpolated_pr(hits: np.ndarray, n_rel: int) -> np.ndarray:
     return np.where(at < len(best), best[np.minimum(at, len(best) - 1)], 0.0)
 
 
-def _copy_detection(ev: Evaluation, truth: GroundTruth, names: list[str], x: np.ndarray,
-                    scores: np.ndarray, idx: np.ndarray, group: np.ndarray,
-                    threshold: float) -> None:  # fmt: skip
+def _copy_detection(ev: Evaluation, truth: GroundTruth, names: list[str], scored: Scores,
+                    group: np.ndarray, threshold: float) -> None:  # fmt: skip
     position = {name: i for i, name in enumerate(names)}
-    # Pair metrics over candidate pairs from the top-k lists (exact when the lists are full).
-    i, j, s = m.candidate_pairs(scores, idx)
+    # Pair metrics over the candidate pairs (exact when every pair is a candidate).
+    i, j, s = scored.pair_i, scored.pair_j, scored.pair_s
+    idx = scored.rank_idx
     labels = (group[i] >= 0) & (group[i] == group[j])
     n_pos = truth.n_duplicate_pairs()
     ev.metrics["pair_ap"] = m.pair_average_precision(s, labels, n_pos)
@@ -202,11 +244,11 @@ def _copy_detection(ev: Evaluation, truth: GroundTruth, names: list[str], x: np.
         o = position.get(truth.originals[c])
         rank, cos, top, top_score = None, float("nan"), None, float("nan")
         if q is not None:
-            order = [t for t in idx[q] if group[t] != group[q] or t == o]
+            order = [t for t in idx[q] if t >= 0 and (group[t] != group[q] or t == o)]
             if order:
-                top, top_score = names[order[0]], float(x[q] @ x[order[0]])
+                top, top_score = names[order[0]], scored.pair_score(q, order[0])
             if o is not None:
-                cos = float(x[q] @ x[o])
+                cos = scored.pair_score(q, o)
                 rank = order.index(o) + 1 if o in order else None
         for k in RECALL_KS:
             found[k].append(rank is not None and rank <= k)

@@ -1,0 +1,201 @@
+"""Retrieval quality of each descriptor option, and what it costs (issue 6, second half).
+
+    python bench/quality.py [--sets dev0,dev1,ukbench,hymenoptera,near_duplicates]
+                            [--verify] [--skip-quality] [--skip-cost]
+
+Quality: every set is described once (all query views, frames), the whitening is learned once
+per set from edits of its own files (self-supervised, as a library of those files would),
+then each configuration is scored - the same code as ``imgsearch eval --descriptor``:
+
+  plain          one embedding, exact cosine (the baseline, measured in the same run)
+  +frames        the photo found inside a screenshot / caption / padding frame
+  +rotations     query turned by 0/90/180/270 degrees (and the frame's photo likewise)
+  +whiten        learned whitening (libraries >= 500 images; smaller keep the plain space)
+  +labels        rank score fused with top-5 label similarity = the default
+  +verify        ORB + RANSAC confirmation of duplicate candidates (``--verify``; slow)
+
+The dev sets are the hard copy sets of ``bench/copies.py`` (seed 0 and 1; built when missing).
+
+Cost (2 decode threads + 1 ORT thread, the indexer's configuration): indexing img/s and CPU
+ms/img on web-size photos (hymenoptera) with and without frame detection; bytes per image;
+single-query latency (decode + views + whitening + scoring) plain vs default. Other people
+share the CPU: the load average is printed before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from models import ImageAnalyzer, OnnxModel, locate_model  # noqa: E402
+from search.descriptors import Descriptor, DescriptorConfig, StoredImage  # noqa: E402
+from search.evaluate_descriptor import learn_set_whitening, prepare_set, score_set  # noqa: E402
+from search.truth import GroundTruth, load_truth  # noqa: E402
+
+CONFIGS = [
+    ("plain", "plain"),
+    ("+frames", "plain,frames=on"),
+    ("+rotations", "plain,frames=on,rotations=4"),
+    ("+whiten", "plain,frames=on,rotations=4,whiten=on"),
+    ("+labels (default)", "default"),
+]
+KEYS = [("recall@1", "r@1"), ("recall_at_p99", "r@P99"), ("pair_ap", "pairAP"),
+        ("precision@10", "P@10"), ("ns_score", "N-S"), ("map", "mAP")]  # fmt: skip
+
+
+def load_avg() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
+def dev_set(seed: int, data: Path) -> Path:
+    """The hard copy dev set of ``bench/copies.py`` for ``seed`` (made when missing)."""
+    out = Path("/tmp/imgsearch-copies-dev" + (f"-seed{seed}" if seed else ""))
+    truth = out / "ground_truth.json"
+    if not truth.is_file():
+        from bench.copies import pick_originals
+        from search.copies import make_copies
+
+        print(f"making the dev set {out} (seed {seed})")
+        make_copies(pick_originals(data, 60, seed), out, per_original=20, seed=seed,
+                    overwrite=True)  # fmt: skip
+    return truth
+
+
+def truth_for(name: str, data: Path) -> GroundTruth:
+    if name.startswith("dev"):
+        return load_truth(dev_set(int(name[3:] or 0), data))
+    return load_truth(data / {"ukbench": "ukbench_subset"}.get(name, name))
+
+
+def quality(model: OnnxModel, sets: list[str], data: Path, verify: bool) -> None:
+    configs = CONFIGS + ([("+verify", "default,verify=on")] if verify else [])
+    header = f"{'set':<16}{'configuration':<20}" + "".join(f"{k:>8}" for _, k in KEYS)
+    rows = [header, "-" * len(header)]
+    for name in sets:
+        truth = truth_for(name, data)
+        t0 = time.perf_counter()
+        prepared = prepare_set(truth, model)
+        t1 = time.perf_counter()
+        whitening, note = learn_set_whitening(prepared, model)
+        t2 = time.perf_counter()
+        print(f"\n{name}: {len(prepared.files)} files; views {t1 - t0:.1f} s; whitening "
+              f"{'learned' if whitening else note} in {t2 - t1:.1f} s; {load_avg()}")  # fmt: skip
+        for label, text in configs:
+            config = DescriptorConfig.parse(text)
+            ev, run = score_set(prepared, config, whitening)
+            cells = "".join(f"{ev.metrics[k]:8.3f}" if k in ev.metrics else f"{'-':>8}"
+                            for k, _ in KEYS)  # fmt: skip
+            rows.append(f"{name:<16}{label:<20}{cells}")
+            print(rows[-1] + f"   (P99 threshold {ev.p99_threshold}, "
+                  f"{run.seconds.get('scoring', 0):.1f} s)")  # fmt: skip
+            if name.startswith("dev") and label in ("plain", "+labels (default)", "+verify"):
+                worst = sorted(ev.per_edit.items(), key=lambda kv: kv[1]["recall@1"])[:6]
+                print("     worst edits: " + ", ".join(
+                    f"{k} {v['recall@1']:.2f}/{v['detected_at_p99']:.2f}" for k, v in worst))
+    print("\n" + "\n".join(rows))
+
+
+def _index_rate(model: OnnxModel, paths: list[Path], frames: bool, repeat: int
+                ) -> tuple[float, float, int]:
+    """Best-of-``repeat`` end-to-end img/s, CPU ms/img and framed count of the analyzer."""
+    best, best_cpu, framed = 0.0, 0.0, 0
+    with ImageAnalyzer(model, decode_workers=2, frames=frames) as analyzer:
+        for _ in range(repeat):
+            cpu, start = time.process_time(), time.perf_counter()
+            results = list(analyzer.analyze_iter(paths))
+            rate = len(paths) / (time.perf_counter() - start)
+            if rate > best:
+                best, best_cpu = rate, (time.process_time() - cpu) * 1000 / len(paths)
+                framed = sum(getattr(r, "frame_embedding", None) is not None for r in results)
+    return best, best_cpu, framed
+
+
+def _query_ms(model: OnnxModel, paths: list[Path], library: list[StoredImage],
+              config: DescriptorConfig, descriptor: Descriptor) -> list[float]:
+    rows, owner = descriptor.stored_rows(library)
+    out = []
+    with ImageAnalyzer(model, decode_workers=0) as analyzer:
+        for path in paths:
+            start = time.perf_counter()
+            if config.is_plain:
+                q = analyzer.analyze(path).embedding[None]
+            else:
+                vs = analyzer.analyze_views(path, rotations=config.angles, frames=config.frames)
+                q = descriptor.query_rows(vs.embeddings, vs.names,
+                                          bool(vs.frame and vs.frame.dominant))  # fmt: skip
+            scores = descriptor.copy_scores(q, rows, owner, len(library))
+            np.argpartition(-scores, 10)[:10]
+            out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def cost(model: OnnxModel, data: Path, repeat: int) -> None:
+    photos = sorted((data / "hymenoptera" / "images").rglob("*.jpg"))
+    single = OnnxModel(model.located, threads=1)
+    print(f"\nindexing cost, web-size photos (hymenoptera, {len(photos)}), 2 decode threads + "
+          f"1 ORT thread; {load_avg()}")  # fmt: skip
+    base, base_cpu, _ = _index_rate(single, photos, False, repeat)
+    withf, withf_cpu, framed = _index_rate(single, photos, True, repeat)
+    print(f"  plain          {base:7.1f} img/s   CPU {base_cpu:5.2f} ms/img")
+    print(f"  + frames       {withf:7.1f} img/s   CPU {withf_cpu:5.2f} ms/img   "
+          f"({framed} of {len(photos)} framed; ratio {withf / base:.2f})")
+    share = framed / len(photos)
+    dim = model.dimension
+    print(f"\nbytes per image (float32 vectors, {dim}-d):")
+    print(f"  plain          {4 * dim:7d}")
+    print(f"  + frames       {4 * dim * (1 + share):7.0f}  (+{4 * dim} for each framed image, "
+          f"{share:.1%} of these photos)")
+    white = 4 * dim * (dim + 1)
+    for n in (1_000, 10_000, 100_000):
+        print(f"  + whitening    {4 * dim * (1 + share) + white / n:7.0f}  at {n} images "
+              f"(one {white / 1e6:.1f} MB matrix per library)")
+    library_paths = photos[:300]
+    with ImageAnalyzer(single, decode_workers=2, frames=True) as analyzer:
+        analyses = [a for a in analyzer.analyze_iter(library_paths) if hasattr(a, "embedding")]
+    library = [StoredImage(a.embedding, a.frame_embedding,
+                           bool(a.frame_box is not None and a.frame_box.dominant), a.labels)
+               for a in analyses]  # fmt: skip
+    queries = photos[300:340]
+    print(f"\nsingle query latency over a {len(library)}-image library ({len(queries)} queries, "
+          f"1 ORT thread, exact scoring):")  # fmt: skip
+    for label, text in (("plain", "plain"), ("default", "default")):
+        config = DescriptorConfig.parse(text)
+        descriptor = Descriptor(config)
+        ms = sorted(_query_ms(single, queries, library, config, descriptor))
+        print(f"  {label:<10} p50 {statistics.median(ms):6.1f} ms   p90 "
+              f"{ms[int(0.9 * (len(ms) - 1))]:6.1f} ms")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model-path", default=str(ROOT.parent / "shared" / "models"))
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--model", default="mobilenet_v3_small_100")
+    parser.add_argument("--sets", default="dev0,dev1,ukbench,hymenoptera,near_duplicates")
+    parser.add_argument("--verify", action="store_true", help="also score +verify (slow)")
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--skip-cost", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    located = locate_model(args.model, [Path(p) for p in args.model_path.split(os.pathsep)])
+    model = OnnxModel(located, threads=1)
+    print(f"model {model.name}; {load_avg()}")
+    if not args.skip_quality:
+        quality(model, [s for s in args.sets.split(",") if s], args.data, args.verify)
+    if not args.skip_cost:
+        cost(model, args.data, args.repeat)
+    print(f"\n{load_avg()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Query views: one decode, several embeddings (quarter turns, the photo inside a frame).
+
+A copy may be turned by a quarter or half turn, or placed inside a screenshot or meme frame.
+The library stores one vector per image (plus the framed photo's vector when
+:func:`models.frame.find_content_box` finds a frame, see ``ImageAnalyzer(frames=True)``); the
+*query* side pays for the variants instead: :func:`analyze_views` embeds the query turned by
+0/90/180/270 degrees, and the photo inside its frame turned the same ways, in one batch.
+
+View 0 is always the whole image (or region of interest) exactly as the indexer embeds it,
+so ``ViewSet.embeddings[0] == analysis.embedding``. When the frame dominates the canvas
+(:attr:`ContentBox.dominant`, a screenshot) :attr:`ViewSet.primary` names the views that
+describe the photo rather than the frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from models.frame import ContentBox, find_content_box
+from models.load import DecodedImage
+from models.roi import RegionOfInterest
+
+if TYPE_CHECKING:
+    from models.analyzer import Analysis, ImageAnalyzer
+
+ROTATIONS: tuple[int, ...] = (0, 90, 180, 270)
+_TURN = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180,
+         270: Image.Transpose.ROTATE_90}  # clockwise degrees -> Pillow transpose
+
+
+@dataclass
+class ViewSet:
+    """Embeddings of several views of one query image.
+
+    ``embeddings`` float32 [V, D] unit rows; ``names`` like ``"full"``, ``"full@90"``,
+    ``"frame"``, ``"frame@270"``; ``frame`` the detected content box (or None);
+    ``analysis`` the plain result of view 0 (labels, size, format, ...).
+    """
+
+    analysis: Analysis
+    embeddings: np.ndarray
+    names: tuple[str, ...]
+    frame: ContentBox | None = None
+
+    @property
+    def primary(self) -> np.ndarray:
+        """Indices of the views that describe the photo: the frame's views when the frame
+        dominates (a screenshot), else every view."""
+        if self.frame is not None and self.frame.dominant:
+            return np.array([i for i, n in enumerate(self.names) if n.startswith("frame")])
+        return np.arange(len(self.names))
+
+
+def turn(image: Image.Image, degrees: int) -> Image.Image:
+    """``image`` turned clockwise by 0, 90, 180 or 270 degrees."""
+    degrees %= 360
+    if degrees == 0:
+        return image
+    if degrees not in _TURN:
+        raise ValueError(f"rotation must be a multiple of 90 degrees, got {degrees}")
+    return image.transpose(_TURN[degrees])
+
+
+def region_image(decoded: DecodedImage, roi: RegionOfInterest | None) -> Image.Image:
+    """The decoded image, or the part of it the region of interest covers."""
+    if roi is None:
+        return decoded.image
+    left, top, right, bottom = roi.to_box(decoded.width, decoded.height)
+    sx, sy = decoded.scale
+    box = (int(left * sx), int(top * sy), max(int(left * sx) + 1, round(right * sx)),
+           max(int(top * sy) + 1, round(bottom * sy)))  # fmt: skip
+    return decoded.image.crop(box)
+
+
+def view_images(image: Image.Image, rotations: Sequence[int] = ROTATIONS,
+                frame: ContentBox | None = None) -> list[tuple[str, Image.Image]]:
+    """``(name, image)`` for each rotation of the whole image, then of the framed photo."""
+    views = [("full" if r == 0 else f"full@{r}", turn(image, r)) for r in rotations]
+    if frame is not None:
+        photo = frame.crop(image)
+        views += [("frame" if r == 0 else f"frame@{r}", turn(photo, r)) for r in rotations]
+    return views
+
+
+def analyze_views(analyzer: ImageAnalyzer, source: object, roi: object = None, *,
+                  rotations: Sequence[int] = ROTATIONS, frames: bool = True) -> ViewSet:
+    """Decode ``source`` once and embed its views in one batch (raises its ImageError).
+
+    The frame is looked for only in whole images (a region of interest is already the part
+    the user wants). ``rotations`` must start with 0 (view 0 is the indexed view).
+    """
+    from models.errors import ImageError
+
+    rotations = tuple(int(r) % 360 for r in rotations) or (0,)
+    if rotations[0] != 0:
+        raise ValueError("the first rotation must be 0 (the view the library stores)")
+    prepared = analyzer.prepare(source, roi)
+    if isinstance(prepared, ImageError):
+        raise prepared
+    base = analyzer.infer_prepared(prepared)
+    if isinstance(base, ImageError):
+        raise base
+    region = prepared.region
+    image = region_image(prepared.decoded, region).convert("RGB")
+    frame = find_content_box(image) if frames and region is None else None
+    extra = view_images(image, rotations, frame)[1:]  # view 0 comes from the plain path
+    model = analyzer.model
+    embeddings = [base.embedding[None]]
+    if extra:
+        batch = np.stack([model.preprocess(img) for _, img in extra])
+        embeddings.append(model.run(batch).embeddings)
+    names = ("full", *(name for name, _ in extra))
+    return ViewSet(base, np.concatenate(embeddings).astype(np.float32), names, frame)
+

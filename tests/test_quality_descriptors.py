@@ -1,0 +1,179 @@
+"""Descriptor options, scoring rules, calibration; learned whitening and its augmentations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from search import whitening as wmod
+from search.augment import augment
+from search.descriptors import (
+    Calibration,
+    Descriptor,
+    DescriptorConfig,
+    DescriptorError,
+    StoredImage,
+    label_vectors,
+)
+from search.whitening import Whitening, WhiteningError, learn_whitening
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+# ---------------------------------------------------------------------- configuration
+
+
+def test_config_parse_and_describe() -> None:
+    assert DescriptorConfig.parse(None) == DescriptorConfig()
+    assert DescriptorConfig.parse("plain").is_plain
+    c = DescriptorConfig.parse("plain, frames=on ,rotations=2")
+    assert (c.frames, c.rotations, c.whiten, c.labels) == (True, 2, False, 0.0)
+    assert c.angles == (0, 180)
+    assert DescriptorConfig.parse("default,labels=0.3,verify=yes").labels == 0.3
+    assert DescriptorConfig.parse(c.describe().replace("=on", "=1")) == c
+    assert c.fingerprint != DescriptorConfig().fingerprint
+    for bad in ("rotations=3", "labels=1.5", "frames=maybe", "nonsense", "labels=x", "whiten"):
+        with pytest.raises(DescriptorError):
+            DescriptorConfig.parse(bad)
+
+
+def test_stored_rows_and_query_rows_follow_the_options() -> None:
+    rng = np.random.default_rng(0)
+    v = unit(rng.normal(size=(6, 8)))
+    images = [StoredImage(v[0]), StoredImage(v[1], frame=v[2]),
+              StoredImage(v[3], frame=v[4], frame_dominant=True)]  # fmt: skip
+    rows, owner = Descriptor(DescriptorConfig()).stored_rows(images)
+    assert owner.tolist() == [0, 1, 1, 2]  # the dominated whole image is not searched
+    assert np.allclose(rows, v[[0, 1, 2, 4]])
+    rows, owner = Descriptor(DescriptorConfig.plain()).stored_rows(images)
+    assert owner.tolist() == [0, 1, 2] and np.allclose(rows, v[[0, 1, 3]])
+
+    names = ("full", "full@90", "full@180", "full@270", "frame", "frame@90", "frame@180",
+             "frame@270")  # fmt: skip
+    views = unit(rng.normal(size=(8, 8)))
+    d = Descriptor(DescriptorConfig(rotations=2))
+    assert np.allclose(d.query_rows(views, names), views[[0, 2, 4, 6]])
+    assert np.allclose(d.query_rows(views, names, frame_dominant=True), views[[4, 6]])
+    assert np.allclose(Descriptor(DescriptorConfig.plain()).query_rows(views, names), views[[0]])
+
+
+def test_copy_scores_take_the_best_view_and_row() -> None:
+    rows = unit(np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], np.float32))
+    owner = np.array([0, 1, 1])
+    query = unit(np.array([[1, 1, 0], [0, 0.2, 1]], np.float32))
+    scores = Descriptor(DescriptorConfig.plain()).copy_scores(query, rows, owner, 3)
+    assert scores[0] == pytest.approx(np.sqrt(0.5))
+    assert scores[1] == pytest.approx(max(np.sqrt(0.5), 1 / np.sqrt(1.04)))
+    assert scores[2] == -np.inf  # an image without rows is never a match
+
+
+def test_rank_scores_gate_labels_off_for_copies() -> None:
+    d = Descriptor(DescriptorConfig(labels=0.2), calibration=Calibration(0.0, 0.05))
+    copy = np.array([0.5, 0.5, 0.05, 0.05])  # z = 10 (a copy) and z = 1 (a look-alike)
+    labels = np.array([0.0, 1.0, 0.0, 1.0])
+    rank = d.rank_scores(copy, labels)
+    assert rank[0] == pytest.approx(rank[1], abs=1e-4)  # labels cannot demote a copy
+    assert rank[3] - rank[2] == pytest.approx(0.2, abs=1e-3)  # but re-rank look-alikes
+    assert rank[0] > rank[3]
+    assert np.allclose(Descriptor(DescriptorConfig(labels=0.0)).rank_scores(copy, labels), copy)
+
+
+def test_label_vectors_and_similarity() -> None:
+    vocab: dict[str, int] = {}
+    lv = label_vectors([[("bee", 0.64), ("fly", 0.16)], [("bee", 0.25), ("ant", 0.25)], []],
+                       vocab)  # fmt: skip
+    assert set(vocab) == {"bee", "fly", "ant"}
+    sim = lv @ lv.T
+    assert sim[0, 0] == pytest.approx(1.0) and sim[2, 2] == 0.0
+    expect = (0.8 * 0.5) / (np.sqrt(0.64 + 0.16) * np.sqrt(0.5))
+    assert sim[0, 1] == pytest.approx(expect, rel=1e-5)
+
+
+def test_calibration_is_robust_to_duplicates() -> None:
+    rng = np.random.default_rng(1)
+    v = unit(rng.normal(size=(300, 16)))
+    images = [StoredImage(x) for x in v] + [StoredImage(v[0]) for _ in range(10)]
+    cal = Descriptor(DescriptorConfig.plain()).calibrate(images, seed=0)
+    assert abs(cal.median) < 0.02 and 0.15 < cal.spread < 0.35  # ~1/sqrt(16)
+    assert cal.z(cal.score(4.0)) == pytest.approx(4.0)
+    with pytest.raises(DescriptorError):
+        Descriptor().calibrate(images[:2])
+
+
+# ---------------------------------------------------------------------- whitening
+
+
+def synthetic_pairs(n: int = 600, d: int = 32, seed: int = 0):
+    """Photos are random directions; an 'edit' adds a big move along 3 fixed directions."""
+    rng = np.random.default_rng(seed)
+    photos = unit(rng.normal(size=(n, d)))
+    nuisance = np.linalg.qr(rng.normal(size=(d, 3)))[0].T
+    edit = photos + 1.5 * rng.normal(size=(n, 3)) @ nuisance + 0.05 * rng.normal(size=(n, d))
+    return photos, unit(edit), nuisance
+
+
+def test_whitening_suppresses_edit_directions() -> None:
+    photos, edited, _ = synthetic_pairs()
+    w = learn_whitening(photos[:400], edited[:400], photos)
+    plain = (photos[400:] * edited[400:]).sum(1)
+    white = (w.apply(photos[400:]) * w.apply(edited[400:])).sum(1)
+    assert white.mean() > plain.mean() + 0.2  # copies move closer
+    # ... and copies still rank first among other photos.
+    sims = w.apply(edited[400:]) @ w.apply(photos).T
+    assert (sims.argmax(1) == np.arange(400, 600)).mean() > 0.95
+    assert np.allclose(np.linalg.norm(w.apply(photos[:5]), axis=1), 1.0, atol=1e-5)
+
+
+def test_whitening_storage_and_errors() -> None:
+    photos, edited, _ = synthetic_pairs()
+    w = learn_whitening(photos, edited, photos, dimension=16)
+    back = Whitening.from_bytes(w.to_bytes())
+    assert back.fingerprint == w.fingerprint and back.dimension == 16 and back.pairs == 600
+    assert np.allclose(back.apply(photos[:3]), w.apply(photos[:3]))
+    with pytest.raises(WhiteningError):
+        Whitening.from_bytes(b"not a whitening")
+    with pytest.raises(WhiteningError):
+        w.apply(np.ones((2, 5), np.float32))
+    with pytest.raises(WhiteningError):
+        learn_whitening(photos[:50], edited[:50], photos)  # too few pairs
+    with pytest.raises(WhiteningError):
+        learn_whitening(photos, edited[:, :10], photos)
+    bad = photos.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(WhiteningError):
+        learn_whitening(bad, edited, photos)
+
+
+def test_small_libraries_keep_the_plain_space() -> None:
+    with pytest.raises(WhiteningError, match="keeps the plain embedding"):
+        wmod.learn_from_images([], lambda imgs: np.zeros((len(imgs), 4)),
+                               np.zeros((wmod.MIN_IMAGES - 1, 4)))  # fmt: skip
+
+
+def test_augment_is_seeded_and_varied(data_dir: Path) -> None:
+    with Image.open(sorted((data_dir / "hymenoptera/images/val/ants").glob("*.jpg"))[0]) as im:
+        photo = im.convert("RGB")
+    a = augment(photo, np.random.default_rng([7, 1]))
+    b = augment(photo, np.random.default_rng([7, 1]))
+    assert a.mode == "RGB" and np.array_equal(np.asarray(a), np.asarray(b))
+    others = {augment(photo, np.random.default_rng([7, k])).size for k in range(2, 12)}
+    assert len(others) > 3
+
+
+def test_training_pairs_on_real_photos(data_dir: Path, models_dir: Path) -> None:
+    from models import open_model
+
+    model = open_model(None, [models_dir], threads=1)
+    paths = sorted((data_dir / "hymenoptera/images/val/bees").glob("*.jpg"))[:12]
+    images = [model.load(p).image.convert("RGB") for p in paths]
+    anchors, positives = wmod.training_pairs(images, model.embed_images, edits_per_image=3,
+                                             batch=5)  # fmt: skip
+    assert anchors.shape == positives.shape == (36, model.dimension)
+    assert np.allclose(anchors[0], anchors[2]) and not np.allclose(anchors[0], anchors[3])
+    cos = (anchors * positives).sum(1)
+    assert 0.2 < cos.mean() < 0.99  # edits are real changes, not copies and not noise
