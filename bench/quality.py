@@ -11,7 +11,8 @@ then each configuration is scored - the same code as ``imgsearch eval --descript
   +frames        the photo found inside a screenshot / caption / padding frame
   +rotations     query turned by 0/90/180/270 degrees (and the frame's photo likewise)
   +whiten        learned whitening (libraries >= 500 images; smaller keep the plain space)
-  +labels        rank score fused with top-5 label similarity = the default
+  +labels        rank score fused with top-5 label similarity
+  +expand        duplicate-graph expansion through the 3 best sure copies = the default
   +verify        ORB + RANSAC confirmation of duplicate candidates (``--verify``; slow)
 
 The dev sets are the hard copy sets of ``bench/copies.py`` (seed 0 and 1; built when missing).
@@ -46,7 +47,8 @@ CONFIGS = [
     ("+frames", "plain,frames=on"),
     ("+rotations", "plain,frames=on,rotations=4"),
     ("+whiten", "plain,frames=on,rotations=4,whiten=on"),
-    ("+labels (default)", "default"),
+    ("+labels", "default,expand=0"),
+    ("+expand (default)", "default"),
 ]
 KEYS = [("recall@1", "r@1"), ("recall_at_p99", "r@P99"), ("pair_ap", "pairAP"),
         ("precision@10", "P@10"), ("ns_score", "N-S"), ("map", "mAP")]  # fmt: skip
@@ -96,9 +98,12 @@ def quality(model: OnnxModel, sets: list[str], data: Path, verify: bool) -> None
             cells = "".join(f"{ev.metrics[k]:8.3f}" if k in ev.metrics else f"{'-':>8}"
                             for k, _ in KEYS)  # fmt: skip
             rows.append(f"{name:<16}{label:<20}{cells}")
-            print(rows[-1] + f"   (P99 threshold {ev.p99_threshold}, "
-                  f"{run.seconds.get('scoring', 0):.1f} s)")  # fmt: skip
-            if name.startswith("dev") and label in ("plain", "+labels (default)", "+verify"):
+            thr = ev.p99_threshold
+            cal = run.calibration
+            z = "-" if thr is None else f"{(thr - cal['mean']) / cal['sd']:.2f}"
+            print(rows[-1] + f"   (P99 threshold {thr if thr is None else round(thr, 3)}, "
+                  f"duplicate z {z}; {run.seconds.get('scoring', 0):.1f} s)")  # fmt: skip
+            if name.startswith("dev") and label in ("plain", "+expand (default)", "+verify"):
                 worst = sorted(ev.per_edit.items(), key=lambda kv: kv[1]["recall@1"])[:6]
                 print("     worst edits: " + ", ".join(
                     f"{k} {v['recall@1']:.2f}/{v['detected_at_p99']:.2f}" for k, v in worst))

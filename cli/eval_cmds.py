@@ -104,7 +104,7 @@ def _print_report(ev: Evaluation, took: float, model: str,
                    else run["whitening_note"] or "off")  # fmt: skip
         cal = run["calibration"]
         click.echo(f"  descriptor {run['descriptor']}; whitening: {learned}; background "
-                   f"median {cal['median']}, spread {cal['spread']}")  # fmt: skip
+                   f"mean {cal['mean']}, sd {cal['sd']}")  # fmt: skip
     for key, value in ev.metrics.items():
         click.echo(f"  {key:<15}{value:8.4f}")
     if ev.missing:
@@ -115,7 +115,7 @@ def _print_report(ev: Evaluation, took: float, model: str,
     p99 = "none reaches 0.99" if ev.p99_threshold is None else f"score >= {ev.p99_threshold:.4f}"
     if ev.p99_threshold is not None and run is not None:
         cal = run["calibration"]
-        p99 += f" (z {(ev.p99_threshold - cal['median']) / cal['spread']:.2f})"
+        p99 += f" (duplicate z {(ev.p99_threshold - cal['mean']) / cal['sd']:.2f})"
     click.echo(f"  pair threshold {ev.threshold:.3f}; P99 threshold: {p99}")
     click.echo(f"\n  {'edit':<28}{'n':>5}{'recall@1':>10}{'cos(orig)':>11}{'found@P99':>11}")
     rows = sorted(ev.per_edit.items(), key=lambda kv: (kv[1]["recall@1"], kv[0]))
@@ -149,8 +149,9 @@ def _print_report(ev: Evaluation, took: float, model: str,
 @click.option(
     "--threshold",
     type=click.FloatRange(-1.0, 1.0),
-    help="Cosine threshold for pair precision/recall on duplicate sets "
-    f"[default: the dedup threshold setting, else {DEFAULT_PAIR_THRESHOLD}].",
+    help="Score threshold for pair precision/recall on duplicate sets [default: plain: the "
+    f"dedup threshold setting, else {DEFAULT_PAIR_THRESHOLD}; other descriptors: the "
+    "calibrated duplicate decision, duplicate z 4.5].",
 )
 @click.option("--split", help="Only items of this split (labelled ground truth, e.g. 'val').")
 @click.option(

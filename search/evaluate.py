@@ -9,15 +9,18 @@ these keys (definitions in :mod:`search.metrics`):
   hits nor misses, like "junk" images in the Oxford protocol).
 * ``groups`` (UKBench): ``ns_score`` over the queries of 4-photo groups.
 * ``labels``: ``precision@10``.
-* ``clusters``: ``pair_ap`` (AP of all unordered pairs ranked by cosine), ``pair_precision`` and
-  ``pair_recall`` at ``threshold`` (default: the dedup default threshold), ``recall_at_p99``
-  (recall of the one global threshold with precision >= 0.99; the threshold is in
-  :attr:`Evaluation.p99_threshold`).
+* ``clusters``: ``pair_ap`` (AP of all unordered pairs ranked by their duplicate score),
+  ``pair_precision`` and ``pair_recall`` at ``threshold`` (default: the dedup default
+  threshold), ``recall_at_p99`` (recall of the one global threshold with precision >= 0.99;
+  the threshold is in :attr:`Evaluation.p99_threshold`).
 
-Vectors are compared by cosine with exact numpy (blockwise, never ``n x n``). The embedding
-source is injectable: :func:`evaluate_folder` takes any ``embed(paths) -> float32[N, D]``
-(rows that are not finite or are zero mark files that could not be embedded; they count as
-never retrieved). :func:`model_embedder` embeds with the ``models`` package directly.
+:func:`run_evaluation` compares plain vectors by cosine with exact numpy (blockwise, never
+``n x n``); the duplicate score is the cosine. The embedding source is injectable:
+:func:`evaluate_folder` takes any ``embed(paths) -> float32[N, D]`` (rows that are not finite
+or are zero mark files that could not be embedded; they count as never retrieved).
+:func:`model_embedder` embeds with the ``models`` package directly. Other comparisons
+(query views, whitening, label fusion: :mod:`search.evaluate_descriptor`) hand their rankings
+and pair scores to :func:`evaluate_scores` as :class:`Scores`.
 """
 
 from __future__ import annotations

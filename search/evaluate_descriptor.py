@@ -141,31 +141,44 @@ class _Matrices:
     def label_block(self, start: int, stop: int) -> np.ndarray | None:
         return None if self.labels is None else self.labels[start:stop] @ self.labels.T
 
+    def stored_graph(self) -> np.ndarray:
+        """Copy scores between stored images from their stored rows only [n, n] (what a
+        library can look up for its own images; -inf on the diagonal)."""
+        sims = self.rows @ self.rows.T
+        out = np.full((self.n, self.n), -np.inf, np.float32)
+        for a in range(len(self.rows)):
+            np.maximum.at(out[self.owner[a]], self.owner, sims[a])
+        np.fill_diagonal(out, -np.inf)
+        return out
+
 
 def _scores(mx: _Matrices, depth: int, boost: dict[tuple[int, int], float]) -> Scores:
-    """Rankings by rank score and pairs by symmetric copy score (+ verified boosts)."""
+    """Rankings by rank score and pairs by symmetric copy score (+ verified boosts, then the
+    duplicate-graph expansion)."""
     n = mx.n
+    d = mx.d
     copy = np.empty((n, n), np.float32)
+    for start in range(0, n, BLOCK):
+        copy[start : start + BLOCK] = mx.copy_block(start, min(n, start + BLOCK))
+    np.fill_diagonal(copy, -np.inf)
+    for (a, b), v in boost.items():  # verified pairs: the copy score of a confirmed copy
+        copy[a, b] = max(copy[a, b], v)
+        copy[b, a] = max(copy[b, a], v)
+    pair = np.maximum(copy, copy.T)
+    if d.config.expand:
+        graph = mx.stored_graph()
+        copy = d.expand(copy, graph)
+        pair = d.expand(pair, graph)
+        pair = np.maximum(pair, pair.T)
     rank_scores = np.empty((n, depth), np.float32)
     rank_idx = np.empty((n, depth), np.int64)
-    d = mx.d
     for start in range(0, n, BLOCK):
         stop = min(n, start + BLOCK)
-        c = mx.copy_block(start, stop)
-        copy[start:stop] = c
-        for (a, b), v in boost.items():  # verified pairs: the copy score of a confirmed copy
-            if start <= a < stop:
-                c[a - start, b] = max(c[a - start, b], v)
-            if start <= b < stop:
-                c[b - start, a] = max(c[b - start, a], v)
-        r = d.rank_scores(c, mx.label_block(start, stop))
+        r = d.rank_scores(copy[start:stop], mx.label_block(start, stop))
         r[np.arange(stop - start), np.arange(start, stop)] = -np.inf
         top = np.argsort(-r, axis=1, kind="stable")[:, :depth]
         rank_idx[start:stop] = top
         rank_scores[start:stop] = np.take_along_axis(r, top, axis=1)
-    pair = np.maximum(copy, copy.T)
-    for (a, b), v in boost.items():
-        pair[a, b] = pair[b, a] = max(pair[a, b], v)
     if n <= EXACT_MAX_FILES:
         i, j = np.triu_indices(n, 1)
         s = pair[i, j]
@@ -269,7 +282,10 @@ def score_set(prepared: PreparedSet, config: DescriptorConfig, whitening: Whiten
     run.seconds["views"] = prepared.seconds
     descriptor = Descriptor(config, run.whitening)
     cal = descriptor.calibrate([f.stored for f in prepared.files], seed=seed)
-    run.calibration = {"median": round(cal.median, 4), "spread": round(cal.spread, 4)}
+    run.calibration = {"median": round(cal.median, 4), "spread": round(cal.spread, 4),
+                       "mean": round(cal.mean, 4), "sd": round(cal.sd, 4)}  # fmt: skip
+    if threshold is None and not config.is_plain:  # the calibrated duplicate decision
+        threshold = cal.duplicate_threshold()
     t0 = time.perf_counter()
     mx = _Matrices(descriptor, prepared.files)
     boost: dict[tuple[int, int], float] = {}

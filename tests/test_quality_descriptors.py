@@ -100,7 +100,9 @@ def test_calibration_is_robust_to_duplicates() -> None:
     images = [StoredImage(x) for x in v] + [StoredImage(v[0]) for _ in range(10)]
     cal = Descriptor(DescriptorConfig.plain()).calibrate(images, seed=0)
     assert abs(cal.median) < 0.02 and 0.15 < cal.spread < 0.35  # ~1/sqrt(16)
+    assert abs(cal.mean) < 0.02 and 0.15 < cal.sd < 0.35
     assert cal.z(cal.score(4.0)) == pytest.approx(4.0)
+    assert cal.duplicate_z(cal.duplicate_threshold(4.5)) == pytest.approx(4.5)
     with pytest.raises(DescriptorError):
         Descriptor().calibrate(images[:2])
 
@@ -177,3 +179,20 @@ def test_training_pairs_on_real_photos(data_dir: Path, models_dir: Path) -> None
     assert np.allclose(anchors[0], anchors[2]) and not np.allclose(anchors[0], anchors[3])
     cos = (anchors * positives).sum(1)
     assert 0.2 < cos.mean() < 0.99  # edits are real changes, not copies and not noise
+
+
+def test_expansion_chains_sure_copies_only() -> None:
+    cal = Calibration(median=0.0, spread=0.05)  # sure copy: robust z >= 6, score >= 0.3
+    d = Descriptor(DescriptorConfig(expand=2), calibration=cal)
+    # Query row against 4 stored images: image 0 is a sure copy, image 1 a look-alike.
+    copy = np.array([[0.6, 0.2, 0.05, 0.0]], np.float32)
+    graph = np.full((4, 4), -np.inf, np.float32)
+    graph[0, 2] = graph[2, 0] = 0.9  # image 2 is a sure copy of image 0
+    graph[1, 3] = graph[3, 1] = 0.9  # image 3 is a copy of the look-alike only
+    out = d.expand(copy, graph)
+    assert out[0].tolist() == pytest.approx([0.6, 0.2, 0.6, 0.0])  # min(0.6, 0.9) via image 0
+    assert np.array_equal(Descriptor(DescriptorConfig(expand=0), calibration=cal)
+                          .expand(copy, graph), copy)  # fmt: skip
+    assert DescriptorConfig.parse("expand=5").expand == 5
+    with pytest.raises(DescriptorError):
+        DescriptorConfig(expand=-1)

@@ -114,3 +114,34 @@ def test_verified_pairs_raise_pair_scores(hard_set, model) -> None:
     assert run.verified_pairs > 0
     assert checked.metrics["pair_ap"] >= base.metrics["pair_ap"]
     assert np.isfinite(checked.metrics["recall_at_p99"])
+
+
+def test_query_scorer_ranks_like_the_evaluation(hard_set, model) -> None:
+    """The engine's per-query path (candidates from an index, exact scores, expansion) gives
+    the evaluation's rankings."""
+    from search.descriptors import Descriptor
+    from search.evaluate_descriptor import _Matrices, _scores
+    from search.rerank import QueryScorer
+
+    prepared = prepare_set(hard_set, model)
+    config = DescriptorConfig()
+    descriptor = Descriptor(config)
+    descriptor.calibrate([f.stored for f in prepared.files])
+    mx = _Matrices(descriptor, prepared.files)
+    scored = _scores(mx, 10, {})
+    rows, owner = mx.rows, mx.owner
+
+    def neighbours(query: np.ndarray, k: int) -> np.ndarray:  # a flat index over all rows
+        best = np.argsort(-(query @ rows.T), axis=1)[:, : min(k, len(rows))]
+        return owner[best]
+
+    scorer = QueryScorer(descriptor, neighbours,
+                         lambda ids: {i: prepared.files[i].stored for i in ids})  # fmt: skip
+    expanded = 0
+    for q, f in enumerate(prepared.files):
+        query = descriptor.query_rows(f.views, f.names, f.stored.frame_dominant)
+        hits = scorer.search(query, f.stored.labels, k=10, exclude=q)
+        assert [h.id for h in hits] == scored.rank_idx[q].tolist(), q
+        assert np.allclose([h.rank for h in hits], scored.rank_scores[q], atol=1e-5)
+        expanded += any(h.copy > mx.copy_block(q, q + 1)[0, h.id] + 1e-6 for h in hits)
+    assert expanded > 0  # the duplicate graph was followed for some queries
