@@ -46,6 +46,9 @@ GATE_WIDTH = 0.5
 EXPAND_Z = 6.0  # robust z of a sure copy: only those are chained (hymenoptera unaffected)
 DUPLICATE_Z = 4.5  # duplicate_z threshold: ~99 % pair precision on the dev sets
 BACKGROUND_PAIRS = 20_000
+MIN_CALIBRATION_IMAGES = 200  # smaller libraries use PLAIN_BACKGROUND (too few random pairs,
+# and a small set of near-duplicates - near_duplicates: 45 files, 5 clusters - has no
+# background to measure)
 TOP_LABELS = 5
 
 
@@ -168,6 +171,11 @@ class Calibration:
     def duplicate_threshold(self, z: float = DUPLICATE_Z) -> float:
         """The copy score at ``duplicate_z == z`` (default: the duplicate decision)."""
         return float(self.mean + z * self.sd)
+
+
+# The plain space's background measured on the dev copy sets and hymenoptera (random pairs of
+# different photos, frames on): median ~0.09, 1.4826 x MAD ~0.09, mean ~0.12, sd ~0.12.
+PLAIN_BACKGROUND = Calibration(median=0.09, spread=0.09, mean=0.12, sd=0.12)
 
 
 @dataclass
@@ -303,7 +311,11 @@ class Descriptor:
 
     def calibrate(self, images: Sequence[StoredImage], *, pairs: int = BACKGROUND_PAIRS,
                   seed: int = 0) -> Calibration:
-        """Background of copy scores from random pairs of different stored images."""
+        """Background of copy scores from random pairs of different stored images
+        (:data:`PLAIN_BACKGROUND` for plain-space libraries under MIN_CALIBRATION_IMAGES)."""
+        if len(images) < MIN_CALIBRATION_IMAGES and self.whitening is None:
+            self.calibration = PLAIN_BACKGROUND
+            return self.calibration
         rows, owner = self.stored_rows(images)
         if len(images) < 3:
             raise DescriptorError("need at least 3 images to measure the background")

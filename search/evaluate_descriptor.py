@@ -316,7 +316,8 @@ def evaluate_descriptor(
     note, seconds = "", 0.0
     if config.whiten and whitening is None:
         t0 = time.perf_counter()
-        say(f"learning the whitening from edits of up to 1000 of {len(prepared.files)} files")
+        if len(prepared.files) >= MIN_IMAGES:
+            say(f"learning the whitening from edits of up to 1000 of {len(prepared.files)} files")
         whitening, note = learn_set_whitening(prepared, model, seed=seed)
         seconds = time.perf_counter() - t0
     ev, run = score_set(prepared, config, whitening, threshold=threshold, seed=seed,

@@ -11,6 +11,7 @@ from PIL import Image
 from search import whitening as wmod
 from search.augment import augment
 from search.descriptors import (
+    PLAIN_BACKGROUND,
     Calibration,
     Descriptor,
     DescriptorConfig,
@@ -98,13 +99,15 @@ def test_calibration_is_robust_to_duplicates() -> None:
     rng = np.random.default_rng(1)
     v = unit(rng.normal(size=(300, 16)))
     images = [StoredImage(x) for x in v] + [StoredImage(v[0]) for _ in range(10)]
+    assert Descriptor(DescriptorConfig.plain()).calibrate(images[:50]) == PLAIN_BACKGROUND
     cal = Descriptor(DescriptorConfig.plain()).calibrate(images, seed=0)
     assert abs(cal.median) < 0.02 and 0.15 < cal.spread < 0.35  # ~1/sqrt(16)
     assert abs(cal.mean) < 0.02 and 0.15 < cal.sd < 0.35
     assert cal.z(cal.score(4.0)) == pytest.approx(4.0)
     assert cal.duplicate_z(cal.duplicate_threshold(4.5)) == pytest.approx(4.5)
+    w = learn_whitening(*synthetic_pairs(d=16)[:2], v)
     with pytest.raises(DescriptorError):
-        Descriptor().calibrate(images[:2])
+        Descriptor(whitening=w).calibrate(images[:2])
 
 
 # ---------------------------------------------------------------------- whitening

@@ -128,7 +128,7 @@ def test_query_scorer_ranks_like_the_evaluation(hard_set, model) -> None:
     descriptor = Descriptor(config)
     descriptor.calibrate([f.stored for f in prepared.files])
     mx = _Matrices(descriptor, prepared.files)
-    scored = _scores(mx, 10, {})
+    scored = _scores(mx, len(prepared.files) - 1, {})
     rows, owner = mx.rows, mx.owner
 
     def neighbours(query: np.ndarray, k: int) -> np.ndarray:  # a flat index over all rows
@@ -141,7 +141,9 @@ def test_query_scorer_ranks_like_the_evaluation(hard_set, model) -> None:
     for q, f in enumerate(prepared.files):
         query = descriptor.query_rows(f.views, f.names, f.stored.frame_dominant)
         hits = scorer.search(query, f.stored.labels, k=10, exclude=q)
-        assert [h.id for h in hits] == scored.rank_idx[q].tolist(), q
-        assert np.allclose([h.rank for h in hits], scored.rank_scores[q], atol=1e-5)
+        # Same scores in the same order; ids may swap only within float32 rounding ties.
+        assert np.allclose([h.rank for h in hits], scored.rank_scores[q, :10], atol=1e-5), q
+        full = dict(zip(scored.rank_idx[q].tolist(), scored.rank_scores[q].tolist(), strict=True))
+        assert all(abs(full[h.id] - h.rank) < 1e-5 for h in hits), q
         expanded += any(h.copy > mx.copy_block(q, q + 1)[0, h.id] + 1e-6 for h in hits)
     assert expanded > 0  # the duplicate graph was followed for some queries
