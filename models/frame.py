@@ -70,18 +70,25 @@ class ContentBox:
         return image.crop(self.pixel_box(image.width, image.height))
 
 
-def _cells(image: Image.Image) -> tuple[np.ndarray, np.ndarray] | None:
-    """Per-cell flatness (bool [h, w]) and mean colour (float32 [h, w, 3])."""
+def _grid(image: Image.Image) -> tuple[int, int] | None:
+    """Cells across and down (never upsampled: interpolation looks flat), or None if tiny."""
     w, h = image.size
-    scale = min(1.0, GRID * CELL / max(w, h))  # never upsample: interpolation looks flat
+    scale = min(1.0, GRID * CELL / max(w, h))
     gw, gh = max(1, round(w * scale) // CELL), max(1, round(h * scale) // CELL)
-    if min(gw, gh) < MIN_SIDE_CELLS:
-        return None
+    return None if min(gw, gh) < MIN_SIDE_CELLS else (gw, gh)
+
+
+def _cells(image: Image.Image, cols: int, rows: int,
+           box: tuple[float, float, float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cell flatness (bool [rows, cols]) and mean colour (float32 [rows, cols, 3]) of
+    ``image`` (or of its ``box``) on a ``cols`` x ``rows`` grid."""
     rgb = image if image.mode == "RGB" else image.convert("RGB")
-    factor = min(w // (gw * CELL), h // (gh * CELL))
+    if box is not None:
+        rgb = rgb.crop(tuple(round(v) for v in box))
+    factor = min(rgb.width // (cols * CELL), rgb.height // (rows * CELL))
     if factor >= 2:  # integer pre-reduction is much cheaper than a large BOX resize
         rgb = rgb.reduce(factor)
-    pixels = np.asarray(rgb.resize((gw * CELL, gh * CELL), Image.Resampling.BOX))
+    pixels = np.asarray(rgb.resize((cols * CELL, rows * CELL), Image.Resampling.BOX))
     corners = [pixels[dy::CELL, dx::CELL] for dy in range(CELL) for dx in range(CELL)]
     high, low = corners[0], corners[0]
     for corner in corners[1:]:
@@ -89,6 +96,15 @@ def _cells(image: Image.Image) -> tuple[np.ndarray, np.ndarray] | None:
     spread = (high - low).max(axis=-1)  # uint8: high >= low, no wrap-around
     means = sum(c.astype(np.float32) for c in corners) / len(corners)
     return spread <= FLAT_TOLERANCE, means
+
+
+def _border_is_flat(image: Image.Image, gw: int, gh: int) -> bool:
+    """The quick test most photos stop at: the border strips alone, one cell deep."""
+    w, h = image.size
+    cw, ch = w / gw, h / gh
+    strips = [_cells(image, gw, 1, (0, 0, w, ch))[0], _cells(image, gw, 1, (0, h - ch, w, h))[0],
+              _cells(image, 1, gh, (0, 0, cw, h))[0], _cells(image, 1, gh, (w - cw, 0, w, h))[0]]
+    return float(np.concatenate([s.ravel() for s in strips]).mean()) >= MIN_FLAT_BORDER
 
 
 def _border(a: np.ndarray) -> np.ndarray:
@@ -168,10 +184,10 @@ def label_components(mask: np.ndarray) -> np.ndarray:
 
 def find_content_box(image: Image.Image) -> ContentBox | None:
     """The photo's box inside a frame, or ``None`` when ``image`` is not framed."""
-    cells = _cells(image)
-    if cells is None:
+    grid = _grid(image)
+    if grid is None or not _border_is_flat(image, *grid):
         return None
-    flat, means = cells
+    flat, means = _cells(image, *grid)
     if _border(flat).mean() < MIN_FLAT_BORDER:
         return None
     colours = _frame_colours(flat, means)
