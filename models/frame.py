@@ -99,12 +99,24 @@ def _cells(image: Image.Image, cols: int, rows: int,
 
 
 def _border_is_flat(image: Image.Image, gw: int, gh: int) -> bool:
-    """The quick test most photos stop at: the border strips alone, one cell deep."""
+    """The quick test most photos stop at, on the border strips alone (one cell deep): enough
+    flat cells, mostly in a few frame colours (a blurred background has many shades)."""
     w, h = image.size
     cw, ch = w / gw, h / gh
-    strips = [_cells(image, gw, 1, (0, 0, w, ch))[0], _cells(image, gw, 1, (0, h - ch, w, h))[0],
-              _cells(image, 1, gh, (0, 0, cw, h))[0], _cells(image, 1, gh, (w - cw, 0, w, h))[0]]
-    return float(np.concatenate([s.ravel() for s in strips]).mean()) >= MIN_FLAT_BORDER
+    strips = [_cells(image, gw, 1, (0, 0, w, ch)), _cells(image, gw, 1, (0, h - ch, w, h)),
+              _cells(image, 1, gh, (0, 0, cw, h)), _cells(image, 1, gh, (w - cw, 0, w, h))]
+    flat = np.concatenate([f.ravel() for f, _ in strips])
+    if flat.mean() < MIN_FLAT_BORDER:
+        return False
+    means = np.concatenate([m.reshape(-1, 3) for _, m in strips])[flat]
+    _, counts = np.unique(_colour_keys(means), return_counts=True)
+    kept = counts[counts >= max(3, MIN_COLOUR_SHARE * flat.size)]
+    return 0 < len(kept) <= MAX_FRAME_COLOURS and kept.sum() >= MIN_FLAT_BORDER * flat.size
+
+
+def _colour_keys(colours: np.ndarray) -> np.ndarray:
+    """One integer per colour quantised to 8 levels a channel."""
+    return (colours // 8).astype(np.int32) @ np.array([1024, 32, 1], np.int32)
 
 
 def _border(a: np.ndarray) -> np.ndarray:
@@ -116,8 +128,7 @@ def _frame_colours(flat: np.ndarray, means: np.ndarray) -> np.ndarray:
     at least ``MIN_COLOUR_SHARE`` of the border: a frame's colours run along it."""
     border_flat = _border(flat)
     colours = _border(means)[border_flat]
-    keys, counts = np.unique((colours // 8).astype(np.int32) @ np.array([1024, 32, 1], np.int32),
-                             return_counts=True)  # fmt: skip
+    keys, counts = np.unique(_colour_keys(colours), return_counts=True)
     keys = keys[counts >= max(3, MIN_COLOUR_SHARE * border_flat.size)]
     quantised = np.stack([keys // 1024, (keys // 32) % 32, keys % 32], axis=-1)
     return quantised.astype(np.float32) * 8 + 4
