@@ -147,3 +147,17 @@ def test_query_scorer_ranks_like_the_evaluation(hard_set, model) -> None:
         assert all(abs(full[h.id] - h.rank) < 1e-5 for h in hits), q
         expanded += any(h.copy > mx.copy_block(q, q + 1)[0, h.id] + 1e-6 for h in hits)
     assert expanded > 0  # the duplicate graph was followed for some queries
+
+
+def test_whitening_is_learned_from_the_set_itself(hard_set, model, monkeypatch) -> None:
+    """The self-supervised path end to end (the size floor lowered for a small set)."""
+    import search.evaluate_descriptor as ed
+    import search.whitening as wmod
+
+    monkeypatch.setattr(ed, "MIN_IMAGES", 50)
+    monkeypatch.setattr(wmod, "MIN_IMAGES", 50)
+    ev, run = evaluate_descriptor(hard_set, model, DescriptorConfig(expand=0, labels=0.0))
+    assert run.whitening is not None and run.whitening.images == len(hard_set.files)
+    assert run.whitening.pairs == 4 * len(hard_set.files)  # every file, 4 edits each
+    assert run.calibration["spread"] < 0.2  # whitened space: random pairs near orthogonal
+    assert 0.5 < ev.metrics["recall@1"] <= 1.0 and "whitening" in run.seconds
