@@ -30,7 +30,7 @@ from indexer.plan import Plan, WorkItem, WorkKind
 from models import Analysis, ImageAnalyzer, ImageError, OnnxModel
 from search.library import Library
 from search.schema import STATUS_FAILED
-from search.store import ChangeSet, ImageMove, ImageUpsert
+from search.store import ChangeSet, FrameVector, ImageMove, ImageUpsert
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +241,10 @@ class Pipeline:
         self.counts.unchanged += plan.unchanged
         writer = Writer(self.library, self.batch_size, self.counts, self.progress)
         writer.start()
-        analyzer_args: dict[str, object] = {"batch_size": self.batch_size}
+        analyzer_args: dict[str, object] = {
+            "batch_size": self.batch_size,
+            "frames": self.library.descriptor_config().frames,  # the photo inside a frame
+        }
         if self.max_pixels is not None:
             analyzer_args["max_pixels"] = self.max_pixels
         try:
@@ -391,4 +394,8 @@ class Pipeline:
         upsert.width, upsert.height = result.width, result.height
         upsert.format, upsert.exif_datetime = result.format, result.exif_datetime
         upsert.vector, upsert.labels = result.embedding, result.labels
+        box = result.frame_box
+        if box is not None and result.frame_embedding is not None:
+            upsert.frame = FrameVector((box.left, box.top, box.right, box.bottom), box.fill,
+                                       box.dominant, result.frame_embedding)  # fmt: skip
         return Record(self._ok_outcome(item), item.found.rel_path, upsert=upsert, copied=copied)

@@ -22,7 +22,9 @@ from tqdm import tqdm
 from indexer.pipeline import Counts, Pipeline
 from indexer.plan import make_plan
 from indexer.scan import CollectionError, ScanReport, scan_collection
+from indexer.whiten import update_whitening
 from models import OnnxModel
+from search.descriptors import DescriptorConfig
 from search.library import Library
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ class IndexOptions:
     follow_symlinks: bool = False
     progress: bool = True
     index_kind: str | None = None  # rebuild the FAISS cache as this kind when it differs
+    descriptor: str | None = None  # record these descriptor options (DescriptorConfig text)
 
 
 @dataclass
@@ -64,6 +67,8 @@ class IndexSummary:
     kept_unreadable: int = 0
     failed_total: int = 0
     images_total: int = 0
+    descriptor: str = ""
+    whitening: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +86,8 @@ class IndexSummary:
             "images_total": self.images_total,
             "failed_total": self.failed_total,
             "collections": self.collections,
+            "descriptor": self.descriptor,
+            "whitening": self.whitening,
             "failures": [{"path": p, "error": e} for p, e in self.failures],
             "warnings": self.warnings,
         }
@@ -94,6 +101,8 @@ class IndexSummary:
             + (f" ({self.copied} copies reused a vector)" if self.copied else ""),
             f"library: {self.images_total} images indexed, {self.failed_total} failed files",
         ]
+        if self.whitening.startswith("learned"):
+            lines.append(self.whitening)
         if self.failures:
             lines.append(f"failed files ({self.failed}):")
             lines += [f"  {path}: {error}" for path, error in self.failures[:max_listed]]
@@ -184,6 +193,8 @@ def index_collections(
         run_id = store.start_run()
         summary = IndexSummary(collections=[str(r) for r in roots])
         summary.warnings += _overlaps(library, roots)
+        summary.warnings += _record_descriptor(
+            library, options.descriptor or library.settings.descriptor)
         counts = Counts()
         try:
             library.index()  # load the cache, or rebuild a stale one, before the first batch
@@ -198,7 +209,11 @@ def index_collections(
                     progress=bar.update, max_pixels=library.settings.max_image_pixels,
                 )  # fmt: skip
                 counts = pipeline.run(plan)
+            learned = update_whitening(library, model, progress=_say(show))
+            summary.whitening = learned.to_text()
             _finish_index(library, options.index_kind)
+            library.recalibrate()
+            summary.descriptor = library.descriptor_config().describe()
             for collection_id in {store.ensure_collection(r) for r in roots}:
                 store.touch_collection(collection_id)
             summary.processed = len(plan.work)
@@ -218,6 +233,22 @@ def index_collections(
         totals = store.counts()
         summary.images_total, summary.failed_total = totals["images"], totals["failed"]
         return summary
+
+
+def _say(show: bool) -> Any:
+    return (lambda message: tqdm.write(message, file=sys.stderr)) if show else None
+
+
+def _record_descriptor(library: Library, text: str | None) -> list[str]:
+    """Record the descriptor options (``--descriptor``, else the library's or the defaults);
+    warn when images indexed before lack framed photos."""
+    config = DescriptorConfig.parse(text) if text else library.descriptor_config()
+    before = library.descriptor_config()
+    library.set_descriptor(config)
+    if config.frames and not before.frames and library.store.vector_count():
+        return ["frames are on now: images indexed before have no framed-photo vector; "
+                "`imgsearch reindex` embeds them again"]
+    return []
 
 
 def _figures(counts: Counts, rate: float) -> dict[str, float]:

@@ -68,6 +68,7 @@ class IndexStamp:
     model_name: str
     model_sha256: str
     dimension: int
+    descriptor: str = ""  # what the vectors were mapped through (search.library)
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> IndexStamp:
@@ -177,8 +178,9 @@ def check_stamp(header: Header, expected: IndexStamp) -> IndexStamp:
         stamp = IndexStamp.from_dict(header.stamp)
     except (KeyError, TypeError) as exc:
         raise CorruptIndexError(f"index file {header.path}: bad stamp {header.stamp}") from exc
-    for names, error in ((("library_id", "model_name", "model_sha256", "dimension"),
-                          ForeignIndexError), (("generation", "count"), StaleIndexError)):
+    foreign = ("library_id", "model_name", "model_sha256", "dimension")
+    stale = ("generation", "count", "descriptor")
+    for names, error in ((foreign, ForeignIndexError), (stale, StaleIndexError)):
         for name in names:
             if getattr(stamp, name) != getattr(expected, name):
                 raise error(f"index file {header.path} has {name}={getattr(stamp, name)!r}, "

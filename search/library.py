@@ -1,7 +1,9 @@
 """A library: the store (truth), its model, and the FAISS cache kept in step with both.
 
 The FAISS file is never trusted: it is loaded only when its stamp (library id, generation,
-vector count, model) matches the store, and rebuilt from SQLite otherwise.
+vector count, model, descriptor) matches the store, and rebuilt from SQLite otherwise. What is
+indexed is the stored vectors mapped through the library's descriptor (learned whitening,
+framed photos: :mod:`search.library_descriptor`).
 """
 
 from __future__ import annotations
@@ -17,11 +19,25 @@ from pathlib import Path
 import numpy as np
 
 from models import DEFAULT_MODEL_NAME, OnnxModel, builtin_catalog, locate_model
+from search.descriptors import Descriptor, DescriptorConfig
 from search.errors import LibraryError, ModelMismatchError
 from search.index import IndexCacheError, IndexStamp, VectorIndex
 from search.index_io import read_header
+from search.library_descriptor import (
+    DESCRIPTOR_META_KEY,
+    WHITENING_KEY,
+    Searchable,
+    build_frame_index,
+    calibrate,
+    dominant_frames,
+    index_fingerprint,
+    library_config,
+    load_descriptor,
+    primary_vectors,
+)
 from search.settings import Settings
 from search.store import AppliedChanges, ChangeSet, ModelStamp, Store
+from search.whitening import Whitening
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +58,7 @@ class Library:
         self.settings = settings
         self.store = store
         self._lock = threading.RLock()
-        self._index: VectorIndex | None = None
-        self._index_generation = -1
+        self._live: Searchable | None = None
         self._model: OnnxModel | None = None
 
     @classmethod
@@ -107,13 +122,58 @@ class Library:
             self.store.bind_model(stamp, replace=True)
             self.store.set_meta(MODEL_DIR_KEY, str(Path(located.path).resolve().parent))
             self._model = None
-            self._index = None
+            self._live = None
             self.settings.index_path.unlink(missing_ok=True)
         return stamp
 
+    # -- descriptor -------------------------------------------------------------------------
+
+    def descriptor_config(self) -> DescriptorConfig:
+        """The library's descriptor options (recorded; a new library takes the settings')."""
+        return library_config(self.store, self.settings.descriptor)
+
+    def set_descriptor(self, config: DescriptorConfig) -> bool:
+        """Record other descriptor options; True when they changed (the index follows)."""
+        if self.store.get_meta(DESCRIPTOR_META_KEY) == config.describe():
+            return False
+        with self._lock:
+            self.store.set_meta(DESCRIPTOR_META_KEY, config.describe())
+            if self._live is not None:
+                self.rebuild_index()
+        return True
+
+    def descriptor(self) -> Descriptor:
+        """The descriptor searches use (with the learned whitening and calibration)."""
+        return self.searchable().descriptor
+
+    def whitening(self) -> Whitening | None:
+        state = self.store.get_state(WHITENING_KEY)
+        return None if state is None else Whitening.from_bytes(state[1])
+
+    def set_whitening(self, whitening: Whitening | None) -> None:
+        """Store (or drop) the learned whitening and rebuild the index in its space."""
+        with self._lock:
+            if whitening is None:
+                self.store.delete_state(WHITENING_KEY)
+            else:
+                self.store.set_state(WHITENING_KEY, whitening.fingerprint, whitening.to_bytes())
+            self.rebuild_index()
+
+    def recalibrate(self) -> None:
+        """Measure the background of copy scores again if the library changed size class."""
+        live = self.searchable()
+        calibrate(self.store, live.descriptor, live.fingerprint)
+
     # -- the vector index -------------------------------------------------------------------
 
-    def _expected_stamp(self, generation: int, count: int) -> IndexStamp:
+    def _dimension(self) -> int:
+        model = self.store.model_stamp()
+        return model.dimension if model else _DEFAULT_DIMENSION
+
+    def _expected_stamp(self, generation: int, count: int,
+                        fingerprint: str | None = None) -> IndexStamp:
+        if fingerprint is None:
+            fingerprint = index_fingerprint(load_descriptor(self.store, self.descriptor_config()))
         model = self.store.model_stamp()
         return IndexStamp(
             library_id=self.store.library_id,
@@ -121,58 +181,66 @@ class Library:
             count=count,
             model_name=model.name if model else "",
             model_sha256=model.sha256 if model else "",
-            dimension=model.dimension if model else _DEFAULT_DIMENSION,
+            dimension=self._dimension(),
+            descriptor=fingerprint,
         )
 
-    def index(self) -> VectorIndex:
-        """The loaded index, from the cache file when its stamp matches, else rebuilt."""
-        index = self._index
-        if index is not None:
-            return index
+    def searchable(self) -> Searchable:
+        """The loaded indexes and descriptor (from the cache file when its stamp matches)."""
+        live = self._live
+        if live is not None:
+            return live
         with self._lock:
-            if self._index is None:
-                self._index, self._index_generation = self._load_or_rebuild()
-            return self._index
+            if self._live is None:
+                self._live = self._load_or_rebuild()
+            return self._live
+
+    def index(self) -> VectorIndex:
+        """The main vector index (see :mod:`search.library_descriptor`)."""
+        return self.searchable().index
 
     @property
     def index_generation(self) -> int:
-        return self._index_generation
+        return self._live.generation if self._live is not None else -1
 
-    def _load_or_rebuild(self) -> tuple[VectorIndex, int]:
+    def _load_or_rebuild(self, kind: str | None = None) -> Searchable:
         generation = self.store.generation()
-        expected = self._expected_stamp(generation, self.store.vector_count())
-        try:
-            return VectorIndex.load(self.settings.index_path, expected), generation
-        except IndexCacheError as error:
-            log.info("rebuilding the vector index from the database: %s", error)
-        return self._build(self.index_kind(), generation), generation
+        descriptor = load_descriptor(self.store, self.descriptor_config())
+        fingerprint = index_fingerprint(descriptor)
+        expected = self._expected_stamp(generation, self.store.vector_count(), fingerprint)
+        index = None
+        if kind is None:
+            try:
+                index = VectorIndex.load(self.settings.index_path, expected)
+            except IndexCacheError as error:
+                log.info("rebuilding the vector index from the database: %s", error)
+        if index is None:
+            index = self._build(kind or self.index_kind(), descriptor, expected)
+        frames = build_frame_index(self.store, descriptor, self._dimension())
+        calibrate(self.store, descriptor, fingerprint, reuse=kind is None)
+        return Searchable(index, frames, descriptor, generation, fingerprint)
 
     def index_kind(self) -> str:
         """The kind asked for by `rebuild-index --index`, kept in the store, else the setting."""
         return self.store.get_meta("index_kind") or self.settings.index_kind
 
-    def _build(self, kind: str, generation: int) -> VectorIndex:
+    def _build(self, kind: str, descriptor: Descriptor, stamp: IndexStamp) -> VectorIndex:
         chunks = list(self.store.iter_vectors())
-        model = self.store.model_stamp()
-        dimension = model.dimension if model else _DEFAULT_DIMENSION
         ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
-        vectors = (
-            np.concatenate([c[1] for c in chunks])
-            if chunks
-            else np.zeros((0, dimension), np.float32)
-        )
-        index = VectorIndex.build(ids, vectors, kind=kind)
-        self._save(index, generation)
+        vectors = (np.concatenate([c[1] for c in chunks]) if chunks
+                   else np.zeros((0, self._dimension()), np.float32))  # fmt: skip
+        frames = dominant_frames(self.store) if descriptor.config.frames else {}
+        index = VectorIndex.build(ids, primary_vectors(descriptor, vectors, frames, ids),
+                                  kind=kind)  # fmt: skip
+        self._save(index, stamp)
         return index
 
     def rebuild_index(self, kind: str | None = None) -> VectorIndex:
         with self._lock:
             if kind is not None:
                 self.store.set_meta("index_kind", kind)
-            generation = self.store.generation()
-            self._index = self._build(kind or self.index_kind(), generation)
-            self._index_generation = generation
-            return self._index
+            self._live = self._load_or_rebuild(kind or self.index_kind())
+            return self._live.index
 
     def refresh(self) -> bool:
         """Pick up another process's writes: reload when the store's generation moved.
@@ -182,30 +250,33 @@ class Library:
         writer (the engine re-scores every hit from the store, so a trailing index is safe).
         """
         generation = self.store.generation()
-        if self._index is not None and generation == self._index_generation:
+        if self._live is not None and generation == self._live.generation:
             return False
         with self._lock:
-            if self._index is not None and self.store.generation() == self._index_generation:
+            live = self._live
+            if live is not None and self.store.generation() == live.generation:
                 return False
-            if self._index is not None and self.writer_active():
-                return self._take_trailing_cache()
+            if live is not None and self.writer_active():
+                return self._take_trailing_cache(live)
             # Swap, never mutate: searches in flight keep the object they hold.
-            self._index, self._index_generation = self._load_or_rebuild()
+            self._live = self._load_or_rebuild()
             return True
 
-    def _take_trailing_cache(self) -> bool:
+    def _take_trailing_cache(self, live: Searchable) -> bool:
         try:
             saved = IndexStamp.from_dict(read_header(self.settings.index_path).stamp)
         except (IndexCacheError, KeyError, TypeError):
             return False
-        if saved.generation <= self._index_generation:
+        if saved.generation <= live.generation or saved.descriptor != live.fingerprint:
             return False
-        expected = self._expected_stamp(saved.generation, saved.count)
+        expected = self._expected_stamp(saved.generation, saved.count, live.fingerprint)
         try:
             index = VectorIndex.load(self.settings.index_path, expected)
         except IndexCacheError:
             return False
-        self._index, self._index_generation = index, saved.generation
+        frames = build_frame_index(self.store, live.descriptor, self._dimension())
+        self._live = Searchable(index, frames, live.descriptor, saved.generation,
+                                live.fingerprint)
         return True
 
     def writer_active(self) -> bool:
@@ -221,33 +292,32 @@ class Library:
             fcntl.flock(handle, fcntl.LOCK_UN)
             return False
 
-    def _save(self, index: VectorIndex, generation: int) -> None:
+    def _save(self, index: VectorIndex, stamp: IndexStamp) -> None:
         if not self.settings.index_path.parent.is_dir():
             return  # a read-only look at a library elsewhere: keep the index in memory
         try:
-            index.save(self.settings.index_path, self._expected_stamp(generation, index.ntotal))
+            index.save(self.settings.index_path, stamp)
         except OSError as error:  # the cache is optional; the store is the truth
             log.warning("could not save the vector index cache: %s", error)
 
     def save_index(self) -> None:
         with self._lock:
-            if self._index is not None:
-                self._save(self._index, self._index_generation)
+            live = self._live
+            if live is not None:
+                stamp = self._expected_stamp(live.generation, live.index.ntotal, live.fingerprint)
+                self._save(live.index, stamp)
 
     # -- writes -----------------------------------------------------------------------------
 
     def apply(self, changes: ChangeSet) -> AppliedChanges:
         """Commit a batch to the store, then bring the in-memory index to the same state."""
         with self._lock:
-            index = self.index()
+            live = self.searchable()
             applied = self.store.apply(changes)
-            stale = list(applied.removed) + list(applied.vectors)
-            if stale:
-                index.remove(np.asarray(stale, dtype=np.int64))
-            if applied.vectors:
-                ids = np.fromiter(applied.vectors, dtype=np.int64, count=len(applied.vectors))
-                index.add(ids, np.stack(list(applied.vectors.values())).astype(np.float32))
-            self._index_generation = applied.generation
+            live.remove(list(applied.removed) + list(applied.vectors))
+            live.add(applied.vectors, applied.frames)
+            self._live = Searchable(live.index, live.frames, live.descriptor,
+                                    applied.generation, live.fingerprint)
             return applied
 
     @contextmanager

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -86,6 +87,9 @@ class Image(Base):
     embedding: Mapped[Embedding | None] = relationship(
         back_populates="image", cascade="all, delete-orphan", passive_deletes=True
     )
+    frame: Mapped[ImageFrame | None] = relationship(
+        back_populates="image", cascade="all, delete-orphan", passive_deletes=True
+    )
     labels: Mapped[list[ImageLabel]] = relationship(
         back_populates="image",
         cascade="all, delete-orphan",
@@ -109,6 +113,39 @@ class Embedding(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
     image: Mapped[Image] = relationship(back_populates="embedding")
+
+
+class ImageFrame(Base):
+    """The photo found inside a frame (screenshot, caption bars, padding): its box as fractions
+    of the image, whether the frame dominates the canvas, and the photo's own vector (same
+    model and encoding as :class:`Embedding`). Only framed images have a row."""
+
+    __tablename__ = "image_frames"
+
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    left: Mapped[float] = mapped_column(Float)
+    top: Mapped[float] = mapped_column(Float)
+    right: Mapped[float] = mapped_column(Float)
+    bottom: Mapped[float] = mapped_column(Float)
+    fill: Mapped[float] = mapped_column(Float)
+    dominant: Mapped[bool] = mapped_column(Boolean)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+    image: Mapped[Image] = relationship(back_populates="frame")
+
+
+class DescriptorState(Base):
+    """What the library learned for comparing images (the whitening, the calibration of
+    copy scores), with the fingerprint of what it was learned for."""
+
+    __tablename__ = "descriptor_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class ImageLabel(Base):

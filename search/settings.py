@@ -41,6 +41,9 @@ class Settings:
     workers: int = 0
     batch_size: int = 32
     dedup_threshold: float | None = None
+    #: how images are compared (search.descriptors.DescriptorConfig text, e.g. "default",
+    #: "plain", "whiten=off"); recorded by the first index run, changed by `index --descriptor`
+    descriptor: str | None = None
     max_upload_bytes: int = 32 * 1024 * 1024
     max_image_pixels: int = 90_000_000
 
@@ -57,6 +60,7 @@ class Settings:
             "dedup_threshold": float(env["IMGSEARCH_DEDUP_THRESHOLD"])
             if env.get("IMGSEARCH_DEDUP_THRESHOLD")
             else None,
+            "descriptor": env.get("IMGSEARCH_DESCRIPTOR") or None,
         }
         settings = cls(**values)  # type: ignore[arg-type]
         return settings.with_overrides(**overrides)

@@ -21,17 +21,21 @@ from search.schema import (
     STATUS_FAILED,
     STATUS_OK,
     Collection,
+    DescriptorState,
     Embedding,
     Image,
+    ImageFrame,
     ImageLabel,
     IndexRun,
     LibraryMeta,
 )
+from search.store_state import DescriptorRows, DescriptorStoreMixin
 from search.store_types import (
     VECTOR_DTYPE,
     AppliedChanges,
     ChangeSet,
     FileState,
+    FrameVector,
     ImageMove,
     ImageUpsert,
     ModelStamp,
@@ -46,7 +50,9 @@ __all__ = [
     "VECTOR_DTYPE",
     "AppliedChanges",
     "ChangeSet",
+    "DescriptorRows",
     "FileState",
+    "FrameVector",
     "ImageMove",
     "ImageUpsert",
     "ModelStamp",
@@ -74,7 +80,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-class Store:
+class Store(DescriptorStoreMixin):
     """The library database. Open with :meth:`open`; thread-safe (a session per call)."""
 
     def __init__(self, engine: Engine) -> None:
@@ -104,7 +110,7 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    @contextmanager
+    @contextmanager  # type: ignore[override]
     def session(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
             yield session
@@ -214,10 +220,13 @@ class Store:
             return apply_changes(session, changes)
 
     def clear_embeddings(self) -> int:
-        """Drop every vector (switching models); the next index run re-embeds the images."""
+        """Drop every vector and what was learned from them (switching models); the next
+        index run re-embeds the images."""
         with self.session() as session:
             count = session.scalar(select(func.count()).select_from(Embedding)) or 0
             session.execute(delete(Embedding))
+            session.execute(delete(ImageFrame))
+            session.execute(delete(DescriptorState))
             session.execute(delete(ImageLabel))
             session.execute(
                 delete(LibraryMeta).where(

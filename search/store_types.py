@@ -33,6 +33,17 @@ class ModelStamp:
 
 
 @dataclass(frozen=True)
+class FrameVector:
+    """The photo inside a frame: box (left, top, right, bottom as fractions of the image),
+    how solidly the photo fills it, whether the frame dominates the canvas, its vector."""
+
+    box: tuple[float, float, float, float]
+    fill: float
+    dominant: bool
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
 class FileState:
     """What the store knows of a file, enough to decide whether it changed."""
 
@@ -62,6 +73,7 @@ class ImageUpsert:
     exif_datetime: datetime | None = None
     vector: np.ndarray | None = None
     labels: Sequence[tuple[str, float]] = ()
+    frame: FrameVector | None = None
     copy_vector_from: int | None = None
 
 
@@ -92,5 +104,6 @@ class AppliedChanges:
 
     generation: int
     vectors: dict[int, np.ndarray] = field(default_factory=dict)  # ids to add or replace
+    frames: dict[int, FrameVector] = field(default_factory=dict)  # framed ones among them
     removed: list[int] = field(default_factory=list)  # ids to drop from the index
     upserted_ids: list[int] = field(default_factory=list)

@@ -9,10 +9,11 @@ from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from search.errors import ModelMismatchError
-from search.schema import STATUS_OK, Embedding, Image, ImageLabel, LibraryMeta
+from search.schema import STATUS_OK, Embedding, Image, ImageFrame, ImageLabel, LibraryMeta
 from search.store_types import (
     AppliedChanges,
     ChangeSet,
+    FrameVector,
     ImageUpsert,
     ModelStamp,
     decode_vector,
@@ -115,21 +116,28 @@ def _upsert_all(
     image_ids = [ids[k] for k in keys]
     session.execute(delete(ImageLabel).where(ImageLabel.image_id.in_(image_ids)))
     session.execute(delete(Embedding).where(Embedding.image_id.in_(image_ids)))
-    source_vectors, source_labels = _copy_sources(session, upserts)
+    session.execute(delete(ImageFrame).where(ImageFrame.image_id.in_(image_ids)))
+    source_vectors, source_labels, source_frames = _copy_sources(session, upserts)
     embeddings: list[dict[str, object]] = []
     labels: list[dict[str, object]] = []
+    frames: list[dict[str, object]] = []
     for image_id, upsert in zip(image_ids, upserts, strict=True):
         result.upserted_ids.append(image_id)
-        vector, image_labels = upsert.vector, list(upsert.labels)
+        vector, image_labels, frame = upsert.vector, list(upsert.labels), upsert.frame
         if upsert.copy_vector_from is not None and vector is None:
             blob = source_vectors.get(upsert.copy_vector_from)
             vector = decode_vector(blob).copy() if blob is not None else None
             image_labels = image_labels or source_labels.get(upsert.copy_vector_from, [])
+            frame = frame or source_frames.get(upsert.copy_vector_from)
         if upsert.status != STATUS_OK or vector is None:
             result.removed.append(image_id)
             continue
         _check_vector(vector, stamp)
         assert stamp is not None
+        if frame is not None:
+            _check_vector(frame.vector, stamp)
+            frames.append(frame_row(image_id, frame))
+            result.frames[image_id] = frame
         embeddings.append(
             {
                 "image_id": image_id,
@@ -149,15 +157,37 @@ def _upsert_all(
         session.execute(insert(Embedding), embeddings)
     if labels:
         session.execute(insert(ImageLabel), labels)
+    if frames:
+        session.execute(insert(ImageFrame), frames)
+
+
+def frame_row(image_id: int, frame: FrameVector) -> dict[str, object]:
+    left, top, right, bottom = (float(v) for v in frame.box)
+    return {"image_id": image_id, "left": left, "top": top, "right": right, "bottom": bottom,
+            "fill": float(frame.fill), "dominant": bool(frame.dominant),
+            "vector": encode_vector(frame.vector)}  # fmt: skip
+
+
+def frame_from_row(row: ImageFrame | tuple) -> FrameVector:  # type: ignore[type-arg]
+    """A :class:`FrameVector` from an ``image_frames`` row (ORM object or column tuple
+    ``left, top, right, bottom, fill, dominant, vector``)."""
+    if isinstance(row, ImageFrame):
+        row = (row.left, row.top, row.right, row.bottom, row.fill, row.dominant, row.vector)
+    left, top, right, bottom, fill, dominant, blob = row
+    return FrameVector((left, top, right, bottom), fill, bool(dominant), decode_vector(blob).copy())
+
+
+FRAME_COLUMNS = (ImageFrame.left, ImageFrame.top, ImageFrame.right, ImageFrame.bottom,
+                 ImageFrame.fill, ImageFrame.dominant, ImageFrame.vector)  # fmt: skip
 
 
 def _copy_sources(
     session: Session, upserts: Sequence[ImageUpsert]
-) -> tuple[dict[int, bytes], dict[int, list[tuple[str, float]]]]:
-    """Vectors and labels of the images that byte-identical copies reuse."""
+) -> tuple[dict[int, bytes], dict[int, list[tuple[str, float]]], dict[int, FrameVector]]:
+    """Vectors, labels and framed photos of the images that byte-identical copies reuse."""
     sources = {u.copy_vector_from for u in upserts if u.copy_vector_from is not None}
     if not sources:
-        return {}, {}
+        return {}, {}, {}
     vectors = dict(
         session.execute(
             select(Embedding.image_id, Embedding.vector).where(Embedding.image_id.in_(sources))
@@ -170,4 +200,10 @@ def _copy_sources(
         .order_by(ImageLabel.image_id, ImageLabel.rank)
     ):
         labels.setdefault(image_id, []).append((label, score))
-    return vectors, labels
+    frames = {
+        row[0]: frame_from_row(row[1:])
+        for row in session.execute(
+            select(ImageFrame.image_id, *FRAME_COLUMNS).where(ImageFrame.image_id.in_(sources))
+        )
+    }
+    return vectors, labels, frames

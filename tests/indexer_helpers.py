@@ -15,6 +15,7 @@ from indexer.run import IndexOptions, IndexSummary, index_collections
 from models import ImageAnalyzer, OnnxModel, locate_model
 from search.index import IndexStamp, VectorIndex
 from search.library import Library
+from search.library_descriptor import index_fingerprint, load_descriptor
 from search.schema import Embedding, Image
 from search.settings import Settings
 from search.store import ModelStamp
@@ -93,10 +94,11 @@ def saved_index_ids(settings: Settings) -> tuple[set[int], set[int]]:
         stamp = store.model_stamp()
         assert stamp is not None
         store_ids = {int(i) for ids, _ in store.iter_vectors() for i in ids}
+        descriptor = index_fingerprint(load_descriptor(store, library.descriptor_config()))
         expected = IndexStamp(
             library_id=store.library_id, generation=store.generation(),
             count=store.vector_count(), model_name=stamp.name, model_sha256=stamp.sha256,
-            dimension=stamp.dimension,
+            dimension=stamp.dimension, descriptor=descriptor,
         )  # fmt: skip
         index = VectorIndex.load(settings.index_path, expected)
         return store_ids, {int(i) for i in index.ids()}

@@ -101,9 +101,9 @@ def test_server_takes_the_writers_saved_cache_instead_of_rebuilding(
     rebuilds: list[str] = []
     original = Library._build
 
-    def counting_build(self: Library, kind: str, generation: int) -> VectorIndex:
+    def counting_build(self: Library, kind: str, *args: object) -> VectorIndex:
         rebuilds.append(kind)
-        return original(self, kind, generation)
+        return original(self, kind, *args)
 
     monkeypatch.setattr(Library, "_build", counting_build)
     with writer.writer_lock():
