@@ -19,7 +19,7 @@ import click
 from cli.main import cli
 from models.errors import ImgsearchError
 from search.copies import make_copies
-from search.descriptors import DescriptorConfig, DescriptorError
+from search.descriptors import DUPLICATE_Z, DescriptorConfig, DescriptorError
 from search.evaluate import (
     DEFAULT_PAIR_THRESHOLD,
     Embedder,
@@ -75,6 +75,10 @@ def _evaluate_descriptor(settings: Settings, gt: GroundTruth, config: Descriptor
     return ev, run
 
 
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
 def _resolve_truth(folder: Path, truth: Path | None, split: str | None) -> GroundTruth:
     """Find the ground truth (``--truth``, else FOLDER's or its parent's ground_truth.json);
     file names resolve against FOLDER, or FOLDER/images when the truth file sits in FOLDER."""
@@ -105,6 +109,11 @@ def _print_report(ev: Evaluation, took: float, model: str,
         cal = run["calibration"]
         click.echo(f"  descriptor {run['descriptor']}; whitening: {learned}; background "
                    f"mean {cal['mean']}, sd {cal['sd']}")  # fmt: skip
+        if "indexing" in run:
+            idx, q = run["indexing"], run["query_ms"]
+            click.echo(f"  library: {idx['added']} indexed, {idx['failed']} failed in "
+                       f"{idx['seconds']} s ({idx['images_per_second']} img/s incl. learning); "
+                       f"query p50 {q['p50']} ms, p90 {q['p90']} ms")  # fmt: skip
     for key, value in ev.metrics.items():
         click.echo(f"  {key:<15}{value:8.4f}")
     if ev.missing:
@@ -151,7 +160,7 @@ def _print_report(ev: Evaluation, took: float, model: str,
     type=click.FloatRange(-1.0, 1.0),
     help="Score threshold for pair precision/recall on duplicate sets [default: plain: the "
     f"dedup threshold setting, else {DEFAULT_PAIR_THRESHOLD}; other descriptors: the "
-    "calibrated duplicate decision, duplicate z 4.5].",
+    f"calibrated duplicate decision, duplicate z {DUPLICATE_Z:g}].",
 )
 @click.option("--split", help="Only items of this split (labelled ground truth, e.g. 'val').")
 @click.option(
@@ -161,7 +170,9 @@ def _print_report(ev: Evaluation, took: float, model: str,
     show_default=True,
     help="How images are compared: default (the library defaults), plain (one plain "
     "embedding), or comma-separated changes: rotations=1|2|4, frames=on|off, whiten=on|off, "
-    "labels=WEIGHT, verify=on|off (e.g. 'default,verify=on' or 'plain,frames=on').",
+    "labels=WEIGHT, verify=on|off (e.g. 'default,verify=on' or 'plain,frames=on'). "
+    "'library' (optionally 'library,OPTIONS') indexes the files into a fresh library and "
+    "measures its searches: the code path of `imgsearch search`, the web UI and the API.",
 )
 @click.pass_obj
 def run_cmd(
@@ -177,10 +188,22 @@ def run_cmd(
     """Embed FOLDER's images and score retrieval against the ground truth."""
     run: dict[str, Any] | None = None
     try:
+        library_path = descriptor_text.startswith("library")
+        if library_path:
+            descriptor_text = descriptor_text.removeprefix("library").lstrip(",:") or "default"
         config = DescriptorConfig.parse(descriptor_text)
         gt = _resolve_truth(folder, truth, split)
         start = time.perf_counter()
-        if config.is_plain:
+        if library_path:
+            from cli.eval_library import evaluate_library
+
+            ev, run = evaluate_library(settings, gt, threshold=threshold,
+                                       descriptor=config.describe(),
+                                       progress=None if as_json else _say)
+            model = settings.model or "library model"
+            if plot is not None:
+                plot_evaluation(ev, plot)
+        elif config.is_plain:
             embed = _embedder(settings)
             ev = evaluate_folder(
                 gt, embed, threshold if threshold is not None else settings.dedup_threshold, plot

@@ -245,3 +245,41 @@ def default_neighbours(vectors: np.ndarray, ids: np.ndarray | None = None) -> Ne
     if vectors.shape[0] <= FLAT_MAX:
         return FlatNeighbours(vectors, ids)
     return IvfNeighbours(vectors, ids)
+
+
+class MultiRowNeighbours:
+    """Image-level neighbours when an image has one or two rows (its whole image and the
+    photo found inside its frame, :mod:`search.library_descriptor`): the best of each image's
+    rows against every row, mapped back to image ids (an image may appear twice in a result
+    row; :func:`search.dedup.find_duplicates` keeps the best score of each pair)."""
+
+    name = "descriptor"
+
+    def __init__(self, vectors: np.ndarray, ids: np.ndarray, extra: np.ndarray,
+                 extra_ids: np.ndarray) -> None:  # fmt: skip
+        ids = np.asarray(ids, dtype=np.int64)
+        extra_ids = np.asarray(extra_ids, dtype=np.int64)
+        rows = np.concatenate([vectors, extra.astype(vectors.dtype)]) if len(extra) else vectors
+        self.owner = np.concatenate([ids, extra_ids])
+        self.inner = default_neighbours(rows, np.arange(len(rows), dtype=np.int64))
+        self.batch_size = self.inner.batch_size
+        self.first = IdRows(ids)
+        self.second = IdRows(extra_ids)
+        self.offset = len(ids)
+
+    def __call__(self, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        scores, rows = self.inner(self.first.rows(ids), k)
+        second = self.second.rows(ids)
+        has = np.flatnonzero(second >= 0)
+        if has.size:
+            s2 = np.full(scores.shape, -np.inf, np.float32)
+            r2 = np.full(rows.shape, -1, np.int64)
+            found_s, found_r = self.inner(second[has] + self.offset, k)
+            s2[has, : found_s.shape[1]], r2[has, : found_r.shape[1]] = found_s, found_r
+            scores, rows = np.concatenate([scores, s2], 1), np.concatenate([rows, r2], 1)
+            order = np.argsort(-scores, axis=1, kind="stable")
+            scores = np.take_along_axis(scores, order, 1)
+            rows = np.take_along_axis(rows, order, 1)
+        owners = np.where(rows >= 0, self.owner[np.maximum(rows, 0)], -1)
+        return scores, owners

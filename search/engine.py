@@ -15,7 +15,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -24,8 +24,13 @@ from sqlalchemy import or_, select
 
 from models import ImageAnalyzer, ImageError, ImgsearchError, load_image, pixel_sha256
 from models.roi import coerce_roi
+from models.views import ViewSet
+from search.descriptors import DUPLICATE_Z
 from search.errors import ImageNotFoundError
+from search.hit_rows import hit_rows
 from search.library import Library
+from search.library_descriptor import to_stored
+from search.rerank import CANDIDATES_PER_VIEW, QueryScorer, ScoredHit
 from search.results import (
     ImageInfo,
     ImageQuery,
@@ -42,14 +47,25 @@ from search.results import (
     label_match,
     read_query_bytes,
 )
-from search.schema import STATUS_OK, Collection, Embedding, Image, ImageLabel
+from search.schema import Collection, Embedding, Image
 from search.settings import Settings
-from search.store import ChangeSet, decode_vector
+from search.store import ChangeSet
 
 CANDIDATE_MARGIN = 10  # extra candidates: self-exclusion, rows removed meanwhile, ties at k
 EXACT_PIXEL_MIN_SCORE = 0.9  # pixel-identical copies score ~1; below this none is looked for
 SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by id
 STATS_FAILURES = 20  # failed files listed by stats()
+
+
+@dataclass(frozen=True)
+class ImageQueryResult:
+    """An image query: the query's analysis (size, labels...), its bytes when it came as
+    bytes or a file, their sha256, and the hits."""
+
+    analysis: Any
+    data: bytes | None
+    sha256: str | None
+    hits: list[SearchHit]
 
 
 class ImageFile(NamedTuple):
@@ -110,20 +126,34 @@ class SearchEngine:
             raise _with_source(error, source) from None
         return analysis, data
 
+    def embed_views(self, source: ImageQuery, roi: RoiLike = None) -> tuple[ViewSet, bytes | None]:
+        """Decode a query once and embed the views the library's descriptor compares
+        (quarter turns, the photo inside a frame): ``(ViewSet, encoded bytes or None)``."""
+        region = coerce_roi(roi)
+        data = read_query_bytes(source)
+        config = self.library.descriptor_config()
+        try:
+            views = self.analyzer.analyze_views(data if data is not None else source, region,
+                                                rotations=config.angles, frames=config.frames)
+        except ImageError as error:
+            raise _with_source(error, source) from None
+        return views, data
+
     # -- queries ----------------------------------------------------------------------------
 
-    def search_image(
+    def query_image(
         self, source: ImageQuery, roi: RoiLike = None, k: int = 10,
         min_score: float | None = None,
-    ) -> list[SearchHit]:
-        """The ``k`` images most similar to ``source`` (or its region ``roi``), best first.
-
-        ``exact`` marks byte-identical (sha256) or pixel-identical copies of the query file.
-        """
+    ) -> ImageQueryResult:
+        """Search with an image file or bytes (or its region ``roi``): the query's analysis,
+        its bytes, and the ``k`` best hits (see :meth:`search_image`)."""
         check_params(k, min_score)
-        analysis, data = self.embed(source, roi)
-        query = np.asarray(analysis.embedding, dtype=np.float32)
-        hits = self._nearest(query, k, min_score, exclude=None)
+        views, data = self.embed_views(source, roi)
+        analysis = views.analysis
+        descriptor = self.library.descriptor()
+        frame_dominant = bool(views.frame is not None and views.frame.dominant)
+        query = descriptor.query_rows(views.embeddings, views.names, frame_dominant)
+        scored = self._scored(query, analysis.labels, k, min_score, exclude=None)
         sha = hashlib.sha256(data).hexdigest() if data is not None else None
         pixel_hash: list[str | None] = []  # computed at most once, only when it can matter
 
@@ -140,39 +170,58 @@ class SearchEngine:
                 return False
             return row.pixel_sha256 == pixels()
 
-        return self._hits(hits, exact)
+        return ImageQueryResult(analysis, data, sha, self._hits(scored, exact))
+
+    def search_image(
+        self, source: ImageQuery, roi: RoiLike = None, k: int = 10,
+        min_score: float | None = None,
+    ) -> list[SearchHit]:
+        """The ``k`` images most similar to ``source`` (or its region ``roi``), best first.
+
+        Results are ordered by ``score``, the rank score: the copy score fused with class-label
+        similarity for look-alikes (:meth:`search.descriptors.Descriptor.rank_scores`; 1.0 for
+        the same image). ``copy_score`` is the cosine in the library's descriptor space, best
+        over the query's views and the stored image's rows; ``z`` is its calibrated value and
+        ``duplicate`` the copy decision (``z >= DUPLICATE_Z``). ``exact`` marks byte-identical
+        (sha256) or pixel-identical copies of the query file.
+        """
+        return self.query_image(source, roi, k, min_score).hits
 
     def search_vector(
         self, vector: np.ndarray, k: int = 10, min_score: float | None = None,
         *, exclude: int | None = None,
     ) -> list[SearchHit]:
-        """The ``k`` images nearest to a query vector (``exact`` left False: no file known)."""
+        """The ``k`` images nearest to a raw model vector (``exact`` left False: no file)."""
         check_params(k, min_score)
-        scored = self._nearest(np.asarray(vector, dtype=np.float32), k, min_score, exclude)
+        query = self.library.descriptor().transform(np.asarray(vector, np.float32)[None])
+        scored = self._scored(query, (), k, min_score, exclude)
         return self._hits(scored, lambda _row, _score: False)
 
     def hits_for(self, ids: Sequence[int], score: float, *, exact: bool) -> list[SearchHit]:
         """Hit records for known image ids (e.g. exact copies found by hash), in id order."""
-        rows = self._stored(sorted(set(ids)), vectors=False)
+        rows = hit_rows(self.store, sorted(set(ids)))
         return [hit_from_row(0, score, row, exact) for row in rows.values()]
 
     def similar(
         self, image_id: int, k: int = 10, min_score: float | None = None
     ) -> list[SearchHit]:
-        """The ``k`` images most similar to library image ``image_id``, the image excluded."""
+        """The ``k`` images most similar to library image ``image_id``, the image excluded
+        (queried with its stored rows: the whole image and its framed photo)."""
         check_params(k, min_score)
         image_id = int(image_id)
-        found = self._stored([image_id], vectors=True).get(image_id)
-        if found is None or found.vector is None:
+        found = self.store.descriptor_rows([image_id]).get(image_id)
+        if found is None:
             row = self.store.image(image_id)
             if row is None:
                 raise ImageNotFoundError(f"no image with id {image_id} in the library")
             raise ImageNotFoundError(
                 f"image {image_id} ({row.rel_path}) has no vector: {row.error or row.status}"
             )
-        hits = self._nearest(found.vector, k, min_score, exclude=image_id)
-        sha = found.sha256
-        return self._hits(hits, lambda hit, _s: sha is not None and hit.sha256 == sha)
+        query, _owner = self.library.descriptor().stored_rows([to_stored(found)])
+        scored = self._scored(query, found.labels, k, min_score, exclude=image_id)
+        sha = hit_rows(self.store, [image_id]).get(image_id)
+        sha256 = sha.sha256 if sha is not None else None
+        return self._hits(scored, lambda hit, _s: sha256 is not None and hit.sha256 == sha256)
 
     def search_labels(self, q: str, k: int = 50) -> list[SearchHit]:
         """Images whose top class labels contain ``q``, best label probability first.
@@ -190,7 +239,7 @@ class SearchEngine:
         ids = {image_id for form in forms for image_id, _l, _s in self.store.search_labels(
             form, limit=limit)}
         ranked = []
-        for row in self._stored(sorted(ids), vectors=False).values():
+        for row in hit_rows(self.store, sorted(ids)).values():
             match = label_match(row.labels, forms)
             if match is not None:
                 ranked.append((*match, row))
@@ -200,59 +249,41 @@ class SearchEngine:
             for rank, (_whole, label, score, row) in enumerate(ranked[:k], start=1)
         ]
 
-    def _nearest(
-        self, query: np.ndarray, k: int, min_score: float | None, exclude: int | None
-    ) -> list[tuple[float, StoredImage]]:
-        """Candidates from FAISS, re-scored exactly from the store, filtered, best first."""
-        index = self.library.index()  # this query keeps this index object even if swapped
-        ntotal = int(index.ntotal)
-        if ntotal == 0:
+    def _scored(
+        self, query: np.ndarray, labels: Sequence[tuple[str, float]], k: int,
+        min_score: float | None, exclude: int | None,
+    ) -> list[tuple[ScoredHit, StoredImage]]:
+        """Candidates from the indexes, scored exactly from the store (the truth) by the
+        library's descriptor (:class:`search.rerank.QueryScorer`), filtered, best first."""
+        live = self.library.searchable()  # this query keeps this state even if swapped
+        if live.index.ntotal == 0:
             return []
-        wanted = min(ntotal, k + CANDIDATE_MARGIN)
-        _scores, ids = index.search(query.reshape(1, -1).astype(np.float32), wanted)
-        candidates = [int(i) for i in ids[0] if i >= 0 and int(i) != exclude]
+
+        def stored(ids: Sequence[int]) -> dict[int, Any]:
+            return {i: to_stored(r) for i, r in self.store.descriptor_rows(ids).items()}
+
+        scorer = QueryScorer(live.descriptor, live.neighbours, stored,
+                             candidates=max(CANDIDATES_PER_VIEW, k + CANDIDATE_MARGIN))
+        found = scorer.search(query, labels, k=k + CANDIDATE_MARGIN, exclude=exclude)
+        rows = hit_rows(self.store, [hit.id for hit in found])
         scored = []
-        for row in self._stored(candidates, vectors=True).values():
-            score = round(min(1.0, float(np.dot(row.vector, query))), SCORE_DECIMALS)
-            if min_score is None or score >= min_score:
-                scored.append((score, row))
-        scored.sort(key=lambda pair: (-pair[0], pair[1].id))
+        for hit in found:
+            row = rows.get(hit.id)
+            rank = round(min(1.0, hit.rank), SCORE_DECIMALS)
+            if row is not None and (min_score is None or rank >= min_score):
+                scored.append((replace(hit, rank=rank), row))
         return scored[:k]
 
-    def _stored(self, ids: Sequence[int], *, vectors: bool) -> dict[int, StoredImage]:
-        """Indexed images (status ok) by id with their labels (and vectors): three plain
-        queries in one read transaction, no ORM objects (this is every query's hot path)."""
-        if not ids:
-            return {}
-        ids = list(ids)
-        columns = [Image.id, Image.collection_id, Collection.root, Image.rel_path,
-                   Image.file_size, Image.width, Image.height, Image.format, Image.sha256,
-                   Image.pixel_sha256]
-        query = select(*columns).join(Collection, Collection.id == Image.collection_id)
-        if vectors:
-            query = query.add_columns(Embedding.vector).join(
-                Embedding, Embedding.image_id == Image.id)
-        query = query.where(Image.id.in_(ids), Image.status == STATUS_OK)
-        labels = (select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
-                  .where(ImageLabel.image_id.in_(ids))
-                  .order_by(ImageLabel.image_id, ImageLabel.rank))
-        with self.store.session() as session:
-            rows = session.execute(query).all()
-            label_rows = session.execute(labels).all() if rows else []
-        out: dict[int, StoredImage] = {}
-        for row in rows:
-            vector = decode_vector(row[10]) if vectors else None
-            out[row[0]] = StoredImage(*row[:10], vector=vector)
-        for image_id, label, score in label_rows:
-            if image_id in out:
-                out[image_id].labels.append((label, float(score)))
+    def _hits(self, scored: list[tuple[ScoredHit, StoredImage]], exact: Any) -> list[SearchHit]:
+        calibration = self.library.descriptor().calibration
+        out = []
+        for n, (hit, row) in enumerate(scored, start=1):
+            copy = round(min(1.0, hit.copy), SCORE_DECIMALS)
+            z = None if calibration is None else float(calibration.duplicate_z(copy))
+            out.append(replace(hit_from_row(n, hit.rank, row, bool(exact(row, copy))),
+                               copy_score=copy, z=None if z is None else round(z, 2),
+                               duplicate=z is not None and z >= DUPLICATE_Z))
         return out
-
-    def _hits(self, scored: list[tuple[float, StoredImage]], exact: Any) -> list[SearchHit]:
-        return [
-            hit_from_row(rank, score, row, bool(exact(row, score)))
-            for rank, (score, row) in enumerate(scored, start=1)
-        ]
 
     def _pixel_hash(self, source: ImageQuery, data: bytes | None) -> str | None:
         try:

@@ -1,14 +1,14 @@
 """Reverse image lookup and library-wide duplicate reports, on top of the query engine.
 
 ``lookup`` answers "where is this picture in my library, edited or not": exact copies (same
-bytes, or the same decoded pixels in another encoding), near-duplicates at or above the dedup
-threshold, then the nearest other images below it — each labelled with its evidence.
-``library_duplicates`` runs :func:`search.dedup.find_duplicates` over the whole library.
+bytes, or the same decoded pixels in another encoding), near-duplicates (copies by the
+library's calibrated copy score, or at or above an explicit threshold), then the nearest
+other images - each labelled with its evidence. ``library_duplicates`` runs
+:func:`search.dedup.find_duplicates` over the whole library in its descriptor space.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -18,7 +18,10 @@ from sqlalchemy import select
 
 from models import ImgsearchError, load_image, pixel_sha256
 from search.dedup import DEFAULT_DEDUP_THRESHOLD, DedupImage, DedupResult, find_duplicates
+from search.dedup_neighbours import MultiRowNeighbours
+from search.descriptors import DUPLICATE_Z
 from search.engine import SearchEngine
+from search.library_descriptor import dominant_frames, primary_vectors
 from search.results import ImageQuery, QueryError, SearchHit
 from search.schema import STATUS_OK, Collection, Image
 
@@ -40,9 +43,13 @@ class LookupMatch:
 
 @dataclass(frozen=True)
 class LookupResult:
+    """``threshold``: the copy score from which a match is near (the calibrated one unless
+    one was given); ``z_threshold``: the calibrated decision it stands for (None: explicit)."""
+
     threshold: float
     query: dict[str, Any]
     matches: list[LookupMatch] = field(default_factory=list)
+    z_threshold: float | None = None
 
     def of_kind(self, match: str) -> list[LookupMatch]:
         return [m for m in self.matches if m.match == match]
@@ -50,6 +57,7 @@ class LookupResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "threshold": self.threshold,
+            "z_threshold": self.z_threshold,
             "query": self.query,
             "counts": {kind: len(self.of_kind(kind)) for kind in (EXACT, NEAR, SIMILAR)},
             "results": [m.to_dict() for m in self.matches],
@@ -57,8 +65,15 @@ class LookupResult:
 
 
 def default_threshold(engine: SearchEngine) -> float:
+    """The copy score from which two images are duplicates: the configured one
+    (``IMGSEARCH_DEDUP_THRESHOLD``), else the library's calibrated decision."""
     configured = engine.settings.dedup_threshold
-    return DEFAULT_DEDUP_THRESHOLD if configured is None else float(configured)
+    if configured is not None:
+        return float(configured)
+    calibration = engine.library.descriptor().calibration
+    if calibration is None:
+        return DEFAULT_DEDUP_THRESHOLD
+    return round(min(0.999, calibration.duplicate_threshold()), 4)
 
 
 def lookup(
@@ -70,14 +85,14 @@ def lookup(
     others: int = 5,
 ) -> LookupResult:
     """Find ``source`` in the library: exact copies, near-duplicates, then ``others`` more."""
+    calibrated = threshold is None and engine.settings.dedup_threshold is None
     threshold = default_threshold(engine) if threshold is None else float(threshold)
     if not 0.0 < threshold <= 1.0:
         raise QueryError(f"threshold must be in (0, 1], got {threshold}")
     if others < 0:
         raise QueryError(f"others must be >= 0, got {others}")
-    analysis, data = engine.embed(source)
-    hits = engine.search_vector(analysis.embedding, k=k)
-    sha = hashlib.sha256(data).hexdigest() if data is not None else None
+    result = engine.query_image(source, k=k)
+    analysis, data, sha, hits = result.analysis, result.data, result.sha256, result.hits
     query_pixels = _LazyPixelHash(lambda: _decode_hash(source if data is None else data, engine))
     matches: list[LookupMatch] = []
     seen: set[int] = set()
@@ -85,7 +100,8 @@ def lookup(
     if sha is not None:
         by_id = {hit.id: hit for hit in hits}
         same_bytes = engine.store.ids_by_sha256(sha)
-        missing = engine.hits_for([i for i in same_bytes if i not in by_id], 1.0, exact=True)
+        missing = [replace(hit, copy_score=1.0) for hit in engine.hits_for(
+            [i for i in same_bytes if i not in by_id], 1.0, exact=True)]
         by_id.update({hit.id: hit for hit in missing})
         for image_id in same_bytes:
             if image_id in by_id:
@@ -103,17 +119,28 @@ def lookup(
     for hit in nearby:
         if hit.id in seen:
             continue
-        if hit.score >= threshold:
-            evidence = f"cosine {hit.score:.3f} >= threshold {threshold:.2f}"
+        near, evidence = _evidence(hit, threshold, calibrated)
+        if near:
             matches.append(LookupMatch(hit, NEAR, evidence))
         elif below < others:
             below += 1
-            evidence = f"cosine {hit.score:.3f} < threshold {threshold:.2f}"
             matches.append(LookupMatch(hit, SIMILAR, evidence))
     ranked = [replace(m, hit=replace(m.hit, rank=rank)) for rank, m in enumerate(matches, start=1)]
     query = {"sha256": sha, "width": analysis.width, "height": analysis.height,
              "format": analysis.format}  # fmt: skip
-    return LookupResult(threshold=threshold, query=query, matches=ranked)
+    return LookupResult(threshold=threshold, query=query, matches=ranked,
+                        z_threshold=DUPLICATE_Z if calibrated else None)
+
+
+def _evidence(hit: SearchHit, threshold: float, calibrated: bool) -> tuple[bool, str]:
+    """Is ``hit`` a near-duplicate, and why (copy score, calibrated z, threshold)."""
+    copy = hit.copy_score if hit.copy_score is not None else hit.score
+    if calibrated and hit.z is not None:
+        sign = ">=" if hit.duplicate else "<"
+        return hit.duplicate, (f"copy score {copy:.3f}: {hit.z:.1f} sd above the library's "
+                               f"background {sign} {DUPLICATE_Z:g}")  # fmt: skip
+    near = copy >= threshold
+    return near, f"copy score {copy:.3f} {'>=' if near else '<'} threshold {threshold:.2f}"
 
 
 class _LazyPixelHash:
@@ -139,7 +166,8 @@ def _same_pixels(
     engine: SearchEngine, hit: SearchHit, analysis: Any, query_pixels: _LazyPixelHash
 ) -> bool:
     """Pixel-identical to the query? Checked only for look-alikes of the same size."""
-    if hit.score < PIXEL_CHECK_MIN_SCORE or (hit.width, hit.height) != (
+    copy = hit.copy_score if hit.copy_score is not None else hit.score
+    if copy < PIXEL_CHECK_MIN_SCORE or (hit.width, hit.height) != (
         analysis.width,
         analysis.height,
     ):
@@ -158,7 +186,8 @@ def _same_pixels(
 
 
 def library_images(engine: SearchEngine) -> tuple[list[DedupImage], np.ndarray]:
-    """Every indexed image of the library with its vector, in id order."""
+    """Every indexed image of the library with its searched vector (the library's descriptor
+    space: whitened, the framed photo for screenshots), in id order."""
     images: list[DedupImage] = []
     columns = (
         Image.id, Collection.root, Image.rel_path, Image.file_size, Image.width, Image.height,
@@ -172,11 +201,14 @@ def library_images(engine: SearchEngine) -> tuple[list[DedupImage], np.ndarray]:
     )
     with engine.store.session() as session:
         rows = {row[0]: row for row in session.execute(query)}
+    descriptor = engine.library.descriptor()
+    dominant = dominant_frames(engine.store) if descriptor.config.frames else {}
     chunks_ids, chunks_vectors = [], []
     for ids, vectors in engine.store.iter_vectors():
         keep = np.fromiter((int(i) in rows for i in ids), dtype=bool, count=len(ids))
+        searched = primary_vectors(descriptor, vectors[keep], dominant, ids[keep])
         chunks_ids.append(ids[keep])
-        chunks_vectors.append(vectors[keep].astype(np.float16))  # half the memory at 1 M
+        chunks_vectors.append(searched.astype(np.float16))  # half the memory at 1 M
     ids = np.concatenate(chunks_ids) if chunks_ids else np.zeros(0, np.int64)
     dimension = engine.store.model_stamp().dimension if engine.store.model_stamp() else 0
     vectors = (
@@ -201,8 +233,31 @@ def library_duplicates(
     progress: Callable[[int, int], None] | None = None,
     **options: Any,
 ) -> DedupResult:
-    """Exact and near-duplicate groups over the whole library (never touches a file)."""
+    """Exact and near-duplicate groups over the whole library (never touches a file).
+
+    Pairs are scored like searches: the best cosine between the two images' rows (whole image,
+    framed photo) in the library's descriptor space; ``threshold`` defaults to the calibrated
+    copy decision (:func:`default_threshold`).
+    """
     images, vectors = library_images(engine)
     threshold = default_threshold(engine) if threshold is None else float(threshold)
-    # The neighbour index is built inside, and only when near-duplicates are asked for.
+    if options.get("near", True) and "neighbours" not in options and len(images):
+        extra, extra_ids = _frame_rows(engine, {im.id for im in images})
+        ids = np.fromiter((im.id for im in images), dtype=np.int64, count=len(images))
+        options["neighbours"] = MultiRowNeighbours(vectors, ids, extra, extra_ids)
     return find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
+
+
+def _frame_rows(engine: SearchEngine, keep: set[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The framed photos that are an image's second row (the frame does not dominate)."""
+    descriptor = engine.library.descriptor()
+    ids, rows = [], []
+    if descriptor.config.frames:
+        for chunk_ids, vectors, dominant in engine.store.iter_frames():
+            take = ~dominant & np.isin(chunk_ids, list(keep))
+            if take.any():
+                ids.append(chunk_ids[take])
+                rows.append(descriptor.transform(vectors[take]).astype(np.float16))
+    if not ids:
+        return np.zeros((0, 1), np.float16), np.zeros(0, np.int64)
+    return np.concatenate(rows), np.concatenate(ids)

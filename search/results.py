@@ -89,7 +89,10 @@ def labels_to_json(labels: list[Label]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One result of a query. ``score`` is the cosine similarity (1.0 = same vector).
+    """One result of a query. ``score`` orders the results (1.0 = the same image): for image
+    queries the rank score, the copy score fused with label similarity. ``copy_score`` is the
+    cosine similarity in the library's descriptor space, ``z`` its calibrated value (standard
+    deviations above the library's background) and ``duplicate`` the copy decision.
 
     ``exact`` is True when the hit is a byte-identical (same sha256) or pixel-identical copy of
     the query image. ``size`` is the file size in bytes. ``label`` names the matching label of a
@@ -109,6 +112,9 @@ class SearchHit:
     rel_path: str | None = None
     format: str | None = None
     label: str | None = None
+    copy_score: float | None = None
+    z: float | None = None  # calibrated copy score (sd above the library's background)
+    duplicate: bool = False  # z >= search.descriptors.DUPLICATE_Z: a copy of the query
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``imgsearch search --json`` and the web API (keys are stable)."""
@@ -125,6 +131,9 @@ class SearchHit:
             "collection_id": self.collection_id,
             "rel_path": self.rel_path,
             "format": self.format,
+            "copy_score": self.copy_score,
+            "z": self.z,
+            "duplicate": self.duplicate,
         }
         if self.label is not None:
             out["label"] = self.label

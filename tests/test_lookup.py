@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cli.main import cli
+from search.descriptors import DUPLICATE_Z
 from search.engine import SearchEngine
 from search.lookup import EXACT, NEAR, SIMILAR, library_duplicates, lookup
 from search.truth import load_truth
@@ -52,8 +53,13 @@ def test_lookup_labels_exact_near_and_others(engine: SearchEngine, collection: P
     assert all(m.evidence == "same bytes (sha256)" for m in exact)
     others = result.of_kind(SIMILAR)
     assert 1 <= len(others) <= 3
-    assert all(m.hit.score < result.threshold for m in others)
-    assert all(m.hit.score >= result.threshold for m in result.of_kind(NEAR))
+    # The decision is the calibrated one: the copy score against the library's threshold,
+    # explained with its z.
+    assert result.z_threshold == DUPLICATE_Z
+    assert all(m.hit.copy_score < result.threshold and not m.hit.duplicate for m in others)
+    assert all(m.hit.copy_score >= result.threshold and m.hit.duplicate
+               for m in result.of_kind(NEAR))
+    assert all("sd above the library's background" in m.evidence for m in others)
     ranks = [m.hit.rank for m in result.matches]
     assert ranks == list(range(1, len(ranks) + 1))
 

@@ -1,0 +1,107 @@
+"""``imgsearch eval run FOLDER --descriptor library``: measure the real library path.
+
+The ground truth's files are indexed into a fresh library (in a temporary folder, or
+``--library`` when given: it must be new or hold exactly those files) exactly as
+``imgsearch index`` would (framed photos, whitening learned from 500 images up, calibration),
+then every file is searched with :meth:`search.engine.SearchEngine.search_image` - the code
+the CLI, the web UI and the API run. Rankings come from the hits' rank scores, pairs from
+their copy scores (the best of both directions; pairs outside each other's top ``depth``
+count as not found).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.run import IndexOptions, index_collections
+from models import ImgsearchError
+from search.engine import SearchEngine
+from search.evaluate import Evaluation, Scores, evaluate_scores, ranking_depth
+from search.library import Library
+from search.settings import Settings
+from search.truth import GroundTruth, TruthError
+
+LIBRARY_DEPTH = 100  # hits per query (rankings and candidate pairs)
+
+
+def evaluate_library(settings: Settings, truth: GroundTruth, *, library: Path | None = None,
+                     threshold: float | None = None, descriptor: str | None = None,
+                     progress: Callable[[str], None] | None = None
+                     ) -> tuple[Evaluation, dict[str, Any]]:  # fmt: skip
+    """Index ``truth``'s files into a library and evaluate its searches (module doc)."""
+    say = progress or (lambda _msg: None)
+    truth.check_files()
+    paths = truth.paths()
+    with tempfile.TemporaryDirectory(prefix="imgsearch-eval-") as tmp:
+        settings = replace(settings, library=library or Path(tmp) / "library",
+                           descriptor=descriptor or settings.descriptor)  # fmt: skip
+        roots = sorted({p.parent for p in paths})
+        say(f"indexing {len(paths)} files into {settings.library}")
+        with Library.open(settings, create=True) as lib:
+            model = lib.load_model(settings.model, bind=True)
+            summary = index_collections(lib, model, IndexOptions(paths=roots, progress=False))
+        with SearchEngine.open(settings) as engine:
+            return _search_all(engine, truth, paths, threshold, summary.to_json(), say)
+
+
+def _search_all(engine: SearchEngine, truth: GroundTruth, paths: list[Path],
+                threshold: float | None, indexed: dict[str, Any],
+                say: Callable[[str], None]) -> tuple[Evaluation, dict[str, Any]]:  # fmt: skip
+    position = {str(p.resolve()): n for n, p in enumerate(paths)}
+    n = len(paths)
+    if n < 2:
+        raise TruthError(f"{truth.name}: fewer than 2 files could be evaluated")
+    depth = ranking_depth(n, LIBRARY_DEPTH, truth)
+    rank_scores = np.full((n, depth), -np.inf, np.float32)
+    rank_idx = np.full((n, depth), -1, np.int64)
+    copy: dict[tuple[int, int], float] = {}
+    say(f"searching the library with each of the {n} files")
+    started = time.perf_counter()
+    latencies, missing = [], []
+    for a, path in enumerate(paths):
+        t0 = time.perf_counter()
+        try:
+            hits = engine.search_image(path, k=depth + 1)
+        except ImgsearchError:  # undecodable: recorded as failed by the index run too
+            missing.append(truth.files[a])
+            continue
+        latencies.append(time.perf_counter() - t0)
+        hits = [h for h in hits if position.get(str(Path(h.path).resolve()), a) != a][:depth]
+        for col, hit in enumerate(hits):
+            b = position[str(Path(hit.path).resolve())]
+            rank_idx[a, col], rank_scores[a, col] = b, hit.score
+            key = (min(a, b), max(a, b))
+            score = hit.copy_score if hit.copy_score is not None else hit.score
+            copy[key] = max(copy.get(key, -np.inf), score)
+    pairs = np.array(sorted(copy), np.int64).reshape(-1, 2)
+    scores = np.array([copy[(int(i), int(j))] for i, j in pairs], np.float32)
+    scored = Scores(rank_scores, rank_idx, pairs[:, 0], pairs[:, 1], scores,
+                    lambda a, b: copy.get((min(a, b), max(a, b)), -1.0))  # fmt: skip
+    descriptor = engine.library.descriptor()
+    cal = descriptor.calibration
+    if threshold is None and cal is not None:
+        threshold = cal.duplicate_threshold()
+    ev = evaluate_scores(list(truth.files), scored, truth, threshold, missing=missing)
+    details = {
+        "descriptor": descriptor.config.describe(),
+        "whitening": None if descriptor.whitening is None else {
+            "pairs": descriptor.whitening.pairs, "images": descriptor.whitening.images,
+            "dimension": descriptor.whitening.dimension},
+        "whitening_note": indexed.get("whitening", ""),
+        "calibration": {} if cal is None else {
+            "median": round(cal.median, 4), "spread": round(cal.spread, 4),
+            "mean": round(cal.mean, 4), "sd": round(cal.sd, 4)},
+        "indexing": {k: indexed[k] for k in ("added", "failed", "seconds",
+                                             "images_per_second")},
+        "query_ms": {"p50": round(1000 * float(np.percentile(latencies, 50)), 1),
+                     "p90": round(1000 * float(np.percentile(latencies, 90)), 1)},
+        "seconds": {"search": round(time.perf_counter() - started, 2)},
+    }  # fmt: skip
+    return ev, details
