@@ -15,6 +15,16 @@ Method, on a grid of at most ``GRID`` x ``GRID`` cells of 2 x 2 pixels:
 3. the content is everything else; its largest 4-connected component is the photo, and the
    component's bounding box is returned when it covers ``MIN_FILL`` of the box (a rectangle,
    not scattered text) and the box is at most ``MAX_AREA`` of the image (a real frame).
+
+When that strict pass finds nothing, a *relaxed* pass looks again for a frame that was shrunk
+or JPEG-compressed after framing (a screenshot re-posted as an 80-px thumbnail: its flat
+colours are noisy and its bars, text lines and the photo blur into one blob). Flatness and
+colour tolerances are wider (``RELAXED_FLAT_TOLERANCE``, ``RELAXED_COLOUR_TOLERANCE``) and the
+content is *opened* (eroded by 1, then 2 cells, the component's box grown back by as much)
+so that thin bars and text lines no longer join the photo; only a dominant box (a photo small
+in its frame, :attr:`ContentBox.dominant`) is accepted there. For thumbnails the strict pass
+tries the same openings when the plain component is not a solid rectangle. Larger images
+(over ``RELAXED_MAX_SIDE``) only get the strict pass.
 """
 
 from __future__ import annotations
@@ -35,6 +45,12 @@ DOMINANT_AREA = 0.6  # below this the frame dominates the canvas (screenshot-lik
 MIN_SIDE_CELLS = 6  # a photo narrower than this many cells is too small to embed
 MAX_FRAME_COLOURS = 8  # UI frames use a few flat colours; a photo's border has many
 MIN_COLOUR_SHARE = 0.04  # a frame colour covers at least this share of the border
+MIN_REGION_SHARE = 0.05  # or a flat area of that colour reached from the border covers this
+RELAXED_FLAT_TOLERANCE = 12  # second pass: shrunk / JPEG-compressed frames are noisy
+RELAXED_COLOUR_TOLERANCE = 16
+RELAXED_OPENING = (1, 2)  # erosion radii (cells) tried after the plain component
+RELAXED_MAX_SIDE = 256  # openings and wider tolerances only for thumbnails (in larger images
+# smooth photo backgrounds and objects on plain backgrounds then pass for frames)
 
 
 @dataclass(frozen=True)
@@ -80,8 +96,9 @@ def _grid(image: Image.Image) -> tuple[int, int] | None:
 
 def _cells(image: Image.Image, cols: int, rows: int,
            box: tuple[float, float, float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-cell flatness (bool [rows, cols]) and mean colour (float32 [rows, cols, 3]) of
-    ``image`` (or of its ``box``) on a ``cols`` x ``rows`` grid."""
+    """Per-cell spread (uint8 [rows, cols]: largest channel difference of its pixels; a cell
+    is flat when it is small) and mean colour (float32 [rows, cols, 3]) of ``image`` (or of
+    its ``box``) on a ``cols`` x ``rows`` grid."""
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     if box is not None:
         rgb = rgb.crop(tuple(round(v) for v in box))
@@ -95,20 +112,26 @@ def _cells(image: Image.Image, cols: int, rows: int,
         high, low = np.maximum(high, corner), np.minimum(low, corner)
     spread = (high - low).max(axis=-1)  # uint8: high >= low, no wrap-around
     means = sum(c.astype(np.float32) for c in corners) / len(corners)
-    return spread <= FLAT_TOLERANCE, means
+    return spread, means
 
 
-def _border_is_flat(image: Image.Image, gw: int, gh: int) -> bool:
-    """The quick test most photos stop at, on the border strips alone (one cell deep): enough
-    flat cells, mostly in a few frame colours (a blurred background has many shades)."""
+def _border_strips(image: Image.Image, gw: int, gh: int) -> tuple[np.ndarray, np.ndarray]:
+    """Spread [B] and mean colour [B, 3] of the border cells (one cell deep), strips only."""
     w, h = image.size
     cw, ch = w / gw, h / gh
     strips = [_cells(image, gw, 1, (0, 0, w, ch)), _cells(image, gw, 1, (0, h - ch, w, h)),
               _cells(image, 1, gh, (0, 0, cw, h)), _cells(image, 1, gh, (w - cw, 0, w, h))]
-    flat = np.concatenate([f.ravel() for f, _ in strips])
+    return (np.concatenate([f.ravel() for f, _ in strips]),
+            np.concatenate([m.reshape(-1, 3) for _, m in strips]))
+
+
+def _border_is_flat(spread: np.ndarray, colours: np.ndarray, tolerance: int) -> bool:
+    """The quick test most photos stop at, on the border strips alone: enough flat cells,
+    mostly in a few frame colours (a blurred background has many shades)."""
+    flat = spread <= tolerance
     if flat.mean() < MIN_FLAT_BORDER:
         return False
-    means = np.concatenate([m.reshape(-1, 3) for _, m in strips])[flat]
+    means = colours[flat]
     _, counts = np.unique(_colour_keys(means), return_counts=True)
     kept = counts[counts >= max(3, MIN_COLOUR_SHARE * flat.size)]
     return 0 < len(kept) <= MAX_FRAME_COLOURS and kept.sum() >= MIN_FLAT_BORDER * flat.size
@@ -125,11 +148,16 @@ def _border(a: np.ndarray) -> np.ndarray:
 
 def _frame_colours(flat: np.ndarray, means: np.ndarray) -> np.ndarray:
     """The colours (quantised to 8 levels, [K, 3]) of the flat border cells that each cover
-    at least ``MIN_COLOUR_SHARE`` of the border: a frame's colours run along it."""
+    at least ``MIN_COLOUR_SHARE`` of the border (a frame's colours run along it), and of the
+    flat areas reached from the border that cover ``MIN_REGION_SHARE`` of the image (a
+    screenshot's main panel may touch the border only beside the photo)."""
     border_flat = _border(flat)
     colours = _border(means)[border_flat]
     keys, counts = np.unique(_colour_keys(colours), return_counts=True)
     keys = keys[counts >= max(3, MIN_COLOUR_SHARE * border_flat.size)]
+    region = _flood_from_border(flat)
+    inner, inner_counts = np.unique(_colour_keys(means[region]), return_counts=True)
+    keys = np.union1d(keys, inner[inner_counts >= MIN_REGION_SHARE * flat.size])
     quantised = np.stack([keys // 1024, (keys // 32) % 32, keys % 32], axis=-1)
     return quantised.astype(np.float32) * 8 + 4
 
@@ -193,31 +221,105 @@ def label_components(mask: np.ndarray) -> np.ndarray:
     return labels
 
 
-def find_content_box(image: Image.Image) -> ContentBox | None:
-    """The photo's box inside a frame, or ``None`` when ``image`` is not framed."""
-    grid = _grid(image)
-    if grid is None or not _border_is_flat(image, *grid):
+def _erode(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` eroded ``radius`` times by the 4-neighbourhood (outside counts as True)."""
+    out = mask
+    for _ in range(radius):
+        grown = out.copy()
+        grown[1:] &= out[:-1]
+        grown[:-1] &= out[1:]
+        grown[:, 1:] &= out[:, :-1]
+        grown[:, :-1] &= out[:, 1:]
+        out = grown
+    return out
+
+
+def _largest_box(mask: np.ndarray) -> tuple[int, int, int, int, int] | None:
+    """``(top, bottom, left, right, size)`` of the largest 4-connected component of ``mask``."""
+    labels = label_components(mask)
+    if labels.max() == 0:
         return None
-    flat, means = _cells(image, *grid)
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    ys, xs = np.nonzero(labels == int(sizes.argmax()))
+    return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1, int(sizes.max())
+
+
+def _trim_bars(content: np.ndarray, top: int, bottom: int, left: int, right: int
+               ) -> tuple[int, int, int, int]:  # fmt: skip
+    """Drop edge rows / columns of the box that are mostly background, or that belong to a
+    bar crossing the frame: mostly content outside the box too (an app bar blurred into the
+    photo)."""
+
+    def bar(line: np.ndarray, start: int, stop: int) -> bool:
+        outside = np.concatenate([line[:start], line[stop:]])
+        return (line[start:stop].mean() < 0.5
+                or (outside.size >= MIN_SIDE_CELLS and outside.mean() > 0.5))  # fmt: skip
+
+    while bottom - top > MIN_SIDE_CELLS and right - left > MIN_SIDE_CELLS:
+        if bar(content[top], left, right):
+            top += 1
+        elif bar(content[bottom - 1], left, right):
+            bottom -= 1
+        elif bar(content[:, left], top, bottom):
+            left += 1
+        elif bar(content[:, right - 1], top, bottom):
+            right -= 1
+        else:
+            break
+    return top, bottom, left, right
+
+
+def _find_box(image: Image.Image, grid: tuple[int, int], flat_tolerance: int,
+              colour_tolerance: int, openings: tuple[int, ...], max_area: float = MAX_AREA
+              ) -> ContentBox | None:  # fmt: skip
+    """One pass of the method (module doc) with these tolerances, erosion radii and largest
+    box area."""
+    spread, means = _cells(image, *grid)
+    flat = spread <= flat_tolerance
     if _border(flat).mean() < MIN_FLAT_BORDER:
         return None
     colours = _frame_colours(flat, means)
     if not 0 < len(colours) <= MAX_FRAME_COLOURS:
         return None
     near = np.abs(means[:, :, None, :] - colours[None, None]).max(axis=-1).min(axis=-1)
-    background = _flood_from_border(flat & (near <= COLOUR_TOLERANCE))
-    labels = label_components(~background)
-    if labels.max() == 0:
-        return None
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    ys, xs = np.nonzero(labels == int(sizes.argmax()))
-    top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    if min(bottom - top, right - left) < MIN_SIDE_CELLS:
-        return None
+    content = ~_flood_from_border(flat & (near <= colour_tolerance))
     gh, gw = flat.shape
-    fill = float(sizes.max() / ((bottom - top) * (right - left)))
-    box = ContentBox(float(left / gw), float(top / gh), float(right / gw), float(bottom / gh), fill)
-    if box.fill < MIN_FILL or box.area > MAX_AREA:
+    for radius in openings:
+        found = _largest_box(_erode(content, radius))
+        if found is None:
+            continue
+        top, bottom, left, right, size = found
+        top, left = max(0, top - radius), max(0, left - radius)
+        bottom, right = min(gh, bottom + radius), min(gw, right + radius)
+        if min(bottom - top, right - left) < MIN_SIDE_CELLS:
+            continue
+        # strict pass: the photo component itself must fill its box; opened content: any
+        # content cell of the box counts (the erosion took the component's edge cells), and
+        # the accepted box is then cut free of bars and empty edges
+        fill = float(content[top:bottom, left:right].mean() if radius
+                     else size / ((bottom - top) * (right - left)))  # fmt: skip
+        if fill < MIN_FILL or (bottom - top) * (right - left) > max_area * gh * gw:
+            continue
+        if radius:
+            top, bottom, left, right = _trim_bars(content, top, bottom, left, right)
+        return ContentBox(left / gw, top / gh, right / gw, bottom / gh, fill)
+    return None
+
+
+def find_content_box(image: Image.Image) -> ContentBox | None:
+    """The photo's box inside a frame, or ``None`` when ``image`` is not framed."""
+    grid = _grid(image)
+    if grid is None:
         return None
-    return box
+    spread, colours = _border_strips(image, *grid)
+    thumbnail = max(image.size) <= RELAXED_MAX_SIDE
+    if _border_is_flat(spread, colours, FLAT_TOLERANCE):
+        openings = (0, *RELAXED_OPENING) if thumbnail else (0,)
+        box = _find_box(image, grid, FLAT_TOLERANCE, COLOUR_TOLERANCE, openings)
+        if box is not None:
+            return box
+    if thumbnail and _border_is_flat(spread, colours, RELAXED_FLAT_TOLERANCE):
+        return _find_box(image, grid, RELAXED_FLAT_TOLERANCE, RELAXED_COLOUR_TOLERANCE,
+                         RELAXED_OPENING, DOMINANT_AREA)  # fmt: skip
+    return None

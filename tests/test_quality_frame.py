@@ -76,6 +76,45 @@ def test_screenshot_frame_is_found_and_dominant(photos: list[Path]) -> None:
     assert find_content_box(shot.convert("RGBA")) is not None
 
 
+def _jpeg(img: Image.Image, quality: int) -> Image.Image:
+    import io
+
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    with Image.open(io.BytesIO(buf.getvalue())) as out:
+        return out.convert("RGB")
+
+
+@pytest.mark.parametrize(("side", "quality"), [(120, 90), (96, 15), (80, 90)])
+def test_shrunk_screenshot_frame_is_found(photos: list[Path], side: int, quality: int) -> None:
+    """A screenshot re-posted as a thumbnail (the photo 25-40 px wide, maybe JPEG'd): the bars
+    and text lines blur into the photo and flat colours turn noisy; the relaxed pass still
+    finds the photo (the strict one alone did not for these)."""
+    with Image.open(photos[5]) as im:
+        photo = im.convert("RGB")
+    shot = screenshot(photo)
+    h = round(photo.height * 420 / photo.width)
+    thumb = _jpeg(shot.resize((side, round(side * 800 / 1280)), Image.Resampling.LANCZOS),
+                  quality)  # fmt: skip
+    box = find_content_box(thumb)
+    assert box is not None and box.dominant
+    assert iou(box, (700 / 1280, 200 / 800, 1120 / 1280, (200 + h) / 800)) > 0.5, box
+
+
+def test_smooth_backgrounds_of_small_photos_are_not_frames(photos: list[Path]) -> None:
+    """The relaxed tolerances apply to thumbnails only; a small photo with a smooth background
+    and a small subject is not a frame either."""
+    ys, xs = np.mgrid[0:180, 0:240].astype(np.float32)
+    smooth = np.stack([90 + xs / 8, 140 + ys / 10, 80 + (xs + ys) / 20], axis=-1)
+    img = Image.fromarray(smooth.astype(np.uint8))
+    with Image.open(photos[0]) as im:
+        img.paste(im.convert("RGB").resize((40, 30)), (150, 60))
+    assert find_content_box(_jpeg(img, 40)) is None
+    for path in photos[:4]:
+        with Image.open(path) as im:
+            assert find_content_box(_jpeg(im.convert("RGB").resize((120, 90)), 20)) is None
+
+
 def test_caption_bars_are_a_frame_but_not_dominant(photos: list[Path]) -> None:
     with Image.open(photos[1]) as im:
         photo = im.convert("RGB")
