@@ -1,9 +1,11 @@
 """Teach a library its whitening at the end of an index run (self-supervised, from its photos).
 
 A library of at least :data:`search.whitening.MIN_IMAGES` images, with whitening on in its
-descriptor, learns a whitening from edits of a seeded sample of its own photos
-(:func:`search.whitening.learn_from_images`) when it has none yet, or when it has doubled in
-size since the last one. The library then rebuilds its index in the whitened space.
+descriptor, learns a whitening from edits of a seeded sample of its own photos (the pairs of
+:func:`search.whitening.training_pairs`, made in two threads) when it has none yet, or when
+it has grown :data:`RELEARN_GROWTH` times since the last one (up to :data:`RELEARN_UNTIL`
+images: the sample is 1000 photos however large the library). The library then rebuilds its
+index in the whitened space.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,17 +22,22 @@ import numpy as np
 from models import ImageError, OnnxModel
 from search.library import Library
 from search.whitening import (
+    DEFAULT_EDITS_PER_IMAGE,
     DEFAULT_SAMPLE,
     MIN_IMAGES,
     WhiteningError,
-    learn_from_images,
+    learn_whitening,
     sample_indices,
+    training_pairs,
 )
 
 log = logging.getLogger(__name__)
 
 BACKGROUND_SAMPLE = 50_000  # library vectors that give the mean and the principal axes
-RELEARN_GROWTH = 2.0  # learn again when the library has grown this many times
+RELEARN_GROWTH = 4.0  # learn again when the library has grown this many times
+RELEARN_UNTIL = 64_000  # ... as long as the last one was learned from fewer images than this
+EDITS_PER_IMAGE = DEFAULT_EDITS_PER_IMAGE
+THREADS = 2  # the sample is edited and embedded in this many threads (ONNX releases the GIL)
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ def whitening_due(library: Library) -> str | None:
     current = library.whitening()
     if current is None:
         return f"{count} images, none learned yet"
-    if count >= RELEARN_GROWTH * max(1, current.images):
+    if count >= RELEARN_GROWTH * max(1, current.images) and current.images < RELEARN_UNTIL:
         return f"library grew from {current.images} to {count} images"
     return None
 
@@ -88,13 +96,30 @@ def update_whitening(library: Library, model: OnnxModel, *, seed: int = 0,
             images.append(model.load(path).image.convert("RGB"))
         except (ImageError, OSError) as error:  # changed or gone since it was indexed
             log.info("whitening sample: skipping %s: %s", path, error)
+    if len(background) < MIN_IMAGES:
+        return WhiteningRun("skipped", f"fewer than {MIN_IMAGES} images")
     try:
-        whitening = learn_from_images(images, model.embed_images, background, seed=seed)
+        whitening = learn_whitening(*_pairs(images, model, seed), background)
     except WhiteningError as error:
         return WhiteningRun("skipped", str(error))
     library.set_whitening(whitening)
     return WhiteningRun("learned", reason, len(images), whitening.pairs,
                         time.monotonic() - started)
+
+
+def _pairs(images: list, model: OnnxModel, seed: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+    """(photo, edit) embedding pairs of ``images``, made in :data:`THREADS` threads."""
+    parts = [images[n::THREADS] for n in range(THREADS)]
+
+    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        return training_pairs(parts[n], model.embed_images, edits_per_image=EDITS_PER_IMAGE,
+                              seed=seed * THREADS + n)  # fmt: skip
+
+    with ThreadPoolExecutor(THREADS, thread_name_prefix="imgsearch-whiten") as pool:
+        made = [m for m in pool.map(make, range(THREADS)) if len(m[0])]
+    if not made:
+        raise WhiteningError("no photo of the sample could be read")
+    return np.concatenate([m[0] for m in made]), np.concatenate([m[1] for m in made])
 
 
 def _paths(library: Library, ids: list[int]) -> list[Path]:

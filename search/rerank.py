@@ -48,11 +48,26 @@ class QueryScorer:
         self.stored = stored
         self.candidates = candidates
 
-    def _copy(self, query: np.ndarray, ids: list[int], images: Mapping[int, StoredImage]
-              ) -> np.ndarray:
-        items = [images[i] for i in ids]
-        rows, owner = self.descriptor.stored_rows(items)
-        return self.descriptor.copy_scores(query, rows, owner, len(items))
+    def _rows(self, ids: Sequence[int], images: Mapping[int, StoredImage],
+              cache: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The searched rows of ``ids`` and their owner positions; each image is mapped
+        through the descriptor once per query (``cache``: id -> its rows)."""
+        missing = [i for i in ids if i not in cache]
+        if missing:
+            rows, owner = self.descriptor.stored_rows([images[i] for i in missing])
+            cuts = np.searchsorted(owner, np.arange(1, len(missing)))
+            for image_id, part in zip(missing, np.split(rows, cuts), strict=True):
+                cache[image_id] = part
+        parts = [cache[i] for i in ids]
+        sizes = [len(p) for p in parts]
+        if not sum(sizes):
+            return np.zeros((0, 1), np.float32), np.zeros(0, np.int64)
+        return np.concatenate(parts), np.repeat(np.arange(len(ids)), sizes)
+
+    def _copy(self, query: np.ndarray, ids: list[int], images: Mapping[int, StoredImage],
+              cache: dict[int, np.ndarray]) -> np.ndarray:
+        rows, owner = self._rows(ids, images, cache)
+        return self.descriptor.copy_scores(query, rows, owner, len(ids))
 
     def search(self, query: np.ndarray, labels: Sequence[tuple[str, float]] = (), k: int = 10,
                exclude: int | None = None) -> list[ScoredHit]:
@@ -66,9 +81,10 @@ class QueryScorer:
             return []
         images = dict(self.stored(ids))
         ids = [i for i in ids if i in images]
-        copy = self._copy(query, ids, images)
+        cache: dict[int, np.ndarray] = {}
+        copy = self._copy(query, ids, images, cache)
         if d.config.expand and d.calibration is not None:
-            copy, ids, images = self._expand(query, copy, ids, images, exclude)
+            copy, ids, images = self._expand(query, copy, ids, images, exclude, cache)
         label_sim = None
         if d.config.labels:
             vocab: dict[str, int] = {}
@@ -81,7 +97,8 @@ class QueryScorer:
                           None if cal is None else float(cal.z(copy[n]))) for n in order]
 
     def _expand(self, query: np.ndarray, copy: np.ndarray, ids: list[int],
-                images: dict[int, StoredImage], exclude: int | None
+                images: dict[int, StoredImage], exclude: int | None,
+                cache: dict[int, np.ndarray]
                 ) -> tuple[np.ndarray, list[int], dict[int, StoredImage]]:  # fmt: skip
         """Follow the duplicate graph from the best sure copies (see Descriptor.expand)."""
         d = self.descriptor
@@ -90,7 +107,7 @@ class QueryScorer:
         hubs = [ids[int(n)] for n in top if copy[n] >= sure]
         if not hubs:
             return copy, ids, images
-        hub_rows = {h: d.stored_rows([images[h]])[0] for h in hubs}
+        hub_rows = {h: cache[h] for h in hubs}
         hub_copy = {h: float(copy[ids.index(h)]) for h in hubs}
         more: set[int] = set()
         for rows in hub_rows.values():
@@ -100,9 +117,9 @@ class QueryScorer:
         if new:
             images.update(self.stored(new))
             new = [i for i in new if i in images]
-            copy = np.concatenate([copy, self._copy(query, new, images)])
+            copy = np.concatenate([copy, self._copy(query, new, images, cache)])
             ids = ids + new
-        rows, owner = d.stored_rows([images[i] for i in ids])
+        rows, owner = self._rows(ids, images, cache)
         out = copy.copy()
         for h in hubs:
             graph = np.full(len(ids), -np.inf, np.float32)

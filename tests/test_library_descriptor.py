@@ -1,0 +1,156 @@
+"""The library's descriptor end to end: framed photos stored and searched, the whitening
+learned by an index run and kept in SQLite, index caches stamped with the descriptor."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import indexer.whiten
+import search.whitening
+from indexer.run import IndexOptions, index_collections
+from search.copies import apply_edits
+from search.dedup_neighbours import MultiRowNeighbours
+from search.descriptors import DUPLICATE_Z, DescriptorConfig
+from search.engine import SearchEngine
+from search.index import VectorIndex
+from search.library import Library
+from search.lookup import NEAR, library_duplicates, lookup
+from search.schema import ImageFrame
+from tests.engine_library import make_settings
+
+ORIGINAL = "ukbench00004.jpg"
+
+
+def _edit(src: Path, recipe: list[str], seed: int, out: Path) -> None:
+    with Image.open(src) as img:
+        edited, _params = apply_edits(img.convert("RGB"), recipe, np.random.default_rng(seed))
+    edited.save(out, quality=90)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """UKBench photos and hymenoptera bees, plus a screenshot and a captioned copy of one."""
+    root = tmp_path_factory.mktemp("framed")
+    uk = data_dir / "ukbench_subset" / "images"
+    for path in sorted(uk.glob("*.jpg"))[:24]:
+        shutil.copy2(path, root / path.name)
+    for path in sorted((data_dir / "hymenoptera" / "images" / "val" / "bees").glob("*.jpg"))[:16]:
+        shutil.copy2(path, root / path.name)
+    _edit(uk / ORIGINAL, ["screenshot"], 0, root / "shot_of_original.jpg")
+    _edit(uk / ORIGINAL, ["caption"], 0, root / "captioned_original.jpg")
+    return root
+
+
+def _index(settings, folder: Path, descriptor: str | None = None):  # type: ignore[no-untyped-def]
+    with Library.open(settings, create=True) as library:
+        model = library.load_model(bind=True)
+        return index_collections(library, model, IndexOptions(
+            paths=[folder], progress=False, workers=2, descriptor=descriptor))
+
+
+@pytest.fixture(scope="module")
+def framed_settings(tmp_path_factory: pytest.TempPathFactory, photos: Path, models_dir: Path):
+    settings = make_settings(tmp_path_factory.mktemp("lib") / "library", models_dir)
+    summary = _index(settings, photos)
+    assert summary.failed == 0 and summary.descriptor == DescriptorConfig().describe()
+    return settings
+
+
+def test_framed_photos_are_stored_with_their_box(framed_settings, photos: Path) -> None:
+    with SearchEngine.open(framed_settings) as engine:
+        with engine.store.session() as session:
+            frames = {row.image.rel_path: row for row in session.query(ImageFrame).all()}
+        shot = frames["shot_of_original.jpg"]
+        assert shot.dominant and 0 <= shot.left < shot.right <= 1 and 0 <= shot.top < shot.bottom
+        assert "captioned_original.jpg" in frames and not frames["captioned_original.jpg"].dominant
+        assert ORIGINAL not in frames  # an ordinary photo has no frame row
+
+
+def test_an_original_finds_its_screenshot_and_captioned_copies(framed_settings, photos) -> None:
+    with SearchEngine.open(framed_settings) as engine:
+        hits = engine.search_image(photos / ORIGINAL, k=5)
+        names = [Path(h.path).name for h in hits]
+        assert names[0] == ORIGINAL and hits[0].exact
+        assert {"shot_of_original.jpg", "captioned_original.jpg"} <= set(names[:3])
+        for hit in hits[:3]:
+            assert hit.duplicate and hit.z is not None and hit.z >= DUPLICATE_Z
+        assert not any(h.duplicate for h in hits[3:]), "group mates are other photos"
+        # ... and the screenshot finds the original (its framed photo is what is compared).
+        back = engine.search_image(photos / "shot_of_original.jpg", k=3)
+        assert {Path(h.path).name for h in back[:3]} >= {ORIGINAL}
+        similar = engine.similar(engine.image_id_for(photos / "shot_of_original.jpg"), k=3)
+        assert Path(similar[0].path).name in {ORIGINAL, "captioned_original.jpg"}
+
+
+def test_plain_descriptor_misses_the_screenshot(tmp_path: Path, photos: Path,
+                                                models_dir: Path) -> None:  # fmt: skip
+    settings = make_settings(tmp_path / "plain", models_dir)
+    _index(settings, photos, descriptor="plain")
+    with SearchEngine.open(settings) as engine:
+        assert engine.library.descriptor_config().is_plain
+        assert engine.store.frame_count() == 0
+        hits = engine.search_image(photos / ORIGINAL, k=5)
+        shot = [h for h in hits if Path(h.path).name == "shot_of_original.jpg"]
+        assert not shot or not shot[0].duplicate
+
+
+def test_lookup_and_dedup_use_the_framed_photo(framed_settings, photos: Path) -> None:
+    with SearchEngine.open(framed_settings) as engine:
+        result = lookup(engine, photos / "shot_of_original.jpg")
+        near = {Path(m.hit.path).name for m in result.of_kind(NEAR)}
+        assert ORIGINAL in near and result.z_threshold == DUPLICATE_Z
+        groups = library_duplicates(engine).groups
+        together = [g for g in groups if ORIGINAL in {Path(i.path).name for i in g.images}]
+        assert len(together) == 1
+        assert {"shot_of_original.jpg", "captioned_original.jpg"} <= {
+            Path(i.path).name for i in together[0].images}
+
+
+def test_multi_row_neighbours_reach_an_image_through_its_second_row() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 8)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    ids = np.array([10, 11, 12, 13])
+    # image 13's framed photo is image 10's picture
+    provider = MultiRowNeighbours(x, ids, x[[0]], np.array([13]))
+    scores, found = provider(np.array([10, 13]), 3)
+    assert 13 in found[0].tolist() and scores[0][found[0].tolist().index(13)] == pytest.approx(1)
+    assert 10 in found[1].tolist()
+
+
+def test_index_run_learns_the_whitening_and_the_index_follows(tmp_path: Path, photos: Path,
+                                                              models_dir: Path, monkeypatch
+                                                              ) -> None:  # fmt: skip
+    # A real library learns from 500 images up; 42 photos x 5 edits are enough pairs here.
+    monkeypatch.setattr(indexer.whiten, "MIN_IMAGES", 40)
+    monkeypatch.setattr(search.whitening, "MIN_IMAGES", 40)
+    monkeypatch.setattr(indexer.whiten, "EDITS_PER_IMAGE", 5)
+    settings = make_settings(tmp_path / "white", models_dir)
+    summary = _index(settings, photos)
+    assert summary.whitening.startswith("learned the whitening"), summary.whitening
+    with Library.open(settings) as library:
+        whitening = library.whitening()
+        assert whitening is not None and whitening.images == 42
+        live = library.searchable()
+        assert live.descriptor.whitening is not None
+        assert f"white={whitening.fingerprint}" in live.fingerprint
+        stamp = VectorIndex.read_header(settings.index_path).stamp
+        assert stamp["descriptor"] == live.fingerprint  # the saved cache is in that space
+    with SearchEngine.open(settings) as engine:
+        hits = engine.search_image(photos / ORIGINAL, k=3)
+        assert Path(hits[0].path).name == ORIGINAL and hits[0].score >= 0.999
+        assert {Path(h.path).name for h in hits} >= {"shot_of_original.jpg"}
+    again = _index(settings, photos)  # nothing new: kept, not learned again
+    assert again.whitening.startswith("whitening kept")
+    # Whitening off: the cache of the whitened space is stale and rebuilt in the plain one.
+    with Library.open(settings) as library:
+        library.set_descriptor(DescriptorConfig(whiten=False))
+        library.rebuild_index()
+        assert library.descriptor().whitening is None
+        assert VectorIndex.read_header(settings.index_path).stamp["descriptor"].endswith(
+            "white=none")
