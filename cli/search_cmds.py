@@ -171,6 +171,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         + (f", recall@{index.get('recall_k', 10)} {index['recall']:.3f}"
            if index.get("recall") is not None and index["kind"] != "flat" else ""),
         f"generation  {figures['generation']}",
+        _descriptor_line(figures["descriptor"]),
     ]
     run = figures["last_run"]
     if run:
@@ -186,6 +187,17 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     if figures["failed"] > len(figures["failures"]):
         lines.append(f"            ... and {figures['failed'] - len(figures['failures'])} more")
     click.echo("\n".join(lines))
+
+
+def _descriptor_line(info: dict[str, Any]) -> str:
+    white = info["whitening"]
+    learned = (f"whitening from {white['images']} images ({white['pairs']} edit pairs)"
+               if white else "no whitening")  # fmt: skip
+    cal = info["calibration"] or {}
+    decision = (f"; copies from copy score {cal['duplicate_threshold']:.3f} "
+                f"(z {cal['duplicate_z']:g})" if cal else "")  # fmt: skip
+    return (f"descriptor  {info['options']}\n            {learned}, "
+            f"{info['framed_images']} framed photos{decision}")
 
 
 @cli.command()

@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from search.descriptors import (
     DESCRIPTOR_VERSION,
+    DUPLICATE_Z,
     Calibration,
     Descriptor,
     DescriptorConfig,
@@ -194,3 +195,22 @@ class Searchable:
         if len(stale):
             self.index.remove(stale)
             self.frames.remove(stale)
+
+
+def describe(live: Searchable, store: Store) -> dict[str, object]:
+    """What ``imgsearch stats`` and the library page show of the descriptor."""
+    descriptor = live.descriptor
+    whitening = descriptor.whitening
+    cal = descriptor.calibration
+    return {
+        "options": descriptor.config.describe(),
+        "fingerprint": live.fingerprint,
+        "framed_images": store.frame_count(),
+        "whitening": None if whitening is None else {
+            "images": whitening.images, "pairs": whitening.pairs,
+            "dimension": whitening.dimension, "fingerprint": whitening.fingerprint},
+        "calibration": None if cal is None else {
+            "mean": round(cal.mean, 4), "sd": round(cal.sd, 4),
+            "duplicate_z": DUPLICATE_Z,
+            "duplicate_threshold": round(cal.duplicate_threshold(), 4)},
+    }  # fmt: skip
