@@ -16,8 +16,9 @@ from tqdm import tqdm
 from cli.main import cli
 from cli.search_cmds import hits_table, open_engine, user_errors
 from models.errors import ImgsearchError
-from search.dedup import DEFAULT_DEDUP_THRESHOLD, KEEPER_RULES
+from search.dedup import KEEPER_RULES
 from search.dedup_report import to_json, write_csv, write_report
+from search.descriptors import DUPLICATE_Z
 from search.engine import SearchEngine
 from search.lookup import EXACT, NEAR, SIMILAR, library_duplicates, lookup
 from search.thumbnails import SIZES, ThumbnailCache
@@ -25,8 +26,9 @@ from search.thumbnails import SIZES, ThumbnailCache
 THUMBNAIL_SIZE = min(SIZES)
 
 THRESHOLD_HELP = (
-    f"Cosine similarity at which two images count as near-duplicates [default: "
-    f"{DEFAULT_DEDUP_THRESHOLD}, or IMGSEARCH_DEDUP_THRESHOLD; chosen by measurement, see README]."
+    "Copy score (cosine in the library's descriptor space) from which two images count as "
+    "near-duplicates [default: IMGSEARCH_DEDUP_THRESHOLD, else the library's calibrated "
+    f"decision: {DUPLICATE_Z:g} standard deviations above its background; see README]."
 )
 
 
@@ -49,12 +51,15 @@ THRESHOLD_HELP = (
     help="star: every member is similar to its keeper; complete: every pair in a group is.",
 )  # fmt: skip
 @click.option("--exact-only", is_flag=True, help="Only byte-identical copies (same sha256).")
+@click.option("--verify", is_flag=True,
+              help="Confirm borderline pairs with local features (ORB + RANSAC; needs "
+              "opencv-python-headless): heavy crops and screenshots join their group.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.pass_context
 @user_errors
 def dedup(
     ctx: click.Context, threshold: float | None, fmt: str | None, output: Path | None,
-    keeper_rules: str, linkage: str, exact_only: bool, no_progress: bool,
+    keeper_rules: str, linkage: str, exact_only: bool, verify: bool, no_progress: bool,
 ) -> None:  # fmt: skip
     """Report exact and near-duplicate groups with a suggested keeper. Deletes nothing.
 
@@ -80,7 +85,7 @@ def dedup(
         with bar:
             result = library_duplicates(
                 engine, threshold=threshold, keeper_rules=rules, linkage=linkage,
-                near=not exact_only, progress=progress,
+                near=not exact_only, progress=progress, verify=verify,
             )  # fmt: skip
         if output is None:
             if fmt == "csv":

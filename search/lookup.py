@@ -231,21 +231,45 @@ def library_duplicates(
     *,
     threshold: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    verify: bool = False,
     **options: Any,
 ) -> DedupResult:
     """Exact and near-duplicate groups over the whole library (never touches a file).
 
     Pairs are scored like searches: the best cosine between the two images' rows (whole image,
     framed photo) in the library's descriptor space; ``threshold`` defaults to the calibrated
-    copy decision (:func:`default_threshold`).
+    copy decision (:func:`default_threshold`). ``verify``: borderline pairs are confirmed
+    with local features (:mod:`search.dedup_verify`; needs OpenCV).
     """
     images, vectors = library_images(engine)
     threshold = default_threshold(engine) if threshold is None else float(threshold)
+    verifier = None
     if options.get("near", True) and "neighbours" not in options and len(images):
         extra, extra_ids = _frame_rows(engine, {im.id for im in images})
         ids = np.fromiter((im.id for im in images), dtype=np.int64, count=len(images))
         options["neighbours"] = MultiRowNeighbours(vectors, ids, extra, extra_ids)
-    return find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
+        if verify:
+            verifier = _verifier(engine, options["neighbours"], threshold)
+            options["neighbours"] = verifier
+    result = find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
+    if verifier is not None:
+        result.stats.update(verifier.stats())
+    return result
+
+
+def _verifier(engine: SearchEngine, inner: Any, threshold: float) -> Any:
+    from search.dedup_verify import VERIFY_Z, VerifiedNeighbours
+    from search.verify import _cv2
+
+    _cv2()  # a clear VerifyUnavailableError now rather than after the graph
+    calibration = engine.library.descriptor().calibration
+    low = calibration.duplicate_threshold(VERIFY_Z) if calibration else threshold * 0.7
+
+    def path_of(image_id: int) -> Any:
+        found = engine.image_file(image_id)
+        return found.path if found is not None and found.path.is_file() else None
+
+    return VerifiedNeighbours(inner, path_of, min(low, threshold), threshold)
 
 
 def _frame_rows(engine: SearchEngine, keep: set[int]) -> tuple[np.ndarray, np.ndarray]:
