@@ -154,3 +154,26 @@ def test_index_run_learns_the_whitening_and_the_index_follows(tmp_path: Path, ph
         assert library.descriptor().whitening is None
         assert VectorIndex.read_header(settings.index_path).stamp["descriptor"].endswith(
             "white=none")
+
+
+def test_verify_raises_a_geometrically_confirmed_pair_only(tmp_path: Path, data_dir: Path
+                                                           ) -> None:  # fmt: skip
+    pytest.importorskip("cv2")
+    from search.dedup_verify import VerifiedNeighbours
+
+    uk = data_dir / "ukbench_subset" / "images"
+    with Image.open(uk / ORIGINAL) as img:
+        w, h = img.size
+        img.crop((w // 5, h // 6, w * 3 // 4, h * 5 // 6)).rotate(12, expand=True).save(
+            tmp_path / "crop.jpg", quality=80)
+    paths = {1: uk / ORIGINAL, 2: tmp_path / "crop.jpg", 3: uk / "ukbench00008.jpg"}
+
+    def inner(ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        # both candidates sit in the grey zone (0.3 .. 0.5): only the crop is the same photo
+        return np.array([[1.0, 0.35, 0.34]], np.float32), np.array([[1, 3, 2]])
+
+    provider = VerifiedNeighbours(inner, paths.get, low=0.3, threshold=0.5)
+    scores, found = provider(np.array([1]), 3)
+    assert found[0].tolist() == [1, 2, 3]  # the confirmed crop moves up to the threshold
+    assert scores[0].tolist() == pytest.approx([1.0, 0.5, 0.35])
+    assert provider.stats() == {"verify_checked": 2, "verify_confirmed": 1, "verify_images": 3}
