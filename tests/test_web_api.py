@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from search.descriptors import DUPLICATE_Z
 from tests.web_library import (
     API,
     COPY_NAME,
+    EDITED_ORIGINAL,
     EXTRA_OK,
     QUERY_NAME,
     ROTATED_NAME,
@@ -68,10 +70,15 @@ def test_uploaded_photo_finds_itself_first(client, weblib):
         "width",
         "height",
         "labels",
+        "copy_score",
+        "z",
+        "duplicate",
         "thumbnail_url",
         "file_url",
     ):
         assert key in first
+    # The same photo: a copy by every measure (copy score 1, far above the background).
+    assert first["copy_score"] >= 0.999 and first["z"] >= DUPLICATE_Z and first["duplicate"]
     assert first["thumbnail_url"] == f"{API}/images/{first['id']}/thumbnail"
     assert first["file_url"] == f"{API}/images/{first['id']}/file"
     for url in (first["thumbnail_url"], first["file_url"], first["page_url"]):
@@ -84,6 +91,19 @@ def test_uploaded_photo_finds_itself_first(client, weblib):
     assert scores == sorted(scores, reverse=True)
     # The rest of the top 5 are photos of the same object (UKBench group 0).
     assert sum(in_group0(r["path"]) for r in results[2:]) >= 2
+    for r in results:  # the copy decision is the calibrated copy score's
+        assert -1 <= r["copy_score"] <= 1 and r["duplicate"] is (r["z"] >= DUPLICATE_Z)
+
+
+def test_edited_copies_are_marked_duplicate_and_unrelated_photos_not(client, weblib):
+    body = upload(client, weblib.ukbench / EDITED_ORIGINAL, k=30).get_json()
+    by_name = {Path(r["path"]).name: r for r in body["results"]}
+    resized = by_name["ukbench00120__resize.jpg"]
+    assert resized["duplicate"] is True and resized["exact"] is False
+    assert 0.9 < resized["copy_score"] < 0.999
+    others = [r for name, r in by_name.items() if not name.startswith("ukbench00120")]
+    assert others and not any(r["duplicate"] for r in others)
+    assert all(r["z"] < DUPLICATE_Z for r in others)
 
 
 def test_roi_query_returns_different_sensible_results(client, weblib):
@@ -110,6 +130,9 @@ def test_search_by_library_id_with_roi_matches_the_upload(client, weblib, ids):
 def test_min_score_and_k(client, weblib):
     results = upload(client, weblib.query_photo, k=50, min_score="0.6").get_json()["results"]
     assert results and all(r["score"] >= 0.6 for r in results) and len(results) < 50
+    # min_score filters the rank score (what orders the results), not the copy score.
+    unfiltered = upload(client, weblib.query_photo, k=50).get_json()["results"]
+    assert [r["id"] for r in results] == [r["id"] for r in unfiltered if r["score"] >= 0.6]
     assert len(upload(client, weblib.query_photo, k=3).get_json()["results"]) == 3
     as_percent = upload(client, weblib.query_photo, k=50, min_score="60%").get_json()["results"]
     assert [r["id"] for r in as_percent] == [r["id"] for r in results]
@@ -351,6 +374,9 @@ def test_labels_and_stats(client, weblib):
     bees = client.get(f"{API}/labels?q=bee&k=10").get_json()
     assert bees["q"] == "bee" and bees["results"]
     assert all(h["label"] and "bee" in h["label"] for h in bees["results"])
+    # Label hits are no image comparison: no copy score, never a copy.
+    assert all(h["copy_score"] is None and h["z"] is None and not h["duplicate"]
+               for h in bees["results"])  # fmt: skip
     assert any("bees_" in h["path"] for h in bees["results"])
     stats = client.get(f"{API}/stats").get_json()
     assert stats["images"] == 66 + EXTRA_OK and stats["failed"] == 1
@@ -384,6 +410,19 @@ def test_openapi_document(client, app):
         assert path in documented  # fmt: skip
     refs = re.findall(r'"\$ref": "#/components/schemas/(\w+)"', json.dumps(doc))
     assert refs and all(ref in doc["components"]["schemas"] for ref in refs)
+    # Hits document their three scores; the score is the rank score min_score filters.
+    hit = doc["components"]["schemas"]["SearchHit"]
+    assert {"score", "copy_score", "z", "duplicate"} <= set(hit["properties"])
+    assert {"copy_score", "z", "duplicate"} <= set(hit["required"])
+    assert "rank score" in hit["properties"]["score"]["description"]
+    assert "background" in hit["properties"]["z"]["description"]
+    assert f"z >= {DUPLICATE_Z:g}" in hit["properties"]["duplicate"]["description"]
+    min_score = next(p for p in doc["paths"]["/images/{image_id}/similar"]["get"]["parameters"]
+                     if p["name"] == "min_score")  # fmt: skip
+    assert "rank score" in min_score["description"]
+    text = json.dumps(doc)
+    assert "Cosine similarity, 1.0" not in text and "cosine 0." not in text
+    assert text.lower().count("cosine") == 1  # only where the copy score is defined
 
 
 # -- the shared engine holder -----------------------------------------------------------------

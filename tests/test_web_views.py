@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import http.client
 import io
+import re
+from pathlib import Path
 
 import pytest
 
 from tests.web_library import (
     API,
     BROKEN_NAME,
+    EDITED_ORIGINAL,
     QUERY_NAME,
     assert_error,
     make_app,
     make_ids,
     make_weblib,
+    upload,
 )
 from web.app import create_app
 from web.server import BackgroundServer
@@ -123,6 +127,48 @@ def test_html_search_full_page_and_fragment(client, weblib):
     assert not_image.status_code == 415 and b"Not a readable image" in not_image.data
     nothing = client.post("/search", data={"k": "3"}, headers={"X-Requested-With": "fetch"})
     assert nothing.status_code == 400 and b"No image" in nothing.data
+
+
+def card_of(text: str, name: str) -> str:
+    """The HTML of the result card of the file ``name``."""
+    cards = [c for c in text.split('<li class="card')[1:] if f"/{name}\"" in c]
+    assert len(cards) == 1, name
+    return cards[0]
+
+
+def copy_badge(card: str) -> bool:
+    """Does the card show the "Copy" badge (a copy that is not an exact one)?"""
+    return re.search(r'<span class="badge badge-copy"[^>]*>Copy</span>', card) is not None
+
+
+def test_copy_badges_on_search_results_and_the_image_page(client, weblib, ids):
+    photo = weblib.ukbench / EDITED_ORIGINAL
+    hits = upload(client, photo, k=12).get_json()["results"]
+    page = client.post("/search", data={"image": (io.BytesIO(photo.read_bytes()), "q.jpg"),
+                                        "k": "12"}).data.decode()  # fmt: skip
+    assert page.count('<li class="card') == 12
+    for hit in hits:  # a "Copy" badge exactly on the copies that are not exact ones
+        card = card_of(page, Path(hit["path"]).name)
+        assert copy_badge(card) is (hit["duplicate"] and not hit["exact"])
+        assert ('badge-exact">Exact copy</span>' in card) is hit["exact"]
+        score = re.search(r'<span class="score" title="([^"]*)"', card).group(1)
+        assert f"Score {hit['score']:.4f}" in score
+        assert f"copy score {hit['copy_score']:.3f}" in score
+        assert ("≥ 6: a copy" in score) is hit["duplicate"] and "osine" not in score
+    resized = card_of(page, "ukbench00120__resize.jpg")
+    assert copy_badge(resized) and re.search(r"z \d\.\d ≥ 6: a copy", resized)
+    unrelated = next(h for h in hits if not Path(h["path"]).name.startswith("ukbench00120"))
+    assert "badge" not in card_of(page, Path(unrelated["path"]).name)
+    copies = sum(h["duplicate"] or h["exact"] for h in hits)
+    assert re.search(rf">{copies} copies</span>", page)
+    # The image page's similar images: the PNG re-save and the edits are copies.
+    image = client.get(f"/images/{ids[EDITED_ORIGINAL]}").data.decode()
+    similar = client.get(f"{API}/images/{ids[EDITED_ORIGINAL]}/similar?k=12").get_json()
+    for hit in similar["results"]:
+        card = card_of(image, Path(hit["path"]).name)
+        assert copy_badge(card) is (hit["duplicate"] and not hit["exact"])
+    assert copy_badge(card_of(image, "ukbench00120_resaved.png"))
+    assert copy_badge(card_of(image, "ukbench00120__resize.jpg"))
 
 
 def test_html_pages(client, ids):

@@ -46,8 +46,9 @@ def search() -> Response:
 @bp.post("/lookup")
 def lookup() -> Response:
     """Reverse lookup: where is this picture in the library, edited or not? Exact copies
-    (same bytes, or same pixels in another encoding), near-duplicates at or above the
-    threshold, then the nearest others below it, each with its ``match`` and ``evidence``."""
+    (same bytes, or same pixels in another encoding), near-duplicates (the library's calibrated
+    copy decision, or a copy score at or above ``threshold``), then the nearest others, each
+    with its ``match`` and ``evidence``."""
     query = read_lookup(strict=True)
     result, took_ms = service.run_lookup(query)
     return jsonify(service.lookup_json(result, query, took_ms))

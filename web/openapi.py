@@ -5,14 +5,12 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from search.descriptors import DUPLICATE_Z
 from search.thumbnails import DEFAULT_SIZE, SIZES
-from web.params import DEFAULT_K, DEFAULT_OTHERS, MAX_K, MAX_OTHERS
+from web.api_schemas import BINARY, SCHEMAS, ref
+from web.params import CALIBRATED, DEFAULT_K, DEFAULT_OTHERS, FIXED, MAX_K, MAX_OTHERS
 
 API_VERSION = "1.0.0"
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -21,13 +19,14 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {
-        400: "Bad parameters (k, min_score, roi, threshold, others, missing image)",
+        400: "Bad parameters (k, min_score, roi, threshold, threshold_mode, others, missing "
+        "image)",
         404: "No image with that id, or its file is gone",
         413: "Upload larger than the server's limit",
         415: "The upload is not a readable image (or has too many pixels)",
         503: "No library yet (nothing indexed), or its model is unavailable",
     }
-    return {str(s): _json(_ref("Error"), text[s]) for s in statuses}
+    return {str(s): _json(ref("Error"), text[s]) for s in statuses}
 
 
 _ID = {
@@ -46,136 +45,9 @@ _K = {
 _MIN_SCORE = {
     "name": "min_score",
     "in": "query",
-    "description": "Minimum cosine similarity (a fraction, or a percentage like '80%')",
+    "description": "Minimum score: results whose rank score (`score`) is lower are left out "
+    "(a fraction, or a percentage like '80%')",
     "schema": {"type": "number", "minimum": -1, "maximum": 1},
-}
-
-_BINARY = {"type": "string", "format": "binary"}
-_LABEL = {
-    "type": "object",
-    "properties": {"name": {"type": "string"}, "score": {"type": "number"}},
-    "required": ["name", "score"],
-}
-_URLS = {
-    "thumbnail_url": {"type": "string", "description": "EXIF-oriented JPEG thumbnail"},
-    "file_url": {"type": "string", "description": "The original file"},
-    "page_url": {"type": "string", "description": "The image's HTML page"},
-}
-_HIT = {
-    "type": "object",
-    "properties": {
-        "rank": {"type": "integer", "minimum": 1},
-        "score": {"type": "number", "description": "Cosine similarity, 1.0 = same vector"},
-        "id": {"type": "integer"},
-        "path": {"type": "string"},
-        "width": {"type": "integer", "nullable": True},
-        "height": {"type": "integer", "nullable": True},
-        "size": {"type": "integer", "description": "File size in bytes"},
-        "labels": {"type": "array", "items": _LABEL},
-        "exact": {"type": "boolean", "description": "Byte- or pixel-identical to the query"},
-        "collection_id": {"type": "integer", "nullable": True},
-        "rel_path": {"type": "string", "nullable": True},
-        "format": {"type": "string", "nullable": True},
-        "label": {"type": "string", "description": "Matching label (label searches only)"},
-        **_URLS,
-    },
-    "required": ["rank", "score", "id", "path", "width", "height", "labels", "thumbnail_url",
-                 "file_url"],
-}  # fmt: skip
-_IMAGE = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "path": {"type": "string"},
-        "collection": {"type": "string"},
-        "collection_id": {"type": "integer"},
-        "rel_path": {"type": "string"},
-        "file_size": {"type": "integer"},
-        "width": {"type": "integer", "nullable": True},
-        "height": {"type": "integer", "nullable": True},
-        "format": {"type": "string", "nullable": True},
-        "mtime": {"type": "string", "format": "date-time"},
-        "sha256": {"type": "string", "nullable": True},
-        "exif_datetime": {"type": "string", "format": "date-time", "nullable": True},
-        "labels": {"type": "array", "items": _LABEL},
-        "status": {"type": "string", "enum": ["ok", "failed"]},
-        "error": {"type": "string", "nullable": True},
-        **_URLS,
-    },
-    "required": ["id", "path", "labels", "status", "thumbnail_url", "file_url"],
-}
-_ERROR = {
-    "type": "object",
-    "properties": {
-        "error": {
-            "type": "object",
-            "properties": {
-                "status": {"type": "integer"},
-                "code": {"type": "string", "description": "Short machine-readable reason"},
-                "message": {"type": "string", "description": "What went wrong, for people"},
-            },
-            "required": ["status", "code", "message"],
-        }
-    },
-    "required": ["error"],
-}
-_LOOKUP_MATCH = {
-    "allOf": [
-        {"$ref": "#/components/schemas/SearchHit"},
-        {
-            "type": "object",
-            "properties": {
-                "match": {
-                    "type": "string",
-                    "enum": ["exact", "near", "similar"],
-                    "description": "exact: same bytes or same pixels; near: cosine at or above "
-                    "the threshold; similar: one of the nearest others below it",
-                },
-                "evidence": {
-                    "type": "string",
-                    "description": "Why, for people: 'same bytes (sha256)', 'same pixels, "
-                    "other encoding', 'cosine 0.930 >= threshold 0.90' ...",
-                },
-            },
-            "required": ["match", "evidence"],
-        },
-    ]
-}
-_LOOKUP = {
-    "type": "object",
-    "properties": {
-        "threshold": {"type": "number", "description": "The near-duplicate threshold used"},
-        "query": {
-            "type": "object",
-            "properties": {
-                "image_id": {"type": "integer", "nullable": True},
-                "filename": {"type": "string", "nullable": True},
-                "others": {"type": "integer"},
-                "sha256": {"type": "string", "nullable": True},
-                "width": {"type": "integer"},
-                "height": {"type": "integer"},
-                "format": {"type": "string", "nullable": True},
-            },
-        },
-        "counts": {
-            "type": "object",
-            "properties": {k: {"type": "integer"} for k in ("exact", "near", "similar")},
-            "required": ["exact", "near", "similar"],
-        },
-        "took_ms": {"type": "number"},
-        "results": {
-            "type": "array",
-            "items": {"$ref": "#/components/schemas/LookupMatch"},
-            "description": "Exact copies first, then near-duplicates, then the others; "
-            "best first within each",
-        },
-    },
-    "required": ["threshold", "query", "counts", "results"],
-}
-_RESULTS = {
-    "type": "object",
-    "properties": {"results": {"type": "array", "items": _ref("SearchHit")}},
-    "required": ["results"],
 }
 
 
@@ -194,7 +66,7 @@ def openapi_document() -> dict[str, Any]:
                 "example": "0.25,0.25,0.75,0.75",
             },
             "k": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},
-            "min_score": {"type": "number", "minimum": -1, "maximum": 1},
+            "min_score": {**_MIN_SCORE["schema"], "description": _MIN_SCORE["description"]},
         },
     }
     lookup_form = {
@@ -207,15 +79,24 @@ def openapi_document() -> dict[str, Any]:
                 "exclusiveMinimum": True,
                 "minimum": 0,
                 "maximum": 1,
-                "description": "Near-duplicate threshold on cosine similarity (a fraction, or "
-                "a percentage like '90%'); default: the library's dedup threshold",
+                "description": "Near-duplicate threshold on the copy score (`copy_score`, a "
+                "fraction or a percentage like '90%'). Leave it out for the library's "
+                f"calibrated decision (z >= {DUPLICATE_Z:g}), or the server's configured "
+                "dedup threshold",
+            },
+            "threshold_mode": {
+                "type": "string",
+                "enum": [CALIBRATED, FIXED],
+                "description": "Optional, as the web form sends it: 'calibrated' = no "
+                "threshold (not both), 'fixed' = use 'threshold' (then required)",
             },
             "others": {
                 "type": "integer",
                 "minimum": 0,
                 "maximum": MAX_OTHERS,
                 "default": DEFAULT_OTHERS,
-                "description": "How many of the nearest images below the threshold to add",
+                "description": "How many of the nearest other images (not near-duplicates) "
+                "to add",
             },
         },
     }
@@ -243,7 +124,7 @@ def openapi_document() -> dict[str, Any]:
                         "200": _json(
                             {
                                 "allOf": [
-                                    _ref("Results"),
+                                    ref("Results"),
                                     {
                                         "type": "object",
                                         "properties": {
@@ -263,14 +144,15 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "Reverse lookup: exact copies, near-duplicates, nearest others",
                     "description": "Where is this picture in the library, edited or not? "
-                    "Compares whole images (no region, no k).",
+                    "Compares whole images (no region, no k). Near-duplicates are decided by "
+                    "the library's calibrated copy decision, or by a copy-score threshold.",
                     "operationId": "lookup",
                     "requestBody": {
                         "required": True,
                         "content": {"multipart/form-data": {"schema": lookup_form}},
                     },
                     "responses": {
-                        "200": _json(_ref("LookupResult"), "The matches, labelled"),
+                        "200": _json(ref("LookupResult"), "The matches, labelled"),
                         **_errors(400, 404, 413, 415, 503),
                     },
                 }
@@ -281,7 +163,7 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "getImage",
                     "parameters": [_ID],
                     "responses": {
-                        "200": _json(_ref("Image"), "The image"),
+                        "200": _json(ref("Image"), "The image"),
                         **_errors(404, 503),
                     },
                 }
@@ -292,7 +174,7 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "similar",
                     "parameters": [_ID, _K, _MIN_SCORE],
                     "responses": {
-                        "200": _json(_ref("Results"), "Neighbours, best first"),
+                        "200": _json(ref("Results"), "Neighbours, best first"),
                         **_errors(400, 404, 503),
                     },
                 }
@@ -317,7 +199,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "JPEG thumbnail",
-                            "content": {"image/jpeg": {"schema": _BINARY}},
+                            "content": {"image/jpeg": {"schema": BINARY}},
                         },
                         **_errors(400, 404, 415, 503),
                     },
@@ -331,7 +213,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "The file, with its image media type",
-                            "content": {"image/*": {"schema": _BINARY}},
+                            "content": {"image/*": {"schema": BINARY}},
                         },
                         **_errors(404, 503),
                     },
@@ -361,7 +243,7 @@ def openapi_document() -> dict[str, Any]:
                         {**_K, "schema": {**_K["schema"], "default": 50}},
                     ],
                     "responses": {
-                        "200": _json(_ref("Results"), "Matching images, best label first"),
+                        "200": _json(ref("Results"), "Matching images, best label first"),
                         **_errors(400, 503),
                     },
                 }
@@ -374,14 +256,5 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
         },
-        "components": {
-            "schemas": {
-                "SearchHit": _HIT,
-                "Image": _IMAGE,
-                "Results": _RESULTS,
-                "LookupMatch": _LOOKUP_MATCH,
-                "LookupResult": _LOOKUP,
-                "Error": _ERROR,
-            }
-        },
+        "components": {"schemas": SCHEMAS},
     }

@@ -24,6 +24,7 @@ MAX_K = 200
 DEFAULT_OTHERS = 5
 MAX_OTHERS = 100
 SEARCH_ONLY = ("roi", "k", "min_score")
+CALIBRATED, FIXED = "calibrated", "fixed"  # threshold_mode: the HTML form's choice
 MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file itself
 
 
@@ -60,8 +61,9 @@ class Query:
 
 @dataclass(frozen=True)
 class LookupQuery:
-    """A reverse lookup: uploaded bytes or a library image id, the near-duplicate threshold
-    (None: the library's default) and how many other, less similar images to add."""
+    """A reverse lookup: uploaded bytes or a library image id, the near-duplicate threshold on
+    the copy score (None: the library's default, its calibrated decision unless
+    ``IMGSEARCH_DEDUP_THRESHOLD`` is set) and how many other, less similar images to add."""
 
     data: bytes | None
     image_id: int | None
@@ -93,7 +95,7 @@ def parse_k(default: int = DEFAULT_K, name: str = "k") -> int:
 
 
 def _similarity(name: str) -> float | None:
-    """A cosine similarity given as a fraction (0.8) or a percentage ("80%"), or None."""
+    """A score given as a fraction (0.8) or a percentage ("80%"), or None."""
     text = _value(name)
     if text is None:
         return None
@@ -107,15 +109,35 @@ def _similarity(name: str) -> float | None:
 def parse_min_score(name: str = "min_score") -> float | None:
     value = _similarity(name)
     if value is not None and (not math.isfinite(value) or not -1.0 <= value <= 1.0):
-        raise ApiError(400, f"'{name}' must be a similarity between -1 and 1 (or 0%..100%).")
+        raise ApiError(400, f"'{name}' must be a score between -1 and 1 (or 0%..100%).")
     return value
 
 
 def parse_threshold(name: str = "threshold") -> float | None:
     value = _similarity(name)
     if value is not None and (not math.isfinite(value) or not 0.0 < value <= 1.0):
-        raise ApiError(400, f"'{name}' must be a similarity above 0 and at most 1 (or up to 100%).")
+        raise ApiError(400, f"'{name}' must be a copy score above 0 and at most 1 (or up to 100%).")
     return value
+
+
+def parse_decision(*, strict: bool) -> float | None:
+    """The lookup's near-duplicate threshold: ``threshold`` (a copy score), or None for the
+    library's default decision. ``threshold_mode`` (the form's choice) may say which:
+    ``calibrated`` ignores the form's slider (the API, ``strict``, refuses both at once),
+    ``fixed`` requires a threshold."""
+    mode = _value("threshold_mode")
+    if mode is not None and mode not in (CALIBRATED, FIXED):
+        raise ApiError(400, f"'threshold_mode' must be '{CALIBRATED}' or '{FIXED}', "
+                       f"got '{mode[:40]}'.")  # fmt: skip
+    threshold = parse_threshold()
+    if mode == CALIBRATED:
+        if strict and threshold is not None:
+            raise ApiError(400, "Give either 'threshold' or 'threshold_mode=calibrated', "
+                           "not both.")  # fmt: skip
+        return None
+    if mode == FIXED and threshold is None:
+        raise ApiError(400, "'threshold_mode=fixed' needs a 'threshold' (a copy score).")
+    return threshold
 
 
 def parse_others(name: str = "others") -> int:
@@ -195,9 +217,10 @@ def read_query(*, default_k: int = DEFAULT_K) -> Query:
 
 
 def read_lookup(*, strict: bool = True) -> LookupQuery:
-    """Parse a reverse-lookup request: ``image`` upload or ``image_id``, ``threshold``,
-    ``others``. ``strict`` (the API) refuses the search-only ``roi``, ``k`` and ``min_score``
-    rather than ignoring them; the HTML form sends them along and they are ignored."""
+    """Parse a reverse-lookup request: ``image`` upload or ``image_id``, ``threshold`` (and
+    ``threshold_mode``, see :func:`parse_decision`), ``others``. ``strict`` (the API) refuses
+    the search-only ``roi``, ``k`` and ``min_score`` rather than ignoring them; the HTML form
+    sends them along and they are ignored."""
     if strict:
         for name in SEARCH_ONLY:
             if _value(name) is not None:
@@ -206,7 +229,7 @@ def read_lookup(*, strict: bool = True) -> LookupQuery:
                     f"'{name}' does not apply to a lookup, which compares whole images; give "
                     "'threshold' and 'others' (or use /search for regions and k).",
                 )
-    threshold = parse_threshold()
+    threshold = parse_decision(strict=strict)
     others = parse_others()
     data, image_id, filename = read_image()
     return LookupQuery(data, image_id, filename, threshold, others)

@@ -8,12 +8,16 @@ path the database holds for that id.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import current_app, request
 
+from models.errors import ImgsearchError
+from search import lookup as lookups
 from search.dedup import DEFAULT_DEDUP_THRESHOLD
+from search.descriptors import DUPLICATE_Z
 from search.engine import ImageFile
 from search.lookup import LookupResult, lookup
 from search.thumbnails import DEFAULT_SIZE, ThumbnailCache
@@ -53,10 +57,34 @@ def run_lookup(query: LookupQuery) -> tuple[LookupResult, float]:
     return result, (time.perf_counter() - started) * 1000.0
 
 
+@dataclass(frozen=True)
+class Decision:
+    """How a lookup without a threshold decides near-duplicates: ``threshold`` is the copy
+    score it corresponds to in this library; ``calibrated`` when it is the library's
+    calibrated decision (``z >= z_threshold``), not a configured threshold."""
+
+    threshold: float
+    calibrated: bool
+    z_threshold: float | None
+
+
 def default_threshold() -> float:
-    """The near-duplicate threshold lookups use when none is given (settings, else 0.90)."""
-    configured = current_app.extensions["imgsearch.settings"].dedup_threshold
-    return DEFAULT_DEDUP_THRESHOLD if configured is None else float(configured)
+    """The copy score from which a lookup without a threshold calls an image a near-duplicate:
+    ``IMGSEARCH_DEDUP_THRESHOLD`` if set, else the library's calibrated decision."""
+    return lookups.default_threshold(engine())
+
+
+def default_decision() -> Decision:
+    """The decision lookups use without a threshold (for the form). Without a usable library
+    (none yet, model missing...) the configured threshold or the plain default stands in."""
+    try:
+        eng = engine()
+        configured, threshold = eng.settings.dedup_threshold, lookups.default_threshold(eng)
+    except ImgsearchError:
+        configured = current_app.extensions["imgsearch.settings"].dedup_threshold
+        threshold = DEFAULT_DEDUP_THRESHOLD if configured is None else float(configured)
+    calibrated = configured is None
+    return Decision(threshold, calibrated, DUPLICATE_Z if calibrated else None)
 
 
 def library_file(eng: Any, image_id: int | None) -> ImageFile:

@@ -9,28 +9,27 @@ region drawing, drag and drop, paste, and in-place results (it asks ``POST /sear
 from __future__ import annotations
 
 import logging
-import math
 import time
-from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 
 from search.errors import LibraryNotFoundError
-from search.lookup import EXACT, NEAR, SIMILAR
-from search.results import human_size
 from web import service
 from web.errors import NO_LIBRARY_MESSAGE, ApiError, ErrorInfo, describe
 from web.params import (
+    CALIBRATED,
     DEFAULT_K,
     DEFAULT_OTHERS,
+    FIXED,
     MAX_K,
     MAX_OTHERS,
     parse_image_id,
     read_lookup,
     read_query,
 )
+from web.present import match_groups
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +38,7 @@ bp = Blueprint("views", __name__)
 SIMILAR_ON_IMAGE_PAGE = 12
 NOTICE_TTL_S = 10.0
 LABEL_RESULTS = 60
+MIN_THRESHOLD = 0.05  # the lookup slider's lowest copy score (whitened libraries: ~0.3-0.4)
 # The search page's modes: (value, title, form action endpoint). Without JavaScript the form
 # posts to the action of the mode the page was rendered in, and each view hands a request
 # for the other mode (the radio button's ``mode`` field) over to the other view.
@@ -47,17 +47,6 @@ MODES: list[tuple[str, str, str]] = [
     ("lookup", "Find copies", "views.lookup_submit"),
 ]
 MODE_NAMES = [value for value, _title, _endpoint in MODES]
-
-
-@dataclass(frozen=True)
-class MatchGroup:
-    """One labelled section of the lookup results."""
-
-    kind: str
-    title: str
-    help: str
-    empty: str
-    matches: list[Any]
 
 
 def _notice() -> ErrorInfo | None:
@@ -102,9 +91,13 @@ def _failure(error: Exception) -> ErrorInfo:
 
 
 def _form_defaults(mode: str = "similar") -> dict[str, Any]:
+    """The form's values: the lookup starts with the library's default decision (calibrated
+    unless a threshold is configured), its copy score as the slider's starting value."""
+    decision = service.default_decision()
     return {"mode": mode, "k": DEFAULT_K, "min_score": 0.0, "roi": "", "max_k": MAX_K,
-            "threshold": service.default_threshold(), "others": DEFAULT_OTHERS,
-            "max_others": MAX_OTHERS}  # fmt: skip
+            "decision": decision, "threshold_mode": CALIBRATED,
+            "threshold": decision.threshold, "min_threshold": MIN_THRESHOLD,
+            "others": DEFAULT_OTHERS, "max_others": MAX_OTHERS}  # fmt: skip
 
 
 def _posted_mode(default: str) -> str:
@@ -195,7 +188,7 @@ def lookup_submit() -> Any:
     if query is not None:
         form.update(others=query.others)
         if query.threshold is not None:
-            form.update(threshold=query.threshold)
+            form.update(threshold=query.threshold, threshold_mode=FIXED)
     return _page(status, title="Lookup results", source=_source(query, error), form=form,
                  searched=True, results_template="_lookup_results.html", **context)  # fmt: skip
 
@@ -205,24 +198,6 @@ def _source(query: Any, error: ErrorInfo | None) -> Any:
     if query is None or query.image_id is None or error is not None:
         return None
     return service.engine().get_image(query.image_id)
-
-
-def match_groups(result: Any) -> list[MatchGroup]:
-    """The lookup's matches in their three labelled sections (empty ones included)."""
-    if result is None:
-        return []
-    t = threshold_text(result.threshold)
-    return [
-        MatchGroup(EXACT, "Exact copies", "The same file bytes, or the same pixels in another "
-                   "encoding.", "No exact copy: no library file has these bytes or these "
-                   "pixels.", result.of_kind(EXACT)),
-        MatchGroup(NEAR, f"Near-duplicates (≥ {t})", "Edited, resized or re-encoded versions: "
-                   f"cosine similarity {t} or more.", f"No image reaches the threshold ({t}).",
-                   result.of_kind(NEAR)),
-        MatchGroup(SIMILAR, f"Other similar images (below {t})", "The nearest other images, "
-                   "for comparison: probably not copies.", "No other image in the library.",
-                   result.of_kind(SIMILAR)),
-    ]  # fmt: skip
 
 
 @bp.get("/images/<int:image_id>")
@@ -266,55 +241,3 @@ def labels_page() -> Any:
                         error=error, limit=LABEL_RESULTS),
         error.status if error else 200,
     )  # fmt: skip
-
-
-# -- template helpers -------------------------------------------------------------------------
-
-
-def percent(score: float | None) -> str:
-    if score is None or not math.isfinite(score):
-        return "–"
-    value = max(min(float(score), 1.0), -1.0) * 100
-    return f"{value:.1f}%" if value < 99.95 else "100%"
-
-
-def filesize(n: int | None) -> str:
-    return "–" if n is None else human_size(n)
-
-
-def basename(path: str | None) -> str:
-    return PurePath(path).name if path else ""
-
-
-def label_text(name: str) -> str:
-    return name.replace("_", " ")
-
-
-def threshold_text(value: float) -> str:
-    """A threshold with two decimals, or more when it has them: 0.9 -> 0.90, 0.925."""
-    text = f"{value:.4f}".rstrip("0")
-    return text if len(text.split(".")[1]) >= 2 else f"{value:.2f}"
-
-
-def evidence_text(match: Any, threshold: float) -> str:
-    """Why a lookup match is labelled so: the engine's evidence for exact copies; for the
-    others the cosine to 3 decimals (like the card's percentage; cut rather than rounded up
-    to the threshold: never "0.900 < 0.90") and the threshold."""
-    if match.match == EXACT:
-        return str(match.evidence)
-    score = float(match.hit.score)
-    shown = round(score, 3)
-    if match.match != NEAR and shown >= threshold:
-        shown = math.floor(score * 1000) / 1000
-    sign = "≥" if match.match == NEAR else "<"
-    return f"cosine {shown:.3f} {sign} {threshold_text(threshold)}"
-
-
-def register_filters(app: Flask) -> None:
-    app.add_template_filter(percent)
-    app.add_template_filter(filesize)
-    app.add_template_filter(basename)
-    app.add_template_filter(label_text)
-    app.add_template_filter(threshold_text)
-    app.add_template_global(evidence_text)
-    app.jinja_env.globals["modes"] = MODES

@@ -22,6 +22,9 @@
   const minScoreOut = $("min-score-out");
   const threshold = $("threshold");
   const thresholdOut = $("threshold-out");
+  const calibratedRadio = $("threshold-calibrated");
+  const fixedRadio = $("threshold-fixed");
+  const calibratedValue = $("calibrated-value");
   const othersInput = $("others");
   const message = $("form-message");
   const results = $("results");
@@ -272,13 +275,27 @@
   minScore.addEventListener("input", showMinScore);
   showMinScore();
 
-  // Threshold as a cosine with two decimals, or three when it has them (like the server).
+  // The lookup's decision: calibrated (the library's own copy decision), or a copy-score
+  // threshold. The slider starts at the copy score the default decision stands for; moving it
+  // chooses "Copy score at least", choosing the default again puts the slider back.
   const showThreshold = () => {
     if (!threshold) return;
     const value = Number(threshold.value);
     thresholdOut.textContent = value.toFixed(Math.round(value * 100) === value * 100 ? 2 : 3);
   };
-  if (threshold) threshold.addEventListener("input", showThreshold);
+  if (threshold) {
+    threshold.addEventListener("input", () => {
+      if (fixedRadio) fixedRadio.checked = true;
+      showThreshold();
+    });
+  }
+  if (calibratedRadio && calibratedValue) {
+    calibratedRadio.addEventListener("change", () => {
+      if (!calibratedRadio.checked) return;
+      threshold.value = calibratedValue.dataset.value;
+      showThreshold();
+    });
+  }
   showThreshold();
 
   // -- modes: similar images (region, k) or find copies (threshold, others) --------------------

@@ -1,0 +1,188 @@
+"""The component schemas of the JSON API's OpenAPI document (see web/openapi.py): search
+hits with their rank score, copy score and calibrated copy decision, images, lookups, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search.descriptors import DUPLICATE_Z
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+BINARY = {"type": "string", "format": "binary"}
+_LABEL = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "score": {"type": "number"}},
+    "required": ["name", "score"],
+}
+_URLS = {
+    "thumbnail_url": {"type": "string", "description": "EXIF-oriented JPEG thumbnail"},
+    "file_url": {"type": "string", "description": "The original file"},
+    "page_url": {"type": "string", "description": "The image's HTML page"},
+}
+_HIT = {
+    "type": "object",
+    "properties": {
+        "rank": {"type": "integer", "minimum": 1},
+        "score": {
+            "type": "number",
+            "description": "The rank score that orders the results (1.0 = the same image): the "
+            "copy score fused with class-label similarity, so that look-alikes rank sensibly "
+            "below copies; for label searches, the matching label's probability",
+        },
+        "copy_score": {
+            "type": "number",
+            "nullable": True,
+            "description": "How much of a copy the hit is: the cosine similarity in the "
+            "library's descriptor space (its learned whitening), best over the query's views "
+            "(quarter turns, the photo inside a frame); null for label searches",
+        },
+        "z": {
+            "type": "number",
+            "nullable": True,
+            "description": "The copy score calibrated: standard deviations above the library's "
+            "background (the copy scores of random pairs of its images); null when unknown",
+        },
+        "duplicate": {
+            "type": "boolean",
+            "description": f"The copy decision: z >= {DUPLICATE_Z:g} (about 99 % of such pairs "
+            "are copies)",
+        },
+        "id": {"type": "integer"},
+        "path": {"type": "string"},
+        "width": {"type": "integer", "nullable": True},
+        "height": {"type": "integer", "nullable": True},
+        "size": {"type": "integer", "description": "File size in bytes"},
+        "labels": {"type": "array", "items": _LABEL},
+        "exact": {"type": "boolean", "description": "Byte- or pixel-identical to the query"},
+        "collection_id": {"type": "integer", "nullable": True},
+        "rel_path": {"type": "string", "nullable": True},
+        "format": {"type": "string", "nullable": True},
+        "label": {"type": "string", "description": "Matching label (label searches only)"},
+        **_URLS,
+    },
+    "required": ["rank", "score", "id", "path", "width", "height", "labels", "copy_score", "z",
+                 "duplicate", "thumbnail_url", "file_url"],
+}  # fmt: skip
+_IMAGE = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "path": {"type": "string"},
+        "collection": {"type": "string"},
+        "collection_id": {"type": "integer"},
+        "rel_path": {"type": "string"},
+        "file_size": {"type": "integer"},
+        "width": {"type": "integer", "nullable": True},
+        "height": {"type": "integer", "nullable": True},
+        "format": {"type": "string", "nullable": True},
+        "mtime": {"type": "string", "format": "date-time"},
+        "sha256": {"type": "string", "nullable": True},
+        "exif_datetime": {"type": "string", "format": "date-time", "nullable": True},
+        "labels": {"type": "array", "items": _LABEL},
+        "status": {"type": "string", "enum": ["ok", "failed"]},
+        "error": {"type": "string", "nullable": True},
+        **_URLS,
+    },
+    "required": ["id", "path", "labels", "status", "thumbnail_url", "file_url"],
+}
+_ERROR = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "status": {"type": "integer"},
+                "code": {"type": "string", "description": "Short machine-readable reason"},
+                "message": {"type": "string", "description": "What went wrong, for people"},
+            },
+            "required": ["status", "code", "message"],
+        }
+    },
+    "required": ["error"],
+}
+_LOOKUP_MATCH = {
+    "allOf": [
+        {"$ref": "#/components/schemas/SearchHit"},
+        {
+            "type": "object",
+            "properties": {
+                "match": {
+                    "type": "string",
+                    "enum": ["exact", "near", "similar"],
+                    "description": "exact: same bytes or same pixels; near: a copy by the "
+                    "calibrated decision (`duplicate`, when no threshold was given), or "
+                    "`copy_score` at or above the given threshold; similar: one of the nearest "
+                    "others, not a near-duplicate",
+                },
+                "evidence": {
+                    "type": "string",
+                    "description": "Why, for people: 'same bytes (sha256)', 'same pixels, "
+                    "other encoding', \"copy score 0.966: 7.0 sd above the library's background "
+                    ">= 6\" (calibrated), 'copy score 0.912 >= threshold 0.90' (a threshold) ...",
+                },
+            },
+            "required": ["match", "evidence"],
+        },
+    ]
+}
+_LOOKUP = {
+    "type": "object",
+    "properties": {
+        "threshold": {
+            "type": "number",
+            "description": "The copy score from which a match is near: the threshold given, "
+            "else the copy score the library's calibrated decision stands for (or the "
+            "server's configured dedup threshold)",
+        },
+        "z_threshold": {
+            "type": "number",
+            "nullable": True,
+            "description": f"The calibrated decision used (z >= {DUPLICATE_Z:g}) when no "
+            "threshold was given; null when a copy-score threshold decided",
+        },
+        "query": {
+            "type": "object",
+            "properties": {
+                "image_id": {"type": "integer", "nullable": True},
+                "filename": {"type": "string", "nullable": True},
+                "others": {"type": "integer"},
+                "sha256": {"type": "string", "nullable": True},
+                "width": {"type": "integer"},
+                "height": {"type": "integer"},
+                "format": {"type": "string", "nullable": True},
+            },
+        },
+        "counts": {
+            "type": "object",
+            "properties": {k: {"type": "integer"} for k in ("exact", "near", "similar")},
+            "required": ["exact", "near", "similar"],
+        },
+        "took_ms": {"type": "number"},
+        "results": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/LookupMatch"},
+            "description": "Exact copies first, then near-duplicates, then the others; "
+            "best first within each",
+        },
+    },
+    "required": ["threshold", "z_threshold", "query", "counts", "results"],
+}
+RESULTS = {
+    "type": "object",
+    "properties": {"results": {"type": "array", "items": ref("SearchHit")}},
+    "required": ["results"],
+}
+
+
+SCHEMAS: dict[str, Any] = {
+    "SearchHit": _HIT,
+    "Image": _IMAGE,
+    "Results": RESULTS,
+    "LookupMatch": _LOOKUP_MATCH,
+    "LookupResult": _LOOKUP,
+    "Error": _ERROR,
+}

@@ -1,0 +1,195 @@
+"""How scores read on the HTML pages: template filters, the lookup's labelled sections, the
+evidence and tooltips of result cards.
+
+A hit's ``score`` (shown as a percentage) is the rank score that orders the results: the copy
+score fused with class-label similarity. Its ``copy_score`` is the cosine in the library's
+descriptor space and ``z`` that copy score calibrated against the library's background (random
+pairs of its images); ``duplicate`` (``z >= DUPLICATE_Z``) is the copy decision.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+from flask import Flask
+
+from search.descriptors import DUPLICATE_Z
+from search.lookup import EXACT, NEAR, SIMILAR
+from search.results import human_size
+
+Z_WORDS = "standard deviations above what unrelated pairs of this library's photos reach"
+
+
+@dataclass(frozen=True)
+class MatchGroup:
+    """One labelled section of the lookup results."""
+
+    kind: str
+    title: str
+    help: str
+    empty: str
+    matches: list[Any]
+
+
+# -- filters ----------------------------------------------------------------------------------
+
+
+def percent(score: float | None) -> str:
+    if score is None or not math.isfinite(score):
+        return "–"
+    value = max(min(float(score), 1.0), -1.0) * 100
+    return f"{value:.1f}%" if value < 99.95 else "100%"
+
+
+def filesize(n: int | None) -> str:
+    return "–" if n is None else human_size(n)
+
+
+def basename(path: str | None) -> str:
+    return PurePath(path).name if path else ""
+
+
+def label_text(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def threshold_text(value: float) -> str:
+    """A threshold with two decimals, or more when it has them: 0.9 -> 0.90, 0.925."""
+    text = f"{value:.4f}".rstrip("0")
+    return text if len(text.split(".")[1]) >= 2 else f"{value:.2f}"
+
+
+def z_limit_text(z: float | None = None) -> str:
+    """The calibrated decision's z (6.0 -> "6")."""
+    return f"{DUPLICATE_Z if z is None else z:g}"
+
+
+# -- numbers shown next to a limit ------------------------------------------------------------
+
+
+def _shown(value: float, decimals: int, limit: float, above: bool) -> float:
+    """``value`` rounded for display, but never across ``limit``: a value below it is cut
+    rather than rounded up to it (never "0.900 < 0.90" or "6.0 < 6")."""
+    shown = round(value, decimals)
+    if not above and shown >= limit:
+        shown = math.floor(value * 10**decimals) / 10**decimals
+    return shown
+
+
+def _copy(hit: Any) -> float:
+    return float(hit.copy_score if hit.copy_score is not None else hit.score)
+
+
+def calibrated(result: Any) -> bool:
+    """Did the calibrated decision (z), not a copy-score threshold, decide this lookup?"""
+    return getattr(result, "z_threshold", None) is not None
+
+
+def _decided_by_z(match: Any, result: Any) -> bool:
+    return calibrated(result) and match.hit.z is not None
+
+
+def evidence_text(match: Any, result: Any) -> str:
+    """Why a lookup match is labelled so, short enough for a card: the lookup's own evidence
+    for exact copies; for the others the copy score and what decided (calibrated: its z
+    against the decision's; else the threshold)."""
+    if match.match == EXACT:
+        return str(match.evidence)
+    near = match.match == NEAR
+    sign = "≥" if near else "<"
+    if _decided_by_z(match, result):
+        z = _shown(float(match.hit.z), 1, result.z_threshold, near)
+        limit = z_limit_text(result.z_threshold)
+        return f"copy score {_copy(match.hit):.3f} · z {z:.1f} {sign} {limit}"
+    copy = _shown(_copy(match.hit), 3, result.threshold, near)
+    return f"copy score {copy:.3f} {sign} {threshold_text(result.threshold)}"
+
+
+def evidence_title(match: Any, result: Any) -> str:
+    """The evidence in words (the card's tooltip)."""
+    if match.match == EXACT:
+        return f"Exact copy: {match.evidence}"
+    near = match.match == NEAR
+    verdict = "a near-duplicate" if near else "probably not a copy"
+    if _decided_by_z(match, result):
+        z = _shown(float(match.hit.z), 1, result.z_threshold, near)
+        limit = z_limit_text(result.z_threshold)
+        return (f"Copy score {_copy(match.hit):.3f}, {z:.1f} {Z_WORDS} (z); the calibrated "
+                f"decision is z {limit} or more: {verdict}")  # fmt: skip
+    copy = _shown(_copy(match.hit), 3, result.threshold, near)
+    return (f"Copy score {copy:.3f}; the threshold is {threshold_text(result.threshold)}: "
+            f"{verdict}")  # fmt: skip
+
+
+def copy_text(hit: Any) -> str:
+    """A hit's copy score, its z and the copy decision ("" for label hits, which have none)."""
+    if hit.copy_score is None:
+        return ""
+    text = f"copy score {hit.copy_score:.3f}"
+    if hit.z is not None:
+        z = _shown(float(hit.z), 1, DUPLICATE_Z, bool(hit.duplicate))
+        verdict = "≥ {}: a copy" if hit.duplicate else "< {}: not a copy"
+        text += f", z {z:.1f} " + verdict.format(z_limit_text())
+    return text
+
+
+def score_title(hit: Any) -> str:
+    """A result card's tooltip: the rank score, and the copy score with its z and verdict."""
+    copy = copy_text(hit)
+    return f"Score {hit.score:.4f} (orders the results)" + (f" · {copy}" if copy else "")
+
+
+def copies(hits: list[Any]) -> int:
+    """How many hits are copies: exact ones, and those of the calibrated copy decision."""
+    return sum(1 for hit in hits if hit.exact or hit.duplicate)
+
+
+# -- the lookup's sections --------------------------------------------------------------------
+
+
+def decision_text(result: Any) -> str:
+    """What decided near-duplicates, for the results head."""
+    t = threshold_text(result.threshold)
+    if calibrated(result):
+        return f"calibrated: z ≥ {z_limit_text(result.z_threshold)} (copy score ≥ {t} here)"
+    return f"threshold: copy score ≥ {t}"
+
+
+def match_groups(result: Any) -> list[MatchGroup]:
+    """The lookup's matches in their three labelled sections (empty ones included)."""
+    if result is None:
+        return []
+    t = threshold_text(result.threshold)
+    if calibrated(result):
+        z = z_limit_text(result.z_threshold)
+        near_title, other_title = f"Near-duplicates (calibrated, z ≥ {z})", f"(z below {z})"
+        near_help = (f"Edited, resized or re-encoded versions: a copy score at least {z} "
+                     f"{Z_WORDS} (copy score {t} or more here).")  # fmt: skip
+        near_empty = f"No image is a copy by the calibrated decision (z ≥ {z})."
+    else:
+        near_title, other_title = f"Near-duplicates (copy score ≥ {t})", f"(copy score below {t})"
+        near_help = f"Edited, resized or re-encoded versions: copy score {t} or more."
+        near_empty = f"No image reaches the threshold (copy score {t})."
+    return [
+        MatchGroup(EXACT, "Exact copies", "The same file bytes, or the same pixels in another "
+                   "encoding.", "No exact copy: no library file has these bytes or these "
+                   "pixels.", result.of_kind(EXACT)),
+        MatchGroup(NEAR, near_title, near_help, near_empty, result.of_kind(NEAR)),
+        MatchGroup(SIMILAR, f"Other similar images {other_title}", "The nearest other "
+                   "images, for comparison: probably not copies.", "No other image in the "
+                   "library.", result.of_kind(SIMILAR)),
+    ]  # fmt: skip
+
+
+def register_filters(app: Flask) -> None:
+    app.add_template_filter(percent)
+    app.add_template_filter(filesize)
+    app.add_template_filter(basename)
+    app.add_template_filter(label_text)
+    app.add_template_filter(threshold_text)
+    for helper in (evidence_text, evidence_title, copy_text, score_title, copies, decision_text,
+                   z_limit_text):  # fmt: skip
+        app.add_template_global(helper)
