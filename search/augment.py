@@ -93,8 +93,9 @@ def overlay(img: Image.Image, rng: Rng) -> Image.Image:
 
 
 def downscale(img: Image.Image, rng: Rng) -> Image.Image:
-    """Down to 48-160 px on the longer side (thumbnails, tiny re-posts)."""
-    side = int(rng.integers(48, 161))
+    """Down to 20-160 px on the longer side (thumbnails, tiny re-posts; a quarter of them
+    20-48 px: a photo small inside a shrunk screenshot)."""
+    side = int(rng.integers(20, 49) if rng.random() < 0.25 else rng.integers(48, 161))
     s = side / max(img.size)
     if s >= 1:
         return img
