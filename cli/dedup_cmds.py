@@ -101,7 +101,8 @@ def dedup(
                 thumbnails = _thumbnailer(engine, cache)
             write_report(result, output, fmt, thumbnail=thumbnails)
     groups, copies = len(result.groups), result.duplicate_count
-    message = f"{groups} group(s), {copies} duplicate(s) at threshold {result.threshold:.2f}"
+    message = (f"{groups} group(s), {copies} duplicate(s) at copy score "
+               f">= {result.threshold:.3f}")
     click.echo(message + (f"; report: {output}" if output else ""), err=True)
 
 
@@ -145,7 +146,9 @@ def lookup_command(
         return
     for kind, title in (
         (EXACT, "Exact copies"),
-        (NEAR, f"Near-duplicates (cosine >= {result.threshold:.2f})"),
+        (NEAR, "Near-duplicates (" + (f"calibrated: z >= {result.z_threshold:g}, copy score "
+               if result.z_threshold is not None else "copy score ")
+         + f">= {result.threshold:.3f})"),
         (SIMILAR, "Nearest other images (not duplicates)"),
     ):
         matches = result.of_kind(kind)

@@ -47,6 +47,7 @@ ROTATION_SETS = {1: (0,), 2: (0, 180), 4: (0, 90, 180, 270)}
 GATE_Z = 4.0  # robust z above which labels stop mattering (tuned: dev sets and hymenoptera)
 GATE_WIDTH = 0.5
 EXPAND_Z = 6.0  # robust z of a sure copy: only those are chained (hymenoptera unaffected)
+WHITENED_DIMS = 256  # leading axes of the whitened space kept (bench/quality.py --dims)
 DUPLICATE_Z = 6.0  # duplicate_z threshold: 99 % pair precision with look-alikes (see above)
 BACKGROUND_PAIRS = 20_000
 MIN_CALIBRATION_IMAGES = 200  # smaller libraries use PLAIN_BACKGROUND (too few random pairs,
@@ -68,7 +69,8 @@ class DescriptorConfig:
     the framed photo's views); ``whiten``: learned whitening (libraries >= MIN_IMAGES);
     ``labels``: weight of the class-label similarity in the rank score (0 = off);
     ``expand``: how many of the best matches are followed in the duplicate graph (0 = off);
-    ``verify``: confirm duplicate candidates with local features (:mod:`search.verify`).
+    ``verify``: confirm duplicate candidates with local features (:mod:`search.verify`);
+    ``dims``: dimensions kept of the whitened space (its leading principal axes; 0 = all).
     """
 
     rotations: int = 4
@@ -77,6 +79,7 @@ class DescriptorConfig:
     labels: float = 0.2
     expand: int = 3
     verify: bool = False
+    dims: int = WHITENED_DIMS
 
     def __post_init__(self) -> None:
         if self.rotations not in ROTATION_SETS:
@@ -85,6 +88,8 @@ class DescriptorConfig:
             raise DescriptorError("labels weight must be in [0, 1)")
         if not 0 <= self.expand <= 50:
             raise DescriptorError("expand must be in 0..50")
+        if not (self.dims == 0 or 16 <= self.dims <= 4096):
+            raise DescriptorError("dims must be 0 (all) or in 16..4096")
 
     @classmethod
     def plain(cls) -> DescriptorConfig:
@@ -124,7 +129,7 @@ class DescriptorConfig:
         onoff = {True: "on", False: "off"}
         return (f"rotations={self.rotations},frames={onoff[self.frames]},"
                 f"whiten={onoff[self.whiten]},labels={self.labels:g},expand={self.expand},"
-                f"verify={onoff[self.verify]}")  # fmt: skip
+                f"verify={onoff[self.verify]},dims={self.dims}")  # fmt: skip
 
     @property
     def fingerprint(self) -> str:
@@ -136,7 +141,7 @@ class DescriptorConfig:
 def _value(key: str, value: str) -> object:
     v = value.strip().lower()
     try:
-        if key in ("rotations", "expand"):
+        if key in ("rotations", "expand", "dims"):
             return int(v)
         if key == "labels":
             return float(v)
@@ -213,6 +218,10 @@ class Descriptor:
                  calibration: Calibration | None = None) -> None:
         self.config = config or DescriptorConfig()
         self.whitening = whitening if self.config.whiten else None
+        dims = self.config.dims
+        if self.whitening is not None and 0 < dims < self.whitening.dimension:
+            w = self.whitening  # its rows are the principal axes, the strongest first
+            self.whitening = Whitening(w.mean, w.projection[:dims], w.pairs, w.images)
         self.calibration = calibration
 
     @property

@@ -170,10 +170,16 @@ class Library:
         model = self.store.model_stamp()
         return model.dimension if model else _DEFAULT_DIMENSION
 
+    def _searched_dimension(self, descriptor: Descriptor) -> int:
+        """Dimensions of the searched vectors: the whitened space's, else the model's."""
+        white = descriptor.whitening
+        return white.dimension if white is not None else self._dimension()
+
     def _expected_stamp(self, generation: int, count: int,
                         fingerprint: str | None = None) -> IndexStamp:
+        descriptor = load_descriptor(self.store, self.descriptor_config())
         if fingerprint is None:
-            fingerprint = index_fingerprint(load_descriptor(self.store, self.descriptor_config()))
+            fingerprint = index_fingerprint(descriptor)
         model = self.store.model_stamp()
         return IndexStamp(
             library_id=self.store.library_id,
@@ -181,7 +187,7 @@ class Library:
             count=count,
             model_name=model.name if model else "",
             model_sha256=model.sha256 if model else "",
-            dimension=self._dimension(),
+            dimension=self._searched_dimension(descriptor),
             descriptor=fingerprint,
         )
 
@@ -216,7 +222,7 @@ class Library:
                 log.info("rebuilding the vector index from the database: %s", error)
         if index is None:
             index = self._build(kind or self.index_kind(), descriptor, expected)
-        frames = build_frame_index(self.store, descriptor, self._dimension())
+        frames = build_frame_index(self.store, descriptor, self._searched_dimension(descriptor))
         calibrate(self.store, descriptor, fingerprint, reuse=kind is None)
         return Searchable(index, frames, descriptor, generation, fingerprint)
 
@@ -229,6 +235,7 @@ class Library:
         ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
         vectors = (np.concatenate([c[1] for c in chunks]) if chunks
                    else np.zeros((0, self._dimension()), np.float32))  # fmt: skip
+        # (an empty raw matrix is mapped like any other: primary_vectors gives the right width)
         frames = dominant_frames(self.store) if descriptor.config.frames else {}
         index = VectorIndex.build(ids, primary_vectors(descriptor, vectors, frames, ids),
                                   kind=kind)  # fmt: skip
@@ -274,7 +281,8 @@ class Library:
             index = VectorIndex.load(self.settings.index_path, expected)
         except IndexCacheError:
             return False
-        frames = build_frame_index(self.store, live.descriptor, self._dimension())
+        frames = build_frame_index(self.store, live.descriptor,
+                                   self._searched_dimension(live.descriptor))
         self._live = Searchable(index, frames, live.descriptor, saved.generation,
                                 live.fingerprint)
         return True

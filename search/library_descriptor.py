@@ -90,7 +90,10 @@ def primary_vectors(descriptor: Descriptor, vectors: np.ndarray,
             frame = dominant_frames.get(image_id)
             if frame is not None:
                 x[row] = frame
-    return descriptor.transform(x) if len(x) else x
+    if len(x):
+        return descriptor.transform(x)
+    white = descriptor.whitening
+    return np.zeros((0, white.dimension if white is not None else x.shape[1]), np.float32)
 
 
 def dominant_frames(store: Store) -> dict[int, np.ndarray]:

@@ -9,6 +9,7 @@ other images - each labelled with its evidence. ``library_duplicates`` runs
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -85,7 +86,9 @@ def lookup(
     others: int = 5,
 ) -> LookupResult:
     """Find ``source`` in the library: exact copies, near-duplicates, then ``others`` more."""
-    calibrated = threshold is None and engine.settings.dedup_threshold is None
+    calibration = engine.library.descriptor().calibration
+    calibrated = (threshold is None and engine.settings.dedup_threshold is None
+                  and calibration is not None)  # fmt: skip
     threshold = default_threshold(engine) if threshold is None else float(threshold)
     if not 0.0 < threshold <= 1.0:
         raise QueryError(f"threshold must be in (0, 1], got {threshold}")
@@ -100,8 +103,9 @@ def lookup(
     if sha is not None:
         by_id = {hit.id: hit for hit in hits}
         same_bytes = engine.store.ids_by_sha256(sha)
-        missing = [replace(hit, copy_score=1.0) for hit in engine.hits_for(
-            [i for i in same_bytes if i not in by_id], 1.0, exact=True)]
+        z_same = None if calibration is None else round(float(calibration.duplicate_z(1.0)), 2)
+        missing = [replace(hit, copy_score=1.0, z=z_same, duplicate=True) for hit in
+                   engine.hits_for([i for i in same_bytes if i not in by_id], 1.0, exact=True)]
         by_id.update({hit.id: hit for hit in missing})
         for image_id in same_bytes:
             if image_id in by_id:
@@ -115,16 +119,17 @@ def lookup(
                 LookupMatch(replace(hit, exact=True), EXACT, "same pixels, other encoding")
             )
             seen.add(hit.id)
-    below = 0
+    near_matches, similar = [], []
     for hit in nearby:
         if hit.id in seen:
             continue
         near, evidence = _evidence(hit, threshold, calibrated)
         if near:
-            matches.append(LookupMatch(hit, NEAR, evidence))
-        elif below < others:
-            below += 1
-            matches.append(LookupMatch(hit, SIMILAR, evidence))
+            near_matches.append(LookupMatch(hit, NEAR, evidence))
+        elif len(similar) < others:
+            similar.append(LookupMatch(hit, SIMILAR, evidence))
+    # exact, then near, then the others: each kind in the order of the search
+    matches += near_matches + similar
     ranked = [replace(m, hit=replace(m.hit, rank=rank)) for rank, m in enumerate(matches, start=1)]
     query = {"sha256": sha, "width": analysis.width, "height": analysis.height,
              "format": analysis.format}  # fmt: skip
@@ -132,15 +137,24 @@ def lookup(
                         z_threshold=DUPLICATE_Z if calibrated else None)
 
 
+def _cut(value: float, digits: int) -> str:
+    """``value`` with ``digits`` decimals, cut (not rounded) so that a value below a limit is
+    never shown equal to it."""
+    scale = 10**digits
+    return f"{math.floor(value * scale) / scale:.{digits}f}"
+
+
 def _evidence(hit: SearchHit, threshold: float, calibrated: bool) -> tuple[bool, str]:
     """Is ``hit`` a near-duplicate, and why (copy score, calibrated z, threshold)."""
     copy = hit.copy_score if hit.copy_score is not None else hit.score
     if calibrated and hit.z is not None:
         sign = ">=" if hit.duplicate else "<"
-        return hit.duplicate, (f"copy score {copy:.3f}: {hit.z:.1f} sd above the library's "
-                               f"background {sign} {DUPLICATE_Z:g}")  # fmt: skip
+        return hit.duplicate, (f"copy score {_cut(copy, 3)}: {_cut(hit.z, 1)} sd above the "
+                               f"library's background {sign} {DUPLICATE_Z:g}")  # fmt: skip
     near = copy >= threshold
-    return near, f"copy score {copy:.3f} {'>=' if near else '<'} threshold {threshold:.2f}"
+    limit = f"{threshold:.4f}".rstrip("0")  # 0.9 -> 0.90, 0.925 -> 0.925
+    limit = limit if len(limit.split(".")[1]) >= 2 else f"{threshold:.2f}"
+    return near, f"copy score {_cut(copy, 3)} {'>=' if near else '<'} threshold {limit}"
 
 
 class _LazyPixelHash:

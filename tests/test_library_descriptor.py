@@ -137,8 +137,10 @@ def test_index_run_learns_the_whitening_and_the_index_follows(tmp_path: Path, ph
         whitening = library.whitening()
         assert whitening is not None and whitening.images == 42
         live = library.searchable()
-        assert live.descriptor.whitening is not None
-        assert f"white={whitening.fingerprint}" in live.fingerprint
+        searched = live.descriptor.whitening  # its leading axes (DescriptorConfig.dims)
+        assert searched is not None and searched.dimension == DescriptorConfig().dims
+        assert live.index.dimension == searched.dimension
+        assert f"white={searched.fingerprint}" in live.fingerprint
         stamp = VectorIndex.read_header(settings.index_path).stamp
         assert stamp["descriptor"] == live.fingerprint  # the saved cache is in that space
     with SearchEngine.open(settings) as engine:

@@ -81,7 +81,7 @@ def check_shape(body: dict, *, grouped: bool = True) -> None:
         else:
             assert (r["copy_score"] >= threshold) is near, r
             sign = ">=" if near else "<"
-            assert re.fullmatch(rf"copy score \d\.\d{{3}} {sign} threshold \d\.\d\d",
+            assert re.fullmatch(rf"copy score \d\.\d{{3}} {sign} threshold \d\.\d\d\d?\d?",
                                 r["evidence"]), r["evidence"]  # fmt: skip
 
 
@@ -194,8 +194,6 @@ def test_a_low_explicit_threshold_catches_heavier_edits(client, weblib):
     assert again["z_threshold"] == DUPLICATE_Z and again["counts"] == calibrated["counts"]
 
 
-@pytest.mark.xfail(strict=True, reason="search.lookup.lookup labels the hits in rank-score "
-                   "order, so a near-duplicate by copy score can follow a 'similar' one")
 def test_results_come_grouped_when_copy_score_and_rank_score_disagree(client, weblib):
     body = lookup(client, weblib.ukbench / EDITED_ORIGINAL, threshold="0.3", others=10)
     order = [KINDS.index(r["match"]) for r in body.get_json()["results"]]
