@@ -15,8 +15,8 @@ inside a frame (screenshot, caption bars, padding), the photo's own embedding. A
   one threshold (:data:`DUPLICATE_Z`) means the same in every library. Its P99 threshold is
   ~4.6 on both hard copy dev sets, whose negatives are unrelated photos; a real library also
   holds look-alikes (burst shots, many photos of one species): on all 509 shared photos
-  (whitened) z 4.5 keeps precision 0.957, z 6.0 0.993 with pair recall 0.815 (different
-  photos of one UKBench object left out: they score like copies at any threshold).
+  (whitened, 128 dims) z 4.5 keeps pair precision 0.881, z 6.0 0.987 with pair recall 0.793
+  (different photos of one UKBench object left out: they score like copies at any threshold).
 * **duplicate-graph expansion** (``expand`` = K): a copy of a copy is a copy. For each of the
   query's K best matches ``k`` that is itself a sure copy (``z >= EXPAND_Z``), the stored
   images ``o`` that are sure copies of ``k`` score at least ``min(C(q, k), C(k, o))``. Hard
@@ -47,7 +47,7 @@ ROTATION_SETS = {1: (0,), 2: (0, 180), 4: (0, 90, 180, 270)}
 GATE_Z = 4.0  # robust z above which labels stop mattering (tuned: dev sets and hymenoptera)
 GATE_WIDTH = 0.5
 EXPAND_Z = 6.0  # robust z of a sure copy: only those are chained (hymenoptera unaffected)
-WHITENED_DIMS = 256  # leading axes of the whitened space kept (bench/quality.py --dims)
+WHITENED_DIMS = 128  # leading axes of the whitened space kept (measured: see README)
 DUPLICATE_Z = 6.0  # duplicate_z threshold: 99 % pair precision with look-alikes (see above)
 BACKGROUND_PAIRS = 20_000
 MIN_CALIBRATION_IMAGES = 200  # smaller libraries use PLAIN_BACKGROUND (too few random pairs,
