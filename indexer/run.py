@@ -69,6 +69,7 @@ class IndexSummary:
     images_total: int = 0
     descriptor: str = ""
     whitening: str = ""
+    learn_seconds: float = 0.0  # of ``seconds``: learning the whitening (once per library)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,6 +89,7 @@ class IndexSummary:
             "collections": self.collections,
             "descriptor": self.descriptor,
             "whitening": self.whitening,
+            "learn_seconds": round(self.learn_seconds, 3),
             "failures": [{"path": p, "error": e} for p, e in self.failures],
             "warnings": self.warnings,
         }
@@ -211,6 +213,7 @@ def index_collections(
                 counts = pipeline.run(plan)
             learned = update_whitening(library, model, progress=_say(show))
             summary.whitening = learned.to_text()
+            summary.learn_seconds = learned.seconds
             _finish_index(library, options.index_kind)
             library.recalibrate()
             summary.descriptor = library.descriptor_config().describe()
