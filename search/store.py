@@ -245,21 +245,9 @@ class Store(DescriptorStoreMixin):
 
     def iter_vectors(self, chunk: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(ids int64[n], vectors float32[n, d])`` in id order, a chunk at a time."""
-        last = -1
-        while True:
-            with self.session() as session:
-                rows = session.execute(
-                    select(Embedding.image_id, Embedding.vector)
-                    .where(Embedding.image_id > last)
-                    .order_by(Embedding.image_id)
-                    .limit(chunk)
-                ).all()
-            if not rows:
-                return
+        for rows in self.pages(Embedding.image_id, (Embedding.vector,), chunk):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vectors = np.stack([decode_vector(r[1]) for r in rows]).astype(np.float32)
-            last = int(ids[-1])
-            yield ids, vectors
+            yield ids, np.stack([decode_vector(r[1]) for r in rows]).astype(np.float32)
 
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         with self.session() as session:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, select
@@ -61,22 +62,26 @@ class DescriptorStoreMixin:
     def iter_frames(self, chunk: int = 20_000
                     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """``(ids, vectors [n, d], dominant bool[n])`` of the framed photos, in id order."""
+        for rows in self.pages(ImageFrame.image_id, (ImageFrame.vector, ImageFrame.dominant),
+                               chunk):  # fmt: skip
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.stack([decode_vector(r[1]) for r in rows]).astype(np.float32)
+            dominant = np.fromiter((bool(r[2]) for r in rows), dtype=bool, count=len(rows))
+            yield ids, vectors, dominant
+
+    def pages(self, key: Any, columns: Sequence[Any], chunk: int) -> Iterator[Sequence[Any]]:
+        """Rows ``(key, *columns)`` in key order, ``chunk`` at a time (keyset pagination:
+        each page is its own short read transaction)."""
         last = -1
         while True:
             with self.session() as session:
                 rows = session.execute(
-                    select(ImageFrame.image_id, ImageFrame.vector, ImageFrame.dominant)
-                    .where(ImageFrame.image_id > last)
-                    .order_by(ImageFrame.image_id)
-                    .limit(chunk)
+                    select(key, *columns).where(key > last).order_by(key).limit(chunk)
                 ).all()
             if not rows:
                 return
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vectors = np.stack([decode_vector(r[1]) for r in rows]).astype(np.float32)
-            dominant = np.fromiter((bool(r[2]) for r in rows), dtype=bool, count=len(rows))
-            last = int(ids[-1])
-            yield ids, vectors, dominant
+            last = rows[-1][0]
+            yield rows
 
     def descriptor_rows(self, ids: Sequence[int], *, labels: bool = True
                         ) -> dict[int, DescriptorRows]:
