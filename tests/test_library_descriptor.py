@@ -179,3 +179,24 @@ def test_verify_raises_a_geometrically_confirmed_pair_only(tmp_path: Path, data_
     assert found[0].tolist() == [1, 2, 3]  # the confirmed crop moves up to the threshold
     assert scores[0].tolist() == pytest.approx([1.0, 0.5, 0.35])
     assert provider.stats() == {"verify_checked": 2, "verify_confirmed": 1, "verify_images": 3}
+
+
+def test_eval_measures_the_library_path(data_dir: Path, models_dir: Path) -> None:
+    """`eval --descriptor library` indexes the set into a fresh library and searches it."""
+    import json
+
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    folder = data_dir / "near_duplicates"
+    out = CliRunner().invoke(cli, ["--model-path", str(models_dir), "eval", str(folder),
+                                   "--json", "--descriptor", "library"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    details = data["details"]["descriptor"]
+    assert details["indexing"]["added"] == 45 and details["indexing"]["failed"] == 0
+    assert details["descriptor"] == DescriptorConfig().describe()
+    assert details["query_ms"]["p50"] > 0
+    assert data["recall@1"] == 1.0 and data["pair_ap"] >= 0.98
+    assert data["recall_at_p99"] >= 0.97 and data["pair_precision"] >= 0.99
