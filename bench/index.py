@@ -103,8 +103,8 @@ def main() -> None:
             learn = summary.get("learn_seconds", 0.0)
             seconds = summary["seconds"] - learn
             index_rates[descriptor].append(summary["processed"] / seconds)
-            index_cpu[descriptor].append(summary["processed"] / max(1e-9, summary["cpu_seconds"]
-                                                                   - learn))  # fmt: skip
+            cpu = summary["cpu_seconds"] - summary.get("learn_cpu_seconds", 0.0)
+            index_cpu[descriptor].append(summary["processed"] / max(1e-9, cpu))
             whole = summary["processed"] / summary["wall_seconds"]
             if learn:
                 learned.append(learn)

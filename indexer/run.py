@@ -70,6 +70,7 @@ class IndexSummary:
     descriptor: str = ""
     whitening: str = ""
     learn_seconds: float = 0.0  # of ``seconds``: learning the whitening (once per library)
+    learn_cpu_seconds: float = 0.0  # of ``cpu_seconds``
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +91,7 @@ class IndexSummary:
             "descriptor": self.descriptor,
             "whitening": self.whitening,
             "learn_seconds": round(self.learn_seconds, 3),
+            "learn_cpu_seconds": round(self.learn_cpu_seconds, 3),
             "failures": [{"path": p, "error": e} for p, e in self.failures],
             "warnings": self.warnings,
         }
@@ -214,6 +216,7 @@ def index_collections(
             learned = update_whitening(library, model, progress=_say(show))
             summary.whitening = learned.to_text()
             summary.learn_seconds = learned.seconds
+            summary.learn_cpu_seconds = learned.cpu_seconds
             _finish_index(library, options.index_kind)
             library.recalibrate()
             summary.descriptor = library.descriptor_config().describe()

@@ -49,6 +49,7 @@ class WhiteningRun:
     images: int = 0
     pairs: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # of this process, all threads
 
     def to_text(self) -> str:
         if self.action == "learned":
@@ -82,7 +83,7 @@ def update_whitening(library: Library, model: OnnxModel, *, seed: int = 0,
             "learned for this library size" if state == "kept"
             else f"fewer than {MIN_IMAGES} images")
         return WhiteningRun(state, why)
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     store = library.store
     all_ids = store.sample_vector_ids(BACKGROUND_SAMPLE, seed)
     background = np.stack([r.vector for r in store.descriptor_rows(all_ids, labels=False)
@@ -104,7 +105,7 @@ def update_whitening(library: Library, model: OnnxModel, *, seed: int = 0,
         return WhiteningRun("skipped", str(error))
     library.set_whitening(whitening)
     return WhiteningRun("learned", reason, len(images), whitening.pairs,
-                        time.monotonic() - started)
+                        time.monotonic() - started, time.process_time() - cpu)
 
 
 def _pairs(images: list, model: OnnxModel, seed: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
