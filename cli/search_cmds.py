@@ -62,7 +62,7 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
     rows = [("rank", "score", "id", "size", "WxH", "path", "labels")]
     for hit in hits:
         dims = f"{hit.width}x{hit.height}" if hit.width and hit.height else "-"
-        score = f"{hit.score:.4f}" + ("=" if hit.exact else "")
+        score = f"{hit.score:.4f}" + ("=" if hit.exact else "~" if hit.duplicate else "")
         labels = ", ".join(name for name, _s in hit.labels[:3])
         if label_column and hit.label:
             labels = f"{hit.label} ({labels})" if labels else hit.label
@@ -77,6 +77,8 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         lines.append("  ".join(cells).rstrip())
     if any(hit.exact for hit in hits):
         lines.append("(= exact copy of the query: same bytes or same pixels)")
+    if any(hit.duplicate and not hit.exact for hit in hits):
+        lines.append("(~ a copy by the library's calibrated decision: edited, re-encoded, framed)")
     return "\n".join(lines)
 
 
