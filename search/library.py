@@ -175,9 +175,10 @@ class Library:
         white = descriptor.whitening
         return white.dimension if white is not None else self._dimension()
 
-    def _expected_stamp(self, generation: int, count: int,
-                        fingerprint: str | None = None) -> IndexStamp:
-        descriptor = load_descriptor(self.store, self.descriptor_config())
+    def _expected_stamp(self, generation: int, count: int, fingerprint: str | None = None,
+                        descriptor: Descriptor | None = None) -> IndexStamp:
+        if descriptor is None:
+            descriptor = load_descriptor(self.store, self.descriptor_config())
         if fingerprint is None:
             fingerprint = index_fingerprint(descriptor)
         model = self.store.model_stamp()
@@ -213,7 +214,8 @@ class Library:
         generation = self.store.generation()
         descriptor = load_descriptor(self.store, self.descriptor_config())
         fingerprint = index_fingerprint(descriptor)
-        expected = self._expected_stamp(generation, self.store.vector_count(), fingerprint)
+        expected = self._expected_stamp(generation, self.store.vector_count(), fingerprint,
+                                        descriptor)
         index = None
         if kind is None:
             try:
@@ -276,7 +278,8 @@ class Library:
             return False
         if saved.generation <= live.generation or saved.descriptor != live.fingerprint:
             return False
-        expected = self._expected_stamp(saved.generation, saved.count, live.fingerprint)
+        expected = self._expected_stamp(saved.generation, saved.count, live.fingerprint,
+                                        live.descriptor)
         try:
             index = VectorIndex.load(self.settings.index_path, expected)
         except IndexCacheError:
@@ -312,7 +315,8 @@ class Library:
         with self._lock:
             live = self._live
             if live is not None:
-                stamp = self._expected_stamp(live.generation, live.index.ntotal, live.fingerprint)
+                stamp = self._expected_stamp(live.generation, live.index.ntotal,
+                                             live.fingerprint, live.descriptor)
                 self._save(live.index, stamp)
 
     # -- writes -----------------------------------------------------------------------------
