@@ -25,12 +25,12 @@ from sqlalchemy import select
 from models import ImageAnalyzer, ImageError, ImgsearchError, load_image, pixel_sha256
 from models.roi import coerce_roi
 from models.views import ViewSet
-from search.descriptors import DUPLICATE_Z
+from search.descriptors import DUPLICATE_Z, DescriptorConfig
 from search.engine_admin import LibraryAdmin
 from search.errors import ImageNotFoundError
 from search.hit_rows import hit_rows
 from search.library import Library
-from search.library_descriptor import to_stored
+from search.library_descriptor import Searchable, to_stored
 from search.rerank import CANDIDATES_PER_VIEW, QueryScorer, ScoredHit
 from search.results import (
     ImageInfo,
@@ -52,7 +52,6 @@ from search.settings import Settings
 CANDIDATE_MARGIN = 10  # extra candidates: self-exclusion, rows removed meanwhile, ties at k
 EXACT_PIXEL_MIN_SCORE = 0.9  # pixel-identical copies score ~1; below this none is looked for
 SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by id
-STATS_FAILURES = 20  # failed files listed by stats()
 
 
 @dataclass(frozen=True)
@@ -111,25 +110,17 @@ class SearchEngine(LibraryAdmin):
                 )
             return self._analyzer
 
-    def embed(self, source: ImageQuery, roi: RoiLike = None) -> tuple[Any, bytes | None]:
-        """Decode and embed a query: ``(Analysis, encoded bytes or None)``.
+    def embed_views(self, source: ImageQuery, roi: RoiLike = None,
+                    config: DescriptorConfig | None = None) -> tuple[ViewSet, bytes | None]:
+        """Decode a query once and embed the views the descriptor compares (quarter turns,
+        the photo inside a frame): ``(ViewSet, encoded bytes or None)``. ``config`` defaults
+        to the library's descriptor.
 
         Raises an ``ImageError`` subclass for a bad image and ``RoiError`` for a bad region.
         """
         region = coerce_roi(roi)
         data = read_query_bytes(source)
-        try:
-            analysis = self.analyzer.analyze(data if data is not None else source, region)
-        except ImageError as error:
-            raise _with_source(error, source) from None
-        return analysis, data
-
-    def embed_views(self, source: ImageQuery, roi: RoiLike = None) -> tuple[ViewSet, bytes | None]:
-        """Decode a query once and embed the views the library's descriptor compares
-        (quarter turns, the photo inside a frame): ``(ViewSet, encoded bytes or None)``."""
-        region = coerce_roi(roi)
-        data = read_query_bytes(source)
-        config = self.library.descriptor_config()
+        config = config or self.library.descriptor().config
         try:
             views = self.analyzer.analyze_views(data if data is not None else source, region,
                                                 rotations=config.angles, frames=config.frames)
@@ -146,12 +137,12 @@ class SearchEngine(LibraryAdmin):
         """Search with an image file or bytes (or its region ``roi``): the query's analysis,
         its bytes, and the ``k`` best hits (see :meth:`search_image`)."""
         check_params(k, min_score)
-        views, data = self.embed_views(source, roi)
+        live = self.library.searchable()  # one state for the whole query, even if swapped
+        views, data = self.embed_views(source, roi, live.descriptor.config)
         analysis = views.analysis
-        descriptor = self.library.descriptor()
         frame_dominant = bool(views.frame is not None and views.frame.dominant)
-        query = descriptor.query_rows(views.embeddings, views.names, frame_dominant)
-        scored = self._scored(query, analysis.labels, k, min_score, exclude=None)
+        query = live.descriptor.query_rows(views.embeddings, views.names, frame_dominant)
+        scored = self._scored(live, query, analysis.labels, k, min_score, exclude=None)
         sha = hashlib.sha256(data).hexdigest() if data is not None else None
         pixel_hash: list[str | None] = []  # computed at most once, only when it can matter
 
@@ -168,7 +159,7 @@ class SearchEngine(LibraryAdmin):
                 return False
             return row.pixel_sha256 == pixels()
 
-        return ImageQueryResult(analysis, data, sha, self._hits(scored, exact))
+        return ImageQueryResult(analysis, data, sha, self._hits(live, scored, exact))
 
     def search_image(
         self, source: ImageQuery, roi: RoiLike = None, k: int = 10,
@@ -184,16 +175,6 @@ class SearchEngine(LibraryAdmin):
         (sha256) or pixel-identical copies of the query file.
         """
         return self.query_image(source, roi, k, min_score).hits
-
-    def search_vector(
-        self, vector: np.ndarray, k: int = 10, min_score: float | None = None,
-        *, exclude: int | None = None,
-    ) -> list[SearchHit]:
-        """The ``k`` images nearest to a raw model vector (``exact`` left False: no file)."""
-        check_params(k, min_score)
-        query = self.library.descriptor().transform(np.asarray(vector, np.float32)[None])
-        scored = self._scored(query, (), k, min_score, exclude)
-        return self._hits(scored, lambda _row, _score: False)
 
     def hits_for(self, ids: Sequence[int], score: float, *, exact: bool) -> list[SearchHit]:
         """Hit records for known image ids (e.g. exact copies found by hash), in id order."""
@@ -215,11 +196,13 @@ class SearchEngine(LibraryAdmin):
             raise ImageNotFoundError(
                 f"image {image_id} ({row.rel_path}) has no vector: {row.error or row.status}"
             )
-        query, _owner = self.library.descriptor().stored_rows([to_stored(found)])
-        scored = self._scored(query, found.labels, k, min_score, exclude=image_id)
-        sha = hit_rows(self.store, [image_id]).get(image_id)
-        sha256 = sha.sha256 if sha is not None else None
-        return self._hits(scored, lambda hit, _s: sha256 is not None and hit.sha256 == sha256)
+        live = self.library.searchable()
+        query, _owner = live.descriptor.stored_rows([to_stored(found)])
+        scored = self._scored(live, query, found.labels, k, min_score, exclude=image_id)
+        file = self.image_file(image_id)
+        sha256 = file.sha256 if file is not None else None
+        return self._hits(live, scored,
+                          lambda hit, _s: sha256 is not None and hit.sha256 == sha256)
 
     def search_labels(self, q: str, k: int = 50) -> list[SearchHit]:
         """Images whose top class labels contain ``q``, best label probability first.
@@ -248,12 +231,11 @@ class SearchEngine(LibraryAdmin):
         ]
 
     def _scored(
-        self, query: np.ndarray, labels: Sequence[tuple[str, float]], k: int,
+        self, live: Searchable, query: np.ndarray, labels: Sequence[tuple[str, float]], k: int,
         min_score: float | None, exclude: int | None,
     ) -> list[tuple[ScoredHit, StoredImage]]:
-        """Candidates from the indexes, scored exactly from the store (the truth) by the
-        library's descriptor (:class:`search.rerank.QueryScorer`), filtered, best first."""
-        live = self.library.searchable()  # this query keeps this state even if swapped
+        """Candidates from ``live``'s indexes, scored exactly from the store (the truth) by
+        its descriptor (:class:`search.rerank.QueryScorer`), filtered, best first."""
         if live.index.ntotal == 0:
             return []
 
@@ -272,8 +254,9 @@ class SearchEngine(LibraryAdmin):
                 scored.append((replace(hit, rank=rank), row))
         return scored[:k]
 
-    def _hits(self, scored: list[tuple[ScoredHit, StoredImage]], exact: Any) -> list[SearchHit]:
-        calibration = self.library.descriptor().calibration
+    def _hits(self, live: Searchable, scored: list[tuple[ScoredHit, StoredImage]],
+              exact: Any) -> list[SearchHit]:
+        calibration = live.descriptor.calibration
         out = []
         for n, (hit, row) in enumerate(scored, start=1):
             copy = round(min(1.0, hit.copy), SCORE_DECIMALS)
