@@ -27,13 +27,14 @@ from search.library_descriptor import (
     DESCRIPTOR_META_KEY,
     WHITENING_KEY,
     Searchable,
+    StoredFrames,
     build_frame_index,
     calibrate,
-    dominant_frames,
     index_fingerprint,
     library_config,
     load_descriptor,
     primary_vectors,
+    searched_dimension,
 )
 from search.settings import Settings
 from search.store import AppliedChanges, ChangeSet, ModelStamp, Store
@@ -172,8 +173,7 @@ class Library:
 
     def _searched_dimension(self, descriptor: Descriptor) -> int:
         """Dimensions of the searched vectors: the whitened space's, else the model's."""
-        white = descriptor.whitening
-        return white.dimension if white is not None else self._dimension()
+        return searched_dimension(descriptor, self._dimension())
 
     def _expected_stamp(self, generation: int, count: int, fingerprint: str | None = None,
                         descriptor: Descriptor | None = None) -> IndexStamp:
@@ -222,24 +222,25 @@ class Library:
                 index = VectorIndex.load(self.settings.index_path, expected)
             except IndexCacheError as error:
                 log.info("rebuilding the vector index from the database: %s", error)
+        frames = StoredFrames.read(self.store, descriptor)  # read once for both indexes
         if index is None:
-            index = self._build(kind or self.index_kind(), descriptor, expected)
-        frames = build_frame_index(self.store, descriptor, self._searched_dimension(descriptor))
+            index = self._build(kind or self.index_kind(), descriptor, frames, expected)
+        frame_index = build_frame_index(frames, descriptor, self._searched_dimension(descriptor))
         calibrate(self.store, descriptor, fingerprint, reuse=kind is None)
-        return Searchable(index, frames, descriptor, generation, fingerprint)
+        return Searchable(index, frame_index, descriptor, generation, fingerprint)
 
     def index_kind(self) -> str:
         """The kind asked for by `rebuild-index --index`, kept in the store, else the setting."""
         return self.store.get_meta("index_kind") or self.settings.index_kind
 
-    def _build(self, kind: str, descriptor: Descriptor, stamp: IndexStamp) -> VectorIndex:
+    def _build(self, kind: str, descriptor: Descriptor, frames: StoredFrames,
+               stamp: IndexStamp) -> VectorIndex:
         chunks = list(self.store.iter_vectors())
         ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
         vectors = (np.concatenate([c[1] for c in chunks]) if chunks
                    else np.zeros((0, self._dimension()), np.float32))  # fmt: skip
         # (an empty raw matrix is mapped like any other: primary_vectors gives the right width)
-        frames = dominant_frames(self.store) if descriptor.config.frames else {}
-        index = VectorIndex.build(ids, primary_vectors(descriptor, vectors, frames, ids),
+        index = VectorIndex.build(ids, primary_vectors(descriptor, vectors, frames.dominant, ids),
                                   kind=kind)  # fmt: skip
         self._save(index, stamp)
         return index
@@ -284,8 +285,8 @@ class Library:
             index = VectorIndex.load(self.settings.index_path, expected)
         except IndexCacheError:
             return False
-        frames = build_frame_index(self.store, live.descriptor,
-                                   self._searched_dimension(live.descriptor))
+        frames = build_frame_index(StoredFrames.read(self.store, live.descriptor),
+                                   live.descriptor, self._searched_dimension(live.descriptor))
         self._live = Searchable(index, frames, live.descriptor, saved.generation,
                                 live.fingerprint)
         return True

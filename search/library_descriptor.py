@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from search.descriptors import (
     DESCRIPTOR_VERSION,
     DUPLICATE_Z,
+    PLAIN_BACKGROUND,
     Calibration,
     Descriptor,
     DescriptorConfig,
@@ -36,7 +37,7 @@ from search.descriptors import (
 )
 from search.descriptors import StoredImage as StoredVectors
 from search.index import VectorIndex
-from search.store import DescriptorRows, Store
+from search.store import DescriptorRows, FrameVector, Store
 from search.whitening import Whitening, WhiteningError
 
 log = logging.getLogger(__name__)
@@ -80,44 +81,69 @@ def to_stored(rows: DescriptorRows) -> StoredVectors:
                          bool(frame is not None and frame.dominant), rows.labels)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class StoredFrames:
+    """The library's framed photos, read once: those that replace their image's row in the
+    main index (the frame dominates) and the others, searched as a second row."""
+
+    dominant: dict[int, np.ndarray]
+    extra_ids: np.ndarray
+    extra_vectors: np.ndarray  # raw model vectors, one row per id of ``extra_ids``
+
+    @classmethod
+    def read(cls, store: Store, descriptor: Descriptor) -> StoredFrames:
+        """Every framed photo when the descriptor uses frames, else none."""
+        dominant: dict[int, np.ndarray] = {}
+        ids: list[np.ndarray] = []
+        vectors: list[np.ndarray] = []
+        if descriptor.config.frames:
+            for chunk_ids, chunk_vectors, chunk_dominant in store.iter_frames():
+                dominant.update(zip(chunk_ids[chunk_dominant].tolist(),
+                                    chunk_vectors[chunk_dominant], strict=True))  # fmt: skip
+                ids.append(chunk_ids[~chunk_dominant])
+                vectors.append(chunk_vectors[~chunk_dominant])
+        if not ids:
+            return cls(dominant, np.zeros(0, np.int64), np.zeros((0, 1), np.float32))
+        return cls(dominant, np.concatenate(ids), np.concatenate(vectors))
+
+    def extra_rows(self, descriptor: Descriptor, keep: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, searched rows)`` of the second-row photos (of the images ``keep``)."""
+        take = np.ones(len(self.extra_ids), bool) if keep is None else np.isin(
+            self.extra_ids, keep)
+        if not take.any():
+            width = searched_dimension(descriptor, self.extra_vectors.shape[1])
+            return np.zeros(0, np.int64), np.zeros((0, width), np.float32)
+        return self.extra_ids[take], descriptor.transform(self.extra_vectors[take])
+
+
+def searched_dimension(descriptor: Descriptor, model_dimension: int) -> int:
+    """Dimensions of the searched vectors: the whitened space's, else the model's."""
+    white = descriptor.whitening
+    return white.dimension if white is not None else model_dimension
+
+
 def primary_vectors(descriptor: Descriptor, vectors: np.ndarray,
                     dominant_frames: Mapping[int, np.ndarray], ids: np.ndarray) -> np.ndarray:
     """The main index's rows: each image's vector, or its framed photo's when the frame
     dominates (frames on), mapped through the descriptor."""
     x = np.array(vectors, dtype=np.float32, copy=True)
     if descriptor.config.frames and dominant_frames:
-        for row, image_id in enumerate(ids.tolist()):
-            frame = dominant_frames.get(image_id)
-            if frame is not None:
-                x[row] = frame
+        framed = np.fromiter(dominant_frames, dtype=np.int64, count=len(dominant_frames))
+        for row in np.flatnonzero(np.isin(ids, framed)).tolist():
+            x[row] = dominant_frames[int(ids[row])]
     if len(x):
         return descriptor.transform(x)
-    white = descriptor.whitening
-    return np.zeros((0, white.dimension if white is not None else x.shape[1]), np.float32)
+    return np.zeros((0, searched_dimension(descriptor, x.shape[1])), np.float32)
 
 
-def dominant_frames(store: Store) -> dict[int, np.ndarray]:
-    """Framed photos that replace their image's vector in the main index."""
-    out: dict[int, np.ndarray] = {}
-    for ids, vectors, dominant in store.iter_frames():
-        for image_id, vector in zip(ids[dominant].tolist(), vectors[dominant], strict=True):
-            out[image_id] = vector
-    return out
-
-
-def build_frame_index(store: Store, descriptor: Descriptor, dimension: int) -> VectorIndex:
+def build_frame_index(frames: StoredFrames, descriptor: Descriptor,
+                      dimension: int) -> VectorIndex:
     """Exact index of the framed photos that do not replace their image's row."""
-    ids: list[np.ndarray] = []
-    vectors: list[np.ndarray] = []
-    if descriptor.config.frames:
-        for chunk_ids, chunk_vectors, dominant in store.iter_frames():
-            keep = ~dominant
-            ids.append(chunk_ids[keep])
-            vectors.append(chunk_vectors[keep])
-    if not ids or not sum(len(i) for i in ids):
+    ids, rows = frames.extra_rows(descriptor)
+    if not len(ids):
         return VectorIndex.empty(dimension, "flat")
-    x = descriptor.transform(np.concatenate(vectors))
-    return VectorIndex.build(np.concatenate(ids), x, "flat")
+    return VectorIndex.build(ids, rows, "flat")
 
 
 def calibrate(store: Store, descriptor: Descriptor, fingerprint: str, *,
@@ -140,8 +166,6 @@ def calibrate(store: Store, descriptor: Descriptor, fingerprint: str, *,
     try:
         calibration = descriptor.calibrate(images)
     except DescriptorError:  # fewer than 3 images: the plain-space prior
-        from search.descriptors import PLAIN_BACKGROUND
-
         calibration = descriptor.calibration = PLAIN_BACKGROUND
     data = {"median": calibration.median, "spread": calibration.spread,
             "mean": calibration.mean, "sd": calibration.sd}  # fmt: skip
@@ -179,16 +203,16 @@ class Searchable:
             return np.full((len(q), 1), -1, np.int64)
         return np.concatenate(found, axis=1)
 
-    def add(self, vectors: Mapping[int, np.ndarray], frames: Mapping[int, object]) -> None:
-        """Add freshly stored images (``frames``: their FrameVector, when framed)."""
+    def add(self, vectors: Mapping[int, np.ndarray], frames: Mapping[int, FrameVector]) -> None:
+        """Add freshly stored images (``frames``: their framed photos, when framed)."""
         if not vectors:
             return
         ids = np.fromiter(vectors, dtype=np.int64, count=len(vectors))
-        dominant = {i: f.vector for i, f in frames.items() if f.dominant}  # type: ignore[attr-defined]
+        dominant = {i: f.vector for i, f in frames.items() if f.dominant}
         x = primary_vectors(self.descriptor, np.stack(list(vectors.values())), dominant, ids)
         self.index.add(ids, x)
         if self.descriptor.config.frames:
-            extra = [(i, f.vector) for i, f in frames.items() if not f.dominant]  # type: ignore[attr-defined]
+            extra = [(i, f.vector) for i, f in frames.items() if not f.dominant]
             if extra:
                 self.frames.add(np.array([i for i, _ in extra], np.int64),
                                 self.descriptor.transform(np.stack([v for _, v in extra])))

@@ -22,7 +22,7 @@ from search.dedup import DEFAULT_DEDUP_THRESHOLD, DedupImage, DedupResult, find_
 from search.dedup_neighbours import MultiRowNeighbours
 from search.descriptors import DUPLICATE_Z
 from search.engine import SearchEngine
-from search.library_descriptor import dominant_frames, primary_vectors
+from search.library_descriptor import StoredFrames, primary_vectors, searched_dimension
 from search.results import ImageQuery, QueryError, SearchHit
 from search.schema import STATUS_OK, Collection, Image
 
@@ -199,7 +199,8 @@ def _same_pixels(
 # -- whole-library duplicate reports ----------------------------------------------------------
 
 
-def library_images(engine: SearchEngine) -> tuple[list[DedupImage], np.ndarray]:
+def library_images(engine: SearchEngine, frames: StoredFrames | None = None
+                   ) -> tuple[list[DedupImage], np.ndarray]:  # fmt: skip
     """Every indexed image of the library with its searched vector (the library's descriptor
     space: whitened, the framed photo for screenshots), in id order."""
     images: list[DedupImage] = []
@@ -216,18 +217,18 @@ def library_images(engine: SearchEngine) -> tuple[list[DedupImage], np.ndarray]:
     with engine.store.session() as session:
         rows = {row[0]: row for row in session.execute(query)}
     descriptor = engine.library.descriptor()
-    dominant = dominant_frames(engine.store) if descriptor.config.frames else {}
+    frames = frames or StoredFrames.read(engine.store, descriptor)
     chunks_ids, chunks_vectors = [], []
     for ids, vectors in engine.store.iter_vectors():
         keep = np.fromiter((int(i) in rows for i in ids), dtype=bool, count=len(ids))
-        searched = primary_vectors(descriptor, vectors[keep], dominant, ids[keep])
+        searched = primary_vectors(descriptor, vectors[keep], frames.dominant, ids[keep])
         chunks_ids.append(ids[keep])
         chunks_vectors.append(searched.astype(np.float16))  # half the memory at 1 M
     ids = np.concatenate(chunks_ids) if chunks_ids else np.zeros(0, np.int64)
-    dimension = engine.store.model_stamp().dimension if engine.store.model_stamp() else 0
-    vectors = (
-        np.concatenate(chunks_vectors) if chunks_vectors else np.zeros((0, dimension), np.float16)
-    )
+    stamp = engine.store.model_stamp()
+    width = searched_dimension(descriptor, stamp.dimension if stamp else 0)
+    vectors = (np.concatenate(chunks_vectors) if chunks_vectors
+               else np.zeros((0, width), np.float16))  # fmt: skip
     for image_id in ids:
         row = rows[int(image_id)]
         images.append(
@@ -255,13 +256,15 @@ def library_duplicates(
     copy decision (:func:`default_threshold`). ``verify``: borderline pairs are confirmed
     with local features (:mod:`search.dedup_verify`; needs OpenCV).
     """
-    images, vectors = library_images(engine)
+    frames = StoredFrames.read(engine.store, engine.library.descriptor())
+    images, vectors = library_images(engine, frames)
     threshold = default_threshold(engine) if threshold is None else float(threshold)
     verifier = None
     if options.get("near", True) and "neighbours" not in options and len(images):
-        extra, extra_ids = _frame_rows(engine, {im.id for im in images})
         ids = np.fromiter((im.id for im in images), dtype=np.int64, count=len(images))
-        options["neighbours"] = MultiRowNeighbours(vectors, ids, extra, extra_ids)
+        extra_ids, extra = frames.extra_rows(engine.library.descriptor(), keep=ids)
+        options["neighbours"] = MultiRowNeighbours(vectors, ids, extra.astype(np.float16),
+                                                   extra_ids)  # fmt: skip
         if verify:
             verifier = _verifier(engine, options["neighbours"], threshold)
             options["neighbours"] = verifier
@@ -284,18 +287,3 @@ def _verifier(engine: SearchEngine, inner: Any, threshold: float) -> Any:
         return found.path if found is not None and found.path.is_file() else None
 
     return VerifiedNeighbours(inner, path_of, min(low, threshold), threshold)
-
-
-def _frame_rows(engine: SearchEngine, keep: set[int]) -> tuple[np.ndarray, np.ndarray]:
-    """The framed photos that are an image's second row (the frame does not dominate)."""
-    descriptor = engine.library.descriptor()
-    ids, rows = [], []
-    if descriptor.config.frames:
-        for chunk_ids, vectors, dominant in engine.store.iter_frames():
-            take = ~dominant & np.isin(chunk_ids, list(keep))
-            if take.any():
-                ids.append(chunk_ids[take])
-                rows.append(descriptor.transform(vectors[take]).astype(np.float16))
-    if not ids:
-        return np.zeros((0, 1), np.float16), np.zeros(0, np.int64)
-    return np.concatenate(rows), np.concatenate(ids)
