@@ -58,36 +58,36 @@ class WhiteningRun:
         return f"whitening {self.action}: {self.reason}"
 
 
-def whitening_due(library: Library) -> str | None:
-    """Why the library should learn its whitening now, or None."""
+def whitening_due(library: Library) -> tuple[str, str]:
+    """``(action, why)``: ``learn`` now, or leave the whitening as it is (``kept`` when the
+    library has one, ``skipped`` when not)."""
+    current = library.whitening()
+    idle = "kept" if current is not None else "skipped"
     if not library.descriptor_config().whiten:
-        return None
+        return idle, "whitening is off"
     count = library.store.vector_count()
     if count < MIN_IMAGES:
-        return None
-    current = library.whitening()
+        return idle, f"fewer than {MIN_IMAGES} images"
     if current is None:
-        return f"{count} images, none learned yet"
+        return "learn", f"{count} images, none learned yet"
     if count >= RELEARN_GROWTH * max(1, current.images) and current.images < RELEARN_UNTIL:
-        return f"library grew from {current.images} to {count} images"
-    return None
+        return "learn", f"library grew from {current.images} to {count} images"
+    return "kept", "learned for this library size"
 
 
 def update_whitening(library: Library, model: OnnxModel, *, seed: int = 0,
                      progress: Callable[[str], None] | None = None) -> WhiteningRun:
     """Learn and store the whitening when :func:`whitening_due` says so."""
-    reason = whitening_due(library)
-    if reason is None:
-        state = "kept" if library.whitening() is not None else "skipped"
-        why = "whitening is off" if not library.descriptor_config().whiten else (
-            "learned for this library size" if state == "kept"
-            else f"fewer than {MIN_IMAGES} images")
-        return WhiteningRun(state, why)
+    action, reason = whitening_due(library)
+    if action != "learn":
+        return WhiteningRun(action, reason)
     started, cpu = time.monotonic(), time.process_time()
     store = library.store
     all_ids = store.sample_vector_ids(BACKGROUND_SAMPLE, seed)
     background = np.stack([r.vector for r in store.descriptor_rows(all_ids, labels=False)
                            .values()])  # fmt: skip
+    if len(background) < MIN_IMAGES:  # images removed since the count
+        return WhiteningRun("skipped", f"fewer than {MIN_IMAGES} images")
     chosen = [all_ids[i] for i in sample_indices(len(all_ids), DEFAULT_SAMPLE, seed)]
     if progress:
         progress(f"learning the whitening from edits of {len(chosen)} photos ({reason})")
@@ -97,8 +97,6 @@ def update_whitening(library: Library, model: OnnxModel, *, seed: int = 0,
             images.append(model.load(path).image.convert("RGB"))
         except (ImageError, OSError) as error:  # changed or gone since it was indexed
             log.info("whitening sample: skipping %s: %s", path, error)
-    if len(background) < MIN_IMAGES:
-        return WhiteningRun("skipped", f"fewer than {MIN_IMAGES} images")
     try:
         whitening = learn_whitening(*_pairs(images, model, seed), background)
     except WhiteningError as error:

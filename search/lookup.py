@@ -276,9 +276,9 @@ def library_duplicates(
 
 def _verifier(engine: SearchEngine, inner: Any, threshold: float) -> Any:
     from search.dedup_verify import VERIFY_Z, VerifiedNeighbours
-    from search.verify import _cv2
+    from search.verify import opencv
 
-    _cv2()  # a clear VerifyUnavailableError now rather than after the graph
+    opencv()  # a clear VerifyUnavailableError now rather than after the graph
     calibration = engine.library.descriptor().calibration
     low = calibration.duplicate_threshold(VERIFY_Z) if calibration else threshold * 0.7
 

@@ -42,7 +42,8 @@ class VerifyUnavailableError(ImgsearchError, RuntimeError):
     """The geometric check needs OpenCV, which is not installed."""
 
 
-def _cv2() -> Any:
+def opencv() -> Any:
+    """The cv2 module; :class:`VerifyUnavailableError` when OpenCV is not installed."""
     try:
         import cv2  # type: ignore[import-not-found]
     except ImportError as exc:
@@ -67,7 +68,7 @@ class LocalFeatures:
 
 def local_features(image: Image.Image, *, frames: bool = True) -> LocalFeatures:
     """ORB features of ``image`` (the photo inside its frame when one is found)."""
-    cv2 = _cv2()
+    cv2 = opencv()
     img = image.convert("RGB")
     if frames:
         box = find_content_box(img)
@@ -115,7 +116,7 @@ def _inliers(cv2: Any, matcher: Any, a: tuple[np.ndarray, np.ndarray | None],
 def count_inliers(a: LocalFeatures, b: LocalFeatures) -> int:
     """Geometrically consistent matches between two images (both directions, ``a`` also
     mirrored); 0 when there is no plausible transform."""
-    cv2 = _cv2()
+    cv2 = opencv()
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     best = 0
     for first, second in ((a.upright, b.upright), (a.mirrored, b.upright),
