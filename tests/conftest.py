@@ -38,3 +38,34 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("IMGSEARCH_ARTIFACTS", REPO_ROOT / "artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# -- the web tests' library and app (tests/web_library.py), one per test module ------------
+
+
+@pytest.fixture(scope="module")
+def weblib(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):  # type: ignore[no-untyped-def]
+    from tests.web_library import build_web_library
+
+    return build_web_library(tmp_path_factory.mktemp("web"), data_dir, models_dir)
+
+
+@pytest.fixture(scope="module")
+def app(weblib):  # type: ignore[no-untyped-def]
+    from web.app import create_app
+
+    app = create_app(weblib.settings)
+    yield app
+    app.extensions["imgsearch"].close()
+
+
+@pytest.fixture(scope="module")
+def ids(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    from tests.web_library import library_ids
+
+    return library_ids(app)
+
+
+@pytest.fixture()
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()

@@ -24,22 +24,10 @@ from tests.web_library import (
     QUERY_NAME,
     ROTATED_NAME,
     assert_error,
-    make_app,
-    make_ids,
-    make_weblib,
     run_index,
     upload,
 )
 from web.app import create_app
-
-weblib = pytest.fixture(scope="module", name="weblib")(make_weblib)
-app = pytest.fixture(scope="module", name="app")(make_app)
-ids = pytest.fixture(scope="module", name="ids")(make_ids)
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
 
 
 def in_group0(path: str) -> bool:

@@ -24,25 +24,14 @@ from tests.web_library import (
     QUERY_NAME,
     RESAVED_NAME,
     assert_error,
-    make_app,
-    make_ids,
-    make_weblib,
     upload,
 )
 from web.app import create_app
-
-weblib = pytest.fixture(scope="module", name="weblib")(make_weblib)
-app = pytest.fixture(scope="module", name="app")(make_app)
-ids = pytest.fixture(scope="module", name="ids")(make_ids)
 
 LOOKUP = f"{API}/lookup"
 KINDS = ("exact", "near", "similar")
 Z_EVIDENCE = r"copy score 0\.\d{3}: -?\d+\.\d sd above the library's background (>=|<) 6"
 
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
 
 
 def lookup(client, path: Path | None = None, data: bytes | None = None, **fields):  # type: ignore[no-untyped-def]

@@ -8,31 +8,16 @@ import io
 import re
 from pathlib import Path
 
-import pytest
-
 from tests.web_library import (
     API,
     BROKEN_NAME,
     EDITED_ORIGINAL,
     QUERY_NAME,
     assert_error,
-    make_app,
-    make_ids,
-    make_weblib,
     upload,
 )
 from web.app import create_app
 from web.server import BackgroundServer
-
-weblib = pytest.fixture(scope="module", name="weblib")(make_weblib)
-app = pytest.fixture(scope="module", name="app")(make_app)
-ids = pytest.fixture(scope="module", name="ids")(make_ids)
-
-
-@pytest.fixture()
-def client(app):
-    return app.test_client()
-
 
 # -- security ---------------------------------------------------------------------------------
 

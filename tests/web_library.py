@@ -16,7 +16,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from PIL import Image
 
@@ -97,20 +96,7 @@ def build_web_library(root: Path, data_dir: Path, models_dir: Path) -> WebLibrar
 #     weblib = pytest.fixture(scope="module", name="weblib")(make_weblib)
 
 
-def make_weblib(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path
-                ) -> WebLibrary:  # fmt: skip
-    return build_web_library(tmp_path_factory.mktemp("web"), data_dir, models_dir)
-
-
-def make_app(weblib: WebLibrary):  # type: ignore[no-untyped-def]
-    from web.app import create_app
-
-    app = create_app(weblib.settings)
-    yield app
-    app.extensions["imgsearch"].close()
-
-
-def make_ids(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def library_ids(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """File name -> image id of every file of the two collections (failed ones too)."""
     engine = app.extensions["imgsearch"].get()
     out = {}
