@@ -81,17 +81,22 @@ def _value(name: str) -> str | None:
     return value.strip()
 
 
-def parse_k(default: int = DEFAULT_K, name: str = "k") -> int:
+def _whole_number(name: str, default: int, low: int, high: int) -> int:
+    """Form/query field ``name`` as an int in ``low..high`` (``default`` when absent)."""
     text = _value(name)
     if text is None:
         return default
     try:
-        k = int(text)
+        value = int(text)
     except ValueError:
         raise ApiError(400, f"'{name}' must be a whole number, got '{text[:40]}'.") from None
-    if not 1 <= k <= MAX_K:
-        raise ApiError(400, f"'{name}' must be between 1 and {MAX_K}, got {k}.")
-    return k
+    if not low <= value <= high:
+        raise ApiError(400, f"'{name}' must be between {low} and {high}, got {value}.")
+    return value
+
+
+def parse_k(default: int = DEFAULT_K, name: str = "k") -> int:
+    return _whole_number(name, default, 1, MAX_K)
 
 
 def _similarity(name: str) -> float | None:
@@ -141,16 +146,7 @@ def parse_decision(*, strict: bool) -> float | None:
 
 
 def parse_others(name: str = "others") -> int:
-    text = _value(name)
-    if text is None:
-        return DEFAULT_OTHERS
-    try:
-        others = int(text)
-    except ValueError:
-        raise ApiError(400, f"'{name}' must be a whole number, got '{text[:40]}'.") from None
-    if not 0 <= others <= MAX_OTHERS:
-        raise ApiError(400, f"'{name}' must be between 0 and {MAX_OTHERS}, got {others}.")
-    return others
+    return _whole_number(name, DEFAULT_OTHERS, 0, MAX_OTHERS)
 
 
 def parse_region(name: str = "roi") -> RegionOfInterest | None:
