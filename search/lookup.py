@@ -23,7 +23,7 @@ from search.dedup_neighbours import MultiRowNeighbours
 from search.descriptors import DUPLICATE_Z
 from search.engine import SearchEngine
 from search.library_descriptor import StoredFrames, primary_vectors, searched_dimension
-from search.results import ImageQuery, QueryError, SearchHit
+from search.results import ImageQuery, QueryError, SearchHit, threshold_text
 from search.schema import STATUS_OK, Collection, Image
 
 EXACT, NEAR, SIMILAR = "exact", "near", "similar"
@@ -152,8 +152,7 @@ def _evidence(hit: SearchHit, threshold: float, calibrated: bool) -> tuple[bool,
         return hit.duplicate, (f"copy score {_cut(copy, 3)}: {_cut(hit.z, 1)} sd above the "
                                f"library's background {sign} {DUPLICATE_Z:g}")  # fmt: skip
     near = copy >= threshold
-    limit = f"{threshold:.4f}".rstrip("0")  # 0.9 -> 0.90, 0.925 -> 0.925
-    limit = limit if len(limit.split(".")[1]) >= 2 else f"{threshold:.2f}"
+    limit = threshold_text(threshold)
     return near, f"copy score {_cut(copy, 3)} {'>=' if near else '<'} threshold {limit}"
 
 

@@ -82,6 +82,12 @@ def human_size(n: int | None) -> str:
     return f"{value:.1f} GB"
 
 
+def threshold_text(value: float) -> str:
+    """A threshold with two decimals, or more when it has them: 0.9 -> 0.90, 0.925."""
+    text = f"{value:.4f}".rstrip("0")
+    return text if len(text.split(".")[1]) >= 2 else f"{value:.2f}"
+
+
 def labels_to_json(labels: list[Label]) -> list[dict[str, Any]]:
     """``[(name, score)]`` -> ``[{"name": ..., "score": ...}]`` (the JSON form of labels)."""
     return [{"name": name, "score": round(float(score), 6)} for name, score in labels]

@@ -18,7 +18,7 @@ from flask import Flask
 
 from search.descriptors import DUPLICATE_Z
 from search.lookup import EXACT, NEAR, SIMILAR
-from search.results import human_size
+from search.results import human_size, threshold_text
 
 Z_WORDS = "standard deviations above what unrelated pairs of this library's photos reach"
 
@@ -54,12 +54,6 @@ def basename(path: str | None) -> str:
 
 def label_text(name: str) -> str:
     return name.replace("_", " ")
-
-
-def threshold_text(value: float) -> str:
-    """A threshold with two decimals, or more when it has them: 0.9 -> 0.90, 0.925."""
-    text = f"{value:.4f}".rstrip("0")
-    return text if len(text.split(".")[1]) >= 2 else f"{value:.2f}"
 
 
 def z_limit_text(z: float | None = None) -> str:

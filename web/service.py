@@ -68,12 +68,6 @@ class Decision:
     z_threshold: float | None
 
 
-def default_threshold() -> float:
-    """The copy score from which a lookup without a threshold calls an image a near-duplicate:
-    ``IMGSEARCH_DEDUP_THRESHOLD`` if set, else the library's calibrated decision."""
-    return lookups.default_threshold(engine())
-
-
 def default_decision() -> Decision:
     """The decision lookups use without a threshold (for the form). Without a usable library
     (none yet, model missing...) the configured threshold or the plain default stands in."""
