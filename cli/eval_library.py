@@ -11,6 +11,7 @@ count as not found).
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from collections.abc import Callable
@@ -54,7 +55,10 @@ def evaluate_library(settings: Settings, truth: GroundTruth, *, library: Path | 
 def _search_all(engine: SearchEngine, truth: GroundTruth, paths: list[Path],
                 threshold: float | None, indexed: dict[str, Any],
                 say: Callable[[str], None]) -> tuple[Evaluation, dict[str, Any]]:  # fmt: skip
-    position = {str(p.resolve()): n for n, p in enumerate(paths)}
+    position: dict[int, int] = {}  # library image id -> file number
+    for number, path in enumerate(paths):
+        with contextlib.suppress(ImgsearchError):  # a file the index run could not store
+            position[engine.image_id_for(path)] = number
     n = len(paths)
     if n < 2:
         raise TruthError(f"{truth.name}: fewer than 2 files could be evaluated")
@@ -73,9 +77,9 @@ def _search_all(engine: SearchEngine, truth: GroundTruth, paths: list[Path],
             missing.append(truth.files[a])
             continue
         latencies.append(time.perf_counter() - t0)
-        hits = [h for h in hits if position.get(str(Path(h.path).resolve()), a) != a][:depth]
+        hits = [h for h in hits if position.get(h.id, a) != a][:depth]
         for col, hit in enumerate(hits):
-            b = position[str(Path(hit.path).resolve())]
+            b = position[hit.id]
             rank_idx[a, col], rank_scores[a, col] = b, hit.score
             key = (min(a, b), max(a, b))
             score = hit.copy_score if hit.copy_score is not None else hit.score
