@@ -1,7 +1,10 @@
 """The one settings object: where the library lives, which model, how to index and serve.
 
 Values come from, in order of precedence: explicit arguments (CLI options), environment
-variables (``IMGSEARCH_*``), then the defaults below.
+variables (``IMGSEARCH_*``), then the defaults below. Every configured path (the library, the
+model search path, a SQLite database URL) is made absolute once, when the settings are built,
+against the working directory of that moment: nothing later depends on the cwd (the web app,
+for one, resolves relative paths against its own package).
 """
 
 from __future__ import annotations
@@ -15,6 +18,25 @@ DEFAULT_LIBRARY = Path("imgsearch-library")
 DB_FILENAME = "imgsearch.sqlite3"
 INDEX_FILENAME = "index.faiss"
 THUMBNAIL_DIRNAME = "thumbnails"
+
+
+def absolute(path: str | os.PathLike[str]) -> Path:
+    """``path`` with ``~`` expanded, made absolute against the current directory (links are
+    kept as written: the user's spelling of a folder stays recognisable in messages)."""
+    return Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+
+
+def absolute_database_url(url: str | None) -> str | None:
+    """A ``sqlite:///relative/file`` URL made absolute; other URLs unchanged."""
+    if url is None:
+        return None
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if url.startswith(prefix):
+            rest = url.removeprefix(prefix)
+            path, sep, query = rest.partition("?")
+            if path and path != ":memory:" and not path.startswith("/"):
+                return f"{prefix}{absolute(path)}{sep}{query}"
+    return url
 
 
 def _user_data_dir() -> Path:
@@ -32,6 +54,8 @@ def default_model_search_path(env: dict[str, str] | None = None) -> list[Path]:
 
 @dataclass(frozen=True)
 class Settings:
+    """Where the library lives and how to work on it. Paths are absolute (see the module)."""
+
     library: Path = DEFAULT_LIBRARY
     database_url: str | None = None
     model: str | None = None
@@ -46,6 +70,12 @@ class Settings:
     descriptor: str | None = None
     max_upload_bytes: int = 32 * 1024 * 1024
     max_image_pixels: int = 90_000_000
+
+    def __post_init__(self) -> None:
+        # The one place where relative paths become absolute (frozen: set through object).
+        object.__setattr__(self, "library", absolute(self.library))
+        object.__setattr__(self, "model_path", tuple(absolute(p) for p in self.model_path))
+        object.__setattr__(self, "database_url", absolute_database_url(self.database_url))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -67,8 +97,6 @@ class Settings:
 
     def with_overrides(self, **overrides: object) -> Settings:
         changes = {k: v for k, v in overrides.items() if v is not None}
-        if "library" in changes:
-            changes["library"] = Path(changes["library"])  # type: ignore[arg-type]
         if "model_path" in changes:
             extra = changes["model_path"]
             if isinstance(extra, (str, os.PathLike)):
@@ -83,7 +111,7 @@ class Settings:
 
     @property
     def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.database_path.resolve()}"
+        return self.database_url or f"sqlite:///{self.database_path}"
 
     @property
     def index_path(self) -> Path:

@@ -1,0 +1,84 @@
+"""`imgsearch` run as a user runs it: a separate process, from a working directory of the
+test's choosing, with only the environment the test gives it (no IMGSEARCH_* leaking in)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ENTRY = [sys.executable, "-u", "-c", "from cli.main import main; main()"]
+
+
+def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The test run's environment without IMGSEARCH_* settings, the repository importable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMGSEARCH_")}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra or {})
+    return env
+
+
+def run_cli(
+    args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run ``imgsearch ARGS`` in ``cwd``; stdout and stderr are kept apart."""
+    return subprocess.run(
+        [*ENTRY, *args], cwd=cwd, env=cli_env(env), capture_output=True, text=True,
+        timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+@contextmanager
+def served(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None
+           ) -> Iterator[str]:  # fmt: skip
+    """``imgsearch [ARGS] serve --port 0`` (waitress, as a user runs it); yields the base URL."""
+    command = [*ENTRY, *args, "serve", "--host", "127.0.0.1", "--port", "0", "--threads", "4"]
+    process = subprocess.Popen(command, cwd=cwd, env=cli_env(env), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        url, lines = None, []
+        while time.monotonic() < deadline and url is None:
+            line = process.stdout.readline() if process.stdout else ""
+            if not line:
+                if process.poll() is not None:
+                    break
+                continue
+            lines.append(line)
+            match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            if match:
+                url = f"http://127.0.0.1:{match.group(1)}"
+        assert url, "server did not start:\n" + "".join(lines)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def relative_library(cwd: Path, photos: Sequence[Path], models_dir: Path) -> list[int]:
+    """Copy ``photos`` to ``cwd/photos`` and index them from ``cwd`` through the CLI with
+    relative paths only (the default ./imgsearch-library); returns the image ids."""
+    import json
+    import shutil
+
+    (cwd / "photos").mkdir(parents=True, exist_ok=True)
+    for photo in photos:
+        shutil.copyfile(photo, cwd / "photos" / photo.name)
+    done = run_cli(["--model-path", str(models_dir), "index", "--no-progress", "photos"], cwd)
+    assert done.returncode == 0, done.stderr
+    assert (cwd / "imgsearch-library" / "imgsearch.sqlite3").is_file()
+    found = run_cli(["similar", f"photos/{photos[0].name}", "--json", "-k", "50"], cwd)
+    assert found.returncode == 0, found.stderr
+    others = [hit["id"] for hit in json.loads(found.stdout)["results"]]
+    assert len(others) == len(photos) - 1
+    return others
