@@ -32,8 +32,11 @@ def relative_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path,
 
 def test_settings_make_every_path_absolute(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
-    settings = Settings.from_env(env={"IMGSEARCH_MODEL_PATH": "m1:m2"},
-                                 model_path="given", database_url="sqlite:///db/x.sqlite3")
+    settings = Settings.from_env(
+        env={"IMGSEARCH_MODEL_PATH": "m1:m2"},
+        model_path="given",
+        database_url="sqlite:///db/x.sqlite3",
+    )
     assert settings.library == tmp_path / "imgsearch-library"
     assert settings.model_path[:4] == tuple(tmp_path / p for p in ("given", "m1", "m2", "models"))
     assert settings.database_url == f"sqlite:///{tmp_path}/db/x.sqlite3"

@@ -4,8 +4,6 @@ must really load in the browser (issue 10, item 1)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.browser import WAIT_S, chromium, require_chromium
