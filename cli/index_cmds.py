@@ -9,6 +9,7 @@ import click
 
 from cli.main import cli
 from indexer.run import IndexOptions, IndexSummary, index_collections
+from indexer.scan import ExcludeError, Excludes
 from models.errors import ImgsearchError
 from search.index import ALL_KINDS
 from search.library import Library
@@ -39,11 +40,23 @@ def _report(summary: IndexSummary, as_json: bool) -> None:
         click.echo(summary.to_text())
 
 
+def _check_excludes(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+                    ) -> tuple[str, ...]:  # fmt: skip
+    """Refuse a bad pattern before any work is done."""
+    try:
+        Excludes(value)
+    except ExcludeError as error:
+        raise click.BadParameter(str(error).removeprefix("--exclude: ")) from None
+    return value
+
+
 @cli.command("index")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--exclude", "excludes", multiple=True, metavar="GLOB",
-              help="Skip files and folders whose path (relative to the collection) or name "
-              "matches GLOB, e.g. '*/tmp/*' or '*.raw.jpg'. Repeatable.")
+@click.option("--exclude", "excludes", multiple=True, metavar="PATTERN",
+              callback=_check_excludes,
+              help="Skip files and folders matching PATTERN, a .gitignore line relative to "
+              "the collection: 'tmp/' or '*/tmp/*' (every tmp folder), '*.raw.jpg' (by name, "
+              "any depth), '2020/tmp/' (that one), '**/cache/**'. Repeatable.")
 @click.option("--model", default=None,
               help="Model to index with (default: the library's, else mobilenet_v3_small_100).")
 @click.option("--index", "index_kind", type=click.Choice(ALL_KINDS), default=None,

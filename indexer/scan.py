@@ -7,12 +7,13 @@ loops) become warnings and the walk goes on.
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pathspec import GitIgnoreSpec
 
 from models.errors import ImgsearchError
 
@@ -66,23 +67,52 @@ def is_hidden(name: str) -> bool:
     return name.startswith(".")
 
 
-def matches_exclude(rel_path: str, patterns: Sequence[str]) -> bool:
-    """True when a glob matches the rel path, or (for a pattern without ``/``) the base name.
+class ExcludeError(ImgsearchError, ValueError):
+    """An ``--exclude`` pattern that is not a valid .gitignore pattern."""
 
-    ``*`` also matches ``/`` (fnmatch), so ``raw/*`` excludes everything under ``raw`` and
-    ``*/tmp/*`` every ``tmp`` folder below the top; ``*.CR2`` or ``tmp`` match by name at any
-    depth. Matching is case-sensitive, as file systems usually are.
+
+class Excludes:
+    """``--exclude`` patterns with .gitignore semantics, relative to the collection root.
+
+    A pattern without a ``/`` (other than a trailing one) matches a name at any depth
+    (``*.raw.jpg``, ``tmp``); one with a ``/`` in it is anchored at the collection root
+    (``2020/tmp/``) unless it starts with ``**/``; ``*`` stops at ``/``, ``**`` crosses
+    folders; a trailing ``/`` matches folders only; ``!pattern`` re-includes. An excluded
+    folder is not entered at all. One addition to .gitignore: a leading ``*/`` means any
+    depth, the top included (``*/tmp/*`` is ``**/tmp/*``), as the shell-style globs of
+    earlier versions meant.
     """
-    name = rel_path.rsplit("/", 1)[-1]
-    for pattern in patterns:
-        pattern = pattern.strip().removeprefix("./").rstrip("/")
-        if not pattern:
-            continue
-        if fnmatch.fnmatchcase(rel_path, pattern):
-            return True
-        if "/" not in pattern and fnmatch.fnmatchcase(name, pattern):
-            return True
-    return False
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        lines = [_normalise(p) for p in patterns]
+        self.patterns = [line for line in lines if line]
+        try:
+            self._spec = GitIgnoreSpec.from_lines(self.patterns)
+        except ValueError as error:  # pathspec's pattern errors are ValueErrors
+            raise ExcludeError(
+                f"--exclude: {error} (patterns work like .gitignore lines)"
+            ) from None
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns)
+
+    def match(self, rel_path: str, *, is_dir: bool = False) -> bool:
+        """Is the file (or, with ``is_dir``, the folder) at ``rel_path`` excluded?"""
+        return self._spec.match_file(rel_path + "/" if is_dir else rel_path)
+
+
+def _normalise(pattern: str) -> str:
+    pattern = pattern.strip()
+    if pattern.startswith("./"):
+        pattern = "/" + pattern[2:]  # ./tmp: the collection's own tmp, as /tmp in .gitignore
+    if pattern.startswith("*/"):
+        pattern = "**/" + pattern[2:]
+    return pattern
+
+
+def matches_exclude(rel_path: str, patterns: Sequence[str], *, is_dir: bool = False) -> bool:
+    """True when ``rel_path`` is excluded by ``patterns`` (see :class:`Excludes`)."""
+    return Excludes(patterns).match(rel_path, is_dir=is_dir)
 
 
 def _valid_name(name: str) -> bool:
@@ -113,10 +143,10 @@ def scan_collection(
     """Walk ``root`` and list its image files in a stable (sorted) order.
 
     Hidden entries (``.name``) are skipped, and so are directories in ``skip_dirs`` (the
-    library itself) and anything matching an ``excludes`` glob. Directory symlinks are not
-    followed unless ``follow_symlinks``; then every real directory is entered at most once, so
-    a link loop ends. File symlinks are followed (a broken one is a warning). ``on_file`` is
-    called for each file found (progress display).
+    library itself) and anything an ``excludes`` pattern matches (:class:`Excludes`).
+    Directory symlinks are not followed unless ``follow_symlinks``; then every real directory
+    is entered at most once, so a link loop ends. File symlinks are followed (a broken one is
+    a warning). ``on_file`` is called for each file found (progress display).
     """
     root = Path(root).absolute()
     try:
@@ -127,6 +157,7 @@ def scan_collection(
         raise CollectionError(f"{root}: cannot access: {exc.strerror or exc}") from None
     if not stat.S_ISDIR(st.st_mode):
         raise CollectionError(f"{root}: not a directory (index the folder that holds it)")
+    excluded = Excludes(excludes)
     report = ScanReport(root=root)
     skip = {key for key in (_dir_key(d) for d in skip_dirs) if key is not None}
     visited: set[tuple[int, int]] = {(st.st_dev, st.st_ino)}
@@ -155,14 +186,14 @@ def scan_collection(
                     f"{os.fsencode(entry.path)!r}: name is not valid UTF-8 (rename it); skipped"
                 )
                 continue
-            if excludes and matches_exclude(rel, excludes):
-                report.excluded += 1
-                continue
             try:
                 is_link = entry.is_symlink()
                 is_dir = entry.is_dir(follow_symlinks=True)
             except OSError as exc:
                 report.warnings.append(f"{entry.path}: cannot stat ({exc.strerror or exc})")
+                continue
+            if excluded and excluded.match(rel, is_dir=is_dir):
+                report.excluded += 1
                 continue
             if is_dir:
                 if is_link and not follow_symlinks:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -201,3 +202,28 @@ def test_progress_bar_on_a_terminal_only(tmp_path, data_dir, models_dir) -> None
     (root / "new.jpg").write_bytes(photo_paths(data_dir, 9)[8].read_bytes())
     quiet = _run_on_a_terminal([*common, "--no-progress", str(root)])
     assert "indexing:" not in quiet and "scanning:" not in quiet
+
+
+def test_the_readmes_exclude_example(run, tmp_path, data_dir) -> None:  # type: ignore[no-untyped-def]
+    """`imgsearch index DIR --exclude PATTERN` exactly as README's "Using it" shows it."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = re.search(r"^imgsearch index ~/Pictures --exclude '([^']+)'", readme, re.M)
+    assert example, "README shows an --exclude example"
+    root = tmp_path / "Pictures"
+    photos = photo_paths(data_dir, 5)
+    copy_photos(photos[0:1], root)
+    copy_photos(photos[1:2], root / "tmp")
+    copy_photos(photos[2:3], root / "2024" / "tmp")
+    copy_photos(photos[3:4], root / "2024" / "trip" / "tmp" / "deeper")
+    copy_photos(photos[4:5], root / "tmpfiles")
+    summary = index_json(run, str(root), "--exclude", example.group(1))
+    assert summary["added"] == 2
+    with Library.open(Settings(library=run.library)) as library:
+        rels = sorted(img.rel_path for img in library.store.images(range(1, 50)).values())
+    assert rels == sorted([photos[0].name, f"tmpfiles/{photos[4].name}"])
+
+
+def test_a_bad_exclude_pattern_fails_before_any_work(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = run("index", str(tmp_path), "--exclude", "!", ok=False)
+    assert result.exit_code == 2 and "Invalid value for '--exclude'" in result.output
+    assert not run.library.exists()

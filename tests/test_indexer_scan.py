@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from indexer.plan import WorkKind, make_plan
-from indexer.scan import CollectionError, matches_exclude, scan_collection
+from indexer.scan import CollectionError, ExcludeError, matches_exclude, scan_collection
 from search.schema import STATUS_FAILED
 from search.store import ChangeSet, ImageUpsert, ModelStamp, Store
 
@@ -54,9 +54,40 @@ def test_exclude_globs_match_rel_paths_and_names(tree: Path) -> None:
     report = scan_collection(tree, excludes=["sub/deeper/*", "*.png"])
     assert rels(report) == ["B.JPEG", "a.jpg", "f.tiff", "sub/d.webp"]
     assert report.excluded == 2  # c.png, the folder sub/deeper
-    assert matches_exclude("2020/tmp/x.jpg", ["*/tmp/*"])
-    assert not matches_exclude("tmp/x.jpg", ["*/tmp/*"])
-    assert matches_exclude("tmp", ["./tmp/"])  # a folder: the walk prunes all below it
+    assert matches_exclude("tmp", ["./tmp/"], is_dir=True)  # the walk prunes all below it
+
+
+@pytest.mark.parametrize(
+    ("pattern", "excluded", "kept"),
+    [
+        # every tmp folder, at any depth (the top included), however it is spelled
+        ("*/tmp/*", ["tmp/x.jpg", "2020/tmp/x.jpg", "a/b/tmp/c/x.jpg"], ["tmpx/x.jpg", "x.jpg"]),
+        ("tmp/", ["tmp/x.jpg", "2020/tmp/x.jpg"], ["tmp.jpg", "a/tmpx/x.jpg"]),
+        ("**/tmp/**", ["tmp/x.jpg", "a/b/tmp/c/x.jpg"], ["tmpx/x.jpg"]),
+        ("tmp", ["tmp/x.jpg", "a/tmp/x.jpg", "a/tmp"], ["tmpx/x.jpg"]),
+        # anchored at the collection root when there is a slash inside
+        ("2020/tmp/", ["2020/tmp/x.jpg"], ["tmp/x.jpg", "b/2020/tmp/x.jpg"]),
+        ("./raw", ["raw/x.jpg", "raw"], ["a/raw/x.jpg"]),
+        # names at any depth; * stops at a slash
+        ("*.raw.jpg", ["x.raw.jpg", "a/b/x.raw.jpg"], ["x.jpg"]),
+        ("2020/*.png", ["2020/x.png"], ["2020/sub/x.png", "x.png"]),
+    ],
+)
+def test_exclude_patterns_work_like_gitignore(tmp_path: Path, pattern: str, excluded: list[str],
+                                              kept: list[str]) -> None:  # fmt: skip
+    for rel in excluded + kept:
+        touch(tmp_path / rel) if rel.endswith(".jpg") or rel.endswith(".png") else (
+            touch(tmp_path / rel / "in.jpg"))  # fmt: skip
+    found = set(rels(scan_collection(tmp_path, excludes=[pattern])))
+    for rel in excluded:
+        assert not any(f == rel or f.startswith(rel + "/") for f in found), (pattern, rel)
+    for rel in kept:
+        assert any(f == rel or f.startswith(rel + "/") for f in found), (pattern, rel)
+
+
+def test_a_bad_exclude_pattern_is_a_typed_error(tmp_path: Path) -> None:
+    with pytest.raises(ExcludeError, match="gitignore"):
+        scan_collection(tmp_path, excludes=["!"])
 
 
 def test_symlink_loops_end_and_dir_links_are_not_followed_by_default(tree: Path) -> None:
