@@ -39,6 +39,13 @@ def _settings(ctx: click.Context) -> Any:
     return settings
 
 
+def _search_path(ctx: click.Context) -> list[Any]:
+    """The model search path, with the folder the library remembers (when there is one)."""
+    from search.library_model import model_search_path
+
+    return list(model_search_path(_settings(ctx)))
+
+
 def _model_name(ctx: click.Context, option: str | None) -> str:
     return option or _settings(ctx).model or DEFAULT_MODEL_NAME
 
@@ -106,7 +113,7 @@ def models_group() -> None:
 @click.pass_context
 def models_list(ctx: click.Context, as_json: bool) -> None:
     """List catalog models (built-in and <name>.model.json on the model path)."""
-    search_path = list(_settings(ctx).model_path)
+    search_path = _search_path(ctx)
     rows = []
     for name in available_models(search_path):
         try:
@@ -152,7 +159,7 @@ def embed_cmd(ctx: click.Context, images: tuple[str, ...], model: str | None,
     """Embed IMAGES; bad files get an error entry and a non-zero exit code at the end."""
     settings = _settings(ctx)
     options = ImageEmbedderOptions(
-        model=_model_name(ctx, model), model_path=list(settings.model_path),
+        model=_model_name(ctx, model), model_path=_search_path(ctx),
         quantize=quantize, threads=settings.threads, max_pixels=settings.max_image_pixels,
     )
     try:
@@ -208,7 +215,7 @@ def classify_cmd(ctx: click.Context, images: tuple[str, ...], model: str | None,
         raise click.UsageError("--allow and --deny are mutually exclusive")
     settings = _settings(ctx)
     options = ImageClassifierOptions(
-        model=_model_name(ctx, model), model_path=list(settings.model_path),
+        model=_model_name(ctx, model), model_path=_search_path(ctx),
         max_results=max_results, score_threshold=score_threshold,
         category_allowlist=list(allow) or None, category_denylist=list(deny) or None,
         display_names_locale=locale, threads=settings.threads,

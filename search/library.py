@@ -36,6 +36,7 @@ from search.library_descriptor import (
     primary_vectors,
     searched_dimension,
 )
+from search.library_model import MODEL_DIR_KEY, with_model_dir
 from search.settings import Settings
 from search.store import AppliedChanges, ChangeSet, ModelStamp, Store
 from search.whitening import Whitening
@@ -43,7 +44,6 @@ from search.whitening import Whitening
 log = logging.getLogger(__name__)
 
 LOCK_FILENAME = ".writer.lock"
-MODEL_DIR_KEY = "model_dir"
 # A library with no model yet is empty: its empty index gets the default model's dimension.
 _DEFAULT_DIMENSION = builtin_catalog()[DEFAULT_MODEL_NAME].dimension
 
@@ -109,10 +109,7 @@ class Library:
             return self._model
 
     def _model_search_path(self) -> tuple[Path, ...]:
-        """The configured search path, then the directory the library's model was found in."""
-        remembered = self.store.get_meta(MODEL_DIR_KEY)
-        extra = (Path(remembered),) if remembered else ()
-        return tuple(self.settings.model_path) + extra
+        return with_model_dir(self.settings, self.store.get_meta(MODEL_DIR_KEY))
 
     def switch_model(self, name: str) -> ModelStamp:
         """Drop every vector and record another model; the next index run re-embeds."""

@@ -126,3 +126,38 @@ def test_missing_model_is_a_clear_error(runner: CliRunner, tmp_path: Path, photo
     assert "mobilenet_v3_small_100_224.onnx" in result.output and str(tmp_path) in result.output
     unknown = runner.invoke(cli, ["embed", "--model", "nope", photos[0]])
     assert unknown.exit_code == 1 and "unknown model 'nope'" in unknown.output
+
+
+def test_commands_find_the_model_the_library_remembers(tmp_path: Path, data_dir: Path,
+                                                       models_dir: Path) -> None:  # fmt: skip
+    """In the quick-start folder (a library made with --model-path), `classify`, `embed` and
+    `models list` find the model as `search` does: no --model-path, no IMGSEARCH_MODEL_PATH."""
+    from tests.cli_process import relative_library, run_cli
+    from tests.indexer_helpers import photo_paths
+
+    home = tmp_path / "home"
+    photos = photo_paths(data_dir, 2)
+    relative_library(home, photos, models_dir)
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}  # no user model folder either
+    photo = f"photos/{photos[0].name}"
+
+    done = run_cli(["classify", photo, "--json"], home, env=env)
+    assert done.returncode == 0, done.stderr
+    names = [c["display_name"] for c in json.loads(done.stdout)["categories"]]
+    assert "ant" in names  # this photo: barn spider, ant, ...
+    done = run_cli(["embed", photo, "--json"], home, env=env)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["embeddings"][0]["embedding"]) == 1024
+    done = run_cli(["models", "list", "--json"], home, env=env)
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)
+    assert str(models_dir.resolve()) in listed["search_path"]
+    assert all(row["verified"] for row in listed["models"])
+
+    # Without a library the commands say where they looked, and create none.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = run_cli(["classify", str(photos[0])], elsewhere, env=env)
+    assert done.returncode == 1 and "not found" in done.stderr.lower(), done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(elsewhere.iterdir()) == []
