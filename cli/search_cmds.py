@@ -1,27 +1,21 @@
-"""Query and maintenance commands: search, similar, labels, stats, remove, rebuild-index, db."""
+"""Query commands: search, similar, labels, stats (maintenance: cli/admin_cmds.py)."""
 
 from __future__ import annotations
 
 import functools
 import json
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from alembic.util.exc import CommandError as AlembicError
-from sqlalchemy import Engine
 
 from cli.main import cli
 from models.errors import ImgsearchError
-from search import migrate
 from search.engine import SearchEngine
-from search.errors import LibraryNotFoundError
 from search.results import MAX_K, SearchHit, human_size
 from search.settings import Settings
-from search.store import make_engine
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,7 +23,6 @@ JSON_HELP = (
     'Print JSON instead of a table: {"results": [{"rank", "score", "id", "path", "width", '
     '"height", "size", "labels": [{"name", "score"}], "exact", ...}]}.'
 )
-INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8")
 
 
 def user_errors(func: F) -> F:
@@ -184,6 +177,10 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         )
     for collection in figures["collections"]:
         lines.append(f"collection  {collection['root']}: {collection['images']} images")
+    for removal in figures.get("removed_paths", []):
+        lines.append(f"removed     {removal['path']}: {removal['images']} images, "
+                     f"{removal['removed_at'][:10]} (left out by index; undo: "
+                     "imgsearch remove --undo PATH)")
     for failure in figures["failures"]:
         lines.append(f"failed      {failure['path']}: {failure['error']}")
     if figures["failed"] > len(figures["failures"]):
@@ -200,111 +197,3 @@ def _descriptor_line(info: dict[str, Any]) -> str:
                 f"(z {cal['duplicate_z']:g})" if cal else "")  # fmt: skip
     return (f"descriptor  {info['options']}\n            {learned}, "
             f"{info['framed_images']} framed photos{decision}")
-
-
-@cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.pass_context
-@user_errors
-def remove(ctx: click.Context, paths: tuple[Path, ...]) -> None:
-    """Remove images (files, or folders: everything below) from the library.
-
-    Files on disk are never touched; a later `imgsearch index` of their folder adds them back.
-    """
-    with open_engine(ctx) as engine:
-        removed = engine.remove_paths(paths)
-    if removed == 0:
-        raise click.ClickException("none of these paths is an image of this library")
-    click.echo(f"removed {removed} image{'s' if removed != 1 else ''} from the library")
-
-
-@cli.command("rebuild-index")
-@click.option("--index", "kind", type=click.Choice(INDEX_KINDS), default=None,
-              help="Index kind (remembered for later rebuilds). [default: the library's "
-              "current kind, else IMGSEARCH_INDEX, else auto]")
-@click.pass_context
-@user_errors
-def rebuild_index(ctx: click.Context, kind: str | None) -> None:
-    """Rebuild the FAISS cache from the database (the database is the truth)."""
-    start = time.perf_counter()
-    with open_engine(ctx) as engine:
-        info = engine.rebuild_index(kind)
-    seconds = time.perf_counter() - start
-    recall = info.get("recall_at_k")
-    extra = f", recall@{info.get('recall_k', 10)} {recall:.3f}" if info["kind"] != "flat" \
-        and recall is not None else ""
-    click.echo(f"rebuilt a {info['kind']} index of {info['ntotal']} vectors in "
-               f"{seconds:.2f} s{extra}")
-
-
-
-# -- schema migrations ----------------------------------------------------------------------
-
-
-@contextmanager
-def database(ctx: click.Context) -> Iterator[Engine]:
-    """The library's SQLAlchemy engine without the automatic upgrade of Store.open."""
-    settings: Settings = ctx.obj
-    url = settings.resolved_database_url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise LibraryNotFoundError(
-            f"no library database at {url.removeprefix('sqlite:///')}; "
-            "run `imgsearch index PATH` to create one"
-        )
-    engine = make_engine(url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def run_migration(action: Callable[[], None]) -> None:
-    try:
-        action()
-    except AlembicError as error:
-        raise click.ClickException(f"migration failed: {error}") from None
-
-
-@cli.group()
-def db() -> None:
-    """Inspect and migrate the library's database schema (Alembic)."""
-
-
-@db.command()
-@click.pass_context
-@user_errors
-def current(ctx: click.Context) -> None:
-    """Print the schema revision of the library and the newest one this imgsearch knows."""
-    with database(ctx) as engine:
-        revision = migrate.current_revision(engine)
-    head = migrate.head_revision()
-    state = "up to date" if revision == head else "run `imgsearch db upgrade`"
-    click.echo(f"current {revision or '(none)'}\nhead    {head}\n{state}")
-
-
-@db.command()
-@click.argument("revision", default="head")
-@click.pass_context
-@user_errors
-def upgrade(ctx: click.Context, revision: str) -> None:
-    """Upgrade the schema to REVISION (default: head); a SQLite file is backed up first."""
-    with database(ctx) as engine:
-        before = migrate.current_revision(engine)
-        migrate.backup_sqlite(engine, before)  # same backup as the automatic upgrade
-        run_migration(lambda: migrate.upgrade(engine, revision))
-        after = migrate.current_revision(engine)
-    click.echo(f"schema {before or '(none)'} -> {after}")
-
-
-@db.command()
-@click.argument("revision")
-@click.pass_context
-@user_errors
-def downgrade(ctx: click.Context, revision: str) -> None:
-    """Downgrade the schema to REVISION ('base' drops everything); backed up first."""
-    with database(ctx) as engine:
-        before = migrate.current_revision(engine)
-        migrate.backup_sqlite(engine, before)
-        run_migration(lambda: migrate.downgrade(engine, revision))
-        after = migrate.current_revision(engine)
-    click.echo(f"schema {before or '(none)'} -> {after or '(base)'}")

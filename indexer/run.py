@@ -26,6 +26,8 @@ from indexer.whiten import update_whitening
 from models import OnnxModel
 from search.descriptors import DescriptorConfig
 from search.library import Library
+from search.store import Store
+from search.store_removed import covered
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ class IndexSummary:
     whitening: str = ""
     learn_seconds: float = 0.0  # of ``seconds``: learning the whitening (once per library)
     learn_cpu_seconds: float = 0.0  # of ``cpu_seconds``
+    skipped_removed: int = 0  # files under paths `imgsearch remove` took out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +95,7 @@ class IndexSummary:
             "whitening": self.whitening,
             "learn_seconds": round(self.learn_seconds, 3),
             "learn_cpu_seconds": round(self.learn_cpu_seconds, 3),
+            "skipped_removed": self.skipped_removed,
             "failures": [{"path": p, "error": e} for p, e in self.failures],
             "warnings": self.warnings,
         }
@@ -117,6 +121,10 @@ class IndexSummary:
             lines += [f"  {w}" for w in self.warnings[:max_listed]]
             if len(self.warnings) > max_listed:
                 lines.append(f"  ... and {len(self.warnings) - max_listed} more")
+        if self.skipped_removed:
+            lines.append(f"{self.skipped_removed} files left out: removed from the library "
+                         "(`imgsearch stats` lists them; `imgsearch remove --undo PATH` takes "
+                         "one back)")
         if self.kept_unreadable:
             lines.append(
                 f"{self.kept_unreadable} indexed files kept: their folders could not be listed"
@@ -202,7 +210,8 @@ def index_collections(
         counts = Counts()
         try:
             library.index()  # load the cache, or rebuild a stale one, before the first batch
-            plan = make_plan(store, [(store.ensure_collection(r), s) for r, s in scans])
+            plan = make_plan(store, _without_removed(store, scans))
+            summary.skipped_removed = sum(report.skipped_removed for _r, report in scans)
             for _root, report in scans:
                 summary.warnings += report.warnings
             summary.kept_unreadable = plan.kept_unreadable
@@ -239,6 +248,19 @@ def index_collections(
         totals = store.counts()
         summary.images_total, summary.failed_total = totals["images"], totals["failed"]
         return summary
+
+
+def _without_removed(store: Store, scans: list[tuple[Path, ScanReport]]
+                     ) -> list[tuple[int, ScanReport]]:  # fmt: skip
+    """Each scan with its collection id, less the files `imgsearch remove` took out."""
+    planned = []
+    for root, report in scans:
+        collection_id = store.ensure_collection(root)
+        removals = store.removals(collection_id)
+        if removals:
+            report.drop(lambda rel, removals=removals: covered(rel, removals))
+        planned.append((collection_id, report))
+    return planned
 
 
 def _say(show: bool) -> Any:

@@ -51,6 +51,13 @@ class ScanReport:
     skipped_other: int = 0  # files whose extension is not an image extension
     excluded: int = 0
     skipped_links: int = 0  # directory symlinks not followed, loops, broken links
+    skipped_removed: int = 0  # files under paths `imgsearch remove` took out of the library
+
+    def drop(self, removed: Callable[[str], bool]) -> None:
+        """Leave out the files whose rel path ``removed`` says was removed from the library."""
+        kept = [found for found in self.files if not removed(found.rel_path)]
+        self.skipped_removed += len(self.files) - len(kept)
+        self.files = kept
 
     def covers(self, rel_path: str) -> bool:
         """False when ``rel_path`` lies under a folder this walk could not read."""

@@ -212,6 +212,7 @@ class SearchEngine(LibraryAdmin):
         ``score`` is the matching label's probability and ``label`` names that label.
         """
         check_params(k, None)
+        self.check_labels()  # an embedding-only model: say so, not "no results"
         word = " ".join((q or "").lower().split())
         if not word:
             raise QueryError("give a word to search labels for")

@@ -1,4 +1,5 @@
-"""The engine's library-level side: figures, failures, removals, index rebuilds.
+"""The engine's library-level side: figures, failures, removals (recorded, undoable), index
+rebuilds.
 
 Mixed into :class:`search.engine.SearchEngine` (which provides ``library``, ``store`` and
 ``settings``); kept apart so that each module stays small.
@@ -11,12 +12,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
-
+from search.errors import NoLabelsError
 from search.library_descriptor import describe
+from search.library_model import MODEL_DIR_KEY, has_labels, with_model_dir
 from search.results import ImageInfo, database_bytes, database_text, info_from_row
-from search.schema import Image
-from search.store import ChangeSet
+from search.store import ChangeSet, Removal
 
 if TYPE_CHECKING:
     from search.library import Library
@@ -59,6 +59,7 @@ class LibraryAdmin:
             "index": index_info,
             "descriptor": describe(self.library.searchable(), self.store),
             "generation": self.store.generation(),
+            "removed_paths": [removal.to_dict() for removal in self.removals()],
             "failures": [  # the first few files that could not be indexed, and why
                 {"id": info.id, "path": info.path, "error": info.error}
                 for info in self.failed(STATS_FAILURES)
@@ -71,6 +72,15 @@ class LibraryAdmin:
             },
         }
 
+    def check_labels(self) -> None:
+        """Raise :class:`NoLabelsError` when the library's model has no class labels."""
+        stamp = self.store.model_stamp()
+        if stamp is None:
+            return
+        search_path = with_model_dir(self.settings, self.store.get_meta(MODEL_DIR_KEY))
+        if not has_labels(stamp.name, search_path):
+            raise NoLabelsError(stamp.name)
+
     # -- maintenance ------------------------------------------------------------------------
 
     def refresh(self) -> bool:
@@ -78,44 +88,61 @@ class LibraryAdmin:
         return bool(self.library.refresh())
 
     def remove_paths(self, paths: Iterable[str | os.PathLike[str]]) -> int:
-        """Drop the images at ``paths`` (files, or folders: everything below) from the library.
+        """Drop the images at ``paths`` (files, or folders: everything below) from the library
+        and remember it, so later index runs leave them out. Returns the number removed."""
+        return sum(int(entry["images"]) for entry in self.remove(paths))
 
-        Files on disk are never touched. Returns the number of images removed.
-        """
+    def remove(self, paths: Iterable[str | os.PathLike[str]]) -> list[dict[str, Any]]:
+        """Remove and record each path of a collection that holds images: ``[{"path",
+        "images"}]`` per recorded path. Files on disk are never touched."""
+        done: list[dict[str, Any]] = []
         with self.library.writer_lock():  # never interleaved with an index run
-            ids = self.ids_for_paths(paths)
-            if not ids:
-                return 0
-            applied = self.library.apply(ChangeSet(removals=ids))
-            self.library.save_index()
-        return len(applied.removed)
+            targets = self._targets(paths)
+            found = {key: self.store.image_ids_below(*key) for key in targets}
+            for (collection_id, rel), ids in found.items():
+                if ids:  # recorded first: a crash before the images go still keeps them out
+                    self.store.record_removal(collection_id, rel, len(ids))
+            ids = sorted({i for ids in found.values() for i in ids})
+            if ids:
+                self.library.apply(ChangeSet(removals=ids))
+                self.library.save_index()
+        for (_collection_id, _rel), ids in found.items():
+            if ids:
+                done.append({"path": targets[(_collection_id, _rel)], "images": len(ids)})
+        return done
+
+    def undo_remove(self, paths: Iterable[str | os.PathLike[str]]) -> list[Removal]:
+        """Forget the removals at or below ``paths``: the next index run adds those files
+        back. Returns the removals forgotten."""
+        with self.library.writer_lock():
+            return [removal for (collection_id, rel) in self._targets(paths)
+                    for removal in self.store.undo_removals(collection_id, rel)]  # fmt: skip
+
+    def removals(self) -> list[Removal]:
+        """What `imgsearch remove` took out, and later index runs leave out."""
+        return self.store.removals()
 
     def ids_for_paths(self, paths: Iterable[str | os.PathLike[str]]) -> list[int]:
         """Ids of the stored images at or below each path (paths need not exist any more)."""
+        ids = {i for key in self._targets(paths) for i in self.store.image_ids_below(*key)}
+        return sorted(ids)
+
+    def _targets(self, paths: Iterable[str | os.PathLike[str]]) -> dict[tuple[int, str], str]:
+        """``{(collection id, rel path): absolute path}`` for each path at or below a
+        collection root, or above one (then the whole collection, rel path "")."""
         collections = self.store.collections()
-        found: set[int] = set()
+        found: dict[tuple[int, str], str] = {}
         for raw in paths:
             target = Path(os.path.abspath(os.fspath(raw)))
-            resolved = target.resolve()
-            for collection in collections:
-                root = Path(str(collection["root"]))
-                for candidate in {target, resolved}:
-                    found.update(self._ids_below(int(collection["id"]), root, candidate))
-        return sorted(found)
-
-    def _ids_below(self, collection_id: int, root: Path, target: Path) -> list[int]:
-        query = select(Image.id).where(Image.collection_id == collection_id)
-        if target == root or root.is_relative_to(target):
-            pass  # the whole collection
-        elif target.is_relative_to(root):
-            rel = target.relative_to(root).as_posix()
-            query = query.where(
-                or_(Image.rel_path == rel, Image.rel_path.startswith(rel + "/", autoescape=True))
-            )
-        else:
-            return []
-        with self.store.session() as session:
-            return list(session.scalars(query))
+            for candidate in dict.fromkeys([target, target.resolve()]):
+                for collection in collections:
+                    root = Path(str(collection["root"]))
+                    if candidate == root or root.is_relative_to(candidate):
+                        found.setdefault((int(collection["id"]), ""), str(root))
+                    elif candidate.is_relative_to(root):
+                        rel = candidate.relative_to(root).as_posix()
+                        found.setdefault((int(collection["id"]), rel), str(candidate))
+        return found
 
     def rebuild_index(self, kind: str | None = None) -> dict[str, Any]:
         """Rebuild the FAISS cache from SQLite (``kind``: auto, flat, hnsw, ivf-sq8)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from models import ImgsearchError, get_spec
 from search.settings import Settings
 from search.store_peek import peek_meta
 
@@ -22,3 +23,11 @@ def model_search_path(settings: Settings) -> tuple[Path, ...]:
     list): the folder the library remembers is added when a library exists; none is created
     or upgraded to find out."""
     return with_model_dir(settings, peek_meta(settings.resolved_database_url, MODEL_DIR_KEY))
+
+
+def has_labels(name: str, search_path: tuple[Path, ...]) -> bool:
+    """False when model ``name``'s spec says it has no class head (an unknown spec: True)."""
+    try:
+        return get_spec(name, search_path).has_class_head
+    except ImgsearchError:
+        return True

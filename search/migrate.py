@@ -56,6 +56,28 @@ def downgrade(engine: Engine, revision: str) -> None:
     _run(engine, "downgrade", revision)
 
 
+def check_known(engine: Engine) -> None:
+    """Refuse a database that is not an imgsearch library, or whose schema is newer than
+    this imgsearch (``SchemaError`` saying what to do)."""
+    current = current_revision(engine)
+    tables = set(inspect(engine).get_table_names())
+    if current is None and tables - {"alembic_version"}:
+        raise SchemaError(_foreign(engine))
+    known = {rev.revision for rev in ScriptDirectory.from_config(_bare()).walk_revisions()}
+    if current is not None and current not in known:
+        raise SchemaError(_newer(current))
+
+
+def _foreign(engine: Engine) -> str:
+    return (f"{engine.url.render_as_string()} holds tables but no imgsearch schema version; "
+            "it is not an imgsearch library: give another --library (or --database-url)")
+
+
+def _newer(current: str) -> str:
+    return (f"the library's schema revision {current} is newer than this imgsearch (which "
+            f"knows up to {head_revision()}); upgrade imgsearch to open it")
+
+
 def ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool = True) -> None:
     """Bring the schema to head: create an empty database, upgrade an old one, refuse the rest.
 
@@ -68,18 +90,12 @@ def ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool = True) ->
         return
     tables = set(inspect(engine).get_table_names())
     if current is None and tables - {"alembic_version"}:
-        raise SchemaError(
-            f"{engine.url.render_as_string()} holds tables but no imgsearch schema version; "
-            "it is not an imgsearch library"
-        )
+        raise SchemaError(_foreign(engine))
     if current is None and not create:
         raise SchemaError("the database has no imgsearch schema yet; run `imgsearch db upgrade`")
     known = {rev.revision for rev in ScriptDirectory.from_config(_bare()).walk_revisions()}
     if current is not None and current not in known:
-        raise SchemaError(
-            f"the library's schema revision {current} is newer than this imgsearch "
-            f"(which knows up to {head}); upgrade imgsearch to open it"
-        )
+        raise SchemaError(_newer(current))
     if current is not None and not auto_upgrade:
         raise SchemaError(
             f"the library's schema is at {current}, this imgsearch needs {head}: "

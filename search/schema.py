@@ -179,3 +179,24 @@ class IndexRun(Base):
     removed: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     images_per_second: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class RemovedPath(Base):
+    """A file or folder of a collection that ``imgsearch remove`` took out of the library:
+    later index runs leave it out until ``imgsearch remove --undo`` (``rel_path`` "" is the
+    whole collection)."""
+
+    __tablename__ = "removed_paths"
+    __table_args__ = (
+        UniqueConstraint("collection_id", "rel_path", name="uq_removed_paths_collection_path"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    rel_path: Mapped[str] = mapped_column(String(4096))
+    images: Mapped[int] = mapped_column(Integer)  # how many images the removal took out
+    removed_at: Mapped[datetime] = mapped_column(DateTime)
+
+    collection: Mapped[Collection] = relationship()

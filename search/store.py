@@ -29,6 +29,7 @@ from search.schema import (
     IndexRun,
     LibraryMeta,
 )
+from search.store_removed import Removal, RemovedPathsMixin
 from search.store_state import DescriptorRows, DescriptorStoreMixin
 from search.store_types import (
     VECTOR_DTYPE,
@@ -56,6 +57,7 @@ __all__ = [
     "ImageMove",
     "ImageUpsert",
     "ModelStamp",
+    "Removal",
     "Store",
     "decode_vector",
     "encode_vector",
@@ -80,7 +82,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-class Store(DescriptorStoreMixin):
+class Store(DescriptorStoreMixin, RemovedPathsMixin):
     """The library database. Open with :meth:`open`; thread-safe (a session per call)."""
 
     def __init__(self, engine: Engine) -> None:

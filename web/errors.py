@@ -25,6 +25,7 @@ from search.errors import (
     LibraryError,
     LibraryNotFoundError,
     ModelMismatchError,
+    NoLabelsError,
 )
 from search.results import QueryError
 
@@ -86,6 +87,8 @@ def describe(error: BaseException) -> ErrorInfo:
         return ErrorInfo(503, "model_unavailable", str(error))
     if isinstance(error, ImageNotFoundError):
         return ErrorInfo(404, "not_found", str(error) or "No image with that id.")
+    if isinstance(error, NoLabelsError):
+        return ErrorInfo(400, "no_labels", f"{str(error)[0].upper()}{str(error)[1:]}.")
     if isinstance(error, QueryError):
         return ErrorInfo(400, "bad_request", f"Bad query: {error}")
     if isinstance(error, RoiError):

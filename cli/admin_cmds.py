@@ -1,0 +1,186 @@
+"""Maintenance commands: ``remove`` (recorded, undoable), ``rebuild-index`` and ``db``."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from alembic.util.exc import CommandError as AlembicError
+from sqlalchemy import Engine
+
+from cli.main import cli
+from cli.search_cmds import open_engine, user_errors
+from search import migrate
+from search.errors import LibraryNotFoundError
+from search.settings import Settings
+from search.store import make_engine
+
+INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8")
+
+
+def _json_option(shape: str) -> Callable[[Any], Any]:
+    return click.option("--json", "as_json", is_flag=True, help=f"Print JSON: {shape}.")
+
+
+def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+    click.echo(json.dumps(data, indent=2, default=str) if as_json else text)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--undo",
+    is_flag=True,
+    help="Take PATHS back: forget their removal, so the next `imgsearch index` "
+    "adds their files again.",
+)
+@_json_option(
+    '{"removed", "paths": [{"path", "images"}]}; with --undo {"undone": '
+    '[{"path", "images", "removed_at"}]}'
+)
+@click.pass_context
+@user_errors
+def remove(ctx: click.Context, paths: tuple[Path, ...], undo: bool, as_json: bool) -> None:
+    """Remove images (files, or folders: everything below) from the library, for good.
+
+    Files on disk are never touched. The removal is recorded: later `imgsearch index` runs
+    leave these files out (`imgsearch stats` lists what was removed) until
+    `imgsearch remove --undo PATH`.
+    """
+    with open_engine(ctx) as engine:
+        if undo:
+            undone = engine.undo_remove(paths)
+            if not undone:
+                raise click.ClickException(
+                    "no removal is recorded at or below these paths (`imgsearch stats` lists "
+                    "the removed ones)")  # fmt: skip
+            _emit(as_json, {"undone": [u.to_dict() for u in undone]}, "\n".join(
+                f"{u.path}: taken back ({u.images} images when removed); the next "
+                "`imgsearch index` adds its files again" for u in undone))  # fmt: skip
+            return
+        done = engine.remove(paths)
+    if not done:
+        raise click.ClickException("none of these paths is an image of this library")
+    removed = sum(entry["images"] for entry in done)
+    _emit(as_json, {"removed": removed, "paths": done},
+          f"removed {removed} image{'s' if removed != 1 else ''} from the library; later "
+          "index runs leave them out (undo: imgsearch remove --undo PATH)")  # fmt: skip
+
+
+@cli.command("rebuild-index")
+@click.option(
+    "--index",
+    "kind",
+    type=click.Choice(INDEX_KINDS),
+    default=None,
+    help="Index kind (remembered for later rebuilds). [default: the library's "
+    "current kind, else IMGSEARCH_INDEX, else auto]",
+)
+@_json_option('{"kind", "ntotal", "seconds", ...}')
+@click.pass_context
+@user_errors
+def rebuild_index(ctx: click.Context, kind: str | None, as_json: bool) -> None:
+    """Rebuild the FAISS cache from the database (the database is the truth)."""
+    start = time.perf_counter()
+    with open_engine(ctx) as engine:
+        info = engine.rebuild_index(kind)
+    seconds = time.perf_counter() - start
+    recall = info.get("recall_at_k")
+    extra = (
+        f", recall@{info.get('recall_k', 10)} {recall:.3f}"
+        if info["kind"] != "flat" and recall is not None
+        else ""
+    )
+    _emit(as_json, {**info, "seconds": round(seconds, 3)},
+          f"rebuilt a {info['kind']} index of {info['ntotal']} vectors in {seconds:.2f} s"
+          f"{extra}")  # fmt: skip
+
+
+# -- schema migrations ----------------------------------------------------------------------
+
+
+@contextmanager
+def database(ctx: click.Context) -> Iterator[Engine]:
+    """The library's SQLAlchemy engine without the automatic upgrade of Store.open; a
+    database that is not an imgsearch library, or of a newer imgsearch, is refused."""
+    settings: Settings = ctx.obj
+    url = settings.resolved_database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise LibraryNotFoundError(
+            f"no library database at {url.removeprefix('sqlite:///')}; "
+            "run `imgsearch index PATH` to create one"
+        )
+    engine = make_engine(url)
+    try:
+        migrate.check_known(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def run_migration(action: Callable[[], None]) -> None:
+    try:
+        action()
+    except AlembicError as error:
+        raise click.ClickException(f"migration failed: {error}") from None
+
+
+@cli.group()
+def db() -> None:
+    """Inspect and migrate the library's database schema (Alembic)."""
+
+
+@db.command()
+@_json_option('{"current", "head", "up_to_date"}')
+@click.pass_context
+@user_errors
+def current(ctx: click.Context, as_json: bool) -> None:
+    """Print the schema revision of the library and the newest one this imgsearch knows."""
+    with database(ctx) as engine:
+        revision = migrate.current_revision(engine)
+    head = migrate.head_revision()
+    state = "up to date" if revision == head else "run `imgsearch db upgrade`"
+    _emit(
+        as_json,
+        {"current": revision, "head": head, "up_to_date": revision == head},
+        f"current {revision or '(none)'}\nhead    {head}\n{state}",
+    )
+
+
+@db.command()
+@click.argument("revision", default="head")
+@_json_option('{"before", "after"}')
+@click.pass_context
+@user_errors
+def upgrade(ctx: click.Context, revision: str, as_json: bool) -> None:
+    """Upgrade the schema to REVISION (default: head); a SQLite file is backed up first."""
+    with database(ctx) as engine:
+        before = migrate.current_revision(engine)
+        migrate.backup_sqlite(engine, before)  # same backup as the automatic upgrade
+        run_migration(lambda: migrate.upgrade(engine, revision))
+        after = migrate.current_revision(engine)
+    _emit(as_json, {"before": before, "after": after}, f"schema {before or '(none)'} -> {after}")
+
+
+@db.command()
+@click.argument("revision")
+@_json_option('{"before", "after"}')
+@click.pass_context
+@user_errors
+def downgrade(ctx: click.Context, revision: str, as_json: bool) -> None:
+    """Downgrade the schema to REVISION ('base' drops everything); backed up first."""
+    with database(ctx) as engine:
+        before = migrate.current_revision(engine)
+        migrate.backup_sqlite(engine, before)
+        run_migration(lambda: migrate.downgrade(engine, revision))
+        after = migrate.current_revision(engine)
+    _emit(
+        as_json,
+        {"before": before, "after": after},
+        f"schema {before or '(none)'} -> {after or '(base)'}",
+    )

@@ -1,0 +1,118 @@
+"""`remove` that sticks (recorded, honoured by `index`, shown by `stats`, undone by
+`remove --undo`), `--json` on the maintenance commands, and `labels` on a library whose
+model has no class head (issue 10, item 10). Through click's runner, as a user types them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from search.settings import Settings
+from tests.indexer_helpers import copy_photos, photo_paths
+
+
+@pytest.fixture
+def run(tmp_path: Path, models_dir: Path):  # type: ignore[no-untyped-def]
+    library = tmp_path / "library"
+
+    def invoke(*args: str, code: int = 0):  # type: ignore[no-untyped-def]
+        result = CliRunner().invoke(
+            cli, ["--library", str(library), "--model-path", str(models_dir), *args],
+            catch_exceptions=False,
+        )  # fmt: skip
+        assert result.exit_code == code, result.output
+        return result
+
+    invoke.library = library  # type: ignore[attr-defined]
+    return invoke
+
+
+def as_json(result) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def pictures(tmp_path: Path, data_dir: Path) -> Path:
+    root = tmp_path / "Pictures"
+    photos = photo_paths(data_dir, 5)
+    copy_photos(photos[:3], root)
+    copy_photos(photos[3:], root / "old")
+    return root
+
+
+def test_remove_sticks_until_undone(run, pictures: Path) -> None:  # type: ignore[no-untyped-def]
+    assert as_json(run("index", "--json", "--no-progress", str(pictures)))["added"] == 5
+    removed = as_json(run("remove", "--json", str(pictures / "old")))
+    assert removed == {"removed": 2, "paths": [{"path": str(pictures / "old"), "images": 2}]}
+
+    # The nightly index, with its folder or without: the removed files stay out.
+    for args in ([str(pictures)], []):
+        summary = as_json(run("index", "--json", "--no-progress", *args))
+        assert (summary["added"], summary["skipped_removed"]) == (0, 2), summary
+    stats = as_json(run("stats", "--json"))
+    assert stats["images"] == 3
+    assert [(r["path"], r["images"]) for r in stats["removed_paths"]] == [
+        (str(pictures / "old"), 2)]  # fmt: skip
+    assert f"removed     {pictures / 'old'}: 2 images" in run("stats").stdout
+    text = run("index", "--no-progress", str(pictures)).stdout
+    assert "2 files left out: removed from the library" in text
+
+    # A single file too; then both taken back by undoing their folder.
+    one = sorted((pictures).glob("*.jpg"))[0]
+    assert "removed 1 image from the library" in run("remove", str(one)).stdout
+    undone = as_json(run("remove", "--undo", "--json", str(pictures)))
+    assert sorted(u["path"] for u in undone["undone"]) == sorted([str(pictures / "old"),
+                                                                  str(one)])  # fmt: skip
+    summary = as_json(run("index", "--json", "--no-progress"))
+    assert (summary["added"], summary["skipped_removed"]) == (3, 0)
+    assert as_json(run("stats", "--json"))["removed_paths"] == []
+    again = run("remove", "--undo", str(pictures / "old"), code=1)
+    assert "no removal is recorded" in again.output and "Traceback" not in again.output
+
+
+def test_removing_a_whole_collection_sticks(run, pictures: Path) -> None:  # type: ignore[no-untyped-def]
+    run("index", "--no-progress", str(pictures))
+    assert as_json(run("remove", "--json", str(pictures)))["removed"] == 5
+    summary = as_json(run("index", "--json", "--no-progress"))
+    assert (summary["added"], summary["skipped_removed"]) == (0, 5)
+
+
+def test_maintenance_commands_print_json(run, pictures: Path) -> None:  # type: ignore[no-untyped-def]
+    run("index", "--no-progress", str(pictures))
+    rebuilt = as_json(run("rebuild-index", "--json", "--index", "flat"))
+    assert (rebuilt["kind"], rebuilt["ntotal"]) == ("flat", 5) and rebuilt["seconds"] >= 0
+    current = as_json(run("db", "current", "--json"))
+    assert current["up_to_date"] is True and current["current"] == current["head"]
+    down = as_json(run("db", "downgrade", "0002", "--json"))
+    assert down == {"before": current["head"], "after": "0002"}
+    up = as_json(run("db", "upgrade", "--json"))
+    assert up == {"before": "0002", "after": current["head"]}
+    reindexed = as_json(run("reindex", "--json", "--no-progress"))
+    assert reindexed["added"] + reindexed["updated"] == 5
+
+
+def test_labels_on_a_model_without_classes_says_so(run, pictures: Path) -> None:  # type: ignore[no-untyped-def]
+    run("index", "--no-progress", str(pictures))
+    assert as_json(run("labels", "ant", "--json"))["results"]
+    run("reindex", "--no-progress", "--model", "mobilenet_v3_small_075")
+    for args in (["labels", "ant"], ["labels", "ant", "--json"]):
+        result = run(*args, code=1)
+        assert "model mobilenet_v3_small_075 has no class labels" in result.output
+        assert "no results" not in result.output and len(result.output.splitlines()) == 1
+
+    from web.app import create_app  # the API and the labels page say the same
+
+    app = create_app(Settings(library=run.library))
+    try:
+        answer = app.test_client().get("/api/v1/labels?q=ant")
+        assert answer.status_code == 400
+        assert answer.get_json()["error"]["code"] == "no_labels"
+        assert "has no class labels" in answer.get_json()["error"]["message"]
+        page = app.test_client().get("/labels?q=ant")
+        assert page.status_code == 400 and b"has no class labels" in page.data
+    finally:
+        app.extensions["imgsearch"].close()
