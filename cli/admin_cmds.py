@@ -17,6 +17,7 @@ from cli.main import cli
 from cli.search_cmds import open_engine, user_errors
 from search import migrate
 from search.errors import LibraryNotFoundError
+from search.library_lock import writer_lock
 from search.settings import Settings
 from search.store import make_engine
 
@@ -118,7 +119,8 @@ def database(ctx: click.Context) -> Iterator[Engine]:
     engine = make_engine(url)
     try:
         migrate.check_known(engine)
-        yield engine
+        with writer_lock(settings.library):  # never under a running index
+            yield engine
     finally:
         engine.dispose()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from cli.errors import writable_output
 from cli.main import cli
 from cli.search_cmds import hits_table, open_engine, user_errors
 from models.errors import ImgsearchError
@@ -40,7 +41,8 @@ THRESHOLD_HELP = (
 )  # fmt: skip
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the report here (atomically) instead of stdout; html needs a file.",
+    help="Write the report here (atomically) instead of stdout; html needs a file. Missing "
+    "folders are created.",
 )  # fmt: skip
 @click.option(
     "--keeper-rules", default=",".join(KEEPER_RULES), show_default=True,
@@ -72,6 +74,8 @@ def dedup(
     if fmt == "html" and output is None:
         raise click.UsageError("an html report needs --output FILE.html")
     rules = tuple(rule.strip() for rule in keeper_rules.split(",") if rule.strip())
+    if output is not None:  # checked (missing folders made) before minutes of work
+        writable_output(output, "the report")
     with open_engine(ctx) as engine:
         bar = tqdm(
             desc="dedup", unit="img", disable=no_progress or not sys.stderr.isatty(), leave=False

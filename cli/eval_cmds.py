@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from cli.errors import writable_folder, writable_output
 from cli.main import cli
 from models.errors import ImgsearchError
 from search.copies import make_copies
@@ -187,6 +188,8 @@ def run_cmd(
 ) -> None:
     """Embed FOLDER's images and score retrieval against the ground truth."""
     run: dict[str, Any] | None = None
+    if plot is not None:
+        writable_output(plot, "the plot")
     try:
         library_path = descriptor_text.startswith("library")
         if library_path:
@@ -256,6 +259,7 @@ def make_copies_cmd(
     overwrite: bool,
 ) -> None:
     """Write a hard copy-detection set of SRC's images into OUT (with ground_truth.json)."""
+    writable_folder(out, "the copy set into")
     start = time.perf_counter()
     try:
         path = make_copies(

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import click
 
+from cli.errors import DEBUG_KEY, ImgsearchGroup
 from search.settings import Settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=ImgsearchGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--library",
     type=click.Path(path_type=Path, file_okay=False),
@@ -23,7 +27,8 @@ from search.settings import Settings
     "./models and the user data directory.",
 )
 @click.option("--database-url", help="SQLAlchemy URL overriding the library's SQLite file.")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-v", "--verbose", count=True,
+              help="More log output (-vv for debug, with tracebacks).")
 @click.version_option(package_name="imgsearch")
 @click.pass_context
 def cli(
@@ -36,7 +41,13 @@ def cli(
     """Self-hosted semantic image search: index photos, search by image or region, find copies."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = Settings.from_env(library=library, model_path=model_path, database_url=database_url)
+    ctx.meta[DEBUG_KEY] = verbose >= 2  # -vv: let unexpected errors show their traceback
+    try:
+        ctx.obj = Settings.from_env(
+            library=library, model_path=model_path, database_url=database_url
+        )
+    except ValueError as error:  # e.g. IMGSEARCH_DEDUP_THRESHOLD=abc
+        raise click.ClickException(f"bad setting: {error}; fix or unset it") from None
 
 
 def main() -> None:

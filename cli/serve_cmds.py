@@ -68,6 +68,7 @@ def serve_command(
     state within about a second, without a restart. Without a library yet the server starts
     anyway and explains how to make one.
     """
+    from cli.errors import describe_os_error
     from models.errors import ImgsearchError
     from web.app import create_app
     from web.server import make_server, warm_up
@@ -82,8 +83,14 @@ def serve_command(
         app = create_app(settings, trusted_hosts=trusted_hosts_for(host, allow_hosts))
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
+    try:  # bound before the model is loaded: a busy port is said at once
+        server = make_server(app, settings, host, port, threads)
+    except OSError as error:
+        app.extensions["imgsearch"].close()
+        raise click.ClickException(
+            describe_os_error(error, f"listen on {host} port {port}")
+        ) from None
     warm_up(app)
-    server = make_server(app, settings, host, port, threads)
     shown = f"[{host}]" if ":" in host else host
     click.echo(
         f"imgsearch: serving {settings.library} at http://{shown}:{server.effective_port}/ "

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
 
 from models import DEFAULT_MODEL_NAME, OnnxModel, builtin_catalog, locate_model
 from search.descriptors import Descriptor, DescriptorConfig
-from search.errors import LibraryError, ModelMismatchError
+from search.errors import ModelMismatchError
 from search.index import IndexCacheError, IndexStamp, VectorIndex
 from search.index_io import read_header
 from search.library_descriptor import (
@@ -36,6 +34,8 @@ from search.library_descriptor import (
     primary_vectors,
     searched_dimension,
 )
+from search.library_lock import LOCK_FILENAME, writer_lock
+from search.library_lock import LibraryBusyError as LibraryBusyError  # re-exported
 from search.library_model import MODEL_DIR_KEY, with_model_dir
 from search.settings import Settings
 from search.store import AppliedChanges, ChangeSet, ModelStamp, Store
@@ -43,13 +43,8 @@ from search.whitening import Whitening
 
 log = logging.getLogger(__name__)
 
-LOCK_FILENAME = ".writer.lock"
 # A library with no model yet is empty: its empty index gets the default model's dimension.
 _DEFAULT_DIMENSION = builtin_catalog()[DEFAULT_MODEL_NAME].dimension
-
-
-class LibraryBusyError(LibraryError):
-    """Another process is writing to this library (an index run is in progress)."""
 
 
 class Library:
@@ -330,27 +325,9 @@ class Library:
                                     applied.generation, live.fingerprint)
             return applied
 
-    @contextmanager
-    def writer_lock(self) -> Iterator[None]:
+    def writer_lock(self) -> AbstractContextManager[None]:
         """One writer per library: a second index run fails fast instead of interleaving."""
-        self.settings.library.mkdir(parents=True, exist_ok=True)
-        path = self.settings.library / LOCK_FILENAME
-        with open(path, "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise LibraryBusyError(
-                    f"another imgsearch process is writing to {self.settings.library} "
-                    "(an index run?); wait for it to finish"
-                ) from None
-            try:
-                handle.seek(0)
-                handle.truncate()
-                handle.write(str(os.getpid()))
-                handle.flush()
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return writer_lock(self.settings.library)
 
     @property
     def path(self) -> Path:

@@ -52,6 +52,17 @@ def default_model_search_path(env: dict[str, str] | None = None) -> list[Path]:
     return dirs
 
 
+def _number(env: dict[str, str] | os._Environ[str], name: str) -> float | None:
+    """A number from the environment; a bad one is a ValueError that names the variable."""
+    text = env.get(name)
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not a number") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the library lives and how to work on it. Paths are absolute (see the module)."""
@@ -87,9 +98,7 @@ class Settings:
             "model": env.get("IMGSEARCH_MODEL") or None,
             "model_path": tuple(default_model_search_path(env)),
             "index_kind": env.get("IMGSEARCH_INDEX", "auto"),
-            "dedup_threshold": float(env["IMGSEARCH_DEDUP_THRESHOLD"])
-            if env.get("IMGSEARCH_DEDUP_THRESHOLD")
-            else None,
+            "dedup_threshold": _number(env, "IMGSEARCH_DEDUP_THRESHOLD"),
             "descriptor": env.get("IMGSEARCH_DESCRIPTOR") or None,
         }
         settings = cls(**values)  # type: ignore[arg-type]

@@ -25,11 +25,17 @@ def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def run_cli(
-    args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None, timeout: float = 300
+    args: Sequence[str],
+    cwd: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300,
+    prefix: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``imgsearch ARGS`` in ``cwd``; stdout and stderr are kept apart."""
+    """Run ``imgsearch ARGS`` in ``cwd`` (under ``prefix``, e.g. setpriv); stdout and stderr
+    are kept apart."""
     return subprocess.run(
-        [*ENTRY, *args], cwd=cwd, env=cli_env(env), capture_output=True, text=True,
+        [*prefix, *ENTRY, *args], cwd=cwd, env=cli_env(env), capture_output=True, text=True,
         timeout=timeout, check=False,
     )  # fmt: skip
 

@@ -1,0 +1,125 @@
+"""What the CLI says when the world is in the way: one line, what is wrong and what to do.
+
+Commands turn imgsearch's typed errors into messages themselves; :class:`ImgsearchGroup` is the
+last resort for what the operating system or the database refuses (a folder that cannot be
+written, a port in use, a read-only or locked database), so that no command ever ends in a
+traceback (``-vv`` shows it, for bug reports). :func:`writable_output` checks an output path
+before a command does its work.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+DEBUG_KEY = "imgsearch.debug"
+
+_OS_HINTS = {
+    errno.EACCES: "check its permissions, or choose another place",
+    errno.EPERM: "check its permissions, or choose another place",
+    errno.EROFS: "that file system is read-only: choose another place",
+    errno.ENOENT: "a folder on the way does not exist",
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EISDIR: "that is a folder: give a file name",
+    errno.ENOSPC: "the disk is full: free some space",
+    errno.EDQUOT: "the disk quota is used up: free some space",
+    errno.EADDRINUSE: "another program listens there: choose another --port (0 picks a free one)",
+    errno.EADDRNOTAVAIL: "this machine has no such address: check --host",
+}
+
+_DATABASE_HINTS = (
+    ("readonly database", "is read-only for this user",
+     "run as its owner, or copy the library somewhere writable"),
+    ("database is locked", "is locked by another process (an index run?)",
+     "wait for it to finish and try again"),
+    ("unable to open database file", "cannot be opened",
+     "check that its folder exists and is writable (SQLite keeps -wal/-shm files beside it)"),
+    ("disk i/o error", "could not be read or written (disk I/O error)", "check the disk"),
+    ("database or disk is full", "cannot grow: the disk is full", "free some space"),
+)  # fmt: skip
+
+
+def describe_os_error(error: OSError, doing: str | None = None) -> str:
+    """``cannot <doing> <path>: <reason>; <hint>`` in one line."""
+    where = " ".join(str(p) for p in (error.filename, error.filename2) if p)
+    what = doing or "use"
+    reason = error.strerror or str(error)
+    hint = _OS_HINTS.get(error.errno or 0)
+    head = f"cannot {what} {where}".rstrip() if where else f"cannot {what}"
+    return f"{head}: {reason}" + (f"; {hint}" if hint else "")
+
+
+def describe_database_error(error: BaseException, where: str = "") -> str:
+    """A database refusal (SQLAlchemy or sqlite3) in one line, with what to do."""
+    original = getattr(error, "orig", None) or error
+    text = str(original).splitlines()[0] if str(original) else type(original).__name__
+    name = f"the library database {where}".rstrip()
+    for needle, what, todo in _DATABASE_HINTS:
+        if needle in text.lower():
+            return f"{name} {what} ({text}): {todo}"
+    return f"{name}: {text}"
+
+
+class ImgsearchGroup(click.Group):
+    """The root group: OS and database refusals become one-line errors (exit 1)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OSError as error:
+            if ctx.meta.get(DEBUG_KEY):
+                raise
+            raise click.ClickException(describe_os_error(error)) from None
+        except ModuleNotFoundError as error:  # e.g. a PostgreSQL URL without its driver
+            if ctx.meta.get(DEBUG_KEY):
+                raise
+            raise click.ClickException(
+                f"a Python package is missing: {error.name}; install it into imgsearch's "
+                "environment (e.g. `pip install 'psycopg[binary]'` for PostgreSQL)"
+            ) from None
+        except (SQLAlchemyError, sqlite3.Error) as error:
+            if ctx.meta.get(DEBUG_KEY):
+                raise
+            where = getattr(ctx.obj, "resolved_database_url", "").removeprefix("sqlite:///")
+            raise click.ClickException(describe_database_error(error, where)) from None
+
+
+def writable_output(path: Path, what: str = "the output") -> Path:
+    """Make sure ``path`` can be written before the work starts: missing parent folders are
+    created; an unwritable place is a one-line error. Returns ``path``."""
+    parent = path.parent
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(prefix=f".{path.name}.", dir=parent):
+            pass  # a real write: permissions, read-only mounts, quotas all show here
+    except OSError as error:
+        raise click.ClickException(_output_message(error, path, what)) from None
+    return path
+
+
+def _output_message(error: OSError, path: Path, what: str) -> str:
+    reason = error.strerror or str(error)
+    hint = _OS_HINTS.get(error.errno or 0, "choose another place")
+    return f"cannot write {what} to {path}: {reason}; {hint}"
+
+
+def writable_folder(folder: Path, what: str = "the output folder") -> Path:
+    """Like :func:`writable_output` for a folder the command fills (created if missing)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(prefix=".imgsearch-check.", dir=folder):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        hint = _OS_HINTS.get(error.errno or 0, "choose another place")
+        raise click.ClickException(f"cannot write {what} {folder}: {reason}; {hint}") from None
+    return folder

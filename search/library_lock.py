@@ -1,0 +1,43 @@
+"""One writer per library: an exclusive ``flock`` on ``<library>/.writer.lock``, taken by
+index runs, removals, index rebuilds and schema migrations; readers never take it."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from search.errors import LibraryError
+
+LOCK_FILENAME = ".writer.lock"
+
+__all__ = ["LOCK_FILENAME", "LibraryBusyError", "writer_lock"]
+
+
+class LibraryBusyError(LibraryError):
+    """Another process is writing to this library (an index run is in progress)."""
+
+
+@contextmanager
+def writer_lock(library: Path) -> Iterator[None]:
+    """Hold the library's writer lock, or fail at once with :class:`LibraryBusyError`."""
+    library.mkdir(parents=True, exist_ok=True)
+    path = library / LOCK_FILENAME
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LibraryBusyError(
+                f"another imgsearch process is writing to {library} (an index run?); wait for "
+                "it to finish"
+            ) from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

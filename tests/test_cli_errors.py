@@ -1,0 +1,156 @@
+"""Every command, run as a user runs it (a subprocess), with something in the way: a read-only
+or locked library, a database of another program or of a newer imgsearch, an output folder
+that cannot be written, a busy port. Each must fail with one line saying what is wrong and
+what to do, a non-zero exit, and never a traceback (issue 10, item 6)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import socket
+import sqlite3
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+import pytest
+
+from cli.main import cli
+from tests.cli_process import relative_library, run_cli
+from tests.indexer_helpers import photo_paths
+
+SETPRIV = shutil.which("setpriv")
+# root writes anywhere; without these capabilities it meets the permission bits like a user
+AS_USER = ([SETPRIV, "--bounding-set", "-dac_override,-dac_read_search", "--"]
+           if os.geteuid() == 0 and SETPRIV else [])  # fmt: skip
+CANNOT_DROP_ROOT = os.geteuid() == 0 and not SETPRIV
+
+
+def leaf_commands(group: click.Group, prefix: str = "") -> set[str]:
+    names: set[str] = set()
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            names |= leaf_commands(command, f"{prefix}{name} ")
+        else:
+            names.add(prefix + name)
+    return names
+
+
+def read_only(path: Path) -> None:
+    for item in [path, *path.rglob("*")]:
+        mode = item.stat().st_mode
+        item.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path
+         ) -> Iterator[Path]:  # fmt: skip
+    """A folder with photos/, a good library and broken copies of it beside."""
+    home = tmp_path_factory.mktemp("errors")
+    relative_library(home, photo_paths(data_dir, 3), models_dir)
+    good = home / "imgsearch-library"
+    foreign = home / "foreign"
+    foreign.mkdir()
+    with sqlite3.connect(foreign / "imgsearch.sqlite3") as db:
+        db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+    shutil.copytree(good, home / "newer")
+    with sqlite3.connect(home / "newer" / "imgsearch.sqlite3") as db:
+        db.execute("UPDATE alembic_version SET version_num = '0999'")
+    shutil.copytree(good, home / "locked")
+    shutil.copytree(good, home / "readonly")
+    read_only(home / "readonly")
+    (home / "closed").mkdir()
+    read_only(home / "closed")
+    yield home
+    for folder in (home / "readonly", home / "closed"):
+        for item in [folder, *folder.rglob("*")]:
+            item.chmod(item.stat().st_mode | stat.S_IWUSR)
+
+
+@contextmanager
+def nothing(_home: Path) -> Iterator[None]:
+    yield
+
+
+@contextmanager
+def writer_running(home: Path) -> Iterator[None]:
+    """Another process's writer lock on the 'locked' library (as an index run holds it)."""
+    with open(home / "locked" / ".writer.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+PHOTO = "photos/" + "{photo}"
+FOREIGN = "not an imgsearch library"
+NEWER = "newer than this imgsearch"
+BUSY = "another imgsearch process is writing"
+READ_ONLY = "read-only for this user"
+CLOSED = "cannot write"
+
+# (command, arguments after `imgsearch`, what the message must say, setting)
+CASES = [
+    ("index", ["--library", "readonly", "index", "photos"], READ_ONLY, nothing),
+    ("index", ["--library", "foreign", "index", "photos"], FOREIGN, nothing),
+    ("reindex", ["--library", "locked", "reindex"], BUSY, writer_running),
+    ("remove", ["--library", "locked", "remove", "photos"], BUSY, writer_running),
+    ("remove", ["--library", "readonly", "remove", "photos"], READ_ONLY, nothing),
+    ("rebuild-index", ["--library", "readonly", "rebuild-index"], READ_ONLY, nothing),
+    ("db current", ["--library", "foreign", "db", "current"], FOREIGN, nothing),
+    ("db upgrade", ["--library", "newer", "db", "upgrade"], NEWER, nothing),
+    ("db downgrade", ["--library", "locked", "db", "downgrade", "0002"], BUSY, writer_running),
+    ("dedup", ["dedup", "--output", "closed/sub/report.html"], CLOSED, nothing),
+    ("lookup", ["--library", "newer", "lookup", PHOTO], NEWER, nothing),
+    ("search", ["--library", "foreign", "search", PHOTO], FOREIGN, nothing),
+    ("similar", ["--library", "readonly", "similar", PHOTO], READ_ONLY, nothing),
+    ("labels", ["--library", "newer", "labels", "ant"], NEWER, nothing),
+    ("stats", ["--library", "foreign", "stats"], FOREIGN, nothing),
+    ("serve", ["serve", "--port", "{busy_port}"], "Address already in use", nothing),
+    ("serve", ["--library", "newer", "serve", "--port", "0"], NEWER, nothing),
+    ("embed", ["embed", "missing.jpg"], "no such file", nothing),
+    ("classify", ["classify", "--model", "mobilenet_v3_small_075", PHOTO], "no class head",
+     nothing),
+    ("models list", ["models", "list"], "IMGSEARCH_DEDUP_THRESHOLD", nothing),
+    ("eval run", ["eval", "run", "{ukbench}", "--plot", "closed/pr.png"], CLOSED, nothing),
+    ("eval make-copies", ["eval", "make-copies", "photos", "closed/copies"], CLOSED, nothing),
+]  # fmt: skip
+ENV = {"models list": {"IMGSEARCH_DEDUP_THRESHOLD": "high"}}
+
+
+def test_every_command_has_a_case() -> None:
+    assert {command for command, *_ in CASES} == leaf_commands(cli)
+
+
+@pytest.mark.parametrize(("command", "args", "says", "setting"), CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])  # fmt: skip
+def test_bad_input_gets_one_line_and_no_traceback(home, data_dir, command, args, says,
+                                                  setting) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    if CANNOT_DROP_ROOT and says in (READ_ONLY, CLOSED):
+        pytest.skip("running as root without setpriv: permission bits do not apply")
+    photo = sorted((home / "photos").iterdir())[0].name
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        values = {"photo": photo, "busy_port": busy.getsockname()[1],
+                  "ukbench": data_dir / "ukbench_subset"}  # fmt: skip
+        argv = [arg.format(**values) for arg in args]
+        with setting(home):
+            done = run_cli(argv, home, env=ENV.get(command), prefix=AS_USER, timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert "Traceback" not in output, output
+    assert says.lower() in output.lower(), output
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    if errors:  # a command's own failure: one line that says what is wrong and what to do
+        assert len(errors) == 1 and len(done.stderr.splitlines()) <= 2, done.stderr
+
+
+def test_dedup_creates_the_report_folder_it_is_given(home) -> None:  # type: ignore[no-untyped-def]
+    done = run_cli(["dedup", "--output", "reports/2026/dups.html"], home)
+    assert done.returncode == 0, done.stderr
+    assert (home / "reports" / "2026" / "dups.html").read_text().lstrip().startswith("<!")
