@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from search import migrate
 from search.errors import LibraryNotFoundError
 from search.library_lock import writer_lock
 from search.settings import Settings
-from search.store import make_engine
+from search.store import Removal, make_engine
 
 INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8")
 
@@ -57,9 +58,7 @@ def remove(ctx: click.Context, paths: tuple[Path, ...], undo: bool, as_json: boo
         if undo:
             undone = engine.undo_remove(paths)
             if not undone:
-                raise click.ClickException(
-                    "no removal is recorded at or below these paths (`imgsearch stats` lists "
-                    "the removed ones)")  # fmt: skip
+                raise click.ClickException(_nothing_to_undo(engine.removals(), paths))
             _emit(as_json, {"undone": [u.to_dict() for u in undone]}, "\n".join(
                 f"{u.path}: taken back ({u.images} images when removed); the next "
                 "`imgsearch index` adds its files again" for u in undone))  # fmt: skip
@@ -71,6 +70,18 @@ def remove(ctx: click.Context, paths: tuple[Path, ...], undo: bool, as_json: boo
     _emit(as_json, {"removed": removed, "paths": done},
           f"removed {removed} image{'s' if removed != 1 else ''} from the library; later "
           "index runs leave them out (undo: imgsearch remove --undo PATH)")  # fmt: skip
+
+
+def _nothing_to_undo(removals: list[Removal], paths: tuple[Path, ...]) -> str:
+    for path in paths:
+        target = Path(os.path.abspath(path))
+        for removal in removals:
+            if target.is_relative_to(removal.path):
+                return (
+                    f"{path} lies in the removed {removal.path}: take that back "
+                    f"(`imgsearch remove --undo {removal.path}`), then remove the rest again"
+                )
+    return "no removal is recorded at or below these paths (`imgsearch stats` lists them)"
 
 
 @cli.command("rebuild-index")

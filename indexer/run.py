@@ -27,7 +27,7 @@ from models import OnnxModel
 from search.descriptors import DescriptorConfig
 from search.library import Library
 from search.store import Store
-from search.store_removed import covered
+from search.store_removed import at_or_below, removed_tops
 
 log = logging.getLogger(__name__)
 
@@ -252,14 +252,15 @@ def index_collections(
 
 def _without_removed(store: Store, scans: list[tuple[Path, ScanReport]]
                      ) -> list[tuple[int, ScanReport]]:  # fmt: skip
-    """Each scan with its collection id, less the files `imgsearch remove` took out."""
+    """Each scan with its collection id, less the files `imgsearch remove` took out (of this
+    collection, or of one that overlaps it)."""
+    removals = store.removals()
     planned = []
     for root, report in scans:
-        collection_id = store.ensure_collection(root)
-        removals = store.removals(collection_id)
-        if removals:
-            report.drop(lambda rel, removals=removals: covered(rel, removals))
-        planned.append((collection_id, report))
+        tops = removed_tops(root, removals)
+        if tops:
+            report.drop(lambda rel, tops=tops: any(at_or_below(rel, top) for top in tops))
+        planned.append((store.ensure_collection(root), report))
     return planned
 
 

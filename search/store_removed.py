@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
@@ -36,14 +36,15 @@ class Removal:
 
     def covers(self, rel_path: str) -> bool:
         """Is the collection file ``rel_path`` at or below this removal?"""
-        return _at_or_below(rel_path, self.rel_path)
+        return at_or_below(rel_path, self.rel_path)
 
     def to_dict(self) -> dict[str, object]:
         return {"path": self.path, "images": self.images,
                 "removed_at": self.removed_at.isoformat()}  # fmt: skip
 
 
-def _at_or_below(rel_path: str, top: str) -> bool:
+def at_or_below(rel_path: str, top: str) -> bool:
+    """Is the collection path ``rel_path`` at or below ``top`` ("" = the whole collection)?"""
     return top == "" or rel_path == top or rel_path.startswith(top + "/")
 
 
@@ -88,7 +89,7 @@ class RemovedPathsMixin:
 
     def undo_removals(self, collection_id: int, rel_path: str) -> list[Removal]:
         """Forget the removals at or below ``rel_path``; returns them (none: nothing to undo)."""
-        found = [r for r in self.removals(collection_id) if _at_or_below(r.rel_path, rel_path)]
+        found = [r for r in self.removals(collection_id) if at_or_below(r.rel_path, rel_path)]
         if found:
             with self.session() as session:
                 session.execute(delete(RemovedPath).where(
@@ -97,6 +98,14 @@ class RemovedPathsMixin:
         return found
 
 
-def covered(rel_path: str, removals: Sequence[Removal]) -> bool:
-    """Does any of ``removals`` (of one collection) cover ``rel_path``?"""
-    return any(r.covers(rel_path) for r in removals)
+def removed_tops(root: Path, removals: Sequence[Removal]) -> list[str]:
+    """The paths below ``root`` (relative to it; "" = all of it) that ``removals`` cover,
+    whichever collection recorded them (collections may overlap)."""
+    tops = []
+    for removal in removals:
+        removed = Path(removal.path)
+        if root == removed or root.is_relative_to(removed):
+            tops.append("")
+        elif removed.is_relative_to(root):
+            tops.append(removed.relative_to(root).as_posix())
+    return tops

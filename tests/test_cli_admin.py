@@ -79,6 +79,11 @@ def test_removing_a_whole_collection_sticks(run, pictures: Path) -> None:  # typ
     assert as_json(run("remove", "--json", str(pictures)))["removed"] == 5
     summary = as_json(run("index", "--json", "--no-progress"))
     assert (summary["added"], summary["skipped_removed"]) == (0, 5)
+    # a new collection inside the removed one: its files stay out too
+    summary = as_json(run("index", "--json", "--no-progress", str(pictures / "old")))
+    assert (summary["added"], summary["skipped_removed"]) == (0, 2)
+    inside = run("remove", "--undo", str(pictures / "old"), code=1).output
+    assert f"lies in the removed {pictures}: take that back" in inside
 
 
 def test_maintenance_commands_print_json(run, pictures: Path) -> None:  # type: ignore[no-untyped-def]
