@@ -38,6 +38,15 @@ def test_result_thumbnails_load_with_a_relative_library(tmp_path, data_dir, mode
         wait.until(lambda d: all(d.execute_script(LOADED, "#results li.card img")))
         driver.save_screenshot(str(artifacts_dir / "web_relative_results.png"))
 
+        driver.get(url + "/")  # "Find copies" (reverse lookup) shows the same thumbnails
+        driver.find_element(By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Find copies']]"
+                            ).click()  # fmt: skip
+        driver.find_element(By.ID, "image").send_keys(str(photos[1]))
+        driver.find_element(By.ID, "submit").click()
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card img")))
+        wait.until(lambda d: all(d.execute_script(LOADED, "#results li.card img")))
+        driver.save_screenshot(str(artifacts_dir / "web_relative_lookup.png"))
+
         driver.get(f"{url}/images/{others[0]}")
         wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".image-title")))
         assert driver.find_elements(By.CSS_SELECTOR, ".similar li.card img")
