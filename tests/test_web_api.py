@@ -147,11 +147,27 @@ def test_upload_is_not_written_to_disk(client, weblib, tmp_path):
         ({"roi": "a,b,c,d"}, "bad_roi"),
         ({"roi": "0.5,0.2,0.5,0.9"}, "bad_roi"),  # empty: zero width
         ({"roi": "0.8,0.2,0.3,0.9"}, "bad_roi"),  # inverted
-        ({"roi": "2000,2000,3000,3000"}, "bad_roi"),  # pixels outside a 640x480 photo
+        ({"roi": "2000,2000,3000,3000"}, "bad_roi"),  # not fractions (px: for pixels)
+        ({"roi": "0,0,1.5,1"}, "bad_roi"),  # was read as pixels: a false "copy"
+        ({"roi": "-0.1,0,1,1"}, "bad_roi"),
+        ({"roi": "px:10,10,2000,2000"}, "bad_roi"),  # pixels beyond a 640x480 photo
+        ({"roi": "px:-1,0,100,100"}, "bad_roi"),
     ],
 )
 def test_bad_parameters_are_400(client, weblib, fields, code):
-    assert_error(upload(client, weblib.query_photo, **fields), 400, code)
+    error = assert_error(upload(client, weblib.query_photo, **fields), 400, code)
+    name = next(iter(fields))
+    assert f"'{name}'" in error["message"] and "\n" not in error["message"]
+
+
+def test_roi_in_pixels_is_the_same_box_as_in_fractions(client, weblib):
+    pixels = upload(client, weblib.query_photo, k=5, roi="px:128,48,512,336").get_json()
+    fractions = upload(client, weblib.query_photo, k=5, roi="0.2,0.1,0.8,0.7").get_json()
+    assert pixels["query"]["roi"] == [128, 48, 512, 336]
+    assert pixels["query"]["roi_units"] == "px"
+    assert fractions["query"]["roi_units"] == "fraction"
+    assert [(r["id"], r["score"]) for r in pixels["results"]] == [
+        (r["id"], r["score"]) for r in fractions["results"]]  # fmt: skip
 
 
 def test_missing_image_is_400(client):
