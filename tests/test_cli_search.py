@@ -122,6 +122,44 @@ def test_search_roi_in_pixels_equals_the_same_box_in_fractions(library, models_d
     assert whole[0][1] >= 0.999 and fractions[0][1] < 0.99  # a region is not the whole photo
 
 
+def test_a_pair_scores_the_same_by_file_and_by_id(library, models_dir, data_dir):
+    """`search FILE` and `similar ID` (the same image) give every other image the same score,
+    copy score and z: both ask with the file's views (quarter turns, framed photo)."""
+    query = ukbench_files(data_dir)[0] / "ukbench00004.jpg"
+
+    def scores(*args: str) -> dict[int, tuple]:
+        data = json.loads(ok(run(library, models_dir, *args, "-k", "8", "--json")))
+        return {r["id"]: (r["score"], r["copy_score"], r["z"]) for r in data["results"]}
+
+    by_file = scores("search", str(query))
+    image_id = next(i for i, (score, *_) in by_file.items() if score >= 0.999)
+    by_id = scores("similar", str(image_id))
+    by_path = scores("similar", str(query))
+    assert by_id == by_path and image_id not in by_id
+    common = sorted(set(by_file) & set(by_id))
+    assert len(common) >= 6
+    for other in common:
+        assert by_file[other] == pytest.approx(by_id[other], abs=2e-6), other
+
+
+def test_region_search_ranks_distinct_scores(library, models_dir, data_dir):
+    """A region of ukbench00004 finds its source first, then the rest of its group (00005-7),
+    with distinct scores: images reached through a sure copy (the duplicate-graph expansion)
+    rank below that copy, in the order of their own score - they used to tie with it."""
+    query = ukbench_files(data_dir)[0] / "ukbench00004.jpg"
+    data = json.loads(ok(run(library, models_dir, "search", str(query), "--roi",
+                             "0.1,0.2,0.9,0.8", "-k", "6", "--json")))  # fmt: skip
+    top = data["results"][:4]
+    assert top[0]["path"] == str(query) and top[0]["exact"]
+    assert {Path(r["path"]).name for r in top} == {f"ukbench{n:05d}.jpg" for n in range(4, 8)}
+    scores = [r["score"] for r in data["results"]]
+    assert scores == sorted(scores, reverse=True)
+    assert len(set(scores)) == len(scores), scores  # no ties
+    copies = [r["copy_score"] for r in top]
+    assert len(set(copies)) == len(copies), copies
+    assert copies[0] == max(copies)
+
+
 def test_similar_by_id_and_by_path(library, models_dir, data_dir):
     uk_root, _ = ukbench_files(data_dir)
     path = uk_root / "ukbench00016.jpg"

@@ -18,6 +18,7 @@ from PIL import Image
 from search.descriptors import DUPLICATE_Z
 from tests.web_library import (
     API,
+    AUGLY_NAME,
     COPY_NAME,
     EDITED_ORIGINAL,
     EXTRA_OK,
@@ -130,6 +131,45 @@ def test_upload_is_not_written_to_disk(client, weblib, tmp_path):
     before = {p: p.stat().st_mtime_ns for p in weblib.extra.iterdir()}
     assert upload(client, weblib.query_photo, k=1).status_code == 200
     assert {p: p.stat().st_mtime_ns for p in weblib.extra.iterdir()} == before
+
+
+def test_a_pair_scores_the_same_whichever_way_it_is_asked(client, weblib, ids):
+    """Upload, search by library id, similar by id (API) and the image page's cards (web)
+    give every other image the same score: all ask with the image's file and its views."""
+    image_id = ids[EDITED_ORIGINAL]
+    path = weblib.ukbench / EDITED_ORIGINAL
+
+    def by(response) -> dict[int, tuple]:
+        assert response.status_code == 200, response.data[:300]
+        return {r["id"]: (r["score"], r["copy_score"], r["z"], r["duplicate"])
+                for r in response.get_json()["results"] if r["id"] != image_id}  # fmt: skip
+
+    uploaded = by(upload(client, path, k=14))
+    by_id = by(client.post(f"{API}/search", data={"image_id": image_id, "k": "14"}))
+    similar = by(client.get(f"{API}/images/{image_id}/similar?k=12"))  # as many as the page
+    assert len(similar) == 12 and set(similar) <= set(uploaded)
+    for other, values in similar.items():
+        assert uploaded[other] == pytest.approx(values, abs=2e-6), other
+        assert by_id[other] == pytest.approx(values, abs=2e-6), other
+    page = client.get(f"/images/{image_id}").get_data(as_text=True)
+    cards = page.split('<li class="card')[1:]
+    shown = [re.search(r'href="/images/(\d+)".*?title="Score (\d\.\d{4})', card, re.S).groups()
+             for card in cards]  # fmt: skip
+    assert len(shown) >= 10
+    for other, score in shown:
+        assert score == f"{similar[int(other)][0]:.4f}"
+
+
+def test_label_lists_name_each_label_once(client, weblib, ids):
+    """ImageNet has two "maillot" classes: one label, their probabilities summed."""
+    augly = weblib.extra / AUGLY_NAME
+    results = upload(client, augly, k=20).get_json()["results"]
+    lists = [[label["name"] for label in r["labels"]] for r in results]
+    lists.append([label["name"] for label in client.get(f"{API}/images/{ids[AUGLY_NAME]}")
+                  .get_json()["labels"]])  # fmt: skip
+    assert any("maillot" in names for names in lists)
+    for names in lists:
+        assert len(names) == len(set(names)), names
 
 
 # -- errors -----------------------------------------------------------------------------------
