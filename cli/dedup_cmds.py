@@ -15,13 +15,14 @@ from tqdm import tqdm
 
 from cli.errors import writable_output
 from cli.main import cli
-from cli.search_cmds import hits_table, open_engine, user_errors
+from cli.search_cmds import open_engine, user_errors
 from models.errors import ImgsearchError
 from search.dedup import KEEPER_RULES
 from search.dedup_report import to_json, write_csv, write_report
 from search.descriptors import DUPLICATE_Z
 from search.engine import SearchEngine
-from search.lookup import EXACT, NEAR, SIMILAR, library_duplicates, lookup
+from search.lookup import EXACT, NEAR, SIMILAR, LookupMatch, cut, library_duplicates, lookup
+from search.results import threshold_text
 from search.thumbnails import SIZES, ThumbnailCache
 
 THUMBNAIL_SIZE = min(SIZES)
@@ -148,15 +149,38 @@ def lookup_command(
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
+    limit = threshold_text(result.threshold)
+    if result.z_threshold is not None:
+        decision = f"calibrated: z >= {result.z_threshold:g}, copy score >= {limit}"
+        below = f"z < {result.z_threshold:g}"
+    else:
+        decision, below = f"copy score >= {limit}", f"copy score < {limit}"
     for kind, title in (
         (EXACT, "Exact copies"),
-        (NEAR, "Near-duplicates (" + (f"calibrated: z >= {result.z_threshold:g}, copy score "
-               if result.z_threshold is not None else "copy score ")
-         + f">= {result.threshold:.3f})"),
-        (SIMILAR, "Nearest other images (not duplicates)"),
+        (NEAR, f"Near-duplicates ({decision})"),
+        (SIMILAR, f"Nearest other images (not duplicates: {below})"),
     ):
         matches = result.of_kind(kind)
         click.echo(f"{title}: {len(matches)}")
         if matches:
-            click.echo(hits_table([m.hit for m in matches]))
+            click.echo(lookup_table(matches))
         click.echo()
+
+
+def lookup_table(matches: list[LookupMatch]) -> str:
+    """The lookup's rows: the copy score and z the decision is made on, the evidence."""
+    rows = [("rank", "copy", "z", "id", "WxH", "path", "evidence")]
+    for m in matches:
+        hit = m.hit
+        copy = "-" if hit.copy_score is None else cut(hit.copy_score, 3)  # as the evidence
+        z = "-" if hit.z is None else cut(hit.z, 1)
+        dims = f"{hit.width}x{hit.height}" if hit.width and hit.height else "-"
+        rows.append((str(hit.rank), copy, z, str(hit.id), dims, hit.path, m.evidence))
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    right = (True, True, True, True, False, False)
+    lines = []
+    for row in rows:
+        cells = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right,
+                                                                     strict=False)]
+        lines.append("  ".join([*cells, row[6]]).rstrip())
+    return "\n".join(lines)

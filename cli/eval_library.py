@@ -85,7 +85,8 @@ def _search_all(engine: SearchEngine, truth: GroundTruth, paths: list[Path],
             score = hit.copy_score if hit.copy_score is not None else hit.score
             copy[key] = max(copy.get(key, -np.inf), score)
     pairs = np.array(sorted(copy), np.int64).reshape(-1, 2)
-    scores = np.array([copy[(int(i), int(j))] for i, j in pairs], np.float32)
+    # float64, as the engine gave them: a copy score at the threshold stays at it
+    scores = np.array([copy[(int(i), int(j))] for i, j in pairs], np.float64)
     scored = Scores(rank_scores, rank_idx, pairs[:, 0], pairs[:, 1], scores,
                     lambda a, b: copy.get((min(a, b), max(a, b)), -1.0))  # fmt: skip
     descriptor = engine.library.descriptor()

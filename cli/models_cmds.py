@@ -10,6 +10,7 @@ import click
 import numpy as np
 
 from cli.main import cli
+from cli.options import bad_roi, roi_option
 from models import (
     DEFAULT_MODEL_NAME,
     ImageClassifier,
@@ -21,10 +22,8 @@ from models import (
     ImageError,
     ImgsearchError,
     RegionOfInterest,
-    RoiError,
     available_models,
     model_status,
-    parse_roi,
 )
 
 CHUNK = 256  # images per embed_batch call, so output streams for long lists
@@ -48,16 +47,6 @@ def _search_path(ctx: click.Context) -> list[Any]:
 
 def _model_name(ctx: click.Context, option: str | None) -> str:
     return option or _settings(ctx).model or DEFAULT_MODEL_NAME
-
-
-def _roi_option(_ctx: click.Context, _param: click.Parameter, value: str | None
-                ) -> RegionOfInterest | None:
-    if value is None:
-        return None
-    try:
-        return parse_roi(value)
-    except RoiError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -86,15 +75,21 @@ def _run_batches(
     """Run ``run_batch`` over chunks of ``images``; print one entry per image (an error entry
     for a bad file, the rest still processed) and exit 1 at the end if any failed."""
     failed = 0
+    roi_errors: list[str] = []
     for chunk in _chunks(images, CHUNK):
         rois = [roi] * len(chunk) if roi is not None else None
         for path, result in zip(chunk, run_batch(chunk, rois), strict=True):
             if isinstance(result, ImageError):
                 failed += 1
+                if result.reason == "bad_roi":
+                    roi_errors.append(str(result))
                 _emit(_error_entry(path, result), as_json, f"{path}\tERROR: {result}")
             else:
                 entry, text = report(path, result)
                 _emit(entry, as_json, text)
+    if roi_errors:  # the region does not fit: a usage error, like a malformed one (exit 2)
+        more = f" (and {len(roi_errors) - 1} more)" if len(roi_errors) > 1 else ""
+        raise bad_roi(roi_errors[0] + more)
     if failed:
         click.echo(f"{failed} of {len(images)} images failed", err=True)
         ctx.exit(1)
@@ -149,8 +144,7 @@ def _embed_text(path: str, result: ImageEmbedderResult) -> str:
 @click.argument("images", nargs=-1, required=True)
 @click.option("--model", "model", help="Catalog model name. [default: settings / "
               f"{DEFAULT_MODEL_NAME}]")
-@click.option("--roi", callback=_roi_option, metavar="L,T,R,B",
-              help="Region of interest: fractions in [0,1], otherwise pixels.")
+@roi_option("Region of interest")
 @click.option("--quantize", is_flag=True, help="int8 scalar-quantised embeddings.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")
 @click.pass_context
@@ -202,8 +196,7 @@ def _classify_text(path: str, result: ImageClassifierResult) -> str:
 @click.option("--deny", "deny", multiple=True, metavar="NAME",
               help="Never these category names (repeatable).")
 @click.option("--locale", default="en", show_default=True, help="Display-name locale.")
-@click.option("--roi", callback=_roi_option, metavar="L,T,R,B",
-              help="Region of interest: fractions in [0,1], otherwise pixels.")
+@roi_option("Region of interest")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")
 @click.pass_context
 def classify_cmd(ctx: click.Context, images: tuple[str, ...], model: str | None,

@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 import click
 
 from cli.main import cli
-from models.errors import ImgsearchError
+from cli.options import bad_roi, roi_option
+from models.errors import ImgsearchError, RoiError
+from models.roi import RegionOfInterest
 from search.engine import SearchEngine
 from search.results import MAX_K, SearchHit, human_size
 from search.settings import Settings
@@ -32,6 +34,8 @@ def user_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except RoiError as error:  # only --roi makes these (e.g. a pixel box beyond the image)
+            raise bad_roi(str(error)) from None
         except ImgsearchError as error:
             raise click.ClickException(str(error)) from None
 
@@ -96,20 +100,19 @@ json_option = click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 
 @cli.command()
 @click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--roi", help="Search with a region of the query: 'l,t,r,b', fractions in [0,1] "
-              "or pixels.")
+@roi_option("Search with a region of the query")
 @k_option(10)
 @min_score_option
 @json_option
 @click.pass_context
 @user_errors
-def search(ctx: click.Context, image: Path, roi: str | None, k: int, min_score: float | None,
-           as_json: bool) -> None:
+def search(ctx: click.Context, image: Path, roi: RegionOfInterest | None, k: int,
+           min_score: float | None, as_json: bool) -> None:
     """Find the library images most similar to IMAGE (or to a region of it)."""
     with open_engine(ctx) as engine:
         hits = engine.search_image(image, roi=roi, k=k, min_score=min_score)
-    emit_hits(hits, as_json, query={"image": str(image), "roi": roi, "k": k,
-                                    "min_score": min_score})
+    emit_hits(hits, as_json, query={"image": str(image), "roi": roi.text() if roi else None,
+                                    "k": k, "min_score": min_score})
 
 
 @cli.command()

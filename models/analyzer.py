@@ -84,11 +84,19 @@ class ImageAnalyzer:
         self.keep_probs = keep_probs
         self.frames = frames
         self._executor: ThreadPoolExecutor | None = None
-        self._label_mask: np.ndarray | None = None
-        bg = model.spec.background_index
-        if model.labels is not None and bg is not None and 0 <= bg < len(model.labels):
-            self._label_mask = np.zeros(len(model.labels), dtype=bool)
-            self._label_mask[bg] = True
+        # Classes are listed by name, and classes that share a name (ImageNet's two "crane"
+        # and two "maillot") as one label with their summed probability: no name twice.
+        self._label_names: list[str] = []
+        self._label_ids = np.zeros(0, np.int64)  # class -> index into _label_names
+        self._skip_label: int | None = None  # the background's name index
+        if model.labels is not None:
+            first: dict[str, int] = {}
+            self._label_ids = np.array([first.setdefault(name, len(first))
+                                        for name in model.labels], np.int64)  # fmt: skip
+            self._label_names = list(first)
+            bg = model.spec.background_index
+            if bg is not None and 0 <= bg < len(model.labels):
+                self._skip_label = int(self._label_ids[bg])
 
     # ------------------------------------------------------------------ lifecycle
     def _pool(self) -> ThreadPoolExecutor | None:
@@ -136,17 +144,18 @@ class ImageAnalyzer:
                               source=name, reason="decode_failed")
 
     def _labels(self, probs: np.ndarray) -> list[tuple[str, float]]:
-        labels = self.model.labels
-        if labels is None or not self.top_labels:
+        if not self._label_names or not self.top_labels:
             return []
-        scores = probs.copy()
-        if self._label_mask is not None:
-            scores[self._label_mask] = -np.inf
-        k = min(self.top_labels, scores.shape[0] - 1 if self._label_mask is not None
-                else scores.shape[0])
+        scores = np.bincount(self._label_ids[: len(probs)], weights=probs.astype(np.float64),
+                             minlength=len(self._label_names))  # fmt: skip
+        if self._skip_label is not None:
+            scores[self._skip_label] = -np.inf
+        k = min(self.top_labels, int(np.isfinite(scores).sum()))
+        if k < 1:
+            return []
         idx = np.argpartition(-scores, k - 1)[:k]
         idx = idx[np.argsort(-scores[idx], kind="stable")]
-        return [(labels[i], float(probs[i])) for i in idx]
+        return [(self._label_names[i], float(scores[i])) for i in idx]
 
     def _infer(self, chunk: list[_Prepared | ImageError], raw: bool
                ) -> list[Analysis | ImageError]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -61,3 +62,12 @@ def display_names(labels_path: Path, locale: str | None, count: int) -> list[str
         f"no display names for locale {locale!r}: expected {candidate}. "
         f"Available locales: {', '.join([DEFAULT_LOCALE, *available])}"
     )
+
+
+def merge_labels(labels: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
+    """One entry per name, best first: classes that share a name (ImageNet has two "crane"
+    and two "maillot" classes) are one label whose probability is their sum."""
+    merged: dict[str, float] = {}
+    for name, score in labels:
+        merged[name] = merged.get(name, 0.0) + float(score)
+    return sorted(merged.items(), key=lambda item: -item[1])

@@ -1,4 +1,11 @@
-"""Regions of interest: normalised (fractions of the image) or in pixels."""
+"""Regions of interest, in explicit units: fractions of the image, or pixels.
+
+Text form (CLI ``--roi``, the API's and the web form's ``roi``): ``l,t,r,b`` are fractions of
+the image's width and height, each in [0, 1]; ``px:l,t,r,b`` are pixels of the upright
+(EXIF-oriented) image, right/bottom exclusive. Nothing is guessed and nothing is clipped: a
+value outside its unit's range, an empty or inverted box, or a pixel box reaching beyond the
+image raises :class:`RoiError`.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +14,22 @@ from dataclasses import dataclass
 
 from models.errors import RoiError
 
+PIXEL_PREFIX = "px:"
+UNITS_HELP = ("'l,t,r,b' as fractions of the image (each 0..1), or 'px:l,t,r,b' in pixels "
+              "of the upright image")  # fmt: skip
+
+
+def _number(value: float) -> str:
+    return f"{value:.6g}"
+
 
 @dataclass(frozen=True)
 class RegionOfInterest:
     """A box ``left, top, right, bottom`` in the upright (EXIF-oriented, rotated) image.
 
-    ``normalized=True``: fractions of width/height in [0, 1]; otherwise pixel coordinates
-    (right/bottom exclusive). A box partly outside the image is clipped to it; a box that is
-    empty, inverted, not finite or entirely outside raises :class:`RoiError`.
+    ``normalized=True``: fractions of width/height, each in [0, 1]; otherwise pixel
+    coordinates (>= 0; right/bottom exclusive, at most the image's width/height, checked by
+    :meth:`to_box`). An empty, inverted or non-finite box raises :class:`RoiError`.
     """
 
     left: float
@@ -27,40 +42,49 @@ class RegionOfInterest:
         values = (self.left, self.top, self.right, self.bottom)
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
             raise RoiError(f"region of interest must be four finite numbers, got {values}")
-        if self.right <= self.left or self.bottom <= self.top:
+        text = self.text()
+        if self.normalized and not all(0.0 <= v <= 1.0 for v in values):
             raise RoiError(
-                f"empty region of interest {values}: need left < right and top < bottom"
+                f"region {text}: fractions of the image must be between 0 and 1 (for pixels "
+                f"write {PIXEL_PREFIX}l,t,r,b)"
             )
-        if self.normalized and (self.right <= 0 or self.bottom <= 0 or self.left >= 1
-                                or self.top >= 1):
-            raise RoiError(f"normalised region of interest {values} lies outside [0, 1]")
+        if not self.normalized and any(v < 0 for v in values):
+            raise RoiError(f"region {text}: pixel coordinates must not be negative")
+        if self.right <= self.left or self.bottom <= self.top:
+            raise RoiError(f"region {text} is empty: need left < right and top < bottom")
+
+    def text(self) -> str:
+        """The text form: ``0.2,0.1,0.8,0.7`` or ``px:10,10,200,200``."""
+        body = ",".join(_number(v) for v in self.as_tuple())
+        return body if self.normalized else PIXEL_PREFIX + body
 
     def to_float_box(self, width: int, height: int) -> tuple[float, float, float, float]:
         """Integer pixel box (see :meth:`to_box`) as floats."""
         return tuple(float(v) for v in self.to_box(width, height))  # type: ignore[return-value]
 
     def to_box(self, width: int, height: int) -> tuple[int, int, int, int]:
-        """Pixel box ``(l, t, r, b)`` clipped to a ``width x height`` image (r, b exclusive).
+        """Pixel box ``(l, t, r, b)`` of a ``width x height`` image (r, b exclusive).
 
-        Normalised coordinates are scaled and rounded to the nearest pixel edge. Raises
-        :class:`RoiError` if nothing of the image is left.
+        Fractions are scaled and rounded to the nearest pixel edge. Raises :class:`RoiError`
+        for a pixel box reaching beyond the image, or a box under one pixel wide or high.
         """
         if width < 1 or height < 1:
             raise RoiError(f"cannot apply a region of interest to a {width}x{height} image")
         if self.normalized:
             box = (self.left * width, self.top * height, self.right * width,
-                   self.bottom * height)
+                   self.bottom * height)  # fmt: skip
         else:
-            box = (self.left, self.top, self.right, self.bottom)
-        left = min(max(round(box[0]), 0), width)
-        top = min(max(round(box[1]), 0), height)
-        right = min(max(round(box[2]), 0), width)
-        bottom = min(max(round(box[3]), 0), height)
+            if self.right > width or self.bottom > height:
+                raise RoiError(
+                    f"region {self.text()} reaches beyond the {width}x{height} image (right "
+                    f"at most {width}, bottom at most {height})"
+                )
+            box = self.as_tuple()
+        left, top = min(round(box[0]), width), min(round(box[1]), height)
+        right, bottom = min(round(box[2]), width), min(round(box[3]), height)
         if right <= left or bottom <= top:
-            kind = "normalised" if self.normalized else "pixels"
             raise RoiError(
-                f"region of interest {self.as_tuple()} ({kind}) leaves nothing of the "
-                f"{width}x{height} image"
+                f"region {self.text()} covers less than a pixel of the {width}x{height} image"
             )
         return int(left), int(top), int(right), int(bottom)
 
@@ -71,32 +95,34 @@ class RegionOfInterest:
         """(width, height) fraction of the image for a normalised ROI, else ``None``."""
         if not self.normalized:
             return None
-        w = min(self.right, 1.0) - max(self.left, 0.0)
-        h = min(self.bottom, 1.0) - max(self.top, 0.0)
-        return max(w, 0.0), max(h, 0.0)
+        return self.right - self.left, self.bottom - self.top
 
 
 def parse_roi(text: str) -> RegionOfInterest:
-    """Parse ``"l,t,r,b"``. All four values in [0, 1] means normalised, otherwise pixels."""
-    parts = [p.strip() for p in str(text).replace(" ", ",").split(",") if p.strip()]
+    """Parse ``"l,t,r,b"`` (fractions, each 0..1) or ``"px:l,t,r,b"`` (pixels)."""
+    raw = str(text).strip()
+    pixels = raw[: len(PIXEL_PREFIX)].lower() == PIXEL_PREFIX
+    body = raw[len(PIXEL_PREFIX) :] if pixels else raw
+    parts = [p.strip() for p in body.replace(" ", ",").split(",") if p.strip()]
     if len(parts) != 4:
-        raise RoiError(f"region of interest '{text}' must be four numbers 'left,top,right,bottom'")
+        raise RoiError(f"region '{raw[:60]}' must be four numbers: {UNITS_HELP}")
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise RoiError(f"region of interest '{text}' must be four numbers") from None
-    normalized = all(0.0 <= v <= 1.0 for v in values)
-    if not normalized and any(v < 0 for v in values[2:]):
-        raise RoiError(f"region of interest '{text}': right/bottom must not be negative")
-    return RegionOfInterest(*values, normalized=normalized)
+        raise RoiError(f"region '{raw[:60]}' must be four numbers: {UNITS_HELP}") from None
+    return RegionOfInterest(*values, normalized=not pixels)
 
 
 def coerce_roi(roi: object) -> RegionOfInterest | None:
-    """Accept ``None``, a :class:`RegionOfInterest`, a ``"l,t,r,b"`` string or a 4-sequence."""
+    """Accept ``None``, a :class:`RegionOfInterest`, a region's text form (see
+    :func:`parse_roi`) or a 4-sequence of fractions."""
     if roi is None or isinstance(roi, RegionOfInterest):
         return roi
     if isinstance(roi, str):
         return parse_roi(roi)
     if isinstance(roi, (tuple, list)) and len(roi) == 4:
-        return parse_roi(",".join(str(float(v)) for v in roi))
+        try:
+            return RegionOfInterest(*(float(v) for v in roi))
+        except (TypeError, ValueError):
+            raise RoiError(f"cannot use {roi!r} as a region of interest") from None
     raise RoiError(f"cannot use {roi!r} as a region of interest")

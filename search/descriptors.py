@@ -19,9 +19,12 @@ inside a frame (screenshot, caption bars, padding), the photo's own embedding. A
   (different photos of one UKBench object left out: they score like copies at any threshold).
 * **duplicate-graph expansion** (``expand`` = K): a copy of a copy is a copy. For each of the
   query's K best matches ``k`` that is itself a sure copy (``z >= EXPAND_Z``), the stored
-  images ``o`` that are sure copies of ``k`` score at least ``min(C(q, k), C(k, o))``. Hard
+  images ``o`` that are sure copies of ``k`` score at least ``min(C(q, k), C(k, o))`` less
+  ``CHAIN_STEP * (1 - C(q, o))`` (strictly below ``k`` itself, in the order of their own
+  scores: no ties; never below the duplicate decision when the chain reaches it). Hard
   edits of a photo are found through the library's easier copies of it; look-alikes (far
-  below ``EXPAND_Z``) are never chained.
+  below ``EXPAND_Z``) are never chained; the query's own vector (the image itself,
+  ``C >= SELF_SCORE``) is not followed: its copies are already the query's.
 * **rank score**: ``(1 - w) * C + w * (g + (1 - g) * L)`` with ``L`` the similarity of the two
   images' top class labels (Bhattacharyya coefficient of the top-5 probabilities) and ``g`` a
   soft gate on ``z`` (~1 for copies): labels re-rank look-alikes (category search) without
@@ -40,6 +43,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from models.errors import ImgsearchError
+from search.expansion import chain_scores, hub_order
 from search.whitening import Whitening
 
 DESCRIPTOR_VERSION = 1
@@ -311,14 +315,14 @@ class Descriptor:
         if not k or self.calibration is None:
             return copy
         sure = self.calibration.score(EXPAND_Z)
-        hubs = np.argpartition(-copy, k - 1, axis=1)[:, :k]
+        decision = self.calibration.duplicate_threshold()
         out = copy.copy()
         graph = np.where(neighbours >= sure, neighbours, -np.inf)
         for q in range(copy.shape[0]):
-            ks = hubs[q][copy[q, hubs[q]] >= sure]
+            ks = hub_order(copy[q], sure, k)
             if len(ks):
-                chained = np.minimum(copy[q, ks][:, None], graph[ks]).max(axis=0)
-                out[q] = np.maximum(out[q], chained)
+                chained = chain_scores(copy[q, ks][:, None], graph[ks], copy[q], decision)
+                out[q] = np.maximum(out[q], chained.max(axis=0))
         return out
 
     def calibrate(self, images: Sequence[StoredImage], *, pairs: int = BACKGROUND_PAIRS,

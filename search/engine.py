@@ -12,21 +12,21 @@ started with; the lazily built analyzer is guarded by a lock.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from models import ImageAnalyzer, ImageError, ImgsearchError, load_image, pixel_sha256
 from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptors import DUPLICATE_Z, DescriptorConfig
 from search.engine_admin import LibraryAdmin
+from search.engine_records import ImageFile, LibraryRecords, unchanged_bytes
 from search.errors import ImageNotFoundError
 from search.hit_rows import hit_rows
 from search.library import Library
@@ -42,12 +42,12 @@ from search.results import (
     StoredImage,
     check_params,
     hit_from_row,
-    info_from_row,
     label_match,
     read_query_bytes,
 )
-from search.schema import Collection, Embedding, Image
 from search.settings import Settings
+
+log = logging.getLogger(__name__)
 
 CANDIDATE_MARGIN = 10  # extra candidates: self-exclusion, rows removed meanwhile, ties at k
 EXACT_PIXEL_MIN_SCORE = 0.9  # pixel-identical copies score ~1; below this none is looked for
@@ -65,15 +65,7 @@ class ImageQueryResult:
     hits: list[SearchHit]
 
 
-class ImageFile(NamedTuple):
-    """A library image's file (resolved inside its collection), sha256 and decoded format."""
-
-    path: Path
-    sha256: str | None
-    format: str | None
-
-
-class SearchEngine(LibraryAdmin):
+class SearchEngine(LibraryAdmin, LibraryRecords):
     """Queries over one library. Open with :meth:`open`; close with :meth:`close`."""
 
     def __init__(self, library: Library) -> None:
@@ -132,17 +124,18 @@ class SearchEngine(LibraryAdmin):
 
     def query_image(
         self, source: ImageQuery, roi: RoiLike = None, k: int = 10,
-        min_score: float | None = None,
+        min_score: float | None = None, *, exclude: int | None = None,
     ) -> ImageQueryResult:
         """Search with an image file or bytes (or its region ``roi``): the query's analysis,
-        its bytes, and the ``k`` best hits (see :meth:`search_image`)."""
+        its bytes, and the ``k`` best hits (see :meth:`search_image`); ``exclude``: an image
+        id left out of the results (the query itself, for :meth:`similar`)."""
         check_params(k, min_score)
         live = self.library.searchable()  # one state for the whole query, even if swapped
         views, data = self.embed_views(source, roi, live.descriptor.config)
         analysis = views.analysis
         frame_dominant = bool(views.frame is not None and views.frame.dominant)
         query = live.descriptor.query_rows(views.embeddings, views.names, frame_dominant)
-        scored = self._scored(live, query, analysis.labels, k, min_score, exclude=None)
+        scored = self._scored(live, query, analysis.labels, k, min_score, exclude=exclude)
         sha = hashlib.sha256(data).hexdigest() if data is not None else None
         pixel_hash: list[str | None] = []  # computed at most once, only when it can matter
 
@@ -184,8 +177,13 @@ class SearchEngine(LibraryAdmin):
     def similar(
         self, image_id: int, k: int = 10, min_score: float | None = None
     ) -> list[SearchHit]:
-        """The ``k`` images most similar to library image ``image_id``, the image excluded
-        (queried with its stored rows: the whole image and its framed photo)."""
+        """The ``k`` images most similar to library image ``image_id``, the image excluded.
+
+        Asked exactly like a search with the image's file (its views: quarter turns, framed
+        photo), so that a pair gets the same scores either way. When the file is gone, was
+        changed since it was indexed or cannot be read, its stored rows (whole image, framed
+        photo; no turned views) are the query instead.
+        """
         check_params(k, min_score)
         image_id = int(image_id)
         found = self.store.descriptor_rows([image_id]).get(image_id)
@@ -196,10 +194,16 @@ class SearchEngine(LibraryAdmin):
             raise ImageNotFoundError(
                 f"image {image_id} ({row.rel_path}) has no vector: {row.error or row.status}"
             )
+        file = self.image_file(image_id)
+        data = unchanged_bytes(file)
+        if data is not None:
+            try:
+                return self.query_image(data, None, k, min_score, exclude=image_id).hits
+            except ImgsearchError as error:  # e.g. the model is missing: the stored rows
+                log.info("similar(%d) from its stored vectors: %s", image_id, error)
         live = self.library.searchable()
         query, _owner = live.descriptor.stored_rows([to_stored(found)])
         scored = self._scored(live, query, found.labels, k, min_score, exclude=image_id)
-        file = self.image_file(image_id)
         sha256 = file.sha256 if file is not None else None
         return self._hits(live, scored,
                           lambda hit, _s: sha256 is not None and hit.sha256 == sha256)
@@ -260,8 +264,8 @@ class SearchEngine(LibraryAdmin):
         calibration = live.descriptor.calibration
         out = []
         for n, (hit, row) in enumerate(scored, start=1):
-            copy = round(min(1.0, hit.copy), SCORE_DECIMALS)
-            z = None if calibration is None else float(calibration.duplicate_z(copy))
+            copy = round(min(1.0, hit.copy), SCORE_DECIMALS)  # shown; decided unrounded
+            z = None if calibration is None else float(calibration.duplicate_z(hit.copy))
             out.append(replace(hit_from_row(n, hit.rank, row, bool(exact(row, copy))),
                                copy_score=copy, z=None if z is None else round(z, 2),
                                duplicate=z is not None and z >= DUPLICATE_Z))
@@ -276,65 +280,6 @@ class SearchEngine(LibraryAdmin):
         except ImgsearchError:
             return None
         return pixel_sha256(decoded.image)
-
-    # -- records ----------------------------------------------------------------------------
-
-    def get_image(self, image_id: int) -> ImageInfo | None:
-        """Everything known about image ``image_id``, or None."""
-        row = self.store.image(int(image_id))
-        if row is None:
-            return None
-        return info_from_row(row, has_vector=self._has_vector(row.id))
-
-    def _has_vector(self, image_id: int) -> bool:
-        """Whether the image has an embedding: an existence query, no vector is read."""
-        query = select(Embedding.image_id).where(Embedding.image_id == image_id).limit(1)
-        with self.store.session() as session:
-            return session.scalar(query) is not None
-
-    def image_id_for(self, ref: str | int | os.PathLike[str]) -> int:
-        """An image id from an id or a file path (a stored file of one of the collections)."""
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()
-                                    and not Path(ref).exists()):
-            return int(ref)
-        row = self.store.find_image_by_path(Path(os.path.abspath(os.fspath(ref))))
-        if row is None:
-            raise ImageNotFoundError(f"{ref} is not an image of this library")
-        return row.id
-
-    def image_file(self, image_id: int) -> ImageFile | None:
-        """What serving image ``image_id``'s file or thumbnail needs, from the database only
-        (one column query, no ORM): its file, sha256 and format; None for an unknown id.
-
-        The file may be gone (check ``path.is_file()``); a path that resolves outside its
-        collection root raises :class:`PathEscapeError`.
-        """
-        query = (select(Collection.root, Image.rel_path, Image.sha256, Image.format)
-                 .join(Collection, Collection.id == Image.collection_id)
-                 .where(Image.id == int(image_id)))  # fmt: skip
-        with self.store.session() as session:
-            row = session.execute(query).first()
-        if row is None:
-            return None
-        root = Path(row[0]).resolve()
-        path = (root / row[1]).resolve()
-        if not path.is_relative_to(root):
-            raise PathEscapeError(f"image {image_id}: {row[1]} leads outside {root}")
-        return ImageFile(path, row[2], row[3])
-
-    def image_file_path(self, image_id: int) -> Path:
-        """The file of image ``image_id``, from the database only (never from a request path).
-
-        Raises :class:`ImageNotFoundError` when the id is unknown or the file is gone, and
-        :class:`PathEscapeError` when the path resolves outside its collection root.
-        """
-        found = self.image_file(image_id)
-        if found is None:
-            raise ImageNotFoundError(f"no image with id {image_id} in the library")
-        if not found.path.is_file():
-            raise ImageNotFoundError(f"image {image_id}: file {found.path} is no longer there")
-        return found.path
-
 
 def _with_source(error: ImageError, source: ImageQuery) -> ImageError:
     """An ImageError about query bytes, re-made to name the query file when there is one."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
+from models.labels import merge_labels
 from search.results import StoredImage
 from search.schema import STATUS_OK, Collection, Image, ImageLabel
 from search.store import Store
@@ -34,4 +35,6 @@ def hit_rows(store: Store, ids: Sequence[int]) -> dict[int, StoredImage]:
             for image_id, label, score in session.execute(labels):
                 if image_id in out:
                     out[image_id].labels.append((label, float(score)))
+    for row in out.values():  # libraries indexed before names were merged may list one twice
+        row.labels = merge_labels(row.labels)
     return out

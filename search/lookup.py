@@ -32,7 +32,8 @@ PIXEL_CHECK_MIN_SCORE = 0.95  # identical pixels embed identically; below this n
 
 @dataclass(frozen=True)
 class LookupMatch:
-    """A library image and why it matches the query: ``match`` is exact, near or similar."""
+    """A library image and why it matches the query: ``match`` is exact, near or similar.
+    ``hit.duplicate`` is the lookup's decision for the row (True for exact and near)."""
 
     hit: SearchHit
     match: str
@@ -124,11 +125,14 @@ def lookup(
         if hit.id in seen:
             continue
         near, evidence = _evidence(hit, threshold, calibrated)
+        # One decision per row: the one in force (calibrated, or the given threshold).
+        hit = replace(hit, duplicate=near)
         if near:
             near_matches.append(LookupMatch(hit, NEAR, evidence))
         elif len(similar) < others:
             similar.append(LookupMatch(hit, SIMILAR, evidence))
     # exact, then near, then the others: each kind in the order of the search
+    matches = [replace(m, hit=replace(m.hit, duplicate=True)) for m in matches]
     matches += near_matches + similar
     ranked = [replace(m, hit=replace(m.hit, rank=rank)) for rank, m in enumerate(matches, start=1)]
     query = {"sha256": sha, "width": analysis.width, "height": analysis.height,
@@ -137,7 +141,7 @@ def lookup(
                         z_threshold=DUPLICATE_Z if calibrated else None)
 
 
-def _cut(value: float, digits: int) -> str:
+def cut(value: float, digits: int) -> str:
     """``value`` with ``digits`` decimals, cut (not rounded) so that a value below a limit is
     never shown equal to it."""
     scale = 10**digits
@@ -149,11 +153,11 @@ def _evidence(hit: SearchHit, threshold: float, calibrated: bool) -> tuple[bool,
     copy = hit.copy_score if hit.copy_score is not None else hit.score
     if calibrated and hit.z is not None:
         sign = ">=" if hit.duplicate else "<"
-        return hit.duplicate, (f"copy score {_cut(copy, 3)}: {_cut(hit.z, 1)} sd above the "
+        return hit.duplicate, (f"copy score {cut(copy, 3)}: {cut(hit.z, 1)} sd above the "
                                f"library's background {sign} {DUPLICATE_Z:g}")  # fmt: skip
     near = copy >= threshold
     limit = threshold_text(threshold)
-    return near, f"copy score {_cut(copy, 3)} {'>=' if near else '<'} threshold {limit}"
+    return near, f"copy score {cut(copy, 3)} {'>=' if near else '<'} threshold {limit}"
 
 
 class _LazyPixelHash:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from search.descriptors import EXPAND_Z, Descriptor, StoredImage, label_vectors
+from search.expansion import chain_scores, hub_order
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
 Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
@@ -103,8 +104,8 @@ class QueryScorer:
         """Follow the duplicate graph from the best sure copies (see Descriptor.expand)."""
         d = self.descriptor
         sure = d.calibration.score(EXPAND_Z)  # type: ignore[union-attr]
-        top = np.argsort(-copy, kind="stable")[: d.config.expand]
-        hubs = [ids[int(n)] for n in top if copy[n] >= sure]
+        decision = d.calibration.duplicate_threshold()  # type: ignore[union-attr]
+        hubs = [ids[int(n)] for n in hub_order(copy, sure, d.config.expand)]
         if not hubs:
             return copy, ids, images
         hub_rows = {h: cache[h] for h in hubs}
@@ -125,5 +126,6 @@ class QueryScorer:
             graph = np.full(len(ids), -np.inf, np.float32)
             np.maximum.at(graph, owner, (hub_rows[h] @ rows.T).max(axis=0))
             graph[ids.index(h)] = -np.inf
-            out = np.maximum(out, np.minimum(hub_copy[h], np.where(graph >= sure, graph, -np.inf)))
+            graph = np.where(graph >= sure, graph, -np.inf)
+            out = np.maximum(out, chain_scores(hub_copy[h], graph, copy, decision))
         return out, ids, images

@@ -16,6 +16,7 @@ from PIL import Image as PILImage
 from sqlalchemy.engine import make_url
 
 from models.errors import ImgsearchError, UnreadableImageError
+from models.labels import merge_labels
 from models.roi import RegionOfInterest
 from search.errors import ImageNotFoundError
 from search.schema import Image
@@ -242,7 +243,8 @@ def hit_from_row(rank: int, score: float, row: StoredImage, exact: bool) -> Sear
 
 def info_from_row(row: Image, *, has_vector: bool, with_labels: bool = True) -> ImageInfo:
     """An :class:`ImageInfo` from an ORM row (``with_labels``: the row has them loaded)."""
-    labels = [(item.label, float(item.score)) for item in row.labels] if with_labels else []
+    labels = merge_labels((item.label, float(item.score)) for item in row.labels) \
+        if with_labels else []  # fmt: skip
     return ImageInfo(
         id=row.id, path=abs_path(row.collection.root, row.rel_path),
         collection=row.collection.root, collection_id=row.collection_id, rel_path=row.rel_path,

@@ -13,6 +13,7 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from models.labels import merge_labels
 from search.schema import DescriptorState, Embedding, ImageFrame, ImageLabel
 from search.store_types import FrameVector, decode_vector, utcnow
 from search.store_write import FRAME_COLUMNS, frame_from_row
@@ -112,6 +113,9 @@ class DescriptorStoreMixin:
                     ):
                         if image_id in out:
                             out[image_id].labels.append((label, float(score)))
+        if labels:  # libraries indexed before names were merged may list one twice
+            for rows in out.values():
+                rows.labels = merge_labels(rows.labels)
         return out
 
     def sample_vector_ids(self, count: int, seed: int = 0) -> list[int]:

@@ -85,6 +85,17 @@ def test_embed_roi_quantize_and_model(runner: CliRunner, models_dir: Path, photo
     assert json_lines(mp.stdout)[0]["model"] == "mobilenet_v3_small_075"
     bad_roi = runner.invoke(cli, [*base, "--roi", "0.5,0.5,0.1", photos[0]])
     assert bad_roi.exit_code == 2 and "four numbers" in bad_roi.output
+    # Units are explicit: fractions 0..1, or px: pixels that must lie within the image.
+    for command in ("embed", "classify"):
+        args = ["--model-path", str(models_dir), command]
+        for roi in ("0,0,1.5,1", "-0.1,0,1,1", "10,10,2000,2000", "px:0,0,5000,100"):
+            result = runner.invoke(cli, [*args, f"--roi={roi}", photos[0]])
+            assert result.exit_code == 2, (command, roi, result.output)
+            assert "Invalid value for '--roi'" in result.output, result.output
+    embed = ["--model-path", str(models_dir), "embed", "--json"]
+    pixels, fractions = (json_lines(runner.invoke(cli, [*embed, "--roi", roi, photos[0]]).output)
+                         for roi in ("px:0,0,183,250", "0,0,0.5,0.5"))  # 366x500: the same box
+    assert pixels == fractions
     text = runner.invoke(cli, ["--model-path", str(models_dir), "embed", photos[0]])
     assert text.exit_code == 0 and "dim=1024" in text.output and "norm=1.0000" in text.output
 

@@ -83,6 +83,83 @@ def test_search_table_roi_and_min_score(library, models_dir, data_dir):
     assert 1 <= len(high) < 50 and all(r["score"] >= 0.6 for r in high)
 
 
+@pytest.mark.parametrize(
+    ("roi", "words"),
+    [
+        ("0,0,1.5,1", "between 0 and 1"),  # was read as pixels: a false "copy"
+        ("-0.1,0,1,1", "between 0 and 1"),
+        ("10,10,2000,2000", "between 0 and 1"),  # was read as pixels and clipped
+        ("px:10,10,2000,2000", "beyond the 640x480 image"),
+        ("px:-5,0,100,100", "must not be negative"),
+        ("0.5,0.5,0.5,1", "empty"),
+        ("0.8,0.1,0.2,0.9", "empty"),
+        ("1,2,3", "four numbers"),
+    ],
+)
+def test_search_roi_out_of_its_units_is_a_usage_error(library, models_dir, data_dir, roi,
+                                                      words):
+    query = str(ukbench_files(data_dir)[0] / "ukbench00004.jpg")
+    result = run(library, models_dir, "search", query, f"--roi={roi}", "-k", "3")
+    assert result.exit_code == 2, result.output
+    error = result.output.strip().splitlines()[-1]
+    assert error.startswith("Error: Invalid value for '--roi'") and words in error, error
+    assert "Traceback" not in result.output and "rank" not in result.output
+
+
+def test_search_roi_in_pixels_equals_the_same_box_in_fractions(library, models_dir, data_dir):
+    query = str(ukbench_files(data_dir)[0] / "ukbench00004.jpg")  # 640x480
+
+    def ranked(roi: str) -> tuple[list, dict]:
+        data = json.loads(ok(run(library, models_dir, "search", query, "--roi", roi, "-k", "5",
+                                 "--json")))  # fmt: skip
+        return [(r["id"], r["score"]) for r in data["results"]], data["query"]
+
+    pixels, asked = ranked("px:128,48,512,336")
+    fractions, _ = ranked("0.2,0.1,0.8,0.7")
+    assert asked["roi"] == "px:128,48,512,336"
+    assert pixels == fractions
+    whole = ranked("0,0,1,1")[0]
+    assert whole[0][1] >= 0.999 and fractions[0][1] < 0.99  # a region is not the whole photo
+
+
+def test_a_pair_scores_the_same_by_file_and_by_id(library, models_dir, data_dir):
+    """`search FILE` and `similar ID` (the same image) give every other image the same score,
+    copy score and z: both ask with the file's views (quarter turns, framed photo)."""
+    query = ukbench_files(data_dir)[0] / "ukbench00004.jpg"
+
+    def scores(*args: str) -> dict[int, tuple]:
+        data = json.loads(ok(run(library, models_dir, *args, "-k", "8", "--json")))
+        return {r["id"]: (r["score"], r["copy_score"], r["z"]) for r in data["results"]}
+
+    by_file = scores("search", str(query))
+    image_id = next(i for i, (score, *_) in by_file.items() if score >= 0.999)
+    by_id = scores("similar", str(image_id))
+    by_path = scores("similar", str(query))
+    assert by_id == by_path and image_id not in by_id
+    common = sorted(set(by_file) & set(by_id))
+    assert len(common) >= 6
+    for other in common:
+        assert by_file[other] == pytest.approx(by_id[other], abs=2e-6), other
+
+
+def test_region_search_ranks_distinct_scores(library, models_dir, data_dir):
+    """A region of ukbench00004 finds its source first, then the rest of its group (00005-7),
+    with distinct scores: images reached through a sure copy (the duplicate-graph expansion)
+    rank below that copy, in the order of their own score - they used to tie with it."""
+    query = ukbench_files(data_dir)[0] / "ukbench00004.jpg"
+    data = json.loads(ok(run(library, models_dir, "search", str(query), "--roi",
+                             "0.1,0.2,0.9,0.8", "-k", "6", "--json")))  # fmt: skip
+    top = data["results"][:4]
+    assert top[0]["path"] == str(query) and top[0]["exact"]
+    assert {Path(r["path"]).name for r in top} == {f"ukbench{n:05d}.jpg" for n in range(4, 8)}
+    scores = [r["score"] for r in data["results"]]
+    assert scores == sorted(scores, reverse=True)
+    assert len(set(scores)) == len(scores), scores  # no ties
+    copies = [r["copy_score"] for r in top]
+    assert len(set(copies)) == len(copies), copies
+    assert copies[0] == max(copies)
+
+
 def test_similar_by_id_and_by_path(library, models_dir, data_dir):
     uk_root, _ = ukbench_files(data_dir)
     path = uk_root / "ukbench00016.jpg"
@@ -166,6 +243,6 @@ def test_errors_are_messages_not_tracebacks(tmp_path, library, models_dir):
     assert result.exit_code == 1 and "not an image" in result.output
     assert str(text) in result.output
     result = run(library, models_dir, "search", str(text), "--roi", "0.9,0.9,0.1,0.1")
-    assert result.exit_code == 1 and "region of interest" in result.output
+    assert result.exit_code == 2 and "'--roi'" in result.output and "empty" in result.output
     missing = run(library, models_dir, "search", str(tmp_path / "missing.jpg"))
     assert missing.exit_code == 1 and "cannot read file" in missing.output

@@ -106,14 +106,16 @@ def test_roi_query_differs(engine, data_dir):
     path = uk_root / uk_files[20]
     whole = engine.search_image(path, k=10)
     corner = engine.search_image(path, roi="0,0,0.4,0.4", k=10)
-    pixels = engine.search_image(path, roi=(0, 0, 256, 192), k=10)
+    pixels = engine.search_image(path, roi="px:0,0,256,192", k=10)
     assert [h.id for h in corner] != [h.id for h in whole]
     assert corner[0].score < 0.99  # a region is not the whole photo
     assert [h.id for h in pixels] == [h.id for h in corner]  # same box in pixels
     with pytest.raises(RoiError):
         engine.search_image(path, roi="0.5,0.5,0.2,0.9")
     with pytest.raises(RoiError):
-        engine.search_image(path, roi=(700, 500, 900, 600))  # outside 640x480
+        engine.search_image(path, roi="px:700,500,900,600")  # outside 640x480
+    with pytest.raises(RoiError):
+        engine.search_image(path, roi=(0, 0, 1.5, 1))  # fractions beyond the image
 
 
 def test_min_score_and_k(engine, data_dir):
@@ -184,16 +186,17 @@ def test_stats(engine, settings):
 
 
 def test_browsing_needs_no_model(settings, tmp_path):
-    """similar / get_image / stats work without the model files; image search says why not."""
+    """get_image / stats work without the model files, similar too (from the stored vectors);
+    image search says why not."""
     blind = make_settings(settings.library, tmp_path)  # a model path with no models
     with SearchEngine.open(blind) as engine:
-        assert engine.similar(1, k=3)
         assert engine.get_image(1) is not None and engine.stats()["vectors"] == 106
         assert engine._analyzer is None
         # The library remembers where its model was found; pretend those files are gone too.
         remembered = engine.store.get_meta(MODEL_DIR_KEY)
         engine.store.set_meta(MODEL_DIR_KEY, str(tmp_path))
         try:
+            assert engine.similar(1, k=3)  # the stored rows stand in for the file's views
             with pytest.raises(ModelNotFoundError):
                 engine.search_image(engine.image_file_path(1))
         finally:

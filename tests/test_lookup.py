@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -131,3 +132,63 @@ def test_cli_lookup_and_dedup_reports(settings, collection: Path, tmp_path: Path
 
     out = runner.invoke(cli, [*base, "dedup", "--format", "html"])
     assert out.exit_code != 0 and "--output" in out.output
+
+
+def _lookup_cli(settings, *args: str):  # type: ignore[no-untyped-def]
+    base = ["--library", str(settings.library), "--model-path", str(settings.model_path[0])]
+    out = CliRunner().invoke(cli, [*base, "lookup", *args])
+    assert out.exit_code == 0, out.output
+    return out.output
+
+
+def _sections(text: str) -> dict[str, list[list[str]]]:
+    """The text lookup's sections: heading -> table rows (cells split on 2+ spaces)."""
+    sections: dict[str, list[list[str]]] = {}
+    heading = None
+    for line in text.splitlines():
+        if re.match(r"^(Exact|Near|Nearest)", line):
+            heading = line
+            sections[heading] = []
+        elif heading and line.strip() and not line.lstrip().startswith("rank"):
+            sections[heading].append(re.split(r"\s{2,}", line.strip()))
+    return sections
+
+
+def test_lookup_makes_one_decision_per_row_shown_alike_in_text_and_json(settings, collection):  # type: ignore[no-untyped-def]
+    """With --threshold the threshold decides every row: a row listed as "not duplicates"
+    is never marked a copy (it used to carry the calibrated decision: `~`, duplicate true)."""
+    query = str(collection / "augly_dfdc_1__compose.png")
+    payload = json.loads(_lookup_cli(settings, query, "--threshold", "0.99", "--others", "3",
+                                     "--json"))  # fmt: skip
+    others = [r for r in payload["results"] if r["match"] == "similar"]
+    assert len(others) == 3 and any(r["z"] >= DUPLICATE_Z for r in others)  # calibrated copies
+    for row in payload["results"]:
+        assert row["duplicate"] == (row["match"] != "similar"), row
+        assert (row["copy_score"] >= 0.99) == (row["match"] != "similar") or row["exact"]
+    text = _lookup_cli(settings, query, "--threshold", "0.99", "--others", "3")
+    assert "~" not in text and "calibrated decision" not in text
+    sections = _sections(text)
+    other_rows = next(rows for title, rows in sections.items() if title.startswith("Nearest"))
+    assert [row[3] for row in other_rows] == [str(r["id"]) for r in others]
+    for row, item in zip(other_rows, others, strict=True):
+        # the copy score the heading names (not the rank score), and the evidence
+        assert float(row[1]) == pytest.approx(item["copy_score"], abs=0.0011)
+        assert row[-1] == item["evidence"] and "< threshold 0.99" in row[-1]
+
+
+def test_lookup_text_shows_the_copy_score_its_heading_names(settings, collection):  # type: ignore[no-untyped-def]
+    query = str(collection / "augly_dfdc_1__compose.png")
+    payload = json.loads(_lookup_cli(settings, query, "--json"))
+    sections = _sections(_lookup_cli(settings, query))
+    near_title = next(title for title in sections if title.startswith("Near"))
+    limit = float(re.search(r"copy score >= ([\d.]+)", near_title).group(1))
+    assert limit == pytest.approx(payload["threshold"], abs=1e-4)
+    near = [r for r in payload["results"] if r["match"] == "near"]
+    assert near and len(sections[near_title]) == len(near)
+    for row, item in zip(sections[near_title], near, strict=True):
+        assert float(row[1]) >= limit and item["duplicate"] and item["copy_score"] >= limit
+        assert float(row[1]) == pytest.approx(item["copy_score"], abs=0.0011)
+        assert row[-1] == item["evidence"]
+    for title, rows in sections.items():
+        if title.startswith("Nearest"):
+            assert all(float(row[1]) < limit for row in rows)

@@ -86,8 +86,8 @@ def test_embed_batch_keeps_order_and_isolates_errors(embedder: ImageEmbedder,
 
 def test_roi_outside_image_is_reported(embedder: ImageEmbedder, bees: list[Path]) -> None:
     with pytest.raises(RoiError):
-        embedder.embed(bees[0], "5000,5000,6000,6000")
-    result = embedder.embed_batch([bees[0]], ["5000,5000,6000,6000"])[0]
+        embedder.embed(bees[0], "px:5000,5000,6000,6000")
+    result = embedder.embed_batch([bees[0]], ["px:5000,5000,6000,6000"])[0]
     assert isinstance(result, RoiError) and isinstance(result, ImageError)
 
 

@@ -274,8 +274,8 @@ def test_draft_decode_of_12mp_jpeg_matches_full_decode(model: OnnxModel, big_jpe
 
 def test_roi_equals_precropped_image(model: OnnxModel, photo: Path) -> None:
     full = upright(photo)
-    for roi in (RegionOfInterest(0.2, 0.1, 0.7, 0.8), parse_roi("10,20,300,260"),
-                RegionOfInterest(-0.5, 0.5, 0.5, 1.5)):
+    for roi in (RegionOfInterest(0.2, 0.1, 0.7, 0.8), parse_roi("px:10,20,300,260"),
+                RegionOfInterest(0.0, 0.5, 0.5, 1.0)):
         box = roi.to_box(full.width, full.height)
         precropped = embed(model, full.crop(box))
         assert cos(embed(model, photo, roi), precropped) >= 0.999
@@ -293,16 +293,18 @@ def test_roi_on_draft_decoded_jpeg_equals_precrop(model: OnnxModel, big_jpeg: Pa
 
 def test_roi_parsing_and_errors(model: OnnxModel, photo: Path) -> None:
     assert parse_roi("0.1,0.2,0.5,0.6").normalized
-    pixels = parse_roi("10, 20, 300, 200")
+    pixels = parse_roi("px:10, 20, 300, 200")
     assert not pixels.normalized and pixels.to_box(640, 480) == (10, 20, 300, 200)
-    assert RegionOfInterest(0.5, 0.5, 2.0, 2.0).to_box(100, 80) == (50, 40, 100, 80)
-    for bad in ("1,2,3", "a,b,c,d", "0.5,0.5,0.4,0.9", "0,0,0,0", "10,10,10,20"):
+    assert pixels.text() == "px:10,20,300,200" and parse_roi(pixels.text()) == pixels
+    assert RegionOfInterest(0.5, 0.5, 1.0, 1.0).to_box(100, 80) == (50, 40, 100, 80)
+    for bad in ("1,2,3", "a,b,c,d", "0.5,0.5,0.4,0.9", "0,0,0,0", "10,10,10,20",
+                "0,0,1.5,1", "-0.1,0,1,1", "px:-1,0,10,10", "px:5,5,5,9"):
         with pytest.raises(RoiError):
             parse_roi(bad)
     with pytest.raises(RoiError):
-        RegionOfInterest(1.2, 0.0, 1.5, 1.0)
-    with pytest.raises(RoiError, match="leaves nothing"):
-        embed(model, photo, parse_roi("900,900,1000,1000"))
+        RegionOfInterest(0.5, 0.5, 2.0, 2.0)  # fractions beyond the image: never clipped
+    with pytest.raises(RoiError, match="beyond the"):
+        embed(model, photo, parse_roi("px:900,900,1000,1000"))
 
 
 def test_pixel_sha256_is_stable_and_needs_full_decode(photo: Path, big_jpeg: Path) -> None:

@@ -193,7 +193,15 @@ def test_expansion_chains_sure_copies_only() -> None:
     graph[0, 2] = graph[2, 0] = 0.9  # image 2 is a sure copy of image 0
     graph[1, 3] = graph[3, 1] = 0.9  # image 3 is a copy of the look-alike only
     out = d.expand(copy, graph)
-    assert out[0].tolist() == pytest.approx([0.6, 0.2, 0.6, 0.0])  # min(0.6, 0.9) via image 0
+    # min(0.6, 0.9) via image 0, less 0.01 x its own distance: below image 0, never a tie
+    assert out[0].tolist() == pytest.approx([0.6, 0.2, 0.6 - 0.01 * 0.95, 0.0])
+    # The query's own vector (score ~1: the image itself) takes no hub's place (expand=1).
+    with_self = np.array([[0.6, 0.2, 0.05, 0.0, 1.0]], np.float32)
+    graph5 = np.full((5, 5), -np.inf, np.float32)
+    graph5[:4, :4] = graph
+    graph5[4, 0] = graph5[0, 4] = 0.6
+    one = Descriptor(DescriptorConfig(expand=1), calibration=cal).expand(with_self, graph5)
+    assert one[0, 2] == pytest.approx(0.6 - 0.01 * 0.95)
     assert np.array_equal(Descriptor(DescriptorConfig(expand=0), calibration=cal)
                           .expand(copy, graph), copy)  # fmt: skip
     assert DescriptorConfig.parse("expand=5").expand == 5

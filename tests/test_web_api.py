@@ -18,6 +18,7 @@ from PIL import Image
 from search.descriptors import DUPLICATE_Z
 from tests.web_library import (
     API,
+    AUGLY_NAME,
     COPY_NAME,
     EDITED_ORIGINAL,
     EXTRA_OK,
@@ -132,6 +133,45 @@ def test_upload_is_not_written_to_disk(client, weblib, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in weblib.extra.iterdir()} == before
 
 
+def test_a_pair_scores_the_same_whichever_way_it_is_asked(client, weblib, ids):
+    """Upload, search by library id, similar by id (API) and the image page's cards (web)
+    give every other image the same score: all ask with the image's file and its views."""
+    image_id = ids[EDITED_ORIGINAL]
+    path = weblib.ukbench / EDITED_ORIGINAL
+
+    def by(response) -> dict[int, tuple]:
+        assert response.status_code == 200, response.data[:300]
+        return {r["id"]: (r["score"], r["copy_score"], r["z"], r["duplicate"])
+                for r in response.get_json()["results"] if r["id"] != image_id}  # fmt: skip
+
+    uploaded = by(upload(client, path, k=14))
+    by_id = by(client.post(f"{API}/search", data={"image_id": image_id, "k": "14"}))
+    similar = by(client.get(f"{API}/images/{image_id}/similar?k=12"))  # as many as the page
+    assert len(similar) == 12 and set(similar) <= set(uploaded)
+    for other, values in similar.items():
+        assert uploaded[other] == pytest.approx(values, abs=2e-6), other
+        assert by_id[other] == pytest.approx(values, abs=2e-6), other
+    page = client.get(f"/images/{image_id}").get_data(as_text=True)
+    cards = page.split('<li class="card')[1:]
+    shown = [re.search(r'href="/images/(\d+)".*?title="Score (\d\.\d{4})', card, re.S).groups()
+             for card in cards]  # fmt: skip
+    assert len(shown) >= 10
+    for other, score in shown:
+        assert score == f"{similar[int(other)][0]:.4f}"
+
+
+def test_label_lists_name_each_label_once(client, weblib, ids):
+    """ImageNet has two "maillot" classes: one label, their probabilities summed."""
+    augly = weblib.extra / AUGLY_NAME
+    results = upload(client, augly, k=20).get_json()["results"]
+    lists = [[label["name"] for label in r["labels"]] for r in results]
+    lists.append([label["name"] for label in client.get(f"{API}/images/{ids[AUGLY_NAME]}")
+                  .get_json()["labels"]])  # fmt: skip
+    assert any("maillot" in names for names in lists)
+    for names in lists:
+        assert len(names) == len(set(names)), names
+
+
 # -- errors -----------------------------------------------------------------------------------
 
 
@@ -147,11 +187,27 @@ def test_upload_is_not_written_to_disk(client, weblib, tmp_path):
         ({"roi": "a,b,c,d"}, "bad_roi"),
         ({"roi": "0.5,0.2,0.5,0.9"}, "bad_roi"),  # empty: zero width
         ({"roi": "0.8,0.2,0.3,0.9"}, "bad_roi"),  # inverted
-        ({"roi": "2000,2000,3000,3000"}, "bad_roi"),  # pixels outside a 640x480 photo
+        ({"roi": "2000,2000,3000,3000"}, "bad_roi"),  # not fractions (px: for pixels)
+        ({"roi": "0,0,1.5,1"}, "bad_roi"),  # was read as pixels: a false "copy"
+        ({"roi": "-0.1,0,1,1"}, "bad_roi"),
+        ({"roi": "px:10,10,2000,2000"}, "bad_roi"),  # pixels beyond a 640x480 photo
+        ({"roi": "px:-1,0,100,100"}, "bad_roi"),
     ],
 )
 def test_bad_parameters_are_400(client, weblib, fields, code):
-    assert_error(upload(client, weblib.query_photo, **fields), 400, code)
+    error = assert_error(upload(client, weblib.query_photo, **fields), 400, code)
+    name = next(iter(fields))
+    assert f"'{name}'" in error["message"] and "\n" not in error["message"]
+
+
+def test_roi_in_pixels_is_the_same_box_as_in_fractions(client, weblib):
+    pixels = upload(client, weblib.query_photo, k=5, roi="px:128,48,512,336").get_json()
+    fractions = upload(client, weblib.query_photo, k=5, roi="0.2,0.1,0.8,0.7").get_json()
+    assert pixels["query"]["roi"] == [128, 48, 512, 336]
+    assert pixels["query"]["roi_units"] == "px"
+    assert fractions["query"]["roi_units"] == "fraction"
+    assert [(r["id"], r["score"]) for r in pixels["results"]] == [
+        (r["id"], r["score"]) for r in fractions["results"]]  # fmt: skip
 
 
 def test_missing_image_is_400(client):

@@ -92,7 +92,8 @@ def describe(error: BaseException) -> ErrorInfo:
     if isinstance(error, QueryError):
         return ErrorInfo(400, "bad_request", f"Bad query: {error}")
     if isinstance(error, RoiError):
-        return ErrorInfo(400, "bad_roi", f"Bad region of interest: {error}")
+        message = getattr(error, "message", None) or str(error)
+        return ErrorInfo(400, "bad_roi", f"Bad region of interest 'roi': {message}")
     if isinstance(error, UnreadableImageError):
         # Only library files are ever read from disk: the file went away since indexing.
         return ErrorInfo(

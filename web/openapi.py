@@ -61,8 +61,11 @@ def openapi_document() -> dict[str, Any]:
             "image_id": {"type": "integer", "description": "Or: a library image as the query"},
             "roi": {
                 "type": "string",
-                "description": "Region of interest 'left,top,right,bottom': fractions in "
-                "[0, 1] of the (EXIF-oriented) image, or pixels",
+                "description": "Region of interest 'left,top,right,bottom' as fractions of the "
+                "(EXIF-oriented) image, each 0..1, or 'px:left,top,right,bottom' in pixels "
+                "(right/bottom at most the image's width/height). Anything else - a value out "
+                "of its unit's range, an empty or inverted box, a pixel box beyond the "
+                "image - is a 400 'bad_roi' error naming 'roi'",
                 "example": "0.25,0.25,0.75,0.75",
             },
             "k": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},

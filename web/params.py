@@ -58,6 +58,10 @@ class Query:
     def roi_json(self) -> list[float] | None:
         return list(self.roi.as_tuple()) if self.roi else None
 
+    def roi_units(self) -> str | None:
+        """``fraction`` (of the image) or ``px``: the units of :meth:`roi_json`."""
+        return None if self.roi is None else ("fraction" if self.roi.normalized else "px")
+
 
 @dataclass(frozen=True)
 class LookupQuery:
@@ -156,7 +160,7 @@ def parse_region(name: str = "roi") -> RegionOfInterest | None:
     try:
         return parse_roi(text[:200])
     except RoiError as error:
-        raise ApiError(400, f"Bad region of interest: {error}", "bad_roi") from None
+        raise ApiError(400, f"Bad region of interest '{name}': {error}", "bad_roi") from None
 
 
 def parse_image_id(text: str | None) -> int | None:
@@ -236,6 +240,7 @@ def query_summary(query: Query) -> dict[str, Any]:
         "image_id": query.image_id,
         "filename": query.filename,
         "roi": query.roi_json(),
+        "roi_units": query.roi_units(),
         "k": query.k,
         "min_score": query.min_score,
     }

@@ -158,7 +158,7 @@ def search_submit() -> Any:
         form.update(
             k=query.k,
             min_score=query.min_score or 0.0,
-            roi=",".join(f"{v:.4g}" for v in query.roi.as_tuple()) if query.roi else "",
+            roi=query.roi.text() if query.roi else "",
         )
     return _page(status, title="Search results", source=_source(query, error), form=form,
                  searched=True, **context)  # fmt: skip

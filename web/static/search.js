@@ -178,13 +178,17 @@
     draw();
   }
 
+  // The server's units: "l,t,r,b" fractions of the image (0..1), or "px:l,t,r,b" pixels
+  // (checked against the image's size by the server). Only fractions are drawn.
   function parseRoi(text) {
-    const parts = text.split(/[\s,]+/).filter(Boolean).map(Number);
-    if (parts.length !== 4 || parts.some((v) => !Number.isFinite(v))) return { error: "Region must be four numbers: left, top, right, bottom." };
-    if (parts.some((v) => v < 0 || v > 1)) return { error: "Region values are fractions of the image, from 0 to 1." };
+    const pixels = /^px:/i.test(text);
+    const parts = text.replace(/^px:/i, "").split(/[\s,]+/).filter(Boolean).map(Number);
+    if (parts.length !== 4 || parts.some((v) => !Number.isFinite(v))) return { error: "Region must be four numbers: left, top, right, bottom (fractions 0–1, or px:… for pixels)." };
+    if (pixels && parts.some((v) => v < 0)) return { error: "Pixel coordinates of a region cannot be negative." };
+    if (!pixels && parts.some((v) => v < 0 || v > 1)) return { error: "Region values are fractions of the image, from 0 to 1 (write px:left,top,right,bottom for pixels)." };
     const [l, t, r, b] = parts;
     if (r <= l || b <= t) return { error: "The region is empty: right must exceed left and bottom must exceed top." };
-    return { box: parts };
+    return pixels ? { pixels: parts } : { box: parts };
   }
 
   function pointerFraction(event) {
@@ -260,6 +264,7 @@
     if (!text) return setRoi(null, { fromText: true });
     const parsed = parseRoi(text);
     if (parsed.box) setRoi(parsed.box, { fromText: true });
+    else if (parsed.pixels) setRoi(null, { fromText: true }); // valid, not drawn
   });
   clearButton.addEventListener("click", () => {
     setRoi(null);

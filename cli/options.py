@@ -1,0 +1,36 @@
+"""Options shared by commands of several modules (no imports beyond click and models)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from models.errors import RoiError
+from models.roi import UNITS_HELP, RegionOfInterest, parse_roi
+
+F = TypeVar("F", bound=Callable[..., Any])
+ROI_HINT = "'--roi'"
+
+
+def _parse_roi(_ctx: click.Context, _param: click.Parameter, value: str | None
+               ) -> RegionOfInterest | None:  # fmt: skip
+    """``--roi`` checked before any work: a bad region is a usage error (exit 2)."""
+    if value is None:
+        return None
+    try:
+        return parse_roi(value)
+    except RoiError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def roi_option(what: str) -> Callable[[F], F]:
+    """The ``--roi`` option of every command that takes one (same units, same errors)."""
+    return click.option("--roi", callback=_parse_roi, metavar="L,T,R,B|px:L,T,R,B",
+                        help=f"{what}: {UNITS_HELP}.")  # fmt: skip
+
+
+def bad_roi(message: str) -> click.BadParameter:
+    """A region that does not fit the image (known only once it is decoded): exit 2."""
+    return click.BadParameter(message, param_hint=ROI_HINT)
