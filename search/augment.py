@@ -112,14 +112,15 @@ def jpeg(img: Image.Image, rng: Rng) -> Image.Image:
         return out.convert("RGB")
 
 
-def working_copy(img: Image.Image, short_side: int = WORK_SIDE) -> Image.Image:
-    """``img`` as RGB, reduced so that its shorter side is at most ``short_side``.
+def working_copy(img: Image.Image, short_side: int | None = None) -> Image.Image:
+    """``img`` as RGB, reduced so that its shorter side is at most ``short_side`` (default
+    :data:`WORK_SIDE`).
 
     The embedding sees 224 px, and the smallest crop of :func:`augment` keeps 59 % of a side,
     so 448 px keep every edit at or above the network's resolution while a 12 MP photo costs
     what a web-size one does (and blur or JPEG strength no longer depends on the camera)."""
     img = img.convert("RGB")
-    scale = short_side / min(img.size)
+    scale = (short_side or WORK_SIDE) / min(img.size)
     if scale >= 1:
         return img
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
