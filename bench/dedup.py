@@ -2,6 +2,7 @@
 
     python bench/dedup.py [synthetic] [--sizes 10000,100000,1000000] [--dim 1024]
     python bench/dedup.py threshold [--data ../shared/data] [--models ../shared/models] [--model M]
+    python bench/dedup.py keepers [--data ../shared/data] [--keeper-rules R]
 
 ``synthetic``: clustered unit vectors (a random centroid per cluster of ~100, each cluster
 varying in its own 16-d subspace drawn from a pool of 256 directions, plus isotropic noise),
@@ -18,6 +19,9 @@ a query sample and extrapolated to n, marked "est."; skipped at 1 M: float32 cop
 ``threshold``: embeds shared/data near_duplicates (+ UKBench subset and hymenoptera as hard
 negatives: different photos of one object / one category) with the default model and prints
 pair precision / recall per threshold - the figures behind DEFAULT_DEDUP_THRESHOLD.
+
+``keepers``: in how many clusters of copy sets with known originals ``imgsearch dedup`` keeps
+the original (:mod:`bench.dedup_keepers`).
 """
 
 from __future__ import annotations
@@ -291,14 +295,20 @@ def bench_threshold(data: Path, models: Path, model_name: str | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", nargs="?", choices=("synthetic", "threshold"), default="synthetic")
+    parser.add_argument("mode", nargs="?", choices=("synthetic", "threshold", "keepers"),
+                        default="synthetic")
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--dim", type=int, default=1024)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--models", type=Path, default=ROOT.parent / "shared" / "models")
     parser.add_argument("--model", default=None, help="model name (threshold mode; default model)")
+    parser.add_argument("--keeper-rules", default=None, help="keepers mode: dedup's rule order")
     args = parser.parse_args()
-    if args.mode == "threshold":
+    if args.mode == "keepers":
+        from bench.dedup_keepers import main as keepers
+
+        keepers(args.data, args.models, args.keeper_rules)
+    elif args.mode == "threshold":
         bench_threshold(args.data, args.models, args.model)
     else:
         bench_synthetic([int(s) for s in args.sizes.split(",") if s], args.dim)

@@ -47,7 +47,8 @@ THRESHOLD_HELP = (
 )  # fmt: skip
 @click.option(
     "--keeper-rules", default=",".join(KEEPER_RULES), show_default=True,
-    help="Order of the rules that choose the copy to keep (resolution, filesize, exif, oldest).",
+    help="Order of the rules that choose the copy to keep (any of exif, frame, format, "
+    "resolution, oldest, filesize; see README).",
 )  # fmt: skip
 @click.option(
     "--linkage", type=click.Choice(["star", "complete"]), default="star", show_default=True,

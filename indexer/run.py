@@ -74,6 +74,13 @@ class IndexSummary:
     learn_seconds: float = 0.0  # of ``seconds``: learning the whitening (once per library)
     learn_cpu_seconds: float = 0.0  # of ``cpu_seconds``
     skipped_removed: int = 0  # files under paths `imgsearch remove` took out
+    learn_photos: int = 0  # photos of the library the whitening was learned from
+    learn_edits: int = 0  # edits of them (pairs)
+
+    @property
+    def index_seconds(self) -> float:
+        """Of ``seconds``: everything but learning the whitening (``images_per_second``'s)."""
+        return max(0.0, self.seconds - self.learn_seconds)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,13 +103,16 @@ class IndexSummary:
             "learn_seconds": round(self.learn_seconds, 3),
             "learn_cpu_seconds": round(self.learn_cpu_seconds, 3),
             "skipped_removed": self.skipped_removed,
+            "learn_photos": self.learn_photos,
+            "learn_edits": self.learn_edits,
+            "index_seconds": round(self.index_seconds, 3),
             "failures": [{"path": p, "error": e} for p, e in self.failures],
             "warnings": self.warnings,
         }
 
     def to_text(self, max_listed: int = 20) -> str:
         lines = [
-            f"{self.processed} files processed in {self.seconds:.1f} s "
+            f"{self.processed} files processed in {self.index_seconds:.1f} s "
             f"({self.images_per_second:.1f} img/s): {self.added} added, {self.updated} updated, "
             f"{self.moved} moved, {self.removed} removed, {self.failed} failed, "
             f"{self.unchanged} unchanged"
@@ -111,6 +121,7 @@ class IndexSummary:
         ]
         if self.whitening.startswith("learned"):
             lines.append(self.whitening)
+            lines.append(f"the whole run took {self.seconds:.1f} s")
         if self.failures:
             lines.append(f"failed files ({self.failed}):")
             lines += [f"  {path}: {error}" for path, error in self.failures[:max_listed]]
@@ -222,10 +233,12 @@ def index_collections(
                     progress=bar.update, max_pixels=library.settings.max_image_pixels,
                 )  # fmt: skip
                 counts = pipeline.run(plan)
-            learned = update_whitening(library, model, progress=_say(show))
+            with _LazyBar(show, desc="learning the whitening", unit=" photos") as learning:
+                learned = update_whitening(library, model, progress=learning.update)
             summary.whitening = learned.to_text()
             summary.learn_seconds = learned.seconds
             summary.learn_cpu_seconds = learned.cpu_seconds
+            summary.learn_photos, summary.learn_edits = learned.images, learned.pairs
             _finish_index(library, options.index_kind)
             library.recalibrate()
             summary.descriptor = library.descriptor_config().describe()
@@ -239,8 +252,8 @@ def index_collections(
             raise
         summary.seconds = time.monotonic() - start
         summary.cpu_seconds = time.process_time() - cpu_start
-        if summary.processed:
-            summary.images_per_second = summary.processed / summary.seconds
+        if summary.processed:  # learning the whitening is reported apart
+            summary.images_per_second = summary.processed / max(1e-9, summary.index_seconds)
         for name in ("added", "updated", "moved", "removed", "failed", "unchanged", "copied"):
             setattr(summary, name, getattr(counts, name))
         summary.failures = counts.failures
@@ -266,6 +279,27 @@ def _without_removed(store: Store, scans: list[tuple[Path, ScanReport]]
 
 def _say(show: bool) -> Any:
     return (lambda message: tqdm.write(message, file=sys.stderr)) if show else None
+
+
+class _LazyBar:
+    """A :func:`_bar` that appears on the first ``update(done, total)`` (not at all when the
+    work it would show is not done)."""
+
+    def __init__(self, show: bool, **kw: Any) -> None:
+        self.show, self.kw, self.bar = show, kw, None
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = _bar(self.show, total=total, **self.kw)
+        self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def __enter__(self) -> _LazyBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _record_descriptor(library: Library, text: str | None) -> list[str]:

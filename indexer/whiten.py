@@ -1,34 +1,41 @@
 """Teach a library its whitening at the end of an index run (self-supervised, from its photos).
 
 A library of at least :data:`search.whitening.MIN_IMAGES` images, with whitening on in its
-descriptor, learns a whitening from edits of a seeded sample of its own photos (the pairs of
-:func:`search.whitening.training_pairs`, made in two threads) when it has none yet, or when
-it has grown :data:`RELEARN_GROWTH` times since the last one (up to :data:`RELEARN_UNTIL`
-images: the sample is 1000 photos however large the library). The library then rebuilds its
-index in the whitened space.
+descriptor, learns a whitening from edits of a seeded sample of its own photos when it has
+none yet, or when it has grown :data:`RELEARN_GROWTH` times since the last one (up to
+:data:`RELEARN_UNTIL` images: the sample is 1000 photos however large the library). The
+library then rebuilds its index in the whitened space.
+
+The sample is streamed: :data:`THREADS` threads each take :data:`CHUNK` photos at a time,
+decode them (JPEG draft, shorter side cut to :data:`search.augment.WORK_SIDE`), edit and embed
+them; the edits' differences to the photos' stored vectors are added to one covariance
+(:class:`search.whitening.EditCovariance`) in sample order, so memory does not grow with the
+sample and the result does not depend on thread timing.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from models import ImageError, OnnxModel
+from search.augment import augment, working_copy
 from search.library import Library
 from search.whitening import (
     DEFAULT_EDITS_PER_IMAGE,
     DEFAULT_SAMPLE,
     MIN_IMAGES,
+    EditCovariance,
     WhiteningError,
-    learn_whitening,
     sample_indices,
-    training_pairs,
+    whitening_from_edits,
 )
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,9 @@ RELEARN_GROWTH = 4.0  # learn again when the library has grown this many times
 RELEARN_UNTIL = 64_000  # ... as long as the last one was learned from fewer images than this
 EDITS_PER_IMAGE = DEFAULT_EDITS_PER_IMAGE
 THREADS = 2  # the sample is edited and embedded in this many threads (ONNX releases the GIL)
+CHUNK = 8  # photos a thread takes at a time (CHUNK * EDITS_PER_IMAGE edits: one ONNX batch)
+
+Progress = Callable[[int, int], None]  # (photos done, photos in the sample)
 
 
 @dataclass(frozen=True)
@@ -46,8 +56,8 @@ class WhiteningRun:
 
     action: str
     reason: str
-    images: int = 0
-    pairs: int = 0
+    images: int = 0  # photos of the sample that were read and edited
+    pairs: int = 0  # (photo, edit) pairs learned from
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # of this process, all threads
 
@@ -69,58 +79,106 @@ def whitening_due(library: Library) -> tuple[str, str]:
     if count < MIN_IMAGES:
         return idle, f"fewer than {MIN_IMAGES} images"
     if current is None:
-        return "learn", f"{count} images, none learned yet"
+        return "learn", f"first time: the library has reached {count} images"
     if count >= RELEARN_GROWTH * max(1, current.images) and current.images < RELEARN_UNTIL:
-        return "learn", f"library grew from {current.images} to {count} images"
+        return "learn", f"again: the library grew from {current.images} to {count} images"
     return "kept", "learned for this library size"
 
 
 def update_whitening(library: Library, model: OnnxModel, *, seed: int = 0,
-                     progress: Callable[[str], None] | None = None) -> WhiteningRun:
-    """Learn and store the whitening when :func:`whitening_due` says so."""
+                     progress: Progress | None = None) -> WhiteningRun:
+    """Learn and store the whitening when :func:`whitening_due` says so; ``progress`` is
+    called with (photos done, photos in the sample) as the sample is streamed."""
     action, reason = whitening_due(library)
     if action != "learn":
         return WhiteningRun(action, reason)
     started, cpu = time.monotonic(), time.process_time()
     store = library.store
     all_ids = store.sample_vector_ids(BACKGROUND_SAMPLE, seed)
-    background = np.stack([r.vector for r in store.descriptor_rows(all_ids, labels=False)
-                           .values()])  # fmt: skip
-    if len(background) < MIN_IMAGES:  # images removed since the count
+    rows = store.descriptor_rows(all_ids, labels=False)
+    ids = [i for i in all_ids if i in rows]
+    if len(ids) < MIN_IMAGES:  # images removed since the count
         return WhiteningRun("skipped", f"fewer than {MIN_IMAGES} images")
-    chosen = [all_ids[i] for i in sample_indices(len(all_ids), DEFAULT_SAMPLE, seed)]
-    if progress:
-        progress(f"learning the whitening from edits of {len(chosen)} photos ({reason})")
-    images = []
-    for path in _paths(library, chosen):
-        try:
-            images.append(model.load(path).image.convert("RGB"))
-        except (ImageError, OSError) as error:  # changed or gone since it was indexed
-            log.info("whitening sample: skipping %s: %s", path, error)
+    background = np.empty((len(ids), rows[ids[0]].vector.size), np.float32)
+    for n, image_id in enumerate(ids):
+        background[n] = rows[image_id].vector
+    del rows
+    chosen = [ids[i] for i in sample_indices(len(ids), DEFAULT_SAMPLE, seed)]
+    row_of = {image_id: n for n, image_id in enumerate(ids)}
+    # each photo's stored vector is the anchor of its edits (no second embedding of it)
+    sample = [(n, path, background[row_of[i]]) for n, (i, path)
+              in enumerate(_paths(library, chosen))]  # fmt: skip
+    edits = EditCovariance(background.shape[1])
+    read = _stream_edits(sample, model, edits, seed, progress)
     try:
-        whitening = learn_whitening(*_pairs(images, model, seed), background)
+        if not read:
+            raise WhiteningError("no photo of the sample could be read")
+        whitening = whitening_from_edits(edits, background)
     except WhiteningError as error:
         return WhiteningRun("skipped", str(error))
     library.set_whitening(whitening)
-    return WhiteningRun("learned", reason, len(images), whitening.pairs,
+    return WhiteningRun("learned", reason, read, whitening.pairs,
                         time.monotonic() - started, time.process_time() - cpu)
 
 
-def _pairs(images: list, model: OnnxModel, seed: int) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
-    """(photo, edit) embedding pairs of ``images``, made in :data:`THREADS` threads."""
-    parts = [images[n::THREADS] for n in range(THREADS)]
+Item = tuple[int, Path, np.ndarray]  # (place in the sample, file, its stored vector)
 
-    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
-        return training_pairs(parts[n], model.embed_images, edits_per_image=EDITS_PER_IMAGE,
-                              seed=seed * THREADS + n)  # fmt: skip
 
+def _edit_chunk(items: Sequence[Item], model: OnnxModel, seed: int
+                ) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
+    """(anchors, edits' embeddings, photos read) of one chunk of the sample."""
+    anchors: list[np.ndarray] = []
+    views = []
+    read = 0
+    for place, path, anchor in items:
+        try:
+            photo = working_copy(model.load(path).image)
+        except (ImageError, OSError) as error:  # changed or gone since it was indexed
+            log.info("whitening sample: skipping %s: %s", path, error)
+            continue
+        read += 1
+        rng = np.random.default_rng([seed, place])
+        views += [augment(photo, rng) for _ in range(EDITS_PER_IMAGE)]
+        anchors += [anchor] * EDITS_PER_IMAGE
+    if not views:
+        return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), read
+    return np.stack(anchors), model.embed_images(views), read
+
+
+def _chunks(sample: Sequence[Item]) -> Iterator[Sequence[Item]]:
+    for start in range(0, len(sample), CHUNK):
+        yield sample[start : start + CHUNK]
+
+
+def _stream_edits(sample: Sequence[Item], model: OnnxModel, edits: EditCovariance, seed: int,
+                  progress: Progress | None) -> int:  # fmt: skip
+    """Edit and embed ``sample`` in :data:`THREADS` threads, a few chunks in flight, adding
+    each chunk to ``edits`` in sample order; returns how many photos were read."""
+    read = done = 0
+    if progress:
+        progress(0, len(sample))
     with ThreadPoolExecutor(THREADS, thread_name_prefix="imgsearch-whiten") as pool:
-        made = [m for m in pool.map(make, range(THREADS)) if len(m[0])]
-    if not made:
-        raise WhiteningError("no photo of the sample could be read")
-    return np.concatenate([m[0] for m in made]), np.concatenate([m[1] for m in made])
+        flight: deque[tuple[int, Future[tuple[np.ndarray, np.ndarray, int]]]] = deque()
+
+        def settle() -> None:
+            nonlocal read, done
+            size, future = flight.popleft()
+            anchors, positives, ok = future.result()
+            if ok:
+                edits.add(anchors, positives)
+            read, done = read + ok, done + size
+            if progress:
+                progress(done, len(sample))
+
+        for chunk in _chunks(sample):
+            flight.append((len(chunk), pool.submit(_edit_chunk, chunk, model, seed)))
+            if len(flight) > 2 * THREADS:
+                settle()
+        while flight:
+            settle()
+    return read
 
 
-def _paths(library: Library, ids: list[int]) -> list[Path]:
+def _paths(library: Library, ids: list[int]) -> list[tuple[int, Path]]:
     rows = library.store.images(ids)
-    return [Path(rows[i].collection.root) / rows[i].rel_path for i in ids if i in rows]
+    return [(i, Path(rows[i].collection.root) / rows[i].rel_path) for i in ids if i in rows]

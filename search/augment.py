@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 Rng = np.random.Generator
+WORK_SIDE = 448  # edits are made on a copy whose shorter side is at most this (2x the input)
 _GLYPHS = string.ascii_letters + string.digits + "!?#@&% "
 
 
@@ -109,6 +110,21 @@ def jpeg(img: Image.Image, rng: Rng) -> Image.Image:
     buf.seek(0)
     with Image.open(buf) as out:
         return out.convert("RGB")
+
+
+def working_copy(img: Image.Image, short_side: int | None = None) -> Image.Image:
+    """``img`` as RGB, reduced so that its shorter side is at most ``short_side`` (default
+    :data:`WORK_SIDE`).
+
+    The embedding sees 224 px, and the smallest crop of :func:`augment` keeps 59 % of a side,
+    so 448 px keep every edit at or above the network's resolution while a 12 MP photo costs
+    what a web-size one does (and blur or JPEG strength no longer depends on the camera)."""
+    img = img.convert("RGB")
+    scale = (short_side or WORK_SIDE) / min(img.size)
+    if scale >= 1:
+        return img
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    return img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
 def augment(img: Image.Image, rng: Rng) -> Image.Image:

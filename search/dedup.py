@@ -20,23 +20,29 @@ The grouping rule (keeper-first star clustering; deterministic)
    ``linkage="complete"`` a member is also taken only if it has an edge to every member taken
    before it (best score first), so every pair in a group is ``>= threshold``.
 4. **Keeper and reason**: the keeper is the group's first image by the rules; ``reason`` names
-   the first rule on which it beats the runner-up. Rules: ``resolution`` (most pixels),
-   ``filesize`` (largest file), ``exif`` (has an EXIF capture time), ``oldest`` (earliest EXIF
-   capture time, then earliest file mtime; unknown times rank last).
+   the first rule on which it beats the runner-up. The keeper should be the image the others
+   were made from: the rules (EXIF capture time, not framed, camera format, resolution of the
+   photo itself, age, file size) are in :mod:`search.dedup_keeper`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
 
+from search.dedup_keeper import (
+    DEFAULT_KEEPER_RULES,
+    KEEPER_RULES,
+    DedupImage,
+    check_keeper_rules,
+    choose_keeper,
+    keeper_key,
+)
 from search.dedup_neighbours import (
     DedupError,
     IdRows,
@@ -44,7 +50,6 @@ from search.dedup_neighbours import (
     check_unit_vectors,
     default_neighbours,
 )
-from search.results import human_size
 
 # Measured (bench/dedup.py threshold; default model mobilenet_v3_small_100, cosine of unit
 # embeddings). shared/data/near_duplicates: 990 pairs, 641 duplicates; highest non-duplicate
@@ -58,29 +63,23 @@ from search.results import human_size
 # meme caption, brightness). 0.89 gives precision 0.976, 0.95 gives 1.000 with recall 0.12.
 DEFAULT_DEDUP_THRESHOLD = 0.90
 
-KEEPER_RULES = ("resolution", "filesize", "exif", "oldest")
-DEFAULT_KEEPER_RULES: tuple[str, ...] = KEEPER_RULES
 DEFAULT_K = 16
 DEFAULT_MAX_K = 256
 Linkage = Literal["star", "complete"]
-
-
-@dataclass(frozen=True, slots=True)
-class DedupImage:
-    """What dedup needs to know about one image; ``sha256`` decides exact duplicates."""
-
-    id: int
-    path: str
-    file_size: int
-    width: int
-    height: int
-    sha256: str | None = None
-    exif_datetime: datetime | None = None
-    mtime: float | None = None
-
-    @property
-    def pixels(self) -> int:
-        return max(0, self.width) * max(0, self.height)
+__all__ = [
+    "DEFAULT_DEDUP_THRESHOLD",
+    "DEFAULT_KEEPER_RULES",
+    "KEEPER_RULES",
+    "DedupError",
+    "DedupGroup",
+    "DedupImage",
+    "DedupMember",
+    "DedupResult",
+    "check_keeper_rules",
+    "choose_keeper",
+    "find_duplicates",
+    "keeper_key",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,85 +113,6 @@ class DedupResult:
     @property
     def duplicate_count(self) -> int:
         return sum(len(g.members) for g in self.groups)
-
-
-def _naive_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def _rule_key(rule: str, img: DedupImage) -> tuple:
-    if rule == "resolution":
-        return (-img.pixels,)
-    if rule == "filesize":
-        return (-max(0, img.file_size),)
-    if rule == "exif":
-        return (0 if img.exif_datetime is not None else 1,)
-    exif = img.exif_datetime
-    mtime = img.mtime if img.mtime is not None and math.isfinite(img.mtime) else None
-    return (
-        exif is None,
-        _naive_utc(exif) if exif is not None else datetime.min,
-        mtime is None,
-        mtime if mtime is not None else 0.0,
-    )
-
-
-def check_keeper_rules(rules: Sequence[str]) -> tuple[str, ...]:
-    """Validate a rule order such as ``("resolution", "filesize", "exif", "oldest")``."""
-    if isinstance(rules, str):
-        rules = [r.strip() for r in rules.split(",") if r.strip()]
-    rules = tuple(rules)
-    bad = [r for r in rules if r not in KEEPER_RULES]
-    if bad or len(set(rules)) != len(rules):
-        raise DedupError(f"keeper rules must be distinct names from {KEEPER_RULES}, got {rules}")
-    return rules
-
-
-def keeper_key(img: DedupImage, rules: Sequence[str] = DEFAULT_KEEPER_RULES) -> tuple:
-    """Sort key: the best keeper sorts first; ties end on path, then id."""
-    return (*(_rule_key(r, img) for r in rules), img.path, img.id)
-
-
-def _when(img: DedupImage) -> str:
-    if img.exif_datetime is not None:
-        return f"taken {img.exif_datetime:%Y-%m-%d %H:%M:%S}"
-    if img.mtime is not None and math.isfinite(img.mtime):
-        stamp = datetime.fromtimestamp(img.mtime, tz=UTC)
-        return f"modified {stamp:%Y-%m-%d %H:%M:%S} UTC"
-    return "no date"
-
-
-def _explain(rule: str, keeper: DedupImage, other: DedupImage) -> str:
-    if rule == "resolution":
-        return (
-            f"highest resolution ({keeper.width}x{keeper.height} vs {other.width}x{other.height})"
-        )
-    if rule == "filesize":
-        return f"largest file ({human_size(keeper.file_size)} vs {human_size(other.file_size)})"
-    if rule == "exif":
-        return "has an EXIF capture time (the others do not)"
-    return f"oldest ({_when(keeper)} vs {_when(other)})"
-
-
-def choose_keeper(
-    images: Sequence[DedupImage], rules: Sequence[str] = DEFAULT_KEEPER_RULES
-) -> tuple[DedupImage, str]:
-    """The best image by ``rules`` and why: the first rule on which it beats the runner-up."""
-    rules = check_keeper_rules(rules)
-    if not images:
-        raise DedupError("choose_keeper needs at least one image")
-    ranked = sorted(images, key=lambda im: keeper_key(im, rules))
-    keeper = ranked[0]
-    if len(ranked) == 1:
-        return keeper, "only image"
-    runner = ranked[1]
-    for i, rule in enumerate(rules):
-        if _rule_key(rule, keeper) != _rule_key(rule, runner):
-            tied = f" (tied on {', '.join(rules[:i])})" if i else ""
-            return keeper, _explain(rule, keeper, runner) + tied
-    return keeper, "all rules tie; first by path"
 
 
 def _edges(

@@ -24,7 +24,7 @@ from search.descriptors import DUPLICATE_Z
 from search.engine import SearchEngine
 from search.library_descriptor import StoredFrames, primary_vectors, searched_dimension
 from search.results import ImageQuery, QueryError, SearchHit, threshold_text
-from search.schema import STATUS_OK, Collection, Image
+from search.schema import STATUS_OK, Collection, Image, ImageFrame
 
 EXACT, NEAR, SIMILAR = "exact", "near", "similar"
 PIXEL_CHECK_MIN_SCORE = 0.95  # identical pixels embed identically; below this none can match
@@ -209,11 +209,13 @@ def library_images(engine: SearchEngine, frames: StoredFrames | None = None
     images: list[DedupImage] = []
     columns = (
         Image.id, Collection.root, Image.rel_path, Image.file_size, Image.width, Image.height,
-        Image.sha256, Image.exif_datetime, Image.mtime_ns,
+        Image.sha256, Image.exif_datetime, Image.mtime_ns, Image.format,
+        (ImageFrame.right - ImageFrame.left) * (ImageFrame.bottom - ImageFrame.top),
     )  # fmt: skip
     query = (
         select(*columns)
         .join(Collection, Collection.id == Image.collection_id)
+        .outerjoin(ImageFrame, ImageFrame.image_id == Image.id)
         .where(Image.status == STATUS_OK)
         .order_by(Image.id)
     )
@@ -238,7 +240,7 @@ def library_images(engine: SearchEngine, frames: StoredFrames | None = None
             DedupImage(
                 id=row[0], path=f"{row[1].rstrip('/')}/{row[2]}", file_size=row[3],
                 width=row[4] or 0, height=row[5] or 0, sha256=row[6], exif_datetime=row[7],
-                mtime=row[8] / 1e9 if row[8] else None,
+                mtime=row[8] / 1e9 if row[8] else None, format=row[9], frame_area=row[10],
             )
         )  # fmt: skip
     return images, vectors

@@ -86,7 +86,8 @@ def test_star_keeper_is_best_and_takes_its_neighbours() -> None:
     assert [([g.keeper.id], sorted(m.image.id for m in g.members)) for g in result.groups] == [
         ([1], [0, 2])
     ]
-    assert result.groups[0].reason.startswith("highest resolution (400x300 vs 100x100)")
+    reason = result.groups[0].reason
+    assert reason.startswith("highest resolution of the photo (400x300 vs 100x100)")
     complete = find_duplicates(images, vectors, threshold=T, linkage="complete")
     assert {frozenset(im.id for im in g.images) for g in complete.groups} == {
         frozenset({0, 1}),
@@ -185,12 +186,14 @@ def test_keeper_rules_in_order_with_reasons() -> None:
     when = datetime(2020, 5, 1, 12, 0)
     big = img(1, w=4000, h=3000, size=10)
     heavy = img(2, w=2000, h=1500, size=5_000_000, exif_datetime=when)
-    assert choose_keeper([heavy, big]) == (big, "highest resolution (4000x3000 vs 2000x1500)")
+    assert choose_keeper([heavy, big])[0] is heavy  # EXIF first by default
+    assert choose_keeper([heavy, big], ("resolution", "exif")) == (
+        big, "highest resolution of the photo (4000x3000 vs 2000x1500)")
     keeper, reason = choose_keeper([heavy, big], ("filesize", "resolution"))
     assert keeper is heavy and reason.startswith("largest file (4.8 MB vs 10 B)")
     a = img(3, size=100)
     b = img(4, size=100, exif_datetime=when)
-    keeper, reason = choose_keeper([a, b])
+    keeper, reason = choose_keeper([a, b], ("resolution", "filesize", "exif", "oldest"))
     assert keeper is b and "EXIF" in reason and "tied on resolution, filesize" in reason
     old = img(5, size=100, exif_datetime=when - timedelta(days=1))
     keeper, reason = choose_keeper([b, old])

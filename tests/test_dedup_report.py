@@ -51,7 +51,9 @@ def result():
         img(4, '/p/<script>alert("x")</script>.jpg', size=2000),
         img(5, "relative/b.png", size=1000),
     ]
-    return find_duplicates(images, vectors, threshold=T)
+    # the rules of old (resolution first): the keeper a.jpg is not the one with EXIF
+    rules = ("resolution", "filesize", "exif", "oldest")
+    return find_duplicates(images, vectors, threshold=T, keeper_rules=rules)
 
 
 def test_json_has_the_promised_shape(result) -> None:

@@ -1,0 +1,96 @@
+"""Dedup keeps the original, not an edited copy: through `imgsearch index` + `imgsearch dedup
+--json` on small real libraries, and the rules one by one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+from PIL import Image
+
+from cli.main import cli
+from search.dedup import DedupImage, choose_keeper
+
+
+def _dedup(tmp_path: Path, models_dir: Path, photos: Path, *extra: str) -> dict:  # type: ignore[type-arg]
+    common = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    runner = CliRunner()
+    indexed = runner.invoke(cli, [*common, "index", "--no-progress", str(photos)])
+    assert indexed.exit_code == 0, indexed.output
+    out = runner.invoke(cli, [*common, "dedup", "--no-progress", *extra])
+    assert out.exit_code == 0, out.output
+    return json.loads(out.stdout)
+
+
+def _group_of(report: dict, name: str) -> dict:  # type: ignore[type-arg]
+    for group in report["groups"]:
+        names = [Path(group["keeper"]).name] + [Path(m["path"]).name for m in group["members"]]
+        if name in names:
+            return group
+    raise AssertionError(f"{name} is in no group: {report['groups']}")
+
+
+def _distractors(data_dir: Path, folder: Path) -> None:
+    for src in sorted((data_dir / "hymenoptera" / "images" / "train" / "bees").glob("*.jpg"))[:4]:
+        shutil.copy(src, folder / src.name)
+
+
+def test_original_jpeg_with_exif_beats_its_rotated_png_resave(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    # A camera JPEG with EXIF and a copy turned 5 degrees and saved as PNG: the same pixel
+    # count, a larger file (PNG). The old rules kept the PNG ("largest file").
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    original = data_dir / "near_duplicates" / "images" / "ukbench00120.jpg"
+    shutil.copy(original, photos / "ukbench00120.jpg")
+    with Image.open(original) as img:
+        assert img.getexif().get(306)  # DateTime: the original has EXIF
+        img.rotate(5).save(photos / "turned.png")
+    assert (photos / "turned.png").stat().st_size > original.stat().st_size
+    _distractors(data_dir, photos)
+    report = _dedup(tmp_path, models_dir, photos)
+    group = _group_of(report, "turned.png")
+    assert Path(group["keeper"]).name == "ukbench00120.jpg", group
+    assert "EXIF" in group["reason"]
+
+
+def test_original_beats_its_screenshot(tmp_path: Path, data_dir: Path, models_dir: Path) -> None:
+    # AugLy's screenshot copy: a 4531x2779 PNG with the 1920x1080 photo inside (the old rules
+    # kept it: "highest resolution"); the indexer stores the photo's box in image_frames.
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    source = data_dir / "near_duplicates" / "images"
+    for name in ("augly_dfdc_1.jpg", "augly_dfdc_1__overlay_onto_screenshot.png",
+                 "augly_dfdc_2.jpg"):  # fmt: skip
+        shutil.copy(source / name, photos / name)
+    _distractors(data_dir, photos)
+    report = _dedup(tmp_path, models_dir, photos)
+    group = _group_of(report, "augly_dfdc_1__overlay_onto_screenshot.png")
+    assert Path(group["keeper"]).name == "augly_dfdc_1.jpg", group
+    assert "frame" in group["reason"]
+    # the old order is still there for who wants it
+    old = _dedup(tmp_path, models_dir, photos, "--keeper-rules", "resolution,filesize")
+    group = _group_of(old, "augly_dfdc_1.jpg")
+    assert Path(group["keeper"]).name == "augly_dfdc_1__overlay_onto_screenshot.png"
+
+
+def test_rules_frame_format_content_resolution() -> None:
+    def img(i: int, w: int, h: int, fmt: str, **kw: object) -> DedupImage:
+        return DedupImage(i, f"/p/{i}.{fmt.lower()}", 1000 * i, w, h, format=fmt, **kw)  # type: ignore[arg-type]
+
+    jpeg, png = img(1, 1920, 1080, "JPEG"), img(2, 1920, 1080, "PNG")
+    keeper, reason = choose_keeper([png, jpeg])
+    assert keeper is jpeg and reason.startswith("original format (JPEG: a camera format vs PNG")
+    assert choose_keeper([img(3, 1920, 1080, "WEBP"), png])[0].format == "WEBP"
+    framed = img(4, 4000, 3000, "JPEG", frame_area=0.25)  # a 2000x1500 photo in a frame
+    assert framed.content_pixels == 3_000_000
+    keeper, reason = choose_keeper([framed, jpeg])
+    assert keeper is jpeg and reason.startswith("not inside a frame")
+    keeper, reason = choose_keeper([framed, jpeg], ("resolution",))
+    assert keeper is framed and "~2000x1500 in a 4000x3000 frame" in reason
+    older = img(5, 1920, 1080, "JPEG", mtime=100.0)
+    newer_bigger = img(6, 1920, 1080, "JPEG", mtime=200.0)  # a re-encode at a higher quality
+    assert choose_keeper([newer_bigger, older])[0] is older
