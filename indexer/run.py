@@ -219,6 +219,7 @@ def index_collections(
             summary.learn_cpu_seconds = learned.cpu_seconds
             _finish_index(library, options.index_kind)
             library.recalibrate()
+            library.finish_reindex()  # every image has a vector of the new model again
             summary.descriptor = library.descriptor_config().describe()
             for collection_id in {store.ensure_collection(r) for r in roots}:
                 store.touch_collection(collection_id)

@@ -27,6 +27,7 @@ from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptors import DUPLICATE_Z, DescriptorConfig
 from search.engine_admin import LibraryAdmin
+from search.engine_guard import ServingGuard
 from search.errors import ImageNotFoundError
 from search.hit_rows import hit_rows
 from search.library import Library
@@ -48,6 +49,7 @@ from search.results import (
 )
 from search.schema import Collection, Embedding, Image
 from search.settings import Settings
+from search.store import ModelStamp
 
 CANDIDATE_MARGIN = 10  # extra candidates: self-exclusion, rows removed meanwhile, ties at k
 EXACT_PIXEL_MIN_SCORE = 0.9  # pixel-identical copies score ~1; below this none is looked for
@@ -73,7 +75,7 @@ class ImageFile(NamedTuple):
     format: str | None
 
 
-class SearchEngine(LibraryAdmin):
+class SearchEngine(LibraryAdmin, ServingGuard):
     """Queries over one library. Open with :meth:`open`; close with :meth:`close`."""
 
     def __init__(self, library: Library) -> None:
@@ -102,16 +104,11 @@ class SearchEngine(LibraryAdmin):
     @property
     def analyzer(self) -> ImageAnalyzer:
         """The models.ImageAnalyzer for queries, built on first use (loads the ONNX model)."""
-        with self._lock:
-            if self._analyzer is None:
-                model = self.library.load_model()
-                self._analyzer = ImageAnalyzer(
-                    model, decode_workers=0, max_pixels=self.settings.max_image_pixels
-                )
-            return self._analyzer
+        return self._analyzer_for(None)
 
     def embed_views(self, source: ImageQuery, roi: RoiLike = None,
-                    config: DescriptorConfig | None = None) -> tuple[ViewSet, bytes | None]:
+                    config: DescriptorConfig | None = None,
+                    model: ModelStamp | None = None) -> tuple[ViewSet, bytes | None]:
         """Decode a query once and embed the views the descriptor compares (quarter turns,
         the photo inside a frame): ``(ViewSet, encoded bytes or None)``. ``config`` defaults
         to the library's descriptor.
@@ -120,9 +117,12 @@ class SearchEngine(LibraryAdmin):
         """
         region = coerce_roi(roi)
         data = read_query_bytes(source)
-        config = config or self.library.descriptor().config
+        live = self.library.searchable() if config is None else None
+        config = config or live.descriptor.config  # type: ignore[union-attr]
+        analyzer = self._analyzer_for(model if model is not None else
+                                      (live.model if live is not None else None))
         try:
-            views = self.analyzer.analyze_views(data if data is not None else source, region,
+            views = analyzer.analyze_views(data if data is not None else source, region,
                                                 rotations=config.angles, frames=config.frames)
         except ImageError as error:
             raise _with_source(error, source) from None
@@ -137,8 +137,9 @@ class SearchEngine(LibraryAdmin):
         """Search with an image file or bytes (or its region ``roi``): the query's analysis,
         its bytes, and the ``k`` best hits (see :meth:`search_image`)."""
         check_params(k, min_score)
-        live = self.library.searchable()  # one state for the whole query, even if swapped
-        views, data = self.embed_views(source, roi, live.descriptor.config)
+        state = self.store.serving_state()
+        live = self.live()  # one state for the whole query, even if swapped
+        views, data = self.embed_views(source, roi, live.descriptor.config, live.model)
         analysis = views.analysis
         frame_dominant = bool(views.frame is not None and views.frame.dominant)
         query = live.descriptor.query_rows(views.embeddings, views.names, frame_dominant)
@@ -159,7 +160,9 @@ class SearchEngine(LibraryAdmin):
                 return False
             return row.pixel_sha256 == pixels()
 
-        return ImageQueryResult(analysis, data, sha, self._hits(live, scored, exact))
+        hits = self._hits(live, scored, exact)
+        self._check_unchanged(state)
+        return ImageQueryResult(analysis, data, sha, hits)
 
     def search_image(
         self, source: ImageQuery, roi: RoiLike = None, k: int = 10,
@@ -188,6 +191,8 @@ class SearchEngine(LibraryAdmin):
         (queried with its stored rows: the whole image and its framed photo)."""
         check_params(k, min_score)
         image_id = int(image_id)
+        state = self.store.serving_state()
+        live = self.live()
         found = self.store.descriptor_rows([image_id]).get(image_id)
         if found is None:
             row = self.store.image(image_id)
@@ -196,13 +201,14 @@ class SearchEngine(LibraryAdmin):
             raise ImageNotFoundError(
                 f"image {image_id} ({row.rel_path}) has no vector: {row.error or row.status}"
             )
-        live = self.library.searchable()
         query, _owner = live.descriptor.stored_rows([to_stored(found)])
         scored = self._scored(live, query, found.labels, k, min_score, exclude=image_id)
         file = self.image_file(image_id)
         sha256 = file.sha256 if file is not None else None
-        return self._hits(live, scored,
+        hits = self._hits(live, scored,
                           lambda hit, _s: sha256 is not None and hit.sha256 == sha256)
+        self._check_unchanged(state)
+        return hits
 
     def search_labels(self, q: str, k: int = 50) -> list[SearchHit]:
         """Images whose top class labels contain ``q``, best label probability first.

@@ -23,3 +23,12 @@ class ModelMismatchError(LibraryError):
 
 class ImageNotFoundError(ImgsearchError, LookupError):
     """No image with that id (or path) in the library."""
+
+
+class ReindexingError(LibraryError):
+    """The library is being re-indexed (or a re-index was interrupted): its vectors are not
+    all of one model yet, so searches are refused rather than answered wrongly."""
+
+
+class DatabaseCorruptError(LibraryError):
+    """The library's database file is damaged (truncated, bad header, flipped bytes)."""

@@ -29,6 +29,7 @@ from search.schema import (
     IndexRun,
     LibraryMeta,
 )
+from search.store_health import ServingState, StoreHealthMixin
 from search.store_state import DescriptorRows, DescriptorStoreMixin
 from search.store_types import (
     VECTOR_DTYPE,
@@ -56,6 +57,7 @@ __all__ = [
     "ImageMove",
     "ImageUpsert",
     "ModelStamp",
+    "ServingState",
     "Store",
     "decode_vector",
     "encode_vector",
@@ -80,7 +82,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-class Store(DescriptorStoreMixin):
+class Store(DescriptorStoreMixin, StoreHealthMixin):
     """The library database. Open with :meth:`open`; thread-safe (a session per call)."""
 
     def __init__(self, engine: Engine) -> None:

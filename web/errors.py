@@ -25,6 +25,7 @@ from search.errors import (
     LibraryError,
     LibraryNotFoundError,
     ModelMismatchError,
+    ReindexingError,
 )
 from search.results import QueryError
 
@@ -103,6 +104,8 @@ def describe(error: BaseException) -> ErrorInfo:
         )
     if isinstance(error, ImageError):
         return ErrorInfo(415, error.reason, f"Not a readable image: {error.message}")
+    if isinstance(error, ReindexingError):
+        return ErrorInfo(503, "reindexing", f"Re-indexing: {error}.")
     if isinstance(error, LibraryError):
         return ErrorInfo(503, "library_error", str(error))
     return ErrorInfo(500, "internal_error", "Internal server error; see the server log.")
