@@ -44,6 +44,12 @@ class DecompressionBombError(ImageError):
     reason = "too_many_pixels"
 
 
+class ImageTooLargeError(DecompressionBombError):
+    """Decoding the image would take more memory than the decode budget allows."""
+
+    reason = "too_large_to_decode"
+
+
 class UnsupportedImageError(ImageError):
     reason = "unsupported"
 

@@ -16,6 +16,7 @@ from models.errors import (
     DecompressionBombError,
     EmptyImageError,
     ImageError,
+    ImageTooLargeError,
     ModelError,
     RoiError,
     UnreadableImageError,
@@ -98,6 +99,9 @@ def describe(error: BaseException) -> ErrorInfo:
         )
     if isinstance(error, EmptyImageError):
         return ErrorInfo(400, "empty", "The uploaded file is empty.")
+    if isinstance(error, ImageTooLargeError):
+        return ErrorInfo(415, error.reason, f"Image refused: it is too large to decode "
+                         f"({error.message}).")  # fmt: skip
     if isinstance(error, DecompressionBombError):
         return ErrorInfo(
             415, error.reason, f"Image refused: it has too many pixels ({error.message})."
