@@ -66,6 +66,12 @@ class UnreadableImageError(ImageError):
     reason = "unreadable"
 
 
+class FileTooLargeError(ImageError):
+    """The file is larger than any image file this program reads."""
+
+    reason = "file_too_large"
+
+
 class RoiError(ImgsearchError, ValueError):
     """A region of interest is invalid, empty, or lies outside the image."""
 

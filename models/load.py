@@ -14,7 +14,6 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -37,6 +36,7 @@ from models.errors import (
     UnreadableImageError,
     UnsupportedImageError,
 )
+from models.files import open_image_file
 from models.roi import RegionOfInterest
 
 try:  # optional HEIC/AVIF support
@@ -120,18 +120,7 @@ def _open_stream(source: ImageSource, name: str | None) -> tuple[IO[bytes], bool
             raise EmptyImageError("zero-byte image data", source=name)
         return io.BytesIO(bytes(source)), True
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        try:
-            if path.stat().st_size == 0:
-                raise EmptyImageError("file is empty (zero bytes)", source=name)
-            return path.open("rb"), True
-        except FileNotFoundError:
-            raise UnreadableImageError("no such file", source=name) from None
-        except IsADirectoryError:
-            raise UnreadableImageError("is a directory, not an image file", source=name) from None
-        except OSError as exc:
-            raise UnreadableImageError(f"cannot read file: {exc.strerror or exc}",
-                                       source=name) from None
+        return open_image_file(source), True  # regular files only, size-limited
     if hasattr(source, "read"):
         try:
             data = source.read()

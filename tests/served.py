@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -22,11 +23,19 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def run_cli(library: Path, models_dir: Path, *args: str, timeout: float = 300,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """One `imgsearch` command in a subprocess (stdout and stderr kept apart)."""
+            env: dict[str, str] | None = None,
+            max_memory: int | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """One `imgsearch` command in a subprocess (stdout and stderr kept apart); ``max_memory``
+    caps its address space (a runaway read fails instead of filling the machine)."""
     command = [*CLI, "--library", str(library), "--model-path", str(models_dir), *args]
+
+    def cap() -> None:
+        if max_memory is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
+
     return subprocess.run(command, cwd=REPO, env=env or cli_env(), capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                          preexec_fn=cap)  # fmt: skip
 
 
 def start_cli(library: Path, models_dir: Path, *args: str) -> subprocess.Popen[str]:
