@@ -51,7 +51,7 @@ def open_image_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTE
         _check(os.stat(name), name, max_bytes)  # nothing opened yet: a FIFO cannot block
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise UnreadableImageError("no such file", source=name) from None
+        raise UnreadableImageError("cannot read file: no such file", source=name) from None
     except OSError as exc:
         raise UnreadableImageError(f"cannot read file: {exc.strerror or exc}",
                                    source=name) from None  # fmt: skip
