@@ -27,19 +27,22 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from indexer.plan import Plan, WorkItem, WorkKind
-from models import Analysis, ImageAnalyzer, ImageError, OnnxModel
+from models import (
+    MAX_FILE_BYTES,
+    Analysis,
+    ImageAnalyzer,
+    ImageError,
+    OnnxModel,
+    open_image_file,
+    read_limited,
+)
 from search.library import Library
 from search.schema import STATUS_FAILED
 from search.store import ChangeSet, FrameVector, ImageMove, ImageUpsert
 
 log = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 1 << 30  # larger "images" are recorded as failed, never read into memory
 OUTCOMES = ("added", "updated", "moved", "removed", "failed", "unchanged")
-
-
-class FileTooLargeError(ImageError):
-    reason = "file_too_large"
 
 
 @dataclass
@@ -88,14 +91,9 @@ class _Leader:
 
 def read_and_hash(item: WorkItem) -> _Read:
     """Read the file once (size from the open handle, so it matches the bytes) and hash it."""
-    with open(item.found.path, "rb") as handle:
+    with open_image_file(item.found.path, MAX_FILE_BYTES) as handle:
         st = os.fstat(handle.fileno())
-        if st.st_size > MAX_FILE_BYTES:
-            raise FileTooLargeError(
-                f"file has {st.st_size} bytes, more than the {MAX_FILE_BYTES} allowed",
-                source=str(item.found.path),
-            )
-        data = handle.read()
+        data = read_limited(handle, str(item.found.path), MAX_FILE_BYTES)
     return _Read(data, hashlib.sha256(data).hexdigest(), len(data), st.st_mtime_ns)
 
 

@@ -24,6 +24,7 @@ from indexer.plan import make_plan
 from indexer.scan import CollectionError, ScanReport, scan_collection
 from indexer.whiten import update_whitening
 from models import OnnxModel
+from models.decode_memory import return_freed_memory
 from search.descriptors import DescriptorConfig
 from search.library import Library
 from search.store import Store
@@ -197,6 +198,7 @@ def index_collections(
 ) -> IndexSummary:
     """Bring the library up to date with ``options.paths``; returns the run's summary."""
     show = options.progress and sys.stderr.isatty()
+    return_freed_memory()  # big decodes' buffers go back to the system once freed
     store = library.store
     with library.writer_lock():
         start, cpu_start = time.monotonic(), time.process_time()
@@ -241,6 +243,7 @@ def index_collections(
             summary.learn_photos, summary.learn_edits = learned.images, learned.pairs
             _finish_index(library, options.index_kind)
             library.recalibrate()
+            library.finish_reindex()  # every image has a vector of the new model again
             summary.descriptor = library.descriptor_config().describe()
             for collection_id in {store.ensure_collection(r) for r in roots}:
                 store.touch_collection(collection_id)

@@ -34,7 +34,9 @@ from models.errors import (
     CorruptImageError,
     DecompressionBombError,
     EmptyImageError,
+    FileTooLargeError,
     ImageError,
+    ImageTooLargeError,
     ImgsearchError,
     ModelChecksumError,
     ModelError,
@@ -49,6 +51,7 @@ from models.errors import (
     UnreadableImageError,
     UnsupportedImageError,
 )
+from models.files import MAX_FILE_BYTES, open_image_file, read_image_file, read_limited
 from models.load import HEIF_SUPPORTED, DecodedImage, load_image, pixel_sha256, to_rgb
 from models.onnx_model import ModelOutput, OnnxModel, l2_normalize, open_model
 from models.roi import RegionOfInterest, parse_roi
@@ -57,6 +60,7 @@ from models.tasks import RunningMode
 __all__ = [
     "DEFAULT_MODEL_NAME",
     "HEIF_SUPPORTED",
+    "MAX_FILE_BYTES",
     "Analysis",
     "Category",
     "Classifications",
@@ -65,6 +69,7 @@ __all__ = [
     "DecompressionBombError",
     "Embedding",
     "EmptyImageError",
+    "FileTooLargeError",
     "ImageAnalyzer",
     "ImageClassifier",
     "ImageClassifierOptions",
@@ -73,6 +78,7 @@ __all__ = [
     "ImageEmbedderOptions",
     "ImageEmbedderResult",
     "ImageError",
+    "ImageTooLargeError",
     "ImgsearchError",
     "LocatedModel",
     "ModelChecksumError",
@@ -102,9 +108,12 @@ __all__ = [
     "load_image",
     "locate_model",
     "model_status",
+    "open_image_file",
     "open_model",
     "parse_roi",
     "pixel_sha256",
     "quantize_embedding",
+    "read_image_file",
+    "read_limited",
     "to_rgb",
 ]

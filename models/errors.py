@@ -44,6 +44,12 @@ class DecompressionBombError(ImageError):
     reason = "too_many_pixels"
 
 
+class ImageTooLargeError(DecompressionBombError):
+    """Decoding the image would take more memory than the decode budget allows."""
+
+    reason = "too_large_to_decode"
+
+
 class UnsupportedImageError(ImageError):
     reason = "unsupported"
 
@@ -58,6 +64,12 @@ class UnreadableImageError(ImageError):
     """The file could not be opened or read (missing, permissions, I/O error)."""
 
     reason = "unreadable"
+
+
+class FileTooLargeError(ImageError):
+    """The file is larger than any image file this program reads."""
+
+    reason = "file_too_large"
 
 
 class RoiError(ImgsearchError, ValueError):

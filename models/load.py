@@ -14,12 +14,19 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from models.decode_memory import (
+    DECODE_BUDGET,
+    REDUCE_ABOVE_PIXELS,
+    decode_cost,
+    is_wide,
+    reduce_in_strips,
+    scale_wide_to_l,
+)
 from models.errors import (
     CorruptImageError,
     DecompressionBombError,
@@ -29,6 +36,7 @@ from models.errors import (
     UnreadableImageError,
     UnsupportedImageError,
 )
+from models.files import open_image_file
 from models.roi import RegionOfInterest
 
 try:  # optional HEIC/AVIF support
@@ -112,18 +120,7 @@ def _open_stream(source: ImageSource, name: str | None) -> tuple[IO[bytes], bool
             raise EmptyImageError("zero-byte image data", source=name)
         return io.BytesIO(bytes(source)), True
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        try:
-            if path.stat().st_size == 0:
-                raise EmptyImageError("file is empty (zero bytes)", source=name)
-            return path.open("rb"), True
-        except FileNotFoundError:
-            raise UnreadableImageError("no such file", source=name) from None
-        except IsADirectoryError:
-            raise UnreadableImageError("is a directory, not an image file", source=name) from None
-        except OSError as exc:
-            raise UnreadableImageError(f"cannot read file: {exc.strerror or exc}",
-                                       source=name) from None
+        return open_image_file(source), True  # regular files only, size-limited
     if hasattr(source, "read"):
         try:
             data = source.read()
@@ -152,26 +149,6 @@ def _array_to_image(array: np.ndarray) -> Image.Image:
     raise UnsupportedImageError(f"image array must be HxW, HxWx3 or HxWx4, got {array.shape}")
 
 
-def _scale_wide_to_l(im: Image.Image) -> Image.Image:
-    """16/32-bit integer or float greyscale -> 8-bit L, scaled (not clipped)."""
-    arr = np.asarray(im)
-    if arr.dtype.kind == "f":
-        arr = np.nan_to_num(arr.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        hi = float(arr.max(initial=0.0))
-        scale = 255.0 if hi <= 1.0 else (255.0 / 65535.0 if hi <= 65535.0 else 255.0 / hi)
-    else:
-        arr = arr.astype(np.int64)
-        hi = int(arr.max(initial=0))
-        if im.mode.startswith("I;16") or 255 < hi <= 65535:
-            scale = 255.0 / 65535.0
-        elif hi <= 255:
-            scale = 1.0
-        else:
-            scale = 255.0 / hi
-    out = np.clip(np.rint(np.clip(arr, 0, None) * scale), 0, 255).astype(np.uint8)
-    return Image.fromarray(out)
-
-
 def to_rgb(im: Image.Image) -> Image.Image:
     """Any Pillow mode -> RGB; transparency is composited onto white."""
     mode = im.mode
@@ -188,7 +165,7 @@ def to_rgb(im: Image.Image) -> Image.Image:
         background.paste(im, mask=im.getchannel("A"))
         return background
     if mode.startswith("I") or mode == "F":
-        return _scale_wide_to_l(im).convert("RGB")
+        return scale_wide_to_l(im).convert("RGB")
     return im.convert("RGB")
 
 
@@ -223,9 +200,10 @@ def _parse_exif_datetime(value: object) -> datetime | None:
     return None
 
 
-def _draft_scale(full: tuple[int, int], draft_size: Sequence[int], crop_fraction: float,
-                 roi: RegionOfInterest | None) -> int:
-    """Largest JPEG DCT scale (1, 2, 4, 8) that keeps >= 2x ``draft_size`` over the region."""
+def _allowed_reduction(full: tuple[int, int], draft_size: Sequence[int], crop_fraction: float,
+                       roi: RegionOfInterest | None) -> float:
+    """How many times smaller the image may be and still keep >= 2x ``draft_size`` over the
+    region that will be used."""
     width, height = full
     if roi is None:
         region_w, region_h = float(width), float(height)
@@ -233,12 +211,18 @@ def _draft_scale(full: tuple[int, int], draft_size: Sequence[int], crop_fraction
         try:
             left, top, right, bottom = roi.to_box(width, height)
         except ValueError:  # RoiError: reported when the ROI is applied
-            return 1
+            return 1.0
         region_w, region_h = float(right - left), float(bottom - top)
     region_w *= crop_fraction
     region_h *= crop_fraction
-    allowed = min(region_w / (DRAFT_OVERSAMPLE * draft_size[0]),
-                  region_h / (DRAFT_OVERSAMPLE * draft_size[1]))
+    return min(region_w / (DRAFT_OVERSAMPLE * draft_size[0]),
+               region_h / (DRAFT_OVERSAMPLE * draft_size[1]))
+
+
+def _draft_scale(full: tuple[int, int], draft_size: Sequence[int], crop_fraction: float,
+                 roi: RegionOfInterest | None) -> int:
+    """Largest JPEG DCT scale (1, 2, 4, 8) that keeps >= 2x ``draft_size`` over the region."""
+    allowed = _allowed_reduction(full, draft_size, crop_fraction, roi)
     for scale in (8, 4, 2):
         if allowed >= scale:
             return scale
@@ -315,13 +299,39 @@ def _finish(
     orientation, stamp = _exif_info(im)
     swap = (orientation >= 5) != (rotation in (90, 270))
     full_w, full_h = (height, width) if swap else (width, height)
+    scale, reduce = 1, 1
+    if draft is not None:
+        allowed = _allowed_reduction((full_w, full_h), draft[0], draft[1], draft[2])
+        if fmt in ("JPEG", "MPO") and im.mode in ("RGB", "L", "CMYK"):
+            scale = _draft_scale((full_w, full_h), draft[0], draft[1], draft[2])
+        if width * height / scale**2 > REDUCE_ABOVE_PIXELS:
+            reduce = max(1, int(allowed / scale))  # the rest: reduced in strips after decoding
+    decoded_size = (-(-width // scale), -(-height // scale))
+    turned = orientation > 1 or rotation != 0
+    cost = decode_cost(decoded_size, im.mode, reduced=reduce > 1)
+    if turned and reduce == 1:
+        cost += decoded_size[0] * decoded_size[1] * 4  # a transposed copy
+    with DECODE_BUDGET.hold(cost, name):
+        rgb = _decode_rgb(im, fmt, scale, reduce, name)
+        try:
+            for method in _ORIENT_TRANSPOSE.get(orientation, ()):
+                rgb = rgb.transpose(method)
+            if rotation:
+                rgb = rgb.transpose(_ROTATE_CW[rotation])
+        except _DECODE_ERRORS as exc:
+            raise UnsupportedImageError(f"cannot turn the image: {exc}", source=name) from None
+    return DecodedImage(rgb, full_w, full_h, fmt, stamp, orientation, name)
+
+
+def _decode_rgb(im: Image.Image, fmt: str | None, scale: int, reduce: int,
+                name: str | None) -> Image.Image:
+    """Decode (at JPEG draft ``scale``), then RGB reduced ``reduce`` times (in strips)."""
+    width, height = im.size
     try:
         # Pillow opens animations at frame 0, which is the frame used (never counting
         # frames: that would scan a whole, possibly huge, file).
-        if draft is not None and fmt in ("JPEG", "MPO") and im.mode in ("RGB", "L", "CMYK"):
-            scale = _draft_scale((full_w, full_h), draft[0], draft[1], draft[2])
-            if scale > 1:
-                im.draft(im.mode if im.mode != "L" else "L", (width // scale, height // scale))
+        if scale > 1:
+            im.draft(im.mode if im.mode != "L" else "L", (width // scale, height // scale))
         im.load()
     except Image.DecompressionBombError as exc:
         raise DecompressionBombError(str(exc), source=name) from None
@@ -334,15 +344,13 @@ def _finish(
                                       f"image file is truncated ({text})", source=name) from None
         raise CorruptImageError(f"cannot decode image: {text}", source=name) from None
     try:
-        rgb = to_rgb(im)
-        for method in _ORIENT_TRANSPOSE.get(orientation, ()):
-            rgb = rgb.transpose(method)
-        if rotation:
-            rgb = rgb.transpose(_ROTATE_CW[rotation])
+        if reduce > 1:
+            source = scale_wide_to_l(im) if is_wide(im.mode) else im
+            return reduce_in_strips(source, reduce, to_rgb)
+        return to_rgb(im)
     except _DECODE_ERRORS as exc:
         raise UnsupportedImageError(f"cannot convert {im.mode} image to RGB: {exc}",
                                     source=name) from None
-    return DecodedImage(rgb, full_w, full_h, fmt, stamp, orientation, name)
 
 
 def pixel_sha256(image: Image.Image | DecodedImage) -> str:

@@ -26,8 +26,9 @@ from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptors import DUPLICATE_Z, DescriptorConfig
 from search.engine_admin import LibraryAdmin
+from search.engine_guard import ServingGuard
 from search.engine_records import ImageFile, LibraryRecords, unchanged_bytes
-from search.errors import ImageNotFoundError
+from search.errors import ImageNotFoundError, ReindexingError
 from search.hit_rows import hit_rows
 from search.library import Library
 from search.library_descriptor import Searchable, to_stored
@@ -46,6 +47,7 @@ from search.results import (
     read_query_bytes,
 )
 from search.settings import Settings
+from search.store import ModelStamp
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +67,7 @@ class ImageQueryResult:
     hits: list[SearchHit]
 
 
-class SearchEngine(LibraryAdmin, LibraryRecords):
+class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
     """Queries over one library. Open with :meth:`open`; close with :meth:`close`."""
 
     def __init__(self, library: Library) -> None:
@@ -94,16 +96,11 @@ class SearchEngine(LibraryAdmin, LibraryRecords):
     @property
     def analyzer(self) -> ImageAnalyzer:
         """The models.ImageAnalyzer for queries, built on first use (loads the ONNX model)."""
-        with self._lock:
-            if self._analyzer is None:
-                model = self.library.load_model()
-                self._analyzer = ImageAnalyzer(
-                    model, decode_workers=0, max_pixels=self.settings.max_image_pixels
-                )
-            return self._analyzer
+        return self._analyzer_for(None)
 
     def embed_views(self, source: ImageQuery, roi: RoiLike = None,
-                    config: DescriptorConfig | None = None) -> tuple[ViewSet, bytes | None]:
+                    config: DescriptorConfig | None = None,
+                    model: ModelStamp | None = None) -> tuple[ViewSet, bytes | None]:
         """Decode a query once and embed the views the descriptor compares (quarter turns,
         the photo inside a frame): ``(ViewSet, encoded bytes or None)``. ``config`` defaults
         to the library's descriptor.
@@ -112,9 +109,12 @@ class SearchEngine(LibraryAdmin, LibraryRecords):
         """
         region = coerce_roi(roi)
         data = read_query_bytes(source)
-        config = config or self.library.descriptor().config
+        live = self.library.searchable() if config is None else None
+        config = config or live.descriptor.config  # type: ignore[union-attr]
+        analyzer = self._analyzer_for(model if model is not None else
+                                      (live.model if live is not None else None))
         try:
-            views = self.analyzer.analyze_views(data if data is not None else source, region,
+            views = analyzer.analyze_views(data if data is not None else source, region,
                                                 rotations=config.angles, frames=config.frames)
         except ImageError as error:
             raise _with_source(error, source) from None
@@ -130,8 +130,9 @@ class SearchEngine(LibraryAdmin, LibraryRecords):
         its bytes, and the ``k`` best hits (see :meth:`search_image`); ``exclude``: an image
         id left out of the results (the query itself, for :meth:`similar`)."""
         check_params(k, min_score)
-        live = self.library.searchable()  # one state for the whole query, even if swapped
-        views, data = self.embed_views(source, roi, live.descriptor.config)
+        state = self.store.serving_state()
+        live = self.live()  # one state for the whole query, even if swapped
+        views, data = self.embed_views(source, roi, live.descriptor.config, live.model)
         analysis = views.analysis
         frame_dominant = bool(views.frame is not None and views.frame.dominant)
         query = live.descriptor.query_rows(views.embeddings, views.names, frame_dominant)
@@ -152,7 +153,9 @@ class SearchEngine(LibraryAdmin, LibraryRecords):
                 return False
             return row.pixel_sha256 == pixels()
 
-        return ImageQueryResult(analysis, data, sha, self._hits(live, scored, exact))
+        hits = self._hits(live, scored, exact)
+        self._check_unchanged(state)
+        return ImageQueryResult(analysis, data, sha, hits)
 
     def search_image(
         self, source: ImageQuery, roi: RoiLike = None, k: int = 10,
@@ -186,6 +189,8 @@ class SearchEngine(LibraryAdmin, LibraryRecords):
         """
         check_params(k, min_score)
         image_id = int(image_id)
+        state = self.store.serving_state()
+        live = self.live()
         found = self.store.descriptor_rows([image_id]).get(image_id)
         if found is None:
             row = self.store.image(image_id)
@@ -199,14 +204,17 @@ class SearchEngine(LibraryAdmin, LibraryRecords):
         if data is not None:
             try:
                 return self.query_image(data, None, k, min_score, exclude=image_id).hits
+            except ReindexingError:
+                raise
             except ImgsearchError as error:  # e.g. the model is missing: the stored rows
                 log.info("similar(%d) from its stored vectors: %s", image_id, error)
-        live = self.library.searchable()
         query, _owner = live.descriptor.stored_rows([to_stored(found)])
         scored = self._scored(live, query, found.labels, k, min_score, exclude=image_id)
         sha256 = file.sha256 if file is not None else None
-        return self._hits(live, scored,
+        hits = self._hits(live, scored,
                           lambda hit, _s: sha256 is not None and hit.sha256 == sha256)
+        self._check_unchanged(state)
+        return hits
 
     def search_labels(self, q: str, k: int = 50) -> list[SearchHit]:
         """Images whose top class labels contain ``q``, best label probability first.

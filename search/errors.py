@@ -36,3 +36,12 @@ class NoLabelsError(LibraryError):
             "there are no labels to search; `imgsearch reindex --model mobilenet_v3_small_100` "
             "switches it to a model with labels"
         )
+
+
+class ReindexingError(LibraryError):
+    """The library is being re-indexed (or a re-index was interrupted): its vectors are not
+    all of one model yet, so searches are refused rather than answered wrongly."""
+
+
+class DatabaseCorruptError(LibraryError):
+    """The library's database file is damaged (truncated, bad header, flipped bytes)."""

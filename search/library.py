@@ -111,6 +111,9 @@ class Library:
         located = locate_model(name, self._model_search_path())
         stamp = ModelStamp(located.spec.name, located.spec.sha256, located.spec.dimension)
         with self.writer_lock(), self._lock:
+            # Marked first: from now until an index run has embedded every image again,
+            # searches are refused instead of answering with two models' vectors.
+            self.store.set_reindex(stamp.name)
             self.store.clear_embeddings()
             self.store.bind_model(stamp, replace=True)
             self.store.set_meta(MODEL_DIR_KEY, str(Path(located.path).resolve().parent))
@@ -118,6 +121,19 @@ class Library:
             self._live = None
             self.settings.index_path.unlink(missing_ok=True)
         return stamp
+
+    def finish_reindex(self) -> bool:
+        """Clear the unfinished re-index mark once every indexed image has a vector of the
+        library's model again (an index run calls this at its end); True when cleared."""
+        state = self.store.serving_state()
+        if state.reindex is None:
+            return False
+        if state.model is None or state.model.name != state.reindex:
+            return False
+        if self.store.unembedded_count():
+            return False
+        self.store.set_reindex(None)
+        return True
 
     # -- descriptor -------------------------------------------------------------------------
 
@@ -219,7 +235,8 @@ class Library:
             index = self._build(kind or self.index_kind(), descriptor, frames, expected)
         frame_index = build_frame_index(frames, descriptor, self._searched_dimension(descriptor))
         calibrate(self.store, descriptor, fingerprint, reuse=kind is None)
-        return Searchable(index, frame_index, descriptor, generation, fingerprint)
+        return Searchable(index, frame_index, descriptor, generation, fingerprint,
+                          self.store.model_stamp())
 
     def index_kind(self) -> str:
         """The kind asked for by `rebuild-index --index`, kept in the store, else the setting."""
@@ -264,6 +281,12 @@ class Library:
             self._live = self._load_or_rebuild()
             return True
 
+    def reload(self) -> Searchable:
+        """Load the current state now (the model changed under a running server)."""
+        with self._lock:
+            self._live = self._load_or_rebuild()
+            return self._live
+
     def _take_trailing_cache(self, live: Searchable) -> bool:
         try:
             saved = IndexStamp.from_dict(read_header(self.settings.index_path).stamp)
@@ -271,6 +294,8 @@ class Library:
             return False
         if saved.generation <= live.generation or saved.descriptor != live.fingerprint:
             return False
+        if live.model is not None and saved.model_name != live.model.name:
+            return False  # another model's vectors: the engine reloads once it is done
         expected = self._expected_stamp(saved.generation, saved.count, live.fingerprint,
                                         live.descriptor)
         try:
@@ -280,7 +305,7 @@ class Library:
         frames = build_frame_index(StoredFrames.read(self.store, live.descriptor),
                                    live.descriptor, self._searched_dimension(live.descriptor))
         self._live = Searchable(index, frames, live.descriptor, saved.generation,
-                                live.fingerprint)
+                                live.fingerprint, live.model)
         return True
 
     def writer_active(self) -> bool:
@@ -322,7 +347,7 @@ class Library:
             live.remove(list(applied.removed) + list(applied.vectors))
             live.add(applied.vectors, applied.frames)
             self._live = Searchable(live.index, live.frames, live.descriptor,
-                                    applied.generation, live.fingerprint)
+                                    applied.generation, live.fingerprint, live.model)
             return applied
 
     def writer_lock(self) -> AbstractContextManager[None]:

@@ -37,7 +37,7 @@ from search.descriptors import (
 )
 from search.descriptors import StoredImage as StoredVectors
 from search.index import VectorIndex
-from search.store import DescriptorRows, FrameVector, Store
+from search.store import DescriptorRows, FrameVector, ModelStamp, Store
 from search.whitening import Whitening, WhiteningError
 
 log = logging.getLogger(__name__)
@@ -190,6 +190,8 @@ class Searchable:
     descriptor: Descriptor
     generation: int
     fingerprint: str
+    #: the model whose vectors these indexes hold (queries must be embedded with it)
+    model: ModelStamp | None = None
 
     def neighbours(self, rows: np.ndarray, k: int) -> np.ndarray:
         """Nearest image ids of each searched row [R, D'] over both indexes (-1 pads)."""

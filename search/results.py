@@ -15,7 +15,8 @@ import numpy as np
 from PIL import Image as PILImage
 from sqlalchemy.engine import make_url
 
-from models.errors import ImgsearchError, UnreadableImageError
+from models import read_image_file
+from models.errors import ImgsearchError
 from models.labels import merge_labels
 from models.roi import RegionOfInterest
 from search.errors import ImageNotFoundError
@@ -53,14 +54,7 @@ def read_query_bytes(source: ImageQuery) -> bytes | None:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if path.is_dir():
-            raise UnreadableImageError("is a directory, not an image file", source=str(path))
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise UnreadableImageError(f"cannot read file: {reason}", source=str(path)) from None
+        return read_image_file(source)  # regular files only, size-limited, in chunks
     if hasattr(source, "read"):
         data = source.read()
         if not isinstance(data, (bytes, bytearray)):

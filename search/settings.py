@@ -81,6 +81,10 @@ class Settings:
     descriptor: str | None = None
     max_upload_bytes: int = 32 * 1024 * 1024
     max_image_pixels: int = 90_000_000
+    #: image queries (upload parsing, decode, embed) a server runs at once; more wait up to
+    #: ``query_wait_s`` seconds, then get 503 "busy" (memory stays bounded whatever they hold)
+    max_queries_in_flight: int = 2
+    query_wait_s: float = 10.0
 
     def __post_init__(self) -> None:
         # The one place where relative paths become absolute (frozen: set through object).

@@ -29,6 +29,7 @@ from search.schema import (
     IndexRun,
     LibraryMeta,
 )
+from search.store_health import ServingState, StoreHealthMixin
 from search.store_removed import Removal, RemovedPathsMixin
 from search.store_state import DescriptorRows, DescriptorStoreMixin
 from search.store_types import (
@@ -58,6 +59,7 @@ __all__ = [
     "ImageUpsert",
     "ModelStamp",
     "Removal",
+    "ServingState",
     "Store",
     "decode_vector",
     "encode_vector",
@@ -82,7 +84,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-class Store(DescriptorStoreMixin, RemovedPathsMixin):
+class Store(DescriptorStoreMixin, RemovedPathsMixin, StoreHealthMixin):
     """The library database. Open with :meth:`open`; thread-safe (a session per call)."""
 
     def __init__(self, engine: Engine) -> None:

@@ -11,7 +11,7 @@ from flask import Flask, Response
 from search.index import set_threads
 from search.settings import Settings
 from search.thumbnails import ThumbnailCache
-from web import api, errors, present, views
+from web import api, errors, limits, present, views
 from web.params import MULTIPART_SLACK, InMemoryRequest
 from web.state import EngineHolder
 
@@ -84,6 +84,7 @@ def create_app(
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     errors.register(app)
+    limits.install(app, settings)
     present.register_filters(app)
 
     @app.before_request

@@ -16,6 +16,7 @@ from models.errors import (
     DecompressionBombError,
     EmptyImageError,
     ImageError,
+    ImageTooLargeError,
     ModelError,
     RoiError,
     UnreadableImageError,
@@ -26,6 +27,7 @@ from search.errors import (
     LibraryNotFoundError,
     ModelMismatchError,
     NoLabelsError,
+    ReindexingError,
 )
 from search.results import QueryError
 
@@ -101,12 +103,17 @@ def describe(error: BaseException) -> ErrorInfo:
         )
     if isinstance(error, EmptyImageError):
         return ErrorInfo(400, "empty", "The uploaded file is empty.")
+    if isinstance(error, ImageTooLargeError):
+        return ErrorInfo(415, error.reason, f"Image refused: it is too large to decode "
+                         f"({error.message}).")  # fmt: skip
     if isinstance(error, DecompressionBombError):
         return ErrorInfo(
             415, error.reason, f"Image refused: it has too many pixels ({error.message})."
         )
     if isinstance(error, ImageError):
         return ErrorInfo(415, error.reason, f"Not a readable image: {error.message}")
+    if isinstance(error, ReindexingError):
+        return ErrorInfo(503, "reindexing", f"Re-indexing: {error}.")
     if isinstance(error, LibraryError):
         return ErrorInfo(503, "library_error", str(error))
     return ErrorInfo(500, "internal_error", "Internal server error; see the server log.")

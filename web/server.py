@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 from waitress import create_server
 
+from models.decode_memory import return_freed_memory
 from search.settings import Settings
 from web.params import MULTIPART_SLACK
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 def make_server(app: Flask, settings: Settings, host: str = "127.0.0.1", port: int = 8000,
                 threads: int = 8) -> Any:  # fmt: skip
     """A bound (not yet running) waitress server for ``app``; ``port=0`` picks a free one."""
+    return_freed_memory()  # big decodes' buffers go back to the system once freed
     return create_server(
         app,
         host=host,

@@ -1,0 +1,89 @@
+"""Opening image files by path, the same rules for every input (index, search, lookup, embed):
+regular files only (a FIFO, a device or a socket is refused before it is opened for reading,
+so nothing blocks or reads forever), at most :data:`MAX_FILE_BYTES`, read in chunks.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import BinaryIO
+
+from models.errors import EmptyImageError, FileTooLargeError, UnreadableImageError
+
+MAX_FILE_BYTES = 1 << 30  # larger "images" are refused, never read into memory
+CHUNK_BYTES = 1 << 20
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _check(st: os.stat_result, name: str, max_bytes: int) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise UnreadableImageError("is a directory, not an image file", source=name)
+    if not stat.S_ISREG(st.st_mode):
+        raise UnreadableImageError(
+            f"is {_kind(st.st_mode)}, not an image file: only regular files are read",
+            source=name, reason="not_a_file",
+        )  # fmt: skip
+    if st.st_size > max_bytes:
+        raise FileTooLargeError(
+            f"file has {st.st_size} bytes, more than the {max_bytes} allowed", source=name
+        )
+    if st.st_size == 0:
+        raise EmptyImageError("file is empty (zero bytes)", source=name)
+
+
+def open_image_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> BinaryIO:
+    """A binary file object for ``path`` once it is known to be a non-empty regular file of at
+    most ``max_bytes`` (links are followed; what they lead to is checked). Raises
+    :class:`UnreadableImageError`, :class:`FileTooLargeError` or :class:`EmptyImageError`."""
+    name = os.fspath(path)
+    try:
+        _check(os.stat(name), name, max_bytes)  # nothing opened yet: a FIFO cannot block
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise UnreadableImageError("cannot read file: no such file", source=name) from None
+    except OSError as exc:
+        raise UnreadableImageError(f"cannot read file: {exc.strerror or exc}",
+                                   source=name) from None  # fmt: skip
+    try:
+        _check(os.fstat(fd), name, max_bytes)  # the file opened is the file checked
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_limited(handle: BinaryIO, name: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """Read ``handle`` to its end in chunks, refusing more than ``max_bytes`` (a file that
+    grows while it is read)."""
+    chunks, total = [], 0
+    while True:
+        try:
+            chunk = handle.read(CHUNK_BYTES)
+        except OSError as exc:
+            raise UnreadableImageError(f"cannot read file: {exc.strerror or exc}",
+                                       source=name) from None  # fmt: skip
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > max_bytes:
+            raise FileTooLargeError(f"file has more than the {max_bytes} bytes allowed",
+                                    source=name)  # fmt: skip
+        chunks.append(chunk)
+
+
+def read_image_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of the image file at ``path`` (see :func:`open_image_file`)."""
+    with open_image_file(path, max_bytes) as handle:
+        return read_limited(handle, str(Path(path)), max_bytes)

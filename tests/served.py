@@ -1,0 +1,103 @@
+"""`imgsearch serve` and other CLI commands as real subprocesses (what a user runs)."""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-u", "-c", "from cli.main import main; main()"]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), **extra}
+
+
+def run_cli(library: Path, models_dir: Path, *args: str, timeout: float = 300,
+            env: dict[str, str] | None = None,
+            max_memory: int | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """One `imgsearch` command in a subprocess (stdout and stderr kept apart); ``max_memory``
+    caps its address space (a runaway read fails instead of filling the machine)."""
+    command = [*CLI, "--library", str(library), "--model-path", str(models_dir), *args]
+
+    def cap() -> None:
+        if max_memory is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
+
+    return subprocess.run(command, cwd=REPO, env=env or cli_env(), capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                          preexec_fn=cap)  # fmt: skip
+
+
+def start_cli(library: Path, models_dir: Path, *args: str) -> subprocess.Popen[str]:
+    command = [*CLI, "--library", str(library), "--model-path", str(models_dir), *args]
+    return subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@dataclass
+class Served:
+    """A running server: its URL, process and everything it printed so far."""
+
+    url: str
+    process: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+
+@contextmanager
+def serve(library: Path, models_dir: Path, *extra: str, host: str = "127.0.0.1",
+          env: dict[str, str] | None = None) -> Iterator[Served]:  # fmt: skip
+    """`imgsearch serve --port 0` in a subprocess, until its URL is printed; stopped after."""
+    command = [*CLI, "--library", str(library), "--model-path", str(models_dir), "serve",
+               "--host", host, "--port", "0", "--threads", "4", *extra]  # fmt: skip
+    process = subprocess.Popen(command, cwd=REPO, env=env or cli_env(), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    served = Served("", process)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not served.url:
+            line = process.stdout.readline() if process.stdout else ""
+            if not line:
+                if process.poll() is not None:
+                    break
+                continue
+            served.lines.append(line)
+            match = re.search(r"at (http://\S+?):(\d+)/", line)
+            if match:
+                served.url = f"{match.group(1)}:{match.group(2)}"
+        assert served.url, "server did not start:\n" + served.output
+        reader = threading.Thread(target=_drain, args=(process, served.lines), daemon=True)
+        reader.start()
+        yield served
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _drain(process: subprocess.Popen[str], lines: list[str]) -> None:
+    for line in process.stdout or ():
+        lines.append(line)

@@ -1,0 +1,77 @@
+"""Issue 15 item 4: every path a command reads follows the same rules as `index`: regular
+files only (a FIFO or a device is refused without blocking), a size limit, read in chunks.
+
+Each command runs as a subprocess with a time limit and a capped address space, so a read
+that blocks or never ends fails the test instead of hanging it or filling the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from models import MAX_FILE_BYTES
+from tests.served import run_cli
+
+CAP = 6 * 1024**3  # address space of each command (ONNX Runtime reserves some)
+COMMANDS = [
+    ("search", "{path}"),
+    ("lookup", "{path}"),
+    ("embed", "{path}"),
+]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path) -> Path:
+    photos = tmp_path_factory.mktemp("qphotos")
+    for src in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:4]:
+        shutil.copyfile(src, photos / src.name)
+    lib = photos.parent / "qlib"
+    made = run_cli(lib, models_dir, "index", "--no-progress", str(photos))
+    assert made.returncode == 0, made.stderr
+    return lib
+
+
+def _hostile(folder: Path) -> dict[str, tuple[Path, str]]:
+    """name -> (path, what the error must say)."""
+    folder.mkdir(exist_ok=True)
+    fifo = folder / "pipe.jpg"
+    os.mkfifo(fifo)
+    zero = folder / "zero.jpg"
+    zero.symlink_to("/dev/zero")
+    sparse = folder / "sparse.jpg"
+    with open(sparse, "wb") as handle:
+        handle.truncate(3 * 1024**3)  # 3 GB of holes: no disk used
+    return {
+        "fifo": (fifo, "FIFO"),
+        "device": (zero, "device"),
+        "sparse": (sparse, f"more than the {MAX_FILE_BYTES} allowed"),
+    }
+
+
+@pytest.mark.parametrize("command", [c[0] for c in COMMANDS])
+def test_fifos_devices_and_huge_files_are_refused_at_once(
+    command: str, library: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    for kind, (path, says) in _hostile(tmp_path / "bad").items():
+        done = run_cli(library, models_dir, command, str(path), timeout=60, max_memory=CAP)
+        output = done.stdout + done.stderr
+        assert done.returncode == 1, f"{command} {kind}: {output}"
+        assert says in output and str(path) in output, f"{command} {kind}: {output}"
+        assert "Traceback" not in output and len(done.stderr.strip().splitlines()) == 1, output
+
+
+def test_index_refuses_them_the_same_way(library: Path, models_dir: Path, tmp_path: Path,
+                                         data_dir: Path) -> None:  # fmt: skip
+    folder = tmp_path / "mixed"
+    _hostile(folder)
+    good = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[10]
+    shutil.copyfile(good, folder / good.name)
+    done = run_cli(tmp_path / "lib", models_dir, "index", "--no-progress", "--json",
+                   str(folder), timeout=120, max_memory=CAP)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert '"added": 1' in done.stdout and "Traceback" not in done.stderr
+    assert "file_too_large" in done.stdout, done.stdout
