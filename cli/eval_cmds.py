@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,9 @@ def run_cmd(
     descriptor_text: str,
 ) -> None:
     """Embed FOLDER's images and score retrieval against the ground truth."""
+    from search.library_model import model_search_path  # the library's folder, if any
+
+    settings = replace(settings, model_path=model_search_path(settings))
     run: dict[str, Any] | None = None
     if plot is not None:
         writable_output(plot, "the plot")

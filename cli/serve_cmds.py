@@ -70,6 +70,8 @@ def serve_command(
     """
     from cli.errors import describe_os_error
     from models.errors import ImgsearchError
+    from search.engine import SearchEngine
+    from search.errors import LibraryNotFoundError
     from web.app import create_app
     from web.server import make_server, warm_up
 
@@ -79,8 +81,14 @@ def serve_command(
             "and download the library's photos (there is no login).",
             err=True,
         )
+    try:  # opened here, so that a library that cannot be served is said in one line
+        engine = SearchEngine.open(settings)
+    except LibraryNotFoundError:
+        engine = None  # the server starts anyway and explains how to make one
+    except ImgsearchError as error:
+        raise click.ClickException(str(error)) from None
     try:
-        app = create_app(settings, trusted_hosts=trusted_hosts_for(host, allow_hosts))
+        app = create_app(settings, engine, trusted_hosts=trusted_hosts_for(host, allow_hosts))
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     try:  # bound before the model is loaded: a busy port is said at once

@@ -10,6 +10,7 @@ for one, resolves relative paths against its own package).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def default_model_search_path(env: dict[str, str] | None = None) -> list[Path]:
     return dirs
 
 
-def _number(env: dict[str, str] | os._Environ[str], name: str) -> float | None:
+def _number(env: Mapping[str, str], name: str) -> float | None:
     """A number from the environment; a bad one is a ValueError that names the variable."""
     text = env.get(name)
     if not text:

@@ -147,7 +147,7 @@ def test_bad_input_gets_one_line_and_no_traceback(home, data_dir, command, args,
     assert says.lower() in output.lower(), output
     errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
     if errors:  # a command's own failure: one line that says what is wrong and what to do
-        assert len(errors) == 1 and len(done.stderr.splitlines()) <= 2, done.stderr
+        assert len(errors) == 1 and len(done.stderr.splitlines()) == 1, done.stderr
 
 
 def test_dedup_creates_the_report_folder_it_is_given(home) -> None:  # type: ignore[no-untyped-def]

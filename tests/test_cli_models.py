@@ -165,6 +165,10 @@ def test_commands_find_the_model_the_library_remembers(tmp_path: Path, data_dir:
     assert str(models_dir.resolve()) in listed["search_path"]
     assert all(row["verified"] for row in listed["models"])
 
+    done = run_cli(["eval", str(data_dir / "ukbench_subset"), "--json"], home, env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ns_score"] == 4.0
+
     # Without a library the commands say where they looked, and create none.
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
