@@ -47,6 +47,11 @@ class Settings:
     max_upload_bytes: int = 32 * 1024 * 1024
     max_image_pixels: int = 90_000_000
 
+    def __post_init__(self) -> None:
+        # Resolved once, here: a relative library means the one below the current directory
+        # when the settings are made, not below whichever package later opens a file in it.
+        object.__setattr__(self, "library", Path(self.library).expanduser().resolve())
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from the environment, then apply non-``None`` overrides."""

@@ -8,7 +8,15 @@ from typing import Any
 from search.descriptors import DUPLICATE_Z
 from search.thumbnails import DEFAULT_SIZE, SIZES
 from web.api_schemas import BINARY, SCHEMAS, ref
-from web.params import CALIBRATED, DEFAULT_K, DEFAULT_OTHERS, FIXED, MAX_K, MAX_OTHERS
+from web.params import (
+    BROWSE_PER_PAGE,
+    CALIBRATED,
+    DEFAULT_K,
+    DEFAULT_OTHERS,
+    FIXED,
+    MAX_K,
+    MAX_OTHERS,
+)
 
 API_VERSION = "1.0.0"
 
@@ -157,6 +165,50 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": _json(ref("LookupResult"), "The matches, labelled"),
                         **_errors(400, 404, 413, 415, 503),
+                    },
+                }
+            },
+            "/images": {
+                "get": {
+                    "summary": "Browse the library: its images, newest file first, by pages",
+                    "description": "Newest first by the file's modification time (then id). "
+                    "Each result is shaped like a search hit with `score` 0 and the file's "
+                    "`mtime` (ISO 8601, UTC); `rank` is its position in the whole library.",
+                    "operationId": "listImages",
+                    "parameters": [
+                        {
+                            "name": "page",
+                            "in": "query",
+                            "description": "Page number, from 1",
+                            "schema": {"type": "integer", "minimum": 1, "default": 1},
+                        },
+                        {
+                            "name": "per_page",
+                            "in": "query",
+                            "description": "Images per page",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_K,
+                                       "default": BROWSE_PER_PAGE},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "allOf": [
+                                    ref("Results"),
+                                    {
+                                        "type": "object",
+                                        "properties": {
+                                            "page": {"type": "integer"},
+                                            "per_page": {"type": "integer"},
+                                            "total": {"type": "integer"},
+                                            "pages": {"type": "integer"},
+                                        },
+                                    },
+                                ]
+                            },
+                            "A page of images, newest first",
+                        ),
+                        **_errors(400, 503),
                     },
                 }
             },
