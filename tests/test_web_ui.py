@@ -252,12 +252,19 @@ def test_browse_the_library_newest_first_by_pages(browser, server, artifacts_dir
     screenshot(driver, artifacts_dir / "ui_image.png")
 
 
-def test_label_results_come_in_pages(browser, server):  # type: ignore[no-untyped-def]
+def test_label_results_come_in_pages(browser, server, artifacts_dir):  # type: ignore[no-untyped-def]
     driver = browser
     driver.get(server + "/labels?q=a")  # a letter: nearly every image has such a label
     cards = driver.find_elements(By.CSS_SELECTOR, "li.card")
     assert len(cards) == 60
     assert driver.find_element(By.ID, "label-results").text == "Images 1–60"
+    overflowing = driver.execute_script("""
+        return Array.from(document.querySelectorAll('li.card')).filter(card => {
+          const box = card.getBoundingClientRect();
+          return Array.from(card.querySelectorAll('.score, .name, .meta')).some(
+            el => el.getBoundingClientRect().right > box.right + 0.5);
+        }).length;""")  # a long label ("theater curtain · 6.5%") wraps inside its card
+    assert overflowing == 0
     first = {c.find_element(By.CLASS_NAME, "name").get_attribute("title") for c in cards}
     driver.find_element(By.CSS_SELECTOR, ".pager a[rel=next]").click()
     head = wait(driver, ec.visibility_of_element_located((By.ID, "label-results")))
@@ -266,6 +273,7 @@ def test_label_results_come_in_pages(browser, server):  # type: ignore[no-untype
             for c in driver.find_elements(By.CSS_SELECTOR, "li.card")}  # fmt: skip
     assert rest and not rest & first
     assert driver.find_elements(By.CSS_SELECTOR, ".pager a[rel=prev]")
+    screenshot(driver, artifacts_dir / "ui_labels.png", "li.card img")
 
 
 def test_no_library_notice_says_it_once(browser, tmp_path, models_dir):  # type: ignore[no-untyped-def]

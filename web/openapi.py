@@ -296,6 +296,12 @@ def openapi_document() -> dict[str, Any]:
                             "schema": {"type": "string", "maxLength": 100},
                         },
                         {**_K, "schema": {**_K["schema"], "default": 50}},
+                        {
+                            "name": "page",
+                            "in": "query",
+                            "description": "Page number, from 1: results k*(page-1)+1 on",
+                            "schema": {"type": "integer", "minimum": 1, "default": 1},
+                        },
                     ],
                     "responses": {
                         "200": _json(ref("Results"), "Matching images, best label first"),
