@@ -286,3 +286,27 @@ def test_no_library_notice_says_it_once(browser, tmp_path, models_dir):  # type:
             assert notice.count("No library yet") == 1 and notice.count("indexed") == 1, notice
     finally:
         stop(process)
+
+
+def test_the_region_box_takes_fractions_or_pixels(browser, server, data_dir):  # type: ignore[no-untyped-def]
+    driver = browser
+    driver.get(server + "/")
+    photo = data_dir / "ukbench_subset" / "images" / "ukbench00004.jpg"  # 640x480
+    driver.find_element(By.ID, "image").send_keys(str(photo))
+    roi = driver.find_element(By.ID, "roi")
+    message = driver.find_element(By.ID, "form-message")
+    roi.send_keys("0,0,1.5,1")  # fractions beyond the image: said before anything is sent
+    driver.find_element(By.ID, "submit").click()
+    assert "from 0 to 1" in message.text and "px:" in message.text
+    assert roi.get_attribute("aria-invalid") == "true"
+    roi.clear()
+    roi.send_keys("px:10,10,2000,2000")  # pixels: checked by the server against the image
+    driver.find_element(By.ID, "submit").click()
+    alert = wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, "#results .alert")))
+    assert "'roi'" in alert.text and "beyond the 640x480 image" in alert.text
+    roi.clear()
+    roi.send_keys("px:128,48,512,336")
+    driver.find_element(By.ID, "submit").click()
+    head = wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".results-head")))
+    assert "region px:128,48,512,336 ·" in head.text
+    assert driver.find_elements(By.CSS_SELECTOR, "#results li.card")
