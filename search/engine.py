@@ -29,7 +29,7 @@ from search.engine_admin import LibraryAdmin
 from search.engine_guard import ServingGuard
 from search.engine_records import ImageFile, LibraryRecords, unchanged_bytes
 from search.errors import ImageNotFoundError, ReindexingError
-from search.hit_rows import hit_rows
+from search.hit_rows import hit_rows, newest_ids
 from search.library import Library
 from search.library_descriptor import Searchable, to_stored
 from search.rerank import CANDIDATES_PER_VIEW, QueryScorer, ScoredHit
@@ -44,6 +44,7 @@ from search.results import (
     check_params,
     hit_from_row,
     label_match,
+    mtime_from_ns,
     read_query_bytes,
 )
 from search.settings import Settings
@@ -216,8 +217,9 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         self._check_unchanged(state)
         return hits
 
-    def search_labels(self, q: str, k: int = 50) -> list[SearchHit]:
-        """Images whose top class labels contain ``q``, best label probability first.
+    def search_labels(self, q: str, k: int = 50, offset: int = 0) -> list[SearchHit]:
+        """Images whose top class labels contain ``q``, best label probability first (``k``
+        of them from position ``offset``: pages).
 
         Whole-word matches ("bee" in "bee") rank before mere substrings ("bee" in
         "beer_bottle"); spaces in ``q`` also match underscores ("golden retriever"). A hit's
@@ -225,11 +227,12 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         """
         check_params(k, None)
         self.check_labels()  # an embedding-only model: say so, not "no results"
+        _check_offset(offset)
         word = " ".join((q or "").lower().split())
         if not word:
             raise QueryError("give a word to search labels for")
         forms = {word, word.replace(" ", "_")}
-        limit = max(4 * k, 500)
+        limit = max(4 * (offset + k), 500)
         ids = {image_id for form in forms for image_id, _l, _s in self.store.search_labels(
             form, limit=limit)}
         ranked = []
@@ -240,8 +243,22 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         ranked.sort(key=lambda m: (not m[0], -m[2], m[3].id))
         return [
             replace(hit_from_row(rank, round(score, SCORE_DECIMALS), row, False), label=label)
-            for rank, (_whole, label, score, row) in enumerate(ranked[:k], start=1)
+            for rank, (_whole, label, score, row) in enumerate(ranked[offset : offset + k],
+                                                                start=offset + 1)
         ]
+
+    def browse(self, offset: int = 0, limit: int = 60) -> tuple[list[SearchHit], int]:
+        """A page of the library, newest file first (``limit`` images from ``offset``), and
+        the number of indexed images. A hit's ``score`` is 0 (nothing was asked) and its
+        ``mtime`` the file's modification time."""
+        check_params(limit, None)
+        _check_offset(offset)
+        ids, total = newest_ids(self.store, offset, limit)
+        rows = hit_rows(self.store, ids)
+        found = [i for i in ids if i in rows]  # one removed meanwhile is left out
+        return [replace(hit_from_row(offset + n, 0.0, rows[i], False),
+                        mtime=mtime_from_ns(rows[i].mtime_ns or 0))
+                for n, i in enumerate(found, start=1)], total  # fmt: skip
 
     def _scored(
         self, live: Searchable, query: np.ndarray, labels: Sequence[tuple[str, float]], k: int,
@@ -288,6 +305,11 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         except ImgsearchError:
             return None
         return pixel_sha256(decoded.image)
+
+def _check_offset(offset: int) -> None:
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise QueryError(f"offset must be a whole number >= 0, got {offset!r}")
+
 
 def _with_source(error: ImageError, source: ImageQuery) -> ImageError:
     """An ImageError about query bytes, re-made to name the query file when there is one."""

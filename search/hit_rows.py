@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from models.labels import merge_labels
 from search.results import StoredImage
@@ -20,7 +20,7 @@ def hit_rows(store: Store, ids: Sequence[int]) -> dict[int, StoredImage]:
     ids = [int(i) for i in ids]
     columns = [Image.id, Image.collection_id, Collection.root, Image.rel_path,
                Image.file_size, Image.width, Image.height, Image.format, Image.sha256,
-               Image.pixel_sha256]  # fmt: skip
+               Image.pixel_sha256, Image.mtime_ns]  # fmt: skip
     out: dict[int, StoredImage] = {}
     with store.session() as session:
         for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
@@ -38,3 +38,15 @@ def hit_rows(store: Store, ids: Sequence[int]) -> dict[int, StoredImage]:
     for row in out.values():  # libraries indexed before names were merged may list one twice
         row.labels = merge_labels(row.labels)
     return out
+
+
+def newest_ids(store: Store, offset: int, limit: int) -> tuple[list[int], int]:
+    """A page of the indexed images, newest file first (modification time, then id), and
+    how many there are in all."""
+    query = (select(Image.id).where(Image.status == STATUS_OK)
+             .order_by(Image.mtime_ns.desc(), Image.id.desc())
+             .offset(int(offset)).limit(int(limit)))  # fmt: skip
+    with store.session() as session:
+        total = session.scalar(select(func.count()).select_from(Image)
+                               .where(Image.status == STATUS_OK))  # fmt: skip
+        return [int(i) for i in session.scalars(query)], int(total or 0)

@@ -116,6 +116,7 @@ class SearchHit:
     copy_score: float | None = None
     z: float | None = None  # calibrated copy score (sd above the library's background)
     duplicate: bool = False  # z >= search.descriptors.DUPLICATE_Z: a copy of the query
+    mtime: datetime | None = None  # the file's modification time (set when browsing)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``imgsearch search --json`` and the web API (keys are stable)."""
@@ -138,6 +139,8 @@ class SearchHit:
         }
         if self.label is not None:
             out["label"] = self.label
+        if self.mtime is not None:
+            out["mtime"] = self.mtime.isoformat()
         return out
 
 
@@ -204,6 +207,7 @@ class StoredImage:
     format: str | None
     sha256: str | None
     pixel_sha256: str | None
+    mtime_ns: int | None = None
     labels: list[Label] = field(default_factory=list)
     vector: np.ndarray | None = None
 

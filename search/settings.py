@@ -93,6 +93,11 @@ class Settings:
         object.__setattr__(self, "model_path", tuple(absolute(p) for p in self.model_path))
         object.__setattr__(self, "database_url", absolute_database_url(self.database_url))
 
+    def __post_init__(self) -> None:
+        # Resolved once, here: a relative library means the one below the current directory
+        # when the settings are made, not below whichever package later opens a file in it.
+        object.__setattr__(self, "library", Path(self.library).expanduser().resolve())
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from the environment, then apply non-``None`` overrides."""

@@ -204,6 +204,20 @@ def test_rebuild_index(library, models_dir):
     assert bad.exit_code == 2 and "bogus" in bad.output
 
 
+def test_similar_of_a_changed_file_uses_what_was_indexed(scratch, models_dir):
+    """`similar ID` asks with the file's views only while the file is the one indexed; once
+    it was overwritten (not re-indexed yet) the stored vectors answer, not the new pixels."""
+    library, photos = scratch
+    first, second = sorted(photos.iterdir())[:2]
+    before = json.loads(ok(run(library, models_dir, "similar", str(first), "--json")))
+    first.write_bytes(second.read_bytes())  # the file now holds another photo
+    after = json.loads(ok(run(library, models_dir, "similar", str(first), "--json")))
+    by_id = {r["id"]: r for r in after["results"]}
+    second_id = next(r["id"] for r in before["results"] if r["path"] == str(second))
+    assert by_id[second_id]["score"] < 0.999 and not by_id[second_id]["exact"]
+    assert [r["id"] for r in after["results"]] == [r["id"] for r in before["results"]]
+
+
 def test_remove(scratch, models_dir):
     library, photos = scratch
     target = photos / "ukbench00001.jpg"

@@ -172,6 +172,26 @@ def test_label_lists_name_each_label_once(client, weblib, ids):
         assert len(names) == len(set(names)), names
 
 
+def test_labels_and_the_library_come_in_pages(client):
+    whole = client.get(f"{API}/labels?q=a&k=10").get_json()["results"]
+    second = client.get(f"{API}/labels?q=a&k=5&page=2").get_json()
+    assert len(whole) == 10 and second["page"] == 2
+    assert [(r["id"], r["rank"]) for r in second["results"]] == [
+        (r["id"], r["rank"]) for r in whole[5:]]  # fmt: skip
+    listed = client.get(f"{API}/images?per_page=7&page=2").get_json()
+    first = client.get(f"{API}/images?per_page=14").get_json()
+    assert listed["total"] == first["total"] >= 14 and listed["pages"] == -(-listed["total"] // 7)
+    assert [r["id"] for r in listed["results"]] == [r["id"] for r in first["results"][7:]]
+    assert [r["rank"] for r in listed["results"]] == list(range(8, 15))
+    mtimes = [r["mtime"] for r in first["results"]]
+    assert mtimes == sorted(mtimes, reverse=True)
+    assert_error(client.get(f"{API}/images?page=0"), 400)
+    assert_error(client.get(f"{API}/images?per_page=abc"), 400)
+    paths = client.get(f"{API}/openapi.json").get_json()["paths"]
+    assert "/images" in paths
+    assert any(p["name"] == "page" for p in paths["/labels"]["get"]["parameters"])
+
+
 # -- errors -----------------------------------------------------------------------------------
 
 
@@ -335,7 +355,10 @@ def test_empty_library_is_explained(tmp_path, weblib):
     app = create_app(settings)
     client = app.test_client()
     page = client.get("/")
-    assert page.status_code == 200 and b"library is empty" in page.data
+    assert page.status_code == 200 and b"No image has been indexed yet" in page.data
+    notice = re.search(rb'<div class="notice".*?</div>', page.data, re.S).group(0)
+    text = re.sub(rb"<[^>]+>", b"", notice)
+    assert text.count(b"mpty") == 1, text  # said once: not "Empty library. The library is empty"
     assert b"Empty library" in client.get("/library").data
     results = upload(client, weblib.query_photo).get_json()["results"]
     assert results == []

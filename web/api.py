@@ -15,9 +15,11 @@ from web import service
 from web.errors import ApiError
 from web.openapi import openapi_document
 from web.params import (
+    BROWSE_PER_PAGE,
     DEFAULT_K,
     parse_k,
     parse_min_score,
+    parse_page,
     query_summary,
     read_lookup,
     read_query,
@@ -52,6 +54,17 @@ def lookup() -> Response:
     query = read_lookup(strict=True)
     result, took_ms = service.run_lookup(query)
     return jsonify(service.lookup_json(result, query, took_ms))
+
+
+@bp.get("/images")
+def images() -> Response:
+    """The library, newest file first, a page at a time (``page``, ``per_page``)."""
+    page = parse_page()
+    per_page = parse_k(BROWSE_PER_PAGE, name="per_page")
+    hits, total = service.engine().browse((page - 1) * per_page, per_page)
+    return jsonify({"page": page, "per_page": per_page, "total": total,
+                    "pages": max(1, -(-total // per_page)),
+                    "results": [service.hit_json(hit) for hit in hits]})  # fmt: skip
 
 
 @bp.get("/images/<int:image_id>")
@@ -110,9 +123,9 @@ def labels() -> Response:
         raise ApiError(400, "Give a label to search for: /api/v1/labels?q=WORD.")
     if len(q) > 100:
         raise ApiError(400, "The label query is too long (100 characters at most).")
-    k = parse_k(50)
-    hits = service.engine().search_labels(q, k=k)
-    return jsonify({"q": q, "results": [service.hit_json(hit) for hit in hits]})
+    k, page = parse_k(50), parse_page()
+    hits = service.engine().search_labels(q, k=k, offset=(page - 1) * k)
+    return jsonify({"q": q, "page": page, "results": [service.hit_json(hit) for hit in hits]})
 
 
 @bp.get("/openapi.json")

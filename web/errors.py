@@ -33,9 +33,15 @@ from search.results import QueryError
 
 log = logging.getLogger(__name__)
 
-NO_LIBRARY_MESSAGE = (
-    "No library yet: nothing has been indexed. Run `imgsearch index PATH` to index a folder "
-    "of photos; this server picks the new library up without a restart."
+NO_LIBRARY_TITLE = "No library yet"
+NO_LIBRARY_DETAIL = (
+    "Nothing has been indexed. Run `imgsearch index PATH` to index a folder of photos; this "
+    "server picks the new library up without a restart."
+)
+NO_LIBRARY_MESSAGE = f"{NO_LIBRARY_TITLE}: {NO_LIBRARY_DETAIL[0].lower()}{NO_LIBRARY_DETAIL[1:]}"
+EMPTY_LIBRARY_TITLE = "Empty library"
+EMPTY_LIBRARY_DETAIL = (
+    "No image has been indexed yet. Run `imgsearch index PATH` on a folder of photos."
 )
 
 
@@ -117,6 +123,15 @@ def describe(error: BaseException) -> ErrorInfo:
     if isinstance(error, LibraryError):
         return ErrorInfo(503, "library_error", str(error))
     return ErrorInfo(500, "internal_error", "Internal server error; see the server log.")
+
+
+def notice_parts(info: ErrorInfo) -> tuple[str, str]:
+    """A page notice's title and text, each said once ("No library yet." + what to do)."""
+    if info.code == "no_library":
+        return NO_LIBRARY_TITLE, NO_LIBRARY_DETAIL
+    if info.code == "empty_library":
+        return EMPTY_LIBRARY_TITLE, EMPTY_LIBRARY_DETAIL
+    return "Library unavailable", info.message
 
 
 def wants_json() -> bool:

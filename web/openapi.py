@@ -8,7 +8,15 @@ from typing import Any
 from search.descriptors import DUPLICATE_Z
 from search.thumbnails import DEFAULT_SIZE, SIZES
 from web.api_schemas import BINARY, SCHEMAS, ref
-from web.params import CALIBRATED, DEFAULT_K, DEFAULT_OTHERS, FIXED, MAX_K, MAX_OTHERS
+from web.params import (
+    BROWSE_PER_PAGE,
+    CALIBRATED,
+    DEFAULT_K,
+    DEFAULT_OTHERS,
+    FIXED,
+    MAX_K,
+    MAX_OTHERS,
+)
 
 API_VERSION = "1.0.0"
 
@@ -160,6 +168,50 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/images": {
+                "get": {
+                    "summary": "Browse the library: its images, newest file first, by pages",
+                    "description": "Newest first by the file's modification time (then id). "
+                    "Each result is shaped like a search hit with `score` 0 and the file's "
+                    "`mtime` (ISO 8601, UTC); `rank` is its position in the whole library.",
+                    "operationId": "listImages",
+                    "parameters": [
+                        {
+                            "name": "page",
+                            "in": "query",
+                            "description": "Page number, from 1",
+                            "schema": {"type": "integer", "minimum": 1, "default": 1},
+                        },
+                        {
+                            "name": "per_page",
+                            "in": "query",
+                            "description": "Images per page",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_K,
+                                       "default": BROWSE_PER_PAGE},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "allOf": [
+                                    ref("Results"),
+                                    {
+                                        "type": "object",
+                                        "properties": {
+                                            "page": {"type": "integer"},
+                                            "per_page": {"type": "integer"},
+                                            "total": {"type": "integer"},
+                                            "pages": {"type": "integer"},
+                                        },
+                                    },
+                                ]
+                            },
+                            "A page of images, newest first",
+                        ),
+                        **_errors(400, 503),
+                    },
+                }
+            },
             "/images/{image_id}": {
                 "get": {
                     "summary": "An image's metadata and labels",
@@ -244,6 +296,12 @@ def openapi_document() -> dict[str, Any]:
                             "schema": {"type": "string", "maxLength": 100},
                         },
                         {**_K, "schema": {**_K["schema"], "default": 50}},
+                        {
+                            "name": "page",
+                            "in": "query",
+                            "description": "Page number, from 1: results k*(page-1)+1 on",
+                            "schema": {"type": "integer", "minimum": 1, "default": 1},
+                        },
                     ],
                     "responses": {
                         "200": _json(ref("Results"), "Matching images, best label first"),

@@ -23,6 +23,8 @@ DEFAULT_K = 12
 MAX_K = 200
 DEFAULT_OTHERS = 5
 MAX_OTHERS = 100
+MAX_PAGE = 1_000_000
+BROWSE_PER_PAGE = 60  # cards per page of the browse and label pages (and the API default)
 SEARCH_ONLY = ("roi", "k", "min_score")
 CALIBRATED, FIXED = "calibrated", "fixed"  # threshold_mode: the HTML form's choice
 MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file itself
@@ -147,6 +149,11 @@ def parse_decision(*, strict: bool) -> float | None:
     if mode == FIXED and threshold is None:
         raise ApiError(400, "'threshold_mode=fixed' needs a 'threshold' (a copy score).")
     return threshold
+
+
+def parse_page(name: str = "page") -> int:
+    """A page number, 1 and up (1 when absent)."""
+    return _whole_number(name, 1, 1, MAX_PAGE)
 
 
 def parse_others(name: str = "others") -> int:

@@ -10,15 +10,18 @@ pairs of its images); ``duplicate`` (``z >= DUPLICATE_Z``) is the copy decision.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
 from flask import Flask
+from markupsafe import Markup, escape
 
 from search.descriptors import DUPLICATE_Z
 from search.lookup import EXACT, NEAR, SIMILAR
 from search.results import human_size, threshold_text
+from web.errors import notice_parts
 
 Z_WORDS = "standard deviations above what unrelated pairs of this library's photos reach"
 
@@ -50,6 +53,28 @@ def filesize(n: int | None) -> str:
 
 def basename(path: str | None) -> str:
     return PurePath(path).name if path else ""
+
+
+NAME_MAX = 48  # characters of a file name a card shows (on up to three lines)
+
+
+def short_name(path: str | None) -> Markup:
+    """A file name as a card shows it: whole when short, else cut in the middle, so that both
+    its start and its end (where the edits of one photo differ: ``augly_dfdc_1__scale.png``,
+    ``..__sharpen.png``) stay; the whole name is the card's tooltip. Lines may break after
+    ``_`` and ``-`` (``<wbr>``) rather than inside a word."""
+    name = basename(path)
+    if len(name) > NAME_MAX:
+        keep = NAME_MAX - 1
+        name = f"{name[: keep // 2]}…{name[len(name) - (keep - keep // 2) :]}"
+    return Markup(re.sub(r"([_\-]+)(?=[^_\-])", r"\1<wbr>", str(escape(name))))
+
+
+def evidence_parts(text: str) -> list[tuple[str, bool]]:
+    """An evidence text's parts (split at " · ") and whether each is kept on one line: the
+    ones with a number ("copy score 0.912"), not the words ("same pixels, other encoding"),
+    which wrap inside the card."""
+    return [(part, any(ch.isdigit() for ch in part)) for part in text.split(" · ")]
 
 
 def label_text(name: str) -> str:
@@ -183,6 +208,9 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(filesize)
     app.add_template_filter(basename)
     app.add_template_filter(label_text)
+    app.add_template_filter(short_name)
+    app.add_template_filter(evidence_parts)
+    app.add_template_global(notice_parts)
     app.add_template_filter(threshold_text)
     for helper in (evidence_text, evidence_title, copy_text, score_title, copies, decision_text,
                    z_limit_text):  # fmt: skip

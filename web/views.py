@@ -17,8 +17,16 @@ from flask import Blueprint, current_app, render_template, request, url_for
 
 from search.errors import LibraryNotFoundError
 from web import service
-from web.errors import NO_LIBRARY_MESSAGE, ApiError, ErrorInfo, describe
+from web.errors import (
+    EMPTY_LIBRARY_DETAIL,
+    EMPTY_LIBRARY_TITLE,
+    NO_LIBRARY_MESSAGE,
+    ApiError,
+    ErrorInfo,
+    describe,
+)
 from web.params import (
+    BROWSE_PER_PAGE,
     CALIBRATED,
     DEFAULT_K,
     DEFAULT_OTHERS,
@@ -26,6 +34,7 @@ from web.params import (
     MAX_K,
     MAX_OTHERS,
     parse_image_id,
+    parse_page,
     read_lookup,
     read_query,
 )
@@ -37,7 +46,6 @@ bp = Blueprint("views", __name__)
 
 SIMILAR_ON_IMAGE_PAGE = 12
 NOTICE_TTL_S = 10.0
-LABEL_RESULTS = 60
 MIN_THRESHOLD = 0.05  # the lookup slider's lowest copy score (whitened libraries: ~0.3-0.4)
 # The search page's modes: (value, title, form action endpoint). Without JavaScript the form
 # posts to the action of the mode the page was rendered in, and each view hands a request
@@ -74,12 +82,7 @@ def _library_notice() -> ErrorInfo | None:
             log.exception("library unavailable")
         return info
     if not stats.get("vectors"):
-        return ErrorInfo(
-            503,
-            "empty_library",
-            "The library is empty: no image has been indexed yet. Run `imgsearch index PATH` "
-            "on a folder of photos.",
-        )
+        return ErrorInfo(503, "empty_library", f"{EMPTY_LIBRARY_TITLE}: {EMPTY_LIBRARY_DETAIL}")
     return None
 
 
@@ -228,16 +231,41 @@ def library_page() -> Any:
 
 @bp.get("/labels")
 def labels_page() -> Any:
+    """Images by label, a page of cards at a time (``page``)."""
     q = " ".join((request.args.get("q") or "").split())[:100]
     hits: list[Any] = []
     error = None
+    page = 1
+    more = False
     if q:
         try:
-            hits = service.engine().search_labels(q, k=LABEL_RESULTS)
+            page = parse_page()
+            hits = service.engine().search_labels(q, k=BROWSE_PER_PAGE + 1,
+                                                  offset=(page - 1) * BROWSE_PER_PAGE)
+            more, hits = len(hits) > BROWSE_PER_PAGE, hits[:BROWSE_PER_PAGE]
         except Exception as exc:
             error = _failure(exc)
     return (
         render_template("labels.html", title=f"Label “{q}”" if q else "Labels", q=q, hits=hits,
-                        error=error, limit=LABEL_RESULTS),
+                        error=error, page=page, more=more, per_page=BROWSE_PER_PAGE),
         error.status if error else 200,
     )  # fmt: skip
+
+
+@bp.get("/browse")
+def browse_page() -> Any:
+    """The whole library, newest file first, a page of cards at a time (``page``)."""
+    hits: list[Any] = []
+    total, page = 0, 1
+    notice, error = _notice(), None
+    if notice is None:
+        try:
+            page = parse_page()
+            hits, total = service.engine().browse((page - 1) * BROWSE_PER_PAGE,
+                                                  BROWSE_PER_PAGE)
+        except Exception as exc:
+            error = _failure(exc)
+    pages = max(1, -(-total // BROWSE_PER_PAGE))
+    status = error.status if error else 200  # a notice is a page like any other
+    return render_template("browse.html", title="Browse", hits=hits, total=total, page=page,
+                           pages=pages, notice=notice, error=error), status  # fmt: skip

@@ -29,6 +29,8 @@
   const message = $("form-message");
   const results = $("results");
   const submit = $("submit");
+  const progress = $("search-progress");
+  const progressText = $("search-progress-text");
   const maxBytes = Number(form.dataset.maxBytes) || Infinity;
   const MIN_FRACTION = 0.01; // a drag smaller than this (of width or height) is a click
 
@@ -371,6 +373,7 @@
     }
     results.setAttribute("aria-busy", "true");
     submit.disabled = true;
+    const stopProgress = showProgress(currentMode() === "lookup" ? "Finding copies…" : "Searching…");
     try {
       const response = await fetch(form.action, {
         method: "POST",
@@ -392,10 +395,26 @@
     } catch (error) {
       say("Could not reach the imgsearch server. Is it still running?");
     } finally {
+      stopProgress();
       results.setAttribute("aria-busy", "false");
       submit.disabled = false;
     }
   });
+
+  // While a request runs: a moving bar and the time it has taken so far.
+  function showProgress(what) {
+    const started = performance.now();
+    const tick = () => {
+      progressText.textContent = `${what} ${((performance.now() - started) / 1000).toFixed(1)} s`;
+    };
+    tick();
+    progress.hidden = false;
+    const timer = setInterval(tick, 100);
+    return () => {
+      clearInterval(timer);
+      progress.hidden = true;
+    };
+  }
 
   // Start-up: a region typed before a reload, a library image loaded with ?from=ID.
   if (roiInput.value.trim()) {
