@@ -181,12 +181,18 @@ def _stream_edits(sample: Sequence[Item], model: OnnxModel, edits: EditCovarianc
             if progress:
                 progress(done, len(sample))
 
-        for chunk in _chunks(sample):
-            flight.append((len(chunk), pool.submit(_edit_chunk, chunk, model, per_image, seed)))
-            if len(flight) > 2 * THREADS:
+        try:
+            for chunk in _chunks(sample):
+                future = pool.submit(_edit_chunk, chunk, model, per_image, seed)
+                flight.append((len(chunk), future))
+                if len(flight) > 2 * THREADS:
+                    settle()
+            while flight:
                 settle()
-        while flight:
-            settle()
+        except BaseException:  # Ctrl-C or a failed chunk: do not wait for the queued ones
+            for _size, queued in flight:
+                queued.cancel()
+            raise
     return read
 
 
