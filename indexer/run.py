@@ -296,6 +296,8 @@ class _LazyBar:
             self.bar = _bar(self.show, total=total, **self.kw)
         self.bar.total = total
         self.bar.update(done - self.bar.n)
+        if done >= total:  # its rate and time are the sample's, not what follows
+            self.bar.close()
 
     def __enter__(self) -> _LazyBar:
         return self

@@ -6,7 +6,7 @@ compared in turn; the first one on which two images differ decides:
 - ``exif``: has an EXIF capture time (cameras write one; screenshots, editors and converters
   mostly drop it);
 - ``frame``: not inside a frame (a screenshot, padding or caption bars around the photo, as the
-  indexer found it: :attr:`DedupImage.frame_area`): the framed file is made from the photo;
+  indexer found it: :attr:`DedupImage.frame`): the framed file is made from the photo;
 - ``format``: the format a camera or scanner writes (JPEG, HEIF, TIFF) before web re-encodes
   (WebP, AVIF) before lossless re-saves and the rest (PNG, GIF, BMP ...): a PNG of a photo is a
   re-save, and its larger file says nothing about being first;
@@ -51,18 +51,25 @@ class DedupImage:
     exif_datetime: datetime | None = None
     mtime: float | None = None
     format: str | None = None  # as decoded (PIL's name: JPEG, PNG, WEBP ...)
-    frame_area: float | None = None  # share of the canvas the photo covers when it is framed
+    #: the photo's box when it is framed: (width, height) as fractions of the image's
+    frame: tuple[float, float] | None = None
 
     @property
     def pixels(self) -> int:
         return max(0, self.width) * max(0, self.height)
 
     @property
+    def content_size(self) -> tuple[int, int]:
+        """Width and height of the photo itself: the whole image, or the photo in its frame."""
+        if self.frame is None:
+            return max(0, self.width), max(0, self.height)
+        fw, fh = (min(1.0, max(0.0, f)) for f in self.frame)
+        return round(max(0, self.width) * fw), round(max(0, self.height) * fh)
+
+    @property
     def content_pixels(self) -> int:
-        """Pixels of the photo itself: the whole image, or the photo inside its frame."""
-        if self.frame_area is None:
-            return self.pixels
-        return round(self.pixels * min(1.0, max(0.0, self.frame_area)))
+        width, height = self.content_size
+        return width * height
 
     @property
     def format_rank(self) -> int:
@@ -81,7 +88,7 @@ def _rule_key(rule: str, img: DedupImage) -> tuple:
     if rule == "resolution":
         return (-img.content_pixels,)
     if rule == "frame":
-        return (img.frame_area is not None,)
+        return (img.frame is not None,)
     if rule == "format":
         return (img.format_rank,)
     if rule == "filesize":
@@ -125,10 +132,10 @@ def _when(img: DedupImage) -> str:
 
 
 def _size(img: DedupImage) -> str:
-    if img.frame_area is None:
+    if img.frame is None:
         return f"{img.width}x{img.height}"
-    side = math.sqrt(max(0.0, img.frame_area))
-    return f"~{img.width * side:.0f}x{img.height * side:.0f} in a {img.width}x{img.height} frame"
+    width, height = img.content_size
+    return f"{width}x{height} in a {img.width}x{img.height} frame"
 
 
 _FORMAT_KINDS = ("a camera format", "a web re-encode", "a re-save")

@@ -8,7 +8,8 @@ JSON shape (extend, never rename)::
 ``members`` are the duplicates of the keeper, keeper not included (a script that removes every
 member never removes the keeper); ``score`` is the cosine to the keeper, ``exact`` means the same
 sha256 as the keeper. Extensions: per member ``width``, ``height``, ``file_size``,
-``exif_datetime``, ``mtime``; per group ``keeper_id`` and ``keeper_image``; top level
+``exif_datetime``, ``mtime``, ``format``, ``photo_size`` (``[w, h]`` of the photo inside a frame,
+else null); per group ``keeper_id`` and ``keeper_image``; top level
 ``keeper_rules``, ``linkage`` and ``stats``.
 
 The HTML page embeds its thumbnails as ``data:`` URIs from a caller-supplied
@@ -71,6 +72,8 @@ def _image_dict(img: DedupImage) -> dict[str, object]:
         "sha256": img.sha256,
         "exif_datetime": _iso(img.exif_datetime),
         "mtime": mtime,
+        "format": img.format,
+        "photo_size": list(img.content_size) if img.frame is not None else None,
     }
 
 
@@ -84,7 +87,8 @@ def to_json(result: DedupResult) -> dict[str, object]:
             members.append(
                 {"path": m.image.path, "id": m.image.id, "score": _score(m.score),
                  "exact": m.exact, **{k: info[k] for k in
-                                      ("width", "height", "file_size", "exif_datetime", "mtime")}}
+                                      ("width", "height", "file_size", "exif_datetime", "mtime",
+                                       "format", "photo_size")}}
             )  # fmt: skip
         groups.append(
             {"keeper": g.keeper.path, "reason": g.reason, "members": members,

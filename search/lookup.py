@@ -210,7 +210,7 @@ def library_images(engine: SearchEngine, frames: StoredFrames | None = None
     columns = (
         Image.id, Collection.root, Image.rel_path, Image.file_size, Image.width, Image.height,
         Image.sha256, Image.exif_datetime, Image.mtime_ns, Image.format,
-        (ImageFrame.right - ImageFrame.left) * (ImageFrame.bottom - ImageFrame.top),
+        ImageFrame.right - ImageFrame.left, ImageFrame.bottom - ImageFrame.top,
     )  # fmt: skip
     query = (
         select(*columns)
@@ -240,7 +240,8 @@ def library_images(engine: SearchEngine, frames: StoredFrames | None = None
             DedupImage(
                 id=row[0], path=f"{row[1].rstrip('/')}/{row[2]}", file_size=row[3],
                 width=row[4] or 0, height=row[5] or 0, sha256=row[6], exif_datetime=row[7],
-                mtime=row[8] / 1e9 if row[8] else None, format=row[9], frame_area=row[10],
+                mtime=row[8] / 1e9 if row[8] else None, format=row[9],
+                frame=(row[10], row[11]) if row[10] is not None else None,
             )
         )  # fmt: skip
     return images, vectors

@@ -130,6 +130,7 @@ def test_index_run_learns_the_whitening_and_the_index_follows(tmp_path: Path, ph
     monkeypatch.setattr(indexer.whiten, "MIN_IMAGES", 40)
     monkeypatch.setattr(search.whitening, "MIN_IMAGES", 40)
     monkeypatch.setattr(indexer.whiten, "EDITS_PER_IMAGE", 5)
+    monkeypatch.setattr(indexer.whiten, "EDIT_BUDGET", 5.0)
     settings = make_settings(tmp_path / "white", models_dir)
     summary = _index(settings, photos)
     assert summary.whitening.startswith("learned the whitening"), summary.whitening

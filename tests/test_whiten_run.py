@@ -1,0 +1,125 @@
+"""An index run that learns the whitening: bounded memory, its own progress bar, and a summary
+that reports learning apart from indexing (the CLI in a subprocess, learning forced on a small
+library by lowering the 500-image threshold in that process)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import shutil
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PHOTOS = 96
+
+
+def _cli(min_images: int, sample: int) -> list[str]:
+    code = ("import indexer.whiten as w, search.whitening as s; "
+            f"w.MIN_IMAGES = s.MIN_IMAGES = {min_images}; w.DEFAULT_SAMPLE = {sample}; "
+            "s.MIN_PAIRS = 20; "
+            "from cli.main import main; main()")  # fmt: skip
+    return [sys.executable, "-c", code]
+
+
+def _run(args: list[str], min_images: int = 40, sample: int = 1000) -> tuple[str, float]:
+    """(stdout, peak RSS in MiB) of one CLI process."""
+    with open(os.devnull, "w") as quiet:
+        child = subprocess.Popen([*_cli(min_images, sample), *args], cwd=REPO,
+                                 stdout=subprocess.PIPE, stderr=quiet, text=True,
+                                 env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+        out = child.stdout.read() if child.stdout else ""
+        _pid, status, usage = os.wait4(child.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    return out, usage.ru_maxrss / 1024
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """96 real photos: 1920x1080 video frames, 640x480 UKBench and hymenoptera photos."""
+    folder = tmp_path_factory.mktemp("photos")
+    files = sorted((data_dir / "near_duplicates" / "images").glob("augly_dfdc_1__*.png"))[:24]
+    files += sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:36]
+    files += sorted((data_dir / "hymenoptera" / "images" / "train" / "bees").glob("*.jpg"))[:36]
+    for src in files:
+        shutil.copy(src, folder / src.name)
+    assert len(files) == PHOTOS
+    return folder
+
+
+def _index(tmp: Path, models_dir: Path, photos: Path, *extra: str, **patch: int
+           ) -> tuple[str, float]:  # fmt: skip
+    shutil.rmtree(tmp / "lib", ignore_errors=True)
+    args = ["--library", str(tmp / "lib"), "--model-path", str(models_dir), "index",
+            "--no-progress", *extra, str(photos)]  # fmt: skip
+    return _run(args, **patch)
+
+
+def test_learning_memory_does_not_grow_with_the_sample(tmp_path: Path, photos: Path,
+                                                       models_dir: Path) -> None:  # fmt: skip
+    out, small = _index(tmp_path, models_dir, photos, "--json", sample=16)
+    few = json.loads(out)
+    out, large = _index(tmp_path, models_dir, photos, "--json", sample=PHOTOS)
+    many = json.loads(out)
+    assert few["whitening"].startswith("learned") and many["whitening"].startswith("learned")
+    # 6x the photos learned from (80 more decoded photos, 24 of them 1920x1080 frames, and
+    # their edits) cost no more memory: they are streamed, not held
+    assert large - small < 60, f"peak RSS {small:.0f} MiB learning from 16, {large:.0f} from 96"
+    assert large < 1024
+    assert few["learn_photos"] == 16 and many["learn_photos"] == PHOTOS, (few, many)
+
+
+def test_summary_reports_learning_apart(tmp_path: Path, photos: Path, models_dir: Path) -> None:
+    out, _ = _index(tmp_path, models_dir, photos, "--json")
+    summary = json.loads(out)
+    for key in ("added", "updated", "moved", "removed", "failed", "images_per_second",
+                "seconds", "learn_seconds", "learn_cpu_seconds", "whitening"):  # fmt: skip
+        assert key in summary, key  # the keys scripts rely on stay
+    assert summary["learn_photos"] == PHOTOS and summary["learn_edits"] >= PHOTOS
+    assert 0 < summary["learn_seconds"] < summary["seconds"]
+    index_seconds = summary["seconds"] - summary["learn_seconds"]
+    assert summary["index_seconds"] == pytest.approx(index_seconds, abs=0.01)
+    # img/s counts indexing only, not learning
+    assert summary["images_per_second"] == pytest.approx(PHOTOS / index_seconds, rel=0.02)
+    text, _ = _index(tmp_path, models_dir, photos)
+    lines = text.splitlines()
+    assert lines[0].startswith(f"{PHOTOS} files processed in {index_seconds:.0f}"[:-1])
+    learned = next(line for line in lines if line.startswith("learned the whitening"))
+    assert f"from {summary['learn_edits']} edits of {PHOTOS} photos in " in learned
+    assert f"(first time: the library has reached {PHOTOS} images)" in learned
+    assert "none learned yet" not in text and any(x.startswith("the whole run took") for x in lines)
+
+
+def test_learning_shows_a_progress_bar(tmp_path: Path, photos: Path, models_dir: Path) -> None:
+    args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir), "index",
+            str(photos)]  # fmt: skip
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    process = subprocess.Popen([*_cli(40, 1000), *args], cwd=REPO, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=slave,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert process.wait(timeout=300) == 0
+    shown = b"".join(chunks).decode("utf-8", "replace").replace("\r", "\n").splitlines()
+    bar = [line.strip() for line in shown if "learning the whitening:" in line]
+    assert bar, shown
+    final = bar[-1]
+    assert f"{PHOTOS}/{PHOTOS}" in final and "100%" in final and "photos/s" in final, final
+    assert any("<" in line and "?" not in line.split("<")[1][:5] for line in bar[:-1]), bar  # ETA
