@@ -45,6 +45,7 @@ def main() -> None:
 
 # Command modules register their commands on the group when imported.
 from cli import (  # noqa: E402
+    db_check,  # noqa: F401
     dedup_cmds,  # noqa: F401
     eval_cmds,  # noqa: F401
     index_cmds,  # noqa: F401

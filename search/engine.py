@@ -44,6 +44,7 @@ from search.results import (
     check_params,
     hit_from_row,
     info_from_row,
+    is_image_id,
     label_match,
     read_query_bytes,
 )
@@ -191,6 +192,8 @@ class SearchEngine(LibraryAdmin, ServingGuard):
         (queried with its stored rows: the whole image and its framed photo)."""
         check_params(k, min_score)
         image_id = int(image_id)
+        if not is_image_id(image_id):
+            raise ImageNotFoundError(f"no image with id {image_id} in the library")
         state = self.store.serving_state()
         live = self.live()
         found = self.store.descriptor_rows([image_id]).get(image_id)
@@ -286,7 +289,7 @@ class SearchEngine(LibraryAdmin, ServingGuard):
 
     def get_image(self, image_id: int) -> ImageInfo | None:
         """Everything known about image ``image_id``, or None."""
-        row = self.store.image(int(image_id))
+        row = self.store.image(int(image_id)) if is_image_id(image_id) else None
         if row is None:
             return None
         return info_from_row(row, has_vector=self._has_vector(row.id))
@@ -301,6 +304,8 @@ class SearchEngine(LibraryAdmin, ServingGuard):
         """An image id from an id or a file path (a stored file of one of the collections)."""
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()
                                     and not Path(ref).exists()):
+            if not is_image_id(int(ref)):
+                raise ImageNotFoundError(f"no image with id {ref} in the library")
             return int(ref)
         row = self.store.find_image_by_path(Path(os.path.abspath(os.fspath(ref))))
         if row is None:
@@ -314,6 +319,8 @@ class SearchEngine(LibraryAdmin, ServingGuard):
         The file may be gone (check ``path.is_file()``); a path that resolves outside its
         collection root raises :class:`PathEscapeError`.
         """
+        if not is_image_id(image_id):
+            return None
         query = (select(Collection.root, Image.rel_path, Image.sha256, Image.format)
                  .join(Collection, Collection.id == Image.collection_id)
                  .where(Image.id == int(image_id)))  # fmt: skip

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 from search.thumbnails import DEFAULT_SIZE, SIZES
 from web import service
 from web.errors import ApiError
+from web.guard import public_stats
 from web.openapi import openapi_document
 from web.params import (
     DEFAULT_K,
@@ -100,7 +101,7 @@ def image_file(image_id: int) -> Response:
 
 @bp.get("/stats")
 def stats() -> Response:
-    return jsonify(_jsonable(service.engine().stats()))
+    return jsonify(_jsonable(public_stats(service.engine().stats())))
 
 
 @bp.get("/labels")

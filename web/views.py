@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from search.errors import LibraryNotFoundError
 from web import service
 from web.errors import NO_LIBRARY_MESSAGE, ApiError, ErrorInfo, describe
+from web.guard import public_stats
 from web.params import (
     CALIBRATED,
     DEFAULT_K,
@@ -221,7 +222,7 @@ def library_page() -> Any:
     except LibraryNotFoundError:
         info = ErrorInfo(503, "no_library", NO_LIBRARY_MESSAGE)
         return render_template("library.html", title="Library", stats=None, notice=info), 503
-    stats = eng.stats()
+    stats = public_stats(eng.stats())
     failed = eng.failed(200) if stats.get("failed") else []
     return render_template("library.html", title="Library", stats=stats, failed=failed, notice=None)
 
