@@ -4,6 +4,7 @@ in a background thread (tests, benchmarks)."""
 from __future__ import annotations
 
 import logging
+import resource
 import threading
 from typing import Any
 
@@ -16,11 +17,16 @@ from web.params import MULTIPART_SLACK
 
 log = logging.getLogger(__name__)
 
+CONNECTION_LIMIT = 1000  # open connections (waitress's default, 100, is 100 slow clients)
+CHANNEL_TIMEOUT_S = 20  # a connection idle this long is closed
+CLEANUP_INTERVAL_S = 5  # how often idle connections are looked for
+
 
 def make_server(app: Flask, settings: Settings, host: str = "127.0.0.1", port: int = 8000,
                 threads: int = 8) -> Any:  # fmt: skip
     """A bound (not yet running) waitress server for ``app``; ``port=0`` picks a free one."""
     return_freed_memory()  # big decodes' buffers go back to the system once freed
+    _allow_connections(CONNECTION_LIMIT + 64)
     return create_server(
         app,
         host=host,
@@ -30,8 +36,27 @@ def make_server(app: Flask, settings: Settings, host: str = "127.0.0.1", port: i
         # waitress refuses absurd bodies itself; Flask answers ordinary oversize ones with 413
         max_request_body_size=2 * settings.max_upload_bytes + MULTIPART_SLACK,
         clear_untrusted_proxy_headers=True,
-        channel_timeout=60,
+        # Slow clients: many open connections are cheap (poll(), not select()'s 1024 limit),
+        # idle ones are closed after CHANNEL_TIMEOUT_S, checked every few seconds. A client
+        # that trickles bytes forever is not idle: put a reverse proxy in front (README).
+        connection_limit=CONNECTION_LIMIT,
+        channel_timeout=CHANNEL_TIMEOUT_S,
+        cleanup_interval=CLEANUP_INTERVAL_S,
+        asyncore_use_poll=True,
+        backlog=1024,
     )
+
+
+def _allow_connections(count: int) -> None:
+    """Raise the open-file limit (soft, up to the hard one) so ``count`` sockets fit."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = count + 256
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            top = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (top, hard))
+    except (ValueError, OSError) as error:  # keep the limit we have
+        log.warning("cannot raise the open-file limit: %s", error)
 
 
 def warm_up(app: Flask) -> None:
