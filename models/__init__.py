@@ -51,7 +51,13 @@ from models.errors import (
     UnreadableImageError,
     UnsupportedImageError,
 )
-from models.files import MAX_FILE_BYTES, open_image_file, read_image_file, read_limited
+from models.files import (
+    MAX_FILE_BYTES,
+    image_format,
+    open_image_file,
+    read_image_file,
+    read_limited,
+)
 from models.load import HEIF_SUPPORTED, DecodedImage, load_image, pixel_sha256, to_rgb
 from models.onnx_model import ModelOutput, OnnxModel, l2_normalize, open_model
 from models.roi import RegionOfInterest, parse_roi
@@ -104,6 +110,7 @@ __all__ = [
     "cosine_similarity",
     "file_sha256",
     "get_spec",
+    "image_format",
     "l2_normalize",
     "load_image",
     "locate_model",

@@ -80,6 +80,7 @@ def create_app(
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + MULTIPART_SLACK,
         MAX_FORM_MEMORY_SIZE=1024 * 1024,  # per non-file field (and parser buffer)
+        MAX_FORM_PARTS=1000,
         IMGSEARCH_MAX_UPLOAD_BYTES=settings.max_upload_bytes,
         JSON_SORT_KEYS=False,
         SEND_FILE_MAX_AGE_DEFAULT=3600,

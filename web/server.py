@@ -3,6 +3,7 @@ in a background thread (tests, benchmarks)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import resource
 import threading
@@ -10,6 +11,8 @@ from typing import Any
 
 from flask import Flask
 from waitress import create_server
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
 from models.decode_memory import return_freed_memory
 from search.settings import Settings
@@ -27,7 +30,7 @@ def make_server(app: Flask, settings: Settings, host: str = "127.0.0.1", port: i
     """A bound (not yet running) waitress server for ``app``; ``port=0`` picks a free one."""
     return_freed_memory()  # big decodes' buffers go back to the system once freed
     _allow_connections(CONNECTION_LIMIT + 64)
-    return create_server(
+    server = create_server(
         app,
         host=host,
         port=port,
@@ -45,6 +48,36 @@ def make_server(app: Flask, settings: Settings, host: str = "127.0.0.1", port: i
         asyncore_use_poll=True,
         backlog=1024,
     )
+    for listener in [server, *getattr(server, "map", {}).values()]:
+        if hasattr(listener, "channel_class"):
+            listener.channel_class = JsonErrorChannel
+    return server
+
+
+class JsonErrorTask(ErrorTask):
+    """waitress's own error answers (a chunked body over the limit, a bad request line...)
+    in the API's JSON shape instead of plain text."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        code = {413: "too_large", 400: "bad_request", 431: "headers_too_large"}.get(
+            error.code, "error"
+        )
+        message = f"{error.reason}: {error.body}".rstrip(": ")
+        if error.code == 413:
+            message = "Upload too large: the request body is over the server's limit."
+        body = json.dumps({"error": {"status": error.code, "code": code, "message": message}})
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.extend(
+            [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
+        )
+        self.set_close_on_finish()
+        self.content_length = len(body.encode())
+        self.write(body.encode())
+
+
+class JsonErrorChannel(HTTPChannel):
+    error_task_class = JsonErrorTask
 
 
 def _allow_connections(count: int) -> None:
