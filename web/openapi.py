@@ -54,6 +54,10 @@ _MIN_SCORE = {
 }
 
 
+# a query names its image by an upload or by a library image id (the upload wins)
+_ONE_QUERY_IMAGE = [{"required": ["image"]}, {"required": ["image_id"]}]
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     """The API description; paths are relative to the server's /api/v1."""
@@ -72,6 +76,7 @@ def openapi_document() -> dict[str, Any]:
             "k": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},
             "min_score": {**_MIN_SCORE["schema"], "description": _MIN_SCORE["description"]},
         },
+        "anyOf": _ONE_QUERY_IMAGE,
     }
     lookup_form = {
         "type": "object",
@@ -103,6 +108,7 @@ def openapi_document() -> dict[str, Any]:
                 "to add",
             },
         },
+        "anyOf": _ONE_QUERY_IMAGE,
     }
     return {
         "openapi": "3.0.3",
