@@ -170,8 +170,17 @@ def to_rgb(im: Image.Image) -> Image.Image:
 
 
 def _exif_info(im: Image.Image) -> tuple[int, datetime | None]:
+    """Orientation and date from EXIF read from the header, never by decoding the image:
+    Pillow's ``getexif()`` of a PNG without an early eXIf chunk decodes it, and a failure
+    there (a truncated file) would be swallowed and the half-decoded image kept."""
     try:
-        exif = im.getexif()
+        if isinstance(im.info.get("exif"), bytes):
+            exif = Image.Exif()
+            exif.load(im.info["exif"])
+        elif im.format in ("JPEG", "MPO", "TIFF", "WEBP") or not hasattr(im, "tile"):
+            exif = im.getexif()
+        else:
+            return 1, None
     except Exception:  # broken EXIF must not make a good image unreadable
         return 1, None
     orientation = exif.get(0x0112, 1)
