@@ -8,19 +8,16 @@ framed photos: :mod:`search.library_descriptor`).
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
 
 from models import DEFAULT_MODEL_NAME, OnnxModel, builtin_catalog, locate_model
 from search.descriptors import Descriptor, DescriptorConfig
-from search.errors import LibraryError, ModelMismatchError
+from search.errors import ModelMismatchError
 from search.index import IndexCacheError, IndexStamp, VectorIndex
 from search.index_io import read_header
 from search.library_descriptor import (
@@ -36,20 +33,16 @@ from search.library_descriptor import (
     primary_vectors,
     searched_dimension,
 )
+from search.library_lock import LOCK_FILENAME, writer_active, writer_lock
 from search.settings import Settings
 from search.store import AppliedChanges, ChangeSet, ModelStamp, Store
 from search.whitening import Whitening
 
 log = logging.getLogger(__name__)
 
-LOCK_FILENAME = ".writer.lock"
 MODEL_DIR_KEY = "model_dir"
 # A library with no model yet is empty: its empty index gets the default model's dimension.
 _DEFAULT_DIMENSION = builtin_catalog()[DEFAULT_MODEL_NAME].dimension
-
-
-class LibraryBusyError(LibraryError):
-    """Another process is writing to this library (an index run is in progress)."""
 
 
 class Library:
@@ -318,16 +311,7 @@ class Library:
 
     def writer_active(self) -> bool:
         """Does another process (or thread) hold the writer lock right now?"""
-        path = self.settings.library / LOCK_FILENAME
-        if not path.exists():
-            return False
-        with open(path, "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            return False
+        return writer_active(self.settings.library / LOCK_FILENAME)
 
     def _save(self, index: VectorIndex, stamp: IndexStamp) -> None:
         if not self.settings.index_path.parent.is_dir():
@@ -358,27 +342,9 @@ class Library:
                                     applied.generation, live.fingerprint, live.model)
             return applied
 
-    @contextmanager
-    def writer_lock(self) -> Iterator[None]:
+    def writer_lock(self) -> AbstractContextManager[None]:
         """One writer per library: a second index run fails fast instead of interleaving."""
-        self.settings.library.mkdir(parents=True, exist_ok=True)
-        path = self.settings.library / LOCK_FILENAME
-        with open(path, "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise LibraryBusyError(
-                    f"another imgsearch process is writing to {self.settings.library} "
-                    "(an index run?); wait for it to finish"
-                ) from None
-            try:
-                handle.seek(0)
-                handle.truncate()
-                handle.write(str(os.getpid()))
-                handle.flush()
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return writer_lock(self.settings.library, LOCK_FILENAME)
 
     @property
     def path(self) -> Path:

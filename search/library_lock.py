@@ -1,0 +1,52 @@
+"""One writer per library: an advisory lock file that index runs, removals and rebuilds hold."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from search.errors import LibraryError
+
+LOCK_FILENAME = ".writer.lock"
+
+
+class LibraryBusyError(LibraryError):
+    """Another process is writing to this library (an index run is in progress)."""
+
+
+def writer_active(path: Path) -> bool:
+    """Does another process (or thread) hold the lock file at ``path`` right now?"""
+    if not path.exists():
+        return False
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+@contextmanager
+def writer_lock(library: Path, name: str = LOCK_FILENAME) -> Iterator[None]:
+    """Hold the writer lock of ``library`` (fails fast with LibraryBusyError when taken)."""
+    library.mkdir(parents=True, exist_ok=True)
+    with open(library / name, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LibraryBusyError(
+                f"another imgsearch process is writing to {library} "
+                "(an index run?); wait for it to finish"
+            ) from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
