@@ -58,7 +58,7 @@ def install(app: Flask, *, hosts: Iterable[str] | None, token: str | None,
 
     @app.before_request
     def check_request() -> Any:
-        name = host_name(request.host if "HTTP_HOST" in request.environ else "")
+        name = host_name(request.host)  # the Host header, else the server's own name
         if allowed is not None and name not in allowed and not (exposed and is_ip_literal(name)):
             raise ApiError(
                 400,
