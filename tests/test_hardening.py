@@ -129,8 +129,9 @@ def test_outside_loopback_a_token_is_needed_and_paths_stay_private(
         assert first.status_code == 303 and first.headers["Location"].endswith("/library")
         assert "HttpOnly" in first.headers["Set-Cookie"]
         assert "SameSite=Strict" in first.headers["Set-Cookie"]
-        page = browser.get(f"{url}/library", timeout=30)
-        assert page.status_code == 200 and str(library) not in page.text
+        for path in ("/library", "/images/1", "/"):
+            page = browser.get(url + path, timeout=30)
+            assert page.status_code == 200 and str(library.parent) not in page.text, path
         assert browser.get(f"{url}/api/v1/images/1/thumbnail", timeout=30).status_code == 200
         # the Host allow-list stays: names it was not told about are refused
         evil = requests.get(f"{url}/", headers={"Host": "evil.example", **auth}, timeout=30)
