@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from models import set_decode_budget
 from search.settings import Settings
 
 
@@ -36,7 +37,12 @@ def cli(
     """Self-hosted semantic image search: index photos, search by image or region, find copies."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = Settings.from_env(library=library, model_path=model_path, database_url=database_url)
+    try:
+        ctx.obj = Settings.from_env(library=library, model_path=model_path,
+                                    database_url=database_url)  # fmt: skip
+    except ValueError as error:  # a malformed IMGSEARCH_* number
+        raise click.ClickException(f"bad IMGSEARCH_* environment value: {error}") from None
+    set_decode_budget(max(64, ctx.obj.decode_budget_mb) * 1024 * 1024)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from models.classifier import (
     ImageClassifierOptions,
     ImageClassifierResult,
 )
+from models.decode_memory import return_freed_memory, set_decode_budget
 from models.embedder import (
     Embedding,
     ImageEmbedder,
@@ -122,5 +123,7 @@ __all__ = [
     "quantize_embedding",
     "read_image_file",
     "read_limited",
+    "return_freed_memory",
+    "set_decode_budget",
     "to_rgb",
 ]

@@ -50,6 +50,8 @@ class Settings:
     #: ``query_wait_s`` seconds, then get 503 "busy" (memory stays bounded whatever they hold)
     max_queries_in_flight: int = 2
     query_wait_s: float = 10.0
+    #: memory all image decodes of one process may hold at once (models.decode_memory)
+    decode_budget_mb: int = 768
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -65,6 +67,7 @@ class Settings:
             if env.get("IMGSEARCH_DEDUP_THRESHOLD")
             else None,
             "descriptor": env.get("IMGSEARCH_DESCRIPTOR") or None,
+            "decode_budget_mb": int(env.get("IMGSEARCH_DECODE_BUDGET_MB") or 768),
         }
         settings = cls(**values)  # type: ignore[arg-type]
         return settings.with_overrides(**overrides)

@@ -14,7 +14,7 @@ from waitress import create_server
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
-from models.decode_memory import return_freed_memory
+from models import return_freed_memory
 from search.settings import Settings
 from web.params import MULTIPART_SLACK
 
