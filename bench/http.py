@@ -2,6 +2,7 @@
 
     python -m bench.http [--sizes 10000,100000] [--requests 500] [--clients 8]
                          [--no-index-phase] [--work-dir DIR] [--keep]
+                         [--attacks-only] [--slow 300] [--hostile-rounds 2]
 
 A library of the shared photos (ukbench_subset, hymenoptera/val, near_duplicates) is built with
 ``imgsearch index`` in a scratch directory, then served by ``imgsearch serve`` (a separate
@@ -14,6 +15,8 @@ same library in the same run (the baseline: what HTTP, multipart and JSON add). 
 runs the queries while ``imgsearch index`` adds a folder of new photos to the served library.
 Goal: sequential p50 <= 25 ms, p99 <= 60 ms, zero errors. The "load" column is the machine's
 1-minute load average after each phase: on a shared box, other people's jobs show up there.
+First, hostile traffic (``bench/http_attacks.py``): searches while slow clients hold 300
+connections, and 8 memory-bomb uploads at once with the server's peak RSS.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ if __package__ in (None, ""):  # run as a script: bench/http.py would shadow the
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
+
+from bench import http_attacks
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("IMGSEARCH_SHARED", REPO.parent / "shared")).resolve()
@@ -373,6 +378,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-index-phase", dest="index_phase", action="store_false")
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the scratch libraries")
+    parser.add_argument("--attacks-only", action="store_true",
+                        help="only the hostile scenarios (slow clients, 8 hostile uploads)")
+    parser.add_argument("--slow", type=int, default=300, help="slow connections held")
+    parser.add_argument("--hostile-rounds", type=int, default=2)
     args = parser.parse_args(argv)
     models, data = SHARED / "models", SHARED / "data"
     if not models.is_dir() or not data.is_dir():
@@ -395,6 +404,14 @@ def main(argv: list[str] | None = None) -> None:
         n_real = vector_count(real, models)
         took = time.perf_counter() - started
         print(f"indexed the shared photos: {n_real} vectors in {took:.1f} s")
+        server = Server(real, models, args.threads)  # hostile traffic (bench/http_attacks.py)
+        try:
+            http_attacks.run(server.port, server.process.pid, photos[0], args.slow,
+                             args.hostile_rounds)  # fmt: skip
+        finally:
+            server.stop()
+        if args.attacks_only:
+            return
         rows: list[Row] = []
         measure(rows, "shared photos", real, models, bodies, photos, args, n_real)
         copy = args.work / "synthetic"

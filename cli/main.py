@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from cli.errors import DEBUG_KEY, ImgsearchGroup
+from models import set_decode_budget
 from search.settings import Settings
 
 
@@ -48,6 +49,12 @@ def cli(
         )
     except ValueError as error:  # e.g. IMGSEARCH_DEDUP_THRESHOLD=abc
         raise click.ClickException(f"bad setting: {error}; fix or unset it") from None
+    try:
+        ctx.obj = Settings.from_env(library=library, model_path=model_path,
+                                    database_url=database_url)  # fmt: skip
+    except ValueError as error:  # a malformed IMGSEARCH_* number
+        raise click.ClickException(f"bad IMGSEARCH_* environment value: {error}") from None
+    set_decode_budget(max(64, ctx.obj.decode_budget_mb) * 1024 * 1024)
 
 
 def main() -> None:
@@ -57,6 +64,7 @@ def main() -> None:
 # Command modules register their commands on the group when imported.
 from cli import (  # noqa: E402
     admin_cmds,  # noqa: F401
+    db_check,  # noqa: F401
     dedup_cmds,  # noqa: F401
     eval_cmds,  # noqa: F401
     index_cmds,  # noqa: F401

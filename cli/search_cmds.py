@@ -171,6 +171,9 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         f"generation  {figures['generation']}",
         _descriptor_line(figures["descriptor"]),
     ]
+    if figures.get("reindex"):
+        lines.append(f"reindex     unfinished, to {figures['reindex']}: searches are refused "
+                     "until `imgsearch index` (or the running reindex) finishes it")  # fmt: skip
     run = figures["last_run"]
     if run:
         lines.append(

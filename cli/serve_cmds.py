@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import secrets
+import socket
 
 import click
 
@@ -21,12 +23,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def trusted_hosts_for(host: str, extra: tuple[str, ...]) -> list[str] | None:
-    """The Host headers to accept: loopback names when bound to loopback (so a web page
-    that re-binds its DNS name to 127.0.0.1 cannot read the library), else any."""
+def trusted_hosts_for(host: str, extra: tuple[str, ...]) -> list[str]:
+    """The Host names to accept: loopback names and the bound address (so a web page that
+    re-binds its DNS name to 127.0.0.1 cannot read the library), ``--allow-host`` names, and
+    outside loopback this machine's own names (IP literals are admitted there too)."""
+    names = [*LOOPBACK_NAMES, host, *extra]
     if not is_loopback(host):
-        return list(extra) or None
-    return [*LOOPBACK_NAMES, host, *extra]
+        names += [socket.gethostname(), socket.getfqdn()]
+    return names
+
+
+def access_token(host: str, given: str | None) -> str | None:
+    """The token requests must carry: the configured one, or outside loopback a new one."""
+    if given:
+        return given
+    return None if is_loopback(host) else secrets.token_urlsafe(24)
 
 
 @cli.command("serve")
@@ -58,9 +69,17 @@ def trusted_hosts_for(host: str, extra: tuple[str, ...]) -> list[str] | None:
     metavar="NAME",
     help="Also accept this Host header (e.g. a reverse proxy's name). Repeatable.",
 )
+@click.option(
+    "--token",
+    envvar="IMGSEARCH_TOKEN",
+    metavar="TOKEN",
+    help="Access token every request must carry (Authorization: Bearer TOKEN, or ?token= "
+    "once in a browser). Outside loopback one is made and printed when none is given.",
+)
 @click.pass_obj
 def serve_command(
-    settings: Settings, host: str, port: int, threads: int, allow_hosts: tuple[str, ...]
+    settings: Settings, host: str, port: int, threads: int, allow_hosts: tuple[str, ...],
+    token: str | None,
 ) -> None:  # fmt: skip
     """Serve the search UI and the JSON API (/api/v1, OpenAPI at /api/v1/openapi.json).
 
@@ -75,10 +94,13 @@ def serve_command(
     from web.app import create_app
     from web.server import make_server, warm_up
 
-    if not is_loopback(host):
+    exposed = not is_loopback(host)
+    token = access_token(host, token)
+    if exposed:
         click.echo(
-            f"warning: listening on {host}: every machine that can reach this port can search "
-            "and download the library's photos (there is no login).",
+            f"warning: listening on {host}: every machine that can reach this port can try; "
+            "requests need the access token below. Put a TLS reverse proxy in front of it "
+            "(see README, Web UI and JSON API).",
             err=True,
         )
     try:  # opened here, so that a library that cannot be served is said in one line
@@ -88,7 +110,8 @@ def serve_command(
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     try:
-        app = create_app(settings, engine, trusted_hosts=trusted_hosts_for(host, allow_hosts))
+        app = create_app(settings, engine, trusted_hosts=trusted_hosts_for(host, allow_hosts),
+                         token=token, exposed=exposed)  # fmt: skip
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     try:  # bound before the model is loaded: a busy port is said at once
@@ -100,6 +123,9 @@ def serve_command(
         ) from None
     warm_up(app)
     shown = f"[{host}]" if ":" in host else host
+    if token is not None:
+        click.echo(f"imgsearch: access token {token} (open http://{shown}:"
+                   f"{server.effective_port}/?token={token} once in a browser)")  # fmt: skip
     click.echo(
         f"imgsearch: serving {settings.library} at http://{shown}:{server.effective_port}/ "
         f"({threads} threads; Ctrl+C stops)"

@@ -23,8 +23,7 @@ from indexer.pipeline import Counts, Pipeline
 from indexer.plan import make_plan
 from indexer.scan import CollectionError, ScanReport, scan_collection
 from indexer.whiten import update_whitening
-from models import OnnxModel
-from models.decode_memory import return_freed_memory
+from models import OnnxModel, return_freed_memory
 from search.descriptors import DescriptorConfig
 from search.library import Library
 from search.store import Store

@@ -22,6 +22,7 @@ from models.classifier import (
     ImageClassifierOptions,
     ImageClassifierResult,
 )
+from models.decode_memory import return_freed_memory, set_decode_budget
 from models.embedder import (
     Embedding,
     ImageEmbedder,
@@ -51,7 +52,13 @@ from models.errors import (
     UnreadableImageError,
     UnsupportedImageError,
 )
-from models.files import MAX_FILE_BYTES, open_image_file, read_image_file, read_limited
+from models.files import (
+    MAX_FILE_BYTES,
+    image_format,
+    open_image_file,
+    read_image_file,
+    read_limited,
+)
 from models.load import HEIF_SUPPORTED, DecodedImage, load_image, pixel_sha256, to_rgb
 from models.onnx_model import ModelOutput, OnnxModel, l2_normalize, open_model
 from models.roi import RegionOfInterest, parse_roi
@@ -104,6 +111,7 @@ __all__ = [
     "cosine_similarity",
     "file_sha256",
     "get_spec",
+    "image_format",
     "l2_normalize",
     "load_image",
     "locate_model",
@@ -115,5 +123,7 @@ __all__ = [
     "quantize_embedding",
     "read_image_file",
     "read_limited",
+    "return_freed_memory",
+    "set_decode_budget",
     "to_rgb",
 ]

@@ -13,7 +13,6 @@ widened to RGB, so no step holds more than the decoded buffer plus a strip.
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,8 +23,8 @@ from PIL import Image
 from models.errors import ImageTooLargeError
 
 MIB = 1024 * 1024
-#: bytes that all decodes of one process may hold at once (IMGSEARCH_DECODE_BUDGET_MB)
-DEFAULT_DECODE_BUDGET = int(os.environ.get("IMGSEARCH_DECODE_BUDGET_MB", "768")) * MIB
+#: bytes that all decodes of one process may hold at once (see :func:`set_decode_budget`)
+DEFAULT_DECODE_BUDGET = 768 * MIB
 #: images above this many pixels are reduced (in strips) to what the model needs
 REDUCE_ABOVE_PIXELS = 16_000_000
 STRIP_BYTES = 8 * MIB  # one strip's working set when converting or reducing
@@ -78,6 +77,14 @@ class DecodeBudget:
 
 
 DECODE_BUDGET = DecodeBudget(DEFAULT_DECODE_BUDGET)
+
+
+def set_decode_budget(nbytes: int) -> None:
+    """Set the process's decode budget (the CLI applies ``Settings.decode_budget_mb``)."""
+    with DECODE_BUDGET._cond:
+        DECODE_BUDGET._free += int(nbytes) - DECODE_BUDGET.total
+        DECODE_BUDGET.total = int(nbytes)
+        DECODE_BUDGET._cond.notify_all()
 
 
 def decode_cost(size: tuple[int, int], mode: str, reduced: bool) -> int:

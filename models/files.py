@@ -87,3 +87,15 @@ def read_image_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTE
     """The bytes of the image file at ``path`` (see :func:`open_image_file`)."""
     with open_image_file(path, max_bytes) as handle:
         return read_limited(handle, str(Path(path)), max_bytes)
+
+
+def image_format(path: str | os.PathLike[str]) -> str | None:
+    """The image format the file's content is (``"JPEG"``, ``"PNG"``...), read from its header
+    only; None when it is no image Pillow knows (or cannot be read as one)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with open_image_file(path) as handle, Image.open(handle) as image:
+            return image.format
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        return None

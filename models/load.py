@@ -36,6 +36,7 @@ from models.errors import (
     UnreadableImageError,
     UnsupportedImageError,
 )
+from models.exif import exif_info as _exif_info
 from models.files import open_image_file
 from models.roi import RegionOfInterest
 
@@ -167,37 +168,6 @@ def to_rgb(im: Image.Image) -> Image.Image:
     if mode.startswith("I") or mode == "F":
         return scale_wide_to_l(im).convert("RGB")
     return im.convert("RGB")
-
-
-def _exif_info(im: Image.Image) -> tuple[int, datetime | None]:
-    try:
-        exif = im.getexif()
-    except Exception:  # broken EXIF must not make a good image unreadable
-        return 1, None
-    orientation = exif.get(0x0112, 1)
-    if not isinstance(orientation, int) or orientation not in range(1, 9):
-        orientation = 1
-    stamp = None
-    try:
-        stamp = exif.get_ifd(0x8769).get(0x9003)
-    except Exception:
-        stamp = None
-    stamp = stamp or exif.get(0x0132)
-    return orientation, _parse_exif_datetime(stamp)
-
-
-def _parse_exif_datetime(value: object) -> datetime | None:
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "ignore")
-    if not isinstance(value, str):
-        return None
-    value = value.strip().strip("\x00")
-    for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M"):
-        try:
-            return datetime.strptime(value[:19], fmt)
-        except ValueError:
-            continue
-    return None
 
 
 def _allowed_reduction(full: tuple[int, int], draft_size: Sequence[int], crop_fraction: float,

@@ -43,6 +43,7 @@ from search.results import (
     StoredImage,
     check_params,
     hit_from_row,
+    is_image_id,
     label_match,
     mtime_from_ns,
     read_query_bytes,
@@ -190,6 +191,8 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         """
         check_params(k, min_score)
         image_id = int(image_id)
+        if not is_image_id(image_id):
+            raise ImageNotFoundError(f"no image with id {image_id} in the library")
         state = self.store.serving_state()
         live = self.live()
         found = self.store.descriptor_rows([image_id]).get(image_id)
@@ -305,6 +308,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         except ImgsearchError:
             return None
         return pixel_sha256(decoded.image)
+
 
 def _check_offset(offset: int) -> None:
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:

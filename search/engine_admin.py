@@ -60,6 +60,8 @@ class LibraryAdmin:
             "descriptor": describe(self.library.searchable(), self.store),
             "generation": self.store.generation(),
             "removed_paths": [removal.to_dict() for removal in self.removals()],
+            # the model an unfinished re-index switches to (searches are refused meanwhile)
+            "reindex": self.store.serving_state().reindex,
             "failures": [  # the first few files that could not be indexed, and why
                 {"id": info.id, "path": info.path, "error": info.error}
                 for info in self.failed(STATS_FAILURES)

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import select
 
+from models import ImgsearchError, read_image_file
 from search.errors import ImageNotFoundError
-from search.results import ImageInfo, PathEscapeError, info_from_row
+from search.results import ImageInfo, PathEscapeError, info_from_row, is_image_id
 from search.schema import Collection, Embedding, Image
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class LibraryRecords:
 
     def get_image(self, image_id: int) -> ImageInfo | None:
         """Everything known about image ``image_id``, or None."""
-        row = self.store.image(int(image_id))
+        row = self.store.image(int(image_id)) if is_image_id(image_id) else None
         if row is None:
             return None
         return info_from_row(row, has_vector=self._has_vector(row.id))
@@ -52,6 +53,8 @@ class LibraryRecords:
         if isinstance(ref, int) or (
             isinstance(ref, str) and ref.isdigit() and not Path(ref).exists()
         ):
+            if not is_image_id(int(ref)):
+                raise ImageNotFoundError(f"no image with id {ref} in the library")
             return int(ref)
         row = self.store.find_image_by_path(Path(os.path.abspath(os.fspath(ref))))
         if row is None:
@@ -65,6 +68,8 @@ class LibraryRecords:
         The file may be gone (check ``path.is_file()``); a path that resolves outside its
         collection root raises :class:`PathEscapeError`.
         """
+        if not is_image_id(image_id):
+            return None
         query = (select(Collection.root, Image.rel_path, Image.sha256, Image.format)
                  .join(Collection, Collection.id == Image.collection_id)
                  .where(Image.id == int(image_id)))  # fmt: skip
@@ -97,7 +102,7 @@ def unchanged_bytes(file: ImageFile | None) -> bytes | None:
     if file is None or file.sha256 is None:
         return None
     try:
-        data = file.path.read_bytes()
-    except OSError:
+        data = read_image_file(file.path)  # regular files only, size-limited
+    except (OSError, ImgsearchError):
         return None
     return data if hashlib.sha256(data).hexdigest() == file.sha256 else None

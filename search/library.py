@@ -8,7 +8,6 @@ framed photos: :mod:`search.library_descriptor`).
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 from contextlib import AbstractContextManager
@@ -34,7 +33,7 @@ from search.library_descriptor import (
     primary_vectors,
     searched_dimension,
 )
-from search.library_lock import LOCK_FILENAME, writer_lock
+from search.library_lock import LOCK_FILENAME, writer_active, writer_lock
 from search.library_lock import LibraryBusyError as LibraryBusyError  # re-exported
 from search.library_model import MODEL_DIR_KEY, with_model_dir
 from search.settings import Settings
@@ -310,16 +309,7 @@ class Library:
 
     def writer_active(self) -> bool:
         """Does another process (or thread) hold the writer lock right now?"""
-        path = self.settings.library / LOCK_FILENAME
-        if not path.exists():
-            return False
-        with open(path, "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            return False
+        return writer_active(self.settings.library / LOCK_FILENAME)
 
     def _save(self, index: VectorIndex, stamp: IndexStamp) -> None:
         if not self.settings.index_path.parent.is_dir():

@@ -13,11 +13,24 @@ from search.errors import LibraryError
 
 LOCK_FILENAME = ".writer.lock"
 
-__all__ = ["LOCK_FILENAME", "LibraryBusyError", "writer_lock"]
+__all__ = ["LOCK_FILENAME", "LibraryBusyError", "writer_active", "writer_lock"]
 
 
 class LibraryBusyError(LibraryError):
     """Another process is writing to this library (an index run is in progress)."""
+
+
+def writer_active(path: Path) -> bool:
+    """Does another process (or thread) hold the lock file at ``path`` right now?"""
+    if not path.exists():
+        return False
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
 
 @contextmanager

@@ -37,6 +37,15 @@ class PathEscapeError(ImageNotFoundError):
     """An image's stored path resolves outside its collection root (e.g. a symlink); refused."""
 
 
+MAX_IMAGE_ID = 2**63 - 1  # image ids are SQL integers: larger ones name no image
+
+
+def is_image_id(value: object) -> bool:
+    """Whether ``value`` can be an image id (an int in 1..2^63-1), so queries never overflow."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and (
+        1 <= int(value) <= MAX_IMAGE_ID)  # fmt: skip
+
+
 def check_params(k: int, min_score: float | None) -> None:
     """Raise :class:`QueryError` unless ``1 <= k <= MAX_K`` and ``-1 <= min_score <= 1``."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:

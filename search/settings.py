@@ -86,17 +86,14 @@ class Settings:
     #: ``query_wait_s`` seconds, then get 503 "busy" (memory stays bounded whatever they hold)
     max_queries_in_flight: int = 2
     query_wait_s: float = 10.0
+    #: memory all image decodes of one process may hold at once (models.decode_memory)
+    decode_budget_mb: int = 768
 
     def __post_init__(self) -> None:
         # The one place where relative paths become absolute (frozen: set through object).
         object.__setattr__(self, "library", absolute(self.library))
         object.__setattr__(self, "model_path", tuple(absolute(p) for p in self.model_path))
         object.__setattr__(self, "database_url", absolute_database_url(self.database_url))
-
-    def __post_init__(self) -> None:
-        # Resolved once, here: a relative library means the one below the current directory
-        # when the settings are made, not below whichever package later opens a file in it.
-        object.__setattr__(self, "library", Path(self.library).expanduser().resolve())
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -110,6 +107,7 @@ class Settings:
             "index_kind": env.get("IMGSEARCH_INDEX", "auto"),
             "dedup_threshold": _number(env, "IMGSEARCH_DEDUP_THRESHOLD"),
             "descriptor": env.get("IMGSEARCH_DESCRIPTOR") or None,
+            "decode_budget_mb": int(env.get("IMGSEARCH_DECODE_BUDGET_MB") or 768),
         }
         settings = cls(**values)  # type: ignore[arg-type]
         return settings.with_overrides(**overrides)

@@ -29,7 +29,13 @@ from search.schema import (
     IndexRun,
     LibraryMeta,
 )
-from search.store_health import ServingState, StoreHealthMixin
+from search.store_health import (
+    ServingState,
+    StoreHealthMixin,
+    check_on_open,
+    check_sqlite_header,
+    reported_corruption,
+)
 from search.store_removed import Removal, RemovedPathsMixin
 from search.store_state import DescriptorRows, DescriptorStoreMixin
 from search.store_types import (
@@ -100,15 +106,20 @@ class Store(DescriptorStoreMixin, RemovedPathsMixin, StoreHealthMixin):
                 raise LibraryNotFoundError(
                     f"no library database at {path}; run `imgsearch index PATH` to create one"
                 )
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists():
+                check_sqlite_header(path)
         engine = make_engine(url)
-        migrate.ensure_schema(engine, create=create)
-        store = cls(engine)
-        with store.session() as session:
-            if session.get(LibraryMeta, "library_id") is None:
-                session.add(LibraryMeta(key="library_id", value=uuid.uuid4().hex))
-                session.add(LibraryMeta(key="generation", value="0"))
+        with reported_corruption(path, engine):  # a damaged file: a clear typed error
+            migrate.ensure_schema(engine, create=create)
+            store = cls(engine)
+            check_on_open(store, path)
+            with store.session() as session:
+                if session.get(LibraryMeta, "library_id") is None:
+                    session.add(LibraryMeta(key="library_id", value=uuid.uuid4().hex))
+                    session.add(LibraryMeta(key="generation", value="0"))
         return store
 
     def close(self) -> None:
@@ -116,8 +127,14 @@ class Store(DescriptorStoreMixin, RemovedPathsMixin, StoreHealthMixin):
 
     @contextmanager  # type: ignore[override]
     def session(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
+        # a file damaged after it was opened: a clear typed error too
+        with reported_corruption(self.sqlite_path), self._sessions.begin() as session:
             yield session
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        database = self.engine.url.database
+        return Path(database) if self.engine.dialect.name == "sqlite" and database else None
 
     # -- metadata ---------------------------------------------------------------------------
 

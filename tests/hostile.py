@@ -78,3 +78,87 @@ class PeakRss:
     @property
     def peak_mib(self) -> float:
         return self.peak / (1024 * 1024)
+
+
+def _jpeg(image: Image.Image, **options: object) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85, **options)
+    return buffer.getvalue()
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def make_hostile_corpus(folder: Path, photos: list[Path]) -> tuple[list[Path], dict[Path, str]]:
+    """A folder of good files in odd forms and bad files of every kind the issue names.
+
+    Returns (good files: each must be indexed and searchable; bad files -> the reason code
+    the index run must record). Links and FIFOs are extra: a FIFO must neither hang nor be
+    indexed, a link to a device is refused, a dangling link is skipped or recorded.
+    """
+    import os
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    good: list[Path] = []
+    bad: dict[Path, str] = {}
+    base = Image.open(photos[0]).convert("RGB")
+
+    def put(name: str, data: bytes, reason: str | None = None) -> Path:
+        path = folder / name
+        path.write_bytes(data)
+        (good.append(path) if reason is None else bad.__setitem__(path, reason))
+        return path
+
+    jpeg = photos[1].read_bytes()
+    put("plain.jpg", photos[2].read_bytes())
+    put("ünïcödé name with spaces.jpg", photos[3].read_bytes())
+    put("-leading-dash.jpg", photos[4].read_bytes())
+    put("new\nline.jpg", photos[5].read_bytes())
+    put("png-named.jpg", _encode(base, "PNG"))  # wrong extension: content decides
+    put("cmyk.jpg", _jpeg(base.convert("CMYK")))
+    put("grey16.png", _encode(Image.fromarray(
+        np.asarray(base.convert("L"), dtype=np.uint16) * 257), "PNG"))  # fmt: skip
+    put("palette.png", _encode(base.convert("P"), "PNG", transparency=3))
+    frames = [base.resize((160, 120)), base.resize((160, 120)).rotate(90)]
+    put("animated.gif", _encode(frames[0], "GIF", save_all=True, append_images=frames[1:],
+                                duration=100, loop=0))  # fmt: skip
+    put("rgba.png", _encode(base.convert("RGBA"), "PNG"))
+    put("bad-exif.jpg", jpeg[:2] + b"\xff\xe1\x00\x20Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08"
+        + b"\xff" * 16 + jpeg[2:])  # a broken EXIF segment before a good image  # fmt: skip
+    put("polyglot.gif", _encode(frames[0], "GIF") + b"<script>alert(1)</script>")
+    put("html-after-jpeg.jpg", jpeg + b"<html><script>alert(1)</script></html>")
+    put("truncated.jpg", jpeg[: len(jpeg) // 3], "truncated")
+    put("zero-bytes.jpg", b"", "empty")
+    put("text.jpg", b"just some text, not an image\n" * 20, "not_an_image")
+    put("html.png", b"<!doctype html><html><body>hi</body></html>", "not_an_image")
+    put("svg.png", b'<svg xmlns="http://www.w3.org/2000/svg"></svg>', "unsupported")
+    put("pixel-bomb.png", _png_header_only(30000, 30000), "too_many_pixels")
+    put("corrupt.png", _encode(base, "PNG")[:60] + os.urandom(200), "truncated|corrupt")
+    shutil.copyfile(photos[6], folder / "real-target.jpg")
+    good.append(folder / "real-target.jpg")
+    (folder / "device-link.jpg").symlink_to("/dev/zero")
+    (folder / "dangling-link.jpg").symlink_to(folder / "nowhere.jpg")
+    os.mkfifo(folder / "pipe.jpg")
+    return good, bad
+
+
+def _encode(image: Image.Image, fmt: str, **options: object) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()

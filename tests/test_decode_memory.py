@@ -19,7 +19,7 @@ import requests
 from models import ImageTooLargeError, load_image
 from models.decode_memory import DecodeBudget
 from tests.hostile import GIB, PeakRss, make_memory_bombs
-from tests.served import run_cli, serve, start_cli
+from tests.served import cli_env, run_cli, serve, start_cli
 
 pytestmark = pytest.mark.slow
 LIMIT = int(1.5 * GIB)
@@ -108,3 +108,13 @@ def test_indexing_memory_bombs_stays_under_1_5_gb(
     assert process.returncode == 0, err
     assert '"added": 5' in out and '"failed": 0' in out, out
     assert rss.peak < LIMIT, f"peak RSS {rss.peak_mib:.0f} MiB"
+
+
+def test_the_decode_budget_is_a_setting(small_library: Path, models_dir: Path,
+                                        bombs: list[Path]) -> None:  # fmt: skip
+    done = run_cli(small_library, models_dir, "search", str(bombs[0]),
+                   env=cli_env(IMGSEARCH_DECODE_BUDGET_MB="64"))  # fmt: skip
+    assert done.returncode == 1 and "more than the 64 MiB allowed for decoding" in done.stderr
+    assert "Traceback" not in done.stderr
+    bad = run_cli(small_library, models_dir, "stats", env=cli_env(IMGSEARCH_DECODE_BUDGET_MB="x"))
+    assert bad.returncode == 1 and "IMGSEARCH_" in bad.stderr and "Traceback" not in bad.stderr

@@ -135,6 +135,10 @@ def test_reindex_while_serving_never_mixes_models(tmp_path: Path, data_dir: Path
         assert "interrupted" in cli.stderr and "imgsearch index" in cli.stderr, cli.stderr
         lookup = run_cli(library, models_dir, "lookup", str(probe))
         assert lookup.returncode == 1 and "interrupted" in lookup.stderr, lookup.stderr
+        stats = run_cli(library, models_dir, "stats")
+        assert stats.returncode == 0 and "reindex     unfinished" in stats.stdout, stats.stdout
+        api = requests.get(f"{url}/api/v1/stats", timeout=30).json()
+        assert api["reindex"] == "mobilenet_v3_small_100", api
 
         # 4. `imgsearch index` finishes it: right answers with the model switched back
         finished = run_cli(library, models_dir, "index", "--no-progress", "--json")
@@ -142,4 +146,5 @@ def test_reindex_while_serving_never_mixes_models(tmp_path: Path, data_dir: Path
         assert json.loads(finished.stdout)["failed"] == 0
         _wait_served_model(url, "mobilenet_v3_small_100")
         _assert_finds_itself(url, image_id, probe)
+        assert requests.get(f"{url}/api/v1/stats", timeout=30).json()["reindex"] is None
         assert "Traceback" not in served.output

@@ -10,9 +10,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
 
+from models import image_format
 from search.thumbnails import DEFAULT_SIZE, SIZES
 from web import service
 from web.errors import ApiError
+from web.guard import public_stats
 from web.openapi import openapi_document
 from web.params import (
     BROWSE_PER_PAGE,
@@ -98,6 +100,9 @@ def thumbnail(image_id: int) -> Response:
 @bp.get("/images/<int:image_id>/file")
 def image_file(image_id: int) -> Response:
     path, _sha256, fmt = service.library_file(service.engine(), image_id)
+    if fmt and image_format(path) != fmt:  # replaced since it was indexed: never mislabelled
+        raise ApiError(409, f"The file of image {image_id} is no longer the {fmt} image that "
+                       "was indexed; re-run the index.", "file_changed")  # fmt: skip
     response = send_file(
         path,
         mimetype=_mimetype(fmt, path.suffix),
@@ -113,7 +118,7 @@ def image_file(image_id: int) -> Response:
 
 @bp.get("/stats")
 def stats() -> Response:
-    return jsonify(_jsonable(service.engine().stats()))
+    return jsonify(_jsonable(public_stats(service.engine().stats())))
 
 
 @bp.get("/labels")

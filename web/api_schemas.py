@@ -81,7 +81,13 @@ _IMAGE = {
         "format": {"type": "string", "nullable": True},
         "mtime": {"type": "string", "format": "date-time"},
         "sha256": {"type": "string", "nullable": True},
-        "exif_datetime": {"type": "string", "format": "date-time", "nullable": True},
+        "exif_datetime": {
+            "type": "string",
+            "nullable": True,
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}",
+            "description": "When the photo was taken, local time without a UTC offset (EXIF "
+            "records none), e.g. 2024-05-01T14:03:00",
+        },
         "labels": {"type": "array", "items": _LABEL},
         "status": {"type": "string", "enum": ["ok", "failed"]},
         "error": {"type": "string", "nullable": True},

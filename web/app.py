@@ -7,11 +7,13 @@ import threading
 from typing import Any
 
 from flask import Flask, Response
+from werkzeug.routing import IntegerConverter, Map
 
 from search.index import set_threads
+from search.results import MAX_IMAGE_ID
 from search.settings import Settings
 from search.thumbnails import ThumbnailCache
-from web import api, errors, limits, present, views
+from web import api, errors, guard, limits, present, views
 from web.params import MULTIPART_SLACK, InMemoryRequest
 from web.state import EngineHolder
 
@@ -48,27 +50,39 @@ SECURITY_HEADERS = {
 }
 
 
+class ImageIdConverter(IntegerConverter):
+    """``<int:...>`` in routes: ids above what SQL stores match no route (404, not 500)."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_IMAGE_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(
     settings: Settings,
     engine: Any | None = None,
     *,
     trusted_hosts: list[str] | None = None,
+    token: str | None = None,
+    exposed: bool = False,
 ) -> Flask:
     """Build the web app for the library of ``settings``.
 
     ``engine`` (a ``search.engine.SearchEngine``) is shared by every request thread; without
     one the library is opened now, or (while there is none yet) on a later request.
     ``trusted_hosts`` limits the accepted ``Host`` headers (the server passes the loopback
-    names when bound to loopback, which defeats DNS-rebinding pages).
+    names when bound to loopback, which defeats DNS-rebinding pages). ``token``, when given,
+    is required of every request (see :mod:`web.guard`); ``exposed`` (serving the network)
+    also admits IP-literal hosts and hides absolute paths from clients.
     """
     app = Flask(__name__)
     app.request_class = InMemoryRequest
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + MULTIPART_SLACK,
         MAX_FORM_MEMORY_SIZE=1024 * 1024,  # per non-file field (and parser buffer)
+        MAX_FORM_PARTS=1000,
         IMGSEARCH_MAX_UPLOAD_BYTES=settings.max_upload_bytes,
         JSON_SORT_KEYS=False,
-        TRUSTED_HOSTS=trusted_hosts,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -81,9 +95,11 @@ def create_app(
         settings.thumbnail_dir, max_pixels=settings.max_image_pixels
     )
     app.extensions["imgsearch.settings"] = settings
+    app.url_map.converters["int"] = ImageIdConverter  # before the routes are added
     app.register_blueprint(api.bp)
     app.register_blueprint(views.bp)
     errors.register(app)
+    guard.install(app, hosts=trusted_hosts, token=token, exposed=exposed)  # Host checked here
     limits.install(app, settings)
     present.register_filters(app)
 

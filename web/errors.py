@@ -32,6 +32,7 @@ from search.errors import (
 from search.results import QueryError
 
 log = logging.getLogger(__name__)
+_FIELD_LIMIT = 1024 * 1024  # MAX_FORM_MEMORY_SIZE: one non-file form field
 
 NO_LIBRARY_TITLE = "No library yet"
 NO_LIBRARY_DETAIL = (
@@ -84,6 +85,11 @@ def describe(error: BaseException) -> ErrorInfo:
         return ErrorInfo(error.status, error.code, error.message)
     if isinstance(error, RequestEntityTooLarge):
         limit = current_app.config.get("IMGSEARCH_MAX_UPLOAD_BYTES") or 0
+        size = request.content_length
+        if size is not None and size <= int(current_app.config.get("MAX_CONTENT_LENGTH") or 0):
+            parts = current_app.config.get("MAX_FORM_PARTS") or 1000
+            return ErrorInfo(413, "form_too_large", f"The form has too many parts (at most "
+                             f"{parts}) or a field over {_mib(_FIELD_LIMIT)}.")  # fmt: skip
         return ErrorInfo(413, "too_large", f"Upload too large: the limit is {_mib(int(limit))}.")
     if isinstance(error, HTTPException):
         status = error.code or 500
@@ -153,6 +159,12 @@ def error_response(info: ErrorInfo) -> Response:
 
 def handle_exception(error: Exception) -> Response:
     info = describe(error)
+    if isinstance(error, HTTPException):  # e.g. 405's Allow: what the method would need
+        response = error_response(info)
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
     if info.status >= 500 and not isinstance(error, HTTPException | ApiError):
         if info.code == "internal_error":
             log.exception("unhandled error on %s %s", request.method, request.path)

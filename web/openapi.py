@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 from search.descriptors import DUPLICATE_Z
+from search.results import MAX_IMAGE_ID
 from search.thumbnails import DEFAULT_SIZE, SIZES
 from web.api_schemas import BINARY, SCHEMAS, ref
 from web.params import (
@@ -31,8 +32,10 @@ def _errors(*statuses: int) -> dict[str, Any]:
         "image)",
         404: "No image with that id, or its file is gone",
         413: "Upload larger than the server's limit",
+        409: "The file changed since it was indexed (no longer the image indexed)",
         415: "The upload is not a readable image (or has too many pixels)",
-        503: "No library yet (nothing indexed), or its model is unavailable",
+        503: "No library yet (nothing indexed), its model is unavailable, a re-index is "
+        "unfinished ('reindexing'), or the server is busy ('busy', see Retry-After)",
     }
     return {str(s): _json(ref("Error"), text[s]) for s in statuses}
 
@@ -42,7 +45,7 @@ _ID = {
     "in": "path",
     "required": True,
     "description": "The image's database id",
-    "schema": {"type": "integer", "minimum": 1},
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_IMAGE_ID},
 }
 _K = {
     "name": "k",
@@ -59,6 +62,10 @@ _MIN_SCORE = {
 }
 
 
+# a query names its image by an upload or by a library image id (the upload wins)
+_ONE_QUERY_IMAGE = [{"required": ["image"]}, {"required": ["image_id"]}]
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     """The API description; paths are relative to the server's /api/v1."""
@@ -66,7 +73,8 @@ def openapi_document() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "image": {"type": "string", "format": "binary", "description": "The query image"},
-            "image_id": {"type": "integer", "description": "Or: a library image as the query"},
+            "image_id": {"type": "integer", "minimum": 1, "maximum": MAX_IMAGE_ID,
+                         "description": "Or: a library image as the query"},
             "roi": {
                 "type": "string",
                 "description": "Region of interest 'left,top,right,bottom' as fractions of the "
@@ -79,6 +87,7 @@ def openapi_document() -> dict[str, Any]:
             "k": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},
             "min_score": {**_MIN_SCORE["schema"], "description": _MIN_SCORE["description"]},
         },
+        "anyOf": _ONE_QUERY_IMAGE,
     }
     lookup_form = {
         "type": "object",
@@ -110,6 +119,7 @@ def openapi_document() -> dict[str, Any]:
                 "to add",
             },
         },
+        "anyOf": _ONE_QUERY_IMAGE,
     }
     return {
         "openapi": "3.0.3",
@@ -270,7 +280,7 @@ def openapi_document() -> dict[str, Any]:
                             "description": "The file, with its image media type",
                             "content": {"image/*": {"schema": BINARY}},
                         },
-                        **_errors(404, 503),
+                        **_errors(404, 409, 503),
                     },
                 }
             },
@@ -293,7 +303,8 @@ def openapi_document() -> dict[str, Any]:
                             "name": "q",
                             "in": "query",
                             "required": True,
-                            "schema": {"type": "string", "maxLength": 100},
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 100,
+                                       "pattern": "\\S"},
                         },
                         {**_K, "schema": {**_K["schema"], "default": 50}},
                         {

@@ -17,6 +17,7 @@ from flask import Request, current_app, request
 
 from models.errors import RoiError
 from models.roi import RegionOfInterest, parse_roi
+from search.results import MAX_IMAGE_ID
 from web.errors import ApiError
 
 DEFAULT_K = 12
@@ -177,8 +178,8 @@ def parse_image_id(text: str | None) -> int | None:
         value = int(text)
     except ValueError:
         raise ApiError(400, f"'image_id' must be a whole number, got '{text[:40]}'.") from None
-    if value < 1:
-        raise ApiError(400, "'image_id' must be a positive number.")
+    if not 1 <= value <= MAX_IMAGE_ID:
+        raise ApiError(400, f"'image_id' must be a whole number from 1 to {MAX_IMAGE_ID}.")
     return value
 
 

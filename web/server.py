@@ -3,25 +3,34 @@ in a background thread (tests, benchmarks)."""
 
 from __future__ import annotations
 
+import json
 import logging
+import resource
 import threading
 from typing import Any
 
 from flask import Flask
 from waitress import create_server
+from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
-from models.decode_memory import return_freed_memory
+from models import return_freed_memory
 from search.settings import Settings
 from web.params import MULTIPART_SLACK
 
 log = logging.getLogger(__name__)
+
+CONNECTION_LIMIT = 1000  # open connections (waitress's default, 100, is 100 slow clients)
+CHANNEL_TIMEOUT_S = 20  # a connection idle this long is closed
+CLEANUP_INTERVAL_S = 5  # how often idle connections are looked for
 
 
 def make_server(app: Flask, settings: Settings, host: str = "127.0.0.1", port: int = 8000,
                 threads: int = 8) -> Any:  # fmt: skip
     """A bound (not yet running) waitress server for ``app``; ``port=0`` picks a free one."""
     return_freed_memory()  # big decodes' buffers go back to the system once freed
-    return create_server(
+    _allow_connections(CONNECTION_LIMIT + 64)
+    server = create_server(
         app,
         host=host,
         port=port,
@@ -30,8 +39,57 @@ def make_server(app: Flask, settings: Settings, host: str = "127.0.0.1", port: i
         # waitress refuses absurd bodies itself; Flask answers ordinary oversize ones with 413
         max_request_body_size=2 * settings.max_upload_bytes + MULTIPART_SLACK,
         clear_untrusted_proxy_headers=True,
-        channel_timeout=60,
+        # Slow clients: many open connections are cheap (poll(), not select()'s 1024 limit),
+        # idle ones are closed after CHANNEL_TIMEOUT_S, checked every few seconds. A client
+        # that trickles bytes forever is not idle: put a reverse proxy in front (README).
+        connection_limit=CONNECTION_LIMIT,
+        channel_timeout=CHANNEL_TIMEOUT_S,
+        cleanup_interval=CLEANUP_INTERVAL_S,
+        asyncore_use_poll=True,
+        backlog=1024,
     )
+    for listener in [server, *getattr(server, "map", {}).values()]:
+        if hasattr(listener, "channel_class"):
+            listener.channel_class = JsonErrorChannel
+    return server
+
+
+class JsonErrorTask(ErrorTask):
+    """waitress's own error answers (a chunked body over the limit, a bad request line...)
+    in the API's JSON shape instead of plain text."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        code = {413: "too_large", 400: "bad_request", 431: "headers_too_large"}.get(
+            error.code, "error"
+        )
+        message = f"{error.reason}: {error.body}".rstrip(": ")
+        if error.code == 413:
+            message = "Upload too large: the request body is over the server's limit."
+        body = json.dumps({"error": {"status": error.code, "code": code, "message": message}})
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.extend(
+            [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
+        )
+        self.set_close_on_finish()
+        self.content_length = len(body.encode())
+        self.write(body.encode())
+
+
+class JsonErrorChannel(HTTPChannel):
+    error_task_class = JsonErrorTask
+
+
+def _allow_connections(count: int) -> None:
+    """Raise the open-file limit (soft, up to the hard one) so ``count`` sockets fit."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = count + 256
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            top = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (top, hard))
+    except (ValueError, OSError) as error:  # keep the limit we have
+        log.warning("cannot raise the open-file limit: %s", error)
 
 
 def warm_up(app: Flask) -> None:

@@ -22,6 +22,7 @@ from search.engine import ImageFile
 from search.lookup import LookupResult, lookup
 from search.thumbnails import DEFAULT_SIZE, ThumbnailCache
 from web.errors import ApiError
+from web.guard import public_item
 from web.params import LookupQuery, Query
 from web.state import EngineHolder
 
@@ -105,7 +106,7 @@ def image_urls(image_id: int) -> dict[str, str]:
 
 
 def hit_json(hit: Any) -> dict[str, Any]:
-    out = hit.to_dict()
+    out = public_item(hit.to_dict())
     out["score"] = round(float(out["score"]), 6)
     out.update(image_urls(hit.id))
     return out
@@ -120,11 +121,12 @@ def lookup_json(result: LookupResult, query: LookupQuery, took_ms: float) -> dic
     for item in out["results"]:
         item["score"] = round(float(item["score"]), 6)
         item.update(image_urls(item["id"]))
+        public_item(item)
     return out
 
 
 def image_json(info: Any) -> dict[str, Any]:
-    out = info.to_dict()
+    out = public_item(info.to_dict())
     out.update(image_urls(info.id))
     return out
 

@@ -25,6 +25,7 @@ from web.errors import (
     ErrorInfo,
     describe,
 )
+from web.guard import public_stats
 from web.params import (
     BROWSE_PER_PAGE,
     CALIBRATED,
@@ -224,7 +225,7 @@ def library_page() -> Any:
     except LibraryNotFoundError:
         info = ErrorInfo(503, "no_library", NO_LIBRARY_MESSAGE)
         return render_template("library.html", title="Library", stats=None, notice=info), 503
-    stats = eng.stats()
+    stats = public_stats(eng.stats())
     failed = eng.failed(200) if stats.get("failed") else []
     return render_template("library.html", title="Library", stats=stats, failed=failed, notice=None)
 

@@ -1,0 +1,47 @@
+"""EXIF orientation and capture time, read from an image's header without decoding it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PIL import Image
+
+
+def exif_info(im: Image.Image) -> tuple[int, datetime | None]:
+    """Orientation and date from EXIF read from the header, never by decoding the image:
+    Pillow's ``getexif()`` of a PNG without an early eXIf chunk decodes it, and a failure
+    there (a truncated file) would be swallowed and the half-decoded image kept."""
+    try:
+        if isinstance(im.info.get("exif"), bytes):
+            exif = Image.Exif()
+            exif.load(im.info["exif"])
+        elif im.format in ("JPEG", "MPO", "TIFF", "WEBP") or not hasattr(im, "tile"):
+            exif = im.getexif()
+        else:
+            return 1, None
+    except Exception:  # broken EXIF must not make a good image unreadable
+        return 1, None
+    orientation = exif.get(0x0112, 1)
+    if not isinstance(orientation, int) or orientation not in range(1, 9):
+        orientation = 1
+    stamp = None
+    try:
+        stamp = exif.get_ifd(0x8769).get(0x9003)
+    except Exception:
+        stamp = None
+    stamp = stamp or exif.get(0x0132)
+    return orientation, _parse_exif_datetime(stamp)
+
+
+def _parse_exif_datetime(value: object) -> datetime | None:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "ignore")
+    if not isinstance(value, str):
+        return None
+    value = value.strip().strip("\x00")
+    for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y:%m:%d %H:%M"):
+        try:
+            return datetime.strptime(value[:19], fmt)
+        except ValueError:
+            continue
+    return None

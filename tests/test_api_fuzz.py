@@ -1,0 +1,84 @@
+"""The standing attack suite, part 2: Schemathesis against /api/v1/openapi.json.
+
+A real waitress server (in a background thread) over a small real library; every operation
+of the OpenAPI document gets generated requests (a fixed budget and seed, so a run is
+repeatable and bounded): no 5xx, every status and body as documented.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import checks
+
+from tests.served import run_cli
+
+EXAMPLES_PER_OPERATION = 120
+# What the answers must be: no server error, documented statuses, content types, headers
+# and bodies. (Positive-data acceptance is not asked: a schema-valid upload of random bytes
+# is rightly answered 415, and a region outside the image 400.)
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_headers_conformance,
+    checks.response_schema_conformance,
+]
+
+
+@pytest.fixture(scope="module")
+def api_schema(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):  # type: ignore[no-untyped-def]
+    from search.settings import Settings
+    from web.app import create_app
+    from web.server import BackgroundServer
+
+    photos = tmp_path_factory.mktemp("fphotos")
+    for src in sorted((data_dir / "near_duplicates" / "images").glob("*"))[:6]:
+        if src.is_file() and src.suffix != ".json":
+            shutil.copyfile(src, photos / src.name)
+    library = photos.parent / "flib"
+    made = run_cli(library, models_dir, "index", "--no-progress", str(photos))
+    assert made.returncode == 0, made.stderr
+    app_settings = Settings(library=library, model_path=(models_dir,))
+    app = create_app(app_settings, trusted_hosts=["127.0.0.1", "localhost"])
+    with BackgroundServer(app, app_settings, threads=4) as server:
+        yield schemathesis.openapi.from_url(f"{server.url}/api/v1/openapi.json")
+    app.extensions["imgsearch"].close()
+
+
+def _fuzz(operation, calls: Counter[str], statuses: Counter[int]) -> None:  # type: ignore[no-untyped-def]
+    """Run one operation's generated requests (raises what Schemathesis finds)."""
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, deadline=None,
+              suppress_health_check=list(HealthCheck), database=None)  # fmt: skip
+    def run(case) -> None:  # type: ignore[no-untyped-def]
+        calls[operation.label] += 1
+        response = case.call(timeout=60)
+        statuses[response.status_code] += 1
+        case.validate_response(response, checks=CHECKS)
+
+    run()
+
+
+def test_every_operation_answers_as_documented(api_schema) -> None:  # type: ignore[no-untyped-def]
+    calls: Counter[str] = Counter()
+    statuses: Counter[int] = Counter()
+    failures: list[str] = []
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        try:
+            _fuzz(operation, calls, statuses)
+        except Exception as error:  # each operation's finding is reported
+            failures.append(f"{operation.label}: {str(error)[:1500]}")
+    total = sum(calls.values())
+    print(f"schemathesis: {total} requests over {len(calls)} operations, statuses "
+          f"{dict(sorted(statuses.items()))}")  # fmt: skip
+    assert not failures, "\n\n".join(failures)
+    assert len(calls) >= 8 and total >= 7 * EXAMPLES_PER_OPERATION, calls
+    assert not [s for s in statuses if s >= 500 and s != 503], statuses

@@ -1,0 +1,88 @@
+"""Issue 15 item 6: protocol details of the served API (a real `imgsearch serve`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.served import run_cli, serve
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):  # type: ignore[no-untyped-def]
+    photos = tmp_path_factory.mktemp("pphotos")
+    for src in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:3]:
+        shutil.copyfile(src, photos / src.name)
+    library = photos.parent / "plib"
+    made = run_cli(library, models_dir, "index", "--no-progress", str(photos))
+    assert made.returncode == 0, made.stderr
+    with serve(library, models_dir) as running:
+        running.photos = photos  # type: ignore[attr-defined]
+        yield running
+
+
+def test_a_chunked_upload_over_the_limit_gets_json_413(served) -> None:  # type: ignore[no-untyped-def]
+    host, port = served.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as conn:
+        conn.sendall(b"POST /api/v1/search HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: multipart/form-data; boundary=b\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(66):  # just over waitress's limit (2 x 32 MiB + slack), then wait
+            conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < 20:
+            data = conn.recv(65536)
+            if not data:
+                break
+            answer += data
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert b"Content-Type: application/json" in head, head
+    assert json.loads(body)["error"]["code"] == "too_large"
+
+
+def test_too_many_form_parts_say_so(served) -> None:  # type: ignore[no-untyped-def]
+    fields = [(f"f{i}", "1") for i in range(1001)]
+    answer = requests.post(f"{served.url}/api/v1/search", files=fields, timeout=60)
+    assert answer.status_code == 413
+    assert "too many parts" in answer.json()["error"]["message"]
+
+
+def test_405_names_the_allowed_methods(served) -> None:  # type: ignore[no-untyped-def]
+    answer = requests.get(f"{served.url}/api/v1/search", timeout=30)
+    assert answer.status_code == 405 and "POST" in answer.headers["Allow"]
+    assert answer.json()["error"]["status"] == 405
+    page = requests.delete(f"{served.url}/api/v1/stats", timeout=30)
+    assert page.status_code == 405 and "GET" in page.headers["Allow"]
+
+
+def test_openapi_matches_what_is_served(served) -> None:  # type: ignore[no-untyped-def]
+    doc = requests.get(f"{served.url}/api/v1/openapi.json", timeout=30).json()
+    exif = doc["components"]["schemas"]["Image"]["properties"]["exif_datetime"]
+    assert "format" not in exif and "offset" in exif["description"]
+    form = doc["paths"]["/search"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert form["schema"]["properties"]["image_id"]["minimum"] == 1
+    labels = doc["paths"]["/labels"]["get"]["parameters"][0]["schema"]
+    assert labels["minLength"] == 1
+
+
+def test_a_file_replaced_by_a_non_image_is_not_served_as_an_image(served) -> None:  # type: ignore[no-untyped-def]
+    info = requests.get(f"{served.url}/api/v1/images/1", timeout=30).json()
+    original = requests.get(f"{served.url}/api/v1/images/1/file", timeout=30)
+    assert original.status_code == 200 and original.headers["Content-Type"] == "image/jpeg"
+    path = served.photos / Path(info["rel_path"]).name
+    saved = path.read_bytes()
+    try:
+        path.write_text("<html><script>alert(1)</script></html>")
+        answer = requests.get(f"{served.url}/api/v1/images/1/file", timeout=30)
+        assert answer.status_code == 409, (answer.status_code, answer.headers)
+        assert answer.headers["Content-Type"] == "application/json"
+        assert answer.json()["error"]["code"] == "file_changed"
+    finally:
+        path.write_bytes(saved)
