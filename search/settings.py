@@ -64,6 +64,17 @@ def _number(env: Mapping[str, str], name: str) -> float | None:
         raise ValueError(f"{name}={text!r} is not a number") from None
 
 
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number from the environment; a bad one is a ValueError naming the variable."""
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not a whole number") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the library lives and how to work on it. Paths are absolute (see the module)."""
@@ -107,7 +118,7 @@ class Settings:
             "index_kind": env.get("IMGSEARCH_INDEX", "auto"),
             "dedup_threshold": _number(env, "IMGSEARCH_DEDUP_THRESHOLD"),
             "descriptor": env.get("IMGSEARCH_DESCRIPTOR") or None,
-            "decode_budget_mb": int(env.get("IMGSEARCH_DECODE_BUDGET_MB") or 768),
+            "decode_budget_mb": _whole_number(env, "IMGSEARCH_DECODE_BUDGET_MB", 768),
         }
         settings = cls(**values)  # type: ignore[arg-type]
         return settings.with_overrides(**overrides)

@@ -60,6 +60,9 @@ def home(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: P
     with sqlite3.connect(home / "newer" / "imgsearch.sqlite3") as db:
         db.execute("UPDATE alembic_version SET version_num = '0999'")
     shutil.copytree(good, home / "locked")
+    shutil.copytree(good, home / "damaged")
+    damaged = home / "damaged" / "imgsearch.sqlite3"
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])  # truncated
     shutil.copytree(good, home / "readonly")
     read_only(home / "readonly")
     (home / "closed").mkdir()
@@ -104,6 +107,7 @@ CASES = [
     ("db current", ["--library", "foreign", "db", "current"], FOREIGN, nothing),
     ("db upgrade", ["--library", "newer", "db", "upgrade"], NEWER, nothing),
     ("db downgrade", ["--library", "locked", "db", "downgrade", "0002"], BUSY, writer_running),
+    ("db check", ["--library", "damaged", "db", "check"], "is damaged", nothing),
     ("dedup", ["dedup", "--output", "closed/sub/report.html"], CLOSED, nothing),
     ("lookup", ["--library", "newer", "lookup", PHOTO], NEWER, nothing),
     ("search", ["--library", "foreign", "search", PHOTO], FOREIGN, nothing),
