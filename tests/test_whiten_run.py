@@ -23,8 +23,10 @@ PHOTOS = 96
 
 # the child writes its own peak RSS (VmHWM: of its image since exec; a forked child's
 # ru_maxrss would include the test process's memory at the fork)
-PEAK = ("import atexit, os; atexit.register(lambda: open(os.environ['PEAK_FILE'], 'w').write("
-        "next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])); ")
+PEAK = (
+    "import atexit, os; atexit.register(lambda: open(os.environ['PEAK_FILE'], 'w').write("
+    "next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])); "
+)
 
 
 def _cli(min_images: int, sample: int) -> list[str]:
