@@ -54,26 +54,30 @@ def embed_only(model: OnnxModel, files: list[Path], workers: int, batch_size: in
     return len(files) / took, len(files) / cpu
 
 
+# The child writes its own peak RSS (VmHWM: of its image since exec; the ru_maxrss of a forked
+# child would count this process's memory at the fork).
+PEAK = ("import atexit, os; atexit.register(lambda: open(os.environ['PEAK_FILE'], 'w').write("
+        "next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])); ")
+
+
 def index_run(roots: list[Path], models: Path, workers: int, batch_size: int,  # type: ignore[type-arg]
               descriptor: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="imgsearch-bench-") as tmp:
-        cmd = [sys.executable, "-c", "from cli.main import main; main()", "--library",
+        cmd = [sys.executable, "-c", PEAK + "from cli.main import main; main()", "--library",
                str(Path(tmp) / "library"), "--model-path", str(models), "index", "--json",
                "--no-progress", "--batch-size", str(batch_size), "--workers", str(workers),
                "--descriptor", descriptor, *map(str, roots)]  # fmt: skip
+        peak = Path(tmp) / "peak-kib"
         start = time.perf_counter()
-        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            child = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=err, text=True,
-                                     env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
-            _pid, status, usage = os.wait4(child.pid, 0)  # this child's own peak RSS
-            child.returncode = os.waitstatus_to_exitcode(status)
-            wall = time.perf_counter() - start
-            out.seek(0), err.seek(0)
-            if child.returncode != 0:
-                raise SystemExit(f"imgsearch index failed:\n{err.read()}")
-            summary = json.loads(out.read())
+        done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO),
+                                   "PEAK_FILE": str(peak)})  # fmt: skip
+        wall = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"imgsearch index failed:\n{done.stderr}")
+        summary = json.loads(done.stdout)
         summary["wall_seconds"] = wall
-        summary["peak_rss_mb"] = usage.ru_maxrss / 1024  # KiB on Linux
+        summary["peak_rss_mb"] = int(peak.read_text()) / 1024
         return summary
 
 

@@ -21,8 +21,16 @@ REPO = Path(__file__).resolve().parent.parent
 PHOTOS = 96
 
 
+# the child writes its own peak RSS (VmHWM: of its image since exec; a forked child's
+# ru_maxrss would include the test process's memory at the fork)
+PEAK = (
+    "import atexit, os; atexit.register(lambda: open(os.environ['PEAK_FILE'], 'w').write("
+    "next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])); "
+)
+
+
 def _cli(min_images: int, sample: int) -> list[str]:
-    code = ("import indexer.whiten as w, search.whitening as s; "
+    code = (PEAK + "import indexer.whiten as w, search.whitening as s; "
             f"w.MIN_IMAGES = s.MIN_IMAGES = {min_images}; w.DEFAULT_SAMPLE = {sample}; "
             "s.MIN_PAIRS = 20; "
             "from cli.main import main; main()")  # fmt: skip
@@ -31,14 +39,12 @@ def _cli(min_images: int, sample: int) -> list[str]:
 
 def _run(args: list[str], min_images: int = 40, sample: int = 1000) -> tuple[str, float]:
     """(stdout, peak RSS in MiB) of one CLI process."""
-    with open(os.devnull, "w") as quiet:
-        child = subprocess.Popen([*_cli(min_images, sample), *args], cwd=REPO,
-                                 stdout=subprocess.PIPE, stderr=quiet, text=True,
-                                 env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
-        out = child.stdout.read() if child.stdout else ""
-        _pid, status, usage = os.wait4(child.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, out
-    return out, usage.ru_maxrss / 1024
+    peak = Path(args[1]).parent / "peak-kib"  # beside the library
+    done = subprocess.run([*_cli(min_images, sample), *args], cwd=REPO, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(REPO),
+                                          "PEAK_FILE": str(peak)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout, int(peak.read_text()) / 1024
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +110,8 @@ def test_learning_shows_a_progress_bar(tmp_path: Path, photos: Path, models_dir:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     process = subprocess.Popen([*_cli(40, 1000), *args], cwd=REPO, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=slave,
-                               env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+                               env={**os.environ, "PYTHONPATH": str(REPO),
+                                    "PEAK_FILE": str(tmp_path / "peak-kib")})  # fmt: skip
     os.close(slave)
     chunks = []
     while True:
