@@ -51,13 +51,17 @@ class ServingGuard:
         state = self.store.serving_state()
         self._refuse_reindexing(state)
         live = self.library.searchable()
-        if live.model != state.model:
+        # the first query after a re-index finished must not wait for the generation poll:
+        # the cache loaded meanwhile holds only the vectors re-embedded so far
+        if live.model != state.model or getattr(self, "_reindex_seen", False):
             live = self.library.reload()
+            self._reindex_seen = False
         return live
 
     def _refuse_reindexing(self, state: ServingState) -> None:
         if state.reindex is None:
             return
+        self._reindex_seen = True
         counts = self.store.counts()
         done = f"{counts['vectors']} of {counts['images']} images embedded"
         if self.library.writer_active():
