@@ -1,0 +1,67 @@
+"""Start-up of the command line: help and light commands do not load the heavy libraries.
+
+Each check runs ``imgsearch`` in a fresh interpreter and reads ``sys.modules`` at exit: a
+behaviour (what a command loads), not a timing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import click
+import pytest
+
+from cli.main import LAZY_COMMANDS, cli, load_all_commands, short_help
+from tests.cli_process import REPO, cli_env
+
+HEAVY = ("onnxruntime", "faiss", "sqlalchemy", "alembic", "numpy", "PIL", "flask")
+
+PROBE = """
+import atexit, json, sys
+HEAVY = set(json.loads(sys.argv[1]))
+def report():
+    loaded = sorted({m.split('.')[0] for m in sys.modules} & HEAVY)
+    sys.__stderr__.write('LOADED ' + json.dumps(loaded) + '\\n')
+atexit.register(report)
+sys.argv = ['imgsearch', *sys.argv[2:]]
+from cli.main import main
+main()
+"""
+
+
+def loaded_by(*args: str) -> tuple[list[str], subprocess.CompletedProcess[str]]:
+    """The heavy top-level packages that ``imgsearch ARGS`` imported, and the process."""
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(HEAVY), *args], cwd=REPO,
+                          env=cli_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+    line = next(x for x in done.stderr.splitlines() if x.startswith("LOADED "))
+    return json.loads(line.removeprefix("LOADED ")), done
+
+
+@pytest.mark.parametrize("args", [("--help",), ("index", "--help"), ("--version",)])
+def test_help_imports_no_heavy_library(args: tuple[str, ...]) -> None:
+    loaded, done = loaded_by(*args)
+    assert done.returncode == 0, done.stderr
+    assert "Usage:" in done.stdout or "version" in done.stdout
+    assert loaded == [], f"imgsearch {' '.join(args)} imported {loaded}"
+
+
+def test_root_help_lists_every_command_with_its_own_help() -> None:
+    load_all_commands()
+    ctx = click.Context(cli)
+    registered = {name: cli.commands[name] for name in cli.commands}
+    assert set(registered) == set(LAZY_COMMANDS)
+    for name, command in registered.items():
+        module, text = LAZY_COMMANDS[name]
+        assert command.callback.__module__ == module or isinstance(command, click.Group)
+        for limit in (30, 60, 200):
+            assert short_help(text, limit) == command.get_short_help_str(limit), name
+    assert cli.list_commands(ctx) == sorted(LAZY_COMMANDS)
+
+
+def test_index_kind_choices_are_the_index_registry() -> None:
+    from cli.index_cmds import INDEX_KINDS
+    from search.index import ALL_KINDS
+
+    assert INDEX_KINDS == ALL_KINDS
