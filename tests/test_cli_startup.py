@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
 
 from cli.main import LAZY_COMMANDS, cli, load_all_commands, short_help
-from tests.cli_process import REPO, cli_env
+from tests.cli_process import REPO, cli_env, relative_library
+from tests.indexer_helpers import photo_paths
 
-HEAVY = ("onnxruntime", "faiss", "sqlalchemy", "alembic", "numpy", "PIL", "flask")
+HEAVY = ("onnxruntime", "faiss", "sqlalchemy", "alembic", "numpy", "PIL", "flask", "mako")
 
 PROBE = """
 import atexit, json, sys
@@ -65,3 +67,15 @@ def test_index_kind_choices_are_the_index_registry() -> None:
     from search.index import ALL_KINDS
 
     assert INDEX_KINDS == ALL_KINDS
+
+
+def test_opening_a_library_at_head_does_not_load_alembic(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    from search import migrate
+
+    assert migrate.light_head() == migrate.head_revision()
+    relative_library(tmp_path, photo_paths(data_dir, 3), models_dir)
+    loaded, done = loaded_by("--library", str(tmp_path / "imgsearch-library"), "stats")
+    assert done.returncode == 0 and "3 indexed" in done.stdout, done.stderr
+    assert "alembic" not in loaded
