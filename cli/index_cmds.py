@@ -105,7 +105,7 @@ def index_command(
     )  # fmt: skip
     try:
         with Library.open(settings, create=True) as library:
-            onnx = library.load_model(settings.model, bind=True)
+            onnx = library.load_model(settings.model, bind=True, background=True)
             summary = index_collections(library, onnx, options)
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
@@ -142,7 +142,7 @@ def reindex_command(
                     raise click.UsageError("the library has no model yet: give --model")
                 model = recorded.name
             library.switch_model(model)
-            onnx = library.load_model(model, bind=True)
+            onnx = library.load_model(model, bind=True, background=True)
             summary = index_collections(library, onnx, options)
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None

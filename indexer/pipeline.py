@@ -304,7 +304,8 @@ class Pipeline:
                 if not started:
                     started.append(process_age())
                     log.info("the first file goes to the decoders %.3f s after the process "
-                             "started", started[0])
+                             "started (%.3f s CPU, %.3f s of it on this thread)", started[0],
+                             time.process_time(), time.thread_time())
                 yield source
 
         for result in analyzer.analyze_iter(sources()):

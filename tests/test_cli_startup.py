@@ -79,3 +79,23 @@ def test_opening_a_library_at_head_does_not_load_alembic(
     loaded, done = loaded_by("--library", str(tmp_path / "imgsearch-library"), "stats")
     assert done.returncode == 0 and "3 indexed" in done.stdout, done.stderr
     assert "alembic" not in loaded
+
+
+def test_model_opened_in_the_background_embeds_alike_and_reports_errors_on_use(
+    models_dir: Path,
+) -> None:
+    """``imgsearch index`` opens its ONNX session while the first files decode."""
+    import dataclasses
+
+    import numpy as np
+
+    from models import ModelSpecError, OnnxModel, locate_model
+
+    located = locate_model("mobilenet_v3_small_100", [models_dir])
+    batch = np.random.default_rng(0).integers(0, 255, (2, 224, 224, 3), dtype=np.uint8)
+    eager = OnnxModel(located).run(batch).embeddings
+    assert np.allclose(OnnxModel(located, background=True).run(batch).embeddings, eager)
+    wrong = dataclasses.replace(located, spec=dataclasses.replace(located.spec, dimension=512))
+    broken = OnnxModel(wrong, background=True)  # no error yet: nothing has used it
+    with pytest.raises(ModelSpecError, match="512"):
+        broken.run(batch)
