@@ -337,7 +337,7 @@ class Pipeline:
                 writer.put(Record("moved", item.found.rel_path, move=ImageMove(
                     moved, item.collection_id, item.found.rel_path, read.size, read.mtime_ns)))
                 return True
-        source_id = plan.copy_sources.get(sha)
+        source_id = plan.copy_source(sha)
         if source_id is not None:
             upsert = self._upsert(item, read)
             upsert.copy_vector_from = source_id
