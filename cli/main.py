@@ -14,7 +14,8 @@ from search.settings import Settings
 
 #: Each command: the module that defines it (imported only when the command runs, so that
 #: ``--help`` and light commands never load ONNX Runtime, FAISS or Alembic) and the first
-#: paragraph of its help for the root ``--help`` listing (a test holds the two equal).
+#: paragraph of its help for the root ``--help`` listing (a test holds the two equal). A
+#: module that adds subcommands to another module's group goes into GROUP_EXTRAS.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("cli.models_cmds", "ImageNet categories of IMAGES (background never listed)."),
     "db": ("cli.admin_cmds", "Inspect and migrate the library's database schema (Alembic)."),
@@ -49,6 +50,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Group name -> further modules that register subcommands on it (imported with the group).
+GROUP_EXTRAS: dict[str, tuple[str, ...]] = {}
+
+
 class LazyGroup(ImgsearchGroup):
     """The root group: a command's module is imported when that command is looked up (click's
     lazy-loading pattern); the ``--help`` listing uses :data:`LAZY_COMMANDS`' texts."""
@@ -59,6 +64,8 @@ class LazyGroup(ImgsearchGroup):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
             importlib.import_module(LAZY_COMMANDS[cmd_name][0])  # registers its commands
+        for module in GROUP_EXTRAS.get(cmd_name, ()):
+            importlib.import_module(module)
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -82,9 +89,14 @@ def short_help(text: str, limit: int) -> str:
 
 
 def load_all_commands() -> None:
-    """Import every command module (for tools and tests that walk the whole command tree)."""
-    for module in sorted({module for module, _text in LAZY_COMMANDS.values()}):
-        importlib.import_module(module)
+    """Import every module of the ``cli`` package (for tools and tests that walk the whole
+    command tree, and to find commands missing from LAZY_COMMANDS / GROUP_EXTRAS)."""
+    import pkgutil
+
+    import cli
+
+    for info in pkgutil.iter_modules(cli.__path__):
+        importlib.import_module(f"cli.{info.name}")
 
 
 @click.group(

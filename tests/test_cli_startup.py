@@ -62,6 +62,22 @@ def test_root_help_lists_every_command_with_its_own_help() -> None:
     assert cli.list_commands(ctx) == sorted(LAZY_COMMANDS)
 
 
+def test_every_subcommand_is_reachable_through_the_lazy_group() -> None:
+    """A group's subcommands, defined in any module of the cli package, are all there when
+    only that group was looked up (as `imgsearch GROUP SUB` does in a fresh process)."""
+    load_all_commands()
+    groups = {name: sorted(command.commands) for name, command in cli.commands.items()
+              if isinstance(command, click.Group)}  # fmt: skip
+    probe = ("import json, click; from cli.main import cli; "
+             "ctx = click.Context(cli); names = json.loads(input()); "
+             "print(json.dumps({n: sorted(cli.get_command(ctx, n).commands) for n in names}))")
+    done = subprocess.run([sys.executable, "-c", probe], input=json.dumps(sorted(groups)),
+                          cwd=REPO, env=cli_env(), capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == groups
+
+
 def test_index_kind_choices_are_the_index_registry() -> None:
     from cli.index_cmds import INDEX_KINDS
     from search.index import ALL_KINDS
