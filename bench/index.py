@@ -1,38 +1,56 @@
-"""End-to-end ``imgsearch index`` throughput next to the embedding engine's own, same run,
-and the cost of a library's first run that learns its whitening.
+"""Whole-process ``imgsearch index`` against the machine's limit, measured in the same run.
 
-    python bench/index.py [--data ../shared/data] [--rounds 1] [--workers 0] [--batch-size 32]
+    python bench/index.py [--data ../shared/data] [--rounds 3] [--big 40]
 
-Baseline: :class:`models.ImageAnalyzer` over the same files (decode pool + ONNX, no hashing,
-no database, no FAISS). Measured: a real ``imgsearch index`` subprocess into a fresh library
-(walk, diff, read + sha256, decode, embed, SQLite batches, FAISS saves) with the plain
-descriptor (``--descriptor plain``: one vector per image) and with the default one (framed
-photos get a second vector; from 500 images up the run also learns the library's whitening,
-reported apart as a one-off cost), and with ``--descriptor whiten=off`` (frames, no learning).
-Rounds alternate baseline and index runs so that load from other processes hits all alike; the
-best round of each is compared. Prints img/s, the ratios (goal >= 0.8), and for the first run
-with learning against the ``whiten=off`` run: wall time, peak RSS of the process and their
-ratios (goals: learning run <= 2x the wall time, peak RSS <= 1 GB), and the machine's load.
+The limit is ``bench/limit.py``: decode (Pillow JPEG draft to 224, 2 threads) + the same ONNX
+model in batches of 32 with spinning threads off, and nothing else. Both run as whole
+processes, timed from here (wall from spawn to exit; CPU = the child's user + system time from
+``wait4``), on two sets: the 398 hymenoptera photos (web size) and ``--big`` 12 MP JPEGs made
+in a temp folder from them. ``imgsearch index`` indexes into a fresh library with the default
+descriptor (frames, labels; fewer than 500 photos: no whitening is learned) and ``-v``, whose
+log says when the first file went to the decoders (start-up). Rounds alternate limit and index
+so that load from other processes hits both alike; the best round of each is compared.
+Goals: CPU <= 1.2x the limit's, speed (limit wall / index wall) >= 0.8, start-up <= 0.5 s.
+
+The first run of a library that learns its whitening is measured by ``bench/index_learning.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+LIMIT = REPO / "bench" / "limit.py"
+MODEL_FILE = "mobilenet_v3_small_100_224.onnx"
+STARTED = re.compile(r"first file goes to the decoders ([0-9.]+) s after the process started "
+                     r"\(([0-9.]+) s CPU, ([0-9.]+) s of it on this thread\)")
 
-from indexer.scan import scan_collection  # noqa: E402
-from models import ImageAnalyzer, OnnxModel, locate_model  # noqa: E402
 
-SETS = ("hymenoptera", "ukbench_subset", "near_duplicates")
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss_mb: float
+    images: int
+    startup: float | None = None  # wall seconds from the process start to the first decode
+    startup_cpu: float | None = None  # and the process's CPU seconds by then
+    startup_main: float | None = None  # of which the main thread's (the critical path)
+    run_wall: float = 0.0  # without start-up: the limit's decode loop, index's own run
+    run_cpu: float = 0.0
+    summary: dict | None = None  # type: ignore[type-arg]
 
 
 def load_average() -> str:
@@ -40,132 +58,131 @@ def load_average() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
-def embed_only(model: OnnxModel, files: list[Path], workers: int, batch_size: int
-               ) -> tuple[float, float]:
-    """(img/s, img per CPU second) of the analyzer alone."""
-    start, cpu = time.perf_counter(), time.process_time()
-    with ImageAnalyzer(model, decode_workers=workers, batch_size=batch_size) as analyzer:
-        results = list(analyzer.analyze_iter(files))
-    took, cpu = time.perf_counter() - start, time.process_time() - cpu
-    bad = sum(not hasattr(r, "embedding") for r in results)
-    assert len(results) == len(files), "analyzer lost images"
-    if bad:
-        print(f"  (embed-only: {bad} files failed to decode)")
-    return len(files) / took, len(files) / cpu
-
-
-# The child writes its own peak RSS (VmHWM: of its image since exec; the ru_maxrss of a forked
-# child would count this process's memory at the fork).
-PEAK = ("import atexit, os; atexit.register(lambda: open(os.environ['PEAK_FILE'], 'w').write("
-        "next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])); ")
-
-
-def index_run(roots: list[Path], models: Path, workers: int, batch_size: int,  # type: ignore[type-arg]
-              descriptor: str) -> dict:
-    with tempfile.TemporaryDirectory(prefix="imgsearch-bench-") as tmp:
-        cmd = [sys.executable, "-c", PEAK + "from cli.main import main; main()", "--library",
-               str(Path(tmp) / "library"), "--model-path", str(models), "index", "--json",
-               "--no-progress", "--batch-size", str(batch_size), "--workers", str(workers),
-               "--descriptor", descriptor, *map(str, roots)]  # fmt: skip
-        peak = Path(tmp) / "peak-kib"
+def run_process(cmd: list[str]) -> tuple[Run, str, str]:
+    """Run ``cmd`` as a whole process: wall from spawn to exit, its CPU and peak RSS."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(REPO),
-                                   "PEAK_FILE": str(peak)})  # fmt: skip
+        child = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=err, text=True,
+                                 env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+        _pid, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
-        if done.returncode != 0:
-            raise SystemExit(f"imgsearch index failed:\n{done.stderr}")
-        summary = json.loads(done.stdout)
-        summary["wall_seconds"] = wall
-        summary["peak_rss_mb"] = int(peak.read_text()) / 1024
-        return summary
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])} ... failed:\n{stderr[-3000:]}")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, 0), stdout, stderr
+
+
+def limit_run(models: Path, folders: list[Path]) -> Run:
+    run, stdout, _err = run_process([sys.executable, str(LIMIT), str(models / MODEL_FILE),
+                                     *map(str, folders)])  # fmt: skip
+    figures = json.loads(stdout)
+    run.images, run.run_wall, run.run_cpu = (figures["images"], figures["run_seconds"],
+                                             figures["run_cpu_seconds"])
+    return run
+
+
+def imgsearch_command() -> list[str]:
+    """The installed console script when there is one (what a user runs), else the module."""
+    script = Path(sys.executable).with_name("imgsearch")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from cli.main import main; main()"]
+
+
+def index_run(models: Path, folders: list[Path], descriptor: str = "default") -> Run:
+    with tempfile.TemporaryDirectory(prefix="imgsearch-bench-") as tmp:
+        cmd = [*imgsearch_command(), "-v", "--library", str(Path(tmp) / "library"),
+               "--model-path", str(models), "index", "--json", "--no-progress",
+               "--descriptor", descriptor, *map(str, folders)]  # fmt: skip
+        run, stdout, stderr = run_process(cmd)
+    run.summary = json.loads(stdout)
+    run.images = run.summary["processed"]
+    run.run_wall, run.run_cpu = run.summary["seconds"], run.summary["cpu_seconds"]
+    found = STARTED.search(stderr)
+    if found:
+        run.startup, run.startup_cpu, run.startup_main = map(float, found.groups())
+    return run
+
+
+def make_big(sources: list[Path], count: int, directory: Path) -> list[Path]:
+    """``count`` 4000x3000 JPEGs (quality 90) upscaled from ``sources``."""
+    out = []
+    for i in range(count):
+        with Image.open(sources[(i * 7) % len(sources)]) as im:
+            big = im.convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
+        path = directory / f"big_{i:03d}.jpg"
+        big.save(path, quality=90)
+        out.append(path)
+    return out
+
+
+def compare(name: str, limits: list[Run], indexes: list[Run]) -> None:
+    lim_cpu, idx_cpu = min(r.cpu for r in limits), min(r.cpu for r in indexes)
+    lim_wall, idx_wall = min(r.wall for r in limits), min(r.wall for r in indexes)
+    images = indexes[0].images
+    cpu_ratio, speed = idx_cpu / lim_cpu, lim_wall / idx_wall
+    in_cpu = min(r.run_cpu for r in indexes) / min(r.run_cpu for r in limits)
+    in_speed = min(r.run_wall for r in limits) / min(r.run_wall for r in indexes)
+    startups = [r.startup for r in indexes if r.startup is not None]
+    startup_cpu = min((r.startup_cpu for r in indexes if r.startup_cpu is not None), default=0)
+    startup_main = min((r.startup_main for r in indexes if r.startup_main is not None), default=0)
+    print(f"best {name}: limit {lim_wall:.2f} s wall, {lim_cpu:.2f} s CPU "
+          f"({images / lim_wall:.0f} img/s); imgsearch index {idx_wall:.2f} s wall, "
+          f"{idx_cpu:.2f} s CPU ({images / idx_wall:.0f} img/s)")
+    print(f"  CPU ratio {cpu_ratio:.2f} (goal <= 1.20) {'OK' if cpu_ratio <= 1.2 else 'ABOVE'}; "
+          f"speed ratio {speed:.2f} (goal >= 0.80) {'OK' if speed >= 0.8 else 'BELOW'}"
+          + (f"; start-up to the first decode {min(startups):.2f} s (goal <= 0.50 s) "
+             f"{'OK' if min(startups) <= 0.5 else 'ABOVE'}, by then {startup_cpu:.2f} s CPU, "
+             f"{startup_main:.2f} s on the main thread (what an idle machine waits)"
+             if startups else ""))
+    print(f"  without start-up (the limit's decode loop, the index run itself): CPU ratio "
+          f"{in_cpu:.2f}, speed ratio {in_speed:.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--models", type=Path, default=REPO.parent / "shared" / "models")
-    parser.add_argument("--model", default="mobilenet_v3_small_100")
-    parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=0, help="0: as the CLI (cores, max 4)")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--big", type=int, default=40, help="number of 12 MP JPEGs (0: none)")
     args = parser.parse_args()
-    workers = args.workers or max(1, min(4, os.cpu_count() or 2))
-
-    roots = [args.data / name for name in SETS if (args.data / name).is_dir()]
-    files = [f.path for root in roots for f in scan_collection(root).files]
-    for path in files:  # warm the page cache so neither side pays the first read
-        path.read_bytes()
-    print(f"{len(files)} files from {', '.join(r.name for r in roots)}; workers {workers}, "
-          f"batch {args.batch_size}; {load_average()}")
-    model = OnnxModel(locate_model(args.model, [args.models]))
-
-    embed_rates: list[float] = []
-    embed_cpu: list[float] = []
-    index_rates: dict[str, list[float]] = {"plain": [], "whiten=off": [], "default": []}
-    index_cpu: dict[str, list[float]] = {name: [] for name in index_rates}
-    runs: dict[str, list[dict]] = {name: [] for name in index_rates}  # type: ignore[type-arg]
-    learned: list[float] = []
-    for round_no in range(1, args.rounds + 1):
-        rate, per_cpu = embed_only(model, files, workers, args.batch_size)
-        embed_rates.append(rate)
-        embed_cpu.append(per_cpu)
-        print(f"round {round_no}: embed-only      {rate:7.1f} img/s ({per_cpu:.1f} img per CPU s)")
-        for descriptor in index_rates:
-            summary = index_run(roots, args.models, workers, args.batch_size, descriptor)
-            runs[descriptor].append(summary)
-            learn = summary.get("learn_seconds", 0.0)
-            seconds = summary["seconds"] - learn
-            index_rates[descriptor].append(summary["processed"] / seconds)
-            cpu = summary["cpu_seconds"] - summary.get("learn_cpu_seconds", 0.0)
-            index_cpu[descriptor].append(summary["processed"] / max(1e-9, cpu))
-            whole = summary["processed"] / summary["wall_seconds"]
-            if learn:
-                learned.append(learn)
-            print(f"round {round_no}: index {descriptor:<10} {index_rates[descriptor][-1]:7.1f} "
-                  f"img/s (run {seconds:.2f} s; whole command incl. start-up, model load and "
-                  f"{learn:.1f} s learning the whitening {summary['wall_seconds']:.2f} s = "
-                  f"{whole:.1f} img/s; peak RSS {summary['peak_rss_mb']:.0f} MB; added "
-                  f"{summary['added']}, copies {summary['copied']}, failed {summary['failed']})")
-            if learn:
-                print(f"         {summary['whitening']}")
-    best_embed = max(embed_rates)
-    for descriptor, rates in index_rates.items():
-        ratio = max(rates) / best_embed
-        print(f"best: embed-only {best_embed:.1f} img/s, index ({descriptor}) {max(rates):.1f} "
-              f"img/s, ratio {ratio:.2f} (goal >= 0.80) {'OK' if ratio >= 0.8 else 'BELOW GOAL'}")
-    cost = max(index_rates["default"]) / max(index_rates["plain"])
-    print(f"descriptor cost: default / plain indexing {cost:.2f}"
-          + (f"; learning the whitening (once per library, again at 4x its size) "
-             f"{min(learned):.1f} s" if learned else ""))
-    cpu_ratio = max(index_cpu["default"]) / max(embed_cpu)
-    print(f"CPU cost: embed-only {max(embed_cpu):.1f}, index (default) "
-          f"{max(index_cpu['default']):.1f} img per CPU second, ratio {cpu_ratio:.2f} (what the "
-          "wall ratio tends to on an idle machine whose cores the pipeline saturates)")
-    first_run(runs["whiten=off"], runs["default"])
+    web = args.data / "hymenoptera"
+    photos = sum(1 for p in web.rglob("*") if p.is_file() and p.suffix != ".json")
+    sets = {f"hymenoptera ({photos} photos)": [web]}
+    tmp = Path(tempfile.mkdtemp(prefix="imgsearch-bench-big-"))
+    try:
+        if args.big:
+            make_big(sorted(web.rglob("*.jpg")), args.big, tmp)
+            sets[f"{args.big} x 12 MP JPEG"] = [tmp]
+        for folders in sets.values():  # warm the page cache so neither side pays a first read
+            for path in (p for f in folders for p in f.rglob("*") if p.is_file()):
+                path.read_bytes()
+        # An installed imgsearch runs from byte code (pip compiles site-packages; an editable
+        # install writes it on first use) - unless PYTHONDONTWRITEBYTECODE is set, as on this
+        # project's machines: then every run would compile ~60 modules again (~0.2 s CPU).
+        for package in ("cli", "indexer", "models", "search", "web", "migrations"):
+            compileall.compile_dir(REPO / package, quiet=1)
+        print(f"{load_average()}; {args.rounds} rounds")
+        results: dict[str, tuple[list[Run], list[Run]]] = {s: ([], []) for s in sets}
+        for round_no in range(1, args.rounds + 1):
+            for name, folders in sets.items():
+                limit, index = limit_run(args.models, folders), index_run(args.models, folders)
+                results[name][0].append(limit)
+                results[name][1].append(index)
+                print(f"round {round_no} {name}: limit {limit.wall:.2f} s / {limit.cpu:.2f} s "
+                      f"CPU ({limit.images} images); index {index.wall:.2f} s / {index.cpu:.2f} "
+                      f"s CPU (in-run {index.summary['seconds']:.2f} s / "  # type: ignore[index]
+                      f"{index.summary['cpu_seconds']:.2f} s CPU; first decode after "  # type: ignore[index]
+                      f"{index.startup} s, {index.startup_cpu} s CPU, main thread "
+                      f"{index.startup_main} s; "
+                      f"{index.images} images); "
+                      f"{load_average()}")
+        for name, (limits, indexes) in results.items():
+            compare(name, limits, indexes)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     print(load_average())
-
-
-def first_run(off: list[dict], learning: list[dict]) -> None:  # type: ignore[type-arg]
-    """The first run of a library that learns its whitening against the same run without
-    learning (best wall time of each, the larger peak RSS of each)."""
-    if not learning or not learning[0].get("learn_seconds"):
-        print("first run with learning: no whitening was learned (fewer than 500 photos?)")
-        return
-    wall_off = min(s["wall_seconds"] for s in off)
-    wall_on = min(s["wall_seconds"] for s in learning)
-    rss_off = max(s["peak_rss_mb"] for s in off)
-    rss_on = max(s["peak_rss_mb"] for s in learning)
-    learn = min(s["learn_seconds"] for s in learning)
-    cpu_off = min(s["cpu_seconds"] for s in off)
-    cpu_on = min(s["cpu_seconds"] for s in learning)
-    ratio = wall_on / wall_off
-    print(f"first run with learning vs whiten=off: wall {wall_on:.1f} s vs {wall_off:.1f} s, "
-          f"ratio {ratio:.2f} (goal <= 2.00) {'OK' if ratio <= 2.0 else 'ABOVE GOAL'}; of it "
-          f"learning {learn:.1f} s; CPU of the runs {cpu_on:.1f} s vs {cpu_off:.1f} s, ratio "
-          f"{cpu_on / cpu_off:.2f} (what the wall ratio tends to on an idle machine)")
-    print(f"peak RSS: {rss_on:.0f} MB vs {rss_off:.0f} MB, ratio {rss_on / rss_off:.2f} "
-          f"(goal <= 1024 MB) {'OK' if rss_on <= 1024 else 'ABOVE GOAL'}")
 
 
 if __name__ == "__main__":

@@ -12,12 +12,12 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 DEBUG_KEY = "imgsearch.debug"
 
@@ -84,11 +84,20 @@ class ImgsearchGroup(click.Group):
                 f"a Python package is missing: {error.name}; install it into imgsearch's "
                 "environment (e.g. `pip install 'psycopg[binary]'` for PostgreSQL)"
             ) from None
-        except (SQLAlchemyError, sqlite3.Error) as error:
-            if ctx.meta.get(DEBUG_KEY):
+        except Exception as error:
+            if ctx.meta.get(DEBUG_KEY) or not is_database_error(error):
                 raise
             where = getattr(ctx.obj, "resolved_database_url", "").removeprefix("sqlite:///")
             raise click.ClickException(describe_database_error(error, where)) from None
+
+
+def is_database_error(error: BaseException) -> bool:
+    """A refusal of the database: sqlite3's, or SQLAlchemy's when a command has loaded it
+    (checked without importing SQLAlchemy, so that start-up stays light)."""
+    if isinstance(error, sqlite3.Error):
+        return True
+    exc = sys.modules.get("sqlalchemy.exc")
+    return exc is not None and isinstance(error, exc.SQLAlchemyError)
 
 
 def writable_output(path: Path, what: str = "the output") -> Path:

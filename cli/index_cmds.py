@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cli.main import cli
-from indexer.run import IndexOptions, IndexSummary, index_collections
 from indexer.scan import ExcludeError, Excludes
 from models.errors import ImgsearchError
-from search.index import ALL_KINDS
-from search.library import Library
 from search.settings import Settings
+
+if TYPE_CHECKING:  # imported by the commands themselves: `--help` stays light
+    from indexer.run import IndexSummary
+
+#: search.index.ALL_KINDS, spelled out so that `--help` does not load FAISS (a test holds them
+#: equal)
+INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8")
 
 
 def _common(function):  # type: ignore[no-untyped-def]
@@ -59,7 +64,7 @@ def _check_excludes(_ctx: click.Context, _param: click.Parameter, value: tuple[s
               "any depth), '2020/tmp/' (that one), '**/cache/**'. Repeatable.")
 @click.option("--model", default=None,
               help="Model to index with (default: the library's, else mobilenet_v3_small_100).")
-@click.option("--index", "index_kind", type=click.Choice(ALL_KINDS), default=None,
+@click.option("--index", "index_kind", type=click.Choice(INDEX_KINDS), default=None,
               help="FAISS index kind; the cache is rebuilt when it differs [default: auto].")
 @click.option("--follow-symlinks", is_flag=True,
               help="Enter symlinked folders too (each real folder once, so loops end).")
@@ -87,6 +92,9 @@ def index_command(
     images up the library learns a whitening from edits of its own photos (about a minute,
     again when it has grown 4x) and re-indexes in that space.
     """
+    from indexer.run import IndexOptions, index_collections
+    from search.library import Library
+
     settings = settings.with_overrides(
         model=model, index_kind=index_kind, workers=workers or None, batch_size=batch_size
     )
@@ -97,7 +105,7 @@ def index_command(
     )  # fmt: skip
     try:
         with Library.open(settings, create=True) as library:
-            onnx = library.load_model(settings.model, bind=True)
+            onnx = library.load_model(settings.model, bind=True, background=True)
             summary = index_collections(library, onnx, options)
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
@@ -119,6 +127,9 @@ def reindex_command(
     The old vectors are dropped first (vectors of two models are never mixed); if the run
     is interrupted, `imgsearch index` finishes it with the new model.
     """
+    from indexer.run import IndexOptions, index_collections
+    from search.library import Library
+
     settings = settings.with_overrides(model=model, workers=workers or None,
                                        batch_size=batch_size)
     options = IndexOptions(workers=settings.workers, batch_size=settings.batch_size,
@@ -131,7 +142,7 @@ def reindex_command(
                     raise click.UsageError("the library has no model yet: give --model")
                 model = recorded.name
             library.switch_model(model)
-            onnx = library.load_model(model, bind=True)
+            onnx = library.load_model(model, bind=True, background=True)
             summary = index_collections(library, onnx, options)
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None

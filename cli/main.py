@@ -2,18 +2,106 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 
 import click
+from click.utils import _make_default_short_help
 
 from cli.errors import DEBUG_KEY, ImgsearchGroup
 from models import set_decode_budget
 from search.settings import Settings
 
+#: Each command: the module that defines it (imported only when the command runs, so that
+#: ``--help`` and light commands never load ONNX Runtime, FAISS or Alembic) and the first
+#: paragraph of its help for the root ``--help`` listing (a test holds the two equal). A
+#: module that adds subcommands to another module's group goes into GROUP_EXTRAS.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "classify": ("cli.models_cmds", "ImageNet categories of IMAGES (background never listed)."),
+    "db": ("cli.admin_cmds", "Inspect and migrate the library's database schema (Alembic)."),
+    "dedup": ("cli.dedup_cmds", "Report exact and near-duplicate groups with a suggested keeper."),
+    "embed": ("cli.models_cmds", "Embed IMAGES; bad files get an error entry and a non-zero "
+              "exit code at the end."),
+    "eval": ("cli.eval_cmds", "Evaluate search quality on a folder with ground truth (``eval "
+             "FOLDER --truth FILE``), or generate a hard copy-detection set (``eval make-copies "
+             "SRC OUT``)."),
+    "index": ("cli.index_cmds", "Index the images under PATH... (incremental: only new and "
+              "changed files are read)."),
+    "labels": ("cli.search_cmds", "Images whose top class labels contain WORD (score = that "
+               "label's probability)."),
+    "lookup": ("cli.dedup_cmds", "Where is IMAGE in the library, edited or not? Exact copies, "
+               "near-duplicates, others."),
+    "models": ("cli.models_cmds", "Model catalog: which models exist, where their files are, "
+               "whether they verify."),
+    "rebuild-index": ("cli.admin_cmds", "Rebuild the FAISS cache from the database (the "
+                      "database is the truth)."),
+    "reindex": ("cli.index_cmds", "Re-embed every image of every collection (with another "
+                "model, or the library's)."),
+    "remove": ("cli.admin_cmds", "Remove images (files, or folders: everything below) from "
+               "the library, for good."),
+    "search": ("cli.search_cmds", "Find the library images most similar to IMAGE (or to a "
+               "region of it)."),
+    "serve": ("cli.serve_cmds", "Serve the search UI and the JSON API (/api/v1, OpenAPI at "
+              "/api/v1/openapi.json)."),
+    "similar": ("cli.search_cmds", "Images most similar to a library image, given by id or by "
+                "its file path (itself excluded; copies with the same bytes are marked exact)."),
+    "stats": ("cli.search_cmds", "Library figures: collections, images, failures, model, "
+              "index, last run."),
+}
+
+
+#: Group name -> further modules that register subcommands on it (imported with the group).
+GROUP_EXTRAS: dict[str, tuple[str, ...]] = {"db": ("cli.db_check",)}
+
+
+class LazyGroup(ImgsearchGroup):
+    """The root group: a command's module is imported when that command is looked up (click's
+    lazy-loading pattern); the ``--help`` listing uses :data:`LAZY_COMMANDS`' texts."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            importlib.import_module(LAZY_COMMANDS[cmd_name][0])  # registers its commands
+        for module in GROUP_EXTRAS.get(cmd_name, ()):
+            importlib.import_module(module)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            command = self.commands.get(name)
+            if command is None:
+                rows.append((name, short_help(LAZY_COMMANDS[name][1], limit)))
+            elif not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def short_help(text: str, limit: int) -> str:
+    """The root listing's line for a command whose help starts with ``text`` (as click makes
+    it from the command's own help)."""
+    return _make_default_short_help(text, limit).strip() if text else ""
+
+
+def load_all_commands() -> None:
+    """Import every module of the ``cli`` package (for tools and tests that walk the whole
+    command tree, and to find commands missing from LAZY_COMMANDS / GROUP_EXTRAS)."""
+    import pkgutil
+
+    import cli
+
+    for info in pkgutil.iter_modules(cli.__path__):
+        importlib.import_module(f"cli.{info.name}")
+
 
 @click.group(
-    cls=ImgsearchGroup,
+    cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option(
@@ -59,16 +147,3 @@ def cli(
 
 def main() -> None:
     cli(prog_name="imgsearch")
-
-
-# Command modules register their commands on the group when imported.
-from cli import (  # noqa: E402
-    admin_cmds,  # noqa: F401
-    db_check,  # noqa: F401
-    dedup_cmds,  # noqa: F401
-    eval_cmds,  # noqa: F401
-    index_cmds,  # noqa: F401
-    models_cmds,  # noqa: F401
-    search_cmds,  # noqa: F401
-    serve_cmds,  # noqa: F401
-)

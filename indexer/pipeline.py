@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from indexer.plan import Plan, WorkItem, WorkKind
 from models import (
@@ -270,6 +271,8 @@ class Pipeline:
         leaders: dict[str, _Leader] = {}
         waiting: deque[tuple[WorkItem, _Read]] = deque()  # sent to the analyzer, in order
 
+        started: list[float] = []
+
         def sources() -> Iterator[io.BytesIO]:
             reads: deque[tuple[WorkItem, Future[_Read]]] = deque()
             items = iter(plan.work)
@@ -298,6 +301,11 @@ class Pipeline:
                 source = io.BytesIO(data)
                 del data
                 source.name = str(item.found.path)
+                if not started:
+                    started.append(process_age())
+                    log.info("the first file goes to the decoders %.3f s after the process "
+                             "started (%.3f s CPU, %.3f s of it on this thread)", started[0],
+                             time.process_time(), time.thread_time())
                 yield source
 
         for result in analyzer.analyze_iter(sources()):
@@ -329,7 +337,7 @@ class Pipeline:
                 writer.put(Record("moved", item.found.rel_path, move=ImageMove(
                     moved, item.collection_id, item.found.rel_path, read.size, read.mtime_ns)))
                 return True
-        source_id = plan.copy_sources.get(sha)
+        source_id = plan.copy_source(sha)
         if source_id is not None:
             upsert = self._upsert(item, read)
             upsert.copy_vector_from = source_id
@@ -397,3 +405,13 @@ class Pipeline:
             upsert.frame = FrameVector((box.left, box.top, box.right, box.bottom), box.fill,
                                        box.dominant, result.frame_embedding)  # fmt: skip
         return Record(self._ok_outcome(item), item.found.rel_path, upsert=upsert, copied=copied)
+
+
+def process_age() -> float:
+    """Seconds since this process started (Linux ``/proc``; -1.0 where unknown)."""
+    try:
+        stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - int(stat[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return -1.0

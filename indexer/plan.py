@@ -9,6 +9,7 @@ embedded elsewhere) and a real decode + embed.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -46,10 +47,24 @@ class Plan:
     vanished: dict[int, FileState] = field(default_factory=dict)
     #: sha256 -> vanished row ids whose bytes may reappear elsewhere (ok with a vector, or failed)
     move_sources: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
-    #: sha256 -> id of an image whose vector stays valid this run (source of vector copies)
+    #: sha256 -> id of an image whose vector stays valid this run (source of vector copies):
+    #: found in the store on demand (:meth:`copy_source`), and the run's own new embeddings
     copy_sources: dict[str, int] = field(default_factory=dict)
+    #: rows whose vector may change in this run: never copy sources
+    busy: set[int] = field(default_factory=set)
+    #: sha256 -> ids of images with a vector and these bytes, by id (None: the store had none)
+    lookup: Callable[[str], list[int]] | None = None
     #: rows kept although not seen, because their folder could not be listed
     kept_unreadable: int = 0
+
+    def copy_source(self, sha256: str) -> int | None:
+        """An image whose vector these bytes can reuse (the lowest id not busy), or None."""
+        if sha256 not in self.copy_sources and self.lookup is not None:
+            found = next((i for i in self.lookup(sha256) if i not in self.busy), None)
+            if found is None:
+                return None
+            self.copy_sources[sha256] = found
+        return self.copy_sources.get(sha256)
 
     def claim_move(self, sha256: str) -> int | None:
         """Take a vanished row with these bytes (each row is moved at most once)."""
@@ -62,24 +77,47 @@ class Plan:
         return None
 
 
-def embedded_images(store: Store) -> dict[int, str | None]:
-    """``{image id: sha256}`` of every image with status ok that has a vector."""
+def embedded_images(store: Store, collection_id: int) -> set[int]:
+    """Ids of the collection's images with status ok that have a vector."""
     query = (
-        select(Image.id, Image.sha256)
+        select(Image.id)
         .join(Embedding, Embedding.image_id == Image.id)
-        .where(Image.status == STATUS_OK)
+        .where(Image.status == STATUS_OK, Image.collection_id == collection_id)
     )
     with store.session() as session:
-        return {row[0]: row[1] for row in session.execute(query)}
+        return set(session.scalars(query))
+
+
+def embedded_with_sha256(store: Store) -> Callable[[str], list[int]]:
+    """``sha256 -> ids`` (ascending) of images with status ok and a vector (an indexed query
+    per call: planning a run never reads the whole library)."""
+
+    def lookup(sha256: str) -> list[int]:
+        query = (
+            select(Image.id)
+            .join(Embedding, Embedding.image_id == Image.id)
+            .where(Image.sha256 == sha256, Image.status == STATUS_OK)
+            .order_by(Image.id)
+        )
+        with store.session() as session:
+            return list(session.scalars(query))
+
+    return lookup
+
+
+def _has_vectors(store: Store) -> bool:
+    with store.session() as session:
+        return session.scalar(select(Embedding.image_id).limit(1)) is not None
 
 
 def make_plan(store: Store, scans: list[tuple[int, ScanReport]]) -> Plan:
-    """Compare each collection's walk with its rows in the store."""
-    plan = Plan()
-    embedded = embedded_images(store)
-    busy: set[int] = set()  # rows whose vector may change in this run: never copy from them
+    """Compare each collection's walk with its rows in the store (only the rows of the
+    collections walked are read; copy sources elsewhere are looked up per file)."""
+    plan = Plan(lookup=embedded_with_sha256(store) if _has_vectors(store) else None)
+    busy = plan.busy
     for collection_id, report in scans:
         states = store.file_states(collection_id)
+        embedded = embedded_images(store, collection_id)
         for found in report.files:
             state = states.pop(found.rel_path, None)
             if state is None:
@@ -105,7 +143,4 @@ def make_plan(store: Store, scans: list[tuple[int, ScanReport]]) -> Plan:
             movable = state.status == STATUS_FAILED or state.id in embedded
             if state.sha256 and movable:
                 plan.move_sources[state.sha256].append(state.id)
-    for image_id, sha256 in sorted(embedded.items()):
-        if sha256 and image_id not in busy:
-            plan.copy_sources.setdefault(sha256, image_id)
     return plan

@@ -1,68 +1,79 @@
 """imgsearch.models: decoding, regions of interest, ONNX models, embedder, classifier.
 
 This package imports nothing else of imgsearch; everything above it uses this public API.
+
+Names load on first use (PEP 562), so that ``from models.errors import ...`` or a CLI start-up
+never imports onnxruntime or numpy-heavy modules it does not need.
 """
 
-from models.analyzer import Analysis, ImageAnalyzer, RoiImageError
-from models.catalog import (
-    DEFAULT_MODEL_NAME,
-    LocatedModel,
-    ModelSpec,
-    available_models,
-    builtin_catalog,
-    file_sha256,
-    get_spec,
-    locate_model,
-    model_status,
-)
-from models.classifier import (
-    Category,
-    Classifications,
-    ImageClassifier,
-    ImageClassifierOptions,
-    ImageClassifierResult,
-)
-from models.decode_memory import return_freed_memory, set_decode_budget
-from models.embedder import (
-    Embedding,
-    ImageEmbedder,
-    ImageEmbedderOptions,
-    ImageEmbedderResult,
-    cosine_similarity,
-    quantize_embedding,
-)
-from models.errors import (
-    CorruptImageError,
-    DecompressionBombError,
-    EmptyImageError,
-    FileTooLargeError,
-    ImageError,
-    ImageTooLargeError,
-    ImgsearchError,
-    ModelChecksumError,
-    ModelError,
-    ModelNotFoundError,
-    ModelSpecError,
-    NotAnImageError,
-    RoiError,
-    RunningModeError,
-    TimestampError,
-    TruncatedImageError,
-    UnknownModelError,
-    UnreadableImageError,
-    UnsupportedImageError,
-)
-from models.files import (
-    MAX_FILE_BYTES,
-    image_format,
-    open_image_file,
-    read_image_file,
-    read_limited,
-)
-from models.load import HEIF_SUPPORTED, DecodedImage, load_image, pixel_sha256, to_rgb
-from models.onnx_model import ModelOutput, OnnxModel, l2_normalize, open_model
-from models.roi import RegionOfInterest, parse_roi
-from models.tasks import RunningMode
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_SOURCES: dict[str, str] = {
+    "Analysis": "models.analyzer",
+    "ImageAnalyzer": "models.analyzer",
+    "RoiImageError": "models.analyzer",
+    "DEFAULT_MODEL_NAME": "models.catalog",
+    "LocatedModel": "models.catalog",
+    "ModelSpec": "models.catalog",
+    "available_models": "models.catalog",
+    "builtin_catalog": "models.catalog",
+    "file_sha256": "models.catalog",
+    "get_spec": "models.catalog",
+    "locate_model": "models.catalog",
+    "model_status": "models.catalog",
+    "Category": "models.classifier",
+    "Classifications": "models.classifier",
+    "ImageClassifier": "models.classifier",
+    "ImageClassifierOptions": "models.classifier",
+    "ImageClassifierResult": "models.classifier",
+    "Embedding": "models.embedder",
+    "ImageEmbedder": "models.embedder",
+    "ImageEmbedderOptions": "models.embedder",
+    "ImageEmbedderResult": "models.embedder",
+    "cosine_similarity": "models.embedder",
+    "quantize_embedding": "models.embedder",
+    "CorruptImageError": "models.errors",
+    "DecompressionBombError": "models.errors",
+    "EmptyImageError": "models.errors",
+    "FileTooLargeError": "models.errors",
+    "ImageError": "models.errors",
+    "ImageTooLargeError": "models.errors",
+    "ImgsearchError": "models.errors",
+    "ModelChecksumError": "models.errors",
+    "ModelError": "models.errors",
+    "ModelNotFoundError": "models.errors",
+    "ModelSpecError": "models.errors",
+    "NotAnImageError": "models.errors",
+    "RoiError": "models.errors",
+    "RunningModeError": "models.errors",
+    "TimestampError": "models.errors",
+    "TruncatedImageError": "models.errors",
+    "UnknownModelError": "models.errors",
+    "UnreadableImageError": "models.errors",
+    "UnsupportedImageError": "models.errors",
+    "return_freed_memory": "models.decode_memory",
+    "set_decode_budget": "models.decode_memory",
+    "MAX_FILE_BYTES": "models.files",
+    "image_format": "models.files",
+    "open_image_file": "models.files",
+    "read_image_file": "models.files",
+    "read_limited": "models.files",
+    "DecodedImage": "models.load",
+    "HEIF_SUPPORTED": "models.load",
+    "load_image": "models.load",
+    "pixel_sha256": "models.load",
+    "to_rgb": "models.load",
+    "ModelOutput": "models.onnx_model",
+    "OnnxModel": "models.onnx_model",
+    "l2_normalize": "models.onnx_model",
+    "open_model": "models.onnx_model",
+    "RegionOfInterest": "models.roi",
+    "parse_roi": "models.roi",
+    "RunningMode": "models.tasks",
+}
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -127,3 +138,80 @@ __all__ = [
     "set_decode_budget",
     "to_rgb",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use."""
+    module = _SOURCES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
+    from models.analyzer import Analysis, ImageAnalyzer, RoiImageError
+    from models.catalog import (
+        DEFAULT_MODEL_NAME,
+        LocatedModel,
+        ModelSpec,
+        available_models,
+        builtin_catalog,
+        file_sha256,
+        get_spec,
+        locate_model,
+        model_status,
+    )
+    from models.classifier import (
+        Category,
+        Classifications,
+        ImageClassifier,
+        ImageClassifierOptions,
+        ImageClassifierResult,
+    )
+    from models.decode_memory import return_freed_memory, set_decode_budget
+    from models.embedder import (
+        Embedding,
+        ImageEmbedder,
+        ImageEmbedderOptions,
+        ImageEmbedderResult,
+        cosine_similarity,
+        quantize_embedding,
+    )
+    from models.errors import (
+        CorruptImageError,
+        DecompressionBombError,
+        EmptyImageError,
+        FileTooLargeError,
+        ImageError,
+        ImageTooLargeError,
+        ImgsearchError,
+        ModelChecksumError,
+        ModelError,
+        ModelNotFoundError,
+        ModelSpecError,
+        NotAnImageError,
+        RoiError,
+        RunningModeError,
+        TimestampError,
+        TruncatedImageError,
+        UnknownModelError,
+        UnreadableImageError,
+        UnsupportedImageError,
+    )
+    from models.files import (
+        MAX_FILE_BYTES,
+        image_format,
+        open_image_file,
+        read_image_file,
+        read_limited,
+    )
+    from models.load import HEIF_SUPPORTED, DecodedImage, load_image, pixel_sha256, to_rgb
+    from models.onnx_model import ModelOutput, OnnxModel, l2_normalize, open_model
+    from models.roi import RegionOfInterest, parse_roi
+    from models.tasks import RunningMode

@@ -13,6 +13,7 @@ from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
 
 from models.errors import ImageError, RoiError
 from models.frame import ContentBox, find_content_box
@@ -132,7 +133,8 @@ class ImageAnalyzer:
                 box = find_content_box(decoded.image)
                 if box is not None:
                     prepared.frame_box = box
-                    prepared.frame_tensor = self.model.preprocess(box.crop(decoded.image))
+                    prepared.frame_tensor = self.model.preprocess(
+                        self.framed_photo(source, decoded, box, rotation))
             return prepared
         except ImageError as exc:
             return exc
@@ -142,6 +144,30 @@ class ImageAnalyzer:
             log.exception("unexpected error decoding %s", name)
             return ImageError(f"cannot decode image: {type(exc).__name__}: {exc}",
                               source=name, reason="decode_failed")
+
+    def framed_photo(self, source: ImageSource, decoded: DecodedImage, box: ContentBox,
+                     rotation: int = 0) -> Image.Image:
+        """The photo inside ``box``: cut from ``decoded``, or, when a JPEG draft left it
+        smaller than the model's input, decoded again at the draft its region needs (the
+        draft is chosen for the whole image; a framed photo is a part of it)."""
+        photo = box.crop(decoded.image)
+        width, height = self.model.input_size
+        crop = self.model.spec.crop_fraction
+        if not decoded.reduced or min(photo.width * crop / width,
+                                      photo.height * crop / height) >= 1:  # fmt: skip
+            return photo
+        region = RegionOfInterest(box.left, box.top, box.right, box.bottom)
+        try:
+            if hasattr(source, "seek"):
+                source.seek(0)
+            finer = self.model.load(source, region, rotation_degrees=rotation,
+                                    max_pixels=self.max_pixels)  # fmt: skip
+        except (ImageError, RoiError, OSError, ValueError):
+            return photo  # read once already; the coarser cut is still the photo
+        left, top, right, bottom = region.to_box(finer.width, finer.height)
+        sx, sy = finer.image.width / finer.width, finer.image.height / finer.height
+        return finer.image.crop((int(left * sx), int(top * sy), max(int(left * sx) + 1,
+                                 round(right * sx)), max(int(top * sy) + 1, round(bottom * sy))))
 
     def _labels(self, probs: np.ndarray) -> list[tuple[str, float]]:
         if not self._label_names or not self.top_labels:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,10 @@ class ModelOutput:
     raw: np.ndarray | None = None
 
 
+# Opens sessions in the background (OnnxModel(background=True)); its thread starts on first use.
+_OPENER = ThreadPoolExecutor(1, thread_name_prefix="imgsearch-model-open")
+
+
 def session_options(threads: int = 0, *, spinning: bool = False) -> ort.SessionOptions:
     """Session options tuned for CPU inference next to decoding threads."""
     opts = ort.SessionOptions()
@@ -64,26 +69,49 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
 class OnnxModel:
     """A located model with an ONNX Runtime session. ``run`` is thread-safe."""
 
-    def __init__(self, located: LocatedModel, threads: int = 0, *, spinning: bool = False):
+    def __init__(self, located: LocatedModel, threads: int = 0, *, spinning: bool = False,
+                 background: bool = False):
+        """Open the model's session now, or with ``background`` in a thread, so that a caller
+        can decode images meanwhile (the first use of :attr:`session` waits for it and raises
+        what opening it raised)."""
         self.located = located
         self.spec: ModelSpec = located.spec
         self.threads = threads
+        self.num_classes: int | None = None
+        self.labels: list[str] | None = (
+            read_labels(located.labels_path) if located.labels_path is not None else None
+        )
+        self._session: ort.InferenceSession | None = None
+        self._opening: Future[None] | None = None
+        if background:
+            self._opening = _OPENER.submit(self._open, spinning)
+        else:
+            self._open(spinning)
+
+    def _open(self, spinning: bool) -> None:
+        located = self.located
         try:
-            self.session = ort.InferenceSession(
-                str(located.path), sess_options=session_options(threads, spinning=spinning),
+            session = ort.InferenceSession(
+                str(located.path), sess_options=session_options(self.threads, spinning=spinning),
                 providers=["CPUExecutionProvider"],
             )
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelSpecError(f"cannot load ONNX model {located.path}: {exc}") from exc
-        self._check_graph()
-        self.labels: list[str] | None = (
-            read_labels(located.labels_path) if located.labels_path is not None else None
-        )
+        self._check_graph(session)
         if self.labels is not None and self.num_classes and len(self.labels) != self.num_classes:
             raise ModelSpecError(
                 f"{located.labels_path} has {len(self.labels)} labels but model "
                 f"'{self.name}' outputs {self.num_classes} classes"
             )
+        self._session = session
+
+    @property
+    def session(self) -> ort.InferenceSession:
+        """The ONNX Runtime session (waits for a background open)."""
+        if self._session is None and self._opening is not None:
+            self._opening.result()
+        assert self._session is not None
+        return self._session
 
     # ------------------------------------------------------------------ properties
     @property
@@ -107,10 +135,10 @@ class OnnxModel:
     def has_class_head(self) -> bool:
         return self.spec.probs_output is not None
 
-    def _check_graph(self) -> None:
+    def _check_graph(self, session: ort.InferenceSession) -> None:
         spec = self.spec
-        inputs = {i.name: i for i in self.session.get_inputs()}
-        outputs = {o.name: o for o in self.session.get_outputs()}
+        inputs = {i.name: i for i in session.get_inputs()}
+        outputs = {o.name: o for o in session.get_outputs()}
         problems = []
         if spec.input_name not in inputs:
             problems.append(f"no input '{spec.input_name}' (has {sorted(inputs)})")
@@ -127,7 +155,6 @@ class OnnxModel:
         if problems:
             raise ModelSpecError(f"model '{spec.name}' ({self.located.path}): " +
                                  "; ".join(problems))
-        self.num_classes = None
         if spec.probs_output is not None:
             classes = outputs[spec.probs_output].shape[-1]
             self.num_classes = classes if isinstance(classes, int) else None

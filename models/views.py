@@ -78,11 +78,13 @@ def region_image(decoded: DecodedImage, roi: RegionOfInterest | None) -> Image.I
 
 
 def view_images(image: Image.Image, rotations: Sequence[int] = ROTATIONS,
-                frame: ContentBox | None = None) -> list[tuple[str, Image.Image]]:
-    """``(name, image)`` for each rotation of the whole image, then of the framed photo."""
+                frame: ContentBox | None = None, photo: Image.Image | None = None
+                ) -> list[tuple[str, Image.Image]]:  # fmt: skip
+    """``(name, image)`` for each rotation of the whole image, then of the framed photo
+    (``photo``, else cut from ``image``)."""
     views = [("full" if r == 0 else f"full@{r}", turn(image, r)) for r in rotations]
     if frame is not None:
-        photo = frame.crop(image)
+        photo = photo if photo is not None else frame.crop(image)
         views += [("frame" if r == 0 else f"frame@{r}", turn(photo, r)) for r in rotations]
     return views
 
@@ -108,7 +110,9 @@ def analyze_views(analyzer: ImageAnalyzer, source: object, roi: object = None, *
     region = prepared.region
     image = region_image(prepared.decoded, region).convert("RGB")
     frame = find_content_box(image) if frames and region is None else None
-    extra = view_images(image, rotations, frame)[1:]  # view 0 comes from the plain path
+    photo = (analyzer.framed_photo(source, prepared.decoded, frame, analyzer.rotation_degrees)
+             if frame is not None else None)  # fmt: skip
+    extra = view_images(image, rotations, frame, photo)[1:]  # view 0: the plain path
     model = analyzer.model
     embeddings = [base.embedding[None]]
     if extra:

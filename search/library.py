@@ -76,11 +76,13 @@ class Library:
     def model_stamp(self) -> ModelStamp | None:
         return self.store.model_stamp()
 
-    def load_model(self, name: str | None = None, *, bind: bool = False) -> OnnxModel:
+    def load_model(self, name: str | None = None, *, bind: bool = False,
+                   background: bool = False) -> OnnxModel:
         """The library's ONNX model; another one than recorded is refused.
 
         ``name`` defaults to the settings' model, then the recorded one, then the default.
-        ``bind`` records the model in a new library (the indexer does this).
+        ``bind`` records the model in a new library (the indexer does this). ``background``
+        opens its ONNX session in a thread (the indexer decodes meanwhile).
         """
         recorded = self.store.model_stamp()
         wanted = name or self.settings.model or (recorded.name if recorded else DEFAULT_MODEL_NAME)
@@ -99,7 +101,8 @@ class Library:
                     f"of two models are never mixed. Search with --model {recorded.name}, or "
                     f"switch the library with `imgsearch reindex --model {stamp.name}`"
                 )
-            self._model = OnnxModel(located, threads=self.settings.threads)
+            self._model = OnnxModel(located, threads=self.settings.threads,
+                                    background=background)
             return self._model
 
     def _model_search_path(self) -> tuple[Path, ...]:

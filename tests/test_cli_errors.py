@@ -31,7 +31,9 @@ CANNOT_DROP_ROOT = os.geteuid() == 0 and not SETPRIV
 
 def leaf_commands(group: click.Group, prefix: str = "") -> set[str]:
     names: set[str] = set()
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # the root group loads its commands lazily
+        command = group.get_command(ctx, name)
         if isinstance(command, click.Group):
             names |= leaf_commands(command, f"{prefix}{name} ")
         else:

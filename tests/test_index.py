@@ -301,6 +301,22 @@ def test_auto_switches_and_records_recall(tmp_path: Path) -> None:
     np.testing.assert_array_equal(got[:, 0], ids[1000:1010])
 
 
+def test_tuned_recall_holds_on_queries_it_was_not_tuned_on() -> None:
+    """The recall target is met by fresh queries (never stored, never sampled), and the
+    recorded figure is the held-out sample's, not the tuning sample's."""
+    x = clustered(6300, seed=8, clusters=60)
+    stored, fresh = x[:6000], x[6000:]  # same distribution; the fresh ones are not indexed
+    ids = make_ids(6000)
+    config = IndexConfig(recall_sample=300, ivf_niter=8, ivf_nlist=160)
+    index = VectorIndex.build(ids, stored, "ivf-sq8", config=config)
+    assert index.info["recall_target_met"] and index.recall >= config.target_recall
+    assert index.info["recall_tuning"] >= config.target_recall + config.recall_margin
+    _, got = index.search(fresh, 10)
+    truth = exact(stored, ids, fresh, 10)
+    recall = np.mean([len(np.intersect1d(a, b)) for a, b in zip(got, truth, strict=True)]) / 10
+    assert recall >= config.target_recall - 0.01, (recall, index.info["recall_trace"])
+
+
 def test_auto_falls_back_to_flat_when_recall_unreachable() -> None:
     x = clustered(1200, seed=6)
     config = IndexConfig(auto_threshold=1000, recall_sample=100, target_recall=1.5,

@@ -182,7 +182,10 @@ def test_plan_compares_size_and_mtime_only(tree: Path, tmp_path: Path) -> None:
     assert {s.rel_path for s in plan.vanished.values()} == {"gone.jpg", "gone-failed.jpg"}
     assert set(plan.move_sources) == {"sha-gone.jpg", "sha-gone-failed.jpg"}
     # rows whose vector may change this run are never copy sources
-    assert set(plan.copy_sources) == {"sha-a.jpg", "sha-gone.jpg"}
+    sources = {f"sha-{rel}": plan.copy_source(f"sha-{rel}") for rel in
+               ("a.jpg", "B.JPEG", "c.png", "f.tiff", "gone.jpg", "sub/d.webp", "new.jpg")}
+    assert {sha for sha, found in sources.items() if found is not None} == {
+        "sha-a.jpg", "sha-gone.jpg"}
     moved = plan.claim_move("sha-gone.jpg")
     assert moved is not None and plan.claim_move("sha-gone.jpg") is None
     assert moved not in plan.vanished

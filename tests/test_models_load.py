@@ -265,8 +265,9 @@ def test_draft_decode_of_12mp_jpeg_matches_full_decode(model: OnnxModel, big_jpe
                                                        ) -> None:
     drafted = model.load(big_jpeg)
     assert drafted.reduced and (drafted.width, drafted.height) == (4000, 3000)
-    # At least twice the model input is kept over the centre-cropped region.
-    assert drafted.image.height * model.spec.crop_fraction >= 2 * 224
+    # The smallest DCT scale (1/8) that still keeps the model input over the centre crop.
+    assert drafted.image.size == (500, 375)
+    assert drafted.image.height * model.spec.crop_fraction >= 224
     full = load_image(big_jpeg, draft_size=None)
     assert not full.reduced
     assert cos(model.embed_images([drafted])[0], model.embed_images([full])[0]) >= 0.99

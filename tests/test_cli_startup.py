@@ -1,0 +1,117 @@
+"""Start-up of the command line: help and light commands do not load the heavy libraries.
+
+Each check runs ``imgsearch`` in a fresh interpreter and reads ``sys.modules`` at exit: a
+behaviour (what a command loads), not a timing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from cli.main import LAZY_COMMANDS, cli, load_all_commands, short_help
+from tests.cli_process import REPO, cli_env, relative_library
+from tests.indexer_helpers import photo_paths
+
+HEAVY = ("onnxruntime", "faiss", "sqlalchemy", "alembic", "numpy", "PIL", "flask", "mako")
+
+PROBE = """
+import atexit, json, sys
+HEAVY = set(json.loads(sys.argv[1]))
+def report():
+    loaded = sorted({m.split('.')[0] for m in sys.modules} & HEAVY)
+    sys.__stderr__.write('LOADED ' + json.dumps(loaded) + '\\n')
+atexit.register(report)
+sys.argv = ['imgsearch', *sys.argv[2:]]
+from cli.main import main
+main()
+"""
+
+
+def loaded_by(*args: str) -> tuple[list[str], subprocess.CompletedProcess[str]]:
+    """The heavy top-level packages that ``imgsearch ARGS`` imported, and the process."""
+    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(HEAVY), *args], cwd=REPO,
+                          env=cli_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+    line = next(x for x in done.stderr.splitlines() if x.startswith("LOADED "))
+    return json.loads(line.removeprefix("LOADED ")), done
+
+
+@pytest.mark.parametrize("args", [("--help",), ("index", "--help"), ("--version",)])
+def test_help_imports_no_heavy_library(args: tuple[str, ...]) -> None:
+    loaded, done = loaded_by(*args)
+    assert done.returncode == 0, done.stderr
+    assert "Usage:" in done.stdout or "version" in done.stdout
+    assert loaded == [], f"imgsearch {' '.join(args)} imported {loaded}"
+
+
+def test_root_help_lists_every_command_with_its_own_help() -> None:
+    load_all_commands()
+    ctx = click.Context(cli)
+    registered = {name: cli.commands[name] for name in cli.commands}
+    assert set(registered) == set(LAZY_COMMANDS)
+    for name, command in registered.items():
+        module, text = LAZY_COMMANDS[name]
+        assert command.callback.__module__ == module or isinstance(command, click.Group)
+        for limit in (30, 60, 200):
+            assert short_help(text, limit) == command.get_short_help_str(limit), name
+    assert cli.list_commands(ctx) == sorted(LAZY_COMMANDS)
+
+
+def test_every_subcommand_is_reachable_through_the_lazy_group() -> None:
+    """A group's subcommands, defined in any module of the cli package, are all there when
+    only that group was looked up (as `imgsearch GROUP SUB` does in a fresh process)."""
+    load_all_commands()
+    groups = {name: sorted(command.commands) for name, command in cli.commands.items()
+              if isinstance(command, click.Group)}  # fmt: skip
+    probe = ("import json, click; from cli.main import cli; "
+             "ctx = click.Context(cli); names = json.loads(input()); "
+             "print(json.dumps({n: sorted(cli.get_command(ctx, n).commands) for n in names}))")
+    done = subprocess.run([sys.executable, "-c", probe], input=json.dumps(sorted(groups)),
+                          cwd=REPO, env=cli_env(), capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == groups
+
+
+def test_index_kind_choices_are_the_index_registry() -> None:
+    from cli.index_cmds import INDEX_KINDS
+    from search.index import ALL_KINDS
+
+    assert INDEX_KINDS == ALL_KINDS
+
+
+def test_opening_a_library_at_head_does_not_load_alembic(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    from search import migrate
+
+    assert migrate.light_head() == migrate.head_revision()
+    relative_library(tmp_path, photo_paths(data_dir, 3), models_dir)
+    loaded, done = loaded_by("--library", str(tmp_path / "imgsearch-library"), "stats")
+    assert done.returncode == 0 and "3 indexed" in done.stdout, done.stderr
+    assert "alembic" not in loaded
+
+
+def test_model_opened_in_the_background_embeds_alike_and_reports_errors_on_use(
+    models_dir: Path,
+) -> None:
+    """``imgsearch index`` opens its ONNX session while the first files decode."""
+    import dataclasses
+
+    import numpy as np
+
+    from models import ModelSpecError, OnnxModel, locate_model
+
+    located = locate_model("mobilenet_v3_small_100", [models_dir])
+    batch = np.random.default_rng(0).integers(0, 255, (2, 224, 224, 3), dtype=np.uint8)
+    eager = OnnxModel(located).run(batch).embeddings
+    assert np.allclose(OnnxModel(located, background=True).run(batch).embeddings, eager)
+    wrong = dataclasses.replace(located, spec=dataclasses.replace(located.spec, dimension=512))
+    broken = OnnxModel(wrong, background=True)  # no error yet: nothing has used it
+    with pytest.raises(ModelSpecError, match="512"):
+        broken.run(batch)
