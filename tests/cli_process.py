@@ -4,13 +4,13 @@ test's choosing, with only the environment the test gives it (no IMGSEARCH_* lea
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.served import serving
 
 REPO = Path(__file__).resolve().parent.parent
 ENTRY = [sys.executable, "-u", "-c", "from cli.main import main; main()"]
@@ -45,30 +45,8 @@ def served(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = No
            ) -> Iterator[str]:  # fmt: skip
     """``imgsearch [ARGS] serve --port 0`` (waitress, as a user runs it); yields the base URL."""
     command = [*ENTRY, *args, "serve", "--host", "127.0.0.1", "--port", "0", "--threads", "4"]
-    process = subprocess.Popen(command, cwd=cwd, env=cli_env(env), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        url, lines = None, []
-        while time.monotonic() < deadline and url is None:
-            line = process.stdout.readline() if process.stdout else ""
-            if not line:
-                if process.poll() is not None:
-                    break
-                continue
-            lines.append(line)
-            match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-            if match:
-                url = f"http://127.0.0.1:{match.group(1)}"
-        assert url, "server did not start:\n" + "".join(lines)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serving(command, cwd, cli_env(env)) as server:
+        yield server.url
 
 
 def relative_library(cwd: Path, photos: Sequence[Path], models_dir: Path) -> list[int]:

@@ -65,12 +65,10 @@ class Served:
 
 
 @contextmanager
-def serve(library: Path, models_dir: Path, *extra: str, host: str = "127.0.0.1",
-          env: dict[str, str] | None = None) -> Iterator[Served]:  # fmt: skip
-    """`imgsearch serve --port 0` in a subprocess, until its URL is printed; stopped after."""
-    command = [*CLI, "--library", str(library), "--model-path", str(models_dir), "serve",
-               "--host", host, "--port", "0", "--threads", "4", *extra]  # fmt: skip
-    process = subprocess.Popen(command, cwd=REPO, env=env or cli_env(), text=True,
+def serving(command: list[str], cwd: Path, env: dict[str, str]) -> Iterator[Served]:
+    """Run an `imgsearch ... serve --port 0` command line until it prints the URL it serves
+    at; stopped after. Every server of the tests starts here."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, text=True, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     served = Served("", process)
     try:
@@ -96,6 +94,16 @@ def serve(library: Path, models_dir: Path, *extra: str, host: str = "127.0.0.1",
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def serve(library: Path, models_dir: Path, *extra: str, host: str = "127.0.0.1",
+          env: dict[str, str] | None = None) -> Iterator[Served]:  # fmt: skip
+    """`imgsearch --library LIBRARY serve --port 0` in a subprocess (see :func:`serving`)."""
+    command = [*CLI, "--library", str(library), "--model-path", str(models_dir), "serve",
+               "--host", host, "--port", "0", "--threads", "4", *extra]  # fmt: skip
+    with serving(command, REPO, env or cli_env()) as served:
+        yield served
 
 
 def _drain(process: subprocess.Popen[str], lines: list[str]) -> None:

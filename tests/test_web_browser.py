@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import WAIT_S, chromium, require_chromium
+from tests.served import serving
 from tests.web_library import (
     EDITED_ORIGINAL,
     QUERY_NAME,
@@ -51,32 +51,8 @@ def server(weblib: WebLibrary) -> Iterator[str]:
         "--library", str(weblib.settings.library), "--model-path", str(weblib.models_dir),
         "serve", "--host", "127.0.0.1", "--port", "0", "--threads", "4",
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        url = None
-        lines = []
-        while time.monotonic() < deadline and url is None:
-            line = process.stdout.readline() if process.stdout else ""
-            if not line:
-                if process.poll() is not None:
-                    break
-                continue
-            lines.append(line)
-            match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-            if match:
-                url = f"http://127.0.0.1:{match.group(1)}"
-        assert url, "server did not start:\n" + "".join(lines)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serving(command, REPO, {**os.environ, "PYTHONPATH": str(REPO)}) as served:
+        yield served.url
 
 
 @pytest.fixture(scope="module")

@@ -14,17 +14,18 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from tests.browser import WAIT_S, chromium, require_chromium
+from tests.served import serving
 from tests.web_library import EDITED_ORIGINAL, make_extra_collection, run_index
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,54 +55,21 @@ def home(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: P
     return root
 
 
-def start_server(cwd: Path, models_dir: Path) -> tuple[subprocess.Popen, str]:
-    """`imgsearch serve --port 0` run in ``cwd`` without --library; returns it and its URL."""
-    command = [
-        sys.executable,
-        "-u",
-        "-c",
-        "from cli.main import main; main()",
-        "--model-path",
-        str(models_dir),
-        "serve",
-        "--port",
-        "0",
-        "--threads",
-        "4",
-    ]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("IMGSEARCH_LIBRARY", None)
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    deadline, lines = time.monotonic() + 60, []
-    while time.monotonic() < deadline:
-        line = process.stdout.readline() if process.stdout else ""
-        if not line and process.poll() is not None:
-            break
-        lines.append(line)
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        if match:
-            return process, f"http://127.0.0.1:{match.group(1)}"
-    stop(process)
-    raise AssertionError("server did not start:\n" + "".join(lines))
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+@contextmanager
+def serve_here(cwd: Path, models_dir: Path) -> Iterator[str]:
+    """`imgsearch serve --port 0` run in ``cwd`` without --library: the relative default."""
+    command = [sys.executable, "-u", "-c", "from cli.main import main; main()",
+               "--model-path", str(models_dir), "serve", "--port", "0",
+               "--threads", "4"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "IMGSEARCH_LIBRARY"}
+    with serving(command, cwd, {**env, "PYTHONPATH": str(REPO)}) as served:
+        yield served.url
 
 
 @pytest.fixture(scope="module")
 def server(home: Path, models_dir: Path) -> Iterator[str]:
-    process, url = start_server(home, models_dir)
-    try:
+    with serve_here(home, models_dir) as url:
         yield url
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -277,15 +245,12 @@ def test_label_results_come_in_pages(browser, server, artifacts_dir):  # type: i
 
 
 def test_no_library_notice_says_it_once(browser, tmp_path, models_dir):  # type: ignore[no-untyped-def]
-    process, url = start_server(tmp_path, models_dir)  # no imgsearch-library here
-    try:
+    with serve_here(tmp_path, models_dir) as url:  # no imgsearch-library here
         for page in ("/", "/browse", "/library"):
             browser.get(url + page)
             notice = browser.find_element(By.CSS_SELECTOR, ".notice").text
             assert notice.startswith("No library yet. Nothing has been indexed."), notice
             assert notice.count("No library yet") == 1 and notice.count("indexed") == 1, notice
-    finally:
-        stop(process)
 
 
 def test_the_region_box_takes_fractions_or_pixels(browser, server, data_dir):  # type: ignore[no-untyped-def]
