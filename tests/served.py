@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import threading
@@ -36,6 +37,19 @@ def run_cli(library: Path, models_dir: Path, *args: str, timeout: float = 300,
     return subprocess.run(command, cwd=REPO, env=env or cli_env(), capture_output=True,
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL,
                           preexec_fn=cap)  # fmt: skip
+
+
+def indexed_library(folder: Path, data_dir: Path, models_dir: Path, count: int) -> Path:
+    """``folder/photos`` with the first ``count`` UKBench photos, indexed through the CLI into
+    ``folder/library``; returns the library."""
+    photos = folder / "photos"
+    photos.mkdir(parents=True, exist_ok=True)
+    for src in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:count]:
+        shutil.copyfile(src, photos / src.name)
+    library = folder / "library"
+    made = run_cli(library, models_dir, "index", "--no-progress", str(photos))
+    assert made.returncode == 0, made.stderr
+    return library
 
 
 def start_cli(library: Path, models_dir: Path, *args: str) -> subprocess.Popen[str]:

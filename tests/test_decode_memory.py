@@ -19,7 +19,7 @@ import requests
 from models import ImageTooLargeError, load_image
 from models.decode_memory import DecodeBudget
 from tests.hostile import GIB, PeakRss, make_memory_bombs
-from tests.served import cli_env, run_cli, serve, start_cli
+from tests.served import cli_env, indexed_library, run_cli, serve, start_cli
 
 pytestmark = pytest.mark.slow
 LIMIT = int(1.5 * GIB)
@@ -33,13 +33,7 @@ def bombs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 @pytest.fixture(scope="module")
 def small_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path,
                   models_dir: Path) -> Path:  # fmt: skip
-    photos = tmp_path_factory.mktemp("photos")
-    for src in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:8]:
-        shutil.copyfile(src, photos / src.name)
-    library = photos.parent / "memlib"
-    made = run_cli(library, models_dir, "index", "--no-progress", str(photos))
-    assert made.returncode == 0, made.stderr
-    return library
+    return indexed_library(tmp_path_factory.mktemp("memory"), data_dir, models_dir, 8)
 
 
 def test_a_wide_image_is_reduced_before_it_is_widened(bombs: list[Path]) -> None:

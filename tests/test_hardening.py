@@ -15,20 +15,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.served import run_cli, serve
+from tests.served import indexed_library, run_cli, serve
 
 BIG = "9223372036854775808"  # 2**63: one more than SQLite's largest integer
 
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path) -> Path:
-    photos = tmp_path_factory.mktemp("hphotos")
-    for src in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:6]:
-        shutil.copyfile(src, photos / src.name)
-    lib = photos.parent / "hlib"
-    made = run_cli(lib, models_dir, "index", "--no-progress", str(photos))
-    assert made.returncode == 0, made.stderr
-    return lib
+    return indexed_library(tmp_path_factory.mktemp("hardening"), data_dir, models_dir, 6)
 
 
 @pytest.fixture(scope="module")

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.served import run_cli, serve
+from tests.served import indexed_library, serve
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):  # type: ignore[no-untyped-def]
-    photos = tmp_path_factory.mktemp("pphotos")
-    for src in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:3]:
-        shutil.copyfile(src, photos / src.name)
-    library = photos.parent / "plib"
-    made = run_cli(library, models_dir, "index", "--no-progress", str(photos))
-    assert made.returncode == 0, made.stderr
+    folder = tmp_path_factory.mktemp("protocol")
+    library = indexed_library(folder, data_dir, models_dir, 3)
+    photos = folder / "photos"
     with serve(library, models_dir) as running:
         running.photos = photos  # type: ignore[attr-defined]
         yield running

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from models import MAX_FILE_BYTES
-from tests.served import run_cli
+from tests.served import indexed_library, run_cli
 
 CAP = 6 * 1024**3  # address space of each command (ONNX Runtime reserves some)
 COMMANDS = [
@@ -26,13 +26,7 @@ COMMANDS = [
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path) -> Path:
-    photos = tmp_path_factory.mktemp("qphotos")
-    for src in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:4]:
-        shutil.copyfile(src, photos / src.name)
-    lib = photos.parent / "qlib"
-    made = run_cli(lib, models_dir, "index", "--no-progress", str(photos))
-    assert made.returncode == 0, made.stderr
-    return lib
+    return indexed_library(tmp_path_factory.mktemp("query"), data_dir, models_dir, 4)
 
 
 def _hostile(folder: Path) -> dict[str, tuple[Path, str]]:
