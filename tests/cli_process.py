@@ -66,3 +66,31 @@ def relative_library(cwd: Path, photos: Sequence[Path], models_dir: Path) -> lis
     others = [hit["id"] for hit in json.loads(found.stdout)["results"]]
     assert len(others) == len(photos) - 1
     return others
+
+
+def run_on_a_terminal(command: Sequence[str], env: Mapping[str, str], timeout: float = 120
+                      ) -> str:  # fmt: skip
+    """Run ``command`` with stderr on a 30x100 pseudo-terminal (where progress bars show);
+    returns what the terminal got. The command must succeed."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    process = subprocess.Popen(list(command), cwd=REPO, env=dict(env), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=slave)  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert process.wait(timeout=timeout) == 0
+    return b"".join(chunks).decode("utf-8", "replace")

@@ -19,6 +19,7 @@ from PIL import Image
 from cli.main import cli
 from search.library import Library
 from search.settings import Settings
+from tests.cli_process import ENTRY, REPO, run_on_a_terminal
 from tests.indexer_helpers import copy_photos, photo_paths
 
 REQUIRED_KEYS = {"added", "updated", "moved", "removed", "failed", "images_per_second"}
@@ -163,33 +164,8 @@ def test_errors_are_clear(run, tmp_path) -> None:  # type: ignore[no-untyped-def
 
 def _run_on_a_terminal(args: list[str]) -> str:
     """Run the CLI with stderr on a 30x100 pseudo-terminal; return what the terminal got."""
-    import fcntl
-    import pty
-    import subprocess
-    import sys
-    import termios
-
-    repo = Path(__file__).resolve().parent.parent
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from cli.main import main; main()", *args], cwd=repo,
-        env={**os.environ, "PYTHONPATH": str(repo)}, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=slave,
-    )  # fmt: skip
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    assert process.wait(timeout=120) == 0
-    return b"".join(chunks).decode("utf-8", "replace")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return run_on_a_terminal([*ENTRY, *args], env)
 
 
 def test_progress_bar_on_a_terminal_only(tmp_path, data_dir, models_dir) -> None:  # type: ignore[no-untyped-def]

@@ -4,18 +4,16 @@ library by lowering the 500-image threshold in that process)."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
 import shutil
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
+
+from tests.cli_process import run_on_a_terminal
 
 REPO = Path(__file__).resolve().parent.parent
 PHOTOS = 96
@@ -106,25 +104,9 @@ def test_summary_reports_learning_apart(tmp_path: Path, photos: Path, models_dir
 def test_learning_shows_a_progress_bar(tmp_path: Path, photos: Path, models_dir: Path) -> None:
     args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir), "index",
             str(photos)]  # fmt: skip
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    process = subprocess.Popen([*_cli(40, 1000), *args], cwd=REPO, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=slave,
-                               env={**os.environ, "PYTHONPATH": str(REPO),
-                                    "PEAK_FILE": str(tmp_path / "peak-kib")})  # fmt: skip
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    assert process.wait(timeout=300) == 0
-    shown = b"".join(chunks).decode("utf-8", "replace").replace("\r", "\n").splitlines()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PEAK_FILE": str(tmp_path / "peak-kib")}
+    shown = run_on_a_terminal([*_cli(40, 1000), *args], env, timeout=300)
+    shown = shown.replace("\r", "\n").splitlines()
     bar = [line.strip() for line in shown if "learning the whitening:" in line]
     assert bar, shown
     final = bar[-1]
