@@ -16,11 +16,12 @@ import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from models.errors import ImageTooLargeError
+
+if TYPE_CHECKING:  # the strip helpers import them when called (the CLI sets the budget
+    from PIL import Image  # before it knows whether anything will be decoded)
 
 MIB = 1024 * 1024
 #: bytes that all decodes of one process may hold at once (see :func:`set_decode_budget`)
@@ -112,6 +113,9 @@ def _strips(height: int, rows: int) -> Iterator[tuple[int, int]]:
 def scale_wide_to_l(im: Image.Image) -> Image.Image:
     """16/32-bit integer or float greyscale -> 8-bit L, scaled (not clipped), in strips:
     never more than a strip in 32-bit floats besides the source and the result."""
+    import numpy as np
+    from PIL import Image
+
     width, height = im.size
     rows = _strip_rows(width, 8)
     floating = im.mode == "F"
@@ -150,6 +154,8 @@ def reduce_factor(full: tuple[int, int], needed: tuple[float, float]) -> int:
 
 def reduce_in_strips(im: Image.Image, factor: int, to_rgb: object) -> Image.Image:
     """``to_rgb(im).reduce(factor)`` computed a strip at a time (``to_rgb``: mode -> RGB)."""
+    from PIL import Image
+
     width, height = im.size
     rows = _strip_rows(width, 4, factor)
     out = Image.new("RGB", (math.ceil(width / factor), math.ceil(height / factor)))
