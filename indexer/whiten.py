@@ -8,14 +8,16 @@ yet, or when it has grown :data:`RELEARN_GROWTH` times since the last one (up to
 library then rebuilds its index in the whitened space.
 
 The sample is streamed: :data:`THREADS` threads each take :data:`CHUNK` photos at a time,
-decode them (JPEG draft, shorter side cut to :data:`search.augment.WORK_SIDE`), edit and embed
-them; the edits' differences to the photos' stored vectors are added to one covariance
+decode them (JPEG draft), edit them (defined on a copy whose shorter side is
+:data:`search.augment.WORK_SIDE`, made at the resolution the network reads) and embed them;
+the edits' differences to the photos' stored vectors are added to one covariance
 (:class:`search.whitening.EditCovariance`) in sample order, so memory does not grow with the
 sample and the result does not depend on thread timing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import deque
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from models import ImageError, OnnxModel
-from search.augment import augment, working_copy
+from search.augment import WORK_SIDE, augment, edit_side
 from search.library import Library
 from search.whitening import (
     DEFAULT_EDITS_PER_IMAGE,
@@ -38,6 +40,11 @@ from search.whitening import (
     sample_indices,
     whitening_from_edits,
 )
+
+try:  # a declared dependency; an environment installed before it learns unlimited
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover
+    threadpool_limits = None
 
 log = logging.getLogger(__name__)
 
@@ -120,16 +127,27 @@ def update_whitening(library: Library, model: OnnxModel, *, seed: int = 0,
               in enumerate(_paths(library, chosen))]  # fmt: skip
     edits = EditCovariance(background.shape[1])
     per_image = edits_per_image(len(ids), len(sample))
-    read = _stream_edits(sample, model, edits, per_image, seed, progress)
-    try:
-        if not read:
-            raise WhiteningError("no photo of the sample could be read")
-        whitening = whitening_from_edits(edits, background)
-    except WhiteningError as error:
-        return WhiteningRun("skipped", str(error))
+    with _one_blas_thread():
+        read = _stream_edits(sample, model, edits, per_image, seed, progress)
+        try:
+            if not read:
+                raise WhiteningError("no photo of the sample could be read")
+            whitening = whitening_from_edits(edits, background)
+        except WhiteningError as error:
+            return WhiteningRun("skipped", str(error))
     library.set_whitening(whitening)
     return WhiteningRun("learned", reason, read, whitening.pairs,
                         time.monotonic() - started, time.process_time() - cpu)
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
+    """numpy's BLAS in one thread while learning: the covariance products run beside the
+    ONNX threads, and the eigendecompositions of a 1024 x 1024 matrix took 2-20x longer in two
+    BLAS threads than in one whenever another process wanted a core (measured: 0.35 s alone,
+    1-7 s on a busy 2-core machine)."""
+    if threadpool_limits is None:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 Item = tuple[int, Path, np.ndarray]  # (place in the sample, file, its stored vector)
@@ -141,15 +159,16 @@ def _edit_chunk(items: Sequence[Item], model: OnnxModel, per_image: int, seed: i
     anchors: list[np.ndarray] = []
     views = []
     read = 0
+    side = edit_side(model.input_size, model.spec.crop_fraction)  # what the network reads
     for place, path, anchor in items:
         try:
-            photo = working_copy(model.load(path).image)
+            photo = model.load(path).image  # RGB
         except (ImageError, OSError) as error:  # changed or gone since it was indexed
             log.info("whitening sample: skipping %s: %s", path, error)
             continue
         read += 1
         rng = np.random.default_rng([seed, place])
-        views += [augment(photo, rng) for _ in range(per_image)]
+        views += [augment(photo, rng, side, WORK_SIDE) for _ in range(per_image)]
         anchors += [anchor] * per_image
     if not views:
         return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), read

@@ -12,6 +12,7 @@ tuned to the test edits: random glyph strings instead of words, shapes, no UI sc
 from __future__ import annotations
 
 import io
+import math
 import string
 
 import numpy as np
@@ -31,21 +32,29 @@ def _glyphs(rng: Rng, lo: int, hi: int) -> str:
     return "".join(_GLYPHS[i] for i in rng.integers(0, len(_GLYPHS), int(rng.integers(lo, hi))))
 
 
-def random_crop(img: Image.Image, rng: Rng, min_area: float = 0.35) -> Image.Image:
-    """A crop of ``min_area``-100 % of the area with a mildly changed aspect ratio."""
-    w, h = img.size
+def crop_box(size: tuple[int, int], rng: Rng, min_area: float = 0.35
+             ) -> tuple[int, int, int, int]:  # fmt: skip
+    """A crop of ``min_area``-100 % of the area of an image of ``size``, with a mildly
+    changed aspect ratio: ``(left, top, right, bottom)``."""
+    w, h = size
     area = rng.uniform(min_area, 1.0)
     aspect = float(np.exp(rng.uniform(-0.3, 0.3)))
     cw = max(1, min(w, int(w * np.sqrt(area * aspect))))
     ch = max(1, min(h, int(h * np.sqrt(area / aspect))))
     x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
-    return img.crop((x, y, x + cw, y + ch))
+    return x, y, x + cw, y + ch
+
+
+def random_crop(img: Image.Image, rng: Rng, min_area: float = 0.35) -> Image.Image:
+    """A crop of ``min_area``-100 % of the area with a mildly changed aspect ratio."""
+    return img.crop(crop_box(img.size, rng, min_area))
 
 
 def hue_rotate(img: Image.Image, rng: Rng) -> Image.Image:
-    hsv = np.asarray(img.convert("HSV")).copy()
-    hsv[..., 0] = (hsv[..., 0].astype(np.int32) + int(rng.integers(20, 236))) % 256
-    return Image.fromarray(hsv, "HSV").convert("RGB")
+    shift = int(rng.integers(20, 236))
+    hue, sat, val = img.convert("HSV").split()
+    hue = hue.point([(v + shift) % 256 for v in range(256)])
+    return Image.merge("HSV", (hue, sat, val)).convert("RGB")
 
 
 def colour_jitter(img: Image.Image, rng: Rng) -> Image.Image:
@@ -112,26 +121,45 @@ def jpeg(img: Image.Image, rng: Rng) -> Image.Image:
         return out.convert("RGB")
 
 
-def working_copy(img: Image.Image, short_side: int | None = None) -> Image.Image:
-    """``img`` as RGB, reduced so that its shorter side is at most ``short_side`` (default
-    :data:`WORK_SIDE`).
-
-    The embedding sees 224 px, and the smallest crop of :func:`augment` keeps 59 % of a side,
-    so 448 px keep every edit at or above the network's resolution while a 12 MP photo costs
-    what a web-size one does (and blur or JPEG strength no longer depends on the camera)."""
-    img = img.convert("RGB")
-    scale = (short_side or WORK_SIDE) / min(img.size)
-    if scale >= 1:
-        return img
-    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-    return img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+def edit_side(input_size: tuple[int, int], crop_fraction: float = 1.0) -> int:
+    """The shorter side an edit needs to keep every pixel a network reads: its input over
+    the central crop it takes (224 / 0.875 = 256 for the TF-slim MobileNets)."""
+    return math.ceil(max(input_size) / max(1e-6, crop_fraction))
 
 
-def augment(img: Image.Image, rng: Rng) -> Image.Image:
-    """One random edit chain of an RGB photo (each step with its own probability)."""
-    img = img.convert("RGB")
-    if rng.random() < 0.7:
-        img = random_crop(img, rng)
+def _start(img: Image.Image, rng: Rng, side: int | None, work: int | None
+           ) -> tuple[Image.Image, float]:  # fmt: skip
+    """The first step of :func:`augment`: the random crop (70 %), drawn on the working copy
+    (``img`` with its shorter side cut to ``work``), then reduced to the shorter side
+    ``side``; one resize from ``img`` makes both. Returns it and its pixels per working-copy
+    pixel."""
+    k = 1.0 if work is None else min(1.0, work / min(img.size))
+    size = (max(1, round(img.width * k)), max(1, round(img.height * k)))  # the working copy
+    box = crop_box(size, rng) if rng.random() < 0.7 else (0, 0, *size)
+    w, h = box[2] - box[0], box[3] - box[1]
+    scale = 1.0 if side is None else min(1.0, side / min(w, h))
+    if k == 1.0 and scale == 1.0:
+        return (img if box == (0, 0, *img.size) else img.crop(box)), 1.0
+    out = (max(1, round(w * scale)), max(1, round(h * scale)))
+    source = (box[0] / k, box[1] / k, min(img.width, box[2] / k), min(img.height, box[3] / k))
+    return img.resize(out, Image.Resampling.BILINEAR, box=source, reducing_gap=2.0), scale
+
+
+def augment(img: Image.Image, rng: Rng, side: int | None = None, work: int | None = None
+            ) -> Image.Image:  # fmt: skip
+    """One random edit chain of an RGB photo (each step with its own probability).
+
+    The edit is defined on a working copy of the photo whose shorter side is at most
+    ``work`` (:data:`WORK_SIDE` for the index runs' learning: the embedding sees 224 px and
+    the smallest crop keeps 59 % of a side, and blur or JPEG strength do not depend on the
+    camera; ``None``: the photo as given). With ``side`` (:func:`edit_side`) it is made at
+    the resolution the network reads instead: the crop is cut from ``img`` and reduced to
+    that shorter side in one resize, and the steps measured in pixels (blur radius, the
+    shrink's target size) are scaled with it, so the network sees the same edit for a
+    fraction of the pixels. The random draws do not depend on ``side`` or ``work``."""
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    img, scale = _start(img, rng, side, work)
     if rng.random() < 0.5:
         img = ImageOps.mirror(img)
     if rng.random() < 0.3:
@@ -139,15 +167,16 @@ def augment(img: Image.Image, rng: Rng) -> Image.Image:
     elif rng.random() < 0.5:
         img = colour_jitter(img, rng)
     if rng.random() < 0.3:
-        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2.0)))
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2.0) * scale))
     if rng.random() < 0.3:
         img = img.rotate(rng.uniform(-15, 15), resample=Image.Resampling.BILINEAR, expand=True)
     if rng.random() < 0.3:
         img = pad(img, rng)
     if rng.random() < 0.4:
-        s = rng.uniform(0.15, 0.6)
+        s = rng.uniform(0.15, 0.6) / scale  # of the full-size edit's size
         size = (max(16, int(img.width * s)), max(16, int(img.height * s)))
-        img = img.resize(size, Image.Resampling.BILINEAR)
+        if size[0] < img.width and size[1] < img.height:
+            img = img.resize(size, Image.Resampling.BILINEAR)
     if rng.random() < 0.5:
         img = jpeg(img, rng)
     if rng.random() < 0.3:
