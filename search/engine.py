@@ -133,7 +133,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         id left out of the results (the query itself, for :meth:`similar`)."""
         check_params(k, min_score)
         state = self.store.serving_state()
-        live = self.live()  # one state for the whole query, even if swapped
+        live = self.live(state)  # one state for the whole query, even if swapped
         views, data = self.embed_views(source, roi, live.descriptor.config, live.model)
         analysis = views.analysis
         frame_dominant = bool(views.frame is not None and views.frame.dominant)
@@ -194,7 +194,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         if not is_image_id(image_id):
             raise ImageNotFoundError(f"no image with id {image_id} in the library")
         state = self.store.serving_state()
-        live = self.live()
+        live = self.live(state)
         found = self.store.descriptor_rows([image_id]).get(image_id)
         if found is None:
             row = self.store.image(image_id)

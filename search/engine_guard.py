@@ -31,6 +31,8 @@ class ServingGuard:
     settings: Settings
     _lock: threading.Lock
     _analyzer: ImageAnalyzer | None
+    #: a query was refused for an unfinished re-index: the next one reloads the cache
+    _reindex_seen: bool = False
 
     def _analyzer_for(self, model: ModelStamp | None) -> ImageAnalyzer:
         """The analyzer of ``model`` (the one the searched vectors were made with); another
@@ -44,16 +46,16 @@ class ServingGuard:
                 )
             return self._analyzer
 
-    def live(self) -> Searchable:
-        """The searched state, checked against the store: refused (ReindexingError) while a
-        re-index is unfinished, reloaded when the library's model changed since it was
-        loaded; a query then embeds with :meth:`_analyzer_for` ``(live.model)``."""
-        state = self.store.serving_state()
+    def live(self, state: ServingState) -> Searchable:
+        """The searched state, checked against the store's ``state`` (read by the query, which
+        compares it again at its end): refused (ReindexingError) while a re-index is
+        unfinished, reloaded when the library's model changed since it was loaded; a query
+        then embeds with :meth:`_analyzer_for` ``(live.model)``."""
         self._refuse_reindexing(state)
         live = self.library.searchable()
         # the first query after a re-index finished must not wait for the generation poll:
         # the cache loaded meanwhile holds only the vectors re-embedded so far
-        if live.model != state.model or getattr(self, "_reindex_seen", False):
+        if live.model != state.model or self._reindex_seen:
             live = self.library.reload()
             self._reindex_seen = False
         return live
