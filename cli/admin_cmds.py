@@ -165,6 +165,19 @@ def current(ctx: click.Context, as_json: bool) -> None:
     )
 
 
+def _migrate(ctx: click.Context, revision: str, step: Callable[[Engine, str], None],
+             as_json: bool) -> None:  # fmt: skip
+    """Run one migration ``step`` to ``revision`` after the same backup as the automatic
+    upgrade; print the revisions before and after."""
+    with database(ctx) as engine:
+        before = migrate.current_revision(engine)
+        migrate.backup_sqlite(engine, before)
+        run_migration(lambda: step(engine, revision))
+        after = migrate.current_revision(engine)
+    _emit(as_json, {"before": before, "after": after},
+          f"schema {before or '(none)'} -> {after or '(base)'}")  # fmt: skip
+
+
 @db.command()
 @click.argument("revision", default="head")
 @_json_option('{"before", "after"}')
@@ -172,12 +185,7 @@ def current(ctx: click.Context, as_json: bool) -> None:
 @user_errors
 def upgrade(ctx: click.Context, revision: str, as_json: bool) -> None:
     """Upgrade the schema to REVISION (default: head); a SQLite file is backed up first."""
-    with database(ctx) as engine:
-        before = migrate.current_revision(engine)
-        migrate.backup_sqlite(engine, before)  # same backup as the automatic upgrade
-        run_migration(lambda: migrate.upgrade(engine, revision))
-        after = migrate.current_revision(engine)
-    _emit(as_json, {"before": before, "after": after}, f"schema {before or '(none)'} -> {after}")
+    _migrate(ctx, revision, migrate.upgrade, as_json)
 
 
 @db.command()
@@ -187,13 +195,4 @@ def upgrade(ctx: click.Context, revision: str, as_json: bool) -> None:
 @user_errors
 def downgrade(ctx: click.Context, revision: str, as_json: bool) -> None:
     """Downgrade the schema to REVISION ('base' drops everything); backed up first."""
-    with database(ctx) as engine:
-        before = migrate.current_revision(engine)
-        migrate.backup_sqlite(engine, before)
-        run_migration(lambda: migrate.downgrade(engine, revision))
-        after = migrate.current_revision(engine)
-    _emit(
-        as_json,
-        {"before": before, "after": after},
-        f"schema {before or '(none)'} -> {after or '(base)'}",
-    )
+    _migrate(ctx, revision, migrate.downgrade, as_json)

@@ -10,15 +10,18 @@ for one, resolves relative paths against its own package).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 DEFAULT_MODEL = "mobilenet_v3_small_100"
 DEFAULT_LIBRARY = Path("imgsearch-library")
 DB_FILENAME = "imgsearch.sqlite3"
 INDEX_FILENAME = "index.faiss"
 THUMBNAIL_DIRNAME = "thumbnails"
+
+Number = TypeVar("Number", int, float)
 
 
 def absolute(path: str | os.PathLike[str]) -> Path:
@@ -53,26 +56,18 @@ def default_model_search_path(env: dict[str, str] | None = None) -> list[Path]:
     return dirs
 
 
-def _number(env: Mapping[str, str], name: str) -> float | None:
-    """A number from the environment; a bad one is a ValueError that names the variable."""
+def _env_number(env: Mapping[str, str], name: str, parse: Callable[[str], Number]
+                ) -> Number | None:  # fmt: skip
+    """``env[name]`` read with ``parse`` (``float``, ``int``); None when unset; a bad value is
+    a ValueError that names the variable."""
     text = env.get(name)
     if not text:
         return None
     try:
-        return float(text)
+        return parse(text)
     except ValueError:
-        raise ValueError(f"{name}={text!r} is not a number") from None
-
-
-def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
-    """A whole number from the environment; a bad one is a ValueError naming the variable."""
-    text = env.get(name)
-    if not text:
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"{name}={text!r} is not a whole number") from None
+        kind = "whole number" if parse is int else "number"
+        raise ValueError(f"{name}={text!r} is not a {kind}") from None
 
 
 @dataclass(frozen=True)
@@ -116,11 +111,12 @@ class Settings:
             "model": env.get("IMGSEARCH_MODEL") or None,
             "model_path": tuple(default_model_search_path(env)),
             "index_kind": env.get("IMGSEARCH_INDEX", "auto"),
-            "dedup_threshold": _number(env, "IMGSEARCH_DEDUP_THRESHOLD"),
+            "dedup_threshold": _env_number(env, "IMGSEARCH_DEDUP_THRESHOLD", float),
             "descriptor": env.get("IMGSEARCH_DESCRIPTOR") or None,
-            "decode_budget_mb": _whole_number(env, "IMGSEARCH_DECODE_BUDGET_MB", 768),
+            "decode_budget_mb": _env_number(env, "IMGSEARCH_DECODE_BUDGET_MB", int),
         }
-        settings = cls(**values)  # type: ignore[arg-type]
+        # unset values keep the field defaults
+        settings = cls(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]
         return settings.with_overrides(**overrides)
 
     def with_overrides(self, **overrides: object) -> Settings:

@@ -26,10 +26,15 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _results_with(extra: dict[str, Any], description: str) -> dict[str, Any]:
+    """A 200 response: the common ``Results`` plus ``extra`` top-level properties."""
+    return _json({"allOf": [ref("Results"), {"type": "object", "properties": extra}]},
+                 description)  # fmt: skip
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {
-        400: "Bad parameters (k, min_score, roi, threshold, threshold_mode, others, missing "
-        "image)",
+        400: "Bad parameters (k, min_score, roi, threshold, threshold_mode, others, missing image)",
         404: "No image with that id, or its file is gone",
         413: "Upload larger than the server's limit",
         409: "The file changed since it was indexed (no longer the image indexed)",
@@ -73,8 +78,12 @@ def openapi_document() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "image": {"type": "string", "format": "binary", "description": "The query image"},
-            "image_id": {"type": "integer", "minimum": 1, "maximum": MAX_IMAGE_ID,
-                         "description": "Or: a library image as the query"},
+            "image_id": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_IMAGE_ID,
+                "description": "Or: a library image as the query",
+            },
             "roi": {
                 "type": "string",
                 "description": "Region of interest 'left,top,right,bottom' as fractions of the "
@@ -115,8 +124,7 @@ def openapi_document() -> dict[str, Any]:
                 "minimum": 0,
                 "maximum": MAX_OTHERS,
                 "default": DEFAULT_OTHERS,
-                "description": "How many of the nearest other images (not near-duplicates) "
-                "to add",
+                "description": "How many of the nearest other images (not near-duplicates) to add",
             },
         },
         "anyOf": _ONE_QUERY_IMAGE,
@@ -142,18 +150,10 @@ def openapi_document() -> dict[str, Any]:
                         "content": {"multipart/form-data": {"schema": search_form}},
                     },
                     "responses": {
-                        "200": _json(
+                        "200": _results_with(
                             {
-                                "allOf": [
-                                    ref("Results"),
-                                    {
-                                        "type": "object",
-                                        "properties": {
-                                            "query": {"type": "object"},
-                                            "took_ms": {"type": "number"},
-                                        },
-                                    },
-                                ]
+                                "query": {"type": "object"},
+                                "took_ms": {"type": "number"},
                             },
                             "Nearest images, best first",
                         ),
@@ -196,25 +196,21 @@ def openapi_document() -> dict[str, Any]:
                             "name": "per_page",
                             "in": "query",
                             "description": "Images per page",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_K,
-                                       "default": BROWSE_PER_PAGE},
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_K,
+                                "default": BROWSE_PER_PAGE,
+                            },
                         },
                     ],
                     "responses": {
-                        "200": _json(
+                        "200": _results_with(
                             {
-                                "allOf": [
-                                    ref("Results"),
-                                    {
-                                        "type": "object",
-                                        "properties": {
-                                            "page": {"type": "integer"},
-                                            "per_page": {"type": "integer"},
-                                            "total": {"type": "integer"},
-                                            "pages": {"type": "integer"},
-                                        },
-                                    },
-                                ]
+                                "page": {"type": "integer"},
+                                "per_page": {"type": "integer"},
+                                "total": {"type": "integer"},
+                                "pages": {"type": "integer"},
                             },
                             "A page of images, newest first",
                         ),
@@ -303,8 +299,12 @@ def openapi_document() -> dict[str, Any]:
                             "name": "q",
                             "in": "query",
                             "required": True,
-                            "schema": {"type": "string", "minLength": 1, "maxLength": 100,
-                                       "pattern": "\\S"},
+                            "schema": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 100,
+                                "pattern": "\\S",
+                            },
                         },
                         {**_K, "schema": {**_K["schema"], "default": 50}},
                         {
