@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def _shared_dir() -> Path:
     return Path(os.environ.get("IMGSEARCH_SHARED", REPO_ROOT.parent / "shared")).resolve()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_library_from_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Commands the tests run in-process without --library see no library, as in a clean
+    checkout: never the ./imgsearch-library that README's quick start makes in this folder
+    (whose remembered model folder would answer for a missing --model-path)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("IMGSEARCH_LIBRARY", str(tmp_path_factory.mktemp("no-library") / "none"))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(scope="session")
