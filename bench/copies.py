@@ -56,8 +56,9 @@ def main() -> None:
 
     sources = pick_originals(args.data, args.originals, args.seed)
     t0 = time.perf_counter()
-    truth_path = make_copies(sources, args.out, per_original=args.per_original, seed=args.seed,
-                             overwrite=True)  # fmt: skip
+    truth_path = make_copies(
+        sources, args.out, per_original=args.per_original, seed=args.seed, overwrite=True
+    )
     took = time.perf_counter() - t0
     truth = load_truth(truth_path)
     n_copies = len(truth.copy_queries)

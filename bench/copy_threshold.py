@@ -67,46 +67,66 @@ def main() -> None:
     parser.add_argument("--library", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="imgsearch-bench-") as tmp:
-        settings = Settings(library=args.library or Path(tmp) / "library",
-                            model_path=(args.models,))  # fmt: skip
+        settings = Settings(
+            library=args.library or Path(tmp) / "library", model_path=(args.models,)
+        )
         if args.library is None:
             with Library.open(settings, create=True) as library:
                 model = library.load_model(bind=True)
-                summary = index_collections(library, model, IndexOptions(
-                    paths=[args.data], progress=False))
+                summary = index_collections(
+                    library, model, IndexOptions(paths=[args.data], progress=False)
+                )
             print(f"indexed {summary.images_total} photos; {summary.whitening}")
         with SearchEngine.open(settings) as engine:
             cal = engine.library.descriptor().calibration
-            print(f"descriptor {engine.library.descriptor_config().describe()}; background mean "
-                  f"{cal.mean:.4f}, sd {cal.sd:.4f}")
+            print(
+                f"descriptor {engine.library.descriptor_config().describe()}; background mean "
+                f"{cal.mean:.4f}, sd {cal.sd:.4f}"
+            )
             copy, paths, shas = pair_scores(engine)
     i, j = np.triu_indices(len(paths), 1)
     scores = copy[i, j]
     keys = [photo_key(p) for p in paths]
     objects = [ukbench_object(p) for p in paths]
-    same = np.array([keys[a] == keys[b] or (shas[a] is not None and shas[a] == shas[b])
-                     for a, b in zip(i, j, strict=True)])  # fmt: skip
-    views = np.array([objects[a] is not None and objects[a] == objects[b] and not s
-                      for a, b, s in zip(i, j, same, strict=True)])  # fmt: skip
-    print(f"{len(scores)} pairs, {int(same.sum())} duplicate pairs, {int(views.sum())} pairs of "
-          "different UKBench views of one object")
-    for title, keep in (("all pairs", np.ones_like(same)),
-                        ("UKBench same-object views left out", ~views)):  # fmt: skip
+    same = np.array(
+        [
+            keys[a] == keys[b] or (shas[a] is not None and shas[a] == shas[b])
+            for a, b in zip(i, j, strict=True)
+        ]
+    )
+    views = np.array(
+        [
+            objects[a] is not None and objects[a] == objects[b] and not s
+            for a, b, s in zip(i, j, same, strict=True)
+        ]
+    )
+    print(
+        f"{len(scores)} pairs, {int(same.sum())} duplicate pairs, {int(views.sum())} pairs of "
+        "different UKBench views of one object"
+    )
+    for title, keep in (
+        ("all pairs", np.ones_like(same)),
+        ("UKBench same-object views left out", ~views),
+    ):
         s, pos = scores[keep], same[keep]
         print(title)
         for z in (4.5, 5.0, 6.0, 7.0):
             selected = s >= cal.duplicate_threshold(z)
             tp, fp = int((selected & pos).sum()), int((selected & ~pos).sum())
-            print(f"  z {z:3.1f} (copy score {cal.duplicate_threshold(z):.3f}): precision "
-                  f"{tp / max(1, tp + fp):.4f}, recall {tp / max(1, pos.sum()):.3f}")
+            print(
+                f"  z {z:3.1f} (copy score {cal.duplicate_threshold(z):.3f}): precision "
+                f"{tp / max(1, tp + fp):.4f}, recall {tp / max(1, pos.sum()):.3f}"
+            )
         order = np.argsort(-s)
         precision = np.cumsum(pos[order]) / np.arange(1, len(s) + 1)
         reach = np.flatnonzero(precision >= 0.99)
         if len(reach):
             at = float(s[order][reach.max()])
-            print(f"  precision >= 0.99 down to copy score {at:.3f} (z "
-                  f"{float(cal.duplicate_z(at)):.2f}), recall "
-                  f"{np.cumsum(pos[order])[reach.max()] / pos.sum():.3f}")
+            print(
+                f"  precision >= 0.99 down to copy score {at:.3f} (z "
+                f"{float(cal.duplicate_z(at)):.2f}), recall "
+                f"{np.cumsum(pos[order])[reach.max()] / pos.sum():.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -137,8 +137,7 @@ def scores(result, near: np.ndarray, exact: np.ndarray, family: np.ndarray) -> d
         a, b = group[pairs[:, 0]], group[pairs[:, 1]]
         return float(np.mean((a >= 0) & (a == b))) if pairs.size else 1.0
 
-    return {"near": same(near), "exact": same(exact), "false": false,
-            "groups": len(result.groups)}  # fmt: skip
+    return {"near": same(near), "exact": same(exact), "false": false, "groups": len(result.groups)}
 
 
 def run_dedup(label: str, make_provider, x, images, planted) -> tuple[dict, object]:
@@ -148,8 +147,15 @@ def run_dedup(label: str, make_provider, x, images, planted) -> tuple[dict, obje
         t1 = time.perf_counter()
         result = find_duplicates(images, x, neighbours=provider)
         t2 = time.perf_counter()
-    row = {"method": label, "build": t1 - t0, "group": t2 - t1, "total": t2 - t0,
-           "cpu": rss.cpu, "rss": rss.mib, **scores(result, *planted)}  # fmt: skip
+    row = {
+        "method": label,
+        "build": t1 - t0,
+        "group": t2 - t1,
+        "total": t2 - t0,
+        "cpu": rss.cpu,
+        "rss": rss.mib,
+        **scores(result, *planted),
+    }
     return row, provider
 
 
@@ -164,10 +170,18 @@ def sampled(label: str, index_factory, x, sample: int, k: int = 17) -> dict:
         index.search(np.ascontiguousarray(x[rows], dtype=np.float32), k)
         t2, c2 = time.perf_counter(), time.process_time()
     scale = n / rows.size
-    return {"method": label + (" (est.)" if scale > 1 else ""), "build": t1 - t0,
-            "group": (t2 - t1) * scale, "total": t1 - t0 + (t2 - t1) * scale,
-            "cpu": c1 - c0 + (c2 - c1) * scale, "rss": rss.mib,
-            "near": None, "exact": None, "false": None, "groups": None}  # fmt: skip
+    return {
+        "method": label + (" (est.)" if scale > 1 else ""),
+        "build": t1 - t0,
+        "group": (t2 - t1) * scale,
+        "total": t1 - t0 + (t2 - t1) * scale,
+        "cpu": c1 - c0 + (c2 - c1) * scale,
+        "rss": rss.mib,
+        "near": None,
+        "exact": None,
+        "false": None,
+        "groups": None,
+    }
 
 
 def faiss_flat(x: np.ndarray) -> faiss.Index:
@@ -201,41 +215,71 @@ def naive_matrix(x: np.ndarray, threshold: float) -> dict:
         a, _ = np.nonzero(np.triu(sims, 1) >= threshold)
         t1 = time.perf_counter()
     del sims
-    return {"method": f"naive n x n matrix ({a.size} pairs)", "build": 0.0, "group": t1 - t0,
-            "total": t1 - t0, "cpu": rss.cpu, "rss": rss.mib, "near": None, "exact": None,
-            "false": None, "groups": None}  # fmt: skip
+    return {
+        "method": f"naive n x n matrix ({a.size} pairs)",
+        "build": 0.0,
+        "group": t1 - t0,
+        "total": t1 - t0,
+        "cpu": rss.cpu,
+        "rss": rss.mib,
+        "near": None,
+        "exact": None,
+        "false": None,
+        "groups": None,
+    }
 
 
 def bench_size(n: int, dim: int) -> list[dict]:
     t0 = time.perf_counter()
     x, images, near, exact, family = synthetic(n, dim)
-    print(f"# n={n}: generated {x.nbytes / 2**20:.0f} MiB float16 in "
-          f"{time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
+    print(
+        f"# n={n}: generated {x.nbytes / 2**20:.0f} MiB float16 in "
+        f"{time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
     planted = (near, exact, family)
     rows = []
     if n <= 10_000:
-        row, provider = run_dedup("flat provider (exact)", lambda: FlatNeighbours(x), x,
-                                  images, planted)  # fmt: skip
+        row, provider = run_dedup(
+            "flat provider (exact)", lambda: FlatNeighbours(x), x, images, planted
+        )
         rows += [row, naive_matrix(x, DEFAULT_DEDUP_THRESHOLD)]
     kind = "default" if n > FLAT_MAX else "not default here"
-    row, provider = run_dedup(f"ivf provider ({kind})", lambda: IvfNeighbours(x), x, images,
-                              planted)  # fmt: skip
+    row, provider = run_dedup(
+        f"ivf provider ({kind})", lambda: IvfNeighbours(x), x, images, planted
+    )
     rows.append(row)
     if n <= 100_000:  # these baselines copy the data to float32: 4 GiB at 1 M, too much here
-        rows.append(sampled("faiss IndexIVFFlat per-query scan",
-                            lambda: faiss_ivf(x, provider), x, 5000))  # fmt: skip
-        rows.append(sampled("faiss IndexFlatIP exact kNN", lambda: faiss_flat(x), x,
-                            n if n <= 10_000 else 2000))  # fmt: skip
+        rows.append(
+            sampled("faiss IndexIVFFlat per-query scan", lambda: faiss_ivf(x, provider), x, 5000)
+        )
+        rows.append(
+            sampled(
+                "faiss IndexFlatIP exact kNN", lambda: faiss_flat(x), x, n if n <= 10_000 else 2000
+            )
+        )
     return rows
 
 
 def bench_synthetic(sizes: list[int], dim: int) -> None:
-    print(f"threshold {DEFAULT_DEDUP_THRESHOLD}, dim {dim}, faiss threads "
-          f"{faiss.omp_get_max_threads()}, cpus {psutil.cpu_count()}")  # fmt: skip
-    columns = (("n", 8, "d"), ("method", -42, "s"), ("build s", 8, ".1f"), ("group s", 8, ".1f"),
-               ("total s", 8, ".1f"), ("cpu s", 7, ".1f"), ("peak MiB", 9, ".0f"),
-               ("B/vec", 6, ".0f"), ("near rec", 8, ".4f"), ("exact rec", 9, ".4f"),
-               ("false", 6, "d"), ("groups", 7, "d"))  # fmt: skip
+    print(
+        f"threshold {DEFAULT_DEDUP_THRESHOLD}, dim {dim}, faiss threads "
+        f"{faiss.omp_get_max_threads()}, cpus {psutil.cpu_count()}"
+    )
+    columns = (
+        ("n", 8, "d"),
+        ("method", -42, "s"),
+        ("build s", 8, ".1f"),
+        ("group s", 8, ".1f"),
+        ("total s", 8, ".1f"),
+        ("cpu s", 7, ".1f"),
+        ("peak MiB", 9, ".0f"),
+        ("B/vec", 6, ".0f"),
+        ("near rec", 8, ".4f"),
+        ("exact rec", 9, ".4f"),
+        ("false", 6, "d"),
+        ("groups", 7, "d"),
+    )
 
     def line(values: list) -> str:
         cells = []
@@ -247,9 +291,25 @@ def bench_synthetic(sizes: list[int], dim: int) -> None:
     print(" ".join(h.ljust(-w) if w < 0 else h.rjust(w) for h, w, _ in columns))
     for n in sizes:
         for r in bench_size(n, dim):
-            print(line([n, r["method"], r["build"], r["group"], r["total"], r["cpu"], r["rss"],
-                        r["rss"] * 2**20 / n, r["near"], r["exact"], r["false"], r["groups"]]),
-                  flush=True)  # fmt: skip
+            print(
+                line(
+                    [
+                        n,
+                        r["method"],
+                        r["build"],
+                        r["group"],
+                        r["total"],
+                        r["cpu"],
+                        r["rss"],
+                        r["rss"] * 2**20 / n,
+                        r["near"],
+                        r["exact"],
+                        r["false"],
+                        r["groups"],
+                    ]
+                ),
+                flush=True,
+            )
         gc.collect()
 
 
@@ -280,23 +340,28 @@ def bench_threshold(data: Path, models: Path, model_name: str | None) -> None:
         f"max non-duplicate: near_duplicates {nd_s[~nd_y].max():.3f}, ukbench "
         f"{sets['ukbench_subset'][0].max():.3f}, hymenoptera {sets['hymenoptera'][0].max():.3f}"
     )
-    print(f"{'thresh':>6} {'nd prec':>8} {'nd recall':>9} {'FP ukb':>7} {'FP hym':>7} "
-          f"{'prec +hard neg':>14}")  # fmt: skip
+    print(
+        f"{'thresh':>6} {'nd prec':>8} {'nd recall':>9} {'FP ukb':>7} {'FP hym':>7} "
+        f"{'prec +hard neg':>14}"
+    )
     for t in np.round(np.r_[np.arange(0.40, 0.80, 0.05), np.arange(0.80, 0.97, 0.01)], 2):
         acc = nd_s >= t
         tp = int((acc & nd_y).sum())
         acc_all = all_s >= t
         tp_all = int((acc_all & all_y).sum())
-        print(f"{t:>6.2f} {tp / max(1, acc.sum()):>8.4f} {tp / nd_y.sum():>9.4f} "
-              f"{int((sets['ukbench_subset'][0] >= t).sum()):>7} "
-              f"{int((sets['hymenoptera'][0] >= t).sum()):>7} "
-              f"{tp_all / max(1, acc_all.sum()):>14.4f}")  # fmt: skip
+        print(
+            f"{t:>6.2f} {tp / max(1, acc.sum()):>8.4f} {tp / nd_y.sum():>9.4f} "
+            f"{int((sets['ukbench_subset'][0] >= t).sum()):>7} "
+            f"{int((sets['hymenoptera'][0] >= t).sum()):>7} "
+            f"{tp_all / max(1, acc_all.sum()):>14.4f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", nargs="?", choices=("synthetic", "threshold", "keepers"),
-                        default="synthetic")
+    parser.add_argument(
+        "mode", nargs="?", choices=("synthetic", "threshold", "keepers"), default="synthetic"
+    )
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--dim", type=int, default=1024)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")

@@ -23,9 +23,12 @@ ROOT = Path(__file__).resolve().parent.parent
 def imgsearch(*args: str) -> str:
     """Run the CLI in a subprocess; its stdout."""
     done = subprocess.run(
-        [sys.executable, "-c", "from cli.main import main; main()", *args], cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-    )  # fmt: skip
+        [sys.executable, "-c", "from cli.main import main; main()", *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         raise SystemExit(f"imgsearch {' '.join(args)} failed:\n{done.stderr}")
     return done.stdout
@@ -55,18 +58,31 @@ def keeper_figures(folder: Path, models: Path, keeper_rules: str | None) -> dict
         if Path(group["keeper"]).name == originals[0]:
             kept += 1
         else:
-            wrong.append(f"{Path(group['keeper']).name} kept over {originals[0]}: "
-                         f"{group['reason']}")  # fmt: skip
+            wrong.append(
+                f"{Path(group['keeper']).name} kept over {originals[0]}: {group['reason']}"
+            )
     return {"clusters": clusters, "kept": kept, "wrong": wrong, "groups": len(report["groups"])}
 
 
 def main(data: Path, models: Path, keeper_rules: str | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="imgsearch-copies-") as tmp:
         made = Path(tmp) / "hymenoptera-val-seed3"
-        imgsearch("eval", "make-copies", str(data / "hymenoptera" / "images" / "val"), str(made),
-                  "--seed", "3", "--max-originals", "40", "--per-original", "8")  # fmt: skip
-        sets = {"near_duplicates": data / "near_duplicates",
-                "make-copies hymenoptera/val seed 3": made}  # fmt: skip
+        imgsearch(
+            "eval",
+            "make-copies",
+            str(data / "hymenoptera" / "images" / "val"),
+            str(made),
+            "--seed",
+            "3",
+            "--max-originals",
+            "40",
+            "--per-original",
+            "8",
+        )
+        sets = {
+            "near_duplicates": data / "near_duplicates",
+            "make-copies hymenoptera/val seed 3": made,
+        }
         for name, folder in sets.items():
             got = keeper_figures(folder, models, keeper_rules)
             share = got["kept"] / max(1, got["clusters"])

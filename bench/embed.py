@@ -89,12 +89,14 @@ def make_big(sources: list[Path], count: int, directory: Path) -> list[Path]:
     return out
 
 
-def bench_set(name: str, model: OnnxModel, paths: list[Path], args: argparse.Namespace
-              ) -> dict[str, float]:
+def bench_set(
+    name: str, model: OnnxModel, paths: list[Path], args: argparse.Namespace
+) -> dict[str, float]:
     tensors = np.stack([model.preprocess(model.load(p)) for p in paths])  # also warms caches
     repeat = args.repeat
-    decode = best_rate(lambda: decode_only(model, paths, args.workers), len(paths), repeat,
-                       "decode")
+    decode = best_rate(
+        lambda: decode_only(model, paths, args.workers), len(paths), repeat, "decode"
+    )
     decode1 = best_rate(lambda: decode_only(model, paths, 1), len(paths), 1)
     infer = best_rate(lambda: model_only(model, tensors, args.batch), len(paths), repeat, "model")
     with ImageAnalyzer(model, decode_workers=args.workers, batch_size=args.batch) as analyzer:
@@ -108,20 +110,31 @@ def bench_set(name: str, model: OnnxModel, paths: list[Path], args: argparse.Nam
     # the harmonic combination of the two rates (what a perfect overlap could reach).
     shared = 1.0 / (1.0 / decode + 1.0 / infer)
     print(f"\n{name}: {len(paths)} images")
-    print(f"  decode-only  {decode:8.1f} img/s  ({args.workers} threads; 1 thread: "
-          f"{decode1:.1f})")
+    print(f"  decode-only  {decode:8.1f} img/s  ({args.workers} threads; 1 thread: {decode1:.1f})")
     print(f"  model-only   {infer:8.1f} img/s  (batch {args.batch}, {args.threads} ORT threads)")
-    print(f"  end-to-end   {e2e:8.1f} img/s  ({args.workers} decode threads + "
-          f"{args.threads} ORT threads)")
+    print(
+        f"  end-to-end   {e2e:8.1f} img/s  ({args.workers} decode threads + "
+        f"{args.threads} ORT threads)"
+    )
     print(f"  end-to-end   {e2e_pipe:8.1f} img/s  ({args.workers} decode threads + 1 ORT thread)")
-    print(f"  ratio        {e2e / limit:8.2f}  (end-to-end / min(decode, model) = "
-          f"{e2e:.1f} / {limit:.1f})")
+    print(
+        f"  ratio        {e2e / limit:8.2f}  (end-to-end / min(decode, model) = "
+        f"{e2e:.1f} / {limit:.1f})"
+    )
     parts = CPU_MS["decode"] + CPU_MS["model"]
-    print(f"  CPU ms/img   decode {CPU_MS['decode']:.2f} + model {CPU_MS['model']:.2f} = "
-          f"{parts:.2f}; end-to-end {CPU_MS['e2e']:.2f} (overhead x{CPU_MS['e2e'] / parts:.2f})")
+    print(
+        f"  CPU ms/img   decode {CPU_MS['decode']:.2f} + model {CPU_MS['model']:.2f} = "
+        f"{parts:.2f}; end-to-end {CPU_MS['e2e']:.2f} (overhead x{CPU_MS['e2e'] / parts:.2f})"
+    )
     print(f"  vs shared-CPU bound {e2e / shared:.2f}  (1 / (1/decode + 1/model) = {shared:.1f})")
-    return {"decode": decode, "model": infer, "e2e": e2e, "ratio": e2e / limit, "pipe": e2e_pipe,
-            "shared": e2e / shared}
+    return {
+        "decode": decode,
+        "model": infer,
+        "e2e": e2e,
+        "ratio": e2e / limit,
+        "pipe": e2e_pipe,
+        "shared": e2e / shared,
+    }
 
 
 def main() -> None:
@@ -145,16 +158,17 @@ def main() -> None:
         raise SystemExit(f"no photos under {args.data}/hymenoptera/images")
     print(f"model {model.name} ({located.path}), {load_avg()}")
     nan = {"e2e": float("nan"), "ratio": float("nan")}
-    web = nan if args.skip_web else bench_set("web-size JPEGs (hymenoptera)", model, photos,
-                                              args)
+    web = nan if args.skip_web else bench_set("web-size JPEGs (hymenoptera)", model, photos, args)
     large = nan
     if not args.skip_big:
         with tempfile.TemporaryDirectory(prefix="imgsearch-bench-") as tmp:
             big = make_big(photos, args.big, Path(tmp))
             large = bench_set("12 MP JPEGs (4000x3000)", model, big, args)
     print(f"\n{load_avg()}")
-    print(f"goals: web >= 300 img/s: {web['e2e']:.0f}; 12 MP >= 80 img/s: {large['e2e']:.0f}; "
-          f"ratio >= 0.8: {web['ratio']:.2f} / {large['ratio']:.2f}")
+    print(
+        f"goals: web >= 300 img/s: {web['e2e']:.0f}; 12 MP >= 80 img/s: {large['e2e']:.0f}; "
+        f"ratio >= 0.8: {web['ratio']:.2f} / {large['ratio']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -108,10 +108,18 @@ def main(argv: list[str] | None = None) -> None:
         check(data)
 
     atheris.Setup(
-        [sys.argv[0], str(args.corpus), f"-max_total_time={args.seconds}", f"-seed={args.seed}",
-         f"-max_len={MAX_LEN}", "-timeout=10", "-rss_limit_mb=2048", *extra],
+        [
+            sys.argv[0],
+            str(args.corpus),
+            f"-max_total_time={args.seconds}",
+            f"-seed={args.seed}",
+            f"-max_len={MAX_LEN}",
+            "-timeout=10",
+            "-rss_limit_mb=2048",
+            *extra,
+        ],
         one_input,
-    )  # fmt: skip
+    )
     atheris.Fuzz()
 
 

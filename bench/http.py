@@ -68,25 +68,54 @@ class Row:
         p = (lambda q: f"{np.percentile(lat, q):.1f}") if len(lat) else (lambda q: "-")
         ratio = (
             f"{np.percentile(lat, 50) / self.baseline_p50:.2f}x"
-            if self.baseline_p50 and len(lat) else "-"
-        )  # fmt: skip
+            if self.baseline_p50 and len(lat)
+            else "-"
+        )
         rate = f"{len(lat) / self.wall_s:.0f}" if self.wall_s > 0 and len(lat) else "-"
-        return [self.scenario, f"{self.vectors:,}", self.index, self.mode, str(len(lat)),
-                str(self.errors), p(50), p(90), p(99),
-                f"{lat.max():.1f}" if len(lat) else "-", rate, ratio,
-                f"{self.load:.1f}"]  # fmt: skip
+        return [
+            self.scenario,
+            f"{self.vectors:,}",
+            self.index,
+            self.mode,
+            str(len(lat)),
+            str(self.errors),
+            p(50),
+            p(90),
+            p(99),
+            f"{lat.max():.1f}" if len(lat) else "-",
+            rate,
+            ratio,
+            f"{self.load:.1f}",
+        ]
 
 
-HEADER = ["scenario", "vectors", "index", "mode", "n", "errors", "p50 ms", "p90 ms", "p99 ms",
-          "max ms", "req/s", "p50/engine", "load"]  # fmt: skip
+HEADER = [
+    "scenario",
+    "vectors",
+    "index",
+    "mode",
+    "n",
+    "errors",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "max ms",
+    "req/s",
+    "p50/engine",
+    "load",
+]
 
 
 def print_table(rows: Sequence[Row]) -> None:
     table = [HEADER, *(r.cells() for r in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
     for n, line in enumerate(table):
-        print("  ".join(c.ljust(w) if i < 4 else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(line, widths, strict=True))))  # fmt: skip
+        print(
+            "  ".join(
+                c.ljust(w) if i < 4 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
         if n == 0:
             print("  ".join("-" * w for w in widths))
 
@@ -95,12 +124,22 @@ def print_table(rows: Sequence[Row]) -> None:
 
 
 def cli(library: Path, models: Path, *args: str, background: bool = False):  # type: ignore[no-untyped-def]
-    command = [sys.executable, "-u", "-c", "from cli.main import main; main()",
-               "--library", str(library), "--model-path", str(models), *args]  # fmt: skip
+    command = [
+        sys.executable,
+        "-u",
+        "-c",
+        "from cli.main import main; main()",
+        "--library",
+        str(library),
+        "--model-path",
+        str(models),
+        *args,
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if background:
-        return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        return subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"imgsearch {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -111,8 +150,9 @@ class Server:
     """``imgsearch serve --port 0`` in a subprocess (stopped by its own process id)."""
 
     def __init__(self, library: Path, models: Path, threads: int) -> None:
-        self.process = cli(library, models, "serve", "--port", "0", "--threads", str(threads),
-                           background=True)  # fmt: skip
+        self.process = cli(
+            library, models, "serve", "--port", "0", "--threads", str(threads), background=True
+        )
         deadline, lines = time.monotonic() + 180, []
         self.port = 0
         while time.monotonic() < deadline:
@@ -149,9 +189,13 @@ def multipart(photo: bytes, name: str, k: int = 10) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     parts = [
         f'--{boundary}\r\nContent-Disposition: form-data; name="k"\r\n\r\n{k}\r\n'.encode(),
-        (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{name}"\r\n'
-         "Content-Type: image/jpeg\r\n\r\n").encode(), photo, f"\r\n--{boundary}--\r\n".encode(),
-    ]  # fmt: skip
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{name}"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode(),
+        photo,
+        f"\r\n--{boundary}--\r\n".encode(),
+    ]
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
@@ -165,8 +209,9 @@ class Client:
     def search(self, body: bytes, content_type: str) -> tuple[float, bool]:
         started = time.perf_counter()
         try:
-            self.conn.request("POST", "/api/v1/search", body=body,
-                              headers={"Content-Type": content_type})  # fmt: skip
+            self.conn.request(
+                "POST", "/api/v1/search", body=body, headers={"Content-Type": content_type}
+            )
             response = self.conn.getresponse()
             data = response.read()
             ok = response.status == 200 and len(json.loads(data)["results"]) > 0
@@ -181,8 +226,9 @@ Bodies = list[tuple[bytes, str]]
 Timing = tuple[np.ndarray, int, float]
 
 
-def run_sequential(port: int, bodies: Bodies, n: int, until: subprocess.Popen | None = None
-                   ) -> Timing:  # fmt: skip
+def run_sequential(
+    port: int, bodies: Bodies, n: int, until: subprocess.Popen | None = None
+) -> Timing:
     client, lat, errors = Client(port), [], 0
     started = time.perf_counter()
     for i in range(n):
@@ -194,8 +240,9 @@ def run_sequential(port: int, bodies: Bodies, n: int, until: subprocess.Popen | 
     return np.asarray(lat), errors, time.perf_counter() - started
 
 
-def run_concurrent(port: int, bodies: Bodies, n: int, clients: int,
-                   until: subprocess.Popen | None = None) -> Timing:  # fmt: skip
+def run_concurrent(
+    port: int, bodies: Bodies, n: int, clients: int, until: subprocess.Popen | None = None
+) -> Timing:
     lat: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -292,10 +339,19 @@ def add_synthetic(library: Path, models: Path, total: int, seed: int = 7) -> tup
             vectors = base + noise * rng.uniform(0.5, 1.3, (m, 1)).astype(np.float32)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
             upserts = [
-                ImageUpsert(collection, f"s{have + start + i:07d}.jpg", 100_000, 0, None,
-                            width=640, height=480, format="JPEG", vector=vectors[i])
+                ImageUpsert(
+                    collection,
+                    f"s{have + start + i:07d}.jpg",
+                    100_000,
+                    0,
+                    None,
+                    width=640,
+                    height=480,
+                    format="JPEG",
+                    vector=vectors[i],
+                )
                 for i in range(m)
-            ]  # fmt: skip
+            ]
             lib.store.apply(ChangeSet(upserts=upserts))
         lib.rebuild_index()
     return need, time.perf_counter() - started
@@ -325,8 +381,16 @@ def make_incoming(target: Path, variant: int) -> Path:
 # -- the benchmark -----------------------------------------------------------------------------
 
 
-def measure(rows: list[Row], scenario: str, library: Path, models: Path, bodies, photos,
-            args: argparse.Namespace, vectors: int) -> None:  # fmt: skip
+def measure(
+    rows: list[Row],
+    scenario: str,
+    library: Path,
+    models: Path,
+    bodies,
+    photos,
+    args: argparse.Namespace,
+    vectors: int,
+) -> None:
     baseline = engine_p50(library, models, photos)
     kind = index_kind(library, models)
     server = Server(library, models, args.threads)
@@ -336,20 +400,23 @@ def measure(rows: list[Row], scenario: str, library: Path, models: Path, bodies,
         rows.append(Row(scenario, vectors, kind, "sequential", lat, err, wall, baseline))
         print_progress(rows)
         lat, err, wall = run_concurrent(server.port, bodies, args.requests, args.clients)
-        rows.append(Row(scenario, vectors, kind, f"{args.clients} clients", lat, err, wall,
-                        baseline))  # fmt: skip
+        rows.append(
+            Row(scenario, vectors, kind, f"{args.clients} clients", lat, err, wall, baseline)
+        )
         print_progress(rows)
         if args.index_phase and scenario == args.last_scenario:
             for variant, mode in enumerate(("seq, indexing", f"{args.clients} cl, indexing")):
                 incoming = make_incoming(args.work / f"incoming-{variant}", variant)
-                indexer = cli(library, models, "index", str(incoming), "--no-progress",
-                              background=True)  # fmt: skip
+                indexer = cli(
+                    library, models, "index", str(incoming), "--no-progress", background=True
+                )
                 time.sleep(3.0)  # past model loading: the run is writing batches
                 if variant == 0:
                     lat, err, wall = run_sequential(server.port, bodies, args.requests, indexer)
                 else:
-                    lat, err, wall = run_concurrent(server.port, bodies, args.requests,
-                                                    args.clients, indexer)  # fmt: skip
+                    lat, err, wall = run_concurrent(
+                        server.port, bodies, args.requests, args.clients, indexer
+                    )
                 rows.append(Row(scenario, vectors, kind, mode, lat, err, wall, baseline))
                 print_progress(rows)
                 out = indexer.communicate(timeout=900)[0].strip()
@@ -362,9 +429,12 @@ def print_progress(rows: Sequence[Row]) -> None:
     row = rows[-1]
     lat = row.latencies
     if len(lat):
-        print(f"  {row.scenario} / {row.mode}: n={len(lat)} p50={np.percentile(lat, 50):.1f} ms "
-              f"p99={np.percentile(lat, 99):.1f} ms errors={row.errors} "
-              f"(load {row.load:.1f})", flush=True)  # fmt: skip
+        print(
+            f"  {row.scenario} / {row.mode}: n={len(lat)} p50={np.percentile(lat, 50):.1f} ms "
+            f"p99={np.percentile(lat, 99):.1f} ms errors={row.errors} "
+            f"(load {row.load:.1f})",
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -378,8 +448,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-index-phase", dest="index_phase", action="store_false")
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the scratch libraries")
-    parser.add_argument("--attacks-only", action="store_true",
-                        help="only the hostile scenarios (slow clients, 8 hostile uploads)")
+    parser.add_argument(
+        "--attacks-only",
+        action="store_true",
+        help="only the hostile scenarios (slow clients, 8 hostile uploads)",
+    )
     parser.add_argument("--slow", type=int, default=300, help="slow connections held")
     parser.add_argument("--hostile-rounds", type=int, default=2)
     args = parser.parse_args(argv)
@@ -389,15 +462,23 @@ def main(argv: list[str] | None = None) -> None:
     args.work = Path(args.work_dir or tempfile.mkdtemp(prefix="imgsearch-bench-http-"))
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     args.last_scenario = f"synthetic {sizes[-1]:,}" if sizes else "shared photos"
-    print(f"work dir: {args.work}; {os.cpu_count()} CPUs; {args.requests} requests per phase, "
-          f"{args.clients} concurrent clients, server threads {args.threads}")  # fmt: skip
+    print(
+        f"work dir: {args.work}; {os.cpu_count()} CPUs; {args.requests} requests per phase, "
+        f"{args.clients} concurrent clients, server threads {args.threads}"
+    )
     try:
         real = args.work / "real"
         started = time.perf_counter()
         if not (real / "imgsearch.sqlite3").exists():  # --work-dir: reuse an earlier build
-            cli(real, models, "index", str(data / "ukbench_subset" / "images"),
-                str(data / "hymenoptera" / "images" / "val"), str(data / "near_duplicates"),
-                "--no-progress")  # fmt: skip
+            cli(
+                real,
+                models,
+                "index",
+                str(data / "ukbench_subset" / "images"),
+                str(data / "hymenoptera" / "images" / "val"),
+                str(data / "near_duplicates"),
+                "--no-progress",
+            )
         photo_paths = sorted((data / "ukbench_subset" / "images").glob("*.jpg"))
         photos = [p.read_bytes() for p in photo_paths]
         bodies = [multipart(b, p.name) for b, p in zip(photos, photo_paths, strict=True)]
@@ -406,8 +487,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"indexed the shared photos: {n_real} vectors in {took:.1f} s")
         server = Server(real, models, args.threads)  # hostile traffic (bench/http_attacks.py)
         try:
-            http_attacks.run(server.port, server.process.pid, photos[0], args.slow,
-                             args.hostile_rounds)  # fmt: skip
+            http_attacks.run(
+                server.port, server.process.pid, photos[0], args.slow, args.hostile_rounds
+            )
         finally:
             server.stop()
         if args.attacks_only:
@@ -432,8 +514,10 @@ def main(argv: list[str] | None = None) -> None:
             verdict = (
                 "MET" if p50 <= GOAL_P50_MS and p99 <= GOAL_P99_MS and not row.errors else "MISSED"
             )
-            print(f"goal (sequential p50 <= {GOAL_P50_MS:.0f} ms, p99 <= {GOAL_P99_MS:.0f} ms, "
-                  f"0 errors) at {row.vectors:,} vectors: {verdict}")  # fmt: skip
+            print(
+                f"goal (sequential p50 <= {GOAL_P50_MS:.0f} ms, p99 <= {GOAL_P99_MS:.0f} ms, "
+                f"0 errors) at {row.vectors:,} vectors: {verdict}"
+            )
         print(f"errors in all phases: {sum(r.errors for r in rows)}")
     finally:
         if not args.keep and args.work_dir is None:

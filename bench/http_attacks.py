@@ -49,11 +49,12 @@ def _multipart(data: bytes, name: str) -> tuple[bytes, str]:
         f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
     ).encode()
     body += data + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"  # fmt: skip
+    return body, f"multipart/form-data; boundary={boundary}"
 
 
-def slow_clients(port: int, body: tuple[bytes, str], slow: int = 300,
-                 requests: int = 30) -> dict[str, float]:  # fmt: skip
+def slow_clients(
+    port: int, body: tuple[bytes, str], slow: int = 300, requests: int = 30
+) -> dict[str, float]:
     """Ordinary searches while ``slow`` connections trickle bytes (bounded: ``requests``)."""
     held: list[socket.socket] = []
     try:
@@ -65,7 +66,7 @@ def slow_clients(port: int, body: tuple[bytes, str], slow: int = 300,
                 else b"POST /api/v1/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
                 b"multipart/form-data; boundary=x\r\nContent-Length: 1000000\r\n\r\n"
             )
-            held.append(conn)  # fmt: skip
+            held.append(conn)
         latencies, errors = [], 0
         for n in range(requests):
             for conn in held[n % 10 :: 10]:
@@ -78,12 +79,18 @@ def slow_clients(port: int, body: tuple[bytes, str], slow: int = 300,
         for conn in held:
             conn.close()
     lat = np.asarray(latencies)
-    return {"slow": slow, "requests": requests, "errors": errors,
-            "p50_ms": float(np.percentile(lat, 50)), "max_ms": float(lat.max())}  # fmt: skip
+    return {
+        "slow": slow,
+        "requests": requests,
+        "errors": errors,
+        "p50_ms": float(np.percentile(lat, 50)),
+        "max_ms": float(lat.max()),
+    }
 
 
-def hostile_uploads(port: int, pid: int, clients: int = 8, rounds: int = 2,
-                    side: int = 9400) -> dict[str, object]:  # fmt: skip
+def hostile_uploads(
+    port: int, pid: int, clients: int = 8, rounds: int = 2, side: int = 9400
+) -> dict[str, object]:
     """``clients`` memory-bomb uploads at once, ``rounds`` times; the server's peak RSS."""
     with tempfile.TemporaryDirectory(prefix="imgsearch-bombs-") as tmp:
         files = make_memory_bombs(Path(tmp), side)
@@ -95,22 +102,30 @@ def hostile_uploads(port: int, pid: int, clients: int = 8, rounds: int = 2,
             jobs = [bodies[i % len(bodies)] for i in range(clients)]
             for status, _ms in pool.map(lambda b: _post(port, *b), jobs):
                 statuses[status] += 1
-    return {"uploads": clients * rounds, "statuses": dict(sorted(statuses.items())),
-            "5xx_other_than_busy": sum(n for s, n in statuses.items() if s >= 500 and s != 503),
-            "refused_busy_503": statuses.get(503, 0), "wall_s": time.perf_counter() - started,
-            "peak_rss_mib": rss.peak_mib}  # fmt: skip
+    return {
+        "uploads": clients * rounds,
+        "statuses": dict(sorted(statuses.items())),
+        "5xx_other_than_busy": sum(n for s, n in statuses.items() if s >= 500 and s != 503),
+        "refused_busy_503": statuses.get(503, 0),
+        "wall_s": time.perf_counter() - started,
+        "peak_rss_mib": rss.peak_mib,
+    }
 
 
 def run(port: int, pid: int, photo: bytes, slow: int, rounds: int) -> None:
     """Both scenarios against a running server; prints their figures."""
     body = _multipart(photo, "query.jpg")
     figures = slow_clients(port, body, slow=slow)
-    print(f"slow clients: {figures['slow']} trickling connections held; "
-          f"{figures['requests']} searches meanwhile: {figures['errors']} errors, "
-          f"p50 {figures['p50_ms']:.0f} ms, max {figures['max_ms']:.0f} ms")  # fmt: skip
+    print(
+        f"slow clients: {figures['slow']} trickling connections held; "
+        f"{figures['requests']} searches meanwhile: {figures['errors']} errors, "
+        f"p50 {figures['p50_ms']:.0f} ms, max {figures['max_ms']:.0f} ms"
+    )
     hostile = hostile_uploads(port, pid, rounds=rounds)
     verdict = "MET" if hostile["peak_rss_mib"] <= RSS_GOAL_MIB else "MISSED"  # type: ignore[operator]
-    print(f"8 hostile uploads x {rounds}: statuses {hostile['statuses']} "
-          f"(503 = busy, retry later), other 5xx {hostile['5xx_other_than_busy']}, "
-          f"{hostile['wall_s']:.1f} s, server peak RSS {hostile['peak_rss_mib']:.0f} MiB "
-          f"(goal <= {RSS_GOAL_MIB} MiB: {verdict})")  # fmt: skip
+    print(
+        f"8 hostile uploads x {rounds}: statuses {hostile['statuses']} "
+        f"(503 = busy, retry later), other 5xx {hostile['5xx_other_than_busy']}, "
+        f"{hostile['wall_s']:.1f} s, server peak RSS {hostile['peak_rss_mib']:.0f} MiB "
+        f"(goal <= {RSS_GOAL_MIB} MiB: {verdict})"
+    )

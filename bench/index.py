@@ -35,8 +35,10 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 LIMIT = REPO / "bench" / "limit.py"
 MODEL_FILE = "mobilenet_v3_small_100_224.onnx"
-STARTED = re.compile(r"first file goes to the decoders ([0-9.]+) s after the process started "
-                     r"\(([0-9.]+) s CPU, ([0-9.]+) s of it on this thread\)")
+STARTED = re.compile(
+    r"first file goes to the decoders ([0-9.]+) s after the process started "
+    r"\(([0-9.]+) s CPU, ([0-9.]+) s of it on this thread\)"
+)
 
 
 @dataclass
@@ -62,8 +64,14 @@ def run_process(cmd: list[str]) -> tuple[Run, str, str]:
     """Run ``cmd`` as a whole process: wall from spawn to exit, its CPU and peak RSS."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
-        child = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=err, text=True,
-                                 env={**os.environ, "PYTHONPATH": str(REPO)})  # fmt: skip
+        child = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            stdout=out,
+            stderr=err,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         _pid, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
         out.seek(0), err.seek(0)
@@ -74,11 +82,15 @@ def run_process(cmd: list[str]) -> tuple[Run, str, str]:
 
 
 def limit_run(models: Path, folders: list[Path]) -> Run:
-    run, stdout, _err = run_process([sys.executable, str(LIMIT), str(models / MODEL_FILE),
-                                     *map(str, folders)])  # fmt: skip
+    run, stdout, _err = run_process(
+        [sys.executable, str(LIMIT), str(models / MODEL_FILE), *map(str, folders)]
+    )
     figures = json.loads(stdout)
-    run.images, run.run_wall, run.run_cpu = (figures["images"], figures["run_seconds"],
-                                             figures["run_cpu_seconds"])
+    run.images, run.run_wall, run.run_cpu = (
+        figures["images"],
+        figures["run_seconds"],
+        figures["run_cpu_seconds"],
+    )
     return run
 
 
@@ -92,9 +104,20 @@ def imgsearch_command() -> list[str]:
 
 def index_run(models: Path, folders: list[Path], descriptor: str = "default") -> Run:
     with tempfile.TemporaryDirectory(prefix="imgsearch-bench-") as tmp:
-        cmd = [*imgsearch_command(), "-v", "--library", str(Path(tmp) / "library"),
-               "--model-path", str(models), "index", "--json", "--no-progress",
-               "--descriptor", descriptor, *map(str, folders)]  # fmt: skip
+        cmd = [
+            *imgsearch_command(),
+            "-v",
+            "--library",
+            str(Path(tmp) / "library"),
+            "--model-path",
+            str(models),
+            "index",
+            "--json",
+            "--no-progress",
+            "--descriptor",
+            descriptor,
+            *map(str, folders),
+        ]
         run, stdout, stderr = run_process(cmd)
     run.summary = json.loads(stdout)
     run.images = run.summary["processed"]
@@ -127,17 +150,26 @@ def compare(name: str, limits: list[Run], indexes: list[Run]) -> None:
     startups = [r.startup for r in indexes if r.startup is not None]
     startup_cpu = min((r.startup_cpu for r in indexes if r.startup_cpu is not None), default=0)
     startup_main = min((r.startup_main for r in indexes if r.startup_main is not None), default=0)
-    print(f"best {name}: limit {lim_wall:.2f} s wall, {lim_cpu:.2f} s CPU "
-          f"({images / lim_wall:.0f} img/s); imgsearch index {idx_wall:.2f} s wall, "
-          f"{idx_cpu:.2f} s CPU ({images / idx_wall:.0f} img/s)")
-    print(f"  CPU ratio {cpu_ratio:.2f} (goal <= 1.20) {'OK' if cpu_ratio <= 1.2 else 'ABOVE'}; "
-          f"speed ratio {speed:.2f} (goal >= 0.80) {'OK' if speed >= 0.8 else 'BELOW'}"
-          + (f"; start-up to the first decode {min(startups):.2f} s (goal <= 0.50 s) "
-             f"{'OK' if min(startups) <= 0.5 else 'ABOVE'}, by then {startup_cpu:.2f} s CPU, "
-             f"{startup_main:.2f} s on the main thread (what an idle machine waits)"
-             if startups else ""))
-    print(f"  without start-up (the limit's decode loop, the index run itself): CPU ratio "
-          f"{in_cpu:.2f}, speed ratio {in_speed:.2f}")
+    print(
+        f"best {name}: limit {lim_wall:.2f} s wall, {lim_cpu:.2f} s CPU "
+        f"({images / lim_wall:.0f} img/s); imgsearch index {idx_wall:.2f} s wall, "
+        f"{idx_cpu:.2f} s CPU ({images / idx_wall:.0f} img/s)"
+    )
+    print(
+        f"  CPU ratio {cpu_ratio:.2f} (goal <= 1.20) {'OK' if cpu_ratio <= 1.2 else 'ABOVE'}; "
+        f"speed ratio {speed:.2f} (goal >= 0.80) {'OK' if speed >= 0.8 else 'BELOW'}"
+        + (
+            f"; start-up to the first decode {min(startups):.2f} s (goal <= 0.50 s) "
+            f"{'OK' if min(startups) <= 0.5 else 'ABOVE'}, by then {startup_cpu:.2f} s CPU, "
+            f"{startup_main:.2f} s on the main thread (what an idle machine waits)"
+            if startups
+            else ""
+        )
+    )
+    print(
+        f"  without start-up (the limit's decode loop, the index run itself): CPU ratio "
+        f"{in_cpu:.2f}, speed ratio {in_speed:.2f}"
+    )
 
 
 def main() -> None:
@@ -170,14 +202,16 @@ def main() -> None:
                 limit, index = limit_run(args.models, folders), index_run(args.models, folders)
                 results[name][0].append(limit)
                 results[name][1].append(index)
-                print(f"round {round_no} {name}: limit {limit.wall:.2f} s / {limit.cpu:.2f} s "
-                      f"CPU ({limit.images} images); index {index.wall:.2f} s / {index.cpu:.2f} "
-                      f"s CPU (in-run {index.summary['seconds']:.2f} s / "  # type: ignore[index]
-                      f"{index.summary['cpu_seconds']:.2f} s CPU; first decode after "  # type: ignore[index]
-                      f"{index.startup} s, {index.startup_cpu} s CPU, main thread "
-                      f"{index.startup_main} s; "
-                      f"{index.images} images); "
-                      f"{load_average()}")
+                print(
+                    f"round {round_no} {name}: limit {limit.wall:.2f} s / {limit.cpu:.2f} s "
+                    f"CPU ({limit.images} images); index {index.wall:.2f} s / {index.cpu:.2f} "
+                    f"s CPU (in-run {index.summary['seconds']:.2f} s / "  # type: ignore[index]
+                    f"{index.summary['cpu_seconds']:.2f} s CPU; first decode after "  # type: ignore[index]
+                    f"{index.startup} s, {index.startup_cpu} s CPU, main thread "
+                    f"{index.startup_main} s; "
+                    f"{index.images} images); "
+                    f"{load_average()}"
+                )
         for name, (limits, indexes) in results.items():
             compare(name, limits, indexes)
     finally:

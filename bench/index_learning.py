@@ -40,8 +40,9 @@ def load_average() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
-def embed_only(model: OnnxModel, files: list[Path], workers: int, batch_size: int
-               ) -> tuple[float, float]:
+def embed_only(
+    model: OnnxModel, files: list[Path], workers: int, batch_size: int
+) -> tuple[float, float]:
     """(img/s, img per CPU second) of the analyzer alone."""
     start, cpu = time.perf_counter(), time.process_time()
     with ImageAnalyzer(model, decode_workers=workers, batch_size=batch_size) as analyzer:
@@ -56,22 +57,48 @@ def embed_only(model: OnnxModel, files: list[Path], workers: int, batch_size: in
 
 # The child writes its own peak RSS (VmHWM: of its image since exec; the ru_maxrss of a forked
 # child would count this process's memory at the fork).
-PEAK = ("import atexit, os; atexit.register(lambda: open(os.environ['PEAK_FILE'], 'w').write("
-        "next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])); ")
+PEAK = (
+    "import atexit, os; atexit.register(lambda: open(os.environ['PEAK_FILE'], 'w').write("
+    "next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])); "
+)
 
 
-def index_run(roots: list[Path], models: Path, workers: int, batch_size: int,  # type: ignore[type-arg]
-              descriptor: str) -> dict:
+def index_run(
+    roots: list[Path],
+    models: Path,
+    workers: int,
+    batch_size: int,  # type: ignore[type-arg]
+    descriptor: str,
+) -> dict:
     with tempfile.TemporaryDirectory(prefix="imgsearch-bench-") as tmp:
-        cmd = [sys.executable, "-c", PEAK + "from cli.main import main; main()", "--library",
-               str(Path(tmp) / "library"), "--model-path", str(models), "index", "--json",
-               "--no-progress", "--batch-size", str(batch_size), "--workers", str(workers),
-               "--descriptor", descriptor, *map(str, roots)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-c",
+            PEAK + "from cli.main import main; main()",
+            "--library",
+            str(Path(tmp) / "library"),
+            "--model-path",
+            str(models),
+            "index",
+            "--json",
+            "--no-progress",
+            "--batch-size",
+            str(batch_size),
+            "--workers",
+            str(workers),
+            "--descriptor",
+            descriptor,
+            *map(str, roots),
+        ]
         peak = Path(tmp) / "peak-kib"
         start = time.perf_counter()
-        done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONPATH": str(REPO),
-                                   "PEAK_FILE": str(peak)})  # fmt: skip
+        done = subprocess.run(
+            cmd,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO), "PEAK_FILE": str(peak)},
+        )
         wall = time.perf_counter() - start
         if done.returncode != 0:
             raise SystemExit(f"imgsearch index failed:\n{done.stderr}")
@@ -96,8 +123,10 @@ def main() -> None:
     files = [f.path for root in roots for f in scan_collection(root).files]
     for path in files:  # warm the page cache so neither side pays the first read
         path.read_bytes()
-    print(f"{len(files)} files from {', '.join(r.name for r in roots)}; workers {workers}, "
-          f"batch {args.batch_size}; {load_average()}")
+    print(
+        f"{len(files)} files from {', '.join(r.name for r in roots)}; workers {workers}, "
+        f"batch {args.batch_size}; {load_average()}"
+    )
     model = OnnxModel(locate_model(args.model, [args.models]))
 
     embed_rates: list[float] = []
@@ -122,26 +151,38 @@ def main() -> None:
             whole = summary["processed"] / summary["wall_seconds"]
             if learn:
                 learned.append(learn)
-            print(f"round {round_no}: index {descriptor:<10} {index_rates[descriptor][-1]:7.1f} "
-                  f"img/s (run {seconds:.2f} s; whole command incl. start-up, model load and "
-                  f"{learn:.1f} s learning the whitening {summary['wall_seconds']:.2f} s = "
-                  f"{whole:.1f} img/s; peak RSS {summary['peak_rss_mb']:.0f} MB; added "
-                  f"{summary['added']}, copies {summary['copied']}, failed {summary['failed']})")
+            print(
+                f"round {round_no}: index {descriptor:<10} {index_rates[descriptor][-1]:7.1f} "
+                f"img/s (run {seconds:.2f} s; whole command incl. start-up, model load and "
+                f"{learn:.1f} s learning the whitening {summary['wall_seconds']:.2f} s = "
+                f"{whole:.1f} img/s; peak RSS {summary['peak_rss_mb']:.0f} MB; added "
+                f"{summary['added']}, copies {summary['copied']}, failed {summary['failed']})"
+            )
             if learn:
                 print(f"         {summary['whitening']}")
     best_embed = max(embed_rates)
     for descriptor, rates in index_rates.items():
         ratio = max(rates) / best_embed
-        print(f"best: embed-only {best_embed:.1f} img/s, index ({descriptor}) {max(rates):.1f} "
-              f"img/s, ratio {ratio:.2f} (goal >= 0.80) {'OK' if ratio >= 0.8 else 'BELOW GOAL'}")
+        print(
+            f"best: embed-only {best_embed:.1f} img/s, index ({descriptor}) {max(rates):.1f} "
+            f"img/s, ratio {ratio:.2f} (goal >= 0.80) {'OK' if ratio >= 0.8 else 'BELOW GOAL'}"
+        )
     cost = max(index_rates["default"]) / max(index_rates["plain"])
-    print(f"descriptor cost: default / plain indexing {cost:.2f}"
-          + (f"; learning the whitening (once per library, again at 4x its size) "
-             f"{min(learned):.1f} s" if learned else ""))
+    print(
+        f"descriptor cost: default / plain indexing {cost:.2f}"
+        + (
+            f"; learning the whitening (once per library, again at 4x its size) "
+            f"{min(learned):.1f} s"
+            if learned
+            else ""
+        )
+    )
     cpu_ratio = max(index_cpu["default"]) / max(embed_cpu)
-    print(f"CPU cost: embed-only {max(embed_cpu):.1f}, index (default) "
-          f"{max(index_cpu['default']):.1f} img per CPU second, ratio {cpu_ratio:.2f} (what the "
-          "wall ratio tends to on an idle machine whose cores the pipeline saturates)")
+    print(
+        f"CPU cost: embed-only {max(embed_cpu):.1f}, index (default) "
+        f"{max(index_cpu['default']):.1f} img per CPU second, ratio {cpu_ratio:.2f} (what the "
+        "wall ratio tends to on an idle machine whose cores the pipeline saturates)"
+    )
     first_run(runs["whiten=off"], runs["default"])
     print(load_average())
 
@@ -160,12 +201,16 @@ def first_run(off: list[dict], learning: list[dict]) -> None:  # type: ignore[ty
     cpu_off = min(s["cpu_seconds"] for s in off)
     cpu_on = min(s["cpu_seconds"] for s in learning)
     ratio = wall_on / wall_off
-    print(f"first run with learning vs whiten=off: wall {wall_on:.1f} s vs {wall_off:.1f} s, "
-          f"ratio {ratio:.2f} (goal <= 2.00) {'OK' if ratio <= 2.0 else 'ABOVE GOAL'}; of it "
-          f"learning {learn:.1f} s; CPU of the runs {cpu_on:.1f} s vs {cpu_off:.1f} s, ratio "
-          f"{cpu_on / cpu_off:.2f} (what the wall ratio tends to on an idle machine)")
-    print(f"peak RSS: {rss_on:.0f} MB vs {rss_off:.0f} MB, ratio {rss_on / rss_off:.2f} "
-          f"(goal <= 1024 MB) {'OK' if rss_on <= 1024 else 'ABOVE GOAL'}")
+    print(
+        f"first run with learning vs whiten=off: wall {wall_on:.1f} s vs {wall_off:.1f} s, "
+        f"ratio {ratio:.2f} (goal <= 2.00) {'OK' if ratio <= 2.0 else 'ABOVE GOAL'}; of it "
+        f"learning {learn:.1f} s; CPU of the runs {cpu_on:.1f} s vs {cpu_off:.1f} s, ratio "
+        f"{cpu_on / cpu_off:.2f} (what the wall ratio tends to on an idle machine)"
+    )
+    print(
+        f"peak RSS: {rss_on:.0f} MB vs {rss_off:.0f} MB, ratio {rss_on / rss_off:.2f} "
+        f"(goal <= 1024 MB) {'OK' if rss_on <= 1024 else 'ABOVE GOAL'}"
+    )
 
 
 if __name__ == "__main__":

@@ -46,13 +46,15 @@ def measure(name: str, files: list[Path], model: OnnxModel) -> None:
     prep = cpu_ms(lambda: tensors.extend(model.preprocess(d) for d in decoded), n)
     boxes: list = []
     frames = cpu_ms(lambda: boxes.extend(find_content_box(d.image) for d in decoded), n)
-    framed = [model.preprocess(b.crop(d.image)) for b, d in zip(boxes, decoded, strict=True)
-              if b is not None]  # fmt: skip
+    framed = [
+        model.preprocess(b.crop(d.image))
+        for b, d in zip(boxes, decoded, strict=True)
+        if b is not None
+    ]
     batch = np.stack(tensors)
     outputs = []
-    infer = cpu_ms(lambda: outputs.extend(model.run(batch[i : i + 32])
-                                          for i in range(0, n, 32)), n)  # fmt: skip
-    second = (cpu_ms(lambda: model.run(np.stack(framed)), len(framed)) if framed else 0.0)
+    infer = cpu_ms(lambda: outputs.extend(model.run(batch[i : i + 32]) for i in range(0, n, 32)), n)
+    second = cpu_ms(lambda: model.run(np.stack(framed)), len(framed)) if framed else 0.0
     analyzer = ImageAnalyzer(model, decode_workers=0)
     probs = np.concatenate([o.probs for o in outputs])
     labels = cpu_ms(lambda: [analyzer._labels(p) for p in probs], n)
@@ -60,12 +62,16 @@ def measure(name: str, files: list[Path], model: OnnxModel) -> None:
     total = read + decode + prep + frames + infer + labels + write
     share = len(framed) / n
     print(f"{name}: {n} images, per image CPU ms (single thread):")
-    for label, value in [("read + sha256", read), ("decode (JPEG draft)", decode),
-                         ("preprocess (crop + resize)", prep), ("frame detection", frames),
-                         ("model, main vector (batch 32)", infer),
-                         (f"model, second vector ({len(framed)} framed = {share:.0%})",
-                          second * share), ("labels (top 5)", labels),
-                         ("SQLite write + FAISS add (batches of 32)", write)]:  # fmt: skip
+    for label, value in [
+        ("read + sha256", read),
+        ("decode (JPEG draft)", decode),
+        ("preprocess (crop + resize)", prep),
+        ("frame detection", frames),
+        ("model, main vector (batch 32)", infer),
+        (f"model, second vector ({len(framed)} framed = {share:.0%})", second * share),
+        ("labels (top 5)", labels),
+        ("SQLite write + FAISS add (batches of 32)", write),
+    ]:
         print(f"  {label:<44} {value:7.2f}  ({value / total:5.1%})")
     print(f"  {'total':<44} {total + second * share:7.2f}")
 
@@ -108,10 +114,13 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["IMGSEARCH_MODEL_PATH"] = str(args.models)
     model = OnnxModel(locate_model("mobilenet_v3_small_100", [args.models]), threads=1)
-    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on "
-          f"{os.cpu_count()} cores (ONNX on 1 thread)")
-    web = sorted(p for p in (args.data / "hymenoptera").rglob("*")
-                 if p.suffix.lower() in (".jpg", ".jpeg"))  # fmt: skip
+    print(
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on "
+        f"{os.cpu_count()} cores (ONNX on 1 thread)"
+    )
+    web = sorted(
+        p for p in (args.data / "hymenoptera").rglob("*") if p.suffix.lower() in (".jpg", ".jpeg")
+    )
     measure("hymenoptera (web size)", web, model)
     if args.big:
         sys.path.insert(0, str(REPO / "bench"))

@@ -52,14 +52,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="decode threads")
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
-    files = sorted(p for folder in args.folders for p in folder.rglob("*")
-                   if p.suffix.lower() in SUFFIXES)  # fmt: skip
+    files = sorted(
+        p for folder in args.folders for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES
+    )
     opts = ort.SessionOptions()
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(str(args.model), sess_options=opts,
-                                   providers=["CPUExecutionProvider"])  # fmt: skip
+    session = ort.InferenceSession(
+        str(args.model), sess_options=opts, providers=["CPUExecutionProvider"]
+    )
     done = 0
     run_start, run_cpu = time.perf_counter(), time.process_time()  # after start-up
     with ThreadPoolExecutor(args.threads) as pool:
@@ -74,11 +76,18 @@ def main() -> None:
             session.run(["embedding"], {"image": np.stack(batch)})
             done += len(batch)
     times = os.times()
-    print(json.dumps({"images": done, "files": len(files),
-                      "seconds": round(time.perf_counter() - START, 3),
-                      "cpu_seconds": round(times.user + times.system, 3),
-                      "run_seconds": round(time.perf_counter() - run_start, 3),
-                      "run_cpu_seconds": round(time.process_time() - run_cpu, 3)}))
+    print(
+        json.dumps(
+            {
+                "images": done,
+                "files": len(files),
+                "seconds": round(time.perf_counter() - START, 3),
+                "cpu_seconds": round(times.user + times.system, 3),
+                "run_seconds": round(time.perf_counter() - run_start, 3),
+                "run_cpu_seconds": round(time.process_time() - run_cpu, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

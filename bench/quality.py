@@ -50,8 +50,14 @@ CONFIGS = [
     ("+labels", "default,expand=0"),
     ("+expand (default)", "default"),
 ]
-KEYS = [("recall@1", "r@1"), ("recall_at_p99", "r@P99"), ("pair_ap", "pairAP"),
-        ("precision@10", "P@10"), ("ns_score", "N-S"), ("map", "mAP")]  # fmt: skip
+KEYS = [
+    ("recall@1", "r@1"),
+    ("recall_at_p99", "r@P99"),
+    ("pair_ap", "pairAP"),
+    ("precision@10", "P@10"),
+    ("ns_score", "N-S"),
+    ("map", "mAP"),
+]
 
 
 def load_avg() -> str:
@@ -68,8 +74,7 @@ def dev_set(seed: int, data: Path) -> Path:
         from search.copies import make_copies
 
         print(f"making the dev set {out} (seed {seed})")
-        make_copies(pick_originals(data, 60, seed), out, per_original=20, seed=seed,
-                    overwrite=True)  # fmt: skip
+        make_copies(pick_originals(data, 60, seed), out, per_original=20, seed=seed, overwrite=True)
     return truth
 
 
@@ -90,28 +95,38 @@ def quality(model: OnnxModel, sets: list[str], data: Path, verify: bool) -> None
         t1 = time.perf_counter()
         whitening, note = learn_set_whitening(prepared, model)
         t2 = time.perf_counter()
-        print(f"\n{name}: {len(prepared.files)} files; views {t1 - t0:.1f} s; whitening "
-              f"{'learned' if whitening else note} in {t2 - t1:.1f} s; {load_avg()}")  # fmt: skip
+        print(
+            f"\n{name}: {len(prepared.files)} files; views {t1 - t0:.1f} s; whitening "
+            f"{'learned' if whitening else note} in {t2 - t1:.1f} s; {load_avg()}"
+        )
         for label, text in configs:
             config = DescriptorConfig.parse(text)
             ev, run = score_set(prepared, config, whitening)
-            cells = "".join(f"{ev.metrics[k]:8.3f}" if k in ev.metrics else f"{'-':>8}"
-                            for k, _ in KEYS)  # fmt: skip
+            cells = "".join(
+                f"{ev.metrics[k]:8.3f}" if k in ev.metrics else f"{'-':>8}" for k, _ in KEYS
+            )
             rows.append(f"{name:<16}{label:<20}{cells}")
             thr = ev.p99_threshold
             cal = run.calibration
             z = "-" if thr is None else f"{(thr - cal['mean']) / cal['sd']:.2f}"
-            print(rows[-1] + f"   (P99 threshold {thr if thr is None else round(thr, 3)}, "
-                  f"duplicate z {z}; {run.seconds.get('scoring', 0):.1f} s)")  # fmt: skip
+            print(
+                rows[-1] + f"   (P99 threshold {thr if thr is None else round(thr, 3)}, "
+                f"duplicate z {z}; {run.seconds.get('scoring', 0):.1f} s)"
+            )
             if name.startswith("dev") and label in ("plain", "+expand (default)", "+verify"):
                 worst = sorted(ev.per_edit.items(), key=lambda kv: kv[1]["recall@1"])[:6]
-                print("     worst edits: " + ", ".join(
-                    f"{k} {v['recall@1']:.2f}/{v['detected_at_p99']:.2f}" for k, v in worst))
+                print(
+                    "     worst edits: "
+                    + ", ".join(
+                        f"{k} {v['recall@1']:.2f}/{v['detected_at_p99']:.2f}" for k, v in worst
+                    )
+                )
     print("\n" + "\n".join(rows))
 
 
-def _index_rate(model: OnnxModel, paths: list[Path], frames: bool, repeat: int
-                ) -> tuple[float, float, int]:
+def _index_rate(
+    model: OnnxModel, paths: list[Path], frames: bool, repeat: int
+) -> tuple[float, float, int]:
     """Best-of-``repeat`` end-to-end img/s, CPU ms/img and framed count of the analyzer."""
     best, best_cpu, framed = 0.0, 0.0, 0
     with ImageAnalyzer(model, decode_workers=2, frames=frames) as analyzer:
@@ -125,8 +140,13 @@ def _index_rate(model: OnnxModel, paths: list[Path], frames: bool, repeat: int
     return best, best_cpu, framed
 
 
-def _query_ms(model: OnnxModel, paths: list[Path], library: list[StoredImage],
-              config: DescriptorConfig, descriptor: Descriptor) -> list[float]:
+def _query_ms(
+    model: OnnxModel,
+    paths: list[Path],
+    library: list[StoredImage],
+    config: DescriptorConfig,
+    descriptor: Descriptor,
+) -> list[float]:
     rows, owner = descriptor.stored_rows(library)
     out = []
     with ImageAnalyzer(model, decode_workers=0) as analyzer:
@@ -136,8 +156,9 @@ def _query_ms(model: OnnxModel, paths: list[Path], library: list[StoredImage],
                 q = analyzer.analyze(path).embedding[None]
             else:
                 vs = analyzer.analyze_views(path, rotations=config.angles, frames=config.frames)
-                q = descriptor.query_rows(vs.embeddings, vs.names,
-                                          bool(vs.frame and vs.frame.dominant))  # fmt: skip
+                q = descriptor.query_rows(
+                    vs.embeddings, vs.names, bool(vs.frame and vs.frame.dominant)
+                )
             scores = descriptor.copy_scores(q, rows, owner, len(library))
             np.argpartition(-scores, 10)[:10]
             out.append((time.perf_counter() - start) * 1000)
@@ -147,38 +168,56 @@ def _query_ms(model: OnnxModel, paths: list[Path], library: list[StoredImage],
 def cost(model: OnnxModel, data: Path, repeat: int) -> None:
     photos = sorted((data / "hymenoptera" / "images").rglob("*.jpg"))
     single = OnnxModel(model.located, threads=1)
-    print(f"\nindexing cost, web-size photos (hymenoptera, {len(photos)}), 2 decode threads + "
-          f"1 ORT thread; {load_avg()}")  # fmt: skip
+    print(
+        f"\nindexing cost, web-size photos (hymenoptera, {len(photos)}), 2 decode threads + "
+        f"1 ORT thread; {load_avg()}"
+    )
     base, base_cpu, _ = _index_rate(single, photos, False, repeat)
     withf, withf_cpu, framed = _index_rate(single, photos, True, repeat)
     print(f"  plain          {base:7.1f} img/s   CPU {base_cpu:5.2f} ms/img")
-    print(f"  + frames       {withf:7.1f} img/s   CPU {withf_cpu:5.2f} ms/img   "
-          f"({framed} of {len(photos)} framed; ratio {withf / base:.2f})")
+    print(
+        f"  + frames       {withf:7.1f} img/s   CPU {withf_cpu:5.2f} ms/img   "
+        f"({framed} of {len(photos)} framed; ratio {withf / base:.2f})"
+    )
     share = framed / len(photos)
     dim = model.dimension
     print(f"\nbytes per image (float32 vectors, {dim}-d):")
     print(f"  plain          {4 * dim:7d}")
-    print(f"  + frames       {4 * dim * (1 + share):7.0f}  (+{4 * dim} for each framed image, "
-          f"{share:.1%} of these photos)")
+    print(
+        f"  + frames       {4 * dim * (1 + share):7.0f}  (+{4 * dim} for each framed image, "
+        f"{share:.1%} of these photos)"
+    )
     white = 4 * dim * (dim + 1)
     for n in (1_000, 10_000, 100_000):
-        print(f"  + whitening    {4 * dim * (1 + share) + white / n:7.0f}  at {n} images "
-              f"(one {white / 1e6:.1f} MB matrix per library)")
+        print(
+            f"  + whitening    {4 * dim * (1 + share) + white / n:7.0f}  at {n} images "
+            f"(one {white / 1e6:.1f} MB matrix per library)"
+        )
     library_paths = photos[:300]
     with ImageAnalyzer(single, decode_workers=2, frames=True) as analyzer:
         analyses = [a for a in analyzer.analyze_iter(library_paths) if hasattr(a, "embedding")]
-    library = [StoredImage(a.embedding, a.frame_embedding,
-                           bool(a.frame_box is not None and a.frame_box.dominant), a.labels)
-               for a in analyses]  # fmt: skip
+    library = [
+        StoredImage(
+            a.embedding,
+            a.frame_embedding,
+            bool(a.frame_box is not None and a.frame_box.dominant),
+            a.labels,
+        )
+        for a in analyses
+    ]
     queries = photos[300:340]
-    print(f"\nsingle query latency over a {len(library)}-image library ({len(queries)} queries, "
-          f"1 ORT thread, exact scoring):")  # fmt: skip
+    print(
+        f"\nsingle query latency over a {len(library)}-image library ({len(queries)} queries, "
+        f"1 ORT thread, exact scoring):"
+    )
     for label, text in (("plain", "plain"), ("default", "default")):
         config = DescriptorConfig.parse(text)
         descriptor = Descriptor(config)
         ms = sorted(_query_ms(single, queries, library, config, descriptor))
-        print(f"  {label:<10} p50 {statistics.median(ms):6.1f} ms   p90 "
-              f"{ms[int(0.9 * (len(ms) - 1))]:6.1f} ms")  # fmt: skip
+        print(
+            f"  {label:<10} p50 {statistics.median(ms):6.1f} ms   p90 "
+            f"{ms[int(0.9 * (len(ms) - 1))]:6.1f} ms"
+        )
 
 
 def main() -> None:

@@ -77,8 +77,9 @@ class Clusters:
         spread *= np.float32(0.25 / np.sqrt(dim))
         self.centroids = _unit(themes[rng.integers(0, SUPER, self.n_clusters)] + spread)
         self.pool = _unit(rng.standard_normal((POOL, dim), dtype=np.float32))
-        self.basis = np.stack([rng.choice(POOL, SUBSPACE, replace=False)
-                               for _ in range(self.n_clusters)])
+        self.basis = np.stack(
+            [rng.choice(POOL, SUBSPACE, replace=False) for _ in range(self.n_clusters)]
+        )
         self.seed = seed
 
     def draw(self, n: int, stream: int, chunk: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
@@ -150,17 +151,30 @@ def numpy_topk(matrix: np.ndarray, q: np.ndarray, k: int = 10) -> np.ndarray:
     return top[np.argsort(-s[top])]
 
 
-def row(size: int, kind: str, params: str, build: float, lat: np.ndarray, recall: float,
-        rss_mb: float, size_mb: float, base_p50: float) -> str:
+def row(
+    size: int,
+    kind: str,
+    params: str,
+    build: float,
+    lat: np.ndarray,
+    recall: float,
+    rss_mb: float,
+    size_mb: float,
+    base_p50: float,
+) -> str:
     wall, cpu = lat[:, 0], lat[:, 1]
-    return (f"{size:>9,} {kind:<13} {params:<24} {build:>8.1f} {np.percentile(wall, 50):>8.2f} "
-            f"{np.percentile(wall, 99):>8.2f} {np.percentile(cpu, 50):>7.2f} {len(lat):>5} "
-            f"{recall:>7.4f} {rss_mb:>8.0f} {size_mb:>8.0f} "
-            f"{base_p50 / np.percentile(wall, 50):>7.2f}x")
+    return (
+        f"{size:>9,} {kind:<13} {params:<24} {build:>8.1f} {np.percentile(wall, 50):>8.2f} "
+        f"{np.percentile(wall, 99):>8.2f} {np.percentile(cpu, 50):>7.2f} {len(lat):>5} "
+        f"{recall:>7.4f} {rss_mb:>8.0f} {size_mb:>8.0f} "
+        f"{base_p50 / np.percentile(wall, 50):>7.2f}x"
+    )
 
 
-HEAD = (f"{'n':>9} {'kind':<13} {'params':<24} {'build_s':>8} {'p50_ms':>8} {'p99_ms':>8} "
-        f"{'cpu_ms':>7} {'nq':>5} {'rec@10':>7} {'rss_MB':>8} {'file_MB':>8} {'vs_np':>8}")
+HEAD = (
+    f"{'n':>9} {'kind':<13} {'params':<24} {'build_s':>8} {'p50_ms':>8} {'p99_ms':>8} "
+    f"{'cpu_ms':>7} {'nq':>5} {'rec@10':>7} {'rss_MB':>8} {'file_MB':>8} {'vs_np':>8}"
+)
 
 
 def bench_size(n: int, args: argparse.Namespace, hnsw_rate: list[float]) -> None:
@@ -173,16 +187,21 @@ def bench_size(n: int, args: argparse.Namespace, hnsw_rate: list[float]) -> None
     truth_s, truth_r = exact_topk(queries, base, 10)
     truth = ids[truth_r]
     same = float(np.mean(base_cluster[truth_r] == query_cluster[:, None]))
-    print(f"\n# n={n:,} d={args.dim}: {gen.n_clusters} clusters, generated + exact top-10 in "
-          f"{time.perf_counter() - t0:.1f} s; exact top-1 / 10th cosine mean "
-          f"{truth_s[:, 0].mean():.3f} / {truth_s[:, 9].mean():.3f}, {same:.0%} of the top-10 "
-          f"in the query's cluster; load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"\n# n={n:,} d={args.dim}: {gen.n_clusters} clusters, generated + exact top-10 in "
+        f"{time.perf_counter() - t0:.1f} s; exact top-1 / 10th cosine mean "
+        f"{truth_s[:, 0].mean():.3f} / {truth_s[:, 9].mean():.3f}, {same:.0%} of the top-10 "
+        f"in the query's cluster; load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     print(HEAD)
     base_p50 = _baseline(n, args, base, queries, truth)
     for kind in args.kinds:
         if kind == "hnsw" and hnsw_rate and n * hnsw_rate[-1] > args.hnsw_max_build_s:
-            print(f"{n:>9,} hnsw          skipped: estimated build {n * hnsw_rate[-1]:.0f} s > "
-                  f"--hnsw-max-build-s {args.hnsw_max_build_s:.0f} (from the last HNSW build)")
+            print(
+                f"{n:>9,} hnsw          skipped: estimated build {n * hnsw_rate[-1]:.0f} s > "
+                f"--hnsw-max-build-s {args.hnsw_max_build_s:.0f} (from the last HNSW build)"
+            )
             continue
         gc.collect()
         before = rss()
@@ -197,18 +216,33 @@ def bench_size(n: int, args: argparse.Namespace, hnsw_rate: list[float]) -> None
         lat = latencies(lambda q, ix=index: ix.search(q, 10), queries, args.latency_budget_s)
         _, found = index.search(queries, 10)
         info = index.info
-        params = ", ".join(f"{k}={info[k]}" for k in ("nlist", "nprobe", "M", "efSearch")
-                           if k in info) or "exact"
+        params = (
+            ", ".join(f"{k}={info[k]}" for k in ("nlist", "nprobe", "M", "efSearch") if k in info)
+            or "exact"
+        )
         if kind == "auto":
             params = f"->{index.kind} {params}"
-        print(row(n, kind, params, build, lat, recall_at(found, truth), grown,
-                  serialized_size(index) / 2**20, base_p50), flush=True)
+        print(
+            row(
+                n,
+                kind,
+                params,
+                build,
+                lat,
+                recall_at(found, truth),
+                grown,
+                serialized_size(index) / 2**20,
+                base_p50,
+            ),
+            flush=True,
+        )
         del index
     gc.collect()
 
 
-def _baseline(n: int, args: argparse.Namespace, base: np.ndarray, queries: np.ndarray,
-              truth: np.ndarray) -> float:
+def _baseline(
+    n: int, args: argparse.Namespace, base: np.ndarray, queries: np.ndarray, truth: np.ndarray
+) -> float:
     """numpy brute force on a float32 copy (freed afterwards); returns its p50 in ms."""
     matrix = np.empty((n, args.dim), np.float32)
     for s in range(0, n, 65_536):
@@ -219,8 +253,20 @@ def _baseline(n: int, args: argparse.Namespace, base: np.ndarray, queries: np.nd
     found = np.stack([numpy_topk(matrix, q) for q in queries[: len(lat)]])
     ids = np.arange(n, dtype=np.int64) * 7 + 3
     rec = recall_at(ids[found], truth[: len(lat)])
-    print(row(n, "numpy-brute", f"float32, {os.cpu_count()} cores", 0.0, lat, rec,
-              n * args.dim * 4 / 2**20, 0.0, np.percentile(lat[:, 0], 50)), flush=True)
+    print(
+        row(
+            n,
+            "numpy-brute",
+            f"float32, {os.cpu_count()} cores",
+            0.0,
+            lat,
+            rec,
+            n * args.dim * 4 / 2**20,
+            0.0,
+            np.percentile(lat[:, 0], 50),
+        ),
+        flush=True,
+    )
     return float(np.percentile(lat[:, 0], 50))
 
 
@@ -232,27 +278,43 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dim", type=int, default=1024)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--threads", type=int, default=0, help="FAISS OpenMP threads (0: default)")
-    p.add_argument("--latency-budget-s", type=float, default=20.0,
-                   help="stop timing single queries after this long (>= 20 queries)")
+    p.add_argument(
+        "--latency-budget-s",
+        type=float,
+        default=20.0,
+        help="stop timing single queries after this long (>= 20 queries)",
+    )
     p.add_argument("--hnsw-m", type=int, default=32)
     p.add_argument("--hnsw-ef-construction", type=int, default=80)
-    p.add_argument("--hnsw-max-build-s", type=float, default=600.0,
-                   help="skip HNSW at a size whose extrapolated build time exceeds this")
+    p.add_argument(
+        "--hnsw-max-build-s",
+        type=float,
+        default=600.0,
+        help="skip HNSW at a size whose extrapolated build time exceeds this",
+    )
     p.add_argument("--auto-threshold", type=int, default=None)
     args = p.parse_args(argv)
     args.sizes = [int(float(s)) for s in args.sizes.split(",")]
     args.kinds = [k.strip() for k in args.kinds.split(",")]
-    args.config = IndexConfig(hnsw_m=args.hnsw_m, hnsw_ef_construction=args.hnsw_ef_construction,
-                              **({"auto_threshold": args.auto_threshold}
-                                 if args.auto_threshold else {}))
+    args.config = IndexConfig(
+        hnsw_m=args.hnsw_m,
+        hnsw_ef_construction=args.hnsw_ef_construction,
+        **({"auto_threshold": args.auto_threshold} if args.auto_threshold else {}),
+    )
     set_threads(args.threads)
-    print(f"imgsearch search bench: faiss {faiss.__version__}, {os.cpu_count()} cores, "
-          f"omp threads {faiss.omp_get_max_threads()}, numpy {np.__version__}")
-    print("data: SYNTHETIC clustered unit vectors (32 themes > n/50 overlapping clusters > 16-d "
-          "variation + noise), float16 storage; queries are held-out draws; recall@10 vs exact.")
-    print("latency: one query per call, wall p50/p99 and process-CPU p50 over nq queries; "
-          "build_s includes nprobe/efSearch tuning on 500 sampled vectors; rss_MB = RSS growth "
-          "during build (numpy row: its float32 matrix); vs_np = numpy p50 / kind p50.")
+    print(
+        f"imgsearch search bench: faiss {faiss.__version__}, {os.cpu_count()} cores, "
+        f"omp threads {faiss.omp_get_max_threads()}, numpy {np.__version__}"
+    )
+    print(
+        "data: SYNTHETIC clustered unit vectors (32 themes > n/50 overlapping clusters > 16-d "
+        "variation + noise), float16 storage; queries are held-out draws; recall@10 vs exact."
+    )
+    print(
+        "latency: one query per call, wall p50/p99 and process-CPU p50 over nq queries; "
+        "build_s includes nprobe/efSearch tuning on 500 sampled vectors; rss_MB = RSS growth "
+        "during build (numpy row: its float32 matrix); vs_np = numpy p50 / kind p50."
+    )
     hnsw_rate: list[float] = []
     started = time.perf_counter()
     for n in args.sizes:

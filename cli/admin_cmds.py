@@ -59,17 +59,26 @@ def remove(ctx: click.Context, paths: tuple[Path, ...], undo: bool, as_json: boo
             undone = engine.undo_remove(paths)
             if not undone:
                 raise click.ClickException(_nothing_to_undo(engine.removals(), paths))
-            _emit(as_json, {"undone": [u.to_dict() for u in undone]}, "\n".join(
-                f"{u.path}: taken back ({u.images} images when removed); the next "
-                "`imgsearch index` adds its files again" for u in undone))  # fmt: skip
+            _emit(
+                as_json,
+                {"undone": [u.to_dict() for u in undone]},
+                "\n".join(
+                    f"{u.path}: taken back ({u.images} images when removed); the next "
+                    "`imgsearch index` adds its files again"
+                    for u in undone
+                ),
+            )
             return
         done = engine.remove(paths)
     if not done:
         raise click.ClickException("none of these paths is an image of this library")
     removed = sum(entry["images"] for entry in done)
-    _emit(as_json, {"removed": removed, "paths": done},
-          f"removed {removed} image{'s' if removed != 1 else ''} from the library; later "
-          "index runs leave them out (undo: imgsearch remove --undo PATH)")  # fmt: skip
+    _emit(
+        as_json,
+        {"removed": removed, "paths": done},
+        f"removed {removed} image{'s' if removed != 1 else ''} from the library; later "
+        "index runs leave them out (undo: imgsearch remove --undo PATH)",
+    )
 
 
 def _nothing_to_undo(removals: list[Removal], paths: tuple[Path, ...]) -> str:
@@ -108,9 +117,11 @@ def rebuild_index(ctx: click.Context, kind: str | None, as_json: bool) -> None:
         if info["kind"] != "flat" and recall is not None
         else ""
     )
-    _emit(as_json, {**info, "seconds": round(seconds, 3)},
-          f"rebuilt a {info['kind']} index of {info['ntotal']} vectors in {seconds:.2f} s"
-          f"{extra}")  # fmt: skip
+    _emit(
+        as_json,
+        {**info, "seconds": round(seconds, 3)},
+        f"rebuilt a {info['kind']} index of {info['ntotal']} vectors in {seconds:.2f} s{extra}",
+    )
 
 
 # -- schema migrations ----------------------------------------------------------------------
@@ -165,8 +176,9 @@ def current(ctx: click.Context, as_json: bool) -> None:
     )
 
 
-def _migrate(ctx: click.Context, revision: str, step: Callable[[Engine, str], None],
-             as_json: bool) -> None:  # fmt: skip
+def _migrate(
+    ctx: click.Context, revision: str, step: Callable[[Engine, str], None], as_json: bool
+) -> None:
     """Run one migration ``step`` to ``revision`` after the same backup as the automatic
     upgrade; print the revisions before and after."""
     with database(ctx) as engine:
@@ -174,8 +186,11 @@ def _migrate(ctx: click.Context, revision: str, step: Callable[[Engine, str], No
         migrate.backup_sqlite(engine, before)
         run_migration(lambda: step(engine, revision))
         after = migrate.current_revision(engine)
-    _emit(as_json, {"before": before, "after": after},
-          f"schema {before or '(none)'} -> {after or '(base)'}")  # fmt: skip
+    _emit(
+        as_json,
+        {"before": before, "after": after},
+        f"schema {before or '(none)'} -> {after or '(base)'}",
+    )
 
 
 @db.command()

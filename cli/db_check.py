@@ -14,8 +14,12 @@ from search.store_health import check_database, recovery
 
 
 @db.command("check")
-@click.option("--json", "as_json", is_flag=True, help='Print JSON: {"database", "ok", "problems", '
-              '"recovery"}.')  # fmt: skip
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print JSON: {"database", "ok", "problems", "recovery"}.',
+)
 @click.pass_context
 @user_errors
 def check(ctx: click.Context, as_json: bool) -> None:
@@ -32,8 +36,12 @@ def check(ctx: click.Context, as_json: bool) -> None:
     where = path or url
     if as_json:
         fix = recovery(path) if problems and path is not None else None
-        click.echo(json.dumps({"database": str(where), "ok": not problems, "problems": problems,
-                               "recovery": fix}, indent=2))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {"database": str(where), "ok": not problems, "problems": problems, "recovery": fix},
+                indent=2,
+            )
+        )
         if problems:
             ctx.exit(1)
         return

@@ -37,34 +37,54 @@ THRESHOLD_HELP = (
 @cli.command()
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), help=THRESHOLD_HELP)
 @click.option(
-    "--format", "fmt", type=click.Choice(["html", "csv", "json"]), default=None,
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "csv", "json"]),
+    default=None,
     help="Report format [default: from --output's suffix, else json on stdout].",
-)  # fmt: skip
+)
 @click.option(
-    "-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
     help="Write the report here (atomically) instead of stdout; html needs a file. Missing "
     "folders are created.",
-)  # fmt: skip
+)
 @click.option(
-    "--keeper-rules", default=",".join(KEEPER_RULES), show_default=True,
+    "--keeper-rules",
+    default=",".join(KEEPER_RULES),
+    show_default=True,
     help="Order of the rules that choose the copy to keep (any of exif, frame, format, "
     "resolution, oldest, filesize; see README).",
-)  # fmt: skip
+)
 @click.option(
-    "--linkage", type=click.Choice(["star", "complete"]), default="star", show_default=True,
+    "--linkage",
+    type=click.Choice(["star", "complete"]),
+    default="star",
+    show_default=True,
     help="star: every member is similar to its keeper; complete: every pair in a group is.",
-)  # fmt: skip
+)
 @click.option("--exact-only", is_flag=True, help="Only byte-identical copies (same sha256).")
-@click.option("--verify", is_flag=True,
-              help="Confirm borderline pairs with local features (ORB + RANSAC; needs "
-              "opencv-python-headless): heavy crops and screenshots join their group.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Confirm borderline pairs with local features (ORB + RANSAC; needs "
+    "opencv-python-headless): heavy crops and screenshots join their group.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.pass_context
 @user_errors
 def dedup(
-    ctx: click.Context, threshold: float | None, fmt: str | None, output: Path | None,
-    keeper_rules: str, linkage: str, exact_only: bool, verify: bool, no_progress: bool,
-) -> None:  # fmt: skip
+    ctx: click.Context,
+    threshold: float | None,
+    fmt: str | None,
+    output: Path | None,
+    keeper_rules: str,
+    linkage: str,
+    exact_only: bool,
+    verify: bool,
+    no_progress: bool,
+) -> None:
     """Report exact and near-duplicate groups with a suggested keeper. Deletes nothing.
 
     Groups never chain: every member is at least THRESHOLD similar to its group's keeper
@@ -90,9 +110,14 @@ def dedup(
 
         with bar:
             result = library_duplicates(
-                engine, threshold=threshold, keeper_rules=rules, linkage=linkage,
-                near=not exact_only, progress=progress, verify=verify,
-            )  # fmt: skip
+                engine,
+                threshold=threshold,
+                keeper_rules=rules,
+                linkage=linkage,
+                near=not exact_only,
+                progress=progress,
+                verify=verify,
+            )
         if output is None:
             if fmt == "csv":
                 write_csv(result, click.get_text_stream("stdout"))
@@ -107,8 +132,7 @@ def dedup(
                 thumbnails = _thumbnailer(engine, cache)
             write_report(result, output, fmt, thumbnail=thumbnails)
     groups, copies = len(result.groups), result.duplicate_count
-    message = (f"{groups} group(s), {copies} duplicate(s) at copy score "
-               f">= {result.threshold:.3f}")
+    message = f"{groups} group(s), {copies} duplicate(s) at copy score >= {result.threshold:.3f}"
     click.echo(message + (f"; report: {output}" if output else ""), err=True)
 
 
@@ -131,14 +155,19 @@ def _thumbnailer(engine: SearchEngine, cache: ThumbnailCache) -> Callable[[int],
 @click.argument("image", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), help=THRESHOLD_HELP)
 @click.option(
-    "--others", type=click.IntRange(0, 100), default=5, show_default=True,
+    "--others",
+    type=click.IntRange(0, 100),
+    default=5,
+    show_default=True,
     help="How many of the nearest images below the threshold to list as well.",
-)  # fmt: skip
+)
 @click.option(
-    "--json", "as_json", is_flag=True,
+    "--json",
+    "as_json",
+    is_flag=True,
     help='JSON: {"threshold", "query", "counts", "results": [{..., "match": "exact"|"near"|'
     '"similar", "evidence"}]}.',
-)  # fmt: skip
+)
 @click.pass_context
 @user_errors
 def lookup_command(
@@ -181,7 +210,8 @@ def lookup_table(matches: list[LookupMatch]) -> str:
     right = (True, True, True, True, False, False)
     lines = []
     for row in rows:
-        cells = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right,
-                                                                     strict=False)]
+        cells = [
+            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=False)
+        ]
         lines.append("  ".join([*cells, row[6]]).rstrip())
     return "\n".join(lines)

@@ -35,15 +35,24 @@ _OS_HINTS = {
 }
 
 _DATABASE_HINTS = (
-    ("readonly database", "is read-only for this user",
-     "run as its owner, or copy the library somewhere writable"),
-    ("database is locked", "is locked by another process (an index run?)",
-     "wait for it to finish and try again"),
-    ("unable to open database file", "cannot be opened",
-     "check that its folder exists and is writable (SQLite keeps -wal/-shm files beside it)"),
+    (
+        "readonly database",
+        "is read-only for this user",
+        "run as its owner, or copy the library somewhere writable",
+    ),
+    (
+        "database is locked",
+        "is locked by another process (an index run?)",
+        "wait for it to finish and try again",
+    ),
+    (
+        "unable to open database file",
+        "cannot be opened",
+        "check that its folder exists and is writable (SQLite keeps -wal/-shm files beside it)",
+    ),
     ("disk i/o error", "could not be read or written (disk I/O error)", "check the disk"),
     ("database or disk is full", "cannot grow: the disk is full", "free some space"),
-)  # fmt: skip
+)
 
 
 def describe_os_error(error: OSError, doing: str | None = None) -> str:

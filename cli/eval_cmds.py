@@ -62,13 +62,18 @@ def _embedder(settings: Settings) -> Embedder:
     )
 
 
-def _evaluate_descriptor(settings: Settings, gt: GroundTruth, config: DescriptorConfig,
-                         threshold: float | None, quiet: bool = False
-                         ) -> tuple[Evaluation, DescriptorRun]:  # fmt: skip
+def _evaluate_descriptor(
+    settings: Settings,
+    gt: GroundTruth,
+    config: DescriptorConfig,
+    threshold: float | None,
+    quiet: bool = False,
+) -> tuple[Evaluation, DescriptorRun]:
     """Evaluate ``config`` with the settings' model (see :mod:`search.evaluate_descriptor`)."""
     from models import open_model
 
     model = open_model(settings.model, list(settings.model_path), threads=settings.threads)
+
     def say(msg: str) -> None:
         if not quiet:
             click.echo(msg, err=True)
@@ -98,24 +103,32 @@ def _resolve_truth(folder: Path, truth: Path | None, split: str | None) -> Groun
     return load_truth(truth_file, root=root, split=split)
 
 
-def _print_report(ev: Evaluation, took: float, model: str,
-                  run: dict[str, Any] | None = None) -> None:  # fmt: skip
+def _print_report(
+    ev: Evaluation, took: float, model: str, run: dict[str, Any] | None = None
+) -> None:
     click.echo(
         f"{ev.truth_name} ({ev.kind}): {ev.n_files} files, {ev.n_queries} queries, "
         f"model {model}, {took:.1f} s"
     )
     if run is not None:
         white = run["whitening"]
-        learned = (f"{white['pairs']} pairs, {white['images']} images" if white
-                   else run["whitening_note"] or "off")  # fmt: skip
+        learned = (
+            f"{white['pairs']} pairs, {white['images']} images"
+            if white
+            else run["whitening_note"] or "off"
+        )
         cal = run["calibration"]
-        click.echo(f"  descriptor {run['descriptor']}; whitening: {learned}; background "
-                   f"mean {cal['mean']}, sd {cal['sd']}")  # fmt: skip
+        click.echo(
+            f"  descriptor {run['descriptor']}; whitening: {learned}; background "
+            f"mean {cal['mean']}, sd {cal['sd']}"
+        )
         if "indexing" in run:
             idx, q = run["indexing"], run["query_ms"]
-            click.echo(f"  library: {idx['added']} indexed, {idx['failed']} failed in "
-                       f"{idx['seconds']} s ({idx['images_per_second']} img/s incl. learning); "
-                       f"query p50 {q['p50']} ms, p90 {q['p90']} ms")  # fmt: skip
+            click.echo(
+                f"  library: {idx['added']} indexed, {idx['failed']} failed in "
+                f"{idx['seconds']} s ({idx['images_per_second']} img/s incl. learning); "
+                f"query p50 {q['p50']} ms, p90 {q['p90']} ms"
+            )
     for key, value in ev.metrics.items():
         click.echo(f"  {key:<15}{value:8.4f}")
     if ev.missing:
@@ -204,9 +217,13 @@ def run_cmd(
         if library_path:
             from cli.eval_library import evaluate_library
 
-            ev, run = evaluate_library(settings, gt, threshold=threshold,
-                                       descriptor=config.describe(),
-                                       progress=None if as_json else _say)
+            ev, run = evaluate_library(
+                settings,
+                gt,
+                threshold=threshold,
+                descriptor=config.describe(),
+                progress=None if as_json else _say,
+            )
             model = settings.model or "library model"
             if plot is not None:
                 plot_evaluation(ev, plot)

@@ -32,17 +32,25 @@ from search.truth import GroundTruth, TruthError
 LIBRARY_DEPTH = 100  # hits per query (rankings and candidate pairs)
 
 
-def evaluate_library(settings: Settings, truth: GroundTruth, *, library: Path | None = None,
-                     threshold: float | None = None, descriptor: str | None = None,
-                     progress: Callable[[str], None] | None = None
-                     ) -> tuple[Evaluation, dict[str, Any]]:  # fmt: skip
+def evaluate_library(
+    settings: Settings,
+    truth: GroundTruth,
+    *,
+    library: Path | None = None,
+    threshold: float | None = None,
+    descriptor: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Evaluation, dict[str, Any]]:
     """Index ``truth``'s files into a library and evaluate its searches (module doc)."""
     say = progress or (lambda _msg: None)
     truth.check_files()
     paths = truth.paths()
     with tempfile.TemporaryDirectory(prefix="imgsearch-eval-") as tmp:
-        settings = replace(settings, library=library or Path(tmp) / "library",
-                           descriptor=descriptor or settings.descriptor)  # fmt: skip
+        settings = replace(
+            settings,
+            library=library or Path(tmp) / "library",
+            descriptor=descriptor or settings.descriptor,
+        )
         roots = sorted({p.parent for p in paths})
         say(f"indexing {len(paths)} files into {settings.library}")
         with Library.open(settings, create=True) as lib:
@@ -52,9 +60,14 @@ def evaluate_library(settings: Settings, truth: GroundTruth, *, library: Path | 
             return _search_all(engine, truth, paths, threshold, summary.to_json(), say)
 
 
-def _search_all(engine: SearchEngine, truth: GroundTruth, paths: list[Path],
-                threshold: float | None, indexed: dict[str, Any],
-                say: Callable[[str], None]) -> tuple[Evaluation, dict[str, Any]]:  # fmt: skip
+def _search_all(
+    engine: SearchEngine,
+    truth: GroundTruth,
+    paths: list[Path],
+    threshold: float | None,
+    indexed: dict[str, Any],
+    say: Callable[[str], None],
+) -> tuple[Evaluation, dict[str, Any]]:
     position: dict[int, int] = {}  # library image id -> file number
     for number, path in enumerate(paths):
         with contextlib.suppress(ImgsearchError):  # a file the index run could not store
@@ -87,8 +100,14 @@ def _search_all(engine: SearchEngine, truth: GroundTruth, paths: list[Path],
     pairs = np.array(sorted(copy), np.int64).reshape(-1, 2)
     # float64, as the engine gave them: a copy score at the threshold stays at it
     scores = np.array([copy[(int(i), int(j))] for i, j in pairs], np.float64)
-    scored = Scores(rank_scores, rank_idx, pairs[:, 0], pairs[:, 1], scores,
-                    lambda a, b: copy.get((min(a, b), max(a, b)), -1.0))  # fmt: skip
+    scored = Scores(
+        rank_scores,
+        rank_idx,
+        pairs[:, 0],
+        pairs[:, 1],
+        scores,
+        lambda a, b: copy.get((min(a, b), max(a, b)), -1.0),
+    )
     descriptor = engine.library.descriptor()
     cal = descriptor.calibration
     if threshold is None and cal is not None:
@@ -96,17 +115,27 @@ def _search_all(engine: SearchEngine, truth: GroundTruth, paths: list[Path],
     ev = evaluate_scores(list(truth.files), scored, truth, threshold, missing=missing)
     details = {
         "descriptor": descriptor.config.describe(),
-        "whitening": None if descriptor.whitening is None else {
-            "pairs": descriptor.whitening.pairs, "images": descriptor.whitening.images,
-            "dimension": descriptor.whitening.dimension},
+        "whitening": None
+        if descriptor.whitening is None
+        else {
+            "pairs": descriptor.whitening.pairs,
+            "images": descriptor.whitening.images,
+            "dimension": descriptor.whitening.dimension,
+        },
         "whitening_note": indexed.get("whitening", ""),
-        "calibration": {} if cal is None else {
-            "median": round(cal.median, 4), "spread": round(cal.spread, 4),
-            "mean": round(cal.mean, 4), "sd": round(cal.sd, 4)},
-        "indexing": {k: indexed[k] for k in ("added", "failed", "seconds",
-                                             "images_per_second")},
-        "query_ms": {"p50": round(1000 * float(np.percentile(latencies, 50)), 1),
-                     "p90": round(1000 * float(np.percentile(latencies, 90)), 1)},
+        "calibration": {}
+        if cal is None
+        else {
+            "median": round(cal.median, 4),
+            "spread": round(cal.spread, 4),
+            "mean": round(cal.mean, 4),
+            "sd": round(cal.sd, 4),
+        },
+        "indexing": {k: indexed[k] for k in ("added", "failed", "seconds", "images_per_second")},
+        "query_ms": {
+            "p50": round(1000 * float(np.percentile(latencies, 50)), 1),
+            "p90": round(1000 * float(np.percentile(latencies, 90)), 1),
+        },
         "seconds": {"search": round(time.perf_counter() - started, 2)},
-    }  # fmt: skip
+    }
     return ev, details

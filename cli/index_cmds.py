@@ -23,16 +23,32 @@ INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8")
 
 def _common(function):  # type: ignore[no-untyped-def]
     options = [
-        click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-                     help="Reader and decoder threads (0: one per CPU core, at most 4)."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=None,
-                     help="Images per ONNX batch and per database transaction [default: 32]."),
-        click.option("--json", "as_json", is_flag=True,
-                     help="Print the summary as JSON (added, updated, moved, removed, failed, "
-                     "images_per_second, unchanged, failures ...)."),
-        click.option("--no-progress", is_flag=True,
-                     help="No progress bar (it is off anyway when stderr is not a terminal)."),
-    ]  # fmt: skip
+        click.option(
+            "--workers",
+            type=click.IntRange(min=0),
+            default=0,
+            show_default=True,
+            help="Reader and decoder threads (0: one per CPU core, at most 4).",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Images per ONNX batch and per database transaction [default: 32].",
+        ),
+        click.option(
+            "--json",
+            "as_json",
+            is_flag=True,
+            help="Print the summary as JSON (added, updated, moved, removed, failed, "
+            "images_per_second, unchanged, failures ...).",
+        ),
+        click.option(
+            "--no-progress",
+            is_flag=True,
+            help="No progress bar (it is off anyway when stderr is not a terminal).",
+        ),
+    ]
     for option in reversed(options):
         function = option(function)
     return function
@@ -45,8 +61,9 @@ def _report(summary: IndexSummary, as_json: bool) -> None:
         click.echo(summary.to_text())
 
 
-def _check_excludes(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
-                    ) -> tuple[str, ...]:  # fmt: skip
+def _check_excludes(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
     """Refuse a bad pattern before any work is done."""
     try:
         Excludes(value)
@@ -57,29 +74,57 @@ def _check_excludes(_ctx: click.Context, _param: click.Parameter, value: tuple[s
 
 @cli.command("index")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--exclude", "excludes", multiple=True, metavar="PATTERN",
-              callback=_check_excludes,
-              help="Skip files and folders matching PATTERN, a .gitignore line relative to "
-              "the collection: 'tmp/' or '*/tmp/*' (every tmp folder), '*.raw.jpg' (by name, "
-              "any depth), '2020/tmp/' (that one), '**/cache/**'. Repeatable.")
-@click.option("--model", default=None,
-              help="Model to index with (default: the library's, else mobilenet_v3_small_100).")
-@click.option("--index", "index_kind", type=click.Choice(INDEX_KINDS), default=None,
-              help="FAISS index kind; the cache is rebuilt when it differs [default: auto].")
-@click.option("--follow-symlinks", is_flag=True,
-              help="Enter symlinked folders too (each real folder once, so loops end).")
-@click.option("--descriptor", default=None, metavar="OPTIONS",
-              help="How the library compares images, recorded for it: default, plain, or "
-              "changes such as 'whiten=off' or 'default,frames=off' (rotations=1|2|4, "
-              "frames, whiten, labels=WEIGHT, expand=K) [default: the library's, else "
-              "IMGSEARCH_DESCRIPTOR, else default].")
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="PATTERN",
+    callback=_check_excludes,
+    help="Skip files and folders matching PATTERN, a .gitignore line relative to "
+    "the collection: 'tmp/' or '*/tmp/*' (every tmp folder), '*.raw.jpg' (by name, "
+    "any depth), '2020/tmp/' (that one), '**/cache/**'. Repeatable.",
+)
+@click.option(
+    "--model",
+    default=None,
+    help="Model to index with (default: the library's, else mobilenet_v3_small_100).",
+)
+@click.option(
+    "--index",
+    "index_kind",
+    type=click.Choice(INDEX_KINDS),
+    default=None,
+    help="FAISS index kind; the cache is rebuilt when it differs [default: auto].",
+)
+@click.option(
+    "--follow-symlinks",
+    is_flag=True,
+    help="Enter symlinked folders too (each real folder once, so loops end).",
+)
+@click.option(
+    "--descriptor",
+    default=None,
+    metavar="OPTIONS",
+    help="How the library compares images, recorded for it: default, plain, or "
+    "changes such as 'whiten=off' or 'default,frames=off' (rotations=1|2|4, "
+    "frames, whiten, labels=WEIGHT, expand=K) [default: the library's, else "
+    "IMGSEARCH_DESCRIPTOR, else default].",
+)
 @_common
 @click.pass_obj
 def index_command(
-    settings: Settings, paths: tuple[Path, ...], excludes: tuple[str, ...], model: str | None,
-    index_kind: str | None, follow_symlinks: bool, descriptor: str | None, workers: int,
-    batch_size: int | None, as_json: bool, no_progress: bool,
-) -> None:  # fmt: skip
+    settings: Settings,
+    paths: tuple[Path, ...],
+    excludes: tuple[str, ...],
+    model: str | None,
+    index_kind: str | None,
+    follow_symlinks: bool,
+    descriptor: str | None,
+    workers: int,
+    batch_size: int | None,
+    as_json: bool,
+    no_progress: bool,
+) -> None:
     """Index the images under PATH... (incremental: only new and changed files are read).
 
     Each PATH becomes a collection of the library (created on first use). Without PATH, every
@@ -99,10 +144,15 @@ def index_command(
         model=model, index_kind=index_kind, workers=workers or None, batch_size=batch_size
     )
     options = IndexOptions(
-        paths=paths, excludes=excludes, workers=settings.workers, batch_size=settings.batch_size,
-        follow_symlinks=follow_symlinks, progress=not no_progress, index_kind=index_kind,
+        paths=paths,
+        excludes=excludes,
+        workers=settings.workers,
+        batch_size=settings.batch_size,
+        follow_symlinks=follow_symlinks,
+        progress=not no_progress,
+        index_kind=index_kind,
         descriptor=descriptor,
-    )  # fmt: skip
+    )
     try:
         with Library.open(settings, create=True) as library:
             onnx = library.load_model(settings.model, bind=True, background=True)
@@ -113,15 +163,22 @@ def index_command(
 
 
 @cli.command("reindex")
-@click.option("--model", default=None,
-              help="The model to switch the whole library to [default: the library's own: "
-              "embed every image again, e.g. to find framed photos after frames=on].")
+@click.option(
+    "--model",
+    default=None,
+    help="The model to switch the whole library to [default: the library's own: "
+    "embed every image again, e.g. to find framed photos after frames=on].",
+)
 @_common
 @click.pass_obj
 def reindex_command(
-    settings: Settings, model: str | None, workers: int, batch_size: int | None,
-    as_json: bool, no_progress: bool,
-) -> None:  # fmt: skip
+    settings: Settings,
+    model: str | None,
+    workers: int,
+    batch_size: int | None,
+    as_json: bool,
+    no_progress: bool,
+) -> None:
     """Re-embed every image of every collection (with another model, or the library's).
 
     The old vectors are dropped first (vectors of two models are never mixed); if the run
@@ -130,10 +187,10 @@ def reindex_command(
     from indexer.run import IndexOptions, index_collections
     from search.library import Library
 
-    settings = settings.with_overrides(model=model, workers=workers or None,
-                                       batch_size=batch_size)
-    options = IndexOptions(workers=settings.workers, batch_size=settings.batch_size,
-                           progress=not no_progress)
+    settings = settings.with_overrides(model=model, workers=workers or None, batch_size=batch_size)
+    options = IndexOptions(
+        workers=settings.workers, batch_size=settings.batch_size, progress=not no_progress
+    )
     try:
         with Library.open(settings) as library:
             if model is None:

@@ -21,33 +21,61 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("cli.models_cmds", "ImageNet categories of IMAGES (background never listed)."),
     "db": ("cli.admin_cmds", "Inspect and migrate the library's database schema (Alembic)."),
     "dedup": ("cli.dedup_cmds", "Report exact and near-duplicate groups with a suggested keeper."),
-    "embed": ("cli.models_cmds", "Embed IMAGES; bad files get an error entry and a non-zero "
-              "exit code at the end."),
-    "eval": ("cli.eval_cmds", "Evaluate search quality on a folder with ground truth (``eval "
-             "FOLDER --truth FILE``), or generate a hard copy-detection set (``eval make-copies "
-             "SRC OUT``)."),
-    "index": ("cli.index_cmds", "Index the images under PATH... (incremental: only new and "
-              "changed files are read)."),
-    "labels": ("cli.search_cmds", "Images whose top class labels contain WORD (score = that "
-               "label's probability)."),
-    "lookup": ("cli.dedup_cmds", "Where is IMAGE in the library, edited or not? Exact copies, "
-               "near-duplicates, others."),
-    "models": ("cli.models_cmds", "Model catalog: which models exist, where their files are, "
-               "whether they verify."),
-    "rebuild-index": ("cli.admin_cmds", "Rebuild the FAISS cache from the database (the "
-                      "database is the truth)."),
-    "reindex": ("cli.index_cmds", "Re-embed every image of every collection (with another "
-                "model, or the library's)."),
-    "remove": ("cli.admin_cmds", "Remove images (files, or folders: everything below) from "
-               "the library, for good."),
-    "search": ("cli.search_cmds", "Find the library images most similar to IMAGE (or to a "
-               "region of it)."),
-    "serve": ("cli.serve_cmds", "Serve the search UI and the JSON API (/api/v1, OpenAPI at "
-              "/api/v1/openapi.json)."),
-    "similar": ("cli.search_cmds", "Images most similar to a library image, given by id or by "
-                "its file path (itself excluded; copies with the same bytes are marked exact)."),
-    "stats": ("cli.search_cmds", "Library figures: collections, images, failures, model, "
-              "index, last run."),
+    "embed": (
+        "cli.models_cmds",
+        "Embed IMAGES; bad files get an error entry and a non-zero exit code at the end.",
+    ),
+    "eval": (
+        "cli.eval_cmds",
+        "Evaluate search quality on a folder with ground truth (``eval "
+        "FOLDER --truth FILE``), or generate a hard copy-detection set (``eval make-copies "
+        "SRC OUT``).",
+    ),
+    "index": (
+        "cli.index_cmds",
+        "Index the images under PATH... (incremental: only new and changed files are read).",
+    ),
+    "labels": (
+        "cli.search_cmds",
+        "Images whose top class labels contain WORD (score = that label's probability).",
+    ),
+    "lookup": (
+        "cli.dedup_cmds",
+        "Where is IMAGE in the library, edited or not? Exact copies, near-duplicates, others.",
+    ),
+    "models": (
+        "cli.models_cmds",
+        "Model catalog: which models exist, where their files are, whether they verify.",
+    ),
+    "rebuild-index": (
+        "cli.admin_cmds",
+        "Rebuild the FAISS cache from the database (the database is the truth).",
+    ),
+    "reindex": (
+        "cli.index_cmds",
+        "Re-embed every image of every collection (with another model, or the library's).",
+    ),
+    "remove": (
+        "cli.admin_cmds",
+        "Remove images (files, or folders: everything below) from the library, for good.",
+    ),
+    "search": (
+        "cli.search_cmds",
+        "Find the library images most similar to IMAGE (or to a region of it).",
+    ),
+    "serve": (
+        "cli.serve_cmds",
+        "Serve the search UI and the JSON API (/api/v1, OpenAPI at /api/v1/openapi.json).",
+    ),
+    "similar": (
+        "cli.search_cmds",
+        "Images most similar to a library image, given by id or by "
+        "its file path (itself excluded; copies with the same bytes are marked exact).",
+    ),
+    "stats": (
+        "cli.search_cmds",
+        "Library figures: collections, images, failures, model, index, last run.",
+    ),
 }
 
 
@@ -116,8 +144,9 @@ def load_all_commands() -> None:
     "./models and the user data directory.",
 )
 @click.option("--database-url", help="SQLAlchemy URL overriding the library's SQLite file.")
-@click.option("-v", "--verbose", count=True,
-              help="More log output (-vv for debug, with tracebacks).")
+@click.option(
+    "-v", "--verbose", count=True, help="More log output (-vv for debug, with tracebacks)."
+)
 @click.version_option(package_name="imgsearch")
 @click.pass_context
 def cli(
@@ -138,8 +167,9 @@ def cli(
     except ValueError as error:  # e.g. IMGSEARCH_DEDUP_THRESHOLD=abc
         raise click.ClickException(f"bad setting: {error}; fix or unset it") from None
     try:
-        ctx.obj = Settings.from_env(library=library, model_path=model_path,
-                                    database_url=database_url)  # fmt: skip
+        ctx.obj = Settings.from_env(
+            library=library, model_path=model_path, database_url=database_url
+        )
     except ValueError as error:  # a malformed IMGSEARCH_* number
         raise click.ClickException(f"bad IMGSEARCH_* environment value: {error}") from None
     set_decode_budget(max(64, ctx.obj.decode_budget_mb) * 1024 * 1024)

@@ -116,8 +116,9 @@ def models_list(ctx: click.Context, as_json: bool) -> None:
         except ImgsearchError as exc:
             rows.append({"name": name, "found": False, "verified": False, "error": str(exc)})
     if as_json:
-        click.echo(json.dumps({"search_path": [str(p) for p in search_path], "models": rows},
-                              indent=2))
+        click.echo(
+            json.dumps({"search_path": [str(p) for p in search_path], "models": rows}, indent=2)
+        )
         return
     click.echo(f"{'model':<30} {'dim':>5} {'classes':>7} {'found':>5} {'verified':>8}  file")
     for row in rows:
@@ -142,19 +143,29 @@ def _embed_text(path: str, result: ImageEmbedderResult) -> str:
 
 @cli.command("embed")
 @click.argument("images", nargs=-1, required=True)
-@click.option("--model", "model", help="Catalog model name. [default: settings / "
-              f"{DEFAULT_MODEL_NAME}]")
+@click.option(
+    "--model", "model", help=f"Catalog model name. [default: settings / {DEFAULT_MODEL_NAME}]"
+)
 @roi_option("Region of interest")
 @click.option("--quantize", is_flag=True, help="int8 scalar-quantised embeddings.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")
 @click.pass_context
-def embed_cmd(ctx: click.Context, images: tuple[str, ...], model: str | None,
-              roi: RegionOfInterest | None, quantize: bool, as_json: bool) -> None:
+def embed_cmd(
+    ctx: click.Context,
+    images: tuple[str, ...],
+    model: str | None,
+    roi: RegionOfInterest | None,
+    quantize: bool,
+    as_json: bool,
+) -> None:
     """Embed IMAGES; bad files get an error entry and a non-zero exit code at the end."""
     settings = _settings(ctx)
     options = ImageEmbedderOptions(
-        model=_model_name(ctx, model), model_path=_search_path(ctx),
-        quantize=quantize, threads=settings.threads, max_pixels=settings.max_image_pixels,
+        model=_model_name(ctx, model),
+        model_path=_search_path(ctx),
+        quantize=quantize,
+        threads=settings.threads,
+        max_pixels=settings.max_image_pixels,
     )
     try:
         embedder = ImageEmbedder(options)
@@ -162,10 +173,18 @@ def embed_cmd(ctx: click.Context, images: tuple[str, ...], model: str | None,
         raise click.ClickException(str(exc)) from None
 
     def report(path: str, result: ImageEmbedderResult) -> tuple[dict[str, Any], str]:
-        entry = {"path": path, "model": embedder.model.name, "embeddings": [
-            {"head_index": e.head_index, "head_name": e.head_name,
-             "embedding": e.embedding.tolist()} for e in result.embeddings
-        ]}  # fmt: skip
+        entry = {
+            "path": path,
+            "model": embedder.model.name,
+            "embeddings": [
+                {
+                    "head_index": e.head_index,
+                    "head_name": e.head_name,
+                    "embedding": e.embedding.tolist(),
+                }
+                for e in result.embeddings
+            ],
+        }
         return entry, _embed_text(path, result)
 
     with embedder:
@@ -187,31 +206,55 @@ def _classify_text(path: str, result: ImageClassifierResult) -> str:
 @cli.command("classify")
 @click.argument("images", nargs=-1, required=True)
 @click.option("--model", "model", help="Catalog model name (needs a class head).")
-@click.option("--max-results", type=int, default=5, show_default=True,
-              help="Categories per image (-1 = all).")
-@click.option("--score-threshold", type=float, default=0.0, show_default=True,
-              help="Drop categories scoring below this.")
-@click.option("--allow", "allow", multiple=True, metavar="NAME",
-              help="Only these category names (repeatable).")
-@click.option("--deny", "deny", multiple=True, metavar="NAME",
-              help="Never these category names (repeatable).")
+@click.option(
+    "--max-results", type=int, default=5, show_default=True, help="Categories per image (-1 = all)."
+)
+@click.option(
+    "--score-threshold",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Drop categories scoring below this.",
+)
+@click.option(
+    "--allow",
+    "allow",
+    multiple=True,
+    metavar="NAME",
+    help="Only these category names (repeatable).",
+)
+@click.option(
+    "--deny", "deny", multiple=True, metavar="NAME", help="Never these category names (repeatable)."
+)
 @click.option("--locale", default="en", show_default=True, help="Display-name locale.")
 @roi_option("Region of interest")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")
 @click.pass_context
-def classify_cmd(ctx: click.Context, images: tuple[str, ...], model: str | None,
-                 max_results: int, score_threshold: float, allow: tuple[str, ...],
-                 deny: tuple[str, ...], locale: str, roi: RegionOfInterest | None,
-                 as_json: bool) -> None:
+def classify_cmd(
+    ctx: click.Context,
+    images: tuple[str, ...],
+    model: str | None,
+    max_results: int,
+    score_threshold: float,
+    allow: tuple[str, ...],
+    deny: tuple[str, ...],
+    locale: str,
+    roi: RegionOfInterest | None,
+    as_json: bool,
+) -> None:
     """ImageNet categories of IMAGES (background never listed)."""
     if allow and deny:
         raise click.UsageError("--allow and --deny are mutually exclusive")
     settings = _settings(ctx)
     options = ImageClassifierOptions(
-        model=_model_name(ctx, model), model_path=_search_path(ctx),
-        max_results=max_results, score_threshold=score_threshold,
-        category_allowlist=list(allow) or None, category_denylist=list(deny) or None,
-        display_names_locale=locale, threads=settings.threads,
+        model=_model_name(ctx, model),
+        model_path=_search_path(ctx),
+        max_results=max_results,
+        score_threshold=score_threshold,
+        category_allowlist=list(allow) or None,
+        category_denylist=list(deny) or None,
+        display_names_locale=locale,
+        threads=settings.threads,
         max_pixels=settings.max_image_pixels,
     )
     try:
@@ -221,10 +264,19 @@ def classify_cmd(ctx: click.Context, images: tuple[str, ...], model: str | None,
 
     def report(path: str, result: ImageClassifierResult) -> tuple[dict[str, Any], str]:
         cats = result.classifications[0].categories
-        entry = {"path": path, "model": classifier.model.name, "categories": [
-            {"index": c.index, "score": c.score, "category_name": c.category_name,
-             "display_name": c.display_name} for c in cats
-        ]}  # fmt: skip
+        entry = {
+            "path": path,
+            "model": classifier.model.name,
+            "categories": [
+                {
+                    "index": c.index,
+                    "score": c.score,
+                    "category_name": c.category_name,
+                    "display_name": c.display_name,
+                }
+                for c in cats
+            ],
+        }
         return entry, _classify_text(path, result)
 
     with classifier:

@@ -14,8 +14,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 ROI_HINT = "'--roi'"
 
 
-def _parse_roi(_ctx: click.Context, _param: click.Parameter, value: str | None
-               ) -> RegionOfInterest | None:  # fmt: skip
+def _parse_roi(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> RegionOfInterest | None:
     """``--roi`` checked before any work: a bad region is a usage error (exit 2)."""
     if value is None:
         return None
@@ -27,8 +28,9 @@ def _parse_roi(_ctx: click.Context, _param: click.Parameter, value: str | None
 
 def roi_option(what: str) -> Callable[[F], F]:
     """The ``--roi`` option of every command that takes one (same units, same errors)."""
-    return click.option("--roi", callback=_parse_roi, metavar="L,T,R,B|px:L,T,R,B",
-                        help=f"{what}: {UNITS_HELP}.")  # fmt: skip
+    return click.option(
+        "--roi", callback=_parse_roi, metavar="L,T,R,B|px:L,T,R,B", help=f"{what}: {UNITS_HELP}."
+    )
 
 
 def bad_roi(message: str) -> click.BadParameter:

@@ -63,14 +63,21 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         labels = ", ".join(name for name, _s in hit.labels[:3])
         if label_column and hit.label:
             labels = f"{hit.label} ({labels})" if labels else hit.label
-        rows.append((str(hit.rank), score, str(hit.id), human_size(hit.size), dims, hit.path,
-                     labels))
+        rows.append(
+            (str(hit.rank), score, str(hit.id), human_size(hit.size), dims, hit.path, labels)
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     lines = []
     for row in rows:
-        cells = [row[0].rjust(widths[0]), row[1].ljust(widths[1]), row[2].rjust(widths[2]),
-                 row[3].rjust(widths[3]), row[4].ljust(widths[4]), row[5].ljust(widths[5]),
-                 row[6]]
+        cells = [
+            row[0].rjust(widths[0]),
+            row[1].ljust(widths[1]),
+            row[2].rjust(widths[2]),
+            row[3].rjust(widths[3]),
+            row[4].ljust(widths[4]),
+            row[5].ljust(widths[5]),
+            row[6],
+        ]
         lines.append("  ".join(cells).rstrip())
     if any(hit.exact for hit in hits):
         lines.append("(= exact copy of the query: same bytes or same pixels)")
@@ -87,12 +94,21 @@ def emit_hits(hits: Sequence[SearchHit], as_json: bool, **extra: Any) -> None:
 
 
 def k_option(default: int) -> Callable[[F], F]:
-    return click.option("-k", "--top", "k", type=click.IntRange(1, MAX_K), default=default,
-                        show_default=True, help="Number of results.")
+    return click.option(
+        "-k",
+        "--top",
+        "k",
+        type=click.IntRange(1, MAX_K),
+        default=default,
+        show_default=True,
+        help="Number of results.",
+    )
 
 
 min_score_option = click.option(
-    "--min-score", type=click.FloatRange(-1.0, 1.0), default=None,
+    "--min-score",
+    type=click.FloatRange(-1.0, 1.0),
+    default=None,
     help="Only results with at least this cosine similarity (0..1 in practice).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
@@ -106,13 +122,27 @@ json_option = click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @json_option
 @click.pass_context
 @user_errors
-def search(ctx: click.Context, image: Path, roi: RegionOfInterest | None, k: int,
-           min_score: float | None, as_json: bool) -> None:
+def search(
+    ctx: click.Context,
+    image: Path,
+    roi: RegionOfInterest | None,
+    k: int,
+    min_score: float | None,
+    as_json: bool,
+) -> None:
     """Find the library images most similar to IMAGE (or to a region of it)."""
     with open_engine(ctx) as engine:
         hits = engine.search_image(image, roi=roi, k=k, min_score=min_score)
-    emit_hits(hits, as_json, query={"image": str(image), "roi": roi.text() if roi else None,
-                                    "k": k, "min_score": min_score})
+    emit_hits(
+        hits,
+        as_json,
+        query={
+            "image": str(image),
+            "roi": roi.text() if roi else None,
+            "k": k,
+            "min_score": min_score,
+        },
+    )
 
 
 @cli.command()
@@ -122,8 +152,9 @@ def search(ctx: click.Context, image: Path, roi: RegionOfInterest | None, k: int
 @json_option
 @click.pass_context
 @user_errors
-def similar(ctx: click.Context, path_or_id: str, k: int, min_score: float | None,
-            as_json: bool) -> None:
+def similar(
+    ctx: click.Context, path_or_id: str, k: int, min_score: float | None, as_json: bool
+) -> None:
     """Images most similar to a library image, given by id or by its file path (itself
     excluded; copies with the same bytes are marked exact)."""
     with open_engine(ctx) as engine:
@@ -166,14 +197,19 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         f"model       {model.get('name', '-')} ({model.get('dimension', '-')}-d, "
         f"sha256 {str(model.get('sha256', '-'))[:12]})",
         f"index       {index['kind']}, {index['ntotal']} vectors"
-        + (f", recall@{index.get('recall_k', 10)} {index['recall']:.3f}"
-           if index.get("recall") is not None and index["kind"] != "flat" else ""),
+        + (
+            f", recall@{index.get('recall_k', 10)} {index['recall']:.3f}"
+            if index.get("recall") is not None and index["kind"] != "flat"
+            else ""
+        ),
         f"generation  {figures['generation']}",
         _descriptor_line(figures["descriptor"]),
     ]
     if figures.get("reindex"):
-        lines.append(f"reindex     unfinished, to {figures['reindex']}: searches are refused "
-                     "until `imgsearch index` (or the running reindex) finishes it")  # fmt: skip
+        lines.append(
+            f"reindex     unfinished, to {figures['reindex']}: searches are refused "
+            "until `imgsearch index` (or the running reindex) finishes it"
+        )
     run = figures["last_run"]
     if run:
         lines.append(
@@ -184,9 +220,11 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     for collection in figures["collections"]:
         lines.append(f"collection  {collection['root']}: {collection['images']} images")
     for removal in figures.get("removed_paths", []):
-        lines.append(f"removed     {removal['path']}: {removal['images']} images, "
-                     f"{removal['removed_at'][:10]} (left out by index; undo: "
-                     "imgsearch remove --undo PATH)")
+        lines.append(
+            f"removed     {removal['path']}: {removal['images']} images, "
+            f"{removal['removed_at'][:10]} (left out by index; undo: "
+            "imgsearch remove --undo PATH)"
+        )
     for failure in figures["failures"]:
         lines.append(f"failed      {failure['path']}: {failure['error']}")
     if figures["failed"] > len(figures["failures"]):
@@ -196,10 +234,18 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 
 def _descriptor_line(info: dict[str, Any]) -> str:
     white = info["whitening"]
-    learned = (f"whitening from {white['images']} images ({white['pairs']} edit pairs)"
-               if white else "no whitening")  # fmt: skip
+    learned = (
+        f"whitening from {white['images']} images ({white['pairs']} edit pairs)"
+        if white
+        else "no whitening"
+    )
     cal = info["calibration"] or {}
-    decision = (f"; copies from copy score {cal['duplicate_threshold']:.3f} "
-                f"(z {cal['duplicate_z']:g})" if cal else "")  # fmt: skip
-    return (f"descriptor  {info['options']}\n            {learned}, "
-            f"{info['framed_images']} framed photos{decision}")
+    decision = (
+        f"; copies from copy score {cal['duplicate_threshold']:.3f} (z {cal['duplicate_z']:g})"
+        if cal
+        else ""
+    )
+    return (
+        f"descriptor  {info['options']}\n            {learned}, "
+        f"{info['framed_images']} framed photos{decision}"
+    )

@@ -78,9 +78,13 @@ def access_token(host: str, given: str | None) -> str | None:
 )
 @click.pass_obj
 def serve_command(
-    settings: Settings, host: str, port: int, threads: int, allow_hosts: tuple[str, ...],
+    settings: Settings,
+    host: str,
+    port: int,
+    threads: int,
+    allow_hosts: tuple[str, ...],
     token: str | None,
-) -> None:  # fmt: skip
+) -> None:
     """Serve the search UI and the JSON API (/api/v1, OpenAPI at /api/v1/openapi.json).
 
     The library is opened once; when an index run changes it, the server serves the new
@@ -110,8 +114,13 @@ def serve_command(
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     try:
-        app = create_app(settings, engine, trusted_hosts=trusted_hosts_for(host, allow_hosts),
-                         token=token, exposed=exposed)  # fmt: skip
+        app = create_app(
+            settings,
+            engine,
+            trusted_hosts=trusted_hosts_for(host, allow_hosts),
+            token=token,
+            exposed=exposed,
+        )
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     try:  # bound before the model is loaded: a busy port is said at once
@@ -124,8 +133,10 @@ def serve_command(
     warm_up(app)
     shown = f"[{host}]" if ":" in host else host
     if token is not None:
-        click.echo(f"imgsearch: access token {token} (open http://{shown}:"
-                   f"{server.effective_port}/?token={token} once in a browser)")  # fmt: skip
+        click.echo(
+            f"imgsearch: access token {token} (open http://{shown}:"
+            f"{server.effective_port}/?token={token} once in a browser)"
+        )
     click.echo(
         f"imgsearch: serving {settings.library} at http://{shown}:{server.effective_port}/ "
         f"({threads} threads; Ctrl+C stops)"

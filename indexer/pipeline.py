@@ -113,8 +113,14 @@ class Writer(threading.Thread):
     _FLUSH = object()
     _STOP = object()
 
-    def __init__(self, library: Library, batch_size: int, counts: Counts,
-                 on_commit: Callable[[int], None], min_save_interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        library: Library,
+        batch_size: int,
+        counts: Counts,
+        on_commit: Callable[[int], None],
+        min_save_interval: float = 2.0,
+    ) -> None:
         super().__init__(name="imgsearch-writer", daemon=True)
         self.library = library
         self.batch_size = max(1, batch_size)
@@ -224,9 +230,16 @@ class Writer(threading.Thread):
 class Pipeline:
     """Runs a :class:`Plan` through reader threads, the analyzer and the writer."""
 
-    def __init__(self, library: Library, model: OnnxModel, *, workers: int = 2,
-                 batch_size: int = 32, progress: Callable[[int], None] | None = None,
-                 max_pixels: int | None = None) -> None:
+    def __init__(
+        self,
+        library: Library,
+        model: OnnxModel,
+        *,
+        workers: int = 2,
+        batch_size: int = 32,
+        progress: Callable[[int], None] | None = None,
+        max_pixels: int | None = None,
+    ) -> None:
         self.library = library
         self.model = model
         self.workers = max(1, workers)
@@ -247,9 +260,10 @@ class Pipeline:
         if self.max_pixels is not None:
             analyzer_args["max_pixels"] = self.max_pixels
         try:
-            with ThreadPoolExecutor(self.workers, thread_name_prefix="imgsearch-read") as readers, \
-                    ImageAnalyzer(self.model, decode_workers=self.workers,
-                                  **analyzer_args) as analyzer:  # type: ignore[arg-type]
+            with (
+                ThreadPoolExecutor(self.workers, thread_name_prefix="imgsearch-read") as readers,
+                ImageAnalyzer(self.model, decode_workers=self.workers, **analyzer_args) as analyzer,
+            ):  # type: ignore[arg-type]
                 self._embed_all(plan, readers, analyzer, writer)
             writer.flush()  # every copy has its source before any row is removed
             for image_id, state in sorted(plan.vanished.items()):
@@ -266,8 +280,9 @@ class Pipeline:
 
     # -- the decision stage -----------------------------------------------------------------
 
-    def _embed_all(self, plan: Plan, readers: ThreadPoolExecutor, analyzer: ImageAnalyzer,
-                   writer: Writer) -> None:
+    def _embed_all(
+        self, plan: Plan, readers: ThreadPoolExecutor, analyzer: ImageAnalyzer, writer: Writer
+    ) -> None:
         leaders: dict[str, _Leader] = {}
         waiting: deque[tuple[WorkItem, _Read]] = deque()  # sent to the analyzer, in order
 
@@ -303,9 +318,13 @@ class Pipeline:
                 source.name = str(item.found.path)
                 if not started:
                     started.append(process_age())
-                    log.info("the first file goes to the decoders %.3f s after the process "
-                             "started (%.3f s CPU, %.3f s of it on this thread)", started[0],
-                             time.process_time(), time.thread_time())
+                    log.info(
+                        "the first file goes to the decoders %.3f s after the process "
+                        "started (%.3f s CPU, %.3f s of it on this thread)",
+                        started[0],
+                        time.process_time(),
+                        time.thread_time(),
+                    )
                 yield source
 
         for result in analyzer.analyze_iter(sources()):
@@ -319,23 +338,46 @@ class Pipeline:
                 writer.put(self._embedded(follower, follower_read, result, copied=True))
             leader.followers.clear()
 
-    def _shortcut(self, plan: Plan, item: WorkItem, read: _Read, leaders: dict[str, _Leader],
-                  writer: Writer) -> bool:
+    def _shortcut(
+        self, plan: Plan, item: WorkItem, read: _Read, leaders: dict[str, _Leader], writer: Writer
+    ) -> bool:
         """Handle ``item`` without decoding when its bytes are known; False to embed it."""
         sha = read.sha256
         existing = item.existing
         self._forget_committed(plan, leaders, writer)
-        if (item.kind is WorkKind.CHANGED and existing is not None and existing.sha256 == sha
-                and (existing.status == STATUS_FAILED or item.had_vector)):
+        if (
+            item.kind is WorkKind.CHANGED
+            and existing is not None
+            and existing.sha256 == sha
+            and (existing.status == STATUS_FAILED or item.had_vector)
+        ):
             # touched, same bytes: only size/mtime change; the vector stays
-            writer.put(Record("unchanged", item.found.rel_path, move=ImageMove(
-                existing.id, item.collection_id, item.found.rel_path, read.size, read.mtime_ns)))
+            writer.put(
+                Record(
+                    "unchanged",
+                    item.found.rel_path,
+                    move=ImageMove(
+                        existing.id,
+                        item.collection_id,
+                        item.found.rel_path,
+                        read.size,
+                        read.mtime_ns,
+                    ),
+                )
+            )
             return True
         if item.kind is WorkKind.NEW:
             moved = plan.claim_move(sha)
             if moved is not None:
-                writer.put(Record("moved", item.found.rel_path, move=ImageMove(
-                    moved, item.collection_id, item.found.rel_path, read.size, read.mtime_ns)))
+                writer.put(
+                    Record(
+                        "moved",
+                        item.found.rel_path,
+                        move=ImageMove(
+                            moved, item.collection_id, item.found.rel_path, read.size, read.mtime_ns
+                        ),
+                    )
+                )
                 return True
         source_id = plan.copy_source(sha)
         if source_id is not None:
@@ -346,8 +388,9 @@ class Pipeline:
                 upsert.width, upsert.height = source.width, source.height
                 upsert.format, upsert.exif_datetime = source.format, source.exif_datetime
                 upsert.pixel_sha256 = source.pixel_sha256
-            writer.put(Record(self._ok_outcome(item), item.found.rel_path, upsert=upsert,
-                              copied=True))
+            writer.put(
+                Record(self._ok_outcome(item), item.found.rel_path, upsert=upsert, copied=True)
+            )
             return True
         leader = leaders.get(sha)
         if leader is None:
@@ -379,21 +422,30 @@ class Pipeline:
 
     @staticmethod
     def _upsert(item: WorkItem, read: _Read) -> ImageUpsert:
-        return ImageUpsert(collection_id=item.collection_id, rel_path=item.found.rel_path,
-                           file_size=read.size, mtime_ns=read.mtime_ns, sha256=read.sha256)
+        return ImageUpsert(
+            collection_id=item.collection_id,
+            rel_path=item.found.rel_path,
+            file_size=read.size,
+            mtime_ns=read.mtime_ns,
+            sha256=read.sha256,
+        )
 
     def _failed(self, item: WorkItem, read: _Read | None, exc: BaseException) -> Record:
         found = item.found
         upsert = ImageUpsert(
-            collection_id=item.collection_id, rel_path=found.rel_path,
+            collection_id=item.collection_id,
+            rel_path=found.rel_path,
             file_size=read.size if read else found.size,
             mtime_ns=read.mtime_ns if read else found.mtime_ns,
-            sha256=read.sha256 if read else None, status=STATUS_FAILED, error=error_text(exc),
+            sha256=read.sha256 if read else None,
+            status=STATUS_FAILED,
+            error=error_text(exc),
         )
         return Record("failed", str(found.path), upsert=upsert, error=upsert.error)
 
-    def _embedded(self, item: WorkItem, read: _Read, result: Analysis | ImageError,
-                  copied: bool = False) -> Record:
+    def _embedded(
+        self, item: WorkItem, read: _Read, result: Analysis | ImageError, copied: bool = False
+    ) -> Record:
         if isinstance(result, ImageError):
             return self._failed(item, read, result)
         upsert = self._upsert(item, read)
@@ -402,8 +454,12 @@ class Pipeline:
         upsert.vector, upsert.labels = result.embedding, result.labels
         box = result.frame_box
         if box is not None and result.frame_embedding is not None:
-            upsert.frame = FrameVector((box.left, box.top, box.right, box.bottom), box.fill,
-                                       box.dominant, result.frame_embedding)  # fmt: skip
+            upsert.frame = FrameVector(
+                (box.left, box.top, box.right, box.bottom),
+                box.fill,
+                box.dominant,
+                result.frame_embedding,
+            )
         return Record(self._ok_outcome(item), item.found.rel_path, upsert=upsert, copied=copied)
 
 

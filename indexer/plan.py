@@ -131,9 +131,7 @@ def make_plan(store: Store, scans: list[tuple[int, ScanReport]]) -> Plan:
                 plan.unchanged += 1
             else:
                 kind = WorkKind.REEMBED if same else WorkKind.CHANGED
-                plan.work.append(
-                    WorkItem(collection_id, found, kind, state, state.id in embedded)
-                )
+                plan.work.append(WorkItem(collection_id, found, kind, state, state.id in embedded))
                 busy.add(state.id)
         for state in states.values():  # in the store, not found on disk
             if not report.covers(state.rel_path):

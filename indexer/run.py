@@ -133,9 +133,11 @@ class IndexSummary:
             if len(self.warnings) > max_listed:
                 lines.append(f"  ... and {len(self.warnings) - max_listed} more")
         if self.skipped_removed:
-            lines.append(f"{self.skipped_removed} files left out: removed from the library "
-                         "(`imgsearch stats` lists them; `imgsearch remove --undo PATH` takes "
-                         "one back)")
+            lines.append(
+                f"{self.skipped_removed} files left out: removed from the library "
+                "(`imgsearch stats` lists them; `imgsearch remove --undo PATH` takes "
+                "one back)"
+            )
         if self.kept_unreadable:
             lines.append(
                 f"{self.kept_unreadable} indexed files kept: their folders could not be listed"
@@ -186,8 +188,7 @@ def _bar(show: bool, **kw: Any) -> tqdm:
     except (OSError, ValueError):
         sized = False
     width = {"dynamic_ncols": True} if sized else {"ncols": 100}
-    return tqdm(disable=not show, file=sys.stderr, smoothing=0.05, mininterval=0.25,
-                **width, **kw)
+    return tqdm(disable=not show, file=sys.stderr, smoothing=0.05, mininterval=0.25, **width, **kw)
 
 
 def index_collections(
@@ -207,9 +208,12 @@ def index_collections(
         with _bar(show, desc="scanning", unit=" files") as bar:
             for root in roots:
                 report = scan_collection(
-                    root, excludes=options.excludes, skip_dirs=[library.path],
-                    follow_symlinks=options.follow_symlinks, on_file=lambda _f: bar.update(1),
-                )  # fmt: skip
+                    root,
+                    excludes=options.excludes,
+                    skip_dirs=[library.path],
+                    follow_symlinks=options.follow_symlinks,
+                    on_file=lambda _f: bar.update(1),
+                )
                 scans.append((root, report))
         last = store.last_run()
         if last is not None and last.status == "running":  # killed earlier; we hold the lock
@@ -218,7 +222,8 @@ def index_collections(
         summary = IndexSummary(collections=[str(r) for r in roots])
         summary.warnings += _overlaps(library, roots)
         summary.warnings += _record_descriptor(
-            library, options.descriptor or library.settings.descriptor)
+            library, options.descriptor or library.settings.descriptor
+        )
         counts = Counts()
         try:
             library.index()  # load the cache, or rebuild a stale one, before the first batch
@@ -230,9 +235,13 @@ def index_collections(
             workers = options.workers or max(1, min(4, os.cpu_count() or 2))
             with _bar(show, desc="indexing", unit="img", total=len(plan.work)) as bar:
                 pipeline = Pipeline(
-                    library, model, workers=workers, batch_size=options.batch_size,
-                    progress=bar.update, max_pixels=library.settings.max_image_pixels,
-                )  # fmt: skip
+                    library,
+                    model,
+                    workers=workers,
+                    batch_size=options.batch_size,
+                    progress=bar.update,
+                    max_pixels=library.settings.max_image_pixels,
+                )
                 counts = pipeline.run(plan)
             with _LazyBar(show, desc="learning the whitening", unit=" photos") as learning:
                 learned = update_whitening(library, model, progress=learning.update)
@@ -265,8 +274,9 @@ def index_collections(
         return summary
 
 
-def _without_removed(store: Store, scans: list[tuple[Path, ScanReport]]
-                     ) -> list[tuple[int, ScanReport]]:  # fmt: skip
+def _without_removed(
+    store: Store, scans: list[tuple[Path, ScanReport]]
+) -> list[tuple[int, ScanReport]]:
     """Each scan with its collection id, less the files `imgsearch remove` took out (of this
     collection, or of one that overlaps it)."""
     removals = store.removals()
@@ -313,8 +323,10 @@ def _record_descriptor(library: Library, text: str | None) -> list[str]:
     before = library.descriptor_config()
     library.set_descriptor(config)
     if config.frames and not before.frames and library.store.vector_count():
-        return ["frames are on now: images indexed before have no framed-photo vector; "
-                "`imgsearch reindex` embeds them again"]
+        return [
+            "frames are on now: images indexed before have no framed-photo vector; "
+            "`imgsearch reindex` embeds them again"
+        ]
     return []
 
 

@@ -72,8 +72,10 @@ class WhiteningRun:
 
     def to_text(self) -> str:
         if self.action == "learned":
-            return (f"learned the whitening from {self.pairs} edits of {self.images} photos "
-                    f"in {self.seconds:.1f} s ({self.reason})")  # fmt: skip
+            return (
+                f"learned the whitening from {self.pairs} edits of {self.images} photos "
+                f"in {self.seconds:.1f} s ({self.reason})"
+            )
         return f"whitening {self.action}: {self.reason}"
 
 
@@ -102,8 +104,9 @@ def edits_per_image(library_images: int, sample: int) -> int:
     return max(1, min(EDITS_PER_IMAGE, share))
 
 
-def update_whitening(library: Library, model: OnnxModel, *, seed: int = 0,
-                     progress: Progress | None = None) -> WhiteningRun:
+def update_whitening(
+    library: Library, model: OnnxModel, *, seed: int = 0, progress: Progress | None = None
+) -> WhiteningRun:
     """Learn and store the whitening when :func:`whitening_due` says so; ``progress`` is
     called with (photos done, photos in the sample) as the sample is streamed."""
     action, reason = whitening_due(library)
@@ -123,8 +126,9 @@ def update_whitening(library: Library, model: OnnxModel, *, seed: int = 0,
     chosen = [ids[i] for i in sample_indices(len(ids), DEFAULT_SAMPLE, seed)]
     row_of = {image_id: n for n, image_id in enumerate(ids)}
     # each photo's stored vector is the anchor of its edits (no second embedding of it)
-    sample = [(n, path, background[row_of[i]]) for n, (i, path)
-              in enumerate(_paths(library, chosen))]  # fmt: skip
+    sample = [
+        (n, path, background[row_of[i]]) for n, (i, path) in enumerate(_paths(library, chosen))
+    ]
     edits = EditCovariance(background.shape[1])
     per_image = edits_per_image(len(ids), len(sample))
     with _one_blas_thread():
@@ -136,8 +140,14 @@ def update_whitening(library: Library, model: OnnxModel, *, seed: int = 0,
         except WhiteningError as error:
             return WhiteningRun("skipped", str(error))
     library.set_whitening(whitening)
-    return WhiteningRun("learned", reason, read, whitening.pairs,
-                        time.monotonic() - started, time.process_time() - cpu)
+    return WhiteningRun(
+        "learned",
+        reason,
+        read,
+        whitening.pairs,
+        time.monotonic() - started,
+        time.process_time() - cpu,
+    )
 
 
 def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
@@ -153,8 +163,9 @@ def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
 Item = tuple[int, Path, np.ndarray]  # (place in the sample, file, its stored vector)
 
 
-def _edit_chunk(items: Sequence[Item], model: OnnxModel, per_image: int, seed: int
-                ) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
+def _edit_chunk(
+    items: Sequence[Item], model: OnnxModel, per_image: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, int]:
     """(anchors, edits' embeddings, photos read) of one chunk of the sample."""
     anchors: list[np.ndarray] = []
     views = []
@@ -180,8 +191,14 @@ def _chunks(sample: Sequence[Item]) -> Iterator[Sequence[Item]]:
         yield sample[start : start + CHUNK]
 
 
-def _stream_edits(sample: Sequence[Item], model: OnnxModel, edits: EditCovariance,
-                  per_image: int, seed: int, progress: Progress | None) -> int:  # fmt: skip
+def _stream_edits(
+    sample: Sequence[Item],
+    model: OnnxModel,
+    edits: EditCovariance,
+    per_image: int,
+    seed: int,
+    progress: Progress | None,
+) -> int:
     """Edit and embed ``sample`` in :data:`THREADS` threads, a few chunks in flight, adding
     each chunk to ``edits`` in sample order; returns how many photos were read."""
     read = done = 0

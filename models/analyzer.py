@@ -71,9 +71,18 @@ class ImageAnalyzer:
     model pass (:attr:`Analysis.frame_embedding`), the others cost nothing more.
     """
 
-    def __init__(self, model: OnnxModel, decode_workers: int = 2, top_labels: int = 5, *,
-                 batch_size: int = 32, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                 rotation_degrees: int = 0, keep_probs: bool = False, frames: bool = False):
+    def __init__(
+        self,
+        model: OnnxModel,
+        decode_workers: int = 2,
+        top_labels: int = 5,
+        *,
+        batch_size: int = 32,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        rotation_degrees: int = 0,
+        keep_probs: bool = False,
+        frames: bool = False,
+    ):
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         self.model = model
@@ -92,8 +101,9 @@ class ImageAnalyzer:
         self._skip_label: int | None = None  # the background's name index
         if model.labels is not None:
             first: dict[str, int] = {}
-            self._label_ids = np.array([first.setdefault(name, len(first))
-                                        for name in model.labels], np.int64)  # fmt: skip
+            self._label_ids = np.array(
+                [first.setdefault(name, len(first)) for name in model.labels], np.int64
+            )
             self._label_names = list(first)
             bg = model.spec.background_index
             if bg is not None and 0 <= bg < len(model.labels):
@@ -102,8 +112,9 @@ class ImageAnalyzer:
     # ------------------------------------------------------------------ lifecycle
     def _pool(self) -> ThreadPoolExecutor | None:
         if self.decode_workers and self._executor is None:
-            self._executor = ThreadPoolExecutor(self.decode_workers,
-                                                thread_name_prefix="imgsearch-decode")
+            self._executor = ThreadPoolExecutor(
+                self.decode_workers, thread_name_prefix="imgsearch-decode"
+            )
         return self._executor
 
     def close(self) -> None:
@@ -118,15 +129,17 @@ class ImageAnalyzer:
         self.close()
 
     # ------------------------------------------------------------------ per image
-    def prepare(self, source: ImageSource, roi: object = None,
-                rotation_degrees: int | None = None) -> _Prepared | ImageError:
+    def prepare(
+        self, source: ImageSource, roi: object = None, rotation_degrees: int | None = None
+    ) -> _Prepared | ImageError:
         """Decode + preprocess one image; errors are returned, not raised."""
         name = source_name(source)
         rotation = self.rotation_degrees if rotation_degrees is None else rotation_degrees
         try:
             region = coerce_roi(roi)
-            decoded = self.model.load(source, region, rotation_degrees=rotation,
-                                      max_pixels=self.max_pixels)
+            decoded = self.model.load(
+                source, region, rotation_degrees=rotation, max_pixels=self.max_pixels
+            )
             tensor = self.model.preprocess(decoded, region)
             prepared = _Prepared(decoded, tensor, region)
             if self.frames and region is None:
@@ -134,7 +147,8 @@ class ImageAnalyzer:
                 if box is not None:
                     prepared.frame_box = box
                     prepared.frame_tensor = self.model.preprocess(
-                        self.framed_photo(source, decoded, box, rotation))
+                        self.framed_photo(source, decoded, box, rotation)
+                    )
             return prepared
         except ImageError as exc:
             return exc
@@ -142,38 +156,54 @@ class ImageAnalyzer:
             return RoiImageError(str(exc), source=name)
         except Exception as exc:  # a decoder bug must not take the rest of the batch down
             log.exception("unexpected error decoding %s", name)
-            return ImageError(f"cannot decode image: {type(exc).__name__}: {exc}",
-                              source=name, reason="decode_failed")
+            return ImageError(
+                f"cannot decode image: {type(exc).__name__}: {exc}",
+                source=name,
+                reason="decode_failed",
+            )
 
-    def framed_photo(self, source: ImageSource, decoded: DecodedImage, box: ContentBox,
-                     rotation: int = 0) -> Image.Image:
+    def framed_photo(
+        self, source: ImageSource, decoded: DecodedImage, box: ContentBox, rotation: int = 0
+    ) -> Image.Image:
         """The photo inside ``box``: cut from ``decoded``, or, when a JPEG draft left it
         smaller than the model's input, decoded again at the draft its region needs (the
         draft is chosen for the whole image; a framed photo is a part of it)."""
         photo = box.crop(decoded.image)
         width, height = self.model.input_size
         crop = self.model.spec.crop_fraction
-        if not decoded.reduced or min(photo.width * crop / width,
-                                      photo.height * crop / height) >= 1:  # fmt: skip
+        if (
+            not decoded.reduced
+            or min(photo.width * crop / width, photo.height * crop / height) >= 1
+        ):
             return photo
         region = RegionOfInterest(box.left, box.top, box.right, box.bottom)
         try:
             if hasattr(source, "seek"):
                 source.seek(0)
-            finer = self.model.load(source, region, rotation_degrees=rotation,
-                                    max_pixels=self.max_pixels)  # fmt: skip
+            finer = self.model.load(
+                source, region, rotation_degrees=rotation, max_pixels=self.max_pixels
+            )
         except (ImageError, RoiError, OSError, ValueError):
             return photo  # read once already; the coarser cut is still the photo
         left, top, right, bottom = region.to_box(finer.width, finer.height)
         sx, sy = finer.image.width / finer.width, finer.image.height / finer.height
-        return finer.image.crop((int(left * sx), int(top * sy), max(int(left * sx) + 1,
-                                 round(right * sx)), max(int(top * sy) + 1, round(bottom * sy))))
+        return finer.image.crop(
+            (
+                int(left * sx),
+                int(top * sy),
+                max(int(left * sx) + 1, round(right * sx)),
+                max(int(top * sy) + 1, round(bottom * sy)),
+            )
+        )
 
     def _labels(self, probs: np.ndarray) -> list[tuple[str, float]]:
         if not self._label_names or not self.top_labels:
             return []
-        scores = np.bincount(self._label_ids[: len(probs)], weights=probs.astype(np.float64),
-                             minlength=len(self._label_names))  # fmt: skip
+        scores = np.bincount(
+            self._label_ids[: len(probs)],
+            weights=probs.astype(np.float64),
+            minlength=len(self._label_names),
+        )
         if self._skip_label is not None:
             scores[self._skip_label] = -np.inf
         k = min(self.top_labels, int(np.isfinite(scores).sum()))
@@ -183,8 +213,7 @@ class ImageAnalyzer:
         idx = idx[np.argsort(-scores[idx], kind="stable")]
         return [(self._label_names[i], float(scores[i])) for i in idx]
 
-    def _infer(self, chunk: list[_Prepared | ImageError], raw: bool
-               ) -> list[Analysis | ImageError]:
+    def _infer(self, chunk: list[_Prepared | ImageError], raw: bool) -> list[Analysis | ImageError]:
         good = [i for i, item in enumerate(chunk) if isinstance(item, _Prepared)]
         results: list[Analysis | ImageError] = list(chunk)  # type: ignore[arg-type]
         if not good:
@@ -202,8 +231,11 @@ class ImageAnalyzer:
             results[i] = Analysis(
                 embedding=out.embeddings[row].copy(),
                 labels=self._labels(probs) if probs is not None else [],
-                width=decoded.width, height=decoded.height, format=decoded.format,
-                exif_datetime=decoded.exif_datetime, source=decoded.source,
+                width=decoded.width,
+                height=decoded.height,
+                format=decoded.format,
+                exif_datetime=decoded.exif_datetime,
+                source=decoded.source,
                 probs=probs.copy() if probs is not None and self.keep_probs else None,
                 raw_embedding=out.raw[row].copy() if out.raw is not None else None,
                 frame_box=chunk[i].frame_box if i in frame_vectors else None,  # type: ignore[union-attr]
@@ -212,9 +244,13 @@ class ImageAnalyzer:
         return results
 
     # ------------------------------------------------------------------ batches
-    def analyze_iter(self, sources: Iterable[ImageSource],
-                     rois: Iterable[object] | None = None, *, raw: bool = False
-                     ) -> Iterator[Analysis | ImageError]:
+    def analyze_iter(
+        self,
+        sources: Iterable[ImageSource],
+        rois: Iterable[object] | None = None,
+        *,
+        raw: bool = False,
+    ) -> Iterator[Analysis | ImageError]:
         """Stream results in input order; decoding runs up to two batches ahead."""
         items = zip(sources, rois if rois is not None else repeat(None), strict=False)
         pool = self._pool()
@@ -254,30 +290,43 @@ class ImageAnalyzer:
             for fut in pending:
                 fut.cancel()
 
-    def analyze_batch(self, sources: Sequence[ImageSource],
-                      rois: Sequence[object] | None = None) -> list[Analysis | ImageError]:
+    def analyze_batch(
+        self, sources: Sequence[ImageSource], rois: Sequence[object] | None = None
+    ) -> list[Analysis | ImageError]:
         """Analyse ``sources`` (input order kept; a bad image's :class:`ImageError` sits in
         its slot, the rest of the batch is unaffected)."""
         if rois is not None and len(rois) != len(sources):
             raise ValueError(f"{len(sources)} images but {len(rois)} regions of interest")
         return list(self.analyze_iter(sources, rois))
 
-    def analyze(self, source: ImageSource, roi: object = None, *, raw: bool = False,
-                rotation_degrees: int | None = None) -> Analysis:
+    def analyze(
+        self,
+        source: ImageSource,
+        roi: object = None,
+        *,
+        raw: bool = False,
+        rotation_degrees: int | None = None,
+    ) -> Analysis:
         """One image; raises its :class:`ImageError` / :class:`RoiError`."""
         result = self.infer_prepared(self.prepare(source, roi, rotation_degrees), raw=raw)
         if isinstance(result, ImageError):
             raise result
         return result
 
-    def infer_prepared(self, prepared: _Prepared | ImageError, *, raw: bool = False
-                       ) -> Analysis | ImageError:
+    def infer_prepared(
+        self, prepared: _Prepared | ImageError, *, raw: bool = False
+    ) -> Analysis | ImageError:
         """Run the model on one result of :meth:`prepare` (errors pass through)."""
         return self._infer([prepared], raw)[0]
 
-    def analyze_views(self, source: ImageSource, roi: object = None, *,
-                      rotations: Sequence[int] = (0, 90, 180, 270), frames: bool = True
-                      ) -> ViewSet:
+    def analyze_views(
+        self,
+        source: ImageSource,
+        roi: object = None,
+        *,
+        rotations: Sequence[int] = (0, 90, 180, 270),
+        frames: bool = True,
+    ) -> ViewSet:
         """One query, several views (quarter turns, the photo inside a frame); see
         :func:`models.views.analyze_views`. Raises the image's :class:`ImageError`."""
         from models.views import analyze_views

@@ -63,8 +63,10 @@ class ImageClassifierOptions:
 def _validate(options: ImageClassifierOptions) -> None:
     if options.category_allowlist and options.category_denylist:
         raise ValueError("category_allowlist and category_denylist are mutually exclusive")
-    if isinstance(options.max_results, bool) or not isinstance(options.max_results, int) or (
-        options.max_results == 0 or options.max_results < -1
+    if (
+        isinstance(options.max_results, bool)
+        or not isinstance(options.max_results, int)
+        or (options.max_results == 0 or options.max_results < -1)
     ):
         raise ValueError(f"max_results must be > 0 or -1 (all), got {options.max_results!r}")
     if not np.isfinite(options.score_threshold):
@@ -85,13 +87,19 @@ class ImageClassifier(VisionTask):
                 f"model '{model.name}' has no class head (embedding only) and cannot classify; "
                 "use a classifier model such as 'mobilenet_v3_small_100'"
             )
-        super().__init__(model, options.running_mode, options.result_callback,
-                         decode_workers=options.decode_workers, max_pixels=options.max_pixels,
-                         batch_size=options.batch_size)
+        super().__init__(
+            model,
+            options.running_mode,
+            options.result_callback,
+            decode_workers=options.decode_workers,
+            max_pixels=options.max_pixels,
+            batch_size=options.batch_size,
+        )
         self.options = options
         self.labels: list[str] = model.labels
-        self.display_names = display_names(model.located.labels_path,
-                                           options.display_names_locale, len(self.labels))
+        self.display_names = display_names(
+            model.located.labels_path, options.display_names_locale, len(self.labels)
+        )
         keep = np.ones(len(self.labels), dtype=bool)
         bg = model.spec.background_index
         if bg is not None and 0 <= bg < len(keep):
@@ -109,8 +117,9 @@ class ImageClassifier(VisionTask):
         return cls(options)
 
     @classmethod
-    def create_from_model_name(cls, name: str | None = None,
-                               model_path: Sequence[Path | str] = ()) -> ImageClassifier:
+    def create_from_model_name(
+        cls, name: str | None = None, model_path: Sequence[Path | str] = ()
+    ) -> ImageClassifier:
         return cls(ImageClassifierOptions(model=name, model_path=model_path))
 
     def categories(self, probs: np.ndarray) -> list[Category]:
@@ -120,8 +129,9 @@ class ImageClassifier(VisionTask):
         idx = idx[np.argsort(-scores[idx], kind="stable")]
         if self.options.max_results > 0:
             idx = idx[: self.options.max_results]
-        return [Category(int(i), float(probs[i]), self.labels[i], self.display_names[i])
-                for i in idx]
+        return [
+            Category(int(i), float(probs[i]), self.labels[i], self.display_names[i]) for i in idx
+        ]
 
     def _result(self, analysis: Analysis, timestamp_ms: int | None) -> ImageClassifierResult:
         assert analysis.probs is not None
@@ -129,33 +139,47 @@ class ImageClassifier(VisionTask):
         return ImageClassifierResult([head], timestamp_ms)
 
     # ------------------------------------------------------------------ API
-    def classify(self, image: ImageSource, roi: object = None, *,
-                 rotation_degrees: int = 0) -> ImageClassifierResult:
+    def classify(
+        self, image: ImageSource, roi: object = None, *, rotation_degrees: int = 0
+    ) -> ImageClassifierResult:
         """IMAGE mode: classify one image."""
         self._require(RunningMode.IMAGE, "classify")
         return self._result(self._analyze(image, roi, rotation_degrees, False), None)
 
-    def classify_batch(self, images: Sequence[ImageSource],
-                       rois: Sequence[object] | None = None
-                       ) -> list[ImageClassifierResult | ImageError]:
+    def classify_batch(
+        self, images: Sequence[ImageSource], rois: Sequence[object] | None = None
+    ) -> list[ImageClassifierResult | ImageError]:
         """IMAGE mode: many images, order kept, errors in their slots."""
         self._require(RunningMode.IMAGE, "classify_batch")
-        return [item if isinstance(item, ImageError) else self._result(item, None)
-                for item in self._analyze_batch(images, rois, False)]
+        return [
+            item if isinstance(item, ImageError) else self._result(item, None)
+            for item in self._analyze_batch(images, rois, False)
+        ]
 
-    def classify_for_video(self, frame: ImageSource, timestamp_ms: int, roi: object = None, *,
-                           rotation_degrees: int = 0) -> ImageClassifierResult:
+    def classify_for_video(
+        self,
+        frame: ImageSource,
+        timestamp_ms: int,
+        roi: object = None,
+        *,
+        rotation_degrees: int = 0,
+    ) -> ImageClassifierResult:
         """VIDEO mode: timestamps must strictly increase."""
         self._require(RunningMode.VIDEO, "classify_for_video")
         self._check_timestamp(timestamp_ms)
         return self._result(self._analyze(frame, roi, rotation_degrees, False), timestamp_ms)
 
-    def classify_async(self, frame: ImageSource, timestamp_ms: int, roi: object = None, *,
-                       rotation_degrees: int = 0) -> bool:
+    def classify_async(
+        self,
+        frame: ImageSource,
+        timestamp_ms: int,
+        roi: object = None,
+        *,
+        rotation_degrees: int = 0,
+    ) -> bool:
         """LIVE_STREAM mode: result to ``result_callback``; frames are dropped while busy."""
         self._require(RunningMode.LIVE_STREAM, "classify_async")
-        return self._submit_stream(frame, timestamp_ms, roi, rotation_degrees, False,
-                                   self._result)
+        return self._submit_stream(frame, timestamp_ms, roi, rotation_degrees, False, self._result)
 
     def __enter__(self) -> ImageClassifier:
         return self

@@ -89,8 +89,7 @@ def cosine_similarity(u: Embedding | np.ndarray, v: Embedding | np.ndarray) -> f
         )
     qa, qb = a.dtype in (np.int8, np.uint8), b.dtype in (np.int8, np.uint8)
     if qa != qb:
-        raise ValueError("cannot compute cosine similarity between quantized and float "
-                         "embeddings")
+        raise ValueError("cannot compute cosine similarity between quantized and float embeddings")
     if qa:
         a = a.view(np.int8) if a.dtype == np.uint8 else a
         b = b.view(np.int8) if b.dtype == np.uint8 else b
@@ -111,9 +110,14 @@ class ImageEmbedder(VisionTask):
     def __init__(self, options: ImageEmbedderOptions | None = None):
         options = options or ImageEmbedderOptions()
         model = resolve_model(options.model, options.model_path, options.threads)
-        super().__init__(model, options.running_mode, options.result_callback,
-                         decode_workers=options.decode_workers, max_pixels=options.max_pixels,
-                         batch_size=options.batch_size)
+        super().__init__(
+            model,
+            options.running_mode,
+            options.result_callback,
+            decode_workers=options.decode_workers,
+            max_pixels=options.max_pixels,
+            batch_size=options.batch_size,
+        )
         self.options = options
 
     @classmethod
@@ -121,8 +125,9 @@ class ImageEmbedder(VisionTask):
         return cls(options)
 
     @classmethod
-    def create_from_model_name(cls, name: str | None = None,
-                               model_path: Sequence[Path | str] = ()) -> ImageEmbedder:
+    def create_from_model_name(
+        cls, name: str | None = None, model_path: Sequence[Path | str] = ()
+    ) -> ImageEmbedder:
         return cls(ImageEmbedderOptions(model=name, model_path=model_path))
 
     # ------------------------------------------------------------------ result building
@@ -141,14 +146,16 @@ class ImageEmbedder(VisionTask):
         return ImageEmbedderResult([head], timestamp_ms)
 
     # ------------------------------------------------------------------ API
-    def embed(self, image: ImageSource, roi: object = None, *,
-              rotation_degrees: int = 0) -> ImageEmbedderResult:
+    def embed(
+        self, image: ImageSource, roi: object = None, *, rotation_degrees: int = 0
+    ) -> ImageEmbedderResult:
         """IMAGE mode: embed one image (path, bytes, file object, PIL image or array)."""
         self._require(RunningMode.IMAGE, "embed")
         return self._result(self._analyze(image, roi, rotation_degrees, self._raw), None)
 
-    def embed_batch(self, images: Sequence[ImageSource], rois: Sequence[object] | None = None
-                    ) -> list[ImageEmbedderResult | ImageError]:
+    def embed_batch(
+        self, images: Sequence[ImageSource], rois: Sequence[object] | None = None
+    ) -> list[ImageEmbedderResult | ImageError]:
         """IMAGE mode: many images, decoded in a thread pool while ONNX runs; input order is
         kept and a bad image's :class:`ImageError` is returned in its slot."""
         self._require(RunningMode.IMAGE, "embed_batch")
@@ -157,21 +164,33 @@ class ImageEmbedder(VisionTask):
             out.append(item if isinstance(item, ImageError) else self._result(item, None))
         return out
 
-    def embed_for_video(self, frame: ImageSource, timestamp_ms: int, roi: object = None, *,
-                        rotation_degrees: int = 0) -> ImageEmbedderResult:
+    def embed_for_video(
+        self,
+        frame: ImageSource,
+        timestamp_ms: int,
+        roi: object = None,
+        *,
+        rotation_degrees: int = 0,
+    ) -> ImageEmbedderResult:
         """VIDEO mode: one decoded frame; timestamps must strictly increase."""
         self._require(RunningMode.VIDEO, "embed_for_video")
         self._check_timestamp(timestamp_ms)
-        return self._result(self._analyze(frame, roi, rotation_degrees, self._raw),
-                            timestamp_ms)
+        return self._result(self._analyze(frame, roi, rotation_degrees, self._raw), timestamp_ms)
 
-    def embed_async(self, frame: ImageSource, timestamp_ms: int, roi: object = None, *,
-                    rotation_degrees: int = 0) -> bool:
+    def embed_async(
+        self,
+        frame: ImageSource,
+        timestamp_ms: int,
+        roi: object = None,
+        *,
+        rotation_degrees: int = 0,
+    ) -> bool:
         """LIVE_STREAM mode: the result goes to ``result_callback(result, image, ts)`` on a
         worker thread. Frames arriving while one is in flight are dropped (returns False)."""
         self._require(RunningMode.LIVE_STREAM, "embed_async")
-        return self._submit_stream(frame, timestamp_ms, roi, rotation_degrees, self._raw,
-                                   self._result)
+        return self._submit_stream(
+            frame, timestamp_ms, roi, rotation_degrees, self._raw, self._result
+        )
 
     def __enter__(self) -> ImageEmbedder:
         return self

@@ -117,8 +117,9 @@ def _dirs_text(searched: Sequence[Path]) -> str:
 class ModelNotFoundError(ModelError, FileNotFoundError):
     """The model file is in none of the search-path directories."""
 
-    def __init__(self, name: str, file: str, sha256: str, searched: Sequence[Path],
-                 obtain: str | None = None):
+    def __init__(
+        self, name: str, file: str, sha256: str, searched: Sequence[Path], obtain: str | None = None
+    ):
         self.name, self.file, self.sha256 = name, file, sha256
         self.searched = [Path(d) for d in searched]
         message = (
@@ -135,8 +136,15 @@ class ModelNotFoundError(ModelError, FileNotFoundError):
 class ModelChecksumError(ModelError):
     """A model (or labels) file was found but its sha256 is not the expected one."""
 
-    def __init__(self, name: str, path: Path, expected: str, actual: str,
-                 searched: Sequence[Path], obtain: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        expected: str,
+        actual: str,
+        searched: Sequence[Path],
+        obtain: str | None = None,
+    ):
         self.name, self.path, self.expected, self.actual = name, Path(path), expected, actual
         self.searched = [Path(d) for d in searched]
         message = (

@@ -32,8 +32,9 @@ def _check(st: os.stat_result, name: str, max_bytes: int) -> None:
     if not stat.S_ISREG(st.st_mode):
         raise UnreadableImageError(
             f"is {_kind(st.st_mode)}, not an image file: only regular files are read",
-            source=name, reason="not_a_file",
-        )  # fmt: skip
+            source=name,
+            reason="not_a_file",
+        )
     if st.st_size > max_bytes:
         raise FileTooLargeError(
             f"file has {st.st_size} bytes, more than the {max_bytes} allowed", source=name
@@ -53,8 +54,9 @@ def open_image_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTE
     except FileNotFoundError:
         raise UnreadableImageError("cannot read file: no such file", source=name) from None
     except OSError as exc:
-        raise UnreadableImageError(f"cannot read file: {exc.strerror or exc}",
-                                   source=name) from None  # fmt: skip
+        raise UnreadableImageError(
+            f"cannot read file: {exc.strerror or exc}", source=name
+        ) from None
     try:
         _check(os.fstat(fd), name, max_bytes)  # the file opened is the file checked
         os.set_blocking(fd, True)
@@ -72,14 +74,16 @@ def read_limited(handle: BinaryIO, name: str, max_bytes: int = MAX_FILE_BYTES) -
         try:
             chunk = handle.read(CHUNK_BYTES)
         except OSError as exc:
-            raise UnreadableImageError(f"cannot read file: {exc.strerror or exc}",
-                                       source=name) from None  # fmt: skip
+            raise UnreadableImageError(
+                f"cannot read file: {exc.strerror or exc}", source=name
+            ) from None
         if not chunk:
             return b"".join(chunks)
         total += len(chunk)
         if total > max_bytes:
-            raise FileTooLargeError(f"file has more than the {max_bytes} bytes allowed",
-                                    source=name)  # fmt: skip
+            raise FileTooLargeError(
+                f"file has more than the {max_bytes} bytes allowed", source=name
+            )
         chunks.append(chunk)
 
 

@@ -94,8 +94,9 @@ def _grid(image: Image.Image) -> tuple[int, int] | None:
     return None if min(gw, gh) < MIN_SIDE_CELLS else (gw, gh)
 
 
-def _cells(image: Image.Image, cols: int, rows: int,
-           box: tuple[float, float, float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _cells(
+    image: Image.Image, cols: int, rows: int, box: tuple[float, float, float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-cell spread (uint8 [rows, cols]: largest channel difference of its pixels; a cell
     is flat when it is small) and mean colour (float32 [rows, cols, 3]) of ``image`` (or of
     its ``box``) on a ``cols`` x ``rows`` grid."""
@@ -119,10 +120,16 @@ def _border_strips(image: Image.Image, gw: int, gh: int) -> tuple[np.ndarray, np
     """Spread [B] and mean colour [B, 3] of the border cells (one cell deep), strips only."""
     w, h = image.size
     cw, ch = w / gw, h / gh
-    strips = [_cells(image, gw, 1, (0, 0, w, ch)), _cells(image, gw, 1, (0, h - ch, w, h)),
-              _cells(image, 1, gh, (0, 0, cw, h)), _cells(image, 1, gh, (w - cw, 0, w, h))]
-    return (np.concatenate([f.ravel() for f, _ in strips]),
-            np.concatenate([m.reshape(-1, 3) for _, m in strips]))
+    strips = [
+        _cells(image, gw, 1, (0, 0, w, ch)),
+        _cells(image, gw, 1, (0, h - ch, w, h)),
+        _cells(image, 1, gh, (0, 0, cw, h)),
+        _cells(image, 1, gh, (w - cw, 0, w, h)),
+    ]
+    return (
+        np.concatenate([f.ravel() for f, _ in strips]),
+        np.concatenate([m.reshape(-1, 3) for _, m in strips]),
+    )
 
 
 def _border_is_flat(spread: np.ndarray, colours: np.ndarray, tolerance: int) -> bool:
@@ -245,16 +252,18 @@ def _largest_box(mask: np.ndarray) -> tuple[int, int, int, int, int] | None:
     return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1, int(sizes.max())
 
 
-def _trim_bars(content: np.ndarray, top: int, bottom: int, left: int, right: int
-               ) -> tuple[int, int, int, int]:  # fmt: skip
+def _trim_bars(
+    content: np.ndarray, top: int, bottom: int, left: int, right: int
+) -> tuple[int, int, int, int]:
     """Drop edge rows / columns of the box that are mostly background, or that belong to a
     bar crossing the frame: mostly content outside the box too (an app bar blurred into the
     photo)."""
 
     def bar(line: np.ndarray, start: int, stop: int) -> bool:
         outside = np.concatenate([line[:start], line[stop:]])
-        return (line[start:stop].mean() < 0.5
-                or (outside.size >= MIN_SIDE_CELLS and outside.mean() > 0.5))  # fmt: skip
+        return line[start:stop].mean() < 0.5 or (
+            outside.size >= MIN_SIDE_CELLS and outside.mean() > 0.5
+        )
 
     while bottom - top > MIN_SIDE_CELLS and right - left > MIN_SIDE_CELLS:
         if bar(content[top], left, right):
@@ -270,9 +279,14 @@ def _trim_bars(content: np.ndarray, top: int, bottom: int, left: int, right: int
     return top, bottom, left, right
 
 
-def _find_box(image: Image.Image, grid: tuple[int, int], flat_tolerance: int,
-              colour_tolerance: int, openings: tuple[int, ...], max_area: float = MAX_AREA
-              ) -> ContentBox | None:  # fmt: skip
+def _find_box(
+    image: Image.Image,
+    grid: tuple[int, int],
+    flat_tolerance: int,
+    colour_tolerance: int,
+    openings: tuple[int, ...],
+    max_area: float = MAX_AREA,
+) -> ContentBox | None:
     """One pass of the method (module doc) with these tolerances, erosion radii and largest
     box area."""
     spread, means = _cells(image, *grid)
@@ -297,8 +311,11 @@ def _find_box(image: Image.Image, grid: tuple[int, int], flat_tolerance: int,
         # strict pass: the photo component itself must fill its box; opened content: any
         # content cell of the box counts (the erosion took the component's edge cells), and
         # the accepted box is then cut free of bars and empty edges
-        fill = float(content[top:bottom, left:right].mean() if radius
-                     else size / ((bottom - top) * (right - left)))  # fmt: skip
+        fill = float(
+            content[top:bottom, left:right].mean()
+            if radius
+            else size / ((bottom - top) * (right - left))
+        )
         if fill < MIN_FILL or (bottom - top) * (right - left) > max_area * gh * gw:
             continue
         if radius:
@@ -320,6 +337,12 @@ def find_content_box(image: Image.Image) -> ContentBox | None:
         if box is not None:
             return box
     if thumbnail and _border_is_flat(spread, colours, RELAXED_FLAT_TOLERANCE):
-        return _find_box(image, grid, RELAXED_FLAT_TOLERANCE, RELAXED_COLOUR_TOLERANCE,
-                         RELAXED_OPENING, DOMINANT_AREA)  # fmt: skip
+        return _find_box(
+            image,
+            grid,
+            RELAXED_FLAT_TOLERANCE,
+            RELAXED_COLOUR_TOLERANCE,
+            RELAXED_OPENING,
+            DOMINANT_AREA,
+        )
     return None

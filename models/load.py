@@ -63,10 +63,23 @@ _ORIENT_TRANSPOSE = {
     7: (Image.Transpose.TRANSVERSE,),
     8: (Image.Transpose.ROTATE_90,),
 }
-_ROTATE_CW = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180,
-              270: Image.Transpose.ROTATE_90}
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
-                  IndexError, TypeError, KeyError, MemoryError)
+_ROTATE_CW = {
+    90: Image.Transpose.ROTATE_270,
+    180: Image.Transpose.ROTATE_180,
+    270: Image.Transpose.ROTATE_90,
+}
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    zlib.error,
+    IndexError,
+    TypeError,
+    KeyError,
+    MemoryError,
+)
 
 ImageSource = Any  # str | os.PathLike | bytes | IO[bytes] | Image.Image | np.ndarray
 
@@ -106,8 +119,18 @@ def source_name(source: ImageSource) -> str | None:
 
 def _sniff_unsupported(head: bytes) -> str | None:
     """A helpful message for formats that are images but cannot be opened here."""
-    if head[4:8] == b"ftyp" and head[8:12] in {b"heic", b"heix", b"hevc", b"heim", b"heis",
-                                              b"hevm", b"mif1", b"msf1", b"avif", b"avis"}:
+    if head[4:8] == b"ftyp" and head[8:12] in {
+        b"heic",
+        b"heix",
+        b"hevc",
+        b"heim",
+        b"heis",
+        b"hevm",
+        b"mif1",
+        b"msf1",
+        b"avif",
+        b"avis",
+    }:
         if not HEIF_SUPPORTED:
             return "HEIC/HEIF/AVIF image: install the optional 'pillow-heif' package to read it"
         return "HEIC/HEIF/AVIF image that the installed decoders cannot read"
@@ -173,8 +196,12 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _allowed_reduction(full: tuple[int, int], draft_size: Sequence[int], crop_fraction: float,
-                       roi: RegionOfInterest | None) -> float:
+def _allowed_reduction(
+    full: tuple[int, int],
+    draft_size: Sequence[int],
+    crop_fraction: float,
+    roi: RegionOfInterest | None,
+) -> float:
     """How many times smaller the image may be and still keep ``DRAFT_OVERSAMPLE`` x
     ``draft_size`` over the region that will be used."""
     width, height = full
@@ -188,12 +215,17 @@ def _allowed_reduction(full: tuple[int, int], draft_size: Sequence[int], crop_fr
         region_w, region_h = float(right - left), float(bottom - top)
     region_w *= crop_fraction
     region_h *= crop_fraction
-    return min(region_w / (DRAFT_OVERSAMPLE * draft_size[0]),
-               region_h / (DRAFT_OVERSAMPLE * draft_size[1]))
+    return min(
+        region_w / (DRAFT_OVERSAMPLE * draft_size[0]), region_h / (DRAFT_OVERSAMPLE * draft_size[1])
+    )
 
 
-def _draft_scale(full: tuple[int, int], draft_size: Sequence[int], crop_fraction: float,
-                 roi: RegionOfInterest | None) -> int:
+def _draft_scale(
+    full: tuple[int, int],
+    draft_size: Sequence[int],
+    crop_fraction: float,
+    roi: RegionOfInterest | None,
+) -> int:
     """Largest JPEG DCT scale (1, 2, 4, 8) that keeps ``draft_size`` over the region."""
     allowed = _allowed_reduction(full, draft_size, crop_fraction, roi)
     for scale in (8, 4, 2):
@@ -239,14 +271,16 @@ def load_image(
             hint = _sniff_unsupported(head)
             if hint:
                 raise UnsupportedImageError(hint, source=name) from None
-            raise NotAnImageError("not an image (content matches no known image format)",
-                                  source=name) from None
+            raise NotAnImageError(
+                "not an image (content matches no known image format)", source=name
+            ) from None
         except Image.DecompressionBombError as exc:
             raise DecompressionBombError(str(exc), source=name) from None
         except _DECODE_ERRORS as exc:
             if "truncated" in str(exc).lower() or isinstance(exc, EOFError):
-                raise TruncatedImageError(f"image header is truncated ({exc})",
-                                          source=name) from None
+                raise TruncatedImageError(
+                    f"image header is truncated ({exc})", source=name
+                ) from None
             raise CorruptImageError(f"cannot parse image header: {exc}", source=name) from None
         draft = None
         if draft_size is not None:
@@ -258,7 +292,11 @@ def load_image(
 
 
 def _finish(
-    im: Image.Image, fmt: str | None, rotation: int, max_pixels: int | None, name: str | None,
+    im: Image.Image,
+    fmt: str | None,
+    rotation: int,
+    max_pixels: int | None,
+    name: str | None,
     draft: tuple[tuple[int, ...], float, RegionOfInterest | None] | None,
 ) -> DecodedImage:
     width, height = im.size
@@ -267,7 +305,8 @@ def _finish(
     if max_pixels is not None and width * height > max_pixels:
         raise DecompressionBombError(
             f"{width}x{height} = {width * height} pixels exceeds the limit of {max_pixels} "
-            "(possible decompression bomb)", source=name,
+            "(possible decompression bomb)",
+            source=name,
         )
     orientation, stamp = _exif_info(im)
     swap = (orientation >= 5) != (rotation in (90, 270))
@@ -296,8 +335,9 @@ def _finish(
     return DecodedImage(rgb, full_w, full_h, fmt, stamp, orientation, name)
 
 
-def _decode_rgb(im: Image.Image, fmt: str | None, scale: int, reduce: int,
-                name: str | None) -> Image.Image:
+def _decode_rgb(
+    im: Image.Image, fmt: str | None, scale: int, reduce: int, name: str | None
+) -> Image.Image:
     """Decode (at JPEG draft ``scale``), then RGB reduced ``reduce`` times (in strips)."""
     width, height = im.size
     try:
@@ -313,8 +353,10 @@ def _decode_rgb(im: Image.Image, fmt: str | None, scale: int, reduce: int,
     except _DECODE_ERRORS as exc:
         text = str(exc)
         if "truncated" in text.lower() or "end of file" in text.lower():
-            raise TruncatedImageError(text if "truncated" in text.lower() else
-                                      f"image file is truncated ({text})", source=name) from None
+            raise TruncatedImageError(
+                text if "truncated" in text.lower() else f"image file is truncated ({text})",
+                source=name,
+            ) from None
         raise CorruptImageError(f"cannot decode image: {text}", source=name) from None
     try:
         if reduce > 1:
@@ -322,8 +364,9 @@ def _decode_rgb(im: Image.Image, fmt: str | None, scale: int, reduce: int,
             return reduce_in_strips(source, reduce, to_rgb)
         return to_rgb(im)
     except _DECODE_ERRORS as exc:
-        raise UnsupportedImageError(f"cannot convert {im.mode} image to RGB: {exc}",
-                                    source=name) from None
+        raise UnsupportedImageError(
+            f"cannot convert {im.mode} image to RGB: {exc}", source=name
+        ) from None
 
 
 def pixel_sha256(image: Image.Image | DecodedImage) -> str:

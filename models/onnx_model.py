@@ -69,8 +69,14 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
 class OnnxModel:
     """A located model with an ONNX Runtime session. ``run`` is thread-safe."""
 
-    def __init__(self, located: LocatedModel, threads: int = 0, *, spinning: bool = False,
-                 background: bool = False):
+    def __init__(
+        self,
+        located: LocatedModel,
+        threads: int = 0,
+        *,
+        spinning: bool = False,
+        background: bool = False,
+    ):
         """Open the model's session now, or with ``background`` in a thread, so that a caller
         can decode images meanwhile (the first use of :attr:`session` waits for it and raises
         what opening it raised)."""
@@ -92,7 +98,8 @@ class OnnxModel:
         located = self.located
         try:
             session = ort.InferenceSession(
-                str(located.path), sess_options=session_options(self.threads, spinning=spinning),
+                str(located.path),
+                sess_options=session_options(self.threads, spinning=spinning),
                 providers=["CPUExecutionProvider"],
             )
         except Exception as exc:  # onnxruntime raises its own exception types
@@ -153,22 +160,35 @@ class OnnxModel:
             if inputs[spec.input_name].type != want:
                 problems.append(f"input type {inputs[spec.input_name].type}, spec says {want}")
         if problems:
-            raise ModelSpecError(f"model '{spec.name}' ({self.located.path}): " +
-                                 "; ".join(problems))
+            raise ModelSpecError(
+                f"model '{spec.name}' ({self.located.path}): " + "; ".join(problems)
+            )
         if spec.probs_output is not None:
             classes = outputs[spec.probs_output].shape[-1]
             self.num_classes = classes if isinstance(classes, int) else None
 
     # ------------------------------------------------------------------ input side
-    def load(self, source: ImageSource, roi: RegionOfInterest | None = None, *,
-             rotation_degrees: int = 0, max_pixels: int | None = DEFAULT_MAX_PIXELS
-             ) -> DecodedImage:
+    def load(
+        self,
+        source: ImageSource,
+        roi: RegionOfInterest | None = None,
+        *,
+        rotation_degrees: int = 0,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    ) -> DecodedImage:
         """Decode ``source`` with a JPEG draft scale suited to this model (and ROI)."""
-        return load_image(source, rotation_degrees=rotation_degrees, draft_size=self.input_size,
-                          max_pixels=max_pixels, roi=roi, crop_fraction=self.spec.crop_fraction)
+        return load_image(
+            source,
+            rotation_degrees=rotation_degrees,
+            draft_size=self.input_size,
+            max_pixels=max_pixels,
+            roi=roi,
+            crop_fraction=self.spec.crop_fraction,
+        )
 
-    def source_box(self, image: Image.Image | DecodedImage, roi: object = None
-                   ) -> tuple[float, float, float, float]:
+    def source_box(
+        self, image: Image.Image | DecodedImage, roi: object = None
+    ) -> tuple[float, float, float, float]:
         """The fractional box of ``image`` (in its own pixels) that is resized to the input."""
         if isinstance(image, DecodedImage):
             pil, full_w, full_h = image.image, image.width, image.height
@@ -186,8 +206,9 @@ class OnnxModel:
         sx, sy = pil.width / full_w, pil.height / full_h
         return (cl * sx, ct * sy, (cl + w * frac) * sx, (ct + h * frac) * sy)
 
-    def preprocess(self, image: Image.Image | DecodedImage, roi: object = None,
-                   out: np.ndarray | None = None) -> np.ndarray:
+    def preprocess(
+        self, image: Image.Image | DecodedImage, roi: object = None, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """ROI -> central crop -> bilinear resize; uint8 [H, W, 3] RGB (``out`` is filled if
         given). :meth:`run` maps it to the model's dtype, range and layout."""
         pil = image.image if isinstance(image, DecodedImage) else image
@@ -220,8 +241,7 @@ class OnnxModel:
                 if lo:
                     x += np.float32(lo)
         else:  # already in the model's range
-            x = batch.astype(np.float32 if spec.input_dtype == "float32" else np.uint8,
-                             copy=False)
+            x = batch.astype(np.float32 if spec.input_dtype == "float32" else np.uint8, copy=False)
         if spec.layout == "NCHW":
             x = x.transpose(0, 3, 1, 2)
         return np.ascontiguousarray(x)
@@ -262,8 +282,13 @@ _open_lock = threading.Lock()
 _open_cache: dict[tuple[str, str, int], OnnxModel] = {}
 
 
-def open_model(name: str | None = None, search_path: Sequence[Path] = (), *, threads: int = 0,
-               verify: bool = True) -> OnnxModel:
+def open_model(
+    name: str | None = None,
+    search_path: Sequence[Path] = (),
+    *,
+    threads: int = 0,
+    verify: bool = True,
+) -> OnnxModel:
     """Locate (sha256-checked) and open a model; one shared session per (file, threads)."""
     located = locate_model(name or DEFAULT_MODEL_NAME, search_path, verify=verify)
     key = (str(located.path.absolute()), str(located.labels_path), int(threads))

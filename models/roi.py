@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from models.errors import RoiError
 
 PIXEL_PREFIX = "px:"
-UNITS_HELP = ("'l,t,r,b' as fractions of the image (each 0..1), or 'px:l,t,r,b' in pixels "
-              "of the upright image")  # fmt: skip
+UNITS_HELP = (
+    "'l,t,r,b' as fractions of the image (each 0..1), or 'px:l,t,r,b' in pixels "
+    "of the upright image"
+)
 
 
 def _number(value: float) -> str:
@@ -71,8 +73,7 @@ class RegionOfInterest:
         if width < 1 or height < 1:
             raise RoiError(f"cannot apply a region of interest to a {width}x{height} image")
         if self.normalized:
-            box = (self.left * width, self.top * height, self.right * width,
-                   self.bottom * height)  # fmt: skip
+            box = (self.left * width, self.top * height, self.right * width, self.bottom * height)
         else:
             if self.right > width or self.bottom > height:
                 raise RoiError(

@@ -28,8 +28,9 @@ class RunningMode(enum.Enum):
     LIVE_STREAM = "live_stream"
 
 
-def resolve_model(model: str | OnnxModel | None, model_path: Sequence[Path | str],
-                  threads: int) -> OnnxModel:
+def resolve_model(
+    model: str | OnnxModel | None, model_path: Sequence[Path | str], threads: int
+) -> OnnxModel:
     """An :class:`OnnxModel` from an instance or a catalog name (sha256-checked, shared)."""
     if isinstance(model, OnnxModel):
         return model
@@ -43,9 +44,16 @@ class VisionTask:
 
     _task_name = "task"
 
-    def __init__(self, model: OnnxModel, running_mode: RunningMode,
-                 result_callback: Callable[..., Any] | None, *, decode_workers: int = 2,
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS, batch_size: int = 32):
+    def __init__(
+        self,
+        model: OnnxModel,
+        running_mode: RunningMode,
+        result_callback: Callable[..., Any] | None,
+        *,
+        decode_workers: int = 2,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        batch_size: int = 32,
+    ):
         if not isinstance(running_mode, RunningMode):
             running_mode = RunningMode(running_mode)
         if running_mode is RunningMode.LIVE_STREAM and result_callback is None:
@@ -55,8 +63,14 @@ class VisionTask:
         self.model = model
         self.running_mode = running_mode
         self.result_callback = result_callback
-        self._analyzer = ImageAnalyzer(model, decode_workers, top_labels=0, batch_size=batch_size,
-                                       max_pixels=max_pixels, keep_probs=True)
+        self._analyzer = ImageAnalyzer(
+            model,
+            decode_workers,
+            top_labels=0,
+            batch_size=batch_size,
+            max_pixels=max_pixels,
+            keep_probs=True,
+        )
         self._ts_lock = threading.Lock()
         self._last_ts: int | None = None
         self._busy = threading.Event()
@@ -87,19 +101,27 @@ class VisionTask:
             self._last_ts = timestamp_ms
 
     # ------------------------------------------------------------------ running
-    def _analyze(self, image: ImageSource, roi: object, rotation_degrees: int,
-                 raw: bool) -> Analysis:
+    def _analyze(
+        self, image: ImageSource, roi: object, rotation_degrees: int, raw: bool
+    ) -> Analysis:
         return self._analyzer.analyze(image, roi, raw=raw, rotation_degrees=rotation_degrees)
 
-    def _analyze_batch(self, images: Sequence[ImageSource], rois: Sequence[object] | None,
-                       raw: bool) -> list[Analysis | ImageError]:
+    def _analyze_batch(
+        self, images: Sequence[ImageSource], rois: Sequence[object] | None, raw: bool
+    ) -> list[Analysis | ImageError]:
         if rois is not None and len(rois) != len(images):
             raise ValueError(f"{len(images)} images but {len(rois)} regions of interest")
         return list(self._analyzer.analyze_iter(images, rois, raw=raw))
 
-    def _submit_stream(self, image: ImageSource, timestamp_ms: int, roi: object,
-                       rotation_degrees: int, raw: bool,
-                       make_result: Callable[[Analysis, int], Any]) -> bool:
+    def _submit_stream(
+        self,
+        image: ImageSource,
+        timestamp_ms: int,
+        roi: object,
+        rotation_degrees: int,
+        raw: bool,
+        make_result: Callable[[Analysis, int], Any],
+    ) -> bool:
         """Decode now (errors raise to the caller), run the model on the stream worker.
 
         Returns ``False`` (frame dropped, as MediaPipe's flow limiter does) while the previous
@@ -118,8 +140,13 @@ class VisionTask:
             self._stream.submit(self._stream_work, prepared, timestamp_ms, raw, make_result)
             return True
 
-    def _stream_work(self, prepared: Any, timestamp_ms: int, raw: bool,
-                     make_result: Callable[[Analysis, int], Any]) -> None:
+    def _stream_work(
+        self,
+        prepared: Any,
+        timestamp_ms: int,
+        raw: bool,
+        make_result: Callable[[Analysis, int], Any],
+    ) -> None:
         try:
             analysis = self._analyzer.infer_prepared(prepared, raw=raw)
             if isinstance(analysis, ImageError):  # pragma: no cover - prepared is good
@@ -130,8 +157,9 @@ class VisionTask:
             assert callback is not None
             callback(result, prepared.decoded.image, timestamp_ms)
         except Exception:
-            log.exception("%s live-stream processing failed at %d ms", self._task_name,
-                          timestamp_ms)
+            log.exception(
+                "%s live-stream processing failed at %d ms", self._task_name, timestamp_ms
+            )
         finally:
             self._busy.clear()
 

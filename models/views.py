@@ -29,8 +29,11 @@ if TYPE_CHECKING:
     from models.analyzer import Analysis, ImageAnalyzer
 
 ROTATIONS: tuple[int, ...] = (0, 90, 180, 270)
-_TURN = {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180,
-         270: Image.Transpose.ROTATE_90}  # clockwise degrees -> Pillow transpose
+_TURN = {
+    90: Image.Transpose.ROTATE_270,
+    180: Image.Transpose.ROTATE_180,
+    270: Image.Transpose.ROTATE_90,
+}  # clockwise degrees -> Pillow transpose
 
 
 @dataclass
@@ -72,14 +75,21 @@ def region_image(decoded: DecodedImage, roi: RegionOfInterest | None) -> Image.I
         return decoded.image
     left, top, right, bottom = roi.to_box(decoded.width, decoded.height)
     sx, sy = decoded.scale
-    box = (int(left * sx), int(top * sy), max(int(left * sx) + 1, round(right * sx)),
-           max(int(top * sy) + 1, round(bottom * sy)))  # fmt: skip
+    box = (
+        int(left * sx),
+        int(top * sy),
+        max(int(left * sx) + 1, round(right * sx)),
+        max(int(top * sy) + 1, round(bottom * sy)),
+    )
     return decoded.image.crop(box)
 
 
-def view_images(image: Image.Image, rotations: Sequence[int] = ROTATIONS,
-                frame: ContentBox | None = None, photo: Image.Image | None = None
-                ) -> list[tuple[str, Image.Image]]:  # fmt: skip
+def view_images(
+    image: Image.Image,
+    rotations: Sequence[int] = ROTATIONS,
+    frame: ContentBox | None = None,
+    photo: Image.Image | None = None,
+) -> list[tuple[str, Image.Image]]:
     """``(name, image)`` for each rotation of the whole image, then of the framed photo
     (``photo``, else cut from ``image``)."""
     views = [("full" if r == 0 else f"full@{r}", turn(image, r)) for r in rotations]
@@ -89,8 +99,14 @@ def view_images(image: Image.Image, rotations: Sequence[int] = ROTATIONS,
     return views
 
 
-def analyze_views(analyzer: ImageAnalyzer, source: object, roi: object = None, *,
-                  rotations: Sequence[int] = ROTATIONS, frames: bool = True) -> ViewSet:
+def analyze_views(
+    analyzer: ImageAnalyzer,
+    source: object,
+    roi: object = None,
+    *,
+    rotations: Sequence[int] = ROTATIONS,
+    frames: bool = True,
+) -> ViewSet:
     """Decode ``source`` once and embed its views in one batch (raises its ImageError).
 
     The frame is looked for only in whole images (a region of interest is already the part
@@ -110,8 +126,11 @@ def analyze_views(analyzer: ImageAnalyzer, source: object, roi: object = None, *
     region = prepared.region
     image = region_image(prepared.decoded, region).convert("RGB")
     frame = find_content_box(image) if frames and region is None else None
-    photo = (analyzer.framed_photo(source, prepared.decoded, frame, analyzer.rotation_degrees)
-             if frame is not None else None)  # fmt: skip
+    photo = (
+        analyzer.framed_photo(source, prepared.decoded, frame, analyzer.rotation_degrees)
+        if frame is not None
+        else None
+    )
     extra = view_images(image, rotations, frame, photo)[1:]  # view 0: the plain path
     model = analyzer.model
     embeddings = [base.embedding[None]]
@@ -120,4 +139,3 @@ def analyze_views(analyzer: ImageAnalyzer, source: object, roi: object = None, *
         embeddings.append(model.run(batch).embeddings)
     names = ("full", *(name for name, _ in extra))
     return ViewSet(base, np.concatenate(embeddings).astype(np.float32), names, frame)
-

@@ -32,8 +32,7 @@ def _glyphs(rng: Rng, lo: int, hi: int) -> str:
     return "".join(_GLYPHS[i] for i in rng.integers(0, len(_GLYPHS), int(rng.integers(lo, hi))))
 
 
-def crop_box(size: tuple[int, int], rng: Rng, min_area: float = 0.35
-             ) -> tuple[int, int, int, int]:  # fmt: skip
+def crop_box(size: tuple[int, int], rng: Rng, min_area: float = 0.35) -> tuple[int, int, int, int]:
     """A crop of ``min_area``-100 % of the area of an image of ``size``, with a mildly
     changed aspect ratio: ``(left, top, right, bottom)``."""
     w, h = size
@@ -80,9 +79,14 @@ def overlay(img: Image.Image, rng: Rng) -> Image.Image:
     if kind == 0:
         for _ in range(int(rng.integers(1, 4))):
             font = ImageFont.load_default(size=max(8, int(min(w, h) * rng.uniform(0.06, 0.2))))
-            draw.text((rng.uniform(0, w * 0.7), rng.uniform(0, h * 0.9)), _glyphs(rng, 3, 14),
-                      fill=_colour(rng), font=font, stroke_width=int(rng.integers(0, 3)),
-                      stroke_fill=_colour(rng))  # fmt: skip
+            draw.text(
+                (rng.uniform(0, w * 0.7), rng.uniform(0, h * 0.9)),
+                _glyphs(rng, 3, 14),
+                fill=_colour(rng),
+                font=font,
+                stroke_width=int(rng.integers(0, 3)),
+                stroke_fill=_colour(rng),
+            )
         return img
     if kind == 1:
         for _ in range(int(rng.integers(1, 4))):
@@ -97,8 +101,12 @@ def overlay(img: Image.Image, rng: Rng) -> Image.Image:
     top = bool(rng.random() < 0.5)
     canvas.paste(img, (0, bar if top else 0))
     font = ImageFont.load_default(size=max(8, int(bar * 0.5)))
-    ImageDraw.Draw(canvas).text((w * 0.05, (0 if top else h) + bar * 0.2), _glyphs(rng, 5, 20),
-                                fill=tuple(255 - c for c in colour), font=font)  # fmt: skip
+    ImageDraw.Draw(canvas).text(
+        (w * 0.05, (0 if top else h) + bar * 0.2),
+        _glyphs(rng, 5, 20),
+        fill=tuple(255 - c for c in colour),
+        font=font,
+    )
     return canvas
 
 
@@ -127,8 +135,9 @@ def edit_side(input_size: tuple[int, int], crop_fraction: float = 1.0) -> int:
     return math.ceil(max(input_size) / max(1e-6, crop_fraction))
 
 
-def _start(img: Image.Image, rng: Rng, side: int | None, work: int | None
-           ) -> tuple[Image.Image, float]:  # fmt: skip
+def _start(
+    img: Image.Image, rng: Rng, side: int | None, work: int | None
+) -> tuple[Image.Image, float]:
     """The first step of :func:`augment`: the random crop (70 %), drawn on the working copy
     (``img`` with its shorter side cut to ``work``), then reduced to the shorter side
     ``side``; one resize from ``img`` makes both. Returns it and its pixels per working-copy
@@ -145,8 +154,9 @@ def _start(img: Image.Image, rng: Rng, side: int | None, work: int | None
     return img.resize(out, Image.Resampling.BILINEAR, box=source, reducing_gap=2.0), scale
 
 
-def augment(img: Image.Image, rng: Rng, side: int | None = None, work: int | None = None
-            ) -> Image.Image:  # fmt: skip
+def augment(
+    img: Image.Image, rng: Rng, side: int | None = None, work: int | None = None
+) -> Image.Image:
     """One random edit chain of an RGB photo (each step with its own probability).
 
     The edit is defined on a working copy of the photo whose shorter side is at most

@@ -42,12 +42,48 @@ class CopiesError(ImgsearchError, ValueError):
 
 
 _WORDS = (
-    "when", "you", "finally", "see", "it", "sale", "today", "only", "best", "photo", "ever",
-    "look", "at", "this", "new", "deal", "breaking", "news", "wow", "share", "if", "agree",
-    "original", "content", "monday", "mood", "free", "click", "here", "follow", "for", "more",
-)  # fmt: skip
-_UI_COLOURS = ((59, 89, 152), (29, 161, 242), (225, 48, 108), (255, 69, 0), (36, 41, 46),
-               (0, 132, 80), (88, 101, 242))  # fmt: skip
+    "when",
+    "you",
+    "finally",
+    "see",
+    "it",
+    "sale",
+    "today",
+    "only",
+    "best",
+    "photo",
+    "ever",
+    "look",
+    "at",
+    "this",
+    "new",
+    "deal",
+    "breaking",
+    "news",
+    "wow",
+    "share",
+    "if",
+    "agree",
+    "original",
+    "content",
+    "monday",
+    "mood",
+    "free",
+    "click",
+    "here",
+    "follow",
+    "for",
+    "more",
+)
+_UI_COLOURS = (
+    (59, 89, 152),
+    (29, 161, 242),
+    (225, 48, 108),
+    (255, 69, 0),
+    (36, 41, 46),
+    (0, 132, 80),
+    (88, 101, 242),
+)
 
 
 def _font(size: float) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -174,8 +210,13 @@ def _screenshot(img: Image.Image, rng: Rng, p: Params) -> Image.Image:
     accent = _UI_COLOURS[int(rng.integers(0, len(_UI_COLOURS)))]
     bar = round(ch * (0.08 if phone else 0.07))
     draw.rectangle((0, 0, cw, bar), fill=accent)
-    draw.text((bar * 0.4, bar / 2), _words(rng, 1, 3), fill=(255, 255, 255),
-              font=_font(bar * 0.45), anchor="lm")  # fmt: skip
+    draw.text(
+        (bar * 0.4, bar / 2),
+        _words(rng, 1, 3),
+        fill=(255, 255, 255),
+        font=_font(bar * 0.45),
+        anchor="lm",
+    )
     side = 0 if phone else round(cw * float(rng.uniform(0.15, 0.22)))
     if side:
         draw.rectangle((0, bar, side, ch), fill=tuple(max(0, c - 12) for c in bg))
@@ -195,8 +236,9 @@ def _screenshot(img: Image.Image, rng: Rng, p: Params) -> Image.Image:
     for k in range(int(rng.integers(2, 5))):  # text placeholder lines under the photo
         y = py + ph + 16 + k * 22
         if y + 10 < y1:
-            draw.rounded_rectangle((px, y, px + int(pw * rng.uniform(0.4, 1.0)), y + 10), 4,
-                                   fill=ink)  # fmt: skip
+            draw.rounded_rectangle(
+                (px, y, px + int(pw * rng.uniform(0.4, 1.0)), y + 10), 4, fill=ink
+            )
     p["canvas"], p["photo_area"] = f"{cw}x{ch}", round(pw * ph / (cw * ch), 3)
     return canvas
 
@@ -217,12 +259,21 @@ def _jpeg(img: Image.Image, rng: Rng, p: Params) -> Image.Image:
 # name -> (category, function); the category order is the order edits are applied in.
 CATEGORIES = ("crop", "turn", "flip", "colour", "overlay", "frame", "size", "jpeg")
 EDITS: dict[str, tuple[str, EditFn]] = {
-    "crop": ("crop", _crop), "rot90": ("turn", _rot90), "rot180": ("turn", _rot180),
-    "rotate": ("turn", _rotate), "hflip": ("flip", _hflip), "vflip": ("flip", _vflip),
-    "hue": ("colour", _hue), "grey": ("colour", _grey), "contrast": ("colour", _contrast),
-    "caption": ("overlay", _caption), "text": ("overlay", _text),
-    "screenshot": ("frame", _screenshot), "tiny": ("size", _tiny), "jpeg": ("jpeg", _jpeg),
-}  # fmt: skip
+    "crop": ("crop", _crop),
+    "rot90": ("turn", _rot90),
+    "rot180": ("turn", _rot180),
+    "rotate": ("turn", _rotate),
+    "hflip": ("flip", _hflip),
+    "vflip": ("flip", _vflip),
+    "hue": ("colour", _hue),
+    "grey": ("colour", _grey),
+    "contrast": ("colour", _contrast),
+    "caption": ("overlay", _caption),
+    "text": ("overlay", _text),
+    "screenshot": ("frame", _screenshot),
+    "tiny": ("size", _tiny),
+    "jpeg": ("jpeg", _jpeg),
+}
 
 
 def _canonical(edits: Sequence[str]) -> list[str]:
@@ -239,8 +290,9 @@ def plan_edits(index: int, per_original: int, rng: Rng) -> list[list[str]]:
     seen = {tuple(r) for r in plan}
     while len(plan) < per_original:
         cats = rng.choice(len(CATEGORIES), size=int(rng.integers(2, 4)), replace=False)
-        recipe = _canonical([by_cat[CATEGORIES[c]][int(rng.integers(0, len(by_cat[CATEGORIES[c]])))]
-                             for c in cats])  # fmt: skip
+        recipe = _canonical(
+            [by_cat[CATEGORIES[c]][int(rng.integers(0, len(by_cat[CATEGORIES[c]])))] for c in cats]
+        )
         if tuple(recipe) not in seen or len(seen) > 500:
             seen.add(tuple(recipe))
             plan.append(recipe)
@@ -309,10 +361,15 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
 
 
 def make_copies(
-    src_folder: Path | str | Sequence[Path], out_folder: Path | str, *, per_original: int = 20,
-    seed: int = 0, distractor_share: float = 0.2, max_originals: int | None = None,
+    src_folder: Path | str | Sequence[Path],
+    out_folder: Path | str,
+    *,
+    per_original: int = 20,
+    seed: int = 0,
+    distractor_share: float = 0.2,
+    max_originals: int | None = None,
     overwrite: bool = False,
-) -> Path:  # fmt: skip
+) -> Path:
     """Generate the copy set into ``out_folder``; returns the path of its ground-truth JSON.
 
     ``src_folder`` is a folder (searched recursively) or a list of image files. With
@@ -370,14 +427,19 @@ def make_copies(
         "description": "Hard copy-detection set made by imgsearch (search.copies): each cluster "
         "is an original plus strongly edited copies; any two files of one cluster are "
         "duplicates, nothing else is. The part of a name after '__' names the edits.",
-        "generator": {"module": GENERATOR_ID, "version": GENERATOR_VERSION, "seed": seed,
-                      "per_original": per_original, "distractor_share": distractor_share},
+        "generator": {
+            "module": GENERATOR_ID,
+            "version": GENERATOR_VERSION,
+            "seed": seed,
+            "per_original": per_original,
+            "distractor_share": distractor_share,
+        },
         "sources": sources,
         "clusters": clusters,
         "distractors": distractors,
         "edits": edits,
         "pairs_positive_count": sum(len(m) * (len(m) - 1) // 2 for m in clusters.values()),
-    }  # fmt: skip
+    }
     truth_path = out / "ground_truth.json"
     tmp = truth_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")

@@ -290,11 +290,16 @@ def find_duplicates(
             members = [DedupMember(images[c], 1.0, True) for c in idx]
             groups.append(_group(images[keeper_i], members, rules))
     groups.sort(key=lambda g: (-len(g.members), g.keeper.path, g.keeper.id))
-    stats: dict[str, object] = {"images": len(images), "exact_sets": len(copies),
-                                 "near_edges": int(lo.size), "groups": len(groups),
-                                 "duplicates": sum(len(g.members) for g in groups),
-                                 "provider": provider_name, **graph_stats,
-                                 "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
+    stats: dict[str, object] = {
+        "images": len(images),
+        "exact_sets": len(copies),
+        "near_edges": int(lo.size),
+        "groups": len(groups),
+        "duplicates": sum(len(g.members) for g in groups),
+        "provider": provider_name,
+        **graph_stats,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
     return DedupResult(threshold, tuple(groups), rules, linkage, stats)
 
 

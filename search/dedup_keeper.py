@@ -145,11 +145,15 @@ def _explain(rule: str, keeper: DedupImage, other: DedupImage) -> str:
     if rule == "resolution":
         return f"highest resolution of the photo ({_size(keeper)} vs {_size(other)})"
     if rule == "frame":
-        return (f"not inside a frame (the other's photo is framed: screenshot, padding or "
-                f"caption; {_size(other)})")  # fmt: skip
+        return (
+            f"not inside a frame (the other's photo is framed: screenshot, padding or "
+            f"caption; {_size(other)})"
+        )
     if rule == "format":
-        return (f"original format ({keeper.format or '?'}: {_FORMAT_KINDS[keeper.format_rank]}"
-                f" vs {other.format or '?'}: {_FORMAT_KINDS[other.format_rank]})")  # fmt: skip
+        return (
+            f"original format ({keeper.format or '?'}: {_FORMAT_KINDS[keeper.format_rank]}"
+            f" vs {other.format or '?'}: {_FORMAT_KINDS[other.format_rank]})"
+        )
     if rule == "filesize":
         return f"largest file ({human_size(keeper.file_size)} vs {human_size(other.file_size)})"
     if rule == "exif":

@@ -255,8 +255,9 @@ class MultiRowNeighbours:
 
     name = "descriptor"
 
-    def __init__(self, vectors: np.ndarray, ids: np.ndarray, extra: np.ndarray,
-                 extra_ids: np.ndarray) -> None:  # fmt: skip
+    def __init__(
+        self, vectors: np.ndarray, ids: np.ndarray, extra: np.ndarray, extra_ids: np.ndarray
+    ) -> None:
         ids = np.asarray(ids, dtype=np.int64)
         extra_ids = np.asarray(extra_ids, dtype=np.int64)
         rows = np.concatenate([vectors, extra.astype(vectors.dtype)]) if len(extra) else vectors

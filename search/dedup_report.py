@@ -44,12 +44,29 @@ Thumbnailer = Callable[[int], bytes | None]
 MAX_THUMBNAIL_BYTES = 256 * 1024
 """A thumbnail larger than this is left out of the HTML (the page must stay small)."""
 CSV_COLUMNS = (
-    "group", "keeper_path", "keeper_id", "duplicate_path", "duplicate_id", "score", "exact",
-    "reason", "keeper_width", "keeper_height", "keeper_file_size", "keeper_exif_datetime",
-    "duplicate_width", "duplicate_height", "duplicate_file_size", "duplicate_exif_datetime",
-)  # fmt: skip
-_MIME = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"),
-         (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))  # fmt: skip
+    "group",
+    "keeper_path",
+    "keeper_id",
+    "duplicate_path",
+    "duplicate_id",
+    "score",
+    "exact",
+    "reason",
+    "keeper_width",
+    "keeper_height",
+    "keeper_file_size",
+    "keeper_exif_datetime",
+    "duplicate_width",
+    "duplicate_height",
+    "duplicate_file_size",
+    "duplicate_exif_datetime",
+)
+_MIME = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
@@ -85,15 +102,34 @@ def to_json(result: DedupResult) -> dict[str, object]:
         for m in g.members:
             info = _image_dict(m.image)
             members.append(
-                {"path": m.image.path, "id": m.image.id, "score": _score(m.score),
-                 "exact": m.exact, **{k: info[k] for k in
-                                      ("width", "height", "file_size", "exif_datetime", "mtime",
-                                       "format", "photo_size")}}
-            )  # fmt: skip
+                {
+                    "path": m.image.path,
+                    "id": m.image.id,
+                    "score": _score(m.score),
+                    "exact": m.exact,
+                    **{
+                        k: info[k]
+                        for k in (
+                            "width",
+                            "height",
+                            "file_size",
+                            "exif_datetime",
+                            "mtime",
+                            "format",
+                            "photo_size",
+                        )
+                    },
+                }
+            )
         groups.append(
-            {"keeper": g.keeper.path, "reason": g.reason, "members": members,
-             "keeper_id": g.keeper.id, "keeper_image": _image_dict(g.keeper)}
-        )  # fmt: skip
+            {
+                "keeper": g.keeper.path,
+                "reason": g.reason,
+                "members": members,
+                "keeper_id": g.keeper.id,
+                "keeper_image": _image_dict(g.keeper),
+            }
+        )
     return {
         "threshold": result.threshold,
         "groups": groups,
@@ -110,15 +146,23 @@ def csv_rows(result: DedupResult) -> Iterator[dict[str, object]]:
         for m in g.members:
             d = m.image
             yield {
-                "group": number, "keeper_path": k.path, "keeper_id": k.id,
-                "duplicate_path": d.path, "duplicate_id": d.id, "score": f"{_score(m.score):.4f}",
-                "exact": "yes" if m.exact else "no", "reason": g.reason,
-                "keeper_width": k.width, "keeper_height": k.height,
-                "keeper_file_size": k.file_size, "keeper_exif_datetime": _iso(k.exif_datetime),
-                "duplicate_width": d.width, "duplicate_height": d.height,
+                "group": number,
+                "keeper_path": k.path,
+                "keeper_id": k.id,
+                "duplicate_path": d.path,
+                "duplicate_id": d.id,
+                "score": f"{_score(m.score):.4f}",
+                "exact": "yes" if m.exact else "no",
+                "reason": g.reason,
+                "keeper_width": k.width,
+                "keeper_height": k.height,
+                "keeper_file_size": k.file_size,
+                "keeper_exif_datetime": _iso(k.exif_datetime),
+                "duplicate_width": d.width,
+                "duplicate_height": d.height,
                 "duplicate_file_size": d.file_size,
                 "duplicate_exif_datetime": _iso(d.exif_datetime),
-            }  # fmt: skip
+            }
 
 
 def write_csv(result: DedupResult, out: io.TextIOBase) -> int:
@@ -178,21 +222,30 @@ def render_html(
 
     def card(img: DedupImage, score: float | None, exact: bool, keeper: bool) -> dict:
         return {
-            "path": img.path, "name": PurePath(img.path).name or img.path,
-            "folder": str(PurePath(img.path).parent), "href": _file_href(img.path),
+            "path": img.path,
+            "name": PurePath(img.path).name or img.path,
+            "folder": str(PurePath(img.path).parent),
+            "href": _file_href(img.path),
             "thumb": thumb(img),
-            "size": f"{img.width}x{img.height}", "bytes": human_size(img.file_size),
+            "size": f"{img.width}x{img.height}",
+            "bytes": human_size(img.file_size),
             "exif": f"{img.exif_datetime:%Y-%m-%d %H:%M:%S}" if img.exif_datetime else None,
             "score": None if score is None else f"{_score(score):.3f}",
-            "exact": exact, "keeper": keeper, "id": img.id,
-        }  # fmt: skip
+            "exact": exact,
+            "keeper": keeper,
+            "id": img.id,
+        }
 
     groups = [
-        {"number": i, "reason": g.reason, "count": len(g.members) + 1,
-         "cards": [card(g.keeper, None, False, True)]
-         + [card(m.image, m.score, m.exact, False) for m in g.members]}
+        {
+            "number": i,
+            "reason": g.reason,
+            "count": len(g.members) + 1,
+            "cards": [card(g.keeper, None, False, True)]
+            + [card(m.image, m.score, m.exact, False) for m in g.members],
+        }
         for i, g in enumerate(result.groups, start=1)
-    ]  # fmt: skip
+    ]
     size = max(1, int(page_size))
     pages = [groups[i : i + size] for i in range(0, len(groups), size)]
     env = jinja2.Environment(

@@ -30,8 +30,15 @@ MAX_PAIRS = 20_000
 class VerifiedNeighbours:
     """A provider whose grey-zone candidates are confirmed geometrically (module doc)."""
 
-    def __init__(self, inner: NeighbourProvider, path_of: Callable[[int], Path | None],
-                 low: float, threshold: float, *, max_pairs: int = MAX_PAIRS) -> None:
+    def __init__(
+        self,
+        inner: NeighbourProvider,
+        path_of: Callable[[int], Path | None],
+        low: float,
+        threshold: float,
+        *,
+        max_pairs: int = MAX_PAIRS,
+    ) -> None:
         self.inner = inner
         self.path_of = path_of
         self.low, self.threshold = float(low), float(threshold)
@@ -72,13 +79,17 @@ class VerifiedNeighbours:
         grey = (scores >= self.low) & (scores < self.threshold) & (found >= 0)
         grey &= found != ids[:, None]
         rows, cols = np.nonzero(grey)
-        for r, c in sorted(zip(rows.tolist(), cols.tolist(), strict=True),
-                           key=lambda rc: -scores[rc]):  # fmt: skip
+        for r, c in sorted(
+            zip(rows.tolist(), cols.tolist(), strict=True), key=lambda rc: -scores[rc]
+        ):
             if self._same_photo(int(ids[r]), int(found[r, c])):
                 scores[r, c] = self.threshold
         order = np.argsort(-scores, axis=1, kind="stable")
         return np.take_along_axis(scores, order, 1), np.take_along_axis(found, order, 1)
 
     def stats(self) -> dict[str, int]:
-        return {"verify_checked": self.checked, "verify_confirmed": self.confirmed,
-                "verify_images": len(self.features)}  # fmt: skip
+        return {
+            "verify_checked": self.checked,
+            "verify_confirmed": self.confirmed,
+            "verify_images": len(self.features),
+        }

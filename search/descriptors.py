@@ -131,9 +131,11 @@ class DescriptorConfig:
 
     def describe(self) -> str:
         onoff = {True: "on", False: "off"}
-        return (f"rotations={self.rotations},frames={onoff[self.frames]},"
-                f"whiten={onoff[self.whiten]},labels={self.labels:g},expand={self.expand},"
-                f"verify={onoff[self.verify]},dims={self.dims}")  # fmt: skip
+        return (
+            f"rotations={self.rotations},frames={onoff[self.frames]},"
+            f"whiten={onoff[self.whiten]},labels={self.labels:g},expand={self.expand},"
+            f"verify={onoff[self.verify]},dims={self.dims}"
+        )
 
     @property
     def fingerprint(self) -> str:
@@ -200,8 +202,9 @@ class StoredImage:
     labels: Sequence[tuple[str, float]] = ()
 
 
-def label_vectors(labels: Sequence[Sequence[tuple[str, float]]],
-                  vocabulary: dict[str, int]) -> np.ndarray:
+def label_vectors(
+    labels: Sequence[Sequence[tuple[str, float]]], vocabulary: dict[str, int]
+) -> np.ndarray:
     """Unit rows of sqrt(probability) over ``vocabulary`` from each image's top labels
     (new names are added to ``vocabulary``; images without labels give zero rows)."""
     for row in labels:
@@ -218,8 +221,12 @@ def label_vectors(labels: Sequence[Sequence[tuple[str, float]]],
 class Descriptor:
     """A configuration plus what the library learned (whitening, calibration)."""
 
-    def __init__(self, config: DescriptorConfig | None = None, whitening: Whitening | None = None,
-                 calibration: Calibration | None = None) -> None:
+    def __init__(
+        self,
+        config: DescriptorConfig | None = None,
+        whitening: Whitening | None = None,
+        calibration: Calibration | None = None,
+    ) -> None:
         self.config = config or DescriptorConfig()
         self.whitening = whitening if self.config.whiten else None
         dims = self.config.dims
@@ -259,8 +266,9 @@ class Descriptor:
             return np.zeros((0, 1), np.float32), np.zeros(0, np.int64)
         return self.transform(np.stack(rows)), np.asarray(owner, np.int64)
 
-    def query_rows(self, embeddings: np.ndarray, names: Sequence[str],
-                   frame_dominant: bool = False) -> np.ndarray:
+    def query_rows(
+        self, embeddings: np.ndarray, names: Sequence[str], frame_dominant: bool = False
+    ) -> np.ndarray:
         """The searched query views [V, D'] of a :class:`models.views.ViewSet`'s embeddings:
         the configured rotations, frame views when frames are on, and only the frame's views
         when the frame dominates (a screenshot)."""
@@ -280,8 +288,9 @@ class Descriptor:
 
     # -- scores -----------------------------------------------------------------------------
 
-    def copy_scores(self, query: np.ndarray, rows: np.ndarray, owner: np.ndarray,
-                    count: int) -> np.ndarray:
+    def copy_scores(
+        self, query: np.ndarray, rows: np.ndarray, owner: np.ndarray, count: int
+    ) -> np.ndarray:
         """Best cosine of any query view with any row of each of ``count`` images (-inf for
         an image without rows)."""
         out = np.full(count, -np.inf, np.float32)
@@ -304,8 +313,7 @@ class Descriptor:
         if not w or labels is None:
             return c.astype(np.float32)
         g = self.gate(c)
-        return ((1 - w) * c + w * (g + (1 - g) * np.asarray(labels, np.float64))).astype(
-            np.float32)
+        return ((1 - w) * c + w * (g + (1 - g) * np.asarray(labels, np.float64))).astype(np.float32)
 
     def expand(self, copy: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
         """Duplicate-graph expansion of copy scores ``copy`` [Q, N] (row: one query against
@@ -325,8 +333,9 @@ class Descriptor:
                 out[q] = np.maximum(out[q], chained.max(axis=0))
         return out
 
-    def calibrate(self, images: Sequence[StoredImage], *, pairs: int = BACKGROUND_PAIRS,
-                  seed: int = 0) -> Calibration:
+    def calibrate(
+        self, images: Sequence[StoredImage], *, pairs: int = BACKGROUND_PAIRS, seed: int = 0
+    ) -> Calibration:
         """Background of copy scores from random pairs of different stored images
         (:data:`PLAIN_BACKGROUND` for plain-space libraries under MIN_CALIBRATION_IMAGES)."""
         if len(images) < MIN_CALIBRATION_IMAGES and self.whitening is None:
@@ -342,9 +351,13 @@ class Descriptor:
         a, b = a[keep], b[keep]
         # In blocks: the rows of 20 000 pairs gathered at once are 2 x 80 MB (1024-d), fresh
         # pages every time; the per-pair sums are the same.
-        scores = np.concatenate([np.zeros(0, np.float32)] + [
-            (rows[a[i : i + 1024]] * rows[b[i : i + 1024]]).sum(axis=1)
-            for i in range(0, len(a), 1024)])  # fmt: skip
+        scores = np.concatenate(
+            [np.zeros(0, np.float32)]
+            + [
+                (rows[a[i : i + 1024]] * rows[b[i : i + 1024]]).sum(axis=1)
+                for i in range(0, len(a), 1024)
+            ]
+        )
         median = float(np.median(scores))
         spread = max(1e-3, float(1.4826 * np.median(np.abs(scores - median))))
         sd = max(1e-3, float(scores.std()))

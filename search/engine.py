@@ -100,9 +100,13 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         """The models.ImageAnalyzer for queries, built on first use (loads the ONNX model)."""
         return self._analyzer_for(None)
 
-    def embed_views(self, source: ImageQuery, roi: RoiLike = None,
-                    config: DescriptorConfig | None = None,
-                    model: ModelStamp | None = None) -> tuple[ViewSet, bytes | None]:
+    def embed_views(
+        self,
+        source: ImageQuery,
+        roi: RoiLike = None,
+        config: DescriptorConfig | None = None,
+        model: ModelStamp | None = None,
+    ) -> tuple[ViewSet, bytes | None]:
         """Decode a query once and embed the views the descriptor compares (quarter turns,
         the photo inside a frame): ``(ViewSet, encoded bytes or None)``. ``config`` defaults
         to the library's descriptor.
@@ -113,11 +117,16 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         data = read_query_bytes(source)
         live = self.library.searchable() if config is None else None
         config = config or live.descriptor.config  # type: ignore[union-attr]
-        analyzer = self._analyzer_for(model if model is not None else
-                                      (live.model if live is not None else None))
+        analyzer = self._analyzer_for(
+            model if model is not None else (live.model if live is not None else None)
+        )
         try:
-            views = analyzer.analyze_views(data if data is not None else source, region,
-                                                rotations=config.angles, frames=config.frames)
+            views = analyzer.analyze_views(
+                data if data is not None else source,
+                region,
+                rotations=config.angles,
+                frames=config.frames,
+            )
         except ImageError as error:
             raise _with_source(error, source) from None
         return views, data
@@ -125,8 +134,13 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
     # -- queries ----------------------------------------------------------------------------
 
     def query_image(
-        self, source: ImageQuery, roi: RoiLike = None, k: int = 10,
-        min_score: float | None = None, *, exclude: int | None = None,
+        self,
+        source: ImageQuery,
+        roi: RoiLike = None,
+        k: int = 10,
+        min_score: float | None = None,
+        *,
+        exclude: int | None = None,
     ) -> ImageQueryResult:
         """Search with an image file or bytes (or its region ``roi``): the query's analysis,
         its bytes, and the ``k`` best hits (see :meth:`search_image`); ``exclude``: an image
@@ -150,8 +164,11 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         def exact(row: StoredImage, score: float) -> bool:
             if sha is not None and row.sha256 == sha:
                 return True
-            if (row.pixel_sha256 is None or score < EXACT_PIXEL_MIN_SCORE
-                    or (row.width, row.height) != (analysis.width, analysis.height)):
+            if (
+                row.pixel_sha256 is None
+                or score < EXACT_PIXEL_MIN_SCORE
+                or (row.width, row.height) != (analysis.width, analysis.height)
+            ):
                 return False
             return row.pixel_sha256 == pixels()
 
@@ -160,7 +177,10 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         return ImageQueryResult(analysis, data, sha, hits)
 
     def search_image(
-        self, source: ImageQuery, roi: RoiLike = None, k: int = 10,
+        self,
+        source: ImageQuery,
+        roi: RoiLike = None,
+        k: int = 10,
         min_score: float | None = None,
     ) -> list[SearchHit]:
         """The ``k`` images most similar to ``source`` (or its region ``roi``), best first.
@@ -215,8 +235,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         query, _owner = live.descriptor.stored_rows([to_stored(found)])
         scored = self._scored(live, query, found.labels, k, min_score, exclude=image_id)
         sha256 = file.sha256 if file is not None else None
-        hits = self._hits(live, scored,
-                          lambda hit, _s: sha256 is not None and hit.sha256 == sha256)
+        hits = self._hits(live, scored, lambda hit, _s: sha256 is not None and hit.sha256 == sha256)
         self._check_unchanged(state)
         return hits
 
@@ -236,8 +255,11 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
             raise QueryError("give a word to search labels for")
         forms = {word, word.replace(" ", "_")}
         limit = max(4 * (offset + k), 500)
-        ids = {image_id for form in forms for image_id, _l, _s in self.store.search_labels(
-            form, limit=limit)}
+        ids = {
+            image_id
+            for form in forms
+            for image_id, _l, _s in self.store.search_labels(form, limit=limit)
+        }
         ranked = []
         for row in hit_rows(self.store, sorted(ids)).values():
             match = label_match(row.labels, forms)
@@ -246,8 +268,9 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         ranked.sort(key=lambda m: (not m[0], -m[2], m[3].id))
         return [
             replace(hit_from_row(rank, round(score, SCORE_DECIMALS), row, False), label=label)
-            for rank, (_whole, label, score, row) in enumerate(ranked[offset : offset + k],
-                                                                start=offset + 1)
+            for rank, (_whole, label, score, row) in enumerate(
+                ranked[offset : offset + k], start=offset + 1
+            )
         ]
 
     def browse(self, offset: int = 0, limit: int = 60) -> tuple[list[SearchHit], int]:
@@ -259,13 +282,22 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         ids, total = newest_ids(self.store, offset, limit)
         rows = hit_rows(self.store, ids)
         found = [i for i in ids if i in rows]  # one removed meanwhile is left out
-        return [replace(hit_from_row(offset + n, 0.0, rows[i], False),
-                        mtime=mtime_from_ns(rows[i].mtime_ns or 0))
-                for n, i in enumerate(found, start=1)], total  # fmt: skip
+        return [
+            replace(
+                hit_from_row(offset + n, 0.0, rows[i], False),
+                mtime=mtime_from_ns(rows[i].mtime_ns or 0),
+            )
+            for n, i in enumerate(found, start=1)
+        ], total
 
     def _scored(
-        self, live: Searchable, query: np.ndarray, labels: Sequence[tuple[str, float]], k: int,
-        min_score: float | None, exclude: int | None,
+        self,
+        live: Searchable,
+        query: np.ndarray,
+        labels: Sequence[tuple[str, float]],
+        k: int,
+        min_score: float | None,
+        exclude: int | None,
     ) -> list[tuple[ScoredHit, StoredImage]]:
         """Candidates from ``live``'s indexes, scored exactly from the store (the truth) by
         its descriptor (:class:`search.rerank.QueryScorer`), filtered, best first."""
@@ -275,8 +307,12 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         def stored(ids: Sequence[int]) -> dict[int, Any]:
             return {i: to_stored(r) for i, r in self.store.descriptor_rows(ids).items()}
 
-        scorer = QueryScorer(live.descriptor, live.neighbours, stored,
-                             candidates=max(CANDIDATES_PER_VIEW, k + CANDIDATE_MARGIN))
+        scorer = QueryScorer(
+            live.descriptor,
+            live.neighbours,
+            stored,
+            candidates=max(CANDIDATES_PER_VIEW, k + CANDIDATE_MARGIN),
+        )
         found = scorer.search(query, labels, k=k + CANDIDATE_MARGIN, exclude=exclude)
         rows = hit_rows(self.store, [hit.id for hit in found])
         scored = []
@@ -287,22 +323,29 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
                 scored.append((replace(hit, rank=rank), row))
         return scored[:k]
 
-    def _hits(self, live: Searchable, scored: list[tuple[ScoredHit, StoredImage]],
-              exact: Any) -> list[SearchHit]:
+    def _hits(
+        self, live: Searchable, scored: list[tuple[ScoredHit, StoredImage]], exact: Any
+    ) -> list[SearchHit]:
         calibration = live.descriptor.calibration
         out = []
         for n, (hit, row) in enumerate(scored, start=1):
             copy = round(min(1.0, hit.copy), SCORE_DECIMALS)  # shown; decided unrounded
             z = None if calibration is None else float(calibration.duplicate_z(hit.copy))
-            out.append(replace(hit_from_row(n, hit.rank, row, bool(exact(row, copy))),
-                               copy_score=copy, z=None if z is None else round(z, 2),
-                               duplicate=z is not None and z >= DUPLICATE_Z))
+            out.append(
+                replace(
+                    hit_from_row(n, hit.rank, row, bool(exact(row, copy))),
+                    copy_score=copy,
+                    z=None if z is None else round(z, 2),
+                    duplicate=z is not None and z >= DUPLICATE_Z,
+                )
+            )
         return out
 
     def _pixel_hash(self, source: ImageQuery, data: bytes | None) -> str | None:
         try:
             decoded = load_image(
-                data if data is not None else source, draft_size=None,
+                data if data is not None else source,
+                draft_size=None,
                 max_pixels=self.settings.max_image_pixels,
             )
         except ImgsearchError:

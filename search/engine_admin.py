@@ -33,8 +33,10 @@ class LibraryAdmin:
 
     def failed(self, limit: int = 200) -> list[ImageInfo]:
         """Files that could not be indexed, with their error."""
-        return [info_from_row(row, has_vector=False, with_labels=False)
-                for row in self.store.failed_images(limit)]
+        return [
+            info_from_row(row, has_vector=False, with_labels=False)
+            for row in self.store.failed_images(limit)
+        ]
 
     def stats(self) -> dict[str, Any]:
         """Library figures: collections, counts, model, index, generation, last run, sizes."""
@@ -49,12 +51,20 @@ class LibraryAdmin:
             "database": database_text(self.settings),
             "database_bytes": database_bytes(self.settings),
             "collections": [
-                {**c, "added_at": _iso(c["added_at"]), "last_indexed_at": _iso(
-                    c["last_indexed_at"])} for c in self.store.collections()
+                {
+                    **c,
+                    "added_at": _iso(c["added_at"]),
+                    "last_indexed_at": _iso(c["last_indexed_at"]),
+                }
+                for c in self.store.collections()
             ],
             **counts,
-            "model": None if stamp is None else {
-                "name": stamp.name, "sha256": stamp.sha256, "dimension": stamp.dimension,
+            "model": None
+            if stamp is None
+            else {
+                "name": stamp.name,
+                "sha256": stamp.sha256,
+                "dimension": stamp.dimension,
             },
             "index": index_info,
             "descriptor": describe(self.library.searchable(), self.store),
@@ -65,12 +75,22 @@ class LibraryAdmin:
             "failures": [  # the first few files that could not be indexed, and why
                 {"id": info.id, "path": info.path, "error": info.error}
                 for info in self.failed(STATS_FAILURES)
-            ] if counts["failed"] else [],
-            "last_run": None if run is None else {
-                "id": run.id, "status": run.status, "started_at": _iso(run.started_at),
-                "finished_at": _iso(run.finished_at), "added": run.added,
-                "updated": run.updated, "moved": run.moved, "removed": run.removed,
-                "failed": run.failed, "images_per_second": run.images_per_second,
+            ]
+            if counts["failed"]
+            else [],
+            "last_run": None
+            if run is None
+            else {
+                "id": run.id,
+                "status": run.status,
+                "started_at": _iso(run.started_at),
+                "finished_at": _iso(run.finished_at),
+                "added": run.added,
+                "updated": run.updated,
+                "moved": run.moved,
+                "removed": run.removed,
+                "failed": run.failed,
+                "images_per_second": run.images_per_second,
             },
         }
 
@@ -117,8 +137,11 @@ class LibraryAdmin:
         """Forget the removals at or below ``paths``: the next index run adds those files
         back. Returns the removals forgotten."""
         with self.library.writer_lock():
-            return [removal for (collection_id, rel) in self._targets(paths)
-                    for removal in self.store.undo_removals(collection_id, rel)]  # fmt: skip
+            return [
+                removal
+                for (collection_id, rel) in self._targets(paths)
+                for removal in self.store.undo_removals(collection_id, rel)
+            ]
 
     def removals(self) -> list[Removal]:
         """What `imgsearch remove` took out, and later index runs leave out."""
@@ -151,8 +174,6 @@ class LibraryAdmin:
         with self.library.writer_lock():
             index = self.library.rebuild_index(kind)
         return {k: v for k, v in index.info.items() if k != "recall_trace"}
-
-
 
 
 def _iso(value: Any) -> str | None:

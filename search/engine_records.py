@@ -70,9 +70,11 @@ class LibraryRecords:
         """
         if not is_image_id(image_id):
             return None
-        query = (select(Collection.root, Image.rel_path, Image.sha256, Image.format)
-                 .join(Collection, Collection.id == Image.collection_id)
-                 .where(Image.id == int(image_id)))  # fmt: skip
+        query = (
+            select(Collection.root, Image.rel_path, Image.sha256, Image.format)
+            .join(Collection, Collection.id == Image.collection_id)
+            .where(Image.id == int(image_id))
+        )
         with self.store.session() as session:
             row = session.execute(query).first()
         if row is None:

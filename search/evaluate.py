@@ -46,8 +46,18 @@ TARGET_PRECISION = 0.99
 EXACT_MAX_FILES = 2048  # up to this many files every ranking is complete (exact metrics)
 TRUNCATED_DEPTH = 200  # above it, rankings / pair lists keep this many neighbours per file
 RECALL_KS = (1, 5, 10)
-METRIC_KEYS = ("map", "recall@1", "recall@5", "recall@10", "ns_score", "precision@10", "pair_ap",
-               "pair_precision", "pair_recall", "recall_at_p99")  # fmt: skip
+METRIC_KEYS = (
+    "map",
+    "recall@1",
+    "recall@5",
+    "recall@10",
+    "ns_score",
+    "precision@10",
+    "pair_ap",
+    "pair_precision",
+    "pair_recall",
+    "recall_at_p99",
+)
 
 
 @dataclass
@@ -71,14 +81,22 @@ class Evaluation:
 
     def details(self) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "truth": self.truth_name, "kind": self.kind, "files": self.n_files,
-            "queries": self.n_queries, "missing": self.missing, "ignored": self.ignored,
+            "truth": self.truth_name,
+            "kind": self.kind,
+            "files": self.n_files,
+            "queries": self.n_queries,
+            "missing": self.missing,
+            "ignored": self.ignored,
             "rank_depth": self.rank_depth,
-        }  # fmt: skip
+        }
         if self.kind == "clusters":
-            d.update(threshold=self.threshold, p99_threshold=self.p99_threshold,
-                     per_edit=self.per_edit, per_token=self.per_token,
-                     misses=self.misses)  # fmt: skip
+            d.update(
+                threshold=self.threshold,
+                p99_threshold=self.p99_threshold,
+                per_edit=self.per_edit,
+                per_token=self.per_token,
+                misses=self.misses,
+            )
         return d
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,31 +165,49 @@ def ranking_depth(n: int, rank_depth: int | None, truth: GroundTruth) -> int:
 
 
 def run_evaluation(
-    files: Sequence[str | Path], vectors: np.ndarray, truth: GroundTruth,
-    threshold: float | None = None, *, rank_depth: int | None = None,
-) -> Evaluation:  # fmt: skip
+    files: Sequence[str | Path],
+    vectors: np.ndarray,
+    truth: GroundTruth,
+    threshold: float | None = None,
+    *,
+    rank_depth: int | None = None,
+) -> Evaluation:
     """Evaluate ``vectors`` (one row per file of ``files``) against ``truth``."""
     names, x, missing, ignored = _align(files, vectors, truth)
     n = len(names)
     if n < 2:
         raise TruthError(f"{truth.name}: fewer than 2 files could be evaluated")
     depth = ranking_depth(n, rank_depth, truth)
-    return evaluate_scores(names, vector_scores(x, depth), truth, threshold, missing=missing,
-                           ignored=ignored)  # fmt: skip
+    return evaluate_scores(
+        names, vector_scores(x, depth), truth, threshold, missing=missing, ignored=ignored
+    )
 
 
 def evaluate_scores(
-    names: Sequence[str], scored: Scores, truth: GroundTruth, threshold: float | None = None,
-    *, missing: Sequence[str] = (), ignored: int = 0,
-) -> Evaluation:  # fmt: skip
+    names: Sequence[str],
+    scored: Scores,
+    truth: GroundTruth,
+    threshold: float | None = None,
+    *,
+    missing: Sequence[str] = (),
+    ignored: int = 0,
+) -> Evaluation:
     """The metrics of ``truth`` for precomputed rankings and pair scores of ``names``."""
     names = list(names)
     n = len(names)
     idx = scored.rank_idx
     group = np.array([-1 if (g := truth.group_of(f)) is None else g for f in names])
     gidx = np.where(idx >= 0, group[np.maximum(idx, 0)], -2)  # -2: padding never matches
-    ev = Evaluation(truth.name, truth.kind, {}, n_files=n, n_queries=0, missing=list(missing),
-                    ignored=ignored, rank_depth=idx.shape[1])  # fmt: skip
+    ev = Evaluation(
+        truth.name,
+        truth.kind,
+        {},
+        n_files=n,
+        n_queries=0,
+        missing=list(missing),
+        ignored=ignored,
+        rank_depth=idx.shape[1],
+    )
 
     # mAP over every query that has a relevant file (truncated rankings: a miss counts 0).
     aps, curves = [], []
@@ -186,8 +222,14 @@ def evaluate_scores(
     ev.curve = {"recall": list(np.linspace(0, 1, 101)), "precision": list(np.mean(curves, 0))}
 
     if truth.kind == "clusters":
-        _copy_detection(ev, truth, names, scored, group,
-                        DEFAULT_PAIR_THRESHOLD if threshold is None else threshold)  # fmt: skip
+        _copy_detection(
+            ev,
+            truth,
+            names,
+            scored,
+            group,
+            DEFAULT_PAIR_THRESHOLD if threshold is None else threshold,
+        )
     else:
         queries = [q for q in range(n) if group[q] >= 0 and len(truth.relevant(names[q]))]
         ev.n_queries = len(queries)
@@ -217,8 +259,14 @@ def _interpolated_pr(hits: np.ndarray, n_rel: int) -> np.ndarray:
     return np.where(at < len(best), best[np.minimum(at, len(best) - 1)], 0.0)
 
 
-def _copy_detection(ev: Evaluation, truth: GroundTruth, names: list[str], scored: Scores,
-                    group: np.ndarray, threshold: float) -> None:  # fmt: skip
+def _copy_detection(
+    ev: Evaluation,
+    truth: GroundTruth,
+    names: list[str],
+    scored: Scores,
+    group: np.ndarray,
+    threshold: float,
+) -> None:
     position = {name: i for i, name in enumerate(names)}
     # Pair metrics over the candidate pairs (exact when every pair is a candidate).
     i, j, s = scored.pair_i, scored.pair_j, scored.pair_s
@@ -234,8 +282,12 @@ def _copy_detection(ev: Evaluation, truth: GroundTruth, names: list[str], scored
     ev.threshold = threshold
     precision, recall, _ = m.precision_recall_curve(s, labels, n_pos)
     step = max(1, len(recall) // 2000)
-    ev.curve = {"recall": recall[::step].tolist(), "precision": precision[::step].tolist(),
-                "pos": s[labels].tolist(), "neg": s[~labels][:200_000].tolist()}  # fmt: skip
+    ev.curve = {
+        "recall": recall[::step].tolist(),
+        "precision": precision[::step].tolist(),
+        "pos": s[labels].tolist(),
+        "neg": s[~labels][:200_000].tolist(),
+    }
 
     # Copy -> original retrieval; the query's sibling copies are ignored.
     found = {k: [] for k in RECALL_KS}
@@ -263,9 +315,16 @@ def _copy_detection(ev: Evaluation, truth: GroundTruth, names: list[str], scored
             for token in edit.split("+"):
                 per_token[token].append(per[key][-1])
         if rank != 1:
-            ev.misses.append({"copy": c, "original": truth.originals[c], "rank": rank,
-                              "cosine": _round(cos), "top": top,
-                              "top_score": _round(top_score)})  # fmt: skip
+            ev.misses.append(
+                {
+                    "copy": c,
+                    "original": truth.originals[c],
+                    "rank": rank,
+                    "cosine": _round(cos),
+                    "top": top,
+                    "top_score": _round(top_score),
+                }
+            )
     for k in RECALL_KS:
         ev.metrics[f"recall@{k}"] = float(np.mean(found[k])) if found[k] else 0.0
     ev.per_edit = {key: _summary(v) for key, v in sorted(per.items())}
@@ -275,9 +334,12 @@ def _copy_detection(ev: Evaluation, truth: GroundTruth, names: list[str], scored
 
 def _summary(rows: list[tuple[float, float, float]]) -> dict[str, Any]:
     """n, recall@1, mean cosine to the original, share accepted at the P99 threshold."""
-    return {"n": len(rows), "recall@1": float(np.mean([a for a, _, _ in rows])),
-            "mean_cosine": _nanmean([b for _, b, _ in rows]),
-            "detected_at_p99": float(np.mean([c for _, _, c in rows]))}  # fmt: skip
+    return {
+        "n": len(rows),
+        "recall@1": float(np.mean([a for a, _, _ in rows])),
+        "mean_cosine": _nanmean([b for _, b, _ in rows]),
+        "detected_at_p99": float(np.mean([c for _, _, c in rows])),
+    }
 
 
 def _round(value: float) -> float | None:
@@ -290,15 +352,21 @@ def _nanmean(values: list[float]) -> float | None:
 
 
 def evaluate(
-    files: Sequence[str | Path], vectors: np.ndarray, truth: GroundTruth,
+    files: Sequence[str | Path],
+    vectors: np.ndarray,
+    truth: GroundTruth,
     threshold: float | None = None,
-) -> dict[str, float]:  # fmt: skip
+) -> dict[str, float]:
     """The metrics that apply to ``truth`` (keys in the module docstring)."""
     return run_evaluation(files, vectors, truth, threshold).metrics
 
 
-def evaluate_folder(truth: GroundTruth, embed: Embedder, threshold: float | None = None,
-                    plot: Path | str | None = None) -> Evaluation:  # fmt: skip
+def evaluate_folder(
+    truth: GroundTruth,
+    embed: Embedder,
+    threshold: float | None = None,
+    plot: Path | str | None = None,
+) -> Evaluation:
     """Embed every file of ``truth`` with ``embed`` and evaluate; optionally save a PR plot."""
     truth.check_files()
     paths = truth.paths()
@@ -357,17 +425,32 @@ def plot_evaluation(ev: Evaluation, path: Path | str) -> Path:
         if pairs
         else f"mean PR over queries, mAP {ev.metrics['map']:.3f}"
     )
-    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.01), ylim=(0, 1.02),
-           title=f"{ev.truth_name}: {what}")  # fmt: skip
+    ax.set(
+        xlabel="recall",
+        ylabel="precision",
+        xlim=(0, 1.01),
+        ylim=(0, 1.02),
+        title=f"{ev.truth_name}: {what}",
+    )
     ax.grid(alpha=0.3)
     if pairs:
         ax.axhline(TARGET_PRECISION, color="grey", ls=":", lw=1)
         r99 = ev.metrics["recall_at_p99"]
         if ev.p99_threshold is not None:
-            ax.plot([r99], [TARGET_PRECISION], "o", color="C3",
-                    label=f"recall {r99:.3f} at P99 (cos >= {ev.p99_threshold:.3f})")  # fmt: skip
-        ax.plot([ev.metrics["pair_recall"]], [ev.metrics["pair_precision"]], "s", color="C2",
-                label=f"threshold {ev.threshold:.2f}")  # fmt: skip
+            ax.plot(
+                [r99],
+                [TARGET_PRECISION],
+                "o",
+                color="C3",
+                label=f"recall {r99:.3f} at P99 (cos >= {ev.p99_threshold:.3f})",
+            )
+        ax.plot(
+            [ev.metrics["pair_recall"]],
+            [ev.metrics["pair_precision"]],
+            "s",
+            color="C2",
+            label=f"threshold {ev.threshold:.2f}",
+        )
         ax.legend(loc="lower left", fontsize=8)
         hx = fig.add_subplot(1, 2, 2)
         bins = np.linspace(-0.2, 1.0, 61)

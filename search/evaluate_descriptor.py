@@ -70,18 +70,23 @@ class DescriptorRun:
     def details(self) -> dict[str, Any]:
         return {
             "descriptor": self.config.describe(),
-            "whitening": None if self.whitening is None else {
-                "pairs": self.whitening.pairs, "images": self.whitening.images,
-                "dimension": self.whitening.dimension},
+            "whitening": None
+            if self.whitening is None
+            else {
+                "pairs": self.whitening.pairs,
+                "images": self.whitening.images,
+                "dimension": self.whitening.dimension,
+            },
             "whitening_note": self.whitening_note,
             "calibration": self.calibration,
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
             "verified_pairs": self.verified_pairs,
-        }  # fmt: skip
+        }
 
 
-def describe_files(paths: Sequence[Path], analyzer: ImageAnalyzer, config: DescriptorConfig
-                   ) -> tuple[list[FileViews | None], list[ImageError]]:
+def describe_files(
+    paths: Sequence[Path], analyzer: ImageAnalyzer, config: DescriptorConfig
+) -> tuple[list[FileViews | None], list[ImageError]]:
     """Views and stored vectors of every file (None and an error for undecodable files)."""
     out: list[FileViews | None] = []
     errors: list[ImageError] = []
@@ -95,14 +100,16 @@ def describe_files(paths: Sequence[Path], analyzer: ImageAnalyzer, config: Descr
         frame = None
         if vs.frame is not None:
             frame = vs.embeddings[vs.names.index("frame")]
-        stored = StoredImage(vs.embeddings[0], frame, bool(vs.frame and vs.frame.dominant),
-                             vs.analysis.labels)  # fmt: skip
+        stored = StoredImage(
+            vs.embeddings[0], frame, bool(vs.frame and vs.frame.dominant), vs.analysis.labels
+        )
         out.append(FileViews(stored, vs.embeddings, vs.names))
     return out, errors
 
 
-def learn_for_files(paths: Sequence[Path], model: OnnxModel, background: np.ndarray, *,
-                    seed: int = 0) -> Whitening:
+def learn_for_files(
+    paths: Sequence[Path], model: OnnxModel, background: np.ndarray, *, seed: int = 0
+) -> Whitening:
     """The whitening a library of these files would learn (sample, edits, all vectors)."""
     sample = sample_indices(len(paths), 1000, seed)
     images = []
@@ -121,8 +128,9 @@ class _Matrices:
         self.d = descriptor
         self.n = len(files)
         self.rows, self.owner = descriptor.stored_rows([f.stored for f in files])
-        self.queries = [descriptor.query_rows(f.views, f.names, f.stored.frame_dominant)
-                        for f in files]  # fmt: skip
+        self.queries = [
+            descriptor.query_rows(f.views, f.names, f.stored.frame_dominant) for f in files
+        ]
         self.labels = None
         if descriptor.config.labels:
             self.labels = label_vectors([f.stored.labels for f in files], {})
@@ -190,8 +198,9 @@ def _scores(mx: _Matrices, depth: int, boost: dict[tuple[int, int], float]) -> S
     return Scores(rank_scores, rank_idx, i, j, s, lambda a, b: float(pair[a, b]))
 
 
-def _verify(paths: Sequence[Path], mx: _Matrices, descriptor: Descriptor,
-            progress: Progress) -> dict[tuple[int, int], float]:
+def _verify(
+    paths: Sequence[Path], mx: _Matrices, descriptor: Descriptor, progress: Progress
+) -> dict[tuple[int, int], float]:
     """Copy scores for the candidate pairs that local features confirm."""
     from search.verify import count_inliers, local_features, verified_score
 
@@ -242,8 +251,9 @@ class PreparedSet:
         return np.stack([f.stored.vector for f in self.files])
 
 
-def prepare_set(truth: GroundTruth, model: OnnxModel,
-                config: DescriptorConfig | None = None) -> PreparedSet:
+def prepare_set(
+    truth: GroundTruth, model: OnnxModel, config: DescriptorConfig | None = None
+) -> PreparedSet:
     """Describe every file of ``truth`` for ``config`` (default: all views and frames)."""
     config = config or DescriptorConfig()
     truth.check_files()
@@ -254,15 +264,20 @@ def prepare_set(truth: GroundTruth, model: OnnxModel,
     keep = [i for i, f in enumerate(described) if f is not None]
     if len(keep) < 2:
         raise TruthError(f"{truth.name}: fewer than 2 files could be evaluated")
-    return PreparedSet(truth, [truth.files[i] for i in keep],
-                       [described[i] for i in keep],  # type: ignore[misc]
-                       [paths[i] for i in keep],
-                       [truth.files[i] for i, f in enumerate(described) if f is None],
-                       errors, time.perf_counter() - t0)  # fmt: skip
+    return PreparedSet(
+        truth,
+        [truth.files[i] for i in keep],
+        [described[i] for i in keep],  # type: ignore[misc]
+        [paths[i] for i in keep],
+        [truth.files[i] for i, f in enumerate(described) if f is None],
+        errors,
+        time.perf_counter() - t0,
+    )
 
 
-def learn_set_whitening(prepared: PreparedSet, model: OnnxModel, *, seed: int = 0
-                        ) -> tuple[Whitening | None, str]:
+def learn_set_whitening(
+    prepared: PreparedSet, model: OnnxModel, *, seed: int = 0
+) -> tuple[Whitening | None, str]:
     """The whitening a library of the set's files would learn, or None and why not."""
     if len(prepared.files) < MIN_IMAGES:
         return None, f"none: {len(prepared.files)} files < {MIN_IMAGES}"
@@ -272,9 +287,16 @@ def learn_set_whitening(prepared: PreparedSet, model: OnnxModel, *, seed: int = 
         return None, f"none: {exc}"
 
 
-def score_set(prepared: PreparedSet, config: DescriptorConfig, whitening: Whitening | None, *,
-              threshold: float | None = None, seed: int = 0, model: str = "",
-              progress: Progress | None = None) -> tuple[Evaluation, DescriptorRun]:
+def score_set(
+    prepared: PreparedSet,
+    config: DescriptorConfig,
+    whitening: Whitening | None,
+    *,
+    threshold: float | None = None,
+    seed: int = 0,
+    model: str = "",
+    progress: Progress | None = None,
+) -> tuple[Evaluation, DescriptorRun]:
     """Evaluate ``config`` on a prepared set with a given (or no) whitening."""
     say = progress or (lambda _msg: None)
     run = DescriptorRun(config, model, whitening if config.whiten else None)
@@ -282,8 +304,12 @@ def score_set(prepared: PreparedSet, config: DescriptorConfig, whitening: Whiten
     run.seconds["views"] = prepared.seconds
     descriptor = Descriptor(config, run.whitening)
     cal = descriptor.calibrate([f.stored for f in prepared.files], seed=seed)
-    run.calibration = {"median": round(cal.median, 4), "spread": round(cal.spread, 4),
-                       "mean": round(cal.mean, 4), "sd": round(cal.sd, 4)}  # fmt: skip
+    run.calibration = {
+        "median": round(cal.median, 4),
+        "spread": round(cal.spread, 4),
+        "mean": round(cal.mean, 4),
+        "sd": round(cal.sd, 4),
+    }
     if threshold is None and not config.is_plain:  # the calibrated duplicate decision
         threshold = cal.duplicate_threshold()
     t0 = time.perf_counter()
@@ -294,17 +320,27 @@ def score_set(prepared: PreparedSet, config: DescriptorConfig, whitening: Whiten
         run.verified_pairs = len(boost)
         run.seconds["verify"] = time.perf_counter() - t0
     depth = ranking_depth(len(prepared.files), None, prepared.truth)
-    ev = evaluate_scores(prepared.names, _scores(mx, depth, boost), prepared.truth, threshold,
-                         missing=prepared.missing)  # fmt: skip
+    ev = evaluate_scores(
+        prepared.names,
+        _scores(mx, depth, boost),
+        prepared.truth,
+        threshold,
+        missing=prepared.missing,
+    )
     run.seconds["scoring"] = time.perf_counter() - t0
     return ev, run
 
 
 def evaluate_descriptor(
-    truth: GroundTruth, model: OnnxModel, config: DescriptorConfig | None = None, *,
-    threshold: float | None = None, whitening: Whitening | None = None, seed: int = 0,
+    truth: GroundTruth,
+    model: OnnxModel,
+    config: DescriptorConfig | None = None,
+    *,
+    threshold: float | None = None,
+    whitening: Whitening | None = None,
+    seed: int = 0,
     progress: Progress | None = None,
-) -> tuple[Evaluation, DescriptorRun]:  # fmt: skip
+) -> tuple[Evaluation, DescriptorRun]:
     """Evaluate ``config`` on ``truth``'s files (see the module docstring).
 
     ``whitening`` overrides the self-learned one (e.g. a library's stored transform).
@@ -320,8 +356,9 @@ def evaluate_descriptor(
             say(f"learning the whitening from edits of up to 1000 of {len(prepared.files)} files")
         whitening, note = learn_set_whitening(prepared, model, seed=seed)
         seconds = time.perf_counter() - t0
-    ev, run = score_set(prepared, config, whitening, threshold=threshold, seed=seed,
-                        model=model.name, progress=say)  # fmt: skip
+    ev, run = score_set(
+        prepared, config, whitening, threshold=threshold, seed=seed, model=model.name, progress=say
+    )
     run.whitening_note = note if config.whiten else ""
     if seconds:
         run.seconds["whitening"] = seconds

@@ -20,8 +20,9 @@ def hub_order(copy: np.ndarray, sure: float, count: int) -> np.ndarray:
     return keep[np.argsort(-copy[keep], kind="stable")][:count].astype(np.int64)
 
 
-def chain_scores(hub: np.ndarray | float, graph: np.ndarray, own: np.ndarray,
-                 decision: float) -> np.ndarray:  # fmt: skip
+def chain_scores(
+    hub: np.ndarray | float, graph: np.ndarray, own: np.ndarray, decision: float
+) -> np.ndarray:
     """Scores of images ``o`` reached through a sure copy ``k``: ``min(C(q, k), C(k, o))``
     less ``CHAIN_STEP * (1 - C(q, o))`` - strictly below the copy they were reached through
     (never a tie with it), in the order of their own similarity ``own`` to the query - but

@@ -69,10 +69,19 @@ from search.index_tune import (
 )
 
 __all__ = [
-    "AUTO_THRESHOLD", "CorruptIndexError", "ForeignIndexError", "IndexCacheError", "IndexConfig",
-    "IndexInputError", "IndexMissingError", "IndexStamp", "KnnGraph", "StaleIndexError",
-    "VectorIndex", "set_threads",
-]  # fmt: skip
+    "AUTO_THRESHOLD",
+    "CorruptIndexError",
+    "ForeignIndexError",
+    "IndexCacheError",
+    "IndexConfig",
+    "IndexInputError",
+    "IndexMissingError",
+    "IndexStamp",
+    "KnnGraph",
+    "StaleIndexError",
+    "VectorIndex",
+    "set_threads",
+]
 log = logging.getLogger(__name__)
 
 AUTO_THRESHOLD = 10_000  # measured, see the module docstring (bench/search.py)
@@ -107,8 +116,14 @@ def set_threads(threads: int) -> None:
 class VectorIndex(KnnMixin):
     """Image-id keyed cosine index over one of the back ends; safe for concurrent searches."""
 
-    def __init__(self, backend: Backend, requested_kind: str, config: IndexConfig,
-                 param: int = 0, info: dict[str, object] | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        requested_kind: str,
+        config: IndexConfig,
+        param: int = 0,
+        info: dict[str, object] | None = None,
+    ) -> None:
         self._backend, self.requested_kind, self.config = backend, requested_kind, config
         self._param = param
         self._info: dict[str, object] = dict(info or {})
@@ -119,8 +134,14 @@ class VectorIndex(KnnMixin):
     # -- construction ---------------------------------------------------------------------
 
     @classmethod
-    def build(cls, ids: Iterable[int] | np.ndarray, vectors: np.ndarray, kind: str = "auto",
-              *, config: IndexConfig | None = None) -> VectorIndex:
+    def build(
+        cls,
+        ids: Iterable[int] | np.ndarray,
+        vectors: np.ndarray,
+        kind: str = "auto",
+        *,
+        config: IndexConfig | None = None,
+    ) -> VectorIndex:
         """Build from ``ids`` int64[N] and ``vectors`` float[N, D] (L2-normalised on the way)."""
         config = config or IndexConfig()
         if kind not in ALL_KINDS:
@@ -136,8 +157,9 @@ class VectorIndex(KnnMixin):
         except ValueError as exc:
             raise IndexInputError(f"cannot build a {target} index: {exc}") from exc
         if kind == "auto" and target != "flat" and not info["recall_target_met"]:
-            log.warning("auto index: %s recall %.3f < target; using exact flat",
-                        target, info["recall_at_k"])
+            log.warning(
+                "auto index: %s recall %.3f < target; using exact flat", target, info["recall_at_k"]
+            )
             fallback = f"{target} recall {info['recall_at_k']:.3f} below target"
             backend, param, info = cls._make("flat", ids, x, config)
             info["fallback"] = fallback
@@ -145,49 +167,83 @@ class VectorIndex(KnnMixin):
         return cls(backend, kind, config, param, info)
 
     @classmethod
-    def empty(cls, dimension: int, kind: str = "auto", *,
-              config: IndexConfig | None = None) -> VectorIndex:
+    def empty(
+        cls, dimension: int, kind: str = "auto", *, config: IndexConfig | None = None
+    ) -> VectorIndex:
         """An empty index (ivf-sq8 cannot exist before training: build it from vectors)."""
-        return cls.build(np.zeros(0, np.int64), np.zeros((0, dimension), np.float32), kind,
-                         config=config)
+        return cls.build(
+            np.zeros(0, np.int64), np.zeros((0, dimension), np.float32), kind, config=config
+        )
 
     @classmethod
-    def from_chunks(cls, chunks: Iterable[tuple[np.ndarray, np.ndarray]], dimension: int,
-                    kind: str = "auto", *, config: IndexConfig | None = None) -> VectorIndex:
+    def from_chunks(
+        cls,
+        chunks: Iterable[tuple[np.ndarray, np.ndarray]],
+        dimension: int,
+        kind: str = "auto",
+        *,
+        config: IndexConfig | None = None,
+    ) -> VectorIndex:
         """Build from ``(ids, vectors)`` chunks such as ``Store.iter_vectors()``."""
         parts = list(chunks)
         if not parts:
             return cls.empty(dimension, kind, config=config)
-        return cls.build(np.concatenate([p[0] for p in parts]),
-                         np.concatenate([p[1] for p in parts]), kind, config=config)
+        return cls.build(
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            kind,
+            config=config,
+        )
 
     @staticmethod
-    def _make(kind: str, ids: np.ndarray, x: np.ndarray,
-              config: IndexConfig) -> tuple[Backend, int, dict[str, object]]:
+    def _make(
+        kind: str, ids: np.ndarray, x: np.ndarray, config: IndexConfig
+    ) -> tuple[Backend, int, dict[str, object]]:
         n, d = x.shape
         backend: Backend
         if kind == "flat":
             backend = FlatBackend(d)
         elif kind == "hnsw":
-            backend = HNSWBackend.empty(d, config.hnsw_m, config.hnsw_ef_construction,
-                                        max_deleted_fraction=config.hnsw_max_deleted_fraction)
+            backend = HNSWBackend.empty(
+                d,
+                config.hnsw_m,
+                config.hnsw_ef_construction,
+                max_deleted_fraction=config.hnsw_max_deleted_fraction,
+            )
         else:
             nlist = config.ivf_nlist or IVFSQ8Backend.default_nlist(n)
-            backend = IVFSQ8Backend.trained(x, nlist, nlist * config.ivf_train_per_list,
-                                            config.ivf_niter, config.seed)
+            backend = IVFSQ8Backend.trained(
+                x, nlist, nlist * config.ivf_train_per_list, config.ivf_niter, config.seed
+            )
         for start, block in iter_normalized(x):
             backend.add(ids[start : start + len(block)], block)
-        info: dict[str, object] = {"recall_k": config.recall_k, "recall_at_k": 1.0,
-                                   "recall_target_met": True, "trained_on": n}
+        info: dict[str, object] = {
+            "recall_k": config.recall_k,
+            "recall_at_k": 1.0,
+            "recall_target_met": True,
+            "trained_on": n,
+        }
         param = 0
         if kind != "flat" and n > 1:
             start = 2 * config.recall_k if kind == "hnsw" else 1  # efSearch < 2k is rarely useful
             param, recall, trace, tuned = tune(
-                backend, ids, x, target=config.target_recall, margin=config.recall_margin,
-                sample=config.recall_sample, k=config.recall_k, seed=config.seed, start=start)
-            info.update(recall_at_k=round(recall, 4), recall_tuning=round(tuned, 4),
-                        recall_sample=min(n // 2 or 1, config.recall_sample),
-                        recall_trace=trace, recall_target_met=recall >= config.target_recall)
+                backend,
+                ids,
+                x,
+                target=config.target_recall,
+                margin=config.recall_margin,
+                sample=config.recall_sample,
+                k=config.recall_k,
+                seed=config.seed,
+                start=start,
+            )
+            info.update(
+                recall_at_k=round(recall, 4),
+                recall_tuning=round(tuned, 4),
+                recall_sample=min(n // 2 or 1, config.recall_sample),
+                recall_trace=trace,
+                recall_target_met=recall >= config.target_recall,
+            )
         return backend, param, info
 
     # -- reading ----------------------------------------------------------------------------
@@ -211,8 +267,14 @@ class VectorIndex(KnnMixin):
     @property
     def info(self) -> dict[str, object]:
         """Kind, size, measured recall@k (at build/tune time) and the back end's parameters."""
-        out = {**self._info, "kind": self.kind, "requested_kind": self.requested_kind,
-               "ntotal": self.ntotal, "dimension": self.dimension, **self._backend.describe()}
+        out = {
+            **self._info,
+            "kind": self.kind,
+            "requested_kind": self.requested_kind,
+            "ntotal": self.ntotal,
+            "dimension": self.dimension,
+            **self._backend.describe(),
+        }
         if self._backend.param_name:
             out[self._backend.param_name] = self._param
         return out
@@ -301,8 +363,11 @@ class VectorIndex(KnnMixin):
             self._backend.add(ids[start : start + len(block)], block)
         self._ids = np.union1d(self._ids, ids)
         self._version += 1
-        if (self.requested_kind == "auto" and self.kind == "flat"
-                and self.ntotal >= self.config.auto_threshold):
+        if (
+            self.requested_kind == "auto"
+            and self.kind == "flat"
+            and self.ntotal >= self.config.auto_threshold
+        ):
             self._upgrade()
 
     def _upgrade(self) -> None:
@@ -318,8 +383,11 @@ class VectorIndex(KnnMixin):
         trained = int(self._info.get("trained_on", 0) or 0)  # type: ignore[call-overload]
         if self.kind == "ivf-sq8" and not trained / 4 <= self.ntotal <= trained * 4:
             return f"ivf lists were trained on {trained} vectors, the index now holds {self.ntotal}"
-        if (self.requested_kind == "auto" and self.kind != "flat"
-                and self.ntotal < self.config.auto_threshold // 2):
+        if (
+            self.requested_kind == "auto"
+            and self.kind != "flat"
+            and self.ntotal < self.config.auto_threshold // 2
+        ):
             return f"{self.ntotal} vectors: small enough for exact flat search"
         return None
 
@@ -331,16 +399,24 @@ class VectorIndex(KnnMixin):
             if stamp.count != self.ntotal or stamp.dimension != self.dimension:
                 raise IndexInputError(
                     f"stamp says {stamp.count} x {stamp.dimension}-d but the index holds "
-                    f"{self.ntotal} x {self.dimension}-d")
-            arrays = {k: np.ascontiguousarray(v).tobytes()
-                      for k, v in self._backend.sections().items()}
-            header = {"stamp": asdict(stamp), "kind": self.kind,
-                      "info": {**self.info, "search_param": self._param}}
+                    f"{self.ntotal} x {self.dimension}-d"
+                )
+            arrays = {
+                k: np.ascontiguousarray(v).tobytes() for k, v in self._backend.sections().items()
+            }
+            header = {
+                "stamp": asdict(stamp),
+                "kind": self.kind,
+                "info": {**self.info, "search_param": self._param},
+            }
             index_io.write_file(
                 Path(path),
-                lambda write: faiss.write_index(self._backend.index,
-                                                faiss.PyCallbackIOWriter(write)),
-                arrays, header)
+                lambda write: faiss.write_index(
+                    self._backend.index, faiss.PyCallbackIOWriter(write)
+                ),
+                arrays,
+                header,
+            )
 
     @staticmethod
     def read_header(path: str | Path) -> index_io.Header:
@@ -348,8 +424,14 @@ class VectorIndex(KnnMixin):
         return index_io.read_header(Path(path))
 
     @classmethod
-    def load(cls, path: str | Path, expected: IndexStamp, *, config: IndexConfig | None = None,
-             verify: bool = True) -> VectorIndex:
+    def load(
+        cls,
+        path: str | Path,
+        expected: IndexStamp,
+        *,
+        config: IndexConfig | None = None,
+        verify: bool = True,
+    ) -> VectorIndex:
         """Load and check the file against ``expected``; raise the matching IndexCacheError."""
         config = config or IndexConfig()
         header, raw, extra = index_io.read_index(Path(path), expected, verify)
@@ -358,8 +440,10 @@ class VectorIndex(KnnMixin):
         except (ValueError, KeyError) as exc:
             raise CorruptIndexError(f"index file {path} is unreadable: {exc}") from exc
         if backend.ntotal != expected.count or backend.dimension != expected.dimension:
-            raise CorruptIndexError(f"index file {path} holds {backend.ntotal} x "
-                                    f"{backend.dimension}-d, its stamp says {expected}")
+            raise CorruptIndexError(
+                f"index file {path} holds {backend.ntotal} x "
+                f"{backend.dimension}-d, its stamp says {expected}"
+            )
         info = dict(header.info)
         param = int(info.pop("search_param", 0) or 0)  # type: ignore[call-overload]
         kept = {k: v for k, v in info.items() if k not in ("kind", "ntotal", "dimension")}

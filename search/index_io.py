@@ -107,8 +107,12 @@ class _HashingSink:
 
     def cut(self, name: str) -> None:
         self.sections.append(
-            {"name": name, "offset": self.start, "length": self.offset - self.start,
-             "sha256": self.h.hexdigest()}
+            {
+                "name": name,
+                "offset": self.start,
+                "length": self.offset - self.start,
+                "sha256": self.h.hexdigest(),
+            }
         )
         self.start, self.h = self.offset, hashlib.sha256()
 
@@ -144,8 +148,9 @@ def write_file(
             for name, data in arrays.items():
                 sink.write(data)
                 sink.cut(name)
-            body = json.dumps({**header, "format": FORMAT_VERSION, "sections": sink.sections},
-                              sort_keys=True).encode()
+            body = json.dumps(
+                {**header, "format": FORMAT_VERSION, "sections": sink.sections}, sort_keys=True
+            ).encode()
             offset = f.tell()
             f.write(body)
             f.write(FOOTER.pack(offset, len(body), hashlib.sha256(body).digest(), END))
@@ -183,8 +188,10 @@ def check_stamp(header: Header, expected: IndexStamp) -> IndexStamp:
     for names, error in ((foreign, ForeignIndexError), (stale, StaleIndexError)):
         for name in names:
             if getattr(stamp, name) != getattr(expected, name):
-                raise error(f"index file {header.path} has {name}={getattr(stamp, name)!r}, "
-                            f"expected {getattr(expected, name)!r}")
+                raise error(
+                    f"index file {header.path} has {name}={getattr(stamp, name)!r}, "
+                    f"expected {getattr(expected, name)!r}"
+                )
     return stamp
 
 
@@ -224,8 +231,9 @@ def _read_header(path: Path) -> Header:
     return Header(path, stamp, kind, info, sections, size)
 
 
-def read_index(path: Path, expected: IndexStamp,
-               verify: bool = True) -> tuple[Header, object, dict[str, bytes]]:
+def read_index(
+    path: Path, expected: IndexStamp, verify: bool = True
+) -> tuple[Header, object, dict[str, bytes]]:
     """Header (stamp checked), the FAISS index and the extra sections of an index file."""
     header = read_header(path)
     check_stamp(header, expected)

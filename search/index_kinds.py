@@ -155,8 +155,9 @@ class IVFSQ8Backend(Backend):
         if n == 0:
             raise ValueError("an ivf-sq8 index needs vectors to train on")
         nlist = min(nlist or cls.default_nlist(n), n)
-        rows = np.random.default_rng(seed).choice(n, size=min(n, max(train_size, nlist)),
-                                                  replace=False)
+        rows = np.random.default_rng(seed).choice(
+            n, size=min(n, max(train_size, nlist)), replace=False
+        )
         sample = normalized(vectors[np.sort(rows)])
         centroids = spherical_kmeans(sample, nlist, niter, seed)
         quantizer = faiss.IndexFlatIP(d)
@@ -176,8 +177,7 @@ class IVFSQ8Backend(Backend):
         """Assign lists with numpy (see ``search.index_tune``), then encode via FAISS."""
         ids, x = as_ids(ids), np.ascontiguousarray(x, dtype=np.float32)
         assign = nearest(x, flat_view(self.index.quantizer))
-        self.index.add_core(len(x), faiss.swig_ptr(x), faiss.swig_ptr(ids),
-                            faiss.swig_ptr(assign))
+        self.index.add_core(len(x), faiss.swig_ptr(x), faiss.swig_ptr(ids), faiss.swig_ptr(assign))
 
     def max_param(self) -> int:
         return int(self.index.nlist)
@@ -200,8 +200,11 @@ class IVFSQ8Backend(Backend):
 
     def stored_ids(self) -> np.ndarray:
         lists = self.index.invlists
-        parts = [faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
-                 for i in range(self.index.nlist) if lists.list_size(i)]
+        parts = [
+            faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+            for i in range(self.index.nlist)
+            if lists.list_size(i)
+        ]
         return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
 
     def remove(self, ids: np.ndarray) -> int:
@@ -330,15 +333,19 @@ class HNSWBackend(Backend):
         }
 
 
-def load_backend(kind: str, raw: faiss.Index, extra: dict[str, bytes],
-                 max_deleted_fraction: float) -> Backend:
+def load_backend(
+    kind: str, raw: faiss.Index, extra: dict[str, bytes], max_deleted_fraction: float
+) -> Backend:
     """Wrap an index read from a file (``extra``: its saved side arrays) in its back end."""
     if kind == "flat":
         return FlatBackend(raw.d, raw)
     if kind == "ivf-sq8":
         return IVFSQ8Backend(raw)
     if kind == "hnsw":
-        return HNSWBackend(raw, np.frombuffer(extra["hnsw_pos_ids"], np.int64),
-                           np.frombuffer(extra["hnsw_live"], np.uint8).astype(bool),
-                           max_deleted_fraction)
+        return HNSWBackend(
+            raw,
+            np.frombuffer(extra["hnsw_pos_ids"], np.int64),
+            np.frombuffer(extra["hnsw_live"], np.uint8).astype(bool),
+            max_deleted_fraction,
+        )
     raise ValueError(f"unknown kind {kind!r}")

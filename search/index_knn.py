@@ -36,8 +36,14 @@ class KnnMixin:
     def contains(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def iter_knn(self, k: int, *, batch_size: int = 2048, ids: np.ndarray | None = None,
-                 vectors: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, ...]]:
+    def iter_knn(
+        self,
+        k: int,
+        *,
+        batch_size: int = 2048,
+        ids: np.ndarray | None = None,
+        vectors: np.ndarray | None = None,
+    ) -> Iterator[tuple[np.ndarray, ...]]:
         """Yield ``(ids[B], neighbour_ids[B, k], scores[B, k])`` for every stored vector.
 
         The vector itself is left out of its own list. Query vectors come from the index
@@ -56,20 +62,30 @@ class KnnMixin:
             with self._lock.read():
                 if self._version != version:
                     raise IndexCacheError("the index changed while building the k-NN graph")
-                q = (self._backend.reconstruct(own) if vectors is None
-                     else vectors[start : start + batch_size])
+                q = (
+                    self._backend.reconstruct(own)
+                    if vectors is None
+                    else vectors[start : start + batch_size]
+                )
                 scores, nbr = self._backend.search(normalized(q), k + 1, self._param)
             drop = nbr == own[:, None]
             drop[~drop.any(axis=1), -1] = True
             yield own, nbr[~drop].reshape(len(own), k), scores[~drop].reshape(len(own), k)
 
-    def knn_graph(self, k: int, *, batch_size: int = 2048, ids: np.ndarray | None = None,
-                  vectors: np.ndarray | None = None) -> KnnGraph:
+    def knn_graph(
+        self,
+        k: int,
+        *,
+        batch_size: int = 2048,
+        ids: np.ndarray | None = None,
+        vectors: np.ndarray | None = None,
+    ) -> KnnGraph:
         """All of ``iter_knn`` in three arrays: O(n * k) memory."""
         parts = list(self.iter_knn(k, batch_size=batch_size, ids=ids, vectors=vectors))
         if not parts:
-            return KnnGraph(np.zeros(0, np.int64), np.zeros((0, k), np.int64),
-                            np.zeros((0, k), np.float32))
+            return KnnGraph(
+                np.zeros(0, np.int64), np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
+            )
         return KnnGraph(*(np.concatenate([p[i] for p in parts]) for i in range(3)))
 
     def neighbours(self, ids: Iterable[int] | np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -85,7 +101,8 @@ class KnnMixin:
                 scores[known], found[known] = self._backend.search(q, k, self._param)
         return scores, found
 
-    def range_neighbours(self, min_score: float, k: int = 32,
-                         batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def range_neighbours(
+        self, min_score: float, k: int = 32, batch_size: int = 2048
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Pairs ``(a, b, score)`` with a < b and cosine >= min_score among each one's k best."""
         return knn_pairs(self.iter_knn(k, batch_size=batch_size), min_score)

@@ -82,8 +82,9 @@ def nearest(x: np.ndarray, centroids: np.ndarray, chunk: int = 16_384) -> np.nda
     return out
 
 
-def spherical_kmeans(x: np.ndarray, k: int, niter: int, seed: int,
-                     chunk: int = 16_384) -> np.ndarray:
+def spherical_kmeans(
+    x: np.ndarray, k: int, niter: int, seed: int, chunk: int = 16_384
+) -> np.ndarray:
     """k unit centroids of unit rows ``x`` (Lloyd on the sphere, empty lists re-seeded)."""
     rng = np.random.default_rng(seed)
     centroids = x[rng.choice(len(x), k, replace=False)].copy()
@@ -168,8 +169,7 @@ def tune(
     truth = exact_topk(normalized(vectors[rows]), vectors, k + 1)
     trace: list[tuple[int, float]] = []
 
-    def measure(param: int, sample_rows: np.ndarray, sample_truth: tuple[np.ndarray, ...]
-                ) -> float:  # fmt: skip
+    def measure(param: int, sample_rows: np.ndarray, sample_truth: tuple[np.ndarray, ...]) -> float:
         recall = sampled_recall(backend, param, ids, vectors, sample_rows, sample_truth, k)
         trace.append((param, recall))
         return recall

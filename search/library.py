@@ -76,8 +76,9 @@ class Library:
     def model_stamp(self) -> ModelStamp | None:
         return self.store.model_stamp()
 
-    def load_model(self, name: str | None = None, *, bind: bool = False,
-                   background: bool = False) -> OnnxModel:
+    def load_model(
+        self, name: str | None = None, *, bind: bool = False, background: bool = False
+    ) -> OnnxModel:
         """The library's ONNX model; another one than recorded is refused.
 
         ``name`` defaults to the settings' model, then the recorded one, then the default.
@@ -101,8 +102,7 @@ class Library:
                     f"of two models are never mixed. Search with --model {recorded.name}, or "
                     f"switch the library with `imgsearch reindex --model {stamp.name}`"
                 )
-            self._model = OnnxModel(located, threads=self.settings.threads,
-                                    background=background)
+            self._model = OnnxModel(located, threads=self.settings.threads, background=background)
             return self._model
 
     def _model_search_path(self) -> tuple[Path, ...]:
@@ -185,8 +185,13 @@ class Library:
         """Dimensions of the searched vectors: the whitened space's, else the model's."""
         return searched_dimension(descriptor, self._dimension())
 
-    def _expected_stamp(self, generation: int, count: int, fingerprint: str | None = None,
-                        descriptor: Descriptor | None = None) -> IndexStamp:
+    def _expected_stamp(
+        self,
+        generation: int,
+        count: int,
+        fingerprint: str | None = None,
+        descriptor: Descriptor | None = None,
+    ) -> IndexStamp:
         if descriptor is None:
             descriptor = load_descriptor(self.store, self.descriptor_config())
         if fingerprint is None:
@@ -224,8 +229,9 @@ class Library:
         generation = self.store.generation()
         descriptor = load_descriptor(self.store, self.descriptor_config())
         fingerprint = index_fingerprint(descriptor)
-        expected = self._expected_stamp(generation, self.store.vector_count(), fingerprint,
-                                        descriptor)
+        expected = self._expected_stamp(
+            generation, self.store.vector_count(), fingerprint, descriptor
+        )
         index = None
         if kind is None:
             try:
@@ -237,22 +243,28 @@ class Library:
             index = self._build(kind or self.index_kind(), descriptor, frames, expected)
         frame_index = build_frame_index(frames, descriptor, self._searched_dimension(descriptor))
         calibrate(self.store, descriptor, fingerprint, reuse=kind is None)
-        return Searchable(index, frame_index, descriptor, generation, fingerprint,
-                          self.store.model_stamp())
+        return Searchable(
+            index, frame_index, descriptor, generation, fingerprint, self.store.model_stamp()
+        )
 
     def index_kind(self) -> str:
         """The kind asked for by `rebuild-index --index`, kept in the store, else the setting."""
         return self.store.get_meta("index_kind") or self.settings.index_kind
 
-    def _build(self, kind: str, descriptor: Descriptor, frames: StoredFrames,
-               stamp: IndexStamp) -> VectorIndex:
+    def _build(
+        self, kind: str, descriptor: Descriptor, frames: StoredFrames, stamp: IndexStamp
+    ) -> VectorIndex:
         chunks = list(self.store.iter_vectors())
         ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
-        vectors = (np.concatenate([c[1] for c in chunks]) if chunks
-                   else np.zeros((0, self._dimension()), np.float32))  # fmt: skip
+        vectors = (
+            np.concatenate([c[1] for c in chunks])
+            if chunks
+            else np.zeros((0, self._dimension()), np.float32)
+        )
         # (an empty raw matrix is mapped like any other: primary_vectors gives the right width)
-        index = VectorIndex.build(ids, primary_vectors(descriptor, vectors, frames.dominant, ids),
-                                  kind=kind)  # fmt: skip
+        index = VectorIndex.build(
+            ids, primary_vectors(descriptor, vectors, frames.dominant, ids), kind=kind
+        )
         self._save(index, stamp)
         return index
 
@@ -298,16 +310,21 @@ class Library:
             return False
         if live.model is not None and saved.model_name != live.model.name:
             return False  # another model's vectors: the engine reloads once it is done
-        expected = self._expected_stamp(saved.generation, saved.count, live.fingerprint,
-                                        live.descriptor)
+        expected = self._expected_stamp(
+            saved.generation, saved.count, live.fingerprint, live.descriptor
+        )
         try:
             index = VectorIndex.load(self.settings.index_path, expected)
         except IndexCacheError:
             return False
-        frames = build_frame_index(StoredFrames.read(self.store, live.descriptor),
-                                   live.descriptor, self._searched_dimension(live.descriptor))
-        self._live = Searchable(index, frames, live.descriptor, saved.generation,
-                                live.fingerprint, live.model)
+        frames = build_frame_index(
+            StoredFrames.read(self.store, live.descriptor),
+            live.descriptor,
+            self._searched_dimension(live.descriptor),
+        )
+        self._live = Searchable(
+            index, frames, live.descriptor, saved.generation, live.fingerprint, live.model
+        )
         return True
 
     def writer_active(self) -> bool:
@@ -326,8 +343,9 @@ class Library:
         with self._lock:
             live = self._live
             if live is not None:
-                stamp = self._expected_stamp(live.generation, live.index.ntotal,
-                                             live.fingerprint, live.descriptor)
+                stamp = self._expected_stamp(
+                    live.generation, live.index.ntotal, live.fingerprint, live.descriptor
+                )
                 self._save(live.index, stamp)
 
     # -- writes -----------------------------------------------------------------------------
@@ -339,8 +357,14 @@ class Library:
             applied = self.store.apply(changes)
             live.remove(list(applied.removed) + list(applied.vectors))
             live.add(applied.vectors, applied.frames)
-            self._live = Searchable(live.index, live.frames, live.descriptor,
-                                    applied.generation, live.fingerprint, live.model)
+            self._live = Searchable(
+                live.index,
+                live.frames,
+                live.descriptor,
+                applied.generation,
+                live.fingerprint,
+                live.model,
+            )
             return applied
 
     def writer_lock(self) -> AbstractContextManager[None]:

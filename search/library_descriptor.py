@@ -77,8 +77,12 @@ def index_fingerprint(descriptor: Descriptor) -> str:
 def to_stored(rows: DescriptorRows) -> StoredVectors:
     """The descriptor's view of one image's stored vectors."""
     frame = rows.frame
-    return StoredVectors(rows.vector, None if frame is None else frame.vector,
-                         bool(frame is not None and frame.dominant), rows.labels)  # fmt: skip
+    return StoredVectors(
+        rows.vector,
+        None if frame is None else frame.vector,
+        bool(frame is not None and frame.dominant),
+        rows.labels,
+    )
 
 
 @dataclass(frozen=True)
@@ -98,19 +102,24 @@ class StoredFrames:
         vectors: list[np.ndarray] = []
         if descriptor.config.frames:
             for chunk_ids, chunk_vectors, chunk_dominant in store.iter_frames():
-                dominant.update(zip(chunk_ids[chunk_dominant].tolist(),
-                                    chunk_vectors[chunk_dominant], strict=True))  # fmt: skip
+                dominant.update(
+                    zip(
+                        chunk_ids[chunk_dominant].tolist(),
+                        chunk_vectors[chunk_dominant],
+                        strict=True,
+                    )
+                )
                 ids.append(chunk_ids[~chunk_dominant])
                 vectors.append(chunk_vectors[~chunk_dominant])
         if not ids:
             return cls(dominant, np.zeros(0, np.int64), np.zeros((0, 1), np.float32))
         return cls(dominant, np.concatenate(ids), np.concatenate(vectors))
 
-    def extra_rows(self, descriptor: Descriptor, keep: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+    def extra_rows(
+        self, descriptor: Descriptor, keep: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, searched rows)`` of the second-row photos (of the images ``keep``)."""
-        take = np.ones(len(self.extra_ids), bool) if keep is None else np.isin(
-            self.extra_ids, keep)
+        take = np.ones(len(self.extra_ids), bool) if keep is None else np.isin(self.extra_ids, keep)
         if not take.any():
             width = searched_dimension(descriptor, self.extra_vectors.shape[1])
             return np.zeros(0, np.int64), np.zeros((0, width), np.float32)
@@ -123,8 +132,12 @@ def searched_dimension(descriptor: Descriptor, model_dimension: int) -> int:
     return white.dimension if white is not None else model_dimension
 
 
-def primary_vectors(descriptor: Descriptor, vectors: np.ndarray,
-                    dominant_frames: Mapping[int, np.ndarray], ids: np.ndarray) -> np.ndarray:
+def primary_vectors(
+    descriptor: Descriptor,
+    vectors: np.ndarray,
+    dominant_frames: Mapping[int, np.ndarray],
+    ids: np.ndarray,
+) -> np.ndarray:
     """The main index's rows: each image's vector, or its framed photo's when the frame
     dominates (frames on), mapped through the descriptor."""
     x = np.array(vectors, dtype=np.float32, copy=True)
@@ -137,8 +150,7 @@ def primary_vectors(descriptor: Descriptor, vectors: np.ndarray,
     return np.zeros((0, searched_dimension(descriptor, x.shape[1])), np.float32)
 
 
-def build_frame_index(frames: StoredFrames, descriptor: Descriptor,
-                      dimension: int) -> VectorIndex:
+def build_frame_index(frames: StoredFrames, descriptor: Descriptor, dimension: int) -> VectorIndex:
     """Exact index of the framed photos that do not replace their image's row."""
     ids, rows = frames.extra_rows(descriptor)
     if not len(ids):
@@ -146,8 +158,9 @@ def build_frame_index(frames: StoredFrames, descriptor: Descriptor,
     return VectorIndex.build(ids, rows, "flat")
 
 
-def calibrate(store: Store, descriptor: Descriptor, fingerprint: str, *,
-              reuse: bool = True) -> Calibration:
+def calibrate(
+    store: Store, descriptor: Descriptor, fingerprint: str, *, reuse: bool = True
+) -> Calibration:
     """The background of copy scores: the stored one when it was measured for
     ``fingerprint`` (and ``reuse``), else measured on a sample and stored."""
     key = f"{fingerprint}:n={_size_class(store.vector_count())}"
@@ -167,8 +180,12 @@ def calibrate(store: Store, descriptor: Descriptor, fingerprint: str, *,
         calibration = descriptor.calibrate(images)
     except DescriptorError:  # fewer than 3 images: the plain-space prior
         calibration = descriptor.calibration = PLAIN_BACKGROUND
-    data = {"median": calibration.median, "spread": calibration.spread,
-            "mean": calibration.mean, "sd": calibration.sd}  # fmt: skip
+    data = {
+        "median": calibration.median,
+        "spread": calibration.spread,
+        "mean": calibration.mean,
+        "sd": calibration.sd,
+    }
     try:
         store.set_state(CALIBRATION_KEY, key, json.dumps(data).encode())
     except SQLAlchemyError as error:  # a read-only library keeps it in memory
@@ -216,8 +233,10 @@ class Searchable:
         if self.descriptor.config.frames:
             extra = [(i, f.vector) for i, f in frames.items() if not f.dominant]
             if extra:
-                self.frames.add(np.array([i for i, _ in extra], np.int64),
-                                self.descriptor.transform(np.stack([v for _, v in extra])))
+                self.frames.add(
+                    np.array([i for i, _ in extra], np.int64),
+                    self.descriptor.transform(np.stack([v for _, v in extra])),
+                )
 
     def remove(self, ids: Iterable[int]) -> None:
         stale = np.asarray(list(ids), dtype=np.int64)
@@ -235,11 +254,20 @@ def describe(live: Searchable, store: Store) -> dict[str, object]:
         "options": descriptor.config.describe(),
         "fingerprint": live.fingerprint,
         "framed_images": store.frame_count(),
-        "whitening": None if whitening is None else {
-            "images": whitening.images, "pairs": whitening.pairs,
-            "dimension": whitening.dimension, "fingerprint": whitening.fingerprint},
-        "calibration": None if cal is None else {
-            "mean": round(cal.mean, 4), "sd": round(cal.sd, 4),
+        "whitening": None
+        if whitening is None
+        else {
+            "images": whitening.images,
+            "pairs": whitening.pairs,
+            "dimension": whitening.dimension,
+            "fingerprint": whitening.fingerprint,
+        },
+        "calibration": None
+        if cal is None
+        else {
+            "mean": round(cal.mean, 4),
+            "sd": round(cal.sd, 4),
             "duplicate_z": DUPLICATE_Z,
-            "duplicate_threshold": round(cal.duplicate_threshold(), 4)},
-    }  # fmt: skip
+            "duplicate_threshold": round(cal.duplicate_threshold(), 4),
+        },
+    }

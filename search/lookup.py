@@ -88,8 +88,9 @@ def lookup(
 ) -> LookupResult:
     """Find ``source`` in the library: exact copies, near-duplicates, then ``others`` more."""
     calibration = engine.library.descriptor().calibration
-    calibrated = (threshold is None and engine.settings.dedup_threshold is None
-                  and calibration is not None)  # fmt: skip
+    calibrated = (
+        threshold is None and engine.settings.dedup_threshold is None and calibration is not None
+    )
     threshold = default_threshold(engine) if threshold is None else float(threshold)
     if not 0.0 < threshold <= 1.0:
         raise QueryError(f"threshold must be in (0, 1], got {threshold}")
@@ -105,8 +106,10 @@ def lookup(
         by_id = {hit.id: hit for hit in hits}
         same_bytes = engine.store.ids_by_sha256(sha)
         z_same = None if calibration is None else round(float(calibration.duplicate_z(1.0)), 2)
-        missing = [replace(hit, copy_score=1.0, z=z_same, duplicate=True) for hit in
-                   engine.hits_for([i for i in same_bytes if i not in by_id], 1.0, exact=True)]
+        missing = [
+            replace(hit, copy_score=1.0, z=z_same, duplicate=True)
+            for hit in engine.hits_for([i for i in same_bytes if i not in by_id], 1.0, exact=True)
+        ]
         by_id.update({hit.id: hit for hit in missing})
         for image_id in same_bytes:
             if image_id in by_id:
@@ -135,10 +138,18 @@ def lookup(
     matches = [replace(m, hit=replace(m.hit, duplicate=True)) for m in matches]
     matches += near_matches + similar
     ranked = [replace(m, hit=replace(m.hit, rank=rank)) for rank, m in enumerate(matches, start=1)]
-    query = {"sha256": sha, "width": analysis.width, "height": analysis.height,
-             "format": analysis.format}  # fmt: skip
-    return LookupResult(threshold=threshold, query=query, matches=ranked,
-                        z_threshold=DUPLICATE_Z if calibrated else None)
+    query = {
+        "sha256": sha,
+        "width": analysis.width,
+        "height": analysis.height,
+        "format": analysis.format,
+    }
+    return LookupResult(
+        threshold=threshold,
+        query=query,
+        matches=ranked,
+        z_threshold=DUPLICATE_Z if calibrated else None,
+    )
 
 
 def cut(value: float, digits: int) -> str:
@@ -153,8 +164,10 @@ def _evidence(hit: SearchHit, threshold: float, calibrated: bool) -> tuple[bool,
     copy = hit.copy_score if hit.copy_score is not None else hit.score
     if calibrated and hit.z is not None:
         sign = ">=" if hit.duplicate else "<"
-        return hit.duplicate, (f"copy score {cut(copy, 3)}: {cut(hit.z, 1)} sd above the "
-                               f"library's background {sign} {DUPLICATE_Z:g}")  # fmt: skip
+        return hit.duplicate, (
+            f"copy score {cut(copy, 3)}: {cut(hit.z, 1)} sd above the "
+            f"library's background {sign} {DUPLICATE_Z:g}"
+        )
     near = copy >= threshold
     limit = threshold_text(threshold)
     return near, f"copy score {cut(copy, 3)} {'>=' if near else '<'} threshold {limit}"
@@ -202,16 +215,26 @@ def _same_pixels(
 # -- whole-library duplicate reports ----------------------------------------------------------
 
 
-def library_images(engine: SearchEngine, frames: StoredFrames | None = None
-                   ) -> tuple[list[DedupImage], np.ndarray]:  # fmt: skip
+def library_images(
+    engine: SearchEngine, frames: StoredFrames | None = None
+) -> tuple[list[DedupImage], np.ndarray]:
     """Every indexed image of the library with its searched vector (the library's descriptor
     space: whitened, the framed photo for screenshots), in id order."""
     images: list[DedupImage] = []
     columns = (
-        Image.id, Collection.root, Image.rel_path, Image.file_size, Image.width, Image.height,
-        Image.sha256, Image.exif_datetime, Image.mtime_ns, Image.format,
-        ImageFrame.right - ImageFrame.left, ImageFrame.bottom - ImageFrame.top,
-    )  # fmt: skip
+        Image.id,
+        Collection.root,
+        Image.rel_path,
+        Image.file_size,
+        Image.width,
+        Image.height,
+        Image.sha256,
+        Image.exif_datetime,
+        Image.mtime_ns,
+        Image.format,
+        ImageFrame.right - ImageFrame.left,
+        ImageFrame.bottom - ImageFrame.top,
+    )
     query = (
         select(*columns)
         .join(Collection, Collection.id == Image.collection_id)
@@ -232,18 +255,23 @@ def library_images(engine: SearchEngine, frames: StoredFrames | None = None
     ids = np.concatenate(chunks_ids) if chunks_ids else np.zeros(0, np.int64)
     stamp = engine.store.model_stamp()
     width = searched_dimension(descriptor, stamp.dimension if stamp else 0)
-    vectors = (np.concatenate(chunks_vectors) if chunks_vectors
-               else np.zeros((0, width), np.float16))  # fmt: skip
+    vectors = np.concatenate(chunks_vectors) if chunks_vectors else np.zeros((0, width), np.float16)
     for image_id in ids:
         row = rows[int(image_id)]
         images.append(
             DedupImage(
-                id=row[0], path=f"{row[1].rstrip('/')}/{row[2]}", file_size=row[3],
-                width=row[4] or 0, height=row[5] or 0, sha256=row[6], exif_datetime=row[7],
-                mtime=row[8] / 1e9 if row[8] else None, format=row[9],
+                id=row[0],
+                path=f"{row[1].rstrip('/')}/{row[2]}",
+                file_size=row[3],
+                width=row[4] or 0,
+                height=row[5] or 0,
+                sha256=row[6],
+                exif_datetime=row[7],
+                mtime=row[8] / 1e9 if row[8] else None,
+                format=row[9],
                 frame=(row[10], row[11]) if row[10] is not None else None,
             )
-        )  # fmt: skip
+        )
     return images, vectors
 
 
@@ -269,8 +297,9 @@ def library_duplicates(
     if options.get("near", True) and "neighbours" not in options and len(images):
         ids = np.fromiter((im.id for im in images), dtype=np.int64, count=len(images))
         extra_ids, extra = frames.extra_rows(engine.library.descriptor(), keep=ids)
-        options["neighbours"] = MultiRowNeighbours(vectors, ids, extra.astype(np.float16),
-                                                   extra_ids)  # fmt: skip
+        options["neighbours"] = MultiRowNeighbours(
+            vectors, ids, extra.astype(np.float16), extra_ids
+        )
         if verify:
             verifier = _verifier(engine, options["neighbours"], threshold)
             options["neighbours"] = verifier

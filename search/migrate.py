@@ -120,13 +120,17 @@ def check_known(engine: Engine) -> None:
 
 
 def _foreign(engine: Engine) -> str:
-    return (f"{engine.url.render_as_string()} holds tables but no imgsearch schema version; "
-            "it is not an imgsearch library: give another --library (or --database-url)")
+    return (
+        f"{engine.url.render_as_string()} holds tables but no imgsearch schema version; "
+        "it is not an imgsearch library: give another --library (or --database-url)"
+    )
 
 
 def _newer(current: str) -> str:
-    return (f"the library's schema revision {current} is newer than this imgsearch (which "
-            f"knows up to {head_revision()}); upgrade imgsearch to open it")
+    return (
+        f"the library's schema revision {current} is newer than this imgsearch (which "
+        f"knows up to {head_revision()}); upgrade imgsearch to open it"
+    )
 
 
 def ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool = True) -> None:

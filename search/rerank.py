@@ -42,15 +42,22 @@ class ScoredHit:
 class QueryScorer:
     """Candidates -> exact scores -> duplicate-graph expansion -> top ``k``."""
 
-    def __init__(self, descriptor: Descriptor, neighbours: Neighbours, stored: Stored, *,
-                 candidates: int = CANDIDATES_PER_VIEW) -> None:  # fmt: skip
+    def __init__(
+        self,
+        descriptor: Descriptor,
+        neighbours: Neighbours,
+        stored: Stored,
+        *,
+        candidates: int = CANDIDATES_PER_VIEW,
+    ) -> None:
         self.descriptor = descriptor
         self.neighbours = neighbours
         self.stored = stored
         self.candidates = candidates
 
-    def _rows(self, ids: Sequence[int], images: Mapping[int, StoredImage],
-              cache: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def _rows(
+        self, ids: Sequence[int], images: Mapping[int, StoredImage], cache: dict[int, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The searched rows of ``ids`` and their owner positions; each image is mapped
         through the descriptor once per query (``cache``: id -> its rows)."""
         missing = [i for i in ids if i not in cache]
@@ -65,13 +72,23 @@ class QueryScorer:
             return np.zeros((0, 1), np.float32), np.zeros(0, np.int64)
         return np.concatenate(parts), np.repeat(np.arange(len(ids)), sizes)
 
-    def _copy(self, query: np.ndarray, ids: list[int], images: Mapping[int, StoredImage],
-              cache: dict[int, np.ndarray]) -> np.ndarray:
+    def _copy(
+        self,
+        query: np.ndarray,
+        ids: list[int],
+        images: Mapping[int, StoredImage],
+        cache: dict[int, np.ndarray],
+    ) -> np.ndarray:
         rows, owner = self._rows(ids, images, cache)
         return self.descriptor.copy_scores(query, rows, owner, len(ids))
 
-    def search(self, query: np.ndarray, labels: Sequence[tuple[str, float]] = (), k: int = 10,
-               exclude: int | None = None) -> list[ScoredHit]:
+    def search(
+        self,
+        query: np.ndarray,
+        labels: Sequence[tuple[str, float]] = (),
+        k: int = 10,
+        exclude: int | None = None,
+    ) -> list[ScoredHit]:
         """Best ``k`` stored images for the query rows ``query`` [V, D'] (from
         :meth:`Descriptor.query_rows`) and the query's top labels."""
         d = self.descriptor
@@ -94,13 +111,25 @@ class QueryScorer:
         rank = d.rank_scores(copy, label_sim)
         order = sorted(range(len(ids)), key=lambda n: (-float(rank[n]), ids[n]))[:k]
         cal = d.calibration
-        return [ScoredHit(ids[n], float(rank[n]), float(copy[n]),
-                          None if cal is None else float(cal.z(copy[n]))) for n in order]
+        return [
+            ScoredHit(
+                ids[n],
+                float(rank[n]),
+                float(copy[n]),
+                None if cal is None else float(cal.z(copy[n])),
+            )
+            for n in order
+        ]
 
-    def _expand(self, query: np.ndarray, copy: np.ndarray, ids: list[int],
-                images: dict[int, StoredImage], exclude: int | None,
-                cache: dict[int, np.ndarray]
-                ) -> tuple[np.ndarray, list[int], dict[int, StoredImage]]:  # fmt: skip
+    def _expand(
+        self,
+        query: np.ndarray,
+        copy: np.ndarray,
+        ids: list[int],
+        images: dict[int, StoredImage],
+        exclude: int | None,
+        cache: dict[int, np.ndarray],
+    ) -> tuple[np.ndarray, list[int], dict[int, StoredImage]]:
         """Follow the duplicate graph from the best sure copies (see Descriptor.expand)."""
         d = self.descriptor
         sure = d.calibration.score(EXPAND_Z)  # type: ignore[union-attr]

@@ -42,8 +42,11 @@ MAX_IMAGE_ID = 2**63 - 1  # image ids are SQL integers: larger ones name no imag
 
 def is_image_id(value: object) -> bool:
     """Whether ``value`` can be an image id (an int in 1..2^63-1), so queries never overflow."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and (
-        1 <= int(value) <= MAX_IMAGE_ID)  # fmt: skip
+    return (
+        isinstance(value, (int, np.integer))
+        and not isinstance(value, bool)
+        and (1 <= int(value) <= MAX_IMAGE_ID)
+    )
 
 
 def check_params(k: int, min_score: float | None) -> None:
@@ -242,22 +245,43 @@ def label_match(labels: Sequence[Label], forms: set[str]) -> tuple[bool, str, fl
 
 def hit_from_row(rank: int, score: float, row: StoredImage, exact: bool) -> SearchHit:
     return SearchHit(
-        rank=rank, score=float(score), id=row.id, path=row.path, width=row.width,
-        height=row.height, size=int(row.file_size), exact=exact, labels=list(row.labels),
-        collection_id=row.collection_id, rel_path=row.rel_path, format=row.format,
+        rank=rank,
+        score=float(score),
+        id=row.id,
+        path=row.path,
+        width=row.width,
+        height=row.height,
+        size=int(row.file_size),
+        exact=exact,
+        labels=list(row.labels),
+        collection_id=row.collection_id,
+        rel_path=row.rel_path,
+        format=row.format,
     )
 
 
 def info_from_row(row: Image, *, has_vector: bool, with_labels: bool = True) -> ImageInfo:
     """An :class:`ImageInfo` from an ORM row (``with_labels``: the row has them loaded)."""
-    labels = merge_labels((item.label, float(item.score)) for item in row.labels) \
-        if with_labels else []  # fmt: skip
+    labels = (
+        merge_labels((item.label, float(item.score)) for item in row.labels) if with_labels else []
+    )
     return ImageInfo(
-        id=row.id, path=abs_path(row.collection.root, row.rel_path),
-        collection=row.collection.root, collection_id=row.collection_id, rel_path=row.rel_path,
-        file_size=int(row.file_size), width=row.width, height=row.height, format=row.format,
-        mtime=mtime_from_ns(row.mtime_ns), sha256=row.sha256, exif_datetime=row.exif_datetime,
-        labels=labels, status=row.status, error=row.error, has_vector=has_vector,
+        id=row.id,
+        path=abs_path(row.collection.root, row.rel_path),
+        collection=row.collection.root,
+        collection_id=row.collection_id,
+        rel_path=row.rel_path,
+        file_size=int(row.file_size),
+        width=row.width,
+        height=row.height,
+        format=row.format,
+        mtime=mtime_from_ns(row.mtime_ns),
+        sha256=row.sha256,
+        exif_datetime=row.exif_datetime,
+        labels=labels,
+        status=row.status,
+        error=row.error,
+        has_vector=has_vector,
     )
 
 

@@ -56,8 +56,7 @@ def default_model_search_path(env: dict[str, str] | None = None) -> list[Path]:
     return dirs
 
 
-def _env_number(env: Mapping[str, str], name: str, parse: Callable[[str], Number]
-                ) -> Number | None:  # fmt: skip
+def _env_number(env: Mapping[str, str], name: str, parse: Callable[[str], Number]) -> Number | None:
     """``env[name]`` read with ``parse`` (``float``, ``int``); None when unset; a bad value is
     a ValueError that names the variable."""
     text = env.get(name)

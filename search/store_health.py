@@ -92,10 +92,15 @@ def corrupt_error(path: Path | str, detail: str) -> DatabaseCorruptError:
 def recovery(path: Path) -> str:
     """How to recover a damaged database file (its backups, if any, named)."""
     backups = sorted(p.name for p in path.parent.glob(f"{path.name}.bak-*"))
-    restore = (f"restore a backup copy (here: {', '.join(backups)}: copy it over "
-               f"{path.name})" if backups else "restore a backup copy of it")  # fmt: skip
-    return (f"{restore}, or move it aside and run `imgsearch index` on your folders again "
-            "(photos are never touched; vectors are computed again)")  # fmt: skip
+    restore = (
+        f"restore a backup copy (here: {', '.join(backups)}: copy it over {path.name})"
+        if backups
+        else "restore a backup copy of it"
+    )
+    return (
+        f"{restore}, or move it aside and run `imgsearch index` on your folders again "
+        "(photos are never touched; vectors are computed again)"
+    )
 
 
 def check_database(url: str, limit: int = 100) -> list[str]:

@@ -39,8 +39,7 @@ class Removal:
         return at_or_below(rel_path, self.rel_path)
 
     def to_dict(self) -> dict[str, object]:
-        return {"path": self.path, "images": self.images,
-                "removed_at": self.removed_at.isoformat()}  # fmt: skip
+        return {"path": self.path, "images": self.images, "removed_at": self.removed_at.isoformat()}
 
 
 def at_or_below(rel_path: str, top: str) -> bool:
@@ -63,19 +62,29 @@ class RemovedPathsMixin:
 
     def image_ids_below(self, collection_id: int, rel_path: str) -> list[int]:
         """Ids of the collection's images (indexed or failed) at or below ``rel_path``."""
-        query = select(Image.id).where(Image.collection_id == collection_id,
-                                       _below(Image.rel_path, rel_path))  # fmt: skip
+        query = select(Image.id).where(
+            Image.collection_id == collection_id, _below(Image.rel_path, rel_path)
+        )
         with self.session() as session:
             return list(session.scalars(query.order_by(Image.id)))
 
     def record_removal(self, collection_id: int, rel_path: str, images: int) -> None:
         """Remember that ``rel_path`` was removed (records below it are folded into it)."""
         with self.session() as session:
-            session.execute(delete(RemovedPath).where(
-                RemovedPath.collection_id == collection_id,
-                _below(RemovedPath.rel_path, rel_path)))  # fmt: skip
-            session.add(RemovedPath(collection_id=collection_id, rel_path=rel_path,
-                                    images=images, removed_at=utcnow()))  # fmt: skip
+            session.execute(
+                delete(RemovedPath).where(
+                    RemovedPath.collection_id == collection_id,
+                    _below(RemovedPath.rel_path, rel_path),
+                )
+            )
+            session.add(
+                RemovedPath(
+                    collection_id=collection_id,
+                    rel_path=rel_path,
+                    images=images,
+                    removed_at=utcnow(),
+                )
+            )
 
     def removals(self, collection_id: int | None = None) -> list[Removal]:
         """Recorded removals (of one collection, or all), by path."""
@@ -84,17 +93,22 @@ class RemovedPathsMixin:
             query = query.where(RemovedPath.collection_id == collection_id)
         with self.session() as session:
             rows = session.execute(query.order_by(Collection.root, RemovedPath.rel_path)).all()
-            return [Removal(r.collection_id, root, r.rel_path, r.images, r.removed_at)
-                    for r, root in rows]  # fmt: skip
+            return [
+                Removal(r.collection_id, root, r.rel_path, r.images, r.removed_at)
+                for r, root in rows
+            ]
 
     def undo_removals(self, collection_id: int, rel_path: str) -> list[Removal]:
         """Forget the removals at or below ``rel_path``; returns them (none: nothing to undo)."""
         found = [r for r in self.removals(collection_id) if at_or_below(r.rel_path, rel_path)]
         if found:
             with self.session() as session:
-                session.execute(delete(RemovedPath).where(
-                    RemovedPath.collection_id == collection_id,
-                    RemovedPath.rel_path.in_([r.rel_path for r in found])))  # fmt: skip
+                session.execute(
+                    delete(RemovedPath).where(
+                        RemovedPath.collection_id == collection_id,
+                        RemovedPath.rel_path.in_([r.rel_path for r in found]),
+                    )
+                )
         return found
 
 

@@ -24,8 +24,12 @@ class DescriptorRows:
 
     __slots__ = ("frame", "labels", "vector")
 
-    def __init__(self, vector: np.ndarray, frame: FrameVector | None = None,
-                 labels: list[tuple[str, float]] | None = None) -> None:
+    def __init__(
+        self,
+        vector: np.ndarray,
+        frame: FrameVector | None = None,
+        labels: list[tuple[str, float]] | None = None,
+    ) -> None:
         self.vector = vector
         self.frame = frame
         self.labels = labels if labels is not None else []
@@ -47,8 +51,9 @@ class DescriptorStoreMixin:
 
     def set_state(self, key: str, fingerprint: str, data: bytes) -> None:
         with self.session() as session:
-            session.merge(DescriptorState(key=key, fingerprint=fingerprint, data=data,
-                                          created_at=utcnow()))  # fmt: skip
+            session.merge(
+                DescriptorState(key=key, fingerprint=fingerprint, data=data, created_at=utcnow())
+            )
 
     def delete_state(self, *keys: str) -> None:
         with self.session() as session:
@@ -60,11 +65,13 @@ class DescriptorStoreMixin:
         with self.session() as session:
             return session.scalar(select(func.count()).select_from(ImageFrame)) or 0
 
-    def iter_frames(self, chunk: int = 20_000
-                    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def iter_frames(
+        self, chunk: int = 20_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """``(ids, vectors [n, d], dominant bool[n])`` of the framed photos, in id order."""
-        for rows in self.pages(ImageFrame.image_id, (ImageFrame.vector, ImageFrame.dominant),
-                               chunk):  # fmt: skip
+        for rows in self.pages(
+            ImageFrame.image_id, (ImageFrame.vector, ImageFrame.dominant), chunk
+        ):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             vectors = np.stack([decode_vector(r[1]) for r in rows]).astype(np.float32)
             dominant = np.fromiter((bool(r[2]) for r in rows), dtype=bool, count=len(rows))
@@ -84,8 +91,9 @@ class DescriptorStoreMixin:
             last = rows[-1][0]
             yield rows
 
-    def descriptor_rows(self, ids: Sequence[int], *, labels: bool = True
-                        ) -> dict[int, DescriptorRows]:
+    def descriptor_rows(
+        self, ids: Sequence[int], *, labels: bool = True
+    ) -> dict[int, DescriptorRows]:
         """Raw vectors, framed photos and labels of the images ``ids`` that have a vector."""
         if not len(ids):
             return {}
@@ -95,13 +103,11 @@ class DescriptorStoreMixin:
             for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
                 part = ids[start : start + 900]
                 for image_id, blob in session.execute(
-                    select(Embedding.image_id, Embedding.vector).where(
-                        Embedding.image_id.in_(part))
+                    select(Embedding.image_id, Embedding.vector).where(Embedding.image_id.in_(part))
                 ):
                     out[image_id] = DescriptorRows(decode_vector(blob))
                 for row in session.execute(
-                    select(ImageFrame.image_id, *FRAME_COLUMNS).where(
-                        ImageFrame.image_id.in_(part))
+                    select(ImageFrame.image_id, *FRAME_COLUMNS).where(ImageFrame.image_id.in_(part))
                 ):
                     if row[0] in out:
                         out[row[0]].frame = frame_from_row(row[1:])
@@ -121,8 +127,10 @@ class DescriptorStoreMixin:
     def sample_vector_ids(self, count: int, seed: int = 0) -> list[int]:
         """A seeded random sample of ``count`` ids of images with a vector (all when fewer)."""
         with self.session() as session:
-            ids = np.fromiter(session.scalars(select(Embedding.image_id).order_by(
-                Embedding.image_id)), dtype=np.int64)
+            ids = np.fromiter(
+                session.scalars(select(Embedding.image_id).order_by(Embedding.image_id)),
+                dtype=np.int64,
+            )
         if len(ids) <= count:
             return [int(i) for i in ids]
         rng = np.random.default_rng([seed, 0x5A3])

@@ -22,9 +22,17 @@ from search.store_types import (
 )
 
 _IMAGE_FIELDS = (
-    "file_size", "mtime_ns", "sha256", "pixel_sha256", "width", "height", "format",
-    "exif_datetime", "status", "error",
-)  # fmt: skip
+    "file_size",
+    "mtime_ns",
+    "sha256",
+    "pixel_sha256",
+    "width",
+    "height",
+    "format",
+    "exif_datetime",
+    "status",
+    "error",
+)
 
 
 def _check_vector(vector: np.ndarray, stamp: ModelStamp | None) -> None:
@@ -163,9 +171,16 @@ def _upsert_all(
 
 def frame_row(image_id: int, frame: FrameVector) -> dict[str, object]:
     left, top, right, bottom = (float(v) for v in frame.box)
-    return {"image_id": image_id, "left": left, "top": top, "right": right, "bottom": bottom,
-            "fill": float(frame.fill), "dominant": bool(frame.dominant),
-            "vector": encode_vector(frame.vector)}  # fmt: skip
+    return {
+        "image_id": image_id,
+        "left": left,
+        "top": top,
+        "right": right,
+        "bottom": bottom,
+        "fill": float(frame.fill),
+        "dominant": bool(frame.dominant),
+        "vector": encode_vector(frame.vector),
+    }
 
 
 def frame_from_row(row: ImageFrame | tuple) -> FrameVector:  # type: ignore[type-arg]
@@ -177,8 +192,15 @@ def frame_from_row(row: ImageFrame | tuple) -> FrameVector:  # type: ignore[type
     return FrameVector((left, top, right, bottom), fill, bool(dominant), decode_vector(blob).copy())
 
 
-FRAME_COLUMNS = (ImageFrame.left, ImageFrame.top, ImageFrame.right, ImageFrame.bottom,
-                 ImageFrame.fill, ImageFrame.dominant, ImageFrame.vector)  # fmt: skip
+FRAME_COLUMNS = (
+    ImageFrame.left,
+    ImageFrame.top,
+    ImageFrame.right,
+    ImageFrame.bottom,
+    ImageFrame.fill,
+    ImageFrame.dominant,
+    ImageFrame.vector,
+)
 
 
 def _copy_sources(

@@ -152,10 +152,14 @@ def _from_groups(data: dict, name: str, root: Path) -> GroundTruth:
     kept = [(n, g) for n, g in zip(group_names, groups, strict=True) if len(g) > 1]
     files = _ordered_unique([f for g in groups for f in g] + distractors)
     truth = GroundTruth(
-        name=name, kind="groups", root=root, files=files,
-        groups=tuple(g for _, g in kept), group_names=tuple(n for n, _ in kept),
+        name=name,
+        kind="groups",
+        root=root,
+        files=files,
+        groups=tuple(g for _, g in kept),
+        group_names=tuple(n for n, _ in kept),
         distractors=tuple(f for f in files if all(f not in g for _, g in kept)),
-    )  # fmt: skip
+    )
     for query, rel in (data.get("queries") or {}).items():
         q = _clean_name(query, f"{name}: queries")
         if set(_names(rel, f"{name}: queries[{query}]")) != truth.relevant(q):
@@ -187,9 +191,15 @@ def _from_clusters(data: dict, name: str, root: Path) -> GroundTruth:
     distractors = _names(data.get("distractors", []), f"{name}: distractors")
     files = _ordered_unique([f for g in groups for f in g] + distractors)
     return GroundTruth(
-        name=name, kind="clusters", root=root, files=files, groups=tuple(groups),
-        group_names=tuple(group_names), distractors=tuple(distractors), originals=originals,
-    )  # fmt: skip
+        name=name,
+        kind="clusters",
+        root=root,
+        files=files,
+        groups=tuple(groups),
+        group_names=tuple(group_names),
+        distractors=tuple(distractors),
+        originals=originals,
+    )
 
 
 def _from_items(data: dict, name: str, root: Path, split: str | None) -> GroundTruth:
@@ -209,13 +219,23 @@ def _from_items(data: dict, name: str, root: Path, split: str | None) -> GroundT
     if not files:
         raise TruthError(f"{name}: no items" + (f" in split {split!r}" if split else ""))
     return GroundTruth(
-        name=name, kind="labels", root=root, files=tuple(files),
-        groups=tuple(tuple(v) for v in by_label.values()), group_names=tuple(by_label),
-    )  # fmt: skip
+        name=name,
+        kind="labels",
+        root=root,
+        files=tuple(files),
+        groups=tuple(tuple(v) for v in by_label.values()),
+        group_names=tuple(by_label),
+    )
 
 
-def parse_truth(data: Any, *, root: Path, name: str = "ground truth", split: str | None = None,
-                source: Path | None = None) -> GroundTruth:  # fmt: skip
+def parse_truth(
+    data: Any,
+    *,
+    root: Path,
+    name: str = "ground truth",
+    split: str | None = None,
+    source: Path | None = None,
+) -> GroundTruth:
     """Normalise an already-decoded ground-truth document."""
     if not isinstance(data, dict):
         raise TruthError(f"{name}: the ground truth must be a JSON object")
@@ -236,9 +256,12 @@ def parse_truth(data: Any, *, root: Path, name: str = "ground truth", split: str
 
 
 def load_truth(
-    path: Path | str, *, root: Path | str | None = None, split: str | None = None,
+    path: Path | str,
+    *,
+    root: Path | str | None = None,
+    split: str | None = None,
     check: bool = True,
-) -> GroundTruth:  # fmt: skip
+) -> GroundTruth:
     """Read a ground-truth JSON file (or a folder holding ``ground_truth.json``).
 
     File names are resolved against ``root``; by default the JSON's folder, or its ``images/``

@@ -86,8 +86,12 @@ def local_features(image: Image.Image, *, frames: bool = True) -> LocalFeatures:
     return LocalFeatures(out[0], out[1])
 
 
-def _inliers(cv2: Any, matcher: Any, a: tuple[np.ndarray, np.ndarray | None],
-             b: tuple[np.ndarray, np.ndarray | None]) -> int:
+def _inliers(
+    cv2: Any,
+    matcher: Any,
+    a: tuple[np.ndarray, np.ndarray | None],
+    b: tuple[np.ndarray, np.ndarray | None],
+) -> int:
     (pa, da), (pb, db) = a, b
     if da is None or db is None or len(da) < 4 or len(db) < 4:
         return 0
@@ -102,7 +106,8 @@ def _inliers(cv2: Any, matcher: Any, a: tuple[np.ndarray, np.ndarray | None],
     src = pa[[m.queryIdx for m in best.values()]]
     dst = pb[[m.trainIdx for m in best.values()]]
     transform, mask = cv2.estimateAffinePartial2D(
-        src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PIXELS, maxIters=500)
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PIXELS, maxIters=500
+    )
     if transform is None or mask is None:
         return 0
     scale = float(np.sqrt(abs(np.linalg.det(transform[:, :2]))))
@@ -119,8 +124,12 @@ def count_inliers(a: LocalFeatures, b: LocalFeatures) -> int:
     cv2 = opencv()
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     best = 0
-    for first, second in ((a.upright, b.upright), (a.mirrored, b.upright),
-                          (b.upright, a.upright), (b.upright, a.mirrored)):  # fmt: skip
+    for first, second in (
+        (a.upright, b.upright),
+        (a.mirrored, b.upright),
+        (b.upright, a.upright),
+        (b.upright, a.mirrored),
+    ):
         best = max(best, _inliers(cv2, matcher, first, second))
     return best
 

@@ -71,9 +71,13 @@ class Whitening:
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
-        np.savez(buf, format=np.array(_FORMAT), mean=self.mean.astype(np.float32),
-                 projection=self.projection.astype(np.float32),
-                 counts=np.array([self.pairs, self.images], np.int64))  # fmt: skip
+        np.savez(
+            buf,
+            format=np.array(_FORMAT),
+            mean=self.mean.astype(np.float32),
+            projection=self.projection.astype(np.float32),
+            counts=np.array([self.pairs, self.images], np.int64),
+        )
         return buf.getvalue()
 
     @classmethod
@@ -142,8 +146,14 @@ class EditCovariance:
         return self._sum / max(1, self.pairs)
 
 
-def learn_whitening(anchors: np.ndarray, positives: np.ndarray, background: np.ndarray, *,
-                    shrink: float = DEFAULT_SHRINK, dimension: int | None = None) -> Whitening:
+def learn_whitening(
+    anchors: np.ndarray,
+    positives: np.ndarray,
+    background: np.ndarray,
+    *,
+    shrink: float = DEFAULT_SHRINK,
+    dimension: int | None = None,
+) -> Whitening:
     """Learn the whitening from matching rows of ``anchors`` / ``positives`` (a photo and an
     edit of it) and the library's vectors ``background`` (mean and principal axes)."""
     a = np.asarray(anchors)
@@ -154,9 +164,13 @@ def learn_whitening(anchors: np.ndarray, positives: np.ndarray, background: np.n
     return whitening_from_edits(edits, background, shrink=shrink, dimension=dimension)
 
 
-def whitening_from_edits(edits: EditCovariance, background: np.ndarray, *,
-                         shrink: float = DEFAULT_SHRINK, dimension: int | None = None
-                         ) -> Whitening:  # fmt: skip
+def whitening_from_edits(
+    edits: EditCovariance,
+    background: np.ndarray,
+    *,
+    shrink: float = DEFAULT_SHRINK,
+    dimension: int | None = None,
+) -> Whitening:
     """The whitening of the accumulated edit covariance ``edits``, rotated to the principal
     axes of the library's vectors ``background``."""
     x = np.asarray(background, dtype=np.float64)
@@ -189,9 +203,14 @@ def whitening_from_edits(edits: EditCovariance, background: np.ndarray, *,
 Embed = Callable[[Sequence[Image.Image]], np.ndarray]
 
 
-def training_pairs(images: Sequence[Image.Image], embed: Embed, *,
-                   edits_per_image: int = DEFAULT_EDITS_PER_IMAGE, seed: int = 0,
-                   batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
+def training_pairs(
+    images: Sequence[Image.Image],
+    embed: Embed,
+    *,
+    edits_per_image: int = DEFAULT_EDITS_PER_IMAGE,
+    seed: int = 0,
+    batch: int = 32,
+) -> tuple[np.ndarray, np.ndarray]:
     """``(anchors, positives)``: each photo's embedding next to that of ``edits_per_image``
     random edits of it (:func:`search.augment.augment`, seeded per photo)."""
     from search.augment import augment
@@ -220,9 +239,15 @@ def sample_indices(count: int, sample: int, seed: int = 0) -> np.ndarray:
     return np.sort(rng.choice(count, sample, replace=False))
 
 
-def learn_from_images(images: Sequence[Image.Image], embed: Embed, background: np.ndarray, *,
-                      edits_per_image: int = DEFAULT_EDITS_PER_IMAGE, seed: int = 0,
-                      shrink: float = DEFAULT_SHRINK) -> Whitening:
+def learn_from_images(
+    images: Sequence[Image.Image],
+    embed: Embed,
+    background: np.ndarray,
+    *,
+    edits_per_image: int = DEFAULT_EDITS_PER_IMAGE,
+    seed: int = 0,
+    shrink: float = DEFAULT_SHRINK,
+) -> Whitening:
     """Learn a library's whitening from decoded sample photos and all its vectors.
 
     ``images`` are RGB photos of the library (a sample, see :func:`sample_indices`),
@@ -234,6 +259,5 @@ def learn_from_images(images: Sequence[Image.Image], embed: Embed, background: n
             f"a library of {len(background)} images keeps the plain embedding "
             f"(whitening is learned from {MIN_IMAGES} images up)"
         )
-    anchors, positives = training_pairs(images, embed, edits_per_image=edits_per_image,
-                                        seed=seed)  # fmt: skip
+    anchors, positives = training_pairs(images, embed, edits_per_image=edits_per_image, seed=seed)
     return learn_whitening(anchors, positives, background, shrink=shrink)

@@ -35,14 +35,20 @@ def run_cli(
     """Run ``imgsearch ARGS`` in ``cwd`` (under ``prefix``, e.g. setpriv); stdout and stderr
     are kept apart."""
     return subprocess.run(
-        [*prefix, *ENTRY, *args], cwd=cwd, env=cli_env(env), capture_output=True, text=True,
-        timeout=timeout, check=False,
-    )  # fmt: skip
+        [*prefix, *ENTRY, *args],
+        cwd=cwd,
+        env=cli_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @contextmanager
-def served(args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None
-           ) -> Iterator[str]:  # fmt: skip
+def served(
+    args: Sequence[str], cwd: Path, *, env: Mapping[str, str] | None = None
+) -> Iterator[str]:
     """``imgsearch [ARGS] serve --port 0`` (waitress, as a user runs it); yields the base URL."""
     command = [*ENTRY, *args, "serve", "--host", "127.0.0.1", "--port", "0", "--threads", "4"]
     with serving(command, cwd, cli_env(env)) as server:
@@ -68,8 +74,7 @@ def relative_library(cwd: Path, photos: Sequence[Path], models_dir: Path) -> lis
     return others
 
 
-def run_on_a_terminal(command: Sequence[str], env: Mapping[str, str], timeout: float = 120
-                      ) -> str:  # fmt: skip
+def run_on_a_terminal(command: Sequence[str], env: Mapping[str, str], timeout: float = 120) -> str:
     """Run ``command`` with stderr on a 30x100 pseudo-terminal (where progress bars show);
     returns what the terminal got. The command must succeed."""
     import fcntl
@@ -79,8 +84,14 @@ def run_on_a_terminal(command: Sequence[str], env: Mapping[str, str], timeout: f
 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    process = subprocess.Popen(list(command), cwd=REPO, env=dict(env), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=slave)  # fmt: skip
+    process = subprocess.Popen(
+        list(command),
+        cwd=REPO,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+    )
     os.close(slave)
     chunks = []
     while True:

@@ -32,8 +32,9 @@ def add_files(library: Library, root: Path, rel_paths: Sequence[str]) -> list[in
         path = root / rel
         data = path.read_bytes()
         stat = path.stat()
-        upsert = ImageUpsert(collection_id, rel, stat.st_size, stat.st_mtime_ns,
-                             hashlib.sha256(data).hexdigest())
+        upsert = ImageUpsert(
+            collection_id, rel, stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest()
+        )
         if isinstance(result, Exception):
             upsert.status, upsert.error = "failed", str(result)
         else:
@@ -75,8 +76,9 @@ def ukbench_groups(data_dir: Path) -> dict[str, list[str]]:
     return {name: list(mates) for name, mates in truth["queries"].items()}
 
 
-def hymenoptera_files(data_dir: Path, per_class: int = HYMENOPTERA_PER_CLASS
-                      ) -> tuple[Path, list[str]]:
+def hymenoptera_files(
+    data_dir: Path, per_class: int = HYMENOPTERA_PER_CLASS
+) -> tuple[Path, list[str]]:
     root = data_dir / "hymenoptera" / "images" / "val"
     rel = []
     for label in ("ants", "bees"):
@@ -94,8 +96,7 @@ def copy_files(sources: Sequence[Path], target: Path) -> list[str]:
     return names
 
 
-def hymenoptera_copy(data_dir: Path, target: Path, per_class: int = HYMENOPTERA_PER_CLASS
-                     ) -> Path:
+def hymenoptera_copy(data_dir: Path, target: Path, per_class: int = HYMENOPTERA_PER_CLASS) -> Path:
     """``target/{ants,bees}/``: copies of the first ``per_class`` val photos of each class."""
     root, rel_paths = hymenoptera_files(data_dir, per_class)
     for rel in rel_paths:

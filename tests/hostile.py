@@ -22,8 +22,7 @@ def make_memory_bombs(folder: Path, side: int = 9400) -> list[Path]:
     grey = np.zeros((side, side), np.uint16)
     grey[::50, :] = 40000
     grey[:, ::70] = 1000
-    out = [folder / "grey16.png", folder / "rgba.png", folder / "palette.png",
-           folder / "float.tif"]  # fmt: skip
+    out = [folder / "grey16.png", folder / "rgba.png", folder / "palette.png", folder / "float.tif"]
     Image.fromarray(grey).save(out[0], compress_level=6)
     rgba = np.zeros((side, side, 4), np.uint8)
     rgba[::40] = (200, 30, 30, 128)
@@ -130,15 +129,24 @@ def make_hostile_corpus(folder: Path, photos: list[Path]) -> tuple[list[Path], d
     put("new\nline.jpg", photos[5].read_bytes())
     put("png-named.jpg", _encode(base, "PNG"))  # wrong extension: content decides
     put("cmyk.jpg", _jpeg(base.convert("CMYK")))
-    put("grey16.png", _encode(Image.fromarray(
-        np.asarray(base.convert("L"), dtype=np.uint16) * 257), "PNG"))  # fmt: skip
+    put(
+        "grey16.png",
+        _encode(Image.fromarray(np.asarray(base.convert("L"), dtype=np.uint16) * 257), "PNG"),
+    )
     put("palette.png", _encode(base.convert("P"), "PNG", transparency=3))
     frames = [base.resize((160, 120)), base.resize((160, 120)).rotate(90)]
-    put("animated.gif", _encode(frames[0], "GIF", save_all=True, append_images=frames[1:],
-                                duration=100, loop=0))  # fmt: skip
+    put(
+        "animated.gif",
+        _encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0),
+    )
     put("rgba.png", _encode(base.convert("RGBA"), "PNG"))
-    put("bad-exif.jpg", jpeg[:2] + b"\xff\xe1\x00\x20Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08"
-        + b"\xff" * 16 + jpeg[2:])  # a broken EXIF segment before a good image  # fmt: skip
+    put(
+        "bad-exif.jpg",
+        jpeg[:2]
+        + b"\xff\xe1\x00\x20Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08"
+        + b"\xff" * 16
+        + jpeg[2:],
+    )  # a broken EXIF segment before a good image
     put("polyglot.gif", _encode(frames[0], "GIF") + b"<script>alert(1)</script>")
     put("html-after-jpeg.jpg", jpeg + b"<html><script>alert(1)</script></html>")
     put("truncated.jpg", jpeg[: len(jpeg) // 3], "truncated")

@@ -51,8 +51,9 @@ class Harness:
     def library(self) -> Iterator[Library]:
         library = Library.open(self.settings, create=True)
         try:
-            library.store.bind_model(ModelStamp(self.model.name, self.model.sha256,
-                                                self.model.dimension))
+            library.store.bind_model(
+                ModelStamp(self.model.name, self.model.sha256, self.model.dimension)
+            )
             yield library
         finally:
             library.close()
@@ -71,12 +72,18 @@ class Harness:
                 select(Image, Embedding).outerjoin(Embedding, Embedding.image_id == Image.id)
             ):
                 out[image.rel_path] = {
-                    "id": image.id, "status": image.status, "error": image.error,
-                    "sha256": image.sha256, "size": image.file_size, "mtime_ns": image.mtime_ns,
-                    "width": image.width, "height": image.height, "format": image.format,
+                    "id": image.id,
+                    "status": image.status,
+                    "error": image.error,
+                    "sha256": image.sha256,
+                    "size": image.file_size,
+                    "mtime_ns": image.mtime_ns,
+                    "width": image.width,
+                    "height": image.height,
+                    "format": image.format,
                     "created_at": emb.created_at if emb else None,
                     "vector": np.frombuffer(emb.vector, "<f4").copy() if emb else None,
-                }  # fmt: skip
+                }
             return out
 
     def consistent(self) -> tuple[set[int], set[int]]:
@@ -96,10 +103,14 @@ def saved_index_ids(settings: Settings) -> tuple[set[int], set[int]]:
         store_ids = {int(i) for ids, _ in store.iter_vectors() for i in ids}
         descriptor = index_fingerprint(load_descriptor(store, library.descriptor_config()))
         expected = IndexStamp(
-            library_id=store.library_id, generation=store.generation(),
-            count=store.vector_count(), model_name=stamp.name, model_sha256=stamp.sha256,
-            dimension=stamp.dimension, descriptor=descriptor,
-        )  # fmt: skip
+            library_id=store.library_id,
+            generation=store.generation(),
+            count=store.vector_count(),
+            model_name=stamp.name,
+            model_sha256=stamp.sha256,
+            dimension=stamp.dimension,
+            descriptor=descriptor,
+        )
         index = VectorIndex.load(settings.index_path, expected)
         return store_ids, {int(i) for i in index.ids()}
 

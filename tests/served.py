@@ -23,9 +23,14 @@ def cli_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO), **extra}
 
 
-def run_cli(library: Path, models_dir: Path, *args: str, timeout: float = 300,
-            env: dict[str, str] | None = None,
-            max_memory: int | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def run_cli(
+    library: Path,
+    models_dir: Path,
+    *args: str,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
+    max_memory: int | None = None,
+) -> subprocess.CompletedProcess[str]:
     """One `imgsearch` command in a subprocess (stdout and stderr kept apart); ``max_memory``
     caps its address space (a runaway read fails instead of filling the machine)."""
     command = [*CLI, "--library", str(library), "--model-path", str(models_dir), *args]
@@ -34,9 +39,16 @@ def run_cli(library: Path, models_dir: Path, *args: str, timeout: float = 300,
         if max_memory is not None:
             resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
 
-    return subprocess.run(command, cwd=REPO, env=env or cli_env(), capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                          preexec_fn=cap)  # fmt: skip
+    return subprocess.run(
+        command,
+        cwd=REPO,
+        env=env or cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=cap,
+    )
 
 
 def indexed_library(folder: Path, data_dir: Path, models_dir: Path, count: int) -> Path:
@@ -82,8 +94,15 @@ class Served:
 def serving(command: list[str], cwd: Path, env: dict[str, str]) -> Iterator[Served]:
     """Run an `imgsearch ... serve --port 0` command line until it prints the URL it serves
     at; stopped after. Every server of the tests starts here."""
-    process = subprocess.Popen(command, cwd=cwd, env=env, text=True, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     served = Served("", process)
     try:
         deadline = time.monotonic() + 90
@@ -111,11 +130,29 @@ def serving(command: list[str], cwd: Path, env: dict[str, str]) -> Iterator[Serv
 
 
 @contextmanager
-def serve(library: Path, models_dir: Path, *extra: str, host: str = "127.0.0.1",
-          env: dict[str, str] | None = None) -> Iterator[Served]:  # fmt: skip
+def serve(
+    library: Path,
+    models_dir: Path,
+    *extra: str,
+    host: str = "127.0.0.1",
+    env: dict[str, str] | None = None,
+) -> Iterator[Served]:
     """`imgsearch --library LIBRARY serve --port 0` in a subprocess (see :func:`serving`)."""
-    command = [*CLI, "--library", str(library), "--model-path", str(models_dir), "serve",
-               "--host", host, "--port", "0", "--threads", "4", *extra]  # fmt: skip
+    command = [
+        *CLI,
+        "--library",
+        str(library),
+        "--model-path",
+        str(models_dir),
+        "serve",
+        "--host",
+        host,
+        "--port",
+        "0",
+        "--threads",
+        "4",
+        *extra,
+    ]
     with serving(command, REPO, env or cli_env()) as served:
         yield served
 

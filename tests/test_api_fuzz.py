@@ -55,8 +55,13 @@ def _fuzz(operation, calls: Counter[str], statuses: Counter[int]) -> None:  # ty
     """Run one operation's generated requests (raises what Schemathesis finds)."""
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, deadline=None,
-              suppress_health_check=list(HealthCheck), database=None)  # fmt: skip
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        derandomize=True,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
     def run(case) -> None:  # type: ignore[no-untyped-def]
         calls[operation.label] += 1
         response = case.call(timeout=60)
@@ -77,8 +82,10 @@ def test_every_operation_answers_as_documented(api_schema) -> None:  # type: ign
         except Exception as error:  # each operation's finding is reported
             failures.append(f"{operation.label}: {str(error)[:1500]}")
     total = sum(calls.values())
-    print(f"schemathesis: {total} requests over {len(calls)} operations, statuses "
-          f"{dict(sorted(statuses.items()))}")  # fmt: skip
+    print(
+        f"schemathesis: {total} requests over {len(calls)} operations, statuses "
+        f"{dict(sorted(statuses.items()))}"
+    )
     assert not failures, "\n\n".join(failures)
     assert len(calls) >= 8 and total >= 7 * EXAMPLES_PER_OPERATION, calls
     assert not [s for s in statuses if s >= 500 and s != 503], statuses

@@ -93,16 +93,22 @@ def test_the_suite(corpus, indexed, models_dir, artifacts_dir) -> None:  # type:
             for endpoint in ("/api/v1/search", "/api/v1/lookup"):
                 for path in uploads:
                     data = path.read_bytes()
-                    answer = requests.post(served.url + endpoint, timeout=120,
-                                           files={"image": (path.name, data or b"")})  # fmt: skip
+                    answer = requests.post(
+                        served.url + endpoint,
+                        timeout=120,
+                        files={"image": (path.name, data or b"")},
+                    )
                     counts["inputs"] += 1
                     if answer.status_code >= 500:
                         counts["server_errors_5xx"] += 1
                     if path in good:
                         assert answer.status_code == 200, (endpoint, path.name, answer.text[:300])
                     elif path.stat().st_size:
-                        assert 400 <= answer.status_code < 500, (endpoint, path.name,
-                                                                 answer.status_code)  # fmt: skip
+                        assert 400 <= answer.status_code < 500, (
+                            endpoint,
+                            path.name,
+                            answer.status_code,
+                        )
                         assert answer.json()["error"]["message"]
         server_peak = rss.peak
         counts["tracebacks"] += served.output.count("Traceback")

@@ -21,9 +21,10 @@ def run(tmp_path: Path, models_dir: Path):  # type: ignore[no-untyped-def]
 
     def invoke(*args: str, code: int = 0):  # type: ignore[no-untyped-def]
         result = CliRunner().invoke(
-            cli, ["--library", str(library), "--model-path", str(models_dir), *args],
+            cli,
+            ["--library", str(library), "--model-path", str(models_dir), *args],
             catch_exceptions=False,
-        )  # fmt: skip
+        )
         assert result.exit_code == code, result.output
         return result
 
@@ -56,7 +57,8 @@ def test_remove_sticks_until_undone(run, pictures: Path) -> None:  # type: ignor
     stats = as_json(run("stats", "--json"))
     assert stats["images"] == 3
     assert [(r["path"], r["images"]) for r in stats["removed_paths"]] == [
-        (str(pictures / "old"), 2)]  # fmt: skip
+        (str(pictures / "old"), 2)
+    ]
     assert f"removed     {pictures / 'old'}: 2 images" in run("stats").stdout
     text = run("index", "--no-progress", str(pictures)).stdout
     assert "2 files left out: removed from the library" in text
@@ -65,8 +67,7 @@ def test_remove_sticks_until_undone(run, pictures: Path) -> None:  # type: ignor
     one = sorted((pictures).glob("*.jpg"))[0]
     assert "removed 1 image from the library" in run("remove", str(one)).stdout
     undone = as_json(run("remove", "--undo", "--json", str(pictures)))
-    assert sorted(u["path"] for u in undone["undone"]) == sorted([str(pictures / "old"),
-                                                                  str(one)])  # fmt: skip
+    assert sorted(u["path"] for u in undone["undone"]) == sorted([str(pictures / "old"), str(one)])
     summary = as_json(run("index", "--json", "--no-progress"))
     assert (summary["added"], summary["skipped_removed"]) == (3, 0)
     assert as_json(run("stats", "--json"))["removed_paths"] == []

@@ -24,8 +24,11 @@ from tests.indexer_helpers import photo_paths
 
 SETPRIV = shutil.which("setpriv")
 # root writes anywhere; without these capabilities it meets the permission bits like a user
-AS_USER = ([SETPRIV, "--bounding-set", "-dac_override,-dac_read_search", "--"]
-           if os.geteuid() == 0 and SETPRIV else [])  # fmt: skip
+AS_USER = (
+    [SETPRIV, "--bounding-set", "-dac_override,-dac_read_search", "--"]
+    if os.geteuid() == 0 and SETPRIV
+    else []
+)
 CANNOT_DROP_ROOT = os.geteuid() == 0 and not SETPRIV
 
 
@@ -48,8 +51,9 @@ def read_only(path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path
-         ) -> Iterator[Path]:  # fmt: skip
+def home(
+    tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path
+) -> Iterator[Path]:
     """A folder with photos/, a good library and broken copies of it beside."""
     home = tmp_path_factory.mktemp("errors")
     relative_library(home, photo_paths(data_dir, 3), models_dir)
@@ -119,12 +123,16 @@ CASES = [
     ("serve", ["serve", "--port", "{busy_port}"], "Address already in use", nothing),
     ("serve", ["--library", "newer", "serve", "--port", "0"], NEWER, nothing),
     ("embed", ["embed", "missing.jpg"], "no such file", nothing),
-    ("classify", ["classify", "--model", "mobilenet_v3_small_075", PHOTO], "no class head",
-     nothing),
+    (
+        "classify",
+        ["classify", "--model", "mobilenet_v3_small_075", PHOTO],
+        "no class head",
+        nothing,
+    ),
     ("models list", ["models", "list"], "IMGSEARCH_DEDUP_THRESHOLD", nothing),
     ("eval run", ["eval", "run", "{ukbench}", "--plot", "closed/pr.png"], CLOSED, nothing),
     ("eval make-copies", ["eval", "make-copies", "photos", "closed/copies"], CLOSED, nothing),
-]  # fmt: skip
+]
 ENV = {"models list": {"IMGSEARCH_DEDUP_THRESHOLD": "high"}}
 
 
@@ -132,18 +140,23 @@ def test_every_command_has_a_case() -> None:
     assert {command for command, *_ in CASES} == leaf_commands(cli)
 
 
-@pytest.mark.parametrize(("command", "args", "says", "setting"), CASES,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])  # fmt: skip
-def test_bad_input_gets_one_line_and_no_traceback(home, data_dir, command, args, says,
-                                                  setting) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+@pytest.mark.parametrize(
+    ("command", "args", "says", "setting"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
+def test_bad_input_gets_one_line_and_no_traceback(
+    home, data_dir, command, args, says, setting
+) -> None:  # type: ignore[no-untyped-def]
     if CANNOT_DROP_ROOT and says in (READ_ONLY, CLOSED):
         pytest.skip("running as root without setpriv: permission bits do not apply")
     photo = sorted((home / "photos").iterdir())[0].name
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        values = {"photo": photo, "busy_port": busy.getsockname()[1],
-                  "ukbench": data_dir / "ukbench_subset"}  # fmt: skip
+        values = {
+            "photo": photo,
+            "busy_port": busy.getsockname()[1],
+            "ukbench": data_dir / "ukbench_subset",
+        }
         argv = [arg.format(**values) for arg in args]
         with setting(home):
             done = run_cli(argv, home, env=ENV.get(command), prefix=AS_USER, timeout=120)

@@ -15,29 +15,38 @@ from cli.main import cli
 @pytest.fixture()
 def runner(tmp_path: Path) -> CliRunner:
     # No inherited IMGSEARCH_MODEL_PATH: each test says where the models are.
-    return CliRunner(env={"IMGSEARCH_MODEL_PATH": "", "IMGSEARCH_MODEL": "",
-                          "XDG_DATA_HOME": str(tmp_path / "xdg")})
+    return CliRunner(
+        env={
+            "IMGSEARCH_MODEL_PATH": "",
+            "IMGSEARCH_MODEL": "",
+            "XDG_DATA_HOME": str(tmp_path / "xdg"),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
 def photos(data_dir: Path) -> list[str]:
     root = data_dir / "hymenoptera/images/val"
-    return [str(sorted((root / "bees").glob("*.jpg"))[0]),
-            str(sorted((root / "ants").glob("*.jpg"))[0])]
+    return [
+        str(sorted((root / "bees").glob("*.jpg"))[0]),
+        str(sorted((root / "ants").glob("*.jpg"))[0]),
+    ]
 
 
 def json_lines(output: str) -> list[dict]:
     return [json.loads(line) for line in output.splitlines() if line.strip()]
 
 
-def test_models_list_json_and_table(runner: CliRunner, models_dir: Path, tmp_path: Path
-                                    ) -> None:
+def test_models_list_json_and_table(runner: CliRunner, models_dir: Path, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["--model-path", str(models_dir), "models", "list", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     rows = {row["name"]: row for row in data["models"]}
-    assert set(rows) >= {"mobilenet_v3_small_100", "mobilenet_v3_small_100_int8",
-                         "mobilenet_v3_small_075"}
+    assert set(rows) >= {
+        "mobilenet_v3_small_100",
+        "mobilenet_v3_small_100_int8",
+        "mobilenet_v3_small_075",
+    }
     for row in rows.values():
         assert row["found"] and row["verified"] and Path(row["path"]).parent == models_dir
     assert rows["mobilenet_v3_small_100"]["default"] is True
@@ -53,8 +62,9 @@ def test_models_list_json_and_table(runner: CliRunner, models_dir: Path, tmp_pat
     assert "*mobilenet_v3_small_100" in table.output and "verified" in table.output
 
 
-def test_embed_json_with_bad_file(runner: CliRunner, models_dir: Path, photos: list[str],
-                                  tmp_path: Path) -> None:
+def test_embed_json_with_bad_file(
+    runner: CliRunner, models_dir: Path, photos: list[str], tmp_path: Path
+) -> None:
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 nonsense")
     args = ["--model-path", str(models_dir), "embed", "--json", photos[0], str(bad), photos[1]]
@@ -70,14 +80,17 @@ def test_embed_json_with_bad_file(runner: CliRunner, models_dir: Path, photos: l
     assert "1 of 3 images failed" in result.stderr
 
 
-def test_embed_roi_quantize_and_model(runner: CliRunner, models_dir: Path, photos: list[str]
-                                      ) -> None:
+def test_embed_roi_quantize_and_model(
+    runner: CliRunner, models_dir: Path, photos: list[str]
+) -> None:
     base = ["--model-path", str(models_dir), "embed", "--json"]
     plain = json_lines(runner.invoke(cli, [*base, photos[0]]).stdout)[0]
     roi = runner.invoke(cli, [*base, "--roi", "0.1,0.1,0.6,0.6", photos[0]])
     assert roi.exit_code == 0
-    assert json_lines(roi.stdout)[0]["embeddings"][0]["embedding"] != \
-        plain["embeddings"][0]["embedding"]
+    assert (
+        json_lines(roi.stdout)[0]["embeddings"][0]["embedding"]
+        != plain["embeddings"][0]["embedding"]
+    )
     quant = json_lines(runner.invoke(cli, [*base, "--quantize", photos[0]]).stdout)[0]
     values = quant["embeddings"][0]["embedding"]
     assert all(isinstance(v, int) and -128 <= v <= 127 for v in values)
@@ -93,8 +106,10 @@ def test_embed_roi_quantize_and_model(runner: CliRunner, models_dir: Path, photo
             assert result.exit_code == 2, (command, roi, result.output)
             assert "Invalid value for '--roi'" in result.output, result.output
     embed = ["--model-path", str(models_dir), "embed", "--json"]
-    pixels, fractions = (json_lines(runner.invoke(cli, [*embed, "--roi", roi, photos[0]]).output)
-                         for roi in ("px:0,0,183,250", "0,0,0.5,0.5"))  # 366x500: the same box
+    pixels, fractions = (
+        json_lines(runner.invoke(cli, [*embed, "--roi", roi, photos[0]]).output)
+        for roi in ("px:0,0,183,250", "0,0,0.5,0.5")
+    )  # 366x500: the same box
     assert pixels == fractions
     text = runner.invoke(cli, ["--model-path", str(models_dir), "embed", photos[0]])
     assert text.exit_code == 0 and "dim=1024" in text.output and "norm=1.0000" in text.output
@@ -111,15 +126,20 @@ def test_classify(runner: CliRunner, models_dir: Path, photos: list[str]) -> Non
         assert len(cats) == 3 and all(c["index"] != 0 for c in cats)
         assert set(cats[0]) == {"index", "score", "category_name", "display_name"}
         assert [c["score"] for c in cats] == sorted((c["score"] for c in cats), reverse=True)
-    allowed = json_lines(runner.invoke(
-        cli, [*base, "--json", "--allow", "bee", "--allow", "ant", photos[0]]).stdout)[0]
+    allowed = json_lines(
+        runner.invoke(cli, [*base, "--json", "--allow", "bee", "--allow", "ant", photos[0]]).stdout
+    )[0]
     assert sorted(c["category_name"] for c in allowed["categories"]) == ["ant", "bee"]
-    denied = json_lines(runner.invoke(
-        cli, [*base, "--json", "--deny", entries[0]["categories"][0]["category_name"],
-              photos[0]]).stdout)[0]
+    denied = json_lines(
+        runner.invoke(
+            cli,
+            [*base, "--json", "--deny", entries[0]["categories"][0]["category_name"], photos[0]],
+        ).stdout
+    )[0]
     assert denied["categories"][0]["index"] == entries[0]["categories"][1]["index"]
-    high = json_lines(runner.invoke(
-        cli, [*base, "--json", "--score-threshold", "0.999", photos[0]]).stdout)[0]
+    high = json_lines(
+        runner.invoke(cli, [*base, "--json", "--score-threshold", "0.999", photos[0]]).stdout
+    )[0]
     assert high["categories"] == []
     both = runner.invoke(cli, [*base, "--allow", "ant", "--deny", "bee", photos[0]])
     assert both.exit_code == 2
@@ -130,8 +150,9 @@ def test_classify(runner: CliRunner, models_dir: Path, photos: list[str]) -> Non
     assert no_head.exit_code == 1 and "no class head" in no_head.output
 
 
-def test_missing_model_is_a_clear_error(runner: CliRunner, tmp_path: Path, photos: list[str]
-                                        ) -> None:
+def test_missing_model_is_a_clear_error(
+    runner: CliRunner, tmp_path: Path, photos: list[str]
+) -> None:
     result = runner.invoke(cli, ["--model-path", str(tmp_path), "embed", photos[0]])
     assert result.exit_code == 1
     assert "mobilenet_v3_small_100_224.onnx" in result.output and str(tmp_path) in result.output
@@ -139,8 +160,9 @@ def test_missing_model_is_a_clear_error(runner: CliRunner, tmp_path: Path, photo
     assert unknown.exit_code == 1 and "unknown model 'nope'" in unknown.output
 
 
-def test_commands_find_the_model_the_library_remembers(tmp_path: Path, data_dir: Path,
-                                                       models_dir: Path) -> None:  # fmt: skip
+def test_commands_find_the_model_the_library_remembers(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
     """In the quick-start folder (a library made with --model-path), `classify`, `embed` and
     `models list` find the model as `search` does: no --model-path, no IMGSEARCH_MODEL_PATH."""
     from tests.cli_process import relative_library, run_cli

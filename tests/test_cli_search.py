@@ -42,8 +42,11 @@ def scratch(tmp_path, data_dir, models_dir) -> tuple[Path, Path]:
 
 def run(library: Path, models_dir: Path, *args: str):
     runner = CliRunner()
-    return runner.invoke(cli, ["--library", str(library), "--model-path", str(models_dir),
-                               *args], catch_exceptions=True)
+    return runner.invoke(
+        cli,
+        ["--library", str(library), "--model-path", str(models_dir), *args],
+        catch_exceptions=True,
+    )
 
 
 def ok(result) -> str:
@@ -75,11 +78,13 @@ def test_search_table_roi_and_min_score(library, models_dir, data_dir):
     assert lines[0].split() == ["rank", "score", "id", "size", "WxH", "path", "labels"]
     assert "640x480" in lines[1] and query in lines[1] and "=" in lines[1].split()[1]
     full = json.loads(ok(run(library, models_dir, "search", query, "--json")))["results"]
-    part = json.loads(ok(run(library, models_dir, "search", query, "--roi", "0.5,0.5,1,1",
-                             "--json")))["results"]
+    part = json.loads(
+        ok(run(library, models_dir, "search", query, "--roi", "0.5,0.5,1,1", "--json"))
+    )["results"]
     assert [r["id"] for r in part] != [r["id"] for r in full]
-    high = json.loads(ok(run(library, models_dir, "search", query, "-k", "50",
-                             "--min-score", "0.6", "--json")))["results"]
+    high = json.loads(
+        ok(run(library, models_dir, "search", query, "-k", "50", "--min-score", "0.6", "--json"))
+    )["results"]
     assert 1 <= len(high) < 50 and all(r["score"] >= 0.6 for r in high)
 
 
@@ -96,8 +101,7 @@ def test_search_table_roi_and_min_score(library, models_dir, data_dir):
         ("1,2,3", "four numbers"),
     ],
 )
-def test_search_roi_out_of_its_units_is_a_usage_error(library, models_dir, data_dir, roi,
-                                                      words):
+def test_search_roi_out_of_its_units_is_a_usage_error(library, models_dir, data_dir, roi, words):
     query = str(ukbench_files(data_dir)[0] / "ukbench00004.jpg")
     result = run(library, models_dir, "search", query, f"--roi={roi}", "-k", "3")
     assert result.exit_code == 2, result.output
@@ -110,8 +114,9 @@ def test_search_roi_in_pixels_equals_the_same_box_in_fractions(library, models_d
     query = str(ukbench_files(data_dir)[0] / "ukbench00004.jpg")  # 640x480
 
     def ranked(roi: str) -> tuple[list, dict]:
-        data = json.loads(ok(run(library, models_dir, "search", query, "--roi", roi, "-k", "5",
-                                 "--json")))  # fmt: skip
+        data = json.loads(
+            ok(run(library, models_dir, "search", query, "--roi", roi, "-k", "5", "--json"))
+        )
         return [(r["id"], r["score"]) for r in data["results"]], data["query"]
 
     pixels, asked = ranked("px:128,48,512,336")
@@ -147,8 +152,21 @@ def test_region_search_ranks_distinct_scores(library, models_dir, data_dir):
     with distinct scores: images reached through a sure copy (the duplicate-graph expansion)
     rank below that copy, in the order of their own score - they used to tie with it."""
     query = ukbench_files(data_dir)[0] / "ukbench00004.jpg"
-    data = json.loads(ok(run(library, models_dir, "search", str(query), "--roi",
-                             "0.1,0.2,0.9,0.8", "-k", "6", "--json")))  # fmt: skip
+    data = json.loads(
+        ok(
+            run(
+                library,
+                models_dir,
+                "search",
+                str(query),
+                "--roi",
+                "0.1,0.2,0.9,0.8",
+                "-k",
+                "6",
+                "--json",
+            )
+        )
+    )
     top = data["results"][:4]
     assert top[0]["path"] == str(query) and top[0]["exact"]
     assert {Path(r["path"]).name for r in top} == {f"ukbench{n:05d}.jpg" for n in range(4, 8)}
@@ -163,15 +181,16 @@ def test_region_search_ranks_distinct_scores(library, models_dir, data_dir):
 def test_similar_by_id_and_by_path(library, models_dir, data_dir):
     uk_root, _ = ukbench_files(data_dir)
     path = uk_root / "ukbench00016.jpg"
-    by_path = json.loads(ok(run(library, models_dir, "similar", str(path), "-k", "3",
-                                "--json")))
+    by_path = json.loads(ok(run(library, models_dir, "similar", str(path), "-k", "3", "--json")))
     own_id = by_path["query"]["id"]
     results = by_path["results"]
     assert own_id not in [r["id"] for r in results] and len(results) == 3
     assert {Path(r["path"]).name for r in results} == {
-        "ukbench00017.jpg", "ukbench00018.jpg", "ukbench00019.jpg"}
-    by_id = json.loads(ok(run(library, models_dir, "similar", str(own_id), "-k", "3",
-                              "--json")))
+        "ukbench00017.jpg",
+        "ukbench00018.jpg",
+        "ukbench00019.jpg",
+    }
+    by_id = json.loads(ok(run(library, models_dir, "similar", str(own_id), "-k", "3", "--json")))
     assert by_id["results"] == results
     missing = run(library, models_dir, "similar", "99999")
     assert missing.exit_code == 1 and "no image with id 99999" in missing.output
@@ -199,7 +218,8 @@ def test_stats(library, models_dir):
 
 def test_rebuild_index(library, models_dir):
     assert "rebuilt a flat index of 86 vectors" in ok(
-        run(library, models_dir, "rebuild-index", "--index", "flat"))
+        run(library, models_dir, "rebuild-index", "--index", "flat")
+    )
     bad = run(library, models_dir, "rebuild-index", "--index", "bogus")
     assert bad.exit_code == 2 and "bogus" in bad.output
 
@@ -245,8 +265,13 @@ def test_db_commands(scratch, models_dir):
 
 def test_errors_are_messages_not_tracebacks(tmp_path, library, models_dir):
     nothing = tmp_path / "no-library"
-    for args in (["stats"], ["search", str(Path(__file__))], ["similar", "1"],
-                 ["db", "current"], ["remove", str(tmp_path)]):
+    for args in (
+        ["stats"],
+        ["search", str(Path(__file__))],
+        ["similar", "1"],
+        ["db", "current"],
+        ["remove", str(tmp_path)],
+    ):
         result = run(nothing, models_dir, *args)
         assert result.exit_code == 1, args
         assert "no library database" in result.output

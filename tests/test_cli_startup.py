@@ -35,8 +35,14 @@ main()
 
 def loaded_by(*args: str) -> tuple[list[str], subprocess.CompletedProcess[str]]:
     """The heavy top-level packages that ``imgsearch ARGS`` imported, and the process."""
-    done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(HEAVY), *args], cwd=REPO,
-                          env=cli_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(HEAVY), *args],
+        cwd=REPO,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     line = next(x for x in done.stderr.splitlines() if x.startswith("LOADED "))
     return json.loads(line.removeprefix("LOADED ")), done
 
@@ -66,14 +72,25 @@ def test_every_subcommand_is_reachable_through_the_lazy_group() -> None:
     """A group's subcommands, defined in any module of the cli package, are all there when
     only that group was looked up (as `imgsearch GROUP SUB` does in a fresh process)."""
     load_all_commands()
-    groups = {name: sorted(command.commands) for name, command in cli.commands.items()
-              if isinstance(command, click.Group)}  # fmt: skip
-    probe = ("import json, click; from cli.main import cli; "
-             "ctx = click.Context(cli); names = json.loads(input()); "
-             "print(json.dumps({n: sorted(cli.get_command(ctx, n).commands) for n in names}))")
-    done = subprocess.run([sys.executable, "-c", probe], input=json.dumps(sorted(groups)),
-                          cwd=REPO, env=cli_env(), capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    groups = {
+        name: sorted(command.commands)
+        for name, command in cli.commands.items()
+        if isinstance(command, click.Group)
+    }
+    probe = (
+        "import json, click; from cli.main import cli; "
+        "ctx = click.Context(cli); names = json.loads(input()); "
+        "print(json.dumps({n: sorted(cli.get_command(ctx, n).commands) for n in names}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        input=json.dumps(sorted(groups)),
+        cwd=REPO,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == groups
 

@@ -99,8 +99,9 @@ def test_edits_do_what_they_say(sources: Path, tmp_path: Path) -> None:
             assert f"{w}x{h}" == params["canvas"] and params["photo_area"] < 0.5
         if edit == "jpeg":
             assert 10 <= params["quality"] <= 20
-            assert np.mean(img.quantization[0]) > 3 * np.mean(Image.open(out / name.replace(
-                "__jpeg", "__hflip")).quantization[0])  # fmt: skip
+            assert np.mean(img.quantization[0]) > 3 * np.mean(
+                Image.open(out / name.replace("__jpeg", "__hflip")).quantization[0]
+            )
         if edit == "grey":
             a = np.asarray(img, dtype=np.int16)
             assert np.abs(a[..., 0] - a[..., 1]).mean() < 2

@@ -61,15 +61,37 @@ def db_rows(db: Path) -> int:
 
 class IndexProcess:
     def __init__(self, library: Path, models_dir: Path, root: Path, save_sleep: float = 0):
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "CRASH_TEST_TOTAL": str(TOTAL),
-               "CRASH_TEST_SAVE_SLEEP": str(save_sleep)}  # fmt: skip
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO_ROOT),
+            "CRASH_TEST_TOTAL": str(TOTAL),
+            "CRASH_TEST_SAVE_SLEEP": str(save_sleep),
+        }
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", RUNNER, "--library", str(library), "--model-path",
-             str(models_dir), "index", "--json", "--no-progress", "--batch-size", "8",
-             "--workers", "2", str(root)],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                RUNNER,
+                "--library",
+                str(library),
+                "--model-path",
+                str(models_dir),
+                "index",
+                "--json",
+                "--no-progress",
+                "--batch-size",
+                "8",
+                "--workers",
+                "2",
+                str(root),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.stderr: list[str] = []
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
@@ -118,8 +140,9 @@ def check_library(settings: Settings) -> tuple[set[int], set[str]]:
         return store_ids, {row.rel_path for row in rows.values()}
 
 
-def test_kill_minus_nine_at_any_point_then_resume(tmp_path: Path, data_dir: Path,
-                                                  models_dir: Path) -> None:  # fmt: skip
+def test_kill_minus_nine_at_any_point_then_resume(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
     staging = tmp_path / "staging"
     copy_photos(photo_paths(data_dir, TOTAL // 2, "train/ants"), staging / "ants")
     copy_photos(photo_paths(data_dir, TOTAL // 2, "train/bees"), staging / "bees")
@@ -137,8 +160,9 @@ def test_kill_minus_nine_at_any_point_then_resume(tmp_path: Path, data_dir: Path
             (root / photo.parent.name).mkdir(parents=True, exist_ok=True)
             shutil.move(photo, root / photo.parent.name / photo.name)
 
-    def run_and_kill(label: str, condition: Callable[[IndexProcess], bool],
-                     save_sleep: float = 0) -> None:  # fmt: skip
+    def run_and_kill(
+        label: str, condition: Callable[[IndexProcess], bool], save_sleep: float = 0
+    ) -> None:
         process = IndexProcess(library, models_dir, root, save_sleep)
         try:
             killed = process.kill_when(lambda: condition(process))
@@ -169,8 +193,9 @@ def test_kill_minus_nine_at_any_point_then_resume(tmp_path: Path, data_dir: Path
     add(groups[4])
     run_and_kill("second batch", after_rows(16))
     add(groups[5])
-    run_and_kill("final save", lambda p: any("final save" in line for line in p.stderr),
-                 save_sleep=60)  # fmt: skip
+    run_and_kill(
+        "final save", lambda p: any("final save" in line for line in p.stderr), save_sleep=60
+    )
     print("kill points (point, committed rows):", kills)
     assert kills[-1][0] == "final save", kills
     assert sum(0 < rows < TOTAL for _label, rows in kills) >= 2, f"few kills mid-run: {kills}"
@@ -195,4 +220,3 @@ def test_kill_minus_nine_at_any_point_then_resume(tmp_path: Path, data_dir: Path
     # killed runs are marked by the next run (a kill after finish_run leaves "done")
     assert statuses[-1] == "done" and set(statuses) <= {"interrupted", "done"}, statuses
     assert statuses.count("interrupted") >= 3, statuses
-

@@ -31,8 +31,9 @@ def bombs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def small_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path,
-                  models_dir: Path) -> Path:  # fmt: skip
+def small_library(
+    tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path
+) -> Path:
     return indexed_library(tmp_path_factory.mktemp("memory"), data_dir, models_dir, 8)
 
 
@@ -55,15 +56,20 @@ def test_an_image_above_the_decode_budget_is_refused_with_a_typed_error() -> Non
     assert budget.free == budget.total
 
 
-def test_eight_hostile_uploads_at_once_stay_under_1_5_gb(small_library: Path, models_dir: Path,
-                                                         bombs: list[Path]) -> None:  # fmt: skip
+def test_eight_hostile_uploads_at_once_stay_under_1_5_gb(
+    small_library: Path, models_dir: Path, bombs: list[Path]
+) -> None:
     with serve(small_library, models_dir, "--threads", "8") as served:
         payloads = [(p.name, p.read_bytes()) for p in bombs] * 2
 
         def upload(item: tuple[str, bytes]) -> requests.Response:
             name, data = item
-            return requests.post(f"{served.url}/api/v1/search", files={"image": (name, data)},
-                                 data={"k": "3"}, timeout=120)  # fmt: skip
+            return requests.post(
+                f"{served.url}/api/v1/search",
+                files={"image": (name, data)},
+                data={"k": "3"},
+                timeout=120,
+            )
 
         with PeakRss(served.process.pid, kill_above=LIMIT) as rss, ThreadPoolExecutor(8) as pool:
             try:
@@ -79,8 +85,9 @@ def test_eight_hostile_uploads_at_once_stay_under_1_5_gb(small_library: Path, mo
                 assert answer.json()["error"]["code"] == "busy"
                 assert answer.headers["Retry-After"]
         assert statuses.count(200) >= 2, statuses
-        normal = requests.post(f"{served.url}/api/v1/search", data={"image_id": "1", "k": "2"},
-                               timeout=60)  # fmt: skip
+        normal = requests.post(
+            f"{served.url}/api/v1/search", data={"image_id": "1", "k": "2"}, timeout=60
+        )
         assert normal.status_code == 200 and normal.json()["results"][0]["id"] == 1
         assert "Traceback" not in served.output
 
@@ -94,8 +101,16 @@ def test_indexing_memory_bombs_stays_under_1_5_gb(
         shutil.copyfile(path, folder / path.name)
     photo = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[0]
     shutil.copyfile(photo, folder / photo.name)
-    process = start_cli(tmp_path / "lib", models_dir, "index", "--no-progress", "--json",
-                        "--workers", "4", str(folder))  # fmt: skip
+    process = start_cli(
+        tmp_path / "lib",
+        models_dir,
+        "index",
+        "--no-progress",
+        "--json",
+        "--workers",
+        "4",
+        str(folder),
+    )
     with PeakRss(process.pid, kill_above=LIMIT) as rss:
         out, err = process.communicate(timeout=300)
     assert not rss.killed, f"the index run went over 1.5 GB ({rss.peak_mib:.0f} MiB): killed"
@@ -104,10 +119,16 @@ def test_indexing_memory_bombs_stays_under_1_5_gb(
     assert rss.peak < LIMIT, f"peak RSS {rss.peak_mib:.0f} MiB"
 
 
-def test_the_decode_budget_is_a_setting(small_library: Path, models_dir: Path,
-                                        bombs: list[Path]) -> None:  # fmt: skip
-    done = run_cli(small_library, models_dir, "search", str(bombs[0]),
-                   env=cli_env(IMGSEARCH_DECODE_BUDGET_MB="64"))  # fmt: skip
+def test_the_decode_budget_is_a_setting(
+    small_library: Path, models_dir: Path, bombs: list[Path]
+) -> None:
+    done = run_cli(
+        small_library,
+        models_dir,
+        "search",
+        str(bombs[0]),
+        env=cli_env(IMGSEARCH_DECODE_BUDGET_MB="64"),
+    )
     assert done.returncode == 1 and "more than the 64 MiB allowed for decoding" in done.stderr
     assert "Traceback" not in done.stderr
     bad = run_cli(small_library, models_dir, "stats", env=cli_env(IMGSEARCH_DECODE_BUDGET_MB="x"))

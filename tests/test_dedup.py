@@ -188,7 +188,9 @@ def test_keeper_rules_in_order_with_reasons() -> None:
     heavy = img(2, w=2000, h=1500, size=5_000_000, exif_datetime=when)
     assert choose_keeper([heavy, big])[0] is heavy  # EXIF first by default
     assert choose_keeper([heavy, big], ("resolution", "exif")) == (
-        big, "highest resolution of the photo (4000x3000 vs 2000x1500)")
+        big,
+        "highest resolution of the photo (4000x3000 vs 2000x1500)",
+    )
     keeper, reason = choose_keeper([heavy, big], ("filesize", "resolution"))
     assert keeper is heavy and reason.startswith("largest file (4.8 MB vs 10 B)")
     a = img(3, size=100)
@@ -277,10 +279,17 @@ def near_duplicates(data_dir: Path, models_dir: Path):
     for i, (name, r) in enumerate(zip(truth.files, results, strict=True)):
         path = truth.root / name
         images.append(
-            DedupImage(i, str(path), path.stat().st_size, r.width, r.height,
-                       hashlib.sha256(path.read_bytes()).hexdigest(), r.exif_datetime,
-                       path.stat().st_mtime)
-        )  # fmt: skip
+            DedupImage(
+                i,
+                str(path),
+                path.stat().st_size,
+                r.width,
+                r.height,
+                hashlib.sha256(path.read_bytes()).hexdigest(),
+                r.exif_datetime,
+                path.stat().st_mtime,
+            )
+        )
     return truth, images, vectors
 
 

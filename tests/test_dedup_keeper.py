@@ -63,8 +63,11 @@ def test_original_beats_its_screenshot(tmp_path: Path, data_dir: Path, models_di
     photos = tmp_path / "photos"
     photos.mkdir()
     source = data_dir / "near_duplicates" / "images"
-    for name in ("augly_dfdc_1.jpg", "augly_dfdc_1__overlay_onto_screenshot.png",
-                 "augly_dfdc_2.jpg"):  # fmt: skip
+    for name in (
+        "augly_dfdc_1.jpg",
+        "augly_dfdc_1__overlay_onto_screenshot.png",
+        "augly_dfdc_2.jpg",
+    ):
         shutil.copy(source / name, photos / name)
     _distractors(data_dir, photos)
     report = _dedup(tmp_path, models_dir, photos)

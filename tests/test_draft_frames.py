@@ -20,8 +20,7 @@ def test_framed_photo_of_a_drafted_jpeg_keeps_its_resolution(
     photo = sorted((data_dir / "hymenoptera").rglob("*.jpg"))[5]
     canvas = Image.new("RGB", (4000, 3000), (30, 30, 30))  # a dark screenshot-like frame
     with Image.open(photo) as im:
-        canvas.paste(im.convert("RGB").resize((2400, 1800), Image.Resampling.BICUBIC),
-                     (800, 600))  # fmt: skip
+        canvas.paste(im.convert("RGB").resize((2400, 1800), Image.Resampling.BICUBIC), (800, 600))
     shot = tmp_path / "shot.jpg"
     canvas.save(shot, quality=92)
 

@@ -53,8 +53,7 @@ def scratch(tmp_path, data_dir, models_dir):
     with Image.open(uk_root / uk_files[4]) as im:
         im.convert("RGB").save(copies / "reencoded.png")
     settings = make_settings(tmp_path / "library", models_dir)
-    build_library(settings, {tmp_path / "photos": photos,
-                             copies: [uk_files[0], "reencoded.png"]})
+    build_library(settings, {tmp_path / "photos": photos, copies: [uk_files[0], "reencoded.png"]})
     with SearchEngine.open(settings) as engine:
         yield engine, tmp_path
 
@@ -63,8 +62,9 @@ def test_top_hit_of_a_library_photo_is_itself(engine, settings, data_dir):
     uk_root, uk_files = ukbench_files(data_dir)
     hy_bees = sorted(p.name for p in (settings.library.parent / "hymenoptera" / "bees").iterdir())
     hy_root = settings.library.parent / "hymenoptera"
-    for path in [uk_root / uk_files[i] for i in (0, 13, 40, 65)] + [hy_root / "bees" / name
-                                                                   for name in hy_bees[:2]]:
+    for path in [uk_root / uk_files[i] for i in (0, 13, 40, 65)] + [
+        hy_root / "bees" / name for name in hy_bees[:2]
+    ]:
         hits = engine.search_image(path, k=5)
         assert hits[0].path == str(path)
         assert hits[0].score >= 0.999
@@ -137,7 +137,9 @@ def test_similar_excludes_itself_and_finds_group(engine, data_dir):
     hits = engine.similar(image_id, k=3)
     assert image_id not in [hit.id for hit in hits]
     assert {Path(h.path).name for h in hits} == {f"ukbench0000{i}.jpg" for i in (9,)} | {
-        "ukbench00010.jpg", "ukbench00011.jpg"}
+        "ukbench00010.jpg",
+        "ukbench00011.jpg",
+    }
     assert all(a.score >= b.score for a, b in pairwise(hits))
     assert len(engine.similar(image_id, k=200)) == 105
     with pytest.raises(ImageNotFoundError):
@@ -301,8 +303,7 @@ def test_path_escaping_its_collection_is_refused(scratch):
         link = root / "photos" / "link.jpg"
         link.symlink_to(outside)
         (link_id,) = add_files(library, root / "photos", ["link.jpg"])
-        upsert = ImageUpsert(1, "gone.jpg", 1, 1, "0" * 64, vector=np.ones(1024, np.float32)
-                             / 32.0)
+        upsert = ImageUpsert(1, "gone.jpg", 1, 1, "0" * 64, vector=np.ones(1024, np.float32) / 32.0)
         library.apply(ChangeSet(upserts=[upsert]))
     for bad in (image_id, link_id):
         with pytest.raises(PathEscapeError):
@@ -335,8 +336,10 @@ def test_failed_files_are_reported_never_returned(scratch):
         failed_ids = add_files(library, root / "photos", ["broken.jpg", "empty.jpg"])
     stats = engine.stats()
     assert stats["failed"] == 2 and stats["images"] == 10
-    assert {f["path"] for f in stats["failures"]} == {str(broken), str(root / "photos" /
-                                                                       "empty.jpg")}
+    assert {f["path"] for f in stats["failures"]} == {
+        str(broken),
+        str(root / "photos" / "empty.jpg"),
+    }
     failed = engine.failed()
     assert [info.id for info in failed] == sorted(failed_ids)
     assert all(info.status == "failed" and info.error for info in failed)

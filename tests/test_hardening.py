@@ -37,9 +37,14 @@ def _no_500(response: requests.Response) -> None:
 
 def test_ids_beyond_sql_integers_are_404_or_400_not_500(served, library, models_dir) -> None:  # type: ignore[no-untyped-def]
     url = served.url
-    for path in (f"/api/v1/images/{BIG}", f"/api/v1/images/{BIG}/similar",
-                 f"/api/v1/images/{BIG}/thumbnail", f"/api/v1/images/{BIG}/file",
-                 f"/images/{BIG}", "/api/v1/images/99999999999999999999999"):  # fmt: skip
+    for path in (
+        f"/api/v1/images/{BIG}",
+        f"/api/v1/images/{BIG}/similar",
+        f"/api/v1/images/{BIG}/thumbnail",
+        f"/api/v1/images/{BIG}/file",
+        f"/images/{BIG}",
+        "/api/v1/images/99999999999999999999999",
+    ):
         answer = requests.get(url + path, timeout=30)
         assert answer.status_code == 404, (path, answer.status_code, answer.text[:200])
     for endpoint in ("/api/v1/search", "/api/v1/lookup"):
@@ -79,14 +84,20 @@ def test_serve_on_ipv6_loopback_accepts_its_own_host(library: Path, models_dir: 
 def test_cross_origin_posts_are_refused(served) -> None:  # type: ignore[no-untyped-def]
     url = served.url
     form = {"image_id": "1", "k": "2"}
-    evil = requests.post(f"{url}/api/v1/search", data=form, timeout=30,
-                         headers={"Origin": "http://evil.example"})  # fmt: skip
+    evil = requests.post(
+        f"{url}/api/v1/search", data=form, timeout=30, headers={"Origin": "http://evil.example"}
+    )
     assert evil.status_code == 403 and evil.json()["error"]["code"] == "cross_origin"
-    fetch = requests.post(f"{url}/search", data=form, timeout=30,
-                          headers={"Sec-Fetch-Site": "cross-site"})  # fmt: skip
+    fetch = requests.post(
+        f"{url}/search", data=form, timeout=30, headers={"Sec-Fetch-Site": "cross-site"}
+    )
     assert fetch.status_code == 403
-    same = requests.post(f"{url}/api/v1/search", data=form, timeout=30,
-                         headers={"Origin": url, "Sec-Fetch-Site": "same-origin"})  # fmt: skip
+    same = requests.post(
+        f"{url}/api/v1/search",
+        data=form,
+        timeout=30,
+        headers={"Origin": url, "Sec-Fetch-Site": "same-origin"},
+    )
     assert same.status_code == 200, same.text
     script = requests.post(f"{url}/api/v1/search", data=form, timeout=30)
     assert script.status_code == 200
@@ -105,18 +116,25 @@ def test_outside_loopback_a_token_is_needed_and_paths_stay_private(
             answer = requests.get(url + path, timeout=30, allow_redirects=False)
             assert answer.status_code == 401, (path, answer.status_code)
             assert answer.headers["WWW-Authenticate"].startswith("Bearer")
-        wrong = requests.get(f"{url}/api/v1/stats", timeout=30,
-                             headers={"Authorization": "Bearer " + "x" * len(token)})  # fmt: skip
+        wrong = requests.get(
+            f"{url}/api/v1/stats",
+            timeout=30,
+            headers={"Authorization": "Bearer " + "x" * len(token)},
+        )
         assert wrong.status_code == 401
         auth = {"Authorization": f"Bearer {token}"}
         stats = requests.get(f"{url}/api/v1/stats", headers=auth, timeout=30).json()
         assert "database" not in stats and "library" not in stats
         assert all(not c["root"].startswith("/") for c in stats["collections"])
-        hits = requests.post(f"{url}/api/v1/search", data={"image_id": "1"}, headers=auth,
-                             timeout=30).json()["results"]  # fmt: skip
+        hits = requests.post(
+            f"{url}/api/v1/search", data={"image_id": "1"}, headers=auth, timeout=30
+        ).json()["results"]
         assert hits and all(not h["path"].startswith("/") for h in hits), hits
-        assert requests.get(f"{url}/api/v1/images/1", headers=auth,
-                            timeout=30).json()["path"].endswith(".jpg")  # fmt: skip
+        assert (
+            requests.get(f"{url}/api/v1/images/1", headers=auth, timeout=30)
+            .json()["path"]
+            .endswith(".jpg")
+        )
         # a browser: ?token= once, then a cookie
         browser = requests.Session()
         first = browser.get(f"{url}/library?token={token}", timeout=30, allow_redirects=False)

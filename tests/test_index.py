@@ -42,7 +42,7 @@ def clustered(n: int, seed: int = 0, dim: int = DIM, clusters: int = 40) -> np.n
 
 
 def make_ids(n: int) -> np.ndarray:
-    return (np.arange(n, dtype=np.int64) * 13 + 10**9)  # sparse, large: ids are not positions
+    return np.arange(n, dtype=np.int64) * 13 + 10**9  # sparse, large: ids are not positions
 
 
 def exact(x: np.ndarray, ids: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
@@ -51,8 +51,14 @@ def exact(x: np.ndarray, ids: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
 
 
 def stamp_for(index: VectorIndex, **changes: object) -> IndexStamp:
-    values = dict(library_id="lib-1", generation=3, count=index.ntotal, model_name="m",
-                  model_sha256="ab" * 32, dimension=index.dimension)
+    values = dict(
+        library_id="lib-1",
+        generation=3,
+        count=index.ntotal,
+        model_name="m",
+        model_sha256="ab" * 32,
+        dimension=index.dimension,
+    )
     values.update(changes)
     return IndexStamp(**values)  # type: ignore[arg-type]
 
@@ -172,8 +178,9 @@ def test_bad_input_is_typed(data) -> None:
 
 def test_hnsw_tombstones_compact_and_never_return(data) -> None:
     ids, x = data
-    config = IndexConfig(recall_sample=100, hnsw_m=16, hnsw_ef_construction=40,
-                         hnsw_max_deleted_fraction=0.3)
+    config = IndexConfig(
+        recall_sample=100, hnsw_m=16, hnsw_ef_construction=40, hnsw_max_deleted_fraction=0.3
+    )
     index = VectorIndex.build(ids[:1000], x[:1000], "hnsw", config=config)
     index.remove(ids[:200])
     assert index.info["tombstones"] == 200
@@ -214,8 +221,12 @@ def test_stale_and_foreign(data, tmp_path: Path) -> None:
     for change in ({"generation": 4}, {"count": 51}):
         with pytest.raises(StaleIndexError):
             VectorIndex.load(path, stamp_for(index, **change))
-    for change in ({"library_id": "other"}, {"model_name": "x"}, {"model_sha256": "cd" * 32},
-                   {"dimension": 64}):
+    for change in (
+        {"library_id": "other"},
+        {"model_name": "x"},
+        {"model_sha256": "cd" * 32},
+        {"dimension": 64},
+    ):
         with pytest.raises(ForeignIndexError):
             VectorIndex.load(path, stamp_for(index, **change))
 
@@ -232,8 +243,8 @@ def test_missing_corrupt_truncated(data, tmp_path: Path) -> None:
     header = VectorIndex.read_header(path)
     offset, length, _ = header.sections["faiss"]
     damaged = {
-        "flipped payload byte": good[: offset + length // 2] + bytes([good[offset + length // 2]
-                                                                     ^ 0xFF])
+        "flipped payload byte": good[: offset + length // 2]
+        + bytes([good[offset + length // 2] ^ 0xFF])
         + good[offset + length // 2 + 1 :],
         "truncated": good[: len(good) // 2],
         "tail cut": good[:-5],
@@ -319,8 +330,9 @@ def test_tuned_recall_holds_on_queries_it_was_not_tuned_on() -> None:
 
 def test_auto_falls_back_to_flat_when_recall_unreachable() -> None:
     x = clustered(1200, seed=6)
-    config = IndexConfig(auto_threshold=1000, recall_sample=100, target_recall=1.5,
-                         recall_margin=0.0, ivf_niter=4)
+    config = IndexConfig(
+        auto_threshold=1000, recall_sample=100, target_recall=1.5, recall_margin=0.0, ivf_niter=4
+    )
     index = VectorIndex.build(make_ids(1200), x, "auto", config=config)
     assert index.kind == "flat" and "below target" in index.info["fallback"]
 
@@ -335,8 +347,10 @@ def test_knn_graph_and_range_neighbours(kind: str, data) -> None:
     assert not (graph.neighbours == graph.ids[:, None]).any()  # never itself
     order = np.argsort(ids[:600])
     truth = exact(x[:600][order], graph.ids, x[:600][order], 6)[:, 1:]
-    agree = np.mean([len(np.intersect1d(a, b)) for a, b in
-                     zip(graph.neighbours, truth, strict=True)]) / 5
+    agree = (
+        np.mean([len(np.intersect1d(a, b)) for a, b in zip(graph.neighbours, truth, strict=True)])
+        / 5
+    )
     assert agree >= (0.999 if kind == "flat" else 0.9)
     a, b, s = index.range_neighbours(0.9, k=5)
     assert len(a) and np.all(a < b) and np.all(s >= 0.9)

@@ -101,8 +101,7 @@ def test_modify_touch_move_copy_delete(harness: Harness, photos: Path) -> None:
 
     summary = harness.index(photos)
     # unchanged: the touched file, names[4] and the three bees
-    assert counts(summary) == expect(added=1, updated=1, moved=2, removed=1, unchanged=5,
-                                     copied=1)  # fmt: skip
+    assert counts(summary) == expect(added=1, updated=1, moved=2, removed=1, unchanged=5, copied=1)
     assert harness.decoded == [str(changed)]  # the only decode of the whole run
     rows = harness.rows()
     assert rows[names[0]]["id"] == before[names[0]]["id"]
@@ -159,8 +158,7 @@ def test_move_between_collections_and_replaced_content(
     # names[1]'s row now holds names[2]'s bytes (updated, vector reused from names[2]'s row,
     # which is then removed). tmp.jpg holds names[1]'s old bytes, but that row's vector is
     # being replaced in this run, so it is no copy source: tmp.jpg is decoded.
-    assert counts(summary) == expect(added=1, updated=1, moved=1, removed=1, unchanged=6,
-                                     copied=1)  # fmt: skip
+    assert counts(summary) == expect(added=1, updated=1, moved=1, removed=1, unchanged=6, copied=1)
     assert harness.decoded == [str(photos / "tmp.jpg")]
     rows = harness.rows()
     assert rows[names[0]]["id"] == before[names[0]]["id"]  # rel path is the same, new root

@@ -42,9 +42,10 @@ def run(tmp_path: Path, models_dir: Path):  # type: ignore[no-untyped-def]
 
     def invoke(*args: str, ok: bool = True):  # type: ignore[no-untyped-def]
         result = CliRunner().invoke(
-            cli, ["--library", str(library), "--model-path", str(models_dir), *args],
+            cli,
+            ["--library", str(library), "--model-path", str(models_dir), *args],
             catch_exceptions=False,
-        )  # fmt: skip
+        )
         if ok:
             assert result.exit_code == 0, result.output
         return result
@@ -77,9 +78,11 @@ def test_hostile_files_are_recorded_and_the_rest_is_indexed(run, tmp_path, data_
     assert (summary["added"], summary["failed"], summary["copied"]) == (6, 4, 2)
     reasons = {Path(f["path"]).name: f["error"].split(":")[0] for f in summary["failures"]}
     assert reasons == {
-        "empty.jpg": "empty", "text.png": "not_an_image", "truncated.jpg": "truncated",
+        "empty.jpg": "empty",
+        "text.png": "not_an_image",
+        "truncated.jpg": "truncated",
         "bomb.png": "too_many_pixels",
-    }  # fmt: skip
+    }
     with Library.open(Settings(library=run.library)) as library:
         failed = {img.rel_path: img.error for img in library.store.failed_images()}
         assert set(failed) == set(reasons) and failed["bomb.png"].startswith("too_many_pixels")
@@ -113,8 +116,9 @@ def test_hidden_excluded_loops_and_the_library_itself(run, tmp_path, data_dir, m
     os.symlink(root, root / "sub" / "loop")
     os.symlink(root / "sub", root / "sub" / "tmp" / "back")
 
-    summary = index_json(run, "--follow-symlinks", "--exclude", "raw", "--exclude", "*/tmp/*",
-                         str(root))  # fmt: skip
+    summary = index_json(
+        run, "--follow-symlinks", "--exclude", "raw", "--exclude", "*/tmp/*", str(root)
+    )
     assert summary["added"] == 3 and summary["failed"] == 0
     assert sum("symlink loop" in w for w in summary["warnings"]) >= 1
     with Library.open(Settings(library=run.library)) as library:
@@ -124,10 +128,19 @@ def test_hidden_excluded_loops_and_the_library_itself(run, tmp_path, data_dir, m
     # a library inside the collection: its own files (thumbnails, db) are never indexed
     inner = root / "sub" / "imgsearch-library"
     copy_photos(photos[:1], inner / "thumbnails")
-    result = CliRunner().invoke(cli, [
-        "--library", str(inner), "--model-path", str(models_dir), "index", "--json",
-        "--no-progress", str(root),
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--library",
+            str(inner),
+            "--model-path",
+            str(models_dir),
+            "index",
+            "--json",
+            "--no-progress",
+            str(root),
+        ],
+    )
     assert result.exit_code == 0, result.output
     inner_summary = json.loads(result.stdout)
     assert inner_summary["added"] == 5  # root, sub, raw, sub/tmp images; no thumbnail

@@ -40,8 +40,13 @@ def rels(report) -> list[str]:  # type: ignore[no-untyped-def]
 def test_walk_lists_images_by_extension_in_stable_order(tree: Path) -> None:
     report = scan_collection(tree)
     assert rels(report) == [
-        "B.JPEG", "a.jpg", "c.png", "f.tiff", "sub/d.webp", "sub/deeper/e.heic",
-    ]  # fmt: skip
+        "B.JPEG",
+        "a.jpg",
+        "c.png",
+        "f.tiff",
+        "sub/d.webp",
+        "sub/deeper/e.heic",
+    ]
     assert report.skipped_other == 2  # notes.txt, raw.cr2
     assert report.skipped_hidden == 3  # .hidden.jpg, .thumbs/, sub/.cache/
     found = report.files[1]
@@ -73,11 +78,13 @@ def test_exclude_globs_match_rel_paths_and_names(tree: Path) -> None:
         ("2020/*.png", ["2020/x.png"], ["2020/sub/x.png", "x.png"]),
     ],
 )
-def test_exclude_patterns_work_like_gitignore(tmp_path: Path, pattern: str, excluded: list[str],
-                                              kept: list[str]) -> None:  # fmt: skip
+def test_exclude_patterns_work_like_gitignore(
+    tmp_path: Path, pattern: str, excluded: list[str], kept: list[str]
+) -> None:
     for rel in excluded + kept:
         touch(tmp_path / rel) if rel.endswith(".jpg") or rel.endswith(".png") else (
-            touch(tmp_path / rel / "in.jpg"))  # fmt: skip
+            touch(tmp_path / rel / "in.jpg")
+        )
     found = set(rels(scan_collection(tmp_path, excludes=[pattern])))
     for rel in excluded:
         assert not any(f == rel or f.startswith(rel + "/") for f in found), (pattern, rel)
@@ -154,8 +161,12 @@ def test_plan_compares_size_and_mtime_only(tree: Path, tmp_path: Path) -> None:
 
     def row(rel: str, **kw: object) -> ImageUpsert:
         f = by_rel.get(rel)
-        base = {"file_size": f.size if f else 5, "mtime_ns": f.mtime_ns if f else 5,
-                "sha256": f"sha-{rel}", "vector": [1.0, 0.0]}  # fmt: skip
+        base = {
+            "file_size": f.size if f else 5,
+            "mtime_ns": f.mtime_ns if f else 5,
+            "sha256": f"sha-{rel}",
+            "vector": [1.0, 0.0],
+        }
         base.update(kw)
         if base["vector"] is not None:
             import numpy as np
@@ -163,29 +174,41 @@ def test_plan_compares_size_and_mtime_only(tree: Path, tmp_path: Path) -> None:
             base["vector"] = np.asarray(base["vector"], np.float32)
         return ImageUpsert(collection_id=cid, rel_path=rel, **base)  # type: ignore[arg-type]
 
-    store.apply(ChangeSet(upserts=[
-        row("a.jpg"),  # unchanged
-        row("B.JPEG", mtime_ns=1),  # changed
-        row("c.png", vector=None),  # ok but no vector: re-embed
-        row("f.tiff", status=STATUS_FAILED, error="x", vector=None),  # failed, same stat: skip
-        row("gone.jpg"),  # vanished, movable
-        row("gone-failed.jpg", status=STATUS_FAILED, vector=None),  # vanished, movable
-        row("sub/d.webp", file_size=99),  # changed
-    ]))  # fmt: skip
+    store.apply(
+        ChangeSet(
+            upserts=[
+                row("a.jpg"),  # unchanged
+                row("B.JPEG", mtime_ns=1),  # changed
+                row("c.png", vector=None),  # ok but no vector: re-embed
+                row(
+                    "f.tiff", status=STATUS_FAILED, error="x", vector=None
+                ),  # failed, same stat: skip
+                row("gone.jpg"),  # vanished, movable
+                row("gone-failed.jpg", status=STATUS_FAILED, vector=None),  # vanished, movable
+                row("sub/d.webp", file_size=99),  # changed
+            ]
+        )
+    )
     plan = make_plan(store, [(cid, report)])
     kinds = {w.found.rel_path: w.kind for w in plan.work}
     assert kinds == {
-        "B.JPEG": WorkKind.CHANGED, "c.png": WorkKind.REEMBED,
-        "sub/d.webp": WorkKind.CHANGED, "sub/deeper/e.heic": WorkKind.NEW,
-    }  # fmt: skip
+        "B.JPEG": WorkKind.CHANGED,
+        "c.png": WorkKind.REEMBED,
+        "sub/d.webp": WorkKind.CHANGED,
+        "sub/deeper/e.heic": WorkKind.NEW,
+    }
     assert plan.unchanged == 2
     assert {s.rel_path for s in plan.vanished.values()} == {"gone.jpg", "gone-failed.jpg"}
     assert set(plan.move_sources) == {"sha-gone.jpg", "sha-gone-failed.jpg"}
     # rows whose vector may change this run are never copy sources
-    sources = {f"sha-{rel}": plan.copy_source(f"sha-{rel}") for rel in
-               ("a.jpg", "B.JPEG", "c.png", "f.tiff", "gone.jpg", "sub/d.webp", "new.jpg")}
+    sources = {
+        f"sha-{rel}": plan.copy_source(f"sha-{rel}")
+        for rel in ("a.jpg", "B.JPEG", "c.png", "f.tiff", "gone.jpg", "sub/d.webp", "new.jpg")
+    }
     assert {sha for sha, found in sources.items() if found is not None} == {
-        "sha-a.jpg", "sha-gone.jpg"}
+        "sha-a.jpg",
+        "sha-gone.jpg",
+    }
     moved = plan.claim_move("sha-gone.jpg")
     assert moved is not None and plan.claim_move("sha-gone.jpg") is None
     assert moved not in plan.vanished

@@ -58,8 +58,9 @@ def test_damaged_cache_is_rebuilt_from_sqlite(settings: Settings, damage: str) -
     else:  # a valid index file of another library
         other = VectorIndex.build(np.arange(3, dtype=np.int64), np.eye(3, 1024, dtype=np.float32))
         with Library.open(settings) as library:
-            stamp = replace(library._expected_stamp(library.store.generation(), 3),
-                            library_id="someone-else")  # fmt: skip
+            stamp = replace(
+                library._expected_stamp(library.store.generation(), 3), library_id="someone-else"
+            )
         other.save(path, stamp)
     with Library.open(settings) as library:
         assert index_ids(library) == store_ids(library)
@@ -117,8 +118,9 @@ def test_server_takes_the_writers_saved_cache_instead_of_rebuilding(
         assert victim not in index_ids(reader)
         cid = writer.store.collections()[0]["id"]
         vector = np.ones(1024, np.float32) / 32.0
-        writer.apply(ChangeSet(upserts=[ImageUpsert(cid, "new.jpg", 1, 1, "ab" * 32,
-                                                    vector=vector)]))  # fmt: skip
+        writer.apply(
+            ChangeSet(upserts=[ImageUpsert(cid, "new.jpg", 1, 1, "ab" * 32, vector=vector)])
+        )
         assert reader.refresh() is False
     assert not reader.writer_active()
     assert reader.refresh() is True  # the run is over: the store is the truth again

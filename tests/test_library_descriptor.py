@@ -49,8 +49,11 @@ def photos(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
 def _index(settings, folder: Path, descriptor: str | None = None):  # type: ignore[no-untyped-def]
     with Library.open(settings, create=True) as library:
         model = library.load_model(bind=True)
-        return index_collections(library, model, IndexOptions(
-            paths=[folder], progress=False, workers=2, descriptor=descriptor))
+        return index_collections(
+            library,
+            model,
+            IndexOptions(paths=[folder], progress=False, workers=2, descriptor=descriptor),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +90,9 @@ def test_an_original_finds_its_screenshot_and_captioned_copies(framed_settings, 
         assert Path(similar[0].path).name in {ORIGINAL, "captioned_original.jpg"}
 
 
-def test_plain_descriptor_misses_the_screenshot(tmp_path: Path, photos: Path,
-                                                models_dir: Path) -> None:  # fmt: skip
+def test_plain_descriptor_misses_the_screenshot(
+    tmp_path: Path, photos: Path, models_dir: Path
+) -> None:
     settings = make_settings(tmp_path / "plain", models_dir)
     _index(settings, photos, descriptor="plain")
     with SearchEngine.open(settings) as engine:
@@ -108,7 +112,8 @@ def test_lookup_and_dedup_use_the_framed_photo(framed_settings, photos: Path) ->
         together = [g for g in groups if ORIGINAL in {Path(i.path).name for i in g.images}]
         assert len(together) == 1
         assert {"shot_of_original.jpg", "captioned_original.jpg"} <= {
-            Path(i.path).name for i in together[0].images}
+            Path(i.path).name for i in together[0].images
+        }
 
 
 def test_multi_row_neighbours_reach_an_image_through_its_second_row() -> None:
@@ -123,9 +128,9 @@ def test_multi_row_neighbours_reach_an_image_through_its_second_row() -> None:
     assert 10 in found[1].tolist()
 
 
-def test_index_run_learns_the_whitening_and_the_index_follows(tmp_path: Path, photos: Path,
-                                                              models_dir: Path, monkeypatch
-                                                              ) -> None:  # fmt: skip
+def test_index_run_learns_the_whitening_and_the_index_follows(
+    tmp_path: Path, photos: Path, models_dir: Path, monkeypatch
+) -> None:
     # A real library learns from 500 images up; 42 photos x 5 edits are enough pairs here.
     monkeypatch.setattr(indexer.whiten, "MIN_IMAGES", 40)
     monkeypatch.setattr(search.whitening, "MIN_IMAGES", 40)
@@ -155,12 +160,12 @@ def test_index_run_learns_the_whitening_and_the_index_follows(tmp_path: Path, ph
         library.set_descriptor(DescriptorConfig(whiten=False))
         library.rebuild_index()
         assert library.descriptor().whitening is None
-        assert VectorIndex.read_header(settings.index_path).stamp["descriptor"].endswith(
-            "white=none")
+        assert (
+            VectorIndex.read_header(settings.index_path).stamp["descriptor"].endswith("white=none")
+        )
 
 
-def test_verify_raises_a_geometrically_confirmed_pair_only(tmp_path: Path, data_dir: Path
-                                                           ) -> None:  # fmt: skip
+def test_verify_raises_a_geometrically_confirmed_pair_only(tmp_path: Path, data_dir: Path) -> None:
     pytest.importorskip("cv2")
     from search.dedup_verify import VerifiedNeighbours
 
@@ -168,7 +173,8 @@ def test_verify_raises_a_geometrically_confirmed_pair_only(tmp_path: Path, data_
     with Image.open(uk / ORIGINAL) as img:
         w, h = img.size
         img.crop((w // 5, h // 6, w * 3 // 4, h * 5 // 6)).rotate(12, expand=True).save(
-            tmp_path / "crop.jpg", quality=80)
+            tmp_path / "crop.jpg", quality=80
+        )
     paths = {1: uk / ORIGINAL, 2: tmp_path / "crop.jpg", 3: uk / "ukbench00008.jpg"}
 
     def inner(ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -191,8 +197,10 @@ def test_eval_measures_the_library_path(data_dir: Path, models_dir: Path) -> Non
     from cli.main import cli
 
     folder = data_dir / "near_duplicates"
-    out = CliRunner().invoke(cli, ["--model-path", str(models_dir), "eval", str(folder),
-                                   "--json", "--descriptor", "library"])
+    out = CliRunner().invoke(
+        cli,
+        ["--model-path", str(models_dir), "eval", str(folder), "--json", "--descriptor", "library"],
+    )
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
     details = data["details"]["descriptor"]

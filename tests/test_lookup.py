@@ -58,8 +58,9 @@ def test_lookup_labels_exact_near_and_others(engine: SearchEngine, collection: P
     # explained with its z.
     assert result.z_threshold == DUPLICATE_Z
     assert all(m.hit.copy_score < result.threshold and not m.hit.duplicate for m in others)
-    assert all(m.hit.copy_score >= result.threshold and m.hit.duplicate
-               for m in result.of_kind(NEAR))
+    assert all(
+        m.hit.copy_score >= result.threshold and m.hit.duplicate for m in result.of_kind(NEAR)
+    )
     assert all("sd above the library's background" in m.evidence for m in others)
     ranks = [m.hit.rank for m in result.matches]
     assert ranks == list(range(1, len(ranks) + 1))
@@ -158,8 +159,9 @@ def test_lookup_makes_one_decision_per_row_shown_alike_in_text_and_json(settings
     """With --threshold the threshold decides every row: a row listed as "not duplicates"
     is never marked a copy (it used to carry the calibrated decision: `~`, duplicate true)."""
     query = str(collection / "augly_dfdc_1__compose.png")
-    payload = json.loads(_lookup_cli(settings, query, "--threshold", "0.99", "--others", "3",
-                                     "--json"))  # fmt: skip
+    payload = json.loads(
+        _lookup_cli(settings, query, "--threshold", "0.99", "--others", "3", "--json")
+    )
     others = [r for r in payload["results"] if r["match"] == "similar"]
     assert len(others) == 3 and any(r["z"] >= DUPLICATE_Z for r in others)  # calibrated copies
     for row in payload["results"]:

@@ -137,10 +137,21 @@ def _truth(data: dict, tmp: Path = Path("/nonexistent")) -> GroundTruth:
     return parse_truth(data, root=tmp, name="t")
 
 
-GROUPS = {"groups": {"A": ["a0", "a1", "a2", "a3"], "B": ["b0", "b1", "b2", "b3"]},
-          "distractors": ["d"]}  # fmt: skip
-GROUP_ANGLES = {"a0": 0, "a1": 4, "a2": 10, "d": 30, "a3": 40, "b3": 62, "b0": 100, "b1": 104,
-                "b2": 110}  # fmt: skip
+GROUPS = {
+    "groups": {"A": ["a0", "a1", "a2", "a3"], "B": ["b0", "b1", "b2", "b3"]},
+    "distractors": ["d"],
+}
+GROUP_ANGLES = {
+    "a0": 0,
+    "a1": 4,
+    "a2": 10,
+    "d": 30,
+    "a3": 40,
+    "b3": 62,
+    "b0": 100,
+    "b1": 104,
+    "b2": 110,
+}
 
 
 def test_evaluate_groups_hand_computed() -> None:
@@ -165,10 +176,21 @@ def test_evaluate_labels_hand_computed() -> None:
     assert got["precision@10"] == pytest.approx(0.2)  # 2 relevant of 10 places
 
 
-CLUSTERS = {"clusters": {"o1": ["o1.jpg", "o1__crop.jpg", "o1__tiny.jpg"],
-                         "o2": ["o2.jpg", "o2__crop.jpg"]}, "distractors": ["d.jpg"]}  # fmt: skip
-CLUSTER_ANGLES = {"o1.jpg": 0, "o1__crop.jpg": 12, "o1__tiny.jpg": 50, "o2.jpg": 90,
-                  "o2__crop.jpg": 65, "d.jpg": 180}  # fmt: skip
+CLUSTERS = {
+    "clusters": {
+        "o1": ["o1.jpg", "o1__crop.jpg", "o1__tiny.jpg"],
+        "o2": ["o2.jpg", "o2__crop.jpg"],
+    },
+    "distractors": ["d.jpg"],
+}
+CLUSTER_ANGLES = {
+    "o1.jpg": 0,
+    "o1__crop.jpg": 12,
+    "o1__tiny.jpg": 50,
+    "o2.jpg": 90,
+    "o2__crop.jpg": 65,
+    "d.jpg": 180,
+}
 
 
 def test_evaluate_clusters_hand_computed() -> None:
@@ -176,8 +198,16 @@ def test_evaluate_clusters_hand_computed() -> None:
     threshold = math.cos(math.radians(39))
     ev = run_evaluation(names, x, _truth(CLUSTERS), threshold=threshold)
     got = ev.metrics
-    assert set(got) == {"map", "recall@1", "recall@5", "recall@10", "pair_ap", "pair_precision",
-                        "pair_recall", "recall_at_p99"}  # fmt: skip
+    assert set(got) == {
+        "map",
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "pair_ap",
+        "pair_precision",
+        "pair_recall",
+        "recall_at_p99",
+    }
     # Pairs by angle: 12 P, 15 N, 25 P, 38 P, 40 N, 50 P, ... (4 positives).
     assert got["pair_ap"] == pytest.approx((1 + 2 / 3 + 3 / 4 + 4 / 6) / 4)
     assert (got["pair_precision"], got["pair_recall"]) == (pytest.approx(0.75), 0.75)
@@ -300,9 +330,17 @@ def test_cli_eval_json(data_dir: Path, models_dir: Path, tmp_path: Path) -> None
     from cli.main import cli
 
     folder = data_dir / "ukbench_subset" / "images"
-    args = ["--model-path", str(models_dir), "eval", str(folder), "--truth",
-            str(data_dir / "ukbench_subset" / "ground_truth.json"), "--json",
-            "--plot", str(tmp_path / "pr.png")]  # fmt: skip
+    args = [
+        "--model-path",
+        str(models_dir),
+        "eval",
+        str(folder),
+        "--truth",
+        str(data_dir / "ukbench_subset" / "ground_truth.json"),
+        "--json",
+        "--plot",
+        str(tmp_path / "pr.png"),
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)

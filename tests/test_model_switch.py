@@ -72,16 +72,18 @@ def _assert_finds_itself(url: str, image_id: int, photo: Path) -> None:
     assert matches.get(image_id) == "exact", lookup.json()
 
 
-def test_reindex_while_serving_never_mixes_models(tmp_path: Path, data_dir: Path,
-                                                   models_dir: Path) -> None:  # fmt: skip
+def test_reindex_while_serving_never_mixes_models(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
     photos = tmp_path / "photos"
     photos.mkdir()
     sources = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:40]
     for src in sources:
         shutil.copyfile(src, photos / src.name)
     library = tmp_path / "lib"
-    made = run_cli(library, models_dir, "index", "--no-progress", "--descriptor", "whiten=off",
-                   str(photos))  # fmt: skip
+    made = run_cli(
+        library, models_dir, "index", "--no-progress", "--descriptor", "whiten=off", str(photos)
+    )
     assert made.returncode == 0, made.stderr
     probe = photos / sources[5].name
 
@@ -97,8 +99,18 @@ def test_reindex_while_serving_never_mixes_models(tmp_path: Path, data_dir: Path
         _assert_finds_itself(url, image_id, probe)
 
         # 2. a switch in progress (the re-index is stopped half-way): 503 "reindexing"
-        back = start_cli(library, models_dir, "reindex", "--model", "mobilenet_v3_small_100",
-                         "--no-progress", "--workers", "1", "--batch-size", "1")  # fmt: skip
+        back = start_cli(
+            library,
+            models_dir,
+            "reindex",
+            "--model",
+            "mobilenet_v3_small_100",
+            "--no-progress",
+            "--workers",
+            "1",
+            "--batch-size",
+            "1",
+        )
         try:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and back.poll() is None:

@@ -26,12 +26,15 @@ def model(models_dir: Path) -> OnnxModel:
 @pytest.fixture(scope="module")
 def val_photos(model: OnnxModel, data_dir: Path) -> dict[str, list[DecodedImage]]:
     root = data_dir / "hymenoptera/images/val"
-    return {label: [model.load(p) for p in sorted((root / folder).iterdir())]
-            for label, folder in (("ant", "ants"), ("bee", "bees"))}
+    return {
+        label: [model.load(p) for p in sorted((root / folder).iterdir())]
+        for label, folder in (("ant", "ants"), ("bee", "bees"))
+    }
 
 
-def metrics(model: OnnxModel, photos: dict[str, list[DecodedImage]], preprocess: Preprocess
-            ) -> dict[str, float]:
+def metrics(
+    model: OnnxModel, photos: dict[str, list[DecodedImage]], preprocess: Preprocess
+) -> dict[str, float]:
     """Top-5 hit rate per class and the mean true-class log-probability."""
     assert model.labels is not None
     out: dict[str, float] = {}
@@ -75,8 +78,9 @@ def test_preprocessing_bugs_fall_below_the_bar(model: OnnxModel, val_photos) -> 
     def no_centre_crop(d: DecodedImage) -> np.ndarray:
         return np.asarray(d.image.resize(model.input_size, Image.Resampling.BILINEAR))
 
-    results = {fn.__name__: metrics(model, val_photos, fn)
-               for fn in (bgr, half_range, no_centre_crop)}
+    results = {
+        fn.__name__: metrics(model, val_photos, fn) for fn in (bgr, half_range, no_centre_crop)
+    }
     for name, m in results.items():
         assert not passes(m), (name, m)
     # Colour order and value range already break the top-5 rate itself; a missing centre

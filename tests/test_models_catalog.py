@@ -26,35 +26,34 @@ from models import (
 )
 
 README_SHA = {
-    "mobilenet_v3_small_100_224.onnx":
-        "417354d0e54b7d7cf060d2ff342ae52b5aa600e7c8b14125c569ac3e862ec054",
-    "mobilenet_v3_small_100_224_int8.onnx":
-        "3b7c2f7b952bf6adf58dacfc112fdfd501a88b818cfc6cbc3062038e44d466de",
-    "mobilenet_v3_small_075_224_embedder.onnx":
-        "20c45f53401cc8fbad7c744be73ed5361252d0d1fbcec62eb4e142581b28e136",
-    "imagenet_labels_1001.txt":
-        "bc08491a85c0d6c193223b92305c7a52b2b1346fd3650680a1d8255135656569",
+    "mobilenet_v3_small_100_224.onnx": "417354d0e54b7d7cf060d2ff342ae52b5aa600e7c8b14125c569ac3e862ec054",  # noqa: E501 (a sha256 is one word)
+    "mobilenet_v3_small_100_224_int8.onnx": "3b7c2f7b952bf6adf58dacfc112fdfd501a88b818cfc6cbc3062038e44d466de",  # noqa: E501 (a sha256 is one word)
+    "mobilenet_v3_small_075_224_embedder.onnx": "20c45f53401cc8fbad7c744be73ed5361252d0d1fbcec62eb4e142581b28e136",  # noqa: E501 (a sha256 is one word)
+    "imagenet_labels_1001.txt": "bc08491a85c0d6c193223b92305c7a52b2b1346fd3650680a1d8255135656569",
 }
 
 
 @pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-                  ) -> None:
+def private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
 
 
 def test_builtin_catalog_matches_the_models_readme() -> None:
     catalog = builtin_catalog()
     assert next(iter(catalog)) == DEFAULT_MODEL_NAME
-    assert set(catalog) == {"mobilenet_v3_small_100", "mobilenet_v3_small_100_int8",
-                            "mobilenet_v3_small_075"}
+    assert set(catalog) == {
+        "mobilenet_v3_small_100",
+        "mobilenet_v3_small_100_int8",
+        "mobilenet_v3_small_075",
+    }
     for spec in catalog.values():
         assert README_SHA[spec.file] == spec.sha256
         if spec.labels_file:
             assert README_SHA[spec.labels_file] == spec.labels_sha256
     default = catalog[DEFAULT_MODEL_NAME]
-    assert (default.input_dtype, default.input_range, default.layout) == ("uint8", (0, 255),
-                                                                          "NHWC")
+    assert (default.input_dtype, default.input_range, default.layout) == ("uint8", (0, 255), "NHWC")
     assert default.crop_fraction == 0.875 and default.output_normalized
     mediapipe = catalog["mobilenet_v3_small_075"]
     assert (mediapipe.input_dtype, mediapipe.input_range) == ("float32", (0.0, 1.0))
@@ -103,7 +102,8 @@ def test_wrong_sha256_is_refused_with_details(models_dir: Path, tmp_path: Path) 
 
 def test_wrong_labels_file_is_refused(models_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "mobilenet_v3_small_100_224.onnx").symlink_to(
-        models_dir / "mobilenet_v3_small_100_224.onnx")
+        models_dir / "mobilenet_v3_small_100_224.onnx"
+    )
     (tmp_path / "imagenet_labels_1001.txt").write_text("background\nsomething\n")
     with pytest.raises(ModelChecksumError, match=r"imagenet_labels_1001\.txt"):
         locate_model(DEFAULT_MODEL_NAME, [tmp_path])
@@ -127,25 +127,36 @@ def test_sha256_cache_by_path_size_mtime(tmp_path: Path) -> None:
 def test_user_model_spec(models_dir: Path, tmp_path: Path) -> None:
     target = models_dir / "mobilenet_v3_small_075_224_embedder.onnx"
     spec = {
-        "name": "my_embedder", "file": str(target), "sha256": README_SHA[target.name],
-        "input_dtype": "float32", "input_range": [0.0, 1.0], "size": [224, 224],
-        "crop_fraction": 1.0, "embedding_output": "embedding", "output_normalized": False,
-        "dimension": 1024, "obtain": "my own conversion",
+        "name": "my_embedder",
+        "file": str(target),
+        "sha256": README_SHA[target.name],
+        "input_dtype": "float32",
+        "input_range": [0.0, 1.0],
+        "size": [224, 224],
+        "crop_fraction": 1.0,
+        "embedding_output": "embedding",
+        "output_normalized": False,
+        "dimension": 1024,
+        "obtain": "my own conversion",
     }
     (tmp_path / "my_embedder.model.json").write_text(json.dumps(spec))
     assert "my_embedder" in available_models([tmp_path])
     located = locate_model("my_embedder", [tmp_path])
     assert located.verified and located.path == target
-    with ImageEmbedder(ImageEmbedderOptions(model="my_embedder", model_path=[tmp_path])) as mine, \
-            ImageEmbedder(ImageEmbedderOptions(model="mobilenet_v3_small_075",
-                                               model_path=[models_dir])) as ref:
+    with (
+        ImageEmbedder(ImageEmbedderOptions(model="my_embedder", model_path=[tmp_path])) as mine,
+        ImageEmbedder(
+            ImageEmbedderOptions(model="mobilenet_v3_small_075", model_path=[models_dir])
+        ) as ref,
+    ):
         frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
         a = mine.embed(frame).embeddings[0].embedding
         b = ref.embed(frame).embeddings[0].embedding
     assert np.allclose(a, b, atol=1e-5)
 
-    (tmp_path / "broken.model.json").write_text(json.dumps({**spec, "name": "broken",
-                                                            "input_dtype": "int64"}))
+    (tmp_path / "broken.model.json").write_text(
+        json.dumps({**spec, "name": "broken", "input_dtype": "int64"})
+    )
     with pytest.raises(ModelSpecError, match="input_dtype"):
         locate_model("broken", [tmp_path])
     assert "broken" not in available_models([tmp_path])  # listed models stay usable

@@ -72,8 +72,12 @@ def png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-            + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+        + chunk(b"IEND", b"")
+    )
 
 
 def upright(photo: Path) -> Image.Image:
@@ -84,8 +88,9 @@ def upright(photo: Path) -> Image.Image:
 # ---------------------------------------------------------------------------- hostile files
 
 
-def test_hostile_directory_one_error_per_bad_file(model: OnnxModel, photo: Path,
-                                                  tmp_path: Path) -> None:
+def test_hostile_directory_one_error_per_bad_file(
+    model: OnnxModel, photo: Path, tmp_path: Path
+) -> None:
     good = upright(photo)
     data = photo.read_bytes()
     files = {
@@ -225,14 +230,18 @@ def test_array_file_object_and_bytes_agree(model: OnnxModel, photo: Path) -> Non
 
 
 @pytest.mark.parametrize("orientation", [2, 3, 4, 5, 6, 7, 8])
-def test_exif_orientation_matches_upright(model: OnnxModel, photo: Path,
-                                          orientation: int) -> None:
+def test_exif_orientation_matches_upright(model: OnnxModel, photo: Path, orientation: int) -> None:
     up = upright(photo)
     # The stored pixels are what a camera writes; the tag says how to turn them upright.
-    inverse = {2: [Image.Transpose.FLIP_LEFT_RIGHT], 3: [Image.Transpose.ROTATE_180],
-               4: [Image.Transpose.FLIP_TOP_BOTTOM], 5: [Image.Transpose.TRANSPOSE],
-               6: [Image.Transpose.ROTATE_90], 7: [Image.Transpose.TRANSVERSE],
-               8: [Image.Transpose.ROTATE_270]}[orientation]
+    inverse = {
+        2: [Image.Transpose.FLIP_LEFT_RIGHT],
+        3: [Image.Transpose.ROTATE_180],
+        4: [Image.Transpose.FLIP_TOP_BOTTOM],
+        5: [Image.Transpose.TRANSPOSE],
+        6: [Image.Transpose.ROTATE_90],
+        7: [Image.Transpose.TRANSVERSE],
+        8: [Image.Transpose.ROTATE_270],
+    }[orientation]
     stored = up
     for method in inverse:
         stored = stored.transpose(method)
@@ -261,8 +270,7 @@ def test_rotation_degrees_is_clockwise(photo: Path) -> None:
 # ---------------------------------------------------------------------------- draft / ROI
 
 
-def test_draft_decode_of_12mp_jpeg_matches_full_decode(model: OnnxModel, big_jpeg: Path
-                                                       ) -> None:
+def test_draft_decode_of_12mp_jpeg_matches_full_decode(model: OnnxModel, big_jpeg: Path) -> None:
     drafted = model.load(big_jpeg)
     assert drafted.reduced and (drafted.width, drafted.height) == (4000, 3000)
     # The smallest DCT scale (1/8) that still keeps the model input over the centre crop.
@@ -275,8 +283,11 @@ def test_draft_decode_of_12mp_jpeg_matches_full_decode(model: OnnxModel, big_jpe
 
 def test_roi_equals_precropped_image(model: OnnxModel, photo: Path) -> None:
     full = upright(photo)
-    for roi in (RegionOfInterest(0.2, 0.1, 0.7, 0.8), parse_roi("px:10,20,300,260"),
-                RegionOfInterest(0.0, 0.5, 0.5, 1.0)):
+    for roi in (
+        RegionOfInterest(0.2, 0.1, 0.7, 0.8),
+        parse_roi("px:10,20,300,260"),
+        RegionOfInterest(0.0, 0.5, 0.5, 1.0),
+    ):
         box = roi.to_box(full.width, full.height)
         precropped = embed(model, full.crop(box))
         assert cos(embed(model, photo, roi), precropped) >= 0.999
@@ -298,8 +309,17 @@ def test_roi_parsing_and_errors(model: OnnxModel, photo: Path) -> None:
     assert not pixels.normalized and pixels.to_box(640, 480) == (10, 20, 300, 200)
     assert pixels.text() == "px:10,20,300,200" and parse_roi(pixels.text()) == pixels
     assert RegionOfInterest(0.5, 0.5, 1.0, 1.0).to_box(100, 80) == (50, 40, 100, 80)
-    for bad in ("1,2,3", "a,b,c,d", "0.5,0.5,0.4,0.9", "0,0,0,0", "10,10,10,20",
-                "0,0,1.5,1", "-0.1,0,1,1", "px:-1,0,10,10", "px:5,5,5,9"):
+    for bad in (
+        "1,2,3",
+        "a,b,c,d",
+        "0.5,0.5,0.4,0.9",
+        "0,0,0,0",
+        "10,10,10,20",
+        "0,0,1.5,1",
+        "-0.1,0,1,1",
+        "px:-1,0,10,10",
+        "px:5,5,5,9",
+    ):
         with pytest.raises(RoiError):
             parse_roi(bad)
     with pytest.raises(RoiError):

@@ -25,9 +25,11 @@ def served(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir:
 def test_a_chunked_upload_over_the_limit_gets_json_413(served) -> None:  # type: ignore[no-untyped-def]
     host, port = served.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=60) as conn:
-        conn.sendall(b"POST /api/v1/search HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     b"Content-Type: multipart/form-data; boundary=b\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+        conn.sendall(
+            b"POST /api/v1/search HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
         chunk = b"x" * (1024 * 1024)
         for _ in range(66):  # just over waitress's limit (2 x 32 MiB + slack), then wait
             conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))

@@ -46,16 +46,27 @@ def test_config_parse_and_describe() -> None:
 def test_stored_rows_and_query_rows_follow_the_options() -> None:
     rng = np.random.default_rng(0)
     v = unit(rng.normal(size=(6, 8)))
-    images = [StoredImage(v[0]), StoredImage(v[1], frame=v[2]),
-              StoredImage(v[3], frame=v[4], frame_dominant=True)]  # fmt: skip
+    images = [
+        StoredImage(v[0]),
+        StoredImage(v[1], frame=v[2]),
+        StoredImage(v[3], frame=v[4], frame_dominant=True),
+    ]
     rows, owner = Descriptor(DescriptorConfig()).stored_rows(images)
     assert owner.tolist() == [0, 1, 1, 2]  # the dominated whole image is not searched
     assert np.allclose(rows, v[[0, 1, 2, 4]])
     rows, owner = Descriptor(DescriptorConfig.plain()).stored_rows(images)
     assert owner.tolist() == [0, 1, 2] and np.allclose(rows, v[[0, 1, 3]])
 
-    names = ("full", "full@90", "full@180", "full@270", "frame", "frame@90", "frame@180",
-             "frame@270")  # fmt: skip
+    names = (
+        "full",
+        "full@90",
+        "full@180",
+        "full@270",
+        "frame",
+        "frame@90",
+        "frame@180",
+        "frame@270",
+    )
     views = unit(rng.normal(size=(8, 8)))
     d = Descriptor(DescriptorConfig(rotations=2))
     assert np.allclose(d.query_rows(views, names), views[[0, 2, 4, 6]])
@@ -86,8 +97,7 @@ def test_rank_scores_gate_labels_off_for_copies() -> None:
 
 def test_label_vectors_and_similarity() -> None:
     vocab: dict[str, int] = {}
-    lv = label_vectors([[("bee", 0.64), ("fly", 0.16)], [("bee", 0.25), ("ant", 0.25)], []],
-                       vocab)  # fmt: skip
+    lv = label_vectors([[("bee", 0.64), ("fly", 0.16)], [("bee", 0.25), ("ant", 0.25)], []], vocab)
     assert set(vocab) == {"bee", "fly", "ant"}
     sim = lv @ lv.T
     assert sim[0, 0] == pytest.approx(1.0) and sim[2, 2] == 0.0
@@ -156,8 +166,9 @@ def test_whitening_storage_and_errors() -> None:
 
 def test_small_libraries_keep_the_plain_space() -> None:
     with pytest.raises(WhiteningError, match="keeps the plain embedding"):
-        wmod.learn_from_images([], lambda imgs: np.zeros((len(imgs), 4)),
-                               np.zeros((wmod.MIN_IMAGES - 1, 4)))  # fmt: skip
+        wmod.learn_from_images(
+            [], lambda imgs: np.zeros((len(imgs), 4)), np.zeros((wmod.MIN_IMAGES - 1, 4))
+        )
 
 
 def test_augment_is_seeded_and_varied(data_dir: Path) -> None:
@@ -176,8 +187,7 @@ def test_training_pairs_on_real_photos(data_dir: Path, models_dir: Path) -> None
     model = open_model(None, [models_dir], threads=1)
     paths = sorted((data_dir / "hymenoptera/images/val/bees").glob("*.jpg"))[:12]
     images = [model.load(p).image.convert("RGB") for p in paths]
-    anchors, positives = wmod.training_pairs(images, model.embed_images, edits_per_image=3,
-                                             batch=5)  # fmt: skip
+    anchors, positives = wmod.training_pairs(images, model.embed_images, edits_per_image=3, batch=5)
     assert anchors.shape == positives.shape == (36, model.dimension)
     assert np.allclose(anchors[0], anchors[2]) and not np.allclose(anchors[0], anchors[3])
     cos = (anchors * positives).sum(1)
@@ -202,8 +212,9 @@ def test_expansion_chains_sure_copies_only() -> None:
     graph5[4, 0] = graph5[0, 4] = 0.6
     one = Descriptor(DescriptorConfig(expand=1), calibration=cal).expand(with_self, graph5)
     assert one[0, 2] == pytest.approx(0.6 - 0.01 * 0.95)
-    assert np.array_equal(Descriptor(DescriptorConfig(expand=0), calibration=cal)
-                          .expand(copy, graph), copy)  # fmt: skip
+    assert np.array_equal(
+        Descriptor(DescriptorConfig(expand=0), calibration=cal).expand(copy, graph), copy
+    )
     assert DescriptorConfig.parse("expand=5").expand == 5
     with pytest.raises(DescriptorError):
         DescriptorConfig(expand=-1)

@@ -135,8 +135,9 @@ def test_query_scorer_ranks_like_the_evaluation(hard_set, model) -> None:
         best = np.argsort(-(query @ rows.T), axis=1)[:, : min(k, len(rows))]
         return owner[best]
 
-    scorer = QueryScorer(descriptor, neighbours,
-                         lambda ids: {i: prepared.files[i].stored for i in ids})  # fmt: skip
+    scorer = QueryScorer(
+        descriptor, neighbours, lambda ids: {i: prepared.files[i].stored for i in ids}
+    )
     expanded = 0
     for q, f in enumerate(prepared.files):
         query = descriptor.query_rows(f.views, f.names, f.stored.frame_dominant)

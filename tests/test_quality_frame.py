@@ -21,8 +21,9 @@ def photos(data_dir: Path) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def analyzer(models_dir: Path):
-    with ImageAnalyzer(open_model(None, [models_dir], threads=1), decode_workers=0,
-                       frames=True) as an:  # fmt: skip
+    with ImageAnalyzer(
+        open_model(None, [models_dir], threads=1), decode_workers=0, frames=True
+    ) as an:
         yield an
 
 
@@ -50,8 +51,9 @@ def caption(photo: Image.Image) -> Image.Image:
     draw = ImageDraw.Draw(out)
     font = ImageFont.load_default(size=bar // 2)
     draw.text((photo.width / 2, bar / 2), "when you see it", fill=(0, 0, 0), font=font, anchor="mm")
-    draw.text((photo.width / 2, photo.height + 1.5 * bar), "wow", fill=(0, 0, 0), font=font,
-              anchor="mm")  # fmt: skip
+    draw.text(
+        (photo.width / 2, photo.height + 1.5 * bar), "wow", fill=(0, 0, 0), font=font, anchor="mm"
+    )
     return out
 
 
@@ -94,8 +96,7 @@ def test_shrunk_screenshot_frame_is_found(photos: list[Path], side: int, quality
         photo = im.convert("RGB")
     shot = screenshot(photo)
     h = round(photo.height * 420 / photo.width)
-    thumb = _jpeg(shot.resize((side, round(side * 800 / 1280)), Image.Resampling.LANCZOS),
-                  quality)  # fmt: skip
+    thumb = _jpeg(shot.resize((side, round(side * 800 / 1280)), Image.Resampling.LANCZOS), quality)
     box = find_content_box(thumb)
     assert box is not None and box.dominant
     assert iou(box, (700 / 1280, 200 / 800, 1120 / 1280, (200 + h) / 800)) > 0.5, box
@@ -162,8 +163,9 @@ def test_pixel_box_is_never_empty() -> None:
     assert box.crop(Image.new("RGB", (10, 10))).size == (right - left, bottom - top)
 
 
-def test_index_side_frame_vector_matches_the_original(analyzer: ImageAnalyzer,
-                                                      photos: list[Path]) -> None:
+def test_index_side_frame_vector_matches_the_original(
+    analyzer: ImageAnalyzer, photos: list[Path]
+) -> None:
     with Image.open(photos[2]) as im:
         photo = im.convert("RGB")
     shot, plain = analyzer.analyze_batch([screenshot(photo), photo])

@@ -58,14 +58,23 @@ def test_fifos_devices_and_huge_files_are_refused_at_once(
         assert "Traceback" not in output and len(done.stderr.strip().splitlines()) == 1, output
 
 
-def test_index_refuses_them_the_same_way(library: Path, models_dir: Path, tmp_path: Path,
-                                         data_dir: Path) -> None:  # fmt: skip
+def test_index_refuses_them_the_same_way(
+    library: Path, models_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
     folder = tmp_path / "mixed"
     _hostile(folder)
     good = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[10]
     shutil.copyfile(good, folder / good.name)
-    done = run_cli(tmp_path / "lib", models_dir, "index", "--no-progress", "--json",
-                   str(folder), timeout=120, max_memory=CAP)  # fmt: skip
+    done = run_cli(
+        tmp_path / "lib",
+        models_dir,
+        "index",
+        "--no-progress",
+        "--json",
+        str(folder),
+        timeout=120,
+        max_memory=CAP,
+    )
     assert done.returncode == 0, done.stderr
     assert '"added": 1' in done.stdout and "Traceback" not in done.stderr
     assert "file_too_large" in done.stdout, done.stdout

@@ -22,8 +22,9 @@ def get(url: str) -> tuple[int, str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def relative_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path,
-                     models_dir: Path) -> tuple[Path, list[int]]:  # fmt: skip
+def relative_library(
+    tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path
+) -> tuple[Path, list[int]]:
     """A folder holding photos/ and the default ./imgsearch-library, indexed by the CLI run
     from that folder with relative paths only; returns (folder, image ids)."""
     cwd = tmp_path_factory.mktemp("relative")

@@ -25,15 +25,18 @@ def _slow_connections(port: int) -> list[socket.socket]:
         if n < SLOW_HEADERS:
             conn.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         else:
-            conn.sendall(b"POST /api/v1/search HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                         b"Content-Type: multipart/form-data; boundary=x\r\n"
-                         b"Content-Length: 1000000\r\n\r\n--x\r\n")  # fmt: skip
+            conn.sendall(
+                b"POST /api/v1/search HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: multipart/form-data; boundary=x\r\n"
+                b"Content-Length: 1000000\r\n\r\n--x\r\n"
+            )
         held.append(conn)
     return held
 
 
-def test_slow_clients_do_not_block_other_requests(tmp_path: Path, data_dir: Path,
-                                                  models_dir: Path) -> None:  # fmt: skip
+def test_slow_clients_do_not_block_other_requests(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
     photos = tmp_path / "photos"
     photos.mkdir()
     for src in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:3]:
@@ -52,8 +55,9 @@ def test_slow_clients_do_not_block_other_requests(tmp_path: Path, data_dir: Path
                 answer = requests.get(f"{served.url}/api/v1/stats", timeout=10)
                 assert answer.status_code == 200
                 assert time.monotonic() - started < 5
-                search = requests.post(f"{served.url}/api/v1/search",
-                                       data={"image_id": "1", "k": "2"}, timeout=10)  # fmt: skip
+                search = requests.post(
+                    f"{served.url}/api/v1/search", data={"image_id": "1", "k": "2"}, timeout=10
+                )
                 assert search.status_code == 200
         finally:
             for conn in held:

@@ -34,9 +34,14 @@ def store(tmp_path: Path) -> Store:
 
 def upsert(collection_id: int, rel: str, vector: np.ndarray | None, **kw: object) -> ImageUpsert:
     return ImageUpsert(
-        collection_id=collection_id, rel_path=rel, file_size=10, mtime_ns=1, sha256=rel * 2,
-        vector=vector, **kw,
-    )  # fmt: skip
+        collection_id=collection_id,
+        rel_path=rel,
+        file_size=10,
+        mtime_ns=1,
+        sha256=rel * 2,
+        vector=vector,
+        **kw,
+    )
 
 
 def test_upgrade_from_empty_matches_the_orm_schema(tmp_path: Path) -> None:

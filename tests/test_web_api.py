@@ -141,8 +141,11 @@ def test_a_pair_scores_the_same_whichever_way_it_is_asked(client, weblib, ids):
 
     def by(response) -> dict[int, tuple]:
         assert response.status_code == 200, response.data[:300]
-        return {r["id"]: (r["score"], r["copy_score"], r["z"], r["duplicate"])
-                for r in response.get_json()["results"] if r["id"] != image_id}  # fmt: skip
+        return {
+            r["id"]: (r["score"], r["copy_score"], r["z"], r["duplicate"])
+            for r in response.get_json()["results"]
+            if r["id"] != image_id
+        }
 
     uploaded = by(upload(client, path, k=14))
     by_id = by(client.post(f"{API}/search", data={"image_id": image_id, "k": "14"}))
@@ -153,8 +156,10 @@ def test_a_pair_scores_the_same_whichever_way_it_is_asked(client, weblib, ids):
         assert by_id[other] == pytest.approx(values, abs=2e-6), other
     page = client.get(f"/images/{image_id}").get_data(as_text=True)
     cards = page.split('<li class="card')[1:]
-    shown = [re.search(r'href="/images/(\d+)".*?title="Score (\d\.\d{4})', card, re.S).groups()
-             for card in cards]  # fmt: skip
+    shown = [
+        re.search(r'href="/images/(\d+)".*?title="Score (\d\.\d{4})', card, re.S).groups()
+        for card in cards
+    ]
     assert len(shown) >= 10
     for other, score in shown:
         assert score == f"{similar[int(other)][0]:.4f}"
@@ -165,8 +170,12 @@ def test_label_lists_name_each_label_once(client, weblib, ids):
     augly = weblib.extra / AUGLY_NAME
     results = upload(client, augly, k=20).get_json()["results"]
     lists = [[label["name"] for label in r["labels"]] for r in results]
-    lists.append([label["name"] for label in client.get(f"{API}/images/{ids[AUGLY_NAME]}")
-                  .get_json()["labels"]])  # fmt: skip
+    lists.append(
+        [
+            label["name"]
+            for label in client.get(f"{API}/images/{ids[AUGLY_NAME]}").get_json()["labels"]
+        ]
+    )
     assert any("maillot" in names for names in lists)
     for names in lists:
         assert len(names) == len(set(names)), names
@@ -177,7 +186,8 @@ def test_labels_and_the_library_come_in_pages(client):
     second = client.get(f"{API}/labels?q=a&k=5&page=2").get_json()
     assert len(whole) == 10 and second["page"] == 2
     assert [(r["id"], r["rank"]) for r in second["results"]] == [
-        (r["id"], r["rank"]) for r in whole[5:]]  # fmt: skip
+        (r["id"], r["rank"]) for r in whole[5:]
+    ]
     listed = client.get(f"{API}/images?per_page=7&page=2").get_json()
     first = client.get(f"{API}/images?per_page=14").get_json()
     assert listed["total"] == first["total"] >= 14 and listed["pages"] == -(-listed["total"] // 7)
@@ -227,7 +237,8 @@ def test_roi_in_pixels_is_the_same_box_as_in_fractions(client, weblib):
     assert pixels["query"]["roi_units"] == "px"
     assert fractions["query"]["roi_units"] == "fraction"
     assert [(r["id"], r["score"]) for r in pixels["results"]] == [
-        (r["id"], r["score"]) for r in fractions["results"]]  # fmt: skip
+        (r["id"], r["score"]) for r in fractions["results"]
+    ]
 
 
 def test_missing_image_is_400(client):
@@ -254,20 +265,27 @@ def test_decompression_bomb_is_refused(client):
 
 
 def test_too_large_upload_is_413(weblib, app):
-    small = create_app(replace(weblib.settings, max_upload_bytes=50_000),
-                       app.extensions["imgsearch"].get())  # fmt: skip
+    small = create_app(
+        replace(weblib.settings, max_upload_bytes=50_000), app.extensions["imgsearch"].get()
+    )
     response = upload(small.test_client(), weblib.query_photo)
     error = assert_error(response, 413, "too_large")
     assert "limit" in error["message"]
     # The HTML form says so too, in the page.
-    page = small.test_client().post("/search", data={"image": (io.BytesIO(b"x" * 200_000),
-                                                               "big.jpg")})  # fmt: skip
+    page = small.test_client().post(
+        "/search", data={"image": (io.BytesIO(b"x" * 200_000), "big.jpg")}
+    )
     assert page.status_code == 413 and b"too large" in page.data.lower()
 
 
 def test_unknown_ids_are_404(client):
-    for url in ("/images/999999", "/images/999999/similar", "/images/999999/thumbnail",
-                "/images/999999/file", "/images/0/file"):  # fmt: skip
+    for url in (
+        "/images/999999",
+        "/images/999999/similar",
+        "/images/999999/thumbnail",
+        "/images/999999/file",
+        "/images/0/file",
+    ):
         assert_error(client.get(API + url), 404)
     assert_error(client.post(f"{API}/search", data={"image_id": "999999"}), 404)
     assert_error(client.get(f"{API}/nothing-here"), 404)
@@ -323,8 +341,10 @@ def test_no_library_yet_is_503_then_picked_up(tmp_path, weblib, data_dir):
 def test_running_app_serves_the_new_generation(tmp_path, weblib, data_dir):
     images = data_dir / "ukbench_subset" / "images"
     first, later = tmp_path / "first", tmp_path / "later"
-    for folder, names in ((first, ["ukbench00008.jpg", "ukbench00012.jpg"]),
-                          (later, ["ukbench00020.jpg"])):  # fmt: skip
+    for folder, names in (
+        (first, ["ukbench00008.jpg", "ukbench00012.jpg"]),
+        (later, ["ukbench00020.jpg"]),
+    ):
         folder.mkdir()
         for name in names:
             shutil.copy2(images / name, folder / name)
@@ -442,8 +462,9 @@ def test_labels_and_stats(client, weblib):
     assert bees["q"] == "bee" and bees["results"]
     assert all(h["label"] and "bee" in h["label"] for h in bees["results"])
     # Label hits are no image comparison: no copy score, never a copy.
-    assert all(h["copy_score"] is None and h["z"] is None and not h["duplicate"]
-               for h in bees["results"])  # fmt: skip
+    assert all(
+        h["copy_score"] is None and h["z"] is None and not h["duplicate"] for h in bees["results"]
+    )
     assert any("bees_" in h["path"] for h in bees["results"])
     stats = client.get(f"{API}/stats").get_json()
     assert stats["images"] == 66 + EXTRA_OK and stats["failed"] == 1
@@ -474,7 +495,7 @@ def test_openapi_document(client, app):
         "/stats",
         "/labels",
     ):
-        assert path in documented  # fmt: skip
+        assert path in documented
     refs = re.findall(r'"\$ref": "#/components/schemas/(\w+)"', json.dumps(doc))
     assert refs and all(ref in doc["components"]["schemas"] for ref in refs)
     # Hits document their three scores; the score is the rank score min_score filters.
@@ -484,8 +505,11 @@ def test_openapi_document(client, app):
     assert "rank score" in hit["properties"]["score"]["description"]
     assert "background" in hit["properties"]["z"]["description"]
     assert f"z >= {DUPLICATE_Z:g}" in hit["properties"]["duplicate"]["description"]
-    min_score = next(p for p in doc["paths"]["/images/{image_id}/similar"]["get"]["parameters"]
-                     if p["name"] == "min_score")  # fmt: skip
+    min_score = next(
+        p
+        for p in doc["paths"]["/images/{image_id}/similar"]["get"]["parameters"]
+        if p["name"] == "min_score"
+    )
     assert "rank score" in min_score["description"]
     text = json.dumps(doc)
     assert "Cosine similarity, 1.0" not in text and "cosine 0." not in text

@@ -47,10 +47,22 @@ def weblib(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir:
 def server(weblib: WebLibrary) -> Iterator[str]:
     """`imgsearch serve --port 0` in a subprocess; yields its base URL."""
     command = [
-        sys.executable, "-u", "-c", "from cli.main import main; main()",
-        "--library", str(weblib.settings.library), "--model-path", str(weblib.models_dir),
-        "serve", "--host", "127.0.0.1", "--port", "0", "--threads", "4",
-    ]  # fmt: skip
+        sys.executable,
+        "-u",
+        "-c",
+        "from cli.main import main; main()",
+        "--library",
+        str(weblib.settings.library),
+        "--model-path",
+        str(weblib.models_dir),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--threads",
+        "4",
+    ]
     with serving(command, REPO, {**os.environ, "PYTHONPATH": str(REPO)}) as served:
         yield served.url
 
@@ -76,9 +88,11 @@ def drag_region(driver, canvas, frm=(0.2, 0.2), to=(0.8, 0.8)) -> None:
     start = (int((frm[0] - 0.5) * width), int((frm[1] - 0.5) * height))
     ActionChains(driver).move_to_element_with_offset(canvas, *start).click_and_hold().pause(
         0.1
-    ).move_by_offset(int((to[0] - frm[0]) * width * 0.5), int((to[1] - frm[1]) * height * 0.5)
-    ).move_by_offset(int((to[0] - frm[0]) * width * 0.5), int((to[1] - frm[1]) * height * 0.5)
-    ).release().perform()  # fmt: skip
+    ).move_by_offset(
+        int((to[0] - frm[0]) * width * 0.5), int((to[1] - frm[1]) * height * 0.5)
+    ).move_by_offset(
+        int((to[0] - frm[0]) * width * 0.5), int((to[1] - frm[1]) * height * 0.5)
+    ).release().perform()
 
 
 def all_images_loaded(driver, selector: str) -> bool:
@@ -96,9 +110,12 @@ def test_upload_region_search_and_image_page(browser, server, weblib, artifacts_
     assert not driver.find_elements(By.CSS_SELECTOR, ".notice")  # a library, not empty
     driver.find_element(By.ID, "image").send_keys(str(weblib.query_photo))
     canvas = wait(driver, ec.visibility_of_element_located((By.ID, "roi-canvas")))
-    wait(driver, lambda d: d.execute_script(
-        "const i = document.getElementById('preview-img'); return i.complete && i.naturalWidth;"
-    ))  # fmt: skip
+    wait(
+        driver,
+        lambda d: d.execute_script(
+            "const i = document.getElementById('preview-img'); return i.complete && i.naturalWidth;"
+        ),
+    )
     assert QUERY_NAME in driver.find_element(By.ID, "preview-name").text
 
     drag_region(driver, canvas, (0.2, 0.2), (0.8, 0.8))
@@ -153,9 +170,12 @@ def test_region_of_a_library_image_and_keyboard(browser, server):
     wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".image-title")))
     driver.find_element(By.PARTIAL_LINK_TEXT, "Search with a region").click()
     canvas = wait(driver, ec.visibility_of_element_located((By.ID, "roi-canvas")))
-    wait(driver, lambda d: d.execute_script(
-        "const i = document.getElementById('preview-img'); return i.complete && i.naturalWidth;"
-    ))  # fmt: skip
+    wait(
+        driver,
+        lambda d: d.execute_script(
+            "const i = document.getElementById('preview-img'); return i.complete && i.naturalWidth;"
+        ),
+    )
     assert driver.find_element(By.ID, "image-id").get_attribute("value").isdigit()
     # Keyboard: Enter on the focused canvas selects the middle, an arrow moves it, Esc clears.
     canvas.send_keys(Keys.ENTER)
@@ -216,8 +236,9 @@ def test_lookup_mode_shows_labelled_sections(browser, server, weblib, artifacts_
     calibrated = driver.find_element(By.ID, "threshold-calibrated")
     fixed = driver.find_element(By.ID, "threshold-fixed")
     assert roi.is_displayed() and not threshold.is_displayed()
-    driver.find_element(By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Find copies']]"
-                        ).click()  # fmt: skip
+    driver.find_element(
+        By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Find copies']]"
+    ).click()
     # Lookup mode: no region or k, a threshold instead; the form posts to /lookup.
     assert threshold.is_displayed() and not roi.is_displayed()
     assert not driver.find_element(By.ID, "k").is_displayed()
@@ -230,17 +251,23 @@ def test_lookup_mode_shows_labelled_sections(browser, server, weblib, artifacts_
     assert float(threshold.get_attribute("value")) == pytest.approx(float(default), abs=0.003)
     assert float(threshold.get_attribute("min")) <= 0.05
     driver.find_element(By.ID, "image").send_keys(str(weblib.ukbench / EDITED_ORIGINAL))
-    wait(driver, lambda d: d.execute_script(
-        "const i = document.getElementById('preview-img'); return i.complete && i.naturalWidth;"
-    ))  # fmt: skip
+    wait(
+        driver,
+        lambda d: d.execute_script(
+            "const i = document.getElementById('preview-img'); return i.complete && i.naturalWidth;"
+        ),
+    )
     assert not driver.find_element(By.ID, "roi-canvas").is_displayed()  # nothing to draw
     driver.find_element(By.ID, "submit").click()
     wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results .match-group")))
     headings = driver.find_elements(By.CSS_SELECTOR, "#results .match-group h3")
     titles = [" ".join(h.text.split()) for h in headings]  # title and count
     near_count = len(driver.find_elements(By.CSS_SELECTOR, ".match-group-near li.card"))
-    assert titles == ["Exact copies 2", f"Near-duplicates (calibrated, z ≥ 6) {near_count}",
-                      "Other similar images (z below 6) 5"]  # fmt: skip
+    assert titles == [
+        "Exact copies 2",
+        f"Near-duplicates (calibrated, z ≥ 6) {near_count}",
+        "Other similar images (z below 6) 5",
+    ]
     assert near_count >= 1
     head = driver.find_element(By.CSS_SELECTOR, "#results .results-head").text
     assert "calibrated: z ≥ 6" in head
@@ -248,8 +275,9 @@ def test_lookup_mode_shows_labelled_sections(browser, server, weblib, artifacts_
     assert exact[0].find_element(By.CLASS_NAME, "name").text == EDITED_ORIGINAL
     evidence = [evidence_of(c) for c in exact]
     assert evidence == ["same bytes (sha256)", "same pixels, other encoding"]
-    assert exact[1].find_element(By.CLASS_NAME, "name").get_attribute("title").endswith(
-        RESAVED_NAME)  # fmt: skip
+    assert (
+        exact[1].find_element(By.CLASS_NAME, "name").get_attribute("title").endswith(RESAVED_NAME)
+    )
     near = driver.find_element(By.CSS_SELECTOR, ".match-group-near li.card")
     assert near.find_element(By.CLASS_NAME, "name").text == "ukbench00120__resize.jpg"
     assert near.find_element(By.CLASS_NAME, "badge").text.lower() == "near-duplicate"
@@ -275,12 +303,19 @@ def test_lookup_mode_shows_labelled_sections(browser, server, weblib, artifacts_
     assert threshold.get_attribute("value") == "0.9"
     assert driver.find_element(By.ID, "threshold-out").text == "0.90"
     driver.find_element(By.ID, "submit").click()
-    wait(driver, lambda d: "threshold: copy score ≥ 0.90" in d.find_element(
-        By.CSS_SELECTOR, "#results .results-head").text)  # fmt: skip
+    wait(
+        driver,
+        lambda d: (
+            "threshold: copy score ≥ 0.90"
+            in d.find_element(By.CSS_SELECTOR, "#results .results-head").text
+        ),
+    )
     headings = driver.find_elements(By.CSS_SELECTOR, "#results .match-group h3")
     assert [" ".join(h.text.split()).rsplit(" ", 1)[0] for h in headings] == [
-        "Exact copies", "Near-duplicates (copy score ≥ 0.90)",
-        "Other similar images (copy score below 0.90)"]  # fmt: skip
+        "Exact copies",
+        "Near-duplicates (copy score ≥ 0.90)",
+        "Other similar images (copy score below 0.90)",
+    ]
     near = driver.find_element(By.CSS_SELECTOR, ".match-group-near li.card")
     assert re.fullmatch(r"copy score 0\.9\d\d ≥ 0\.90", evidence_of(near))
     # Choosing the calibrated decision again (keyboard too) puts the slider back.
@@ -288,16 +323,24 @@ def test_lookup_mode_shows_labelled_sections(browser, server, weblib, artifacts_
     assert calibrated.is_selected()
     assert float(threshold.get_attribute("value")) == pytest.approx(float(default), abs=0.003)
     # Back to similar images: the region can be drawn again on the same photo.
-    driver.find_element(By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Similar images']]"
-                        ).click()  # fmt: skip
+    driver.find_element(
+        By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Similar images']]"
+    ).click()
     canvas = wait(driver, ec.visibility_of_element_located((By.ID, "roi-canvas")))
     assert canvas.size["width"] > 100 and not roi.get_attribute("disabled")
     drag_region(driver, canvas, (0.25, 0.25), (0.75, 0.75))
     assert roi.get_attribute("value")
     driver.find_element(By.ID, "submit").click()
     # The lookup results stay on the page until the region search answers: wait for those.
-    wait(driver, lambda d: "region 0." in d.execute_script(
-        "return document.querySelector('#results .results-head')?.textContent || ''"))
+    wait(
+        driver,
+        lambda d: (
+            "region 0."
+            in d.execute_script(
+                "return document.querySelector('#results .results-head')?.textContent || ''"
+            )
+        ),
+    )
     assert severe_console_messages(driver) == []
 
 
@@ -307,8 +350,10 @@ def test_copy_badges_on_results_and_the_image_page(browser, server, weblib):
     driver.find_element(By.ID, "image").send_keys(str(weblib.ukbench / EDITED_ORIGINAL))
     driver.find_element(By.ID, "submit").click()
     wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card")))
-    cards = {c.find_element(By.CLASS_NAME, "name").text: c
-             for c in driver.find_elements(By.CSS_SELECTOR, "#results li.card")}  # fmt: skip
+    cards = {
+        c.find_element(By.CLASS_NAME, "name").text: c
+        for c in driver.find_elements(By.CSS_SELECTOR, "#results li.card")
+    }
 
     def badge(card) -> str:
         found = card.find_elements(By.CLASS_NAME, "badge")
@@ -326,8 +371,10 @@ def test_copy_badges_on_results_and_the_image_page(browser, server, weblib):
     # The image page's similar images: its PNG re-save is a copy too.
     cards[EDITED_ORIGINAL].find_element(By.TAG_NAME, "a").click()
     wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".image-title")))
-    similar = {c.find_element(By.CLASS_NAME, "name").text: c
-               for c in driver.find_elements(By.CSS_SELECTOR, ".similar li.card")}  # fmt: skip
+    similar = {
+        c.find_element(By.CLASS_NAME, "name").text: c
+        for c in driver.find_elements(By.CSS_SELECTOR, ".similar li.card")
+    }
     assert badge(similar[RESAVED_NAME]) == "copy"
     assert badge(similar["ukbench00120__resize.jpg"]) == "copy"
     assert severe_console_messages(driver) == []

@@ -33,7 +33,6 @@ KINDS = ("exact", "near", "similar")
 Z_EVIDENCE = r"copy score 0\.\d{3}: -?\d+\.\d sd above the library's background (>=|<) 6"
 
 
-
 def lookup(client, path: Path | None = None, data: bytes | None = None, **fields):  # type: ignore[no-untyped-def]
     return upload(client, path, data, url=LOOKUP, **fields)
 
@@ -65,13 +64,17 @@ def check_shape(body: dict, *, grouped: bool = True) -> None:
         if calibrated:  # the calibrated decision, and the copy score it stands for
             assert r["duplicate"] is near and (r["z"] >= DUPLICATE_Z) is near, r
             assert re.fullmatch(Z_EVIDENCE, r["evidence"]), r["evidence"]
-            assert (r["copy_score"] >= threshold - 1e-3) if near else (
-                r["copy_score"] < threshold + 1e-3)  # fmt: skip
+            assert (
+                (r["copy_score"] >= threshold - 1e-3)
+                if near
+                else (r["copy_score"] < threshold + 1e-3)
+            )
         else:
             assert (r["copy_score"] >= threshold) is near, r
             sign = ">=" if near else "<"
-            assert re.fullmatch(rf"copy score \d\.\d{{3}} {sign} threshold \d\.\d\d\d?\d?",
-                                r["evidence"]), r["evidence"]  # fmt: skip
+            assert re.fullmatch(
+                rf"copy score \d\.\d{{3}} {sign} threshold \d\.\d\d\d?\d?", r["evidence"]
+            ), r["evidence"]
 
 
 # -- the API ----------------------------------------------------------------------------------
@@ -95,8 +98,9 @@ def test_a_library_photo_is_found_as_exact_copies_first(client, weblib, app):
     assert "ukbench00120__resize.jpg" in names(results, "near")
     resized = results[2]
     assert Path(resized["path"]).name == "ukbench00120__resize.jpg", names(results, "near")
-    assert re.fullmatch(r"copy score 0\.9\d\d: \d\.\d sd above the library's background >= 6",
-                        resized["evidence"]), resized["evidence"]  # fmt: skip
+    assert re.fullmatch(
+        r"copy score 0\.9\d\d: \d\.\d sd above the library's background >= 6", resized["evidence"]
+    ), resized["evidence"]
     assert resized["duplicate"] is True and resized["z"] >= DUPLICATE_Z
     assert resized["copy_score"] < 0.999 and resized["exact"] is False
     assert 1 <= body["counts"]["similar"] <= 3
@@ -146,16 +150,18 @@ def test_edited_copy_finds_its_original_as_near_duplicate(client, weblib):
     near = body["results"][0]
     assert near["rank"] == 1 and near["exact"] is False and near["duplicate"] is True
     assert 0.9 <= near["copy_score"] < 0.9999 and near["z"] >= DUPLICATE_Z
-    assert re.fullmatch(r"copy score 0\.9\d\d: \d\.\d sd above the library's background >= 6",
-                        near["evidence"]), near["evidence"]  # fmt: skip
+    assert re.fullmatch(
+        r"copy score 0\.9\d\d: \d\.\d sd above the library's background >= 6", near["evidence"]
+    ), near["evidence"]
     # An explicit threshold on the copy score decides instead (z_threshold: none); a
     # percentage works as well. Above its copy score, the same photo is only "similar".
     explicit = lookup(client, data=edited, threshold="0.9").get_json()
     check_shape(explicit)
     assert explicit["threshold"] == 0.9 and explicit["z_threshold"] is None
     assert names(explicit["results"], "near") == [AUGLY_NAME]
-    assert re.fullmatch(r"copy score 0\.9\d\d >= threshold 0\.90",
-                        explicit["results"][0]["evidence"])  # fmt: skip
+    assert re.fullmatch(
+        r"copy score 0\.9\d\d >= threshold 0\.90", explicit["results"][0]["evidence"]
+    )
     threshold = round(near["copy_score"] + (1 - near["copy_score"]) / 2, 4)
     strict = lookup(client, data=edited, threshold=f"{threshold * 100:.2f}%").get_json()
     check_shape(strict)
@@ -245,8 +251,9 @@ def test_bad_images_and_missing_ones(client, weblib):
 
 
 def test_too_large_and_no_library(weblib, app, tmp_path):
-    small = create_app(replace(weblib.settings, max_upload_bytes=50_000),
-                       app.extensions["imgsearch"].get())  # fmt: skip
+    small = create_app(
+        replace(weblib.settings, max_upload_bytes=50_000), app.extensions["imgsearch"].get()
+    )
     error = assert_error(lookup(small.test_client(), weblib.query_photo), 413, "too_large")
     assert "limit" in error["message"]
     nothing = create_app(replace(weblib.settings, library=tmp_path / "none"))
@@ -265,10 +272,14 @@ def test_lookup_is_documented(client):
     assert schemas["LookupMatch"]["allOf"][1]["properties"]["match"]["enum"] == list(KINDS)
     result = schemas["LookupResult"]["properties"]
     assert {"threshold", "z_threshold", "counts", "results"} <= set(result)
-    assert result["z_threshold"]["nullable"] is True and "calibrated" in result["threshold"][
-        "description"]  # fmt: skip
+    assert (
+        result["z_threshold"]["nullable"] is True
+        and "calibrated" in result["threshold"]["description"]
+    )
     assert {"threshold_mode"} <= set(form) and form["threshold_mode"]["enum"] == [
-        "calibrated", "fixed"]  # fmt: skip
+        "calibrated",
+        "fixed",
+    ]
     assert "copy score" in form["threshold"]["description"]
     assert "cosine" not in form["threshold"]["description"]
 
@@ -283,7 +294,7 @@ def form_post(client, url: str, photo: Path, headers=None, **fields):  # type: i
 
 def card_of(text: str, name: str) -> str:
     """The HTML of the result card of the file ``name``."""
-    cards = [c for c in text.split('<li class="card')[1:] if f"/{name}\"" in c]
+    cards = [c for c in text.split('<li class="card')[1:] if f'/{name}"' in c]
     assert len(cards) == 1, name
     return cards[0]
 
@@ -296,12 +307,17 @@ def shown(html: str) -> str:
 def test_lookup_page_has_three_labelled_sections(client, weblib):
     photo = weblib.ukbench / EDITED_ORIGINAL
     body = lookup(client, photo, others=4).get_json()  # what the page must show
-    page = form_post(client, "/lookup", photo, threshold_mode="calibrated", threshold="0.5",
-                     others="4")  # fmt: skip  (the slider's value, ignored: calibrated)
+    # threshold is the slider's value, ignored in calibrated mode
+    page = form_post(
+        client, "/lookup", photo, threshold_mode="calibrated", threshold="0.5", others="4"
+    )
     assert page.status_code == 200 and b"<html" in page.data
     text = page.data.decode()
-    for title in ("Exact copies", "Near-duplicates (calibrated, z ≥ 6)",
-                  "Other similar images (z below 6)"):  # fmt: skip
+    for title in (
+        "Exact copies",
+        "Near-duplicates (calibrated, z ≥ 6)",
+        "Other similar images (z below 6)",
+    ):
         assert f'>{title} <span class="count">' in text, title
     near = names(body["results"], "near")
     assert "ukbench00120__resize.jpg" in near
@@ -314,8 +330,9 @@ def test_lookup_page_has_three_labelled_sections(client, weblib):
         assert f"match-{r['match']}" in card
         if r["match"] != "exact":
             sign = "≥" if r["match"] == "near" else "<"
-            evidence = re.search(rf"Evidence: copy score (0\.\d{{3}}) · z (-?\d+\.\d) {sign} 6\n",
-                                 shown(card))  # fmt: skip
+            evidence = re.search(
+                rf"Evidence: copy score (0\.\d{{3}}) · z (-?\d+\.\d) {sign} 6\n", shown(card)
+            )
             assert evidence, card
             assert float(evidence.group(1)) == pytest.approx(r["copy_score"], abs=6e-4)
             assert float(evidence.group(2)) == pytest.approx(r["z"], abs=0.1)
@@ -332,11 +349,12 @@ def test_lookup_page_has_three_labelled_sections(client, weblib):
 
 def test_lookup_page_with_an_explicit_threshold(client, weblib):
     photo = weblib.ukbench / EDITED_ORIGINAL
-    page = form_post(client, "/lookup", photo, threshold_mode="fixed", threshold="0.9",
-                     others="2")  # fmt: skip
+    page = form_post(client, "/lookup", photo, threshold_mode="fixed", threshold="0.9", others="2")
     text = page.data.decode()
-    for title in ("Near-duplicates (copy score ≥ 0.90)",
-                  "Other similar images (copy score below 0.90)"):  # fmt: skip
+    for title in (
+        "Near-duplicates (copy score ≥ 0.90)",
+        "Other similar images (copy score below 0.90)",
+    ):
         assert f'>{title} <span class="count">' in text, title
     assert "threshold: copy score ≥ 0.90" in text and "cosine" not in text.lower()
     resized = card_of(text, "ukbench00120__resize.jpg")
@@ -351,8 +369,9 @@ def test_lookup_page_with_an_explicit_threshold(client, weblib):
 
 def test_without_script_the_mode_radio_chooses_the_view(client, weblib):
     # The search page's form posts to /search; choosing "Find copies" sends mode=lookup.
-    page = form_post(client, "/search", weblib.query_photo, mode="lookup", k="12",
-                     min_score="0", roi="")  # fmt: skip
+    page = form_post(
+        client, "/search", weblib.query_photo, mode="lookup", k="12", min_score="0", roi=""
+    )
     assert page.status_code == 200 and b"match-group-exact" in page.data
     assert b"Lookup results" in page.data and page.data.count(b'<li class="card') >= 2
     back = form_post(client, "/lookup", weblib.query_photo, mode="similar", k="3")
@@ -368,11 +387,11 @@ def test_lookup_fragment_and_errors(client, weblib):
     # The original itself: an exact copy, and nothing else is a copy of it.
     assert "No image is a copy by the calibrated decision (z ≥ 6).".encode() in fragment.data
     assert fragment.data.count(b'<li class="card') == 2
-    bad = form_post(client, "/lookup", weblib.query_photo, fetch, threshold_mode="fixed",
-                    threshold="2")  # fmt: skip
+    bad = form_post(
+        client, "/lookup", weblib.query_photo, fetch, threshold_mode="fixed", threshold="2"
+    )
     assert bad.status_code == 400 and b"threshold" in bad.data and b"alert" in bad.data
-    text = client.post("/lookup", data={"image": (io.BytesIO(b"no photo"), "a.jpg")},
-                       headers=fetch)  # fmt: skip
+    text = client.post("/lookup", data={"image": (io.BytesIO(b"no photo"), "a.jpg")}, headers=fetch)
     assert text.status_code == 415 and b"Not a readable image" in text.data
 
 

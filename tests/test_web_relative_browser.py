@@ -23,8 +23,9 @@ LOADED = (
 )
 
 
-def test_result_thumbnails_load_with_a_relative_library(tmp_path, data_dir, models_dir,
-                                                        artifacts_dir) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+def test_result_thumbnails_load_with_a_relative_library(
+    tmp_path, data_dir, models_dir, artifacts_dir
+) -> None:  # type: ignore[no-untyped-def]
     photos = photo_paths(data_dir, 4)
     others = relative_library(tmp_path / "home", photos, models_dir)
     with served([], tmp_path / "home") as url, chromium(tmp_path / "profile") as driver:
@@ -39,8 +40,9 @@ def test_result_thumbnails_load_with_a_relative_library(tmp_path, data_dir, mode
         driver.save_screenshot(str(artifacts_dir / "web_relative_results.png"))
 
         driver.get(url + "/")  # "Find copies" (reverse lookup) shows the same thumbnails
-        driver.find_element(By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Find copies']]"
-                            ).click()  # fmt: skip
+        driver.find_element(
+            By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Find copies']]"
+        ).click()
         driver.find_element(By.ID, "image").send_keys(str(photos[1]))
         driver.find_element(By.ID, "submit").click()
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card img")))

@@ -29,9 +29,12 @@ from tests.served import serving
 from tests.web_library import EDITED_ORIGINAL, make_extra_collection, run_index
 
 REPO = Path(__file__).resolve().parent.parent
-LONG_NAMES = ("augly_dfdc_1__scale.png", "augly_dfdc_1__sharpen.png",
-              "augly_dfdc_1__overlay_onto_screenshot.png",
-              "augly_dfdc_1__png_reencode_identical_pixels.png")  # fmt: skip
+LONG_NAMES = (
+    "augly_dfdc_1__scale.png",
+    "augly_dfdc_1__sharpen.png",
+    "augly_dfdc_1__overlay_onto_screenshot.png",
+    "augly_dfdc_1__png_reencode_identical_pixels.png",
+)
 
 pytestmark = pytest.mark.browser
 require_chromium()
@@ -58,9 +61,19 @@ def home(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: P
 @contextmanager
 def serve_here(cwd: Path, models_dir: Path) -> Iterator[str]:
     """`imgsearch serve --port 0` run in ``cwd`` without --library: the relative default."""
-    command = [sys.executable, "-u", "-c", "from cli.main import main; main()",
-               "--model-path", str(models_dir), "serve", "--port", "0",
-               "--threads", "4"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-u",
+        "-c",
+        "from cli.main import main; main()",
+        "--model-path",
+        str(models_dir),
+        "serve",
+        "--port",
+        "0",
+        "--threads",
+        "4",
+    ]
     env = {k: v for k, v in os.environ.items() if k != "IMGSEARCH_LIBRARY"}
     with serving(command, cwd, {**env, "PYTHONPATH": str(REPO)}) as served:
         yield served.url
@@ -90,7 +103,9 @@ def api(url: str) -> dict:
 def images_loaded(driver, selector: str) -> bool:  # type: ignore[no-untyped-def]
     return driver.execute_script(
         "return Array.from(document.querySelectorAll(arguments[0]))"
-        ".every(i => i.complete && i.naturalWidth > 0);", selector)  # fmt: skip
+        ".every(i => i.complete && i.naturalWidth > 0);",
+        selector,
+    )
 
 
 def screenshot(driver, path: Path, selector: str = "img") -> None:  # type: ignore[no-untyped-def]
@@ -121,15 +136,16 @@ def layout(driver) -> list[dict]:  # type: ignore[no-untyped-def]
                                         && ev.scrollWidth <= ev.clientWidth + 1),
                   score: card.querySelector('.score').textContent.trim(),
                   classes: card.className};
-        });""")  # fmt: skip
+        });""")
 
 
 def test_lookup_cards_names_evidence_and_decision(browser, server, home, artifacts_dir):  # type: ignore[no-untyped-def]
     driver = browser
     driver.set_window_size(1360, 1000)
     driver.get(server + "/")
-    driver.find_element(By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Find copies']]"
-                        ).click()  # fmt: skip
+    driver.find_element(
+        By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Find copies']]"
+    ).click()
     driver.find_element(By.ID, "image").send_keys(str(home / "photos" / "augly_dfdc_1.jpg"))
     driver.find_element(By.ID, "submit").click()
     wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results .match-group")))
@@ -145,7 +161,8 @@ def test_lookup_cards_names_evidence_and_decision(browser, server, home, artifac
         # A lookup card shows the copy score its section is decided on, never the rank score.
         assert "%" not in card["score"] and re.fullmatch(r"copy \d\.\d{3}", card["score"]), card
     assert shown["augly_dfdc_1__png_reencode_identical_pixels.png"]["evidence"].endswith(
-        "same pixels, other encoding")  # fmt: skip
+        "same pixels, other encoding"
+    )
     screenshot(driver, artifacts_dir / "ui_lookup.png", "#results img")
     # An explicit threshold decides every row: no "other" card is styled or badged a copy.
     threshold = driver.find_element(By.ID, "threshold")
@@ -169,7 +186,7 @@ def test_a_running_search_shows_progress_and_time(browser, server, data_dir, art
     driver.execute_script("""
         const real = window.fetch;
         window.fetch = (...args) => new Promise(r => setTimeout(r, 1500)).then(() => real(...args));
-    """)  # fmt: skip
+    """)
     photo = data_dir / "ukbench_subset" / "images" / EDITED_ORIGINAL
     driver.find_element(By.ID, "image").send_keys(str(photo))
     driver.find_element(By.ID, "submit").click()
@@ -198,8 +215,9 @@ def test_browse_the_library_newest_first_by_pages(browser, server, artifacts_dir
     total = listed["total"]
     assert total > 60 and head.text == f"Images 1–60 of {total}"
     cards = driver.find_elements(By.CSS_SELECTOR, "li.card")
-    ids = [int(c.find_element(By.TAG_NAME, "a").get_attribute("href").rsplit("/", 1)[1])
-           for c in cards]  # fmt: skip
+    ids = [
+        int(c.find_element(By.TAG_NAME, "a").get_attribute("href").rsplit("/", 1)[1]) for c in cards
+    ]
     assert ids == [r["id"] for r in listed["results"]]
     times = [r["mtime"] for r in listed["results"]]
     assert times == sorted(times, reverse=True)  # newest file first
@@ -209,8 +227,10 @@ def test_browse_the_library_newest_first_by_pages(browser, server, artifacts_dir
     driver.find_element(By.CSS_SELECTOR, ".pager a[rel=next]").click()
     head = wait(driver, ec.visibility_of_element_located((By.ID, "browse-results")))
     assert head.text == f"Images 61–{min(120, total)} of {total}"
-    second = [int(c.find_element(By.TAG_NAME, "a").get_attribute("href").rsplit("/", 1)[1])
-              for c in driver.find_elements(By.CSS_SELECTOR, "li.card")]  # fmt: skip
+    second = [
+        int(c.find_element(By.TAG_NAME, "a").get_attribute("href").rsplit("/", 1)[1])
+        for c in driver.find_elements(By.CSS_SELECTOR, "li.card")
+    ]
     assert second == [r["id"] for r in api(server + "/api/v1/images?page=2")["results"]]
     assert not set(second) & set(ids)
     # A card opens the image page; its thumbnails come from the relative library.
@@ -237,8 +257,10 @@ def test_label_results_come_in_pages(browser, server, artifacts_dir):  # type: i
     driver.find_element(By.CSS_SELECTOR, ".pager a[rel=next]").click()
     head = wait(driver, ec.visibility_of_element_located((By.ID, "label-results")))
     assert head.text.startswith("Images 61–")
-    rest = {c.find_element(By.CLASS_NAME, "name").get_attribute("title")
-            for c in driver.find_elements(By.CSS_SELECTOR, "li.card")}  # fmt: skip
+    rest = {
+        c.find_element(By.CLASS_NAME, "name").get_attribute("title")
+        for c in driver.find_elements(By.CSS_SELECTOR, "li.card")
+    }
     assert rest and not rest & first
     assert driver.find_elements(By.CSS_SELECTOR, ".pager a[rel=prev]")
     screenshot(driver, artifacts_dir / "ui_labels.png", "li.card img")

@@ -72,8 +72,9 @@ def test_real_server_refuses_traversal_and_foreign_hosts(app, weblib):
             body = response.read()
             _assert_not_a_leak(response.status, body, url)
             conn.close()
-    trusted = create_app(weblib.settings, app.extensions["imgsearch"].get(),
-                         trusted_hosts=["127.0.0.1", "localhost"])  # fmt: skip
+    trusted = create_app(
+        weblib.settings, app.extensions["imgsearch"].get(), trusted_hosts=["127.0.0.1", "localhost"]
+    )
     client = trusted.test_client()
     assert client.get(f"{API}/stats", headers={"Host": "localhost:8000"}).status_code == 200
     assert_error(client.get(f"{API}/stats", headers={"Host": "evil.example"}), 400)
@@ -107,8 +108,11 @@ def test_html_search_full_page_and_fragment(client, weblib):
     assert b"region 0.2, 0.2, 0.8, 0.8" in fragment.data
     bad = post({"X-Requested-With": "fetch"}, roi="0.5,0.5,0.5,0.5")
     assert bad.status_code == 400 and b"region of interest" in bad.data
-    not_image = client.post("/search", data={"image": (io.BytesIO(b"plain text"), "a.jpg")},
-                            headers={"X-Requested-With": "fetch"})  # fmt: skip
+    not_image = client.post(
+        "/search",
+        data={"image": (io.BytesIO(b"plain text"), "a.jpg")},
+        headers={"X-Requested-With": "fetch"},
+    )
     assert not_image.status_code == 415 and b"Not a readable image" in not_image.data
     nothing = client.post("/search", data={"k": "3"}, headers={"X-Requested-With": "fetch"})
     assert nothing.status_code == 400 and b"No image" in nothing.data
@@ -116,7 +120,7 @@ def test_html_search_full_page_and_fragment(client, weblib):
 
 def card_of(text: str, name: str) -> str:
     """The HTML of the result card of the file ``name``."""
-    cards = [c for c in text.split('<li class="card')[1:] if f"/{name}\"" in c]
+    cards = [c for c in text.split('<li class="card')[1:] if f'/{name}"' in c]
     assert len(cards) == 1, name
     return cards[0]
 
@@ -129,8 +133,9 @@ def copy_badge(card: str) -> bool:
 def test_copy_badges_on_search_results_and_the_image_page(client, weblib, ids):
     photo = weblib.ukbench / EDITED_ORIGINAL
     hits = upload(client, photo, k=12).get_json()["results"]
-    page = client.post("/search", data={"image": (io.BytesIO(photo.read_bytes()), "q.jpg"),
-                                        "k": "12"}).data.decode()  # fmt: skip
+    page = client.post(
+        "/search", data={"image": (io.BytesIO(photo.read_bytes()), "q.jpg"), "k": "12"}
+    ).data.decode()
     assert page.count('<li class="card') == 12
     for hit in hits:  # a "Copy" badge exactly on the copies that are not exact ones
         card = card_of(page, Path(hit["path"]).name)

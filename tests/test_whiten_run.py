@@ -28,19 +28,25 @@ PEAK = (
 
 
 def _cli(min_images: int, sample: int) -> list[str]:
-    code = (PEAK + "import indexer.whiten as w, search.whitening as s; "
-            f"w.MIN_IMAGES = s.MIN_IMAGES = {min_images}; w.DEFAULT_SAMPLE = {sample}; "
-            "s.MIN_PAIRS = 20; "
-            "from cli.main import main; main()")  # fmt: skip
+    code = (
+        PEAK + "import indexer.whiten as w, search.whitening as s; "
+        f"w.MIN_IMAGES = s.MIN_IMAGES = {min_images}; w.DEFAULT_SAMPLE = {sample}; "
+        "s.MIN_PAIRS = 20; "
+        "from cli.main import main; main()"
+    )
     return [sys.executable, "-c", code]
 
 
 def _run(args: list[str], min_images: int = 40, sample: int = 1000) -> tuple[str, float]:
     """(stdout, peak RSS in MiB) of one CLI process."""
     peak = Path(args[1]).parent / "peak-kib"  # beside the library
-    done = subprocess.run([*_cli(min_images, sample), *args], cwd=REPO, capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(REPO),
-                                          "PEAK_FILE": str(peak)})  # fmt: skip
+    done = subprocess.run(
+        [*_cli(min_images, sample), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "PEAK_FILE": str(peak)},
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout, int(peak.read_text()) / 1024
 
@@ -58,16 +64,26 @@ def photos(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     return folder
 
 
-def _index(tmp: Path, models_dir: Path, photos: Path, *extra: str, **patch: int
-           ) -> tuple[str, float]:  # fmt: skip
+def _index(
+    tmp: Path, models_dir: Path, photos: Path, *extra: str, **patch: int
+) -> tuple[str, float]:
     shutil.rmtree(tmp / "lib", ignore_errors=True)
-    args = ["--library", str(tmp / "lib"), "--model-path", str(models_dir), "index",
-            "--no-progress", *extra, str(photos)]  # fmt: skip
+    args = [
+        "--library",
+        str(tmp / "lib"),
+        "--model-path",
+        str(models_dir),
+        "index",
+        "--no-progress",
+        *extra,
+        str(photos),
+    ]
     return _run(args, **patch)
 
 
-def test_learning_memory_does_not_grow_with_the_sample(tmp_path: Path, photos: Path,
-                                                       models_dir: Path) -> None:  # fmt: skip
+def test_learning_memory_does_not_grow_with_the_sample(
+    tmp_path: Path, photos: Path, models_dir: Path
+) -> None:
     out, small = _index(tmp_path, models_dir, photos, "--json", sample=16)
     few = json.loads(out)
     out, large = _index(tmp_path, models_dir, photos, "--json", sample=PHOTOS)
@@ -83,8 +99,18 @@ def test_learning_memory_does_not_grow_with_the_sample(tmp_path: Path, photos: P
 def test_summary_reports_learning_apart(tmp_path: Path, photos: Path, models_dir: Path) -> None:
     out, _ = _index(tmp_path, models_dir, photos, "--json")
     summary = json.loads(out)
-    for key in ("added", "updated", "moved", "removed", "failed", "images_per_second",
-                "seconds", "learn_seconds", "learn_cpu_seconds", "whitening"):  # fmt: skip
+    for key in (
+        "added",
+        "updated",
+        "moved",
+        "removed",
+        "failed",
+        "images_per_second",
+        "seconds",
+        "learn_seconds",
+        "learn_cpu_seconds",
+        "whitening",
+    ):
         assert key in summary, key  # the keys scripts rely on stay
     assert summary["learn_photos"] == PHOTOS and summary["learn_edits"] >= PHOTOS
     assert 0 < summary["learn_seconds"] < summary["seconds"]
@@ -102,8 +128,14 @@ def test_summary_reports_learning_apart(tmp_path: Path, photos: Path, models_dir
 
 
 def test_learning_shows_a_progress_bar(tmp_path: Path, photos: Path, models_dir: Path) -> None:
-    args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir), "index",
-            str(photos)]  # fmt: skip
+    args = [
+        "--library",
+        str(tmp_path / "lib"),
+        "--model-path",
+        str(models_dir),
+        "index",
+        str(photos),
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "PEAK_FILE": str(tmp_path / "peak-kib")}
     shown = run_on_a_terminal([*_cli(40, 1000), *args], env, timeout=300)
     shown = shown.replace("\r", "\n").splitlines()

@@ -27,8 +27,12 @@ COPY_NAME = "copy_of_ukbench00000.jpg"
 ROTATED_NAME = "rotated_ukbench00001.jpg"
 BROKEN_NAME = "broken.jpg"
 EDITED_ORIGINAL = "ukbench00120.jpg"  # a near_duplicates original, in the ukbench collection
-EDITS = ("ukbench00120__resize.jpg", "ukbench00120__hflip.jpg", "ukbench00120__gray.jpg",
-         "ukbench00120__rotation.jpg")  # fmt: skip
+EDITS = (
+    "ukbench00120__resize.jpg",
+    "ukbench00120__hflip.jpg",
+    "ukbench00120__gray.jpg",
+    "ukbench00120__rotation.jpg",
+)
 RESAVED_NAME = "ukbench00120_resaved.png"  # the same pixels as EDITED_ORIGINAL, as a PNG
 AUGLY_NAME = "augly_dfdc_1.jpg"
 EXTRA_OK = 4 + 4 + 2 + len(EDITS) + 2  # indexed files of the extra collection
@@ -107,8 +111,14 @@ def library_ids(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return out
 
 
-def upload(client, path: Path | None = None, data: bytes | None = None, name="q.jpg",  # type: ignore[no-untyped-def]
-           url: str = f"{API}/search", **fields):  # fmt: skip
+def upload(
+    client,
+    path: Path | None = None,
+    data: bytes | None = None,
+    name="q.jpg",  # type: ignore[no-untyped-def]
+    url: str = f"{API}/search",
+    **fields,
+):
     """POST ``url`` (/api/v1/search) with ``path``'s bytes (or ``data``) as the ``image``."""
     body = {k: str(v) for k, v in fields.items()}
     if path is not None or data is not None:

@@ -64,9 +64,15 @@ def images() -> Response:
     page = parse_page()
     per_page = parse_k(BROWSE_PER_PAGE, name="per_page")
     hits, total = service.engine().browse((page - 1) * per_page, per_page)
-    return jsonify({"page": page, "per_page": per_page, "total": total,
-                    "pages": max(1, -(-total // per_page)),
-                    "results": [service.hit_json(hit) for hit in hits]})  # fmt: skip
+    return jsonify(
+        {
+            "page": page,
+            "per_page": per_page,
+            "total": total,
+            "pages": max(1, -(-total // per_page)),
+            "results": [service.hit_json(hit) for hit in hits],
+        }
+    )
 
 
 @bp.get("/images/<int:image_id>")
@@ -101,8 +107,12 @@ def thumbnail(image_id: int) -> Response:
 def image_file(image_id: int) -> Response:
     path, _sha256, fmt = service.library_file(service.engine(), image_id)
     if fmt and image_format(path) != fmt:  # replaced since it was indexed: never mislabelled
-        raise ApiError(409, f"The file of image {image_id} is no longer the {fmt} image that "
-                       "was indexed; re-run the index.", "file_changed")  # fmt: skip
+        raise ApiError(
+            409,
+            f"The file of image {image_id} is no longer the {fmt} image that "
+            "was indexed; re-run the index.",
+            "file_changed",
+        )
     response = send_file(
         path,
         mimetype=_mimetype(fmt, path.suffix),
@@ -160,10 +170,18 @@ _MIMETYPES = {
     "ICO": "image/x-icon",
 }
 _SUFFIX_MIMETYPES = {
-    ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
-    ".webp": "image/webp", ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff",
-    ".heic": "image/heic", ".heif": "image/heif", ".avif": "image/avif",
-}  # fmt: skip
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".bmp": "image/bmp",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".heic": "image/heic",
+    ".heif": "image/heif",
+    ".avif": "image/avif",
+}
 
 
 def _mimetype(fmt: str | None, suffix: str) -> str:

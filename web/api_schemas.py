@@ -64,9 +64,21 @@ _HIT = {
         "label": {"type": "string", "description": "Matching label (label searches only)"},
         **_URLS,
     },
-    "required": ["rank", "score", "id", "path", "width", "height", "labels", "copy_score", "z",
-                 "duplicate", "thumbnail_url", "file_url"],
-}  # fmt: skip
+    "required": [
+        "rank",
+        "score",
+        "id",
+        "path",
+        "width",
+        "height",
+        "labels",
+        "copy_score",
+        "z",
+        "duplicate",
+        "thumbnail_url",
+        "file_url",
+    ],
+}
 _IMAGE = {
     "type": "object",
     "properties": {

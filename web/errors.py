@@ -88,8 +88,12 @@ def describe(error: BaseException) -> ErrorInfo:
         size = request.content_length
         if size is not None and size <= int(current_app.config.get("MAX_CONTENT_LENGTH") or 0):
             parts = current_app.config.get("MAX_FORM_PARTS") or 1000
-            return ErrorInfo(413, "form_too_large", f"The form has too many parts (at most "
-                             f"{parts}) or a field over {_mib(_FIELD_LIMIT)}.")  # fmt: skip
+            return ErrorInfo(
+                413,
+                "form_too_large",
+                f"The form has too many parts (at most "
+                f"{parts}) or a field over {_mib(_FIELD_LIMIT)}.",
+            )
         return ErrorInfo(413, "too_large", f"Upload too large: the limit is {_mib(int(limit))}.")
     if isinstance(error, HTTPException):
         status = error.code or 500
@@ -116,8 +120,9 @@ def describe(error: BaseException) -> ErrorInfo:
     if isinstance(error, EmptyImageError):
         return ErrorInfo(400, "empty", "The uploaded file is empty.")
     if isinstance(error, ImageTooLargeError):
-        return ErrorInfo(415, error.reason, f"Image refused: it is too large to decode "
-                         f"({error.message}).")  # fmt: skip
+        return ErrorInfo(
+            415, error.reason, f"Image refused: it is too large to decode ({error.message})."
+        )
     if isinstance(error, DecompressionBombError):
         return ErrorInfo(
             415, error.reason, f"Image refused: it has too many pixels ({error.message})."

@@ -50,8 +50,7 @@ def is_ip_literal(name: str) -> bool:
     return True
 
 
-def install(app: Flask, *, hosts: Iterable[str] | None, token: str | None,
-            exposed: bool) -> None:  # fmt: skip
+def install(app: Flask, *, hosts: Iterable[str] | None, token: str | None, exposed: bool) -> None:
     """Check every request's Host, origin and token (see the module's doc)."""
     allowed = None if hosts is None else {host_name(h) for h in hosts}
     app.config.update(IMGSEARCH_EXPOSED=exposed, IMGSEARCH_TOKEN=token)
@@ -67,9 +66,12 @@ def install(app: Flask, *, hosts: Iterable[str] | None, token: str | None,
                 "host_not_allowed",
             )
         if request.method in UNSAFE_METHODS and not same_origin():
-            raise ApiError(403, "Cross-origin requests are refused: post from this server's "
-                           "own pages or from a script that sends no Origin.",
-                           "cross_origin")  # fmt: skip
+            raise ApiError(
+                403,
+                "Cross-origin requests are refused: post from this server's "
+                "own pages or from a script that sends no Origin.",
+                "cross_origin",
+            )
         if token is None or request.endpoint == "static":
             return None
         given = request.args.get("token")
@@ -147,8 +149,9 @@ def public_stats(stats: dict[str, Any]) -> dict[str, Any]:
         for c in stats.get("collections", [])
     ]
     roots = [str(c.get("root", "")) for c in stats.get("collections", [])]
-    out["failures"] = [{**f, "path": client_path(f.get("path"), roots)}
-                       for f in stats.get("failures", [])]  # fmt: skip
+    out["failures"] = [
+        {**f, "path": client_path(f.get("path"), roots)} for f in stats.get("failures", [])
+    ]
     return out
 
 

@@ -28,8 +28,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _results_with(extra: dict[str, Any], description: str) -> dict[str, Any]:
     """A 200 response: the common ``Results`` plus ``extra`` top-level properties."""
-    return _json({"allOf": [ref("Results"), {"type": "object", "properties": extra}]},
-                 description)  # fmt: skip
+    return _json({"allOf": [ref("Results"), {"type": "object", "properties": extra}]}, description)
 
 
 def _errors(*statuses: int) -> dict[str, Any]:

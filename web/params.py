@@ -139,13 +139,13 @@ def parse_decision(*, strict: bool) -> float | None:
     ``fixed`` requires a threshold."""
     mode = _value("threshold_mode")
     if mode is not None and mode not in (CALIBRATED, FIXED):
-        raise ApiError(400, f"'threshold_mode' must be '{CALIBRATED}' or '{FIXED}', "
-                       f"got '{mode[:40]}'.")  # fmt: skip
+        raise ApiError(
+            400, f"'threshold_mode' must be '{CALIBRATED}' or '{FIXED}', got '{mode[:40]}'."
+        )
     threshold = parse_threshold()
     if mode == CALIBRATED:
         if strict and threshold is not None:
-            raise ApiError(400, "Give either 'threshold' or 'threshold_mode=calibrated', "
-                           "not both.")  # fmt: skip
+            raise ApiError(400, "Give either 'threshold' or 'threshold_mode=calibrated', not both.")
         return None
     if mode == FIXED and threshold is None:
         raise ApiError(400, "'threshold_mode=fixed' needs a 'threshold' (a copy score).")

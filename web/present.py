@@ -136,11 +136,12 @@ def evidence_title(match: Any, result: Any) -> str:
     if _decided_by_z(match, result):
         z = _shown(float(match.hit.z), 1, result.z_threshold, near)
         limit = z_limit_text(result.z_threshold)
-        return (f"Copy score {_copy(match.hit):.3f}, {z:.1f} {Z_WORDS} (z); the calibrated "
-                f"decision is z {limit} or more: {verdict}")  # fmt: skip
+        return (
+            f"Copy score {_copy(match.hit):.3f}, {z:.1f} {Z_WORDS} (z); the calibrated "
+            f"decision is z {limit} or more: {verdict}"
+        )
     copy = _shown(_copy(match.hit), 3, result.threshold, near)
-    return (f"Copy score {copy:.3f}; the threshold is {threshold_text(result.threshold)}: "
-            f"{verdict}")  # fmt: skip
+    return f"Copy score {copy:.3f}; the threshold is {threshold_text(result.threshold)}: {verdict}"
 
 
 def copy_text(hit: Any) -> str:
@@ -185,22 +186,32 @@ def match_groups(result: Any) -> list[MatchGroup]:
     if calibrated(result):
         z = z_limit_text(result.z_threshold)
         near_title, other_title = f"Near-duplicates (calibrated, z ≥ {z})", f"(z below {z})"
-        near_help = (f"Edited, resized or re-encoded versions: a copy score at least {z} "
-                     f"{Z_WORDS} (copy score {t} or more here).")  # fmt: skip
+        near_help = (
+            f"Edited, resized or re-encoded versions: a copy score at least {z} "
+            f"{Z_WORDS} (copy score {t} or more here)."
+        )
         near_empty = f"No image is a copy by the calibrated decision (z ≥ {z})."
     else:
         near_title, other_title = f"Near-duplicates (copy score ≥ {t})", f"(copy score below {t})"
         near_help = f"Edited, resized or re-encoded versions: copy score {t} or more."
         near_empty = f"No image reaches the threshold (copy score {t})."
     return [
-        MatchGroup(EXACT, "Exact copies", "The same file bytes, or the same pixels in another "
-                   "encoding.", "No exact copy: no library file has these bytes or these "
-                   "pixels.", result.of_kind(EXACT)),
+        MatchGroup(
+            EXACT,
+            "Exact copies",
+            "The same file bytes, or the same pixels in another encoding.",
+            "No exact copy: no library file has these bytes or these pixels.",
+            result.of_kind(EXACT),
+        ),
         MatchGroup(NEAR, near_title, near_help, near_empty, result.of_kind(NEAR)),
-        MatchGroup(SIMILAR, f"Other similar images {other_title}", "The nearest other "
-                   "images, for comparison: probably not copies.", "No other image in the "
-                   "library.", result.of_kind(SIMILAR)),
-    ]  # fmt: skip
+        MatchGroup(
+            SIMILAR,
+            f"Other similar images {other_title}",
+            "The nearest other images, for comparison: probably not copies.",
+            "No other image in the library.",
+            result.of_kind(SIMILAR),
+        ),
+    ]
 
 
 def register_filters(app: Flask) -> None:
@@ -212,6 +223,13 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(evidence_parts)
     app.add_template_global(notice_parts)
     app.add_template_filter(threshold_text)
-    for helper in (evidence_text, evidence_title, copy_text, score_title, copies, decision_text,
-                   z_limit_text):  # fmt: skip
+    for helper in (
+        evidence_text,
+        evidence_title,
+        copy_text,
+        score_title,
+        copies,
+        decision_text,
+        z_limit_text,
+    ):
         app.add_template_global(helper)

@@ -25,8 +25,9 @@ CHANNEL_TIMEOUT_S = 20  # a connection idle this long is closed
 CLEANUP_INTERVAL_S = 5  # how often idle connections are looked for
 
 
-def make_server(app: Flask, settings: Settings, host: str = "127.0.0.1", port: int = 8000,
-                threads: int = 8) -> Any:  # fmt: skip
+def make_server(
+    app: Flask, settings: Settings, host: str = "127.0.0.1", port: int = 8000, threads: int = 8
+) -> Any:
     """A bound (not yet running) waitress server for ``app``; ``port=0`` picks a free one."""
     return_freed_memory()  # big decodes' buffers go back to the system once freed
     _allow_connections(CONNECTION_LIMIT + 64)

@@ -115,8 +115,12 @@ def hit_json(hit: Any) -> dict[str, Any]:
 def lookup_json(result: LookupResult, query: LookupQuery, took_ms: float) -> dict[str, Any]:
     """The lookup's JSON (``LookupResult.to_dict()``) with the request, timing and URLs."""
     out = result.to_dict()
-    out["query"] = {"image_id": query.image_id, "filename": query.filename,
-                    "others": query.others, **out["query"]}  # fmt: skip
+    out["query"] = {
+        "image_id": query.image_id,
+        "filename": query.filename,
+        "others": query.others,
+        **out["query"],
+    }
     out["took_ms"] = round(took_ms, 2)
     for item in out["results"]:
         item["score"] = round(float(item["score"]), 6)

@@ -93,8 +93,11 @@ class EngineHolder:
             # 100 k vectors) is not started again right away: at most a third of the time.
             self._next_refresh = time.monotonic() + max(self.interval, 2.0 * took)
             if took > self.interval:
-                log.warning("reloading the library took %.1f s; next check in %.0f s", took,
-                            max(self.interval, 2.0 * took))  # fmt: skip
+                log.warning(
+                    "reloading the library took %.1f s; next check in %.0f s",
+                    took,
+                    max(self.interval, 2.0 * took),
+                )
             self._refresh_lock.release()
 
     def _open(self) -> Any:

@@ -98,10 +98,19 @@ def _form_defaults(mode: str = "similar") -> dict[str, Any]:
     """The form's values: the lookup starts with the library's default decision (calibrated
     unless a threshold is configured), its copy score as the slider's starting value."""
     decision = service.default_decision()
-    return {"mode": mode, "k": DEFAULT_K, "min_score": 0.0, "roi": "", "max_k": MAX_K,
-            "decision": decision, "threshold_mode": CALIBRATED,
-            "threshold": decision.threshold, "min_threshold": MIN_THRESHOLD,
-            "others": DEFAULT_OTHERS, "max_others": MAX_OTHERS}  # fmt: skip
+    return {
+        "mode": mode,
+        "k": DEFAULT_K,
+        "min_score": 0.0,
+        "roi": "",
+        "max_k": MAX_K,
+        "decision": decision,
+        "threshold_mode": CALIBRATED,
+        "threshold": decision.threshold,
+        "min_threshold": MIN_THRESHOLD,
+        "others": DEFAULT_OTHERS,
+        "max_others": MAX_OTHERS,
+    }
 
 
 def _posted_mode(default: str) -> str:
@@ -116,8 +125,9 @@ def _page(status: int = 200, **context: Any) -> Any:
     mode = context["form"]["mode"]
     action = url_for(next(endpoint for value, _t, endpoint in MODES if value == mode))
     max_bytes = current_app.config["IMGSEARCH_MAX_UPLOAD_BYTES"]
-    return render_template("search.html", modes=MODES, max_upload_bytes=max_bytes,
-                           form_action=action, **context), status  # fmt: skip
+    return render_template(
+        "search.html", modes=MODES, max_upload_bytes=max_bytes, form_action=action, **context
+    ), status
 
 
 @bp.get("/")
@@ -164,8 +174,14 @@ def search_submit() -> Any:
             min_score=query.min_score or 0.0,
             roi=query.roi.text() if query.roi else "",
         )
-    return _page(status, title="Search results", source=_source(query, error), form=form,
-                 searched=True, **context)  # fmt: skip
+    return _page(
+        status,
+        title="Search results",
+        source=_source(query, error),
+        form=form,
+        searched=True,
+        **context,
+    )
 
 
 @bp.post("/lookup")
@@ -184,8 +200,13 @@ def lookup_submit() -> Any:
     except Exception as exc:
         error = _failure(exc)
     status = error.status if error else 200
-    context = {"result": result, "groups": match_groups(result), "took_ms": took_ms,
-               "error": error, "query": query}  # fmt: skip
+    context = {
+        "result": result,
+        "groups": match_groups(result),
+        "took_ms": took_ms,
+        "error": error,
+        "query": query,
+    }
     if request.headers.get("X-Requested-With") == "fetch":
         return render_template("_lookup_results.html", **context), status
     form = _form_defaults("lookup")
@@ -193,8 +214,15 @@ def lookup_submit() -> Any:
         form.update(others=query.others)
         if query.threshold is not None:
             form.update(threshold=query.threshold, threshold_mode=FIXED)
-    return _page(status, title="Lookup results", source=_source(query, error), form=form,
-                 searched=True, results_template="_lookup_results.html", **context)  # fmt: skip
+    return _page(
+        status,
+        title="Lookup results",
+        source=_source(query, error),
+        form=form,
+        searched=True,
+        results_template="_lookup_results.html",
+        **context,
+    )
 
 
 def _source(query: Any, error: ErrorInfo | None) -> Any:
@@ -241,16 +269,25 @@ def labels_page() -> Any:
     if q:
         try:
             page = parse_page()
-            hits = service.engine().search_labels(q, k=BROWSE_PER_PAGE + 1,
-                                                  offset=(page - 1) * BROWSE_PER_PAGE)
+            hits = service.engine().search_labels(
+                q, k=BROWSE_PER_PAGE + 1, offset=(page - 1) * BROWSE_PER_PAGE
+            )
             more, hits = len(hits) > BROWSE_PER_PAGE, hits[:BROWSE_PER_PAGE]
         except Exception as exc:
             error = _failure(exc)
     return (
-        render_template("labels.html", title=f"Label “{q}”" if q else "Labels", q=q, hits=hits,
-                        error=error, page=page, more=more, per_page=BROWSE_PER_PAGE),
+        render_template(
+            "labels.html",
+            title=f"Label “{q}”" if q else "Labels",
+            q=q,
+            hits=hits,
+            error=error,
+            page=page,
+            more=more,
+            per_page=BROWSE_PER_PAGE,
+        ),
         error.status if error else 200,
-    )  # fmt: skip
+    )
 
 
 @bp.get("/browse")
@@ -262,11 +299,18 @@ def browse_page() -> Any:
     if notice is None:
         try:
             page = parse_page()
-            hits, total = service.engine().browse((page - 1) * BROWSE_PER_PAGE,
-                                                  BROWSE_PER_PAGE)
+            hits, total = service.engine().browse((page - 1) * BROWSE_PER_PAGE, BROWSE_PER_PAGE)
         except Exception as exc:
             error = _failure(exc)
     pages = max(1, -(-total // BROWSE_PER_PAGE))
     status = error.status if error else 200  # a notice is a page like any other
-    return render_template("browse.html", title="Browse", hits=hits, total=total, page=page,
-                           pages=pages, notice=notice, error=error), status  # fmt: skip
+    return render_template(
+        "browse.html",
+        title="Browse",
+        hits=hits,
+        total=total,
+        page=page,
+        pages=pages,
+        notice=notice,
+        error=error,
+    ), status

@@ -269,8 +269,13 @@ def file_sha256(path: Path, *, use_cache: bool = True) -> str:
 
 
 def _find_verified(
-    name: str, file: str, sha256: str | None, dirs: Sequence[Path], searched: Sequence[Path],
-    verify: bool, obtain: str | None,
+    name: str,
+    file: str,
+    sha256: str | None,
+    dirs: Sequence[Path],
+    searched: Sequence[Path],
+    verify: bool,
+    obtain: str | None,
 ) -> tuple[Path, bool]:
     """First copy of ``file`` in ``dirs`` whose sha256 matches (or the first at all)."""
     mismatch: tuple[Path, str] | None = None
@@ -313,7 +318,12 @@ def locate_model(name: str, search_path: Sequence[Path], verify: bool = True) ->
     if spec.labels_file:
         label_dirs = [path.parent, *[d for d in dirs if d != path.parent]]
         labels_path, labels_ok = _find_verified(
-            spec.name, spec.labels_file, spec.labels_sha256, label_dirs, label_dirs, verify,
+            spec.name,
+            spec.labels_file,
+            spec.labels_sha256,
+            label_dirs,
+            label_dirs,
+            verify,
             spec.obtain,
         )
         verified = verified and (labels_ok or spec.labels_sha256 is None)
@@ -324,11 +334,18 @@ def model_status(name: str, search_path: Sequence[Path]) -> dict[str, Any]:
     """For ``models list``: where the file is, whether it is found and verified, or why not."""
     spec = get_spec(name, search_path)
     row: dict[str, Any] = {
-        "name": spec.name, "file": spec.file, "sha256": spec.sha256,
-        "dimension": spec.dimension, "classes": spec.has_class_head,
-        "default": spec.name == DEFAULT_MODEL_NAME, "description": spec.description,
+        "name": spec.name,
+        "file": spec.file,
+        "sha256": spec.sha256,
+        "dimension": spec.dimension,
+        "classes": spec.has_class_head,
+        "default": spec.name == DEFAULT_MODEL_NAME,
+        "description": spec.description,
         "builtin": spec.name in builtin_catalog(),
-        "path": None, "found": False, "verified": False, "error": None,
+        "path": None,
+        "found": False,
+        "verified": False,
+        "error": None,
     }
     try:
         located = locate_model(name, search_path, verify=True)
