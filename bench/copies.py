@@ -22,8 +22,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from search.copies import make_copies  # noqa: E402
-from search.truth import load_truth  # noqa: E402
+from search.evaluation.copies import make_copies  # noqa: E402
+from search.evaluation.truth import load_truth  # noqa: E402
 
 DEFAULT_OUT = Path("/tmp/imgsearch-copies-dev")
 
@@ -71,7 +71,7 @@ def main() -> None:
     if not args.evaluate:
         return
 
-    from search.evaluate import evaluate_folder, model_embedder
+    from search.evaluation.evaluate import evaluate_folder, model_embedder
 
     embed = model_embedder(search_path=[args.model_path])
     easy = load_truth(args.data / "near_duplicates")

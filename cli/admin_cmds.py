@@ -16,11 +16,11 @@ from sqlalchemy import Engine
 
 from cli.main import cli
 from cli.search_cmds import open_engine, user_errors
-from search import migrate
 from search.errors import LibraryNotFoundError
-from search.library_lock import writer_lock
+from search.library.lock import writer_lock
 from search.settings import Settings
-from search.store import Removal, make_engine
+from search.store import migrate
+from search.store.store import Removal, make_engine
 
 INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8")
 

@@ -2,9 +2,9 @@
 
 ``imgsearch eval FOLDER --truth FILE [--json] [--plot PNG] [--descriptor OPTIONS]`` is short
 for ``eval run``. Files are compared the way a library compares them: ``--descriptor``
-selects the options of :class:`search.descriptors.DescriptorConfig` (default: the library
+selects the options of :class:`search.descriptor.descriptors.DescriptorConfig` (default: the library
 defaults - query views, frames, learned whitening, label fusion); ``--descriptor plain`` is the
-plain embedding with exact cosine (:func:`search.evaluate.model_embedder`).
+plain embedding with exact cosine (:func:`search.evaluation.evaluate.model_embedder`).
 """
 
 from __future__ import annotations
@@ -20,18 +20,18 @@ import click
 from cli.errors import writable_folder, writable_output
 from cli.main import cli
 from models.errors import ImgsearchError
-from search.copies import make_copies
-from search.descriptors import DUPLICATE_Z, DescriptorConfig, DescriptorError
-from search.evaluate import (
+from search.descriptor.descriptors import DUPLICATE_Z, DescriptorConfig, DescriptorError
+from search.evaluation.copies import make_copies
+from search.evaluation.descriptor_eval import DescriptorRun, evaluate_descriptor
+from search.evaluation.evaluate import (
     DEFAULT_PAIR_THRESHOLD,
     Embedder,
     Evaluation,
     evaluate_folder,
     plot_evaluation,
 )
-from search.evaluate_descriptor import DescriptorRun, evaluate_descriptor
+from search.evaluation.truth import TRUTH_FILENAME, GroundTruth, load_truth
 from search.settings import Settings
-from search.truth import TRUTH_FILENAME, GroundTruth, load_truth
 
 
 class _DefaultRunGroup(click.Group):
@@ -51,7 +51,7 @@ def eval_group() -> None:
 
 def _embedder(settings: Settings) -> Embedder:
     """Where the vectors come from: the models package, plain (no library yet)."""
-    from search.evaluate import model_embedder
+    from search.evaluation.evaluate import model_embedder
 
     return model_embedder(
         settings.model,
@@ -69,7 +69,7 @@ def _evaluate_descriptor(
     threshold: float | None,
     quiet: bool = False,
 ) -> tuple[Evaluation, DescriptorRun]:
-    """Evaluate ``config`` with the settings' model (see :mod:`search.evaluate_descriptor`)."""
+    """Evaluate ``config`` with the settings' model (:mod:`search.evaluation.descriptor_eval`)."""
     from models import open_model
 
     model = open_model(settings.model, list(settings.model_path), threads=settings.threads)
@@ -201,7 +201,7 @@ def run_cmd(
     descriptor_text: str,
 ) -> None:
     """Embed FOLDER's images and score retrieval against the ground truth."""
-    from search.library_model import model_search_path  # the library's folder, if any
+    from search.library.model_path import model_search_path  # the library's folder, if any
 
     settings = replace(settings, model_path=model_search_path(settings))
     run: dict[str, Any] | None = None

@@ -3,7 +3,7 @@
 The ground truth's files are indexed into a fresh library (in a temporary folder, or
 ``--library`` when given: it must be new or hold exactly those files) exactly as
 ``imgsearch index`` would (framed photos, whitening learned from 500 images up, calibration),
-then every file is searched with :meth:`search.engine.SearchEngine.search_image` - the code
+then every file is searched with :meth:`search.query.engine.SearchEngine.search_image` - the code
 the CLI, the web UI and the API run. Rankings come from the hits' rank scores, pairs from
 their copy scores (the best of both directions; pairs outside each other's top ``depth``
 count as not found).
@@ -23,11 +23,11 @@ import numpy as np
 
 from indexer.run import IndexOptions, index_collections
 from models import ImgsearchError
-from search.engine import SearchEngine
-from search.evaluate import Evaluation, Scores, evaluate_scores, ranking_depth
-from search.library import Library
+from search.evaluation.evaluate import Evaluation, Scores, evaluate_scores, ranking_depth
+from search.evaluation.truth import GroundTruth, TruthError
+from search.library.library import Library
+from search.query.engine import SearchEngine
 from search.settings import Settings
-from search.truth import GroundTruth, TruthError
 
 LIBRARY_DEPTH = 100  # hits per query (rankings and candidate pairs)
 

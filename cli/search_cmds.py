@@ -15,8 +15,8 @@ from cli.main import cli
 from cli.options import bad_roi, roi_option
 from models.errors import ImgsearchError, RoiError
 from models.roi import RegionOfInterest
-from search.engine import SearchEngine
-from search.results import MAX_K, SearchHit, human_size
+from search.query.engine import SearchEngine
+from search.query.results import MAX_K, SearchHit, human_size
 from search.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])

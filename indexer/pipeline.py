@@ -37,9 +37,9 @@ from models import (
     open_image_file,
     read_limited,
 )
-from search.library import Library
-from search.schema import STATUS_FAILED
-from search.store import ChangeSet, FrameVector, ImageMove, ImageUpsert
+from search.library.library import Library
+from search.store.schema import STATUS_FAILED
+from search.store.store import ChangeSet, FrameVector, ImageMove, ImageUpsert
 
 log = logging.getLogger(__name__)
 

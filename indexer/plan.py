@@ -16,8 +16,8 @@ from enum import StrEnum
 from sqlalchemy import select
 
 from indexer.scan import FoundFile, ScanReport
-from search.schema import STATUS_FAILED, STATUS_OK, Embedding, Image
-from search.store import FileState, Store
+from search.store.schema import STATUS_FAILED, STATUS_OK, Embedding, Image
+from search.store.store import FileState, Store
 
 
 class WorkKind(StrEnum):

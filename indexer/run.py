@@ -24,10 +24,10 @@ from indexer.plan import make_plan
 from indexer.scan import CollectionError, ScanReport, scan_collection
 from indexer.whiten import update_whitening
 from models import OnnxModel, return_freed_memory
-from search.descriptors import DescriptorConfig
-from search.library import Library
-from search.store import Store
-from search.store_removed import at_or_below, removed_tops
+from search.descriptor.descriptors import DescriptorConfig
+from search.library.library import Library
+from search.store.removals import at_or_below, removed_tops
+from search.store.store import Store
 
 log = logging.getLogger(__name__)
 

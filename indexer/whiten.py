@@ -1,7 +1,7 @@
 """Teach a library its whitening at the end of an index run (self-supervised, from its photos).
 
-A library of at least :data:`search.whitening.MIN_IMAGES` images, with whitening on in its
-descriptor, learns a whitening from edits of a seeded sample of its own photos (about two
+A library of at least :data:`search.descriptor.whitening.MIN_IMAGES` images, with whitening on
+in its descriptor, learns a whitening from edits of a seeded sample of its own photos (about two
 edits per library image, 1 to 4 per photo: :func:`edits_per_image`) when it has none
 yet, or when it has grown :data:`RELEARN_GROWTH` times since the last one (up to
 :data:`RELEARN_UNTIL` images: the sample is 1000 photos however large the library). The
@@ -9,10 +9,10 @@ library then rebuilds its index in the whitened space.
 
 The sample is streamed: :data:`THREADS` threads each take :data:`CHUNK` photos at a time,
 decode them (JPEG draft), edit them (defined on a copy whose shorter side is
-:data:`search.augment.WORK_SIDE`, made at the resolution the network reads) and embed them;
-the edits' differences to the photos' stored vectors are added to one covariance
-(:class:`search.whitening.EditCovariance`) in sample order, so memory does not grow with the
-sample and the result does not depend on thread timing.
+:data:`search.descriptor.augment.WORK_SIDE`, made at the resolution the network reads) and embed
+them; the edits' differences to the photos' stored vectors are added to one covariance
+(:class:`search.descriptor.whitening.EditCovariance`) in sample order, so memory does not grow
+with the sample and the result does not depend on thread timing.
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from models import ImageError, OnnxModel
-from search.augment import WORK_SIDE, augment, edit_side
-from search.library import Library
-from search.whitening import (
+from search.descriptor.augment import WORK_SIDE, augment, edit_side
+from search.descriptor.whitening import (
     DEFAULT_EDITS_PER_IMAGE,
     DEFAULT_SAMPLE,
     MIN_IMAGES,
@@ -40,6 +39,7 @@ from search.whitening import (
     sample_indices,
     whitening_from_edits,
 )
+from search.library.library import Library
 
 try:  # a declared dependency; an environment installed before it learns unlimited
     from threadpoolctl import threadpool_limits

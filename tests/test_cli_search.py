@@ -17,7 +17,7 @@ from engine_library import (
 )
 
 from cli.main import cli
-from search import migrate
+from search.store import migrate
 
 
 @pytest.fixture(scope="module")

@@ -97,7 +97,7 @@ def test_every_subcommand_is_reachable_through_the_lazy_group() -> None:
 
 def test_index_kind_choices_are_the_index_registry() -> None:
     from cli.index_cmds import INDEX_KINDS
-    from search.index import ALL_KINDS
+    from search.index.vector_index import ALL_KINDS
 
     assert INDEX_KINDS == ALL_KINDS
 
@@ -105,7 +105,7 @@ def test_index_kind_choices_are_the_index_registry() -> None:
 def test_opening_a_library_at_head_does_not_load_alembic(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
-    from search import migrate
+    from search.store import migrate
 
     assert migrate.light_head() == migrate.head_revision()
     relative_library(tmp_path, photo_paths(data_dir, 3), models_dir)

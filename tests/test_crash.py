@@ -21,9 +21,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from search.library import Library
-from search.schema import IndexRun
+from search.library.library import Library
 from search.settings import Settings
+from search.store.schema import IndexRun
 from tests.indexer_helpers import copy_photos, photo_paths, saved_index_ids
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ TOTAL = 120
 # the store), after it has written half the file: a kill then lands inside the atomic save.
 RUNNER = """
 import os, sys, time
-import search.index_io as index_io
+import search.index.file_format as index_io
 original = index_io.write_file
 def write_file(path, write_faiss, arrays, header):
     def faiss_part(write):

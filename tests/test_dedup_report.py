@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search.dedup import DedupImage, find_duplicates
-from search.dedup_report import (
+from search.dedup.groups import DedupImage, find_duplicates
+from search.dedup.report import (
     CSV_COLUMNS,
     csv_rows,
     data_uri,

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from models.errors import ImgsearchError
-from search import index_io
-from search.index import (
+from search.index import file_format as index_io
+from search.index.vector_index import (
     CorruptIndexError,
     ForeignIndexError,
     IndexCacheError,

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from search.errors import ModelMismatchError
-from search.index import VectorIndex
-from search.library import Library
+from search.index.vector_index import VectorIndex
+from search.library.library import Library
 from search.settings import Settings
-from search.store import ChangeSet, ImageUpsert
+from search.store.store import ChangeSet, ImageUpsert
 from tests.engine_library import index_library, make_settings
 
 PHOTOS = 12

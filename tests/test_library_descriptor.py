@@ -11,16 +11,16 @@ import pytest
 from PIL import Image
 
 import indexer.whiten
-import search.whitening
+import search.descriptor.whitening
 from indexer.run import IndexOptions, index_collections
-from search.copies import apply_edits
-from search.dedup_neighbours import MultiRowNeighbours
-from search.descriptors import DUPLICATE_Z, DescriptorConfig
-from search.engine import SearchEngine
-from search.index import VectorIndex
-from search.library import Library
-from search.lookup import NEAR, library_duplicates, lookup
-from search.schema import ImageFrame
+from search.dedup.neighbours import MultiRowNeighbours
+from search.descriptor.descriptors import DUPLICATE_Z, DescriptorConfig
+from search.evaluation.copies import apply_edits
+from search.index.vector_index import VectorIndex
+from search.library.library import Library
+from search.query.engine import SearchEngine
+from search.query.lookup import NEAR, library_duplicates, lookup
+from search.store.schema import ImageFrame
 from tests.engine_library import make_settings
 
 ORIGINAL = "ukbench00004.jpg"
@@ -133,7 +133,7 @@ def test_index_run_learns_the_whitening_and_the_index_follows(
 ) -> None:
     # A real library learns from 500 images up; 42 photos x 5 edits are enough pairs here.
     monkeypatch.setattr(indexer.whiten, "MIN_IMAGES", 40)
-    monkeypatch.setattr(search.whitening, "MIN_IMAGES", 40)
+    monkeypatch.setattr(search.descriptor.whitening, "MIN_IMAGES", 40)
     monkeypatch.setattr(indexer.whiten, "EDITS_PER_IMAGE", 5)
     monkeypatch.setattr(indexer.whiten, "EDIT_BUDGET", 5.0)
     settings = make_settings(tmp_path / "white", models_dir)
@@ -167,7 +167,7 @@ def test_index_run_learns_the_whitening_and_the_index_follows(
 
 def test_verify_raises_a_geometrically_confirmed_pair_only(tmp_path: Path, data_dir: Path) -> None:
     pytest.importorskip("cv2")
-    from search.dedup_verify import VerifiedNeighbours
+    from search.dedup.verify import VerifiedNeighbours
 
     uk = data_dir / "ukbench_subset" / "images"
     with Image.open(uk / ORIGINAL) as img:

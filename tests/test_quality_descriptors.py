@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search import whitening as wmod
-from search.augment import augment
-from search.descriptors import (
+from search.descriptor import whitening as wmod
+from search.descriptor.augment import augment
+from search.descriptor.descriptors import (
     PLAIN_BACKGROUND,
     Calibration,
     Descriptor,
@@ -19,7 +19,7 @@ from search.descriptors import (
     StoredImage,
     label_vectors,
 )
-from search.whitening import Whitening, WhiteningError, learn_whitening
+from search.descriptor.whitening import Whitening, WhiteningError, learn_whitening
 
 
 def unit(x: np.ndarray) -> np.ndarray:

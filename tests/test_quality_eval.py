@@ -12,11 +12,11 @@ import pytest
 from PIL import Image
 
 from models import open_model
-from search.copies import make_copies
-from search.descriptors import DescriptorConfig
-from search.evaluate import evaluate_folder, model_embedder
-from search.evaluate_descriptor import evaluate_descriptor, prepare_set, score_set
-from search.truth import load_truth
+from search.descriptor.descriptors import DescriptorConfig
+from search.evaluation.copies import make_copies
+from search.evaluation.descriptor_eval import evaluate_descriptor, prepare_set, score_set
+from search.evaluation.evaluate import evaluate_folder, model_embedder
+from search.evaluation.truth import load_truth
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_cli_selects_the_descriptor(data_dir: Path, models_dir: Path) -> None:
 
 def test_verify_confirms_copies_not_strangers(data_dir: Path, monkeypatch) -> None:
     pytest.importorskip("cv2")
-    from search import verify
+    from search.descriptor import verify
 
     paths = sorted((data_dir / "hymenoptera/images/val/bees").glob("*.jpg"))[:3]
     with Image.open(paths[0]) as im:
@@ -119,9 +119,9 @@ def test_verified_pairs_raise_pair_scores(hard_set, model) -> None:
 def test_query_scorer_ranks_like_the_evaluation(hard_set, model) -> None:
     """The engine's per-query path (candidates from an index, exact scores, expansion) gives
     the evaluation's rankings."""
-    from search.descriptors import Descriptor
-    from search.evaluate_descriptor import _Matrices, _scores
-    from search.rerank import QueryScorer
+    from search.descriptor.descriptors import Descriptor
+    from search.descriptor.rerank import QueryScorer
+    from search.evaluation.descriptor_eval import _Matrices, _scores
 
     prepared = prepare_set(hard_set, model)
     config = DescriptorConfig()
@@ -152,8 +152,8 @@ def test_query_scorer_ranks_like_the_evaluation(hard_set, model) -> None:
 
 def test_whitening_is_learned_from_the_set_itself(hard_set, model, monkeypatch) -> None:
     """The self-supervised path end to end (the size floor lowered for a small set)."""
-    import search.evaluate_descriptor as ed
-    import search.whitening as wmod
+    import search.descriptor.whitening as wmod
+    import search.evaluation.descriptor_eval as ed
 
     monkeypatch.setattr(ed, "MIN_IMAGES", 50)
     monkeypatch.setattr(wmod, "MIN_IMAGES", 50)

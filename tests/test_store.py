@@ -11,10 +11,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from search import migrate
 from search.errors import LibraryNotFoundError, ModelMismatchError, SchemaError
-from search.schema import STATUS_FAILED, Base
-from search.store import ChangeSet, ImageMove, ImageUpsert, ModelStamp, Store, make_engine
+from search.store import migrate
+from search.store.schema import STATUS_FAILED, Base
+from search.store.store import ChangeSet, ImageMove, ImageUpsert, ModelStamp, Store, make_engine
 
 STAMP = ModelStamp("test-model", "ab" * 32, 4)
 
@@ -50,7 +50,7 @@ def test_upgrade_from_empty_matches_the_orm_schema(tmp_path: Path) -> None:
     assert migrate.current_revision(engine) == migrate.head_revision()
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    assert diff == [], f"migrations and search/schema.py disagree: {diff}"
+    assert diff == [], f"migrations and search/store/schema.py disagree: {diff}"
 
 
 def test_downgrade_upgrade_round_trip(tmp_path: Path) -> None:

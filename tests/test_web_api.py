@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from search.descriptors import DUPLICATE_Z
+from search.descriptor.descriptors import DUPLICATE_Z
 from tests.web_library import (
     API,
     AUGLY_NAME,
@@ -423,7 +423,7 @@ def test_thumbnails_are_oriented_cached_jpegs(client, weblib, ids):
 
 
 def test_thumbnail_cache_follows_the_file(tmp_path, data_dir):
-    from search.thumbnails import ThumbnailCache
+    from search.library.thumbnails import ThumbnailCache
 
     images = data_dir / "ukbench_subset" / "images"
     photo = tmp_path / "photo.jpg"

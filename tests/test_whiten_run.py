@@ -29,7 +29,7 @@ PEAK = (
 
 def _cli(min_images: int, sample: int) -> list[str]:
     code = (
-        PEAK + "import indexer.whiten as w, search.whitening as s; "
+        PEAK + "import indexer.whiten as w, search.descriptor.whitening as s; "
         f"w.MIN_IMAGES = s.MIN_IMAGES = {min_images}; w.DEFAULT_SAMPLE = {sample}; "
         "s.MIN_PAIRS = 20; "
         "from cli.main import main; main()"

@@ -9,10 +9,10 @@ from typing import Any
 from flask import Flask, Response
 from werkzeug.routing import IntegerConverter, Map
 
-from search.index import set_threads
-from search.results import MAX_IMAGE_ID
+from search.index.vector_index import set_threads
+from search.library.thumbnails import ThumbnailCache
+from search.query.results import MAX_IMAGE_ID
 from search.settings import Settings
-from search.thumbnails import ThumbnailCache
 from web import api, errors, guard, limits, present, views
 from web.params import MULTIPART_SLACK, InMemoryRequest
 from web.state import EngineHolder
@@ -68,7 +68,7 @@ def create_app(
 ) -> Flask:
     """Build the web app for the library of ``settings``.
 
-    ``engine`` (a ``search.engine.SearchEngine``) is shared by every request thread; without
+    ``engine`` (a ``search.query.engine.SearchEngine``) is shared by every request thread; without
     one the library is opened now, or (while there is none yet) on a later request.
     ``trusted_hosts`` limits the accepted ``Host`` headers (the server passes the loopback
     names when bound to loopback, which defeats DNS-rebinding pages). ``token``, when given,

@@ -29,7 +29,7 @@ from search.errors import (
     NoLabelsError,
     ReindexingError,
 )
-from search.results import QueryError
+from search.query.results import QueryError
 
 log = logging.getLogger(__name__)
 _FIELD_LIMIT = 1024 * 1024  # MAX_FORM_MEMORY_SIZE: one non-file form field

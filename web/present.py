@@ -18,9 +18,9 @@ from typing import Any
 from flask import Flask
 from markupsafe import Markup, escape
 
-from search.descriptors import DUPLICATE_Z
-from search.lookup import EXACT, NEAR, SIMILAR
-from search.results import human_size, threshold_text
+from search.descriptor.descriptors import DUPLICATE_Z
+from search.query.lookup import EXACT, NEAR, SIMILAR
+from search.query.results import human_size, threshold_text
 from web.errors import notice_parts
 
 Z_WORDS = "standard deviations above what unrelated pairs of this library's photos reach"

@@ -1,7 +1,7 @@
 """What the API and the HTML views share: running queries through the engine, JSON shapes.
 
-Neither SQL nor ONNX runs here: everything goes through ``search.engine`` (and
-``search.lookup`` on top of it). Files are reached only through ``engine.image_file(id)``, the
+Neither SQL nor ONNX runs here: everything goes through ``search.query.engine`` (and
+``search.query.lookup`` on top of it). Files are reached only through ``engine.image_file(id)``, the
 path the database holds for that id.
 """
 
@@ -15,12 +15,12 @@ from typing import Any
 from flask import current_app, request
 
 from models.errors import ImgsearchError
-from search import lookup as lookups
-from search.dedup import DEFAULT_DEDUP_THRESHOLD
-from search.descriptors import DUPLICATE_Z
-from search.engine import ImageFile
-from search.lookup import LookupResult, lookup
-from search.thumbnails import DEFAULT_SIZE, ThumbnailCache
+from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD
+from search.descriptor.descriptors import DUPLICATE_Z
+from search.library.thumbnails import DEFAULT_SIZE, ThumbnailCache
+from search.query import lookup as lookups
+from search.query.engine import ImageFile
+from search.query.lookup import LookupResult, lookup
 from web.errors import ApiError
 from web.guard import public_item
 from web.params import LookupQuery, Query

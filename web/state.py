@@ -26,7 +26,7 @@ REFRESH_INTERVAL_S = 1.0
 
 
 def _open_engine(settings: Settings) -> Any:
-    from search.engine import SearchEngine  # imported late: the engine loads ONNX/FAISS
+    from search.query.engine import SearchEngine  # imported late: the engine loads ONNX/FAISS
 
     return SearchEngine.open(settings)
 

@@ -1,0 +1,180 @@
+"""Which image of a duplicate group to keep: the one the others were made from.
+
+Rules (their order is :data:`KEEPER_RULES`, changed by ``imgsearch dedup --keeper-rules``) are
+compared in turn; the first one on which two images differ decides:
+
+- ``exif``: has an EXIF capture time (cameras write one; screenshots, editors and converters
+  mostly drop it);
+- ``frame``: not inside a frame (a screenshot, padding or caption bars around the photo, as the
+  indexer found it: :attr:`DedupImage.frame`): the framed file is made from the photo;
+- ``format``: the format a camera or scanner writes (JPEG, HEIF, TIFF) before web re-encodes
+  (WebP, AVIF) before lossless re-saves and the rest (PNG, GIF, BMP ...): a PNG of a photo is a
+  re-save, and its larger file says nothing about being first;
+- ``resolution``: most pixels of the photo itself (inside its frame, if any);
+- ``oldest``: earliest EXIF capture time, then earliest file mtime (unknown times last): a copy
+  is made after its original (a copy that kept the EXIF time ties, and the file dates decide);
+- ``filesize``: largest file (the weakest hint: a re-encode at a higher quality is larger
+  without being more original), for images tied on everything else.
+
+Each rule reads only what the library stores about a file; none is tuned to a data set.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from search.dedup.neighbours import DedupError
+from search.query.results import human_size
+
+KEEPER_RULES = ("exif", "frame", "format", "resolution", "oldest", "filesize")
+DEFAULT_KEEPER_RULES: tuple[str, ...] = KEEPER_RULES
+# Formats by how original a photo in them can be: what cameras and scanners write, then web
+# re-encodes, then everything else (lossless re-saves such as PNG, GIF, BMP; unknown).
+CAMERA_FORMATS = frozenset({"JPEG", "MPO", "HEIF", "HEIC", "TIFF", "DNG"})
+REENCODE_FORMATS = frozenset({"WEBP", "AVIF", "JPEG2000", "JXL"})
+DEFAULT_KEEPER_RULES: tuple[str, ...] = KEEPER_RULES
+
+
+@dataclass(frozen=True, slots=True)
+class DedupImage:
+    """What dedup needs to know about one image; ``sha256`` decides exact duplicates."""
+
+    id: int
+    path: str
+    file_size: int
+    width: int
+    height: int
+    sha256: str | None = None
+    exif_datetime: datetime | None = None
+    mtime: float | None = None
+    format: str | None = None  # as decoded (PIL's name: JPEG, PNG, WEBP ...)
+    #: the photo's box when it is framed: (width, height) as fractions of the image's
+    frame: tuple[float, float] | None = None
+
+    @property
+    def pixels(self) -> int:
+        return max(0, self.width) * max(0, self.height)
+
+    @property
+    def content_size(self) -> tuple[int, int]:
+        """Width and height of the photo itself: the whole image, or the photo in its frame."""
+        if self.frame is None:
+            return max(0, self.width), max(0, self.height)
+        fw, fh = (min(1.0, max(0.0, f)) for f in self.frame)
+        return round(max(0, self.width) * fw), round(max(0, self.height) * fh)
+
+    @property
+    def content_pixels(self) -> int:
+        width, height = self.content_size
+        return width * height
+
+    @property
+    def format_rank(self) -> int:
+        """0: a camera's format, 1: a web re-encode, 2: a lossless re-save or unknown."""
+        name = (self.format or "").upper()
+        return 0 if name in CAMERA_FORMATS else 1 if name in REENCODE_FORMATS else 2
+
+
+def _naive_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _rule_key(rule: str, img: DedupImage) -> tuple:
+    if rule == "resolution":
+        return (-img.content_pixels,)
+    if rule == "frame":
+        return (img.frame is not None,)
+    if rule == "format":
+        return (img.format_rank,)
+    if rule == "filesize":
+        return (-max(0, img.file_size),)
+    if rule == "exif":
+        return (0 if img.exif_datetime is not None else 1,)
+    exif = img.exif_datetime
+    mtime = img.mtime if img.mtime is not None and math.isfinite(img.mtime) else None
+    return (
+        exif is None,
+        _naive_utc(exif) if exif is not None else datetime.min,
+        mtime is None,
+        mtime if mtime is not None else 0.0,
+    )
+
+
+def check_keeper_rules(rules: Sequence[str]) -> tuple[str, ...]:
+    """Validate a rule order such as ``("exif", "resolution", "filesize")`` (any subset of
+    :data:`KEEPER_RULES`; images tied on every rule given are ordered by path)."""
+    if isinstance(rules, str):
+        rules = [r.strip() for r in rules.split(",") if r.strip()]
+    rules = tuple(rules)
+    bad = [r for r in rules if r not in KEEPER_RULES]
+    if bad or len(set(rules)) != len(rules):
+        raise DedupError(f"keeper rules must be distinct names from {KEEPER_RULES}, got {rules}")
+    return rules
+
+
+def keeper_key(img: DedupImage, rules: Sequence[str] = DEFAULT_KEEPER_RULES) -> tuple:
+    """Sort key: the best keeper sorts first; ties end on path, then id."""
+    return (*(_rule_key(r, img) for r in rules), img.path, img.id)
+
+
+def _when(img: DedupImage) -> str:
+    if img.exif_datetime is not None:
+        return f"taken {img.exif_datetime:%Y-%m-%d %H:%M:%S}"
+    if img.mtime is not None and math.isfinite(img.mtime):
+        stamp = datetime.fromtimestamp(img.mtime, tz=UTC)
+        return f"modified {stamp:%Y-%m-%d %H:%M:%S} UTC"
+    return "no date"
+
+
+def _size(img: DedupImage) -> str:
+    if img.frame is None:
+        return f"{img.width}x{img.height}"
+    width, height = img.content_size
+    return f"{width}x{height} in a {img.width}x{img.height} frame"
+
+
+_FORMAT_KINDS = ("a camera format", "a web re-encode", "a re-save")
+
+
+def _explain(rule: str, keeper: DedupImage, other: DedupImage) -> str:
+    if rule == "resolution":
+        return f"highest resolution of the photo ({_size(keeper)} vs {_size(other)})"
+    if rule == "frame":
+        return (
+            f"not inside a frame (the other's photo is framed: screenshot, padding or "
+            f"caption; {_size(other)})"
+        )
+    if rule == "format":
+        return (
+            f"original format ({keeper.format or '?'}: {_FORMAT_KINDS[keeper.format_rank]}"
+            f" vs {other.format or '?'}: {_FORMAT_KINDS[other.format_rank]})"
+        )
+    if rule == "filesize":
+        return f"largest file ({human_size(keeper.file_size)} vs {human_size(other.file_size)})"
+    if rule == "exif":
+        return "has an EXIF capture time (the others do not)"
+    return f"oldest ({_when(keeper)} vs {_when(other)})"
+
+
+def choose_keeper(
+    images: Sequence[DedupImage], rules: Sequence[str] = DEFAULT_KEEPER_RULES
+) -> tuple[DedupImage, str]:
+    """The best image by ``rules`` and why: the first rule on which it beats the runner-up."""
+    rules = check_keeper_rules(rules)
+    if not images:
+        raise DedupError("choose_keeper needs at least one image")
+    ranked = sorted(images, key=lambda im: keeper_key(im, rules))
+    keeper = ranked[0]
+    if len(ranked) == 1:
+        return keeper, "only image"
+    runner = ranked[1]
+    for i, rule in enumerate(rules):
+        if _rule_key(rule, keeper) != _rule_key(rule, runner):
+            tied = f" (tied on {', '.join(rules[:i])})" if i else ""
+            return keeper, _explain(rule, keeper, runner) + tied
+    return keeper, "all rules tie; first by path"

@@ -1,0 +1,328 @@
+"""Dedup reports: JSON (scripts), CSV (spreadsheets), self-contained HTML (people).
+
+JSON shape (extend, never rename)::
+
+    {"threshold": S, "groups": [{"keeper": PATH, "reason": TEXT,
+                                 "members": [{"path", "id", "score", "exact"}, ...]}, ...]}
+
+``members`` are the duplicates of the keeper, keeper not included (a script that removes every
+member never removes the keeper); ``score`` is the cosine to the keeper, ``exact`` means the same
+sha256 as the keeper. Extensions: per member ``width``, ``height``, ``file_size``,
+``exif_datetime``, ``mtime``, ``format``, ``photo_size`` (``[w, h]`` of the photo inside a frame,
+else null); per group ``keeper_id`` and ``keeper_image``; top level
+``keeper_rules``, ``linkage`` and ``stats``.
+
+The HTML page embeds its thumbnails as ``data:`` URIs from a caller-supplied
+``thumbnail(image_id) -> bytes | None`` and loads nothing from anywhere else: it works offline
+and can be mailed. Groups come in pages of ``page_size`` inside ``<details>`` elements (only
+the first is open; closed pages are not laid out), images have ``loading="lazy"``, so thousands
+of groups stay fast. Nothing here deletes or moves a file; the writers only create the report.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path, PurePath
+
+import jinja2
+
+from search.dedup.groups import DedupImage, DedupResult
+from search.query.results import human_size
+
+log = logging.getLogger(__name__)
+
+Thumbnailer = Callable[[int], bytes | None]
+MAX_THUMBNAIL_BYTES = 256 * 1024
+"""A thumbnail larger than this is left out of the HTML (the page must stay small)."""
+CSV_COLUMNS = (
+    "group",
+    "keeper_path",
+    "keeper_id",
+    "duplicate_path",
+    "duplicate_id",
+    "score",
+    "exact",
+    "reason",
+    "keeper_width",
+    "keeper_height",
+    "keeper_file_size",
+    "keeper_exif_datetime",
+    "duplicate_width",
+    "duplicate_height",
+    "duplicate_file_size",
+    "duplicate_exif_datetime",
+)
+_MIME = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _score(value: float) -> float:
+    return round(min(1.0, float(value)), 4)
+
+
+def _image_dict(img: DedupImage) -> dict[str, object]:
+    mtime = img.mtime if img.mtime is not None and math.isfinite(img.mtime) else None
+    return {
+        "id": img.id,
+        "path": img.path,
+        "width": img.width,
+        "height": img.height,
+        "file_size": img.file_size,
+        "sha256": img.sha256,
+        "exif_datetime": _iso(img.exif_datetime),
+        "mtime": mtime,
+        "format": img.format,
+        "photo_size": list(img.content_size) if img.frame is not None else None,
+    }
+
+
+def to_json(result: DedupResult) -> dict[str, object]:
+    """The report as a JSON-ready dict (shape in the module docstring)."""
+    groups = []
+    for g in result.groups:
+        members = []
+        for m in g.members:
+            info = _image_dict(m.image)
+            members.append(
+                {
+                    "path": m.image.path,
+                    "id": m.image.id,
+                    "score": _score(m.score),
+                    "exact": m.exact,
+                    **{
+                        k: info[k]
+                        for k in (
+                            "width",
+                            "height",
+                            "file_size",
+                            "exif_datetime",
+                            "mtime",
+                            "format",
+                            "photo_size",
+                        )
+                    },
+                }
+            )
+        groups.append(
+            {
+                "keeper": g.keeper.path,
+                "reason": g.reason,
+                "members": members,
+                "keeper_id": g.keeper.id,
+                "keeper_image": _image_dict(g.keeper),
+            }
+        )
+    return {
+        "threshold": result.threshold,
+        "groups": groups,
+        "keeper_rules": list(result.keeper_rules),
+        "linkage": result.linkage,
+        "stats": dict(result.stats),
+    }
+
+
+def csv_rows(result: DedupResult) -> Iterator[dict[str, object]]:
+    """One row per duplicate, with its keeper (columns: :data:`CSV_COLUMNS`)."""
+    for number, g in enumerate(result.groups, start=1):
+        k = g.keeper
+        for m in g.members:
+            d = m.image
+            yield {
+                "group": number,
+                "keeper_path": k.path,
+                "keeper_id": k.id,
+                "duplicate_path": d.path,
+                "duplicate_id": d.id,
+                "score": f"{_score(m.score):.4f}",
+                "exact": "yes" if m.exact else "no",
+                "reason": g.reason,
+                "keeper_width": k.width,
+                "keeper_height": k.height,
+                "keeper_file_size": k.file_size,
+                "keeper_exif_datetime": _iso(k.exif_datetime),
+                "duplicate_width": d.width,
+                "duplicate_height": d.height,
+                "duplicate_file_size": d.file_size,
+                "duplicate_exif_datetime": _iso(d.exif_datetime),
+            }
+
+
+def write_csv(result: DedupResult, out: io.TextIOBase) -> int:
+    """Write the CSV to a text stream (open it with ``newline=""``); returns the row count."""
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in csv_rows(result):
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def data_uri(data: bytes | None) -> str | None:
+    """``data:`` URI for JPEG/PNG/GIF/WebP bytes; None for anything else or too large."""
+    if not data or len(data) > MAX_THUMBNAIL_BYTES:
+        return None
+    mime = next((m for magic, m in _MIME if data.startswith(magic)), None)
+    if mime is None and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        mime = "image/webp"
+    if mime is None:
+        return None
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _file_href(path: str) -> str | None:
+    p = PurePath(path)
+    if not p.is_absolute():
+        return None
+    try:
+        return Path(p).as_uri()
+    except ValueError:
+        return None
+
+
+def render_html(
+    result: DedupResult,
+    thumbnail: Thumbnailer | None = None,
+    *,
+    title: str = "imgsearch - duplicate report",
+    page_size: int = 50,
+) -> str:
+    """The self-contained HTML report. ``thumbnail`` failures leave a placeholder (logged)."""
+    failed = 0
+
+    def thumb(img: DedupImage) -> str | None:
+        nonlocal failed
+        if thumbnail is None:
+            return None
+        try:
+            uri = data_uri(thumbnail(img.id))
+        except (OSError, ValueError) as exc:  # ImageError is a ValueError
+            log.warning("no thumbnail for image %s (%s): %s", img.id, img.path, exc)
+            uri = None
+        failed += uri is None
+        return uri
+
+    def card(img: DedupImage, score: float | None, exact: bool, keeper: bool) -> dict:
+        return {
+            "path": img.path,
+            "name": PurePath(img.path).name or img.path,
+            "folder": str(PurePath(img.path).parent),
+            "href": _file_href(img.path),
+            "thumb": thumb(img),
+            "size": f"{img.width}x{img.height}",
+            "bytes": human_size(img.file_size),
+            "exif": f"{img.exif_datetime:%Y-%m-%d %H:%M:%S}" if img.exif_datetime else None,
+            "score": None if score is None else f"{_score(score):.3f}",
+            "exact": exact,
+            "keeper": keeper,
+            "id": img.id,
+        }
+
+    groups = [
+        {
+            "number": i,
+            "reason": g.reason,
+            "count": len(g.members) + 1,
+            "cards": [card(g.keeper, None, False, True)]
+            + [card(m.image, m.score, m.exact, False) for m in g.members],
+        }
+        for i, g in enumerate(result.groups, start=1)
+    ]
+    size = max(1, int(page_size))
+    pages = [groups[i : i + size] for i in range(0, len(groups), size)]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    html = env.get_template("dedup_report.html.j2").render(
+        title=title,
+        result=result,
+        pages=pages,
+        duplicates=result.duplicate_count,
+        exact_count=sum(m.exact for g in result.groups for m in g.members),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    if failed and thumbnail is not None:
+        log.info("%d image(s) of the report have no thumbnail", failed)
+    return html
+
+
+def _atomic_write(path: Path, data: str, newline: str | None = None) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(
+    result: DedupResult,
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    thumbnail: Thumbnailer | None = None,
+) -> Path:
+    """Write ``json``/``csv``/``html`` (default: from the suffix) atomically; returns the path."""
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".") or "json").lower()
+    if fmt == "htm":
+        fmt = "html"
+    if fmt == "json":
+        text = json.dumps(to_json(result), indent=1, ensure_ascii=False) + "\n"
+    elif fmt == "csv":
+        buf = io.StringIO()
+        write_csv(result, buf)
+        text = buf.getvalue()
+    elif fmt == "html":
+        text = render_html(result, thumbnail)
+    else:
+        raise ValueError(f"report format must be json, csv or html, not {fmt!r}")
+    _atomic_write(path, text, newline="" if fmt == "csv" else None)
+    return path
+
+
+def file_thumbnails(images: Sequence[DedupImage], max_side: int = 160) -> Thumbnailer:
+    """A thumbnailer that decodes each image's file (read-only) into a small JPEG.
+
+    For use without a library; with one, the library's thumbnail cache is the better source.
+    """
+    from PIL import Image
+
+    from models import load_image
+
+    paths = {img.id: img.path for img in images}
+
+    def make(image_id: int) -> bytes | None:
+        path = paths.get(image_id)
+        if path is None:
+            return None
+        im = load_image(path, draft_size=(max_side, max_side)).image
+        im.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+        buf = io.BytesIO()
+        im.save(buf, format="JPEG", quality=70, optimize=True)
+        return buf.getvalue()
+
+    return make

@@ -1,0 +1,96 @@
+"""``imgsearch dedup --verify``: confirm borderline duplicate candidates with local features.
+
+Wraps a neighbours provider (:mod:`search.dedup.neighbours`): a candidate pair whose copy
+score lies in the grey zone (between the score at calibrated ``z = VERIFY_Z`` and the
+duplicate threshold) is checked with ORB key points + RANSAC (:mod:`search.descriptor.verify`);
+a pair
+that one similarity transform explains (heavy crops, rotations, screenshots of the photo)
+is raised to the threshold, so it becomes an edge of the duplicate graph. Pairs above the
+threshold are never demoted. Features are computed once per image (the file at 1024 px),
+and at most ``max_pairs`` pairs are checked (the best-scoring first within each batch).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from models import ImgsearchError, load_image
+from search.dedup.neighbours import NeighbourProvider
+from search.descriptor.verify import MIN_INLIERS, LocalFeatures, count_inliers, local_features
+
+log = logging.getLogger(__name__)
+
+VERIFY_Z = 3.0  # calibrated copy score from which a pair is worth a geometric check
+MAX_PAIRS = 20_000
+
+
+class VerifiedNeighbours:
+    """A provider whose grey-zone candidates are confirmed geometrically (module doc)."""
+
+    def __init__(
+        self,
+        inner: NeighbourProvider,
+        path_of: Callable[[int], Path | None],
+        low: float,
+        threshold: float,
+        *,
+        max_pairs: int = MAX_PAIRS,
+    ) -> None:
+        self.inner = inner
+        self.path_of = path_of
+        self.low, self.threshold = float(low), float(threshold)
+        self.max_pairs = max_pairs
+        self.name = f"{getattr(inner, 'name', 'provider')}+verify"
+        self.batch_size = getattr(inner, "batch_size", 16384)
+        self.features: dict[int, LocalFeatures | None] = {}
+        self.decided: dict[tuple[int, int], bool] = {}
+        self.checked = self.confirmed = 0
+
+    def _features(self, image_id: int) -> LocalFeatures | None:
+        if image_id not in self.features:
+            path = self.path_of(image_id)
+            try:
+                image = load_image(path, draft_size=(1024, 1024)).image if path else None
+                self.features[image_id] = local_features(image) if image is not None else None
+            except (ImgsearchError, OSError) as error:
+                log.info("verify: no features for image %s: %s", image_id, error)
+                self.features[image_id] = None
+        return self.features[image_id]
+
+    def _same_photo(self, a: int, b: int) -> bool:
+        key = (min(a, b), max(a, b))
+        if key not in self.decided:
+            if self.checked >= self.max_pairs:
+                return False
+            fa, fb = self._features(a), self._features(b)
+            self.checked += 1
+            same = fa is not None and fb is not None and count_inliers(fa, fb) >= MIN_INLIERS
+            self.confirmed += same
+            self.decided[key] = same
+        return self.decided[key]
+
+    def __call__(self, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        scores, found = self.inner(ids, k)
+        scores = np.array(scores, dtype=np.float32, copy=True)
+        grey = (scores >= self.low) & (scores < self.threshold) & (found >= 0)
+        grey &= found != ids[:, None]
+        rows, cols = np.nonzero(grey)
+        for r, c in sorted(
+            zip(rows.tolist(), cols.tolist(), strict=True), key=lambda rc: -scores[rc]
+        ):
+            if self._same_photo(int(ids[r]), int(found[r, c])):
+                scores[r, c] = self.threshold
+        order = np.argsort(-scores, axis=1, kind="stable")
+        return np.take_along_axis(scores, order, 1), np.take_along_axis(found, order, 1)
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "verify_checked": self.checked,
+            "verify_confirmed": self.confirmed,
+            "verify_images": len(self.features),
+        }

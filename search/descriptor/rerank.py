@@ -1,0 +1,160 @@
+"""One image query, scored the way :mod:`search.evaluation.descriptor_eval` measures it.
+
+The search engine supplies two callbacks and gets ranked hits:
+
+* ``neighbours(rows [R, D'], k) -> int64 ids [R, k]`` - nearest stored images of each row in
+  the descriptor's space (the FAISS index over transformed whole-image vectors plus the small
+  index of framed photos; -1 pads);
+* ``stored(ids) -> {id: StoredImage}`` - the raw vectors, framed-photo vectors and labels of
+  those images from the database (the truth).
+
+:meth:`QueryScorer.search` then (1) collects candidates for every query view, (2) scores them
+exactly (copy score, label similarity), (3) follows the duplicate graph from the best sure
+copies (``expand``) and (4) returns the best ``k`` by rank score, each with its copy score and
+calibrated ``z`` (the duplicate decision: ``z >= DUPLICATE_Z``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from search.descriptor.descriptors import EXPAND_Z, Descriptor, StoredImage, label_vectors
+from search.descriptor.expansion import chain_scores, hub_order
+
+Neighbours = Callable[[np.ndarray, int], np.ndarray]
+Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
+CANDIDATES_PER_VIEW = 50
+
+
+@dataclass(frozen=True)
+class ScoredHit:
+    """``rank`` orders results; ``copy`` is the copy score, ``z`` its calibrated value."""
+
+    id: int
+    rank: float
+    copy: float
+    z: float | None
+
+
+class QueryScorer:
+    """Candidates -> exact scores -> duplicate-graph expansion -> top ``k``."""
+
+    def __init__(
+        self,
+        descriptor: Descriptor,
+        neighbours: Neighbours,
+        stored: Stored,
+        *,
+        candidates: int = CANDIDATES_PER_VIEW,
+    ) -> None:
+        self.descriptor = descriptor
+        self.neighbours = neighbours
+        self.stored = stored
+        self.candidates = candidates
+
+    def _rows(
+        self, ids: Sequence[int], images: Mapping[int, StoredImage], cache: dict[int, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The searched rows of ``ids`` and their owner positions; each image is mapped
+        through the descriptor once per query (``cache``: id -> its rows)."""
+        missing = [i for i in ids if i not in cache]
+        if missing:
+            rows, owner = self.descriptor.stored_rows([images[i] for i in missing])
+            cuts = np.searchsorted(owner, np.arange(1, len(missing)))
+            for image_id, part in zip(missing, np.split(rows, cuts), strict=True):
+                cache[image_id] = part
+        parts = [cache[i] for i in ids]
+        sizes = [len(p) for p in parts]
+        if not sum(sizes):
+            return np.zeros((0, 1), np.float32), np.zeros(0, np.int64)
+        return np.concatenate(parts), np.repeat(np.arange(len(ids)), sizes)
+
+    def _copy(
+        self,
+        query: np.ndarray,
+        ids: list[int],
+        images: Mapping[int, StoredImage],
+        cache: dict[int, np.ndarray],
+    ) -> np.ndarray:
+        rows, owner = self._rows(ids, images, cache)
+        return self.descriptor.copy_scores(query, rows, owner, len(ids))
+
+    def search(
+        self,
+        query: np.ndarray,
+        labels: Sequence[tuple[str, float]] = (),
+        k: int = 10,
+        exclude: int | None = None,
+    ) -> list[ScoredHit]:
+        """Best ``k`` stored images for the query rows ``query`` [V, D'] (from
+        :meth:`Descriptor.query_rows`) and the query's top labels."""
+        d = self.descriptor
+        want = max(k, self.candidates)
+        found = self.neighbours(np.asarray(query, np.float32), want)
+        ids = sorted({int(i) for i in np.ravel(found) if i >= 0 and int(i) != exclude})
+        if not ids:
+            return []
+        images = dict(self.stored(ids))
+        ids = [i for i in ids if i in images]
+        cache: dict[int, np.ndarray] = {}
+        copy = self._copy(query, ids, images, cache)
+        if d.config.expand and d.calibration is not None:
+            copy, ids, images = self._expand(query, copy, ids, images, exclude, cache)
+        label_sim = None
+        if d.config.labels:
+            vocab: dict[str, int] = {}
+            lv = label_vectors([list(labels)] + [list(images[i].labels) for i in ids], vocab)
+            label_sim = lv[1:] @ lv[0]
+        rank = d.rank_scores(copy, label_sim)
+        order = sorted(range(len(ids)), key=lambda n: (-float(rank[n]), ids[n]))[:k]
+        cal = d.calibration
+        return [
+            ScoredHit(
+                ids[n],
+                float(rank[n]),
+                float(copy[n]),
+                None if cal is None else float(cal.z(copy[n])),
+            )
+            for n in order
+        ]
+
+    def _expand(
+        self,
+        query: np.ndarray,
+        copy: np.ndarray,
+        ids: list[int],
+        images: dict[int, StoredImage],
+        exclude: int | None,
+        cache: dict[int, np.ndarray],
+    ) -> tuple[np.ndarray, list[int], dict[int, StoredImage]]:
+        """Follow the duplicate graph from the best sure copies (see Descriptor.expand)."""
+        d = self.descriptor
+        sure = d.calibration.score(EXPAND_Z)  # type: ignore[union-attr]
+        decision = d.calibration.duplicate_threshold()  # type: ignore[union-attr]
+        hubs = [ids[int(n)] for n in hub_order(copy, sure, d.config.expand)]
+        if not hubs:
+            return copy, ids, images
+        hub_rows = {h: cache[h] for h in hubs}
+        hub_copy = {h: float(copy[ids.index(h)]) for h in hubs}
+        more: set[int] = set()
+        for rows in hub_rows.values():
+            found = self.neighbours(rows, self.candidates)
+            more.update(int(i) for i in np.ravel(found) if i >= 0 and int(i) != exclude)
+        new = sorted(more - set(ids))
+        if new:
+            images.update(self.stored(new))
+            new = [i for i in new if i in images]
+            copy = np.concatenate([copy, self._copy(query, new, images, cache)])
+            ids = ids + new
+        rows, owner = self._rows(ids, images, cache)
+        out = copy.copy()
+        for h in hubs:
+            graph = np.full(len(ids), -np.inf, np.float32)
+            np.maximum.at(graph, owner, (hub_rows[h] @ rows.T).max(axis=0))
+            graph[ids.index(h)] = -np.inf
+            graph = np.where(graph >= sure, graph, -np.inf)
+            out = np.maximum(out, chain_scores(hub_copy[h], graph, copy, decision))
+        return out, ids, images

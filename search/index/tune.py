@@ -1,0 +1,211 @@
+"""Numeric helpers of the FAISS cache: normalising, exact top-k, k-means, recall tuning.
+
+The heavy matrix products run through numpy's BLAS: on the 2-core dev box the BLAS bundled
+with the faiss-cpu wheel measured 5-10x slower for batched products (k-means on 20 k x 1024
+to 512 lists: 24 s through ``IndexIVF.train``, ~2 s of numpy GEMM), so IVF training and list
+assignment are done here and handed to FAISS (``train_encoder`` / ``add_core``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from search.index.file_format import IndexInputError
+
+if TYPE_CHECKING:
+    from search.index.kinds import Backend
+
+PAD_SCORE = np.float32(-np.inf)
+
+
+def check_vectors(ids: np.ndarray, vectors: object, dimension: int | None) -> np.ndarray:
+    """Shape, dtype, finite non-zero rows, unique non-negative ids - before any change."""
+    x = np.asarray(vectors)
+    if x.ndim != 2 or x.shape[0] != len(ids) or x.shape[1] == 0:
+        raise IndexInputError(f"vectors must be [{len(ids)}, D], got shape {x.shape}")
+    if dimension is not None and x.shape[1] != dimension:
+        raise IndexInputError(f"vectors have dimension {x.shape[1]}, the index {dimension}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise IndexInputError(f"vectors must be floating point, got {x.dtype}")
+    if np.any(ids < 0) or len(np.unique(ids)) != len(ids):
+        raise IndexInputError("ids must be unique and non-negative")
+    for start in range(0, len(x), 65_536):  # check everything before changing anything
+        norms = np.linalg.norm(x[start : start + 65_536].astype(np.float32), axis=1)
+        if not np.all(np.isfinite(norms)) or np.any(norms == 0):
+            raise IndexInputError("vectors must be finite and non-zero")
+    return x
+
+
+def normalized(x: np.ndarray) -> np.ndarray:
+    """A float32 C-contiguous, L2-normalised copy of ``x`` (rows); rejects zero/non-finite rows."""
+    out = np.array(x, dtype=np.float32, order="C", copy=True)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    if out.size and (not np.all(np.isfinite(norms)) or np.any(norms == 0)):
+        raise ValueError("vectors must be finite and non-zero")
+    out /= np.maximum(norms, np.float32(1e-30))
+    return out
+
+
+def iter_normalized(vectors: np.ndarray, chunk: int = 65_536) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, normalised float32 rows)`` chunks, so huge inputs are never copied at once."""
+    for start in range(0, len(vectors), chunk):
+        yield start, normalized(vectors[start : start + chunk])
+
+
+def exact_topk(
+    queries: np.ndarray, vectors: np.ndarray, k: int, chunk: int = 65_536
+) -> tuple[np.ndarray, np.ndarray]:
+    """Brute-force top-``k`` rows of ``vectors`` (normalised per chunk) for unit ``queries``."""
+    nq = len(queries)
+    best_s = np.full((nq, k), PAD_SCORE, dtype=np.float32)
+    best_r = np.full((nq, k), -1, dtype=np.int64)
+    for start, block in iter_normalized(vectors, chunk):
+        scores = queries @ block.T
+        kk = min(k, scores.shape[1])
+        part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+        cand_s = np.concatenate([best_s, np.take_along_axis(scores, part, 1)], axis=1)
+        cand_r = np.concatenate([best_r, part + start], axis=1)
+        order = np.argsort(-cand_s, axis=1, kind="stable")[:, :k]
+        best_s = np.take_along_axis(cand_s, order, 1)
+        best_r = np.take_along_axis(cand_r, order, 1)
+    return best_s, best_r
+
+
+def nearest(x: np.ndarray, centroids: np.ndarray, chunk: int = 16_384) -> np.ndarray:
+    """Index of the highest-inner-product centroid for each row of ``x`` (normalised)."""
+    out = np.empty(len(x), np.int64)
+    for start in range(0, len(x), chunk):
+        out[start : start + chunk] = np.argmax(x[start : start + chunk] @ centroids.T, axis=1)
+    return out
+
+
+def spherical_kmeans(
+    x: np.ndarray, k: int, niter: int, seed: int, chunk: int = 16_384
+) -> np.ndarray:
+    """k unit centroids of unit rows ``x`` (Lloyd on the sphere, empty lists re-seeded)."""
+    rng = np.random.default_rng(seed)
+    centroids = x[rng.choice(len(x), k, replace=False)].copy()
+    for _ in range(niter):
+        sums = np.zeros_like(centroids)
+        counts = np.zeros(k, np.int64)
+        for start in range(0, len(x), chunk):
+            block = x[start : start + chunk]
+            assign = np.argmax(block @ centroids.T, axis=1)
+            order = np.argsort(assign, kind="stable")
+            lists, first = np.unique(assign[order], return_index=True)
+            sums[lists] += np.add.reduceat(block[order], first, axis=0)
+            counts += np.bincount(assign, minlength=k)
+        empty = np.flatnonzero(counts == 0)
+        sums[empty] = x[rng.choice(len(x), len(empty), replace=False)]
+        centroids = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    return centroids.astype(np.float32)
+
+
+def sampled_recall(
+    backend: Backend,
+    param: int,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    sample_rows: np.ndarray,
+    truth: tuple[np.ndarray, np.ndarray],
+    k: int,
+) -> float:
+    """Recall@k of ``backend`` against exact search for stored vectors used as queries.
+
+    The query's own id is left out of both lists (the trivial self-match would flatter the
+    figure), and a returned neighbour counts as a hit when its *exact* score reaches the exact
+    k-th score, so exact ties (duplicate images) are not counted as misses.
+    """
+    queries = normalized(vectors[sample_rows])
+    _, got = backend.search(queries, k + 1, param)
+    t_scores, t_rows = truth
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    hits = total = 0
+    for i, row in enumerate(sample_rows):
+        keep = (t_rows[i] >= 0) & (t_rows[i] != row)
+        exact = t_scores[i][keep][:k]
+        kth = exact[-1] if len(exact) == k else -np.inf
+        mine = got[i][(got[i] >= 0) & (got[i] != ids[row])][:k]
+        rows = order[np.searchsorted(sorted_ids, mine)]
+        true_scores = normalized(vectors[rows]) @ queries[i] if len(rows) else np.zeros(0)
+        hits += min(int(np.sum(true_scores >= kth - 1e-5)), len(exact))
+        total += len(exact)
+    return 1.0 if total == 0 else hits / total
+
+
+def tune(
+    backend: Backend,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    *,
+    target: float,
+    margin: float,
+    sample: int,
+    k: int,
+    seed: int,
+    start: int,
+) -> tuple[int, float, list[tuple[int, float]], float]:
+    """Tune the search parameter on one sample of stored vectors, verify it on another.
+
+    Tuning: the smallest parameter >= ``start`` whose recall@k on the tuning sample reaches
+    ``target + margin`` (double from ``start``, then bisect between the last miss and the
+    first hit, to within ~1/8). A figure measured on the sample it was tuned on flatters (the
+    search stops at the first parameter that happens to pass it), so the parameter is then
+    checked on a disjoint held-out sample and raised in steps of 1.25x until that reaches
+    ``target + margin / 2``.
+
+    Returns ``(param, held-out recall, trace, tuning-sample recall)``; the trace lists every
+    ``(param, recall)`` measured, tuning first. When even the largest parameter misses, the
+    largest is returned with its recall, and the caller decides (``auto`` falls back to flat).
+    """
+    n = len(ids)
+    size = min(sample, max(1, n // 2))
+    order = np.random.default_rng(seed + 1).permutation(n)
+    rows, held = np.sort(order[:size]), np.sort(order[size : 2 * size])
+    truth = exact_topk(normalized(vectors[rows]), vectors, k + 1)
+    trace: list[tuple[int, float]] = []
+
+    def measure(param: int, sample_rows: np.ndarray, sample_truth: tuple[np.ndarray, ...]) -> float:
+        recall = sampled_recall(backend, param, ids, vectors, sample_rows, sample_truth, k)
+        trace.append((param, recall))
+        return recall
+
+    lo, hi, top = max(0, start - 1), max(1, start), backend.max_param()  # never below start
+    while (recall := measure(hi, rows, truth)) < target + margin and hi < top:
+        lo, hi = hi, min(hi * 2, top)
+    best = (hi, recall)
+    if recall >= target + margin:
+        while hi - lo > max(1, hi // 8):
+            mid = (lo + hi) // 2
+            if (recall := measure(mid, rows, truth)) >= target + margin:
+                hi, best = mid, (mid, recall)
+            else:
+                lo = mid
+    param, tuned = best
+    if not len(held):
+        return param, tuned, trace, tuned
+    held_truth = exact_topk(normalized(vectors[held]), vectors, k + 1)
+    while (checked := measure(param, held, held_truth)) < target + margin / 2 and param < top:
+        param = min(top, max(param + 1, round(param * 1.25)))
+    return param, checked, trace, tuned
+
+
+def knn_pairs(
+    batches: Iterable[tuple[np.ndarray, ...]], min_score: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique pairs ``(a, b, score)``, a < b, with score >= min_score from k-NN batches."""
+    a_, b_, s_ = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
+    for own, nbr, scores in batches:
+        mask = (scores >= min_score) & (nbr >= 0)
+        a = np.broadcast_to(own[:, None], nbr.shape)[mask]
+        b, s = nbr[mask], scores[mask]
+        a_.append(np.minimum(a, b))
+        b_.append(np.maximum(a, b))
+        s_.append(s)
+    a, b, s = np.concatenate(a_), np.concatenate(b_), np.concatenate(s_)
+    _, first = np.unique(np.stack([a, b], 1), axis=0, return_index=True)
+    return a[first], b[first], s[first].astype(np.float32)

@@ -1,0 +1,450 @@
+"""The FAISS cache: image ids -> unit vectors, cosine = inner product, stamped atomic file.
+
+SQLite is the truth; this index is derived from it and rebuilt whenever its stamp (library,
+generation, count, model, dimension) does not match the library (see ``VectorIndex.load``).
+
+Kinds (``search.index.kinds``): ``flat`` (exact), ``hnsw``, ``ivf-sq8`` and ``auto``: flat
+below ``AUTO_THRESHOLD`` vectors, ``ivf-sq8`` from there on (1 byte per dimension, so 1 M x
+1024-d fits in ~1.1 GB, while flat and HNSW need > 4 GB), its ``nprobe`` tuned on a sample of
+``recall_sample`` stored vectors until recall@10 against exact search is >= 0.97 + margin,
+then checked on a disjoint held-out sample (and raised until that one passes too, see
+``index_tune.tune``); when no ``nprobe`` gets there, auto falls back to flat. The measured
+(held-out) recall is kept in ``info`` and in the file header (``read_header``) for
+``imgsearch stats``.
+
+Why 10 000 (``python -m bench.search --sizes 5000,10000,20000,40000 --kinds flat,ivf-sq8,auto``
+on the 2-core dev box, load ~6-7 from other jobs, 1024-d synthetic overlapping clusters, one
+query per call): flat scans 4 KB per vector. While the matrix stays in cache it is almost free
+(5 k = 20 MB: p50 1.1 ms); past that it is memory-bound: p50 40 / 53 / 70 ms (CPU 20 / 27 /
+47 ms) at 10 k / 20 k / 40 k, ~0.55 ms per 1 000 even on a quiet box (57 ms at 100 k).
+ivf-sq8 at 10 k / 20 k / 40 k: p50 0.22 / 0.46 / 0.64 ms, held-out recall@10 0.977 / 0.984 /
+0.964 (nprobe 8 / 16 / 20 tuned on the sample), build 6 / 16 / 28 s. So from 10 k on flat alone
+spends the 10 ms budget (several times over on a busy box) while ivf-sq8 keeps recall >= 0.95
+at ~1/100 of the cost; below it flat is exact, ~1 ms and needs no training (IVF wants >= 39
+training points per list).
+
+Threads: ``set_threads(n)`` sets FAISS's OpenMP pool (process-wide; a server answering many
+requests at once does best with 1: each request then runs on its own core). Any number of
+threads may search one loaded index at once: search, k-NN, reconstruct and save take the
+index's shared (read) lock and pass their parameters per call; add / remove / update /
+set_search_param take the exclusive (write) lock, so readers never see half a mutation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from search.index import file_format as index_io
+from search.index.file_format import (
+    CorruptIndexError,
+    ForeignIndexError,
+    IndexCacheError,
+    IndexInputError,
+    IndexMissingError,
+    IndexStamp,
+    StaleIndexError,
+)
+from search.index.kinds import (
+    KINDS,
+    Backend,
+    FlatBackend,
+    HNSWBackend,
+    IVFSQ8Backend,
+    as_ids,
+    load_backend,
+)
+from search.index.knn import KnnGraph, KnnMixin
+from search.index.tune import (
+    check_vectors,
+    iter_normalized,
+    normalized,
+    tune,
+)
+
+__all__ = [
+    "AUTO_THRESHOLD",
+    "CorruptIndexError",
+    "ForeignIndexError",
+    "IndexCacheError",
+    "IndexConfig",
+    "IndexInputError",
+    "IndexMissingError",
+    "IndexStamp",
+    "KnnGraph",
+    "StaleIndexError",
+    "VectorIndex",
+    "set_threads",
+]
+log = logging.getLogger(__name__)
+
+AUTO_THRESHOLD = 10_000  # measured, see the module docstring (bench/search.py)
+ALL_KINDS = ("auto", *KINDS)
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Tuning knobs; the defaults are the measured ones (see module docstring / bench)."""
+
+    auto_threshold: int = AUTO_THRESHOLD
+    auto_kind: str = "ivf-sq8"
+    target_recall: float = 0.97  # on held-out stored vectors (see index_tune.tune)
+    recall_margin: float = 0.01  # tuned to target + margin, verified to target + margin / 2
+    recall_sample: int = 500
+    recall_k: int = 10
+    seed: int = 1234
+    ivf_nlist: int | None = None  # default ~4*sqrt(n)
+    ivf_train_per_list: int = 40
+    ivf_niter: int = 10
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_max_deleted_fraction: float = 0.2
+
+
+def set_threads(threads: int) -> None:
+    """FAISS OpenMP threads for the whole process (``<= 0``: leave FAISS's default)."""
+    if threads > 0:
+        faiss.omp_set_num_threads(int(threads))
+
+
+class VectorIndex(KnnMixin):
+    """Image-id keyed cosine index over one of the back ends; safe for concurrent searches."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        requested_kind: str,
+        config: IndexConfig,
+        param: int = 0,
+        info: dict[str, object] | None = None,
+    ) -> None:
+        self._backend, self.requested_kind, self.config = backend, requested_kind, config
+        self._param = param
+        self._info: dict[str, object] = dict(info or {})
+        self._lock = index_io.RWLock()
+        self._version = 0
+        self._ids = np.sort(backend.stored_ids())
+
+    # -- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        ids: Iterable[int] | np.ndarray,
+        vectors: np.ndarray,
+        kind: str = "auto",
+        *,
+        config: IndexConfig | None = None,
+    ) -> VectorIndex:
+        """Build from ``ids`` int64[N] and ``vectors`` float[N, D] (L2-normalised on the way)."""
+        config = config or IndexConfig()
+        if kind not in ALL_KINDS:
+            raise IndexInputError(f"unknown index kind {kind!r}; choose one of {ALL_KINDS}")
+        ids = as_ids(ids)
+        x = check_vectors(ids, vectors, None)
+        started = time.perf_counter()
+        target = kind
+        if kind == "auto":
+            target = "flat" if len(ids) < config.auto_threshold else config.auto_kind
+        try:
+            backend, param, info = cls._make(target, ids, x, config)
+        except ValueError as exc:
+            raise IndexInputError(f"cannot build a {target} index: {exc}") from exc
+        if kind == "auto" and target != "flat" and not info["recall_target_met"]:
+            log.warning(
+                "auto index: %s recall %.3f < target; using exact flat", target, info["recall_at_k"]
+            )
+            fallback = f"{target} recall {info['recall_at_k']:.3f} below target"
+            backend, param, info = cls._make("flat", ids, x, config)
+            info["fallback"] = fallback
+        info["build_seconds"] = round(time.perf_counter() - started, 3)
+        return cls(backend, kind, config, param, info)
+
+    @classmethod
+    def empty(
+        cls, dimension: int, kind: str = "auto", *, config: IndexConfig | None = None
+    ) -> VectorIndex:
+        """An empty index (ivf-sq8 cannot exist before training: build it from vectors)."""
+        return cls.build(
+            np.zeros(0, np.int64), np.zeros((0, dimension), np.float32), kind, config=config
+        )
+
+    @classmethod
+    def from_chunks(
+        cls,
+        chunks: Iterable[tuple[np.ndarray, np.ndarray]],
+        dimension: int,
+        kind: str = "auto",
+        *,
+        config: IndexConfig | None = None,
+    ) -> VectorIndex:
+        """Build from ``(ids, vectors)`` chunks such as ``Store.iter_vectors()``."""
+        parts = list(chunks)
+        if not parts:
+            return cls.empty(dimension, kind, config=config)
+        return cls.build(
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            kind,
+            config=config,
+        )
+
+    @staticmethod
+    def _make(
+        kind: str, ids: np.ndarray, x: np.ndarray, config: IndexConfig
+    ) -> tuple[Backend, int, dict[str, object]]:
+        n, d = x.shape
+        backend: Backend
+        if kind == "flat":
+            backend = FlatBackend(d)
+        elif kind == "hnsw":
+            backend = HNSWBackend.empty(
+                d,
+                config.hnsw_m,
+                config.hnsw_ef_construction,
+                max_deleted_fraction=config.hnsw_max_deleted_fraction,
+            )
+        else:
+            nlist = config.ivf_nlist or IVFSQ8Backend.default_nlist(n)
+            backend = IVFSQ8Backend.trained(
+                x, nlist, nlist * config.ivf_train_per_list, config.ivf_niter, config.seed
+            )
+        for start, block in iter_normalized(x):
+            backend.add(ids[start : start + len(block)], block)
+        info: dict[str, object] = {
+            "recall_k": config.recall_k,
+            "recall_at_k": 1.0,
+            "recall_target_met": True,
+            "trained_on": n,
+        }
+        param = 0
+        if kind != "flat" and n > 1:
+            start = 2 * config.recall_k if kind == "hnsw" else 1  # efSearch < 2k is rarely useful
+            param, recall, trace, tuned = tune(
+                backend,
+                ids,
+                x,
+                target=config.target_recall,
+                margin=config.recall_margin,
+                sample=config.recall_sample,
+                k=config.recall_k,
+                seed=config.seed,
+                start=start,
+            )
+            info.update(
+                recall_at_k=round(recall, 4),
+                recall_tuning=round(tuned, 4),
+                recall_sample=min(n // 2 or 1, config.recall_sample),
+                recall_trace=trace,
+                recall_target_met=recall >= config.target_recall,
+            )
+        return backend, param, info
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def kind(self) -> str:
+        return self._backend.kind
+
+    @property
+    def ntotal(self) -> int:
+        return self._backend.ntotal
+
+    @property
+    def dimension(self) -> int:
+        return self._backend.dimension
+
+    @property
+    def search_param(self) -> int:
+        return self._param
+
+    @property
+    def info(self) -> dict[str, object]:
+        """Kind, size, measured recall@k (at build/tune time) and the back end's parameters."""
+        out = {
+            **self._info,
+            "kind": self.kind,
+            "requested_kind": self.requested_kind,
+            "ntotal": self.ntotal,
+            "dimension": self.dimension,
+            **self._backend.describe(),
+        }
+        if self._backend.param_name:
+            out[self._backend.param_name] = self._param
+        return out
+
+    @property
+    def recall(self) -> float | None:
+        value = self._info.get("recall_at_k")
+        return None if value is None else float(value)  # type: ignore[arg-type]
+
+    def ids(self) -> np.ndarray:
+        """Sorted copy of the stored ids."""
+        with self._lock.read():
+            return self._ids.copy()
+
+    def contains(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
+        ids = as_ids(ids)
+        with self._lock.read():
+            at = np.minimum(np.searchsorted(self._ids, ids), max(len(self._ids) - 1, 0))
+            return self._ids[at] == ids if len(self._ids) else np.zeros(len(ids), bool)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (scores float32[Q, k], ids int64[Q, k]); short rows padded with -1 / -inf."""
+        q = np.asarray(queries)
+        q = q[None, :] if q.ndim == 1 else q
+        if q.ndim != 2 or q.shape[1] != self.dimension or not np.issubdtype(q.dtype, np.floating):
+            raise IndexInputError(f"queries must be float [Q, {self.dimension}], got {q.shape}")
+        if int(k) < 1:
+            raise IndexInputError(f"k must be >= 1, got {k}")
+        try:
+            q = normalized(q)
+        except ValueError as exc:
+            raise IndexInputError(f"queries: {exc}") from exc
+        with self._lock.read():
+            return self._backend.search(q, int(k), self._param)
+
+    def reconstruct(self, ids: Iterable[int] | np.ndarray) -> np.ndarray:
+        """Stored vectors (ivf-sq8: 8-bit decoded); KeyError names ids that are not stored."""
+        ids = as_ids(ids)
+        missing = ids[~self.contains(ids)]
+        if len(missing):
+            raise KeyError(f"ids not in the index: {missing[:10].tolist()}")
+        with self._lock.read():
+            return self._backend.reconstruct(ids)
+
+    # -- mutation ---------------------------------------------------------------------------
+
+    def add(self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray) -> None:
+        """Add new ids (an id already stored is an error: use ``update``)."""
+        ids = as_ids(ids)
+        x = check_vectors(ids, vectors, self.dimension)
+        with self._lock.write():
+            dup = ids[np.isin(ids, self._ids)]
+            if len(dup):
+                raise IndexInputError(f"ids already in the index: {dup[:10].tolist()}")
+            self._add(ids, x)
+
+    def update(self, ids: Iterable[int] | np.ndarray, vectors: np.ndarray) -> None:
+        """Insert or replace: remove the ids that exist, then add all of them."""
+        ids = as_ids(ids)
+        x = check_vectors(ids, vectors, self.dimension)
+        with self._lock.write():
+            old = ids[np.isin(ids, self._ids)]
+            if len(old):
+                self._backend.remove(old)
+            self._ids = np.setdiff1d(self._ids, ids)
+            self._add(ids, x)
+
+    def remove(self, ids: Iterable[int] | np.ndarray) -> int:
+        """Remove ids (absent ones are ignored); returns how many were removed."""
+        ids = np.unique(as_ids(ids))
+        with self._lock.write():
+            ids = ids[np.isin(ids, self._ids, assume_unique=True)]
+            removed = self._backend.remove(ids) if len(ids) else 0
+            self._ids = np.setdiff1d(self._ids, ids, assume_unique=True)
+            self._version += 1
+            return removed
+
+    def set_search_param(self, value: int) -> None:
+        """Override nprobe (ivf-sq8) / efSearch (hnsw); the recorded recall no longer applies."""
+        with self._lock.write():
+            self._param = int(value)
+            self._info["recall_at_k"] = None
+
+    def _add(self, ids: np.ndarray, x: np.ndarray) -> None:
+        for start, block in iter_normalized(x):
+            self._backend.add(ids[start : start + len(block)], block)
+        self._ids = np.union1d(self._ids, ids)
+        self._version += 1
+        if (
+            self.requested_kind == "auto"
+            and self.kind == "flat"
+            and self.ntotal >= self.config.auto_threshold
+        ):
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Auto: flat grew past the threshold -> rebuild approximate from the exact vectors."""
+        assert isinstance(self._backend, FlatBackend)
+        all_ids, view = self._backend.matrix()
+        built = VectorIndex.build(all_ids.copy(), view.copy(), "auto", config=self.config)
+        self._backend, self._param, self._info = built._backend, built._param, built._info
+        log.info("auto index upgraded to %s at %d vectors", self.kind, self.ntotal)
+
+    def needs_rebuild(self) -> str | None:
+        """Why a rebuild from the store would help now (IVF lists drifted), or None."""
+        trained = int(self._info.get("trained_on", 0) or 0)  # type: ignore[call-overload]
+        if self.kind == "ivf-sq8" and not trained / 4 <= self.ntotal <= trained * 4:
+            return f"ivf lists were trained on {trained} vectors, the index now holds {self.ntotal}"
+        if (
+            self.requested_kind == "auto"
+            and self.kind != "flat"
+            and self.ntotal < self.config.auto_threshold // 2
+        ):
+            return f"{self.ntotal} vectors: small enough for exact flat search"
+        return None
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def save(self, path: str | Path, stamp: IndexStamp) -> None:
+        """Write atomically (temp file, fsync, rename, fsync dir) with ``stamp`` embedded."""
+        with self._lock.read():
+            if stamp.count != self.ntotal or stamp.dimension != self.dimension:
+                raise IndexInputError(
+                    f"stamp says {stamp.count} x {stamp.dimension}-d but the index holds "
+                    f"{self.ntotal} x {self.dimension}-d"
+                )
+            arrays = {
+                k: np.ascontiguousarray(v).tobytes() for k, v in self._backend.sections().items()
+            }
+            header = {
+                "stamp": asdict(stamp),
+                "kind": self.kind,
+                "info": {**self.info, "search_param": self._param},
+            }
+            index_io.write_file(
+                Path(path),
+                lambda write: faiss.write_index(
+                    self._backend.index, faiss.PyCallbackIOWriter(write)
+                ),
+                arrays,
+                header,
+            )
+
+    @staticmethod
+    def read_header(path: str | Path) -> index_io.Header:
+        """Stamp, kind and info (recall...) of an index file, without loading it."""
+        return index_io.read_header(Path(path))
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        expected: IndexStamp,
+        *,
+        config: IndexConfig | None = None,
+        verify: bool = True,
+    ) -> VectorIndex:
+        """Load and check the file against ``expected``; raise the matching IndexCacheError."""
+        config = config or IndexConfig()
+        header, raw, extra = index_io.read_index(Path(path), expected, verify)
+        try:
+            backend = load_backend(header.kind, raw, extra, config.hnsw_max_deleted_fraction)
+        except (ValueError, KeyError) as exc:
+            raise CorruptIndexError(f"index file {path} is unreadable: {exc}") from exc
+        if backend.ntotal != expected.count or backend.dimension != expected.dimension:
+            raise CorruptIndexError(
+                f"index file {path} holds {backend.ntotal} x "
+                f"{backend.dimension}-d, its stamp says {expected}"
+            )
+        info = dict(header.info)
+        param = int(info.pop("search_param", 0) or 0)  # type: ignore[call-overload]
+        kept = {k: v for k, v in info.items() if k not in ("kind", "ntotal", "dimension")}
+        return cls(backend, str(info.get("requested_kind", header.kind)), config, param, kept)

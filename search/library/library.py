@@ -1,0 +1,376 @@
+"""A library: the store (truth), its model, and the FAISS cache kept in step with both.
+
+The FAISS file is never trusted: it is loaded only when its stamp (library id, generation,
+vector count, model, descriptor) matches the store, and rebuilt from SQLite otherwise. What is
+indexed is the stored vectors mapped through the library's descriptor (learned whitening,
+framed photos: :mod:`search.library.descriptor`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import numpy as np
+
+from models import DEFAULT_MODEL_NAME, OnnxModel, builtin_catalog, locate_model
+from search.descriptor.descriptors import Descriptor, DescriptorConfig
+from search.descriptor.whitening import Whitening
+from search.errors import ModelMismatchError
+from search.index.file_format import read_header
+from search.index.vector_index import IndexCacheError, IndexStamp, VectorIndex
+from search.library.descriptor import (
+    DESCRIPTOR_META_KEY,
+    WHITENING_KEY,
+    Searchable,
+    StoredFrames,
+    build_frame_index,
+    calibrate,
+    index_fingerprint,
+    library_config,
+    load_descriptor,
+    primary_vectors,
+    searched_dimension,
+)
+from search.library.lock import LOCK_FILENAME, writer_active, writer_lock
+from search.library.lock import LibraryBusyError as LibraryBusyError  # re-exported
+from search.library.model_path import MODEL_DIR_KEY, with_model_dir
+from search.settings import Settings
+from search.store.store import AppliedChanges, ChangeSet, ModelStamp, Store
+
+log = logging.getLogger(__name__)
+
+# A library with no model yet is empty: its empty index gets the default model's dimension.
+_DEFAULT_DIMENSION = builtin_catalog()[DEFAULT_MODEL_NAME].dimension
+
+
+class Library:
+    """Store + model + vector index of one library directory. Thread-safe."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self._lock = threading.RLock()
+        self._live: Searchable | None = None
+        self._model: OnnxModel | None = None
+
+    @classmethod
+    def open(cls, settings: Settings, *, create: bool = False) -> Library:
+        if create:
+            settings.library.mkdir(parents=True, exist_ok=True)
+        return cls(settings, Store.open(settings.resolved_database_url, create=create))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- model ------------------------------------------------------------------------------
+
+    def model_stamp(self) -> ModelStamp | None:
+        return self.store.model_stamp()
+
+    def load_model(
+        self, name: str | None = None, *, bind: bool = False, background: bool = False
+    ) -> OnnxModel:
+        """The library's ONNX model; another one than recorded is refused.
+
+        ``name`` defaults to the settings' model, then the recorded one, then the default.
+        ``bind`` records the model in a new library (the indexer does this). ``background``
+        opens its ONNX session in a thread (the indexer decodes meanwhile).
+        """
+        recorded = self.store.model_stamp()
+        wanted = name or self.settings.model or (recorded.name if recorded else DEFAULT_MODEL_NAME)
+        with self._lock:
+            if self._model is not None and self._model.name == wanted:
+                return self._model
+            located = locate_model(wanted, self._model_search_path())
+            stamp = ModelStamp(located.spec.name, located.spec.sha256, located.spec.dimension)
+            if bind:
+                self.store.bind_model(stamp)
+                # Remembered, so later commands find the file without --model-path again.
+                self.store.set_meta(MODEL_DIR_KEY, str(Path(located.path).resolve().parent))
+            elif recorded is not None and recorded != stamp:
+                raise ModelMismatchError(
+                    f"this library was indexed with {recorded.name}, not {stamp.name}; vectors "
+                    f"of two models are never mixed. Search with --model {recorded.name}, or "
+                    f"switch the library with `imgsearch reindex --model {stamp.name}`"
+                )
+            self._model = OnnxModel(located, threads=self.settings.threads, background=background)
+            return self._model
+
+    def _model_search_path(self) -> tuple[Path, ...]:
+        return with_model_dir(self.settings, self.store.get_meta(MODEL_DIR_KEY))
+
+    def switch_model(self, name: str) -> ModelStamp:
+        """Drop every vector and record another model; the next index run re-embeds."""
+        located = locate_model(name, self._model_search_path())
+        stamp = ModelStamp(located.spec.name, located.spec.sha256, located.spec.dimension)
+        with self.writer_lock(), self._lock:
+            # Marked first: from now until an index run has embedded every image again,
+            # searches are refused instead of answering with two models' vectors.
+            self.store.set_reindex(stamp.name)
+            self.store.clear_embeddings()
+            self.store.bind_model(stamp, replace=True)
+            self.store.set_meta(MODEL_DIR_KEY, str(Path(located.path).resolve().parent))
+            self._model = None
+            self._live = None
+            self.settings.index_path.unlink(missing_ok=True)
+        return stamp
+
+    def finish_reindex(self) -> bool:
+        """Clear the unfinished re-index mark once every indexed image has a vector of the
+        library's model again (an index run calls this at its end); True when cleared."""
+        state = self.store.serving_state()
+        if state.reindex is None:
+            return False
+        if state.model is None or state.model.name != state.reindex:
+            return False
+        if self.store.unembedded_count():
+            return False
+        self.store.set_reindex(None)
+        return True
+
+    # -- descriptor -------------------------------------------------------------------------
+
+    def descriptor_config(self) -> DescriptorConfig:
+        """The library's descriptor options (recorded; a new library takes the settings')."""
+        return library_config(self.store, self.settings.descriptor)
+
+    def set_descriptor(self, config: DescriptorConfig) -> bool:
+        """Record other descriptor options; True when they changed (the index follows)."""
+        if self.store.get_meta(DESCRIPTOR_META_KEY) == config.describe():
+            return False
+        with self._lock:
+            self.store.set_meta(DESCRIPTOR_META_KEY, config.describe())
+            if self._live is not None:
+                self.rebuild_index()
+        return True
+
+    def descriptor(self) -> Descriptor:
+        """The descriptor searches use (with the learned whitening and calibration)."""
+        return self.searchable().descriptor
+
+    def whitening(self) -> Whitening | None:
+        state = self.store.get_state(WHITENING_KEY)
+        return None if state is None else Whitening.from_bytes(state[1])
+
+    def set_whitening(self, whitening: Whitening | None) -> None:
+        """Store (or drop) the learned whitening and rebuild the index in its space."""
+        with self._lock:
+            if whitening is None:
+                self.store.delete_state(WHITENING_KEY)
+            else:
+                self.store.set_state(WHITENING_KEY, whitening.fingerprint, whitening.to_bytes())
+            self.rebuild_index()
+
+    def recalibrate(self) -> None:
+        """Measure the background of copy scores again if the library changed size class."""
+        live = self.searchable()
+        calibrate(self.store, live.descriptor, live.fingerprint)
+
+    # -- the vector index -------------------------------------------------------------------
+
+    def _dimension(self) -> int:
+        model = self.store.model_stamp()
+        return model.dimension if model else _DEFAULT_DIMENSION
+
+    def _searched_dimension(self, descriptor: Descriptor) -> int:
+        """Dimensions of the searched vectors: the whitened space's, else the model's."""
+        return searched_dimension(descriptor, self._dimension())
+
+    def _expected_stamp(
+        self,
+        generation: int,
+        count: int,
+        fingerprint: str | None = None,
+        descriptor: Descriptor | None = None,
+    ) -> IndexStamp:
+        if descriptor is None:
+            descriptor = load_descriptor(self.store, self.descriptor_config())
+        if fingerprint is None:
+            fingerprint = index_fingerprint(descriptor)
+        model = self.store.model_stamp()
+        return IndexStamp(
+            library_id=self.store.library_id,
+            generation=generation,
+            count=count,
+            model_name=model.name if model else "",
+            model_sha256=model.sha256 if model else "",
+            dimension=self._searched_dimension(descriptor),
+            descriptor=fingerprint,
+        )
+
+    def searchable(self) -> Searchable:
+        """The loaded indexes and descriptor (from the cache file when its stamp matches)."""
+        live = self._live
+        if live is not None:
+            return live
+        with self._lock:
+            if self._live is None:
+                self._live = self._load_or_rebuild()
+            return self._live
+
+    def index(self) -> VectorIndex:
+        """The main vector index (see :mod:`search.library.descriptor`)."""
+        return self.searchable().index
+
+    @property
+    def index_generation(self) -> int:
+        return self._live.generation if self._live is not None else -1
+
+    def _load_or_rebuild(self, kind: str | None = None) -> Searchable:
+        generation = self.store.generation()
+        descriptor = load_descriptor(self.store, self.descriptor_config())
+        fingerprint = index_fingerprint(descriptor)
+        expected = self._expected_stamp(
+            generation, self.store.vector_count(), fingerprint, descriptor
+        )
+        index = None
+        if kind is None:
+            try:
+                index = VectorIndex.load(self.settings.index_path, expected)
+            except IndexCacheError as error:
+                log.info("rebuilding the vector index from the database: %s", error)
+        frames = StoredFrames.read(self.store, descriptor)  # read once for both indexes
+        if index is None:
+            index = self._build(kind or self.index_kind(), descriptor, frames, expected)
+        frame_index = build_frame_index(frames, descriptor, self._searched_dimension(descriptor))
+        calibrate(self.store, descriptor, fingerprint, reuse=kind is None)
+        return Searchable(
+            index, frame_index, descriptor, generation, fingerprint, self.store.model_stamp()
+        )
+
+    def index_kind(self) -> str:
+        """The kind asked for by `rebuild-index --index`, kept in the store, else the setting."""
+        return self.store.get_meta("index_kind") or self.settings.index_kind
+
+    def _build(
+        self, kind: str, descriptor: Descriptor, frames: StoredFrames, stamp: IndexStamp
+    ) -> VectorIndex:
+        chunks = list(self.store.iter_vectors())
+        ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
+        vectors = (
+            np.concatenate([c[1] for c in chunks])
+            if chunks
+            else np.zeros((0, self._dimension()), np.float32)
+        )
+        # (an empty raw matrix is mapped like any other: primary_vectors gives the right width)
+        index = VectorIndex.build(
+            ids, primary_vectors(descriptor, vectors, frames.dominant, ids), kind=kind
+        )
+        self._save(index, stamp)
+        return index
+
+    def rebuild_index(self, kind: str | None = None) -> VectorIndex:
+        with self._lock:
+            if kind is not None:
+                self.store.set_meta("index_kind", kind)
+            self._live = self._load_or_rebuild(kind or self.index_kind())
+            return self._live.index
+
+    def refresh(self) -> bool:
+        """Pick up another process's writes: reload when the store's generation moved.
+
+        While an index run holds the writer lock, its saved cache trails the store by a few
+        batches: take that file when it is newer than ours instead of rebuilding under the
+        writer (the engine re-scores every hit from the store, so a trailing index is safe).
+        """
+        generation = self.store.generation()
+        if self._live is not None and generation == self._live.generation:
+            return False
+        with self._lock:
+            live = self._live
+            if live is not None and self.store.generation() == live.generation:
+                return False
+            if live is not None and self.writer_active():
+                return self._take_trailing_cache(live)
+            # Swap, never mutate: searches in flight keep the object they hold.
+            self._live = self._load_or_rebuild()
+            return True
+
+    def reload(self) -> Searchable:
+        """Load the current state now (the model changed under a running server)."""
+        with self._lock:
+            self._live = self._load_or_rebuild()
+            return self._live
+
+    def _take_trailing_cache(self, live: Searchable) -> bool:
+        try:
+            saved = IndexStamp.from_dict(read_header(self.settings.index_path).stamp)
+        except (IndexCacheError, KeyError, TypeError):
+            return False
+        if saved.generation <= live.generation or saved.descriptor != live.fingerprint:
+            return False
+        if live.model is not None and saved.model_name != live.model.name:
+            return False  # another model's vectors: the engine reloads once it is done
+        expected = self._expected_stamp(
+            saved.generation, saved.count, live.fingerprint, live.descriptor
+        )
+        try:
+            index = VectorIndex.load(self.settings.index_path, expected)
+        except IndexCacheError:
+            return False
+        frames = build_frame_index(
+            StoredFrames.read(self.store, live.descriptor),
+            live.descriptor,
+            self._searched_dimension(live.descriptor),
+        )
+        self._live = Searchable(
+            index, frames, live.descriptor, saved.generation, live.fingerprint, live.model
+        )
+        return True
+
+    def writer_active(self) -> bool:
+        """Does another process (or thread) hold the writer lock right now?"""
+        return writer_active(self.settings.library / LOCK_FILENAME)
+
+    def _save(self, index: VectorIndex, stamp: IndexStamp) -> None:
+        if not self.settings.index_path.parent.is_dir():
+            return  # a read-only look at a library elsewhere: keep the index in memory
+        try:
+            index.save(self.settings.index_path, stamp)
+        except OSError as error:  # the cache is optional; the store is the truth
+            log.warning("could not save the vector index cache: %s", error)
+
+    def save_index(self) -> None:
+        with self._lock:
+            live = self._live
+            if live is not None:
+                stamp = self._expected_stamp(
+                    live.generation, live.index.ntotal, live.fingerprint, live.descriptor
+                )
+                self._save(live.index, stamp)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def apply(self, changes: ChangeSet) -> AppliedChanges:
+        """Commit a batch to the store, then bring the in-memory index to the same state."""
+        with self._lock:
+            live = self.searchable()
+            applied = self.store.apply(changes)
+            live.remove(list(applied.removed) + list(applied.vectors))
+            live.add(applied.vectors, applied.frames)
+            self._live = Searchable(
+                live.index,
+                live.frames,
+                live.descriptor,
+                applied.generation,
+                live.fingerprint,
+                live.model,
+            )
+            return applied
+
+    def writer_lock(self) -> AbstractContextManager[None]:
+        """One writer per library: a second index run fails fast instead of interleaving."""
+        return writer_lock(self.settings.library)
+
+    @property
+    def path(self) -> Path:
+        return self.settings.library

@@ -1,0 +1,180 @@
+"""The engine's library-level side: figures, failures, removals (recorded, undoable), index
+rebuilds.
+
+Mixed into :class:`search.query.engine.SearchEngine` (which provides ``library``, ``store`` and
+``settings``); kept apart so that each module stays small.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from search.errors import NoLabelsError
+from search.library.descriptor import describe
+from search.library.model_path import MODEL_DIR_KEY, has_labels, with_model_dir
+from search.query.results import ImageInfo, database_bytes, database_text, info_from_row
+from search.store.store import ChangeSet, Removal
+
+if TYPE_CHECKING:
+    from search.library.library import Library
+    from search.settings import Settings
+    from search.store.store import Store
+
+STATS_FAILURES = 20  # failed files listed by stats()
+
+
+class LibraryAdmin:
+    library: Library
+    store: Store
+    settings: Settings
+
+    def failed(self, limit: int = 200) -> list[ImageInfo]:
+        """Files that could not be indexed, with their error."""
+        return [
+            info_from_row(row, has_vector=False, with_labels=False)
+            for row in self.store.failed_images(limit)
+        ]
+
+    def stats(self) -> dict[str, Any]:
+        """Library figures: collections, counts, model, index, generation, last run, sizes."""
+        counts = self.store.counts()
+        stamp = self.store.model_stamp()
+        index = self.library.index()
+        run = self.store.last_run()
+        index_info = {k: v for k, v in index.info.items() if k != "recall_trace"}
+        index_info["recall"] = index.recall  # measured recall@k when approximate, 1.0 flat
+        return {
+            "library": str(Path(self.settings.library).resolve()),
+            "database": database_text(self.settings),
+            "database_bytes": database_bytes(self.settings),
+            "collections": [
+                {
+                    **c,
+                    "added_at": _iso(c["added_at"]),
+                    "last_indexed_at": _iso(c["last_indexed_at"]),
+                }
+                for c in self.store.collections()
+            ],
+            **counts,
+            "model": None
+            if stamp is None
+            else {
+                "name": stamp.name,
+                "sha256": stamp.sha256,
+                "dimension": stamp.dimension,
+            },
+            "index": index_info,
+            "descriptor": describe(self.library.searchable(), self.store),
+            "generation": self.store.generation(),
+            "removed_paths": [removal.to_dict() for removal in self.removals()],
+            # the model an unfinished re-index switches to (searches are refused meanwhile)
+            "reindex": self.store.serving_state().reindex,
+            "failures": [  # the first few files that could not be indexed, and why
+                {"id": info.id, "path": info.path, "error": info.error}
+                for info in self.failed(STATS_FAILURES)
+            ]
+            if counts["failed"]
+            else [],
+            "last_run": None
+            if run is None
+            else {
+                "id": run.id,
+                "status": run.status,
+                "started_at": _iso(run.started_at),
+                "finished_at": _iso(run.finished_at),
+                "added": run.added,
+                "updated": run.updated,
+                "moved": run.moved,
+                "removed": run.removed,
+                "failed": run.failed,
+                "images_per_second": run.images_per_second,
+            },
+        }
+
+    def check_labels(self) -> None:
+        """Raise :class:`NoLabelsError` when the library's model has no class labels."""
+        stamp = self.store.model_stamp()
+        if stamp is None:
+            return
+        search_path = with_model_dir(self.settings, self.store.get_meta(MODEL_DIR_KEY))
+        if not has_labels(stamp.name, search_path):
+            raise NoLabelsError(stamp.name)
+
+    # -- maintenance ------------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Reload the FAISS cache if the store's generation moved; True when it did."""
+        return bool(self.library.refresh())
+
+    def remove_paths(self, paths: Iterable[str | os.PathLike[str]]) -> int:
+        """Drop the images at ``paths`` (files, or folders: everything below) from the library
+        and remember it, so later index runs leave them out. Returns the number removed."""
+        return sum(int(entry["images"]) for entry in self.remove(paths))
+
+    def remove(self, paths: Iterable[str | os.PathLike[str]]) -> list[dict[str, Any]]:
+        """Remove and record each path of a collection that holds images: ``[{"path",
+        "images"}]`` per recorded path. Files on disk are never touched."""
+        done: list[dict[str, Any]] = []
+        with self.library.writer_lock():  # never interleaved with an index run
+            targets = self._targets(paths)
+            found = {key: self.store.image_ids_below(*key) for key in targets}
+            for (collection_id, rel), ids in found.items():
+                if ids:  # recorded first: a crash before the images go still keeps them out
+                    self.store.record_removal(collection_id, rel, len(ids))
+            ids = sorted({i for ids in found.values() for i in ids})
+            if ids:
+                self.library.apply(ChangeSet(removals=ids))
+                self.library.save_index()
+        for (_collection_id, _rel), ids in found.items():
+            if ids:
+                done.append({"path": targets[(_collection_id, _rel)], "images": len(ids)})
+        return done
+
+    def undo_remove(self, paths: Iterable[str | os.PathLike[str]]) -> list[Removal]:
+        """Forget the removals at or below ``paths``: the next index run adds those files
+        back. Returns the removals forgotten."""
+        with self.library.writer_lock():
+            return [
+                removal
+                for (collection_id, rel) in self._targets(paths)
+                for removal in self.store.undo_removals(collection_id, rel)
+            ]
+
+    def removals(self) -> list[Removal]:
+        """What `imgsearch remove` took out, and later index runs leave out."""
+        return self.store.removals()
+
+    def ids_for_paths(self, paths: Iterable[str | os.PathLike[str]]) -> list[int]:
+        """Ids of the stored images at or below each path (paths need not exist any more)."""
+        ids = {i for key in self._targets(paths) for i in self.store.image_ids_below(*key)}
+        return sorted(ids)
+
+    def _targets(self, paths: Iterable[str | os.PathLike[str]]) -> dict[tuple[int, str], str]:
+        """``{(collection id, rel path): absolute path}`` for each path at or below a
+        collection root, or above one (then the whole collection, rel path "")."""
+        collections = self.store.collections()
+        found: dict[tuple[int, str], str] = {}
+        for raw in paths:
+            target = Path(os.path.abspath(os.fspath(raw)))
+            for candidate in dict.fromkeys([target, target.resolve()]):
+                for collection in collections:
+                    root = Path(str(collection["root"]))
+                    if candidate == root or root.is_relative_to(candidate):
+                        found.setdefault((int(collection["id"]), ""), str(root))
+                    elif candidate.is_relative_to(root):
+                        rel = candidate.relative_to(root).as_posix()
+                        found.setdefault((int(collection["id"]), rel), str(candidate))
+        return found
+
+    def rebuild_index(self, kind: str | None = None) -> dict[str, Any]:
+        """Rebuild the FAISS cache from SQLite (``kind``: auto, flat, hnsw, ivf-sq8)."""
+        with self.library.writer_lock():
+            index = self.library.rebuild_index(kind)
+        return {k: v for k, v in index.info.items() if k != "recall_trace"}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,371 @@
+"""The query engine: search by image, region, id or label; what the web and the CLI call.
+
+A :class:`SearchEngine` wraps a :class:`search.library.library.Library`. Browsing, ``similar`` and
+label searches need no model; the ONNX model is loaded on the first image query. Every hit is
+re-scored with the exact vector from SQLite (the truth), so approximate indexes only choose
+candidates and a hit removed from the store since the last refresh never shows up.
+
+Thread-safe: the library swaps its FAISS index atomically and a query keeps the reference it
+started with; the lazily built analyzer is guarded by a lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from models import ImageAnalyzer, ImageError, ImgsearchError, load_image, pixel_sha256
+from models.roi import coerce_roi
+from models.views import ViewSet
+from search.descriptor.descriptors import DUPLICATE_Z, DescriptorConfig
+from search.descriptor.rerank import CANDIDATES_PER_VIEW, QueryScorer, ScoredHit
+from search.errors import ImageNotFoundError, ReindexingError
+from search.library.descriptor import Searchable, to_stored
+from search.library.library import Library
+from search.query.admin import LibraryAdmin
+from search.query.guard import ServingGuard
+from search.query.records import ImageFile, LibraryRecords, unchanged_bytes
+from search.query.results import (
+    ImageInfo,
+    ImageQuery,
+    PathEscapeError,
+    QueryError,
+    RoiLike,
+    SearchHit,
+    StoredImage,
+    check_params,
+    hit_from_row,
+    is_image_id,
+    label_match,
+    mtime_from_ns,
+    read_query_bytes,
+)
+from search.settings import Settings
+from search.store.hits import hit_rows, newest_ids
+from search.store.store import ModelStamp
+
+log = logging.getLogger(__name__)
+
+CANDIDATE_MARGIN = 10  # extra candidates: self-exclusion, rows removed meanwhile, ties at k
+EXACT_PIXEL_MIN_SCORE = 0.9  # pixel-identical copies score ~1; below this none is looked for
+SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by id
+
+
+@dataclass(frozen=True)
+class ImageQueryResult:
+    """An image query: the query's analysis (size, labels...), its bytes when it came as
+    bytes or a file, their sha256, and the hits."""
+
+    analysis: Any
+    data: bytes | None
+    sha256: str | None
+    hits: list[SearchHit]
+
+
+class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
+    """Queries over one library. Open with :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self.store = library.store
+        self.settings: Settings = library.settings
+        self._analyzer: ImageAnalyzer | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings) -> SearchEngine:
+        """Open the library of ``settings``; raises ``LibraryNotFoundError`` when none exists."""
+        return cls(Library.open(settings))
+
+    def close(self) -> None:
+        self.library.close()
+
+    def __enter__(self) -> SearchEngine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- model ------------------------------------------------------------------------------
+
+    @property
+    def analyzer(self) -> ImageAnalyzer:
+        """The models.ImageAnalyzer for queries, built on first use (loads the ONNX model)."""
+        return self._analyzer_for(None)
+
+    def embed_views(
+        self,
+        source: ImageQuery,
+        roi: RoiLike = None,
+        config: DescriptorConfig | None = None,
+        model: ModelStamp | None = None,
+    ) -> tuple[ViewSet, bytes | None]:
+        """Decode a query once and embed the views the descriptor compares (quarter turns,
+        the photo inside a frame): ``(ViewSet, encoded bytes or None)``. ``config`` defaults
+        to the library's descriptor.
+
+        Raises an ``ImageError`` subclass for a bad image and ``RoiError`` for a bad region.
+        """
+        region = coerce_roi(roi)
+        data = read_query_bytes(source)
+        live = self.library.searchable() if config is None else None
+        config = config or live.descriptor.config  # type: ignore[union-attr]
+        analyzer = self._analyzer_for(
+            model if model is not None else (live.model if live is not None else None)
+        )
+        try:
+            views = analyzer.analyze_views(
+                data if data is not None else source,
+                region,
+                rotations=config.angles,
+                frames=config.frames,
+            )
+        except ImageError as error:
+            raise _with_source(error, source) from None
+        return views, data
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def query_image(
+        self,
+        source: ImageQuery,
+        roi: RoiLike = None,
+        k: int = 10,
+        min_score: float | None = None,
+        *,
+        exclude: int | None = None,
+    ) -> ImageQueryResult:
+        """Search with an image file or bytes (or its region ``roi``): the query's analysis,
+        its bytes, and the ``k`` best hits (see :meth:`search_image`); ``exclude``: an image
+        id left out of the results (the query itself, for :meth:`similar`)."""
+        check_params(k, min_score)
+        state = self.store.serving_state()
+        live = self.live(state)  # one state for the whole query, even if swapped
+        views, data = self.embed_views(source, roi, live.descriptor.config, live.model)
+        analysis = views.analysis
+        frame_dominant = bool(views.frame is not None and views.frame.dominant)
+        query = live.descriptor.query_rows(views.embeddings, views.names, frame_dominant)
+        scored = self._scored(live, query, analysis.labels, k, min_score, exclude=exclude)
+        sha = hashlib.sha256(data).hexdigest() if data is not None else None
+        pixel_hash: list[str | None] = []  # computed at most once, only when it can matter
+
+        def pixels() -> str | None:
+            if not pixel_hash:
+                pixel_hash.append(self._pixel_hash(source, data))
+            return pixel_hash[0]
+
+        def exact(row: StoredImage, score: float) -> bool:
+            if sha is not None and row.sha256 == sha:
+                return True
+            if (
+                row.pixel_sha256 is None
+                or score < EXACT_PIXEL_MIN_SCORE
+                or (row.width, row.height) != (analysis.width, analysis.height)
+            ):
+                return False
+            return row.pixel_sha256 == pixels()
+
+        hits = self._hits(live, scored, exact)
+        self._check_unchanged(state)
+        return ImageQueryResult(analysis, data, sha, hits)
+
+    def search_image(
+        self,
+        source: ImageQuery,
+        roi: RoiLike = None,
+        k: int = 10,
+        min_score: float | None = None,
+    ) -> list[SearchHit]:
+        """The ``k`` images most similar to ``source`` (or its region ``roi``), best first.
+
+        Results are ordered by ``score``, the rank score: the copy score fused with class-label
+        similarity for look-alikes
+        (:meth:`search.descriptor.descriptors.Descriptor.rank_scores`; 1.0 for the same image).
+        ``copy_score`` is the cosine in the library's descriptor space, best over the query's views and the stored image's rows; ``z`` is its calibrated value and
+        ``duplicate`` the copy decision (``z >= DUPLICATE_Z``). ``exact`` marks byte-identical
+        (sha256) or pixel-identical copies of the query file.
+        """
+        return self.query_image(source, roi, k, min_score).hits
+
+    def hits_for(self, ids: Sequence[int], score: float, *, exact: bool) -> list[SearchHit]:
+        """Hit records for known image ids (e.g. exact copies found by hash), in id order."""
+        rows = hit_rows(self.store, sorted(set(ids)))
+        return [hit_from_row(0, score, row, exact) for row in rows.values()]
+
+    def similar(
+        self, image_id: int, k: int = 10, min_score: float | None = None
+    ) -> list[SearchHit]:
+        """The ``k`` images most similar to library image ``image_id``, the image excluded.
+
+        Asked exactly like a search with the image's file (its views: quarter turns, framed
+        photo), so that a pair gets the same scores either way. When the file is gone, was
+        changed since it was indexed or cannot be read, its stored rows (whole image, framed
+        photo; no turned views) are the query instead.
+        """
+        check_params(k, min_score)
+        image_id = int(image_id)
+        if not is_image_id(image_id):
+            raise ImageNotFoundError(f"no image with id {image_id} in the library")
+        state = self.store.serving_state()
+        live = self.live(state)
+        found = self.store.descriptor_rows([image_id]).get(image_id)
+        if found is None:
+            row = self.store.image(image_id)
+            if row is None:
+                raise ImageNotFoundError(f"no image with id {image_id} in the library")
+            raise ImageNotFoundError(
+                f"image {image_id} ({row.rel_path}) has no vector: {row.error or row.status}"
+            )
+        file = self.image_file(image_id)
+        data = unchanged_bytes(file)
+        if data is not None:
+            try:
+                return self.query_image(data, None, k, min_score, exclude=image_id).hits
+            except ReindexingError:
+                raise
+            except ImgsearchError as error:  # e.g. the model is missing: the stored rows
+                log.info("similar(%d) from its stored vectors: %s", image_id, error)
+        query, _owner = live.descriptor.stored_rows([to_stored(found)])
+        scored = self._scored(live, query, found.labels, k, min_score, exclude=image_id)
+        sha256 = file.sha256 if file is not None else None
+        hits = self._hits(live, scored, lambda hit, _s: sha256 is not None and hit.sha256 == sha256)
+        self._check_unchanged(state)
+        return hits
+
+    def search_labels(self, q: str, k: int = 50, offset: int = 0) -> list[SearchHit]:
+        """Images whose top class labels contain ``q``, best label probability first (``k``
+        of them from position ``offset``: pages).
+
+        Whole-word matches ("bee" in "bee") rank before mere substrings ("bee" in
+        "beer_bottle"); spaces in ``q`` also match underscores ("golden retriever"). A hit's
+        ``score`` is the matching label's probability and ``label`` names that label.
+        """
+        check_params(k, None)
+        self.check_labels()  # an embedding-only model: say so, not "no results"
+        _check_offset(offset)
+        word = " ".join((q or "").lower().split())
+        if not word:
+            raise QueryError("give a word to search labels for")
+        forms = {word, word.replace(" ", "_")}
+        limit = max(4 * (offset + k), 500)
+        ids = {
+            image_id
+            for form in forms
+            for image_id, _l, _s in self.store.search_labels(form, limit=limit)
+        }
+        ranked = []
+        for row in hit_rows(self.store, sorted(ids)).values():
+            match = label_match(row.labels, forms)
+            if match is not None:
+                ranked.append((*match, row))
+        ranked.sort(key=lambda m: (not m[0], -m[2], m[3].id))
+        return [
+            replace(hit_from_row(rank, round(score, SCORE_DECIMALS), row, False), label=label)
+            for rank, (_whole, label, score, row) in enumerate(
+                ranked[offset : offset + k], start=offset + 1
+            )
+        ]
+
+    def browse(self, offset: int = 0, limit: int = 60) -> tuple[list[SearchHit], int]:
+        """A page of the library, newest file first (``limit`` images from ``offset``), and
+        the number of indexed images. A hit's ``score`` is 0 (nothing was asked) and its
+        ``mtime`` the file's modification time."""
+        check_params(limit, None)
+        _check_offset(offset)
+        ids, total = newest_ids(self.store, offset, limit)
+        rows = hit_rows(self.store, ids)
+        found = [i for i in ids if i in rows]  # one removed meanwhile is left out
+        return [
+            replace(
+                hit_from_row(offset + n, 0.0, rows[i], False),
+                mtime=mtime_from_ns(rows[i].mtime_ns or 0),
+            )
+            for n, i in enumerate(found, start=1)
+        ], total
+
+    def _scored(
+        self,
+        live: Searchable,
+        query: np.ndarray,
+        labels: Sequence[tuple[str, float]],
+        k: int,
+        min_score: float | None,
+        exclude: int | None,
+    ) -> list[tuple[ScoredHit, StoredImage]]:
+        """Candidates from ``live``'s indexes, scored exactly from the store (the truth) by
+        its descriptor (:class:`search.descriptor.rerank.QueryScorer`), filtered, best first."""
+        if live.index.ntotal == 0:
+            return []
+
+        def stored(ids: Sequence[int]) -> dict[int, Any]:
+            return {i: to_stored(r) for i, r in self.store.descriptor_rows(ids).items()}
+
+        scorer = QueryScorer(
+            live.descriptor,
+            live.neighbours,
+            stored,
+            candidates=max(CANDIDATES_PER_VIEW, k + CANDIDATE_MARGIN),
+        )
+        found = scorer.search(query, labels, k=k + CANDIDATE_MARGIN, exclude=exclude)
+        rows = hit_rows(self.store, [hit.id for hit in found])
+        scored = []
+        for hit in found:
+            row = rows.get(hit.id)
+            rank = round(min(1.0, hit.rank), SCORE_DECIMALS)
+            if row is not None and (min_score is None or rank >= min_score):
+                scored.append((replace(hit, rank=rank), row))
+        return scored[:k]
+
+    def _hits(
+        self, live: Searchable, scored: list[tuple[ScoredHit, StoredImage]], exact: Any
+    ) -> list[SearchHit]:
+        calibration = live.descriptor.calibration
+        out = []
+        for n, (hit, row) in enumerate(scored, start=1):
+            copy = round(min(1.0, hit.copy), SCORE_DECIMALS)  # shown; decided unrounded
+            z = None if calibration is None else float(calibration.duplicate_z(hit.copy))
+            out.append(
+                replace(
+                    hit_from_row(n, hit.rank, row, bool(exact(row, copy))),
+                    copy_score=copy,
+                    z=None if z is None else round(z, 2),
+                    duplicate=z is not None and z >= DUPLICATE_Z,
+                )
+            )
+        return out
+
+    def _pixel_hash(self, source: ImageQuery, data: bytes | None) -> str | None:
+        try:
+            decoded = load_image(
+                data if data is not None else source,
+                draft_size=None,
+                max_pixels=self.settings.max_image_pixels,
+            )
+        except ImgsearchError:
+            return None
+        return pixel_sha256(decoded.image)
+
+
+def _check_offset(offset: int) -> None:
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise QueryError(f"offset must be a whole number >= 0, got {offset!r}")
+
+
+def _with_source(error: ImageError, source: ImageQuery) -> ImageError:
+    """An ImageError about query bytes, re-made to name the query file when there is one."""
+    if not isinstance(source, (str, os.PathLike)) or error.source is not None:
+        return error
+    try:
+        return type(error)(error.message, source=str(source), reason=error.reason)
+    except TypeError:
+        return error
+
+
+__all__ = ["ImageFile", "ImageInfo", "PathEscapeError", "QueryError", "SearchEngine", "SearchHit"]

@@ -1,0 +1,84 @@
+"""What keeps a running server's answers consistent: the query model, the FAISS cache and
+the descriptor always belong to the library's current model.
+
+Mixed into :class:`search.query.engine.SearchEngine` (which provides ``library``, ``store``,
+``settings``, ``_lock`` and ``_analyzer``). A query reads the store's serving state (model,
+unfinished re-index) before and after it runs: while a re-index is unfinished it is refused
+with :class:`ReindexingError` (the web answers 503 "reindexing"); when the model changed
+since the cache was loaded, the cache and the query model are reloaded first; when it
+changed while the query ran, the answer is refused instead of mixing two models.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from models import ImageAnalyzer
+from search.errors import ReindexingError
+from search.library.descriptor import Searchable
+from search.store.store import ModelStamp, ServingState
+
+if TYPE_CHECKING:
+    from search.library.library import Library
+    from search.settings import Settings
+    from search.store.store import Store
+
+
+class ServingGuard:
+    library: Library
+    store: Store
+    settings: Settings
+    _lock: threading.Lock
+    _analyzer: ImageAnalyzer | None
+    #: a query was refused for an unfinished re-index: the next one reloads the cache
+    _reindex_seen: bool = False
+
+    def _analyzer_for(self, model: ModelStamp | None) -> ImageAnalyzer:
+        """The analyzer of ``model`` (the one the searched vectors were made with); another
+        model than the loaded one is loaded in its place (after `reindex --model`)."""
+        with self._lock:
+            current = self._analyzer
+            if current is None or (model is not None and current.model.name != model.name):
+                loaded = self.library.load_model(model.name if model is not None else None)
+                self._analyzer = ImageAnalyzer(
+                    loaded, decode_workers=0, max_pixels=self.settings.max_image_pixels
+                )
+            return self._analyzer
+
+    def live(self, state: ServingState) -> Searchable:
+        """The searched state, checked against the store's ``state`` (read by the query, which
+        compares it again at its end): refused (ReindexingError) while a re-index is
+        unfinished, reloaded when the library's model changed since it was loaded; a query
+        then embeds with :meth:`_analyzer_for` ``(live.model)``."""
+        self._refuse_reindexing(state)
+        live = self.library.searchable()
+        # the first query after a re-index finished must not wait for the generation poll:
+        # the cache loaded meanwhile holds only the vectors re-embedded so far
+        if live.model != state.model or self._reindex_seen:
+            live = self.library.reload()
+            self._reindex_seen = False
+        return live
+
+    def _refuse_reindexing(self, state: ServingState) -> None:
+        if state.reindex is None:
+            return
+        self._reindex_seen = True
+        counts = self.store.counts()
+        done = f"{counts['vectors']} of {counts['images']} images embedded"
+        if self.library.writer_active():
+            raise ReindexingError(
+                f"the library is being re-indexed with {state.reindex} ({done}); searches are "
+                "refused until it has finished, so that no answer mixes two models"
+            )
+        raise ReindexingError(
+            f"a re-index with {state.reindex} was interrupted ({done}); run `imgsearch index` "
+            "to finish it (searches are refused until then, so that no answer mixes two models)"
+        )
+
+    def _check_unchanged(self, before: ServingState) -> None:
+        """After a query: refuse its answer if the model changed while it ran."""
+        after = self.store.serving_state()
+        if after != before:
+            self._refuse_reindexing(after)
+            raise ReindexingError("the library's model changed during this query; ask again")

@@ -1,0 +1,324 @@
+"""Reverse image lookup and library-wide duplicate reports, on top of the query engine.
+
+``lookup`` answers "where is this picture in my library, edited or not": exact copies (same
+bytes, or the same decoded pixels in another encoding), near-duplicates (copies by the
+library's calibrated copy score, or at or above an explicit threshold), then the nearest
+other images - each labelled with its evidence. ``library_duplicates`` runs
+:func:`search.dedup.groups.find_duplicates` over the whole library in its descriptor space.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from models import ImgsearchError, load_image, pixel_sha256
+from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, DedupImage, DedupResult, find_duplicates
+from search.dedup.neighbours import MultiRowNeighbours
+from search.descriptor.descriptors import DUPLICATE_Z
+from search.library.descriptor import StoredFrames, primary_vectors, searched_dimension
+from search.query.engine import SearchEngine
+from search.query.results import ImageQuery, QueryError, SearchHit, threshold_text
+from search.store.schema import STATUS_OK, Collection, Image, ImageFrame
+
+EXACT, NEAR, SIMILAR = "exact", "near", "similar"
+PIXEL_CHECK_MIN_SCORE = 0.95  # identical pixels embed identically; below this none can match
+
+
+@dataclass(frozen=True)
+class LookupMatch:
+    """A library image and why it matches the query: ``match`` is exact, near or similar.
+    ``hit.duplicate`` is the lookup's decision for the row (True for exact and near)."""
+
+    hit: SearchHit
+    match: str
+    evidence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.hit.to_dict(), "match": self.match, "evidence": self.evidence}
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """``threshold``: the copy score from which a match is near (the calibrated one unless
+    one was given); ``z_threshold``: the calibrated decision it stands for (None: explicit)."""
+
+    threshold: float
+    query: dict[str, Any]
+    matches: list[LookupMatch] = field(default_factory=list)
+    z_threshold: float | None = None
+
+    def of_kind(self, match: str) -> list[LookupMatch]:
+        return [m for m in self.matches if m.match == match]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "z_threshold": self.z_threshold,
+            "query": self.query,
+            "counts": {kind: len(self.of_kind(kind)) for kind in (EXACT, NEAR, SIMILAR)},
+            "results": [m.to_dict() for m in self.matches],
+        }
+
+
+def default_threshold(engine: SearchEngine) -> float:
+    """The copy score from which two images are duplicates: the configured one
+    (``IMGSEARCH_DEDUP_THRESHOLD``), else the library's calibrated decision."""
+    configured = engine.settings.dedup_threshold
+    if configured is not None:
+        return float(configured)
+    calibration = engine.library.descriptor().calibration
+    if calibration is None:
+        return DEFAULT_DEDUP_THRESHOLD
+    return round(min(0.999, calibration.duplicate_threshold()), 4)
+
+
+def lookup(
+    engine: SearchEngine,
+    source: ImageQuery,
+    *,
+    threshold: float | None = None,
+    k: int = 50,
+    others: int = 5,
+) -> LookupResult:
+    """Find ``source`` in the library: exact copies, near-duplicates, then ``others`` more."""
+    calibration = engine.library.descriptor().calibration
+    calibrated = (
+        threshold is None and engine.settings.dedup_threshold is None and calibration is not None
+    )
+    threshold = default_threshold(engine) if threshold is None else float(threshold)
+    if not 0.0 < threshold <= 1.0:
+        raise QueryError(f"threshold must be in (0, 1], got {threshold}")
+    if others < 0:
+        raise QueryError(f"others must be >= 0, got {others}")
+    result = engine.query_image(source, k=k)
+    analysis, data, sha, hits = result.analysis, result.data, result.sha256, result.hits
+    query_pixels = _LazyPixelHash(lambda: _decode_hash(source if data is None else data, engine))
+    matches: list[LookupMatch] = []
+    seen: set[int] = set()
+    # Same bytes anywhere in the library, even beyond the k nearest.
+    if sha is not None:
+        by_id = {hit.id: hit for hit in hits}
+        same_bytes = engine.store.ids_by_sha256(sha)
+        z_same = None if calibration is None else round(float(calibration.duplicate_z(1.0)), 2)
+        missing = [
+            replace(hit, copy_score=1.0, z=z_same, duplicate=True)
+            for hit in engine.hits_for([i for i in same_bytes if i not in by_id], 1.0, exact=True)
+        ]
+        by_id.update({hit.id: hit for hit in missing})
+        for image_id in same_bytes:
+            if image_id in by_id:
+                hit = replace(by_id[image_id], exact=True)
+                matches.append(LookupMatch(hit, EXACT, "same bytes (sha256)"))
+                seen.add(image_id)
+    nearby = [hit for hit in hits if hit.id not in seen]
+    for hit in nearby:
+        if _same_pixels(engine, hit, analysis, query_pixels):
+            matches.append(
+                LookupMatch(replace(hit, exact=True), EXACT, "same pixels, other encoding")
+            )
+            seen.add(hit.id)
+    near_matches, similar = [], []
+    for hit in nearby:
+        if hit.id in seen:
+            continue
+        near, evidence = _evidence(hit, threshold, calibrated)
+        # One decision per row: the one in force (calibrated, or the given threshold).
+        hit = replace(hit, duplicate=near)
+        if near:
+            near_matches.append(LookupMatch(hit, NEAR, evidence))
+        elif len(similar) < others:
+            similar.append(LookupMatch(hit, SIMILAR, evidence))
+    # exact, then near, then the others: each kind in the order of the search
+    matches = [replace(m, hit=replace(m.hit, duplicate=True)) for m in matches]
+    matches += near_matches + similar
+    ranked = [replace(m, hit=replace(m.hit, rank=rank)) for rank, m in enumerate(matches, start=1)]
+    query = {
+        "sha256": sha,
+        "width": analysis.width,
+        "height": analysis.height,
+        "format": analysis.format,
+    }
+    return LookupResult(
+        threshold=threshold,
+        query=query,
+        matches=ranked,
+        z_threshold=DUPLICATE_Z if calibrated else None,
+    )
+
+
+def cut(value: float, digits: int) -> str:
+    """``value`` with ``digits`` decimals, cut (not rounded) so that a value below a limit is
+    never shown equal to it."""
+    scale = 10**digits
+    return f"{math.floor(value * scale) / scale:.{digits}f}"
+
+
+def _evidence(hit: SearchHit, threshold: float, calibrated: bool) -> tuple[bool, str]:
+    """Is ``hit`` a near-duplicate, and why (copy score, calibrated z, threshold)."""
+    copy = hit.copy_score if hit.copy_score is not None else hit.score
+    if calibrated and hit.z is not None:
+        sign = ">=" if hit.duplicate else "<"
+        return hit.duplicate, (
+            f"copy score {cut(copy, 3)}: {cut(hit.z, 1)} sd above the "
+            f"library's background {sign} {DUPLICATE_Z:g}"
+        )
+    near = copy >= threshold
+    limit = threshold_text(threshold)
+    return near, f"copy score {cut(copy, 3)} {'>=' if near else '<'} threshold {limit}"
+
+
+class _LazyPixelHash:
+    def __init__(self, compute: Callable[[], str | None]) -> None:
+        self._compute = compute
+        self._value: list[str | None] = []
+
+    def __call__(self) -> str | None:
+        if not self._value:
+            self._value.append(self._compute())
+        return self._value[0]
+
+
+def _decode_hash(source: Any, engine: SearchEngine) -> str | None:
+    try:
+        image = load_image(source, draft_size=None, max_pixels=engine.settings.max_image_pixels)
+    except ImgsearchError:
+        return None
+    return pixel_sha256(image.image)
+
+
+def _same_pixels(
+    engine: SearchEngine, hit: SearchHit, analysis: Any, query_pixels: _LazyPixelHash
+) -> bool:
+    """Pixel-identical to the query? Checked only for look-alikes of the same size."""
+    copy = hit.copy_score if hit.copy_score is not None else hit.score
+    if copy < PIXEL_CHECK_MIN_SCORE or (hit.width, hit.height) != (
+        analysis.width,
+        analysis.height,
+    ):
+        return False
+    stored = engine.store.image(hit.id)
+    theirs = stored.pixel_sha256 if stored is not None else None
+    if theirs is None:
+        try:
+            theirs = _decode_hash(engine.image_file_path(hit.id), engine)
+        except ImgsearchError:
+            return False
+    return theirs is not None and theirs == query_pixels()
+
+
+# -- whole-library duplicate reports ----------------------------------------------------------
+
+
+def library_images(
+    engine: SearchEngine, frames: StoredFrames | None = None
+) -> tuple[list[DedupImage], np.ndarray]:
+    """Every indexed image of the library with its searched vector (the library's descriptor
+    space: whitened, the framed photo for screenshots), in id order."""
+    images: list[DedupImage] = []
+    columns = (
+        Image.id,
+        Collection.root,
+        Image.rel_path,
+        Image.file_size,
+        Image.width,
+        Image.height,
+        Image.sha256,
+        Image.exif_datetime,
+        Image.mtime_ns,
+        Image.format,
+        ImageFrame.right - ImageFrame.left,
+        ImageFrame.bottom - ImageFrame.top,
+    )
+    query = (
+        select(*columns)
+        .join(Collection, Collection.id == Image.collection_id)
+        .outerjoin(ImageFrame, ImageFrame.image_id == Image.id)
+        .where(Image.status == STATUS_OK)
+        .order_by(Image.id)
+    )
+    with engine.store.session() as session:
+        rows = {row[0]: row for row in session.execute(query)}
+    descriptor = engine.library.descriptor()
+    frames = frames or StoredFrames.read(engine.store, descriptor)
+    chunks_ids, chunks_vectors = [], []
+    for ids, vectors in engine.store.iter_vectors():
+        keep = np.fromiter((int(i) in rows for i in ids), dtype=bool, count=len(ids))
+        searched = primary_vectors(descriptor, vectors[keep], frames.dominant, ids[keep])
+        chunks_ids.append(ids[keep])
+        chunks_vectors.append(searched.astype(np.float16))  # half the memory at 1 M
+    ids = np.concatenate(chunks_ids) if chunks_ids else np.zeros(0, np.int64)
+    stamp = engine.store.model_stamp()
+    width = searched_dimension(descriptor, stamp.dimension if stamp else 0)
+    vectors = np.concatenate(chunks_vectors) if chunks_vectors else np.zeros((0, width), np.float16)
+    for image_id in ids:
+        row = rows[int(image_id)]
+        images.append(
+            DedupImage(
+                id=row[0],
+                path=f"{row[1].rstrip('/')}/{row[2]}",
+                file_size=row[3],
+                width=row[4] or 0,
+                height=row[5] or 0,
+                sha256=row[6],
+                exif_datetime=row[7],
+                mtime=row[8] / 1e9 if row[8] else None,
+                format=row[9],
+                frame=(row[10], row[11]) if row[10] is not None else None,
+            )
+        )
+    return images, vectors
+
+
+def library_duplicates(
+    engine: SearchEngine,
+    *,
+    threshold: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    verify: bool = False,
+    **options: Any,
+) -> DedupResult:
+    """Exact and near-duplicate groups over the whole library (never touches a file).
+
+    Pairs are scored like searches: the best cosine between the two images' rows (whole image,
+    framed photo) in the library's descriptor space; ``threshold`` defaults to the calibrated
+    copy decision (:func:`default_threshold`). ``verify``: borderline pairs are confirmed
+    with local features (:mod:`search.dedup.verify`; needs OpenCV).
+    """
+    frames = StoredFrames.read(engine.store, engine.library.descriptor())
+    images, vectors = library_images(engine, frames)
+    threshold = default_threshold(engine) if threshold is None else float(threshold)
+    verifier = None
+    if options.get("near", True) and "neighbours" not in options and len(images):
+        ids = np.fromiter((im.id for im in images), dtype=np.int64, count=len(images))
+        extra_ids, extra = frames.extra_rows(engine.library.descriptor(), keep=ids)
+        options["neighbours"] = MultiRowNeighbours(
+            vectors, ids, extra.astype(np.float16), extra_ids
+        )
+        if verify:
+            verifier = _verifier(engine, options["neighbours"], threshold)
+            options["neighbours"] = verifier
+    result = find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
+    if verifier is not None:
+        result.stats.update(verifier.stats())
+    return result
+
+
+def _verifier(engine: SearchEngine, inner: Any, threshold: float) -> Any:
+    from search.dedup.verify import VERIFY_Z, VerifiedNeighbours
+    from search.descriptor.verify import opencv
+
+    opencv()  # a clear VerifyUnavailableError now rather than after the graph
+    calibration = engine.library.descriptor().calibration
+    low = calibration.duplicate_threshold(VERIFY_Z) if calibration else threshold * 0.7
+
+    def path_of(image_id: int) -> Any:
+        found = engine.image_file(image_id)
+        return found.path if found is not None and found.path.is_file() else None
+
+    return VerifiedNeighbours(inner, path_of, min(low, threshold), threshold)

@@ -1,0 +1,110 @@
+"""The engine's records: an image's metadata, its id from a path, its file (by id only).
+
+Mixed into :class:`search.query.engine.SearchEngine` (which provides ``store``); kept apart so that
+each module stays small.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from sqlalchemy import select
+
+from models import ImgsearchError, read_image_file
+from search.errors import ImageNotFoundError
+from search.query.results import ImageInfo, PathEscapeError, info_from_row, is_image_id
+from search.store.schema import Collection, Embedding, Image
+
+if TYPE_CHECKING:
+    from search.store.store import Store
+
+
+class ImageFile(NamedTuple):
+    """A library image's file (resolved inside its collection), sha256 and decoded format."""
+
+    path: Path
+    sha256: str | None
+    format: str | None
+
+
+class LibraryRecords:
+    store: Store
+
+    # -- records ----------------------------------------------------------------------------
+
+    def get_image(self, image_id: int) -> ImageInfo | None:
+        """Everything known about image ``image_id``, or None."""
+        row = self.store.image(int(image_id)) if is_image_id(image_id) else None
+        if row is None:
+            return None
+        return info_from_row(row, has_vector=self._has_vector(row.id))
+
+    def _has_vector(self, image_id: int) -> bool:
+        """Whether the image has an embedding: an existence query, no vector is read."""
+        query = select(Embedding.image_id).where(Embedding.image_id == image_id).limit(1)
+        with self.store.session() as session:
+            return session.scalar(query) is not None
+
+    def image_id_for(self, ref: str | int | os.PathLike[str]) -> int:
+        """An image id from an id or a file path (a stored file of one of the collections)."""
+        if isinstance(ref, int) or (
+            isinstance(ref, str) and ref.isdigit() and not Path(ref).exists()
+        ):
+            if not is_image_id(int(ref)):
+                raise ImageNotFoundError(f"no image with id {ref} in the library")
+            return int(ref)
+        row = self.store.find_image_by_path(Path(os.path.abspath(os.fspath(ref))))
+        if row is None:
+            raise ImageNotFoundError(f"{ref} is not an image of this library")
+        return row.id
+
+    def image_file(self, image_id: int) -> ImageFile | None:
+        """What serving image ``image_id``'s file or thumbnail needs, from the database only
+        (one column query, no ORM): its file, sha256 and format; None for an unknown id.
+
+        The file may be gone (check ``path.is_file()``); a path that resolves outside its
+        collection root raises :class:`PathEscapeError`.
+        """
+        if not is_image_id(image_id):
+            return None
+        query = (
+            select(Collection.root, Image.rel_path, Image.sha256, Image.format)
+            .join(Collection, Collection.id == Image.collection_id)
+            .where(Image.id == int(image_id))
+        )
+        with self.store.session() as session:
+            row = session.execute(query).first()
+        if row is None:
+            return None
+        root = Path(row[0]).resolve()
+        path = (root / row[1]).resolve()
+        if not path.is_relative_to(root):
+            raise PathEscapeError(f"image {image_id}: {row[1]} leads outside {root}")
+        return ImageFile(path, row[2], row[3])
+
+    def image_file_path(self, image_id: int) -> Path:
+        """The file of image ``image_id``, from the database only (never from a request path).
+
+        Raises :class:`ImageNotFoundError` when the id is unknown or the file is gone, and
+        :class:`PathEscapeError` when the path resolves outside its collection root.
+        """
+        found = self.image_file(image_id)
+        if found is None:
+            raise ImageNotFoundError(f"no image with id {image_id} in the library")
+        if not found.path.is_file():
+            raise ImageNotFoundError(f"image {image_id}: file {found.path} is no longer there")
+        return found.path
+
+
+def unchanged_bytes(file: ImageFile | None) -> bytes | None:
+    """A library image's file bytes when they are still those that were indexed, else None."""
+    if file is None or file.sha256 is None:
+        return None
+    try:
+        data = read_image_file(file.path)  # regular files only, size-limited
+    except (OSError, ImgsearchError):
+        return None
+    return data if hashlib.sha256(data).hexdigest() == file.sha256 else None

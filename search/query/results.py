@@ -1,0 +1,306 @@
+"""The query engine's types: what goes in (queries, checks, errors) and what comes out
+(search hits and image records, plain JSON-ready data)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image as PILImage
+from sqlalchemy.engine import make_url
+
+from models import read_image_file
+from models.errors import ImgsearchError
+from models.labels import merge_labels
+from models.roi import RegionOfInterest
+from search.errors import ImageNotFoundError
+from search.settings import Settings
+from search.store.schema import Image
+
+Label = tuple[str, float]
+ImageQuery = Any  # str | os.PathLike | bytes | binary file object | PIL.Image.Image | ndarray
+RoiLike = RegionOfInterest | str | Sequence[float] | None
+MAX_K = 1000
+
+
+class QueryError(ImgsearchError, ValueError):
+    """A query parameter is invalid (k, min_score, the kind of query object)."""
+
+
+class PathEscapeError(ImageNotFoundError):
+    """An image's stored path resolves outside its collection root (e.g. a symlink); refused."""
+
+
+MAX_IMAGE_ID = 2**63 - 1  # image ids are SQL integers: larger ones name no image
+
+
+def is_image_id(value: object) -> bool:
+    """Whether ``value`` can be an image id (an int in 1..2^63-1), so queries never overflow."""
+    return (
+        isinstance(value, (int, np.integer))
+        and not isinstance(value, bool)
+        and (1 <= int(value) <= MAX_IMAGE_ID)
+    )
+
+
+def check_params(k: int, min_score: float | None) -> None:
+    """Raise :class:`QueryError` unless ``1 <= k <= MAX_K`` and ``-1 <= min_score <= 1``."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
+        raise QueryError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
+    if min_score is not None and (
+        isinstance(min_score, bool)
+        or not isinstance(min_score, (int, float))
+        or not -1.0 <= float(min_score) <= 1.0
+    ):
+        raise QueryError(f"min_score must be a number between -1 and 1, got {min_score!r}")
+
+
+def read_query_bytes(source: ImageQuery) -> bytes | None:
+    """The query's encoded bytes (None for an in-memory PIL image or array)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, (str, os.PathLike)):
+        return read_image_file(source)  # regular files only, size-limited, in chunks
+    if hasattr(source, "read"):
+        data = source.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise QueryError("the query file object must be opened in binary mode")
+        return bytes(data)
+    if isinstance(source, (PILImage.Image, np.ndarray)):
+        return None
+    raise QueryError(f"cannot search with a {type(source).__name__}; give a path, bytes or image")
+
+
+def human_size(n: int | None) -> str:
+    """``1.5 MB`` style file size; ``-`` when unknown."""
+    if n is None:
+        return "-"
+    value = float(max(0, n))
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+def threshold_text(value: float) -> str:
+    """A threshold with two decimals, or more when it has them: 0.9 -> 0.90, 0.925."""
+    text = f"{value:.4f}".rstrip("0")
+    return text if len(text.split(".")[1]) >= 2 else f"{value:.2f}"
+
+
+def labels_to_json(labels: list[Label]) -> list[dict[str, Any]]:
+    """``[(name, score)]`` -> ``[{"name": ..., "score": ...}]`` (the JSON form of labels)."""
+    return [{"name": name, "score": round(float(score), 6)} for name, score in labels]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One result of a query. ``score`` orders the results (1.0 = the same image): for image
+    queries the rank score, the copy score fused with label similarity. ``copy_score`` is the
+    cosine similarity in the library's descriptor space, ``z`` its calibrated value (standard
+    deviations above the library's background) and ``duplicate`` the copy decision.
+
+    ``exact`` is True when the hit is a byte-identical (same sha256) or pixel-identical copy of
+    the query image. ``size`` is the file size in bytes. ``label`` names the matching label of a
+    label search (None for image searches).
+    """
+
+    rank: int
+    score: float
+    id: int
+    path: str
+    width: int | None
+    height: int | None
+    size: int
+    labels: list[Label] = field(default_factory=list)
+    exact: bool = False
+    collection_id: int | None = None
+    rel_path: str | None = None
+    format: str | None = None
+    label: str | None = None
+    copy_score: float | None = None
+    z: float | None = None  # calibrated copy score (sd above the library's background)
+    duplicate: bool = False  # z >= search.descriptor.descriptors.DUPLICATE_Z: a copy of the query
+    mtime: datetime | None = None  # the file's modification time (set when browsing)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``imgsearch search --json`` and the web API (keys are stable)."""
+        out: dict[str, Any] = {
+            "rank": self.rank,
+            "score": self.score,
+            "id": self.id,
+            "path": self.path,
+            "width": self.width,
+            "height": self.height,
+            "size": self.size,
+            "labels": labels_to_json(self.labels),
+            "exact": self.exact,
+            "collection_id": self.collection_id,
+            "rel_path": self.rel_path,
+            "format": self.format,
+            "copy_score": self.copy_score,
+            "z": self.z,
+            "duplicate": self.duplicate,
+        }
+        if self.label is not None:
+            out["label"] = self.label
+        if self.mtime is not None:
+            out["mtime"] = self.mtime.isoformat()
+        return out
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """Everything the library knows about one image (indexed or failed)."""
+
+    id: int
+    path: str  # absolute: collection root + rel_path
+    collection: str  # the collection's root directory
+    collection_id: int
+    rel_path: str
+    file_size: int
+    width: int | None
+    height: int | None
+    format: str | None
+    mtime: datetime  # UTC, from the file's mtime when it was indexed
+    sha256: str | None
+    exif_datetime: datetime | None
+    labels: list[Label]
+    status: str
+    error: str | None
+    has_vector: bool = True
+
+    @property
+    def file_path(self) -> Path:
+        return Path(self.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path": self.path,
+            "collection": self.collection,
+            "collection_id": self.collection_id,
+            "rel_path": self.rel_path,
+            "file_size": self.file_size,
+            "width": self.width,
+            "height": self.height,
+            "format": self.format,
+            "mtime": self.mtime.isoformat(),
+            "sha256": self.sha256,
+            "exif_datetime": self.exif_datetime.isoformat() if self.exif_datetime else None,
+            "labels": labels_to_json(self.labels),
+            "status": self.status,
+            "error": self.error,
+        }
+
+
+def mtime_from_ns(mtime_ns: int) -> datetime:
+    return datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC)
+
+
+@dataclass
+class StoredImage:
+    """The columns of an indexed image a hit needs (read in one query, no ORM objects)."""
+
+    id: int
+    collection_id: int
+    root: str
+    rel_path: str
+    file_size: int
+    width: int | None
+    height: int | None
+    format: str | None
+    sha256: str | None
+    pixel_sha256: str | None
+    mtime_ns: int | None = None
+    labels: list[Label] = field(default_factory=list)
+    vector: np.ndarray | None = None
+
+    @property
+    def path(self) -> str:
+        return abs_path(self.root, self.rel_path)
+
+
+def label_match(labels: Sequence[Label], forms: set[str]) -> tuple[bool, str, float] | None:
+    """The best of ``labels`` matching one of ``forms``: (whole word?, label, score)."""
+    best: tuple[bool, str, float] | None = None
+    for label, score in labels:
+        name = label.lower()
+        if not any(form in name for form in forms):
+            continue
+        padded = "_" + re.sub(r"[\s_,/-]+", "_", name) + "_"
+        whole = any("_" + re.sub(r"[\s_,/-]+", "_", f) + "_" in padded for f in forms)
+        candidate = (whole, label, float(score))
+        if best is None or (candidate[0], candidate[2]) > (best[0], best[2]):
+            best = candidate
+    return best
+
+
+def hit_from_row(rank: int, score: float, row: StoredImage, exact: bool) -> SearchHit:
+    return SearchHit(
+        rank=rank,
+        score=float(score),
+        id=row.id,
+        path=row.path,
+        width=row.width,
+        height=row.height,
+        size=int(row.file_size),
+        exact=exact,
+        labels=list(row.labels),
+        collection_id=row.collection_id,
+        rel_path=row.rel_path,
+        format=row.format,
+    )
+
+
+def info_from_row(row: Image, *, has_vector: bool, with_labels: bool = True) -> ImageInfo:
+    """An :class:`ImageInfo` from an ORM row (``with_labels``: the row has them loaded)."""
+    labels = (
+        merge_labels((item.label, float(item.score)) for item in row.labels) if with_labels else []
+    )
+    return ImageInfo(
+        id=row.id,
+        path=abs_path(row.collection.root, row.rel_path),
+        collection=row.collection.root,
+        collection_id=row.collection_id,
+        rel_path=row.rel_path,
+        file_size=int(row.file_size),
+        width=row.width,
+        height=row.height,
+        format=row.format,
+        mtime=mtime_from_ns(row.mtime_ns),
+        sha256=row.sha256,
+        exif_datetime=row.exif_datetime,
+        labels=labels,
+        status=row.status,
+        error=row.error,
+        has_vector=has_vector,
+    )
+
+
+def abs_path(root: str, rel_path: str) -> str:
+    """A stored image's absolute path: its collection root joined with the POSIX rel_path."""
+    return str(Path(root) / Path(*rel_path.split("/")))
+
+
+def database_text(settings: Settings) -> str:
+    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+
+
+def database_bytes(settings: Settings) -> int | None:
+    if settings.database_url and not settings.database_url.startswith("sqlite:///"):
+        return None
+    path = Path(settings.resolved_database_url.removeprefix("sqlite:///"))
+    total = 0
+    for suffix in ("", "-wal"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            total += part.stat().st_size
+    return total

@@ -1,0 +1,176 @@
+"""The store's reads about the library's health: what a server may answer with (the model,
+an unfinished re-index) and whether the database file is intact.
+
+Mixed into :class:`search.store.store.Store` (kept apart so each module stays small).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import NamedTuple
+
+from sqlalchemy import Engine, create_engine, delete, exists, func, select, text
+from sqlalchemy.exc import DatabaseError
+from sqlalchemy.orm import Session
+
+from search.errors import DatabaseCorruptError
+from search.store.records import ModelStamp
+from search.store.schema import STATUS_OK, Embedding, Image, LibraryMeta
+from search.store.write import model_stamp_in
+
+#: meta key set while a re-index to another model (or the same one) is unfinished
+REINDEX_KEY = "reindex_model"
+
+
+class ServingState(NamedTuple):
+    """The library's model and, while a re-index is unfinished, the model it switches to."""
+
+    model: ModelStamp | None
+    reindex: str | None
+
+
+class StoreHealthMixin:
+    """Needs ``self.session()`` (a transaction context manager)."""
+
+    def session(self) -> AbstractContextManager[Session]:  # pragma: no cover - Store's
+        raise NotImplementedError
+
+    def serving_state(self) -> ServingState:
+        """The recorded model and the unfinished re-index marker, read in one transaction."""
+        with self.session() as session:
+            marker = session.get(LibraryMeta, REINDEX_KEY)
+            return ServingState(model_stamp_in(session), marker.value if marker else None)
+
+    def set_reindex(self, model: str | None) -> None:
+        """Mark a re-index to ``model`` as started (None: finished)."""
+        with self.session() as session:
+            if model is None:
+                session.execute(delete(LibraryMeta).where(LibraryMeta.key == REINDEX_KEY))
+            else:
+                session.merge(LibraryMeta(key=REINDEX_KEY, value=model))
+
+    def unembedded_count(self) -> int:
+        """Indexed images (status ok) that have no vector: what a re-index still has to do."""
+        has_vector = exists().where(Embedding.image_id == Image.id)
+        query = (
+            select(func.count()).select_from(Image).where(Image.status == STATUS_OK, ~has_vector)
+        )
+        with self.session() as session:
+            return int(session.scalar(query) or 0)
+
+    def integrity_problems(self, *, quick: bool = True, limit: int = 20) -> list[str]:
+        """SQLite's ``quick_check`` (or the full ``integrity_check``): the problems found,
+        an empty list for an intact database. Other databases check themselves: []."""
+        with self.session() as session:
+            if session.get_bind().dialect.name != "sqlite":
+                return []
+            pragma = "quick_check" if quick else "integrity_check"
+            rows = [str(r[0]) for r in session.execute(text(f"PRAGMA {pragma}({int(limit)})"))]
+        return [] if rows == ["ok"] else rows
+
+
+# -- a damaged database file ------------------------------------------------------------------
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+QUICK_CHECK_MAX_BYTES = 256 * 1024 * 1024  # checked at every open up to this size
+_CORRUPTION_WORDS = ("malformed", "not a database", "disk image", "corrupt", "encrypted")
+
+
+def corrupt_error(path: Path | str, detail: str) -> DatabaseCorruptError:
+    """The one message for a damaged library database: what is wrong and how to recover."""
+    path = Path(path)
+    error = DatabaseCorruptError(
+        f"the library database {path} is damaged ({detail}). `imgsearch db check` says "
+        f"what is wrong. To recover: {recovery(path)}"
+    )
+    error.detail = detail  # type: ignore[attr-defined]
+    return error
+
+
+def recovery(path: Path) -> str:
+    """How to recover a damaged database file (its backups, if any, named)."""
+    backups = sorted(p.name for p in path.parent.glob(f"{path.name}.bak-*"))
+    restore = (
+        f"restore a backup copy (here: {', '.join(backups)}: copy it over {path.name})"
+        if backups
+        else "restore a backup copy of it"
+    )
+    return (
+        f"{restore}, or move it aside and run `imgsearch index` on your folders again "
+        "(photos are never touched; vectors are computed again)"
+    )
+
+
+def check_database(url: str, limit: int = 100) -> list[str]:
+    """Every problem found in the database at ``url`` (header, size, SQLite's full
+    ``integrity_check``), without opening it as a library; [] when intact."""
+    path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    if path is not None:
+        try:
+            check_sqlite_header(path)
+        except DatabaseCorruptError as error:
+            return [str(getattr(error, "detail", error))]
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name != "sqlite":
+                return []
+            rows = connection.execute(text(f"PRAGMA integrity_check({int(limit)})"))
+            found = [str(row[0]) for row in rows]
+    except DatabaseError as error:
+        return [str(error.orig or error).strip()]
+    finally:
+        engine.dispose()
+    return [] if found == ["ok"] else found
+
+
+def is_corruption(error: BaseException) -> bool:
+    """Whether a database error means a damaged file (not a lock, a constraint...)."""
+    text = str(getattr(error, "orig", None) or error).lower()
+    return any(word in text for word in _CORRUPTION_WORDS)
+
+
+def check_sqlite_header(path: Path) -> None:
+    """Refuse a file that is not an intact SQLite database by its header and size (cheap:
+    100 bytes and a stat), before SQLite sees it. Raises :class:`DatabaseCorruptError`."""
+    size = path.stat().st_size
+    if size == 0:
+        return  # a new, empty database file: SQLite makes it
+    with open(path, "rb") as handle:
+        header = handle.read(100)
+    if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+        raise corrupt_error(path, "its header is not a SQLite header")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        raise corrupt_error(path, f"its header gives an impossible page size {page_size}")
+    pages = int.from_bytes(header[28:32], "big")
+    valid = header[24:28] == header[92:96] and pages > 0
+    if size % page_size or (valid and size < pages * page_size):
+        expected = f"{pages * page_size} bytes" if valid else f"a multiple of {page_size}"
+        raise corrupt_error(path, f"the file is truncated: {size} bytes, expected {expected}")
+
+
+def check_on_open(store: StoreHealthMixin, path: Path | None) -> None:
+    """SQLite's quick_check at open for files up to :data:`QUICK_CHECK_MAX_BYTES`."""
+    if path is None or not path.exists() or path.stat().st_size > QUICK_CHECK_MAX_BYTES:
+        return
+    problems = store.integrity_problems(quick=True, limit=3)
+    if problems:
+        raise corrupt_error(path, "SQLite's quick check: " + "; ".join(problems)[:300])
+
+
+@contextmanager
+def reported_corruption(path: Path | None, engine: Engine | None = None) -> Iterator[None]:
+    """Turn SQLite's "malformed"/"not a database" errors inside into
+    :class:`DatabaseCorruptError`; ``engine`` is disposed of when anything goes wrong."""
+    try:
+        yield
+    except BaseException as error:
+        if engine is not None:
+            engine.dispose()
+        if isinstance(error, DatabaseError) and path is not None and is_corruption(error):
+            raise corrupt_error(path, str(error.orig or error).strip()) from None
+        raise

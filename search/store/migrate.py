@@ -1,0 +1,179 @@
+"""Alembic, driven from code: upgrade, downgrade and inspect a library's schema.
+
+Alembic (with Mako and Pygments) is imported only when a schema is created, upgraded or
+inspected: opening a library that is already at the head revision reads its version row with
+plain SQL and compares it with the head named in ``migrations/versions`` (``light_head``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from search.errors import SchemaError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+_REVISION = re.compile(r'^revision\s*=\s*"([^"]+)"', re.M)
+_DOWN = re.compile(r'^down_revision\s*=\s*(?:None|"([^"]+)")\s*$', re.M)
+
+
+@functools.cache
+def light_head() -> str | None:
+    """The head revision read from the migration files' ``revision = "..."`` and
+    ``down_revision = ...`` lines, without Alembic; None when that is not one clear head
+    (then Alembic decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN.search(source)
+        if revision is None or down is None:
+            continue
+        revisions.add(revision.group(1))
+        if down.group(1):
+            parents.add(down.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The library's ``alembic_version`` row read with plain SQL (None when it has none)."""
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except SQLAlchemyError:  # no such table: a new or foreign database
+        return None
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
+def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_bare())
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def _bare() -> Config:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def _run(engine: Engine, action: str, revision: str) -> None:
+    from alembic import command
+
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, action)(config, revision)
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    _run(engine, "upgrade", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    _run(engine, "downgrade", revision)
+
+
+def check_known(engine: Engine) -> None:
+    """Refuse a database that is not an imgsearch library, or whose schema is newer than
+    this imgsearch (``SchemaError`` saying what to do)."""
+    from alembic.script import ScriptDirectory
+
+    current = current_revision(engine)
+    tables = set(inspect(engine).get_table_names())
+    if current is None and tables - {"alembic_version"}:
+        raise SchemaError(_foreign(engine))
+    known = {rev.revision for rev in ScriptDirectory.from_config(_bare()).walk_revisions()}
+    if current is not None and current not in known:
+        raise SchemaError(_newer(current))
+
+
+def _foreign(engine: Engine) -> str:
+    return (
+        f"{engine.url.render_as_string()} holds tables but no imgsearch schema version; "
+        "it is not an imgsearch library: give another --library (or --database-url)"
+    )
+
+
+def _newer(current: str) -> str:
+    return (
+        f"the library's schema revision {current} is newer than this imgsearch (which "
+        f"knows up to {head_revision()}); upgrade imgsearch to open it"
+    )
+
+
+def ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool = True) -> None:
+    """Bring the schema to head: create an empty database, upgrade an old one, refuse the rest.
+
+    A SQLite file is copied to ``<file>.bak-<rev>`` before an upgrade, so a failed migration
+    never costs the user their library.
+    """
+    head = light_head()
+    if head is not None and stored_revision(engine) == head:
+        return  # the common case, without importing Alembic
+    from alembic.script import ScriptDirectory
+
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return
+    tables = set(inspect(engine).get_table_names())
+    if current is None and tables - {"alembic_version"}:
+        raise SchemaError(_foreign(engine))
+    if current is None and not create:
+        raise SchemaError("the database has no imgsearch schema yet; run `imgsearch db upgrade`")
+    known = {rev.revision for rev in ScriptDirectory.from_config(_bare()).walk_revisions()}
+    if current is not None and current not in known:
+        raise SchemaError(_newer(current))
+    if current is not None and not auto_upgrade:
+        raise SchemaError(
+            f"the library's schema is at {current}, this imgsearch needs {head}: "
+            "run `imgsearch db upgrade`"
+        )
+    backup_sqlite(engine, current)
+    upgrade(engine)
+
+
+def backup_sqlite(engine: Engine, revision: str | None) -> None:
+    database = engine.url.database
+    if revision is None or engine.dialect.name != "sqlite" or not database:
+        return
+    path = Path(database)
+    if path.exists():
+        # sqlite3's backup API copies a consistent snapshot, WAL content included.
+        with (
+            sqlite3.connect(path) as source,
+            sqlite3.connect(path.with_name(f"{path.name}.bak-{revision}")) as target,
+        ):
+            source.backup(target)

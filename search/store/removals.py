@@ -1,0 +1,125 @@
+"""The store's record of removals: files and folders that `imgsearch remove` took out of the
+library, honoured by later index runs until `imgsearch remove --undo`.
+
+Mixed into :class:`search.store.store.Store` (kept apart so each module stays small).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from search.store.records import utcnow
+from search.store.schema import Collection, Image, RemovedPath
+
+
+@dataclass(frozen=True)
+class Removal:
+    """One recorded removal: ``rel_path`` of collection ``root`` ("" = all of it)."""
+
+    collection_id: int
+    root: str
+    rel_path: str
+    images: int
+    removed_at: datetime
+
+    @property
+    def path(self) -> str:
+        """The absolute path the user removed."""
+        return str(PurePosixPath(self.root, self.rel_path)) if self.rel_path else self.root
+
+    def covers(self, rel_path: str) -> bool:
+        """Is the collection file ``rel_path`` at or below this removal?"""
+        return at_or_below(rel_path, self.rel_path)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "images": self.images, "removed_at": self.removed_at.isoformat()}
+
+
+def at_or_below(rel_path: str, top: str) -> bool:
+    """Is the collection path ``rel_path`` at or below ``top`` ("" = the whole collection)?"""
+    return top == "" or rel_path == top or rel_path.startswith(top + "/")
+
+
+def _below(column, top: str):  # type: ignore[no-untyped-def]
+    """SQL: ``column`` at or below the collection path ``top``."""
+    if top == "":
+        return column.is_not(None)
+    return or_(column == top, column.startswith(top + "/", autoescape=True))
+
+
+class RemovedPathsMixin:
+    """Needs ``self.session()`` (a transaction context manager)."""
+
+    def session(self) -> AbstractContextManager[Session]:  # pragma: no cover - Store's
+        raise NotImplementedError
+
+    def image_ids_below(self, collection_id: int, rel_path: str) -> list[int]:
+        """Ids of the collection's images (indexed or failed) at or below ``rel_path``."""
+        query = select(Image.id).where(
+            Image.collection_id == collection_id, _below(Image.rel_path, rel_path)
+        )
+        with self.session() as session:
+            return list(session.scalars(query.order_by(Image.id)))
+
+    def record_removal(self, collection_id: int, rel_path: str, images: int) -> None:
+        """Remember that ``rel_path`` was removed (records below it are folded into it)."""
+        with self.session() as session:
+            session.execute(
+                delete(RemovedPath).where(
+                    RemovedPath.collection_id == collection_id,
+                    _below(RemovedPath.rel_path, rel_path),
+                )
+            )
+            session.add(
+                RemovedPath(
+                    collection_id=collection_id,
+                    rel_path=rel_path,
+                    images=images,
+                    removed_at=utcnow(),
+                )
+            )
+
+    def removals(self, collection_id: int | None = None) -> list[Removal]:
+        """Recorded removals (of one collection, or all), by path."""
+        query = select(RemovedPath, Collection.root).join(Collection)
+        if collection_id is not None:
+            query = query.where(RemovedPath.collection_id == collection_id)
+        with self.session() as session:
+            rows = session.execute(query.order_by(Collection.root, RemovedPath.rel_path)).all()
+            return [
+                Removal(r.collection_id, root, r.rel_path, r.images, r.removed_at)
+                for r, root in rows
+            ]
+
+    def undo_removals(self, collection_id: int, rel_path: str) -> list[Removal]:
+        """Forget the removals at or below ``rel_path``; returns them (none: nothing to undo)."""
+        found = [r for r in self.removals(collection_id) if at_or_below(r.rel_path, rel_path)]
+        if found:
+            with self.session() as session:
+                session.execute(
+                    delete(RemovedPath).where(
+                        RemovedPath.collection_id == collection_id,
+                        RemovedPath.rel_path.in_([r.rel_path for r in found]),
+                    )
+                )
+        return found
+
+
+def removed_tops(root: Path, removals: Sequence[Removal]) -> list[str]:
+    """The paths below ``root`` (relative to it; "" = all of it) that ``removals`` cover,
+    whichever collection recorded them (collections may overlap)."""
+    tops = []
+    for removal in removals:
+        removed = Path(removal.path)
+        if root == removed or root.is_relative_to(removed):
+            tops.append("")
+        elif removed.is_relative_to(root):
+            tops.append(removed.relative_to(root).as_posix())
+    return tops

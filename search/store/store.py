@@ -1,0 +1,375 @@
+"""The store: SQLAlchemy access to the library database, the source of truth.
+
+Every write goes through :meth:`Store.apply`, one transaction per batch, which also moves the
+library's generation counter; the FAISS cache compares its stamp with that counter.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from search.errors import LibraryNotFoundError, ModelMismatchError
+from search.store import migrate
+from search.store.descriptor_state import DescriptorRows, DescriptorStoreMixin
+from search.store.health import (
+    ServingState,
+    StoreHealthMixin,
+    check_on_open,
+    check_sqlite_header,
+    reported_corruption,
+)
+from search.store.records import (
+    VECTOR_DTYPE,
+    AppliedChanges,
+    ChangeSet,
+    FileState,
+    FrameVector,
+    ImageMove,
+    ImageUpsert,
+    ModelStamp,
+    decode_vector,
+    encode_vector,
+    utcnow,
+)
+from search.store.removals import Removal, RemovedPathsMixin
+from search.store.schema import (
+    STATUS_FAILED,
+    STATUS_OK,
+    Collection,
+    DescriptorState,
+    Embedding,
+    Image,
+    ImageFrame,
+    ImageLabel,
+    IndexRun,
+    LibraryMeta,
+)
+from search.store.write import apply_changes, model_stamp_in
+
+# The records are part of the store's interface: ``from search.store.store import ChangeSet``.
+__all__ = [
+    "VECTOR_DTYPE",
+    "AppliedChanges",
+    "ChangeSet",
+    "DescriptorRows",
+    "FileState",
+    "FrameVector",
+    "ImageMove",
+    "ImageUpsert",
+    "ModelStamp",
+    "Removal",
+    "ServingState",
+    "Store",
+    "decode_vector",
+    "encode_vector",
+    "make_engine",
+    "utcnow",
+]
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers go on while the indexer writes
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints, safe with WAL
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Store(DescriptorStoreMixin, RemovedPathsMixin, StoreHealthMixin):
+    """The library database. Open with :meth:`open`; thread-safe (a session per call)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = False) -> Store:
+        """Open (and when ``create``, make) a library database, upgrading an old schema."""
+        if url.startswith("sqlite:///") and not create:
+            path = Path(url.removeprefix("sqlite:///"))
+            if not path.exists():
+                raise LibraryNotFoundError(
+                    f"no library database at {path}; run `imgsearch index PATH` to create one"
+                )
+        path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists():
+                check_sqlite_header(path)
+        engine = make_engine(url)
+        with reported_corruption(path, engine):  # a damaged file: a clear typed error
+            migrate.ensure_schema(engine, create=create)
+            store = cls(engine)
+            check_on_open(store, path)
+            with store.session() as session:
+                if session.get(LibraryMeta, "library_id") is None:
+                    session.add(LibraryMeta(key="library_id", value=uuid.uuid4().hex))
+                    session.add(LibraryMeta(key="generation", value="0"))
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager  # type: ignore[override]
+    def session(self) -> Iterator[Session]:
+        # a file damaged after it was opened: a clear typed error too
+        with reported_corruption(self.sqlite_path), self._sessions.begin() as session:
+            yield session
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        database = self.engine.url.database
+        return Path(database) if self.engine.dialect.name == "sqlite" and database else None
+
+    # -- metadata ---------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self.session() as session:
+            row = session.get(LibraryMeta, key)
+            return row.value if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.session() as session:
+            session.merge(LibraryMeta(key=key, value=value))
+
+    @property
+    def library_id(self) -> str:
+        value = self.get_meta("library_id")
+        assert value is not None
+        return value
+
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    def model_stamp(self) -> ModelStamp | None:
+        with self.session() as session:
+            return model_stamp_in(session)
+
+    def bind_model(self, stamp: ModelStamp, *, replace: bool = False) -> None:
+        """Record the library's model; refuse another one unless ``replace`` (reindex)."""
+        current = self.model_stamp()
+        if current is not None and current != stamp and not replace:
+            raise ModelMismatchError(
+                f"this library was indexed with {current.name} (sha256 {current.sha256[:12]}…), "
+                f"not {stamp.name} (sha256 {stamp.sha256[:12]}…); vectors of two models are "
+                f"never mixed. Use --model {current.name}, or switch the whole library with "
+                f"`imgsearch reindex --model {stamp.name}`"
+            )
+        with self.session() as session:
+            session.merge(LibraryMeta(key="model_name", value=stamp.name))
+            session.merge(LibraryMeta(key="model_sha256", value=stamp.sha256))
+            session.merge(LibraryMeta(key="model_dimension", value=str(stamp.dimension)))
+
+    # -- collections ------------------------------------------------------------------------
+
+    def ensure_collection(self, root: Path) -> int:
+        root_text = str(Path(root).resolve())
+        with self.session() as session:
+            found = session.scalar(select(Collection.id).where(Collection.root == root_text))
+            if found is not None:
+                return found
+            collection = Collection(root=root_text, added_at=utcnow())
+            session.add(collection)
+            session.flush()
+            return collection.id
+
+    def collections(self) -> list[dict[str, object]]:
+        with self.session() as session:
+            counts = dict(
+                session.execute(
+                    select(Image.collection_id, func.count(Image.id))
+                    .where(Image.status == STATUS_OK)
+                    .group_by(Image.collection_id)
+                ).all()
+            )
+            return [
+                {
+                    "id": c.id,
+                    "root": c.root,
+                    "images": counts.get(c.id, 0),
+                    "added_at": c.added_at,
+                    "last_indexed_at": c.last_indexed_at,
+                }
+                for c in session.scalars(select(Collection).order_by(Collection.id))
+            ]
+
+    def touch_collection(self, collection_id: int) -> None:
+        with self.session() as session:
+            session.get_one(Collection, collection_id).last_indexed_at = utcnow()
+
+    def file_states(self, collection_id: int) -> dict[str, FileState]:
+        query = select(
+            Image.id, Image.rel_path, Image.file_size, Image.mtime_ns, Image.sha256, Image.status
+        ).where(Image.collection_id == collection_id)
+        with self.session() as session:
+            return {row.rel_path: FileState(*row) for row in session.execute(query)}
+
+    def ids_by_sha256(self, sha256: str, *, indexed_only: bool = True) -> list[int]:
+        query = select(Image.id).where(Image.sha256 == sha256)
+        if indexed_only:
+            query = query.where(Image.status == STATUS_OK)
+        with self.session() as session:
+            return list(session.scalars(query.order_by(Image.id)))
+
+    def ids_by_pixel_sha256(self, pixel_sha256: str) -> list[int]:
+        query = select(Image.id).where(
+            Image.pixel_sha256 == pixel_sha256, Image.status == STATUS_OK
+        )
+        with self.session() as session:
+            return list(session.scalars(query.order_by(Image.id)))
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def apply(self, changes: ChangeSet) -> AppliedChanges:
+        """Write a batch in one transaction and move the generation; return the index delta."""
+        with self.session() as session:
+            return apply_changes(session, changes)
+
+    def clear_embeddings(self) -> int:
+        """Drop every vector and what was learned from them (switching models); the next
+        index run re-embeds the images."""
+        with self.session() as session:
+            count = session.scalar(select(func.count()).select_from(Embedding)) or 0
+            session.execute(delete(Embedding))
+            session.execute(delete(ImageFrame))
+            session.execute(delete(DescriptorState))
+            session.execute(delete(ImageLabel))
+            session.execute(
+                delete(LibraryMeta).where(
+                    LibraryMeta.key.in_(["model_name", "model_sha256", "model_dimension"])
+                )
+            )
+            row = session.get_one(LibraryMeta, "generation")
+            row.value = str(int(row.value) + 1)
+        return count
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def vector_count(self) -> int:
+        with self.session() as session:
+            return session.scalar(select(func.count()).select_from(Embedding)) or 0
+
+    def iter_vectors(self, chunk: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(ids int64[n], vectors float32[n, d])`` in id order, a chunk at a time."""
+        for rows in self.pages(Embedding.image_id, (Embedding.vector,), chunk):
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            yield ids, np.stack([decode_vector(r[1]) for r in rows]).astype(np.float32)
+
+    def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        with self.session() as session:
+            rows = session.execute(
+                select(Embedding.image_id, Embedding.vector).where(
+                    Embedding.image_id.in_(list(ids))
+                )
+            ).all()
+        return {r[0]: decode_vector(r[1]).copy() for r in rows}
+
+    def images(self, ids: Sequence[int]) -> dict[int, Image]:
+        """Image rows (with collection and labels loaded), detached, by id."""
+        if not ids:
+            return {}
+        with self.session() as session:
+            rows = session.scalars(
+                select(Image)
+                .where(Image.id.in_(list(ids)))
+                .options(selectinload(Image.collection), selectinload(Image.labels))
+            ).all()
+            return {row.id: row for row in rows}
+
+    def image(self, image_id: int) -> Image | None:
+        return self.images([image_id]).get(image_id)
+
+    def find_image_by_path(self, path: Path) -> Image | None:
+        """The image stored for an absolute file path, if any collection holds it."""
+        target = Path(path).resolve()
+        for collection in self.collections():
+            root = Path(str(collection["root"]))
+            if target.is_relative_to(root):
+                rel = target.relative_to(root).as_posix()
+                with self.session() as session:
+                    found = session.scalar(
+                        select(Image.id).where(
+                            Image.collection_id == collection["id"], Image.rel_path == rel
+                        )
+                    )
+                if found is not None:
+                    return self.image(found)
+        return None
+
+    def search_labels(self, word: str, limit: int = 50) -> list[tuple[int, str, float]]:
+        """Images whose top labels contain ``word``: (image id, best matching label, its score)."""
+        pattern = f"%{word.strip().lower()}%"
+        query = (
+            select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
+            .where(func.lower(ImageLabel.label).like(pattern))
+            .order_by(ImageLabel.score.desc(), ImageLabel.image_id)
+        )
+        best: dict[int, tuple[int, str, float]] = {}
+        with self.session() as session:
+            for image_id, label, score in session.execute(query):
+                best.setdefault(image_id, (image_id, label, float(score)))
+                if len(best) >= limit:
+                    break
+        return list(best.values())
+
+    def failed_images(self, limit: int = 200) -> list[Image]:
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(Image)
+                    .where(Image.status == STATUS_FAILED)
+                    .options(selectinload(Image.collection))
+                    .order_by(Image.id)
+                    .limit(limit)
+                )
+            )
+
+    def counts(self) -> dict[str, int]:
+        with self.session() as session:
+            by_status = dict(
+                session.execute(select(Image.status, func.count()).group_by(Image.status)).all()
+            )
+            vectors = session.scalar(select(func.count()).select_from(Embedding)) or 0
+        return {
+            "images": by_status.get(STATUS_OK, 0),
+            "failed": by_status.get(STATUS_FAILED, 0),
+            "vectors": vectors,
+        }
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def start_run(self) -> int:
+        with self.session() as session:
+            run = IndexRun(started_at=utcnow(), status="running")
+            for name in ("added", "updated", "moved", "removed", "failed"):
+                setattr(run, name, 0)
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def finish_run(self, run_id: int, status: str, **figures: float) -> None:
+        with self.session() as session:
+            run = session.get_one(IndexRun, run_id)
+            run.status = status
+            run.finished_at = utcnow()
+            for name, value in figures.items():
+                setattr(run, name, value)
+
+    def last_run(self) -> IndexRun | None:
+        with self.session() as session:
+            return session.scalar(select(IndexRun).order_by(IndexRun.id.desc()).limit(1))

@@ -1,0 +1,231 @@
+"""The store's write path: one change set, one transaction, a handful of set-based statements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from search.errors import ModelMismatchError
+from search.store.records import (
+    AppliedChanges,
+    ChangeSet,
+    FrameVector,
+    ImageUpsert,
+    ModelStamp,
+    decode_vector,
+    encode_vector,
+    utcnow,
+)
+from search.store.schema import STATUS_OK, Embedding, Image, ImageFrame, ImageLabel, LibraryMeta
+
+_IMAGE_FIELDS = (
+    "file_size",
+    "mtime_ns",
+    "sha256",
+    "pixel_sha256",
+    "width",
+    "height",
+    "format",
+    "exif_datetime",
+    "status",
+    "error",
+)
+
+
+def _check_vector(vector: np.ndarray, stamp: ModelStamp | None) -> None:
+    if stamp is None:
+        raise ModelMismatchError("the library has no model recorded; bind a model first")
+    if vector.shape != (stamp.dimension,):
+        raise ModelMismatchError(
+            f"vector of shape {vector.shape} does not fit the library's {stamp.name} "
+            f"({stamp.dimension} dimensions)"
+        )
+
+
+def model_stamp_in(session: Session) -> ModelStamp | None:
+    rows = {
+        r.key: r.value
+        for r in session.scalars(select(LibraryMeta).where(LibraryMeta.key.like("model_%")))
+    }
+    if "model_name" not in rows:
+        return None
+    return ModelStamp(rows["model_name"], rows["model_sha256"], int(rows["model_dimension"]))
+
+
+def apply_changes(session: Session, changes: ChangeSet) -> AppliedChanges:
+    """Write a batch in one transaction and move the generation; return the index delta.
+
+    Set-based: a handful of statements per batch, not several per image, so the writer
+    keeps up with the embedder. Order matters: removals free paths that moves may take.
+    """
+    stamp = model_stamp_in(session)
+    result = AppliedChanges(generation=0)
+    if changes.removals:
+        present = set(session.scalars(select(Image.id).where(Image.id.in_(changes.removals))))
+        if present:
+            session.execute(delete(Image).where(Image.id.in_(present)))  # FK cascades
+        result.removed += [i for i in changes.removals if i in present]
+    if changes.moves:
+        session.execute(
+            update(Image),
+            [
+                {
+                    "id": m.image_id,
+                    "collection_id": m.collection_id,
+                    "rel_path": m.rel_path,
+                    "file_size": m.file_size,
+                    "mtime_ns": m.mtime_ns,
+                }
+                for m in changes.moves
+            ],
+        )
+    if changes.upserts:
+        _upsert_all(session, changes.upserts, stamp, result)
+    row = session.get_one(LibraryMeta, "generation")
+    result.generation = int(row.value) + 1
+    row.value = str(result.generation)
+    return result
+
+
+def _upsert_all(
+    session: Session,
+    upserts: Sequence[ImageUpsert],
+    stamp: ModelStamp | None,
+    result: AppliedChanges,
+) -> None:
+    keys = [(u.collection_id, u.rel_path) for u in upserts]
+    ids = dict(
+        ((c, r), i)
+        for i, c, r in session.execute(
+            select(Image.id, Image.collection_id, Image.rel_path).where(
+                tuple_(Image.collection_id, Image.rel_path).in_(keys)
+            )
+        )
+    )
+    now = utcnow()
+    rows = [
+        {name: getattr(u, name) for name in _IMAGE_FIELDS}
+        | {"indexed_at": now, "collection_id": u.collection_id, "rel_path": u.rel_path}
+        for u in upserts
+    ]
+    updates = [{"id": ids[k], **row} for k, row in zip(keys, rows, strict=True) if k in ids]
+    if updates:
+        session.execute(update(Image), updates)
+    inserts = [row for k, row in zip(keys, rows, strict=True) if k not in ids]
+    if inserts:
+        returning = insert(Image).returning(
+            Image.id, Image.collection_id, Image.rel_path, sort_by_parameter_order=True
+        )
+        for i, c, r in session.execute(returning, inserts):
+            ids[(c, r)] = i
+    image_ids = [ids[k] for k in keys]
+    session.execute(delete(ImageLabel).where(ImageLabel.image_id.in_(image_ids)))
+    session.execute(delete(Embedding).where(Embedding.image_id.in_(image_ids)))
+    session.execute(delete(ImageFrame).where(ImageFrame.image_id.in_(image_ids)))
+    source_vectors, source_labels, source_frames = _copy_sources(session, upserts)
+    embeddings: list[dict[str, object]] = []
+    labels: list[dict[str, object]] = []
+    frames: list[dict[str, object]] = []
+    for image_id, upsert in zip(image_ids, upserts, strict=True):
+        result.upserted_ids.append(image_id)
+        vector, image_labels, frame = upsert.vector, list(upsert.labels), upsert.frame
+        if upsert.copy_vector_from is not None and vector is None:
+            blob = source_vectors.get(upsert.copy_vector_from)
+            vector = decode_vector(blob).copy() if blob is not None else None
+            image_labels = image_labels or source_labels.get(upsert.copy_vector_from, [])
+            frame = frame or source_frames.get(upsert.copy_vector_from)
+        if upsert.status != STATUS_OK or vector is None:
+            result.removed.append(image_id)
+            continue
+        _check_vector(vector, stamp)
+        assert stamp is not None
+        if frame is not None:
+            _check_vector(frame.vector, stamp)
+            frames.append(frame_row(image_id, frame))
+            result.frames[image_id] = frame
+        embeddings.append(
+            {
+                "image_id": image_id,
+                "model_name": stamp.name,
+                "model_sha256": stamp.sha256,
+                "dimension": stamp.dimension,
+                "vector": encode_vector(vector),
+                "created_at": now,
+            }
+        )
+        labels += [
+            {"image_id": image_id, "rank": rank, "label": label, "score": float(score)}
+            for rank, (label, score) in enumerate(image_labels)
+        ]
+        result.vectors[image_id] = np.asarray(vector, dtype=np.float32)
+    if embeddings:
+        session.execute(insert(Embedding), embeddings)
+    if labels:
+        session.execute(insert(ImageLabel), labels)
+    if frames:
+        session.execute(insert(ImageFrame), frames)
+
+
+def frame_row(image_id: int, frame: FrameVector) -> dict[str, object]:
+    left, top, right, bottom = (float(v) for v in frame.box)
+    return {
+        "image_id": image_id,
+        "left": left,
+        "top": top,
+        "right": right,
+        "bottom": bottom,
+        "fill": float(frame.fill),
+        "dominant": bool(frame.dominant),
+        "vector": encode_vector(frame.vector),
+    }
+
+
+def frame_from_row(row: ImageFrame | tuple) -> FrameVector:  # type: ignore[type-arg]
+    """A :class:`FrameVector` from an ``image_frames`` row (ORM object or column tuple
+    ``left, top, right, bottom, fill, dominant, vector``)."""
+    if isinstance(row, ImageFrame):
+        row = (row.left, row.top, row.right, row.bottom, row.fill, row.dominant, row.vector)
+    left, top, right, bottom, fill, dominant, blob = row
+    return FrameVector((left, top, right, bottom), fill, bool(dominant), decode_vector(blob).copy())
+
+
+FRAME_COLUMNS = (
+    ImageFrame.left,
+    ImageFrame.top,
+    ImageFrame.right,
+    ImageFrame.bottom,
+    ImageFrame.fill,
+    ImageFrame.dominant,
+    ImageFrame.vector,
+)
+
+
+def _copy_sources(
+    session: Session, upserts: Sequence[ImageUpsert]
+) -> tuple[dict[int, bytes], dict[int, list[tuple[str, float]]], dict[int, FrameVector]]:
+    """Vectors, labels and framed photos of the images that byte-identical copies reuse."""
+    sources = {u.copy_vector_from for u in upserts if u.copy_vector_from is not None}
+    if not sources:
+        return {}, {}, {}
+    vectors = dict(
+        session.execute(
+            select(Embedding.image_id, Embedding.vector).where(Embedding.image_id.in_(sources))
+        ).all()
+    )
+    labels: dict[int, list[tuple[str, float]]] = {}
+    for image_id, label, score in session.execute(
+        select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
+        .where(ImageLabel.image_id.in_(sources))
+        .order_by(ImageLabel.image_id, ImageLabel.rank)
+    ):
+        labels.setdefault(image_id, []).append((label, score))
+    frames = {
+        row[0]: frame_from_row(row[1:])
+        for row in session.execute(
+            select(ImageFrame.image_id, *FRAME_COLUMNS).where(ImageFrame.image_id.in_(sources))
+        )
+    }
+    return vectors, labels, frames
