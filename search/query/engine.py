@@ -188,8 +188,9 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         Results are ordered by ``score``, the rank score: the copy score fused with class-label
         similarity for look-alikes
         (:meth:`search.descriptor.descriptors.Descriptor.rank_scores`; 1.0 for the same image).
-        ``copy_score`` is the cosine in the library's descriptor space, best over the query's views and the stored image's rows; ``z`` is its calibrated value and
-        ``duplicate`` the copy decision (``z >= DUPLICATE_Z``). ``exact`` marks byte-identical
+        ``copy_score`` is the cosine in the library's descriptor space, best over the query's
+        views and the stored image's rows; ``z`` is its calibrated value and ``duplicate`` the
+        copy decision (``z >= DUPLICATE_Z``). ``exact`` marks byte-identical
         (sha256) or pixel-identical copies of the query file.
         """
         return self.query_image(source, roi, k, min_score).hits
