@@ -48,7 +48,7 @@ def ukbench_object(path: Path) -> int | None:
 def pair_scores(engine: SearchEngine) -> tuple[np.ndarray, list[Path], list[str | None]]:
     store = engine.store
     descriptor = engine.library.descriptor()
-    rows = store.descriptor_rows(store.sample_vector_ids(100_000), labels=False)
+    rows = store.descriptors.rows(store.descriptors.sample_ids(100_000), labels=False)
     ids = sorted(rows)
     searched, owner = descriptor.stored_rows([to_stored(rows[i]) for i in ids])
     sims = searched @ searched.T

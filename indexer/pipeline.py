@@ -383,7 +383,7 @@ class Pipeline:
         if source_id is not None:
             upsert = self._upsert(item, read)
             upsert.copy_vector_from = source_id
-            source = self.library.store.image(source_id)
+            source = self.library.store.reads.image(source_id)
             if source is not None:  # same bytes: same size, format and capture time
                 upsert.width, upsert.height = source.width, source.height
                 upsert.format, upsert.exif_datetime = source.format, source.exif_datetime

@@ -13,10 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy import select
-
 from indexer.scan import FoundFile, ScanReport
-from search.store.schema import STATUS_FAILED, STATUS_OK, Embedding, Image
+from search.store.schema import STATUS_FAILED, STATUS_OK
 from search.store.store import FileState, Store
 
 
@@ -77,47 +75,14 @@ class Plan:
         return None
 
 
-def embedded_images(store: Store, collection_id: int) -> set[int]:
-    """Ids of the collection's images with status ok that have a vector."""
-    query = (
-        select(Image.id)
-        .join(Embedding, Embedding.image_id == Image.id)
-        .where(Image.status == STATUS_OK, Image.collection_id == collection_id)
-    )
-    with store.session() as session:
-        return set(session.scalars(query))
-
-
-def embedded_with_sha256(store: Store) -> Callable[[str], list[int]]:
-    """``sha256 -> ids`` (ascending) of images with status ok and a vector (an indexed query
-    per call: planning a run never reads the whole library)."""
-
-    def lookup(sha256: str) -> list[int]:
-        query = (
-            select(Image.id)
-            .join(Embedding, Embedding.image_id == Image.id)
-            .where(Image.sha256 == sha256, Image.status == STATUS_OK)
-            .order_by(Image.id)
-        )
-        with store.session() as session:
-            return list(session.scalars(query))
-
-    return lookup
-
-
-def _has_vectors(store: Store) -> bool:
-    with store.session() as session:
-        return session.scalar(select(Embedding.image_id).limit(1)) is not None
-
-
 def make_plan(store: Store, scans: list[tuple[int, ScanReport]]) -> Plan:
     """Compare each collection's walk with its rows in the store (only the rows of the
     collections walked are read; copy sources elsewhere are looked up per file)."""
-    plan = Plan(lookup=embedded_with_sha256(store) if _has_vectors(store) else None)
+    plan = Plan(lookup=store.reads.embedded_with_sha256 if store.reads.any_vector() else None)
     busy = plan.busy
     for collection_id, report in scans:
         states = store.file_states(collection_id)
-        embedded = embedded_images(store, collection_id)
+        embedded = store.reads.embedded_in(collection_id)
         for found in report.files:
             state = states.pop(found.rel_path, None)
             if state is None:

@@ -279,7 +279,7 @@ def _without_removed(
 ) -> list[tuple[int, ScanReport]]:
     """Each scan with its collection id, less the files `imgsearch remove` took out (of this
     collection, or of one that overlaps it)."""
-    removals = store.removals()
+    removals = store.removals.listed()
     planned = []
     for root, report in scans:
         tops = removed_tops(root, removals)

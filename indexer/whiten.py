@@ -114,8 +114,8 @@ def update_whitening(
         return WhiteningRun(action, reason)
     started, cpu = time.monotonic(), time.process_time()
     store = library.store
-    all_ids = store.sample_vector_ids(BACKGROUND_SAMPLE, seed)
-    rows = store.descriptor_rows(all_ids, labels=False)
+    all_ids = store.descriptors.sample_ids(BACKGROUND_SAMPLE, seed)
+    rows = store.descriptors.rows(all_ids, labels=False)
     ids = [i for i in all_ids if i in rows]
     if len(ids) < MIN_IMAGES:  # images removed since the count
         return WhiteningRun("skipped", f"fewer than {MIN_IMAGES} images")
@@ -233,5 +233,5 @@ def _stream_edits(
 
 
 def _paths(library: Library, ids: list[int]) -> list[tuple[int, Path]]:
-    rows = library.store.images(ids)
-    return [(i, Path(rows[i].collection.root) / rows[i].rel_path) for i in ids if i in rows]
+    rows = library.store.reads.images(ids)
+    return [(i, rows[i].file_path) for i in ids if i in rows]

@@ -135,7 +135,7 @@ def check_library(settings: Settings) -> tuple[set[int], set[str]]:
         index = library.index()
         assert {int(i) for i in index.ids()} == store_ids
         assert index.ntotal == len(store_ids) == library.store.vector_count()
-        rows = library.store.images(sorted(store_ids))
+        rows = library.store.reads.images(sorted(store_ids))
         assert all(row.status == "ok" for row in rows.values())
         return store_ids, {row.rel_path for row in rows.values()}
 

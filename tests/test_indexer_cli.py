@@ -84,10 +84,10 @@ def test_hostile_files_are_recorded_and_the_rest_is_indexed(run, tmp_path, data_
         "bomb.png": "too_many_pixels",
     }
     with Library.open(Settings(library=run.library)) as library:
-        failed = {img.rel_path: img.error for img in library.store.failed_images()}
+        failed = {img.rel_path: img.error for img in library.store.reads.failed()}
         assert set(failed) == set(reasons) and failed["bomb.png"].startswith("too_many_pixels")
         assert library.store.counts() == {"images": 6, "failed": 4, "vectors": 6}
-        image = library.store.find_image_by_path(root / "jpeg-named.png")
+        image = library.store.reads.image(library.store.reads.image_id_at(root / "jpeg-named.png"))
         assert image is not None and image.format == "JPEG"
 
     # failed files are not retried while unchanged; a repaired one is picked up
@@ -122,7 +122,7 @@ def test_hidden_excluded_loops_and_the_library_itself(run, tmp_path, data_dir, m
     assert summary["added"] == 3 and summary["failed"] == 0
     assert sum("symlink loop" in w for w in summary["warnings"]) >= 1
     with Library.open(Settings(library=run.library)) as library:
-        rels = sorted(img.rel_path for img in library.store.images(range(1, 50)).values())
+        rels = sorted(img.rel_path for img in library.store.reads.images(range(1, 50)).values())
     assert rels == sorted([photos[0].name, photos[1].name, f"sub/{photos[5].name}"])
 
     # a library inside the collection: its own files (thumbnails, db) are never indexed
@@ -208,7 +208,7 @@ def test_the_readmes_exclude_example(run, tmp_path, data_dir) -> None:  # type: 
     summary = index_json(run, str(root), "--exclude", example.group(1))
     assert summary["added"] == 2
     with Library.open(Settings(library=run.library)) as library:
-        rels = sorted(img.rel_path for img in library.store.images(range(1, 50)).values())
+        rels = sorted(img.rel_path for img in library.store.reads.images(range(1, 50)).values())
     assert rels == sorted([photos[0].name, f"tmpfiles/{photos[4].name}"])
 
 

@@ -97,7 +97,7 @@ def test_plain_descriptor_misses_the_screenshot(
     _index(settings, photos, descriptor="plain")
     with SearchEngine.open(settings) as engine:
         assert engine.library.descriptor_config().is_plain
-        assert engine.store.frame_count() == 0
+        assert engine.store.descriptors.frame_count() == 0
         hits = engine.search_image(photos / ORIGINAL, k=5)
         shot = [h for h in hits if Path(h.path).name == "shot_of_original.jpg"]
         assert not shot or not shot[0].duplicate

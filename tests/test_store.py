@@ -104,8 +104,8 @@ def test_batch_write_moves_generation_and_returns_index_delta(store: Store, tmp_
     assert len(ids) == 2 and vectors.shape == (2, 4)
     assert store.counts() == {"images": 2, "failed": 1, "vectors": 2}
     a_id = min(ids)
-    assert [label.label for label in store.image(int(a_id)).labels] == ["bee", "ant"]
-    assert store.search_labels("BEE")[0][0] == a_id
+    assert [name for name, _score in store.reads.image(int(a_id)).labels] == ["bee", "ant"]
+    assert store.reads.search_labels("BEE")[0][0] == a_id
 
 
 def test_move_keeps_id_and_vector_and_removal_cascades(store: Store, tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ def test_move_keeps_id_and_vector_and_removal_cascades(store: Store, tmp_path: P
     applied = store.apply(ChangeSet(upserts=[upsert(cid, "a.jpg", unit(1, 1, 0, 0))]))
     (image_id,) = applied.vectors
     store.apply(ChangeSet(moves=[ImageMove(image_id, cid, "sub/renamed.jpg", 10, 2)]))
-    moved = store.image(image_id)
+    moved = store.reads.image(image_id)
     assert moved.rel_path == "sub/renamed.jpg"
     np.testing.assert_allclose(store.vectors([image_id])[image_id], unit(1, 1, 0, 0))
     copy = store.apply(

@@ -58,7 +58,7 @@ def load_descriptor(store: Store, config: DescriptorConfig) -> Descriptor:
     """``config`` with the library's stored whitening (when whitening is on and learned)."""
     whitening = None
     if config.whiten:
-        state = store.get_state(WHITENING_KEY)
+        state = store.descriptors.get_state(WHITENING_KEY)
         if state is not None:
             try:
                 whitening = Whitening.from_bytes(state[1])
@@ -101,7 +101,7 @@ class StoredFrames:
         ids: list[np.ndarray] = []
         vectors: list[np.ndarray] = []
         if descriptor.config.frames:
-            for chunk_ids, chunk_vectors, chunk_dominant in store.iter_frames():
+            for chunk_ids, chunk_vectors, chunk_dominant in store.descriptors.frames():
                 dominant.update(
                     zip(
                         chunk_ids[chunk_dominant].tolist(),
@@ -165,7 +165,7 @@ def calibrate(
     ``fingerprint`` (and ``reuse``), else measured on a sample and stored."""
     key = f"{fingerprint}:n={_size_class(store.vector_count())}"
     if reuse:
-        state = store.get_state(CALIBRATION_KEY)
+        state = store.descriptors.get_state(CALIBRATION_KEY)
         if state is not None and state[0] == key:
             try:
                 values = json.loads(state[1])
@@ -173,8 +173,8 @@ def calibrate(
                 return descriptor.calibration
             except (ValueError, TypeError) as error:
                 log.warning("measuring the calibration again: %s", error)
-    sample = store.sample_vector_ids(CALIBRATION_SAMPLE)
-    rows = store.descriptor_rows(sample, labels=False)
+    sample = store.descriptors.sample_ids(CALIBRATION_SAMPLE)
+    rows = store.descriptors.rows(sample, labels=False)
     images = [to_stored(rows[i]) for i in sample if i in rows]
     try:
         calibration = descriptor.calibrate(images)
@@ -187,7 +187,7 @@ def calibrate(
         "sd": calibration.sd,
     }
     try:
-        store.set_state(CALIBRATION_KEY, key, json.dumps(data).encode())
+        store.descriptors.set_state(CALIBRATION_KEY, key, json.dumps(data).encode())
     except SQLAlchemyError as error:  # a read-only library keeps it in memory
         log.info("calibration not stored: %s", error)
     return calibration
@@ -253,7 +253,7 @@ def describe(live: Searchable, store: Store) -> dict[str, object]:
     return {
         "options": descriptor.config.describe(),
         "fingerprint": live.fingerprint,
-        "framed_images": store.frame_count(),
+        "framed_images": store.descriptors.frame_count(),
         "whitening": None
         if whitening is None
         else {

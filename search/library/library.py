@@ -115,7 +115,7 @@ class Library:
         with self.writer_lock(), self._lock:
             # Marked first: from now until an index run has embedded every image again,
             # searches are refused instead of answering with two models' vectors.
-            self.store.set_reindex(stamp.name)
+            self.store.health.set_reindex(stamp.name)
             self.store.clear_embeddings()
             self.store.bind_model(stamp, replace=True)
             self.store.set_meta(MODEL_DIR_KEY, str(Path(located.path).resolve().parent))
@@ -127,14 +127,14 @@ class Library:
     def finish_reindex(self) -> bool:
         """Clear the unfinished re-index mark once every indexed image has a vector of the
         library's model again (an index run calls this at its end); True when cleared."""
-        state = self.store.serving_state()
+        state = self.store.health.serving_state()
         if state.reindex is None:
             return False
         if state.model is None or state.model.name != state.reindex:
             return False
-        if self.store.unembedded_count():
+        if self.store.health.unembedded_count():
             return False
-        self.store.set_reindex(None)
+        self.store.health.set_reindex(None)
         return True
 
     # -- descriptor -------------------------------------------------------------------------
@@ -158,16 +158,18 @@ class Library:
         return self.searchable().descriptor
 
     def whitening(self) -> Whitening | None:
-        state = self.store.get_state(WHITENING_KEY)
+        state = self.store.descriptors.get_state(WHITENING_KEY)
         return None if state is None else Whitening.from_bytes(state[1])
 
     def set_whitening(self, whitening: Whitening | None) -> None:
         """Store (or drop) the learned whitening and rebuild the index in its space."""
         with self._lock:
             if whitening is None:
-                self.store.delete_state(WHITENING_KEY)
+                self.store.descriptors.delete_state(WHITENING_KEY)
             else:
-                self.store.set_state(WHITENING_KEY, whitening.fingerprint, whitening.to_bytes())
+                self.store.descriptors.set_state(
+                    WHITENING_KEY, whitening.fingerprint, whitening.to_bytes()
+                )
             self.rebuild_index()
 
     def recalibrate(self) -> None:

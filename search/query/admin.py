@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from search.errors import NoLabelsError
 from search.library.descriptor import describe
 from search.library.model_path import MODEL_DIR_KEY, has_labels, with_model_dir
-from search.query.results import ImageInfo, database_bytes, database_text, info_from_row
+from search.query.results import database_bytes, database_text
+from search.store.rows import ImageInfo
 from search.store.store import ChangeSet, Removal
 
 if TYPE_CHECKING:
@@ -33,10 +34,7 @@ class LibraryAdmin:
 
     def failed(self, limit: int = 200) -> list[ImageInfo]:
         """Files that could not be indexed, with their error."""
-        return [
-            info_from_row(row, has_vector=False, with_labels=False)
-            for row in self.store.failed_images(limit)
-        ]
+        return self.store.reads.failed(limit)
 
     def stats(self) -> dict[str, Any]:
         """Library figures: collections, counts, model, index, generation, last run, sizes."""
@@ -71,7 +69,7 @@ class LibraryAdmin:
             "generation": self.store.generation(),
             "removed_paths": [removal.to_dict() for removal in self.removals()],
             # the model an unfinished re-index switches to (searches are refused meanwhile)
-            "reindex": self.store.serving_state().reindex,
+            "reindex": self.store.health.serving_state().reindex,
             "failures": [  # the first few files that could not be indexed, and why
                 {"id": info.id, "path": info.path, "error": info.error}
                 for info in self.failed(STATS_FAILURES)
@@ -120,10 +118,10 @@ class LibraryAdmin:
         done: list[dict[str, Any]] = []
         with self.library.writer_lock():  # never interleaved with an index run
             targets = self._targets(paths)
-            found = {key: self.store.image_ids_below(*key) for key in targets}
+            found = {key: self.store.removals.image_ids_below(*key) for key in targets}
             for (collection_id, rel), ids in found.items():
                 if ids:  # recorded first: a crash before the images go still keeps them out
-                    self.store.record_removal(collection_id, rel, len(ids))
+                    self.store.removals.record(collection_id, rel, len(ids))
             ids = sorted({i for ids in found.values() for i in ids})
             if ids:
                 self.library.apply(ChangeSet(removals=ids))
@@ -140,16 +138,16 @@ class LibraryAdmin:
             return [
                 removal
                 for (collection_id, rel) in self._targets(paths)
-                for removal in self.store.undo_removals(collection_id, rel)
+                for removal in self.store.removals.undo(collection_id, rel)
             ]
 
     def removals(self) -> list[Removal]:
         """What `imgsearch remove` took out, and later index runs leave out."""
-        return self.store.removals()
+        return self.store.removals.listed()
 
     def ids_for_paths(self, paths: Iterable[str | os.PathLike[str]]) -> list[int]:
         """Ids of the stored images at or below each path (paths need not exist any more)."""
-        ids = {i for key in self._targets(paths) for i in self.store.image_ids_below(*key)}
+        ids = {i for key in self._targets(paths) for i in self.store.removals.image_ids_below(*key)}
         return sorted(ids)
 
     def _targets(self, paths: Iterable[str | os.PathLike[str]]) -> dict[tuple[int, str], str]:

@@ -33,22 +33,19 @@ from search.query.admin import LibraryAdmin
 from search.query.guard import ServingGuard
 from search.query.records import ImageFile, LibraryRecords, unchanged_bytes
 from search.query.results import (
-    ImageInfo,
     ImageQuery,
     PathEscapeError,
     QueryError,
     RoiLike,
     SearchHit,
-    StoredImage,
     check_params,
     hit_from_row,
     is_image_id,
     label_match,
-    mtime_from_ns,
     read_query_bytes,
 )
 from search.settings import Settings
-from search.store.hits import hit_rows, newest_ids
+from search.store.rows import ImageInfo, StoredImage, mtime_from_ns
 from search.store.store import ModelStamp
 
 log = logging.getLogger(__name__)
@@ -146,7 +143,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         its bytes, and the ``k`` best hits (see :meth:`search_image`); ``exclude``: an image
         id left out of the results (the query itself, for :meth:`similar`)."""
         check_params(k, min_score)
-        state = self.store.serving_state()
+        state = self.store.health.serving_state()
         live = self.live(state)  # one state for the whole query, even if swapped
         views, data = self.embed_views(source, roi, live.descriptor.config, live.model)
         analysis = views.analysis
@@ -197,7 +194,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
 
     def hits_for(self, ids: Sequence[int], score: float, *, exact: bool) -> list[SearchHit]:
         """Hit records for known image ids (e.g. exact copies found by hash), in id order."""
-        rows = hit_rows(self.store, sorted(set(ids)))
+        rows = self.store.reads.hit_rows(sorted(set(ids)))
         return [hit_from_row(0, score, row, exact) for row in rows.values()]
 
     def similar(
@@ -214,11 +211,11 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         image_id = int(image_id)
         if not is_image_id(image_id):
             raise ImageNotFoundError(f"no image with id {image_id} in the library")
-        state = self.store.serving_state()
+        state = self.store.health.serving_state()
         live = self.live(state)
-        found = self.store.descriptor_rows([image_id]).get(image_id)
+        found = self.store.descriptors.rows([image_id]).get(image_id)
         if found is None:
-            row = self.store.image(image_id)
+            row = self.store.reads.image(image_id)
             if row is None:
                 raise ImageNotFoundError(f"no image with id {image_id} in the library")
             raise ImageNotFoundError(
@@ -259,10 +256,10 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         ids = {
             image_id
             for form in forms
-            for image_id, _l, _s in self.store.search_labels(form, limit=limit)
+            for image_id, _l, _s in self.store.reads.search_labels(form, limit=limit)
         }
         ranked = []
-        for row in hit_rows(self.store, sorted(ids)).values():
+        for row in self.store.reads.hit_rows(sorted(ids)).values():
             match = label_match(row.labels, forms)
             if match is not None:
                 ranked.append((*match, row))
@@ -280,8 +277,8 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         ``mtime`` the file's modification time."""
         check_params(limit, None)
         _check_offset(offset)
-        ids, total = newest_ids(self.store, offset, limit)
-        rows = hit_rows(self.store, ids)
+        ids, total = self.store.reads.newest(offset, limit)
+        rows = self.store.reads.hit_rows(ids)
         found = [i for i in ids if i in rows]  # one removed meanwhile is left out
         return [
             replace(
@@ -306,7 +303,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
             return []
 
         def stored(ids: Sequence[int]) -> dict[int, Any]:
-            return {i: to_stored(r) for i, r in self.store.descriptor_rows(ids).items()}
+            return {i: to_stored(r) for i, r in self.store.descriptors.rows(ids).items()}
 
         scorer = QueryScorer(
             live.descriptor,
@@ -315,7 +312,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
             candidates=max(CANDIDATES_PER_VIEW, k + CANDIDATE_MARGIN),
         )
         found = scorer.search(query, labels, k=k + CANDIDATE_MARGIN, exclude=exclude)
-        rows = hit_rows(self.store, [hit.id for hit in found])
+        rows = self.store.reads.hit_rows([hit.id for hit in found])
         scored = []
         for hit in found:
             row = rows.get(hit.id)

@@ -78,7 +78,7 @@ class ServingGuard:
 
     def _check_unchanged(self, before: ServingState) -> None:
         """After a query: refuse its answer if the model changed while it ran."""
-        after = self.store.serving_state()
+        after = self.store.health.serving_state()
         if after != before:
             self._refuse_reindexing(after)
             raise ReindexingError("the library's model changed during this query; ask again")

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from models import ImgsearchError, load_image, pixel_sha256
 from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, DedupImage, DedupResult, find_duplicates
@@ -24,7 +23,6 @@ from search.descriptor.descriptors import DUPLICATE_Z
 from search.library.descriptor import StoredFrames, primary_vectors, searched_dimension
 from search.query.engine import SearchEngine
 from search.query.results import ImageQuery, QueryError, SearchHit, threshold_text
-from search.store.schema import STATUS_OK, Collection, Image, ImageFrame
 
 EXACT, NEAR, SIMILAR = "exact", "near", "similar"
 PIXEL_CHECK_MIN_SCORE = 0.95  # identical pixels embed identically; below this none can match
@@ -202,7 +200,7 @@ def _same_pixels(
         analysis.height,
     ):
         return False
-    stored = engine.store.image(hit.id)
+    stored = engine.store.reads.image(hit.id)
     theirs = stored.pixel_sha256 if stored is not None else None
     if theirs is None:
         try:
@@ -221,29 +219,7 @@ def library_images(
     """Every indexed image of the library with its searched vector (the library's descriptor
     space: whitened, the framed photo for screenshots), in id order."""
     images: list[DedupImage] = []
-    columns = (
-        Image.id,
-        Collection.root,
-        Image.rel_path,
-        Image.file_size,
-        Image.width,
-        Image.height,
-        Image.sha256,
-        Image.exif_datetime,
-        Image.mtime_ns,
-        Image.format,
-        ImageFrame.right - ImageFrame.left,
-        ImageFrame.bottom - ImageFrame.top,
-    )
-    query = (
-        select(*columns)
-        .join(Collection, Collection.id == Image.collection_id)
-        .outerjoin(ImageFrame, ImageFrame.image_id == Image.id)
-        .where(Image.status == STATUS_OK)
-        .order_by(Image.id)
-    )
-    with engine.store.session() as session:
-        rows = {row[0]: row for row in session.execute(query)}
+    rows = engine.store.reads.dedup_rows()
     descriptor = engine.library.descriptor()
     frames = frames or StoredFrames.read(engine.store, descriptor)
     chunks_ids, chunks_vectors = [], []

@@ -11,12 +11,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import select
-
 from models import ImgsearchError, read_image_file
 from search.errors import ImageNotFoundError
-from search.query.results import ImageInfo, PathEscapeError, info_from_row, is_image_id
-from search.store.schema import Collection, Embedding, Image
+from search.query.results import PathEscapeError, is_image_id
+from search.store.rows import ImageInfo
 
 if TYPE_CHECKING:
     from search.store.store import Store
@@ -37,16 +35,7 @@ class LibraryRecords:
 
     def get_image(self, image_id: int) -> ImageInfo | None:
         """Everything known about image ``image_id``, or None."""
-        row = self.store.image(int(image_id)) if is_image_id(image_id) else None
-        if row is None:
-            return None
-        return info_from_row(row, has_vector=self._has_vector(row.id))
-
-    def _has_vector(self, image_id: int) -> bool:
-        """Whether the image has an embedding: an existence query, no vector is read."""
-        query = select(Embedding.image_id).where(Embedding.image_id == image_id).limit(1)
-        with self.store.session() as session:
-            return session.scalar(query) is not None
+        return self.store.reads.image(int(image_id)) if is_image_id(image_id) else None
 
     def image_id_for(self, ref: str | int | os.PathLike[str]) -> int:
         """An image id from an id or a file path (a stored file of one of the collections)."""
@@ -56,10 +45,10 @@ class LibraryRecords:
             if not is_image_id(int(ref)):
                 raise ImageNotFoundError(f"no image with id {ref} in the library")
             return int(ref)
-        row = self.store.find_image_by_path(Path(os.path.abspath(os.fspath(ref))))
-        if row is None:
+        found = self.store.reads.image_id_at(Path(os.path.abspath(os.fspath(ref))))
+        if found is None:
             raise ImageNotFoundError(f"{ref} is not an image of this library")
-        return row.id
+        return found
 
     def image_file(self, image_id: int) -> ImageFile | None:
         """What serving image ``image_id``'s file or thumbnail needs, from the database only
@@ -70,13 +59,7 @@ class LibraryRecords:
         """
         if not is_image_id(image_id):
             return None
-        query = (
-            select(Collection.root, Image.rel_path, Image.sha256, Image.format)
-            .join(Collection, Collection.id == Image.collection_id)
-            .where(Image.id == int(image_id))
-        )
-        with self.store.session() as session:
-            row = session.execute(query).first()
+        row = self.store.reads.file_of(image_id)
         if row is None:
             return None
         root = Path(row[0]).resolve()

@@ -1,20 +1,18 @@
 """The store's reads and writes for descriptors: framed photos, learned state, samples.
 
-Mixed into :class:`search.store.store.Store` (kept apart so each module stays small).
+One part of :class:`search.store.store.Store`, reached as an attribute of it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
 
 from models.labels import merge_labels
-from search.store.records import FrameVector, decode_vector, utcnow
+from search.store.records import FrameVector, SessionFactory, decode_vector, utcnow
 from search.store.schema import DescriptorState, Embedding, ImageFrame, ImageLabel
 from search.store.write import FRAME_COLUMNS, frame_from_row
 
@@ -35,71 +33,53 @@ class DescriptorRows:
         self.labels = labels if labels is not None else []
 
 
-class DescriptorStoreMixin:
-    """Needs ``self.session()`` (a transaction context manager)."""
+class DescriptorRecords:
+    """What the descriptor keeps (``store.descriptors``): learned state, framed photos, rows."""
 
-    def session(self) -> AbstractContextManager[Session]:  # pragma: no cover - Store's
-        raise NotImplementedError
+    def __init__(self, session: SessionFactory) -> None:
+        self._session = session
 
     # -- learned state ----------------------------------------------------------------------
 
     def get_state(self, key: str) -> tuple[str, bytes] | None:
         """``(fingerprint, data)`` stored under ``key``, or None."""
-        with self.session() as session:
+        with self._session() as session:
             row = session.get(DescriptorState, key)
             return (row.fingerprint, bytes(row.data)) if row is not None else None
 
     def set_state(self, key: str, fingerprint: str, data: bytes) -> None:
-        with self.session() as session:
+        with self._session() as session:
             session.merge(
                 DescriptorState(key=key, fingerprint=fingerprint, data=data, created_at=utcnow())
             )
 
     def delete_state(self, *keys: str) -> None:
-        with self.session() as session:
+        with self._session() as session:
             session.execute(delete(DescriptorState).where(DescriptorState.key.in_(keys)))
 
     # -- framed photos ----------------------------------------------------------------------
 
     def frame_count(self) -> int:
-        with self.session() as session:
+        with self._session() as session:
             return session.scalar(select(func.count()).select_from(ImageFrame)) or 0
 
-    def iter_frames(
-        self, chunk: int = 20_000
-    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def frames(self, chunk: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """``(ids, vectors [n, d], dominant bool[n])`` of the framed photos, in id order."""
-        for rows in self.pages(
-            ImageFrame.image_id, (ImageFrame.vector, ImageFrame.dominant), chunk
+        for rows in pages(
+            self._session, ImageFrame.image_id, (ImageFrame.vector, ImageFrame.dominant), chunk
         ):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             vectors = np.stack([decode_vector(r[1]) for r in rows]).astype(np.float32)
             dominant = np.fromiter((bool(r[2]) for r in rows), dtype=bool, count=len(rows))
             yield ids, vectors, dominant
 
-    def pages(self, key: Any, columns: Sequence[Any], chunk: int) -> Iterator[Sequence[Any]]:
-        """Rows ``(key, *columns)`` in key order, ``chunk`` at a time (keyset pagination:
-        each page is its own short read transaction)."""
-        last = -1
-        while True:
-            with self.session() as session:
-                rows = session.execute(
-                    select(key, *columns).where(key > last).order_by(key).limit(chunk)
-                ).all()
-            if not rows:
-                return
-            last = rows[-1][0]
-            yield rows
-
-    def descriptor_rows(
-        self, ids: Sequence[int], *, labels: bool = True
-    ) -> dict[int, DescriptorRows]:
+    def rows(self, ids: Sequence[int], *, labels: bool = True) -> dict[int, DescriptorRows]:
         """Raw vectors, framed photos and labels of the images ``ids`` that have a vector."""
         if not len(ids):
             return {}
         ids = [int(i) for i in ids]
         out: dict[int, DescriptorRows] = {}
-        with self.session() as session:
+        with self._session() as session:
             for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
                 part = ids[start : start + 900]
                 for image_id, blob in session.execute(
@@ -124,9 +104,9 @@ class DescriptorStoreMixin:
                 rows.labels = merge_labels(rows.labels)
         return out
 
-    def sample_vector_ids(self, count: int, seed: int = 0) -> list[int]:
+    def sample_ids(self, count: int, seed: int = 0) -> list[int]:
         """A seeded random sample of ``count`` ids of images with a vector (all when fewer)."""
-        with self.session() as session:
+        with self._session() as session:
             ids = np.fromiter(
                 session.scalars(select(Embedding.image_id).order_by(Embedding.image_id)),
                 dtype=np.int64,
@@ -135,3 +115,20 @@ class DescriptorStoreMixin:
             return [int(i) for i in ids]
         rng = np.random.default_rng([seed, 0x5A3])
         return sorted(int(i) for i in rng.choice(ids, count, replace=False))
+
+
+def pages(
+    session_factory: SessionFactory, key: Any, columns: Sequence[Any], chunk: int
+) -> Iterator[Sequence[Any]]:
+    """Rows ``(key, *columns)`` in key order, ``chunk`` at a time (keyset pagination:
+    each page is its own short read transaction)."""
+    last = -1
+    while True:
+        with session_factory() as session:
+            rows = session.execute(
+                select(key, *columns).where(key > last).order_by(key).limit(chunk)
+            ).all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield rows

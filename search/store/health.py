@@ -1,22 +1,21 @@
 """The store's reads about the library's health: what a server may answer with (the model,
 an unfinished re-index) and whether the database file is intact.
 
-Mixed into :class:`search.store.store.Store` (kept apart so each module stays small).
+One part of :class:`search.store.store.Store`, reached as an attribute of it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 from sqlalchemy import Engine, create_engine, delete, exists, func, select, text
 from sqlalchemy.exc import DatabaseError
-from sqlalchemy.orm import Session
 
 from search.errors import DatabaseCorruptError
-from search.store.records import ModelStamp
+from search.store.records import ModelStamp, SessionFactory
 from search.store.schema import STATUS_OK, Embedding, Image, LibraryMeta
 from search.store.write import model_stamp_in
 
@@ -31,21 +30,21 @@ class ServingState(NamedTuple):
     reindex: str | None
 
 
-class StoreHealthMixin:
-    """Needs ``self.session()`` (a transaction context manager)."""
+class HealthRecords:
+    """The library's health (``store.health``): serving state, re-index marker, integrity."""
 
-    def session(self) -> AbstractContextManager[Session]:  # pragma: no cover - Store's
-        raise NotImplementedError
+    def __init__(self, session: SessionFactory) -> None:
+        self._session = session
 
     def serving_state(self) -> ServingState:
         """The recorded model and the unfinished re-index marker, read in one transaction."""
-        with self.session() as session:
+        with self._session() as session:
             marker = session.get(LibraryMeta, REINDEX_KEY)
             return ServingState(model_stamp_in(session), marker.value if marker else None)
 
     def set_reindex(self, model: str | None) -> None:
         """Mark a re-index to ``model`` as started (None: finished)."""
-        with self.session() as session:
+        with self._session() as session:
             if model is None:
                 session.execute(delete(LibraryMeta).where(LibraryMeta.key == REINDEX_KEY))
             else:
@@ -57,13 +56,13 @@ class StoreHealthMixin:
         query = (
             select(func.count()).select_from(Image).where(Image.status == STATUS_OK, ~has_vector)
         )
-        with self.session() as session:
+        with self._session() as session:
             return int(session.scalar(query) or 0)
 
     def integrity_problems(self, *, quick: bool = True, limit: int = 20) -> list[str]:
         """SQLite's ``quick_check`` (or the full ``integrity_check``): the problems found,
         an empty list for an intact database. Other databases check themselves: []."""
-        with self.session() as session:
+        with self._session() as session:
             if session.get_bind().dialect.name != "sqlite":
                 return []
             pragma = "quick_check" if quick else "integrity_check"
@@ -153,11 +152,11 @@ def check_sqlite_header(path: Path) -> None:
         raise corrupt_error(path, f"the file is truncated: {size} bytes, expected {expected}")
 
 
-def check_on_open(store: StoreHealthMixin, path: Path | None) -> None:
+def check_on_open(health: HealthRecords, path: Path | None) -> None:
     """SQLite's quick_check at open for files up to :data:`QUICK_CHECK_MAX_BYTES`."""
     if path is None or not path.exists() or path.stat().st_size > QUICK_CHECK_MAX_BYTES:
         return
-    problems = store.integrity_problems(quick=True, limit=3)
+    problems = health.integrity_problems(quick=True, limit=3)
     if problems:
         raise corrupt_error(path, "SQLite's quick check: " + "; ".join(problems)[:300])
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from search.store.schema import STATUS_OK
 
 VECTOR_DTYPE = np.dtype("<f4")
+
+#: what the store's parts are given: ``with session() as s:`` is one transaction
+SessionFactory = Callable[[], AbstractContextManager[Session]]
 
 
 def utcnow() -> datetime:

@@ -1,21 +1,19 @@
 """The store's record of removals: files and folders that `imgsearch remove` took out of the
 library, honoured by later index runs until `imgsearch remove --undo`.
 
-Mixed into :class:`search.store.store.Store` (kept apart so each module stays small).
+One part of :class:`search.store.store.Store`, reached as an attribute of it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.orm import Session
 
-from search.store.records import utcnow
+from search.store.records import SessionFactory, utcnow
 from search.store.schema import Collection, Image, RemovedPath
 
 
@@ -54,23 +52,23 @@ def _below(column, top: str):  # type: ignore[no-untyped-def]
     return or_(column == top, column.startswith(top + "/", autoescape=True))
 
 
-class RemovedPathsMixin:
-    """Needs ``self.session()`` (a transaction context manager)."""
+class RemovalRecords:
+    """Removals of files and folders (``store.removals``), honoured by later index runs."""
 
-    def session(self) -> AbstractContextManager[Session]:  # pragma: no cover - Store's
-        raise NotImplementedError
+    def __init__(self, session: SessionFactory) -> None:
+        self._session = session
 
     def image_ids_below(self, collection_id: int, rel_path: str) -> list[int]:
         """Ids of the collection's images (indexed or failed) at or below ``rel_path``."""
         query = select(Image.id).where(
             Image.collection_id == collection_id, _below(Image.rel_path, rel_path)
         )
-        with self.session() as session:
+        with self._session() as session:
             return list(session.scalars(query.order_by(Image.id)))
 
-    def record_removal(self, collection_id: int, rel_path: str, images: int) -> None:
+    def record(self, collection_id: int, rel_path: str, images: int) -> None:
         """Remember that ``rel_path`` was removed (records below it are folded into it)."""
-        with self.session() as session:
+        with self._session() as session:
             session.execute(
                 delete(RemovedPath).where(
                     RemovedPath.collection_id == collection_id,
@@ -86,23 +84,23 @@ class RemovedPathsMixin:
                 )
             )
 
-    def removals(self, collection_id: int | None = None) -> list[Removal]:
+    def listed(self, collection_id: int | None = None) -> list[Removal]:
         """Recorded removals (of one collection, or all), by path."""
         query = select(RemovedPath, Collection.root).join(Collection)
         if collection_id is not None:
             query = query.where(RemovedPath.collection_id == collection_id)
-        with self.session() as session:
+        with self._session() as session:
             rows = session.execute(query.order_by(Collection.root, RemovedPath.rel_path)).all()
             return [
                 Removal(r.collection_id, root, r.rel_path, r.images, r.removed_at)
                 for r, root in rows
             ]
 
-    def undo_removals(self, collection_id: int, rel_path: str) -> list[Removal]:
+    def undo(self, collection_id: int, rel_path: str) -> list[Removal]:
         """Forget the removals at or below ``rel_path``; returns them (none: nothing to undo)."""
-        found = [r for r in self.removals(collection_id) if at_or_below(r.rel_path, rel_path)]
+        found = [r for r in self.listed(collection_id) if at_or_below(r.rel_path, rel_path)]
         if found:
-            with self.session() as session:
+            with self._session() as session:
                 session.execute(
                     delete(RemovedPath).where(
                         RemovedPath.collection_id == collection_id,

@@ -13,18 +13,19 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine, create_engine, delete, event, func, select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from search.errors import LibraryNotFoundError, ModelMismatchError
 from search.store import migrate
-from search.store.descriptor_state import DescriptorRows, DescriptorStoreMixin
+from search.store.descriptor_state import DescriptorRecords, DescriptorRows, pages
 from search.store.health import (
+    HealthRecords,
     ServingState,
-    StoreHealthMixin,
     check_on_open,
     check_sqlite_header,
     reported_corruption,
 )
+from search.store.reads import ImageReads
 from search.store.records import (
     VECTOR_DTYPE,
     AppliedChanges,
@@ -38,7 +39,7 @@ from search.store.records import (
     encode_vector,
     utcnow,
 )
-from search.store.removals import Removal, RemovedPathsMixin
+from search.store.removals import Removal, RemovalRecords
 from search.store.schema import (
     STATUS_FAILED,
     STATUS_OK,
@@ -90,12 +91,16 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-class Store(DescriptorStoreMixin, RemovedPathsMixin, StoreHealthMixin):
+class Store:
     """The library database. Open with :meth:`open`; thread-safe (a session per call)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.reads = ImageReads(self.session)
+        self.descriptors = DescriptorRecords(self.session)
+        self.removals = RemovalRecords(self.session)
+        self.health = HealthRecords(self.session)
 
     @classmethod
     def open(cls, url: str, *, create: bool = False) -> Store:
@@ -115,7 +120,7 @@ class Store(DescriptorStoreMixin, RemovedPathsMixin, StoreHealthMixin):
         with reported_corruption(path, engine):  # a damaged file: a clear typed error
             migrate.ensure_schema(engine, create=create)
             store = cls(engine)
-            check_on_open(store, path)
+            check_on_open(store.health, path)
             with store.session() as session:
                 if session.get(LibraryMeta, "library_id") is None:
                     session.add(LibraryMeta(key="library_id", value=uuid.uuid4().hex))
@@ -125,7 +130,7 @@ class Store(DescriptorStoreMixin, RemovedPathsMixin, StoreHealthMixin):
     def close(self) -> None:
         self.engine.dispose()
 
-    @contextmanager  # type: ignore[override]
+    @contextmanager
     def session(self) -> Iterator[Session]:
         # a file damaged after it was opened: a clear typed error too
         with reported_corruption(self.sqlite_path), self._sessions.begin() as session:
@@ -266,7 +271,7 @@ class Store(DescriptorStoreMixin, RemovedPathsMixin, StoreHealthMixin):
 
     def iter_vectors(self, chunk: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield ``(ids int64[n], vectors float32[n, d])`` in id order, a chunk at a time."""
-        for rows in self.pages(Embedding.image_id, (Embedding.vector,), chunk):
+        for rows in pages(self.session, Embedding.image_id, (Embedding.vector,), chunk):
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             yield ids, np.stack([decode_vector(r[1]) for r in rows]).astype(np.float32)
 
@@ -278,66 +283,6 @@ class Store(DescriptorStoreMixin, RemovedPathsMixin, StoreHealthMixin):
                 )
             ).all()
         return {r[0]: decode_vector(r[1]).copy() for r in rows}
-
-    def images(self, ids: Sequence[int]) -> dict[int, Image]:
-        """Image rows (with collection and labels loaded), detached, by id."""
-        if not ids:
-            return {}
-        with self.session() as session:
-            rows = session.scalars(
-                select(Image)
-                .where(Image.id.in_(list(ids)))
-                .options(selectinload(Image.collection), selectinload(Image.labels))
-            ).all()
-            return {row.id: row for row in rows}
-
-    def image(self, image_id: int) -> Image | None:
-        return self.images([image_id]).get(image_id)
-
-    def find_image_by_path(self, path: Path) -> Image | None:
-        """The image stored for an absolute file path, if any collection holds it."""
-        target = Path(path).resolve()
-        for collection in self.collections():
-            root = Path(str(collection["root"]))
-            if target.is_relative_to(root):
-                rel = target.relative_to(root).as_posix()
-                with self.session() as session:
-                    found = session.scalar(
-                        select(Image.id).where(
-                            Image.collection_id == collection["id"], Image.rel_path == rel
-                        )
-                    )
-                if found is not None:
-                    return self.image(found)
-        return None
-
-    def search_labels(self, word: str, limit: int = 50) -> list[tuple[int, str, float]]:
-        """Images whose top labels contain ``word``: (image id, best matching label, its score)."""
-        pattern = f"%{word.strip().lower()}%"
-        query = (
-            select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
-            .where(func.lower(ImageLabel.label).like(pattern))
-            .order_by(ImageLabel.score.desc(), ImageLabel.image_id)
-        )
-        best: dict[int, tuple[int, str, float]] = {}
-        with self.session() as session:
-            for image_id, label, score in session.execute(query):
-                best.setdefault(image_id, (image_id, label, float(score)))
-                if len(best) >= limit:
-                    break
-        return list(best.values())
-
-    def failed_images(self, limit: int = 200) -> list[Image]:
-        with self.session() as session:
-            return list(
-                session.scalars(
-                    select(Image)
-                    .where(Image.status == STATUS_FAILED)
-                    .options(selectinload(Image.collection))
-                    .order_by(Image.id)
-                    .limit(limit)
-                )
-            )
 
     def counts(self) -> dict[str, int]:
         with self.session() as session:

@@ -1,0 +1,238 @@
+"""The store's reads about images: hit columns (the hot path), records, pages, lookups.
+
+One part of :class:`search.store.store.Store`, reached as ``store.reads``. Every answer is a
+plain record (:mod:`search.store.rows`) or plain values; no ORM object leaves the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from models.labels import merge_labels
+from search.store.records import SessionFactory
+from search.store.rows import ImageInfo, StoredImage, info_from_row
+from search.store.schema import (
+    STATUS_FAILED,
+    STATUS_OK,
+    Collection,
+    Embedding,
+    Image,
+    ImageFrame,
+    ImageLabel,
+)
+
+BOUND_PARAMETERS = 900  # ids per IN (...): below SQLite's bound-parameter limit
+
+
+def _parts(ids: Sequence[int]) -> list[list[int]]:
+    ids = [int(i) for i in ids]
+    return [ids[i : i + BOUND_PARAMETERS] for i in range(0, len(ids), BOUND_PARAMETERS)]
+
+
+class ImageReads:
+    """Reads about images (``store.reads``)."""
+
+    def __init__(self, session: SessionFactory) -> None:
+        self._session = session
+
+    # -- the query hot path -----------------------------------------------------------------
+
+    def hit_rows(self, ids: Sequence[int]) -> dict[int, StoredImage]:
+        """Indexed images (status ok) by id with their labels: plain column queries in one
+        read transaction, no ORM objects."""
+        columns = [
+            Image.id,
+            Image.collection_id,
+            Collection.root,
+            Image.rel_path,
+            Image.file_size,
+            Image.width,
+            Image.height,
+            Image.format,
+            Image.sha256,
+            Image.pixel_sha256,
+            Image.mtime_ns,
+        ]
+        out: dict[int, StoredImage] = {}
+        with self._session() as session:
+            for part in _parts(ids):
+                query = (
+                    select(*columns)
+                    .join(Collection, Collection.id == Image.collection_id)
+                    .where(Image.id.in_(part), Image.status == STATUS_OK)
+                )
+                for row in session.execute(query):
+                    out[row[0]] = StoredImage(*row)
+                labels = (
+                    select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
+                    .where(ImageLabel.image_id.in_(part))
+                    .order_by(ImageLabel.image_id, ImageLabel.rank)
+                )
+                for image_id, label, score in session.execute(labels):
+                    if image_id in out:
+                        out[image_id].labels.append((label, float(score)))
+        for row in out.values():  # libraries indexed before names were merged may list one twice
+            row.labels = merge_labels(row.labels)
+        return out
+
+    def newest(self, offset: int, limit: int) -> tuple[list[int], int]:
+        """A page of the indexed images, newest file first (modification time, then id), and
+        how many there are in all."""
+        query = (
+            select(Image.id)
+            .where(Image.status == STATUS_OK)
+            .order_by(Image.mtime_ns.desc(), Image.id.desc())
+            .offset(int(offset))
+            .limit(int(limit))
+        )
+        with self._session() as session:
+            total = session.scalar(
+                select(func.count()).select_from(Image).where(Image.status == STATUS_OK)
+            )
+            return [int(i) for i in session.scalars(query)], int(total or 0)
+
+    def search_labels(self, word: str, limit: int = 50) -> list[tuple[int, str, float]]:
+        """Images whose top labels contain ``word``: (image id, best matching label, its score)."""
+        pattern = f"%{word.strip().lower()}%"
+        query = (
+            select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
+            .where(func.lower(ImageLabel.label).like(pattern))
+            .order_by(ImageLabel.score.desc(), ImageLabel.image_id)
+        )
+        best: dict[int, tuple[int, str, float]] = {}
+        with self._session() as session:
+            for image_id, label, score in session.execute(query):
+                best.setdefault(image_id, (image_id, label, float(score)))
+                if len(best) >= limit:
+                    break
+        return list(best.values())
+
+    # -- records ----------------------------------------------------------------------------
+
+    def images(self, ids: Sequence[int]) -> dict[int, ImageInfo]:
+        """Everything known about the images ``ids`` (indexed or failed), by id."""
+        out: dict[int, ImageInfo] = {}
+        with self._session() as session:
+            for part in _parts(ids):
+                with_vector = set(
+                    session.scalars(select(Embedding.image_id).where(Embedding.image_id.in_(part)))
+                )
+                rows = session.scalars(
+                    select(Image)
+                    .where(Image.id.in_(part))
+                    .options(selectinload(Image.collection), selectinload(Image.labels))
+                )
+                for row in rows:
+                    out[row.id] = info_from_row(row, has_vector=row.id in with_vector)
+        return out
+
+    def image(self, image_id: int) -> ImageInfo | None:
+        return self.images([image_id]).get(int(image_id))
+
+    def image_id_at(self, path: Path) -> int | None:
+        """The id of the image stored for an absolute file path, if a collection holds it."""
+        target = Path(path).resolve()
+        with self._session() as session:
+            for collection_id, root in session.execute(
+                select(Collection.id, Collection.root).order_by(Collection.id)
+            ):
+                if not target.is_relative_to(root):
+                    continue
+                found = session.scalar(
+                    select(Image.id).where(
+                        Image.collection_id == collection_id,
+                        Image.rel_path == target.relative_to(root).as_posix(),
+                    )
+                )
+                if found is not None:
+                    return int(found)
+        return None
+
+    def failed(self, limit: int = 200) -> list[ImageInfo]:
+        """Files that could not be indexed, with their error (labels not read)."""
+        with self._session() as session:
+            rows = session.scalars(
+                select(Image)
+                .where(Image.status == STATUS_FAILED)
+                .options(selectinload(Image.collection))
+                .order_by(Image.id)
+                .limit(limit)
+            )
+            return [info_from_row(row, has_vector=False, with_labels=False) for row in rows]
+
+    def has_vector(self, image_id: int) -> bool:
+        """Whether the image has an embedding: an existence query, no vector is read."""
+        query = select(Embedding.image_id).where(Embedding.image_id == int(image_id)).limit(1)
+        with self._session() as session:
+            return session.scalar(query) is not None
+
+    def file_of(self, image_id: int) -> tuple[str, str, str | None, str | None] | None:
+        """``(collection root, rel_path, sha256, format)`` of an image (one column query)."""
+        query = (
+            select(Collection.root, Image.rel_path, Image.sha256, Image.format)
+            .join(Collection, Collection.id == Image.collection_id)
+            .where(Image.id == int(image_id))
+        )
+        with self._session() as session:
+            row = session.execute(query).first()
+        return None if row is None else (row[0], row[1], row[2], row[3])
+
+    def dedup_rows(self) -> dict[int, tuple[Any, ...]]:
+        """Every indexed image's file facts for duplicate reports, by id: ``(id, root,
+        rel_path, file_size, width, height, sha256, exif_datetime, mtime_ns, format,
+        frame width, frame height)`` (the frame's as fractions; None without a frame)."""
+        query = (
+            select(
+                Image.id,
+                Collection.root,
+                Image.rel_path,
+                Image.file_size,
+                Image.width,
+                Image.height,
+                Image.sha256,
+                Image.exif_datetime,
+                Image.mtime_ns,
+                Image.format,
+                ImageFrame.right - ImageFrame.left,
+                ImageFrame.bottom - ImageFrame.top,
+            )
+            .join(Collection, Collection.id == Image.collection_id)
+            .outerjoin(ImageFrame, ImageFrame.image_id == Image.id)
+            .where(Image.status == STATUS_OK)
+            .order_by(Image.id)
+        )
+        with self._session() as session:
+            return {row[0]: tuple(row) for row in session.execute(query)}
+
+    # -- what an index run's planning asks ---------------------------------------------------
+
+    def embedded_in(self, collection_id: int) -> set[int]:
+        """Ids of the collection's images with status ok that have a vector."""
+        query = (
+            select(Image.id)
+            .join(Embedding, Embedding.image_id == Image.id)
+            .where(Image.status == STATUS_OK, Image.collection_id == collection_id)
+        )
+        with self._session() as session:
+            return set(session.scalars(query))
+
+    def embedded_with_sha256(self, sha256: str) -> list[int]:
+        """Ids (ascending) of images with these bytes, status ok and a vector (indexed)."""
+        query = (
+            select(Image.id)
+            .join(Embedding, Embedding.image_id == Image.id)
+            .where(Image.sha256 == sha256, Image.status == STATUS_OK)
+            .order_by(Image.id)
+        )
+        with self._session() as session:
+            return list(session.scalars(query))
+
+    def any_vector(self) -> bool:
+        """Whether any image has a vector yet."""
+        with self._session() as session:
+            return session.scalar(select(Embedding.image_id).limit(1)) is not None
