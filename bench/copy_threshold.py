@@ -56,7 +56,7 @@ def pair_scores(engine: SearchEngine) -> tuple[np.ndarray, list[Path], list[str 
     copy = np.full((n, n), -np.inf, np.float32)
     for a in range(len(searched)):
         np.maximum.at(copy[owner[a]], owner, sims[a])
-    files = [engine.image_file(i) for i in ids]
+    files = [engine.records.image_file(i) for i in ids]
     return copy, [f.path for f in files], [f.sha256 for f in files]
 
 

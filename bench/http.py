@@ -309,7 +309,7 @@ def index_kind(library: Path, models: Path) -> str:
     from search.query.engine import SearchEngine
 
     with SearchEngine.open(settings_for(library, models)) as engine:
-        return str(engine.stats()["index"]["kind"])
+        return str(engine.admin.stats()["index"]["kind"])
 
 
 def add_synthetic(library: Path, models: Path, total: int, seed: int = 7) -> tuple[int, float]:

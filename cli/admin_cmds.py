@@ -56,9 +56,9 @@ def remove(ctx: click.Context, paths: tuple[Path, ...], undo: bool, as_json: boo
     """
     with open_engine(ctx) as engine:
         if undo:
-            undone = engine.undo_remove(paths)
+            undone = engine.admin.undo_remove(paths)
             if not undone:
-                raise click.ClickException(_nothing_to_undo(engine.removals(), paths))
+                raise click.ClickException(_nothing_to_undo(engine.admin.removals(), paths))
             _emit(
                 as_json,
                 {"undone": [u.to_dict() for u in undone]},
@@ -69,7 +69,7 @@ def remove(ctx: click.Context, paths: tuple[Path, ...], undo: bool, as_json: boo
                 ),
             )
             return
-        done = engine.remove(paths)
+        done = engine.admin.remove(paths)
     if not done:
         raise click.ClickException("none of these paths is an image of this library")
     removed = sum(entry["images"] for entry in done)
@@ -109,7 +109,7 @@ def rebuild_index(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     """Rebuild the FAISS cache from the database (the database is the truth)."""
     start = time.perf_counter()
     with open_engine(ctx) as engine:
-        info = engine.rebuild_index(kind)
+        info = engine.admin.rebuild_index(kind)
     seconds = time.perf_counter() - start
     recall = info.get("recall_at_k")
     extra = (

@@ -141,8 +141,8 @@ def _thumbnailer(engine: SearchEngine, cache: ThumbnailCache) -> Callable[[int],
 
     def thumbnail(image_id: int) -> bytes | None:
         try:
-            path = engine.image_file_path(image_id)
-            info = engine.get_image(image_id)
+            path = engine.records.image_file_path(image_id)
+            info = engine.records.get_image(image_id)
             sha = info.sha256 if info else None
             return cache.get(image_id, path, size=THUMBNAIL_SIZE, sha256=sha).read_bytes()
         except (ImgsearchError, OSError):  # a missing or unreadable file has no thumbnail

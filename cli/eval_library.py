@@ -71,7 +71,7 @@ def _search_all(
     position: dict[int, int] = {}  # library image id -> file number
     for number, path in enumerate(paths):
         with contextlib.suppress(ImgsearchError):  # a file the index run could not store
-            position[engine.image_id_for(path)] = number
+            position[engine.records.image_id_for(path)] = number
     n = len(paths)
     if n < 2:
         raise TruthError(f"{truth.name}: fewer than 2 files could be evaluated")

@@ -158,7 +158,7 @@ def similar(
     """Images most similar to a library image, given by id or by its file path (itself
     excluded; copies with the same bytes are marked exact)."""
     with open_engine(ctx) as engine:
-        image_id = engine.image_id_for(path_or_id)
+        image_id = engine.records.image_id_for(path_or_id)
         hits = engine.similar(image_id, k=k, min_score=min_score)
     emit_hits(hits, as_json, query={"id": image_id, "k": k, "min_score": min_score})
 
@@ -183,7 +183,7 @@ def labels(ctx: click.Context, word: str, k: int, as_json: bool) -> None:
 def stats(ctx: click.Context, as_json: bool) -> None:
     """Library figures: collections, images, failures, model, index, last run."""
     with open_engine(ctx) as engine:
-        figures = engine.stats()
+        figures = engine.admin.stats()
     if as_json:
         click.echo(json.dumps(figures, indent=2, default=str))
         return

@@ -133,7 +133,7 @@ def test_min_score_and_k(engine, data_dir):
 
 
 def test_similar_excludes_itself_and_finds_group(engine, data_dir):
-    image_id = engine.image_id_for(ukbench_files(data_dir)[0] / "ukbench00008.jpg")
+    image_id = engine.records.image_id_for(ukbench_files(data_dir)[0] / "ukbench00008.jpg")
     hits = engine.similar(image_id, k=3)
     assert image_id not in [hit.id for hit in hits]
     assert {Path(h.path).name for h in hits} == {f"ukbench0000{i}.jpg" for i in (9,)} | {
@@ -160,7 +160,7 @@ def test_label_search_finds_bees_first(engine):
 
 def test_get_image_and_file_path(engine, data_dir):
     uk_root, _ = ukbench_files(data_dir)
-    info = engine.get_image(engine.image_id_for(str(uk_root / "ukbench00004.jpg")))
+    info = engine.records.get_image(engine.records.image_id_for(str(uk_root / "ukbench00004.jpg")))
     assert info is not None
     assert info.path == str(uk_root / "ukbench00004.jpg")
     assert info.collection == str(uk_root.resolve()) and info.rel_path == "ukbench00004.jpg"
@@ -168,14 +168,14 @@ def test_get_image_and_file_path(engine, data_dir):
     assert info.file_size == (uk_root / "ukbench00004.jpg").stat().st_size
     assert len(info.sha256) == 64 and info.labels and info.error is None
     assert info.to_dict()["labels"][0].keys() == {"name", "score"}
-    assert engine.image_file_path(info.id) == (uk_root / "ukbench00004.jpg").resolve()
-    assert engine.get_image(99_999) is None
+    assert engine.records.image_file_path(info.id) == (uk_root / "ukbench00004.jpg").resolve()
+    assert engine.records.get_image(99_999) is None
     with pytest.raises(ImageNotFoundError):
-        engine.image_file_path(99_999)
+        engine.records.image_file_path(99_999)
 
 
 def test_stats(engine, settings):
-    stats = engine.stats()
+    stats = engine.admin.stats()
     assert (stats["images"], stats["failed"], stats["vectors"]) == (106, 0, 106)
     assert sorted(c["images"] for c in stats["collections"]) == [40, 66]
     assert stats["model"]["name"] == "mobilenet_v3_small_100"
@@ -192,15 +192,15 @@ def test_browsing_needs_no_model(settings, tmp_path):
     image search says why not."""
     blind = make_settings(settings.library, tmp_path)  # a model path with no models
     with SearchEngine.open(blind) as engine:
-        assert engine.get_image(1) is not None and engine.stats()["vectors"] == 106
-        assert engine._analyzer is None
+        assert engine.records.get_image(1) is not None and engine.admin.stats()["vectors"] == 106
+        assert engine.guard._analyzer is None
         # The library remembers where its model was found; pretend those files are gone too.
         remembered = engine.store.get_meta(MODEL_DIR_KEY)
         engine.store.set_meta(MODEL_DIR_KEY, str(tmp_path))
         try:
             assert engine.similar(1, k=3)  # the stored rows stand in for the file's views
             with pytest.raises(ModelNotFoundError):
-                engine.search_image(engine.image_file_path(1))
+                engine.search_image(engine.records.image_file_path(1))
         finally:
             engine.store.set_meta(MODEL_DIR_KEY, remembered)
 
@@ -247,10 +247,10 @@ def test_concurrent_queries_agree(engine, data_dir):
 
 def test_exact_copies_and_ties(scratch):
     engine, _root = scratch
-    names = {info.path: info.id for info in map(engine.get_image, range(1, 11)) if info}
+    names = {info.path: info.id for info in map(engine.records.get_image, range(1, 11)) if info}
     original = next(i for p, i in names.items() if p.endswith("photos/ukbench00000.jpg"))
     copy = next(i for p, i in names.items() if p.endswith("copies/ukbench00000.jpg"))
-    hits = engine.search_image(engine.image_file_path(original), k=3)
+    hits = engine.search_image(engine.records.image_file_path(original), k=3)
     assert [h.id for h in hits[:2]] == sorted([original, copy])  # equal scores: by id
     assert hits[0].score == hits[1].score and hits[0].exact and hits[1].exact
     assert not hits[2].exact
@@ -259,9 +259,9 @@ def test_exact_copies_and_ties(scratch):
     # A PNG holding the same pixels as a JPEG is an exact copy too (pixel hash).
     png = next(i for p, i in names.items() if p.endswith("reencoded.png"))
     jpeg = next(i for p, i in names.items() if p.endswith("photos/ukbench00004.jpg"))
-    hits = engine.search_image(engine.image_file_path(png), k=2)
+    hits = engine.search_image(engine.records.image_file_path(png), k=2)
     assert {h.id for h in hits} == {png, jpeg} and all(h.exact for h in hits)
-    with Image.open(engine.image_file_path(jpeg)) as im:  # in memory: no bytes, same pixels
+    with Image.open(engine.records.image_file_path(jpeg)) as im:  # in memory: no bytes, same pixels
         hits = engine.search_image(im.convert("RGB"), k=3)
     assert {h.id for h in hits[:2]} == {png, jpeg} and all(h.exact for h in hits[:2])
     assert not hits[2].exact
@@ -270,18 +270,18 @@ def test_exact_copies_and_ties(scratch):
 def test_remove_paths_keeps_files(scratch):
     engine, root = scratch
     target = root / "photos" / "ukbench00001.jpg"
-    before = engine.stats()["vectors"]
-    assert engine.remove_paths([target]) == 1
+    before = engine.admin.stats()["vectors"]
+    assert engine.admin.remove_paths([target]) == 1
     assert target.exists()
-    assert engine.stats()["vectors"] == before - 1
+    assert engine.admin.stats()["vectors"] == before - 1
     assert all(hit.path != str(target) for hit in engine.search_image(target, k=20))
-    assert engine.remove_paths([target, root / "photos" / "no-such.jpg"]) == 0
-    assert engine.remove_paths([root / "copies"]) == 2  # a folder: everything below it
+    assert engine.admin.remove_paths([target, root / "photos" / "no-such.jpg"]) == 0
+    assert engine.admin.remove_paths([root / "copies"]) == 2  # a folder: everything below it
     assert (root / "copies" / "reencoded.png").exists()
     # Another engine on the same library sees the removals (the FAISS file was saved).
     with SearchEngine.open(engine.settings) as other:
         assert other.library.index().ntotal == before - 3
-        assert other.stats()["images"] == before - 3
+        assert other.admin.stats()["images"] == before - 3
 
 
 def test_refresh_picks_up_other_writers(scratch):
@@ -289,7 +289,7 @@ def test_refresh_picks_up_other_writers(scratch):
     assert engine.refresh() in (True, False)
     assert engine.refresh() is False
     with SearchEngine.open(engine.settings) as writer:
-        assert writer.remove_paths([root / "photos" / "ukbench00002.jpg"]) == 1
+        assert writer.admin.remove_paths([root / "photos" / "ukbench00002.jpg"]) == 1
     assert engine.refresh() is True
     assert engine.library.index().ntotal == 9
 
@@ -307,10 +307,10 @@ def test_path_escaping_its_collection_is_refused(scratch):
         library.apply(ChangeSet(upserts=[upsert]))
     for bad in (image_id, link_id):
         with pytest.raises(PathEscapeError):
-            engine.image_file_path(bad)
-    gone = engine.image_id_for(root / "photos" / "gone.jpg")
+            engine.records.image_file_path(bad)
+    gone = engine.records.image_id_for(root / "photos" / "gone.jpg")
     with pytest.raises(ImageNotFoundError, match="no longer there"):
-        engine.image_file_path(gone)
+        engine.records.image_file_path(gone)
 
 
 def test_approximate_indexes_give_exact_scores(scratch):
@@ -319,12 +319,12 @@ def test_approximate_indexes_give_exact_scores(scratch):
     query = root / "photos" / "ukbench00005.jpg"
     flat = {hit.id: hit.score for hit in engine.search_image(query, k=10)}
     for kind in ("hnsw", "ivf-sq8"):
-        assert engine.rebuild_index(kind)["kind"] == kind
-        assert engine.stats()["index"]["kind"] == kind
+        assert engine.admin.rebuild_index(kind)["kind"] == kind
+        assert engine.admin.stats()["index"]["kind"] == kind
         hits = engine.search_image(query, k=10)
         assert hits[0].path == str(query) and hits[0].score == flat[hits[0].id]
         assert all(flat[hit.id] == hit.score for hit in hits)
-    assert engine.rebuild_index("flat")["kind"] == "flat"
+    assert engine.admin.rebuild_index("flat")["kind"] == "flat"
 
 
 def test_failed_files_are_reported_never_returned(scratch):
@@ -334,16 +334,16 @@ def test_failed_files_are_reported_never_returned(scratch):
     (root / "photos" / "empty.jpg").write_bytes(b"")
     with Library.open(engine.settings) as library:
         failed_ids = add_files(library, root / "photos", ["broken.jpg", "empty.jpg"])
-    stats = engine.stats()
+    stats = engine.admin.stats()
     assert stats["failed"] == 2 and stats["images"] == 10
     assert {f["path"] for f in stats["failures"]} == {
         str(broken),
         str(root / "photos" / "empty.jpg"),
     }
-    failed = engine.failed()
+    failed = engine.admin.failed()
     assert [info.id for info in failed] == sorted(failed_ids)
     assert all(info.status == "failed" and info.error for info in failed)
-    info = engine.get_image(failed_ids[0])
+    info = engine.records.get_image(failed_ids[0])
     assert info.status == "failed" and not info.has_vector
     with pytest.raises(ImageNotFoundError, match="has no vector"):
         engine.similar(failed_ids[0])

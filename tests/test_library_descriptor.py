@@ -86,7 +86,7 @@ def test_an_original_finds_its_screenshot_and_captioned_copies(framed_settings, 
         # ... and the screenshot finds the original (its framed photo is what is compared).
         back = engine.search_image(photos / "shot_of_original.jpg", k=3)
         assert {Path(h.path).name for h in back[:3]} >= {ORIGINAL}
-        similar = engine.similar(engine.image_id_for(photos / "shot_of_original.jpg"), k=3)
+        similar = engine.similar(engine.records.image_id_for(photos / "shot_of_original.jpg"), k=3)
         assert Path(similar[0].path).name in {ORIGINAL, "captioned_original.jpg"}
 
 

@@ -104,10 +104,10 @@ def library_ids(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """File name -> image id of every file of the two collections (failed ones too)."""
     engine = app.extensions["imgsearch"].get()
     out = {}
-    for collection in engine.stats()["collections"]:
+    for collection in engine.admin.stats()["collections"]:
         for path in sorted(Path(collection["root"]).iterdir()):
             with contextlib.suppress(LookupError):
-                out[path.name] = engine.image_id_for(path)
+                out[path.name] = engine.records.image_id_for(path)
     return out
 
 

@@ -77,7 +77,7 @@ def images() -> Response:
 
 @bp.get("/images/<int:image_id>")
 def image(image_id: int) -> Response:
-    info = service.engine().get_image(image_id)
+    info = service.engine().records.get_image(image_id)
     if info is None:
         raise ApiError(404, f"No image with id {image_id}.")
     return jsonify(service.image_json(info))
@@ -87,7 +87,7 @@ def image(image_id: int) -> Response:
 def similar(image_id: int) -> Response:
     eng = service.engine()
     k, min_score = parse_k(DEFAULT_K), parse_min_score()
-    if eng.get_image(image_id) is None:
+    if eng.records.get_image(image_id) is None:
         raise ApiError(404, f"No image with id {image_id}.")
     hits = eng.similar(image_id, k=k, min_score=min_score)
     return jsonify({"id": image_id, "results": [service.hit_json(hit) for hit in hits]})
@@ -128,7 +128,7 @@ def image_file(image_id: int) -> Response:
 
 @bp.get("/stats")
 def stats() -> Response:
-    return jsonify(_jsonable(public_stats(service.engine().stats())))
+    return jsonify(_jsonable(public_stats(service.engine().admin.stats())))
 
 
 @bp.get("/labels")

@@ -1,8 +1,8 @@
 """What the API and the HTML views share: running queries through the engine, JSON shapes.
 
 Neither SQL nor ONNX runs here: everything goes through ``search.query.engine`` (and
-``search.query.lookup`` on top of it). Files are reached only through ``engine.image_file(id)``, the
-path the database holds for that id.
+``search.query.lookup`` on top of it). Files are reached only through
+``engine.records.image_file(id)``, the path the database holds for that id.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def default_decision() -> Decision:
 def library_file(eng: Any, image_id: int | None) -> ImageFile:
     """A library image's file, sha256 and format, the path from the database (404 when the
     id is unknown or the file is gone). One column query: no labels, no vector."""
-    found = eng.image_file(image_id) if image_id is not None else None
+    found = eng.records.image_file(image_id) if image_id is not None else None
     if found is None:
         raise ApiError(404, f"No image with id {image_id}.")
     if not found.path.is_file():

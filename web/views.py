@@ -74,7 +74,7 @@ def _notice() -> ErrorInfo | None:
 
 def _library_notice() -> ErrorInfo | None:
     try:
-        stats = service.engine().stats()
+        stats = service.engine().admin.stats()
     except LibraryNotFoundError:
         return ErrorInfo(503, "no_library", NO_LIBRARY_MESSAGE)
     except Exception as error:  # shown on the page; the page itself still renders
@@ -139,7 +139,7 @@ def search_page() -> Any:
     if from_text:
         try:
             image_id = parse_image_id(from_text)
-            source = service.engine().get_image(image_id) if image_id else None
+            source = service.engine().records.get_image(image_id) if image_id else None
             if source is None:
                 raise ApiError(404, f"No image with id {from_text[:20]}.")
         except Exception as exc:
@@ -229,13 +229,13 @@ def _source(query: Any, error: ErrorInfo | None) -> Any:
     """The library image a query was made with (shown again in the form), or None."""
     if query is None or query.image_id is None or error is not None:
         return None
-    return service.engine().get_image(query.image_id)
+    return service.engine().records.get_image(query.image_id)
 
 
 @bp.get("/images/<int:image_id>")
 def image_page(image_id: int) -> Any:
     eng = service.engine()
-    info = eng.get_image(image_id)
+    info = eng.records.get_image(image_id)
     if info is None:
         raise ApiError(404, f"No image with id {image_id}.")
     similar: list[Any] = []
@@ -253,8 +253,8 @@ def library_page() -> Any:
     except LibraryNotFoundError:
         info = ErrorInfo(503, "no_library", NO_LIBRARY_MESSAGE)
         return render_template("library.html", title="Library", stats=None, notice=info), 503
-    stats = public_stats(eng.stats())
-    failed = eng.failed(200) if stats.get("failed") else []
+    stats = public_stats(eng.admin.stats())
+    failed = eng.admin.failed(200) if stats.get("failed") else []
     return render_template("library.html", title="Library", stats=stats, failed=failed, notice=None)
 
 

@@ -1,8 +1,7 @@
 """The engine's library-level side: figures, failures, removals (recorded, undoable), index
 rebuilds.
 
-Mixed into :class:`search.query.engine.SearchEngine` (which provides ``library``, ``store`` and
-``settings``); kept apart so that each module stays small.
+Held by :class:`search.query.engine.SearchEngine` as ``engine.admin``.
 """
 
 from __future__ import annotations
@@ -28,9 +27,12 @@ STATS_FAILURES = 20  # failed files listed by stats()
 
 
 class LibraryAdmin:
-    library: Library
-    store: Store
-    settings: Settings
+    """Library-level figures and changes: stats, failures, removals, index rebuilds."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self.store: Store = library.store
+        self.settings: Settings = library.settings
 
     def failed(self, limit: int = 200) -> list[ImageInfo]:
         """Files that could not be indexed, with their error."""
@@ -102,10 +104,6 @@ class LibraryAdmin:
             raise NoLabelsError(stamp.name)
 
     # -- maintenance ------------------------------------------------------------------------
-
-    def refresh(self) -> bool:
-        """Reload the FAISS cache if the store's generation moved; True when it did."""
-        return bool(self.library.refresh())
 
     def remove_paths(self, paths: Iterable[str | os.PathLike[str]]) -> int:
         """Drop the images at ``paths`` (files, or folders: everything below) from the library

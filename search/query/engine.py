@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -66,15 +65,16 @@ class ImageQueryResult:
     hits: list[SearchHit]
 
 
-class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
+class SearchEngine:
     """Queries over one library. Open with :meth:`open`; close with :meth:`close`."""
 
     def __init__(self, library: Library) -> None:
         self.library = library
         self.store = library.store
         self.settings: Settings = library.settings
-        self._analyzer: ImageAnalyzer | None = None
-        self._lock = threading.Lock()
+        self.guard = ServingGuard(library)
+        self.records = LibraryRecords(library.store)
+        self.admin = LibraryAdmin(library)
 
     @classmethod
     def open(cls, settings: Settings) -> SearchEngine:
@@ -83,6 +83,10 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
 
     def close(self) -> None:
         self.library.close()
+
+    def refresh(self) -> bool:
+        """Reload the FAISS cache if the store's generation moved; True when it did."""
+        return bool(self.library.refresh())
 
     def __enter__(self) -> SearchEngine:
         return self
@@ -95,7 +99,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
     @property
     def analyzer(self) -> ImageAnalyzer:
         """The models.ImageAnalyzer for queries, built on first use (loads the ONNX model)."""
-        return self._analyzer_for(None)
+        return self.guard.analyzer_for(None)
 
     def embed_views(
         self,
@@ -114,7 +118,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         data = read_query_bytes(source)
         live = self.library.searchable() if config is None else None
         config = config or live.descriptor.config  # type: ignore[union-attr]
-        analyzer = self._analyzer_for(
+        analyzer = self.guard.analyzer_for(
             model if model is not None else (live.model if live is not None else None)
         )
         try:
@@ -144,7 +148,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         id left out of the results (the query itself, for :meth:`similar`)."""
         check_params(k, min_score)
         state = self.store.health.serving_state()
-        live = self.live(state)  # one state for the whole query, even if swapped
+        live = self.guard.live(state)  # one state for the whole query, even if swapped
         views, data = self.embed_views(source, roi, live.descriptor.config, live.model)
         analysis = views.analysis
         frame_dominant = bool(views.frame is not None and views.frame.dominant)
@@ -170,7 +174,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
             return row.pixel_sha256 == pixels()
 
         hits = self._hits(live, scored, exact)
-        self._check_unchanged(state)
+        self.guard.check_unchanged(state)
         return ImageQueryResult(analysis, data, sha, hits)
 
     def search_image(
@@ -212,7 +216,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         if not is_image_id(image_id):
             raise ImageNotFoundError(f"no image with id {image_id} in the library")
         state = self.store.health.serving_state()
-        live = self.live(state)
+        live = self.guard.live(state)
         found = self.store.descriptors.rows([image_id]).get(image_id)
         if found is None:
             row = self.store.reads.image(image_id)
@@ -221,7 +225,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
             raise ImageNotFoundError(
                 f"image {image_id} ({row.rel_path}) has no vector: {row.error or row.status}"
             )
-        file = self.image_file(image_id)
+        file = self.records.image_file(image_id)
         data = unchanged_bytes(file)
         if data is not None:
             try:
@@ -234,7 +238,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         scored = self._scored(live, query, found.labels, k, min_score, exclude=image_id)
         sha256 = file.sha256 if file is not None else None
         hits = self._hits(live, scored, lambda hit, _s: sha256 is not None and hit.sha256 == sha256)
-        self._check_unchanged(state)
+        self.guard.check_unchanged(state)
         return hits
 
     def search_labels(self, q: str, k: int = 50, offset: int = 0) -> list[SearchHit]:
@@ -246,7 +250,7 @@ class SearchEngine(LibraryAdmin, LibraryRecords, ServingGuard):
         ``score`` is the matching label's probability and ``label`` names that label.
         """
         check_params(k, None)
-        self.check_labels()  # an embedding-only model: say so, not "no results"
+        self.admin.check_labels()  # an embedding-only model: say so, not "no results"
         _check_offset(offset)
         word = " ".join((q or "").lower().split())
         if not word:

@@ -1,12 +1,11 @@
 """What keeps a running server's answers consistent: the query model, the FAISS cache and
 the descriptor always belong to the library's current model.
 
-Mixed into :class:`search.query.engine.SearchEngine` (which provides ``library``, ``store``,
-``settings``, ``_lock`` and ``_analyzer``). A query reads the store's serving state (model,
-unfinished re-index) before and after it runs: while a re-index is unfinished it is refused
-with :class:`ReindexingError` (the web answers 503 "reindexing"); when the model changed
-since the cache was loaded, the cache and the query model are reloaded first; when it
-changed while the query ran, the answer is refused instead of mixing two models.
+Held by :class:`search.query.engine.SearchEngine` as ``engine.guard``. A query reads the store's
+serving state (model, unfinished re-index) before and after it runs: while a re-index is
+unfinished it is refused with :class:`ReindexingError` (the web answers 503 "reindexing"); when
+the model changed since the cache was loaded, the cache and the query model are reloaded first;
+when it changed while the query ran, the answer is refused instead of mixing two models.
 """
 
 from __future__ import annotations
@@ -26,15 +25,18 @@ if TYPE_CHECKING:
 
 
 class ServingGuard:
-    library: Library
-    store: Store
-    settings: Settings
-    _lock: threading.Lock
-    _analyzer: ImageAnalyzer | None
-    #: a query was refused for an unfinished re-index: the next one reloads the cache
-    _reindex_seen: bool = False
+    """The query model and the searched state of one library, kept of one model."""
 
-    def _analyzer_for(self, model: ModelStamp | None) -> ImageAnalyzer:
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self.store: Store = library.store
+        self.settings: Settings = library.settings
+        self._lock = threading.Lock()
+        self._analyzer: ImageAnalyzer | None = None
+        #: a query was refused for an unfinished re-index: the next one reloads the cache
+        self._reindex_seen = False
+
+    def analyzer_for(self, model: ModelStamp | None) -> ImageAnalyzer:
         """The analyzer of ``model`` (the one the searched vectors were made with); another
         model than the loaded one is loaded in its place (after `reindex --model`)."""
         with self._lock:
@@ -50,7 +52,7 @@ class ServingGuard:
         """The searched state, checked against the store's ``state`` (read by the query, which
         compares it again at its end): refused (ReindexingError) while a re-index is
         unfinished, reloaded when the library's model changed since it was loaded; a query
-        then embeds with :meth:`_analyzer_for` ``(live.model)``."""
+        then embeds with :meth:`analyzer_for` ``(live.model)``."""
         self._refuse_reindexing(state)
         live = self.library.searchable()
         # the first query after a re-index finished must not wait for the generation poll:
@@ -76,7 +78,7 @@ class ServingGuard:
             "to finish it (searches are refused until then, so that no answer mixes two models)"
         )
 
-    def _check_unchanged(self, before: ServingState) -> None:
+    def check_unchanged(self, before: ServingState) -> None:
         """After a query: refuse its answer if the model changed while it ran."""
         after = self.store.health.serving_state()
         if after != before:

@@ -204,7 +204,7 @@ def _same_pixels(
     theirs = stored.pixel_sha256 if stored is not None else None
     if theirs is None:
         try:
-            theirs = _decode_hash(engine.image_file_path(hit.id), engine)
+            theirs = _decode_hash(engine.records.image_file_path(hit.id), engine)
         except ImgsearchError:
             return False
     return theirs is not None and theirs == query_pixels()
@@ -294,7 +294,7 @@ def _verifier(engine: SearchEngine, inner: Any, threshold: float) -> Any:
     low = calibration.duplicate_threshold(VERIFY_Z) if calibration else threshold * 0.7
 
     def path_of(image_id: int) -> Any:
-        found = engine.image_file(image_id)
+        found = engine.records.image_file(image_id)
         return found.path if found is not None and found.path.is_file() else None
 
     return VerifiedNeighbours(inner, path_of, min(low, threshold), threshold)

@@ -1,7 +1,6 @@
 """The engine's records: an image's metadata, its id from a path, its file (by id only).
 
-Mixed into :class:`search.query.engine.SearchEngine` (which provides ``store``); kept apart so that
-each module stays small.
+Held by :class:`search.query.engine.SearchEngine` as ``engine.records``.
 """
 
 from __future__ import annotations
@@ -29,9 +28,10 @@ class ImageFile(NamedTuple):
 
 
 class LibraryRecords:
-    store: Store
+    """Image records and files of one library, by id (never by a path from a request)."""
 
-    # -- records ----------------------------------------------------------------------------
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def get_image(self, image_id: int) -> ImageInfo | None:
         """Everything known about image ``image_id``, or None."""
