@@ -22,8 +22,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from search.evaluation.copies import make_copies  # noqa: E402
-from search.evaluation.truth import load_truth  # noqa: E402
+from search.evaluation import (  # noqa: E402
+    load_truth,
+    make_copies,
+)
 
 DEFAULT_OUT = Path("/tmp/imgsearch-copies-dev")
 
@@ -71,7 +73,7 @@ def main() -> None:
     if not args.evaluate:
         return
 
-    from search.evaluation.evaluate import evaluate_folder, model_embedder
+    from search.evaluation import evaluate_folder, model_embedder
 
     embed = model_embedder(search_path=[args.model_path])
     easy = load_truth(args.data / "near_duplicates")

@@ -26,9 +26,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from indexer.run import IndexOptions, index_collections  # noqa: E402
-from search.library.descriptor import to_stored  # noqa: E402
-from search.library.library import Library  # noqa: E402
-from search.query.engine import SearchEngine  # noqa: E402
+from search.library import (  # noqa: E402
+    Library,
+    to_stored,
+)
+from search.query import SearchEngine  # noqa: E402
 from search.settings import Settings  # noqa: E402
 
 

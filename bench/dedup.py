@@ -41,8 +41,14 @@ import faiss
 import numpy as np
 import psutil
 
-from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, DedupImage, find_duplicates
-from search.dedup.neighbours import FLAT_MAX, FlatNeighbours, IvfNeighbours
+from search.dedup import (
+    DEFAULT_DEDUP_THRESHOLD,
+    FLAT_MAX,
+    DedupImage,
+    FlatNeighbours,
+    IvfNeighbours,
+    find_duplicates,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 _KEEP_ALIVE: list[faiss.Index] = []
@@ -315,7 +321,7 @@ def bench_synthetic(sizes: list[int], dim: int) -> None:
 
 def bench_threshold(data: Path, models: Path, model_name: str | None) -> None:
     from models import ImageAnalyzer, open_model
-    from search.evaluation.truth import load_truth
+    from search.evaluation import load_truth
 
     model = open_model(model_name, [models])
     sets = {}

@@ -279,7 +279,7 @@ def settings_for(library: Path, models: Path):  # type: ignore[no-untyped-def]
 
 
 def vector_count(library: Path, models: Path) -> int:
-    from search.store.store import Store
+    from search.store import Store
 
     store = Store.open(settings_for(library, models).resolved_database_url)
     try:
@@ -290,8 +290,8 @@ def vector_count(library: Path, models: Path) -> int:
 
 def engine_p50(library: Path, models: Path, photos: list[bytes], n: int = 150) -> float:
     """The in-process baseline: ``SearchEngine.search_image`` p50 on the same library."""
-    from search.index.vector_index import set_threads
-    from search.query.engine import SearchEngine
+    from search.index import set_threads
+    from search.query import SearchEngine
     from web.app import FAISS_THREADS_PER_REQUEST
 
     set_threads(FAISS_THREADS_PER_REQUEST)  # as the server's request threads do
@@ -306,7 +306,7 @@ def engine_p50(library: Path, models: Path, photos: list[bytes], n: int = 150) -
 
 
 def index_kind(library: Path, models: Path) -> str:
-    from search.query.engine import SearchEngine
+    from search.query import SearchEngine
 
     with SearchEngine.open(settings_for(library, models)) as engine:
         return str(engine.admin.stats()["index"]["kind"])
@@ -319,8 +319,8 @@ def add_synthetic(library: Path, models: Path, total: int, seed: int = 7) -> tup
     (cosine ~0.6-0.9 to it), so queries have synthetic neighbours that the index and the exact
     re-scoring must wade through. Returns (vectors added, seconds incl. the index rebuild).
     """
-    from search.library.library import Library
-    from search.store.store import ChangeSet, ImageUpsert
+    from search.library import Library
+    from search.store import ChangeSet, ImageUpsert
 
     started = time.perf_counter()
     with Library.open(settings_for(library, models)) as lib:

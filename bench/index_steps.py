@@ -80,7 +80,7 @@ def write_cost(model: OnnxModel, files: list[Path]) -> float:
     """CPU per image of the writer's batches: a real ``imgsearch index`` run's writes are
     replayed as a library's ``apply`` of ChangeSets built from the analyses."""
     from indexer.run import IndexOptions, index_collections
-    from search.library.library import Library
+    from search.library import Library
     from search.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -38,9 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from models import ImageAnalyzer, OnnxModel, locate_model  # noqa: E402
-from search.descriptor.descriptors import Descriptor, DescriptorConfig, StoredImage  # noqa: E402
-from search.evaluation.descriptor_eval import learn_set_whitening, prepare_set, score_set  # noqa: E402
-from search.evaluation.truth import GroundTruth, load_truth  # noqa: E402
+from search.descriptor import Descriptor, DescriptorConfig, StoredImage  # noqa: E402
+from search.evaluation import GroundTruth, learn_set_whitening, load_truth, prepare_set, score_set  # noqa: E402  # noqa: E402
 
 CONFIGS = [
     ("plain", "plain"),
@@ -71,7 +70,7 @@ def dev_set(seed: int, data: Path) -> Path:
     truth = out / "ground_truth.json"
     if not truth.is_file():
         from bench.copies import pick_originals
-        from search.evaluation.copies import make_copies
+        from search.evaluation import make_copies
 
         print(f"making the dev set {out} (seed {seed})")
         make_copies(pick_originals(data, 60, seed), out, per_original=20, seed=seed, overwrite=True)

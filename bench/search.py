@@ -52,8 +52,7 @@ import faiss
 import numpy as np
 import psutil
 
-from search.index.tune import exact_topk
-from search.index.vector_index import IndexConfig, VectorIndex, set_threads
+from search.index import IndexConfig, VectorIndex, exact_topk, set_threads
 
 SUBSPACE, POOL, SUPER = 16, 256, 32
 

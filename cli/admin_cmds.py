@@ -16,11 +16,9 @@ from sqlalchemy import Engine
 
 from cli.main import cli
 from cli.search_cmds import open_engine, user_errors
-from search.errors import LibraryNotFoundError
-from search.library.lock import writer_lock
+from search.library import writer_lock
 from search.settings import Settings
-from search.store import migrate
-from search.store.store import Removal, make_engine
+from search.store import LibraryNotFoundError, Removal, make_engine, migrate
 
 INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8")
 

@@ -8,9 +8,8 @@ import click
 
 from cli.admin_cmds import db
 from cli.search_cmds import user_errors
-from search.errors import LibraryNotFoundError
 from search.settings import Settings
-from search.store.health import check_database, recovery
+from search.store import LibraryNotFoundError, check_database, recovery
 
 
 @db.command("check")

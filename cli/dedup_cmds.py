@@ -17,13 +17,20 @@ from cli.errors import writable_output
 from cli.main import cli
 from cli.search_cmds import open_engine, user_errors
 from models.errors import ImgsearchError
-from search.dedup.groups import KEEPER_RULES
-from search.dedup.report import to_json, write_csv, write_report
-from search.descriptor.descriptors import DUPLICATE_Z
-from search.library.thumbnails import SIZES, ThumbnailCache
-from search.query.engine import SearchEngine
-from search.query.lookup import EXACT, NEAR, SIMILAR, LookupMatch, cut, library_duplicates, lookup
-from search.query.results import threshold_text
+from search.dedup import KEEPER_RULES, to_json, write_csv, write_report
+from search.descriptor import DUPLICATE_Z
+from search.library import SIZES, ThumbnailCache
+from search.query import (
+    EXACT,
+    NEAR,
+    SIMILAR,
+    LookupMatch,
+    SearchEngine,
+    cut,
+    library_duplicates,
+    lookup,
+)
+from web.text import threshold_text
 
 THUMBNAIL_SIZE = min(SIZES)
 

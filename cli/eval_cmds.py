@@ -4,7 +4,7 @@
 for ``eval run``. Files are compared the way a library compares them: ``--descriptor``
 selects the options of :class:`search.descriptor.descriptors.DescriptorConfig` (default: the library
 defaults - query views, frames, learned whitening, label fusion); ``--descriptor plain`` is the
-plain embedding with exact cosine (:func:`search.evaluation.evaluate.model_embedder`).
+plain embedding with exact cosine (:func:`search.evaluation.plain_eval.model_embedder`).
 """
 
 from __future__ import annotations
@@ -20,17 +20,20 @@ import click
 from cli.errors import writable_folder, writable_output
 from cli.main import cli
 from models.errors import ImgsearchError
-from search.descriptor.descriptors import DUPLICATE_Z, DescriptorConfig, DescriptorError
-from search.evaluation.copies import make_copies
-from search.evaluation.descriptor_eval import DescriptorRun, evaluate_descriptor
-from search.evaluation.evaluate import (
+from search.descriptor import DUPLICATE_Z, DescriptorConfig, DescriptorError
+from search.evaluation import (
     DEFAULT_PAIR_THRESHOLD,
+    TRUTH_FILENAME,
+    DescriptorRun,
     Embedder,
     Evaluation,
+    GroundTruth,
+    evaluate_descriptor,
     evaluate_folder,
+    load_truth,
+    make_copies,
     plot_evaluation,
 )
-from search.evaluation.truth import TRUTH_FILENAME, GroundTruth, load_truth
 from search.settings import Settings
 
 
@@ -51,7 +54,7 @@ def eval_group() -> None:
 
 def _embedder(settings: Settings) -> Embedder:
     """Where the vectors come from: the models package, plain (no library yet)."""
-    from search.evaluation.evaluate import model_embedder
+    from search.evaluation import model_embedder
 
     return model_embedder(
         settings.model,
@@ -201,7 +204,7 @@ def run_cmd(
     descriptor_text: str,
 ) -> None:
     """Embed FOLDER's images and score retrieval against the ground truth."""
-    from search.library.model_path import model_search_path  # the library's folder, if any
+    from search.library import model_search_path  # the library's folder, if any
 
     settings = replace(settings, model_path=model_search_path(settings))
     run: dict[str, Any] | None = None

@@ -23,10 +23,16 @@ import numpy as np
 
 from indexer.run import IndexOptions, index_collections
 from models import ImgsearchError
-from search.evaluation.evaluate import Evaluation, Scores, evaluate_scores, ranking_depth
-from search.evaluation.truth import GroundTruth, TruthError
-from search.library.library import Library
-from search.query.engine import SearchEngine
+from search.evaluation import (
+    Evaluation,
+    GroundTruth,
+    Scores,
+    TruthError,
+    evaluate_scores,
+    ranking_depth,
+)
+from search.library import Library
+from search.query import SearchEngine
 from search.settings import Settings
 
 LIBRARY_DEPTH = 100  # hits per query (rankings and candidate pairs)

@@ -138,7 +138,7 @@ def index_command(
     again when it has grown 4x) and re-indexes in that space.
     """
     from indexer.run import IndexOptions, index_collections
-    from search.library.library import Library
+    from search.library import Library
 
     settings = settings.with_overrides(
         model=model, index_kind=index_kind, workers=workers or None, batch_size=batch_size
@@ -185,7 +185,7 @@ def reindex_command(
     is interrupted, `imgsearch index` finishes it with the new model.
     """
     from indexer.run import IndexOptions, index_collections
-    from search.library.library import Library
+    from search.library import Library
 
     settings = settings.with_overrides(model=model, workers=workers or None, batch_size=batch_size)
     options = IndexOptions(

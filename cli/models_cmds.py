@@ -40,7 +40,7 @@ def _settings(ctx: click.Context) -> Any:
 
 def _search_path(ctx: click.Context) -> list[Any]:
     """The model search path, with the folder the library remembers (when there is one)."""
-    from search.library.model_path import model_search_path
+    from search.library import model_search_path
 
     return list(model_search_path(_settings(ctx)))
 

@@ -15,9 +15,9 @@ from cli.main import cli
 from cli.options import bad_roi, roi_option
 from models.errors import ImgsearchError, RoiError
 from models.roi import RegionOfInterest
-from search.query.engine import SearchEngine
-from search.query.results import MAX_K, SearchHit, human_size
+from search.query import MAX_K, SearchEngine, SearchHit
 from search.settings import Settings
+from web.text import human_size
 
 F = TypeVar("F", bound=Callable[..., Any])
 

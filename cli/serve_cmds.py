@@ -93,8 +93,8 @@ def serve_command(
     """
     from cli.errors import describe_os_error
     from models.errors import ImgsearchError
-    from search.errors import LibraryNotFoundError
-    from search.query.engine import SearchEngine
+    from search.query import SearchEngine
+    from search.store import LibraryNotFoundError
     from web.app import create_app
     from web.server import make_server, warm_up
 

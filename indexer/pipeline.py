@@ -37,9 +37,8 @@ from models import (
     open_image_file,
     read_limited,
 )
-from search.library.library import Library
-from search.store.schema import STATUS_FAILED
-from search.store.store import ChangeSet, FrameVector, ImageMove, ImageUpsert
+from search.library import Library
+from search.store import STATUS_FAILED, ChangeSet, FrameVector, ImageMove, ImageUpsert
 
 log = logging.getLogger(__name__)
 

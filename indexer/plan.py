@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from indexer.scan import FoundFile, ScanReport
-from search.store.schema import STATUS_FAILED, STATUS_OK
-from search.store.store import FileState, Store
+from search.store import STATUS_FAILED, STATUS_OK, FileState, LibraryStore
 
 
 class WorkKind(StrEnum):
@@ -75,7 +74,7 @@ class Plan:
         return None
 
 
-def make_plan(store: Store, scans: list[tuple[int, ScanReport]]) -> Plan:
+def make_plan(store: LibraryStore, scans: list[tuple[int, ScanReport]]) -> Plan:
     """Compare each collection's walk with its rows in the store (only the rows of the
     collections walked are read; copy sources elsewhere are looked up per file)."""
     plan = Plan(lookup=store.reads.embedded_with_sha256 if store.reads.any_vector() else None)

@@ -24,10 +24,9 @@ from indexer.plan import make_plan
 from indexer.scan import CollectionError, ScanReport, scan_collection
 from indexer.whiten import update_whitening
 from models import OnnxModel, return_freed_memory
-from search.descriptor.descriptors import DescriptorConfig
-from search.library.library import Library
-from search.store.removals import at_or_below, removed_tops
-from search.store.store import Store
+from search.descriptor import DescriptorConfig
+from search.library import Library
+from search.store import LibraryStore, at_or_below, removed_tops
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +274,7 @@ def index_collections(
 
 
 def _without_removed(
-    store: Store, scans: list[tuple[Path, ScanReport]]
+    store: LibraryStore, scans: list[tuple[Path, ScanReport]]
 ) -> list[tuple[int, ScanReport]]:
     """Each scan with its collection id, less the files `imgsearch remove` took out (of this
     collection, or of one that overlaps it)."""

@@ -9,7 +9,7 @@ library then rebuilds its index in the whitened space.
 
 The sample is streamed: :data:`THREADS` threads each take :data:`CHUNK` photos at a time,
 decode them (JPEG draft), edit them (defined on a copy whose shorter side is
-:data:`search.descriptor.augment.WORK_SIDE`, made at the resolution the network reads) and embed
+:data:`search.descriptor.WORK_SIDE`, made at the resolution the network reads) and embed
 them; the edits' differences to the photos' stored vectors are added to one covariance
 (:class:`search.descriptor.whitening.EditCovariance`) in sample order, so memory does not grow
 with the sample and the result does not depend on thread timing.
@@ -29,17 +29,19 @@ from pathlib import Path
 import numpy as np
 
 from models import ImageError, OnnxModel
-from search.descriptor.augment import WORK_SIDE, augment, edit_side
-from search.descriptor.whitening import (
+from search.descriptor import (
     DEFAULT_EDITS_PER_IMAGE,
     DEFAULT_SAMPLE,
     MIN_IMAGES,
+    WORK_SIDE,
     EditCovariance,
     WhiteningError,
+    augment,
+    edit_side,
     sample_indices,
     whitening_from_edits,
 )
-from search.library.library import Library
+from search.library import Library
 
 try:  # a declared dependency; an environment installed before it learns unlimited
     from threadpoolctl import threadpool_limits

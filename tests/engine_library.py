@@ -10,9 +10,9 @@ from pathlib import Path
 
 from indexer.run import IndexOptions, index_collections
 from models import ImageAnalyzer, load_image, pixel_sha256
-from search.library.library import Library
+from search.library import Library
 from search.settings import Settings
-from search.store.store import ChangeSet, ImageUpsert
+from search.store import ChangeSet, ImageUpsert
 
 HYMENOPTERA_PER_CLASS = 20  # of hymenoptera/val: the first N bees and the first N ants
 

@@ -13,12 +13,10 @@ from sqlalchemy import select
 
 from indexer.run import IndexOptions, IndexSummary, index_collections
 from models import ImageAnalyzer, OnnxModel, locate_model
-from search.index.vector_index import IndexStamp, VectorIndex
-from search.library.descriptor import index_fingerprint, load_descriptor
-from search.library.library import Library
+from search.index import IndexStamp, VectorIndex
+from search.library import Library, index_fingerprint, load_descriptor
 from search.settings import Settings
-from search.store.schema import Embedding, Image
-from search.store.store import ModelStamp
+from search.store import Embedding, Image, ModelStamp
 
 MODEL = "mobilenet_v3_small_100"
 

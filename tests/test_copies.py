@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search.evaluation.copies import EDITS, CopiesError, make_copies
-from search.evaluation.truth import load_truth
+from search.evaluation import EDITS, CopiesError, load_truth, make_copies
 
 
 @pytest.fixture
@@ -151,7 +150,7 @@ def test_bad_sources_are_typed_errors(sources: Path, tmp_path: Path) -> None:
 def test_real_photos_easy_edits_find_their_original(
     data_dir: Path, models_dir: Path, tmp_path: Path
 ) -> None:
-    from search.evaluation.evaluate import evaluate_folder, model_embedder
+    from search.evaluation import evaluate_folder, model_embedder
 
     photos = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[::16][:4]
     path = make_copies(photos, tmp_path / "set", per_original=14, seed=3, distractor_share=0.25)

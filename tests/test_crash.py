@@ -21,9 +21,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from search.library.library import Library
+from search.library import Library
 from search.settings import Settings
-from search.store.schema import IndexRun
+from search.store import IndexRun
 from tests.indexer_helpers import copy_photos, photo_paths, saved_index_ids
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -12,15 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.dedup.groups import (
+from search.dedup import (
     DEFAULT_DEDUP_THRESHOLD,
     DedupError,
     DedupImage,
+    FlatNeighbours,
+    IvfNeighbours,
     choose_keeper,
     find_duplicates,
-)
-from search.dedup.neighbours import FlatNeighbours, IvfNeighbours
-from search.dedup.report import (
     to_json,
 )
 
@@ -268,7 +267,7 @@ def test_20k_vectors_without_an_n_by_n_matrix() -> None:
 @pytest.fixture(scope="module")
 def near_duplicates(data_dir: Path, models_dir: Path):
     from models import ImageAnalyzer, open_model
-    from search.evaluation.truth import load_truth
+    from search.evaluation import load_truth
 
     truth = load_truth(data_dir / "near_duplicates")
     model = open_model(None, [models_dir])

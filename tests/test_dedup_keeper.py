@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cli.main import cli
-from search.dedup.groups import DedupImage, choose_keeper
+from search.dedup import DedupImage, choose_keeper
 
 
 def _dedup(tmp_path: Path, models_dir: Path, photos: Path, *extra: str) -> dict:  # type: ignore[type-arg]

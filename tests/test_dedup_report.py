@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search.dedup.groups import DedupImage, find_duplicates
-from search.dedup.report import (
+from search.dedup import (
     CSV_COLUMNS,
+    DedupImage,
     csv_rows,
     data_uri,
     file_thumbnails,
+    find_duplicates,
     render_html,
     to_json,
     write_csv,

@@ -21,10 +21,9 @@ from engine_library import (
 from PIL import Image
 
 from models import ImageError, ModelNotFoundError, NotAnImageError, RoiError, UnreadableImageError
-from search.errors import ImageNotFoundError, LibraryNotFoundError
-from search.library.library import MODEL_DIR_KEY, Library
-from search.query.engine import PathEscapeError, QueryError, SearchEngine
-from search.store.store import ChangeSet, ImageUpsert
+from search.library import MODEL_DIR_KEY, Library
+from search.query import ImageNotFoundError, PathEscapeError, QueryError, SearchEngine
+from search.store import ChangeSet, ImageUpsert, LibraryNotFoundError
 
 
 @pytest.fixture(scope="module")

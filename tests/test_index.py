@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from models.errors import ImgsearchError
-from search.index import file_format as index_io
-from search.index.vector_index import (
+from search.index import (
     CorruptIndexError,
     ForeignIndexError,
     IndexCacheError,
@@ -22,8 +21,12 @@ from search.index.vector_index import (
     IndexStamp,
     StaleIndexError,
     VectorIndex,
+    knn_graph,
+    range_neighbours,
     set_threads,
+    stored_neighbours,
 )
+from search.index import file_format as index_io
 
 DIM = 32
 KINDS = ["flat", "hnsw", "ivf-sq8"]
@@ -341,7 +344,7 @@ def test_auto_falls_back_to_flat_when_recall_unreachable() -> None:
 def test_knn_graph_and_range_neighbours(kind: str, data) -> None:
     ids, x = data
     index = VectorIndex.build(ids[:600], x[:600], kind, config=FAST)
-    graph = index.knn_graph(5, batch_size=128)
+    graph = knn_graph(index, 5, batch_size=128)
     np.testing.assert_array_equal(graph.ids, np.sort(ids[:600]))
     assert graph.neighbours.shape == graph.scores.shape == (600, 5)
     assert not (graph.neighbours == graph.ids[:, None]).any()  # never itself
@@ -352,11 +355,11 @@ def test_knn_graph_and_range_neighbours(kind: str, data) -> None:
         / 5
     )
     assert agree >= (0.999 if kind == "flat" else 0.9)
-    a, b, s = index.range_neighbours(0.9, k=5)
+    a, b, s = range_neighbours(index, 0.9, k=5)
     assert len(a) and np.all(a < b) and np.all(s >= 0.9)
     assert len({(int(p), int(q)) for p, q in zip(a, b, strict=True)}) == len(a)
     # caller-supplied vectors, e.g. exact ones for an ivf-sq8 index
-    part = index.knn_graph(3, ids=ids[:10], vectors=x[:10])
+    part = knn_graph(index, 3, ids=ids[:10], vectors=x[:10])
     np.testing.assert_array_equal(part.ids, ids[:10])
 
 
@@ -447,7 +450,7 @@ def test_empty_contains_reconstruct_from_chunks(data) -> None:
 def test_neighbours_provider_for_dedup(data) -> None:
     ids, x = data
     index = VectorIndex.build(ids[:500], x[:500], "flat")
-    scores, got = index.neighbours(np.array([ids[3], 42, ids[7]]), 4)
+    scores, got = stored_neighbours(index, np.array([ids[3], 42, ids[7]]), 4)
     assert got.shape == scores.shape == (3, 4)
     assert got[0, 0] == ids[3] and got[2, 0] == ids[7]  # itself first (exact)
     assert np.all(got[1] == -1) and np.all(np.isneginf(scores[1]))

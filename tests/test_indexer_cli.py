@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cli.main import cli
-from search.library.library import Library
+from search.library import Library
 from search.settings import Settings
 from tests.cli_process import ENTRY, REPO, run_on_a_terminal
 from tests.indexer_helpers import copy_photos, photo_paths

@@ -10,8 +10,7 @@ import pytest
 
 from indexer.plan import WorkKind, make_plan
 from indexer.scan import CollectionError, ExcludeError, matches_exclude, scan_collection
-from search.store.schema import STATUS_FAILED
-from search.store.store import ChangeSet, ImageUpsert, ModelStamp, Store
+from search.store import STATUS_FAILED, ChangeSet, ImageUpsert, ModelStamp, Store
 
 
 def touch(path: Path, data: bytes = b"x") -> Path:

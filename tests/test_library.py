@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.errors import ModelMismatchError
-from search.index.vector_index import VectorIndex
-from search.library.library import Library
+from search.index import VectorIndex
+from search.library import Library
 from search.settings import Settings
-from search.store.store import ChangeSet, ImageUpsert
+from search.store import ChangeSet, ImageUpsert, ModelMismatchError
 from tests.engine_library import index_library, make_settings
 
 PHOTOS = 12

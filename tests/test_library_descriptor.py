@@ -13,14 +13,13 @@ from PIL import Image
 import indexer.whiten
 import search.descriptor.whitening
 from indexer.run import IndexOptions, index_collections
-from search.dedup.neighbours import MultiRowNeighbours
-from search.descriptor.descriptors import DUPLICATE_Z, DescriptorConfig
-from search.evaluation.copies import apply_edits
-from search.index.vector_index import VectorIndex
-from search.library.library import Library
-from search.query.engine import SearchEngine
-from search.query.lookup import NEAR, library_duplicates, lookup
-from search.store.schema import ImageFrame
+from search.dedup import MultiRowNeighbours
+from search.descriptor import DUPLICATE_Z, DescriptorConfig
+from search.evaluation import apply_edits
+from search.index import VectorIndex
+from search.library import Library
+from search.query import NEAR, SearchEngine, library_duplicates, lookup
+from search.store import ImageFrame
 from tests.engine_library import make_settings
 
 ORIGINAL = "ukbench00004.jpg"
@@ -167,7 +166,7 @@ def test_index_run_learns_the_whitening_and_the_index_follows(
 
 def test_verify_raises_a_geometrically_confirmed_pair_only(tmp_path: Path, data_dir: Path) -> None:
     pytest.importorskip("cv2")
-    from search.dedup.verify import VerifiedNeighbours
+    from search.dedup import VerifiedNeighbours
 
     uk = data_dir / "ukbench_subset" / "images"
     with Image.open(uk / ORIGINAL) as img:

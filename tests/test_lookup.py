@@ -12,10 +12,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cli.main import cli
-from search.descriptor.descriptors import DUPLICATE_Z
-from search.evaluation.truth import load_truth
-from search.query.engine import SearchEngine
-from search.query.lookup import EXACT, NEAR, SIMILAR, library_duplicates, lookup
+from search.descriptor import DUPLICATE_Z
+from search.evaluation import load_truth
+from search.query import EXACT, NEAR, SIMILAR, SearchEngine, library_duplicates, lookup
 from tests.engine_library import index_library, make_settings
 
 

@@ -9,9 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from search.evaluation import (
+    GroundTruth,
+    TruthError,
+    evaluate,
+    load_truth,
+    parse_truth,
+    run_evaluation,
+)
 from search.evaluation import metrics as m
-from search.evaluation.evaluate import evaluate, run_evaluation
-from search.evaluation.truth import GroundTruth, TruthError, load_truth, parse_truth
 
 # ---------------------------------------------------------------------- pure metrics
 
@@ -236,7 +242,7 @@ def test_evaluate_counts_unembedded_files_as_missed(tmp_path: Path) -> None:
 
 
 def test_plot_is_a_png(tmp_path: Path) -> None:
-    from search.evaluation.evaluate import plot_evaluation
+    from search.evaluation import plot_evaluation
 
     for truth, angles in ((CLUSTERS, CLUSTER_ANGLES), (GROUPS, GROUP_ANGLES)):
         names, x = _unit(angles)
@@ -296,27 +302,27 @@ def test_shared_ground_truths_load(data_dir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def embedder(models_dir: Path):
-    from search.evaluation.evaluate import model_embedder
+    from search.evaluation import model_embedder
 
     return model_embedder(search_path=[models_dir])
 
 
 def test_ukbench_ns_score(data_dir: Path, embedder) -> None:
-    from search.evaluation.evaluate import evaluate_folder
+    from search.evaluation import evaluate_folder
 
     got = evaluate_folder(load_truth(data_dir / "ukbench_subset"), embedder).metrics
     assert got["ns_score"] >= 3.9 and got["map"] >= 0.9 and got["recall@1"] >= 0.95
 
 
 def test_hymenoptera_precision_at_10(data_dir: Path, embedder) -> None:
-    from search.evaluation.evaluate import evaluate_folder
+    from search.evaluation import evaluate_folder
 
     got = evaluate_folder(load_truth(data_dir / "hymenoptera"), embedder).metrics
     assert got["precision@10"] >= 0.8 and got["map"] >= 0.6
 
 
 def test_near_duplicates_pairs(data_dir: Path, embedder) -> None:
-    from search.evaluation.evaluate import evaluate_folder
+    from search.evaluation import evaluate_folder
 
     ev = evaluate_folder(load_truth(data_dir / "near_duplicates"), embedder)
     assert ev.metrics["recall@1"] == 1.0

@@ -8,18 +8,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search.descriptor import whitening as wmod
-from search.descriptor.augment import augment
-from search.descriptor.descriptors import (
+from search.descriptor import (
     PLAIN_BACKGROUND,
     Calibration,
     Descriptor,
     DescriptorConfig,
     DescriptorError,
     StoredImage,
+    Whitening,
+    WhiteningError,
+    augment,
     label_vectors,
+    learn_whitening,
 )
-from search.descriptor.whitening import Whitening, WhiteningError, learn_whitening
+from search.descriptor import whitening as wmod
 
 
 def unit(x: np.ndarray) -> np.ndarray:

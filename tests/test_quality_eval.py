@@ -12,11 +12,16 @@ import pytest
 from PIL import Image
 
 from models import open_model
-from search.descriptor.descriptors import DescriptorConfig
-from search.evaluation.copies import make_copies
-from search.evaluation.descriptor_eval import evaluate_descriptor, prepare_set, score_set
-from search.evaluation.evaluate import evaluate_folder, model_embedder
-from search.evaluation.truth import load_truth
+from search.descriptor import DescriptorConfig
+from search.evaluation import (
+    evaluate_descriptor,
+    evaluate_folder,
+    load_truth,
+    make_copies,
+    model_embedder,
+    prepare_set,
+    score_set,
+)
 
 
 @pytest.fixture(scope="module")
@@ -119,9 +124,8 @@ def test_verified_pairs_raise_pair_scores(hard_set, model) -> None:
 def test_query_scorer_ranks_like_the_evaluation(hard_set, model) -> None:
     """The engine's per-query path (candidates from an index, exact scores, expansion) gives
     the evaluation's rankings."""
-    from search.descriptor.descriptors import Descriptor
-    from search.descriptor.rerank import QueryScorer
-    from search.evaluation.descriptor_eval import _Matrices, _scores
+    from search.descriptor import Descriptor, QueryScorer
+    from search.evaluation import _Matrices, _scores
 
     prepared = prepare_set(hard_set, model)
     config = DescriptorConfig()

@@ -11,10 +11,20 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from search.errors import LibraryNotFoundError, ModelMismatchError, SchemaError
-from search.store import migrate
-from search.store.schema import STATUS_FAILED, Base
-from search.store.store import ChangeSet, ImageMove, ImageUpsert, ModelStamp, Store, make_engine
+from search.store import (
+    STATUS_FAILED,
+    Base,
+    ChangeSet,
+    ImageMove,
+    ImageUpsert,
+    LibraryNotFoundError,
+    ModelMismatchError,
+    ModelStamp,
+    SchemaError,
+    Store,
+    make_engine,
+    migrate,
+)
 
 STAMP = ModelStamp("test-model", "ab" * 32, 4)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from search.descriptor.descriptors import DUPLICATE_Z
+from search.descriptor import DUPLICATE_Z
 from tests.web_library import (
     API,
     AUGLY_NAME,
@@ -423,7 +423,7 @@ def test_thumbnails_are_oriented_cached_jpegs(client, weblib, ids):
 
 
 def test_thumbnail_cache_follows_the_file(tmp_path, data_dir):
-    from search.library.thumbnails import ThumbnailCache
+    from search.library import ThumbnailCache
 
     images = data_dir / "ukbench_subset" / "images"
     photo = tmp_path / "photo.jpg"
@@ -554,8 +554,8 @@ def test_engine_holder_refresh_policy(tmp_path, caplog):
 
 
 def test_engine_holder_retries_opening_once_per_interval(tmp_path):
-    from search.errors import LibraryNotFoundError
     from search.settings import Settings
+    from search.store import LibraryNotFoundError
     from web.state import EngineHolder
 
     settings = Settings(library=tmp_path)

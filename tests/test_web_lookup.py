@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from search.descriptor.descriptors import DUPLICATE_Z
-from search.query.lookup import default_threshold
+from search.descriptor import DUPLICATE_Z
+from search.query import default_threshold
 from tests.web_library import (
     API,
     AUGLY_NAME,

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, send_file
 
 from models import image_format
-from search.library.thumbnails import DEFAULT_SIZE, SIZES
+from search.library import DEFAULT_SIZE, SIZES
 from web import service
 from web.errors import ApiError
 from web.guard import public_stats

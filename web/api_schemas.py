@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from search.descriptor.descriptors import DUPLICATE_Z
+from search.descriptor import DUPLICATE_Z
 
 
 def ref(name: str) -> dict[str, str]:

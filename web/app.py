@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response
 from werkzeug.routing import IntegerConverter, Map
 
-from search.index.vector_index import set_threads
-from search.library.thumbnails import ThumbnailCache
-from search.query.results import MAX_IMAGE_ID
+from search.index import set_threads
+from search.library import ThumbnailCache
+from search.query import MAX_IMAGE_ID
 from search.settings import Settings
 from web import api, errors, guard, limits, present, views
 from web.params import MULTIPART_SLACK, InMemoryRequest
 from web.state import EngineHolder
+
+if TYPE_CHECKING:
+    from search.query import SearchEngine
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +63,7 @@ class ImageIdConverter(IntegerConverter):
 
 def create_app(
     settings: Settings,
-    engine: Any | None = None,
+    engine: SearchEngine | None = None,
     *,
     trusted_hosts: list[str] | None = None,
     token: str | None = None,

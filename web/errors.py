@@ -21,15 +21,8 @@ from models.errors import (
     RoiError,
     UnreadableImageError,
 )
-from search.errors import (
-    ImageNotFoundError,
-    LibraryError,
-    LibraryNotFoundError,
-    ModelMismatchError,
-    NoLabelsError,
-    ReindexingError,
-)
-from search.query.results import QueryError
+from search.query import ImageNotFoundError, NoLabelsError, QueryError
+from search.store import LibraryError, LibraryNotFoundError, ModelMismatchError, ReindexingError
 
 log = logging.getLogger(__name__)
 _FIELD_LIMIT = 1024 * 1024  # MAX_FORM_MEMORY_SIZE: one non-file form field

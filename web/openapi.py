@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from search.descriptor.descriptors import DUPLICATE_Z
-from search.library.thumbnails import DEFAULT_SIZE, SIZES
-from search.query.results import MAX_IMAGE_ID
+from search.descriptor import DUPLICATE_Z
+from search.library import DEFAULT_SIZE, SIZES
+from search.query import MAX_IMAGE_ID
 from web.api_schemas import BINARY, SCHEMAS, ref
 from web.params import (
     BROWSE_PER_PAGE,

@@ -17,7 +17,7 @@ from flask import Request, current_app, request
 
 from models.errors import RoiError
 from models.roi import RegionOfInterest, parse_roi
-from search.query.results import MAX_IMAGE_ID
+from search.query import MAX_IMAGE_ID
 from web.errors import ApiError
 
 DEFAULT_K = 12

@@ -13,15 +13,14 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any
 
 from flask import Flask
 from markupsafe import Markup, escape
 
-from search.descriptor.descriptors import DUPLICATE_Z
-from search.query.lookup import EXACT, NEAR, SIMILAR
-from search.query.results import human_size, threshold_text
+from search.descriptor import DUPLICATE_Z
+from search.query import EXACT, NEAR, SIMILAR, LookupMatch, LookupResult, SearchHit
 from web.errors import notice_parts
+from web.text import human_size, threshold_text
 
 Z_WORDS = "standard deviations above what unrelated pairs of this library's photos reach"
 
@@ -34,7 +33,7 @@ class MatchGroup:
     title: str
     help: str
     empty: str
-    matches: list[Any]
+    matches: list[LookupMatch]
 
 
 # -- filters ----------------------------------------------------------------------------------
@@ -98,20 +97,20 @@ def _shown(value: float, decimals: int, limit: float, above: bool) -> float:
     return shown
 
 
-def _copy(hit: Any) -> float:
+def _copy(hit: SearchHit | LookupMatch) -> float:
     return float(hit.copy_score if hit.copy_score is not None else hit.score)
 
 
-def calibrated(result: Any) -> bool:
+def calibrated(result: LookupResult) -> bool:
     """Did the calibrated decision (z), not a copy-score threshold, decide this lookup?"""
     return getattr(result, "z_threshold", None) is not None
 
 
-def _decided_by_z(match: Any, result: Any) -> bool:
+def _decided_by_z(match: LookupMatch, result: LookupResult) -> bool:
     return calibrated(result) and match.hit.z is not None
 
 
-def evidence_text(match: Any, result: Any) -> str:
+def evidence_text(match: LookupMatch, result: LookupResult) -> str:
     """Why a lookup match is labelled so, short enough for a card: the lookup's own evidence
     for exact copies; for the others the copy score and what decided (calibrated: its z
     against the decision's; else the threshold)."""
@@ -127,7 +126,7 @@ def evidence_text(match: Any, result: Any) -> str:
     return f"copy score {copy:.3f} {sign} {threshold_text(result.threshold)}"
 
 
-def evidence_title(match: Any, result: Any) -> str:
+def evidence_title(match: LookupMatch, result: LookupResult) -> str:
     """The evidence in words (the card's tooltip)."""
     if match.match == EXACT:
         return f"Exact copy: {match.evidence}"
@@ -144,7 +143,7 @@ def evidence_title(match: Any, result: Any) -> str:
     return f"Copy score {copy:.3f}; the threshold is {threshold_text(result.threshold)}: {verdict}"
 
 
-def copy_text(hit: Any) -> str:
+def copy_text(hit: SearchHit) -> str:
     """A hit's copy score, its z and the copy decision ("" for label hits, which have none)."""
     if hit.copy_score is None:
         return ""
@@ -156,13 +155,13 @@ def copy_text(hit: Any) -> str:
     return text
 
 
-def score_title(hit: Any) -> str:
+def score_title(hit: SearchHit) -> str:
     """A result card's tooltip: the rank score, and the copy score with its z and verdict."""
     copy = copy_text(hit)
     return f"Score {hit.score:.4f} (orders the results)" + (f" · {copy}" if copy else "")
 
 
-def copies(hits: list[Any]) -> int:
+def copies(hits: list[SearchHit]) -> int:
     """How many hits are copies: exact ones, and those of the calibrated copy decision."""
     return sum(1 for hit in hits if hit.exact or hit.duplicate)
 
@@ -170,7 +169,7 @@ def copies(hits: list[Any]) -> int:
 # -- the lookup's sections --------------------------------------------------------------------
 
 
-def decision_text(result: Any) -> str:
+def decision_text(result: LookupResult) -> str:
     """What decided near-duplicates, for the results head."""
     t = threshold_text(result.threshold)
     if calibrated(result):
@@ -178,7 +177,7 @@ def decision_text(result: Any) -> str:
     return f"threshold: copy score ≥ {t}"
 
 
-def match_groups(result: Any) -> list[MatchGroup]:
+def match_groups(result: LookupResult) -> list[MatchGroup]:
     """The lookup's matches in their three labelled sections (empty ones included)."""
     if result is None:
         return []

@@ -1,7 +1,7 @@
 """What the API and the HTML views share: running queries through the engine, JSON shapes.
 
 Neither SQL nor ONNX runs here: everything goes through ``search.query.engine`` (and
-``search.query.lookup`` on top of it). Files are reached only through
+``search.query.reverse_lookup`` on top of it). Files are reached only through
 ``engine.records.image_file(id)``, the path the database holds for that id.
 """
 
@@ -15,12 +15,18 @@ from typing import Any
 from flask import current_app, request
 
 from models.errors import ImgsearchError
-from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD
-from search.descriptor.descriptors import DUPLICATE_Z
-from search.library.thumbnails import DEFAULT_SIZE, ThumbnailCache
-from search.query import lookup as lookups
-from search.query.engine import ImageFile
-from search.query.lookup import LookupResult, lookup
+from search.dedup import DEFAULT_DEDUP_THRESHOLD
+from search.descriptor import DUPLICATE_Z
+from search.library import DEFAULT_SIZE, ThumbnailCache
+from search.query import (
+    ImageFile,
+    ImageInfo,
+    LookupResult,
+    SearchEngine,
+    SearchHit,
+    default_threshold,
+    lookup,
+)
 from web.errors import ApiError
 from web.guard import public_item
 from web.params import LookupQuery, Query
@@ -31,7 +37,7 @@ def holder() -> EngineHolder:
     return current_app.extensions["imgsearch"]
 
 
-def engine() -> Any:
+def engine() -> SearchEngine:
     """The shared engine, refreshed at most once a second (raises while no library exists)."""
     return holder().get()
 
@@ -40,7 +46,7 @@ def thumbnails() -> ThumbnailCache:
     return current_app.extensions["imgsearch.thumbnails"]
 
 
-def run_search(query: Query) -> tuple[list[Any], float]:
+def run_search(query: Query) -> tuple[list[SearchHit], float]:
     """Search by the uploaded image or by a library image (optionally a region of it)."""
     eng = engine()
     started = time.perf_counter()
@@ -74,7 +80,7 @@ def default_decision() -> Decision:
     (none yet, model missing...) the configured threshold or the plain default stands in."""
     try:
         eng = engine()
-        configured, threshold = eng.settings.dedup_threshold, lookups.default_threshold(eng)
+        configured, threshold = eng.settings.dedup_threshold, default_threshold(eng)
     except ImgsearchError:
         configured = current_app.extensions["imgsearch.settings"].dedup_threshold
         threshold = DEFAULT_DEDUP_THRESHOLD if configured is None else float(configured)
@@ -82,7 +88,7 @@ def default_decision() -> Decision:
     return Decision(threshold, calibrated, DUPLICATE_Z if calibrated else None)
 
 
-def library_file(eng: Any, image_id: int | None) -> ImageFile:
+def library_file(eng: SearchEngine, image_id: int | None) -> ImageFile:
     """A library image's file, sha256 and format, the path from the database (404 when the
     id is unknown or the file is gone). One column query: no labels, no vector."""
     found = eng.records.image_file(image_id) if image_id is not None else None
@@ -105,7 +111,7 @@ def image_urls(image_id: int) -> dict[str, str]:
     }
 
 
-def hit_json(hit: Any) -> dict[str, Any]:
+def hit_json(hit: SearchHit) -> dict[str, Any]:
     out = public_item(hit.to_dict())
     out["score"] = round(float(out["score"]), 6)
     out.update(image_urls(hit.id))
@@ -129,7 +135,7 @@ def lookup_json(result: LookupResult, query: LookupQuery, took_ms: float) -> dic
     return out
 
 
-def image_json(info: Any) -> dict[str, Any]:
+def image_json(info: ImageInfo) -> dict[str, Any]:
     out = public_item(info.to_dict())
     out.update(image_urls(info.id))
     return out

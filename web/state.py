@@ -15,18 +15,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
-from search.errors import LibraryNotFoundError
 from search.settings import Settings
+from search.store import LibraryNotFoundError
+
+if TYPE_CHECKING:
+    from search.query import SearchEngine
 
 log = logging.getLogger(__name__)
 
 REFRESH_INTERVAL_S = 1.0
 
 
-def _open_engine(settings: Settings) -> Any:
-    from search.query.engine import SearchEngine  # imported late: the engine loads ONNX/FAISS
+def _open_engine(settings: Settings) -> SearchEngine:
+    from search.query import SearchEngine  # imported late: the engine loads ONNX/FAISS
 
     return SearchEngine.open(settings)
 
@@ -37,9 +40,9 @@ class EngineHolder:
     def __init__(
         self,
         settings: Settings,
-        engine: Any | None = None,
+        engine: SearchEngine | None = None,
         *,
-        opener: Callable[[Settings], Any] = _open_engine,
+        opener: Callable[[Settings], SearchEngine] = _open_engine,
         interval: float = REFRESH_INTERVAL_S,
         background: bool = True,
     ) -> None:
@@ -55,11 +58,11 @@ class EngineHolder:
         self._last_error: Exception | None = None
 
     @property
-    def engine(self) -> Any | None:
+    def engine(self) -> SearchEngine | None:
         """The engine if one is open (no refresh, no open attempt)."""
         return self._engine
 
-    def get(self) -> Any:
+    def get(self) -> SearchEngine:
         """The engine, refreshed if the last check is older than the interval.
 
         Raises :class:`LibraryNotFoundError` (or the error the last open attempt raised) while
@@ -79,7 +82,7 @@ class EngineHolder:
                 self._refresh(engine)
         return engine
 
-    def _refresh(self, engine: Any) -> None:
+    def _refresh(self, engine: SearchEngine) -> None:
         """Reload the index if the library's generation moved (the refresh lock is held)."""
         started = time.monotonic()
         try:
@@ -100,7 +103,7 @@ class EngineHolder:
                 )
             self._refresh_lock.release()
 
-    def _open(self) -> Any:
+    def _open(self) -> SearchEngine:
         with self._open_lock:
             if self._engine is not None:
                 return self._engine

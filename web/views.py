@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, request, url_for
 
-from search.errors import LibraryNotFoundError
+from search.store import LibraryNotFoundError
 from web import service
 from web.errors import (
     EMPTY_LIBRARY_DETAIL,

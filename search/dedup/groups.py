@@ -35,6 +35,7 @@ from typing import Literal
 
 import numpy as np
 
+from search.dedup.errors import DedupError
 from search.dedup.keeper import (
     DEFAULT_KEEPER_RULES,
     KEEPER_RULES,
@@ -44,7 +45,6 @@ from search.dedup.keeper import (
     keeper_key,
 )
 from search.dedup.neighbours import (
-    DedupError,
     IdRows,
     NeighbourProvider,
     check_unit_vectors,

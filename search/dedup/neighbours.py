@@ -27,7 +27,8 @@ from collections.abc import Callable
 import faiss
 import numpy as np
 
-from models.errors import ImgsearchError
+from search.dedup.errors import DedupError
+from search.index import spherical_kmeans
 
 NeighbourProvider = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
@@ -35,10 +36,6 @@ FLAT_MAX = 5_000
 """Largest ``n`` searched exactly by :func:`default_neighbours`; above it, IVF."""
 DEFAULT_NPROBE = 4
 _CHUNK = 8192
-
-
-class DedupError(ImgsearchError, ValueError):
-    """Bad input to the deduplication (ids, vectors, threshold, rules)."""
 
 
 class IdRows:
@@ -164,10 +161,8 @@ class IvfNeighbours:
             self.pca.train(sample[:16384])  # plenty for a 1024 x 1024 covariance
         self.quantizer = faiss.IndexFlatIP(cdim)
         if self.nlist > 1:
-            kmeans = faiss.Kmeans(cdim, self.nlist, niter=niter, seed=seed, spherical=True)
-            kmeans.cp.max_points_per_centroid = 40
-            kmeans.train(self._coarse(sample))
-            self.quantizer.add(kmeans.centroids)
+            # the sample is 40 points per cell: the project's one spherical k-means
+            self.quantizer.add(spherical_kmeans(self._coarse(sample), self.nlist, niter, seed))
         else:
             self.quantizer.add(self._coarse(sample[:1]))
         self.probes = np.empty((n, self.nprobe), dtype=np.int32)

@@ -35,8 +35,8 @@ from pathlib import Path, PurePath
 
 import jinja2
 
-from search.dedup.groups import DedupImage, DedupResult
-from search.query.results import human_size
+from search.dedup.groups import DedupResult
+from search.dedup.keeper import DedupImage, human_size
 
 log = logging.getLogger(__name__)
 

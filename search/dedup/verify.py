@@ -20,7 +20,7 @@ import numpy as np
 
 from models import ImgsearchError, load_image
 from search.dedup.neighbours import NeighbourProvider
-from search.descriptor.verify import MIN_INLIERS, LocalFeatures, count_inliers, local_features
+from search.descriptor import MIN_INLIERS, LocalFeatures, count_inliers, local_features
 
 log = logging.getLogger(__name__)
 

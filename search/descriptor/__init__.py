@@ -1,0 +1,71 @@
+"""How images are compared: views, frames, learned whitening, augmentations (its training
+edits), calibration, re-ranking and the optional geometric check."""
+
+from __future__ import annotations
+
+from search.descriptor.augmentations import WORK_SIDE, augment, edit_side
+from search.descriptor.descriptors import (
+    DESCRIPTOR_VERSION,
+    DUPLICATE_Z,
+    PLAIN_BACKGROUND,
+    Calibration,
+    Descriptor,
+    DescriptorConfig,
+    StoredImage,
+    label_vectors,
+)
+from search.descriptor.errors import DescriptorError, WhiteningError
+from search.descriptor.rerank import CANDIDATES_PER_VIEW, QueryScorer, ScoredHit
+from search.descriptor.verify import (
+    MIN_INLIERS,
+    LocalFeatures,
+    count_inliers,
+    local_features,
+    opencv,
+    verified_score,
+)
+from search.descriptor.whitening import (
+    DEFAULT_EDITS_PER_IMAGE,
+    DEFAULT_SAMPLE,
+    MIN_IMAGES,
+    EditCovariance,
+    Whitening,
+    learn_from_images,
+    learn_whitening,
+    sample_indices,
+    whitening_from_edits,
+)
+
+__all__ = [
+    "CANDIDATES_PER_VIEW",
+    "DEFAULT_EDITS_PER_IMAGE",
+    "DEFAULT_SAMPLE",
+    "DESCRIPTOR_VERSION",
+    "DUPLICATE_Z",
+    "MIN_IMAGES",
+    "MIN_INLIERS",
+    "PLAIN_BACKGROUND",
+    "WORK_SIDE",
+    "Calibration",
+    "Descriptor",
+    "DescriptorConfig",
+    "DescriptorError",
+    "EditCovariance",
+    "LocalFeatures",
+    "QueryScorer",
+    "ScoredHit",
+    "StoredImage",
+    "Whitening",
+    "WhiteningError",
+    "augment",
+    "count_inliers",
+    "edit_side",
+    "label_vectors",
+    "learn_from_images",
+    "learn_whitening",
+    "local_features",
+    "opencv",
+    "sample_indices",
+    "verified_score",
+    "whitening_from_edits",
+]

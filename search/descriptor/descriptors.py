@@ -42,7 +42,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from models.errors import ImgsearchError
+from search.descriptor.errors import DescriptorError
 from search.descriptor.expansion import chain_scores, hub_order
 from search.descriptor.whitening import Whitening
 
@@ -58,10 +58,6 @@ MIN_CALIBRATION_IMAGES = 200  # smaller libraries use PLAIN_BACKGROUND (too few 
 # and a small set of near-duplicates - near_duplicates: 45 files, 5 clusters - has no
 # background to measure)
 TOP_LABELS = 5
-
-
-class DescriptorError(ImgsearchError, ValueError):
-    """A descriptor option string or stored state is invalid."""
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from models.errors import ImgsearchError
 from models.frame import find_content_box
+from search.descriptor.errors import VerifyUnavailableError
 
 MIN_INLIERS = 12  # no negative pair reached it on the dev sets (max 11)
 SATURATION = 60  # inliers at which the verified score reaches 1
@@ -36,10 +36,6 @@ RATIO = 0.8  # Lowe's ratio test
 RANSAC_PIXELS = 6.0
 MAX_SCALE = 6.0
 MIN_SPREAD = 0.04  # inliers' standard deviation, as a share of SIDE, in both images
-
-
-class VerifyUnavailableError(ImgsearchError, RuntimeError):
-    """The geometric check needs OpenCV, which is not installed."""
 
 
 def opencv() -> Any:

@@ -9,7 +9,7 @@ whitened library. Cosine in that space is the copy score. ``shrink`` regularises
 towards a multiple of the identity (a few thousand pairs cannot estimate 1024 x 1024 values).
 
 Self-supervised: :func:`learn_from_images` makes the pairs from a seeded sample of library
-images with :func:`search.descriptor.augment.augment`; no labels and nothing outside the library are
+images with :func:`search.descriptor.augment`; no labels and nothing outside the library are
 used. Libraries smaller than :data:`MIN_IMAGES` keep the plain embedding (whitening learned
 from a few dozen photos overfits them: measured on near_duplicates, 45 photos).
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from models.errors import ImgsearchError
+from search.descriptor.errors import WhiteningError
 
 MIN_IMAGES = 500  # below this a library keeps the plain embedding
 MIN_PAIRS = 200
@@ -35,10 +35,6 @@ DEFAULT_SHRINK = 0.2
 DEFAULT_SAMPLE = 1000  # library images edited for learning (4 edits each by default)
 DEFAULT_EDITS_PER_IMAGE = 4
 _FORMAT = "imgsearch-whitening-1"
-
-
-class WhiteningError(ImgsearchError, ValueError):
-    """Whitening cannot be learned from the data given, or stored data is not a whitening."""
 
 
 @dataclass(frozen=True)
@@ -212,8 +208,8 @@ def training_pairs(
     batch: int = 32,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(anchors, positives)``: each photo's embedding next to that of ``edits_per_image``
-    random edits of it (:func:`search.descriptor.augment.augment`, seeded per photo)."""
-    from search.descriptor.augment import augment
+    random edits of it (:func:`search.descriptor.augmentations.augment`, seeded per photo)."""
+    from search.descriptor.augmentations import augment
 
     anchors, positives = [], []
     for start in range(0, len(images), batch):

@@ -1,0 +1,60 @@
+"""Offline evaluation: ground-truth files, metrics, copy sets, evaluation runs. Nothing on
+the runtime path imports this package."""
+
+from __future__ import annotations
+
+from search.evaluation.copies import EDITS, apply_edits, make_copies
+from search.evaluation.descriptor_eval import (
+    DescriptorRun,
+    _Matrices,
+    _scores,
+    evaluate_descriptor,
+    learn_set_whitening,
+    prepare_set,
+    score_set,
+)
+from search.evaluation.errors import CopiesError, TruthError
+from search.evaluation.plain_eval import (
+    DEFAULT_PAIR_THRESHOLD,
+    Embedder,
+    Evaluation,
+    Scores,
+    evaluate,
+    evaluate_folder,
+    evaluate_scores,
+    model_embedder,
+    plot_evaluation,
+    ranking_depth,
+    run_evaluation,
+)
+from search.evaluation.truth import TRUTH_FILENAME, GroundTruth, load_truth, parse_truth
+
+__all__ = [
+    "DEFAULT_PAIR_THRESHOLD",
+    "EDITS",
+    "TRUTH_FILENAME",
+    "CopiesError",
+    "DescriptorRun",
+    "Embedder",
+    "Evaluation",
+    "GroundTruth",
+    "Scores",
+    "TruthError",
+    "_Matrices",
+    "_scores",
+    "apply_edits",
+    "evaluate",
+    "evaluate_descriptor",
+    "evaluate_folder",
+    "evaluate_scores",
+    "learn_set_whitening",
+    "load_truth",
+    "make_copies",
+    "model_embedder",
+    "parse_truth",
+    "plot_evaluation",
+    "prepare_set",
+    "ranking_depth",
+    "run_evaluation",
+    "score_set",
+]

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
-from models.errors import ImgsearchError
+from search.evaluation.errors import CopiesError
 
 GENERATOR_ID = "search.evaluation.copies"
 GENERATOR_VERSION = 1
@@ -35,10 +35,6 @@ DEFAULT_QUALITY = 90
 Rng = np.random.Generator
 Params = dict[str, object]
 EditFn = Callable[[Image.Image, Rng, Params], Image.Image]
-
-
-class CopiesError(ImgsearchError, ValueError):
-    """The copy set cannot be generated (bad sources, or an output folder in the way)."""
 
 
 _WORDS = (

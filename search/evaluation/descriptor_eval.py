@@ -1,7 +1,7 @@
 """Evaluate a :class:`search.descriptor.descriptors.DescriptorConfig` as a library uses it.
 
 Every file of the ground truth is both a library image and a query, as in
-:func:`search.evaluation.evaluate.run_evaluation`, but compared like the search engine compares
+:func:`search.evaluation.plain_eval.run_evaluation`, but compared like the search engine compares
 them:
 
 1. each file is decoded once and embedded as the library stores it (whole image, plus the
@@ -14,7 +14,7 @@ them:
    metrics the symmetric copy score ``max(C(a, b), C(b, a))``, optionally raised for pairs
    that ``verify`` confirms geometrically (:mod:`search.descriptor.verify`).
 
-The result is an ordinary :class:`search.evaluation.evaluate.Evaluation` plus what was learned
+The result is an ordinary :class:`search.evaluation.plain_eval.Evaluation` plus what was learned
 (:class:`DescriptorRun`: whitening size, calibration, timings).
 """
 
@@ -29,23 +29,27 @@ from typing import Any
 import numpy as np
 
 from models import ImageAnalyzer, ImageError, OnnxModel, load_image
-from search.descriptor.descriptors import Descriptor, DescriptorConfig, StoredImage, label_vectors
-from search.descriptor.whitening import (
+from search.descriptor import (
     MIN_IMAGES,
+    Descriptor,
+    DescriptorConfig,
+    StoredImage,
     Whitening,
     WhiteningError,
+    label_vectors,
     learn_from_images,
     sample_indices,
 )
 from search.evaluation import metrics as m
-from search.evaluation.evaluate import (
+from search.evaluation.errors import TruthError
+from search.evaluation.plain_eval import (
     EXACT_MAX_FILES,
     Evaluation,
     Scores,
     evaluate_scores,
     ranking_depth,
 )
-from search.evaluation.truth import GroundTruth, TruthError
+from search.evaluation.truth import GroundTruth
 
 VERIFY_CANDIDATES = 30  # pairs checked per file: its best candidates by copy score
 BLOCK = 128  # query files per block of the score matrices
@@ -209,7 +213,7 @@ def _verify(
     paths: Sequence[Path], mx: _Matrices, descriptor: Descriptor, progress: Progress
 ) -> dict[tuple[int, int], float]:
     """Copy scores for the candidate pairs that local features confirm."""
-    from search.descriptor.verify import count_inliers, local_features, verified_score
+    from search.descriptor import count_inliers, local_features, verified_score
 
     n = mx.n
     pair = np.full((n, n), -np.inf, np.float32)

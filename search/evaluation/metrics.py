@@ -1,6 +1,6 @@
 """Retrieval and duplicate-detection metrics: pure functions over rankings and scores.
 
-Conventions used throughout (and by :mod:`search.evaluation.evaluate`):
+Conventions used throughout (and by :mod:`search.evaluation.plain_eval`):
 
 * A *ranking* for one query is a list of booleans ``hits`` in rank order, the query itself
   excluded: ``hits[r]`` is True when the item at rank ``r + 1`` is relevant.
@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from search.index import exact_topk
 
 BoolSeq = Sequence[bool] | np.ndarray
 
@@ -88,32 +90,18 @@ def knn(vectors: np.ndarray, k: int, *, exclude_self: bool = True) -> tuple[np.n
     """Top-``k`` inner-product neighbours of every row, computed blockwise (never ``n x n``).
 
     Returns ``(scores, indices)``, both ``[n, k']`` with ``k' = min(k, n - 1)`` (or ``n``
-    when ``exclude_self`` is False), sorted by score descending, ties by index ascending.
+    when ``exclude_self`` is False), sorted by score descending, ties by index ascending
+    (:func:`search.index.exact_topk`, the vectors as given: not re-normalised).
     """
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"vectors must be 2-D, got shape {x.shape}")
     n = x.shape[0]
     k = max(0, min(k, n - 1 if exclude_self else n))
-    scores = np.empty((n, k), dtype=np.float32)
-    indices = np.empty((n, k), dtype=np.int64)
     if k == 0:
-        return scores, indices
-    block = max(1, min(1024, _BLOCK_ELEMENTS // max(n, 1)))
-    for start in range(0, n, block):
-        sims = x[start : start + block] @ x.T
-        rows = np.arange(sims.shape[0])
-        if exclude_self:
-            sims[rows, start + rows] = -np.inf
-        if k < n:
-            cand = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        else:
-            cand = np.broadcast_to(np.arange(n), sims.shape)
-        cand_scores = np.take_along_axis(sims, cand, axis=1)
-        order = np.lexsort((cand, -cand_scores), axis=1)
-        indices[start : start + block] = np.take_along_axis(cand, order, axis=1)
-        scores[start : start + block] = np.take_along_axis(cand_scores, order, axis=1)
-    return scores, indices
+        return np.empty((n, 0), dtype=np.float32), np.empty((n, 0), dtype=np.int64)
+    block = max(1, min(65_536, _BLOCK_ELEMENTS // max(n, 1)))
+    return exact_topk(x, x, k, block, normalize=False, exclude_self=exclude_self)
 
 
 def candidate_pairs(

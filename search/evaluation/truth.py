@@ -23,14 +23,10 @@ from itertools import combinations
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from models.errors import ImgsearchError
+from search.evaluation.errors import TruthError
 
 TRUTH_FILENAME = "ground_truth.json"
 Kind = Literal["groups", "clusters", "labels"]
-
-
-class TruthError(ImgsearchError, ValueError):
-    """A ground-truth file is missing, malformed, or does not match the image folder."""
 
 
 @dataclass(frozen=True)

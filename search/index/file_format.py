@@ -27,37 +27,18 @@ from typing import BinaryIO
 
 import faiss
 
-from models.errors import ImgsearchError
+from search.index.errors import (
+    CorruptIndexError,
+    ForeignIndexError,
+    IndexMissingError,
+    StaleIndexError,
+)
 
 MAGIC = b"IMGSIDX1"
 END = b"IMGSEND1"
 FOOTER = struct.Struct("<QQ32s8s")
 FORMAT_VERSION = 1
 _CHUNK = 1 << 22
-
-
-class IndexCacheError(ImgsearchError):
-    """The FAISS cache file cannot be used as is; rebuild it from the store."""
-
-
-class StaleIndexError(IndexCacheError):
-    """The file belongs to this library but an older/newer generation or vector count."""
-
-
-class ForeignIndexError(IndexCacheError):
-    """The file belongs to another library, model or dimension."""
-
-
-class CorruptIndexError(IndexCacheError):
-    """The file is unreadable: truncated, damaged, checksum mismatch or not an index file."""
-
-
-class IndexMissingError(CorruptIndexError, FileNotFoundError):
-    """There is no index file at the path."""
-
-
-class IndexInputError(ImgsearchError, ValueError):
-    """Bad arguments: wrong shape / dimension / dtype, duplicate or negative ids, bad kind."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Numeric helpers of the FAISS cache: normalising, exact top-k, k-means, recall tuning.
+"""Numeric helpers of the FAISS cache: normalising, the exact top-k, k-means, recall tuning.
 
 The heavy matrix products run through numpy's BLAS: on the 2-core dev box the BLAS bundled
 with the faiss-cpu wheel measured 5-10x slower for batched products (k-means on 20 k x 1024
@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+import faiss
 import numpy as np
 
-from search.index.file_format import IndexInputError
+from search.index.errors import IndexInputError
 
 if TYPE_CHECKING:
     from search.index.kinds import Backend
@@ -56,22 +57,40 @@ def iter_normalized(vectors: np.ndarray, chunk: int = 65_536) -> Iterator[tuple[
 
 
 def exact_topk(
-    queries: np.ndarray, vectors: np.ndarray, k: int, chunk: int = 65_536
+    queries: np.ndarray,
+    vectors: np.ndarray,
+    k: int,
+    chunk: int = 65_536,
+    *,
+    normalize: bool = True,
+    exclude_self: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Brute-force top-``k`` rows of ``vectors`` (normalised per chunk) for unit ``queries``."""
-    nq = len(queries)
-    best_s = np.full((nq, k), PAD_SCORE, dtype=np.float32)
-    best_r = np.full((nq, k), -1, dtype=np.int64)
-    for start, block in iter_normalized(vectors, chunk):
-        scores = queries @ block.T
-        kk = min(k, scores.shape[1])
-        part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-        cand_s = np.concatenate([best_s, np.take_along_axis(scores, part, 1)], axis=1)
-        cand_r = np.concatenate([best_r, part + start], axis=1)
-        order = np.argsort(-cand_s, axis=1, kind="stable")[:, :k]
-        best_s = np.take_along_axis(cand_s, order, 1)
-        best_r = np.take_along_axis(cand_r, order, 1)
-    return best_s, best_r
+    """Brute-force top-``k`` rows of ``vectors`` for ``queries`` by inner product: the one
+    exact top-k of the project (the index's recall truth, evaluation rankings, IVF re-checks).
+
+    The products run through numpy's BLAS, ``chunk`` rows of ``vectors`` at a time (never
+    ``n x n``); each block is merged into FAISS's own result heap (``ResultHeap``, ids implied
+    by the block's offset). ``normalize`` L2-normalises each block first; ``exclude_self``
+    (queries are the first rows of ``vectors``) leaves a row out of its own list. Returns
+    ``(scores float32[Q, k], rows int64[Q, k])``, best first, ties by row ascending; missing
+    entries are padded with ``-inf`` / ``-1``.
+    """
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    nq = len(q)
+    heap = faiss.ResultHeap(nq, int(k), keep_max=True)
+    for start in range(0, len(vectors), chunk):
+        block = vectors[start : start + chunk]
+        block = normalized(block) if normalize else np.asarray(block, dtype=np.float32)
+        scores = np.ascontiguousarray(q @ block.T, dtype=np.float32)
+        if exclude_self:
+            own = np.arange(start, min(start + len(block), nq))
+            scores[own, own - start] = -np.inf
+        heap.heaps.addn(scores.shape[1], faiss.swig_ptr(scores), start, 0, nq)
+    heap.finalize()
+    best_s, best_r = heap.D, heap.I
+    best_s[best_r < 0] = PAD_SCORE
+    order = np.lexsort((np.where(best_r < 0, np.iinfo(np.int64).max, best_r), -best_s), axis=1)
+    return np.take_along_axis(best_s, order, 1), np.take_along_axis(best_r, order, 1)
 
 
 def nearest(x: np.ndarray, centroids: np.ndarray, chunk: int = 16_384) -> np.ndarray:

@@ -42,15 +42,15 @@ import faiss
 import numpy as np
 
 from search.index import file_format as index_io
-from search.index.file_format import (
+from search.index.errors import (
     CorruptIndexError,
     ForeignIndexError,
     IndexCacheError,
     IndexInputError,
     IndexMissingError,
-    IndexStamp,
     StaleIndexError,
 )
+from search.index.file_format import IndexStamp
 from search.index.kinds import (
     KINDS,
     Backend,
@@ -60,13 +60,7 @@ from search.index.kinds import (
     as_ids,
     load_backend,
 )
-from search.index.knn import KnnGraph, KnnMixin
-from search.index.tune import (
-    check_vectors,
-    iter_normalized,
-    normalized,
-    tune,
-)
+from search.index.tune import check_vectors, iter_normalized, normalized, tune
 
 __all__ = [
     "AUTO_THRESHOLD",
@@ -77,7 +71,6 @@ __all__ = [
     "IndexInputError",
     "IndexMissingError",
     "IndexStamp",
-    "KnnGraph",
     "StaleIndexError",
     "VectorIndex",
     "set_threads",
@@ -113,7 +106,7 @@ def set_threads(threads: int) -> None:
         faiss.omp_set_num_threads(int(threads))
 
 
-class VectorIndex(KnnMixin):
+class VectorIndex:
     """Image-id keyed cosine index over one of the back ends; safe for concurrent searches."""
 
     def __init__(
@@ -318,6 +311,27 @@ class VectorIndex(KnnMixin):
             raise KeyError(f"ids not in the index: {missing[:10].tolist()}")
         with self._lock.read():
             return self._backend.reconstruct(ids)
+
+    @property
+    def version(self) -> int:
+        """A counter that moves with every change of the stored vectors."""
+        return self._version
+
+    def search_stored(
+        self,
+        ids: np.ndarray,
+        k: int,
+        *,
+        version: int | None = None,
+        vectors: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` of stored vectors ``ids`` (or of ``vectors`` given for them), as one read:
+        raises IndexCacheError when ``version`` is given and the index changed since."""
+        with self._lock.read():
+            if version is not None and self._version != version:
+                raise IndexCacheError("the index changed while it was being read")
+            q = self._backend.reconstruct(ids) if vectors is None else vectors
+            return self._backend.search(normalized(q), int(k), self._param)
 
     # -- mutation ---------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy.exc import SQLAlchemyError
 
-from search.descriptor.descriptors import (
+from search.descriptor import (
     DESCRIPTOR_VERSION,
     DUPLICATE_Z,
     PLAIN_BACKGROUND,
@@ -34,11 +34,12 @@ from search.descriptor.descriptors import (
     Descriptor,
     DescriptorConfig,
     DescriptorError,
+    Whitening,
+    WhiteningError,
 )
-from search.descriptor.descriptors import StoredImage as StoredVectors
-from search.descriptor.whitening import Whitening, WhiteningError
-from search.index.vector_index import VectorIndex
-from search.store.store import DescriptorRows, FrameVector, ModelStamp, Store
+from search.descriptor import StoredImage as StoredVectors
+from search.index import NearestNeighbourIndex, VectorIndex
+from search.store import DescriptorRows, FrameVector, LibraryStore, ModelStamp
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,13 @@ CALIBRATION_KEY = "calibration"
 CALIBRATION_SAMPLE = 5000  # stored images whose random pairs measure the background
 
 
-def library_config(store: Store, override: str | None = None) -> DescriptorConfig:
+def library_config(store: LibraryStore, override: str | None = None) -> DescriptorConfig:
     """The library's descriptor options: recorded ones, else ``override``, else defaults."""
     recorded = store.get_meta(DESCRIPTOR_META_KEY)
     return DescriptorConfig.parse(recorded or override or "default")
 
 
-def load_descriptor(store: Store, config: DescriptorConfig) -> Descriptor:
+def load_descriptor(store: LibraryStore, config: DescriptorConfig) -> Descriptor:
     """``config`` with the library's stored whitening (when whitening is on and learned)."""
     whitening = None
     if config.whiten:
@@ -95,7 +96,7 @@ class StoredFrames:
     extra_vectors: np.ndarray  # raw model vectors, one row per id of ``extra_ids``
 
     @classmethod
-    def read(cls, store: Store, descriptor: Descriptor) -> StoredFrames:
+    def read(cls, store: LibraryStore, descriptor: Descriptor) -> StoredFrames:
         """Every framed photo when the descriptor uses frames, else none."""
         dominant: dict[int, np.ndarray] = {}
         ids: list[np.ndarray] = []
@@ -159,7 +160,7 @@ def build_frame_index(frames: StoredFrames, descriptor: Descriptor, dimension: i
 
 
 def calibrate(
-    store: Store, descriptor: Descriptor, fingerprint: str, *, reuse: bool = True
+    store: LibraryStore, descriptor: Descriptor, fingerprint: str, *, reuse: bool = True
 ) -> Calibration:
     """The background of copy scores: the stored one when it was measured for
     ``fingerprint`` (and ``reuse``), else measured on a sample and stored."""
@@ -202,8 +203,8 @@ def _size_class(count: int) -> int:
 class Searchable:
     """One consistent state to query: main index, frame index, descriptor, generation."""
 
-    index: VectorIndex
-    frames: VectorIndex
+    index: NearestNeighbourIndex
+    frames: NearestNeighbourIndex
     descriptor: Descriptor
     generation: int
     fingerprint: str
@@ -245,7 +246,7 @@ class Searchable:
             self.frames.remove(stale)
 
 
-def describe(live: Searchable, store: Store) -> dict[str, object]:
+def describe(live: Searchable, store: LibraryStore) -> dict[str, object]:
     """What ``imgsearch stats`` and the library page show of the descriptor."""
     descriptor = live.descriptor
     whitening = descriptor.whitening

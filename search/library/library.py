@@ -16,11 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from models import DEFAULT_MODEL_NAME, OnnxModel, builtin_catalog, locate_model
-from search.descriptor.descriptors import Descriptor, DescriptorConfig
-from search.descriptor.whitening import Whitening
-from search.errors import ModelMismatchError
-from search.index.file_format import read_header
-from search.index.vector_index import IndexCacheError, IndexStamp, VectorIndex
+from search.descriptor import Descriptor, DescriptorConfig, Whitening
+from search.index import (
+    IndexCacheError,
+    IndexStamp,
+    NearestNeighbourIndex,
+    VectorIndex,
+    read_header,
+)
 from search.library.descriptor import (
     DESCRIPTOR_META_KEY,
     WHITENING_KEY,
@@ -38,7 +41,14 @@ from search.library.lock import LOCK_FILENAME, writer_active, writer_lock
 from search.library.lock import LibraryBusyError as LibraryBusyError  # re-exported
 from search.library.model_path import MODEL_DIR_KEY, with_model_dir
 from search.settings import Settings
-from search.store.store import AppliedChanges, ChangeSet, ModelStamp, Store
+from search.store import (
+    AppliedChanges,
+    ChangeSet,
+    LibraryStore,
+    ModelMismatchError,
+    ModelStamp,
+    Store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +59,7 @@ _DEFAULT_DIMENSION = builtin_catalog()[DEFAULT_MODEL_NAME].dimension
 class Library:
     """Store + model + vector index of one library directory. Thread-safe."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: LibraryStore) -> None:
         self.settings = settings
         self.store = store
         self._lock = threading.RLock()
@@ -219,7 +229,7 @@ class Library:
                 self._live = self._load_or_rebuild()
             return self._live
 
-    def index(self) -> VectorIndex:
+    def index(self) -> NearestNeighbourIndex:
         """The main vector index (see :mod:`search.library.descriptor`)."""
         return self.searchable().index
 

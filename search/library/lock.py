@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from search.errors import LibraryError
+from search.store import LibraryError
 
 LOCK_FILENAME = ".writer.lock"
 

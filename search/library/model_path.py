@@ -8,7 +8,7 @@ from pathlib import Path
 
 from models import ImgsearchError, get_spec
 from search.settings import Settings
-from search.store.peek import peek_meta
+from search.store import peek_meta
 
 MODEL_DIR_KEY = "model_dir"
 

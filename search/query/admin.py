@@ -11,17 +11,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from search.errors import NoLabelsError
-from search.library.descriptor import describe
-from search.library.model_path import MODEL_DIR_KEY, has_labels, with_model_dir
-from search.query.results import database_bytes, database_text
-from search.store.rows import ImageInfo
-from search.store.store import ChangeSet, Removal
+from sqlalchemy.engine import make_url
+
+from search.library import MODEL_DIR_KEY, describe, has_labels, with_model_dir
+from search.query.errors import NoLabelsError
+from search.store import ChangeSet, ImageInfo, Removal
 
 if TYPE_CHECKING:
-    from search.library.library import Library
+    from search.library import Library
     from search.settings import Settings
-    from search.store.store import Store
+    from search.store import LibraryStore
 
 STATS_FAILURES = 20  # failed files listed by stats()
 
@@ -31,7 +30,7 @@ class LibraryAdmin:
 
     def __init__(self, library: Library) -> None:
         self.library = library
-        self.store: Store = library.store
+        self.store: LibraryStore = library.store
         self.settings: Settings = library.settings
 
     def failed(self, limit: int = 200) -> list[ImageInfo]:
@@ -174,3 +173,19 @@ class LibraryAdmin:
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def database_text(settings: Settings) -> str:
+    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+
+
+def database_bytes(settings: Settings) -> int | None:
+    if settings.database_url and not settings.database_url.startswith("sqlite:///"):
+        return None
+    path = Path(settings.resolved_database_url.removeprefix("sqlite:///"))
+    total = 0
+    for suffix in ("", "-wal"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            total += part.stat().st_size
+    return total

@@ -23,18 +23,20 @@ import numpy as np
 from models import ImageAnalyzer, ImageError, ImgsearchError, load_image, pixel_sha256
 from models.roi import coerce_roi
 from models.views import ViewSet
-from search.descriptor.descriptors import DUPLICATE_Z, DescriptorConfig
-from search.descriptor.rerank import CANDIDATES_PER_VIEW, QueryScorer, ScoredHit
-from search.errors import ImageNotFoundError, ReindexingError
-from search.library.descriptor import Searchable, to_stored
-from search.library.library import Library
+from search.descriptor import (
+    CANDIDATES_PER_VIEW,
+    DUPLICATE_Z,
+    DescriptorConfig,
+    QueryScorer,
+    ScoredHit,
+)
+from search.library import Library, Searchable, to_stored
 from search.query.admin import LibraryAdmin
+from search.query.errors import ImageNotFoundError, PathEscapeError, QueryError
 from search.query.guard import ServingGuard
 from search.query.records import ImageFile, LibraryRecords, unchanged_bytes
 from search.query.results import (
     ImageQuery,
-    PathEscapeError,
-    QueryError,
     RoiLike,
     SearchHit,
     check_params,
@@ -44,8 +46,7 @@ from search.query.results import (
     read_query_bytes,
 )
 from search.settings import Settings
-from search.store.rows import ImageInfo, StoredImage, mtime_from_ns
-from search.store.store import ModelStamp
+from search.store import ImageInfo, ModelStamp, ReindexingError, StoredImage, mtime_from_ns
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,13 @@ import threading
 from typing import TYPE_CHECKING
 
 from models import ImageAnalyzer
-from search.errors import ReindexingError
-from search.library.descriptor import Searchable
-from search.store.store import ModelStamp, ServingState
+from search.library import Searchable
+from search.store import ModelStamp, ReindexingError, ServingState
 
 if TYPE_CHECKING:
-    from search.library.library import Library
+    from search.library import Library
     from search.settings import Settings
-    from search.store.store import Store
+    from search.store import LibraryStore
 
 
 class ServingGuard:
@@ -29,7 +28,7 @@ class ServingGuard:
 
     def __init__(self, library: Library) -> None:
         self.library = library
-        self.store: Store = library.store
+        self.store: LibraryStore = library.store
         self.settings: Settings = library.settings
         self._lock = threading.Lock()
         self._analyzer: ImageAnalyzer | None = None

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from models import ImgsearchError, read_image_file
-from search.errors import ImageNotFoundError
-from search.query.results import PathEscapeError, is_image_id
-from search.store.rows import ImageInfo
+from search.query.errors import ImageNotFoundError, PathEscapeError
+from search.query.results import is_image_id
+from search.store import ImageInfo
 
 if TYPE_CHECKING:
-    from search.store.store import Store
+    from search.store import LibraryStore
 
 
 class ImageFile(NamedTuple):
@@ -30,7 +30,7 @@ class ImageFile(NamedTuple):
 class LibraryRecords:
     """Image records and files of one library, by id (never by a path from a request)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: LibraryStore) -> None:
         self.store = store
 
     def get_image(self, image_id: int) -> ImageInfo | None:

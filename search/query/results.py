@@ -8,35 +8,19 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image as PILImage
-from sqlalchemy.engine import make_url
 
 from models import read_image_file
-from models.errors import ImgsearchError
 from models.roi import RegionOfInterest
-from search.errors import ImageNotFoundError
-from search.settings import Settings
-from search.store.rows import (
-    Label,
-    StoredImage,
-    labels_to_json,
-)
+from search.query.errors import QueryError
+from search.store import Label, StoredImage, labels_to_json
 
 ImageQuery = Any  # str | os.PathLike | bytes | binary file object | PIL.Image.Image | ndarray
 RoiLike = RegionOfInterest | str | Sequence[float] | None
 MAX_K = 1000
-
-
-class QueryError(ImgsearchError, ValueError):
-    """A query parameter is invalid (k, min_score, the kind of query object)."""
-
-
-class PathEscapeError(ImageNotFoundError):
-    """An image's stored path resolves outside its collection root (e.g. a symlink); refused."""
 
 
 MAX_IMAGE_ID = 2**63 - 1  # image ids are SQL integers: larger ones name no image
@@ -77,24 +61,6 @@ def read_query_bytes(source: ImageQuery) -> bytes | None:
     if isinstance(source, (PILImage.Image, np.ndarray)):
         return None
     raise QueryError(f"cannot search with a {type(source).__name__}; give a path, bytes or image")
-
-
-def human_size(n: int | None) -> str:
-    """``1.5 MB`` style file size; ``-`` when unknown."""
-    if n is None:
-        return "-"
-    value = float(max(0, n))
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
-
-
-def threshold_text(value: float) -> str:
-    """A threshold with two decimals, or more when it has them: 0.9 -> 0.90, 0.925."""
-    text = f"{value:.4f}".rstrip("0")
-    return text if len(text.split(".")[1]) >= 2 else f"{value:.2f}"
 
 
 @dataclass(frozen=True)
@@ -183,19 +149,3 @@ def hit_from_row(rank: int, score: float, row: StoredImage, exact: bool) -> Sear
         rel_path=row.rel_path,
         format=row.format,
     )
-
-
-def database_text(settings: Settings) -> str:
-    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
-
-
-def database_bytes(settings: Settings) -> int | None:
-    if settings.database_url and not settings.database_url.startswith("sqlite:///"):
-        return None
-    path = Path(settings.resolved_database_url.removeprefix("sqlite:///"))
-    total = 0
-    for suffix in ("", "-wal"):
-        part = path.with_name(path.name + suffix)
-        if part.exists():
-            total += part.stat().st_size
-    return total

@@ -1,0 +1,79 @@
+"""The store: the library database (SQLAlchemy), the source of truth. Every SQL statement of
+the project lives in this package, behind methods named for what they answer."""
+
+from __future__ import annotations
+
+from search.store.descriptor_state import DescriptorRows
+from search.store.errors import (
+    LibraryError,
+    LibraryNotFoundError,
+    ModelMismatchError,
+    ReindexingError,
+    SchemaError,
+)
+from search.store.health import ServingState, check_database, recovery
+from search.store.migrate import peek_meta
+from search.store.protocol import LibraryStore
+from search.store.records import (
+    AppliedChanges,
+    ChangeSet,
+    FileState,
+    FrameVector,
+    ImageInfo,
+    ImageMove,
+    ImageUpsert,
+    Label,
+    ModelStamp,
+    StoredImage,
+    labels_to_json,
+    mtime_from_ns,
+)
+from search.store.removals import Removal, at_or_below, removed_tops
+from search.store.schema import (
+    STATUS_FAILED,
+    STATUS_OK,
+    Base,
+    Embedding,
+    Image,
+    ImageFrame,
+    IndexRun,
+)
+from search.store.store import Store, make_engine
+
+__all__ = [
+    "STATUS_FAILED",
+    "STATUS_OK",
+    "AppliedChanges",
+    "Base",
+    "ChangeSet",
+    "DescriptorRows",
+    "Embedding",
+    "FileState",
+    "FrameVector",
+    "Image",
+    "ImageFrame",
+    "ImageInfo",
+    "ImageMove",
+    "ImageUpsert",
+    "IndexRun",
+    "Label",
+    "LibraryError",
+    "LibraryNotFoundError",
+    "LibraryStore",
+    "ModelMismatchError",
+    "ModelStamp",
+    "ReindexingError",
+    "Removal",
+    "SchemaError",
+    "ServingState",
+    "Store",
+    "StoredImage",
+    "at_or_below",
+    "check_database",
+    "labels_to_json",
+    "make_engine",
+    "mtime_from_ns",
+    "peek_meta",
+    "recovery",
+    "removed_tops",
+]

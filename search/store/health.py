@@ -14,7 +14,7 @@ from typing import NamedTuple
 from sqlalchemy import Engine, create_engine, delete, exists, func, select, text
 from sqlalchemy.exc import DatabaseError
 
-from search.errors import DatabaseCorruptError
+from search.store.errors import DatabaseCorruptError
 from search.store.records import ModelStamp, SessionFactory
 from search.store.schema import STATUS_OK, Embedding, Image, LibraryMeta
 from search.store.write import model_stamp_in

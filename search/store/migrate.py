@@ -3,23 +3,30 @@
 Alembic (with Mako and Pygments) is imported only when a schema is created, upgraded or
 inspected: opening a library that is already at the head revision reads its version row with
 plain SQL and compares it with the head named in ``migrations/versions`` (``light_head``).
+
+:func:`peek_meta` looks at a library database without opening it as a library: no file is
+created, no schema is upgraded and nothing is written (commands that need a remembered fact).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from search.errors import SchemaError
+from search.store.errors import SchemaError
+from search.store.schema import LibraryMeta
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 _REVISION = re.compile(r'^revision\s*=\s*"([^"]+)"', re.M)
@@ -177,3 +184,27 @@ def backup_sqlite(engine: Engine, revision: str | None) -> None:
             sqlite3.connect(path.with_name(f"{path.name}.bak-{revision}")) as target,
         ):
             source.backup(target)
+
+
+def peek_meta(url: str, key: str) -> str | None:
+    """The library fact stored under ``key``, or None when there is no readable library."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///").partition("?")[0])
+        if not path.is_file():
+            return None
+        url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, ValueError) as error:
+        log.debug("no library to look at (%s): %s", url, error)
+        return None
+    try:
+        if not inspect(engine).has_table(LibraryMeta.__tablename__):
+            return None
+        with engine.connect() as connection:
+            return connection.scalar(select(LibraryMeta.value).where(LibraryMeta.key == key))
+    except SQLAlchemyError as error:  # not a library, or unreadable: the caller goes without
+        log.debug("cannot read %s from %s: %s", key, url, error)
+        return None
+    finally:
+        engine.dispose()

@@ -1,7 +1,7 @@
 """The store's reads about images: hit columns (the hot path), records, pages, lookups.
 
 One part of :class:`search.store.store.Store`, reached as ``store.reads``. Every answer is a
-plain record (:mod:`search.store.rows`) or plain values; no ORM object leaves the store.
+plain record (:mod:`search.store.records`) or plain values; no ORM object leaves the store.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from models.labels import merge_labels
-from search.store.records import SessionFactory
-from search.store.rows import ImageInfo, StoredImage, info_from_row
+from search.store.records import ImageInfo, SessionFactory, StoredImage, info_from_row
 from search.store.schema import (
     STATUS_FAILED,
     STATUS_OK,

@@ -15,9 +15,9 @@ import numpy as np
 from sqlalchemy import Engine, create_engine, delete, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from search.errors import LibraryNotFoundError, ModelMismatchError
 from search.store import migrate
 from search.store.descriptor_state import DescriptorRecords, DescriptorRows, pages
+from search.store.errors import LibraryNotFoundError, ModelMismatchError
 from search.store.health import (
     HealthRecords,
     ServingState,

@@ -8,7 +8,7 @@ import numpy as np
 from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from search.errors import ModelMismatchError
+from search.store.errors import ModelMismatchError
 from search.store.records import (
     AppliedChanges,
     ChangeSet,

@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD
+from search.dedup import DEFAULT_DEDUP_THRESHOLD
 from search.evaluation import metrics as m
-from search.evaluation.truth import GroundTruth, TruthError
+from search.evaluation.errors import TruthError
+from search.evaluation.truth import GroundTruth
 
 Embedder = Callable[[Sequence[Path]], np.ndarray]
 

@@ -1,4 +1,4 @@
-"""Typed errors of the library layer (store, index, engine)."""
+"""Errors of the library database (the store): missing, newer schema, damaged, busy."""
 
 from __future__ import annotations
 
@@ -19,23 +19,6 @@ class SchemaError(LibraryError):
 
 class ModelMismatchError(LibraryError):
     """The library was built with another model than the one asked for."""
-
-
-class ImageNotFoundError(ImgsearchError, LookupError):
-    """No image with that id (or path) in the library."""
-
-
-class NoLabelsError(LibraryError):
-    """The library's model has no class head, so its images have no labels to search.
-    The one wording of this answer, for the CLI and the web alike."""
-
-    def __init__(self, model: str) -> None:
-        self.model = model
-        super().__init__(
-            f"this library's model {model} has no class labels (an embedding-only model), so "
-            "there are no labels to search; `imgsearch reindex --model mobilenet_v3_small_100` "
-            "switches it to a model with labels"
-        )
 
 
 class ReindexingError(LibraryError):

@@ -17,12 +17,18 @@ from typing import Any
 import numpy as np
 
 from models import ImgsearchError, load_image, pixel_sha256
-from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, DedupImage, DedupResult, find_duplicates
-from search.dedup.neighbours import MultiRowNeighbours
-from search.descriptor.descriptors import DUPLICATE_Z
-from search.library.descriptor import StoredFrames, primary_vectors, searched_dimension
+from search.dedup import (
+    DEFAULT_DEDUP_THRESHOLD,
+    DedupImage,
+    DedupResult,
+    MultiRowNeighbours,
+    find_duplicates,
+)
+from search.descriptor import DUPLICATE_Z
+from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.engine import SearchEngine
-from search.query.results import ImageQuery, QueryError, SearchHit, threshold_text
+from search.query.errors import QueryError
+from search.query.results import ImageQuery, SearchHit
 
 EXACT, NEAR, SIMILAR = "exact", "near", "similar"
 PIXEL_CHECK_MIN_SCORE = 0.95  # identical pixels embed identically; below this none can match
@@ -167,7 +173,7 @@ def _evidence(hit: SearchHit, threshold: float, calibrated: bool) -> tuple[bool,
             f"library's background {sign} {DUPLICATE_Z:g}"
         )
     near = copy >= threshold
-    limit = threshold_text(threshold)
+    limit = f"{threshold:.4f}".rstrip("0").ljust(4, "0")  # 0.9 -> 0.90, 0.925
     return near, f"copy score {cut(copy, 3)} {'>=' if near else '<'} threshold {limit}"
 
 
@@ -286,8 +292,8 @@ def library_duplicates(
 
 
 def _verifier(engine: SearchEngine, inner: Any, threshold: float) -> Any:
-    from search.dedup.verify import VERIFY_Z, VerifiedNeighbours
-    from search.descriptor.verify import opencv
+    from search.dedup import VERIFY_Z, VerifiedNeighbours
+    from search.descriptor import opencv
 
     opencv()  # a clear VerifyUnavailableError now rather than after the graph
     calibration = engine.library.descriptor().calibration
