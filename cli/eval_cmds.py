@@ -2,7 +2,7 @@
 
 ``imgsearch eval FOLDER --truth FILE [--json] [--plot PNG] [--descriptor OPTIONS]`` is short
 for ``eval run``. Files are compared the way a library compares them: ``--descriptor``
-selects the options of :class:`search.descriptor.descriptors.DescriptorConfig` (default: the library
+selects the options of :class:`search.descriptor.DescriptorConfig` (default: the library
 defaults - query views, frames, learned whitening, label fusion); ``--descriptor plain`` is the
 plain embedding with exact cosine (:func:`search.evaluation.plain_eval.model_embedder`).
 """

@@ -82,7 +82,7 @@ class Settings:
     workers: int = 0
     batch_size: int = 32
     dedup_threshold: float | None = None
-    #: how images are compared (search.descriptor.descriptors.DescriptorConfig text, e.g. "default",
+    #: how images are compared (search.descriptor.DescriptorConfig text, e.g. "default",
     #: "plain", "whiten=off"); recorded by the first index run, changed by `index --descriptor`
     descriptor: str | None = None
     max_upload_bytes: int = 32 * 1024 * 1024

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.index import VectorIndex
+from search.index import IndexStamp, VectorIndex
 from search.library import Library
 from search.settings import Settings
 from search.store import ChangeSet, ImageUpsert, ModelMismatchError
@@ -36,6 +36,12 @@ def settings(built: Settings, tmp_path: Path) -> Settings:
     return replace(built, library=tmp_path / "library")
 
 
+def _stamp(library: Library, generation: int, count: int) -> IndexStamp:
+    """The stamp the library expects of a cache file of this state."""
+    live = library.searchable()
+    return library.cache.expected_stamp(generation, count, live.fingerprint, live.descriptor)
+
+
 def store_ids(library: Library) -> set[int]:
     return {int(i) for ids, _v in library.store.iter_vectors() for i in ids}
 
@@ -58,7 +64,7 @@ def test_damaged_cache_is_rebuilt_from_sqlite(settings: Settings, damage: str) -
         other = VectorIndex.build(np.arange(3, dtype=np.int64), np.eye(3, 1024, dtype=np.float32))
         with Library.open(settings) as library:
             stamp = replace(
-                library._expected_stamp(library.store.generation(), 3), library_id="someone-else"
+                _stamp(library, library.store.generation(), 3), library_id="someone-else"
             )
         other.save(path, stamp)
     with Library.open(settings) as library:
@@ -67,7 +73,7 @@ def test_damaged_cache_is_rebuilt_from_sqlite(settings: Settings, damage: str) -
     with Library.open(settings) as library:  # and the rebuilt file is trusted next time
         loaded = VectorIndex.load(
             settings.index_path,
-            library._expected_stamp(library.store.generation(), library.store.vector_count()),
+            _stamp(library, library.store.generation(), library.store.vector_count()),
         )
         assert loaded.ntotal == PHOTOS
 

@@ -4,16 +4,9 @@ edits), calibration, re-ranking and the optional geometric check."""
 from __future__ import annotations
 
 from search.descriptor.augmentations import WORK_SIDE, augment, edit_side
-from search.descriptor.descriptors import (
-    DESCRIPTOR_VERSION,
-    DUPLICATE_Z,
-    PLAIN_BACKGROUND,
-    Calibration,
-    Descriptor,
-    DescriptorConfig,
-    StoredImage,
-    label_vectors,
-)
+from search.descriptor.calibration import PLAIN_BACKGROUND, Calibration
+from search.descriptor.config import DESCRIPTOR_VERSION, DUPLICATE_Z, DescriptorConfig
+from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
 from search.descriptor.errors import DescriptorError, WhiteningError
 from search.descriptor.rerank import CANDIDATES_PER_VIEW, QueryScorer, ScoredHit
 from search.descriptor.verify import (

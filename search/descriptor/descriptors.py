@@ -36,156 +36,24 @@ embedding (one view, no frames, no whitening, no labels), the defaults are the m
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import numpy as np
 
+from search.descriptor.calibration import PLAIN_BACKGROUND, Calibration
+from search.descriptor.config import (
+    BACKGROUND_PAIRS,
+    EXPAND_Z,
+    GATE_WIDTH,
+    GATE_Z,
+    MIN_CALIBRATION_IMAGES,
+    TOP_LABELS,
+    DescriptorConfig,
+)
 from search.descriptor.errors import DescriptorError
 from search.descriptor.expansion import chain_scores, hub_order
 from search.descriptor.whitening import Whitening
-
-DESCRIPTOR_VERSION = 1
-ROTATION_SETS = {1: (0,), 2: (0, 180), 4: (0, 90, 180, 270)}
-GATE_Z = 4.0  # robust z above which labels stop mattering (tuned: dev sets and hymenoptera)
-GATE_WIDTH = 0.5
-EXPAND_Z = 6.0  # robust z of a sure copy: only those are chained (hymenoptera unaffected)
-WHITENED_DIMS = 128  # leading axes of the whitened space kept (measured: see README)
-DUPLICATE_Z = 6.0  # duplicate_z threshold: 99 % pair precision with look-alikes (see above)
-BACKGROUND_PAIRS = 20_000
-MIN_CALIBRATION_IMAGES = 200  # smaller libraries use PLAIN_BACKGROUND (too few random pairs,
-# and a small set of near-duplicates - near_duplicates: 45 files, 5 clusters - has no
-# background to measure)
-TOP_LABELS = 5
-
-
-@dataclass(frozen=True)
-class DescriptorConfig:
-    """Options of the comparison; every one is measured in ``bench/quality.py``.
-
-    ``rotations``: query views per image (1, 2 = half turn, 4 = quarter turns);
-    ``frames``: find photos inside frames (index: an extra vector for framed images; query:
-    the framed photo's views); ``whiten``: learned whitening (libraries >= MIN_IMAGES);
-    ``labels``: weight of the class-label similarity in the rank score (0 = off);
-    ``expand``: how many of the best matches are followed in the duplicate graph (0 = off);
-    ``verify``: confirm duplicate candidates with local features (:mod:`search.descriptor.verify`);
-    ``dims``: dimensions kept of the whitened space (its leading principal axes; 0 = all).
-    """
-
-    rotations: int = 4
-    frames: bool = True
-    whiten: bool = True
-    labels: float = 0.5  # measured: see README (0.2 -> 0.5: hymenoptera precision@10 +0.011)
-    expand: int = 3
-    verify: bool = False
-    dims: int = WHITENED_DIMS
-
-    def __post_init__(self) -> None:
-        if self.rotations not in ROTATION_SETS:
-            raise DescriptorError(f"rotations must be one of {sorted(ROTATION_SETS)}")
-        if not 0.0 <= self.labels < 1.0:
-            raise DescriptorError("labels weight must be in [0, 1)")
-        if not 0 <= self.expand <= 50:
-            raise DescriptorError("expand must be in 0..50")
-        if not (self.dims == 0 or 16 <= self.dims <= 4096):
-            raise DescriptorError("dims must be 0 (all) or in 16..4096")
-
-    @classmethod
-    def plain(cls) -> DescriptorConfig:
-        return cls(rotations=1, frames=False, whiten=False, labels=0.0, expand=0, verify=False)
-
-    @property
-    def angles(self) -> tuple[int, ...]:
-        return ROTATION_SETS[self.rotations]
-
-    @property
-    def is_plain(self) -> bool:
-        return self == DescriptorConfig.plain()
-
-    @classmethod
-    def parse(cls, text: str | None) -> DescriptorConfig:
-        """``"default"``, ``"plain"``, or ``key=value`` pairs over a base, comma separated:
-        ``"plain,frames=on"``, ``"whiten=off,labels=0"``, ``"rotations=1"``."""
-        config = cls()
-        for part in [p.strip() for p in (text or "default").split(",") if p.strip()]:
-            if part in ("default", "best"):
-                config = cls()
-                continue
-            if part == "plain":
-                config = cls.plain()
-                continue
-            key, sep, value = part.partition("=")
-            names = {f.name for f in fields(cls)}
-            if not sep or key not in names:
-                raise DescriptorError(
-                    f"unknown descriptor option {part!r}: use default, plain or "
-                    f"{'/'.join(sorted(names))}=VALUE"
-                )
-            config = replace(config, **{key: _value(key, value)})
-        return config
-
-    def describe(self) -> str:
-        onoff = {True: "on", False: "off"}
-        return (
-            f"rotations={self.rotations},frames={onoff[self.frames]},"
-            f"whiten={onoff[self.whiten]},labels={self.labels:g},expand={self.expand},"
-            f"verify={onoff[self.verify]},dims={self.dims}"
-        )
-
-    @property
-    def fingerprint(self) -> str:
-        """What indexes built for this configuration are stamped with (with the whitening's)."""
-        text = f"v{DESCRIPTOR_VERSION}:{self.describe()}"
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def _value(key: str, value: str) -> object:
-    v = value.strip().lower()
-    try:
-        if key in ("rotations", "expand", "dims"):
-            return int(v)
-        if key == "labels":
-            return float(v)
-    except ValueError:
-        raise DescriptorError(f"{key} needs a number, got {value!r}") from None
-    if v in ("1", "on", "yes", "true"):
-        return True
-    if v in ("0", "off", "no", "false"):
-        return False
-    raise DescriptorError(f"{key} must be on or off, got {value!r}")
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """Background of copy scores in one library (random pairs of different images): robust
-    centre/width (``median``, ``spread`` = 1.4826 x MAD) and ``mean``/``sd``."""
-
-    median: float
-    spread: float
-    mean: float = 0.0
-    sd: float = 1.0
-
-    def z(self, scores: np.ndarray | float) -> np.ndarray:
-        """Robust z (internal: the label gate and the expansion)."""
-        return (np.asarray(scores, dtype=np.float64) - self.median) / self.spread
-
-    def score(self, z: float) -> float:
-        """The copy score at robust ``z`` (inverse of :meth:`z`)."""
-        return float(self.median + z * self.spread)
-
-    def duplicate_z(self, scores: np.ndarray | float) -> np.ndarray:
-        """The user-facing calibrated score: standard deviations above the mean."""
-        return (np.asarray(scores, dtype=np.float64) - self.mean) / self.sd
-
-    def duplicate_threshold(self, z: float = DUPLICATE_Z) -> float:
-        """The copy score at ``duplicate_z == z`` (default: the duplicate decision)."""
-        return float(self.mean + z * self.sd)
-
-
-# The plain space's background measured on the dev copy sets and hymenoptera (random pairs of
-# different photos, frames on): median ~0.09, 1.4826 x MAD ~0.09, mean ~0.12, sd ~0.12.
-PLAIN_BACKGROUND = Calibration(median=0.09, spread=0.09, mean=0.12, sd=0.12)
 
 
 @dataclass

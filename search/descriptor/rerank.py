@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.descriptor.descriptors import EXPAND_Z, Descriptor, StoredImage, label_vectors
+from search.descriptor.config import EXPAND_Z
+from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
 from search.descriptor.expansion import chain_scores, hub_order
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]

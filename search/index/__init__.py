@@ -3,6 +3,7 @@ registry, recall tuning, exact top-k and k-means on FAISS's own primitives."""
 
 from __future__ import annotations
 
+from search.index.build import ALL_KINDS, IndexConfig, set_threads
 from search.index.errors import (
     CorruptIndexError,
     ForeignIndexError,
@@ -15,7 +16,7 @@ from search.index.file_format import IndexStamp, read_header
 from search.index.knn import KnnGraph, iter_knn, knn_graph, range_neighbours, stored_neighbours
 from search.index.protocol import NearestNeighbourIndex
 from search.index.tune import exact_topk, spherical_kmeans
-from search.index.vector_index import ALL_KINDS, IndexConfig, VectorIndex, set_threads
+from search.index.vector_index import VectorIndex
 
 __all__ = [
     "ALL_KINDS",

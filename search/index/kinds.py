@@ -1,4 +1,5 @@
-"""FAISS back ends of :class:`search.index.vector_index.VectorIndex`: flat, HNSW and IVF-SQ8.
+"""FAISS back ends of :class:`search.index.vector_index.VectorIndex`: the base, flat and
+IVF-SQ8 (HNSW: :mod:`search.index.hnsw`; the registry of kinds: :mod:`search.index.build`).
 
 Every back end stores unit vectors and scores by inner product (= cosine) and speaks image ids:
 
@@ -20,13 +21,12 @@ index, so concurrent searches on one index are safe (FAISS CPU searches are read
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import faiss
 import numpy as np
 
-from search.index.tune import PAD_SCORE, exact_topk, nearest, normalized, spherical_kmeans
-
-KINDS = ("flat", "hnsw", "ivf-sq8")
+from search.index.tune import PAD_SCORE, nearest, normalized, spherical_kmeans
 
 
 def as_ids(ids: object) -> np.ndarray:
@@ -42,13 +42,13 @@ def flat_view(flat: faiss.Index) -> np.ndarray:
     return faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
 
 
-def _pad(scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pad_rows(scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scores = np.ascontiguousarray(scores, dtype=np.float32)
     scores[ids < 0] = PAD_SCORE
     return scores, ids
 
 
-def _short_rows(ids: np.ndarray, ntotal: int) -> np.ndarray:
+def short_rows(ids: np.ndarray, ntotal: int) -> np.ndarray:
     """Rows holding fewer valid results than ``min(k, ntotal)``."""
     want = min(ids.shape[1], ntotal)
     return np.flatnonzero((ids >= 0).sum(axis=1) < want)
@@ -98,6 +98,16 @@ class Backend:
     def describe(self) -> dict[str, object]:
         return {}
 
+    @classmethod
+    def create(cls, x: np.ndarray, config: Any) -> Backend:
+        """An empty back end for the vectors ``x`` (trained on them where the kind needs it)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_file(cls, raw: faiss.Index, extra: dict[str, bytes], config: Any) -> Backend:
+        """Wrap an index read from a file (``extra``: its saved side arrays)."""
+        raise NotImplementedError
+
 
 class FlatBackend(Backend):
     """Searches the inner ``IndexFlatIP`` and maps positions to ids with numpy: the IDMap's own
@@ -124,7 +134,7 @@ class FlatBackend(Backend):
         scores, pos = self._flat.search(q, k)
         ids = np.full(pos.shape, -1, np.int64)
         ids[pos >= 0] = self._ids[pos[pos >= 0]]
-        return _pad(scores, ids)
+        return pad_rows(scores, ids)
 
     def stored_ids(self) -> np.ndarray:
         return self._ids.copy()
@@ -133,6 +143,14 @@ class FlatBackend(Backend):
         """``(ids, zero-copy exact vectors)`` in storage order."""
         return self._ids, flat_view(self._flat)
 
+    @classmethod
+    def create(cls, x: np.ndarray, config: Any) -> FlatBackend:
+        return cls(x.shape[1])
+
+    @classmethod
+    def from_file(cls, raw: faiss.Index, extra: dict[str, bytes], config: Any) -> FlatBackend:
+        return cls(raw.d, raw)
+
 
 class IVFSQ8Backend(Backend):
     kind = "ivf-sq8"
@@ -140,6 +158,17 @@ class IVFSQ8Backend(Backend):
 
     def __init__(self, index: faiss.Index) -> None:
         self.index = index  # keep this wrapper: it owns the C++ object
+
+    @classmethod
+    def create(cls, x: np.ndarray, config: Any) -> IVFSQ8Backend:
+        nlist = config.ivf_nlist or cls.default_nlist(len(x))
+        return cls.trained(
+            x, nlist, nlist * config.ivf_train_per_list, config.ivf_niter, config.seed
+        )
+
+    @classmethod
+    def from_file(cls, raw: faiss.Index, extra: dict[str, bytes], config: Any) -> IVFSQ8Backend:
+        return cls(raw)
 
     @staticmethod
     def default_nlist(n: int) -> int:
@@ -186,12 +215,12 @@ class IVFSQ8Backend(Backend):
         nprobe = max(1, min(param or 1, self.index.nlist))
         scores, ids = self._search(q, k, nprobe)
         # Exactly min(k, ntotal) results: widen the probe for rows the first pass left short.
-        short = _short_rows(ids, self.ntotal)
+        short = short_rows(ids, self.ntotal)
         while len(short) and nprobe < self.index.nlist:
             nprobe = min(nprobe * 4, self.index.nlist)
             scores[short], ids[short] = self._search(q[short], k, nprobe)
-            short = short[_short_rows(ids[short], self.ntotal)]
-        return _pad(scores, ids)
+            short = short[short_rows(ids[short], self.ntotal)]
+        return pad_rows(scores, ids)
 
     def _search(self, q: np.ndarray, k: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
         params = faiss.SearchParametersIVF()
@@ -213,139 +242,3 @@ class IVFSQ8Backend(Backend):
 
     def describe(self) -> dict[str, object]:
         return {"nlist": int(self.index.nlist)}
-
-
-class HNSWBackend(Backend):
-    kind = "hnsw"
-    param_name = "efSearch"
-
-    def __init__(
-        self,
-        index: faiss.Index,
-        pos_ids: np.ndarray | None = None,
-        live: np.ndarray | None = None,
-        max_deleted_fraction: float = 0.2,
-    ) -> None:
-        self.index = index  # keep this wrapper: it owns the C++ object
-        n = int(self.index.ntotal)
-        self.pos_ids = as_ids(pos_ids) if pos_ids is not None else np.zeros(0, np.int64)
-        self.live = np.ones(n, bool) if live is None else np.asarray(live, bool).copy()
-        if len(self.pos_ids) != n or len(self.live) != n:
-            raise ValueError("HNSW id table does not match the graph")
-        self.max_deleted_fraction = max_deleted_fraction
-        self._reindex()
-
-    @classmethod
-    def empty(cls, dimension: int, m: int, ef_construction: int, **kw: float) -> HNSWBackend:
-        index = faiss.IndexHNSWFlat(dimension, m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = ef_construction
-        return cls(index, **kw)  # type: ignore[arg-type]
-
-    def _reindex(self) -> None:
-        """Refresh the sorted id -> position table and the packed live bitmap."""
-        pos = np.flatnonzero(self.live)
-        order = np.argsort(self.pos_ids[pos], kind="stable")
-        self._sorted_ids, self._sorted_pos = self.pos_ids[pos][order], pos[order]
-        self._dead = len(self.live) - len(pos)
-        self._bitmap = np.packbits(self.live, bitorder="little") if self._dead else None
-
-    @property
-    def ntotal(self) -> int:
-        return len(self._sorted_ids)
-
-    def stored_ids(self) -> np.ndarray:
-        return self.pos_ids[self.live]
-
-    def positions(self, ids: np.ndarray) -> np.ndarray:
-        at = np.searchsorted(self._sorted_ids, ids)
-        at = np.minimum(at, max(len(self._sorted_ids) - 1, 0))
-        found = self._sorted_ids[at] == ids if len(self._sorted_ids) else np.zeros(len(ids), bool)
-        return self._sorted_pos[at[found]]
-
-    def add(self, ids: np.ndarray, x: np.ndarray) -> None:
-        self.index.add(x)
-        self.pos_ids = np.concatenate([self.pos_ids, ids])
-        self.live = np.concatenate([self.live, np.ones(len(ids), bool)])
-        self._reindex()
-
-    def remove(self, ids: np.ndarray) -> int:
-        pos = self.positions(ids)
-        self.live[pos] = False
-        self._reindex()
-        if self._dead > self.max_deleted_fraction * max(len(self.live), 1):
-            self.compact()
-        return len(pos)
-
-    def compact(self) -> None:
-        """Rebuild the graph from the live vectors (exact copies), dropping tombstones."""
-        old = self.index
-        pos = np.flatnonzero(self.live)
-        fresh = faiss.IndexHNSWFlat(old.d, old.hnsw.nb_neighbors(1), faiss.METRIC_INNER_PRODUCT)
-        fresh.hnsw.efConstruction = old.hnsw.efConstruction
-        view = flat_view(old.storage)
-        for start in range(0, len(pos), 65_536):
-            fresh.add(np.ascontiguousarray(view[pos[start : start + 65_536]]))
-        self.index, self.pos_ids = fresh, self.pos_ids[pos]
-        self.live = np.ones(len(pos), bool)
-        self._reindex()
-
-    def max_param(self) -> int:
-        return 4096
-
-    def search(self, q: np.ndarray, k: int, param: int) -> tuple[np.ndarray, np.ndarray]:
-        nq = len(q)
-        if self.ntotal == 0:
-            return _pad(np.zeros((nq, k), np.float32), np.full((nq, k), -1, np.int64))
-        ef = max(param or 16, k)
-        scores, pos = self._search(q, k, ef)
-        short = _short_rows(pos, self.ntotal)
-        while len(short) and ef < self.max_param():
-            ef = min(ef * 4, self.max_param())
-            scores[short], pos[short] = self._search(q[short], k, ef)
-            short = short[_short_rows(pos[short], self.ntotal)]
-        if len(short):  # a graph cut off by tombstones: answer those rows exactly
-            live = np.flatnonzero(self.live)
-            s, r = exact_topk(q[short], flat_view(self.index.storage)[live], k)
-            scores[short], pos[short] = s, np.where(r >= 0, live[np.maximum(r, 0)], -1)
-        ids = np.where(pos >= 0, self.pos_ids[np.maximum(pos, 0)], -1)
-        return _pad(scores, ids)
-
-    def _search(self, q: np.ndarray, k: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
-        params = faiss.SearchParametersHNSW()
-        params.efSearch = ef
-        bitmap = self._bitmap
-        if bitmap is not None:
-            sel = faiss.IDSelectorBitmap(len(self.live), faiss.swig_ptr(bitmap))
-            params.sel = sel
-        return self.index.search(q, k, params=params)
-
-    def reconstruct(self, ids: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(flat_view(self.index.storage)[self.positions(ids)])
-
-    def sections(self) -> dict[str, np.ndarray]:
-        return {"hnsw_pos_ids": self.pos_ids, "hnsw_live": self.live.astype(np.uint8)}
-
-    def describe(self) -> dict[str, object]:
-        return {
-            "M": int(self.index.hnsw.nb_neighbors(1)),
-            "efConstruction": int(self.index.hnsw.efConstruction),
-            "tombstones": int(self._dead),
-        }
-
-
-def load_backend(
-    kind: str, raw: faiss.Index, extra: dict[str, bytes], max_deleted_fraction: float
-) -> Backend:
-    """Wrap an index read from a file (``extra``: its saved side arrays) in its back end."""
-    if kind == "flat":
-        return FlatBackend(raw.d, raw)
-    if kind == "ivf-sq8":
-        return IVFSQ8Backend(raw)
-    if kind == "hnsw":
-        return HNSWBackend(
-            raw,
-            np.frombuffer(extra["hnsw_pos_ids"], np.int64),
-            np.frombuffer(extra["hnsw_live"], np.uint8).astype(bool),
-            max_deleted_fraction,
-        )
-    raise ValueError(f"unknown kind {kind!r}")

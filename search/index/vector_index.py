@@ -3,25 +3,7 @@
 SQLite is the truth; this index is derived from it and rebuilt whenever its stamp (library,
 generation, count, model, dimension) does not match the library (see ``VectorIndex.load``).
 
-Kinds (``search.index.kinds``): ``flat`` (exact), ``hnsw``, ``ivf-sq8`` and ``auto``: flat
-below ``AUTO_THRESHOLD`` vectors, ``ivf-sq8`` from there on (1 byte per dimension, so 1 M x
-1024-d fits in ~1.1 GB, while flat and HNSW need > 4 GB), its ``nprobe`` tuned on a sample of
-``recall_sample`` stored vectors until recall@10 against exact search is >= 0.97 + margin,
-then checked on a disjoint held-out sample (and raised until that one passes too, see
-``index_tune.tune``); when no ``nprobe`` gets there, auto falls back to flat. The measured
-(held-out) recall is kept in ``info`` and in the file header (``read_header``) for
-``imgsearch stats``.
-
-Why 10 000 (``python -m bench.search --sizes 5000,10000,20000,40000 --kinds flat,ivf-sq8,auto``
-on the 2-core dev box, load ~6-7 from other jobs, 1024-d synthetic overlapping clusters, one
-query per call): flat scans 4 KB per vector. While the matrix stays in cache it is almost free
-(5 k = 20 MB: p50 1.1 ms); past that it is memory-bound: p50 40 / 53 / 70 ms (CPU 20 / 27 /
-47 ms) at 10 k / 20 k / 40 k, ~0.55 ms per 1 000 even on a quiet box (57 ms at 100 k).
-ivf-sq8 at 10 k / 20 k / 40 k: p50 0.22 / 0.46 / 0.64 ms, held-out recall@10 0.977 / 0.984 /
-0.964 (nprobe 8 / 16 / 20 tuned on the sample), build 6 / 16 / 28 s. So from 10 k on flat alone
-spends the 10 ms budget (several times over on a busy box) while ivf-sq8 keeps recall >= 0.95
-at ~1/100 of the cost; below it flat is exact, ~1 ms and needs no training (IVF wants >= 39
-training points per list).
+Kinds, the ``auto`` choice and recall tuning: :mod:`search.index.build`.
 
 Threads: ``set_threads(n)`` sets FAISS's OpenMP pool (process-wide; a server answering many
 requests at once does best with 1: each request then runs on its own core). Any number of
@@ -33,77 +15,30 @@ set_search_param take the exclusive (write) lock, so readers never see half a mu
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from search.index import file_format as index_io
+from search.index.build import ALL_KINDS, IndexConfig, build_backend, load_backend
 from search.index.errors import (
     CorruptIndexError,
-    ForeignIndexError,
     IndexCacheError,
     IndexInputError,
-    IndexMissingError,
-    StaleIndexError,
 )
 from search.index.file_format import IndexStamp
 from search.index.kinds import (
-    KINDS,
     Backend,
     FlatBackend,
-    HNSWBackend,
-    IVFSQ8Backend,
     as_ids,
-    load_backend,
 )
-from search.index.tune import check_vectors, iter_normalized, normalized, tune
+from search.index.tune import check_vectors, iter_normalized, normalized
 
-__all__ = [
-    "AUTO_THRESHOLD",
-    "CorruptIndexError",
-    "ForeignIndexError",
-    "IndexCacheError",
-    "IndexConfig",
-    "IndexInputError",
-    "IndexMissingError",
-    "IndexStamp",
-    "StaleIndexError",
-    "VectorIndex",
-    "set_threads",
-]
+__all__ = ["VectorIndex"]
 log = logging.getLogger(__name__)
-
-AUTO_THRESHOLD = 10_000  # measured, see the module docstring (bench/search.py)
-ALL_KINDS = ("auto", *KINDS)
-
-
-@dataclass(frozen=True)
-class IndexConfig:
-    """Tuning knobs; the defaults are the measured ones (see module docstring / bench)."""
-
-    auto_threshold: int = AUTO_THRESHOLD
-    auto_kind: str = "ivf-sq8"
-    target_recall: float = 0.97  # on held-out stored vectors (see index_tune.tune)
-    recall_margin: float = 0.01  # tuned to target + margin, verified to target + margin / 2
-    recall_sample: int = 500
-    recall_k: int = 10
-    seed: int = 1234
-    ivf_nlist: int | None = None  # default ~4*sqrt(n)
-    ivf_train_per_list: int = 40
-    ivf_niter: int = 10
-    hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_max_deleted_fraction: float = 0.2
-
-
-def set_threads(threads: int) -> None:
-    """FAISS OpenMP threads for the whole process (``<= 0``: leave FAISS's default)."""
-    if threads > 0:
-        faiss.omp_set_num_threads(int(threads))
 
 
 class VectorIndex:
@@ -141,22 +76,7 @@ class VectorIndex:
             raise IndexInputError(f"unknown index kind {kind!r}; choose one of {ALL_KINDS}")
         ids = as_ids(ids)
         x = check_vectors(ids, vectors, None)
-        started = time.perf_counter()
-        target = kind
-        if kind == "auto":
-            target = "flat" if len(ids) < config.auto_threshold else config.auto_kind
-        try:
-            backend, param, info = cls._make(target, ids, x, config)
-        except ValueError as exc:
-            raise IndexInputError(f"cannot build a {target} index: {exc}") from exc
-        if kind == "auto" and target != "flat" and not info["recall_target_met"]:
-            log.warning(
-                "auto index: %s recall %.3f < target; using exact flat", target, info["recall_at_k"]
-            )
-            fallback = f"{target} recall {info['recall_at_k']:.3f} below target"
-            backend, param, info = cls._make("flat", ids, x, config)
-            info["fallback"] = fallback
-        info["build_seconds"] = round(time.perf_counter() - started, 3)
+        backend, param, info = build_backend(kind, ids, x, config)
         return cls(backend, kind, config, param, info)
 
     @classmethod
@@ -187,57 +107,6 @@ class VectorIndex:
             kind,
             config=config,
         )
-
-    @staticmethod
-    def _make(
-        kind: str, ids: np.ndarray, x: np.ndarray, config: IndexConfig
-    ) -> tuple[Backend, int, dict[str, object]]:
-        n, d = x.shape
-        backend: Backend
-        if kind == "flat":
-            backend = FlatBackend(d)
-        elif kind == "hnsw":
-            backend = HNSWBackend.empty(
-                d,
-                config.hnsw_m,
-                config.hnsw_ef_construction,
-                max_deleted_fraction=config.hnsw_max_deleted_fraction,
-            )
-        else:
-            nlist = config.ivf_nlist or IVFSQ8Backend.default_nlist(n)
-            backend = IVFSQ8Backend.trained(
-                x, nlist, nlist * config.ivf_train_per_list, config.ivf_niter, config.seed
-            )
-        for start, block in iter_normalized(x):
-            backend.add(ids[start : start + len(block)], block)
-        info: dict[str, object] = {
-            "recall_k": config.recall_k,
-            "recall_at_k": 1.0,
-            "recall_target_met": True,
-            "trained_on": n,
-        }
-        param = 0
-        if kind != "flat" and n > 1:
-            start = 2 * config.recall_k if kind == "hnsw" else 1  # efSearch < 2k is rarely useful
-            param, recall, trace, tuned = tune(
-                backend,
-                ids,
-                x,
-                target=config.target_recall,
-                margin=config.recall_margin,
-                sample=config.recall_sample,
-                k=config.recall_k,
-                seed=config.seed,
-                start=start,
-            )
-            info.update(
-                recall_at_k=round(recall, 4),
-                recall_tuning=round(tuned, 4),
-                recall_sample=min(n // 2 or 1, config.recall_sample),
-                recall_trace=trace,
-                recall_target_met=recall >= config.target_recall,
-            )
-        return backend, param, info
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -450,7 +319,7 @@ class VectorIndex:
         config = config or IndexConfig()
         header, raw, extra = index_io.read_index(Path(path), expected, verify)
         try:
-            backend = load_backend(header.kind, raw, extra, config.hnsw_max_deleted_fraction)
+            backend = load_backend(header.kind, raw, extra, config)
         except (ValueError, KeyError) as exc:
             raise CorruptIndexError(f"index file {path} is unreadable: {exc}") from exc
         if backend.ntotal != expected.count or backend.dimension != expected.dimension:

@@ -1,9 +1,9 @@
 """A library: the store (truth), its model, and the FAISS cache kept in step with both.
 
-The FAISS file is never trusted: it is loaded only when its stamp (library id, generation,
-vector count, model, descriptor) matches the store, and rebuilt from SQLite otherwise. What is
-indexed is the stored vectors mapped through the library's descriptor (learned whitening,
-framed photos: :mod:`search.library.descriptor`).
+The FAISS file (:mod:`search.library.cache`) is never trusted: it is loaded only when its stamp
+matches the store, and rebuilt from the store otherwise. What is indexed is the stored vectors
+mapped through the library's descriptor (learned whitening, framed photos:
+:mod:`search.library.descriptor`).
 """
 
 from __future__ import annotations
@@ -13,17 +13,14 @@ import threading
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-import numpy as np
-
-from models import DEFAULT_MODEL_NAME, OnnxModel, builtin_catalog, locate_model
+from models import DEFAULT_MODEL_NAME, OnnxModel, locate_model
 from search.descriptor import Descriptor, DescriptorConfig, Whitening
 from search.index import (
-    IndexCacheError,
     IndexStamp,
     NearestNeighbourIndex,
     VectorIndex,
-    read_header,
 )
+from search.library.cache import IndexCache
 from search.library.descriptor import (
     DESCRIPTOR_META_KEY,
     WHITENING_KEY,
@@ -34,8 +31,6 @@ from search.library.descriptor import (
     index_fingerprint,
     library_config,
     load_descriptor,
-    primary_vectors,
-    searched_dimension,
 )
 from search.library.lock import LOCK_FILENAME, writer_active, writer_lock
 from search.library.lock import LibraryBusyError as LibraryBusyError  # re-exported
@@ -52,9 +47,6 @@ from search.store import (
 
 log = logging.getLogger(__name__)
 
-# A library with no model yet is empty: its empty index gets the default model's dimension.
-_DEFAULT_DIMENSION = builtin_catalog()[DEFAULT_MODEL_NAME].dimension
-
 
 class Library:
     """Store + model + vector index of one library directory. Thread-safe."""
@@ -65,6 +57,7 @@ class Library:
         self._lock = threading.RLock()
         self._live: Searchable | None = None
         self._model: OnnxModel | None = None
+        self.cache = IndexCache(settings, store)
 
     @classmethod
     def open(cls, settings: Settings, *, create: bool = False) -> Library:
@@ -189,36 +182,6 @@ class Library:
 
     # -- the vector index -------------------------------------------------------------------
 
-    def _dimension(self) -> int:
-        model = self.store.model_stamp()
-        return model.dimension if model else _DEFAULT_DIMENSION
-
-    def _searched_dimension(self, descriptor: Descriptor) -> int:
-        """Dimensions of the searched vectors: the whitened space's, else the model's."""
-        return searched_dimension(descriptor, self._dimension())
-
-    def _expected_stamp(
-        self,
-        generation: int,
-        count: int,
-        fingerprint: str | None = None,
-        descriptor: Descriptor | None = None,
-    ) -> IndexStamp:
-        if descriptor is None:
-            descriptor = load_descriptor(self.store, self.descriptor_config())
-        if fingerprint is None:
-            fingerprint = index_fingerprint(descriptor)
-        model = self.store.model_stamp()
-        return IndexStamp(
-            library_id=self.store.library_id,
-            generation=generation,
-            count=count,
-            model_name=model.name if model else "",
-            model_sha256=model.sha256 if model else "",
-            dimension=self._searched_dimension(descriptor),
-            descriptor=fingerprint,
-        )
-
     def searchable(self) -> Searchable:
         """The loaded indexes and descriptor (from the cache file when its stamp matches)."""
         live = self._live
@@ -241,19 +204,14 @@ class Library:
         generation = self.store.generation()
         descriptor = load_descriptor(self.store, self.descriptor_config())
         fingerprint = index_fingerprint(descriptor)
-        expected = self._expected_stamp(
+        expected = self.cache.expected_stamp(
             generation, self.store.vector_count(), fingerprint, descriptor
         )
-        index = None
-        if kind is None:
-            try:
-                index = VectorIndex.load(self.settings.index_path, expected)
-            except IndexCacheError as error:
-                log.info("rebuilding the vector index from the database: %s", error)
+        index = self.cache.load(expected) if kind is None else None
         frames = StoredFrames.read(self.store, descriptor)  # read once for both indexes
         if index is None:
             index = self._build(kind or self.index_kind(), descriptor, frames, expected)
-        frame_index = build_frame_index(frames, descriptor, self._searched_dimension(descriptor))
+        frame_index = build_frame_index(frames, descriptor, self.cache.dimension(descriptor))
         calibrate(self.store, descriptor, fingerprint, reuse=kind is None)
         return Searchable(
             index, frame_index, descriptor, generation, fingerprint, self.store.model_stamp()
@@ -266,19 +224,7 @@ class Library:
     def _build(
         self, kind: str, descriptor: Descriptor, frames: StoredFrames, stamp: IndexStamp
     ) -> VectorIndex:
-        chunks = list(self.store.iter_vectors())
-        ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
-        vectors = (
-            np.concatenate([c[1] for c in chunks])
-            if chunks
-            else np.zeros((0, self._dimension()), np.float32)
-        )
-        # (an empty raw matrix is mapped like any other: primary_vectors gives the right width)
-        index = VectorIndex.build(
-            ids, primary_vectors(descriptor, vectors, frames.dominant, ids), kind=kind
-        )
-        self._save(index, stamp)
-        return index
+        return self.cache.build(kind, descriptor, frames, stamp)
 
     def rebuild_index(self, kind: str | None = None) -> VectorIndex:
         with self._lock:
@@ -302,7 +248,10 @@ class Library:
             if live is not None and self.store.generation() == live.generation:
                 return False
             if live is not None and self.writer_active():
-                return self._take_trailing_cache(live)
+                trailing = self.cache.trailing(live)
+                if trailing is not None:
+                    self._live = trailing
+                return trailing is not None
             # Swap, never mutate: searches in flight keep the object they hold.
             self._live = self._load_or_rebuild()
             return True
@@ -313,52 +262,18 @@ class Library:
             self._live = self._load_or_rebuild()
             return self._live
 
-    def _take_trailing_cache(self, live: Searchable) -> bool:
-        try:
-            saved = IndexStamp.from_dict(read_header(self.settings.index_path).stamp)
-        except (IndexCacheError, KeyError, TypeError):
-            return False
-        if saved.generation <= live.generation or saved.descriptor != live.fingerprint:
-            return False
-        if live.model is not None and saved.model_name != live.model.name:
-            return False  # another model's vectors: the engine reloads once it is done
-        expected = self._expected_stamp(
-            saved.generation, saved.count, live.fingerprint, live.descriptor
-        )
-        try:
-            index = VectorIndex.load(self.settings.index_path, expected)
-        except IndexCacheError:
-            return False
-        frames = build_frame_index(
-            StoredFrames.read(self.store, live.descriptor),
-            live.descriptor,
-            self._searched_dimension(live.descriptor),
-        )
-        self._live = Searchable(
-            index, frames, live.descriptor, saved.generation, live.fingerprint, live.model
-        )
-        return True
-
     def writer_active(self) -> bool:
         """Does another process (or thread) hold the writer lock right now?"""
         return writer_active(self.settings.library / LOCK_FILENAME)
-
-    def _save(self, index: VectorIndex, stamp: IndexStamp) -> None:
-        if not self.settings.index_path.parent.is_dir():
-            return  # a read-only look at a library elsewhere: keep the index in memory
-        try:
-            index.save(self.settings.index_path, stamp)
-        except OSError as error:  # the cache is optional; the store is the truth
-            log.warning("could not save the vector index cache: %s", error)
 
     def save_index(self) -> None:
         with self._lock:
             live = self._live
             if live is not None:
-                stamp = self._expected_stamp(
+                stamp = self.cache.expected_stamp(
                     live.generation, live.index.ntotal, live.fingerprint, live.descriptor
                 )
-                self._save(live.index, stamp)
+                self.cache.save(live.index, stamp)
 
     # -- writes -----------------------------------------------------------------------------
 

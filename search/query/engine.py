@@ -32,6 +32,7 @@ from search.descriptor import (
 )
 from search.library import Library, Searchable, to_stored
 from search.query.admin import LibraryAdmin
+from search.query.browse import label_hits, newest_hits
 from search.query.errors import ImageNotFoundError, PathEscapeError, QueryError
 from search.query.guard import ServingGuard
 from search.query.records import ImageFile, LibraryRecords, unchanged_bytes
@@ -42,11 +43,10 @@ from search.query.results import (
     check_params,
     hit_from_row,
     is_image_id,
-    label_match,
     read_query_bytes,
 )
 from search.settings import Settings
-from search.store import ImageInfo, ModelStamp, ReindexingError, StoredImage, mtime_from_ns
+from search.store import ImageInfo, ModelStamp, ReindexingError, StoredImage
 
 log = logging.getLogger(__name__)
 
@@ -243,55 +243,14 @@ class SearchEngine:
         return hits
 
     def search_labels(self, q: str, k: int = 50, offset: int = 0) -> list[SearchHit]:
-        """Images whose top class labels contain ``q``, best label probability first (``k``
-        of them from position ``offset``: pages).
-
-        Whole-word matches ("bee" in "bee") rank before mere substrings ("bee" in
-        "beer_bottle"); spaces in ``q`` also match underscores ("golden retriever"). A hit's
-        ``score`` is the matching label's probability and ``label`` names that label.
-        """
-        check_params(k, None)
-        self.admin.check_labels()  # an embedding-only model: say so, not "no results"
-        _check_offset(offset)
-        word = " ".join((q or "").lower().split())
-        if not word:
-            raise QueryError("give a word to search labels for")
-        forms = {word, word.replace(" ", "_")}
-        limit = max(4 * (offset + k), 500)
-        ids = {
-            image_id
-            for form in forms
-            for image_id, _l, _s in self.store.reads.search_labels(form, limit=limit)
-        }
-        ranked = []
-        for row in self.store.reads.hit_rows(sorted(ids)).values():
-            match = label_match(row.labels, forms)
-            if match is not None:
-                ranked.append((*match, row))
-        ranked.sort(key=lambda m: (not m[0], -m[2], m[3].id))
-        return [
-            replace(hit_from_row(rank, round(score, SCORE_DECIMALS), row, False), label=label)
-            for rank, (_whole, label, score, row) in enumerate(
-                ranked[offset : offset + k], start=offset + 1
-            )
-        ]
+        """Images whose top class labels contain ``q`` (:func:`search.query.browse.label_hits`);
+        an embedding-only model says so instead of answering "no results"."""
+        self.admin.check_labels()
+        return label_hits(self.store, q, k, offset)
 
     def browse(self, offset: int = 0, limit: int = 60) -> tuple[list[SearchHit], int]:
-        """A page of the library, newest file first (``limit`` images from ``offset``), and
-        the number of indexed images. A hit's ``score`` is 0 (nothing was asked) and its
-        ``mtime`` the file's modification time."""
-        check_params(limit, None)
-        _check_offset(offset)
-        ids, total = self.store.reads.newest(offset, limit)
-        rows = self.store.reads.hit_rows(ids)
-        found = [i for i in ids if i in rows]  # one removed meanwhile is left out
-        return [
-            replace(
-                hit_from_row(offset + n, 0.0, rows[i], False),
-                mtime=mtime_from_ns(rows[i].mtime_ns or 0),
-            )
-            for n, i in enumerate(found, start=1)
-        ], total
+        """A page of the library, newest file first (:func:`search.query.browse.newest_hits`)."""
+        return newest_hits(self.store, offset, limit)
 
     def _scored(
         self,
@@ -354,11 +313,6 @@ class SearchEngine:
         except ImgsearchError:
             return None
         return pixel_sha256(decoded.image)
-
-
-def _check_offset(offset: int) -> None:
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise QueryError(f"offset must be a whole number >= 0, got {offset!r}")
 
 
 def _with_source(error: ImageError, source: ImageQuery) -> ImageError:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -90,7 +89,7 @@ class SearchHit:
     label: str | None = None
     copy_score: float | None = None
     z: float | None = None  # calibrated copy score (sd above the library's background)
-    duplicate: bool = False  # z >= search.descriptor.descriptors.DUPLICATE_Z: a copy of the query
+    duplicate: bool = False  # z >= search.descriptor.DUPLICATE_Z: a copy of the query
     mtime: datetime | None = None  # the file's modification time (set when browsing)
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,21 +116,6 @@ class SearchHit:
         if self.mtime is not None:
             out["mtime"] = self.mtime.isoformat()
         return out
-
-
-def label_match(labels: Sequence[Label], forms: set[str]) -> tuple[bool, str, float] | None:
-    """The best of ``labels`` matching one of ``forms``: (whole word?, label, score)."""
-    best: tuple[bool, str, float] | None = None
-    for label, score in labels:
-        name = label.lower()
-        if not any(form in name for form in forms):
-            continue
-        padded = "_" + re.sub(r"[\s_,/-]+", "_", name) + "_"
-        whole = any("_" + re.sub(r"[\s_,/-]+", "_", f) + "_" in padded for f in forms)
-        candidate = (whole, label, float(score))
-        if best is None or (candidate[0], candidate[2]) > (best[0], best[2]):
-            best = candidate
-    return best
 
 
 def hit_from_row(rank: int, score: float, row: StoredImage, exact: bool) -> SearchHit:

@@ -1,0 +1,120 @@
+"""The library's FAISS cache file: its expected stamp, loading, building, saving, and taking
+the cache a running index run saved (it trails the store by a few batches).
+
+The file is never trusted: it is loaded only when its stamp (library id, generation, vector
+count, model, descriptor) matches the store, and rebuilt from the store otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from models import DEFAULT_MODEL_NAME, builtin_catalog
+from search.descriptor import Descriptor
+from search.index import IndexCacheError, IndexStamp, VectorIndex, read_header
+from search.library.descriptor import (
+    Searchable,
+    StoredFrames,
+    build_frame_index,
+    primary_vectors,
+    searched_dimension,
+)
+from search.settings import Settings
+from search.store import LibraryStore
+
+log = logging.getLogger(__name__)
+
+# A library with no model yet is empty: its empty index gets the default model's dimension.
+_DEFAULT_DIMENSION = builtin_catalog()[DEFAULT_MODEL_NAME].dimension
+
+
+class IndexCache:
+    """The cache file at ``settings.index_path`` of the library in ``store``."""
+
+    def __init__(self, settings: Settings, store: LibraryStore) -> None:
+        self.settings = settings
+        self.store = store
+
+    def dimension(self, descriptor: Descriptor) -> int:
+        """Dimensions of the searched vectors: the whitened space's, else the model's."""
+        model = self.store.model_stamp()
+        return searched_dimension(descriptor, model.dimension if model else _DEFAULT_DIMENSION)
+
+    def expected_stamp(
+        self, generation: int, count: int, fingerprint: str, descriptor: Descriptor
+    ) -> IndexStamp:
+        """The stamp a cache file of this state must carry."""
+        model = self.store.model_stamp()
+        return IndexStamp(
+            library_id=self.store.library_id,
+            generation=generation,
+            count=count,
+            model_name=model.name if model else "",
+            model_sha256=model.sha256 if model else "",
+            dimension=self.dimension(descriptor),
+            descriptor=fingerprint,
+        )
+
+    def load(self, expected: IndexStamp) -> VectorIndex | None:
+        """The saved index when its stamp is ``expected``; None (and why, logged) otherwise."""
+        try:
+            return VectorIndex.load(self.settings.index_path, expected)
+        except IndexCacheError as error:
+            log.info("rebuilding the vector index from the database: %s", error)
+            return None
+
+    def build(
+        self, kind: str, descriptor: Descriptor, frames: StoredFrames, stamp: IndexStamp
+    ) -> VectorIndex:
+        """Build the index from the store's vectors (mapped by ``descriptor``) and save it."""
+        chunks = list(self.store.iter_vectors())
+        ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
+        model = self.store.model_stamp()
+        width = model.dimension if model else _DEFAULT_DIMENSION
+        vectors = (
+            np.concatenate([c[1] for c in chunks]) if chunks else np.zeros((0, width), np.float32)
+        )
+        # (an empty raw matrix is mapped like any other: primary_vectors gives the right width)
+        index = VectorIndex.build(
+            ids, primary_vectors(descriptor, vectors, frames.dominant, ids), kind=kind
+        )
+        self.save(index, stamp)
+        return index
+
+    def save(self, index: VectorIndex, stamp: IndexStamp) -> None:
+        """Save the cache (optional: a failure is logged, the store stays the truth)."""
+        if not self.settings.index_path.parent.is_dir():
+            return  # a read-only look at a library elsewhere: keep the index in memory
+        try:
+            index.save(self.settings.index_path, stamp)
+        except OSError as error:
+            log.warning("could not save the vector index cache: %s", error)
+
+    def trailing(self, live: Searchable) -> Searchable | None:
+        """The state of the cache file a running index run saved, when it is newer than
+        ``live`` and of the same descriptor and model; else None."""
+        try:
+            saved = IndexStamp.from_dict(read_header(self.settings.index_path).stamp)
+        except (IndexCacheError, KeyError, TypeError):
+            return None
+        if saved.generation <= live.generation or saved.descriptor != live.fingerprint:
+            return None
+        if live.model is not None and saved.model_name != live.model.name:
+            return None  # another model's vectors: the engine reloads once it is done
+        expected = self.expected_stamp(
+            saved.generation, saved.count, live.fingerprint, live.descriptor
+        )
+        try:
+            index = VectorIndex.load(self.settings.index_path, expected)
+        except IndexCacheError:
+            return None
+        frames = build_frame_index(
+            StoredFrames.read(self.store, live.descriptor),
+            live.descriptor,
+            self.dimension(live.descriptor),
+        )
+        return Searchable(
+            index, frames, live.descriptor, saved.generation, live.fingerprint, live.model
+        )

@@ -1,0 +1,87 @@
+"""What needs no model: label searches and browsing the library, newest first."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+
+from search.query.errors import QueryError
+from search.query.results import Label, SearchHit, check_params, hit_from_row
+from search.store import LibraryStore, mtime_from_ns
+
+SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by id
+
+
+def label_hits(store: LibraryStore, q: str, k: int = 50, offset: int = 0) -> list[SearchHit]:
+    """Images whose top class labels contain ``q``, best label probability first (``k``
+    of them from position ``offset``: pages).
+
+    Whole-word matches ("bee" in "bee") rank before mere substrings ("bee" in
+    "beer_bottle"); spaces in ``q`` also match underscores ("golden retriever"). A hit's
+    ``score`` is the matching label's probability and ``label`` names that label.
+    """
+    check_params(k, None)
+    _check_offset(offset)
+    word = " ".join((q or "").lower().split())
+    if not word:
+        raise QueryError("give a word to search labels for")
+    forms = {word, word.replace(" ", "_")}
+    limit = max(4 * (offset + k), 500)
+    ids = {
+        image_id
+        for form in forms
+        for image_id, _l, _s in store.reads.search_labels(form, limit=limit)
+    }
+    ranked = []
+    for row in store.reads.hit_rows(sorted(ids)).values():
+        match = label_match(row.labels, forms)
+        if match is not None:
+            ranked.append((*match, row))
+    ranked.sort(key=lambda m: (not m[0], -m[2], m[3].id))
+    return [
+        replace(hit_from_row(rank, round(score, SCORE_DECIMALS), row, False), label=label)
+        for rank, (_whole, label, score, row) in enumerate(
+            ranked[offset : offset + k], start=offset + 1
+        )
+    ]
+
+
+def newest_hits(
+    store: LibraryStore, offset: int = 0, limit: int = 60
+) -> tuple[list[SearchHit], int]:
+    """A page of the library, newest file first (``limit`` images from ``offset``), and
+    the number of indexed images. A hit's ``score`` is 0 (nothing was asked) and its
+    ``mtime`` the file's modification time."""
+    check_params(limit, None)
+    _check_offset(offset)
+    ids, total = store.reads.newest(offset, limit)
+    rows = store.reads.hit_rows(ids)
+    found = [i for i in ids if i in rows]  # one removed meanwhile is left out
+    return [
+        replace(
+            hit_from_row(offset + n, 0.0, rows[i], False),
+            mtime=mtime_from_ns(rows[i].mtime_ns or 0),
+        )
+        for n, i in enumerate(found, start=1)
+    ], total
+
+
+def label_match(labels: Sequence[Label], forms: set[str]) -> tuple[bool, str, float] | None:
+    """The best of ``labels`` matching one of ``forms``: (whole word?, label, score)."""
+    best: tuple[bool, str, float] | None = None
+    for label, score in labels:
+        name = label.lower()
+        if not any(form in name for form in forms):
+            continue
+        padded = "_" + re.sub(r"[\s_,/-]+", "_", name) + "_"
+        whole = any("_" + re.sub(r"[\s_,/-]+", "_", f) + "_" in padded for f in forms)
+        candidate = (whole, label, float(score))
+        if best is None or (candidate[0], candidate[2]) > (best[0], best[2]):
+            best = candidate
+    return best
+
+
+def _check_offset(offset: int) -> None:
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise QueryError(f"offset must be a whole number >= 0, got {offset!r}")
