@@ -40,7 +40,7 @@ def make_server(
         # waitress refuses absurd bodies itself; Flask answers ordinary oversize ones with 413
         max_request_body_size=2 * settings.max_upload_bytes + MULTIPART_SLACK,
         clear_untrusted_proxy_headers=True,
-        # Slow clients: many open connections are cheap (poll(), not select()'s 1024 limit),
+        # Slow clients: many open connections are cheap (waitress polls: no 1024-socket limit),
         # idle ones are closed after CHANNEL_TIMEOUT_S, checked every few seconds. A client
         # that trickles bytes forever is not idle: put a reverse proxy in front (README).
         connection_limit=CONNECTION_LIMIT,
@@ -120,7 +120,7 @@ class BackgroundServer:
             self.server.run()
         except OSError:  # the socket was closed under the loop by stop()
             pass
-        except ValueError:  # select() on a closed descriptor
+        except ValueError:  # polling a closed descriptor
             pass
 
     def start(self) -> BackgroundServer:

@@ -24,7 +24,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy.exc import SQLAlchemyError
 
 from search.descriptor import (
     DESCRIPTOR_VERSION,
@@ -187,10 +186,8 @@ def calibrate(
         "mean": calibration.mean,
         "sd": calibration.sd,
     }
-    try:
-        store.descriptors.set_state(CALIBRATION_KEY, key, json.dumps(data).encode())
-    except SQLAlchemyError as error:  # a read-only library keeps it in memory
-        log.info("calibration not stored: %s", error)
+    # a read-only library keeps it in memory
+    store.descriptors.set_state(CALIBRATION_KEY, key, json.dumps(data).encode(), optional=True)
     return calibration
 
 

@@ -33,7 +33,6 @@ from search.library.descriptor import (
     load_descriptor,
 )
 from search.library.lock import LOCK_FILENAME, writer_active, writer_lock
-from search.library.lock import LibraryBusyError as LibraryBusyError  # re-exported
 from search.library.model_path import MODEL_DIR_KEY, with_model_dir
 from search.settings import Settings
 from search.store import (

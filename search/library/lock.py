@@ -9,15 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from search.store import LibraryError
+from search.store import LibraryBusyError
 
 LOCK_FILENAME = ".writer.lock"
 
-__all__ = ["LOCK_FILENAME", "LibraryBusyError", "writer_active", "writer_lock"]
-
-
-class LibraryBusyError(LibraryError):
-    """Another process is writing to this library (an index run is in progress)."""
+__all__ = ["LOCK_FILENAME", "writer_active", "writer_lock"]
 
 
 def writer_active(path: Path) -> bool:

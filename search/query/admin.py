@@ -11,11 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import make_url
-
 from search.library import MODEL_DIR_KEY, describe, has_labels, with_model_dir
 from search.query.errors import NoLabelsError
-from search.store import ChangeSet, ImageInfo, Removal
+from search.store import ChangeSet, ImageInfo, Removal, printable_url
 
 if TYPE_CHECKING:
     from search.library import Library
@@ -176,7 +174,7 @@ def _iso(value: Any) -> str | None:
 
 
 def database_text(settings: Settings) -> str:
-    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    return printable_url(settings.resolved_database_url)
 
 
 def database_bytes(settings: Settings) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from search.store.descriptor_state import DescriptorRows
 from search.store.errors import (
+    LibraryBusyError,
     LibraryError,
     LibraryNotFoundError,
     ModelMismatchError,
@@ -38,7 +39,7 @@ from search.store.schema import (
     ImageFrame,
     IndexRun,
 )
-from search.store.store import Store, make_engine
+from search.store.store import Store, make_engine, printable_url
 
 __all__ = [
     "STATUS_FAILED",
@@ -57,6 +58,7 @@ __all__ = [
     "ImageUpsert",
     "IndexRun",
     "Label",
+    "LibraryBusyError",
     "LibraryError",
     "LibraryNotFoundError",
     "LibraryStore",
@@ -74,6 +76,7 @@ __all__ = [
     "make_engine",
     "mtime_from_ns",
     "peek_meta",
+    "printable_url",
     "recovery",
     "removed_tops",
 ]

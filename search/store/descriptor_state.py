@@ -5,16 +5,20 @@ One part of :class:`search.store.store.Store`, reached as an attribute of it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from models.labels import merge_labels
 from search.store.records import FrameVector, SessionFactory, decode_vector, utcnow
 from search.store.schema import DescriptorState, Embedding, ImageFrame, ImageLabel
 from search.store.write import FRAME_COLUMNS, frame_from_row
+
+log = logging.getLogger(__name__)
 
 
 class DescriptorRows:
@@ -47,11 +51,20 @@ class DescriptorRecords:
             row = session.get(DescriptorState, key)
             return (row.fingerprint, bytes(row.data)) if row is not None else None
 
-    def set_state(self, key: str, fingerprint: str, data: bytes) -> None:
-        with self._session() as session:
-            session.merge(
-                DescriptorState(key=key, fingerprint=fingerprint, data=data, created_at=utcnow())
-            )
+    def set_state(self, key: str, fingerprint: str, data: bytes, *, optional: bool = False) -> None:
+        """Store ``data`` under ``key``; ``optional``: a database that cannot be written (a
+        read-only library) logs it instead of raising."""
+        try:
+            with self._session() as session:
+                session.merge(
+                    DescriptorState(
+                        key=key, fingerprint=fingerprint, data=data, created_at=utcnow()
+                    )
+                )
+        except SQLAlchemyError as error:
+            if not optional:
+                raise
+            log.info("%s not stored: %s", key, error)
 
     def delete_state(self, *keys: str) -> None:
         with self._session() as session:

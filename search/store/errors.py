@@ -28,3 +28,7 @@ class ReindexingError(LibraryError):
 
 class DatabaseCorruptError(LibraryError):
     """The library's database file is damaged (truncated, bad header, flipped bytes)."""
+
+
+class LibraryBusyError(LibraryError):
+    """Another process is writing to this library (an index run is in progress)."""
