@@ -3,7 +3,7 @@ the runtime path imports this package."""
 
 from __future__ import annotations
 
-from search.evaluation.copies import EDITS, apply_edits, make_copies
+from search.evaluation.copies import make_copies
 from search.evaluation.descriptor_eval import (
     DescriptorRun,
     _Matrices,
@@ -13,6 +13,7 @@ from search.evaluation.descriptor_eval import (
     prepare_set,
     score_set,
 )
+from search.evaluation.edits import EDITS, apply_edits
 from search.evaluation.errors import CopiesError, TruthError
 from search.evaluation.plain_eval import (
     DEFAULT_PAIR_THRESHOLD,
