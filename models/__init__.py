@@ -62,7 +62,6 @@ _SOURCES: dict[str, str] = {
     "read_image_file": "models.files",
     "read_limited": "models.files",
     "DecodedImage": "models.load",
-    "HEIF_SUPPORTED": "models.load",
     "load_image": "models.load",
     "pixel_sha256": "models.load",
     "to_rgb": "models.load",
@@ -72,6 +71,7 @@ _SOURCES: dict[str, str] = {
     "open_model": "models.onnx_model",
     "RegionOfInterest": "models.roi",
     "parse_roi": "models.roi",
+    "HEIF_SUPPORTED": "models.sources",
     "RunningMode": "models.tasks",
 }
 
@@ -211,7 +211,8 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         read_image_file,
         read_limited,
     )
-    from models.load import HEIF_SUPPORTED, DecodedImage, load_image, pixel_sha256, to_rgb
+    from models.load import DecodedImage, load_image, pixel_sha256, to_rgb
     from models.onnx_model import ModelOutput, OnnxModel, l2_normalize, open_model
     from models.roi import RegionOfInterest, parse_roi
+    from models.sources import HEIF_SUPPORTED
     from models.tasks import RunningMode

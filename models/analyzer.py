@@ -17,9 +17,10 @@ from PIL import Image
 
 from models.errors import ImageError, RoiError
 from models.frame import ContentBox, find_content_box
-from models.load import DEFAULT_MAX_PIXELS, DecodedImage, ImageSource, source_name
+from models.load import DEFAULT_MAX_PIXELS, DecodedImage
 from models.onnx_model import OnnxModel
 from models.roi import RegionOfInterest, coerce_roi
+from models.sources import ImageSource, source_name
 
 if TYPE_CHECKING:
     from models.views import ViewSet

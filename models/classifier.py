@@ -12,8 +12,9 @@ import numpy as np
 from models.analyzer import Analysis
 from models.errors import ImageError, ModelSpecError
 from models.labels import DEFAULT_LOCALE, display_names
-from models.load import DEFAULT_MAX_PIXELS, ImageSource
+from models.load import DEFAULT_MAX_PIXELS
 from models.onnx_model import OnnxModel
+from models.sources import ImageSource
 from models.tasks import RunningMode, VisionTask, resolve_model
 
 

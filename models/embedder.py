@@ -18,8 +18,9 @@ import numpy as np
 
 from models.analyzer import Analysis
 from models.errors import ImageError
-from models.load import DEFAULT_MAX_PIXELS, ImageSource
+from models.load import DEFAULT_MAX_PIXELS
 from models.onnx_model import OnnxModel, l2_normalize
+from models.sources import ImageSource
 from models.tasks import RunningMode, VisionTask, resolve_model
 
 

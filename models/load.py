@@ -1,4 +1,6 @@
-"""Decoding untrusted images: content sniffing, size guard, JPEG draft, EXIF orientation, RGB.
+"""Decoding untrusted images: size guard, JPEG draft, EXIF orientation, RGB, pixel hash.
+
+The input (path, bytes, stream, array) is read and sniffed by :mod:`models.sources`.
 
 Every failure is a typed :class:`~models.errors.ImageError`; nothing here hangs on a
 decompression bomb (the pixel count is checked from the header, before any decoding).
@@ -7,14 +9,11 @@ decompression bomb (the pixel count is checked from the header, before any decod
 from __future__ import annotations
 
 import hashlib
-import io
-import os
 import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -33,20 +32,17 @@ from models.errors import (
     EmptyImageError,
     NotAnImageError,
     TruncatedImageError,
-    UnreadableImageError,
     UnsupportedImageError,
 )
 from models.exif import exif_info as _exif_info
-from models.files import open_image_file
 from models.roi import RegionOfInterest
-
-try:  # optional HEIC/AVIF support
-    import pillow_heif  # type: ignore[import-not-found]
-
-    pillow_heif.register_heif_opener()
-    HEIF_SUPPORTED = True
-except ImportError:  # pragma: no cover - depends on the environment
-    HEIF_SUPPORTED = False
+from models.sources import (
+    ImageSource,
+    array_to_image,
+    open_stream,
+    sniff_unsupported,
+    source_name,
+)
 
 DEFAULT_MAX_PIXELS = 90_000_000
 # A draft-reduced JPEG keeps >= 1x the model input over the used region (the centre crop or
@@ -81,8 +77,6 @@ _DECODE_ERRORS = (
     MemoryError,
 )
 
-ImageSource = Any  # str | os.PathLike | bytes | IO[bytes] | Image.Image | np.ndarray
-
 
 @dataclass
 class DecodedImage:
@@ -108,72 +102,6 @@ class DecodedImage:
     @property
     def reduced(self) -> bool:
         return self.image.size != (self.width, self.height)
-
-
-def source_name(source: ImageSource) -> str | None:
-    if isinstance(source, (str, os.PathLike)):
-        return str(source)
-    name = getattr(source, "name", None)
-    return name if isinstance(name, str) else None
-
-
-def _sniff_unsupported(head: bytes) -> str | None:
-    """A helpful message for formats that are images but cannot be opened here."""
-    if head[4:8] == b"ftyp" and head[8:12] in {
-        b"heic",
-        b"heix",
-        b"hevc",
-        b"heim",
-        b"heis",
-        b"hevm",
-        b"mif1",
-        b"msf1",
-        b"avif",
-        b"avis",
-    }:
-        if not HEIF_SUPPORTED:
-            return "HEIC/HEIF/AVIF image: install the optional 'pillow-heif' package to read it"
-        return "HEIC/HEIF/AVIF image that the installed decoders cannot read"
-    text = head.lstrip()[:256].lower()
-    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head.lower()):
-        return "SVG vector images are not supported; convert it to PNG first"
-    return None
-
-
-def _open_stream(source: ImageSource, name: str | None) -> tuple[IO[bytes], bool]:
-    """A binary stream for ``source``; the flag says whether we must close it."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        if len(source) == 0:
-            raise EmptyImageError("zero-byte image data", source=name)
-        return io.BytesIO(bytes(source)), True
-    if isinstance(source, (str, os.PathLike)):
-        return open_image_file(source), True  # regular files only, size-limited
-    if hasattr(source, "read"):
-        try:
-            data = source.read()
-        except OSError as exc:
-            raise UnreadableImageError(f"cannot read stream: {exc}", source=name) from None
-        if not isinstance(data, (bytes, bytearray)):
-            raise UnsupportedImageError("file object must be opened in binary mode", source=name)
-        if not data:
-            raise EmptyImageError("zero-byte image data", source=name)
-        return io.BytesIO(bytes(data)), True
-    raise UnsupportedImageError(
-        f"cannot read an image from {type(source).__name__}: pass a path, bytes, a binary file "
-        "object, a PIL image or an HxWx3 uint8 array"
-    )
-
-
-def _array_to_image(array: np.ndarray) -> Image.Image:
-    if array.dtype != np.uint8:
-        raise UnsupportedImageError(f"image array must be uint8, got {array.dtype}")
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4)):
-        if min(array.shape[:2]) < 1:
-            raise EmptyImageError(f"image array has shape {array.shape}")
-        return Image.fromarray(np.ascontiguousarray(array))
-    raise UnsupportedImageError(f"image array must be HxW, HxWx3 or HxWx4, got {array.shape}")
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
@@ -258,17 +186,17 @@ def load_image(
     rotation = rotation_degrees % 360
     name = source_name(source)
     if isinstance(source, np.ndarray):
-        return _finish(_array_to_image(source), None, rotation, max_pixels, name, draft=None)
+        return _finish(array_to_image(source), None, rotation, max_pixels, name, draft=None)
     if isinstance(source, Image.Image):
         return _finish(source, source.format, rotation, max_pixels, name, draft=None)
-    stream, owned = _open_stream(source, name)
+    stream, owned = open_stream(source, name)
     try:
         head = stream.read(64)
         stream.seek(0)
         try:
             im = Image.open(stream)
         except UnidentifiedImageError:
-            hint = _sniff_unsupported(head)
+            hint = sniff_unsupported(head)
             if hint:
                 raise UnsupportedImageError(hint, source=name) from None
             raise NotAnImageError(

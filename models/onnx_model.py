@@ -24,8 +24,9 @@ from PIL import Image
 from models.catalog import DEFAULT_MODEL_NAME, LocatedModel, ModelSpec, locate_model
 from models.errors import ModelSpecError
 from models.labels import read_labels
-from models.load import DEFAULT_MAX_PIXELS, DecodedImage, ImageSource, load_image
+from models.load import DEFAULT_MAX_PIXELS, DecodedImage, load_image
 from models.roi import RegionOfInterest, coerce_roi
+from models.sources import ImageSource
 
 log = logging.getLogger(__name__)
 

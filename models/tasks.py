@@ -13,8 +13,9 @@ from typing import Any
 
 from models.analyzer import Analysis, ImageAnalyzer
 from models.errors import ImageError, RunningModeError, TimestampError
-from models.load import DEFAULT_MAX_PIXELS, ImageSource
+from models.load import DEFAULT_MAX_PIXELS
 from models.onnx_model import OnnxModel, open_model
+from models.sources import ImageSource
 
 log = logging.getLogger(__name__)
 

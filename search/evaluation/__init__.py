@@ -3,29 +3,31 @@ the runtime path imports this package."""
 
 from __future__ import annotations
 
-from search.evaluation.copies import EDITS, apply_edits, make_copies
+from search.evaluation.copies import make_copies
 from search.evaluation.descriptor_eval import (
     DescriptorRun,
-    _Matrices,
-    _scores,
     evaluate_descriptor,
     learn_set_whitening,
     prepare_set,
     score_set,
 )
+from search.evaluation.descriptor_scores import _Matrices, _scores
+from search.evaluation.edits import EDITS, apply_edits
 from search.evaluation.errors import CopiesError, TruthError
 from search.evaluation.plain_eval import (
-    DEFAULT_PAIR_THRESHOLD,
     Embedder,
-    Evaluation,
-    Scores,
     evaluate,
     evaluate_folder,
-    evaluate_scores,
     model_embedder,
-    plot_evaluation,
-    ranking_depth,
     run_evaluation,
+)
+from search.evaluation.plot import plot_evaluation
+from search.evaluation.scoring import (
+    DEFAULT_PAIR_THRESHOLD,
+    Evaluation,
+    Scores,
+    evaluate_scores,
+    ranking_depth,
 )
 from search.evaluation.truth import TRUTH_FILENAME, GroundTruth, load_truth, parse_truth
 

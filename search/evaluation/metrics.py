@@ -1,6 +1,6 @@
 """Retrieval and duplicate-detection metrics: pure functions over rankings and scores.
 
-Conventions used throughout (and by :mod:`search.evaluation.plain_eval`):
+Conventions used throughout (and by :mod:`search.evaluation.scoring`):
 
 * A *ranking* for one query is a list of booleans ``hits`` in rank order, the query itself
   excluded: ``hits[r]`` is True when the item at rank ``r + 1`` is relevant.

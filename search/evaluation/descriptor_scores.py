@@ -1,0 +1,145 @@
+"""Score matrices of a descriptor evaluation: query views against stored rows, by blocks.
+
+:class:`_Matrices` holds every file as library rows and as query rows; :func:`_scores` turns
+them into the rankings (rank score: copy score fused with label similarity) and pairs
+(symmetric copy score, optionally raised by :func:`verify_boosts` and expanded over the
+duplicate graph) that :func:`search.evaluation.scoring.evaluate_scores` measures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models import ImageError, load_image
+from search.descriptor import Descriptor, StoredImage, label_vectors
+from search.evaluation import metrics as m
+from search.evaluation.scoring import EXACT_MAX_FILES, Scores
+
+VERIFY_CANDIDATES = 30  # pairs checked per file: its best candidates by copy score
+BLOCK = 128  # query files per block of the score matrices
+Progress = Callable[[str], None]
+
+
+@dataclass
+class FileViews:
+    """One file as library image (``stored``) and as query (``views``/``names``)."""
+
+    stored: StoredImage
+    views: np.ndarray
+    names: tuple[str, ...]
+
+
+class _Matrices:
+    """Copy / label / rank scores between query views and stored rows, by blocks."""
+
+    def __init__(self, descriptor: Descriptor, files: list[FileViews]) -> None:
+        self.d = descriptor
+        self.n = len(files)
+        self.rows, self.owner = descriptor.stored_rows([f.stored for f in files])
+        self.queries = [
+            descriptor.query_rows(f.views, f.names, f.stored.frame_dominant) for f in files
+        ]
+        self.labels = None
+        if descriptor.config.labels:
+            self.labels = label_vectors([f.stored.labels for f in files], {})
+
+    def copy_block(self, start: int, stop: int) -> np.ndarray:
+        q = self.queries[start:stop]
+        sizes = [len(v) for v in q]
+        sims = np.concatenate(q) @ self.rows.T
+        out = np.full((stop - start, self.n), -np.inf, np.float32)
+        at = 0
+        for r, size in enumerate(sizes):
+            np.maximum.at(out[r], self.owner, sims[at : at + size].max(axis=0))
+            at += size
+        return out
+
+    def label_block(self, start: int, stop: int) -> np.ndarray | None:
+        return None if self.labels is None else self.labels[start:stop] @ self.labels.T
+
+    def stored_graph(self) -> np.ndarray:
+        """Copy scores between stored images from their stored rows only [n, n] (what a
+        library can look up for its own images; -inf on the diagonal)."""
+        sims = self.rows @ self.rows.T
+        out = np.full((self.n, self.n), -np.inf, np.float32)
+        for a in range(len(self.rows)):
+            np.maximum.at(out[self.owner[a]], self.owner, sims[a])
+        np.fill_diagonal(out, -np.inf)
+        return out
+
+
+def _scores(mx: _Matrices, depth: int, boost: dict[tuple[int, int], float]) -> Scores:
+    """Rankings by rank score and pairs by symmetric copy score (+ verified boosts, then the
+    duplicate-graph expansion)."""
+    n = mx.n
+    d = mx.d
+    copy = np.empty((n, n), np.float32)
+    for start in range(0, n, BLOCK):
+        copy[start : start + BLOCK] = mx.copy_block(start, min(n, start + BLOCK))
+    np.fill_diagonal(copy, -np.inf)
+    for (a, b), v in boost.items():  # verified pairs: the copy score of a confirmed copy
+        copy[a, b] = max(copy[a, b], v)
+        copy[b, a] = max(copy[b, a], v)
+    pair = np.maximum(copy, copy.T)
+    if d.config.expand:
+        graph = mx.stored_graph()
+        copy = d.expand(copy, graph)
+        pair = d.expand(pair, graph)
+        pair = np.maximum(pair, pair.T)
+    rank_scores = np.empty((n, depth), np.float32)
+    rank_idx = np.empty((n, depth), np.int64)
+    for start in range(0, n, BLOCK):
+        stop = min(n, start + BLOCK)
+        r = d.rank_scores(copy[start:stop], mx.label_block(start, stop))
+        r[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        top = np.argsort(-r, axis=1, kind="stable")[:, :depth]
+        rank_idx[start:stop] = top
+        rank_scores[start:stop] = np.take_along_axis(r, top, axis=1)
+    if n <= EXACT_MAX_FILES:
+        i, j = np.triu_indices(n, 1)
+        s = pair[i, j]
+    else:
+        p = pair.copy()
+        np.fill_diagonal(p, -np.inf)
+        top = np.argsort(-p, axis=1)[:, :depth]
+        i, j, s = m.candidate_pairs(np.take_along_axis(p, top, 1), top)
+    return Scores(rank_scores, rank_idx, i, j, s, lambda a, b: float(pair[a, b]))
+
+
+def verify_boosts(
+    paths: Sequence[Path], mx: _Matrices, descriptor: Descriptor, progress: Progress
+) -> dict[tuple[int, int], float]:
+    """Copy scores for the candidate pairs that local features confirm."""
+    from search.descriptor import count_inliers, local_features, verified_score
+
+    n = mx.n
+    pair = np.full((n, n), -np.inf, np.float32)
+    for start in range(0, n, BLOCK):
+        pair[start : start + BLOCK] = mx.copy_block(start, min(n, start + BLOCK))
+    pair = np.maximum(pair, pair.T)
+    np.fill_diagonal(pair, -np.inf)
+    k = min(VERIFY_CANDIDATES, n - 1)
+    top = np.argpartition(-pair, k - 1, axis=1)[:, :k]
+    candidates = {(min(a, b), max(a, b)) for a in range(n) for b in top[a].tolist()}
+    progress(f"verifying {len(candidates)} candidate pairs with local features")
+    features = []
+    for path in paths:
+        try:
+            features.append(local_features(load_image(path, draft_size=(1024, 1024)).image))
+        except ImageError:
+            features.append(None)
+    cal = descriptor.calibration
+    high = min(0.999, cal.score(8.0)) if cal is not None else 0.9
+    boost = {}
+    for a, b in sorted(candidates):
+        fa, fb = features[a], features[b]
+        if fa is None or fb is None:
+            continue
+        v = verified_score(count_inliers(fa, fb))
+        if v > 0:
+            boost[(a, b)] = high + (1.0 - high) * (v - 0.5) * 2 * 0.999
+    return boost
