@@ -23,6 +23,8 @@ from search.lookup import NEAR, library_duplicates, lookup
 from search.schema import ImageFrame
 from tests.engine_library import make_settings
 
+pytestmark = pytest.mark.slow
+
 ORIGINAL = "ukbench00004.jpg"
 
 

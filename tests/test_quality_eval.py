@@ -18,6 +18,8 @@ from search.evaluate import evaluate_folder, model_embedder
 from search.evaluate_descriptor import evaluate_descriptor, prepare_set, score_set
 from search.truth import load_truth
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def model(models_dir: Path):
