@@ -18,6 +18,8 @@ from schemathesis import checks
 
 from tests.served import run_cli
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES_PER_OPERATION = 120
 # What the answers must be: no server error, documented statuses, content types, headers
 # and bodies. (Positive-data acceptance is not asked: a schema-valid upload of random bytes

@@ -140,6 +140,7 @@ def test_every_command_has_a_case() -> None:
     assert {command for command, *_ in CASES} == leaf_commands(cli)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("command", "args", "says", "setting"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
 )
@@ -169,6 +170,7 @@ def test_bad_input_gets_one_line_and_no_traceback(
         assert len(errors) == 1 and len(done.stderr.splitlines()) == 1, done.stderr
 
 
+@pytest.mark.slow
 def test_dedup_creates_the_report_folder_it_is_given(home) -> None:  # type: ignore[no-untyped-def]
     done = run_cli(["dedup", "--output", "reports/2026/dups.html"], home)
     assert done.returncode == 0, done.stderr

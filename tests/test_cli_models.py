@@ -160,6 +160,7 @@ def test_missing_model_is_a_clear_error(
     assert unknown.exit_code == 1 and "unknown model 'nope'" in unknown.output
 
 
+@pytest.mark.slow
 def test_commands_find_the_model_the_library_remembers(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:

@@ -102,6 +102,7 @@ def test_index_kind_choices_are_the_index_registry() -> None:
     assert INDEX_KINDS == ALL_KINDS
 
 
+@pytest.mark.slow
 def test_opening_a_library_at_head_does_not_load_alembic(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:

@@ -19,12 +19,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from search.library import Library
 from search.settings import Settings
 from search.store import IndexRun
 from tests.indexer_helpers import copy_photos, photo_paths, saved_index_ids
+
+pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOTAL = 120

@@ -235,6 +235,7 @@ def test_bad_input_is_refused() -> None:
 # -- scale -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_20k_vectors_without_an_n_by_n_matrix() -> None:
     n, dim = 20_000, 64
     vectors, pairs = planted(n, dim, 500, seed=11)
@@ -292,6 +293,7 @@ def near_duplicates(data_dir: Path, models_dir: Path):
     return truth, images, vectors
 
 
+@pytest.mark.slow
 def test_near_duplicates_precision_at_default_threshold(near_duplicates) -> None:
     truth, images, vectors = near_duplicates
     names = list(truth.files)

@@ -13,7 +13,7 @@ from cli.main import cli
 from tests.browser import chromium, require_chromium
 from tests.engine_library import index_library, make_settings
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_chromium()
 
 from selenium.webdriver.common.by import By  # noqa: E402

@@ -73,6 +73,7 @@ def test_top_hit_of_a_library_photo_is_itself(engine, settings, data_dir):
         assert all(a.score >= b.score for a, b in pairwise(hits))
 
 
+@pytest.mark.slow
 def test_ukbench_group_mates_in_top_4(engine, data_dir):
     """UKBench N-S score: mean number of the query's group (query included) in the top 4."""
     uk_root, _files = ukbench_files(data_dir)
@@ -227,6 +228,7 @@ def test_missing_library(tmp_path, models_dir):
         SearchEngine.open(make_settings(tmp_path / "nothing-here", models_dir))
 
 
+@pytest.mark.slow
 def test_concurrent_queries_agree(engine, data_dir):
     uk_root, uk_files = ukbench_files(data_dir)
     paths = [uk_root / name for name in uk_files[:6]]

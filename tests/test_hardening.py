@@ -17,6 +17,8 @@ import requests
 
 from tests.served import indexed_library, run_cli, serve
 
+pytestmark = pytest.mark.slow
+
 BIG = "9223372036854775808"  # 2**63: one more than SQLite's largest integer
 
 

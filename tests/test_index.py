@@ -315,6 +315,7 @@ def test_auto_switches_and_records_recall(tmp_path: Path) -> None:
     np.testing.assert_array_equal(got[:, 0], ids[1000:1010])
 
 
+@pytest.mark.slow
 def test_tuned_recall_holds_on_queries_it_was_not_tuned_on() -> None:
     """The recall target is met by fresh queries (never stored, never sampled), and the
     recorded figure is the held-out sample's, not the tuning sample's."""
@@ -363,6 +364,7 @@ def test_knn_graph_and_range_neighbours(kind: str, data) -> None:
     np.testing.assert_array_equal(part.ids, ids[:10])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
 def test_concurrent_searches_and_writer(kind: str, data) -> None:
     """Six readers search while a writer adds and removes; no errors, no foreign ids."""

@@ -146,6 +146,7 @@ def test_hidden_excluded_loops_and_the_library_itself(run, tmp_path, data_dir, m
     assert inner_summary["added"] == 5  # root, sub, raw, sub/tmp images; no thumbnail
 
 
+@pytest.mark.slow
 def test_reindex_switches_the_model_and_reembeds(run, tmp_path, data_dir) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "photos"
     copy_photos(photo_paths(data_dir, 3), root)
@@ -181,6 +182,7 @@ def _run_on_a_terminal(args: list[str]) -> str:
     return run_on_a_terminal([*ENTRY, *args], env)
 
 
+@pytest.mark.slow
 def test_progress_bar_on_a_terminal_only(tmp_path, data_dir, models_dir) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path / "photos"
     copy_photos(photo_paths(data_dir, 8), root)

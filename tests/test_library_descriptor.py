@@ -22,6 +22,8 @@ from search.query import NEAR, SearchEngine, library_duplicates, lookup
 from search.store import ImageFrame
 from tests.engine_library import make_settings
 
+pytestmark = pytest.mark.slow
+
 ORIGINAL = "ukbench00004.jpg"
 
 

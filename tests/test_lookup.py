@@ -177,6 +177,7 @@ def test_lookup_makes_one_decision_per_row_shown_alike_in_text_and_json(settings
         assert row[-1] == item["evidence"] and "< threshold 0.99" in row[-1]
 
 
+@pytest.mark.slow
 def test_lookup_text_shows_the_copy_score_its_heading_names(settings, collection):  # type: ignore[no-untyped-def]
     query = str(collection / "augly_dfdc_1__compose.png")
     payload = json.loads(_lookup_cli(settings, query, "--json"))

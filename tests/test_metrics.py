@@ -241,6 +241,7 @@ def test_evaluate_counts_unembedded_files_as_missed(tmp_path: Path) -> None:
         evaluate(names, x[:3], truth)
 
 
+@pytest.mark.slow
 def test_plot_is_a_png(tmp_path: Path) -> None:
     from search.evaluation import plot_evaluation
 
@@ -307,6 +308,7 @@ def embedder(models_dir: Path):
     return model_embedder(search_path=[models_dir])
 
 
+@pytest.mark.slow
 def test_ukbench_ns_score(data_dir: Path, embedder) -> None:
     from search.evaluation import evaluate_folder
 
@@ -314,6 +316,7 @@ def test_ukbench_ns_score(data_dir: Path, embedder) -> None:
     assert got["ns_score"] >= 3.9 and got["map"] >= 0.9 and got["recall@1"] >= 0.95
 
 
+@pytest.mark.slow
 def test_hymenoptera_precision_at_10(data_dir: Path, embedder) -> None:
     from search.evaluation import evaluate_folder
 
@@ -321,6 +324,7 @@ def test_hymenoptera_precision_at_10(data_dir: Path, embedder) -> None:
     assert got["precision@10"] >= 0.8 and got["map"] >= 0.6
 
 
+@pytest.mark.slow
 def test_near_duplicates_pairs(data_dir: Path, embedder) -> None:
     from search.evaluation import evaluate_folder
 
@@ -330,6 +334,7 @@ def test_near_duplicates_pairs(data_dir: Path, embedder) -> None:
     assert ev.p99_threshold is not None and 0.0 < ev.p99_threshold < 1.0
 
 
+@pytest.mark.slow
 def test_cli_eval_json(data_dir: Path, models_dir: Path, tmp_path: Path) -> None:
     from click.testing import CliRunner
 

@@ -12,6 +12,8 @@ from PIL import Image
 
 from models import DecodedImage, OnnxModel, open_model
 
+pytestmark = pytest.mark.slow
+
 TOP5_BAR = 0.80  # per class: true label in the top 5 (about 0.84 / 0.86 when correct)
 LOGP_BAR = -2.02  # mean log-probability of the true label over all 153 photos (about -1.93)
 

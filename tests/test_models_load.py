@@ -167,6 +167,7 @@ def test_max_pixels_is_enforced_from_the_header(photo: Path) -> None:
 # ---------------------------------------------------------------------------- modes
 
 
+@pytest.mark.slow
 def test_every_odd_mode_embeds_sensibly(model: OnnxModel, photo: Path, photo2: Path) -> None:
     rgb = upright(photo)
     base = embed(model, rgb)

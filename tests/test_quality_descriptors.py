@@ -183,6 +183,7 @@ def test_augment_is_seeded_and_varied(data_dir: Path) -> None:
     assert len(others) > 3
 
 
+@pytest.mark.slow
 def test_training_pairs_on_real_photos(data_dir: Path, models_dir: Path) -> None:
     from models import open_model
 

@@ -23,6 +23,8 @@ from search.evaluation import (
     score_set,
 )
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def model(models_dir: Path):

@@ -16,6 +16,8 @@ import pytest
 from models import MAX_FILE_BYTES
 from tests.served import indexed_library, run_cli
 
+pytestmark = pytest.mark.slow
+
 CAP = 6 * 1024**3  # address space of each command (ONNX Runtime reserves some)
 COMMANDS = [
     ("search", "{path}"),

@@ -15,6 +15,8 @@ from tests.cli_process import relative_library as index_relative
 from tests.cli_process import served
 from tests.indexer_helpers import photo_paths
 
+pytestmark = pytest.mark.slow
+
 
 def get(url: str) -> tuple[int, str, bytes]:
     with urllib.request.urlopen(url, timeout=30) as response:  # an HTTP error raises

@@ -10,9 +10,12 @@ import socket
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.served import run_cli, serve
+
+pytestmark = pytest.mark.slow
 
 SLOW_HEADERS = 150
 SLOW_BODIES = 150

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 import shutil
 import time
@@ -29,6 +30,7 @@ from tests.web_library import (
     upload,
 )
 from web.app import create_app
+from web.state import REFRESH_INTERVAL_S
 
 
 def in_group0(path: str) -> bool:
@@ -355,14 +357,20 @@ def test_running_app_serves_the_new_generation(tmp_path, weblib, data_dir):
     query = images / "ukbench00020.jpg"
     before = upload(client, query, k=5).get_json()["results"]
     assert len(before) == 2 and before[0]["score"] < 0.99
+    holder = app.extensions["imgsearch"]
+    clock = FakeClock()
+    holder.clock = clock
     run_index(settings.library, weblib.models_dir, later)  # its own Library, like a CLI run
-    # The app checks the generation at most once a second and reloads in the background.
+    # Within the interval (a second) the generation is not checked: the old index answers.
+    assert len(upload(client, query, k=5).get_json()["results"]) == 2
+    # Past it, the app checks the generation and reloads in the background.
+    clock.advance(REFRESH_INTERVAL_S)
     deadline = time.monotonic() + 15
     while True:
         after = upload(client, query, k=5).get_json()["results"]
         if len(after) == 3 or time.monotonic() > deadline:
             break
-        time.sleep(0.2)
+        time.sleep(0.02)  # the reload thread's own work, not an interval
     assert len(after) == 3 and after[0]["score"] >= 0.999 and after[0]["exact"]
     assert client.get(f"{API}/stats").get_json()["images"] == 3
     app.extensions["imgsearch"].close()
@@ -414,9 +422,8 @@ def test_thumbnails_are_oriented_cached_jpegs(client, weblib, ids):
         assert thumb.format == "JPEG" and thumb.size == (320, 240)  # upright: landscape
     cached = list(weblib.settings.thumbnail_dir.rglob(f"{ids[ROTATED_NAME]}-*-320.jpg"))
     assert len(cached) == 1
-    stamp = cached[0].stat().st_mtime_ns
-    time.sleep(0.01)
-    assert client.get(url).data == response.data and cached[0].stat().st_mtime_ns == stamp
+    os.utime(cached[0], ns=(10**18, 10**18))  # a rewrite would give it a new time stamp
+    assert client.get(url).data == response.data and cached[0].stat().st_mtime_ns == 10**18
     big = client.get(f"{url}?size=1024")
     with Image.open(io.BytesIO(big.data)) as thumb:
         assert thumb.size == (640, 480)  # never enlarged
@@ -519,13 +526,29 @@ def test_openapi_document(client, app):
 # -- the shared engine holder -----------------------------------------------------------------
 
 
+class FakeClock:
+    """A monotonic clock that moves only when told: intervals are stepped over, not slept."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.monotonic() if now is None else now  # may replace a live holder's
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 class FakeEngine:
-    def __init__(self, refresh_s: float = 0.0, fail: bool = False) -> None:
-        self.refreshes, self.refresh_s, self.fail = 0, refresh_s, fail
+    def __init__(
+        self, refresh_s: float = 0.0, fail: bool = False, clock: FakeClock | None = None
+    ) -> None:
+        self.refreshes, self.refresh_s, self.fail, self.clock = 0, refresh_s, fail, clock
 
     def refresh(self) -> bool:
         self.refreshes += 1
-        time.sleep(self.refresh_s)
+        if self.clock is not None:
+            self.clock.advance(self.refresh_s)  # the refresh "takes" refresh_s
         if self.fail:
             raise RuntimeError("disk on fire")
         return True
@@ -536,18 +559,25 @@ def test_engine_holder_refresh_policy(tmp_path, caplog):
     from web.state import EngineHolder
 
     settings = Settings(library=tmp_path)
-    engine = FakeEngine(refresh_s=0.06)
-    holder = EngineHolder(settings, engine, interval=0.01, background=False)
+    clock = FakeClock()
+    engine = FakeEngine(refresh_s=0.06, clock=clock)
+    holder = EngineHolder(settings, engine, interval=0.01, background=False, clock=clock)
     assert holder.get() is engine and engine.refreshes == 0  # fresh: not checked yet
-    time.sleep(0.02)
+    clock.advance(0.005)
+    holder.get()
+    assert engine.refreshes == 0  # within the interval
+    clock.advance(0.015)
     holder.get()
     holder.get()
     assert engine.refreshes == 1  # a slow refresh is not repeated within 2x its duration
-    time.sleep(0.13)
+    clock.advance(0.11)
+    holder.get()
+    assert engine.refreshes == 1
+    clock.advance(0.02)
     holder.get()
     assert engine.refreshes == 2
     failing = FakeEngine(fail=True)
-    holder = EngineHolder(settings, failing, interval=0.0, background=False)
+    holder = EngineHolder(settings, failing, interval=0.0, background=False, clock=clock)
     with caplog.at_level(logging.ERROR):
         assert holder.get() is failing  # still served, the failure logged
     assert "disk on fire" in caplog.text
@@ -567,13 +597,19 @@ def test_engine_holder_retries_opening_once_per_interval(tmp_path):
             raise LibraryNotFoundError("nothing indexed yet")
         return FakeEngine()
 
-    holder = EngineHolder(settings, opener=opener, interval=0.05)
+    clock = FakeClock()
+    holder = EngineHolder(settings, opener=opener, interval=0.05, clock=clock)
     for _ in range(3):
         with pytest.raises(LibraryNotFoundError):
             holder.get()
     assert len(calls) == 1  # within the interval the last answer is repeated
-    time.sleep(0.06)
+    clock.advance(0.04)
     with pytest.raises(LibraryNotFoundError):
         holder.get()
-    time.sleep(0.06)
+    assert len(calls) == 1
+    clock.advance(0.02)
+    with pytest.raises(LibraryNotFoundError):
+        holder.get()
+    assert len(calls) == 2
+    clock.advance(0.06)
     assert isinstance(holder.get(), FakeEngine) and len(calls) == 3

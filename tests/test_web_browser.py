@@ -28,7 +28,7 @@ from tests.web_library import (
 
 REPO = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_chromium()
 
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402

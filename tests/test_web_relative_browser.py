@@ -10,7 +10,7 @@ from tests.browser import WAIT_S, chromium, require_chromium
 from tests.cli_process import relative_library, served
 from tests.indexer_helpers import photo_paths
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_chromium()
 
 from selenium.webdriver.common.by import By  # noqa: E402

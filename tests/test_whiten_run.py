@@ -15,6 +15,8 @@ import pytest
 
 from tests.cli_process import run_on_a_terminal
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parent.parent
 PHOTOS = 96
 

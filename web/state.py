@@ -45,15 +45,18 @@ class EngineHolder:
         opener: Callable[[Settings], SearchEngine] = _open_engine,
         interval: float = REFRESH_INTERVAL_S,
         background: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.interval = interval
         self.background = background
+        #: Seconds from any fixed start; tests put a fake one here to step over the interval.
+        self.clock = clock
         self._opener = opener
         self._engine = engine
         self._open_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
-        self._last_check = time.monotonic() if engine is not None else float("-inf")
+        self._last_check = clock() if engine is not None else float("-inf")
         self._next_refresh = self._last_check + interval
         self._last_error: Exception | None = None
 
@@ -71,7 +74,7 @@ class EngineHolder:
         engine = self._engine
         if engine is None:
             return self._open()
-        now = time.monotonic()
+        now = self.clock()
         if now >= self._next_refresh and self._refresh_lock.acquire(blocking=False):
             self._next_refresh = float("inf")  # set again when this refresh has finished
             if self.background:
@@ -84,17 +87,17 @@ class EngineHolder:
 
     def _refresh(self, engine: SearchEngine) -> None:
         """Reload the index if the library's generation moved (the refresh lock is held)."""
-        started = time.monotonic()
+        started = self.clock()
         try:
             if engine.refresh():
                 log.info("library changed: now serving its new generation")
         except Exception:  # keep serving the generation we have; say why in the log
             log.exception("refreshing the library failed; serving the previous generation")
         finally:
-            took = time.monotonic() - started
+            took = self.clock() - started
             # A reload that had to rebuild the index from the database (seconds to minutes at
             # 100 k vectors) is not started again right away: at most a third of the time.
-            self._next_refresh = time.monotonic() + max(self.interval, 2.0 * took)
+            self._next_refresh = self.clock() + max(self.interval, 2.0 * took)
             if took > self.interval:
                 log.warning(
                     "reloading the library took %.1f s; next check in %.0f s",
@@ -107,7 +110,7 @@ class EngineHolder:
         with self._open_lock:
             if self._engine is not None:
                 return self._engine
-            now = time.monotonic()
+            now = self.clock()
             last = self._last_error
             if now - self._last_check < self.interval and last is not None:
                 if isinstance(last, LibraryNotFoundError):
@@ -124,7 +127,7 @@ class EngineHolder:
                 self._last_error = error
                 raise
             self._last_error = None
-            self._next_refresh = time.monotonic() + self.interval
+            self._next_refresh = self.clock() + self.interval
             log.info("serving the library at %s", self.settings.library)
             return self._engine
 
