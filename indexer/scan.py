@@ -99,6 +99,12 @@ class Excludes:
             raise ExcludeError(
                 f"--exclude: {error} (patterns work like .gitignore lines)"
             ) from None
+        for line, compiled in zip(self.patterns, self._spec.patterns, strict=True):
+            if compiled.include is None and not line.startswith("#"):
+                raise ExcludeError(
+                    f"--exclude: {line!r} can never match anything (an unclosed '[' or a "
+                    "lone '!'?); patterns work like .gitignore lines, '\\[' is a literal ["
+                )
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
