@@ -143,7 +143,7 @@ def clusters_html(result: Clusters, thumbnail) -> str:  # type: ignore[no-untype
 @click.option("-n", "count", type=click.IntRange(1), default=20, show_default=True)
 @click.option(
     "--k",
-    type=click.IntRange(1, 15),
+    type=click.IntRange(1, 30),
     default=DEFAULT_K,
     show_default=True,
     help="Which neighbour's distance is scored (the k-th nearest image).",

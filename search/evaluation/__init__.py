@@ -14,6 +14,13 @@ from search.evaluation.descriptor_eval import (
 from search.evaluation.descriptor_scores import _Matrices, _scores
 from search.evaluation.edits import EDITS, apply_edits
 from search.evaluation.errors import CopiesError, TruthError
+from search.evaluation.explore_sets import (
+    DEGRADATIONS,
+    FOREIGN_KINDS,
+    degrade,
+    foreign_image,
+    write_foreign,
+)
 from search.evaluation.plain_eval import (
     Embedder,
     evaluate,
@@ -33,7 +40,9 @@ from search.evaluation.truth import TRUTH_FILENAME, GroundTruth, load_truth, par
 
 __all__ = [
     "DEFAULT_PAIR_THRESHOLD",
+    "DEGRADATIONS",
     "EDITS",
+    "FOREIGN_KINDS",
     "TRUTH_FILENAME",
     "CopiesError",
     "DescriptorRun",
@@ -45,10 +54,12 @@ __all__ = [
     "_Matrices",
     "_scores",
     "apply_edits",
+    "degrade",
     "evaluate",
     "evaluate_descriptor",
     "evaluate_folder",
     "evaluate_scores",
+    "foreign_image",
     "learn_set_whitening",
     "load_truth",
     "make_copies",
@@ -59,4 +70,5 @@ __all__ = [
     "ranking_depth",
     "run_evaluation",
     "score_set",
+    "write_foreign",
 ]

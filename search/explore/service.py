@@ -26,7 +26,8 @@ from search.explore.outliers import DEFAULT_K, outlier_scores, reason
 from search.explore.projection import project
 from search.store import LibraryStore
 
-GRAPH_K = 15  # neighbours kept per image: density clusters and outliers read this graph
+GRAPH_K = 30  # neighbours kept per image: outliers read up to this one, density the first 15
+DENSITY_K = 15
 LABELS_SHOWN = 3
 
 
@@ -158,7 +159,7 @@ class Explorer:
             g = knn_graph(x, GRAPH_K)
             return {"ids": ids, "neighbours": g.neighbours, "distances": g.distances}
 
-        found = self._cached("graph", make)
+        found = self._cached(f"graph-{GRAPH_K}", make)
         return found["ids"], Graph(found["neighbours"], found["distances"])
 
     def labels(self, method: str = "density", *, k: int | None = None, min_size: int | None = None):
@@ -180,7 +181,12 @@ class Explorer:
 
             def make(stamp: dict[str, object]) -> dict[str, np.ndarray]:
                 ids, g = self.graph()
-                return {"ids": ids, "labels": density_grouping(g, param)}
+                return {
+                    "ids": ids,
+                    "labels": density_grouping(
+                        Graph(g.neighbours[:, :DENSITY_K], g.distances[:, :DENSITY_K]), param
+                    ),
+                }
 
         found = self._cached(f"clusters-{method}-{param}", make)
         return found["ids"], found["labels"], param
@@ -207,7 +213,8 @@ class Explorer:
     def outliers(self, n: int = 20, *, k: int = DEFAULT_K) -> list[Outlier]:
         """The ``n`` images farthest from everything else, most outlying first."""
         ids, g = self.graph()
-        scores = outlier_scores(g, k)
+        _, x = self._space(self.stamp())
+        scores = outlier_scores(g, x, k)
         rows = self.store.reads.paths_and_labels()
         order = np.argsort(-scores.score, kind="stable")[: max(0, int(n))]
         return [
