@@ -110,7 +110,8 @@ def bench_hymenoptera(data: Path, models: Path, work: Path) -> None:
 
     root = data / "hymenoptera"
     truth = json.loads((root / "ground_truth.json").read_text())
-    label_of = {str((root / it["path"]).resolve()): it["label"] for it in truth["items"]}
+    base = root / "images" if (root / "images").is_dir() else root
+    label_of = {str((base / it["path"]).resolve()): it["label"] for it in truth["items"]}
     library = work / "hym"
     imgsearch(library, models, "index", str(root), "--no-progress")
     for args in (["--method", "kmeans", "--k", "2"], ["--method", "density"]):

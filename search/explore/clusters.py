@@ -33,6 +33,8 @@ def default_k(n: int) -> int:
 def kmeans_labels(x: np.ndarray, k: int, *, niter: int = 25, seed: int = 0) -> np.ndarray:
     """Each unit row's nearest of ``k`` spherical k-means centroids (best of 3 seeds)."""
     n = len(x)
+    if n == 0:
+        return np.zeros(0, np.int64)
     if not 1 <= k <= n:
         raise ExploreError(f"k must be between 1 and the number of images ({n}), not {k}")
     best, best_fit = np.zeros(n, np.int64), -np.inf

@@ -139,10 +139,12 @@ class Explorer:
         text = repr(sorted(stamp.items()))
         if self._vectors is None or self._vectors[0] != text:
             parts = list(self.store.iter_vectors())
-            if not parts:
-                raise ExploreError("the library has no indexed images yet; run imgsearch index")
-            ids = np.concatenate([p[0] for p in parts])
-            x = unit_rows(np.concatenate([p[1] for p in parts]))
+            model = self.store.model_stamp()
+            width = model.dimension if model else 1
+            ids = np.concatenate([np.zeros(0, np.int64)] + [p[0] for p in parts])
+            x = unit_rows(
+                np.concatenate([np.zeros((0, width), np.float32)] + [p[1] for p in parts])
+            )
             self._vectors = (text, ids, x)
         return self._vectors[1], self._vectors[2]
 
@@ -169,6 +171,10 @@ class Explorer:
         if method == "kmeans":
             n = self.store.vector_count()
             param = int(k) if k is not None else default_k(n)
+            if n and not 1 <= param <= n:
+                raise ExploreError(
+                    f"k must be between 1 and the number of images ({n}), not {param}"
+                )
 
             def make(stamp: dict[str, object]) -> dict[str, np.ndarray]:
                 ids, x = self._space(stamp)
