@@ -202,3 +202,8 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
+
+
+from web import api_explore  # noqa: E402  (registers /clusters, /outliers, /map on bp)
+
+__all__ = ["api_explore", "bp"]

@@ -37,11 +37,18 @@ _SOURCES: dict[str, str] = {
     "TRUTH_FILENAME": "search.evaluation.truth",
     "load_truth": "search.evaluation.truth",
     "parse_truth": "search.evaluation.truth",
+    "DEGRADATIONS": "search.evaluation.explore_sets",
+    "FOREIGN_KINDS": "search.evaluation.explore_sets",
+    "degrade": "search.evaluation.explore_sets",
+    "foreign_image": "search.evaluation.explore_sets",
+    "write_foreign": "search.evaluation.explore_sets",
 }
 
 __all__ = [
     "DEFAULT_PAIR_THRESHOLD",
+    "DEGRADATIONS",
     "EDITS",
+    "FOREIGN_KINDS",
     "TRUTH_FILENAME",
     "CopiesError",
     "DescriptorRun",
@@ -53,10 +60,12 @@ __all__ = [
     "_Matrices",
     "_scores",
     "apply_edits",
+    "degrade",
     "evaluate",
     "evaluate_descriptor",
     "evaluate_folder",
     "evaluate_scores",
+    "foreign_image",
     "learn_set_whitening",
     "load_truth",
     "make_copies",
@@ -67,6 +76,7 @@ __all__ = [
     "ranking_depth",
     "run_evaluation",
     "score_set",
+    "write_foreign",
 ]
 
 
@@ -95,6 +105,13 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.evaluation.descriptor_scores import _Matrices, _scores
     from search.evaluation.edits import EDITS, apply_edits
     from search.evaluation.errors import CopiesError, TruthError
+    from search.evaluation.explore_sets import (
+        DEGRADATIONS,
+        FOREIGN_KINDS,
+        degrade,
+        foreign_image,
+        write_foreign,
+    )
     from search.evaluation.plain_eval import (
         Embedder,
         evaluate,

@@ -30,6 +30,7 @@ from search.descriptor import (
     QueryScorer,
     ScoredHit,
 )
+from search.explore import Explorer
 from search.library import Library, Searchable, to_stored
 from search.query.admin import LibraryAdmin
 from search.query.browse import label_hits, newest_hits
@@ -76,6 +77,7 @@ class SearchEngine:
         self.guard = ServingGuard(library)
         self.records = LibraryRecords(library.store)
         self.admin = LibraryAdmin(library)
+        self.explore = Explorer(library.store, self.settings.library)
 
     @classmethod
     def open(cls, settings: Settings) -> SearchEngine:

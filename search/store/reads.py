@@ -235,3 +235,26 @@ class ImageReads:
         """Whether any image has a vector yet."""
         with self._session() as session:
             return session.scalar(select(Embedding.image_id).limit(1)) is not None
+
+    # -- what the explore stage shows --------------------------------------------------------
+
+    def paths_and_labels(self, max_rank: int = 3) -> dict[int, tuple[str, list[str]]]:
+        """Every indexed image's path and its top ``max_rank`` labels (merged names), by id."""
+        paths = select(Image.id, Collection.root, Image.rel_path).join(
+            Collection, Collection.id == Image.collection_id
+        )
+        labels = (
+            select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
+            .join(Image, Image.id == ImageLabel.image_id)
+            .where(Image.status == STATUS_OK, ImageLabel.rank < max_rank)
+            .order_by(ImageLabel.image_id, ImageLabel.rank)
+        )
+        with self._session() as session:
+            out: dict[int, tuple[str, list[str]]] = {
+                row[0]: (f"{row[1].rstrip('/')}/{row[2]}", [])
+                for row in session.execute(paths.where(Image.status == STATUS_OK))
+            }
+            for image_id, label, _ in session.execute(labels):
+                if image_id in out and label not in out[image_id][1]:
+                    out[image_id][1].append(label)
+        return out
