@@ -132,3 +132,18 @@ def test_api_clusters_outliers_map_follow_new_generations(client, weblib, tmp_pa
     )
     again = client.get("/api/v1/map").get_json()
     assert again["count"] == found["count"] + 1
+
+
+def test_the_result_cache_stays_bounded_whatever_clients_ask(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every k of k-means is its own result: a client walking through all of them must not
+    fill the disk or the server's memory; the newest results stay served."""
+    from search.explore.cache import MAX_RESULTS, ResultCache
+
+    cache = ResultCache(tmp_path)
+    stamp = {"library": "x", "generation": 1}
+    for k in range(3 * MAX_RESULTS):
+        cache.put(f"clusters-kmeans-{k}", stamp, {"labels": np.arange(5)})
+    assert len(list((tmp_path / "explore").glob("*.npz"))) == MAX_RESULTS
+    newest = ResultCache(tmp_path).get(f"clusters-kmeans-{3 * MAX_RESULTS - 1}", stamp)
+    assert newest is not None and newest["labels"].tolist() == [0, 1, 2, 3, 4]
+    assert cache.get("clusters-kmeans-0", stamp) is None

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import tempfile
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 DIRNAME = "explore"
+MAX_RESULTS = 16  # kept in memory and on disk (each k of k-means is its own result): oldest go
 
 
 class ResultCache:
@@ -25,7 +27,7 @@ class ResultCache:
 
     def __init__(self, library: Path) -> None:
         self.folder = library / DIRNAME
-        self._memory: dict[str, tuple[str, dict[str, np.ndarray]]] = {}
+        self._memory: OrderedDict[str, tuple[str, dict[str, np.ndarray]]] = OrderedDict()
 
     def _file(self, key: str) -> Path:
         return self.folder / f"{key}.npz"
@@ -35,6 +37,7 @@ class ResultCache:
         text = json.dumps(stamp, sort_keys=True)
         held = self._memory.get(key)
         if held is not None and held[0] == text:
+            self._memory.move_to_end(key)
             return held[1]
         try:
             with np.load(self._file(key), allow_pickle=False) as data:
@@ -43,18 +46,31 @@ class ResultCache:
                 arrays = {name: data[name] for name in data.files if name != "stamp"}
         except (OSError, KeyError, ValueError):
             return None
-        self._memory[key] = (text, arrays)
+        self._remember(key, text, arrays)
         return arrays
+
+    def _remember(self, key: str, text: str, arrays: dict[str, np.ndarray]) -> None:
+        self._memory[key] = (text, arrays)
+        self._memory.move_to_end(key)
+        while len(self._memory) > MAX_RESULTS:
+            self._memory.popitem(last=False)
+
+    def _prune(self) -> None:
+        """Keep the newest MAX_RESULTS files (a client asking for every k fills no disk)."""
+        files = sorted(self.folder.glob("*.npz"), key=lambda f: f.stat().st_mtime, reverse=True)
+        for old in files[MAX_RESULTS:]:
+            old.unlink(missing_ok=True)
 
     def put(self, key: str, stamp: dict[str, object], arrays: dict[str, np.ndarray]) -> None:
         """Keep ``arrays`` for this stamp (on disk when the library is writable)."""
         text = json.dumps(stamp, sort_keys=True)
-        self._memory[key] = (text, arrays)
+        self._remember(key, text, arrays)
         try:
             self.folder.mkdir(exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
             with os.fdopen(fd, "wb") as out:
                 np.savez(out, stamp=np.array(text), **arrays)
             os.replace(tmp, self._file(key))
+            self._prune()
         except OSError as error:
             log.info("explore result %s kept in memory only: %s", key, error)
