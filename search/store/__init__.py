@@ -26,6 +26,7 @@ from search.store.records import (
     Label,
     ModelStamp,
     StoredImage,
+    VideoFrameVector,
     labels_to_json,
     mtime_from_ns,
 )
@@ -38,8 +39,10 @@ from search.store.schema import (
     Image,
     ImageFrame,
     IndexRun,
+    VideoFrame,
 )
 from search.store.store import Store, make_engine, printable_url
+from search.store.videos import FrameTable, VideoRecords
 
 __all__ = [
     "STATUS_FAILED",
@@ -50,6 +53,7 @@ __all__ = [
     "DescriptorRows",
     "Embedding",
     "FileState",
+    "FrameTable",
     "FrameVector",
     "Image",
     "ImageFrame",
@@ -70,6 +74,9 @@ __all__ = [
     "ServingState",
     "Store",
     "StoredImage",
+    "VideoFrame",
+    "VideoFrameVector",
+    "VideoRecords",
     "at_or_below",
     "check_database",
     "labels_to_json",
