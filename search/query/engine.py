@@ -20,7 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from models import ImageAnalyzer, ImageError, ImgsearchError, load_image, pixel_sha256
+from models import (
+    ImageAnalyzer,
+    ImageError,
+    ImgsearchError,
+    is_video_name,
+    load_image,
+    looks_like_video,
+    pixel_sha256,
+)
 from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptor import (
@@ -45,6 +53,7 @@ from search.query.results import (
     is_image_id,
     read_query_bytes,
 )
+from search.query.video import VideoSearch
 from search.settings import Settings
 from search.store import ImageInfo, ModelStamp, ReindexingError, StoredImage
 
@@ -76,6 +85,7 @@ class SearchEngine:
         self.guard = ServingGuard(library)
         self.records = LibraryRecords(library.store)
         self.admin = LibraryAdmin(library)
+        self.videos = VideoSearch(self.store, self.guard, self.records)
 
     @classmethod
     def open(cls, settings: Settings) -> SearchEngine:
@@ -175,6 +185,7 @@ class SearchEngine:
             return row.pixel_sha256 == pixels()
 
         hits = self._hits(live, scored, exact)
+        hits = self.videos.merge(live, query, hits, k, min_score, exclude)
         self.guard.check_unchanged(state)
         return ImageQueryResult(analysis, data, sha, hits)
 
@@ -195,6 +206,9 @@ class SearchEngine:
         copy decision (``z >= DUPLICATE_Z``). ``exact`` marks byte-identical
         (sha256) or pixel-identical copies of the query file.
         """
+        if is_video_query(source):
+            check_params(k, min_score)
+            return self.videos.query_clip(source, k, min_score)
         return self.query_image(source, roi, k, min_score).hits
 
     def hits_for(self, ids: Sequence[int], score: float, *, exact: bool) -> list[SearchHit]:
@@ -313,6 +327,15 @@ class SearchEngine:
         except ImgsearchError:
             return None
         return pixel_sha256(decoded.image)
+
+
+def is_video_query(source: ImageQuery) -> bool:
+    """A query that is a video: a path with a video extension, or video bytes."""
+    if isinstance(source, (str, os.PathLike)):
+        return is_video_name(source)
+    if isinstance(source, (bytes, bytearray)):
+        return looks_like_video(bytes(source[:16]))
+    return False
 
 
 def _with_source(error: ImageError, source: ImageQuery) -> ImageError:

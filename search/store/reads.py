@@ -68,13 +68,10 @@ class ImageReads:
                 )
                 for row in session.execute(query):
                     out[row[0]] = StoredImage(*row)
-                durations.update(
-                    session.execute(
-                        select(Image.id, Image.duration_ms).where(
-                            Image.id.in_(part), Image.duration_ms.is_not(None)
-                        )
-                    ).tuples()
+                videos = select(Image.id, Image.duration_ms).where(
+                    Image.id.in_(part), Image.duration_ms.is_not(None)
                 )
+                durations.update((int(i), int(d)) for i, d in session.execute(videos))
                 labels = (
                     select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
                     .where(ImageLabel.image_id.in_(part))
