@@ -17,6 +17,7 @@ from search.dedup.report import (
     write_report,
 )
 from search.dedup.verify import VERIFY_Z, VerifiedNeighbours
+from search.dedup.videos import VideoFacts, VideoPair, groups_to_json, video_groups, video_pairs
 
 __all__ = [
     "CSV_COLUMNS",
@@ -31,13 +32,18 @@ __all__ = [
     "IvfNeighbours",
     "MultiRowNeighbours",
     "VerifiedNeighbours",
+    "VideoFacts",
+    "VideoPair",
     "choose_keeper",
     "csv_rows",
     "data_uri",
     "file_thumbnails",
     "find_duplicates",
+    "groups_to_json",
     "render_html",
     "to_json",
+    "video_groups",
+    "video_pairs",
     "write_csv",
     "write_report",
 ]

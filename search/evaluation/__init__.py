@@ -30,6 +30,7 @@ from search.evaluation.scoring import (
     ranking_depth,
 )
 from search.evaluation.truth import TRUTH_FILENAME, GroundTruth, load_truth, parse_truth
+from search.evaluation.video_sets import VideoSet, make_video_set, take_stills
 
 __all__ = [
     "DEFAULT_PAIR_THRESHOLD",
@@ -42,6 +43,7 @@ __all__ = [
     "GroundTruth",
     "Scores",
     "TruthError",
+    "VideoSet",
     "_Matrices",
     "_scores",
     "apply_edits",
@@ -52,6 +54,7 @@ __all__ = [
     "learn_set_whitening",
     "load_truth",
     "make_copies",
+    "make_video_set",
     "model_embedder",
     "parse_truth",
     "plot_evaluation",
@@ -59,4 +62,5 @@ __all__ = [
     "ranking_depth",
     "run_evaluation",
     "score_set",
+    "take_stills",
 ]

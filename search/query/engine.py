@@ -24,9 +24,7 @@ from models import (
     ImageAnalyzer,
     ImageError,
     ImgsearchError,
-    is_video_name,
     load_image,
-    looks_like_video,
     pixel_sha256,
 )
 from models.roi import coerce_roi
@@ -53,7 +51,7 @@ from search.query.results import (
     is_image_id,
     read_query_bytes,
 )
-from search.query.video import VideoSearch
+from search.query.video import VideoSearch, is_video_query
 from search.settings import Settings
 from search.store import ImageInfo, ModelStamp, ReindexingError, StoredImage
 
@@ -327,15 +325,6 @@ class SearchEngine:
         except ImgsearchError:
             return None
         return pixel_sha256(decoded.image)
-
-
-def is_video_query(source: ImageQuery) -> bool:
-    """A query that is a video: a path with a video extension, or video bytes."""
-    if isinstance(source, (str, os.PathLike)):
-        return is_video_name(source)
-    if isinstance(source, (bytes, bytearray)):
-        return looks_like_video(bytes(source[:16]))
-    return False
 
 
 def _with_source(error: ImageError, source: ImageQuery) -> ImageError:

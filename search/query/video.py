@@ -10,6 +10,7 @@ cosine between a query view and a frame, in the same space as images' copy score
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -18,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from models import ImageAnalyzer, ImgsearchError, VideoReader
+from models import ImageAnalyzer, ImgsearchError, VideoReader, is_video_name, looks_like_video
+from search.dedup import VideoFacts, groups_to_json, video_groups, video_pairs
 from search.descriptor import DUPLICATE_Z
 from search.library import Searchable
 from search.query.guard import ServingGuard
@@ -246,3 +248,27 @@ class VideoSearch:
                 hits.append(replace(hit, copy_score=rounded, timestamp_ms=start))
         self.guard.check_unchanged(state)
         return hits
+
+    def duplicates(self) -> list[dict[str, Any]]:
+        """Groups of copies of a video (same frames in order), JSON-ready (``video_groups``
+        of ``imgsearch dedup``)."""
+        live = self.guard.live(self.store.health.serving_state())
+        table, rows = self.frames.get(live)
+        calibration = live.descriptor.calibration
+        to_z = calibration.duplicate_z if calibration is not None else None
+        pairs = video_pairs(table, rows, to_z)
+        found = self.store.reads.hit_rows(sorted({p.a for p in pairs} | {p.b for p in pairs}))
+        facts = {
+            i: VideoFacts(r.path, r.duration_ms or 0, r.width or 0, r.height or 0, r.file_size)
+            for i, r in found.items()
+        }
+        return groups_to_json(video_groups(pairs, facts), facts)
+
+
+def is_video_query(source: Any) -> bool:
+    """A query that is a video: a path with a video extension, or video bytes."""
+    if isinstance(source, (str, os.PathLike)):
+        return is_video_name(source)
+    if isinstance(source, (bytes, bytearray)):
+        return looks_like_video(bytes(source[:16]))
+    return False
