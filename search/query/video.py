@@ -30,7 +30,7 @@ from search.store import FrameTable, LibraryStore
 
 log = logging.getLogger(__name__)
 
-REFINE_TOP = 3  # videos whose timestamp is refined by decoding around their best frame
+REFINE_TOP = 10  # videos (of the k shown) whose moment is refined by decoding around it
 REFINE_STEP_MS = 100  # stills every 0.1 s in the refinement window
 REFINE_MARGIN_MS = 2000  # window: the best frame's span +- this, within its neighbours
 QUERY_INTERVAL_S = 1.0  # a query clip is sampled this often
@@ -221,7 +221,7 @@ class VideoSearch:
         if not matches and not any(h.media == "video" for h in hits):
             return hits
         analyzer = self.guard.analyzer_for(live.model)
-        for i, match in enumerate(matches[:REFINE_TOP]):
+        for i, match in enumerate(matches[: min(k, REFINE_TOP)]):
             file = self.records.image_file(match.video_id)
             if file is not None and file.path.is_file():
                 matches[i] = self.frames.refine(live, analyzer, query, match, file.path)
