@@ -132,3 +132,31 @@ def test_embed_running_mode_video_prints_frames(video_lib) -> None:  # type: ign
     times = [f["timestamp_ms"] for f in frames]
     assert times == sorted(times) and len(times) >= 2 and times[0] == 0
     assert len(frames[0]["embedding"]) > 100
+
+
+def test_api_answers_with_the_moment_serves_its_frame_and_plays_from_it(
+    video_lib, models_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from search.settings import Settings
+    from web.app import create_app
+
+    work, _args, made, _summary = video_lib
+    still, video, truth_ms = take_stills([made.folder / made.originals[1]], work / "api", 1, 7)[0]
+    app = create_app(Settings(library=work / "lib", model_path=(models_dir,)))
+    try:
+        client = app.test_client()
+        with still.open("rb") as handle:
+            answer = client.post("/api/v1/search", data={"image": (handle, "still.jpg"), "k": "4"})
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        results = answer.get_json()["results"]
+        hit = next(r for r in results if Path(r["path"]).name == video.name)
+        assert hit["media"] == "video" and abs(hit["timestamp_ms"] - truth_ms) <= 1000
+        frame = client.get(f"{hit['thumbnail_url']}?t={hit['timestamp_ms']}")
+        assert frame.status_code == 200 and frame.data[:2] == b"\xff\xd8"
+        part = client.get(hit["file_url"], headers={"Range": "bytes=100-199"})
+        assert part.status_code == 206 and len(part.data) == 100
+        assert part.headers["Content-Type"] == "video/mp4"
+        page = client.post("/search", data={"image": (still.open("rb"), "still.jpg")})
+        assert b'<video class="clip"' in page.data
+    finally:
+        app.extensions["imgsearch"].close()

@@ -16,7 +16,13 @@ from search.library.descriptor import (
 from search.library.library import Library
 from search.library.lock import writer_lock
 from search.library.model_path import MODEL_DIR_KEY, has_labels, model_search_path, with_model_dir
-from search.library.thumbnails import DEFAULT_SIZE, SIZES, ThumbnailCache
+from search.library.thumbnails import (
+    DEFAULT_SIZE,
+    SIZES,
+    ThumbnailCache,
+    video_still,
+    video_still_jpeg,
+)
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -34,6 +40,8 @@ __all__ = [
     "primary_vectors",
     "searched_dimension",
     "to_stored",
+    "video_still",
+    "video_still_jpeg",
     "with_model_dir",
     "writer_lock",
 ]
