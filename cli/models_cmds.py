@@ -174,8 +174,9 @@ def embed_cmd(
     running_mode: str,
     interval: float,
 ) -> None:
-    """Embed IMAGES (or video files with --running-mode video); bad files get an error entry
-    and a non-zero exit code at the end."""
+    """Embed IMAGES; bad files get an error entry and a non-zero exit code at the end.
+
+    With --running-mode video, IMAGES are video files: one embedding per sampled frame."""
     settings = _settings(ctx)
     options = ImageEmbedderOptions(
         model=_model_name(ctx, model),

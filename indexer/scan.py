@@ -16,7 +16,7 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 
 from models.errors import ImgsearchError
-from models.video import is_video_name
+from models.video_names import is_video_name
 
 #: File name extensions that are tried as images (lower case). The decoder then goes by the
 #: content, so a JPEG saved as ``.png`` is still read; a ``.txt`` file is never opened.

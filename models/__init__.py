@@ -73,14 +73,14 @@ _SOURCES: dict[str, str] = {
     "parse_roi": "models.roi",
     "HEIF_SUPPORTED": "models.sources",
     "RunningMode": "models.tasks",
-    "VIDEO_EXTENSIONS": "models.video",
+    "VIDEO_EXTENSIONS": "models.video_names",
     "Still": "models.video",
     "VideoError": "models.video",
     "VideoInfo": "models.video",
     "VideoReader": "models.video",
     "format_timestamp": "models.video",
-    "is_video_name": "models.video",
-    "looks_like_video": "models.video",
+    "is_video_name": "models.video_names",
+    "looks_like_video": "models.video_names",
     "require_av": "models.video",
 }
 

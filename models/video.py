@@ -19,8 +19,8 @@ import numpy as np
 from PIL import Image
 
 from models.errors import ImageError
+from models.video_names import VIDEO_EXTENSIONS, is_video_name, looks_like_video
 
-VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
 DEFAULT_INTERVAL_S = 2.0
 CUT_THRESHOLD = 28.0  # mean absolute change of the luma grid (0..255) that is a cut
 STILL_SIDE = 256  # shorter side of the stills handed to the model (it reads 224)
@@ -35,11 +35,6 @@ class VideoError(ImageError):
     reason = "video_error"
 
 
-def is_video_name(name: str | os.PathLike[str]) -> bool:
-    """Whether a file name has one of :data:`VIDEO_EXTENSIONS` (case-insensitive)."""
-    return os.path.splitext(os.fspath(name))[1].lower() in VIDEO_EXTENSIONS
-
-
 def require_av() -> Any:
     """The ``av`` module, or a :class:`VideoError` that says how to install it."""
     try:
@@ -50,16 +45,6 @@ def require_av() -> Any:
             reason="video_support_missing",
         ) from None
     return av
-
-
-def looks_like_video(data: bytes) -> bool:
-    """A cheap sniff of encoded bytes: MP4/MOV (``ftyp``), Matroska/WebM, AVI."""
-    head = data[:16]
-    return (
-        head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free")
-        or head[:4] == b"\x1a\x45\xdf\xa3"
-        or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
-    )
 
 
 @dataclass(frozen=True)
@@ -220,3 +205,16 @@ def format_timestamp(ms: int) -> str:
     if hours:
         return f"{hours}:{minute:02d}:{second:02d}.{tenth}"
     return f"{minute:02d}:{second:02d}.{tenth}"
+
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "Still",
+    "VideoError",
+    "VideoInfo",
+    "VideoReader",
+    "format_timestamp",
+    "is_video_name",
+    "looks_like_video",
+    "require_av",
+]
