@@ -30,6 +30,11 @@ _SOURCES: dict[str, str] = {
     "write_report": "search.dedup.report",
     "VERIFY_Z": "search.dedup.verify",
     "VerifiedNeighbours": "search.dedup.verify",
+    "VideoFacts": "search.dedup.videos",
+    "VideoPair": "search.dedup.videos",
+    "groups_to_json": "search.dedup.videos",
+    "video_groups": "search.dedup.videos",
+    "video_pairs": "search.dedup.videos",
 }
 
 __all__ = [
@@ -45,13 +50,18 @@ __all__ = [
     "IvfNeighbours",
     "MultiRowNeighbours",
     "VerifiedNeighbours",
+    "VideoFacts",
+    "VideoPair",
     "choose_keeper",
     "csv_rows",
     "data_uri",
     "file_thumbnails",
     "find_duplicates",
+    "groups_to_json",
     "render_html",
     "to_json",
+    "video_groups",
+    "video_pairs",
     "write_csv",
     "write_report",
 ]
@@ -86,3 +96,4 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         write_report,
     )
     from search.dedup.verify import VERIFY_Z, VerifiedNeighbours
+    from search.dedup.videos import VideoFacts, VideoPair, groups_to_json, video_groups, video_pairs

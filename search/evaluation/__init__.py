@@ -42,6 +42,9 @@ _SOURCES: dict[str, str] = {
     "degrade": "search.evaluation.explore_sets",
     "foreign_image": "search.evaluation.explore_sets",
     "write_foreign": "search.evaluation.explore_sets",
+    "VideoSet": "search.evaluation.video_sets",
+    "make_video_set": "search.evaluation.video_sets",
+    "take_stills": "search.evaluation.video_sets",
 }
 
 __all__ = [
@@ -57,6 +60,7 @@ __all__ = [
     "GroundTruth",
     "Scores",
     "TruthError",
+    "VideoSet",
     "_Matrices",
     "_scores",
     "apply_edits",
@@ -69,6 +73,7 @@ __all__ = [
     "learn_set_whitening",
     "load_truth",
     "make_copies",
+    "make_video_set",
     "model_embedder",
     "parse_truth",
     "plot_evaluation",
@@ -76,6 +81,7 @@ __all__ = [
     "ranking_depth",
     "run_evaluation",
     "score_set",
+    "take_stills",
     "write_foreign",
 ]
 
@@ -128,3 +134,4 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         ranking_depth,
     )
     from search.evaluation.truth import TRUTH_FILENAME, GroundTruth, load_truth, parse_truth
+    from search.evaluation.video_sets import VideoSet, make_video_set, take_stills

@@ -27,6 +27,8 @@ _SOURCES: dict[str, str] = {
     "DEFAULT_SIZE": "search.library.thumbnails",
     "SIZES": "search.library.thumbnails",
     "ThumbnailCache": "search.library.thumbnails",
+    "video_still": "search.library.thumbnails",
+    "video_still_jpeg": "search.library.thumbnails",
 }
 
 __all__ = [
@@ -45,6 +47,8 @@ __all__ = [
     "primary_vectors",
     "searched_dimension",
     "to_stored",
+    "video_still",
+    "video_still_jpeg",
     "with_model_dir",
     "writer_lock",
 ]
@@ -82,4 +86,10 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         model_search_path,
         with_model_dir,
     )
-    from search.library.thumbnails import DEFAULT_SIZE, SIZES, ThumbnailCache
+    from search.library.thumbnails import (
+        DEFAULT_SIZE,
+        SIZES,
+        ThumbnailCache,
+        video_still,
+        video_still_jpeg,
+    )

@@ -47,6 +47,10 @@ _SOURCES: dict[str, str] = {
     "Store": "search.store.store",
     "make_engine": "search.store.store",
     "printable_url": "search.store.store",
+    "VideoFrameVector": "search.store.records",
+    "VideoFrame": "search.store.schema",
+    "FrameTable": "search.store.videos",
+    "VideoRecords": "search.store.videos",
 }
 
 __all__ = [
@@ -58,6 +62,7 @@ __all__ = [
     "DescriptorRows",
     "Embedding",
     "FileState",
+    "FrameTable",
     "FrameVector",
     "Image",
     "ImageFrame",
@@ -78,6 +83,9 @@ __all__ = [
     "ServingState",
     "Store",
     "StoredImage",
+    "VideoFrame",
+    "VideoFrameVector",
+    "VideoRecords",
     "at_or_below",
     "check_database",
     "labels_to_json",
@@ -127,6 +135,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         Label,
         ModelStamp,
         StoredImage,
+        VideoFrameVector,
         labels_to_json,
         mtime_from_ns,
     )
@@ -139,5 +148,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         Image,
         ImageFrame,
         IndexRun,
+        VideoFrame,
     )
     from search.store.store import Store, make_engine, printable_url
+    from search.store.videos import FrameTable, VideoRecords
