@@ -19,8 +19,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+from indexer.learning import plan_learning
 from indexer.pipeline import Counts, Pipeline
 from indexer.plan import make_plan
+from indexer.progress import LazyBar as _LazyBar
+from indexer.progress import bar as _bar
 from indexer.scan import CollectionError, ScanReport, scan_collection
 from indexer.whiten import update_whitening
 from models import OnnxModel, return_freed_memory
@@ -181,16 +184,6 @@ def _remove_stale_temp_files(index_path: Path) -> None:
             log.warning("cannot remove %s: %s", temp, error)
 
 
-def _bar(show: bool, **kw: Any) -> tqdm:
-    """A tqdm bar on stderr: count, rate and ETA (hidden when ``show`` is False)."""
-    try:  # a terminal that reports no width (some ptys) would get an empty bar
-        sized = os.get_terminal_size(sys.stderr.fileno()).columns > 0
-    except (OSError, ValueError):
-        sized = False
-    width = {"dynamic_ncols": True} if sized else {"ncols": 100}
-    return tqdm(disable=not show, file=sys.stderr, smoothing=0.05, mininterval=0.25, **width, **kw)
-
-
 def index_collections(
     library: Library,
     model: OnnxModel,
@@ -233,7 +226,14 @@ def index_collections(
                 summary.warnings += report.warnings
             summary.kept_unreadable = plan.kept_unreadable
             workers = options.workers or max(1, min(4, os.cpu_count() or 2))
-            with _bar(show, desc="indexing", unit="img", total=len(plan.work)) as bar:
+            # the learning bar shows under the indexing one while the run's photos are edited
+            with (
+                _LazyBar(show, desc="learning the whitening", unit=" photos") as learning,
+                _bar(show, desc="indexing", unit="img", total=len(plan.work)) as bar,
+            ):
+                sample = plan_learning(
+                    library, plan, model, workers=workers, progress=learning.update
+                )
                 pipeline = Pipeline(
                     library,
                     model,
@@ -241,10 +241,11 @@ def index_collections(
                     batch_size=options.batch_size,
                     progress=bar.update,
                     max_pixels=library.settings.max_image_pixels,
+                    learning=sample,
                 )
                 counts = pipeline.run(plan)
-            with _LazyBar(show, desc="learning the whitening", unit=" photos") as learning:
-                learned = update_whitening(library, model, progress=learning.update)
+                bar.close()
+                learned = update_whitening(library, model, progress=learning.update, sample=sample)
             summary.whitening = learned.to_text()
             summary.learn_seconds = learned.seconds
             summary.learn_cpu_seconds = learned.cpu_seconds
@@ -291,29 +292,6 @@ def _without_removed(
 
 def _say(show: bool) -> Any:
     return (lambda message: tqdm.write(message, file=sys.stderr)) if show else None
-
-
-class _LazyBar:
-    """A :func:`_bar` that appears on the first ``update(done, total)`` (not at all when the
-    work it would show is not done)."""
-
-    def __init__(self, show: bool, **kw: Any) -> None:
-        self.show, self.kw, self.bar = show, kw, None
-
-    def update(self, done: int, total: int) -> None:
-        if self.bar is None:
-            self.bar = _bar(self.show, total=total, **self.kw)
-        self.bar.total = total
-        self.bar.update(done - self.bar.n)
-        if done >= total:  # its rate and time are the sample's, not what follows
-            self.bar.close()
-
-    def __enter__(self) -> _LazyBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _record_descriptor(library: Library, text: str | None) -> list[str]:
