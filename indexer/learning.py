@@ -54,11 +54,10 @@ class LearningSample:
     in_run: dict[int, int]  # position in ``plan.work`` -> place in the sample
     stored: list[tuple[int, int]]  # (place, image id): library images from before the run
     edits: EditCovariance
-    workers: int = 1  # decode threads: the time they spend on edits is spread over them
     progress: Progress | None = None
     photos: int = 0  # photos of the run's files edited so far
-    seconds: float = 0.0  # learning's share of the pipeline's wall time (estimated)
-    cpu_seconds: float = 0.0  # ... and of its CPU time
+    cpu_seconds: float = 0.0  # CPU time making and embedding their edits
+    seconds: float = 0.0  # learning's share of the pipeline's wall time (:meth:`settle`)
 
     @property
     def size(self) -> int:
@@ -84,11 +83,16 @@ class LearningSample:
             return
         self.edits.add(np.broadcast_to(result.embedding, views.shape), views)
         self.photos += 1
-        make_wall, make_cpu, pass_wall, pass_cpu = result.view_costs
-        self.seconds += make_wall / max(1, self.workers) + pass_wall
+        _make_wall, make_cpu, _pass_wall, pass_cpu = result.view_costs
         self.cpu_seconds += make_cpu + pass_cpu
         if self.progress:
             self.progress(self.photos, self.size)
+
+    def settle(self, wall: float, cpu: float) -> None:
+        """Learning's share of a pipeline that took ``wall`` seconds and ``cpu`` seconds of
+        the process's CPU time: the wall time in proportion to the CPU time its edits took
+        (making them in the decode threads, embedding them: the threads share the cores)."""
+        self.seconds = wall * min(1.0, self.cpu_seconds / cpu) if cpu > 0 else 0.0
 
 
 def plan_learning(
@@ -96,7 +100,6 @@ def plan_learning(
     plan: Plan,
     model: OnnxModel,
     *,
-    workers: int = 1,
     seed: int = 0,
     progress: Progress | None = None,
 ) -> LearningSample | None:
@@ -121,6 +124,5 @@ def plan_learning(
         in_run=in_run,
         stored=stored,
         edits=EditCovariance(model.dimension),
-        workers=workers,
         progress=progress,
     )

@@ -231,9 +231,7 @@ def index_collections(
                 _LazyBar(show, desc="learning the whitening", unit=" photos") as learning,
                 _bar(show, desc="indexing", unit="img", total=len(plan.work)) as bar,
             ):
-                sample = plan_learning(
-                    library, plan, model, workers=workers, progress=learning.update
-                )
+                sample = plan_learning(library, plan, model, progress=learning.update)
                 pipeline = Pipeline(
                     library,
                     model,
@@ -243,8 +241,11 @@ def index_collections(
                     max_pixels=library.settings.max_image_pixels,
                     learning=sample,
                 )
+                wall, cpu = time.monotonic(), time.process_time()
                 counts = pipeline.run(plan)
                 bar.close()
+                if sample is not None:
+                    sample.settle(time.monotonic() - wall, time.process_time() - cpu)
                 learned = update_whitening(library, model, progress=learning.update, sample=sample)
             summary.whitening = learned.to_text()
             summary.learn_seconds = learned.seconds

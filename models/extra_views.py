@@ -9,6 +9,7 @@ caller can report them apart from the images' own.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -22,7 +23,8 @@ log = logging.getLogger(__name__)
 
 #: (source, decoded image) -> its extra views (none: an empty sequence).
 ViewMaker = Callable[[ImageSource, DecodedImage], Sequence[Image.Image]]
-#: making the views (wall, thread CPU seconds), their model pass (wall, process CPU seconds)
+#: making the views (wall, thread CPU seconds), their model passes (wall, CPU seconds: the
+#: calling thread's times the model's threads, as its other threads run the same share)
 ViewCosts = tuple[float, float, float, float]
 
 
@@ -60,7 +62,7 @@ def embed_views(
     if not viewed:
         return {}
     inputs = np.concatenate([tensors for _slot, tensors, _made in viewed])
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu = time.perf_counter(), time.thread_time()
     step = max(1, max_rows)
     vectors = np.concatenate(
         [
@@ -68,7 +70,8 @@ def embed_views(
             for start in range(0, len(inputs), step)
         ]
     )
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    wall = time.perf_counter() - wall
+    cpu = (time.thread_time() - cpu) * (model.threads or os.cpu_count() or 1)
     start = 0
     found: dict[int, tuple[np.ndarray, ViewCosts]] = {}
     for slot, tensors, made in viewed:
