@@ -144,3 +144,26 @@ def test_learning_shows_a_progress_bar(tmp_path: Path, photos: Path, models_dir:
     final = bar[-1]
     assert f"{PHOTOS}/{PHOTOS}" in final and "100%" in final and "photos/s" in final, final
     assert any("<" in line and "?" not in line.split("<")[1][:5] for line in bar[:-1]), bar  # ETA
+
+
+def _fingerprint(library: Path, models_dir: Path) -> str:
+    from search.library import Library
+    from search.settings import Settings
+
+    with Library.open(Settings(library=library, model_path=(models_dir,))) as opened:
+        whitening = opened.whitening()
+        assert whitening is not None
+        return whitening.fingerprint
+
+
+def test_learning_does_not_depend_on_thread_timing(
+    tmp_path: Path, photos: Path, models_dir: Path
+) -> None:
+    """The run's photos are edited in the decode threads while they are decoded for indexing;
+    their edits are summed in plan order, so one decode thread or two learn the same."""
+    prints = []
+    for workers in ("1", "2"):
+        out, _ = _index(tmp_path, models_dir, photos, "--json", "--workers", workers)
+        assert json.loads(out)["learn_photos"] == PHOTOS
+        prints.append(_fingerprint(tmp_path / "lib", models_dir))
+    assert prints[0] == prints[1]
