@@ -7,8 +7,12 @@ Threads, each stage bounded so memory stays flat:
   *move*, bytes already embedded are a *copy* (the vector is reused), anything else goes to
   :class:`models.ImageAnalyzer`, which decodes the same bytes in its own pool while the
   calling thread runs ONNX;
-* one writer thread commits records in batches through :meth:`Library.apply` (one
-  transaction each) and saves the FAISS cache every few batches.
+* one writer thread (:mod:`indexer.writer`) commits records in batches through
+  :meth:`Library.apply` (one transaction each) and saves the FAISS cache every few batches.
+
+When the run will learn the library's whitening, the photos of its learning sample
+(:mod:`indexer.learning`) are edited in the decode threads while they are decoded anyway, and
+the edits embedded in an extra model pass of their batch.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ import io
 import logging
 import os
 import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -27,7 +30,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from indexer.learning import LearningSample
 from indexer.plan import Plan, WorkItem, WorkKind
+from indexer.writer import Counts, Record, Writer
 from models import (
     MAX_FILE_BYTES,
     Analysis,
@@ -38,39 +43,11 @@ from models import (
     read_limited,
 )
 from search.library import Library
-from search.store import STATUS_FAILED, ChangeSet, FrameVector, ImageMove, ImageUpsert
+from search.store import STATUS_FAILED, FrameVector, ImageMove, ImageUpsert
+
+__all__ = ["Counts", "Pipeline", "Record", "Writer", "error_text", "process_age", "read_and_hash"]
 
 log = logging.getLogger(__name__)
-
-OUTCOMES = ("added", "updated", "moved", "removed", "failed", "unchanged")
-
-
-@dataclass
-class Record:
-    """One unit of work for the writer; ``outcome`` is what it counts as once committed."""
-
-    outcome: str
-    path: str = ""
-    upsert: ImageUpsert | None = None
-    move: ImageMove | None = None
-    removal: int | None = None
-    error: str | None = None
-    copied: bool = False
-    leader_sha: str | None = None  # first embed of these bytes: report its id once committed
-
-
-@dataclass
-class Counts:
-    added: int = 0
-    updated: int = 0
-    moved: int = 0
-    removed: int = 0
-    failed: int = 0
-    unchanged: int = 0
-    copied: int = 0
-    batches: int = 0
-    saves: int = 0
-    failures: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -106,126 +83,6 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class Writer(threading.Thread):
-    """Commits records in batches (one transaction each); saves the cache now and then."""
-
-    _FLUSH = object()
-    _STOP = object()
-
-    def __init__(
-        self,
-        library: Library,
-        batch_size: int,
-        counts: Counts,
-        on_commit: Callable[[int], None],
-        min_save_interval: float = 2.0,
-    ) -> None:
-        super().__init__(name="imgsearch-writer", daemon=True)
-        self.library = library
-        self.batch_size = max(1, batch_size)
-        self.counts = counts
-        self.on_commit = on_commit
-        self.min_save_interval = min_save_interval
-        self.queue: queue.Queue[object] = queue.Queue(maxsize=4 * self.batch_size)
-        #: (sha256, image id) of committed first embeds: later copies of those bytes reuse
-        #: the stored vector instead of a vector held in memory.
-        self.committed: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
-        self.error: BaseException | None = None
-        self._pending: list[Record] = []
-        self._last_save = time.monotonic()
-        self._save_cost = 0.0
-        self._dirty = False
-
-    # -- producer side ----------------------------------------------------------------------
-
-    def put(self, record: object) -> None:
-        while True:
-            if self.error is not None:
-                raise self.error
-            try:
-                self.queue.put(record, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-
-    def flush(self) -> None:
-        self.put(self._FLUSH)
-
-    def finish(self) -> None:
-        """Commit what is left and stop; re-raise the writer's error, if any."""
-        if self.is_alive():
-            self.put(self._STOP)
-            self.join()
-        if self.error is not None:
-            raise self.error
-
-    # -- the thread -------------------------------------------------------------------------
-
-    def run(self) -> None:
-        try:
-            while True:
-                record = self.queue.get()
-                if record is self._STOP:
-                    self._commit()
-                    return
-                if record is self._FLUSH:
-                    self._commit()
-                    continue
-                assert isinstance(record, Record)
-                if record.outcome == "unchanged" and record.move is None:
-                    self.counts.unchanged += 1
-                    continue
-                self._pending.append(record)
-                if len(self._pending) >= self.batch_size:
-                    self._commit()
-        except BaseException as exc:  # handed to the producer, which stops the run
-            log.debug("writer failed", exc_info=True)
-            self.error = exc
-
-    def _commit(self) -> None:
-        if not self._pending:
-            return
-        records, self._pending = self._pending, []
-        changes = ChangeSet()
-        for record in records:
-            if record.upsert is not None:
-                changes.upserts.append(record.upsert)
-            if record.move is not None:
-                changes.moves.append(record.move)
-            if record.removal is not None:
-                changes.removals.append(record.removal)
-        applied = self.library.apply(changes)
-        upserted = iter(applied.upserted_ids)
-        for record in records:
-            if record.upsert is not None:
-                image_id = next(upserted)
-                if record.leader_sha is not None and record.outcome != "failed":
-                    self.committed.put((record.leader_sha, image_id))
-        counts = self.counts
-        counts.batches += 1
-        for record in records:
-            setattr(counts, record.outcome, getattr(counts, record.outcome) + 1)
-            counts.copied += record.copied
-            if record.outcome == "failed":
-                counts.failures.append((record.path, record.error or "failed"))
-        self._dirty = True
-        self.on_commit(sum(r.outcome != "removed" for r in records))
-        now = time.monotonic()
-        if now - self._last_save >= max(self.min_save_interval, 10 * self._save_cost):
-            self.save()
-
-    def save(self) -> None:
-        """Save the FAISS cache (atomic; stamped with the committed generation)."""
-        if not self._dirty:
-            return
-        start = time.monotonic()
-        self.library.save_index()
-        self._last_save = time.monotonic()
-        self._save_cost = self._last_save - start
-        self._dirty = False
-        self.counts.saves += 1
-
-
 class Pipeline:
     """Runs a :class:`Plan` through reader threads, the analyzer and the writer."""
 
@@ -238,8 +95,10 @@ class Pipeline:
         batch_size: int = 32,
         progress: Callable[[int], None] | None = None,
         max_pixels: int | None = None,
+        learning: LearningSample | None = None,
     ) -> None:
         self.library = library
+        self.learning = learning  # its photos are edited and embedded as they pass
         self.model = model
         self.workers = max(1, workers)
         self.batch_size = max(1, batch_size)
@@ -258,6 +117,8 @@ class Pipeline:
         }
         if self.max_pixels is not None:
             analyzer_args["max_pixels"] = self.max_pixels
+        if self.learning is not None:
+            analyzer_args["views"] = self.learning.edits_of
         try:
             with (
                 ThreadPoolExecutor(self.workers, thread_name_prefix="imgsearch-read") as readers,
@@ -288,17 +149,17 @@ class Pipeline:
         started: list[float] = []
 
         def sources() -> Iterator[io.BytesIO]:
-            reads: deque[tuple[WorkItem, Future[_Read]]] = deque()
-            items = iter(plan.work)
+            reads: deque[tuple[int, WorkItem, Future[_Read]]] = deque()
+            items = iter(enumerate(plan.work))
             lookahead = 4 * self.workers  # reading is quick: stay just ahead of the decoders
             while True:
-                for item in items:
-                    reads.append((item, readers.submit(read_and_hash, item)))
+                for position, item in items:
+                    reads.append((position, item, readers.submit(read_and_hash, item)))
                     if len(reads) >= lookahead:
                         break
                 if not reads:
                     return
-                item, future = reads.popleft()
+                position, item, future = reads.popleft()
                 try:
                     read = future.result()
                 except FileNotFoundError:  # gone since the walk: the next run tidies up
@@ -312,7 +173,8 @@ class Pipeline:
                     continue
                 leaders[read.sha256] = _Leader()
                 waiting.append((item, read))
-                source = io.BytesIO(data)
+                learning = self.learning
+                source = io.BytesIO(data) if learning is None else learning.source(position, data)
                 del data
                 source.name = str(item.found.path)
                 if not started:
@@ -331,6 +193,8 @@ class Pipeline:
             record = self._embedded(item, read, result)
             record.leader_sha = read.sha256
             writer.put(record)
+            if self.learning is not None and isinstance(result, Analysis):
+                self.learning.add(result)  # in plan order: the sum does not depend on timing
             leader = leaders[read.sha256]
             leader.result = result
             for follower, follower_read in leader.followers:

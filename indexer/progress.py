@@ -1,4 +1,4 @@
-"""Progress bars of an index run on stderr (tqdm): shown only on a terminal."""
+"""Progress bars of an index run on stderr (tqdm), shown only on a terminal: count, rate, ETA."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def bar(show: bool, **kw: Any) -> tqdm:
 
 
 class LazyBar:
-    """A :func:`_bar` that appears on the first ``update(done, total)`` (not at all when the
+    """A :func:`bar` that appears on the first ``update(done, total)`` (not at all when the
     work it would show is not done)."""
 
     def __init__(self, show: bool, **kw: Any) -> None:

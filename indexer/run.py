@@ -19,6 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from indexer.learning import plan_learning
 from indexer.pipeline import Counts, Pipeline
 from indexer.plan import make_plan
 from indexer.progress import LazyBar, bar
@@ -224,8 +225,13 @@ def index_collections(
                 summary.warnings += report.warnings
             summary.kept_unreadable = plan.kept_unreadable
             workers = options.workers or max(1, min(4, os.cpu_count() or 2))
-            with bar(show, desc="indexing", unit="img", total=len(plan.work)) as shown:
+            # the learning bar shows under the indexing one while the run's photos are edited
+            with (
+                LazyBar(show, desc="learning the whitening", unit=" photos") as learning,
+                bar(show, desc="indexing", unit="img", total=len(plan.work)) as shown,
+            ):
                 videos = take_videos(plan)  # first: a moved video claims its vanished row
+                sample = plan_learning(library, plan, model, progress=learning.update)
                 pipeline = Pipeline(
                     library,
                     model,
@@ -233,12 +239,16 @@ def index_collections(
                     batch_size=options.batch_size,
                     progress=shown.update,
                     max_pixels=library.settings.max_image_pixels,
+                    learning=sample,
                 )
                 counts = pipeline.counts
                 index_videos(library, model, plan, videos, counts, shown.update)
+                wall, cpu = time.monotonic(), time.process_time()
                 counts = pipeline.run(plan)
-            with LazyBar(show, desc="learning the whitening", unit=" photos") as learning:
-                learned = update_whitening(library, model, progress=learning.update)
+                shown.close()
+                if sample is not None:
+                    sample.settle(time.monotonic() - wall, time.process_time() - cpu)
+                learned = update_whitening(library, model, progress=learning.update, sample=sample)
             summary.whitening = learned.to_text()
             summary.learn_seconds = learned.seconds
             summary.learn_cpu_seconds = learned.cpu_seconds

@@ -7,12 +7,15 @@ yet, or when it has grown :data:`RELEARN_GROWTH` times since the last one (up to
 :data:`RELEARN_UNTIL` images: the sample is 1000 photos however large the library). The
 library then rebuilds its index in the whitened space.
 
-The sample is streamed: :data:`THREADS` threads each take :data:`CHUNK` photos at a time,
-decode them (JPEG draft), edit them (defined on a copy whose shorter side is
-:data:`search.descriptor.WORK_SIDE`, made at the resolution the network reads) and embed
-them; the edits' differences to the photos' stored vectors are added to one covariance
-(:class:`search.descriptor.whitening.EditCovariance`) in sample order, so memory does not grow
-with the sample and the result does not depend on thread timing.
+An index run chooses the sample when it is planned and edits the photos it embeds while it
+has them decoded (:mod:`indexer.learning`); what is left here are the sampled images from
+before the run (or the whole sample, when the run did not plan one). They are streamed:
+:data:`THREADS` threads each take :data:`CHUNK` photos at a time, decode them (JPEG draft),
+edit them (defined on a copy whose shorter side is :data:`search.descriptor.WORK_SIDE`, made at
+the resolution the network reads) and embed them; the edits' differences to the photos'
+stored vectors are added to one covariance (:class:`search.descriptor.whitening.EditCovariance`) in
+sample order, so memory does not grow with the sample and the result does not depend on
+thread timing.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -47,6 +51,9 @@ try:  # a declared dependency; an environment installed before it learns unlimit
     from threadpoolctl import threadpool_limits
 except ImportError:  # pragma: no cover
     threadpool_limits = None
+
+if TYPE_CHECKING:
+    from indexer.learning import LearningSample
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +88,16 @@ class WhiteningRun:
         return f"whitening {self.action}: {self.reason}"
 
 
-def whitening_due(library: Library) -> tuple[str, str]:
+def whitening_due(library: Library, count: int | None = None) -> tuple[str, str]:
     """``(action, why)``: ``learn`` now, or leave the whitening as it is (``kept`` when the
-    library has one, ``skipped`` when not)."""
+    library has one, ``skipped`` when not); ``count``: of a library of that many images
+    instead of its images with a vector now."""
     current = library.whitening()
     idle = "kept" if current is not None else "skipped"
     if not library.descriptor_config().whiten:
         return idle, "whitening is off"
-    count = library.store.vector_count()
+    if count is None:
+        count = library.store.vector_count()
     if count < MIN_IMAGES:
         return idle, f"fewer than {MIN_IMAGES} images"
     if current is None:
@@ -107,10 +116,17 @@ def edits_per_image(library_images: int, sample: int) -> int:
 
 
 def update_whitening(
-    library: Library, model: OnnxModel, *, seed: int = 0, progress: Progress | None = None
+    library: Library,
+    model: OnnxModel,
+    *,
+    seed: int = 0,
+    progress: Progress | None = None,
+    sample: LearningSample | None = None,
 ) -> WhiteningRun:
-    """Learn and store the whitening when :func:`whitening_due` says so; ``progress`` is
-    called with (photos done, photos in the sample) as the sample is streamed."""
+    """Learn and store the whitening when :func:`whitening_due` says so, from ``sample``
+    when the run planned one (its photos of the run are learned from already), else from a
+    sample of the library; ``progress`` is called with (photos done, photos in the sample)
+    as it is streamed."""
     action, reason = whitening_due(library)
     if action != "learn":
         return WhiteningRun(action, reason)
@@ -125,16 +141,21 @@ def update_whitening(
     for n, image_id in enumerate(ids):
         background[n] = rows[image_id].vector
     del rows
-    chosen = [ids[i] for i in sample_indices(len(ids), DEFAULT_SAMPLE, seed)]
-    row_of = {image_id: n for n, image_id in enumerate(ids)}
+    if sample is None:
+        chosen = [ids[i] for i in sample_indices(len(ids), DEFAULT_SAMPLE, seed)]
+        places = {image_id: n for n, image_id in enumerate(chosen)}
+        edits, per_image, done, base = EditCovariance(background.shape[1]), 0, 0, 0
+    else:  # the run's part is learned from; the images from before it are left
+        places = {image_id: place for place, image_id in sample.stored}
+        edits, per_image, done = sample.edits, sample.per_image, len(sample.in_run)
+        base, seed = sample.photos, sample.seed
     # each photo's stored vector is the anchor of its edits (no second embedding of it)
-    sample = [
-        (n, path, background[row_of[i]]) for n, (i, path) in enumerate(_paths(library, chosen))
-    ]
-    edits = EditCovariance(background.shape[1])
-    per_image = edits_per_image(len(ids), len(sample))
+    vectors = store.descriptor_rows(list(places), labels=False)
+    paths = _paths(library, list(places))
+    items = [(places[i], path, vectors[i].vector) for i, path in paths if i in vectors]
+    per_image = per_image or edits_per_image(len(ids), len(items))
     with _one_blas_thread():
-        read = _stream_edits(sample, model, edits, per_image, seed, progress)
+        read = base + _stream_edits(items, model, edits, per_image, seed, progress, done)
         try:
             if not read:
                 raise WhiteningError("no photo of the sample could be read")
@@ -147,8 +168,8 @@ def update_whitening(
         reason,
         read,
         whitening.pairs,
-        time.monotonic() - started,
-        time.process_time() - cpu,
+        time.monotonic() - started + (sample.seconds if sample else 0.0),
+        time.process_time() - cpu + (sample.cpu_seconds if sample else 0.0),
     )
 
 
@@ -200,12 +221,15 @@ def _stream_edits(
     per_image: int,
     seed: int,
     progress: Progress | None,
+    done: int = 0,
 ) -> int:
     """Edit and embed ``sample`` in :data:`THREADS` threads, a few chunks in flight, adding
-    each chunk to ``edits`` in sample order; returns how many photos were read."""
-    read = done = 0
+    each chunk to ``edits`` in sample order; returns how many photos were read. ``done``:
+    photos of the sample learned from before (the progress counts on from there)."""
+    read = 0
+    total = done + len(sample)
     if progress:
-        progress(0, len(sample))
+        progress(done, total)
     with ThreadPoolExecutor(THREADS, thread_name_prefix="imgsearch-whiten") as pool:
         flight: deque[tuple[int, Future[tuple[np.ndarray, np.ndarray, int]]]] = deque()
 
@@ -217,7 +241,7 @@ def _stream_edits(
                 edits.add(anchors, positives)
             read, done = read + ok, done + size
             if progress:
-                progress(done, len(sample))
+                progress(done, total)
 
         try:
             for chunk in _chunks(sample):

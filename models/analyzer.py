@@ -16,7 +16,9 @@ import numpy as np
 from PIL import Image
 
 from models.errors import ImageError, RoiError
+from models.extra_views import ViewMaker, embed_views, make_views
 from models.frame import ContentBox, find_content_box
+from models.labels import TopLabels
 from models.load import DEFAULT_MAX_PIXELS, DecodedImage
 from models.onnx_model import OnnxModel
 from models.roi import RegionOfInterest, coerce_roi
@@ -51,6 +53,11 @@ class Analysis:
     #: bars, padding) and that photo's own unit embedding; None when not framed.
     frame_box: ContentBox | None = None
     frame_embedding: np.ndarray | None = field(default=None, repr=False)
+    #: ``ImageAnalyzer(views=...)``: the unit embeddings of the image's extra views (None
+    #: when it had none), and what they cost: wall and CPU seconds of making them in a decode
+    #: thread, and this image's share of their model pass (wall, process CPU).
+    view_embeddings: np.ndarray | None = field(default=None, repr=False)
+    view_costs: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
 
 @dataclass
@@ -60,6 +67,8 @@ class _Prepared:
     region: RegionOfInterest | None = None
     frame_box: ContentBox | None = None
     frame_tensor: np.ndarray | None = None
+    view_tensors: np.ndarray | None = None
+    view_costs: tuple[float, float] = (0.0, 0.0)  # making them: wall, thread CPU
 
 
 class ImageAnalyzer:
@@ -69,7 +78,9 @@ class ImageAnalyzer:
     (ONNX Runtime releases the GIL). ``decode_workers=0`` decodes inline. With ``frames``
     every whole image is also searched for a photo inside a frame (:mod:`models.frame`, about
     a millisecond in the decode threads); framed photos get a second embedding from an extra
-    model pass (:attr:`Analysis.frame_embedding`), the others cost nothing more.
+    model pass (:attr:`Analysis.frame_embedding`), the others cost nothing more. ``views``
+    makes extra views of whole images in the decode threads (an error there only loses the
+    views); they are embedded in one more pass per batch (:attr:`Analysis.view_embeddings`).
     """
 
     def __init__(
@@ -83,6 +94,7 @@ class ImageAnalyzer:
         rotation_degrees: int = 0,
         keep_probs: bool = False,
         frames: bool = False,
+        views: ViewMaker | None = None,
     ):
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -94,21 +106,9 @@ class ImageAnalyzer:
         self.rotation_degrees = rotation_degrees
         self.keep_probs = keep_probs
         self.frames = frames
+        self.views = views
         self._executor: ThreadPoolExecutor | None = None
-        # Classes are listed by name, and classes that share a name (ImageNet's two "crane"
-        # and two "maillot") as one label with their summed probability: no name twice.
-        self._label_names: list[str] = []
-        self._label_ids = np.zeros(0, np.int64)  # class -> index into _label_names
-        self._skip_label: int | None = None  # the background's name index
-        if model.labels is not None:
-            first: dict[str, int] = {}
-            self._label_ids = np.array(
-                [first.setdefault(name, len(first)) for name in model.labels], np.int64
-            )
-            self._label_names = list(first)
-            bg = model.spec.background_index
-            if bg is not None and 0 <= bg < len(model.labels):
-                self._skip_label = int(self._label_ids[bg])
+        self._top = TopLabels(model.labels, model.spec.background_index)
 
     # ------------------------------------------------------------------ lifecycle
     def _pool(self) -> ThreadPoolExecutor | None:
@@ -150,6 +150,10 @@ class ImageAnalyzer:
                     prepared.frame_tensor = self.model.preprocess(
                         self.framed_photo(source, decoded, box, rotation)
                     )
+            if self.views is not None and region is None:
+                prepared.view_tensors, prepared.view_costs = make_views(
+                    self.model, self.views, source, decoded
+                )
             return prepared
         except ImageError as exc:
             return exc
@@ -198,21 +202,7 @@ class ImageAnalyzer:
         )
 
     def _labels(self, probs: np.ndarray) -> list[tuple[str, float]]:
-        if not self._label_names or not self.top_labels:
-            return []
-        scores = np.bincount(
-            self._label_ids[: len(probs)],
-            weights=probs.astype(np.float64),
-            minlength=len(self._label_names),
-        )
-        if self._skip_label is not None:
-            scores[self._skip_label] = -np.inf
-        k = min(self.top_labels, int(np.isfinite(scores).sum()))
-        if k < 1:
-            return []
-        idx = np.argpartition(-scores, k - 1)[:k]
-        idx = idx[np.argsort(-scores[idx], kind="stable")]
-        return [(self._label_names[i], float(scores[i])) for i in idx]
+        return self._top(probs, self.top_labels)
 
     def _infer(self, chunk: list[_Prepared | ImageError], raw: bool) -> list[Analysis | ImageError]:
         good = [i for i, item in enumerate(chunk) if isinstance(item, _Prepared)]
@@ -226,10 +216,14 @@ class ImageAnalyzer:
         if framed:
             extra = self.model.run(np.stack([chunk[i].frame_tensor for i in framed]))  # type: ignore[union-attr,misc]
             frame_vectors = {i: extra.embeddings[n].copy() for n, i in enumerate(framed)}
+        views = {i: (chunk[i].view_tensors, chunk[i].view_costs) for i in good}  # type: ignore[union-attr]
+        view_vectors = (
+            embed_views(self.model, views, self.batch_size) if self.views is not None else {}
+        )
         for row, i in enumerate(good):
             decoded = chunk[i].decoded  # type: ignore[union-attr]
             probs = out.probs[row] if out.probs is not None else None
-            results[i] = Analysis(
+            analysis = Analysis(
                 embedding=out.embeddings[row].copy(),
                 labels=self._labels(probs) if probs is not None else [],
                 width=decoded.width,
@@ -242,6 +236,9 @@ class ImageAnalyzer:
                 frame_box=chunk[i].frame_box if i in frame_vectors else None,  # type: ignore[union-attr]
                 frame_embedding=frame_vectors.get(i),
             )
+            if i in view_vectors:
+                analysis.view_embeddings, analysis.view_costs = view_vectors[i]
+            results[i] = analysis
         return results
 
     # ------------------------------------------------------------------ batches

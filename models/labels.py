@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from models.errors import ModelSpecError
 
@@ -71,3 +73,36 @@ def merge_labels(labels: Iterable[tuple[str, float]]) -> list[tuple[str, float]]
     for name, score in labels:
         merged[name] = merged.get(name, 0.0) + float(score)
     return sorted(merged.items(), key=lambda item: -item[1])
+
+
+class TopLabels:
+    """The best-scoring label names of a probability vector. Classes are listed by name, and
+    classes that share a name (ImageNet's two "crane" and two "maillot") as one label with
+    their summed probability: no name twice; the background class is never listed."""
+
+    def __init__(self, labels: Sequence[str] | None, background: int | None = None) -> None:
+        self.names: list[str] = []
+        self.ids = np.zeros(0, np.int64)  # class -> index into names
+        self.skip: int | None = None  # the background's name index
+        if labels is not None:
+            first: dict[str, int] = {}
+            self.ids = np.array([first.setdefault(name, len(first)) for name in labels], np.int64)
+            self.names = list(first)
+            if background is not None and 0 <= background < len(labels):
+                self.skip = int(self.ids[background])
+
+    def __call__(self, probs: np.ndarray, count: int) -> list[tuple[str, float]]:
+        """The ``count`` best names with their probabilities, best first."""
+        if not self.names or not count:
+            return []
+        scores = np.bincount(
+            self.ids[: len(probs)], weights=probs.astype(np.float64), minlength=len(self.names)
+        )
+        if self.skip is not None:
+            scores[self.skip] = -np.inf
+        k = min(count, int(np.isfinite(scores).sum()))
+        if k < 1:
+            return []
+        idx = np.argpartition(-scores, k - 1)[:k]
+        idx = idx[np.argsort(-scores[idx], kind="stable")]
+        return [(self.names[i], float(scores[i])) for i in idx]

@@ -1,0 +1,82 @@
+"""Extra views of an image (its edits, say) made while the analyzer has it decoded.
+
+``ImageAnalyzer(views=maker)`` calls ``maker(source, decoded)`` in its decode threads for
+each whole image; the views it returns are preprocessed there too, and the views of a batch
+embedded in one more model pass. Their costs are measured where they are paid, so that a
+caller can report them apart from the images' own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from PIL import Image
+
+from models.load import DecodedImage
+from models.onnx_model import OnnxModel
+from models.sources import ImageSource, source_name
+
+log = logging.getLogger(__name__)
+
+#: (source, decoded image) -> its extra views (none: an empty sequence).
+ViewMaker = Callable[[ImageSource, DecodedImage], Sequence[Image.Image]]
+#: making the views (wall, thread CPU seconds), their model passes (wall, CPU seconds: the
+#: calling thread's times the model's threads, as its other threads run the same share)
+ViewCosts = tuple[float, float, float, float]
+
+
+def make_views(
+    model: OnnxModel, maker: ViewMaker, source: ImageSource, decoded: DecodedImage
+) -> tuple[np.ndarray | None, tuple[float, float]]:
+    """The views' model inputs (``[N, H, W, 3]`` uint8, None without views) and the wall and
+    thread CPU seconds they took. An error only loses the views, never the image."""
+    wall, cpu = time.perf_counter(), time.thread_time()
+    tensors = None
+    try:
+        views = maker(source, decoded)
+        if views:
+            width, height = model.input_size
+            tensors = np.empty((len(views), height, width, 3), np.uint8)
+            for n, view in enumerate(views):
+                model.preprocess(view, out=tensors[n])
+    except Exception:
+        log.exception("cannot make the extra views of %s", source_name(source))
+        tensors = None
+    return tensors, (time.perf_counter() - wall, time.thread_time() - cpu)
+
+
+def embed_views(
+    model: OnnxModel,
+    batch: Mapping[int, tuple[np.ndarray | None, tuple[float, float]]],
+    max_rows: int = 32,
+) -> dict[int, tuple[np.ndarray, ViewCosts]]:
+    """The views of a batch (``{slot: (inputs or None, making costs)}``) in model passes of
+    at most ``max_rows`` (the images' batch size: the model's working memory stays what the
+    images need): each slot's unit embeddings and its costs, each pass shared by rows."""
+    viewed = [
+        (slot, tensors, made) for slot, (tensors, made) in batch.items() if tensors is not None
+    ]
+    if not viewed:
+        return {}
+    inputs = np.concatenate([tensors for _slot, tensors, _made in viewed])
+    wall, cpu = time.perf_counter(), time.thread_time()
+    step = max(1, max_rows)
+    vectors = np.concatenate(
+        [
+            model.run(inputs[start : start + step]).embeddings
+            for start in range(0, len(inputs), step)
+        ]
+    )
+    wall = time.perf_counter() - wall
+    cpu = (time.thread_time() - cpu) * (model.threads or os.cpu_count() or 1)
+    start = 0
+    found: dict[int, tuple[np.ndarray, ViewCosts]] = {}
+    for slot, tensors, made in viewed:
+        n, share = len(tensors), len(tensors) / len(inputs)
+        found[slot] = (vectors[start : start + n], (*made, wall * share, cpu * share))
+        start += n
+    return found
