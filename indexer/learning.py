@@ -109,7 +109,9 @@ def plan_learning(
         return None
     gone = plan.busy | set(plan.vanished)  # vectors this run replaces or removes
     kept = [
-        i for i in library.store.sample_vector_ids(library.store.vector_count()) if i not in gone
+        i
+        for i in library.store.descriptors.sample_ids(library.store.vector_count())
+        if i not in gone
     ]
     count = len(kept) + len(plan.work)  # at most, after the run
     if whiten.whitening_due(library, count)[0] != "learn":

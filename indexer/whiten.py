@@ -150,7 +150,7 @@ def update_whitening(
         edits, per_image, done = sample.edits, sample.per_image, len(sample.in_run)
         base, seed = sample.photos, sample.seed
     # each photo's stored vector is the anchor of its edits (no second embedding of it)
-    vectors = store.descriptor_rows(list(places), labels=False)
+    vectors = store.descriptors.rows(list(places), labels=False)
     paths = _paths(library, list(places))
     items = [(places[i], path, vectors[i].vector) for i, path in paths if i in vectors]
     per_image = per_image or edits_per_image(len(ids), len(items))

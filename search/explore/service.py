@@ -22,7 +22,7 @@ from search.explore.clusters import (
 )
 from search.explore.errors import ExploreError
 from search.explore.graph import EXACT_MAX, Graph, knn_graph, reduced, unit_rows
-from search.explore.outliers import DEFAULT_K, outlier_scores, reason
+from search.explore.outliers import DEFAULT_K, OutlierScores, outlier_scores, reason
 from search.explore.projection import project
 from search.store import LibraryStore
 
@@ -219,8 +219,23 @@ class Explorer:
     def outliers(self, n: int = 20, *, k: int = DEFAULT_K) -> list[Outlier]:
         """The ``n`` images farthest from everything else, most outlying first."""
         ids, g = self.graph()
-        _, x = self._space(self.stamp())
-        scores = outlier_scores(g, x, k)
+
+        def make(stamp: dict[str, object]) -> dict[str, np.ndarray]:
+            found = outlier_scores(g, self._space(stamp)[1], k)
+            return {
+                name: np.asarray(getattr(found, name))
+                for name in OutlierScores.__dataclass_fields__
+            }
+
+        # an eigendecomposition of the space's covariance per request was seconds at 1024-d
+        kept = self._cached(f"outliers-{int(k)}", make)
+        scores = OutlierScores(
+            **{
+                name: kept[name] for name in ("score", "alone", "unlike", "kth", "nearest_distance")
+            },
+            median=float(kept["median"]),
+            k=int(kept["k"]),
+        )
         rows = self.store.reads.paths_and_labels()
         order = np.argsort(-scores.score, kind="stable")[: max(0, int(n))]
         return [
