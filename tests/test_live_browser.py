@@ -36,7 +36,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir:
 
 
 def live(driver) -> dict[str, str]:
-    return driver.execute_script("return Object.assign({}, document.getElementById('live').dataset)")
+    return driver.execute_script(
+        "return Object.assign({}, document.getElementById('live').dataset)"
+    )
 
 
 def top_card(driver) -> dict[str, str]:
