@@ -2,7 +2,7 @@
 camera playing a Y4M video made from a library photo: results appear, the top one is that
 photo, the frame-time tag moves on, and frames that come while one is in flight are dropped
 (LIVE_STREAM), never queued. Also what a user sees with the camera refused or absent.
-Screenshot: live_camera.png in the artifacts directory; figures: live_camera.json.
+Screenshots: live_camera*.png in the artifacts directory; figures: live_camera.json.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def test_live_page_finds_what_the_camera_films(filmed_browser, server, artifacts
     [(False, "refused", "Camera access was refused"), (True, "absent", "No camera was found")],
 )
 def test_live_page_says_when_there_is_no_camera(
-    tmp_path: Path, server, data_dir: Path, allow: bool, state: str, words: str
+    tmp_path: Path, server, data_dir: Path, artifacts_dir: Path, allow: bool, state: str, words: str
 ):
     video = None
     if not allow:  # a camera is there, but the user says no
@@ -126,3 +126,4 @@ def test_live_page_says_when_there_is_no_camera(
         assert message.is_displayed() and words in message.text
         assert driver.find_element(By.ID, "live-toggle").text == "Start camera"
         assert shown["sent"] == "0"
+        driver.save_screenshot(str(artifacts_dir / f"live_camera_{state}.png"))

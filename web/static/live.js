@@ -154,8 +154,9 @@
       if (latencies.length > LATENCIES_KEPT) latencies.shift();
       stats.answered += 1;
       show(frameMs, payload);
-      if (root.dataset.state !== "live") say("live", "");
+      if (running && root.dataset.state !== "live") say("live", "");
     } catch (error) {
+      if (!running) return;
       say("error", `The search failed: ${error.message || error}. Trying the next frame.`);
       pausedUntil = performance.now() + 1000;
     } finally {
@@ -167,7 +168,7 @@
   function refused(response, payload) {
     const error = (payload && payload.error) || {};
     const text = error.message || `The server answered ${response.status}.`;
-    if (STOPPING.has(error.code)) {
+    if (STOPPING.has(error.code) || response.status === 401 || response.status === 403) {
       stop();
       say(error.code, text);
       return;
