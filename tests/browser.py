@@ -4,7 +4,7 @@ downloaded browser. Tests skip with a clear reason where they are not installed.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,8 +27,11 @@ def require_chromium() -> None:
 
 
 @contextmanager
-def chromium(profile: Path, *, width: int = 1360, height: int = 1000) -> Iterator[object]:
-    """A headless Chromium WebDriver with a throw-away profile and no background traffic."""
+def chromium(
+    profile: Path, *, width: int = 1360, height: int = 1000, extra_args: Sequence[str] = ()
+) -> Iterator[object]:
+    """A headless Chromium WebDriver with a throw-away profile and no background traffic;
+    ``extra_args`` are more command-line flags (a fake camera: :func:`fake_camera_args`)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -45,6 +48,7 @@ def chromium(profile: Path, *, width: int = 1360, height: int = 1000) -> Iterato
         "--no-first-run",
         f"--window-size={width},{height}",
         f"--user-data-dir={profile}",
+        *extra_args,
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -55,3 +59,32 @@ def chromium(profile: Path, *, width: int = 1360, height: int = 1000) -> Iterato
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def fake_camera_args(video: Path | None, *, allow: bool = True) -> list[str]:
+    """Flags for Chromium's fake camera: ``video`` (a Y4M or MJPEG file, looped) is what it
+    films; ``allow`` answers the camera prompt yes, otherwise no. ``video=None``: no camera
+    device at all (the real, absent one of a headless machine)."""
+    args = ["--use-fake-ui-for-media-stream" if allow else "--deny-permission-prompts"]
+    if video is not None:
+        args += ["--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={video}"]
+    return args
+
+
+def write_y4m(
+    photo: Path, target: Path, *, size: tuple[int, int] = (640, 480), frames: int = 4
+) -> Path:
+    """``photo`` as a Y4M video (a text header, then ``FRAME`` + raw YUV 4:2:0 planes per
+    frame) that Chromium's fake camera plays in a loop."""
+    from PIL import Image
+
+    with Image.open(photo) as im:
+        ycbcr = im.convert("RGB").resize(size, Image.Resampling.LANCZOS).convert("YCbCr")
+    y, cb, cr = ycbcr.split()
+    half = (size[0] // 2, size[1] // 2)
+    planes = y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes()
+    with target.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F30:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            out.write(b"FRAME\n" + planes)
+    return target

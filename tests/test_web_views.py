@@ -8,12 +8,16 @@ import io
 import re
 from pathlib import Path
 
+from PIL import Image
+
+from search.settings import Settings
 from tests.web_library import (
     API,
     BROKEN_NAME,
     EDITED_ORIGINAL,
     QUERY_NAME,
     assert_error,
+    run_index,
     upload,
 )
 from web.app import create_app
@@ -182,3 +186,51 @@ def test_html_pages(client, ids):
     assert missing.status_code == 404 and b"<html" in missing.data
     assert client.get("/static/app.css").status_code == 200
     assert client.get("/static/search.js").status_code == 200
+
+
+def test_live_page_and_the_search_it_sends(client, weblib):
+    """The Live page (static/live.js films the camera): in the nav bar, the only page allowed
+    the camera, pointed at POST /api/v1/search; a frame as the page sends it (a same-origin
+    fetch of a <= 512 px JPEG) finds its photo first."""
+    page = client.get("/live")
+    assert page.status_code == 200
+    text = page.data.decode()
+    assert re.search(r'<a href="/live" aria-current="page">Live</a>', text)
+    assert 'data-search-url="/api/v1/search"' in text and 'data-max-side="512"' in text
+    assert 'data-enabled="true"' in text and 'class="notice"' not in text
+    assert '<script src="/static/live.js"' in text
+    assert client.get("/static/live.js").status_code == 200
+    assert "camera=(self)" in page.headers["Permissions-Policy"]
+    for other in ("/", "/browse", "/library", "/api/v1/stats"):
+        assert "camera=()" in client.get(other).headers["Permissions-Policy"], other
+    assert 'href="/live"' in client.get("/").data.decode()  # in every page's nav bar
+    with Image.open(weblib.query_photo) as im:
+        frame = im.convert("RGB")
+    frame.thumbnail((512, 512))
+    jpeg = io.BytesIO()
+    frame.save(jpeg, "JPEG", quality=85)
+    answer = client.post(
+        f"{API}/search",
+        data={"k": "8", "image": (io.BytesIO(jpeg.getvalue()), "frame-1234.jpg")},
+        headers={"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"},
+    )
+    assert answer.status_code == 200, answer.data
+    results = answer.get_json()["results"]
+    assert len(results) == 8 and Path(results[0]["path"]).name == QUERY_NAME
+    assert {"id", "score", "rank", "thumbnail_url", "page_url", "media"} <= results[0].keys()
+
+
+def test_live_page_without_a_library_says_so(tmp_path, models_dir):
+    """No library, or an empty one: the page says so and does not ask for the camera."""
+    (tmp_path / "nothing").mkdir()
+    run_index(tmp_path / "empty", models_dir, tmp_path / "nothing")
+    for library, code in (("none", "no_library"), ("empty", "empty_library")):
+        app = create_app(Settings(library=tmp_path / library, model_path=(models_dir,)))
+        try:
+            page = app.test_client().get("/live")
+        finally:
+            app.extensions["imgsearch"].close()
+        text = page.data.decode()
+        assert page.status_code == 200 and 'class="notice"' in text, library
+        assert f'data-code="{code}"' in text and 'data-enabled="false"' in text
+        assert re.search(r'id="live-toggle"[^>]*disabled', text)

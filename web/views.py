@@ -13,7 +13,7 @@ import time
 from pathlib import PurePath
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, make_response, render_template, request, url_for
 
 from search.store import LibraryNotFoundError
 from web import service
@@ -56,6 +56,11 @@ MODES: list[tuple[str, str, str]] = [
     ("lookup", "Find copies", "views.lookup_submit"),
 ]
 MODE_NAMES = [value for value, _title, _endpoint in MODES]
+# The live page: results per frame, the longest side of a frame sent (JPEG), and the one page
+# that may use the camera (every other response keeps ``camera=()``, see web/app.py).
+LIVE_K = 8
+LIVE_MAX_SIDE = 512
+LIVE_PERMISSIONS = "camera=(self), microphone=(), geolocation=()"
 
 
 def _notice() -> ErrorInfo | None:
@@ -314,3 +319,17 @@ def browse_page() -> Any:
         notice=notice,
         error=error,
     ), status
+
+
+@bp.get("/live")
+def live_page() -> Any:
+    """Live camera search: ``static/live.js`` grabs camera frames and sends one at a time to
+    ``POST /api/v1/search`` (frames that come while one is in flight are dropped, never
+    queued), each result set tagged with the time of its frame."""
+    response = make_response(
+        render_template(
+            "live.html", title="Live", notice=_notice(), k=LIVE_K, max_side=LIVE_MAX_SIDE
+        )
+    )
+    response.headers["Permissions-Policy"] = LIVE_PERMISSIONS
+    return response
