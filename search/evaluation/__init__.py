@@ -27,7 +27,7 @@ _SOURCES: dict[str, str] = {
     "evaluate_folder": "search.evaluation.plain_eval",
     "model_embedder": "search.evaluation.plain_eval",
     "run_evaluation": "search.evaluation.plain_eval",
-    "plot_evaluation": "search.evaluation.plot",
+    "plot_evaluation": "search.evaluation.plain_eval",
     "DEFAULT_PAIR_THRESHOLD": "search.evaluation.scoring",
     "Evaluation": "search.evaluation.scoring",
     "Scores": "search.evaluation.scoring",
@@ -37,14 +37,14 @@ _SOURCES: dict[str, str] = {
     "TRUTH_FILENAME": "search.evaluation.truth",
     "load_truth": "search.evaluation.truth",
     "parse_truth": "search.evaluation.truth",
-    "DEGRADATIONS": "search.evaluation.explore_sets",
-    "FOREIGN_KINDS": "search.evaluation.explore_sets",
-    "degrade": "search.evaluation.explore_sets",
-    "foreign_image": "search.evaluation.explore_sets",
-    "write_foreign": "search.evaluation.explore_sets",
-    "VideoSet": "search.evaluation.video_sets",
-    "make_video_set": "search.evaluation.video_sets",
-    "take_stills": "search.evaluation.video_sets",
+    "DEGRADATIONS": "search.evaluation.generated_sets",
+    "FOREIGN_KINDS": "search.evaluation.generated_sets",
+    "degrade": "search.evaluation.generated_sets",
+    "foreign_image": "search.evaluation.generated_sets",
+    "write_foreign": "search.evaluation.generated_sets",
+    "VideoSet": "search.evaluation.generated_sets",
+    "make_video_set": "search.evaluation.generated_sets",
+    "take_stills": "search.evaluation.generated_sets",
 }
 
 __all__ = [
@@ -111,11 +111,14 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.evaluation.descriptor_scores import _Matrices, _scores
     from search.evaluation.edits import EDITS, apply_edits
     from search.evaluation.errors import CopiesError, TruthError
-    from search.evaluation.explore_sets import (
+    from search.evaluation.generated_sets import (
         DEGRADATIONS,
         FOREIGN_KINDS,
+        VideoSet,
         degrade,
         foreign_image,
+        make_video_set,
+        take_stills,
         write_foreign,
     )
     from search.evaluation.plain_eval import (
@@ -123,9 +126,9 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         evaluate,
         evaluate_folder,
         model_embedder,
+        plot_evaluation,
         run_evaluation,
     )
-    from search.evaluation.plot import plot_evaluation
     from search.evaluation.scoring import (
         DEFAULT_PAIR_THRESHOLD,
         Evaluation,
@@ -134,4 +137,3 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         ranking_depth,
     )
     from search.evaluation.truth import TRUTH_FILENAME, GroundTruth, load_truth, parse_truth
-    from search.evaluation.video_sets import VideoSet, make_video_set, take_stills

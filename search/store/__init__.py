@@ -21,7 +21,7 @@ _SOURCES: dict[str, str] = {
     "check_database": "search.store.health",
     "recovery": "search.store.health",
     "peek_meta": "search.store.migrate",
-    "LibraryStore": "search.store.protocol",
+    "LibraryStore": "search.store.records",
     "AppliedChanges": "search.store.records",
     "ChangeSet": "search.store.records",
     "FileState": "search.store.records",
@@ -123,7 +123,6 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.store.health import ServingState, check_database, recovery
     from search.store.migrate import peek_meta
-    from search.store.protocol import LibraryStore
     from search.store.records import (
         AppliedChanges,
         ChangeSet,
@@ -133,6 +132,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         ImageMove,
         ImageUpsert,
         Label,
+        LibraryStore,
         ModelStamp,
         StoredImage,
         VideoFrameVector,

@@ -1,16 +1,27 @@
-"""Plain records that go in and out of the store: change sets, file states, stamps, and the
-image records it answers with (no ORM object leaves the store)."""
+"""Plain records that go in and out of the store: change sets, file states, stamps, the image
+records it answers with (no ORM object leaves the store), and :class:`LibraryStore`, the
+Protocol the rest of the code depends on (a PostgreSQL-specific or remote store implements it)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from search.store.descriptor_state import DescriptorRecords
+    from search.store.health import HealthRecords
+    from search.store.reads import ImageReads
+    from search.store.removals import RemovalRecords
+    from search.store.videos import VideoRecords
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
-import numpy as np
 from sqlalchemy.orm import Session
 
 from models.labels import merge_labels
@@ -250,3 +261,38 @@ def info_from_row(row: Image, *, has_vector: bool, with_labels: bool = True) -> 
         pixel_sha256=row.pixel_sha256,
         duration_ms=row.duration_ms,
     )
+
+
+class LibraryStore(Protocol):
+    """A library database: the truth the FAISS cache is rebuilt from. Every write is one
+    :meth:`apply` (one transaction, which moves :meth:`generation`); the reads are grouped
+    by what they are about."""
+
+    reads: ImageReads
+    descriptors: DescriptorRecords
+    removals: RemovalRecords
+    health: HealthRecords
+    videos: VideoRecords
+
+    @property
+    def library_id(self) -> str: ...
+    def generation(self) -> int: ...
+    def model_stamp(self) -> ModelStamp | None: ...
+    def bind_model(self, stamp: ModelStamp, *, replace: bool = False) -> None: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def ensure_collection(self, root: Path) -> int: ...
+    def collections(self) -> list[dict[str, object]]: ...
+    def touch_collection(self, collection_id: int) -> None: ...
+    def file_states(self, collection_id: int) -> dict[str, FileState]: ...
+    def ids_by_sha256(self, sha256: str, *, indexed_only: bool = True) -> list[int]: ...
+    def ids_by_pixel_sha256(self, pixel_sha256: str) -> list[int]: ...
+    def apply(self, changes: ChangeSet) -> AppliedChanges: ...
+    def clear_embeddings(self) -> int: ...
+    def vector_count(self) -> int: ...
+    def iter_vectors(self, chunk: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]: ...
+    def counts(self) -> dict[str, int]: ...
+    def start_run(self) -> int: ...
+    def finish_run(self, run_id: int, status: str, **figures: float) -> None: ...
+    def last_run(self) -> Any: ...
+    def close(self) -> None: ...
