@@ -314,3 +314,8 @@ def browse_page() -> Any:
         notice=notice,
         error=error,
     ), status
+
+
+from web import views_explore  # noqa: E402  (registers /clusters, /outliers, /map on bp)
+
+__all__ = ["bp", "views_explore"]
