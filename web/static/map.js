@@ -76,12 +76,16 @@
     for (let r = 0; r < 3; r++) for (let i = 0; i < data.n; i++) if (rankOf[i] === r) order[at++] = i;
     legend.replaceChildren();
     g.ranked.slice(0, PALETTE.length).forEach(([key, count]) => {
-      const name = byLabel ? g.names[key] : "cluster " + (key + 1);
+      const name = byLabel ? labelText(g.names[key]) : "cluster " + (key + 1);
       legend.append(legendItem(g.colourOf.get(key), name + " (" + count + ")"));
     });
     if (g.ranked.length > PALETTE.length) legend.append(legendItem(OTHER, "other " + (byLabel ? "labels" : "clusters")));
     legend.append(legendItem(NONE, byLabel ? "no label" : "unclustered"));
     schedule();
+  }
+
+  function labelText(name) {
+    return String(name).replace(/_/g, " ");
   }
 
   function legendItem(colour, text) {
@@ -162,6 +166,11 @@
     const pixels = new Uint32Array(image.data.buffer);
     pixels.fill(0);
     const r = pointRadius();
+    const half = new Int32Array(2 * r); // a round dot: each row's half width
+    for (let row = 0; row < 2 * r; row++) {
+      const dy = row - r + 0.5;
+      half[row] = r < 3 ? r : Math.max(1, Math.round(Math.sqrt(r * r - dy * dy)));
+    }
     const x = data.x;
     const y = data.y;
     for (let k = 0; k < order.length; k++) {
@@ -170,11 +179,14 @@
       const py = (oy + y[i] * scale) | 0;
       if (px < -r || py < -r || px >= w + r || py >= h + r) continue;
       const c = colours[i];
-      const x0 = px - r + 1 > 0 ? px - r + 1 : 0;
-      const x1 = px + r < w ? px + r : w;
       const y0 = py - r + 1 > 0 ? py - r + 1 : 0;
-      const y1 = py + r < h ? py + r : h;
-      for (let yy = y0; yy < y1; yy++) pixels.fill(c, yy * w + x0, yy * w + x1);
+      const y1 = py + r + 1 < h ? py + r + 1 : h;
+      for (let yy = y0; yy < y1; yy++) {
+        const s = half[yy - py + r - 1];
+        const x0 = px - s + 1 > 0 ? px - s + 1 : 0;
+        const x1 = px + s + 1 < w ? px + s + 1 : w;
+        if (x0 < x1) pixels.fill(c, yy * w + x0, yy * w + x1);
+      }
     }
     ctx.putImageData(image, 0, 0);
     if (hovered >= 0) {
@@ -235,7 +247,7 @@
     }
     const id = data.ids[i];
     tipImg.src = root.dataset.thumbUrl.replace("/0/", "/" + id + "/");
-    const label = data.label[i] >= 0 ? data.labelNames[data.label[i]] : "no label";
+    const label = data.label[i] >= 0 ? labelText(data.labelNames[data.label[i]]) : "no label";
     const group = data.cluster[i] >= 0 ? "cluster " + (data.cluster[i] + 1) : "unclustered";
     tipText.textContent = "#" + id + " · " + label + " · " + group;
     tip.dataset.id = String(id);
