@@ -43,12 +43,15 @@ def member_json(member: Member) -> dict[str, Any]:
     return out
 
 
-def clusters_query() -> tuple[str, int | None, int]:
-    """``method``, ``k`` (k-means) and ``min_size`` (density) of the request."""
+def clusters_query(strict: bool = True) -> tuple[str, int | None, int]:
+    """``method``, ``k`` (k-means) and ``min_size`` (density) of the request; not ``strict``
+    (the page's form, which always sends its k field), a k with density is ignored."""
     method = _choice("method", METHODS, "density")
     k = _whole("k", None, 1, 10_000)
     min_size = _whole("min_size", DEFAULT_MIN_SIZE, 2, 10_000)
     if method == "density" and k is not None:
+        if not strict:
+            return method, None, int(min_size or DEFAULT_MIN_SIZE)
         raise ApiError(400, "'k' is for method=kmeans; density takes 'min_size'.")
     return method, k, int(min_size or DEFAULT_MIN_SIZE)
 

@@ -333,3 +333,8 @@ def live_page() -> Any:
     )
     response.headers["Permissions-Policy"] = LIVE_PERMISSIONS
     return response
+
+
+from web import views_explore  # noqa: E402  (registers /clusters, /outliers, /map on bp)
+
+__all__ = ["bp", "views_explore"]

@@ -1,0 +1,59 @@
+"""The explore pages served by the app (the web tests' library: ukbench_subset and a scratch
+collection): clusters, outliers and map pages, their links in the nav bar, bad parameters."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.slow  # the module's library is indexed first (tens of seconds)
+
+
+def test_nav_bar_links_the_three_pages(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/browse").get_data(as_text=True)
+    for path, name in (("/clusters", "Clusters"), ("/outliers", "Outliers"), ("/map", "Map")):
+        assert f'href="{path}"' in page and f">{name}</a>" in page
+
+
+def test_clusters_page_galleries_by_method(client) -> None:  # type: ignore[no-untyped-def]
+    answer = client.get("/clusters")
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "density (HDBSCAN)" in page
+    sizes = [int(s) for s in re.findall(r'data-size="(\d+)"', page)]
+    assert len(sizes) == 8 and sizes == sorted(sizes, reverse=True)  # a page, largest first
+    assert page.count("is-representative") == 8
+    thumbs = re.findall(r'src="/api/v1/images/(\d+)/thumbnail"', page)
+    assert len(thumbs) >= sum(min(s, 12) for s in sizes)
+    assert client.get(f"/api/v1/images/{thumbs[0]}/thumbnail").status_code == 200
+    last = client.get("/clusters?page=99").get_data(as_text=True)
+    assert "past the last cluster" in last and "Unclustered" not in last
+
+    kmeans = client.get("/clusters?method=kmeans&k=3").get_data(as_text=True)
+    assert "k-means, k = 3" in kmeans and "Unclustered" not in kmeans
+    total = client.get("/api/v1/stats").get_json()["vectors"]
+    assert sum(int(s) for s in re.findall(r'data-size="(\d+)"', kmeans)) == total
+    # the form always sends its k field: with density it is ignored, not an error
+    assert client.get("/clusters?method=density&k=3").status_code == 200
+    bad = client.get("/clusters?method=kmeans&k=100000")
+    assert bad.status_code == 400 and 'role="alert"' in bad.get_data(as_text=True)
+    assert client.get("/clusters?method=tsne").status_code == 400
+
+
+def test_outliers_page_ranks_with_score_and_reason(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/outliers?n=50").get_data(as_text=True)
+    ranks = [int(r) for r in re.findall(r'class="rank">#(\d+)<', page)]
+    assert ranks == list(range(1, 51))
+    scores = [float(s) for s in re.findall(r'title="Outlier score ([-\d.]+)"', page)]
+    assert scores == sorted(scores, reverse=True)
+    assert page.count('class="reason"') == 50 and "sd" in page
+    assert client.get("/outliers?n=abc").status_code == 200  # the default count instead
+
+
+def test_map_page_points_its_script_at_the_api(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/map").get_data(as_text=True)
+    assert 'id="map-canvas"' in page and 'src="/static/map.js"' in page
+    assert 'data-api="/api/v1/map"' in page and 'data-image-url="/images/"' in page
+    assert client.get("/static/map.js").status_code == 200
+    found = client.get("/api/v1/map").get_json()
+    assert found["count"] == len(found["x"]) and all(0 <= v <= 1 for v in found["x"])

@@ -1,0 +1,174 @@
+"""The explore pages in headless Chromium against `imgsearch serve`: the clusters and outliers
+galleries show their thumbnails, the map draws every image as a point, pointing at one shows
+its thumbnail and clicking it opens the image page. Screenshots (explore_*.png) go to the
+artifacts directory."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.browser import WAIT_S, chromium, require_chromium
+from tests.served import serving
+from tests.web_library import run_index
+
+REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+require_chromium()
+
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+# the point farthest on screen from any other (nothing else under the pointer), and where it is
+ISOLATED = """
+const m = window.imgsearchMap, n = m.count(), p = [...Array(n).keys()].map(m.screenPoint);
+let best = 0, far = -1;
+for (let i = 0; i < n; i++) {
+  let near = Infinity;
+  for (let j = 0; j < n; j++)
+    if (j !== i) near = Math.min(near, Math.hypot(p[i].x - p[j].x, p[i].y - p[j].y));
+  if (near > far) { far = near; best = i; }
+}
+return p[best];
+"""
+LOADED = (
+    "return Array.from(document.querySelectorAll(arguments[0]))"
+    ".every(i => i.complete && i.naturalWidth > 0);"
+)
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path
+) -> Iterator[str]:
+    """`imgsearch serve` of ukbench_subset (66 photos: 14 groups of four and distractors)."""
+    library = tmp_path_factory.mktemp("explore") / "library"
+    run_index(library, models_dir, data_dir / "ukbench_subset" / "images")
+    command = [sys.executable, "-u", "-c", "from cli.main import main; main()"]
+    command += ["--library", str(library), "--model-path", str(models_dir)]
+    command += ["serve", "--port", "0", "--threads", "4"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMGSEARCH_")}
+    with serving(command, REPO, {**env, "PYTHONPATH": str(REPO)}) as served:
+        yield served.url
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as browser:
+        yield browser
+
+
+def wait(driver, condition):  # type: ignore[no-untyped-def]
+    return WebDriverWait(driver, WAIT_S).until(condition)
+
+
+def screenshot(driver, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The whole page (up to 2400 px high), every thumbnail loaded."""
+    driver.execute_script("window.scrollTo(0, 0)")
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1360, min(max(height, 900) + 140, 2400))
+    driver.execute_script("document.querySelectorAll('img').forEach(i => i.loading = 'eager')")
+    wait(driver, lambda d: d.execute_script(LOADED, "main img:not(.map-tip img)"))
+    time.sleep(0.3)
+    shot = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
+    shot.quantize(256, dither=Image.Dither.NONE).save(path, optimize=True)
+    driver.set_window_size(1360, 1000)
+
+
+def test_clusters_page_shows_each_group_and_switches_method(
+    server: str, driver, artifacts_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    driver.get(server + "/")
+    driver.find_element(By.LINK_TEXT, "Clusters").click()
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".cluster"))
+    clusters = driver.find_elements(By.CSS_SELECTOR, ".cluster")
+    assert len(clusters) == 8  # a page of clusters; ukbench's groups of four
+    for cluster in clusters:
+        assert cluster.find_elements(By.CSS_SELECTOR, ".is-representative img")
+        assert "image" in cluster.find_element(By.CSS_SELECTOR, "h3").text
+    screenshot(driver, artifacts_dir / "explore_clusters.png")  # waits for every thumbnail
+
+    driver.find_element(By.CSS_SELECTOR, "a[rel=next]").click()  # the last page: noise apart
+    wait(driver, lambda d: "page=2" in d.current_url)
+    assert driver.find_elements(By.CSS_SELECTOR, ".noise .tile-card img")
+    screenshot(driver, artifacts_dir / "explore_clusters_noise.png")
+
+    driver.find_element(By.CSS_SELECTOR, "label[for=method-kmeans], #method-kmeans").click()
+    k = driver.find_element(By.ID, "k")
+    assert k.is_displayed()  # k is asked only for k-means
+    k.send_keys("3")
+    driver.find_element(By.ID, "clusters-submit").click()
+    wait(driver, lambda d: "method=kmeans" in d.current_url)
+    sizes = [
+        int(c.get_attribute("data-size")) for c in driver.find_elements(By.CSS_SELECTOR, ".cluster")
+    ]
+    assert (
+        len(sizes) == 3 and sum(sizes) == 66 and not driver.find_elements(By.CSS_SELECTOR, ".noise")
+    )
+    driver.find_element(By.CSS_SELECTOR, ".cluster-more summary").click()  # "show all"
+    wait(driver, lambda d: d.execute_script(LOADED, ".cluster-more[open] img"))
+
+
+def test_outliers_page_ranks_with_score_and_reason(
+    server: str, driver, artifacts_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    driver.get(server + "/outliers")
+    cards = driver.find_elements(By.CSS_SELECTOR, ".outlier")
+    assert len(cards) == 20
+    assert cards[0].find_element(By.CSS_SELECTOR, ".rank").text == "#1"
+    scores = [float(c.find_element(By.CSS_SELECTOR, ".score").text.split()[0]) for c in cards]
+    assert scores == sorted(scores, reverse=True)
+    assert "sd" in cards[0].find_element(By.CSS_SELECTOR, ".reason").text
+    screenshot(driver, artifacts_dir / "explore_outliers.png")
+    cards[0].find_element(By.CSS_SELECTOR, "a").click()
+    wait(driver, lambda d: "/images/" in d.current_url)
+
+
+def test_map_draws_every_image_and_opens_the_one_clicked(
+    server: str, driver, artifacts_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    driver.get(server + "/")
+    driver.find_element(By.LINK_TEXT, "Map").click()
+    wait(driver, lambda d: d.execute_script("return document.getElementById('map').dataset.ready"))
+    assert "66 images" in driver.find_element(By.ID, "map-status").text
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#map-legend li")) >= 2
+    # a drawn point under the pointer: the script's own screen position of the first image
+    canvas = driver.find_element(By.ID, "map-canvas")
+    painted = driver.execute_script(
+        "const c = arguments[0], d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n;",
+        canvas,
+    )
+    assert painted > 66 * 9  # every point is a few pixels
+    screenshot(driver, artifacts_dir / "explore_map.png")
+    time.sleep(0.5)  # the canvas follows the window's size back
+    wait(driver, lambda d: d.execute_script("return document.getElementById('map').dataset.ready"))
+    target = driver.execute_script(ISOLATED)
+    rect = canvas.rect
+    ActionChains(driver).move_to_element_with_offset(
+        canvas, round(target["x"] - rect["width"] / 2), round(target["y"] - rect["height"] / 2)
+    ).perform()
+    tip = driver.find_element(By.ID, "map-tip")
+    wait(driver, lambda d: tip.is_displayed())
+    wait(driver, lambda d: d.execute_script(LOADED, "#map-tip img"))
+    assert tip.get_attribute("data-id") == str(target["id"])
+    driver.save_screenshot(str(artifacts_dir / "explore_map_hover.png"))
+    # zooming keeps the page drawn; then a click on the point opens its image page
+    driver.find_element(By.ID, "map-zoom-in").click()
+    driver.find_element(By.ID, "map-reset").click()
+    time.sleep(0.2)
+    target = driver.execute_script(ISOLATED)
+    ActionChains(driver).move_to_element_with_offset(
+        canvas, round(target["x"] - rect["width"] / 2), round(target["y"] - rect["height"] / 2)
+    ).click().perform()
+    wait(driver, lambda d: d.current_url.endswith(f"/images/{target['id']}"))
+    assert driver.find_element(By.CSS_SELECTOR, ".image-title")

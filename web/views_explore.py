@@ -1,0 +1,108 @@
+"""The explore pages: clusters (galleries of each group, noise apart), outliers (most outlying
+first, with score and reason) and the map (every image a point on a canvas; ``static/map.js``
+draws it from ``GET /api/v1/map``).
+
+Everything comes from ``engine.explore`` (a ``search.explore.Explorer``): no SQL or ONNX here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template, request, url_for
+
+from search.explore import DEFAULT_K
+from web import service
+from web.api_explore import MAX_OUTLIERS, clusters_query
+from web.errors import ErrorInfo
+from web.params import parse_page
+from web.views import _failure, _notice, bp
+
+CLUSTERS_PER_PAGE = 8
+MEMBERS_SHOWN = 11  # beside the representative; the rest behind "show all"
+NOISE_SHOWN = 60
+OUTLIER_COUNTS = (20, 50, 100, 200)
+
+
+def _render(template: str, title: str, error: ErrorInfo | None, **context: Any) -> Any:
+    return render_template(template, title=title, error=error, **context), (
+        error.status if error else 200
+    )
+
+
+@bp.get("/clusters")
+def clusters_page() -> Any:
+    """Groups of similar images, largest first, a page of groups at a time; ``method``
+    (density or kmeans), ``k`` (k-means), ``min_size`` (density), ``page``."""
+    notice, error = _notice(), None
+    result, page, pages, shown = None, 1, 1, []
+    method, k, min_size = "density", None, None
+    if notice is None:
+        try:
+            method, k, min_size = clusters_query(strict=False)
+            page = parse_page()
+            result = service.engine().explore.clusters(method, k=k, min_size=min_size)
+            pages = max(1, -(-len(result.clusters) // CLUSTERS_PER_PAGE))
+            start = (page - 1) * CLUSTERS_PER_PAGE
+            shown = result.clusters[start : start + CLUSTERS_PER_PAGE]
+        except Exception as exc:
+            error = _failure(exc)
+    extra: dict[str, Any] = {"method": method}
+    if method == "kmeans" and result is not None:
+        extra["k"] = result.parameter
+    elif request.args.get("min_size"):
+        extra["min_size"] = min_size
+    return _render(
+        "clusters.html",
+        "Clusters",
+        error,
+        notice=notice,
+        result=result,
+        shown=shown,
+        page=page,
+        pages=pages,
+        extra=extra,
+        method=method,
+        k=result.parameter if result is not None and method == "kmeans" else k,
+        min_size=min_size,
+        first_number=(page - 1) * CLUSTERS_PER_PAGE + 1,
+        members_shown=MEMBERS_SHOWN,
+        noise_shown=NOISE_SHOWN,
+    )
+
+
+@bp.get("/outliers")
+def outliers_page() -> Any:
+    """The images least like the rest of the library, most outlying first (``n``)."""
+    notice, error, found = _notice(), None, []
+    text = request.args.get("n", "")
+    n = int(text) if text.isdigit() and 1 <= int(text) <= MAX_OUTLIERS else OUTLIER_COUNTS[0]
+    if notice is None:
+        try:
+            found = service.engine().explore.outliers(n, k=DEFAULT_K)
+        except Exception as exc:
+            error = _failure(exc)
+    return _render(
+        "outliers.html",
+        "Outliers",
+        error,
+        notice=notice,
+        outliers=found,
+        n=n,
+        counts=OUTLIER_COUNTS,
+    )
+
+
+@bp.get("/map")
+def map_page() -> Any:
+    """The 2-D map of the library; the page's script fetches the points itself."""
+    notice = _notice()
+    return _render(
+        "map.html",
+        "Map",
+        None,
+        notice=notice,
+        map_url=url_for("api.library_map"),
+        image_url=url_for("views.image_page", image_id=0)[:-1],
+        thumb_url=url_for("api.thumbnail", image_id=0),
+    )
