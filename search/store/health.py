@@ -120,6 +120,8 @@ def check_database(url: str, limit: int = 100) -> list[str]:
             found = [str(row[0]) for row in rows]
     except DatabaseError as error:
         return [str(error.orig or error).strip()]
+    except UnicodeDecodeError as error:  # damaged bytes where SQLite keeps text
+        return [f"text that is not UTF-8 ({error.reason})"]
     finally:
         engine.dispose()
     return [] if found == ["ok"] else found
@@ -172,4 +174,7 @@ def reported_corruption(path: Path | None, engine: Engine | None = None) -> Iter
             engine.dispose()
         if isinstance(error, DatabaseError) and path is not None and is_corruption(error):
             raise corrupt_error(path, str(error.orig or error).strip()) from None
+        if isinstance(error, UnicodeDecodeError) and path is not None:
+            # damaged bytes inside the schema or a text value: SQLite hands back invalid UTF-8
+            raise corrupt_error(path, f"text that is not UTF-8 ({error.reason})") from None
         raise
