@@ -8,7 +8,7 @@ from search.descriptor.calibration import PLAIN_BACKGROUND, Calibration
 from search.descriptor.config import DESCRIPTOR_VERSION, DUPLICATE_Z, DescriptorConfig
 from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
 from search.descriptor.errors import DescriptorError, WhiteningError
-from search.descriptor.rerank import CANDIDATES_PER_VIEW, QueryScorer, ScoredHit
+from search.descriptor.rerank import CANDIDATES_PER_VIEW, MoreViews, QueryScorer, ScoredHit
 from search.descriptor.verify import (
     MIN_INLIERS,
     LocalFeatures,
@@ -45,6 +45,7 @@ __all__ = [
     "DescriptorError",
     "EditCovariance",
     "LocalFeatures",
+    "MoreViews",
     "QueryScorer",
     "ScoredHit",
     "StoredImage",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,6 +26,7 @@ from search.descriptor import (
     CANDIDATES_PER_VIEW,
     DUPLICATE_Z,
     DescriptorConfig,
+    MoreViews,
     QueryScorer,
     ScoredHit,
 )
@@ -44,6 +44,7 @@ from search.query.results import (
     hit_from_row,
     is_image_id,
     read_query_bytes,
+    with_source,
 )
 from search.settings import Settings
 from search.store import ImageInfo, ModelStamp, ReindexingError, StoredImage
@@ -58,12 +59,13 @@ SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by i
 @dataclass(frozen=True)
 class ImageQueryResult:
     """An image query: the query's analysis (size, labels...), its bytes when it came as
-    bytes or a file, their sha256, and the hits."""
+    bytes or a file, their sha256, the hits, and how many views of it were embedded."""
 
     analysis: Any
     data: bytes | None
     sha256: str | None
     hits: list[SearchHit]
+    views: int = 1
 
 
 class SearchEngine:
@@ -108,10 +110,13 @@ class SearchEngine:
         roi: RoiLike = None,
         config: DescriptorConfig | None = None,
         model: ModelStamp | None = None,
+        *,
+        upright_only: bool = False,
     ) -> tuple[ViewSet, bytes | None]:
         """Decode a query once and embed the views the descriptor compares (quarter turns,
         the photo inside a frame): ``(ViewSet, encoded bytes or None)``. ``config`` defaults
-        to the library's descriptor.
+        to the library's descriptor; ``upright_only`` leaves the turned views for
+        :meth:`models.views.ViewSet.with_turns`.
 
         Raises an ``ImageError`` subclass for a bad image and ``RoiError`` for a bad region.
         """
@@ -128,9 +133,10 @@ class SearchEngine:
                 region,
                 rotations=config.angles,
                 frames=config.frames,
+                upright_only=upright_only,
             )
         except ImageError as error:
-            raise _with_source(error, source) from None
+            raise with_source(error, source) from None
         return views, data
 
     # -- queries ----------------------------------------------------------------------------
@@ -143,18 +149,36 @@ class SearchEngine:
         min_score: float | None = None,
         *,
         exclude: int | None = None,
+        all_views: bool = False,
     ) -> ImageQueryResult:
         """Search with an image file or bytes (or its region ``roi``): the query's analysis,
         its bytes, and the ``k`` best hits (see :meth:`search_image`); ``exclude``: an image
-        id left out of the results (the query itself, for :meth:`similar`)."""
+        id left out of the results (the query itself, for :meth:`similar`).
+
+        The upright views are searched first; the turned ones are embedded only when those
+        leave no sure copy (:class:`search.descriptor.rerank.QueryScorer`), or always with
+        ``all_views`` (reverse lookup: every turned copy of the picture is wanted)."""
         check_params(k, min_score)
         state = self.store.health.serving_state()
         live = self.guard.live(state)  # one state for the whole query, even if swapped
-        views, data = self.embed_views(source, roi, live.descriptor.config, live.model)
+        descriptor = live.descriptor
+        views, data = self.embed_views(
+            source, roi, descriptor.config, live.model, upright_only=not all_views
+        )
         analysis = views.analysis
         frame_dominant = bool(views.frame is not None and views.frame.dominant)
-        query = live.descriptor.query_rows(views.embeddings, views.names, frame_dominant)
-        scored = self._scored(live, query, analysis.labels, k, min_score, exclude=exclude)
+        query = descriptor.query_rows(views.embeddings, views.names, frame_dominant)
+        embedded = [len(views.names)]  # views embedded so far
+
+        def turned() -> np.ndarray:
+            full = views.with_turns()
+            start, embedded[0] = len(views.names), len(full.names)
+            return descriptor.query_rows(
+                full.embeddings[start:], full.names[start:], frame_dominant
+            )
+
+        more = None if views.complete else turned
+        scored = self._scored(live, query, analysis.labels, k, min_score, exclude, more)
         sha = hashlib.sha256(data).hexdigest() if data is not None else None
         pixel_hash: list[str | None] = []  # computed at most once, only when it can matter
 
@@ -176,7 +200,7 @@ class SearchEngine:
 
         hits = self._hits(live, scored, exact)
         self.guard.check_unchanged(state)
-        return ImageQueryResult(analysis, data, sha, hits)
+        return ImageQueryResult(analysis, data, sha, hits, embedded[0])
 
     def search_image(
         self,
@@ -236,7 +260,7 @@ class SearchEngine:
             except ImgsearchError as error:  # e.g. the model is missing: the stored rows
                 log.info("similar(%d) from its stored vectors: %s", image_id, error)
         query, _owner = live.descriptor.stored_rows([to_stored(found)])
-        scored = self._scored(live, query, found.labels, k, min_score, exclude=image_id)
+        scored = self._scored(live, query, found.labels, k, min_score, image_id)
         sha256 = file.sha256 if file is not None else None
         hits = self._hits(live, scored, lambda hit, _s: sha256 is not None and hit.sha256 == sha256)
         self.guard.check_unchanged(state)
@@ -260,9 +284,12 @@ class SearchEngine:
         k: int,
         min_score: float | None,
         exclude: int | None,
+        more: MoreViews | None = None,
     ) -> list[tuple[ScoredHit, StoredImage]]:
         """Candidates from ``live``'s indexes, scored exactly from the store (the truth) by
-        its descriptor (:class:`search.descriptor.rerank.QueryScorer`), filtered, best first."""
+        its descriptor (:class:`search.descriptor.rerank.QueryScorer`; ``more``: the query's
+        turned views, asked when its first rows leave the answer unsettled), filtered, best
+        first."""
         if live.index.ntotal == 0:
             return []
 
@@ -275,7 +302,7 @@ class SearchEngine:
             stored,
             candidates=max(CANDIDATES_PER_VIEW, k + CANDIDATE_MARGIN),
         )
-        found = scorer.search(query, labels, k=k + CANDIDATE_MARGIN, exclude=exclude)
+        found = scorer.search(query, labels, k=k + CANDIDATE_MARGIN, exclude=exclude, more=more)
         rows = self.store.reads.hit_rows([hit.id for hit in found])
         scored = []
         for hit in found:
@@ -313,16 +340,6 @@ class SearchEngine:
         except ImgsearchError:
             return None
         return pixel_sha256(decoded.image)
-
-
-def _with_source(error: ImageError, source: ImageQuery) -> ImageError:
-    """An ImageError about query bytes, re-made to name the query file when there is one."""
-    if not isinstance(source, (str, os.PathLike)) or error.source is not None:
-        return error
-    try:
-        return type(error)(error.message, source=str(source), reason=error.reason)
-    except TypeError:
-        return error
 
 
 __all__ = ["ImageFile", "ImageInfo", "PathEscapeError", "QueryError", "SearchEngine", "SearchHit"]

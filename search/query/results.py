@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 
-from models import read_image_file
+from models import ImageError, read_image_file
 from models.roi import RegionOfInterest
 from search.query.errors import QueryError
 from search.store import Label, StoredImage, labels_to_json
@@ -133,3 +133,13 @@ def hit_from_row(rank: int, score: float, row: StoredImage, exact: bool) -> Sear
         rel_path=row.rel_path,
         format=row.format,
     )
+
+
+def with_source(error: ImageError, source: ImageQuery) -> ImageError:
+    """An ImageError about query bytes, re-made to name the query file when there is one."""
+    if not isinstance(source, (str, os.PathLike)) or error.source is not None:
+        return error
+    try:
+        return type(error)(error.message, source=str(source), reason=error.reason)
+    except TypeError:
+        return error
