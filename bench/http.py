@@ -316,9 +316,11 @@ def in_process(library: Path, models: Path, photos: list[bytes]) -> Baseline:
     """The baselines, alternating per query so that both see the same load."""
     from search.index import set_threads
     from search.query import SearchEngine
-    from web.app import FAISS_THREADS_PER_REQUEST
+    from web import app
 
-    set_threads(FAISS_THREADS_PER_REQUEST)  # as the server's request threads do
+    set_threads(app.FAISS_THREADS_PER_REQUEST)  # as the server's request threads do
+    if hasattr(app, "one_blas_thread"):  # (an older server did not)
+        app.one_blas_thread()
     with SearchEngine.open(settings_for(library, models)) as engine:
         engine.query_image(photos[0], k=10)  # load the model and the index
         analyzer = engine.analyzer

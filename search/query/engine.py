@@ -293,8 +293,12 @@ class SearchEngine:
         if live.index.ntotal == 0:
             return []
 
+        read: dict[int, Any] = {}  # the candidates' stored rows, labels included
+
         def stored(ids: Sequence[int]) -> dict[int, Any]:
-            return {i: to_stored(r) for i, r in self.store.descriptors.rows(ids).items()}
+            rows = self.store.descriptors.rows(ids)
+            read.update(rows)
+            return {i: to_stored(r) for i, r in rows.items()}
 
         scorer = QueryScorer(
             live.descriptor,
@@ -303,7 +307,9 @@ class SearchEngine:
             candidates=max(CANDIDATES_PER_VIEW, k + CANDIDATE_MARGIN),
         )
         found = scorer.search(query, labels, k=k + CANDIDATE_MARGIN, exclude=exclude, more=more)
-        rows = self.store.reads.hit_rows([hit.id for hit in found])
+        rows = self.store.reads.hit_rows([hit.id for hit in found], labels=False)
+        for image_id, row in rows.items():  # labels read with the candidates' vectors
+            row.labels = list(read[image_id].labels) if image_id in read else []
         scored = []
         for hit in found:
             row = rows.get(hit.id)

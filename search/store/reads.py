@@ -41,9 +41,10 @@ class ImageReads:
 
     # -- the query hot path -----------------------------------------------------------------
 
-    def hit_rows(self, ids: Sequence[int]) -> dict[int, StoredImage]:
-        """Indexed images (status ok) by id with their labels: plain column queries in one
-        read transaction, no ORM objects."""
+    def hit_rows(self, ids: Sequence[int], *, labels: bool = True) -> dict[int, StoredImage]:
+        """Indexed images (status ok) by id with their labels (``labels=False``: without, for
+        a caller that read them already): plain column queries in one read transaction, no
+        ORM objects."""
         columns = [
             Image.id,
             Image.collection_id,
@@ -67,12 +68,14 @@ class ImageReads:
                 )
                 for row in session.execute(query):
                     out[row[0]] = StoredImage(*row)
-                labels = (
+                if not labels:
+                    continue
+                label_rows = (
                     select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
                     .where(ImageLabel.image_id.in_(part))
                     .order_by(ImageLabel.image_id, ImageLabel.rank)
                 )
-                for image_id, label, score in session.execute(labels):
+                for image_id, label, score in session.execute(label_rows):
                     if image_id in out:
                         out[image_id].labels.append((label, float(score)))
         for row in out.values():  # libraries indexed before names were merged may list one twice
