@@ -1,7 +1,8 @@
 """HTTP search latency of ``imgsearch serve``: sequential, concurrent, and during an index run.
 
     python -m bench.http [--sizes 10000,100000] [--requests 300] [--clients 8]
-                         [--no-index-phase] [--no-attacks] [--work-dir DIR] [--keep]
+                         [--no-index-phase] [--no-attacks] [--upright-first]
+                         [--work-dir DIR] [--keep]
                          [--attacks-only] [--slow 300] [--hostile-rounds 2]
 
 A library of all the shared photos (``../shared/data``: 509 files; whitening learned) is built
@@ -12,13 +13,15 @@ the longer side and re-encoded: a copy of a library photo, the common case of a 
 each size a COPY of that library gets synthetic vectors (clustered around the real embeddings,
 stored as ordinary image rows) up to the size; the user's libraries are never touched.
 
-Printed per scenario: requests, errors, p50 / p90 / p99 / max latency, throughput, and two
+Printed per scenario: requests, errors, p50 / p90 / p99 / max latency, throughput, and
 in-process baselines measured on the same library just before (the same queries, one process,
-alternating per query): ``engine`` = ``SearchEngine.query_image`` (what the server runs per
-request), and the **floor** = decode + one view (the model once) + the index search of that one
+alternating per query): ``engine`` = ``SearchEngine.query_image`` as the server runs it (every
+view of every query, or with ``--upright-first`` the served setting IMGSEARCH_UPRIGHT_FIRST=1:
+turned views only when the upright ones find no sure copy; both are printed in the progress
+lines), and the **floor** = decode + one view (the model once) + the index search of that one
 row: no frames, no turned views, no re-scoring. ``p50/floor`` is the HTTP p50 over the floor's
-p50 (goal <= 2); ``turned`` is the share of queries whose upright views left no sure copy, so
-that their turned views were embedded too. The last phase runs the queries while ``imgsearch
+p50 (goal <= 2); ``turned`` is the share of upright-first queries whose upright views left no
+sure copy, so that their turned views were embedded too. The last phase runs the queries while ``imgsearch
 index`` adds a folder of new photos to the served library. Goal: sequential p50 <= 25 ms, p99
 <= 60 ms, zero errors. The "load" column is the machine's 1-minute load average after each
 phase: on a shared box, other people's jobs show up there. First (unless ``--no-attacks``),
@@ -302,18 +305,25 @@ def vector_count(library: Path, models: Path) -> int:
 
 @dataclass
 class Baseline:
-    """In-process latencies (ms) on one library: the engine's query and the floor (module
-    doc), and the share of queries that embedded their turned views."""
+    """In-process latencies (ms) on one library: the engine's query as served (``engine``),
+    with every view (``every``) and upright views first (``upright``), the floor (module
+    doc), and the share of upright-first queries that embedded their turned views."""
 
     engine_p50: float
     engine_p99: float
     floor_p50: float
     floor_p99: float
     turned: float
+    every: tuple[float, float] = (0.0, 0.0)
+    upright: tuple[float, float] = (0.0, 0.0)
 
 
-def in_process(library: Path, models: Path, photos: list[bytes]) -> Baseline:
-    """The baselines, alternating per query so that both see the same load."""
+def in_process(
+    library: Path, models: Path, photos: list[bytes], upright_first: bool = False
+) -> Baseline:
+    """The baselines, alternating per query so that all see the same load."""
+    from dataclasses import replace
+
     from search.index import set_threads
     from search.query import SearchEngine
     from web import app
@@ -321,27 +331,40 @@ def in_process(library: Path, models: Path, photos: list[bytes]) -> Baseline:
     set_threads(app.FAISS_THREADS_PER_REQUEST)  # as the server's request threads do
     if hasattr(app, "one_blas_thread"):  # (an older server did not)
         app.one_blas_thread()
-    with SearchEngine.open(settings_for(library, models)) as engine:
+    settings = settings_for(library, models)
+    quick = replace(settings, upright_first=True) if hasattr(settings, "upright_first") else None
+    with SearchEngine.open(settings) as engine:
         engine.query_image(photos[0], k=10)  # load the model and the index
         analyzer = engine.analyzer
-        engine_ms, floor_ms, turned = [], [], 0
+        if quick is not None:  # the same model and index, the other setting
+            engine.settings = quick
+            engine.query_image(photos[0], k=10)
+        every_ms, upright_ms, floor_ms, turned = [], [], [], 0
         for data in photos:
             started = time.perf_counter()
             live = engine.library.searchable()
             analysis = analyzer.analyze(data)  # decode + one view, no frame search
             live.neighbours(live.descriptor.transform(analysis.embedding[None]), 10)
             floor_ms.append((time.perf_counter() - started) * 1000.0)
+            engine.settings = settings
             started = time.perf_counter()
-            result = engine.query_image(data, k=10)
-            engine_ms.append((time.perf_counter() - started) * 1000.0)
-            turned += getattr(result, "views", 99) > 2  # (an older engine: all views)
-    e, f = np.asarray(engine_ms), np.asarray(floor_ms)
+            engine.query_image(data, k=10)
+            every_ms.append((time.perf_counter() - started) * 1000.0)
+            if quick is not None:
+                engine.settings = quick
+                started = time.perf_counter()
+                result = engine.query_image(data, k=10)
+                upright_ms.append((time.perf_counter() - started) * 1000.0)
+                turned += result.views > 2
+
+    def p(values: list[float]) -> tuple[float, float]:
+        if not values:
+            return (float("nan"), float("nan"))
+        return float(np.percentile(values, 50)), float(np.percentile(values, 99))
+
+    served = p(upright_ms if upright_first else every_ms)
     return Baseline(
-        float(np.percentile(e, 50)),
-        float(np.percentile(e, 99)),
-        float(np.percentile(f, 50)),
-        float(np.percentile(f, 99)),
-        turned / len(photos),
+        *served, *p(floor_ms), turned / len(photos), every=p(every_ms), upright=p(upright_ms)
     )
 
 
@@ -455,7 +478,7 @@ def measure(
     args: argparse.Namespace,
     vectors: int,
 ) -> None:
-    baseline = in_process(library, models, photos)
+    baseline = in_process(library, models, photos, args.upright_first)
     kind = index_kind(library, models)
     server = Server(library, models, args.threads)
     try:
@@ -496,8 +519,10 @@ def print_progress(rows: Sequence[Row]) -> None:
     if len(lat):
         b = row.base
         floor = (
-            f" floor p50={b.floor_p50:.1f} p99={b.floor_p99:.1f} ms, engine p50="
-            f"{b.engine_p50:.1f} p99={b.engine_p99:.1f} ms, turned {b.turned:.0%}"
+            f" in-process: floor p50={b.floor_p50:.1f} p99={b.floor_p99:.1f} ms, engine with "
+            f"every view p50={b.every[0]:.1f} p99={b.every[1]:.1f} ms, upright first "
+            f"p50={b.upright[0]:.1f} p99={b.upright[1]:.1f} ms (turned views embedded "
+            f"for {b.turned:.0%})"
             if b
             else ""
         )
@@ -519,6 +544,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=8, help="server threads")
     parser.add_argument("--no-index-phase", dest="index_phase", action="store_false")
     parser.add_argument("--no-attacks", dest="attacks", action="store_false")
+    parser.add_argument(
+        "--upright-first",
+        action="store_true",
+        help="serve with IMGSEARCH_UPRIGHT_FIRST=1 (turned views only when in doubt)",
+    )
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the scratch libraries")
     parser.add_argument(
@@ -529,6 +559,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--slow", type=int, default=300, help="slow connections held")
     parser.add_argument("--hostile-rounds", type=int, default=2)
     args = parser.parse_args(argv)
+    if args.upright_first:
+        os.environ["IMGSEARCH_UPRIGHT_FIRST"] = "1"  # the servers started below inherit it
     models, data = SHARED / "models", SHARED / "data"
     if not models.is_dir() or not data.is_dir():
         raise SystemExit(f"shared models/data not found under {SHARED} (set IMGSEARCH_SHARED)")

@@ -24,13 +24,17 @@ if __package__ in (None, ""):  # bench/http.py would shadow the http package
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
     sys.path.insert(0, str(REPO))
 
-AREAS = [  # (area, substrings of a function's file), first match wins
+AREAS = [  # (area, substrings of a function's file or built-in's name), first match wins
     ("onnx model (views)", ("onnxruntime", "models/onnx_model.py")),
-    ("decode + resize (Pillow)", ("PIL/", "models/load.py", "models/decode_memory.py")),
+    ("sqlite / sqlalchemy reads", ("sqlite3", "sqlalchemy", "search/store/")),
+    (
+        "decode + resize (Pillow)",
+        ("PIL/", "ImagingDecoder", "ImagingCore", "models/load.py", "models/decode_memory.py"),
+    ),
     ("frame search", ("models/frame.py",)),
     ("views, analyzer", ("models/views.py", "models/analyzer.py")),
     ("faiss search", ("faiss", "search/index/")),
-    ("sqlite / sqlalchemy reads", ("sqlalchemy", "sqlite3", "search/store/")),
+    ("hashes (sha256 of the upload)", ("hashlib", "openssl")),
     ("scoring (descriptor, numpy)", ("search/descriptor/", "numpy")),
     ("engine, guard", ("search/query/", "search/library/")),
     ("multipart, flask, werkzeug", ("werkzeug", "flask", "multipart")),
@@ -83,8 +87,9 @@ def main() -> None:
     stats = pstats.Stats(profile)
     total = sum(v[2] for v in stats.stats.values())  # self time  # type: ignore[attr-defined]
     by_area: dict[str, float] = {}
-    for (filename, _line, _name), v in stats.stats.items():  # type: ignore[attr-defined]
-        by_area[area_of(filename)] = by_area.get(area_of(filename), 0.0) + v[2]
+    for (filename, _line, name), v in stats.stats.items():  # type: ignore[attr-defined]
+        area = area_of(filename if filename != "~" else name)
+        by_area[area] = by_area.get(area, 0.0) + v[2]
     print(
         f"{len(bodies)} requests, {wall:.1f} ms wall per request under cProfile "
         f"(load {os.getloadavg()[0]:.1f}); self time per request by area:"

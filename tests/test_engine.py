@@ -363,22 +363,26 @@ def _jpeg(image: Image.Image, side: int = 500) -> bytes:
     return out.getvalue()
 
 
-def test_turned_views_only_when_the_upright_view_leaves_doubt(engine, data_dir):
-    """A copy found surely by its upright view is answered without the turned views (one
-    model pass); a turned copy is not, and gets them: both answers are the ones all views
-    give."""
+def test_upright_first_embeds_turned_views_only_when_in_doubt(engine, settings, data_dir):
+    """By default every query embeds all its views. With ``upright_first`` a copy found
+    surely by its upright view is answered without the turned views (one model pass); a
+    turned copy is not, and gets them: its answer is the one all views give."""
+    from dataclasses import replace
+
     uk = data_dir / "ukbench_subset" / "images"
     with Image.open(uk / "ukbench00012.jpg") as im:
         upright, turned = _jpeg(im), _jpeg(im.transpose(Image.Transpose.ROTATE_90))
-    for data, views in ((upright, 1), (turned, 4)):
-        fast = engine.query_image(data, k=10)
-        full = engine.query_image(data, k=10, all_views=True)
-        assert fast.views == views and full.views == 4
-        assert Path(fast.hits[0].path).name == "ukbench00012.jpg" and fast.hits[0].duplicate
-        if views == 4:
-            assert [(h.id, h.score, h.z) for h in fast.hits] == [
-                (h.id, h.score, h.z) for h in full.hits
-            ]
-        else:  # the same sure copy; the rest may differ only by turned look-alikes
-            assert fast.hits[0].id == full.hits[0].id
-            assert fast.hits[0].copy_score == full.hits[0].copy_score
+    assert engine.query_image(upright, k=10).views == 4  # the default: all views
+    with SearchEngine.open(replace(settings, upright_first=True)) as quick:
+        for data, views in ((upright, 1), (turned, 4)):
+            fast = quick.query_image(data, k=10)
+            full = quick.query_image(data, k=10, all_views=True)
+            assert fast.views == views and full.views == 4
+            assert Path(fast.hits[0].path).name == "ukbench00012.jpg" and fast.hits[0].duplicate
+            if views == 4:
+                assert [(h.id, h.score, h.z) for h in fast.hits] == [
+                    (h.id, h.score, h.z) for h in full.hits
+                ]
+            else:  # the same sure copy; the rest may differ only by turned look-alikes
+                assert fast.hits[0].id == full.hits[0].id
+                assert fast.hits[0].copy_score == full.hits[0].copy_score

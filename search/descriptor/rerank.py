@@ -188,10 +188,9 @@ class QueryScorer:
             return copy, ids, images
         hub_rows = {h: cache[h] for h in hubs}
         hub_copy = {h: float(copy[ids.index(h)]) for h in hubs}
-        more: set[int] = set()
-        for rows in hub_rows.values():
-            found = self.neighbours(rows, self.candidates)
-            more.update(int(i) for i in np.ravel(found) if i >= 0 and int(i) != exclude)
+        # one search for every hub's rows (per row, as one call each would give)
+        found = self.neighbours(np.concatenate(list(hub_rows.values())), self.candidates)
+        more = {int(i) for i in np.ravel(found) if i >= 0 and int(i) != exclude}
         new = sorted(more - set(ids))
         if new:
             images.update(self.stored(new))

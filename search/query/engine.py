@@ -149,21 +149,22 @@ class SearchEngine:
         min_score: float | None = None,
         *,
         exclude: int | None = None,
-        all_views: bool = False,
+        all_views: bool | None = None,
     ) -> ImageQueryResult:
         """Search with an image file or bytes (or its region ``roi``): the query's analysis,
         its bytes, and the ``k`` best hits (see :meth:`search_image`); ``exclude``: an image
         id left out of the results (the query itself, for :meth:`similar`).
 
-        The upright views are searched first; the turned ones are embedded only when those
-        leave no sure copy (:class:`search.descriptor.rerank.QueryScorer`), or always with
-        ``all_views`` (reverse lookup: every turned copy of the picture is wanted)."""
+        Every view is embedded (``all_views``; default: unless ``settings.upright_first``);
+        else the upright views are searched first and the turned ones embedded only when
+        those leave no sure copy (:class:`search.descriptor.rerank.QueryScorer`)."""
         check_params(k, min_score)
         state = self.store.health.serving_state()
         live = self.guard.live(state)  # one state for the whole query, even if swapped
         descriptor = live.descriptor
+        every = not self.settings.upright_first if all_views is None else all_views
         views, data = self.embed_views(
-            source, roi, descriptor.config, live.model, upright_only=not all_views
+            source, roi, descriptor.config, live.model, upright_only=not every
         )
         analysis = views.analysis
         frame_dominant = bool(views.frame is not None and views.frame.dominant)
@@ -172,10 +173,8 @@ class SearchEngine:
 
         def turned() -> np.ndarray:
             full = views.with_turns()
-            start, embedded[0] = len(views.names), len(full.names)
-            return descriptor.query_rows(
-                full.embeddings[start:], full.names[start:], frame_dominant
-            )
+            n, embedded[0] = len(views.names), len(full.names)
+            return descriptor.query_rows(full.embeddings[n:], full.names[n:], frame_dominant)
 
         more = None if views.complete else turned
         scored = self._scored(live, query, analysis.labels, k, min_score, exclude, more)
