@@ -21,12 +21,12 @@ turned views only when the upright ones find no sure copy; both are printed in t
 lines), and the **floor** = decode + one view (the model once) + the index search of that one
 row: no frames, no turned views, no re-scoring. ``p50/floor`` is the HTTP p50 over the floor's
 p50 (goal <= 2); ``turned`` is the share of upright-first queries whose upright views left no
-sure copy, so that their turned views were embedded too. The last phase runs the queries while ``imgsearch
-index`` adds a folder of new photos to the served library. Goal: sequential p50 <= 25 ms, p99
-<= 60 ms, zero errors. The "load" column is the machine's 1-minute load average after each
-phase: on a shared box, other people's jobs show up there. First (unless ``--no-attacks``),
-hostile traffic (``bench/http_attacks.py``): searches while slow clients hold 300 connections,
-and 8 memory-bomb uploads at once with the server's peak RSS.
+sure copy, so that their turned views were embedded too. The last phase runs the queries while
+``imgsearch index`` adds a folder of new photos to the served library. Goal: sequential p50 <=
+25 ms, p99 <= 60 ms, zero errors. The "load" column is the machine's 1-minute load average
+after each phase: on a shared box, other people's jobs show up there. First (unless
+``--no-attacks``), hostile traffic (``bench/http_attacks.py``): searches while slow clients
+hold 300 connections, and 8 memory-bomb uploads at once with the server's peak RSS.
 """
 
 from __future__ import annotations
