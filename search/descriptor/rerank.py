@@ -13,8 +13,9 @@ exactly (copy score, label similarity), (3) follows the duplicate graph from the
 copies (``expand``) and (4) returns the best ``k`` by rank score, each with its copy score and
 calibrated ``z`` (the duplicate decision: ``z >= DUPLICATE_Z``).
 
-**Settled queries** (``more``): the engine first gives only the query's upright views (the
-image, and the framed photo when there is one) and a callback for the turned ones. When the
+**Settled queries** (``more``; the engine's ``upright_first`` setting): the engine first gives
+only the query's upright views (the image, and the framed photo when there is one) and a
+callback for the turned ones. When the
 best candidate other than the query's own vector (``C < SELF_SCORE``) is already a sure copy
 (robust ``z >= EXPAND_Z`` and ``duplicate_z >= DUPLICATE_Z``: it is followed in the duplicate
 graph and shown as a duplicate) the answer stands on the upright views and the turned ones
