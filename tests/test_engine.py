@@ -386,3 +386,12 @@ def test_upright_first_embeds_turned_views_only_when_in_doubt(engine, settings, 
             else:  # the same sure copy; the rest may differ only by turned look-alikes
                 assert fast.hits[0].id == full.hits[0].id
                 assert fast.hits[0].copy_score == full.hits[0].copy_score
+
+
+def test_upright_first_from_the_environment():
+    from search.settings import Settings
+
+    assert Settings.from_env({}).upright_first is False
+    assert Settings.from_env({"IMGSEARCH_UPRIGHT_FIRST": "on"}).upright_first is True
+    with pytest.raises(ValueError, match="IMGSEARCH_UPRIGHT_FIRST"):
+        Settings.from_env({"IMGSEARCH_UPRIGHT_FIRST": "maybe"})

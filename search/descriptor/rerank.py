@@ -15,13 +15,13 @@ calibrated ``z`` (the duplicate decision: ``z >= DUPLICATE_Z``).
 
 **Settled queries** (``more``; the engine's ``upright_first`` setting): the engine first gives
 only the query's upright views (the image, and the framed photo when there is one) and a
-callback for the turned ones. When the
-best candidate other than the query's own vector (``C < SELF_SCORE``) is already a sure copy
-(robust ``z >= EXPAND_Z`` and ``duplicate_z >= DUPLICATE_Z``: it is followed in the duplicate
-graph and shown as a duplicate) the answer stands on the upright views and the turned ones
-are never embedded; otherwise (a grey-zone or no copy: a turned copy may be what the turned
-views find) they are embedded and the query is scored with every view, exactly as when all
-were given at once (candidates are per view, so the union is the same).
+callback for the turned ones. When the best candidate other than the query's own vector (``C <
+SELF_SCORE``) is already a sure copy (robust ``z >= EXPAND_Z`` and ``duplicate_z >=
+DUPLICATE_Z``: it is followed in the duplicate graph and shown as a duplicate) the answer
+stands on the upright views and the turned ones are never embedded; otherwise (a grey-zone or
+no copy: a turned copy may be what the turned views find) they are embedded and the query is
+scored with every view, exactly as when all were given at once (candidates are per view, so the
+union is the same).
 """
 
 from __future__ import annotations
