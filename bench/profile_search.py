@@ -1,7 +1,7 @@
 """Where the time of one served search goes: ``POST /api/v1/search`` through the Flask app
 (the code ``imgsearch serve`` runs, without the socket) under cProfile, grouped by area.
 
-    python bench/profile_search.py LIBRARY [--requests 200] [--top 25]
+    python bench/profile_search.py LIBRARY [--requests 200] [--top 25] [--upright-first]
 
 LIBRARY is an existing library (e.g. ``imgsearch index ../shared/data`` into it). The uploads
 are the 500 px JPEGs of ``bench/http.py``. Printed: wall ms per request, then the CPU share
@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--models", type=Path, default=REPO.parent / "shared" / "models")
+    parser.add_argument("--upright-first", action="store_true", help="Settings.upright_first")
     args = parser.parse_args()
 
     from bench.http import make_queries, multipart
@@ -63,7 +64,9 @@ def main() -> None:
 
     photos, names = make_queries(REPO.parent / "shared" / "data", args.requests)
     bodies = [multipart(p, n) for p, n in zip(photos, names, strict=True)]
-    settings = Settings(library=args.library, model_path=(args.models,))
+    settings = Settings(
+        library=args.library, model_path=(args.models,), upright_first=args.upright_first
+    )
     app = create_app(settings)
     client = app.test_client()
 
