@@ -324,9 +324,12 @@ class ImageAnalyzer:
         *,
         rotations: Sequence[int] = (0, 90, 180, 270),
         frames: bool = True,
+        upright_only: bool = False,
     ) -> ViewSet:
         """One query, several views (quarter turns, the photo inside a frame); see
         :func:`models.views.analyze_views`. Raises the image's :class:`ImageError`."""
         from models.views import analyze_views
 
-        return analyze_views(self, source, roi, rotations=rotations, frames=frames)
+        return analyze_views(
+            self, source, roi, rotations=rotations, frames=frames, upright_only=upright_only
+        )

@@ -10,12 +10,18 @@ View 0 is always the whole image (or region of interest) exactly as the indexer 
 so ``ViewSet.embeddings[0] == analysis.embedding``. When the frame dominates the canvas
 (:attr:`ContentBox.dominant`, a screenshot) :attr:`ViewSet.primary` names the views that
 describe the photo rather than the frame.
+
+``analyze_views(..., upright_only=True)`` embeds only the upright views (the image, and the
+framed photo when there is one) and keeps the turned ones ready but unembedded:
+:meth:`ViewSet.with_turns` embeds them when the caller needs them (a search whose upright
+views leave the answer in doubt), so a query that is already settled pays for one or two
+model passes instead of four to eight.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,6 +33,7 @@ from models.roi import RegionOfInterest
 
 if TYPE_CHECKING:
     from models.analyzer import Analysis, ImageAnalyzer
+    from models.onnx_model import OnnxModel
 
 ROTATIONS: tuple[int, ...] = (0, 90, 180, 270)
 _TURN = {
@@ -49,6 +56,25 @@ class ViewSet:
     embeddings: np.ndarray
     names: tuple[str, ...]
     frame: ContentBox | None = None
+    #: views not embedded yet (``upright_only``): name, upright image, clockwise degrees
+    pending: tuple[tuple[str, Image.Image, int], ...] = ()
+    model: OnnxModel | None = field(default=None, repr=False)
+
+    @property
+    def complete(self) -> bool:
+        """Every requested view is embedded."""
+        return not self.pending
+
+    def with_turns(self) -> ViewSet:
+        """This view set with its pending (turned) views embedded in one batch (itself when
+        none are pending)."""
+        if not self.pending or self.model is None:
+            return self
+        model = self.model
+        batch = np.stack([model.preprocess(turn(img, deg)) for _, img, deg in self.pending])
+        more = model.run(batch).embeddings.astype(np.float32)
+        names = self.names + tuple(name for name, _, _ in self.pending)
+        return ViewSet(self.analysis, np.concatenate([self.embeddings, more]), names, self.frame)
 
     @property
     def primary(self) -> np.ndarray:
@@ -106,11 +132,14 @@ def analyze_views(
     *,
     rotations: Sequence[int] = ROTATIONS,
     frames: bool = True,
+    upright_only: bool = False,
 ) -> ViewSet:
     """Decode ``source`` once and embed its views in one batch (raises its ImageError).
 
     The frame is looked for only in whole images (a region of interest is already the part
-    the user wants). ``rotations`` must start with 0 (view 0 is the indexed view).
+    the user wants). ``rotations`` must start with 0 (view 0 is the indexed view). With
+    ``upright_only`` the turned views are left for :meth:`ViewSet.with_turns` to turn and
+    embed.
     """
     from models.errors import ImageError
 
@@ -131,11 +160,15 @@ def analyze_views(
         if frame is not None
         else None
     )
-    extra = view_images(image, rotations, frame, photo)[1:]  # view 0: the plain path
+    uprights = [("full", image)] + ([("frame", photo)] if photo is not None else [])
+    views = [(n if r == 0 else f"{n}@{r}", img, r) for n, img in uprights for r in rotations]
+    now = [v for v in views[1:] if not (upright_only and v[2])]  # view 0: the plain path
+    later = tuple(v for v in views if upright_only and v[2])
     model = analyzer.model
     embeddings = [base.embedding[None]]
-    if extra:
-        batch = np.stack([model.preprocess(img) for _, img in extra])
+    if now:
+        batch = np.stack([model.preprocess(turn(img, r)) for _, img, r in now])
         embeddings.append(model.run(batch).embeddings)
-    names = ("full", *(name for name, _ in extra))
-    return ViewSet(base, np.concatenate(embeddings).astype(np.float32), names, frame)
+    names = ("full", *(name for name, _, _ in now))
+    vectors = np.concatenate(embeddings).astype(np.float32)
+    return ViewSet(base, vectors, names, frame, later, model if later else None)

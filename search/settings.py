@@ -69,6 +69,18 @@ def _env_number(env: Mapping[str, str], name: str, parse: Callable[[str], Number
         raise ValueError(f"{name}={text!r} is not a {kind}") from None
 
 
+def _env_flag(env: Mapping[str, str], name: str) -> bool | None:
+    """``env[name]`` as on/off (1/0, on/off, yes/no, true/false); None when unset."""
+    text = (env.get(name) or "").strip().lower()
+    if not text:
+        return None
+    if text in ("1", "on", "yes", "true"):
+        return True
+    if text in ("0", "off", "no", "false"):
+        return False
+    raise ValueError(f"{name}={text!r} must be on or off")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the library lives and how to work on it. Paths are absolute (see the module)."""
@@ -93,6 +105,10 @@ class Settings:
     query_wait_s: float = 10.0
     #: memory all image decodes of one process may hold at once (models.decode_memory)
     decode_budget_mb: int = 768
+    #: image searches look with the upright views first and embed the turned ones only when
+    #: those find no sure copy (faster; finds fewer turned copies: README "What the scores
+    #: mean"); off: every view of every query, as the copy-detection figures were measured
+    upright_first: bool = False
 
     def __post_init__(self) -> None:
         # The one place where relative paths become absolute (frozen: set through object).
@@ -113,6 +129,7 @@ class Settings:
             "dedup_threshold": _env_number(env, "IMGSEARCH_DEDUP_THRESHOLD", float),
             "descriptor": env.get("IMGSEARCH_DESCRIPTOR") or None,
             "decode_budget_mb": _env_number(env, "IMGSEARCH_DECODE_BUDGET_MB", int),
+            "upright_first": _env_flag(env, "IMGSEARCH_UPRIGHT_FIRST"),
         }
         # unset values keep the field defaults
         settings = cls(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]

@@ -351,3 +351,47 @@ def test_failed_files_are_reported_never_returned(scratch):
     engine.refresh()
     hits = engine.search_image(root / "photos" / "ukbench00006.jpg", k=50)
     assert len(hits) == 10 and not set(failed_ids) & {hit.id for hit in hits}
+
+
+def _jpeg(image: Image.Image, side: int = 500) -> bytes:
+    import io
+
+    copy = image.convert("RGB")
+    copy.thumbnail((side, side))
+    out = io.BytesIO()
+    copy.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def test_upright_first_embeds_turned_views_only_when_in_doubt(engine, settings, data_dir):
+    """By default every query embeds all its views. With ``upright_first`` a copy found
+    surely by its upright view is answered without the turned views (one model pass); a
+    turned copy is not, and gets them: its answer is the one all views give."""
+    from dataclasses import replace
+
+    uk = data_dir / "ukbench_subset" / "images"
+    with Image.open(uk / "ukbench00012.jpg") as im:
+        upright, turned = _jpeg(im), _jpeg(im.transpose(Image.Transpose.ROTATE_90))
+    assert engine.query_image(upright, k=10).views == 4  # the default: all views
+    with SearchEngine.open(replace(settings, upright_first=True)) as quick:
+        for data, views in ((upright, 1), (turned, 4)):
+            fast = quick.query_image(data, k=10)
+            full = quick.query_image(data, k=10, all_views=True)
+            assert fast.views == views and full.views == 4
+            assert Path(fast.hits[0].path).name == "ukbench00012.jpg" and fast.hits[0].duplicate
+            if views == 4:
+                assert [(h.id, h.score, h.z) for h in fast.hits] == [
+                    (h.id, h.score, h.z) for h in full.hits
+                ]
+            else:  # the same sure copy; the rest may differ only by turned look-alikes
+                assert fast.hits[0].id == full.hits[0].id
+                assert fast.hits[0].copy_score == full.hits[0].copy_score
+
+
+def test_upright_first_from_the_environment():
+    from search.settings import Settings
+
+    assert Settings.from_env({}).upright_first is False
+    assert Settings.from_env({"IMGSEARCH_UPRIGHT_FIRST": "on"}).upright_first is True
+    with pytest.raises(ValueError, match="IMGSEARCH_UPRIGHT_FIRST"):
+        Settings.from_env({"IMGSEARCH_UPRIGHT_FIRST": "maybe"})

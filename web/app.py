@@ -7,6 +7,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response
+from threadpoolctl import threadpool_limits
 from werkzeug.routing import IntegerConverter, Map
 
 from search.index import set_threads
@@ -27,6 +28,16 @@ log = logging.getLogger(__name__)
 # (40 ms instead of 2 ms, 2 cores). Request threads give the parallelism instead.
 FAISS_THREADS_PER_REQUEST = 1
 _thread_state = threading.local()
+
+
+def one_blas_thread() -> None:
+    """numpy's BLAS in one thread for the whole serving process. A query's products are
+    small (a few hundred candidate rows through the 1024 x 128 whitening): two BLAS threads
+    made each one wait for a second core on a busy machine (whitening 150 rows: p50 26-48 ms
+    instead of 0.5 ms at load 13, 2 cores; ``bench/README.md``). Request threads give the
+    parallelism instead, as for FAISS above."""
+    threadpool_limits(limits=1, user_api="blas")
+
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -78,6 +89,7 @@ def create_app(
     is required of every request (see :mod:`web.guard`); ``exposed`` (serving the network)
     also admits IP-literal hosts and hides absolute paths from clients.
     """
+    one_blas_thread()
     app = Flask(__name__)
     app.request_class = InMemoryRequest
     app.config.update(

@@ -42,6 +42,7 @@ _SOURCES: dict[str, str] = {
     "learn_whitening": "search.descriptor.whitening",
     "sample_indices": "search.descriptor.whitening",
     "whitening_from_edits": "search.descriptor.whitening",
+    "MoreViews": "search.descriptor.rerank",
 }
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "DescriptorError",
     "EditCovariance",
     "LocalFeatures",
+    "MoreViews",
     "QueryScorer",
     "ScoredHit",
     "StoredImage",
@@ -87,7 +89,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.descriptor.config import DESCRIPTOR_VERSION, DUPLICATE_Z, DescriptorConfig
     from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
     from search.descriptor.errors import DescriptorError, WhiteningError
-    from search.descriptor.rerank import CANDIDATES_PER_VIEW, QueryScorer, ScoredHit
+    from search.descriptor.rerank import CANDIDATES_PER_VIEW, MoreViews, QueryScorer, ScoredHit
     from search.descriptor.verify import (
         MIN_INLIERS,
         LocalFeatures,

@@ -12,6 +12,16 @@ The search engine supplies two callbacks and gets ranked hits:
 exactly (copy score, label similarity), (3) follows the duplicate graph from the best sure
 copies (``expand``) and (4) returns the best ``k`` by rank score, each with its copy score and
 calibrated ``z`` (the duplicate decision: ``z >= DUPLICATE_Z``).
+
+**Settled queries** (``more``; the engine's ``upright_first`` setting): the engine first gives
+only the query's upright views (the image, and the framed photo when there is one) and a
+callback for the turned ones. When the best candidate other than the query's own vector (``C <
+SELF_SCORE``) is already a sure copy (robust ``z >= EXPAND_Z`` and ``duplicate_z >=
+DUPLICATE_Z``: it is followed in the duplicate graph and shown as a duplicate) the answer
+stands on the upright views and the turned ones are never embedded; otherwise (a grey-zone or
+no copy: a turned copy may be what the turned views find) they are embedded and the query is
+scored with every view, exactly as when all were given at once (candidates are per view, so the
+union is the same).
 """
 
 from __future__ import annotations
@@ -21,12 +31,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.descriptor.config import EXPAND_Z
+from search.descriptor.config import DUPLICATE_Z, EXPAND_Z
 from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
-from search.descriptor.expansion import chain_scores, hub_order
+from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
 Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
+MoreViews = Callable[[], np.ndarray]
 CANDIDATES_PER_VIEW = 50
 
 
@@ -55,6 +66,36 @@ class QueryScorer:
         self.neighbours = neighbours
         self.stored = stored
         self.candidates = candidates
+        #: after :meth:`search`: whether the ``more`` views were needed (None: none offered)
+        self.expanded_views: bool | None = None
+
+    def settled(self, copy: np.ndarray) -> bool:
+        """Whether copy scores ``copy`` of the candidates already hold a sure copy other than
+        the query's own vector (see the module doc): no other view is needed."""
+        cal = self.descriptor.calibration
+        c = np.asarray(copy, np.float64)
+        c = c[c < SELF_SCORE]
+        if cal is None or not len(c):
+            return False
+        sure = max(cal.score(EXPAND_Z), cal.duplicate_threshold(DUPLICATE_Z))
+        return bool(c.max() >= sure)
+
+    def _candidates(
+        self,
+        rows: np.ndarray,
+        want: int,
+        exclude: int | None,
+        ids: list[int],
+        images: dict[int, StoredImage],
+    ) -> list[int]:
+        """``ids`` and the stored neighbours of ``rows`` (their rows added to ``images``),
+        sorted."""
+        found = self.neighbours(rows, want)
+        have = set(ids)
+        new = sorted({int(i) for i in np.ravel(found) if i >= 0 and int(i) != exclude} - have)
+        if new:
+            images.update(self.stored(new))
+        return sorted(have | {i for i in new if i in images})
 
     def _rows(
         self, ids: Sequence[int], images: Mapping[int, StoredImage], cache: dict[int, np.ndarray]
@@ -89,19 +130,27 @@ class QueryScorer:
         labels: Sequence[tuple[str, float]] = (),
         k: int = 10,
         exclude: int | None = None,
+        more: MoreViews | None = None,
     ) -> list[ScoredHit]:
         """Best ``k`` stored images for the query rows ``query`` [V, D'] (from
-        :meth:`Descriptor.query_rows`) and the query's top labels."""
+        :meth:`Descriptor.query_rows`) and the query's top labels; ``more()`` gives further
+        query rows, asked only when ``query`` leaves the answer unsettled (module doc)."""
         d = self.descriptor
         want = max(k, self.candidates)
-        found = self.neighbours(np.asarray(query, np.float32), want)
-        ids = sorted({int(i) for i in np.ravel(found) if i >= 0 and int(i) != exclude})
+        query = np.asarray(query, np.float32)
+        images: dict[int, StoredImage] = {}
+        cache: dict[int, np.ndarray] = {}
+        ids = self._candidates(query, want, exclude, [], images)
+        copy = self._copy(query, ids, images, cache)
+        self.expanded_views = None if more is None else not self.settled(copy)
+        if self.expanded_views:
+            extra = np.asarray(more(), np.float32)  # type: ignore[misc]
+            if len(extra):
+                ids = self._candidates(extra, want, exclude, ids, images)
+                query = np.concatenate([query, extra])
+                copy = self._copy(query, ids, images, cache)
         if not ids:
             return []
-        images = dict(self.stored(ids))
-        ids = [i for i in ids if i in images]
-        cache: dict[int, np.ndarray] = {}
-        copy = self._copy(query, ids, images, cache)
         if d.config.expand and d.calibration is not None:
             copy, ids, images = self._expand(query, copy, ids, images, exclude, cache)
         label_sim = None
@@ -140,10 +189,9 @@ class QueryScorer:
             return copy, ids, images
         hub_rows = {h: cache[h] for h in hubs}
         hub_copy = {h: float(copy[ids.index(h)]) for h in hubs}
-        more: set[int] = set()
-        for rows in hub_rows.values():
-            found = self.neighbours(rows, self.candidates)
-            more.update(int(i) for i in np.ravel(found) if i >= 0 and int(i) != exclude)
+        # one search for every hub's rows (per row, as one call each would give)
+        found = self.neighbours(np.concatenate(list(hub_rows.values())), self.candidates)
+        more = {int(i) for i in np.ravel(found) if i >= 0 and int(i) != exclude}
         new = sorted(more - set(ids))
         if new:
             images.update(self.stored(new))

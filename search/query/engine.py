@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,6 +32,7 @@ from search.descriptor import (
     CANDIDATES_PER_VIEW,
     DUPLICATE_Z,
     DescriptorConfig,
+    MoreViews,
     QueryScorer,
     ScoredHit,
 )
@@ -51,6 +51,7 @@ from search.query.results import (
     hit_from_row,
     is_image_id,
     read_query_bytes,
+    with_source,
 )
 from search.query.video import VideoSearch, is_video_query
 from search.settings import Settings
@@ -66,12 +67,13 @@ SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by i
 @dataclass(frozen=True)
 class ImageQueryResult:
     """An image query: the query's analysis (size, labels...), its bytes when it came as
-    bytes or a file, their sha256, and the hits."""
+    bytes or a file, their sha256, the hits, and how many views of it were embedded."""
 
     analysis: Any
     data: bytes | None
     sha256: str | None
     hits: list[SearchHit]
+    views: int = 1
 
 
 class SearchEngine:
@@ -118,10 +120,13 @@ class SearchEngine:
         roi: RoiLike = None,
         config: DescriptorConfig | None = None,
         model: ModelStamp | None = None,
+        *,
+        upright_only: bool = False,
     ) -> tuple[ViewSet, bytes | None]:
         """Decode a query once and embed the views the descriptor compares (quarter turns,
         the photo inside a frame): ``(ViewSet, encoded bytes or None)``. ``config`` defaults
-        to the library's descriptor.
+        to the library's descriptor; ``upright_only`` leaves the turned views for
+        :meth:`models.views.ViewSet.with_turns`.
 
         Raises an ``ImageError`` subclass for a bad image and ``RoiError`` for a bad region.
         """
@@ -138,9 +143,10 @@ class SearchEngine:
                 region,
                 rotations=config.angles,
                 frames=config.frames,
+                upright_only=upright_only,
             )
         except ImageError as error:
-            raise _with_source(error, source) from None
+            raise with_source(error, source) from None
         return views, data
 
     # -- queries ----------------------------------------------------------------------------
@@ -153,18 +159,35 @@ class SearchEngine:
         min_score: float | None = None,
         *,
         exclude: int | None = None,
+        all_views: bool | None = None,
     ) -> ImageQueryResult:
         """Search with an image file or bytes (or its region ``roi``): the query's analysis,
         its bytes, and the ``k`` best hits (see :meth:`search_image`); ``exclude``: an image
-        id left out of the results (the query itself, for :meth:`similar`)."""
+        id left out of the results (the query itself, for :meth:`similar`).
+
+        Every view is embedded (``all_views``; default: unless ``settings.upright_first``);
+        else the upright views are searched first and the turned ones embedded only when
+        those leave no sure copy (:class:`search.descriptor.rerank.QueryScorer`)."""
         check_params(k, min_score)
         state = self.store.health.serving_state()
         live = self.guard.live(state)  # one state for the whole query, even if swapped
-        views, data = self.embed_views(source, roi, live.descriptor.config, live.model)
+        descriptor = live.descriptor
+        every = not self.settings.upright_first if all_views is None else all_views
+        views, data = self.embed_views(
+            source, roi, descriptor.config, live.model, upright_only=not every
+        )
         analysis = views.analysis
         frame_dominant = bool(views.frame is not None and views.frame.dominant)
-        query = live.descriptor.query_rows(views.embeddings, views.names, frame_dominant)
-        scored = self._scored(live, query, analysis.labels, k, min_score, exclude=exclude)
+        query = descriptor.query_rows(views.embeddings, views.names, frame_dominant)
+        embedded = [len(views.names)]  # views embedded so far
+
+        def turned() -> np.ndarray:
+            full = views.with_turns()
+            n, embedded[0] = len(views.names), len(full.names)
+            return descriptor.query_rows(full.embeddings[n:], full.names[n:], frame_dominant)
+
+        more = None if views.complete else turned
+        scored = self._scored(live, query, analysis.labels, k, min_score, exclude, more)
         sha = hashlib.sha256(data).hexdigest() if data is not None else None
         pixel_hash: list[str | None] = []  # computed at most once, only when it can matter
 
@@ -187,7 +210,7 @@ class SearchEngine:
         hits = self._hits(live, scored, exact)
         hits = self.videos.merge(live, query, hits, k, min_score, exclude)
         self.guard.check_unchanged(state)
-        return ImageQueryResult(analysis, data, sha, hits)
+        return ImageQueryResult(analysis, data, sha, hits, embedded[0])
 
     def search_image(
         self,
@@ -250,7 +273,7 @@ class SearchEngine:
             except ImgsearchError as error:  # e.g. the model is missing: the stored rows
                 log.info("similar(%d) from its stored vectors: %s", image_id, error)
         query, _owner = live.descriptor.stored_rows([to_stored(found)])
-        scored = self._scored(live, query, found.labels, k, min_score, exclude=image_id)
+        scored = self._scored(live, query, found.labels, k, min_score, image_id)
         sha256 = file.sha256 if file is not None else None
         hits = self._hits(live, scored, lambda hit, _s: sha256 is not None and hit.sha256 == sha256)
         self.guard.check_unchanged(state)
@@ -274,14 +297,21 @@ class SearchEngine:
         k: int,
         min_score: float | None,
         exclude: int | None,
+        more: MoreViews | None = None,
     ) -> list[tuple[ScoredHit, StoredImage]]:
         """Candidates from ``live``'s indexes, scored exactly from the store (the truth) by
-        its descriptor (:class:`search.descriptor.rerank.QueryScorer`), filtered, best first."""
+        its descriptor (:class:`search.descriptor.rerank.QueryScorer`; ``more``: the query's
+        turned views, asked when its first rows leave the answer unsettled), filtered, best
+        first."""
         if live.index.ntotal == 0:
             return []
 
+        read: dict[int, Any] = {}  # the candidates' stored rows, labels included
+
         def stored(ids: Sequence[int]) -> dict[int, Any]:
-            return {i: to_stored(r) for i, r in self.store.descriptors.rows(ids).items()}
+            rows = self.store.descriptors.rows(ids)
+            read.update(rows)
+            return {i: to_stored(r) for i, r in rows.items()}
 
         scorer = QueryScorer(
             live.descriptor,
@@ -289,8 +319,10 @@ class SearchEngine:
             stored,
             candidates=max(CANDIDATES_PER_VIEW, k + CANDIDATE_MARGIN),
         )
-        found = scorer.search(query, labels, k=k + CANDIDATE_MARGIN, exclude=exclude)
-        rows = self.store.reads.hit_rows([hit.id for hit in found])
+        found = scorer.search(query, labels, k=k + CANDIDATE_MARGIN, exclude=exclude, more=more)
+        rows = self.store.reads.hit_rows([hit.id for hit in found], labels=False)
+        for image_id, row in rows.items():  # labels read with the candidates' vectors
+            row.labels = list(read[image_id].labels) if image_id in read else []
         scored = []
         for hit in found:
             row = rows.get(hit.id)
@@ -327,16 +359,6 @@ class SearchEngine:
         except ImgsearchError:
             return None
         return pixel_sha256(decoded.image)
-
-
-def _with_source(error: ImageError, source: ImageQuery) -> ImageError:
-    """An ImageError about query bytes, re-made to name the query file when there is one."""
-    if not isinstance(source, (str, os.PathLike)) or error.source is not None:
-        return error
-    try:
-        return type(error)(error.message, source=str(source), reason=error.reason)
-    except TypeError:
-        return error
 
 
 __all__ = ["ImageFile", "ImageInfo", "PathEscapeError", "QueryError", "SearchEngine", "SearchHit"]

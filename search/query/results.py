@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 
-from models import read_image_file
+from models import ImageError, read_image_file
 from models.roi import RegionOfInterest
 from search.query.errors import QueryError
 from search.store import Label, StoredImage, labels_to_json
@@ -144,3 +144,13 @@ def hit_from_row(rank: int, score: float, row: StoredImage, exact: bool) -> Sear
         timestamp_ms=None if row.duration_ms is None else 0,
         duration_ms=row.duration_ms,
     )
+
+
+def with_source(error: ImageError, source: ImageQuery) -> ImageError:
+    """An ImageError about query bytes, re-made to name the query file when there is one."""
+    if not isinstance(source, (str, os.PathLike)) or error.source is not None:
+        return error
+    try:
+        return type(error)(error.message, source=str(source), reason=error.reason)
+    except TypeError:
+        return error

@@ -100,7 +100,7 @@ def lookup(
         raise QueryError(f"threshold must be in (0, 1], got {threshold}")
     if others < 0:
         raise QueryError(f"others must be >= 0, got {others}")
-    result = engine.query_image(source, k=k)
+    result = engine.query_image(source, k=k, all_views=True)
     analysis, data, sha, hits = result.analysis, result.data, result.sha256, result.hits
     query_pixels = _LazyPixelHash(lambda: _decode_hash(source if data is None else data, engine))
     matches: list[LookupMatch] = []

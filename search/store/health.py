@@ -17,10 +17,10 @@ from sqlalchemy.exc import DatabaseError
 from search.store.errors import DatabaseCorruptError
 from search.store.records import ModelStamp, SessionFactory
 from search.store.schema import STATUS_OK, Embedding, Image, LibraryMeta
-from search.store.write import model_stamp_in
 
 #: meta key set while a re-index to another model (or the same one) is unfinished
 REINDEX_KEY = "reindex_model"
+MODEL_KEYS = ("model_name", "model_sha256", "model_dimension")  # see write.model_stamp_in
 
 
 class ServingState(NamedTuple):
@@ -37,10 +37,18 @@ class HealthRecords:
         self._session = session
 
     def serving_state(self) -> ServingState:
-        """The recorded model and the unfinished re-index marker, read in one transaction."""
+        """The recorded model and the unfinished re-index marker: one plain statement (read
+        twice per query: before and after it)."""
+        keys = (*MODEL_KEYS, REINDEX_KEY)
+        query = select(LibraryMeta.key, LibraryMeta.value).where(LibraryMeta.key.in_(keys))
         with self._session() as session:
-            marker = session.get(LibraryMeta, REINDEX_KEY)
-            return ServingState(model_stamp_in(session), marker.value if marker else None)
+            rows = {key: value for key, value in session.execute(query)}
+        model = None
+        if "model_name" in rows:
+            model = ModelStamp(
+                rows["model_name"], rows["model_sha256"], int(rows["model_dimension"])
+            )
+        return ServingState(model, rows.get(REINDEX_KEY))
 
     def set_reindex(self, model: str | None) -> None:
         """Mark a re-index to ``model`` as started (None: finished)."""

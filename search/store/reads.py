@@ -41,9 +41,10 @@ class ImageReads:
 
     # -- the query hot path -----------------------------------------------------------------
 
-    def hit_rows(self, ids: Sequence[int]) -> dict[int, StoredImage]:
-        """Indexed images (status ok) by id with their labels: plain column queries in one
-        read transaction, no ORM objects."""
+    def hit_rows(self, ids: Sequence[int], *, labels: bool = True) -> dict[int, StoredImage]:
+        """Indexed images (status ok) by id with their labels (``labels=False``: without, for
+        a caller that read them already): plain column queries in one read transaction, no
+        ORM objects."""
         columns = [
             Image.id,
             Image.collection_id,
@@ -56,9 +57,9 @@ class ImageReads:
             Image.sha256,
             Image.pixel_sha256,
             Image.mtime_ns,
+            Image.duration_ms,  # videos only
         ]
         out: dict[int, StoredImage] = {}
-        durations: dict[int, int] = {}
         with self._session() as session:
             for part in _parts(ids):
                 query = (
@@ -67,22 +68,19 @@ class ImageReads:
                     .where(Image.id.in_(part), Image.status == STATUS_OK)
                 )
                 for row in session.execute(query):
-                    out[row[0]] = StoredImage(*row)
-                videos = select(Image.id, Image.duration_ms).where(
-                    Image.id.in_(part), Image.duration_ms.is_not(None)
-                )
-                durations.update((int(i), int(d)) for i, d in session.execute(videos))
-                labels = (
+                    out[row[0]] = StoredImage(*row[:-1], duration_ms=row[-1])
+                if not labels:
+                    continue
+                label_rows = (
                     select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
                     .where(ImageLabel.image_id.in_(part))
                     .order_by(ImageLabel.image_id, ImageLabel.rank)
                 )
-                for image_id, label, score in session.execute(labels):
+                for image_id, label, score in session.execute(label_rows):
                     if image_id in out:
                         out[image_id].labels.append((label, float(score)))
         for row in out.values():  # libraries indexed before names were merged may list one twice
             row.labels = merge_labels(row.labels)
-            row.duration_ms = durations.get(row.id)
         return out
 
     def newest(self, offset: int, limit: int) -> tuple[list[int], int]:
