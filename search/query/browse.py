@@ -7,10 +7,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from search.query.errors import QueryError
-from search.query.results import Label, SearchHit, check_params, hit_from_row
+from search.query.results import SCORE_DECIMALS, Label, SearchHit, check_params, hit_from_row
 from search.store import LibraryStore, mtime_from_ns
-
-SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by id
 
 
 def label_hits(store: LibraryStore, q: str, k: int = 50, offset: int = 0) -> list[SearchHit]:

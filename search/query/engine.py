@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,6 @@ from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptor import (
     CANDIDATES_PER_VIEW,
-    DUPLICATE_Z,
     DescriptorConfig,
     MoreViews,
     QueryScorer,
@@ -44,11 +43,14 @@ from search.query.errors import ImageNotFoundError, PathEscapeError, QueryError
 from search.query.guard import ServingGuard
 from search.query.records import ImageFile, LibraryRecords, unchanged_bytes
 from search.query.results import (
+    SCORE_DECIMALS,
     ImageQuery,
+    ImageQueryResult,
     RoiLike,
     SearchHit,
     check_params,
     hit_from_row,
+    hits_from_scores,
     is_image_id,
     read_query_bytes,
     with_source,
@@ -61,19 +63,6 @@ log = logging.getLogger(__name__)
 
 CANDIDATE_MARGIN = 10  # extra candidates: self-exclusion, rows removed meanwhile, ties at k
 EXACT_PIXEL_MIN_SCORE = 0.9  # pixel-identical copies score ~1; below this none is looked for
-SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by id
-
-
-@dataclass(frozen=True)
-class ImageQueryResult:
-    """An image query: the query's analysis (size, labels...), its bytes when it came as
-    bytes or a file, their sha256, the hits, and how many views of it were embedded."""
-
-    analysis: Any
-    data: bytes | None
-    sha256: str | None
-    hits: list[SearchHit]
-    views: int = 1
 
 
 class SearchEngine:
@@ -207,7 +196,7 @@ class SearchEngine:
                 return False
             return row.pixel_sha256 == pixels()
 
-        hits = self._hits(live, scored, exact)
+        hits = hits_from_scores(scored, live.descriptor.calibration, exact)
         hits = self.videos.merge(live, query, hits, k, min_score, exclude)
         self.guard.check_unchanged(state)
         return ImageQueryResult(analysis, data, sha, hits, embedded[0])
@@ -275,7 +264,11 @@ class SearchEngine:
         query, _owner = live.descriptor.stored_rows([to_stored(found)])
         scored = self._scored(live, query, found.labels, k, min_score, image_id)
         sha256 = file.sha256 if file is not None else None
-        hits = self._hits(live, scored, lambda hit, _s: sha256 is not None and hit.sha256 == sha256)
+        hits = hits_from_scores(
+            scored,
+            live.descriptor.calibration,
+            lambda hit, _s: sha256 is not None and hit.sha256 == sha256,
+        )
         self.guard.check_unchanged(state)
         return hits
 
@@ -330,24 +323,6 @@ class SearchEngine:
             if row is not None and (min_score is None or rank >= min_score):
                 scored.append((replace(hit, rank=rank), row))
         return scored[:k]
-
-    def _hits(
-        self, live: Searchable, scored: list[tuple[ScoredHit, StoredImage]], exact: Any
-    ) -> list[SearchHit]:
-        calibration = live.descriptor.calibration
-        out = []
-        for n, (hit, row) in enumerate(scored, start=1):
-            copy = round(min(1.0, hit.copy), SCORE_DECIMALS)  # shown; decided unrounded
-            z = None if calibration is None else float(calibration.duplicate_z(hit.copy))
-            out.append(
-                replace(
-                    hit_from_row(n, hit.rank, row, bool(exact(row, copy))),
-                    copy_score=copy,
-                    z=None if z is None else round(z, 2),
-                    duplicate=z is not None and z >= DUPLICATE_Z,
-                )
-            )
-        return out
 
     def _pixel_hash(self, source: ImageQuery, data: bytes | None) -> str | None:
         try:

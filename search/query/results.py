@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,12 +14,14 @@ from PIL import Image as PILImage
 
 from models import ImageError, read_image_file
 from models.roi import RegionOfInterest
+from search.descriptor import DUPLICATE_Z, Calibration, ScoredHit
 from search.query.errors import QueryError
 from search.store import Label, StoredImage, labels_to_json
 
 ImageQuery = Any  # str | os.PathLike | bytes | binary file object | PIL.Image.Image | ndarray
 RoiLike = RegionOfInterest | str | Sequence[float] | None
 MAX_K = 1000
+SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by id
 
 
 MAX_IMAGE_ID = 2**63 - 1  # image ids are SQL integers: larger ones name no image
@@ -154,3 +156,37 @@ def with_source(error: ImageError, source: ImageQuery) -> ImageError:
         return type(error)(error.message, source=str(source), reason=error.reason)
     except TypeError:
         return error
+
+
+@dataclass(frozen=True)
+class ImageQueryResult:
+    """An image query: the query's analysis (size, labels...), its bytes when it came as
+    bytes or a file, their sha256, the hits, and how many views of it were embedded."""
+
+    analysis: Any
+    data: bytes | None
+    sha256: str | None
+    hits: list[SearchHit]
+    views: int = 1
+
+
+def hits_from_scores(
+    scored: list[tuple[ScoredHit, StoredImage]],
+    calibration: Calibration | None,
+    exact: Callable[[StoredImage, float], bool],
+) -> list[SearchHit]:
+    """Ranked hits from scored rows: the copy score (rounded for display; decided unrounded),
+    its calibrated ``z`` and the duplicate decision, and whether the row is an exact copy."""
+    out = []
+    for n, (hit, row) in enumerate(scored, start=1):
+        copy = round(min(1.0, hit.copy), SCORE_DECIMALS)
+        z = None if calibration is None else float(calibration.duplicate_z(hit.copy))
+        out.append(
+            replace(
+                hit_from_row(n, hit.rank, row, bool(exact(row, copy))),
+                copy_score=copy,
+                z=None if z is None else round(z, 2),
+                duplicate=z is not None and z >= DUPLICATE_Z,
+            )
+        )
+    return out
