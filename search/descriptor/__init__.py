@@ -20,12 +20,14 @@ from search.descriptor.verify import (
 from search.descriptor.whitening import (
     DEFAULT_EDITS_PER_IMAGE,
     DEFAULT_SAMPLE,
+    FULL_IMAGES,
     MIN_IMAGES,
     EditCovariance,
     Whitening,
     learn_from_images,
     learn_whitening,
     sample_indices,
+    shrink_for,
     whitening_from_edits,
 )
 
@@ -35,6 +37,7 @@ __all__ = [
     "DEFAULT_SAMPLE",
     "DESCRIPTOR_VERSION",
     "DUPLICATE_Z",
+    "FULL_IMAGES",
     "MIN_IMAGES",
     "MIN_INLIERS",
     "PLAIN_BACKGROUND",
@@ -59,6 +62,7 @@ __all__ = [
     "local_features",
     "opencv",
     "sample_indices",
+    "shrink_for",
     "verified_score",
     "whitening_from_edits",
 ]

@@ -149,21 +149,16 @@ def collage(img: Image.Image, rng: Rng, p: Params) -> Image.Image:
 
 
 def small_jpeg(img: Image.Image, rng: Rng, p: Params) -> Image.Image:
-    """Shrunk to 40-90 px (longer side) and saved at JPEG quality 25-60, then shown at 256."""
-    side = int(rng.integers(40, 91))
-    q = int(rng.integers(25, 61))
+    """Shrunk to 96-192 px (longer side) and saved at JPEG quality 40-75 (a thumbnail)."""
+    side = int(rng.integers(96, 193))
+    q = int(rng.integers(40, 76))
     small = img.copy()
     small.thumbnail((side, side), Image.Resampling.BILINEAR)
     buf = io.BytesIO()
     small.save(buf, "JPEG", quality=q)
     buf.seek(0)
     p["small_jpeg"] = [side, q]
-    shown = Image.open(buf).convert("RGB")
-    scale = 256 / max(shown.size)
-    return shown.resize(
-        (max(1, round(shown.width * scale)), max(1, round(shown.height * scale))),
-        Image.Resampling.NEAREST,
-    )
+    return Image.open(buf).convert("RGB")
 
 
 def sepia(img: Image.Image, rng: Rng, p: Params) -> Image.Image:

@@ -39,6 +39,8 @@ def scene_spec(rng: Rng) -> Spec:
         "ground": [rng.integers(0, 256, 3).tolist() for _ in range(2)],
         "horizon": float(rng.uniform(0.3, 0.7)),
         "freq": float(rng.uniform(4, 40)),
+        "waves": rng.uniform(-1, 1, (3, 4)).tolist(),  # background texture: 3 plane waves
+        "ink": rng.integers(0, 256, (3, 3)).tolist(),
         "objects": objects,
         "grain": int(rng.integers(0, 2**31)),
     }
@@ -64,6 +66,9 @@ def draw_scene(
     )
     yy, xx = np.mgrid[0:h, 0:w]
     a[hz:] += 18 * np.sin(xx[hz:] / w * spec["freq"] + yy[hz:] / h * spec["freq"] * 0.7)[..., None]
+    for (fx, fy, ph, amp), ink in zip(spec["waves"], spec["ink"], strict=True):
+        wave = np.sin(2 * np.pi * (fx * 12 * xx / w + fy * 12 * yy / h) + 3 * ph) * abs(amp)
+        a += 0.35 * wave[..., None] * (np.asarray(ink, np.float32) - 128)
     img = Image.fromarray(np.clip(a * light, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(img)
     for o in spec["objects"]:
