@@ -132,7 +132,7 @@ def test_multi_row_neighbours_reach_an_image_through_its_second_row() -> None:
 def test_index_run_learns_the_whitening_and_the_index_follows(
     tmp_path: Path, photos: Path, models_dir: Path, monkeypatch
 ) -> None:
-    # A real library learns from 500 images up; 42 photos x 5 edits are enough pairs here.
+    # A real library learns from 100 images up; 42 photos x 5 edits are enough pairs here.
     monkeypatch.setattr(indexer.whiten, "MIN_IMAGES", 40)
     monkeypatch.setattr(search.descriptor.whitening, "MIN_IMAGES", 40)
     monkeypatch.setattr(indexer.whiten, "EDITS_PER_IMAGE", 5)
