@@ -51,6 +51,7 @@ from search.descriptor.config import (
     EXPAND_Z,
     GATE_WIDTH,
     GATE_Z,
+    GATE_Z_WHITENED,
     MIN_CALIBRATION_IMAGES,
     TIER_MARGIN,
     TOP_LABELS,
@@ -178,7 +179,8 @@ class Descriptor:
         if self.calibration is None:
             return np.zeros_like(np.asarray(copy, np.float64))
         z = self.calibration.z(copy)
-        return 1.0 / (1.0 + np.exp(-np.clip((z - GATE_Z) / GATE_WIDTH, -50, 50)))
+        at = GATE_Z_WHITENED if self.whitening is not None else GATE_Z
+        return 1.0 / (1.0 + np.exp(-np.clip((z - at) / GATE_WIDTH, -50, 50)))
 
     def rank_scores(self, copy: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
         """Ranking score from copy scores and label similarities (same shapes)."""
