@@ -151,6 +151,12 @@ def test_index_run_learns_the_whitening_and_the_index_follows(
         stamp = VectorIndex.read_header(settings.index_path).stamp
         assert stamp["descriptor"] == live.fingerprint  # the saved cache is in that space
     with SearchEngine.open(settings) as engine:
+        shown = engine.admin.stats()["descriptor"]  # what `imgsearch stats` says applies
+        assert shown["whitening"]["images"] == 42
+        assert shown["whitening"]["shrink"] == pytest.approx(
+            search.descriptor.shrink_for(42), abs=1e-3
+        )
+        assert shown["calibration"]["background"] == "measured"
         hits = engine.search_image(photos / ORIGINAL, k=3)
         assert Path(hits[0].path).name == ORIGINAL and hits[0].score >= 0.999
         assert {Path(h.path).name for h in hits} >= {"shot_of_original.jpg"}
