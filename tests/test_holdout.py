@@ -14,6 +14,7 @@ from search.evaluation.holdout import RECIPES, make_holdout
 from search.evaluation.holdout_edits import HOLDOUT_EDITS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pool", ["photos", "scenes"])
 def test_holdout_set_shares_nothing_with_the_dev_set(
     pool: str, data_dir: Path, tmp_path: Path
