@@ -20,8 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from search.evaluation import load_truth  # noqa: E402
-from search.evaluation.holdout import make_holdout  # noqa: E402
+from search.evaluation import load_truth, make_holdout  # noqa: E402
 
 PER_ORIGINAL = 10
 

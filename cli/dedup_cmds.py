@@ -125,11 +125,13 @@ def dedup(
                 progress=progress,
                 verify=verify,
             )
+        videos = engine.videos.duplicates() if not exact_only else []
         if output is None:
             if fmt == "csv":
                 write_csv(result, click.get_text_stream("stdout"))
             else:
-                click.echo(json.dumps(to_json(result), indent=1, ensure_ascii=False))
+                report = to_json(result) | {"video_groups": videos}
+                click.echo(json.dumps(report, indent=1, ensure_ascii=False))
         else:
             thumbnails = None
             if fmt == "html":
@@ -140,6 +142,8 @@ def dedup(
             write_report(result, output, fmt, thumbnail=thumbnails)
     groups, copies = len(result.groups), result.duplicate_count
     message = f"{groups} group(s), {copies} duplicate(s) at copy score >= {result.threshold:.3f}"
+    if videos:
+        message += f"; {len(videos)} group(s) of copies of a video"
     click.echo(message + (f"; report: {output}" if output else ""), err=True)
 
 

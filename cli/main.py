@@ -19,6 +19,10 @@ from search.settings import Settings
 #: module that adds subcommands to another module's group goes into GROUP_EXTRAS.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("cli.models_cmds", "ImageNet categories of IMAGES (background never listed)."),
+    "clusters": (
+        "cli.explore_cmds",
+        "Groups of similar images, each with a representative, its size and common labels.",
+    ),
     "db": ("cli.admin_cmds", "Inspect and migrate the library's database schema (Alembic)."),
     "dedup": ("cli.dedup_cmds", "Report exact and near-duplicate groups with a suggested keeper."),
     "embed": (
@@ -46,6 +50,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "models": (
         "cli.models_cmds",
         "Model catalog: which models exist, where their files are, whether they verify.",
+    ),
+    "outliers": (
+        "cli.explore_cmds",
+        "Images far from everything else in the library, most outlying first.",
     ),
     "rebuild-index": (
         "cli.admin_cmds",

@@ -149,6 +149,20 @@ def _embed_text(path: str, result: ImageEmbedderResult) -> str:
 @roi_option("Region of interest")
 @click.option("--quantize", is_flag=True, help="int8 scalar-quantised embeddings.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")
+@click.option(
+    "--running-mode",
+    type=click.Choice(["image", "video"]),
+    default="image",
+    show_default=True,
+    help="video: IMAGES are video files; one embedding per sampled frame with its timestamp.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.1, 3600),
+    default=2.0,
+    show_default=True,
+    help="video: seconds between sampled frames at most (and one after every cut).",
+)
 @click.pass_context
 def embed_cmd(
     ctx: click.Context,
@@ -157,8 +171,12 @@ def embed_cmd(
     roi: RegionOfInterest | None,
     quantize: bool,
     as_json: bool,
+    running_mode: str,
+    interval: float,
 ) -> None:
-    """Embed IMAGES; bad files get an error entry and a non-zero exit code at the end."""
+    """Embed IMAGES; bad files get an error entry and a non-zero exit code at the end.
+
+    With --running-mode video, IMAGES are video files: one embedding per sampled frame."""
     settings = _settings(ctx)
     options = ImageEmbedderOptions(
         model=_model_name(ctx, model),
@@ -167,6 +185,16 @@ def embed_cmd(
         threads=settings.threads,
         max_pixels=settings.max_image_pixels,
     )
+    if running_mode == "video":
+        from cli.video_embed import embed_videos
+
+        try:
+            failed = embed_videos(options, images, interval, as_json)
+        except (ImgsearchError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+        if failed:
+            ctx.exit(1)
+        return
     try:
         embedder = ImageEmbedder(options)
     except (ImgsearchError, ValueError) as exc:

@@ -52,6 +52,15 @@ def open_engine(ctx: click.Context) -> Iterator[SearchEngine]:
         engine.close()
 
 
+def hit_place(hit: SearchHit) -> str:
+    """The hit's path; a video's with its best moment: ``clip.mp4 @ 01:23.4``."""
+    if hit.media != "video" or hit.timestamp_ms is None:
+        return hit.path
+    from models import format_timestamp
+
+    return f"{hit.path} @ {format_timestamp(hit.timestamp_ms)}"
+
+
 def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
     """A plain-text table: rank, score, id, size, WxH, path, labels (exact copies marked)."""
     if not hits:
@@ -64,7 +73,7 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         if label_column and hit.label:
             labels = f"{hit.label} ({labels})" if labels else hit.label
         rows.append(
-            (str(hit.rank), score, str(hit.id), human_size(hit.size), dims, hit.path, labels)
+            (str(hit.rank), score, str(hit.id), human_size(hit.size), dims, hit_place(hit), labels)
         )
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     lines = []

@@ -21,7 +21,9 @@ from tqdm import tqdm
 
 from indexer.pipeline import Counts, Pipeline
 from indexer.plan import make_plan
+from indexer.progress import LazyBar, bar
 from indexer.scan import CollectionError, ScanReport, scan_collection
+from indexer.video import index_videos, take_videos
 from indexer.whiten import update_whitening
 from models import OnnxModel, return_freed_memory
 from search.descriptor import DescriptorConfig
@@ -180,16 +182,6 @@ def _remove_stale_temp_files(index_path: Path) -> None:
             log.warning("cannot remove %s: %s", temp, error)
 
 
-def _bar(show: bool, **kw: Any) -> tqdm:
-    """A tqdm bar on stderr: count, rate and ETA (hidden when ``show`` is False)."""
-    try:  # a terminal that reports no width (some ptys) would get an empty bar
-        sized = os.get_terminal_size(sys.stderr.fileno()).columns > 0
-    except (OSError, ValueError):
-        sized = False
-    width = {"dynamic_ncols": True} if sized else {"ncols": 100}
-    return tqdm(disable=not show, file=sys.stderr, smoothing=0.05, mininterval=0.25, **width, **kw)
-
-
 def index_collections(
     library: Library,
     model: OnnxModel,
@@ -204,14 +196,14 @@ def index_collections(
         _remove_stale_temp_files(library.settings.index_path)
         roots = _roots(library, options.paths)
         scans: list[tuple[Path, ScanReport]] = []
-        with _bar(show, desc="scanning", unit=" files") as bar:
+        with bar(show, desc="scanning", unit=" files") as scanned:
             for root in roots:
                 report = scan_collection(
                     root,
                     excludes=options.excludes,
                     skip_dirs=[library.path],
                     follow_symlinks=options.follow_symlinks,
-                    on_file=lambda _f: bar.update(1),
+                    on_file=lambda _f: scanned.update(1),
                 )
                 scans.append((root, report))
         last = store.last_run()
@@ -232,17 +224,20 @@ def index_collections(
                 summary.warnings += report.warnings
             summary.kept_unreadable = plan.kept_unreadable
             workers = options.workers or max(1, min(4, os.cpu_count() or 2))
-            with _bar(show, desc="indexing", unit="img", total=len(plan.work)) as bar:
+            with bar(show, desc="indexing", unit="img", total=len(plan.work)) as shown:
+                videos = take_videos(plan)  # first: a moved video claims its vanished row
                 pipeline = Pipeline(
                     library,
                     model,
                     workers=workers,
                     batch_size=options.batch_size,
-                    progress=bar.update,
+                    progress=shown.update,
                     max_pixels=library.settings.max_image_pixels,
                 )
+                counts = pipeline.counts
+                index_videos(library, model, plan, videos, counts, shown.update)
                 counts = pipeline.run(plan)
-            with _LazyBar(show, desc="learning the whitening", unit=" photos") as learning:
+            with LazyBar(show, desc="learning the whitening", unit=" photos") as learning:
                 learned = update_whitening(library, model, progress=learning.update)
             summary.whitening = learned.to_text()
             summary.learn_seconds = learned.seconds
@@ -254,7 +249,7 @@ def index_collections(
             summary.descriptor = library.descriptor_config().describe()
             for collection_id in {store.ensure_collection(r) for r in roots}:
                 store.touch_collection(collection_id)
-            summary.processed = len(plan.work)
+            summary.processed = len(plan.work) + len(videos)
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             store.finish_run(run_id, status, **_figures(counts, 0.0))
@@ -290,29 +285,6 @@ def _without_removed(
 
 def _say(show: bool) -> Any:
     return (lambda message: tqdm.write(message, file=sys.stderr)) if show else None
-
-
-class _LazyBar:
-    """A :func:`_bar` that appears on the first ``update(done, total)`` (not at all when the
-    work it would show is not done)."""
-
-    def __init__(self, show: bool, **kw: Any) -> None:
-        self.show, self.kw, self.bar = show, kw, None
-
-    def update(self, done: int, total: int) -> None:
-        if self.bar is None:
-            self.bar = _bar(self.show, total=total, **self.kw)
-        self.bar.total = total
-        self.bar.update(done - self.bar.n)
-        if done >= total:  # its rate and time are the sample's, not what follows
-            self.bar.close()
-
-    def __enter__(self) -> _LazyBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _record_descriptor(library: Library, text: str | None) -> list[str]:

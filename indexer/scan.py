@@ -1,4 +1,4 @@
-"""Walking a collection safely: image files only, no hidden files, no loops, no library dir.
+"""Walking a collection safely: images and videos only, no hidden files, no loops, no library.
 
 The walk never reads file contents; it only stats entries, so a re-run over an unchanged
 collection costs one ``stat`` per file. Problems (unreadable folders, broken links, symlink
@@ -16,6 +16,7 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 
 from models.errors import ImgsearchError
+from models.video_names import is_video_name
 
 #: File name extensions that are tried as images (lower case). The decoder then goes by the
 #: content, so a JPEG saved as ``.png`` is still read; a ``.txt`` file is never opened.
@@ -99,6 +100,12 @@ class Excludes:
             raise ExcludeError(
                 f"--exclude: {error} (patterns work like .gitignore lines)"
             ) from None
+        for line, compiled in zip(self.patterns, self._spec.patterns, strict=True):
+            if compiled.include is None and not line.startswith("#"):
+                raise ExcludeError(
+                    f"--exclude: {line!r} can never match anything (an unclosed '[' or a "
+                    "lone '!'?); patterns work like .gitignore lines, '\\[' is a literal ["
+                )
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
@@ -218,7 +225,7 @@ def scan_collection(
                 visited.add(key)
                 subdirs.append((Path(entry.path), rel))
                 continue
-            if not is_image_name(entry.name):
+            if not (is_image_name(entry.name) or is_video_name(entry.name)):
                 report.skipped_other += 1
                 continue
             try:

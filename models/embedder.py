@@ -178,6 +178,25 @@ class ImageEmbedder(VisionTask):
         self._check_timestamp(timestamp_ms)
         return self._result(self._analyze(frame, roi, rotation_degrees, self._raw), timestamp_ms)
 
+    def embed_video_frames(
+        self, frames: Sequence[ImageSource], timestamps_ms: Sequence[int]
+    ) -> list[ImageEmbedderResult]:
+        """VIDEO mode: a batch of decoded frames in one ONNX pass; their timestamps must
+        strictly increase (within the batch and after the previous call)."""
+        self._require(RunningMode.VIDEO, "embed_video_frames")
+        if len(frames) != len(timestamps_ms):
+            raise ValueError(f"{len(frames)} frames but {len(timestamps_ms)} timestamps")
+        for timestamp in timestamps_ms:
+            self._check_timestamp(timestamp)
+        out = []
+        for item, timestamp in zip(
+            self._analyze_batch(frames, None, self._raw), timestamps_ms, strict=True
+        ):
+            if isinstance(item, ImageError):
+                raise item
+            out.append(self._result(item, timestamp))
+        return out
+
     def embed_async(
         self,
         frame: ImageSource,

@@ -9,9 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.evaluation import EDITS, Scores, evaluate_scores, load_truth, parse_truth
-from search.evaluation.holdout import RECIPES, make_holdout
-from search.evaluation.holdout_edits import HOLDOUT_EDITS
+from search.evaluation import (
+    EDITS,
+    HOLDOUT_EDITS,
+    HOLDOUT_RECIPES,
+    Scores,
+    evaluate_scores,
+    load_truth,
+    make_holdout,
+    parse_truth,
+)
 
 
 @pytest.mark.slow
@@ -26,7 +33,7 @@ def test_holdout_set_shares_nothing_with_the_dev_set(
     data = json.loads(path.read_text())
     assert len(truth.groups) == 2 and len(truth.copy_queries) == 32
     kinds = {"+".join(e["edits"]) for e in data["edits"].values()}
-    assert kinds == {"+".join(r) for r in RECIPES}  # each kind in turn: all 16 appear
+    assert kinds == {"+".join(r) for r in HOLDOUT_RECIPES}  # each kind in turn: all 16 appear
     assert not set(HOLDOUT_EDITS) & set(EDITS)  # own edit code, under its own names
     dev_names = {p.name for p in pick_originals(data_dir, 60, 0) + pick_originals(data_dir, 60, 1)}
     sources = {s.split("_", 1)[1] for s in data["clusters"]} if pool == "photos" else set()

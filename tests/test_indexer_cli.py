@@ -214,7 +214,9 @@ def test_the_readmes_exclude_example(run, tmp_path, data_dir) -> None:  # type: 
     assert rels == sorted([photos[0].name, f"tmpfiles/{photos[4].name}"])
 
 
-def test_a_bad_exclude_pattern_fails_before_any_work(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    result = run("index", str(tmp_path), "--exclude", "!", ok=False)
+@pytest.mark.parametrize("pattern", ["!", "[", "photos/[ab"])
+def test_a_bad_exclude_pattern_fails_before_any_work(run, tmp_path, pattern) -> None:  # type: ignore[no-untyped-def]
+    """A pattern that is invalid or can never match (an unclosed '[') is a usage error."""
+    result = run("index", str(tmp_path), "--exclude", pattern, ok=False)
     assert result.exit_code == 2 and "Invalid value for '--exclude'" in result.output
     assert not run.library.exists()

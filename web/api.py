@@ -96,6 +96,14 @@ def similar(image_id: int) -> Response:
 @bp.get("/images/<int:image_id>/thumbnail")
 def thumbnail(image_id: int) -> Response:
     size = _thumbnail_size()
+    at = request.args.get("t")
+    if at is not None:  # a video's frame at t ms (the moment a hit matched)
+        if not at.isdigit() or int(at) > 2**40:
+            raise ApiError(400, "t must be a time in milliseconds (an integer >= 0).", "bad_t")
+        frame = Response(service.video_frame_jpeg(image_id, int(at), size), mimetype="image/jpeg")
+        frame.cache_control.private = True
+        frame.cache_control.max_age = THUMBNAIL_MAX_AGE
+        return frame
     path = service.thumbnail_path(image_id, size)
     response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True)
     response.cache_control.private = True
@@ -106,6 +114,9 @@ def thumbnail(image_id: int) -> Response:
 @bp.get("/images/<int:image_id>/file")
 def image_file(image_id: int) -> Response:
     path, _sha256, fmt = service.library_file(service.engine(), image_id)
+    video = path.suffix.lower() in _VIDEO_MIMETYPES
+    if video:  # served with HTTP Range requests (conditional=True): players seek
+        fmt = None
     if fmt and image_format(path) != fmt:  # replaced since it was indexed: never mislabelled
         raise ApiError(
             409,
@@ -184,8 +195,20 @@ _SUFFIX_MIMETYPES = {
 }
 
 
+_VIDEO_MIMETYPES = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".mkv": "video/x-matroska",
+    ".webm": "video/webm",
+    ".avi": "video/x-msvideo",
+}
+
+
 def _mimetype(fmt: str | None, suffix: str) -> str:
     """The image's type from its decoded format (content), else its suffix; never HTML."""
+    if suffix.lower() in _VIDEO_MIMETYPES:
+        return _VIDEO_MIMETYPES[suffix.lower()]
     if fmt and fmt.upper() in _MIMETYPES:
         return _MIMETYPES[fmt.upper()]
     return _SUFFIX_MIMETYPES.get(suffix.lower(), "application/octet-stream")
@@ -202,3 +225,8 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
+
+
+from web import api_explore  # noqa: E402  (registers /clusters, /outliers, /map on bp)
+
+__all__ = ["api_explore", "bp"]

@@ -62,6 +62,19 @@ _HIT = {
         "rel_path": {"type": "string", "nullable": True},
         "format": {"type": "string", "nullable": True},
         "label": {"type": "string", "description": "Matching label (label searches only)"},
+        "media": {
+            "type": "string",
+            "enum": ["image", "video"],
+            "description": "What the file is: an image, or a video (then `timestamp_ms` is the "
+            "moment that matched; its frame: `thumbnail_url?t=timestamp_ms`)",
+        },
+        "timestamp_ms": {
+            "type": "integer",
+            "nullable": True,
+            "description": "Videos only: the best-matching moment in ms (for a clip query, "
+            "where the clip starts in the video)",
+        },
+        "duration_ms": {"type": "integer", "nullable": True, "description": "Videos only"},
         **_URLS,
     },
     "required": [

@@ -21,6 +21,7 @@ from models.errors import (
     RoiError,
     UnreadableImageError,
 )
+from search.explore import ExploreError
 from search.query import ImageNotFoundError, NoLabelsError, QueryError
 from search.store import LibraryError, LibraryNotFoundError, ModelMismatchError, ReindexingError
 
@@ -100,6 +101,8 @@ def describe(error: BaseException) -> ErrorInfo:
         return ErrorInfo(404, "not_found", str(error) or "No image with that id.")
     if isinstance(error, NoLabelsError):
         return ErrorInfo(400, "no_labels", f"{str(error)[0].upper()}{str(error)[1:]}.")
+    if isinstance(error, ExploreError):
+        return ErrorInfo(400, "bad_request", str(error))
     if isinstance(error, QueryError):
         return ErrorInfo(400, "bad_request", f"Bad query: {error}")
     if isinstance(error, RoiError):

@@ -9,6 +9,7 @@ from search.descriptor import DUPLICATE_Z
 from search.library import DEFAULT_SIZE, SIZES
 from search.query import MAX_IMAGE_ID
 from web.api_schemas import BINARY, SCHEMAS, ref
+from web.openapi_explore import explore_paths
 from web.params import (
     BROWSE_PER_PAGE,
     CALIBRATED,
@@ -128,7 +129,7 @@ def openapi_document() -> dict[str, Any]:
         },
         "anyOf": _ONE_QUERY_IMAGE,
     }
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {
             "title": "imgsearch API",
@@ -329,3 +330,5 @@ def openapi_document() -> dict[str, Any]:
         },
         "components": {"schemas": SCHEMAS},
     }
+    document["paths"].update(explore_paths())
+    return document

@@ -141,6 +141,20 @@ def image_json(info: ImageInfo) -> dict[str, Any]:
     return out
 
 
+def video_frame_jpeg(image_id: int, at_ms: int, size: int = DEFAULT_SIZE) -> bytes:
+    """A library video's frame at ``at_ms`` as a JPEG (404 when the id is no video)."""
+    from models import ImgsearchError, is_video_name
+    from search.library import video_still_jpeg
+
+    found = library_file(engine(), image_id)
+    if not is_video_name(found.path):
+        raise ApiError(404, f"Image {image_id} is not a video.")
+    try:
+        return video_still_jpeg(found.path, at_ms, size)
+    except ImgsearchError as error:
+        raise ApiError(404, f"No frame of video {image_id} at {at_ms} ms: {error}") from None
+
+
 def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> Path:
     """The cached (made on demand) EXIF-oriented JPEG thumbnail of a library image."""
     found = library_file(engine(), image_id)

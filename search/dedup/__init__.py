@@ -1,22 +1,41 @@
-"""Deduplication: neighbour providers, duplicate groups, keepers, verification, reports."""
+"""Deduplication: neighbour providers, duplicate groups, keepers, verification, reports.
+
+Names load on first use (PEP 562): importing the package costs nothing until a name
+is used."""
 
 from __future__ import annotations
 
-from search.dedup.errors import DedupError
-from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, DedupResult, find_duplicates
-from search.dedup.keeper import KEEPER_RULES, DedupImage, choose_keeper
-from search.dedup.neighbours import FLAT_MAX, FlatNeighbours, IvfNeighbours, MultiRowNeighbours
-from search.dedup.report import (
-    CSV_COLUMNS,
-    csv_rows,
-    data_uri,
-    file_thumbnails,
-    render_html,
-    to_json,
-    write_csv,
-    write_report,
-)
-from search.dedup.verify import VERIFY_Z, VerifiedNeighbours
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_SOURCES: dict[str, str] = {
+    "DedupError": "search.dedup.errors",
+    "DEFAULT_DEDUP_THRESHOLD": "search.dedup.groups",
+    "DedupResult": "search.dedup.groups",
+    "find_duplicates": "search.dedup.groups",
+    "DedupImage": "search.dedup.keeper",
+    "KEEPER_RULES": "search.dedup.keeper",
+    "choose_keeper": "search.dedup.keeper",
+    "FLAT_MAX": "search.dedup.neighbours",
+    "FlatNeighbours": "search.dedup.neighbours",
+    "IvfNeighbours": "search.dedup.neighbours",
+    "MultiRowNeighbours": "search.dedup.neighbours",
+    "CSV_COLUMNS": "search.dedup.report",
+    "csv_rows": "search.dedup.report",
+    "data_uri": "search.dedup.report",
+    "file_thumbnails": "search.dedup.report",
+    "render_html": "search.dedup.report",
+    "to_json": "search.dedup.report",
+    "write_csv": "search.dedup.report",
+    "write_report": "search.dedup.report",
+    "VERIFY_Z": "search.dedup.verify",
+    "VerifiedNeighbours": "search.dedup.verify",
+    "VideoFacts": "search.dedup.videos",
+    "VideoPair": "search.dedup.videos",
+    "groups_to_json": "search.dedup.videos",
+    "video_groups": "search.dedup.videos",
+    "video_pairs": "search.dedup.videos",
+}
 
 __all__ = [
     "CSV_COLUMNS",
@@ -31,13 +50,50 @@ __all__ = [
     "IvfNeighbours",
     "MultiRowNeighbours",
     "VerifiedNeighbours",
+    "VideoFacts",
+    "VideoPair",
     "choose_keeper",
     "csv_rows",
     "data_uri",
     "file_thumbnails",
     "find_duplicates",
+    "groups_to_json",
     "render_html",
     "to_json",
+    "video_groups",
+    "video_pairs",
     "write_csv",
     "write_report",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _SOURCES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'search.dedup' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
+    from search.dedup.errors import DedupError
+    from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, DedupResult, find_duplicates
+    from search.dedup.keeper import KEEPER_RULES, DedupImage, choose_keeper
+    from search.dedup.neighbours import FLAT_MAX, FlatNeighbours, IvfNeighbours, MultiRowNeighbours
+    from search.dedup.report import (
+        CSV_COLUMNS,
+        csv_rows,
+        data_uri,
+        file_thumbnails,
+        render_html,
+        to_json,
+        write_csv,
+        write_report,
+    )
+    from search.dedup.verify import VERIFY_Z, VerifiedNeighbours
+    from search.dedup.videos import VideoFacts, VideoPair, groups_to_json, video_groups, video_pairs

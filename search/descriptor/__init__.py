@@ -1,35 +1,49 @@
 """How images are compared: views, frames, learned whitening, augmentations (its training
-edits), calibration, re-ranking and the optional geometric check."""
+edits), calibration, re-ranking and the optional geometric check.
+
+Names load on first use (PEP 562): importing the package costs nothing until a name
+is used."""
 
 from __future__ import annotations
 
-from search.descriptor.augmentations import WORK_SIDE, augment, edit_side
-from search.descriptor.calibration import PLAIN_BACKGROUND, Calibration
-from search.descriptor.config import DESCRIPTOR_VERSION, DUPLICATE_Z, DescriptorConfig
-from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
-from search.descriptor.errors import DescriptorError, WhiteningError
-from search.descriptor.rerank import CANDIDATES_PER_VIEW, QueryScorer, ScoredHit
-from search.descriptor.verify import (
-    MIN_INLIERS,
-    LocalFeatures,
-    count_inliers,
-    local_features,
-    opencv,
-    verified_score,
-)
-from search.descriptor.whitening import (
-    DEFAULT_EDITS_PER_IMAGE,
-    DEFAULT_SAMPLE,
-    FULL_IMAGES,
-    MIN_IMAGES,
-    EditCovariance,
-    Whitening,
-    learn_from_images,
-    learn_whitening,
-    sample_indices,
-    shrink_for,
-    whitening_from_edits,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_SOURCES: dict[str, str] = {
+    "WORK_SIDE": "search.descriptor.augmentations",
+    "augment": "search.descriptor.augmentations",
+    "edit_side": "search.descriptor.augmentations",
+    "Calibration": "search.descriptor.calibration",
+    "PLAIN_BACKGROUND": "search.descriptor.calibration",
+    "DESCRIPTOR_VERSION": "search.descriptor.config",
+    "DUPLICATE_Z": "search.descriptor.config",
+    "DescriptorConfig": "search.descriptor.config",
+    "Descriptor": "search.descriptor.descriptors",
+    "StoredImage": "search.descriptor.descriptors",
+    "label_vectors": "search.descriptor.descriptors",
+    "DescriptorError": "search.descriptor.errors",
+    "WhiteningError": "search.descriptor.errors",
+    "CANDIDATES_PER_VIEW": "search.descriptor.rerank",
+    "QueryScorer": "search.descriptor.rerank",
+    "ScoredHit": "search.descriptor.rerank",
+    "LocalFeatures": "search.descriptor.verify",
+    "MIN_INLIERS": "search.descriptor.verify",
+    "count_inliers": "search.descriptor.verify",
+    "local_features": "search.descriptor.verify",
+    "opencv": "search.descriptor.verify",
+    "verified_score": "search.descriptor.verify",
+    "DEFAULT_EDITS_PER_IMAGE": "search.descriptor.whitening",
+    "DEFAULT_SAMPLE": "search.descriptor.whitening",
+    "EditCovariance": "search.descriptor.whitening",
+    "FULL_IMAGES": "search.descriptor.whitening",
+    "MIN_IMAGES": "search.descriptor.whitening",
+    "shrink_for": "search.descriptor.whitening",
+    "Whitening": "search.descriptor.whitening",
+    "learn_from_images": "search.descriptor.whitening",
+    "learn_whitening": "search.descriptor.whitening",
+    "sample_indices": "search.descriptor.whitening",
+    "whitening_from_edits": "search.descriptor.whitening",
+}
 
 __all__ = [
     "CANDIDATES_PER_VIEW",
@@ -66,3 +80,46 @@ __all__ = [
     "verified_score",
     "whitening_from_edits",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _SOURCES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'search.descriptor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
+    from search.descriptor.augmentations import WORK_SIDE, augment, edit_side
+    from search.descriptor.calibration import PLAIN_BACKGROUND, Calibration
+    from search.descriptor.config import DESCRIPTOR_VERSION, DUPLICATE_Z, DescriptorConfig
+    from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
+    from search.descriptor.errors import DescriptorError, WhiteningError
+    from search.descriptor.rerank import CANDIDATES_PER_VIEW, QueryScorer, ScoredHit
+    from search.descriptor.verify import (
+        MIN_INLIERS,
+        LocalFeatures,
+        count_inliers,
+        local_features,
+        opencv,
+        verified_score,
+    )
+    from search.descriptor.whitening import (
+        DEFAULT_EDITS_PER_IMAGE,
+        DEFAULT_SAMPLE,
+        FULL_IMAGES,
+        MIN_IMAGES,
+        EditCovariance,
+        Whitening,
+        learn_from_images,
+        learn_whitening,
+        sample_indices,
+        shrink_for,
+        whitening_from_edits,
+    )

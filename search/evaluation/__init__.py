@@ -1,39 +1,68 @@
 """Offline evaluation: ground-truth files, metrics, copy sets, evaluation runs. Nothing on
-the runtime path imports this package."""
+the runtime path imports this package.
+
+Names load on first use (PEP 562): importing the package costs nothing until a name
+is used."""
 
 from __future__ import annotations
 
-from search.evaluation.copies import make_copies
-from search.evaluation.descriptor_eval import (
-    DescriptorRun,
-    evaluate_descriptor,
-    learn_set_whitening,
-    prepare_set,
-    score_set,
-)
-from search.evaluation.descriptor_scores import _Matrices, _scores
-from search.evaluation.edits import EDITS, apply_edits
-from search.evaluation.errors import CopiesError, TruthError
-from search.evaluation.plain_eval import (
-    Embedder,
-    evaluate,
-    evaluate_folder,
-    model_embedder,
-    run_evaluation,
-)
-from search.evaluation.plot import plot_evaluation
-from search.evaluation.scoring import (
-    DEFAULT_PAIR_THRESHOLD,
-    Evaluation,
-    Scores,
-    evaluate_scores,
-    ranking_depth,
-)
-from search.evaluation.truth import TRUTH_FILENAME, GroundTruth, load_truth, parse_truth
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_SOURCES: dict[str, str] = {
+    "make_copies": "search.evaluation.copies",
+    "HOLDOUT_POOLS": "search.evaluation.holdout",
+    "HOLDOUT_RECIPES": "search.evaluation.holdout",
+    "make_holdout": "search.evaluation.holdout",
+    "HOLDOUT_EDITS": "search.evaluation.holdout_edits",
+    "burst_shot": "search.evaluation.holdout_edits",
+    "draw_scene": "search.evaluation.scenes",
+    "render_scene": "search.evaluation.scenes",
+    "scene_spec": "search.evaluation.scenes",
+    "DescriptorRun": "search.evaluation.descriptor_eval",
+    "evaluate_descriptor": "search.evaluation.descriptor_eval",
+    "learn_set_whitening": "search.evaluation.descriptor_eval",
+    "prepare_set": "search.evaluation.descriptor_eval",
+    "score_set": "search.evaluation.descriptor_eval",
+    "_Matrices": "search.evaluation.descriptor_scores",
+    "_scores": "search.evaluation.descriptor_scores",
+    "EDITS": "search.evaluation.edits",
+    "apply_edits": "search.evaluation.edits",
+    "CopiesError": "search.evaluation.errors",
+    "TruthError": "search.evaluation.errors",
+    "Embedder": "search.evaluation.plain_eval",
+    "evaluate": "search.evaluation.plain_eval",
+    "evaluate_folder": "search.evaluation.plain_eval",
+    "model_embedder": "search.evaluation.plain_eval",
+    "run_evaluation": "search.evaluation.plain_eval",
+    "plot_evaluation": "search.evaluation.plot",
+    "DEFAULT_PAIR_THRESHOLD": "search.evaluation.scoring",
+    "Evaluation": "search.evaluation.scoring",
+    "Scores": "search.evaluation.scoring",
+    "evaluate_scores": "search.evaluation.scoring",
+    "ranking_depth": "search.evaluation.scoring",
+    "GroundTruth": "search.evaluation.truth",
+    "TRUTH_FILENAME": "search.evaluation.truth",
+    "load_truth": "search.evaluation.truth",
+    "parse_truth": "search.evaluation.truth",
+    "DEGRADATIONS": "search.evaluation.explore_sets",
+    "FOREIGN_KINDS": "search.evaluation.explore_sets",
+    "degrade": "search.evaluation.explore_sets",
+    "foreign_image": "search.evaluation.explore_sets",
+    "write_foreign": "search.evaluation.explore_sets",
+    "VideoSet": "search.evaluation.video_sets",
+    "make_video_set": "search.evaluation.video_sets",
+    "take_stills": "search.evaluation.video_sets",
+}
 
 __all__ = [
     "DEFAULT_PAIR_THRESHOLD",
+    "DEGRADATIONS",
     "EDITS",
+    "FOREIGN_KINDS",
+    "HOLDOUT_EDITS",
+    "HOLDOUT_POOLS",
+    "HOLDOUT_RECIPES",
     "TRUTH_FILENAME",
     "CopiesError",
     "DescriptorRun",
@@ -42,21 +71,86 @@ __all__ = [
     "GroundTruth",
     "Scores",
     "TruthError",
+    "VideoSet",
     "_Matrices",
     "_scores",
     "apply_edits",
+    "burst_shot",
+    "degrade",
+    "draw_scene",
     "evaluate",
     "evaluate_descriptor",
     "evaluate_folder",
     "evaluate_scores",
+    "foreign_image",
     "learn_set_whitening",
     "load_truth",
     "make_copies",
+    "make_holdout",
+    "make_video_set",
     "model_embedder",
     "parse_truth",
     "plot_evaluation",
     "prepare_set",
     "ranking_depth",
+    "render_scene",
     "run_evaluation",
+    "scene_spec",
     "score_set",
+    "take_stills",
+    "write_foreign",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _SOURCES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'search.evaluation' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
+    from search.evaluation.copies import make_copies
+    from search.evaluation.descriptor_eval import (
+        DescriptorRun,
+        evaluate_descriptor,
+        learn_set_whitening,
+        prepare_set,
+        score_set,
+    )
+    from search.evaluation.descriptor_scores import _Matrices, _scores
+    from search.evaluation.edits import EDITS, apply_edits
+    from search.evaluation.errors import CopiesError, TruthError
+    from search.evaluation.explore_sets import (
+        DEGRADATIONS,
+        FOREIGN_KINDS,
+        degrade,
+        foreign_image,
+        write_foreign,
+    )
+    from search.evaluation.holdout import HOLDOUT_POOLS, HOLDOUT_RECIPES, make_holdout
+    from search.evaluation.holdout_edits import HOLDOUT_EDITS, burst_shot
+    from search.evaluation.plain_eval import (
+        Embedder,
+        evaluate,
+        evaluate_folder,
+        model_embedder,
+        run_evaluation,
+    )
+    from search.evaluation.plot import plot_evaluation
+    from search.evaluation.scenes import draw_scene, render_scene, scene_spec
+    from search.evaluation.scoring import (
+        DEFAULT_PAIR_THRESHOLD,
+        Evaluation,
+        Scores,
+        evaluate_scores,
+        ranking_depth,
+    )
+    from search.evaluation.truth import TRUTH_FILENAME, GroundTruth, load_truth, parse_truth
+    from search.evaluation.video_sets import VideoSet, make_video_set, take_stills

@@ -30,9 +30,9 @@ from search.evaluation.holdout_edits import COMBOS, HOLDOUT_EDITS, burst_shot
 from search.evaluation.scenes import draw_scene, scene_spec
 
 GENERATOR_ID = "search.evaluation.holdout"
-POOLS = ("photos", "scenes")
+HOLDOUT_POOLS = ("photos", "scenes")
 MAX_SIDE = 1024
-RECIPES = [(name,) for name in HOLDOUT_EDITS] + list(COMBOS)
+HOLDOUT_RECIPES = [(name,) for name in HOLDOUT_EDITS] + list(COMBOS)
 
 
 def _photo_pool(data: Path) -> list[tuple[Path, list[Path]]]:
@@ -73,8 +73,8 @@ def make_holdout(
     ``originals`` photos get ``per_original`` edited copies each (the kinds in turn, so each
     kind is about equally frequent); ``distractors`` more photos get none.
     """
-    if pool not in POOLS:
-        raise CopiesError(f"unknown hold-out pool {pool!r}: one of {', '.join(POOLS)}")
+    if pool not in HOLDOUT_POOLS:
+        raise CopiesError(f"unknown hold-out pool {pool!r}: one of {', '.join(HOLDOUT_POOLS)}")
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise CopiesError(f"output folder {out} is not empty")
@@ -121,7 +121,7 @@ def make_holdout(
             continue
         members = [name]
         for _ in range(per_original):
-            recipe = RECIPES[step % len(RECIPES)]
+            recipe = HOLDOUT_RECIPES[step % len(HOLDOUT_RECIPES)]
             step += 1
             params: dict[str, object] = {}
             copy = img

@@ -1,22 +1,36 @@
 """The FAISS cache: image ids -> unit vectors, stamped file format, back-end kinds from a
-registry, recall tuning, exact top-k and k-means on FAISS's own primitives."""
+registry, recall tuning, exact top-k and k-means on FAISS's own primitives.
+
+Names load on first use (PEP 562): importing the package costs nothing until a name
+is used."""
 
 from __future__ import annotations
 
-from search.index.build import ALL_KINDS, IndexConfig, set_threads
-from search.index.errors import (
-    CorruptIndexError,
-    ForeignIndexError,
-    IndexCacheError,
-    IndexInputError,
-    IndexMissingError,
-    StaleIndexError,
-)
-from search.index.file_format import IndexStamp, read_header
-from search.index.knn import KnnGraph, iter_knn, knn_graph, range_neighbours, stored_neighbours
-from search.index.protocol import NearestNeighbourIndex
-from search.index.tune import exact_topk, spherical_kmeans
-from search.index.vector_index import VectorIndex
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_SOURCES: dict[str, str] = {
+    "ALL_KINDS": "search.index.build",
+    "IndexConfig": "search.index.build",
+    "set_threads": "search.index.build",
+    "CorruptIndexError": "search.index.errors",
+    "ForeignIndexError": "search.index.errors",
+    "IndexCacheError": "search.index.errors",
+    "IndexInputError": "search.index.errors",
+    "IndexMissingError": "search.index.errors",
+    "StaleIndexError": "search.index.errors",
+    "IndexStamp": "search.index.file_format",
+    "read_header": "search.index.file_format",
+    "KnnGraph": "search.index.knn",
+    "iter_knn": "search.index.knn",
+    "knn_graph": "search.index.knn",
+    "range_neighbours": "search.index.knn",
+    "stored_neighbours": "search.index.knn",
+    "NearestNeighbourIndex": "search.index.protocol",
+    "exact_topk": "search.index.tune",
+    "spherical_kmeans": "search.index.tune",
+    "VectorIndex": "search.index.vector_index",
+}
 
 __all__ = [
     "ALL_KINDS",
@@ -40,3 +54,33 @@ __all__ = [
     "spherical_kmeans",
     "stored_neighbours",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _SOURCES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'search.index' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
+    from search.index.build import ALL_KINDS, IndexConfig, set_threads
+    from search.index.errors import (
+        CorruptIndexError,
+        ForeignIndexError,
+        IndexCacheError,
+        IndexInputError,
+        IndexMissingError,
+        StaleIndexError,
+    )
+    from search.index.file_format import IndexStamp, read_header
+    from search.index.knn import KnnGraph, iter_knn, knn_graph, range_neighbours, stored_neighbours
+    from search.index.protocol import NearestNeighbourIndex
+    from search.index.tune import exact_topk, spherical_kmeans
+    from search.index.vector_index import VectorIndex

@@ -5,7 +5,7 @@ below ``AUTO_THRESHOLD`` vectors, ``ivf-sq8`` from there on (1 byte per dimensio
 1024-d fits in ~1.1 GB, while flat and HNSW need > 4 GB), its ``nprobe`` tuned on a sample of
 ``recall_sample`` stored vectors until recall@10 against exact search is >= 0.97 + margin,
 then checked on a disjoint held-out sample (and raised until that one passes too, see
-``index_tune.tune``); when no ``nprobe`` gets there, auto falls back to flat. The measured
+``search.index.tune.tune``); when no ``nprobe`` gets there, auto falls back to flat. The measured
 (held-out) recall is kept in ``info`` and in the file header (``read_header``) for
 ``imgsearch stats``.
 
@@ -50,7 +50,7 @@ class IndexConfig:
 
     auto_threshold: int = AUTO_THRESHOLD
     auto_kind: str = "ivf-sq8"
-    target_recall: float = 0.97  # on held-out stored vectors (see index_tune.tune)
+    target_recall: float = 0.97  # on held-out stored vectors (see search.index.tune.tune)
     recall_margin: float = 0.01  # tuned to target + margin, verified to target + margin / 2
     recall_sample: int = 500
     recall_k: int = 10

@@ -1,22 +1,35 @@
 """A library: the store, its model and the FAISS cache kept in step; the writer lock, where
-its model file is found, its thumbnail cache."""
+its model file is found, its thumbnail cache.
+
+Names load on first use (PEP 562): importing the package costs nothing until a name
+is used."""
 
 from __future__ import annotations
 
-from search.library.descriptor import (
-    Searchable,
-    StoredFrames,
-    describe,
-    index_fingerprint,
-    load_descriptor,
-    primary_vectors,
-    searched_dimension,
-    to_stored,
-)
-from search.library.library import Library
-from search.library.lock import writer_lock
-from search.library.model_path import MODEL_DIR_KEY, has_labels, model_search_path, with_model_dir
-from search.library.thumbnails import DEFAULT_SIZE, SIZES, ThumbnailCache
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_SOURCES: dict[str, str] = {
+    "Searchable": "search.library.descriptor",
+    "StoredFrames": "search.library.descriptor",
+    "describe": "search.library.descriptor",
+    "index_fingerprint": "search.library.descriptor",
+    "load_descriptor": "search.library.descriptor",
+    "primary_vectors": "search.library.descriptor",
+    "searched_dimension": "search.library.descriptor",
+    "to_stored": "search.library.descriptor",
+    "Library": "search.library.library",
+    "writer_lock": "search.library.lock",
+    "MODEL_DIR_KEY": "search.library.model_path",
+    "has_labels": "search.library.model_path",
+    "model_search_path": "search.library.model_path",
+    "with_model_dir": "search.library.model_path",
+    "DEFAULT_SIZE": "search.library.thumbnails",
+    "SIZES": "search.library.thumbnails",
+    "ThumbnailCache": "search.library.thumbnails",
+    "video_still": "search.library.thumbnails",
+    "video_still_jpeg": "search.library.thumbnails",
+}
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -34,6 +47,49 @@ __all__ = [
     "primary_vectors",
     "searched_dimension",
     "to_stored",
+    "video_still",
+    "video_still_jpeg",
     "with_model_dir",
     "writer_lock",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _SOURCES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'search.library' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
+    from search.library.descriptor import (
+        Searchable,
+        StoredFrames,
+        describe,
+        index_fingerprint,
+        load_descriptor,
+        primary_vectors,
+        searched_dimension,
+        to_stored,
+    )
+    from search.library.library import Library
+    from search.library.lock import writer_lock
+    from search.library.model_path import (
+        MODEL_DIR_KEY,
+        has_labels,
+        model_search_path,
+        with_model_dir,
+    )
+    from search.library.thumbnails import (
+        DEFAULT_SIZE,
+        SIZES,
+        ThumbnailCache,
+        video_still,
+        video_still_jpeg,
+    )

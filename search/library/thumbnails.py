@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from models import load_image
+from models import VideoError, VideoReader, is_video_name, load_image
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +79,11 @@ class ThumbnailCache:
             return self._locks.setdefault((int(image_id), size), threading.Lock())
 
     def _make(self, source: Path, target: Path, size: int) -> None:
-        kwargs = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
-        decoded = load_image(source, draft_size=(size, size), **kwargs)
-        image = decoded.image
+        if is_video_name(source):
+            image = video_still(source, 0, size)
+        else:
+            kwargs = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
+            image = load_image(source, draft_size=(size, size), **kwargs).image
         image.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".jpg", dir=target.parent)
@@ -111,3 +113,24 @@ class ThumbnailCache:
             path.unlink(missing_ok=True)
             removed += 1
         return removed
+
+
+def video_still(source: Path, at_ms: int, size: int = DEFAULT_SIZE) -> Image.Image:
+    """The frame of a library video at ``at_ms`` (the first one at or after it), at most
+    ``size`` pixels on its longer side. Raises :class:`models.VideoError`."""
+    with VideoReader(source) as reader:
+        for _ms, frame in reader.frames(max(0, int(at_ms))):
+            scale = min(1.0, size / max(frame.width, frame.height))
+            width = max(1, round(frame.width * scale))
+            height = max(1, round(frame.height * scale))
+            return frame.to_image(width=width, height=height)
+    raise VideoError(f"no frame at {at_ms} ms", source=str(source), reason="not_a_video")
+
+
+def video_still_jpeg(source: Path, at_ms: int, size: int = DEFAULT_SIZE) -> bytes:
+    """:func:`video_still` as JPEG bytes (not cached: any moment can be asked for)."""
+    import io
+
+    buffer = io.BytesIO()
+    video_still(source, at_ms, size).save(buffer, "JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue()

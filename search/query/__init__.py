@@ -1,24 +1,35 @@
 """Queries: the engine the web and the CLI call (by image, region, id, label), reverse
-lookup, result types and query errors."""
+lookup, result types and query errors.
+
+Names load on first use (PEP 562): importing the package costs nothing until a name
+is used."""
 
 from __future__ import annotations
 
-from search.query.engine import SearchEngine
-from search.query.errors import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
-from search.query.records import ImageFile
-from search.query.results import MAX_IMAGE_ID, MAX_K, SearchHit
-from search.query.reverse_lookup import (
-    EXACT,
-    NEAR,
-    SIMILAR,
-    LookupMatch,
-    LookupResult,
-    cut,
-    default_threshold,
-    library_duplicates,
-    lookup,
-)
-from search.store.records import ImageInfo
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_SOURCES: dict[str, str] = {
+    "SearchEngine": "search.query.engine",
+    "ImageNotFoundError": "search.query.errors",
+    "NoLabelsError": "search.query.errors",
+    "PathEscapeError": "search.query.errors",
+    "QueryError": "search.query.errors",
+    "ImageFile": "search.query.records",
+    "MAX_IMAGE_ID": "search.query.results",
+    "MAX_K": "search.query.results",
+    "SearchHit": "search.query.results",
+    "EXACT": "search.query.reverse_lookup",
+    "LookupMatch": "search.query.reverse_lookup",
+    "LookupResult": "search.query.reverse_lookup",
+    "NEAR": "search.query.reverse_lookup",
+    "SIMILAR": "search.query.reverse_lookup",
+    "cut": "search.query.reverse_lookup",
+    "default_threshold": "search.query.reverse_lookup",
+    "library_duplicates": "search.query.reverse_lookup",
+    "lookup": "search.query.reverse_lookup",
+    "ImageInfo": "search.store.records",
+}
 
 __all__ = [
     "EXACT",
@@ -41,3 +52,35 @@ __all__ = [
     "library_duplicates",
     "lookup",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _SOURCES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'search.query' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
+    from search.query.engine import SearchEngine
+    from search.query.errors import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
+    from search.query.records import ImageFile
+    from search.query.results import MAX_IMAGE_ID, MAX_K, SearchHit
+    from search.query.reverse_lookup import (
+        EXACT,
+        NEAR,
+        SIMILAR,
+        LookupMatch,
+        LookupResult,
+        cut,
+        default_threshold,
+        library_duplicates,
+        lookup,
+    )
+    from search.store.records import ImageInfo

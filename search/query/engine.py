@@ -20,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from models import ImageAnalyzer, ImageError, ImgsearchError, load_image, pixel_sha256
+from models import (
+    ImageAnalyzer,
+    ImageError,
+    ImgsearchError,
+    load_image,
+    pixel_sha256,
+)
 from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptor import (
@@ -30,6 +36,7 @@ from search.descriptor import (
     QueryScorer,
     ScoredHit,
 )
+from search.explore import Explorer
 from search.library import Library, Searchable, to_stored
 from search.query.admin import LibraryAdmin
 from search.query.browse import label_hits, newest_hits
@@ -45,6 +52,7 @@ from search.query.results import (
     is_image_id,
     read_query_bytes,
 )
+from search.query.video import VideoSearch, is_video_query
 from search.settings import Settings
 from search.store import ImageInfo, ModelStamp, ReindexingError, StoredImage
 
@@ -76,6 +84,8 @@ class SearchEngine:
         self.guard = ServingGuard(library)
         self.records = LibraryRecords(library.store)
         self.admin = LibraryAdmin(library)
+        self.explore = Explorer(library.store, self.settings.library)
+        self.videos = VideoSearch(self.store, self.guard, self.records)
 
     @classmethod
     def open(cls, settings: Settings) -> SearchEngine:
@@ -175,6 +185,7 @@ class SearchEngine:
             return row.pixel_sha256 == pixels()
 
         hits = self._hits(live, scored, exact)
+        hits = self.videos.merge(live, query, hits, k, min_score, exclude)
         self.guard.check_unchanged(state)
         return ImageQueryResult(analysis, data, sha, hits)
 
@@ -195,6 +206,9 @@ class SearchEngine:
         copy decision (``z >= DUPLICATE_Z``). ``exact`` marks byte-identical
         (sha256) or pixel-identical copies of the query file.
         """
+        if is_video_query(source):
+            check_params(k, min_score)
+            return self.videos.query_clip(source, k, min_score)
         return self.query_image(source, roi, k, min_score).hits
 
     def hits_for(self, ids: Sequence[int], score: float, *, exact: bool) -> list[SearchHit]:

@@ -69,6 +69,7 @@ class SearchHit:
     cosine similarity in the library's descriptor space, ``z`` its calibrated value (standard
     deviations above the library's background) and ``duplicate`` the copy decision.
 
+    ``media`` is "video" for a video file, whose ``timestamp_ms`` is its best moment.
     ``exact`` is True when the hit is a byte-identical (same sha256) or pixel-identical copy of
     the query image. ``size`` is the file size in bytes. ``label`` names the matching label of a
     label search (None for image searches).
@@ -91,6 +92,9 @@ class SearchHit:
     z: float | None = None  # calibrated copy score (sd above the library's background)
     duplicate: bool = False  # z >= search.descriptor.DUPLICATE_Z: a copy of the query
     mtime: datetime | None = None  # the file's modification time (set when browsing)
+    media: str = "image"  # "video": a video file, ``timestamp_ms`` its best moment
+    timestamp_ms: int | None = None
+    duration_ms: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``imgsearch search --json`` and the web API (keys are stable)."""
@@ -110,7 +114,11 @@ class SearchHit:
             "copy_score": self.copy_score,
             "z": self.z,
             "duplicate": self.duplicate,
+            "media": self.media,
         }
+        if self.media == "video":
+            out["timestamp_ms"] = self.timestamp_ms
+            out["duration_ms"] = self.duration_ms
         if self.label is not None:
             out["label"] = self.label
         if self.mtime is not None:
@@ -132,4 +140,7 @@ def hit_from_row(rank: int, score: float, row: StoredImage, exact: bool) -> Sear
         collection_id=row.collection_id,
         rel_path=row.rel_path,
         format=row.format,
+        media="image" if row.duration_ms is None else "video",
+        timestamp_ms=None if row.duration_ms is None else 0,
+        duration_ms=row.duration_ms,
     )

@@ -1,45 +1,57 @@
 """The store: the library database (SQLAlchemy), the source of truth. Every SQL statement of
-the project lives in this package, behind methods named for what they answer."""
+the project lives in this package, behind methods named for what they answer.
+
+Names load on first use (PEP 562): importing the package costs nothing until a name
+is used."""
 
 from __future__ import annotations
 
-from search.store.descriptor_state import DescriptorRows
-from search.store.errors import (
-    LibraryBusyError,
-    LibraryError,
-    LibraryNotFoundError,
-    ModelMismatchError,
-    ReindexingError,
-    SchemaError,
-)
-from search.store.health import ServingState, check_database, recovery
-from search.store.migrate import peek_meta
-from search.store.protocol import LibraryStore
-from search.store.records import (
-    AppliedChanges,
-    ChangeSet,
-    FileState,
-    FrameVector,
-    ImageInfo,
-    ImageMove,
-    ImageUpsert,
-    Label,
-    ModelStamp,
-    StoredImage,
-    labels_to_json,
-    mtime_from_ns,
-)
-from search.store.removals import Removal, at_or_below, removed_tops
-from search.store.schema import (
-    STATUS_FAILED,
-    STATUS_OK,
-    Base,
-    Embedding,
-    Image,
-    ImageFrame,
-    IndexRun,
-)
-from search.store.store import Store, make_engine, printable_url
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_SOURCES: dict[str, str] = {
+    "DescriptorRows": "search.store.descriptor_state",
+    "LibraryBusyError": "search.store.errors",
+    "LibraryError": "search.store.errors",
+    "LibraryNotFoundError": "search.store.errors",
+    "ModelMismatchError": "search.store.errors",
+    "ReindexingError": "search.store.errors",
+    "SchemaError": "search.store.errors",
+    "ServingState": "search.store.health",
+    "check_database": "search.store.health",
+    "recovery": "search.store.health",
+    "peek_meta": "search.store.migrate",
+    "LibraryStore": "search.store.protocol",
+    "AppliedChanges": "search.store.records",
+    "ChangeSet": "search.store.records",
+    "FileState": "search.store.records",
+    "FrameVector": "search.store.records",
+    "ImageInfo": "search.store.records",
+    "ImageMove": "search.store.records",
+    "ImageUpsert": "search.store.records",
+    "Label": "search.store.records",
+    "ModelStamp": "search.store.records",
+    "StoredImage": "search.store.records",
+    "labels_to_json": "search.store.records",
+    "mtime_from_ns": "search.store.records",
+    "Removal": "search.store.removals",
+    "at_or_below": "search.store.removals",
+    "removed_tops": "search.store.removals",
+    "Base": "search.store.schema",
+    "Embedding": "search.store.schema",
+    "Image": "search.store.schema",
+    "ImageFrame": "search.store.schema",
+    "IndexRun": "search.store.schema",
+    "STATUS_FAILED": "search.store.schema",
+    "STATUS_OK": "search.store.schema",
+    "Store": "search.store.store",
+    "make_engine": "search.store.store",
+    "printable_url": "search.store.store",
+    "VideoFrameVector": "search.store.records",
+    "VideoFrame": "search.store.schema",
+    "FrameTable": "search.store.videos",
+    "VideoRecords": "search.store.videos",
+}
 
 __all__ = [
     "STATUS_FAILED",
@@ -50,6 +62,7 @@ __all__ = [
     "DescriptorRows",
     "Embedding",
     "FileState",
+    "FrameTable",
     "FrameVector",
     "Image",
     "ImageFrame",
@@ -70,6 +83,9 @@ __all__ = [
     "ServingState",
     "Store",
     "StoredImage",
+    "VideoFrame",
+    "VideoFrameVector",
+    "VideoRecords",
     "at_or_below",
     "check_database",
     "labels_to_json",
@@ -80,3 +96,59 @@ __all__ = [
     "recovery",
     "removed_tops",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _SOURCES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'search.store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
+    from search.store.descriptor_state import DescriptorRows
+    from search.store.errors import (
+        LibraryBusyError,
+        LibraryError,
+        LibraryNotFoundError,
+        ModelMismatchError,
+        ReindexingError,
+        SchemaError,
+    )
+    from search.store.health import ServingState, check_database, recovery
+    from search.store.migrate import peek_meta
+    from search.store.protocol import LibraryStore
+    from search.store.records import (
+        AppliedChanges,
+        ChangeSet,
+        FileState,
+        FrameVector,
+        ImageInfo,
+        ImageMove,
+        ImageUpsert,
+        Label,
+        ModelStamp,
+        StoredImage,
+        VideoFrameVector,
+        labels_to_json,
+        mtime_from_ns,
+    )
+    from search.store.removals import Removal, at_or_below, removed_tops
+    from search.store.schema import (
+        STATUS_FAILED,
+        STATUS_OK,
+        Base,
+        Embedding,
+        Image,
+        ImageFrame,
+        IndexRun,
+        VideoFrame,
+    )
+    from search.store.store import Store, make_engine, printable_url
+    from search.store.videos import FrameTable, VideoRecords

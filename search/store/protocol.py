@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from search.store.reads import ImageReads
     from search.store.records import AppliedChanges, ChangeSet, FileState, ModelStamp
     from search.store.removals import RemovalRecords
+    from search.store.videos import VideoRecords
 
 
 class LibraryStore(Protocol):
@@ -27,6 +28,7 @@ class LibraryStore(Protocol):
     descriptors: DescriptorRecords
     removals: RemovalRecords
     health: HealthRecords
+    videos: VideoRecords
 
     @property
     def library_id(self) -> str: ...

@@ -58,6 +58,7 @@ class ImageReads:
             Image.mtime_ns,
         ]
         out: dict[int, StoredImage] = {}
+        durations: dict[int, int] = {}
         with self._session() as session:
             for part in _parts(ids):
                 query = (
@@ -67,6 +68,10 @@ class ImageReads:
                 )
                 for row in session.execute(query):
                     out[row[0]] = StoredImage(*row)
+                videos = select(Image.id, Image.duration_ms).where(
+                    Image.id.in_(part), Image.duration_ms.is_not(None)
+                )
+                durations.update((int(i), int(d)) for i, d in session.execute(videos))
                 labels = (
                     select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
                     .where(ImageLabel.image_id.in_(part))
@@ -77,6 +82,7 @@ class ImageReads:
                         out[image_id].labels.append((label, float(score)))
         for row in out.values():  # libraries indexed before names were merged may list one twice
             row.labels = merge_labels(row.labels)
+            row.duration_ms = durations.get(row.id)
         return out
 
     def newest(self, offset: int, limit: int) -> tuple[list[int], int]:
@@ -202,7 +208,7 @@ class ImageReads:
             )
             .join(Collection, Collection.id == Image.collection_id)
             .outerjoin(ImageFrame, ImageFrame.image_id == Image.id)
-            .where(Image.status == STATUS_OK)
+            .where(Image.status == STATUS_OK, Image.duration_ms.is_(None))  # videos: apart
             .order_by(Image.id)
         )
         with self._session() as session:
@@ -235,3 +241,26 @@ class ImageReads:
         """Whether any image has a vector yet."""
         with self._session() as session:
             return session.scalar(select(Embedding.image_id).limit(1)) is not None
+
+    # -- what the explore stage shows --------------------------------------------------------
+
+    def paths_and_labels(self, max_rank: int = 3) -> dict[int, tuple[str, list[str]]]:
+        """Every indexed image's path and its top ``max_rank`` labels (merged names), by id."""
+        paths = select(Image.id, Collection.root, Image.rel_path).join(
+            Collection, Collection.id == Image.collection_id
+        )
+        labels = (
+            select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
+            .join(Image, Image.id == ImageLabel.image_id)
+            .where(Image.status == STATUS_OK, ImageLabel.rank < max_rank)
+            .order_by(ImageLabel.image_id, ImageLabel.rank)
+        )
+        with self._session() as session:
+            out: dict[int, tuple[str, list[str]]] = {
+                row[0]: (f"{row[1].rstrip('/')}/{row[2]}", [])
+                for row in session.execute(paths.where(Image.status == STATUS_OK))
+            }
+            for image_id, label, _ in session.execute(labels):
+                if image_id in out and label not in out[image_id][1]:
+                    out[image_id][1].append(label)
+        return out

@@ -53,6 +53,17 @@ class FrameVector:
 
 
 @dataclass(frozen=True)
+class VideoFrameVector:
+    """A sampled frame of a video: its time, the end of the span of look-alike frames of its
+    shot it stands for, its shot number and its vector."""
+
+    timestamp_ms: int
+    end_ms: int
+    shot: int
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
 class FileState:
     """What the store knows of a file, enough to decide whether it changed."""
 
@@ -84,6 +95,8 @@ class ImageUpsert:
     labels: Sequence[tuple[str, float]] = ()
     frame: FrameVector | None = None
     copy_vector_from: int | None = None
+    duration_ms: int | None = None  # videos only
+    video_frames: Sequence[VideoFrameVector] = ()  # videos only: replaces the stored ones
 
 
 @dataclass(frozen=True)
@@ -156,6 +169,11 @@ class ImageInfo:
     error: str | None
     has_vector: bool = True
     pixel_sha256: str | None = None  # the decoded pixels' digest (not in the JSON form)
+    duration_ms: int | None = None  # videos only
+
+    @property
+    def media(self) -> str:
+        return "image" if self.duration_ms is None else "video"
 
     @property
     def file_path(self) -> Path:
@@ -178,6 +196,8 @@ class ImageInfo:
             "labels": labels_to_json(self.labels),
             "status": self.status,
             "error": self.error,
+            "media": self.media,
+            "duration_ms": self.duration_ms,
         }
 
 
@@ -198,6 +218,7 @@ class StoredImage:
     mtime_ns: int | None = None
     labels: list[Label] = field(default_factory=list)
     vector: np.ndarray | None = None
+    duration_ms: int | None = None  # videos only
 
     @property
     def path(self) -> str:
@@ -227,4 +248,5 @@ def info_from_row(row: Image, *, has_vector: bool, with_labels: bool = True) -> 
         error=row.error,
         has_vector=has_vector,
         pixel_sha256=row.pixel_sha256,
+        duration_ms=row.duration_ms,
     )

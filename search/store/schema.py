@@ -82,6 +82,7 @@ class Image(Base):
     status: Mapped[str] = mapped_column(String(16), default=STATUS_OK)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     indexed_at: Mapped[datetime] = mapped_column(DateTime)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # videos only
 
     collection: Mapped[Collection] = relationship(back_populates="images")
     embedding: Mapped[Embedding | None] = relationship(
@@ -134,6 +135,21 @@ class ImageFrame(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 
     image: Mapped[Image] = relationship(back_populates="frame")
+
+
+class VideoFrame(Base):
+    """A sampled frame of a video (an ``images`` row with a duration): its time, the end of
+    the span of look-alike frames of its shot it stands for, and its vector (same model and
+    encoding as :class:`Embedding`)."""
+
+    __tablename__ = "video_frames"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    shot: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class DescriptorState(Base):

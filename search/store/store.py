@@ -51,7 +51,9 @@ from search.store.schema import (
     ImageLabel,
     IndexRun,
     LibraryMeta,
+    VideoFrame,
 )
+from search.store.videos import VideoRecords
 from search.store.write import apply_changes, model_stamp_in
 
 # The records are part of the store's interface: ``from search.store.store import ChangeSet``.
@@ -106,6 +108,7 @@ class Store:
         self.descriptors = DescriptorRecords(self.session)
         self.removals = RemovalRecords(self.session)
         self.health = HealthRecords(self.session)
+        self.videos = VideoRecords(self.session)
 
     @classmethod
     def open(cls, url: str, *, create: bool = False) -> Store:
@@ -257,6 +260,7 @@ class Store:
             count = session.scalar(select(func.count()).select_from(Embedding)) or 0
             session.execute(delete(Embedding))
             session.execute(delete(ImageFrame))
+            session.execute(delete(VideoFrame))
             session.execute(delete(DescriptorState))
             session.execute(delete(ImageLabel))
             session.execute(

@@ -19,7 +19,15 @@ from search.store.records import (
     encode_vector,
     utcnow,
 )
-from search.store.schema import STATUS_OK, Embedding, Image, ImageFrame, ImageLabel, LibraryMeta
+from search.store.schema import (
+    STATUS_OK,
+    Embedding,
+    Image,
+    ImageFrame,
+    ImageLabel,
+    LibraryMeta,
+    VideoFrame,
+)
 
 _IMAGE_FIELDS = (
     "file_size",
@@ -32,6 +40,7 @@ _IMAGE_FIELDS = (
     "exif_datetime",
     "status",
     "error",
+    "duration_ms",
 )
 
 
@@ -125,6 +134,7 @@ def _upsert_all(
     session.execute(delete(ImageLabel).where(ImageLabel.image_id.in_(image_ids)))
     session.execute(delete(Embedding).where(Embedding.image_id.in_(image_ids)))
     session.execute(delete(ImageFrame).where(ImageFrame.image_id.in_(image_ids)))
+    session.execute(delete(VideoFrame).where(VideoFrame.image_id.in_(image_ids)))
     source_vectors, source_labels, source_frames = _copy_sources(session, upserts)
     embeddings: list[dict[str, object]] = []
     labels: list[dict[str, object]] = []
@@ -167,6 +177,20 @@ def _upsert_all(
         session.execute(insert(ImageLabel), labels)
     if frames:
         session.execute(insert(ImageFrame), frames)
+    video_rows = [
+        {
+            "image_id": image_id,
+            "timestamp_ms": int(f.timestamp_ms),
+            "end_ms": int(f.end_ms),
+            "shot": int(f.shot),
+            "vector": encode_vector(f.vector),
+        }
+        for image_id, upsert in zip(image_ids, upserts, strict=True)
+        if upsert.status == STATUS_OK
+        for f in upsert.video_frames
+    ]
+    if video_rows:
+        session.execute(insert(VideoFrame), video_rows)
 
 
 def frame_row(image_id: int, frame: FrameVector) -> dict[str, object]:

@@ -1,0 +1,172 @@
+"""Exploring the library: ``imgsearch clusters`` and ``imgsearch outliers`` (from the stored
+vectors: no image is read again; results are cached per index generation)."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import click
+
+from cli.dedup_cmds import THUMBNAIL_SIZE, _thumbnailer
+from cli.errors import writable_output
+from cli.main import cli
+from cli.search_cmds import open_engine, user_errors
+from search.dedup import data_uri
+from search.explore import DEFAULT_K, DEFAULT_MIN_SIZE, Clusters
+from search.library import ThumbnailCache
+
+CLUSTERS_JSON = (
+    'Print JSON: {"method", "clusters": [{"id", "size", "representative": {"id", "path"}, '
+    '"labels", "members": [{"id", "path"}]}], "noise": [{"id", "path"}]}.'
+)
+
+
+@cli.command()
+@click.option(
+    "--method",
+    type=click.Choice(["density", "kmeans"]),
+    default="density",
+    show_default=True,
+    help="density: HDBSCAN on the k-NN graph (the number of groups comes from the data; "
+    "images near nothing stay unclustered as noise); kmeans: exactly --k groups.",
+)
+@click.option("--k", type=click.IntRange(1), help="Number of k-means groups [default: sqrt(n/2)].")
+@click.option(
+    "--min-size",
+    type=click.IntRange(2),
+    default=DEFAULT_MIN_SIZE,
+    show_default=True,
+    help="Smallest density group.",
+)
+@click.option("--json", "as_json", is_flag=True, help=CLUSTERS_JSON)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "html"]),
+    default=None,
+    help="Output format [default: text; html needs --output].",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report here instead of stdout (missing folders are created).",
+)
+@click.pass_context
+@user_errors
+def clusters(
+    ctx: click.Context,
+    method: str,
+    k: int | None,
+    min_size: int,
+    as_json: bool,
+    fmt: str | None,
+    output: Path | None,
+) -> None:
+    """Groups of similar images, each with a representative, its size and common labels.
+
+    Made from the vectors the library already stores, in the model's embedding space;
+    cached until the library changes.
+    """
+    fmt = "json" if as_json else (fmt or "text")
+    if fmt == "html" and output is None:
+        raise click.UsageError("an html report needs --output FILE.html")
+    if method == "density" and k is not None:
+        raise click.UsageError("--k is for --method kmeans; density uses --min-size")
+    if output is not None:
+        writable_output(output, "the report")
+    with open_engine(ctx) as engine:
+        result = engine.explore.clusters(method, k=k, min_size=min_size)
+        if fmt == "json":
+            text = json.dumps(result.to_dict(), indent=1, ensure_ascii=False)
+        elif fmt == "html":
+            cache = ThumbnailCache(
+                engine.settings.thumbnail_dir, max_pixels=engine.settings.max_image_pixels
+            )
+            thumbnail = _thumbnailer(engine, cache)
+            text = clusters_html(result, lambda image_id: data_uri(thumbnail(image_id)))
+        else:
+            text = clusters_text(result)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+    click.echo(
+        f"{len(result.clusters)} cluster(s), {len(result.noise)} unclustered ({method})"
+        + (f"; report: {output}" if output else ""),
+        err=True,
+    )
+
+
+def clusters_text(result: Clusters) -> str:
+    """One block per cluster: id, size, labels, representative, then the members' paths."""
+    lines = []
+    for c in result.clusters:
+        labels = ", ".join(c.labels) or "-"
+        lines.append(f"cluster {c.id}: {len(c.members)} images ({labels})")
+        lines.extend(f"  {m.id:>7}  {m.path}" for m in c.members)
+    if result.noise:
+        lines.append(f"unclustered: {len(result.noise)} images")
+        lines.extend(f"  {m.id:>7}  {m.path}" for m in result.noise)
+    return "\n".join(lines) if lines else "no images"
+
+
+def clusters_html(result: Clusters, thumbnail) -> str:  # type: ignore[no-untyped-def]
+    """A self-contained HTML page of the clusters (thumbnails inline)."""
+
+    def figure(image_id: int, path: str) -> str:
+        uri = thumbnail(image_id)
+        img = f'<img src="{uri}" alt="" width="{THUMBNAIL_SIZE}">' if uri else "<span>?</span>"
+        return (
+            f'<figure title="{html.escape(path)}">{img}<figcaption>{image_id}</figcaption></figure>'
+        )
+
+    parts = [
+        "<!doctype html><meta charset=utf-8><title>imgsearch - clusters</title>",
+        "<style>body{font:14px sans-serif}figure{display:inline-block;margin:4px}"
+        "figure img{max-height:120px;max-width:160px}</style>",
+        f"<h1>{len(result.clusters)} clusters ({html.escape(result.method)})</h1>",
+    ]
+    for c in result.clusters:
+        labels = html.escape(", ".join(c.labels) or "-")
+        parts.append(f"<h2>Cluster {c.id}: {len(c.members)} images, {labels}</h2>")
+        parts.extend(figure(m.id, m.path) for m in c.members)
+    if result.noise:
+        parts.append(f"<h2>Unclustered ({len(result.noise)})</h2>")
+        parts.extend(figure(m.id, m.path) for m in result.noise)
+    return "\n".join(parts)
+
+
+@cli.command()
+@click.option("-n", "count", type=click.IntRange(1), default=20, show_default=True)
+@click.option(
+    "--k",
+    type=click.IntRange(1, 30),
+    default=DEFAULT_K,
+    show_default=True,
+    help="Which neighbour's distance is scored (the k-th nearest image).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print JSON: {"outliers": [{"rank", "id", "path", "score", "reason"}]}.',
+)
+@click.pass_context
+@user_errors
+def outliers(ctx: click.Context, count: int, k: int, as_json: bool) -> None:
+    """Images far from everything else in the library, most outlying first.
+
+    The score is the distance to the k-th nearest image in standard deviations (robust: median
+    and MAD) above the library's typical one, so it means the same in every library: above
+    about 3 an image is unlike the rest.
+    """
+    with open_engine(ctx) as engine:
+        found = engine.explore.outliers(count, k=k)
+    if as_json:
+        click.echo(json.dumps({"outliers": [o.to_dict() for o in found]}, indent=1))
+        return
+    for o in found:
+        click.echo(f"{o.rank:>3}  {o.score:7.2f}  {o.id:>7}  {o.path}\n       {o.reason}")

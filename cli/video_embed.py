@@ -1,0 +1,95 @@
+"""`imgsearch embed CLIP --running-mode video`: the VIDEO running mode on the command line,
+one embedding per sampled frame (cuts and at most every ``--interval`` seconds)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+import numpy as np
+
+from models import (
+    ImageEmbedder,
+    ImageEmbedderOptions,
+    ImgsearchError,
+    RunningMode,
+    VideoReader,
+    format_timestamp,
+)
+
+BATCH = 16
+
+
+def embed_videos(
+    options: ImageEmbedderOptions, paths: tuple[str, ...], interval: float, as_json: bool
+) -> int:
+    """Print each video's frames with timestamps and embeddings; returns the failures."""
+    failed = 0
+    for path in paths:
+        try:
+            entry = _embed_one(options, path, interval)
+        except ImgsearchError as error:
+            failed += 1
+            reason = getattr(error, "reason", "error")
+            message = getattr(error, "message", str(error))
+            out = {"path": path, "error": reason, "message": message}
+            click.echo(json.dumps(out) if as_json else f"{path}\tERROR: {reason}: {message}")
+            continue
+        if as_json:
+            click.echo(json.dumps(entry))
+            continue
+        for frame in entry["frames"]:
+            vector = np.asarray(frame["embedding"])
+            head = ", ".join(f"{v:.4f}" for v in vector[:6])
+            click.echo(
+                f"{path} @ {format_timestamp(frame['timestamp_ms'])}\tshot={frame['shot']}"
+                f"\tdim={vector.size}\t[{head}, ...]"
+            )
+    return failed
+
+
+def _embed_one(options: ImageEmbedderOptions, path: str, interval: float) -> dict[str, Any]:
+    embedder = ImageEmbedder(
+        ImageEmbedderOptions(
+            model=options.model,
+            model_path=options.model_path,
+            quantize=options.quantize,
+            threads=options.threads,
+            running_mode=RunningMode.VIDEO,
+            decode_workers=0,
+        )
+    )
+    frames: list[dict[str, Any]] = []
+    with embedder, VideoReader(path) as reader:
+        info = reader.info()
+        batch = []
+        for still in reader.sample(interval):
+            batch.append(still)
+            if len(batch) == BATCH:
+                frames += _frames(embedder, batch)
+                batch = []
+        if batch:
+            frames += _frames(embedder, batch)
+        model = embedder.model.name
+    return {
+        "path": path,
+        "model": model,
+        "running_mode": "video",
+        "duration_ms": info.duration_ms,
+        "width": info.width,
+        "height": info.height,
+        "frames": frames,
+    }
+
+
+def _frames(embedder: ImageEmbedder, batch: list[Any]) -> list[dict[str, Any]]:
+    results = embedder.embed_video_frames([s.image for s in batch], [s.timestamp_ms for s in batch])
+    return [
+        {
+            "timestamp_ms": still.timestamp_ms,
+            "shot": still.shot,
+            "embedding": result.embeddings[0].embedding.tolist(),
+        }
+        for still, result in zip(batch, results, strict=True)
+    ]

@@ -1,0 +1,42 @@
+"""Progress bars of an index run on stderr (tqdm): shown only on a terminal."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from tqdm import tqdm
+
+
+def bar(show: bool, **kw: Any) -> tqdm:
+    """A tqdm bar on stderr: count, rate and ETA (hidden when ``show`` is False)."""
+    try:  # a terminal that reports no width (some ptys) would get an empty bar
+        sized = os.get_terminal_size(sys.stderr.fileno()).columns > 0
+    except (OSError, ValueError):
+        sized = False
+    width = {"dynamic_ncols": True} if sized else {"ncols": 100}
+    return tqdm(disable=not show, file=sys.stderr, smoothing=0.05, mininterval=0.25, **width, **kw)
+
+
+class LazyBar:
+    """A :func:`_bar` that appears on the first ``update(done, total)`` (not at all when the
+    work it would show is not done)."""
+
+    def __init__(self, show: bool, **kw: Any) -> None:
+        self.show, self.kw, self.bar = show, kw, None
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = bar(self.show, total=total, **self.kw)
+        self.bar.total = total
+        self.bar.update(done - self.bar.n)
+        if done >= total:  # its rate and time are the sample's, not what follows
+            self.bar.close()
+
+    def __enter__(self) -> LazyBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,201 @@
+"""Indexing video files: hash (streamed), move / touch shortcuts, else decode keyframes and
+embed them through the VIDEO running mode, and write the video as one ``images`` row with its
+frames (time, span, shot, vector) in ``video_frames``.
+
+Runs before the image pipeline of the same run (:func:`index_videos`), through its own
+:class:`indexer.pipeline.Writer`: videos claim their moves first, and the pipeline then removes
+what is left of the vanished rows. Memory is bounded by one batch of small stills, whatever
+the video's length.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.pipeline import Counts, Record, Writer, error_text
+from indexer.plan import Plan, WorkItem, WorkKind
+from models import (
+    ImageEmbedder,
+    ImageEmbedderOptions,
+    ImageError,
+    OnnxModel,
+    RunningMode,
+    VideoReader,
+    is_video_name,
+    open_image_file,
+)
+from search.library import Library
+from search.store import STATUS_FAILED, ImageMove, ImageUpsert, VideoFrameVector
+
+log = logging.getLogger(__name__)
+
+MAX_VIDEO_BYTES = 64 * 2**30  # videos are streamed, never read whole: a generous cap
+FRAME_BATCH = 16  # stills embedded in one ONNX pass (bounds memory: ~16 x 256 px RGB)
+MERGE_COSINE = 0.97  # a sampled frame this close to the last kept one of its shot joins it
+HASH_CHUNK = 1 << 20
+
+
+@dataclass
+class VideoOptions:
+    """How videos are sampled: at most ``interval_s`` apart, plus one after every cut."""
+
+    interval_s: float = 2.0
+    batch: int = FRAME_BATCH
+    merge_cosine: float = MERGE_COSINE
+
+
+def take_videos(plan: Plan) -> list[WorkItem]:
+    """Take the video files out of ``plan.work`` (the image pipeline keeps the rest)."""
+    videos = [item for item in plan.work if is_video_name(item.found.path)]
+    if videos:
+        plan.work = [item for item in plan.work if not is_video_name(item.found.path)]
+    return videos
+
+
+def file_sha256(item: WorkItem) -> tuple[str, int, int]:
+    """(sha256, size, mtime_ns) of a regular file, read in chunks."""
+    digest, size = hashlib.sha256(), 0
+    with open_image_file(item.found.path, MAX_VIDEO_BYTES) as handle:
+        mtime_ns = os.fstat(handle.fileno()).st_mtime_ns
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size, mtime_ns
+
+
+def embed_video(
+    model: OnnxModel, path: str, options: VideoOptions
+) -> tuple[list[VideoFrameVector], dict[str, object]]:
+    """Sample and embed a video: its kept frames and facts (width, height, duration, codec)."""
+    embedder = ImageEmbedder(
+        ImageEmbedderOptions(model=model, running_mode=RunningMode.VIDEO, decode_workers=0)
+    )
+    kept: list[VideoFrameVector] = []
+    with embedder, VideoReader(path) as reader:
+        info = reader.info()
+        batch: list = []
+
+        def flush() -> None:
+            results = embedder.embed_video_frames(
+                [s.image for s in batch], [s.timestamp_ms for s in batch]
+            )
+            for still, result in zip(batch, results, strict=True):
+                vector = result.embeddings[0].embedding
+                last = kept[-1] if kept else None
+                if (
+                    last is not None
+                    and last.shot == still.shot
+                    and float(np.dot(last.vector, vector)) >= options.merge_cosine
+                ):
+                    kept[-1] = VideoFrameVector(
+                        last.timestamp_ms, still.timestamp_ms, last.shot, last.vector
+                    )
+                else:
+                    kept.append(
+                        VideoFrameVector(still.timestamp_ms, still.timestamp_ms, still.shot, vector)
+                    )
+            batch.clear()
+
+        for still in reader.sample(options.interval_s):
+            batch.append(still)
+            if len(batch) >= options.batch:
+                flush()
+        if batch:
+            flush()
+    duration = max(info.duration_ms, kept[-1].end_ms if kept else 0)
+    facts = {
+        "width": info.width,
+        "height": info.height,
+        "format": info.codec.upper()[:16],
+        "duration_ms": duration,
+    }
+    return kept, facts
+
+
+def index_videos(
+    library: Library,
+    model: OnnxModel,
+    plan: Plan,
+    items: list[WorkItem],
+    counts: Counts,
+    progress: Callable[[int], None],
+    options: VideoOptions | None = None,
+) -> None:
+    """Index ``items`` (video files of ``plan``) into ``library``; counts go to ``counts``."""
+    options = options or VideoOptions()
+    writer = Writer(library, 8, counts, progress)
+    writer.start()
+    try:
+        for item in items:
+            writer.put(_record(model, plan, item, options))
+        writer.finish()
+    except BaseException:
+        if writer.is_alive():
+            writer.queue.put(Writer._STOP, timeout=30)
+            writer.join(timeout=30)
+        raise
+
+
+def _record(model: OnnxModel, plan: Plan, item: WorkItem, options: VideoOptions) -> Record:
+    found, existing = item.found, item.existing
+    outcome = "added" if item.kind is WorkKind.NEW else "updated"
+    try:
+        sha, size, mtime_ns = file_sha256(item)
+    except (OSError, ImageError) as error:
+        return _failed(item, None, error)
+    move_id = None
+    if (
+        item.kind is WorkKind.CHANGED
+        and existing is not None
+        and existing.sha256 == sha
+        and (existing.status == STATUS_FAILED or item.had_vector)
+    ):
+        return Record(
+            "unchanged",
+            found.rel_path,
+            move=ImageMove(existing.id, item.collection_id, found.rel_path, size, mtime_ns),
+        )
+    if item.kind is WorkKind.NEW:
+        move_id = plan.claim_move(sha)
+    if move_id is not None:
+        return Record(
+            "moved",
+            found.rel_path,
+            move=ImageMove(move_id, item.collection_id, found.rel_path, size, mtime_ns),
+        )
+    upsert = ImageUpsert(item.collection_id, found.rel_path, size, mtime_ns, sha)
+    try:
+        frames, facts = embed_video(model, str(found.path), options)
+    except ImageError as error:
+        return _failed(item, upsert, error)
+    except Exception as error:  # a decoder's unexpected error: recorded, the run goes on
+        log.debug("video %s failed", found.path, exc_info=True)
+        return _failed(item, upsert, error)
+    if not frames:
+        return _failed(item, upsert, ImageError("no frame could be decoded", reason="not_a_video"))
+    upsert.width, upsert.height = int(facts["width"]), int(facts["height"])  # type: ignore[call-overload]
+    upsert.format = str(facts["format"])
+    upsert.duration_ms = int(facts["duration_ms"])  # type: ignore[call-overload]
+    upsert.vector = frames[0].vector
+    upsert.video_frames = frames
+    return Record(outcome, found.rel_path, upsert=upsert)
+
+
+def _failed(item: WorkItem, upsert: ImageUpsert | None, error: BaseException) -> Record:
+    found = item.found
+    failed = ImageUpsert(
+        item.collection_id,
+        found.rel_path,
+        upsert.file_size if upsert else found.size,
+        upsert.mtime_ns if upsert else found.mtime_ns,
+        upsert.sha256 if upsert else None,
+        status=STATUS_FAILED,
+        error=error_text(error),
+    )
+    return Record("failed", str(found.path), upsert=failed, error=failed.error)

@@ -1,0 +1,220 @@
+"""Video decoding (PyAV, the optional ``video`` extra): keyframes sampled at shot changes and at
+most every ``interval`` seconds, small RGB stills with their timestamps, streamed so that
+memory is bounded by one frame, not by the video's length.
+
+A shot change is a large jump of a 16x16 grid of luma block means between two decoded frames
+(a hard cut); pans and zooms move it little. Decoding skips H.264's loop filter and takes the
+codec's fast paths: the stills are reduced to the model's input size, where neither shows.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from models.errors import ImageError
+from models.video_names import VIDEO_EXTENSIONS, is_video_name, looks_like_video
+
+DEFAULT_INTERVAL_S = 2.0
+CUT_THRESHOLD = 28.0  # mean absolute change of the luma grid (0..255) that is a cut
+STILL_SIDE = 256  # shorter side of the stills handed to the model (it reads 224)
+MAX_VIDEO_PIXELS = 8192 * 4320  # larger frames are refused (memory per frame)
+FAST_DECODE = {"skip_loop_filter": "all", "flags2": "+fast"}
+
+
+class VideoError(ImageError):
+    """A video could not be read: ``reason`` says why (``not_a_video``, ``truncated_video``,
+    ``no_video_stream``, ``video_too_large``, ``video_support_missing``)."""
+
+    reason = "video_error"
+
+
+def require_av() -> Any:
+    """The ``av`` module, or a :class:`VideoError` that says how to install it."""
+    try:
+        import av
+    except ImportError:
+        raise VideoError(
+            "video support needs PyAV: pip install 'imgsearch[video]'",
+            reason="video_support_missing",
+        ) from None
+    return av
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video is: size of its frames, duration, frame rate, codec."""
+
+    width: int
+    height: int
+    duration_ms: int
+    fps: float
+    codec: str
+
+
+@dataclass
+class Still:
+    """A sampled frame: its time, the shot it belongs to, and a small RGB image."""
+
+    timestamp_ms: int
+    shot: int
+    image: Image.Image
+
+
+def _grid(frame: Any) -> np.ndarray:
+    """16x16 luma block means of a decoded frame (from the Y plane, no colour conversion)."""
+    plane = frame.planes[0]
+    height, width = frame.height, frame.width
+    luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:height, :width]
+    step_y, step_x = max(1, height // 64), max(1, width // 64)
+    small = luma[::step_y, ::step_x][:64, :64].astype(np.float32)
+    h, w = small.shape[0] // 4 * 4, small.shape[1] // 4 * 4
+    if h == 0 or w == 0:
+        return small
+    return small[:h, :w].reshape(h // 4, 4, w // 4, 4).mean(axis=(1, 3))
+
+
+def _still(frame: Any) -> Image.Image:
+    scale = STILL_SIDE / max(1, min(frame.width, frame.height))
+    width = max(1, round(frame.width * min(1.0, scale)))
+    height = max(1, round(frame.height * min(1.0, scale)))
+    return frame.to_image(width=width, height=height)
+
+
+class VideoReader:
+    """Opens a video file (path or file object) and streams :class:`Still` samples."""
+
+    def __init__(self, source: str | os.PathLike[str] | bytes | Any, name: str | None = None):
+        self.av = require_av()
+        self.name = name or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else None)
+        if isinstance(source, (bytes, bytearray)):
+            source = io.BytesIO(source)
+        try:
+            self.container = self.av.open(source, mode="r")
+        except (self.av.error.FFmpegError, UnicodeDecodeError, ValueError) as error:
+            raise VideoError(
+                f"not a readable video ({error})", source=self.name, reason="not_a_video"
+            ) from None
+        if not self.container.streams.video:
+            self.close()
+            raise VideoError("no video stream", source=self.name, reason="no_video_stream")
+        self.stream = self.container.streams.video[0]
+        ctx = self.stream.codec_context
+        if (ctx.width or 0) * (ctx.height or 0) > MAX_VIDEO_PIXELS:
+            self.close()
+            raise VideoError(
+                f"frames of {ctx.width}x{ctx.height} are too large",
+                source=self.name,
+                reason="video_too_large",
+            )
+        self.stream.thread_type = "AUTO"
+        ctx.options = dict(FAST_DECODE)
+
+    def info(self) -> VideoInfo:
+        stream, ctx = self.stream, self.stream.codec_context
+        duration = 0
+        if stream.duration is not None and stream.time_base is not None:
+            duration = int(stream.duration * stream.time_base * 1000)
+        elif self.container.duration is not None:
+            duration = int(self.container.duration / 1000)
+        fps = float(stream.average_rate or stream.guessed_rate or 0.0)
+        return VideoInfo(ctx.width, ctx.height, duration, fps, ctx.name)
+
+    def frames(self, start_ms: int = 0) -> Iterator[tuple[int, Any]]:
+        """Every decoded frame from ``start_ms`` on, with its timestamp in ms (monotonic)."""
+        av, last = self.av, -1
+        if start_ms > 0 and self.stream.time_base:
+            target = int(start_ms / 1000 / self.stream.time_base)
+            try:
+                self.container.seek(target, stream=self.stream, backward=True)
+            except av.error.FFmpegError:
+                self.container.seek(0)
+        try:
+            for frame in self.container.decode(self.stream):
+                if frame.pts is None or frame.time is None:
+                    continue
+                ms = round(frame.time * 1000)
+                if ms < start_ms or ms <= last:
+                    continue
+                last = ms
+                yield ms, frame
+        except (av.error.FFmpegError, MemoryError) as error:
+            if last < 0:
+                raise VideoError(
+                    f"no frame could be decoded ({error})", source=self.name, reason="not_a_video"
+                ) from None
+            raise VideoError(
+                f"decoding stopped at {last} ms ({error})",
+                source=self.name,
+                reason="truncated_video",
+            ) from None
+        if last < 0:
+            raise VideoError("no frame could be decoded", source=self.name, reason="not_a_video")
+
+    def sample(self, interval_s: float = DEFAULT_INTERVAL_S) -> Iterator[Still]:
+        """Stills at the first frame, after every cut and at most ``interval_s`` apart."""
+        interval_ms = max(1, int(interval_s * 1000))
+        previous: np.ndarray | None = None
+        shot, last_ms = -1, None
+        for ms, frame in self.frames():
+            grid = _grid(frame)
+            cut = (
+                previous is None
+                or previous.shape != grid.shape
+                or float(np.abs(grid - previous).mean()) > CUT_THRESHOLD
+            )
+            previous = grid
+            if cut:
+                shot += 1
+            if cut or last_ms is None or ms - last_ms >= interval_ms:
+                last_ms = ms
+                yield Still(ms, shot, _still(frame))
+
+    def stills_between(self, start_ms: int, end_ms: int, step_ms: int) -> Iterator[Still]:
+        """Stills every ``step_ms`` from ``start_ms`` to ``end_ms`` (seeking first)."""
+        next_ms = start_ms
+        for ms, frame in self.frames(start_ms):
+            if ms > end_ms:
+                return
+            if ms >= next_ms:
+                next_ms = ms + step_ms
+                yield Still(ms, 0, _still(frame))
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def format_timestamp(ms: int) -> str:
+    """``01:23.4`` (minutes:seconds.tenths; hours when there are any: ``1:02:03.4``)."""
+    tenths = int(ms) // 100
+    seconds, tenth = divmod(tenths, 10)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    if hours:
+        return f"{hours}:{minute:02d}:{second:02d}.{tenth}"
+    return f"{minute:02d}:{second:02d}.{tenth}"
+
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "Still",
+    "VideoError",
+    "VideoInfo",
+    "VideoReader",
+    "format_timestamp",
+    "is_video_name",
+    "looks_like_video",
+    "require_av",
+]

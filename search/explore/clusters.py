@@ -1,0 +1,87 @@
+"""Clusters of unit vectors: spherical k-means (FAISS primitives) or density (HDBSCAN on the
+k-NN graph, noise left out), each summarised by its members nearest the centre first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from search.explore.density import density_labels
+from search.explore.errors import ExploreError
+from search.explore.graph import Graph
+from search.index import spherical_kmeans
+
+METHODS = ("density", "kmeans")
+DEFAULT_MIN_SIZE = 4
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """Cluster labels per row (``-1`` = noise) and the method and parameter that made them."""
+
+    method: str
+    labels: np.ndarray
+    parameter: int
+
+
+def default_k(n: int) -> int:
+    """k-means' k when none is given: sqrt(n / 2), at least 2, at most 200."""
+    return int(min(200, max(2, round((n / 2) ** 0.5))))
+
+
+def kmeans_labels(x: np.ndarray, k: int, *, niter: int = 25, seed: int = 0) -> np.ndarray:
+    """Each unit row's nearest of ``k`` spherical k-means centroids (best of 3 seeds)."""
+    n = len(x)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    if not 1 <= k <= n:
+        raise ExploreError(f"k must be between 1 and the number of images ({n}), not {k}")
+    best, best_fit = np.zeros(n, np.int64), -np.inf
+    for attempt in range(3 if n <= 50_000 else 1):
+        centroids = spherical_kmeans(x, k, niter, seed + attempt)
+        labels = np.empty(n, np.int64)
+        fit = 0.0
+        for start in range(0, n, 16_384):
+            sims = x[start : start + 16_384] @ centroids.T
+            labels[start : start + 16_384] = np.argmax(sims, axis=1)
+            fit += float(sims.max(axis=1).sum())
+        if fit > best_fit:
+            best, best_fit = labels, fit
+    return _renumbered(best)
+
+
+def density_grouping(graph: Graph, min_size: int) -> np.ndarray:
+    """HDBSCAN labels with clusters of at least ``min_size`` (min_samples = min_size - 1)."""
+    if min_size < 2:
+        raise ExploreError(f"min-size must be at least 2, not {min_size}")
+    labels, _ = density_labels(graph.neighbours, graph.distances, min_size, max(2, min_size - 1))
+    return _renumbered(labels)
+
+
+def _renumbered(labels: np.ndarray) -> np.ndarray:
+    """Cluster numbers by size, largest first (noise stays -1)."""
+    found = labels[labels >= 0]
+    if not found.size:
+        return labels
+    counts = np.bincount(found)
+    present = np.flatnonzero(counts)
+    order = present[np.argsort(-counts[present], kind="stable")]
+    remap = np.full(len(counts), -1, np.int64)
+    remap[order] = np.arange(len(order))
+    return np.where(labels >= 0, remap[np.maximum(labels, 0)], -1)
+
+
+def members_by_cluster(x: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
+    """Rows of each cluster, nearest its mean direction first (the first is the
+    representative)."""
+    out = []
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    for c in range(int(labels.max(initial=-1)) + 1):
+        lo, hi = np.searchsorted(sorted_labels, [c, c + 1])
+        rows = order[lo:hi]
+        centre = x[rows].sum(axis=0)
+        closeness = x[rows] @ (centre / max(float(np.linalg.norm(centre)), 1e-12))
+        out.append(rows[np.argsort(-closeness, kind="stable")])
+    return out

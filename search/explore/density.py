@@ -1,0 +1,206 @@
+"""Density clustering on a k-NN graph: HDBSCAN (Campello et al. 2013) without an n x n matrix.
+
+Core distance = distance to the ``min_samples``-th nearest point (itself counted, as in
+HDBSCAN); each k-NN edge gets its mutual reachability distance ``max(core_a, core_b, d)``; the
+minimum spanning forest of those edges (Kruskal, union-find) is the single-linkage tree, which
+is condensed with ``min_size`` and cut by excess of mass. Points that never belong to a
+selected cluster are noise. The number of clusters is not given: it comes from the data.
+Parts of the graph that the k-NN edges leave unconnected are joined above every real edge, so
+they split first, as they would with all distances.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+MIN_DISTANCE = 1e-6  # identical vectors: lambda = 1 / distance stays finite
+
+
+def mutual_reachability_edges(
+    neighbours: np.ndarray, distances: np.ndarray, min_samples: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges ``(a, b, weight)`` of the k-NN graph (rows = points, ``-1`` = none) weighted by
+    mutual reachability; ``min_samples`` counts the point itself."""
+    n, k = neighbours.shape
+    column = min(max(min_samples - 2, 0), k - 1)
+    core = np.where(neighbours[:, column] >= 0, distances[:, column], np.inf)
+    a = np.repeat(np.arange(n, dtype=np.int64), k)
+    b = neighbours.ravel().astype(np.int64)
+    keep = b >= 0
+    a, b, d = a[keep], b[keep], distances.ravel()[keep]
+    weight = np.maximum(np.maximum(core[a], core[b]), d)
+    weight = np.where(np.isfinite(weight), weight, d.max(initial=1.0) * 4 + 1)
+    return a, b, np.maximum(weight, MIN_DISTANCE)
+
+
+def spanning_tree(
+    n: int, a: np.ndarray, b: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kruskal: the n - 1 edges of a minimum spanning tree in increasing weight; parts left
+    unconnected are joined by edges heavier than any given one."""
+    order = np.argsort(weight, kind="stable")
+    parent = np.arange(n)
+
+    def find(x: int) -> int:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    out_a, out_b, out_w = [], [], []
+    for e in order.tolist():
+        ra, rb = find(int(a[e])), find(int(b[e]))
+        if ra != rb:
+            parent[ra] = rb
+            out_a.append(int(a[e]))
+            out_b.append(int(b[e]))
+            out_w.append(float(weight[e]))
+            if len(out_a) == n - 1:
+                break
+    if len(out_a) < n - 1:  # a forest: join its trees above everything
+        top = (max(out_w) if out_w else 1.0) * 2 + 1
+        roots = sorted({find(i) for i in range(n)})
+        for left, right in itertools.pairwise(roots):
+            out_a.append(left)
+            out_b.append(right)
+            out_w.append(top)
+    return np.array(out_a, np.int64), np.array(out_b, np.int64), np.array(out_w, np.float64)
+
+
+def single_linkage(
+    n: int, a: np.ndarray, b: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The merge tree of spanning-tree edges in weight order: node ``n + i`` joins
+    ``children[i]`` at distance ``heights[i]``; nodes below ``n`` are the points."""
+    parent = np.arange(2 * n - 1)
+    children = np.zeros((max(n - 1, 0), 2), np.int64)
+
+    def find(x: int) -> int:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for i, (ea, eb) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
+        ra, rb = find(ea), find(eb)
+        children[i] = (ra, rb)
+        parent[ra] = parent[rb] = n + i
+    return children, weight.astype(np.float64)
+
+
+def hdbscan_labels(
+    children: np.ndarray, heights: np.ndarray, n: int, min_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (``-1`` = noise) and a membership strength per point (lambda at which it left
+    its cluster over the cluster's deepest lambda), by excess of mass; never the root."""
+    labels = np.full(n, -1, np.int64)
+    strength = np.zeros(n)
+    if n < 2 * min_size or n < 2:
+        return labels, strength
+    size = np.ones(2 * n - 1, np.int64)
+    for i, (left, right) in enumerate(children.tolist()):
+        size[n + i] = size[left] + size[right]
+    lam = 1.0 / np.maximum(heights, MIN_DISTANCE)
+    # condensed clusters: birth lambda, parent, stability pieces, fallen points
+    birth: list[float] = [0.0]
+    parent_of: list[int] = [-1]
+    stability: list[float] = [0.0]
+    fallen: list[list[tuple[int, float]]] = [[]]
+    kids: list[list[int]] = [[]]
+    stack = [(2 * n - 2, 0)]  # (tree node, condensed cluster it belongs to)
+    while stack:
+        node, cluster = stack.pop()
+        if node < n:
+            fallen[cluster].append((node, np.inf))
+            continue
+        left, right = children[node - n]
+        here = lam[node - n]
+        big = [c for c in (left, right) if size[c] >= min_size]
+        small = [c for c in (left, right) if size[c] < min_size]
+        for c in small:
+            for p in _points(c, children, n):
+                fallen[cluster].append((p, here))
+                stability[cluster] += here - birth[cluster]
+        if len(big) == 2:
+            for c in big:
+                stability[cluster] += size[c] * (here - birth[cluster])
+                birth.append(here)
+                parent_of.append(cluster)
+                stability.append(0.0)
+                fallen.append([])
+                kids.append([])
+                kids[cluster].append(len(birth) - 1)
+                stack.append((int(c), len(birth) - 1))
+        elif big:
+            stack.append((int(big[0]), cluster))
+    selected = _excess_of_mass(stability, kids, fallen, birth)
+    label_of = {}
+    for number, cluster in enumerate(sorted(selected)):
+        label_of[cluster] = number
+    for cluster in range(len(birth)):
+        owner = cluster
+        while owner >= 0 and owner not in label_of:
+            owner = parent_of[owner]
+        if owner < 0:
+            continue
+        deepest = max((lam_p for _, lam_p in fallen[cluster] if np.isfinite(lam_p)), default=1.0)
+        for p, lam_p in fallen[cluster]:
+            labels[p] = label_of[owner]
+            strength[p] = 1.0 if not np.isfinite(lam_p) else min(1.0, lam_p / deepest)
+    return labels, strength
+
+
+def _points(node: int, children: np.ndarray, n: int) -> list[int]:
+    out, stack = [], [node]
+    while stack:
+        x = stack.pop()
+        if x < n:
+            out.append(x)
+        else:
+            stack.extend(children[x - n].tolist())
+    return out
+
+
+def _excess_of_mass(
+    stability: list[float],
+    kids: list[list[int]],
+    fallen: list[list[tuple[int, float]]],
+    birth: list[float],
+) -> set[int]:
+    """Clusters chosen bottom-up: a cluster is kept when it is at least as stable as its
+    selected descendants together. Points that stay to the end of a leaf cluster count at
+    the lambda of its last split (they never fall out)."""
+    for cluster, points in enumerate(fallen):
+        last = max((lam for _, lam in points if np.isfinite(lam)), default=birth[cluster])
+        stability[cluster] += sum(
+            last - birth[cluster] for _, lam in points if not np.isfinite(lam)
+        )
+    best = list(stability)
+    chosen: dict[int, set[int]] = {}
+    for cluster in range(len(birth) - 1, 0, -1):  # children were created after parents
+        below = sum(best[c] for c in kids[cluster])
+        if kids[cluster] and below > stability[cluster]:
+            best[cluster] = below
+            chosen[cluster] = set().union(*(chosen[c] for c in kids[cluster]))
+        else:
+            chosen[cluster] = {cluster}
+    return set().union(*(chosen[c] for c in kids[0])) if kids[0] else set()
+
+
+def density_labels(
+    neighbours: np.ndarray, distances: np.ndarray, min_size: int, min_samples: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """HDBSCAN labels (``-1`` = noise) and membership strengths from a k-NN graph."""
+    n = len(neighbours)
+    if n < 2:
+        return np.full(n, -1, np.int64), np.zeros(n)
+    a, b, w = mutual_reachability_edges(neighbours, distances, min_samples or min_size)
+    ta, tb, tw = spanning_tree(n, a, b, w)
+    children, heights = single_linkage(n, ta, tb, tw)
+    return hdbscan_labels(children, heights, n, min_size)

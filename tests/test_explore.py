@@ -1,0 +1,149 @@
+"""Explore: clusters, outliers and the map of a library's stored vectors (arrays, the CLI as a
+user runs it, and the served API)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from search.explore import (
+    density_labels,
+    kmeans_labels,
+    knn_graph,
+    outlier_scores,
+    project,
+)
+from tests.cli_process import run_cli
+
+
+def blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Six tight groups of 12 unit vectors in 64-d (their centres in one region) plus 12
+    scattered ones (label -1) far from them all."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal(64) + 0.7 * rng.standard_normal((6, 64))  # near each other
+    x = np.concatenate(
+        [c + 0.1 * rng.standard_normal((12, 64)) for c in centres] + [rng.standard_normal((12, 64))]
+    ).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x, np.concatenate([np.repeat(np.arange(6), 12), np.full(12, -1)])
+
+
+def test_density_finds_the_groups_and_leaves_the_scattered_as_noise() -> None:
+    x, truth = blobs()
+    g = knn_graph(x, 15)
+    labels, _ = density_labels(g.neighbours, g.distances, 4, 3)
+    assert labels.max() + 1 == 6
+    for group in range(6):  # each group is one cluster of its own
+        found = set(labels[truth == group].tolist())
+        assert len(found) == 1 and -1 not in found
+    assert (labels[truth == -1] == -1).sum() >= 10
+
+
+def test_kmeans_recovers_the_groups() -> None:
+    x, truth = blobs(1)
+    labels = kmeans_labels(x[truth >= 0], 6)
+    assert set(labels.tolist()) == set(range(6))
+    majority = sum(np.bincount(labels[truth[truth >= 0] == g]).max() for g in range(6))
+    assert majority >= 0.75 * len(labels)  # Lloyd from random seeds: a merge + split at worst
+
+
+def test_outliers_rank_the_scattered_first_and_the_map_is_a_unit_square() -> None:
+    x, truth = blobs(2)
+    scores = outlier_scores(knn_graph(x, 30), x, 25)
+    top = np.argsort(-scores.score)[:12]
+    assert (truth[top] == -1).sum() >= 11
+    assert np.median(scores.score) == pytest.approx(0, abs=0.5)
+    xy = project(x)
+    assert xy.shape == (len(x), 2) and xy.min() >= 0 and xy.max() <= 1
+
+
+@pytest.mark.slow
+def test_cli_clusters_and_outliers_on_ukbench(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    library = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    images = data_dir / "ukbench_subset" / "images"
+    assert run_cli([*library, "index", str(images), "--no-progress"], tmp_path).returncode == 0
+    done = run_cli([*library, "clusters", "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["method"] == "density"
+    groups = {
+        frozenset(int(Path(m["path"]).name[7:12]) // 4 for m in c["members"])
+        for c in result["clusters"]
+    }
+    assert groups == {frozenset([g]) for g in range(14)}  # the 14 groups of four, unmixed
+    for c in result["clusters"]:
+        assert c["size"] == len(c["members"]) == 4
+        assert c["representative"] == c["members"][0]
+    noise = sorted(int(Path(m["path"]).name[7:12]) for m in result["noise"])
+    assert len(noise) == 10 and min(noise) >= 56  # the ten distractors
+    kmeans = json.loads(
+        run_cli([*library, "clusters", "--json", "--method", "kmeans", "--k", "3"], tmp_path).stdout
+    )
+    assert len(kmeans["clusters"]) == 3 and kmeans["noise"] == []
+    assert sum(c["size"] for c in kmeans["clusters"]) == 66
+    done = run_cli([*library, "outliers", "-n", "5", "--json"], tmp_path)
+    rows = json.loads(done.stdout)["outliers"]
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4, 5]
+    assert rows[0]["score"] >= rows[-1]["score"] and all(r["reason"] for r in rows)
+    assert (tmp_path / "lib" / "explore").is_dir()  # cached beside the index
+    bad = run_cli([*library, "clusters", "--method", "kmeans", "--k", "500"], tmp_path)
+    assert bad.returncode == 1 and "k must be between 1" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_api_clusters_outliers_map_follow_new_generations(client, weblib, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    body = client.get("/api/v1/clusters?per_page=5").get_json()
+    assert body["method"] == "density" and body["total"] >= 14 and len(body["clusters"]) == 5
+    first = body["clusters"][0]
+    assert first["size"] == len(first["members"]) and first["representative"]["page_url"]
+    outliers = client.get("/api/v1/outliers?n=3").get_json()["outliers"]
+    assert len(outliers) == 3 and outliers[0]["score"] >= outliers[2]["score"]
+    found = client.get("/api/v1/map").get_json()
+    assert found["count"] == len(found["ids"]) == len(found["x"]) == len(found["cluster"])
+    assert client.get("/api/v1/clusters?method=kmeans&k=100000").status_code == 400
+    assert client.get("/api/v1/clusters?k=3").status_code == 400
+    assert client.get("/api/v1/map?projection=tsne").status_code == 400
+    # a new generation: the running app answers for it without a restart
+    from PIL import Image
+
+    extra = tmp_path / "more"
+    extra.mkdir()
+    Image.new("RGB", (300, 200), (250, 10, 10)).save(extra / "red.png")
+    assert (
+        run_cli(
+            [
+                "--library",
+                str(weblib.settings.library),
+                "--model-path",
+                str(weblib.models_dir),
+                "index",
+                str(extra),
+                "--no-progress",
+            ],
+            tmp_path,
+        ).returncode
+        == 0
+    )
+    again = client.get("/api/v1/map").get_json()
+    assert again["count"] == found["count"] + 1
+
+
+def test_the_result_cache_stays_bounded_whatever_clients_ask(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every k of k-means is its own result: a client walking through all of them must not
+    fill the disk or the server's memory; the newest results stay served."""
+    from search.explore.cache import MAX_RESULTS, ResultCache
+
+    cache = ResultCache(tmp_path)
+    stamp = {"library": "x", "generation": 1}
+    for k in range(3 * MAX_RESULTS):
+        cache.put(f"clusters-kmeans-{k}", stamp, {"labels": np.arange(5)})
+    assert len(list((tmp_path / "explore").glob("*.npz"))) == MAX_RESULTS
+    newest = ResultCache(tmp_path).get(f"clusters-kmeans-{3 * MAX_RESULTS - 1}", stamp)
+    assert newest is not None and newest["labels"].tolist() == [0, 1, 2, 3, 4]
+    assert cache.get("clusters-kmeans-0", stamp) is None

@@ -1,0 +1,162 @@
+"""Videos through the CLI as a user runs it: `index` takes video files (frames with timestamps,
+bad ones recorded with a reason, incremental), `search STILL` finds the video at the still's
+moment (`clip.mp4 @ 00:03.2`, `media`/`timestamp_ms` in the JSON), `search CLIP` ranks
+videos, `dedup` groups copies of a video, `embed --running-mode video` prints frames.
+
+The videos are made at test time from the shared photos (PyAV, H.264)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cli_process import run_cli
+
+av = pytest.importorskip("av")
+
+from search.evaluation import make_video_set, take_stills  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def video_lib(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):  # type: ignore[no-untyped-def]
+    """A collection of 2 slideshows, their copies, one unrelated clip, 6 photos and two bad
+    videos, indexed through the CLI."""
+    work = tmp_path_factory.mktemp("videos")
+    photos = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))
+    made = make_video_set(
+        photos, work / "col", videos=2, unrelated=1, shots=2, shot_s=2.0, size=(480, 272), seed=3
+    )
+    for photo in photos[-6:]:
+        shutil.copy(photo, work / "col" / photo.name)
+    original = (work / "col" / made.originals[0]).read_bytes()
+    (work / "col" / "truncated.mp4").write_bytes(original[: len(original) // 3])
+    (work / "col" / "garbage.mkv").write_bytes(b"\x1a\x45\xdf\xa3" + b"not a video" * 50)
+    args = ["--library", str(work / "lib"), "--model-path", str(models_dir)]
+    indexed = run_cli([*args, "index", str(work / "col"), "--json"], work)
+    assert indexed.returncode == 0, indexed.stderr
+    return work, args, made, json.loads(indexed.stdout)
+
+
+def search_json(work: Path, args: list[str], query: Path, k: int = 3) -> list[dict]:
+    done = run_cli([*args, "search", str(query), "-k", str(k), "--json"], work)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["results"]
+
+
+def test_index_records_videos_and_bad_ones_with_reasons(video_lib) -> None:  # type: ignore[no-untyped-def]
+    _work, _args, made, summary = video_lib
+    videos = len(made.originals) + len(made.copies) + len(made.unrelated)
+    assert summary["added"] == videos + 6
+    failures = {Path(f["path"]).name: f["error"] for f in summary["failures"]}
+    assert set(failures) == {"truncated.mp4", "garbage.mkv"}
+    assert failures["garbage.mkv"].startswith("not_a_video")
+    assert failures["truncated.mp4"].split(":")[0] in ("truncated_video", "not_a_video")
+
+
+def test_a_still_from_any_frame_finds_the_video_at_its_moment(video_lib) -> None:  # type: ignore[no-untyped-def]
+    work, args, made, _summary = video_lib
+    originals = [made.folder / name for name in made.originals]
+    stills = take_stills(originals, work / "stills", 4, seed=5)
+    for still, video, truth_ms in stills:
+        # the library also holds the video's copies (re-encoded, small, trimmed): they come
+        # first with it, the original at the still's moment
+        group = {video.name} | {
+            Path(c).name for c, (o, _ms) in made.copies.items() if o == video.name
+        }
+        results = search_json(work, args, still, k=4)
+        assert Path(results[0]["path"]).name in group
+        hit = next(r for r in results if Path(r["path"]).name == video.name)
+        assert hit["media"] == "video"
+        assert abs(hit["timestamp_ms"] - truth_ms) <= 1000, (still, hit["timestamp_ms"])
+    text = run_cli([*args, "search", str(stills[0][0]), "-k", "2"], work)
+    assert f"{stills[0][1].name} @ 00:0" in text.stdout
+
+
+def test_images_are_tagged_as_images(video_lib, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    work, args, _made, _summary = video_lib
+    photo = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))[-1]
+    results = search_json(work, args, photo)
+    assert results[0]["media"] == "image" and "timestamp_ms" not in results[0]
+    assert results[0]["exact"] is True
+
+
+def test_search_by_clip_ranks_the_video_it_was_cut_from(video_lib) -> None:  # type: ignore[no-untyped-def]
+    work, args, made, _summary = video_lib
+    trimmed = next(c for c, (o, _ms) in made.copies.items() if c.endswith("_trim.mp4"))
+    original, offset = made.copies[trimmed]
+    results = search_json(work, args, made.folder / trimmed, k=5)
+    names = [Path(r["path"]).name for r in results]
+    assert names[0] in (Path(trimmed).name, original)
+    hit = next(r for r in results if Path(r["path"]).name == original)
+    assert hit["media"] == "video" and abs(hit["timestamp_ms"] - offset) <= 1000
+
+
+def test_dedup_groups_copies_of_a_video(video_lib) -> None:  # type: ignore[no-untyped-def]
+    work, args, made, _summary = video_lib
+    done = run_cli([*args, "dedup", "--format", "json", "--no-progress"], work)
+    assert done.returncode == 0, done.stderr
+    groups = json.loads(done.stdout)["video_groups"]
+    found = {
+        frozenset(str(Path(m["path"]).relative_to(made.folder)) for m in g["members"])
+        for g in groups
+    }
+    truth = {}
+    for copy, (original, _ms) in made.copies.items():
+        truth.setdefault(original, {original}).add(copy)
+    assert found == {frozenset(v) for v in truth.values()}
+    assert all(Path(g["keeper"]).name in made.originals for g in groups)
+
+
+def test_index_is_incremental_for_videos(video_lib) -> None:  # type: ignore[no-untyped-def]
+    work, args, made, _summary = video_lib
+    again = json.loads(run_cli([*args, "index", str(work / "col"), "--json"], work).stdout)
+    assert (again["added"], again["updated"], again["moved"]) == (0, 0, 0)
+    moved = made.folder / "moved_unrelated.mp4"
+    (made.folder / made.unrelated[0]).rename(moved)
+    after = json.loads(run_cli([*args, "index", str(work / "col"), "--json"], work).stdout)
+    assert (after["moved"], after["added"], after["removed"]) == (1, 0, 0)
+    moved.rename(made.folder / made.unrelated[0])
+
+
+def test_embed_running_mode_video_prints_frames(video_lib) -> None:  # type: ignore[no-untyped-def]
+    work, args, made, _summary = video_lib
+    clip = made.folder / made.originals[0]
+    done = run_cli([*args, "embed", str(clip), "--running-mode", "video", "--json"], work)
+    assert done.returncode == 0, done.stderr
+    frames = json.loads(done.stdout)["frames"]
+    times = [f["timestamp_ms"] for f in frames]
+    assert times == sorted(times) and len(times) >= 2 and times[0] == 0
+    assert len(frames[0]["embedding"]) > 100
+
+
+def test_api_answers_with_the_moment_serves_its_frame_and_plays_from_it(
+    video_lib, models_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from search.settings import Settings
+    from web.app import create_app
+
+    work, _args, made, _summary = video_lib
+    still, video, truth_ms = take_stills([made.folder / made.originals[1]], work / "api", 1, 7)[0]
+    app = create_app(Settings(library=work / "lib", model_path=(models_dir,)))
+    try:
+        client = app.test_client()
+        with still.open("rb") as handle:
+            answer = client.post("/api/v1/search", data={"image": (handle, "still.jpg"), "k": "4"})
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        results = answer.get_json()["results"]
+        hit = next(r for r in results if Path(r["path"]).name == video.name)
+        assert hit["media"] == "video" and abs(hit["timestamp_ms"] - truth_ms) <= 1000
+        frame = client.get(f"{hit['thumbnail_url']}?t={hit['timestamp_ms']}")
+        assert frame.status_code == 200 and frame.data[:2] == b"\xff\xd8"
+        part = client.get(hit["file_url"], headers={"Range": "bytes=100-199"})
+        assert part.status_code == 206 and len(part.data) == 100
+        assert part.headers["Content-Type"] == "video/mp4"
+        page = client.post("/search", data={"image": (still.open("rb"), "still.jpg")})
+        assert b'<video class="clip"' in page.data
+    finally:
+        app.extensions["imgsearch"].close()

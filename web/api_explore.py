@@ -1,0 +1,116 @@
+"""The explore part of the JSON API: /api/v1/clusters, /api/v1/outliers, /api/v1/map (from the
+library's stored vectors; cached per index generation, so a running server answers for the
+newest generation without a restart)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from search.explore import DEFAULT_K, DEFAULT_MIN_SIZE, METHODS, PROJECTIONS, Member
+from web import service
+from web.api import bp
+from web.errors import ApiError
+from web.guard import public_item
+from web.params import parse_page
+
+CLUSTERS_PER_PAGE = 20
+MAX_PER_PAGE = 200
+MAX_NOISE_SHOWN = 200
+MAX_OUTLIERS = 1000
+
+
+def _choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    value = request.args.get(name, default)
+    if value not in choices:
+        raise ApiError(400, f"'{name}' must be one of {', '.join(choices)}, got '{value[:40]}'.")
+    return value
+
+
+def _whole(name: str, default: int | None, low: int, high: int) -> int | None:
+    text = request.args.get(name)
+    if text is None or text == "":
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ApiError(400, f"'{name}' must be a whole number from {low} to {high}.")
+    return int(text)
+
+
+def member_json(member: Member) -> dict[str, Any]:
+    out = public_item({"id": member.id, "path": member.path})
+    out.update(service.image_urls(member.id))
+    return out
+
+
+def clusters_query() -> tuple[str, int | None, int]:
+    """``method``, ``k`` (k-means) and ``min_size`` (density) of the request."""
+    method = _choice("method", METHODS, "density")
+    k = _whole("k", None, 1, 10_000)
+    min_size = _whole("min_size", DEFAULT_MIN_SIZE, 2, 10_000)
+    if method == "density" and k is not None:
+        raise ApiError(400, "'k' is for method=kmeans; density takes 'min_size'.")
+    return method, k, int(min_size or DEFAULT_MIN_SIZE)
+
+
+@bp.get("/clusters")
+def clusters() -> Response:
+    """Groups of similar images, largest first, a page of clusters at a time."""
+    method, k, min_size = clusters_query()
+    page = parse_page()
+    per_page = int(_whole("per_page", CLUSTERS_PER_PAGE, 1, MAX_PER_PAGE) or CLUSTERS_PER_PAGE)
+    result = service.engine().explore.clusters(method, k=k, min_size=min_size)
+    shown = result.clusters[(page - 1) * per_page : page * per_page]
+    total = len(result.clusters)
+    return jsonify(
+        {
+            "method": result.method,
+            ("k" if method == "kmeans" else "min_size"): result.parameter,
+            "page": page,
+            "per_page": per_page,
+            "total": total,
+            "pages": max(1, -(-total // per_page)),
+            "clusters": [
+                {
+                    "id": c.id,
+                    "size": len(c.members),
+                    "representative": member_json(c.members[0]),
+                    "labels": c.labels,
+                    "members": [member_json(m) for m in c.members],
+                }
+                for c in shown
+            ],
+            "noise_total": len(result.noise),
+            "noise": [member_json(m) for m in result.noise[:MAX_NOISE_SHOWN]],
+        }
+    )
+
+
+@bp.get("/outliers")
+def outliers() -> Response:
+    """The images farthest from everything else, most outlying first."""
+    n = int(_whole("n", 20, 1, MAX_OUTLIERS) or 20)
+    k = int(_whole("k", DEFAULT_K, 1, 30) or DEFAULT_K)
+    found = service.engine().explore.outliers(n, k=k)
+    return jsonify(
+        {"outliers": [{**o.to_dict(), **member_json(Member(o.id, o.path))} for o in found]}
+    )
+
+
+@bp.get("/map")
+def library_map() -> Response:
+    """Every image as a point of the library's 2-D map (columns, not objects: 100 k points)."""
+    projection = _choice("projection", PROJECTIONS, "pca")
+    found = service.engine().explore.library_map(projection)
+    return jsonify(
+        {
+            "projection": found.projection,
+            "count": len(found.ids),
+            "ids": found.ids.tolist(),
+            "x": [round(float(v), 4) for v in found.xy[:, 0]],
+            "y": [round(float(v), 4) for v in found.xy[:, 1]],
+            "cluster": found.cluster.tolist(),
+            "label": found.label.tolist(),
+            "label_names": found.label_names,
+        }
+    )
