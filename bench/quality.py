@@ -154,8 +154,9 @@ def print_edit_table(name: str, table: dict[str, dict[str, dict[str, float]]]) -
     print(f"\nper edit, {name}: recall@1 (strict; '<' = below plain)")
     print(f"{'edit':<28}{'n':>5}" + "".join(f"{lab[:12]:>14}" for lab in labels))
     for kind in kinds:
-        base = table["plain"].get(kind, {}).get("recall@1", float("nan"))
-        n = table["plain"].get(kind, {}).get("n", 0)
+        ref = table.get("plain", table[labels[0]])  # the baseline: plain when measured
+        base = ref.get(kind, {}).get("recall@1", float("nan"))
+        n = ref.get(kind, {}).get("n", 0)
         cells = ""
         for lab in labels:
             v = table[lab].get(kind, {}).get("recall@1", float("nan"))
