@@ -2,6 +2,12 @@
 
     python bench/quality.py [--sets dev0,dev1,ukbench,hymenoptera,near_duplicates]
                             [--verify] [--skip-quality] [--skip-cost]
+    python bench/quality.py --sets holdout-photos-30,holdout-scenes-50 --library plain,default
+
+Sets: ``dev0``/``dev1`` (the tuning sets), ``dev0s`` (a small dev library, 30 x 10 edits),
+``holdout-POOL-N`` (the independent sets of ``bench/holdout.py``: never tuned on), the shared
+sets. Copy sets get a per-edit recall@1 table of every configuration next to plain ('<' marks
+an edit kind where a configuration loses to plain).
 
 Quality: every set is described once (all query views, frames), the whitening is learned once
 per set from edits of its own files (self-supervised, as a library of those files would),
@@ -52,6 +58,12 @@ CONFIGS = [
 KEYS = [
     ("recall@1", "r@1"),
     ("recall_at_p99", "r@P99"),
+    ("pair_precision", "dupP"),
+    ("pair_recall", "dupR"),
+    ("recall@1_neutral", "r@1n"),
+    ("recall_at_p99_neutral", "r@P99n"),
+    ("pair_precision_neutral", "dupPn"),
+    ("pair_recall_neutral", "dupRn"),
     ("pair_ap", "pairAP"),
     ("precision@10", "P@10"),
     ("ns_score", "N-S"),
@@ -78,6 +90,21 @@ def dev_set(seed: int, data: Path) -> Path:
 
 
 def truth_for(name: str, data: Path) -> GroundTruth:
+    if name.startswith("holdout-"):  # holdout-POOL-ORIGINALS[-SEED]: bench/holdout.py
+        from bench.holdout import holdout_set
+
+        _, pool, size, *seed = name.split("-")
+        return load_truth(holdout_set(pool, int(size), int(seed[0]) if seed else 0, data))
+    if name.startswith("dev") and name.endswith("s"):  # a small dev library: 30 x 10 edits
+        from search.evaluation import make_copies
+
+        seed = int(name[3:-1] or 0)
+        out = Path(f"/tmp/imgsearch-copies-dev-small-seed{seed}")
+        if not (out / "ground_truth.json").is_file():
+            from bench.copies import pick_originals
+
+            make_copies(pick_originals(data, 30, seed), out, per_original=10, seed=seed)
+        return load_truth(out)
     if name.startswith("dev"):
         return load_truth(dev_set(int(name[3:] or 0), data))
     return load_truth(data / {"ukbench": "ukbench_subset"}.get(name, name))
@@ -85,8 +112,9 @@ def truth_for(name: str, data: Path) -> GroundTruth:
 
 def quality(model: OnnxModel, sets: list[str], data: Path, verify: bool) -> None:
     configs = CONFIGS + ([("+verify", "default,verify=on")] if verify else [])
-    header = f"{'set':<16}{'configuration':<20}" + "".join(f"{k:>8}" for _, k in KEYS)
+    header = f"{'set':<20}{'configuration':<20}" + "".join(f"{k:>8}" for _, k in KEYS)
     rows = [header, "-" * len(header)]
+    edit_tables: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     for name in sets:
         truth = truth_for(name, data)
         t0 = time.perf_counter()
@@ -104,7 +132,9 @@ def quality(model: OnnxModel, sets: list[str], data: Path, verify: bool) -> None
             cells = "".join(
                 f"{ev.metrics[k]:8.3f}" if k in ev.metrics else f"{'-':>8}" for k, _ in KEYS
             )
-            rows.append(f"{name:<16}{label:<20}{cells}")
+            rows.append(f"{name:<20}{label:<20}{cells}")
+            if ev.per_edit:
+                edit_tables.setdefault(name, {})[label] = ev.per_edit
             thr = ev.p99_threshold
             cal = run.calibration
             z = "-" if thr is None else f"{(thr - cal['mean']) / cal['sd']:.2f}"
@@ -112,15 +142,61 @@ def quality(model: OnnxModel, sets: list[str], data: Path, verify: bool) -> None
                 rows[-1] + f"   (P99 threshold {thr if thr is None else round(thr, 3)}, "
                 f"duplicate z {z}; {run.seconds.get('scoring', 0):.1f} s)"
             )
-            if name.startswith("dev") and label in ("plain", "+expand (default)", "+verify"):
-                worst = sorted(ev.per_edit.items(), key=lambda kv: kv[1]["recall@1"])[:6]
-                print(
-                    "     worst edits: "
-                    + ", ".join(
-                        f"{k} {v['recall@1']:.2f}/{v['detected_at_p99']:.2f}" for k, v in worst
-                    )
-                )
     print("\n" + "\n".join(rows))
+    for name, table in edit_tables.items():
+        print_edit_table(name, table)
+
+
+def print_edit_table(name: str, table: dict[str, dict[str, dict[str, float]]]) -> None:
+    """Per-edit recall@1 of each configuration; '<' marks an edit kind worse than plain."""
+    labels = list(table)
+    kinds = sorted({k for per in table.values() for k in per})
+    print(f"\nper edit, {name}: recall@1 (strict; '<' = below plain)")
+    print(f"{'edit':<28}{'n':>5}" + "".join(f"{lab[:12]:>14}" for lab in labels))
+    for kind in kinds:
+        ref = table.get("plain", table[labels[0]])  # the baseline: plain when measured
+        base = ref.get(kind, {}).get("recall@1", float("nan"))
+        n = ref.get(kind, {}).get("n", 0)
+        cells = ""
+        for lab in labels:
+            v = table[lab].get(kind, {}).get("recall@1", float("nan"))
+            cells += f"{v:>13.3f}{'<' if v < base - 1e-9 else ' '}"
+        print(f"{kind:<28}{n:>5}{cells}")
+
+
+def library_quality(model_path: str, sets: list[str], data: Path, configs: list[str]) -> None:
+    """The closing figures: each set indexed into a real library per configuration and every
+    file searched through search.query.SearchEngine (``imgsearch eval run --descriptor
+    library``: frames, whitening, calibration exactly as ``imgsearch index``)."""
+    from cli.eval_library import evaluate_library
+    from search.settings import Settings
+
+    settings = Settings(model_path=tuple(Path(p) for p in model_path.split(os.pathsep)))
+    header = f"{'set (library)':<20}{'configuration':<20}" + "".join(f"{k:>8}" for _, k in KEYS)
+    rows = [header, "-" * len(header)]
+    tables: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    for name in sets:
+        truth = truth_for(name, data)
+        for text in configs:
+            t0 = time.perf_counter()
+            ev, details = evaluate_library(settings, truth, descriptor=text)
+            cells = "".join(
+                f"{ev.metrics[k]:8.3f}" if k in ev.metrics else f"{'-':>8}" for k, _ in KEYS
+            )
+            rows.append(f"{name:<20}{text:<20}{cells}")
+            white = details["whitening"]
+            print(
+                rows[-1] + f"   ({len(truth.files)} files; whitening "
+                f"{'from ' + str(white['images']) + ' images' if white else 'none'}; "
+                f"query p50 {details['query_ms']['p50']} ms; {time.perf_counter() - t0:.0f} s; "
+                f"{load_avg()})",
+                flush=True,
+            )
+            if ev.per_edit:
+                tables.setdefault(name, {})[text] = ev.per_edit
+    print("\n" + "\n".join(rows))
+    for name, table in tables.items():
+        print_edit_table(name, table)
 
 
 def _index_rate(
@@ -228,13 +304,22 @@ def main() -> None:
     parser.add_argument("--verify", action="store_true", help="also score +verify (slow)")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-cost", action="store_true")
+    parser.add_argument(
+        "--library",
+        default="",
+        help="comma-separated descriptors (e.g. plain,default) measured through real libraries "
+        "and the search engine instead of the score matrices",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     located = locate_model(args.model, [Path(p) for p in args.model_path.split(os.pathsep)])
     model = OnnxModel(located, threads=1)
     print(f"model {model.name}; {load_avg()}")
-    if not args.skip_quality:
-        quality(model, [s for s in args.sets.split(",") if s], args.data, args.verify)
+    sets = [s for s in args.sets.split(",") if s]
+    if args.library:
+        library_quality(args.model_path, sets, args.data, args.library.split(","))
+    elif not args.skip_quality:
+        quality(model, sets, args.data, args.verify)
     if not args.skip_cost:
         cost(model, args.data, args.repeat)
     print(f"\n{load_avg()}")

@@ -2,7 +2,7 @@
 
 The ground truth's files are indexed into a fresh library (in a temporary folder, or
 ``--library`` when given: it must be new or hold exactly those files) exactly as
-``imgsearch index`` would (framed photos, whitening learned from 500 images up, calibration),
+``imgsearch index`` would (framed photos, whitening learned from 100 images up, calibration),
 then every file is searched with :meth:`search.query.engine.SearchEngine.search_image` - the code
 the CLI, the web UI and the API run. Rankings come from the hits' rank scores, pairs from
 their copy scores (the best of both directions; pairs outside each other's top ``depth``

@@ -133,9 +133,10 @@ def index_command(
     files are recorded with the reason and listed in the summary. Safe to interrupt at any
     moment: the next run picks up where this one stopped.
 
-    Photos inside frames (screenshots, captions, padding) get a second vector; from 500
-    images up the library learns a whitening from edits of its own photos (about a minute,
-    again when it has grown 4x) and re-indexes in that space.
+    Photos inside frames (screenshots, captions, padding) get a second vector; from 100
+    images up the library learns a whitening from edits of its own photos (shrunk towards
+    the plain space below 500; about a minute, again when it has grown 4x) and re-indexes in
+    that space.
     """
     from indexer.run import IndexOptions, index_collections
     from search.library import Library

@@ -243,14 +243,16 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 
 def _descriptor_line(info: dict[str, Any]) -> str:
     white = info["whitening"]
-    learned = (
-        f"whitening from {white['images']} images ({white['pairs']} edit pairs)"
-        if white
-        else "no whitening"
-    )
+    if white:
+        learned = f"whitening from {white['images']} images ({white['pairs']} edit pairs"
+        shrink = white.get("shrink")
+        learned += f", {shrink:.0%} towards the plain space)" if shrink is not None else ")"
+    else:
+        learned = f"no whitening (learned from {info.get('whitening_from', '?')} images up)"
     cal = info["calibration"] or {}
     decision = (
-        f"; copies from copy score {cal['duplicate_threshold']:.3f} (z {cal['duplicate_z']:g})"
+        f"; copies from copy score {cal['duplicate_threshold']:.3f} (z {cal['duplicate_z']:g}"
+        f", {cal.get('background', 'measured')} background)"
         if cal
         else ""
     )

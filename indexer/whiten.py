@@ -43,6 +43,7 @@ from search.descriptor import (
     augment,
     edit_side,
     sample_indices,
+    shrink_for,
     whitening_from_edits,
 )
 from search.library import Library
@@ -159,7 +160,7 @@ def update_whitening(
         try:
             if not read:
                 raise WhiteningError("no photo of the sample could be read")
-            whitening = whitening_from_edits(edits, background)
+            whitening = whitening_from_edits(edits, background, shrink=shrink_for(len(ids)))
         except WhiteningError as error:
             return WhiteningRun("skipped", str(error))
     library.set_whitening(whitening)

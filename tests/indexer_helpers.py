@@ -99,14 +99,16 @@ def saved_index_ids(settings: Settings) -> tuple[set[int], set[int]]:
         stamp = store.model_stamp()
         assert stamp is not None
         store_ids = {int(i) for ids, _ in store.iter_vectors() for i in ids}
-        descriptor = index_fingerprint(load_descriptor(store, library.descriptor_config()))
+        searched = load_descriptor(store, library.descriptor_config())
+        descriptor = index_fingerprint(searched)
+        white = searched.whitening  # from 100 images up the index is in the whitened space
         expected = IndexStamp(
             library_id=store.library_id,
             generation=store.generation(),
             count=store.vector_count(),
             model_name=stamp.name,
             model_sha256=stamp.sha256,
-            dimension=stamp.dimension,
+            dimension=stamp.dimension if white is None else white.dimension,
             descriptor=descriptor,
         )
         index = VectorIndex.load(settings.index_path, expected)

@@ -132,7 +132,7 @@ def test_multi_row_neighbours_reach_an_image_through_its_second_row() -> None:
 def test_index_run_learns_the_whitening_and_the_index_follows(
     tmp_path: Path, photos: Path, models_dir: Path, monkeypatch
 ) -> None:
-    # A real library learns from 500 images up; 42 photos x 5 edits are enough pairs here.
+    # A real library learns from 100 images up; 42 photos x 5 edits are enough pairs here.
     monkeypatch.setattr(indexer.whiten, "MIN_IMAGES", 40)
     monkeypatch.setattr(search.descriptor.whitening, "MIN_IMAGES", 40)
     monkeypatch.setattr(indexer.whiten, "EDITS_PER_IMAGE", 5)
@@ -151,6 +151,12 @@ def test_index_run_learns_the_whitening_and_the_index_follows(
         stamp = VectorIndex.read_header(settings.index_path).stamp
         assert stamp["descriptor"] == live.fingerprint  # the saved cache is in that space
     with SearchEngine.open(settings) as engine:
+        shown = engine.admin.stats()["descriptor"]  # what `imgsearch stats` says applies
+        assert shown["whitening"]["images"] == 42
+        assert shown["whitening"]["shrink"] == pytest.approx(
+            search.descriptor.shrink_for(42), abs=1e-3
+        )
+        assert shown["calibration"]["background"] == "measured"
         hits = engine.search_image(photos / ORIGINAL, k=3)
         assert Path(hits[0].path).name == ORIGINAL and hits[0].score >= 0.999
         assert {Path(h.path).name for h in hits} >= {"shot_of_original.jpg"}

@@ -22,6 +22,7 @@ from search.descriptor import (
     learn_whitening,
 )
 from search.descriptor import whitening as wmod
+from search.descriptor.config import TURNED_VIEW_DISCOUNT
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -71,8 +72,9 @@ def test_stored_rows_and_query_rows_follow_the_options() -> None:
     )
     views = unit(rng.normal(size=(8, 8)))
     d = Descriptor(DescriptorConfig(rotations=2))
-    assert np.allclose(d.query_rows(views, names), views[[0, 2, 4, 6]])
-    assert np.allclose(d.query_rows(views, names, frame_dominant=True), views[[4, 6]])
+    turned = np.array([1, 1 - TURNED_VIEW_DISCOUNT, 1, 1 - TURNED_VIEW_DISCOUNT])[:, None]
+    assert np.allclose(d.query_rows(views, names), views[[0, 2, 4, 6]] * turned)
+    assert np.allclose(d.query_rows(views, names, frame_dominant=True), views[[4, 6]] * turned[2:])
     assert np.allclose(Descriptor(DescriptorConfig.plain()).query_rows(views, names), views[[0]])
 
 
@@ -88,13 +90,27 @@ def test_copy_scores_take_the_best_view_and_row() -> None:
 
 def test_rank_scores_gate_labels_off_for_copies() -> None:
     d = Descriptor(DescriptorConfig(labels=0.2), calibration=Calibration(0.0, 0.05))
-    copy = np.array([0.5, 0.5, 0.05, 0.05])  # z = 10 (a copy) and z = 1 (a look-alike)
-    labels = np.array([0.0, 1.0, 0.0, 1.0])
+    copy = np.array([0.5, 0.5, 0.05, 0.05, 0.07])  # z = 10 (a copy), z = 1 (look-alikes)
+    labels = np.array([0.0, 1.0, 0.0, 1.0, 0.0])  # (the last: the best evidence below z 4)
     rank = d.rank_scores(copy, labels)
     assert rank[0] == pytest.approx(rank[1], abs=1e-4)  # labels cannot demote a copy
     assert rank[3] - rank[2] == pytest.approx(0.2, abs=1e-3)  # but re-rank look-alikes
     assert rank[0] > rank[3]
     assert np.allclose(Descriptor(DescriptorConfig(labels=0.0)).rank_scores(copy, labels), copy)
+
+
+def test_labels_never_lift_a_look_alike_over_the_best_copy_evidence() -> None:
+    """A weak copy (a tiny rescale: copy score 0.40, z 3.4, below the copy gate) whose
+    labels are garbled stays above same-class look-alikes that score a little lower; label
+    similarity still re-orders the look-alikes after it."""
+    d = Descriptor(DescriptorConfig(), calibration=Calibration(0.09, 0.09, 0.12, 0.12))
+    #                 self  weak copy  look-alikes ...
+    copy = np.array([[1.0, 0.40, 0.37, 0.36, 0.33, 0.30]])
+    labels = np.array([[1.0, 0.10, 1.00, 1.00, 0.20, 1.00]])
+    for c in (copy, np.where(np.arange(6) == 0, -np.inf, copy)):  # with the query, without
+        rank = d.rank_scores(c, labels)[0]
+        order = [int(i) for i in np.argsort(-rank, kind="stable") if np.isfinite(rank[i])]
+        assert order[-5:] == [1, 2, 3, 5, 4]
 
 
 def test_label_vectors_and_similarity() -> None:
@@ -164,6 +180,12 @@ def test_whitening_storage_and_errors() -> None:
     bad[0, 0] = np.nan
     with pytest.raises(WhiteningError):
         learn_whitening(bad, edited, photos)
+
+
+def test_whitening_shrinks_towards_the_plain_space_in_small_libraries() -> None:
+    shrinks = [wmod.shrink_for(n) for n in (0, wmod.MIN_IMAGES, 300, wmod.FULL_IMAGES, 10**6)]
+    assert shrinks == sorted(shrinks, reverse=True)
+    assert shrinks[0] == 1.0 and shrinks[-1] == shrinks[-2] == wmod.DEFAULT_SHRINK
 
 
 def test_small_libraries_keep_the_plain_space() -> None:

@@ -10,8 +10,14 @@ from search.descriptor.errors import DescriptorError
 
 DESCRIPTOR_VERSION = 1
 ROTATION_SETS = {1: (0,), 2: (0, 180), 4: (0, 90, 180, 270)}
-GATE_Z = 4.0  # robust z above which labels stop mattering (tuned: dev sets and hymenoptera)
+GATE_Z = 4.0  # robust z above which labels stop mattering, plain space (tuned: dev, hymenoptera)
+GATE_Z_WHITENED = 8.0  # ... in a whitened space, where look-alikes of one class sit at z 4-8
+# (with the copy tier, whitened hymenoptera precision@10 0.861 at 4 -> 0.916 at 8; small dev
+# library recall@1 1.000 either way; 10 / 12 cost it 0.008 / 0.021)
 GATE_WIDTH = 0.5
+TIER_MARGIN = 0.0  # copy tier reaches this many spreads below the best unsure candidate
+# (measured: 0.5 / 1 / 2 cost hymenoptera precision@10 0.916 -> 0.894 / 0.861 / 0.852)
+TURNED_VIEW_DISCOUNT = 0.05  # a turned query view's cosine counts this share less (tuned: dev)
 EXPAND_Z = 6.0  # robust z of a sure copy: only those are chained (hymenoptera unaffected)
 WHITENED_DIMS = 128  # leading axes of the whitened space kept (measured: see README)
 DUPLICATE_Z = 6.0  # duplicate_z threshold: 99 % pair precision with look-alikes (see above)

@@ -8,7 +8,9 @@ inside a frame (screenshot, caption bars, padding), the photo's own embedding. A
   quarter turns, and the framed photo turned the same ways; :mod:`models.views`) and any
   *stored row* of ``d`` (its whole-image vector, unless a frame dominates it, and its framed
   photo's vector), both mapped through the library's learned :class:`Whitening` when there is
-  one. Symmetric pair score (dedup, pair metrics): ``max(C(a, b), C(b, a))``.
+  one. Symmetric pair score (dedup, pair metrics): ``max(C(a, b), C(b, a))``. A turned view's
+  cosine counts :data:`TURNED_VIEW_DISCOUNT` less (its row is scaled): more views are more
+  chances for a look-alike, so a turned match must beat the upright one clearly.
 * **calibrated copy scores**, against the library's background (random pairs of stored rows):
   ``z = (C - median) / spread`` (robust: median, 1.4826 x MAD) decides what the gate and the
   expansion treat as a sure copy; ``duplicate_z = (C - mean) / sd`` is the user-facing one:
@@ -27,8 +29,10 @@ inside a frame (screenshot, caption bars, padding), the photo's own embedding. A
   ``C >= SELF_SCORE``) is not followed: its copies are already the query's.
 * **rank score**: ``(1 - w) * C + w * (g + (1 - g) * L)`` with ``L`` the similarity of the two
   images' top class labels (Bhattacharyya coefficient of the top-5 probabilities) and ``g`` a
-  soft gate on ``z`` (~1 for copies): labels re-rank look-alikes (category search) without
-  pulling a detected copy below a look-alike.
+  soft gate on ``z`` (~1 for copies), widened to the query's best candidate that is not a
+  sure copy (:meth:`Descriptor.copy_tier`): labels re-rank look-alikes (category search)
+  without pulling a detected copy - or the strongest copy evidence below the decision -
+  under a look-alike.
 
 :class:`DescriptorConfig` names the options; ``DescriptorConfig.parse("plain")`` is the plain
 embedding (one view, no frames, no whitening, no labels), the defaults are the measured best.
@@ -47,8 +51,11 @@ from search.descriptor.config import (
     EXPAND_Z,
     GATE_WIDTH,
     GATE_Z,
+    GATE_Z_WHITENED,
     MIN_CALIBRATION_IMAGES,
+    TIER_MARGIN,
     TOP_LABELS,
+    TURNED_VIEW_DISCOUNT,
     DescriptorConfig,
 )
 from search.descriptor.errors import DescriptorError
@@ -148,7 +155,11 @@ class Descriptor:
             keep.append(i)
         if not keep:
             keep = [0]
-        return self.transform(np.asarray(embeddings)[keep])
+        rows = self.transform(np.asarray(embeddings)[keep])
+        turned = [bool(int(names[i].partition("@")[2] or 0)) for i in keep]
+        if TURNED_VIEW_DISCOUNT and any(turned):
+            rows[np.asarray(turned)] *= 1.0 - TURNED_VIEW_DISCOUNT
+        return rows
 
     # -- scores -----------------------------------------------------------------------------
 
@@ -168,7 +179,8 @@ class Descriptor:
         if self.calibration is None:
             return np.zeros_like(np.asarray(copy, np.float64))
         z = self.calibration.z(copy)
-        return 1.0 / (1.0 + np.exp(-np.clip((z - GATE_Z) / GATE_WIDTH, -50, 50)))
+        at = GATE_Z_WHITENED if self.whitening is not None else GATE_Z
+        return 1.0 / (1.0 + np.exp(-np.clip((z - at) / GATE_WIDTH, -50, 50)))
 
     def rank_scores(self, copy: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
         """Ranking score from copy scores and label similarities (same shapes)."""
@@ -176,8 +188,22 @@ class Descriptor:
         c = np.asarray(copy, np.float64)
         if not w or labels is None:
             return c.astype(np.float32)
-        g = self.gate(c)
+        g = self.copy_tier(c)
         return ((1 - w) * c + w * (g + (1 - g) * np.asarray(labels, np.float64))).astype(np.float32)
+
+    def copy_tier(self, copy: np.ndarray) -> np.ndarray:
+        """The gate, widened per query (last axis) to the best candidate that is not a sure
+        copy, less :data:`TIER_MARGIN` background spreads (a weak copy of the query's
+        original may score a little above it): those and everything above them get 1, so
+        label similarity never lifts a result
+        over one with more copy evidence at the top (a weak copy - a tiny rescale at z 2 -
+        stays first, as in the plain embedding); it only re-orders the rest."""
+        c = np.asarray(copy, np.float64)
+        g = self.gate(c)
+        unsure = np.where((g < 0.5) & np.isfinite(c), c, -np.inf)
+        best = unsure.max(axis=-1, keepdims=True) if c.size else unsure
+        margin = TIER_MARGIN * self.calibration.spread if self.calibration is not None else 0.0
+        return np.where(c >= best - margin, 1.0, g)
 
     def expand(self, copy: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
         """Duplicate-graph expansion of copy scores ``copy`` [Q, N] (row: one query against

@@ -10,8 +10,10 @@ towards a multiple of the identity (a few thousand pairs cannot estimate 1024 x 
 
 Self-supervised: :func:`learn_from_images` makes the pairs from a seeded sample of library
 images with :func:`search.descriptor.augment`; no labels and nothing outside the library are
-used. Libraries smaller than :data:`MIN_IMAGES` keep the plain embedding (whitening learned
-from a few dozen photos overfits them: measured on near_duplicates, 45 photos).
+used. Libraries learn it from :data:`MIN_IMAGES` photos up; whitening learned from few photos
+overfits them (measured on near_duplicates, 45 photos), so below :data:`FULL_IMAGES` the edit
+covariance is shrunk towards the identity by sample size (:func:`shrink_for`: the fewer the
+photos, the nearer the plain space).
 
 The transform is data: :meth:`Whitening.to_bytes` / :meth:`Whitening.from_bytes` store it
 (in the library database); :attr:`Whitening.fingerprint` stamps what was built with it.
@@ -29,7 +31,8 @@ from PIL import Image
 
 from search.descriptor.errors import WhiteningError
 
-MIN_IMAGES = 500  # below this a library keeps the plain embedding
+MIN_IMAGES = 100  # below this a library keeps the plain embedding
+FULL_IMAGES = 500  # from here the whitening is learned at full strength (DEFAULT_SHRINK)
 MIN_PAIRS = 200
 DEFAULT_SHRINK = 0.2
 DEFAULT_SAMPLE = 1000  # library images edited for learning (4 edits each by default)
@@ -196,6 +199,14 @@ def whitening_from_edits(
     return Whitening(mean.astype(np.float32), projection.astype(np.float32), edits.pairs, len(x))
 
 
+def shrink_for(images: int) -> float:
+    """Shrinkage of the edit covariance towards the identity for a library of ``images``:
+    :data:`DEFAULT_SHRINK` from :data:`FULL_IMAGES` up, rising linearly towards 1 (no
+    whitening) as the library shrinks to none."""
+    short = min(1.0, max(0.0, (FULL_IMAGES - images) / FULL_IMAGES))
+    return DEFAULT_SHRINK + (1.0 - DEFAULT_SHRINK) * short
+
+
 Embed = Callable[[Sequence[Image.Image]], np.ndarray]
 
 
@@ -242,7 +253,7 @@ def learn_from_images(
     *,
     edits_per_image: int = DEFAULT_EDITS_PER_IMAGE,
     seed: int = 0,
-    shrink: float = DEFAULT_SHRINK,
+    shrink: float | None = None,
 ) -> Whitening:
     """Learn a library's whitening from decoded sample photos and all its vectors.
 
@@ -256,4 +267,6 @@ def learn_from_images(
             f"(whitening is learned from {MIN_IMAGES} images up)"
         )
     anchors, positives = training_pairs(images, embed, edits_per_image=edits_per_image, seed=seed)
+    if shrink is None:
+        shrink = shrink_for(len(background))
     return learn_whitening(anchors, positives, background, shrink=shrink)

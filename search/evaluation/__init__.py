@@ -12,6 +12,14 @@ from search.lazy import lazy_names
 
 _SOURCES: dict[str, str] = {
     "make_copies": "search.evaluation.copies",
+    "HOLDOUT_POOLS": "search.evaluation.holdout",
+    "HOLDOUT_RECIPES": "search.evaluation.holdout",
+    "make_holdout": "search.evaluation.holdout",
+    "HOLDOUT_EDITS": "search.evaluation.holdout_edits",
+    "burst_shot": "search.evaluation.holdout_edits",
+    "draw_scene": "search.evaluation.scenes",
+    "render_scene": "search.evaluation.scenes",
+    "scene_spec": "search.evaluation.scenes",
     "DescriptorRun": "search.evaluation.descriptor_eval",
     "evaluate_descriptor": "search.evaluation.descriptor_eval",
     "learn_set_whitening": "search.evaluation.descriptor_eval",
@@ -53,6 +61,9 @@ __all__ = [
     "DEGRADATIONS",
     "EDITS",
     "FOREIGN_KINDS",
+    "HOLDOUT_EDITS",
+    "HOLDOUT_POOLS",
+    "HOLDOUT_RECIPES",
     "TRUTH_FILENAME",
     "CopiesError",
     "DescriptorRun",
@@ -65,7 +76,9 @@ __all__ = [
     "_Matrices",
     "_scores",
     "apply_edits",
+    "burst_shot",
     "degrade",
+    "draw_scene",
     "evaluate",
     "evaluate_descriptor",
     "evaluate_folder",
@@ -74,13 +87,16 @@ __all__ = [
     "learn_set_whitening",
     "load_truth",
     "make_copies",
+    "make_holdout",
     "make_video_set",
     "model_embedder",
     "parse_truth",
     "plot_evaluation",
     "prepare_set",
     "ranking_depth",
+    "render_scene",
     "run_evaluation",
+    "scene_spec",
     "score_set",
     "take_stills",
     "write_foreign",
@@ -111,6 +127,8 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         take_stills,
         write_foreign,
     )
+    from search.evaluation.holdout import HOLDOUT_POOLS, HOLDOUT_RECIPES, make_holdout
+    from search.evaluation.holdout_edits import HOLDOUT_EDITS, burst_shot
     from search.evaluation.plain_eval import (
         Embedder,
         evaluate,
@@ -119,6 +137,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         plot_evaluation,
         run_evaluation,
     )
+    from search.evaluation.scenes import draw_scene, render_scene, scene_spec
     from search.evaluation.scoring import (
         DEFAULT_PAIR_THRESHOLD,
         Evaluation,

@@ -49,6 +49,10 @@ METRIC_KEYS = (
     "pair_precision",
     "pair_recall",
     "recall_at_p99",
+    "recall@1_neutral",
+    "pair_precision_neutral",
+    "pair_recall_neutral",
+    "recall_at_p99_neutral",
 )
 
 
@@ -219,6 +223,14 @@ def _copy_detection(
         s, labels, n_pos, TARGET_PRECISION
     )
     ev.threshold = threshold
+    rel = np.array([truth.related.get(f, -1) for f in names])
+    if truth.related:  # same-object neutral: pairs of one object's different photos dropped
+        keep = ~((rel[i] >= 0) & (rel[i] == rel[j]) & ~labels)
+        p, r = m.pair_precision_recall(s[keep], labels[keep], n_pos, threshold)
+        ev.metrics["pair_precision_neutral"], ev.metrics["pair_recall_neutral"] = p, r
+        ev.metrics["recall_at_p99_neutral"], _ = m.recall_at_precision(
+            s[keep], labels[keep], n_pos, TARGET_PRECISION
+        )
     precision, recall, _ = m.precision_recall_curve(s, labels, n_pos)
     step = max(1, len(recall) // 2000)
     ev.curve = {
@@ -230,6 +242,7 @@ def _copy_detection(
 
     # Copy -> original retrieval; the query's sibling copies are ignored.
     found = {k: [] for k in RECALL_KS}
+    neutral_hits: list[float] = []
     per: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     per_token: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     ev.n_queries = len(truth.copy_queries)
@@ -244,6 +257,8 @@ def _copy_detection(
             if o is not None:
                 cos = scored.pair_score(q, o)
                 rank = order.index(o) + 1 if o in order else None
+                loose = [t for t in order if t == o or rel[t] < 0 or rel[t] != rel[q]]
+                neutral_hits.append(float(bool(loose) and loose[0] == o))
         for k in RECALL_KS:
             found[k].append(rank is not None and rank <= k)
         detected = ev.p99_threshold is not None and cos >= ev.p99_threshold
@@ -266,6 +281,8 @@ def _copy_detection(
             )
     for k in RECALL_KS:
         ev.metrics[f"recall@{k}"] = float(np.mean(found[k])) if found[k] else 0.0
+    if truth.related:
+        ev.metrics["recall@1_neutral"] = float(np.mean(neutral_hits)) if neutral_hits else 0.0
     ev.per_edit = {key: _summary(v) for key, v in sorted(per.items())}
     ev.per_token = {key: _summary(v + per.get(key, [])) for key, v in sorted(per_token.items())}
     ev.misses.sort(key=lambda d: (d["rank"] is not None, -(d["rank"] or 0), d["cosine"] or 0.0))

@@ -42,6 +42,7 @@ class GroundTruth:
     group_names: tuple[str, ...] = ()
     originals: Mapping[str, str] = field(default_factory=dict)  # clusters: copy -> original
     source: Path | None = None
+    related: Mapping[str, int] = field(default_factory=dict)  # file -> same object/scene id
     _group_of: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -70,6 +71,12 @@ class GroundTruth:
         """Relevance (symmetric); a file is never relevant to itself."""
         g = self._group_of.get(query)
         return g is not None and query != other and self._group_of.get(other) == g
+
+    def is_neutral(self, a: str, b: str) -> bool:
+        """Different photos of one object or scene (``related``): neither a hit nor a miss
+        when counting same-object neutral."""
+        r = self.related.get(a)
+        return r is not None and r == self.related.get(b) and not self.is_relevant(a, b)
 
     def relevant(self, query: str) -> frozenset[str]:
         """The files relevant to ``query`` (itself excluded)."""
@@ -187,9 +194,17 @@ def _from_clusters(data: dict, name: str, root: Path) -> GroundTruth:
         group_names.append(str(key))
     distractors = _names(data.get("distractors", []), f"{name}: distractors")
     files = _ordered_unique([f for g in groups for f in g] + distractors)
+    related: dict[str, int] = {}
+    for rid, members in enumerate(data.get("related", [])):
+        for f in _names(members, f"{name}: related"):
+            related[f] = rid
+    for copy, original in originals.items():  # a copy shows what its original shows
+        if original in related:
+            related[copy] = related[original]
     return GroundTruth(
         name=name,
         kind="clusters",
+        related=related,
         root=root,
         files=files,
         groups=tuple(groups),

@@ -28,6 +28,7 @@ import numpy as np
 from search.descriptor import (
     DESCRIPTOR_VERSION,
     DUPLICATE_Z,
+    MIN_IMAGES,
     PLAIN_BACKGROUND,
     Calibration,
     Descriptor,
@@ -35,6 +36,7 @@ from search.descriptor import (
     DescriptorError,
     Whitening,
     WhiteningError,
+    shrink_for,
 )
 from search.descriptor import StoredImage as StoredVectors
 from search.index import NearestNeighbourIndex, VectorIndex
@@ -259,7 +261,9 @@ def describe(live: Searchable, store: LibraryStore) -> dict[str, object]:
             "pairs": whitening.pairs,
             "dimension": whitening.dimension,
             "fingerprint": whitening.fingerprint,
+            "shrink": round(shrink_for(whitening.images), 3),
         },
+        "whitening_from": MIN_IMAGES,
         "calibration": None
         if cal is None
         else {
@@ -267,5 +271,6 @@ def describe(live: Searchable, store: LibraryStore) -> dict[str, object]:
             "sd": round(cal.sd, 4),
             "duplicate_z": DUPLICATE_Z,
             "duplicate_threshold": round(cal.duplicate_threshold(), 4),
+            "background": "prior" if cal == PLAIN_BACKGROUND else "measured",
         },
     }
