@@ -6,7 +6,7 @@ Each pool (``photos``: hymenoptera val + UKBench's later views; ``scenes``: gene
 at each size (originals; 10 edits each, a third as many distractors): the smaller gives a
 library under 500 images, the larger one over 500. Sets go to
 ``/tmp/imgsearch-holdout-POOL-N-seedS`` (never into the repository). Shares neither photos nor
-edit code with the dev set of ``bench/copies.py`` (see :mod:`search.evaluation.holdout`).
+edit code with the dev set of ``bench/copies.py`` (see :mod:`search.evaluation.sets.holdout`).
 """
 
 from __future__ import annotations

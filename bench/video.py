@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from search.evaluation import make_video_set, take_stills  # noqa: E402
-from search.evaluation.generated_sets import slideshow, write_video  # noqa: E402
+from search.evaluation.sets.generated_sets import slideshow, write_video  # noqa: E402
 
 SHARED = Path(os.environ.get("IMGSEARCH_SHARED", ROOT.parent / "shared"))
 MODELS = SHARED / "models"

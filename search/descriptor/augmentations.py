@@ -6,8 +6,8 @@ pairs (photo, edited photo) made here from a sample of the library. The edits ar
 ones of self-supervised copy-detection training (random resized crop, mirror, colour jitter,
 greyscale, hue rotation, blur, small rotation, padding, text / shape / bar overlays, strong
 downscale, JPEG) with their own random parameters. They are written independently of
-:mod:`search.evaluation.copies` (the evaluation's hard copy set) so that what is learned here is not
-tuned to the test edits: random glyph strings instead of words, shapes, no UI screenshots.
+:mod:`search.evaluation.sets.copies` (the evaluation's hard copy set) so that what is learned
+here is not tuned to the test edits: random glyph strings instead of words, shapes, no UI screenshots.
 """
 
 from __future__ import annotations

@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 from search.lazy import lazy_names
 
 _SOURCES: dict[str, str] = {
-    "make_copies": "search.evaluation.copies",
-    "HOLDOUT_POOLS": "search.evaluation.holdout",
-    "HOLDOUT_RECIPES": "search.evaluation.holdout",
-    "make_holdout": "search.evaluation.holdout",
-    "HOLDOUT_EDITS": "search.evaluation.holdout_edits",
-    "burst_shot": "search.evaluation.holdout_edits",
-    "draw_scene": "search.evaluation.scenes",
-    "render_scene": "search.evaluation.scenes",
-    "scene_spec": "search.evaluation.scenes",
+    "make_copies": "search.evaluation.sets.copies",
+    "HOLDOUT_POOLS": "search.evaluation.sets.holdout",
+    "HOLDOUT_RECIPES": "search.evaluation.sets.holdout",
+    "make_holdout": "search.evaluation.sets.holdout",
+    "HOLDOUT_EDITS": "search.evaluation.sets.holdout_edits",
+    "burst_shot": "search.evaluation.sets.holdout_edits",
+    "draw_scene": "search.evaluation.sets.scenes",
+    "render_scene": "search.evaluation.sets.scenes",
+    "scene_spec": "search.evaluation.sets.scenes",
     "DescriptorRun": "search.evaluation.descriptor_eval",
     "evaluate_descriptor": "search.evaluation.descriptor_eval",
     "learn_set_whitening": "search.evaluation.descriptor_eval",
@@ -27,8 +27,8 @@ _SOURCES: dict[str, str] = {
     "score_set": "search.evaluation.descriptor_eval",
     "_Matrices": "search.evaluation.descriptor_scores",
     "_scores": "search.evaluation.descriptor_scores",
-    "EDITS": "search.evaluation.edits",
-    "apply_edits": "search.evaluation.edits",
+    "EDITS": "search.evaluation.sets.edits",
+    "apply_edits": "search.evaluation.sets.edits",
     "CopiesError": "search.evaluation.errors",
     "TruthError": "search.evaluation.errors",
     "Embedder": "search.evaluation.plain_eval",
@@ -46,14 +46,14 @@ _SOURCES: dict[str, str] = {
     "TRUTH_FILENAME": "search.evaluation.truth",
     "load_truth": "search.evaluation.truth",
     "parse_truth": "search.evaluation.truth",
-    "DEGRADATIONS": "search.evaluation.generated_sets",
-    "FOREIGN_KINDS": "search.evaluation.generated_sets",
-    "degrade": "search.evaluation.generated_sets",
-    "foreign_image": "search.evaluation.generated_sets",
-    "write_foreign": "search.evaluation.generated_sets",
-    "VideoSet": "search.evaluation.generated_sets",
-    "make_video_set": "search.evaluation.generated_sets",
-    "take_stills": "search.evaluation.generated_sets",
+    "DEGRADATIONS": "search.evaluation.sets.generated_sets",
+    "FOREIGN_KINDS": "search.evaluation.sets.generated_sets",
+    "degrade": "search.evaluation.sets.generated_sets",
+    "foreign_image": "search.evaluation.sets.generated_sets",
+    "write_foreign": "search.evaluation.sets.generated_sets",
+    "VideoSet": "search.evaluation.sets.generated_sets",
+    "make_video_set": "search.evaluation.sets.generated_sets",
+    "take_stills": "search.evaluation.sets.generated_sets",
 }
 
 __all__ = [
@@ -106,7 +106,6 @@ __all__ = [
 __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
-    from search.evaluation.copies import make_copies
     from search.evaluation.descriptor_eval import (
         DescriptorRun,
         evaluate_descriptor,
@@ -115,9 +114,25 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         score_set,
     )
     from search.evaluation.descriptor_scores import _Matrices, _scores
-    from search.evaluation.edits import EDITS, apply_edits
     from search.evaluation.errors import CopiesError, TruthError
-    from search.evaluation.generated_sets import (
+    from search.evaluation.plain_eval import (
+        Embedder,
+        evaluate,
+        evaluate_folder,
+        model_embedder,
+        plot_evaluation,
+        run_evaluation,
+    )
+    from search.evaluation.scoring import (
+        DEFAULT_PAIR_THRESHOLD,
+        Evaluation,
+        Scores,
+        evaluate_scores,
+        ranking_depth,
+    )
+    from search.evaluation.sets.copies import make_copies
+    from search.evaluation.sets.edits import EDITS, apply_edits
+    from search.evaluation.sets.generated_sets import (
         DEGRADATIONS,
         FOREIGN_KINDS,
         VideoSet,
@@ -127,22 +142,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         take_stills,
         write_foreign,
     )
-    from search.evaluation.holdout import HOLDOUT_POOLS, HOLDOUT_RECIPES, make_holdout
-    from search.evaluation.holdout_edits import HOLDOUT_EDITS, burst_shot
-    from search.evaluation.plain_eval import (
-        Embedder,
-        evaluate,
-        evaluate_folder,
-        model_embedder,
-        plot_evaluation,
-        run_evaluation,
-    )
-    from search.evaluation.scenes import draw_scene, render_scene, scene_spec
-    from search.evaluation.scoring import (
-        DEFAULT_PAIR_THRESHOLD,
-        Evaluation,
-        Scores,
-        evaluate_scores,
-        ranking_depth,
-    )
+    from search.evaluation.sets.holdout import HOLDOUT_POOLS, HOLDOUT_RECIPES, make_holdout
+    from search.evaluation.sets.holdout_edits import HOLDOUT_EDITS, burst_shot
+    from search.evaluation.sets.scenes import draw_scene, render_scene, scene_spec
     from search.evaluation.truth import TRUTH_FILENAME, GroundTruth, load_truth, parse_truth

@@ -1,17 +1,17 @@
 """Independent hold-out copy sets: photos and edits the descriptor was never tuned on.
 
-The dev set (:mod:`search.evaluation.copies`, ``bench/copies.py``) uses hymenoptera
+The dev set (:mod:`search.evaluation.sets.copies`, ``bench/copies.py``) uses hymenoptera
 ``train/`` photos and the first view of each UKBench object, edited by
-:mod:`search.evaluation.edits`. The hold-out sets share neither: their edits are
-:mod:`search.evaluation.holdout_edits` (own code, other ranges, new kinds) and their photos:
+:mod:`search.evaluation.sets.edits`. The hold-out sets share neither: their edits are
+:mod:`search.evaluation.sets.holdout_edits` (own code, other ranges, new kinds) and their photos:
 
 * ``photos``: hymenoptera ``val/`` photos and the *other* UKBench views (never the first);
   an original taken from a UKBench object brings that object's other views along as
   *related* photos (same object, another viewpoint);
-* ``scenes``: generated scenes (:mod:`search.evaluation.scenes`), no photo at all.
+* ``scenes``: generated scenes (:mod:`search.evaluation.sets.scenes`), no photo at all.
 
 A quarter of the originals (a third for scenes) also get a burst shot beside them
-(:func:`search.evaluation.holdout_edits.burst_shot`: the same scene, moved framing, another
+(:func:`search.evaluation.sets.holdout_edits.burst_shot`: the same scene, moved framing, another
 exposure), listed as related. The ground truth is the ``clusters`` format plus ``related``
 (lists of files that show one object or scene: neither a hit nor a miss for each other when
 counting *same-object neutral*; strict counting treats them as different photos).
@@ -26,10 +26,10 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from search.evaluation.errors import CopiesError
-from search.evaluation.holdout_edits import COMBOS, HOLDOUT_EDITS, burst_shot
-from search.evaluation.scenes import draw_scene, scene_spec
+from search.evaluation.sets.holdout_edits import COMBOS, HOLDOUT_EDITS, burst_shot
+from search.evaluation.sets.scenes import draw_scene, scene_spec
 
-GENERATOR_ID = "search.evaluation.holdout"
+GENERATOR_ID = "search.evaluation.holdout"  # written into ground truth: stable
 HOLDOUT_POOLS = ("photos", "scenes")
 MAX_SIDE = 1024
 HOLDOUT_RECIPES = [(name,) for name in HOLDOUT_EDITS] + list(COMBOS)
@@ -137,7 +137,7 @@ def make_holdout(
         clusters[stem] = members
     truth = {
         "name": f"holdout-{pool}-seed{seed}-{originals}",
-        "description": "Independent hold-out copy set (search.evaluation.holdout): clusters "
+        "description": "Independent hold-out copy set (search.evaluation.sets.holdout): clusters "
         "of an original and its edited copies; 'related' lists files of one object or scene "
         "(other views, burst shots) that are different photos.",
         "generator": {"module": GENERATOR_ID, "pool": pool, "seed": seed},

@@ -11,7 +11,7 @@ distractor. The ground truth is the ``clusters`` format of ``near_duplicates`` (
 
 Deterministic: every original draws from its own generator seeded by ``(seed, index)``, so the
 same sources and seed give byte-identical files. Only Pillow and numpy are used. The edits
-themselves are in :mod:`search.evaluation.edits`; this module writes the set.
+themselves are in :mod:`search.evaluation.sets.edits`; this module writes the set.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from search.evaluation.edits import apply_edits, plan_edits
 from search.evaluation.errors import CopiesError
+from search.evaluation.sets.edits import apply_edits, plan_edits
 
-GENERATOR_ID = "search.evaluation.copies"
+GENERATOR_ID = "search.evaluation.copies"  # written into ground truth: stable
 GENERATOR_VERSION = 1
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 MAX_SIDE = 1600  # larger originals are reduced before editing (speed; the copy is smaller anyway)
@@ -151,7 +151,7 @@ def make_copies(
 
     truth = {
         "name": f"copies-seed{seed}",
-        "description": "Hard copy-detection set made by imgsearch (search.evaluation.copies): "
+        "description": "Hard copy-detection set made by imgsearch (search.evaluation.sets.copies): "
         "each cluster "
         "is an original plus strongly edited copies; any two files of one cluster are "
         "duplicates, nothing else is. The part of a name after '__' names the edits.",

@@ -1,6 +1,6 @@
 """The edits of the independent hold-out copy sets: code of their own, not that of the dev set.
 
-:mod:`search.evaluation.edits` (the dev set, which the descriptor was tuned on) is not used
+:mod:`search.evaluation.sets.edits` (the dev set, which the descriptor was tuned on) is not used
 here: every edit below is written again with other parameter ranges, and several kinds are
 new (perspective, crops down to 50 % of the side, a turn and a crop together, sharpening,
 noise, stickers, borders, 2x2 collages). Each edit is ``fn(img, rng, params) -> img`` and
@@ -134,7 +134,7 @@ def border(img: Image.Image, rng: Rng, p: Params) -> Image.Image:
 
 def collage(img: Image.Image, rng: Rng, p: Params) -> Image.Image:
     """The photo as one tile of a 2x2 collage; the three other tiles are generated scenes."""
-    from search.evaluation.scenes import render_scene
+    from search.evaluation.sets.scenes import render_scene
 
     w, h = img.size
     tile = (max(64, w // 2), max(64, h // 2))

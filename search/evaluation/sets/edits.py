@@ -3,7 +3,7 @@
 Each edit is ``fn(img, rng, params) -> img``: it draws what it needs from ``rng`` and records
 what it drew in ``params``. :data:`EDITS` maps an edit's name to its category and function;
 :func:`plan_edits` chooses an original's recipes, :func:`apply_edits` applies one (in category
-order). Only Pillow and numpy are used; :mod:`search.evaluation.copies` writes the set.
+order). Only Pillow and numpy are used; :mod:`search.evaluation.sets.copies` writes the set.
 """
 
 from __future__ import annotations
