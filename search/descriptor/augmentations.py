@@ -7,7 +7,8 @@ ones of self-supervised copy-detection training (random resized crop, mirror, co
 greyscale, hue rotation, blur, small rotation, padding, text / shape / bar overlays, strong
 downscale, JPEG) with their own random parameters. They are written independently of
 :mod:`search.evaluation.sets.copies` (the evaluation's hard copy set) so that what is learned
-here is not tuned to the test edits: random glyph strings instead of words, shapes, no UI screenshots.
+here is not tuned to the test edits: random glyph strings instead of words, shapes, no UI
+screenshots.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ Three JSON formats are read (see ``../shared/data/*/ground_truth.json``):
 * ``groups`` (+ optional ``queries``, ``distractors``), e.g. UKBench: files of one group show one
   object; two files are relevant iff they share a group. ``queries`` is checked against groups.
 * ``clusters`` (+ ``distractors``), e.g. near_duplicates and :mod:`search.evaluation.sets.copies`:
-  each cluster is an original plus edited copies; any two files of one cluster are duplicates, nothing else is.
+  each cluster is an original plus edited copies; any two files of one cluster are
+  duplicates, nothing else is.
   The original is the member named like the cluster key (else the one without ``__``, else the
   first); the part of a copy's name after ``__`` names its edit.
 * ``items`` (``path``, ``label``, optional ``split``), e.g. hymenoptera: relevant iff same label.
