@@ -374,18 +374,20 @@ def test_upright_first_embeds_turned_views_only_when_in_doubt(engine, settings, 
         upright, turned = _jpeg(im), _jpeg(im.transpose(Image.Transpose.ROTATE_90))
     assert engine.query_image(upright, k=10).views == 4  # the default: all views
     with SearchEngine.open(replace(settings, upright_first=True)) as quick:
-        for data, views in ((upright, 1), (turned, 4)):
+        for data, allowed in ((upright, {1}), (turned, {1, 4})):
             fast = quick.query_image(data, k=10)
             full = quick.query_image(data, k=10, all_views=True)
-            assert fast.views == views and full.views == 4
+            # the turned copy's upright view may already be a sure copy in a whitened space
+            assert fast.views in allowed and full.views == 4
             assert Path(fast.hits[0].path).name == "ukbench00012.jpg" and fast.hits[0].duplicate
-            if views == 4:
+            if fast.views == 4:  # in doubt: the answer is the one all views give
                 assert [(h.id, h.score, h.z) for h in fast.hits] == [
                     (h.id, h.score, h.z) for h in full.hits
                 ]
             else:  # the same sure copy; the rest may differ only by turned look-alikes
                 assert fast.hits[0].id == full.hits[0].id
-                assert fast.hits[0].copy_score == full.hits[0].copy_score
+                if data is upright:  # (a turned query's best view is a turned one)
+                    assert fast.hits[0].copy_score == full.hits[0].copy_score
 
 
 def test_upright_first_from_the_environment():
