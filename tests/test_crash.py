@@ -57,13 +57,19 @@ def db_rows(db: Path) -> int:
         return 0
     # not read-only: after a kill -9 the first reader must be able to recover the WAL (a
     # read-only one gets an error, which read as "0 rows" and failed the test at random)
-    try:
-        with sqlite3.connect(db, timeout=30) as connection:
-            return connection.execute("select count(*) from images").fetchone()[0]
-    except sqlite3.OperationalError as error:
-        if "no such table" in str(error):  # created, schema not yet written
-            return 0
-        raise
+    for attempt in range(10):
+        try:
+            with sqlite3.connect(db, timeout=30) as connection:
+                return connection.execute("select count(*) from images").fetchone()[0]
+        except sqlite3.OperationalError as error:
+            if "no such table" in str(error):  # created, schema not yet written
+                return 0
+            raise
+        except sqlite3.DatabaseError:  # seen once in a full run right after a kill: say so
+            if attempt == 9:
+                raise
+            time.sleep(0.5)
+    return 0
 
 
 class IndexProcess:
