@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,10 @@ def db_rows(db: Path) -> int:
     # read-only one gets an error, which read as "0 rows" and failed the test at random)
     for attempt in range(10):
         try:
-            with sqlite3.connect(db, timeout=30) as connection:
+            # closed at once: a connection left to the garbage collector would hold SQLite's
+            # locks while copytree() reads the file with a plain open() (whose close drops
+            # them), and could later checkpoint under the next index run
+            with closing(sqlite3.connect(db, timeout=30)) as connection:
                 return connection.execute("select count(*) from images").fetchone()[0]
         except sqlite3.OperationalError as error:
             if "no such table" in str(error):  # created, schema not yet written
