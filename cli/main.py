@@ -81,7 +81,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "its file path (itself excluded; copies with the same bytes are marked exact).",
     ),
     "stats": (
-        "cli.search_cmds",
+        "cli.stats_cmds",
         "Library figures: collections, images, failures, model, index, last run.",
     ),
 }

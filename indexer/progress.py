@@ -4,19 +4,43 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
-def bar(show: bool, **kw: Any) -> tqdm:
+class Hidden:
+    """What a bar that is not shown does: count (tqdm is not even imported)."""
+
+    def __init__(self, total: int | None = None, **_kw: Any) -> None:
+        self.total, self.n = total, 0
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Hidden:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def bar(show: bool, **kw: Any) -> tqdm | Hidden:
     """A tqdm bar on stderr: count, rate and ETA (hidden when ``show`` is False)."""
+    if not show:
+        return Hidden(**kw)
+    from tqdm import tqdm
+
     try:  # a terminal that reports no width (some ptys) would get an empty bar
         sized = os.get_terminal_size(sys.stderr.fileno()).columns > 0
     except (OSError, ValueError):
         sized = False
     width = {"dynamic_ncols": True} if sized else {"ncols": 100}
-    return tqdm(disable=not show, file=sys.stderr, smoothing=0.05, mininterval=0.25, **width, **kw)
+    return tqdm(file=sys.stderr, smoothing=0.05, mininterval=0.25, **width, **kw)
 
 
 class LazyBar:

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from indexer.learning import plan_learning
 from indexer.pipeline import Counts, Pipeline
 from indexer.plan import make_plan
@@ -218,7 +216,6 @@ def index_collections(
         )
         counts = Counts()
         try:
-            library.index()  # load the cache, or rebuild a stale one, before the first batch
             plan = make_plan(store, _without_removed(store, scans))
             summary.skipped_removed = sum(report.skipped_removed for _r, report in scans)
             for _root, report in scans:
@@ -294,7 +291,11 @@ def _without_removed(
 
 
 def _say(show: bool) -> Any:
-    return (lambda message: tqdm.write(message, file=sys.stderr)) if show else None
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    return lambda message: tqdm.write(message, file=sys.stderr)
 
 
 def _record_descriptor(library: Library, text: str | None) -> list[str]:

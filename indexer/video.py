@@ -128,6 +128,8 @@ def index_videos(
     options: VideoOptions | None = None,
 ) -> None:
     """Index ``items`` (video files of ``plan``) into ``library``; counts go to ``counts``."""
+    if not items:
+        return  # no writer thread (it opens the vector index) on the way to the first image
     options = options or VideoOptions()
     writer = Writer(library, 8, counts, progress)
     writer.start()

@@ -106,6 +106,9 @@ class Writer(threading.Thread):
 
     def run(self) -> None:
         try:
+            # load the FAISS cache (or rebuild a stale one) before the first batch, while the
+            # first files decode: not on the way to the first decode
+            self.library.index()
             while True:
                 record = self.queue.get()
                 if record is self._STOP:

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnxruntime as ort
 from PIL import Image
 
 from models.catalog import DEFAULT_MODEL_NAME, LocatedModel, ModelSpec, locate_model
@@ -27,6 +27,9 @@ from models.labels import read_labels
 from models.load import DEFAULT_MAX_PIXELS, DecodedImage, load_image
 from models.roi import RegionOfInterest, coerce_roi
 from models.sources import ImageSource
+
+if TYPE_CHECKING:  # imported where a session is made: in the opener thread of a background open
+    import onnxruntime as ort
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,8 @@ _OPENER = ThreadPoolExecutor(1, thread_name_prefix="imgsearch-model-open")
 
 def session_options(threads: int = 0, *, spinning: bool = False) -> ort.SessionOptions:
     """Session options tuned for CPU inference next to decoding threads."""
+    import onnxruntime as ort
+
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -96,6 +101,8 @@ class OnnxModel:
             self._open(spinning)
 
     def _open(self, spinning: bool) -> None:
+        import onnxruntime as ort
+
         located = self.located
         try:
             session = ort.InferenceSession(

@@ -103,16 +103,34 @@ def test_index_kind_choices_are_the_index_registry() -> None:
 
 
 @pytest.mark.slow
-def test_opening_a_library_at_head_does_not_load_alembic(
+def test_stats_at_head_loads_no_alembic_then_nothing_heavy_until_the_library_changes(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
     from search.store import migrate
 
     assert migrate.light_head() == migrate.head_revision()
     relative_library(tmp_path, photo_paths(data_dir, 3), models_dir)
-    loaded, done = loaded_by("--library", str(tmp_path / "imgsearch-library"), "stats")
-    assert done.returncode == 0 and "3 indexed" in done.stdout, done.stderr
+    library = ("--library", str(tmp_path / "imgsearch-library"))
+    loaded, done = loaded_by(*library, "stats", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["images"] == 3, done.stderr
     assert "alembic" not in loaded
+    # unchanged since: the figures come from the summary saved beside it, nothing heavy loads
+    loaded, again = loaded_by(*library, "stats", "--json")
+    assert again.returncode == 0 and json.loads(again.stdout) == json.loads(done.stdout)
+    assert loaded == [], f"stats of an unchanged library imported {loaded}"
+    # any write shows at the next stats
+    removed = subprocess.run(
+        [sys.executable, "-c", PROBE, "[]", *library, "remove", "photos"],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert removed.returncode == 0, removed.stderr
+    loaded, after = loaded_by(*library, "stats")
+    assert after.returncode == 0 and "0 indexed" in after.stdout, after.stderr
+    assert "sqlalchemy" in loaded
 
 
 def test_model_opened_in_the_background_embeds_alike_and_reports_errors_on_use(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import MetaData, inspect
 
 from search.store import (
     STATUS_FAILED,
@@ -63,6 +63,25 @@ def test_upgrade_from_empty_matches_the_orm_schema(tmp_path: Path) -> None:
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == [], f"migrations and search/store/schema.py disagree: {diff}"
+
+
+def test_a_new_library_gets_the_schema_the_migrations_build(tmp_path: Path) -> None:
+    """A new library is created from the ORM tables stamped at head (no Alembic at start-up):
+    the same tables, columns, indexes and keys as upgrading an empty database."""
+    migrated = make_engine(f"sqlite:///{tmp_path / 'migrated.sqlite3'}")
+    migrate.upgrade(migrated)
+    reference = MetaData()
+    reference.reflect(migrated)
+    store = Store.open(f"sqlite:///{tmp_path / 'new' / 'db.sqlite3'}", create=True)
+    try:
+        assert migrate.current_revision(store.engine) == migrate.head_revision()
+        with store.engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), reference)
+        assert diff == [], f"a new library differs from a migrated one: {diff}"
+        migrate.upgrade(store.engine)  # nothing to do: it is at head
+        assert migrate.current_revision(store.engine) == migrate.head_revision()
+    finally:
+        store.close()
 
 
 def test_downgrade_upgrade_round_trip(tmp_path: Path) -> None:

@@ -27,10 +27,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-import faiss
 import numpy as np
 
 from search.index.errors import IndexInputError
+from search.index.faiss_lib import faiss
 from search.index.hnsw import HNSWBackend
 from search.index.kinds import Backend, FlatBackend, IVFSQ8Backend
 from search.index.tune import iter_normalized, tune

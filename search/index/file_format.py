@@ -25,14 +25,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import BinaryIO
 
-import faiss
-
 from search.index.errors import (
     CorruptIndexError,
     ForeignIndexError,
     IndexMissingError,
     StaleIndexError,
 )
+from search.index.faiss_lib import faiss
 
 MAGIC = b"IMGSIDX1"
 END = b"IMGSEND1"

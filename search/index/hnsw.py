@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import faiss
 import numpy as np
 
+from search.index.faiss_lib import faiss
 from search.index.kinds import Backend, as_ids, flat_view, pad_rows, short_rows
 from search.index.tune import exact_topk
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import faiss
 import numpy as np
 
+from search.index.faiss_lib import faiss
 from search.index.tune import PAD_SCORE, nearest, normalized, spherical_kmeans
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 
 from search.index.errors import IndexInputError
+from search.index.faiss_lib import faiss
 
 if TYPE_CHECKING:
     from search.index.kinds import Backend

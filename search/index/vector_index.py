@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from search.index import file_format as index_io
@@ -29,6 +28,7 @@ from search.index.errors import (
     IndexCacheError,
     IndexInputError,
 )
+from search.index.faiss_lib import faiss
 from search.index.file_format import IndexStamp
 from search.index.kinds import (
     Backend,

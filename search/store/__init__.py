@@ -46,6 +46,9 @@ _SOURCES: dict[str, str] = {
     "STATUS_FAILED": "search.store.schema",
     "STATUS_OK": "search.store.schema",
     "Store": "search.store.store",
+    "cached_summary": "search.store.summary",
+    "save_summary": "search.store.summary",
+    "summary_stamp": "search.store.summary",
     "make_engine": "search.store.store",
     "printable_url": "search.store.store",
     "VideoFrameVector": "search.store.records",
@@ -88,6 +91,7 @@ __all__ = [
     "VideoFrameVector",
     "VideoRecords",
     "at_or_below",
+    "cached_summary",
     "check_database",
     "labels_to_json",
     "make_engine",
@@ -96,6 +100,8 @@ __all__ = [
     "printable_url",
     "recovery",
     "removed_tops",
+    "save_summary",
+    "summary_stamp",
 ]
 
 
@@ -141,4 +147,5 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         VideoFrame,
     )
     from search.store.store import Store, make_engine, printable_url
+    from search.store.summary import cached_summary, save_summary, summary_stamp
     from search.store.videos import FrameTable, VideoRecords

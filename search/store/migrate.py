@@ -1,8 +1,10 @@
 """Alembic, driven from code: upgrade, downgrade and inspect a library's schema.
 
-Alembic (with Mako and Pygments) is imported only when a schema is created, upgraded or
-inspected: opening a library that is already at the head revision reads its version row with
-plain SQL and compares it with the head named in ``migrations/versions`` (``light_head``).
+Alembic (with Mako and Pygments) is imported only when a schema is upgraded or inspected:
+opening a library that is already at the head revision reads its version row with plain SQL
+and compares it with the head named in ``migrations/versions`` (``light_head``), and a new
+library gets the ORM's tables stamped at that head (what the migrations build: a test holds
+the two equal).
 
 :func:`peek_meta` looks at a library database without opening it as a library: no file is
 created, no schema is upgraded and nothing is written (commands that need a remembered fact).
@@ -22,7 +24,7 @@ from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from search.store.errors import SchemaError
-from search.store.schema import LibraryMeta
+from search.store.schema import Base, LibraryMeta
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -150,6 +152,8 @@ def ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool = True) ->
     head = light_head()
     if head is not None and stored_revision(engine) == head:
         return  # the common case, without importing Alembic
+    if create and head is not None and _create_empty(engine, head):
+        return  # a new library: the ORM's tables, stamped at head, without Alembic
     from alembic.script import ScriptDirectory
 
     current = current_revision(engine)
@@ -171,6 +175,27 @@ def ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool = True) ->
         )
     backup_sqlite(engine, current)
     upgrade(engine)
+
+
+def _create_empty(engine: Engine, head: str) -> bool:
+    """Create the head schema in a database without any table (from the ORM models, which a
+    test holds equal to what the migrations build) and stamp it ``head``; False when the
+    database holds tables already (then Alembic decides what to do)."""
+    with engine.begin() as connection:
+        if inspect(connection).get_table_names():
+            return False
+        Base.metadata.create_all(connection)
+        connection.execute(
+            text(
+                "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+            )
+        )
+        connection.execute(
+            text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head}
+        )
+    log.info("created the library schema at revision %s", head)
+    return True
 
 
 def backup_sqlite(engine: Engine, revision: str | None) -> None:

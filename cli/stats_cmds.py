@@ -1,0 +1,117 @@
+"""``imgsearch stats``: the library's figures, from a summary stamped with the database's state
+when nothing changed since it was read (no SQLAlchemy, NumPy or FAISS import: ~0.1 s), else
+read from the library (and the summary saved)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from cli.main import cli
+from search.settings import Settings
+from search.store import cached_summary, save_summary, summary_stamp
+from web.text import human_size
+
+
+def library_figures(ctx: click.Context) -> dict[str, Any]:
+    """The figures of ``imgsearch stats --json``: the saved summary while the library is as
+    it was then, else read through the engine (and saved when nothing wrote meanwhile)."""
+    settings: Settings = ctx.obj
+    stamp = summary_stamp(settings)
+    figures = cached_summary(settings, stamp)
+    if figures is not None:
+        return figures
+    from cli.search_cmds import open_engine, user_errors
+
+    @user_errors
+    def read() -> dict[str, Any]:
+        with open_engine(ctx) as engine:
+            return engine.admin.stats()
+
+    figures = json.loads(json.dumps(read(), default=str))  # as a saved summary reads back
+    save_summary(settings, stamp, figures)
+    return figures
+
+
+@cli.command()
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print JSON: {"library", "database", "collections", "images", "failed", "vectors", '
+    '"model", "index", "descriptor", "generation", "removed_paths", "reindex", "failures", '
+    '"last_run"}.',
+)
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Library figures: collections, images, failures, model, index, last run."""
+    figures = library_figures(ctx)
+    if as_json:
+        click.echo(json.dumps(figures, indent=2, default=str))
+        return
+    model = figures["model"] or {}
+    index = figures["index"]
+    lines = [
+        f"library     {figures['library']}",
+        f"database    {figures['database']} ({human_size(figures['database_bytes'])})",
+        f"images      {figures['images']} indexed, {figures['failed']} failed, "
+        f"{figures['vectors']} vectors",
+        f"model       {model.get('name', '-')} ({model.get('dimension', '-')}-d, "
+        f"sha256 {str(model.get('sha256', '-'))[:12]})",
+        f"index       {index['kind']}, {index['ntotal']} vectors"
+        + (
+            f", recall@{index.get('recall_k', 10)} {index['recall']:.3f}"
+            if index.get("recall") is not None and index["kind"] != "flat"
+            else ""
+        ),
+        f"generation  {figures['generation']}",
+        _descriptor_line(figures["descriptor"]),
+    ]
+    if figures.get("reindex"):
+        lines.append(
+            f"reindex     unfinished, to {figures['reindex']}: searches are refused "
+            "until `imgsearch index` (or the running reindex) finishes it"
+        )
+    run = figures["last_run"]
+    if run:
+        lines.append(
+            f"last run    {run['status']} {run['finished_at'] or run['started_at']}: "
+            f"+{run['added']} ~{run['updated']} >{run['moved']} -{run['removed']} "
+            f"!{run['failed']}"
+        )
+    for collection in figures["collections"]:
+        lines.append(f"collection  {collection['root']}: {collection['images']} images")
+    for removal in figures.get("removed_paths", []):
+        lines.append(
+            f"removed     {removal['path']}: {removal['images']} images, "
+            f"{removal['removed_at'][:10]} (left out by index; undo: "
+            "imgsearch remove --undo PATH)"
+        )
+    for failure in figures["failures"]:
+        lines.append(f"failed      {failure['path']}: {failure['error']}")
+    if figures["failed"] > len(figures["failures"]):
+        lines.append(f"            ... and {figures['failed'] - len(figures['failures'])} more")
+    click.echo("\n".join(lines))
+
+
+def _descriptor_line(info: dict[str, Any]) -> str:
+    white = info["whitening"]
+    if white:
+        learned = f"whitening from {white['images']} images ({white['pairs']} edit pairs"
+        shrink = white.get("shrink")
+        learned += f", {shrink:.0%} towards the plain space)" if shrink is not None else ")"
+    else:
+        learned = f"no whitening (learned from {info.get('whitening_from', '?')} images up)"
+    cal = info["calibration"] or {}
+    decision = (
+        f"; copies from copy score {cal['duplicate_threshold']:.3f} (z {cal['duplicate_z']:g}"
+        f", {cal.get('background', 'measured')} background)"
+        if cal
+        else ""
+    )
+    return (
+        f"descriptor  {info['options']}\n            {learned}, "
+        f"{info['framed_images']} framed photos{decision}"
+    )
