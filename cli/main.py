@@ -172,12 +172,6 @@ def cli(
         ctx.obj = Settings.from_env(
             library=library, model_path=model_path, database_url=database_url
         )
-    except ValueError as error:  # e.g. IMGSEARCH_DEDUP_THRESHOLD=abc
-        raise click.ClickException(f"bad setting: {error}; fix or unset it") from None
-    try:
-        ctx.obj = Settings.from_env(
-            library=library, model_path=model_path, database_url=database_url
-        )
     except ValueError as error:  # a malformed IMGSEARCH_* number
         raise click.ClickException(f"bad IMGSEARCH_* environment value: {error}") from None
     set_decode_budget(max(64, ctx.obj.decode_budget_mb) * 1024 * 1024)

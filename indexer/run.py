@@ -290,14 +290,6 @@ def _without_removed(
     return planned
 
 
-def _say(show: bool) -> Any:
-    if not show:
-        return None
-    from tqdm import tqdm
-
-    return lambda message: tqdm.write(message, file=sys.stderr)
-
-
 def _record_descriptor(library: Library, text: str | None) -> list[str]:
     """Record the descriptor options (``--descriptor``, else the library's or the defaults);
     warn when images indexed before lack framed photos."""
