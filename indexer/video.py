@@ -13,8 +13,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -34,9 +37,10 @@ from search.library import Library
 from search.store import STATUS_FAILED, ImageMove, ImageUpsert, VideoFrameVector
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_VIDEO_BYTES = 64 * 2**30  # videos are streamed, never read whole: a generous cap
-FRAME_BATCH = 16  # stills embedded in one ONNX pass (bounds memory: ~16 x 256 px RGB)
+FRAME_BATCH = 8  # stills embedded in one ONNX pass (bounds memory: 2 x 8 stills of 256 px RGB)
 MERGE_COSINE = 0.97  # a sampled frame this close to the last kept one of its shot joins it
 HASH_CHUNK = 1 << 20
 
@@ -69,10 +73,51 @@ def file_sha256(item: WorkItem) -> tuple[str, int, int]:
     return digest.hexdigest(), size, mtime_ns
 
 
+def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
+    """``items`` produced by a thread at most ``depth`` ahead of the consumer, so that decoding
+    (FFmpeg, without the GIL) overlaps embedding (ONNX Runtime, without it too). The producer's
+    errors are raised here; leaving the loop early stops the producer before returning."""
+    box: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def offer(entry: tuple[bool, object]) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer((True, item)):
+                    return
+            offer((False, None))
+        except BaseException as error:  # handed to the consumer, raised there
+            offer((False, error))
+
+    thread = threading.Thread(target=produce, name="video-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, value = box.get()
+            if not more:
+                if isinstance(value, BaseException):
+                    raise value
+                return
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
+
+
 def embed_video(
     model: OnnxModel, path: str, options: VideoOptions
 ) -> tuple[list[VideoFrameVector], dict[str, object]]:
-    """Sample and embed a video: its kept frames and facts (width, height, duration, codec)."""
+    """Sample and embed a video: its kept frames and facts (width, height, duration, codec).
+    The video is decoded by a thread while the previous batch of stills is embedded."""
     embedder = ImageEmbedder(
         ImageEmbedderOptions(model=model, running_mode=RunningMode.VIDEO, decode_workers=0)
     )
@@ -102,7 +147,7 @@ def embed_video(
                     )
             batch.clear()
 
-        for still in reader.sample(options.interval_s):
+        for still in prefetch(reader.sample(options.interval_s), options.batch):
             batch.append(still)
             if len(batch) >= options.batch:
                 flush()

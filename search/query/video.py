@@ -158,19 +158,32 @@ def with_video_hits(
     return [replace(h, rank=n) for n, h in enumerate(merged, start=1)]
 
 
+def shot_starts(shots: np.ndarray) -> np.ndarray:
+    """Which frames (of one video, in time order) begin a shot after a cut (not the first)."""
+    starts = np.zeros(len(shots), bool)
+    if len(shots) > 1:
+        starts[1:] = shots[1:] != shots[:-1]
+    return starts
+
+
 def align_clip(
     live: Searchable,
     frames: VideoFrames,
     query: np.ndarray,
     query_ms: np.ndarray,
+    query_cuts: np.ndarray | None = None,
 ) -> list[tuple[int, float, int]]:
     """A query clip's frames (rows ``query`` [Q, D'] at ``query_ms``) against every library
     video: ``(video id, score, aligned start ms)``, best first. The score is the mean over the
-    query's frames of their best cosine in that video; the start is the median offset of the
-    frames' matches (where the clip begins in the library video)."""
+    query's frames of their best cosine in that video; the start is where the clip begins in
+    the library video: the median offset of the frames' matches, taken from the frames just
+    after a cut matched to frames just after a cut when there are any (both are sampled at
+    the cut itself, so their offset is exact; other frames are up to a sampling step off)."""
     table, matrix = frames.get(live)
     if not len(table) or not len(query) or matrix.shape[1] != query.shape[1]:
         return []
+    if query_cuts is None:
+        query_cuts = np.zeros(len(query), bool)
     sims = matrix @ query.T  # [frames, Q]
     out = []
     for video_id in np.unique(table.video_ids):
@@ -178,13 +191,16 @@ def align_clip(
         best = np.argmax(sims[rows], axis=0)
         scores = sims[rows][best, np.arange(len(query))]
         offsets = table.timestamps_ms[rows][best] - query_ms
-        out.append((int(video_id), float(scores.mean()), max(0, int(np.median(offsets)))))
+        at_cuts = query_cuts & shot_starts(table.shots[rows])[best]
+        start = np.median(offsets[at_cuts] if at_cuts.any() else offsets)
+        out.append((int(video_id), float(scores.mean()), max(0, int(start))))
     out.sort(key=lambda m: (-m[1], m[0]))
     return out
 
 
-def sample_clip(source: Any, analyzer: ImageAnalyzer) -> tuple[np.ndarray, np.ndarray]:
-    """Raw embeddings [Q, D] and timestamps of a query clip sampled every second (bounded)."""
+def sample_clip(source: Any, analyzer: ImageAnalyzer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw embeddings [Q, D], timestamps and which frames begin a shot after a cut, of a query
+    clip sampled every second (bounded)."""
     stills = []
     with VideoReader(source, name="query") as reader:
         for still in reader.sample(QUERY_INTERVAL_S):
@@ -194,9 +210,10 @@ def sample_clip(source: Any, analyzer: ImageAnalyzer) -> tuple[np.ndarray, np.nd
     found = list(analyzer.analyze_iter([s.image for s in stills]))
     good = [(s, a) for s, a in zip(stills, found, strict=True) if hasattr(a, "embedding")]
     if not good:
-        return np.zeros((0, 1), np.float32), np.zeros(0, np.int64)
+        return np.zeros((0, 1), np.float32), np.zeros(0, np.int64), np.zeros(0, bool)
     vectors = np.stack([a.embedding for _s, a in good]).astype(np.float32)
-    return vectors, np.array([s.timestamp_ms for s, _a in good], np.int64)
+    times = np.array([s.timestamp_ms for s, _a in good], np.int64)
+    return vectors, times, shot_starts(np.array([s.shot for s, _a in good], np.int64))
 
 
 class VideoSearch:
@@ -236,9 +253,9 @@ class VideoSearch:
         live = self.guard.live(state)
         analyzer = self.guard.analyzer_for(live.model)
         data = read_query_bytes(source)
-        vectors, times = sample_clip(data if data is not None else source, analyzer)
+        vectors, times, cuts = sample_clip(data if data is not None else source, analyzer)
         rows = live.descriptor.transform(vectors) if len(vectors) else vectors
-        aligned = align_clip(live, self.frames, rows, times)
+        aligned = align_clip(live, self.frames, rows, times, cuts)
         found = self.store.reads.hit_rows([video_id for video_id, _s, _t in aligned[:k]])
         hits: list[SearchHit] = []
         for video_id, score, start in aligned[:k]:
