@@ -128,7 +128,7 @@ def dedup(
         videos = engine.videos.duplicates() if not exact_only else []
         if output is None:
             if fmt == "csv":
-                write_csv(result, click.get_text_stream("stdout"))
+                write_csv(result, click.get_text_stream("stdout"), videos)
             else:
                 report = to_json(result) | {"video_groups": videos}
                 click.echo(json.dumps(report, indent=1, ensure_ascii=False))
@@ -139,7 +139,7 @@ def dedup(
                     engine.settings.thumbnail_dir, max_pixels=engine.settings.max_image_pixels
                 )
                 thumbnails = _thumbnailer(engine, cache)
-            write_report(result, output, fmt, thumbnail=thumbnails)
+            write_report(result, output, fmt, thumbnail=thumbnails, video_groups=videos)
     groups, copies = len(result.groups), result.duplicate_count
     message = f"{groups} group(s), {copies} duplicate(s) at copy score >= {result.threshold:.3f}"
     if videos:

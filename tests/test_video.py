@@ -7,6 +7,7 @@ The videos are made at test time from the shared photos (PyAV, H.264)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -110,6 +111,32 @@ def test_dedup_groups_copies_of_a_video(video_lib) -> None:  # type: ignore[no-u
         truth.setdefault(original, {original}).add(copy)
     assert found == {frozenset(v) for v in truth.values()}
     assert all(Path(g["keeper"]).name in made.originals for g in groups)
+
+
+def test_csv_and_html_reports_list_the_copies_of_a_video(video_lib) -> None:  # type: ignore[no-untyped-def]
+    work, args, made, _summary = video_lib
+    reports = {fmt: work / "reports" / f"dedup.{fmt}" for fmt in ("csv", "html", "json")}
+    for path in reports.values():
+        done = run_cli([*args, "dedup", "--output", str(path), "--no-progress"], work)
+        assert done.returncode == 0, done.stderr
+        assert "group(s) of copies of a video" in done.stderr
+    copies = {str(made.folder / c) for c in made.copies}
+    rows = list(csv.DictReader(reports["csv"].open(newline="")))
+    videos = [r for r in rows if r["media"] == "video"]
+    assert {r["duplicate_path"] for r in videos} == copies
+    originals = {str(made.folder / o) for o, _ms in made.copies.values()}
+    assert {r["keeper_path"] for r in videos} == originals
+    trimmed = next(r for r in videos if r["duplicate_path"].endswith("_trim.mp4"))
+    trim_name = str(Path(trimmed["duplicate_path"]).relative_to(made.folder))
+    offset = made.copies[trim_name][1]
+    assert abs(int(trimmed["offset_ms"]) - offset) <= 1000 and float(trimmed["coverage"]) >= 0.8
+    assert int(trimmed["duplicate_duration_ms"]) < int(trimmed["keeper_duration_ms"])
+    html = reports["html"].read_text()
+    assert html.count('class="group video-group"') == len(made.originals)
+    assert all(f'data-path="{path}"' in html for path in copies | originals)
+    assert html.count('<img src="data:image/jpeg;base64,') >= len(copies | originals)
+    in_json = json.loads(reports["json"].read_text())["video_groups"]
+    assert sum(len(g["members"]) - 1 for g in in_json) == len(copies)
 
 
 def test_index_is_incremental_for_videos(video_lib) -> None:  # type: ignore[no-untyped-def]

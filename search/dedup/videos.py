@@ -48,6 +48,7 @@ class VideoFacts:
     width: int
     height: int
     file_size: int
+    sha256: str | None = None
 
 
 @dataclass
@@ -57,10 +58,27 @@ class VideoGroup:
     members: list[VideoPair] = field(default_factory=list)  # a: member, b: keeper
 
 
+def shot_starts(shots: np.ndarray, video_ids: np.ndarray | None = None) -> np.ndarray:
+    """Which frames (in (video, time) order) begin a shot after a cut: not a video's first."""
+    starts = np.zeros(len(shots), bool)
+    if len(shots) > 1:
+        starts[1:] = shots[1:] != shots[:-1]
+        if video_ids is not None:
+            starts[1:] &= video_ids[1:] == video_ids[:-1]
+    return starts
+
+
 def _match(
-    rows_a: np.ndarray, rows_b: np.ndarray, sims: np.ndarray, times: np.ndarray, threshold: float
+    rows_a: np.ndarray,
+    rows_b: np.ndarray,
+    sims: np.ndarray,
+    times: np.ndarray,
+    threshold: float,
+    starts: np.ndarray,
 ) -> tuple[float, float, int, float]:
-    """(coverage, order, offset, mean score) of ``a``'s frames matched in ``b``."""
+    """(coverage, order, offset, mean score) of ``a``'s frames matched in ``b``. The offset
+    is the median of the matches' time differences, of those between two frames just after a
+    cut when there are any (both sampled at the cut: exact; others are a sampling step off)."""
     block = sims[np.ix_(rows_a, rows_b)]
     best = block.argmax(axis=1)
     scores = block[np.arange(len(rows_a)), best]
@@ -72,7 +90,9 @@ def _match(
     own_t = times[rows_a][matched]
     steps = np.diff(found_t)
     order = 1.0 if len(steps) == 0 else float((steps >= -1).mean())
-    offset = int(np.median(found_t - own_t))
+    at_cuts = starts[rows_a][matched] & starts[rows_b][best][matched]
+    shifts = found_t - own_t
+    offset = int(np.median(shifts[at_cuts] if at_cuts.any() else shifts))
     return coverage, order, offset, float(scores[matched].mean())
 
 
@@ -90,6 +110,7 @@ def video_pairs(
         frame_ok, pair_ok = sims >= PLAIN_FRAME_COSINE, lambda s: s >= PLAIN_PAIR_COSINE
     sims = np.where(frame_ok, sims, -1.0)
     threshold = -0.5  # a match is whatever passed the frame decision above
+    starts = shot_starts(table.shots, table.video_ids)
     ids = [int(v) for v in np.unique(table.video_ids)]
     of = {v: table.of(v) for v in ids}
     pairs = []
@@ -97,7 +118,7 @@ def video_pairs(
         for b in ids[i + 1 :]:
             short, long_ = (a, b) if len(of[a]) <= len(of[b]) else (b, a)
             coverage, order, offset, score = _match(
-                of[short], of[long_], sims, table.timestamps_ms, threshold
+                of[short], of[long_], sims, table.timestamps_ms, threshold, starts
             )
             if coverage >= MIN_COVERAGE and order >= MIN_ORDER and pair_ok(score):
                 pairs.append(VideoPair(short, long_, coverage, order, offset, score))
@@ -127,8 +148,10 @@ def video_groups(pairs: list[VideoPair], facts: Mapping[int, VideoFacts]) -> lis
         group = VideoGroup(keeper, _reason(keeper, members, facts))
         for member in members:
             pair = partners[keeper][member]
-            if pair.a != member:  # the member is the longer one only when lengths tie
-                pair = VideoPair(member, keeper, pair.coverage, pair.order, 0, pair.score)
+            if pair.a != member:  # matched the other way (the member has more frames)
+                pair = VideoPair(
+                    member, keeper, pair.coverage, pair.order, -pair.offset_ms, pair.score
+                )
             group.members.append(pair)
         grouped |= {keeper, *members}
         groups.append(group)
@@ -165,6 +188,7 @@ def groups_to_json(groups: list[VideoGroup], facts: Mapping[int, VideoFacts]) ->
                         "coverage": round(p.coverage, 3),
                         "score": round(p.score, 6),
                         "offset_ms": p.offset_ms,
+                        "exact": keeper.sha256 is not None and facts[p.a].sha256 == keeper.sha256,
                     }
                     | _video_json(facts[p.a])
                     for p in g.members

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from models import ImageAnalyzer, ImgsearchError, VideoReader, is_video_name, looks_like_video
-from search.dedup import VideoFacts, groups_to_json, video_groups, video_pairs
+from search.dedup import VideoFacts, groups_to_json, shot_starts, video_groups, video_pairs
 from search.descriptor import DUPLICATE_Z
 from search.library import Searchable
 from search.query.guard import ServingGuard
@@ -158,14 +158,6 @@ def with_video_hits(
     return [replace(h, rank=n) for n, h in enumerate(merged, start=1)]
 
 
-def shot_starts(shots: np.ndarray) -> np.ndarray:
-    """Which frames (of one video, in time order) begin a shot after a cut (not the first)."""
-    starts = np.zeros(len(shots), bool)
-    if len(shots) > 1:
-        starts[1:] = shots[1:] != shots[:-1]
-    return starts
-
-
 def align_clip(
     live: Searchable,
     frames: VideoFrames,
@@ -276,7 +268,9 @@ class VideoSearch:
         pairs = video_pairs(table, rows, to_z)
         found = self.store.reads.hit_rows(sorted({p.a for p in pairs} | {p.b for p in pairs}))
         facts = {
-            i: VideoFacts(r.path, r.duration_ms or 0, r.width or 0, r.height or 0, r.file_size)
+            i: VideoFacts(
+                r.path, r.duration_ms or 0, r.width or 0, r.height or 0, r.file_size, r.sha256
+            )
             for i, r in found.items()
         }
         return groups_to_json(video_groups(pairs, facts), facts)
