@@ -4,8 +4,11 @@ the other (copy-level cosine) in the same order - a re-encode, a resized or a tr
 For each video the best match of each of its frames in every other video is taken from one
 matrix product over the library's frame table (descriptor space); a pair is a copy when at
 least :data:`MIN_COVERAGE` of the shorter video's frames match (calibrated z >=
-:data:`FRAME_Z`), their mean score reaches the copy decision (z >= :data:`PAIR_Z`) and
-the matched times run forward (:data:`MIN_ORDER` of consecutive matches). Groups never
+:data:`FRAME_Z`), their mean score reaches the copy decision (z >= :data:`PAIR_Z`; z >=
+:data:`SEQUENCE_PAIR_Z` when :data:`SEQUENCE_FRAMES` or more frames match: a run of matches
+in order is stronger evidence than one pair of images, and a half-size copy's frames score
+lower one by one) and the matched times run forward (:data:`MIN_ORDER` of consecutive
+matches). Groups never
 chain: every member is a copy of its keeper (the longest, then most pixels, largest file).
 """
 
@@ -21,7 +24,9 @@ from search.store import FrameTable
 MIN_COVERAGE = 0.8  # of the shorter video's frames that must find their match
 MIN_ORDER = 0.8  # of consecutive matches whose times in the other video do not go back
 FRAME_Z = 4.0  # a frame's best match counts from this calibrated score ...
-PAIR_Z = 6.0  # ... and the matched frames' mean must reach the copy decision
+PAIR_Z = 6.0  # ... and the matched frames' mean must reach the copy decision,
+SEQUENCE_PAIR_Z = 5.0  # ... or this when at least SEQUENCE_FRAMES frames matched in order
+SEQUENCE_FRAMES = 3
 PLAIN_FRAME_COSINE = 0.75  # the same without a calibration (plain cosines)
 PLAIN_PAIR_COSINE = 0.85
 
@@ -105,9 +110,18 @@ def video_pairs(
         return []
     sims = rows @ rows.T
     if to_z is not None:
-        frame_ok, pair_ok = to_z(sims) >= FRAME_Z, lambda s: float(to_z(s)) >= PAIR_Z
+        frame_ok = to_z(sims) >= FRAME_Z
+
+        def pair_ok(score: float, frames: int) -> bool:
+            z = float(to_z(np.asarray(score)))
+            return z >= (SEQUENCE_PAIR_Z if frames >= SEQUENCE_FRAMES else PAIR_Z)
+
     else:
-        frame_ok, pair_ok = sims >= PLAIN_FRAME_COSINE, lambda s: s >= PLAIN_PAIR_COSINE
+        frame_ok = sims >= PLAIN_FRAME_COSINE
+
+        def pair_ok(score: float, frames: int) -> bool:
+            return score >= PLAIN_PAIR_COSINE
+
     sims = np.where(frame_ok, sims, -1.0)
     threshold = -0.5  # a match is whatever passed the frame decision above
     starts = shot_starts(table.shots, table.video_ids)
@@ -120,7 +134,8 @@ def video_pairs(
             coverage, order, offset, score = _match(
                 of[short], of[long_], sims, table.timestamps_ms, threshold, starts
             )
-            if coverage >= MIN_COVERAGE and order >= MIN_ORDER and pair_ok(score):
+            matched = round(coverage * len(of[short]))
+            if coverage >= MIN_COVERAGE and order >= MIN_ORDER and pair_ok(score, matched):
                 pairs.append(VideoPair(short, long_, coverage, order, offset, score))
     return pairs
 
