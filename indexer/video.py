@@ -29,6 +29,7 @@ from models import (
     ImageError,
     OnnxModel,
     RunningMode,
+    TopLabels,
     VideoReader,
     is_video_name,
     open_image_file,
@@ -42,6 +43,7 @@ T = TypeVar("T")
 MAX_VIDEO_BYTES = 64 * 2**30  # videos are streamed, never read whole: a generous cap
 FRAME_BATCH = 8  # stills embedded in one ONNX pass (bounds memory: 2 x 8 stills of 256 px RGB)
 MERGE_COSINE = 0.97  # a sampled frame this close to the last kept one of its shot joins it
+TOP_LABELS = 5  # a video's labels: the best over its sampled frames
 HASH_CHUNK = 1 << 20
 
 
@@ -116,21 +118,28 @@ def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
 def embed_video(
     model: OnnxModel, path: str, options: VideoOptions
 ) -> tuple[list[VideoFrameVector], dict[str, object]]:
-    """Sample and embed a video: its kept frames and facts (width, height, duration, codec).
-    The video is decoded by a thread while the previous batch of stills is embedded."""
+    """Sample and embed a video: its kept frames and facts (width, height, duration, codec,
+    ``labels``: each class's best probability over the sampled frames, top 5, so that a label
+    seen in one shot finds the video). The video is decoded by a thread while the previous
+    batch of stills is embedded."""
     embedder = ImageEmbedder(
         ImageEmbedderOptions(model=model, running_mode=RunningMode.VIDEO, decode_workers=0)
     )
     kept: list[VideoFrameVector] = []
+    best: np.ndarray | None = None  # each class's best probability so far
     with embedder, VideoReader(path) as reader:
         info = reader.info()
         batch: list = []
 
         def flush() -> None:
+            nonlocal best
             results = embedder.embed_video_frames(
                 [s.image for s in batch], [s.timestamp_ms for s in batch]
             )
             for still, result in zip(batch, results, strict=True):
+                if result.probabilities is not None:
+                    probs = result.probabilities
+                    best = probs if best is None else np.maximum(best, probs)
                 vector = result.embeddings[0].embedding
                 last = kept[-1] if kept else None
                 if (
@@ -159,6 +168,9 @@ def embed_video(
         "height": info.height,
         "format": info.codec.upper()[:16],
         "duration_ms": duration,
+        "labels": []
+        if best is None
+        else TopLabels(model.labels, model.spec.background_index)(best, TOP_LABELS),
     }
     return kept, facts
 
@@ -228,6 +240,7 @@ def _record(model: OnnxModel, plan: Plan, item: WorkItem, options: VideoOptions)
     upsert.format = str(facts["format"])
     upsert.duration_ms = int(facts["duration_ms"])  # type: ignore[call-overload]
     upsert.vector = frames[0].vector
+    upsert.labels = list(facts["labels"])  # type: ignore[call-overload]
     upsert.video_frames = frames
     return Record(outcome, found.rel_path, upsert=upsert)
 

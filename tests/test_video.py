@@ -97,6 +97,23 @@ def test_search_by_clip_ranks_the_video_it_was_cut_from(video_lib) -> None:  # t
     assert hit["media"] == "video" and abs(hit["timestamp_ms"] - offset) <= 1000
 
 
+def test_lookup_with_a_trimmed_copy_finds_the_original_and_its_copies(video_lib) -> None:  # type: ignore[no-untyped-def]
+    work, args, made, _summary = video_lib
+    trimmed = next(c for c in made.copies if c.endswith("_trim.mp4"))
+    original, offset = made.copies[trimmed]
+    done = run_cli([*args, "lookup", str(made.folder / trimmed), "--json"], work)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["query"]["media"] == "video"
+    by_name = {Path(r["path"]).name: r for r in answer["results"]}
+    assert by_name[Path(trimmed).name]["match"] == "exact"
+    family = {Path(c).name for c, (o, _ms) in made.copies.items() if o == original}
+    near = {name for name, r in by_name.items() if r["match"] == "near"}
+    assert near == (family | {original}) - {Path(trimmed).name}
+    assert abs(by_name[original]["timestamp_ms"] - offset) <= 1000
+    assert all(r["match"] == "similar" for n, r in by_name.items() if n not in family | {original})
+
+
 def test_dedup_groups_copies_of_a_video(video_lib) -> None:  # type: ignore[no-untyped-def]
     work, args, made, _summary = video_lib
     done = run_cli([*args, "dedup", "--format", "json", "--no-progress"], work)
@@ -137,6 +154,22 @@ def test_csv_and_html_reports_list_the_copies_of_a_video(video_lib) -> None:  # 
     assert html.count('<img src="data:image/jpeg;base64,') >= len(copies | originals)
     in_json = json.loads(reports["json"].read_text())["video_groups"]
     assert sum(len(g["members"]) - 1 for g in in_json) == len(copies)
+
+
+def test_labels_find_videos_by_their_frames_classes(video_lib) -> None:  # type: ignore[no-untyped-def]
+    work, args, made, _summary = video_lib
+    clip = made.folder / made.originals[0]
+    found = search_json(work, args, clip, k=3)
+    hit = next(r for r in found if Path(r["path"]) == clip)
+    assert hit["labels"], hit  # the classifier's labels of its sampled frames, best first
+    top = hit["labels"][0]["name"]
+    done = run_cli([*args, "labels", top, "--json"], work)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)["results"]
+    mine = next(r for r in results if Path(r["path"]) == clip)
+    assert mine["media"] == "video" and mine["score"] == pytest.approx(
+        hit["labels"][0]["score"], abs=1e-3
+    )
 
 
 def test_index_is_incremental_for_videos(video_lib) -> None:  # type: ignore[no-untyped-def]

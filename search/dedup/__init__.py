@@ -33,6 +33,7 @@ _SOURCES: dict[str, str] = {
     "VerifiedNeighbours": "search.dedup.verify",
     "VideoFacts": "search.dedup.videos",
     "VideoPair": "search.dedup.videos",
+    "clip_pairs": "search.dedup.videos",
     "groups_to_json": "search.dedup.videos",
     "shot_starts": "search.dedup.videos",
     "video_groups": "search.dedup.videos",
@@ -55,6 +56,7 @@ __all__ = [
     "VideoFacts",
     "VideoPair",
     "choose_keeper",
+    "clip_pairs",
     "csv_rows",
     "data_uri",
     "file_thumbnails",
@@ -91,6 +93,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.dedup.videos import (
         VideoFacts,
         VideoPair,
+        clip_pairs,
         groups_to_json,
         shot_starts,
         video_groups,

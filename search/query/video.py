@@ -19,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from models import ImageAnalyzer, ImgsearchError, VideoReader, is_video_name, looks_like_video
+from models import (
+    ImageAnalyzer,
+    ImgsearchError,
+    VideoInfo,
+    VideoReader,
+    is_video_name,
+    looks_like_video,
+)
 from search.dedup import VideoFacts, groups_to_json, shot_starts, video_groups, video_pairs
 from search.descriptor import DUPLICATE_Z
 from search.library import Searchable
@@ -190,11 +197,22 @@ def align_clip(
     return out
 
 
-def sample_clip(source: Any, analyzer: ImageAnalyzer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Raw embeddings [Q, D], timestamps and which frames begin a shot after a cut, of a query
-    clip sampled every second (bounded)."""
+@dataclass(frozen=True)
+class ClipSample:
+    """A query clip sampled every second (bounded): raw embeddings [Q, D], their times, which
+    frames begin a shot after a cut, and the clip's facts."""
+
+    vectors: np.ndarray
+    times_ms: np.ndarray
+    cuts: np.ndarray
+    info: VideoInfo
+
+
+def sample_clip(source: Any, analyzer: ImageAnalyzer) -> ClipSample:
+    """Sample and embed a query clip (a path or the clip's bytes)."""
     stills = []
     with VideoReader(source, name="query") as reader:
+        info = reader.info()
         for still in reader.sample(QUERY_INTERVAL_S):
             stills.append(still)
             if len(stills) >= MAX_QUERY_FRAMES:
@@ -202,10 +220,13 @@ def sample_clip(source: Any, analyzer: ImageAnalyzer) -> tuple[np.ndarray, np.nd
     found = list(analyzer.analyze_iter([s.image for s in stills]))
     good = [(s, a) for s, a in zip(stills, found, strict=True) if hasattr(a, "embedding")]
     if not good:
-        return np.zeros((0, 1), np.float32), np.zeros(0, np.int64), np.zeros(0, bool)
+        return ClipSample(
+            np.zeros((0, 1), np.float32), np.zeros(0, np.int64), np.zeros(0, bool), info
+        )
     vectors = np.stack([a.embedding for _s, a in good]).astype(np.float32)
     times = np.array([s.timestamp_ms for s, _a in good], np.int64)
-    return vectors, times, shot_starts(np.array([s.shot for s, _a in good], np.int64))
+    cuts = shot_starts(np.array([s.shot for s, _a in good], np.int64))
+    return ClipSample(vectors, times, cuts, info)
 
 
 class VideoSearch:
@@ -245,9 +266,9 @@ class VideoSearch:
         live = self.guard.live(state)
         analyzer = self.guard.analyzer_for(live.model)
         data = read_query_bytes(source)
-        vectors, times, cuts = sample_clip(data if data is not None else source, analyzer)
-        rows = live.descriptor.transform(vectors) if len(vectors) else vectors
-        aligned = align_clip(live, self.frames, rows, times, cuts)
+        clip = sample_clip(data if data is not None else source, analyzer)
+        rows = live.descriptor.transform(clip.vectors) if len(clip.vectors) else clip.vectors
+        aligned = align_clip(live, self.frames, rows, clip.times_ms, clip.cuts)
         found = self.store.reads.hit_rows([video_id for video_id, _s, _t in aligned[:k]])
         hits: list[SearchHit] = []
         for video_id, score, start in aligned[:k]:
