@@ -6,15 +6,18 @@ moment the clip starts in it; then the best-matching other videos."""
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from models import format_timestamp
+from models import format_timestamp, open_image_file
 from search.dedup import clip_pairs
 from search.descriptor import DUPLICATE_Z
 from search.query.errors import QueryError
 from search.query.results import ImageQuery, hit_from_row, read_query_bytes
 from search.query.video import align_clip, sample_clip
+
+MAX_VIDEO_QUERY_BYTES = 64 * 2**30  # as the indexer's cap: streamed, never read whole
 
 if TYPE_CHECKING:
     from search.query.engine import SearchEngine
@@ -38,10 +41,14 @@ def lookup_video(
 
     state = engine.store.health.serving_state()
     live = engine.guard.live(state)
-    data = read_query_bytes(source)
-    if data is None:
-        raise QueryError("a video query must be a file or its bytes")
-    clip = sample_clip(data, engine.guard.analyzer_for(live.model))
+    if isinstance(source, (str, os.PathLike)):  # a file: hashed and decoded streamed
+        sha, clip_source = _file_sha256(source), source
+    else:  # an upload, already in memory (size-limited)
+        data = read_query_bytes(source)
+        if data is None:
+            raise QueryError("a video query must be a file or its bytes")
+        sha, clip_source = hashlib.sha256(data).hexdigest(), data
+    clip = sample_clip(clip_source, engine.guard.analyzer_for(live.model))
     calibration = live.descriptor.calibration
     calibrated = (
         threshold is None and engine.settings.dedup_threshold is None and calibration is not None
@@ -52,7 +59,6 @@ def lookup_video(
     to_z = calibration.duplicate_z if calibrated and calibration is not None else None
     pairs = clip_pairs(query, clip.times_ms, clip.cuts, table, rows, to_z, pair_cosine=shown)
     aligned = align_clip(live, engine.videos.frames, query, clip.times_ms, clip.cuts)
-    sha = hashlib.sha256(data).hexdigest()
     same = list(engine.store.ids_by_sha256(sha))
     wanted = set(same) | {p.b for p in pairs}
     wanted |= {video_id for video_id, _s, _t in aligned[: len(wanted) + others]}
@@ -112,6 +118,15 @@ def lookup_video(
         matches=ranked,
         z_threshold=DUPLICATE_Z if calibrated else None,
     )
+
+
+def _file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a regular file, read in chunks (a video is never read whole)."""
+    digest = hashlib.sha256()
+    with open_image_file(path, MAX_VIDEO_QUERY_BYTES) as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 __all__ = ["lookup_video"]
