@@ -109,7 +109,13 @@ def openapi_document() -> dict[str, Any]:
     lookup_form = {
         "type": "object",
         "properties": {
-            "image": {"type": "string", "format": "binary", "description": "The query image"},
+            "image": {
+                "type": "string",
+                "format": "binary",
+                "description": "The query image, or a video clip: then its copies are the "
+                "library videos whose frames and the clip's match in order (re-encoded, "
+                "resized, trimmed), each hit's `timestamp_ms` where the clip starts in it",
+            },
             "image_id": search_form["properties"]["image_id"],
             "threshold": {
                 "type": "number",
