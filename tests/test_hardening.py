@@ -10,6 +10,7 @@ import re
 import shutil
 import socket
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -157,7 +158,7 @@ def _corrupt(library: Path, tmp: Path, how: str) -> Path:
     copy = tmp / how
     shutil.copytree(library, copy)
     db = copy / "imgsearch.sqlite3"
-    with sqlite3.connect(db) as connection:
+    with closing(sqlite3.connect(db)) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     data = bytearray(db.read_bytes())
     if how == "truncated":

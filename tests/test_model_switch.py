@@ -14,6 +14,7 @@ import shutil
 import signal
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ NEW_MODEL = "mobilenet_v3_small_075"
 
 def _counts(library: Path) -> tuple[int, int]:
     """(vectors, indexed images) read straight from the database file."""
-    with sqlite3.connect(library / "imgsearch.sqlite3", timeout=30) as db:
+    with closing(sqlite3.connect(library / "imgsearch.sqlite3", timeout=30)) as db:
         vectors = db.execute("SELECT count(*) FROM embeddings").fetchone()[0]
         images = db.execute("SELECT count(*) FROM images WHERE status = 'ok'").fetchone()[0]
     return vectors, images

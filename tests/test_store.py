@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -155,3 +157,28 @@ def test_another_model_is_refused_until_reindex(store: Store) -> None:
         store.bind_model(other)
     store.bind_model(other, replace=True)
     assert store.model_stamp() == other
+
+
+def test_a_second_open_keeps_the_first_stores_sqlite_locks(tmp_path: Path) -> None:
+    """The server opens a new store while its old one serves (a reload): reading the file's
+    header with a plain open()/close() would drop the POSIX locks SQLite holds on it, and
+    another process's last connection would then checkpoint and delete the WAL under the
+    open store."""
+    path = tmp_path / "db.sqlite3"
+    first = Store.open(f"sqlite:///{path}", create=True)
+    second = None
+    try:
+        first.set_meta("probe", "1")  # the write-ahead log holds a transaction
+        assert first.get_meta("probe") == "1"  # the pool keeps the connection: its locks
+        assert path.with_name(path.name + "-wal").exists()
+        second = Store.open(f"sqlite:///{path}")
+        other = (
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            "c.execute('select count(*) from sqlite_master').fetchone(); c.close()"
+        )
+        subprocess.run([sys.executable, "-c", other, str(path)], check=True, timeout=60)
+        assert path.with_name(path.name + "-wal").exists(), "another process deleted the WAL"
+    finally:
+        first.close()
+        if second is not None:
+            second.close()

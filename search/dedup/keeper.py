@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from search.dedup.errors import DedupError
+from search.units import human_size
 
 KEEPER_RULES = ("exif", "frame", "format", "resolution", "oldest", "filesize")
 DEFAULT_KEEPER_RULES: tuple[str, ...] = KEEPER_RULES
@@ -177,15 +178,3 @@ def choose_keeper(
             tied = f" (tied on {', '.join(rules[:i])})" if i else ""
             return keeper, _explain(rule, keeper, runner) + tied
     return keeper, "all rules tie; first by path"
-
-
-def human_size(n: int | None) -> str:
-    """``1.5 MB`` style file size; ``-`` when unknown."""
-    if n is None:
-        return "-"
-    value = float(max(0, n))
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"

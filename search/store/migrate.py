@@ -14,6 +14,7 @@ import functools
 import logging
 import re
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -179,9 +180,10 @@ def backup_sqlite(engine: Engine, revision: str | None) -> None:
     path = Path(database)
     if path.exists():
         # sqlite3's backup API copies a consistent snapshot, WAL content included.
+        # closed at once: Python's sqlite3 connections otherwise live until the cyclic GC
         with (
-            sqlite3.connect(path) as source,
-            sqlite3.connect(path.with_name(f"{path.name}.bak-{revision}")) as target,
+            closing(sqlite3.connect(path)) as source,
+            closing(sqlite3.connect(path.with_name(f"{path.name}.bak-{revision}"))) as target,
         ):
             source.backup(target)
 
