@@ -15,7 +15,7 @@ from pathlib import PurePath
 from typing import Any
 
 from models import format_timestamp
-from search.dedup.keeper import human_size
+from search.units import human_size
 
 VIDEO_COLUMNS = ("media", "coverage", "offset_ms", "keeper_duration_ms", "duplicate_duration_ms")
 
