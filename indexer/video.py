@@ -15,7 +15,8 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -75,7 +76,7 @@ def file_sha256(item: WorkItem) -> tuple[str, int, int]:
     return digest.hexdigest(), size, mtime_ns
 
 
-def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
+def prefetch(items: Iterator[T], depth: int) -> Generator[T, None, None]:
     """``items`` produced by a thread at most ``depth`` ahead of the consumer, so that decoding
     (FFmpeg, without the GIL) overlaps embedding (ONNX Runtime, without it too). The producer's
     errors are raised here; leaving the loop early stops the producer before returning."""
@@ -156,10 +157,12 @@ def embed_video(
                     )
             batch.clear()
 
-        for still in prefetch(reader.sample(options.interval_s), options.batch):
-            batch.append(still)
-            if len(batch) >= options.batch:
-                flush()
+        # closed on the way out, errors included: the decoding thread stops before the reader
+        with closing(prefetch(reader.sample(options.interval_s), options.batch)) as stills:
+            for still in stills:
+                batch.append(still)
+                if len(batch) >= options.batch:
+                    flush()
         if batch:
             flush()
     duration = max(info.duration_ms, kept[-1].end_ms if kept else 0)
