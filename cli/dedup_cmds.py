@@ -16,6 +16,7 @@ from tqdm import tqdm
 from cli.errors import writable_output
 from cli.main import cli
 from cli.search_cmds import open_engine, user_errors
+from models import format_timestamp
 from models.errors import ImgsearchError
 from search.dedup import KEEPER_RULES, to_json, write_csv, write_report
 from search.descriptor import DUPLICATE_Z
@@ -128,7 +129,7 @@ def dedup(
         videos = engine.videos.duplicates() if not exact_only else []
         if output is None:
             if fmt == "csv":
-                write_csv(result, click.get_text_stream("stdout"))
+                write_csv(result, click.get_text_stream("stdout"), videos)
             else:
                 report = to_json(result) | {"video_groups": videos}
                 click.echo(json.dumps(report, indent=1, ensure_ascii=False))
@@ -139,7 +140,7 @@ def dedup(
                     engine.settings.thumbnail_dir, max_pixels=engine.settings.max_image_pixels
                 )
                 thumbnails = _thumbnailer(engine, cache)
-            write_report(result, output, fmt, thumbnail=thumbnails)
+            write_report(result, output, fmt, thumbnail=thumbnails, video_groups=videos)
     groups, copies = len(result.groups), result.duplicate_count
     message = f"{groups} group(s), {copies} duplicate(s) at copy score >= {result.threshold:.3f}"
     if videos:
@@ -216,7 +217,10 @@ def lookup_table(matches: list[LookupMatch]) -> str:
         copy = "-" if hit.copy_score is None else cut(hit.copy_score, 3)  # as the evidence
         z = "-" if hit.z is None else cut(hit.z, 1)
         dims = f"{hit.width}x{hit.height}" if hit.width and hit.height else "-"
-        rows.append((str(hit.rank), copy, z, str(hit.id), dims, hit.path, m.evidence))
+        path = hit.path
+        if hit.media == "video" and hit.timestamp_ms is not None:
+            path += f" @ {format_timestamp(hit.timestamp_ms)}"
+        rows.append((str(hit.rank), copy, z, str(hit.id), dims, path, m.evidence))
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     right = (True, True, True, True, False, False)
     lines = []

@@ -13,8 +13,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,6 +30,7 @@ from models import (
     ImageError,
     OnnxModel,
     RunningMode,
+    TopLabels,
     VideoReader,
     is_video_name,
     open_image_file,
@@ -34,10 +39,12 @@ from search.library import Library
 from search.store import STATUS_FAILED, ImageMove, ImageUpsert, VideoFrameVector
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_VIDEO_BYTES = 64 * 2**30  # videos are streamed, never read whole: a generous cap
-FRAME_BATCH = 16  # stills embedded in one ONNX pass (bounds memory: ~16 x 256 px RGB)
+FRAME_BATCH = 8  # stills embedded in one ONNX pass (bounds memory: 2 x 8 stills of 256 px RGB)
 MERGE_COSINE = 0.97  # a sampled frame this close to the last kept one of its shot joins it
+TOP_LABELS = 5  # a video's labels: the best over its sampled frames
 HASH_CHUNK = 1 << 20
 
 
@@ -69,23 +76,71 @@ def file_sha256(item: WorkItem) -> tuple[str, int, int]:
     return digest.hexdigest(), size, mtime_ns
 
 
+def prefetch(items: Iterator[T], depth: int) -> Generator[T, None, None]:
+    """``items`` produced by a thread at most ``depth`` ahead of the consumer, so that decoding
+    (FFmpeg, without the GIL) overlaps embedding (ONNX Runtime, without it too). The producer's
+    errors are raised here; leaving the loop early stops the producer before returning."""
+    box: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def offer(entry: tuple[bool, object]) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer((True, item)):
+                    return
+            offer((False, None))
+        except BaseException as error:  # handed to the consumer, raised there
+            offer((False, error))
+
+    thread = threading.Thread(target=produce, name="video-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, value = box.get()
+            if not more:
+                if isinstance(value, BaseException):
+                    raise value
+                return
+            yield value  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
+
+
 def embed_video(
     model: OnnxModel, path: str, options: VideoOptions
 ) -> tuple[list[VideoFrameVector], dict[str, object]]:
-    """Sample and embed a video: its kept frames and facts (width, height, duration, codec)."""
+    """Sample and embed a video: its kept frames and facts (width, height, duration, codec,
+    ``labels``: each class's best probability over the sampled frames, top 5, so that a label
+    seen in one shot finds the video). The video is decoded by a thread while the previous
+    batch of stills is embedded."""
     embedder = ImageEmbedder(
         ImageEmbedderOptions(model=model, running_mode=RunningMode.VIDEO, decode_workers=0)
     )
     kept: list[VideoFrameVector] = []
+    best: np.ndarray | None = None  # each class's best probability so far
     with embedder, VideoReader(path) as reader:
         info = reader.info()
         batch: list = []
 
         def flush() -> None:
+            nonlocal best
             results = embedder.embed_video_frames(
                 [s.image for s in batch], [s.timestamp_ms for s in batch]
             )
             for still, result in zip(batch, results, strict=True):
+                if result.probabilities is not None:
+                    probs = result.probabilities
+                    best = probs if best is None else np.maximum(best, probs)
                 vector = result.embeddings[0].embedding
                 last = kept[-1] if kept else None
                 if (
@@ -102,10 +157,12 @@ def embed_video(
                     )
             batch.clear()
 
-        for still in reader.sample(options.interval_s):
-            batch.append(still)
-            if len(batch) >= options.batch:
-                flush()
+        # closed on the way out, errors included: the decoding thread stops before the reader
+        with closing(prefetch(reader.sample(options.interval_s), options.batch)) as stills:
+            for still in stills:
+                batch.append(still)
+                if len(batch) >= options.batch:
+                    flush()
         if batch:
             flush()
     duration = max(info.duration_ms, kept[-1].end_ms if kept else 0)
@@ -114,6 +171,9 @@ def embed_video(
         "height": info.height,
         "format": info.codec.upper()[:16],
         "duration_ms": duration,
+        "labels": []
+        if best is None
+        else TopLabels(model.labels, model.spec.background_index)(best, TOP_LABELS),
     }
     return kept, facts
 
@@ -185,6 +245,7 @@ def _record(model: OnnxModel, plan: Plan, item: WorkItem, options: VideoOptions)
     upsert.format = str(facts["format"])
     upsert.duration_ms = int(facts["duration_ms"])  # type: ignore[call-overload]
     upsert.vector = frames[0].vector
+    upsert.labels = list(facts["labels"])  # type: ignore[call-overload]
     upsert.video_frames = frames
     return Record(outcome, found.rel_path, upsert=upsert)
 

@@ -61,6 +61,7 @@ _SOURCES: dict[str, str] = {
     "open_image_file": "models.files",
     "read_image_file": "models.files",
     "read_limited": "models.files",
+    "TopLabels": "models.labels",
     "DecodedImage": "models.load",
     "load_image": "models.load",
     "pixel_sha256": "models.load",
@@ -124,6 +125,7 @@ __all__ = [
     "RunningModeError",
     "Still",
     "TimestampError",
+    "TopLabels",
     "TruncatedImageError",
     "UnknownModelError",
     "UnreadableImageError",
@@ -229,6 +231,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         read_image_file,
         read_limited,
     )
+    from models.labels import TopLabels
     from models.load import DecodedImage, load_image, pixel_sha256, to_rgb
     from models.onnx_model import ModelOutput, OnnxModel, l2_normalize, open_model
     from models.roi import RegionOfInterest, parse_roi

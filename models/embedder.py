@@ -10,7 +10,7 @@ exists; ``embed_async`` returns whether the frame was accepted.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,12 @@ class Embedding:
 
 @dataclass
 class ImageEmbedderResult:
+    """MediaPipe's result (``embeddings``, ``timestamp_ms``); with a model that has a class
+    head, also the frame's class ``probabilities`` from the same pass (for video labels)."""
+
     embeddings: list[Embedding]
     timestamp_ms: int | None = None
+    probabilities: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -144,7 +148,7 @@ class ImageEmbedder(VisionTask):
         else:
             vector = analysis.raw_embedding
         head = Embedding(vector, 0, self.model.spec.embedding_output)
-        return ImageEmbedderResult([head], timestamp_ms)
+        return ImageEmbedderResult([head], timestamp_ms, analysis.probs)
 
     # ------------------------------------------------------------------ API
     def embed(

@@ -5,6 +5,11 @@ memory is bounded by one frame, not by the video's length.
 A shot change is a large jump of a 16x16 grid of luma block means between two decoded frames
 (a hard cut); pans and zooms move it little. Decoding skips H.264's loop filter and takes the
 codec's fast paths: the stills are reduced to the model's input size, where neither shows.
+The sampling scan decodes only the frames that other frames refer to (FFmpeg's
+``skip_frame=NONREF``: about half of an H.264 stream with B-frames, the rest is never needed
+to decode the next frame), reads the cut signal from their Y plane at 64x64 and converts only
+the sampled frames to RGB, straight at the still's size; a stream whose every frame is
+non-reference is scanned again in full.
 """
 
 from __future__ import annotations
@@ -68,23 +73,28 @@ class Still:
 
 
 def _grid(frame: Any) -> np.ndarray:
-    """16x16 luma block means of a decoded frame (from the Y plane, no colour conversion)."""
+    """16x16 luma block means of a decoded frame (from the Y plane, no colour conversion):
+    a 64x64 subsample of the plane summed in 4x4 blocks."""
     plane = frame.planes[0]
     height, width = frame.height, frame.width
-    luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:height, :width]
+    luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
     step_y, step_x = max(1, height // 64), max(1, width // 64)
-    small = luma[::step_y, ::step_x][:64, :64].astype(np.float32)
+    small = luma[: step_y * 64 : step_y, : step_x * 64 : step_x][:height, :width]
     h, w = small.shape[0] // 4 * 4, small.shape[1] // 4 * 4
     if h == 0 or w == 0:
-        return small
-    return small[:h, :w].reshape(h // 4, 4, w // 4, 4).mean(axis=(1, 3))
+        return small.astype(np.float32)
+    blocks = small[:h, :w].reshape(h // 4, 4, w // 4, 4).sum(axis=(1, 3), dtype=np.int32)
+    return blocks.astype(np.float32) / np.float32(16.0)
 
 
 def _still(frame: Any) -> Image.Image:
+    """The frame as RGB with its shorter side ``STILL_SIDE`` (never enlarged), converted and
+    scaled in one FFmpeg step (area averaging)."""
     scale = STILL_SIDE / max(1, min(frame.width, frame.height))
     width = max(1, round(frame.width * min(1.0, scale)))
     height = max(1, round(frame.height * min(1.0, scale)))
-    return frame.to_image(width=width, height=height)
+    rgb = frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
+    return Image.fromarray(rgb)
 
 
 class VideoReader:
@@ -126,9 +136,13 @@ class VideoReader:
         fps = float(stream.average_rate or stream.guessed_rate or 0.0)
         return VideoInfo(ctx.width, ctx.height, duration, fps, ctx.name)
 
-    def frames(self, start_ms: int = 0) -> Iterator[tuple[int, Any]]:
-        """Every decoded frame from ``start_ms`` on, with its timestamp in ms (monotonic)."""
+    def frames(
+        self, start_ms: int = 0, *, references_only: bool = False
+    ) -> Iterator[tuple[int, Any]]:
+        """Every decoded frame from ``start_ms`` on, with its timestamp in ms (monotonic);
+        with ``references_only`` only the frames that other frames are decoded from."""
         av, last = self.av, -1
+        self.stream.codec_context.skip_frame = "NONREF" if references_only else "DEFAULT"
         if start_ms > 0 and self.stream.time_base:
             target = int(start_ms / 1000 / self.stream.time_base)
             try:
@@ -157,12 +171,27 @@ class VideoReader:
         if last < 0:
             raise VideoError("no frame could be decoded", source=self.name, reason="not_a_video")
 
+    def _scan(self) -> Iterator[tuple[int, Any]]:
+        """The sampling scan's frames: reference frames only, or every frame (from the start
+        again) when the stream has no reference frame at all."""
+        seen = False
+        try:
+            for item in self.frames(references_only=True):
+                seen = True
+                yield item
+        except VideoError:
+            if seen:
+                raise
+            self.container.seek(0)
+            yield from self.frames()
+
     def sample(self, interval_s: float = DEFAULT_INTERVAL_S) -> Iterator[Still]:
-        """Stills at the first frame, after every cut and at most ``interval_s`` apart."""
+        """Stills at the first frame, after every cut and at most ``interval_s`` apart (taken
+        from the reference frames: a sampled moment is at most a few frames off the grid)."""
         interval_ms = max(1, int(interval_s * 1000))
         previous: np.ndarray | None = None
         shot, last_ms = -1, None
-        for ms, frame in self.frames():
+        for ms, frame in self._scan():
             grid = _grid(frame)
             cut = (
                 previous is None

@@ -151,6 +151,40 @@ def test_reports_write_atomically_and_leave_photos_alone(tmp_path: Path, result)
         write_report(res, tmp_path / "report.txt")
 
 
+def test_reports_carry_the_copies_of_a_video(tmp_path: Path) -> None:
+    facts = {"duration_ms": 9000, "width": 640, "height": 360, "file_size": 5000}
+    group = {
+        "media": "video",
+        "keeper": "/v/a.mp4",
+        "reason": "longest",
+        "members": [
+            {"path": "/v/a.mp4", "id": 1, "keeper": True, **facts},
+            {"path": "/v/a_trim.mp4", "id": 2, "keeper": False, "coverage": 1.0}
+            | {"score": 0.95, "offset_ms": 2680, "exact": False, **facts, "duration_ms": 6000},
+        ],
+    }
+    res = find_duplicates([], near=False)
+    for fmt in ("json", "csv", "html"):
+        write_report(res, tmp_path / f"r.{fmt}", video_groups=[group])
+    assert json.loads((tmp_path / "r.json").read_text())["video_groups"] == [group]
+    (row,) = csv.DictReader((tmp_path / "r.csv").open(newline=""))
+    assert (row["media"], row["keeper_path"], row["duplicate_path"]) == (
+        "video",
+        "/v/a.mp4",
+        "/v/a_trim.mp4",
+    )
+    assert (row["offset_ms"], row["coverage"], row["duplicate_duration_ms"]) == (
+        "2680",
+        "1.000",
+        "6000",
+    )
+    html = (tmp_path / "r.html").read_text()
+    assert 'class="group video-group"' in html and "00:02.6" in html and "00:06.0" in html
+    assert "No duplicates found" not in html
+    plain = write_report(res, tmp_path / "plain.json")  # no video groups given: no key
+    assert "video_groups" not in json.loads(plain.read_text())
+
+
 def test_data_uri_accepts_only_small_images() -> None:
     png = io.BytesIO()
     Image.new("RGB", (4, 4)).save(png, "PNG")

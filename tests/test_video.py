@@ -7,6 +7,7 @@ The videos are made at test time from the shared photos (PyAV, H.264)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -96,6 +97,23 @@ def test_search_by_clip_ranks_the_video_it_was_cut_from(video_lib) -> None:  # t
     assert hit["media"] == "video" and abs(hit["timestamp_ms"] - offset) <= 1000
 
 
+def test_lookup_with_a_trimmed_copy_finds_the_original_and_its_copies(video_lib) -> None:  # type: ignore[no-untyped-def]
+    work, args, made, _summary = video_lib
+    trimmed = next(c for c in made.copies if c.endswith("_trim.mp4"))
+    original, offset = made.copies[trimmed]
+    done = run_cli([*args, "lookup", str(made.folder / trimmed), "--json"], work)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["query"]["media"] == "video"
+    by_name = {Path(r["path"]).name: r for r in answer["results"]}
+    assert by_name[Path(trimmed).name]["match"] == "exact"
+    family = {Path(c).name for c, (o, _ms) in made.copies.items() if o == original}
+    near = {name for name, r in by_name.items() if r["match"] == "near"}
+    assert near == (family | {original}) - {Path(trimmed).name}
+    assert abs(by_name[original]["timestamp_ms"] - offset) <= 1000
+    assert all(r["match"] == "similar" for n, r in by_name.items() if n not in family | {original})
+
+
 def test_dedup_groups_copies_of_a_video(video_lib) -> None:  # type: ignore[no-untyped-def]
     work, args, made, _summary = video_lib
     done = run_cli([*args, "dedup", "--format", "json", "--no-progress"], work)
@@ -110,6 +128,46 @@ def test_dedup_groups_copies_of_a_video(video_lib) -> None:  # type: ignore[no-u
         truth.setdefault(original, {original}).add(copy)
     assert found == {frozenset(v) for v in truth.values()}
     assert all(Path(g["keeper"]).name in made.originals for g in groups)
+
+
+def test_csv_and_html_reports_list_the_copies_of_a_video(video_lib) -> None:  # type: ignore[no-untyped-def]
+    work, args, made, _summary = video_lib
+    reports = {fmt: work / "reports" / f"dedup.{fmt}" for fmt in ("csv", "html")}
+    for path in reports.values():
+        done = run_cli([*args, "dedup", "--output", str(path), "--no-progress"], work)
+        assert done.returncode == 0, done.stderr
+        assert "group(s) of copies of a video" in done.stderr
+    copies = {str(made.folder / c) for c in made.copies}
+    rows = list(csv.DictReader(reports["csv"].open(newline="")))
+    videos = [r for r in rows if r["media"] == "video"]
+    assert {r["duplicate_path"] for r in videos} == copies
+    originals = {str(made.folder / o) for o, _ms in made.copies.values()}
+    assert {r["keeper_path"] for r in videos} == originals
+    trimmed = next(r for r in videos if r["duplicate_path"].endswith("_trim.mp4"))
+    trim_name = str(Path(trimmed["duplicate_path"]).relative_to(made.folder))
+    offset = made.copies[trim_name][1]
+    assert abs(int(trimmed["offset_ms"]) - offset) <= 1000 and float(trimmed["coverage"]) >= 0.8
+    assert int(trimmed["duplicate_duration_ms"]) < int(trimmed["keeper_duration_ms"])
+    html = reports["html"].read_text()
+    assert html.count('class="group video-group"') == len(made.originals)
+    assert all(f'data-path="{path}"' in html for path in copies | originals)
+    assert html.count('<img src="data:image/jpeg;base64,') >= len(copies | originals)
+
+
+def test_labels_find_videos_by_their_frames_classes(video_lib) -> None:  # type: ignore[no-untyped-def]
+    work, args, made, _summary = video_lib
+    clip = made.folder / made.originals[0]
+    found = search_json(work, args, clip, k=3)
+    hit = next(r for r in found if Path(r["path"]) == clip)
+    assert hit["labels"], hit  # the classifier's labels of its sampled frames, best first
+    top = hit["labels"][0]["name"]
+    done = run_cli([*args, "labels", top, "--json"], work)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)["results"]
+    mine = next(r for r in results if Path(r["path"]) == clip)
+    assert mine["media"] == "video" and mine["score"] == pytest.approx(
+        hit["labels"][0]["score"], abs=1e-3
+    )
 
 
 def test_index_is_incremental_for_videos(video_lib) -> None:  # type: ignore[no-untyped-def]

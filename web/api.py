@@ -16,6 +16,7 @@ from web import service
 from web.errors import ApiError
 from web.guard import public_stats
 from web.openapi import openapi_document
+from web.openapi_media import MAX_T_MS
 from web.params import (
     BROWSE_PER_PAGE,
     DEFAULT_K,
@@ -98,7 +99,7 @@ def thumbnail(image_id: int) -> Response:
     size = _thumbnail_size()
     at = request.args.get("t")
     if at is not None:  # a video's frame at t ms (the moment a hit matched)
-        if not at.isdigit() or int(at) > 2**40:
+        if not at.isdigit() or int(at) > MAX_T_MS:
             raise ApiError(400, "t must be a time in milliseconds (an integer >= 0).", "bad_t")
         frame = Response(service.video_frame_jpeg(image_id, int(at), size), mimetype="image/jpeg")
         frame.cache_control.private = True

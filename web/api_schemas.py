@@ -116,6 +116,12 @@ _IMAGE = {
         "labels": {"type": "array", "items": _LABEL},
         "status": {"type": "string", "enum": ["ok", "failed"]},
         "error": {"type": "string", "nullable": True},
+        "media": {
+            "type": "string",
+            "enum": ["image", "video"],
+            "description": "An image, or a video (then `format` is its codec, e.g. H264)",
+        },
+        "duration_ms": {"type": "integer", "nullable": True, "description": "Videos only"},
         **_URLS,
     },
     "required": ["id", "path", "labels", "status", "thumbnail_url", "file_url"],

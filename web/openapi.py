@@ -6,10 +6,10 @@ from functools import cache
 from typing import Any
 
 from search.descriptor import DUPLICATE_Z
-from search.library import DEFAULT_SIZE, SIZES
 from search.query import MAX_IMAGE_ID
-from web.api_schemas import BINARY, SCHEMAS, ref
+from web.api_schemas import SCHEMAS, ref
 from web.openapi_explore import explore_paths
+from web.openapi_media import media_paths
 from web.params import (
     BROWSE_PER_PAGE,
     CALIBRATED,
@@ -35,10 +35,12 @@ def _results_with(extra: dict[str, Any], description: str) -> dict[str, Any]:
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {
         400: "Bad parameters (k, min_score, roi, threshold, threshold_mode, others, missing image)",
-        404: "No image with that id, or its file is gone",
+        404: "No image with that id, or its file is gone (a video's frame: the id is no "
+        "video, or it has no frame at that time)",
         413: "Upload larger than the server's limit",
         409: "The file changed since it was indexed (no longer the image indexed)",
         415: "The upload is not a readable image (or has too many pixels)",
+        416: "The byte range asked for is beyond the file, or not a byte range",
         503: "No library yet (nothing indexed), its model is unavailable, a re-index is "
         "unfinished ('reindexing'), or the server is busy ('busy', see Retry-After)",
     }
@@ -77,7 +79,13 @@ def openapi_document() -> dict[str, Any]:
     search_form = {
         "type": "object",
         "properties": {
-            "image": {"type": "string", "format": "binary", "description": "The query image"},
+            "image": {
+                "type": "string",
+                "format": "binary",
+                "description": "The query image, or a short video clip (mp4, mov, mkv, webm, "
+                "avi): then library videos are ranked by how well the clip's frames match "
+                "theirs, each hit's `timestamp_ms` where the clip starts in it",
+            },
             "image_id": {
                 "type": "integer",
                 "minimum": 1,
@@ -101,7 +109,13 @@ def openapi_document() -> dict[str, Any]:
     lookup_form = {
         "type": "object",
         "properties": {
-            "image": search_form["properties"]["image"],
+            "image": {
+                "type": "string",
+                "format": "binary",
+                "description": "The query image, or a video clip: then its copies are the "
+                "library videos whose frames and the clip's match in order (re-encoded, "
+                "resized, trimmed), each hit's `timestamp_ms` where the clip starts in it",
+            },
             "image_id": search_form["properties"]["image_id"],
             "threshold": {
                 "type": "number",
@@ -136,7 +150,8 @@ def openapi_document() -> dict[str, Any]:
             "version": API_VERSION,
             "description": "Self-hosted semantic image search: query by image or region, "
             "find copies of an image (reverse lookup), browse neighbours, labels and library "
-            "statistics. Errors are "
+            "statistics. Videos are library items too (`media`: video): hits name the moment "
+            "that matched (`timestamp_ms`), their frames and files are served. Errors are "
             '{"error": {"status", "code", "message"}}.',
         },
         "servers": [{"url": "/api/v1"}],
@@ -240,46 +255,6 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
-            "/images/{image_id}/thumbnail": {
-                "get": {
-                    "summary": "EXIF-oriented JPEG thumbnail (cached on disk)",
-                    "operationId": "thumbnail",
-                    "parameters": [
-                        _ID,
-                        {
-                            "name": "size",
-                            "in": "query",
-                            "description": "Longest side in pixels",
-                            "schema": {
-                                "type": "integer",
-                                "enum": list(SIZES),
-                                "default": DEFAULT_SIZE,
-                            },
-                        },
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "JPEG thumbnail",
-                            "content": {"image/jpeg": {"schema": BINARY}},
-                        },
-                        **_errors(400, 404, 415, 503),
-                    },
-                }
-            },
-            "/images/{image_id}/file": {
-                "get": {
-                    "summary": "The original file",
-                    "operationId": "imageFile",
-                    "parameters": [_ID],
-                    "responses": {
-                        "200": {
-                            "description": "The file, with its image media type",
-                            "content": {"image/*": {"schema": BINARY}},
-                        },
-                        **_errors(404, 409, 503),
-                    },
-                }
-            },
             "/stats": {
                 "get": {
                     "summary": "Library statistics: collections, counts, model, index, runs",
@@ -330,5 +305,6 @@ def openapi_document() -> dict[str, Any]:
         },
         "components": {"schemas": SCHEMAS},
     }
+    document["paths"].update(media_paths(_ID, _errors))
     document["paths"].update(explore_paths())
     return document

@@ -24,7 +24,7 @@ _SOURCES: dict[str, str] = {
     "CSV_COLUMNS": "search.dedup.report",
     "csv_rows": "search.dedup.report",
     "data_uri": "search.dedup.report",
-    "file_thumbnails": "search.dedup.report",
+    "file_thumbnails": "search.dedup.file_thumbnails",
     "render_html": "search.dedup.report",
     "to_json": "search.dedup.report",
     "write_csv": "search.dedup.report",
@@ -33,7 +33,9 @@ _SOURCES: dict[str, str] = {
     "VerifiedNeighbours": "search.dedup.verify",
     "VideoFacts": "search.dedup.videos",
     "VideoPair": "search.dedup.videos",
+    "clip_pairs": "search.dedup.videos",
     "groups_to_json": "search.dedup.videos",
+    "shot_starts": "search.dedup.videos",
     "video_groups": "search.dedup.videos",
     "video_pairs": "search.dedup.videos",
 }
@@ -54,12 +56,14 @@ __all__ = [
     "VideoFacts",
     "VideoPair",
     "choose_keeper",
+    "clip_pairs",
     "csv_rows",
     "data_uri",
     "file_thumbnails",
     "find_duplicates",
     "groups_to_json",
     "render_html",
+    "shot_starts",
     "to_json",
     "video_groups",
     "video_pairs",
@@ -72,6 +76,7 @@ __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.dedup.errors import DedupError
+    from search.dedup.file_thumbnails import file_thumbnails
     from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, DedupResult, find_duplicates
     from search.dedup.keeper import KEEPER_RULES, DedupImage, choose_keeper
     from search.dedup.neighbours import FLAT_MAX, FlatNeighbours, IvfNeighbours, MultiRowNeighbours
@@ -79,11 +84,18 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         CSV_COLUMNS,
         csv_rows,
         data_uri,
-        file_thumbnails,
         render_html,
         to_json,
         write_csv,
         write_report,
     )
     from search.dedup.verify import VERIFY_Z, VerifiedNeighbours
-    from search.dedup.videos import VideoFacts, VideoPair, groups_to_json, video_groups, video_pairs
+    from search.dedup.videos import (
+        VideoFacts,
+        VideoPair,
+        clip_pairs,
+        groups_to_json,
+        shot_starts,
+        video_groups,
+        video_pairs,
+    )

@@ -10,7 +10,9 @@ member never removes the keeper); ``score`` is the cosine to the keeper, ``exact
 sha256 as the keeper. Extensions: per member ``width``, ``height``, ``file_size``,
 ``exif_datetime``, ``mtime``, ``format``, ``photo_size`` (``[w, h]`` of the photo inside a frame,
 else null); per group ``keeper_id`` and ``keeper_image``; top level
-``keeper_rules``, ``linkage`` and ``stats``.
+``keeper_rules``, ``linkage`` and ``stats``; ``video_groups`` (copies of a video, see
+:mod:`search.dedup.videos`) when the caller gives them, in CSV and HTML too
+(:mod:`search.dedup.video_report`).
 
 The HTML page embeds its thumbnails as ``data:`` URIs from a caller-supplied
 ``thumbnail(image_id) -> bytes | None`` and loads nothing from anywhere else: it works offline
@@ -37,6 +39,12 @@ import jinja2
 
 from search.dedup.groups import DedupResult
 from search.dedup.keeper import DedupImage, human_size
+from search.dedup.video_report import (
+    VIDEO_COLUMNS,
+    VideoGroupJson,
+    video_csv_rows,
+    video_html_groups,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +68,7 @@ CSV_COLUMNS = (
     "duplicate_height",
     "duplicate_file_size",
     "duplicate_exif_datetime",
+    *VIDEO_COLUMNS,
 )
 _MIME = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -139,8 +148,11 @@ def to_json(result: DedupResult) -> dict[str, object]:
     }
 
 
-def csv_rows(result: DedupResult) -> Iterator[dict[str, object]]:
-    """One row per duplicate, with its keeper (columns: :data:`CSV_COLUMNS`)."""
+def csv_rows(
+    result: DedupResult, video_groups: Sequence[VideoGroupJson] = ()
+) -> Iterator[dict[str, object]]:
+    """One row per duplicate, with its keeper (columns: :data:`CSV_COLUMNS`); then one per
+    copy of a video (``media`` says which), its groups numbered after the images'."""
     for number, g in enumerate(result.groups, start=1):
         k = g.keeper
         for m in g.members:
@@ -162,15 +174,19 @@ def csv_rows(result: DedupResult) -> Iterator[dict[str, object]]:
                 "duplicate_height": d.height,
                 "duplicate_file_size": d.file_size,
                 "duplicate_exif_datetime": _iso(d.exif_datetime),
+                "media": "image",
             }
+    yield from video_csv_rows(video_groups, len(result.groups) + 1)
 
 
-def write_csv(result: DedupResult, out: io.TextIOBase) -> int:
+def write_csv(
+    result: DedupResult, out: io.TextIOBase, video_groups: Sequence[VideoGroupJson] = ()
+) -> int:
     """Write the CSV to a text stream (open it with ``newline=""``); returns the row count."""
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     count = 0
-    for row in csv_rows(result):
+    for row in csv_rows(result, video_groups):
         writer.writerow(row)
         count += 1
     return count
@@ -204,21 +220,25 @@ def render_html(
     *,
     title: str = "imgsearch - duplicate report",
     page_size: int = 50,
+    video_groups: Sequence[VideoGroupJson] = (),
 ) -> str:
     """The self-contained HTML report. ``thumbnail`` failures leave a placeholder (logged)."""
     failed = 0
 
-    def thumb(img: DedupImage) -> str | None:
+    def thumb_of(image_id: int) -> str | None:
         nonlocal failed
         if thumbnail is None:
             return None
         try:
-            uri = data_uri(thumbnail(img.id))
+            uri = data_uri(thumbnail(image_id))
         except (OSError, ValueError) as exc:  # ImageError is a ValueError
-            log.warning("no thumbnail for image %s (%s): %s", img.id, img.path, exc)
+            log.warning("no thumbnail for image %s: %s", image_id, exc)
             uri = None
         failed += uri is None
         return uri
+
+    def thumb(img: DedupImage) -> str | None:
+        return thumb_of(img.id)
 
     def card(img: DedupImage, score: float | None, exact: bool, keeper: bool) -> dict:
         return {
@@ -257,6 +277,7 @@ def render_html(
         title=title,
         result=result,
         pages=pages,
+        videos=video_html_groups(video_groups, thumb_of, _file_href),
         duplicates=result.duplicate_count,
         exact_count=sum(m.exact for g in result.groups for m in g.members),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -284,45 +305,26 @@ def write_report(
     fmt: str | None = None,
     *,
     thumbnail: Thumbnailer | None = None,
+    video_groups: Sequence[VideoGroupJson] | None = None,
 ) -> Path:
-    """Write ``json``/``csv``/``html`` (default: from the suffix) atomically; returns the path."""
+    """Write ``json``/``csv``/``html`` (default: from the suffix) atomically; returns the path.
+    ``video_groups`` (copies of a video) go into each format when given."""
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".") or "json").lower()
     if fmt == "htm":
         fmt = "html"
     if fmt == "json":
-        text = json.dumps(to_json(result), indent=1, ensure_ascii=False) + "\n"
+        report = to_json(result)
+        if video_groups is not None:
+            report["video_groups"] = list(video_groups)
+        text = json.dumps(report, indent=1, ensure_ascii=False) + "\n"
     elif fmt == "csv":
         buf = io.StringIO()
-        write_csv(result, buf)
+        write_csv(result, buf, video_groups or ())
         text = buf.getvalue()
     elif fmt == "html":
-        text = render_html(result, thumbnail)
+        text = render_html(result, thumbnail, video_groups=video_groups or ())
     else:
         raise ValueError(f"report format must be json, csv or html, not {fmt!r}")
     _atomic_write(path, text, newline="" if fmt == "csv" else None)
     return path
-
-
-def file_thumbnails(images: Sequence[DedupImage], max_side: int = 160) -> Thumbnailer:
-    """A thumbnailer that decodes each image's file (read-only) into a small JPEG.
-
-    For use without a library; with one, the library's thumbnail cache is the better source.
-    """
-    from PIL import Image
-
-    from models import load_image
-
-    paths = {img.id: img.path for img in images}
-
-    def make(image_id: int) -> bytes | None:
-        path = paths.get(image_id)
-        if path is None:
-            return None
-        im = load_image(path, draft_size=(max_side, max_side)).image
-        im.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
-        buf = io.BytesIO()
-        im.save(buf, format="JPEG", quality=70, optimize=True)
-        return buf.getvalue()
-
-    return make

@@ -4,8 +4,11 @@ the other (copy-level cosine) in the same order - a re-encode, a resized or a tr
 For each video the best match of each of its frames in every other video is taken from one
 matrix product over the library's frame table (descriptor space); a pair is a copy when at
 least :data:`MIN_COVERAGE` of the shorter video's frames match (calibrated z >=
-:data:`FRAME_Z`), their mean score reaches the copy decision (z >= :data:`PAIR_Z`) and
-the matched times run forward (:data:`MIN_ORDER` of consecutive matches). Groups never
+:data:`FRAME_Z`), their mean score reaches the copy decision (z >= :data:`PAIR_Z`; z >=
+:data:`SEQUENCE_PAIR_Z` when :data:`SEQUENCE_FRAMES` or more frames match: a run of matches
+in order is stronger evidence than one pair of images, and a half-size copy's frames score
+lower one by one) and the matched times run forward (:data:`MIN_ORDER` of consecutive
+matches). Groups never
 chain: every member is a copy of its keeper (the longest, then most pixels, largest file).
 """
 
@@ -21,7 +24,9 @@ from search.store import FrameTable
 MIN_COVERAGE = 0.8  # of the shorter video's frames that must find their match
 MIN_ORDER = 0.8  # of consecutive matches whose times in the other video do not go back
 FRAME_Z = 4.0  # a frame's best match counts from this calibrated score ...
-PAIR_Z = 6.0  # ... and the matched frames' mean must reach the copy decision
+PAIR_Z = 6.0  # ... and the matched frames' mean must reach the copy decision,
+SEQUENCE_PAIR_Z = 5.0  # ... or this when at least SEQUENCE_FRAMES frames matched in order
+SEQUENCE_FRAMES = 3
 PLAIN_FRAME_COSINE = 0.75  # the same without a calibration (plain cosines)
 PLAIN_PAIR_COSINE = 0.85
 
@@ -48,6 +53,7 @@ class VideoFacts:
     width: int
     height: int
     file_size: int
+    sha256: str | None = None
 
 
 @dataclass
@@ -57,23 +63,72 @@ class VideoGroup:
     members: list[VideoPair] = field(default_factory=list)  # a: member, b: keeper
 
 
+def shot_starts(shots: np.ndarray, video_ids: np.ndarray | None = None) -> np.ndarray:
+    """Which frames (in (video, time) order) begin a shot after a cut: not a video's first."""
+    starts = np.zeros(len(shots), bool)
+    if len(shots) > 1:
+        starts[1:] = shots[1:] != shots[:-1]
+        if video_ids is not None:
+            starts[1:] &= video_ids[1:] == video_ids[:-1]
+    return starts
+
+
 def _match(
-    rows_a: np.ndarray, rows_b: np.ndarray, sims: np.ndarray, times: np.ndarray, threshold: float
+    block: np.ndarray,
+    times_a: np.ndarray,
+    times_b: np.ndarray,
+    starts_a: np.ndarray,
+    starts_b: np.ndarray,
 ) -> tuple[float, float, int, float]:
-    """(coverage, order, offset, mean score) of ``a``'s frames matched in ``b``."""
-    block = sims[np.ix_(rows_a, rows_b)]
+    """(coverage, order, offset, mean score) of ``a``'s frames matched in ``b`` (``block``:
+    their cosines, those that failed the frame decision below 0). The offset is the median
+    of the matches' time differences, of those between two frames just after a cut when there
+    are any (both sampled at the cut: exact; others are a sampling step off)."""
+    if block.shape[0] == 0 or block.shape[1] == 0:
+        return 0.0, 0.0, 0, 0.0
     best = block.argmax(axis=1)
-    scores = block[np.arange(len(rows_a)), best]
-    matched = scores >= threshold
-    coverage = float(matched.mean()) if len(rows_a) else 0.0
+    scores = block[np.arange(block.shape[0]), best]
+    matched = scores >= -0.5  # whatever passed the frame decision
+    coverage = float(matched.mean())
     if not matched.any():
         return coverage, 0.0, 0, 0.0
-    found_t = times[rows_b][best][matched]
-    own_t = times[rows_a][matched]
+    found_t = times_b[best][matched]
     steps = np.diff(found_t)
     order = 1.0 if len(steps) == 0 else float((steps >= -1).mean())
-    offset = int(np.median(found_t - own_t))
+    at_cuts = starts_a[matched] & starts_b[best][matched]
+    shifts = found_t - times_a[matched]
+    offset = int(np.median(shifts[at_cuts] if at_cuts.any() else shifts))
     return coverage, order, offset, float(scores[matched].mean())
+
+
+def _decisions(
+    to_z: Callable[[np.ndarray], np.ndarray] | None, pair_cosine: float = PLAIN_PAIR_COSINE
+) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[float, int], bool]]:
+    """(frame decision on cosines, pair decision on (mean cosine, matched frames))."""
+    if to_z is None:
+        return (lambda s: s >= PLAIN_FRAME_COSINE), (lambda score, _n: score >= pair_cosine)
+
+    def pair_ok(score: float, frames: int) -> bool:
+        z = float(to_z(np.asarray(score)))
+        return z >= (SEQUENCE_PAIR_Z if frames >= SEQUENCE_FRAMES else PAIR_Z)
+
+    return (lambda s: to_z(s) >= FRAME_Z), pair_ok
+
+
+def _pair(
+    a: int, b: int, block: np.ndarray, times: tuple, starts: tuple, pair_ok: Callable
+) -> VideoPair | None:
+    """The pair when the video with fewer frames (``a``: the block's rows, unless there are
+    more of them) is a copy of the other; ``offset_ms`` is then where it starts in the
+    other."""
+    if block.shape[0] > block.shape[1]:
+        a, b, block = b, a, block.T
+        times, starts = times[::-1], starts[::-1]
+    coverage, order, offset, score = _match(block, times[0], times[1], starts[0], starts[1])
+    matched = round(coverage * block.shape[0])
+    if coverage >= MIN_COVERAGE and order >= MIN_ORDER and pair_ok(score, matched):
+        return VideoPair(a, b, coverage, order, offset, score)
+    return None
 
 
 def video_pairs(
@@ -83,24 +138,54 @@ def video_pairs(
     space; ``to_z``: the library's calibration of cosines, None for plain thresholds)."""
     if len(table) == 0:
         return []
+    frame_ok, pair_ok = _decisions(to_z)
     sims = rows @ rows.T
-    if to_z is not None:
-        frame_ok, pair_ok = to_z(sims) >= FRAME_Z, lambda s: float(to_z(s)) >= PAIR_Z
-    else:
-        frame_ok, pair_ok = sims >= PLAIN_FRAME_COSINE, lambda s: s >= PLAIN_PAIR_COSINE
-    sims = np.where(frame_ok, sims, -1.0)
-    threshold = -0.5  # a match is whatever passed the frame decision above
+    sims = np.where(frame_ok(sims), sims, -1.0)
+    starts = shot_starts(table.shots, table.video_ids)
+    times = table.timestamps_ms
     ids = [int(v) for v in np.unique(table.video_ids)]
     of = {v: table.of(v) for v in ids}
     pairs = []
     for i, a in enumerate(ids):
         for b in ids[i + 1 :]:
-            short, long_ = (a, b) if len(of[a]) <= len(of[b]) else (b, a)
-            coverage, order, offset, score = _match(
-                of[short], of[long_], sims, table.timestamps_ms, threshold
-            )
-            if coverage >= MIN_COVERAGE and order >= MIN_ORDER and pair_ok(score):
-                pairs.append(VideoPair(short, long_, coverage, order, offset, score))
+            ra, rb = of[a], of[b]
+            block = sims[np.ix_(ra, rb)]
+            pair = _pair(a, b, block, (times[ra], times[rb]), (starts[ra], starts[rb]), pair_ok)
+            if pair is not None:
+                pairs.append(pair)
+    return pairs
+
+
+def clip_pairs(
+    query: np.ndarray,
+    query_ms: np.ndarray,
+    query_starts: np.ndarray,
+    table: FrameTable,
+    rows: np.ndarray,
+    to_z: Callable[[np.ndarray], np.ndarray] | None,
+    pair_cosine: float = PLAIN_PAIR_COSINE,
+) -> list[VideoPair]:
+    """The library videos that a query clip (frames ``query`` at ``query_ms``, in the
+    searched space) is a copy of, or that are copies of it, by :func:`video_pairs`' rule;
+    the query is video ``-1`` and each pair's ``offset_ms`` is where the query starts in the
+    library video. Without ``to_z``, the pair decision is ``pair_cosine``."""
+    if len(table) == 0 or len(query) == 0:
+        return []
+    frame_ok, pair_ok = _decisions(to_z, pair_cosine)
+    sims = query @ rows.T
+    sims = np.where(frame_ok(sims), sims, -1.0)
+    starts = shot_starts(table.shots, table.video_ids)
+    pairs = []
+    for video in (int(v) for v in np.unique(table.video_ids)):
+        rv = table.of(video)
+        times = (query_ms, table.timestamps_ms[rv])
+        pair = _pair(-1, video, sims[:, rv], times, (query_starts, starts[rv]), pair_ok)
+        if pair is None:
+            continue
+        if pair.a != -1:  # the library video is the copy: where it starts in the query
+            pair = VideoPair(-1, video, pair.coverage, pair.order, -pair.offset_ms, pair.score)
+        pairs.append(pair)
+    pairs.sort(key=lambda p: (-p.score, p.b))
     return pairs
 
 
@@ -127,8 +212,10 @@ def video_groups(pairs: list[VideoPair], facts: Mapping[int, VideoFacts]) -> lis
         group = VideoGroup(keeper, _reason(keeper, members, facts))
         for member in members:
             pair = partners[keeper][member]
-            if pair.a != member:  # the member is the longer one only when lengths tie
-                pair = VideoPair(member, keeper, pair.coverage, pair.order, 0, pair.score)
+            if pair.a != member:  # matched the other way (the member has more frames)
+                pair = VideoPair(
+                    member, keeper, pair.coverage, pair.order, -pair.offset_ms, pair.score
+                )
             group.members.append(pair)
         grouped |= {keeper, *members}
         groups.append(group)
@@ -165,6 +252,7 @@ def groups_to_json(groups: list[VideoGroup], facts: Mapping[int, VideoFacts]) ->
                         "coverage": round(p.coverage, 3),
                         "score": round(p.score, 6),
                         "offset_ms": p.offset_ms,
+                        "exact": keeper.sha256 is not None and facts[p.a].sha256 == keeper.sha256,
                     }
                     | _video_json(facts[p.a])
                     for p in g.members

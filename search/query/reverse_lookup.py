@@ -29,6 +29,7 @@ from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.engine import SearchEngine
 from search.query.errors import QueryError
 from search.query.results import ImageQuery, SearchHit
+from search.query.video import is_video_query
 
 EXACT, NEAR, SIMILAR = "exact", "near", "similar"
 PIXEL_CHECK_MIN_SCORE = 0.95  # identical pixels embed identically; below this none can match
@@ -100,6 +101,10 @@ def lookup(
         raise QueryError(f"threshold must be in (0, 1], got {threshold}")
     if others < 0:
         raise QueryError(f"others must be >= 0, got {others}")
+    if is_video_query(source):
+        from search.query.video_lookup import lookup_video
+
+        return lookup_video(engine, source, threshold=threshold, others=others)
     result = engine.query_image(source, k=k, all_views=True)
     analysis, data, sha, hits = result.analysis, result.data, result.sha256, result.hits
     query_pixels = _LazyPixelHash(lambda: _decode_hash(source if data is None else data, engine))

@@ -19,8 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from models import ImageAnalyzer, ImgsearchError, VideoReader, is_video_name, looks_like_video
-from search.dedup import VideoFacts, groups_to_json, video_groups, video_pairs
+from models import (
+    ImageAnalyzer,
+    ImgsearchError,
+    VideoInfo,
+    VideoReader,
+    is_video_name,
+    looks_like_video,
+)
+from search.dedup import VideoFacts, groups_to_json, shot_starts, video_groups, video_pairs
 from search.descriptor import DUPLICATE_Z
 from search.library import Searchable
 from search.query.guard import ServingGuard
@@ -163,14 +170,19 @@ def align_clip(
     frames: VideoFrames,
     query: np.ndarray,
     query_ms: np.ndarray,
+    query_cuts: np.ndarray | None = None,
 ) -> list[tuple[int, float, int]]:
     """A query clip's frames (rows ``query`` [Q, D'] at ``query_ms``) against every library
     video: ``(video id, score, aligned start ms)``, best first. The score is the mean over the
-    query's frames of their best cosine in that video; the start is the median offset of the
-    frames' matches (where the clip begins in the library video)."""
+    query's frames of their best cosine in that video; the start is where the clip begins in
+    the library video: the median offset of the frames' matches, taken from the frames just
+    after a cut matched to frames just after a cut when there are any (both are sampled at
+    the cut itself, so their offset is exact; other frames are up to a sampling step off)."""
     table, matrix = frames.get(live)
     if not len(table) or not len(query) or matrix.shape[1] != query.shape[1]:
         return []
+    if query_cuts is None:
+        query_cuts = np.zeros(len(query), bool)
     sims = matrix @ query.T  # [frames, Q]
     out = []
     for video_id in np.unique(table.video_ids):
@@ -178,15 +190,29 @@ def align_clip(
         best = np.argmax(sims[rows], axis=0)
         scores = sims[rows][best, np.arange(len(query))]
         offsets = table.timestamps_ms[rows][best] - query_ms
-        out.append((int(video_id), float(scores.mean()), max(0, int(np.median(offsets)))))
+        at_cuts = query_cuts & shot_starts(table.shots[rows])[best]
+        start = np.median(offsets[at_cuts] if at_cuts.any() else offsets)
+        out.append((int(video_id), float(scores.mean()), max(0, int(start))))
     out.sort(key=lambda m: (-m[1], m[0]))
     return out
 
 
-def sample_clip(source: Any, analyzer: ImageAnalyzer) -> tuple[np.ndarray, np.ndarray]:
-    """Raw embeddings [Q, D] and timestamps of a query clip sampled every second (bounded)."""
+@dataclass(frozen=True)
+class ClipSample:
+    """A query clip sampled every second (bounded): raw embeddings [Q, D], their times, which
+    frames begin a shot after a cut, and the clip's facts."""
+
+    vectors: np.ndarray
+    times_ms: np.ndarray
+    cuts: np.ndarray
+    info: VideoInfo
+
+
+def sample_clip(source: Any, analyzer: ImageAnalyzer) -> ClipSample:
+    """Sample and embed a query clip (a path or the clip's bytes)."""
     stills = []
     with VideoReader(source, name="query") as reader:
+        info = reader.info()
         for still in reader.sample(QUERY_INTERVAL_S):
             stills.append(still)
             if len(stills) >= MAX_QUERY_FRAMES:
@@ -194,9 +220,13 @@ def sample_clip(source: Any, analyzer: ImageAnalyzer) -> tuple[np.ndarray, np.nd
     found = list(analyzer.analyze_iter([s.image for s in stills]))
     good = [(s, a) for s, a in zip(stills, found, strict=True) if hasattr(a, "embedding")]
     if not good:
-        return np.zeros((0, 1), np.float32), np.zeros(0, np.int64)
+        return ClipSample(
+            np.zeros((0, 1), np.float32), np.zeros(0, np.int64), np.zeros(0, bool), info
+        )
     vectors = np.stack([a.embedding for _s, a in good]).astype(np.float32)
-    return vectors, np.array([s.timestamp_ms for s, _a in good], np.int64)
+    times = np.array([s.timestamp_ms for s, _a in good], np.int64)
+    cuts = shot_starts(np.array([s.shot for s, _a in good], np.int64))
+    return ClipSample(vectors, times, cuts, info)
 
 
 class VideoSearch:
@@ -236,9 +266,9 @@ class VideoSearch:
         live = self.guard.live(state)
         analyzer = self.guard.analyzer_for(live.model)
         data = read_query_bytes(source)
-        vectors, times = sample_clip(data if data is not None else source, analyzer)
-        rows = live.descriptor.transform(vectors) if len(vectors) else vectors
-        aligned = align_clip(live, self.frames, rows, times)
+        clip = sample_clip(data if data is not None else source, analyzer)
+        rows = live.descriptor.transform(clip.vectors) if len(clip.vectors) else clip.vectors
+        aligned = align_clip(live, self.frames, rows, clip.times_ms, clip.cuts)
         found = self.store.reads.hit_rows([video_id for video_id, _s, _t in aligned[:k]])
         hits: list[SearchHit] = []
         for video_id, score, start in aligned[:k]:
@@ -259,7 +289,9 @@ class VideoSearch:
         pairs = video_pairs(table, rows, to_z)
         found = self.store.reads.hit_rows(sorted({p.a for p in pairs} | {p.b for p in pairs}))
         facts = {
-            i: VideoFacts(r.path, r.duration_ms or 0, r.width or 0, r.height or 0, r.file_size)
+            i: VideoFacts(
+                r.path, r.duration_ms or 0, r.width or 0, r.height or 0, r.file_size, r.sha256
+            )
             for i, r in found.items()
         }
         return groups_to_json(video_groups(pairs, facts), facts)
