@@ -52,10 +52,32 @@ def random_crop(img: Image.Image, rng: Rng, min_area: float = 0.35) -> Image.Ima
 
 
 def hue_rotate(img: Image.Image, rng: Rng) -> Image.Image:
-    """The hue turned by 20-235 of 256 steps (one table over the HSV bands: H shifted)."""
-    shift = int(rng.integers(20, 236))
-    table = [(v + shift) % 256 for v in range(256)] + [*range(256)] * 2
-    return img.convert("HSV").point(table).convert("RGB")
+    """The hue turned by 20-235 of 256 steps of the colour circle: one 3x3 colour matrix
+    turning RGB about the grey axis (luminance kept, as SVG's ``hueRotate``), ten times
+    cheaper than a round trip through HSV."""
+    turn = 2 * math.pi * int(rng.integers(20, 236)) / 256
+    c, s = math.cos(turn), math.sin(turn)
+    matrix = (
+        *(
+            0.213 + c * 0.787 - s * 0.213,
+            0.715 - c * 0.715 - s * 0.715,
+            0.072 - c * 0.072 + s * 0.928,
+            0,
+        ),
+        *(
+            0.213 - c * 0.213 + s * 0.143,
+            0.715 + c * 0.285 + s * 0.140,
+            0.072 - c * 0.072 - s * 0.283,
+            0,
+        ),
+        *(
+            0.213 - c * 0.213 - s * 0.787,
+            0.715 - c * 0.715 + s * 0.715,
+            0.072 + c * 0.928 + s * 0.072,
+            0,
+        ),
+    )
+    return img.convert("RGB", matrix)
 
 
 _RAMP = Image.frombytes("L", (256, 1), bytes(range(256)))
@@ -122,6 +144,12 @@ def overlay(img: Image.Image, rng: Rng) -> Image.Image:
         font=font,
     )
     return canvas
+
+
+def blur(img: Image.Image, sigma: float) -> Image.Image:
+    """A blur of standard deviation ``sigma`` px: one box filter of the same variance (a
+    Gaussian's look at these radii, for half the cost of Pillow's three-pass Gaussian)."""
+    return img.filter(ImageFilter.BoxBlur(sigma * math.sqrt(3)))
 
 
 def downscale(img: Image.Image, rng: Rng) -> Image.Image:
@@ -192,7 +220,7 @@ def augment(
     elif rng.random() < 0.5:
         img = colour_jitter(img, rng)
     if rng.random() < 0.3:
-        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2.0) * scale))
+        img = blur(img, rng.uniform(0.5, 2.0) * scale)
     if rng.random() < 0.3:
         img = img.rotate(rng.uniform(-15, 15), resample=Image.Resampling.BILINEAR, expand=True)
     if rng.random() < 0.3:
