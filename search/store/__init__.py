@@ -34,6 +34,10 @@ _SOURCES: dict[str, str] = {
     "ModelStamp": "search.store.records",
     "StoredImage": "search.store.records",
     "labels_to_json": "search.store.records",
+    "quality_flags_json": "search.store.records",
+    "quality_json": "search.store.records",
+    "QualityRecords": "search.store.quality",
+    "UnmeasuredImage": "search.store.quality",
     "mtime_from_ns": "search.store.records",
     "Removal": "search.store.removals",
     "at_or_below": "search.store.removals",
@@ -78,12 +82,14 @@ __all__ = [
     "LibraryStore",
     "ModelMismatchError",
     "ModelStamp",
+    "QualityRecords",
     "ReindexingError",
     "Removal",
     "SchemaError",
     "ServingState",
     "Store",
     "StoredImage",
+    "UnmeasuredImage",
     "VideoFrame",
     "VideoFrameVector",
     "VideoRecords",
@@ -94,6 +100,8 @@ __all__ = [
     "mtime_from_ns",
     "peek_meta",
     "printable_url",
+    "quality_flags_json",
+    "quality_json",
     "recovery",
     "removed_tops",
 ]
@@ -128,6 +136,8 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         VideoFrameVector,
         labels_to_json,
         mtime_from_ns,
+        quality_flags_json,
+        quality_json,
     )
     from search.store.removals import Removal, at_or_below, removed_tops
     from search.store.schema import (
