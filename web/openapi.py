@@ -8,7 +8,7 @@ from typing import Any
 from search.descriptor import DUPLICATE_Z
 from search.library import DEFAULT_SIZE, SIZES
 from search.query import MAX_IMAGE_ID
-from web.api_schemas import BINARY, SCHEMAS, ref
+from web.api_schemas import BINARY, FLAG_FIELDS, FLAG_PARAMS, SCHEMAS, ref
 from web.openapi_explore import explore_paths
 from web.params import (
     BROWSE_PER_PAGE,
@@ -34,7 +34,8 @@ def _results_with(extra: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {
-        400: "Bad parameters (k, min_score, roi, threshold, threshold_mode, others, missing image)",
+        400: "Bad parameters (k, min_score, roi, flag, threshold, threshold_mode, others, "
+        "missing image)",
         404: "No image with that id, or its file is gone",
         413: "Upload larger than the server's limit",
         409: "The file changed since it was indexed (no longer the image indexed)",
@@ -95,6 +96,7 @@ def openapi_document() -> dict[str, Any]:
             },
             "k": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},
             "min_score": {**_MIN_SCORE["schema"], "description": _MIN_SCORE["description"]},
+            **FLAG_FIELDS,
         },
         "anyOf": _ONE_QUERY_IMAGE,
     }
@@ -203,6 +205,7 @@ def openapi_document() -> dict[str, Any]:
                                 "default": BROWSE_PER_PAGE,
                             },
                         },
+                        *FLAG_PARAMS,
                     ],
                     "responses": {
                         "200": _results_with(
@@ -233,7 +236,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "An image's nearest neighbours",
                     "operationId": "similar",
-                    "parameters": [_ID, _K, _MIN_SCORE],
+                    "parameters": [_ID, _K, _MIN_SCORE, *FLAG_PARAMS],
                     "responses": {
                         "200": _json(ref("Results"), "Neighbours, best first"),
                         **_errors(400, 404, 503),
