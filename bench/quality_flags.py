@@ -2,7 +2,7 @@
 per flag on generated versions of shared photos, and what measuring costs at index time.
 
     python bench/quality_flags.py [--data ../shared/data] [--models ../shared/models]
-                                  [--sets train,val,ukbench]
+                                  [--sets train,val,ukbench] [--index 3]
 
 Every photo of a set and its five degraded versions (``search.evaluation.degrade``: dark,
 bright, blurry, tiny, uniform; saved as JPEG 90 like a camera or a web page would) go
@@ -14,6 +14,9 @@ val/) and ``ukbench`` (ukbench_subset) are the report sets.
 
 Cost: the seconds of ``measure_quality`` per image against the seconds of the decode step
 without it and of the model pass (batches of 32), measured on the same images in this run.
+``--index N``: also ``imgsearch index`` of the first set's photos into fresh libraries, whole
+processes, alternating with and without the measure (the child patches
+``ImageAnalyzer(quality=False)``) for N rounds: best wall and CPU seconds of each.
 """
 
 from __future__ import annotations
@@ -96,11 +99,63 @@ def model_seconds(analyzer, files: list[Path]) -> float:  # type: ignore[no-unty
     return (time.perf_counter() - start) / len(batch)
 
 
+CHILD = """
+import sys
+import models.analyzer as analyzer
+if sys.argv.pop(1) == "off":
+    init = analyzer.ImageAnalyzer.__init__
+    def without(self, *args, **kwargs):
+        kwargs["quality"] = False
+        init(self, *args, **kwargs)
+    analyzer.ImageAnalyzer.__init__ = without
+from cli.main import main
+main()
+"""
+
+
+def index_cost(files: list[Path], models: Path, rounds: int) -> None:
+    """Best wall and CPU seconds of ``imgsearch index`` with and without the measure."""
+    import resource
+    import shutil
+    import subprocess
+    import tempfile
+
+    best: dict[str, tuple[float, float]] = {}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMGSEARCH_")}
+    env["PYTHONPATH"] = str(REPO)
+    with tempfile.TemporaryDirectory() as tmp:
+        photos = Path(tmp) / "photos"
+        photos.mkdir()
+        for path in files:
+            shutil.copy(path, photos / path.name)
+        for round_ in range(rounds):
+            for mode in ("on", "off") if round_ % 2 == 0 else ("off", "on"):
+                library = Path(tmp) / f"lib-{mode}-{round_}"
+                cmd = [sys.executable, "-c", CHILD, mode, "--library", str(library)]
+                cmd += ["--model-path", str(models), "index", str(photos), "--no-progress"]
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                start = time.perf_counter()
+                subprocess.run(cmd, env=env, check=True, capture_output=True)
+                wall = time.perf_counter() - start
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+                old = best.get(mode, (1e9, 1e9))
+                best[mode] = (min(old[0], wall), min(old[1], cpu))
+    (won, con), (woff, coff) = best["on"], best["off"]
+    print(
+        f"imgsearch index of {len(files)} photos, best of {rounds}: with the measure "
+        f"{won:.2f} s wall / {con:.2f} s CPU, without {woff:.2f} s / {coff:.2f} s: "
+        f"wall {100 * (won / woff - 1):+.1f} %, CPU {100 * (con / coff - 1):+.1f} % "
+        f"(load average now {os.getloadavg()[0]:.1f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--models", type=Path, default=REPO.parent / "shared" / "models")
     parser.add_argument("--sets", default="train,val,ukbench")
+    parser.add_argument("--index", type=int, default=0, metavar="ROUNDS")
     args = parser.parse_args()
     from models import ImageAnalyzer, open_model
 
@@ -133,6 +188,8 @@ def main() -> None:
         f"{100 * measure / (decode + per_model):.1f} % to decode + model "
         f"(load average now {os.getloadavg()[0]:.1f})"
     )
+    if args.index:
+        index_cost(files, args.models, args.index)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,6 @@ they split first, as they would with all distances.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 MIN_DISTANCE = 1e-6  # identical vectors: lambda = 1 / distance stays finite
@@ -38,37 +36,63 @@ def mutual_reachability_edges(
 def spanning_tree(
     n: int, a: np.ndarray, b: np.ndarray, weight: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Kruskal: the n - 1 edges of a minimum spanning tree in increasing weight; parts left
-    unconnected are joined by edges heavier than any given one."""
+    """The n - 1 edges of a minimum spanning tree in increasing weight (the tree Kruskal
+    builds with a stable sort: ties go to the earlier edge); parts left unconnected are
+    joined by edges heavier than any given one.
+
+    Boruvka's algorithm in numpy: each round, every component takes its lightest outgoing
+    edge (edges ranked by weight, then position: all distinct, so no cycle can form) and the
+    components so linked merge (pointer jumping); O(log n) rounds of vectorised work instead
+    of a Python loop over every edge."""
     order = np.argsort(weight, kind="stable")
-    parent = np.arange(n)
-
-    def find(x: int) -> int:
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:
-            parent[x], x = root, parent[x]
-        return root
-
-    out_a, out_b, out_w = [], [], []
-    for e in order.tolist():
-        ra, rb = find(int(a[e])), find(int(b[e]))
-        if ra != rb:
-            parent[ra] = rb
-            out_a.append(int(a[e]))
-            out_b.append(int(b[e]))
-            out_w.append(float(weight[e]))
-            if len(out_a) == n - 1:
+    ea, eb = a[order].astype(np.int64), b[order].astype(np.int64)
+    rank = np.arange(len(order), dtype=np.int64)  # position in weight order: the edge's key
+    comp = np.arange(n, dtype=np.int64)
+    chosen: list[np.ndarray] = []
+    while len(rank):
+        ca, cb = comp[ea], comp[eb]
+        crossing = ca != cb
+        ea, eb, rank, ca, cb = (
+            ea[crossing],
+            eb[crossing],
+            rank[crossing],
+            ca[crossing],
+            cb[crossing],
+        )
+        if not len(rank):
+            break
+        m = int(comp.max()) + 1
+        best = np.full(m, len(order), np.int64)
+        np.minimum.at(best, ca, rank)
+        np.minimum.at(best, cb, rank)
+        has = best < len(order)
+        picked = np.unique(best[has])
+        chosen.append(picked)
+        # each component points at the one across its lightest edge; mutual pairs keep the lower
+        at = np.searchsorted(rank, best[has])
+        here = np.flatnonzero(has)
+        other = np.where(ca[at] == here, cb[at], ca[at])
+        ptr = np.arange(m, dtype=np.int64)
+        ptr[here] = other
+        mutual = (ptr[ptr] == np.arange(m)) & (np.arange(m) < ptr)
+        ptr[mutual] = np.flatnonzero(mutual)
+        while True:
+            nxt = ptr[ptr]
+            if np.array_equal(nxt, ptr):
                 break
-    if len(out_a) < n - 1:  # a forest: join its trees above everything
-        top = (max(out_w) if out_w else 1.0) * 2 + 1
-        roots = sorted({find(i) for i in range(n)})
-        for left, right in itertools.pairwise(roots):
-            out_a.append(left)
-            out_b.append(right)
-            out_w.append(top)
-    return np.array(out_a, np.int64), np.array(out_b, np.int64), np.array(out_w, np.float64)
+            ptr = nxt
+        comp = np.unique(ptr[comp], return_inverse=True)[1].astype(np.int64)
+    picked = np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
+    tree = order[picked]
+    out_a, out_b = a[tree].astype(np.int64), b[tree].astype(np.int64)
+    out_w = weight[tree].astype(np.float64)
+    if len(tree) < n - 1:  # a forest: join its trees above everything, lowest point first
+        top = (float(out_w.max()) if len(out_w) else 1.0) * 2 + 1
+        firsts = np.sort(np.unique(comp, return_index=True)[1])
+        out_a = np.concatenate([out_a, firsts[:-1]])
+        out_b = np.concatenate([out_b, firsts[1:]])
+        out_w = np.concatenate([out_w, np.full(len(firsts) - 1, top)])
+    return out_a, out_b, out_w
 
 
 def single_linkage(
