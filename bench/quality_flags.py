@@ -113,7 +113,7 @@ main()
 """
 
 
-def index_cost(files: list[Path], models: Path, rounds: int) -> None:
+def index_cost(files: list[Path], models: Path, rounds: int, measure: float) -> None:
     """Best wall and CPU seconds of ``imgsearch index`` with and without the measure."""
     import resource
     import shutil
@@ -147,6 +147,12 @@ def index_cost(files: list[Path], models: Path, rounds: int) -> None:
         f"{won:.2f} s wall / {con:.2f} s CPU, without {woff:.2f} s / {coff:.2f} s: "
         f"wall {100 * (won / woff - 1):+.1f} %, CPU {100 * (con / coff - 1):+.1f} % "
         f"(load average now {os.getloadavg()[0]:.1f})"
+    )
+    per_image = con / len(files)
+    print(
+        f"the measure ({measure * 1e3:.2f} ms per image in this run) is "
+        f"{100 * measure / per_image:.1f} % of the whole-process index CPU per image "
+        f"({per_image * 1e3:.1f} ms, start-up included)"
     )
 
 
@@ -189,7 +195,7 @@ def main() -> None:
         f"(load average now {os.getloadavg()[0]:.1f})"
     )
     if args.index:
-        index_cost(files, args.models, args.index)
+        index_cost(files, args.models, args.index, measure)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Core distance = distance to the ``min_samples``-th nearest point (itself counted, as in
 HDBSCAN); each k-NN edge gets its mutual reachability distance ``max(core_a, core_b, d)``; the
-minimum spanning forest of those edges (Kruskal, union-find) is the single-linkage tree, which
+minimum spanning forest of those edges (Boruvka, vectorised) is the single-linkage tree, which
 is condensed with ``min_size`` and cut by excess of mass. Points that never belong to a
 selected cluster are noise. The number of clusters is not given: it comes from the data.
 Parts of the graph that the k-NN edges leave unconnected are joined above every real edge, so
