@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 MIN_DISTANCE = 1e-6  # identical vectors: lambda = 1 / distance stays finite
+INF = float("inf")
 
 
 def mutual_reachability_edges(
@@ -100,8 +101,8 @@ def single_linkage(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The merge tree of spanning-tree edges in weight order: node ``n + i`` joins
     ``children[i]`` at distance ``heights[i]``; nodes below ``n`` are the points."""
-    parent = np.arange(2 * n - 1)
-    children = np.zeros((max(n - 1, 0), 2), np.int64)
+    parent = list(range(2 * n - 1))  # Python lists: 3-4x faster than numpy scalars here
+    pairs: list[tuple[int, int]] = []
 
     def find(x: int) -> int:
         root = x
@@ -113,8 +114,9 @@ def single_linkage(
 
     for i, (ea, eb) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
         ra, rb = find(ea), find(eb)
-        children[i] = (ra, rb)
+        pairs.append((ra, rb))
         parent[ra] = parent[rb] = n + i
+    children = np.array(pairs, np.int64).reshape(max(n - 1, 0), 2)
     return children, weight.astype(np.float64)
 
 
@@ -127,10 +129,11 @@ def hdbscan_labels(
     strength = np.zeros(n)
     if n < 2 * min_size or n < 2:
         return labels, strength
-    size = np.ones(2 * n - 1, np.int64)
-    for i, (left, right) in enumerate(children.tolist()):
+    pairs = children.tolist()  # Python lists: numpy scalar access costs more than the work
+    size = [1] * (2 * n - 1)
+    for i, (left, right) in enumerate(pairs):
         size[n + i] = size[left] + size[right]
-    lam = 1.0 / np.maximum(heights, MIN_DISTANCE)
+    lam = (1.0 / np.maximum(heights, MIN_DISTANCE)).tolist()
     # condensed clusters: birth lambda, parent, stability pieces, fallen points
     birth: list[float] = [0.0]
     parent_of: list[int] = [-1]
@@ -141,14 +144,14 @@ def hdbscan_labels(
     while stack:
         node, cluster = stack.pop()
         if node < n:
-            fallen[cluster].append((node, np.inf))
+            fallen[cluster].append((node, INF))
             continue
-        left, right = children[node - n]
+        left, right = pairs[node - n]
         here = lam[node - n]
         big = [c for c in (left, right) if size[c] >= min_size]
         small = [c for c in (left, right) if size[c] < min_size]
         for c in small:
-            for p in _points(c, children, n):
+            for p in _points(c, pairs, n):
                 fallen[cluster].append((p, here))
                 stability[cluster] += here - birth[cluster]
         if len(big) == 2:
@@ -160,9 +163,9 @@ def hdbscan_labels(
                 fallen.append([])
                 kids.append([])
                 kids[cluster].append(len(birth) - 1)
-                stack.append((int(c), len(birth) - 1))
+                stack.append((c, len(birth) - 1))
         elif big:
-            stack.append((int(big[0]), cluster))
+            stack.append((big[0], cluster))
     selected = _excess_of_mass(stability, kids, fallen, birth)
     label_of = {}
     for number, cluster in enumerate(sorted(selected)):
@@ -173,21 +176,21 @@ def hdbscan_labels(
             owner = parent_of[owner]
         if owner < 0:
             continue
-        deepest = max((lam_p for _, lam_p in fallen[cluster] if np.isfinite(lam_p)), default=1.0)
+        deepest = max((lam_p for _, lam_p in fallen[cluster] if lam_p != INF), default=1.0)
         for p, lam_p in fallen[cluster]:
             labels[p] = label_of[owner]
-            strength[p] = 1.0 if not np.isfinite(lam_p) else min(1.0, lam_p / deepest)
+            strength[p] = 1.0 if lam_p == INF else min(1.0, lam_p / deepest)
     return labels, strength
 
 
-def _points(node: int, children: np.ndarray, n: int) -> list[int]:
+def _points(node: int, pairs: list[list[int]], n: int) -> list[int]:
     out, stack = [], [node]
     while stack:
         x = stack.pop()
         if x < n:
             out.append(x)
         else:
-            stack.extend(children[x - n].tolist())
+            stack.extend(pairs[x - n])
     return out
 
 
@@ -201,10 +204,8 @@ def _excess_of_mass(
     selected descendants together. Points that stay to the end of a leaf cluster count at
     the lambda of its last split (they never fall out)."""
     for cluster, points in enumerate(fallen):
-        last = max((lam for _, lam in points if np.isfinite(lam)), default=birth[cluster])
-        stability[cluster] += sum(
-            last - birth[cluster] for _, lam in points if not np.isfinite(lam)
-        )
+        last = max((lam for _, lam in points if lam != INF), default=birth[cluster])
+        stability[cluster] += sum(last - birth[cluster] for _, lam in points if lam == INF)
     best = list(stability)
     chosen: dict[int, set[int]] = {}
     for cluster in range(len(birth) - 1, 0, -1):  # children were created after parents
