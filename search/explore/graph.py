@@ -16,7 +16,7 @@ IVF_NPROBE = 10
 """Cells each row is searched in (of about 1.6 sqrt(n))."""
 REDUCED_DIM = 128
 """Dimensions kept by the PCA in front of the graph for large libraries (n > EXACT_MAX)."""
-PCA_SAMPLE = 20_000
+PCA_SAMPLE = 10_000
 """Rows the PCA is trained on (plenty for a 1024 x 1024 covariance)."""
 
 
@@ -81,7 +81,7 @@ def ivf_neighbours(x: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np
     rng = np.random.default_rng(seed)
     sample = x[np.sort(rng.choice(n, min(n, 40 * nlist), replace=False))]
     quantizer = faiss.IndexFlatIP(dim)
-    quantizer.add(spherical_kmeans(np.ascontiguousarray(sample), nlist, 8, seed))
+    quantizer.add(spherical_kmeans(np.ascontiguousarray(sample), nlist, 6, seed))
     ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
     ivf.is_trained = True  # the cells are the k-means centroids given
     ivf.add(np.ascontiguousarray(x, dtype=np.float32))

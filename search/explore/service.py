@@ -157,9 +157,11 @@ class Explorer:
             model = self.store.model_stamp()
             width = model.dimension if model else 1
             ids = np.concatenate([np.zeros(0, np.int64)] + [p[0] for p in parts])
-            x = unit_rows(
-                np.concatenate([np.zeros((0, width), np.float32)] + [p[1] for p in parts])
-            )
+            x = np.concatenate([np.zeros((0, width), np.float32)] + [p[1] for p in parts])
+            del parts
+            x = x.astype(np.float32, copy=False)
+            for start in range(0, len(x), 16_384):  # unit rows in place: no second copy
+                x[start : start + 16_384] = unit_rows(x[start : start + 16_384])
             self._vectors = (text, ids, x)
         return self._vectors[1], self._vectors[2]
 
