@@ -13,10 +13,10 @@ import io
 import logging
 import os
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from indexer.progress import bar
 from models import MAX_FILE_BYTES, ImgsearchError, OnnxModel, open_image_file, read_limited
 from models.quality import measure_quality
 from search.store import LibraryStore, UnmeasuredImage
@@ -49,22 +49,26 @@ def _measure(
 def measure_unmeasured(
     store: LibraryStore,
     model: OnnxModel,
-    *,
     workers: int = 2,
     max_pixels: int | None = None,
-    progress: Callable[[int], None] | None = None,
+    *,
+    show: bool = False,
 ) -> tuple[int, float]:
-    """Measure every indexed still image without flags; ``(how many, seconds)``."""
+    """Measure every indexed still image without flags (a progress bar when ``show`` and
+    there are some); ``(how many, seconds)``."""
     start = time.monotonic()
     done, after = 0, 0
-    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="imgsearch-quality") as pool:
-        while True:
+    older = store.quality.unmeasured_count()
+    with (
+        bar(show and older > 0, desc="measuring quality", total=older) as shown,
+        ThreadPoolExecutor(max(1, workers), thread_name_prefix="imgsearch-quality") as pool,
+    ):
+        while older:
             page = store.quality.unmeasured(after, PAGE)
             if not page:
                 break
             after = page[-1].id
             found = [r for r in pool.map(lambda r: _measure(model, r, max_pixels), page) if r]
             done += store.quality.set_measures(found)
-            if progress is not None:
-                progress(len(page))
+            shown.update(len(page))
     return done, time.monotonic() - start

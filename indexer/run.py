@@ -260,15 +260,9 @@ def index_collections(
                 if sample is not None:
                     sample.settle(time.monotonic() - wall, time.process_time() - cpu)
                 learned = update_whitening(library, model, progress=learning.update, sample=sample)
-            older = store.quality.unmeasured_count()  # indexed before quality flags existed
-            with bar(show and older > 0, desc="measuring quality", total=older) as measuring:
-                summary.quality_measured, summary.quality_seconds = measure_unmeasured(
-                    store,
-                    model,
-                    workers=workers,
-                    max_pixels=library.settings.max_image_pixels,
-                    progress=measuring.update,
-                )
+            summary.quality_measured, summary.quality_seconds = measure_unmeasured(
+                store, model, workers, library.settings.max_image_pixels, show=show
+            )
             summary.whitening = learned.to_text()
             summary.learn_seconds = learned.seconds
             summary.learn_cpu_seconds = learned.cpu_seconds
