@@ -56,14 +56,16 @@ def measure_unmeasured(
 ) -> tuple[int, float]:
     """Measure every indexed still image without flags (a progress bar when ``show`` and
     there are some); ``(how many, seconds)``."""
+    older = store.quality.unmeasured_count()
+    if not older:  # the usual case: nothing to do, no time to report
+        return 0, 0.0
     start = time.monotonic()
     done, after = 0, 0
-    older = store.quality.unmeasured_count()
     with (
-        bar(show and older > 0, desc="measuring quality", total=older) as shown,
+        bar(show, desc="measuring quality", total=older) as shown,
         ThreadPoolExecutor(max(1, workers), thread_name_prefix="imgsearch-quality") as pool,
     ):
-        while older:
+        while True:
             page = store.quality.unmeasured(after, PAGE)
             if not page:
                 break
