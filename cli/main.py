@@ -35,6 +35,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "FOLDER --truth FILE``), or generate a hard copy-detection set (``eval make-copies "
         "SRC OUT``).",
     ),
+    "flags": (
+        "cli.quality_cmds",
+        "Quality flags: how many images are dark, bright, blurry, tiny or uniform, and with "
+        "--flag / --exclude-flag which ones (newest file first).",
+    ),
     "index": (
         "cli.index_cmds",
         "Index the images under PATH... (incremental: only new and changed files are read).",

@@ -36,3 +36,29 @@ def roi_option(what: str) -> Callable[[F], F]:
 def bad_roi(message: str) -> click.BadParameter:
     """A region that does not fit the image (known only once it is decoded): exit 2."""
     return click.BadParameter(message, param_hint=ROI_HINT)
+
+
+def _flag_names() -> list[str]:
+    from models.quality import FLAGS
+
+    return [*FLAGS, "any"]
+
+
+def flag_options(func: F) -> F:
+    """``--flag`` / ``--exclude-flag`` (repeatable): keep images with at least one of the
+    ``--flag`` quality flags ("any": any flag) and none of the excluded ones."""
+    choice = click.Choice(_flag_names(), case_sensitive=False)
+    func = click.option(
+        "--exclude-flag",
+        "exclude_flags",
+        multiple=True,
+        type=choice,
+        help="Leave out images with this quality flag (repeatable).",
+    )(func)
+    return click.option(
+        "--flag",
+        "flags",
+        multiple=True,
+        type=choice,
+        help="Only images with this quality flag (repeatable: any of them; 'any': any flag).",
+    )(func)

@@ -12,10 +12,11 @@ from typing import Any, TypeVar
 import click
 
 from cli.main import cli
-from cli.options import bad_roi, roi_option
+from cli.options import bad_roi, flag_options, roi_option
 from models.errors import ImgsearchError, RoiError
+from models.quality import flag_names
 from models.roi import RegionOfInterest
-from search.query import MAX_K, SearchEngine, SearchHit
+from search.query import MAX_K, QualityFilter, SearchEngine, SearchHit
 from search.settings import Settings
 from web.text import human_size
 
@@ -70,6 +71,8 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         dims = f"{hit.width}x{hit.height}" if hit.width and hit.height else "-"
         score = f"{hit.score:.4f}" + ("=" if hit.exact else "~" if hit.duplicate else "")
         labels = ", ".join(name for name, _s in hit.labels[:3])
+        flagged = flag_names(hit.quality_flags)
+        labels += f" [{', '.join(flagged)}]" if flagged else ""
         if label_column and hit.label:
             labels = f"{hit.label} ({labels})" if labels else hit.label
         rows.append(
@@ -128,6 +131,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @roi_option("Search with a region of the query")
 @k_option(10)
 @min_score_option
+@flag_options
 @json_option
 @click.pass_context
 @user_errors
@@ -137,11 +141,14 @@ def search(
     roi: RegionOfInterest | None,
     k: int,
     min_score: float | None,
+    flags: tuple[str, ...],
+    exclude_flags: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Find the library images most similar to IMAGE (or to a region of it)."""
+    wanted = QualityFilter.parse(flags, exclude_flags)
     with open_engine(ctx) as engine:
-        hits = engine.search_image(image, roi=roi, k=k, min_score=min_score)
+        hits = engine.search_image(image, roi=roi, k=k, min_score=min_score, flags=wanted)
     emit_hits(
         hits,
         as_json,
@@ -150,6 +157,7 @@ def search(
             "roi": roi.text() if roi else None,
             "k": k,
             "min_score": min_score,
+            **(wanted.to_dict() if wanted else {}),
         },
     )
 
@@ -158,18 +166,27 @@ def search(
 @click.argument("path_or_id")
 @k_option(10)
 @min_score_option
+@flag_options
 @json_option
 @click.pass_context
 @user_errors
 def similar(
-    ctx: click.Context, path_or_id: str, k: int, min_score: float | None, as_json: bool
+    ctx: click.Context,
+    path_or_id: str,
+    k: int,
+    min_score: float | None,
+    flags: tuple[str, ...],
+    exclude_flags: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Images most similar to a library image, given by id or by its file path (itself
     excluded; copies with the same bytes are marked exact)."""
+    wanted = QualityFilter.parse(flags, exclude_flags)
     with open_engine(ctx) as engine:
         image_id = engine.records.image_id_for(path_or_id)
-        hits = engine.similar(image_id, k=k, min_score=min_score)
-    emit_hits(hits, as_json, query={"id": image_id, "k": k, "min_score": min_score})
+        hits = engine.similar(image_id, k=k, min_score=min_score, flags=wanted)
+    query = {"id": image_id, "k": k, "min_score": min_score, **(wanted.to_dict() if wanted else {})}
+    emit_hits(hits, as_json, query=query)
 
 
 @cli.command()

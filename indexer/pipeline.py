@@ -114,6 +114,7 @@ class Pipeline:
         analyzer_args: dict[str, object] = {
             "batch_size": self.batch_size,
             "frames": self.library.descriptor_config().frames,  # the photo inside a frame
+            "quality": True,  # quality flags from the decoded pixels
         }
         if self.max_pixels is not None:
             analyzer_args["max_pixels"] = self.max_pixels
@@ -251,6 +252,7 @@ class Pipeline:
                 upsert.width, upsert.height = source.width, source.height
                 upsert.format, upsert.exif_datetime = source.format, source.exif_datetime
                 upsert.pixel_sha256 = source.pixel_sha256
+                upsert.measured(source.quality_flags, source.quality)
             writer.put(
                 Record(self._ok_outcome(item), item.found.rel_path, upsert=upsert, copied=True)
             )
@@ -315,6 +317,9 @@ class Pipeline:
         upsert.width, upsert.height = result.width, result.height
         upsert.format, upsert.exif_datetime = result.format, result.exif_datetime
         upsert.vector, upsert.labels = result.embedding, result.labels
+        q = result.quality
+        if q is not None:
+            upsert.measured(q.flags, q.values)
         box = result.frame_box
         if box is not None and result.frame_embedding is not None:
             upsert.frame = FrameVector(

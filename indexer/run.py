@@ -21,6 +21,7 @@ from indexer.learning import plan_learning
 from indexer.pipeline import Counts, Pipeline
 from indexer.plan import make_plan
 from indexer.progress import LazyBar, bar
+from indexer.quality import measure_unmeasured
 from indexer.scan import CollectionError, ScanReport, scan_collection
 from indexer.video import index_videos, take_videos
 from indexer.whiten import update_whitening
@@ -76,11 +77,14 @@ class IndexSummary:
     skipped_removed: int = 0  # files under paths `imgsearch remove` took out
     learn_photos: int = 0  # photos of the library the whitening was learned from
     learn_edits: int = 0  # edits of them (pairs)
+    quality_measured: int = 0  # images indexed before quality flags existed, measured now
+    quality_seconds: float = 0.0  # of ``seconds``: measuring them
 
     @property
     def index_seconds(self) -> float:
-        """Of ``seconds``: everything but learning the whitening (``images_per_second``'s)."""
-        return max(0.0, self.seconds - self.learn_seconds)
+        """Of ``seconds``: all but learning the whitening and measuring older images'
+        quality (``images_per_second``'s)."""
+        return max(0.0, self.seconds - self.learn_seconds - self.quality_seconds)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -106,6 +110,8 @@ class IndexSummary:
             "learn_photos": self.learn_photos,
             "learn_edits": self.learn_edits,
             "index_seconds": round(self.index_seconds, 3),
+            "quality_measured": self.quality_measured,
+            "quality_seconds": round(self.quality_seconds, 3),
             "failures": [{"path": p, "error": e} for p, e in self.failures],
             "warnings": self.warnings,
         }
@@ -122,6 +128,11 @@ class IndexSummary:
         if self.whitening.startswith("learned"):
             lines.append(self.whitening)
             lines.append(f"the whole run took {self.seconds:.1f} s")
+        if self.quality_measured:
+            lines.append(
+                f"quality flags measured for {self.quality_measured} images indexed before "
+                f"they existed ({self.quality_seconds:.1f} s)"
+            )
         if self.failures:
             lines.append(f"failed files ({self.failed}):")
             lines += [f"  {path}: {error}" for path, error in self.failures[:max_listed]]
@@ -246,6 +257,9 @@ def index_collections(
                 if sample is not None:
                     sample.settle(time.monotonic() - wall, time.process_time() - cpu)
                 learned = update_whitening(library, model, progress=learning.update, sample=sample)
+            summary.quality_measured, summary.quality_seconds = measure_unmeasured(
+                store, model, workers, library.settings.max_image_pixels, show=show
+            )
             summary.whitening = learned.to_text()
             summary.learn_seconds = learned.seconds
             summary.learn_cpu_seconds = learned.cpu_seconds

@@ -21,6 +21,7 @@ from models.frame import ContentBox, find_content_box
 from models.labels import TopLabels
 from models.load import DEFAULT_MAX_PIXELS, DecodedImage
 from models.onnx_model import OnnxModel
+from models.quality import ImageQuality, measure_quality
 from models.roi import RegionOfInterest, coerce_roi
 from models.sources import ImageSource, source_name
 
@@ -58,6 +59,8 @@ class Analysis:
     #: thread, and this image's share of their model pass (wall, process CPU).
     view_embeddings: np.ndarray | None = field(default=None, repr=False)
     view_costs: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    #: ``ImageAnalyzer(quality=True)``: quality measures and flags (None without)
+    quality: ImageQuality | None = None
 
 
 @dataclass
@@ -69,6 +72,7 @@ class _Prepared:
     frame_tensor: np.ndarray | None = None
     view_tensors: np.ndarray | None = None
     view_costs: tuple[float, float] = (0.0, 0.0)  # making them: wall, thread CPU
+    quality: ImageQuality | None = None
 
 
 class ImageAnalyzer:
@@ -95,6 +99,7 @@ class ImageAnalyzer:
         keep_probs: bool = False,
         frames: bool = False,
         views: ViewMaker | None = None,
+        quality: bool = False,
     ):
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -107,6 +112,7 @@ class ImageAnalyzer:
         self.keep_probs = keep_probs
         self.frames = frames
         self.views = views
+        self.quality = quality
         self._executor: ThreadPoolExecutor | None = None
         self._top = TopLabels(model.labels, model.spec.background_index)
 
@@ -143,6 +149,8 @@ class ImageAnalyzer:
             )
             tensor = self.model.preprocess(decoded, region)
             prepared = _Prepared(decoded, tensor, region)
+            if self.quality and region is None:
+                prepared.quality = measure_quality(tensor, decoded.width, decoded.height)
             if self.frames and region is None:
                 box = find_content_box(decoded.image)
                 if box is not None:
@@ -235,6 +243,7 @@ class ImageAnalyzer:
                 raw_embedding=out.raw[row].copy() if out.raw is not None else None,
                 frame_box=chunk[i].frame_box if i in frame_vectors else None,  # type: ignore[union-attr]
                 frame_embedding=frame_vectors.get(i),
+                quality=chunk[i].quality,  # type: ignore[union-attr]
             )
             if i in view_vectors:
                 analysis.view_embeddings, analysis.view_costs = view_vectors[i]

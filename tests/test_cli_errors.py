@@ -119,6 +119,7 @@ CASES = [
     ("clusters", ["--library", "foreign", "clusters"], FOREIGN, nothing),
     ("clusters", ["clusters", "--format", "html", "-o", "closed/sub/c.html"], CLOSED, nothing),
     ("outliers", ["--library", "newer", "outliers"], NEWER, nothing),
+    ("flags", ["--library", "foreign", "flags"], FOREIGN, nothing),
     ("search", ["--library", "foreign", "search", PHOTO], FOREIGN, nothing),
     ("similar", ["--library", "readonly", "similar", PHOTO], READ_ONLY, nothing),
     ("labels", ["--library", "newer", "labels", "ant"], NEWER, nothing),

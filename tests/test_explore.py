@@ -147,3 +147,70 @@ def test_the_result_cache_stays_bounded_whatever_clients_ask(tmp_path) -> None: 
     newest = ResultCache(tmp_path).get(f"clusters-kmeans-{3 * MAX_RESULTS - 1}", stamp)
     assert newest is not None and newest["labels"].tolist() == [0, 1, 2, 3, 4]
     assert cache.get("clusters-kmeans-0", stamp) is None
+
+
+class _Vectors:
+    """What the Explorer reads from a store, over given unit vectors (ids 1..n)."""
+
+    library_id = "test"
+
+    def __init__(self, x: np.ndarray) -> None:
+        from types import SimpleNamespace
+
+        self.x = x
+        self.reads = SimpleNamespace(paths_and_labels=lambda max_rank=3: {})
+
+    def model_stamp(self):  # type: ignore[no-untyped-def]
+        from types import SimpleNamespace
+
+        return SimpleNamespace(name="m", dimension=self.x.shape[1])
+
+    def generation(self) -> int:
+        return 1
+
+    def vector_count(self) -> int:
+        return len(self.x)
+
+    def iter_vectors(self, chunk: int = 20_000):  # type: ignore[no-untyped-def]
+        yield np.arange(1, len(self.x) + 1, dtype=np.int64), self.x
+
+
+def test_a_large_librarys_first_map_comes_before_its_clusters_with_the_same_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from search.explore import Explorer
+
+    monkeypatch.setattr(
+        "search.explore.service.MAP_WAITS_UP_TO", 10
+    )  # these 84 images count as large
+    explorer = Explorer(_Vectors(blobs(3)[0]), tmp_path)  # type: ignore[arg-type]
+    first = explorer.library_map()
+    assert len(first.ids) == 84 and not first.clusters_ready and (first.cluster == -1).all()
+    deadline = time.monotonic() + 30
+    while not explorer.map_clusters(first.ids)[0]:  # computed in the background meanwhile
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    later = explorer.library_map()
+    assert later.clusters_ready and later.cluster.max() + 1 == 6
+    groups = explorer.clusters()  # the Clusters page: cluster i is the map's cluster i
+    for cluster in groups.clusters:
+        rows = np.searchsorted(later.ids, [m.id for m in cluster.members])
+        assert set(later.cluster[rows].tolist()) == {cluster.id}
+
+
+def test_the_approximate_graph_of_large_libraries_finds_most_true_neighbours() -> None:
+    from search.explore.graph import ivf_neighbours
+
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((60, 16))[rng.integers(0, 60, 4_000)]).astype(np.float32)
+    x += 0.3 * rng.standard_normal(x.shape).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    _, rows = ivf_neighbours(x, 10)
+    sample = rng.choice(len(x), 200, replace=False)
+    sims = x[sample] @ x.T
+    sims[np.arange(200), sample] = -2
+    truth = np.argpartition(-sims, 10, axis=1)[:, :10]
+    recall = np.mean([len(set(rows[s]) & set(t)) / 10 for s, t in zip(sample, truth, strict=True)])
+    assert recall >= 0.85 and not (rows == np.arange(len(x))[:, None]).any()

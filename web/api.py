@@ -20,6 +20,7 @@ from web.openapi_media import MAX_T_MS
 from web.params import (
     BROWSE_PER_PAGE,
     DEFAULT_K,
+    parse_flags,
     parse_k,
     parse_min_score,
     parse_page,
@@ -61,12 +62,15 @@ def lookup() -> Response:
 
 @bp.get("/images")
 def images() -> Response:
-    """The library, newest file first, a page at a time (``page``, ``per_page``)."""
+    """The library, newest file first, a page at a time (``page``, ``per_page``), filtered
+    by quality flags (``flag``, ``exclude_flag``)."""
     page = parse_page()
     per_page = parse_k(BROWSE_PER_PAGE, name="per_page")
-    hits, total = service.engine().browse((page - 1) * per_page, per_page)
+    flags = parse_flags()
+    hits, total = service.engine().browse((page - 1) * per_page, per_page, flags)
     return jsonify(
         {
+            **(flags.to_dict() if flags else {}),
             "page": page,
             "per_page": per_page,
             "total": total,
@@ -87,10 +91,10 @@ def image(image_id: int) -> Response:
 @bp.get("/images/<int:image_id>/similar")
 def similar(image_id: int) -> Response:
     eng = service.engine()
-    k, min_score = parse_k(DEFAULT_K), parse_min_score()
+    k, min_score, flags = parse_k(DEFAULT_K), parse_min_score(), parse_flags()
     if eng.records.get_image(image_id) is None:
         raise ApiError(404, f"No image with id {image_id}.")
-    hits = eng.similar(image_id, k=k, min_score=min_score)
+    hits = eng.similar(image_id, k=k, min_score=min_score, flags=flags)
     return jsonify({"id": image_id, "results": [service.hit_json(hit) for hit in hits]})
 
 

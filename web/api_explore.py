@@ -115,5 +115,15 @@ def library_map() -> Response:
             "cluster": found.cluster.tolist(),
             "label": found.label.tolist(),
             "label_names": found.label_names,
+            "clusters_ready": found.clusters_ready,
         }
     )
+
+
+@bp.get("/map/clusters")
+def map_clusters() -> Response:
+    """The map's cluster column once a large library's clusters are computed."""
+    explore = service.engine().explore
+    ids, _ = explore.vectors(explore.stamp())
+    ready, cluster = explore.map_clusters(ids)
+    return jsonify({"ready": ready, "count": len(ids), "cluster": cluster.tolist()})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from models.quality import FLAGS
 from search.descriptor import DUPLICATE_Z
 
 
@@ -23,6 +24,49 @@ _URLS = {
     "file_url": {"type": "string", "description": "The original file"},
     "page_url": {"type": "string", "description": "The image's HTML page"},
 }
+_FLAGS = {
+    "type": "array",
+    "nullable": True,
+    "items": {"type": "string", "enum": list(FLAGS)},
+    "description": "Quality flags measured at index time (dark, bright = overexposed, blurry, "
+    "tiny, uniform = almost uniform); [] = none; null = not measured (indexed before quality "
+    "flags existed, or a video)",
+}
+_QUALITY = {
+    "type": "object",
+    "nullable": True,
+    "description": "The measures behind the flags, on the model's 224 x 224 input: mean "
+    "luma (brightness), its standard deviation (contrast), its 5th and 95th percentiles "
+    "(0-255), and sharpness (Laplacian detail over contrast); null = not measured",
+    "properties": {
+        name: {"type": "number"}
+        for name in ("brightness", "contrast", "luma_p5", "luma_p95", "sharpness")
+    },
+}
+_FLAG_HELP = (
+    "dark, bright, blurry, tiny, uniform or any; repeat the parameter or separate by commas"
+)
+FLAG_PARAMS = [
+    {
+        "name": "flag",
+        "in": "query",
+        "description": "Only images with at least one of these quality flags (" + _FLAG_HELP + ")",
+        "schema": {"type": "array", "items": {"type": "string"}},
+        "style": "form",
+        "explode": True,
+    },
+    {
+        "name": "exclude_flag",
+        "in": "query",
+        "description": "Leave out images with any of these quality flags (" + _FLAG_HELP + "); "
+        "images never measured are kept",
+        "schema": {"type": "array", "items": {"type": "string"}},
+        "style": "form",
+        "explode": True,
+    },
+]
+FLAG_FIELDS = {p["name"]: {"type": "string", "description": p["description"]} for p in FLAG_PARAMS}
+
 _HIT = {
     "type": "object",
     "properties": {
@@ -75,6 +119,7 @@ _HIT = {
             "where the clip starts in the video)",
         },
         "duration_ms": {"type": "integer", "nullable": True, "description": "Videos only"},
+        "flags": _FLAGS,
         **_URLS,
     },
     "required": [
@@ -122,6 +167,8 @@ _IMAGE = {
             "description": "An image, or a video (then `format` is its codec, e.g. H264)",
         },
         "duration_ms": {"type": "integer", "nullable": True, "description": "Videos only"},
+        "flags": _FLAGS,
+        "quality": _QUALITY,
         **_URLS,
     },
     "required": ["id", "path", "labels", "status", "thumbnail_url", "file_url"],

@@ -7,7 +7,7 @@ from typing import Any
 
 from search.descriptor import DUPLICATE_Z
 from search.query import MAX_IMAGE_ID
-from web.api_schemas import SCHEMAS, ref
+from web.api_schemas import FLAG_FIELDS, FLAG_PARAMS, SCHEMAS, ref
 from web.openapi_explore import explore_paths
 from web.openapi_media import media_paths
 from web.params import (
@@ -34,7 +34,8 @@ def _results_with(extra: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {
-        400: "Bad parameters (k, min_score, roi, threshold, threshold_mode, others, missing image)",
+        400: "Bad parameters (k, min_score, roi, flag, threshold, threshold_mode, others, "
+        "missing image)",
         404: "No image with that id, or its file is gone (a video's frame: the id is no "
         "video, or it has no frame at that time)",
         413: "Upload larger than the server's limit",
@@ -103,6 +104,7 @@ def openapi_document() -> dict[str, Any]:
             },
             "k": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},
             "min_score": {**_MIN_SCORE["schema"], "description": _MIN_SCORE["description"]},
+            **FLAG_FIELDS,
         },
         "anyOf": _ONE_QUERY_IMAGE,
     }
@@ -218,6 +220,7 @@ def openapi_document() -> dict[str, Any]:
                                 "default": BROWSE_PER_PAGE,
                             },
                         },
+                        *FLAG_PARAMS,
                     ],
                     "responses": {
                         "200": _results_with(
@@ -248,7 +251,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "An image's nearest neighbours",
                     "operationId": "similar",
-                    "parameters": [_ID, _K, _MIN_SCORE],
+                    "parameters": [_ID, _K, _MIN_SCORE, *FLAG_PARAMS],
                     "responses": {
                         "200": _json(ref("Results"), "Neighbours, best first"),
                         **_errors(400, 404, 503),

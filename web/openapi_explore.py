@@ -146,12 +146,40 @@ def explore_paths() -> dict[str, Any]:
                                 "cluster": {"type": "array", "items": {"type": "integer"}},
                                 "label": {"type": "array", "items": {"type": "integer"}},
                                 "label_names": {"type": "array", "items": {"type": "string"}},
+                                "clusters_ready": {
+                                    "type": "boolean",
+                                    "description": "false: a large library's density clusters "
+                                    "are still being computed (cluster is all -1 meanwhile); "
+                                    "ask /map/clusters",
+                                },
                             },
                             "required": ["projection", "count", "ids", "x", "y"],
                         },
-                        "x, y in [0, 1]; cluster -1 = noise; label indexes label_names",
+                        "x, y in [0, 1]; cluster -1 = noise (the Clusters page's density "
+                        "cluster ids); label indexes label_names",
                     ),
                     **_errors(400, 503),
+                },
+            }
+        },
+        "/map/clusters": {
+            "get": {
+                "summary": "The map's cluster column, once computed (same order as /map's ids)",
+                "operationId": "mapClusters",
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "ready": {"type": "boolean"},
+                                "count": {"type": "integer"},
+                                "cluster": {"type": "array", "items": {"type": "integer"}},
+                            },
+                            "required": ["ready", "count", "cluster"],
+                        },
+                        "ready false: still computing (cluster all -1); ask again",
+                    ),
+                    **_errors(503),
                 },
             }
         },

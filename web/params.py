@@ -17,7 +17,7 @@ from flask import Request, current_app, request
 
 from models.errors import RoiError
 from models.roi import RegionOfInterest, parse_roi
-from search.query import MAX_IMAGE_ID
+from search.query import MAX_IMAGE_ID, QualityFilter, QueryError
 from web.errors import ApiError
 
 DEFAULT_K = 12
@@ -26,7 +26,7 @@ DEFAULT_OTHERS = 5
 MAX_OTHERS = 100
 MAX_PAGE = 1_000_000
 BROWSE_PER_PAGE = 60  # cards per page of the browse and label pages (and the API default)
-SEARCH_ONLY = ("roi", "k", "min_score")
+SEARCH_ONLY = ("roi", "k", "min_score", "flag", "exclude_flag")
 CALIBRATED, FIXED = "calibrated", "fixed"  # threshold_mode: the HTML form's choice
 MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file itself
 
@@ -57,6 +57,7 @@ class Query:
     roi: RegionOfInterest | None
     k: int
     min_score: float | None
+    flags: QualityFilter | None = None
 
     def roi_json(self) -> list[float] | None:
         return list(self.roi.as_tuple()) if self.roi else None
@@ -152,6 +153,21 @@ def parse_decision(*, strict: bool) -> float | None:
     return threshold
 
 
+def _values(name: str) -> list[str]:
+    """Every value of a repeatable field (form and query string), blanks left out."""
+    found = request.form.getlist(name) if request.method == "POST" else []
+    return [v.strip() for v in found + request.args.getlist(name) if v.strip()]
+
+
+def parse_flags() -> QualityFilter | None:
+    """``flag`` / ``exclude_flag`` (repeatable or comma-separated quality flags: dark,
+    bright, blurry, tiny, uniform; ``any``): a filter, or None."""
+    try:
+        return QualityFilter.parse(_values("flag"), _values("exclude_flag"))
+    except QueryError as error:
+        raise ApiError(400, f"{error}.", "bad_flag") from None
+
+
 def parse_page(name: str = "page") -> int:
     """A page number, 1 and up (1 when absent)."""
     return _whole_number(name, 1, 1, MAX_PAGE)
@@ -216,12 +232,13 @@ def read_image() -> tuple[bytes | None, int | None, str | None]:
 
 def read_query(*, default_k: int = DEFAULT_K) -> Query:
     """Parse a search request: ``image`` upload or ``image_id``, ``roi``, ``k``,
-    ``min_score``. The caller passes the result to the engine."""
+    ``min_score``, ``flag`` / ``exclude_flag``. The caller passes the result to the engine."""
     roi = parse_region()
     k = parse_k(default_k)
     min_score = parse_min_score()
+    flags = parse_flags()
     data, image_id, filename = read_image()
-    return Query(data, image_id, filename, roi, k, min_score)
+    return Query(data, image_id, filename, roi, k, min_score, flags)
 
 
 def read_lookup(*, strict: bool = True) -> LookupQuery:
@@ -251,4 +268,5 @@ def query_summary(query: Query) -> dict[str, Any]:
         "roi_units": query.roi_units(),
         "k": query.k,
         "min_score": query.min_score,
+        **(query.flags.to_dict() if query.flags else {}),
     }

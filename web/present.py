@@ -17,6 +17,7 @@ from pathlib import PurePath
 from flask import Flask
 from markupsafe import Markup, escape
 
+from models.quality import flag_names
 from search.descriptor import DUPLICATE_Z
 from search.query import EXACT, NEAR, SIMILAR, LookupMatch, LookupResult, SearchHit
 from web.errors import notice_parts
@@ -213,7 +214,30 @@ def match_groups(result: LookupResult) -> list[MatchGroup]:
     ]
 
 
+FLAG_TEXT = {
+    "dark": "Too dark",
+    "bright": "Overexposed",
+    "blurry": "Blurry",
+    "tiny": "Tiny",
+    "uniform": "Almost uniform",
+    "any": "Any flag",
+}
+
+
+def flag_list(bits: int | None) -> list[str]:
+    """The quality flag names of a stored bit-set ([] for none or not measured)."""
+    return flag_names(bits)
+
+
+def flag_text(name: str) -> str:
+    """How a quality flag reads on a page."""
+    return FLAG_TEXT.get(name, name)
+
+
 def register_filters(app: Flask) -> None:
+    app.add_template_filter(flag_list)
+    app.add_template_filter(flag_text)
+    app.add_template_global(FLAG_TEXT, "FLAG_TEXT")
     app.add_template_filter(percent)
     app.add_template_filter(filesize)
     app.add_template_filter(basename)

@@ -51,7 +51,9 @@ def run_search(query: Query) -> tuple[list[SearchHit], float]:
     eng = engine()
     started = time.perf_counter()
     source = query.data if query.data is not None else library_file(eng, query.image_id).path
-    hits = eng.search_image(source, roi=query.roi, k=query.k, min_score=query.min_score)
+    hits = eng.search_image(
+        source, roi=query.roi, k=query.k, min_score=query.min_score, flags=query.flags
+    )
     return list(hits), (time.perf_counter() - started) * 1000.0
 
 

@@ -34,6 +34,7 @@ from web.params import (
     FIXED,
     MAX_K,
     MAX_OTHERS,
+    parse_flags,
     parse_image_id,
     parse_page,
     read_lookup,
@@ -297,14 +298,20 @@ def labels_page() -> Any:
 
 @bp.get("/browse")
 def browse_page() -> Any:
-    """The whole library, newest file first, a page of cards at a time (``page``)."""
+    """The whole library, newest file first, a page of cards at a time (``page``), filtered
+    by quality flags (``flag``, ``exclude_flag``)."""
     hits: list[Any] = []
     total, page = 0, 1
     notice, error = _notice(), None
+    shown = {  # as asked ("any" stays "any"), for the form and the pager's links
+        name: [p.strip() for v in request.args.getlist(name) for p in v.split(",") if p.strip()]
+        for name in ("flag", "exclude_flag")
+    }
     if notice is None:
         try:
             page = parse_page()
-            hits, total = service.engine().browse((page - 1) * BROWSE_PER_PAGE, BROWSE_PER_PAGE)
+            start, flags = (page - 1) * BROWSE_PER_PAGE, parse_flags()
+            hits, total = service.engine().browse(start, BROWSE_PER_PAGE, flags)
         except Exception as exc:
             error = _failure(exc)
     pages = max(1, -(-total // BROWSE_PER_PAGE))
@@ -312,6 +319,9 @@ def browse_page() -> Any:
     return render_template(
         "browse.html",
         title="Browse",
+        flag=shown["flag"],
+        exclude_flag=shown["exclude_flag"],
+        filters={name: ",".join(v) for name, v in shown.items() if v},
         hits=hits,
         total=total,
         page=page,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -26,9 +27,13 @@ from search.explore.outliers import DEFAULT_K, OutlierScores, outlier_scores, re
 from search.explore.projection import project
 from search.store import LibraryStore
 
+log = logging.getLogger(__name__)
+
 GRAPH_K = 30  # neighbours kept per image: outliers read up to this one, density the first 15
 DENSITY_K = 15
 LABELS_SHOWN = 3
+MAP_WAITS_UP_TO = 20_000
+"""Larger libraries get their first map without cluster colours (computed meanwhile)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class LibraryMap:
     label: np.ndarray
     label_names: list[str]
     projection: str
+    clusters_ready: bool = True  # False: ``cluster`` is all -1 while they are computed
 
 
 class Explorer:
@@ -112,8 +118,11 @@ class Explorer:
     def __init__(self, store: LibraryStore, library: Path) -> None:
         self.store = store
         self.cache = ResultCache(library)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # one computation at a time (memory)
+        self._cache_lock = threading.Lock()  # reads of finished results never wait on one
         self._vectors: tuple[str, np.ndarray, np.ndarray] | None = None
+        self._reduced: tuple[str, np.ndarray] | None = None
+        self._colouring: set[str] = set()  # stamps whose map clusters are being computed
 
     def stamp(self) -> dict[str, object]:
         """What a cached result belongs to: library, generation, vector count, model."""
@@ -125,13 +134,19 @@ class Explorer:
             "model": model.name if model else None,
         }
 
+    def _peek(self, key: str, stamp: dict[str, object]) -> dict[str, np.ndarray] | None:
+        """A finished result, without waiting for a computation in progress."""
+        with self._cache_lock:
+            return self.cache.get(key, stamp)
+
     def _cached(self, key: str, make: Any) -> dict[str, np.ndarray]:
         with self._lock:
             stamp = self.stamp()
-            found = self.cache.get(key, stamp)
+            found = self._peek(key, stamp)
             if found is None:
                 found = make(stamp)
-                self.cache.put(key, stamp, found)
+                with self._cache_lock:
+                    self.cache.put(key, stamp, found)
             return found
 
     def vectors(self, stamp: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:
@@ -142,16 +157,23 @@ class Explorer:
             model = self.store.model_stamp()
             width = model.dimension if model else 1
             ids = np.concatenate([np.zeros(0, np.int64)] + [p[0] for p in parts])
-            x = unit_rows(
-                np.concatenate([np.zeros((0, width), np.float32)] + [p[1] for p in parts])
-            )
+            x = np.concatenate([np.zeros((0, width), np.float32)] + [p[1] for p in parts])
+            del parts
+            x = x.astype(np.float32, copy=False)
+            for start in range(0, len(x), 16_384):  # unit rows in place: no second copy
+                x[start : start + 16_384] = unit_rows(x[start : start + 16_384])
             self._vectors = (text, ids, x)
         return self._vectors[1], self._vectors[2]
 
     def _space(self, stamp: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:
         """Ids and the vectors clusters are made in (PCA-reduced above EXACT_MAX images)."""
         ids, x = self.vectors(stamp)
-        return ids, (reduced(x) if len(x) > EXACT_MAX else x)
+        if len(x) <= EXACT_MAX:
+            return ids, x
+        text = repr(sorted(stamp.items()))
+        if self._reduced is None or self._reduced[0] != text:  # k-means, graph and outliers
+            self._reduced = (text, reduced(x))
+        return ids, self._reduced[1]
 
     def graph(self) -> tuple[np.ndarray, Graph]:
         """Ids and the library's k-NN graph (rows of ``ids``)."""
@@ -250,14 +272,17 @@ class Explorer:
         ]
 
     def library_map(self, projection: str = "pca") -> LibraryMap:
-        """The 2-D map of the library, with density clusters and top labels for colour."""
+        """The 2-D map of the library, with density clusters (the Clusters page's default,
+        same ids) and top labels for colour. Above MAP_WAITS_UP_TO images the first map of a
+        generation does not wait for the clusters: they are computed in the background
+        (``clusters_ready`` False, :meth:`map_clusters` has them once done)."""
 
         def make(stamp: dict[str, object]) -> dict[str, np.ndarray]:
             ids, x = self.vectors(stamp)
             return {"ids": ids, "xy": project(x, projection)}
 
         found = self._cached(f"map-{projection}", make)
-        ids, labels, _ = self.labels("density")
+        ready, cluster = self.map_clusters(found["ids"], wait=len(found["ids"]) <= MAP_WAITS_UP_TO)
         rows = self.store.reads.paths_and_labels(max_rank=1)
         names: dict[str, int] = {}
         top = np.array(
@@ -269,8 +294,41 @@ class Explorer:
             ],
             np.int64,
         )
-        cluster = labels if np.array_equal(ids, found["ids"]) else np.full(len(found["ids"]), -1)
-        return LibraryMap(found["ids"], found["xy"], cluster, top, list(names), projection)
+        return LibraryMap(found["ids"], found["xy"], cluster, top, list(names), projection, ready)
+
+    def map_clusters(self, ids: np.ndarray, *, wait: bool = False) -> tuple[bool, np.ndarray]:
+        """The map's cluster column for the rows ``ids``: ``(True, labels)`` when the density
+        clusters of this generation are known (or ``wait``), else ``(False, all -1)`` and
+        they are computed in a background thread."""
+        stamp = self.stamp()
+        held = self._peek(f"clusters-density-{DEFAULT_MIN_SIZE}", stamp)
+        if held is None and wait:
+            found_ids, labels, _ = self.labels("density")
+            held = {"ids": found_ids, "labels": labels}
+        if held is None:
+            self._colour_later(stamp)
+            return False, np.full(len(ids), -1, np.int64)
+        if not np.array_equal(held["ids"], ids):  # another generation meanwhile
+            return False, np.full(len(ids), -1, np.int64)
+        return True, held["labels"]
+
+    def _colour_later(self, stamp: dict[str, object]) -> None:
+        text = repr(sorted(stamp.items()))
+        with self._cache_lock:
+            if text in self._colouring:
+                return
+            self._colouring.add(text)
+
+        def work() -> None:
+            try:
+                self.labels("density")
+            except Exception:  # the map stays uncoloured; the Clusters page will say why
+                log.exception("density clusters for the map failed")
+            finally:
+                with self._cache_lock:
+                    self._colouring.discard(text)
+
+        threading.Thread(target=work, name="imgsearch-map-clusters", daemon=True).start()
 
 
 def _member(rows: dict[int, tuple[str, list[str]]], image_id: int) -> Member:

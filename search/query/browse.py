@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from search.query.errors import QueryError
+from search.query.quality import QualityFilter
 from search.query.results import SCORE_DECIMALS, Label, SearchHit, check_params, hit_from_row
 from search.store import LibraryStore, mtime_from_ns
 
@@ -46,14 +47,15 @@ def label_hits(store: LibraryStore, q: str, k: int = 50, offset: int = 0) -> lis
 
 
 def newest_hits(
-    store: LibraryStore, offset: int = 0, limit: int = 60
+    store: LibraryStore, offset: int = 0, limit: int = 60, flags: QualityFilter | None = None
 ) -> tuple[list[SearchHit], int]:
     """A page of the library, newest file first (``limit`` images from ``offset``), and
-    the number of indexed images. A hit's ``score`` is 0 (nothing was asked) and its
-    ``mtime`` the file's modification time."""
+    the number of indexed images (that pass ``flags``). A hit's ``score`` is 0 (nothing
+    was asked) and its ``mtime`` the file's modification time."""
     check_params(limit, None)
     _check_offset(offset)
-    ids, total = store.reads.newest(offset, limit)
+    include, exclude = (flags.include, flags.exclude) if flags else (0, 0)
+    ids, total = store.reads.newest(offset, limit, include=include, exclude=exclude)
     rows = store.reads.hit_rows(ids)
     found = [i for i in ids if i in rows]  # one removed meanwhile is left out
     return [

@@ -23,8 +23,6 @@ from models import (
     ImageAnalyzer,
     ImageError,
     ImgsearchError,
-    load_image,
-    pixel_sha256,
 )
 from models.roi import coerce_roi
 from models.views import ViewSet
@@ -41,6 +39,7 @@ from search.query.admin import LibraryAdmin
 from search.query.browse import label_hits, newest_hits
 from search.query.errors import ImageNotFoundError, PathEscapeError, QueryError
 from search.query.guard import ServingGuard
+from search.query.quality import QualityFilter
 from search.query.records import ImageFile, LibraryRecords, unchanged_bytes
 from search.query.results import (
     SCORE_DECIMALS,
@@ -52,6 +51,7 @@ from search.query.results import (
     hit_from_row,
     hits_from_scores,
     is_image_id,
+    query_pixel_hash,
     read_query_bytes,
     with_source,
 )
@@ -149,6 +149,7 @@ class SearchEngine:
         *,
         exclude: int | None = None,
         all_views: bool | None = None,
+        flags: QualityFilter | None = None,
     ) -> ImageQueryResult:
         """Search with an image file or bytes (or its region ``roi``): the query's analysis,
         its bytes, and the ``k`` best hits (see :meth:`search_image`); ``exclude``: an image
@@ -156,7 +157,8 @@ class SearchEngine:
 
         Every view is embedded (``all_views``; default: unless ``settings.upright_first``);
         else the upright views are searched first and the turned ones embedded only when
-        those leave no sure copy (:class:`search.descriptor.rerank.QueryScorer`)."""
+        those leave no sure copy (:class:`search.descriptor.rerank.QueryScorer`); ``flags``
+        keeps the hits that pass a quality-flag filter."""
         check_params(k, min_score)
         state = self.store.health.serving_state()
         live = self.guard.live(state)  # one state for the whole query, even if swapped
@@ -176,13 +178,13 @@ class SearchEngine:
             return descriptor.query_rows(full.embeddings[n:], full.names[n:], frame_dominant)
 
         more = None if views.complete else turned
-        scored = self._scored(live, query, analysis.labels, k, min_score, exclude, more)
+        scored = self._scored(live, query, analysis.labels, k, min_score, exclude, more, flags)
         sha = hashlib.sha256(data).hexdigest() if data is not None else None
         pixel_hash: list[str | None] = []  # computed at most once, only when it can matter
 
         def pixels() -> str | None:
             if not pixel_hash:
-                pixel_hash.append(self._pixel_hash(source, data))
+                pixel_hash.append(query_pixel_hash(source, data, self.settings.max_image_pixels))
             return pixel_hash[0]
 
         def exact(row: StoredImage, score: float) -> bool:
@@ -198,6 +200,7 @@ class SearchEngine:
 
         hits = hits_from_scores(scored, live.descriptor.calibration, exact)
         hits = self.videos.merge(live, query, hits, k, min_score, exclude)
+        hits = flags.hits(hits, k) if flags else hits
         self.guard.check_unchanged(state)
         return ImageQueryResult(analysis, data, sha, hits, embedded[0])
 
@@ -207,6 +210,7 @@ class SearchEngine:
         roi: RoiLike = None,
         k: int = 10,
         min_score: float | None = None,
+        flags: QualityFilter | None = None,
     ) -> list[SearchHit]:
         """The ``k`` images most similar to ``source`` (or its region ``roi``), best first.
 
@@ -220,8 +224,9 @@ class SearchEngine:
         """
         if is_video_query(source):
             check_params(k, min_score)
-            return self.videos.query_clip(source, k, min_score)
-        return self.query_image(source, roi, k, min_score).hits
+            hits = self.videos.query_clip(source, k, min_score)
+            return flags.hits(hits, k) if flags else hits
+        return self.query_image(source, roi, k, min_score, flags=flags).hits
 
     def hits_for(self, ids: Sequence[int], score: float, *, exact: bool) -> list[SearchHit]:
         """Hit records for known image ids (e.g. exact copies found by hash), in id order."""
@@ -229,7 +234,11 @@ class SearchEngine:
         return [hit_from_row(0, score, row, exact) for row in rows.values()]
 
     def similar(
-        self, image_id: int, k: int = 10, min_score: float | None = None
+        self,
+        image_id: int,
+        k: int = 10,
+        min_score: float | None = None,
+        flags: QualityFilter | None = None,
     ) -> list[SearchHit]:
         """The ``k`` images most similar to library image ``image_id``, the image excluded.
 
@@ -256,13 +265,15 @@ class SearchEngine:
         data = unchanged_bytes(file)
         if data is not None:
             try:
-                return self.query_image(data, None, k, min_score, exclude=image_id).hits
+                return self.query_image(
+                    data, None, k, min_score, exclude=image_id, flags=flags
+                ).hits
             except ReindexingError:
                 raise
             except ImgsearchError as error:  # e.g. the model is missing: the stored rows
                 log.info("similar(%d) from its stored vectors: %s", image_id, error)
         query, _owner = live.descriptor.stored_rows([to_stored(found)])
-        scored = self._scored(live, query, found.labels, k, min_score, image_id)
+        scored = self._scored(live, query, found.labels, k, min_score, image_id, None, flags)
         sha256 = file.sha256 if file is not None else None
         hits = hits_from_scores(
             scored,
@@ -278,9 +289,11 @@ class SearchEngine:
         self.admin.check_labels()
         return label_hits(self.store, q, k, offset)
 
-    def browse(self, offset: int = 0, limit: int = 60) -> tuple[list[SearchHit], int]:
+    def browse(
+        self, offset: int = 0, limit: int = 60, flags: QualityFilter | None = None
+    ) -> tuple[list[SearchHit], int]:
         """A page of the library, newest file first (:func:`search.query.browse.newest_hits`)."""
-        return newest_hits(self.store, offset, limit)
+        return newest_hits(self.store, offset, limit, flags)
 
     def _scored(
         self,
@@ -291,11 +304,12 @@ class SearchEngine:
         min_score: float | None,
         exclude: int | None,
         more: MoreViews | None = None,
+        flags: QualityFilter | None = None,
     ) -> list[tuple[ScoredHit, StoredImage]]:
         """Candidates from ``live``'s indexes, scored exactly from the store (the truth) by
         its descriptor (:class:`search.descriptor.rerank.QueryScorer`; ``more``: the query's
-        turned views, asked when its first rows leave the answer unsettled), filtered, best
-        first."""
+        turned views, asked when its first rows leave the answer unsettled), filtered (by
+        ``min_score`` and ``flags``, among more candidates), best first."""
         if live.index.ntotal == 0:
             return []
 
@@ -306,13 +320,11 @@ class SearchEngine:
             read.update(rows)
             return {i: to_stored(r) for i, r in rows.items()}
 
+        wanted = flags.candidates(k) if flags else k + CANDIDATE_MARGIN
         scorer = QueryScorer(
-            live.descriptor,
-            live.neighbours,
-            stored,
-            candidates=max(CANDIDATES_PER_VIEW, k + CANDIDATE_MARGIN),
+            live.descriptor, live.neighbours, stored, candidates=max(CANDIDATES_PER_VIEW, wanted)
         )
-        found = scorer.search(query, labels, k=k + CANDIDATE_MARGIN, exclude=exclude, more=more)
+        found = scorer.search(query, labels, k=wanted, exclude=exclude, more=more)
         rows = self.store.reads.hit_rows([hit.id for hit in found], labels=False)
         for image_id, row in rows.items():  # labels read with the candidates' vectors
             row.labels = list(read[image_id].labels) if image_id in read else []
@@ -320,20 +332,11 @@ class SearchEngine:
         for hit in found:
             row = rows.get(hit.id)
             rank = round(min(1.0, hit.rank), SCORE_DECIMALS)
-            if row is not None and (min_score is None or rank >= min_score):
+            if row is None or (flags and not flags.keeps(row.quality_flags)):
+                continue
+            if min_score is None or rank >= min_score:
                 scored.append((replace(hit, rank=rank), row))
         return scored[:k]
-
-    def _pixel_hash(self, source: ImageQuery, data: bytes | None) -> str | None:
-        try:
-            decoded = load_image(
-                data if data is not None else source,
-                draft_size=None,
-                max_pixels=self.settings.max_image_pixels,
-            )
-        except ImgsearchError:
-            return None
-        return pixel_sha256(decoded.image)
 
 
 __all__ = ["ImageFile", "ImageInfo", "PathEscapeError", "QueryError", "SearchEngine", "SearchHit"]

@@ -37,6 +37,10 @@ class LibraryRecords:
         """Everything known about image ``image_id``, or None."""
         return self.store.reads.image(int(image_id)) if is_image_id(image_id) else None
 
+    def quality_counts(self) -> dict[str, int]:
+        """Images per quality flag, with ``measured`` and ``unmeasured`` (still images)."""
+        return self.store.quality.flag_counts()
+
     def image_id_for(self, ref: str | int | os.PathLike[str]) -> int:
         """An image id from an id or a file path (a stored file of one of the collections)."""
         if isinstance(ref, int) or (

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 
-from models import ImageError, read_image_file
+from models import ImageError, ImgsearchError, load_image, pixel_sha256, read_image_file
 from models.roi import RegionOfInterest
 from search.descriptor import DUPLICATE_Z, Calibration, ScoredHit
 from search.query.errors import QueryError
-from search.store import Label, StoredImage, labels_to_json
+from search.store import Label, StoredImage, labels_to_json, quality_flags_json
 
 ImageQuery = Any  # str | os.PathLike | bytes | binary file object | PIL.Image.Image | ndarray
 RoiLike = RegionOfInterest | str | Sequence[float] | None
@@ -97,6 +97,7 @@ class SearchHit:
     media: str = "image"  # "video": a video file, ``timestamp_ms`` its best moment
     timestamp_ms: int | None = None
     duration_ms: int | None = None
+    quality_flags: int | None = None  # models.quality bits; None = not measured
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``imgsearch search --json`` and the web API (keys are stable)."""
@@ -117,6 +118,7 @@ class SearchHit:
             "z": self.z,
             "duplicate": self.duplicate,
             "media": self.media,
+            "flags": quality_flags_json(self.quality_flags),
         }
         if self.media == "video":
             out["timestamp_ms"] = self.timestamp_ms
@@ -145,7 +147,19 @@ def hit_from_row(rank: int, score: float, row: StoredImage, exact: bool) -> Sear
         media="image" if row.duration_ms is None else "video",
         timestamp_ms=None if row.duration_ms is None else 0,
         duration_ms=row.duration_ms,
+        quality_flags=row.quality_flags,
     )
+
+
+def query_pixel_hash(source: ImageQuery, data: bytes | None, max_pixels: int) -> str | None:
+    """The decoded pixels' digest of a query (full size; None when it cannot be decoded)."""
+    try:
+        decoded = load_image(
+            data if data is not None else source, draft_size=None, max_pixels=max_pixels
+        )
+    except ImgsearchError:
+        return None
+    return pixel_sha256(decoded.image)
 
 
 def with_source(error: ImageError, source: ImageQuery) -> ImageError:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from models.labels import merge_labels
+from search.store.quality import flag_condition
 from search.store.records import ImageInfo, SessionFactory, StoredImage, info_from_row
 from search.store.schema import (
     STATUS_FAILED,
@@ -58,6 +59,7 @@ class ImageReads:
             Image.pixel_sha256,
             Image.mtime_ns,
             Image.duration_ms,  # videos only
+            Image.quality_flags,
         ]
         out: dict[int, StoredImage] = {}
         with self._session() as session:
@@ -68,7 +70,7 @@ class ImageReads:
                     .where(Image.id.in_(part), Image.status == STATUS_OK)
                 )
                 for row in session.execute(query):
-                    out[row[0]] = StoredImage(*row[:-1], duration_ms=row[-1])
+                    out[row[0]] = StoredImage(*row[:-2], duration_ms=row[-2], quality_flags=row[-1])
                 if not labels:
                     continue
                 label_rows = (
@@ -83,20 +85,25 @@ class ImageReads:
             row.labels = merge_labels(row.labels)
         return out
 
-    def newest(self, offset: int, limit: int) -> tuple[list[int], int]:
+    def newest(
+        self, offset: int, limit: int, *, include: int = 0, exclude: int = 0
+    ) -> tuple[list[int], int]:
         """A page of the indexed images, newest file first (modification time, then id), and
-        how many there are in all."""
+        how many there are in all; ``include`` / ``exclude``: quality flag bits (at least one
+        of, none of; :func:`search.store.quality.flag_condition`)."""
+        where = [Image.status == STATUS_OK]
+        flags = flag_condition(include, exclude)
+        if flags is not None:
+            where.append(flags)
         query = (
             select(Image.id)
-            .where(Image.status == STATUS_OK)
+            .where(*where)
             .order_by(Image.mtime_ns.desc(), Image.id.desc())
             .offset(int(offset))
             .limit(int(limit))
         )
         with self._session() as session:
-            total = session.scalar(
-                select(func.count()).select_from(Image).where(Image.status == STATUS_OK)
-            )
+            total = session.scalar(select(func.count()).select_from(Image).where(*where))
             return [int(i) for i in session.scalars(query)], int(total or 0)
 
     def search_labels(self, word: str, limit: int = 50) -> list[tuple[int, str, float]]:

@@ -13,6 +13,7 @@ import numpy as np
 if TYPE_CHECKING:
     from search.store.descriptor_state import DescriptorRecords
     from search.store.health import HealthRecords
+    from search.store.quality import QualityRecords
     from search.store.reads import ImageReads
     from search.store.removals import RemovalRecords
     from search.store.videos import VideoRecords
@@ -25,6 +26,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from models.labels import merge_labels
+from models.quality import flag_names
 from search.store.schema import STATUS_OK, Image
 
 VECTOR_DTYPE = np.dtype("<f4")
@@ -108,6 +110,21 @@ class ImageUpsert:
     copy_vector_from: int | None = None
     duration_ms: int | None = None  # videos only
     video_frames: Sequence[VideoFrameVector] = ()  # videos only: replaces the stored ones
+    quality_flags: int | None = None  # models.quality bits; None = not measured
+    brightness: float | None = None
+    contrast: float | None = None
+    luma_p5: float | None = None
+    luma_p95: float | None = None
+    sharpness: float | None = None
+
+    def measured(self, flags: int | None, values: Sequence[float] | None) -> None:
+        """Set the quality flags and their measures (brightness, contrast, luma_p5, luma_p95,
+        sharpness); None leaves the image unmeasured."""
+        self.quality_flags = flags
+        known = values is not None and flags is not None
+        self.brightness, self.contrast, self.luma_p5, self.luma_p95, self.sharpness = (
+            (float(v) for v in values) if known else (None,) * 5  # type: ignore[union-attr]
+        )
 
 
 @dataclass(frozen=True)
@@ -181,6 +198,9 @@ class ImageInfo:
     has_vector: bool = True
     pixel_sha256: str | None = None  # the decoded pixels' digest (not in the JSON form)
     duration_ms: int | None = None  # videos only
+    quality_flags: int | None = None  # None = not measured
+    #: brightness, contrast, luma_p5, luma_p95, sharpness (models.quality); None = not measured
+    quality: tuple[float, ...] | None = None
 
     @property
     def media(self) -> str:
@@ -209,7 +229,22 @@ class ImageInfo:
             "error": self.error,
             "media": self.media,
             "duration_ms": self.duration_ms,
+            "flags": quality_flags_json(self.quality_flags),
+            "quality": quality_json(self.quality),
         }
+
+
+def quality_flags_json(bits: int | None) -> list[str] | None:
+    """The flag names of a stored bit-set; None when the image was never measured."""
+    return None if bits is None else flag_names(bits)
+
+
+def quality_json(values: tuple[float, ...] | None) -> dict[str, float] | None:
+    """The measures behind the flags (JSON form), or None when not measured."""
+    if values is None:
+        return None
+    names = ("brightness", "contrast", "luma_p5", "luma_p95", "sharpness")
+    return {name: round(float(v), 4) for name, v in zip(names, values, strict=True)}
 
 
 @dataclass
@@ -230,6 +265,7 @@ class StoredImage:
     labels: list[Label] = field(default_factory=list)
     vector: np.ndarray | None = None
     duration_ms: int | None = None  # videos only
+    quality_flags: int | None = None  # None = not measured
 
     @property
     def path(self) -> str:
@@ -260,6 +296,13 @@ def info_from_row(row: Image, *, has_vector: bool, with_labels: bool = True) -> 
         has_vector=has_vector,
         pixel_sha256=row.pixel_sha256,
         duration_ms=row.duration_ms,
+        quality_flags=row.quality_flags,
+        quality=None
+        if row.quality_flags is None
+        else tuple(
+            float(getattr(row, name) or 0.0)
+            for name in ("brightness", "contrast", "luma_p5", "luma_p95", "sharpness")
+        ),
     )
 
 
@@ -273,6 +316,7 @@ class LibraryStore(Protocol):
     removals: RemovalRecords
     health: HealthRecords
     videos: VideoRecords
+    quality: QualityRecords
 
     @property
     def library_id(self) -> str: ...

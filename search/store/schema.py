@@ -64,6 +64,7 @@ class Image(Base):
         Index("ix_images_sha256", "sha256"),
         Index("ix_images_pixel_sha256", "pixel_sha256"),
         Index("ix_images_status", "status"),
+        Index("ix_images_quality_flags", "quality_flags"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -83,6 +84,13 @@ class Image(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     indexed_at: Mapped[datetime] = mapped_column(DateTime)
     duration_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # videos only
+    # quality flags (models.quality.FLAGS bits) and their measures; NULL = not measured
+    quality_flags: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    brightness: Mapped[float | None] = mapped_column(Float, nullable=True)
+    contrast: Mapped[float | None] = mapped_column(Float, nullable=True)
+    luma_p5: Mapped[float | None] = mapped_column(Float, nullable=True)
+    luma_p95: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sharpness: Mapped[float | None] = mapped_column(Float, nullable=True)
 
     collection: Mapped[Collection] = relationship(back_populates="images")
     embedding: Mapped[Embedding | None] = relationship(

@@ -26,6 +26,7 @@ from search.store.health import (
     check_sqlite_header,
     reported_corruption,
 )
+from search.store.quality import QualityRecords
 from search.store.reads import ImageReads
 from search.store.records import (
     VECTOR_DTYPE,
@@ -122,6 +123,7 @@ class Store:
         self.removals = RemovalRecords(self.session)
         self.health = HealthRecords(self.session)
         self.videos = VideoRecords(self.session)
+        self.quality = QualityRecords(self.session)
 
     @classmethod
     def open(cls, url: str, *, create: bool = False) -> Store:

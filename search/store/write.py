@@ -41,6 +41,12 @@ _IMAGE_FIELDS = (
     "status",
     "error",
     "duration_ms",
+    "quality_flags",
+    "brightness",
+    "contrast",
+    "luma_p5",
+    "luma_p95",
+    "sharpness",
 )
 
 

@@ -354,6 +354,32 @@
       data.n.toLocaleString() + " image" + (data.n === 1 ? "" : "s") + " · " + body.projection.toUpperCase() + " of their embeddings";
     resize();
     recolour();
+    if (body.clusters_ready === false) colourLater();
+  }
+  // a large library's first map comes before its clusters: ask for them until they are done
+  async function colourLater() {
+    const note = status.textContent;
+    status.textContent = note + " · clusters are being computed…";
+    for (;;) {
+      await new Promise((done) => setTimeout(done, 2000));
+      let body;
+      try {
+        const response = await fetch(root.dataset.api + "/clusters", { headers: { Accept: "application/json" } });
+        body = await response.json();
+        if (!response.ok) throw new Error((body.error && body.error.message) || response.statusText);
+      } catch (error) {
+        status.textContent = note + " · clusters could not be loaded: " + error.message;
+        return;
+      }
+      if (body.count !== data.n) return load(); // the library changed: a new map
+      if (body.ready) {
+        data.cluster = Int32Array.from(body.cluster);
+        status.textContent = note;
+        root.dataset.clustersReady = "true";
+        recolour();
+        return;
+      }
+    }
   }
   // for tests and benches: where point i is drawn, in CSS pixels of the canvas
   window.imgsearchMap = {

@@ -1,0 +1,59 @@
+"""``imgsearch flags``: the library's quality flags (too dark, overexposed, blurry, tiny,
+almost uniform; measured at index time): counts, and the images that have them."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from cli.main import cli
+from cli.options import flag_options
+from cli.search_cmds import open_engine, user_errors
+from models.quality import FLAGS, flag_names
+from search.query import QualityFilter
+
+FLAGS_JSON = (
+    'Print JSON: {"counts": {flag: images, "measured", "unmeasured"}, "total", "results": '
+    '[{"id", "path", "flags", ...}]} (results: the images that pass --flag/--exclude-flag).'
+)
+
+
+@cli.command()
+@flag_options
+@click.option("-n", "--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0, help="Skip this many (pages).")
+@click.option("--json", "as_json", is_flag=True, help=FLAGS_JSON)
+@click.pass_context
+@user_errors
+def flags(
+    ctx: click.Context,
+    flags: tuple[str, ...],
+    exclude_flags: tuple[str, ...],
+    limit: int,
+    offset: int,
+    as_json: bool,
+) -> None:
+    """Quality flags: how many images are dark, bright, blurry, tiny or uniform, and with
+    --flag / --exclude-flag which ones (newest file first)."""
+    wanted = QualityFilter.parse(flags or ("any",), exclude_flags)
+    with open_engine(ctx) as engine:
+        counts = engine.records.quality_counts()
+        hits, total = engine.browse(offset, limit, wanted)
+    if as_json:
+        out = {"counts": counts, "total": total, "results": [h.to_dict() for h in hits]}
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo(
+        ", ".join(f"{name} {counts[name]}" for name in FLAGS)
+        + f" (of {counts['measured']} measured images)"
+    )
+    if counts["unmeasured"]:
+        click.echo(
+            f"{counts['unmeasured']} images indexed before quality flags existed are not "
+            "measured yet: `imgsearch index` measures them"
+        )
+    shown = f"{offset + 1}-{offset + len(hits)} of {total}" if hits else f"none of {total}"
+    click.echo(f"images with {' or '.join(flags or ('any flag',))}: {shown}")
+    for hit in hits:
+        click.echo(f"{hit.id:>7}  {', '.join(flag_names(hit.quality_flags)):<16}  {hit.path}")

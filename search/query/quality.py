@@ -1,0 +1,77 @@
+"""Filtering results by quality flags (too dark, overexposed, blurry, tiny, almost uniform;
+:mod:`models.quality`): searches, ``similar`` and browsing take a :class:`QualityFilter`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from models.quality import FLAGS, flag_bits, flag_names
+from search.query.errors import QueryError
+from search.query.results import SearchHit
+
+ANY = "any"
+"""``flag=any``: images with any flag at all."""
+WIDEN = 4
+"""A filtered search looks among the ``WIDEN * k + 40`` nearest images."""
+
+
+def _names(values: str | Iterable[str] | None) -> list[str]:
+    """Flag names from repeated and/or comma-separated values."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    return [part.strip() for value in values for part in str(value).split(",") if part.strip()]
+
+
+def _bits(values: str | Iterable[str] | None, what: str) -> int:
+    names = _names(values)
+    if ANY in [n.lower() for n in names]:
+        return sum(FLAGS.values())
+    try:
+        return flag_bits(names)
+    except ValueError as error:
+        raise QueryError(f"{what}: {error} (or {ANY!r})") from None
+
+
+@dataclass(frozen=True)
+class QualityFilter:
+    """Keep images with at least one of ``include``'s flags and none of ``exclude``'s (bits);
+    an image never measured (no flags stored) passes only an exclude-only filter."""
+
+    include: int = 0
+    exclude: int = 0
+
+    @classmethod
+    def parse(
+        cls, include: str | Iterable[str] | None = None, exclude: str | Iterable[str] | None = None
+    ) -> QualityFilter | None:
+        """A filter from flag names (repeated or comma-separated; ``any``); None when empty.
+        Raises QueryError naming an unknown flag, or a flag both asked for and excluded."""
+        wanted = _bits(include, "flag")
+        unwanted = _bits(exclude, "exclude_flag")
+        if wanted & unwanted and wanted & ~unwanted == 0:
+            raise QueryError(
+                f"flag and exclude_flag leave nothing: {', '.join(flag_names(wanted))} "
+                "both asked for and excluded"
+            )
+        return cls(wanted, unwanted) if wanted or unwanted else None
+
+    def keeps(self, bits: int | None) -> bool:
+        """Whether an image with these stored flag bits (None: not measured) passes."""
+        if bits is None:
+            return not self.include
+        return (not self.include or bool(bits & self.include)) and not bits & self.exclude
+
+    def candidates(self, k: int) -> int:
+        """How many nearest images a filtered search of ``k`` results looks among."""
+        return WIDEN * int(k) + 40
+
+    def hits(self, hits: Sequence[SearchHit], k: int) -> list[SearchHit]:
+        """The first ``k`` of ``hits`` that pass, ranked again from 1."""
+        kept = [h for h in hits if self.keeps(h.quality_flags)][:k]
+        return [replace(h, rank=n) for n, h in enumerate(kept, start=1)]
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"flag": flag_names(self.include), "exclude_flag": flag_names(self.exclude)}
