@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,6 +50,66 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("IMGSEARCH_ARTIFACTS", REPO_ROOT / "artifacts"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# -- the store's two back ends: SQLite (always) and PostgreSQL (tests marked ``postgres``) ----
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that uses ``backend`` (itself or through a fixture) runs on SQLite, and on
+    PostgreSQL too when it is marked ``postgres``: one library per back end and module."""
+    if "backend" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("postgres") is not None
+        backends = ["sqlite", "postgresql"] if both else ["sqlite"]
+        metafunc.parametrize("backend", backends, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[object]:
+    """The tests' PostgreSQL server (tests/postgres.py): the one given by
+    IMGSEARCH_TEST_POSTGRES_URL, else a throwaway cluster; skipped where none can be started
+    (a failure in CI: IMGSEARCH_TEST_POSTGRES_REQUIRED=1 or CI set)."""
+    from tests import postgres
+
+    cluster = None
+    try:
+        url = os.environ.get(postgres.ENV_URL)
+        if not url:
+            cluster = postgres.Cluster()
+            url = cluster.start()
+        server = postgres.Server(url)
+    except Exception as error:  # no binaries, no server, no psycopg...
+        if cluster is not None:
+            cluster.stop()
+        reason = f"PostgreSQL cannot be started here ({type(error).__name__}: {error})"
+        if postgres.required():
+            pytest.fail(reason)
+        pytest.skip(reason + "; set IMGSEARCH_TEST_POSTGRES_URL or install postgresql")
+    yield server
+    server.close()
+    if cluster is not None:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def new_database_url(backend: str, request: pytest.FixtureRequest) -> Callable[[], str | None]:
+    """``new_database_url()``: a fresh library database's URL on this back end (None on
+    SQLite: the library's own file)."""
+    if backend != "postgresql":
+        return lambda: None
+    server = request.getfixturevalue("postgres_server")
+    return lambda: server.database()  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.fixture
+def database_url(new_database_url: Callable[[], str | None]) -> str | None:
+    """A fresh database for this test's library (None: SQLite in the library)."""
+    return new_database_url()
 
 
 # -- the web tests' library and app (tests/web_library.py), one per test module ------------

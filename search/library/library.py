@@ -32,7 +32,7 @@ from search.library.descriptor import (
     library_config,
     load_descriptor,
 )
-from search.library.lock import LOCK_FILENAME, writer_active, writer_lock
+from search.library.lock import WriterLocks
 from search.library.model_path import MODEL_DIR_KEY, with_model_dir
 from search.settings import Settings
 from search.store import (
@@ -56,7 +56,11 @@ class Library:
         self._lock = threading.RLock()
         self._live: Searchable | None = None
         self._model: OnnxModel | None = None
+        #: another process committed between two of our batches (PostgreSQL, several
+        #: writers): the in-memory index lacks its writes until :meth:`catch_up`
+        self._missed = False
         self.cache = IndexCache(settings, store)
+        self.locks = WriterLocks(settings.library, store.locks, settings.lock_wait_s)
 
     @classmethod
     def open(cls, settings: Settings, *, create: bool = False) -> Library:
@@ -259,16 +263,31 @@ class Library:
         """Load the current state now (the model changed under a running server)."""
         with self._lock:
             self._live = self._load_or_rebuild()
+            self._missed = False
             return self._live
 
-    def writer_active(self) -> bool:
-        """Does another process (or thread) hold the writer lock right now?"""
-        return writer_active(self.settings.library / LOCK_FILENAME)
-
-    def save_index(self) -> None:
+    def catch_up(self) -> bool:
+        """After other writers committed beside ours (several index runs on PostgreSQL):
+        load the store's state (the cache file when its stamp matches, else one rebuild,
+        saved); True when it was needed. Called under the run's finish lock."""
         with self._lock:
             live = self._live
-            if live is not None:
+            fresh = live is not None and self.store.generation() == live.generation
+            if fresh and not self._missed:
+                return False
+            self.reload()
+            return True
+
+    def writer_active(self) -> bool:
+        """Does another process (or thread) write to the library right now?"""
+        return self.locks.active()
+
+    def save_index(self) -> None:
+        """Save the in-memory index, stamped with its generation (not while it lacks another
+        writer's batches: no stamp says what it holds then)."""
+        with self._lock:
+            live = self._live
+            if live is not None and not self._missed:
                 stamp = self.cache.expected_stamp(
                     live.generation, live.index.ntotal, live.fingerprint, live.descriptor
                 )
@@ -281,6 +300,7 @@ class Library:
         with self._lock:
             live = self.searchable()
             applied = self.store.apply(changes)
+            self._missed |= applied.generation != live.generation + 1
             live.remove(list(applied.removed) + list(applied.vectors))
             live.add(applied.vectors, applied.frames)
             self._live = Searchable(
@@ -294,8 +314,8 @@ class Library:
             return applied
 
     def writer_lock(self) -> AbstractContextManager[None]:
-        """One writer per library: a second index run fails fast instead of interleaving."""
-        return writer_lock(self.settings.library)
+        """The whole library for maintenance: fails fast while anyone else writes."""
+        return self.locks.exclusive()
 
     @property
     def path(self) -> Path:

@@ -13,6 +13,7 @@ import numpy as np
 if TYPE_CHECKING:
     from search.store.descriptor_state import DescriptorRecords
     from search.store.health import HealthRecords
+    from search.store.locks import DatabaseLocks
     from search.store.reads import ImageReads
     from search.store.removals import RemovalRecords
     from search.store.videos import VideoRecords
@@ -273,6 +274,7 @@ class LibraryStore(Protocol):
     removals: RemovalRecords
     health: HealthRecords
     videos: VideoRecords
+    locks: DatabaseLocks | None  # writers' locks in the database (PostgreSQL), else None
 
     @property
     def library_id(self) -> str: ...

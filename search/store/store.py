@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from search.store import migrate
 from search.store.descriptor_state import DescriptorRecords, DescriptorRows, pages
+from search.store.dialect import insert_ignore, next_generation
 from search.store.errors import LibraryNotFoundError, ModelMismatchError
 from search.store.health import (
     HealthRecords,
@@ -25,6 +26,7 @@ from search.store.health import (
     check_sqlite_header,
     reported_corruption,
 )
+from search.store.locks import database_locks
 from search.store.reads import ImageReads
 from search.store.records import (
     VECTOR_DTYPE,
@@ -109,6 +111,8 @@ class Store:
         self.removals = RemovalRecords(self.session)
         self.health = HealthRecords(self.session)
         self.videos = VideoRecords(self.session)
+        #: writers' advisory locks (PostgreSQL); None: the library's lock file (SQLite)
+        self.locks = database_locks(engine)
 
     @classmethod
     def open(cls, url: str, *, create: bool = False) -> Store:
@@ -129,10 +133,9 @@ class Store:
             migrate.ensure_schema(engine, create=create)
             store = cls(engine)
             check_on_open(store.health, path)
-            with store.session() as session:
-                if session.get(LibraryMeta, "library_id") is None:
-                    session.add(LibraryMeta(key="library_id", value=uuid.uuid4().hex))
-                    session.add(LibraryMeta(key="generation", value="0"))
+            with store.session() as session:  # (several processes may create it at once)
+                rows = [{"key": "library_id", "value": uuid.uuid4().hex}]
+                insert_ignore(session, LibraryMeta, [*rows, {"key": "generation", "value": "0"}])
         return store
 
     def close(self) -> None:
@@ -192,14 +195,15 @@ class Store:
 
     def ensure_collection(self, root: Path) -> int:
         root_text = str(Path(root).resolve())
+        query = select(Collection.id).where(Collection.root == root_text)
         with self.session() as session:
-            found = session.scalar(select(Collection.id).where(Collection.root == root_text))
+            found = session.scalar(query)
             if found is not None:
                 return found
-            collection = Collection(root=root_text, added_at=utcnow())
-            session.add(collection)
-            session.flush()
-            return collection.id
+        with self.session() as session:  # another process may add the same root meanwhile
+            insert_ignore(session, Collection, [{"root": root_text, "added_at": utcnow()}])
+        with self.session() as session:
+            return session.scalars(query).one()
 
     def collections(self) -> list[dict[str, object]]:
         with self.session() as session:
@@ -268,8 +272,7 @@ class Store:
                     LibraryMeta.key.in_(["model_name", "model_sha256", "model_dimension"])
                 )
             )
-            row = session.get_one(LibraryMeta, "generation")
-            row.value = str(int(row.value) + 1)
+            next_generation(session)
         return count
 
     # -- reads ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import numpy as np
 from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from search.store.dialect import next_generation
 from search.store.errors import ModelMismatchError
 from search.store.records import (
     AppliedChanges,
@@ -93,9 +94,7 @@ def apply_changes(session: Session, changes: ChangeSet) -> AppliedChanges:
         )
     if changes.upserts:
         _upsert_all(session, changes.upserts, stamp, result)
-    row = session.get_one(LibraryMeta, "generation")
-    result.generation = int(row.value) + 1
-    row.value = str(result.generation)
+    result.generation = next_generation(session)
     return result
 
 
