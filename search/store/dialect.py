@@ -1,8 +1,9 @@
 """What differs between SQLite and PostgreSQL, in one place of the store.
 
-* insert-if-absent: SQLite's ``INSERT OR IGNORE`` / PostgreSQL's ``ON CONFLICT DO
-  NOTHING`` (both through their dialect's ``on_conflict_do_nothing``), for rows that
-  several processes may create at once (the library's id, a collection);
+* insert-if-absent and insert-or-update: ``INSERT ... ON CONFLICT DO NOTHING / DO UPDATE``
+  through each dialect's own ``insert`` (SQLite 3.24+ and PostgreSQL), for rows that
+  several processes may write at once (the library's id and facts, a collection, learned
+  state);
 * the generation counter moves in one ``UPDATE ... RETURNING`` (a read-modify-write lost
   updates when two PostgreSQL writers committed at once);
 * the connection set-up (SQLite's PRAGMAs), the integrity check (SQLite's
@@ -30,6 +31,21 @@ def insert_ignore(session: Session, table: Any, rows: list[dict[str, object]]) -
     name = session.get_bind().dialect.name
     module: Any = postgresql if name == "postgresql" else sqlite
     session.execute(module.insert(table).on_conflict_do_nothing(), rows)
+
+
+def upsert(session: Session, table: Any, row: dict[str, object], key: str) -> None:
+    """Insert ``row``, or update the row with its ``key`` (``session.merge`` reads first and
+    lost the race when two processes wrote the same key at once)."""
+    name = session.get_bind().dialect.name
+    module: Any = postgresql if name == "postgresql" else sqlite
+    statement = module.insert(table).values(row)
+    others = {column: statement.excluded[column] for column in row if column != key}
+    session.execute(statement.on_conflict_do_update(index_elements=[key], set_=others))
+
+
+def set_meta(session: Session, key: str, value: str) -> None:
+    """``library_meta[key] = value`` in this transaction."""
+    upsert(session, LibraryMeta, {"key": key, "value": value}, "key")
 
 
 def next_generation(session: Session) -> int:

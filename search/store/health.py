@@ -14,6 +14,7 @@ from typing import NamedTuple
 from sqlalchemy import Engine, create_engine, delete, exists, func, select, text
 from sqlalchemy.exc import DatabaseError
 
+from search.store.dialect import set_meta
 from search.store.errors import DatabaseCorruptError
 from search.store.records import ModelStamp, SessionFactory
 from search.store.schema import STATUS_OK, Embedding, Image, LibraryMeta
@@ -56,7 +57,7 @@ class HealthRecords:
             if model is None:
                 session.execute(delete(LibraryMeta).where(LibraryMeta.key == REINDEX_KEY))
             else:
-                session.merge(LibraryMeta(key=REINDEX_KEY, value=model))
+                set_meta(session, REINDEX_KEY, model)
 
     def unembedded_count(self) -> int:
         """Indexed images (status ok) that have no vector: what a re-index still has to do."""

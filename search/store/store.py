@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from search.store import migrate
 from search.store.descriptor_state import DescriptorRecords, DescriptorRows, pages
-from search.store.dialect import insert_ignore, next_generation
+from search.store.dialect import insert_ignore, next_generation, set_meta
 from search.store.errors import LibraryNotFoundError, ModelMismatchError
 from search.store.health import (
     HealthRecords,
@@ -161,7 +161,7 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.session() as session:
-            session.merge(LibraryMeta(key=key, value=value))
+            set_meta(session, key, value)
 
     @property
     def library_id(self) -> str:
@@ -187,9 +187,9 @@ class Store:
                 f"`imgsearch reindex --model {stamp.name}`"
             )
         with self.session() as session:
-            session.merge(LibraryMeta(key="model_name", value=stamp.name))
-            session.merge(LibraryMeta(key="model_sha256", value=stamp.sha256))
-            session.merge(LibraryMeta(key="model_dimension", value=str(stamp.dimension)))
+            set_meta(session, "model_name", stamp.name)
+            set_meta(session, "model_sha256", stamp.sha256)
+            set_meta(session, "model_dimension", str(stamp.dimension))
 
     # -- collections ------------------------------------------------------------------------
 
