@@ -64,6 +64,38 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", backends, indirect=True, scope="module")
 
 
+_BACKEND_OF: dict[str, str] = {}  # node id -> the back end a test's library runs on
+_OUTCOMES: dict[str, dict[str, int]] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        names = getattr(item, "fixturenames", ())
+        if "backend" in params:
+            _BACKEND_OF[item.nodeid] = str(params["backend"])
+        elif "postgres_server" in names:
+            _BACKEND_OF[item.nodeid] = "postgresql"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    backend = _BACKEND_OF.get(report.nodeid)
+    if backend is None or not (report.when == "call" or report.outcome != "passed"):
+        return
+    counts = _OUTCOMES.setdefault(backend, {})
+    counts[report.outcome] = counts.get(report.outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    """Tests per store back end (what `.ci/run` shows of the PostgreSQL run)."""
+    if _OUTCOMES:
+        line = "; ".join(
+            f"{backend}: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+            for backend, counts in sorted(_OUTCOMES.items())
+        )
+        terminalreporter.write_line(f"store back ends: {line}")
+
+
 @pytest.fixture(scope="module")
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -116,10 +148,14 @@ def database_url(new_database_url: Callable[[], str | None]) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def weblib(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):  # type: ignore[no-untyped-def]
+def weblib(
+    tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path, new_database_url
+):  # type: ignore[no-untyped-def]
+    """One library per module and back end (tests marked ``postgres`` see both)."""
     from tests.web_library import build_web_library
 
-    return build_web_library(tmp_path_factory.mktemp("web"), data_dir, models_dir)
+    root = tmp_path_factory.mktemp("web")
+    return build_web_library(root, data_dir, models_dir, new_database_url())
 
 
 @pytest.fixture(scope="module")

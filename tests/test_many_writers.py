@@ -99,25 +99,32 @@ def _files(collection: dict[str, object]) -> list[Path]:
 def test_a_held_collection_makes_a_second_run_wait_and_maintenance_fail(
     tmp_path: Path, pg_url: str, folders: list[Path], models_dir: Path
 ) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
     from search.library import Library
     from search.settings import Settings
 
     a, b = folders[:2]
     settings = Settings(library=tmp_path / "lib", database_url=pg_url, model_path=(models_dir,))
-    base = ["--database-url", pg_url, "--model-path", str(models_dir)]
+    base = ["--library", str(settings.library), "--database-url", pg_url]
+    base += ["--model-path", str(models_dir)]
+    runner = CliRunner()
+    # the locks are the database's: this process's session holds one, the commands' own
+    # sessions (connections of their engines) meet it as another process would
     with Library.open(settings, create=True) as library, library.locks.index_run([a]):
         assert library.writer_active()  # the lock's session is another one than the reader's
-        other = run_cli([*base, "index", "--json", str(b)], tmp_path)  # disjoint: at once
-        assert other.returncode == 0, other.stderr
+        other = runner.invoke(cli, [*base, "index", "--no-progress", "--json", str(b)])
+        assert other.exit_code == 0, other.output  # a disjoint collection: written at once
         assert json.loads(other.stdout)["added"] == 5
-        held = run_cli(
-            [*base, "index", "--json", str(a)], tmp_path, env={"IMGSEARCH_LOCK_WAIT": "1"}
+        held = runner.invoke(
+            cli, [*base, "index", "--no-progress", str(a)], env={"IMGSEARCH_LOCK_WAIT": "1"}
         )
-        assert held.returncode != 0
-        assert f"another imgsearch process has held the collection {a}" in held.stderr
-        assert "Traceback" not in held.stderr
-        removal = run_cli([*base, "remove", str(b)], tmp_path)
-        assert removal.returncode != 0 and "another imgsearch process" in removal.stderr
-    done = run_cli([*base, "index", "--json", str(a)], tmp_path)  # released: it runs now
-    assert done.returncode == 0, done.stderr
+        assert held.exit_code != 0
+        assert f"another imgsearch process has held the collection {a}" in held.output
+        assert "Traceback" not in held.output
+        removal = runner.invoke(cli, [*base, "remove", str(b)])
+        assert removal.exit_code != 0 and "another imgsearch process" in removal.output
+    done = runner.invoke(cli, [*base, "index", "--no-progress", "--json", str(a)])
+    assert done.exit_code == 0, done.output  # released: it runs now
     assert json.loads(done.stdout)["images_total"] == 10

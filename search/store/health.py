@@ -68,6 +68,21 @@ class HealthRecords:
         with self._session() as session:
             return int(session.scalar(query) or 0)
 
+    def database_bytes(self) -> int | None:
+        """The database's size on disk: SQLite's file and its WAL; PostgreSQL's
+        ``pg_database_size``; None when it cannot be told."""
+        with self._session() as session:
+            bind = session.get_bind()
+            if bind.dialect.name == "postgresql":
+                size = session.scalar(text("SELECT pg_database_size(current_database())"))
+                return int(size) if size is not None else None
+            database = bind.url.database if bind.dialect.name == "sqlite" else None
+        if not database or database == ":memory:":
+            return None
+        path = Path(database)
+        parts = (path.with_name(path.name + suffix) for suffix in ("", "-wal"))
+        return sum(part.stat().st_size for part in parts if part.exists())
+
     def integrity_problems(self, *, quick: bool = True, limit: int = 20) -> list[str]:
         """SQLite's ``quick_check`` (or the full ``integrity_check``): the problems found,
         an empty list for an intact database. Other databases check themselves: []."""
