@@ -139,7 +139,8 @@ def database(ctx: click.Context) -> Iterator[Engine]:
     engine = make_engine(url)
     try:
         migrate.check_known(engine)
-        with writer_lock(settings.library, database_locks(engine)):  # never under an index run
+        # never under an index run, nor beside another process's migration (PostgreSQL)
+        with writer_lock(settings.library, database_locks(engine)), migrate.schema_lock(engine):
             yield engine
     finally:
         engine.dispose()

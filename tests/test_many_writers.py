@@ -18,8 +18,9 @@ pytestmark = pytest.mark.slow  # index processes and searches as subprocesses
 
 @pytest.fixture
 def pg_url(postgres_server) -> str:  # type: ignore[no-untyped-def]
-    """A fresh PostgreSQL library database (SQLite has one writer: its file lock)."""
-    return str(postgres_server.database())
+    """A fresh, empty PostgreSQL database: the first processes create the library in it at
+    once (SQLite has one writer: its file lock)."""
+    return str(postgres_server.database(empty=True))
 
 
 @pytest.fixture

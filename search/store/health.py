@@ -11,7 +11,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import Engine, create_engine, delete, exists, func, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    exists,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.exc import DatabaseError
 
 from search.store.dialect import set_meta
@@ -138,8 +148,8 @@ def check_database(url: str, limit: int = 100) -> list[str]:
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            if engine.dialect.name != "sqlite":
-                return []
+            if engine.dialect.name != "sqlite":  # the server checks its pages: the rows here
+                return _vector_problems(connection)
             rows = connection.execute(text(f"PRAGMA integrity_check({int(limit)})"))
             found = [str(row[0]) for row in rows]
     except DatabaseError as error:
@@ -149,6 +159,16 @@ def check_database(url: str, limit: int = 100) -> list[str]:
     finally:
         engine.dispose()
     return [] if found == ["ok"] else found
+
+
+def _vector_problems(connection: Connection) -> list[str]:
+    """A server database (PostgreSQL): an imgsearch library whose every vector has the size
+    its dimension says; the pages themselves are the server's (``pg_amcheck``)."""
+    if not inspect(connection).has_table(Embedding.__tablename__):
+        return ["no imgsearch library in this database (no embeddings table)"]
+    wrong = func.length(Embedding.vector) != Embedding.dimension * 4
+    bad = connection.scalar(select(func.count()).select_from(Embedding).where(wrong))
+    return [f"{bad} vectors whose size does not match their dimension"] if bad else []
 
 
 def is_corruption(error: BaseException) -> bool:
