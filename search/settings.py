@@ -31,9 +31,13 @@ def absolute(path: str | os.PathLike[str]) -> Path:
 
 
 def absolute_database_url(url: str | None) -> str | None:
-    """A ``sqlite:///relative/file`` URL made absolute; other URLs unchanged."""
+    """A ``sqlite:///relative/file`` URL made absolute; ``postgresql://`` (or
+    ``postgres://``) given the driver imgsearch installs, psycopg 3; other URLs unchanged."""
     if url is None:
         return None
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
     for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
         if url.startswith(prefix):
             rest = url.removeprefix(prefix)

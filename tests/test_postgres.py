@@ -34,7 +34,9 @@ def test_vectors_are_bytea_and_big_numbers_round_trip(pg_url: str, tmp_path: Pat
         vector = np.array([0.5, -0.5, 0.5, -0.5], np.float32)
         big = ImageUpsert(cid, "Big File.JPG", 5 * 2**40, 1_767_225_600_123_456_789, "f" * 64)
         big.vector = vector
-        (image_id,) = store.apply(ChangeSet(upserts=[big])).vectors
+        broken = ImageUpsert(cid, "broken.jpg", 3, 1, "e" * 64, status="failed")
+        broken.error = "not_an_image: b'\x00\x01'"  # text never holds NUL on PostgreSQL
+        (image_id,) = store.apply(ChangeSet(upserts=[big, broken])).vectors
         state = store.file_states(cid)["Big File.JPG"]
         assert (state.file_size, state.mtime_ns) == (5 * 2**40, 1_767_225_600_123_456_789)
         assert "big file.jpg" not in store.file_states(cid)  # paths keep their case
@@ -62,3 +64,10 @@ def test_database_commands(pg_url: str, tmp_path: Path) -> None:
     assert stats.exit_code == 0, stats.output
     figures = json.loads(stats.stdout)
     assert figures["database_bytes"] > 0 and "postgresql" in figures["database"]
+
+
+def test_a_plain_postgresql_url_gets_psycopg() -> None:
+    from search.settings import Settings
+
+    settings = Settings(database_url="postgresql://me@db.example/photos")
+    assert settings.resolved_database_url == "postgresql+psycopg://me@db.example/photos"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from search.store import migrate
 from search.store.descriptor_state import DescriptorRecords, DescriptorRows, pages
 from search.store.dialect import insert_ignore, next_generation, set_meta
-from search.store.errors import LibraryNotFoundError, ModelMismatchError
+from search.store.errors import LibraryError, LibraryNotFoundError, ModelMismatchError
 from search.store.health import (
     HealthRecords,
     ServingState,
@@ -94,7 +94,14 @@ def printable_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    engine = create_engine(url, future=True)
+    try:
+        engine = create_engine(url, future=True)
+    except ModuleNotFoundError as error:  # a server URL without its driver installed
+        raise LibraryError(
+            f"{printable_url(url)} needs the Python package {error.name}; PostgreSQL works "
+            "with postgresql+psycopg://... (or postgresql://...) and pip install "
+            "'imgsearch[postgres]'"
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

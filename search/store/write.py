@@ -117,6 +117,7 @@ def _upsert_all(
     rows = [
         {name: getattr(u, name) for name in _IMAGE_FIELDS}
         | {"indexed_at": now, "collection_id": u.collection_id, "rel_path": u.rel_path}
+        | ({"error": u.error.replace("\x00", "\\x00")} if u.error else {})  # PostgreSQL text
         for u in upserts
     ]
     updates = [{"id": ids[k], **row} for k, row in zip(keys, rows, strict=True) if k in ids]
