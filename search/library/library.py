@@ -204,16 +204,27 @@ class Library:
         return self._live.generation if self._live is not None else -1
 
     def _load_or_rebuild(self, kind: str | None = None) -> Searchable:
-        generation = self.store.generation()
-        descriptor = load_descriptor(self.store, self.descriptor_config())
-        fingerprint = index_fingerprint(descriptor)
-        expected = self.cache.expected_stamp(
-            generation, self.store.vector_count(), fingerprint, descriptor
-        )
-        index = self.cache.load(expected) if kind is None else None
-        frames = StoredFrames.read(self.store, descriptor)  # read once for both indexes
-        if index is None:
-            index = self._build(kind or self.index_kind(), descriptor, frames, expected)
+        """The store's state: the cache file when its stamp matches, else built (and saved
+        when no writer committed while it was read: on PostgreSQL others may; then it is
+        read again, twice at most, else kept unsaved until :meth:`catch_up`)."""
+        for attempt in range(3):
+            generation = self.store.generation()
+            descriptor = load_descriptor(self.store, self.descriptor_config())
+            fingerprint = index_fingerprint(descriptor)
+            expected = self.cache.expected_stamp(
+                generation, self.store.vector_count(), fingerprint, descriptor
+            )
+            index = self.cache.load(expected) if kind is None else None
+            frames = StoredFrames.read(self.store, descriptor)  # read once for both indexes
+            built = index is None
+            if built:
+                index = self._build(kind or self.index_kind(), descriptor, frames, expected)
+            settled = self.store.generation() == generation and index.ntotal == expected.count
+            if settled or attempt == 2:
+                break
+        self._missed = not settled
+        if built and settled:
+            self.cache.save(index, expected)
         frame_index = build_frame_index(frames, descriptor, self.cache.dimension(descriptor))
         calibrate(self.store, descriptor, fingerprint, reuse=kind is None)
         return Searchable(
@@ -263,7 +274,6 @@ class Library:
         """Load the current state now (the model changed under a running server)."""
         with self._lock:
             self._live = self._load_or_rebuild()
-            self._missed = False
             return self._live
 
     def catch_up(self) -> bool:

@@ -34,6 +34,11 @@ LIBRARY = 0
 FINISH = 1
 SCHEMA = 2
 _POLL_S = 0.2
+_HELD = {
+    LIBRARY: "another imgsearch process's maintenance of the library",
+    FINISH: "another index run to finish (whitening, FAISS cache, calibration)",
+    SCHEMA: "another process's migration of the schema",
+}
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +66,8 @@ def _acquire(connection: Connection, key: int, *, shared: bool, wait_s: float, w
         if time.monotonic() >= deadline:
             raise LibraryBusyError(what)
         if not said:
-            log.warning("waiting (up to %.0f s): %s", wait_s, what.partition(";")[0])
+            held = _HELD.get(key, "a collection that another index run is indexing")
+            log.warning("waiting (up to %.0f s) for %s", wait_s, held)
             said = True
         time.sleep(_POLL_S)
 
