@@ -114,7 +114,8 @@ def postgres_server() -> Iterator[object]:
         if not url:
             cluster = postgres.Cluster()
             url = cluster.start()
-        server = postgres.Server(url)
+        throwaway = cluster is not None or bool(os.environ.get(postgres.ENV_THROWAWAY))
+        server = postgres.Server(url, throwaway=throwaway)
     except Exception as error:  # no binaries, no server, no psycopg...
         if cluster is not None:
             cluster.stop()

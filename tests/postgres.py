@@ -10,7 +10,7 @@ end. Databases are copied from a template that holds the schema at head (``CREAT
 gives one without tables (migration tests).
 
 ``.ci/run`` starts the server itself (``tests/postgres.py start``/``stop``) and exports the
-URL; with ``IMGSEARCH_TEST_POSTGRES_REQUIRED=1`` (or ``CI``) a missing server fails the
+URL (and ``IMGSEARCH_TEST_POSTGRES_THROWAWAY=1``: its databases are not dropped); with ``IMGSEARCH_TEST_POSTGRES_REQUIRED=1`` (or ``CI``) a missing server fails the
 tests instead of skipping them.
 """
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 ENV_URL = "IMGSEARCH_TEST_POSTGRES_URL"
 ENV_REQUIRED = "IMGSEARCH_TEST_POSTGRES_REQUIRED"
-TEMPLATE = "imgsearch_template"
+ENV_THROWAWAY = "IMGSEARCH_TEST_POSTGRES_THROWAWAY"  # the given server is removed afterwards
 
 
 def required() -> bool:
@@ -125,19 +125,23 @@ class Cluster:
 class Server:
     """Fresh databases on a server: copies of a template with the schema at head."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, throwaway: bool = False) -> None:
         from sqlalchemy import create_engine, make_url
 
         self.url = make_url(url)
+        #: the whole server goes afterwards: its databases are left (each DROP DATABASE
+        #: waits for a checkpoint: 30 s for a session's databases on a busy machine)
+        self.throwaway = throwaway
         self._admin = create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=_null())
-        self._names = (f"t_{uuid.uuid4().hex[:8]}_{n}" for n in itertools.count())
+        session = uuid.uuid4().hex[:8]  # test sessions may share a server
+        self._names = (f"t_{session}_{n}" for n in itertools.count())
         self._made: list[str] = []
-        self._execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
-        self._execute(f"CREATE DATABASE {TEMPLATE}")
-        self._made.append(TEMPLATE)
+        self.template = f"t_{session}_template"
+        self._execute(f"CREATE DATABASE {self.template}")
+        self._made.append(self.template)
         from search.store import make_engine, migrate
 
-        engine = make_engine(self.url_of(TEMPLATE))
+        engine = make_engine(self.url_of(self.template))
         migrate.upgrade(engine)
         engine.dispose()
 
@@ -153,12 +157,12 @@ class Server:
     def database(self, *, empty: bool = False) -> str:
         """A new database's URL: the schema at head (no library row yet), or nothing."""
         name = next(self._names)
-        self._execute(f"CREATE DATABASE {name} TEMPLATE {'template0' if empty else TEMPLATE}")
+        self._execute(f"CREATE DATABASE {name} TEMPLATE {'template0' if empty else self.template}")
         self._made.append(name)
         return self.url_of(name)
 
     def close(self) -> None:
-        for name in reversed(self._made):
+        for name in [] if self.throwaway else reversed(self._made):
             with contextlib.suppress(Exception):
                 self._execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         self._admin.dispose()

@@ -57,7 +57,6 @@ def scratch(tmp_path, data_dir, models_dir, database_url):
         yield engine, tmp_path
 
 
-@pytest.mark.postgres
 def test_top_hit_of_a_library_photo_is_itself(engine, settings, data_dir):
     uk_root, uk_files = ukbench_files(data_dir)
     hy_bees = sorted(p.name for p in (settings.library.parent / "hymenoptera" / "bees").iterdir())
@@ -75,7 +74,6 @@ def test_top_hit_of_a_library_photo_is_itself(engine, settings, data_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.postgres
 def test_ukbench_group_mates_in_top_4(engine, data_dir):
     """UKBench N-S score: mean number of the query's group (query included) in the top 4."""
     uk_root, _files = ukbench_files(data_dir)
@@ -134,7 +132,6 @@ def test_min_score_and_k(engine, data_dir):
         engine.similar(1, min_score=1.5)
 
 
-@pytest.mark.postgres
 def test_similar_excludes_itself_and_finds_group(engine, data_dir):
     image_id = engine.records.image_id_for(ukbench_files(data_dir)[0] / "ukbench00008.jpg")
     hits = engine.similar(image_id, k=3)
@@ -149,7 +146,6 @@ def test_similar_excludes_itself_and_finds_group(engine, data_dir):
         engine.similar(99_999)
 
 
-@pytest.mark.postgres
 def test_label_search_finds_bees_first(engine):
     hits = engine.search_labels("bee", k=20)
     assert len(hits) >= 10
@@ -162,7 +158,6 @@ def test_label_search_finds_bees_first(engine):
         engine.search_labels("   ")
 
 
-@pytest.mark.postgres
 def test_get_image_and_file_path(engine, data_dir):
     uk_root, _ = ukbench_files(data_dir)
     info = engine.records.get_image(engine.records.image_id_for(str(uk_root / "ukbench00004.jpg")))
@@ -179,7 +174,6 @@ def test_get_image_and_file_path(engine, data_dir):
         engine.records.image_file_path(99_999)
 
 
-@pytest.mark.postgres
 def test_stats(engine, settings):
     stats = engine.admin.stats()
     assert (stats["images"], stats["failed"], stats["vectors"]) == (106, 0, 106)
@@ -193,7 +187,6 @@ def test_stats(engine, settings):
     assert stats["database_bytes"] > 0
 
 
-@pytest.mark.postgres
 def test_browsing_needs_no_model(settings, tmp_path):
     """get_image / stats work without the model files, similar too (from the stored vectors);
     image search says why not."""
