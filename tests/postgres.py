@@ -10,8 +10,9 @@ end. Databases are copied from a template that holds the schema at head (``CREAT
 gives one without tables (migration tests).
 
 ``.ci/run`` starts the server itself (``tests/postgres.py start``/``stop``) and exports the
-URL (and ``IMGSEARCH_TEST_POSTGRES_THROWAWAY=1``: its databases are not dropped); with ``IMGSEARCH_TEST_POSTGRES_REQUIRED=1`` (or ``CI``) a missing server fails the
-tests instead of skipping them.
+URL (and ``IMGSEARCH_TEST_POSTGRES_THROWAWAY=1``: its databases are not dropped); with
+``IMGSEARCH_TEST_POSTGRES_REQUIRED=1`` (or ``CI``) a missing server fails the tests instead
+of skipping them.
 """
 
 from __future__ import annotations
