@@ -170,3 +170,14 @@ def test_another_model_is_refused_until_reindex(store: Store) -> None:
         store.bind_model(other)
     store.bind_model(other, replace=True)
     assert store.model_stamp() == other
+
+
+@pytest.mark.postgres
+def test_paths_below_a_folder_keep_their_case(store: Store, tmp_path: Path) -> None:
+    cid = store.ensure_collection(tmp_path)
+    names = ["Trip/a.jpg", "trip/b.jpg", "TRIP/c.jpg", "Trip2/d.jpg", "Trip%/e.jpg", "Trip"]
+    applied = store.apply(ChangeSet(upserts=[upsert(cid, n, unit(1, 0, 0, 0)) for n in names]))
+    ids = dict(zip(names, applied.upserted_ids, strict=True))
+    assert store.removals.image_ids_below(cid, "Trip") == sorted([ids["Trip/a.jpg"], ids["Trip"]])
+    assert store.removals.image_ids_below(cid, "Trip%") == [ids["Trip%/e.jpg"]]
+    assert store.removals.image_ids_below(cid, "trip") == [ids["trip/b.jpg"]]
