@@ -71,3 +71,54 @@ def test_a_plain_postgresql_url_gets_psycopg() -> None:
 
     settings = Settings(database_url="postgresql://me@db.example/photos")
     assert settings.resolved_database_url == "postgresql+psycopg://me@db.example/photos"
+
+
+def test_a_writer_that_missed_another_writers_batch_catches_up_with_one_rebuild(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers of one library (one machine: one cache file) commit in turn; the one
+    whose in-memory index lacks the other's batch never saves it, and at its end rebuilds
+    once; the other then loads that file instead of rebuilding."""
+    from search.index import VectorIndex, read_header
+    from search.library import Library
+    from search.settings import Settings
+    from tests.indexer_helpers import saved_index_ids
+
+    settings = Settings(library=tmp_path / "lib", database_url=pg_url)
+    rebuilds: list[str] = []
+    original = Library._build
+
+    def counting_build(self: Library, kind: str, *args: object) -> VectorIndex:
+        rebuilds.append(kind)
+        return original(self, kind, *args)
+
+    monkeypatch.setattr(Library, "_build", counting_build)
+    one, two = Library.open(settings, create=True), Library.open(settings)
+    try:
+        one.store.bind_model(ModelStamp("test-model", "ab" * 32, 1024))
+        cid = one.store.ensure_collection(tmp_path)
+
+        def add(library: Library, name: str, seed: int) -> None:
+            vector = np.random.default_rng(seed).standard_normal(1024).astype(np.float32)
+            upsert = ImageUpsert(cid, name, 1, 1, f"{seed:064x}")
+            upsert.vector = vector / np.linalg.norm(vector)
+            library.apply(ChangeSet(upserts=[upsert]))
+            library.save_index()
+
+        add(one, "a.jpg", 1)
+        assert two.index().ntotal == 1  # the file one saved: loaded, not rebuilt
+        add(one, "b.jpg", 2)
+        add(two, "c.jpg", 3)  # two's index lacks b: not saved over one's file
+        saved = read_header(settings.index_path).stamp
+        assert (saved["generation"], saved["count"]) == (2, 2)  # one's file, left as it was
+        before = len(rebuilds)
+        assert two.catch_up() is True
+        assert len(rebuilds) == before + 1 and two.index().ntotal == 3
+        store_ids, file_ids = saved_index_ids(settings)
+        assert store_ids == file_ids == {1, 2, 3}
+        assert one.catch_up() is True and one.index().ntotal == 3
+        assert len(rebuilds) == before + 1  # one took the file two saved
+        assert one.catch_up() is False and two.catch_up() is False
+    finally:
+        one.close()
+        two.close()
