@@ -70,6 +70,7 @@ def test_upgrade_from_empty_matches_the_orm_schema(empty_url: str) -> None:
     assert migrate.current_revision(engine) == migrate.head_revision()
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
     assert diff == [], f"migrations and search/store/schema.py disagree: {diff}"
 
 
@@ -81,6 +82,7 @@ def test_downgrade_upgrade_round_trip(empty_url: str) -> None:
     assert set(inspect(engine).get_table_names()) == {"alembic_version"}
     migrate.upgrade(engine)
     tables = set(inspect(engine).get_table_names())
+    engine.dispose()
     assert {"images", "embeddings", "collections", "image_labels", "library_meta"} <= tables
 
 
