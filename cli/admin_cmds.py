@@ -18,7 +18,7 @@ from cli.main import cli
 from cli.search_cmds import open_engine, user_errors
 from search.library import writer_lock
 from search.settings import Settings
-from search.store import LibraryNotFoundError, Removal, make_engine, migrate
+from search.store import LibraryNotFoundError, Removal, database_locks, make_engine, migrate
 
 INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8")
 
@@ -139,7 +139,8 @@ def database(ctx: click.Context) -> Iterator[Engine]:
     engine = make_engine(url)
     try:
         migrate.check_known(engine)
-        with writer_lock(settings.library):  # never under a running index
+        # never under an index run, nor beside another process's migration (PostgreSQL)
+        with writer_lock(settings.library, database_locks(engine)), migrate.schema_lock(engine):
             yield engine
     finally:
         engine.dispose()

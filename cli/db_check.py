@@ -9,7 +9,7 @@ import click
 from cli.admin_cmds import db
 from cli.search_cmds import user_errors
 from search.settings import Settings
-from search.store import LibraryNotFoundError, check_database, recovery
+from search.store import LibraryNotFoundError, check_database, printable_url, recovery
 
 
 @db.command("check")
@@ -23,7 +23,8 @@ from search.store import LibraryNotFoundError, check_database, recovery
 @user_errors
 def check(ctx: click.Context, as_json: bool) -> None:
     """Check the database file: its header and size, then SQLite's full integrity check
-    (reads every page; a minute for a few GB). Exits 1 with what is wrong and how to recover."""
+    (reads every page; a minute for a few GB); a PostgreSQL library: its tables and every
+    vector's size. Exits 1 with what is wrong and how to recover."""
     settings: Settings = ctx.obj
     url = settings.resolved_database_url
     path = settings.database_path if settings.database_url is None else None
@@ -32,7 +33,7 @@ def check(ctx: click.Context, as_json: bool) -> None:
             f"no library database at {path}; run `imgsearch index PATH` to create one"
         )
     problems = check_database(url)
-    where = path or url
+    where = path or printable_url(url)
     if as_json:
         fix = recovery(path) if problems and path is not None else None
         click.echo(
@@ -45,7 +46,13 @@ def check(ctx: click.Context, as_json: bool) -> None:
             ctx.exit(1)
         return
     if not problems:
-        click.echo(f"{where}: ok (header, size and SQLite's integrity check)")
+        checked = (
+            "header, size and SQLite's integrity check"
+            if path is not None or url.startswith("sqlite")
+            else "the library's tables and every vector's size; the server checks its own "
+            "pages (pg_amcheck)"
+        )
+        click.echo(f"{where}: ok ({checked})")
         return
     lines = [f"{where} is damaged:"] + [f"  {p}" for p in problems[:20]]
     if len(problems) > 20:

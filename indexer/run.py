@@ -1,6 +1,8 @@
 """One index run: walk the collections, diff them against the store, run the pipeline, report.
 
-The run holds the library's writer lock, is recorded with ``store.start_run/finish_run``,
+The run holds the library's writer locks (SQLite: the whole library; PostgreSQL: its
+collections, so runs over other collections write at once, and its end one run at a time),
+is recorded with ``store.start_run/finish_run``,
 and leaves store and FAISS cache consistent whatever happens: every batch is its own
 transaction, and the cache is saved with the generation it reflects (a cache that falls
 behind is detected by its stamp and rebuilt when the library is next opened).
@@ -8,6 +10,7 @@ behind is detected by its stamp and rebuilt when the library is next opened).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -182,10 +185,13 @@ def _overlaps(library: Library, roots: Sequence[Path]) -> list[str]:
     return warnings
 
 
-def _remove_stale_temp_files(index_path: Path) -> None:
-    """Temp files of a save that was killed (``.index.faiss.*.tmp``); safe under the lock."""
+def _remove_stale_temp_files(index_path: Path, shared: bool) -> None:
+    """Temp files of a save that was killed (``.index.faiss.*.tmp``); safe under the lock
+    (``shared``: other runs may be saving now: only those an hour old)."""
     for temp in index_path.parent.glob(f".{index_path.name}.*.tmp"):
         try:
+            if shared and time.time() - temp.stat().st_mtime < 3600:
+                continue
             temp.unlink()
             log.info("removed %s, left by an interrupted save", temp)
         except OSError as error:
@@ -201,10 +207,10 @@ def index_collections(
     show = options.progress and sys.stderr.isatty()
     return_freed_memory()  # big decodes' buffers go back to the system once freed
     store = library.store
-    with library.writer_lock():
+    roots = _roots(library, options.paths)
+    with library.locks.index_run(roots), contextlib.ExitStack() as finishing:
         start, cpu_start = time.monotonic(), time.process_time()
-        _remove_stale_temp_files(library.settings.index_path)
-        roots = _roots(library, options.paths)
+        _remove_stale_temp_files(library.settings.index_path, library.locks.shared)
         scans: list[tuple[Path, ScanReport]] = []
         with bar(show, desc="scanning", unit=" files") as scanned:
             for root in roots:
@@ -217,8 +223,8 @@ def index_collections(
                 )
                 scans.append((root, report))
         last = store.last_run()
-        if last is not None and last.status == "running":  # killed earlier; we hold the lock
-            store.finish_run(last.id, "interrupted")
+        if last is not None and last.status == "running" and not library.locks.shared:
+            store.finish_run(last.id, "interrupted")  # killed earlier: we hold the lock
         run_id = store.start_run()
         summary = IndexSummary(collections=[str(r) for r in roots])
         summary.warnings += _overlaps(library, roots)
@@ -227,6 +233,9 @@ def index_collections(
         )
         counts = Counts()
         try:
+            if library.locks.shared:  # several runs at once (PostgreSQL): one cache rebuild
+                with library.locks.finish():
+                    library.index()  # else the writer thread loads it while files decode
             plan = make_plan(store, _without_removed(store, scans))
             summary.skipped_removed = sum(report.skipped_removed for _r, report in scans)
             for _root, report in scans:
@@ -256,6 +265,8 @@ def index_collections(
                 shown.close()
                 if sample is not None:
                     sample.settle(time.monotonic() - wall, time.process_time() - cpu)
+                finishing.enter_context(library.locks.finish())  # one run at a time from here
+                library.catch_up()  # other runs' batches (PostgreSQL): one rebuild, saved
                 learned = update_whitening(library, model, progress=learning.update, sample=sample)
             summary.quality_measured, summary.quality_seconds = measure_unmeasured(
                 store, model, workers, library.settings.max_image_pixels, show=show
@@ -271,6 +282,7 @@ def index_collections(
             for collection_id in {store.ensure_collection(r) for r in roots}:
                 store.touch_collection(collection_id)
             summary.processed = len(plan.work) + len(videos)
+            finishing.close()
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             store.finish_run(run_id, status, **_figures(counts, 0.0))

@@ -31,9 +31,13 @@ def absolute(path: str | os.PathLike[str]) -> Path:
 
 
 def absolute_database_url(url: str | None) -> str | None:
-    """A ``sqlite:///relative/file`` URL made absolute; other URLs unchanged."""
+    """A ``sqlite:///relative/file`` URL made absolute; ``postgresql://`` (or
+    ``postgres://``) given the driver imgsearch installs, psycopg 3; other URLs unchanged."""
     if url is None:
         return None
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
     for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
         if url.startswith(prefix):
             rest = url.removeprefix(prefix)
@@ -109,6 +113,8 @@ class Settings:
     #: those find no sure copy (faster; finds fewer turned copies: README "What the scores
     #: mean"); off: every view of every query, as the copy-detection figures were measured
     upright_first: bool = False
+    #: PostgreSQL: how long an index run waits for a collection another run is indexing
+    lock_wait_s: float = 3600.0
 
     def __post_init__(self) -> None:
         # The one place where relative paths become absolute (frozen: set through object).
@@ -130,6 +136,7 @@ class Settings:
             "descriptor": env.get("IMGSEARCH_DESCRIPTOR") or None,
             "decode_budget_mb": _env_number(env, "IMGSEARCH_DECODE_BUDGET_MB", int),
             "upright_first": _env_flag(env, "IMGSEARCH_UPRIGHT_FIRST"),
+            "lock_wait_s": _env_number(env, "IMGSEARCH_LOCK_WAIT", float),
         }
         # unset values keep the field defaults
         settings = cls(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,14 +52,111 @@ def artifacts_dir() -> Path:
     return path
 
 
+# -- the store's two back ends: SQLite (always) and PostgreSQL (tests marked ``postgres``) ----
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that uses ``backend`` (itself or through a fixture) runs on SQLite, and on
+    PostgreSQL too when it is marked ``postgres``: one library per back end and module."""
+    if "backend" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("postgres") is not None
+        backends = ["sqlite", "postgresql"] if both else ["sqlite"]
+        metafunc.parametrize("backend", backends, indirect=True, scope="module")
+
+
+_BACKEND_OF: dict[str, str] = {}  # node id -> the back end a test's library runs on
+_OUTCOMES: dict[str, dict[str, int]] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        names = getattr(item, "fixturenames", ())
+        if "backend" in params:
+            _BACKEND_OF[item.nodeid] = str(params["backend"])
+        elif "postgres_server" in names:
+            _BACKEND_OF[item.nodeid] = "postgresql"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    backend = _BACKEND_OF.get(report.nodeid)
+    if backend is None or not (report.when == "call" or report.outcome != "passed"):
+        return
+    counts = _OUTCOMES.setdefault(backend, {})
+    counts[report.outcome] = counts.get(report.outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    """Tests per store back end (what `.ci/run` shows of the PostgreSQL run)."""
+    if _OUTCOMES:
+        line = "; ".join(
+            f"{backend}: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+            for backend, counts in sorted(_OUTCOMES.items())
+        )
+        terminalreporter.write_line(f"store back ends: {line}")
+
+
+@pytest.fixture(scope="module")
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[object]:
+    """The tests' PostgreSQL server (tests/postgres.py): the one given by
+    IMGSEARCH_TEST_POSTGRES_URL, else a throwaway cluster; skipped where none can be started
+    (a failure in CI: IMGSEARCH_TEST_POSTGRES_REQUIRED=1 or CI set)."""
+    from tests import postgres
+
+    cluster = None
+    try:
+        url = os.environ.get(postgres.ENV_URL)
+        if not url:
+            cluster = postgres.Cluster()
+            url = cluster.start()
+        throwaway = cluster is not None or bool(os.environ.get(postgres.ENV_THROWAWAY))
+        server = postgres.Server(url, throwaway=throwaway)
+    except Exception as error:  # no binaries, no server, no psycopg...
+        if cluster is not None:
+            cluster.stop()
+        reason = f"PostgreSQL cannot be started here ({type(error).__name__}: {error})"
+        if postgres.required():
+            pytest.fail(reason)
+        pytest.skip(reason + "; set IMGSEARCH_TEST_POSTGRES_URL or install postgresql")
+    yield server
+    server.close()
+    if cluster is not None:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def new_database_url(backend: str, request: pytest.FixtureRequest) -> Callable[[], str | None]:
+    """``new_database_url()``: a fresh library database's URL on this back end (None on
+    SQLite: the library's own file)."""
+    if backend != "postgresql":
+        return lambda: None
+    server = request.getfixturevalue("postgres_server")
+    return lambda: server.database()  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.fixture
+def database_url(new_database_url: Callable[[], str | None]) -> str | None:
+    """A fresh database for this test's library (None: SQLite in the library)."""
+    return new_database_url()
+
+
 # -- the web tests' library and app (tests/web_library.py), one per test module ------------
 
 
 @pytest.fixture(scope="module")
-def weblib(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):  # type: ignore[no-untyped-def]
+def weblib(
+    tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path, new_database_url
+):  # type: ignore[no-untyped-def]
+    """One library per module and back end (tests marked ``postgres`` see both)."""
     from tests.web_library import build_web_library
 
-    return build_web_library(tmp_path_factory.mktemp("web"), data_dir, models_dir)
+    root = tmp_path_factory.mktemp("web")
+    return build_web_library(root, data_dir, models_dir, new_database_url())
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,9 @@ from search.store import ChangeSet, ImageUpsert
 HYMENOPTERA_PER_CLASS = 20  # of hymenoptera/val: the first N bees and the first N ants
 
 
-def make_settings(library: Path, models_dir: Path) -> Settings:
-    return Settings(library=library, model_path=(models_dir,))
+def make_settings(library: Path, models_dir: Path, database_url: str | None = None) -> Settings:
+    """A library in ``library`` (its database there, or at ``database_url``: PostgreSQL)."""
+    return Settings(library=library, model_path=(models_dir,), database_url=database_url)
 
 
 def add_files(library: Library, root: Path, rel_paths: Sequence[str]) -> list[int]:

@@ -115,8 +115,12 @@ def saved_index_ids(settings: Settings) -> tuple[set[int], set[int]]:
         return store_ids, {int(i) for i in index.ids()}
 
 
-def make_harness(tmp_path: Path, models_dir: Path, monkeypatch) -> Harness:  # type: ignore[no-untyped-def]
-    settings = Settings(library=tmp_path / "library", model_path=(models_dir,))
+def make_harness(
+    tmp_path: Path, models_dir: Path, monkeypatch, database_url: str | None = None
+) -> Harness:  # type: ignore[no-untyped-def]
+    settings = Settings(
+        library=tmp_path / "library", model_path=(models_dir,), database_url=database_url
+    )
     model = _shared_model(models_dir)
     decoded: list[str] = []
     original = ImageAnalyzer.prepare

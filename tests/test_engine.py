@@ -27,10 +27,10 @@ from search.store import ChangeSet, ImageUpsert, LibraryNotFoundError
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory, data_dir, models_dir):
+def settings(tmp_path_factory, data_dir, models_dir, new_database_url):
     """Indexed by the real indexer: all of ukbench_subset (66) + 20 ants and 20 bees."""
     base = tmp_path_factory.mktemp("engine")
-    settings = make_settings(base / "library", models_dir)
+    settings = make_settings(base / "library", models_dir, new_database_url())
     uk_root, _files = ukbench_files(data_dir)
     index_library(settings, [uk_root, hymenoptera_copy(data_dir, base / "hymenoptera")])
     return settings
@@ -43,7 +43,7 @@ def engine(settings):
 
 
 @pytest.fixture
-def scratch(tmp_path, data_dir, models_dir):
+def scratch(tmp_path, data_dir, models_dir, database_url):
     """A writable library over copies: 8 UKBench photos, a byte copy and a PNG re-encode."""
     uk_root, uk_files = ukbench_files(data_dir)
     photos = copy_files([uk_root / name for name in uk_files[:8]], tmp_path / "photos")
@@ -51,7 +51,7 @@ def scratch(tmp_path, data_dir, models_dir):
     copy_files([uk_root / uk_files[0]], copies)
     with Image.open(uk_root / uk_files[4]) as im:
         im.convert("RGB").save(copies / "reencoded.png")
-    settings = make_settings(tmp_path / "library", models_dir)
+    settings = make_settings(tmp_path / "library", models_dir, database_url)
     build_library(settings, {tmp_path / "photos": photos, copies: [uk_files[0], "reencoded.png"]})
     with SearchEngine.open(settings) as engine:
         yield engine, tmp_path
@@ -190,7 +190,7 @@ def test_stats(engine, settings):
 def test_browsing_needs_no_model(settings, tmp_path):
     """get_image / stats work without the model files, similar too (from the stored vectors);
     image search says why not."""
-    blind = make_settings(settings.library, tmp_path)  # a model path with no models
+    blind = make_settings(settings.library, tmp_path, settings.database_url)  # no models there
     with SearchEngine.open(blind) as engine:
         assert engine.records.get_image(1) is not None and engine.admin.stats()["vectors"] == 106
         assert engine.guard._analyzer is None
@@ -246,6 +246,7 @@ def test_concurrent_queries_agree(engine, data_dir):
     assert all(results[n] == expected for n in range(4))
 
 
+@pytest.mark.postgres
 def test_exact_copies_and_ties(scratch):
     engine, _root = scratch
     names = {info.path: info.id for info in map(engine.records.get_image, range(1, 11)) if info}
@@ -268,6 +269,7 @@ def test_exact_copies_and_ties(scratch):
     assert not hits[2].exact
 
 
+@pytest.mark.postgres
 def test_remove_paths_keeps_files(scratch):
     engine, root = scratch
     target = root / "photos" / "ukbench00001.jpg"
@@ -285,6 +287,7 @@ def test_remove_paths_keeps_files(scratch):
         assert other.admin.stats()["images"] == before - 3
 
 
+@pytest.mark.postgres
 def test_refresh_picks_up_other_writers(scratch):
     engine, root = scratch
     assert engine.refresh() in (True, False)
@@ -328,6 +331,7 @@ def test_approximate_indexes_give_exact_scores(scratch):
     assert engine.admin.rebuild_index("flat")["kind"] == "flat"
 
 
+@pytest.mark.postgres
 def test_failed_files_are_reported_never_returned(scratch):
     engine, root = scratch
     broken = root / "photos" / "broken.jpg"

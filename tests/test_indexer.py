@@ -27,8 +27,8 @@ def expect(**kw: int) -> dict[str, int]:
 
 
 @pytest.fixture
-def harness(tmp_path: Path, models_dir: Path, monkeypatch) -> Harness:  # type: ignore[no-untyped-def]
-    return make_harness(tmp_path, models_dir, monkeypatch)
+def harness(tmp_path: Path, models_dir: Path, monkeypatch, database_url) -> Harness:  # type: ignore[no-untyped-def]
+    return make_harness(tmp_path, models_dir, monkeypatch, database_url)
 
 
 @pytest.fixture
@@ -45,6 +45,7 @@ def assert_consistent(harness: Harness, n: int) -> None:
     assert store_ids == index_ids
 
 
+@pytest.mark.postgres
 def test_add_then_rerun_is_a_no_op_without_reading_files(
     harness: Harness, photos: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
@@ -78,6 +79,7 @@ def _same_rows(a: dict, b: dict) -> bool:  # type: ignore[type-arg]
     )
 
 
+@pytest.mark.postgres
 def test_modify_touch_move_copy_delete(harness: Harness, photos: Path) -> None:
     harness.index(photos)
     before = harness.rows()
@@ -143,6 +145,7 @@ def test_copies_within_one_run_are_embedded_once(
     assert_consistent(harness, 12)
 
 
+@pytest.mark.postgres
 def test_move_between_collections_and_replaced_content(
     harness: Harness, photos: Path, tmp_path: Path
 ) -> None:
@@ -167,6 +170,7 @@ def test_move_between_collections_and_replaced_content(
     assert_consistent(harness, 9)
 
 
+@pytest.mark.postgres
 def test_reembed_after_model_switch(harness: Harness, photos: Path) -> None:
     harness.index(photos)
     with harness.library() as library:

@@ -31,10 +31,19 @@ def collection(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory, collection: Path, models_dir: Path):
-    settings = make_settings(tmp_path_factory.mktemp("lib") / "library", models_dir)
+def settings(
+    tmp_path_factory: pytest.TempPathFactory, collection: Path, models_dir: Path, new_database_url
+):  # type: ignore[no-untyped-def]
+    library = tmp_path_factory.mktemp("lib") / "library"
+    settings = make_settings(library, models_dir, new_database_url())
     index_library(settings, [collection])
     return settings
+
+
+def _base(settings) -> list[str]:  # type: ignore[no-untyped-def]
+    """The CLI options that name the test's library (and its PostgreSQL database)."""
+    base = ["--library", str(settings.library), "--model-path", str(settings.model_path[0])]
+    return base + (["--database-url", settings.database_url] if settings.database_url else [])
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +52,7 @@ def engine(settings):  # type: ignore[no-untyped-def]
         yield engine
 
 
+@pytest.mark.postgres
 def test_lookup_labels_exact_near_and_others(engine: SearchEngine, collection: Path) -> None:
     result = lookup(engine, collection / "ukbench00040.jpg", others=3)
     exact = result.of_kind(EXACT)
@@ -65,6 +75,7 @@ def test_lookup_labels_exact_near_and_others(engine: SearchEngine, collection: P
     assert ranks == list(range(1, len(ranks) + 1))
 
 
+@pytest.mark.postgres
 def test_lookup_finds_pixel_identical_copy_in_another_format(
     engine: SearchEngine, collection: Path, tmp_path: Path
 ) -> None:
@@ -88,6 +99,7 @@ def test_lookup_of_an_edited_copy_finds_its_original_as_near_duplicate(
     assert not result.of_kind(EXACT)
 
 
+@pytest.mark.postgres
 def test_library_dedup_groups_do_not_mix_clusters(engine: SearchEngine, data_dir: Path) -> None:
     truth = load_truth(data_dir / "near_duplicates")
     cluster_of = {name: gid for gid, names in enumerate(truth.groups) for name in names}
@@ -105,9 +117,10 @@ def test_library_dedup_groups_do_not_mix_clusters(engine: SearchEngine, data_dir
     )
 
 
+@pytest.mark.postgres
 def test_cli_lookup_and_dedup_reports(settings, collection: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     runner = CliRunner()
-    base = ["--library", str(settings.library), "--model-path", str(settings.model_path[0])]
+    base = _base(settings)
     out = runner.invoke(cli, [*base, "lookup", str(collection / "ukbench00040.jpg"), "--json"])
     assert out.exit_code == 0, out.output
     payload = json.loads(out.output)
@@ -135,7 +148,7 @@ def test_cli_lookup_and_dedup_reports(settings, collection: Path, tmp_path: Path
 
 
 def _lookup_cli(settings, *args: str):  # type: ignore[no-untyped-def]
-    base = ["--library", str(settings.library), "--model-path", str(settings.model_path[0])]
+    base = _base(settings)
     out = CliRunner().invoke(cli, [*base, "lookup", *args])
     assert out.exit_code == 0, out.output
     return out.output

@@ -37,8 +37,9 @@ def unit(*values: float) -> np.ndarray:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    store = Store.open(f"sqlite:///{tmp_path / 'lib' / 'db.sqlite3'}", create=True)
+def store(tmp_path: Path, database_url: str | None) -> Store:
+    url = database_url or f"sqlite:///{tmp_path / 'lib' / 'db.sqlite3'}"
+    store = Store.open(url, create=True)
     store.bind_model(STAMP)
     yield store
     store.close()
@@ -56,12 +57,22 @@ def upsert(collection_id: int, rel: str, vector: np.ndarray | None, **kw: object
     )
 
 
-def test_upgrade_from_empty_matches_the_orm_schema(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+@pytest.fixture
+def empty_url(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> str:
+    """An empty database (no schema) on the test's back end."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("postgres_server").database(empty=True))
+    return f"sqlite:///{tmp_path / 'db.sqlite3'}"
+
+
+@pytest.mark.postgres
+def test_upgrade_from_empty_matches_the_orm_schema(empty_url: str) -> None:
+    engine = make_engine(empty_url)
     migrate.upgrade(engine)
     assert migrate.current_revision(engine) == migrate.head_revision()
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
     assert diff == [], f"migrations and search/store/schema.py disagree: {diff}"
 
 
@@ -84,13 +95,15 @@ def test_a_new_library_gets_the_schema_the_migrations_build(tmp_path: Path) -> N
         store.close()
 
 
-def test_downgrade_upgrade_round_trip(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+@pytest.mark.postgres
+def test_downgrade_upgrade_round_trip(empty_url: str) -> None:
+    engine = make_engine(empty_url)
     migrate.upgrade(engine)
     migrate.downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) == {"alembic_version"}
     migrate.upgrade(engine)
     tables = set(inspect(engine).get_table_names())
+    engine.dispose()
     assert {"images", "embeddings", "collections", "image_labels", "library_meta"} <= tables
 
 
@@ -116,6 +129,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         Store.open(f"sqlite:///{path}")
 
 
+@pytest.mark.postgres
 def test_batch_write_moves_generation_and_returns_index_delta(store: Store, tmp_path: Path) -> None:
     cid = store.ensure_collection(tmp_path)
     assert store.ensure_collection(tmp_path) == cid
@@ -139,6 +153,7 @@ def test_batch_write_moves_generation_and_returns_index_delta(store: Store, tmp_
     assert store.reads.search_labels("BEE")[0][0] == a_id
 
 
+@pytest.mark.postgres
 def test_move_keeps_id_and_vector_and_removal_cascades(store: Store, tmp_path: Path) -> None:
     cid = store.ensure_collection(tmp_path)
     applied = store.apply(ChangeSet(upserts=[upsert(cid, "a.jpg", unit(1, 1, 0, 0))]))
@@ -157,6 +172,7 @@ def test_move_keeps_id_and_vector_and_removal_cascades(store: Store, tmp_path: P
     assert store.counts()["vectors"] == 1
 
 
+@pytest.mark.postgres
 def test_failed_batch_rolls_back_whole(store: Store, tmp_path: Path) -> None:
     cid = store.ensure_collection(tmp_path)
     generation = store.generation()
@@ -170,6 +186,7 @@ def test_failed_batch_rolls_back_whole(store: Store, tmp_path: Path) -> None:
     assert store.counts()["images"] == 0
 
 
+@pytest.mark.postgres
 def test_another_model_is_refused_until_reindex(store: Store) -> None:
     other = ModelStamp("other", "cd" * 32, 8)
     with pytest.raises(ModelMismatchError, match="imgsearch reindex --model other"):
@@ -201,3 +218,14 @@ def test_a_second_open_keeps_the_first_stores_sqlite_locks(tmp_path: Path) -> No
         first.close()
         if second is not None:
             second.close()
+
+
+@pytest.mark.postgres
+def test_paths_below_a_folder_keep_their_case(store: Store, tmp_path: Path) -> None:
+    cid = store.ensure_collection(tmp_path)
+    names = ["Trip/a.jpg", "trip/b.jpg", "TRIP/c.jpg", "Trip2/d.jpg", "Trip%/e.jpg", "Trip"]
+    applied = store.apply(ChangeSet(upserts=[upsert(cid, n, unit(1, 0, 0, 0)) for n in names]))
+    ids = dict(zip(names, applied.upserted_ids, strict=True))
+    assert store.removals.image_ids_below(cid, "Trip") == sorted([ids["Trip/a.jpg"], ids["Trip"]])
+    assert store.removals.image_ids_below(cid, "Trip%") == [ids["Trip%/e.jpg"]]
+    assert store.removals.image_ids_below(cid, "trip") == [ids["trip/b.jpg"]]

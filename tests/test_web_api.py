@@ -44,6 +44,7 @@ def in_group0(path: str) -> bool:
 # -- search -----------------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_uploaded_photo_finds_itself_first(client, weblib):
     response = upload(client, weblib.query_photo, k=5)
     assert response.status_code == 200
@@ -86,6 +87,7 @@ def test_uploaded_photo_finds_itself_first(client, weblib):
         assert -1 <= r["copy_score"] <= 1 and r["duplicate"] is (r["z"] >= DUPLICATE_Z)
 
 
+@pytest.mark.postgres
 def test_edited_copies_are_marked_duplicate_and_unrelated_photos_not(client, weblib):
     body = upload(client, weblib.ukbench / EDITED_ORIGINAL, k=30).get_json()
     by_name = {Path(r["path"]).name: r for r in body["results"]}
@@ -108,6 +110,7 @@ def test_roi_query_returns_different_sensible_results(client, weblib):
     assert sum(in_group0(p) for p in top4) >= 2, top4
 
 
+@pytest.mark.postgres
 def test_search_by_library_id_with_roi_matches_the_upload(client, weblib, ids):
     by_upload = upload(client, weblib.query_photo, k=5, roi="0.1,0.1,0.6,0.7").get_json()
     by_id = client.post(
@@ -135,6 +138,7 @@ def test_upload_is_not_written_to_disk(client, weblib, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in weblib.extra.iterdir()} == before
 
 
+@pytest.mark.postgres
 def test_a_pair_scores_the_same_whichever_way_it_is_asked(client, weblib, ids):
     """Upload, search by library id, similar by id (API) and the image page's cards (web)
     give every other image the same score: all ask with the image's file and its views."""
@@ -167,6 +171,7 @@ def test_a_pair_scores_the_same_whichever_way_it_is_asked(client, weblib, ids):
         assert score == f"{similar[int(other)][0]:.4f}"
 
 
+@pytest.mark.postgres
 def test_label_lists_name_each_label_once(client, weblib, ids):
     """ImageNet has two "maillot" classes: one label, their probabilities summed."""
     augly = weblib.extra / AUGLY_NAME
@@ -183,6 +188,7 @@ def test_label_lists_name_each_label_once(client, weblib, ids):
         assert len(names) == len(set(names)), names
 
 
+@pytest.mark.postgres
 def test_labels_and_the_library_come_in_pages(client):
     whole = client.get(f"{API}/labels?q=a&k=10").get_json()["results"]
     second = client.get(f"{API}/labels?q=a&k=5&page=2").get_json()
@@ -280,6 +286,7 @@ def test_too_large_upload_is_413(weblib, app):
     assert page.status_code == 413 and b"too large" in page.data.lower()
 
 
+@pytest.mark.postgres
 def test_unknown_ids_are_404(client):
     for url in (
         "/images/999999",
@@ -340,7 +347,8 @@ def test_no_library_yet_is_503_then_picked_up(tmp_path, weblib, data_dir):
     app.extensions["imgsearch"].close()
 
 
-def test_running_app_serves_the_new_generation(tmp_path, weblib, data_dir):
+@pytest.mark.postgres
+def test_running_app_serves_the_new_generation(tmp_path, weblib, data_dir, database_url):
     images = data_dir / "ukbench_subset" / "images"
     first, later = tmp_path / "first", tmp_path / "later"
     for folder, names in (
@@ -350,8 +358,8 @@ def test_running_app_serves_the_new_generation(tmp_path, weblib, data_dir):
         folder.mkdir()
         for name in names:
             shutil.copy2(images / name, folder / name)
-    settings = replace(weblib.settings, library=tmp_path / "lib")
-    run_index(settings.library, weblib.models_dir, first)
+    settings = replace(weblib.settings, library=tmp_path / "lib", database_url=database_url)
+    run_index(settings.library, weblib.models_dir, first, database_url=database_url)
     app = create_app(settings)
     client = app.test_client()
     query = images / "ukbench00020.jpg"
@@ -360,7 +368,7 @@ def test_running_app_serves_the_new_generation(tmp_path, weblib, data_dir):
     holder = app.extensions["imgsearch"]
     clock = FakeClock()
     holder.clock = clock
-    run_index(settings.library, weblib.models_dir, later)  # its own Library, like a CLI run
+    run_index(settings.library, weblib.models_dir, later, database_url=database_url)  # a CLI run
     # Within the interval (a second) the generation is not checked: the old index answers.
     assert len(upload(client, query, k=5).get_json()["results"]) == 2
     # Past it, the app checks the generation and reloads in the background.
@@ -396,6 +404,7 @@ def test_empty_library_is_explained(tmp_path, weblib):
 # -- images, labels, stats --------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_image_record_and_similar(client, ids):
     image = client.get(f"{API}/images/{ids[QUERY_NAME]}").get_json()
     assert image["id"] == ids[QUERY_NAME] and image["path"].endswith(QUERY_NAME)
@@ -407,6 +416,7 @@ def test_image_record_and_similar(client, ids):
     assert all(not h["exact"] for h in similar[1:])
 
 
+@pytest.mark.postgres
 def test_files_are_served_by_id_with_their_type(client, weblib, ids):
     response = client.get(f"{API}/images/{ids[QUERY_NAME]}/file")
     assert response.status_code == 200 and response.mimetype == "image/jpeg"
@@ -414,6 +424,7 @@ def test_files_are_served_by_id_with_their_type(client, weblib, ids):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.postgres
 def test_thumbnails_are_oriented_cached_jpegs(client, weblib, ids):
     url = f"{API}/images/{ids[ROTATED_NAME]}/thumbnail"
     response = client.get(url)
@@ -464,6 +475,7 @@ def test_thumbnail_of_a_missing_file_is_404(tmp_path, weblib, data_dir):
     app.extensions["imgsearch"].close()
 
 
+@pytest.mark.postgres
 def test_labels_and_stats(client, weblib):
     bees = client.get(f"{API}/labels?q=bee&k=10").get_json()
     assert bees["q"] == "bee" and bees["results"]

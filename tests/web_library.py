@@ -50,11 +50,15 @@ class WebLibrary:
         return self.ukbench / QUERY_NAME
 
 
-def run_index(library: Path, models_dir: Path, *paths: Path) -> str:
+def run_index(
+    library: Path, models_dir: Path, *paths: Path, database_url: str | None = None
+) -> str:
     """``imgsearch index PATHS`` through click, as a user would run it."""
     from cli.main import cli
 
-    args = ["--library", str(library), "--model-path", str(models_dir), "index"]
+    args = ["--library", str(library), "--model-path", str(models_dir)]
+    args += ["--database-url", database_url] if database_url else []
+    args.append("index")
     result = CliRunner().invoke(cli, [*args, *map(str, paths), "--no-progress"])
     assert result.exit_code == 0, result.output
     return result.output
@@ -84,14 +88,17 @@ def make_extra_collection(data_dir: Path, target: Path) -> Path:
     return target
 
 
-def build_web_library(root: Path, data_dir: Path, models_dir: Path) -> WebLibrary:
-    """Index the two collections into ``root/library`` (ukbench first: lower ids)."""
+def build_web_library(
+    root: Path, data_dir: Path, models_dir: Path, database_url: str | None = None
+) -> WebLibrary:
+    """Index the two collections into ``root/library`` (ukbench first: lower ids; its
+    database at ``database_url`` when given: PostgreSQL)."""
     ukbench = data_dir / "ukbench_subset" / "images"
     extra = make_extra_collection(data_dir, root / "extra")
     library = root / "library"
-    run_index(library, models_dir, ukbench)
-    run_index(library, models_dir, extra)
-    settings = Settings(library=library, model_path=(models_dir,))
+    run_index(library, models_dir, ukbench, database_url=database_url)
+    run_index(library, models_dir, extra, database_url=database_url)
+    settings = Settings(library=library, model_path=(models_dir,), database_url=database_url)
     return WebLibrary(settings, models_dir, ukbench, extra)
 
 

@@ -68,7 +68,8 @@ class IndexCache:
     def build(
         self, kind: str, descriptor: Descriptor, frames: StoredFrames, stamp: IndexStamp
     ) -> VectorIndex:
-        """Build the index from the store's vectors (mapped by ``descriptor``) and save it."""
+        """Build the index from the store's vectors (mapped by ``descriptor``); the caller
+        saves it with ``stamp`` once it knows the store did not move meanwhile."""
         chunks = list(self.store.iter_vectors())
         ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
         model = self.store.model_stamp()
@@ -77,11 +78,9 @@ class IndexCache:
             np.concatenate([c[1] for c in chunks]) if chunks else np.zeros((0, width), np.float32)
         )
         # (an empty raw matrix is mapped like any other: primary_vectors gives the right width)
-        index = VectorIndex.build(
+        return VectorIndex.build(
             ids, primary_vectors(descriptor, vectors, frames.dominant, ids), kind=kind
         )
-        self.save(index, stamp)
-        return index
 
     def save(self, index: VectorIndex, stamp: IndexStamp) -> None:
         """Save the cache (optional: a failure is logged, the store stays the truth)."""

@@ -32,7 +32,7 @@ from search.library.descriptor import (
     library_config,
     load_descriptor,
 )
-from search.library.lock import LOCK_FILENAME, writer_active, writer_lock
+from search.library.lock import WriterLocks
 from search.library.model_path import MODEL_DIR_KEY, with_model_dir
 from search.settings import Settings
 from search.store import (
@@ -56,7 +56,11 @@ class Library:
         self._lock = threading.RLock()
         self._live: Searchable | None = None
         self._model: OnnxModel | None = None
+        #: another process committed between two of our batches (PostgreSQL, several
+        #: writers): the in-memory index lacks its writes until :meth:`catch_up`
+        self._missed = False
         self.cache = IndexCache(settings, store)
+        self.locks = WriterLocks(settings.library, store.locks, settings.lock_wait_s)
 
     @classmethod
     def open(cls, settings: Settings, *, create: bool = False) -> Library:
@@ -200,16 +204,27 @@ class Library:
         return self._live.generation if self._live is not None else -1
 
     def _load_or_rebuild(self, kind: str | None = None) -> Searchable:
-        generation = self.store.generation()
-        descriptor = load_descriptor(self.store, self.descriptor_config())
-        fingerprint = index_fingerprint(descriptor)
-        expected = self.cache.expected_stamp(
-            generation, self.store.vector_count(), fingerprint, descriptor
-        )
-        index = self.cache.load(expected) if kind is None else None
-        frames = StoredFrames.read(self.store, descriptor)  # read once for both indexes
-        if index is None:
-            index = self._build(kind or self.index_kind(), descriptor, frames, expected)
+        """The store's state: the cache file when its stamp matches, else built (and saved
+        when no writer committed while it was read: on PostgreSQL others may; then it is
+        read again, twice at most, else kept unsaved until :meth:`catch_up`)."""
+        for attempt in range(3):
+            generation = self.store.generation()
+            descriptor = load_descriptor(self.store, self.descriptor_config())
+            fingerprint = index_fingerprint(descriptor)
+            expected = self.cache.expected_stamp(
+                generation, self.store.vector_count(), fingerprint, descriptor
+            )
+            index = self.cache.load(expected) if kind is None else None
+            frames = StoredFrames.read(self.store, descriptor)  # read once for both indexes
+            built = index is None
+            if built:
+                index = self._build(kind or self.index_kind(), descriptor, frames, expected)
+            settled = self.store.generation() == generation and index.ntotal == expected.count
+            if settled or attempt == 2:
+                break
+        self._missed = not settled
+        if built and settled:
+            self.cache.save(index, expected)
         frame_index = build_frame_index(frames, descriptor, self.cache.dimension(descriptor))
         calibrate(self.store, descriptor, fingerprint, reuse=kind is None)
         return Searchable(
@@ -261,14 +276,28 @@ class Library:
             self._live = self._load_or_rebuild()
             return self._live
 
-    def writer_active(self) -> bool:
-        """Does another process (or thread) hold the writer lock right now?"""
-        return writer_active(self.settings.library / LOCK_FILENAME)
-
-    def save_index(self) -> None:
+    def catch_up(self) -> bool:
+        """After other writers committed beside ours (several index runs on PostgreSQL):
+        load the store's state (the cache file when its stamp matches, else one rebuild,
+        saved); True when it was needed. Called under the run's finish lock."""
         with self._lock:
             live = self._live
-            if live is not None:
+            fresh = live is not None and self.store.generation() == live.generation
+            if fresh and not self._missed:
+                return False
+            self.reload()
+            return True
+
+    def writer_active(self) -> bool:
+        """Does another process (or thread) write to the library right now?"""
+        return self.locks.active()
+
+    def save_index(self) -> None:
+        """Save the in-memory index, stamped with its generation (not while it lacks another
+        writer's batches: no stamp says what it holds then)."""
+        with self._lock:
+            live = self._live
+            if live is not None and not self._missed:
                 stamp = self.cache.expected_stamp(
                     live.generation, live.index.ntotal, live.fingerprint, live.descriptor
                 )
@@ -281,6 +310,7 @@ class Library:
         with self._lock:
             live = self.searchable()
             applied = self.store.apply(changes)
+            self._missed |= applied.generation != live.generation + 1
             live.remove(list(applied.removed) + list(applied.vectors))
             live.add(applied.vectors, applied.frames)
             self._live = Searchable(
@@ -294,8 +324,8 @@ class Library:
             return applied
 
     def writer_lock(self) -> AbstractContextManager[None]:
-        """One writer per library: a second index run fails fast instead of interleaving."""
-        return writer_lock(self.settings.library)
+        """The whole library for maintenance: fails fast while anyone else writes."""
+        return self.locks.exclusive()
 
     @property
     def path(self) -> Path:

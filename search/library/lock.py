@@ -1,19 +1,34 @@
-"""One writer per library: an exclusive ``flock`` on ``<library>/.writer.lock``, taken by
-index runs, removals, index rebuilds and schema migrations; readers never take it."""
+"""Who may write to a library, and when.
+
+SQLite: one writer per library, an exclusive ``flock`` on ``<library>/.writer.lock``, taken by
+index runs, removals, index rebuilds and schema migrations (a second one fails at once);
+readers never take it.
+
+PostgreSQL (several processes, on several machines): advisory locks in the database
+(:mod:`search.store.locks`, ``store.locks``). Index runs share the library and each holds
+its collections exclusively, so runs over disjoint collections write at once and a run
+over a collection another run holds waits for it (``Settings.lock_wait_s``); the end of a
+run (whitening, the FAISS cache, calibration) is one run at a time; maintenance
+(``remove``, ``rebuild-index``, ``reindex``, ``db upgrade``) holds the whole library and
+fails at once when anyone writes.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from search.store import LibraryBusyError
 
 LOCK_FILENAME = ".writer.lock"
+FINISH_WAIT_S = 3600.0  # the end of another run: learning, a rebuild (minutes at most)
 
-__all__ = ["LOCK_FILENAME", "writer_active", "writer_lock"]
+__all__ = ["LOCK_FILENAME", "WriterLocks", "writer_active", "writer_lock"]
 
 
 def writer_active(path: Path) -> bool:
@@ -29,19 +44,27 @@ def writer_active(path: Path) -> bool:
         return False
 
 
+def _busy(library: Path | str) -> str:
+    return (
+        f"another imgsearch process is writing to {library} (an index run?); wait for it to finish"
+    )
+
+
 @contextmanager
-def writer_lock(library: Path) -> Iterator[None]:
-    """Hold the library's writer lock, or fail at once with :class:`LibraryBusyError`."""
+def writer_lock(library: Path, locks: Any = None) -> Iterator[None]:
+    """Hold the whole library as its only writer, or fail at once with
+    :class:`LibraryBusyError`; ``locks``: the store's database locks (PostgreSQL)."""
+    if locks is not None:
+        with locks.maintenance(_busy("this PostgreSQL library")):
+            yield
+        return
     library.mkdir(parents=True, exist_ok=True)
     path = library / LOCK_FILENAME
     with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise LibraryBusyError(
-                f"another imgsearch process is writing to {library} (an index run?); wait for "
-                "it to finish"
-            ) from None
+            raise LibraryBusyError(_busy(library)) from None
         try:
             handle.seek(0)
             handle.truncate()
@@ -50,3 +73,50 @@ def writer_lock(library: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class WriterLocks:
+    """The locks of one library: ``locks`` is ``store.locks`` (None: SQLite's file lock)."""
+
+    def __init__(self, library: Path, locks: Any, wait_s: float) -> None:
+        self.library = library
+        self.locks = locks
+        self.wait_s = wait_s
+
+    @property
+    def shared(self) -> bool:
+        """Can several index runs write at once (disjoint collections)?"""
+        return self.locks is not None
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """The whole library, for maintenance: fails at once when anyone writes."""
+        return writer_lock(self.library, self.locks)
+
+    def index_run(self, roots: Sequence[Path]) -> AbstractContextManager[None]:
+        """An index run over ``roots``: SQLite's file lock; on PostgreSQL the library shared
+        and each collection exclusively (waiting up to ``wait_s`` for another run's)."""
+        if self.locks is None:
+            return writer_lock(self.library)
+
+        def busy(root: str) -> str:
+            held = f"the collection {root}" if root else "this PostgreSQL library"
+            return (
+                f"another imgsearch process has held {held} for {self.wait_s:.0f} s; try "
+                "again later (IMGSEARCH_LOCK_WAIT sets how long index runs wait)"
+            )
+
+        return self.locks.index_run([str(r) for r in roots], self.wait_s, busy)  # type: ignore[no-any-return]
+
+    def finish(self) -> AbstractContextManager[None]:
+        """The end of an index run (whitening, the FAISS cache, calibration): one run at a
+        time (SQLite: the run's file lock already)."""
+        if self.locks is None:
+            return contextlib.nullcontext()
+        waited = "another index run has been finishing for an hour"
+        return self.locks.finish(FINISH_WAIT_S, waited)  # type: ignore[no-any-return]
+
+    def active(self) -> bool:
+        """Does another process (or thread) write to the library right now?"""
+        if self.locks is not None:
+            return bool(self.locks.held_by_others())
+        return writer_active(self.library / LOCK_FILENAME)

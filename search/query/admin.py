@@ -46,7 +46,7 @@ class LibraryAdmin:
         return {
             "library": str(Path(self.settings.library).resolve()),
             "database": database_text(self.settings),
-            "database_bytes": database_bytes(self.settings),
+            "database_bytes": self.store.health.database_bytes(),
             "collections": [
                 {
                     **c,
@@ -175,15 +175,3 @@ def _iso(value: Any) -> str | None:
 
 def database_text(settings: Settings) -> str:
     return printable_url(settings.resolved_database_url)
-
-
-def database_bytes(settings: Settings) -> int | None:
-    if settings.database_url and not settings.database_url.startswith("sqlite:///"):
-        return None
-    path = Path(settings.resolved_database_url.removeprefix("sqlite:///"))
-    total = 0
-    for suffix in ("", "-wal"):
-        part = path.with_name(path.name + suffix)
-        if part.exists():
-            total += part.stat().st_size
-    return total

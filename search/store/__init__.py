@@ -22,6 +22,8 @@ _SOURCES: dict[str, str] = {
     "check_database": "search.store.health",
     "recovery": "search.store.health",
     "peek_meta": "search.store.migrate",
+    "DatabaseLocks": "search.store.locks",
+    "database_locks": "search.store.locks",
     "LibraryStore": "search.store.records",
     "AppliedChanges": "search.store.records",
     "ChangeSet": "search.store.records",
@@ -67,6 +69,7 @@ __all__ = [
     "AppliedChanges",
     "Base",
     "ChangeSet",
+    "DatabaseLocks",
     "DescriptorRows",
     "Embedding",
     "FileState",
@@ -99,6 +102,7 @@ __all__ = [
     "at_or_below",
     "cached_summary",
     "check_database",
+    "database_locks",
     "labels_to_json",
     "make_engine",
     "mtime_from_ns",
@@ -126,6 +130,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         SchemaError,
     )
     from search.store.health import ServingState, check_database, recovery
+    from search.store.locks import DatabaseLocks, database_locks
     from search.store.migrate import peek_meta
     from search.store.records import (
         AppliedChanges,

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from models.labels import merge_labels
+from search.store.dialect import upsert
 from search.store.records import FrameVector, SessionFactory, decode_vector, utcnow
 from search.store.schema import DescriptorState, Embedding, ImageFrame, ImageLabel
 from search.store.write import FRAME_COLUMNS, frame_from_row
@@ -56,11 +57,8 @@ class DescriptorRecords:
         read-only library) logs it instead of raising."""
         try:
             with self._session() as session:
-                session.merge(
-                    DescriptorState(
-                        key=key, fingerprint=fingerprint, data=data, created_at=utcnow()
-                    )
-                )
+                row = {"key": key, "fingerprint": fingerprint, "data": data}
+                upsert(session, DescriptorState, row | {"created_at": utcnow()}, "key")
         except SQLAlchemyError as error:
             if not optional:
                 raise

@@ -11,9 +11,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import Engine, create_engine, delete, exists, func, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    exists,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.exc import DatabaseError
 
+from search.store.dialect import set_meta
 from search.store.errors import DatabaseCorruptError
 from search.store.records import ModelStamp, SessionFactory
 from search.store.schema import STATUS_OK, Embedding, Image, LibraryMeta
@@ -56,7 +67,7 @@ class HealthRecords:
             if model is None:
                 session.execute(delete(LibraryMeta).where(LibraryMeta.key == REINDEX_KEY))
             else:
-                session.merge(LibraryMeta(key=REINDEX_KEY, value=model))
+                set_meta(session, REINDEX_KEY, model)
 
     def unembedded_count(self) -> int:
         """Indexed images (status ok) that have no vector: what a re-index still has to do."""
@@ -66,6 +77,21 @@ class HealthRecords:
         )
         with self._session() as session:
             return int(session.scalar(query) or 0)
+
+    def database_bytes(self) -> int | None:
+        """The database's size on disk: SQLite's file and its WAL; PostgreSQL's
+        ``pg_database_size``; None when it cannot be told."""
+        with self._session() as session:
+            bind = session.get_bind()
+            if bind.dialect.name == "postgresql":
+                size = session.scalar(text("SELECT pg_database_size(current_database())"))
+                return int(size) if size is not None else None
+            database = bind.url.database if bind.dialect.name == "sqlite" else None
+        if not database or database == ":memory:":
+            return None
+        path = Path(database)
+        parts = (path.with_name(path.name + suffix) for suffix in ("", "-wal"))
+        return sum(part.stat().st_size for part in parts if part.exists())
 
     def integrity_problems(self, *, quick: bool = True, limit: int = 20) -> list[str]:
         """SQLite's ``quick_check`` (or the full ``integrity_check``): the problems found,
@@ -122,8 +148,8 @@ def check_database(url: str, limit: int = 100) -> list[str]:
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            if engine.dialect.name != "sqlite":
-                return []
+            if engine.dialect.name != "sqlite":  # the server checks its pages: the rows here
+                return _vector_problems(connection)
             rows = connection.execute(text(f"PRAGMA integrity_check({int(limit)})"))
             found = [str(row[0]) for row in rows]
     except DatabaseError as error:
@@ -133,6 +159,16 @@ def check_database(url: str, limit: int = 100) -> list[str]:
     finally:
         engine.dispose()
     return [] if found == ["ok"] else found
+
+
+def _vector_problems(connection: Connection) -> list[str]:
+    """A server database (PostgreSQL): an imgsearch library whose every vector has the size
+    its dimension says; the pages themselves are the server's (``pg_amcheck``)."""
+    if not inspect(connection).has_table(Embedding.__tablename__):
+        return ["no imgsearch library in this database (no embeddings table)"]
+    wrong = func.length(Embedding.vector) != Embedding.dimension * 4
+    bad = connection.scalar(select(func.count()).select_from(Embedding).where(wrong))
+    return [f"{bad} vectors whose size does not match their dimension"] if bad else []
 
 
 def is_corruption(error: BaseException) -> bool:

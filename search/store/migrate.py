@@ -16,7 +16,8 @@ import functools
 import logging
 import re
 import sqlite3
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from search.store.errors import SchemaError
+from search.store.locks import SCHEMA, holding
 from search.store.schema import Base, LibraryMeta
 
 if TYPE_CHECKING:
@@ -152,8 +154,25 @@ def ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool = True) ->
     head = light_head()
     if head is not None and stored_revision(engine) == head:
         return  # the common case, without importing Alembic
-    if create and head is not None and _create_empty(engine, head):
-        return  # a new library: the ORM's tables, stamped at head, without Alembic
+    with schema_lock(engine):  # one process migrates (or creates) a shared database
+        if create and head is not None and _create_empty(engine, head):
+            return  # a new library: the ORM's tables, stamped at head, without Alembic
+        _ensure_schema(engine, create=create, auto_upgrade=auto_upgrade)
+
+
+@contextmanager
+def schema_lock(engine: Engine) -> Iterator[None]:
+    """PostgreSQL: hold the schema's advisory lock (waiting up to 10 minutes for another
+    process's migration); SQLite: its own write lock keeps migrations apart."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    waited = "another process has been migrating this database for 10 minutes"
+    with holding(engine, [(SCHEMA, False, 600.0, waited)]):
+        yield
+
+
+def _ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool) -> None:
     from alembic.script import ScriptDirectory
 
     current = current_revision(engine)

@@ -13,6 +13,7 @@ import numpy as np
 if TYPE_CHECKING:
     from search.store.descriptor_state import DescriptorRecords
     from search.store.health import HealthRecords
+    from search.store.locks import DatabaseLocks
     from search.store.quality import QualityRecords
     from search.store.reads import ImageReads
     from search.store.removals import RemovalRecords
@@ -317,6 +318,7 @@ class LibraryStore(Protocol):
     health: HealthRecords
     videos: VideoRecords
     quality: QualityRecords
+    locks: DatabaseLocks | None  # writers' locks in the database (PostgreSQL), else None
 
     @property
     def library_id(self) -> str: ...

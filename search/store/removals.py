@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from search.store.records import SessionFactory, utcnow
 from search.store.schema import Collection, Image, RemovedPath
@@ -49,7 +49,9 @@ def _below(column, top: str):  # type: ignore[no-untyped-def]
     """SQL: ``column`` at or below the collection path ``top``."""
     if top == "":
         return column.is_not(None)
-    return or_(column == top, column.startswith(top + "/", autoescape=True))
+    # not LIKE: SQLite's is blind to ASCII case (Trip/ would take trip/ too), PostgreSQL's not
+    prefix = top + "/"
+    return or_(column == top, func.substr(column, 1, len(prefix)) == prefix)
 
 
 class RemovalRecords:

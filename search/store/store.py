@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from search.store import migrate
 from search.store.descriptor_state import DescriptorRecords, DescriptorRows, pages
-from search.store.errors import LibraryNotFoundError, ModelMismatchError
+from search.store.dialect import insert_ignore, next_generation, set_meta
+from search.store.errors import LibraryError, LibraryNotFoundError, ModelMismatchError
 from search.store.health import (
     HealthRecords,
     ServingState,
@@ -26,6 +27,7 @@ from search.store.health import (
     check_sqlite_header,
     reported_corruption,
 )
+from search.store.locks import database_locks
 from search.store.quality import QualityRecords
 from search.store.reads import ImageReads
 from search.store.records import (
@@ -94,7 +96,14 @@ def printable_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    engine = create_engine(url, future=True)
+    try:
+        engine = create_engine(url, future=True)
+    except ModuleNotFoundError as error:  # a server URL without its driver installed
+        raise LibraryError(
+            f"{printable_url(url)} needs the Python package {error.name}; PostgreSQL works "
+            "with postgresql+psycopg://... (or postgresql://...) and pip install "
+            "'imgsearch[postgres]'"
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -124,6 +133,8 @@ class Store:
         self.health = HealthRecords(self.session)
         self.videos = VideoRecords(self.session)
         self.quality = QualityRecords(self.session)
+        #: writers' advisory locks (PostgreSQL); None: the library's lock file (SQLite)
+        self.locks = database_locks(engine)
 
     @classmethod
     def open(cls, url: str, *, create: bool = False) -> Store:
@@ -144,10 +155,9 @@ class Store:
             migrate.ensure_schema(engine, create=create)
             store = cls(engine)
             check_on_open(store.health, path)
-            with store.session() as session:
-                if session.get(LibraryMeta, "library_id") is None:
-                    session.add(LibraryMeta(key="library_id", value=uuid.uuid4().hex))
-                    session.add(LibraryMeta(key="generation", value="0"))
+            with store.session() as session:  # (several processes may create it at once)
+                rows = [{"key": "library_id", "value": uuid.uuid4().hex}]
+                insert_ignore(session, LibraryMeta, [*rows, {"key": "generation", "value": "0"}])
         _OPEN_STORES.add(store)
         return store
 
@@ -176,7 +186,7 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.session() as session:
-            session.merge(LibraryMeta(key=key, value=value))
+            set_meta(session, key, value)
 
     @property
     def library_id(self) -> str:
@@ -202,22 +212,23 @@ class Store:
                 f"`imgsearch reindex --model {stamp.name}`"
             )
         with self.session() as session:
-            session.merge(LibraryMeta(key="model_name", value=stamp.name))
-            session.merge(LibraryMeta(key="model_sha256", value=stamp.sha256))
-            session.merge(LibraryMeta(key="model_dimension", value=str(stamp.dimension)))
+            set_meta(session, "model_name", stamp.name)
+            set_meta(session, "model_sha256", stamp.sha256)
+            set_meta(session, "model_dimension", str(stamp.dimension))
 
     # -- collections ------------------------------------------------------------------------
 
     def ensure_collection(self, root: Path) -> int:
         root_text = str(Path(root).resolve())
+        query = select(Collection.id).where(Collection.root == root_text)
         with self.session() as session:
-            found = session.scalar(select(Collection.id).where(Collection.root == root_text))
+            found = session.scalar(query)
             if found is not None:
                 return found
-            collection = Collection(root=root_text, added_at=utcnow())
-            session.add(collection)
-            session.flush()
-            return collection.id
+        with self.session() as session:  # another process may add the same root meanwhile
+            insert_ignore(session, Collection, [{"root": root_text, "added_at": utcnow()}])
+        with self.session() as session:
+            return session.scalars(query).one()
 
     def collections(self) -> list[dict[str, object]]:
         with self.session() as session:
@@ -286,8 +297,7 @@ class Store:
                     LibraryMeta.key.in_(["model_name", "model_sha256", "model_dimension"])
                 )
             )
-            row = session.get_one(LibraryMeta, "generation")
-            row.value = str(int(row.value) + 1)
+            next_generation(session)
         return count
 
     # -- reads ------------------------------------------------------------------------------

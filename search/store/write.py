@@ -8,6 +8,7 @@ import numpy as np
 from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from search.store.dialect import next_generation
 from search.store.errors import ModelMismatchError
 from search.store.records import (
     AppliedChanges,
@@ -99,9 +100,7 @@ def apply_changes(session: Session, changes: ChangeSet) -> AppliedChanges:
         )
     if changes.upserts:
         _upsert_all(session, changes.upserts, stamp, result)
-    row = session.get_one(LibraryMeta, "generation")
-    result.generation = int(row.value) + 1
-    row.value = str(result.generation)
+    result.generation = next_generation(session)
     return result
 
 
@@ -124,6 +123,7 @@ def _upsert_all(
     rows = [
         {name: getattr(u, name) for name in _IMAGE_FIELDS}
         | {"indexed_at": now, "collection_id": u.collection_id, "rel_path": u.rel_path}
+        | ({"error": u.error.replace("\x00", "\\x00")} if u.error else {})  # PostgreSQL text
         for u in upserts
     ]
     updates = [{"id": ids[k], **row} for k, row in zip(keys, rows, strict=True) if k in ids]

@@ -1,0 +1,61 @@
+"""What differs between SQLite and PostgreSQL, in one place of the store.
+
+* insert-if-absent and insert-or-update: ``INSERT ... ON CONFLICT DO NOTHING / DO UPDATE``
+  through each dialect's own ``insert`` (SQLite 3.24+ and PostgreSQL), for rows that
+  several processes may write at once (the library's id and facts, a collection, learned
+  state);
+* the generation counter moves in one ``UPDATE ... RETURNING`` (a read-modify-write lost
+  updates when two PostgreSQL writers committed at once);
+* the connection set-up (SQLite's PRAGMAs), the integrity check (SQLite's
+  ``quick_check``; PostgreSQL checks its pages itself) and backups before a migration (a
+  copy of the SQLite file; PostgreSQL migrates in one transaction, ``pg_dump`` is the
+  user's backup) live beside the code that uses them (``store.py``, ``health.py``,
+  ``migrate.py``), each behind a test of the dialect's name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Integer, Text, cast, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from search.store.schema import LibraryMeta
+
+
+def insert_ignore(session: Session, table: Any, rows: list[dict[str, object]]) -> None:
+    """Insert ``rows`` into ``table``, leaving out those whose key is already there."""
+    if not rows:
+        return
+    name = session.get_bind().dialect.name
+    module: Any = postgresql if name == "postgresql" else sqlite
+    session.execute(module.insert(table).on_conflict_do_nothing(), rows)
+
+
+def upsert(session: Session, table: Any, row: dict[str, object], key: str) -> None:
+    """Insert ``row``, or update the row with its ``key`` (``session.merge`` reads first and
+    lost the race when two processes wrote the same key at once)."""
+    name = session.get_bind().dialect.name
+    module: Any = postgresql if name == "postgresql" else sqlite
+    statement = module.insert(table).values(row)
+    others = {column: statement.excluded[column] for column in row if column != key}
+    session.execute(statement.on_conflict_do_update(index_elements=[key], set_=others))
+
+
+def set_meta(session: Session, key: str, value: str) -> None:
+    """``library_meta[key] = value`` in this transaction."""
+    upsert(session, LibraryMeta, {"key": key, "value": value}, "key")
+
+
+def next_generation(session: Session) -> int:
+    """Move the library's generation by one in this transaction; the new value. The row
+    stays locked until commit, so generations follow the order of commits."""
+    statement = (
+        update(LibraryMeta)
+        .where(LibraryMeta.key == "generation")
+        .values(value=cast(cast(LibraryMeta.value, Integer) + 1, Text))
+        .returning(LibraryMeta.value)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(statement).scalar_one())

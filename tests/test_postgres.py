@@ -1,0 +1,124 @@
+"""What differs on PostgreSQL, through the store and the CLI: column types, big numbers,
+the database commands (check, upgrade, downgrade), stats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import inspect
+
+from cli.main import cli
+from search.store import ChangeSet, ImageUpsert, ModelStamp, Store
+
+STAMP = ModelStamp("test-model", "ab" * 32, 4)
+
+
+@pytest.fixture
+def pg_url(postgres_server) -> str:  # type: ignore[no-untyped-def]
+    return str(postgres_server.database())
+
+
+def test_vectors_are_bytea_and_big_numbers_round_trip(pg_url: str, tmp_path: Path) -> None:
+    store = Store.open(pg_url, create=True)
+    try:
+        columns = {c["name"]: c["type"] for c in inspect(store.engine).get_columns("embeddings")}
+        assert str(columns["vector"]) == "BYTEA"
+        images = {c["name"]: str(c["type"]) for c in inspect(store.engine).get_columns("images")}
+        assert images["file_size"] == images["mtime_ns"] == "BIGINT"
+        store.bind_model(STAMP)
+        cid = store.ensure_collection(tmp_path)
+        vector = np.array([0.5, -0.5, 0.5, -0.5], np.float32)
+        big = ImageUpsert(cid, "Big File.JPG", 5 * 2**40, 1_767_225_600_123_456_789, "f" * 64)
+        big.vector = vector
+        broken = ImageUpsert(cid, "broken.jpg", 3, 1, "e" * 64, status="failed")
+        broken.error = "not_an_image: b'\x00\x01'"  # text never holds NUL on PostgreSQL
+        (image_id,) = store.apply(ChangeSet(upserts=[big, broken])).vectors
+        state = store.file_states(cid)["Big File.JPG"]
+        assert (state.file_size, state.mtime_ns) == (5 * 2**40, 1_767_225_600_123_456_789)
+        assert "big file.jpg" not in store.file_states(cid)  # paths keep their case
+        np.testing.assert_array_equal(store.vectors([image_id])[image_id], vector)
+    finally:
+        store.close()
+
+
+def test_database_commands(pg_url: str, tmp_path: Path) -> None:
+    Store.open(pg_url, create=True).close()
+    base = ["--library", str(tmp_path / "lib"), "--database-url", pg_url]
+    runner = CliRunner()
+    checked = runner.invoke(cli, [*base, "db", "check"])
+    assert checked.exit_code == 0, checked.output
+    assert "ok (the library's tables and every vector's size" in checked.output
+    assert "SQLite" not in checked.output
+    down = runner.invoke(cli, [*base, "db", "downgrade", "0003", "--json"])
+    assert down.exit_code == 0, down.output
+    assert json.loads(down.stdout)["after"].startswith("0003")
+    store = Store.open(pg_url)  # an older library is upgraded when opened
+    store.close()
+    current = runner.invoke(cli, [*base, "db", "current", "--json"])
+    assert json.loads(current.stdout)["up_to_date"] is True
+    stats = runner.invoke(cli, [*base, "stats", "--json"])
+    assert stats.exit_code == 0, stats.output
+    figures = json.loads(stats.stdout)
+    assert figures["database_bytes"] > 0 and "postgresql" in figures["database"]
+
+
+def test_a_plain_postgresql_url_gets_psycopg() -> None:
+    from search.settings import Settings
+
+    settings = Settings(database_url="postgresql://me@db.example/photos")
+    assert settings.resolved_database_url == "postgresql+psycopg://me@db.example/photos"
+
+
+def test_a_writer_that_missed_another_writers_batch_catches_up_with_one_rebuild(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers of one library (one machine: one cache file) commit in turn; the one
+    whose in-memory index lacks the other's batch never saves it, and at its end rebuilds
+    once; the other then loads that file instead of rebuilding."""
+    from search.index import VectorIndex, read_header
+    from search.library import Library
+    from search.settings import Settings
+    from tests.indexer_helpers import saved_index_ids
+
+    settings = Settings(library=tmp_path / "lib", database_url=pg_url)
+    rebuilds: list[str] = []
+    original = Library._build
+
+    def counting_build(self: Library, kind: str, *args: object) -> VectorIndex:
+        rebuilds.append(kind)
+        return original(self, kind, *args)
+
+    monkeypatch.setattr(Library, "_build", counting_build)
+    one, two = Library.open(settings, create=True), Library.open(settings)
+    try:
+        one.store.bind_model(ModelStamp("test-model", "ab" * 32, 1024))
+        cid = one.store.ensure_collection(tmp_path)
+
+        def add(library: Library, name: str, seed: int) -> None:
+            vector = np.random.default_rng(seed).standard_normal(1024).astype(np.float32)
+            upsert = ImageUpsert(cid, name, 1, 1, f"{seed:064x}")
+            upsert.vector = vector / np.linalg.norm(vector)
+            library.apply(ChangeSet(upserts=[upsert]))
+            library.save_index()
+
+        add(one, "a.jpg", 1)
+        assert two.index().ntotal == 1  # the file one saved: loaded, not rebuilt
+        add(one, "b.jpg", 2)
+        add(two, "c.jpg", 3)  # two's index lacks b: not saved over one's file
+        saved = read_header(settings.index_path).stamp
+        assert (saved["generation"], saved["count"]) == (2, 2)  # one's file, left as it was
+        before = len(rebuilds)
+        assert two.catch_up() is True
+        assert len(rebuilds) == before + 1 and two.index().ntotal == 3
+        store_ids, file_ids = saved_index_ids(settings)
+        assert store_ids == file_ids == {1, 2, 3}
+        assert one.catch_up() is True and one.index().ntotal == 3
+        assert len(rebuilds) == before + 1  # one took the file two saved
+        assert one.catch_up() is False and two.catch_up() is False
+    finally:
+        one.close()
+        two.close()
