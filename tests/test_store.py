@@ -229,3 +229,23 @@ def test_paths_below_a_folder_keep_their_case(store: Store, tmp_path: Path) -> N
     assert store.removals.image_ids_below(cid, "Trip") == sorted([ids["Trip/a.jpg"], ids["Trip"]])
     assert store.removals.image_ids_below(cid, "Trip%") == [ids["Trip%/e.jpg"]]
     assert store.removals.image_ids_below(cid, "trip") == [ids["trip/b.jpg"]]
+
+
+@pytest.mark.postgres
+def test_downgrade_and_upgrade_keep_every_vector(store: Store, tmp_path: Path) -> None:
+    """`imgsearch db downgrade` rebuilds tables on SQLite (batch mode): the vectors and
+    frames that refer to the images must survive it, and the upgrade back."""
+    cid = store.ensure_collection(tmp_path)
+    store.apply(ChangeSet(upserts=[upsert(cid, f"{n}.jpg", unit(1, n, 0, 0)) for n in range(3)]))
+    assert store.vector_count() == 3
+
+    def counts() -> tuple[int, int]:
+        with store.engine.connect() as connection:
+            vectors = connection.exec_driver_sql("SELECT count(*) FROM embeddings").scalar()
+            images = connection.exec_driver_sql("SELECT count(*) FROM images").scalar()
+        return int(vectors or 0), int(images or 0)
+
+    migrate.downgrade(store.engine, "0003")
+    assert counts() == (3, 3)
+    migrate.upgrade(store.engine)
+    assert counts() == (3, 3)

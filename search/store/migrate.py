@@ -104,9 +104,29 @@ def _run(engine: Engine, action: str, revision: str) -> None:
     from alembic import command
 
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        getattr(command, action)(config, revision)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            # A batch migration rebuilds a table (copy, drop, rename): with foreign keys on,
+            # dropping the old `images` dropped every vector with it (ON DELETE CASCADE).
+            # The pragma only works outside a transaction; the keys are checked at the end.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                getattr(command, action)(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:  # rolled back: the library stays as it was
+                        raise SchemaError(
+                            f"the {action} to {revision} would leave {len(broken)} rows "
+                            "pointing at rows that do not exist; nothing was changed"
+                        )
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
