@@ -34,6 +34,7 @@ import numpy as np
 from search.descriptor.config import DUPLICATE_Z, EXPAND_Z
 from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
 from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
+from search.descriptor.row_cache import PreparedImage, RowCache
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
 Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
@@ -61,11 +62,16 @@ class QueryScorer:
         stored: Stored,
         *,
         candidates: int = CANDIDATES_PER_VIEW,
+        cache: RowCache | None = None,
     ) -> None:
         self.descriptor = descriptor
         self.neighbours = neighbours
         self.stored = stored
         self.candidates = candidates
+        #: prepared rows kept between queries of one library state (None: per query only)
+        self.cache = cache
+        #: after :meth:`search`: every image it scored, by id (rows and labels)
+        self.images: dict[int, PreparedImage] = {}
         #: after :meth:`search`: whether the ``more`` views were needed (None: none offered)
         self.expanded_views: bool | None = None
 
@@ -86,42 +92,51 @@ class QueryScorer:
         want: int,
         exclude: int | None,
         ids: list[int],
-        images: dict[int, StoredImage],
+        images: dict[int, PreparedImage],
     ) -> list[int]:
-        """``ids`` and the stored neighbours of ``rows`` (their rows added to ``images``),
-        sorted."""
+        """``ids`` and the stored neighbours of ``rows`` (prepared into ``images``), sorted."""
         found = self.neighbours(rows, want)
         have = set(ids)
         new = sorted({int(i) for i in np.ravel(found) if i >= 0 and int(i) != exclude} - have)
         if new:
-            images.update(self.stored(new))
+            images.update(self._prepare(new))
         return sorted(have | {i for i in new if i in images})
 
+    def _prepare(self, ids: Sequence[int]) -> dict[int, PreparedImage]:
+        """The prepared images ``ids`` (those still stored): from the cache, else read with
+        ``stored`` and mapped through the descriptor once (then cached)."""
+        out, missing = self.cache.take(ids) if self.cache is not None else ({}, list(ids))
+        if not missing:
+            return out
+        read = self.stored(missing)
+        have = [i for i in missing if i in read]
+        if not have:
+            return out
+        rows, owner = self.descriptor.stored_rows([read[i] for i in have])
+        cuts = np.searchsorted(owner, np.arange(1, len(have)))
+        fresh = {
+            image_id: PreparedImage(part, tuple(read[image_id].labels))
+            for image_id, part in zip(have, np.split(rows, cuts), strict=True)
+        }
+        if self.cache is not None:
+            self.cache.put(fresh)
+        out.update(fresh)
+        return out
+
     def _rows(
-        self, ids: Sequence[int], images: Mapping[int, StoredImage], cache: dict[int, np.ndarray]
+        self, ids: Sequence[int], images: Mapping[int, PreparedImage]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The searched rows of ``ids`` and their owner positions; each image is mapped
-        through the descriptor once per query (``cache``: id -> its rows)."""
-        missing = [i for i in ids if i not in cache]
-        if missing:
-            rows, owner = self.descriptor.stored_rows([images[i] for i in missing])
-            cuts = np.searchsorted(owner, np.arange(1, len(missing)))
-            for image_id, part in zip(missing, np.split(rows, cuts), strict=True):
-                cache[image_id] = part
-        parts = [cache[i] for i in ids]
+        """The searched rows of ``ids`` and their owner positions."""
+        parts = [images[i].rows for i in ids]
         sizes = [len(p) for p in parts]
         if not sum(sizes):
             return np.zeros((0, 1), np.float32), np.zeros(0, np.int64)
         return np.concatenate(parts), np.repeat(np.arange(len(ids)), sizes)
 
     def _copy(
-        self,
-        query: np.ndarray,
-        ids: list[int],
-        images: Mapping[int, StoredImage],
-        cache: dict[int, np.ndarray],
+        self, query: np.ndarray, ids: list[int], images: Mapping[int, PreparedImage]
     ) -> np.ndarray:
-        rows, owner = self._rows(ids, images, cache)
+        rows, owner = self._rows(ids, images)
         return self.descriptor.copy_scores(query, rows, owner, len(ids))
 
     def search(
@@ -138,21 +153,21 @@ class QueryScorer:
         d = self.descriptor
         want = max(k, self.candidates)
         query = np.asarray(query, np.float32)
-        images: dict[int, StoredImage] = {}
-        cache: dict[int, np.ndarray] = {}
+        images: dict[int, PreparedImage] = {}
+        self.images = images
         ids = self._candidates(query, want, exclude, [], images)
-        copy = self._copy(query, ids, images, cache)
+        copy = self._copy(query, ids, images)
         self.expanded_views = None if more is None else not self.settled(copy)
         if self.expanded_views:
             extra = np.asarray(more(), np.float32)  # type: ignore[misc]
             if len(extra):
                 ids = self._candidates(extra, want, exclude, ids, images)
                 query = np.concatenate([query, extra])
-                copy = self._copy(query, ids, images, cache)
+                copy = self._copy(query, ids, images)
         if not ids:
             return []
         if d.config.expand and d.calibration is not None:
-            copy, ids, images = self._expand(query, copy, ids, images, exclude, cache)
+            copy, ids = self._expand(query, copy, ids, images, exclude)
         label_sim = None
         if d.config.labels:
             vocab: dict[str, int] = {}
@@ -176,29 +191,28 @@ class QueryScorer:
         query: np.ndarray,
         copy: np.ndarray,
         ids: list[int],
-        images: dict[int, StoredImage],
+        images: dict[int, PreparedImage],
         exclude: int | None,
-        cache: dict[int, np.ndarray],
-    ) -> tuple[np.ndarray, list[int], dict[int, StoredImage]]:
+    ) -> tuple[np.ndarray, list[int]]:
         """Follow the duplicate graph from the best sure copies (see Descriptor.expand)."""
         d = self.descriptor
         sure = d.calibration.score(EXPAND_Z)  # type: ignore[union-attr]
         decision = d.calibration.duplicate_threshold()  # type: ignore[union-attr]
         hubs = [ids[int(n)] for n in hub_order(copy, sure, d.config.expand)]
         if not hubs:
-            return copy, ids, images
-        hub_rows = {h: cache[h] for h in hubs}
+            return copy, ids
+        hub_rows = {h: images[h].rows for h in hubs}
         hub_copy = {h: float(copy[ids.index(h)]) for h in hubs}
         # one search for every hub's rows (per row, as one call each would give)
         found = self.neighbours(np.concatenate(list(hub_rows.values())), self.candidates)
         more = {int(i) for i in np.ravel(found) if i >= 0 and int(i) != exclude}
         new = sorted(more - set(ids))
         if new:
-            images.update(self.stored(new))
+            images.update(self._prepare(new))
             new = [i for i in new if i in images]
-            copy = np.concatenate([copy, self._copy(query, new, images, cache)])
+            copy = np.concatenate([copy, self._copy(query, new, images)])
             ids = ids + new
-        rows, owner = self._rows(ids, images, cache)
+        rows, owner = self._rows(ids, images)
         out = copy.copy()
         for h in hubs:
             graph = np.full(len(ids), -np.inf, np.float32)
@@ -206,4 +220,4 @@ class QueryScorer:
             graph[ids.index(h)] = -np.inf
             graph = np.where(graph >= sure, graph, -np.inf)
             out = np.maximum(out, chain_scores(hub_copy[h], graph, copy, decision))
-        return out, ids, images
+        return out, ids

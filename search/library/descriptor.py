@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from search.descriptor import (
     Descriptor,
     DescriptorConfig,
     DescriptorError,
+    RowCache,
     Whitening,
     WhiteningError,
     shrink_for,
@@ -209,6 +210,8 @@ class Searchable:
     fingerprint: str
     #: the model whose vectors these indexes hold (queries must be embedded with it)
     model: ModelStamp | None = None
+    #: the stored images' searched rows and labels, kept between queries of this state
+    rows: RowCache = field(default_factory=RowCache, compare=False, repr=False)
 
     def neighbours(self, rows: np.ndarray, k: int) -> np.ndarray:
         """Nearest image ids of each searched row [R, D'] over both indexes (-1 pads)."""

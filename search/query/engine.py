@@ -299,23 +299,21 @@ class SearchEngine:
         if live.index.ntotal == 0:
             return []
 
-        read: dict[int, Any] = {}  # the candidates' stored rows, labels included
-
         def stored(ids: Sequence[int]) -> dict[int, Any]:
-            rows = self.store.descriptors.rows(ids)
-            read.update(rows)
-            return {i: to_stored(r) for i, r in rows.items()}
+            return {i: to_stored(r) for i, r in self.store.descriptors.rows(ids).items()}
 
         scorer = QueryScorer(
             live.descriptor,
             live.neighbours,
             stored,
             candidates=max(CANDIDATES_PER_VIEW, k + CANDIDATE_MARGIN),
+            cache=live.rows,
         )
         found = scorer.search(query, labels, k=k + CANDIDATE_MARGIN, exclude=exclude, more=more)
         rows = self.store.reads.hit_rows([hit.id for hit in found], labels=False)
         for image_id, row in rows.items():  # labels read with the candidates' vectors
-            row.labels = list(read[image_id].labels) if image_id in read else []
+            image = scorer.images.get(image_id)
+            row.labels = list(image.labels) if image is not None else []
         scored = []
         for hit in found:
             row = rows.get(hit.id)
