@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from models.onnx_model import OnnxModel
 
 ROTATIONS: tuple[int, ...] = (0, 90, 180, 270)
+REGION_GRID = 2  # tiles per side of :meth:`ViewSet.regions` (a 2x2 collage's tiles)
+MIN_TILE_SIDE = 32  # px: smaller tiles say nothing
 _TURN = {
     90: Image.Transpose.ROTATE_270,
     180: Image.Transpose.ROTATE_180,
@@ -59,6 +61,8 @@ class ViewSet:
     #: views not embedded yet (``upright_only``): name, upright model input, clockwise degrees
     pending: tuple[tuple[str, np.ndarray, int], ...] = ()
     model: OnnxModel | None = field(default=None, repr=False)
+    #: the upright image (or region) the tiles of :meth:`regions` are cut from
+    upright: Image.Image | None = field(default=None, repr=False)
 
     @property
     def complete(self) -> bool:
@@ -73,7 +77,17 @@ class ViewSet:
         batch = np.stack([turn_input(x, deg) for _, x, deg in self.pending])
         more = self.model.run(batch).embeddings.astype(np.float32)
         names = self.names + tuple(name for name, _, _ in self.pending)
-        return ViewSet(self.analysis, np.concatenate([self.embeddings, more]), names, self.frame)
+        vectors = np.concatenate([self.embeddings, more])
+        return ViewSet(self.analysis, vectors, names, self.frame, (), self.model, self.upright)
+
+    def regions(self, grid: int = REGION_GRID) -> np.ndarray:
+        """Embeddings [grid * grid, D] of the upright image's tiles (a ``grid`` x ``grid``
+        split, each tile through the model's own central crop): evidence for a picture that
+        fills only part of the query (one tile of a collage). Empty when unavailable."""
+        if self.upright is None or self.model is None:
+            return np.zeros((0, self.embeddings.shape[1]), np.float32)
+        batch = np.stack([self.model.preprocess(tile) for tile in tiles(self.upright, grid)])
+        return self.model.run(batch).embeddings.astype(np.float32)
 
     @property
     def primary(self) -> np.ndarray:
@@ -92,6 +106,16 @@ def turn(image: Image.Image, degrees: int) -> Image.Image:
     if degrees not in _TURN:
         raise ValueError(f"rotation must be a multiple of 90 degrees, got {degrees}")
     return image.transpose(_TURN[degrees])
+
+
+def tiles(image: Image.Image, grid: int = REGION_GRID) -> list[Image.Image]:
+    """``image`` cut into a ``grid`` x ``grid`` split, row by row."""
+    w, h = image.size
+    return [
+        image.crop((x * w // grid, y * h // grid, (x + 1) * w // grid, (y + 1) * h // grid))
+        for y in range(grid)
+        for x in range(grid)
+    ]
 
 
 def turn_input(tensor: np.ndarray, degrees: int) -> np.ndarray:
@@ -180,4 +204,9 @@ def analyze_views(
         embeddings.append(model.run(batch).embeddings)
     names = ("full", *(name for name, _, _ in now))
     vectors = np.concatenate(embeddings).astype(np.float32)
-    return ViewSet(base, vectors, names, frame, later, model if later else None)
+    upright = region_image(prepared.decoded, prepared.region)
+    if min(upright.size) < REGION_GRID * MIN_TILE_SIDE:
+        upright = None
+    elif upright.mode != "RGB":
+        upright = upright.convert("RGB")
+    return ViewSet(base, vectors, names, frame, later, model, upright)

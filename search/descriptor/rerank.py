@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.descriptor.config import DUPLICATE_Z, EXPAND_Z
+from search.descriptor.config import DUPLICATE_Z, EXPAND_Z, REGION_Z
 from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
 from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
 from search.descriptor.row_cache import PreparedImage, RowCache
@@ -72,6 +72,8 @@ class QueryScorer:
         self.cache = cache
         #: after :meth:`search`: every image it scored, by id (rows and labels)
         self.images: dict[int, PreparedImage] = {}
+        #: after :meth:`search`: whether the tiles were needed (None: none offered)
+        self.regional: bool | None = None
         #: after :meth:`search`: whether the ``more`` views were needed (None: none offered)
         self.expanded_views: bool | None = None
 
@@ -146,10 +148,13 @@ class QueryScorer:
         k: int = 10,
         exclude: int | None = None,
         more: MoreViews | None = None,
+        regions: MoreViews | None = None,
     ) -> list[ScoredHit]:
         """Best ``k`` stored images for the query rows ``query`` [V, D'] (from
         :meth:`Descriptor.query_rows`) and the query's top labels; ``more()`` gives further
-        query rows, asked only when ``query`` leaves the answer unsettled (module doc)."""
+        query rows, asked only when ``query`` leaves the answer unsettled (module doc);
+        ``regions()`` the rows of the query's tiles, asked when every view leaves it
+        unsettled: a tile's match counts only where it is a sure copy (module doc)."""
         d = self.descriptor
         want = max(k, self.candidates)
         query = np.asarray(query, np.float32)
@@ -164,6 +169,9 @@ class QueryScorer:
                 ids = self._candidates(extra, want, exclude, ids, images)
                 query = np.concatenate([query, extra])
                 copy = self._copy(query, ids, images)
+        self.regional = None if regions is None else not self.settled(copy)
+        if self.regional:
+            copy, ids = self._regions(regions, query, copy, ids, images, want, exclude)  # type: ignore[arg-type]
         if not ids:
             return []
         if d.config.expand and d.calibration is not None:
@@ -185,6 +193,30 @@ class QueryScorer:
             )
             for n in order
         ]
+
+    def _regions(
+        self,
+        regions: MoreViews,
+        query: np.ndarray,
+        copy: np.ndarray,
+        ids: list[int],
+        images: dict[int, PreparedImage],
+        want: int,
+        exclude: int | None,
+    ) -> tuple[np.ndarray, list[int]]:
+        """Regional evidence (module doc): the tiles' candidates joined to ``ids``, and each
+        image's copy score raised to its best tile's where that tile match is a sure copy
+        (robust ``z >= REGION_Z``)."""
+        cal = self.descriptor.calibration
+        tiles = np.asarray(regions(), np.float32)
+        if cal is None or not len(tiles):
+            return copy, ids
+        tiles = self.descriptor.transform(tiles)
+        ids = self._candidates(tiles, want, exclude, ids, images)
+        whole = self._copy(query, ids, images)
+        regional = self._copy(tiles, ids, images)
+        sure = np.where(regional >= cal.score(REGION_Z), regional, -np.inf)
+        return np.maximum(whole, sure).astype(np.float32), ids
 
     def _expand(
         self,

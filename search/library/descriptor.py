@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -54,7 +54,11 @@ CALIBRATION_SAMPLE = 5000  # stored images whose random pairs measure the backgr
 def library_config(store: LibraryStore, override: str | None = None) -> DescriptorConfig:
     """The library's descriptor options: recorded ones, else ``override``, else defaults."""
     recorded = store.get_meta(DESCRIPTOR_META_KEY)
-    return DescriptorConfig.parse(recorded or override or "default")
+    config = DescriptorConfig.parse(recorded or override or "default")
+    if recorded and "regions=" not in recorded:  # recorded before the option: plain stays plain
+        plain = replace(config, regions=False)
+        config = plain if plain.is_plain else config
+    return config
 
 
 def load_descriptor(store: LibraryStore, config: DescriptorConfig) -> Descriptor:

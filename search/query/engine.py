@@ -175,8 +175,14 @@ class SearchEngine:
             n, embedded[0] = len(views.names), len(full.names)
             return descriptor.query_rows(full.embeddings[n:], full.names[n:], frame_dominant)
 
+        def tiles() -> np.ndarray:
+            found = views.regions()
+            embedded[0] += len(found)
+            return found
+
         more = None if views.complete else turned
-        scored = self._scored(live, query, analysis.labels, k, min_score, exclude, more)
+        regions = tiles if descriptor.config.regions else None
+        scored = self._scored(live, query, analysis.labels, k, min_score, exclude, more, regions)
         sha = hashlib.sha256(data).hexdigest() if data is not None else None
         pixel_hash: list[str | None] = []  # computed at most once, only when it can matter
 
@@ -291,6 +297,7 @@ class SearchEngine:
         min_score: float | None,
         exclude: int | None,
         more: MoreViews | None = None,
+        regions: MoreViews | None = None,
     ) -> list[tuple[ScoredHit, StoredImage]]:
         """Candidates from ``live``'s indexes, scored exactly from the store (the truth) by
         its descriptor (:class:`search.descriptor.rerank.QueryScorer`; ``more``: the query's
@@ -309,7 +316,9 @@ class SearchEngine:
             candidates=max(CANDIDATES_PER_VIEW, k + CANDIDATE_MARGIN),
             cache=live.rows,
         )
-        found = scorer.search(query, labels, k=k + CANDIDATE_MARGIN, exclude=exclude, more=more)
+        found = scorer.search(
+            query, labels, k=k + CANDIDATE_MARGIN, exclude=exclude, more=more, regions=regions
+        )
         rows = self.store.reads.hit_rows([hit.id for hit in found], labels=False)
         for image_id, row in rows.items():  # labels read with the candidates' vectors
             image = scorer.images.get(image_id)
