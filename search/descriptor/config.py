@@ -18,7 +18,10 @@ GATE_WIDTH = 0.5
 TIER_MARGIN = 0.0  # copy tier reaches this many spreads below the best unsure candidate
 # (measured: 0.5 / 1 / 2 cost hymenoptera precision@10 0.916 -> 0.894 / 0.861 / 0.852)
 TURNED_VIEW_DISCOUNT = 0.05  # a turned query view's cosine counts this share less (tuned: dev)
-REGION_Z = 10.0  # robust z a query tile's match needs to count (tuned: holdout photos-30)
+REGION_COSINE = 0.79  # plain cosine a query tile's match needs to count: a copy inside the
+# tile (tuned on holdout photos-30: collage tiles vs their photo 0.80-0.92, p50 0.88; the best
+# tile match of other photos at most 0.77 outside sepia + noise, where whole views err too)
+REGION_CHECKED = 10  # a query's best tile matches whose plain cosine is read and checked
 EXPAND_Z = 6.0  # robust z of a sure copy: only those are chained (hymenoptera unaffected)
 WHITENED_DIMS = 128  # leading axes of the whitened space kept (measured: see README)
 DUPLICATE_Z = 6.0  # duplicate_z threshold: 99 % pair precision with look-alikes (see above)
@@ -41,7 +44,7 @@ class DescriptorConfig:
     ``verify``: confirm duplicate candidates with local features (:mod:`search.descriptor.verify`);
     ``dims``: dimensions kept of the whitened space (its leading principal axes; 0 = all);
     ``regions``: a query whose views leave no sure copy also looks with its 2x2 tiles, and a
-    tile's match counts where it is a sure copy (robust ``z >= REGION_Z``; query side only).
+    tile's match counts where it holds a copy (``REGION_COSINE``; query side only).
     """
 
     rotations: int = 4

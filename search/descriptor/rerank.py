@@ -27,11 +27,11 @@ union is the same).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from search.descriptor.config import DUPLICATE_Z, EXPAND_Z, REGION_Z
+from search.descriptor.config import DUPLICATE_Z, EXPAND_Z, REGION_CHECKED, REGION_COSINE
 from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
 from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
 from search.descriptor.row_cache import PreparedImage, RowCache
@@ -205,18 +205,41 @@ class QueryScorer:
         exclude: int | None,
     ) -> tuple[np.ndarray, list[int]]:
         """Regional evidence (module doc): the tiles' candidates joined to ``ids``, and each
-        image's copy score raised to its best tile's where that tile match is a sure copy
-        (robust ``z >= REGION_Z``)."""
+        image's copy score raised to its best tile's where that tile holds a copy of it: a
+        sure copy in the library's space (robust ``z >= EXPAND_Z``) whose plain cosine (the
+        model's own space, read again for those few) is at least :data:`REGION_COSINE`."""
         cal = self.descriptor.calibration
-        tiles = np.asarray(regions(), np.float32)
-        if cal is None or not len(tiles):
+        raw = np.asarray(regions(), np.float32)
+        if cal is None or not len(raw):
             return copy, ids
-        tiles = self.descriptor.transform(tiles)
+        tiles = self.descriptor.transform(raw)
         ids = self._candidates(tiles, want, exclude, ids, images)
         whole = self._copy(query, ids, images)
         regional = self._copy(tiles, ids, images)
-        sure = np.where(regional >= cal.score(REGION_Z), regional, -np.inf)
-        return np.maximum(whole, sure).astype(np.float32), ids
+        sure = np.flatnonzero(regional >= cal.score(EXPAND_Z))
+        sure = sure[np.argsort(-regional[sure], kind="stable")][:REGION_CHECKED]
+        plain = self._plain_scores(raw, [ids[n] for n in sure])
+        keep = sure[plain >= REGION_COSINE]
+        out = whole.copy()
+        out[keep] = np.maximum(whole[keep], regional[keep])
+        return out.astype(np.float32), ids
+
+    def _plain_scores(self, raw: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+        """Best plain-space cosine of the raw query rows ``raw`` with each image of ``ids``
+        (-inf for one no longer stored)."""
+        out = np.full(len(ids), -np.inf, np.float32)
+        if not ids:
+            return out
+        read = self.stored(list(ids))
+        have = [n for n, i in enumerate(ids) if i in read]
+        if not have:
+            return out
+        plain = Descriptor(replace(self.descriptor.config, whiten=False))
+        rows, owner = plain.stored_rows([read[ids[n]] for n in have])
+        best = np.full(len(have), -np.inf, np.float32)
+        np.maximum.at(best, owner, (plain.transform(raw) @ rows.T).max(axis=0))
+        out[have] = best
+        return out
 
     def _expand(
         self,
