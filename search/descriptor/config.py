@@ -21,6 +21,9 @@ TURNED_VIEW_DISCOUNT = 0.05  # a turned query view's cosine counts this share le
 REGION_COSINE = 0.79  # plain cosine a query tile's match needs to count: a copy inside the
 # tile (tuned on holdout photos-30: collage tiles vs their photo 0.80-0.92, p50 0.88; the best
 # tile match of other photos at most 0.77 outside sepia + noise, where whole views err too)
+REGION_SCORE = 0.75  # ... and the cosine in the library's space (whitened: collage tiles vs
+# their photo 0.81-0.97 on photos-30; quarters of other generated scenes that pass the plain
+# cosine on scenes-50 0.57-0.62)
 REGION_CHECKED = 10  # a query's best tile matches whose plain cosine is read and checked
 EXPAND_Z = 6.0  # robust z of a sure copy: only those are chained (hymenoptera unaffected)
 WHITENED_DIMS = 128  # leading axes of the whitened space kept (measured: see README)

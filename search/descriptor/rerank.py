@@ -31,7 +31,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from search.descriptor.config import DUPLICATE_Z, EXPAND_Z, REGION_CHECKED, REGION_COSINE
+from search.descriptor.config import (
+    DUPLICATE_Z,
+    EXPAND_Z,
+    REGION_CHECKED,
+    REGION_COSINE,
+    REGION_SCORE,
+)
 from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
 from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
 from search.descriptor.row_cache import PreparedImage, RowCache
@@ -206,8 +212,9 @@ class QueryScorer:
     ) -> tuple[np.ndarray, list[int]]:
         """Regional evidence (module doc): the tiles' candidates joined to ``ids``, and each
         image's copy score raised to its best tile's where that tile holds a copy of it: a
-        sure copy in the library's space (robust ``z >= EXPAND_Z``) whose plain cosine (the
-        model's own space, read again for those few) is at least :data:`REGION_COSINE`."""
+        sure copy in the library's space (robust ``z >= EXPAND_Z`` and a cosine of at least
+        :data:`REGION_SCORE`) whose plain cosine (the model's own space, read again for those
+        few) is at least :data:`REGION_COSINE`."""
         cal = self.descriptor.calibration
         raw = np.asarray(regions(), np.float32)
         if cal is None or not len(raw):
@@ -216,7 +223,7 @@ class QueryScorer:
         ids = self._candidates(tiles, want, exclude, ids, images)
         whole = self._copy(query, ids, images)
         regional = self._copy(tiles, ids, images)
-        sure = np.flatnonzero(regional >= cal.score(EXPAND_Z))
+        sure = np.flatnonzero(regional >= max(cal.score(EXPAND_Z), REGION_SCORE))
         sure = sure[np.argsort(-regional[sure], kind="stable")][:REGION_CHECKED]
         plain = self._plain_scores(raw, [ids[n] for n in sure])
         keep = sure[plain >= REGION_COSINE]
