@@ -22,6 +22,18 @@ stands on the upright views and the turned ones are never embedded; otherwise (a
 no copy: a turned copy may be what the turned views find) they are embedded and the query is
 scored with every view, exactly as when all were given at once (candidates are per view, so the
 union is the same).
+
+**Regional evidence** (``regions``; the descriptor's ``regions`` option): when every view
+leaves the query unsettled, the engine's callback embeds the query's 2x2 tiles. Their
+candidates join the others, and an image's copy score is raised to its best tile match only
+where that tile holds a copy of it (a sure copy in the library's space with a cosine of at
+least ``REGION_SCORE``, and a plain-space cosine of at least ``REGION_COSINE``, read again for
+the ``REGION_CHECKED`` best): one picture of a collage. Weaker tile matches count for nothing,
+so a tile never lifts a look-alike.
+
+**Prepared rows** (``cache``): each candidate's stored vectors are mapped through the
+descriptor once and kept with its labels in a :class:`search.descriptor.row_cache.RowCache`
+that lives as long as the library state the engine searches.
 """
 
 from __future__ import annotations

@@ -301,8 +301,8 @@ class SearchEngine:
     ) -> list[tuple[ScoredHit, StoredImage]]:
         """Candidates from ``live``'s indexes, scored exactly from the store (the truth) by
         its descriptor (:class:`search.descriptor.rerank.QueryScorer`; ``more``: the query's
-        turned views, asked when its first rows leave the answer unsettled), filtered, best
-        first."""
+        turned views, asked when its first rows leave the answer unsettled; ``regions``: its
+        tiles, asked when every view does), filtered, best first."""
         if live.index.ntotal == 0:
             return []
 
