@@ -51,9 +51,14 @@ class RowCache:
 
     def take(self, ids: Sequence[int]) -> tuple[dict[int, PreparedImage], list[int]]:
         """``(found, missing)``: the cached images among ``ids`` and the ids not cached."""
-        items = self._items
-        found = {i: items[i] for i in ids if i in items}
-        missing = [i for i in ids if i not in found]
+        found: dict[int, PreparedImage] = {}
+        missing: list[int] = []
+        for image_id in ids:  # one lookup each: another thread may evict meanwhile
+            image = self._items.get(image_id)
+            if image is None:
+                missing.append(image_id)
+            else:
+                found[image_id] = image
         self.hits += len(found)
         self.misses += len(missing)
         return found, missing
