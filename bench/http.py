@@ -24,7 +24,9 @@ p50 (goal <= 2); ``turned`` is the share of upright-first queries whose upright 
 sure copy, so that their turned views were embedded too. The last phase runs the queries while
 ``imgsearch index`` adds a folder of new photos to the served library. Goal: sequential p50 <=
 25 ms, p99 <= 60 ms, zero errors. The "load" column is the machine's 1-minute load average
-after each phase: on a shared box, other people's jobs show up there. First (unless
+after each phase: on a shared box, other people's jobs show up there, so each sequential phase
+also prints CPU ms per query - the server process's per request, and the in-process floor's
+and engine's - which the load inflates far less than wall time. First (unless
 ``--no-attacks``), hostile traffic (``bench/http_attacks.py``): searches while slow clients
 hold 300 connections, and 8 memory-bomb uploads at once with the server's peak RSS.
 """
@@ -75,6 +77,7 @@ class Row:
     wall_s: float
     base: Baseline | None
     load: float = field(default_factory=lambda: os.getloadavg()[0])  # machine load after it
+    cpu_ms: float = float("nan")  # the server's CPU ms per request (sequential phases)
 
     def cells(self) -> list[str]:
         lat = self.latencies
@@ -184,6 +187,14 @@ class Server:
             self.stop()
             raise SystemExit("server did not start:\n" + "".join(lines))
         threading.Thread(target=self._drain, daemon=True).start()
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the server process has used so far (all threads; nan off Linux)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def _drain(self) -> None:
         for _line in self.process.stdout:  # keep the pipe from filling up
@@ -317,6 +328,8 @@ class Baseline:
     turned: float
     every: tuple[float, float] = (0.0, 0.0)
     upright: tuple[float, float] = (0.0, 0.0)
+    #: mean CPU ms per query of the process (all its threads): floor, every view, upright first
+    cpu: tuple[float, float, float] = (float("nan"), float("nan"), float("nan"))
 
 
 def in_process(
@@ -341,21 +354,25 @@ def in_process(
             engine.settings = quick
             engine.query_image(photos[0], k=10)
         every_ms, upright_ms, floor_ms, turned = [], [], [], 0
+        cpu = [0.0, 0.0, 0.0]  # process CPU seconds: floor, every view, upright first
         for data in photos:
-            started = time.perf_counter()
+            started, cpu0 = time.perf_counter(), time.process_time()
             live = engine.library.searchable()
             analysis = analyzer.analyze(data)  # decode + one view, no frame search
             live.neighbours(live.descriptor.transform(analysis.embedding[None]), 10)
             floor_ms.append((time.perf_counter() - started) * 1000.0)
+            cpu[0] += time.process_time() - cpu0
             engine.settings = settings
-            started = time.perf_counter()
+            started, cpu0 = time.perf_counter(), time.process_time()
             engine.query_image(data, k=10)
             every_ms.append((time.perf_counter() - started) * 1000.0)
+            cpu[1] += time.process_time() - cpu0
             if quick is not None:
                 engine.settings = quick
-                started = time.perf_counter()
+                started, cpu0 = time.perf_counter(), time.process_time()
                 result = engine.query_image(data, k=10)
                 upright_ms.append((time.perf_counter() - started) * 1000.0)
+                cpu[2] += time.process_time() - cpu0
                 turned += result.views > 2
 
     def p(values: list[float]) -> tuple[float, float]:
@@ -364,8 +381,14 @@ def in_process(
         return float(np.percentile(values, 50)), float(np.percentile(values, 99))
 
     served = p(upright_ms if upright_first else every_ms)
+    per_query = tuple(1000.0 * c / len(photos) for c in cpu)
     return Baseline(
-        *served, *p(floor_ms), turned / len(photos), every=p(every_ms), upright=p(upright_ms)
+        *served,
+        *p(floor_ms),
+        turned / len(photos),
+        every=p(every_ms),
+        upright=p(upright_ms),
+        cpu=per_query,  # type: ignore[arg-type]
     )
 
 
@@ -484,8 +507,11 @@ def measure(
     server = Server(library, models, args.threads)
     try:
         run_sequential(server.port, bodies, 10)  # warm the connection path
+        cpu0 = server.cpu_seconds()
         lat, err, wall = run_sequential(server.port, bodies, args.requests)
-        rows.append(Row(scenario, vectors, kind, "sequential", lat, err, wall, baseline))
+        row = Row(scenario, vectors, kind, "sequential", lat, err, wall, baseline)
+        row.cpu_ms = 1000.0 * (server.cpu_seconds() - cpu0) / max(1, len(lat))
+        rows.append(row)
         print_progress(rows)
         if args.clients > 0:
             lat, err, wall = run_concurrent(server.port, bodies, args.requests, args.clients)
@@ -533,6 +559,14 @@ def print_progress(rows: Sequence[Row]) -> None:
             f"(load {row.load:.1f})",
             flush=True,
         )
+        if b and np.isfinite(row.cpu_ms):
+            print(
+                f"    CPU ms per query (less sensitive to the load than wall time): server "
+                f"{row.cpu_ms:.1f} per request; in-process floor {b.cpu[0]:.1f}, every view "
+                f"{b.cpu[1]:.1f}, upright first {b.cpu[2]:.1f}; server / floor = "
+                f"{row.cpu_ms / b.cpu[0]:.2f}",
+                flush=True,
+            )
 
 
 def main(argv: list[str] | None = None) -> None:

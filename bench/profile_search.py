@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("library", type=Path)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime")
     parser.add_argument("--models", type=Path, default=REPO.parent / "shared" / "models")
     parser.add_argument("--upright-first", action="store_true", help="Settings.upright_first")
     args = parser.parse_args()
@@ -100,7 +101,7 @@ def main() -> None:
     for area, seconds in sorted(by_area.items(), key=lambda kv: -kv[1]):
         print(f"  {area:32s} {seconds * 1000 / len(bodies):7.2f} ms  {seconds / total:6.1%}")
     print()
-    stats.sort_stats("cumulative").print_stats(args.top)
+    stats.sort_stats(args.sort).print_stats(args.top)
 
 
 if __name__ == "__main__":

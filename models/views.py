@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from models.onnx_model import OnnxModel
 
 ROTATIONS: tuple[int, ...] = (0, 90, 180, 270)
+REGION_GRID = 2  # tiles per side of :meth:`ViewSet.regions` (a 2x2 collage's tiles)
+MIN_TILE_SIDE = 32  # px: smaller tiles say nothing
 _TURN = {
     90: Image.Transpose.ROTATE_270,
     180: Image.Transpose.ROTATE_180,
@@ -56,9 +58,11 @@ class ViewSet:
     embeddings: np.ndarray
     names: tuple[str, ...]
     frame: ContentBox | None = None
-    #: views not embedded yet (``upright_only``): name, upright image, clockwise degrees
-    pending: tuple[tuple[str, Image.Image, int], ...] = ()
+    #: views not embedded yet (``upright_only``): name, upright model input, clockwise degrees
+    pending: tuple[tuple[str, np.ndarray, int], ...] = ()
     model: OnnxModel | None = field(default=None, repr=False)
+    #: the upright image (or region) the tiles of :meth:`regions` are cut from
+    upright: Image.Image | None = field(default=None, repr=False)
 
     @property
     def complete(self) -> bool:
@@ -70,11 +74,20 @@ class ViewSet:
         none are pending)."""
         if not self.pending or self.model is None:
             return self
-        model = self.model
-        batch = np.stack([model.preprocess(turn(img, deg)) for _, img, deg in self.pending])
-        more = model.run(batch).embeddings.astype(np.float32)
+        batch = np.stack([turn_input(x, deg) for _, x, deg in self.pending])
+        more = self.model.run(batch).embeddings.astype(np.float32)
         names = self.names + tuple(name for name, _, _ in self.pending)
-        return ViewSet(self.analysis, np.concatenate([self.embeddings, more]), names, self.frame)
+        vectors = np.concatenate([self.embeddings, more])
+        return ViewSet(self.analysis, vectors, names, self.frame, (), self.model, self.upright)
+
+    def regions(self, grid: int = REGION_GRID) -> np.ndarray:
+        """Embeddings [grid * grid, D] of the upright image's tiles (a ``grid`` x ``grid``
+        split, each tile through the model's own central crop): evidence for a picture that
+        fills only part of the query (one tile of a collage). Empty when unavailable."""
+        if self.upright is None or self.model is None:
+            return np.zeros((0, self.embeddings.shape[1]), np.float32)
+        batch = np.stack([self.model.preprocess(tile) for tile in tiles(self.upright, grid)])
+        return self.model.run(batch).embeddings.astype(np.float32)
 
     @property
     def primary(self) -> np.ndarray:
@@ -93,6 +106,23 @@ def turn(image: Image.Image, degrees: int) -> Image.Image:
     if degrees not in _TURN:
         raise ValueError(f"rotation must be a multiple of 90 degrees, got {degrees}")
     return image.transpose(_TURN[degrees])
+
+
+def tiles(image: Image.Image, grid: int = REGION_GRID) -> list[Image.Image]:
+    """``image`` cut into a ``grid`` x ``grid`` split, row by row."""
+    w, h = image.size
+    return [
+        image.crop((x * w // grid, y * h // grid, (x + 1) * w // grid, (y + 1) * h // grid))
+        for y in range(grid)
+        for x in range(grid)
+    ]
+
+
+def turn_input(tensor: np.ndarray, degrees: int) -> np.ndarray:
+    """A model input [H, W, C] of an upright view turned clockwise by ``degrees``: the input
+    of the turned image itself, within resampling rounding (the central crop and the square
+    resize commute with quarter turns), without turning and resizing the image again."""
+    return np.rot90(tensor, -(int(degrees) % 360) // 90)
 
 
 def region_image(decoded: DecodedImage, roi: RegionOfInterest | None) -> Image.Image:
@@ -152,23 +182,31 @@ def analyze_views(
     base = analyzer.infer_prepared(prepared)
     if isinstance(base, ImageError):
         raise base
-    region = prepared.region
-    image = region_image(prepared.decoded, region).convert("RGB")
-    frame = find_content_box(image) if frames and region is None else None
+    frame = None
+    if frames and prepared.region is None:
+        image = prepared.decoded.image
+        frame = find_content_box(image if image.mode == "RGB" else image.convert("RGB"))
     photo = (
         analyzer.framed_photo(source, prepared.decoded, frame, analyzer.rotation_degrees)
         if frame is not None
         else None
     )
-    uprights = [("full", image)] + ([("frame", photo)] if photo is not None else [])
-    views = [(n if r == 0 else f"{n}@{r}", img, r) for n, img in uprights for r in rotations]
+    model = analyzer.model
+    uprights = [("full", prepared.tensor)]
+    if photo is not None:
+        uprights.append(("frame", model.preprocess(photo)))
+    views = [(n if r == 0 else f"{n}@{r}", x, r) for n, x in uprights for r in rotations]
     now = [v for v in views[1:] if not (upright_only and v[2])]  # view 0: the plain path
     later = tuple(v for v in views if upright_only and v[2])
-    model = analyzer.model
     embeddings = [base.embedding[None]]
     if now:
-        batch = np.stack([model.preprocess(turn(img, r)) for _, img, r in now])
+        batch = np.stack([turn_input(x, r) for _, x, r in now])
         embeddings.append(model.run(batch).embeddings)
     names = ("full", *(name for name, _, _ in now))
     vectors = np.concatenate(embeddings).astype(np.float32)
-    return ViewSet(base, vectors, names, frame, later, model if later else None)
+    upright = region_image(prepared.decoded, prepared.region)
+    if min(upright.size) < REGION_GRID * MIN_TILE_SIDE:
+        upright = None
+    elif upright.mode != "RGB":
+        upright = upright.convert("RGB")
+    return ViewSet(base, vectors, names, frame, later, model, upright)

@@ -27,6 +27,8 @@ _SOURCES: dict[str, str] = {
     "CANDIDATES_PER_VIEW": "search.descriptor.rerank",
     "QueryScorer": "search.descriptor.rerank",
     "ScoredHit": "search.descriptor.rerank",
+    "PreparedImage": "search.descriptor.row_cache",
+    "RowCache": "search.descriptor.row_cache",
     "LocalFeatures": "search.descriptor.verify",
     "MIN_INLIERS": "search.descriptor.verify",
     "count_inliers": "search.descriptor.verify",
@@ -65,7 +67,9 @@ __all__ = [
     "EditCovariance",
     "LocalFeatures",
     "MoreViews",
+    "PreparedImage",
     "QueryScorer",
+    "RowCache",
     "ScoredHit",
     "StoredImage",
     "Whitening",
@@ -94,6 +98,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
     from search.descriptor.errors import DescriptorError, WhiteningError
     from search.descriptor.rerank import CANDIDATES_PER_VIEW, MoreViews, QueryScorer, ScoredHit
+    from search.descriptor.row_cache import PreparedImage, RowCache
     from search.descriptor.verify import (
         MIN_INLIERS,
         LocalFeatures,

@@ -18,6 +18,13 @@ GATE_WIDTH = 0.5
 TIER_MARGIN = 0.0  # copy tier reaches this many spreads below the best unsure candidate
 # (measured: 0.5 / 1 / 2 cost hymenoptera precision@10 0.916 -> 0.894 / 0.861 / 0.852)
 TURNED_VIEW_DISCOUNT = 0.05  # a turned query view's cosine counts this share less (tuned: dev)
+REGION_COSINE = 0.79  # plain cosine a query tile's match needs to count: a copy inside the
+# tile (tuned on holdout photos-30: collage tiles vs their photo 0.80-0.92, p50 0.88; the best
+# tile match of other photos at most 0.77 outside sepia + noise, where whole views err too)
+REGION_SCORE = 0.75  # ... and the cosine in the library's space (whitened: collage tiles vs
+# their photo 0.81-0.97 on photos-30; quarters of other generated scenes that pass the plain
+# cosine on scenes-50 0.57-0.62)
+REGION_CHECKED = 10  # a query's best tile matches whose plain cosine is read and checked
 EXPAND_Z = 6.0  # robust z of a sure copy: only those are chained (hymenoptera unaffected)
 WHITENED_DIMS = 128  # leading axes of the whitened space kept (measured: see README)
 DUPLICATE_Z = 6.0  # duplicate_z threshold: 99 % pair precision with look-alikes (see above)
@@ -38,7 +45,9 @@ class DescriptorConfig:
     ``labels``: weight of the class-label similarity in the rank score (0 = off);
     ``expand``: how many of the best matches are followed in the duplicate graph (0 = off);
     ``verify``: confirm duplicate candidates with local features (:mod:`search.descriptor.verify`);
-    ``dims``: dimensions kept of the whitened space (its leading principal axes; 0 = all).
+    ``dims``: dimensions kept of the whitened space (its leading principal axes; 0 = all);
+    ``regions``: a query whose views leave no sure copy also looks with its 2x2 tiles, and a
+    tile's match counts where it holds a copy (``REGION_COSINE``; query side only).
     """
 
     rotations: int = 4
@@ -48,6 +57,7 @@ class DescriptorConfig:
     expand: int = 3
     verify: bool = False
     dims: int = WHITENED_DIMS
+    regions: bool = True
 
     def __post_init__(self) -> None:
         if self.rotations not in ROTATION_SETS:
@@ -61,7 +71,15 @@ class DescriptorConfig:
 
     @classmethod
     def plain(cls) -> DescriptorConfig:
-        return cls(rotations=1, frames=False, whiten=False, labels=0.0, expand=0, verify=False)
+        return cls(
+            rotations=1,
+            frames=False,
+            whiten=False,
+            labels=0.0,
+            expand=0,
+            verify=False,
+            regions=False,
+        )
 
     @property
     def angles(self) -> tuple[int, ...]:
@@ -94,6 +112,9 @@ class DescriptorConfig:
         return config
 
     def describe(self) -> str:
+        return f"{self._stored_text()},regions={'on' if self.regions else 'off'}"
+
+    def _stored_text(self) -> str:
         onoff = {True: "on", False: "off"}
         return (
             f"rotations={self.rotations},frames={onoff[self.frames]},"
@@ -103,8 +124,9 @@ class DescriptorConfig:
 
     @property
     def fingerprint(self) -> str:
-        """What indexes built for this configuration are stamped with (with the whitening's)."""
-        text = f"v{DESCRIPTOR_VERSION}:{self.describe()}"
+        """What indexes built for this configuration are stamped with (with the whitening's;
+        ``regions`` only changes queries: not part of it)."""
+        text = f"v{DESCRIPTOR_VERSION}:{self._stored_text()}"
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

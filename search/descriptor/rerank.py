@@ -22,18 +22,37 @@ stands on the upright views and the turned ones are never embedded; otherwise (a
 no copy: a turned copy may be what the turned views find) they are embedded and the query is
 scored with every view, exactly as when all were given at once (candidates are per view, so the
 union is the same).
+
+**Regional evidence** (``regions``; the descriptor's ``regions`` option): when every view
+leaves the query unsettled, the engine's callback embeds the query's 2x2 tiles. Their
+candidates join the others, and an image's copy score is raised to its best tile match only
+where that tile holds a copy of it (a sure copy in the library's space with a cosine of at
+least ``REGION_SCORE``, and a plain-space cosine of at least ``REGION_COSINE``, read again for
+the ``REGION_CHECKED`` best): one picture of a collage. Weaker tile matches count for nothing,
+so a tile never lifts a look-alike.
+
+**Prepared rows** (``cache``): each candidate's stored vectors are mapped through the
+descriptor once and kept with its labels in a :class:`search.descriptor.row_cache.RowCache`
+that lives as long as the library state the engine searches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from search.descriptor.config import DUPLICATE_Z, EXPAND_Z
+from search.descriptor.config import (
+    DUPLICATE_Z,
+    EXPAND_Z,
+    REGION_CHECKED,
+    REGION_COSINE,
+    REGION_SCORE,
+)
 from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
 from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
+from search.descriptor.row_cache import PreparedImage, RowCache
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
 Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
@@ -61,11 +80,18 @@ class QueryScorer:
         stored: Stored,
         *,
         candidates: int = CANDIDATES_PER_VIEW,
+        cache: RowCache | None = None,
     ) -> None:
         self.descriptor = descriptor
         self.neighbours = neighbours
         self.stored = stored
         self.candidates = candidates
+        #: prepared rows kept between queries of one library state (None: per query only)
+        self.cache = cache
+        #: after :meth:`search`: every image it scored, by id (rows and labels)
+        self.images: dict[int, PreparedImage] = {}
+        #: after :meth:`search`: whether the tiles were needed (None: none offered)
+        self.regional: bool | None = None
         #: after :meth:`search`: whether the ``more`` views were needed (None: none offered)
         self.expanded_views: bool | None = None
 
@@ -86,42 +112,51 @@ class QueryScorer:
         want: int,
         exclude: int | None,
         ids: list[int],
-        images: dict[int, StoredImage],
+        images: dict[int, PreparedImage],
     ) -> list[int]:
-        """``ids`` and the stored neighbours of ``rows`` (their rows added to ``images``),
-        sorted."""
+        """``ids`` and the stored neighbours of ``rows`` (prepared into ``images``), sorted."""
         found = self.neighbours(rows, want)
         have = set(ids)
         new = sorted({int(i) for i in np.ravel(found) if i >= 0 and int(i) != exclude} - have)
         if new:
-            images.update(self.stored(new))
+            images.update(self._prepare(new))
         return sorted(have | {i for i in new if i in images})
 
+    def _prepare(self, ids: Sequence[int]) -> dict[int, PreparedImage]:
+        """The prepared images ``ids`` (those still stored): from the cache, else read with
+        ``stored`` and mapped through the descriptor once (then cached)."""
+        out, missing = self.cache.take(ids) if self.cache is not None else ({}, list(ids))
+        if not missing:
+            return out
+        read = self.stored(missing)
+        have = [i for i in missing if i in read]
+        if not have:
+            return out
+        rows, owner = self.descriptor.stored_rows([read[i] for i in have])
+        cuts = np.searchsorted(owner, np.arange(1, len(have)))
+        fresh = {
+            image_id: PreparedImage(part, tuple(read[image_id].labels))
+            for image_id, part in zip(have, np.split(rows, cuts), strict=True)
+        }
+        if self.cache is not None:
+            self.cache.put(fresh)
+        out.update(fresh)
+        return out
+
     def _rows(
-        self, ids: Sequence[int], images: Mapping[int, StoredImage], cache: dict[int, np.ndarray]
+        self, ids: Sequence[int], images: Mapping[int, PreparedImage]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The searched rows of ``ids`` and their owner positions; each image is mapped
-        through the descriptor once per query (``cache``: id -> its rows)."""
-        missing = [i for i in ids if i not in cache]
-        if missing:
-            rows, owner = self.descriptor.stored_rows([images[i] for i in missing])
-            cuts = np.searchsorted(owner, np.arange(1, len(missing)))
-            for image_id, part in zip(missing, np.split(rows, cuts), strict=True):
-                cache[image_id] = part
-        parts = [cache[i] for i in ids]
+        """The searched rows of ``ids`` and their owner positions."""
+        parts = [images[i].rows for i in ids]
         sizes = [len(p) for p in parts]
         if not sum(sizes):
             return np.zeros((0, 1), np.float32), np.zeros(0, np.int64)
         return np.concatenate(parts), np.repeat(np.arange(len(ids)), sizes)
 
     def _copy(
-        self,
-        query: np.ndarray,
-        ids: list[int],
-        images: Mapping[int, StoredImage],
-        cache: dict[int, np.ndarray],
+        self, query: np.ndarray, ids: list[int], images: Mapping[int, PreparedImage]
     ) -> np.ndarray:
-        rows, owner = self._rows(ids, images, cache)
+        rows, owner = self._rows(ids, images)
         return self.descriptor.copy_scores(query, rows, owner, len(ids))
 
     def search(
@@ -131,28 +166,34 @@ class QueryScorer:
         k: int = 10,
         exclude: int | None = None,
         more: MoreViews | None = None,
+        regions: MoreViews | None = None,
     ) -> list[ScoredHit]:
         """Best ``k`` stored images for the query rows ``query`` [V, D'] (from
         :meth:`Descriptor.query_rows`) and the query's top labels; ``more()`` gives further
-        query rows, asked only when ``query`` leaves the answer unsettled (module doc)."""
+        query rows, asked only when ``query`` leaves the answer unsettled (module doc);
+        ``regions()`` the rows of the query's tiles, asked when every view leaves it
+        unsettled: a tile's match counts only where it is a sure copy (module doc)."""
         d = self.descriptor
         want = max(k, self.candidates)
         query = np.asarray(query, np.float32)
-        images: dict[int, StoredImage] = {}
-        cache: dict[int, np.ndarray] = {}
+        images: dict[int, PreparedImage] = {}
+        self.images = images
         ids = self._candidates(query, want, exclude, [], images)
-        copy = self._copy(query, ids, images, cache)
+        copy = self._copy(query, ids, images)
         self.expanded_views = None if more is None else not self.settled(copy)
         if self.expanded_views:
             extra = np.asarray(more(), np.float32)  # type: ignore[misc]
             if len(extra):
                 ids = self._candidates(extra, want, exclude, ids, images)
                 query = np.concatenate([query, extra])
-                copy = self._copy(query, ids, images, cache)
+                copy = self._copy(query, ids, images)
+        self.regional = None if regions is None else not self.settled(copy)
+        if self.regional:
+            copy, ids = self._regions(regions, query, copy, ids, images, want, exclude)  # type: ignore[arg-type]
         if not ids:
             return []
         if d.config.expand and d.calibration is not None:
-            copy, ids, images = self._expand(query, copy, ids, images, exclude, cache)
+            copy, ids = self._expand(query, copy, ids, images, exclude)
         label_sim = None
         if d.config.labels:
             vocab: dict[str, int] = {}
@@ -171,34 +212,81 @@ class QueryScorer:
             for n in order
         ]
 
+    def _regions(
+        self,
+        regions: MoreViews,
+        query: np.ndarray,
+        copy: np.ndarray,
+        ids: list[int],
+        images: dict[int, PreparedImage],
+        want: int,
+        exclude: int | None,
+    ) -> tuple[np.ndarray, list[int]]:
+        """Regional evidence (module doc): the tiles' candidates joined to ``ids``, and each
+        image's copy score raised to its best tile's where that tile holds a copy of it: a
+        sure copy in the library's space (robust ``z >= EXPAND_Z`` and a cosine of at least
+        :data:`REGION_SCORE`) whose plain cosine (the model's own space, read again for those
+        few) is at least :data:`REGION_COSINE`."""
+        cal = self.descriptor.calibration
+        raw = np.asarray(regions(), np.float32)
+        if cal is None or not len(raw):
+            return copy, ids
+        tiles = self.descriptor.transform(raw)
+        ids = self._candidates(tiles, want, exclude, ids, images)
+        whole = self._copy(query, ids, images)
+        regional = self._copy(tiles, ids, images)
+        sure = np.flatnonzero(regional >= max(cal.score(EXPAND_Z), REGION_SCORE))
+        sure = sure[np.argsort(-regional[sure], kind="stable")][:REGION_CHECKED]
+        plain = self._plain_scores(raw, [ids[n] for n in sure])
+        keep = sure[plain >= REGION_COSINE]
+        out = whole.copy()
+        out[keep] = np.maximum(whole[keep], regional[keep])
+        return out.astype(np.float32), ids
+
+    def _plain_scores(self, raw: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+        """Best plain-space cosine of the raw query rows ``raw`` with each image of ``ids``
+        (-inf for one no longer stored)."""
+        out = np.full(len(ids), -np.inf, np.float32)
+        if not ids:
+            return out
+        read = self.stored(list(ids))
+        have = [n for n, i in enumerate(ids) if i in read]
+        if not have:
+            return out
+        plain = Descriptor(replace(self.descriptor.config, whiten=False))
+        rows, owner = plain.stored_rows([read[ids[n]] for n in have])
+        best = np.full(len(have), -np.inf, np.float32)
+        np.maximum.at(best, owner, (plain.transform(raw) @ rows.T).max(axis=0))
+        out[have] = best
+        return out
+
     def _expand(
         self,
         query: np.ndarray,
         copy: np.ndarray,
         ids: list[int],
-        images: dict[int, StoredImage],
+        images: dict[int, PreparedImage],
         exclude: int | None,
-        cache: dict[int, np.ndarray],
-    ) -> tuple[np.ndarray, list[int], dict[int, StoredImage]]:
+    ) -> tuple[np.ndarray, list[int]]:
         """Follow the duplicate graph from the best sure copies (see Descriptor.expand)."""
         d = self.descriptor
         sure = d.calibration.score(EXPAND_Z)  # type: ignore[union-attr]
         decision = d.calibration.duplicate_threshold()  # type: ignore[union-attr]
         hubs = [ids[int(n)] for n in hub_order(copy, sure, d.config.expand)]
         if not hubs:
-            return copy, ids, images
-        hub_rows = {h: cache[h] for h in hubs}
+            return copy, ids
+        hub_rows = {h: images[h].rows for h in hubs}
         hub_copy = {h: float(copy[ids.index(h)]) for h in hubs}
         # one search for every hub's rows (per row, as one call each would give)
         found = self.neighbours(np.concatenate(list(hub_rows.values())), self.candidates)
         more = {int(i) for i in np.ravel(found) if i >= 0 and int(i) != exclude}
         new = sorted(more - set(ids))
         if new:
-            images.update(self.stored(new))
+            images.update(self._prepare(new))
             new = [i for i in new if i in images]
-            copy = np.concatenate([copy, self._copy(query, new, images, cache)])
+            copy = np.concatenate([copy, self._copy(query, new, images)])
             ids = ids + new
-        rows, owner = self._rows(ids, images, cache)
+        rows, owner = self._rows(ids, images)
         out = copy.copy()
         for h in hubs:
             graph = np.full(len(ids), -np.inf, np.float32)
@@ -206,4 +294,4 @@ class QueryScorer:
             graph[ids.index(h)] = -np.inf
             graph = np.where(graph >= sure, graph, -np.inf)
             out = np.maximum(out, chain_scores(hub_copy[h], graph, copy, decision))
-        return out, ids, images
+        return out, ids

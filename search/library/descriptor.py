@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from search.descriptor import (
     Descriptor,
     DescriptorConfig,
     DescriptorError,
+    RowCache,
     Whitening,
     WhiteningError,
     shrink_for,
@@ -53,7 +54,11 @@ CALIBRATION_SAMPLE = 5000  # stored images whose random pairs measure the backgr
 def library_config(store: LibraryStore, override: str | None = None) -> DescriptorConfig:
     """The library's descriptor options: recorded ones, else ``override``, else defaults."""
     recorded = store.get_meta(DESCRIPTOR_META_KEY)
-    return DescriptorConfig.parse(recorded or override or "default")
+    config = DescriptorConfig.parse(recorded or override or "default")
+    if recorded and "regions=" not in recorded:  # recorded before the option: plain stays plain
+        plain = replace(config, regions=False)
+        config = plain if plain.is_plain else config
+    return config
 
 
 def load_descriptor(store: LibraryStore, config: DescriptorConfig) -> Descriptor:
@@ -209,6 +214,8 @@ class Searchable:
     fingerprint: str
     #: the model whose vectors these indexes hold (queries must be embedded with it)
     model: ModelStamp | None = None
+    #: the stored images' searched rows and labels, kept between queries of this state
+    rows: RowCache = field(default_factory=RowCache, compare=False, repr=False)
 
     def neighbours(self, rows: np.ndarray, k: int) -> np.ndarray:
         """Nearest image ids of each searched row [R, D'] over both indexes (-1 pads)."""

@@ -177,8 +177,16 @@ class SearchEngine:
             n, embedded[0] = len(views.names), len(full.names)
             return descriptor.query_rows(full.embeddings[n:], full.names[n:], frame_dominant)
 
+        def tiles() -> np.ndarray:
+            found = views.regions()
+            embedded[0] += len(found)
+            return found
+
         more = None if views.complete else turned
-        scored = self._scored(live, query, analysis.labels, k, min_score, exclude, more, flags)
+        regions = tiles if descriptor.config.regions else None
+        scored = self._scored(
+            live, query, analysis.labels, k, min_score, exclude, more, flags, regions
+        )
         sha = hashlib.sha256(data).hexdigest() if data is not None else None
         pixel_hash: list[str | None] = []  # computed at most once, only when it can matter
 
@@ -305,29 +313,32 @@ class SearchEngine:
         exclude: int | None,
         more: MoreViews | None = None,
         flags: QualityFilter | None = None,
+        regions: MoreViews | None = None,
     ) -> list[tuple[ScoredHit, StoredImage]]:
         """Candidates from ``live``'s indexes, scored exactly from the store (the truth) by
         its descriptor (:class:`search.descriptor.rerank.QueryScorer`; ``more``: the query's
-        turned views, asked when its first rows leave the answer unsettled), filtered (by
-        ``min_score`` and ``flags``, among more candidates), best first."""
+        turned views, asked when its first rows leave the answer unsettled; ``regions``: its
+        tiles, asked when every view does), filtered (by ``min_score`` and ``flags``, among
+        more candidates), best first."""
         if live.index.ntotal == 0:
             return []
 
-        read: dict[int, Any] = {}  # the candidates' stored rows, labels included
-
         def stored(ids: Sequence[int]) -> dict[int, Any]:
-            rows = self.store.descriptors.rows(ids)
-            read.update(rows)
-            return {i: to_stored(r) for i, r in rows.items()}
+            return {i: to_stored(r) for i, r in self.store.descriptors.rows(ids).items()}
 
         wanted = flags.candidates(k) if flags else k + CANDIDATE_MARGIN
         scorer = QueryScorer(
-            live.descriptor, live.neighbours, stored, candidates=max(CANDIDATES_PER_VIEW, wanted)
+            live.descriptor,
+            live.neighbours,
+            stored,
+            candidates=max(CANDIDATES_PER_VIEW, wanted),
+            cache=live.rows,
         )
-        found = scorer.search(query, labels, k=wanted, exclude=exclude, more=more)
+        found = scorer.search(query, labels, k=wanted, exclude=exclude, more=more, regions=regions)
         rows = self.store.reads.hit_rows([hit.id for hit in found], labels=False)
         for image_id, row in rows.items():  # labels read with the candidates' vectors
-            row.labels = list(read[image_id].labels) if image_id in read else []
+            image = scorer.images.get(image_id)
+            row.labels = list(image.labels) if image is not None else []
         scored = []
         for hit in found:
             row = rows.get(hit.id)
