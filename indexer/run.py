@@ -19,6 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from indexer.distributed import parse_executor, probe
 from indexer.learning import plan_learning
 from indexer.pipeline import Counts, Pipeline
 from indexer.plan import make_plan
@@ -48,6 +49,7 @@ class IndexOptions:
     progress: bool = True
     index_kind: str | None = None  # rebuild the FAISS cache as this kind when it differs
     descriptor: str | None = None  # record these descriptor options (DescriptorConfig text)
+    executor: str | None = None  # decode + embed on a Dask cluster (indexer.distributed)
 
 
 @dataclass
@@ -191,6 +193,9 @@ def index_collections(
     """Bring the library up to date with ``options.paths``; returns the run's summary."""
     show = options.progress and sys.stderr.isatty()
     return_freed_memory()  # big decodes' buffers go back to the system once freed
+    address = parse_executor(options.executor)
+    if address is not None:
+        probe(address)  # a cluster that is not there is said before the scan
     store = library.store
     with library.writer_lock():
         start, cpu_start = time.monotonic(), time.process_time()
@@ -231,7 +236,12 @@ def index_collections(
                 bar(show, desc="indexing", unit="img", total=len(plan.work)) as shown,
             ):
                 videos = take_videos(plan)  # first: a moved video claims its vanished row
-                sample = plan_learning(library, plan, model, progress=learning.update)
+                # a distributed run learns the whitening after the pipeline, from the store
+                sample = (
+                    None
+                    if address
+                    else plan_learning(library, plan, model, progress=learning.update)
+                )
                 pipeline = Pipeline(
                     library,
                     model,
@@ -240,6 +250,7 @@ def index_collections(
                     progress=shown.update,
                     max_pixels=library.settings.max_image_pixels,
                     learning=sample,
+                    executor=address,
                 )
                 counts = pipeline.counts
                 index_videos(library, model, plan, videos, counts, shown.update)
