@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # imported by the commands themselves: `--help` stays light
 
 #: search.index.ALL_KINDS, spelled out so that `--help` does not load FAISS (a test holds them
 #: equal)
-INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8")
+INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8", "ivfpq-ondisk")
 
 
 def _check_executor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
