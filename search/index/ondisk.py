@@ -108,7 +108,7 @@ class IVFPQOnDiskBackend(Backend):
         quantizer.add(centroids)
         m = pq_bytes(d, config.pq_m)
         rows = sample[:65_536]
-        nbits = min(8, max(1, int(np.log2(max(2, len(rows) // 4)))))  # tiny libraries: < 256
+        nbits = min(8, max(1, int(np.log2(max(2, len(rows) // 39)))))  # small: < 256 codes
         index = faiss.IndexIVFPQ(quantizer, d, nlist, m, nbits, faiss.METRIC_INNER_PRODUCT)
         assign = nearest(rows, centroids)
         residuals = np.ascontiguousarray(rows - centroids[assign])

@@ -77,6 +77,8 @@ class IndexCache:
             np.concatenate([c[1] for c in chunks]) if chunks else np.zeros((0, width), np.float32)
         )
         # (an empty raw matrix is mapped like any other: primary_vectors gives the right width)
+        if not len(ids) and kind not in ("auto", "flat", "hnsw"):
+            kind = "flat"  # trained kinds need vectors: the run's end builds the one asked for
         index = VectorIndex.build(
             ids, primary_vectors(descriptor, vectors, frames.dominant, ids), kind=kind
         )
