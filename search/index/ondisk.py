@@ -191,7 +191,7 @@ class IVFPQOnDiskBackend(Backend):
                 if size:
                     parts.append(faiss.rev_swig_ptr(lists.get_ids(i), size).copy())
         found = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
-        return np.setdiff1d(found, self.tombstones)
+        return found[~np.isin(found, self.tombstones)] if len(self.tombstones) else found
 
     def remove(self, ids: np.ndarray) -> int:
         ids = as_ids(ids)
