@@ -221,14 +221,28 @@ class DaskAnalyzer:
                     submit(chunk)
                     chunk = []
                     while len(in_flight) >= window:
-                        yield from in_flight.popleft().result()
+                        yield from _result(in_flight.popleft())
             if chunk:
                 submit(chunk)
             while in_flight:
-                yield from in_flight.popleft().result()
+                yield from _result(in_flight.popleft())
         finally:
             for future in in_flight:
                 future.cancel()
+
+
+def _result(future: Any) -> list[Analysis | ImageError]:
+    """A chunk's results; a cluster's own failure (a chunk that killed worker after worker,
+    a lost scheduler) as an :class:`ExecutorError` that says what happened."""
+    try:
+        return future.result()  # type: ignore[no-any-return]
+    except ImgsearchError:
+        raise
+    except Exception as exc:
+        raise ExecutorError(
+            f"the Dask cluster failed a chunk of images ({type(exc).__name__}: {exc}); "
+            "what was committed stays, and the next run resumes"
+        ) from exc
 
 
 def _name(source: Any) -> str:
