@@ -69,6 +69,8 @@ class IndexCache:
         self, kind: str, descriptor: Descriptor, frames: StoredFrames, stamp: IndexStamp
     ) -> VectorIndex:
         """Build the index from the store's vectors (mapped by ``descriptor``) and save it."""
+        if kind == "ivfpq-ondisk" and self.settings.index_path.parent.is_dir():
+            return self._build_streamed(kind, descriptor, frames, stamp)
         chunks = list(self.store.iter_vectors())
         ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
         model = self.store.model_stamp()
@@ -82,6 +84,32 @@ class IndexCache:
         index = VectorIndex.build(
             ids, primary_vectors(descriptor, vectors, frames.dominant, ids), kind=kind
         )
+        self.save(index, stamp)
+        return index
+
+    def _build_streamed(
+        self, kind: str, descriptor: Descriptor, frames: StoredFrames, stamp: IndexStamp
+    ) -> VectorIndex:
+        """The on-disk kind for libraries beyond RAM: the store's vectors are mapped chunk by
+        chunk into a temporary float32 file beside the index (4 B x searched dimension per
+        image, memory-mapped for the build), never gathered in RAM."""
+        count, width = self.store.vector_count(), self.dimension(descriptor)
+        if not count:
+            return self.build("flat", descriptor, frames, stamp)
+        path = self.settings.index_path.with_name(f".{self.settings.index_path.name}.rows.tmp")
+        try:
+            rows = np.lib.format.open_memmap(path, "w+", np.float32, (count, width))
+            ids, filled = np.zeros(count, np.int64), 0
+            for chunk_ids, chunk in self.store.iter_vectors():
+                n = min(len(chunk_ids), count - filled)  # rows added since the count wait
+                mapped = primary_vectors(descriptor, chunk[:n], frames.dominant, chunk_ids[:n])
+                rows[filled : filled + n], ids[filled : filled + n] = mapped, chunk_ids[:n]
+                filled += n
+            rows.flush()
+            index = VectorIndex.build(ids[:filled], rows[:filled], kind=kind)
+            del rows
+        finally:
+            path.unlink(missing_ok=True)
         self.save(index, stamp)
         return index
 
