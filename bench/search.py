@@ -297,6 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--auto-threshold", type=int, default=None)
     p.add_argument("--nlist", type=int, default=0, help="IVF lists (0: the kind's default)")
     p.add_argument("--recall-sample", type=int, default=500, help="vectors to tune recall on")
+    p.add_argument("--pq-bytes", type=int, default=0, help="ivfpq-ondisk code bytes (0: d/4)")
     p.add_argument("--tmp-dir", default=None, help="where ivfpq-ondisk writes its store file")
     args = p.parse_args(argv)
     args.sizes = [int(float(s)) for s in args.sizes.split(",")]
