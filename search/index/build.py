@@ -65,7 +65,7 @@ class IndexConfig:
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
     hnsw_max_deleted_fraction: float = 0.2
-    pq_m: int = 0  # ivfpq-ondisk: bytes per vector (0: d/4, at most 64)
+    pq_m: int = 0  # ivfpq-ondisk: bytes per vector (0: d/2, at most 64)
     ondisk_shard: int = 1_000_000  # ivfpq-ondisk: vectors per shard file while building
 
 
