@@ -16,6 +16,15 @@ Goals: CPU <= 1.2x the limit's, speed (limit wall / index wall) >= 0.8, start-up
 
 ``--descriptor default`` measures the first run of a new library as a user gets it (it learns
 the whitening from 100 photos up).
+
+    python bench/index.py --executor dask-local [--cluster-workers 2] [--rounds 3]
+    python bench/index.py --executor dask://HOST:PORT
+
+compares ``imgsearch index`` run locally with the same command sent to a Dask cluster
+(``dask-local``: a ``LocalCluster`` of ``--cluster-workers`` processes of one thread each,
+started here; both with ``--descriptor whiten=off`` so that neither learns a whitening) on the
+hymenoptera photos, rounds alternating: throughput ratio (cluster / local) and the overhead per
+image (extra wall, and extra CPU of client + workers, per image).
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ from pathlib import Path
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
+# bench/http.py would shadow the standard library's http for Dask (and its worker processes)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 LIMIT = REPO / "bench" / "limit.py"
 MODEL_FILE = "mobilenet_v3_small_100_224.onnx"
 STARTED = re.compile(
@@ -105,7 +116,12 @@ def imgsearch_command() -> list[str]:
     return [sys.executable, "-c", "from cli.main import main; main()"]
 
 
-def index_run(models: Path, folders: list[Path], descriptor: str = "whiten=off") -> Run:
+def index_run(
+    models: Path,
+    folders: list[Path],
+    descriptor: str = "whiten=off",
+    extra: list[str] | None = None,
+) -> Run:
     with tempfile.TemporaryDirectory(prefix="imgsearch-bench-") as tmp:
         cmd = [
             *imgsearch_command(),
@@ -119,6 +135,7 @@ def index_run(models: Path, folders: list[Path], descriptor: str = "whiten=off")
             "--no-progress",
             "--descriptor",
             descriptor,
+            *(extra or []),
             *map(str, folders),
         ]
         run, stdout, stderr = run_process(cmd)
@@ -129,6 +146,68 @@ def index_run(models: Path, folders: list[Path], descriptor: str = "whiten=off")
     if found:
         run.startup, run.startup_cpu, run.startup_main = map(float, found.groups())
     return run
+
+
+def worker_cpu(client: object) -> float:
+    """CPU seconds used so far by the cluster's worker processes (all of them)."""
+
+    def cpu() -> float:
+        times = os.times()
+        return times.user + times.system
+
+    return sum(client.run(cpu).values())  # type: ignore[attr-defined]
+
+
+def cluster_bench(args: argparse.Namespace, folders: list[Path]) -> None:
+    """Local ``imgsearch index`` vs the same on a Dask cluster, best of ``--rounds``."""
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    if args.executor == "dask-local":
+        cluster = LocalCluster(
+            n_workers=args.cluster_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        )
+        address = cluster.scheduler_address
+    else:
+        address = "tcp://" + args.executor.removeprefix("dask://").removeprefix("tcp://")
+    client = Client(address)
+    extra = ["--executor", "dask://" + address.removeprefix("tcp://")]
+    print(f"cluster {address}: {sum(client.nthreads().values())} worker threads; {load_average()}")
+    local: list[Run] = []
+    remote: list[tuple[Run, float]] = []
+    try:
+        for round_no in range(1, args.rounds + 1):
+            mine = index_run(args.models, folders, "whiten=off")
+            before = worker_cpu(client)
+            theirs = index_run(args.models, folders, "whiten=off", extra)
+            workers = worker_cpu(client) - before
+            local.append(mine)
+            remote.append((theirs, workers))
+            print(
+                f"round {round_no}: local {mine.wall:.2f} s wall, {mine.cpu:.2f} s CPU; "
+                f"cluster {theirs.wall:.2f} s wall, client {theirs.cpu:.2f} s CPU + workers "
+                f"{workers:.2f} s CPU ({mine.images} images); {load_average()}"
+            )
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    best_local = min(local, key=lambda r: r.wall)
+    best_remote, workers = min(remote, key=lambda r: r[0].wall)
+    images = best_local.images
+    ratio = best_local.wall / best_remote.wall
+    in_run = best_local.run_wall / best_remote.run_wall
+    extra_wall = (best_remote.wall - best_local.wall) / images * 1000
+    extra_cpu = (best_remote.cpu + workers - best_local.cpu) / images * 1000
+    print(
+        f"best: local {best_local.wall:.2f} s ({images / best_local.wall:.0f} img/s), cluster "
+        f"{best_remote.wall:.2f} s ({images / best_remote.wall:.0f} img/s): throughput ratio "
+        f"cluster / local {ratio:.2f} (in-run {in_run:.2f}); overhead per image "
+        f"{extra_wall:+.2f} ms wall, {extra_cpu:+.2f} ms CPU (client + workers vs local)"
+    )
 
 
 def make_big(sources: list[Path], count: int, directory: Path) -> list[Path]:
@@ -186,8 +265,18 @@ def main() -> None:
         default="whiten=off",
         help="imgsearch index --descriptor (default: whiten=off, nothing learned)",
     )
+    parser.add_argument(
+        "--executor", default=None, help="dask-local or dask://HOST:PORT: local vs cluster"
+    )
+    parser.add_argument("--cluster-workers", type=int, default=2)
     args = parser.parse_args()
     web = args.data / "hymenoptera"
+    if args.executor:
+        for path in (p for p in web.rglob("*") if p.is_file()):
+            path.read_bytes()
+        cluster_bench(args, [web])
+        print(load_average())
+        return
     photos = sum(1 for p in web.rglob("*") if p.is_file() and p.suffix != ".json")
     sets = {f"hymenoptera ({photos} photos)": [web]}
     tmp = Path(tempfile.mkdtemp(prefix="imgsearch-bench-big-"))

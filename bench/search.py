@@ -2,6 +2,9 @@
 
     python -m bench.search [--sizes 10000,100000,1000000] [--kinds flat,hnsw,ivf-sq8]
                            [--queries 200] [--dim 1024]
+    python -m bench.search --kinds ivfpq-ondisk --sizes 10000000 --dim 128 [--nlist 2048]
+
+(the on-disk kind streams its vectors through a store file: ``bench/ondisk.py``)
 
 For every size: clustered synthetic vectors (NOT i.i.d. Gaussian: in 1024-d those have no
 neighbour structure and every ANN index's recall collapses) - overlapping clusters around 32
@@ -292,6 +295,10 @@ def main(argv: list[str] | None = None) -> None:
         help="skip HNSW at a size whose extrapolated build time exceeds this",
     )
     p.add_argument("--auto-threshold", type=int, default=None)
+    p.add_argument("--nlist", type=int, default=0, help="IVF lists (0: the kind's default)")
+    p.add_argument("--recall-sample", type=int, default=500, help="vectors to tune recall on")
+    p.add_argument("--pq-bytes", type=int, default=0, help="ivfpq-ondisk code bytes (0: d/4)")
+    p.add_argument("--tmp-dir", default=None, help="where ivfpq-ondisk writes its store file")
     args = p.parse_args(argv)
     args.sizes = [int(float(s)) for s in args.sizes.split(",")]
     args.kinds = [k.strip() for k in args.kinds.split(",")]
@@ -316,8 +323,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     hnsw_rate: list[float] = []
     started = time.perf_counter()
+    ondisk = "ivfpq-ondisk" in args.kinds
+    args.kinds = [k for k in args.kinds if k != "ivfpq-ondisk"]
     for n in args.sizes:
-        bench_size(n, args, hnsw_rate)
+        if args.kinds:
+            bench_size(n, args, hnsw_rate)
+        if ondisk:  # streamed from a store file on disk: bench/ondisk.py
+            from bench.ondisk import bench_ondisk
+
+            bench_ondisk(n, args, Clusters)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

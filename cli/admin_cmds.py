@@ -20,7 +20,7 @@ from search.library import writer_lock
 from search.settings import Settings
 from search.store import LibraryNotFoundError, Removal, database_locks, make_engine, migrate
 
-INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8")
+INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8", "ivfpq-ondisk")
 
 
 def _json_option(shape: str) -> Callable[[Any], Any]:

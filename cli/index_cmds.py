@@ -18,7 +18,20 @@ if TYPE_CHECKING:  # imported by the commands themselves: `--help` stays light
 
 #: search.index.ALL_KINDS, spelled out so that `--help` does not load FAISS (a test holds them
 #: equal)
-INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8")
+INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8", "ivfpq-ondisk")
+
+
+def _check_executor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a bad --executor, or one whose extra is missing, before any work is done."""
+    if value is None:
+        return None
+    from indexer.distributed import ExecutorError, check_executor
+
+    try:
+        check_executor(value)
+    except ExecutorError as error:
+        raise click.BadParameter(str(error).removeprefix(f"--executor {value!r}: ")) from None
+    return value
 
 
 def _common(function):  # type: ignore[no-untyped-def]
@@ -29,6 +42,16 @@ def _common(function):  # type: ignore[no-untyped-def]
             default=0,
             show_default=True,
             help="Reader and decoder threads (0: one per CPU core, at most 4).",
+        ),
+        click.option(
+            "--executor",
+            default=None,
+            metavar="WHERE",
+            envvar="IMGSEARCH_EXECUTOR",
+            callback=_check_executor,
+            help="Where images are decoded and embedded: 'local' (this machine's threads) "
+            "or a Dask cluster, dask://HOST:PORT (pip install 'imgsearch[distributed]'; "
+            "workers get each file's bytes, rows are written here) [default: local].",
         ),
         click.option(
             "--batch-size",
@@ -121,6 +144,7 @@ def index_command(
     follow_symlinks: bool,
     descriptor: str | None,
     workers: int,
+    executor: str | None,
     batch_size: int | None,
     as_json: bool,
     no_progress: bool,
@@ -153,6 +177,7 @@ def index_command(
         progress=not no_progress,
         index_kind=index_kind,
         descriptor=descriptor,
+        executor=executor,
     )
     try:
         with Library.open(settings, create=True) as library:
@@ -176,6 +201,7 @@ def reindex_command(
     settings: Settings,
     model: str | None,
     workers: int,
+    executor: str | None,
     batch_size: int | None,
     as_json: bool,
     no_progress: bool,
@@ -190,7 +216,10 @@ def reindex_command(
 
     settings = settings.with_overrides(model=model, workers=workers or None, batch_size=batch_size)
     options = IndexOptions(
-        workers=settings.workers, batch_size=settings.batch_size, progress=not no_progress
+        workers=settings.workers,
+        batch_size=settings.batch_size,
+        progress=not no_progress,
+        executor=executor,
     )
     try:
         with Library.open(settings) as library:

@@ -30,6 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from indexer.distributed import DaskAnalyzer
 from indexer.learning import LearningSample
 from indexer.plan import Plan, WorkItem, WorkKind
 from indexer.writer import Counts, Record, Writer
@@ -48,6 +49,7 @@ from search.store import STATUS_FAILED, FrameVector, ImageMove, ImageUpsert
 __all__ = ["Counts", "Pipeline", "Record", "Writer", "error_text", "process_age", "read_and_hash"]
 
 log = logging.getLogger(__name__)
+Analyzer = ImageAnalyzer | DaskAnalyzer
 
 
 @dataclass
@@ -96,8 +98,10 @@ class Pipeline:
         progress: Callable[[int], None] | None = None,
         max_pixels: int | None = None,
         learning: LearningSample | None = None,
+        executor: str | None = None,
     ) -> None:
         self.library = library
+        self.executor = executor  # a Dask scheduler's address: decode + embed there
         self.learning = learning  # its photos are edited and embedded as they pass
         self.model = model
         self.workers = max(1, workers)
@@ -123,8 +127,8 @@ class Pipeline:
         try:
             with (
                 ThreadPoolExecutor(self.workers, thread_name_prefix="imgsearch-read") as readers,
-                ImageAnalyzer(self.model, decode_workers=self.workers, **analyzer_args) as analyzer,
-            ):  # type: ignore[arg-type]
+                self._analyzer(analyzer_args) as analyzer,
+            ):
                 self._embed_all(plan, readers, analyzer, writer)
             writer.flush()  # every copy has its source before any row is removed
             for image_id, state in sorted(plan.vanished.items()):
@@ -139,10 +143,18 @@ class Pipeline:
             raise
         return self.counts
 
+    def _analyzer(self, args: dict[str, object]) -> Analyzer:
+        """Decode + embed here (threads), or on the Dask cluster at ``executor``."""
+        if self.executor is None:
+            return ImageAnalyzer(self.model, decode_workers=self.workers, **args)  # type: ignore[arg-type]
+        if "views" in args:
+            raise ValueError("a distributed run learns its whitening after the pipeline")
+        return DaskAnalyzer(self.executor, self.model, **args)  # type: ignore[arg-type]
+
     # -- the decision stage -----------------------------------------------------------------
 
     def _embed_all(
-        self, plan: Plan, readers: ThreadPoolExecutor, analyzer: ImageAnalyzer, writer: Writer
+        self, plan: Plan, readers: ThreadPoolExecutor, analyzer: Analyzer, writer: Writer
     ) -> None:
         leaders: dict[str, _Leader] = {}
         waiting: deque[tuple[WorkItem, _Read]] = deque()  # sent to the analyzer, in order

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from indexer.distributed import parse_executor, probe
 from indexer.learning import plan_learning
 from indexer.pipeline import Counts, Pipeline
 from indexer.plan import make_plan
@@ -50,6 +51,7 @@ class IndexOptions:
     progress: bool = True
     index_kind: str | None = None  # rebuild the FAISS cache as this kind when it differs
     descriptor: str | None = None  # record these descriptor options (DescriptorConfig text)
+    executor: str | None = None  # decode + embed on a Dask cluster (indexer.distributed)
 
 
 @dataclass
@@ -206,6 +208,9 @@ def index_collections(
     """Bring the library up to date with ``options.paths``; returns the run's summary."""
     show = options.progress and sys.stderr.isatty()
     return_freed_memory()  # big decodes' buffers go back to the system once freed
+    address = parse_executor(options.executor)
+    if address is not None:
+        probe(address)  # a cluster that is not there is said before the scan
     store = library.store
     roots = _roots(library, options.paths)
     with library.locks.index_run(roots), contextlib.ExitStack() as finishing:
@@ -248,7 +253,12 @@ def index_collections(
                 bar(show, desc="indexing", unit="img", total=len(plan.work)) as shown,
             ):
                 videos = take_videos(plan)  # first: a moved video claims its vanished row
-                sample = plan_learning(library, plan, model, progress=learning.update)
+                # a distributed run learns the whitening after the pipeline, from the store
+                sample = (
+                    None
+                    if address
+                    else plan_learning(library, plan, model, progress=learning.update)
+                )
                 pipeline = Pipeline(
                     library,
                     model,
@@ -257,6 +267,7 @@ def index_collections(
                     progress=shown.update,
                     max_pixels=library.settings.max_image_pixels,
                     learning=sample,
+                    executor=address,
                 )
                 counts = pipeline.counts
                 index_videos(library, model, plan, videos, counts, shown.update)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -33,13 +34,16 @@ from search.index.errors import IndexInputError
 from search.index.faiss_lib import faiss
 from search.index.hnsw import HNSWBackend
 from search.index.kinds import Backend, FlatBackend, IVFSQ8Backend
+from search.index.ondisk import IVFPQOnDiskBackend
 from search.index.tune import iter_normalized, tune
 
 log = logging.getLogger(__name__)
 
 AUTO_THRESHOLD = 10_000  # measured, see the module docstring (bench/search.py)
 #: the registry of back ends: a new kind is a Backend subclass added here
-BACKENDS: dict[str, type[Backend]] = {b.kind: b for b in (FlatBackend, HNSWBackend, IVFSQ8Backend)}
+BACKENDS: dict[str, type[Backend]] = {
+    b.kind: b for b in (FlatBackend, HNSWBackend, IVFSQ8Backend, IVFPQOnDiskBackend)
+}
 KINDS = tuple(BACKENDS)
 ALL_KINDS = ("auto", *KINDS)
 
@@ -61,6 +65,8 @@ class IndexConfig:
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
     hnsw_max_deleted_fraction: float = 0.2
+    pq_m: int = 0  # ivfpq-ondisk: bytes per vector (0: d/2, at most 64)
+    ondisk_shard: int = 1_000_000  # ivfpq-ondisk: vectors per shard file while building
 
 
 def set_threads(threads: int) -> None:
@@ -110,11 +116,12 @@ def make_backend(
     param = 0
     if kind != "flat" and n > 1:
         start = 2 * config.recall_k if kind == "hnsw" else 1  # efSearch < 2k is rarely useful
+        target = backend.target_recall or config.target_recall
         param, recall, trace, tuned = tune(
             backend,
             ids,
             x,
-            target=config.target_recall,
+            target=target,
             margin=config.recall_margin,
             sample=config.recall_sample,
             k=config.recall_k,
@@ -126,15 +133,23 @@ def make_backend(
             recall_tuning=round(tuned, 4),
             recall_sample=min(n // 2 or 1, config.recall_sample),
             recall_trace=trace,
-            recall_target_met=recall >= config.target_recall,
+            recall_target_met=recall >= target,
         )
     return backend, param, info
 
 
 def load_backend(
-    kind: str, raw: faiss.Index, extra: dict[str, bytes], config: IndexConfig
+    kind: str, raw: faiss.Index, extra: dict[str, bytes], config: IndexConfig, path: Path
 ) -> Backend:
-    """Wrap an index read from a file in the back end its header names."""
+    """Wrap an index read from the file at ``path`` in the back end its header names."""
     if kind not in BACKENDS:
         raise ValueError(f"unknown kind {kind!r}")
+    if kind == IVFPQOnDiskBackend.kind:
+        return IVFPQOnDiskBackend.open_at(raw, extra, config, path)
     return BACKENDS[kind].from_file(raw, extra, config)
+
+
+def read_flags(kind: str) -> int:
+    """FAISS IO flags for the FAISS section of a file of ``kind``."""
+    backend = BACKENDS.get(kind)
+    return backend.read_flags if backend is not None else 0

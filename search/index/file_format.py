@@ -212,16 +212,20 @@ def _read_header(path: Path) -> Header:
 
 
 def read_index(
-    path: Path, expected: IndexStamp, verify: bool = True
+    path: Path,
+    expected: IndexStamp,
+    verify: bool = True,
+    flags_of: Callable[[str], int] = lambda kind: 0,
 ) -> tuple[Header, object, dict[str, bytes]]:
-    """Header (stamp checked), the FAISS index and the extra sections of an index file."""
+    """Header (stamp checked), the FAISS index (read with ``flags_of(kind)``) and the extra
+    sections of an index file."""
     header = read_header(path)
     check_stamp(header, expected)
     try:
         if verify:
             verify_sections(header)
         with section_reader(header, "faiss") as read:
-            raw = faiss.read_index(faiss.PyCallbackIOReader(read))
+            raw = faiss.read_index(faiss.PyCallbackIOReader(read), flags_of(header.kind))
         extra = {n: read_section(header, n) for n in header.sections if n != "faiss"}
     except (FormatError, RuntimeError, OSError) as exc:
         raise CorruptIndexError(f"index file {path} is unreadable: {exc}") from exc

@@ -60,6 +60,11 @@ class Backend:
     kind = ""
     param_name = ""
     index: faiss.Index
+    #: returned candidates per wanted result when tuned: > 1 for approximate scores that the
+    #: engine re-scores exactly from the store (ivfpq-ondisk)
+    candidate_factor = 1
+    read_flags = 0  # FAISS IO flags to read the file's FAISS section with
+    target_recall: float | None = None  # the kind's own recall target (else the config's)
 
     @property
     def ntotal(self) -> int:
@@ -90,6 +95,17 @@ class Backend:
     def sections(self) -> dict[str, np.ndarray]:
         """Extra arrays saved beside the FAISS bytes."""
         return {}
+
+    def prepare_save(self, path: Any) -> None:
+        """Before the index file at ``path`` is written (on-disk kinds write their lists)."""
+
+    def faiss_index(self) -> faiss.Index:
+        """What goes into the file's FAISS section."""
+        return self.index
+
+    def drift(self) -> str | None:
+        """Why a rebuild from the store would help now, beyond list training drift."""
+        return None
 
     def stored_ids(self) -> np.ndarray:
         """Every id stored (live), unordered."""

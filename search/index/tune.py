@@ -139,7 +139,8 @@ def sampled_recall(
     k-th score, so exact ties (duplicate images) are not counted as misses.
     """
     queries = normalized(vectors[sample_rows])
-    _, got = backend.search(queries, k + 1, param)
+    factor = backend.candidate_factor  # > 1: candidates re-scored exactly, as the engine does
+    _, got = backend.search(queries, (k + 1) * factor, param)
     t_scores, t_rows = truth
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
@@ -148,9 +149,10 @@ def sampled_recall(
         keep = (t_rows[i] >= 0) & (t_rows[i] != row)
         exact = t_scores[i][keep][:k]
         kth = exact[-1] if len(exact) == k else -np.inf
-        mine = got[i][(got[i] >= 0) & (got[i] != ids[row])][:k]
+        mine = got[i][(got[i] >= 0) & (got[i] != ids[row])][: k * factor]
         rows = order[np.searchsorted(sorted_ids, mine)]
         true_scores = normalized(vectors[rows]) @ queries[i] if len(rows) else np.zeros(0)
+        true_scores = np.sort(true_scores)[::-1][:k]  # the best k after exact re-scoring
         hits += min(int(np.sum(true_scores >= kth - 1e-5)), len(exact))
         total += len(exact)
     return 1.0 if total == 0 else hits / total

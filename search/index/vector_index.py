@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from search.index import file_format as index_io
-from search.index.build import ALL_KINDS, IndexConfig, build_backend, load_backend
+from search.index.build import ALL_KINDS, IndexConfig, build_backend, load_backend, read_flags
 from search.index.errors import (
     CorruptIndexError,
     IndexCacheError,
@@ -264,7 +264,13 @@ class VectorIndex:
     def needs_rebuild(self) -> str | None:
         """Why a rebuild from the store would help now (IVF lists drifted), or None."""
         trained = int(self._info.get("trained_on", 0) or 0)  # type: ignore[call-overload]
-        if self.kind == "ivf-sq8" and not trained / 4 <= self.ntotal <= trained * 4:
+        drift = self._backend.drift()
+        if drift:
+            return drift
+        if (
+            self.kind in ("ivf-sq8", "ivfpq-ondisk")
+            and not trained / 4 <= self.ntotal <= trained * 4
+        ):
             return f"ivf lists were trained on {trained} vectors, the index now holds {self.ntotal}"
         if (
             self.requested_kind == "auto"
@@ -279,6 +285,7 @@ class VectorIndex:
     def save(self, path: str | Path, stamp: IndexStamp) -> None:
         """Write atomically (temp file, fsync, rename, fsync dir) with ``stamp`` embedded."""
         with self._lock.read():
+            self._backend.prepare_save(Path(path))
             if stamp.count != self.ntotal or stamp.dimension != self.dimension:
                 raise IndexInputError(
                     f"stamp says {stamp.count} x {stamp.dimension}-d but the index holds "
@@ -295,7 +302,7 @@ class VectorIndex:
             index_io.write_file(
                 Path(path),
                 lambda write: faiss.write_index(
-                    self._backend.index, faiss.PyCallbackIOWriter(write)
+                    self._backend.faiss_index(), faiss.PyCallbackIOWriter(write)
                 ),
                 arrays,
                 header,
@@ -317,9 +324,9 @@ class VectorIndex:
     ) -> VectorIndex:
         """Load and check the file against ``expected``; raise the matching IndexCacheError."""
         config = config or IndexConfig()
-        header, raw, extra = index_io.read_index(Path(path), expected, verify)
+        header, raw, extra = index_io.read_index(Path(path), expected, verify, read_flags)
         try:
-            backend = load_backend(header.kind, raw, extra, config)
+            backend = load_backend(header.kind, raw, extra, config, Path(path))
         except (ValueError, KeyError) as exc:
             raise CorruptIndexError(f"index file {path} is unreadable: {exc}") from exc
         if backend.ntotal != expected.count or backend.dimension != expected.dimension:

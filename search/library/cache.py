@@ -70,6 +70,8 @@ class IndexCache:
     ) -> VectorIndex:
         """Build the index from the store's vectors (mapped by ``descriptor``); the caller
         saves it with ``stamp`` once it knows the store did not move meanwhile."""
+        if kind == "ivfpq-ondisk" and self.settings.index_path.parent.is_dir():
+            return self._build_streamed(kind, descriptor, frames, stamp)
         chunks = list(self.store.iter_vectors())
         ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
         model = self.store.model_stamp()
@@ -78,9 +80,36 @@ class IndexCache:
             np.concatenate([c[1] for c in chunks]) if chunks else np.zeros((0, width), np.float32)
         )
         # (an empty raw matrix is mapped like any other: primary_vectors gives the right width)
+        if not len(ids) and kind not in ("auto", "flat", "hnsw"):
+            kind = "flat"  # trained kinds need vectors: the run's end builds the one asked for
         return VectorIndex.build(
             ids, primary_vectors(descriptor, vectors, frames.dominant, ids), kind=kind
         )
+
+    def _build_streamed(
+        self, kind: str, descriptor: Descriptor, frames: StoredFrames, stamp: IndexStamp
+    ) -> VectorIndex:
+        """The on-disk kind for libraries beyond RAM: the store's vectors are mapped chunk by
+        chunk into a temporary float32 file beside the index (4 B x searched dimension per
+        image, memory-mapped for the build), never gathered in RAM."""
+        count, width = self.store.vector_count(), self.dimension(descriptor)
+        if not count:
+            return self.build("flat", descriptor, frames, stamp)
+        path = self.settings.index_path.with_name(f".{self.settings.index_path.name}.rows.tmp")
+        try:
+            rows = np.lib.format.open_memmap(path, "w+", np.float32, (count, width))
+            ids, filled = np.zeros(count, np.int64), 0
+            for chunk_ids, chunk in self.store.iter_vectors():
+                n = min(len(chunk_ids), count - filled)  # rows added since the count wait
+                mapped = primary_vectors(descriptor, chunk[:n], frames.dominant, chunk_ids[:n])
+                rows[filled : filled + n], ids[filled : filled + n] = mapped, chunk_ids[:n]
+                filled += n
+            rows.flush()
+            index = VectorIndex.build(ids[:filled], rows[:filled], kind=kind)
+            del rows
+        finally:
+            path.unlink(missing_ok=True)
+        return index
 
     def save(self, index: VectorIndex, stamp: IndexStamp) -> None:
         """Save the cache (optional: a failure is logged, the store stays the truth)."""

@@ -1,0 +1,292 @@
+"""The ``ivfpq-ondisk`` back end: IVF-PQ whose inverted lists live in a memory-mapped file.
+
+For libraries beyond RAM (10 M - 1 B images). Trained on a sample (spherical k-means lists,
+product quantizer of ``m`` bytes per vector on the residuals), filled in shards: added vectors
+collect in RAM lists, every ``ondisk_shard`` of them are written to a temporary shard file
+(memory-mapped back, still searchable), and the first save merges shards and RAM into one
+``<index file>.<token>.ivfdata`` beside the index file with FAISS's ``OnDiskInvertedLists``
+(what ``faiss/contrib/ondisk.py``'s ``merge_ondisk`` does). The index file itself holds only
+the quantizer, the PQ codebooks and the lists' offsets; a loading process maps the
+``.ivfdata`` read-only, so the OS pages in the lists a query probes and the process's RSS
+stays at the coarse quantizer, the id table and the pages in use.
+
+The ``.ivfdata`` file is immutable: changes after that (the indexer's batches) go to a small
+in-RAM *delta* part (saved as a section of the index file) and a tombstone list of removed
+ids; :meth:`IVFPQOnDiskBackend.drift` asks for a rebuild from the store once they pass 10 %
+of the file. The index file's stamp covers everything, and it names its ``.ivfdata`` by
+token and size: a missing or different file makes the cache corrupt, i.e. rebuilt.
+
+Scores are PQ approximations: the back end returns ``candidate_factor`` times more
+candidates than asked when its recall is tuned, because the query engine re-scores 50
+candidates per view exactly from the store; recall is measured after that exact re-scoring.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from search.index.kinds import Backend, IVFSQ8Backend, as_ids, flat_view, pad_rows, short_rows
+from search.index.tune import PAD_SCORE, nearest, normalized, spherical_kmeans
+
+READ_FLAGS = faiss.IO_FLAG_SKIP_IVF_DATA | faiss.IO_FLAG_READ_ONLY
+SUFFIX = ".ivfdata"
+
+
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send what C code prints to stdout to stderr (``--json`` output stays parseable)."""
+    sys.stdout.flush()
+    libc = ctypes.CDLL(None)
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        libc.fflush(None)
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def pq_bytes(d: int, wanted: int = 0) -> int:
+    """Sub-quantizers (bytes per vector): ``wanted``, else d/2 capped at 64, dividing d
+    (at 10 M x 128-d, 32 bytes kept only 0.87 of the true top-10 among the candidates with
+    every list probed, 64 bytes 0.91 with 20 of 2048: ``bench/search.py``)."""
+    m = wanted or min(64, max(1, d // 2))
+    while d % m:
+        m -= 1
+    return m
+
+
+class IVFPQOnDiskBackend(Backend):
+    kind = "ivfpq-ondisk"
+    param_name = "nprobe"
+    candidate_factor = 5  # the engine re-scores 50 candidates per view for k <= 40
+    read_flags = READ_FLAGS
+    target_recall = 0.9  # after exact re-scoring of the candidates (PQ alone plateaus)
+
+    def __init__(self, skeleton: np.ndarray, shard_size: int = 1_000_000) -> None:
+        self.skeleton = skeleton  # the trained, empty index (serialized)
+        self.index = self._empty()  # RAM part (delta)
+        self.base: faiss.Index | None = None  # the memory-mapped .ivfdata part
+        self.base_file: Path | None = None
+        self.shards: list[tuple[Path, faiss.Index]] = []
+        self.shard_size = max(1, shard_size)
+        self.tombstones = np.zeros(0, np.int64)  # removed ids of base and shards
+        self._tmp: Path | None = None
+
+    def _empty(self) -> faiss.Index:
+        return faiss.deserialize_index(self.skeleton)
+
+    def _parts(self) -> list[faiss.Index]:
+        parts = [p for _f, p in self.shards]
+        return ([self.base] if self.base is not None else []) + parts + [self.index]
+
+    # -- building ------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, x: np.ndarray, config: Any) -> IVFPQOnDiskBackend:
+        n, d = x.shape
+        if n == 0:
+            raise ValueError("an ivfpq-ondisk index needs vectors to train on")
+        nlist = min(config.ivf_nlist or IVFSQ8Backend.default_nlist(n), n)
+        rng = np.random.default_rng(config.seed)
+        size = min(n, max(nlist * config.ivf_train_per_list, 256 * 39))
+        sample = normalized(x[np.sort(rng.choice(n, size=size, replace=False))])
+        centroids = spherical_kmeans(sample, nlist, config.ivf_niter, config.seed)
+        quantizer = faiss.IndexFlatIP(d)
+        quantizer.add(centroids)
+        m = pq_bytes(d, config.pq_m)
+        rows = sample[:65_536]
+        nbits = min(8, max(1, int(np.log2(max(2, len(rows) // 39)))))  # small: < 256 codes
+        index = faiss.IndexIVFPQ(quantizer, d, nlist, m, nbits, faiss.METRIC_INNER_PRODUCT)
+        assign = nearest(rows, centroids)
+        residuals = np.ascontiguousarray(rows - centroids[assign])
+        index.pq.cp.seed = config.seed
+        index.train_encoder(len(rows), faiss.swig_ptr(residuals), faiss.swig_ptr(assign))
+        index.is_trained = True
+        return cls(faiss.serialize_index(index), config.ondisk_shard)
+
+    def add(self, ids: np.ndarray, x: np.ndarray) -> None:
+        """Lists assigned with numpy, codes by FAISS; a full RAM part becomes a shard file."""
+        ids, x = as_ids(ids), np.ascontiguousarray(x, dtype=np.float32)
+        part = self.index
+        assign = nearest(x, flat_view(part.quantizer))
+        part.add_core(len(x), faiss.swig_ptr(x), faiss.swig_ptr(ids), faiss.swig_ptr(assign))
+        if self.base is None and part.ntotal >= self.shard_size:
+            self._flush_shard()
+
+    def _flush_shard(self) -> None:
+        if self._tmp is None:
+            self._tmp = Path(tempfile.mkdtemp(prefix="imgsearch-ivfpq-"))
+        path = self._tmp / f"shard{len(self.shards):05d}.faiss"
+        faiss.write_index(self.index, str(path))
+        self.shards.append((path, faiss.read_index(str(path), faiss.IO_FLAG_MMAP)))
+        self.index = self._empty()
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def ntotal(self) -> int:
+        return sum(int(p.ntotal) for p in self._parts()) - len(self.tombstones)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.index.d)
+
+    def max_param(self) -> int:
+        return int(self.index.nlist)
+
+    def search(self, q: np.ndarray, k: int, param: int) -> tuple[np.ndarray, np.ndarray]:
+        nprobe = max(1, min(param or 1, self.index.nlist))
+        scores, ids = self._search(q, k, nprobe)
+        short = short_rows(ids, self.ntotal)
+        while len(short) and nprobe < self.index.nlist:
+            nprobe = min(nprobe * 4, self.index.nlist)
+            scores[short], ids[short] = self._search(q[short], k, nprobe)
+            short = short[short_rows(ids[short], self.ntotal)]
+        return pad_rows(scores, ids)
+
+    def _search(self, q: np.ndarray, k: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
+        parts, dead = self._parts(), self.tombstones
+        inner = faiss.IDSelectorBatch(dead) if len(dead) else None  # kept alive: Not holds it
+        selector = faiss.IDSelectorNot(inner) if inner is not None else None
+        found_s, found_i = [], []
+        for part in parts:
+            if not part.ntotal:
+                continue
+            params = faiss.SearchParametersIVF()
+            params.nprobe = nprobe
+            if selector is not None and part is not self.index:
+                params.sel = selector
+            s, i = part.search(q, k, params=params)
+            found_s.append(s)
+            found_i.append(i)
+        if not found_s:
+            return np.full((len(q), k), PAD_SCORE, np.float32), np.full((len(q), k), -1, np.int64)
+        s, i = np.concatenate(found_s, axis=1), np.concatenate(found_i, axis=1)
+        s[i < 0] = PAD_SCORE
+        top = np.argsort(-s, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(s, top, 1), np.take_along_axis(i, top, 1)
+
+    def reconstruct(self, ids: np.ndarray) -> np.ndarray:
+        raise ValueError("ivfpq-ondisk keeps no vectors: read them from the store")
+
+    def stored_ids(self) -> np.ndarray:
+        parts = []
+        for part in self._parts():
+            lists = part.invlists
+            for i in range(part.nlist):
+                size = lists.list_size(i)
+                if size:
+                    parts.append(faiss.rev_swig_ptr(lists.get_ids(i), size).copy())
+        found = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+        return found[~np.isin(found, self.tombstones)] if len(self.tombstones) else found
+
+    def remove(self, ids: np.ndarray) -> int:
+        ids = as_ids(ids)
+        before = self.index.ntotal
+        if before:
+            self.index.remove_ids(faiss.IDSelectorBatch(ids))
+        in_ram = before - self.index.ntotal
+        if in_ram < len(ids):  # the rest lie in the file (or shards): tombstones
+            self.tombstones = np.union1d(self.tombstones, ids)
+        return len(ids)
+
+    def drift(self) -> str | None:
+        """Why a rebuild would help: changes since the file passed 10 % of it."""
+        if self.base is None:
+            return None
+        changed = int(self.index.ntotal) + len(self.tombstones)
+        if changed > 0.1 * max(1, int(self.base.ntotal)):
+            return f"{changed} changes since the on-disk lists of {self.base.ntotal} were built"
+        return None
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "nlist": int(self.index.nlist),
+            "pq_bytes": int(self.index.pq.M),
+            "ondisk_file": self.base_file.name if self.base_file is not None else None,
+        }
+
+    # -- files ---------------------------------------------------------------------------
+
+    def prepare_save(self, path: Path) -> None:
+        """First save: merge shards + RAM into ``<path>.<token>.ivfdata``; drop old files."""
+        if self.base is None:
+            token = uuid.uuid4().hex[:12]
+            target = path.parent / f"{path.name}.{token}{SUFFIX}"
+            parts = [p for _f, p in self.shards] + [self.index]
+            lists = faiss.OnDiskInvertedLists(self.index.nlist, self.index.code_size, str(target))
+            vector = faiss.InvertedListsPtrVector()
+            for part in parts:
+                vector.push_back(part.invlists)
+            with _stdout_to_stderr():  # FAISS printf()s "resizing FILE": keep stdout clean
+                ntotal = lists.merge_from_multiple(vector.data(), vector.size(), False)
+            base = self._empty()
+            base.replace_invlists(lists, True)
+            lists.this.disown()
+            base.ntotal = ntotal
+            self.base, self.base_file = base, target
+            self.index = self._empty()
+            self._drop_shards()
+        for old in path.parent.glob(f"{path.name}.*{SUFFIX}"):
+            if old != self.base_file:
+                old.unlink(missing_ok=True)
+
+    def faiss_index(self) -> faiss.Index:
+        assert self.base is not None, "prepare_save first"
+        return self.base
+
+    def sections(self) -> dict[str, np.ndarray]:
+        assert self.base_file is not None, "prepare_save first"
+        meta = {"file": self.base_file.name, "size": self.base_file.stat().st_size}
+        out = {
+            "ondisk": np.frombuffer(json.dumps(meta).encode(), np.uint8),
+            "skeleton": self.skeleton,
+            "tombstones": self.tombstones,
+        }
+        if self.index.ntotal:
+            out["delta"] = faiss.serialize_index(self.index)
+        return out
+
+    @classmethod
+    def open_at(
+        cls, raw: faiss.Index, extra: dict[str, bytes], config: Any, path: Path
+    ) -> IVFPQOnDiskBackend:
+        """Wrap an index file's ``raw`` skeleton (read with :data:`READ_FLAGS`): map its
+        ``.ivfdata`` read-only from beside ``path``."""
+        meta = json.loads(extra["ondisk"])
+        target = Path(path).parent / str(meta["file"])
+        if not target.is_file() or target.stat().st_size != int(meta["size"]):
+            raise ValueError(f"its lists file {target} is missing or changed")
+        backend = cls(np.frombuffer(extra["skeleton"], np.uint8).copy(), config.ondisk_shard)
+        lists = faiss.downcast_InvertedLists(faiss.extract_index_ivf(raw).invlists)
+        lists.filename = str(target)
+        lists.do_mmap()
+        backend.base, backend.base_file = raw, target
+        backend.tombstones = np.frombuffer(extra["tombstones"], np.int64).copy()
+        if "delta" in extra:
+            backend.index = faiss.deserialize_index(np.frombuffer(extra["delta"], np.uint8))
+        return backend
+
+    def _drop_shards(self) -> None:
+        self.shards = []
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __del__(self) -> None:
+        self._drop_shards()

@@ -1,0 +1,120 @@
+"""`imgsearch index --executor dask://HOST:PORT`: decode + embed on a Dask cluster of 2 worker
+processes started by the test, one of them killed in the middle of a chunk, gives the rows
+and vectors of a local run; a bad executor or a missing cluster is refused before any work."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.distributed import KILL_ONCE_ENV
+from search.library import Library
+from search.settings import Settings
+from tests.cli_process import run_cli
+
+
+def _rows(library_dir: Path) -> dict[str, tuple[object, ...]]:
+    """rel_path -> (status, error, sha256, size, format, labels, vector) of every file."""
+    with Library.open(Settings(library=library_dir)) as library:
+        store = library.store
+        vectors = {
+            int(i): v
+            for ids, block in store.iter_vectors()
+            for i, v in zip(ids, block, strict=True)
+        }
+        states = {
+            s.id: s for c in store.collections() for s in store.file_states(int(c["id"])).values()
+        }
+        infos = store.reads.images(list(states))
+        return {
+            info.rel_path: (
+                info.status,
+                info.error,
+                info.sha256,
+                (info.width, info.height),
+                info.format,
+                [label[0] for label in info.labels],
+                vectors.get(info.id),
+            )
+            for info in infos.values()
+        }
+
+
+def _photos(tmp_path: Path, data_dir: Path) -> Path:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for source in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:21]:
+        shutil.copy(source, photos / source.name)
+    shutil.copy(photos / "ukbench00000.jpg", photos / "copy.jpg")  # reuses a vector
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    return photos
+
+
+def _index(tmp_path: Path, models_dir: Path, library: str, *extra: str) -> dict[str, object]:
+    result = run_cli(
+        [
+            "--library",
+            library,
+            "--model-path",
+            str(models_dir),
+            "index",
+            "photos",
+            "--json",
+            "--no-progress",
+            "--batch-size",
+            "4",
+            *extra,
+        ],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_indexes_like_a_local_run_even_when_a_worker_dies(
+    tmp_path: Path, models_dir: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    _photos(tmp_path, data_dir)
+    local = _index(tmp_path, models_dir, "local-lib")
+    marker = tmp_path / "a-worker-was-killed"
+    monkeypatch.setenv(KILL_ONCE_ENV, str(marker))  # inherited by the worker processes
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        address = cluster.scheduler_address.removeprefix("tcp://")
+        remote = _index(tmp_path, models_dir, "dask-lib", "--executor", f"dask://{address}")
+    assert marker.exists(), "no worker was killed: the retry was not exercised"
+    for key in ("added", "failed", "copied"):
+        assert remote[key] == local[key], key
+    assert (local["added"], local["failed"]) == (22, 1)
+    ours, theirs = _rows(tmp_path / "local-lib"), _rows(tmp_path / "dask-lib")
+    assert ours.keys() == theirs.keys()
+    for path, row in ours.items():
+        other = theirs[path]
+        assert row[:6] == other[:6], path
+        if row[6] is None:
+            assert other[6] is None, path
+        else:
+            np.testing.assert_allclose(row[6], other[6], atol=1e-5, err_msg=path)
+
+
+def test_a_bad_executor_or_a_missing_cluster_is_refused_before_any_work(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    (tmp_path / "photos").mkdir()
+    base = ["--library", "lib", "--model-path", str(models_dir), "index", "photos"]
+    bad = run_cli([*base, "--executor", "ray://somewhere:1"], tmp_path)
+    assert bad.returncode == 2
+    assert "dask://HOST:PORT" in bad.stderr
+    assert not (tmp_path / "lib").exists()
+    pytest.importorskip("distributed")
+    gone = run_cli([*base, "--executor", "dask://127.0.0.1:9"], tmp_path, timeout=120)
+    assert gone.returncode == 1
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in gone.stderr
+    assert "Traceback" not in gone.stderr

@@ -1,0 +1,88 @@
+"""The ``ivfpq-ondisk`` kind: built in shard files, saved with its lists in a memory-mapped
+``.ivfdata`` file beside the stamped index file, changed afterwards without touching that file,
+and rebuilt (never trusted) when the file is gone; selectable from the CLI like the others."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from search.index import CorruptIndexError, IndexConfig, IndexStamp, StaleIndexError, VectorIndex
+from tests.cli_process import run_cli
+from tests.test_index import clustered, make_ids
+
+SMALL = IndexConfig(recall_sample=100, ivf_niter=6, ondisk_shard=500)  # 2 shard files
+
+
+def _stamp(index: VectorIndex, generation: int = 1) -> IndexStamp:
+    return IndexStamp("lib", generation, index.ntotal, "m", "ab" * 32, index.dimension)
+
+
+def _top1(index: VectorIndex, x: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> float:
+    """Share of stored vectors found among their own 50 candidates (the engine's)."""
+    _, found = index.search(x[rows], 50)
+    return float(np.mean([ids[r] in f for r, f in zip(rows, found, strict=True)]))
+
+
+def test_ondisk_lists_are_mapped_from_beside_the_index_file_and_survive_changes(
+    tmp_path: Path,
+) -> None:
+    x, ids = clustered(1200, dim=32), make_ids(1200)
+    index = VectorIndex.build(ids, x, "ivfpq-ondisk", config=SMALL)
+    assert index.kind == "ivfpq-ondisk" and index.ntotal == 1200
+    assert index.recall is not None and index.recall >= 0.9  # after exact re-scoring
+    rows = np.arange(0, 1200, 12)
+    assert _top1(index, x, ids, rows) >= 0.95
+    path = tmp_path / "index.faiss"
+    index.save(path, _stamp(index))
+    lists = sorted(tmp_path.glob("index.faiss.*.ivfdata"))
+    assert len(lists) == 1 and lists[0].stat().st_size > 1200 * 8  # ids + codes
+    loaded = VectorIndex.load(path, _stamp(index))
+    assert loaded.info["ondisk_file"] == lists[0].name
+    for a, b in zip(loaded.search(x[rows], 10), index.search(x[rows], 10), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # changes go to RAM and tombstones; the mapped file is never rewritten
+    before = lists[0].stat().st_mtime_ns
+    loaded.remove(ids[:20])
+    loaded.add([5], x[:1])
+    assert not loaded.contains(ids[:20]).any() and loaded.contains([5]).all()
+    _, found = loaded.search(x[:20], 50)
+    assert not np.isin(found, ids[:20]).any()
+    loaded.save(path, _stamp(loaded, 2))
+    assert lists[0].stat().st_mtime_ns == before
+    again = VectorIndex.load(path, _stamp(loaded, 2))
+    assert again.ntotal == 1181 and again.search(x[:1], 1)[1][0, 0] == 5
+    with pytest.raises(StaleIndexError):
+        VectorIndex.load(path, _stamp(loaded, 1))
+    lists[0].unlink()  # the cache is rebuilt from the store, never half-trusted
+    with pytest.raises(CorruptIndexError, match="missing or changed"):
+        VectorIndex.load(path, _stamp(loaded, 2))
+
+
+@pytest.mark.slow
+def test_a_library_indexed_with_the_ondisk_kind_searches_and_rebuilds_its_lists(
+    tmp_path: Path, models_dir: Path, data_dir: Path
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for source in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:24]:
+        shutil.copy(source, photos / source.name)
+    base = ["--library", "lib", "--model-path", str(models_dir)]
+    indexed = run_cli([*base, "index", "photos", "--index", "ivfpq-ondisk", "--json"], tmp_path)
+    assert indexed.returncode == 0, indexed.stderr
+    assert json.loads(indexed.stdout)["added"] == 24  # stdout is JSON only
+    stats = json.loads(run_cli([*base, "stats", "--json"], tmp_path).stdout)
+    assert json.dumps(stats).count("ivfpq-ondisk") >= 1
+    for lists in (tmp_path / "lib").glob("*.ivfdata"):
+        lists.unlink()
+    query = photos / "ukbench00004.jpg"
+    found = run_cli([*base, "search", str(query), "--json", "-k", "4"], tmp_path)
+    assert found.returncode == 0, found.stderr
+    results = json.loads(found.stdout)["results"]
+    assert Path(results[0]["path"]).name == "ukbench00004.jpg"
+    assert {Path(r["path"]).name for r in results} <= {f"ukbench0000{i}.jpg" for i in range(4, 8)}
+    assert len(list((tmp_path / "lib").glob("*.ivfdata"))) == 1  # rebuilt from the store
