@@ -104,6 +104,7 @@ class WorkerJob:
     batch_size: int
     frames: bool
     max_pixels: int | None
+    quality: bool = False
 
 
 _ANALYZERS: dict[WorkerJob, ImageAnalyzer] = {}
@@ -128,6 +129,7 @@ def _worker_analyzer(job: WorkerJob) -> ImageAnalyzer:
                 batch_size=job.batch_size,
                 frames=job.frames,
                 max_pixels=job.max_pixels,
+                quality=job.quality,
             )
             _ANALYZERS[job] = analyzer
         return analyzer
@@ -166,6 +168,7 @@ class DaskAnalyzer:
         batch_size: int = 32,
         frames: bool = False,
         max_pixels: int | None = None,
+        quality: bool = False,
         timeout: float = 30.0,
     ) -> None:
         client_class = _client_class()
@@ -184,6 +187,7 @@ class DaskAnalyzer:
             batch_size=max(1, batch_size),
             frames=frames,
             max_pixels=max_pixels,
+            quality=quality,
         )
         self.batch_size = max(1, batch_size)
         self.tasks = 0
