@@ -118,7 +118,7 @@ def rebuild_index(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     _emit(
         as_json,
         {**info, "seconds": round(seconds, 3)},
-        f"rebuilt a {info['kind']} index of {info['ntotal']} vectors in {seconds:.2f} s{extra}",
+        f"rebuilt the {info['kind']} index of {info['ntotal']} vectors in {seconds:.2f} s{extra}",
     )
 
 

@@ -217,7 +217,7 @@ def test_stats(library, models_dir):
 
 
 def test_rebuild_index(library, models_dir):
-    assert "rebuilt a flat index of 86 vectors" in ok(
+    assert "rebuilt the flat index of 86 vectors" in ok(
         run(library, models_dir, "rebuild-index", "--index", "flat")
     )
     bad = run(library, models_dir, "rebuild-index", "--index", "bogus")
