@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -55,21 +55,14 @@ class IndexOptions:
 
 
 @dataclass
-class IndexSummary:
-    """The result of a run; ``to_json`` is the stable machine-readable form."""
+class IndexSummary(Counts):
+    """The result of a run: the pipeline's :class:`Counts` and the run's own figures;
+    ``to_json`` is the stable machine-readable form."""
 
-    added: int = 0
-    updated: int = 0
-    moved: int = 0
-    removed: int = 0
-    failed: int = 0
-    unchanged: int = 0
-    copied: int = 0
     processed: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # CPU time of this process during the run (all threads)
     images_per_second: float = 0.0
-    failures: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     collections: list[str] = field(default_factory=list)
     kept_unreadable: int = 0
@@ -303,9 +296,8 @@ def index_collections(
         summary.cpu_seconds = time.process_time() - cpu_start
         if summary.processed:  # learning the whitening is reported apart
             summary.images_per_second = summary.processed / max(1e-9, summary.index_seconds)
-        for name in ("added", "updated", "moved", "removed", "failed", "unchanged", "copied"):
-            setattr(summary, name, getattr(counts, name))
-        summary.failures = counts.failures
+        for counted in fields(Counts):
+            setattr(summary, counted.name, getattr(counts, counted.name))
         store.finish_run(run_id, "done", **_figures(counts, summary.images_per_second))
         totals = store.counts()
         summary.images_total, summary.failed_total = totals["images"], totals["failed"]
