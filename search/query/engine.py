@@ -19,11 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from models import (
-    ImageAnalyzer,
-    ImageError,
-    ImgsearchError,
-)
+from models import ImageAnalyzer, ImageError, ImgsearchError
 from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptor import (
