@@ -6,6 +6,7 @@ One part of :class:`search.store.store.Store`, reached as an attribute of it.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -196,6 +197,25 @@ def check_sqlite_header(path: Path) -> None:
     if size % page_size or (valid and size < pages * page_size):
         expected = f"{pages * page_size} bytes" if valid else f"a multiple of {page_size}"
         raise corrupt_error(path, f"the file is truncated: {size} bytes, expected {expected}")
+
+
+# The SQLite files this process has open, by store: a second open must not read the header
+# with a plain open()/close() (closing that descriptor drops the POSIX locks SQLite holds on
+# the file, and another process's last connection could then delete the WAL under the store).
+_OPEN_FILES: weakref.WeakKeyDictionary[object, Path] = weakref.WeakKeyDictionary()
+
+
+def opened(path: Path, store: object) -> None:
+    _OPEN_FILES[store] = path.resolve()
+
+
+def closed(store: object) -> None:
+    _OPEN_FILES.pop(store, None)
+
+
+def open_in_this_process(path: Path) -> bool:
+    """Whether a store of this process has the SQLite file ``path`` open."""
+    return path.resolve() in set(_OPEN_FILES.values())
 
 
 def check_on_open(health: HealthRecords, path: Path | None) -> None:

@@ -7,7 +7,6 @@ library's generation counter; the FAISS cache compares its stamp with that count
 from __future__ import annotations
 
 import uuid
-import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +24,9 @@ from search.store.health import (
     ServingState,
     check_on_open,
     check_sqlite_header,
+    closed,
+    open_in_this_process,
+    opened,
     reported_corruption,
 )
 from search.store.locks import database_locks
@@ -109,18 +111,6 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _open_in_this_process(path: Path) -> bool:
-    """Whether a store of this process has the SQLite file ``path`` open. Its header is then
-    not read again with a plain ``open()``: closing that file descriptor would drop the
-    POSIX locks SQLite holds on it, and another process's last connection could then delete
-    the write-ahead log under the open store."""
-    target = path.resolve()
-    return any(
-        store.sqlite_path is not None and store.sqlite_path.resolve() == target
-        for store in list(_OPEN_STORES)
-    )
-
-
 class Store:
     """The library database. Open with :meth:`open`; thread-safe (a session per call)."""
 
@@ -148,7 +138,7 @@ class Store:
         path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            if path.exists() and not _open_in_this_process(path):
+            if path.exists() and not open_in_this_process(path):
                 check_sqlite_header(path)
         engine = make_engine(url)
         with reported_corruption(path, engine):  # a damaged file: a clear typed error
@@ -158,11 +148,12 @@ class Store:
             with store.session() as session:  # (several processes may create it at once)
                 rows = [{"key": "library_id", "value": uuid.uuid4().hex}]
                 insert_ignore(session, LibraryMeta, [*rows, {"key": "generation", "value": "0"}])
-        _OPEN_STORES.add(store)
+        if path is not None:
+            opened(path, store)
         return store
 
     def close(self) -> None:
-        _OPEN_STORES.discard(self)
+        closed(self)
         self.engine.dispose()
 
     @contextmanager
@@ -355,6 +346,3 @@ class Store:
     def last_run(self) -> IndexRun | None:
         with self.session() as session:
             return session.scalar(select(IndexRun).order_by(IndexRun.id.desc()).limit(1))
-
-
-_OPEN_STORES: weakref.WeakSet[Store] = weakref.WeakSet()
