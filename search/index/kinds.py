@@ -21,6 +21,7 @@ index, so concurrent searches on one index are safe (FAISS CPU searches are read
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,25 @@ def short_rows(ids: np.ndarray, ntotal: int) -> np.ndarray:
     """Rows holding fewer valid results than ``min(k, ntotal)``."""
     want = min(ids.shape[1], ntotal)
     return np.flatnonzero((ids >= 0).sum(axis=1) < want)
+
+
+def probed_search(
+    search: Callable[[np.ndarray, int, int], tuple[np.ndarray, np.ndarray]],
+    q: np.ndarray,
+    k: int,
+    nprobe: int,
+    nlist: int,
+    ntotal: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """An IVF search with exactly ``min(k, ntotal)`` results: ``search(q, k, nprobe)`` again
+    with 4x the probe for the rows a pass left short, up to every list."""
+    scores, ids = search(q, k, nprobe)
+    short = short_rows(ids, ntotal)
+    while len(short) and nprobe < nlist:
+        nprobe = min(nprobe * 4, nlist)
+        scores[short], ids[short] = search(q[short], k, nprobe)
+        short = short[short_rows(ids[short], ntotal)]
+    return pad_rows(scores, ids)
 
 
 class Backend:
@@ -228,15 +248,8 @@ class IVFSQ8Backend(Backend):
         return int(self.index.nlist)
 
     def search(self, q: np.ndarray, k: int, param: int) -> tuple[np.ndarray, np.ndarray]:
-        nprobe = max(1, min(param or 1, self.index.nlist))
-        scores, ids = self._search(q, k, nprobe)
-        # Exactly min(k, ntotal) results: widen the probe for rows the first pass left short.
-        short = short_rows(ids, self.ntotal)
-        while len(short) and nprobe < self.index.nlist:
-            nprobe = min(nprobe * 4, self.index.nlist)
-            scores[short], ids[short] = self._search(q[short], k, nprobe)
-            short = short[short_rows(ids[short], self.ntotal)]
-        return pad_rows(scores, ids)
+        nlist = int(self.index.nlist)
+        return probed_search(self._search, q, k, max(1, min(param or 1, nlist)), nlist, self.ntotal)
 
     def _search(self, q: np.ndarray, k: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
         params = faiss.SearchParametersIVF()

@@ -38,7 +38,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from search.index.kinds import Backend, IVFSQ8Backend, as_ids, flat_view, pad_rows, short_rows
+from search.index.kinds import Backend, IVFSQ8Backend, as_ids, flat_view, probed_search
 from search.index.tune import PAD_SCORE, nearest, normalized, spherical_kmeans
 
 READ_FLAGS = faiss.IO_FLAG_SKIP_IVF_DATA | faiss.IO_FLAG_READ_ONLY
@@ -150,14 +150,8 @@ class IVFPQOnDiskBackend(Backend):
         return int(self.index.nlist)
 
     def search(self, q: np.ndarray, k: int, param: int) -> tuple[np.ndarray, np.ndarray]:
-        nprobe = max(1, min(param or 1, self.index.nlist))
-        scores, ids = self._search(q, k, nprobe)
-        short = short_rows(ids, self.ntotal)
-        while len(short) and nprobe < self.index.nlist:
-            nprobe = min(nprobe * 4, self.index.nlist)
-            scores[short], ids[short] = self._search(q[short], k, nprobe)
-            short = short[short_rows(ids[short], self.ntotal)]
-        return pad_rows(scores, ids)
+        nlist = int(self.index.nlist)
+        return probed_search(self._search, q, k, max(1, min(param or 1, nlist)), nlist, self.ntotal)
 
     def _search(self, q: np.ndarray, k: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
         parts, dead = self._parts(), self.tombstones
