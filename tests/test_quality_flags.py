@@ -107,6 +107,17 @@ def test_flags_through_the_cli_the_api_and_an_older_library(
         assert info["flags"] == ["dark"] and info["quality"]["luma_p95"] < 40
         html = client.get("/browse?flag=blurry").get_data(as_text=True)
         assert "Blurry" in html and "blurry_" in html and "dark_" not in html
+        # the search page's form leaves flagged images out too
+        assert 'name="exclude_flag"' in client.get("/").get_data(as_text=True)
+        photo = (tmp_path / "photos" / original).read_bytes()
+
+        def searched(**fields: str) -> str:
+            form = {"image": (io.BytesIO(photo), original), "k": "10", **fields}
+            headers = {"X-Requested-With": "fetch"}
+            return client.post("/search", data=form, headers=headers).get_data(as_text=True)
+
+        assert all(f"{kind}_" in searched() for kind in ("dark", "blurry"))
+        assert not any(f"{kind}_" in searched(exclude_flag="any") for kind in KINDS)
         spec = client.get("/api/v1/openapi.json").get_json()
         names = [p["name"] for p in spec["paths"]["/images"]["get"]["parameters"]]
         assert "flag" in names and "exclude_flag" in names

@@ -109,6 +109,7 @@ def _form_defaults(mode: str = "similar") -> dict[str, Any]:
         "k": DEFAULT_K,
         "min_score": 0.0,
         "roi": "",
+        "exclude_flag": "",
         "max_k": MAX_K,
         "decision": decision,
         "threshold_mode": CALIBRATED,
@@ -179,6 +180,7 @@ def search_submit() -> Any:
             k=query.k,
             min_score=query.min_score or 0.0,
             roi=query.roi.text() if query.roi else "",
+            exclude_flag=request.form.get("exclude_flag", ""),
         )
     return _page(
         status,
