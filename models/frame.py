@@ -107,12 +107,15 @@ def _cells(
     if factor >= 2:  # integer pre-reduction is much cheaper than a large BOX resize
         rgb = rgb.reduce(factor)
     pixels = np.asarray(rgb.resize((cols * CELL, rows * CELL), Image.Resampling.BOX))
-    corners = [pixels[dy::CELL, dx::CELL] for dy in range(CELL) for dx in range(CELL)]
-    high, low = corners[0], corners[0]
-    for corner in corners[1:]:
-        high, low = np.maximum(high, corner), np.minimum(low, corner)
-    spread = (high - low).max(axis=-1)  # uint8: high >= low, no wrap-around
-    means = sum(c.astype(np.float32) for c in corners) / len(corners)
+    # the 2 x 2 pixels of each cell (CELL = 2), combined pairwise: numpy's reductions over
+    # short axes cost more than these few element-wise passes
+    a, b = pixels[0::2, 0::2], pixels[0::2, 1::2]
+    c, d = pixels[1::2, 0::2], pixels[1::2, 1::2]
+    high = np.maximum(np.maximum(a, b), np.maximum(c, d))
+    low = np.minimum(np.minimum(a, b), np.minimum(c, d))
+    diff = high - low  # uint8: high >= low, no wrap-around
+    spread = np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2])
+    means = (a.astype(np.uint16) + b + c + d).astype(np.float32) / 4  # exact sums
     return spread, means
 
 
@@ -169,63 +172,55 @@ def _frame_colours(flat: np.ndarray, means: np.ndarray) -> np.ndarray:
     return quantised.astype(np.float32) * 8 + 4
 
 
+def _runs(mask: np.ndarray) -> np.ndarray:
+    """Ids (1..R, in raster order) of the horizontal runs of ``mask``'s cells; 0 elsewhere."""
+    starts = mask.copy()
+    starts[:, 1:] &= ~mask[:, :-1]
+    return np.where(mask, np.cumsum(starts.ravel()).reshape(mask.shape), 0)
+
+
 def _flood_from_border(allowed: np.ndarray) -> np.ndarray:
-    """Cells of ``allowed`` 4-connected to the image border through ``allowed`` cells."""
+    """Cells of ``allowed`` 4-connected to the image border through ``allowed`` cells: a row
+    run (then a column run) touching a reached cell is reached whole, so the passes needed
+    are the turns of the longest path, not its length."""
+    rows, cols = _runs(allowed), _runs(allowed.T).T
     reached = np.zeros_like(allowed)
     reached[0], reached[-1] = allowed[0], allowed[-1]
     reached[:, 0] |= allowed[:, 0]
     reached[:, -1] |= allowed[:, -1]
+    count = int(reached.sum())
     while True:
-        grown = reached.copy()
-        grown[1:] |= reached[:-1]
-        grown[:-1] |= reached[1:]
-        grown[:, 1:] |= reached[:, :-1]
-        grown[:, :-1] |= reached[:, 1:]
-        grown &= allowed
-        if np.array_equal(grown, reached):
+        for ids in (rows, cols):
+            hit = np.zeros(int(ids.max()) + 1, bool)
+            hit[ids[reached]] = True
+            hit[0] = False
+            reached = hit[ids]
+        grown = int(reached.sum())
+        if grown == count:
             return reached
-        reached = grown
+        count = grown
 
 
 def label_components(mask: np.ndarray) -> np.ndarray:
-    """4-connected component labels (0 = background, 1..K) by union-find over row runs."""
-    parent: list[int] = []
-
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    runs: list[tuple[int, int, int, int]] = []
-    previous: list[tuple[int, int, int]] = []
-    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), np.int8)
-    padded[:, 1:-1] = mask
-    edges = np.diff(padded, axis=1)
-    for y in range(mask.shape[0]):
-        starts = np.flatnonzero(edges[y] == 1).tolist()
-        ends = np.flatnonzero(edges[y] == -1).tolist()
-        current = []
-        j = 0
-        for start, end in zip(starts, ends, strict=True):
-            run = len(parent)
-            parent.append(run)
-            while j < len(previous) and previous[j][1] <= start:
-                j += 1
-            k = j
-            while k < len(previous) and previous[k][0] < end:  # overlapping run above
-                a, b = find(previous[k][2]), find(run)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-                k += 1
-            current.append((start, end, run))
-            runs.append((y, start, end, run))
-        previous = current
-    labels = np.zeros(mask.shape, np.int32)
-    roots: dict[int, int] = {}
-    for y, start, end, run in runs:
-        labels[y, start:end] = roots.setdefault(find(run), len(roots) + 1)
-    return labels
+    """4-connected component labels (0 = background, 1..K in raster order of each
+    component's first cell): every row run starts with its own label, and the smallest
+    label spreads along column runs and row runs until nothing changes."""
+    mask = mask.astype(bool)
+    row_ids, col_ids = _runs(mask)[mask], _runs(mask.T).T[mask]
+    labels = row_ids  # raster order: a component's smallest run id is its first run
+    while True:
+        spread = labels
+        for ids in (col_ids, row_ids):
+            best = np.full(int(ids.max(initial=0)) + 1, np.iinfo(np.int64).max)
+            np.minimum.at(best, ids, spread)
+            spread = best[ids]
+        if np.array_equal(spread, labels):
+            break
+        labels = spread
+    out = np.zeros(mask.shape, np.int32)
+    if labels.size:
+        out[mask] = np.unique(labels, return_inverse=True)[1] + 1
+    return out
 
 
 def _erode(mask: np.ndarray, radius: int) -> np.ndarray:

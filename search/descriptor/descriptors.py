@@ -240,11 +240,12 @@ class Descriptor:
         keep = owner[a] != owner[b]
         a, b = a[keep], b[keep]
         # In blocks: the rows of 20 000 pairs gathered at once are 2 x 80 MB (1024-d), fresh
-        # pages every time; the per-pair sums are the same.
+        # pages every time; einsum sums each pair's products without a third block in memory
+        # (a first index run spent 0.2 s CPU here with ``(x * y).sum(axis=1)``).
         scores = np.concatenate(
             [np.zeros(0, np.float32)]
             + [
-                (rows[a[i : i + 1024]] * rows[b[i : i + 1024]]).sum(axis=1)
+                np.einsum("ij,ij->i", rows[a[i : i + 1024]], rows[b[i : i + 1024]])
                 for i in range(0, len(a), 1024)
             ]
         )

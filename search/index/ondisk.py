@@ -35,13 +35,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
+from search.index.faiss_lib import faiss
 from search.index.kinds import Backend, IVFSQ8Backend, as_ids, flat_view, probed_search
 from search.index.tune import PAD_SCORE, nearest, normalized, spherical_kmeans
 
-READ_FLAGS = faiss.IO_FLAG_SKIP_IVF_DATA | faiss.IO_FLAG_READ_ONLY
+
+class _ReadFlags:
+    """FAISS IO flags of the skeleton read (no .ivfdata, read-only), asked for only when a
+    file is read, so that importing this module does not load FAISS."""
+
+    def __get__(self, obj: object, owner: type) -> int:
+        return faiss.IO_FLAG_SKIP_IVF_DATA | faiss.IO_FLAG_READ_ONLY
+
+
 SUFFIX = ".ivfdata"
 
 
@@ -74,7 +82,7 @@ class IVFPQOnDiskBackend(Backend):
     kind = "ivfpq-ondisk"
     param_name = "nprobe"
     candidate_factor = 5  # the engine re-scores 50 candidates per view for k <= 40
-    read_flags = READ_FLAGS
+    read_flags = _ReadFlags()
     target_recall = 0.9  # after exact re-scoring of the candidates (PQ alone plateaus)
 
     def __init__(self, skeleton: np.ndarray, shard_size: int = 1_000_000) -> None:
@@ -260,7 +268,7 @@ class IVFPQOnDiskBackend(Backend):
     def open_at(
         cls, raw: faiss.Index, extra: dict[str, bytes], config: Any, path: Path
     ) -> IVFPQOnDiskBackend:
-        """Wrap an index file's ``raw`` skeleton (read with :data:`READ_FLAGS`): map its
+        """Wrap an index file's ``raw`` skeleton (read with :attr:`read_flags`): map its
         ``.ivfdata`` read-only from beside ``path``."""
         meta = json.loads(extra["ondisk"])
         target = Path(path).parent / str(meta["file"])
