@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.main import cli
-from indexer.scan import ExcludeError, Excludes
+from indexer.scan import CollectionError, ExcludeError, Excludes, check_collection_root
 from models.errors import ImgsearchError
 from search.settings import Settings
 
@@ -82,6 +82,21 @@ def _report(summary: IndexSummary, as_json: bool) -> None:
         click.echo(json.dumps(summary.to_json(), indent=2))
     else:
         click.echo(summary.to_text())
+
+
+def _check_before_creating(settings: Settings, paths: tuple[Path, ...]) -> None:
+    """Say wrong input before a library is created: a folder that is not there, and for a
+    library that does not exist yet, no folder at all or a model file that cannot be found
+    (a failed first run used to leave an empty library behind)."""
+    for path in paths:
+        check_collection_root(path)
+    if settings.database_url is not None or settings.database_path.exists():
+        return
+    if not paths:
+        raise CollectionError("no collections yet: give the folders to index")
+    from models import DEFAULT_MODEL_NAME, locate_model
+
+    locate_model(settings.model or DEFAULT_MODEL_NAME, settings.model_path, verify=False)
 
 
 def _check_excludes(
@@ -180,6 +195,7 @@ def index_command(
         executor=executor,
     )
     try:
+        _check_before_creating(settings, paths)
         with Library.open(settings, create=True) as library:
             onnx = library.load_model(settings.model, bind=True, background=True)
             summary = index_collections(library, onnx, options)

@@ -146,6 +146,21 @@ def _dir_key(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def check_collection_root(root: str | os.PathLike[str]) -> Path:
+    """``root`` as an absolute path; :class:`CollectionError` when it is missing, unreadable
+    or not a directory (checked before an index run creates or opens anything)."""
+    root = Path(root).absolute()
+    try:
+        st = root.stat()
+    except FileNotFoundError:
+        raise CollectionError(f"{root}: no such directory") from None
+    except OSError as exc:
+        raise CollectionError(f"{root}: cannot access: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise CollectionError(f"{root}: not a directory (index the folder that holds it)")
+    return root
+
+
 def scan_collection(
     root: Path,
     *,
@@ -162,15 +177,8 @@ def scan_collection(
     is entered at most once, so a link loop ends. File symlinks are followed (a broken one is
     a warning). ``on_file`` is called for each file found (progress display).
     """
-    root = Path(root).absolute()
-    try:
-        st = root.stat()
-    except FileNotFoundError:
-        raise CollectionError(f"{root}: no such directory") from None
-    except OSError as exc:
-        raise CollectionError(f"{root}: cannot access: {exc.strerror or exc}") from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise CollectionError(f"{root}: not a directory (index the folder that holds it)")
+    root = check_collection_root(root)
+    st = root.stat()
     excluded = Excludes(excludes)
     report = ScanReport(root=root)
     skip = {key for key in (_dir_key(d) for d in skip_dirs) if key is not None}

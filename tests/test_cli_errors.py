@@ -179,3 +179,21 @@ def test_dedup_creates_the_report_folder_it_is_given(home) -> None:  # type: ign
     done = run_cli(["dedup", "--output", "reports/2026/dups.html"], home)
     assert done.returncode == 0, done.stderr
     assert (home / "reports" / "2026" / "dups.html").read_text().lstrip().startswith("<!")
+
+
+def test_a_failed_first_index_leaves_no_library_behind(tmp_path: Path, data_dir: Path) -> None:
+    """A wrong folder, no folder, or a model file that is not there: said before anything is
+    created, so the next (right) command starts from nothing, not from an empty library."""
+    no_models = tmp_path / "no-models"
+    no_models.mkdir()
+    photos = data_dir / "hymenoptera"
+    cases = [
+        (["index", "missing-folder"], "no such directory"),
+        (["index"], "no collections yet"),
+        (["--model-path", str(no_models), "index", str(photos)], "mobilenet_v3_small_100_224.onnx"),
+    ]
+    for args, said in cases:
+        done = run_cli(args, tmp_path, timeout=120)
+        assert done.returncode == 1, done.stderr
+        assert said in done.stderr and "Traceback" not in done.stderr
+        assert not (tmp_path / "imgsearch-library").exists(), args
