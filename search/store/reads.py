@@ -108,10 +108,10 @@ class ImageReads:
 
     def search_labels(self, word: str, limit: int = 50) -> list[tuple[int, str, float]]:
         """Images whose top labels contain ``word``: (image id, best matching label, its score)."""
-        pattern = f"%{word.strip().lower()}%"
+        text = word.strip().lower()  # '%' and '_' are letters here, not LIKE wildcards
         query = (
             select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
-            .where(func.lower(ImageLabel.label).like(pattern))
+            .where(func.lower(ImageLabel.label).contains(text, autoescape=True))
             .order_by(ImageLabel.score.desc(), ImageLabel.image_id)
         )
         best: dict[int, tuple[int, str, float]] = {}

@@ -64,7 +64,9 @@ def _check_vector(vector: np.ndarray, stamp: ModelStamp | None) -> None:
 def model_stamp_in(session: Session) -> ModelStamp | None:
     rows = {
         r.key: r.value
-        for r in session.scalars(select(LibraryMeta).where(LibraryMeta.key.like("model_%")))
+        for r in session.scalars(
+            select(LibraryMeta).where(LibraryMeta.key.startswith("model_", autoescape=True))
+        )
     }
     if "model_name" not in rows:
         return None
