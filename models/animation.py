@@ -194,6 +194,7 @@ class AnimationReader:
                 self.cut = (
                     f"animation cut at {ms} ms (frame {index}): only its first {what} are read"
                 )
+                self._walked_ms, self._frames_seen = ms, index
                 return
             try:
                 im.seek(index)
@@ -203,6 +204,8 @@ class AnimationReader:
                 if index == 0:
                     raise self._error("no frame could be decoded", "not_a_video") from None
                 break
+            except VideoError:
+                raise
             except Image.DecompressionBombError as error:
                 raise self._error(f"a frame is too large ({error})", "video_too_large") from None
             except _ERRORS as error:
@@ -244,6 +247,7 @@ class AnimationReader:
                     f"animation cut at {still.timestamp_ms} ms: only the first "
                     f"{MAX_ANIMATION_STILLS} sampled frames are kept"
                 )
+                self._walked_ms = still.timestamp_ms
                 return
             yield still
 
