@@ -1,5 +1,7 @@
-"""Indexing video files: hash (streamed), move / touch shortcuts, else decode keyframes and
-embed them through the VIDEO running mode, and write the video as one ``images`` row with its
+"""Indexing video files and animated images (GIF / WebP / APNG of more than one frame, told
+by their headers here, not while walking): hash (streamed), move / touch shortcuts, else
+decode keyframes (``models.open_video``: PyAV, or Pillow for animations) and embed them
+through the VIDEO running mode, and write the video as one ``images`` row with its
 frames (time, span, shot, vector) in ``video_frames``.
 
 Runs before the image pipeline of the same run (:func:`index_videos`), through its own

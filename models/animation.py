@@ -69,7 +69,9 @@ def is_animation(source: str | os.PathLike[str] | bytes) -> bool:
     try:
         with ExitStack() as stack:
             if isinstance(source, (bytes, bytearray, memoryview)):
-                handle: Any = io.BytesIO(bytes(source))
+                if animation_format(bytes(source[:32])) is None:
+                    return False  # most queries: no copy of the upload
+                handle: Any = io.BytesIO(source)
             else:
                 handle = stack.enter_context(open_image_file(source))
             if animation_format(handle.read(32)) is None:
