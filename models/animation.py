@@ -93,9 +93,10 @@ def frame_ms(duration: object) -> int:
 
 
 def _grid(im: Image.Image) -> np.ndarray:
-    """16x16 luma block means (0..255) of a frame, as videos' cut signal."""
-    luma = im.convert("L").resize((16, 16), Image.Resampling.BOX)
-    return np.asarray(luma, np.float32)
+    """16x16 luma block means (0..255) of a frame, as videos' cut signal: a 64x64 subsample
+    (nearest pixels: 4096 read, not the whole frame) averaged in 4x4 blocks."""
+    small = im.resize((64, 64), Image.Resampling.NEAREST).convert("L")
+    return np.asarray(small, np.float32).reshape(16, 4, 16, 4).mean(axis=(1, 3))
 
 
 def _still(im: Image.Image, side: int = STILL_SIDE) -> Image.Image:

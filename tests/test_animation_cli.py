@@ -144,6 +144,19 @@ def test_the_served_app_shows_and_serves_the_animation(gif_lib, no_av) -> None: 
             html = page.read().decode()
         assert f'class="animation" src="/api/v1/images/{hit["id"]}/file"' in html
         assert "<video" not in html
+        # a GIF uploaded to the search form / API queries like a clip: videos ranked
+        gif = (work / "col" / "anim.webp").read_bytes()
+        body, boundary = multipart({"image": ("clip.webp", gif), "k": "2"})
+        form = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        request = urllib.request.Request(f"{url}/api/v1/search", data=body, headers=form)
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            results = json.load(answer)["results"]
+        assert {Path(r["path"]).name for r in results} == {"anim.gif", "anim.webp"}
+        assert all(r["media"] == "video" for r in results)
+        request = urllib.request.Request(f"{url}/search", data=body, headers=form)
+        with urllib.request.urlopen(request, timeout=60) as page:
+            html = page.read().decode()
+        assert 'class="clip animation"' in html and "<video" not in html
 
 
 def multipart(fields: dict[str, object]) -> tuple[bytes, str]:
