@@ -13,6 +13,7 @@ with hard cuts, 480x360, 20 fps, 10 s by default), then
    sampled are searched: is the GIF rank 1, and is its timestamp within 1 s of the still's?
 
     python bench/animation.py [--gifs 4] [--stills 20] [--seconds 10] [--fps 20] [--repeat 3]
+                              [--only-speed]
 """
 
 from __future__ import annotations
@@ -196,12 +197,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--fps", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only-speed", action="store_true")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-animation-") as tmp:
         work = Path(tmp)
         speed = speed_figures(work, args.seconds, args.fps, args.repeat)
         print(json.dumps({"speed": speed}, indent=2), flush=True)
+        if args.only_speed:
+            return
         found = stills_figures(work, args.gifs, args.stills, args.seconds, args.fps)
         print(json.dumps({"stills": found}, indent=2), flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} at the end", flush=True)
