@@ -29,7 +29,8 @@ import numpy as np
 from PIL import Image
 
 from models.decode_memory import DECODE_BUDGET
-from models.files import open_image_file
+from models.errors import ImageError
+from models.files import open_image_file, read_limited
 from models.load import DEFAULT_MAX_PIXELS, to_rgb
 from models.video import (
     DEFAULT_INTERVAL_S,
@@ -126,7 +127,7 @@ class AnimationReader:
         elif isinstance(source, (str, os.PathLike)):
             self._data, self._path = None, os.fspath(source)
         else:
-            self._data, self._path = source.read(), None
+            self._data, self._path = read_limited(source, self.name or "animation"), None
         limit = MAX_VIDEO_PIXELS if max_pixels is None else min(max_pixels, MAX_VIDEO_PIXELS)
         self.max_pixels = limit
         self.cut: str | None = None  #: why a walk stopped before the end (a cap), if it did
@@ -138,9 +139,8 @@ class AnimationReader:
             width, height = self._image.size
             self.format = str(self._image.format)
             self._check_size(self._image)
-            self._stack.enter_context(
-                DECODE_BUDGET.hold(width * height * FRAME_BYTES_PER_PIXEL, self.name)
-            )
+            self._held = 0  # canvas pixels whose frames' memory the decode budget holds
+            self._hold(width * height)
         except BaseException:
             self.close()
             raise
@@ -161,6 +161,14 @@ class AnimationReader:
         if im.format not in ANIMATED_FORMATS:
             raise self._error(f"{im.format} is not an animated image format", "not_a_video")
         return im
+
+    def _hold(self, pixels: int) -> None:
+        """Hold the frames' memory of a ``pixels`` canvas in the decode budget (more when a
+        frame grows the canvas)."""
+        if pixels > self._held:
+            extra = (pixels - self._held) * FRAME_BYTES_PER_PIXEL
+            self._stack.enter_context(DECODE_BUDGET.hold(extra, self.name))
+            self._held = pixels
 
     def _error(self, message: str, reason: str) -> VideoError:
         return VideoError(message, source=self.name, reason=reason)
@@ -202,12 +210,13 @@ class AnimationReader:
             try:
                 im.seek(index)
                 self._check_size(im)
+                self._hold(im.size[0] * im.size[1])
                 im.load()
             except EOFError:
                 if index == 0:
                     raise self._error("no frame could be decoded", "not_a_video") from None
                 break
-            except VideoError:
+            except ImageError:  # too large (canvas, decode budget): said as it is
                 raise
             except Image.DecompressionBombError as error:
                 raise self._error(f"a frame is too large ({error})", "video_too_large") from None

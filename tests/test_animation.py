@@ -113,3 +113,21 @@ def test_still_at_is_the_frame_shown_then(data_dir: Path) -> None:
         at = [reader.still_at(ms, 32) for ms in (0, 250, 399, 10_000)]
     means = [int(np.asarray(im.convert("L"), np.int64).sum()) for im in at]
     assert means[1] == means[2] != means[0] and at[3].size[0] <= 32
+
+
+def test_frames_memory_is_held_in_the_decode_budget(data_dir: Path) -> None:
+    from models import ImageTooLargeError, set_decode_budget
+    from models.decode_memory import DECODE_BUDGET
+
+    data = animation_bytes(frames_of(data_dir, 2, size=(400, 300)), "GIF", 100)
+    total = DECODE_BUDGET.total
+    with AnimationReader(data) as reader:  # 400x300 canvas: 12 bytes a pixel held
+        assert DECODE_BUDGET.free == total - 400 * 300 * 12
+        list(reader.frames())
+    assert DECODE_BUDGET.free == total
+    set_decode_budget(1_000_000)
+    try:
+        with pytest.raises(ImageTooLargeError):
+            AnimationReader(data)
+    finally:
+        set_decode_budget(total)
