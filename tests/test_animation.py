@@ -1,4 +1,4 @@
-"""Animated GIF / WebP read as short videos with Pillow alone: frame times from the frame
+"""Animated GIF / WebP / APNG read as short videos with Pillow alone: frame times from the frame
 durations (browsers' 100 ms for none), a single frame stays an image, truncated and oversized
 animations are refused with their reason, and the walk is capped with the reason said."""
 
@@ -27,7 +27,7 @@ def animation_bytes(frames: list[Image.Image], fmt: str, duration: object) -> by
     return out.getvalue()
 
 
-@pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG"])
 def test_frame_times_follow_the_durations_missing_ones_play_100_ms(data_dir: Path, fmt: str):
     data = animation_bytes(frames_of(data_dir, 4), fmt, [50, 0, 200, 70])
     assert is_animation(data) and is_video_data(data)
