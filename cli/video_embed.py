@@ -14,8 +14,8 @@ from models import (
     ImageEmbedderOptions,
     ImgsearchError,
     RunningMode,
-    VideoReader,
     format_timestamp,
+    open_video,
 )
 
 BATCH = 16
@@ -61,8 +61,7 @@ def _embed_one(options: ImageEmbedderOptions, path: str, interval: float) -> dic
         )
     )
     frames: list[dict[str, Any]] = []
-    with embedder, VideoReader(path) as reader:
-        info = reader.info()
+    with embedder, open_video(path) as reader:
         batch = []
         for still in reader.sample(interval):
             batch.append(still)
@@ -71,6 +70,7 @@ def _embed_one(options: ImageEmbedderOptions, path: str, interval: float) -> dic
                 batch = []
         if batch:
             frames += _frames(embedder, batch)
+        info = reader.info()  # an animation's duration is known once it was walked
         model = embedder.model.name
     return {
         "path": path,

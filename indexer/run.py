@@ -263,7 +263,7 @@ def index_collections(
                     executor=address,
                 )
                 counts = pipeline.counts
-                index_videos(library, model, plan, videos, counts, shown.update)
+                summary.warnings += index_videos(library, model, plan, videos, counts, shown.update)
                 wall, cpu = time.monotonic(), time.process_time()
                 counts = pipeline.run(plan)
                 shown.close()

@@ -1,5 +1,7 @@
-"""Indexing video files: hash (streamed), move / touch shortcuts, else decode keyframes and
-embed them through the VIDEO running mode, and write the video as one ``images`` row with its
+"""Indexing video files and animated images (GIF / WebP / APNG of more than one frame, told
+by their headers here, not while walking): hash (streamed), move / touch shortcuts, else
+decode keyframes (``models.open_video``: PyAV, or Pillow for animations) and embed them
+through the VIDEO running mode, and write the video as one ``images`` row with its
 frames (time, span, shot, vector) in ``video_frames``.
 
 Runs before the image pipeline of the same run (:func:`index_videos`), through its own
@@ -31,9 +33,10 @@ from models import (
     OnnxModel,
     RunningMode,
     TopLabels,
-    VideoReader,
+    is_animation,
     is_video_name,
     open_image_file,
+    open_video,
 )
 from search.library import Library
 from search.store import STATUS_FAILED, ImageMove, ImageUpsert, VideoFrameVector
@@ -57,11 +60,19 @@ class VideoOptions:
     merge_cosine: float = MERGE_COSINE
 
 
+def is_video_item(item: WorkItem) -> bool:
+    """A video file by name, or an animated image (GIF, WebP, APNG of more than one frame) by
+    its headers: read here, in the indexing step, never while walking."""
+    return is_video_name(item.found.path) or is_animation(item.found.path)
+
+
 def take_videos(plan: Plan) -> list[WorkItem]:
-    """Take the video files out of ``plan.work`` (the image pipeline keeps the rest)."""
-    videos = [item for item in plan.work if is_video_name(item.found.path)]
-    if videos:
-        plan.work = [item for item in plan.work if not is_video_name(item.found.path)]
+    """Take the videos (and animated images) out of ``plan.work`` (the image pipeline keeps
+    the rest)."""
+    videos, images = [], []
+    for item in plan.work:
+        (videos if is_video_item(item) else images).append(item)
+    plan.work = images
     return videos
 
 
@@ -128,8 +139,7 @@ def embed_video(
     )
     kept: list[VideoFrameVector] = []
     best: np.ndarray | None = None  # each class's best probability so far
-    with embedder, VideoReader(path) as reader:
-        info = reader.info()
+    with embedder, open_video(path) as reader:
         batch: list = []
 
         def flush() -> None:
@@ -165,12 +175,15 @@ def embed_video(
                     flush()
         if batch:
             flush()
+        info = reader.info()  # an animation's duration is known once it was walked
+        cut = reader.cut
     duration = max(info.duration_ms, kept[-1].end_ms if kept else 0)
     facts = {
         "width": info.width,
         "height": info.height,
         "format": info.codec.upper()[:16],
         "duration_ms": duration,
+        "cut": cut,
         "labels": []
         if best is None
         else TopLabels(model.labels, model.spec.background_index)(best, TOP_LABELS),
@@ -186,17 +199,22 @@ def index_videos(
     counts: Counts,
     progress: Callable[[int], None],
     options: VideoOptions | None = None,
-) -> None:
-    """Index ``items`` (video files of ``plan``) into ``library``; counts go to ``counts``."""
+) -> list[str]:
+    """Index ``items`` (video files of ``plan``) into ``library``; counts go to ``counts``.
+    Returns warnings: animations cut short by a cap (indexed up to it)."""
     if not items:
-        return  # no writer thread (it opens the vector index) on the way to the first image
+        return []  # no writer thread (it opens the vector index) on the way to the first image
     options = options or VideoOptions()
     writer = Writer(library, 8, counts, progress)
     writer.start()
+    warnings: list[str] = []
     try:
         for item in items:
-            writer.put(_record(model, plan, item, options))
+            notes: list[str] = []
+            writer.put(_record(model, plan, item, options, notes))
+            warnings += [f"{item.found.path}: {note}" for note in notes]
         writer.finish()
+        return warnings
     except BaseException:
         if writer.is_alive():
             writer.queue.put(Writer._STOP, timeout=30)
@@ -204,7 +222,10 @@ def index_videos(
         raise
 
 
-def _record(model: OnnxModel, plan: Plan, item: WorkItem, options: VideoOptions) -> Record:
+def _record(
+    model: OnnxModel, plan: Plan, item: WorkItem, options: VideoOptions, notes: list[str]
+) -> Record:
+    """The video's record; an animation cut short by a cap adds why to ``notes``."""
     found, existing = item.found, item.existing
     outcome = "added" if item.kind is WorkKind.NEW else "updated"
     try:
@@ -247,6 +268,8 @@ def _record(model: OnnxModel, plan: Plan, item: WorkItem, options: VideoOptions)
     upsert.vector = frames[0].vector
     upsert.labels = list(facts["labels"])  # type: ignore[call-overload]
     upsert.video_frames = frames
+    if facts.get("cut"):
+        notes.append(str(facts["cut"]))
     return Record(outcome, found.rel_path, upsert=upsert)
 
 

@@ -75,6 +75,12 @@ _SOURCES: dict[str, str] = {
     "HEIF_SUPPORTED": "models.sources",
     "RunningMode": "models.tasks",
     "VIDEO_EXTENSIONS": "models.video_names",
+    "ANIMATED_FORMATS": "models.animation",
+    "AnimationReader": "models.animation",
+    "is_animation": "models.animation",
+    "is_video_data": "models.media",
+    "is_video_file": "models.media",
+    "open_video": "models.media",
     "Still": "models.video",
     "VideoError": "models.video",
     "VideoInfo": "models.video",
@@ -86,11 +92,13 @@ _SOURCES: dict[str, str] = {
 }
 
 __all__ = [
+    "ANIMATED_FORMATS",
     "DEFAULT_MODEL_NAME",
     "HEIF_SUPPORTED",
     "MAX_FILE_BYTES",
     "VIDEO_EXTENSIONS",
     "Analysis",
+    "AnimationReader",
     "Category",
     "Classifications",
     "CorruptImageError",
@@ -140,6 +148,9 @@ __all__ = [
     "format_timestamp",
     "get_spec",
     "image_format",
+    "is_animation",
+    "is_video_data",
+    "is_video_file",
     "is_video_name",
     "l2_normalize",
     "load_image",
@@ -148,6 +159,7 @@ __all__ = [
     "model_status",
     "open_image_file",
     "open_model",
+    "open_video",
     "parse_roi",
     "pixel_sha256",
     "quantize_embedding",
@@ -176,6 +188,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from models.analyzer import Analysis, ImageAnalyzer, RoiImageError
+    from models.animation import ANIMATED_FORMATS, AnimationReader, is_animation
     from models.catalog import (
         DEFAULT_MODEL_NAME,
         LocatedModel,
@@ -233,6 +246,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from models.labels import TopLabels
     from models.load import DecodedImage, load_image, pixel_sha256, to_rgb
+    from models.media import is_video_data, is_video_file, open_video
     from models.onnx_model import ModelOutput, OnnxModel, l2_normalize, open_model
     from models.roi import RegionOfInterest, parse_roi
     from models.sources import HEIF_SUPPORTED

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -31,6 +31,7 @@ CUT_THRESHOLD = 28.0  # mean absolute change of the luma grid (0..255) that is a
 STILL_SIDE = 256  # shorter side of the stills handed to the model (it reads 224)
 MAX_VIDEO_PIXELS = 8192 * 4320  # larger frames are refused (memory per frame)
 FAST_DECODE = {"skip_loop_filter": "all", "flags2": "+fast"}
+F = TypeVar("F")
 
 
 class VideoError(ImageError):
@@ -97,8 +98,37 @@ def _still(frame: Any) -> Image.Image:
     return Image.fromarray(rgb)
 
 
+def sample_stills(
+    frames: Iterable[tuple[int, F]],
+    grid: Callable[[F], np.ndarray],
+    still: Callable[[F], Image.Image],
+    interval_s: float = DEFAULT_INTERVAL_S,
+) -> Iterator[Still]:
+    """Stills of ``frames`` (time in ms, frame) at the first frame, after every cut (a jump of
+    the frames' ``grid``) and at most ``interval_s`` apart; ``still`` makes the RGB image of
+    a kept frame (videos' and animations' frames alike)."""
+    interval_ms = max(1, int(interval_s * 1000))
+    previous: np.ndarray | None = None
+    shot, last_ms = -1, None
+    for ms, frame in frames:
+        cells = grid(frame)
+        cut = (
+            previous is None
+            or previous.shape != cells.shape
+            or float(np.abs(cells - previous).mean()) > CUT_THRESHOLD
+        )
+        previous = cells
+        if cut:
+            shot += 1
+        if cut or last_ms is None or ms - last_ms >= interval_ms:
+            last_ms = ms
+            yield Still(ms, shot, still(frame))
+
+
 class VideoReader:
     """Opens a video file (path or file object) and streams :class:`Still` samples."""
+
+    cut: str | None = None  # a video is never cut short (animations can be: a cap)
 
     def __init__(self, source: str | os.PathLike[str] | bytes | Any, name: str | None = None):
         self.av = require_av()
@@ -188,22 +218,7 @@ class VideoReader:
     def sample(self, interval_s: float = DEFAULT_INTERVAL_S) -> Iterator[Still]:
         """Stills at the first frame, after every cut and at most ``interval_s`` apart (taken
         from the reference frames: a sampled moment is at most a few frames off the grid)."""
-        interval_ms = max(1, int(interval_s * 1000))
-        previous: np.ndarray | None = None
-        shot, last_ms = -1, None
-        for ms, frame in self._scan():
-            grid = _grid(frame)
-            cut = (
-                previous is None
-                or previous.shape != grid.shape
-                or float(np.abs(grid - previous).mean()) > CUT_THRESHOLD
-            )
-            previous = grid
-            if cut:
-                shot += 1
-            if cut or last_ms is None or ms - last_ms >= interval_ms:
-                last_ms = ms
-                yield Still(ms, shot, _still(frame))
+        return sample_stills(self._scan(), _grid, _still, interval_s)
 
     def stills_between(self, start_ms: int, end_ms: int, step_ms: int) -> Iterator[Still]:
         """Stills every ``step_ms`` from ``start_ms`` to ``end_ms`` (seeking first)."""
@@ -214,6 +229,16 @@ class VideoReader:
             if ms >= next_ms:
                 next_ms = ms + step_ms
                 yield Still(ms, 0, _still(frame))
+
+    def still_at(self, at_ms: int, size: int) -> Image.Image:
+        """The frame at ``at_ms`` (the first one at or after it), at most ``size`` pixels on
+        its longer side."""
+        for _ms, frame in self.frames(max(0, int(at_ms))):
+            scale = min(1.0, size / max(frame.width, frame.height))
+            width = max(1, round(frame.width * scale))
+            height = max(1, round(frame.height * scale))
+            return frame.to_image(width=width, height=height)
+        raise VideoError(f"no frame at {at_ms} ms", source=self.name, reason="not_a_video")
 
     def close(self) -> None:
         self.container.close()
@@ -246,4 +271,5 @@ __all__ = [
     "is_video_name",
     "looks_like_video",
     "require_av",
+    "sample_stills",
 ]

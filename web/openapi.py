@@ -84,8 +84,9 @@ def openapi_document() -> dict[str, Any]:
                 "type": "string",
                 "format": "binary",
                 "description": "The query image, or a short video clip (mp4, mov, mkv, webm, "
-                "avi): then library videos are ranked by how well the clip's frames match "
-                "theirs, each hit's `timestamp_ms` where the clip starts in it",
+                "avi, or an animated GIF / WebP / APNG): then library videos are ranked by "
+                "how well the clip's frames match theirs, each hit's `timestamp_ms` where the "
+                "clip starts in it",
             },
             "image_id": {
                 "type": "integer",

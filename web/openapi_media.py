@@ -21,9 +21,10 @@ VIDEO_MEDIA_TYPES = (
 _T = {
     "name": "t",
     "in": "query",
-    "description": "Videos only: the frame at this time in ms (the first frame at or after "
-    "it) instead of the cached thumbnail - a search hit's `timestamp_ms`. Not cached. An "
-    "image, or a time past the video's end, is a 404",
+    "description": "Videos (and animated GIF / WebP / APNG) only: the frame at this time in "
+    "ms (a video's first frame at or after it, an animation's frame shown then) instead of the "
+    "cached thumbnail - a search hit's `timestamp_ms`. Not cached. An image, or a time past "
+    "a video's end, is a 404",
     "schema": {"type": "integer", "minimum": 0, "maximum": MAX_T_MS},
     "example": 1500,
 }

@@ -145,11 +145,11 @@ def image_json(info: ImageInfo) -> dict[str, Any]:
 
 def video_frame_jpeg(image_id: int, at_ms: int, size: int = DEFAULT_SIZE) -> bytes:
     """A library video's frame at ``at_ms`` as a JPEG (404 when the id is no video)."""
-    from models import ImgsearchError, is_video_name
+    from models import ImgsearchError, is_video_file
     from search.library import video_still_jpeg
 
     found = library_file(engine(), image_id)
-    if not is_video_name(found.path):
+    if not is_video_file(found.path):
         raise ApiError(404, f"Image {image_id} is not a video.")
     try:
         return video_still_jpeg(found.path, at_ms, size)

@@ -52,6 +52,9 @@ _SOURCES: dict[str, str] = {
     "foreign_image": "search.evaluation.sets.generated_sets",
     "write_foreign": "search.evaluation.sets.generated_sets",
     "VideoSet": "search.evaluation.sets.generated_sets",
+    "animation_stills": "search.evaluation.sets.animations",
+    "make_animation": "search.evaluation.sets.animations",
+    "write_animation": "search.evaluation.sets.animations",
     "make_video_set": "search.evaluation.sets.generated_sets",
     "take_stills": "search.evaluation.sets.generated_sets",
 }
@@ -75,6 +78,7 @@ __all__ = [
     "VideoSet",
     "_Matrices",
     "_scores",
+    "animation_stills",
     "apply_edits",
     "burst_shot",
     "degrade",
@@ -86,6 +90,7 @@ __all__ = [
     "foreign_image",
     "learn_set_whitening",
     "load_truth",
+    "make_animation",
     "make_copies",
     "make_holdout",
     "make_video_set",
@@ -99,6 +104,7 @@ __all__ = [
     "scene_spec",
     "score_set",
     "take_stills",
+    "write_animation",
     "write_foreign",
 ]
 
@@ -129,6 +135,11 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         Scores,
         evaluate_scores,
         ranking_depth,
+    )
+    from search.evaluation.sets.animations import (
+        animation_stills,
+        make_animation,
+        write_animation,
     )
     from search.evaluation.sets.copies import make_copies
     from search.evaluation.sets.edits import EDITS, apply_edits

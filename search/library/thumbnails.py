@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from models import VideoError, VideoReader, is_video_name, load_image
+from models import is_video_name, load_image, open_video
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +116,10 @@ class ThumbnailCache:
 
 
 def video_still(source: Path, at_ms: int, size: int = DEFAULT_SIZE) -> Image.Image:
-    """The frame of a library video at ``at_ms`` (the first one at or after it), at most
-    ``size`` pixels on its longer side. Raises :class:`models.VideoError`."""
-    with VideoReader(source) as reader:
-        for _ms, frame in reader.frames(max(0, int(at_ms))):
-            scale = min(1.0, size / max(frame.width, frame.height))
-            width = max(1, round(frame.width * scale))
-            height = max(1, round(frame.height * scale))
-            return frame.to_image(width=width, height=height)
-    raise VideoError(f"no frame at {at_ms} ms", source=str(source), reason="not_a_video")
+    """The frame of a library video (or animated image) at ``at_ms``, at most ``size`` pixels
+    on its longer side. Raises :class:`models.VideoError`."""
+    with open_video(source) as reader:
+        return reader.still_at(at_ms, size)
 
 
 def video_still_jpeg(source: Path, at_ms: int, size: int = DEFAULT_SIZE) -> bytes:

@@ -23,9 +23,9 @@ from models import (
     ImageAnalyzer,
     ImgsearchError,
     VideoInfo,
-    VideoReader,
-    is_video_name,
-    looks_like_video,
+    is_video_data,
+    is_video_file,
+    open_video,
 )
 from search.dedup import VideoFacts, groups_to_json, shot_starts, video_groups, video_pairs
 from search.descriptor import DUPLICATE_Z
@@ -113,7 +113,7 @@ class VideoFrames:
         if place + 1 < len(rows):
             end = min(end, int(table.timestamps_ms[rows[place + 1]]))
         try:
-            with VideoReader(path) as reader:
+            with open_video(path) as reader:
                 stills = list(reader.stills_between(max(0, start), end, REFINE_STEP_MS))
         except (ImgsearchError, OSError) as error:
             log.info("timestamp of video %d not refined: %s", match.video_id, error)
@@ -211,12 +211,12 @@ class ClipSample:
 def sample_clip(source: Any, analyzer: ImageAnalyzer) -> ClipSample:
     """Sample and embed a query clip (a path or the clip's bytes)."""
     stills = []
-    with VideoReader(source, name="query") as reader:
-        info = reader.info()
+    with open_video(source, name="query") as reader:
         for still in reader.sample(QUERY_INTERVAL_S):
             stills.append(still)
             if len(stills) >= MAX_QUERY_FRAMES:
                 break
+        info = reader.info()
     found = list(analyzer.analyze_iter([s.image for s in stills]))
     good = [(s, a) for s, a in zip(stills, found, strict=True) if hasattr(a, "embedding")]
     if not good:
@@ -298,9 +298,10 @@ class VideoSearch:
 
 
 def is_video_query(source: Any) -> bool:
-    """A query that is a video: a path with a video extension, or video bytes."""
+    """A query that is a video: a path with a video extension, video bytes, or an animated
+    image of more than one frame (GIF, WebP, APNG: told by content)."""
     if isinstance(source, (str, os.PathLike)):
-        return is_video_name(source)
+        return is_video_file(source)
     if isinstance(source, (bytes, bytearray)):
-        return looks_like_video(bytes(source[:16]))
+        return is_video_data(bytes(source))
     return False

@@ -1,0 +1,51 @@
+"""What plays as a video, decided by content: video files (PyAV's :class:`VideoReader`) and
+animated images of more than one frame (Pillow's :class:`AnimationReader`, no PyAV needed).
+A single-frame GIF / WebP / PNG stays an image."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from models.animation import AnimationReader, animation_format, is_animation
+from models.files import open_image_file
+from models.video import VideoReader
+from models.video_names import is_video_name, looks_like_video
+
+Reader = VideoReader | AnimationReader
+
+
+def is_video_file(path: str | os.PathLike[str]) -> bool:
+    """A video file by name, or an animated image by content (headers only)."""
+    return is_video_name(path) or is_animation(path)
+
+
+def is_video_data(data: bytes) -> bool:
+    """Video bytes (MP4/MOV, Matroska/WebM, AVI) or an animated image's bytes."""
+    return looks_like_video(bytes(data[:16])) or is_animation(data)
+
+
+def _head(source: Any) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source[:32])
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open_image_file(source, 64 * 2**30) as handle:
+                return handle.read(32)
+        except (OSError, ValueError):
+            return b""  # the reader says what is wrong with it
+    return b""
+
+
+def open_video(source: Any, name: str | None = None) -> Reader:
+    """The reader for ``source`` (a path or bytes): an animated image's when its content is
+    one (whatever its name), else PyAV's (which needs the ``video`` extra)."""
+    if isinstance(source, (str, os.PathLike)) and is_video_name(source):
+        return VideoReader(source, name)
+    head = _head(source)
+    if not looks_like_video(head) and animation_format(head) is not None:
+        return AnimationReader(source, name)
+    return VideoReader(source, name)
+
+
+__all__ = ["Reader", "is_video_data", "is_video_file", "open_video"]
