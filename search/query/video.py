@@ -9,6 +9,7 @@ cosine between a query view and a frame, in the same space as images' copy score
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -270,11 +271,13 @@ class VideoSearch:
         rows = live.descriptor.transform(clip.vectors) if len(clip.vectors) else clip.vectors
         aligned = align_clip(live, self.frames, rows, clip.times_ms, clip.cuts)
         found = self.store.reads.hit_rows([video_id for video_id, _s, _t in aligned[:k]])
+        sha = hashlib.sha256(data).hexdigest() if data is not None else None
         hits: list[SearchHit] = []
         for video_id, score, start in aligned[:k]:
             rounded = round(min(1.0, score), 6)
             if video_id in found and (min_score is None or rounded >= min_score):
-                hit = hit_from_row(len(hits) + 1, rounded, found[video_id], False)
+                same_file = sha is not None and found[video_id].sha256 == sha
+                hit = hit_from_row(len(hits) + 1, rounded, found[video_id], same_file)
                 hits.append(replace(hit, copy_score=rounded, timestamp_ms=start))
         self.guard.check_unchanged(state)
         return hits
