@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # The candidates' reads of every image query: built once, with one expanding parameter, so
 # that SQLAlchemy compiles each once and binds the ids as a list (a literal ``in_(ids)`` made
-# a bound parameter per id on every call: 4.6-5.6 -> see bench/README.md "Third round").
+# a bound parameter per id on every call; 200 ids: 4.3-5.9 -> 3.6-4.0 ms CPU, bench/README.md).
 _IDS = bindparam("ids", expanding=True)
 _VECTORS = select(Embedding.image_id, Embedding.vector).where(Embedding.image_id.in_(_IDS))
 _FRAMES = select(ImageFrame.image_id, *FRAME_COLUMNS).where(ImageFrame.image_id.in_(_IDS))
