@@ -346,6 +346,9 @@ def in_process(
     if hasattr(app, "one_blas_thread"):  # (an older server did not)
         app.one_blas_thread()
     settings = settings_for(library, models)
+    # the model in one thread, as the server runs it (web.app.serving_settings; a server of
+    # before it ran every core): the floor is one query's own work, on either side
+    settings = replace(settings, threads=settings.threads or 1)
     quick = replace(settings, upright_first=True) if hasattr(settings, "upright_first") else None
     with SearchEngine.open(settings) as engine:
         engine.query_image(photos[0], k=10)  # load the model and the index

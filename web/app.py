@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response
@@ -27,7 +28,21 @@ log = logging.getLogger(__name__)
 # threads: on a busy machine, a team waiting for its cores made a 10 k flat search 20x slower
 # (40 ms instead of 2 ms, 2 cores). Request threads give the parallelism instead.
 FAISS_THREADS_PER_REQUEST = 1
+# ONNX Runtime's intra-op threads likewise: one query's model pass in two threads cost 30-45 %
+# more CPU than in one (batch of 1: 4.4 vs 3.0 ms, of 3 turned views: 10.3-11.4 vs 7.9 ms,
+# load 7, 2 cores) and was no faster on a busy machine; a served search took 35.1 -> 30.7 ms
+# CPU with every view (bench/README.md, "Third round").
+ONNX_THREADS_PER_REQUEST = 1
 _thread_state = threading.local()
+
+
+def serving_settings(settings: Settings) -> Settings:
+    """``settings`` as a server runs its engine: the model in
+    :data:`ONNX_THREADS_PER_REQUEST` intra-op thread(s) unless ``settings.threads`` names a
+    count (0, the default, would use every core for each query)."""
+    if settings.threads:
+        return settings
+    return replace(settings, threads=ONNX_THREADS_PER_REQUEST)
 
 
 def one_blas_thread() -> None:
@@ -90,6 +105,7 @@ def create_app(
     also admits IP-literal hosts and hides absolute paths from clients.
     """
     one_blas_thread()
+    settings = serving_settings(settings)
     app = Flask(__name__)
     app.request_class = InMemoryRequest
     app.config.update(

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from models.labels import merge_labels
@@ -20,6 +20,18 @@ from search.store.schema import DescriptorState, Embedding, ImageFrame, ImageLab
 from search.store.write import FRAME_COLUMNS, frame_from_row
 
 log = logging.getLogger(__name__)
+
+# The candidates' reads of every image query: built once, with one expanding parameter, so
+# that SQLAlchemy compiles each once and binds the ids as a list (a literal ``in_(ids)`` made
+# a bound parameter per id on every call; 200 ids: 4.3-5.9 -> 3.6-4.0 ms CPU, bench/README.md).
+_IDS = bindparam("ids", expanding=True)
+_VECTORS = select(Embedding.image_id, Embedding.vector).where(Embedding.image_id.in_(_IDS))
+_FRAMES = select(ImageFrame.image_id, *FRAME_COLUMNS).where(ImageFrame.image_id.in_(_IDS))
+_LABELS = (
+    select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
+    .where(ImageLabel.image_id.in_(_IDS))
+    .order_by(ImageLabel.image_id, ImageLabel.rank)
+)
 
 
 class DescriptorRows:
@@ -92,22 +104,14 @@ class DescriptorRecords:
         out: dict[int, DescriptorRows] = {}
         with self._session() as session:
             for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
-                part = ids[start : start + 900]
-                for image_id, blob in session.execute(
-                    select(Embedding.image_id, Embedding.vector).where(Embedding.image_id.in_(part))
-                ):
+                part = {"ids": ids[start : start + 900]}
+                for image_id, blob in session.execute(_VECTORS, part):
                     out[image_id] = DescriptorRows(decode_vector(blob))
-                for row in session.execute(
-                    select(ImageFrame.image_id, *FRAME_COLUMNS).where(ImageFrame.image_id.in_(part))
-                ):
+                for row in session.execute(_FRAMES, part):
                     if row[0] in out:
                         out[row[0]].frame = frame_from_row(row[1:])
                 if labels:
-                    for image_id, label, score in session.execute(
-                        select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
-                        .where(ImageLabel.image_id.in_(part))
-                        .order_by(ImageLabel.image_id, ImageLabel.rank)
-                    ):
+                    for image_id, label, score in session.execute(_LABELS, part):
                         if image_id in out:
                             out[image_id].labels.append((label, float(score)))
         if labels:  # libraries indexed before names were merged may list one twice
