@@ -162,6 +162,29 @@ def test_whitening_suppresses_edit_directions() -> None:
     assert np.allclose(np.linalg.norm(w.apply(photos[:5]), axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.parametrize("background_rows", [300, 30])  # more / fewer rows than dimensions
+@pytest.mark.parametrize("shrink", [0.2, 0.0])
+def test_whitening_matches_the_textbook_one(background_rows: int, shrink: float) -> None:
+    """Cholesky factor and Gram-matrix axes (the cheap path) or not: the whitened space is
+    the inverse square root of the edit covariance rotated to the background's principal
+    axes, so the cosines of any two vectors are those of the textbook computation."""
+    rng = np.random.default_rng(3)
+    photos = unit(rng.normal(size=(400, 48)) * np.linspace(3, 0.2, 48))
+    edited = unit(photos + 0.1 * rng.normal(size=photos.shape))
+    background = photos[:background_rows]
+    w = learn_whitening(photos, edited, background, shrink=shrink, dimension=16)
+    cs = ((photos - edited).T @ (photos - edited)) / len(photos)
+    cs = (1 - shrink) * cs + shrink * np.trace(cs) / 48 * np.eye(48)
+    values, vectors = np.linalg.eigh(cs)
+    inv_sqrt = (vectors * np.maximum(values, values.max() * 1e-6) ** -0.5) @ vectors.T
+    y = (background - background.mean(0)) @ inv_sqrt
+    values2, vectors2 = np.linalg.eigh(y.T @ y / len(y))
+    projection = vectors2[:, np.argsort(-values2)[:16]].T @ inv_sqrt
+    probe = unit(rng.normal(size=(6, 48)))
+    expected = unit((probe - background.mean(0)) @ projection.T)
+    assert np.allclose(w.apply(probe) @ w.apply(probe).T, expected @ expected.T, atol=1e-4)
+
+
 def test_whitening_storage_and_errors() -> None:
     photos, edited, _ = synthetic_pairs()
     w = learn_whitening(photos, edited, photos, dimension=16)

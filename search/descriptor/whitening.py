@@ -188,15 +188,41 @@ def whitening_from_edits(
         raise WhiteningError("shrink must be in [0, 1]")
     cs = edits.matrix()
     cs = (1 - shrink) * cs + shrink * np.trace(cs) / d * np.eye(d)
+    white = _whitener(cs, shrink)
+    mean = x.mean(axis=0)
+    y = (x - mean) @ white.T
+    axes = _principal_axes(y, dimension or d)
+    projection = axes.T @ white
+    return Whitening(mean.astype(np.float32), projection.astype(np.float32), edits.pairs, len(x))
+
+
+def _whitener(cs: np.ndarray, shrink: float) -> np.ndarray:
+    """A matrix ``W`` with ``W cs W^T = I``. Any one gives the same whitening: the principal
+    axes that follow absorb the rotation between two of them. The inverse Cholesky factor
+    (a tenth of an eigendecomposition's cost) when the shrinkage keeps ``cs`` well
+    conditioned, else the inverse square root with its smallest eigenvalues raised."""
+    if shrink >= 1e-3:
+        try:
+            return np.linalg.inv(np.linalg.cholesky(cs))
+        except np.linalg.LinAlgError:
+            pass
     values, vectors = np.linalg.eigh(cs)
     values = np.maximum(values, values.max() * 1e-6)
-    inv_sqrt = (vectors * values**-0.5) @ vectors.T
-    mean = x.mean(axis=0)
-    y = (x - mean) @ inv_sqrt.T
-    values2, vectors2 = np.linalg.eigh(y.T @ y / len(y))
-    order = np.argsort(-values2)[: dimension or d]
-    projection = vectors2[:, order].T @ inv_sqrt
-    return Whitening(mean.astype(np.float32), projection.astype(np.float32), edits.pairs, len(x))
+    return (vectors * values**-0.5) @ vectors.T
+
+
+def _principal_axes(y: np.ndarray, count: int) -> np.ndarray:
+    """The ``count`` leading principal axes (``[D, count]``) of the centred rows ``y``; from
+    the ``N x N`` Gram matrix when there are fewer rows than dimensions and ``count`` is
+    within its rank (the same axes: ``y^T u / sqrt(N value)``), else from ``y^T y``."""
+    n, d = y.shape
+    if count < n - 1 < d:
+        values, vectors = np.linalg.eigh(y @ y.T / n)
+        order = np.argsort(-values)[:count]
+        if values[order[-1]] > values[order[0]] * 1e-9:
+            return y.T @ vectors[:, order] / np.sqrt(values[order] * n)
+    values, vectors = np.linalg.eigh(y.T @ y / n)
+    return vectors[:, np.argsort(-values)[:count]]
 
 
 def shrink_for(images: int) -> float:
