@@ -132,6 +132,7 @@ class Settings:
             "model": env.get("IMGSEARCH_MODEL") or None,
             "model_path": tuple(default_model_search_path(env)),
             "index_kind": env.get("IMGSEARCH_INDEX", "auto"),
+            "threads": _env_number(env, "IMGSEARCH_THREADS", int),
             "dedup_threshold": _env_number(env, "IMGSEARCH_DEDUP_THRESHOLD", float),
             "descriptor": env.get("IMGSEARCH_DESCRIPTOR") or None,
             "decode_budget_mb": _env_number(env, "IMGSEARCH_DECODE_BUDGET_MB", int),

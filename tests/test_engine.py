@@ -403,3 +403,12 @@ def test_upright_first_from_the_environment():
     assert Settings.from_env({"IMGSEARCH_UPRIGHT_FIRST": "on"}).upright_first is True
     with pytest.raises(ValueError, match="IMGSEARCH_UPRIGHT_FIRST"):
         Settings.from_env({"IMGSEARCH_UPRIGHT_FIRST": "maybe"})
+
+
+def test_model_threads_from_the_environment():
+    from search.settings import Settings
+
+    assert Settings.from_env({}).threads == 0
+    assert Settings.from_env({"IMGSEARCH_THREADS": "1"}).threads == 1
+    with pytest.raises(ValueError, match="IMGSEARCH_THREADS='two' is not a whole number"):
+        Settings.from_env({"IMGSEARCH_THREADS": "two"})
