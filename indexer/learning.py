@@ -107,6 +107,10 @@ def plan_learning(
     None otherwise (:func:`indexer.whiten.update_whitening` then samples on its own)."""
     if not plan.work:
         return None
+    # most runs learn nothing: said from the counts before every stored id is read
+    upper = library.store.vector_count() + len(plan.work)
+    if whiten.whitening_due(library, upper)[0] != "learn":
+        return None
     gone = plan.busy | set(plan.vanished)  # vectors this run replaces or removes
     kept = [
         i
