@@ -33,7 +33,7 @@ from pathlib import Path
 from indexer.distributed import DaskAnalyzer
 from indexer.learning import LearningSample
 from indexer.plan import Plan, WorkItem, WorkKind
-from indexer.writer import Counts, Record, Writer
+from indexer.writer import Counts, Record, Writer, error_text
 from models import (
     MAX_FILE_BYTES,
     Analysis,
@@ -74,15 +74,6 @@ def read_and_hash(item: WorkItem) -> _Read:
         st = os.fstat(handle.fileno())
         data = read_limited(handle, str(item.found.path), MAX_FILE_BYTES)
     return _Read(data, hashlib.sha256(data).hexdigest(), len(data), st.st_mtime_ns)
-
-
-def error_text(exc: BaseException) -> str:
-    """``reason: message`` for an ImageError, the exception's type and text otherwise."""
-    if isinstance(exc, ImageError):
-        return f"{exc.reason}: {getattr(exc, 'message', str(exc))}"
-    if isinstance(exc, OSError):
-        return f"unreadable: {exc.strerror or exc}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 class Pipeline:

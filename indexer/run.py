@@ -29,6 +29,7 @@ from indexer.quality import measure_unmeasured
 from indexer.scan import CollectionError, ScanReport, scan_collection
 from indexer.video import index_videos, take_videos
 from indexer.whiten import update_whitening
+from indexer.writer import remove_stale_temp_files
 from models import OnnxModel, return_freed_memory
 from search.descriptor import DescriptorConfig
 from search.library import Library
@@ -180,19 +181,6 @@ def _overlaps(library: Library, roots: Sequence[Path]) -> list[str]:
     return warnings
 
 
-def _remove_stale_temp_files(index_path: Path, shared: bool) -> None:
-    """Temp files of a save that was killed (``.index.faiss.*.tmp``); safe under the lock
-    (``shared``: other runs may be saving now: only those an hour old)."""
-    for temp in index_path.parent.glob(f".{index_path.name}.*.tmp"):
-        try:
-            if shared and time.time() - temp.stat().st_mtime < 3600:
-                continue
-            temp.unlink()
-            log.info("removed %s, left by an interrupted save", temp)
-        except OSError as error:
-            log.warning("cannot remove %s: %s", temp, error)
-
-
 def index_collections(
     library: Library,
     model: OnnxModel,
@@ -208,7 +196,7 @@ def index_collections(
     roots = _roots(library, options.paths)
     with library.locks.index_run(roots), contextlib.ExitStack() as finishing:
         start, cpu_start = time.monotonic(), time.process_time()
-        _remove_stale_temp_files(library.settings.index_path, library.locks.shared)
+        remove_stale_temp_files(library.settings.index_path, library.locks.shared)
         scans: list[tuple[Path, ScanReport]] = []
         with bar(show, desc="scanning", unit=" files") as scanned:
             for root in roots:

@@ -12,13 +12,37 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from models import ImageError
 from search.library import Library
 from search.store import ChangeSet, ImageMove, ImageUpsert
 
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("added", "updated", "moved", "removed", "failed", "unchanged")
+
+
+def error_text(exc: BaseException) -> str:
+    """``reason: message`` for an ImageError, the exception's type and text otherwise."""
+    if isinstance(exc, ImageError):
+        return f"{exc.reason}: {getattr(exc, 'message', str(exc))}"
+    if isinstance(exc, OSError):
+        return f"unreadable: {exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def remove_stale_temp_files(index_path: Path, shared: bool) -> None:
+    """Temp files of a save that was killed (``.index.faiss.*.tmp``); safe under the lock
+    (``shared``: other runs may be saving now: only those an hour old)."""
+    for temp in index_path.parent.glob(f".{index_path.name}.*.tmp"):
+        try:
+            if shared and time.time() - temp.stat().st_mtime < 3600:
+                continue
+            temp.unlink()
+            log.info("removed %s, left by an interrupted save", temp)
+        except OSError as error:
+            log.warning("cannot remove %s: %s", temp, error)
 
 
 @dataclass
