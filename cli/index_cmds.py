@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,6 +83,15 @@ def _report(summary: IndexSummary, as_json: bool) -> None:
         click.echo(json.dumps(summary.to_json(), indent=2))
     else:
         click.echo(summary.to_text())
+
+
+def indexing_threads(settings: Settings) -> int:
+    """ONNX Runtime threads of an index run's model: ``IMGSEARCH_THREADS`` when set, else half
+    the cores (at least one). The decode threads work beside the model; with the model on
+    every core the two fought over them (2 cores, `bench/index_learning.py`, alternated: a
+    first run with learning 11.2-12.3 s wall, 18.5-19.6 s CPU with one model thread against
+    13.8-14.7 s, 22.7-23.8 s with two)."""
+    return settings.threads or max(1, (os.cpu_count() or 2) // 2)
 
 
 def _check_before_creating(settings: Settings, paths: tuple[Path, ...]) -> None:
@@ -181,7 +191,11 @@ def index_command(
     from search.library import Library
 
     settings = settings.with_overrides(
-        model=model, index_kind=index_kind, workers=workers or None, batch_size=batch_size
+        model=model,
+        index_kind=index_kind,
+        workers=workers or None,
+        batch_size=batch_size,
+        threads=indexing_threads(settings),
     )
     options = IndexOptions(
         paths=paths,
@@ -230,7 +244,12 @@ def reindex_command(
     from indexer.run import IndexOptions, index_collections
     from search.library import Library
 
-    settings = settings.with_overrides(model=model, workers=workers or None, batch_size=batch_size)
+    settings = settings.with_overrides(
+        model=model,
+        workers=workers or None,
+        batch_size=batch_size,
+        threads=indexing_threads(settings),
+    )
     options = IndexOptions(
         workers=settings.workers,
         batch_size=settings.batch_size,
