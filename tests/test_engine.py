@@ -412,14 +412,3 @@ def test_model_threads_from_the_environment():
     assert Settings.from_env({"IMGSEARCH_THREADS": "1"}).threads == 1
     with pytest.raises(ValueError, match="IMGSEARCH_THREADS='two' is not a whole number"):
         Settings.from_env({"IMGSEARCH_THREADS": "two"})
-
-
-def test_an_index_run_leaves_the_decoders_cores(monkeypatch):
-    from cli.index_cmds import indexing_threads
-    from search.settings import Settings
-
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert indexing_threads(Settings.from_env({})) == 1  # the other core decodes
-    monkeypatch.setattr("os.cpu_count", lambda: 16)
-    assert indexing_threads(Settings.from_env({})) == 8
-    assert indexing_threads(Settings.from_env({"IMGSEARCH_THREADS": "3"})) == 3

@@ -220,3 +220,14 @@ def test_a_bad_exclude_pattern_fails_before_any_work(run, tmp_path, pattern) -> 
     result = run("index", str(tmp_path), "--exclude", pattern, ok=False)
     assert result.exit_code == 2 and "Invalid value for '--exclude'" in result.output
     assert not run.library.exists()
+
+
+def test_an_index_run_leaves_the_decoders_cores(monkeypatch):
+    from cli.index_cmds import indexing_threads
+    from search.settings import Settings
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert indexing_threads(Settings.from_env({})) == 1  # the other core decodes
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert indexing_threads(Settings.from_env({})) == 8
+    assert indexing_threads(Settings.from_env({"IMGSEARCH_THREADS": "3"})) == 3
