@@ -40,6 +40,7 @@ from models.video import (
     VideoError,
     VideoInfo,
     sample_stills,
+    stills_every,
 )
 
 ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")  # what browsers animate in an <img>
@@ -265,13 +266,7 @@ class AnimationReader:
 
     def stills_between(self, start_ms: int, end_ms: int, step_ms: int) -> Iterator[Still]:
         """Stills every ``step_ms`` from the frame shown at ``start_ms`` to ``end_ms``."""
-        next_ms = -1
-        for ms, frame in self.frames(start_ms):
-            if ms > end_ms:
-                return
-            if ms >= next_ms:
-                next_ms = ms + step_ms
-                yield Still(ms, 0, _still(frame))
+        return stills_every(self.frames(start_ms), _still, end_ms, step_ms)
 
     def still_at(self, at_ms: int, size: int) -> Image.Image:
         """The frame shown at ``at_ms`` (the last one starting at or before it), at most

@@ -125,6 +125,23 @@ def sample_stills(
             yield Still(ms, shot, still(frame))
 
 
+def stills_every(
+    frames: Iterable[tuple[int, F]],
+    still: Callable[[F], Image.Image],
+    end_ms: int,
+    step_ms: int,
+) -> Iterator[Still]:
+    """Stills of ``frames`` (time in ms, frame) every ``step_ms`` up to ``end_ms``, the first
+    frame always among them."""
+    next_ms = -1
+    for ms, frame in frames:
+        if ms > end_ms:
+            return
+        if ms >= next_ms:
+            next_ms = ms + step_ms
+            yield Still(ms, 0, still(frame))
+
+
 class VideoReader:
     """Opens a video file (path or file object) and streams :class:`Still` samples."""
 
@@ -222,13 +239,7 @@ class VideoReader:
 
     def stills_between(self, start_ms: int, end_ms: int, step_ms: int) -> Iterator[Still]:
         """Stills every ``step_ms`` from ``start_ms`` to ``end_ms`` (seeking first)."""
-        next_ms = start_ms
-        for ms, frame in self.frames(start_ms):
-            if ms > end_ms:
-                return
-            if ms >= next_ms:
-                next_ms = ms + step_ms
-                yield Still(ms, 0, _still(frame))
+        return stills_every(self.frames(start_ms), _still, end_ms, step_ms)
 
     def still_at(self, at_ms: int, size: int) -> Image.Image:
         """The frame at ``at_ms`` (the first one at or after it), at most ``size`` pixels on
@@ -272,4 +283,5 @@ __all__ = [
     "looks_like_video",
     "require_av",
     "sample_stills",
+    "stills_every",
 ]
