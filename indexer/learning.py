@@ -108,15 +108,11 @@ def plan_learning(
     if not plan.work:
         return None
     # most runs learn nothing: said from the counts before every stored id is read
-    upper = library.store.vector_count() + len(plan.work)
-    if whiten.whitening_due(library, upper)[0] != "learn":
+    stored = library.store.vector_count()
+    if whiten.whitening_due(library, stored + len(plan.work))[0] != "learn":
         return None
     gone = plan.busy | set(plan.vanished)  # vectors this run replaces or removes
-    kept = [
-        i
-        for i in library.store.descriptors.sample_ids(library.store.vector_count())
-        if i not in gone
-    ]
+    kept = [i for i in library.store.descriptors.sample_ids(stored) if i not in gone]
     count = len(kept) + len(plan.work)  # at most, after the run
     if whiten.whitening_due(library, count)[0] != "learn":
         return None

@@ -33,8 +33,7 @@ from models import (
     OnnxModel,
     RunningMode,
     TopLabels,
-    is_animation,
-    is_video_name,
+    is_video_file,
     open_image_file,
     open_video,
 )
@@ -60,18 +59,13 @@ class VideoOptions:
     merge_cosine: float = MERGE_COSINE
 
 
-def is_video_item(item: WorkItem) -> bool:
-    """A video file by name, or an animated image (GIF, WebP, APNG of more than one frame) by
-    its headers: read here, in the indexing step, never while walking."""
-    return is_video_name(item.found.path) or is_animation(item.found.path)
-
-
 def take_videos(plan: Plan) -> list[WorkItem]:
-    """Take the videos (and animated images) out of ``plan.work`` (the image pipeline keeps
-    the rest)."""
+    """Take the videos (and animated images: GIF, WebP, APNG of more than one frame, told by
+    their headers here, in the indexing step, never while walking) out of ``plan.work`` (the
+    image pipeline keeps the rest)."""
     videos, images = [], []
     for item in plan.work:
-        (videos if is_video_item(item) else images).append(item)
+        (videos if is_video_file(item.found.path) else images).append(item)
     plan.work = images
     return videos
 
