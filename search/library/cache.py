@@ -65,13 +65,11 @@ class IndexCache:
             log.info("rebuilding the vector index from the database: %s", error)
             return None
 
-    def build(
-        self, kind: str, descriptor: Descriptor, frames: StoredFrames, stamp: IndexStamp
-    ) -> VectorIndex:
+    def build(self, kind: str, descriptor: Descriptor, frames: StoredFrames) -> VectorIndex:
         """Build the index from the store's vectors (mapped by ``descriptor``); the caller
-        saves it with ``stamp`` once it knows the store did not move meanwhile."""
+        saves it (:meth:`save`) once it knows the store did not move meanwhile."""
         if kind == "ivfpq-ondisk" and self.settings.index_path.parent.is_dir():
-            return self._build_streamed(kind, descriptor, frames, stamp)
+            return self._build_streamed(kind, descriptor, frames)
         chunks = list(self.store.iter_vectors())
         ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
         model = self.store.model_stamp()
@@ -87,14 +85,14 @@ class IndexCache:
         )
 
     def _build_streamed(
-        self, kind: str, descriptor: Descriptor, frames: StoredFrames, stamp: IndexStamp
+        self, kind: str, descriptor: Descriptor, frames: StoredFrames
     ) -> VectorIndex:
         """The on-disk kind for libraries beyond RAM: the store's vectors are mapped chunk by
         chunk into a temporary float32 file beside the index (4 B x searched dimension per
         image, memory-mapped for the build), never gathered in RAM."""
         count, width = self.store.vector_count(), self.dimension(descriptor)
         if not count:
-            return self.build("flat", descriptor, frames, stamp)
+            return self.build("flat", descriptor, frames)
         path = self.settings.index_path.with_name(f".{self.settings.index_path.name}.rows.tmp")
         try:
             rows = np.lib.format.open_memmap(path, "w+", np.float32, (count, width))

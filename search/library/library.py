@@ -16,7 +16,6 @@ from pathlib import Path
 from models import DEFAULT_MODEL_NAME, OnnxModel, locate_model
 from search.descriptor import Descriptor, DescriptorConfig, Whitening
 from search.index import (
-    IndexStamp,
     NearestNeighbourIndex,
     VectorIndex,
 )
@@ -218,7 +217,7 @@ class Library:
             frames = StoredFrames.read(self.store, descriptor)  # read once for both indexes
             built = index is None
             if built:
-                index = self._build(kind or self.index_kind(), descriptor, frames, expected)
+                index = self._build(kind or self.index_kind(), descriptor, frames)
             settled = self.store.generation() == generation and index.ntotal == expected.count
             if settled or attempt == 2:
                 break
@@ -235,10 +234,8 @@ class Library:
         """The kind asked for by `rebuild-index --index`, kept in the store, else the setting."""
         return self.store.get_meta("index_kind") or self.settings.index_kind
 
-    def _build(
-        self, kind: str, descriptor: Descriptor, frames: StoredFrames, stamp: IndexStamp
-    ) -> VectorIndex:
-        return self.cache.build(kind, descriptor, frames, stamp)
+    def _build(self, kind: str, descriptor: Descriptor, frames: StoredFrames) -> VectorIndex:
+        return self.cache.build(kind, descriptor, frames)
 
     def rebuild_index(self, kind: str | None = None) -> VectorIndex:
         with self._lock:
