@@ -27,12 +27,11 @@ from sqlalchemy.exc import DatabaseError
 
 from search.store.dialect import set_meta
 from search.store.errors import DatabaseCorruptError
-from search.store.records import ModelStamp, SessionFactory
+from search.store.records import MODEL_KEYS, ModelStamp, SessionFactory
 from search.store.schema import STATUS_OK, Embedding, Image, LibraryMeta
 
 #: meta key set while a re-index to another model (or the same one) is unfinished
 REINDEX_KEY = "reindex_model"
-MODEL_KEYS = ("model_name", "model_sha256", "model_dimension")  # see write.model_stamp_in
 
 
 class ServingState(NamedTuple):

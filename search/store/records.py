@@ -48,6 +48,10 @@ def decode_vector(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=VECTOR_DTYPE)
 
 
+MODEL_KEYS = ("model_name", "model_sha256", "model_dimension")
+"""The library_meta keys of a :class:`ModelStamp`."""
+
+
 @dataclass(frozen=True)
 class ModelStamp:
     name: str

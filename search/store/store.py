@@ -33,6 +33,7 @@ from search.store.locks import database_locks
 from search.store.quality import QualityRecords
 from search.store.reads import ImageReads
 from search.store.records import (
+    MODEL_KEYS,
     VECTOR_DTYPE,
     AppliedChanges,
     ChangeSet,
@@ -283,11 +284,7 @@ class Store:
             session.execute(delete(VideoFrame))
             session.execute(delete(DescriptorState))
             session.execute(delete(ImageLabel))
-            session.execute(
-                delete(LibraryMeta).where(
-                    LibraryMeta.key.in_(["model_name", "model_sha256", "model_dimension"])
-                )
-            )
+            session.execute(delete(LibraryMeta).where(LibraryMeta.key.in_(MODEL_KEYS)))
             next_generation(session)
         return count
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from search.store.dialect import next_generation
 from search.store.errors import ModelMismatchError
 from search.store.records import (
+    MODEL_KEYS,
     AppliedChanges,
     ChangeSet,
     FrameVector,
@@ -64,9 +65,7 @@ def _check_vector(vector: np.ndarray, stamp: ModelStamp | None) -> None:
 def model_stamp_in(session: Session) -> ModelStamp | None:
     rows = {
         r.key: r.value
-        for r in session.scalars(
-            select(LibraryMeta).where(LibraryMeta.key.startswith("model_", autoescape=True))
-        )
+        for r in session.scalars(select(LibraryMeta).where(LibraryMeta.key.in_(MODEL_KEYS)))
     }
     if "model_name" not in rows:
         return None
