@@ -43,8 +43,6 @@ class RowCache:
         self._items: dict[int, PreparedImage] = {}
         self._bytes = 0
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def __len__(self) -> int:
         return len(self._items)
@@ -59,8 +57,6 @@ class RowCache:
                 missing.append(image_id)
             else:
                 found[image_id] = image
-        self.hits += len(found)
-        self.misses += len(missing)
         return found, missing
 
     def put(self, images: Mapping[int, PreparedImage]) -> None:
