@@ -95,7 +95,7 @@ class QualityRecords:
 
     def flag_counts(self) -> dict[str, int]:
         """Images per flag, plus ``measured`` and ``unmeasured`` (still images only)."""
-        columns = [func.count(Image.quality_flags)]
+        columns = [func.count(Image.quality_flags), func.count()]  # flagged, all still images
         columns += [
             func.sum(func.coalesce(Image.quality_flags.op("&")(bit), 0) / bit)
             for bit in FLAGS.values()
@@ -103,7 +103,7 @@ class QualityRecords:
         query = select(*columns).where(Image.status == STATUS_OK, Image.duration_ms.is_(None))
         with self._session() as session:
             row = session.execute(query).one()
-        counts = {name: int(row[i + 1] or 0) for i, name in enumerate(FLAGS)}
+        counts = {name: int(row[i + 2] or 0) for i, name in enumerate(FLAGS)}
         counts["measured"] = int(row[0] or 0)
-        counts["unmeasured"] = self.unmeasured_count()
+        counts["unmeasured"] = int(row[1] or 0) - counts["measured"]  # one read, one snapshot
         return counts
