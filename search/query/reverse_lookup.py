@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from models import ImgsearchError, load_image, pixel_sha256
+from models import ImgsearchError
 from search.dedup import (
     DEFAULT_DEDUP_THRESHOLD,
     DedupImage,
@@ -28,7 +28,7 @@ from search.descriptor import DUPLICATE_Z
 from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.engine import SearchEngine
 from search.query.errors import QueryError
-from search.query.results import ImageQuery, SearchHit
+from search.query.results import ImageQuery, SearchHit, query_pixel_hash
 from search.query.video import is_video_query
 
 EXACT, NEAR, SIMILAR = "exact", "near", "similar"
@@ -107,7 +107,9 @@ def lookup(
         return lookup_video(engine, source, threshold=threshold, others=others)
     result = engine.query_image(source, k=k, all_views=True)
     analysis, data, sha, hits = result.analysis, result.data, result.sha256, result.hits
-    query_pixels = _LazyPixelHash(lambda: _decode_hash(source if data is None else data, engine))
+    query_pixels = _LazyPixelHash(
+        lambda: query_pixel_hash(source, data, engine.settings.max_image_pixels)
+    )
     matches: list[LookupMatch] = []
     seen: set[int] = set()
     # Same bytes anywhere in the library, even beyond the k nearest.
@@ -193,14 +195,6 @@ class _LazyPixelHash:
         return self._value[0]
 
 
-def _decode_hash(source: Any, engine: SearchEngine) -> str | None:
-    try:
-        image = load_image(source, draft_size=None, max_pixels=engine.settings.max_image_pixels)
-    except ImgsearchError:
-        return None
-    return pixel_sha256(image.image)
-
-
 def _same_pixels(
     engine: SearchEngine, hit: SearchHit, analysis: Any, query_pixels: _LazyPixelHash
 ) -> bool:
@@ -215,7 +209,8 @@ def _same_pixels(
     theirs = stored.pixel_sha256 if stored is not None else None
     if theirs is None:
         try:
-            theirs = _decode_hash(engine.records.image_file_path(hit.id), engine)
+            path = engine.records.image_file_path(hit.id)
+            theirs = query_pixel_hash(path, None, engine.settings.max_image_pixels)
         except ImgsearchError:
             return False
     return theirs is not None and theirs == query_pixels()
