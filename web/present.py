@@ -17,6 +17,7 @@ from pathlib import PurePath
 from flask import Flask
 from markupsafe import Markup, escape
 
+from models.animation import ANIMATED_FORMATS
 from models.quality import flag_names
 from search.descriptor import DUPLICATE_Z
 from search.query import EXACT, NEAR, SIMILAR, LookupMatch, LookupResult, SearchHit
@@ -224,18 +225,14 @@ FLAG_TEXT = {
 }
 
 
-def flag_list(bits: int | None) -> list[str]:
-    """The quality flag names of a stored bit-set ([] for none or not measured)."""
-    return flag_names(bits)
-
-
 def flag_text(name: str) -> str:
     """How a quality flag reads on a page."""
     return FLAG_TEXT.get(name, name)
 
 
 def register_filters(app: Flask) -> None:
-    app.add_template_filter(flag_list)
+    app.add_template_filter(flag_names, "flag_list")  # a stored bit-set's flag names
+    app.add_template_global(ANIMATED_FORMATS, "ANIMATED_FORMATS")  # shown as an <img>
     app.add_template_filter(flag_text)
     app.add_template_global(FLAG_TEXT, "FLAG_TEXT")
     app.add_template_filter(percent)
