@@ -38,13 +38,14 @@ from pathlib import Path, PurePath
 import jinja2
 
 from search.dedup.groups import DedupResult
-from search.dedup.keeper import DedupImage, human_size
+from search.dedup.keeper import DedupImage
 from search.dedup.video_report import (
     VIDEO_COLUMNS,
     VideoGroupJson,
     video_csv_rows,
     video_html_groups,
 )
+from search.units import human_size
 
 log = logging.getLogger(__name__)
 
