@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, make_response, render_template, request, url_for
 
+from search.query import flag_name_list
 from search.store import LibraryNotFoundError
 from web import service
 from web.errors import (
@@ -306,8 +307,7 @@ def browse_page() -> Any:
     total, page = 0, 1
     notice, error = _notice(), None
     shown = {  # as asked ("any" stays "any"), for the form and the pager's links
-        name: [p.strip() for v in request.args.getlist(name) for p in v.split(",") if p.strip()]
-        for name in ("flag", "exclude_flag")
+        name: flag_name_list(request.args.getlist(name)) for name in ("flag", "exclude_flag")
     }
     if notice is None:
         try:

@@ -18,6 +18,7 @@ _SOURCES: dict[str, str] = {
     "QueryError": "search.query.errors",
     "ImageFile": "search.query.records",
     "QualityFilter": "search.query.quality",
+    "flag_name_list": "search.query.quality",
     "MAX_IMAGE_ID": "search.query.results",
     "MAX_K": "search.query.results",
     "SearchHit": "search.query.results",
@@ -52,6 +53,7 @@ __all__ = [
     "SearchHit",
     "cut",
     "default_threshold",
+    "flag_name_list",
     "library_duplicates",
     "lookup",
 ]
@@ -62,6 +64,7 @@ __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.query.engine import SearchEngine
     from search.query.errors import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
+    from search.query.quality import QualityFilter, flag_name_list
     from search.query.records import ImageFile
     from search.query.results import MAX_IMAGE_ID, MAX_K, SearchHit
     from search.query.reverse_lookup import (

@@ -16,7 +16,7 @@ WIDEN = 4
 """A filtered search looks among the ``WIDEN * k + 40`` nearest images."""
 
 
-def _names(values: str | Iterable[str] | None) -> list[str]:
+def flag_name_list(values: str | Iterable[str] | None) -> list[str]:
     """Flag names from repeated and/or comma-separated values."""
     if values is None:
         return []
@@ -26,7 +26,7 @@ def _names(values: str | Iterable[str] | None) -> list[str]:
 
 
 def _bits(values: str | Iterable[str] | None, what: str) -> int:
-    names = _names(values)
+    names = flag_name_list(values)
     if ANY in [n.lower() for n in names]:
         return sum(FLAGS.values())
     try:
