@@ -16,10 +16,8 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 
 from models.quality import FLAGS
-from search.store.records import SessionFactory
+from search.store.records import MEASURE_COLUMNS, SessionFactory
 from search.store.schema import STATUS_OK, Collection, Image
-
-MEASURE_COLUMNS = ("brightness", "contrast", "luma_p5", "luma_p95", "sharpness")
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,8 @@ def decode_vector(blob: bytes) -> np.ndarray:
 
 MODEL_KEYS = ("model_name", "model_sha256", "model_dimension")
 """The library_meta keys of a :class:`ModelStamp`."""
+MEASURE_COLUMNS = ("brightness", "contrast", "luma_p5", "luma_p95", "sharpness")
+"""The images columns of the quality measures behind the flags (models.quality), in order."""
 
 
 @dataclass(frozen=True)
@@ -248,8 +250,7 @@ def quality_json(values: tuple[float, ...] | None) -> dict[str, float] | None:
     """The measures behind the flags (JSON form), or None when not measured."""
     if values is None:
         return None
-    names = ("brightness", "contrast", "luma_p5", "luma_p95", "sharpness")
-    return {name: round(float(v), 4) for name, v in zip(names, values, strict=True)}
+    return {name: round(float(v), 4) for name, v in zip(MEASURE_COLUMNS, values, strict=True)}
 
 
 @dataclass
@@ -304,10 +305,7 @@ def info_from_row(row: Image, *, has_vector: bool, with_labels: bool = True) -> 
         quality_flags=row.quality_flags,
         quality=None
         if row.quality_flags is None
-        else tuple(
-            float(getattr(row, name) or 0.0)
-            for name in ("brightness", "contrast", "luma_p5", "luma_p95", "sharpness")
-        ),
+        else tuple(float(getattr(row, name) or 0.0) for name in MEASURE_COLUMNS),
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from search.store.dialect import next_generation
 from search.store.errors import ModelMismatchError
 from search.store.records import (
+    MEASURE_COLUMNS,
     MODEL_KEYS,
     AppliedChanges,
     ChangeSet,
@@ -44,11 +45,7 @@ _IMAGE_FIELDS = (
     "error",
     "duration_ms",
     "quality_flags",
-    "brightness",
-    "contrast",
-    "luma_p5",
-    "luma_p95",
-    "sharpness",
+    *MEASURE_COLUMNS,
 )
 
 
