@@ -36,23 +36,29 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
-def reduced(x: np.ndarray, dim: int = REDUCED_DIM, seed: int = 0) -> np.ndarray:
-    """Unit rows of a PCA projection to ``dim`` axes, trained on up to PCA_SAMPLE rows (the
-    covariance in numpy's BLAS and one ``eigh``: FAISS's PCAMatrix took 20-100 s to train
-    on a loaded 2-core machine where this takes a few)."""
-    if x.shape[1] <= dim:
-        return unit_rows(x)
-    rng = np.random.default_rng(seed)
-    sample = x[np.sort(rng.choice(len(x), min(len(x), PCA_SAMPLE), replace=False))]
-    sample = np.asarray(sample, dtype=np.float32)
-    mean = sample.mean(axis=0, dtype=np.float64).astype(np.float32)
-    centred = sample - mean
+def pca_project(x: np.ndarray, dim: int, sample: int, seed: int = 0) -> np.ndarray:
+    """``x`` on its ``dim`` leading principal axes, learned from up to ``sample`` rows drawn
+    with ``seed`` (the covariance in numpy's BLAS and one ``eigh``: FAISS's PCAMatrix took
+    20-100 s to train on a loaded 2-core machine where this takes a few); projected in chunks."""
+    rows = x
+    if len(x) > sample:
+        rows = x[np.sort(np.random.default_rng(seed).choice(len(x), sample, replace=False))]
+    rows = np.asarray(rows, dtype=np.float32)
+    mean = rows.mean(axis=0, dtype=np.float64).astype(np.float32)
+    centred = rows - mean
     _, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
     axes = np.ascontiguousarray(vectors[:, ::-1][:, :dim], dtype=np.float32)
     out = np.empty((len(x), dim), np.float32)
     for start in range(0, len(x), 16_384):
         out[start : start + 16_384] = (x[start : start + 16_384] - mean) @ axes
-    return unit_rows(out)
+    return out
+
+
+def reduced(x: np.ndarray, dim: int = REDUCED_DIM, seed: int = 0) -> np.ndarray:
+    """Unit rows of a PCA projection to ``dim`` axes, trained on up to PCA_SAMPLE rows."""
+    if x.shape[1] <= dim:
+        return unit_rows(x)
+    return unit_rows(pca_project(x, dim, PCA_SAMPLE, seed))
 
 
 def knn_graph(x: np.ndarray, k: int) -> Graph:

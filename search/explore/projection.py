@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from search.explore.errors import ExploreError
+from search.explore.graph import pca_project
 
 PROJECTIONS = ("pca", "umap")
 
@@ -46,14 +47,4 @@ def _pca2(x: np.ndarray, sample: int = 20_000, seed: int = 0) -> np.ndarray:
     memory; a 100 000 x 1024 library: 5x less work than all rows, the same axes)."""
     if len(x) < 2:
         return np.zeros((len(x), 2), np.float32)
-    rows = x
-    if len(x) > sample:
-        rows = x[np.sort(np.random.default_rng(seed).choice(len(x), sample, replace=False))]
-    mean = rows.mean(axis=0, dtype=np.float64).astype(np.float32)
-    centred = rows - mean
-    _, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
-    axes = np.ascontiguousarray(vectors[:, ::-1][:, :2], dtype=np.float32)
-    out = np.empty((len(x), 2), np.float32)
-    for start in range(0, len(x), 16_384):
-        out[start : start + 16_384] = (x[start : start + 16_384] - mean) @ axes
-    return out
+    return pca_project(x, 2, sample, seed)
