@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -86,6 +87,20 @@ class Harness:
 
     def consistent(self) -> tuple[set[int], set[int]]:
         return saved_index_ids(self.settings)
+
+
+def count_builds(monkeypatch: Any) -> list[str]:
+    """The kinds of every index build a Library makes from now on (cache file loads are not
+    builds), recorded through ``monkeypatch``."""
+    builds: list[str] = []
+    original = Library._build
+
+    def counting_build(self: Library, kind: str, *args: object) -> VectorIndex:
+        builds.append(kind)
+        return original(self, kind, *args)
+
+    monkeypatch.setattr(Library, "_build", counting_build)
+    return builds
 
 
 def saved_index_ids(settings: Settings) -> tuple[set[int], set[int]]:

@@ -15,6 +15,7 @@ from search.library import Library
 from search.settings import Settings
 from search.store import ChangeSet, ImageUpsert, ModelMismatchError
 from tests.engine_library import index_library, make_settings
+from tests.indexer_helpers import count_builds
 
 PHOTOS = 12
 
@@ -104,14 +105,7 @@ def test_server_takes_the_writers_saved_cache_instead_of_rebuilding(
     reader = Library.open(settings)
     first = reader.index()
     writer = Library.open(settings)
-    rebuilds: list[str] = []
-    original = Library._build
-
-    def counting_build(self: Library, kind: str, *args: object) -> VectorIndex:
-        rebuilds.append(kind)
-        return original(self, kind, *args)
-
-    monkeypatch.setattr(Library, "_build", counting_build)
+    rebuilds = count_builds(monkeypatch)
     with writer.writer_lock():
         assert reader.writer_active()
         victim = min(store_ids(writer))

@@ -79,20 +79,13 @@ def test_a_writer_that_missed_another_writers_batch_catches_up_with_one_rebuild(
     """Two writers of one library (one machine: one cache file) commit in turn; the one
     whose in-memory index lacks the other's batch never saves it, and at its end rebuilds
     once; the other then loads that file instead of rebuilding."""
-    from search.index import VectorIndex, read_header
+    from search.index import read_header
     from search.library import Library
     from search.settings import Settings
-    from tests.indexer_helpers import saved_index_ids
+    from tests.indexer_helpers import count_builds, saved_index_ids
 
     settings = Settings(library=tmp_path / "lib", database_url=pg_url)
-    rebuilds: list[str] = []
-    original = Library._build
-
-    def counting_build(self: Library, kind: str, *args: object) -> VectorIndex:
-        rebuilds.append(kind)
-        return original(self, kind, *args)
-
-    monkeypatch.setattr(Library, "_build", counting_build)
+    rebuilds = count_builds(monkeypatch)
     one, two = Library.open(settings, create=True), Library.open(settings)
     try:
         one.store.bind_model(ModelStamp("test-model", "ab" * 32, 1024))
