@@ -298,3 +298,27 @@ def test_the_region_box_takes_fractions_or_pixels(browser, server, data_dir):  #
     head = wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".results-head")))
     assert "region px:128,48,512,336 ·" in head.text
     assert driver.find_elements(By.CSS_SELECTOR, "#results li.card")
+
+
+def test_a_narrow_window_shows_every_page_without_sideways_scrolling(browser, server):  # type: ignore[no-untyped-def]
+    """At a phone's width the nav bar wraps: every link stays on screen and no page scrolls
+    sideways (the "Library" link used to hang off the right edge of every page)."""
+    driver = browser
+    image_id = api(server + "/api/v1/images?page=1&per_page=1")["results"][0]["id"]
+    driver.set_window_size(400, 1000)  # headless Chromium's narrowest is about 500 px
+    try:
+        for page in ("/", "/browse", "/library", "/outliers", f"/images/{image_id}"):
+            driver.get(server + page)
+            width, view = driver.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth]"
+            )
+            assert width <= view, (page, width, view)
+            links = driver.find_elements(By.CSS_SELECTOR, ".mainnav a")
+            assert len(links) >= 6
+            for link in links:
+                right = driver.execute_script(
+                    "return arguments[0].getBoundingClientRect().right", link
+                )
+                assert right <= view, (page, link.text, right, view)
+    finally:
+        driver.set_window_size(1360, 1000)
