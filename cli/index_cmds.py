@@ -35,6 +35,20 @@ def _check_executor(_ctx: click.Context, _param: click.Parameter, value: str | N
     return value
 
 
+def _check_descriptor(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> str | None:
+    """Refuse bad --descriptor text before any work is done (and before a library exists)."""
+    if value is not None:
+        from search.descriptor import DescriptorConfig, DescriptorError
+
+        try:
+            DescriptorConfig.parse(value)
+        except DescriptorError as error:
+            raise click.BadParameter(str(error)) from None
+    return value
+
+
 def _common(function):  # type: ignore[no-untyped-def]
     options = [
         click.option(
@@ -94,12 +108,21 @@ def indexing_threads(settings: Settings) -> int:
     return settings.threads or max(1, (os.cpu_count() or 2) // 2)
 
 
-def _check_before_creating(settings: Settings, paths: tuple[Path, ...]) -> None:
+def _check_before_creating(
+    settings: Settings, paths: tuple[Path, ...], descriptor: str | None = None
+) -> None:
     """Say wrong input before a library is created: a folder that is not there, and for a
     library that does not exist yet, no folder at all or a model file that cannot be found
     (a failed first run used to leave an empty library behind)."""
     for path in paths:
         check_collection_root(path)
+    if descriptor is None and settings.descriptor:
+        from search.descriptor import DescriptorConfig, DescriptorError
+
+        try:
+            DescriptorConfig.parse(settings.descriptor)
+        except DescriptorError as error:
+            raise CollectionError(f"IMGSEARCH_DESCRIPTOR: {error}") from None
     if settings.database_url is not None or settings.database_path.exists():
         return
     if not paths:
@@ -153,6 +176,7 @@ def _check_excludes(
     "--descriptor",
     default=None,
     metavar="OPTIONS",
+    callback=_check_descriptor,
     help="How the library compares images, recorded for it: default, plain, or "
     "changes such as 'whiten=off' or 'default,frames=off' (rotations=1|2|4, "
     "frames, whiten, labels=WEIGHT, expand=K) [default: the library's, else "
@@ -209,7 +233,7 @@ def index_command(
         executor=executor,
     )
     try:
-        _check_before_creating(settings, paths)
+        _check_before_creating(settings, paths, descriptor)
         with Library.open(settings, create=True) as library:
             onnx = library.load_model(settings.model, bind=True, background=True)
             summary = index_collections(library, onnx, options)

@@ -197,3 +197,22 @@ def test_a_failed_first_index_leaves_no_library_behind(tmp_path: Path, data_dir:
         assert done.returncode == 1, done.stderr
         assert said in done.stderr and "Traceback" not in done.stderr
         assert not (tmp_path / "imgsearch-library").exists(), args
+
+
+def test_a_bad_descriptor_is_refused_before_a_library_exists(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """`index --descriptor` with bad text is a usage error naming the option (exit 2), bad
+    IMGSEARCH_DESCRIPTOR names the variable; neither leaves an empty library behind."""
+    photos = str(data_dir / "ukbench_subset" / "images")
+    base = ["--model-path", str(models_dir), "index", "--no-progress"]
+    done = run_cli([*base, "--descriptor", "whiten=maybe", photos], tmp_path, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "'--descriptor'" in done.stderr and "whiten must be on or off" in done.stderr
+    assert not (tmp_path / "imgsearch-library").exists()
+    env = {"IMGSEARCH_DESCRIPTOR": "bogus"}
+    done = run_cli([*base, photos], tmp_path, env=env, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "IMGSEARCH_DESCRIPTOR" in done.stderr and "'bogus'" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+    assert not (tmp_path / "imgsearch-library").exists()
