@@ -118,7 +118,7 @@ def _print_report(
         learned = (
             f"{white['pairs']} pairs, {white['images']} images"
             if white
-            else run["whitening_note"] or "off"
+            else run["whitening_note"].removeprefix("whitening ") or "off"
         )
         cal = run["calibration"]
         click.echo(
@@ -144,12 +144,13 @@ def _print_report(
         cal = run["calibration"]
         p99 += f" (duplicate z {(ev.p99_threshold - cal['mean']) / cal['sd']:.2f})"
     click.echo(f"  pair threshold {ev.threshold:.3f}; P99 threshold: {p99}")
-    click.echo(f"\n  {'edit':<28}{'n':>5}{'recall@1':>10}{'cos(orig)':>11}{'found@P99':>11}")
+    wide = max([28, *(len(edit) + 1 for edit in ev.per_edit)])  # whole names: edits differ
+    click.echo(f"\n  {'edit':<{wide}}{'n':>5}{'recall@1':>10}{'cos(orig)':>11}{'found@P99':>11}")
     rows = sorted(ev.per_edit.items(), key=lambda kv: (kv[1]["recall@1"], kv[0]))
     for edit, row in rows:
         cos = "-" if row["mean_cosine"] is None else f"{row['mean_cosine']:.3f}"
         click.echo(
-            f"  {edit[:28]:<28}{row['n']:>5}{row['recall@1']:>10.3f}{cos:>11}"
+            f"  {edit:<{wide}}{row['n']:>5}{row['recall@1']:>10.3f}{cos:>11}"
             f"{row['detected_at_p99']:>11.3f}"
         )
     if ev.misses:
@@ -227,7 +228,7 @@ def run_cmd(
                 descriptor=config.describe(),
                 progress=None if as_json else _say,
             )
-            model = settings.model or "library model"
+            model = run["model"]
             if plot is not None:
                 plot_evaluation(ev, plot)
         elif config.is_plain:

@@ -63,7 +63,8 @@ def evaluate_library(
             model = lib.load_model(settings.model, bind=True)
             summary = index_collections(lib, model, IndexOptions(paths=roots, progress=False))
         with SearchEngine.open(settings) as engine:
-            return _search_all(engine, truth, paths, threshold, summary.to_json(), say)
+            ev, details = _search_all(engine, truth, paths, threshold, summary.to_json(), say)
+        return ev, {"model": model.name, **details}
 
 
 def _search_all(

@@ -168,3 +168,35 @@ def test_whitening_is_learned_from_the_set_itself(hard_set, model, monkeypatch) 
     assert run.whitening.pairs == 4 * len(hard_set.files)  # every file, 4 edits each
     assert run.calibration["spread"] < 0.2  # whitened space: random pairs near orthogonal
     assert 0.5 < ev.metrics["recall@1"] <= 1.0 and "whitening" in run.seconds
+
+
+def test_eval_report_names_the_model_and_every_edit_whole(
+    data_dir: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    """`imgsearch eval run DIR --descriptor library` as printed: the model by its name (not
+    "library model"), the whitening note said once, and edit names that differ only at
+    their end printed whole (they were cut at 28 characters)."""
+    import shutil
+
+    from tests.cli_process import run_cli
+
+    source = data_dir / "near_duplicates" / "images"
+    names = [
+        "augly_dfdc_1.jpg",
+        "augly_dfdc_1__overlay_onto_background_image.png",
+        "augly_dfdc_1__png_reencode_identical_pixels.png",
+        "augly_dfdc_2.jpg",
+    ]
+    for name in names:
+        shutil.copyfile(source / name, tmp_path / name)
+    truth = {"name": "tiny", "clusters": {"augly_dfdc_1": names[:3]}, "distractors": names[3:]}
+    (tmp_path / "ground_truth.json").write_text(json.dumps(truth))
+    args = ["--model-path", str(models_dir), "eval", "run", str(tmp_path)]
+    done = run_cli([*args, "--descriptor", "library"], tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "model mobilenet_v3_small_100," in out and "library model" not in out, out
+    assert "whitening: skipped: fewer than 100 images" in out, out
+    assert "whitening: whitening" not in out, out
+    for edit in ("overlay_onto_background_image", "png_reencode_identical_pixels"):
+        assert f"  {edit} " in out, out
