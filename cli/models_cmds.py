@@ -231,15 +231,47 @@ def _classify_text(path: str, result: ImageClassifierResult) -> str:
     return "\n".join(lines)
 
 
+def _check_max_results(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
+    if value == 0:
+        raise click.BadParameter("0 categories: give a number >= 1, or -1 for all")
+    return value
+
+
+def _check_categories(
+    classifier: ImageClassifier, allow: tuple[str, ...], deny: tuple[str, ...]
+) -> None:
+    """An --allow/--deny name that is no category of the model is a usage error (it used to
+    filter everything out silently, or nothing)."""
+    import difflib
+
+    known = set(classifier.labels)
+    for option, names in (("--allow", allow), ("--deny", deny)):
+        for name in names:
+            if name in known:
+                continue
+            close = difflib.get_close_matches(name, sorted(known), n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise click.BadParameter(
+                f"{name!r} is not a category of {classifier.model.name} (names as "
+                f"`imgsearch classify` prints them, e.g. 'espresso', 'Band_Aid'){hint}",
+                param_hint=f"'{option}'",
+            )
+
+
 @cli.command("classify")
 @click.argument("images", nargs=-1, required=True)
 @click.option("--model", "model", help="Catalog model name (needs a class head).")
 @click.option(
-    "--max-results", type=int, default=5, show_default=True, help="Categories per image (-1 = all)."
+    "--max-results",
+    type=click.IntRange(min=-1),
+    default=5,
+    show_default=True,
+    callback=_check_max_results,
+    help="Categories per image (-1 = all).",
 )
 @click.option(
     "--score-threshold",
-    type=float,
+    type=click.FloatRange(0.0, 1.0),
     default=0.0,
     show_default=True,
     help="Drop categories scoring below this.",
@@ -308,4 +340,5 @@ def classify_cmd(
         return entry, _classify_text(path, result)
 
     with classifier:
+        _check_categories(classifier, allow, deny)
         _run_batches(ctx, images, roi, classifier.classify_batch, report, as_json)

@@ -199,3 +199,30 @@ def test_commands_find_the_model_the_library_remembers(
     assert done.returncode == 1 and "not found" in done.stderr.lower(), done.stderr
     assert "Traceback" not in done.stderr
     assert list(elsewhere.iterdir()) == []
+
+
+def test_classify_refuses_options_it_cannot_honour(
+    models_dir: Path, photos: list[str], tmp_path: Path
+) -> None:
+    """A threshold outside 0..1, zero results, or an --allow/--deny name that is no category:
+    exit 2 naming the option (they used to print "no category above the threshold", or exit
+    1 without the option's name)."""
+    from tests.cli_process import run_cli
+
+    base = ["--model-path", str(models_dir), "classify", photos[0]]
+    cases = [
+        (["--score-threshold", "2"], "'--score-threshold'"),
+        (["--score-threshold", "-0.5"], "'--score-threshold'"),
+        (["--max-results", "0"], "'--max-results'"),
+        (["--max-results", "-2"], "'--max-results'"),
+        (["--allow", "espreso"], "did you mean 'espresso'"),
+        (["--deny", "not-a-label"], "'--deny'"),
+    ]
+    for args, said in cases:
+        done = run_cli([*base, *args], tmp_path, timeout=120)
+        assert done.returncode == 2, (args, done.stderr)
+        assert said in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+    done = run_cli([*base, "--allow", "espresso", "--allow", "Band_Aid", "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    names = {c["category_name"] for c in json.loads(done.stdout)["categories"]}
+    assert names <= {"espresso", "Band_Aid"}
