@@ -266,6 +266,22 @@ def test_missing_image_is_400(client):
     assert "empty" in error["message"]
 
 
+def test_a_json_body_is_415_saying_to_send_a_form(client, ids):
+    """`{"image_id": 5}` as JSON is not read: 415 saying so and what to send (it was a 400
+    "No image ... (or an 'image_id')" although the body held one)."""
+    image_id = min(ids.values())
+    for endpoint in ("search", "lookup"):
+        response = client.post(f"{API}/{endpoint}", json={"image_id": image_id, "k": 3})
+        error = assert_error(response, 415, "unsupported_media_type")
+        assert "application/json" in error["message"] and "multipart" in error["message"]
+        assert "'image_id'" in error["message"]
+    text = client.post(f"{API}/search", data="image_id=1", content_type="text/plain")
+    assert_error(text, 415, "unsupported_media_type")
+    # The same id as a form field is a search.
+    response = client.post(f"{API}/search", data={"image_id": str(image_id), "k": "3"})
+    assert response.status_code == 200 and response.get_json()["results"][0]["id"] == image_id
+
+
 def test_not_an_image_is_415(client, weblib):
     error = assert_error(upload(client, data=b"hello, I am text" * 10, name="a.jpg"), 415)
     assert error["code"] == "not_an_image"

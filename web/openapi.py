@@ -40,7 +40,8 @@ def _errors(*statuses: int) -> dict[str, Any]:
         "video, or it has no frame at that time)",
         413: "Upload larger than the server's limit",
         409: "The file changed since it was indexed (no longer the image indexed)",
-        415: "The upload is not a readable image (or has too many pixels)",
+        415: "The upload is not a readable image (or has too many pixels), or the body is "
+        "not a form (code `unsupported_media_type`: a JSON body is not read)",
         416: "The byte range asked for is beyond the file, or not a byte range",
         503: "No library yet (nothing indexed), its model is unavailable, a re-index is "
         "unfinished ('reindexing'), or the server is busy ('busy', see Retry-After)",

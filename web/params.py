@@ -199,6 +199,9 @@ def parse_image_id(text: str | None) -> int | None:
     return value
 
 
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
 def read_upload(field: str = "image") -> tuple[bytes, str | None] | None:
     """The uploaded file's bytes and name, or None when the field is absent or empty."""
     upload = request.files.get(field)
@@ -220,6 +223,15 @@ def read_image() -> tuple[bytes | None, int | None, str | None]:
     upload = read_upload()
     image_id = parse_image_id(_value("image_id"))
     if upload is None and image_id is None:
+        kind = request.mimetype
+        if request.content_length and kind not in FORM_TYPES:
+            raise ApiError(
+                415,
+                f"The body is {kind or 'of no declared type'}, which is not read here: send a "
+                "multipart form (multipart/form-data) with an 'image' file or an 'image_id' "
+                "field.",
+                "unsupported_media_type",
+            )
         raise ApiError(
             400,
             "No image: send a multipart form with an 'image' file (or an 'image_id').",
