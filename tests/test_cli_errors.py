@@ -178,7 +178,12 @@ def test_bad_input_gets_one_line_and_no_traceback(
 def test_dedup_creates_the_report_folder_it_is_given(home) -> None:  # type: ignore[no-untyped-def]
     done = run_cli(["dedup", "--output", "reports/2026/dups.html"], home)
     assert done.returncode == 0, done.stderr
-    assert (home / "reports" / "2026" / "dups.html").read_text().lstrip().startswith("<!")
+    report = home / "reports" / "2026" / "dups.html"
+    assert report.read_text().lstrip().startswith("<!")
+    # Readable as any new file of the user's is (umask), like `clusters -o`: it was 0600.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(report.stat().st_mode) == 0o666 & ~mask
 
 
 def test_a_failed_first_index_leaves_no_library_behind(tmp_path: Path, data_dir: Path) -> None:

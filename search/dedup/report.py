@@ -292,6 +292,9 @@ def _atomic_write(path: Path, data: str, newline: str | None = None) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
     try:
+        mask = os.umask(0o022)  # read it back: a report is readable as any new file is
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)  # (mkstemp makes it 0600, for the owner only)
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
             f.write(data)
         os.replace(tmp, path)
