@@ -140,7 +140,9 @@ def clusters_html(result: Clusters, thumbnail) -> str:  # type: ignore[no-untype
 
 
 @cli.command()
-@click.option("-n", "count", type=click.IntRange(1), default=20, show_default=True)
+@click.option(
+    "-n", "count", type=click.IntRange(1), default=20, show_default=True, help="How many images."
+)
 @click.option(
     "--k",
     type=click.IntRange(1, 30),
@@ -159,14 +161,19 @@ def clusters_html(result: Clusters, thumbnail) -> str:  # type: ignore[no-untype
 def outliers(ctx: click.Context, count: int, k: int, as_json: bool) -> None:
     """Images far from everything else in the library, most outlying first.
 
-    The score is the distance to the k-th nearest image in standard deviations (robust: median
-    and MAD) above the library's typical one, so it means the same in every library: above
-    about 3 an image is unlike the rest.
+    The score is the larger of two, each in standard deviations (robust: median and MAD)
+    above the library's typical image, so it means the same in every library: the distance
+    to the k-th nearest image, and how unlike the library's main directions it is (16
+    principal axes). Above about 3 an image is unlike the rest; the reason says which.
     """
     with open_engine(ctx) as engine:
         found = engine.explore.outliers(count, k=k)
     if as_json:
         click.echo(json.dumps({"outliers": [o.to_dict() for o in found]}, indent=1))
         return
+    if not found:
+        click.echo("no images")
+        return
+    click.echo(f"{'rank':>4}  {'score':>7}  {'id':>7}  path (score: sd above a typical image)")
     for o in found:
-        click.echo(f"{o.rank:>3}  {o.score:7.2f}  {o.id:>7}  {o.path}\n       {o.reason}")
+        click.echo(f"{o.rank:>4}  {o.score:7.2f}  {o.id:>7}  {o.path}\n        {o.reason}")

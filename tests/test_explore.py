@@ -91,6 +91,10 @@ def test_cli_clusters_and_outliers_on_ukbench(
     assert [r["rank"] for r in rows] == [1, 2, 3, 4, 5]
     assert rows[0]["score"] >= rows[-1]["score"] and all(r["reason"] for r in rows)
     assert (tmp_path / "lib" / "explore").is_dir()  # cached beside the index
+    done = run_cli([*library, "outliers", "-n", "2"], tmp_path)  # as a table: its columns named
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:4] == ["rank", "score", "id", "path"], done.stdout
+    assert len(lines) == 5 and lines[1].split()[0] == "1" and "sd" in lines[2], done.stdout
     bad = run_cli([*library, "clusters", "--method", "kmeans", "--k", "500"], tmp_path)
     assert bad.returncode == 1 and "k must be between 1" in bad.stderr
     assert "Traceback" not in bad.stderr
