@@ -35,6 +35,7 @@ LONG_NAMES = (
     "augly_dfdc_1__overlay_onto_screenshot.png",
     "augly_dfdc_1__png_reencode_identical_pixels.png",
 )
+LONGEST_NAME = "augly_dfdc_1__overlay_onto_background_image.png"  # four lines in a narrow card
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_chromium()
@@ -50,7 +51,7 @@ def home(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: P
     edits of one photo whose names differ only at their end)."""
     root = tmp_path_factory.mktemp("home")
     extra = make_extra_collection(data_dir, root / "photos")
-    for name in LONG_NAMES:
+    for name in (*LONG_NAMES, LONGEST_NAME):
         shutil.copy2(data_dir / "near_duplicates" / "images" / name, extra / name)
     library = root / "imgsearch-library"
     run_index(library, models_dir, data_dir / "ukbench_subset" / "images")
@@ -320,5 +321,24 @@ def test_a_narrow_window_shows_every_page_without_sideways_scrolling(browser, se
                     "return arguments[0].getBoundingClientRect().right", link
                 )
                 assert right <= view, (page, link.text, right, view)
+    finally:
+        driver.set_window_size(1360, 1000)
+
+
+def test_a_long_name_is_shown_to_its_end_at_every_width(browser, server, home):  # type: ignore[no-untyped-def]
+    """A 47-character name breaks at its underscores into four lines in a card of the
+    narrowest column: all of it is shown, its end included (three lines were kept, and
+    "..._background_image.png" lost "image.png")."""
+    driver = browser
+    try:
+        for width in (1360, 1100, 820, 500):
+            driver.set_window_size(width, 1000)
+            driver.get(server + "/")
+            driver.find_element(By.ID, "image").send_keys(str(home / "photos" / LONGEST_NAME))
+            driver.find_element(By.ID, "submit").click()
+            wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card")))
+            card = next(c for c in layout(driver) if Path(c["title"]).name == LONGEST_NAME)
+            assert not card["clipped"] and card["nameFits"], (width, card)
+            assert card["text"] == LONGEST_NAME, (width, card)
     finally:
         driver.set_window_size(1360, 1000)

@@ -56,7 +56,7 @@ def basename(path: str | None) -> str:
     return PurePath(path).name if path else ""
 
 
-NAME_MAX = 48  # characters of a file name a card shows (on up to three lines)
+NAME_MAX = 48  # characters of a file name a card shows (on up to four lines)
 
 
 def short_name(path: str | None) -> Markup:
