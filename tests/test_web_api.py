@@ -121,6 +121,17 @@ def test_roi_query_returns_different_sensible_results(client, weblib):
     assert sum(in_group0(p) for p in top4) >= 2, top4
 
 
+def test_a_region_is_no_exact_copy_of_its_file(client, weblib):
+    """The file a region was cut from is found, but not marked an exact copy of the
+    query at 92 % (the web page badged it "EXACT COPY" beside a "COPY" of equal score)."""
+    hits = upload(client, weblib.query_photo, k=5, roi="0.2,0.1,0.8,0.7").get_json()["results"]
+    mine = [hit for hit in hits if Path(hit["path"]).name == QUERY_NAME]
+    assert mine and mine[0]["score"] < 0.999, hits
+    assert not any(hit["exact"] for hit in hits), hits
+    whole = upload(client, weblib.query_photo, k=1).get_json()["results"][0]
+    assert whole["exact"] is True and Path(whole["path"]).name == QUERY_NAME
+
+
 @pytest.mark.postgres
 def test_search_by_library_id_with_roi_matches_the_upload(client, weblib, ids):
     by_upload = upload(client, weblib.query_photo, k=5, roi="0.1,0.1,0.6,0.7").get_json()

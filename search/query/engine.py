@@ -192,6 +192,8 @@ class SearchEngine:
             return pixel_hash[0]
 
         def exact(row: StoredImage, score: float) -> bool:
+            if roi is not None:  # a region is no copy of its whole file: the file scores
+                return False  # as the crop it holds (a copy when the decision says so)
             if sha is not None and row.sha256 == sha:
                 return True
             if (
@@ -224,7 +226,7 @@ class SearchEngine:
         ``copy_score`` is the cosine in the library's descriptor space, best over the query's
         views and the stored image's rows; ``z`` is its calibrated value and ``duplicate`` the
         copy decision (``z >= DUPLICATE_Z``). ``exact`` marks byte-identical
-        (sha256) or pixel-identical copies of the query file.
+        (sha256) or pixel-identical copies of the query file (never for a region ``roi``).
         """
         if is_video_query(source):
             check_params(k, min_score)
