@@ -192,10 +192,8 @@ class SearchEngine:
             return pixel_hash[0]
 
         def exact(row: StoredImage, score: float) -> bool:
-            if roi is not None:  # a region is no copy of its whole file: the file scores
-                return False  # as the crop it holds (a copy when the decision says so)
-            if sha is not None and row.sha256 == sha:
-                return True
+            if roi is not None or (sha is not None and row.sha256 == sha):
+                return roi is None  # a region is no exact copy of its file (it may be a copy)
             if (
                 row.pixel_sha256 is None
                 or score < EXACT_PIXEL_MIN_SCORE
