@@ -40,6 +40,14 @@ for (let i = 0; i < n; i++) {
 }
 return p[best];
 """
+TILE_NAMES = """
+return Array.from(document.querySelectorAll('.tile-card')).map(card => {
+  const name = card.querySelector('.tile-name');
+  return {title: card.querySelector('a').title, text: name.textContent,
+          clipped: name.scrollHeight > name.clientHeight + 1
+                   || name.scrollWidth > name.clientWidth + 1};
+});
+"""
 LOADED = (
     "return Array.from(document.querySelectorAll(arguments[0]))"
     ".every(i => i.complete && i.naturalWidth > 0);"
@@ -96,6 +104,15 @@ def test_clusters_page_shows_each_group_and_switches_method(
         assert cluster.find_elements(By.CSS_SELECTOR, ".is-representative img")
         assert "image" in cluster.find_element(By.CSS_SELECTOR, "h3").text
     screenshot(driver, artifacts_dir / "explore_clusters.png")  # waits for every thumbnail
+    # Every tile shows its name's start and end (ukbench00004.jpg and ukbench00005.jpg differ
+    # only there; the tiles read "ukbench000..." alike), and nothing of it is hidden.
+    for width in (1360, 500):
+        driver.set_window_size(width, 1000)
+        for tile in driver.execute_script(TILE_NAMES):
+            name = tile["title"].rsplit("/", 1)[-1]
+            assert not tile["clipped"], (width, tile)
+            assert tile["text"].endswith(name[-8:]) and tile["text"][:6] == name[:6], (width, tile)
+    driver.set_window_size(1360, 1000)
 
     driver.find_element(By.CSS_SELECTOR, "a[rel=next]").click()  # the last page: noise apart
     wait(driver, lambda d: "page=2" in d.current_url)

@@ -57,16 +57,17 @@ def basename(path: str | None) -> str:
 
 
 NAME_MAX = 48  # characters of a file name a card shows (on up to four lines)
+TILE_NAME_MAX = 24  # ... and a small tile of the explore pages (on up to three lines)
 
 
-def short_name(path: str | None) -> Markup:
+def short_name(path: str | None, limit: int = NAME_MAX) -> Markup:
     """A file name as a card shows it: whole when short, else cut in the middle, so that both
     its start and its end (where the edits of one photo differ: ``augly_dfdc_1__scale.png``,
     ``..__sharpen.png``) stay; the whole name is the card's tooltip. Lines may break after
     ``_`` and ``-`` (``<wbr>``) rather than inside a word."""
     name = basename(path)
-    if len(name) > NAME_MAX:
-        keep = NAME_MAX - 1
+    if len(name) > limit:
+        keep = limit - 1
         name = f"{name[: keep // 2]}…{name[len(name) - (keep - keep // 2) :]}"
     return Markup(re.sub(r"([_\-]+)(?=[^_\-])", r"\1<wbr>", str(escape(name))))
 
@@ -240,6 +241,7 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(basename)
     app.add_template_filter(label_text)
     app.add_template_filter(short_name)
+    app.add_template_global(TILE_NAME_MAX, "TILE_NAME_MAX")
     app.add_template_filter(evidence_parts)
     app.add_template_global(notice_parts)
     app.add_template_filter(threshold_text)
