@@ -104,6 +104,12 @@ def test_cross_origin_posts_are_refused(served) -> None:  # type: ignore[no-unty
     assert same.status_code == 200, same.text
     script = requests.post(f"{url}/api/v1/search", data=form, timeout=30)
     assert script.status_code == 200
+    # `Origin: null` (a form of our own pages under no-referrer; or a sandboxed frame) passes
+    # only with the browser's own word that the request comes from this origin.
+    for fetch_site, status in (("same-origin", 200), ("cross-site", 403), (None, 403)):
+        headers = {"Origin": "null", **({"Sec-Fetch-Site": fetch_site} if fetch_site else {})}
+        answer = requests.post(f"{url}/api/v1/search", data=form, timeout=30, headers=headers)
+        assert answer.status_code == status, (fetch_site, answer.text[:200])
 
 
 def test_outside_loopback_a_token_is_needed_and_paths_stay_private(

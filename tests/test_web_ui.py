@@ -342,3 +342,16 @@ def test_a_long_name_is_shown_to_its_end_at_every_width(browser, server, home): 
             assert card["text"] == LONGEST_NAME, (width, card)
     finally:
         driver.set_window_size(1360, 1000)
+
+
+def test_find_copies_on_an_image_page_works_in_a_browser(browser, server):  # type: ignore[no-untyped-def]
+    """The image page's "Find copies" button (a plain form POST) shows the lookup: Chromium
+    sends `Origin: null` for it (the pages' no-referrer policy) and the server refused it
+    with 403 "Cross origin"."""
+    driver = browser
+    image_id = api(server + "/api/v1/images?page=1&per_page=1")["results"][0]["id"]
+    driver.get(f"{server}/images/{image_id}")
+    driver.find_element(By.XPATH, "//button[.='Find copies']").click()
+    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results .match-group")))
+    assert "Cross origin" not in driver.find_element(By.TAG_NAME, "main").text
+    assert "same bytes (sha256)" in driver.find_element(By.ID, "results").text

@@ -6,7 +6,8 @@ are told about the server's files.
   literals when it serves the network). Others get 400, as JSON or an HTML page - never 500.
 * **Cross-origin POSTs** (a web page in a browser driving the server: searches are costly)
   are refused with 403: ``Sec-Fetch-Site`` must be same-origin or none, and ``Origin``, when
-  sent, must be this server.
+  sent, must be this server (or ``null`` with ``Sec-Fetch-Site: same-origin``: our own pages'
+  forms, whose origin the ``no-referrer`` policy hides).
 * **Token**: outside loopback every request but static files needs the server's token, as
   ``Authorization: Bearer TOKEN``, or once as ``?token=TOKEN`` in the browser (a cookie keeps
   it: HttpOnly, SameSite=Strict). Compared in constant time.
@@ -118,6 +119,8 @@ def same_origin() -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return True
+    if origin == "null":  # a form of our own pages: Referrer-Policy no-referrer hides it
+        return fetch_site is not None and fetch_site.lower() == "same-origin"
     parts = urlsplit(origin)
     return parts.scheme in ("http", "https") and parts.netloc.lower() == request.host.lower()
 
