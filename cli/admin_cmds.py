@@ -182,8 +182,10 @@ def _migrate(
     upgrade; print the revisions before and after."""
     with database(ctx) as engine:
         before = migrate.current_revision(engine)
-        migrate.backup_sqlite(engine, before)
-        run_migration(lambda: step(engine, revision))
+        target = migrate.head_revision() if revision == "head" else revision
+        if before is None or target != before:  # nothing to do: no copy of the whole file
+            migrate.backup_sqlite(engine, before)
+            run_migration(lambda: step(engine, revision))
         after = migrate.current_revision(engine)
     _emit(
         as_json,

@@ -93,6 +93,10 @@ def test_maintenance_commands_print_json(run, pictures: Path) -> None:  # type: 
     assert (rebuilt["kind"], rebuilt["ntotal"]) == ("flat", 5) and rebuilt["seconds"] >= 0
     current = as_json(run("db", "current", "--json"))
     assert current["up_to_date"] is True and current["current"] == current["head"]
+    # Nothing to upgrade: no backup copy of the whole database is made (it was, every time).
+    same = as_json(run("db", "upgrade", "--json"))
+    assert same == {"before": current["head"], "after": current["head"]}
+    assert not list(run.library.glob("*.bak-*"))
     down = as_json(run("db", "downgrade", "0002", "--json"))
     assert down == {"before": current["head"], "after": "0002"}
     up = as_json(run("db", "upgrade", "--json"))
