@@ -102,6 +102,8 @@ def _descriptor_line(info: dict[str, Any]) -> str:
         learned = f"whitening from {white['images']} images ({white['pairs']} edit pairs"
         shrink = white.get("shrink")
         learned += f", {shrink:.0%} towards the plain space)" if shrink is not None else ")"
+    elif "whiten=off" in str(info["options"]).split(","):
+        learned = "no whitening (whiten=off)"
     else:
         learned = f"no whitening (learned from {info.get('whitening_from', '?')} images up)"
     cal = info["calibration"] or {}

@@ -126,3 +126,13 @@ def test_labels_on_a_model_without_classes_says_so(run, pictures: Path) -> None:
         assert page.status_code == 400 and b"has no class labels" in page.data
     finally:
         app.extensions["imgsearch"].close()
+
+
+def test_stats_says_whitening_is_off_when_it_was_turned_off(run, pictures: Path) -> None:  # type: ignore[no-untyped-def]
+    """`index --descriptor whiten=off`: stats said "no whitening (learned from 100 images
+    up)", as if it would come, whatever the library's size."""
+    run("index", "--no-progress", "--descriptor", "whiten=off", str(pictures))
+    text = run("stats").stdout
+    assert "no whitening (whiten=off)" in text and "images up" not in text, text
+    run("index", "--no-progress", "--descriptor", "default")
+    assert "no whitening (learned from 100 images up)" in run("stats").stdout
