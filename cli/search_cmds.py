@@ -149,6 +149,15 @@ def search(
     wanted = QualityFilter.parse(flags, exclude_flags)
     with open_engine(ctx) as engine:
         hits = engine.search_image(image, roi=roi, k=k, min_score=min_score, flags=wanted)
+    from models import is_video_file
+
+    if not hits and not as_json and is_video_file(image):
+        click.echo(
+            f"no results: {image} is a video (or an animated image), and a video query is "
+            "compared with the library's videos and animations only, not its photos "
+            "(search with a still of it to find photos)"
+        )
+        return
     emit_hits(
         hits,
         as_json,

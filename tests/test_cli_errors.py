@@ -221,3 +221,21 @@ def test_a_bad_descriptor_is_refused_before_a_library_exists(
     assert "IMGSEARCH_DESCRIPTOR" in done.stderr and "'bogus'" in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
     assert not (tmp_path / "imgsearch-library").exists()
+
+
+@pytest.mark.slow
+def test_a_video_query_is_named_and_explained(home) -> None:  # type: ignore[no-untyped-def]
+    """A broken clip is named in the error (it said "query: not a readable video"); an
+    animation searched in a library of photos says why nothing came (it said "no results")."""
+    from PIL import Image
+
+    (home / "broken.mp4").write_bytes(b"not a video at all")
+    done = run_cli(["search", "broken.mp4"], home)
+    assert done.returncode == 1 and done.stderr.startswith("Error: broken.mp4: "), done.stderr
+    assert "Traceback" not in done.stderr
+    frames = [Image.new("RGB", (64, 64), (40 * i, 90, 0)) for i in range(4)]
+    frames[0].save(home / "anim.gif", save_all=True, append_images=frames[1:], duration=200)
+    done = run_cli(["search", "anim.gif"], home)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("no results: anim.gif is a video"), done.stdout
+    assert "library's videos" in done.stdout

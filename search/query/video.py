@@ -209,10 +209,11 @@ class ClipSample:
     info: VideoInfo
 
 
-def sample_clip(source: Any, analyzer: ImageAnalyzer) -> ClipSample:
-    """Sample and embed a query clip (a path or the clip's bytes)."""
+def sample_clip(source: Any, analyzer: ImageAnalyzer, name: str = "query") -> ClipSample:
+    """Sample and embed a query clip (a path or the clip's bytes; ``name``: what errors
+    call it)."""
     stills = []
-    with open_video(source, name="query") as reader:
+    with open_video(source, name=name) as reader:
         for still in reader.sample(QUERY_INTERVAL_S):
             stills.append(still)
             if len(stills) >= MAX_QUERY_FRAMES:
@@ -267,7 +268,8 @@ class VideoSearch:
         live = self.guard.live(state)
         analyzer = self.guard.analyzer_for(live.model)
         data = read_query_bytes(source)
-        clip = sample_clip(data if data is not None else source, analyzer)
+        named = str(source) if isinstance(source, (str, os.PathLike)) else "query"
+        clip = sample_clip(data if data is not None else source, analyzer, named)
         rows = live.descriptor.transform(clip.vectors) if len(clip.vectors) else clip.vectors
         aligned = align_clip(live, self.frames, rows, clip.times_ms, clip.cuts)
         found = self.store.reads.hit_rows([video_id for video_id, _s, _t in aligned[:k]])
