@@ -40,11 +40,24 @@ def access_token(host: str, given: str | None) -> str | None:
     return None if is_loopback(host) else secrets.token_urlsafe(24)
 
 
+def _check_host(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """An address this machine can listen on: an IP address or a name it resolves."""
+    try:
+        socket.getaddrinfo(value.strip("[]"), None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise click.BadParameter(
+            f"{value!r} is neither an IP address nor a name this machine resolves: give "
+            "127.0.0.1 (this machine only), 0.0.0.0 (every network) or one of its addresses"
+        ) from None
+    return value
+
+
 @cli.command("serve")
 @click.option(
     "--host",
     default="127.0.0.1",
     show_default=True,
+    callback=_check_host,
     help="Address to listen on. Only this machine can connect by default; use "
     "0.0.0.0 to serve the network (anyone who can reach it sees your photos).",
 )
@@ -126,13 +139,15 @@ def serve_command(
         raise click.ClickException(str(error)) from None
     try:  # bound before the model is loaded: a busy port is said at once
         server = make_server(app, settings, host, port, threads)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # waitress: ValueError for a host it cannot use
         app.extensions["imgsearch"].close()
+        if isinstance(error, ValueError):
+            raise click.ClickException(f"cannot listen on {host} port {port}: {error}") from None
         raise click.ClickException(
             describe_os_error(error, f"listen on {host} port {port}")
         ) from None
     warm_up(app)
-    shown = f"[{host}]" if ":" in host else host
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
     if token is not None:
         click.echo(
             f"imgsearch: access token {token} (open http://{shown}:"

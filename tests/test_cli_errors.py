@@ -239,3 +239,28 @@ def test_a_video_query_is_named_and_explained(home) -> None:  # type: ignore[no-
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("no results: anim.gif is a video"), done.stdout
     assert "library's videos" in done.stdout
+
+
+def test_serve_on_a_host_it_cannot_use_says_so(tmp_path: Path) -> None:
+    """A --host that is no address of this machine (a typo, a name that does not resolve):
+    exit 2 naming --host, no traceback (waitress's ValueError came through)."""
+    for host in ("nosuchhost.invalid", "999.1.1.1"):
+        done = run_cli(["serve", "--host", host, "--port", "0"], tmp_path, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert "'--host'" in done.stderr and "neither an IP address" in done.stderr
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "imgsearch-library").exists()
+
+
+def test_serve_on_a_bracketed_ipv6_host_prints_a_working_address(tmp_path: Path) -> None:
+    """`--host [::1]` printed http://[[::1]]:PORT/; the address printed is one to open."""
+    import urllib.request
+
+    from tests.cli_process import ENTRY, cli_env
+    from tests.served import serving
+
+    command = [*ENTRY, "serve", "--host", "[::1]", "--port", "0", "--threads", "2"]
+    with serving(command, tmp_path, cli_env()) as server:
+        assert server.url.startswith("http://[::1]:"), server.url
+        with urllib.request.urlopen(server.url + "/static/app.css", timeout=30) as answer:
+            assert answer.status == 200
