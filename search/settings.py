@@ -67,10 +67,26 @@ def _env_number(env: Mapping[str, str], name: str, parse: Callable[[str], Number
     if not text:
         return None
     try:
-        return parse(text)
+        value = parse(text)
     except ValueError:
         kind = "whole number" if parse is int else "number"
         raise ValueError(f"{name}={text!r} is not a {kind}") from None
+    if name in RANGES:
+        low, high, text_range = RANGES[name]
+        if not (value > low if name == "IMGSEARCH_DEDUP_THRESHOLD" else value >= low) or (
+            high is not None and value > high
+        ):
+            raise ValueError(f"{name}={text!r} must be {text_range}")
+    return value
+
+
+#: what each numeric variable may be (a value outside was used as given, or clamped)
+RANGES: dict[str, tuple[float, float | None, str]] = {
+    "IMGSEARCH_DEDUP_THRESHOLD": (0.0, 1.0, "a copy score above 0 and at most 1"),
+    "IMGSEARCH_DECODE_BUDGET_MB": (64, None, "at least 64 (MiB)"),
+    "IMGSEARCH_THREADS": (0, None, "0 (automatic) or more"),
+    "IMGSEARCH_LOCK_WAIT": (0.0, None, "0 or more seconds"),
+}
 
 
 def _env_flag(env: Mapping[str, str], name: str) -> bool | None:

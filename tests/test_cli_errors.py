@@ -264,3 +264,20 @@ def test_serve_on_a_bracketed_ipv6_host_prints_a_working_address(tmp_path: Path)
         assert server.url.startswith("http://[::1]:"), server.url
         with urllib.request.urlopen(server.url + "/static/app.css", timeout=30) as answer:
             assert answer.status == 200
+
+
+def test_a_setting_out_of_range_names_its_variable(tmp_path: Path) -> None:
+    """IMGSEARCH_DEDUP_THRESHOLD=5 said "threshold must be in (0, 1], got 5.0" (at lookup or
+    dedup: which threshold?), a negative decode budget was clamped, a negative thread count
+    passed: each is one line naming the variable and what it may be."""
+    cases = {
+        "IMGSEARCH_DEDUP_THRESHOLD": ("5", "a copy score above 0 and at most 1"),
+        "IMGSEARCH_DECODE_BUDGET_MB": ("-5", "at least 64"),
+        "IMGSEARCH_THREADS": ("-1", "0 (automatic) or more"),
+        "IMGSEARCH_LOCK_WAIT": ("-3", "0 or more seconds"),
+    }
+    for name, (value, said) in cases.items():
+        done = run_cli(["stats"], tmp_path, env={name: value}, timeout=60)
+        assert done.returncode == 1, done.stderr
+        assert f"{name}='{value}' must be {said}" in done.stderr, done.stderr
+        assert len(done.stderr.splitlines()) == 1, done.stderr
