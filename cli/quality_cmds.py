@@ -22,7 +22,12 @@ FLAGS_JSON = (
 @cli.command()
 @flag_options
 @click.option("-n", "--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0, help="Skip this many (pages).")
+@click.option(
+    "--offset",
+    type=click.IntRange(0),
+    default=0,
+    help="Skip this many images (the next page: --offset 50 with the default -n).",
+)
 @click.option("--json", "as_json", is_flag=True, help=FLAGS_JSON)
 @click.pass_context
 @user_errors
@@ -53,7 +58,10 @@ def flags(
             f"{counts['unmeasured']} images indexed before quality flags existed are not "
             "measured yet: `imgsearch index` measures them"
         )
-    shown = f"{offset + 1}-{offset + len(hits)} of {total}" if hits else f"none of {total}"
+    if hits:
+        shown = f"{offset + 1}-{offset + len(hits)} of {total}"
+    else:
+        shown = f"none past the first {offset} (of {total})" if total else "none"
     click.echo(f"images with {' or '.join(flags or ('any flag',))}: {shown}")
     for hit in hits:
         click.echo(f"{hit.id:>7}  {', '.join(flag_names(hit.quality_flags)):<16}  {hit.path}")

@@ -75,6 +75,9 @@ def test_flags_through_the_cli_the_api_and_an_older_library(
     query = str(tmp_path / "photos" / original)
     clean = run_cli([*library, "search", query, "--exclude-flag", "any", "--json"], tmp_path)
     assert [Path(r["path"]).name for r in json.loads(clean.stdout)["results"]] == [original]
+    # a page past the end says so (it said "none of 5")
+    text = run_cli([*library, "flags", "--offset", "50"], tmp_path).stdout
+    assert "images with any flag: none past the first 50 (of 5)" in text, text
     bad = run_cli([*library, "search", query, "--flag", "fuzzy"], tmp_path)
     assert bad.returncode == 2 and "'fuzzy' is not one of" in bad.stderr
 
