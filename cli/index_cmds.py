@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -239,7 +239,19 @@ def index_command(
             summary = index_collections(library, onnx, options)
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
+    except KeyboardInterrupt:
+        _interrupted("index")
     _report(summary, as_json)
+
+
+def _interrupted(command: str) -> NoReturn:
+    """Ctrl+C: what is kept and what to do (click said "Aborted!"); exit 130, as shells do."""
+    click.echo(
+        f"interrupted: the images indexed so far are saved; run `imgsearch {command}` again "
+        "to finish (it goes on where this run stopped)",
+        err=True,
+    )
+    raise SystemExit(130)
 
 
 @cli.command("reindex")
@@ -292,4 +304,6 @@ def reindex_command(
             summary = index_collections(library, onnx, options)
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
+    except KeyboardInterrupt:
+        _interrupted("index")  # index finishes an interrupted re-index
     _report(summary, as_json)

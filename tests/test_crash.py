@@ -232,3 +232,63 @@ def test_kill_minus_nine_at_any_point_then_resume(
     # killed runs are marked by the next run (a kill after finish_run leaves "done")
     assert statuses[-1] == "done" and set(statuses) <= {"interrupted", "done"}, statuses
     assert statuses.count("interrupted") >= 3, statuses
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_what_is_kept_and_the_next_run_finishes(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """Ctrl+C in the middle of `imgsearch index`: one line saying the images indexed so far
+    are kept and to run it again, exit 130, no traceback (click said "Aborted!", exit 1);
+    the same command then finishes the job."""
+    photos = sorted((data_dir / "hymenoptera" / "images" / "train").rglob("*.jpg"))[:160]
+    root = tmp_path / "photos"
+    root.mkdir()
+    for number, photo in enumerate(photos):
+        shutil.copyfile(photo, root / f"{number:03d}_{photo.name}")
+    library = tmp_path / "library"
+    args = ["--library", str(library), "--model-path", str(models_dir), "index"]
+    args += ["--no-progress", "--batch-size", "8", "--workers", "1", str(root)]
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from cli.main import main; main()", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal has it
+    )
+    deadline = time.monotonic() + 120
+    while db_rows(library / "imgsearch.sqlite3") == 0 and proc.poll() is None:
+        assert time.monotonic() < deadline, "no batch was written"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before it could be interrupted")
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Aborted" not in err, err
+    assert "interrupted: the images indexed so far are saved" in err, err
+    assert "run `imgsearch index` again" in err, err
+    kept = db_rows(library / "imgsearch.sqlite3")
+    assert 0 < kept < len(photos)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from cli.main import main; main()",
+            *args[:-1],
+            "--json",
+            str(root),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["added"] == len(photos) - kept and summary["failed"] == 0
