@@ -80,6 +80,7 @@ THRESHOLD_HELP = (
     "opencv-python-headless): heavy crops and screenshots join their group.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @click.pass_context
 @user_errors
 def dedup(
@@ -92,13 +93,16 @@ def dedup(
     exact_only: bool,
     verify: bool,
     no_progress: bool,
+    as_json: bool,
 ) -> None:
     """Report exact and near-duplicate groups with a suggested keeper. Deletes nothing.
 
     Groups never chain: every member is at least THRESHOLD similar to its group's keeper
     (and, with --linkage complete, to every other member).
     """
-    fmt = fmt or (output.suffix.lstrip(".").lower() if output else "json")
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
+    fmt = "json" if as_json else fmt or (output.suffix.lstrip(".").lower() if output else "json")
     if fmt not in ("html", "csv", "json"):
         raise click.UsageError(f"cannot tell the format from {output}; give --format")
     if fmt == "html" and output is None:

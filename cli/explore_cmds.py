@@ -70,6 +70,8 @@ def clusters(
     Made from the vectors the library already stores, in the model's embedding space;
     cached until the library changes.
     """
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
     fmt = "json" if as_json else (fmt or "text")
     if fmt == "html" and output is None:
         raise click.UsageError("an html report needs --output FILE.html")

@@ -6,6 +6,7 @@ what to do, a non-zero exit, and never a traceback (issue 10, item 6)."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import socket
@@ -281,3 +282,20 @@ def test_a_setting_out_of_range_names_its_variable(tmp_path: Path) -> None:
         assert done.returncode == 1, done.stderr
         assert f"{name}='{value}' must be {said}" in done.stderr, done.stderr
         assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_json_and_another_format_are_refused(tmp_path: Path) -> None:
+    """`clusters --json --format html -o x.html` wrote JSON into x.html; `dedup --json` was
+    "No such option" although every command that prints results takes --json."""
+    for command in (["clusters"], ["dedup"]):
+        done = run_cli([*command, "--json", "--format", "html", "-o", "x.html"], tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert "--json and --format html ask for two formats" in done.stderr, done.stderr
+    assert not (tmp_path / "x.html").exists()
+
+
+@pytest.mark.slow
+def test_dedup_takes_json_like_every_command(home) -> None:  # type: ignore[no-untyped-def]
+    done = run_cli(["dedup", "--json"], home)
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(done.stdout)) >= {"threshold", "groups"}
