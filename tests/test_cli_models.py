@@ -226,3 +226,27 @@ def test_classify_refuses_options_it_cannot_honour(
     assert done.returncode == 0, done.stderr
     names = {c["category_name"] for c in json.loads(done.stdout)["categories"]}
     assert names <= {"espresso", "Band_Aid"}
+
+
+def test_the_readme_model_spec_example_works(
+    models_dir: Path, photos: list[str], tmp_path: Path
+) -> None:
+    """README's `my_embedder.model.json`, written as printed there, is found, verified and
+    embeds (README pointed at `models list --help`, which does not describe the file)."""
+    import re
+
+    from tests.cli_process import run_cli
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = re.search(r"`my_embedder\.model\.json`:\n\n```json\n(.*?)\n```", readme, re.S)
+    assert block, "README has no my_embedder.model.json example"
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "my_embedder.model.json").write_text(block.group(1))
+    path = ["--model-path", f"{specs}:{models_dir}"]
+    listed = json.loads(run_cli([*path, "models", "list", "--json"], tmp_path).stdout)
+    mine = next(m for m in listed["models"] if m["name"] == "my_embedder")
+    assert mine["found"] and mine["verified"], mine
+    done = run_cli([*path, "embed", photos[0], "--model", "my_embedder", "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["embeddings"][0]["embedding"]) == 1024
