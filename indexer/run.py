@@ -2,10 +2,11 @@
 
 The run holds the library's writer locks (SQLite: the whole library; PostgreSQL: its
 collections, so runs over other collections write at once, and its end one run at a time),
-is recorded with ``store.start_run/finish_run``,
-and leaves store and FAISS cache consistent whatever happens: every batch is its own
-transaction, and the cache is saved with the generation it reflects (a cache that falls
-behind is detected by its stamp and rebuilt when the library is next opened).
+is recorded in ``store.runs`` (live while it holds its liveness lock: a killed run is told
+from a busy one, and recorded as interrupted by the next run), and leaves store and FAISS
+cache consistent whatever happens: every batch is its own transaction, and the cache is
+saved with the generation it reflects (a cache that falls behind is detected by its stamp
+and rebuilt when the library is next opened).
 """
 
 from __future__ import annotations
@@ -194,7 +195,11 @@ def index_collections(
         probe(address)  # a cluster that is not there is said before the scan
     store = library.store
     roots = _roots(library, options.paths)
-    with library.locks.index_run(roots), contextlib.ExitStack() as finishing:
+    with (
+        library.locks.index_run(roots),
+        library.locks.run_liveness() as hold,
+        contextlib.ExitStack() as finishing,
+    ):
         start, cpu_start = time.monotonic(), time.process_time()
         remove_stale_temp_files(library.settings.index_path, library.locks.shared)
         scans: list[tuple[Path, ScanReport]] = []
@@ -208,10 +213,11 @@ def index_collections(
                     on_file=lambda _f: scanned.update(1),
                 )
                 scans.append((root, report))
-        last = store.last_run()
-        if last is not None and last.status == "running" and not library.locks.shared:
-            store.finish_run(last.id, "interrupted")  # killed earlier: we hold the lock
-        run_id = store.start_run()
+        unfinished = store.runs.unfinished()  # killed runs, and on PostgreSQL live ones
+        # SQLite: we hold the only writer lock, so none of them lives
+        live = library.locks.live_runs(unfinished) if library.locks.shared else set()
+        store.runs.interrupt([run for run in unfinished if run not in live])
+        run_id = store.runs.start(hold)
         summary = IndexSummary(collections=[str(r) for r in roots])
         summary.warnings += _overlaps(library, roots)
         summary.warnings += _record_descriptor(
@@ -277,7 +283,7 @@ def index_collections(
             finishing.close()
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            store.finish_run(run_id, status, **_figures(counts, 0.0))
+            store.runs.finish(run_id, status, **_figures(counts, 0.0))
             library.save_index()
             raise
         summary.seconds = time.monotonic() - start
@@ -286,7 +292,7 @@ def index_collections(
             summary.images_per_second = summary.processed / max(1e-9, summary.index_seconds)
         for counted in fields(Counts):
             setattr(summary, counted.name, getattr(counts, counted.name))
-        store.finish_run(run_id, "done", **_figures(counts, summary.images_per_second))
+        store.runs.finish(run_id, "done", **_figures(counts, summary.images_per_second))
         totals = store.counts()
         summary.images_total, summary.failed_total = totals["images"], totals["failed"]
         return summary
