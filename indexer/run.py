@@ -17,17 +17,17 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
 
 from indexer.distributed import parse_executor, probe
 from indexer.learning import plan_learning
 from indexer.pipeline import Counts, Pipeline
-from indexer.plan import make_plan
+from indexer.plan import make_plan, record_checked
 from indexer.progress import LazyBar, bar
 from indexer.quality import measure_unmeasured
 from indexer.scan import CollectionError, ScanReport, scan_collection
+from indexer.summary import IndexSummary
 from indexer.video import index_videos, take_videos
 from indexer.whiten import update_whitening
 from indexer.writer import remove_stale_temp_files
@@ -54,106 +54,6 @@ class IndexOptions:
     index_kind: str | None = None  # rebuild the FAISS cache as this kind when it differs
     descriptor: str | None = None  # record these descriptor options (DescriptorConfig text)
     executor: str | None = None  # decode + embed on a Dask cluster (indexer.distributed)
-
-
-@dataclass
-class IndexSummary(Counts):
-    """The result of a run: the pipeline's :class:`Counts` and the run's own figures;
-    ``to_json`` is the stable machine-readable form."""
-
-    processed: int = 0
-    seconds: float = 0.0
-    cpu_seconds: float = 0.0  # CPU time of this process during the run (all threads)
-    images_per_second: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-    collections: list[str] = field(default_factory=list)
-    kept_unreadable: int = 0
-    failed_total: int = 0
-    images_total: int = 0
-    descriptor: str = ""
-    whitening: str = ""
-    learn_seconds: float = 0.0  # of ``seconds``: learning the whitening (once per library)
-    learn_cpu_seconds: float = 0.0  # of ``cpu_seconds``
-    skipped_removed: int = 0  # files under paths `imgsearch remove` took out
-    learn_photos: int = 0  # photos of the library the whitening was learned from
-    learn_edits: int = 0  # edits of them (pairs)
-    quality_measured: int = 0  # images indexed before quality flags existed, measured now
-    quality_seconds: float = 0.0  # of ``seconds``: measuring them
-
-    @property
-    def index_seconds(self) -> float:
-        """Of ``seconds``: all but learning the whitening and measuring older images'
-        quality (``images_per_second``'s)."""
-        return max(0.0, self.seconds - self.learn_seconds - self.quality_seconds)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "added": self.added,
-            "updated": self.updated,
-            "moved": self.moved,
-            "removed": self.removed,
-            "failed": self.failed,
-            "images_per_second": round(self.images_per_second, 2),
-            "unchanged": self.unchanged,
-            "copied": self.copied,
-            "processed": self.processed,
-            "seconds": round(self.seconds, 3),
-            "cpu_seconds": round(self.cpu_seconds, 3),
-            "images_total": self.images_total,
-            "failed_total": self.failed_total,
-            "collections": self.collections,
-            "descriptor": self.descriptor,
-            "whitening": self.whitening,
-            "learn_seconds": round(self.learn_seconds, 3),
-            "learn_cpu_seconds": round(self.learn_cpu_seconds, 3),
-            "skipped_removed": self.skipped_removed,
-            "learn_photos": self.learn_photos,
-            "learn_edits": self.learn_edits,
-            "index_seconds": round(self.index_seconds, 3),
-            "quality_measured": self.quality_measured,
-            "quality_seconds": round(self.quality_seconds, 3),
-            "failures": [{"path": p, "error": e} for p, e in self.failures],
-            "warnings": self.warnings,
-        }
-
-    def to_text(self, max_listed: int = 20) -> str:
-        lines = [
-            f"{self.processed} files processed in {self.index_seconds:.1f} s "
-            f"({self.images_per_second:.1f} img/s): {self.added} added, {self.updated} updated, "
-            f"{self.moved} moved, {self.removed} removed, {self.failed} failed, "
-            f"{self.unchanged} unchanged"
-            + (f" ({self.copied} copies reused a vector)" if self.copied else ""),
-            f"library: {self.images_total} images indexed, {self.failed_total} failed files",
-        ]
-        if self.whitening.startswith("learned"):
-            lines.append(self.whitening)
-            lines.append(f"the whole run took {self.seconds:.1f} s")
-        if self.quality_measured:
-            lines.append(
-                f"quality flags measured for {self.quality_measured} images indexed before "
-                f"they existed ({self.quality_seconds:.1f} s)"
-            )
-        if self.failures:
-            lines.append(f"failed files ({self.failed}):")
-            lines += [f"  {path}: {error}" for path, error in self.failures[:max_listed]]
-            if len(self.failures) > max_listed:
-                lines.append(f"  ... and {len(self.failures) - max_listed} more (--json lists all)")
-        if self.warnings:
-            lines.append(f"warnings ({len(self.warnings)}):")
-            lines += [f"  {w}" for w in self.warnings[:max_listed]]
-            if len(self.warnings) > max_listed:
-                lines.append(f"  ... and {len(self.warnings) - max_listed} more")
-        if self.skipped_removed:
-            lines.append(
-                f"{self.skipped_removed} files left out: removed from the library "
-                "(`imgsearch stats` lists them; `imgsearch remove --undo PATH` takes "
-                "one back)"
-            )
-        if self.kept_unreadable:
-            lines.append(
-                f"{self.kept_unreadable} indexed files kept: their folders could not be listed"
-            )
-        return "\n".join(lines)
 
 
 def _roots(library: Library, paths: Sequence[Path]) -> list[Path]:
@@ -279,6 +179,7 @@ def index_collections(
             summary.descriptor = library.descriptor_config().describe()
             for collection_id in {store.ensure_collection(r) for r in roots}:
                 store.touch_collection(collection_id)
+            record_checked(store, plan)  # its animated stills are videos now
             summary.processed = len(plan.work) + len(videos)
             finishing.close()
         except BaseException as exc:

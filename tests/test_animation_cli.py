@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -20,7 +21,8 @@ import pytest
 from PIL import Image
 
 from search.evaluation import animation_stills, make_animation
-from tests.cli_process import REPO, run_cli, served
+from search.store import Store
+from tests.cli_process import REPO, cli_env, run_cli, served
 from tests.test_animation import tiny_gif
 
 pytestmark = pytest.mark.slow
@@ -248,3 +250,68 @@ def test_bombs_are_refused_or_capped_in_bounded_memory(
     peak_kib = int(done.stderr.rsplit("peak_rss_kib", 1)[1].split()[0])
     print(f"index of the bombs: peak RSS {peak_kib // 1024} MiB")
     assert peak_kib < 400 * 1024, peak_kib  # 171 MiB measured; a 9000x9000 RGBA canvas is 324 MB
+
+
+# `imgsearch` as it was before animations were videos: GIF / WebP / APNG indexed as stills
+OLD_ENTRY = [
+    sys.executable,
+    "-u",
+    "-c",
+    "import models.media, indexer.run; models.media.is_animation = lambda source: False; "
+    "indexer.run.record_checked = lambda store, plan: None; "
+    "from cli.main import main; main()",
+]
+
+
+def test_animations_indexed_as_stills_before_become_videos_at_the_next_index(
+    tmp_path: Path, data_dir: Path, models_dir: Path, no_av: dict[str, str]
+) -> None:
+    col = tmp_path / "col"
+    col.mkdir()
+    photos = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))
+    make_animation(photos[:2], col / "anim.gif", size=(96, 72), shot_s=1.0, fps=5, seed=3)
+    make_animation(photos[:2], col / "anim.webp", size=(96, 72), shot_s=1.0, fps=5, seed=3)
+    Image.open(photos[2]).convert("RGB").resize((96, 72)).save(col / "still.png")
+    shutil.copyfile(photos[3], col / photos[3].name)
+    library = tmp_path / "lib"
+    args = ["--library", str(library), "--model-path", str(models_dir)]
+    old = subprocess.run(
+        [*OLD_ENTRY, *args, "index", "--no-progress", "--json", str(col)],
+        cwd=tmp_path,
+        env=cli_env(no_av),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert old.returncode == 0, old.stderr
+    assert json.loads(old.stdout)["added"] == 4
+
+    def rows() -> dict[str, tuple[int, int | None]]:
+        store = Store.open(f"sqlite:///{library / 'imgsearch.sqlite3'}")
+        try:
+            found = {}
+            for path in sorted(col.iterdir()):
+                image_id = store.reads.image_id_at(path)
+                assert image_id is not None, path
+                info = store.reads.image(image_id)
+                found[path.name] = (image_id, info.duration_ms if info else None)
+            return found
+        finally:
+            store.close()
+
+    before = rows()
+    assert all(duration is None for _id, duration in before.values())  # all stills
+
+    again = cli_json(tmp_path, args, no_av, "index", "--no-progress", str(col))
+    assert again["converted_to_video"] == 2, again  # told by their headers, nothing else read
+    assert (again["added"], again["updated"], again["failed"], again["unchanged"]) == (0, 0, 0, 2)
+    after = rows()
+    for name in ("anim.gif", "anim.webp"):
+        assert after[name][0] == before[name][0]  # the same image id
+        assert after[name][1] == 2000, after  # a video now: 2 shots of 1 s
+    assert after["still.png"] == before["still.png"]
+    hits = cli_json(tmp_path, args, no_av, "search", str(col / "anim.gif"), "-k", "2")["results"]
+    assert {h["media"] for h in hits} == {"video"}  # the clip query ranks the two videos
+
+    third = cli_json(tmp_path, args, no_av, "index", "--no-progress", str(col))
+    assert (third["converted_to_video"], third["unchanged"]) == (0, 4)
