@@ -355,6 +355,7 @@
       data.n.toLocaleString() + " image" + (data.n === 1 ? "" : "s") + " · " + body.projection.toUpperCase() + " of their embeddings";
     resize();
     recolour();
+    root.dataset.clustersReady = body.clusters_ready === false ? "false" : "true";
     if (body.clusters_ready === false) colourLater();
   }
   // a large library's first map comes before its clusters: ask for them until they are done
