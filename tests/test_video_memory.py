@@ -80,6 +80,8 @@ def test_a_large_library_video_is_never_read_whole(
     assert Path(results[0]["path"]) == video and results[0]["exact"]
     video_id, copy_id = results[0]["id"], results[1]["id"]
     cli_peak = int(found.stderr.rsplit("peak_rss_kib", 1)[1].split()[0]) // 1024
+    gone = run_cli([*args, "search", str(tmp_path / "missing.mp4")], tmp_path)  # not opened
+    assert gone.returncode == 1 and "no such file" in gone.stderr, gone.stderr
 
     command = [*ENTRY, *args, "serve", "--host", "127.0.0.1", "--port", "0", "--threads", "2"]
     with serving(command, tmp_path, cli_env()) as server:

@@ -134,7 +134,10 @@ class WriterLocks:
         whose own lock a live session holds."""
         if self.locks is not None:
             return set(self.locks.live_runs(run_ids))
-        return {max(run_ids)} if run_ids and self.active() else set()
+        try:
+            return {max(run_ids)} if run_ids and self.active() else set()
+        except OSError:  # the lock file cannot be opened here: as recorded
+            return set(run_ids)
 
     def active(self) -> bool:
         """Does another process (or thread) write to the library right now?"""

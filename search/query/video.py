@@ -26,6 +26,7 @@ from models import (
     VideoInfo,
     is_video_data,
     is_video_file,
+    open_image_file,
     open_video,
 )
 from search.dedup import VideoFacts, groups_to_json, shot_starts, video_groups, video_pairs
@@ -33,7 +34,7 @@ from search.descriptor import DUPLICATE_Z
 from search.library import Searchable
 from search.query.errors import QueryError
 from search.query.guard import ServingGuard
-from search.query.records import LibraryRecords, file_sha256
+from search.query.records import MAX_VIDEO_QUERY_BYTES, LibraryRecords, file_sha256
 from search.query.results import SearchHit, hit_from_row, read_query_bytes
 from search.store import FrameTable, LibraryStore
 
@@ -238,7 +239,8 @@ class SameFile:
     def __init__(self, source: Any) -> None:
         if isinstance(source, (str, os.PathLike)):
             self.source: Any = source
-            self.size = os.stat(source).st_size
+            with open_image_file(source, MAX_VIDEO_QUERY_BYTES) as handle:  # typed errors
+                self.size = os.fstat(handle.fileno()).st_size
         else:  # an upload, already in memory (size-limited)
             data = read_query_bytes(source)
             if data is None:
