@@ -104,10 +104,8 @@ def test_a_killed_run_reads_interrupted_and_a_live_one_running(
             os.kill(first.pid, signal.SIGSTOP)
         (first_id,) = (i for i, status in _statuses(url).items() if status == "running")
 
-        shown = _last_run(tmp_path, base)
+        shown = _last_run(tmp_path, base)  # (figures of a run in progress are not kept)
         assert (shown["id"], shown["status"]) == (first_id, "running")  # live: busy
-        shown = _last_run(tmp_path, base)  # the figures of a run in progress are not kept
-        assert shown["status"] == "running"
 
         if database_url:  # a second run over another collection starts beside the live one
             second = _start(tmp_path, base, b)
@@ -122,7 +120,7 @@ def test_a_killed_run_reads_interrupted_and_a_live_one_running(
 
         os.kill(first.pid, signal.SIGKILL)
         first.wait()
-    shown = _last_run(tmp_path, base)
+    shown = _last_run(tmp_path, base)  # (a summary saved while it ran would match here)
     assert shown["status"] == "interrupted", shown  # dead: not "running" for ever
     assert _statuses(url)[int(shown["id"])] == "running"  # as recorded, until the next run
 
@@ -135,4 +133,3 @@ def test_a_killed_run_reads_interrupted_and_a_live_one_running(
         assert store.runs.unfinished() == []  # the dead runs are recorded as interrupted
     finally:
         store.close()
-    assert _last_run(tmp_path, base)["status"] == "done"
