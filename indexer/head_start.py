@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from indexer.progress import bar, process_age
 from indexer.reading import FileRead, read_file
@@ -36,6 +37,7 @@ from models import (
     ImageError,
     OnnxModel,
     Prepared,
+    Ready,
     is_video_name,
     locate_model,
     return_freed_memory,
@@ -43,7 +45,11 @@ from models import (
 from search.descriptor import DescriptorConfig
 from search.settings import Settings
 
+if TYPE_CHECKING:  # it imports the library (SQLAlchemy): not before the first decodes
+    from indexer.learning import LearningSample
+
 __all__ = ["Early", "HeadStart", "decode_workers", "log_first_decode"]
+
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +90,7 @@ class HeadStart:
     futures: dict[Path, Future[Early]] = field(default_factory=dict)
     #: when it began (``time.monotonic()``, ``time.process_time()``): the run's own start
     started: tuple[float, float] = (0.0, 0.0)
+    taken: int = 0  # early results the pipeline took
 
     @classmethod
     def begin(
@@ -155,12 +162,35 @@ class HeadStart:
             and all(options.get(k) == v for k, v in self.options.items())
         )
 
+    def ready(
+        self, prepared: Prepared | ImageError, position: int, learning: LearningSample | None
+    ) -> Ready:
+        """An early decode for the analyzer. A photo of the run's learning sample gets its
+        edits made from that decode now, in the decode threads (what
+        :meth:`ImageAnalyzer.prepare` does last when the sample is known beforehand)."""
+        if learning is None or position not in learning.in_run:
+            return Ready(prepared)
+        marked = learning.source(position, b"")  # only its place in the sample is used
+        pool = self.analyzer.pool()
+        if pool is None:
+            return Ready(self.analyzer.add_views(prepared, marked))
+        return Ready(pool.submit(self.analyzer.add_views, prepared, marked))
+
     def take(self, path: Path) -> Future[Early] | None:
         """The early result for ``path`` (once), None when it was not started."""
-        return self.futures.pop(path, None)
+        future = self.futures.pop(path, None)
+        self.taken += future is not None
+        return future
 
     def close(self) -> None:
         """Drop what was not taken; stop the decode threads."""
+        if self.futures or self.taken:
+            log.info(
+                "%d files were read and decoded before the library was opened, %d of them used",
+                self.taken + len(self.futures),
+                self.taken,
+            )
+            self.taken = 0
         for future in self.futures.values():
             future.cancel()
         self.futures.clear()

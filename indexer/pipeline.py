@@ -187,7 +187,7 @@ class Pipeline:
                     started.append(True)
                     log_first_decode(log)
                 if ready is not None:
-                    yield Ready(ready)
+                    yield self.head.ready(ready, position, self.learning)  # type: ignore[union-attr]
                     continue
                 learning = self.learning
                 source = io.BytesIO(data) if learning is None else learning.source(position, data)
@@ -273,14 +273,10 @@ class Pipeline:
         return True
 
     def _early(self, position: int, item: WorkItem) -> Future[Early] | None:
-        """The head start's result for a new file, unless the learning sample wants its
-        edits made while it is decoded (then it is read and decoded again here)."""
+        """The head start's result for a new file (None: read and decode it here)."""
         if self.head is None or item.kind is not WorkKind.NEW:
             return None
-        future = self.head.take(item.found.path)
-        if future is None or (self.learning is not None and position in self.learning.in_run):
-            return None
-        return future
+        return self.head.take(item.found.path)
 
     @staticmethod
     def _forget_committed(plan: Plan, leaders: dict[str, _Leader], writer: Writer) -> None:

@@ -3,6 +3,7 @@ an image prepared for the model (:class:`Prepared`, :class:`Ready`)."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -59,7 +60,8 @@ class Prepared:
 @dataclass
 class Ready:
     """A source :meth:`ImageAnalyzer.prepare` already ran on (ahead of the stream, e.g. in
-    the same decode threads before its place was known): :meth:`ImageAnalyzer.analyze_iter`
-    takes this result instead of preparing the source again."""
+    the same decode threads before its place was known), or will have once the future is
+    done: :meth:`ImageAnalyzer.analyze_iter` takes this result instead of preparing the
+    source again."""
 
-    prepared: Prepared | ImageError
+    prepared: Prepared | ImageError | Future[Prepared | ImageError]

@@ -127,11 +127,7 @@ class ImageAnalyzer:
                     prepared.frame_tensor = self.model.preprocess(
                         self.framed_photo(source, decoded, box, rotation)
                     )
-            if self.views is not None and region is None:
-                prepared.view_tensors, prepared.view_costs = make_views(
-                    self.model, self.views, source, decoded
-                )
-            return prepared
+            return self.add_views(prepared, source)
         except ImageError as exc:
             return exc
         except RoiError as exc:
@@ -143,6 +139,18 @@ class ImageAnalyzer:
                 source=name,
                 reason="decode_failed",
             )
+
+    def add_views(
+        self, prepared: Prepared | ImageError, source: ImageSource
+    ) -> Prepared | ImageError:
+        """Make the extra views (``views``) of a prepared whole image from its decode: the
+        last step of :meth:`prepare`, or a later one for an image prepared before ``views``
+        was set (a new library's head start)."""
+        if isinstance(prepared, Prepared) and self.views is not None and prepared.region is None:
+            prepared.view_tensors, prepared.view_costs = make_views(
+                self.model, self.views, source, prepared.decoded
+            )
+        return prepared
 
     def framed_photo(
         self, source: ImageSource, decoded: DecodedImage, box: ContentBox, rotation: int = 0
@@ -237,8 +245,11 @@ class ImageAnalyzer:
         if pool is None:
             chunk: list[Prepared | ImageError] = []
             for source, roi in items:
-                ready = isinstance(source, Ready)
-                chunk.append(source.prepared if ready else self.prepare(source, roi))
+                if isinstance(source, Ready):
+                    ready = source.prepared
+                    chunk.append(ready.result() if isinstance(ready, Future) else ready)
+                else:
+                    chunk.append(self.prepare(source, roi))
                 if len(chunk) == self.batch_size:
                     yield from self._infer(chunk, raw)
                     chunk = []
@@ -258,7 +269,8 @@ class ImageAnalyzer:
                     exhausted = True
                     return
                 if isinstance(source, Ready):
-                    pending.append(_done(source.prepared))
+                    ready = source.prepared
+                    pending.append(ready if isinstance(ready, Future) else _done(ready))
                 else:
                     pending.append(pool.submit(self.prepare, source, roi))
 

@@ -5,6 +5,7 @@ library it makes holds exactly what a run without the head start writes."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -42,6 +43,43 @@ def photo_set(data_dir: Path, folder: Path) -> Path:
     return folder
 
 
+def learned_state(library: Path) -> dict[str, tuple[str, bytes]]:
+    """What the library learned (whitening, calibration): key -> (fingerprint, data)."""
+    db = sqlite3.connect(f"file:{library / 'imgsearch.sqlite3'}?mode=ro", uri=True)
+    try:
+        return {
+            k: (f, d)
+            for k, f, d in db.execute("SELECT key, fingerprint, data FROM descriptor_state")
+        }
+    finally:
+        db.close()
+
+
+def index_twice(
+    tmp_path: Path, models_dir: Path, photos: Path, descriptor: str
+) -> tuple[dict, dict]:  # type: ignore[type-arg]
+    """``imgsearch -v index`` of ``photos`` into a new library (``new``: head start) and into
+    one made before the run (``old``); their JSON summaries."""
+    empty = tmp_path / "empty"
+    empty.mkdir(exist_ok=True)
+    args = ["--model-path", str(models_dir), "index", "--json", "--no-progress"]
+    args += ["--descriptor", descriptor]
+    new = run_cli(["-v", "--library", "new", *args, str(photos)], tmp_path)
+    assert new.returncode == 0, new.stderr
+    assert "INFO indexer.head_start: the first file goes to the decoders" in new.stderr
+    used = re.search(
+        r"(\d+) files were read and decoded before the library was opened, "
+        r"\1 of them used",
+        new.stderr,
+    )
+    assert used is not None and int(used.group(1)) > 50, new.stderr  # none decoded twice
+    for folder in (empty, photos):
+        old = run_cli(["-v", "--library", "old", *args, str(folder)], tmp_path)
+        assert old.returncode == 0, old.stderr
+    assert "indexer.head_start" not in old.stderr
+    return json.loads(new.stdout), json.loads(old.stdout)
+
+
 def library_rows(library: Path) -> dict[str, tuple[object, ...]]:
     """Every image row by path, with its vector, framed-photo row and labels (ids, times and
     collection numbers left out)."""
@@ -66,19 +104,13 @@ def library_rows(library: Path) -> dict[str, tuple[object, ...]]:
         db.close()
 
 
-@pytest.mark.slow
-def test_a_new_library_decodes_before_sqlalchemy_and_writes_the_same_rows(
+def test_a_new_librarys_first_decode_comes_before_sqlalchemy_is_imported(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
-    photos = photo_set(data_dir, tmp_path / "photos")
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    common = ["--model-path", str(models_dir)]
-    index = ["index", "--json", "--no-progress", "--descriptor", "whiten=off"]
-
-    # a new library: the head start decodes while SQLAlchemy loads
+    photos = copy_photos(photo_paths(data_dir, 3), tmp_path / "photos")[0].parent
+    args = ["-v", "--library", "lib", "--model-path", str(models_dir), "index", str(photos)]
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, "-v", "--library", "new", *common, *index, str(photos)],
+        [sys.executable, "-c", PROBE, *args],
         cwd=tmp_path,
         env=cli_env(),
         capture_output=True,
@@ -89,27 +121,42 @@ def test_a_new_library_decodes_before_sqlalchemy_and_writes_the_same_rows(
     assert done.returncode == 0, done.stderr
     assert "SQLALCHEMY_LOADED False" in done.stderr, done.stderr
     assert "INFO indexer.head_start: the first file goes to the decoders" in done.stderr
-    early = json.loads(done.stdout)
+    assert "3 added" in done.stdout
 
-    # the same photos into a library that existed before the run: no head start
-    for folder in (empty, photos):
-        run = run_cli(["-v", "--library", "old", *common, *index, str(folder)], tmp_path)
-        assert run.returncode == 0, run.stderr
-    assert "indexer.head_start" not in run.stderr
-    assert "INFO indexer.pipeline: the first file goes to the decoders" in run.stderr
-    late = json.loads(run.stdout)
 
+@pytest.mark.slow
+def test_a_new_library_made_with_early_decodes_holds_the_same_rows(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    photos = photo_set(data_dir, tmp_path / "photos")
+    new, old = index_twice(tmp_path, models_dir, photos, "whiten=off")
     for key in ("added", "failed", "copied", "images_total", "failed_total"):
-        assert early[key] == late[key], key
-    assert (early["added"], early["failed"], early["copied"]) == (52, 1, 1)
-    new, old = library_rows(tmp_path / "new"), library_rows(tmp_path / "old")
-    assert new.keys() == old.keys()
-    assert sum(row[-2] is not None for row in new.values()) >= 3  # framed photos among them
-    for path in new:
-        assert new[path] == old[path], path  # the same bytes: vectors bit for bit
+        assert new[key] == old[key], key
+    assert (new["added"], new["failed"], new["copied"]) == (52, 1, 1)
+    rows = library_rows(tmp_path / "new")
+    assert sum(row[-2] is not None for row in rows.values()) >= 3  # framed photos among them
+    assert rows == library_rows(tmp_path / "old")  # the same bytes: vectors bit for bit
 
 
-def test_an_existing_library_or_another_executor_gets_no_head_start(
+@pytest.mark.slow
+def test_a_new_library_that_learns_its_whitening_learns_the_same_from_early_decodes(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """From 100 photos a first run learns the whitening from edits of its photos made from
+    their decodes: the head start's early decodes give the same edits, whitening and rows."""
+    photos = tmp_path / "photos"
+    copy_photos(photo_paths(data_dir, 100), photos)
+    new, old = index_twice(tmp_path, models_dir, photos, "default")
+    assert new["learn_photos"] == old["learn_photos"] == 100
+    assert new["learn_edits"] == old["learn_edits"] > 0
+    learned = learned_state(tmp_path / "new")
+    assert {"whitening", "calibration"} <= learned.keys()
+    assert learned == learned_state(tmp_path / "old")
+    assert library_rows(tmp_path / "new") == library_rows(tmp_path / "old")
+
+
+@pytest.mark.slow
+def test_an_existing_library_gets_no_head_start_and_reads_only_what_changed(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
     photos = copy_photos(photo_paths(data_dir, 3), tmp_path / "photos")[0].parent
