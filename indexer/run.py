@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -21,12 +20,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from indexer.distributed import parse_executor, probe
+from indexer.head_start import HeadStart, decode_workers
 from indexer.learning import plan_learning
 from indexer.pipeline import Counts, Pipeline
 from indexer.plan import make_plan, record_checked
 from indexer.progress import LazyBar, bar
 from indexer.quality import measure_unmeasured
-from indexer.scan import CollectionError, ScanReport, scan_collection
+from indexer.scan import CollectionError, ScanReport, resolve_roots, scan_collection
 from indexer.summary import IndexSummary
 from indexer.video import index_videos, take_videos
 from indexer.whiten import update_whitening
@@ -62,10 +62,7 @@ def _roots(library: Library, paths: Sequence[Path]) -> list[Path]:
         if not roots:
             raise CollectionError("no collections yet: give the folders to index")
         return roots
-    seen: dict[Path, None] = {}
-    for path in paths:
-        seen.setdefault(Path(path).expanduser().resolve(), None)
-    return list(seen)
+    return resolve_roots(paths)
 
 
 def _overlaps(library: Library, roots: Sequence[Path]) -> list[str]:
@@ -86,8 +83,10 @@ def index_collections(
     library: Library,
     model: OnnxModel,
     options: IndexOptions,
+    head: HeadStart | None = None,
 ) -> IndexSummary:
-    """Bring the library up to date with ``options.paths``; returns the run's summary."""
+    """Bring the library up to date with ``options.paths``; returns the run's summary.
+    ``head``: the walk and first decodes of a new library, made before it was opened."""
     show = options.progress and sys.stderr.isatty()
     return_freed_memory()  # big decodes' buffers go back to the system once freed
     address = parse_executor(options.executor)
@@ -101,10 +100,15 @@ def index_collections(
         contextlib.ExitStack() as finishing,
     ):
         start, cpu_start = time.monotonic(), time.process_time()
+        if head is not None and head.roots == roots:  # the run began with its head start
+            start, cpu_start = head.started
         remove_stale_temp_files(library.settings.index_path, library.locks.shared)
-        scans: list[tuple[Path, ScanReport]] = []
-        with bar(show, desc="scanning", unit=" files") as scanned:
-            for root in roots:
+        if head is not None and head.roots != roots:
+            head.close()  # made for other folders: not used
+            head = None
+        scans: list[tuple[Path, ScanReport]] = [] if head is None else head.scans
+        with bar(show and head is None, desc="scanning", unit=" files") as scanned:
+            for root in roots if head is None else ():
                 report = scan_collection(
                     root,
                     excludes=options.excludes,
@@ -133,7 +137,7 @@ def index_collections(
             for _root, report in scans:
                 summary.warnings += report.warnings
             summary.kept_unreadable = plan.kept_unreadable
-            workers = options.workers or max(1, min(4, os.cpu_count() or 2))
+            workers = decode_workers(options.workers)
             # the learning bar shows under the indexing one while the run's photos are edited
             with (
                 LazyBar(show, desc="learning the whitening", unit=" photos") as learning,
@@ -155,6 +159,7 @@ def index_collections(
                     max_pixels=library.settings.max_image_pixels,
                     learning=sample,
                     executor=address,
+                    head=head,
                 )
                 counts = pipeline.counts
                 summary.warnings += index_videos(library, model, plan, videos, counts, shown.update)
