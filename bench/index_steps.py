@@ -5,15 +5,18 @@
 For the hymenoptera photos (web size) and ``--big`` 12 MP JPEGs made from them: reading +
 sha256, decode (JPEG draft), preprocess (centre crop + resize), frame detection, the ONNX
 model per image (batches of 32) for the main vector and for the framed photos' second vector,
-label extraction, and the SQLite write of a batch through a real library (``Library.apply``,
-including the FAISS add). Each step runs alone over all files, so the figures add up to the
-single-threaded cost of one image; ``bench/index.py`` measures the whole command.
+label extraction, quality flags, and the SQLite write of a batch through a real library
+(``Library.apply``, including the FAISS add). Each step runs alone over all files, so the
+figures add up to the single-threaded cost of one image; ``bench/index.py`` measures the
+whole command. The last line compares decode + preprocess with the limit's own decode
+(``bench/limit.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import os
 import sys
 import tempfile
@@ -26,8 +29,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+sys.path.insert(1, str(REPO / "bench"))
+
+import limit  # noqa: E402
+
 from models import ImageAnalyzer, OnnxModel, locate_model  # noqa: E402
 from models.frame import find_content_box  # noqa: E402
+from models.quality import measure_quality  # noqa: E402
 
 
 def cpu_ms(step: Callable[[], object], count: int) -> float:
@@ -46,6 +54,13 @@ def measure(name: str, files: list[Path], model: OnnxModel) -> None:
     prep = cpu_ms(lambda: tensors.extend(model.preprocess(d) for d in decoded), n)
     boxes: list = []
     frames = cpu_ms(lambda: boxes.extend(find_content_box(d.image) for d in decoded), n)
+    quality = cpu_ms(
+        lambda: [
+            measure_quality(t, d.width, d.height) for t, d in zip(tensors, decoded, strict=True)
+        ],
+        n,
+    )
+    limit_decode = cpu_ms(lambda: [limit.decode(io.BytesIO(d)) for d in data], n)
     framed = [
         model.preprocess(b.crop(d.image))
         for b, d in zip(boxes, decoded, strict=True)
@@ -59,7 +74,7 @@ def measure(name: str, files: list[Path], model: OnnxModel) -> None:
     probs = np.concatenate([o.probs for o in outputs])
     labels = cpu_ms(lambda: [analyzer._labels(p) for p in probs], n)
     write = write_cost(model, files)
-    total = read + decode + prep + frames + infer + labels + write
+    total = read + decode + prep + frames + quality + infer + labels + write
     share = len(framed) / n
     print(f"{name}: {n} images, per image CPU ms (single thread):")
     for label, value in [
@@ -67,6 +82,7 @@ def measure(name: str, files: list[Path], model: OnnxModel) -> None:
         ("decode (JPEG draft)", decode),
         ("preprocess (crop + resize)", prep),
         ("frame detection", frames),
+        ("quality flags (on the model input)", quality),
         ("model, main vector (batch 32)", infer),
         (f"model, second vector ({len(framed)} framed = {share:.0%})", second * share),
         ("labels (top 5)", labels),
@@ -74,6 +90,10 @@ def measure(name: str, files: list[Path], model: OnnxModel) -> None:
     ]:
         print(f"  {label:<44} {value:7.2f}  ({value / total:5.1%})")
     print(f"  {'total':<44} {total + second * share:7.2f}")
+    print(
+        f"  the limit's decode + crop + resize (bench/limit.py) {limit_decode:.2f} ms: ours "
+        f"(decode + preprocess) is {(decode + prep) / limit_decode:.2f}x it"
+    )
 
 
 def write_cost(model: OnnxModel, files: list[Path]) -> float:
@@ -123,7 +143,6 @@ def main() -> None:
     )
     measure("hymenoptera (web size)", web, model)
     if args.big:
-        sys.path.insert(0, str(REPO / "bench"))
         from index import make_big
 
         with tempfile.TemporaryDirectory() as tmp:

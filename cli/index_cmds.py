@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -211,9 +212,6 @@ def index_command(
     the plain space below 500; about a minute, again when it has grown 4x) and re-indexes in
     that space.
     """
-    from indexer.run import IndexOptions, index_collections
-    from search.library import Library
-
     settings = settings.with_overrides(
         model=model,
         index_kind=index_kind,
@@ -221,26 +219,47 @@ def index_command(
         batch_size=batch_size,
         threads=indexing_threads(settings),
     )
-    options = IndexOptions(
-        paths=paths,
-        excludes=excludes,
-        workers=settings.workers,
-        batch_size=settings.batch_size,
-        follow_symlinks=follow_symlinks,
-        progress=not no_progress,
-        index_kind=index_kind,
-        descriptor=descriptor,
-        executor=executor,
-    )
+    head = None
     try:
         _check_before_creating(settings, paths, descriptor)
+        if executor in (None, "local"):  # a new library's first files decode from here on
+            from indexer.head_start import HeadStart
+
+            head = HeadStart.begin(
+                settings,
+                paths,
+                excludes=excludes,
+                follow_symlinks=follow_symlinks,
+                descriptor=descriptor,
+                workers=settings.workers,
+                batch_size=settings.batch_size,
+                show=not no_progress and sys.stderr.isatty(),
+            )
+        from indexer.run import IndexOptions, index_collections  # SQLAlchemy: while they decode
+        from search.library import Library
+
+        options = IndexOptions(
+            paths=paths,
+            excludes=excludes,
+            workers=settings.workers,
+            batch_size=settings.batch_size,
+            follow_symlinks=follow_symlinks,
+            progress=not no_progress,
+            index_kind=index_kind,
+            descriptor=descriptor,
+            executor=executor,
+        )
         with Library.open(settings, create=True) as library:
-            onnx = library.load_model(settings.model, bind=True, background=True)
-            summary = index_collections(library, onnx, options)
+            opened = head.model if head is not None else None
+            onnx = library.load_model(settings.model, bind=True, background=True, opened=opened)
+            summary = index_collections(library, onnx, options, head)
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt:
         _interrupted("index")
+    finally:
+        if head is not None:
+            head.close()
     _report(summary, as_json)
 
 

@@ -18,31 +18,22 @@ the edits embedded in an extra model pass of their batch.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import logging
-import os
 import queue
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from indexer.distributed import DaskAnalyzer
+from indexer.head_start import Early, HeadStart, log_first_decode
 from indexer.learning import LearningSample
 from indexer.plan import Plan, WorkItem, WorkKind
+from indexer.progress import process_age
+from indexer.reading import FileRead, read_file
 from indexer.writer import Counts, Record, Writer, error_text
-from models import (
-    MAX_FILE_BYTES,
-    Analysis,
-    ImageAnalyzer,
-    ImageError,
-    OnnxModel,
-    open_image_file,
-    read_limited,
-)
+from models import Analysis, ImageAnalyzer, ImageError, OnnxModel, Ready
 from search.library import Library
 from search.store import STATUS_FAILED, FrameVector, ImageMove, ImageUpsert
 
@@ -52,12 +43,7 @@ log = logging.getLogger(__name__)
 Analyzer = ImageAnalyzer | DaskAnalyzer
 
 
-@dataclass
-class _Read:
-    data: bytes
-    sha256: str
-    size: int
-    mtime_ns: int
+_Read = FileRead
 
 
 @dataclass
@@ -69,11 +55,8 @@ class _Leader:
 
 
 def read_and_hash(item: WorkItem) -> _Read:
-    """Read the file once (size from the open handle, so it matches the bytes) and hash it."""
-    with open_image_file(item.found.path, MAX_FILE_BYTES) as handle:
-        st = os.fstat(handle.fileno())
-        data = read_limited(handle, str(item.found.path), MAX_FILE_BYTES)
-    return _Read(data, hashlib.sha256(data).hexdigest(), len(data), st.st_mtime_ns)
+    """Read the item's file once and hash it (:func:`indexer.reading.read_file`)."""
+    return read_file(item.found.path)
 
 
 class Pipeline:
@@ -90,8 +73,10 @@ class Pipeline:
         max_pixels: int | None = None,
         learning: LearningSample | None = None,
         executor: str | None = None,
+        head: HeadStart | None = None,
     ) -> None:
         self.library = library
+        self.head = head  # a new library's first files, read and decoded before the plan
         self.executor = executor  # a Dask scheduler's address: decode + embed there
         self.learning = learning  # its photos are edited and embedded as they pass
         self.model = model
@@ -121,6 +106,8 @@ class Pipeline:
                 self._analyzer(analyzer_args) as analyzer,
             ):
                 self._embed_all(plan, readers, analyzer, writer)
+            if self.head is not None:  # what it started and the plan did not take
+                self.head.close()
             writer.flush()  # every copy has its source before any row is removed
             for image_id, state in sorted(plan.vanished.items()):
                 writer.put(Record("removed", state.rel_path, removal=image_id))
@@ -135,7 +122,19 @@ class Pipeline:
         return self.counts
 
     def _analyzer(self, args: dict[str, object]) -> Analyzer:
-        """Decode + embed here (threads), or on the Dask cluster at ``executor``."""
+        """Decode + embed here (threads), or on the Dask cluster at ``executor``; the head
+        start's analyzer when its early files were prepared with these options."""
+        head, self.head = self.head, None
+        if (
+            head is not None
+            and self.executor is None
+            and head.usable(self.model, args, self.workers)
+        ):
+            self.head = head
+            head.analyzer.views = args.get("views")  # type: ignore[assignment]
+            return head.analyzer
+        if head is not None:
+            head.close()
         if self.executor is None:
             return ImageAnalyzer(self.model, decode_workers=self.workers, **args)  # type: ignore[arg-type]
         if "views" in args:
@@ -150,22 +149,29 @@ class Pipeline:
         leaders: dict[str, _Leader] = {}
         waiting: deque[tuple[WorkItem, _Read]] = deque()  # sent to the analyzer, in order
 
-        started: list[float] = []
+        started = [] if self.head is None else [True]  # the head start said when
 
-        def sources() -> Iterator[io.BytesIO]:
-            reads: deque[tuple[int, WorkItem, Future[_Read]]] = deque()
+        def sources() -> Iterator[io.BytesIO | Ready]:
+            reads: deque[tuple[int, WorkItem, Future[_Read] | Future[Early]]] = deque()
             items = iter(enumerate(plan.work))
             lookahead = 4 * self.workers  # reading is quick: stay just ahead of the decoders
             while True:
                 for position, item in items:
-                    reads.append((position, item, readers.submit(read_and_hash, item)))
+                    early = self._early(position, item)
+                    if early is None:
+                        reads.append((position, item, readers.submit(read_and_hash, item)))
+                    else:
+                        reads.append((position, item, early))
                     if len(reads) >= lookahead:
                         break
                 if not reads:
                     return
                 position, item, future = reads.popleft()
                 try:
-                    read = future.result()
+                    done = future.result()
+                    read, ready = (
+                        (done.read, done.prepared) if isinstance(done, Early) else (done, None)
+                    )
                 except FileNotFoundError:  # gone since the walk: the next run tidies up
                     self.progress(1)
                     continue
@@ -177,19 +183,16 @@ class Pipeline:
                     continue
                 leaders[read.sha256] = _Leader()
                 waiting.append((item, read))
+                if not started:
+                    started.append(True)
+                    log_first_decode(log)
+                if ready is not None:
+                    yield self.head.ready(ready, position, self.learning)  # type: ignore[union-attr]
+                    continue
                 learning = self.learning
                 source = io.BytesIO(data) if learning is None else learning.source(position, data)
                 del data
                 source.name = str(item.found.path)
-                if not started:
-                    started.append(process_age())
-                    log.info(
-                        "the first file goes to the decoders %.3f s after the process "
-                        "started (%.3f s CPU, %.3f s of it on this thread)",
-                        started[0],
-                        time.process_time(),
-                        time.thread_time(),
-                    )
                 yield source
 
         for result in analyzer.analyze_iter(sources()):
@@ -269,6 +272,12 @@ class Pipeline:
             writer.put(self._embedded(item, read, leader.result, copied=True))
         return True
 
+    def _early(self, position: int, item: WorkItem) -> Future[Early] | None:
+        """The head start's result for a new file (None: read and decode it here)."""
+        if self.head is None or item.kind is not WorkKind.NEW:
+            return None
+        return self.head.take(item.found.path)
+
     @staticmethod
     def _forget_committed(plan: Plan, leaders: dict[str, _Leader], writer: Writer) -> None:
         """Committed first embeds become copy sources; their in-memory results are dropped."""
@@ -332,13 +341,3 @@ class Pipeline:
                 result.frame_embedding,
             )
         return Record(self._ok_outcome(item), item.found.rel_path, upsert=upsert, copied=copied)
-
-
-def process_age() -> float:
-    """Seconds since this process started (Linux ``/proc``; -1.0 where unknown)."""
-    try:
-        stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
-        return uptime - int(stat[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return -1.0

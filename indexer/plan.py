@@ -4,6 +4,12 @@ Only ``stat`` facts are compared here (size and mtime in nanoseconds); nothing i
 hashed. Files that need work are hashed later, in the pipeline's worker threads, and that
 hash decides between a move (a vanished file's bytes under a new name), a copy (bytes already
 embedded elsewhere) and a real decode + embed.
+
+One exception, once per collection: rows an older imgsearch indexed as still GIF / WebP / PNG
+images (before animations were videos) have their headers read (``is_animation``, ~70 us
+each); an animated one is re-indexed as a video (``WorkKind.ANIMATED``, its id kept). The
+collection then records that it was checked (:func:`record_checked`, at the end of the run)
+and later runs read nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from indexer.scan import FoundFile, ScanReport
+from models import is_animation
 from search.store import STATUS_FAILED, STATUS_OK, FileState, LibraryStore
 
 
@@ -21,6 +28,7 @@ class WorkKind(StrEnum):
     NEW = "new"  # no row at this path
     CHANGED = "changed"  # a row, but size or mtime differ
     REEMBED = "reembed"  # unchanged file, status ok, but no vector (after `reindex`)
+    ANIMATED = "animated"  # unchanged, indexed as a still image, but an animation: a video
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,8 @@ class Plan:
     lookup: Callable[[str], list[int]] | None = None
     #: rows kept although not seen, because their folder could not be listed
     kept_unreadable: int = 0
+    #: collections whose still GIF / WebP / PNG rows were checked for animations this run
+    checked: list[int] = field(default_factory=list)
 
     def copy_source(self, sha256: str) -> int | None:
         """An image whose vector these bytes can reuse (the lowest id not busy), or None."""
@@ -82,6 +92,7 @@ def make_plan(store: LibraryStore, scans: list[tuple[int, ScanReport]]) -> Plan:
     for collection_id, report in scans:
         states = store.file_states(collection_id)
         embedded = store.reads.embedded_in(collection_id)
+        stills = _stills_to_check(store, collection_id, plan)
         for found in report.files:
             state = states.pop(found.rel_path, None)
             if state is None:
@@ -91,10 +102,12 @@ def make_plan(store: LibraryStore, scans: list[tuple[int, ScanReport]]) -> Plan:
             settled = state.status == STATUS_FAILED or (
                 state.status == STATUS_OK and state.id in embedded
             )
-            if same and settled:
+            animated = same and state.id in stills and is_animation(found.path)
+            if same and settled and not animated:
                 plan.unchanged += 1
             else:
                 kind = WorkKind.REEMBED if same else WorkKind.CHANGED
+                kind = WorkKind.ANIMATED if animated else kind
                 plan.work.append(WorkItem(collection_id, found, kind, state, state.id in embedded))
                 busy.add(state.id)
         for state in states.values():  # in the store, not found on disk
@@ -106,3 +119,23 @@ def make_plan(store: LibraryStore, scans: list[tuple[int, ScanReport]]) -> Plan:
             if state.sha256 and movable:
                 plan.move_sources[state.sha256].append(state.id)
     return plan
+
+
+def _checked_key(collection_id: int) -> str:
+    return f"animations_checked:{collection_id}"
+
+
+def _stills_to_check(store: LibraryStore, collection_id: int, plan: Plan) -> set[int]:
+    """The collection's rows indexed as still GIF / WebP / PNG images, when no run checked
+    them for animations yet (then ``plan.checked`` names the collection)."""
+    if store.get_meta(_checked_key(collection_id)) is not None:
+        return set()
+    plan.checked.append(collection_id)
+    return store.reads.animation_candidates(collection_id)
+
+
+def record_checked(store: LibraryStore, plan: Plan) -> None:
+    """Remember that ``plan``'s collections were checked (once their conversions are written:
+    a run killed before checks them again)."""
+    for collection_id in plan.checked:
+        store.set_meta(_checked_key(collection_id), "1")

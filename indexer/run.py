@@ -2,31 +2,32 @@
 
 The run holds the library's writer locks (SQLite: the whole library; PostgreSQL: its
 collections, so runs over other collections write at once, and its end one run at a time),
-is recorded with ``store.start_run/finish_run``,
-and leaves store and FAISS cache consistent whatever happens: every batch is its own
-transaction, and the cache is saved with the generation it reflects (a cache that falls
-behind is detected by its stamp and rebuilt when the library is next opened).
+is recorded in ``store.runs`` (live while it holds its liveness lock: a killed run is told
+from a busy one, and recorded as interrupted by the next run), and leaves store and FAISS
+cache consistent whatever happens: every batch is its own transaction, and the cache is
+saved with the generation it reflects (a cache that falls behind is detected by its stamp
+and rebuilt when the library is next opened).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
 
 from indexer.distributed import parse_executor, probe
+from indexer.head_start import HeadStart, decode_workers
 from indexer.learning import plan_learning
 from indexer.pipeline import Counts, Pipeline
-from indexer.plan import make_plan
+from indexer.plan import make_plan, record_checked
 from indexer.progress import LazyBar, bar
 from indexer.quality import measure_unmeasured
-from indexer.scan import CollectionError, ScanReport, scan_collection
+from indexer.scan import CollectionError, ScanReport, resolve_roots, scan_collection
+from indexer.summary import IndexSummary
 from indexer.video import index_videos, take_videos
 from indexer.whiten import update_whitening
 from indexer.writer import remove_stale_temp_files
@@ -55,116 +56,13 @@ class IndexOptions:
     executor: str | None = None  # decode + embed on a Dask cluster (indexer.distributed)
 
 
-@dataclass
-class IndexSummary(Counts):
-    """The result of a run: the pipeline's :class:`Counts` and the run's own figures;
-    ``to_json`` is the stable machine-readable form."""
-
-    processed: int = 0
-    seconds: float = 0.0
-    cpu_seconds: float = 0.0  # CPU time of this process during the run (all threads)
-    images_per_second: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-    collections: list[str] = field(default_factory=list)
-    kept_unreadable: int = 0
-    failed_total: int = 0
-    images_total: int = 0
-    descriptor: str = ""
-    whitening: str = ""
-    learn_seconds: float = 0.0  # of ``seconds``: learning the whitening (once per library)
-    learn_cpu_seconds: float = 0.0  # of ``cpu_seconds``
-    skipped_removed: int = 0  # files under paths `imgsearch remove` took out
-    learn_photos: int = 0  # photos of the library the whitening was learned from
-    learn_edits: int = 0  # edits of them (pairs)
-    quality_measured: int = 0  # images indexed before quality flags existed, measured now
-    quality_seconds: float = 0.0  # of ``seconds``: measuring them
-
-    @property
-    def index_seconds(self) -> float:
-        """Of ``seconds``: all but learning the whitening and measuring older images'
-        quality (``images_per_second``'s)."""
-        return max(0.0, self.seconds - self.learn_seconds - self.quality_seconds)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "added": self.added,
-            "updated": self.updated,
-            "moved": self.moved,
-            "removed": self.removed,
-            "failed": self.failed,
-            "images_per_second": round(self.images_per_second, 2),
-            "unchanged": self.unchanged,
-            "copied": self.copied,
-            "processed": self.processed,
-            "seconds": round(self.seconds, 3),
-            "cpu_seconds": round(self.cpu_seconds, 3),
-            "images_total": self.images_total,
-            "failed_total": self.failed_total,
-            "collections": self.collections,
-            "descriptor": self.descriptor,
-            "whitening": self.whitening,
-            "learn_seconds": round(self.learn_seconds, 3),
-            "learn_cpu_seconds": round(self.learn_cpu_seconds, 3),
-            "skipped_removed": self.skipped_removed,
-            "learn_photos": self.learn_photos,
-            "learn_edits": self.learn_edits,
-            "index_seconds": round(self.index_seconds, 3),
-            "quality_measured": self.quality_measured,
-            "quality_seconds": round(self.quality_seconds, 3),
-            "failures": [{"path": p, "error": e} for p, e in self.failures],
-            "warnings": self.warnings,
-        }
-
-    def to_text(self, max_listed: int = 20) -> str:
-        lines = [
-            f"{self.processed} files processed in {self.index_seconds:.1f} s "
-            f"({self.images_per_second:.1f} img/s): {self.added} added, {self.updated} updated, "
-            f"{self.moved} moved, {self.removed} removed, {self.failed} failed, "
-            f"{self.unchanged} unchanged"
-            + (f" ({self.copied} copies reused a vector)" if self.copied else ""),
-            f"library: {self.images_total} images indexed, {self.failed_total} failed files",
-        ]
-        if self.whitening.startswith("learned"):
-            lines.append(self.whitening)
-            lines.append(f"the whole run took {self.seconds:.1f} s")
-        if self.quality_measured:
-            lines.append(
-                f"quality flags measured for {self.quality_measured} images indexed before "
-                f"they existed ({self.quality_seconds:.1f} s)"
-            )
-        if self.failures:
-            lines.append(f"failed files ({self.failed}):")
-            lines += [f"  {path}: {error}" for path, error in self.failures[:max_listed]]
-            if len(self.failures) > max_listed:
-                lines.append(f"  ... and {len(self.failures) - max_listed} more (--json lists all)")
-        if self.warnings:
-            lines.append(f"warnings ({len(self.warnings)}):")
-            lines += [f"  {w}" for w in self.warnings[:max_listed]]
-            if len(self.warnings) > max_listed:
-                lines.append(f"  ... and {len(self.warnings) - max_listed} more")
-        if self.skipped_removed:
-            lines.append(
-                f"{self.skipped_removed} files left out: removed from the library "
-                "(`imgsearch stats` lists them; `imgsearch remove --undo PATH` takes "
-                "one back)"
-            )
-        if self.kept_unreadable:
-            lines.append(
-                f"{self.kept_unreadable} indexed files kept: their folders could not be listed"
-            )
-        return "\n".join(lines)
-
-
 def _roots(library: Library, paths: Sequence[Path]) -> list[Path]:
     if not paths:
         roots = [Path(str(c["root"])) for c in library.store.collections()]
         if not roots:
             raise CollectionError("no collections yet: give the folders to index")
         return roots
-    seen: dict[Path, None] = {}
-    for path in paths:
-        seen.setdefault(Path(path).expanduser().resolve(), None)
-    return list(seen)
+    return resolve_roots(paths)
 
 
 def _overlaps(library: Library, roots: Sequence[Path]) -> list[str]:
@@ -185,8 +83,10 @@ def index_collections(
     library: Library,
     model: OnnxModel,
     options: IndexOptions,
+    head: HeadStart | None = None,
 ) -> IndexSummary:
-    """Bring the library up to date with ``options.paths``; returns the run's summary."""
+    """Bring the library up to date with ``options.paths``; returns the run's summary.
+    ``head``: the walk and first decodes of a new library, made before it was opened."""
     show = options.progress and sys.stderr.isatty()
     return_freed_memory()  # big decodes' buffers go back to the system once freed
     address = parse_executor(options.executor)
@@ -194,12 +94,21 @@ def index_collections(
         probe(address)  # a cluster that is not there is said before the scan
     store = library.store
     roots = _roots(library, options.paths)
-    with library.locks.index_run(roots), contextlib.ExitStack() as finishing:
+    with (
+        library.locks.index_run(roots),
+        library.locks.run_liveness() as hold,
+        contextlib.ExitStack() as finishing,
+    ):
         start, cpu_start = time.monotonic(), time.process_time()
+        if head is not None and head.roots == roots:  # the run began with its head start
+            start, cpu_start = head.started
         remove_stale_temp_files(library.settings.index_path, library.locks.shared)
-        scans: list[tuple[Path, ScanReport]] = []
-        with bar(show, desc="scanning", unit=" files") as scanned:
-            for root in roots:
+        if head is not None and head.roots != roots:
+            head.close()  # made for other folders: not used
+            head = None
+        scans: list[tuple[Path, ScanReport]] = [] if head is None else head.scans
+        with bar(show and head is None, desc="scanning", unit=" files") as scanned:
+            for root in roots if head is None else ():
                 report = scan_collection(
                     root,
                     excludes=options.excludes,
@@ -208,10 +117,11 @@ def index_collections(
                     on_file=lambda _f: scanned.update(1),
                 )
                 scans.append((root, report))
-        last = store.last_run()
-        if last is not None and last.status == "running" and not library.locks.shared:
-            store.finish_run(last.id, "interrupted")  # killed earlier: we hold the lock
-        run_id = store.start_run()
+        unfinished = store.runs.unfinished()  # killed runs, and on PostgreSQL live ones
+        # SQLite: we hold the only writer lock, so none of them lives
+        live = library.locks.live_runs(unfinished) if library.locks.shared else set()
+        store.runs.interrupt([run for run in unfinished if run not in live])
+        run_id = store.runs.start(hold)
         summary = IndexSummary(collections=[str(r) for r in roots])
         summary.warnings += _overlaps(library, roots)
         summary.warnings += _record_descriptor(
@@ -227,7 +137,7 @@ def index_collections(
             for _root, report in scans:
                 summary.warnings += report.warnings
             summary.kept_unreadable = plan.kept_unreadable
-            workers = options.workers or max(1, min(4, os.cpu_count() or 2))
+            workers = decode_workers(options.workers)
             # the learning bar shows under the indexing one while the run's photos are edited
             with (
                 LazyBar(show, desc="learning the whitening", unit=" photos") as learning,
@@ -249,6 +159,7 @@ def index_collections(
                     max_pixels=library.settings.max_image_pixels,
                     learning=sample,
                     executor=address,
+                    head=head,
                 )
                 counts = pipeline.counts
                 summary.warnings += index_videos(library, model, plan, videos, counts, shown.update)
@@ -273,11 +184,12 @@ def index_collections(
             summary.descriptor = library.descriptor_config().describe()
             for collection_id in {store.ensure_collection(r) for r in roots}:
                 store.touch_collection(collection_id)
+            record_checked(store, plan)  # its animated stills are videos now
             summary.processed = len(plan.work) + len(videos)
             finishing.close()
         except BaseException as exc:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            store.finish_run(run_id, status, **_figures(counts, 0.0))
+            store.runs.finish(run_id, status, **_figures(counts, 0.0))
             library.save_index()
             raise
         summary.seconds = time.monotonic() - start
@@ -286,7 +198,7 @@ def index_collections(
             summary.images_per_second = summary.processed / max(1e-9, summary.index_seconds)
         for counted in fields(Counts):
             setattr(summary, counted.name, getattr(counts, counted.name))
-        store.finish_run(run_id, "done", **_figures(counts, summary.images_per_second))
+        store.runs.finish(run_id, "done", **_figures(counts, summary.images_per_second))
         totals = store.counts()
         summary.images_total, summary.failed_total = totals["images"], totals["failed"]
         return summary

@@ -161,6 +161,14 @@ def check_collection_root(root: str | os.PathLike[str]) -> Path:
     return root
 
 
+def resolve_roots(paths: Iterable[Path]) -> list[Path]:
+    """The collection roots of ``paths``: absolute, resolved, each once, in order."""
+    seen: dict[Path, None] = {}
+    for path in paths:
+        seen.setdefault(Path(path).expanduser().resolve(), None)
+    return list(seen)
+
+
 def scan_collection(
     root: Path,
     *,

@@ -221,7 +221,8 @@ def _record(
 ) -> Record:
     """The video's record; an animation cut short by a cap adds why to ``notes``."""
     found, existing = item.found, item.existing
-    outcome = "added" if item.kind is WorkKind.NEW else "updated"
+    outcomes = {WorkKind.NEW: "added", WorkKind.ANIMATED: "converted_to_video"}
+    outcome = outcomes.get(item.kind, "updated")
     try:
         sha, size, mtime_ns = file_sha256(item)
     except (OSError, ImageError) as error:

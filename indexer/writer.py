@@ -68,6 +68,7 @@ class Counts:
     failed: int = 0
     unchanged: int = 0
     copied: int = 0
+    converted_to_video: int = 0  # animated images indexed before as stills, videos now
     batches: int = 0
     saves: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)

@@ -12,8 +12,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _SOURCES: dict[str, str] = {
-    "Analysis": "models.analyzer",
+    "Analysis": "models.analysis",
     "ImageAnalyzer": "models.analyzer",
+    "Prepared": "models.analysis",
+    "Ready": "models.analysis",
     "RoiImageError": "models.analyzer",
     "DEFAULT_MODEL_NAME": "models.catalog",
     "LocatedModel": "models.catalog",
@@ -126,6 +128,8 @@ __all__ = [
     "ModelSpecError",
     "NotAnImageError",
     "OnnxModel",
+    "Prepared",
+    "Ready",
     "RegionOfInterest",
     "RoiError",
     "RoiImageError",
@@ -187,7 +191,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
-    from models.analyzer import Analysis, ImageAnalyzer, RoiImageError
+    from models.analysis import Analysis, Prepared, Ready
+    from models.analyzer import ImageAnalyzer, RoiImageError
     from models.animation import ANIMATED_FORMATS, AnimationReader, is_animation
     from models.catalog import (
         DEFAULT_MODEL_NAME,

@@ -7,21 +7,20 @@ import logging
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime
 from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
+from models.analysis import Analysis, Prepared, Ready
 from models.errors import ImageError, RoiError
 from models.extra_views import ViewMaker, embed_views, make_views
 from models.frame import ContentBox, find_content_box
 from models.labels import TopLabels
 from models.load import DEFAULT_MAX_PIXELS, DecodedImage
 from models.onnx_model import OnnxModel
-from models.quality import ImageQuality, measure_quality
+from models.quality import measure_quality
 from models.roi import RegionOfInterest, coerce_roi
 from models.sources import ImageSource, source_name
 
@@ -38,42 +37,10 @@ class RoiImageError(RoiError, ImageError):
     reason = "bad_roi"
 
 
-@dataclass
-class Analysis:
-    """One image's result: unit embedding, top labels (background excluded), metadata."""
-
-    embedding: np.ndarray
-    labels: list[tuple[str, float]]
-    width: int
-    height: int
-    format: str | None
-    exif_datetime: datetime | None
-    source: str | None = None
-    probs: np.ndarray | None = field(default=None, repr=False)
-    raw_embedding: np.ndarray | None = field(default=None, repr=False)
-    #: ``ImageAnalyzer(frames=True)``: the photo's box inside a frame (screenshot, caption
-    #: bars, padding) and that photo's own unit embedding; None when not framed.
-    frame_box: ContentBox | None = None
-    frame_embedding: np.ndarray | None = field(default=None, repr=False)
-    #: ``ImageAnalyzer(views=...)``: the unit embeddings of the image's extra views (None
-    #: when it had none), and what they cost: wall and CPU seconds of making them in a decode
-    #: thread, and this image's share of their model pass (wall, process CPU).
-    view_embeddings: np.ndarray | None = field(default=None, repr=False)
-    view_costs: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-    #: ``ImageAnalyzer(quality=True)``: quality measures and flags (None without)
-    quality: ImageQuality | None = None
-
-
-@dataclass
-class _Prepared:
-    decoded: DecodedImage
-    tensor: np.ndarray
-    region: RegionOfInterest | None = None
-    frame_box: ContentBox | None = None
-    frame_tensor: np.ndarray | None = None
-    view_tensors: np.ndarray | None = None
-    view_costs: tuple[float, float] = (0.0, 0.0)  # making them: wall, thread CPU
-    quality: ImageQuality | None = None
+def _done(prepared: Prepared | ImageError) -> Future[Prepared | ImageError]:
+    future: Future[Prepared | ImageError] = Future()
+    future.set_result(prepared)
+    return future
 
 
 class ImageAnalyzer:
@@ -118,7 +85,8 @@ class ImageAnalyzer:
         self._top = TopLabels(model.labels, model.spec.background_index)
 
     # ------------------------------------------------------------------ lifecycle
-    def _pool(self) -> ThreadPoolExecutor | None:
+    def pool(self) -> ThreadPoolExecutor | None:
+        """The decode threads (made on first use; None when decoding inline)."""
         if self.decode_workers and self._executor is None:
             self._executor = ThreadPoolExecutor(
                 self.decode_workers, thread_name_prefix="imgsearch-decode"
@@ -139,7 +107,7 @@ class ImageAnalyzer:
     # ------------------------------------------------------------------ per image
     def prepare(
         self, source: ImageSource, roi: object = None, rotation_degrees: int | None = None
-    ) -> _Prepared | ImageError:
+    ) -> Prepared | ImageError:
         """Decode + preprocess one image; errors are returned, not raised."""
         name = source_name(source)
         rotation = self.rotation_degrees if rotation_degrees is None else rotation_degrees
@@ -149,7 +117,7 @@ class ImageAnalyzer:
                 source, region, rotation_degrees=rotation, max_pixels=self.max_pixels
             )
             tensor = self.model.preprocess(decoded, region)
-            prepared = _Prepared(decoded, tensor, region)
+            prepared = Prepared(decoded, tensor, region)
             if self.quality and region is None:
                 prepared.quality = measure_quality(tensor, decoded.width, decoded.height)
             if self.frames and region is None:
@@ -159,11 +127,7 @@ class ImageAnalyzer:
                     prepared.frame_tensor = self.model.preprocess(
                         self.framed_photo(source, decoded, box, rotation)
                     )
-            if self.views is not None and region is None:
-                prepared.view_tensors, prepared.view_costs = make_views(
-                    self.model, self.views, source, decoded
-                )
-            return prepared
+            return self.add_views(prepared, source)
         except ImageError as exc:
             return exc
         except RoiError as exc:
@@ -175,6 +139,18 @@ class ImageAnalyzer:
                 source=name,
                 reason="decode_failed",
             )
+
+    def add_views(
+        self, prepared: Prepared | ImageError, source: ImageSource
+    ) -> Prepared | ImageError:
+        """Make the extra views (``views``) of a prepared whole image from its decode: the
+        last step of :meth:`prepare`, or a later one for an image prepared before ``views``
+        was set (a new library's head start)."""
+        if isinstance(prepared, Prepared) and self.views is not None and prepared.region is None:
+            prepared.view_tensors, prepared.view_costs = make_views(
+                self.model, self.views, source, prepared.decoded
+            )
+        return prepared
 
     def framed_photo(
         self, source: ImageSource, decoded: DecodedImage, box: ContentBox, rotation: int = 0
@@ -214,9 +190,9 @@ class ImageAnalyzer:
         return self._top(probs, self.top_labels)
 
     def _infer(
-        self, chunk: list[_Prepared | ImageError], raw: bool, more: Extra = None
+        self, chunk: list[Prepared | ImageError], raw: bool, more: Extra = None
     ) -> list[Analysis | ImageError]:
-        good = [i for i, item in enumerate(chunk) if isinstance(item, _Prepared)]
+        good = [i for i, item in enumerate(chunk) if isinstance(item, Prepared)]
         results: list[Analysis | ImageError] = list(chunk)  # type: ignore[arg-type]
         if not good:
             return results
@@ -265,11 +241,15 @@ class ImageAnalyzer:
     ) -> Iterator[Analysis | ImageError]:
         """Stream results in input order; decoding runs up to two batches ahead."""
         items = zip(sources, rois if rois is not None else repeat(None), strict=False)
-        pool = self._pool()
+        pool = self.pool()
         if pool is None:
-            chunk: list[_Prepared | ImageError] = []
+            chunk: list[Prepared | ImageError] = []
             for source, roi in items:
-                chunk.append(self.prepare(source, roi))
+                if isinstance(source, Ready):
+                    ready = source.prepared
+                    chunk.append(ready.result() if isinstance(ready, Future) else ready)
+                else:
+                    chunk.append(self.prepare(source, roi))
                 if len(chunk) == self.batch_size:
                     yield from self._infer(chunk, raw)
                     chunk = []
@@ -277,7 +257,7 @@ class ImageAnalyzer:
                 yield from self._infer(chunk, raw)
             return
         lookahead = 2 * self.batch_size
-        pending: deque[Future[_Prepared | ImageError]] = deque()
+        pending: deque[Future[Prepared | ImageError]] = deque()
         exhausted = False
 
         def fill() -> None:
@@ -288,7 +268,11 @@ class ImageAnalyzer:
                 except StopIteration:
                     exhausted = True
                     return
-                pending.append(pool.submit(self.prepare, source, roi))
+                if isinstance(source, Ready):
+                    ready = source.prepared
+                    pending.append(ready if isinstance(ready, Future) else _done(ready))
+                else:
+                    pending.append(pool.submit(self.prepare, source, roi))
 
         fill()
         try:
@@ -326,7 +310,7 @@ class ImageAnalyzer:
         return result
 
     def infer_prepared(
-        self, prepared: _Prepared | ImageError, *, raw: bool = False, more: Extra = None
+        self, prepared: Prepared | ImageError, *, raw: bool = False, more: Extra = None
     ) -> Analysis | ImageError:
         """Run the model on one result of :meth:`prepare` (errors pass through), and on the
         inputs in ``more`` (a query's other views) in the same batch: see :data:`Extra`."""

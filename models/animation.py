@@ -11,8 +11,10 @@ Untrusted input is bounded: a canvas larger than :data:`models.video.MAX_VIDEO_P
 image pixel limit is refused (``video_too_large``), the reader holds its frames' memory in the
 process's decode budget, and a walk stops after :data:`MAX_ANIMATION_FRAMES` frames,
 :data:`MAX_ANIMATION_PIXELS` composited pixels or :data:`MAX_ANIMATION_STILLS` sampled stills,
-saying so in :attr:`AnimationReader.cut`. A GIF whose data ends before its trailer, or a frame
-that cannot be decoded, is a ``truncated_video``.
+saying so in :attr:`AnimationReader.cut`. A file cut short (a GIF without its trailer, a PNG
+without ``IEND``, a WebP shorter than its RIFF header says: :mod:`models.truncation`) is a
+``truncated_video``, one whose data cannot be decoded otherwise a ``corrupt_video``; an
+animated WebP (its header's animation flag) that Pillow cannot open is one of those too.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from models.decode_memory import DECODE_BUDGET
 from models.errors import ImageError
 from models.files import open_image_file, read_limited
 from models.load import DEFAULT_MAX_PIXELS, to_rgb
+from models.truncation import stream_ends_early
 from models.video import (
     DEFAULT_INTERVAL_S,
     MAX_VIDEO_PIXELS,
@@ -76,10 +79,14 @@ def is_animation(source: str | os.PathLike[str] | bytes) -> bool:
                 handle: Any = io.BytesIO(source)
             else:
                 handle = stack.enter_context(open_image_file(source))
-            if animation_format(handle.read(32)) is None:
+            fmt = animation_format(handle.read(32))
+            if fmt is None:
                 return False
             handle.seek(0)
-            im = stack.enter_context(Image.open(handle))
+            try:
+                im = stack.enter_context(Image.open(handle))
+            except (EOFError, *_ERRORS):  # damaged: an animation when its header says so,
+                return fmt == "WEBP"  # which only an animated WebP's does (the reader says)
             return im.format in ANIMATED_FORMATS and bool(getattr(im, "is_animated", False))
     except (Image.DecompressionBombError, EOFError, *_ERRORS):
         return False
@@ -152,12 +159,16 @@ class AnimationReader:
             handle = io.BytesIO(self._data)
         else:
             handle = self._stack.enter_context(open_image_file(self._path))  # type: ignore[arg-type]
+        self._handle = handle
         try:
             im = Image.open(handle)
         except Image.DecompressionBombError as error:
             raise self._error(f"frames are too large ({error})", "video_too_large") from None
         except (EOFError, *_ERRORS) as error:
-            raise self._error(f"not a readable animation ({error})", "not_a_video") from None
+            handle.seek(0)
+            if animation_format(handle.read(32)) is None:
+                raise self._error(f"not a readable animation ({error})", "not_a_video") from None
+            raise self._damaged(f"the animation cannot be opened ({error})") from None
         self._stack.callback(im.close)
         if im.format not in ANIMATED_FORMATS:
             raise self._error(f"{im.format} is not an animated image format", "not_a_video")
@@ -173,6 +184,13 @@ class AnimationReader:
 
     def _error(self, message: str, reason: str) -> VideoError:
         return VideoError(message, source=self.name, reason=reason)
+
+    def _damaged(self, message: str) -> VideoError:
+        """A GIF / WebP / PNG that cannot be read: ``truncated_video`` when the file ends
+        before its container does (or the decoder says so), else ``corrupt_video``."""
+        if stream_ends_early(self._handle) or "truncated" in message.lower():
+            return self._error(f"{message}: the file is cut short", "truncated_video")
+        return self._error(f"{message}: its data is damaged", "corrupt_video")
 
     def _check_size(self, im: Image.Image) -> None:
         width, height = im.size
@@ -215,15 +233,14 @@ class AnimationReader:
                 im.load()
             except EOFError:
                 if index == 0:
-                    raise self._error("no frame could be decoded", "not_a_video") from None
+                    raise self._damaged("no frame could be decoded") from None
                 break
             except ImageError:  # too large (canvas, decode budget): said as it is
                 raise
             except Image.DecompressionBombError as error:
                 raise self._error(f"a frame is too large ({error})", "video_too_large") from None
             except _ERRORS as error:
-                reason = "truncated_video" if index else "not_a_video"
-                raise self._error(f"decoding stopped at frame {index} ({error})", reason) from None
+                raise self._damaged(f"decoding stopped at frame {index} ({error})") from None
             pixels += im.size[0] * im.size[1]
             duration = frame_ms(im.info.get("duration"))
             if ms + duration > start_ms:

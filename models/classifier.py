@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from models.analyzer import Analysis
+from models.analysis import Analysis
 from models.errors import ImageError, ModelSpecError
 from models.labels import DEFAULT_LOCALE, display_names
 from models.load import DEFAULT_MAX_PIXELS

@@ -180,9 +180,13 @@ def return_freed_memory() -> bool:
     """
     try:
         import ctypes
-        import ctypes.util
 
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        try:  # glibc by its soname: find_library would run ldconfig (~0.1 s of wall time)
+            libc = ctypes.CDLL("libc.so.6")
+        except OSError:
+            import ctypes.util
+
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from models.analyzer import Analysis
+from models.analysis import Analysis
 from models.errors import ImageError
 from models.load import DEFAULT_MAX_PIXELS
 from models.onnx_model import OnnxModel, l2_normalize

@@ -43,6 +43,7 @@ from models.sources import (
     sniff_unsupported,
     source_name,
 )
+from models.truncation import stream_ends_early
 
 DEFAULT_MAX_PIXELS = 90_000_000
 # A draft-reduced JPEG keeps >= 1x the model input over the used region (the centre crop or
@@ -208,6 +209,10 @@ def load_image(
             if "truncated" in str(exc).lower() or isinstance(exc, EOFError):
                 raise TruncatedImageError(
                     f"image header is truncated ({exc})", source=name
+                ) from None
+            if stream_ends_early(stream):  # libwebp says the same of a cut and a bad frame
+                raise TruncatedImageError(
+                    f"the file ends before its data does (truncated file; {exc})", source=name
                 ) from None
             raise CorruptImageError(f"cannot parse image header: {exc}", source=name) from None
         draft = None

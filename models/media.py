@@ -9,7 +9,7 @@ from typing import Any
 
 from models.animation import AnimationReader, animation_format, is_animation
 from models.files import open_image_file
-from models.video import VideoReader
+from models.video import VideoError, VideoReader
 from models.video_names import is_video_name, looks_like_video
 
 Reader = VideoReader | AnimationReader
@@ -37,12 +37,27 @@ def _head(source: Any) -> bytes:
     return b""
 
 
+def _empty(source: Any) -> bool:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return len(source) == 0
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            return os.stat(source).st_size == 0
+        except OSError:
+            return False  # the reader says what is wrong with it
+    return False
+
+
 def open_video(source: Any, name: str | None = None) -> Reader:
     """The reader for ``source`` (a path or bytes): an animated image's when its content is
-    one (whatever its name), else PyAV's (which needs the ``video`` extra)."""
+    one (whatever its name), else PyAV's (which needs the ``video`` extra). An empty file is
+    a :class:`VideoError` ``empty``."""
+    head = _head(source)
+    if not head and _empty(source):
+        shown = name or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else None)
+        raise VideoError("file is empty (zero bytes)", source=shown, reason="empty")
     if isinstance(source, (str, os.PathLike)) and is_video_name(source):
         return VideoReader(source, name)
-    head = _head(source)
     if not looks_like_video(head) and animation_format(head) is not None:
         return AnimationReader(source, name)
     return VideoReader(source, name)

@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from models.analyzer import Analysis, ImageAnalyzer
+from models.analysis import Analysis
+from models.analyzer import ImageAnalyzer
 from models.errors import ImageError, RunningModeError, TimestampError
 from models.load import DEFAULT_MAX_PIXELS
 from models.onnx_model import OnnxModel, open_model

@@ -36,7 +36,8 @@ F = TypeVar("F")
 
 class VideoError(ImageError):
     """A video could not be read: ``reason`` says why (``not_a_video``, ``truncated_video``,
-    ``no_video_stream``, ``video_too_large``, ``video_support_missing``)."""
+    ``corrupt_video``, ``empty``, ``no_video_stream``, ``video_too_large``,
+    ``video_support_missing``)."""
 
     reason = "video_error"
 

@@ -32,7 +32,8 @@ from models.load import DecodedImage
 from models.roi import RegionOfInterest
 
 if TYPE_CHECKING:
-    from models.analyzer import Analysis, ImageAnalyzer
+    from models.analysis import Analysis
+    from models.analyzer import ImageAnalyzer
     from models.onnx_model import OnnxModel
 
 ROTATIONS: tuple[int, ...] = (0, 90, 180, 270)

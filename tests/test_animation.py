@@ -13,7 +13,15 @@ import pytest
 from PIL import Image, ImageOps
 
 import models.animation as animation
-from models import AnimationReader, VideoError, is_animation, is_video_data, open_video
+from models import (
+    AnimationReader,
+    ImageError,
+    VideoError,
+    is_animation,
+    is_video_data,
+    load_image,
+    open_video,
+)
 
 
 def frames_of(data_dir: Path, count: int, size: tuple[int, int] = (64, 48)) -> list[Image.Image]:
@@ -66,6 +74,41 @@ def test_a_truncated_animated_gif_is_a_truncated_video(data_dir: Path) -> None:
         with pytest.raises(VideoError) as caught, AnimationReader(data[:cut]) as reader:
             list(reader.sample())
         assert caught.value.reason == "truncated_video", caught.value
+
+
+def test_a_damaged_animated_webp_says_truncated_or_corrupt(data_dir: Path) -> None:
+    """Pillow cannot open either (libwebp: "could not create decoder object"): the file's
+    own RIFF length tells a cut from a damaged frame."""
+    data = animation_bytes(frames_of(data_dir, 4), "WEBP", 100)
+    for cut in (40, len(data) // 3, len(data) * 2 // 3, len(data) - 1):
+        assert is_animation(data[:cut]) and is_video_data(data[:cut])  # the header says so
+        with pytest.raises(VideoError) as caught, open_video(data[:cut]) as reader:
+            list(reader.sample())
+        assert caught.value.reason == "truncated_video", (cut, caught.value)
+        assert "cut short" in str(caught.value)
+    second = data.find(b"ANMF", data.find(b"ANMF") + 4)
+    damaged = bytearray(data)
+    damaged[second + 40 : second + 200] = bytes(
+        b ^ 0x5A for b in damaged[second + 40 : second + 200]
+    )
+    with pytest.raises(VideoError) as caught, open_video(bytes(damaged)) as reader:
+        list(reader.sample())
+    assert caught.value.reason == "corrupt_video", caught.value
+    for empty in (b"",):
+        with pytest.raises(VideoError) as caught:
+            open_video(empty)
+        assert caught.value.reason == "empty"
+
+
+def test_a_truncated_still_webp_or_png_is_truncated(data_dir: Path) -> None:
+    frame = frames_of(data_dir, 1)[0]
+    for fmt in ("WEBP", "PNG"):
+        out = io.BytesIO()
+        frame.save(out, fmt)
+        data = out.getvalue()
+        with pytest.raises(ImageError) as caught:
+            load_image(data[: len(data) // 2])
+        assert caught.value.reason == "truncated", (fmt, caught.value)
 
 
 def tiny_gif(screen: tuple[int, int], frames: list[tuple[int, int]]) -> bytes:

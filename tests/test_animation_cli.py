@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -19,7 +21,8 @@ import pytest
 from PIL import Image
 
 from search.evaluation import animation_stills, make_animation
-from tests.cli_process import REPO, run_cli, served
+from search.store import Store
+from tests.cli_process import REPO, cli_env, run_cli, served
 from tests.test_animation import tiny_gif
 
 pytestmark = pytest.mark.slow
@@ -52,12 +55,36 @@ def gif_lib(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir
     data = other.read_bytes()
     (col / "truncated.gif").write_bytes(data[: len(data) * 2 // 3])
     Image.open(photos[5]).convert("RGB").resize((160, 120)).save(col / "single.gif")
+    damaged_files(col / "anim.webp", photos[6], col)
     for photo in photos[-4:]:
         shutil.copyfile(photo, col / photo.name)
     args = ["--library", str(work / "lib"), "--model-path", str(models_dir)]
     done = run_cli([*args, "index", str(col), "--json"], work, env=no_av)
     assert done.returncode == 0, done.stderr
     return work, args, json.loads(done.stdout)
+
+
+DAMAGED = {  # what each damaged file of damaged_files must fail with
+    "truncated.webp": "truncated_video",
+    "bad_frame.webp": "corrupt_video",
+    "zero.gif": "empty",
+    "zero.webp": "empty",
+}
+
+
+def damaged_files(webp: Path, photo: Path, col: Path) -> None:
+    """Damaged animations and a misnamed file beside the good ones, made from the animated
+    WebP ``webp`` and ``photo`` (:data:`DAMAGED`; ``jpeg.gif``, a JPEG, is indexed)."""
+    data = webp.read_bytes()
+    (col / "truncated.webp").write_bytes(data[: len(data) * 2 // 3])
+    second = data.find(b"ANMF", data.find(b"ANMF") + 4)  # the second frame's chunk
+    scrambled = bytearray(data)
+    for at in range(second + 40, second + 200):  # inside its VP8 data: the sizes stay right
+        scrambled[at] ^= 0x5A
+    (col / "bad_frame.webp").write_bytes(bytes(scrambled))
+    (col / "zero.gif").write_bytes(b"")
+    (col / "zero.webp").write_bytes(b"")
+    shutil.copyfile(photo, col / "jpeg.gif")  # a JPEG named .gif: an image by its content
 
 
 def cli_json(work: Path, args: list[str], env: dict[str, str], *command: str) -> dict:
@@ -68,16 +95,20 @@ def cli_json(work: Path, args: list[str], env: dict[str, str], *command: str) ->
 
 def test_index_takes_animations_as_videos_without_pyav(gif_lib, no_av) -> None:  # type: ignore[no-untyped-def]
     work, args, summary = gif_lib
-    assert summary["added"] == 7 and summary["failed"] == 1, summary
-    (failure,) = summary["failures"]
-    assert Path(failure["path"]).name == "truncated.gif"
-    assert failure["error"].startswith("truncated_video:")
+    assert summary["added"] == 8 and summary["failed"] == 5, summary  # jpeg.gif added
+    failures = {Path(f["path"]).name: f["error"].split(":")[0] for f in summary["failures"]}
+    # each damaged file says how (a truncated WebP said not_a_video: Pillow cannot open it)
+    assert failures == {"truncated.gif": "truncated_video", **DAMAGED}, summary["failures"]
     media = {}
-    for name in ("anim.gif", "anim.webp", "single.gif"):
+    for name in ("anim.gif", "anim.webp", "single.gif", "jpeg.gif"):
         hits = cli_json(work, args, no_av, "search", str(work / "col" / name), "-k", "8")
         media |= {Path(h["path"]).name: (h["media"], h.get("duration_ms")) for h in hits["results"]}
     assert media["anim.gif"] == ("video", 4500) and media["anim.webp"] == ("video", 4500)
-    assert media["single.gif"] == ("image", None)
+    assert media["single.gif"] == ("image", None) and media["jpeg.gif"] == ("image", None)
+    for name, said in (("truncated.webp", "cut short"), ("bad_frame.webp", "damaged")):
+        done = run_cli([*args, "search", str(work / "col" / name)], work, env=no_av)
+        assert done.returncode == 1 and said in done.stderr, done.stderr  # as a query too
+        assert "Traceback" not in done.stderr
 
 
 def test_a_still_of_an_unsampled_frame_finds_the_gif_at_its_moment(gif_lib, no_av) -> None:  # type: ignore[no-untyped-def]
@@ -116,7 +147,7 @@ def test_a_gif_queries_like_a_clip_and_dedup_groups_it_with_its_webp(gif_lib, no
 def test_indexing_again_re_embeds_nothing(gif_lib, no_av) -> None:  # type: ignore[no-untyped-def]
     work, args, _summary = gif_lib
     again = cli_json(work, args, no_av, "index", str(work / "col"))
-    assert (again["added"], again["updated"], again["failed"], again["unchanged"]) == (0, 0, 0, 8)
+    assert (again["added"], again["updated"], again["failed"], again["unchanged"]) == (0, 0, 0, 13)
 
 
 def test_the_served_app_shows_and_serves_the_animation(gif_lib, no_av) -> None:  # type: ignore[no-untyped-def]
@@ -154,6 +185,14 @@ def test_the_served_app_shows_and_serves_the_animation(gif_lib, no_av) -> None: 
             results = json.load(answer)["results"]
         assert {Path(r["path"]).name for r in results} == {"anim.gif", "anim.webp"}
         assert all(r["media"] == "video" for r in results)
+        cut = (work / "col" / "truncated.webp").read_bytes()  # an upload says it the same
+        cut_body, cut_boundary = multipart({"image": ("cut.webp", cut), "k": "2"})
+        cut_form = {"Content-Type": f"multipart/form-data; boundary={cut_boundary}"}
+        request = urllib.request.Request(f"{url}/api/v1/search", data=cut_body, headers=cut_form)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=60)
+        assert refused.value.code == 415
+        assert json.load(refused.value)["error"]["code"] == "truncated_video"
         request = urllib.request.Request(f"{url}/search", data=body, headers=form)
         with urllib.request.urlopen(request, timeout=60) as page:
             html = page.read().decode()
@@ -211,3 +250,68 @@ def test_bombs_are_refused_or_capped_in_bounded_memory(
     peak_kib = int(done.stderr.rsplit("peak_rss_kib", 1)[1].split()[0])
     print(f"index of the bombs: peak RSS {peak_kib // 1024} MiB")
     assert peak_kib < 400 * 1024, peak_kib  # 171 MiB measured; a 9000x9000 RGBA canvas is 324 MB
+
+
+# `imgsearch` as it was before animations were videos: GIF / WebP / APNG indexed as stills
+OLD_ENTRY = [
+    sys.executable,
+    "-u",
+    "-c",
+    "import models.media, indexer.run; models.media.is_animation = lambda source: False; "
+    "indexer.run.record_checked = lambda store, plan: None; "
+    "from cli.main import main; main()",
+]
+
+
+def test_animations_indexed_as_stills_before_become_videos_at_the_next_index(
+    tmp_path: Path, data_dir: Path, models_dir: Path, no_av: dict[str, str]
+) -> None:
+    col = tmp_path / "col"
+    col.mkdir()
+    photos = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))
+    make_animation(photos[:2], col / "anim.gif", size=(96, 72), shot_s=1.0, fps=5, seed=3)
+    make_animation(photos[:2], col / "anim.webp", size=(96, 72), shot_s=1.0, fps=5, seed=3)
+    Image.open(photos[2]).convert("RGB").resize((96, 72)).save(col / "still.png")
+    shutil.copyfile(photos[3], col / photos[3].name)
+    library = tmp_path / "lib"
+    args = ["--library", str(library), "--model-path", str(models_dir)]
+    old = subprocess.run(
+        [*OLD_ENTRY, *args, "index", "--no-progress", "--json", str(col)],
+        cwd=tmp_path,
+        env=cli_env(no_av),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert old.returncode == 0, old.stderr
+    assert json.loads(old.stdout)["added"] == 4
+
+    def rows() -> dict[str, tuple[int, int | None]]:
+        store = Store.open(f"sqlite:///{library / 'imgsearch.sqlite3'}")
+        try:
+            found = {}
+            for path in sorted(col.iterdir()):
+                image_id = store.reads.image_id_at(path)
+                assert image_id is not None, path
+                info = store.reads.image(image_id)
+                found[path.name] = (image_id, info.duration_ms if info else None)
+            return found
+        finally:
+            store.close()
+
+    before = rows()
+    assert all(duration is None for _id, duration in before.values())  # all stills
+
+    again = cli_json(tmp_path, args, no_av, "index", "--no-progress", str(col))
+    assert again["converted_to_video"] == 2, again  # told by their headers, nothing else read
+    assert (again["added"], again["updated"], again["failed"], again["unchanged"]) == (0, 0, 0, 2)
+    after = rows()
+    for name in ("anim.gif", "anim.webp"):
+        assert after[name][0] == before[name][0]  # the same image id
+        assert after[name][1] == 2000, after  # a video now: 2 shots of 1 s
+    assert after["still.png"] == before["still.png"]
+    hits = cli_json(tmp_path, args, no_av, "search", str(col / "anim.gif"), "-k", "2")["results"]
+    assert {h["media"] for h in hits} == {"video"}  # the clip query ranks the two videos
+
+    third = cli_json(tmp_path, args, no_av, "index", "--no-progress", str(col))
+    assert (third["converted_to_video"], third["unchanged"]) == (0, 4)

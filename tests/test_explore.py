@@ -193,7 +193,7 @@ def test_a_large_librarys_first_map_comes_before_its_clusters_with_the_same_ids(
     first = explorer.library_map()
     assert len(first.ids) == 84 and not first.clusters_ready and (first.cluster == -1).all()
     deadline = time.monotonic() + 30
-    while not explorer.map_clusters(first.ids)[0]:  # computed in the background meanwhile
+    while not explorer.map_colouring().ready:  # computed in the background meanwhile
         assert time.monotonic() < deadline
         time.sleep(0.05)
     later = explorer.library_map()
@@ -218,3 +218,110 @@ def test_the_approximate_graph_of_large_libraries_finds_most_true_neighbours() -
     truth = np.argpartition(-sims, 10, axis=1)[:, :10]
     recall = np.mean([len(set(rows[s]) & set(t)) / 10 for s, t in zip(sample, truth, strict=True)])
     assert recall >= 0.85 and not (rows == np.arange(len(x))[:, None]).any()
+
+
+class _Changing(_Vectors):
+    """A library that changes: ``commit(x)`` is a new generation of vectors ``x`` (ids 1..n
+    shifted by ``first``); ``during_read`` commits once while the vectors are being read.
+    Records whether each read of the vectors held the explorer's lock."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        super().__init__(x)
+        self.gen, self.first = 1, 1
+        self.during_read: np.ndarray | None = None
+        self.reads_locked: list[bool] = []
+        self.explorer = None  # type: ignore[var-annotated]
+
+    def commit(self, x: np.ndarray, first: int) -> None:
+        self.x, self.first, self.gen = x, first, self.gen + 1
+
+    def generation(self) -> int:
+        return self.gen
+
+    def iter_vectors(self, chunk: int = 20_000):  # type: ignore[no-untyped-def]
+        self.reads_locked.append(self.explorer._lock._is_owned())  # type: ignore[union-attr]
+        ids, x = np.arange(self.first, self.first + len(self.x), dtype=np.int64), self.x
+        if self.during_read is not None:  # another process commits while this one reads
+            self.commit(self.during_read, self.first + 1)
+            self.during_read = None
+        yield ids, x
+
+
+def test_the_map_cluster_poll_follows_a_library_that_changed_between_polls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The poll never reads vectors (every read holds the lock: one computation, one
+    generation) and answers with the generation of its clusters; a result made while the
+    library moved is never kept for the generation it started from."""
+    import time
+
+    from search.explore import Explorer
+
+    monkeypatch.setattr("search.explore.service.MAP_WAITS_UP_TO", 10)
+    x = blobs(3)[0]
+    store = _Changing(x)
+    explorer = Explorer(store, tmp_path)  # type: ignore[arg-type]
+    store.explorer = explorer
+    first = explorer.library_map()
+    assert not first.clusters_ready and first.generation == 1
+
+    def poll():  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + 30
+        while not (found := explorer.map_colouring()).ready:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        return found
+
+    assert poll().generation == 1
+    # between polls: one image removed, another added (the count stays); and again while
+    # the background computation reads the vectors
+    store.commit(np.concatenate([x[1:], x[:1]]), 2)
+    store.during_read = x
+    found = poll()
+    assert store.during_read is None and store.gen == 3  # the library moved mid-read
+    # the clusters of generation 2 made from generation 3's vectors were not kept as
+    # generation 2's: the poll has generation 3's, for its images
+    assert found.generation == 3 != first.generation and found.count == len(first.ids)
+    assert found.ids.tolist() == list(range(3, 3 + len(x)))
+    again = explorer.library_map()  # what the page loads when the generations differ
+    assert again.generation == 3 and again.clusters_ready
+    assert again.ids.tolist() == found.ids.tolist() and (again.cluster == found.cluster).all()
+    store.commit(x[:-1], 1)  # one image fewer
+    assert not explorer.map_colouring().ready
+    assert poll().generation == 4 and explorer.map_colouring().count == len(x) - 1
+    assert store.reads_locked and all(store.reads_locked), store.reads_locked
+    groups = explorer.clusters()  # the Clusters page of the same generation: the same groups
+    map_now = explorer.library_map()
+    for cluster in groups.clusters:
+        rows = np.searchsorted(map_now.ids, [m.id for m in cluster.members])
+        assert set(map_now.cluster[rows].tolist()) == {cluster.id}
+
+
+@pytest.mark.slow  # two CLI runs change the served library
+def test_the_served_map_poll_says_when_the_library_changed_between_polls(  # type: ignore[no-untyped-def]
+    client, weblib, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from PIL import Image
+
+    monkeypatch.setattr("search.explore.service.MAP_WAITS_UP_TO", 0)  # map before clusters
+    base = ["--library", str(weblib.settings.library), "--model-path", str(weblib.models_dir)]
+    gone = weblib.extra / sorted(p.name for p in weblib.extra.glob("*.jpg"))[0]
+    assert run_cli([*base, "remove", str(gone)], tmp_path).returncode == 0
+    drawn = client.get("/api/v1/map").get_json()  # a generation whose clusters are not known
+    assert drawn["clusters_ready"] is False and drawn["generation"] >= 1
+    # between two polls: a photo added
+    extra = tmp_path / "new"
+    extra.mkdir()
+    Image.new("RGB", (300, 200), (10, 10, 250)).save(extra / "blue.png")
+    assert run_cli([*base, "index", "--no-progress", str(extra)], tmp_path).returncode == 0
+    deadline = time.monotonic() + 60
+    while not (polled := client.get("/api/v1/map/clusters").get_json())["ready"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    # another generation's clusters: the page draws the map again before it paints them
+    assert polled["generation"] > drawn["generation"] and polled["count"] == drawn["count"] + 1
+    redrawn = client.get("/api/v1/map").get_json()  # what the page does then
+    assert redrawn["generation"] == polled["generation"] and redrawn["clusters_ready"]
+    assert redrawn["cluster"] == polled["cluster"] and redrawn["ids"] != drawn["ids"]

@@ -189,3 +189,54 @@ def test_map_draws_every_image_and_opens_the_one_clicked(
     ).click().perform()
     wait(driver, lambda d: d.current_url.endswith(f"/images/{target['id']}"))
     assert driver.find_element(By.CSS_SELECTOR, ".image-title")
+
+
+# the map's cluster polls wait at a gate the test opens (the library changes meanwhile)
+GATE = """
+window.gate = new Promise((open) => (window.openGate = open));
+const plain = window.fetch;
+window.fetch = async (url, options) => {
+  if (String(url).endsWith("/map/clusters")) await window.gate;
+  return plain(url, options);
+};
+"""
+MAP_IDS = (
+    "const m = window.imgsearchMap;"
+    "return [...Array(m.count()).keys()].map((i) => m.screenPoint(i).id);"
+)
+
+
+def test_the_map_draws_again_when_the_library_changed_before_its_clusters(
+    tmp_path: Path, data_dir: Path, models_dir: Path, driver
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.cli_process import run_cli
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for source in sorted((data_dir / "hymenoptera" / "images" / "val" / "bees").glob("*.jpg"))[:6]:
+        (photos / source.name).write_bytes(source.read_bytes())
+    library = tmp_path / "library"
+    run_index(library, models_dir, photos)
+    base = ["--library", str(library), "--model-path", str(models_dir)]
+    # every map comes before its clusters here (as a library of 20 000 images' does)
+    command = [sys.executable, "-u", "-c", "import search.explore.service as s; "]
+    command[-1] += "s.MAP_WAITS_UP_TO = 0; from cli.main import main; main()"
+    command += [*base, "serve", "--port", "0", "--threads", "4"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMGSEARCH_")}
+    with serving(command, REPO, {**env, "PYTHONPATH": str(REPO)}) as served:
+        driver.get(served.url + "/map")
+        wait(driver, lambda d: d.execute_script("return window.imgsearchMap.count()") == 6)
+        driver.execute_script(GATE)  # before the first poll (2 s after the map)
+        drawn = set(driver.execute_script(MAP_IDS))
+        # one photo removed and another added: the same count, other images
+        gone = sorted(photos.iterdir())[0]
+        assert run_cli([*base, "remove", str(gone)], tmp_path).returncode == 0
+        Image.new("RGB", (300, 200), (10, 10, 250)).save(photos / "blue.png")
+        assert run_cli([*base, "index", "--no-progress", str(photos)], tmp_path).returncode == 0
+        driver.execute_script("window.openGate()")
+        ready = "return document.getElementById('map').dataset.clustersReady"
+        wait(driver, lambda d: d.execute_script(ready) == "true")
+        shown = set(driver.execute_script(MAP_IDS))
+    assert len(shown) == len(drawn) == 6
+    assert shown != drawn  # the map was drawn again for the new images, then coloured
+    assert "6 images" in driver.find_element(By.ID, "map-status").text

@@ -116,14 +116,22 @@ def library_map() -> Response:
             "label": found.label.tolist(),
             "label_names": found.label_names,
             "clusters_ready": found.clusters_ready,
+            "generation": found.generation,
         }
     )
 
 
 @bp.get("/map/clusters")
 def map_clusters() -> Response:
-    """The map's cluster column once a large library's clusters are computed."""
-    explore = service.engine().explore
-    ids, _ = explore.vectors(explore.stamp())
-    ready, cluster = explore.map_clusters(ids)
-    return jsonify({"ready": ready, "count": len(ids), "cluster": cluster.tolist()})
+    """The map's cluster column once a large library's clusters are computed, with the
+    library generation it belongs to (another than the map's: the library changed, draw
+    the map again). Never reads the library's vectors."""
+    found = service.engine().explore.map_colouring()
+    return jsonify(
+        {
+            "ready": found.ready,
+            "generation": found.generation,
+            "count": found.count,
+            "cluster": found.cluster.tolist(),
+        }
+    )

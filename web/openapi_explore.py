@@ -152,6 +152,10 @@ def explore_paths() -> dict[str, Any]:
                                     "are still being computed (cluster is all -1 meanwhile); "
                                     "ask /map/clusters",
                                 },
+                                "generation": {
+                                    "type": "integer",
+                                    "description": "the library generation of these points",
+                                },
                             },
                             "required": ["projection", "count", "ids", "x", "y"],
                         },
@@ -172,12 +176,14 @@ def explore_paths() -> dict[str, Any]:
                             "type": "object",
                             "properties": {
                                 "ready": {"type": "boolean"},
+                                "generation": {"type": "integer"},
                                 "count": {"type": "integer"},
                                 "cluster": {"type": "array", "items": {"type": "integer"}},
                             },
-                            "required": ["ready", "count", "cluster"],
+                            "required": ["ready", "generation", "count", "cluster"],
                         },
-                        "ready false: still computing (cluster all -1); ask again",
+                        "ready false: still computing (cluster all -1); ask again. A "
+                        "generation other than the map's: the library changed, load /map again",
                     ),
                     **_errors(503),
                 },

@@ -25,12 +25,13 @@ _SOURCES: dict[str, str] = {
     "PROJECTIONS": "search.explore.projection",
     "project": "search.explore.projection",
     "umap_available": "search.explore.projection",
-    "Cluster": "search.explore.service",
-    "Clusters": "search.explore.service",
+    "Cluster": "search.explore.results",
+    "Clusters": "search.explore.results",
     "Explorer": "search.explore.service",
-    "LibraryMap": "search.explore.service",
-    "Member": "search.explore.service",
-    "Outlier": "search.explore.service",
+    "LibraryMap": "search.explore.results",
+    "Member": "search.explore.results",
+    "Outlier": "search.explore.results",
+    "MapColouring": "search.explore.results",
 }
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Explorer",
     "Graph",
     "LibraryMap",
+    "MapColouring",
     "Member",
     "Outlier",
     "default_k",
@@ -66,4 +68,12 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.explore.graph import Graph, knn_graph, reduced
     from search.explore.outliers import DEFAULT_K, outlier_scores
     from search.explore.projection import PROJECTIONS, project, umap_available
-    from search.explore.service import Cluster, Clusters, Explorer, LibraryMap, Member, Outlier
+    from search.explore.results import (
+        Cluster,
+        Clusters,
+        LibraryMap,
+        MapColouring,
+        Member,
+        Outlier,
+    )
+    from search.explore.service import Explorer

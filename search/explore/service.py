@@ -1,12 +1,19 @@
 """The explore stage over one library: clusters, outliers and the map of its stored vectors
-(the model's embeddings; no image is read again), cached per index generation."""
+(the model's embeddings; no image is read again), cached per index generation.
+
+Consistency: a computation takes the library's stamp (generation, vector count...) once and
+holds the explorer's lock from there to its answer, so that the vectors, the k-NN graph,
+the labels and the map of one answer belong to one generation; a result is kept (in memory,
+on disk) only when the stamp still holds after it was made (nothing was committed while its
+vectors were read). The map's cluster poll never reads vectors: it answers from the kept
+results, with the generation they belong to.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +32,14 @@ from search.explore.errors import ExploreError
 from search.explore.graph import EXACT_MAX, Graph, knn_graph, reduced, unit_rows
 from search.explore.outliers import DEFAULT_K, OutlierScores, outlier_scores, reason
 from search.explore.projection import project
+from search.explore.results import (
+    Cluster,
+    Clusters,
+    LibraryMap,
+    MapColouring,
+    Member,
+    Outlier,
+)
 from search.store import LibraryStore
 
 log = logging.getLogger(__name__)
@@ -36,89 +51,13 @@ MAP_WAITS_UP_TO = 20_000
 """Larger libraries get their first map without cluster colours (computed meanwhile)."""
 
 
-@dataclass(frozen=True)
-class Member:
-    """An image of a result."""
-
-    id: int
-    path: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "path": self.path}
-
-
-@dataclass(frozen=True)
-class Cluster:
-    id: int
-    members: list[Member]  # nearest the centre first; members[0] is the representative
-    labels: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "size": len(self.members),
-            "representative": self.members[0].to_dict(),
-            "labels": self.labels,
-            "members": [m.to_dict() for m in self.members],
-        }
-
-
-@dataclass(frozen=True)
-class Clusters:
-    method: str
-    parameter: int  # k of k-means, min size of density
-    clusters: list[Cluster]
-    noise: list[Member]
-
-    def to_dict(self) -> dict[str, Any]:
-        key = "k" if self.method == "kmeans" else "min_size"
-        return {
-            "method": self.method,
-            key: self.parameter,
-            "clusters": [c.to_dict() for c in self.clusters],
-            "noise": [m.to_dict() for m in self.noise],
-        }
-
-
-@dataclass(frozen=True)
-class Outlier:
-    rank: int
-    id: int
-    path: str
-    score: float
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rank": self.rank,
-            "id": self.id,
-            "path": self.path,
-            "score": round(self.score, 3),
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True)
-class LibraryMap:
-    """Every image as a point: ids, x/y in [0, 1], density cluster (-1 = noise), top label
-    (index into ``label_names``, -1 = none)."""
-
-    ids: np.ndarray
-    xy: np.ndarray
-    cluster: np.ndarray
-    label: np.ndarray
-    label_names: list[str]
-    projection: str
-    clusters_ready: bool = True  # False: ``cluster`` is all -1 while they are computed
-
-
 class Explorer:
     """Clusters, outliers and the map of one library (thread-safe; results cached)."""
 
     def __init__(self, store: LibraryStore, library: Path) -> None:
         self.store = store
         self.cache = ResultCache(library)
-        self._lock = threading.RLock()  # one computation at a time (memory)
+        self._lock = threading.RLock()  # one computation at a time (memory), of one stamp
         self._cache_lock = threading.Lock()  # reads of finished results never wait on one
         self._vectors: tuple[str, np.ndarray, np.ndarray] | None = None
         self._reduced: tuple[str, np.ndarray] | None = None
@@ -139,20 +78,23 @@ class Explorer:
         with self._cache_lock:
             return self.cache.get(key, stamp)
 
-    def _cached(self, key: str, make: Any) -> dict[str, np.ndarray]:
-        with self._lock:
-            stamp = self.stamp()
-            found = self._peek(key, stamp)
-            if found is None:
-                found = make(stamp)
+    def _result(self, key: str, stamp: dict[str, object], make: Any) -> dict[str, np.ndarray]:
+        """The result ``key`` of ``stamp`` (the caller holds the lock): kept, or made now
+        and kept when the library did not move meanwhile."""
+        found = self._peek(key, stamp)
+        if found is None:
+            found = make(stamp)
+            if self.stamp() == stamp:
                 with self._cache_lock:
                     self.cache.put(key, stamp, found)
-            return found
+        return found
 
-    def vectors(self, stamp: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:
-        """Ids and unit vectors of the library (kept in memory for one stamp)."""
+    def _vectors_of(self, stamp: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and unit vectors of the library (kept in memory for one stamp; the caller
+        holds the lock)."""
         text = repr(sorted(stamp.items()))
         if self._vectors is None or self._vectors[0] != text:
+            self._vectors = None  # the old matrix goes before the new one is read
             parts = list(self.store.iter_vectors())
             model = self.store.model_stamp()
             width = model.dimension if model else 1
@@ -162,12 +104,19 @@ class Explorer:
             x = x.astype(np.float32, copy=False)
             for start in range(0, len(x), 16_384):  # unit rows in place: no second copy
                 x[start : start + 16_384] = unit_rows(x[start : start + 16_384])
+            if self.stamp() != stamp:  # read while the library moved: this answer only
+                return ids, x
             self._vectors = (text, ids, x)
         return self._vectors[1], self._vectors[2]
 
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and unit vectors of the library now."""
+        with self._lock:
+            return self._vectors_of(self.stamp())
+
     def _space(self, stamp: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:
         """Ids and the vectors clusters are made in (PCA-reduced above EXACT_MAX images)."""
-        ids, x = self.vectors(stamp)
+        ids, x = self._vectors_of(stamp)
         if len(x) <= EXACT_MAX:
             return ids, x
         text = repr(sorted(stamp.items()))
@@ -175,23 +124,35 @@ class Explorer:
             self._reduced = (text, reduced(x))
         return ids, self._reduced[1]
 
-    def graph(self) -> tuple[np.ndarray, Graph]:
-        """Ids and the library's k-NN graph (rows of ``ids``)."""
-
+    def _graph(self, stamp: dict[str, object]) -> tuple[np.ndarray, Graph]:
         def make(stamp: dict[str, object]) -> dict[str, np.ndarray]:
             ids, x = self._space(stamp)
             g = knn_graph(x, GRAPH_K)
             return {"ids": ids, "neighbours": g.neighbours, "distances": g.distances}
 
-        found = self._cached(f"graph-{GRAPH_K}", make)
+        found = self._result(f"graph-{GRAPH_K}", stamp, make)
         return found["ids"], Graph(found["neighbours"], found["distances"])
+
+    def graph(self) -> tuple[np.ndarray, Graph]:
+        """Ids and the library's k-NN graph (rows of ``ids``)."""
+        with self._lock:
+            return self._graph(self.stamp())
 
     def labels(self, method: str = "density", *, k: int | None = None, min_size: int | None = None):
         """Ids, cluster labels per id (-1 = noise) and the parameter used."""
+        with self._lock:
+            stamp = self.stamp()
+            ids, labels, param, _x = self._labels(stamp, method, k, min_size)
+            return ids, labels, param
+
+    def _labels(
+        self, stamp: dict[str, object], method: str, k: int | None, min_size: int | None
+    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+        """Ids, labels, parameter and the unit vectors of the ids, all of ``stamp``."""
         if method not in METHODS:
             raise ExploreError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        n = int(stamp["vectors"])  # type: ignore[call-overload]
         if method == "kmeans":
-            n = self.store.vector_count()
             param = int(k) if k is not None else default_k(n)
             if n and not 1 <= param <= n:
                 raise ExploreError(
@@ -208,26 +169,24 @@ class Explorer:
                 raise ExploreError(f"min-size must be at least 2, not {param}")
 
             def make(stamp: dict[str, object]) -> dict[str, np.ndarray]:
-                ids, g = self.graph()
-                return {
-                    "ids": ids,
-                    "labels": density_grouping(
-                        Graph(g.neighbours[:, :DENSITY_K], g.distances[:, :DENSITY_K]), param
-                    ),
-                }
+                ids, g = self._graph(stamp)
+                grouped = Graph(g.neighbours[:, :DENSITY_K], g.distances[:, :DENSITY_K])
+                return {"ids": ids, "labels": density_grouping(grouped, param)}
 
-        found = self._cached(f"clusters-{method}-{param}", make)
-        return found["ids"], found["labels"], param
+        found = self._result(f"clusters-{method}-{param}", stamp, make)
+        ids, x = self._vectors_of(stamp)
+        return found["ids"], found["labels"], param, _rows_of(found["ids"], ids, x)
 
     def clusters(
         self, method: str = "density", *, k: int | None = None, min_size: int | None = None
     ) -> Clusters:
         """Groups of similar images, largest first, each with its representative."""
-        ids, labels, param = self.labels(method, k=k, min_size=min_size)
-        _, x = self.vectors(self.stamp())
+        with self._lock:
+            ids, labels, param, x = self._labels(self.stamp(), method, k, min_size)
+            groups = members_by_cluster(x, labels)
         rows = self.store.reads.paths_and_labels()
         out = []
-        for number, members in enumerate(members_by_cluster(x, labels)):
+        for number, members in enumerate(groups):
             counted = Counter(
                 label for r in members for label in rows.get(int(ids[r]), ("", []))[1]
             )
@@ -240,17 +199,19 @@ class Explorer:
 
     def outliers(self, n: int = 20, *, k: int = DEFAULT_K) -> list[Outlier]:
         """The ``n`` images farthest from everything else, most outlying first."""
-        ids, g = self.graph()
+        with self._lock:
+            stamp = self.stamp()
+            ids, g = self._graph(stamp)
 
-        def make(stamp: dict[str, object]) -> dict[str, np.ndarray]:
-            found = outlier_scores(g, self._space(stamp)[1], k)
-            return {
-                name: np.asarray(getattr(found, name))
-                for name in OutlierScores.__dataclass_fields__
-            }
+            def make(stamp: dict[str, object]) -> dict[str, np.ndarray]:
+                found = outlier_scores(g, self._space(stamp)[1], k)
+                return {
+                    name: np.asarray(getattr(found, name))
+                    for name in OutlierScores.__dataclass_fields__
+                }
 
-        # an eigendecomposition of the space's covariance per request was seconds at 1024-d
-        kept = self._cached(f"outliers-{int(k)}", make)
+            # an eigendecomposition of the space's covariance per request was seconds at 1024-d
+            kept = self._result(f"outliers-{int(k)}", stamp, make)
         scores = OutlierScores(
             **{
                 name: kept[name] for name in ("score", "alone", "unlike", "kth", "nearest_distance")
@@ -275,14 +236,23 @@ class Explorer:
         """The 2-D map of the library, with density clusters (the Clusters page's default,
         same ids) and top labels for colour. Above MAP_WAITS_UP_TO images the first map of a
         generation does not wait for the clusters: they are computed in the background
-        (``clusters_ready`` False, :meth:`map_clusters` has them once done)."""
+        (``clusters_ready`` False, :meth:`map_colouring` has them once done)."""
 
         def make(stamp: dict[str, object]) -> dict[str, np.ndarray]:
-            ids, x = self.vectors(stamp)
+            ids, x = self._vectors_of(stamp)
             return {"ids": ids, "xy": project(x, projection)}
 
-        found = self._cached(f"map-{projection}", make)
-        ready, cluster = self.map_clusters(found["ids"], wait=len(found["ids"]) <= MAP_WAITS_UP_TO)
+        with self._lock:
+            stamp = self.stamp()
+            found = self._result(f"map-{projection}", stamp, make)
+            if len(found["ids"]) <= MAP_WAITS_UP_TO:
+                cluster_ids, cluster, _param, _x = self._labels(stamp, "density", None, None)
+                ready = True
+            else:
+                colouring = self._colouring_of(stamp)
+                ready, cluster_ids, cluster = colouring.ready, colouring.ids, colouring.cluster
+        if not np.array_equal(cluster_ids, found["ids"]):  # made while the library moved
+            ready, cluster = False, np.full(len(found["ids"]), -1, np.int64)
         rows = self.store.reads.paths_and_labels(max_rank=1)
         names: dict[str, int] = {}
         top = np.array(
@@ -294,23 +264,25 @@ class Explorer:
             ],
             np.int64,
         )
-        return LibraryMap(found["ids"], found["xy"], cluster, top, list(names), projection, ready)
+        generation = int(stamp["generation"])  # type: ignore[call-overload]
+        return LibraryMap(
+            found["ids"], found["xy"], cluster, top, list(names), projection, ready, generation
+        )
 
-    def map_clusters(self, ids: np.ndarray, *, wait: bool = False) -> tuple[bool, np.ndarray]:
-        """The map's cluster column for the rows ``ids``: ``(True, labels)`` when the density
-        clusters of this generation are known (or ``wait``), else ``(False, all -1)`` and
-        they are computed in a background thread."""
-        stamp = self.stamp()
+    def map_colouring(self) -> MapColouring:
+        """The map's cluster column now (the poll of a map drawn before its clusters): never
+        waits for a computation, never reads vectors; the clusters of the current generation
+        are computed in a background thread until they are kept."""
+        return self._colouring_of(self.stamp())
+
+    def _colouring_of(self, stamp: dict[str, object]) -> MapColouring:
         held = self._peek(f"clusters-density-{DEFAULT_MIN_SIZE}", stamp)
-        if held is None and wait:
-            found_ids, labels, _ = self.labels("density")
-            held = {"ids": found_ids, "labels": labels}
+        generation, count = int(stamp["generation"]), int(stamp["vectors"])  # type: ignore[call-overload]
         if held is None:
             self._colour_later(stamp)
-            return False, np.full(len(ids), -1, np.int64)
-        if not np.array_equal(held["ids"], ids):  # another generation meanwhile
-            return False, np.full(len(ids), -1, np.int64)
-        return True, held["labels"]
+            none = np.full(count, -1, np.int64)
+            return MapColouring(False, generation, count, none, np.zeros(0, np.int64))
+        return MapColouring(True, generation, len(held["ids"]), held["labels"], held["ids"])
 
     def _colour_later(self, stamp: dict[str, object]) -> None:
         text = repr(sorted(stamp.items()))
@@ -321,7 +293,7 @@ class Explorer:
 
         def work() -> None:
             try:
-                self.labels("density")
+                self.labels("density")  # of the generation then: kept once it holds
             except Exception:  # the map stays uncoloured; the Clusters page will say why
                 log.exception("density clusters for the map failed")
             finally:
@@ -329,6 +301,18 @@ class Explorer:
                     self._colouring.discard(text)
 
         threading.Thread(target=work, name="imgsearch-map-clusters", daemon=True).start()
+
+
+def _rows_of(wanted: np.ndarray, ids: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The rows of ``x`` (of ascending ``ids``) for the ids ``wanted``: ``x`` itself when
+    they are its ids; a row of zeros for an id it lacks (removed while it was read)."""
+    if np.array_equal(wanted, ids):
+        return x
+    at = np.minimum(np.searchsorted(ids, wanted), max(0, len(ids) - 1))
+    rows = np.zeros((len(wanted), x.shape[1]), np.float32)
+    known = (at < len(ids)) & (ids[at] == wanted) if len(ids) else np.zeros(len(wanted), bool)
+    rows[known] = x[at[known]]
+    return rows
 
 
 def _member(rows: dict[int, tuple[str, list[str]]], image_id: int) -> Member:

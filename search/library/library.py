@@ -82,13 +82,19 @@ class Library:
         return self.store.model_stamp()
 
     def load_model(
-        self, name: str | None = None, *, bind: bool = False, background: bool = False
+        self,
+        name: str | None = None,
+        *,
+        bind: bool = False,
+        background: bool = False,
+        opened: OnnxModel | None = None,
     ) -> OnnxModel:
         """The library's ONNX model; another one than recorded is refused.
 
         ``name`` defaults to the settings' model, then the recorded one, then the default.
         ``bind`` records the model in a new library (the indexer does this). ``background``
-        opens its ONNX session in a thread (the indexer decodes meanwhile).
+        opens its ONNX session in a thread (the indexer decodes meanwhile). ``opened``: that
+        model, already opened (by an index run's head start), when it is the same file.
         """
         recorded = self.store.model_stamp()
         wanted = name or self.settings.model or (recorded.name if recorded else DEFAULT_MODEL_NAME)
@@ -107,7 +113,12 @@ class Library:
                     f"of two models are never mixed. Search with --model {recorded.name}, or "
                     f"switch the library with `imgsearch reindex --model {stamp.name}`"
                 )
-            self._model = OnnxModel(located, threads=self.settings.threads, background=background)
+            if opened is not None and opened.located.path == located.path:
+                self._model = opened
+            else:
+                self._model = OnnxModel(
+                    located, threads=self.settings.threads, background=background
+                )
             return self._model
 
     def _model_search_path(self) -> tuple[Path, ...]:

@@ -11,6 +11,11 @@ over a collection another run holds waits for it (``Settings.lock_wait_s``); the
 run (whitening, the FAISS cache, calibration) is one run at a time; maintenance
 (``remove``, ``rebuild-index``, ``reindex``, ``db upgrade``) holds the whole library and
 fails at once when anyone writes.
+
+Every index run is recorded as ``running`` until it ends (``store.runs``); these locks are
+also what tells a live run from a killed one (:meth:`WriterLocks.live_runs`): on SQLite the
+run holds the library's file lock, on PostgreSQL an advisory lock of its own per run, and the
+system drops either when the process dies.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -114,6 +119,25 @@ class WriterLocks:
             return contextlib.nullcontext()
         waited = "another index run has been finishing for an hour"
         return self.locks.finish(FINISH_WAIT_S, waited)  # type: ignore[no-any-return]
+
+    def run_liveness(self) -> AbstractContextManager[Callable[[int], None]]:
+        """``with locks.run_liveness() as hold``: ``hold(run_id)`` marks run ``run_id`` live
+        until the block ends (SQLite: nothing to do, the run holds the library's lock)."""
+        if self.locks is None:
+            return contextlib.nullcontext(lambda _run_id: None)
+        return self.locks.run_liveness()  # type: ignore[no-any-return]
+
+    def live_runs(self, run_ids: Sequence[int]) -> set[int]:
+        """Which of the runs recorded as ``running`` are alive: on SQLite the newest while
+        some process holds the library's lock (one writer, and each run first records the
+        runs before it that died as interrupted), none when nobody does; on PostgreSQL those
+        whose own lock a live session holds."""
+        if self.locks is not None:
+            return set(self.locks.live_runs(run_ids))
+        try:
+            return {max(run_ids)} if run_ids and self.active() else set()
+        except OSError:  # the lock file cannot be opened here: as recorded
+            return set(run_ids)
 
     def active(self) -> bool:
         """Does another process (or thread) write to the library right now?"""

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.library import MODEL_DIR_KEY, describe, has_labels, with_model_dir
 from search.query.errors import NoLabelsError
-from search.store import ChangeSet, ImageInfo, Removal, printable_url
+from search.store import INTERRUPTED, RUNNING, ChangeSet, ImageInfo, Removal, printable_url
 
 if TYPE_CHECKING:
     from search.library import Library
@@ -40,7 +41,9 @@ class LibraryAdmin:
         counts = self.store.counts()
         stamp = self.store.model_stamp()
         index = self.library.index()
-        run = self.store.last_run()
+        run = self.store.runs.last()
+        if run is not None and run.status == RUNNING and not self.library.locks.live_runs([run.id]):
+            run = replace(run, status=INTERRUPTED)  # killed: nobody holds its liveness lock
         index_info = {k: v for k, v in index.info.items() if k != "recall_trace"}
         index_info["recall"] = index.recall  # measured recall@k when approximate, 1.0 flat
         return {

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from models import ImageAnalyzer, ImageError, ImgsearchError
+from models import ImageAnalyzer, ImageError, ImgsearchError, is_video_file
 from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptor import (
@@ -248,8 +248,8 @@ class SearchEngine:
 
         Asked exactly like a search with the image's file (its views: quarter turns, framed
         photo), so that a pair gets the same scores either way. When the file is gone, was
-        changed since it was indexed or cannot be read, its stored rows (whole image, framed
-        photo; no turned views) are the query instead.
+        changed since it was indexed, cannot be read or is a video (never read whole), its
+        stored rows (whole image, framed photo; no turned views) are the query instead.
         """
         check_params(k, min_score)
         image_id = int(image_id)
@@ -266,7 +266,7 @@ class SearchEngine:
                 f"image {image_id} ({row.rel_path}) has no vector: {row.error or row.status}"
             )
         file = self.records.image_file(image_id)
-        data = unchanged_bytes(file)
+        data = None if file is None or is_video_file(file.path) else unchanged_bytes(file)
         if data is not None:
             try:
                 return self.query_image(

@@ -10,13 +10,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from models import ImgsearchError, read_image_file
+from models import ImgsearchError, open_image_file, read_image_file
 from search.query.errors import ImageNotFoundError, PathEscapeError
 from search.query.results import is_image_id
 from search.store import ImageInfo
 
 if TYPE_CHECKING:
     from search.store import LibraryStore
+
+MAX_VIDEO_QUERY_BYTES = 64 * 2**30  # as the indexer's cap: streamed, never read whole
 
 
 class ImageFile(NamedTuple):
@@ -95,3 +97,12 @@ def unchanged_bytes(file: ImageFile | None) -> bytes | None:
     except (OSError, ImgsearchError):
         return None
     return data if hashlib.sha256(data).hexdigest() == file.sha256 else None
+
+
+def file_sha256(path: str | os.PathLike[str], max_bytes: int = MAX_VIDEO_QUERY_BYTES) -> str:
+    """sha256 of a regular file, read in chunks (a video is never read whole)."""
+    digest = hashlib.sha256()
+    with open_image_file(path, max_bytes) as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

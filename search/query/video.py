@@ -26,13 +26,15 @@ from models import (
     VideoInfo,
     is_video_data,
     is_video_file,
+    open_image_file,
     open_video,
 )
 from search.dedup import VideoFacts, groups_to_json, shot_starts, video_groups, video_pairs
 from search.descriptor import DUPLICATE_Z
 from search.library import Searchable
+from search.query.errors import QueryError
 from search.query.guard import ServingGuard
-from search.query.records import LibraryRecords
+from search.query.records import MAX_VIDEO_QUERY_BYTES, LibraryRecords, file_sha256
 from search.query.results import SearchHit, hit_from_row, read_query_bytes
 from search.store import FrameTable, LibraryStore
 
@@ -231,6 +233,34 @@ def sample_clip(source: Any, analyzer: ImageAnalyzer, name: str = "query") -> Cl
     return ClipSample(vectors, times, cuts, info)
 
 
+class SameFile:
+    """A query clip (a path, or an upload's bytes) and whether a library file has its bytes:
+    a path is hashed (streamed) only when a file of its size is met, an upload is kept."""
+
+    def __init__(self, source: Any) -> None:
+        if isinstance(source, (str, os.PathLike)):
+            self.source: Any = source
+            with open_image_file(source, MAX_VIDEO_QUERY_BYTES) as handle:  # typed errors
+                self.size = os.fstat(handle.fileno()).st_size
+        else:  # an upload, already in memory (size-limited)
+            data = read_query_bytes(source)
+            if data is None:
+                raise QueryError("a video query must be a file or its bytes")
+            self.source, self.size = data, len(data)
+        self._sha256: str | None = None
+
+    def as_file(self, size: int, sha256: str | None) -> bool:
+        """Has the file of ``size`` bytes and ``sha256`` the query's bytes?"""
+        if size != self.size or sha256 is None:
+            return False
+        if self._sha256 is None:
+            data = self.source
+            self._sha256 = (
+                hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else file_sha256(data)
+            )
+        return self._sha256 == sha256
+
+
 class VideoSearch:
     """The engine's video part (``engine.videos``): video hits for image queries, and
     queries by video clip."""
@@ -267,18 +297,17 @@ class VideoSearch:
         state = self.store.health.serving_state()
         live = self.guard.live(state)
         analyzer = self.guard.analyzer_for(live.model)
-        data = read_query_bytes(source)
+        same = SameFile(source)  # a file is decoded streamed, never read whole
         named = str(source) if isinstance(source, (str, os.PathLike)) else "query"
-        clip = sample_clip(data if data is not None else source, analyzer, named)
+        clip = sample_clip(same.source, analyzer, named)
         rows = live.descriptor.transform(clip.vectors) if len(clip.vectors) else clip.vectors
         aligned = align_clip(live, self.frames, rows, clip.times_ms, clip.cuts)
         found = self.store.reads.hit_rows([video_id for video_id, _s, _t in aligned[:k]])
-        sha = hashlib.sha256(data).hexdigest() if data is not None else None
         hits: list[SearchHit] = []
         for video_id, score, start in aligned[:k]:
             rounded = round(min(1.0, score), 6)
             if video_id in found and (min_score is None or rounded >= min_score):
-                same_file = sha is not None and found[video_id].sha256 == sha
+                same_file = same.as_file(found[video_id].file_size, found[video_id].sha256)
                 hit = hit_from_row(len(hits) + 1, rounded, found[video_id], same_file)
                 hits.append(replace(hit, copy_score=rounded, timestamp_ms=start))
         self.guard.check_unchanged(state)

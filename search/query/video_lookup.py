@@ -10,14 +10,13 @@ import os
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from models import format_timestamp, open_image_file
+from models import format_timestamp
 from search.dedup import clip_pairs
 from search.descriptor import DUPLICATE_Z
 from search.query.errors import QueryError
+from search.query.records import file_sha256
 from search.query.results import ImageQuery, hit_from_row, read_query_bytes
 from search.query.video import align_clip, sample_clip
-
-MAX_VIDEO_QUERY_BYTES = 64 * 2**30  # as the indexer's cap: streamed, never read whole
 
 if TYPE_CHECKING:
     from search.query.engine import SearchEngine
@@ -42,7 +41,7 @@ def lookup_video(
     state = engine.store.health.serving_state()
     live = engine.guard.live(state)
     if isinstance(source, (str, os.PathLike)):  # a file: hashed and decoded streamed
-        sha, clip_source = _file_sha256(source), source
+        sha, clip_source = file_sha256(source), source
     else:  # an upload, already in memory (size-limited)
         data = read_query_bytes(source)
         if data is None:
@@ -118,15 +117,6 @@ def lookup_video(
         matches=ranked,
         z_threshold=DUPLICATE_Z if calibrated else None,
     )
-
-
-def _file_sha256(path: str | os.PathLike[str]) -> str:
-    """sha256 of a regular file, read in chunks (a video is never read whole)."""
-    digest = hashlib.sha256()
-    with open_image_file(path, MAX_VIDEO_QUERY_BYTES) as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 __all__ = ["lookup_video"]

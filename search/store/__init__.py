@@ -44,6 +44,10 @@ _SOURCES: dict[str, str] = {
     "Removal": "search.store.removals",
     "at_or_below": "search.store.removals",
     "removed_tops": "search.store.removals",
+    "RUNNING": "search.store.runs",
+    "INTERRUPTED": "search.store.runs",
+    "RunRecord": "search.store.runs",
+    "RunRecords": "search.store.runs",
     "Base": "search.store.schema",
     "Embedding": "search.store.schema",
     "Image": "search.store.schema",
@@ -64,6 +68,8 @@ _SOURCES: dict[str, str] = {
 }
 
 __all__ = [
+    "INTERRUPTED",
+    "RUNNING",
     "STATUS_FAILED",
     "STATUS_OK",
     "AppliedChanges",
@@ -91,6 +97,8 @@ __all__ = [
     "QualityRecords",
     "ReindexingError",
     "Removal",
+    "RunRecord",
+    "RunRecords",
     "SchemaError",
     "ServingState",
     "Store",
@@ -151,6 +159,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         quality_json,
     )
     from search.store.removals import Removal, at_or_below, removed_tops
+    from search.store.runs import INTERRUPTED, RUNNING, RunRecord, RunRecords
     from search.store.schema import (
         STATUS_FAILED,
         STATUS_OK,

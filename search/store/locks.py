@@ -12,7 +12,10 @@ so a killed writer never leaves a lock behind. Keys:
   disjoint collections write at once and a second run over the same collection waits;
 * :data:`FINISH`: exclusive, the end of an index run (whitening, one FAISS cache rebuild,
   calibration), one at a time;
-* :data:`SCHEMA`: migrations and the creation of a library, one process at a time.
+* :data:`SCHEMA`: migrations and the creation of a library, one process at a time;
+* ``(RUNS, run id)``: each live index run's own, its liveness record: a run recorded as
+  ``running`` whose lock nobody holds was killed (``imgsearch stats`` says ``interrupted``,
+  the next run records it so).
 
 SQLite has no such locks (``Store.locks`` is None there): the library takes its file lock.
 """
@@ -30,6 +33,7 @@ from sqlalchemy import Connection, Engine, text
 from search.store.errors import LibraryBusyError
 
 NAMESPACE = 0x1A65EA  # the first int4 of imgsearch's advisory lock keys
+RUNS = NAMESPACE + 1  # the first int4 of the live index runs' locks (the second: the run id)
 LIBRARY = 0
 FINISH = 1
 SCHEMA = 2
@@ -52,10 +56,10 @@ def collection_key(root: str) -> int:
     return 16 + digest % (2**31 - 16)
 
 
-def _try(connection: Connection, key: int, shared: bool) -> bool:
+def _try(connection: Connection, key: int, shared: bool, namespace: int = NAMESPACE) -> bool:
     function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
     query = text(f"SELECT {function}(:ns, :key)")
-    return bool(connection.scalar(query, {"ns": NAMESPACE, "key": key}))
+    return bool(connection.scalar(query, {"ns": namespace, "key": key}))
 
 
 def _acquire(connection: Connection, key: int, *, shared: bool, wait_s: float, what: str) -> None:
@@ -79,11 +83,18 @@ def holding(
 ) -> Iterator[None]:
     """Hold ``(key, shared, wait seconds, message when busy)`` locks, taken in the order given
     (callers sort them: no two holders wait for each other), released at the end."""
-    connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-    try:
+    with _session_of_locks(engine) as connection:
         for key, shared, wait_s, what in keys:
             _acquire(connection, key, shared=shared, wait_s=wait_s, what=what)
         yield
+
+
+@contextmanager
+def _session_of_locks(engine: Engine) -> Iterator[Connection]:
+    """A connection of its own (autocommit) whose session's advisory locks end with it."""
+    connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        yield connection
     finally:
         try:  # the pool keeps the connection: its session must let go of its locks
             connection.execute(text("SELECT pg_advisory_unlock_all()"))
@@ -117,6 +128,14 @@ class DatabaseLocks:
         """The end of an index run, one at a time."""
         return holding(self.engine, [(FINISH, False, wait_s, busy)])
 
+    def run_liveness(self) -> AbstractContextManager[Callable[[int], None]]:
+        """``with locks.run_liveness() as hold``: ``hold(run_id)`` marks the run live."""
+        return run_liveness(self.engine)
+
+    def live_runs(self, run_ids: Sequence[int]) -> set[int]:
+        """Which of ``run_ids`` a live process holds."""
+        return live_runs(self.engine, run_ids)
+
     def held_by_others(self) -> bool:
         """Does another session hold any of imgsearch's locks (but the schema's) now?"""
         query = text(
@@ -127,6 +146,33 @@ class DatabaseLocks:
         )
         with self.engine.connect() as connection:
             return bool(connection.scalar(query, {"ns": NAMESPACE, "schema": SCHEMA}))
+
+
+@contextmanager
+def run_liveness(engine: Engine) -> Iterator[Callable[[int], None]]:
+    """Yields ``hold(run_id)``, which takes that run's lock (its liveness record) on a
+    connection of its own, held until the end of the block or of the process."""
+
+    def hold(run_id: int) -> None:
+        if not _try(connection, run_id, False, RUNS):  # ids are never reused
+            raise LibraryBusyError(f"index run {run_id} is already held by another process")
+
+    with _session_of_locks(engine) as connection:
+        yield hold
+
+
+def live_runs(engine: Engine, run_ids: Sequence[int]) -> set[int]:
+    """Which of ``run_ids`` are held by a live index run (any session, any machine)."""
+    if not run_ids:
+        return set()
+    query = text(
+        "SELECT CAST(objid AS bigint) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND classid = CAST(:ns AS oid) AND objsubid = 2 "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    with engine.connect() as connection:
+        held = {int(objid) for objid in connection.scalars(query, {"ns": RUNS})}
+    return held & set(run_ids)
 
 
 def database_locks(engine: Engine) -> DatabaseLocks | None:

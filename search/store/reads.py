@@ -231,6 +231,18 @@ class ImageReads:
         with self._session() as session:
             return set(session.scalars(query))
 
+    def animation_candidates(self, collection_id: int) -> set[int]:
+        """Ids of the collection's still images (status ok, no duration) stored as GIF, WebP
+        or PNG: what an older imgsearch indexed as a still may be an animation."""
+        query = select(Image.id).where(
+            Image.collection_id == collection_id,
+            Image.status == STATUS_OK,
+            Image.duration_ms.is_(None),
+            func.upper(Image.format).in_(("GIF", "WEBP", "PNG")),
+        )
+        with self._session() as session:
+            return set(session.scalars(query))
+
     def embedded_with_sha256(self, sha256: str) -> list[int]:
         """Ids (ascending) of images with these bytes, status ok and a vector (indexed)."""
         query = (

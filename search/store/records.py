@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from search.store.quality import QualityRecords
     from search.store.reads import ImageReads
     from search.store.removals import RemovalRecords
+    from search.store.runs import RunRecords
     from search.store.videos import VideoRecords
 
 from collections.abc import Callable, Sequence
@@ -317,6 +318,7 @@ class LibraryStore(Protocol):
     reads: ImageReads
     descriptors: DescriptorRecords
     removals: RemovalRecords
+    runs: RunRecords
     health: HealthRecords
     videos: VideoRecords
     quality: QualityRecords
@@ -340,7 +342,4 @@ class LibraryStore(Protocol):
     def vector_count(self) -> int: ...
     def iter_vectors(self, chunk: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]: ...
     def counts(self) -> dict[str, int]: ...
-    def start_run(self) -> int: ...
-    def finish_run(self, run_id: int, status: str, **figures: float) -> None: ...
-    def last_run(self) -> Any: ...
     def close(self) -> None: ...

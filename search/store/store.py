@@ -47,6 +47,7 @@ from search.store.records import (
     utcnow,
 )
 from search.store.removals import Removal, RemovalRecords
+from search.store.runs import RunRecords
 from search.store.schema import (
     STATUS_FAILED,
     STATUS_OK,
@@ -56,7 +57,6 @@ from search.store.schema import (
     Image,
     ImageFrame,
     ImageLabel,
-    IndexRun,
     LibraryMeta,
     VideoFrame,
 )
@@ -121,6 +121,7 @@ class Store:
         self.reads = ImageReads(self.session)
         self.descriptors = DescriptorRecords(self.session)
         self.removals = RemovalRecords(self.session)
+        self.runs = RunRecords(self.session)
         self.health = HealthRecords(self.session)
         self.videos = VideoRecords(self.session)
         self.quality = QualityRecords(self.session)
@@ -146,9 +147,11 @@ class Store:
             migrate.ensure_schema(engine, create=create)
             store = cls(engine)
             check_on_open(store.health, path)
-            with store.session() as session:  # (several processes may create it at once)
-                rows = [{"key": "library_id", "value": uuid.uuid4().hex}]
-                insert_ignore(session, LibraryMeta, [*rows, {"key": "generation", "value": "0"}])
+            if store.get_meta("library_id") is None or store.get_meta("generation") is None:
+                with store.session() as session:  # (several processes may create it at once)
+                    rows = [{"key": "library_id", "value": uuid.uuid4().hex}]
+                    rows.append({"key": "generation", "value": "0"})
+                    insert_ignore(session, LibraryMeta, rows)  # a reader writes nothing
         if path is not None:
             opened(path, store)
         return store
@@ -320,26 +323,3 @@ class Store:
             "failed": by_status.get(STATUS_FAILED, 0),
             "vectors": vectors,
         }
-
-    # -- runs -------------------------------------------------------------------------------
-
-    def start_run(self) -> int:
-        with self.session() as session:
-            run = IndexRun(started_at=utcnow(), status="running")
-            for name in ("added", "updated", "moved", "removed", "failed"):
-                setattr(run, name, 0)
-            session.add(run)
-            session.flush()
-            return run.id
-
-    def finish_run(self, run_id: int, status: str, **figures: float) -> None:
-        with self.session() as session:
-            run = session.get_one(IndexRun, run_id)
-            run.status = status
-            run.finished_at = utcnow()
-            for name, value in figures.items():
-                setattr(run, name, value)
-
-    def last_run(self) -> IndexRun | None:
-        with self.session() as session:
-            return session.scalar(select(IndexRun).order_by(IndexRun.id.desc()).limit(1))

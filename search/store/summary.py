@@ -81,8 +81,12 @@ def save_summary(
     settings: Settings, before: dict[str, Any] | None, figures: dict[str, Any]
 ) -> bool:
     """Keep ``figures`` when the library did not change while they were read (the stamp
-    ``before`` them equals the stamp now); True when saved. A read-only library keeps none."""
+    ``before`` them equals the stamp now); True when saved. A read-only library keeps none,
+    nor does one whose last run is in progress (a killed run changes no file: its end would
+    go unseen)."""
     if before is None or summary_stamp(settings) != before:
+        return False
+    if (figures.get("last_run") or {}).get("status") == "running":
         return False
     path = _summary_path(settings)
     text = json.dumps({"stamp": before, "figures": figures}, default=str)

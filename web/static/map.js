@@ -346,6 +346,7 @@
       cluster: Int32Array.from(body.cluster),
       label: Int32Array.from(body.label),
       labelNames: body.label_names,
+      generation: body.generation,
     };
     for (let i = 0; i < data.n; i++) data.y[i] = 1 - data.y[i]; // up is up
     buildGrid();
@@ -354,6 +355,7 @@
       data.n.toLocaleString() + " image" + (data.n === 1 ? "" : "s") + " · " + body.projection.toUpperCase() + " of their embeddings";
     resize();
     recolour();
+    root.dataset.clustersReady = body.clusters_ready === false ? "false" : "true";
     if (body.clusters_ready === false) colourLater();
   }
   // a large library's first map comes before its clusters: ask for them until they are done
@@ -371,7 +373,8 @@
         status.textContent = note + " · clusters could not be loaded: " + error.message;
         return;
       }
-      if (body.count !== data.n) return load(); // the library changed: a new map
+      // the library changed since the map was drawn (its clusters are another generation's)
+      if (body.generation !== data.generation || body.count !== data.n) return load();
       if (body.ready) {
         data.cluster = Int32Array.from(body.cluster);
         status.textContent = note;

@@ -1,0 +1,197 @@
+"""A new library's first decodes, started before the library is opened.
+
+Opening a library costs SQLAlchemy's import and the store's first statements (~0.4 s of the
+main thread here), and the model's session ~0.15 s more; none of it is needed to decode a
+photo. For a library that does not exist yet every file a walk finds is new, so
+:meth:`HeadStart.begin` walks the folders, opens the model in the background and sends the
+first files (read + sha256 + :meth:`models.ImageAnalyzer.prepare`, the pipeline's own steps)
+to the decode threads at once, while the caller goes on importing and opening the library.
+The pipeline (:mod:`indexer.pipeline`) then takes those results in plan order instead of
+reading and decoding the files again (:meth:`HeadStart.take`): one path of data, started
+early. Whatever the pipeline does not take (a file in the whitening's learning sample, which
+needs its edits made while it is decoded; analyzer options that turned out different) is
+dropped and done the usual way, so the rows and vectors are those of a run without it.
+
+Imports only the standard library, :mod:`models` and the light parts of :mod:`indexer` and
+:mod:`search` (no SQLAlchemy, no ONNX Runtime on this thread).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from indexer.progress import bar, process_age
+from indexer.reading import FileRead, read_file
+from indexer.scan import ScanReport, resolve_roots, scan_collection
+from models import (
+    DEFAULT_MODEL_NAME,
+    ImageAnalyzer,
+    ImageError,
+    OnnxModel,
+    Prepared,
+    Ready,
+    is_video_name,
+    locate_model,
+    return_freed_memory,
+)
+from search.descriptor import DescriptorConfig
+from search.settings import Settings
+
+if TYPE_CHECKING:  # it imports the library (SQLAlchemy): not before the first decodes
+    from indexer.learning import LearningSample
+
+__all__ = ["Early", "HeadStart", "decode_workers", "log_first_decode"]
+
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Early:
+    """A file read, hashed and prepared (decoded, preprocessed) before the plan existed."""
+
+    read: FileRead
+    prepared: Prepared | ImageError
+
+
+def decode_workers(requested: int = 0) -> int:
+    """Reader and decode threads of a run: ``requested``, else one per core (at most 4)."""
+    return requested or max(1, min(4, os.cpu_count() or 2))
+
+
+def log_first_decode(logger: logging.Logger) -> None:
+    """Log how long the process took to send its first file to the decoders."""
+    logger.info(
+        "the first file goes to the decoders %.3f s after the process started "
+        "(%.3f s CPU, %.3f s of it on this thread)",
+        process_age(),
+        time.process_time(),
+        time.thread_time(),
+    )
+
+
+@dataclass
+class HeadStart:
+    """The walk of a new library's folders, its model, and the first files in the decoders."""
+
+    roots: list[Path]
+    scans: list[tuple[Path, ScanReport]]
+    model: OnnxModel
+    analyzer: ImageAnalyzer
+    options: dict[str, object]  # the analyzer's options these files were prepared with
+    futures: dict[Path, Future[Early]] = field(default_factory=dict)
+    #: when it began (``time.monotonic()``, ``time.process_time()``): the run's own start
+    started: tuple[float, float] = (0.0, 0.0)
+    taken: int = 0  # early results the pipeline took
+
+    @classmethod
+    def begin(
+        cls,
+        settings: Settings,
+        paths: Sequence[Path],
+        *,
+        excludes: Sequence[str] = (),
+        follow_symlinks: bool = False,
+        descriptor: str | None = None,
+        workers: int = 0,
+        batch_size: int = 32,
+        show: bool = False,
+    ) -> HeadStart | None:
+        """Walk ``paths`` and send their first ``2 x batch_size`` photos to the decoders;
+        None (nothing started) unless this run creates a new SQLite library from folders."""
+        if not paths or settings.database_url is not None or settings.database_path.exists():
+            return None
+        started = time.monotonic(), time.process_time()
+        roots = resolve_roots(paths)
+        scans = []
+        with bar(show, desc="scanning", unit=" files") as scanned:
+            for root in roots:
+                report = scan_collection(
+                    root,
+                    excludes=excludes,
+                    skip_dirs=[settings.library],
+                    follow_symlinks=follow_symlinks,
+                    on_file=lambda _f: scanned.update(1),
+                )
+                scans.append((root, report))
+        located = locate_model(settings.model or DEFAULT_MODEL_NAME, settings.model_path)
+        model = OnnxModel(located, threads=settings.threads, background=True)
+        text = descriptor or settings.descriptor
+        options: dict[str, object] = {
+            "batch_size": batch_size,
+            "frames": DescriptorConfig.parse(text).frames,
+            "quality": True,
+            "max_pixels": settings.max_image_pixels,
+        }
+        analyzer = ImageAnalyzer(model, decode_workers=decode_workers(workers), **options)  # type: ignore[arg-type]
+        head = cls(roots, scans, model, analyzer, options, started=started)
+        return_freed_memory()
+        pool = analyzer.pool()
+        files = (f for _root, report in scans for f in report.files)
+        for found in files:
+            if len(head.futures) >= 2 * batch_size:
+                break
+            if is_video_name(found.path):
+                continue  # videos have their own reader
+            if not head.futures:
+                log_first_decode(log)
+            head.futures[found.path] = pool.submit(head._prepare, found.path)
+        return head
+
+    def _prepare(self, path: Path) -> Early:
+        """Read, hash and prepare one file (in a decode thread), as the pipeline would."""
+        read = read_file(path)
+        source = io.BytesIO(read.data)
+        source.name = str(path)
+        read.data = b""
+        return Early(read, self.analyzer.prepare(source))
+
+    def usable(self, model: OnnxModel, options: dict[str, object], workers: int) -> bool:
+        """Were the early files prepared as the pipeline would prepare them now?"""
+        return (
+            model is self.model
+            and workers == self.analyzer.decode_workers
+            and all(options.get(k) == v for k, v in self.options.items())
+        )
+
+    def ready(
+        self, prepared: Prepared | ImageError, position: int, learning: LearningSample | None
+    ) -> Ready:
+        """An early decode for the analyzer. A photo of the run's learning sample gets its
+        edits made from that decode now, in the decode threads (what
+        :meth:`ImageAnalyzer.prepare` does last when the sample is known beforehand)."""
+        if learning is None or position not in learning.in_run:
+            return Ready(prepared)
+        marked = learning.source(position, b"")  # only its place in the sample is used
+        pool = self.analyzer.pool()
+        if pool is None:
+            return Ready(self.analyzer.add_views(prepared, marked))
+        return Ready(pool.submit(self.analyzer.add_views, prepared, marked))
+
+    def take(self, path: Path) -> Future[Early] | None:
+        """The early result for ``path`` (once), None when it was not started."""
+        future = self.futures.pop(path, None)
+        self.taken += future is not None
+        return future
+
+    def close(self) -> None:
+        """Drop what was not taken; stop the decode threads."""
+        if self.futures or self.taken:
+            log.info(
+                "%d files were read and decoded before the library was opened, %d of them used",
+                self.taken + len(self.futures),
+                self.taken,
+            )
+            self.taken = 0
+        for future in self.futures.values():
+            future.cancel()
+        self.futures.clear()
+        self.analyzer.close()

@@ -1,0 +1,118 @@
+"""The result of an index run (``imgsearch index``'s summary): the pipeline's counts and the
+run's own figures, as stable JSON and as the text the CLI prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from indexer.writer import Counts
+
+
+@dataclass
+class IndexSummary(Counts):
+    """The result of a run: the pipeline's :class:`Counts` and the run's own figures;
+    ``to_json`` is the stable machine-readable form."""
+
+    processed: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time of this process during the run (all threads)
+    images_per_second: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    collections: list[str] = field(default_factory=list)
+    kept_unreadable: int = 0
+    failed_total: int = 0
+    images_total: int = 0
+    descriptor: str = ""
+    whitening: str = ""
+    learn_seconds: float = 0.0  # of ``seconds``: learning the whitening (once per library)
+    learn_cpu_seconds: float = 0.0  # of ``cpu_seconds``
+    skipped_removed: int = 0  # files under paths `imgsearch remove` took out
+    learn_photos: int = 0  # photos of the library the whitening was learned from
+    learn_edits: int = 0  # edits of them (pairs)
+    quality_measured: int = 0  # images indexed before quality flags existed, measured now
+    quality_seconds: float = 0.0  # of ``seconds``: measuring them
+
+    @property
+    def index_seconds(self) -> float:
+        """Of ``seconds``: all but learning the whitening and measuring older images'
+        quality (``images_per_second``'s)."""
+        return max(0.0, self.seconds - self.learn_seconds - self.quality_seconds)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "moved": self.moved,
+            "removed": self.removed,
+            "failed": self.failed,
+            "images_per_second": round(self.images_per_second, 2),
+            "unchanged": self.unchanged,
+            "copied": self.copied,
+            "converted_to_video": self.converted_to_video,
+            "processed": self.processed,
+            "seconds": round(self.seconds, 3),
+            "cpu_seconds": round(self.cpu_seconds, 3),
+            "images_total": self.images_total,
+            "failed_total": self.failed_total,
+            "collections": self.collections,
+            "descriptor": self.descriptor,
+            "whitening": self.whitening,
+            "learn_seconds": round(self.learn_seconds, 3),
+            "learn_cpu_seconds": round(self.learn_cpu_seconds, 3),
+            "skipped_removed": self.skipped_removed,
+            "learn_photos": self.learn_photos,
+            "learn_edits": self.learn_edits,
+            "index_seconds": round(self.index_seconds, 3),
+            "quality_measured": self.quality_measured,
+            "quality_seconds": round(self.quality_seconds, 3),
+            "failures": [{"path": p, "error": e} for p, e in self.failures],
+            "warnings": self.warnings,
+        }
+
+    def to_text(self, max_listed: int = 20) -> str:
+        lines = [
+            f"{self.processed} files processed in {self.index_seconds:.1f} s "
+            f"({self.images_per_second:.1f} img/s): {self.added} added, {self.updated} updated, "
+            f"{self.moved} moved, {self.removed} removed, {self.failed} failed, "
+            f"{self.unchanged} unchanged"
+            + (f" ({self.copied} copies reused a vector)" if self.copied else ""),
+            f"library: {self.images_total} images indexed, {self.failed_total} failed files",
+        ]
+        if self.converted_to_video:
+            lines.append(
+                f"{self.converted_to_video} animated images re-indexed as videos (indexed "
+                "as still images by an older imgsearch)"
+            )
+        if self.whitening.startswith("learned"):
+            lines.append(self.whitening)
+            lines.append(f"the whole run took {self.seconds:.1f} s")
+        if self.quality_measured:
+            lines.append(
+                f"quality flags measured for {self.quality_measured} images indexed before "
+                f"they existed ({self.quality_seconds:.1f} s)"
+            )
+        if self.failures:
+            lines.append(f"failed files ({self.failed}):")
+            lines += [f"  {path}: {error}" for path, error in self.failures[:max_listed]]
+            if len(self.failures) > max_listed:
+                lines.append(f"  ... and {len(self.failures) - max_listed} more (--json lists all)")
+        if self.warnings:
+            lines.append(f"warnings ({len(self.warnings)}):")
+            lines += [f"  {w}" for w in self.warnings[:max_listed]]
+            if len(self.warnings) > max_listed:
+                lines.append(f"  ... and {len(self.warnings) - max_listed} more")
+        if self.skipped_removed:
+            lines.append(
+                f"{self.skipped_removed} files left out: removed from the library "
+                "(`imgsearch stats` lists them; `imgsearch remove --undo PATH` takes "
+                "one back)"
+            )
+        if self.kept_unreadable:
+            lines.append(
+                f"{self.kept_unreadable} indexed files kept: their folders could not be listed"
+            )
+        return "\n".join(lines)
+
+
+__all__ = ["IndexSummary"]

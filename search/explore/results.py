@@ -1,0 +1,102 @@
+"""What the explore stage answers with: members, clusters, outliers, the 2-D map and its
+cluster column."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Member:
+    """An image of a result."""
+
+    id: int
+    path: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "path": self.path}
+
+
+@dataclass(frozen=True)
+class Cluster:
+    id: int
+    members: list[Member]  # nearest the centre first; members[0] is the representative
+    labels: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "size": len(self.members),
+            "representative": self.members[0].to_dict(),
+            "labels": self.labels,
+            "members": [m.to_dict() for m in self.members],
+        }
+
+
+@dataclass(frozen=True)
+class Clusters:
+    method: str
+    parameter: int  # k of k-means, min size of density
+    clusters: list[Cluster]
+    noise: list[Member]
+
+    def to_dict(self) -> dict[str, Any]:
+        key = "k" if self.method == "kmeans" else "min_size"
+        return {
+            "method": self.method,
+            key: self.parameter,
+            "clusters": [c.to_dict() for c in self.clusters],
+            "noise": [m.to_dict() for m in self.noise],
+        }
+
+
+@dataclass(frozen=True)
+class Outlier:
+    rank: int
+    id: int
+    path: str
+    score: float
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "id": self.id,
+            "path": self.path,
+            "score": round(self.score, 3),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class LibraryMap:
+    """Every image as a point: ids, x/y in [0, 1], density cluster (-1 = noise), top label
+    (index into ``label_names``, -1 = none)."""
+
+    ids: np.ndarray
+    xy: np.ndarray
+    cluster: np.ndarray
+    label: np.ndarray
+    label_names: list[str]
+    projection: str
+    clusters_ready: bool = True  # False: ``cluster`` is all -1 while they are computed
+    generation: int = 0  # the library generation of ``ids`` (a poll of its clusters says its own)
+
+
+@dataclass(frozen=True)
+class MapColouring:
+    """The map's cluster column as a poll finds it: ``ready`` (False: still computing, all
+    -1), for library ``generation`` of ``count`` images (the map's own generation must match:
+    else the library changed since the map was drawn)."""
+
+    ready: bool
+    generation: int
+    count: int
+    cluster: np.ndarray
+    ids: np.ndarray  # the images of ``cluster``, in order (empty while not ready)
+
+
+__all__ = ["Cluster", "Clusters", "LibraryMap", "MapColouring", "Member", "Outlier"]
