@@ -1,5 +1,6 @@
 """The HTML pages: search (upload / paste / drop, region of interest) and reverse lookup
-("find copies"), image, library, labels.
+("find copies"), image, library, labels, browse (the explore pages: views_explore; the live
+camera page: views_live).
 
 Pages work without JavaScript (plain form posts); ``static/search.js`` adds the preview, the
 region drawing, drag and drop, paste, and in-place results (it asks ``POST /search`` or
@@ -13,7 +14,7 @@ import time
 from pathlib import PurePath
 from typing import Any
 
-from flask import Blueprint, current_app, make_response, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 
 from search.query import flag_name_list
 from search.store import LibraryNotFoundError
@@ -58,11 +59,6 @@ MODES: list[tuple[str, str, str]] = [
     ("lookup", "Find copies", "views.lookup_submit"),
 ]
 MODE_NAMES = [value for value, _title, _endpoint in MODES]
-# The live page: results per frame, the longest side of a frame sent (JPEG), and the one page
-# that may use the camera (every other response keeps ``camera=()``, see web/app.py).
-LIVE_K = 8
-LIVE_MAX_SIDE = 512
-LIVE_PERMISSIONS = "camera=(self), microphone=(), geolocation=()"
 
 
 def _notice() -> ErrorInfo | None:
@@ -333,20 +329,6 @@ def browse_page() -> Any:
     ), status
 
 
-@bp.get("/live")
-def live_page() -> Any:
-    """Live camera search: ``static/live.js`` grabs camera frames and sends one at a time to
-    ``POST /api/v1/search`` (frames that come while one is in flight are dropped, never
-    queued), each result set tagged with the time of its frame."""
-    response = make_response(
-        render_template(
-            "live.html", title="Live", notice=_notice(), k=LIVE_K, max_side=LIVE_MAX_SIDE
-        )
-    )
-    response.headers["Permissions-Policy"] = LIVE_PERMISSIONS
-    return response
+from web import views_explore, views_live  # noqa: E402  (register /clusters, /outliers, /map, /live on bp)
 
-
-from web import views_explore  # noqa: E402  (registers /clusters, /outliers, /map on bp)
-
-__all__ = ["bp", "views_explore"]
+__all__ = ["bp", "views_explore", "views_live"]
