@@ -122,13 +122,13 @@ def index_collections(
         live = library.locks.live_runs(unfinished) if library.locks.shared else set()
         store.runs.interrupt([run for run in unfinished if run not in live])
         run_id = store.runs.start(hold)
-        summary = IndexSummary(collections=[str(r) for r in roots])
-        summary.warnings += _overlaps(library, roots)
-        summary.warnings += _record_descriptor(
-            library, options.descriptor or library.settings.descriptor
-        )
         counts = Counts()
-        try:
+        try:  # from here a failure is recorded as the run's status
+            summary = IndexSummary(collections=[str(r) for r in roots])
+            summary.warnings += _overlaps(library, roots)
+            summary.warnings += _record_descriptor(
+                library, options.descriptor or library.settings.descriptor
+            )
             if library.locks.shared:  # several runs at once (PostgreSQL): one cache rebuild
                 with library.locks.finish():
                     library.index()  # else the writer thread loads it while files decode

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 import indexer.pipeline
+from search.descriptor import DescriptorError
 from tests.indexer_helpers import Harness, copy_photos, make_harness, photo_paths
 
 COUNTS = ("added", "updated", "moved", "removed", "failed", "unchanged", "copied")
@@ -179,3 +180,13 @@ def test_reembed_after_model_switch(harness: Harness, photos: Path) -> None:
     assert counts(summary) == expect(updated=9)
     assert len(harness.decoded) == 9
     assert_consistent(harness, 9)
+
+
+def test_a_run_that_fails_on_its_options_is_recorded_failed(harness: Harness, photos: Path) -> None:
+    """A run whose descriptor options are refused after it was recorded reads `failed`, not
+    `running` for ever (the CLI checks them first; an API caller may not)."""
+    with pytest.raises(DescriptorError):
+        harness.index(photos, descriptor="rotations=3")
+    with harness.library() as library:
+        last = library.store.runs.last()
+    assert last is not None and last.status == "failed"
