@@ -43,18 +43,15 @@ log = logging.getLogger(__name__)
 Analyzer = ImageAnalyzer | DaskAnalyzer
 
 
-_Read = FileRead
-
-
 @dataclass
 class _Leader:
     """The first file of a run with given bytes; later ones reuse its result."""
 
     result: Analysis | ImageError | None = None
-    followers: list[tuple[WorkItem, _Read]] = field(default_factory=list)
+    followers: list[tuple[WorkItem, FileRead]] = field(default_factory=list)
 
 
-def read_and_hash(item: WorkItem) -> _Read:
+def read_and_hash(item: WorkItem) -> FileRead:
     """Read the item's file once and hash it (:func:`indexer.reading.read_file`)."""
     return read_file(item.found.path)
 
@@ -147,12 +144,12 @@ class Pipeline:
         self, plan: Plan, readers: ThreadPoolExecutor, analyzer: Analyzer, writer: Writer
     ) -> None:
         leaders: dict[str, _Leader] = {}
-        waiting: deque[tuple[WorkItem, _Read]] = deque()  # sent to the analyzer, in order
+        waiting: deque[tuple[WorkItem, FileRead]] = deque()  # sent to the analyzer, in order
 
         started = [] if self.head is None else [True]  # the head start said when
 
         def sources() -> Iterator[io.BytesIO | Ready]:
-            reads: deque[tuple[int, WorkItem, Future[_Read] | Future[Early]]] = deque()
+            reads: deque[tuple[int, WorkItem, Future[FileRead] | Future[Early]]] = deque()
             items = iter(enumerate(plan.work))
             lookahead = 4 * self.workers  # reading is quick: stay just ahead of the decoders
             while True:
@@ -209,7 +206,12 @@ class Pipeline:
             leader.followers.clear()
 
     def _shortcut(
-        self, plan: Plan, item: WorkItem, read: _Read, leaders: dict[str, _Leader], writer: Writer
+        self,
+        plan: Plan,
+        item: WorkItem,
+        read: FileRead,
+        leaders: dict[str, _Leader],
+        writer: Writer,
     ) -> bool:
         """Handle ``item`` without decoding when its bytes are known; False to embed it."""
         sha = read.sha256
@@ -298,7 +300,7 @@ class Pipeline:
         return "added" if item.kind is WorkKind.NEW else "updated"
 
     @staticmethod
-    def _upsert(item: WorkItem, read: _Read) -> ImageUpsert:
+    def _upsert(item: WorkItem, read: FileRead) -> ImageUpsert:
         return ImageUpsert(
             collection_id=item.collection_id,
             rel_path=item.found.rel_path,
@@ -307,7 +309,7 @@ class Pipeline:
             sha256=read.sha256,
         )
 
-    def _failed(self, item: WorkItem, read: _Read | None, exc: BaseException) -> Record:
+    def _failed(self, item: WorkItem, read: FileRead | None, exc: BaseException) -> Record:
         found = item.found
         upsert = ImageUpsert(
             collection_id=item.collection_id,
@@ -321,7 +323,7 @@ class Pipeline:
         return Record("failed", str(found.path), upsert=upsert, error=upsert.error)
 
     def _embedded(
-        self, item: WorkItem, read: _Read, result: Analysis | ImageError, copied: bool = False
+        self, item: WorkItem, read: FileRead, result: Analysis | ImageError, copied: bool = False
     ) -> Record:
         if isinstance(result, ImageError):
             return self._failed(item, read, result)
