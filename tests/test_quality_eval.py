@@ -40,6 +40,12 @@ def hard_set(data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     return load_truth(truth)
 
 
+@pytest.fixture(scope="module")
+def prepared_hard(hard_set, model):  # type: ignore[no-untyped-def]
+    """The hard set described once for the tests that score it (all views and frames)."""
+    return prepare_set(hard_set, model)
+
+
 def test_plain_descriptor_equals_the_vector_path(data_dir: Path, model, models_dir) -> None:
     truth = load_truth(data_dir / "near_duplicates")
     ev, run = evaluate_descriptor(truth, model, DescriptorConfig.plain())
@@ -50,8 +56,8 @@ def test_plain_descriptor_equals_the_vector_path(data_dir: Path, model, models_d
     assert run.whitening is None and run.calibration["spread"] > 0
 
 
-def test_default_beats_plain_on_hard_copies(hard_set, model) -> None:
-    prepared = prepare_set(hard_set, model)
+def test_default_beats_plain_on_hard_copies(prepared_hard) -> None:  # type: ignore[no-untyped-def]
+    prepared = prepared_hard
     plain, _ = score_set(prepared, DescriptorConfig.plain(), None)
     best, run = score_set(prepared, DescriptorConfig(), None)
     assert run.whitening is None  # a set this small keeps the plain space
@@ -113,9 +119,9 @@ def test_verify_confirms_copies_not_strangers(data_dir: Path, monkeypatch) -> No
         verify.local_features(photo)
 
 
-def test_verified_pairs_raise_pair_scores(hard_set, model) -> None:
+def test_verified_pairs_raise_pair_scores(prepared_hard) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("cv2")
-    prepared = prepare_set(hard_set, model)
+    prepared = prepared_hard
     base, _ = score_set(prepared, DescriptorConfig(), None)
     checked, run = score_set(prepared, DescriptorConfig(verify=True), None)
     assert run.verified_pairs > 0
@@ -123,13 +129,13 @@ def test_verified_pairs_raise_pair_scores(hard_set, model) -> None:
     assert np.isfinite(checked.metrics["recall_at_p99"])
 
 
-def test_query_scorer_ranks_like_the_evaluation(hard_set, model) -> None:
+def test_query_scorer_ranks_like_the_evaluation(prepared_hard) -> None:  # type: ignore[no-untyped-def]
     """The engine's per-query path (candidates from an index, exact scores, expansion) gives
     the evaluation's rankings."""
     from search.descriptor import Descriptor, QueryScorer
     from search.evaluation import _Matrices, _scores
 
-    prepared = prepare_set(hard_set, model)
+    prepared = prepared_hard
     config = DescriptorConfig()
     descriptor = Descriptor(config)
     descriptor.calibrate([f.stored for f in prepared.files])
