@@ -142,13 +142,13 @@ class Explorer:
         """Ids, cluster labels per id (-1 = noise) and the parameter used."""
         with self._lock:
             stamp = self.stamp()
-            ids, labels, param, _x = self._labels(stamp, method, k, min_size)
-            return ids, labels, param
+            return self._labels(stamp, method, k, min_size)
 
     def _labels(
         self, stamp: dict[str, object], method: str, k: int | None, min_size: int | None
-    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
-        """Ids, labels, parameter and the unit vectors of the ids, all of ``stamp``."""
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Ids, labels per id and the parameter, all of ``stamp`` (the caller holds the
+        lock); a kept result is answered without reading the vectors."""
         if method not in METHODS:
             raise ExploreError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
         n = int(stamp["vectors"])  # type: ignore[call-overload]
@@ -174,16 +174,16 @@ class Explorer:
                 return {"ids": ids, "labels": density_grouping(grouped, param)}
 
         found = self._result(f"clusters-{method}-{param}", stamp, make)
-        ids, x = self._vectors_of(stamp)
-        return found["ids"], found["labels"], param, _rows_of(found["ids"], ids, x)
+        return found["ids"], found["labels"], param
 
     def clusters(
         self, method: str = "density", *, k: int | None = None, min_size: int | None = None
     ) -> Clusters:
         """Groups of similar images, largest first, each with its representative."""
         with self._lock:
-            ids, labels, param, x = self._labels(self.stamp(), method, k, min_size)
-            groups = members_by_cluster(x, labels)
+            stamp = self.stamp()
+            ids, labels, param = self._labels(stamp, method, k, min_size)
+            groups = members_by_cluster(_rows_of(ids, *self._vectors_of(stamp)), labels)
         rows = self.store.reads.paths_and_labels()
         out = []
         for number, members in enumerate(groups):
@@ -246,7 +246,7 @@ class Explorer:
             stamp = self.stamp()
             found = self._result(f"map-{projection}", stamp, make)
             if len(found["ids"]) <= MAP_WAITS_UP_TO:
-                cluster_ids, cluster, _param, _x = self._labels(stamp, "density", None, None)
+                cluster_ids, cluster, _param = self._labels(stamp, "density", None, None)
                 ready = True
             else:
                 colouring = self._colouring_of(stamp)
