@@ -234,31 +234,34 @@ def sample_clip(source: Any, analyzer: ImageAnalyzer, name: str = "query") -> Cl
 
 
 class SameFile:
-    """A query clip (a path, or an upload's bytes) and whether a library file has its bytes:
-    a path is hashed (streamed) only when a file of its size is met, an upload is kept."""
+    """A query clip (a path, or an upload's bytes), what errors call it, and its sha256: a
+    path is hashed (streamed) only when asked, an upload is kept."""
 
     def __init__(self, source: Any) -> None:
         if isinstance(source, (str, os.PathLike)):
             self.source: Any = source
+            self.name = str(source)
             with open_image_file(source, MAX_VIDEO_QUERY_BYTES) as handle:  # typed errors
                 self.size = os.fstat(handle.fileno()).st_size
         else:  # an upload, already in memory (size-limited)
             data = read_query_bytes(source)
             if data is None:
                 raise QueryError("a video query must be a file or its bytes")
-            self.source, self.size = data, len(data)
+            self.source, self.size, self.name = data, len(data), "query"
         self._sha256: str | None = None
 
-    def as_file(self, size: int, sha256: str | None) -> bool:
-        """Has the file of ``size`` bytes and ``sha256`` the query's bytes?"""
-        if size != self.size or sha256 is None:
-            return False
+    def sha256(self) -> str:
+        """The query's sha256 (a file's read in chunks, once)."""
         if self._sha256 is None:
             data = self.source
             self._sha256 = (
                 hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else file_sha256(data)
             )
-        return self._sha256 == sha256
+        return self._sha256
+
+    def as_file(self, size: int, sha256: str | None) -> bool:
+        """Has the file of ``size`` bytes and ``sha256`` the query's bytes?"""
+        return size == self.size and sha256 is not None and self.sha256() == sha256
 
 
 class VideoSearch:
@@ -298,8 +301,7 @@ class VideoSearch:
         live = self.guard.live(state)
         analyzer = self.guard.analyzer_for(live.model)
         same = SameFile(source)  # a file is decoded streamed, never read whole
-        named = str(source) if isinstance(source, (str, os.PathLike)) else "query"
-        clip = sample_clip(same.source, analyzer, named)
+        clip = sample_clip(same.source, analyzer, same.name)
         rows = live.descriptor.transform(clip.vectors) if len(clip.vectors) else clip.vectors
         aligned = align_clip(live, self.frames, rows, clip.times_ms, clip.cuts)
         found = self.store.reads.hit_rows([video_id for video_id, _s, _t in aligned[:k]])

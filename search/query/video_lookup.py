@@ -5,18 +5,14 @@ moment the clip starts in it; then the best-matching other videos."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from models import format_timestamp
 from search.dedup import clip_pairs
 from search.descriptor import DUPLICATE_Z
-from search.query.errors import QueryError
-from search.query.records import file_sha256
-from search.query.results import ImageQuery, hit_from_row, read_query_bytes
-from search.query.video import align_clip, sample_clip
+from search.query.results import ImageQuery, hit_from_row
+from search.query.video import SameFile, align_clip, sample_clip
 
 if TYPE_CHECKING:
     from search.query.engine import SearchEngine
@@ -40,14 +36,9 @@ def lookup_video(
 
     state = engine.store.health.serving_state()
     live = engine.guard.live(state)
-    if isinstance(source, (str, os.PathLike)):  # a file: hashed and decoded streamed
-        sha, clip_source = file_sha256(source), source
-    else:  # an upload, already in memory (size-limited)
-        data = read_query_bytes(source)
-        if data is None:
-            raise QueryError("a video query must be a file or its bytes")
-        sha, clip_source = hashlib.sha256(data).hexdigest(), data
-    clip = sample_clip(clip_source, engine.guard.analyzer_for(live.model))
+    query_clip = SameFile(source)  # a file: hashed and decoded streamed, never read whole
+    sha = query_clip.sha256()
+    clip = sample_clip(query_clip.source, engine.guard.analyzer_for(live.model), query_clip.name)
     calibration = live.descriptor.calibration
     calibrated = (
         threshold is None and engine.settings.dedup_threshold is None and calibration is not None
