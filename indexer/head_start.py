@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from indexer.progress import bar, process_age
+from indexer.progress import process_age
 from indexer.reading import FileRead, read_file
-from indexer.scan import ScanReport, resolve_roots, scan_collection
+from indexer.scan import ScanReport, resolve_roots, scan_roots
 from models import (
     DEFAULT_MODEL_NAME,
     ImageAnalyzer,
@@ -111,17 +111,13 @@ class HeadStart:
             return None
         started = time.monotonic(), time.process_time()
         roots = resolve_roots(paths)
-        scans = []
-        with bar(show, desc="scanning", unit=" files") as scanned:
-            for root in roots:
-                report = scan_collection(
-                    root,
-                    excludes=excludes,
-                    skip_dirs=[settings.library],
-                    follow_symlinks=follow_symlinks,
-                    on_file=lambda _f: scanned.update(1),
-                )
-                scans.append((root, report))
+        scans = scan_roots(
+            roots,
+            excludes=excludes,
+            skip_dir=settings.library,
+            follow_symlinks=follow_symlinks,
+            show=show,
+        )
         located = locate_model(settings.model or DEFAULT_MODEL_NAME, settings.model_path)
         model = OnnxModel(located, threads=settings.threads, background=True)
         text = descriptor or settings.descriptor

@@ -26,7 +26,7 @@ from indexer.pipeline import Counts, Pipeline
 from indexer.plan import make_plan, record_checked
 from indexer.progress import LazyBar, bar
 from indexer.quality import measure_unmeasured
-from indexer.scan import CollectionError, ScanReport, resolve_roots, scan_collection
+from indexer.scan import CollectionError, ScanReport, resolve_roots, scan_roots
 from indexer.summary import IndexSummary
 from indexer.video import index_videos, take_videos
 from indexer.whiten import update_whitening
@@ -106,17 +106,17 @@ def index_collections(
         if head is not None and head.roots != roots:
             head.close()  # made for other folders: not used
             head = None
-        scans: list[tuple[Path, ScanReport]] = [] if head is None else head.scans
-        with bar(show and head is None, desc="scanning", unit=" files") as scanned:
-            for root in roots if head is None else ():
-                report = scan_collection(
-                    root,
-                    excludes=options.excludes,
-                    skip_dirs=[library.path],
-                    follow_symlinks=options.follow_symlinks,
-                    on_file=lambda _f: scanned.update(1),
-                )
-                scans.append((root, report))
+        scans = (
+            head.scans
+            if head is not None
+            else scan_roots(
+                roots,
+                excludes=options.excludes,
+                skip_dir=library.path,
+                follow_symlinks=options.follow_symlinks,
+                show=show,
+            )
+        )
         unfinished = store.runs.unfinished()  # killed runs, and on PostgreSQL live ones
         # SQLite: we hold the only writer lock, so none of them lives
         live = library.locks.live_runs(unfinished) if library.locks.shared else set()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
+from indexer.progress import bar
 from models.errors import ImgsearchError
 from models.video_names import is_video_name
 
@@ -167,6 +168,29 @@ def resolve_roots(paths: Iterable[Path]) -> list[Path]:
     for path in paths:
         seen.setdefault(Path(path).expanduser().resolve(), None)
     return list(seen)
+
+
+def scan_roots(
+    roots: Sequence[Path],
+    *,
+    excludes: Sequence[str] = (),
+    skip_dir: Path | None = None,
+    follow_symlinks: bool = False,
+    show: bool = False,
+) -> list[tuple[Path, ScanReport]]:
+    """Walk each collection root (:func:`scan_collection`) under one "scanning" bar."""
+    scans = []
+    with bar(show, desc="scanning", unit=" files") as scanned:
+        for root in roots:
+            report = scan_collection(
+                root,
+                excludes=excludes,
+                skip_dirs=[skip_dir] if skip_dir is not None else [],
+                follow_symlinks=follow_symlinks,
+                on_file=lambda _f: scanned.update(1),
+            )
+            scans.append((root, report))
+    return scans
 
 
 def scan_collection(
