@@ -72,20 +72,19 @@ def _env_number(env: Mapping[str, str], name: str, parse: Callable[[str], Number
         kind = "whole number" if parse is int else "number"
         raise ValueError(f"{name}={text!r} is not a {kind}") from None
     if name in RANGES:
-        low, high, text_range = RANGES[name]
-        if not (value > low if name == "IMGSEARCH_DEDUP_THRESHOLD" else value >= low) or (
-            high is not None and value > high
-        ):
+        low, low_allowed, high, text_range = RANGES[name]
+        if value < low or (value == low and not low_allowed) or (high is not None and value > high):
             raise ValueError(f"{name}={text!r} must be {text_range}")
     return value
 
 
-#: what each numeric variable may be (a value outside was used as given, or clamped)
-RANGES: dict[str, tuple[float, float | None, str]] = {
-    "IMGSEARCH_DEDUP_THRESHOLD": (0.0, 1.0, "a copy score above 0 and at most 1"),
-    "IMGSEARCH_DECODE_BUDGET_MB": (64, None, "at least 64 (MiB)"),
-    "IMGSEARCH_THREADS": (0, None, "0 (automatic) or more"),
-    "IMGSEARCH_LOCK_WAIT": (0.0, None, "0 or more seconds"),
+#: what each numeric variable may be: (lowest, whether the lowest itself is allowed, highest,
+#: the range in words); a value outside was used as given, or clamped
+RANGES: dict[str, tuple[float, bool, float | None, str]] = {
+    "IMGSEARCH_DEDUP_THRESHOLD": (0.0, False, 1.0, "a copy score above 0 and at most 1"),
+    "IMGSEARCH_DECODE_BUDGET_MB": (64, True, None, "at least 64 (MiB)"),
+    "IMGSEARCH_THREADS": (0, True, None, "0 (automatic) or more"),
+    "IMGSEARCH_LOCK_WAIT": (0.0, True, None, "0 or more seconds"),
 }
 
 
