@@ -30,7 +30,14 @@ from indexer.plan import Plan
 from models import Analysis, OnnxModel
 from models.load import DecodedImage
 from models.sources import ImageSource
-from search.descriptor import WORK_SIDE, EditCovariance, augment, edit_side, sample_indices
+from search.descriptor import (
+    WORK_SIDE,
+    EditCovariance,
+    augment,
+    edit_side,
+    edit_source,
+    sample_indices,
+)
 from search.library import Library
 
 Progress = Callable[[int, int], None]  # (photos done, photos in the sample)
@@ -74,7 +81,8 @@ class LearningSample:
         if not isinstance(source, SampledSource):
             return []
         rng = np.random.default_rng([self.seed, source.place])
-        return [augment(decoded.image, rng, self.side, WORK_SIDE) for _ in range(self.per_image)]
+        photo = edit_source(decoded.image, WORK_SIDE)
+        return [augment(photo, rng, self.side, WORK_SIDE) for _ in range(self.per_image)]
 
     def add(self, result: Analysis) -> None:
         """Add a photo's (vector, edit) differences; called in plan order."""

@@ -42,6 +42,7 @@ from search.descriptor import (
     WhiteningError,
     augment,
     edit_side,
+    edit_source,
     sample_indices,
     shrink_for,
     whitening_from_edits,
@@ -197,7 +198,7 @@ def _edit_chunk(
     side = edit_side(model.input_size, model.spec.crop_fraction)  # what the network reads
     for place, path, anchor in items:
         try:
-            photo = model.load(path).image  # RGB
+            photo = edit_source(model.load(path).image, WORK_SIDE)
         except (ImageError, OSError) as error:  # changed or gone since it was indexed
             log.info("whitening sample: skipping %s: %s", path, error)
             continue

@@ -14,6 +14,7 @@ _SOURCES: dict[str, str] = {
     "WORK_SIDE": "search.descriptor.augmentations",
     "augment": "search.descriptor.augmentations",
     "edit_side": "search.descriptor.augmentations",
+    "edit_source": "search.descriptor.augmentations",
     "Calibration": "search.descriptor.calibration",
     "PLAIN_BACKGROUND": "search.descriptor.calibration",
     "DESCRIPTOR_VERSION": "search.descriptor.config",
@@ -77,6 +78,7 @@ __all__ = [
     "augment",
     "count_inliers",
     "edit_side",
+    "edit_source",
     "label_vectors",
     "learn_from_images",
     "learn_whitening",
@@ -92,7 +94,12 @@ __all__ = [
 __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
-    from search.descriptor.augmentations import WORK_SIDE, augment, edit_side
+    from search.descriptor.augmentations import (
+        WORK_SIDE,
+        augment,
+        edit_side,
+        edit_source,
+    )
     from search.descriptor.calibration import PLAIN_BACKGROUND, Calibration
     from search.descriptor.config import DESCRIPTOR_VERSION, DUPLICATE_Z, DescriptorConfig
     from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors

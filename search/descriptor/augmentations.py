@@ -18,7 +18,7 @@ import math
 import string
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps, ImageStat
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps, ImageStat
 
 Rng = np.random.Generator
 WORK_SIDE = 448  # edits are made on a copy whose shorter side is at most this (2x the input)
@@ -80,22 +80,24 @@ def hue_rotate(img: Image.Image, rng: Rng) -> Image.Image:
     return img.convert("RGB", matrix)
 
 
-_RAMP = Image.frombytes("L", (256, 1), bytes(range(256)))
-
-
-def _blend_table(base: int, factor: float) -> list[int]:
-    """What ``Image.blend(constant base, image, factor)`` does to each value 0-255."""
-    return list(Image.blend(Image.new("L", (256, 1), base), _RAMP, factor).tobytes())
+_LUMA = (0.299, 0.587, 0.114)  # Pillow's RGB -> L, the grey of ``ImageEnhance.Color``
 
 
 def colour_jitter(img: Image.Image, rng: Rng) -> Image.Image:
     """Saturation, contrast, brightness (as :mod:`PIL.ImageEnhance`'s ``Color``, ``Contrast``
-    and ``Brightness``; the last two, blends with a constant, as one table over the bands)."""
-    img = ImageEnhance.Color(img).enhance(rng.uniform(0.3, 1.8))
-    mean = int(ImageStat.Stat(img.convert("L")).mean[0] + 0.5)  # Contrast's grey level
-    contrast = _blend_table(mean, rng.uniform(0.6, 1.5))
-    brightness = _blend_table(0, rng.uniform(0.7, 1.3))
-    return img.point([brightness[v] for v in contrast] * 3)
+    and ``Brightness`` one after the other, all three linear in RGB: one 3 x 4 colour matrix,
+    a fifth of the cost of the three passes; only the intermediate clipping differs)."""
+    saturation = rng.uniform(0.3, 1.8)
+    mean = ImageStat.Stat(img.convert("L")).mean[0]  # Contrast's grey level (kept by Color)
+    contrast, brightness = rng.uniform(0.6, 1.5), rng.uniform(0.7, 1.3)
+    grey = [(1 - saturation) * w for w in _LUMA]
+    gain, offset = brightness * contrast, brightness * (1 - contrast) * int(mean + 0.5)
+    matrix = []
+    for band in range(3):
+        row = [gain * g for g in grey]
+        row[band] += gain * saturation
+        matrix += [*row, offset]
+    return img.convert("RGB", tuple(matrix))
 
 
 def pad(img: Image.Image, rng: Rng) -> Image.Image:
@@ -160,7 +162,7 @@ def downscale(img: Image.Image, rng: Rng) -> Image.Image:
     if s >= 1:
         return img
     size = (max(8, round(img.width * s)), max(8, round(img.height * s)))
-    return img.resize(size, Image.Resampling.LANCZOS)
+    return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
 def jpeg(img: Image.Image, rng: Rng) -> Image.Image:
@@ -176,6 +178,17 @@ def edit_side(input_size: tuple[int, int], crop_fraction: float = 1.0) -> int:
     """The shorter side an edit needs to keep every pixel a network reads: its input over
     the central crop it takes (224 / 0.875 = 256 for the TF-slim MobileNets)."""
     return math.ceil(max(input_size) / max(1e-6, crop_fraction))
+
+
+def edit_source(img: Image.Image, work: int | None = WORK_SIDE) -> Image.Image:
+    """The photo a photo's edits are made from, once for all of them: RGB, reduced by the
+    largest whole factor that keeps its shorter side at least ``work`` (:meth:`Image.reduce`,
+    a box filter: a 1920 x 1080 PNG is edited from 960 x 540; a JPEG draft is already there).
+    Its edits are those of ``img``: :func:`augment` defines them on a copy of that side."""
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    factor = 1 if work is None else min(img.size) // max(1, work)
+    return img.reduce(factor) if factor > 1 else img
 
 
 def _start(
@@ -194,7 +207,7 @@ def _start(
         return (img if box == (0, 0, *img.size) else img.crop(box)), 1.0
     out = (max(1, round(w * scale)), max(1, round(h * scale)))
     source = (box[0] / k, box[1] / k, min(img.width, box[2] / k), min(img.height, box[3] / k))
-    return img.resize(out, Image.Resampling.BILINEAR, box=source, reducing_gap=2.0), scale
+    return img.resize(out, Image.Resampling.BOX, box=source, reducing_gap=2.0), scale
 
 
 def augment(
@@ -222,14 +235,14 @@ def augment(
     if rng.random() < 0.3:
         img = blur(img, rng.uniform(0.5, 2.0) * scale)
     if rng.random() < 0.3:
-        img = img.rotate(rng.uniform(-15, 15), resample=Image.Resampling.BILINEAR, expand=True)
+        img = img.rotate(rng.uniform(-15, 15), resample=Image.Resampling.NEAREST, expand=True)
     if rng.random() < 0.3:
         img = pad(img, rng)
     if rng.random() < 0.4:
         s = rng.uniform(0.15, 0.6) / scale  # of the full-size edit's size
         size = (max(16, int(img.width * s)), max(16, int(img.height * s)))
         if size[0] < img.width and size[1] < img.height:
-            img = img.resize(size, Image.Resampling.BILINEAR)
+            img = img.resize(size, Image.Resampling.BOX)
     if rng.random() < 0.5:
         img = jpeg(img, rng)
     if rng.random() < 0.3:
