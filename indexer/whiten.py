@@ -177,9 +177,10 @@ def update_whitening(
 
 def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
     """numpy's BLAS in one thread while learning: the covariance products run beside the
-    ONNX threads, and the eigendecompositions of a 1024 x 1024 matrix took 2-20x longer in two
-    BLAS threads than in one whenever another process wanted a core (measured: 0.35 s alone,
-    1-7 s on a busy 2-core machine)."""
+    ONNX threads, and the eigendecompositions of a 1024 x 1024 matrix (two until the whitening
+    took a Cholesky factor and the Gram matrix of the background instead) took 2-20x longer
+    in two BLAS threads than in one whenever another process wanted a core (measured: 0.35 s
+    alone, 1-7 s on a busy 2-core machine)."""
     if threadpool_limits is None:
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
