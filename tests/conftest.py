@@ -64,22 +64,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", backends, indirect=True, scope="module")
 
 
-_BACKEND_OF: dict[str, str] = {}  # node id -> the back end a test's library runs on
 _OUTCOMES: dict[str, dict[str, int]] = {}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test's report carries the back end its library runs on (a property: with
+    pytest-xdist the workers collect, the main process counts)."""
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         names = getattr(item, "fixturenames", ())
         if "backend" in params:
-            _BACKEND_OF[item.nodeid] = str(params["backend"])
+            item.user_properties.append(("store_backend", str(params["backend"])))
         elif "postgres_server" in names:
-            _BACKEND_OF[item.nodeid] = "postgresql"
+            item.user_properties.append(("store_backend", "postgresql"))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    backend = _BACKEND_OF.get(report.nodeid)
+    backend = dict(report.user_properties).get("store_backend")
     if backend is None or not (report.when == "call" or report.outcome != "passed"):
         return
     counts = _OUTCOMES.setdefault(backend, {})

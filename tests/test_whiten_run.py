@@ -84,13 +84,23 @@ def _index(
     return _run(args, **patch)
 
 
+@pytest.fixture(scope="module")
+def learned(
+    tmp_path_factory: pytest.TempPathFactory, photos: Path, models_dir: Path
+) -> tuple[dict, float, str]:
+    """One run that learns from the whole sample (two decode threads): (its JSON summary,
+    peak RSS in MiB, the fingerprint of the whitening it stored), for the tests below."""
+    tmp = tmp_path_factory.mktemp("learned")
+    out, peak = _index(tmp, models_dir, photos, "--json", "--workers", "2")
+    return json.loads(out), peak, _fingerprint(tmp / "lib", models_dir)
+
+
 def test_learning_memory_does_not_grow_with_the_sample(
-    tmp_path: Path, photos: Path, models_dir: Path
+    tmp_path: Path, photos: Path, models_dir: Path, learned: tuple[dict, float, str]
 ) -> None:
     out, small = _index(tmp_path, models_dir, photos, "--json", sample=16)
     few = json.loads(out)
-    out, large = _index(tmp_path, models_dir, photos, "--json", sample=PHOTOS)
-    many = json.loads(out)
+    many, large, _ = learned  # the default sample: every one of the photos
     assert few["whitening"].startswith("learned") and many["whitening"].startswith("learned")
     # 6x the photos learned from (80 more decoded photos, 24 of them 1920x1080 frames, and
     # their edits) cost no more memory: they are streamed, not held
@@ -99,9 +109,10 @@ def test_learning_memory_does_not_grow_with_the_sample(
     assert few["learn_photos"] == 16 and many["learn_photos"] == PHOTOS, (few, many)
 
 
-def test_summary_reports_learning_apart(tmp_path: Path, photos: Path, models_dir: Path) -> None:
-    out, _ = _index(tmp_path, models_dir, photos, "--json")
-    summary = json.loads(out)
+def test_summary_reports_learning_apart(
+    tmp_path: Path, photos: Path, models_dir: Path, learned: tuple[dict, float, str]
+) -> None:
+    summary = learned[0]
     for key in (
         "added",
         "updated",
@@ -168,13 +179,10 @@ def _fingerprint(library: Path, models_dir: Path) -> str:
 
 
 def test_learning_does_not_depend_on_thread_timing(
-    tmp_path: Path, photos: Path, models_dir: Path
+    tmp_path: Path, photos: Path, models_dir: Path, learned: tuple[dict, float, str]
 ) -> None:
     """The run's photos are edited in the decode threads while they are decoded for indexing;
     their edits are summed in plan order, so one decode thread or two learn the same."""
-    prints = []
-    for workers in ("1", "2"):
-        out, _ = _index(tmp_path, models_dir, photos, "--json", "--workers", workers)
-        assert json.loads(out)["learn_photos"] == PHOTOS
-        prints.append(_fingerprint(tmp_path / "lib", models_dir))
-    assert prints[0] == prints[1]
+    out, _ = _index(tmp_path, models_dir, photos, "--json", "--workers", "1")
+    assert json.loads(out)["learn_photos"] == PHOTOS
+    assert _fingerprint(tmp_path / "lib", models_dir) == learned[2]
