@@ -85,8 +85,10 @@ def clusters(
         if fmt == "json":
             text = json.dumps(result.to_dict(), indent=1, ensure_ascii=False)
         elif fmt == "html":
-            cache = ThumbnailCache(
-                engine.settings.thumbnail_dir, max_pixels=engine.settings.max_image_pixels
+            cache = ThumbnailCache.of_library(
+                engine.settings.thumbnail_dir,
+                read_only=engine.store.read_only,
+                max_pixels=engine.settings.max_image_pixels,
             )
             thumbnail = _thumbnailer(engine, cache)
             text = clusters_html(result, lambda image_id: data_uri(thumbnail(image_id)))

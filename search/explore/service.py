@@ -56,7 +56,7 @@ class Explorer:
 
     def __init__(self, store: LibraryStore, library: Path) -> None:
         self.store = store
-        self.cache = ResultCache(library)
+        self.cache = ResultCache(None if store.read_only else library)
         self._lock = threading.RLock()  # one computation at a time (memory), of one stamp
         self._cache_lock = threading.Lock()  # reads of finished results never wait on one
         self._vectors: tuple[str, np.ndarray, np.ndarray] | None = None
