@@ -31,6 +31,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir:
     return cwd
 
 
+@pytest.mark.slow  # the fast loop has the API's: tests/test_web_lookup.py
 def test_search_marks_a_same_pixels_copy_exact_like_lookup(folder: Path) -> None:
     searched = run_cli(["search", "query.png", "-k", "3", "--json"], folder)
     assert searched.returncode == 0, searched.stderr

@@ -54,9 +54,10 @@ MAP_WAITS_UP_TO = 20_000
 class Explorer:
     """Clusters, outliers and the map of one library (thread-safe; results cached)."""
 
-    def __init__(self, store: LibraryStore, library: Path) -> None:
+    def __init__(self, store: LibraryStore, library: Path | None) -> None:
+        """``library``: the folder its results are kept in (None: in memory only)."""
         self.store = store
-        self.cache = ResultCache(None if store.read_only else library)
+        self.cache = ResultCache(library)
         self._lock = threading.RLock()  # one computation at a time (memory), of one stamp
         self._cache_lock = threading.Lock()  # reads of finished results never wait on one
         self._vectors: tuple[str, np.ndarray, np.ndarray] | None = None

@@ -70,7 +70,8 @@ class SearchEngine:
         self.guard = ServingGuard(library)
         self.records = LibraryRecords(library.store)
         self.admin = LibraryAdmin(library)
-        self.explore = Explorer(library.store, self.settings.library)
+        kept = None if library.store.read_only else self.settings.library  # None: in memory
+        self.explore = Explorer(library.store, kept)
         self.videos = VideoSearch(self.store, self.guard, self.records)
 
     @classmethod
