@@ -67,5 +67,5 @@ class SamePixels:
     def _file_digest(self, image_id: int) -> str | None:
         try:
             return query_pixel_hash(self._file_of(image_id), None, self._max_pixels)
-        except ImgsearchError:  # gone, or outside its collection
+        except (ImgsearchError, OSError):  # gone, unreadable, or outside its collection
             return None
