@@ -140,8 +140,10 @@ def dedup(
         else:
             thumbnails = None
             if fmt == "html":
-                cache = ThumbnailCache(
-                    engine.settings.thumbnail_dir, max_pixels=engine.settings.max_image_pixels
+                cache = ThumbnailCache.of_library(
+                    engine.settings.thumbnail_dir,
+                    read_only=engine.store.read_only,
+                    max_pixels=engine.settings.max_image_pixels,
                 )
                 thumbnails = _thumbnailer(engine, cache)
             write_report(result, output, fmt, thumbnail=thumbnails, video_groups=videos)

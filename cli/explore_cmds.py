@@ -19,7 +19,8 @@ from search.library import ThumbnailCache
 
 CLUSTERS_JSON = (
     'Print JSON: {"method", "clusters": [{"id", "size", "representative": {"id", "path"}, '
-    '"labels", "members": [{"id", "path"}]}], "noise": [{"id", "path"}]}.'
+    '"labels", "members": [{"id", "path"}]}], "noise": [{"id", "path"}]}; a cluster\'s "id" '
+    "is 0-based (the text, the HTML report and the web show id + 1: cluster 1 is id 0)."
 )
 
 
@@ -84,8 +85,10 @@ def clusters(
         if fmt == "json":
             text = json.dumps(result.to_dict(), indent=1, ensure_ascii=False)
         elif fmt == "html":
-            cache = ThumbnailCache(
-                engine.settings.thumbnail_dir, max_pixels=engine.settings.max_image_pixels
+            cache = ThumbnailCache.of_library(
+                engine.settings.thumbnail_dir,
+                read_only=engine.store.read_only,
+                max_pixels=engine.settings.max_image_pixels,
             )
             thumbnail = _thumbnailer(engine, cache)
             text = clusters_html(result, lambda image_id: data_uri(thumbnail(image_id)))
@@ -103,11 +106,12 @@ def clusters(
 
 
 def clusters_text(result: Clusters) -> str:
-    """One block per cluster: id, size, labels, representative, then the members' paths."""
+    """One block per cluster: its number (1-based, as on the web page), size, labels, then
+    the members' ids and paths, the representative first."""
     lines = []
     for c in result.clusters:
         labels = ", ".join(c.labels) or "-"
-        lines.append(f"cluster {c.id}: {len(c.members)} images ({labels})")
+        lines.append(f"cluster {c.number}: {len(c.members)} images ({labels})")
         lines.extend(f"  {m.id:>7}  {m.path}" for m in c.members)
     if result.noise:
         lines.append(f"unclustered: {len(result.noise)} images")
@@ -133,7 +137,7 @@ def clusters_html(result: Clusters, thumbnail) -> str:  # type: ignore[no-untype
     ]
     for c in result.clusters:
         labels = html.escape(", ".join(c.labels) or "-")
-        parts.append(f"<h2>Cluster {c.id}: {len(c.members)} images, {labels}</h2>")
+        parts.append(f"<h2>Cluster {c.number}: {len(c.members)} images, {labels}</h2>")
         parts.extend(figure(m.id, m.path) for m in c.members)
     if result.noise:
         parts.append(f"<h2>Unclustered ({len(result.noise)})</h2>")

@@ -83,7 +83,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "similar": (
         "cli.search_cmds",
         "Images most similar to a library image, given by id or by "
-        "its file path (itself excluded; copies with the same bytes are marked exact).",
+        "its file path (itself excluded; copies with the same bytes or pixels are marked exact).",
     ),
     "stats": (
         "cli.stats_cmds",

@@ -189,7 +189,7 @@ def similar(
     as_json: bool,
 ) -> None:
     """Images most similar to a library image, given by id or by its file path (itself
-    excluded; copies with the same bytes are marked exact)."""
+    excluded; copies with the same bytes or pixels are marked exact)."""
     wanted = QualityFilter.parse(flags, exclude_flags)
     with open_engine(ctx) as engine:
         image_id = engine.records.image_id_for(path_or_id)

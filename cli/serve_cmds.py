@@ -127,6 +127,14 @@ def serve_command(
         engine = None  # the server starts anyway and explains how to make one
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
+    if engine is not None and engine.store.read_only:
+        click.echo(
+            f"imgsearch: the library {settings.library} is read-only: search, browse, image "
+            "pages, thumbnails and the API work (uploads are searched, never stored); nothing "
+            "is written (the vector index and explore results are kept in memory, thumbnails "
+            "in a temporary folder); indexing and removing need a writable library",
+            err=True,
+        )
     try:
         app = create_app(
             settings,

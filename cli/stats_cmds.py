@@ -31,7 +31,8 @@ def library_figures(ctx: click.Context) -> dict[str, Any]:
             return engine.admin.stats()
 
     figures = json.loads(json.dumps(read(), default=str))  # as a saved summary reads back
-    save_summary(settings, stamp, figures)
+    if not settings.read_only:  # a read-only library keeps nothing
+        save_summary(settings, stamp, figures)
     return figures
 
 

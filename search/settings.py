@@ -130,6 +130,9 @@ class Settings:
     upright_first: bool = False
     #: PostgreSQL: how long an index run waits for a collection another run is indexing
     lock_wait_s: float = 3600.0
+    #: open the library read-only: search and browse, nothing written (caches in memory,
+    #: thumbnails in a temporary folder); also when its SQLite file or folder cannot be written
+    read_only: bool = False
 
     def __post_init__(self) -> None:
         # The one place where relative paths become absolute (frozen: set through object).
@@ -153,6 +156,7 @@ class Settings:
             "decode_budget_mb": _env_number(env, "IMGSEARCH_DECODE_BUDGET_MB", int),
             "upright_first": _env_flag(env, "IMGSEARCH_UPRIGHT_FIRST"),
             "lock_wait_s": _env_number(env, "IMGSEARCH_LOCK_WAIT", float),
+            "read_only": _env_flag(env, "IMGSEARCH_READ_ONLY"),
         }
         # unset values keep the field defaults
         settings = cls(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]

@@ -122,7 +122,7 @@ CASES = [
     ("outliers", ["--library", "newer", "outliers"], NEWER, nothing),
     ("flags", ["--library", "foreign", "flags"], FOREIGN, nothing),
     ("search", ["--library", "foreign", "search", PHOTO], FOREIGN, nothing),
-    ("similar", ["--library", "readonly", "similar", PHOTO], READ_ONLY, nothing),
+    ("similar", ["--library", "foreign", "similar", PHOTO], FOREIGN, nothing),
     ("labels", ["--library", "newer", "labels", "ant"], NEWER, nothing),
     ("stats", ["--library", "foreign", "stats"], FOREIGN, nothing),
     ("serve", ["serve", "--port", "{busy_port}"], "Address already in use", nothing),

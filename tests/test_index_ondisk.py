@@ -28,6 +28,39 @@ def _top1(index: VectorIndex, x: np.ndarray, ids: np.ndarray, rows: np.ndarray) 
     return float(np.mean([ids[r] in f for r, f in zip(rows, found, strict=True)]))
 
 
+@pytest.mark.parametrize("swap_stream", [True, False], ids=["c-stream", "fd-fallback"])
+def test_saving_the_ondisk_lists_prints_nothing(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, swap_stream
+) -> None:
+    """FAISS printf()s "resizing FILE to N bytes" as its file grows: silenced, both ways, and
+    what Python prints before, during (another thread's) and after comes out whole."""
+    import threading
+
+    import search.index.ondisk as ondisk
+    from search.index.quiet import c_stdout_silenced
+
+    quiet = c_stdout_silenced
+    monkeypatch.setattr(ondisk, "c_stdout_silenced", lambda: quiet(swap_stream=swap_stream))
+    x, ids = clustered(600, dim=32), make_ids(600)
+    index = VectorIndex.build(ids, x, "ivfpq-ondisk", config=SMALL)
+    print("before", flush=True)
+    index.save(tmp_path / "index.faiss", _stamp(index))
+    print("after", flush=True)
+    out, err = capfd.readouterr()
+    assert "resizing" not in out + err and out == "before\nafter\n" and err == ""
+    assert len(list(tmp_path.glob("*.ivfdata"))) == 1
+    if swap_stream:  # C's stdout only: Python output of other threads meanwhile goes on
+        with quiet():
+            thread = threading.Thread(target=lambda: print("other thread", flush=True))
+            thread.start()
+            thread.join()
+        assert capfd.readouterr().out == "other thread\n"
+    with pytest.raises(RuntimeError), quiet(swap_stream=swap_stream):  # restored on errors
+        raise RuntimeError("boom")
+    print("still here", flush=True)
+    assert capfd.readouterr().out == "still here\n"
+
+
 def test_ondisk_lists_are_mapped_from_beside_the_index_file_and_survive_changes(
     tmp_path: Path,
 ) -> None:
@@ -75,6 +108,7 @@ def test_a_library_indexed_with_the_ondisk_kind_searches_and_rebuilds_its_lists(
     indexed = run_cli([*base, "index", "photos", "--index", "ivfpq-ondisk", "--json"], tmp_path)
     assert indexed.returncode == 0, indexed.stderr
     assert json.loads(indexed.stdout)["added"] == 24  # stdout is JSON only
+    assert "resizing" not in indexed.stderr and "WARNING" not in indexed.stderr, indexed.stderr
     stats = json.loads(run_cli([*base, "stats", "--json"], tmp_path).stdout)
     assert json.dumps(stats).count("ivfpq-ondisk") >= 1
     for lists in (tmp_path / "lib").glob("*.ivfdata"):
@@ -86,3 +120,8 @@ def test_a_library_indexed_with_the_ondisk_kind_searches_and_rebuilds_its_lists(
     assert Path(results[0]["path"]).name == "ukbench00004.jpg"
     assert {Path(r["path"]).name for r in results} <= {f"ukbench0000{i}.jpg" for i in range(4, 8)}
     assert len(list((tmp_path / "lib").glob("*.ivfdata"))) == 1  # rebuilt from the store
+    assert "resizing" not in found.stderr and "WARNING" not in found.stderr, found.stderr
+    rebuilt = run_cli([*base, "rebuild-index", "--index", "ivfpq-ondisk"], tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    noise = rebuilt.stdout + rebuilt.stderr
+    assert "resizing" not in noise and "WARNING" not in noise, noise

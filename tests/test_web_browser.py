@@ -368,13 +368,13 @@ def test_copy_badges_on_results_and_the_image_page(browser, server, weblib):
     assert unrelated and all(badge(c) == "" for c in unrelated)
     assert "not a copy" in unrelated[0].find_element(By.CLASS_NAME, "score").get_attribute("title")
     assert "copies" in driver.find_element(By.CSS_SELECTOR, "#results .results-head").text
-    # The image page's similar images: its PNG re-save is a copy too.
+    # The image page's similar images: its PNG re-save is an exact copy (the same pixels).
     cards[EDITED_ORIGINAL].find_element(By.TAG_NAME, "a").click()
     wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".image-title")))
     similar = {
         c.find_element(By.CLASS_NAME, "name").text: c
         for c in driver.find_elements(By.CSS_SELECTOR, ".similar li.card")
     }
-    assert badge(similar[RESAVED_NAME]) == "copy"
+    assert badge(similar[RESAVED_NAME]) == "exact copy"
     assert badge(similar["ukbench00120__resize.jpg"]) == "copy"
     assert severe_console_messages(driver) == []

@@ -415,3 +415,14 @@ def test_search_page_modes_and_image_page_button(client, ids):
     found = client.post("/lookup", data={"mode": "lookup", "image_id": str(ids[QUERY_NAME])})
     assert found.status_code == 200 and b"2 exact copies" in found.data
     assert f"library image #{ids[QUERY_NAME]}".encode() in found.data  # the query is shown
+
+
+def test_search_marks_same_pixels_exact_as_lookup_does(client, weblib) -> None:
+    """``POST /api/v1/search`` and ``/lookup`` with one upload agree on which results are
+    exact copies: the library's PNG re-save by its bytes, its JPEG original by its pixels."""
+    png = weblib.extra / RESAVED_NAME
+    found = upload(client, png, name="resaved.png", k=5)
+    assert found.status_code == 200, found.data[:300]
+    searched = {Path(r["path"]).name for r in found.get_json()["results"] if r["exact"]}
+    looked = lookup(client, png, name="resaved.png").get_json()["results"]
+    assert searched == set(names(looked, "exact")) == {EDITED_ORIGINAL, RESAVED_NAME}

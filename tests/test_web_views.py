@@ -155,13 +155,14 @@ def test_copy_badges_on_search_results_and_the_image_page(client, weblib, ids):
     assert "badge" not in card_of(page, Path(unrelated["path"]).name)
     copies = sum(h["duplicate"] or h["exact"] for h in hits)
     assert re.search(rf">{copies} copies</span>", page)
-    # The image page's similar images: the PNG re-save and the edits are copies.
+    # The image page's similar images: the PNG re-save is an exact copy (the same pixels),
+    # the edits are copies.
     image = client.get(f"/images/{ids[EDITED_ORIGINAL]}").data.decode()
     similar = client.get(f"{API}/images/{ids[EDITED_ORIGINAL]}/similar?k=12").get_json()
     for hit in similar["results"]:
         card = card_of(image, Path(hit["path"]).name)
         assert copy_badge(card) is (hit["duplicate"] and not hit["exact"])
-    assert copy_badge(card_of(image, "ukbench00120_resaved.png"))
+    assert 'badge-exact">Exact copy</span>' in card_of(image, "ukbench00120_resaved.png")
     assert copy_badge(card_of(image, "ukbench00120__resize.jpg"))
 
 

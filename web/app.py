@@ -122,8 +122,10 @@ def create_app(
     if engine is None and not holder.try_open():
         log.warning("no library at %s yet; serving 503 until one is indexed", settings.library)
     app.extensions["imgsearch"] = holder
-    app.extensions["imgsearch.thumbnails"] = ThumbnailCache(
-        settings.thumbnail_dir, max_pixels=settings.max_image_pixels
+    app.extensions["imgsearch.thumbnails"] = ThumbnailCache.of_library(
+        settings.thumbnail_dir,
+        read_only=settings.read_only or holder.read_only(),
+        max_pixels=settings.max_image_pixels,
     )
     app.extensions["imgsearch.settings"] = settings
     app.url_map.converters["int"] = ImageIdConverter  # before the routes are added

@@ -32,7 +32,12 @@ _MEMBER = {
 _CLUSTER = {
     "type": "object",
     "properties": {
-        "id": {"type": "integer"},
+        "id": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "0-based, largest cluster first; people see id + 1 (the web "
+            "page's and the CLI's 'Cluster 1' is id 0)",
+        },
         "size": {"type": "integer"},
         "representative": _MEMBER,
         "labels": {"type": "array", "items": {"type": "string"}},
@@ -159,8 +164,9 @@ def explore_paths() -> dict[str, Any]:
                             },
                             "required": ["projection", "count", "ids", "x", "y"],
                         },
-                        "x, y in [0, 1]; cluster -1 = noise (the Clusters page's density "
-                        "cluster ids); label indexes label_names",
+                        "x, y in [0, 1]; cluster: the density cluster's 0-based id (the "
+                        "Clusters page's 'Cluster 1' is 0), -1 = noise; label indexes "
+                        "label_names",
                     ),
                     **_errors(400, 503),
                 },

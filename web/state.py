@@ -65,6 +65,10 @@ class EngineHolder:
         """The engine if one is open (no refresh, no open attempt)."""
         return self._engine
 
+    def read_only(self) -> bool:
+        """Is the open library read-only (nothing may be written)?"""
+        return bool(self._engine is not None and self._engine.store.read_only)
+
     def get(self) -> SearchEngine:
         """The engine, refreshed if the last check is older than the interval.
 

@@ -25,11 +25,14 @@ MAX_RESULTS = 16  # kept in memory and on disk (each k of k-means is its own res
 class ResultCache:
     """Arrays by key, valid for one stamp."""
 
-    def __init__(self, library: Path) -> None:
-        self.folder = library / DIRNAME
+    def __init__(self, library: Path | None) -> None:
+        """``library``: None keeps results in memory only (a read-only library)."""
+        self.folder = library / DIRNAME if library is not None else None
         self._memory: OrderedDict[str, tuple[str, dict[str, np.ndarray]]] = OrderedDict()
 
     def _file(self, key: str) -> Path:
+        if self.folder is None:
+            raise FileNotFoundError(key)  # read as a miss
         return self.folder / f"{key}.npz"
 
     def get(self, key: str, stamp: dict[str, object]) -> dict[str, np.ndarray] | None:
@@ -65,6 +68,8 @@ class ResultCache:
         """Keep ``arrays`` for this stamp (on disk when the library is writable)."""
         text = json.dumps(stamp, sort_keys=True)
         self._remember(key, text, arrays)
+        if self.folder is None:
+            return
         try:
             self.folder.mkdir(exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")

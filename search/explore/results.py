@@ -22,9 +22,17 @@ class Member:
 
 @dataclass(frozen=True)
 class Cluster:
+    """A group of similar images. ``id`` is its 0-based position, largest first (the JSON
+    and API id); people see :attr:`number`, 1-based ("Cluster 1" is id 0)."""
+
     id: int
     members: list[Member]  # nearest the centre first; members[0] is the representative
     labels: list[str]
+
+    @property
+    def number(self) -> int:
+        """The cluster's number for people: ``id + 1``, in the CLI, its reports and the web."""
+        return self.id + 1
 
     def to_dict(self) -> dict[str, Any]:
         return {

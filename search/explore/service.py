@@ -54,7 +54,8 @@ MAP_WAITS_UP_TO = 20_000
 class Explorer:
     """Clusters, outliers and the map of one library (thread-safe; results cached)."""
 
-    def __init__(self, store: LibraryStore, library: Path) -> None:
+    def __init__(self, store: LibraryStore, library: Path | None) -> None:
+        """``library``: the folder its results are kept in (None: in memory only)."""
         self.store = store
         self.cache = ResultCache(library)
         self._lock = threading.RLock()  # one computation at a time (memory), of one stamp

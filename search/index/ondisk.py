@@ -23,15 +23,10 @@ candidates per view exactly from the store; recall is measured after that exact 
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
 import shutil
-import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +34,7 @@ import numpy as np
 
 from search.index.faiss_lib import faiss
 from search.index.kinds import Backend, IVFSQ8Backend, as_ids, flat_view, probed_search
+from search.index.quiet import c_stdout_silenced
 from search.index.tune import PAD_SCORE, nearest, normalized, spherical_kmeans
 
 
@@ -51,21 +47,6 @@ class _ReadFlags:
 
 
 SUFFIX = ".ivfdata"
-
-
-@contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send what C code prints to stdout to stderr (``--json`` output stays parseable)."""
-    sys.stdout.flush()
-    libc = ctypes.CDLL(None)
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        libc.fflush(None)
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def pq_bytes(d: int, wanted: int = 0) -> int:
@@ -123,6 +104,10 @@ class IVFPQOnDiskBackend(Backend):
         assign = nearest(rows, centroids)
         residuals = np.ascontiguousarray(rows - centroids[assign])
         index.pq.cp.seed = config.seed
+        # a small library trains 2^nbits codes from fewer than 39 rows each, on purpose: no
+        # "WARNING clustering N points to K centroids" per sub-quantizer on stderr (this
+        # setting only decides that warning)
+        index.pq.cp.min_points_per_centroid = 1
         index.train_encoder(len(rows), faiss.swig_ptr(residuals), faiss.swig_ptr(assign))
         index.is_trained = True
         return cls(faiss.serialize_index(index), config.ondisk_shard)
@@ -235,7 +220,7 @@ class IVFPQOnDiskBackend(Backend):
             vector = faiss.InvertedListsPtrVector()
             for part in parts:
                 vector.push_back(part.invlists)
-            with _stdout_to_stderr():  # FAISS printf()s "resizing FILE": keep stdout clean
+            with c_stdout_silenced():  # FAISS printf()s "resizing FILE to N bytes"
                 ntotal = lists.merge_from_multiple(vector.data(), vector.size(), False)
             base = self._empty()
             base.replace_invlists(lists, True)

@@ -111,8 +111,8 @@ class IndexCache:
 
     def save(self, index: VectorIndex, stamp: IndexStamp) -> None:
         """Save the cache (optional: a failure is logged, the store stays the truth)."""
-        if not self.settings.index_path.parent.is_dir():
-            return  # a read-only look at a library elsewhere: keep the index in memory
+        if self.store.read_only or not self.settings.index_path.parent.is_dir():
+            return  # a read-only library, or a look at one elsewhere: kept in memory
         try:
             index.save(self.settings.index_path, stamp)
         except OSError as error:

@@ -37,6 +37,7 @@ from search.settings import Settings
 from search.store import (
     AppliedChanges,
     ChangeSet,
+    LibraryReadOnlyError,
     LibraryStore,
     ModelMismatchError,
     ModelStamp,
@@ -44,6 +45,8 @@ from search.store import (
 )
 
 log = logging.getLogger(__name__)
+READ_ONLY_SETTING = "the library is opened read-only (unset IMGSEARCH_READ_ONLY to write it)"
+READ_ONLY_USER = "is read-only for this user: run as its owner, or copy it somewhere writable"
 
 
 class Library:
@@ -63,9 +66,12 @@ class Library:
 
     @classmethod
     def open(cls, settings: Settings, *, create: bool = False) -> Library:
+        if create and settings.read_only:
+            raise LibraryReadOnlyError(f"{READ_ONLY_SETTING}: indexing writes it")
         if create:
             settings.library.mkdir(parents=True, exist_ok=True)
-        return cls(settings, Store.open(settings.resolved_database_url, create=create))
+        url = settings.resolved_database_url
+        return cls(settings, Store.open(url, create=create, read_only=settings.read_only))
 
     def close(self) -> None:
         self.store.close()
@@ -332,7 +338,10 @@ class Library:
             return applied
 
     def writer_lock(self) -> AbstractContextManager[None]:
-        """The whole library for maintenance: fails fast while anyone else writes."""
+        """The whole library for maintenance: fails fast while anyone else writes (or at
+        once when it is read-only)."""
+        if self.store.read_only:
+            raise LibraryReadOnlyError(f"the library {self.path} {READ_ONLY_USER}")
         return self.locks.exclusive()
 
     @property

@@ -8,9 +8,11 @@ thumbnail at worst do the work twice and never see a half-written file.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -44,6 +46,17 @@ class ThumbnailCache:
         self.max_pixels = max_pixels
         self._locks: dict[tuple[int, int], threading.Lock] = {}
         self._locks_guard = threading.Lock()
+
+    @classmethod
+    def of_library(
+        cls, directory: Path, *, read_only: bool = False, max_pixels: int | None = None
+    ) -> ThumbnailCache:
+        """The library's thumbnails under ``directory``; when the library is read-only or that
+        folder cannot be written, under a temporary folder of this process (gone at exit)."""
+        if read_only or not _can_write(Path(directory)):
+            directory = Path(tempfile.mkdtemp(prefix="imgsearch-thumbnails-"))
+            atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        return cls(directory, max_pixels=max_pixels)
 
     def path_for(self, image_id: int, version: str, size: int) -> Path:
         """Where the thumbnail of ``image_id`` at ``version`` and ``size`` lives."""
@@ -113,6 +126,13 @@ class ThumbnailCache:
             path.unlink(missing_ok=True)
             removed += 1
         return removed
+
+
+def _can_write(folder: Path) -> bool:
+    """Can this process write in ``folder`` (or create it: its nearest existing parent)?"""
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    return os.access(folder, os.W_OK | os.X_OK, effective_ids=True)
 
 
 def video_still(source: Path, at_ms: int, size: int = DEFAULT_SIZE) -> Image.Image:

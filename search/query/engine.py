@@ -35,6 +35,7 @@ from search.query.admin import LibraryAdmin
 from search.query.browse import label_hits, newest_hits
 from search.query.errors import ImageNotFoundError, PathEscapeError, QueryError
 from search.query.guard import ServingGuard
+from search.query.pixels import SamePixels
 from search.query.quality import QualityFilter
 from search.query.records import ImageFile, LibraryRecords, unchanged_bytes
 from search.query.results import (
@@ -47,7 +48,6 @@ from search.query.results import (
     hit_from_row,
     hits_from_scores,
     is_image_id,
-    query_pixel_hash,
     read_query_bytes,
     with_source,
 )
@@ -58,7 +58,6 @@ from search.store import ImageInfo, ModelStamp, ReindexingError, StoredImage
 log = logging.getLogger(__name__)
 
 CANDIDATE_MARGIN = 10  # extra candidates: self-exclusion, rows removed meanwhile, ties at k
-EXACT_PIXEL_MIN_SCORE = 0.9  # pixel-identical copies score ~1; below this none is looked for
 
 
 class SearchEngine:
@@ -71,7 +70,8 @@ class SearchEngine:
         self.guard = ServingGuard(library)
         self.records = LibraryRecords(library.store)
         self.admin = LibraryAdmin(library)
-        self.explore = Explorer(library.store, self.settings.library)
+        kept = None if library.store.read_only else self.settings.library  # None: in memory
+        self.explore = Explorer(library.store, kept)
         self.videos = VideoSearch(self.store, self.guard, self.records)
 
     @classmethod
@@ -184,23 +184,18 @@ class SearchEngine:
             live, query, analysis.labels, k, min_score, exclude, more, flags, regions
         )
         sha = hashlib.sha256(data).hexdigest() if data is not None else None
-        pixel_hash: list[str | None] = []  # computed at most once, only when it can matter
+        same_pixels = SamePixels(
+            source,
+            data,
+            (analysis.width, analysis.height),
+            self.records.image_file_path,
+            self.settings.max_image_pixels,
+        )
 
-        def pixels() -> str | None:
-            if not pixel_hash:
-                pixel_hash.append(query_pixel_hash(source, data, self.settings.max_image_pixels))
-            return pixel_hash[0]
-
-        def exact(row: StoredImage, score: float) -> bool:
-            if roi is not None or (sha is not None and row.sha256 == sha):
-                return roi is None  # a region is no exact copy of its file (it may be a copy)
-            if (
-                row.pixel_sha256 is None
-                or score < EXACT_PIXEL_MIN_SCORE
-                or (row.width, row.height) != (analysis.width, analysis.height)
-            ):
-                return False
-            return row.pixel_sha256 == pixels()
+        def exact(row: StoredImage, copy_score: float) -> bool:
+            if roi is not None:
+                return False  # a region is no exact copy of its file (it may be a copy)
+            return (sha is not None and row.sha256 == sha) or same_pixels(row, copy_score)
 
         hits = hits_from_scores(scored, live.descriptor.calibration, exact)
         hits = self.videos.merge(live, query, hits, k, min_score, exclude)
@@ -224,7 +219,8 @@ class SearchEngine:
         ``copy_score`` is the cosine in the library's descriptor space, best over the query's
         views and the stored image's rows; ``z`` is its calibrated value and ``duplicate`` the
         copy decision (``z >= DUPLICATE_Z``). ``exact`` marks byte-identical
-        (sha256) or pixel-identical copies of the query file (never for a region ``roi``).
+        (sha256) or pixel-identical copies of the query file (never for a region ``roi``;
+        :mod:`search.query.pixels` says which rows are checked).
         """
         if is_video_query(source):
             check_params(k, min_score)

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from models import ImgsearchError
 from search.dedup import (
     DEFAULT_DEDUP_THRESHOLD,
     DedupImage,
@@ -28,11 +27,10 @@ from search.descriptor import DUPLICATE_Z
 from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.engine import SearchEngine
 from search.query.errors import QueryError
-from search.query.results import ImageQuery, SearchHit, query_pixel_hash
+from search.query.results import ImageQuery, SearchHit
 from search.query.video import is_video_query
 
 EXACT, NEAR, SIMILAR = "exact", "near", "similar"
-PIXEL_CHECK_MIN_SCORE = 0.95  # identical pixels embed identically; below this none can match
 
 
 @dataclass(frozen=True)
@@ -106,10 +104,7 @@ def lookup(
 
         return lookup_video(engine, source, threshold=threshold, others=others)
     result = engine.query_image(source, k=k, all_views=True)
-    analysis, data, sha, hits = result.analysis, result.data, result.sha256, result.hits
-    query_pixels = _LazyPixelHash(
-        lambda: query_pixel_hash(source, data, engine.settings.max_image_pixels)
-    )
+    analysis, sha, hits = result.analysis, result.sha256, result.hits
     matches: list[LookupMatch] = []
     seen: set[int] = set()
     # Same bytes anywhere in the library, even beyond the k nearest.
@@ -128,11 +123,9 @@ def lookup(
                 matches.append(LookupMatch(hit, EXACT, "same bytes (sha256)"))
                 seen.add(image_id)
     nearby = [hit for hit in hits if hit.id not in seen]
-    for hit in nearby:
-        if _same_pixels(engine, hit, analysis, query_pixels):
-            matches.append(
-                LookupMatch(replace(hit, exact=True), EXACT, "same pixels, other encoding")
-            )
+    for hit in nearby:  # the search's own check (search.query.pixels), as for every search
+        if hit.exact:
+            matches.append(LookupMatch(hit, EXACT, "same pixels, other encoding"))
             seen.add(hit.id)
     near_matches, similar = [], []
     for hit in nearby:
@@ -182,38 +175,6 @@ def _evidence(hit: SearchHit, threshold: float, calibrated: bool) -> tuple[bool,
     near = copy >= threshold
     limit = f"{threshold:.4f}".rstrip("0").ljust(4, "0")  # 0.9 -> 0.90, 0.925
     return near, f"copy score {cut(copy, 3)} {'>=' if near else '<'} threshold {limit}"
-
-
-class _LazyPixelHash:
-    def __init__(self, compute: Callable[[], str | None]) -> None:
-        self._compute = compute
-        self._value: list[str | None] = []
-
-    def __call__(self) -> str | None:
-        if not self._value:
-            self._value.append(self._compute())
-        return self._value[0]
-
-
-def _same_pixels(
-    engine: SearchEngine, hit: SearchHit, analysis: Any, query_pixels: _LazyPixelHash
-) -> bool:
-    """Pixel-identical to the query? Checked only for look-alikes of the same size."""
-    copy = hit.copy_score if hit.copy_score is not None else hit.score
-    if copy < PIXEL_CHECK_MIN_SCORE or (hit.width, hit.height) != (
-        analysis.width,
-        analysis.height,
-    ):
-        return False
-    stored = engine.store.reads.image(hit.id)
-    theirs = stored.pixel_sha256 if stored is not None else None
-    if theirs is None:
-        try:
-            path = engine.records.image_file_path(hit.id)
-            theirs = query_pixel_hash(path, None, engine.settings.max_image_pixels)
-        except ImgsearchError:
-            return False
-    return theirs is not None and theirs == query_pixels()
 
 
 # -- whole-library duplicate reports ----------------------------------------------------------

@@ -32,3 +32,8 @@ class DatabaseCorruptError(LibraryError):
 
 class LibraryBusyError(LibraryError):
     """Another process is writing to this library (an index run is in progress)."""
+
+
+class LibraryReadOnlyError(LibraryError):
+    """The library was opened read-only (it cannot be written by this user, or
+    ``IMGSEARCH_READ_ONLY``) and a command needs to write it."""

@@ -180,6 +180,21 @@ def ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool = True) ->
         _ensure_schema(engine, create=create, auto_upgrade=auto_upgrade)
 
 
+def require_head(engine: Engine) -> None:
+    """A library opened read-only is read as it is: at this imgsearch's head revision, or
+    refused with what to do (nothing can be upgraded)."""
+    current, head = stored_revision(engine), light_head() or head_revision()
+    if current == head:
+        return
+    if current is None:
+        raise SchemaError(_foreign(engine))
+    raise SchemaError(
+        f"the library is read-only and its schema is at revision {current}, this imgsearch "
+        f"reads {head}: run `imgsearch db upgrade` as its owner (or where it can be written), "
+        "or use the imgsearch that made it"
+    )
+
+
 @contextmanager
 def schema_lock(engine: Engine) -> Iterator[None]:
     """PostgreSQL: hold the schema's advisory lock (waiting up to 10 minutes for another

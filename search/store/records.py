@@ -323,6 +323,7 @@ class LibraryStore(Protocol):
     videos: VideoRecords
     quality: QualityRecords
     locks: DatabaseLocks | None  # writers' locks in the database (PostgreSQL), else None
+    read_only: bool  # opened read-only: nothing is written, caches stay in memory
 
     @property
     def library_id(self) -> str: ...

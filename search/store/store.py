@@ -31,6 +31,7 @@ from search.store.health import (
 )
 from search.store.locks import database_locks
 from search.store.quality import QualityRecords
+from search.store.read_only import read_only_engine, sqlite_writable
 from search.store.reads import ImageReads
 from search.store.records import (
     MODEL_KEYS,
@@ -115,8 +116,13 @@ def make_engine(url: str) -> Engine:
 class Store:
     """The library database. Open with :meth:`open`; thread-safe (a session per call)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, read_only: bool = False, sqlite_file: Path | None = None
+    ) -> None:
         self.engine = engine
+        #: nothing may be written (search/store/read_only.py); caches stay in memory
+        self.read_only = read_only
+        self._sqlite_file = sqlite_file
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.reads = ImageReads(self.session)
         self.descriptors = DescriptorRecords(self.session)
@@ -129,14 +135,17 @@ class Store:
         self.locks = database_locks(engine)
 
     @classmethod
-    def open(cls, url: str, *, create: bool = False) -> Store:
-        """Open (and when ``create``, make) a library database, upgrading an old schema."""
+    def open(cls, url: str, *, create: bool = False, read_only: bool = False) -> Store:
+        """Open (and when ``create``, make) a library database, upgrading an old schema;
+        read-only (``read_only``, or a SQLite file this process cannot write) for readers."""
         if url.startswith("sqlite:///") and not create:
             path = Path(url.removeprefix("sqlite:///"))
             if not path.exists():
                 raise LibraryNotFoundError(
                     f"no library database at {path}; run `imgsearch index PATH` to create one"
                 )
+            if read_only or not sqlite_writable(path):
+                return cls._open_read_only(path)
         path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +163,19 @@ class Store:
                     insert_ignore(session, LibraryMeta, rows)  # a reader writes nothing
         if path is not None:
             opened(path, store)
+        store.read_only = read_only
+        return store
+
+    @classmethod
+    def _open_read_only(cls, path: Path) -> Store:
+        if not open_in_this_process(path):
+            check_sqlite_header(path)
+        engine = read_only_engine(path)
+        with reported_corruption(path, engine):
+            migrate.require_head(engine)
+            store = cls(engine, read_only=True, sqlite_file=path)
+            check_on_open(store.health, path)
+        opened(path, store)
         return store
 
     def close(self) -> None:
@@ -169,6 +191,8 @@ class Store:
     @property
     def sqlite_path(self) -> Path | None:
         """The SQLite file, None for another database."""
+        if self._sqlite_file is not None:
+            return self._sqlite_file
         database = self.engine.url.database
         return Path(database) if self.engine.dialect.name == "sqlite" and database else None
 

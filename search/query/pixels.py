@@ -1,0 +1,71 @@
+"""Same pixels in another encoding: the one check behind ``exact`` of ``search``, ``similar``
+and ``lookup`` (a PNG re-save of a library JPEG is an exact copy, whichever command asks).
+
+Decoding is the cost, so it is bounded: only a library image with the query's exact
+dimensions and a copy score of at least :data:`PIXEL_CHECK_MIN_SCORE` (identical pixels embed
+all but identically) is a candidate at all, a still image only (a video is never read whole),
+and at most :data:`MAX_PIXEL_DECODES` library files are decoded per query, best first. The
+query is decoded at full size once, and only when a candidate needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from models import ImgsearchError
+from search.query.results import ImageQuery, query_pixel_hash
+from search.store import StoredImage
+
+PIXEL_CHECK_MIN_SCORE = 0.95  # identical pixels embed identically; below this none can match
+MAX_PIXEL_DECODES = 4  # library files decoded per query for the check, at most
+
+
+class SamePixels:
+    """Whether library rows hold the query's decoded pixels; one per query, called in rank
+    order (the best copies first) with each row and its copy score."""
+
+    def __init__(
+        self,
+        source: ImageQuery,
+        data: bytes | None,
+        size: tuple[int, int],
+        file_of: Callable[[int], Path],
+        max_pixels: int,
+    ) -> None:
+        self._source, self._data, self._size = source, data, size
+        self._file_of, self._max_pixels = file_of, max_pixels
+        self._query: list[str | None] = []  # the query's digest, computed at most once
+        self._by_sha: dict[str, str | None] = {}  # byte-identical library files: one decode
+        self.decoded = 0  # library files decoded so far
+
+    def query_digest(self) -> str | None:
+        """The query's pixel digest (None when it cannot be decoded), computed once."""
+        if not self._query:
+            self._query.append(query_pixel_hash(self._source, self._data, self._max_pixels))
+        return self._query[0]
+
+    def __call__(self, row: StoredImage, copy_score: float) -> bool:
+        if (
+            copy_score < PIXEL_CHECK_MIN_SCORE
+            or row.duration_ms is not None
+            or (row.width, row.height) != self._size
+        ):
+            return False
+        theirs = row.pixel_sha256
+        if theirs is None and row.sha256 in self._by_sha:
+            theirs = self._by_sha[row.sha256]
+        elif theirs is None:
+            if self.decoded >= MAX_PIXEL_DECODES or self.query_digest() is None:
+                return False
+            self.decoded += 1
+            theirs = self._file_digest(row.id)
+            if row.sha256 is not None:
+                self._by_sha[row.sha256] = theirs
+        return theirs is not None and theirs == self.query_digest()
+
+    def _file_digest(self, image_id: int) -> str | None:
+        try:
+            return query_pixel_hash(self._file_of(image_id), None, self._max_pixels)
+        except (ImgsearchError, OSError):  # gone, unreadable, or outside its collection
+            return None

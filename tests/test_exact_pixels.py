@@ -1,0 +1,64 @@
+"""``exact`` means the same thing in ``imgsearch search`` as in ``imgsearch lookup``: the same
+bytes, or the same pixels saved in another format (a PNG re-save of a library JPEG); run as a
+user runs the CLI, in a separate process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.cli_process import run_cli
+
+ORIGINAL = "ukbench00004.jpg"
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path) -> Path:
+    """A library of 6 JPEGs (./imgsearch-library) and query.png: one of them saved losslessly."""
+    cwd = tmp_path_factory.mktemp("pixels")
+    (cwd / "photos").mkdir()
+    for n in range(4, 10):
+        name = f"ukbench{n:05d}.jpg"
+        shutil.copyfile(data_dir / "ukbench_subset" / "images" / name, cwd / "photos" / name)
+    with Image.open(cwd / "photos" / ORIGINAL) as im:
+        im.save(cwd / "query.png")
+    done = run_cli(["--model-path", str(models_dir), "index", "--no-progress", "photos"], cwd)
+    assert done.returncode == 0, done.stderr
+    return cwd
+
+
+@pytest.mark.slow  # the fast loop has the API's: tests/test_web_lookup.py
+def test_search_marks_a_same_pixels_copy_exact_like_lookup(folder: Path) -> None:
+    searched = run_cli(["search", "query.png", "-k", "3", "--json"], folder)
+    assert searched.returncode == 0, searched.stderr
+    results = json.loads(searched.stdout)["results"]
+    assert Path(results[0]["path"]).name == ORIGINAL and results[0]["exact"] is True
+    assert not any(r["exact"] for r in results[1:])
+    looked = run_cli(["lookup", "query.png", "--json"], folder)
+    assert looked.returncode == 0, looked.stderr
+    exact = [r for r in json.loads(looked.stdout)["results"] if r["match"] == "exact"]
+    assert [r["id"] for r in exact] == [results[0]["id"]]
+    assert exact[0]["evidence"] == "same pixels, other encoding"
+    table = run_cli(["search", "query.png", "-k", "3"], folder)
+    first = table.stdout.splitlines()[1]
+    assert ORIGINAL in first and "=" in first.split()[1], table.stdout
+    assert "exact copy of the query: same bytes or same pixels" in table.stdout
+
+
+@pytest.mark.slow
+def test_similar_marks_a_same_pixels_copy_of_the_image_exact(folder: Path) -> None:
+    shutil.copyfile(folder / "query.png", folder / "photos" / "resaved.png")
+    try:
+        done = run_cli(["index", "--no-progress", "photos"], folder)
+        assert done.returncode == 0, done.stderr
+        similar = run_cli(["similar", f"photos/{ORIGINAL}", "-k", "2", "--json"], folder)
+        assert similar.returncode == 0, similar.stderr
+        first = json.loads(similar.stdout)["results"][0]
+        assert Path(first["path"]).name == "resaved.png" and first["exact"] is True
+    finally:
+        (folder / "photos" / "resaved.png").unlink()
+        assert run_cli(["index", "--no-progress", "photos"], folder).returncode == 0
