@@ -9,17 +9,19 @@ before a command does its work.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sqlite3
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 DEBUG_KEY = "imgsearch.debug"
+READER_GONE = 1  # the exit status when the output's reader left: what click gives its own help
 
 _OS_HINTS = {
     errno.EACCES: "check its permissions, or choose another place",
@@ -82,6 +84,8 @@ class ImgsearchGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            reader_gone()
         except OSError as error:
             if ctx.meta.get(DEBUG_KEY):
                 raise
@@ -98,6 +102,15 @@ class ImgsearchGroup(click.Group):
                 raise
             where = getattr(ctx.obj, "resolved_database_url", "").removeprefix("sqlite:///")
             raise click.ClickException(describe_database_error(error, where)) from None
+
+
+def reader_gone() -> NoReturn:
+    """The reader of the output went away (``imgsearch ... | head``): stop with
+    :data:`READER_GONE` and no message, as click does for its own output; stdout goes to
+    /dev/null so that the interpreter's last flush has nowhere to fail."""
+    with contextlib.suppress(OSError, ValueError):  # no stdout file descriptor to replace
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(READER_GONE)
 
 
 def is_database_error(error: BaseException) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from click.utils import _make_default_short_help
 
-from cli.errors import DEBUG_KEY, ImgsearchGroup
+from cli.errors import DEBUG_KEY, ImgsearchGroup, reader_gone
 from models import set_decode_budget
 from search.settings import Settings
 
@@ -183,4 +183,7 @@ def cli(
 
 
 def main() -> None:
-    cli(prog_name="imgsearch")
+    try:
+        cli(prog_name="imgsearch")
+    except BrokenPipeError:  # help or a usage error printed to a reader that left
+        reader_gone()

@@ -12,6 +12,7 @@ import shutil
 import socket
 import sqlite3
 import stat
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -299,3 +300,34 @@ def test_dedup_takes_json_like_every_command(home) -> None:  # type: ignore[no-u
     done = run_cli(["dedup", "--json"], home)
     assert done.returncode == 0, done.stderr
     assert set(json.loads(done.stdout)) >= {"threshold", "groups"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["models", "list"], ["index", "--help"]],
+    ids=["help", "models-list", "command-help"],
+)
+def test_a_reader_that_leaves_ends_the_command_quietly(
+    tmp_path: Path, models_dir: Path, args: list[str]
+) -> None:
+    """`imgsearch ... | head`: the reader is gone before the output is written; the command
+    stops with status 1 (as click's own help does) and says nothing."""
+    from tests.cli_process import ENTRY, cli_env
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [*ENTRY, "--model-path", str(models_dir), *args],
+            cwd=tmp_path,
+            env=cli_env(),
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 1, (done.returncode, done.stderr)
+    assert done.stderr == ""
