@@ -66,9 +66,9 @@ class Library:
 
     @classmethod
     def open(cls, settings: Settings, *, create: bool = False) -> Library:
-        if create and settings.read_only:
-            raise LibraryReadOnlyError(f"{READ_ONLY_SETTING}: indexing writes it")
         if create:
+            if settings.read_only:
+                raise LibraryReadOnlyError(f"{READ_ONLY_SETTING}: indexing writes it")
             settings.library.mkdir(parents=True, exist_ok=True)
         url = settings.resolved_database_url
         return cls(settings, Store.open(url, create=create, read_only=settings.read_only))
@@ -100,8 +100,7 @@ class Library:
         ``name`` defaults to the settings' model, then the recorded one, then the default.
         ``bind`` records the model in a new library (the indexer does this). ``background``
         opens its ONNX session in a thread (the indexer decodes meanwhile). ``opened``: that
-        model, already opened (by an index run's head start), when it is the same file.
-        """
+        model, already opened (by an index run's head start), when it is the same file."""
         recorded = self.store.model_stamp()
         wanted = name or self.settings.model or (recorded.name if recorded else DEFAULT_MODEL_NAME)
         with self._lock:
@@ -340,6 +339,8 @@ class Library:
     def writer_lock(self) -> AbstractContextManager[None]:
         """The whole library for maintenance: fails fast while anyone else writes (or at
         once when it is read-only)."""
+        if self.settings.read_only:
+            raise LibraryReadOnlyError(f"{READ_ONLY_SETTING}: this command writes it")
         if self.store.read_only:
             raise LibraryReadOnlyError(f"the library {self.path} {READ_ONLY_USER}")
         return self.locks.exclusive()
