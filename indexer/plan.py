@@ -113,6 +113,8 @@ def make_plan(store: LibraryStore, scans: list[tuple[int, ScanReport]]) -> Plan:
         for state in states.values():  # in the store, not found on disk
             if not report.covers(state.rel_path):
                 plan.kept_unreadable += 1
+                if state.id in stills and collection_id in plan.checked:
+                    plan.checked.remove(collection_id)  # the next run that lists it checks
                 continue
             plan.vanished[state.id] = state
             movable = state.status == STATUS_FAILED or state.id in embedded

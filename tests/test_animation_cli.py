@@ -10,6 +10,7 @@ The animations are made at test time from the shared photos with Pillow."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -315,3 +316,45 @@ def test_animations_indexed_as_stills_before_become_videos_at_the_next_index(
 
     third = cli_json(tmp_path, args, no_av, "index", "--no-progress", str(col))
     assert (third["converted_to_video"], third["unchanged"]) == (0, 4)
+
+
+SETPRIV = shutil.which("setpriv")
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and not SETPRIV, reason="root: file modes do not apply")
+def test_an_animation_in_a_folder_that_cannot_be_listed_is_checked_when_it_can(
+    tmp_path: Path, data_dir: Path, models_dir: Path, no_av: dict[str, str]
+) -> None:
+    """A library from before animations were videos: a run that cannot list the folder of an
+    animated still does not record the collection as checked, so a later run converts it."""
+    col = tmp_path / "col"
+    (col / "sub").mkdir(parents=True)
+    photos = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))
+    make_animation(photos[:2], col / "sub" / "anim.gif", size=(96, 72), shot_s=1.0, fps=5, seed=3)
+    shutil.copyfile(photos[3], col / photos[3].name)
+    library = tmp_path / "lib"
+    args = ["--library", str(library), "--model-path", str(models_dir)]
+    old = subprocess.run(
+        [*OLD_ENTRY, *args, "index", "--no-progress", "--json", str(col)],
+        cwd=tmp_path,
+        env=cli_env(no_av),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert old.returncode == 0 and json.loads(old.stdout)["added"] == 2, old.stderr
+    as_user = [SETPRIV, "--bounding-set", "-dac_override,-dac_read_search", "--"]
+    (col / "sub").chmod(0)
+    try:
+        blind = run_cli(
+            [*args, "index", "--no-progress", "--json", str(col)],
+            tmp_path,
+            env=no_av,
+            prefix=as_user if os.geteuid() == 0 else (),
+        )
+    finally:
+        (col / "sub").chmod(0o755)
+    assert blind.returncode == 0, blind.stderr
+    assert json.loads(blind.stdout)["converted_to_video"] == 0  # not seen: kept as it was
+    seen = cli_json(tmp_path, args, no_av, "index", "--no-progress", str(col))
+    assert seen["converted_to_video"] == 1, seen
