@@ -264,6 +264,20 @@ OLD_ENTRY = [
 ]
 
 
+def index_as_before(work: Path, args: list[str], col: Path, env: dict[str, str]) -> dict:
+    """``index --json`` of ``col`` by an imgsearch from before animations were videos."""
+    old = subprocess.run(
+        [*OLD_ENTRY, *args, "index", "--no-progress", "--json", str(col)],
+        cwd=work,
+        env=cli_env(env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert old.returncode == 0, old.stderr
+    return json.loads(old.stdout)
+
+
 def test_animations_indexed_as_stills_before_become_videos_at_the_next_index(
     tmp_path: Path, data_dir: Path, models_dir: Path, no_av: dict[str, str]
 ) -> None:
@@ -276,16 +290,7 @@ def test_animations_indexed_as_stills_before_become_videos_at_the_next_index(
     shutil.copyfile(photos[3], col / photos[3].name)
     library = tmp_path / "lib"
     args = ["--library", str(library), "--model-path", str(models_dir)]
-    old = subprocess.run(
-        [*OLD_ENTRY, *args, "index", "--no-progress", "--json", str(col)],
-        cwd=tmp_path,
-        env=cli_env(no_av),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert old.returncode == 0, old.stderr
-    assert json.loads(old.stdout)["added"] == 4
+    assert index_as_before(tmp_path, args, col, no_av)["added"] == 4
 
     def rows() -> dict[str, tuple[int, int | None]]:
         store = Store.open(f"sqlite:///{library / 'imgsearch.sqlite3'}")
@@ -334,15 +339,7 @@ def test_an_animation_in_a_folder_that_cannot_be_listed_is_checked_when_it_can(
     shutil.copyfile(photos[3], col / photos[3].name)
     library = tmp_path / "lib"
     args = ["--library", str(library), "--model-path", str(models_dir)]
-    old = subprocess.run(
-        [*OLD_ENTRY, *args, "index", "--no-progress", "--json", str(col)],
-        cwd=tmp_path,
-        env=cli_env(no_av),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert old.returncode == 0 and json.loads(old.stdout)["added"] == 2, old.stderr
+    assert index_as_before(tmp_path, args, col, no_av)["added"] == 2
     as_user = [SETPRIV, "--bounding-set", "-dac_override,-dac_read_search", "--"]
     (col / "sub").chmod(0)
     try:
