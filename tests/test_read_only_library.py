@@ -174,3 +174,27 @@ def test_read_only_setting_serves_and_writes_nothing(
         assert done.returncode == 1 and "unset IMGSEARCH_READ_ONLY" in done.stderr, done.stderr
         assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
     assert files_of(library) == before
+
+
+def test_a_reader_follows_a_writer_that_starts_after_it(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A read-only reader opened while no writer had the library (read as an immutable file)
+    answers from the writer's work once a later index run has committed, without a restart:
+    each query connects anew, with ``mode=ro`` while the writer's WAL is there."""
+    from search.store import Store
+
+    photos = photo_paths(data_dir, 8)
+    relative_library(tmp_path, photos[:4], models_dir)
+    database = tmp_path / "imgsearch-library" / "imgsearch.sqlite3"
+    assert not database.with_name(database.name + "-shm").exists()  # no writer now
+    reader = Store.open(f"sqlite:///{database}", read_only=True)
+    try:
+        assert reader.vector_count() == 4
+        for photo in photos[4:]:
+            shutil.copyfile(photo, tmp_path / "photos" / photo.name)
+        done = run_cli(["index", "--no-progress", "photos"], tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert reader.vector_count() == 8
+    finally:
+        reader.close()

@@ -4,18 +4,24 @@ a read-only mount, or ``Settings.read_only`` (``IMGSEARCH_READ_ONLY=1``).
 The file is opened with SQLite's ``mode=ro`` (and ``query_only``: any write is refused by
 SQLite itself, whoever runs the process); when no writer has it open (no ``-shm`` file beside
 it), as ``immutable=1``, so that SQLite makes no ``-shm`` / ``-wal`` file either (no locks: the
-file must not change while it is read, which a read-only folder or mount promises; a writer
-that starts later is not seen until the reader restarts). Nothing is written: no journal-mode
-switch, no upgrade (an old schema is refused with what to do), no caches.
+file must not change while it is read). The choice is made for each connection, and checked
+each time one is taken from the pool: a writer (the owner's index run) that starts after the
+reader opened the library makes its ``-shm`` file, and the reader's next query connects with
+``mode=ro``, which follows the writer's commits; once the writer has closed (its WAL written
+back into the file, ``-shm`` removed) queries read the file as immutable again. Nothing is
+written: no journal-mode switch, no upgrade (an old schema is refused with what to do), no
+caches.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 
 
 def sqlite_writable(path: Path) -> bool:
@@ -26,13 +32,13 @@ def sqlite_writable(path: Path) -> bool:
     )
 
 
-def read_only_url(path: Path) -> str:
-    """The SQLAlchemy URL that opens ``path`` read-only: ``mode=ro`` while a writer has the
+def read_only_uri(path: Path) -> str:
+    """The SQLite URI that opens ``path`` read-only now: ``mode=ro`` while a writer has the
     file open (its ``-shm`` WAL index is there: its commits are seen), else ``immutable=1``
     (no ``-shm`` / ``-wal`` file is made beside it: nothing at all is written)."""
     shm = path.with_name(path.name + "-shm")
     options = "mode=ro" if shm.exists() else "mode=ro&immutable=1"
-    return f"sqlite:///file:{quote(str(path))}?{options}&uri=true"
+    return f"file:{quote(str(path))}?{options}"
 
 
 def _read_only_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -43,8 +49,50 @@ def _read_only_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-un
     cursor.close()
 
 
+class _ReadOnlyConnection(sqlite3.Connection):
+    """A read-only connection that remembers how it was opened: immutable, and then the
+    file's (inode, size, mtime) it trusts not to change."""
+
+    immutable = False
+    stamp: tuple[int, int, int] | None = None
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
+
+
 def read_only_engine(path: Path) -> Engine:
-    """A SQLAlchemy engine that reads ``path`` and can write nothing."""
-    engine = create_engine(read_only_url(path), future=True)
+    """A SQLAlchemy engine that reads ``path`` and can write nothing. A pooled connection is
+    replaced when the file is no longer as it was opened (two ``stat`` calls per checkout):
+    an immutable one once a writer's ``-shm`` is there or the file changed, a ``mode=ro`` one
+    once the ``-shm`` is gone."""
+    shm = path.with_name(path.name + "-shm")
+
+    def connect() -> sqlite3.Connection:
+        stamp = _stamp(path)
+        uri = read_only_uri(path)
+        connection = sqlite3.connect(
+            uri, uri=True, check_same_thread=False, factory=_ReadOnlyConnection
+        )
+        connection.immutable = "immutable=1" in uri
+        connection.stamp = stamp
+        return connection
+
+    # the URL names the file (sizes, messages); connections come from ``connect``
+    engine = create_engine(f"sqlite:///{path}", creator=connect)
     event.listen(engine, "connect", _read_only_pragmas)
+
+    @event.listens_for(engine, "checkout")
+    def _opened_for_now(connection, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        writer = shm.exists()
+        if connection.immutable and not writer and connection.stamp == _stamp(path):
+            return
+        if not connection.immutable and writer:
+            return
+        raise DisconnectionError("the library changed under a read-only reader: connect again")
+
     return engine
