@@ -115,3 +115,25 @@ def test_a_writer_that_missed_another_writers_batch_catches_up_with_one_rebuild(
     finally:
         one.close()
         two.close()
+
+
+def test_a_read_only_reader_cannot_write_on_the_server(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IMGSEARCH_READ_ONLY on PostgreSQL: the reader's transactions are read-only in the
+    server itself, so no code path of a reader can write; reads and `stats` work."""
+    from sqlalchemy.exc import DBAPIError
+
+    Store.open(pg_url, create=True).close()
+    reader = Store.open(pg_url, read_only=True)
+    try:
+        assert reader.read_only and reader.get_meta("generation") == "0"
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            reader.set_meta("probe", "1")
+    finally:
+        reader.close()
+    monkeypatch.setenv("IMGSEARCH_READ_ONLY", "1")
+    base = ["--library", str(tmp_path / "lib"), "--database-url", pg_url]
+    stats = CliRunner().invoke(cli, [*base, "stats", "--json"])
+    assert stats.exit_code == 0, stats.output
+    assert json.loads(stats.stdout)["images"] == 0

@@ -60,8 +60,8 @@ _SOURCES: dict[str, str] = {
     "cached_summary": "search.store.summary",
     "save_summary": "search.store.summary",
     "summary_stamp": "search.store.summary",
-    "make_engine": "search.store.store",
-    "printable_url": "search.store.store",
+    "make_engine": "search.store.connect",
+    "printable_url": "search.store.connect",
     "VideoFrameVector": "search.store.records",
     "VideoFrame": "search.store.schema",
     "FrameTable": "search.store.videos",
@@ -130,6 +130,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
+    from search.store.connect import make_engine, printable_url
     from search.store.descriptor_state import DescriptorRows
     from search.store.errors import (
         LibraryBusyError,
@@ -173,6 +174,6 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         IndexRun,
         VideoFrame,
     )
-    from search.store.store import Store, make_engine, printable_url
+    from search.store.store import Store
     from search.store.summary import cached_summary, save_summary, summary_stamp
     from search.store.videos import FrameTable, VideoRecords

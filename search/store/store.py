@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, delete, event, func, make_url, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from search.store import migrate
+from search.store.connect import make_engine, printable_url
 from search.store.descriptor_state import DescriptorRecords, DescriptorRows, pages
 from search.store.dialect import insert_ignore, next_generation, set_meta
-from search.store.errors import LibraryError, LibraryNotFoundError, ModelMismatchError
+from search.store.errors import LibraryNotFoundError, ModelMismatchError
 from search.store.health import (
     HealthRecords,
     ServingState,
@@ -81,36 +82,9 @@ __all__ = [
     "decode_vector",
     "encode_vector",
     "make_engine",
+    "printable_url",
     "utcnow",
 ]
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers go on while the indexer writes
-    cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints, safe with WAL
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
-def printable_url(url: str) -> str:
-    """A database URL as it may be shown: the password hidden."""
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def make_engine(url: str) -> Engine:
-    try:
-        engine = create_engine(url, future=True)
-    except ModuleNotFoundError as error:  # a server URL without its driver installed
-        raise LibraryError(
-            f"{printable_url(url)} needs the Python package {error.name}; PostgreSQL works "
-            "with postgresql+psycopg://... (or postgresql://...) and pip install "
-            "'imgsearch[postgres]'"
-        ) from None
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
 
 
 class Store:
@@ -151,12 +125,16 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.exists() and not open_in_this_process(path):
                 check_sqlite_header(path)
-        engine = make_engine(url)
+        engine = make_engine(url, read_only=read_only)
         with reported_corruption(path, engine):  # a damaged file: a clear typed error
-            migrate.ensure_schema(engine, create=create)
+            if read_only:  # a server library read as it is (a SQLite one returned above)
+                migrate.require_head(engine)
+            else:
+                migrate.ensure_schema(engine, create=create)
             store = cls(engine)
             check_on_open(store.health, path)
-            if store.get_meta("library_id") is None or store.get_meta("generation") is None:
+            unmarked = store.get_meta("library_id") is None or store.get_meta("generation") is None
+            if unmarked and not read_only:
                 with store.session() as session:  # (several processes may create it at once)
                     rows = [{"key": "library_id", "value": uuid.uuid4().hex}]
                     rows.append({"key": "generation", "value": "0"})
