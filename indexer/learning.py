@@ -30,14 +30,7 @@ from indexer.plan import Plan
 from models import Analysis, OnnxModel
 from models.load import DecodedImage
 from models.sources import ImageSource
-from search.descriptor import (
-    WORK_SIDE,
-    EditCovariance,
-    augment,
-    edit_side,
-    edit_source,
-    sample_indices,
-)
+from search.descriptor import EditCovariance, edit_side, photo_edits, sample_indices
 from search.library import Library
 
 Progress = Callable[[int, int], None]  # (photos done, photos in the sample)
@@ -80,9 +73,9 @@ class LearningSample:
         """The edits of a sampled photo (none for the others); runs in a decode thread."""
         if not isinstance(source, SampledSource):
             return []
-        rng = np.random.default_rng([self.seed, source.place])
-        photo = edit_source(decoded.image, WORK_SIDE)
-        return [augment(photo, rng, self.side, WORK_SIDE) for _ in range(self.per_image)]
+        return photo_edits(
+            decoded.image, self.per_image, seed=self.seed, place=source.place, side=self.side
+        )
 
     def add(self, result: Analysis) -> None:
         """Add a photo's (vector, edit) differences; called in plan order."""

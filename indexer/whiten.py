@@ -37,12 +37,10 @@ from search.descriptor import (
     DEFAULT_EDITS_PER_IMAGE,
     DEFAULT_SAMPLE,
     MIN_IMAGES,
-    WORK_SIDE,
     EditCovariance,
     WhiteningError,
-    augment,
     edit_side,
-    edit_source,
+    photo_edits,
     sample_indices,
     shrink_for,
     whitening_from_edits,
@@ -199,13 +197,12 @@ def _edit_chunk(
     side = edit_side(model.input_size, model.spec.crop_fraction)  # what the network reads
     for place, path, anchor in items:
         try:
-            photo = edit_source(model.load(path).image, WORK_SIDE)
+            image = model.load(path).image
         except (ImageError, OSError) as error:  # changed or gone since it was indexed
             log.info("whitening sample: skipping %s: %s", path, error)
             continue
         read += 1
-        rng = np.random.default_rng([seed, place])
-        views += [augment(photo, rng, side, WORK_SIDE) for _ in range(per_image)]
+        views += photo_edits(image, per_image, seed=seed, place=place, side=side)
         anchors += [anchor] * per_image
     if not views:
         return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), read

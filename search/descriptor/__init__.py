@@ -14,7 +14,7 @@ _SOURCES: dict[str, str] = {
     "WORK_SIDE": "search.descriptor.augmentations",
     "augment": "search.descriptor.augmentations",
     "edit_side": "search.descriptor.augmentations",
-    "edit_source": "search.descriptor.augmentations",
+    "photo_edits": "search.descriptor.augmentations",
     "Calibration": "search.descriptor.calibration",
     "PLAIN_BACKGROUND": "search.descriptor.calibration",
     "DESCRIPTOR_VERSION": "search.descriptor.config",
@@ -78,12 +78,12 @@ __all__ = [
     "augment",
     "count_inliers",
     "edit_side",
-    "edit_source",
     "label_vectors",
     "learn_from_images",
     "learn_whitening",
     "local_features",
     "opencv",
+    "photo_edits",
     "sample_indices",
     "shrink_for",
     "verified_score",
@@ -98,7 +98,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         WORK_SIDE,
         augment,
         edit_side,
-        edit_source,
+        photo_edits,
     )
     from search.descriptor.calibration import PLAIN_BACKGROUND, Calibration
     from search.descriptor.config import DESCRIPTOR_VERSION, DUPLICATE_Z, DescriptorConfig

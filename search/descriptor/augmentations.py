@@ -191,6 +191,15 @@ def edit_source(img: Image.Image, work: int | None = WORK_SIDE) -> Image.Image:
     return img.reduce(factor) if factor > 1 else img
 
 
+def photo_edits(img: Image.Image, count: int, *, seed: int, place: int, side: int) -> list:
+    """The ``count`` learning edits of photo ``place`` of a seeded sample, made at the shorter
+    side ``side`` (:func:`edit_side`) from one :func:`edit_source`: the same edits whichever
+    path makes them (an index run's decode threads, or a stored photo read again)."""
+    rng = np.random.default_rng([seed, place])
+    photo = edit_source(img, WORK_SIDE)
+    return [augment(photo, rng, side, WORK_SIDE) for _ in range(count)]
+
+
 def _start(
     img: Image.Image, rng: Rng, side: int | None, work: int | None
 ) -> tuple[Image.Image, float]:
