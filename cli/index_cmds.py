@@ -36,17 +36,24 @@ def _check_executor(_ctx: click.Context, _param: click.Parameter, value: str | N
     return value
 
 
+def _descriptor_problem(text: str) -> str | None:
+    """What is wrong with descriptor ``text`` (None: it parses)."""
+    from search.descriptor import DescriptorConfig, DescriptorError
+
+    try:
+        DescriptorConfig.parse(text)
+    except DescriptorError as error:
+        return str(error)
+    return None
+
+
 def _check_descriptor(
     _ctx: click.Context, _param: click.Parameter, value: str | None
 ) -> str | None:
     """Refuse bad --descriptor text before any work is done (and before a library exists)."""
-    if value is not None:
-        from search.descriptor import DescriptorConfig, DescriptorError
-
-        try:
-            DescriptorConfig.parse(value)
-        except DescriptorError as error:
-            raise click.BadParameter(str(error)) from None
+    problem = _descriptor_problem(value) if value is not None else None
+    if problem is not None:
+        raise click.BadParameter(problem)
     return value
 
 
@@ -118,12 +125,9 @@ def _check_before_creating(
     for path in paths:
         check_collection_root(path)
     if descriptor is None and settings.descriptor:
-        from search.descriptor import DescriptorConfig, DescriptorError
-
-        try:
-            DescriptorConfig.parse(settings.descriptor)
-        except DescriptorError as error:
-            raise CollectionError(f"IMGSEARCH_DESCRIPTOR: {error}") from None
+        problem = _descriptor_problem(settings.descriptor)
+        if problem is not None:
+            raise CollectionError(f"IMGSEARCH_DESCRIPTOR: {problem}")
     if settings.database_url is not None or settings.database_path.exists():
         return
     if not paths:
