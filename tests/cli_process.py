@@ -4,6 +4,7 @@ test's choosing, with only the environment the test gives it (no IMGSEARCH_* lea
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -14,6 +15,17 @@ from tests.served import serving
 
 REPO = Path(__file__).resolve().parent.parent
 ENTRY = [sys.executable, "-u", "-c", "from cli.main import main; main()"]
+
+SETPRIV = shutil.which("setpriv")
+#: a prefix that runs a command as root without the capabilities that let it read and write
+#: anywhere: it meets the permission bits like a user (empty when not root)
+AS_USER = (
+    [SETPRIV, "--bounding-set", "-dac_override,-dac_read_search", "--"]
+    if os.geteuid() == 0 and SETPRIV
+    else []
+)
+#: root without setpriv: file modes do not apply to the tests' commands
+CANNOT_DROP_ROOT = os.geteuid() == 0 and not SETPRIV
 
 
 def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -10,7 +10,6 @@ The animations are made at test time from the shared photos with Pillow."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from PIL import Image
 
 from search.evaluation import animation_stills, make_animation
 from search.store import Store
-from tests.cli_process import REPO, cli_env, run_cli, served
+from tests.cli_process import AS_USER, CANNOT_DROP_ROOT, REPO, cli_env, run_cli, served
 from tests.test_animation import tiny_gif
 
 pytestmark = pytest.mark.slow
@@ -323,10 +322,7 @@ def test_animations_indexed_as_stills_before_become_videos_at_the_next_index(
     assert (third["converted_to_video"], third["unchanged"]) == (0, 4)
 
 
-SETPRIV = shutil.which("setpriv")
-
-
-@pytest.mark.skipif(os.geteuid() == 0 and not SETPRIV, reason="root: file modes do not apply")
+@pytest.mark.skipif(CANNOT_DROP_ROOT, reason="root without setpriv: file modes do not apply")
 def test_an_animation_in_a_folder_that_cannot_be_listed_is_checked_when_it_can(
     tmp_path: Path, data_dir: Path, models_dir: Path, no_av: dict[str, str]
 ) -> None:
@@ -340,14 +336,13 @@ def test_an_animation_in_a_folder_that_cannot_be_listed_is_checked_when_it_can(
     library = tmp_path / "lib"
     args = ["--library", str(library), "--model-path", str(models_dir)]
     assert index_as_before(tmp_path, args, col, no_av)["added"] == 2
-    as_user = [SETPRIV, "--bounding-set", "-dac_override,-dac_read_search", "--"]
     (col / "sub").chmod(0)
     try:
         blind = run_cli(
             [*args, "index", "--no-progress", "--json", str(col)],
             tmp_path,
             env=no_av,
-            prefix=as_user if os.geteuid() == 0 else (),
+            prefix=AS_USER,
         )
     finally:
         (col / "sub").chmod(0o755)

@@ -21,17 +21,8 @@ import click
 import pytest
 
 from cli.main import cli
-from tests.cli_process import relative_library, run_cli
+from tests.cli_process import AS_USER, CANNOT_DROP_ROOT, relative_library, run_cli
 from tests.indexer_helpers import photo_paths
-
-SETPRIV = shutil.which("setpriv")
-# root writes anywhere; without these capabilities it meets the permission bits like a user
-AS_USER = (
-    [SETPRIV, "--bounding-set", "-dac_override,-dac_read_search", "--"]
-    if os.geteuid() == 0 and SETPRIV
-    else []
-)
-CANNOT_DROP_ROOT = os.geteuid() == 0 and not SETPRIV
 
 
 def leaf_commands(group: click.Group, prefix: str = "") -> set[str]:

@@ -16,7 +16,6 @@ Two ways, because the tests run as root and root ignores file modes:
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 import urllib.request
@@ -26,18 +25,12 @@ from pathlib import Path
 import pytest
 
 from search.settings import Settings
-from tests.cli_process import cli_env, relative_library, run_cli
+from tests.cli_process import AS_USER, CANNOT_DROP_ROOT, cli_env, relative_library, run_cli
 from tests.indexer_helpers import photo_paths
 from tests.served import CLI, serving
 
-SETPRIV = shutil.which("setpriv")
-AS_USER = (  # root without the capabilities that let it write anywhere
-    [SETPRIV, "--bounding-set", "-dac_override,-dac_read_search", "--"]
-    if os.geteuid() == 0 and SETPRIV
-    else []
-)
 needs_user = pytest.mark.skipif(
-    os.geteuid() == 0 and not SETPRIV, reason="root without setpriv: file modes do not apply"
+    CANNOT_DROP_ROOT, reason="root without setpriv: file modes do not apply"
 )
 
 
