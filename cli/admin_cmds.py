@@ -17,10 +17,8 @@ from sqlalchemy import Engine
 from cli.main import cli
 from cli.search_cmds import open_engine, user_errors
 from search.library import writer_lock
-from search.settings import Settings
+from search.settings import INDEX_KINDS, Settings
 from search.store import LibraryNotFoundError, Removal, database_locks, make_engine, migrate
-
-INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8", "ivfpq-ondisk")
 
 
 def _json_option(shape: str) -> Callable[[Any], Any]:

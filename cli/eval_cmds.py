@@ -263,7 +263,13 @@ def run_cmd(
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--per-original", default=20, show_default=True, type=click.IntRange(1, 500))
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Seed of the random edits (0 or more): the same seed makes the same set.",
+)
 @click.option(
     "--distractors",
     "distractor_share",

@@ -13,14 +13,10 @@ import click
 from cli.main import cli
 from indexer.scan import CollectionError, ExcludeError, Excludes, check_collection_root
 from models.errors import ImgsearchError
-from search.settings import Settings
+from search.settings import INDEX_KINDS, Settings
 
 if TYPE_CHECKING:  # imported by the commands themselves: `--help` stays light
     from indexer.run import IndexSummary
-
-#: search.index.ALL_KINDS, spelled out so that `--help` does not load FAISS (a test holds them
-#: equal)
-INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8", "ivfpq-ondisk")
 
 
 def _check_executor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

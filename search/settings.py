@@ -78,6 +78,22 @@ def _env_number(env: Mapping[str, str], name: str, parse: Callable[[str], Number
     return value
 
 
+#: the vector index kinds of search.index.ALL_KINDS, spelled out so that reading the settings
+#: (and `--help`) does not load FAISS (a test holds them equal)
+INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8", "ivfpq-ondisk")
+
+
+def _env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str | None:
+    """``env[name]`` when it is one of ``choices``; None when unset; anything else is a
+    ValueError that names the variable and the choices."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return None
+    if text not in choices:
+        raise ValueError(f"{name}={text!r} must be one of {', '.join(choices)}")
+    return text
+
+
 #: what each numeric variable may be: (lowest, whether the lowest itself is allowed, highest,
 #: the range in words); a value outside was used as given, or clamped
 RANGES: dict[str, tuple[float, bool, float | None, str]] = {
@@ -149,7 +165,7 @@ class Settings:
             "database_url": env.get("IMGSEARCH_DATABASE_URL") or None,
             "model": env.get("IMGSEARCH_MODEL") or None,
             "model_path": tuple(default_model_search_path(env)),
-            "index_kind": env.get("IMGSEARCH_INDEX", "auto"),
+            "index_kind": _env_choice(env, "IMGSEARCH_INDEX", INDEX_KINDS),
             "threads": _env_number(env, "IMGSEARCH_THREADS", int),
             "dedup_threshold": _env_number(env, "IMGSEARCH_DEDUP_THRESHOLD", float),
             "descriptor": env.get("IMGSEARCH_DESCRIPTOR") or None,

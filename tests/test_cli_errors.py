@@ -262,8 +262,10 @@ def test_serve_on_a_bracketed_ipv6_host_prints_a_working_address(tmp_path: Path)
 def test_a_setting_out_of_range_names_its_variable(tmp_path: Path) -> None:
     """IMGSEARCH_DEDUP_THRESHOLD=5 said "threshold must be in (0, 1], got 5.0" (at lookup or
     dedup: which threshold?), a negative decode budget was clamped, a negative thread count
-    passed: each is one line naming the variable and what it may be."""
+    passed, IMGSEARCH_INDEX=bogus let `index` build a flat index and exit 0: each is one line
+    naming the variable and what it may be."""
     cases = {
+        "IMGSEARCH_INDEX": ("bogus", "one of auto, flat, hnsw, ivf-sq8, ivfpq-ondisk"),
         "IMGSEARCH_DEDUP_THRESHOLD": ("5", "a copy score above 0 and at most 1"),
         "IMGSEARCH_DECODE_BUDGET_MB": ("-5", "at least 64"),
         "IMGSEARCH_THREADS": ("-1", "0 (automatic) or more"),
@@ -274,6 +276,16 @@ def test_a_setting_out_of_range_names_its_variable(tmp_path: Path) -> None:
         assert done.returncode == 1, done.stderr
         assert f"{name}='{value}' must be {said}" in done.stderr, done.stderr
         assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_make_copies_refuses_a_negative_seed_before_writing(tmp_path: Path, data_dir: Path) -> None:
+    """`eval make-copies SRC OUT --seed -1` made OUT, then died in numpy with a traceback
+    ("expected non-negative integer"): now exit 2 naming --seed, and no OUT folder."""
+    src = str(data_dir / "ukbench_subset" / "images")
+    done = run_cli(["eval", "make-copies", src, "copies", "--seed", "-1"], tmp_path, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "'--seed'" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "copies").exists()
 
 
 def test_json_and_another_format_are_refused(tmp_path: Path) -> None:

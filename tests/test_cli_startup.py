@@ -98,8 +98,9 @@ def test_every_subcommand_is_reachable_through_the_lazy_group() -> None:
 def test_index_kind_choices_are_the_index_registry() -> None:
     from cli.index_cmds import INDEX_KINDS
     from search.index import ALL_KINDS
+    from search.settings import INDEX_KINDS as SETTINGS_KINDS
 
-    assert INDEX_KINDS == ALL_KINDS
+    assert INDEX_KINDS == SETTINGS_KINDS == ALL_KINDS
 
 
 @pytest.mark.slow
