@@ -196,7 +196,7 @@ def test_the_served_app_shows_and_serves_the_animation(gif_lib, no_av) -> None: 
         request = urllib.request.Request(f"{url}/search", data=body, headers=form)
         with urllib.request.urlopen(request, timeout=60) as page:
             html = page.read().decode()
-        assert 'class="clip animation"' in html and "<video" not in html
+        assert 'class="clip animation"' in html and '<video class="clip"' not in html
 
 
 def multipart(fields: dict[str, object]) -> tuple[bytes, str]:

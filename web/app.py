@@ -58,6 +58,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
         "img-src 'self' data: blob:",
+        "media-src 'self' blob:",  # the preview of a clip chosen for a search
         "script-src 'self'",
         "style-src 'self'",
         "connect-src 'self'",

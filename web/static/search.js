@@ -12,6 +12,7 @@
   const dropzone = $("dropzone");
   const preview = $("preview");
   const img = $("preview-img");
+  const video = $("preview-video");
   const canvas = $("roi-canvas");
   const previewName = $("preview-name");
   const roiInput = $("roi");
@@ -37,6 +38,7 @@
   let roi = null; // [left, top, right, bottom] as fractions of the shown image
   let drag = null; // {x, y} start of a drag, as fractions
   let objectUrl = null;
+  let queryIsVideo = false; // a clip is searched by its whole frames: no region
 
   // -- helpers ---------------------------------------------------------------------------------
 
@@ -59,9 +61,19 @@
 
   // -- the photo -------------------------------------------------------------------------------
 
-  function showPreview(url, caption) {
+  function showPreview(url, caption, isVideo = false) {
     if (objectUrl && objectUrl !== url) URL.revokeObjectURL(objectUrl);
-    img.src = url;
+    queryIsVideo = isVideo;
+    img.hidden = isVideo;
+    canvas.hidden = isVideo;
+    video.hidden = !isVideo;
+    if (isVideo) {
+      img.removeAttribute("src");
+      video.src = url;
+    } else {
+      video.removeAttribute("src");
+      img.src = url;
+    }
     previewName.textContent = caption;
     preview.hidden = false;
     dropzone.classList.add("has-image");
@@ -71,8 +83,9 @@
   function useFile(file) {
     say("");
     if (!file) return false;
-    if (file.type && !file.type.startsWith("image/")) {
-      say(`“${file.name}” is not an image (${file.type}). Choose a photo: JPEG, PNG, WebP…`);
+    const isVideo = Boolean(file.type) && file.type.startsWith("video/");
+    if (file.type && !file.type.startsWith("image/") && !isVideo) {
+      say(`“${file.name}” is not an image or a video (${file.type}). Choose a photo (JPEG, PNG, WebP…) or a short video clip.`);
       input.value = "";
       return false;
     }
@@ -93,7 +106,8 @@
     }
     imageId.value = ""; // an uploaded photo replaces a library image
     objectUrl = URL.createObjectURL(file);
-    showPreview(objectUrl, `${file.name} · ${humanSize(file.size)}`);
+    const what = isVideo ? " · a video: searched by its frames, whole" : "";
+    showPreview(objectUrl, `${file.name} · ${humanSize(file.size)}${what}`, isVideo);
     return true;
   }
 
@@ -355,6 +369,12 @@
       }
     } else {
       const text = roiInput.value.trim();
+      if (text && queryIsVideo) {
+        roiInput.setAttribute("aria-invalid", "true");
+        say("A region is for a photo: a video is searched by its whole frames. Clear the region.");
+        roiInput.focus();
+        return;
+      }
       if (text) {
         const parsed = parseRoi(text);
         if (parsed.error) {
@@ -423,5 +443,9 @@
   }
   clearButton.disabled = !roi;
   if (modeRadios.length) applyMode(); // the page's mode, or the one a reload kept checked
+  if (img.dataset.video) {
+    queryIsVideo = true; // a library video (?from=ID): its frame is shown, the clip is searched
+    canvas.hidden = true;
+  }
   if (img.complete && img.naturalWidth) sizeCanvas();
 })();
