@@ -177,6 +177,9 @@ def embed_cmd(
     """Embed IMAGES; bad files get an error entry and a non-zero exit code at the end.
 
     With --running-mode video, IMAGES are video files: one embedding per sampled frame."""
+    from cli.video_embed import embed_videos, refuse_unused_options
+
+    refuse_unused_options(ctx, running_mode, roi)
     settings = _settings(ctx)
     options = ImageEmbedderOptions(
         model=_model_name(ctx, model),
@@ -186,8 +189,6 @@ def embed_cmd(
         max_pixels=settings.max_image_pixels,
     )
     if running_mode == "video":
-        from cli.video_embed import embed_videos
-
         try:
             failed = embed_videos(options, images, interval, as_json)
         except (ImgsearchError, ValueError) as exc:

@@ -21,6 +21,23 @@ from models import (
 BATCH = 16
 
 
+def refuse_unused_options(ctx: click.Context, running_mode: str, roi: object) -> None:
+    """``--roi`` is for still images and ``--interval`` for videos: given with the other
+    running mode they were dropped without a word; now a usage error (exit 2)."""
+    from click.core import ParameterSource
+
+    if running_mode == "video" and roi is not None:
+        raise click.BadParameter(
+            "a region is for still images: a video's sampled frames are embedded whole",
+            param_hint="'--roi'",
+        )
+    if running_mode == "image" and ctx.get_parameter_source("interval") != ParameterSource.DEFAULT:
+        raise click.BadParameter(
+            "is for --running-mode video (seconds between a video's sampled frames)",
+            param_hint="'--interval'",
+        )
+
+
 def embed_videos(
     options: ImageEmbedderOptions, paths: tuple[str, ...], interval: float, as_json: bool
 ) -> int:

@@ -288,6 +288,19 @@ def test_make_copies_refuses_a_negative_seed_before_writing(tmp_path: Path, data
     assert not (tmp_path / "copies").exists()
 
 
+def test_embed_refuses_an_option_of_the_other_running_mode(tmp_path: Path) -> None:
+    """`embed CLIP --running-mode video --roi R` embedded whole frames and `embed PHOTO
+    --interval 5` ignored the interval, both without a word: each is exit 2 naming it."""
+    cases = [
+        (["clip.mp4", "--running-mode", "video", "--roi", "0.1,0.1,0.5,0.5"], "'--roi'"),
+        (["photo.jpg", "--interval", "5"], "'--interval'"),
+    ]
+    for args, option in cases:
+        done = run_cli(["embed", *args], tmp_path, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert option in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
 def test_json_and_another_format_are_refused(tmp_path: Path) -> None:
     """`clusters --json --format html -o x.html` wrote JSON into x.html; `dedup --json` was
     "No such option" although every command that prints results takes --json."""

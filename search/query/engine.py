@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from models import ImageAnalyzer, ImageError, ImgsearchError, is_video_file
+from models import ImageAnalyzer, ImageError, ImgsearchError, RoiError, is_video_file
 from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptor import (
@@ -223,6 +223,8 @@ class SearchEngine:
         :mod:`search.query.pixels` says which rows are checked).
         """
         if is_video_query(source):
+            if roi is not None:  # it was dropped without a word: the whole clip was searched
+                raise RoiError("a region is for a photo; a video is searched by its whole frames")
             check_params(k, min_score)
             hits = self.videos.query_clip(source, k, min_score)
             return flags.hits(hits, k) if flags else hits
