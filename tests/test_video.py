@@ -43,6 +43,27 @@ def video_lib(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_d
     return work, args, made, json.loads(indexed.stdout)
 
 
+def write_slideshow(
+    photos: list[Path], target: Path, size: tuple[int, int], fps: int = 10, hold: int = 10
+) -> None:
+    """An H.264 slideshow of still shots: each photo held for ``hold`` frames, a cut between
+    (a still shot is sampled as one frame when indexed)."""
+    import numpy as np
+    from PIL import Image
+
+    with av.open(str(target), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        for photo in photos:
+            with Image.open(photo) as im:
+                still = np.asarray(im.convert("RGB").resize(size))
+            for _ in range(hold):
+                for packet in stream.encode(av.VideoFrame.from_ndarray(still, format="rgb24")):
+                    out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
 def search_json(work: Path, args: list[str], query: Path, k: int = 3) -> list[dict]:
     done = run_cli([*args, "search", str(query), "-k", str(k), "--json"], work)
     assert done.returncode == 0, done.stderr
@@ -112,6 +133,26 @@ def test_lookup_with_a_trimmed_copy_finds_the_original_and_its_copies(video_lib)
     assert near == (family | {original}) - {Path(trimmed).name}
     assert abs(by_name[original]["timestamp_ms"] - offset) <= 1000
     assert all(r["match"] == "similar" for n, r in by_name.items() if n not in family | {original})
+
+
+def test_lookup_with_a_trimmed_copy_of_still_shots_finds_its_original(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A slideshow of still shots is sampled as one frame a shot when indexed, but every
+    second as a lookup's clip: the trimmed copy (more frames as a clip) was checked the wrong
+    way round and its original listed as "not a duplicate" at copy score 0.97, while `lookup`
+    of the original and `dedup` called them copies."""
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val" / "bees").glob("*.jpg"))[:4]
+    (tmp_path / "clips").mkdir()
+    write_slideshow(photos, tmp_path / "clips" / "show.mp4", (320, 240), hold=20)
+    write_slideshow(photos[1:], tmp_path / "trim.mp4", (320, 240), hold=20)  # from 00:02.0
+    done = run_cli(["--model-path", str(models_dir), "index", "--no-progress", "clips"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    done = run_cli(["lookup", "trim.mp4", "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    (hit,) = json.loads(done.stdout)["results"]
+    assert Path(hit["path"]).name == "show.mp4" and hit["match"] == "near", hit
+    assert abs(hit["timestamp_ms"] - 2000) <= 500, hit
 
 
 def test_dedup_groups_copies_of_a_video(video_lib) -> None:  # type: ignore[no-untyped-def]

@@ -17,34 +17,16 @@ import pytest
 
 from tests.browser import WAIT_S, chromium, require_chromium
 from tests.cli_process import run_cli, served
+from tests.test_video import write_slideshow
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_chromium()
-av = pytest.importorskip("av")
+pytest.importorskip("av")
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 SIZE = (320, 240)
-
-
-def write_clip(photos: list[Path], target: Path, fps: int = 10, shot_frames: int = 10) -> None:
-    """An H.264 slideshow: each photo held for ``shot_frames`` frames (a cut between)."""
-    import numpy as np
-    from PIL import Image
-
-    with av.open(str(target), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = *SIZE, "yuv420p"
-        for photo in photos:
-            with Image.open(photo) as im:
-                still = np.asarray(im.convert("RGB").resize(SIZE))
-            for _ in range(shot_frames):
-                frame = av.VideoFrame.from_ndarray(still, format="rgb24")
-                for packet in stream.encode(frame):
-                    out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +38,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: 
     home = tmp_path_factory.mktemp("video-ui")
     photos = sorted((data_dir / "hymenoptera" / "images" / "val" / "bees").glob("*.jpg"))[:4]
     (home / "clips").mkdir()
-    write_clip(photos[:3], home / "clips" / "clip.mp4")
+    write_slideshow(photos[:3], home / "clips" / "clip.mp4", SIZE)
     frames = [Image.open(p).convert("RGB").resize(SIZE) for p in photos[1:4]]
     frames[0].save(
         home / "clips" / "anim.gif", save_all=True, append_images=frames[1:], duration=300

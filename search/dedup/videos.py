@@ -124,6 +124,13 @@ def _pair(
     if block.shape[0] > block.shape[1]:
         a, b, block = b, a, block.T
         times, starts = times[::-1], starts[::-1]
+    return _directed_pair(a, b, block, times, starts, pair_ok)
+
+
+def _directed_pair(
+    a: int, b: int, block: np.ndarray, times: tuple, starts: tuple, pair_ok: Callable
+) -> VideoPair | None:
+    """The pair when ``a`` (the block's rows) is a copy of ``b``: its frames found in order."""
     coverage, order, offset, score = _match(block, times[0], times[1], starts[0], starts[1])
     matched = round(coverage * block.shape[0])
     if coverage >= MIN_COVERAGE and order >= MIN_ORDER and pair_ok(score, matched):
@@ -178,10 +185,21 @@ def clip_pairs(
     pairs = []
     for video in (int(v) for v in np.unique(table.video_ids)):
         rv = table.of(video)
-        times = (query_ms, table.timestamps_ms[rv])
-        pair = _pair(-1, video, sims[:, rv], times, (query_starts, starts[rv]), pair_ok)
-        if pair is None:
+        times, cuts = (query_ms, table.timestamps_ms[rv]), (query_starts, starts[rv])
+        # The clip is sampled every second, a library video at cuts and every 2 s (a still
+        # shot is one frame): which has fewer frames says nothing of which is the shorter,
+        # so both ways are tried (a trimmed copy of a static video missed its original)
+        found = [
+            pair
+            for pair in (
+                _directed_pair(-1, video, sims[:, rv], times, cuts, pair_ok),
+                _directed_pair(video, -1, sims[:, rv].T, times[::-1], cuts[::-1], pair_ok),
+            )
+            if pair is not None
+        ]
+        if not found:
             continue
+        pair = max(found, key=lambda p: (p.coverage, p.score))
         if pair.a != -1:  # the library video is the copy: where it starts in the query
             pair = VideoPair(-1, video, pair.coverage, pair.order, -pair.offset_ms, pair.score)
         pairs.append(pair)
