@@ -2,7 +2,8 @@
 
 A real `imgsearch serve` subprocess and real `imgsearch reindex` subprocesses: after a switch
 the server answers with the new model (never the old query model against the new vectors);
-while a re-index runs, or after one was killed, searches are refused with 503 "reindexing"
+while a re-index runs, or after one was killed, searches (and the explore views) are refused
+with 503 "reindexing"
 (and a clear CLI message) until an index run has finished it.
 """
 
@@ -148,6 +149,14 @@ def test_reindex_while_serving_never_mixes_models(
         assert "interrupted" in cli.stderr and "imgsearch index" in cli.stderr, cli.stderr
         lookup = run_cli(library, models_dir, "lookup", str(probe))
         assert lookup.returncode == 1 and "interrupted" in lookup.stderr, lookup.stderr
+        # the explore views too (they answered with the images re-embedded so far as if they
+        # were the library: "0 clusters, 32 unclustered" of 509)
+        for path in ("/api/v1/clusters", "/api/v1/outliers", "/api/v1/map"):
+            answer = requests.get(url + path, timeout=60)
+            assert answer.status_code == 503, (path, answer.text)
+            assert answer.json()["error"]["code"] == "reindexing", path
+        clusters = run_cli(library, models_dir, "clusters")
+        assert clusters.returncode == 1 and "interrupted" in clusters.stderr, clusters.stderr
         stats = run_cli(library, models_dir, "stats")
         assert stats.returncode == 0 and "reindex     unfinished" in stats.stdout, stats.stdout
         api = requests.get(f"{url}/api/v1/stats", timeout=30).json()
@@ -160,4 +169,5 @@ def test_reindex_while_serving_never_mixes_models(
         _wait_served_model(url, "mobilenet_v3_small_100")
         _assert_finds_itself(url, image_id, probe)
         assert requests.get(f"{url}/api/v1/stats", timeout=30).json()["reindex"] is None
+        assert requests.get(f"{url}/api/v1/clusters", timeout=60).status_code == 200
         assert "Traceback" not in served.output

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +55,14 @@ MAP_WAITS_UP_TO = 20_000
 class Explorer:
     """Clusters, outliers and the map of one library (thread-safe; results cached)."""
 
-    def __init__(self, store: LibraryStore, library: Path | None) -> None:
-        """``library``: the folder its results are kept in (None: in memory only)."""
+    def __init__(
+        self, store: LibraryStore, library: Path | None, check: Callable[[], None] | None = None
+    ) -> None:
+        """``library``: the folder its results are kept in (None: in memory only); ``check``
+        runs before every answer (the engine's: refused while a re-index is unfinished, as
+        searches are, instead of clusters of the images re-embedded so far)."""
         self.store = store
+        self._check = check or (lambda: None)
         self.cache = ResultCache(library)
         self._lock = threading.RLock()  # one computation at a time (memory), of one stamp
         self._cache_lock = threading.Lock()  # reads of finished results never wait on one
@@ -181,6 +187,7 @@ class Explorer:
         self, method: str = "density", *, k: int | None = None, min_size: int | None = None
     ) -> Clusters:
         """Groups of similar images, largest first, each with its representative."""
+        self._check()
         with self._lock:
             stamp = self.stamp()
             ids, labels, param = self._labels(stamp, method, k, min_size)
@@ -200,6 +207,7 @@ class Explorer:
 
     def outliers(self, n: int = 20, *, k: int = DEFAULT_K) -> list[Outlier]:
         """The ``n`` images farthest from everything else, most outlying first."""
+        self._check()
         with self._lock:
             stamp = self.stamp()
             ids, g = self._graph(stamp)
@@ -238,6 +246,7 @@ class Explorer:
         same ids) and top labels for colour. Above MAP_WAITS_UP_TO images the first map of a
         generation does not wait for the clusters: they are computed in the background
         (``clusters_ready`` False, :meth:`map_colouring` has them once done)."""
+        self._check()
 
         def make(stamp: dict[str, object]) -> dict[str, np.ndarray]:
             ids, x = self._vectors_of(stamp)
@@ -274,6 +283,7 @@ class Explorer:
         """The map's cluster column now (the poll of a map drawn before its clusters): never
         waits for a computation, never reads vectors; the clusters of the current generation
         are computed in a background thread until they are kept."""
+        self._check()
         return self._colouring_of(self.stamp())
 
     def _colouring_of(self, stamp: dict[str, object]) -> MapColouring:

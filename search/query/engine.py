@@ -71,7 +71,7 @@ class SearchEngine:
         self.records = LibraryRecords(library.store)
         self.admin = LibraryAdmin(library)
         kept = None if library.store.read_only else self.settings.library  # None: in memory
-        self.explore = Explorer(library.store, kept)
+        self.explore = Explorer(library.store, kept, check=self.guard.check_serving)
         self.videos = VideoSearch(self.store, self.guard, self.records)
 
     @classmethod

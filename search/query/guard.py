@@ -61,6 +61,11 @@ class ServingGuard:
             self._reindex_seen = False
         return live
 
+    def check_serving(self) -> None:
+        """Refuse (ReindexingError) while a re-index is unfinished: for answers that need no
+        searched state (clusters, outliers, the map)."""
+        self._refuse_reindexing(self.store.health.serving_state())
+
     def _refuse_reindexing(self, state: ServingState) -> None:
         if state.reindex is None:
             return
