@@ -78,6 +78,9 @@ def clusters(
         raise click.UsageError("an html report needs --output FILE.html")
     if method == "density" and k is not None:
         raise click.UsageError("--k is for --method kmeans; density uses --min-size")
+    given = ctx.get_parameter_source("min_size") != click.core.ParameterSource.DEFAULT
+    if method == "kmeans" and given:  # it was ignored without a word
+        raise click.UsageError("--min-size is for --method density; kmeans uses --k")
     if output is not None:
         writable_output(output, "the report")
     with open_engine(ctx) as engine:

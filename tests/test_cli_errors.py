@@ -301,6 +301,18 @@ def test_embed_refuses_an_option_of_the_other_running_mode(tmp_path: Path) -> No
         assert option in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
+def test_clusters_refuses_an_option_of_the_other_method(tmp_path: Path) -> None:
+    """`clusters --method density --k 3` was refused but `--method kmeans --min-size 5` ran
+    k-means and ignored the size: both are usage errors naming the option (exit 2)."""
+    for args, said in (
+        (["--k", "3"], "--k is for --method kmeans"),
+        (["--method", "kmeans", "--min-size", "5"], "--min-size is for --method density"),
+    ):
+        done = run_cli(["clusters", *args], tmp_path, timeout=60)
+        assert done.returncode == 2 and said in done.stderr, done.stderr
+    assert not (tmp_path / "imgsearch-library").exists()
+
+
 def test_json_and_another_format_are_refused(tmp_path: Path) -> None:
     """`clusters --json --format html -o x.html` wrote JSON into x.html; `dedup --json` was
     "No such option" although every command that prints results takes --json."""

@@ -112,6 +112,11 @@ def test_api_clusters_outliers_map_follow_new_generations(client, weblib, tmp_pa
     assert found["count"] == len(found["ids"]) == len(found["x"]) == len(found["cluster"])
     assert client.get("/api/v1/clusters?method=kmeans&k=100000").status_code == 400
     assert client.get("/api/v1/clusters?k=3").status_code == 400
+    kmeans_sized = client.get("/api/v1/clusters?method=kmeans&min_size=5")  # was ignored
+    assert (
+        kmeans_sized.status_code == 400
+        and "min_size" in kmeans_sized.get_json()["error"]["message"]
+    )
     assert client.get("/api/v1/map?projection=tsne").status_code == 400
     # a new generation: the running app answers for it without a restart
     from PIL import Image

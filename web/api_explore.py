@@ -53,6 +53,8 @@ def clusters_query(strict: bool = True) -> tuple[str, int | None, int]:
         if not strict:
             return method, None, int(min_size or DEFAULT_MIN_SIZE)
         raise ApiError(400, "'k' is for method=kmeans; density takes 'min_size'.")
+    if strict and method == "kmeans" and request.args.get("min_size"):  # ignored without a word
+        raise ApiError(400, "'min_size' is for method=density; kmeans takes 'k'.")
     return method, k, int(min_size or DEFAULT_MIN_SIZE)
 
 
