@@ -313,6 +313,31 @@ def test_clusters_refuses_an_option_of_the_other_method(tmp_path: Path) -> None:
     assert not (tmp_path / "imgsearch-library").exists()
 
 
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that is only its signature, header chunk and end: its size, no pixels."""
+    import struct
+    import zlib
+
+    ihdr = b"IHDR" + struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = struct.pack(">I", 13) + ihdr + struct.pack(">I", zlib.crc32(ihdr))
+    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    return b"\x89PNG\r\n\x1a\n" + chunk + end
+
+
+def test_an_image_over_the_pixel_limit_is_one_line_in_imgsearchs_words(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    """A 100 M pixel image printed Pillow's DecompressionBombWarning (two lines of its source)
+    before the error; a 400 M one named Pillow's limit (178956970), not imgsearch's."""
+    (tmp_path / "big.png").write_bytes(png_header(10_000, 10_000))
+    (tmp_path / "bomb.png").write_bytes(png_header(20_000, 20_000))
+    done = run_cli(["--model-path", str(models_dir), "embed", "big.png", "bomb.png"], tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "Warning" not in done.stderr and "warn" not in done.stderr, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2 and all("exceeds the limit of 90000000" in x for x in lines), lines
+
+
 def test_json_and_another_format_are_refused(tmp_path: Path) -> None:
     """`clusters --json --format html -o x.html` wrote JSON into x.html; `dedup --json` was
     "No such option" although every command that prints results takes --json."""
