@@ -101,7 +101,8 @@ def openapi_document() -> dict[str, Any]:
                 "(EXIF-oriented) image, each 0..1, or 'px:left,top,right,bottom' in pixels "
                 "(right/bottom at most the image's width/height). Anything else - a value out "
                 "of its unit's range, an empty or inverted box, a pixel box beyond the "
-                "image - is a 400 'bad_roi' error naming 'roi'",
+                "image, a region with a video clip (searched by its whole frames) - is a 400 "
+                "'bad_roi' error naming 'roi'",
                 "example": "0.25,0.25,0.75,0.75",
             },
             "k": {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": DEFAULT_K},
