@@ -224,7 +224,10 @@ class SearchEngine:
         """
         if is_video_query(source):
             if roi is not None:  # it was dropped without a word: the whole clip was searched
-                raise RoiError("a region is for a photo; a video is searched by its whole frames")
+                raise RoiError(
+                    "a region is for a photo; a video or an animated image is searched by its "
+                    "whole frames"
+                )
             check_params(k, min_score)
             hits = self.videos.query_clip(source, k, min_score)
             return flags.hits(hits, k) if flags else hits
