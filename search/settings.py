@@ -161,7 +161,9 @@ class Settings:
         """Build settings from the environment, then apply non-``None`` overrides."""
         env = os.environ if env is None else env
         values: dict[str, object] = {
-            "library": Path(env.get("IMGSEARCH_LIBRARY", str(DEFAULT_LIBRARY))),
+            # set but empty (a script's unset $LIB) is unset: "" made the current folder the
+            # library, its database and index written among the user's files
+            "library": Path(env.get("IMGSEARCH_LIBRARY") or DEFAULT_LIBRARY),
             "database_url": env.get("IMGSEARCH_DATABASE_URL") or None,
             "model": env.get("IMGSEARCH_MODEL") or None,
             "model_path": tuple(default_model_search_path(env)),

@@ -338,6 +338,20 @@ def test_an_image_over_the_pixel_limit_is_one_line_in_imgsearchs_words(
     assert len(lines) == 2 and all("exceeds the limit of 90000000" in x for x in lines), lines
 
 
+def test_an_empty_library_variable_is_the_default_library(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """IMGSEARCH_LIBRARY= (set but empty: a script's unset variable) made the current folder
+    the library: imgsearch.sqlite3 and index.faiss were written among the user's photos."""
+    (tmp_path / "photos").mkdir()
+    shutil.copyfile(photo_paths(data_dir, 1)[0], tmp_path / "photos" / "one.jpg")
+    args = ["--model-path", str(models_dir), "index", "--no-progress", "photos"]
+    done = run_cli(args, tmp_path, env={"IMGSEARCH_LIBRARY": ""}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "imgsearch-library" / "imgsearch.sqlite3").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imgsearch-library", "photos"]
+
+
 def test_json_and_another_format_are_refused(tmp_path: Path) -> None:
     """`clusters --json --format html -o x.html` wrote JSON into x.html; `dedup --json` was
     "No such option" although every command that prints results takes --json."""
