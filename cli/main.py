@@ -141,14 +141,23 @@ def load_all_commands() -> None:
         importlib.import_module(f"cli.{info.name}")
 
 
+def _library(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path | None:
+    """``--library ""`` (``--library "$LIB"`` with LIB unset) made the current folder the
+    library, writing its database among the user's files: refused."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty: give the library's folder (or leave the option out)")
+    return None if value is None else Path(value)
+
+
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option(
     "--library",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(file_okay=False),
     envvar="IMGSEARCH_LIBRARY",
+    callback=_library,
     help="Library directory (database, FAISS file, thumbnails). [default: ./imgsearch-library]",
 )
 @click.option(

@@ -342,7 +342,8 @@ def test_an_empty_library_variable_is_the_default_library(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
     """IMGSEARCH_LIBRARY= (set but empty: a script's unset variable) made the current folder
-    the library: imgsearch.sqlite3 and index.faiss were written among the user's photos."""
+    the library: imgsearch.sqlite3 and index.faiss were written among the user's photos; so
+    did `--library ""` (now a usage error)."""
     (tmp_path / "photos").mkdir()
     shutil.copyfile(photo_paths(data_dir, 1)[0], tmp_path / "photos" / "one.jpg")
     args = ["--model-path", str(models_dir), "index", "--no-progress", "photos"]
@@ -350,6 +351,9 @@ def test_an_empty_library_variable_is_the_default_library(
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "imgsearch-library" / "imgsearch.sqlite3").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imgsearch-library", "photos"]
+    done = run_cli(["--library", "", *args], tmp_path, timeout=60)  # --library "$UNSET"
+    assert done.returncode == 2 and "'--library': is empty" in done.stderr, done.stderr
+    assert not (tmp_path / "imgsearch.sqlite3").exists()
 
 
 def test_json_and_another_format_are_refused(tmp_path: Path) -> None:
