@@ -15,6 +15,7 @@ from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy import Engine
 
 from cli.main import cli
+from cli.options import NonEmptyPath
 from cli.search_cmds import open_engine, user_errors
 from search.library import writer_lock
 from search.settings import INDEX_KINDS, Settings
@@ -30,7 +31,7 @@ def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=NonEmptyPath(path_type=Path))
 @click.option(
     "--undo",
     is_flag=True,

@@ -19,6 +19,7 @@ import click
 
 from cli.errors import writable_folder, writable_output
 from cli.main import cli
+from cli.options import NonEmptyPath
 from models.errors import ImgsearchError
 from search.descriptor import DUPLICATE_Z, DescriptorConfig, DescriptorError
 from search.evaluation import (
@@ -164,7 +165,7 @@ def _print_report(
 
 
 @eval_group.command("run")
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("folder", type=NonEmptyPath(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--truth",
     type=click.Path(exists=True, path_type=Path),
@@ -261,7 +262,7 @@ def run_cmd(
 
 @eval_group.command("make-copies")
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out", type=NonEmptyPath(file_okay=False, path_type=Path))
 @click.option("--per-original", default=20, show_default=True, type=click.IntRange(1, 500))
 @click.option(
     "--seed",

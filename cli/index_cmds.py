@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from cli.main import cli
+from cli.options import NonEmptyPath
 from indexer.scan import CollectionError, ExcludeError, Excludes, check_collection_root
 from models.errors import ImgsearchError
 from search.settings import INDEX_KINDS, Settings
@@ -145,7 +146,7 @@ def _check_excludes(
 
 
 @cli.command("index")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=NonEmptyPath(path_type=Path))
 @click.option(
     "--exclude",
     "excludes",

@@ -14,6 +14,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 ROI_HINT = "'--roi'"
 
 
+class NonEmptyPath(click.Path):
+    """A path argument that refuses "" (``"$DIR"`` of an unset variable): to the file system
+    it is the current folder, which `index` then indexed and `remove` removed whole."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty (an unset variable?): give a file or folder", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _parse_roi(
     _ctx: click.Context, _param: click.Parameter, value: str | None
 ) -> RegionOfInterest | None:

@@ -338,12 +338,12 @@ def test_an_image_over_the_pixel_limit_is_one_line_in_imgsearchs_words(
     assert len(lines) == 2 and all("exceeds the limit of 90000000" in x for x in lines), lines
 
 
-def test_an_empty_library_variable_is_the_default_library(
+def test_an_empty_library_or_path_is_never_the_current_folder(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
     """IMGSEARCH_LIBRARY= (set but empty: a script's unset variable) made the current folder
     the library: imgsearch.sqlite3 and index.faiss were written among the user's photos; so
-    did `--library ""` (now a usage error)."""
+    did `--library ""` (now a usage error, as an empty path is)."""
     (tmp_path / "photos").mkdir()
     shutil.copyfile(photo_paths(data_dir, 1)[0], tmp_path / "photos" / "one.jpg")
     args = ["--model-path", str(models_dir), "index", "--no-progress", "photos"]
@@ -354,6 +354,13 @@ def test_an_empty_library_variable_is_the_default_library(
     done = run_cli(["--library", "", *args], tmp_path, timeout=60)  # --library "$UNSET"
     assert done.returncode == 2 and "'--library': is empty" in done.stderr, done.stderr
     assert not (tmp_path / "imgsearch.sqlite3").exists()
+    # `remove ""` removed every image under the current folder (the whole library here) and
+    # `index ""` indexed the current folder as a new collection
+    for command in (["remove", ""], ["index", ""], ["eval", "make-copies", "photos", ""]):
+        done = run_cli(command, tmp_path, timeout=60)
+        assert done.returncode == 2 and "is empty (an unset variable?)" in done.stderr, command
+    stats = json.loads(run_cli(["stats", "--json"], tmp_path, timeout=60).stdout)
+    assert stats["images"] == 1 and len(stats["collections"]) == 1, stats
 
 
 def test_json_and_another_format_are_refused(tmp_path: Path) -> None:
