@@ -77,10 +77,11 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         )
     run = figures["last_run"]
     if run:
-        lines.append(
-            f"last run    {run['status']} {run['finished_at'] or run['started_at']}: "
-            f"+{run['added']} ~{run['updated']} >{run['moved']} -{run['removed']} "
-            f"!{run['failed']}"
+        when = str(run["finished_at"] or run["started_at"]).replace("T", " ")[:19]
+        lines.append(  # in words: "+3 ~0 >0 -0 !0" was a puzzle to newcomers
+            f"last run    {run['status']} {when} UTC: {run['added']} added, "
+            f"{run['updated']} updated, {run['moved']} moved, {run['removed']} removed, "
+            f"{run['failed']} failed"
         )
     for collection in figures["collections"]:
         lines.append(f"collection  {collection['root']}: {collection['images']} images")

@@ -361,6 +361,9 @@ def test_an_empty_library_or_path_is_never_the_current_folder(
         assert done.returncode == 2 and "is empty (an unset variable?)" in done.stderr, command
     stats = json.loads(run_cli(["stats", "--json"], tmp_path, timeout=60).stdout)
     assert stats["images"] == 1 and len(stats["collections"]) == 1, stats
+    # the last run in words (it read "+1 ~0 >0 -0 !0")
+    text = run_cli(["stats"], tmp_path, timeout=60).stdout
+    assert "1 added, 0 updated, 0 moved, 0 removed, 0 failed" in text, text
 
 
 def test_json_and_another_format_are_refused(tmp_path: Path) -> None:
