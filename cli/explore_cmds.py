@@ -108,16 +108,20 @@ def clusters(
     )
 
 
+def _images(n: int) -> str:
+    return f"{n} image" if n == 1 else f"{n} images"
+
+
 def clusters_text(result: Clusters) -> str:
     """One block per cluster: its number (1-based, as on the web page), size, labels, then
     the members' ids and paths, the representative first."""
     lines = []
     for c in result.clusters:
         labels = ", ".join(c.labels) or "-"
-        lines.append(f"cluster {c.number}: {len(c.members)} images ({labels})")
+        lines.append(f"cluster {c.number}: {_images(len(c.members))} ({labels})")
         lines.extend(f"  {m.id:>7}  {m.path}" for m in c.members)
     if result.noise:
-        lines.append(f"unclustered: {len(result.noise)} images")
+        lines.append(f"unclustered: {_images(len(result.noise))}")
         lines.extend(f"  {m.id:>7}  {m.path}" for m in result.noise)
     return "\n".join(lines) if lines else "no images"
 
@@ -140,7 +144,7 @@ def clusters_html(result: Clusters, thumbnail) -> str:  # type: ignore[no-untype
     ]
     for c in result.clusters:
         labels = html.escape(", ".join(c.labels) or "-")
-        parts.append(f"<h2>Cluster {c.number}: {len(c.members)} images, {labels}</h2>")
+        parts.append(f"<h2>Cluster {c.number}: {_images(len(c.members))}, {labels}</h2>")
         parts.extend(figure(m.id, m.path) for m in c.members)
     if result.noise:
         parts.append(f"<h2>Unclustered ({len(result.noise)})</h2>")

@@ -61,6 +61,32 @@ def test_outliers_rank_the_scattered_first_and_the_map_is_a_unit_square() -> Non
 
 
 @pytest.mark.slow
+def test_explore_commands_on_a_tiny_library_say_sensible_things(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """Three images, then one: `clusters --method kmeans` without --k asked for 2 groups of
+    one image and was refused; outliers said "its 1th nearest image ... the nearest -inf" of
+    the only image and "2th" for --k 2; a group of one said "1 images"."""
+    (tmp_path / "photos").mkdir()
+    for photo in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:3]:
+        (tmp_path / "photos" / photo.name).write_bytes(photo.read_bytes())
+    done = run_cli(["--model-path", str(models_dir), "index", "--no-progress", "photos"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    done = run_cli(["outliers", "-n", "1", "--k", "2"], tmp_path)
+    assert done.returncode == 0 and "its 2nd nearest image" in done.stdout, done.stdout
+    keep, *others = sorted((tmp_path / "photos").iterdir())
+    assert run_cli(["remove", *map(str, others)], tmp_path).returncode == 0
+    done = run_cli(["clusters", "--method", "kmeans"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("cluster 1: 1 image ("), done.stdout
+    done = run_cli(["outliers", "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    (only,) = json.loads(done.stdout)["outliers"]
+    assert only["path"] == str(keep) and "the only image" in only["reason"], only
+    assert "inf" not in only["reason"] and "1th" not in only["reason"]
+
+
+@pytest.mark.slow
 def test_cli_clusters_and_outliers_on_ukbench(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:

@@ -28,8 +28,9 @@ class Grouping:
 
 
 def default_k(n: int) -> int:
-    """k-means' k when none is given: sqrt(n / 2), at least 2, at most 200."""
-    return int(min(200, max(2, round((n / 2) ** 0.5))))
+    """k-means' k when none is given: sqrt(n / 2), at least 2, at most 200 and at most ``n``
+    (a library of one image asked for 2 groups of itself and was refused)."""
+    return int(max(1, min(200, n, max(2, round((n / 2) ** 0.5)))))
 
 
 def kmeans_labels(x: np.ndarray, k: int, *, niter: int = 25, seed: int = 0) -> np.ndarray:

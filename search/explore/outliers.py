@@ -95,12 +95,20 @@ def similarity(distance: float) -> float:
     return 1.0 - float(distance) ** 2 / 2.0
 
 
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 21st ("1th", "2th", "22th" were printed)."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def reason(scores: OutlierScores, row: int) -> str:
     """One line saying why a row is an outlier."""
+    if not np.isfinite(scores.nearest_distance[row]):  # it said "the nearest -inf"
+        return "the only image of the library: there is nothing to compare it with"
     kth, median = similarity(scores.kth[row]), similarity(scores.median)
     near = similarity(scores.nearest_distance[row])
     alone = (
-        f"its {scores.k}th nearest image has similarity {kth:.2f} (library median "
+        f"its {ordinal(scores.k)} nearest image has similarity {kth:.2f} (library median "
         f"{median:.2f}; the nearest {near:.2f}): {scores.alone[row]:.1f} sd"
     )
     unlike = f"unlike the library's main directions: {scores.unlike[row]:.1f} sd"
