@@ -378,3 +378,20 @@ def test_copy_badges_on_results_and_the_image_page(browser, server, weblib):
     assert badge(similar[RESAVED_NAME]) == "exact copy"
     assert badge(similar["ukbench00120__resize.jpg"]) == "copy"
     assert severe_console_messages(driver) == []
+
+
+def test_a_long_file_name_keeps_a_narrow_window_narrow(server, weblib, tmp_path):
+    """At 400 px a photo with a long name made the page 700 px wide (the preview's name line
+    did not shrink: a sideways scroll, a zoomed-out page on a phone)."""
+    long = tmp_path / "holiday_in_the_mountains_with_the_family_2024_08_15_IMG_0001.jpg"
+    long.write_bytes(weblib.query_photo.read_bytes())
+    with chromium(tmp_path / "narrow-profile", width=400, height=900) as driver:
+        metrics = {"width": 400, "height": 900, "deviceScaleFactor": 1, "mobile": True}
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+        driver.get(server + "/")
+        driver.find_element(By.ID, "image").send_keys(str(long))
+        wait(driver, ec.visibility_of_element_located((By.ID, "preview")))
+        inner, scroll = driver.execute_script(
+            "return [window.innerWidth, document.documentElement.scrollWidth]"
+        )
+        assert inner == 400 and scroll <= inner, (inner, scroll)
