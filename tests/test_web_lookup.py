@@ -239,6 +239,18 @@ def test_bad_parameters_are_400(client, weblib, fields):
     assert next(iter(fields)) in error["message"]
 
 
+@pytest.mark.parametrize(
+    "fields", [{"threshold": "0.5"}, {"others": "3"}, {"threshold_mode": "calibrated"}]
+)
+def test_lookup_parameters_to_the_search_api_are_400(client, weblib, fields):
+    """/api/v1/search with a lookup's `threshold` answered as if it had not been sent, while a
+    lookup refuses a search's `roi`; the form without script still sends them (ignored)."""
+    error = assert_error(upload(client, weblib.query_photo, **fields), 400, "bad_request")
+    assert f"'{next(iter(fields))}' does not apply to a search" in error["message"]
+    page = form_post(client, "/search", weblib.query_photo, mode="similar", k="3", **fields)
+    assert page.status_code == 200 and page.data.count(b'<li class="card') == 3
+
+
 def test_bad_images_and_missing_ones(client, weblib):
     assert_error(client.post(LOOKUP, data={"others": "3"}), 400, "no_image")
     assert_error(lookup(client, data=b"", name="empty.jpg"), 400, "empty")

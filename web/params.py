@@ -27,6 +27,7 @@ MAX_OTHERS = 100
 MAX_PAGE = 1_000_000
 BROWSE_PER_PAGE = 60  # cards per page of the browse and label pages (and the API default)
 SEARCH_ONLY = ("roi", "k", "min_score", "flag", "exclude_flag")
+LOOKUP_ONLY = ("threshold", "threshold_mode", "others")
 CALIBRATED, FIXED = "calibrated", "fixed"  # threshold_mode: the HTML form's choice
 MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file itself
 
@@ -242,9 +243,18 @@ def read_image() -> tuple[bytes | None, int | None, str | None]:
     return None, image_id, None
 
 
-def read_query(*, default_k: int = DEFAULT_K) -> Query:
+def read_query(*, default_k: int = DEFAULT_K, strict: bool = True) -> Query:
     """Parse a search request: ``image`` upload or ``image_id``, ``roi``, ``k``,
-    ``min_score``, ``flag`` / ``exclude_flag``. The caller passes the result to the engine."""
+    ``min_score``, ``flag`` / ``exclude_flag``. The caller passes the result to the engine.
+    ``strict`` (the API) refuses the lookup-only fields (a ``threshold`` was ignored without a
+    word), as a lookup refuses ``roi``; the HTML form sends them along."""
+    for name in LOOKUP_ONLY if strict else ():
+        if _value(name) is not None:
+            raise ApiError(
+                400,
+                f"'{name}' does not apply to a search, which ranks by similarity; give "
+                "'min_score' and 'k' (or use /lookup for the copy decision).",
+            )
     roi = parse_region()
     k = parse_k(default_k)
     min_score = parse_min_score()

@@ -163,7 +163,7 @@ def search_submit() -> Any:
     error: ErrorInfo | None = None
     query = None
     try:
-        query = read_query(default_k=DEFAULT_K)
+        query = read_query(default_k=DEFAULT_K, strict=False)
         hits, took_ms = service.run_search(query)
     except Exception as exc:
         error = _failure(exc)
