@@ -251,6 +251,17 @@ def test_lookup_parameters_to_the_search_api_are_400(client, weblib, fields):
     assert page.status_code == 200 and page.data.count(b'<li class="card') == 3
 
 
+def test_an_upload_and_an_image_id_at_once_are_400(client, weblib, ids):
+    """Both at once: the upload won without a word (the API); the form, which keeps a library
+    image's id beside a file chosen later, still searches with the file."""
+    image_id = ids[QUERY_NAME]
+    for url in (f"{API}/search", LOOKUP):
+        response = upload(client, weblib.query_photo, url=url, image_id=image_id)
+        assert "not both" in assert_error(response, 400, "bad_request")["message"], url
+    page = form_post(client, "/search", weblib.query_photo, image_id=str(image_id), k="2")
+    assert page.status_code == 200 and page.data.count(b'<li class="card') == 2
+
+
 def test_bad_images_and_missing_ones(client, weblib):
     assert_error(client.post(LOOKUP, data={"others": "3"}), 400, "no_image")
     assert_error(lookup(client, data=b"", name="empty.jpg"), 400, "empty")

@@ -93,7 +93,7 @@ def openapi_document() -> dict[str, Any]:
                 "type": "integer",
                 "minimum": 1,
                 "maximum": MAX_IMAGE_ID,
-                "description": "Or: a library image as the query",
+                "description": "Or (not both: 400): a library image as the query",
             },
             "roi": {
                 "type": "string",

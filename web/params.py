@@ -219,10 +219,14 @@ def read_upload(field: str = "image") -> tuple[bytes, str | None] | None:
     return data, upload.filename or None
 
 
-def read_image() -> tuple[bytes | None, int | None, str | None]:
-    """The query image: ``(upload bytes, None, file name)`` or ``(None, image_id, None)``."""
+def read_image(*, strict: bool = True) -> tuple[bytes | None, int | None, str | None]:
+    """The query image: ``(upload bytes, None, file name)`` or ``(None, image_id, None)``.
+    ``strict`` (the API) refuses both at once (the upload won without a word); the form
+    sends its library image's id along with a file chosen later, and the file wins."""
     upload = read_upload()
     image_id = parse_image_id(_value("image_id"))
+    if strict and upload is not None and image_id is not None:
+        raise ApiError(400, "Give one query: an 'image' file or an 'image_id', not both.")
     if upload is None and image_id is None:
         kind = request.mimetype
         if request.content_length and kind not in FORM_TYPES:
@@ -259,7 +263,7 @@ def read_query(*, default_k: int = DEFAULT_K, strict: bool = True) -> Query:
     k = parse_k(default_k)
     min_score = parse_min_score()
     flags = parse_flags()
-    data, image_id, filename = read_image()
+    data, image_id, filename = read_image(strict=strict)
     return Query(data, image_id, filename, roi, k, min_score, flags)
 
 
@@ -278,7 +282,7 @@ def read_lookup(*, strict: bool = True) -> LookupQuery:
                 )
     threshold = parse_decision(strict=strict)
     others = parse_others()
-    data, image_id, filename = read_image()
+    data, image_id, filename = read_image(strict=strict)
     return LookupQuery(data, image_id, filename, threshold, others)
 
 
