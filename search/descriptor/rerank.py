@@ -31,6 +31,14 @@ least ``REGION_SCORE``, and a plain-space cosine of at least ``REGION_COSINE``, 
 the ``REGION_CHECKED`` best): one picture of a collage. Weaker tile matches count for nothing,
 so a tile never lifts a look-alike.
 
+**Two spaces** (a whitened library calibrated in both, :meth:`Calibration.two_spaces`; the
+engine's ``plain`` callback): a candidate's copy score is the stronger of its evidence in the
+library's space and in the model's own space (its plain cosine stated as the library-space
+score that lies as far into that background's tail: :meth:`Calibration.from_plain`). A copy
+made by an edit the whitening never learned (stickers, sharpening, filled corners) keeps the
+evidence the plain embedding has for it, and everything downstream - the copy tier that
+label similarity never crosses, the expansion, the duplicate decision - sees that score.
+
 **Prepared rows** (``cache``): each candidate's stored vectors are mapped through the
 descriptor once and kept with its labels in a :class:`search.descriptor.row_cache.RowCache`
 that lives as long as the library state the engine searches.
@@ -94,6 +102,7 @@ class QueryScorer:
         self.regional: bool | None = None
         #: after :meth:`search`: whether the ``more`` views were needed (None: none offered)
         self.expanded_views: bool | None = None
+        self._plain_query: np.ndarray | None = None  # model-space query rows (two spaces)
 
     def settled(self, copy: np.ndarray) -> bool:
         """Whether copy scores ``copy`` of the candidates already hold a sure copy other than
@@ -132,11 +141,16 @@ class QueryScorer:
         have = [i for i in missing if i in read]
         if not have:
             return out
-        rows, owner = self.descriptor.stored_rows([read[i] for i in have])
+        d = self.descriptor
+        rows, owner = d.stored_rows([read[i] for i in have])
         cuts = np.searchsorted(owner, np.arange(1, len(have)))
+        plain: list[np.ndarray | None] = [None] * len(have)
+        if d.calibration is not None and d.calibration.two_spaces:
+            raw, _ = d.plain_space().stored_rows([read[i] for i in have])
+            plain = list(np.split(raw, cuts))
         fresh = {
-            image_id: PreparedImage(part, tuple(read[image_id].labels))
-            for image_id, part in zip(have, np.split(rows, cuts), strict=True)
+            image_id: PreparedImage(part, tuple(read[image_id].labels), flat)
+            for image_id, part, flat in zip(have, np.split(rows, cuts), plain, strict=True)
         }
         if self.cache is not None:
             self.cache.put(fresh)
@@ -159,6 +173,24 @@ class QueryScorer:
         rows, owner = self._rows(ids, images)
         return self.descriptor.copy_scores(query, rows, owner, len(ids))
 
+    def _evidence(
+        self, query: np.ndarray, ids: list[int], images: Mapping[int, PreparedImage]
+    ) -> np.ndarray:
+        """Copy scores of the query views: the library space's, raised to the plain space's
+        evidence where that is stronger (module doc, "Two spaces")."""
+        copy = self._copy(query, ids, images)
+        cal, flat = self.descriptor.calibration, self._plain_query
+        if cal is None or flat is None or not len(ids):
+            return copy
+        parts = [images[i].plain for i in ids]
+        if any(p is None for p in parts):  # prepared before plain evidence counted
+            return copy
+        sizes = [len(p) for p in parts]  # type: ignore[arg-type]
+        plain = self.descriptor.copy_scores(
+            flat, np.concatenate(parts), np.repeat(np.arange(len(ids)), sizes), len(ids)
+        )
+        return np.maximum(copy, cal.from_plain(plain)).astype(np.float32)
+
     def search(
         self,
         query: np.ndarray,
@@ -167,26 +199,33 @@ class QueryScorer:
         exclude: int | None = None,
         more: MoreViews | None = None,
         regions: MoreViews | None = None,
+        plain: MoreViews | None = None,
     ) -> list[ScoredHit]:
         """Best ``k`` stored images for the query rows ``query`` [V, D'] (from
         :meth:`Descriptor.query_rows`) and the query's top labels; ``more()`` gives further
         query rows, asked only when ``query`` leaves the answer unsettled (module doc);
         ``regions()`` the rows of the query's tiles, asked when every view leaves it
-        unsettled: a tile's match counts only where it is a sure copy (module doc)."""
+        unsettled: a tile's match counts only where it is a sure copy (module doc);
+        ``plain()`` the model-space rows of every query view given so far (``query``, then
+        with ``more()``'s): their evidence counts in a library calibrated in both spaces."""
         d = self.descriptor
+        two = plain is not None and d.calibration is not None and d.calibration.two_spaces
+        self._plain_query = np.asarray(plain(), np.float32) if two else None  # type: ignore[misc]
         want = max(k, self.candidates)
         query = np.asarray(query, np.float32)
         images: dict[int, PreparedImage] = {}
         self.images = images
         ids = self._candidates(query, want, exclude, [], images)
-        copy = self._copy(query, ids, images)
+        copy = self._evidence(query, ids, images)
         self.expanded_views = None if more is None else not self.settled(copy)
         if self.expanded_views:
             extra = np.asarray(more(), np.float32)  # type: ignore[misc]
             if len(extra):
                 ids = self._candidates(extra, want, exclude, ids, images)
                 query = np.concatenate([query, extra])
-                copy = self._copy(query, ids, images)
+                if two:
+                    self._plain_query = np.asarray(plain(), np.float32)  # type: ignore[misc]
+                copy = self._evidence(query, ids, images)
         self.regional = None if regions is None else not self.settled(copy)
         if self.regional:
             copy, ids = self._regions(regions, query, copy, ids, images, want, exclude)  # type: ignore[arg-type]
@@ -233,7 +272,7 @@ class QueryScorer:
             return copy, ids
         tiles = self.descriptor.transform(raw)
         ids = self._candidates(tiles, want, exclude, ids, images)
-        whole = self._copy(query, ids, images)
+        whole = self._evidence(query, ids, images)
         regional = self._copy(tiles, ids, images)
         sure = np.flatnonzero(regional >= max(cal.score(EXPAND_Z), REGION_SCORE))
         sure = sure[np.argsort(-regional[sure], kind="stable")][:REGION_CHECKED]
@@ -284,7 +323,7 @@ class QueryScorer:
         if new:
             images.update(self._prepare(new))
             new = [i for i in new if i in images]
-            copy = np.concatenate([copy, self._copy(query, new, images)])
+            copy = np.concatenate([copy, self._evidence(query, new, images)])
             ids = ids + new
         rows, owner = self._rows(ids, images)
         out = copy.copy()
