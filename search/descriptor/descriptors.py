@@ -188,28 +188,36 @@ class Descriptor:
         at = GATE_Z_WHITENED if self.whitening is not None else GATE_Z
         return 1.0 / (1.0 + np.exp(-np.clip((z - at) / GATE_WIDTH, -50, 50)))
 
-    def rank_scores(self, copy: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
-        """Ranking score from copy scores and label similarities (same shapes)."""
+    def rank_scores(
+        self, copy: np.ndarray, labels: np.ndarray | None, reached: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Ranking score from copy scores and label similarities (same shapes); ``reached``:
+        the copy score of the sure copy each result was reached through by the expansion
+        (its own where none; see :meth:`copy_tier`)."""
         w = self.config.labels
         c = np.asarray(copy, np.float64)
         if not w or labels is None:
             return c.astype(np.float32)
-        g = self.copy_tier(c)
+        g = self.copy_tier(c, reached)
         return ((1 - w) * c + w * (g + (1 - g) * np.asarray(labels, np.float64))).astype(np.float32)
 
-    def copy_tier(self, copy: np.ndarray) -> np.ndarray:
+    def copy_tier(self, copy: np.ndarray, reached: np.ndarray | None = None) -> np.ndarray:
         """The gate, widened per query (last axis) to the best candidate that is not a sure
         copy, less :data:`TIER_MARGIN` background spreads (a weak copy of the query's
         original may score a little above it): those and everything above them get 1, so
         label similarity never lifts a result
         over one with more copy evidence at the top (a weak copy - a tiny rescale at z 2 -
-        stays first, as in the plain embedding); it only re-orders the rest."""
+        stays first, as in the plain embedding); it only re-orders the rest. A copy of a copy
+        in the tier (``reached``: the score of the copy it was chained through, which it
+        scores just below) is in the tier too: the original of a query whose sibling copy
+        holds the tier's last place is not left to label similarity."""
         c = np.asarray(copy, np.float64)
         g = self.gate(c)
         unsure = np.where((g < 0.5) & np.isfinite(c), c, -np.inf)
         best = unsure.max(axis=-1, keepdims=True) if c.size else unsure
         margin = TIER_MARGIN * self.calibration.spread if self.calibration is not None else 0.0
-        return np.where(c >= best - margin, 1.0, g)
+        top = c if reached is None else np.maximum(c, np.asarray(reached, np.float64))
+        return np.where(top >= best - margin, 1.0, g)
 
     def expand(self, copy: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
         """Duplicate-graph expansion of copy scores ``copy`` [Q, N] (row: one query against
