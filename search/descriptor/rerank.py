@@ -179,21 +179,27 @@ class QueryScorer:
         """Copy scores of the query views: the library space's, raised to the plain space's
         evidence where that is stronger (module doc, "Two spaces")."""
         copy = self._copy(query, ids, images)
-        cal, flat = self.descriptor.calibration, self._plain_query
         import os
 
-        if os.environ.get("Q16_LIFT", "1") == "0":
+        if os.environ.get("Q16_LIFT", "1") != "1":
             return copy
+        return np.maximum(copy, self._plain_evidence(ids, images)).astype(np.float32)
+
+    def _plain_evidence(self, ids: list[int], images: Mapping[int, PreparedImage]) -> np.ndarray:
+        """Each image's plain-space evidence stated as a library-space copy score (-inf where
+        there is none to state)."""
+        out = np.full(len(ids), -np.inf)
+        cal, flat = self.descriptor.calibration, self._plain_query
         if cal is None or flat is None or not len(ids):
-            return copy
+            return out
         parts = [images[i].plain for i in ids]
         if any(p is None for p in parts):  # prepared before plain evidence counted
-            return copy
+            return out
         sizes = [len(p) for p in parts]  # type: ignore[arg-type]
         plain = self.descriptor.copy_scores(
             flat, np.concatenate(parts), np.repeat(np.arange(len(ids)), sizes), len(ids)
         )
-        return np.maximum(copy, cal.from_plain(plain)).astype(np.float32)
+        return cal.from_plain(plain)
 
     def search(
         self,
@@ -243,7 +249,12 @@ class QueryScorer:
             vocab: dict[str, int] = {}
             lv = label_vectors([list(labels)] + [list(images[i].labels) for i in ids], vocab)
             label_sim = lv[1:] @ lv[0]
-        rank = d.rank_scores(copy, label_sim, reached)
+        import os
+
+        ranked = copy
+        if os.environ.get("Q16_LIFT", "1") == "rank":
+            ranked = np.maximum(copy, self._plain_evidence(ids, images))
+        rank = d.rank_scores(ranked, label_sim, reached)
         order = sorted(range(len(ids)), key=lambda n: (-float(rank[n]), ids[n]))[:k]
         cal = d.calibration
         return [
