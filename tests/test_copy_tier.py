@@ -26,9 +26,7 @@ def _scorer(library: np.ndarray, labels: list[list[tuple[str, float]]]) -> Query
     """A whitened library (identity whitening: the copy tier's gate at z 8) with labels on."""
     config = DescriptorConfig(rotations=1, frames=False, labels=0.5, expand=3, regions=False)
     identity = Whitening(np.zeros(DIM, np.float32), np.eye(DIM, dtype=np.float32), 1, 1)
-    descriptor = Descriptor(
-        config, identity, calibration=Calibration(0.0, SPREAD, 0.0, SPREAD)
-    )
+    descriptor = Descriptor(config, identity, calibration=Calibration(0.0, SPREAD, 0.0, SPREAD))
 
     def neighbours(rows: np.ndarray, k: int) -> np.ndarray:
         return np.argsort(-(rows @ library.T), axis=1)[:, :k]

@@ -31,8 +31,8 @@ inside a frame (screenshot, caption bars, padding), the photo's own embedding. A
   images' top class labels (Bhattacharyya coefficient of the top-5 probabilities) and ``g`` a
   soft gate on ``z`` (~1 for copies), widened to the query's best candidate that is not a
   sure copy (:meth:`Descriptor.copy_tier`): labels re-rank look-alikes (category search)
-  without pulling a detected copy - or the strongest copy evidence below the decision -
-  under a look-alike.
+  without pulling a detected copy - or the strongest copy evidence below the decision, or a
+  copy chained from either by the expansion - under a look-alike.
 
 :class:`DescriptorConfig` names the options; ``DescriptorConfig.parse("plain")`` is the plain
 embedding (one view, no frames, no whitening, no labels), the defaults are the measured best.
@@ -41,11 +41,11 @@ embedding (one view, no frames, no whitening, no labels), the defaults are the m
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from search.descriptor.calibration import PLAIN_BACKGROUND, Calibration, PlainBackground, Tail
+from search.descriptor.calibration import PLAIN_BACKGROUND, Calibration
 from search.descriptor.config import (
     BACKGROUND_PAIRS,
     EXPAND_Z,
@@ -105,12 +105,6 @@ class Descriptor:
             w = self.whitening  # its rows are the principal axes, the strongest first
             self.whitening = Whitening(w.mean, w.projection[:dims], w.pairs, w.images)
         self.calibration = calibration
-
-    def plain_space(self) -> Descriptor:
-        """This descriptor without its whitening: the model's own space (plain evidence)."""
-        if self.whitening is None:
-            return self
-        return Descriptor(replace(self.config, whiten=False))
 
     @property
     def fingerprint(self) -> str:
@@ -192,7 +186,7 @@ class Descriptor:
         self, copy: np.ndarray, labels: np.ndarray | None, reached: np.ndarray | None = None
     ) -> np.ndarray:
         """Ranking score from copy scores and label similarities (same shapes); ``reached``:
-        the copy score of the sure copy each result was reached through by the expansion
+        the copy score of the sure copy each result was chained through by the expansion
         (its own where none; see :meth:`copy_tier`)."""
         w = self.config.labels
         c = np.asarray(copy, np.float64)
@@ -207,10 +201,11 @@ class Descriptor:
         original may score a little above it): those and everything above them get 1, so
         label similarity never lifts a result
         over one with more copy evidence at the top (a weak copy - a tiny rescale at z 2 -
-        stays first, as in the plain embedding); it only re-orders the rest. A copy of a copy
-        in the tier (``reached``: the score of the copy it was chained through, which it
-        scores just below) is in the tier too: the original of a query whose sibling copy
-        holds the tier's last place is not left to label similarity."""
+        stays first, as in the plain embedding); it only re-orders the rest. A copy chained
+        from a member of the tier (``reached``: the score of the sure copy it was reached
+        through, which it scores just below) is in the tier too: copy evidence outranks
+        label similarity, so the original of a query whose sibling copy holds the tier's
+        last place is never left to the labels."""
         c = np.asarray(copy, np.float64)
         g = self.gate(c)
         unsure = np.where((g < 0.5) & np.isfinite(c), c, -np.inf)
@@ -223,19 +218,29 @@ class Descriptor:
         """Duplicate-graph expansion of copy scores ``copy`` [Q, N] (row: one query against
         the N stored images; the query itself, if stored, must be -inf) through the stored
         images' copy scores among themselves ``neighbours`` [N, N] (see the module doc)."""
+        return self.expand_reached(copy, neighbours)[0]
+
+    def expand_reached(
+        self, copy: np.ndarray, neighbours: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`expand` and, per score, the copy score of the sure copy it was raised
+        through (its own where none: the ``reached`` of :meth:`rank_scores`)."""
         k = min(self.config.expand, copy.shape[1])
         if not k or self.calibration is None:
-            return copy
+            return copy, copy
         sure = self.calibration.score(EXPAND_Z)
         decision = self.calibration.duplicate_threshold()
-        out = copy.copy()
+        out, reached = copy.copy(), copy.copy()
         graph = np.where(neighbours >= sure, neighbours, -np.inf)
         for q in range(copy.shape[0]):
             ks = hub_order(copy[q], sure, k)
             if len(ks):
                 chained = chain_scores(copy[q, ks][:, None], graph[ks], copy[q], decision)
-                out[q] = np.maximum(out[q], chained.max(axis=0))
-        return out
+                best = chained.max(axis=0)
+                hub = copy[q, ks][chained.argmax(axis=0)]
+                reached[q] = np.where(best > out[q], np.maximum(reached[q], hub), reached[q])
+                out[q] = np.maximum(out[q], best)
+        return out, reached
 
     def calibrate(
         self, images: Sequence[StoredImage], *, pairs: int = BACKGROUND_PAIRS, seed: int = 0
@@ -253,34 +258,18 @@ class Descriptor:
         b = rng.integers(0, len(rows), pairs)
         keep = owner[a] != owner[b]
         a, b = a[keep], b[keep]
-        scores = _pair_scores(rows, a, b)
-        median, spread = _robust(scores)
+        # In blocks: the rows of 20 000 pairs gathered at once are 2 x 80 MB (1024-d), fresh
+        # pages every time; einsum sums each pair's products without a third block in memory
+        # (a first index run spent 0.2 s CPU here with ``(x * y).sum(axis=1)``).
+        scores = np.concatenate(
+            [np.zeros(0, np.float32)]
+            + [
+                np.einsum("ij,ij->i", rows[a[i : i + 1024]], rows[b[i : i + 1024]])
+                for i in range(0, len(a), 1024)
+            ]
+        )
+        median = float(np.median(scores))
+        spread = max(1e-3, float(1.4826 * np.median(np.abs(scores - median))))
         sd = max(1e-3, float(scores.std()))
-        tail = plain = None
-        if self.whitening is not None:  # the same pairs in the model's own space
-            raw = _pair_scores(self.plain_space().stored_rows(images)[0], a, b)
-            p_median, p_spread = _robust(raw)
-            plain = PlainBackground(p_median, p_spread, Tail.measure((raw - p_median) / p_spread))
-            tail = Tail.measure((scores - median) / spread)
-        self.calibration = Calibration(median, spread, float(scores.mean()), sd, tail, plain)
+        self.calibration = Calibration(median, spread, float(scores.mean()), sd)
         return self.calibration
-
-
-def _pair_scores(rows: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cosines of the row pairs ``(a[i], b[i])``. In blocks: the rows of 20 000 pairs
-    gathered at once are 2 x 80 MB (1024-d), fresh pages every time; einsum sums each pair's
-    products without a third block in memory (a first index run spent 0.2 s CPU here with
-    ``(x * y).sum(axis=1)``)."""
-    return np.concatenate(
-        [np.zeros(0, np.float32)]
-        + [
-            np.einsum("ij,ij->i", rows[a[i : i + 1024]], rows[b[i : i + 1024]])
-            for i in range(0, len(a), 1024)
-        ]
-    )
-
-
-def _robust(scores: np.ndarray) -> tuple[float, float]:
-    """Median and 1.4826 x MAD (at least 1e-3) of ``scores``."""
-    median = float(np.median(scores))
-    return median, max(1e-3, float(1.4826 * np.median(np.abs(scores - median))))

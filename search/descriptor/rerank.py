@@ -10,8 +10,9 @@ The search engine supplies two callbacks and gets ranked hits:
 
 :meth:`QueryScorer.search` then (1) collects candidates for every query view, (2) scores them
 exactly (copy score, label similarity), (3) follows the duplicate graph from the best sure
-copies (``expand``) and (4) returns the best ``k`` by rank score, each with its copy score and
-calibrated ``z`` (the duplicate decision: ``z >= DUPLICATE_Z``).
+copies (``expand``; a copy reached through a member of the copy tier joins the tier, so label
+similarity never puts a look-alike before it) and (4) returns the best ``k`` by rank score,
+each with its copy score and calibrated ``z`` (the duplicate decision: ``z >= DUPLICATE_Z``).
 
 **Settled queries** (``more``; the engine's ``upright_first`` setting): the engine first gives
 only the query's upright views (the image, and the framed photo when there is one) and a
@@ -30,14 +31,6 @@ where that tile holds a copy of it (a sure copy in the library's space with a co
 least ``REGION_SCORE``, and a plain-space cosine of at least ``REGION_COSINE``, read again for
 the ``REGION_CHECKED`` best): one picture of a collage. Weaker tile matches count for nothing,
 so a tile never lifts a look-alike.
-
-**Two spaces** (a whitened library calibrated in both, :meth:`Calibration.two_spaces`; the
-engine's ``plain`` callback): a candidate's copy score is the stronger of its evidence in the
-library's space and in the model's own space (its plain cosine stated as the library-space
-score that lies as far into that background's tail: :meth:`Calibration.from_plain`). A copy
-made by an edit the whitening never learned (stickers, sharpening, filled corners) keeps the
-evidence the plain embedding has for it, and everything downstream - the copy tier that
-label similarity never crosses, the expansion, the duplicate decision - sees that score.
 
 **Prepared rows** (``cache``): each candidate's stored vectors are mapped through the
 descriptor once and kept with its labels in a :class:`search.descriptor.row_cache.RowCache`
@@ -102,7 +95,6 @@ class QueryScorer:
         self.regional: bool | None = None
         #: after :meth:`search`: whether the ``more`` views were needed (None: none offered)
         self.expanded_views: bool | None = None
-        self._plain_query: np.ndarray | None = None  # model-space query rows (two spaces)
 
     def settled(self, copy: np.ndarray) -> bool:
         """Whether copy scores ``copy`` of the candidates already hold a sure copy other than
@@ -141,16 +133,11 @@ class QueryScorer:
         have = [i for i in missing if i in read]
         if not have:
             return out
-        d = self.descriptor
-        rows, owner = d.stored_rows([read[i] for i in have])
+        rows, owner = self.descriptor.stored_rows([read[i] for i in have])
         cuts = np.searchsorted(owner, np.arange(1, len(have)))
-        plain: list[np.ndarray | None] = [None] * len(have)
-        if d.calibration is not None and d.calibration.two_spaces:
-            raw, _ = d.plain_space().stored_rows([read[i] for i in have])
-            plain = list(np.split(raw, cuts))
         fresh = {
-            image_id: PreparedImage(part, tuple(read[image_id].labels), flat)
-            for image_id, part, flat in zip(have, np.split(rows, cuts), plain, strict=True)
+            image_id: PreparedImage(part, tuple(read[image_id].labels))
+            for image_id, part in zip(have, np.split(rows, cuts), strict=True)
         }
         if self.cache is not None:
             self.cache.put(fresh)
@@ -173,34 +160,6 @@ class QueryScorer:
         rows, owner = self._rows(ids, images)
         return self.descriptor.copy_scores(query, rows, owner, len(ids))
 
-    def _evidence(
-        self, query: np.ndarray, ids: list[int], images: Mapping[int, PreparedImage]
-    ) -> np.ndarray:
-        """Copy scores of the query views: the library space's, raised to the plain space's
-        evidence where that is stronger (module doc, "Two spaces")."""
-        copy = self._copy(query, ids, images)
-        import os
-
-        if os.environ.get("Q16_LIFT", "1") != "1":
-            return copy
-        return np.maximum(copy, self._plain_evidence(ids, images)).astype(np.float32)
-
-    def _plain_evidence(self, ids: list[int], images: Mapping[int, PreparedImage]) -> np.ndarray:
-        """Each image's plain-space evidence stated as a library-space copy score (-inf where
-        there is none to state)."""
-        out = np.full(len(ids), -np.inf)
-        cal, flat = self.descriptor.calibration, self._plain_query
-        if cal is None or flat is None or not len(ids):
-            return out
-        parts = [images[i].plain for i in ids]
-        if any(p is None for p in parts):  # prepared before plain evidence counted
-            return out
-        sizes = [len(p) for p in parts]  # type: ignore[arg-type]
-        plain = self.descriptor.copy_scores(
-            flat, np.concatenate(parts), np.repeat(np.arange(len(ids)), sizes), len(ids)
-        )
-        return cal.from_plain(plain)
-
     def search(
         self,
         query: np.ndarray,
@@ -209,39 +168,32 @@ class QueryScorer:
         exclude: int | None = None,
         more: MoreViews | None = None,
         regions: MoreViews | None = None,
-        plain: MoreViews | None = None,
     ) -> list[ScoredHit]:
         """Best ``k`` stored images for the query rows ``query`` [V, D'] (from
         :meth:`Descriptor.query_rows`) and the query's top labels; ``more()`` gives further
         query rows, asked only when ``query`` leaves the answer unsettled (module doc);
         ``regions()`` the rows of the query's tiles, asked when every view leaves it
-        unsettled: a tile's match counts only where it is a sure copy (module doc);
-        ``plain()`` the model-space rows of every query view given so far (``query``, then
-        with ``more()``'s): their evidence counts in a library calibrated in both spaces."""
+        unsettled: a tile's match counts only where it is a sure copy (module doc)."""
         d = self.descriptor
-        two = plain is not None and d.calibration is not None and d.calibration.two_spaces
-        self._plain_query = np.asarray(plain(), np.float32) if two else None  # type: ignore[misc]
         want = max(k, self.candidates)
         query = np.asarray(query, np.float32)
         images: dict[int, PreparedImage] = {}
         self.images = images
         ids = self._candidates(query, want, exclude, [], images)
-        copy = self._evidence(query, ids, images)
+        copy = self._copy(query, ids, images)
         self.expanded_views = None if more is None else not self.settled(copy)
         if self.expanded_views:
             extra = np.asarray(more(), np.float32)  # type: ignore[misc]
             if len(extra):
                 ids = self._candidates(extra, want, exclude, ids, images)
                 query = np.concatenate([query, extra])
-                if two:
-                    self._plain_query = np.asarray(plain(), np.float32)  # type: ignore[misc]
-                copy = self._evidence(query, ids, images)
+                copy = self._copy(query, ids, images)
         self.regional = None if regions is None else not self.settled(copy)
         if self.regional:
             copy, ids = self._regions(regions, query, copy, ids, images, want, exclude)  # type: ignore[arg-type]
         if not ids:
             return []
-        reached = None
+        reached = None  # the tier's chained copies (Descriptor.copy_tier)
         if d.config.expand and d.calibration is not None:
             copy, ids, reached = self._expand(query, copy, ids, images, exclude)
         label_sim = None
@@ -249,12 +201,7 @@ class QueryScorer:
             vocab: dict[str, int] = {}
             lv = label_vectors([list(labels)] + [list(images[i].labels) for i in ids], vocab)
             label_sim = lv[1:] @ lv[0]
-        import os
-
-        ranked = copy
-        if os.environ.get("Q16_LIFT", "1") == "rank":
-            ranked = np.maximum(copy, self._plain_evidence(ids, images))
-        rank = d.rank_scores(ranked, label_sim, reached)
+        rank = d.rank_scores(copy, label_sim, reached)
         order = sorted(range(len(ids)), key=lambda n: (-float(rank[n]), ids[n]))[:k]
         cal = d.calibration
         return [
@@ -288,7 +235,7 @@ class QueryScorer:
             return copy, ids
         tiles = self.descriptor.transform(raw)
         ids = self._candidates(tiles, want, exclude, ids, images)
-        whole = self._evidence(query, ids, images)
+        whole = self._copy(query, ids, images)
         regional = self._copy(tiles, ids, images)
         sure = np.flatnonzero(regional >= max(cal.score(EXPAND_Z), REGION_SCORE))
         sure = sure[np.argsort(-regional[sure], kind="stable")][:REGION_CHECKED]
@@ -341,7 +288,7 @@ class QueryScorer:
         if new:
             images.update(self._prepare(new))
             new = [i for i in new if i in images]
-            copy = np.concatenate([copy, self._evidence(query, new, images)])
+            copy = np.concatenate([copy, self._copy(query, new, images)])
             ids = ids + new
         rows, owner = self._rows(ids, images)
         out, reached = copy.copy(), copy.copy()

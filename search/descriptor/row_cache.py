@@ -25,17 +25,14 @@ ENTRY_OVERHEAD_BYTES = 400  # dict slot, tuple of labels, array header
 
 @dataclass(frozen=True)
 class PreparedImage:
-    """One stored image as a query scores it: its searched rows [r, D'], top labels, and the
-    same rows in the model's own space when plain evidence counts (else None)."""
+    """One stored image as a query scores it: its searched rows [r, D'] and top labels."""
 
     rows: np.ndarray
     labels: tuple[tuple[str, float], ...] = ()
-    plain: np.ndarray | None = None
 
     @property
     def nbytes(self) -> int:
-        extra = 0 if self.plain is None else int(self.plain.nbytes)
-        return int(self.rows.nbytes) + extra + ENTRY_OVERHEAD_BYTES + 64 * len(self.labels)
+        return int(self.rows.nbytes) + ENTRY_OVERHEAD_BYTES + 64 * len(self.labels)
 
 
 class RowCache:

@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 DESCRIPTOR_META_KEY = "descriptor"  # the library's descriptor options (DescriptorConfig text)
 WHITENING_KEY = "whitening"
 CALIBRATION_KEY = "calibration"
-CALIBRATION_VERSION = "tails"  # stored calibrations without both spaces' tails are measured again
 CALIBRATION_SAMPLE = 5000  # stored images whose random pairs measure the background
 
 
@@ -171,15 +170,15 @@ def calibrate(
 ) -> Calibration:
     """The background of copy scores: the stored one when it was measured for
     ``fingerprint`` (and ``reuse``), else measured on a sample and stored."""
-    key = f"{fingerprint}:n={_size_class(store.vector_count())}:{CALIBRATION_VERSION}"
+    key = f"{fingerprint}:n={_size_class(store.vector_count())}"
     if reuse:
         state = store.descriptors.get_state(CALIBRATION_KEY)
         if state is not None and state[0] == key:
             try:
                 values = json.loads(state[1])
-                descriptor.calibration = Calibration.from_json(values)
+                descriptor.calibration = Calibration(**values)
                 return descriptor.calibration
-            except (ValueError, TypeError, KeyError) as error:
+            except (ValueError, TypeError) as error:
                 log.warning("measuring the calibration again: %s", error)
     sample = store.descriptors.sample_ids(CALIBRATION_SAMPLE)
     rows = store.descriptors.rows(sample, labels=False)
@@ -188,7 +187,12 @@ def calibrate(
         calibration = descriptor.calibrate(images)
     except DescriptorError:  # fewer than 3 images: the plain-space prior
         calibration = descriptor.calibration = PLAIN_BACKGROUND
-    data = calibration.to_json()
+    data = {
+        "median": calibration.median,
+        "spread": calibration.spread,
+        "mean": calibration.mean,
+        "sd": calibration.sd,
+    }
     # a read-only library keeps it in memory
     store.descriptors.set_state(CALIBRATION_KEY, key, json.dumps(data).encode(), optional=True)
     return calibration

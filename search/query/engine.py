@@ -167,10 +167,9 @@ class SearchEngine:
         frame_dominant = bool(views.frame is not None and views.frame.dominant)
         query = descriptor.query_rows(views.embeddings, views.names, frame_dominant)
         embedded = [len(views.names)]  # views embedded so far
-        given = [views]  # the views the scorer has (with the turned ones once embedded)
 
         def turned() -> np.ndarray:
-            full = given[0] = views.with_turns()
+            full = views.with_turns()
             n, embedded[0] = len(views.names), len(full.names)
             return descriptor.query_rows(full.embeddings[n:], full.names[n:], frame_dominant)
 
@@ -179,15 +178,10 @@ class SearchEngine:
             embedded[0] += len(found)
             return found
 
-        def plain() -> np.ndarray:
-            return descriptor.plain_space().query_rows(
-                given[0].embeddings, given[0].names, frame_dominant
-            )
-
         more = None if views.complete else turned
         regions = tiles if descriptor.config.regions else None
         scored = self._scored(
-            live, query, analysis.labels, k, min_score, exclude, more, flags, regions, plain
+            live, query, analysis.labels, k, min_score, exclude, more, flags, regions
         )
         sha = hashlib.sha256(data).hexdigest() if data is not None else None
         same_pixels = SamePixels(
@@ -312,13 +306,12 @@ class SearchEngine:
         more: MoreViews | None = None,
         flags: QualityFilter | None = None,
         regions: MoreViews | None = None,
-        plain: MoreViews | None = None,
     ) -> list[tuple[ScoredHit, StoredImage]]:
         """Candidates from ``live``'s indexes, scored exactly from the store (the truth) by
         its descriptor (:class:`search.descriptor.rerank.QueryScorer`; ``more``: the query's
         turned views, asked when its first rows leave the answer unsettled; ``regions``: its
-        tiles, asked when every view does; ``plain``: its views' model-space rows), filtered
-        (by ``min_score`` and ``flags``, among more candidates), best first."""
+        tiles, asked when every view does), filtered (by ``min_score`` and ``flags``, among
+        more candidates), best first."""
         if live.index.ntotal == 0:
             return []
 
@@ -333,9 +326,7 @@ class SearchEngine:
             candidates=max(CANDIDATES_PER_VIEW, wanted),
             cache=live.rows,
         )
-        found = scorer.search(
-            query, labels, k=wanted, exclude=exclude, more=more, regions=regions, plain=plain
-        )
+        found = scorer.search(query, labels, k=wanted, exclude=exclude, more=more, regions=regions)
         rows = self.store.reads.hit_rows([hit.id for hit in found], labels=False)
         for image_id, row in rows.items():  # labels read with the candidates' vectors
             image = scorer.images.get(image_id)
