@@ -53,3 +53,21 @@ def test_the_original_reached_through_a_sibling_copy_outranks_label_look_alikes(
     ids = [h.id for h in hits]
     assert ids[:2] == [1, 0], ids  # the sibling, then the original: copies first
     assert all(h.z is not None and h.z < 3 for h in hits[2:])  # then the look-alikes
+
+
+def test_offline_scores_rank_a_chained_original_in_the_tier_as_the_engine_does() -> None:
+    """The evaluation's score matrices (Descriptor.expand_reached + rank_scores) keep the
+    same rule: the original chained from the tier's last place comes before a look-alike
+    whose labels match the query."""
+    config = DescriptorConfig(rotations=1, frames=False, labels=0.5, expand=3, regions=False)
+    identity = Whitening(np.zeros(DIM, np.float32), np.eye(DIM, dtype=np.float32), 1, 1)
+    d = Descriptor(config, identity, calibration=Calibration(0.0, SPREAD, 0.0, SPREAD))
+    # one query vs [original, sibling, look-alike]; the sibling and the original are copies
+    copy = np.array([[0.30, 0.44, 0.15]], np.float32)
+    graph = np.array([[-np.inf, 0.9, 0.1], [0.9, -np.inf, 0.1], [0.1, 0.1, -np.inf]], np.float32)
+    out, reached = d.expand_reached(copy, graph)
+    assert out[0, 0] > copy[0, 0] and reached[0, 0] == np.float32(0.44)
+    rank = d.rank_scores(out, np.array([[0.0, 0.0, 1.0]]), reached)
+    assert list(np.argsort(-rank[0])) == [1, 0, 2]
+    without = d.rank_scores(out, np.array([[0.0, 0.0, 1.0]]))  # the tier as it was
+    assert list(np.argsort(-without[0])) == [1, 2, 0]
