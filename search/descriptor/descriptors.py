@@ -31,8 +31,8 @@ inside a frame (screenshot, caption bars, padding), the photo's own embedding. A
   images' top class labels (Bhattacharyya coefficient of the top-5 probabilities) and ``g`` a
   soft gate on ``z`` (~1 for copies), widened to the query's best candidate that is not a
   sure copy (:meth:`Descriptor.copy_tier`): labels re-rank look-alikes (category search)
-  without pulling a detected copy - or the strongest copy evidence below the decision -
-  under a look-alike.
+  without pulling a detected copy - or the strongest copy evidence below the decision, or a
+  copy chained from either by the expansion - under a look-alike.
 
 :class:`DescriptorConfig` names the options; ``DescriptorConfig.parse("plain")`` is the plain
 embedding (one view, no frames, no whitening, no labels), the defaults are the measured best.
@@ -182,46 +182,65 @@ class Descriptor:
         at = GATE_Z_WHITENED if self.whitening is not None else GATE_Z
         return 1.0 / (1.0 + np.exp(-np.clip((z - at) / GATE_WIDTH, -50, 50)))
 
-    def rank_scores(self, copy: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
-        """Ranking score from copy scores and label similarities (same shapes)."""
+    def rank_scores(
+        self, copy: np.ndarray, labels: np.ndarray | None, reached: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Ranking score from copy scores and label similarities (same shapes); ``reached``:
+        the copy score of the sure copy each result was chained through by the expansion
+        (its own where none; see :meth:`copy_tier`)."""
         w = self.config.labels
         c = np.asarray(copy, np.float64)
         if not w or labels is None:
             return c.astype(np.float32)
-        g = self.copy_tier(c)
+        g = self.copy_tier(c, reached)
         return ((1 - w) * c + w * (g + (1 - g) * np.asarray(labels, np.float64))).astype(np.float32)
 
-    def copy_tier(self, copy: np.ndarray) -> np.ndarray:
+    def copy_tier(self, copy: np.ndarray, reached: np.ndarray | None = None) -> np.ndarray:
         """The gate, widened per query (last axis) to the best candidate that is not a sure
         copy, less :data:`TIER_MARGIN` background spreads (a weak copy of the query's
         original may score a little above it): those and everything above them get 1, so
         label similarity never lifts a result
         over one with more copy evidence at the top (a weak copy - a tiny rescale at z 2 -
-        stays first, as in the plain embedding); it only re-orders the rest."""
+        stays first, as in the plain embedding); it only re-orders the rest. A copy chained
+        from a member of the tier (``reached``: the score of the sure copy it was reached
+        through, which it scores just below) is in the tier too: copy evidence outranks
+        label similarity, so the original of a query whose sibling copy holds the tier's
+        last place is never left to the labels."""
         c = np.asarray(copy, np.float64)
         g = self.gate(c)
         unsure = np.where((g < 0.5) & np.isfinite(c), c, -np.inf)
         best = unsure.max(axis=-1, keepdims=True) if c.size else unsure
         margin = TIER_MARGIN * self.calibration.spread if self.calibration is not None else 0.0
-        return np.where(c >= best - margin, 1.0, g)
+        top = c if reached is None else np.maximum(c, np.asarray(reached, np.float64))
+        return np.where(top >= best - margin, 1.0, g)
 
     def expand(self, copy: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
         """Duplicate-graph expansion of copy scores ``copy`` [Q, N] (row: one query against
         the N stored images; the query itself, if stored, must be -inf) through the stored
         images' copy scores among themselves ``neighbours`` [N, N] (see the module doc)."""
+        return self.expand_reached(copy, neighbours)[0]
+
+    def expand_reached(
+        self, copy: np.ndarray, neighbours: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`expand` and, per score, the copy score of the sure copy it was raised
+        through (its own where none: the ``reached`` of :meth:`rank_scores`)."""
         k = min(self.config.expand, copy.shape[1])
         if not k or self.calibration is None:
-            return copy
+            return copy, copy
         sure = self.calibration.score(EXPAND_Z)
         decision = self.calibration.duplicate_threshold()
-        out = copy.copy()
+        out, reached = copy.copy(), copy.copy()
         graph = np.where(neighbours >= sure, neighbours, -np.inf)
         for q in range(copy.shape[0]):
             ks = hub_order(copy[q], sure, k)
             if len(ks):
                 chained = chain_scores(copy[q, ks][:, None], graph[ks], copy[q], decision)
-                out[q] = np.maximum(out[q], chained.max(axis=0))
-        return out
+                best = chained.max(axis=0)
+                hub = copy[q, ks][chained.argmax(axis=0)]
+                reached[q] = np.where(best > out[q], np.maximum(reached[q], hub), reached[q])
+                out[q] = np.maximum(out[q], best)
+        return out, reached
 
     def calibrate(
         self, images: Sequence[StoredImage], *, pairs: int = BACKGROUND_PAIRS, seed: int = 0

@@ -10,8 +10,9 @@ The search engine supplies two callbacks and gets ranked hits:
 
 :meth:`QueryScorer.search` then (1) collects candidates for every query view, (2) scores them
 exactly (copy score, label similarity), (3) follows the duplicate graph from the best sure
-copies (``expand``) and (4) returns the best ``k`` by rank score, each with its copy score and
-calibrated ``z`` (the duplicate decision: ``z >= DUPLICATE_Z``).
+copies (``expand``; a copy reached through a member of the copy tier joins the tier, so label
+similarity never puts a look-alike before it) and (4) returns the best ``k`` by rank score,
+each with its copy score and calibrated ``z`` (the duplicate decision: ``z >= DUPLICATE_Z``).
 
 **Settled queries** (``more``; the engine's ``upright_first`` setting): the engine first gives
 only the query's upright views (the image, and the framed photo when there is one) and a
@@ -192,14 +193,15 @@ class QueryScorer:
             copy, ids = self._regions(regions, query, copy, ids, images, want, exclude)  # type: ignore[arg-type]
         if not ids:
             return []
+        reached = None  # the tier's chained copies (Descriptor.copy_tier)
         if d.config.expand and d.calibration is not None:
-            copy, ids = self._expand(query, copy, ids, images, exclude)
+            copy, ids, reached = self._expand(query, copy, ids, images, exclude)
         label_sim = None
         if d.config.labels:
             vocab: dict[str, int] = {}
             lv = label_vectors([list(labels)] + [list(images[i].labels) for i in ids], vocab)
             label_sim = lv[1:] @ lv[0]
-        rank = d.rank_scores(copy, label_sim)
+        rank = d.rank_scores(copy, label_sim, reached)
         order = sorted(range(len(ids)), key=lambda n: (-float(rank[n]), ids[n]))[:k]
         cal = d.calibration
         return [
@@ -267,14 +269,16 @@ class QueryScorer:
         ids: list[int],
         images: dict[int, PreparedImage],
         exclude: int | None,
-    ) -> tuple[np.ndarray, list[int]]:
-        """Follow the duplicate graph from the best sure copies (see Descriptor.expand)."""
+    ) -> tuple[np.ndarray, list[int], np.ndarray]:
+        """Follow the duplicate graph from the best sure copies (see Descriptor.expand):
+        ``(copy, ids, reached)``, ``reached`` the copy score of the sure copy through which
+        each image's score was raised (its own where none: :meth:`Descriptor.copy_tier`)."""
         d = self.descriptor
         sure = d.calibration.score(EXPAND_Z)  # type: ignore[union-attr]
         decision = d.calibration.duplicate_threshold()  # type: ignore[union-attr]
         hubs = [ids[int(n)] for n in hub_order(copy, sure, d.config.expand)]
         if not hubs:
-            return copy, ids
+            return copy, ids, copy
         hub_rows = {h: images[h].rows for h in hubs}
         hub_copy = {h: float(copy[ids.index(h)]) for h in hubs}
         # one search for every hub's rows (per row, as one call each would give)
@@ -287,11 +291,13 @@ class QueryScorer:
             copy = np.concatenate([copy, self._copy(query, new, images)])
             ids = ids + new
         rows, owner = self._rows(ids, images)
-        out = copy.copy()
+        out, reached = copy.copy(), copy.copy()
         for h in hubs:
             graph = np.full(len(ids), -np.inf, np.float32)
             np.maximum.at(graph, owner, (hub_rows[h] @ rows.T).max(axis=0))
             graph[ids.index(h)] = -np.inf
             graph = np.where(graph >= sure, graph, -np.inf)
-            out = np.maximum(out, chain_scores(hub_copy[h], graph, copy, decision))
-        return out, ids
+            chained = chain_scores(hub_copy[h], graph, copy, decision)
+            reached = np.where(chained > out, np.maximum(reached, hub_copy[h]), reached)
+            out = np.maximum(out, chained)
+        return out, ids, reached

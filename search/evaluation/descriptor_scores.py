@@ -85,16 +85,17 @@ def _scores(mx: _Matrices, depth: int, boost: dict[tuple[int, int], float]) -> S
         copy[a, b] = max(copy[a, b], v)
         copy[b, a] = max(copy[b, a], v)
     pair = np.maximum(copy, copy.T)
+    reached = copy
     if d.config.expand:
         graph = mx.stored_graph()
-        copy = d.expand(copy, graph)
+        copy, reached = d.expand_reached(copy, graph)
         pair = d.expand(pair, graph)
         pair = np.maximum(pair, pair.T)
     rank_scores = np.empty((n, depth), np.float32)
     rank_idx = np.empty((n, depth), np.int64)
     for start in range(0, n, BLOCK):
         stop = min(n, start + BLOCK)
-        r = d.rank_scores(copy[start:stop], mx.label_block(start, stop))
+        r = d.rank_scores(copy[start:stop], mx.label_block(start, stop), reached[start:stop])
         r[np.arange(stop - start), np.arange(start, stop)] = -np.inf
         top = np.argsort(-r, axis=1, kind="stable")[:, :depth]
         rank_idx[start:stop] = top

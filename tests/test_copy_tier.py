@@ -1,0 +1,73 @@
+"""Copy evidence outranks label similarity (issue 16): checks of the per-query scorer with
+synthetic vectors (no model, no library)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from search.descriptor import (
+    Calibration,
+    Descriptor,
+    DescriptorConfig,
+    QueryScorer,
+    StoredImage,
+    Whitening,
+)
+
+DIM = 64
+SPREAD = 0.0625  # the background's robust width: z = cosine / SPREAD
+
+
+def _basis(n: int) -> np.ndarray:
+    return np.eye(DIM, dtype=np.float32)[:n]
+
+
+def _scorer(library: np.ndarray, labels: list[list[tuple[str, float]]]) -> QueryScorer:
+    """A whitened library (identity whitening: the copy tier's gate at z 8) with labels on."""
+    config = DescriptorConfig(rotations=1, frames=False, labels=0.5, expand=3, regions=False)
+    identity = Whitening(np.zeros(DIM, np.float32), np.eye(DIM, dtype=np.float32), 1, 1)
+    descriptor = Descriptor(config, identity, calibration=Calibration(0.0, SPREAD, 0.0, SPREAD))
+
+    def neighbours(rows: np.ndarray, k: int) -> np.ndarray:
+        return np.argsort(-(rows @ library.T), axis=1)[:, :k]
+
+    def stored(ids):  # type: ignore[no-untyped-def]
+        return {i: StoredImage(library[i], labels=labels[i]) for i in ids}
+
+    return QueryScorer(descriptor, neighbours, stored, candidates=10)
+
+
+def test_the_original_reached_through_a_sibling_copy_outranks_label_look_alikes() -> None:
+    """A heavily edited query's nearest stored image is a sibling copy (z 7: a copy, but
+    below the whitened gate, so the copy tier's last place); the original scores lower
+    itself (z 4.8) but is a sure copy of that sibling. Look-alikes with the query's labels
+    and little copy evidence (z 2.4) must not come before the original."""
+    e = _basis(8)
+    sibling = e[0]
+    query = 0.44 * e[0] + np.sqrt(1 - 0.44**2) * e[1]
+    original = 0.9 * e[0] - 0.107 * e[1] + np.sqrt(1 - 0.81 - 0.107**2) * e[2]
+    look_alikes = [0.15 * query + np.sqrt(1 - 0.15**2) * e[3 + i] for i in range(4)]
+    library = np.stack([original, sibling, *look_alikes]).astype(np.float32)
+    labels = [[("y", 1.0)], [("y", 1.0)]] + [[("x", 1.0)]] * 4
+    hits = _scorer(library, labels).search(query[None].astype(np.float32), [("x", 1.0)], k=6)
+    ids = [h.id for h in hits]
+    assert ids[:2] == [1, 0], ids  # the sibling, then the original: copies first
+    assert all(h.z is not None and h.z < 3 for h in hits[2:])  # then the look-alikes
+
+
+def test_offline_scores_rank_a_chained_original_in_the_tier_as_the_engine_does() -> None:
+    """The evaluation's score matrices (Descriptor.expand_reached + rank_scores) keep the
+    same rule: the original chained from the tier's last place comes before a look-alike
+    whose labels match the query."""
+    config = DescriptorConfig(rotations=1, frames=False, labels=0.5, expand=3, regions=False)
+    identity = Whitening(np.zeros(DIM, np.float32), np.eye(DIM, dtype=np.float32), 1, 1)
+    d = Descriptor(config, identity, calibration=Calibration(0.0, SPREAD, 0.0, SPREAD))
+    # one query vs [original, sibling, look-alike]; the sibling and the original are copies
+    copy = np.array([[0.30, 0.44, 0.15]], np.float32)
+    graph = np.array([[-np.inf, 0.9, 0.1], [0.9, -np.inf, 0.1], [0.1, 0.1, -np.inf]], np.float32)
+    out, reached = d.expand_reached(copy, graph)
+    assert out[0, 0] > copy[0, 0] and reached[0, 0] == np.float32(0.44)
+    rank = d.rank_scores(out, np.array([[0.0, 0.0, 1.0]]), reached)
+    assert list(np.argsort(-rank[0])) == [1, 0, 2]
+    without = d.rank_scores(out, np.array([[0.0, 0.0, 1.0]]))  # the tier as it was
+    assert list(np.argsort(-without[0])) == [1, 2, 0]
