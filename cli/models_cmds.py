@@ -11,6 +11,7 @@ import numpy as np
 
 from cli.main import cli
 from cli.options import bad_roi, roi_option
+from cli.video_embed import embed_videos, is_video_path, refuse_unused_options
 from models import (
     DEFAULT_MODEL_NAME,
     ImageClassifier,
@@ -71,9 +72,11 @@ def _run_batches(
     run_batch: Callable[[Sequence[str], list | None], list],
     report: Callable[[str, Any], tuple[dict[str, Any], str]],
     as_json: bool,
+    video_hint: str | None = None,
 ) -> None:
     """Run ``run_batch`` over chunks of ``images``; print one entry per image (an error entry
-    for a bad file, the rest still processed) and exit 1 at the end if any failed."""
+    for a bad file, the rest still processed; ``video_hint`` added to a video's) and exit 1
+    at the end if any failed."""
     failed = 0
     roi_errors: list[str] = []
     for chunk in _chunks(images, CHUNK):
@@ -83,6 +86,9 @@ def _run_batches(
                 failed += 1
                 if result.reason == "bad_roi":
                     roi_errors.append(str(result))
+                elif video_hint and is_video_path(path):
+                    note = f"{result}; {video_hint}"
+                    result = ImageError(note, source=path, reason=result.reason)
                 _emit(_error_entry(path, result), as_json, f"{path}\tERROR: {result}")
             else:
                 entry, text = report(path, result)
@@ -177,8 +183,6 @@ def embed_cmd(
     """Embed IMAGES; bad files get an error entry and a non-zero exit code at the end.
 
     With --running-mode video, IMAGES are video files: one embedding per sampled frame."""
-    from cli.video_embed import embed_videos, refuse_unused_options
-
     refuse_unused_options(ctx, running_mode, roi)
     settings = _settings(ctx)
     options = ImageEmbedderOptions(
@@ -217,7 +221,8 @@ def embed_cmd(
         return entry, _embed_text(path, result)
 
     with embedder:
-        _run_batches(ctx, images, roi, embedder.embed_batch, report, as_json)
+        hint = "it is a video: embed it with --running-mode video"
+        _run_batches(ctx, images, roi, embedder.embed_batch, report, as_json, hint)
 
 
 # ---------------------------------------------------------------------------- classify

@@ -15,10 +15,19 @@ from models import (
     ImgsearchError,
     RunningMode,
     format_timestamp,
+    is_video_file,
     open_video,
 )
 
 BATCH = 16
+
+
+def is_video_path(path: str) -> bool:
+    """Whether ``path`` plays as a video (by name, or an animated image by content)."""
+    try:
+        return is_video_file(path)
+    except OSError:
+        return False
 
 
 def refuse_unused_options(ctx: click.Context, running_mode: str, roi: object) -> None:

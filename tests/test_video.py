@@ -233,6 +233,15 @@ def test_embed_running_mode_video_prints_frames(video_lib) -> None:  # type: ign
     assert len(frames[0]["embedding"]) > 100
 
 
+def test_embed_of_a_video_without_running_mode_names_the_option(video_lib) -> None:  # type: ignore[no-untyped-def]
+    work, args, made, _summary = video_lib
+    clip = made.folder / made.originals[0]
+    done = run_cli([*args, "embed", str(clip)], work)
+    assert done.returncode == 1
+    assert "--running-mode video" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_api_answers_with_the_moment_serves_its_frame_and_plays_from_it(
     video_lib, models_dir: Path
 ) -> None:  # type: ignore[no-untyped-def]
