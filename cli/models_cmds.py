@@ -86,9 +86,9 @@ def _run_batches(
                 failed += 1
                 if result.reason == "bad_roi":
                     roi_errors.append(str(result))
-                elif video_hint and is_video_path(path):
-                    note = f"{result}; {video_hint}"
-                    result = ImageError(note, source=path, reason=result.reason)
+                elif video_hint and result.reason == "not_an_image" and is_video_path(path):
+                    note = f"{result.message}; {video_hint}"
+                    result = ImageError(note, source=result.source, reason=result.reason)
                 _emit(_error_entry(path, result), as_json, f"{path}\tERROR: {result}")
             else:
                 entry, text = report(path, result)

@@ -239,6 +239,7 @@ def test_embed_of_a_video_without_running_mode_names_the_option(video_lib) -> No
     done = run_cli([*args, "embed", str(clip)], work)
     assert done.returncode == 1
     assert "--running-mode video" in done.stdout + done.stderr
+    assert f"{clip}: {clip}" not in done.stdout  # the path is said once
     assert "Traceback" not in done.stderr
 
 
