@@ -33,6 +33,20 @@ def trusted_hosts_for(host: str, extra: tuple[str, ...]) -> list[str]:
     return names
 
 
+def browser_urls(host: str, port: int) -> tuple[str, str | None]:
+    """The address to open on this machine and, for a wildcard bind (0.0.0.0, ::), the one
+    for other machines: a browser cannot open the wildcard address itself."""
+    try:
+        wildcard = ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        wildcard = False
+    if wildcard:
+        local = "[::1]" if ":" in host else "127.0.0.1"
+        return f"http://{local}:{port}/", f"http://{socket.gethostname()}:{port}/"
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    return f"http://{shown}:{port}/", None
+
+
 def access_token(host: str, given: str | None) -> str | None:
     """The token requests must carry: the configured one, or outside loopback a new one."""
     if given:
@@ -155,15 +169,14 @@ def serve_command(
             describe_os_error(error, f"listen on {host} port {port}")
         ) from None
     warm_up(app)
-    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    url, remote = browser_urls(host, server.effective_port)
     if token is not None:
         click.echo(
-            f"imgsearch: access token {token} (open http://{shown}:"
-            f"{server.effective_port}/?token={token} once in a browser)"
+            f"imgsearch: access token {token} (open {remote or url}?token={token} once in a browser)"
         )
+    where = f"{url} on this machine and {remote} from others" if remote else url
     click.echo(
-        f"imgsearch: serving {settings.library} at http://{shown}:{server.effective_port}/ "
-        f"({threads} threads; Ctrl+C stops)"
+        f"imgsearch: serving {settings.library} at {where} ({threads} threads; Ctrl+C stops)"
     )
     try:
         server.run()
