@@ -171,9 +171,8 @@ def serve_command(
     warm_up(app)
     url, remote = browser_urls(host, server.effective_port)
     if token is not None:
-        click.echo(
-            f"imgsearch: access token {token} (open {remote or url}?token={token} once in a browser)"
-        )
+        opened = f"{remote or url}?token={token}"
+        click.echo(f"imgsearch: access token {token} (open {opened} once in a browser)")
     where = f"{url} on this machine and {remote} from others" if remote else url
     click.echo(
         f"imgsearch: serving {settings.library} at {where} ({threads} threads; Ctrl+C stops)"

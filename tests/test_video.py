@@ -135,6 +135,30 @@ def test_lookup_with_a_trimmed_copy_finds_the_original_and_its_copies(video_lib)
     assert all(r["match"] == "similar" for n, r in by_name.items() if n not in family | {original})
 
 
+def test_a_pair_of_videos_scores_the_same_in_search_similar_and_lookup(video_lib) -> None:  # type: ignore[no-untyped-def]
+    """Searching with a library video's file, `similar` of its id and `lookup` of its file
+    give each other video one score (they gave three: 0.888 / 0.979 / 0.922 for a re-encode),
+    and the video itself is first, exact, at 1.0 (it scored 0.916)."""
+    work, args, made, _summary = video_lib
+    video = made.folder / made.originals[0]
+    searched = search_json(work, args, video, k=8)
+    assert Path(searched[0]["path"]) == video and searched[0]["exact"]
+    assert searched[0]["score"] == 1.0
+    video_id = searched[0]["id"]
+    done = run_cli([*args, "similar", str(video_id), "-k", "7", "--json"], work)
+    assert done.returncode == 0, done.stderr
+    similar = {r["id"]: r["score"] for r in json.loads(done.stdout)["results"]}
+    looked = run_cli([*args, "lookup", str(video), "--others", "7", "--json"], work)
+    assert looked.returncode == 0, looked.stderr
+    lookup = {r["id"]: r for r in json.loads(looked.stdout)["results"]}
+    copies = {Path(c).name for c, (o, _ms) in made.copies.items() if o == made.originals[0]}
+    for hit in searched[1:]:
+        assert similar[hit["id"]] == pytest.approx(hit["score"], abs=1e-4), hit["path"]
+        assert lookup[hit["id"]]["copy_score"] == pytest.approx(hit["score"], abs=1e-4)
+        assert hit["duplicate"] == (Path(hit["path"]).name in copies), hit
+        assert lookup[hit["id"]]["duplicate"] == hit["duplicate"]
+
+
 def test_lookup_with_a_trimmed_copy_of_still_shots_finds_its_original(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:

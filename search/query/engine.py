@@ -247,11 +247,9 @@ class SearchEngine:
     ) -> list[SearchHit]:
         """The ``k`` images most similar to library image ``image_id``, the image excluded.
 
-        Asked exactly like a search with the image's file (its views: quarter turns, framed
-        photo), so that a pair gets the same scores either way. When the file is gone, was
-        changed since it was indexed, cannot be read or is a video (never read whole), its
-        stored rows (whole image, framed photo; no turned views) are the query instead.
-        """
+        Asked exactly like a search with the image's file (a video's: its clip), so that a
+        pair gets the same scores either way; when the file is gone, was changed or cannot
+        be read, its stored rows (a video's frames; no turned views) are the query."""
         check_params(k, min_score)
         image_id = int(image_id)
         if not is_image_id(image_id):
@@ -267,6 +265,8 @@ class SearchEngine:
                 f"image {image_id} ({row.rel_path}) has no vector: {row.error or row.status}"
             )
         file = self.records.image_file(image_id)
+        if (videos := self.videos.similar(image_id, file, k, min_score)) is not None:
+            return flags.hits(videos, k) if flags else videos
         data = None if file is None or is_video_file(file.path) else unchanged_bytes(file)
         if data is not None:
             try:

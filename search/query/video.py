@@ -9,11 +9,10 @@ cosine between a query view and a frame, in the same space as images' copy score
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,28 +22,24 @@ import numpy as np
 from models import (
     ImageAnalyzer,
     ImgsearchError,
-    VideoInfo,
     is_video_data,
     is_video_file,
-    open_image_file,
     open_video,
 )
 from search.dedup import VideoFacts, groups_to_json, shot_starts, video_groups, video_pairs
 from search.descriptor import DUPLICATE_Z
 from search.library import Searchable
-from search.query.errors import QueryError
+from search.query.clip_match import SameFile, clip_decision, match_clip, sample_clip
 from search.query.guard import ServingGuard
-from search.query.records import MAX_VIDEO_QUERY_BYTES, LibraryRecords, file_sha256
-from search.query.results import SearchHit, hit_from_row, read_query_bytes
-from search.store import FrameTable, LibraryStore
+from search.query.records import ImageFile, LibraryRecords, file_sha256
+from search.query.results import SearchHit, hit_from_row
+from search.store import FrameTable, LibraryStore, ReindexingError
 
 log = logging.getLogger(__name__)
 
 REFINE_TOP = 10  # videos (of the k shown) whose moment is refined by decoding around it
 REFINE_STEP_MS = 100  # stills every 0.1 s in the refinement window
 REFINE_MARGIN_MS = 2000  # window: the best frame's span +- this, within its neighbours
-QUERY_INTERVAL_S = 1.0  # a query clip is sampled this often
-MAX_QUERY_FRAMES = 60
 
 
 @dataclass(frozen=True)
@@ -168,102 +163,6 @@ def with_video_hits(
     return [replace(h, rank=n) for n, h in enumerate(merged, start=1)]
 
 
-def align_clip(
-    live: Searchable,
-    frames: VideoFrames,
-    query: np.ndarray,
-    query_ms: np.ndarray,
-    query_cuts: np.ndarray | None = None,
-) -> list[tuple[int, float, int]]:
-    """A query clip's frames (rows ``query`` [Q, D'] at ``query_ms``) against every library
-    video: ``(video id, score, aligned start ms)``, best first. The score is the mean over the
-    query's frames of their best cosine in that video; the start is where the clip begins in
-    the library video: the median offset of the frames' matches, taken from the frames just
-    after a cut matched to frames just after a cut when there are any (both are sampled at
-    the cut itself, so their offset is exact; other frames are up to a sampling step off)."""
-    table, matrix = frames.get(live)
-    if not len(table) or not len(query) or matrix.shape[1] != query.shape[1]:
-        return []
-    if query_cuts is None:
-        query_cuts = np.zeros(len(query), bool)
-    sims = matrix @ query.T  # [frames, Q]
-    out = []
-    for video_id in np.unique(table.video_ids):
-        rows = table.of(int(video_id))
-        best = np.argmax(sims[rows], axis=0)
-        scores = sims[rows][best, np.arange(len(query))]
-        offsets = table.timestamps_ms[rows][best] - query_ms
-        at_cuts = query_cuts & shot_starts(table.shots[rows])[best]
-        start = np.median(offsets[at_cuts] if at_cuts.any() else offsets)
-        out.append((int(video_id), float(scores.mean()), max(0, int(start))))
-    out.sort(key=lambda m: (-m[1], m[0]))
-    return out
-
-
-@dataclass(frozen=True)
-class ClipSample:
-    """A query clip sampled every second (bounded): raw embeddings [Q, D], their times, which
-    frames begin a shot after a cut, and the clip's facts."""
-
-    vectors: np.ndarray
-    times_ms: np.ndarray
-    cuts: np.ndarray
-    info: VideoInfo
-
-
-def sample_clip(source: Any, analyzer: ImageAnalyzer, name: str = "query") -> ClipSample:
-    """Sample and embed a query clip (a path or the clip's bytes; ``name``: what errors
-    call it)."""
-    stills = []
-    with open_video(source, name=name) as reader:
-        for still in reader.sample(QUERY_INTERVAL_S):
-            stills.append(still)
-            if len(stills) >= MAX_QUERY_FRAMES:
-                break
-        info = reader.info()
-    found = list(analyzer.analyze_iter([s.image for s in stills]))
-    good = [(s, a) for s, a in zip(stills, found, strict=True) if hasattr(a, "embedding")]
-    if not good:
-        return ClipSample(
-            np.zeros((0, 1), np.float32), np.zeros(0, np.int64), np.zeros(0, bool), info
-        )
-    vectors = np.stack([a.embedding for _s, a in good]).astype(np.float32)
-    times = np.array([s.timestamp_ms for s, _a in good], np.int64)
-    cuts = shot_starts(np.array([s.shot for s, _a in good], np.int64))
-    return ClipSample(vectors, times, cuts, info)
-
-
-class SameFile:
-    """A query clip (a path, or an upload's bytes), what errors call it, and its sha256: a
-    path is hashed (streamed) only when asked, an upload is kept."""
-
-    def __init__(self, source: Any) -> None:
-        if isinstance(source, (str, os.PathLike)):
-            self.source: Any = source
-            self.name = str(source)
-            with open_image_file(source, MAX_VIDEO_QUERY_BYTES) as handle:  # typed errors
-                self.size = os.fstat(handle.fileno()).st_size
-        else:  # an upload, already in memory (size-limited)
-            data = read_query_bytes(source)
-            if data is None:
-                raise QueryError("a video query must be a file or its bytes")
-            self.source, self.size, self.name = data, len(data), "query"
-        self._sha256: str | None = None
-
-    def sha256(self) -> str:
-        """The query's sha256 (a file's read in chunks, once)."""
-        if self._sha256 is None:
-            data = self.source
-            self._sha256 = (
-                hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else file_sha256(data)
-            )
-        return self._sha256
-
-    def as_file(self, size: int, sha256: str | None) -> bool:
-        """Has the file of ``size`` bytes and ``sha256`` the query's bytes?"""
-        return size == self.size and sha256 is not None and self.sha256() == sha256
-
-
 class VideoSearch:
     """The engine's video part (``engine.videos``): video hits for image queries, and
     queries by video clip."""
@@ -293,27 +192,87 @@ class VideoSearch:
         return with_video_hits(self.store, live, matches, hits, k, min_score)
 
     def query_clip(
-        self, source: Any, k: int = 10, min_score: float | None = None
+        self,
+        source: Any,
+        k: int = 10,
+        min_score: float | None = None,
+        exclude: int | None = None,
     ) -> list[SearchHit]:
         """Library videos ranked by how well a query clip's frames (sampled every second)
-        match theirs; ``timestamp_ms`` is where the clip starts in each."""
+        match theirs (:func:`search.query.clip_match.match_clip`: copies first);
+        ``timestamp_ms`` is where the clip starts in each; a video of the clip's bytes scores
+        1.0. ``exclude``: a library video left out (``similar``'s own)."""
         state = self.store.health.serving_state()
         live = self.guard.live(state)
-        analyzer = self.guard.analyzer_for(live.model)
         same = SameFile(source)  # a file is decoded streamed, never read whole
-        clip = sample_clip(same.source, analyzer, same.name)
+        clip = sample_clip(same.source, self.guard.analyzer_for(live.model), same.name)
         rows = live.descriptor.transform(clip.vectors) if len(clip.vectors) else clip.vectors
-        aligned = align_clip(live, self.frames, rows, clip.times_ms, clip.cuts)
-        found = self.store.reads.hit_rows([video_id for video_id, _s, _t in aligned[:k]])
-        hits: list[SearchHit] = []
-        for video_id, score, start in aligned[:k]:
-            rounded = round(min(1.0, score), 6)
-            if video_id in found and (min_score is None or rounded >= min_score):
-                same_file = same.as_file(found[video_id].file_size, found[video_id].sha256)
-                hit = hit_from_row(len(hits) + 1, rounded, found[video_id], same_file)
-                hits.append(replace(hit, copy_score=rounded, timestamp_ms=start))
+        query = (rows, clip.times_ms, clip.cuts)
+        hits = self._clip_hits(live, query, same.as_file, k, min_score, exclude)
         self.guard.check_unchanged(state)
         return hits
+
+    def similar(
+        self, video_id: int, file: ImageFile | None, k: int, min_score: float | None
+    ) -> list[SearchHit] | None:
+        """``similar`` of library video ``video_id`` (None when it is not one): asked exactly
+        like a search with its file, so that a pair scores the same either way; from its
+        stored frames when the file is gone, was changed or cannot be read."""
+        state = self.store.health.serving_state()
+        live = self.guard.live(state)
+        table, matrix = self.frames.get(live)
+        own = table.of(video_id)
+        if not len(own):
+            return None
+        sha256 = None if file is None else file.sha256
+        try:
+            if file is not None and sha256 is not None and file_sha256(file.path) == sha256:
+                return self.query_clip(file.path, k, min_score, exclude=video_id)
+        except ReindexingError:
+            raise
+        except (ImgsearchError, OSError) as error:
+            log.info("similar(%d) from its stored frames: %s", video_id, error)
+        query = (matrix[own], table.timestamps_ms[own], shot_starts(table.shots[own]))
+        same = lambda _size, other: sha256 is not None and other == sha256  # noqa: E731
+        hits = self._clip_hits(live, query, same, k, min_score, video_id)
+        self.guard.check_unchanged(state)
+        return hits
+
+    def _clip_hits(
+        self,
+        live: Searchable,
+        query: tuple[np.ndarray, np.ndarray, np.ndarray],
+        is_same_file: Callable[[int, str | None], bool],
+        k: int,
+        min_score: float | None,
+        exclude: int | None,
+    ) -> list[SearchHit]:
+        """Hits for a clip's frames (searched space, times, cuts): copies marked
+        ``duplicate``, a byte copy of the clip exact at 1.0 and first."""
+        decision = clip_decision(live, self.guard.settings.dedup_threshold)
+        matches = [
+            m for m in match_clip(live, self.frames, *query, *decision) if m.video_id != exclude
+        ]
+        found = self.store.reads.hit_rows([m.video_id for m in matches[:k]])
+        calibration = live.descriptor.calibration
+        hits: list[SearchHit] = []
+        for m in matches[:k]:
+            row = found.get(m.video_id)
+            if row is None:
+                continue
+            exact = is_same_file(row.file_size, row.sha256)
+            score = 1.0 if exact else round(min(1.0, m.score), 6)
+            if min_score is not None and score < min_score:
+                continue
+            z = None if calibration is None else round(float(calibration.duplicate_z(score)), 2)
+            hit = hit_from_row(0, score, row, exact)
+            duplicate = exact or m.copy is not None
+            start = 0 if exact else max(0, m.start_ms)
+            hits.append(
+                replace(hit, copy_score=score, z=z, duplicate=duplicate, timestamp_ms=start)
+            )
+        hits.sort(key=lambda h: not h.exact)  # stable: the copies' order is kept
+        return [replace(h, rank=n) for n, h in enumerate(hits, start=1)]
 
     def duplicates(self) -> list[dict[str, Any]]:
         """Groups of copies of a video (same frames in order), JSON-ready (``video_groups``

@@ -9,10 +9,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from models import format_timestamp
-from search.dedup import clip_pairs
 from search.descriptor import DUPLICATE_Z
+from search.query.clip_match import SameFile, clip_decision, match_clip, sample_clip
 from search.query.results import ImageQuery, hit_from_row
-from search.query.video import SameFile, align_clip, sample_clip
 
 if TYPE_CHECKING:
     from search.query.engine import SearchEngine
@@ -40,18 +39,17 @@ def lookup_video(
     sha = query_clip.sha256()
     clip = sample_clip(query_clip.source, engine.guard.analyzer_for(live.model), query_clip.name)
     calibration = live.descriptor.calibration
-    calibrated = (
-        threshold is None and engine.settings.dedup_threshold is None and calibration is not None
-    )
+    configured = engine.settings.dedup_threshold if threshold is None else threshold
+    calibrated = configured is None and calibration is not None
     shown = default_threshold(engine) if threshold is None else float(threshold)
-    table, rows = engine.videos.frames.get(live)
     query = live.descriptor.transform(clip.vectors) if len(clip.vectors) else clip.vectors
-    to_z = calibration.duplicate_z if calibrated and calibration is not None else None
-    pairs = clip_pairs(query, clip.times_ms, clip.cuts, table, rows, to_z, pair_cosine=shown)
-    aligned = align_clip(live, engine.videos.frames, query, clip.times_ms, clip.cuts)
+    decision = clip_decision(live, configured)
+    found_matches = match_clip(
+        live, engine.videos.frames, query, clip.times_ms, clip.cuts, *decision
+    )
     same = list(engine.store.ids_by_sha256(sha))
-    wanted = set(same) | {p.b for p in pairs}
-    wanted |= {video_id for video_id, _s, _t in aligned[: len(wanted) + others]}
+    copies = [m for m in found_matches if m.copy is not None]
+    wanted = set(same) | {m.video_id for m in found_matches[: len(copies) + len(same) + others]}
     found = engine.store.reads.hit_rows(sorted(wanted))
 
     def z_of(score: float) -> float | None:
@@ -63,40 +61,33 @@ def lookup_video(
             hit = hit_from_row(0, 1.0, found[video_id], True)
             hit = replace(hit, copy_score=1.0, z=z_of(1.0), duplicate=True, timestamp_ms=0)
             matches.append(LookupMatch(hit, EXACT, "same bytes (sha256)"))
-    seen = set(same)
-    for pair in pairs:
-        if pair.b in seen or pair.b not in found:
-            continue
-        seen.add(pair.b)
-        score, start = round(min(1.0, pair.score), 6), max(0, pair.offset_ms)
-        hit = replace(
-            hit_from_row(0, score, found[pair.b], False),
-            copy_score=score,
-            z=z_of(pair.score),
-            duplicate=True,
-            timestamp_ms=start,
-        )
-        where = (
-            f"the clip starts at {format_timestamp(start)}"
-            if pair.offset_ms >= 0
-            else f"it starts at {format_timestamp(-pair.offset_ms)} of the clip"
-        )
-        evidence = f"{pair.coverage:.0%} of the shorter video's frames found in order; {where}"
-        matches.append(LookupMatch(hit, NEAR, evidence))
-    for video_id, score, start in aligned:
-        if len(matches) >= len(seen) + others:
+    shown_others = 0
+    for match in found_matches:  # copies first
+        if match.copy is None and shown_others >= others:
             break
-        if video_id in seen or video_id not in found:
+        if match.video_id in same or match.video_id not in found:
             continue
-        score = round(min(1.0, score), 6)
+        shown_others += match.copy is None
+        score, start = round(min(1.0, match.score), 6), max(0, match.start_ms)
         hit = replace(
-            hit_from_row(0, score, found[video_id], False),
+            hit_from_row(0, score, found[match.video_id], False),
             copy_score=score,
             z=z_of(score),
-            duplicate=False,
+            duplicate=match.copy is not None,
             timestamp_ms=start,
         )
-        matches.append(LookupMatch(hit, SIMILAR, f"frames match at {score:.3f} on average"))
+        if match.copy is None:
+            matches.append(LookupMatch(hit, SIMILAR, f"frames match at {score:.3f} on average"))
+            continue
+        where = (
+            f"the clip starts at {format_timestamp(start)}"
+            if match.start_ms >= 0
+            else f"it starts at {format_timestamp(-match.start_ms)} of the clip"
+        )
+        evidence = (
+            f"{match.copy.coverage:.0%} of the shorter video's frames found in order; {where}"
+        )
+        matches.append(LookupMatch(hit, NEAR, evidence))
     ranked = [replace(m, hit=replace(m.hit, rank=n)) for n, m in enumerate(matches, start=1)]
     engine.guard.check_unchanged(state)
     info = clip.info
