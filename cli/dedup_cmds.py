@@ -203,11 +203,14 @@ def lookup_command(
         below = f"z < {result.z_threshold:g}"
     else:
         decision, below = f"copy score >= {limit}", f"copy score < {limit}"
-    for kind, title in (
-        (EXACT, "Exact copies"),
-        (NEAR, f"Near-duplicates ({decision})"),
-        (SIMILAR, f"Nearest other images (not duplicates: {below})"),
-    ):
+    near, others = (
+        f"Near-duplicates ({decision})",
+        f"Nearest other images (not duplicates: {below})",
+    )
+    if result.of_video:
+        near = "Copies (their frames found in order, as dedup decides for videos)"
+        others = "Nearest other videos (not copies: their frames do not match in order)"
+    for kind, title in ((EXACT, "Exact copies"), (NEAR, near), (SIMILAR, others)):
         matches = result.of_kind(kind)
         click.echo(f"{title}: {len(matches)}")
         if matches:

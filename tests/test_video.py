@@ -157,6 +157,10 @@ def test_a_pair_of_videos_scores_the_same_in_search_similar_and_lookup(video_lib
         assert lookup[hit["id"]]["copy_score"] == pytest.approx(hit["score"], abs=1e-4)
         assert hit["duplicate"] == (Path(hit["path"]).name in copies), hit
         assert lookup[hit["id"]]["duplicate"] == hit["duplicate"]
+    # the video rule decides, not one copy score: the headings say so (a video scoring above
+    # the copy score's threshold sat under "not duplicates: z < 6")
+    text = run_cli([*args, "lookup", str(video)], work).stdout
+    assert "Copies (their frames found in order" in text and "not duplicates" not in text
 
 
 def test_lookup_with_a_trimmed_copy_of_still_shots_finds_its_original(

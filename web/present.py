@@ -197,6 +197,16 @@ def match_groups(result: LookupResult) -> list[MatchGroup]:
         near_title, other_title = f"Near-duplicates (copy score ≥ {t})", f"(copy score below {t})"
         near_help = f"Edited, resized or re-encoded versions: copy score {t} or more."
         near_empty = f"No image reaches the threshold (copy score {t})."
+    other_help = "The nearest other images, for comparison: probably not copies."
+    if result.of_video:
+        near_title = "Copies (frames found in order)"
+        near_help = (
+            "Re-encoded, resized or trimmed copies: the frames of the shorter video found "
+            "in the other's in order, as dedup decides for videos."
+        )
+        near_empty = "No video is a copy: no library video's frames match the clip's in order."
+        other_title = "(not copies: their frames do not match in order)"
+        other_help = "The nearest other videos, for comparison."
     return [
         MatchGroup(
             EXACT,
@@ -209,7 +219,7 @@ def match_groups(result: LookupResult) -> list[MatchGroup]:
         MatchGroup(
             SIMILAR,
             f"Other similar images {other_title}",
-            "The nearest other images, for comparison: probably not copies.",
+            other_help,
             "No other image in the library.",
             result.of_kind(SIMILAR),
         ),

@@ -59,6 +59,12 @@ class LookupResult:
     def of_kind(self, match: str) -> list[LookupMatch]:
         return [m for m in self.matches if m.match == match]
 
+    @property
+    def of_video(self) -> bool:
+        """A video's lookup: copies are decided by their frames matched in order (the
+        dedup rule), not by one copy score, so a video below can score above the threshold."""
+        return self.query.get("media") == "video"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "threshold": self.threshold,
