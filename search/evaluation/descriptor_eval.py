@@ -31,6 +31,7 @@ import numpy as np
 
 from models import ImageAnalyzer, ImageError, OnnxModel
 from search.descriptor import (
+    DEFAULT_SAMPLE,
     MIN_IMAGES,
     Descriptor,
     DescriptorConfig,
@@ -109,7 +110,7 @@ def learn_for_files(
     paths: Sequence[Path], model: OnnxModel, background: np.ndarray, *, seed: int = 0
 ) -> Whitening:
     """The whitening a library of these files would learn (sample, edits, all vectors)."""
-    sample = sample_indices(len(paths), 1000, seed)
+    sample = sample_indices(len(paths), DEFAULT_SAMPLE, seed)
     images = []
     for i in sample:
         try:
@@ -239,7 +240,9 @@ def evaluate_descriptor(
     if config.whiten and whitening is None:
         t0 = time.perf_counter()
         if len(prepared.files) >= MIN_IMAGES:
-            say(f"learning the whitening from edits of up to 1000 of {len(prepared.files)} files")
+            files = len(prepared.files)
+            sample = f"{DEFAULT_SAMPLE} of {files}" if files > DEFAULT_SAMPLE else f"all {files}"
+            say(f"learning the whitening from edits of {sample} files")
         whitening, note = learn_set_whitening(prepared, model, seed=seed)
         seconds = time.perf_counter() - t0
     ev, run = score_set(
