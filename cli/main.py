@@ -10,6 +10,7 @@ import click
 from click.utils import _make_default_short_help
 
 from cli.errors import DEBUG_KEY, ImgsearchGroup, reader_gone
+from cli.options import NonEmptyPath
 from models import set_decode_budget
 from search.settings import Settings
 
@@ -141,23 +142,16 @@ def load_all_commands() -> None:
         importlib.import_module(f"cli.{info.name}")
 
 
-def _library(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path | None:
-    """``--library ""`` (``--library "$LIB"`` with LIB unset) made the current folder the
-    library, writing its database among the user's files: refused."""
-    if value is not None and not value.strip():
-        raise click.BadParameter("is empty: give the library's folder (or leave the option out)")
-    return None if value is None else Path(value)
-
-
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option(
     "--library",
-    type=click.Path(file_okay=False),
+    type=NonEmptyPath(
+        file_okay=False, path_type=Path, hint="give the library's folder (or leave it out)"
+    ),
     envvar="IMGSEARCH_LIBRARY",
-    callback=_library,
     help="Library directory (database, FAISS file, thumbnails). [default: ./imgsearch-library]",
 )
 @click.option(

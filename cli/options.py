@@ -16,11 +16,16 @@ ROI_HINT = "'--roi'"
 
 class NonEmptyPath(click.Path):
     """A path argument that refuses "" (``"$DIR"`` of an unset variable): to the file system
-    it is the current folder, which `index` then indexed and `remove` removed whole."""
+    it is the current folder, which `index` then indexed, `remove` removed whole and
+    ``--library`` wrote a database into. ``hint``: what to give instead."""
+
+    def __init__(self, *args: Any, hint: str = "give a file or folder", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hint = hint
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
-            self.fail("is empty (an unset variable?): give a file or folder", param, ctx)
+            self.fail(f"is empty (an unset variable?): {self.hint}", param, ctx)
         return super().convert(value, param, ctx)
 
 
