@@ -149,6 +149,9 @@ def dedup(
             write_report(result, output, fmt, thumbnail=thumbnails, video_groups=videos)
     groups, copies = len(result.groups), result.duplicate_count
     message = f"{groups} group(s), {copies} duplicate(s) at copy score >= {result.threshold:.3f}"
+    confirmed = result.stats.get("verify_confirmed")
+    if confirmed:  # pairs below the threshold that local features confirmed joined too
+        message += f" or confirmed by local features ({confirmed} pair(s))"
     if videos:
         message += f"; {len(videos)} group(s) of copies of a video"
     click.echo(message + (f"; report: {output}" if output else ""), err=True)

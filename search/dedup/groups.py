@@ -84,11 +84,13 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class DedupMember:
-    """A duplicate of its group's keeper: cosine ``score`` to it, ``exact`` if same sha256."""
+    """A duplicate of its group's keeper: cosine ``score`` to it, ``exact`` if same sha256,
+    ``verified`` if local features confirmed it below the threshold (``dedup --verify``)."""
 
     image: DedupImage
     score: float
     exact: bool
+    verified: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,8 @@ JSON shape (extend, never rename)::
 
 ``members`` are the duplicates of the keeper, keeper not included (a script that removes every
 member never removes the keeper); ``score`` is the cosine to the keeper, ``exact`` means the same
-sha256 as the keeper. Extensions: per member ``width``, ``height``, ``file_size``,
+sha256 as the keeper, ``verified`` that local features confirmed a member scoring below the
+threshold (``dedup --verify``). Extensions: per member ``width``, ``height``, ``file_size``,
 ``exif_datetime``, ``mtime``, ``format``, ``photo_size`` (``[w, h]`` of the photo inside a frame,
 else null); per group ``keeper_id`` and ``keeper_image``; top level
 ``keeper_rules``, ``linkage`` and ``stats``; ``video_groups`` (copies of a video, see
@@ -60,6 +61,7 @@ CSV_COLUMNS = (
     "duplicate_id",
     "score",
     "exact",
+    "verified",
     "reason",
     "keeper_width",
     "keeper_height",
@@ -117,6 +119,7 @@ def to_json(result: DedupResult) -> dict[str, object]:
                     "id": m.image.id,
                     "score": _score(m.score),
                     "exact": m.exact,
+                    "verified": m.verified,
                     **{
                         k: info[k]
                         for k in (
@@ -166,6 +169,7 @@ def csv_rows(
                 "duplicate_id": d.id,
                 "score": f"{_score(m.score):.4f}",
                 "exact": "yes" if m.exact else "no",
+                "verified": "yes" if m.verified else "no",
                 "reason": g.reason,
                 "keeper_width": k.width,
                 "keeper_height": k.height,
@@ -241,7 +245,9 @@ def render_html(
     def thumb(img: DedupImage) -> str | None:
         return thumb_of(img.id)
 
-    def card(img: DedupImage, score: float | None, exact: bool, keeper: bool) -> dict:
+    def card(
+        img: DedupImage, score: float | None, exact: bool, keeper: bool, verified: bool = False
+    ) -> dict:
         return {
             "path": img.path,
             "name": PurePath(img.path).name or img.path,
@@ -253,6 +259,7 @@ def render_html(
             "exif": f"{img.exif_datetime:%Y-%m-%d %H:%M:%S}" if img.exif_datetime else None,
             "score": None if score is None else f"{_score(score):.3f}",
             "exact": exact,
+            "verified": verified,
             "keeper": keeper,
             "id": img.id,
         }
@@ -263,7 +270,7 @@ def render_html(
             "reason": g.reason,
             "count": len(g.members) + 1,
             "cards": [card(g.keeper, None, False, True)]
-            + [card(m.image, m.score, m.exact, False) for m in g.members],
+            + [card(m.image, m.score, m.exact, False, m.verified) for m in g.members],
         }
         for i, g in enumerate(result.groups, start=1)
     ]

@@ -5,8 +5,9 @@ score lies in the grey zone (between the score at calibrated ``z = VERIFY_Z`` an
 duplicate threshold) is checked with ORB key points + RANSAC (:mod:`search.descriptor.verify`);
 a pair
 that one similarity transform explains (heavy crops, rotations, screenshots of the photo)
-is raised to the threshold, so it becomes an edge of the duplicate graph. Pairs above the
-threshold are never demoted. Features are computed once per image (the file at 1024 px),
+is raised to the threshold, so it becomes an edge of the duplicate graph (its own score is
+kept in :attr:`VerifiedNeighbours.raised` for the report). Pairs above the threshold are
+never demoted. Features are computed once per image (the file at 1024 px),
 and at most ``max_pairs`` pairs are checked (the best-scoring first within each batch).
 """
 
@@ -14,11 +15,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from models import ImgsearchError, load_image
+from search.dedup.groups import DedupMember, DedupResult
 from search.dedup.neighbours import NeighbourProvider
 from search.descriptor import MIN_INLIERS, LocalFeatures, count_inliers, local_features
 
@@ -48,6 +51,7 @@ class VerifiedNeighbours:
         self.batch_size = getattr(inner, "batch_size", 16384)
         self.features: dict[int, LocalFeatures | None] = {}
         self.decided: dict[tuple[int, int], bool] = {}
+        self.raised: dict[tuple[int, int], float] = {}  # confirmed pair -> its own score
         self.checked = self.confirmed = 0
 
     def _features(self, image_id: int) -> LocalFeatures | None:
@@ -83,10 +87,25 @@ class VerifiedNeighbours:
         for r, c in sorted(
             zip(rows.tolist(), cols.tolist(), strict=True), key=lambda rc: -scores[rc]
         ):
-            if self._same_photo(int(ids[r]), int(found[r, c])):
+            a, b = int(ids[r]), int(found[r, c])
+            if self._same_photo(a, b):
+                self.raised[(min(a, b), max(a, b))] = float(scores[r, c])
                 scores[r, c] = self.threshold
         order = np.argsort(-scores, axis=1, kind="stable")
         return np.take_along_axis(scores, order, 1), np.take_along_axis(found, order, 1)
+
+    def restore(self, result: DedupResult) -> DedupResult:
+        """``result`` with each confirmed member's own score, marked ``verified``."""
+
+        def member(keeper: int, m: DedupMember) -> DedupMember:
+            own = self.raised.get((min(keeper, m.image.id), max(keeper, m.image.id)))
+            return m if own is None else replace(m, score=own, verified=True)
+
+        groups = tuple(
+            replace(g, members=tuple(member(g.keeper.id, m) for m in g.members))
+            for g in result.groups
+        )
+        return replace(result, groups=groups)
 
     def stats(self) -> dict[str, int]:
         return {

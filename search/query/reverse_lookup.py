@@ -254,6 +254,7 @@ def library_duplicates(
             options["neighbours"] = verifier
     result = find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
     if verifier is not None:
+        result = verifier.restore(result)
         result.stats.update(verifier.stats())
     return result
 
