@@ -140,3 +140,28 @@ def test_a_region_with_a_clip_is_refused_on_every_path(server, clips) -> None:  
     assert caught.value.code == 400
     error = json.loads(caught.value.read())["error"]
     assert error["code"] == "bad_roi" and "'roi'" in error["message"], error
+
+
+def test_a_video_lookup_explains_its_copies_inside_their_cards(  # type: ignore[no-untyped-def]
+    browser, server, clips, data_dir, tmp_path
+) -> None:
+    """Finding copies of a clip (its last two shots, not in the library): the sections name
+    the video rule, and each card's evidence (a sentence: "100% of the shorter video's
+    frames found in order · ...") wraps inside the card (one unbreakable line was cut at the
+    card's edge)."""
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val" / "bees").glob("*.jpg"))[:4]
+    write_slideshow(photos[1:3], tmp_path / "trimmed.mp4", SIZE)
+    driver = browser
+    driver.get(server + "/")
+    driver.find_element(By.ID, "mode-lookup").click()
+    driver.find_element(By.ID, "image").send_keys(str(tmp_path / "trimmed.mp4"))
+    driver.find_element(By.ID, "submit").click()
+    WebDriverWait(driver, WAIT_S).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#group-near"))
+    assert "frames found in order" in driver.find_element(By.ID, "group-near").text
+    pills = driver.find_elements(By.CSS_SELECTOR, "#results .evidence")
+    assert any("frames found in order" in pill.text for pill in pills), [p.text for p in pills]
+    for pill in pills:
+        fits = driver.execute_script(
+            "const e = arguments[0]; return e.scrollWidth <= e.clientWidth + 1;", pill
+        )
+        assert fits, pill.text

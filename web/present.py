@@ -74,9 +74,12 @@ def short_name(path: str | None, limit: int = NAME_MAX) -> Markup:
 
 def evidence_parts(text: str) -> list[tuple[str, bool]]:
     """An evidence text's parts (split at " · ") and whether each is kept on one line: the
-    ones with a number ("copy score 0.912"), not the words ("same pixels, other encoding"),
-    which wrap inside the card."""
-    return [(part, any(ch.isdigit() for ch in part)) for part in text.split(" · ")]
+    short ones with a number ("copy score 0.912"), not the words ("same pixels, other
+    encoding") or a sentence ("100% of the shorter video's frames found in order"), which
+    wrap inside the card."""
+    return [
+        (part, len(part) <= 24 and any(ch.isdigit() for ch in part)) for part in text.split(" · ")
+    ]
 
 
 def label_text(name: str) -> str:
@@ -117,7 +120,7 @@ def evidence_text(match: LookupMatch, result: LookupResult) -> str:
     """Why a lookup match is labelled so, short enough for a card: the lookup's own evidence
     for exact copies; for the others the copy score and what decided (calibrated: its z
     against the decision's; else the threshold)."""
-    if match.match == EXACT:
+    if match.match == EXACT or result.of_video:  # a video's copies: by its frames, in order
         return str(match.evidence)
     near = match.match == NEAR
     sign = "≥" if near else "<"
@@ -134,6 +137,8 @@ def evidence_title(match: LookupMatch, result: LookupResult) -> str:
     if match.match == EXACT:
         return f"Exact copy: {match.evidence}"
     near = match.match == NEAR
+    if result.of_video:
+        return f"{'A copy' if near else 'Not a copy'}: {match.evidence}"
     verdict = "a near-duplicate" if near else "probably not a copy"
     if _decided_by_z(match, result):
         z = _shown(float(match.hit.z), 1, result.z_threshold, near)
@@ -151,6 +156,9 @@ def copy_text(hit: SearchHit) -> str:
     if hit.copy_score is None:
         return ""
     text = f"copy score {hit.copy_score:.3f}"
+    if hit.media == "video" and hit.z is not None and (hit.z >= DUPLICATE_Z) != hit.duplicate:
+        # a clip's copies are decided by their frames in order, not by one z
+        return text + (": a copy by its frames in order" if hit.duplicate else ": not a copy")
     if hit.z is not None:
         z = _shown(float(hit.z), 1, DUPLICATE_Z, bool(hit.duplicate))
         verdict = "≥ {}: a copy" if hit.duplicate else "< {}: not a copy"
@@ -218,7 +226,7 @@ def match_groups(result: LookupResult) -> list[MatchGroup]:
         MatchGroup(NEAR, near_title, near_help, near_empty, result.of_kind(NEAR)),
         MatchGroup(
             SIMILAR,
-            f"Other similar images {other_title}",
+            f"Other {'videos' if result.of_video else 'similar images'} {other_title}",
             other_help,
             "No other image in the library.",
             result.of_kind(SIMILAR),

@@ -85,7 +85,7 @@ def lookup_video(
             else f"it starts at {format_timestamp(-match.start_ms)} of the clip"
         )
         evidence = (
-            f"{match.copy.coverage:.0%} of the shorter video's frames found in order; {where}"
+            f"{match.copy.coverage:.0%} of the shorter video's frames found in order · {where}"
         )
         matches.append(LookupMatch(hit, NEAR, evidence))
     ranked = [replace(m, hit=replace(m.hit, rank=n)) for n, m in enumerate(matches, start=1)]
