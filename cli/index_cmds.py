@@ -254,6 +254,10 @@ def index_command(
             opened = head.model if head is not None else None
             onnx = library.load_model(settings.model, bind=True, background=True, opened=opened)
             summary = index_collections(library, onnx, options, head)
+            from cli.stats_cmds import keep_run_figures, run_figures
+
+            figures = run_figures(library)
+        keep_run_figures(settings, figures)
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt:
@@ -322,6 +326,10 @@ def reindex_command(
             library.switch_model(model)
             onnx = library.load_model(model, bind=True, background=True)
             summary = index_collections(library, onnx, options)
+            from cli.stats_cmds import keep_run_figures, run_figures
+
+            figures = run_figures(library)
+        keep_run_figures(settings, figures)
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt:

@@ -36,6 +36,26 @@ def library_figures(ctx: click.Context) -> dict[str, Any]:
     return figures
 
 
+def run_figures(library: Any) -> dict[str, Any]:
+    """The figures of ``stats`` read by a writing command at its end (the library open and
+    everything imported: ~0.05 s), to be kept by :func:`keep_run_figures` once it is closed,
+    so that the ``stats`` after an ``index`` costs ~0.1 s instead of ~1 s."""
+    from search.query import LibraryAdmin
+
+    return json.loads(json.dumps(LibraryAdmin(library).stats(), default=str))
+
+
+def keep_run_figures(settings: Settings, figures: dict[str, Any]) -> None:
+    """Save ``figures`` under the library's state once its writer has closed it (closing
+    checkpoints SQLite's log: the files it stamps change then, not after)."""
+    stamp = summary_stamp(settings)
+    if settings.read_only or stamp is None:
+        return
+    sizes = (stamp["database_state"], stamp["wal_state"])  # the files as closed
+    figures = figures | {"database_bytes": sum(state[0] for state in sizes if state)}
+    save_summary(settings, stamp, figures)
+
+
 @cli.command()
 @click.option(
     "--json",

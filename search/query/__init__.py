@@ -12,6 +12,7 @@ from search.lazy import lazy_names
 
 _SOURCES: dict[str, str] = {
     "SearchEngine": "search.query.engine",
+    "LibraryAdmin": "search.query.admin",
     "ImageNotFoundError": "search.query.errors",
     "NoLabelsError": "search.query.errors",
     "PathEscapeError": "search.query.errors",
@@ -43,6 +44,7 @@ __all__ = [
     "ImageFile",
     "ImageInfo",
     "ImageNotFoundError",
+    "LibraryAdmin",
     "LookupMatch",
     "LookupResult",
     "NoLabelsError",
@@ -62,6 +64,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
+    from search.query.admin import LibraryAdmin
     from search.query.engine import SearchEngine
     from search.query.errors import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
     from search.query.quality import QualityFilter, flag_name_list
