@@ -19,7 +19,7 @@ from cli.options import NonEmptyPath
 from cli.search_cmds import open_engine, user_errors
 from search.library import writer_lock
 from search.settings import INDEX_KINDS, Settings
-from search.store import LibraryNotFoundError, Removal, database_locks, make_engine, migrate
+from search.store import Removal, database_locks, make_engine, migrate, require_database
 
 
 def _json_option(shape: str) -> Callable[[Any], Any]:
@@ -130,11 +130,7 @@ def database(ctx: click.Context) -> Iterator[Engine]:
     database that is not an imgsearch library, or of a newer imgsearch, is refused."""
     settings: Settings = ctx.obj
     url = settings.resolved_database_url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise LibraryNotFoundError(
-            f"no library database at {url.removeprefix('sqlite:///')}; "
-            "run `imgsearch index PATH` to create one"
-        )
+    require_database(url)
     engine = make_engine(url)
     try:
         migrate.check_known(engine)

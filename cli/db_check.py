@@ -9,7 +9,7 @@ import click
 from cli.admin_cmds import db
 from cli.search_cmds import user_errors
 from search.settings import Settings
-from search.store import LibraryNotFoundError, check_database, printable_url, recovery
+from search.store import check_database, printable_url, recovery, require_database
 
 
 @db.command("check")
@@ -28,10 +28,8 @@ def check(ctx: click.Context, as_json: bool) -> None:
     settings: Settings = ctx.obj
     url = settings.resolved_database_url
     path = settings.database_path if settings.database_url is None else None
-    if path is not None and not path.exists():
-        raise LibraryNotFoundError(
-            f"no library database at {path}; run `imgsearch index PATH` to create one"
-        )
+    if path is not None:
+        require_database(url)
     problems = check_database(url)
     where = path or printable_url(url)
     if as_json:

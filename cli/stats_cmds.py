@@ -11,7 +11,13 @@ import click
 
 from cli.main import cli
 from search.settings import Settings
-from search.store import cached_summary, save_summary, summary_stamp
+from search.store import (
+    LibraryNotFoundError,
+    cached_summary,
+    require_database,
+    save_summary,
+    summary_stamp,
+)
 from web.text import human_size
 
 
@@ -23,6 +29,10 @@ def library_figures(ctx: click.Context) -> dict[str, Any]:
     figures = cached_summary(settings, stamp)
     if figures is not None:
         return figures
+    try:  # said before the imports below (~1 s)
+        require_database(settings.resolved_database_url)
+    except LibraryNotFoundError as error:
+        raise click.ClickException(str(error)) from None
     from cli.search_cmds import open_engine, user_errors
 
     @user_errors

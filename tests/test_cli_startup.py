@@ -55,6 +55,16 @@ def test_help_imports_no_heavy_library(args: tuple[str, ...]) -> None:
     assert loaded == [], f"imgsearch {' '.join(args)} imported {loaded}"
 
 
+def test_stats_of_a_missing_library_says_so_before_importing_anything_heavy(
+    tmp_path: Path,
+) -> None:
+    """It imported SQLAlchemy, NumPy and FAISS (~1 s) to say there is no library."""
+    loaded, done = loaded_by("--library", str(tmp_path / "none"), "stats")
+    assert done.returncode == 1 and "no library database at" in done.stderr, done.stderr
+    assert loaded == [], f"stats of a missing library imported {loaded}"
+    assert not (tmp_path / "none").exists()  # and created nothing
+
+
 def test_root_help_lists_every_command_with_its_own_help() -> None:
     load_all_commands()
     ctx = click.Context(cli)

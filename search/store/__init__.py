@@ -15,6 +15,7 @@ _SOURCES: dict[str, str] = {
     "LibraryBusyError": "search.store.errors",
     "LibraryError": "search.store.errors",
     "LibraryNotFoundError": "search.store.errors",
+    "require_database": "search.store.errors",
     "LibraryReadOnlyError": "search.store.errors",
     "ModelMismatchError": "search.store.errors",
     "ReindexingError": "search.store.errors",
@@ -122,6 +123,7 @@ __all__ = [
     "quality_json",
     "recovery",
     "removed_tops",
+    "require_database",
     "save_summary",
     "summary_stamp",
 ]
@@ -140,6 +142,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         ModelMismatchError,
         ReindexingError,
         SchemaError,
+        require_database,
     )
     from search.store.health import ServingState, check_database, recovery
     from search.store.locks import DatabaseLocks, database_locks

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from models.errors import ImgsearchError
 
 
@@ -11,6 +13,17 @@ class LibraryError(ImgsearchError):
 
 class LibraryNotFoundError(LibraryError):
     """No library at the given place yet (nothing has been indexed)."""
+
+
+def require_database(url: str) -> None:
+    """Raise :class:`LibraryNotFoundError` when ``url`` names a SQLite file that does not exist
+    (said before anything heavy is imported or created)."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///").partition("?")[0])
+        if not path.exists():
+            raise LibraryNotFoundError(
+                f"no library database at {path}; run `imgsearch index PATH` to create one"
+            )
 
 
 class SchemaError(LibraryError):

@@ -19,7 +19,7 @@ from search.store import migrate
 from search.store.connect import make_engine, printable_url
 from search.store.descriptor_state import DescriptorRecords, DescriptorRows, pages
 from search.store.dialect import insert_ignore, next_generation, set_meta
-from search.store.errors import LibraryNotFoundError, ModelMismatchError
+from search.store.errors import ModelMismatchError, require_database
 from search.store.health import (
     HealthRecords,
     ServingState,
@@ -113,11 +113,8 @@ class Store:
         """Open (and when ``create``, make) a library database, upgrading an old schema;
         read-only (``read_only``, or a SQLite file this process cannot write) for readers."""
         if url.startswith("sqlite:///") and not create:
+            require_database(url)
             path = Path(url.removeprefix("sqlite:///"))
-            if not path.exists():
-                raise LibraryNotFoundError(
-                    f"no library database at {path}; run `imgsearch index PATH` to create one"
-                )
             if read_only or not sqlite_writable(path):
                 return cls._open_read_only(path)
         path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
