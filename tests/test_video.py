@@ -138,7 +138,8 @@ def test_lookup_with_a_trimmed_copy_finds_the_original_and_its_copies(video_lib)
 def test_a_pair_of_videos_scores_the_same_in_search_similar_and_lookup(video_lib) -> None:  # type: ignore[no-untyped-def]
     """Searching with a library video's file, `similar` of its id and `lookup` of its file
     give each other video one score (they gave three: 0.888 / 0.979 / 0.922 for a re-encode),
-    and the video itself is first, exact, at 1.0 (it scored 0.916)."""
+    the same either way round, and the video itself is first, exact, at 1.0 (it scored
+    0.916)."""
     work, args, made, _summary = video_lib
     video = made.folder / made.originals[0]
     searched = search_json(work, args, video, k=8)
@@ -157,6 +158,9 @@ def test_a_pair_of_videos_scores_the_same_in_search_similar_and_lookup(video_lib
         assert lookup[hit["id"]]["copy_score"] == pytest.approx(hit["score"], abs=1e-4)
         assert hit["duplicate"] == (Path(hit["path"]).name in copies), hit
         assert lookup[hit["id"]]["duplicate"] == hit["duplicate"]
+    copy = next(hit for hit in searched if Path(hit["path"]).name in copies)
+    back = search_json(work, args, Path(copy["path"]), k=8)  # the pair the other way round
+    assert next(h for h in back if h["id"] == video_id)["score"] == copy["score"]
     # the video rule decides, not one copy score: the headings say so (a video scoring above
     # the copy score's threshold sat under "not duplicates: z < 6")
     text = run_cli([*args, "lookup", str(video)], work).stdout

@@ -45,6 +45,7 @@ class ClipMatch:
 
 
 ToZ = Callable[[np.ndarray], np.ndarray]
+ClipRows = tuple[np.ndarray, np.ndarray, np.ndarray]  # frames (searched space), times, cuts
 
 
 def clip_decision(live: Searchable, threshold: float | None) -> tuple[ToZ | None, float]:

@@ -245,11 +245,9 @@ class SearchEngine:
         min_score: float | None = None,
         flags: QualityFilter | None = None,
     ) -> list[SearchHit]:
-        """The ``k`` images most similar to library image ``image_id``, the image excluded.
-
-        Asked exactly like a search with the image's file (a video's: its clip), so that a
-        pair gets the same scores either way; when the file is gone, was changed or cannot
-        be read, its stored rows (a video's frames; no turned views) are the query."""
+        """The ``k`` images most similar to library image ``image_id``, the image excluded:
+        asked as a search with its file is (a video: with its stored frames), so that a pair
+        scores the same either way; its stored rows when the file is gone or changed."""
         check_params(k, min_score)
         image_id = int(image_id)
         if not is_image_id(image_id):
@@ -265,7 +263,9 @@ class SearchEngine:
                 f"image {image_id} ({row.rel_path}) has no vector: {row.error or row.status}"
             )
         file = self.records.image_file(image_id)
-        if (videos := self.videos.similar(image_id, file, k, min_score)) is not None:
+        if (
+            videos := self.videos.similar(image_id, file and file.sha256, k, min_score)
+        ) is not None:
             return flags.hits(videos, k) if flags else videos
         data = None if file is None or is_video_file(file.path) else unchanged_bytes(file)
         if data is not None:

@@ -29,11 +29,11 @@ from models import (
 from search.dedup import VideoFacts, groups_to_json, shot_starts, video_groups, video_pairs
 from search.descriptor import DUPLICATE_Z
 from search.library import Searchable
-from search.query.clip_match import SameFile, clip_decision, match_clip, sample_clip
+from search.query.clip_match import ClipRows, SameFile, clip_decision, match_clip, sample_clip
 from search.query.guard import ServingGuard
-from search.query.records import ImageFile, LibraryRecords, file_sha256
+from search.query.records import LibraryRecords
 from search.query.results import SearchHit, hit_from_row
-from search.store import FrameTable, LibraryStore, ReindexingError
+from search.store import FrameTable, LibraryStore
 
 log = logging.getLogger(__name__)
 
@@ -198,41 +198,54 @@ class VideoSearch:
         min_score: float | None = None,
         exclude: int | None = None,
     ) -> list[SearchHit]:
-        """Library videos ranked by how well a query clip's frames (sampled every second)
-        match theirs (:func:`search.query.clip_match.match_clip`: copies first);
-        ``timestamp_ms`` is where the clip starts in each; a video of the clip's bytes scores
-        1.0. ``exclude``: a library video left out (``similar``'s own)."""
+        """Library videos ranked by how well a query clip's frames match theirs
+        (:func:`search.query.clip_match.match_clip`: copies first); ``timestamp_ms`` is where
+        the clip starts in each; a video of the clip's bytes scores 1.0. ``exclude``: a
+        library video left out."""
         state = self.store.health.serving_state()
         live = self.guard.live(state)
         same = SameFile(source)  # a file is decoded streamed, never read whole
-        clip = sample_clip(same.source, self.guard.analyzer_for(live.model), same.name)
-        rows = live.descriptor.transform(clip.vectors) if len(clip.vectors) else clip.vectors
-        query = (rows, clip.times_ms, clip.cuts)
+        query, _facts = self.clip(live, same)
         hits = self._clip_hits(live, query, same.as_file, k, min_score, exclude)
         self.guard.check_unchanged(state)
         return hits
 
-    def similar(
-        self, video_id: int, file: ImageFile | None, k: int, min_score: float | None
-    ) -> list[SearchHit] | None:
-        """``similar`` of library video ``video_id`` (None when it is not one): asked exactly
-        like a search with its file, so that a pair scores the same either way; from its
-        stored frames when the file is gone, was changed or cannot be read."""
-        state = self.store.health.serving_state()
-        live = self.guard.live(state)
+    def clip(self, live: Searchable, same: SameFile) -> tuple[ClipRows, dict[str, Any]]:
+        """A query clip's frames (searched space, times, cuts) and facts: those stored for a
+        library video of its bytes (nothing decoded; what ``similar`` of that video asks
+        with), else sampled every second from the clip."""
+        for video_id in self.store.ids_by_sha256(same.sha256()):
+            stored = self.stored_clip(live, video_id)
+            row = self.store.reads.hit_rows([video_id], labels=False).get(video_id)
+            if stored is not None and row is not None:
+                facts = {"width": row.width, "height": row.height, "format": row.format}
+                return stored, facts | {"duration_ms": row.duration_ms}
+        sampled = sample_clip(same.source, self.guard.analyzer_for(live.model), same.name)
+        vectors = sampled.vectors
+        rows = live.descriptor.transform(vectors) if len(vectors) else vectors
+        info = sampled.info
+        facts = {"width": info.width, "height": info.height, "format": info.codec.upper()}
+        return (rows, sampled.times_ms, sampled.cuts), facts | {"duration_ms": info.duration_ms}
+
+    def stored_clip(self, live: Searchable, video_id: int) -> ClipRows | None:
+        """Library video ``video_id``'s stored frames as a query clip; None: not a video."""
         table, matrix = self.frames.get(live)
         own = table.of(video_id)
         if not len(own):
             return None
-        sha256 = None if file is None else file.sha256
-        try:
-            if file is not None and sha256 is not None and file_sha256(file.path) == sha256:
-                return self.query_clip(file.path, k, min_score, exclude=video_id)
-        except ReindexingError:
-            raise
-        except (ImgsearchError, OSError) as error:
-            log.info("similar(%d) from its stored frames: %s", video_id, error)
-        query = (matrix[own], table.timestamps_ms[own], shot_starts(table.shots[own]))
+        return matrix[own], table.timestamps_ms[own], shot_starts(table.shots[own])
+
+    def similar(
+        self, video_id: int, sha256: str | None, k: int, min_score: float | None
+    ) -> list[SearchHit] | None:
+        """``similar`` of library video ``video_id`` (None when it is not one): asked with
+        its stored frames, as a search with its file (of ``sha256``) is, so that a pair
+        scores the same either way; nothing is decoded."""
+        state = self.store.health.serving_state()
+        live = self.guard.live(state)
+        query = self.stored_clip(live, video_id)
+        if query is None:
+            return None
         same = lambda _size, other: sha256 is not None and other == sha256  # noqa: E731
         hits = self._clip_hits(live, query, same, k, min_score, video_id)
         self.guard.check_unchanged(state)
@@ -241,7 +254,7 @@ class VideoSearch:
     def _clip_hits(
         self,
         live: Searchable,
-        query: tuple[np.ndarray, np.ndarray, np.ndarray],
+        query: ClipRows,
         is_same_file: Callable[[int, str | None], bool],
         k: int,
         min_score: float | None,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from models import format_timestamp
 from search.descriptor import DUPLICATE_Z
-from search.query.clip_match import SameFile, clip_decision, match_clip, sample_clip
+from search.query.clip_match import SameFile, clip_decision, match_clip
 from search.query.results import ImageQuery, hit_from_row
 
 if TYPE_CHECKING:
@@ -37,16 +37,13 @@ def lookup_video(
     live = engine.guard.live(state)
     query_clip = SameFile(source)  # a file: hashed and decoded streamed, never read whole
     sha = query_clip.sha256()
-    clip = sample_clip(query_clip.source, engine.guard.analyzer_for(live.model), query_clip.name)
+    clip, facts = engine.videos.clip(live, query_clip)
     calibration = live.descriptor.calibration
     configured = engine.settings.dedup_threshold if threshold is None else threshold
     calibrated = configured is None and calibration is not None
     shown = default_threshold(engine) if threshold is None else float(threshold)
-    query = live.descriptor.transform(clip.vectors) if len(clip.vectors) else clip.vectors
     decision = clip_decision(live, configured)
-    found_matches = match_clip(
-        live, engine.videos.frames, query, clip.times_ms, clip.cuts, *decision
-    )
+    found_matches = match_clip(live, engine.videos.frames, *clip, *decision)
     same = list(engine.store.ids_by_sha256(sha))
     copies = [m for m in found_matches if m.copy is not None]
     wanted = set(same) | {m.video_id for m in found_matches[: len(copies) + len(same) + others]}
@@ -90,9 +87,7 @@ def lookup_video(
         matches.append(LookupMatch(hit, NEAR, evidence))
     ranked = [replace(m, hit=replace(m.hit, rank=n)) for n, m in enumerate(matches, start=1)]
     engine.guard.check_unchanged(state)
-    info = clip.info
-    facts = {"sha256": sha, "width": info.width, "height": info.height}
-    facts |= {"format": info.codec.upper(), "media": "video", "duration_ms": info.duration_ms}
+    facts = {"sha256": sha, **facts, "media": "video"}
     return LookupResult(
         threshold=shown,
         query=facts,
