@@ -1,7 +1,7 @@
 """Two-space copy evidence as a likelihood ratio, measured on the engine's own candidates
 (issue 16; a negative result: see bench/README.md).
 
-    python bench/copy_evidence.py [--sets holdout-photos-30,...] [--keep DIR]
+    python bench/copy_evidence.py [--sets holdout-photos-30,...] [--keep DIR] [--why stickers]
 
 Each set is indexed into a real library (as ``bench/quality.py --library default``) and every
 file is searched through the engine; for each query the candidates the scorer ranked are
@@ -25,6 +25,10 @@ plain embedding's exact ranking of the raw vectors):
   all-lib    every candidate by the library space's evidence alone (no labels, no tier)
   all-sum    every candidate by the sum
   all-max    every candidate by the stronger
+
+``--why KIND``: for each query copy of edit KIND, its original against the best candidate
+that is a KIND copy of *another* original: library-space robust z and plain cosine of both
+(medians) and how often the other one scores above the original in each space.
 """
 
 from __future__ import annotations
@@ -42,14 +46,24 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import search.descriptor.rerank as rerank  # noqa: E402
 from bench.quality import truth_for  # noqa: E402
 from cli.eval_library import LIBRARY_DEPTH, evaluate_library  # noqa: E402
 from indexer.whiten import DEFAULT_SAMPLE, edits_per_image  # noqa: E402
 from models import OnnxModel, locate_model  # noqa: E402
-from search.descriptor import Descriptor, edit_side, photo_edits, sample_indices  # noqa: E402
-from search.evaluation import Evaluation, GroundTruth, evaluate_scores  # noqa: E402
-from search.evaluation.scoring import Scores, ranking_depth  # noqa: E402
+from search.descriptor import (  # noqa: E402
+    Descriptor,
+    QueryScorer,
+    edit_side,
+    photo_edits,
+    sample_indices,
+)
+from search.evaluation import (  # noqa: E402
+    Evaluation,
+    GroundTruth,
+    Scores,
+    evaluate_scores,
+    ranking_depth,
+)
 from search.query import SearchEngine  # noqa: E402
 from search.settings import Settings  # noqa: E402
 
@@ -62,8 +76,8 @@ def record_searches(settings: Settings, truth: GroundTruth) -> tuple[dict[str, R
     """Index and search ``truth`` through the engine, keeping each query's scored candidates."""
     records: dict[str, Record] = {}
     current: list[str] = [""]
-    search_image, expand = SearchEngine.search_image, rerank.QueryScorer._expand
-    rank_scores = rerank.Descriptor.rank_scores
+    search_image, expand = SearchEngine.search_image, QueryScorer._expand
+    rank_scores = Descriptor.rank_scores
 
     def searching(self, path, *args, **kwargs):  # type: ignore[no-untyped-def]
         current[0] = str(path)
@@ -85,14 +99,14 @@ def record_searches(settings: Settings, truth: GroundTruth) -> tuple[dict[str, R
         return rank
 
     SearchEngine.search_image = searching  # type: ignore[method-assign]
-    rerank.QueryScorer._expand = expanding  # type: ignore[method-assign]
-    rerank.Descriptor.rank_scores = ranking  # type: ignore[method-assign]
+    QueryScorer._expand = expanding  # type: ignore[method-assign]
+    Descriptor.rank_scores = ranking  # type: ignore[method-assign]
     try:
         ev, _ = evaluate_library(settings, truth, library=settings.library, descriptor="default")
     finally:
         SearchEngine.search_image = search_image  # type: ignore[method-assign]
-        rerank.QueryScorer._expand = expand  # type: ignore[method-assign]
-        rerank.Descriptor.rank_scores = rank_scores  # type: ignore[method-assign]
+        QueryScorer._expand = expand  # type: ignore[method-assign]
+        Descriptor.rank_scores = rank_scores  # type: ignore[method-assign]
     return records, ev
 
 
@@ -201,7 +215,43 @@ def plain_evaluation(truth: GroundTruth, vectors: np.ndarray) -> Evaluation:
     return evaluate_scores(list(truth.files), scored, truth, 0.6)
 
 
-def run_set(name: str, settings: Settings, model: OnnxModel, data: Path) -> None:
+def why(kind: str, truth: GroundTruth, records, ids, raw, descriptor: Descriptor) -> None:  # type: ignore[no-untyped-def]
+    """The ``--why`` diagnosis (module doc)."""
+    cal = descriptor.calibration
+    assert cal is not None
+    name_of = {ids[str(p)]: f for p, f in zip(truth.paths(), truth.files, strict=True)}
+    rows = []
+    for path, name in zip(truth.paths(), truth.files, strict=True):
+        rec = records.get(str(path))
+        if truth.edit_of(name) != kind or rec is None:
+            continue
+        original = truth.originals[name]
+        cand = [name_of.get(int(i)) for i in rec["ids"]]
+        own = [m for m, f in enumerate(cand) if f == original]
+        other = [
+            m
+            for m, f in enumerate(cand)
+            if f and truth.edit_of(f) == kind and truth.originals.get(f) != original
+        ]
+        if not own or not other:
+            continue
+        o, b = own[0], max(other, key=lambda m: rec["copy"][m])
+        q = raw[ids[str(path)]]
+        plain = [float(q @ raw[int(rec["ids"][m])]) for m in (o, b)]
+        rows.append([float(cal.z(rec["copy"][o])), float(cal.z(rec["copy"][b])), *plain])
+    if not rows:
+        print(f"   why {kind}: no query has both its original and another's {kind} copy")
+        return
+    r = np.array(rows)
+    print(
+        f"   why {kind}: {len(r)} queries; library z original {np.median(r[:, 0]):.2f}, "
+        f"other original's {kind} copy {np.median(r[:, 1]):.2f}, other above in "
+        f"{int((r[:, 1] > r[:, 0]).sum())}; plain cosine original {np.median(r[:, 2]):.3f}, "
+        f"other {np.median(r[:, 3]):.3f}, other above in {int((r[:, 3] > r[:, 2]).sum())}"
+    )
+
+
+def run_set(name: str, settings: Settings, model: OnnxModel, data: Path, kind: str) -> None:
     truth = truth_for(name, data)
     records, engine_ev = record_searches(settings, truth)
     with SearchEngine.open(settings) as engine:
@@ -237,9 +287,11 @@ def run_set(name: str, settings: Settings, model: OnnxModel, data: Path) -> None
         cells = "".join(f"{ev.metrics.get(k, float('nan')):22.3f}" for k in keys)
         print(f"   {v:<12}{cells}   {len(below)}: {', '.join(below)}")
     print(f"   {'edit kind (n)':<22}" + "".join(f"{v:>10}" for v in ("plain", *VARIANTS)))
-    for kind, m in plain.per_edit.items():
-        cells = "".join(f"{evs[v].per_edit[kind]['recall@1']:10.3f}" for v in VARIANTS)
-        print(f"   {kind + ' (' + str(m['n']) + ')':<22}{m['recall@1']:10.3f}{cells}")
+    for edit, m in plain.per_edit.items():
+        cells = "".join(f"{evs[v].per_edit[edit]['recall@1']:10.3f}" for v in VARIANTS)
+        print(f"   {edit + ' (' + str(m['n']) + ')':<22}{m['recall@1']:10.3f}{cells}")
+    if kind:
+        why(kind, truth, records, ids, raw, descriptor)
 
 
 def main() -> None:
@@ -248,13 +300,14 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the libraries here (re-runs reuse them)")
     parser.add_argument("--model-path", default=str(ROOT.parent / "shared" / "models"))
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--why", default="", help="an edit kind to diagnose (module doc)")
     args = parser.parse_args()
     base = Settings(model_path=tuple(Path(p) for p in args.model_path.split(os.pathsep)))
     model = OnnxModel(locate_model("mobilenet_v3_small_100", base.model_path))
     with tempfile.TemporaryDirectory(prefix="imgsearch-evidence-") as tmp:
         for name in args.sets.split(","):
             library = (args.keep or Path(tmp)) / name
-            run_set(name, replace(base, library=library), model, args.data)
+            run_set(name, replace(base, library=library), model, args.data, args.why)
 
 
 if __name__ == "__main__":
