@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from cli.main import cli
 from cli.options import NonEmptyPath
 from cli.search_cmds import open_engine, user_errors
+from cli.stats_cmds import keep_run_figures, run_figures
 from search.library import writer_lock
 from search.settings import INDEX_KINDS, Settings
 from search.store import Removal, database_locks, make_engine, migrate, require_database
@@ -67,6 +68,8 @@ def remove(ctx: click.Context, paths: tuple[Path, ...], undo: bool, as_json: boo
             )
             return
         done = engine.admin.remove(paths)
+        figures = run_figures(engine.library)  # the next `stats` reads them, nothing else
+    keep_run_figures(ctx.obj, figures)
     if not done:
         raise click.ClickException("none of these paths is an image of this library")
     removed = sum(entry["images"] for entry in done)
@@ -107,6 +110,8 @@ def rebuild_index(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     start = time.perf_counter()
     with open_engine(ctx) as engine:
         info = engine.admin.rebuild_index(kind)
+        figures = run_figures(engine.library)
+    keep_run_figures(ctx.obj, figures)
     seconds = time.perf_counter() - start
     recall = info.get("recall_at_k")
     extra = (

@@ -7,8 +7,10 @@ behaviour (what a command loads), not a timing.
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import click
@@ -136,7 +138,7 @@ def test_stats_at_head_loads_no_alembic_then_nothing_heavy_until_the_library_cha
     loaded, again = loaded_by(*library, "stats", "--json")
     assert again.returncode == 0 and json.loads(again.stdout) == json.loads(done.stdout)
     assert loaded == [], f"stats of an unchanged library imported {loaded}"
-    # any write shows at the next stats
+    # a write shows at the next stats: remove leaves the new figures, nothing heavy loads
     removed = subprocess.run(
         [sys.executable, "-c", PROBE, "[]", *library, "remove", "photos"],
         cwd=tmp_path,
@@ -148,6 +150,13 @@ def test_stats_at_head_loads_no_alembic_then_nothing_heavy_until_the_library_cha
     assert removed.returncode == 0, removed.stderr
     loaded, after = loaded_by(*library, "stats")
     assert after.returncode == 0 and "0 indexed" in after.stdout, after.stderr
+    assert loaded == [], f"the stats after remove imported {loaded}"
+    # a write of another program (the database file changed): the library is read again
+    database = tmp_path / "imgsearch-library" / "imgsearch.sqlite3"
+    with closing(sqlite3.connect(database)) as db, db:
+        db.execute("CREATE TABLE scratch (x)")
+    loaded, again = loaded_by(*library, "stats")
+    assert again.returncode == 0 and "0 indexed" in again.stdout, again.stderr
     assert "sqlalchemy" in loaded
 
 
