@@ -161,6 +161,29 @@ def test_upload_region_search_and_image_page(browser, server, weblib, artifacts_
     assert severe_console_messages(driver) == []
 
 
+def test_back_from_a_result_keeps_the_search(browser, server, weblib):
+    """Search with an upload, open a result, press Back: the query and its results are still
+    there (the page came back from the browser's back/forward cache; a no-store page never
+    does, and Back showed an empty form)."""
+    driver = browser
+    driver.get(server + "/")
+    driver.find_element(By.ID, "image").send_keys(str(weblib.query_photo))
+    wait(driver, ec.visibility_of_element_located((By.ID, "roi-canvas")))
+    driver.find_element(By.ID, "submit").click()
+    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card")))
+    names = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#results li.card .name")]
+    driver.find_elements(By.CSS_SELECTOR, "#results li.card a")[0].click()
+    wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".image-title")))
+    driver.back()
+    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card")))
+    again = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#results li.card .name")]
+    assert again == names
+    assert QUERY_NAME in driver.find_element(By.ID, "preview-name").text
+    driver.forward()
+    wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".image-title")))
+    assert severe_console_messages(driver) == []
+
+
 def test_region_of_a_library_image_and_keyboard(browser, server):
     driver = browser
     driver.get(server + "/labels?q=bee")
