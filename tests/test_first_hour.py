@@ -1,0 +1,77 @@
+"""A new user's first hour with a real collection, as a subprocess from a working folder
+with the default ./imgsearch-library: links in and out of the collection, odd file names,
+files gone from disk after indexing, the served pages of such images."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli_process import run_cli, served
+from tests.indexer_helpers import photo_paths
+
+NEWLINE_NAME = "two\nlines.jpg"
+
+
+def fetch(url: str) -> tuple[int, str]:
+    """GET ``url``: its status and body text (errors included)."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+
+
+@pytest.fixture(scope="module")
+def user(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path) -> Any:
+    """A working folder with ``photos/`` (4 photos, a link to one of them, a link to a photo
+    outside the folder, a name with a newline), indexed from there by the CLI."""
+    cwd = tmp_path_factory.mktemp("first-hour")
+    photos = cwd / "photos"
+    photos.mkdir()
+    sources = photo_paths(data_dir, 6)
+    for source in sources[:4]:
+        shutil.copyfile(source, photos / source.name)
+    shutil.copyfile(sources[4], photos / NEWLINE_NAME)
+    elsewhere = cwd / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copyfile(sources[5], elsewhere / "outside.jpg")
+    (photos / "inside-link.jpg").symlink_to(photos / sources[0].name)
+    (photos / "outside-link.jpg").symlink_to(elsewhere / "outside.jpg")
+    done = run_cli(
+        ["--model-path", str(models_dir), "index", "--no-progress", "--json", "photos"], cwd
+    )
+    assert done.returncode == 0, done.stderr
+    return cwd, json.loads(done.stdout), sources
+
+
+def library_paths(cwd: Path) -> dict[str, int]:
+    """Every image of the library by its file name -> id (``imgsearch similar`` of each)."""
+    listed = run_cli(["search", "--json", "-k", "50", "photos/inside-link.jpg"], cwd)
+    assert listed.returncode == 0, listed.stderr
+    return {Path(hit["path"]).name: hit["id"] for hit in json.loads(listed.stdout)["results"]}
+
+
+def test_a_link_out_of_the_collection_is_skipped_with_a_warning(user) -> None:  # type: ignore[no-untyped-def]
+    """A link to a photo outside the collection was indexed, but its thumbnail, file and
+    ``similar`` then failed ("leads outside"): now it is left out, and the summary says why
+    and what to index instead; a link inside the collection is indexed and usable."""
+    cwd, summary, _sources = user
+    assert summary["added"] == 6 and summary["failed"] == 0
+    (warning,) = [w for w in summary["warnings"] if "outside-link.jpg" in w]
+    assert "outside the collection" in warning and str(cwd / "elsewhere") in warning
+    names = library_paths(cwd)
+    assert "outside-link.jpg" not in names and "inside-link.jpg" in names
+    similar = run_cli(["similar", "--json", "-k", "3", str(names["inside-link.jpg"])], cwd)
+    assert similar.returncode == 0, similar.stderr
+    with served([], cwd) as url:
+        for image_id in names.values():
+            status, body = fetch(f"{url}/api/v1/images/{image_id}/thumbnail")
+            assert status == 200, body
