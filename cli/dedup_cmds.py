@@ -31,6 +31,7 @@ from search.query import (
     library_duplicates,
     lookup,
 )
+from search.units import pad, printable, text_width
 from web.text import threshold_text
 
 THUMBNAIL_SIZE = min(SIZES)
@@ -226,13 +227,11 @@ def lookup_table(matches: list[LookupMatch]) -> str:
         path = hit.path
         if hit.media == "video" and hit.timestamp_ms is not None:
             path += f" @ {format_timestamp(hit.timestamp_ms)}"
-        rows.append((str(hit.rank), copy, z, str(hit.id), dims, path, m.evidence))
-    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+        rows.append((str(hit.rank), copy, z, str(hit.id), dims, printable(path), m.evidence))
+    widths = [max(text_width(row[i]) for row in rows) for i in range(6)]
     right = (True, True, True, True, False, False)
     lines = []
     for row in rows:
-        cells = [
-            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=False)
-        ]
+        cells = [pad(c, w, right=r) for c, w, r in zip(row, widths, right, strict=False)]
         lines.append("  ".join([*cells, row[6]]).rstrip())
     return "\n".join(lines)

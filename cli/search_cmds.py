@@ -18,6 +18,7 @@ from models.quality import flag_names
 from models.roi import RegionOfInterest
 from search.query import MAX_K, QualityFilter, SearchEngine, SearchHit
 from search.settings import Settings
+from search.units import pad, printable, text_width
 from web.text import human_size
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,10 +76,9 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         labels += f" [{', '.join(flagged)}]" if flagged else ""
         if label_column and hit.label:
             labels = f"{hit.label} ({labels})" if labels else hit.label
-        rows.append(
-            (str(hit.rank), score, str(hit.id), human_size(hit.size), dims, hit_place(hit), labels)
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+        place = printable(hit_place(hit))  # a newline in a file name stays on its row
+        rows.append((str(hit.rank), score, str(hit.id), human_size(hit.size), dims, place, labels))
+    widths = [max(text_width(row[i]) for row in rows) for i in range(6)]
     lines = []
     for row in rows:
         cells = [
@@ -87,7 +87,7 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
             row[2].rjust(widths[2]),
             row[3].rjust(widths[3]),
             row[4].ljust(widths[4]),
-            row[5].ljust(widths[5]),
+            pad(row[5], widths[5]),
             row[6],
         ]
         lines.append("  ".join(cells).rstrip())

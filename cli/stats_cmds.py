@@ -12,6 +12,7 @@ import click
 from cli.main import cli
 from search.settings import Settings
 from search.store import cached_summary, save_summary, summary_stamp
+from search.units import printable
 from web.text import human_size
 
 
@@ -92,7 +93,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
             "imgsearch remove --undo PATH)"
         )
     for failure in figures["failures"]:
-        lines.append(f"failed      {failure['path']}: {failure['error']}")
+        lines.append(f"failed      {printable(failure['path'])}: {failure['error']}")
     if figures["failed"] > len(figures["failures"]):
         lines.append(f"            ... and {figures['failed'] - len(figures['failures'])} more")
     click.echo("\n".join(lines))

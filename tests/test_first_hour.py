@@ -5,7 +5,6 @@ files gone from disk after indexing, the served pages of such images."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import urllib.error
 import urllib.request
@@ -75,3 +74,20 @@ def test_a_link_out_of_the_collection_is_skipped_with_a_warning(user) -> None:  
         for image_id in names.values():
             status, body = fetch(f"{url}/api/v1/images/{image_id}/thumbnail")
             assert status == 200, body
+
+
+def test_a_newline_in_a_file_name_stays_on_its_row(user) -> None:  # type: ignore[no-untyped-def]
+    """A file name with a newline broke the result tables (its row went on at the start of
+    the next line); it is now shown escaped, each result one row, in every table."""
+    cwd, _summary, _sources = user
+    for args in (
+        ["search", "-k", "6", f"photos/{NEWLINE_NAME}"],
+        ["lookup", "--others", "5", f"photos/{NEWLINE_NAME}"],
+    ):
+        done = run_cli(args, cwd)
+        assert done.returncode == 0, done.stderr
+        rows = [line for line in done.stdout.splitlines() if line[:4].strip().isdigit()]
+        assert len(rows) == 6, done.stdout
+        (row,) = [line for line in rows if "lines.jpg" in line]
+        assert "photos/two\\nlines.jpg" in row, done.stdout
+        assert not any(line.startswith("lines.jpg") for line in done.stdout.splitlines())
