@@ -91,3 +91,23 @@ def test_a_newline_in_a_file_name_stays_on_its_row(user) -> None:  # type: ignor
         (row,) = [line for line in rows if "lines.jpg" in line]
         assert "photos/two\\nlines.jpg" in row, done.stdout
         assert not any(line.startswith("lines.jpg") for line in done.stdout.splitlines())
+
+
+def test_the_page_of_an_image_whose_file_is_gone_or_changed_says_so(user) -> None:  # type: ignore[no-untyped-def]
+    """An image page showed a broken picture and buttons that failed for a file deleted or
+    replaced after indexing; it now says what happened and what to run (last in this module:
+    it changes the photos)."""
+    cwd, _summary, sources = user
+    names = library_paths(cwd)
+    gone, changed, kept = sources[3].name, sources[2].name, sources[1].name
+    (cwd / "photos" / gone).unlink()
+    with (cwd / "photos" / changed).open("ab") as handle:
+        handle.write(b"\0" * 100)
+    with served([], cwd) as url:
+        pages = {name: fetch(f"{url}/images/{names[name]}") for name in (gone, changed, kept)}
+    for name, words in ((gone, "no longer on disk"), (changed, "changed on disk")):
+        status, body = pages[name]
+        assert status == 200 and words in body and "imgsearch index" in body, body
+        assert "Open original" not in body and "Similar images" in body
+    status, body = pages[kept]
+    assert status == 200 and "not as it was indexed" not in body and "Open original" in body

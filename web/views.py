@@ -247,7 +247,11 @@ def image_page(image_id: int) -> Any:
     if getattr(info, "has_vector", True) and info.status == "ok":
         similar = eng.similar(image_id, k=SIMILAR_ON_IMAGE_PAGE)
     return render_template(
-        "image.html", title=PurePath(info.rel_path).name, info=info, similar=similar
+        "image.html",
+        title=PurePath(info.rel_path).name,
+        info=info,
+        similar=similar,
+        file_problem=eng.records.file_problem(info),
     )
 
 
