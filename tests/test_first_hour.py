@@ -5,6 +5,7 @@ files gone from disk after indexing, the served pages of such images."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import urllib.error
 import urllib.request
@@ -91,6 +92,18 @@ def test_a_newline_in_a_file_name_stays_on_its_row(user) -> None:  # type: ignor
         (row,) = [line for line in rows if "lines.jpg" in line]
         assert "photos/two\\nlines.jpg" in row, done.stdout
         assert not any(line.startswith("lines.jpg") for line in done.stdout.splitlines())
+
+
+def test_the_address_of_a_results_page_opens_the_search_page(user) -> None:  # type: ignore[no-untyped-def]
+    """``/search`` and ``/lookup`` (where the form posts its results: a bookmark, a reload of
+    a form sent without scripts, ``/search?k=abc`` typed) were "405 Method not allowed";
+    they open the search page in that mode."""
+    cwd, _summary, _sources = user
+    with served([], cwd) as url:
+        for path, mode in (("/search?k=abc", "similar"), ("/lookup", "lookup")):
+            status, body = fetch(url + path)
+            assert status == 200 and "<title>Search · imgsearch</title>" in body, body
+            assert re.search(rf'id="mode-{mode}"[^>]*checked', body), body
 
 
 def test_the_page_of_an_image_whose_file_is_gone_or_changed_says_so(user) -> None:  # type: ignore[no-untyped-def]

@@ -14,7 +14,7 @@ import time
 from pathlib import PurePath
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from search.query import flag_name_list
 from search.store import LibraryNotFoundError
@@ -151,6 +151,15 @@ def search_page() -> Any:
     mode = request.args.get("mode")
     form = _form_defaults(mode if mode in MODE_NAMES else "similar")
     return _page(notice=_notice(), source=source, error=error, form=form)
+
+
+@bp.get("/search")
+@bp.get("/lookup")
+def search_address() -> Any:
+    """The address a search's results were posted to, opened again (a bookmark, a reload of
+    a form sent without scripts, a typed link): the search page in that mode, not a 405."""
+    mode = "lookup" if request.path.endswith("/lookup") else None
+    return redirect(url_for("views.search_page", mode=mode), 303)
 
 
 @bp.post("/search")
