@@ -76,6 +76,11 @@ def _overlaps(library: Library, roots: Sequence[Path]) -> list[str]:
                     f"{root} lies inside the collection {other}: its images are recorded in "
                     f"both (copies reuse one vector); index {other} instead to avoid doubles"
                 )
+            elif other.is_relative_to(root):
+                warnings.append(
+                    f"{root} holds the collection {other}: its images are recorded in both "
+                    "(copies reuse one vector)"
+                )
     return warnings
 
 

@@ -94,6 +94,22 @@ def test_a_newline_in_a_file_name_stays_on_its_row(user) -> None:  # type: ignor
         assert not any(line.startswith("lines.jpg") for line in done.stdout.splitlines())
 
 
+def test_a_collection_around_another_one_is_warned_of_either_way(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """``index DIR/sub`` then ``index DIR`` records the photos of sub twice: the warning came
+    only in the other order (``index DIR`` then ``index DIR/sub``)."""
+    (tmp_path / "photos" / "sub").mkdir(parents=True)
+    for source in photo_paths(data_dir, 2):
+        shutil.copyfile(source, tmp_path / "photos" / "sub" / source.name)
+    model = ["--model-path", str(models_dir)]
+    for folder in ("photos/sub", "photos"):
+        done = run_cli([*model, "index", "--no-progress", "--json", folder], tmp_path)
+        assert done.returncode == 0, done.stderr
+    warnings = json.loads(done.stdout)["warnings"]
+    assert any("holds the collection" in w and w.endswith("vector)") for w in warnings), warnings
+
+
 def test_the_address_of_a_results_page_opens_the_search_page(user) -> None:  # type: ignore[no-untyped-def]
     """``/search`` and ``/lookup`` (where the form posts its results: a bookmark, a reload of
     a form sent without scripts, ``/search?k=abc`` typed) were "405 Method not allowed";
