@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.cli_process import run_cli, served
 from tests.indexer_helpers import photo_paths
@@ -120,6 +121,35 @@ def test_the_address_of_a_results_page_opens_the_search_page(user) -> None:  # t
             status, body = fetch(url + path)
             assert status == 200 and "<title>Search · imgsearch</title>" in body, body
             assert re.search(rf'id="mode-{mode}"[^>]*checked', body), body
+
+
+def test_an_avif_or_heic_photo_uploaded_is_searched_as_a_photo(user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An uploaded AVIF photo was taken for a video (its ``ftyp`` box is MP4's): the search
+    answered no results at all, and with a region "a region is for a photo; a video ...".
+    It is searched as a photo now, and finds the library photo it was made from."""
+    from PIL import features
+
+    cwd, _summary, sources = user
+    if not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF encoder")
+    from PIL import Image
+
+    avif = tmp_path / "photo.avif"
+    with Image.open(sources[1]) as photo:
+        photo.convert("RGB").save(avif, quality=90)
+    with served([], cwd) as url:
+        for roi in ("", "0.1,0.1,0.9,0.9"):
+            with avif.open("rb") as handle:
+                answer = requests.post(
+                    f"{url}/api/v1/search",
+                    files={"image": ("photo.avif", handle, "image/avif")},
+                    data={"k": "3", "roi": roi} if roi else {"k": "3"},
+                    timeout=60,
+                )
+            assert answer.status_code == 200, answer.text
+            results = answer.json()["results"]
+            assert results and Path(results[0]["path"]).name == sources[1].name, results
+            assert results[0]["media"] == "image"
 
 
 def test_the_page_of_an_image_whose_file_is_gone_or_changed_says_so(user) -> None:  # type: ignore[no-untyped-def]
