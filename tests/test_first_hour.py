@@ -53,14 +53,22 @@ def user(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: P
     return cwd, json.loads(done.stdout), sources
 
 
-def library_paths(cwd: Path) -> dict[str, int]:
-    """Every image of the library by its file name -> id (``imgsearch similar`` of each)."""
-    listed = run_cli(["search", "--json", "-k", "50", "photos/inside-link.jpg"], cwd)
-    assert listed.returncode == 0, listed.stderr
-    return {Path(hit["path"]).name: hit["id"] for hit in json.loads(listed.stdout)["results"]}
+@pytest.fixture(scope="module")
+def server(user) -> Any:  # type: ignore[no-untyped-def]
+    """``imgsearch serve`` from the user's folder, for the whole module (it follows the
+    changes the tests make to the photos and the library)."""
+    with served([], user[0]) as url:
+        yield url
 
 
-def test_a_link_out_of_the_collection_is_skipped_with_a_warning(user) -> None:  # type: ignore[no-untyped-def]
+def library_paths(url: str) -> dict[str, int]:
+    """Every image of the library by its file name -> id, as the served API lists them."""
+    status, body = fetch(f"{url}/api/v1/images?per_page=100")
+    assert status == 200, body
+    return {Path(hit["path"]).name: hit["id"] for hit in json.loads(body)["results"]}
+
+
+def test_a_link_out_of_the_collection_is_skipped_with_a_warning(user, server) -> None:  # type: ignore[no-untyped-def]
     """A link to a photo outside the collection was indexed, but its thumbnail, file and
     ``similar`` then failed ("leads outside"): now it is left out, and the summary says why
     and what to index instead; a link inside the collection is indexed and usable."""
@@ -68,14 +76,13 @@ def test_a_link_out_of_the_collection_is_skipped_with_a_warning(user) -> None:  
     assert summary["added"] == 6 and summary["failed"] == 0
     (warning,) = [w for w in summary["warnings"] if "outside-link.jpg" in w]
     assert "outside the collection" in warning and str(cwd / "elsewhere") in warning
-    names = library_paths(cwd)
+    names = library_paths(server)
     assert "outside-link.jpg" not in names and "inside-link.jpg" in names
     similar = run_cli(["similar", "--json", "-k", "3", str(names["inside-link.jpg"])], cwd)
     assert similar.returncode == 0, similar.stderr
-    with served([], cwd) as url:
-        for image_id in names.values():
-            status, body = fetch(f"{url}/api/v1/images/{image_id}/thumbnail")
-            assert status == 200, body
+    for image_id in names.values():
+        status, body = fetch(f"{server}/api/v1/images/{image_id}/thumbnail")
+        assert status == 200, body
 
 
 def test_a_newline_in_a_file_name_stays_on_its_row(user) -> None:  # type: ignore[no-untyped-def]
@@ -95,6 +102,7 @@ def test_a_newline_in_a_file_name_stays_on_its_row(user) -> None:  # type: ignor
         assert not any(line.startswith("lines.jpg") for line in done.stdout.splitlines())
 
 
+@pytest.mark.slow
 def test_a_collection_around_another_one_is_warned_of_either_way(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
@@ -111,25 +119,25 @@ def test_a_collection_around_another_one_is_warned_of_either_way(
     assert any("holds the collection" in w and w.endswith("vector)") for w in warnings), warnings
 
 
-def test_the_address_of_a_results_page_opens_the_search_page(user) -> None:  # type: ignore[no-untyped-def]
+def test_the_address_of_a_results_page_opens_the_search_page(server) -> None:  # type: ignore[no-untyped-def]
     """``/search`` and ``/lookup`` (where the form posts its results: a bookmark, a reload of
     a form sent without scripts, ``/search?k=abc`` typed) were "405 Method not allowed";
     they open the search page in that mode."""
-    cwd, _summary, _sources = user
-    with served([], cwd) as url:
-        for path, mode in (("/search?k=abc", "similar"), ("/lookup", "lookup")):
-            status, body = fetch(url + path)
-            assert status == 200 and "<title>Search · imgsearch</title>" in body, body
-            assert re.search(rf'id="mode-{mode}"[^>]*checked', body), body
+    for path, mode in (("/search?k=abc", "similar"), ("/lookup", "lookup")):
+        status, body = fetch(server + path)
+        assert status == 200 and "<title>Search · imgsearch</title>" in body, body
+        assert re.search(rf'id="mode-{mode}"[^>]*checked', body), body
 
 
-def test_an_avif_or_heic_photo_uploaded_is_searched_as_a_photo(user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_avif_or_heic_photo_uploaded_is_searched_as_a_photo(
+    user, server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     """An uploaded AVIF photo was taken for a video (its ``ftyp`` box is MP4's): the search
     answered no results at all, and with a region "a region is for a photo; a video ...".
     It is searched as a photo now, and finds the library photo it was made from."""
     from PIL import features
 
-    cwd, _summary, sources = user
+    _cwd, _summary, sources = user
     if not features.check("avif"):
         pytest.skip("this Pillow has no AVIF encoder")
     from PIL import Image
@@ -137,36 +145,46 @@ def test_an_avif_or_heic_photo_uploaded_is_searched_as_a_photo(user, tmp_path: P
     avif = tmp_path / "photo.avif"
     with Image.open(sources[1]) as photo:
         photo.convert("RGB").save(avif, quality=90)
-    with served([], cwd) as url:
-        for roi in ("", "0.1,0.1,0.9,0.9"):
-            with avif.open("rb") as handle:
-                answer = requests.post(
-                    f"{url}/api/v1/search",
-                    files={"image": ("photo.avif", handle, "image/avif")},
-                    data={"k": "3", "roi": roi} if roi else {"k": "3"},
-                    timeout=60,
-                )
-            assert answer.status_code == 200, answer.text
-            results = answer.json()["results"]
-            assert results and Path(results[0]["path"]).name == sources[1].name, results
-            assert results[0]["media"] == "image"
+    for roi in ("", "0.1,0.1,0.9,0.9"):
+        with avif.open("rb") as handle:
+            answer = requests.post(
+                f"{server}/api/v1/search",
+                files={"image": ("photo.avif", handle, "image/avif")},
+                data={"k": "3", "roi": roi} if roi else {"k": "3"},
+                timeout=60,
+            )
+        assert answer.status_code == 200, answer.text
+        results = answer.json()["results"]
+        assert results and Path(results[0]["path"]).name == sources[1].name, results
+        assert results[0]["media"] == "image"
 
 
-def test_the_page_of_an_image_whose_file_is_gone_or_changed_says_so(user) -> None:  # type: ignore[no-untyped-def]
+def test_the_page_of_an_image_whose_file_is_gone_or_changed_says_so(user, server) -> None:  # type: ignore[no-untyped-def]
     """An image page showed a broken picture and buttons that failed for a file deleted or
     replaced after indexing; it now says what happened and what to run (last in this module:
     it changes the photos)."""
     cwd, _summary, sources = user
-    names = library_paths(cwd)
+    names = library_paths(server)
     gone, changed, kept = sources[3].name, sources[2].name, sources[1].name
     (cwd / "photos" / gone).unlink()
     with (cwd / "photos" / changed).open("ab") as handle:
         handle.write(b"\0" * 100)
-    with served([], cwd) as url:
-        pages = {name: fetch(f"{url}/images/{names[name]}") for name in (gone, changed, kept)}
+    pages = {name: fetch(f"{server}/images/{names[name]}") for name in (gone, changed, kept)}
     for name, words in ((gone, "no longer on disk"), (changed, "changed on disk")):
         status, body = pages[name]
         assert status == 200 and words in body and "imgsearch index" in body, body
         assert "Open original" not in body and "Similar images" in body
     status, body = pages[kept]
     assert status == 200 and "not as it was indexed" not in body and "Open original" in body
+
+
+def test_dedup_warns_when_files_of_its_groups_are_gone(user) -> None:  # type: ignore[no-untyped-def]
+    """A photo and its copy deleted since the last index were still reported as a group
+    without a word: a user following a stale report can delete the last copy of a photo
+    whose keeper is gone. The report now says to index first (after the test above)."""
+    cwd, _summary, sources = user
+    (cwd / "photos" / sources[0].name).unlink()  # and inside-link.jpg now leads nowhere
+    after = run_cli(["dedup", "--exact-only"], cwd)
+    assert after.returncode == 0, after.stderr
+    assert "2 file(s) of these groups are no longer as indexed" in after.stderr
+    assert "run `imgsearch index` first" in after.stderr
