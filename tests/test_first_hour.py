@@ -102,6 +102,19 @@ def test_a_newline_in_a_file_name_stays_on_its_row(user) -> None:  # type: ignor
         assert not any(line.startswith("lines.jpg") for line in done.stdout.splitlines())
 
 
+def test_similar_of_a_photo_outside_the_library_says_what_to_run(user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``imgsearch similar FILE`` (README: "or an image id") with a photo that is not in the
+    library said only "... is not an image of this library"; it now says what to run."""
+    cwd, _summary, sources = user
+    photo = tmp_path / "new photo.jpg"
+    shutil.copyfile(sources[1], photo)
+    done = run_cli(["similar", str(photo)], cwd)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "is not an image of this library" in line
+    assert line.endswith(f"imgsearch search '{photo}'"), line
+
+
 @pytest.mark.slow
 def test_a_collection_around_another_one_is_warned_of_either_way(
     tmp_path: Path, data_dir: Path, models_dir: Path
