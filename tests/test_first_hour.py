@@ -115,6 +115,21 @@ def test_similar_of_a_photo_outside_the_library_says_what_to_run(user, tmp_path:
     assert line.endswith(f"imgsearch search '{photo}'"), line
 
 
+def test_db_check_of_a_server_that_cannot_be_reached_does_not_call_it_damaged(
+    tmp_path: Path,
+) -> None:
+    """``db check`` with a PostgreSQL URL nobody answers said "... is damaged:" (an alarm
+    about a database it never reached, over three lines); now the one-line connection error
+    every other command gives."""
+    pytest.importorskip("psycopg")
+    url = "postgresql://nobody@127.0.0.1:1/library"
+    for args in (["db", "check"], ["db", "check", "--json"]):
+        done = run_cli(["--database-url", url, *args], tmp_path, timeout=60)
+        assert done.returncode == 1, done.stdout
+        (line,) = done.stderr.strip().splitlines()
+        assert "connection failed" in line and "damaged" not in done.stdout + line, line
+
+
 @pytest.mark.slow
 def test_a_collection_around_another_one_is_warned_of_either_way(
     tmp_path: Path, data_dir: Path, models_dir: Path
