@@ -33,11 +33,12 @@ def fetch(url: str) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def user(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path) -> Any:
     """A working folder with ``photos/`` (4 photos, a link to one of them, a link to a photo
-    outside the folder, a name with a newline), indexed from there by the CLI."""
+    outside the folder, a name with a newline) and ``phone/`` (1 photo), indexed from there
+    by the CLI as two collections."""
     cwd = tmp_path_factory.mktemp("first-hour")
     photos = cwd / "photos"
     photos.mkdir()
-    sources = photo_paths(data_dir, 6)
+    sources = photo_paths(data_dir, 7)
     for source in sources[:4]:
         shutil.copyfile(source, photos / source.name)
     shutil.copyfile(sources[4], photos / NEWLINE_NAME)
@@ -46,8 +47,11 @@ def user(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: P
     shutil.copyfile(sources[5], elsewhere / "outside.jpg")
     (photos / "inside-link.jpg").symlink_to(photos / sources[0].name)
     (photos / "outside-link.jpg").symlink_to(elsewhere / "outside.jpg")
+    (cwd / "phone").mkdir()  # a second collection
+    shutil.copyfile(sources[6], cwd / "phone" / sources[6].name)
     done = run_cli(
-        ["--model-path", str(models_dir), "index", "--no-progress", "--json", "photos"], cwd
+        ["--model-path", str(models_dir), "index", "--no-progress", "--json", "photos", "phone"],
+        cwd,
     )
     assert done.returncode == 0, done.stderr
     return cwd, json.loads(done.stdout), sources
@@ -73,7 +77,7 @@ def test_a_link_out_of_the_collection_is_skipped_with_a_warning(user, server) ->
     ``similar`` then failed ("leads outside"): now it is left out, and the summary says why
     and what to index instead; a link inside the collection is indexed and usable."""
     cwd, summary, _sources = user
-    assert summary["added"] == 6 and summary["failed"] == 0
+    assert summary["added"] == 7 and summary["failed"] == 0
     (warning,) = [w for w in summary["warnings"] if "outside-link.jpg" in w]
     assert "outside the collection" in warning and str(cwd / "elsewhere") in warning
     names = library_paths(server)
@@ -185,6 +189,24 @@ def test_an_avif_or_heic_photo_uploaded_is_searched_as_a_photo(
         results = answer.json()["results"]
         assert results and Path(results[0]["path"]).name == sources[1].name, results
         assert results[0]["media"] == "image"
+
+
+def test_a_collection_whose_folder_is_gone_stops_no_nightly_index(user) -> None:  # type: ignore[no-untyped-def]
+    """A collection's folder renamed (or a drive not mounted) made every later ``imgsearch
+    index`` - the README's nightly run - fail with "no such directory", even after
+    ``imgsearch remove`` of it: now the other collections are indexed, the missing one's
+    images are kept, and a warning says what to do."""
+    cwd, summary, _sources = user
+    (cwd / "phone").rename(cwd / "phone-2020")
+    try:
+        done = run_cli(["index", "--no-progress", "--json"], cwd)
+    finally:
+        (cwd / "phone-2020").rename(cwd / "phone")
+    assert done.returncode == 0, done.stderr
+    again = json.loads(done.stdout)
+    assert again["images_total"] == summary["images_total"] and again["removed"] == 0
+    (warning,) = [w for w in again["warnings"] if "not there" in w]
+    assert str(cwd / "phone") in warning and "imgsearch remove" in warning
 
 
 def test_the_page_of_an_image_whose_file_is_gone_or_changed_says_so(user, server) -> None:  # type: ignore[no-untyped-def]
