@@ -6,6 +6,7 @@ Neither command deletes, moves or writes anything but the report file it is aske
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,7 @@ from cli.main import cli
 from cli.search_cmds import open_engine, user_errors
 from models import format_timestamp
 from models.errors import ImgsearchError
-from search.dedup import KEEPER_RULES, to_json, write_csv, write_report
+from search.dedup import KEEPER_RULES, DedupImage, to_json, write_csv, write_report
 from search.descriptor import DUPLICATE_Z
 from search.library import SIZES, ThumbnailCache
 from search.query import (
@@ -31,6 +32,7 @@ from search.query import (
     library_duplicates,
     lookup,
 )
+from search.units import pad, printable, text_width
 from web.text import threshold_text
 
 THUMBNAIL_SIZE = min(SIZES)
@@ -148,6 +150,14 @@ def dedup(
                 thumbnails = _thumbnailer(engine, cache)
             write_report(result, output, fmt, thumbnail=thumbnails, video_groups=videos)
     groups, copies = len(result.groups), result.duplicate_count
+    gone = [image.path for g in result.groups for image in g.images if not _on_disk(image)]
+    if gone:  # a keeper deleted since: following the report would delete every copy
+        click.echo(
+            f"warning: {len(gone)} file(s) of these groups are no longer as indexed (deleted, "
+            f"moved or changed; e.g. {printable(gone[0])}): run `imgsearch index` first, so "
+            "that the report matches the disk",
+            err=True,
+        )
     message = f"{groups} group(s), {copies} duplicate(s) at copy score >= {result.threshold:.3f}"
     confirmed = result.stats.get("verify_confirmed")
     if confirmed:  # pairs below the threshold that local features confirmed joined too
@@ -155,6 +165,14 @@ def dedup(
     if videos:
         message += f"; {len(videos)} group(s) of copies of a video"
     click.echo(message + (f"; report: {output}" if output else ""), err=True)
+
+
+def _on_disk(image: DedupImage) -> bool:
+    """Whether ``image``'s file is still there with the size it was indexed with."""
+    try:
+        return os.stat(image.path).st_size == image.file_size
+    except OSError:
+        return False
 
 
 def _thumbnailer(engine: SearchEngine, cache: ThumbnailCache) -> Callable[[int], bytes | None]:
@@ -232,13 +250,11 @@ def lookup_table(matches: list[LookupMatch]) -> str:
         path = hit.path
         if hit.media == "video" and hit.timestamp_ms is not None:
             path += f" @ {format_timestamp(hit.timestamp_ms)}"
-        rows.append((str(hit.rank), copy, z, str(hit.id), dims, path, m.evidence))
-    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+        rows.append((str(hit.rank), copy, z, str(hit.id), dims, printable(path), m.evidence))
+    widths = [max(text_width(row[i]) for row in rows) for i in range(6)]
     right = (True, True, True, True, False, False)
     lines = []
     for row in rows:
-        cells = [
-            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=False)
-        ]
+        cells = [pad(c, w, right=r) for c, w, r in zip(row, widths, right, strict=False)]
         lines.append("  ".join([*cells, row[6]]).rstrip())
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from cli.search_cmds import open_engine, user_errors
 from search.dedup import data_uri
 from search.explore import DEFAULT_K, DEFAULT_MIN_SIZE, Clusters
 from search.library import ThumbnailCache
+from search.units import printable
 
 CLUSTERS_JSON = (
     'Print JSON: {"method", "clusters": [{"id", "size", "representative": {"id", "path"}, '
@@ -119,10 +120,10 @@ def clusters_text(result: Clusters) -> str:
     for c in result.clusters:
         labels = ", ".join(c.labels) or "-"
         lines.append(f"cluster {c.number}: {_images(len(c.members))} ({labels})")
-        lines.extend(f"  {m.id:>7}  {m.path}" for m in c.members)
+        lines.extend(f"  {m.id:>7}  {printable(m.path)}" for m in c.members)
     if result.noise:
         lines.append(f"unclustered: {_images(len(result.noise))}")
-        lines.extend(f"  {m.id:>7}  {m.path}" for m in result.noise)
+        lines.extend(f"  {m.id:>7}  {printable(m.path)}" for m in result.noise)
     return "\n".join(lines) if lines else "no images"
 
 
@@ -189,4 +190,6 @@ def outliers(ctx: click.Context, count: int, k: int, as_json: bool) -> None:
         return
     click.echo(f"{'rank':>4}  {'score':>7}  {'id':>7}  path (score: sd above a typical image)")
     for o in found:
-        click.echo(f"{o.rank:>4}  {o.score:7.2f}  {o.id:>7}  {o.path}\n        {o.reason}")
+        click.echo(
+            f"{o.rank:>4}  {o.score:7.2f}  {o.id:>7}  {printable(o.path)}\n        {o.reason}"
+        )

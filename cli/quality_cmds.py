@@ -12,6 +12,7 @@ from cli.options import flag_options
 from cli.search_cmds import open_engine, user_errors
 from models.quality import FLAGS, flag_names
 from search.query import QualityFilter
+from search.units import printable
 
 FLAGS_JSON = (
     'Print JSON: {"counts": {flag: images, "measured", "unmeasured"}, "total", "results": '
@@ -64,4 +65,6 @@ def flags(
         shown = f"none past the first {offset} (of {total})" if total else "none"
     click.echo(f"images with {' or '.join(flags or ('any flag',))}: {shown}")
     for hit in hits:
-        click.echo(f"{hit.id:>7}  {', '.join(flag_names(hit.quality_flags)):<16}  {hit.path}")
+        click.echo(
+            f"{hit.id:>7}  {', '.join(flag_names(hit.quality_flags)):<16}  {printable(hit.path)}"
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +17,9 @@ from cli.options import bad_roi, flag_options, roi_option
 from models.errors import ImgsearchError, RoiError
 from models.quality import flag_names
 from models.roi import RegionOfInterest
-from search.query import MAX_K, QualityFilter, SearchEngine, SearchHit
+from search.query import MAX_K, ImageNotFoundError, QualityFilter, SearchEngine, SearchHit
 from search.settings import Settings
+from search.units import pad, printable, text_width
 from web.text import human_size
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,10 +77,9 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         labels += f" [{', '.join(flagged)}]" if flagged else ""
         if label_column and hit.label:
             labels = f"{hit.label} ({labels})" if labels else hit.label
-        rows.append(
-            (str(hit.rank), score, str(hit.id), human_size(hit.size), dims, hit_place(hit), labels)
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+        place = printable(hit_place(hit))  # a newline in a file name stays on its row
+        rows.append((str(hit.rank), score, str(hit.id), human_size(hit.size), dims, place, labels))
+    widths = [max(text_width(row[i]) for row in rows) for i in range(6)]
     lines = []
     for row in rows:
         cells = [
@@ -87,7 +88,7 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
             row[2].rjust(widths[2]),
             row[3].rjust(widths[3]),
             row[4].ljust(widths[4]),
-            row[5].ljust(widths[5]),
+            pad(row[5], widths[5]),
             row[6],
         ]
         lines.append("  ".join(cells).rstrip())
@@ -192,7 +193,15 @@ def similar(
     excluded; copies with the same bytes or pixels are marked exact)."""
     wanted = QualityFilter.parse(flags, exclude_flags)
     with open_engine(ctx) as engine:
-        image_id = engine.records.image_id_for(path_or_id)
+        try:
+            image_id = engine.records.image_id_for(path_or_id)
+        except ImageNotFoundError as error:
+            if not Path(path_or_id).is_file():
+                raise
+            raise click.ClickException(  # any photo can be the query of a search
+                f"{error} (not indexed, or not under this path): search with it instead: "
+                f"imgsearch search {shlex.quote(path_or_id)}"
+            ) from None
         hits = engine.similar(image_id, k=k, min_score=min_score, flags=wanted)
     query = {"id": image_id, "k": k, "min_score": min_score, **(wanted.to_dict() if wanted else {})}
     emit_hits(hits, as_json, query=query)

@@ -18,6 +18,7 @@ from search.store import (
     save_summary,
     summary_stamp,
 )
+from search.units import printable
 from web.text import human_size
 
 
@@ -122,7 +123,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
             "imgsearch remove --undo PATH)"
         )
     for failure in figures["failures"]:
-        lines.append(f"failed      {failure['path']}: {failure['error']}")
+        lines.append(f"failed      {printable(failure['path'])}: {failure['error']}")
     if figures["failed"] > len(figures["failures"]):
         lines.append(f"            ... and {figures['failed'] - len(figures['failures'])} more")
     click.echo("\n".join(lines))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -56,13 +57,31 @@ class IndexOptions:
     executor: str | None = None  # decode + embed on a Dask cluster (indexer.distributed)
 
 
-def _roots(library: Library, paths: Sequence[Path]) -> list[Path]:
-    if not paths:
-        roots = [Path(str(c["root"])) for c in library.store.collections()]
-        if not roots:
-            raise CollectionError("no collections yet: give the folders to index")
-        return roots
-    return resolve_roots(paths)
+def _roots(library: Library, paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
+    """The roots to index, and warnings for the library's collections that are not there.
+
+    Named ``paths`` must all exist (the scan says which does not). Without them every known
+    collection is indexed, except one whose folder is gone (renamed, deleted, a drive not
+    mounted): its images are kept as they are, with a warning while it has any, so that one
+    missing folder neither stops a nightly run nor empties its collection."""
+    if paths:
+        return resolve_roots(paths), []
+    known = library.store.collections()
+    if not known:
+        raise CollectionError("no collections yet: give the folders to index")
+    roots = [Path(str(c["root"])) for c in known if os.path.isdir(str(c["root"]))]
+    gone = [c for c in known if not os.path.isdir(str(c["root"]))]
+    warnings = [
+        f"{c['root']}: the collection's folder is not there (renamed, deleted or not mounted); "
+        f"its {c['images']} images are kept as they were (index its new place by name, or "
+        f"`imgsearch remove {c['root']}` to drop them)"
+        for c in gone
+        if c["images"]
+    ]
+    if not roots:
+        missing = ", ".join(str(c["root"]) for c in gone)
+        raise CollectionError(f"no collection of this library is there: {missing}")
+    return roots, warnings
 
 
 def _overlaps(library: Library, roots: Sequence[Path]) -> list[str]:
@@ -75,6 +94,11 @@ def _overlaps(library: Library, roots: Sequence[Path]) -> list[str]:
                 warnings.append(
                     f"{root} lies inside the collection {other}: its images are recorded in "
                     f"both (copies reuse one vector); index {other} instead to avoid doubles"
+                )
+            elif other.is_relative_to(root):
+                warnings.append(
+                    f"{root} holds the collection {other}: its images are recorded in both "
+                    "(copies reuse one vector)"
                 )
     return warnings
 
@@ -93,7 +117,7 @@ def index_collections(
     if address is not None:
         probe(address)  # a cluster that is not there is said before the scan
     store = library.store
-    roots = _roots(library, options.paths)
+    roots, gone = _roots(library, options.paths)
     with (
         library.locks.index_run(roots),
         library.locks.run_liveness() as hold,
@@ -125,7 +149,7 @@ def index_collections(
         counts = Counts()
         try:  # from here a failure is recorded as the run's status
             summary = IndexSummary(collections=[str(r) for r in roots])
-            summary.warnings += _overlaps(library, roots)
+            summary.warnings += gone + _overlaps(library, roots)
             summary.warnings += _record_descriptor(
                 library, options.descriptor or library.settings.descriptor
             )

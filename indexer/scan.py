@@ -162,6 +162,21 @@ def check_collection_root(root: str | os.PathLike[str]) -> Path:
     return root
 
 
+def _leads_inside(path: str, real_root: Path, report: ScanReport, folder: bool = False) -> bool:
+    """True when the link ``path`` (to a file, or a ``folder``) resolves inside
+    ``real_root``; else False, with a warning that says what to index instead."""
+    target = Path(os.path.realpath(path))
+    if target.is_relative_to(real_root):
+        return True
+    report.skipped_links += 1
+    report.warnings.append(
+        f"{path}: a link to {target}, outside the collection; skipped (files are shown and "
+        f"searched from inside their collection only: index {target if folder else target.parent}"
+        " itself)"
+    )
+    return False
+
+
 def resolve_roots(paths: Iterable[Path]) -> list[Path]:
     """The collection roots of ``paths``: absolute, resolved, each once, in order."""
     seen: dict[Path, None] = {}
@@ -207,7 +222,9 @@ def scan_collection(
     library itself) and anything an ``excludes`` pattern matches (:class:`Excludes`).
     Directory symlinks are not followed unless ``follow_symlinks``; then every real directory
     is entered at most once, so a link loop ends. File symlinks are followed (a broken one is
-    a warning). ``on_file`` is called for each file found (progress display).
+    a warning). A link that leads outside ``root`` is skipped with a warning: its images could
+    not be shown or searched by id (files are served from inside their collection only).
+    ``on_file`` is called for each file found (progress display).
     """
     root = check_collection_root(root)
     st = root.stat()
@@ -218,6 +235,7 @@ def scan_collection(
     if (st.st_dev, st.st_ino) in skip:
         report.warnings.append(f"{root}: is the library directory itself; nothing to index")
         return report
+    real_root = Path(os.path.realpath(root))
     stack: list[tuple[Path, str]] = [(root, "")]
     while stack:
         folder, rel_folder = stack.pop()
@@ -253,6 +271,8 @@ def scan_collection(
                 if is_link and not follow_symlinks:
                     report.skipped_links += 1
                     continue
+                if is_link and not _leads_inside(entry.path, real_root, report, folder=True):
+                    continue
                 key = _dir_key(entry.path)
                 if key is None or key in skip:
                     continue
@@ -277,6 +297,8 @@ def scan_collection(
                 continue
             if not stat.S_ISREG(fst.st_mode):
                 report.skipped_other += 1
+                continue
+            if is_link and not _leads_inside(entry.path, real_root, report):
                 continue
             found = FoundFile(rel, Path(entry.path), fst.st_size, fst.st_mtime_ns)
             report.files.append(found)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexer.writer import Counts
+from search.units import printable
 
 
 @dataclass
@@ -94,12 +95,12 @@ class IndexSummary(Counts):
             )
         if self.failures:
             lines.append(f"failed files ({self.failed}):")
-            lines += [f"  {path}: {error}" for path, error in self.failures[:max_listed]]
+            lines += [f"  {printable(path)}: {error}" for path, error in self.failures[:max_listed]]
             if len(self.failures) > max_listed:
                 lines.append(f"  ... and {len(self.failures) - max_listed} more (--json lists all)")
         if self.warnings:
             lines.append(f"warnings ({len(self.warnings)}):")
-            lines += [f"  {w}" for w in self.warnings[:max_listed]]
+            lines += [f"  {printable(w)}" for w in self.warnings[:max_listed]]
             if len(self.warnings) > max_listed:
                 lines.append(f"  ... and {len(self.warnings) - max_listed} more")
         if self.skipped_removed:

@@ -16,6 +16,7 @@ from PIL import Image
 
 from models.errors import EmptyImageError, UnreadableImageError, UnsupportedImageError
 from models.files import open_image_file
+from models.video_names import is_heif_image
 
 try:  # optional HEIC/AVIF support
     import pillow_heif  # type: ignore[import-not-found]
@@ -24,6 +25,8 @@ try:  # optional HEIC/AVIF support
     HEIF_SUPPORTED = True
 except ImportError:  # pragma: no cover - depends on the environment
     HEIF_SUPPORTED = False
+#: Pillow 11.2+ reads AVIF itself (without pillow-heif) when built with libavif
+AVIF_SUPPORTED = HEIF_SUPPORTED or ".avif" in Image.registered_extensions()
 
 ImageSource = Any  # str | os.PathLike | bytes | IO[bytes] | Image.Image | np.ndarray
 
@@ -37,18 +40,9 @@ def source_name(source: ImageSource) -> str | None:
 
 def sniff_unsupported(head: bytes) -> str | None:
     """A helpful message for formats that are images but cannot be opened here."""
-    if head[4:8] == b"ftyp" and head[8:12] in {
-        b"heic",
-        b"heix",
-        b"hevc",
-        b"heim",
-        b"heis",
-        b"hevm",
-        b"mif1",
-        b"msf1",
-        b"avif",
-        b"avis",
-    }:
+    if is_heif_image(head):
+        if head[8:12] in (b"avif", b"avis") and AVIF_SUPPORTED:
+            return "AVIF image that the installed decoders cannot read (damaged?)"
         if not HEIF_SUPPORTED:
             return "HEIC/HEIF/AVIF image: install the optional 'pillow-heif' package to read it"
         return "HEIC/HEIF/AVIF image that the installed decoders cannot read"

@@ -13,11 +13,24 @@ def is_video_name(name: str | os.PathLike[str]) -> bool:
     return os.path.splitext(os.fspath(name))[1].lower() in VIDEO_EXTENSIONS
 
 
+#: major brands of an ``ftyp`` box that make a HEIF / AVIF image (or image sequence), not a
+#: video: the same ISO box format as MP4, told apart by the brand
+IMAGE_BRANDS = frozenset(
+    {b"heic", b"heix", b"hevc", b"heim", b"heis", b"hevm", b"mif1", b"msf1", b"avif", b"avis"}
+)
+
+
+def is_heif_image(data: bytes) -> bool:
+    """HEIC / HEIF / AVIF bytes, by their ``ftyp`` box's major brand."""
+    return data[4:8] == b"ftyp" and data[8:12] in IMAGE_BRANDS
+
+
 def looks_like_video(data: bytes) -> bool:
-    """A cheap sniff of encoded bytes: MP4/MOV (``ftyp``), Matroska/WebM, AVI."""
+    """A cheap sniff of encoded bytes: MP4/MOV (``ftyp``, but not a HEIC / AVIF photo's),
+    Matroska/WebM, AVI."""
     head = data[:16]
     return (
-        head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free")
+        (head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") and not is_heif_image(head))
         or head[:4] == b"\x1a\x45\xdf\xa3"
         or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["human_size"]
+import unicodedata
+
+__all__ = ["human_size", "pad", "printable", "text_width"]
 
 
 def human_size(n: int | None) -> str:
@@ -15,3 +17,29 @@ def human_size(n: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GB"
+
+
+def printable(text: str) -> str:
+    """``text`` for one line of a terminal: control characters (a newline or a tab in a file
+    name) written as Python escapes (``two\\nlines.jpg``), everything else as it is."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def text_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: combining marks none (an NFD ``é``), wide East
+    Asian characters two."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
+def pad(text: str, width: int, *, right: bool = False) -> str:
+    """``text`` padded with spaces to ``width`` columns (:func:`text_width`), left-aligned
+    unless ``right``."""
+    fill = " " * max(0, width - text_width(text))
+    return fill + text if right else text + fill

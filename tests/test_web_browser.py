@@ -161,6 +161,48 @@ def test_upload_region_search_and_image_page(browser, server, weblib, artifacts_
     assert severe_console_messages(driver) == []
 
 
+def test_back_from_a_result_keeps_the_search(browser, server, weblib):
+    """Search with an upload, open a result, press Back: the query and its results are still
+    there (the page came back from the browser's back/forward cache; a no-store page never
+    does, and Back showed an empty form)."""
+    driver = browser
+    driver.get(server + "/")
+    driver.find_element(By.ID, "image").send_keys(str(weblib.query_photo))
+    wait(driver, ec.visibility_of_element_located((By.ID, "roi-canvas")))
+    driver.find_element(By.ID, "submit").click()
+    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card")))
+    names = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#results li.card .name")]
+    driver.find_elements(By.CSS_SELECTOR, "#results li.card a")[0].click()
+    wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".image-title")))
+    driver.back()
+    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card")))
+    again = [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#results li.card .name")]
+    assert again == names
+    assert QUERY_NAME in driver.find_element(By.ID, "preview-name").text
+    driver.forward()
+    wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".image-title")))
+    assert severe_console_messages(driver) == []
+
+
+def test_a_photo_the_browser_cannot_show_leaves_no_region_to_draw(browser, server, tmp_path):
+    """A TIFF upload (no browser shows one) left a broken image with the region canvas over
+    it, where a drag made a region of nothing; now both are hidden and the page says why."""
+    from PIL import Image
+
+    tiff = tmp_path / "scan.tiff"
+    Image.new("RGB", (64, 48), (120, 60, 30)).save(tiff)
+    driver = browser
+    driver.get(server + "/")
+    driver.find_element(By.ID, "image").send_keys(str(tiff))
+    message = driver.find_element(By.ID, "form-message")
+    wait(driver, lambda d: "cannot show a preview" in message.text)
+    assert not driver.find_element(By.ID, "preview-img").is_displayed()
+    assert not driver.find_element(By.ID, "roi-canvas").is_displayed()
+    assert "scan.tiff" in driver.find_element(By.ID, "preview-name").text
+    driver.find_element(By.ID, "submit").click()
+    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card")))
+
+
 def test_region_of_a_library_image_and_keyboard(browser, server):
     driver = browser
     driver.get(server + "/labels?q=bee")

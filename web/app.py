@@ -34,6 +34,10 @@ FAISS_THREADS_PER_REQUEST = 1
 # CPU with every view (bench/README.md, "Third round").
 ONNX_THREADS_PER_REQUEST = 1
 _thread_state = threading.local()
+# Pages are revalidated on every load but not "no-store": a no-store page never enters the
+# browser's back/forward cache, so Back from a result's page lost the search (the query image
+# and its results: they live in the page, not in its URL). JSON stays out of every cache.
+_CACHE_CONTROL = {"text/html": "private, no-cache", "application/json": "no-store"}
 
 
 def serving_settings(settings: Settings) -> Settings:
@@ -148,7 +152,7 @@ def create_app(
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if response.mimetype in ("text/html", "application/json"):
-            response.headers.setdefault("Cache-Control", "no-store")
+            response.headers.setdefault("Cache-Control", _CACHE_CONTROL[response.mimetype])
         return response
 
     return app

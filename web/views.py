@@ -14,7 +14,7 @@ import time
 from pathlib import PurePath
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from search.query import flag_name_list
 from search.store import LibraryNotFoundError
@@ -153,6 +153,15 @@ def search_page() -> Any:
     return _page(notice=_notice(), source=source, error=error, form=form)
 
 
+@bp.get("/search")
+@bp.get("/lookup")
+def search_address() -> Any:
+    """The address a search's results were posted to, opened again (a bookmark, a reload of
+    a form sent without scripts, a typed link): the search page in that mode, not a 405."""
+    mode = "lookup" if request.path.endswith("/lookup") else None
+    return redirect(url_for("views.search_page", mode=mode), 303)
+
+
 @bp.post("/search")
 def search_submit() -> Any:
     """Run a search from the form; the full page, or only the results for script requests."""
@@ -247,7 +256,11 @@ def image_page(image_id: int) -> Any:
     if getattr(info, "has_vector", True) and info.status == "ok":
         similar = eng.similar(image_id, k=SIMILAR_ON_IMAGE_PAGE)
     return render_template(
-        "image.html", title=PurePath(info.rel_path).name, info=info, similar=similar
+        "image.html",
+        title=PurePath(info.rel_path).name,
+        info=info,
+        similar=similar,
+        file_problem=eng.records.file_problem(info),
     )
 
 

@@ -74,6 +74,24 @@ class LibraryRecords:
             raise PathEscapeError(f"image {image_id}: {row[1]} leads outside {root}")
         return ImageFile(path, row[2], row[3])
 
+    def file_problem(self, info: ImageInfo) -> str | None:
+        """What is wrong with the file of ``info`` on disk now, in words for its page (gone,
+        out of its collection, changed since it was indexed), or None when it is as indexed
+        (same size and mtime: the index's own test; nothing is read)."""
+        try:
+            found = self.image_file(info.id)
+        except PathEscapeError:
+            return "its file now leads outside its collection"
+        if found is None:
+            return None
+        try:
+            st = found.path.stat()
+        except OSError:
+            return "its file is no longer on disk"
+        if st.st_size != info.file_size or abs(st.st_mtime - info.mtime.timestamp()) >= 1:
+            return "its file changed on disk since it was indexed"
+        return None
+
     def image_file_path(self, image_id: int) -> Path:
         """The file of image ``image_id``, from the database only (never from a request path).
 

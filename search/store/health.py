@@ -147,9 +147,17 @@ def check_database(url: str, limit: int = 100) -> list[str]:
             return [str(getattr(error, "detail", error))]
     engine = create_engine(url)
     try:
-        with engine.connect() as connection:
-            if engine.dialect.name != "sqlite":  # the server checks its pages: the rows here
+        # a server that cannot be reached (connection refused, unknown host) raises here: it
+        # says nothing of the database's state, so it is no "problem" found in it
+        server = engine.connect() if engine.dialect.name != "sqlite" else None
+    except BaseException:
+        engine.dispose()
+        raise
+    try:
+        if server is not None:  # the server checks its pages: the rows here
+            with server as connection:
                 return _vector_problems(connection)
+        with engine.connect() as connection:
             rows = connection.execute(text(f"PRAGMA integrity_check({int(limit)})"))
             found = [str(row[0]) for row in rows]
     except DatabaseError as error:

@@ -119,7 +119,11 @@
   });
   img.addEventListener("error", () => {
     if (!img.getAttribute("src")) return;
-    say("This browser cannot show a preview of that file; you can still search with it.");
+    // No picture to draw a region on (a TIFF, a HEIC): no broken image, no canvas over it.
+    img.hidden = true;
+    canvas.hidden = true;
+    setRoi(null);
+    say("This browser cannot show a preview of that file; you can still search with it (a region can be typed in the Region box).");
   });
 
   // Drag and drop anywhere on the page; the drop zone lights up.

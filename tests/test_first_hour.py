@@ -1,0 +1,240 @@
+"""A new user's first hour with a real collection, as a subprocess from a working folder
+with the default ./imgsearch-library: links in and out of the collection, odd file names,
+files gone from disk after indexing, the served pages of such images."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.cli_process import run_cli, served
+from tests.indexer_helpers import photo_paths
+
+NEWLINE_NAME = "two\nlines.jpg"
+
+
+def fetch(url: str) -> tuple[int, str]:
+    """GET ``url``: its status and body text (errors included)."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+
+
+@pytest.fixture(scope="module")
+def user(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path) -> Any:
+    """A working folder with ``photos/`` (4 photos, a link to one of them, a link to a photo
+    outside the folder, a name with a newline) and ``phone/`` (1 photo), indexed from there
+    by the CLI as two collections."""
+    cwd = tmp_path_factory.mktemp("first-hour")
+    photos = cwd / "photos"
+    photos.mkdir()
+    sources = photo_paths(data_dir, 7)
+    for source in sources[:4]:
+        shutil.copyfile(source, photos / source.name)
+    shutil.copyfile(sources[4], photos / NEWLINE_NAME)
+    elsewhere = cwd / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copyfile(sources[5], elsewhere / "outside.jpg")
+    (photos / "inside-link.jpg").symlink_to(photos / sources[0].name)
+    (photos / "outside-link.jpg").symlink_to(elsewhere / "outside.jpg")
+    (cwd / "phone").mkdir()  # a second collection
+    shutil.copyfile(sources[6], cwd / "phone" / sources[6].name)
+    done = run_cli(
+        ["--model-path", str(models_dir), "index", "--no-progress", "--json", "photos", "phone"],
+        cwd,
+    )
+    assert done.returncode == 0, done.stderr
+    return cwd, json.loads(done.stdout), sources
+
+
+@pytest.fixture(scope="module")
+def server(user) -> Any:  # type: ignore[no-untyped-def]
+    """``imgsearch serve`` from the user's folder, for the whole module (it follows the
+    changes the tests make to the photos and the library)."""
+    with served([], user[0]) as url:
+        yield url
+
+
+def library_paths(url: str) -> dict[str, int]:
+    """Every image of the library by its file name -> id, as the served API lists them."""
+    status, body = fetch(f"{url}/api/v1/images?per_page=100")
+    assert status == 200, body
+    return {Path(hit["path"]).name: hit["id"] for hit in json.loads(body)["results"]}
+
+
+def test_a_link_out_of_the_collection_is_skipped_with_a_warning(user, server) -> None:  # type: ignore[no-untyped-def]
+    """A link to a photo outside the collection was indexed, but its thumbnail, file and
+    ``similar`` then failed ("leads outside"): now it is left out, and the summary says why
+    and what to index instead; a link inside the collection is indexed and usable."""
+    cwd, summary, _sources = user
+    assert summary["added"] == 7 and summary["failed"] == 0
+    (warning,) = [w for w in summary["warnings"] if "outside-link.jpg" in w]
+    assert "outside the collection" in warning and str(cwd / "elsewhere") in warning
+    names = library_paths(server)
+    assert "outside-link.jpg" not in names and "inside-link.jpg" in names
+    similar = run_cli(["similar", "--json", "-k", "3", str(names["inside-link.jpg"])], cwd)
+    assert similar.returncode == 0, similar.stderr
+    for image_id in names.values():
+        status, body = fetch(f"{server}/api/v1/images/{image_id}/thumbnail")
+        assert status == 200, body
+
+
+def test_a_newline_in_a_file_name_stays_on_its_row(user) -> None:  # type: ignore[no-untyped-def]
+    """A file name with a newline broke the result tables (its row went on at the start of
+    the next line); it is now shown escaped, each result one row, in every table."""
+    cwd, _summary, _sources = user
+    for args in (
+        ["search", "-k", "6", f"photos/{NEWLINE_NAME}"],
+        ["lookup", "--others", "5", f"photos/{NEWLINE_NAME}"],
+    ):
+        done = run_cli(args, cwd)
+        assert done.returncode == 0, done.stderr
+        rows = [line for line in done.stdout.splitlines() if line[:4].strip().isdigit()]
+        assert len(rows) == 6, done.stdout
+        (row,) = [line for line in rows if "lines.jpg" in line]
+        assert "photos/two\\nlines.jpg" in row, done.stdout
+        assert not any(line.startswith("lines.jpg") for line in done.stdout.splitlines())
+
+
+def test_similar_of_a_photo_outside_the_library_says_what_to_run(user, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """``imgsearch similar FILE`` (README: "or an image id") with a photo that is not in the
+    library said only "... is not an image of this library"; it now says what to run."""
+    cwd, _summary, sources = user
+    photo = tmp_path / "new photo.jpg"
+    shutil.copyfile(sources[1], photo)
+    done = run_cli(["similar", str(photo)], cwd)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "is not an image of this library" in line
+    assert line.endswith(f"imgsearch search '{photo}'"), line
+
+
+def test_db_check_of_a_server_that_cannot_be_reached_does_not_call_it_damaged(
+    tmp_path: Path,
+) -> None:
+    """``db check`` with a PostgreSQL URL nobody answers said "... is damaged:" (an alarm
+    about a database it never reached, over three lines); now the one-line connection error
+    every other command gives."""
+    pytest.importorskip("psycopg")
+    url = "postgresql://nobody@127.0.0.1:1/library"
+    for args in (["db", "check"], ["db", "check", "--json"]):
+        done = run_cli(["--database-url", url, *args], tmp_path, timeout=60)
+        assert done.returncode == 1, done.stdout
+        (line,) = done.stderr.strip().splitlines()
+        assert "connection failed" in line and "damaged" not in done.stdout + line, line
+
+
+@pytest.mark.slow
+def test_a_collection_around_another_one_is_warned_of_either_way(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """``index DIR/sub`` then ``index DIR`` records the photos of sub twice: the warning came
+    only in the other order (``index DIR`` then ``index DIR/sub``)."""
+    (tmp_path / "photos" / "sub").mkdir(parents=True)
+    for source in photo_paths(data_dir, 2):
+        shutil.copyfile(source, tmp_path / "photos" / "sub" / source.name)
+    model = ["--model-path", str(models_dir)]
+    for folder in ("photos/sub", "photos"):
+        done = run_cli([*model, "index", "--no-progress", "--json", folder], tmp_path)
+        assert done.returncode == 0, done.stderr
+    warnings = json.loads(done.stdout)["warnings"]
+    assert any("holds the collection" in w and w.endswith("vector)") for w in warnings), warnings
+
+
+def test_the_address_of_a_results_page_opens_the_search_page(server) -> None:  # type: ignore[no-untyped-def]
+    """``/search`` and ``/lookup`` (where the form posts its results: a bookmark, a reload of
+    a form sent without scripts, ``/search?k=abc`` typed) were "405 Method not allowed";
+    they open the search page in that mode."""
+    for path, mode in (("/search?k=abc", "similar"), ("/lookup", "lookup")):
+        status, body = fetch(server + path)
+        assert status == 200 and "<title>Search · imgsearch</title>" in body, body
+        assert re.search(rf'id="mode-{mode}"[^>]*checked', body), body
+
+
+def test_an_avif_or_heic_photo_uploaded_is_searched_as_a_photo(
+    user, server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """An uploaded AVIF photo was taken for a video (its ``ftyp`` box is MP4's): the search
+    answered no results at all, and with a region "a region is for a photo; a video ...".
+    It is searched as a photo now, and finds the library photo it was made from."""
+    from PIL import features
+
+    _cwd, _summary, sources = user
+    if not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF encoder")
+    from PIL import Image
+
+    avif = tmp_path / "photo.avif"
+    with Image.open(sources[1]) as photo:
+        photo.convert("RGB").save(avif, quality=90)
+    for roi in ("", "0.1,0.1,0.9,0.9"):
+        with avif.open("rb") as handle:
+            answer = requests.post(
+                f"{server}/api/v1/search",
+                files={"image": ("photo.avif", handle, "image/avif")},
+                data={"k": "3", "roi": roi} if roi else {"k": "3"},
+                timeout=60,
+            )
+        assert answer.status_code == 200, answer.text
+        results = answer.json()["results"]
+        assert results and Path(results[0]["path"]).name == sources[1].name, results
+        assert results[0]["media"] == "image"
+
+
+def test_a_collection_whose_folder_is_gone_stops_no_nightly_index(user) -> None:  # type: ignore[no-untyped-def]
+    """A collection's folder renamed (or a drive not mounted) made every later ``imgsearch
+    index`` - the README's nightly run - fail with "no such directory", even after
+    ``imgsearch remove`` of it: now the other collections are indexed, the missing one's
+    images are kept, and a warning says what to do."""
+    cwd, summary, _sources = user
+    (cwd / "phone").rename(cwd / "phone-2020")
+    try:
+        done = run_cli(["index", "--no-progress", "--json"], cwd)
+    finally:
+        (cwd / "phone-2020").rename(cwd / "phone")
+    assert done.returncode == 0, done.stderr
+    again = json.loads(done.stdout)
+    assert again["images_total"] == summary["images_total"] and again["removed"] == 0
+    (warning,) = [w for w in again["warnings"] if "not there" in w]
+    assert str(cwd / "phone") in warning and "imgsearch remove" in warning
+
+
+def test_the_page_of_an_image_whose_file_is_gone_or_changed_says_so(user, server) -> None:  # type: ignore[no-untyped-def]
+    """An image page showed a broken picture and buttons that failed for a file deleted or
+    replaced after indexing; it now says what happened and what to run (last in this module:
+    it changes the photos)."""
+    cwd, _summary, sources = user
+    names = library_paths(server)
+    gone, changed, kept = sources[3].name, sources[2].name, sources[1].name
+    (cwd / "photos" / gone).unlink()
+    with (cwd / "photos" / changed).open("ab") as handle:
+        handle.write(b"\0" * 100)
+    pages = {name: fetch(f"{server}/images/{names[name]}") for name in (gone, changed, kept)}
+    for name, words in ((gone, "no longer on disk"), (changed, "changed on disk")):
+        status, body = pages[name]
+        assert status == 200 and words in body and "imgsearch index" in body, body
+        assert "Open original" not in body and "Similar images" in body
+    status, body = pages[kept]
+    assert status == 200 and "not as it was indexed" not in body and "Open original" in body
+
+
+def test_dedup_warns_when_files_of_its_groups_are_gone(user) -> None:  # type: ignore[no-untyped-def]
+    """A photo and its copy deleted since the last index were still reported as a group
+    without a word: a user following a stale report can delete the last copy of a photo
+    whose keeper is gone. The report now says to index first (after the test above)."""
+    cwd, _summary, sources = user
+    (cwd / "photos" / sources[0].name).unlink()  # and inside-link.jpg now leads nowhere
+    after = run_cli(["dedup", "--exact-only"], cwd)
+    assert after.returncode == 0, after.stderr
+    assert "2 file(s) of these groups are no longer as indexed" in after.stderr
+    assert "run `imgsearch index` first" in after.stderr
