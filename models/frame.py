@@ -34,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from models.frame_warp import warped_photo_box
+
 GRID = 96  # cells along the longer side
 CELL = 2  # pixels per cell side
 FLAT_TOLERANCE = 4  # max - min within a flat cell, per channel
@@ -316,7 +318,11 @@ def _find_box(
         if radius:
             top, bottom, left, right = _trim_bars(content, top, bottom, left, right)
         return ContentBox(left / gw, top / gh, right / gw, bottom / gh, fill)
-    return None
+    warped = warped_photo_box(content) if 0 in openings else None  # strict passes only
+    if warped is None:
+        return None
+    top, bottom, left, right = warped
+    return ContentBox(left / gw, top / gh, right / gw, bottom / gh, 1.0)
 
 
 def find_content_box(image: Image.Image) -> ContentBox | None:

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 from click.testing import CliRunner
 from PIL import Image
 
@@ -78,6 +79,44 @@ def test_original_beats_its_screenshot(tmp_path: Path, data_dir: Path, models_di
     old = _dedup(tmp_path, models_dir, photos, "--keeper-rules", "resolution,filesize")
     group = _group_of(old, "augly_dfdc_1.jpg")
     assert Path(group["keeper"]).name == "augly_dfdc_1__overlay_onto_screenshot.png"
+
+
+def test_original_beats_its_turned_copy_on_a_grown_canvas(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    # A photo turned 7 degrees with `expand`: a 538x391 canvas for a 500x333 photo, black
+    # corners (no EXIF on either, same format). "Highest resolution" kept the turned copy;
+    # the indexer now finds the photo inside the filled corners, so the copy is framed.
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    source = sorted((data_dir / "hymenoptera" / "images" / "val" / "ants").glob("*.jpg"))[0]
+    with Image.open(source) as img:
+        img.convert("RGB").save(photos / "photo.jpg", quality=92)
+        turned = img.convert("RGB").rotate(7, expand=True, resample=Image.Resampling.BICUBIC)
+        turned.save(photos / "photo__turned.jpg", quality=92)
+    assert turned.width * turned.height > img.width * img.height
+    _distractors(data_dir, photos)
+    report = _dedup(tmp_path, models_dir, photos)
+    group = _group_of(report, "photo__turned.jpg")
+    assert Path(group["keeper"]).name == "photo.jpg", group
+    assert "frame" in group["reason"]
+
+
+def test_a_turned_photo_on_filled_corners_is_found_and_a_plain_one_is_not(data_dir: Path) -> None:
+    from models.frame import find_content_box
+
+    for source in sorted((data_dir / "hymenoptera" / "images" / "val" / "bees").glob("*.jpg"))[:6]:
+        with Image.open(source) as img:
+            photo = img.convert("RGB")
+        assert find_content_box(photo) is None, source.name
+        for angle in (4, 12, 30):
+            turned = photo.rotate(angle, expand=True, resample=Image.Resampling.BICUBIC)
+            box = find_content_box(turned)
+            assert box is not None, (source.name, angle)
+            # the box is inside the turned photo: no filled corner in it
+            inner = np.asarray(box.crop(turned).convert("L"), np.float32)
+            corners = [inner[:3, :3], inner[:3, -3:], inner[-3:, :3], inner[-3:, -3:]]
+            assert min(float(c.mean()) for c in corners) > 2, (source.name, angle)
 
 
 def test_rules_frame_format_content_resolution() -> None:

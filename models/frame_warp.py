@@ -1,0 +1,89 @@
+"""A photo turned or warped on a flat canvas: the corners a rotation (``expand``) or a
+perspective warp fills with one colour.
+
+On the cell grid of :mod:`models.frame` (``content``: cells that are not the canvas's flat
+colour reached from the border), such a photo is a convex quadrilateral whose corners touch
+the four sides of the canvas, and the canvas's four corners are filled. On each side the
+photo's corner is one end of the run of content cells there (its other edge runs along the
+side for a few cells when the turn is small); of the quadrilaterals through those ends, the
+one that fits best must hold at least :data:`MIN_INSIDE` content cells (a dark part of the
+photo joined to the corners' colour leaves holes) and leave at most :data:`MAX_OUTSIDE` in
+the four corners (they are filled), both counted away from its edges. The frame box is the
+largest axis-aligned rectangle inside it: a crop of the photo without the corners. A subject
+on a plain background fails: it does not reach all four sides, or does not fill the
+quadrilateral.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+MIN_CORNERS = 0.06  # share of the canvas outside the quadrilateral, at least
+MIN_INSIDE = 0.7  # content share inside the quadrilateral
+MAX_OUTSIDE = 0.1  # content share in the filled corners
+EDGE = 2.0  # cells beside an edge are counted neither way (the grid's staircase, resampling)
+MIN_INNER = 0.1  # the inner rectangle covers at least this share of the canvas
+
+
+def _ends(line: np.ndarray) -> tuple[float, float] | None:
+    """Both ends of the content cells of a border line, or None without any."""
+    where = np.flatnonzero(line)
+    return None if not len(where) else (float(where[0]) + 0.5, float(where[-1]) + 0.5)
+
+
+def _inside(
+    shape: tuple[int, int], corners: list[tuple[float, float]], margin: float = 0.0
+) -> np.ndarray:
+    """Cells whose centre lies in the convex polygon ``corners`` ((x, y), clockwise) grown
+    by ``margin`` cells (shrunk when negative)."""
+    ys, xs = np.mgrid[: shape[0], : shape[1]] + 0.5
+    inside = np.ones(shape, bool)
+    for (x0, y0), (x1, y1) in zip(corners, corners[1:] + corners[:1], strict=True):
+        length = max(1e-9, float(np.hypot(x1 - x0, y1 - y0)))
+        inside &= ((x1 - x0) * (ys - y0) - (y1 - y0) * (xs - x0)) / length >= -margin
+    return inside
+
+
+def _largest_rectangle(mask: np.ndarray) -> tuple[int, int, int, int, int]:
+    """``(top, bottom, left, right, area)`` of the largest rectangle of True cells (the
+    histogram method, one stack per row)."""
+    heights = np.zeros(mask.shape[1], np.int64)
+    best = (0, 0, 0, 0, 0)
+    for row in range(mask.shape[0]):
+        heights = np.where(mask[row], heights + 1, 0)
+        stack: list[int] = []
+        for col in range(len(heights) + 1):
+            height = int(heights[col]) if col < len(heights) else 0
+            while stack and int(heights[stack[-1]]) >= height:
+                top_height = int(heights[stack.pop()])
+                left = stack[-1] + 1 if stack else 0
+                if top_height * (col - left) > best[4]:
+                    best = (row + 1 - top_height, row + 1, left, col, top_height * (col - left))
+            stack.append(col)
+    return best
+
+
+def warped_photo_box(content: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(top, bottom, left, right)`` in cells of the inner rectangle of a turned or warped
+    photo (module doc) when ``content`` is one, else None."""
+    gh, gw = content.shape
+    if content[0, 0] or content[0, -1] or content[-1, 0] or content[-1, -1]:
+        return None  # a canvas corner that is not filled
+    sides = [_ends(content[0]), _ends(content[:, -1]), _ends(content[-1]), _ends(content[:, 0])]
+    if any(side is None for side in sides):
+        return None
+    best: tuple[float, np.ndarray] | None = None
+    for top, right, bottom, left in itertools.product(*sides):  # type: ignore[misc]
+        quad = [(top, 0.0), (float(gw), right), (bottom, float(gh)), (0.0, left)]
+        core, corners = _inside((gh, gw), quad, -EDGE), ~_inside((gh, gw), quad, EDGE)
+        if not core.any() or not corners.any():
+            continue
+        outside = float(content[corners].mean())
+        if content[core].mean() >= MIN_INSIDE and (best is None or outside < best[0]):
+            best = (outside, _inside((gh, gw), quad, -1.0))  # whole cells inside
+    if best is None or best[0] > MAX_OUTSIDE or best[1].mean() > 1 - MIN_CORNERS:
+        return None
+    y0, y1, x0, x1, area = _largest_rectangle(best[1])
+    return (y0, y1, x0, x1) if area >= MIN_INNER * gh * gw else None
