@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from models.frame_warp import warped_photo_box
+from models.frame_warp import turned_photo_box
 
 GRID = 96  # cells along the longer side
 CELL = 2  # pixels per cell side
@@ -318,10 +318,10 @@ def _find_box(
         if radius:
             top, bottom, left, right = _trim_bars(content, top, bottom, left, right)
         return ContentBox(left / gw, top / gh, right / gw, bottom / gh, fill)
-    warped = warped_photo_box(content) if 0 in openings else None  # strict passes only
-    if warped is None:
+    turned = turned_photo_box(content) if 0 in openings else None  # strict passes only
+    if turned is None:
         return None
-    top, bottom, left, right = warped
+    top, bottom, left, right = turned
     return ContentBox(left / gw, top / gh, right / gw, bottom / gh, 1.0)
 
 

@@ -1,9 +1,10 @@
-"""A photo turned or warped on a flat canvas: the corners a rotation (``expand``) or a
-perspective warp fills with one colour.
+"""A photo turned on a flat canvas: the corners a rotation with ``expand`` fills with one
+colour.
 
 On the cell grid of :mod:`models.frame` (``content``: cells that are not the canvas's flat
-colour reached from the border), such a photo is a convex quadrilateral whose corners touch
-the four sides of the canvas, and the canvas's four corners are filled. On each side the
+colour reached from the border), such a photo is a parallelogram (a turned rectangle, its
+opposite sides within :data:`MAX_SKEW` of each other's length) whose corners touch the four
+sides of the canvas, and the canvas's four corners are filled. On each side the
 photo's corner is one end of the run of content cells there (its other edge runs along the
 side for a few cells when the turn is small); of the quadrilaterals through those ends, the
 one that fits best must hold at least :data:`MIN_INSIDE` content cells (a dark part of the
@@ -22,7 +23,8 @@ import numpy as np
 
 MIN_CORNERS = 0.06  # share of the canvas outside the quadrilateral, at least
 MIN_INSIDE = 0.7  # content share inside the quadrilateral
-MAX_OUTSIDE = 0.1  # content share in the filled corners
+MAX_OUTSIDE = 0.03  # content share in the filled corners
+MAX_SKEW = 0.1  # opposite sides of a turned rectangle are as long, within this share
 EDGE = 2.0  # cells beside an edge are counted neither way (the grid's staircase, resampling)
 MIN_INNER = 0.1  # the inner rectangle covers at least this share of the canvas
 
@@ -46,6 +48,16 @@ def _inside(
     return inside
 
 
+def _skew(quad: list[tuple[float, float]]) -> float:
+    """How far opposite sides of ``quad`` differ in length (0 for a parallelogram, which a
+    turned rectangle is), as a share of the longer one."""
+    p = np.asarray(quad)
+    sides = [float(np.hypot(*(p[(i + 1) % 4] - p[i]))) for i in range(4)]
+    return max(
+        abs(a - b) / max(a, b, 1e-9) for a, b in ((sides[0], sides[2]), (sides[1], sides[3]))
+    )
+
+
 def _largest_rectangle(mask: np.ndarray) -> tuple[int, int, int, int, int]:
     """``(top, bottom, left, right, area)`` of the largest rectangle of True cells (the
     histogram method, one stack per row)."""
@@ -65,16 +77,16 @@ def _largest_rectangle(mask: np.ndarray) -> tuple[int, int, int, int, int]:
     return best
 
 
-def warped_photo_box(content: np.ndarray) -> tuple[int, int, int, int] | None:
-    """``(top, bottom, left, right)`` in cells of the inner rectangle of a turned or warped
-    photo (module doc) when ``content`` is one, else None."""
+def turned_photo_box(content: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(top, bottom, left, right)`` in cells of the inner rectangle of a turned photo
+    (module doc) when ``content`` is one, else None."""
     gh, gw = content.shape
     if content[0, 0] or content[0, -1] or content[-1, 0] or content[-1, -1]:
         return None  # a canvas corner that is not filled
     sides = [_ends(content[0]), _ends(content[:, -1]), _ends(content[-1]), _ends(content[:, 0])]
     if any(side is None for side in sides):
         return None
-    best: tuple[float, np.ndarray] | None = None
+    best: tuple[float, np.ndarray, float] | None = None
     for top, right, bottom, left in itertools.product(*sides):  # type: ignore[misc]
         quad = [(top, 0.0), (float(gw), right), (bottom, float(gh)), (0.0, left)]
         core, corners = _inside((gh, gw), quad, -EDGE), ~_inside((gh, gw), quad, EDGE)
@@ -82,8 +94,10 @@ def warped_photo_box(content: np.ndarray) -> tuple[int, int, int, int] | None:
             continue
         outside = float(content[corners].mean())
         if content[core].mean() >= MIN_INSIDE and (best is None or outside < best[0]):
-            best = (outside, _inside((gh, gw), quad, -1.0))  # whole cells inside
-    if best is None or best[0] > MAX_OUTSIDE or best[1].mean() > 1 - MIN_CORNERS:
+            best = (outside, _inside((gh, gw), quad, -1.0), _skew(quad))  # whole cells inside
+    if best is None or best[0] > MAX_OUTSIDE or best[2] > MAX_SKEW:
+        return None
+    if best[1].mean() > 1 - MIN_CORNERS:
         return None
     y0, y1, x0, x1, area = _largest_rectangle(best[1])
     return (y0, y1, x0, x1) if area >= MIN_INNER * gh * gw else None
