@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from models.frame_warp import turned_photo_box
+from models.frame_turned import turned_photo_box
 
 GRID = 96  # cells along the longer side
 CELL = 2  # pixels per cell side
