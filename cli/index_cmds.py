@@ -12,6 +12,7 @@ import click
 
 from cli.main import cli
 from cli.options import NonEmptyPath
+from cli.stats_cmds import keep_run_figures, run_figures
 from indexer.scan import CollectionError, ExcludeError, Excludes, check_collection_root
 from models.errors import ImgsearchError
 from search.settings import INDEX_KINDS, Settings
@@ -254,8 +255,6 @@ def index_command(
             opened = head.model if head is not None else None
             onnx = library.load_model(settings.model, bind=True, background=True, opened=opened)
             summary = index_collections(library, onnx, options, head)
-            from cli.stats_cmds import keep_run_figures, run_figures
-
             figures = run_figures(library)
         keep_run_figures(settings, figures)
     except ImgsearchError as error:
@@ -326,8 +325,6 @@ def reindex_command(
             library.switch_model(model)
             onnx = library.load_model(model, bind=True, background=True)
             summary = index_collections(library, onnx, options)
-            from cli.stats_cmds import keep_run_figures, run_figures
-
             figures = run_figures(library)
         keep_run_figures(settings, figures)
     except ImgsearchError as error:
