@@ -35,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 from models.frame_turned import turned_photo_box
+from models.grid_regions import erode, flood_from_border, largest_component_box
 
 GRID = 96  # cells along the longer side
 CELL = 2  # pixels per cell side
@@ -167,86 +168,23 @@ def _frame_colours(flat: np.ndarray, means: np.ndarray) -> np.ndarray:
     colours = _border(means)[border_flat]
     keys, counts = np.unique(_colour_keys(colours), return_counts=True)
     keys = keys[counts >= max(3, MIN_COLOUR_SHARE * border_flat.size)]
-    region = _flood_from_border(flat)
+    region = flood_from_border(flat)
     inner, inner_counts = np.unique(_colour_keys(means[region]), return_counts=True)
     keys = np.union1d(keys, inner[inner_counts >= MIN_REGION_SHARE * flat.size])
     quantised = np.stack([keys // 1024, (keys // 32) % 32, keys % 32], axis=-1)
     return quantised.astype(np.float32) * 8 + 4
 
 
-def _runs(mask: np.ndarray) -> np.ndarray:
-    """Ids (1..R, in raster order) of the horizontal runs of ``mask``'s cells; 0 elsewhere."""
-    starts = mask.copy()
-    starts[:, 1:] &= ~mask[:, :-1]
-    return np.where(mask, np.cumsum(starts.ravel()).reshape(mask.shape), 0)
-
-
-def _flood_from_border(allowed: np.ndarray) -> np.ndarray:
-    """Cells of ``allowed`` 4-connected to the image border through ``allowed`` cells: a row
-    run (then a column run) touching a reached cell is reached whole, so the passes needed
-    are the turns of the longest path, not its length."""
-    rows, cols = _runs(allowed), _runs(allowed.T).T
-    reached = np.zeros_like(allowed)
-    reached[0], reached[-1] = allowed[0], allowed[-1]
-    reached[:, 0] |= allowed[:, 0]
-    reached[:, -1] |= allowed[:, -1]
-    count = int(reached.sum())
-    while True:
-        for ids in (rows, cols):
-            hit = np.zeros(int(ids.max()) + 1, bool)
-            hit[ids[reached]] = True
-            hit[0] = False
-            reached = hit[ids]
-        grown = int(reached.sum())
-        if grown == count:
-            return reached
-        count = grown
-
-
-def label_components(mask: np.ndarray) -> np.ndarray:
-    """4-connected component labels (0 = background, 1..K in raster order of each
-    component's first cell): every row run starts with its own label, and the smallest
-    label spreads along column runs and row runs until nothing changes."""
-    mask = mask.astype(bool)
-    row_ids, col_ids = _runs(mask)[mask], _runs(mask.T).T[mask]
-    labels = row_ids  # raster order: a component's smallest run id is its first run
-    while True:
-        spread = labels
-        for ids in (col_ids, row_ids):
-            best = np.full(int(ids.max(initial=0)) + 1, np.iinfo(np.int64).max)
-            np.minimum.at(best, ids, spread)
-            spread = best[ids]
-        if np.array_equal(spread, labels):
-            break
-        labels = spread
-    out = np.zeros(mask.shape, np.int32)
-    if labels.size:
-        out[mask] = np.unique(labels, return_inverse=True)[1] + 1
-    return out
-
-
-def _erode(mask: np.ndarray, radius: int) -> np.ndarray:
-    """``mask`` eroded ``radius`` times by the 4-neighbourhood (outside counts as True)."""
-    out = mask
-    for _ in range(radius):
-        grown = out.copy()
-        grown[1:] &= out[:-1]
-        grown[:-1] &= out[1:]
-        grown[:, 1:] &= out[:, :-1]
-        grown[:, :-1] &= out[:, 1:]
-        out = grown
-    return out
-
-
-def _largest_box(mask: np.ndarray) -> tuple[int, int, int, int, int] | None:
-    """``(top, bottom, left, right, size)`` of the largest 4-connected component of ``mask``."""
-    labels = label_components(mask)
-    if labels.max() == 0:
-        return None
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    ys, xs = np.nonzero(labels == int(sizes.argmax()))
-    return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1, int(sizes.max())
+def _colour_distance(means: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """Each cell's distance (largest channel difference) to the nearest of ``colours``: one
+    colour at a time, channels combined pairwise (a reduction over the short channel axis
+    of a [rows, cols, K, 3] array costs several times more)."""
+    near = None
+    for colour in colours:
+        diff = np.abs(means - colour)
+        dist = np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2])
+        near = dist if near is None else np.minimum(near, dist)
+    return near
 
 
 def _trim_bars(
@@ -293,11 +231,11 @@ def _find_box(
     colours = _frame_colours(flat, means)
     if not 0 < len(colours) <= MAX_FRAME_COLOURS:
         return None
-    near = np.abs(means[:, :, None, :] - colours[None, None]).max(axis=-1).min(axis=-1)
-    content = ~_flood_from_border(flat & (near <= colour_tolerance))
+    near = _colour_distance(means, colours)
+    content = ~flood_from_border(flat & (near <= colour_tolerance))
     gh, gw = flat.shape
     for radius in openings:
-        found = _largest_box(_erode(content, radius))
+        found = largest_component_box(erode(content, radius))
         if found is None:
             continue
         top, bottom, left, right, size = found

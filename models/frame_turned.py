@@ -21,6 +21,8 @@ import itertools
 
 import numpy as np
 
+from models.grid_regions import largest_rectangle
+
 MIN_CORNERS = 0.06  # share of the canvas outside the quadrilateral, at least
 MIN_INSIDE = 0.7  # content share inside the quadrilateral
 MAX_OUTSIDE = 0.03  # content share in the filled corners
@@ -35,17 +37,34 @@ def _ends(line: np.ndarray) -> tuple[float, float] | None:
     return None if not len(where) else (float(where[0]) + 0.5, float(where[-1]) + 0.5)
 
 
-def _inside(
-    shape: tuple[int, int], corners: list[tuple[float, float]], margin: float = 0.0
-) -> np.ndarray:
-    """Cells whose centre lies in the convex polygon ``corners`` ((x, y), clockwise) grown
-    by ``margin`` cells (shrunk when negative)."""
-    ys, xs = np.mgrid[: shape[0], : shape[1]] + 0.5
-    inside = np.ones(shape, bool)
-    for (x0, y0), (x1, y1) in zip(corners, corners[1:] + corners[:1], strict=True):
-        length = max(1e-9, float(np.hypot(x1 - x0, y1 - y0)))
-        inside &= ((x1 - x0) * (ys - y0) - (y1 - y0) * (xs - x0)) / length >= -margin
-    return inside
+class _HalfPlanes:
+    """Cells on the inner side of a polygon's edges, each edge computed once: the
+    quadrilaterals tried share their edges (four ends per side give 4 x 4 edges, not 16 x 4)."""
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        self.shape = shape
+        self.ys = np.arange(shape[0], dtype=np.float64)[:, None] + 0.5
+        self.xs = np.arange(shape[1], dtype=np.float64)[None, :] + 0.5
+        self.done: dict[tuple[float, ...], np.ndarray] = {}
+
+    def edge(
+        self, start: tuple[float, float], end: tuple[float, float], margin: float
+    ) -> np.ndarray:
+        key = (*start, *end, margin)
+        if key not in self.done:
+            (x0, y0), (x1, y1) = start, end
+            length = max(1e-9, float(np.hypot(x1 - x0, y1 - y0)))
+            cross = (x1 - x0) * (self.ys - y0) - (y1 - y0) * (self.xs - x0)
+            self.done[key] = cross / length >= -margin
+        return self.done[key]
+
+    def inside(self, corners: list[tuple[float, float]], margin: float = 0.0) -> np.ndarray:
+        """Cells whose centre lies in the convex polygon ``corners`` ((x, y), clockwise)
+        grown by ``margin`` cells (shrunk when negative)."""
+        inside = np.ones(self.shape, bool)
+        for start, end in zip(corners, corners[1:] + corners[:1], strict=True):
+            inside &= self.edge(start, end, margin)
+        return inside
 
 
 def _skew(quad: list[tuple[float, float]]) -> float:
@@ -58,25 +77,6 @@ def _skew(quad: list[tuple[float, float]]) -> float:
     )
 
 
-def _largest_rectangle(mask: np.ndarray) -> tuple[int, int, int, int, int]:
-    """``(top, bottom, left, right, area)`` of the largest rectangle of True cells (the
-    histogram method, one stack per row)."""
-    heights = np.zeros(mask.shape[1], np.int64)
-    best = (0, 0, 0, 0, 0)
-    for row in range(mask.shape[0]):
-        heights = np.where(mask[row], heights + 1, 0)
-        stack: list[int] = []
-        for col in range(len(heights) + 1):
-            height = int(heights[col]) if col < len(heights) else 0
-            while stack and int(heights[stack[-1]]) >= height:
-                top_height = int(heights[stack.pop()])
-                left = stack[-1] + 1 if stack else 0
-                if top_height * (col - left) > best[4]:
-                    best = (row + 1 - top_height, row + 1, left, col, top_height * (col - left))
-            stack.append(col)
-    return best
-
-
 def turned_photo_box(content: np.ndarray) -> tuple[int, int, int, int] | None:
     """``(top, bottom, left, right)`` in cells of the inner rectangle of a turned photo
     (module doc) when ``content`` is one, else None."""
@@ -86,18 +86,19 @@ def turned_photo_box(content: np.ndarray) -> tuple[int, int, int, int] | None:
     sides = [_ends(content[0]), _ends(content[:, -1]), _ends(content[-1]), _ends(content[:, 0])]
     if any(side is None for side in sides):
         return None
+    planes = _HalfPlanes((gh, gw))
     best: tuple[float, np.ndarray, float] | None = None
     for top, right, bottom, left in itertools.product(*sides):  # type: ignore[misc]
         quad = [(top, 0.0), (float(gw), right), (bottom, float(gh)), (0.0, left)]
-        core, corners = _inside((gh, gw), quad, -EDGE), ~_inside((gh, gw), quad, EDGE)
+        core, corners = planes.inside(quad, -EDGE), ~planes.inside(quad, EDGE)
         if not core.any() or not corners.any():
             continue
         outside = float(content[corners].mean())
         if content[core].mean() >= MIN_INSIDE and (best is None or outside < best[0]):
-            best = (outside, _inside((gh, gw), quad, -1.0), _skew(quad))  # whole cells inside
+            best = (outside, planes.inside(quad, -1.0), _skew(quad))  # whole cells inside
     if best is None or best[0] > MAX_OUTSIDE or best[2] > MAX_SKEW:
         return None
     if best[1].mean() > 1 - MIN_CORNERS:
         return None
-    y0, y1, x0, x1, area = _largest_rectangle(best[1])
+    y0, y1, x0, x1, area = largest_rectangle(best[1])
     return (y0, y1, x0, x1) if area >= MIN_INNER * gh * gw else None

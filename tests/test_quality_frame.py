@@ -9,7 +9,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from models import ImageAnalyzer, open_model
-from models.frame import ContentBox, find_content_box, label_components
+from models.frame import ContentBox, find_content_box
+from models.grid_regions import label_components, largest_rectangle
 from models.views import turn, view_images
 
 
@@ -154,6 +155,29 @@ def test_label_components_matches_flood_fill() -> None:
                 seen.add((y, x))
                 todo += [c for c in ((y + 1, x), (y - 1, x), (y, x + 1), (y, x - 1)) if c in cells]
             assert seen == cells
+
+
+def test_largest_rectangle_of_a_turned_photo_is_the_largest() -> None:
+    """The inner rectangle of a turned photo (a convex mask) is the largest all-set
+    rectangle, as a brute-force search over every rectangle finds it."""
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        rows, cols = (int(v) for v in rng.integers(4, 14, 2))
+        ys, xs = np.mgrid[:rows, :cols] + 0.5
+        cy, cx, angle = rows / 2, cols / 2, rng.uniform(0, np.pi)
+        u = np.cos(angle) * (xs - cx) + np.sin(angle) * (ys - cy)
+        v = -np.sin(angle) * (xs - cx) + np.cos(angle) * (ys - cy)
+        mask = (np.abs(u) <= rng.uniform(1, cols / 2)) & (np.abs(v) <= rng.uniform(1, rows / 2))
+        best = 0
+        for t in range(rows):
+            for b in range(t + 1, rows + 1):
+                for left in range(cols):
+                    for right in range(left + 1, cols + 1):
+                        if mask[t:b, left:right].all():
+                            best = max(best, (b - t) * (right - left))
+        top, bottom, left, right, area = largest_rectangle(mask)
+        assert area == best
+        assert area == 0 or mask[top:bottom, left:right].all()
 
 
 def test_pixel_box_is_never_empty() -> None:
