@@ -228,6 +228,50 @@ def test_the_page_of_an_image_whose_file_is_gone_or_changed_says_so(user, server
     assert status == 200 and "not as it was indexed" not in body and "Open original" in body
 
 
+def card_of(body: str, image_id: int) -> str:
+    """The HTML of the card (``<li class="card...">`` or an explore tile) that links to
+    image ``image_id`` on a page."""
+    for card in re.findall(r'<li class="(?:card|tile-card)[^"]*">.*?</li>', body, re.S):
+        if f'href="/images/{image_id}"' in card:
+            return card
+    raise AssertionError(f"no card of image {image_id} on the page")
+
+
+def test_cards_of_a_deleted_file_say_file_missing_instead_of_a_broken_thumbnail(
+    user,  # type: ignore[no-untyped-def]
+    server,
+) -> None:
+    """Cards of a file deleted after indexing showed a broken-image icon in Browse, search
+    results and the image page's similar images (their thumbnail is a 404): they now show a
+    "File missing" placeholder and request no thumbnail; other cards keep theirs (after the
+    test above, which deleted the file)."""
+    cwd, _summary, sources = user
+    names = library_paths(server)
+    gone, kept = names[sources[3].name], names[sources[1].name]
+    assert not (cwd / "photos" / sources[3].name).exists()
+    status, _body = fetch(f"{server}/api/v1/images/{gone}/thumbnail")
+    assert status == 404
+    pages = {
+        "browse": fetch(f"{server}/browse")[1],
+        "similar images": fetch(f"{server}/images/{kept}")[1],
+    }
+    with (cwd / "photos" / sources[1].name).open("rb") as photo:
+        found = requests.post(
+            f"{server}/search",
+            files={"image": photo},
+            data={"k": "20"},
+            headers={"Origin": server},
+            timeout=60,
+        )
+    assert found.status_code == 200, found.text
+    pages["search results"] = found.text
+    for where, body in pages.items():
+        card = card_of(body, gone)
+        assert "File missing" in card and f"/api/v1/images/{gone}/thumbnail" not in card, where
+    assert f"/api/v1/images/{kept}/thumbnail" in card_of(pages["browse"], kept)
+    assert "File missing" not in card_of(pages["browse"], kept)
+
+
 def test_dedup_warns_when_files_of_its_groups_are_gone(user) -> None:  # type: ignore[no-untyped-def]
     """A photo and its copy deleted since the last index were still reported as a group
     without a word: a user following a stale report can delete the last copy of a photo
