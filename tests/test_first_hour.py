@@ -151,6 +151,40 @@ def test_a_collection_around_another_one_is_warned_of_either_way(
     assert any("holds the collection" in w and w.endswith("vector)") for w in warnings), warnings
 
 
+def test_a_removal_in_nested_collections_is_listed_once(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """``index DIR`` then ``index DIR/sub`` records sub's photos in both collections; a
+    ``remove`` of one of them was then listed twice by ``remove``, ``stats`` and ``remove
+    --undo`` (once per collection): each path is now listed once, with all its images."""
+    (tmp_path / "photos" / "sub").mkdir(parents=True)
+    sources = photo_paths(data_dir, 3)
+    shutil.copyfile(sources[0], tmp_path / "photos" / sources[0].name)
+    for source in sources[1:]:
+        shutil.copyfile(source, tmp_path / "photos" / "sub" / source.name)
+    model = ["--model-path", str(models_dir)]
+    for folder in ("photos", "photos/sub"):
+        done = run_cli([*model, "index", "--no-progress", folder], tmp_path)
+        assert done.returncode == 0, done.stderr
+    target = f"photos/sub/{sources[1].name}"
+    removed = run_cli(["remove", "--json", target], tmp_path)
+    assert removed.returncode == 0, removed.stderr
+    absolute = str(tmp_path / target)
+    assert json.loads(removed.stdout) == {
+        "removed": 2,
+        "paths": [{"path": absolute, "images": 2}],
+    }
+    stats = run_cli(["stats", "--json"], tmp_path)
+    assert [r["path"] for r in json.loads(stats.stdout)["removed_paths"]] == [absolute]
+    text = run_cli(["stats"], tmp_path).stdout
+    assert text.count(absolute) == 1, text
+    undone = run_cli(["remove", "--undo", "--json", target], tmp_path)
+    assert undone.returncode == 0, undone.stderr
+    assert [(u["path"], u["images"]) for u in json.loads(undone.stdout)["undone"]] == [
+        (absolute, 2)
+    ]
+
+
 def test_the_address_of_a_results_page_opens_the_search_page(server) -> None:  # type: ignore[no-untyped-def]
     """``/search`` and ``/lookup`` (where the form posts its results: a bookmark, a reload of
     a form sent without scripts, ``/search?k=abc`` typed) were "405 Method not allowed";
