@@ -278,6 +278,21 @@ def test_a_setting_out_of_range_names_its_variable(tmp_path: Path) -> None:
         assert len(done.stderr.splitlines()) == 1, done.stderr
 
 
+def test_a_bad_executor_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    """IMGSEARCH_EXECUTOR=bogus said "Invalid value for '--executor'" (an option the user
+    never gave): now one line naming the variable and its value, before any work; the option
+    itself is still a usage error naming ``--executor``."""
+    (tmp_path / "photos").mkdir()
+    env = {"IMGSEARCH_EXECUTOR": "bogus"}
+    done = run_cli(["index", "--no-progress", "photos"], tmp_path, env=env, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("Error: IMGSEARCH_EXECUTOR='bogus': give 'local'"), done.stderr
+    assert "--executor" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+    done = run_cli(["index", "--executor", "bogus", "photos"], tmp_path, timeout=60)
+    assert done.returncode == 2 and "'--executor'" in done.stderr, done.stderr
+    assert not (tmp_path / "imgsearch-library").exists()
+
+
 def test_make_copies_refuses_a_negative_seed_before_writing(tmp_path: Path, data_dir: Path) -> None:
     """`eval make-copies SRC OUT --seed -1` made OUT, then died in numpy with a traceback
     ("expected non-negative integer"): now exit 2 naming --seed, and no OUT folder."""
