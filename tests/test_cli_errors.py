@@ -293,6 +293,18 @@ def test_a_bad_executor_from_the_environment_names_the_variable(tmp_path: Path) 
     assert not (tmp_path / "imgsearch-library").exists()
 
 
+def test_db_check_of_an_empty_database_file_says_there_is_no_library(tmp_path: Path) -> None:
+    """An empty SQLite file where the library's database belongs (``touch``, a failed copy)
+    passed ``db check`` as "ok" while every other command refused it: now one line saying it
+    holds no library yet and what creates one."""
+    (tmp_path / "imgsearch-library").mkdir()
+    (tmp_path / "imgsearch-library" / "imgsearch.sqlite3").touch()
+    done = run_cli(["db", "check"], tmp_path, timeout=60)
+    assert done.returncode == 1 and "ok (" not in done.stdout, done.stdout
+    (line,) = done.stderr.strip().splitlines()
+    assert "has no imgsearch library yet" in line and "`imgsearch index PATH`" in line, line
+
+
 def test_make_copies_refuses_a_negative_seed_before_writing(tmp_path: Path, data_dir: Path) -> None:
     """`eval make-copies SRC OUT --seed -1` made OUT, then died in numpy with a traceback
     ("expected non-negative integer"): now exit 2 naming --seed, and no OUT folder."""
