@@ -53,7 +53,7 @@ def test_database_commands(pg_url: str, tmp_path: Path) -> None:
     assert checked.exit_code == 0, checked.output
     assert "ok (the library's tables and every vector's size" in checked.output
     assert "SQLite" not in checked.output
-    down = runner.invoke(cli, [*base, "db", "downgrade", "0003", "--json"])
+    down = runner.invoke(cli, [*base, "db", "downgrade", "0003", "--yes", "--json"])
     assert down.exit_code == 0, down.output
     assert json.loads(down.stdout)["after"].startswith("0003")
     store = Store.open(pg_url)  # an older library is upgraded when opened
