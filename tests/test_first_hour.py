@@ -225,6 +225,38 @@ def test_an_avif_or_heic_photo_uploaded_is_searched_as_a_photo(
         assert results[0]["media"] == "image"
 
 
+def test_the_api_refuses_unknown_and_repeated_fields(user, server) -> None:  # type: ignore[no-untyped-def]
+    """``curl -F k=5 -F k=6`` searched with k=5, ``-F min-score=0.9`` (a typo) searched with no
+    minimum, two ``-F image=@...`` searched with the first and ``GET /images?page=1&page=2``
+    answered page 1, each without a word: now 400 JSON naming the field; the quality filters
+    may still repeat."""
+    cwd, _summary, sources = user
+    photo = (cwd / "photos" / sources[1].name).read_bytes()
+    cases = [
+        ("search", [("k", "5"), ("k", "6")], 1, "'k' was given 2 times"),
+        ("search", [("min-score", "0.9")], 1, "'min-score' is not a field of /api/v1/search"),
+        ("lookup", [], 2, "'image' was given 2 times"),
+        ("lookup", [("k", "5")], 1, "'k' does not apply to a lookup"),
+    ]
+    for endpoint, data, images, said in cases:
+        answer = requests.post(
+            f"{server}/api/v1/{endpoint}",
+            files=[("image", ("q.jpg", photo, "image/jpeg"))] * images,
+            data=data,
+            timeout=60,
+        )
+        assert answer.status_code == 400, (endpoint, data, answer.text)
+        assert answer.headers["Content-Type"] == "application/json"
+        assert said in answer.json()["error"]["message"], answer.text
+    status, body = fetch(f"{server}/api/v1/images?page=1&page=2")
+    assert status == 400 and "'page' was given 2 times" in body, body
+    flags = [("flag", "dark"), ("flag", "blurry"), ("k", "3")]
+    answer = requests.post(
+        f"{server}/api/v1/search", files={"image": photo}, data=flags, timeout=60
+    )
+    assert answer.status_code == 200 and answer.json()["query"]["flag"] == ["dark", "blurry"]
+
+
 def test_a_collection_whose_folder_is_gone_stops_no_nightly_index(user) -> None:  # type: ignore[no-untyped-def]
     """A collection's folder renamed (or a drive not mounted) made every later ``imgsearch
     index`` - the README's nightly run - fail with "no such directory", even after

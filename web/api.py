@@ -27,12 +27,21 @@ from web.params import (
     query_summary,
     read_lookup,
     read_query,
+    refuse_repeated_args,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 THUMBNAIL_MAX_AGE = 300
 FILE_MAX_AGE = 300
+
+
+@bp.before_request
+def one_value_per_parameter() -> None:
+    """``GET /api/v1/...?k=5&k=6`` is refused, never answered for one of them (the POSTs
+    check their form fields and query together: see ``web.params``)."""
+    if request.method == "GET":
+        refuse_repeated_args()
 
 
 @bp.post("/search")
