@@ -185,6 +185,38 @@ def test_a_removal_in_nested_collections_is_listed_once(
     ]
 
 
+def test_a_photo_named_like_a_video_is_indexed_and_served_as_the_photo(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A JPEG saved as ``photo.mp4`` was indexed as a one-frame video (``photo.mp4 @ 00:00.0``,
+    a video player on its card that cannot play it, its file served as video/mp4) while the
+    same bytes uploaded were a photo: now it is the photo it holds, by its content, an exact
+    copy of the JPEG it came from."""
+    sources = photo_paths(data_dir, 2)
+    (tmp_path / "photos").mkdir()
+    for source in sources:
+        shutil.copyfile(source, tmp_path / "photos" / source.name)
+    shutil.copyfile(sources[0], tmp_path / "photos" / "photo.mp4")
+    model = ["--model-path", str(models_dir)]
+    done = run_cli([*model, "index", "--no-progress", "--json", "photos"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (json.loads(done.stdout)["added"], json.loads(done.stdout)["failed"]) == (3, 0)
+    found = run_cli(["search", "--json", "-k", "3", "photos/photo.mp4"], tmp_path)
+    assert found.returncode == 0, found.stderr
+    hits = json.loads(found.stdout)["results"]
+    exact = {Path(hit["path"]).name: hit for hit in hits if hit["exact"]}
+    assert set(exact) == {"photo.mp4", sources[0].name}, hits
+    assert exact["photo.mp4"]["media"] == "image" and "timestamp_ms" not in exact["photo.mp4"]
+    with served([], tmp_path) as url:
+        image_id = exact["photo.mp4"]["id"]
+        answer = requests.get(f"{url}/api/v1/images/{image_id}/file", timeout=30)
+        assert answer.status_code == 200 and answer.headers["Content-Type"] == "image/jpeg"
+        thumb = requests.get(f"{url}/api/v1/images/{image_id}/thumbnail", timeout=30)
+        assert thumb.status_code == 200 and thumb.headers["Content-Type"] == "image/jpeg"
+        card = card_of(fetch(f"{url}/browse")[1], image_id)
+        assert "<video" not in card and "@ 00:00" not in card, card
+
+
 def test_the_address_of_a_results_page_opens_the_search_page(server) -> None:  # type: ignore[no-untyped-def]
     """``/search`` and ``/lookup`` (where the form posts its results: a bookmark, a reload of
     a form sent without scripts, ``/search?k=abc`` typed) were "405 Method not allowed";

@@ -128,7 +128,7 @@ def thumbnail(image_id: int) -> Response:
 @bp.get("/images/<int:image_id>/file")
 def image_file(image_id: int) -> Response:
     path, _sha256, fmt = service.library_file(service.engine(), image_id)
-    video = path.suffix.lower() in _VIDEO_MIMETYPES
+    video = path.suffix.lower() in _VIDEO_MIMETYPES and (fmt or "").upper() not in _MIMETYPES
     if video:  # served with HTTP Range requests (conditional=True): players seek
         fmt = None
     if fmt and image_format(path) != fmt:  # replaced since it was indexed: never mislabelled
@@ -221,10 +221,10 @@ _VIDEO_MIMETYPES = {
 
 def _mimetype(fmt: str | None, suffix: str) -> str:
     """The image's type from its decoded format (content), else its suffix; never HTML."""
+    if fmt and fmt.upper() in _MIMETYPES:  # a photo renamed .mp4 is served as the photo
+        return _MIMETYPES[fmt.upper()]
     if suffix.lower() in _VIDEO_MIMETYPES:
         return _VIDEO_MIMETYPES[suffix.lower()]
-    if fmt and fmt.upper() in _MIMETYPES:
-        return _MIMETYPES[fmt.upper()]
     return _SUFFIX_MIMETYPES.get(suffix.lower(), "application/octet-stream")
 
 
