@@ -289,6 +289,29 @@ def test_the_api_refuses_unknown_and_repeated_fields(user, server) -> None:  # t
     assert answer.status_code == 200 and answer.json()["query"]["flag"] == ["dark", "blurry"]
 
 
+def test_a_broken_clip_is_named_a_video_without_ffmpeg_numbers(user, server) -> None:  # type: ignore[no-untyped-def]
+    """An MP4 that FFmpeg cannot open, uploaded, said "Not a readable image: not a readable
+    video ([Errno 1094995529] Invalid data found when processing input: '<none>')", and the
+    CLI the same errno: now "Not a readable video (Invalid data found when processing
+    input)."."""
+    pytest.importorskip("av")
+    cwd, _summary, _sources = user
+    broken = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x07" * 4000
+    answer = requests.post(
+        f"{server}/api/v1/search", files={"image": ("clip.mp4", broken)}, timeout=60
+    )
+    assert answer.status_code == 415 and answer.json()["error"]["code"] == "not_a_video"
+    message = answer.json()["error"]["message"]
+    assert message.startswith("Not a readable video (") and "Errno" not in message, message
+    (cwd / "broken.mp4").write_bytes(broken)
+    try:
+        done = run_cli(["search", "broken.mp4"], cwd)
+    finally:
+        (cwd / "broken.mp4").unlink()
+    assert done.returncode == 1 and "Errno" not in done.stderr, done.stderr
+    assert done.stderr.startswith("Error: broken.mp4: not a readable video ("), done.stderr
+
+
 def test_a_collection_whose_folder_is_gone_stops_no_nightly_index(user) -> None:  # type: ignore[no-untyped-def]
     """A collection's folder renamed (or a drive not mounted) made every later ``imgsearch
     index`` - the README's nightly run - fail with "no such directory", even after
