@@ -75,6 +75,7 @@ def _common(function):  # type: ignore[no-untyped-def]
             default=None,
             metavar="WHERE",
             envvar="IMGSEARCH_EXECUTOR",
+            show_envvar=True,
             callback=_check_executor,
             help="Where images are decoded and embedded: 'local' (this machine's threads) "
             "or a Dask cluster, dask://HOST:PORT (pip install 'imgsearch[distributed]'; "

@@ -305,6 +305,24 @@ def test_db_check_of_an_empty_database_file_says_there_is_no_library(tmp_path: P
     assert "has no imgsearch library yet" in line and "`imgsearch index PATH`" in line, line
 
 
+def test_help_names_the_environment_variables_readme_documents(tmp_path: Path) -> None:
+    """README documents IMGSEARCH_LIBRARY, IMGSEARCH_DATABASE_URL, IMGSEARCH_EXECUTOR and
+    IMGSEARCH_TOKEN beside their options; no ``--help`` said so (a user who set one in a
+    shell profile could not find where a value came from)."""
+    cases = {
+        (): ("IMGSEARCH_LIBRARY", "IMGSEARCH_DATABASE_URL", "IMGSEARCH_MODEL_PATH"),
+        ("index",): ("IMGSEARCH_EXECUTOR",),
+        ("reindex",): ("IMGSEARCH_EXECUTOR",),
+        ("serve",): ("IMGSEARCH_TOKEN",),
+    }
+    for command, names in cases.items():
+        done = run_cli([*command, "--help"], tmp_path, timeout=60)
+        assert done.returncode == 0, done.stderr
+        text = " ".join(done.stdout.split())  # wrapped to the terminal's width
+        for name in names:
+            assert name in text, (command, name, done.stdout)
+
+
 def test_make_copies_refuses_a_negative_seed_before_writing(tmp_path: Path, data_dir: Path) -> None:
     """`eval make-copies SRC OUT --seed -1` made OUT, then died in numpy with a traceback
     ("expected non-negative integer"): now exit 2 naming --seed, and no OUT folder."""
