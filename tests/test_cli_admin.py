@@ -138,6 +138,7 @@ def test_stats_says_whitening_is_off_when_it_was_turned_off(run, pictures: Path)
     assert "no whitening (learned from 100 images up)" in run("stats").stdout
 
 
+@pytest.mark.slow
 def test_db_downgrade_asks_before_it_drops_data(tmp_path: Path, data_dir: Path, models_dir: Path):  # type: ignore[no-untyped-def]
     """``db downgrade base`` dropped every table without a word (on PostgreSQL with no backup
     at all): a downgrade now says what it drops and asks on a terminal (no: nothing changes),

@@ -151,6 +151,7 @@ def test_a_collection_around_another_one_is_warned_of_either_way(
     assert any("holds the collection" in w and w.endswith("vector)") for w in warnings), warnings
 
 
+@pytest.mark.slow
 def test_a_removal_in_nested_collections_is_listed_once(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
@@ -185,6 +186,7 @@ def test_a_removal_in_nested_collections_is_listed_once(
     ]
 
 
+@pytest.mark.slow
 def test_a_photo_named_like_a_video_is_indexed_and_served_as_the_photo(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
