@@ -75,11 +75,11 @@ def _common(function):  # type: ignore[no-untyped-def]
             default=None,
             metavar="WHERE",
             envvar="IMGSEARCH_EXECUTOR",
-            show_envvar=True,
             callback=_check_executor,
             help="Where images are decoded and embedded: 'local' (this machine's threads) "
             "or a Dask cluster, dask://HOST:PORT (pip install 'imgsearch[distributed]'; "
-            "workers get each file's bytes, rows are written here) [default: local].",
+            "workers get each file's bytes, rows are written here) [default: local; env var: "
+            "IMGSEARCH_EXECUTOR].",
         ),
         click.option(
             "--batch-size",

@@ -152,8 +152,8 @@ def load_all_commands() -> None:
         file_okay=False, path_type=Path, hint="give the library's folder (or leave it out)"
     ),
     envvar="IMGSEARCH_LIBRARY",
-    show_envvar=True,
-    help="Library directory (database, FAISS file, thumbnails). [default: ./imgsearch-library]",
+    help="Library directory (database, FAISS file, thumbnails). [default: ./imgsearch-library; "
+    "env var: IMGSEARCH_LIBRARY]",
 )
 @click.option(
     "--model-path",
