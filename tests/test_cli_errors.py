@@ -290,6 +290,7 @@ def test_a_bad_executor_from_the_environment_names_the_variable(tmp_path: Path) 
     assert "--executor" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
     done = run_cli(["index", "--executor", "bogus", "photos"], tmp_path, timeout=60)
     assert done.returncode == 2 and "'--executor'" in done.stderr, done.stderr
+    assert "IMGSEARCH_EXECUTOR" not in done.stderr, done.stderr  # the option, not the variable
     assert not (tmp_path / "imgsearch-library").exists()
 
 
