@@ -405,6 +405,20 @@ def test_cards_of_a_deleted_file_say_file_missing_instead_of_a_broken_thumbnail(
     assert "File missing" not in card_of(pages["browse"], kept)
 
 
+def test_the_search_page_from_a_deleted_file_says_so(user, server) -> None:  # type: ignore[no-untyped-def]
+    """``/?from=ID`` of a file deleted since indexing (a bookmark, Back to an old search)
+    showed a broken preview and a search that then failed with "file_missing": the page now
+    says at once why that image cannot be a query and what to run (after the tests above)."""
+    _cwd, _summary, sources = user
+    names = library_paths(server)
+    gone, kept = names[sources[3].name], names[sources[1].name]
+    status, body = fetch(f"{server}/?from={gone}")
+    assert status == 200 and "cannot be a query" in body and "imgsearch index" in body, body
+    assert f"/api/v1/images/{gone}/thumbnail" not in body
+    status, body = fetch(f"{server}/?from={kept}")
+    assert status == 200 and f"/api/v1/images/{kept}/thumbnail" in body
+
+
 def test_dedup_warns_when_files_of_its_groups_are_gone(user) -> None:  # type: ignore[no-untyped-def]
     """A photo and its copy deleted since the last index were still reported as a group
     without a word: a user following a stale report can delete the last copy of a photo
