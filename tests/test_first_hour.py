@@ -324,6 +324,29 @@ def test_previous_of_a_page_past_the_end_goes_to_the_last_page(server) -> None: 
     assert fetch(f"{server}{previous.replace('&amp;', '&')}")[0] == 200
 
 
+def test_a_clip_searched_in_a_library_of_photos_says_why_nothing_came(server) -> None:  # type: ignore[no-untyped-def]
+    """An animated GIF (or a video) searched on the web page of a library without videos said
+    "No image is similar enough. Lower the minimum similarity, or widen the region" - neither
+    helps: a clip is compared with the library's videos only. The page now says so (as the
+    CLI does)."""
+    import io
+
+    from PIL import Image
+
+    frames = [Image.new("RGB", (64, 64), (40 * i, 90, 200 - 40 * i)) for i in range(4)]
+    gif = io.BytesIO()
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=200)
+    answer = requests.post(
+        f"{server}/search",
+        files={"image": ("anim.gif", gif.getvalue(), "image/gif")},
+        headers={"Origin": server},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    assert "videos and animations only, not with its photos" in answer.text
+    assert "Lower the minimum similarity" not in answer.text
+
+
 def test_a_collection_whose_folder_is_gone_stops_no_nightly_index(user) -> None:  # type: ignore[no-untyped-def]
     """A collection's folder renamed (or a drive not mounted) made every later ``imgsearch
     index`` - the README's nightly run - fail with "no such directory", even after

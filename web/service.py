@@ -103,6 +103,14 @@ def library_file(eng: SearchEngine, image_id: int | None) -> ImageFile:
     return found
 
 
+def is_clip(query: Query) -> bool:
+    """Is the uploaded query a video or an animated image (searched among the library's
+    videos only)? Its first bytes and headers only."""
+    from models import is_video_data
+
+    return query.data is not None and is_video_data(query.data)
+
+
 def query_image(image_id: int | None, asked: str) -> ImageInfo:
     """The library image the search page starts from (``?from=ID``): 404 when there is none,
     409 when its file is gone or changed since indexing (its preview and its search would

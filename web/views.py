@@ -175,6 +175,7 @@ def search_submit() -> Any:
         error = _failure(exc)
     status = error.status if error else 200
     context = {"hits": hits, "took_ms": took_ms, "error": error, "query": query}
+    context["clip"] = not hits and query is not None and service.is_clip(query)
     if request.headers.get("X-Requested-With") == "fetch":
         return render_template("_results.html", **context), status
     form = _form_defaults()
