@@ -15,12 +15,16 @@ from models.video_names import is_video_name, looks_like_still, looks_like_video
 Reader = VideoReader | AnimationReader
 
 
+def is_video_container(path: str | os.PathLike[str]) -> bool:
+    """A video file by name, unless its content is a still image's (a photo renamed
+    ``.mp4``): its first bytes are read only for a video's name."""
+    return is_video_name(path) and not looks_like_still(_head(path))
+
+
 def is_video_file(path: str | os.PathLike[str]) -> bool:
-    """A video file by name (unless its content is a still image's: a photo renamed
-    ``.mp4``), or an animated image by content (headers only)."""
-    if is_video_name(path) and not looks_like_still(_head(path)):
-        return True
-    return is_animation(path)
+    """A video file (:func:`is_video_container`), or an animated image by content (headers
+    only)."""
+    return is_video_container(path) or is_animation(path)
 
 
 def is_video_data(data: bytes) -> bool:
@@ -68,4 +72,4 @@ def open_video(source: Any, name: str | None = None) -> Reader:
     return VideoReader(source, name)
 
 
-__all__ = ["Reader", "is_video_data", "is_video_file", "open_video"]
+__all__ = ["Reader", "is_video_container", "is_video_data", "is_video_file", "open_video"]
