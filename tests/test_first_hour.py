@@ -347,6 +347,19 @@ def test_a_clip_searched_in_a_library_of_photos_says_why_nothing_came(server) ->
     assert "Lower the minimum similarity" not in answer.text
 
 
+def test_clusters_output_named_html_is_an_html_report(user) -> None:  # type: ignore[no-untyped-def]
+    """``imgsearch clusters -o clusters.html`` wrote the plain-text listing into the .html
+    file (a browser shows it as one run-on line), while ``dedup --output x.html`` wrote HTML:
+    the format now follows the file's name here too (.json: JSON, other names: text)."""
+    cwd, _summary, _sources = user
+    done = run_cli(["clusters", "-o", "reports/clusters.html"], cwd)
+    assert done.returncode == 0, done.stderr
+    assert (cwd / "reports" / "clusters.html").read_text(encoding="utf-8").startswith("<!doc")
+    done = run_cli(["clusters", "-o", "reports/clusters.html", "--format", "text"], cwd)
+    assert done.returncode == 0, done.stderr
+    assert not (cwd / "reports" / "clusters.html").read_text(encoding="utf-8").startswith("<")
+
+
 def test_a_collection_whose_folder_is_gone_stops_no_nightly_index(user) -> None:  # type: ignore[no-untyped-def]
     """A collection's folder renamed (or a drive not mounted) made every later ``imgsearch
     index`` - the README's nightly run - fail with "no such directory", even after
