@@ -328,7 +328,7 @@ def test_a_clip_searched_in_a_library_of_photos_says_why_nothing_came(server) ->
     """An animated GIF (or a video) searched on the web page of a library without videos said
     "No image is similar enough. Lower the minimum similarity, or widen the region" - neither
     helps: a clip is compared with the library's videos only. The page now says so (as the
-    CLI does)."""
+    CLI does), and so does "Find copies" of it."""
     import io
 
     from PIL import Image
@@ -345,6 +345,17 @@ def test_a_clip_searched_in_a_library_of_photos_says_why_nothing_came(server) ->
     assert answer.status_code == 200, answer.text
     assert "videos and animations only, not with its photos" in answer.text
     assert "Lower the minimum similarity" not in answer.text
+    # "Find copies" of it said "No other image in the library" (of a library of 7 photos)
+    answer = requests.post(
+        f"{server}/lookup",
+        files={"image": ("anim.gif", gif.getvalue(), "image/gif")},
+        data={"mode": "lookup"},
+        headers={"Origin": server},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    assert "No other image in the library" not in answer.text
+    assert "No other video or animation in the library" in answer.text
 
 
 def test_clusters_output_named_html_is_an_html_report(user) -> None:  # type: ignore[no-untyped-def]

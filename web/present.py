@@ -239,7 +239,10 @@ def match_groups(result: LookupResult) -> list[MatchGroup]:
             SIMILAR,
             f"Other {'videos' if result.of_video else 'similar images'} {other_title}",
             other_help,
-            "No other image in the library.",
+            "No other video or animation in the library (a clip is compared with those only, "
+            "not with photos: look up a still of it to find photos)."
+            if result.of_video
+            else "No other image in the library.",
             result.of_kind(SIMILAR),
         ),
     ]
