@@ -176,13 +176,21 @@ def current(ctx: click.Context, as_json: bool) -> None:
 
 
 def _migrate(
-    ctx: click.Context, revision: str, step: Callable[[Engine, str], None], as_json: bool
+    ctx: click.Context,
+    revision: str,
+    step: Callable[[Engine, str], None],
+    as_json: bool,
+    confirm: Callable[[Engine, str, str], None] | None = None,
 ) -> None:
     """Run one migration ``step`` to ``revision`` after the same backup as the automatic
-    upgrade; print the revisions before and after."""
+    upgrade (and ``confirm``, a downgrade's question); print the revisions before and after."""
     with database(ctx) as engine:
         before = migrate.current_revision(engine)
         target = migrate.head_revision() if revision == "head" else revision
+        if confirm is not None and before is not None:
+            target = migrate.resolve_revision(revision) or "base"
+            if target != before:
+                confirm(engine, before, target)
         if before is None or target != before:  # nothing to do: no copy of the whole file
             migrate.backup_sqlite(engine, before)
             run_migration(lambda: step(engine, revision))
@@ -206,9 +214,37 @@ def upgrade(ctx: click.Context, revision: str, as_json: bool) -> None:
 
 @db.command()
 @click.argument("revision")
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Downgrade without asking (scripts); without it a terminal asks, and anything "
+    "else is refused.",
+)
 @_json_option('{"before", "after"}')
 @click.pass_context
 @user_errors
-def downgrade(ctx: click.Context, revision: str, as_json: bool) -> None:
-    """Downgrade the schema to REVISION ('base' drops everything); backed up first."""
-    _migrate(ctx, revision, migrate.downgrade, as_json)
+def downgrade(ctx: click.Context, revision: str, yes: bool, as_json: bool) -> None:
+    """Downgrade the schema to REVISION ('base' drops every table): what later revisions
+    added is lost. Asks first (--yes: not); a SQLite file is backed up first."""
+    _migrate(ctx, revision, migrate.downgrade, as_json, None if yes else _confirm_downgrade)
+
+
+def _confirm_downgrade(engine: Engine, before: str, target: str) -> None:
+    """Ask on a terminal before a downgrade loses data; refuse without one (--yes)."""
+    lost = (
+        "drops every table of the library: its images, vectors and settings"
+        if target == "base"
+        else f"drops what the revisions after {target} added, with their data"
+    )
+    database = engine.url.database
+    kept = (
+        f"a copy is kept as {Path(database).name}.bak-{before}"
+        if engine.dialect.name == "sqlite" and database
+        else "no backup is made on a database server: pg_dump it first"
+    )
+    what = f"db downgrade {before} -> {target} {lost} ({kept})"
+    if not click.get_text_stream("stdin").isatty():
+        raise click.ClickException(f"{what}: add --yes to do it without a terminal to ask")
+    if not click.confirm(f"{what}. Downgrade?", default=False, err=True):
+        raise click.ClickException("not downgraded: nothing was changed")

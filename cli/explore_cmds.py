@@ -48,7 +48,8 @@ CLUSTERS_JSON = (
     "fmt",
     type=click.Choice(["text", "json", "html"]),
     default=None,
-    help="Output format [default: text; html needs --output].",
+    help="Output format [default: by --output's name (.html, .json), else text; html needs "
+    "--output].",
 )
 @click.option(
     "-o",
@@ -74,7 +75,11 @@ def clusters(
     """
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
-    fmt = "json" if as_json else (fmt or "text")
+    # -o clusters.html wrote plain text into an .html file: the format follows the name, as
+    # dedup's does (any other name: text)
+    by_name = {".html": "html", ".htm": "html", ".json": "json"}
+    named = by_name.get(output.suffix.lower(), "text") if output is not None else "text"
+    fmt = "json" if as_json else (fmt or named)
     if fmt == "html" and output is None:
         raise click.UsageError("an html report needs --output FILE.html")
     if method == "density" and k is not None:

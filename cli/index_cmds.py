@@ -21,8 +21,9 @@ if TYPE_CHECKING:  # imported by the commands themselves: `--help` stays light
     from indexer.run import IndexSummary
 
 
-def _check_executor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    """Refuse a bad --executor, or one whose extra is missing, before any work is done."""
+def _check_executor(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a bad --executor, or one whose extra is missing, before any work is done; a
+    value from IMGSEARCH_EXECUTOR is named as that variable's (exit 1, as other settings)."""
     if value is None:
         return None
     from indexer.distributed import ExecutorError, check_executor
@@ -30,7 +31,12 @@ def _check_executor(_ctx: click.Context, _param: click.Parameter, value: str | N
     try:
         check_executor(value)
     except ExecutorError as error:
-        raise click.BadParameter(str(error).removeprefix(f"--executor {value!r}: ")) from None
+        problem = str(error).removeprefix(f"--executor {value!r}: ")
+        if ctx.get_parameter_source("executor") == click.core.ParameterSource.ENVIRONMENT:
+            raise click.ClickException(
+                f"IMGSEARCH_EXECUTOR={value!r}: {problem} (or unset IMGSEARCH_EXECUTOR)"
+            ) from None
+        raise click.BadParameter(problem) from None
     return value
 
 
@@ -72,7 +78,8 @@ def _common(function):  # type: ignore[no-untyped-def]
             callback=_check_executor,
             help="Where images are decoded and embedded: 'local' (this machine's threads) "
             "or a Dask cluster, dask://HOST:PORT (pip install 'imgsearch[distributed]'; "
-            "workers get each file's bytes, rows are written here) [default: local].",
+            "workers get each file's bytes, rows are written here) [default: local; env var: "
+            "IMGSEARCH_EXECUTOR].",
         ),
         click.option(
             "--batch-size",

@@ -152,14 +152,19 @@ def load_all_commands() -> None:
         file_okay=False, path_type=Path, hint="give the library's folder (or leave it out)"
     ),
     envvar="IMGSEARCH_LIBRARY",
-    help="Library directory (database, FAISS file, thumbnails). [default: ./imgsearch-library]",
+    help="Library directory (database, FAISS file, thumbnails). [default: ./imgsearch-library; "
+    "env var: IMGSEARCH_LIBRARY]",
 )
 @click.option(
     "--model-path",
     help="Directories to search for model files, ':'-separated, before IMGSEARCH_MODEL_PATH, "
     "./models and the user data directory.",
 )
-@click.option("--database-url", help="SQLAlchemy URL overriding the library's SQLite file.")
+@click.option(
+    "--database-url",
+    help="SQLAlchemy URL overriding the library's SQLite file (postgresql://USER@HOST/DB). "
+    "[env var: IMGSEARCH_DATABASE_URL]",
+)
 @click.option(
     "-v", "--verbose", count=True, help="More log output (-vv for debug, with tracebacks)."
 )

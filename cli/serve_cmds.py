@@ -101,7 +101,8 @@ def _check_host(_ctx: click.Context, _param: click.Parameter, value: str) -> str
     envvar="IMGSEARCH_TOKEN",
     metavar="TOKEN",
     help="Access token every request must carry (Authorization: Bearer TOKEN, or ?token= "
-    "once in a browser). Outside loopback one is made and printed when none is given.",
+    "once in a browser). Outside loopback one is made and printed when none is given. "
+    "[env var: IMGSEARCH_TOKEN]",
 )
 @click.pass_obj
 def serve_command(

@@ -80,7 +80,8 @@ def probe(address: str, timeout: float = 5.0) -> None:
     except (OSError, ValueError) as exc:
         raise ExecutorError(
             f"cannot reach the Dask scheduler at {address}: {exc} "
-            "(start one with `dask scheduler`, or leave --executor out to index locally)"
+            "(start one with `dask scheduler`, or leave --executor out and IMGSEARCH_EXECUTOR "
+            "unset to index locally)"
         ) from exc
 
 
@@ -177,7 +178,8 @@ class DaskAnalyzer:
         except (OSError, TimeoutError) as exc:
             raise ExecutorError(
                 f"cannot reach the Dask scheduler at {address}: {exc} "
-                "(start one with `dask scheduler`, or leave --executor out to index locally)"
+                "(start one with `dask scheduler`, or leave --executor out and IMGSEARCH_EXECUTOR "
+                "unset to index locally)"
             ) from exc
         located = model.located
         self.job = WorkerJob(

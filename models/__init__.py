@@ -80,6 +80,7 @@ _SOURCES: dict[str, str] = {
     "ANIMATED_FORMATS": "models.animation",
     "AnimationReader": "models.animation",
     "is_animation": "models.animation",
+    "is_video_container": "models.media",
     "is_video_data": "models.media",
     "is_video_file": "models.media",
     "open_video": "models.media",
@@ -153,6 +154,7 @@ __all__ = [
     "get_spec",
     "image_format",
     "is_animation",
+    "is_video_container",
     "is_video_data",
     "is_video_file",
     "is_video_name",
@@ -251,7 +253,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from models.labels import TopLabels
     from models.load import DecodedImage, load_image, pixel_sha256, to_rgb
-    from models.media import is_video_data, is_video_file, open_video
+    from models.media import is_video_container, is_video_data, is_video_file, open_video
     from models.onnx_model import ModelOutput, OnnxModel, l2_normalize, open_model
     from models.roi import RegionOfInterest, parse_roi
     from models.sources import HEIF_SUPPORTED

@@ -10,14 +10,21 @@ from typing import Any
 from models.animation import AnimationReader, animation_format, is_animation
 from models.files import open_image_file
 from models.video import VideoError, VideoReader
-from models.video_names import is_video_name, looks_like_video
+from models.video_names import is_video_name, looks_like_still, looks_like_video
 
 Reader = VideoReader | AnimationReader
 
 
+def is_video_container(path: str | os.PathLike[str]) -> bool:
+    """A video file by name, unless its content is a still image's (a photo renamed
+    ``.mp4``): its first bytes are read only for a video's name."""
+    return is_video_name(path) and not looks_like_still(_head(path))
+
+
 def is_video_file(path: str | os.PathLike[str]) -> bool:
-    """A video file by name, or an animated image by content (headers only)."""
-    return is_video_name(path) or is_animation(path)
+    """A video file (:func:`is_video_container`), or an animated image by content (headers
+    only)."""
+    return is_video_container(path) or is_animation(path)
 
 
 def is_video_data(data: bytes) -> bool:
@@ -57,10 +64,12 @@ def open_video(source: Any, name: str | None = None) -> Reader:
         shown = name or (os.fspath(source) if isinstance(source, (str, os.PathLike)) else None)
         raise VideoError("file is empty (zero bytes)", source=shown, reason="empty")
     if isinstance(source, (str, os.PathLike)) and is_video_name(source):
+        if looks_like_still(head) and animation_format(head) is not None:
+            return AnimationReader(source, name)  # an animated GIF / WebP named .mp4
         return VideoReader(source, name)
     if not looks_like_video(head) and animation_format(head) is not None:
         return AnimationReader(source, name)
     return VideoReader(source, name)
 
 
-__all__ = ["Reader", "is_video_data", "is_video_file", "open_video"]
+__all__ = ["Reader", "is_video_container", "is_video_data", "is_video_file", "open_video"]

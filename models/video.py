@@ -157,7 +157,9 @@ class VideoReader:
             self.container = self.av.open(source, mode="r")
         except (self.av.error.FFmpegError, UnicodeDecodeError, ValueError) as error:
             raise VideoError(
-                f"not a readable video ({error})", source=self.name, reason="not_a_video"
+                f"not a readable video ({getattr(error, 'strerror', None) or error})",
+                source=self.name,
+                reason="not_a_video",
             ) from None
         if not self.container.streams.video:
             self.close()

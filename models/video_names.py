@@ -34,3 +34,17 @@ def looks_like_video(data: bytes) -> bool:
         or head[:4] == b"\x1a\x45\xdf\xa3"
         or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
     )
+
+
+def looks_like_still(data: bytes) -> bool:
+    """Image bytes by their magic number (JPEG, PNG, GIF, WebP, BMP, TIFF, HEIC / AVIF): a
+    file named like a video that holds one of these is that image (a renamed photo)."""
+    head = data[:16]
+    return (
+        head[:3] == b"\xff\xd8\xff"
+        or head[:8] == b"\x89PNG\r\n\x1a\n"
+        or head[:4] in (b"GIF8", b"II*\x00", b"MM\x00*")
+        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+        or head[:2] == b"BM"
+        or is_heif_image(head)
+    )

@@ -97,7 +97,7 @@ def test_maintenance_commands_print_json(run, pictures: Path) -> None:  # type: 
     same = as_json(run("db", "upgrade", "--json"))
     assert same == {"before": current["head"], "after": current["head"]}
     assert not list(run.library.glob("*.bak-*"))
-    down = as_json(run("db", "downgrade", "0002", "--json"))
+    down = as_json(run("db", "downgrade", "0002", "--yes", "--json"))
     assert down == {"before": current["head"], "after": "0002"}
     up = as_json(run("db", "upgrade", "--json"))
     assert up == {"before": "0002", "after": current["head"]}
@@ -136,3 +136,78 @@ def test_stats_says_whitening_is_off_when_it_was_turned_off(run, pictures: Path)
     assert "no whitening (whiten=off)" in text and "images up" not in text, text
     run("index", "--no-progress", "--descriptor", "default")
     assert "no whitening (learned from 100 images up)" in run("stats").stdout
+
+
+@pytest.mark.slow
+def test_db_downgrade_asks_before_it_drops_data(tmp_path: Path, data_dir: Path, models_dir: Path):  # type: ignore[no-untyped-def]
+    """``db downgrade base`` dropped every table without a word (on PostgreSQL with no backup
+    at all): a downgrade now says what it drops and asks on a terminal (no: nothing changes),
+    is refused without a terminal unless ``--yes`` is given, and goes ahead with ``--yes``."""
+    import subprocess
+
+    from tests.cli_process import ENTRY, cli_env, run_cli
+
+    copy_photos(photo_paths(data_dir, 2), tmp_path / "photos")
+    done = run_cli(["--model-path", str(models_dir), "index", "--no-progress", "photos"], tmp_path)
+    assert done.returncode == 0, done.stderr
+
+    def downgrade(*args: str, stdin: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*ENTRY, "db", "downgrade", "base", *args],
+            cwd=tmp_path,
+            env=cli_env(),
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def current() -> str:
+        return run_cli(["db", "current", "--json"], tmp_path).stdout
+
+    head = json.loads(current())["head"]
+    refused = downgrade(stdin=subprocess.DEVNULL)
+    assert refused.returncode == 1, refused.stderr
+    (line,) = refused.stderr.strip().splitlines()
+    assert "drops every table of the library" in line and "add --yes" in line, line
+    assert json.loads(current())["current"] == head
+    answered = _on_a_terminal([*ENTRY, "db", "downgrade", "base"], tmp_path, b"n\n")
+    assert "Downgrade? [y/N]" in answered and "nothing was changed" in answered, answered
+    assert json.loads(current())["current"] == head
+    done = downgrade("--yes", "--json", stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"before": head, "after": None}
+    assert (tmp_path / "imgsearch-library" / f"imgsearch.sqlite3.bak-{head}").is_file()
+
+
+def _on_a_terminal(command: list[str], cwd: Path, answer: bytes) -> str:
+    """Run ``command`` on a pseudo-terminal, type ``answer`` once it asks; what it printed."""
+    import os
+    import pty
+    import subprocess
+
+    from tests.cli_process import cli_env
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        command, cwd=cwd, env=cli_env(), stdin=slave, stdout=slave, stderr=slave
+    )
+    os.close(slave)
+    out = b""
+    while b"[y/N]" not in out:
+        data = os.read(master, 4096)
+        assert data, out
+        out += data
+    os.write(master, answer)
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the command closed the terminal
+            break
+        if not data:
+            break
+        out += data
+    os.close(master)
+    assert process.wait(timeout=60) == 1
+    return out.decode("utf-8", "replace")

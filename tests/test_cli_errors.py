@@ -278,6 +278,52 @@ def test_a_setting_out_of_range_names_its_variable(tmp_path: Path) -> None:
         assert len(done.stderr.splitlines()) == 1, done.stderr
 
 
+def test_a_bad_executor_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    """IMGSEARCH_EXECUTOR=bogus said "Invalid value for '--executor'" (an option the user
+    never gave): now one line naming the variable and its value, before any work; the option
+    itself is still a usage error naming ``--executor``."""
+    (tmp_path / "photos").mkdir()
+    env = {"IMGSEARCH_EXECUTOR": "bogus"}
+    done = run_cli(["index", "--no-progress", "photos"], tmp_path, env=env, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("Error: IMGSEARCH_EXECUTOR='bogus': give 'local'"), done.stderr
+    assert "--executor" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+    done = run_cli(["index", "--executor", "bogus", "photos"], tmp_path, timeout=60)
+    assert done.returncode == 2 and "'--executor'" in done.stderr, done.stderr
+    assert "IMGSEARCH_EXECUTOR" not in done.stderr, done.stderr  # the option, not the variable
+    assert not (tmp_path / "imgsearch-library").exists()
+
+
+def test_db_check_of_an_empty_database_file_says_there_is_no_library(tmp_path: Path) -> None:
+    """An empty SQLite file where the library's database belongs (``touch``, a failed copy)
+    passed ``db check`` as "ok" while every other command refused it: now one line saying it
+    holds no library yet and what creates one."""
+    (tmp_path / "imgsearch-library").mkdir()
+    (tmp_path / "imgsearch-library" / "imgsearch.sqlite3").touch()
+    done = run_cli(["db", "check"], tmp_path, timeout=60)
+    assert done.returncode == 1 and "ok (" not in done.stdout, done.stdout
+    (line,) = done.stderr.strip().splitlines()
+    assert "has no imgsearch library yet" in line and "`imgsearch index PATH`" in line, line
+
+
+def test_help_names_the_environment_variables_readme_documents(tmp_path: Path) -> None:
+    """README documents IMGSEARCH_LIBRARY, IMGSEARCH_DATABASE_URL, IMGSEARCH_EXECUTOR and
+    IMGSEARCH_TOKEN beside their options; no ``--help`` said so (a user who set one in a
+    shell profile could not find where a value came from)."""
+    cases = {
+        (): ("IMGSEARCH_LIBRARY", "IMGSEARCH_DATABASE_URL", "IMGSEARCH_MODEL_PATH"),
+        ("index",): ("IMGSEARCH_EXECUTOR",),
+        ("reindex",): ("IMGSEARCH_EXECUTOR",),
+        ("serve",): ("IMGSEARCH_TOKEN",),
+    }
+    for command, names in cases.items():
+        done = run_cli([*command, "--help"], tmp_path, timeout=60)
+        assert done.returncode == 0, done.stderr
+        text = " ".join(done.stdout.split())  # wrapped to the terminal's width
+        for name in names:
+            assert name in text, (command, name, done.stdout)
+
+
 def test_make_copies_refuses_a_negative_seed_before_writing(tmp_path: Path, data_dir: Path) -> None:
     """`eval make-copies SRC OUT --seed -1` made OUT, then died in numpy with a traceback
     ("expected non-negative integer"): now exit 2 naming --seed, and no OUT folder."""

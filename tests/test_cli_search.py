@@ -256,7 +256,7 @@ def test_db_commands(scratch, models_dir):
     library, _photos = scratch
     head = migrate.head_revision()
     assert f"current {head}" in ok(run(library, models_dir, "db", "current"))
-    assert "(base)" in ok(run(library, models_dir, "db", "downgrade", "base"))
+    assert "(base)" in ok(run(library, models_dir, "db", "downgrade", "base", "--yes"))
     assert "current (none)" in ok(run(library, models_dir, "db", "current"))
     assert list(library.glob("*.bak-*"))  # backed up before the downgrade
     assert f"-> {head}" in ok(run(library, models_dir, "db", "upgrade"))

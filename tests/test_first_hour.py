@@ -151,6 +151,74 @@ def test_a_collection_around_another_one_is_warned_of_either_way(
     assert any("holds the collection" in w and w.endswith("vector)") for w in warnings), warnings
 
 
+@pytest.mark.slow
+def test_a_removal_in_nested_collections_is_listed_once(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """``index DIR`` then ``index DIR/sub`` records sub's photos in both collections; a
+    ``remove`` of one of them was then listed twice by ``remove``, ``stats`` and ``remove
+    --undo`` (once per collection): each path is now listed once, with all its images."""
+    (tmp_path / "photos" / "sub").mkdir(parents=True)
+    sources = photo_paths(data_dir, 3)
+    shutil.copyfile(sources[0], tmp_path / "photos" / sources[0].name)
+    for source in sources[1:]:
+        shutil.copyfile(source, tmp_path / "photos" / "sub" / source.name)
+    model = ["--model-path", str(models_dir)]
+    for folder in ("photos", "photos/sub"):
+        done = run_cli([*model, "index", "--no-progress", folder], tmp_path)
+        assert done.returncode == 0, done.stderr
+    target = f"photos/sub/{sources[1].name}"
+    removed = run_cli(["remove", "--json", target], tmp_path)
+    assert removed.returncode == 0, removed.stderr
+    absolute = str(tmp_path / target)
+    assert json.loads(removed.stdout) == {
+        "removed": 2,
+        "paths": [{"path": absolute, "images": 2}],
+    }
+    stats = run_cli(["stats", "--json"], tmp_path)
+    assert [r["path"] for r in json.loads(stats.stdout)["removed_paths"]] == [absolute]
+    text = run_cli(["stats"], tmp_path).stdout
+    assert text.count(absolute) == 1, text
+    undone = run_cli(["remove", "--undo", "--json", target], tmp_path)
+    assert undone.returncode == 0, undone.stderr
+    assert [(u["path"], u["images"]) for u in json.loads(undone.stdout)["undone"]] == [
+        (absolute, 2)
+    ]
+
+
+@pytest.mark.slow
+def test_a_photo_named_like_a_video_is_indexed_and_served_as_the_photo(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A JPEG saved as ``photo.mp4`` was indexed as a one-frame video (``photo.mp4 @ 00:00.0``,
+    a video player on its card that cannot play it, its file served as video/mp4) while the
+    same bytes uploaded were a photo: now it is the photo it holds, by its content, an exact
+    copy of the JPEG it came from."""
+    sources = photo_paths(data_dir, 2)
+    (tmp_path / "photos").mkdir()
+    for source in sources:
+        shutil.copyfile(source, tmp_path / "photos" / source.name)
+    shutil.copyfile(sources[0], tmp_path / "photos" / "photo.mp4")
+    model = ["--model-path", str(models_dir)]
+    done = run_cli([*model, "index", "--no-progress", "--json", "photos"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (json.loads(done.stdout)["added"], json.loads(done.stdout)["failed"]) == (3, 0)
+    found = run_cli(["search", "--json", "-k", "3", "photos/photo.mp4"], tmp_path)
+    assert found.returncode == 0, found.stderr
+    hits = json.loads(found.stdout)["results"]
+    exact = {Path(hit["path"]).name: hit for hit in hits if hit["exact"]}
+    assert set(exact) == {"photo.mp4", sources[0].name}, hits
+    assert exact["photo.mp4"]["media"] == "image" and "timestamp_ms" not in exact["photo.mp4"]
+    with served([], tmp_path) as url:
+        image_id = exact["photo.mp4"]["id"]
+        answer = requests.get(f"{url}/api/v1/images/{image_id}/file", timeout=30)
+        assert answer.status_code == 200 and answer.headers["Content-Type"] == "image/jpeg"
+        thumb = requests.get(f"{url}/api/v1/images/{image_id}/thumbnail", timeout=30)
+        assert thumb.status_code == 200 and thumb.headers["Content-Type"] == "image/jpeg"
+        card = card_of(fetch(f"{url}/browse")[1], image_id)
+        assert "<video" not in card and "@ 00:00" not in card, card
+
+
 def test_the_address_of_a_results_page_opens_the_search_page(server) -> None:  # type: ignore[no-untyped-def]
     """``/search`` and ``/lookup`` (where the form posts its results: a bookmark, a reload of
     a form sent without scripts, ``/search?k=abc`` typed) were "405 Method not allowed";
@@ -191,6 +259,118 @@ def test_an_avif_or_heic_photo_uploaded_is_searched_as_a_photo(
         assert results[0]["media"] == "image"
 
 
+def test_the_api_refuses_unknown_and_repeated_fields(user, server) -> None:  # type: ignore[no-untyped-def]
+    """``curl -F k=5 -F k=6`` searched with k=5, ``-F min-score=0.9`` (a typo) searched with no
+    minimum, two ``-F image=@...`` searched with the first and ``GET /images?page=1&page=2``
+    answered page 1, each without a word: now 400 JSON naming the field; the quality filters
+    may still repeat."""
+    cwd, _summary, sources = user
+    photo = (cwd / "photos" / sources[1].name).read_bytes()
+    cases = [
+        ("search", [("k", "5"), ("k", "6")], 1, "'k' was given 2 times"),
+        ("search", [("min-score", "0.9")], 1, "'min-score' is not a field of /api/v1/search"),
+        ("lookup", [], 2, "'image' was given 2 times"),
+        ("lookup", [("k", "5")], 1, "'k' does not apply to a lookup"),
+    ]
+    for endpoint, data, images, said in cases:
+        answer = requests.post(
+            f"{server}/api/v1/{endpoint}",
+            files=[("image", ("q.jpg", photo, "image/jpeg"))] * images,
+            data=data,
+            timeout=60,
+        )
+        assert answer.status_code == 400, (endpoint, data, answer.text)
+        assert answer.headers["Content-Type"] == "application/json"
+        assert said in answer.json()["error"]["message"], answer.text
+    status, body = fetch(f"{server}/api/v1/images?page=1&page=2")
+    assert status == 400 and "'page' was given 2 times" in body, body
+    flags = [("flag", "dark"), ("flag", "blurry"), ("k", "3")]
+    answer = requests.post(
+        f"{server}/api/v1/search", files={"image": photo}, data=flags, timeout=60
+    )
+    assert answer.status_code == 200 and answer.json()["query"]["flag"] == ["dark", "blurry"]
+
+
+def test_a_broken_clip_is_named_a_video_without_ffmpeg_numbers(user, server) -> None:  # type: ignore[no-untyped-def]
+    """An MP4 that FFmpeg cannot open, uploaded, said "Not a readable image: not a readable
+    video ([Errno 1094995529] Invalid data found when processing input: '<none>')", and the
+    CLI the same errno: now "Not a readable video (Invalid data found when processing
+    input)."."""
+    pytest.importorskip("av")
+    cwd, _summary, _sources = user
+    broken = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x07" * 4000
+    answer = requests.post(
+        f"{server}/api/v1/search", files={"image": ("clip.mp4", broken)}, timeout=60
+    )
+    assert answer.status_code == 415 and answer.json()["error"]["code"] == "not_a_video"
+    message = answer.json()["error"]["message"]
+    assert message.startswith("Not a readable video (") and "Errno" not in message, message
+    (cwd / "broken.mp4").write_bytes(broken)
+    try:
+        done = run_cli(["search", "broken.mp4"], cwd)
+    finally:
+        (cwd / "broken.mp4").unlink()
+    assert done.returncode == 1 and "Errno" not in done.stderr, done.stderr
+    assert done.stderr.startswith("Error: broken.mp4: not a readable video ("), done.stderr
+
+
+def test_previous_of_a_page_past_the_end_goes_to_the_last_page(server) -> None:  # type: ignore[no-untyped-def]
+    """``/browse?page=50`` (an old link, a typed number) said "past the end" and offered
+    "Previous" to page 49, past the end again: it now leads to the last page."""
+    status, body = fetch(f"{server}/browse?page=50")
+    assert status == 200 and "past the end of the library" in body, body
+    (previous,) = re.findall(r'<a class="button" rel="prev" href="([^"]+)"', body)
+    assert previous.endswith("page=1"), previous
+    assert fetch(f"{server}{previous.replace('&amp;', '&')}")[0] == 200
+
+
+def test_a_clip_searched_in_a_library_of_photos_says_why_nothing_came(server) -> None:  # type: ignore[no-untyped-def]
+    """An animated GIF (or a video) searched on the web page of a library without videos said
+    "No image is similar enough. Lower the minimum similarity, or widen the region" - neither
+    helps: a clip is compared with the library's videos only. The page now says so (as the
+    CLI does), and so does "Find copies" of it."""
+    import io
+
+    from PIL import Image
+
+    frames = [Image.new("RGB", (64, 64), (40 * i, 90, 200 - 40 * i)) for i in range(4)]
+    gif = io.BytesIO()
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=200)
+    answer = requests.post(
+        f"{server}/search",
+        files={"image": ("anim.gif", gif.getvalue(), "image/gif")},
+        headers={"Origin": server},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    assert "videos and animations only, not with its photos" in answer.text
+    assert "Lower the minimum similarity" not in answer.text
+    # "Find copies" of it said "No other image in the library" (of a library of 7 photos)
+    answer = requests.post(
+        f"{server}/lookup",
+        files={"image": ("anim.gif", gif.getvalue(), "image/gif")},
+        data={"mode": "lookup"},
+        headers={"Origin": server},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    assert "No other image in the library" not in answer.text
+    assert "No other video or animation in the library" in answer.text
+
+
+def test_clusters_output_named_html_is_an_html_report(user) -> None:  # type: ignore[no-untyped-def]
+    """``imgsearch clusters -o clusters.html`` wrote the plain-text listing into the .html
+    file (a browser shows it as one run-on line), while ``dedup --output x.html`` wrote HTML:
+    the format now follows the file's name here too (.json: JSON, other names: text)."""
+    cwd, _summary, _sources = user
+    done = run_cli(["clusters", "-o", "reports/clusters.html"], cwd)
+    assert done.returncode == 0, done.stderr
+    assert (cwd / "reports" / "clusters.html").read_text(encoding="utf-8").startswith("<!doc")
+    done = run_cli(["clusters", "-o", "reports/clusters.html", "--format", "text"], cwd)
+    assert done.returncode == 0, done.stderr
+    assert not (cwd / "reports" / "clusters.html").read_text(encoding="utf-8").startswith("<")
+
+
 def test_a_collection_whose_folder_is_gone_stops_no_nightly_index(user) -> None:  # type: ignore[no-untyped-def]
     """A collection's folder renamed (or a drive not mounted) made every later ``imgsearch
     index`` - the README's nightly run - fail with "no such directory", even after
@@ -226,6 +406,64 @@ def test_the_page_of_an_image_whose_file_is_gone_or_changed_says_so(user, server
         assert "Open original" not in body and "Similar images" in body
     status, body = pages[kept]
     assert status == 200 and "not as it was indexed" not in body and "Open original" in body
+
+
+def card_of(body: str, image_id: int) -> str:
+    """The HTML of the card (``<li class="card...">`` or an explore tile) that links to
+    image ``image_id`` on a page."""
+    for card in re.findall(r'<li class="(?:card|tile-card)[^"]*">.*?</li>', body, re.S):
+        if f'href="/images/{image_id}"' in card:
+            return card
+    raise AssertionError(f"no card of image {image_id} on the page")
+
+
+def test_cards_of_a_deleted_file_say_file_missing_instead_of_a_broken_thumbnail(
+    user,  # type: ignore[no-untyped-def]
+    server,
+) -> None:
+    """Cards of a file deleted after indexing showed a broken-image icon in Browse, search
+    results and the image page's similar images (their thumbnail is a 404): they now show a
+    "File missing" placeholder and request no thumbnail; other cards keep theirs (after the
+    test above, which deleted the file)."""
+    cwd, _summary, sources = user
+    names = library_paths(server)
+    gone, kept = names[sources[3].name], names[sources[1].name]
+    assert not (cwd / "photos" / sources[3].name).exists()
+    status, _body = fetch(f"{server}/api/v1/images/{gone}/thumbnail")
+    assert status == 404
+    pages = {
+        "browse": fetch(f"{server}/browse")[1],
+        "similar images": fetch(f"{server}/images/{kept}")[1],
+    }
+    with (cwd / "photos" / sources[1].name).open("rb") as photo:
+        found = requests.post(
+            f"{server}/search",
+            files={"image": photo},
+            data={"k": "20"},
+            headers={"Origin": server},
+            timeout=60,
+        )
+    assert found.status_code == 200, found.text
+    pages["search results"] = found.text
+    for where, body in pages.items():
+        card = card_of(body, gone)
+        assert "File missing" in card and f"/api/v1/images/{gone}/thumbnail" not in card, where
+    assert f"/api/v1/images/{kept}/thumbnail" in card_of(pages["browse"], kept)
+    assert "File missing" not in card_of(pages["browse"], kept)
+
+
+def test_the_search_page_from_a_deleted_file_says_so(user, server) -> None:  # type: ignore[no-untyped-def]
+    """``/?from=ID`` of a file deleted since indexing (a bookmark, Back to an old search)
+    showed a broken preview and a search that then failed with "file_missing": the page now
+    says at once why that image cannot be a query and what to run (after the tests above)."""
+    _cwd, _summary, sources = user
+    names = library_paths(server)
+    gone, kept = names[sources[3].name], names[sources[1].name]
+    status, body = fetch(f"{server}/?from={gone}")
+    assert status == 200 and "cannot be a query" in body and "imgsearch index" in body, body
+    assert f"/api/v1/images/{gone}/thumbnail" not in body
+    status, body = fetch(f"{server}/?from={kept}")
+    assert status == 200 and f"/api/v1/images/{kept}/thumbnail" in body
 
 
 def test_dedup_warns_when_files_of_its_groups_are_gone(user) -> None:  # type: ignore[no-untyped-def]

@@ -53,7 +53,7 @@ def test_database_commands(pg_url: str, tmp_path: Path) -> None:
     assert checked.exit_code == 0, checked.output
     assert "ok (the library's tables and every vector's size" in checked.output
     assert "SQLite" not in checked.output
-    down = runner.invoke(cli, [*base, "db", "downgrade", "0003", "--json"])
+    down = runner.invoke(cli, [*base, "db", "downgrade", "0003", "--yes", "--json"])
     assert down.exit_code == 0, down.output
     assert json.loads(down.stdout)["after"].startswith("0003")
     store = Store.open(pg_url)  # an older library is upgraded when opened
@@ -64,6 +64,36 @@ def test_database_commands(pg_url: str, tmp_path: Path) -> None:
     assert stats.exit_code == 0, stats.output
     figures = json.loads(stats.stdout)
     assert figures["database_bytes"] > 0 and "postgresql" in figures["database"]
+
+
+def test_db_check_of_a_database_without_a_library_does_not_call_it_damaged(
+    postgres_server,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    """``db check`` of an empty PostgreSQL database (made for a library, not indexed yet)
+    said "... is damaged: no imgsearch library in this database": now one line saying there is
+    no library yet and what creates one; a database of another program's tables is named as
+    not an imgsearch library. Neither is touched."""
+    from sqlalchemy import create_engine, text
+
+    from tests.cli_process import run_cli
+
+    empty = str(postgres_server.database(empty=True))
+    done = run_cli(["--database-url", empty, "db", "check"], tmp_path, timeout=120)
+    assert done.returncode == 1 and "damaged" not in done.stdout + done.stderr, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "has no imgsearch library yet" in line and "index PATH` creates one" in line, line
+    foreign = str(postgres_server.database(empty=True))
+    engine = create_engine(foreign)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE invoices (id integer)"))
+    done = run_cli(["--database-url", foreign, "db", "check", "--json"], tmp_path, timeout=120)
+    assert done.returncode == 1 and "damaged" not in done.stdout + done.stderr, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "holds tables but no imgsearch library" in line, line
+    with engine.connect() as connection:
+        assert inspect(connection).get_table_names() == ["invoices"]
+    engine.dispose()
 
 
 def test_a_plain_postgresql_url_gets_psycopg() -> None:

@@ -27,12 +27,21 @@ from web.params import (
     query_summary,
     read_lookup,
     read_query,
+    refuse_repeated_args,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 THUMBNAIL_MAX_AGE = 300
 FILE_MAX_AGE = 300
+
+
+@bp.before_request
+def one_value_per_parameter() -> None:
+    """``GET /api/v1/...?k=5&k=6`` is refused, never answered for one of them (the POSTs
+    check their form fields and query together: see ``web.params``)."""
+    if request.method == "GET":
+        refuse_repeated_args()
 
 
 @bp.post("/search")
@@ -119,7 +128,7 @@ def thumbnail(image_id: int) -> Response:
 @bp.get("/images/<int:image_id>/file")
 def image_file(image_id: int) -> Response:
     path, _sha256, fmt = service.library_file(service.engine(), image_id)
-    video = path.suffix.lower() in _VIDEO_MIMETYPES
+    video = path.suffix.lower() in _VIDEO_MIMETYPES and (fmt or "").upper() not in _MIMETYPES
     if video:  # served with HTTP Range requests (conditional=True): players seek
         fmt = None
     if fmt and image_format(path) != fmt:  # replaced since it was indexed: never mislabelled
@@ -212,10 +221,10 @@ _VIDEO_MIMETYPES = {
 
 def _mimetype(fmt: str | None, suffix: str) -> str:
     """The image's type from its decoded format (content), else its suffix; never HTML."""
+    if fmt and fmt.upper() in _MIMETYPES:  # a photo renamed .mp4 is served as the photo
+        return _MIMETYPES[fmt.upper()]
     if suffix.lower() in _VIDEO_MIMETYPES:
         return _VIDEO_MIMETYPES[suffix.lower()]
-    if fmt and fmt.upper() in _MIMETYPES:
-        return _MIMETYPES[fmt.upper()]
     return _SUFFIX_MIMETYPES.get(suffix.lower(), "application/octet-stream")
 
 

@@ -123,8 +123,12 @@ def describe(error: BaseException) -> ErrorInfo:
         return ErrorInfo(
             415, error.reason, f"Image refused: it has too many pixels ({error.message})."
         )
-    if isinstance(error, ImageError):
-        return ErrorInfo(415, error.reason, f"Not a readable image: {error.message}")
+    if isinstance(error, ImageError):  # a clip's reasons name videos: not_a_video, ...
+        kind = "video" if "video" in error.reason else "image"
+        said = error.message
+        if said.lower().startswith(f"not a readable {kind}"):  # said once, not twice
+            return ErrorInfo(415, error.reason, f"{said[0].upper()}{said[1:]}.")
+        return ErrorInfo(415, error.reason, f"Not a readable {kind}: {said}")
     if isinstance(error, ReindexingError):
         return ErrorInfo(503, "reindexing", f"Re-indexing: {error}.")
     if isinstance(error, LibraryError):

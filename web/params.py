@@ -28,6 +28,8 @@ MAX_PAGE = 1_000_000
 BROWSE_PER_PAGE = 60  # cards per page of the browse and label pages (and the API default)
 SEARCH_ONLY = ("roi", "k", "min_score", "flag", "exclude_flag")
 LOOKUP_ONLY = ("threshold", "threshold_mode", "others")
+QUERY_FIELDS = ("image", "image_id")  # the query itself, in both
+REPEATABLE = ("flag", "exclude_flag")  # every other field is given once
 CALIBRATED, FIXED = "calibrated", "fixed"  # threshold_mode: the HTML form's choice
 MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file itself
 
@@ -247,6 +249,35 @@ def read_image(*, strict: bool = True) -> tuple[bytes | None, int | None, str | 
     return None, image_id, None
 
 
+def refuse_stray_fields(fields: tuple[str, ...]) -> None:
+    """The API's fields are its own and each is given once: a field it does not know (a typo,
+    ``min-score``) and a second value of one (``k=5``, ``k=6``; the first won) were ignored
+    without a word; now 400 naming it. ``fields``: what this endpoint reads."""
+    known = (*QUERY_FIELDS, *fields)
+    for name in dict.fromkeys([*request.form, *request.files, *request.args]):
+        if name == "token" and name not in request.form:  # the browser's sign-in link
+            continue
+        if name not in known:
+            raise ApiError(
+                400,
+                f"'{name[:40]}' is not a field of {request.path}: give {', '.join(known)}.",
+            )
+        count = sum(
+            len(values.getlist(name)) for values in (request.form, request.files, request.args)
+        )
+        if count > 1 and name not in REPEATABLE:
+            raise ApiError(400, f"'{name}' was given {count} times: give it once.")
+
+
+def refuse_repeated_args() -> None:
+    """A query parameter of the API given twice (``?k=5&k=6``: the first won without a word)
+    is 400 naming it; the quality filters may repeat."""
+    for name in request.args:
+        count = len(request.args.getlist(name))
+        if count > 1 and name not in REPEATABLE:
+            raise ApiError(400, f"'{name[:40]}' was given {count} times: give it once.")
+
+
 def read_query(*, default_k: int = DEFAULT_K, strict: bool = True) -> Query:
     """Parse a search request: ``image`` upload or ``image_id``, ``roi``, ``k``,
     ``min_score``, ``flag`` / ``exclude_flag``. The caller passes the result to the engine.
@@ -259,6 +290,8 @@ def read_query(*, default_k: int = DEFAULT_K, strict: bool = True) -> Query:
                 f"'{name}' does not apply to a search, which ranks by similarity; give "
                 "'min_score' and 'k' (or use /lookup for the copy decision).",
             )
+    if strict:
+        refuse_stray_fields(SEARCH_ONLY)
     roi = parse_region()
     k = parse_k(default_k)
     min_score = parse_min_score()
@@ -280,6 +313,7 @@ def read_lookup(*, strict: bool = True) -> LookupQuery:
                     f"'{name}' does not apply to a lookup, which compares whole images; give "
                     "'threshold' and 'others' (or use /search for regions and k).",
                 )
+        refuse_stray_fields(LOOKUP_ONLY)
     threshold = parse_decision(strict=strict)
     others = parse_others()
     data, image_id, filename = read_image(strict=strict)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from flask import Flask
 from markupsafe import Markup, escape
@@ -50,6 +50,17 @@ def percent(score: float | None) -> str:
 
 def filesize(n: int | None) -> str:
     return "–" if n is None else human_size(n)
+
+
+def file_missing(path: str | None) -> bool:
+    """Whether a card's file is gone from disk (deleted, moved away, no longer a file): the card
+    then shows a "file missing" placeholder, not a broken thumbnail. One ``stat`` per card."""
+    if not path:
+        return False
+    try:
+        return not Path(path).is_file()
+    except (OSError, ValueError):  # unreadable folder, a NUL in a stored name
+        return True
 
 
 def basename(path: str | None) -> str:
@@ -228,7 +239,10 @@ def match_groups(result: LookupResult) -> list[MatchGroup]:
             SIMILAR,
             f"Other {'videos' if result.of_video else 'similar images'} {other_title}",
             other_help,
-            "No other image in the library.",
+            "No other video or animation in the library (a clip is compared with those only, "
+            "not with photos: look up a still of it to find photos)."
+            if result.of_video
+            else "No other image in the library.",
             result.of_kind(SIMILAR),
         ),
     ]
@@ -257,6 +271,7 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(percent)
     app.add_template_filter(filesize)
     app.add_template_filter(basename)
+    app.add_template_global(file_missing)
     app.add_template_filter(label_text)
     app.add_template_filter(short_name)
     app.add_template_global(TILE_NAME_MAX, "TILE_NAME_MAX")

@@ -103,6 +103,33 @@ def library_file(eng: SearchEngine, image_id: int | None) -> ImageFile:
     return found
 
 
+def is_clip(query: Query) -> bool:
+    """Is the uploaded query a video or an animated image (searched among the library's
+    videos only)? Its first bytes and headers only."""
+    from models import is_video_data
+
+    return query.data is not None and is_video_data(query.data)
+
+
+def query_image(image_id: int | None, asked: str) -> ImageInfo:
+    """The library image the search page starts from (``?from=ID``): 404 when there is none,
+    409 when its file is gone or changed since indexing (its preview and its search would
+    fail: said before, with what to run)."""
+    eng = engine()
+    source = eng.records.get_image(image_id) if image_id else None
+    if source is None:
+        raise ApiError(404, f"No image with id {asked[:20]}.")
+    problem = eng.records.file_problem(source)
+    if problem is not None:
+        raise ApiError(
+            409,
+            f"Library image #{image_id} cannot be a query: {problem}; run `imgsearch index` "
+            "to bring the library up to date.",
+            "file_changed",
+        )
+    return source
+
+
 def image_urls(image_id: int) -> dict[str, str]:
     """The image's URLs (string building: ``url_for`` x 3 per hit cost ~4 ms per search)."""
     root = request.script_root

@@ -142,10 +142,7 @@ def search_page() -> Any:
     from_text = request.args.get("from")
     if from_text:
         try:
-            image_id = parse_image_id(from_text)
-            source = service.engine().records.get_image(image_id) if image_id else None
-            if source is None:
-                raise ApiError(404, f"No image with id {from_text[:20]}.")
+            source = service.query_image(parse_image_id(from_text), from_text)
         except Exception as exc:
             error = _failure(exc)
     mode = request.args.get("mode")
@@ -178,6 +175,7 @@ def search_submit() -> Any:
         error = _failure(exc)
     status = error.status if error else 200
     context = {"hits": hits, "took_ms": took_ms, "error": error, "query": query}
+    context["clip"] = not hits and query is not None and service.is_clip(query)
     if request.headers.get("X-Requested-With") == "fetch":
         return render_template("_results.html", **context), status
     form = _form_defaults()

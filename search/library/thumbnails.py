@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from models import is_video_name, load_image, open_video
+from models import is_video_container, load_image, open_video
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class ThumbnailCache:
             return self._locks.setdefault((int(image_id), size), threading.Lock())
 
     def _make(self, source: Path, target: Path, size: int) -> None:
-        if is_video_name(source):
+        if is_video_container(source):  # an animation's thumbnail: its first frame
             image = video_still(source, 0, size)
         else:
             kwargs = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}

@@ -126,22 +126,27 @@ class LibraryAdmin:
                 self.library.save_index()
         for (_collection_id, _rel), ids in found.items():
             if ids:
-                done.append({"path": targets[(_collection_id, _rel)], "images": len(ids)})
+                path = targets[(_collection_id, _rel)]
+                same = next((entry for entry in done if entry["path"] == path), None)
+                if same is None:
+                    done.append({"path": path, "images": len(ids)})
+                else:  # a folder inside another collection: its images are in both
+                    same["images"] += len(ids)
         return done
 
     def undo_remove(self, paths: Iterable[str | os.PathLike[str]]) -> list[Removal]:
         """Forget the removals at or below ``paths``: the next index run adds those files
         back. Returns the removals forgotten."""
         with self.library.writer_lock():
-            return [
+            return by_path(
                 removal
                 for (collection_id, rel) in self._targets(paths)
                 for removal in self.store.removals.undo(collection_id, rel)
-            ]
+            )
 
     def removals(self) -> list[Removal]:
-        """What `imgsearch remove` took out, and later index runs leave out."""
-        return self.store.removals.listed()
+        """What `imgsearch remove` took out, and later index runs leave out (a path once)."""
+        return by_path(self.store.removals.listed())
 
     def ids_for_paths(self, paths: Iterable[str | os.PathLike[str]]) -> list[int]:
         """Ids of the stored images at or below each path (paths need not exist any more)."""
@@ -170,6 +175,25 @@ class LibraryAdmin:
         with self.library.writer_lock():
             index = self.library.rebuild_index(kind)
         return {k: v for k, v in index.info.items() if k != "recall_trace"}
+
+
+def by_path(removals: Iterable[Removal]) -> list[Removal]:
+    """``removals`` with each path once: a path inside nested collections (``index DIR``,
+    then ``index DIR/sub``) is recorded by each of them; its images are summed and its
+    latest time kept."""
+    merged: dict[str, Removal] = {}
+    for removal in removals:
+        seen = merged.get(removal.path)
+        merged[removal.path] = (
+            removal
+            if seen is None
+            else replace(
+                seen,
+                images=seen.images + removal.images,
+                removed_at=max(seen.removed_at, removal.removed_at),
+            )
+        )
+    return sorted(merged.values(), key=lambda removal: removal.path)
 
 
 def _iso(value: Any) -> str | None:

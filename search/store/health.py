@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DatabaseError
 
 from search.store.dialect import set_meta
-from search.store.errors import DatabaseCorruptError
+from search.store.errors import DatabaseCorruptError, LibraryNotFoundError, SchemaError
 from search.store.records import MODEL_KEYS, ModelStamp, SessionFactory
 from search.store.schema import STATUS_OK, Embedding, Image, LibraryMeta
 
@@ -160,6 +160,8 @@ def check_database(url: str, limit: int = 100) -> list[str]:
         with engine.connect() as connection:
             rows = connection.execute(text(f"PRAGMA integrity_check({int(limit)})"))
             found = [str(row[0]) for row in rows]
+            if found == ["ok"]:
+                _require_library(connection)
     except DatabaseError as error:
         return [str(error.orig or error).strip()]
     except UnicodeDecodeError as error:  # damaged bytes where SQLite keeps text
@@ -172,11 +174,30 @@ def check_database(url: str, limit: int = 100) -> list[str]:
 def _vector_problems(connection: Connection) -> list[str]:
     """A server database (PostgreSQL): an imgsearch library whose every vector has the size
     its dimension says; the pages themselves are the server's (``pg_amcheck``)."""
-    if not inspect(connection).has_table(Embedding.__tablename__):
-        return ["no imgsearch library in this database (no embeddings table)"]
+    _require_library(connection)
     wrong = func.length(Embedding.vector) != Embedding.dimension * 4
     bad = connection.scalar(select(func.count()).select_from(Embedding).where(wrong))
     return [f"{bad} vectors whose size does not match their dimension"] if bad else []
+
+
+def _require_library(connection: Connection) -> None:
+    """An intact database that holds no imgsearch library is no damage: raise
+    :class:`LibraryNotFoundError` (no tables yet: what creates one) or :class:`SchemaError`
+    (another program's tables)."""
+    tables = set(inspect(connection).get_table_names()) - {"alembic_version"}
+    if Embedding.__tablename__ not in tables:  # nothing damaged: no library there (yet)
+        url = connection.engine.url
+        server = url.get_backend_name() != "sqlite"
+        where = url.render_as_string() if server else url.database
+        if tables:
+            raise SchemaError(
+                f"{where} holds tables but no imgsearch library: give the database of an "
+                f"imgsearch library ({'--database-url' if server else '--library'})"
+            )
+        raise LibraryNotFoundError(
+            f"{where} has no imgsearch library yet (no tables): `imgsearch "
+            f"{'--database-url URL ' if server else ''}index PATH` creates one"
+        )
 
 
 def is_corruption(error: BaseException) -> bool:

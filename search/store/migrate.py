@@ -129,6 +129,23 @@ def _run(engine: Engine, action: str, revision: str) -> None:
                 connection.commit()
 
 
+def resolve_revision(revision: str) -> str | None:
+    """The full id of ``revision`` ("base": None); raises ``SchemaError`` for one this
+    imgsearch does not know."""
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
+    if revision == "base":
+        return None
+    try:
+        found = ScriptDirectory.from_config(_bare()).get_revision(revision)
+    except CommandError as error:
+        raise SchemaError(f"migration failed: {error}") from None
+    if found is None:
+        raise SchemaError(f"migration failed: no revision {revision!r}")
+    return str(found.revision)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     _run(engine, "upgrade", revision)
 
