@@ -198,6 +198,8 @@ def library_quality(model_path: str, sets: list[str], data: Path, configs: list[
             if ev.per_edit:
                 tables.setdefault(name, {})[text] = ev.per_edit
         print_local_cost(name, runs)
+        if name in tables:  # now too: a long run's tables survive its later sets
+            print_edit_table(name, tables[name])
     print("\n" + "\n".join(rows))
     for name, table in tables.items():
         print_edit_table(name, table)
@@ -208,7 +210,9 @@ def print_local_cost(name: str, runs: dict[str, dict]) -> None:
     (grey zone) and of the others, in every configuration measured on the set (the same
     files), and the files read per checked query."""
     checked = [
-        set(d["local_check"]["queries"]) for d in runs.values() if d["local_check"]["queries"]
+        set(d["local_check"]["checked_queries"])
+        for d in runs.values()
+        if d["local_check"]["checked_queries"]
     ]
     if not checked:
         return

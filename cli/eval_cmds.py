@@ -231,7 +231,7 @@ def run_cmd(
             )
             model = run["model"]
             run.pop("query_seconds", None)  # per file: for the bench
-            run["local_check"].pop("queries", None)
+            run["local_check"].pop("checked_queries", None)
             if plot is not None:
                 plot_evaluation(ev, plot)
         elif config.is_plain:

@@ -151,6 +151,6 @@ def _search_all(
         },
         "seconds": {"search": round(time.perf_counter() - started, 2)},
         "query_seconds": per_file,
-        "local_check": {"queries": checked, **asdict(engine.local.stats)},
+        "local_check": {**asdict(engine.local.stats), "checked_queries": checked},
     }
     return ev, details
