@@ -153,3 +153,14 @@ def test_one_rule_for_a_verified_pair() -> None:
     assert low < high < 1.0
     assert verified_copy_score(0.999, 12, cal) == 0.999  # never lowered
     assert DescriptorConfig.parse("default,verify=on").verify
+
+
+def test_index_refuses_verify_without_opencv(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from cli.index_cmds import _descriptor_problem
+
+    assert _descriptor_problem("default,verify=on") is None
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    assert "pip install opencv-python-headless" in str(_descriptor_problem("default,verify=on"))
+    assert _descriptor_problem("default") is None
