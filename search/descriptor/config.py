@@ -50,7 +50,8 @@ class DescriptorConfig:
     the framed photo's views); ``whiten``: learned whitening (libraries >= MIN_IMAGES);
     ``labels``: weight of the class-label similarity in the rank score (0 = off);
     ``expand``: how many of the best matches are followed in the duplicate graph (0 = off);
-    ``verify``: confirm duplicate candidates with local features (:mod:`search.descriptor.verify`);
+    ``verify``: confirm duplicate candidates with local features (:mod:`search.descriptor.verify`;
+    queries: the best grey-band candidates of a query left without a sure copy);
     ``dims``: dimensions kept of the whitened space (its leading principal axes; 0 = all);
     ``regions``: a query whose views leave no sure copy also looks with its 2x2 tiles, and a
     tile's match counts where it holds a copy (``REGION_COSINE``; query side only).
