@@ -3,6 +3,7 @@
     python bench/quality.py [--sets dev0,dev1,ukbench,hymenoptera,near_duplicates]
                             [--verify] [--skip-quality] [--skip-cost]
     python bench/quality.py --sets holdout-photos-30,holdout-scenes-50 --library plain,default
+    python bench/quality.py --sets holdout-photos-30 --library 'plain;default;default,verify=on'
 
 Sets: ``dev0``/``dev1`` (the tuning sets), ``dev0s`` (a small dev library, 30 x 10 edits),
 ``holdout-POOL-N`` (the independent sets of ``bench/holdout.py``: never tuned on), the shared
@@ -177,9 +178,11 @@ def library_quality(model_path: str, sets: list[str], data: Path, configs: list[
     tables: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     for name in sets:
         truth = truth_for(name, data)
+        runs: dict[str, dict] = {}
         for text in configs:
             t0 = time.perf_counter()
             ev, details = evaluate_library(settings, truth, descriptor=text)
+            runs[text] = details
             cells = "".join(
                 f"{ev.metrics[k]:8.3f}" if k in ev.metrics else f"{'-':>8}" for k, _ in KEYS
             )
@@ -194,9 +197,46 @@ def library_quality(model_path: str, sets: list[str], data: Path, configs: list[
             )
             if ev.per_edit:
                 tables.setdefault(name, {})[text] = ev.per_edit
+        print_local_cost(name, runs)
+        if name in tables:  # now too: a long run's tables survive its later sets
+            print_edit_table(name, tables[name])
     print("\n" + "\n".join(rows))
     for name, table in tables.items():
         print_edit_table(name, table)
+
+
+def print_local_cost(name: str, runs: dict[str, dict]) -> None:
+    """``verify=on``'s cost on one set: latency of the queries that ran the local check
+    (grey zone) and of the others, in every configuration measured on the set (the same
+    files), and the files read per checked query."""
+    checked = [
+        set(d["local_check"]["checked_queries"])
+        for d in runs.values()
+        if d["local_check"]["checked_queries"]
+    ]
+    if not checked:
+        return
+    grey = set.union(*checked)
+    for text, d in runs.items():
+        lc = d["local_check"]
+        parts = []
+        for label, keep in (("grey zone", True), ("the others", False)):
+            ms = [
+                1000 * s
+                for n, s in enumerate(d["query_seconds"])
+                if s is not None and (n in grey) == keep
+            ]
+            if ms:
+                p50, p99 = np.percentile(ms, 50), np.percentile(ms, 99)
+                parts.append(f"{label} ({len(ms)}) p50 {p50:.1f} / p99 {p99:.1f} ms")
+        q = lc["queries"]
+        reads = (
+            f"; {lc['files_read'] / q:.2f} files read, {lc['checked'] / q:.2f} pairs checked, "
+            f"{lc['confirmed']} raised, {1000 * lc['seconds'] / q:.1f} ms checking per query"
+            if q
+            else ""
+        )
+        print(f"  {name} {text}: " + "; ".join(parts) + reads, flush=True)
 
 
 def _index_rate(
@@ -307,7 +347,8 @@ def main() -> None:
     parser.add_argument(
         "--library",
         default="",
-        help="comma-separated descriptors (e.g. plain,default) measured through real libraries "
+        help="comma-separated descriptors (e.g. plain,default; or ';'-separated: "
+        "'plain;default;default,verify=on') measured through real libraries "
         "and the search engine instead of the score matrices",
     )
     parser.add_argument("--repeat", type=int, default=3)
@@ -317,7 +358,8 @@ def main() -> None:
     print(f"model {model.name}; {load_avg()}")
     sets = [s for s in args.sets.split(",") if s]
     if args.library:
-        library_quality(args.model_path, sets, args.data, args.library.split(","))
+        sep = ";" if ";" in args.library else ","  # ';' lets a configuration hold commas
+        library_quality(args.model_path, sets, args.data, args.library.split(sep))
     elif not args.skip_quality:
         quality(model, sets, args.data, args.verify)
     if not args.skip_cost:

@@ -230,6 +230,8 @@ def run_cmd(
                 progress=None if as_json else _say,
             )
             model = run["model"]
+            run.pop("query_seconds", None)  # per file: for the bench
+            run["local_check"].pop("checked_queries", None)
             if plot is not None:
                 plot_evaluation(ev, plot)
         elif config.is_plain:

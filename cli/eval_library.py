@@ -15,7 +15,7 @@ import contextlib
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,14 +89,20 @@ def _search_all(
     say(f"searching the library with each of the {n} files")
     started = time.perf_counter()
     latencies, missing = [], []
+    per_file: list[float | None] = [None] * n  # seconds per query, by file
+    checked: list[int] = []  # files whose query ran the local check (verify=on)
     for a, path in enumerate(paths):
         t0 = time.perf_counter()
+        before = engine.local.stats.queries
         try:
             hits = engine.search_image(path, k=depth + 1)
         except ImgsearchError:  # undecodable: recorded as failed by the index run too
             missing.append(truth.files[a])
             continue
         latencies.append(time.perf_counter() - t0)
+        per_file[a] = latencies[-1]
+        if engine.local.stats.queries > before:
+            checked.append(a)
         hits = [h for h in hits if position.get(h.id, a) != a][:depth]
         for col, hit in enumerate(hits):
             b = position[hit.id]
@@ -144,5 +150,7 @@ def _search_all(
             "p90": round(1000 * float(np.percentile(latencies, 90)), 1),
         },
         "seconds": {"search": round(time.perf_counter() - started, 2)},
+        "query_seconds": per_file,
+        "local_check": {**asdict(engine.local.stats), "checked_queries": checked},
     }
     return ev, details

@@ -41,13 +41,18 @@ def _check_executor(ctx: click.Context, _param: click.Parameter, value: str | No
 
 
 def _descriptor_problem(text: str) -> str | None:
-    """What is wrong with descriptor ``text`` (None: it parses)."""
+    """What is wrong with descriptor ``text`` (None: it parses; ``verify=on`` also needs
+    OpenCV, looked for without importing it)."""
+    import importlib.util
+
     from search.descriptor import DescriptorConfig, DescriptorError
 
     try:
-        DescriptorConfig.parse(text)
+        config = DescriptorConfig.parse(text)
     except DescriptorError as error:
         return str(error)
+    if config.verify and importlib.util.find_spec("cv2") is None:
+        return "verify=on needs OpenCV: pip install opencv-python-headless"
     return None
 
 

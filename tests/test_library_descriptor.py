@@ -190,8 +190,13 @@ def test_verify_raises_a_geometrically_confirmed_pair_only(tmp_path: Path, data_
 
     provider = VerifiedNeighbours(inner, paths.get, low=0.3, threshold=0.5)
     scores, found = provider(np.array([1]), 3)
-    assert found[0].tolist() == [1, 2, 3]  # the confirmed crop moves up to the threshold
-    assert scores[0].tolist() == pytest.approx([1.0, 0.5, 0.35])
+    assert found[0].tolist() == [1, 2, 3]  # the confirmed crop moves up past the threshold
+    # ... to its verified copy score: the engine's verify=on and the evaluation's rule
+    from search.descriptor import verified_copy_score
+
+    raised = verified_copy_score(0.34, provider.decided[(1, 2)], None)
+    assert raised >= 0.5 and scores[0].tolist() == pytest.approx([1.0, raised, 0.35])
+    assert provider.raised == {(1, 2): pytest.approx(0.34)}  # its own score, for the report
     assert provider.stats() == {"verify_checked": 2, "verify_confirmed": 1, "verify_images": 3}
 
 

@@ -5,8 +5,10 @@ score lies in the grey zone (between the score at calibrated ``z = VERIFY_Z`` an
 duplicate threshold) is checked with ORB key points + RANSAC (:mod:`search.descriptor.verify`);
 a pair
 that one similarity transform explains (heavy crops, rotations, screenshots of the photo)
-is raised to the threshold, so it becomes an edge of the duplicate graph (its own score is
-kept in :attr:`VerifiedNeighbours.raised` for the report). Pairs above the threshold are
+is raised to its verified copy score (:func:`search.descriptor.verified_copy_score`, the rule
+of the engine's ``verify=on`` and the offline evaluation; at least the threshold), so it
+becomes an edge of the duplicate graph (its own score is kept in
+:attr:`VerifiedNeighbours.raised` for the report). Pairs above the threshold are
 never demoted. Features are computed once per image (the file at 1024 px),
 and at most ``max_pairs`` pairs are checked (the best-scoring first within each batch).
 """
@@ -23,11 +25,20 @@ import numpy as np
 from models import ImgsearchError, load_image
 from search.dedup.groups import DedupMember, DedupResult
 from search.dedup.neighbours import NeighbourProvider
-from search.descriptor import MIN_INLIERS, LocalFeatures, count_inliers, local_features
+from search.descriptor import (
+    MIN_INLIERS,
+    VERIFY_Z,
+    Calibration,
+    LocalFeatures,
+    count_inliers,
+    local_features,
+    verified_copy_score,
+)
 
 log = logging.getLogger(__name__)
 
-VERIFY_Z = 3.0  # calibrated copy score from which a pair is worth a geometric check
+__all__ = ["MAX_PAIRS", "VERIFY_Z", "VerifiedNeighbours"]  # VERIFY_Z: the grey band's low end
+
 MAX_PAIRS = 20_000
 
 
@@ -42,15 +53,17 @@ class VerifiedNeighbours:
         threshold: float,
         *,
         max_pairs: int = MAX_PAIRS,
+        calibration: Calibration | None = None,
     ) -> None:
         self.inner = inner
+        self.calibration = calibration
         self.path_of = path_of
         self.low, self.threshold = float(low), float(threshold)
         self.max_pairs = max_pairs
         self.name = f"{getattr(inner, 'name', 'provider')}+verify"
         self.batch_size = getattr(inner, "batch_size", 16384)
         self.features: dict[int, LocalFeatures | None] = {}
-        self.decided: dict[tuple[int, int], bool] = {}
+        self.decided: dict[tuple[int, int], int] = {}  # pair -> inliers
         self.raised: dict[tuple[int, int], float] = {}  # confirmed pair -> its own score
         self.checked = self.confirmed = 0
 
@@ -65,16 +78,16 @@ class VerifiedNeighbours:
                 self.features[image_id] = None
         return self.features[image_id]
 
-    def _same_photo(self, a: int, b: int) -> bool:
+    def _inliers(self, a: int, b: int) -> int:
         key = (min(a, b), max(a, b))
         if key not in self.decided:
             if self.checked >= self.max_pairs:
-                return False
+                return 0
             fa, fb = self._features(a), self._features(b)
             self.checked += 1
-            same = fa is not None and fb is not None and count_inliers(fa, fb) >= MIN_INLIERS
-            self.confirmed += same
-            self.decided[key] = same
+            inliers = count_inliers(fa, fb) if fa is not None and fb is not None else 0
+            self.confirmed += inliers >= MIN_INLIERS
+            self.decided[key] = inliers
         return self.decided[key]
 
     def __call__(self, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,9 +101,11 @@ class VerifiedNeighbours:
             zip(rows.tolist(), cols.tolist(), strict=True), key=lambda rc: -scores[rc]
         ):
             a, b = int(ids[r]), int(found[r, c])
-            if self._same_photo(a, b):
+            inliers = self._inliers(a, b)
+            if inliers >= MIN_INLIERS:
                 self.raised[(min(a, b), max(a, b))] = float(scores[r, c])
-                scores[r, c] = self.threshold
+                verified = verified_copy_score(float(scores[r, c]), inliers, self.calibration)
+                scores[r, c] = max(self.threshold, verified)
         order = np.argsort(-scores, axis=1, kind="stable")
         return np.take_along_axis(scores, order, 1), np.take_along_axis(found, order, 1)
 

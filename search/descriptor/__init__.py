@@ -20,11 +20,15 @@ _SOURCES: dict[str, str] = {
     "DESCRIPTOR_VERSION": "search.descriptor.config",
     "DUPLICATE_Z": "search.descriptor.config",
     "DescriptorConfig": "search.descriptor.config",
+    "VERIFY_BUDGET_S": "search.descriptor.config",
+    "VERIFY_CHECKED": "search.descriptor.config",
+    "VERIFY_Z": "search.descriptor.config",
     "Descriptor": "search.descriptor.descriptors",
     "StoredImage": "search.descriptor.descriptors",
     "label_vectors": "search.descriptor.descriptors",
     "DescriptorError": "search.descriptor.errors",
     "WhiteningError": "search.descriptor.errors",
+    "VerifyUnavailableError": "search.descriptor.errors",
     "CANDIDATES_PER_VIEW": "search.descriptor.rerank",
     "QueryScorer": "search.descriptor.rerank",
     "ScoredHit": "search.descriptor.rerank",
@@ -33,8 +37,10 @@ _SOURCES: dict[str, str] = {
     "LocalFeatures": "search.descriptor.verify",
     "MIN_INLIERS": "search.descriptor.verify",
     "count_inliers": "search.descriptor.verify",
+    "grey_band": "search.descriptor.verify",
     "local_features": "search.descriptor.verify",
     "opencv": "search.descriptor.verify",
+    "verified_copy_score": "search.descriptor.verify",
     "verified_score": "search.descriptor.verify",
     "DEFAULT_EDITS_PER_IMAGE": "search.descriptor.whitening",
     "DEFAULT_SAMPLE": "search.descriptor.whitening",
@@ -47,6 +53,7 @@ _SOURCES: dict[str, str] = {
     "learn_whitening": "search.descriptor.whitening",
     "sample_indices": "search.descriptor.whitening",
     "whitening_from_edits": "search.descriptor.whitening",
+    "LocalCheck": "search.descriptor.rerank",
     "MoreViews": "search.descriptor.rerank",
 }
 
@@ -60,12 +67,16 @@ __all__ = [
     "MIN_IMAGES",
     "MIN_INLIERS",
     "PLAIN_BACKGROUND",
+    "VERIFY_BUDGET_S",
+    "VERIFY_CHECKED",
+    "VERIFY_Z",
     "WORK_SIDE",
     "Calibration",
     "Descriptor",
     "DescriptorConfig",
     "DescriptorError",
     "EditCovariance",
+    "LocalCheck",
     "LocalFeatures",
     "MoreViews",
     "PreparedImage",
@@ -73,11 +84,13 @@ __all__ = [
     "RowCache",
     "ScoredHit",
     "StoredImage",
+    "VerifyUnavailableError",
     "Whitening",
     "WhiteningError",
     "augment",
     "count_inliers",
     "edit_side",
+    "grey_band",
     "label_vectors",
     "learn_from_images",
     "learn_whitening",
@@ -86,6 +99,7 @@ __all__ = [
     "photo_edits",
     "sample_indices",
     "shrink_for",
+    "verified_copy_score",
     "verified_score",
     "whitening_from_edits",
 ]
@@ -101,17 +115,32 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         photo_edits,
     )
     from search.descriptor.calibration import PLAIN_BACKGROUND, Calibration
-    from search.descriptor.config import DESCRIPTOR_VERSION, DUPLICATE_Z, DescriptorConfig
+    from search.descriptor.config import (
+        DESCRIPTOR_VERSION,
+        DUPLICATE_Z,
+        VERIFY_BUDGET_S,
+        VERIFY_CHECKED,
+        VERIFY_Z,
+        DescriptorConfig,
+    )
     from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
-    from search.descriptor.errors import DescriptorError, WhiteningError
-    from search.descriptor.rerank import CANDIDATES_PER_VIEW, MoreViews, QueryScorer, ScoredHit
+    from search.descriptor.errors import DescriptorError, VerifyUnavailableError, WhiteningError
+    from search.descriptor.rerank import (
+        CANDIDATES_PER_VIEW,
+        LocalCheck,
+        MoreViews,
+        QueryScorer,
+        ScoredHit,
+    )
     from search.descriptor.row_cache import PreparedImage, RowCache
     from search.descriptor.verify import (
         MIN_INLIERS,
         LocalFeatures,
         count_inliers,
+        grey_band,
         local_features,
         opencv,
+        verified_copy_score,
         verified_score,
     )
     from search.descriptor.whitening import (

@@ -25,6 +25,12 @@ REGION_SCORE = 0.75  # ... and the cosine in the library's space (whitened: coll
 # their photo 0.81-0.97 on photos-30; quarters of other generated scenes that pass the plain
 # cosine on scenes-50 0.57-0.62)
 REGION_CHECKED = 10  # a query's best tile matches whose plain cosine is read and checked
+VERIFY_Z = 3.0  # duplicate_z from which a candidate is worth a geometric check (dedup --verify,
+# and verify=on's grey band of a query without a sure copy)
+VERIFIED_Z = 8.0  # robust z a geometrically confirmed copy scores at least (where look-alikes
+# of one class end in a whitened space: GATE_Z_WHITENED), never below the duplicate decision
+VERIFY_CHECKED = 6  # verify=on: a query's best grey-band candidates checked (files read)
+VERIFY_BUDGET_S = 1.0  # ... and no new check started after this long (a busy machine)
 EXPAND_Z = 6.0  # robust z of a sure copy: only those are chained (hymenoptera unaffected)
 WHITENED_DIMS = 128  # leading axes of the whitened space kept (measured: see README)
 DUPLICATE_Z = 6.0  # duplicate_z threshold: 99 % pair precision with look-alikes (see above)
@@ -44,7 +50,8 @@ class DescriptorConfig:
     the framed photo's views); ``whiten``: learned whitening (libraries >= MIN_IMAGES);
     ``labels``: weight of the class-label similarity in the rank score (0 = off);
     ``expand``: how many of the best matches are followed in the duplicate graph (0 = off);
-    ``verify``: confirm duplicate candidates with local features (:mod:`search.descriptor.verify`);
+    ``verify``: confirm duplicate candidates with local features (:mod:`search.descriptor.verify`;
+    queries: the best grey-band candidates of a query left without a sure copy);
     ``dims``: dimensions kept of the whitened space (its leading principal axes; 0 = all);
     ``regions``: a query whose views leave no sure copy also looks with its 2x2 tiles, and a
     tile's match counts where it holds a copy (``REGION_COSINE``; query side only).

@@ -32,6 +32,11 @@ least ``REGION_SCORE``, and a plain-space cosine of at least ``REGION_COSINE``, 
 the ``REGION_CHECKED`` best): one picture of a collage. Weaker tile matches count for nothing,
 so a tile never lifts a look-alike.
 
+**Local evidence** (``local``; the descriptor's ``verify`` option): when even the tiles leave
+the query unsettled, the engine's callback gets the candidates and their copy scores and
+returns them with the geometrically confirmed ones raised (:mod:`search.query.local_check`);
+a settled query never calls it.
+
 **Prepared rows** (``cache``): each candidate's stored vectors are mapped through the
 descriptor once and kept with its labels in a :class:`search.descriptor.row_cache.RowCache`
 that lives as long as the library state the engine searches.
@@ -58,6 +63,7 @@ from search.descriptor.row_cache import PreparedImage, RowCache
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
 Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
 MoreViews = Callable[[], np.ndarray]
+LocalCheck = Callable[[Sequence[int], np.ndarray], np.ndarray]  # (ids, copy) -> raised copy
 CANDIDATES_PER_VIEW = 50
 
 
@@ -95,6 +101,8 @@ class QueryScorer:
         self.regional: bool | None = None
         #: after :meth:`search`: whether the ``more`` views were needed (None: none offered)
         self.expanded_views: bool | None = None
+        #: after :meth:`search`: whether the local check was asked (None: none offered)
+        self.checked_locally: bool | None = None
 
     def settled(self, copy: np.ndarray) -> bool:
         """Whether copy scores ``copy`` of the candidates already hold a sure copy other than
@@ -168,12 +176,15 @@ class QueryScorer:
         exclude: int | None = None,
         more: MoreViews | None = None,
         regions: MoreViews | None = None,
+        local: LocalCheck | None = None,
     ) -> list[ScoredHit]:
         """Best ``k`` stored images for the query rows ``query`` [V, D'] (from
         :meth:`Descriptor.query_rows`) and the query's top labels; ``more()`` gives further
         query rows, asked only when ``query`` leaves the answer unsettled (module doc);
         ``regions()`` the rows of the query's tiles, asked when every view leaves it
-        unsettled: a tile's match counts only where it is a sure copy (module doc)."""
+        unsettled: a tile's match counts only where it is a sure copy (module doc);
+        ``local(ids, copy)`` the copy scores raised by local evidence, asked when even the
+        tiles leave it unsettled."""
         d = self.descriptor
         want = max(k, self.candidates)
         query = np.asarray(query, np.float32)
@@ -193,6 +204,9 @@ class QueryScorer:
             copy, ids = self._regions(regions, query, copy, ids, images, want, exclude)  # type: ignore[arg-type]
         if not ids:
             return []
+        self.checked_locally = None if local is None else not self.settled(copy)
+        if self.checked_locally:
+            copy = np.asarray(local(ids, copy), np.float32)  # type: ignore[misc]
         reached = None  # the tier's chained copies (Descriptor.copy_tier)
         if d.config.expand and d.calibration is not None:
             copy, ids, reached = self._expand(query, copy, ids, images, exclude)

@@ -20,13 +20,18 @@ features of one image and ~1 ms per pair, so it verifies candidates, never whole
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
 from models.frame import find_content_box
+from search.descriptor.config import DUPLICATE_Z, VERIFIED_Z, VERIFY_Z
 from search.descriptor.errors import VerifyUnavailableError
+from search.descriptor.expansion import SELF_SCORE
+
+if TYPE_CHECKING:
+    from search.descriptor.calibration import Calibration
 
 MIN_INLIERS = 12  # no negative pair reached it on the dev sets (max 11)
 SATURATION = 60  # inliers at which the verified score reaches 1
@@ -135,3 +140,34 @@ def verified_score(inliers: int) -> float:
     if inliers < MIN_INLIERS:
         return 0.0
     return 0.5 + 0.5 * min(1.0, (inliers - MIN_INLIERS + 1) / (SATURATION - MIN_INLIERS + 1))
+
+
+def verified_floor(calibration: Calibration | None) -> float:
+    """The copy score a confirmed copy scores at least: robust ``z = VERIFIED_Z``, never
+    below the duplicate decision (0.9 without a calibration)."""
+    if calibration is None:
+        return 0.9
+    decision = calibration.duplicate_threshold(DUPLICATE_Z)
+    return min(0.999, max(calibration.score(VERIFIED_Z), decision))
+
+
+def verified_copy_score(copy: float, inliers: int, calibration: Calibration | None) -> float:
+    """A pair's copy score once its local features are matched: ``copy`` itself below
+    :data:`MIN_INLIERS`; else at least :func:`verified_floor`, rising towards 1 with the
+    inliers (:func:`verified_score`). The one rule of the engine (``verify=on``), ``dedup
+    --verify`` and the offline evaluation: a pair gets the same verified score however it
+    is asked."""
+    v = verified_score(inliers)
+    if v <= 0:
+        return float(copy)
+    floor = verified_floor(calibration)
+    return max(float(copy), floor + (1.0 - floor) * (v - 0.5) * 2 * 0.999)
+
+
+def grey_band(copy: np.ndarray, calibration: Calibration | None, limit: int) -> list[int]:
+    """Positions of the ``limit`` best copy scores worth a check, best first: ``duplicate_z
+    >= VERIFY_Z`` and below :func:`verified_floor` (the query's own vector left out)."""
+    c = np.asarray(copy, np.float64)
+    low = calibration.duplicate_threshold(VERIFY_Z) if calibration is not None else 0.5
+    keep = np.flatnonzero((c >= low) & (c < verified_floor(calibration)) & (c < SELF_SCORE))
+    return [int(n) for n in keep[np.argsort(-c[keep], kind="stable")][:limit]]

@@ -115,7 +115,7 @@ def verify_boosts(
     paths: Sequence[Path], mx: _Matrices, descriptor: Descriptor, progress: Progress
 ) -> dict[tuple[int, int], float]:
     """Copy scores for the candidate pairs that local features confirm."""
-    from search.descriptor import count_inliers, local_features, verified_score
+    from search.descriptor import count_inliers, local_features, verified_copy_score
 
     n = mx.n
     pair = np.full((n, n), -np.inf, np.float32)
@@ -133,14 +133,13 @@ def verify_boosts(
             features.append(local_features(load_image(path, draft_size=(1024, 1024)).image))
         except ImageError:
             features.append(None)
-    cal = descriptor.calibration
-    high = min(0.999, cal.score(8.0)) if cal is not None else 0.9
     boost = {}
     for a, b in sorted(candidates):
         fa, fb = features[a], features[b]
         if fa is None or fb is None:
             continue
-        v = verified_score(count_inliers(fa, fb))
-        if v > 0:
-            boost[(a, b)] = high + (1.0 - high) * (v - 0.5) * 2 * 0.999
+        own = float(pair[a, b])  # the engine's rule (verify=on, dedup --verify)
+        v = verified_copy_score(own, count_inliers(fa, fb), descriptor.calibration)
+        if v > own:
+            boost[(a, b)] = v
     return boost

@@ -25,6 +25,7 @@ from models.views import ViewSet
 from search.descriptor import (
     CANDIDATES_PER_VIEW,
     DescriptorConfig,
+    LocalCheck,
     MoreViews,
     QueryScorer,
     ScoredHit,
@@ -35,6 +36,7 @@ from search.query.admin import LibraryAdmin
 from search.query.browse import label_hits, newest_hits
 from search.query.errors import ImageNotFoundError, PathEscapeError, QueryError
 from search.query.guard import ServingGuard
+from search.query.local_check import LocalVerifier
 from search.query.pixels import SamePixels
 from search.query.quality import QualityFilter
 from search.query.records import ImageFile, LibraryRecords, unchanged_bytes
@@ -73,6 +75,7 @@ class SearchEngine:
         kept = None if library.store.read_only else self.settings.library  # None: in memory
         self.explore = Explorer(library.store, kept, check=self.guard.check_serving)
         self.videos = VideoSearch(self.store, self.guard, self.records)
+        self.local = LocalVerifier(self.records, self.settings.max_image_pixels)  # verify=on
 
     @classmethod
     def open(cls, settings: Settings) -> SearchEngine:
@@ -111,10 +114,7 @@ class SearchEngine:
         """Decode a query once and embed the views the descriptor compares (quarter turns,
         the photo inside a frame): ``(ViewSet, encoded bytes or None)``. ``config`` defaults
         to the library's descriptor; ``upright_only`` leaves the turned views for
-        :meth:`models.views.ViewSet.with_turns`.
-
-        Raises an ``ImageError`` subclass for a bad image and ``RoiError`` for a bad region.
-        """
+        :meth:`models.views.ViewSet.with_turns`. Raises ``ImageError`` / ``RoiError``."""
         region = coerce_roi(roi)
         data = read_query_bytes(source)
         live = self.library.searchable() if config is None else None
@@ -149,12 +149,11 @@ class SearchEngine:
     ) -> ImageQueryResult:
         """Search with an image file or bytes (or its region ``roi``): the query's analysis,
         its bytes, and the ``k`` best hits (see :meth:`search_image`); ``exclude``: an image
-        id left out of the results (the query itself, for :meth:`similar`).
-
-        Every view is embedded (``all_views``; default: unless ``settings.upright_first``);
-        else the upright views are searched first and the turned ones embedded only when
-        those leave no sure copy (:class:`search.descriptor.rerank.QueryScorer`); ``flags``
-        keeps the hits that pass a quality-flag filter."""
+        id left out of the results (the query itself, for :meth:`similar`). Every view is
+        embedded (``all_views``; default: unless ``settings.upright_first``); else the upright
+        views are searched first and the turned ones embedded only when those leave no sure
+        copy (:class:`search.descriptor.rerank.QueryScorer`); ``flags`` keeps the hits that
+        pass a quality-flag filter; ``verify=on``: :mod:`search.query.local_check`."""
         check_params(k, min_score)
         state = self.store.health.serving_state()
         live = self.guard.live(state)  # one state for the whole query, even if swapped
@@ -180,8 +179,9 @@ class SearchEngine:
 
         more = None if views.complete else turned
         regions = tiles if descriptor.config.regions else None
+        local = self.local.check_for(descriptor, source if data is None else data, roi)
         scored = self._scored(
-            live, query, analysis.labels, k, min_score, exclude, more, flags, regions
+            live, query, analysis.labels, k, min_score, exclude, more, flags, regions, local
         )
         sha = hashlib.sha256(data).hexdigest() if data is not None else None
         same_pixels = SamePixels(
@@ -311,12 +311,12 @@ class SearchEngine:
         more: MoreViews | None = None,
         flags: QualityFilter | None = None,
         regions: MoreViews | None = None,
+        local: LocalCheck | None = None,
     ) -> list[tuple[ScoredHit, StoredImage]]:
         """Candidates from ``live``'s indexes, scored exactly from the store (the truth) by
-        its descriptor (:class:`search.descriptor.rerank.QueryScorer`; ``more``: the query's
-        turned views, asked when its first rows leave the answer unsettled; ``regions``: its
-        tiles, asked when every view does), filtered (by ``min_score`` and ``flags``, among
-        more candidates), best first."""
+        its descriptor (:class:`search.descriptor.rerank.QueryScorer`: ``more`` turned views,
+        ``regions`` tiles, ``local`` check, each asked while the query stays unsettled),
+        filtered (by ``min_score`` and ``flags``, among more candidates), best first."""
         if live.index.ntotal == 0:
             return []
 
@@ -331,7 +331,7 @@ class SearchEngine:
             candidates=max(CANDIDATES_PER_VIEW, wanted),
             cache=live.rows,
         )
-        found = scorer.search(query, labels, k=wanted, exclude=exclude, more=more, regions=regions)
+        found = scorer.search(query, labels, wanted, exclude, more, regions, local)
         rows = self.store.reads.hit_rows([hit.id for hit in found], labels=False)
         for image_id, row in rows.items():  # labels read with the candidates' vectors
             image = scorer.images.get(image_id)

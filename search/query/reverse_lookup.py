@@ -271,4 +271,6 @@ def _verifier(engine: SearchEngine, inner: Any, threshold: float) -> Any:
         found = engine.records.image_file(image_id)
         return found.path if found is not None and found.path.is_file() else None
 
-    return VerifiedNeighbours(inner, path_of, min(low, threshold), threshold)
+    return VerifiedNeighbours(
+        inner, path_of, min(low, threshold), threshold, calibration=calibration
+    )

@@ -1,0 +1,164 @@
+"""``verify=on`` in the query path: local evidence where the global vector is in doubt.
+
+A query whose views (and tiles) leave no sure copy gets its few best candidates in the grey
+band of the calibrated copy score (``duplicate_z >= VERIFY_Z``, below what a confirmed copy
+scores anyway) checked with ORB key points + RANSAC (:mod:`search.descriptor.verify`): the
+query decoded once at up to 1024 px, each candidate's file read by its database row (only
+when its bytes are still those indexed: size and mtime, then sha256; a missing or changed
+file is simply not checked), at most :data:`VERIFY_CHECKED` of them, and none started after
+:data:`VERIFY_BUDGET_S`. A confirmed candidate's copy score becomes
+:func:`search.descriptor.verified_copy_score` - the rule ``dedup --verify`` and the offline
+evaluation use, so a pair scores the same however it is asked. A query with a sure copy never
+gets here (:class:`search.descriptor.QueryScorer`): no OpenCV import, no file read.
+
+Candidates' features are kept per image id and file state (size, mtime) in a bounded LRU
+cache (:data:`FEATURE_CACHE` images, ~40 kB each). Without OpenCV the check is skipped and a
+warning says how to install it, once per engine; a search never fails for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from models import ImgsearchError, load_image
+from models.roi import coerce_roi
+from search.descriptor import (
+    VERIFY_BUDGET_S,
+    VERIFY_CHECKED,
+    Descriptor,
+    LocalCheck,
+    LocalFeatures,
+    VerifyUnavailableError,
+    count_inliers,
+    grey_band,
+    local_features,
+    verified_copy_score,
+)
+from search.query.errors import PathEscapeError
+from search.query.records import LibraryRecords, unchanged_bytes
+from search.query.results import ImageQuery, RoiLike
+
+log = logging.getLogger(__name__)
+
+FEATURE_CACHE = 512  # candidates' features kept (~40 kB each: ~20 MB at most)
+DRAFT = (1024, 1024)  # decode size of both sides (as dedup --verify reads files)
+
+
+@dataclass
+class LocalStats:
+    """Running totals of one engine's local checks (the bench reads their differences)."""
+
+    queries: int = 0  # queries that had grey-band candidates
+    checked: int = 0  # candidate pairs matched
+    files_read: int = 0  # candidate files read (cache misses)
+    confirmed: int = 0  # pairs raised
+    seconds: float = 0.0
+
+
+class LocalVerifier:
+    """The engine's local check: builds each query's callback, caches candidates' features."""
+
+    def __init__(self, records: LibraryRecords, max_pixels: int | None = None) -> None:
+        self.records = records
+        self.max_pixels = max_pixels
+        self.stats = LocalStats()
+        self._cache: OrderedDict[tuple[int, int, int], LocalFeatures | None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._warned = False
+
+    def check_for(
+        self, descriptor: Descriptor, source: ImageQuery, roi: RoiLike
+    ) -> LocalCheck | None:
+        """The callback :meth:`search.descriptor.QueryScorer.search` asks when the query stays
+        unsettled: ``(ids, copy) -> copy`` with the confirmed candidates raised (None unless
+        ``descriptor`` has ``verify`` on)."""
+        if not descriptor.config.verify:
+            return None
+        region = coerce_roi(roi)
+        calibration = descriptor.calibration
+
+        def check(ids: Sequence[int], copy: np.ndarray) -> np.ndarray:
+            out = np.array(copy, np.float32, copy=True)
+            chosen = grey_band(out, calibration, VERIFY_CHECKED)
+            if not chosen:
+                return out
+            started = time.perf_counter()
+            try:
+                decoded = load_image(
+                    source, draft_size=DRAFT, max_pixels=self.max_pixels, roi=region
+                )
+                query = local_features(decoded.image)
+            except VerifyUnavailableError as error:
+                self._warn(error)
+                return out
+            except (ImgsearchError, OSError) as error:
+                log.info("verify: no features for the query: %s", error)
+                return out
+            checked = read = confirmed = 0
+            for n in chosen:
+                if time.perf_counter() - started > VERIFY_BUDGET_S:
+                    break
+                found, fresh = self.features(int(ids[n]))
+                read += fresh
+                if found is None:
+                    continue
+                checked += 1
+                raised = verified_copy_score(
+                    float(out[n]), count_inliers(query, found), calibration
+                )
+                confirmed += int(raised > out[n])
+                out[n] = raised
+            with self._lock:
+                s = self.stats
+                s.queries, s.checked, s.files_read = (
+                    s.queries + 1,
+                    s.checked + checked,
+                    s.files_read + read,
+                )
+                s.confirmed += confirmed
+                s.seconds += time.perf_counter() - started
+            return out
+
+        return check
+
+    def features(self, image_id: int) -> tuple[LocalFeatures | None, bool]:
+        """Local features of library image ``image_id`` (None: its file is gone, changed or
+        unreadable) and whether its file was read for them (not cached)."""
+        try:
+            file = self.records.image_file(image_id)
+            info = self.records.get_image(image_id)
+            if file is None or info is None or self.records.file_problem(info) is not None:
+                return None, False
+            st = file.path.stat()
+        except (PathEscapeError, OSError):
+            return None, False
+        key = (image_id, st.st_size, st.st_mtime_ns)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key], False
+        data = unchanged_bytes(file)  # regular file, size-limited, sha256 as indexed
+        found = None
+        if data is not None:
+            try:
+                image = load_image(data, draft_size=DRAFT, max_pixels=self.max_pixels).image
+                found = local_features(image)
+            except (ImgsearchError, OSError) as error:
+                log.info("verify: no features for image %s: %s", image_id, error)
+        with self._lock:
+            self._cache[key] = found
+            while len(self._cache) > FEATURE_CACHE:
+                self._cache.popitem(last=False)
+        return found, True
+
+    def _warn(self, error: VerifyUnavailableError) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("verify=on: %s; searching without the local check", error)

@@ -1,0 +1,166 @@
+"""``--descriptor verify=on``: local features confirm what the global vector leaves in doubt.
+
+A heavy crop of a library photo (a quarter, enlarged) is no sure copy for the embedding; with
+``verify=on`` the engine checks its best grey-band candidates with ORB + RANSAC and the
+original becomes a duplicate, with one verified copy score however the pair is asked
+(``search``, ``similar``, ``lookup``). A query with a sure copy never reads a file nor
+imports OpenCV; without OpenCV a search still answers and says how to install it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from search.descriptor import DescriptorConfig, verified_copy_score
+from search.query import SearchEngine, lookup
+from tests.cli_process import cli_env, run_cli
+from tests.engine_library import index_library, make_settings
+
+pytest.importorskip("cv2")
+pytestmark = pytest.mark.slow  # a small library indexed by the real indexer
+
+PHOTOS = 30
+CROPS = 3
+
+
+def _crop(photo: Path, out: Path) -> None:
+    im = Image.open(photo).convert("RGB")
+    w, h = im.size
+    crop = im.crop((int(w * 0.1), int(h * 0.15), int(w * 0.6), int(h * 0.7)))
+    crop.resize((400, round(400 * crop.height / crop.width))).save(out, quality=85)
+
+
+@pytest.fixture(scope="module")
+def verify_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):
+    """A library with ``verify=on``: photos and heavy crops of the first few."""
+    root = tmp_path_factory.mktemp("verify")
+    col = root / "col"
+    col.mkdir()
+    photos = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))[:PHOTOS]
+    for photo in photos:
+        Image.open(photo).convert("RGB").save(col / f"{photo.stem}.jpg", quality=92)
+    for photo in photos[:CROPS]:
+        _crop(photo, col / f"{photo.stem}__crop.jpg")
+    settings = replace(make_settings(root / "lib", models_dir), descriptor="default,verify=on")
+    index_library(settings, [col])
+    return root, settings, [p.stem for p in photos]
+
+
+def _args(root: Path, models_dir: Path) -> list[str]:
+    return ["--library", str(root / "lib"), "--model-path", str(models_dir)]
+
+
+def test_heavy_crops_found_with_one_verified_score(verify_library, models_dir: Path) -> None:
+    root, settings, stems = verify_library
+    args = _args(root, models_dir)
+    for stem in stems[:CROPS]:
+        crop = root / "col" / f"{stem}__crop.jpg"
+        found = run_cli([*args, "search", str(crop), "--json", "-k", "5"], root)
+        assert found.returncode == 0, found.stderr
+        hits = {Path(h["path"]).name: h for h in json.loads(found.stdout)["results"]}
+        original = hits[f"{stem}.jpg"]
+        assert original["duplicate"], original  # raised by the local check
+        with SearchEngine.open(settings) as engine:  # the same pair asked other ways
+            crop_id = engine.records.image_id_for(crop)
+            similar = {Path(h.path).name: h for h in engine.similar(crop_id, k=5)}
+            looked = {Path(m.hit.path).name: m for m in lookup(engine, crop).matches}
+        assert similar[f"{stem}.jpg"].copy_score == original["copy_score"]
+        assert looked[f"{stem}.jpg"].hit.copy_score == original["copy_score"]
+        assert looked[f"{stem}.jpg"].match == "near"
+    # the same library without the check: the crops are no duplicates of their originals
+    with SearchEngine.open(settings) as engine:
+        engine.library.set_descriptor(replace(engine.library.descriptor_config(), verify=False))
+        for stem in stems[:CROPS]:
+            hits = engine.search_image(root / "col" / f"{stem}__crop.jpg", k=5)
+            plain = {Path(h.path).name: h for h in hits}.get(f"{stem}.jpg")
+            assert plain is None or not plain.duplicate
+        engine.library.set_descriptor(replace(engine.library.descriptor_config(), verify=True))
+
+
+SURE_COPY = """
+import json, sys
+from pathlib import Path
+from search.query import SearchEngine
+from tests.engine_library import make_settings
+from dataclasses import replace
+settings = make_settings(Path(sys.argv[1]), Path(sys.argv[2]))
+with SearchEngine.open(settings) as engine:
+    hits = engine.search_image(sys.argv[3], k=5)
+    print(json.dumps({"cv2": "cv2" in sys.modules, "stats": engine.local.stats.__dict__,
+                      "duplicate": hits[0].duplicate}))
+"""
+
+
+def test_a_sure_copy_pays_nothing(verify_library, models_dir: Path, tmp_path: Path) -> None:
+    root, _settings, stems = verify_library
+    copy = tmp_path / "copy.jpg"  # a smaller re-encoded copy: a sure copy of its original
+    im = Image.open(root / "col" / f"{stems[5]}.jpg")
+    im.resize((im.width // 2, im.height // 2)).save(copy, quality=80)
+    done = subprocess.run(
+        [sys.executable, "-c", SURE_COPY, str(root / "lib"), str(models_dir), str(copy)],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["duplicate"] and not out["cv2"], out
+    assert out["stats"]["queries"] == out["stats"]["files_read"] == 0, out
+
+
+def test_without_opencv_a_search_answers_and_says_how(
+    verify_library, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    root, settings, stems = verify_library
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 -> ImportError
+    with SearchEngine.open(settings) as engine, caplog.at_level(logging.WARNING):
+        hits = engine.search_image(root / "col" / f"{stems[0]}__crop.jpg", k=5)
+    assert hits
+    assert "pip install opencv-python-headless" in caplog.text
+
+
+def test_a_changed_file_is_not_verified(verify_library, tmp_path: Path) -> None:
+    root, settings, stems = verify_library
+    original = root / "col" / f"{stems[1]}.jpg"
+    crop = root / "col" / f"{stems[1]}__crop.jpg"
+    kept = original.read_bytes()
+    try:
+        Image.open(original).convert("L").convert("RGB").save(original, quality=70)  # changed
+        with SearchEngine.open(settings) as engine:
+            hits = {Path(h.path).name: h for h in engine.search_image(crop, k=5)}
+        hit = hits.get(original.name)
+        assert hit is None or not hit.duplicate  # its file is not the one indexed
+    finally:
+        original.write_bytes(kept)
+
+
+def test_one_rule_for_a_verified_pair() -> None:
+    from search.descriptor import Calibration
+
+    cal = Calibration(median=0.0, spread=0.06, mean=0.02, sd=0.07)
+    assert verified_copy_score(0.3, 11, cal) == 0.3  # below MIN_INLIERS: unchanged
+    low, high = verified_copy_score(0.3, 12, cal), verified_copy_score(0.3, 60, cal)
+    assert cal.duplicate_z(low) >= 6 and cal.z(low) >= 8 - 1e-9
+    assert low < high < 1.0
+    assert verified_copy_score(0.999, 12, cal) == 0.999  # never lowered
+    assert DescriptorConfig.parse("default,verify=on").verify
+
+
+def test_index_refuses_verify_without_opencv(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from cli.index_cmds import _descriptor_problem
+
+    assert _descriptor_problem("default,verify=on") is None
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    assert "pip install opencv-python-headless" in str(_descriptor_problem("default,verify=on"))
+    assert _descriptor_problem("default") is None
