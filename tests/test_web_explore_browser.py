@@ -240,3 +240,44 @@ def test_the_map_draws_again_when_the_library_changed_before_its_clusters(
     assert len(shown) == len(drawn) == 6
     assert shown != drawn  # the map was drawn again for the new images, then coloured
     assert "6 images" in driver.find_element(By.ID, "map-status").text
+
+
+def test_pointing_at_a_deleted_file_on_the_map_says_file_missing(
+    tmp_path: Path, data_dir: Path, models_dir: Path, driver
+) -> None:  # type: ignore[no-untyped-def]
+    """The map's tip of an image whose file was deleted since indexing showed a broken
+    thumbnail (a 404): it now says "File missing", as that image's cards do."""
+    import requests
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for source in sorted((data_dir / "hymenoptera" / "images" / "val" / "ants").glob("*.jpg"))[:4]:
+        (photos / source.name).write_bytes(source.read_bytes())
+    library = tmp_path / "library"
+    run_index(library, models_dir, photos)
+    command = [sys.executable, "-u", "-c", "from cli.main import main; main()"]
+    command += ["--library", str(library), "--model-path", str(models_dir)]
+    command += ["serve", "--port", "0", "--threads", "4"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMGSEARCH_")}
+    with serving(command, REPO, {**env, "PYTHONPATH": str(REPO)}) as served:
+        listed = requests.get(served.url + "/api/v1/images", timeout=30).json()["results"]
+        gone = listed[0]
+        Path(gone["path"]).unlink()
+        driver.get(served.url + "/map")
+        wait(driver, lambda d: d.execute_script("return window.imgsearchMap.count()") == 4)
+        point = driver.execute_script(
+            "const m = window.imgsearchMap; return [...Array(m.count()).keys()]"
+            ".map(m.screenPoint).find((p) => p.id === arguments[0]);",
+            gone["id"],
+        )
+        canvas = driver.find_element(By.ID, "map-canvas")
+        rect = canvas.rect
+        ActionChains(driver).move_to_element_with_offset(
+            canvas, round(point["x"] - rect["width"] / 2), round(point["y"] - rect["height"] / 2)
+        ).perform()
+        tip = driver.find_element(By.ID, "map-tip")
+        wait(driver, lambda d: tip.is_displayed() and tip.get_attribute("data-id"))
+        assert tip.get_attribute("data-id") == str(gone["id"])
+        text = tip.find_element(By.TAG_NAME, "span")
+        wait(driver, lambda d: text.text.startswith("File missing"))
+        assert not tip.find_element(By.TAG_NAME, "img").is_displayed()

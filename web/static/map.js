@@ -246,6 +246,7 @@
       return;
     }
     const id = data.ids[i];
+    tipImg.hidden = false;
     tipImg.src = root.dataset.thumbUrl.replace("/0/", "/" + id + "/");
     const label = data.label[i] >= 0 ? labelText(data.labelNames[data.label[i]]) : "no label";
     const group = data.cluster[i] >= 0 ? "cluster " + (data.cluster[i] + 1) : "unclustered";
@@ -255,6 +256,14 @@
     placeTip(clientX, clientY);
     schedule();
   }
+
+  // a file deleted since indexing has no thumbnail (404): say so, never a broken image
+  tipImg.addEventListener("error", () => {
+    tipImg.hidden = true;
+    if (!tipText.textContent.startsWith("File missing")) {
+      tipText.textContent = "File missing · " + tipText.textContent;
+    }
+  });
 
   function placeTip(clientX, clientY) {
     if (tip.hidden) return;
