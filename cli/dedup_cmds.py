@@ -6,7 +6,6 @@ Neither command deletes, moves or writes anything but the report file it is aske
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,7 @@ from cli.main import cli
 from cli.search_cmds import open_engine, user_errors
 from models import format_timestamp
 from models.errors import ImgsearchError
-from search.dedup import KEEPER_RULES, DedupImage, to_json, write_csv, write_report
+from search.dedup import KEEPER_RULES, to_json, write_csv, write_report
 from search.descriptor import DUPLICATE_Z
 from search.library import SIZES, ThumbnailCache
 from search.query import (
@@ -29,6 +28,7 @@ from search.query import (
     LookupMatch,
     SearchEngine,
     cut,
+    disk_change,
     library_duplicates,
     lookup,
 )
@@ -150,7 +150,12 @@ def dedup(
                 thumbnails = _thumbnailer(engine, cache)
             write_report(result, output, fmt, thumbnail=thumbnails, video_groups=videos)
     groups, copies = len(result.groups), result.duplicate_count
-    gone = [image.path for g in result.groups for image in g.images if not _on_disk(image)]
+    gone = [
+        image.path
+        for g in result.groups
+        for image in g.images
+        if disk_change(image.path, image.file_size, image.mtime)
+    ]
     if gone:  # a keeper deleted since: following the report would delete every copy
         click.echo(
             f"warning: {len(gone)} file(s) of these groups are no longer as indexed (deleted, "
@@ -165,14 +170,6 @@ def dedup(
     if videos:
         message += f"; {len(videos)} group(s) of copies of a video"
     click.echo(message + (f"; report: {output}" if output else ""), err=True)
-
-
-def _on_disk(image: DedupImage) -> bool:
-    """Whether ``image``'s file is still there with the size it was indexed with."""
-    try:
-        return os.stat(image.path).st_size == image.file_size
-    except OSError:
-        return False
 
 
 def _thumbnailer(engine: SearchEngine, cache: ThumbnailCache) -> Callable[[int], bytes | None]:

@@ -5,6 +5,7 @@ files gone from disk after indexing, the served pages of such images."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import urllib.error
@@ -476,3 +477,21 @@ def test_dedup_warns_when_files_of_its_groups_are_gone(user) -> None:  # type: i
     assert after.returncode == 0, after.stderr
     assert "2 file(s) of these groups are no longer as indexed" in after.stderr
     assert "run `imgsearch index` first" in after.stderr
+
+
+def test_dedup_and_the_image_page_use_one_as_indexed_test(tmp_path: Path) -> None:
+    """`dedup`'s stale-report warning and the image page ask the same question the
+    indexer asks (size and mtime within a second): a file rewritten with the same size
+    counts as changed for both, as it would be re-read by the next `index`."""
+    from search.query import disk_change
+
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"x" * 100)
+    indexed = photo.stat()
+    assert disk_change(photo, indexed.st_size, indexed.st_mtime) is None
+    os.utime(photo, (indexed.st_atime, indexed.st_mtime + 30))  # same size, rewritten
+    assert disk_change(photo, indexed.st_size, indexed.st_mtime) == "changed"
+    photo.write_bytes(b"x" * 99)
+    assert disk_change(photo, indexed.st_size, None) == "changed"
+    photo.unlink()
+    assert disk_change(photo, indexed.st_size, indexed.st_mtime) == "gone"

@@ -29,6 +29,19 @@ class ImageFile(NamedTuple):
     format: str | None
 
 
+def disk_change(path: str | os.PathLike[str], file_size: int, mtime: float | None) -> str | None:
+    """How the file at ``path`` differs from what was indexed (``file_size`` bytes, modified
+    at ``mtime`` seconds): ``"gone"``, ``"changed"``, or None when it is as indexed - the
+    same size and mtime (within a second), the indexer's own test; nothing is read."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):  # gone, unreadable folder, a NUL in a stored name
+        return "gone"
+    if st.st_size != file_size or (mtime is not None and abs(st.st_mtime - mtime) >= 1):
+        return "changed"
+    return None
+
+
 class LibraryRecords:
     """Image records and files of one library, by id (never by a path from a request)."""
 
@@ -84,13 +97,10 @@ class LibraryRecords:
             return "its file now leads outside its collection"
         if found is None:
             return None
-        try:
-            st = found.path.stat()
-        except OSError:
+        change = disk_change(found.path, info.file_size, info.mtime.timestamp())
+        if change == "gone":
             return "its file is no longer on disk"
-        if st.st_size != info.file_size or abs(st.st_mtime - info.mtime.timestamp()) >= 1:
-            return "its file changed on disk since it was indexed"
-        return None
+        return None if change is None else "its file changed on disk since it was indexed"
 
     def image_file_path(self, image_id: int) -> Path:
         """The file of image ``image_id``, from the database only (never from a request path).
