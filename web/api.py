@@ -48,14 +48,26 @@ def one_value_per_parameter() -> None:
 def search() -> Response:
     """Search by an uploaded image (or a library image id), optionally a region of it."""
     query = read_query(default_k=DEFAULT_K)
-    hits, took_ms = service.run_search(query)
-    return jsonify(
-        {
-            "query": query_summary(query),
-            "took_ms": round(took_ms, 2),
-            "results": [service.hit_json(hit) for hit in hits],
-        }
-    )
+    stored = service.stored_search(query)
+    hits, took_ms = stored if stored is not None else service.run_search(query)
+    body: dict[str, Any] = {
+        "query": query_summary(query),
+        "took_ms": round(took_ms, 2),
+        "results": [service.hit_json(hit) for hit in hits],
+    }
+    if stored is not None:
+        body["file_missing"] = True
+        body["note"] = (
+            f"The file of image {query.image_id} is no longer on disk: these results come "
+            "from its stored vectors, as `imgsearch similar` answers (the image itself is "
+            "not listed); run `imgsearch index` to update the library."
+        )
+    elif not hits and service.is_clip(query):
+        body["note"] = (
+            "No results: a video or an animated image is compared with the library's videos "
+            "and animations only, not with its photos. Search with a still of it to find photos."
+        )
+    return jsonify(body)
 
 
 @bp.post("/lookup")
