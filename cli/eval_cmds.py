@@ -24,6 +24,7 @@ from models.errors import ImgsearchError
 from search.descriptor import DUPLICATE_Z, DescriptorConfig, DescriptorError
 from search.evaluation import (
     DEFAULT_PAIR_THRESHOLD,
+    PLOT_FORMATS,
     TRUTH_FILENAME,
     DescriptorRun,
     Embedder,
@@ -36,6 +37,17 @@ from search.evaluation import (
     plot_evaluation,
 )
 from search.settings import Settings
+
+
+def _plot_path(value: Path | None) -> Path | None:
+    """``--plot``'s file, refused (exit 2) unless its suffix names a format it is written in."""
+    if value is not None and value.suffix.lower().lstrip(".") not in PLOT_FORMATS:
+        raise click.BadParameter(
+            f"{value} is not an image file name: end it in "
+            + ", ".join(f".{f}" for f in PLOT_FORMATS),
+            param_hint="--plot",
+        )
+    return value
 
 
 class _DefaultRunGroup(click.Group):
@@ -173,7 +185,10 @@ def _print_report(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option(
-    "--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write a PR-curve PNG."
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=lambda _ctx, _param, value: _plot_path(value),
+    help="Write the PR curve to this file: .png, .svg or .pdf (the format follows the suffix).",
 )
 @click.option(
     "--threshold",
