@@ -280,7 +280,13 @@ def run_cmd(
 @eval_group.command("make-copies")
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("out", type=NonEmptyPath(file_okay=False, path_type=Path))
-@click.option("--per-original", default=20, show_default=True, type=click.IntRange(1, 500))
+@click.option(
+    "--per-original",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 500),
+    help="Edited copies written of each original.",
+)
 @click.option(
     "--seed",
     default=0,

@@ -22,7 +22,14 @@ FLAGS_JSON = (
 
 @cli.command()
 @flag_options
-@click.option("-n", "--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=50,
+    show_default=True,
+    help="List at most this many flagged images (the counts are of all).",
+)
 @click.option(
     "--offset",
     type=click.IntRange(0),
