@@ -189,8 +189,10 @@ def similar(
     exclude_flags: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Images most similar to PATH_OR_ID, a library image given by id or by its file path
-    (itself excluded; copies with the same bytes or pixels are marked exact)."""
+    """Images most similar to a library image, given by id or by its file path (itself
+    excluded; copies with the same bytes or pixels are marked exact).
+
+    PATH_OR_ID: the image's id (as search results list it) or the path of its file."""
     wanted = QualityFilter.parse(flags, exclude_flags)
     with open_engine(ctx) as engine:
         try:
