@@ -395,6 +395,19 @@ def test_clusters_output_named_html_is_an_html_report(user) -> None:  # type: ig
     assert not (cwd / "reports" / "clusters.html").read_text(encoding="utf-8").startswith("<")
 
 
+def test_clusters_output_of_another_format_is_refused(user) -> None:  # type: ignore[no-untyped-def]
+    """``imgsearch clusters -o clusters.pdf`` wrote the plain-text listing into a .pdf file
+    (the eval --plot pr.txt defect the other way round): a name the report cannot be written
+    as is refused before the work, exit 2, naming --output; .txt is text."""
+    cwd, _summary, _sources = user
+    done = run_cli(["clusters", "-o", "reports/clusters.pdf"], cwd)
+    assert done.returncode == 2 and "--output" in done.stderr and ".txt" in done.stderr
+    assert "Traceback" not in done.stderr and not (cwd / "reports" / "clusters.pdf").exists()
+    done = run_cli(["clusters", "-o", "reports/clusters.txt"], cwd)
+    assert done.returncode == 0, done.stderr
+    assert "unclustered: 7 images" in (cwd / "reports" / "clusters.txt").read_text(encoding="utf-8")
+
+
 def test_a_collection_whose_folder_is_gone_stops_no_nightly_index(user) -> None:  # type: ignore[no-untyped-def]
     """A collection's folder renamed (or a drive not mounted) made every later ``imgsearch
     index`` - the README's nightly run - fail with "no such directory", even after
