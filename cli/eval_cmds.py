@@ -39,13 +39,14 @@ from search.evaluation import (
 from search.settings import Settings
 
 
-def _plot_path(value: Path | None) -> Path | None:
+def _plot_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     """``--plot``'s file, refused (exit 2) unless its suffix names a format it is written in."""
     if value is not None and value.suffix.lower().lstrip(".") not in PLOT_FORMATS:
         raise click.BadParameter(
             f"{value} is not an image file name: end it in "
             + ", ".join(f".{f}" for f in PLOT_FORMATS),
-            param_hint="--plot",
+            ctx=ctx,
+            param=param,
         )
     return value
 
@@ -187,7 +188,7 @@ def _print_report(
 @click.option(
     "--plot",
     type=click.Path(dir_okay=False, path_type=Path),
-    callback=lambda _ctx, _param, value: _plot_path(value),
+    callback=lambda ctx, param, value: _plot_path(ctx, param, value),
     help="Write the PR curve to this file: .png, .svg or .pdf (the format follows the suffix).",
 )
 @click.option(

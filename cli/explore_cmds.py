@@ -97,7 +97,7 @@ def clusters(
             raise click.BadParameter(
                 f"cannot tell the format from {output}: name it .html, .json or .txt, or "
                 "give --format",
-                param_hint="--output",
+                param_hint="'-o' / '--output'",
             )
     fmt = "json" if as_json else (fmt or named)
     if fmt == "html" and output is None:
