@@ -291,6 +291,33 @@ def test_the_api_refuses_unknown_and_repeated_fields(user, server) -> None:  # t
     assert answer.status_code == 200 and answer.json()["query"]["flag"] == ["dark", "blurry"]
 
 
+def test_the_api_refuses_query_parameters_a_get_endpoint_does_not_read(user, server) -> None:  # type: ignore[no-untyped-def]
+    """``GET /api/v1/images/ID/similar?min-score=0.9`` (a typo) answered with no minimum,
+    ``/api/v1/clusters?methd=kmeans`` with density, each without a word, although the POSTs
+    refuse a field they do not know: every GET endpoint now does too (400 naming it and what
+    it reads); the sign-in link's ``token`` still passes."""
+    _cwd, _summary, sources = user
+    image_id = library_paths(server)[sources[1].name]
+    cases = [
+        (f"/api/v1/images/{image_id}/similar?min-score=0.9", "'min-score'", "min_score"),
+        ("/api/v1/clusters?methd=kmeans", "'methd'", "method"),
+        ("/api/v1/images?perpage=5", "'perpage'", "per_page"),
+        (f"/api/v1/images/{image_id}?k=3", "'k'", "it takes none"),
+        ("/api/v1/outliers?count=5", "'count'", "n, k"),
+    ]
+    for url, named, told in cases:
+        status, body = fetch(f"{server}{url}")
+        assert status == 400 and named in body and told in body, (url, body)
+    for url in (
+        f"/api/v1/images/{image_id}/similar?min_score=0.5&k=2&flag=dark",
+        "/api/v1/clusters?method=kmeans&k=2",
+        f"/api/v1/images/{image_id}/thumbnail?size=320",
+        "/api/v1/stats?token=x",
+    ):
+        status, body = fetch(f"{server}{url}")
+        assert status == 200, (url, body[:300])
+
+
 def test_a_broken_clip_is_named_a_video_without_ffmpeg_numbers(user, server) -> None:  # type: ignore[no-untyped-def]
     """An MP4 that FFmpeg cannot open, uploaded, said "Not a readable image: not a readable
     video ([Errno 1094995529] Invalid data found when processing input: '<none>')", and the

@@ -36,12 +36,37 @@ THUMBNAIL_MAX_AGE = 300
 FILE_MAX_AGE = 300
 
 
+GET_FIELDS: dict[str, tuple[str, ...]] = {
+    "api.images": ("page", "per_page", "flag", "exclude_flag"),
+    "api.image": (),
+    "api.similar": ("k", "min_score", "flag", "exclude_flag"),
+    "api.thumbnail": ("size", "t"),
+    "api.image_file": ("download",),
+    "api.stats": (),
+    "api.labels": ("q", "k", "page"),
+    "api.openapi": (),
+    "api.clusters": ("method", "k", "min_size", "page", "per_page"),
+    "api.outliers": ("n", "k"),
+    "api.library_map": ("projection",),
+    "api.map_clusters": (),
+}
+"""The query parameters each GET endpoint reads (others are refused, never ignored)."""
+
+
 @bp.before_request
 def one_value_per_parameter() -> None:
-    """``GET /api/v1/...?k=5&k=6`` is refused, never answered for one of them (the POSTs
-    check their form fields and query together: see ``web.params``)."""
-    if request.method == "GET":
-        refuse_repeated_args()
+    """``GET /api/v1/...?k=5&k=6`` is refused, never answered for one of them, and so is a
+    parameter the endpoint does not read (``?min-score=0.9`` was ignored without a word; the
+    POSTs check their form fields and query together: see ``web.params``)."""
+    if request.method != "GET":
+        return
+    known = GET_FIELDS.get(request.endpoint or "")
+    if known is not None:
+        for name in request.args:
+            if name not in known and name != "token":  # token: the browser's sign-in link
+                given = f"give {', '.join(known)}" if known else "it takes none"
+                raise ApiError(400, f"'{name[:40]}' is not a parameter of {request.path}: {given}.")
+    refuse_repeated_args()
 
 
 @bp.post("/search")
