@@ -378,3 +378,15 @@ def test_eval_plot_follows_its_suffix_and_refuses_a_non_image_one(
     done = run_cli([*model, "eval", folder, "--plot", "plots/pr.SVG"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "plots" / "pr.SVG").read_bytes().lstrip().startswith(b"<?xml")
+
+
+def test_eval_of_a_split_the_set_lacks_names_the_splits_it_has(
+    data_dir: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    """`imgsearch eval hymenoptera --split nope` said only "no items in split 'nope'": it now
+    names the splits the ground truth has."""
+    from tests.cli_process import run_cli
+
+    folder = str(data_dir / "hymenoptera")
+    done = run_cli(["--model-path", str(models_dir), "eval", folder, "--split", "nope"], tmp_path)
+    assert done.returncode == 1 and "(its splits: train, val)" in done.stderr, done.stderr
