@@ -11,6 +11,10 @@ Parts (``--only``, comma-separated; default all):
   and the share left as noise); then 20 generated foreign images (documents, noise, flat
   colour, screenshots of text) are indexed into the same library and ``imgsearch outliers``
   ranks all: AUROC of the score and how many of the top 20 are planted.
+- ``shared``: ``imgsearch clusters --json`` (density) on one library of all of ../shared/data
+  (509 photos), against the previous rule (no cap on a group's size) on the same k-NN graph:
+  group sizes, the largest group's share of the library, unclustered images, and how pure
+  the groups of ants and bees are (ants or bees, by folder).
 - ``synthetic``: 100 k clustered 1024-d unit vectors through the real ``Explorer`` (a stand-in
   store); density clusters, k-means, outliers and the PCA map each in a fresh process (what
   the first request of a generation costs), then all four in one process (sharing the
@@ -140,6 +144,47 @@ def bench_hymenoptera(data: Path, models: Path, work: Path) -> None:
     )
 
 
+def bench_shared(data: Path, models: Path, work: Path) -> None:
+    from search.explore import density_labels
+    from search.explore.clusters import MAX_SHARE, _renumbered
+    from search.explore.service import DENSITY_K
+    from search.query import SearchEngine
+    from search.settings import Settings
+
+    library = work / "shared"
+    imgsearch(library, models, "index", str(data), "--no-progress", "--descriptor", "whiten=off")
+    result = json.loads(imgsearch(library, models, "clusters", "--json"))
+    engine = SearchEngine.open(Settings(library=library, model_path=str(models)))
+    try:
+        ids, graph = engine.explore.graph()
+        path_of = {int(m["id"]): m["path"] for c in result["clusters"] for m in c["members"]}
+        path_of.update({int(m["id"]): m["path"] for m in result["noise"]})
+    finally:
+        engine.close()
+    paths = set(path_of.values())
+    nb, dist = graph.neighbours[:, :DENSITY_K], graph.distances[:, :DENSITY_K]
+    before = _renumbered(density_labels(nb, dist, 4, 3)[0])
+    groups = {
+        "before (no cap)": [
+            [path_of[int(ids[r])] for r in np.flatnonzero(before == c)]
+            for c in range(int(before.max()) + 1)
+        ],
+        f"now (at most {MAX_SHARE:.0%})": [
+            [m["path"] for m in c["members"]] for c in result["clusters"]
+        ],
+    }
+    for name, found in groups.items():
+        sizes = [len(g) for g in found]
+        insects = [g for g in found if all("/hymenoptera/" in p for p in g)]
+        kinds = [[Path(p).parent.name for p in g] for g in insects]
+        pure = sum(max(k.count("ants"), k.count("bees")) for k in kinds)
+        print(
+            f"shared {name:16s}: {len(sizes)} groups {sizes}, largest {sizes[0] / len(paths):.0%} "
+            f"of {len(paths)}, {len(paths) - sum(sizes)} unclustered; ants/bees groups "
+            f"{len(insects)}, purity {pure / max(1, sum(map(len, kinds))):.3f}"
+        )
+
+
 def synthetic_vectors(n: int, dim: int = 1024, seed: int = 0) -> np.ndarray:
     """Clustered unit vectors: 500 centres, each cluster in its own 16-d subspace + noise."""
     rng = np.random.default_rng(seed)
@@ -234,7 +279,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--models", type=Path, default=REPO.parent / "shared" / "models")
-    parser.add_argument("--only", default="ukbench,hymenoptera,synthetic")
+    parser.add_argument("--only", default="ukbench,hymenoptera,shared,synthetic")
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -249,6 +294,8 @@ def main() -> None:
             bench_ukbench(args.data.resolve(), args.models.resolve(), work)
         if "hymenoptera" in parts:
             bench_hymenoptera(args.data.resolve(), args.models.resolve(), work)
+        if "shared" in parts:
+            bench_shared(args.data.resolve(), args.models.resolve(), work)
     if "synthetic" in parts:
         bench_synthetic(args.n)
 

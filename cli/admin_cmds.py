@@ -48,6 +48,8 @@ def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
 def remove(ctx: click.Context, paths: tuple[Path, ...], undo: bool, as_json: bool) -> None:
     """Remove images (files, or folders: everything below) from the library, for good.
 
+    PATHS: files, folders or whole collections of the library.
+
     Files on disk are never touched. The removal is recorded: later `imgsearch index` runs
     leave these files out (`imgsearch stats` lists what was removed) until
     `imgsearch remove --undo PATH`.

@@ -24,6 +24,7 @@ from models.errors import ImgsearchError
 from search.descriptor import DUPLICATE_Z, DescriptorConfig, DescriptorError
 from search.evaluation import (
     DEFAULT_PAIR_THRESHOLD,
+    PLOT_FORMATS,
     TRUTH_FILENAME,
     DescriptorRun,
     Embedder,
@@ -36,6 +37,18 @@ from search.evaluation import (
     plot_evaluation,
 )
 from search.settings import Settings
+
+
+def _plot_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """``--plot``'s file, refused (exit 2) unless its suffix names a format it is written in."""
+    if value is not None and value.suffix.lower().lstrip(".") not in PLOT_FORMATS:
+        raise click.BadParameter(
+            f"{value} is not an image file name: end it in "
+            + ", ".join(f".{f}" for f in PLOT_FORMATS),
+            ctx=ctx,
+            param=param,
+        )
+    return value
 
 
 class _DefaultRunGroup(click.Group):
@@ -173,7 +186,10 @@ def _print_report(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option(
-    "--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write a PR-curve PNG."
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    callback=lambda ctx, param, value: _plot_path(ctx, param, value),
+    help="Write the PR curve to this file: .png, .svg or .pdf (the format follows the suffix).",
 )
 @click.option(
     "--threshold",
@@ -265,7 +281,13 @@ def run_cmd(
 @eval_group.command("make-copies")
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("out", type=NonEmptyPath(file_okay=False, path_type=Path))
-@click.option("--per-original", default=20, show_default=True, type=click.IntRange(1, 500))
+@click.option(
+    "--per-original",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 500),
+    help="Edited copies written of each original.",
+)
 @click.option(
     "--seed",
     default=0,

@@ -25,6 +25,19 @@ CLUSTERS_JSON = (
 )
 
 
+REPORT_SUFFIXES = {
+    ".html": "html",
+    ".htm": "html",
+    ".json": "json",
+    "": "text",
+    ".txt": "text",
+    ".text": "text",
+    ".md": "text",
+    ".log": "text",
+}
+"""The report's format by its file's suffix (any other suffix needs --format)."""
+
+
 @cli.command()
 @click.option(
     "--method",
@@ -48,8 +61,8 @@ CLUSTERS_JSON = (
     "fmt",
     type=click.Choice(["text", "json", "html"]),
     default=None,
-    help="Output format [default: by --output's name (.html, .json), else text; html needs "
-    "--output].",
+    help="Output format [default: by --output's name (.html, .json; .txt or none: text; "
+    "another suffix is refused), else text; html needs --output].",
 )
 @click.option(
     "-o",
@@ -75,10 +88,17 @@ def clusters(
     """
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
-    # -o clusters.html wrote plain text into an .html file: the format follows the name, as
-    # dedup's does (any other name: text)
-    by_name = {".html": "html", ".htm": "html", ".json": "json"}
-    named = by_name.get(output.suffix.lower(), "text") if output is not None else "text"
+    # -o clusters.html wrote plain text into an .html file, and -o clusters.pdf still does:
+    # the format follows the name, as dedup's does, and a name of another format is refused
+    named = "text"
+    if output is not None and fmt is None and not as_json:
+        named = REPORT_SUFFIXES.get(output.suffix.lower(), "")
+        if not named:
+            raise click.BadParameter(
+                f"cannot tell the format from {output}: name it .html, .json or .txt, or "
+                "give --format",
+                param_hint="'-o' / '--output'",
+            )
     fmt = "json" if as_json else (fmt or named)
     if fmt == "html" and output is None:
         raise click.UsageError("an html report needs --output FILE.html")

@@ -334,9 +334,12 @@ def reindex_command(
                 if recorded is None:
                     raise click.UsageError("the library has no model yet: give --model")
                 model = recorded.name
-            library.switch_model(model)
-            onnx = library.load_model(model, bind=True, background=True)
-            summary = index_collections(library, onnx, options)
+            # one hold of the library from the switch to the end of the run: a reader never
+            # sees the re-index without a live writer (it would call it interrupted)
+            with library.writer_lock():
+                library.switch_model(model)
+                onnx = library.load_model(model, bind=True, background=True)
+                summary = index_collections(library, onnx, options)
             figures = run_figures(library)
         keep_run_figures(settings, figures)
     except ImgsearchError as error:

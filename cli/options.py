@@ -59,6 +59,10 @@ def _flag_names() -> list[str]:
     return [*FLAGS, "any"]
 
 
+CLI_FLAG_NAMES = ("--flag", "--exclude-flag")
+"""What errors of the quality filter call its two options on the command line."""
+
+
 def flag_options(func: F) -> F:
     """``--flag`` / ``--exclude-flag`` (repeatable): keep images with at least one of the
     ``--flag`` quality flags ("any": any flag) and none of the excluded ones."""

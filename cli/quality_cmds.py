@@ -8,7 +8,7 @@ import json
 import click
 
 from cli.main import cli
-from cli.options import flag_options
+from cli.options import CLI_FLAG_NAMES, flag_options
 from cli.search_cmds import open_engine, user_errors
 from models.quality import FLAGS, flag_names
 from search.query import QualityFilter
@@ -22,7 +22,14 @@ FLAGS_JSON = (
 
 @cli.command()
 @flag_options
-@click.option("-n", "--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=50,
+    show_default=True,
+    help="List at most this many flagged images (the counts are of all).",
+)
 @click.option(
     "--offset",
     type=click.IntRange(0),
@@ -42,7 +49,7 @@ def flags(
 ) -> None:
     """Quality flags: how many images are dark, bright, blurry, tiny or uniform, and with
     --flag / --exclude-flag which ones (newest file first)."""
-    wanted = QualityFilter.parse(flags or ("any",), exclude_flags)
+    wanted = QualityFilter.parse(flags or ("any",), exclude_flags, CLI_FLAG_NAMES)
     with open_engine(ctx) as engine:
         counts = engine.records.quality_counts()
         hits, total = engine.browse(offset, limit, wanted)

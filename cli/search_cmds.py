@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from cli.main import cli
-from cli.options import bad_roi, flag_options, roi_option
+from cli.options import CLI_FLAG_NAMES, bad_roi, flag_options, roi_option
 from models.errors import ImgsearchError, RoiError
 from models.quality import flag_names
 from models.roi import RegionOfInterest
@@ -147,7 +147,7 @@ def search(
     as_json: bool,
 ) -> None:
     """Find the library images most similar to IMAGE (or to a region of it)."""
-    wanted = QualityFilter.parse(flags, exclude_flags)
+    wanted = QualityFilter.parse(flags, exclude_flags, CLI_FLAG_NAMES)
     with open_engine(ctx) as engine:
         hits = engine.search_image(image, roi=roi, k=k, min_score=min_score, flags=wanted)
     from models import is_video_file
@@ -190,8 +190,10 @@ def similar(
     as_json: bool,
 ) -> None:
     """Images most similar to a library image, given by id or by its file path (itself
-    excluded; copies with the same bytes or pixels are marked exact)."""
-    wanted = QualityFilter.parse(flags, exclude_flags)
+    excluded; copies with the same bytes or pixels are marked exact).
+
+    PATH_OR_ID: the image's id (as search results list it) or the path of its file."""
+    wanted = QualityFilter.parse(flags, exclude_flags, CLI_FLAG_NAMES)
     with open_engine(ctx) as engine:
         try:
             image_id = engine.records.image_id_for(path_or_id)

@@ -127,6 +127,38 @@ def test_cli_clusters_and_outliers_on_ukbench(
 
 
 @pytest.mark.slow
+def test_density_clusters_of_the_shared_photos_have_no_catch_all_group(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """`imgsearch clusters` of a library of ../shared/data (509 photos) made cluster 1 of 376
+    images - nearly all the ants and bees together, "bee, ant" - since that set as a whole
+    stands apart from the 111 other photos. A group of most of the library tells a user
+    nothing: no group holds more than half of it now; the set is split into its dense
+    groups (ants, bees), the rest of it unclustered."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "data").symlink_to(data_dir)
+    (shared / "models").symlink_to(models_dir)
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    model = ["--model-path", "../shared/models"]
+    index = ["index", "--no-progress", "--descriptor", "whiten=off", "../shared/data"]
+    assert run_cli([*model, *index], cwd).returncode == 0
+    done = run_cli(["clusters", "--json"], cwd)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    sizes = [c["size"] for c in result["clusters"]]
+    total = sum(sizes) + len(result["noise"])
+    assert total == 509 and sizes == sorted(sizes, reverse=True)
+    assert sizes[0] <= total // 2, sizes
+    insects = [c for c in result["clusters"] if "/hymenoptera/" in c["members"][0]["path"]]
+    assert len(insects) >= 2, sizes  # the set is split, not dropped
+    for c in insects:  # and each part is of ants or of bees (mostly)
+        kinds = [Path(m["path"]).parent.name for m in c["members"]]
+        assert max(kinds.count("ants"), kinds.count("bees")) >= 0.8 * len(kinds), kinds
+
+
+@pytest.mark.slow
 def test_api_clusters_outliers_map_follow_new_generations(client, weblib, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     body = client.get("/api/v1/clusters?per_page=5").get_json()
     assert body["method"] == "density" and body["total"] >= 14 and len(body["clusters"]) == 5

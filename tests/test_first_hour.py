@@ -292,6 +292,33 @@ def test_the_api_refuses_unknown_and_repeated_fields(user, server) -> None:  # t
     assert answer.status_code == 200 and answer.json()["query"]["flag"] == ["dark", "blurry"]
 
 
+def test_the_api_refuses_query_parameters_a_get_endpoint_does_not_read(user, server) -> None:  # type: ignore[no-untyped-def]
+    """``GET /api/v1/images/ID/similar?min-score=0.9`` (a typo) answered with no minimum,
+    ``/api/v1/clusters?methd=kmeans`` with density, each without a word, although the POSTs
+    refuse a field they do not know: every GET endpoint now does too (400 naming it and what
+    it reads); the sign-in link's ``token`` still passes."""
+    _cwd, _summary, sources = user
+    image_id = library_paths(server)[sources[1].name]
+    cases = [
+        (f"/api/v1/images/{image_id}/similar?min-score=0.9", "'min-score'", "min_score"),
+        ("/api/v1/clusters?methd=kmeans", "'methd'", "method"),
+        ("/api/v1/images?perpage=5", "'perpage'", "per_page"),
+        (f"/api/v1/images/{image_id}?k=3", "'k'", "it takes none"),
+        ("/api/v1/outliers?count=5", "'count'", "n, k"),
+    ]
+    for url, named, told in cases:
+        status, body = fetch(f"{server}{url}")
+        assert status == 400 and named in body and told in body, (url, body)
+    for url in (
+        f"/api/v1/images/{image_id}/similar?min_score=0.5&k=2&flag=dark",
+        "/api/v1/clusters?method=kmeans&k=2",
+        f"/api/v1/images/{image_id}/thumbnail?size=320",
+        "/api/v1/stats?token=x",
+    ):
+        status, body = fetch(f"{server}{url}")
+        assert status == 200, (url, body[:300])
+
+
 def test_a_broken_clip_is_named_a_video_without_ffmpeg_numbers(user, server) -> None:  # type: ignore[no-untyped-def]
     """An MP4 that FFmpeg cannot open, uploaded, said "Not a readable image: not a readable
     video ([Errno 1094995529] Invalid data found when processing input: '<none>')", and the
@@ -359,6 +386,30 @@ def test_a_clip_searched_in_a_library_of_photos_says_why_nothing_came(server) ->
     assert "No other video or animation in the library" in answer.text
 
 
+def test_the_api_says_why_a_clip_found_nothing_in_a_library_of_photos(user, server) -> None:  # type: ignore[no-untyped-def]
+    """The API answered a clip searched in a library without videos with empty results and
+    no word, where the CLI and the web page explain it: its JSON now has the same ``note``."""
+    import io
+
+    from PIL import Image
+
+    frames = [Image.new("RGB", (64, 64), (40 * i, 90, 200 - 40 * i)) for i in range(4)]
+    gif = io.BytesIO()
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=200)
+    answer = requests.post(
+        f"{server}/api/v1/search",
+        files={"image": ("anim.gif", gif.getvalue(), "image/gif")},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["results"] == [], body
+    assert "videos and animations only, not with its photos" in body["note"], body
+    with open(user[2][1], "rb") as photo:  # a photo query has no note
+        plain = requests.post(f"{server}/api/v1/search", files={"image": photo}, timeout=60)
+    assert plain.status_code == 200 and "note" not in plain.json()
+
+
 def test_clusters_output_named_html_is_an_html_report(user) -> None:  # type: ignore[no-untyped-def]
     """``imgsearch clusters -o clusters.html`` wrote the plain-text listing into the .html
     file (a browser shows it as one run-on line), while ``dedup --output x.html`` wrote HTML:
@@ -370,6 +421,19 @@ def test_clusters_output_named_html_is_an_html_report(user) -> None:  # type: ig
     done = run_cli(["clusters", "-o", "reports/clusters.html", "--format", "text"], cwd)
     assert done.returncode == 0, done.stderr
     assert not (cwd / "reports" / "clusters.html").read_text(encoding="utf-8").startswith("<")
+
+
+def test_clusters_output_of_another_format_is_refused(user) -> None:  # type: ignore[no-untyped-def]
+    """``imgsearch clusters -o clusters.pdf`` wrote the plain-text listing into a .pdf file
+    (the eval --plot pr.txt defect the other way round): a name the report cannot be written
+    as is refused before the work, exit 2, naming --output; .txt is text."""
+    cwd, _summary, _sources = user
+    done = run_cli(["clusters", "-o", "reports/clusters.pdf"], cwd)
+    assert done.returncode == 2 and "--output" in done.stderr and ".txt" in done.stderr
+    assert "Traceback" not in done.stderr and not (cwd / "reports" / "clusters.pdf").exists()
+    done = run_cli(["clusters", "-o", "reports/clusters.txt"], cwd)
+    assert done.returncode == 0, done.stderr
+    assert "unclustered: 7 images" in (cwd / "reports" / "clusters.txt").read_text(encoding="utf-8")
 
 
 def test_a_collection_whose_folder_is_gone_stops_no_nightly_index(user) -> None:  # type: ignore[no-untyped-def]
@@ -465,6 +529,37 @@ def test_the_search_page_from_a_deleted_file_says_so(user, server) -> None:  # t
     assert f"/api/v1/images/{gone}/thumbnail" not in body
     status, body = fetch(f"{server}/?from={kept}")
     assert status == 200 and f"/api/v1/images/{kept}/thumbnail" in body
+
+
+def test_the_api_searches_by_a_deleted_files_id_from_its_stored_vectors(user, server) -> None:  # type: ignore[no-untyped-def]
+    """``POST /api/v1/search`` with the ``image_id`` of a file deleted since indexing was a
+    404 ``file_missing``, while ``imgsearch similar ID`` and the image page answer from the
+    stored vectors: the API now answers as they do and says the file is missing (after the
+    tests above, which deleted it); a region of it still needs the file."""
+    _cwd, _summary, sources = user
+    gone = library_paths(server)[sources[3].name]
+    answer = requests.post(
+        f"{server}/api/v1/search", data={"image_id": str(gone), "k": "3"}, timeout=60
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["file_missing"] is True and "no longer on disk" in body["note"], body
+    similar = requests.get(f"{server}/api/v1/images/{gone}/similar?k=3", timeout=60).json()
+    assert [(r["id"], r["score"]) for r in body["results"]] == [
+        (r["id"], r["score"]) for r in similar["results"]
+    ]
+    assert len(body["results"]) == 3 and gone not in [r["id"] for r in body["results"]]
+    region = requests.post(
+        f"{server}/api/v1/search",
+        data={"image_id": str(gone), "roi": "0.1,0.1,0.9,0.9"},
+        timeout=60,
+    )
+    assert region.status_code == 404 and region.json()["error"]["code"] == "file_missing"
+    assert "without 'roi'" in region.json()["error"]["message"]
+    kept = library_paths(server)[sources[1].name]
+    plain = requests.post(f"{server}/api/v1/search", data={"image_id": str(kept)}, timeout=60)
+    assert plain.status_code == 200 and "file_missing" not in plain.json()
+    assert "note" not in plain.json()
 
 
 def test_dedup_warns_when_files_of_its_groups_are_gone(user) -> None:  # type: ignore[no-untyped-def]

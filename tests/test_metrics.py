@@ -359,3 +359,34 @@ def test_cli_eval_json(data_dir: Path, models_dir: Path, tmp_path: Path) -> None
     assert (tmp_path / "pr.png").stat().st_size > 0
     bad = CliRunner().invoke(cli, ["eval", str(tmp_path), "--truth", str(tmp_path / "pr.png")])
     assert bad.exit_code == 1 and "cannot read ground truth" in bad.output
+
+
+@pytest.mark.slow
+def test_eval_plot_follows_its_suffix_and_refuses_a_non_image_one(
+    data_dir: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    """`imgsearch eval --plot pr.txt` wrote a PNG into the .txt file: a suffix that is not a
+    format the plot is written in is refused before any work (exit 2, naming --plot), and
+    .svg / .pdf write that format."""
+    from tests.cli_process import run_cli
+
+    folder = str(data_dir / "near_duplicates")
+    model = ["--model-path", str(models_dir)]
+    bad = run_cli([*model, "eval", folder, "--plot", "pr.txt"], tmp_path)
+    assert bad.returncode == 2 and "--plot" in bad.stderr and ".svg" in bad.stderr, bad.stderr
+    assert "Traceback" not in bad.stderr and not (tmp_path / "pr.txt").exists()
+    done = run_cli([*model, "eval", folder, "--plot", "plots/pr.SVG"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "plots" / "pr.SVG").read_bytes().lstrip().startswith(b"<?xml")
+
+
+def test_eval_of_a_split_the_set_lacks_names_the_splits_it_has(
+    data_dir: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    """`imgsearch eval hymenoptera --split nope` said only "no items in split 'nope'": it now
+    names the splits the ground truth has."""
+    from tests.cli_process import run_cli
+
+    folder = str(data_dir / "hymenoptera")
+    done = run_cli(["--model-path", str(models_dir), "eval", folder, "--split", "nope"], tmp_path)
+    assert done.returncode == 1 and "(its splits: train, val)" in done.stderr, done.stderr

@@ -171,3 +171,40 @@ def test_reindex_while_serving_never_mixes_models(
         assert requests.get(f"{url}/api/v1/stats", timeout=30).json()["reindex"] is None
         assert requests.get(f"{url}/api/v1/clusters", timeout=60).status_code == 200
         assert "Traceback" not in served.output
+
+
+def test_a_reader_never_sees_a_live_reindex_as_interrupted(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """`imgsearch reindex` let go of the library between switching the model and starting
+    its index run (~0.3 s, loading the model): a server's 503 said the re-index "was
+    interrupted; run `imgsearch index`" meanwhile, although it was running. It now holds
+    the library from the switch to the end of its run: a reader polling all along sees
+    "being re-indexed" while the process lives (a killed one still reads as interrupted:
+    test_reindex_while_serving_never_mixes_models)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for src in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:12]:
+        shutil.copyfile(src, photos / src.name)
+    library = tmp_path / "lib"
+    made = run_cli(
+        library, models_dir, "index", "--no-progress", "--descriptor", "whiten=off", str(photos)
+    )
+    assert made.returncode == 0, made.stderr
+    with serve(library, models_dir) as served, requests.Session() as session:
+        url = f"{served.url}/api/v1/outliers?n=1"
+        assert session.get(url, timeout=60).status_code == 200
+        for model in (NEW_MODEL, "mobilenet_v3_small_100"):
+            reindex = start_cli(library, models_dir, "reindex", "--model", model, "--no-progress")
+            seen: list[str] = []
+            try:
+                while reindex.poll() is None:
+                    answer = session.get(url, timeout=60)
+                    alive = reindex.poll() is None  # answered while the run was alive
+                    if answer.status_code == 503 and alive:
+                        seen.append(answer.json()["error"]["message"])
+                    assert not (alive and "interrupted" in answer.text), answer.text
+            finally:
+                _out, err = reindex.communicate(timeout=300)
+            assert reindex.returncode == 0, err
+            assert any("being re-indexed" in message for message in seen), seen

@@ -126,3 +126,15 @@ def test_flags_through_the_cli_the_api_and_an_older_library(
         assert "flag" in names and "exclude_flag" in names
     finally:
         app.extensions["imgsearch"].close()
+
+
+def test_the_cli_names_its_own_options_when_the_flags_leave_nothing(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """`imgsearch search --flag dark --exclude-flag any` said "flag and exclude_flag leave
+    nothing" - the API's field names: the CLI names its options."""
+    photo = str(sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[0])
+    for command in (["search", photo], ["flags"]):
+        done = run_cli([*command, "--flag", "dark", "--exclude-flag", "any"], tmp_path)
+        assert done.returncode == 1, done.stderr
+        assert "--flag and --exclude-flag leave nothing" in done.stderr, done.stderr

@@ -281,3 +281,39 @@ def test_pointing_at_a_deleted_file_on_the_map_says_file_missing(
         text = tip.find_element(By.TAG_NAME, "span")
         wait(driver, lambda d: text.text.startswith("File missing"))
         assert not tip.find_element(By.TAG_NAME, "img").is_displayed()
+
+
+def test_the_map_reaches_and_opens_a_point_from_the_keyboard(server: str, driver) -> None:  # type: ignore[no-untyped-def]
+    """The map had no keyboard way to reach or open a point: Tab now reaches the canvas (a
+    point chosen, its tip shown and announced), the arrow keys go to the nearest point that
+    way, and Enter opens that image's page."""
+    from selenium.webdriver.common.keys import Keys
+
+    driver.get(server + "/map")
+    wait(driver, lambda d: d.execute_script("return document.getElementById('map').dataset.ready"))
+    driver.find_element(By.ID, "map-reset").click()
+    ActionChains(driver).send_keys(Keys.TAB).perform()
+    canvas = driver.find_element(By.ID, "map-canvas")
+    assert driver.switch_to.active_element == canvas
+    current = "return document.getElementById('map').dataset.current"
+    first = wait(driver, lambda d: d.execute_script(current))
+    tip = driver.find_element(By.ID, "map-tip")
+    assert tip.is_displayed() and tip.get_attribute("data-id") == first
+    announced = driver.find_element(By.ID, "map-focus").get_attribute("textContent")
+    assert f"#{first}" in announced and "Enter opens it" in announced, announced
+    where = (
+        "const m = window.imgsearchMap; return [...Array(m.count()).keys()]"
+        ".map(m.screenPoint).find((p) => String(p.id) === arguments[0]);"
+    )
+    ActionChains(driver).send_keys(Keys.ARROW_RIGHT).perform()
+    second = wait(
+        driver, lambda d: (d.execute_script(current) != first) and d.execute_script(current)
+    )
+    before, after = (driver.execute_script(where, i) for i in (first, second))
+    assert after["x"] > before["x"], (before, after)  # it went right (one view: both now)
+    assert tip.get_attribute("data-id") == second
+    ActionChains(driver).send_keys(Keys.ARROW_LEFT, Keys.ARROW_UP, Keys.ARROW_DOWN).perform()
+    chosen = driver.execute_script(current)
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    wait(driver, lambda d: d.current_url.endswith(f"/images/{chosen}"))
+    assert driver.find_element(By.CSS_SELECTOR, ".image-title")

@@ -36,26 +36,63 @@ THUMBNAIL_MAX_AGE = 300
 FILE_MAX_AGE = 300
 
 
+GET_FIELDS: dict[str, tuple[str, ...]] = {
+    "api.images": ("page", "per_page", "flag", "exclude_flag"),
+    "api.image": (),
+    "api.similar": ("k", "min_score", "flag", "exclude_flag"),
+    "api.thumbnail": ("size", "t"),
+    "api.image_file": ("download",),
+    "api.stats": (),
+    "api.labels": ("q", "k", "page"),
+    "api.openapi": (),
+    "api.clusters": ("method", "k", "min_size", "page", "per_page"),
+    "api.outliers": ("n", "k"),
+    "api.library_map": ("projection",),
+    "api.map_clusters": (),
+}
+"""The query parameters each GET endpoint reads (others are refused, never ignored)."""
+
+
 @bp.before_request
 def one_value_per_parameter() -> None:
-    """``GET /api/v1/...?k=5&k=6`` is refused, never answered for one of them (the POSTs
-    check their form fields and query together: see ``web.params``)."""
-    if request.method == "GET":
-        refuse_repeated_args()
+    """``GET /api/v1/...?k=5&k=6`` is refused, never answered for one of them, and so is a
+    parameter the endpoint does not read (``?min-score=0.9`` was ignored without a word; the
+    POSTs check their form fields and query together: see ``web.params``)."""
+    if request.method != "GET":
+        return
+    known = GET_FIELDS.get(request.endpoint or "")
+    if known is not None:
+        for name in request.args:
+            if name not in known and name != "token":  # token: the browser's sign-in link
+                given = f"give {', '.join(known)}" if known else "it takes none"
+                raise ApiError(400, f"'{name[:40]}' is not a parameter of {request.path}: {given}.")
+    refuse_repeated_args()
 
 
 @bp.post("/search")
 def search() -> Response:
     """Search by an uploaded image (or a library image id), optionally a region of it."""
     query = read_query(default_k=DEFAULT_K)
-    hits, took_ms = service.run_search(query)
-    return jsonify(
-        {
-            "query": query_summary(query),
-            "took_ms": round(took_ms, 2),
-            "results": [service.hit_json(hit) for hit in hits],
-        }
-    )
+    stored = service.stored_search(query)
+    hits, took_ms = stored if stored is not None else service.run_search(query)
+    body: dict[str, Any] = {
+        "query": query_summary(query),
+        "took_ms": round(took_ms, 2),
+        "results": [service.hit_json(hit) for hit in hits],
+    }
+    if stored is not None:
+        body["file_missing"] = True
+        body["note"] = (
+            f"The file of image {query.image_id} is no longer on disk: these results come "
+            "from its stored vectors, as `imgsearch similar` answers (the image itself is "
+            "not listed); run `imgsearch index` to update the library."
+        )
+    elif not hits and service.is_clip(query):
+        body["note"] = (
+            "No results: a video or an animated image is compared with the library's videos "
+            "and animations only, not with its photos. Search with a still of it to find photos."
+        )
+    return jsonify(body)
 
 
 @bp.post("/lookup")

@@ -174,6 +174,18 @@ def openapi_document() -> dict[str, Any]:
                             {
                                 "query": {"type": "object"},
                                 "took_ms": {"type": "number"},
+                                "file_missing": {
+                                    "type": "boolean",
+                                    "description": "The file of the image_id asked is gone: "
+                                    "the results come from its stored vectors (as "
+                                    "/images/{id}/similar), the image itself not listed",
+                                },
+                                "note": {
+                                    "type": "string",
+                                    "description": "Why the results are what they are, for "
+                                    "people: a file gone, or a video query in a library "
+                                    "without videos (empty results)",
+                                },
                             },
                             "Nearest images, best first",
                         ),

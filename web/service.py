@@ -57,6 +57,28 @@ def run_search(query: Query) -> tuple[list[SearchHit], float]:
     return list(hits), (time.perf_counter() - started) * 1000.0
 
 
+def stored_search(query: Query) -> tuple[list[SearchHit], float] | None:
+    """A search by a library image whose file is gone, answered as ``imgsearch similar`` and
+    the image page do: from its stored vectors (the image itself not listed). None when the
+    file is there or the query is an upload; a region of it needs the file (404)."""
+    eng = engine()
+    if query.data is not None or query.image_id is None:
+        return None
+    found = eng.records.image_file(query.image_id)
+    if found is None or found.path.is_file():
+        return None
+    if query.roi is not None:
+        raise ApiError(
+            404,
+            "The image file is no longer on disk, and a region of it needs the file (search "
+            "without 'roi' to answer from its stored vectors); re-run the index.",
+            "file_missing",
+        )
+    started = time.perf_counter()
+    hits = eng.similar(query.image_id, k=query.k, min_score=query.min_score, flags=query.flags)
+    return list(hits), (time.perf_counter() - started) * 1000.0
+
+
 def run_lookup(query: LookupQuery) -> tuple[LookupResult, float]:
     """Reverse lookup of the uploaded image or of a library image's file (whole images)."""
     eng = engine()

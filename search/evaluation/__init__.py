@@ -37,6 +37,7 @@ _SOURCES: dict[str, str] = {
     "model_embedder": "search.evaluation.plain_eval",
     "run_evaluation": "search.evaluation.plain_eval",
     "plot_evaluation": "search.evaluation.plain_eval",
+    "PLOT_FORMATS": "search.evaluation.plain_eval",
     "DEFAULT_PAIR_THRESHOLD": "search.evaluation.scoring",
     "Evaluation": "search.evaluation.scoring",
     "Scores": "search.evaluation.scoring",
@@ -67,6 +68,7 @@ __all__ = [
     "HOLDOUT_EDITS",
     "HOLDOUT_POOLS",
     "HOLDOUT_RECIPES",
+    "PLOT_FORMATS",
     "TRUTH_FILENAME",
     "CopiesError",
     "DescriptorRun",
@@ -122,6 +124,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.evaluation.descriptor_scores import _Matrices, _scores
     from search.evaluation.errors import CopiesError, TruthError
     from search.evaluation.plain_eval import (
+        PLOT_FORMATS,
         Embedder,
         evaluate,
         evaluate_folder,

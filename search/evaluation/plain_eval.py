@@ -146,8 +146,13 @@ def model_embedder(
     return embed
 
 
+PLOT_FORMATS = ("png", "svg", "pdf")
+"""File formats of the plot, by the file's suffix."""
+
+
 def plot_evaluation(ev: Evaluation, path: Path | str) -> Path:
-    """Save a precision-recall plot (and, for copy sets, the cosine histograms) as PNG."""
+    """Save a precision-recall plot (and, for copy sets, the cosine histograms) in the format
+    its suffix names (PLOT_FORMATS; PNG for any other)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -199,5 +204,6 @@ def plot_evaluation(ev: Evaluation, path: Path | str) -> Path:
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png")
+    suffix = out.suffix.lower().lstrip(".")
+    fig.savefig(out, format=suffix if suffix in PLOT_FORMATS else "png")
     return out

@@ -229,7 +229,9 @@ def _from_items(data: dict, name: str, root: Path, split: str | None) -> GroundT
         by_label.setdefault(str(item["label"]), []).append(path)
         files.append(path)
     if not files:
-        raise TruthError(f"{name}: no items" + (f" in split {split!r}" if split else ""))
+        splits = sorted({str(i["split"]) for i in items if isinstance(i, dict) and "split" in i})
+        known = f" (its splits: {', '.join(splits)})" if splits else " (its items name no split)"
+        raise TruthError(f"{name}: no items" + (f" in split {split!r}{known}" if split else ""))
     return GroundTruth(
         name=name,
         kind="labels",

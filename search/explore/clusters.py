@@ -14,6 +14,8 @@ from search.index import spherical_kmeans
 
 METHODS = ("density", "kmeans")
 DEFAULT_MIN_SIZE = 4
+MAX_SHARE = 0.5
+"""A density group holds at most this share of the library (sub-groups stand for a larger one)."""
 POINTS_PER_CENTROID = 128
 """k-means of a large library learns its centroids from this many rows per centroid."""
 
@@ -60,10 +62,20 @@ def kmeans_labels(x: np.ndarray, k: int, *, niter: int = 25, seed: int = 0) -> n
 
 
 def density_grouping(graph: Graph, min_size: int) -> np.ndarray:
-    """HDBSCAN labels with clusters of at least ``min_size`` (min_samples = min_size - 1)."""
+    """HDBSCAN labels with clusters of at least ``min_size`` (min_samples = min_size - 1) and
+    at most MAX_SHARE of the library: a group of most of the library (one photo set among
+    smaller ones: the 398 ants and bees beside 111 other photos) is split into the denser
+    groups inside it, the rest of it left unclustered."""
     if min_size < 2:
         raise ExploreError(f"min-size must be at least 2, not {min_size}")
-    labels, _ = density_labels(graph.neighbours, graph.distances, min_size, max(2, min_size - 1))
+    n = len(graph.neighbours)
+    labels, _ = density_labels(
+        graph.neighbours,
+        graph.distances,
+        min_size,
+        max(2, min_size - 1),
+        max(min_size, int(n * MAX_SHARE)),
+    )
     return _renumbered(labels)
 
 

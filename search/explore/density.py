@@ -121,10 +121,17 @@ def single_linkage(
 
 
 def hdbscan_labels(
-    children: np.ndarray, heights: np.ndarray, n: int, min_size: int
+    children: np.ndarray,
+    heights: np.ndarray,
+    n: int,
+    min_size: int,
+    max_size: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Labels (``-1`` = noise) and a membership strength per point (lambda at which it left
-    its cluster over the cluster's deepest lambda), by excess of mass; never the root."""
+    its cluster over the cluster's deepest lambda), by excess of mass; never the root, nor a
+    cluster of more than ``max_size`` points (its sub-clusters are chosen instead, as
+    ``max_cluster_size`` of scikit-learn's and the hdbscan package's HDBSCAN does; a leaf
+    cluster, which has none, stays whole)."""
     labels = np.full(n, -1, np.int64)
     strength = np.zeros(n)
     if n < 2 * min_size or n < 2:
@@ -140,6 +147,7 @@ def hdbscan_labels(
     stability: list[float] = [0.0]
     fallen: list[list[tuple[int, float]]] = [[]]
     kids: list[list[int]] = [[]]
+    sizes: list[int] = [n]
     stack = [(2 * n - 2, 0)]  # (tree node, condensed cluster it belongs to)
     while stack:
         node, cluster = stack.pop()
@@ -162,11 +170,13 @@ def hdbscan_labels(
                 stability.append(0.0)
                 fallen.append([])
                 kids.append([])
+                sizes.append(size[c])
                 kids[cluster].append(len(birth) - 1)
                 stack.append((c, len(birth) - 1))
         elif big:
             stack.append((big[0], cluster))
-    selected = _excess_of_mass(stability, kids, fallen, birth)
+    too_big = [max_size is not None and s > max_size for s in sizes]
+    selected = _excess_of_mass(stability, kids, fallen, birth, too_big)
     label_of = {}
     for number, cluster in enumerate(sorted(selected)):
         label_of[cluster] = number
@@ -199,10 +209,12 @@ def _excess_of_mass(
     kids: list[list[int]],
     fallen: list[list[tuple[int, float]]],
     birth: list[float],
+    too_big: list[bool],
 ) -> set[int]:
     """Clusters chosen bottom-up: a cluster is kept when it is at least as stable as its
-    selected descendants together. Points that stay to the end of a leaf cluster count at
-    the lambda of its last split (they never fall out)."""
+    selected descendants together and not ``too_big`` (then its descendants stand for it; a
+    leaf too big has no finer groups and stays one). Points that stay to the end of a leaf
+    cluster count at the lambda of its last split (they never fall out)."""
     for cluster, points in enumerate(fallen):
         last = max((lam for _, lam in points if lam != INF), default=birth[cluster])
         stability[cluster] += sum(last - birth[cluster] for _, lam in points if lam == INF)
@@ -210,7 +222,7 @@ def _excess_of_mass(
     chosen: dict[int, set[int]] = {}
     for cluster in range(len(birth) - 1, 0, -1):  # children were created after parents
         below = sum(best[c] for c in kids[cluster])
-        if kids[cluster] and below > stability[cluster]:
+        if kids[cluster] and (too_big[cluster] or below > stability[cluster]):
             best[cluster] = below
             chosen[cluster] = set().union(*(chosen[c] for c in kids[cluster]))
         else:
@@ -219,13 +231,18 @@ def _excess_of_mass(
 
 
 def density_labels(
-    neighbours: np.ndarray, distances: np.ndarray, min_size: int, min_samples: int | None = None
+    neighbours: np.ndarray,
+    distances: np.ndarray,
+    min_size: int,
+    min_samples: int | None = None,
+    max_size: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """HDBSCAN labels (``-1`` = noise) and membership strengths from a k-NN graph."""
+    """HDBSCAN labels (``-1`` = noise) and membership strengths from a k-NN graph; no
+    cluster holds more than ``max_size`` points."""
     n = len(neighbours)
     if n < 2:
         return np.full(n, -1, np.int64), np.zeros(n)
     a, b, w = mutual_reachability_edges(neighbours, distances, min_samples or min_size)
     ta, tb, tw = spanning_tree(n, a, b, w)
     children, heights = single_linkage(n, ta, tb, tw)
-    return hdbscan_labels(children, heights, n, min_size)
+    return hdbscan_labels(children, heights, n, min_size, max_size)

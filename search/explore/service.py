@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 GRAPH_K = 30  # neighbours kept per image: outliers read up to this one, density the first 15
 DENSITY_K = 15
+CLUSTERS_VERSION = 2
+"""In the kept results' names: labels kept by an older rule (v1: density groups of any size)
+are made again."""
 LABELS_SHOWN = 3
 MAP_WAITS_UP_TO = 20_000
 """Larger libraries get their first map without cluster colours (computed meanwhile)."""
@@ -180,7 +183,7 @@ class Explorer:
                 grouped = Graph(g.neighbours[:, :DENSITY_K], g.distances[:, :DENSITY_K])
                 return {"ids": ids, "labels": density_grouping(grouped, param)}
 
-        found = self._result(f"clusters-{method}-{param}", stamp, make)
+        found = self._result(f"clusters{CLUSTERS_VERSION}-{method}-{param}", stamp, make)
         return found["ids"], found["labels"], param
 
     def clusters(
@@ -287,7 +290,7 @@ class Explorer:
         return self._colouring_of(self.stamp())
 
     def _colouring_of(self, stamp: dict[str, object]) -> MapColouring:
-        held = self._peek(f"clusters-density-{DEFAULT_MIN_SIZE}", stamp)
+        held = self._peek(f"clusters{CLUSTERS_VERSION}-density-{DEFAULT_MIN_SIZE}", stamp)
         generation, count = int(stamp["generation"]), int(stamp["vectors"])  # type: ignore[call-overload]
         if held is None:
             self._colour_later(stamp)

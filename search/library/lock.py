@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -87,6 +88,10 @@ class WriterLocks:
         self.library = library
         self.locks = locks
         self.wait_s = wait_s
+        self._owner: int | None = None  # the thread holding the whole library, if one does
+
+    def _held_here(self) -> bool:
+        return self._owner == threading.get_ident()
 
     @property
     def shared(self) -> bool:
@@ -94,14 +99,30 @@ class WriterLocks:
         return self.locks is not None
 
     def exclusive(self) -> AbstractContextManager[None]:
-        """The whole library, for maintenance: fails at once when anyone writes."""
-        return writer_lock(self.library, self.locks)
+        """The whole library, for maintenance: fails at once when anyone writes. Re-entrant
+        in its thread: a maintenance step (``reindex``: switch the model, then index) holds
+        it from its first step to the end of its index run, so no reader sees the library
+        without a live writer in between."""
+        if self._held_here():
+            return contextlib.nullcontext()
+        return self._exclusive()
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        with writer_lock(self.library, self.locks):
+            self._owner = threading.get_ident()
+            try:
+                yield
+            finally:
+                self._owner = None
 
     def index_run(self, roots: Sequence[Path]) -> AbstractContextManager[None]:
         """An index run over ``roots``: SQLite's file lock; on PostgreSQL the library shared
-        and each collection exclusively (waiting up to ``wait_s`` for another run's)."""
+        and each collection exclusively (waiting up to ``wait_s`` for another run's). Inside
+        :meth:`exclusive` of this thread the library is held already."""
+        held = self._held_here()
         if self.locks is None:
-            return writer_lock(self.library)
+            return contextlib.nullcontext() if held else writer_lock(self.library)
 
         def busy(root: str) -> str:
             held = f"the collection {root}" if root else "this PostgreSQL library"
@@ -110,7 +131,9 @@ class WriterLocks:
                 "again later (IMGSEARCH_LOCK_WAIT sets how long index runs wait)"
             )
 
-        return self.locks.index_run([str(r) for r in roots], self.wait_s, busy)  # type: ignore[no-any-return]
+        return self.locks.index_run(  # type: ignore[no-any-return]
+            [str(r) for r in roots], self.wait_s, busy, library_held=held
+        )
 
     def finish(self) -> AbstractContextManager[None]:
         """The end of an index run (whitening, the FAISS cache, calibration): one run at a

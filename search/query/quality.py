@@ -45,15 +45,19 @@ class QualityFilter:
 
     @classmethod
     def parse(
-        cls, include: str | Iterable[str] | None = None, exclude: str | Iterable[str] | None = None
+        cls,
+        include: str | Iterable[str] | None = None,
+        exclude: str | Iterable[str] | None = None,
+        names: tuple[str, str] = ("flag", "exclude_flag"),
     ) -> QualityFilter | None:
         """A filter from flag names (repeated or comma-separated; ``any``); None when empty.
-        Raises QueryError naming an unknown flag, or a flag both asked for and excluded."""
-        wanted = _bits(include, "flag")
-        unwanted = _bits(exclude, "exclude_flag")
+        Raises QueryError naming an unknown flag, or a flag both asked for and excluded;
+        ``names``: what the asker calls the two (the CLI: ``--flag``, ``--exclude-flag``)."""
+        wanted = _bits(include, names[0])
+        unwanted = _bits(exclude, names[1])
         if wanted & unwanted and wanted & ~unwanted == 0:
             raise QueryError(
-                f"flag and exclude_flag leave nothing: {', '.join(flag_names(wanted))} "
+                f"{names[0]} and {names[1]} leave nothing: {', '.join(flag_names(wanted))} "
                 "both asked for and excluded"
             )
         return cls(wanted, unwanted) if wanted or unwanted else None

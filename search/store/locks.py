@@ -114,12 +114,18 @@ class DatabaseLocks:
         return holding(self.engine, [(LIBRARY, False, 0.0, busy)])
 
     def index_run(
-        self, roots: Sequence[str], wait_s: float, busy: Callable[[str], str]
+        self,
+        roots: Sequence[str],
+        wait_s: float,
+        busy: Callable[[str], str],
+        *,
+        library_held: bool = False,
     ) -> AbstractContextManager[None]:
         """The library shared and each collection root exclusively, waiting up to
-        ``wait_s`` for each; ``busy(root)`` (root "": the library) is the error's text."""
+        ``wait_s`` for each; ``busy(root)`` (root "": the library) is the error's text.
+        ``library_held``: the caller holds the library exclusively (:meth:`maintenance`)."""
         by_key = {collection_key(root): root for root in roots}
-        keys = [(LIBRARY, True, wait_s, busy(""))]
+        keys = [] if library_held else [(LIBRARY, True, wait_s, busy(""))]
         # one order for every run: no two runs wait for each other in turn
         keys += [(key, False, wait_s, busy(by_key[key])) for key in sorted(by_key)]
         return holding(self.engine, keys)

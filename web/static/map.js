@@ -1,7 +1,8 @@
 /* The library map: every image a point of GET /api/v1/map (columns of numbers), drawn in one
    pass into an ImageData buffer (typed arrays, no per-point canvas calls), so 100 k points draw
    in milliseconds. Drag pans, the wheel and +/- zoom, hovering shows the thumbnail (a uniform
-   grid finds the nearest point), a click opens the image page. Colour by cluster or label:
+   grid finds the nearest point), a click opens the image page; from the keyboard the canvas
+   takes focus, the arrow keys go to the nearest point that way and Enter opens it. Colour by cluster or label:
    the 19 largest groups get a colour, the rest one muted tone, noise / no label a light grey. */
 (function () {
   "use strict";
@@ -37,6 +38,8 @@
   let pending = false;
   let image = null;
   let firstDrawn = false;
+  let current = -1; // the point chosen from the keyboard
+  const focusText = document.getElementById("map-focus");
 
   function rgbaWord(hex) {
     const v = parseInt(hex.slice(1), 16);
@@ -328,6 +331,102 @@
     },
     { passive: false },
   );
+  // the keyboard: the arrow keys go from point to point, Enter opens the image
+  function pointClient(i) {
+    const rect = canvas.getBoundingClientRect();
+    return { x: rect.left + (ox + data.x[i] * scale) / dpr(), y: rect.top + (oy + data.y[i] * scale) / dpr() };
+  }
+
+  function nearestToCentre() {
+    const cx = (canvas.width / 2 - ox) / scale;
+    const cy = (canvas.height / 2 - oy) / scale;
+    let best = -1;
+    let bestD = Infinity;
+    for (let i = 0; i < data.n; i++) {
+      const d = (data.x[i] - cx) ** 2 + (data.y[i] - cy) ** 2;
+      if (d < bestD) {
+        bestD = d;
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  // the nearest point in direction (dx, dy) from point i, straight ahead preferred; points
+  // on the very same spot (copies) are stepped through in order
+  function step(i, dx, dy) {
+    const x0 = data.x[i];
+    const y0 = data.y[i];
+    const forward = dx + dy > 0;
+    let best = -1;
+    let bestScore = Infinity;
+    for (let j = 0; j < data.n; j++) {
+      if (j === i) continue;
+      const ex = data.x[j] - x0;
+      const ey = data.y[j] - y0;
+      const along = ex * dx + ey * dy;
+      const across = Math.abs(dx ? ey : ex);
+      let score;
+      if (ex === 0 && ey === 0) {
+        if (forward !== j > i) continue;
+        score = Math.abs(j - i) * 1e-12;
+      } else {
+        if (along <= 0) continue;
+        score = along + 3 * across;
+      }
+      if (score < bestScore) {
+        bestScore = score;
+        best = j;
+      }
+    }
+    return best < 0 ? i : best;
+  }
+
+  function choose(i) {
+    current = i;
+    if (i < 0) {
+      showTip(-1, 0, 0);
+      focusText.textContent = "";
+      return;
+    }
+    const px = ox + data.x[i] * scale;
+    const py = oy + data.y[i] * scale;
+    const margin = 40 * dpr();
+    if (px < margin || py < margin || px > canvas.width - margin || py > canvas.height - margin) {
+      ox += canvas.width / 2 - px; // bring it into view
+      oy += canvas.height / 2 - py;
+    }
+    const p = pointClient(i);
+    hovered = -1;
+    showTip(i, p.x, p.y);
+    root.dataset.current = String(data.ids[i]);
+    focusText.textContent = "Image " + tipText.textContent + ". Enter opens it.";
+  }
+
+  const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+  canvas.addEventListener("keydown", (e) => {
+    if (!data || !data.n || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (e.key in ARROWS) {
+      e.preventDefault();
+      choose(current < 0 ? nearestToCentre() : step(current, ...ARROWS[e.key]));
+    } else if (e.key === "Enter" && current >= 0) {
+      e.preventDefault();
+      window.location.href = root.dataset.imageUrl + data.ids[current];
+    } else if (e.key === "Escape" && current >= 0) {
+      choose(-1);
+    } else if (e.key === "+" || e.key === "=") {
+      zoomAt(1.6, canvas.width / 2, canvas.height / 2);
+    } else if (e.key === "-") {
+      zoomAt(1 / 1.6, canvas.width / 2, canvas.height / 2);
+    }
+  });
+  canvas.addEventListener("focus", () => {
+    if (data && data.n && current < 0 && canvas.matches(":focus-visible")) choose(nearestToCentre());
+  });
+  canvas.addEventListener("blur", () => {
+    if (current >= 0) choose(-1);
+  });
+
   document.getElementById("map-zoom-in").addEventListener("click", () => zoomAt(1.6, canvas.width / 2, canvas.height / 2));
   document.getElementById("map-zoom-out").addEventListener("click", () => zoomAt(1 / 1.6, canvas.width / 2, canvas.height / 2));
   document.getElementById("map-reset").addEventListener("click", resetView);
