@@ -105,6 +105,14 @@ def run_on_a_terminal(command: Sequence[str], env: Mapping[str, str], timeout: f
         stderr=slave,
     )
     os.close(slave)
+    out = read_until_closed(master)
+    assert process.wait(timeout=timeout) == 0
+    return out.decode("utf-8", "replace")
+
+
+def read_until_closed(master: int) -> bytes:
+    """Everything a child writes to the pseudo-terminal ``master`` until it closes it (then
+    ``master`` is closed too)."""
     chunks = []
     while True:
         try:
@@ -115,5 +123,4 @@ def run_on_a_terminal(command: Sequence[str], env: Mapping[str, str], timeout: f
             break
         chunks.append(data)
     os.close(master)
-    assert process.wait(timeout=timeout) == 0
-    return b"".join(chunks).decode("utf-8", "replace")
+    return b"".join(chunks)

@@ -187,7 +187,7 @@ def _on_a_terminal(command: list[str], cwd: Path, answer: bytes) -> str:
     import pty
     import subprocess
 
-    from tests.cli_process import cli_env
+    from tests.cli_process import cli_env, read_until_closed
 
     master, slave = pty.openpty()
     process = subprocess.Popen(
@@ -200,14 +200,6 @@ def _on_a_terminal(command: list[str], cwd: Path, answer: bytes) -> str:
         assert data, out
         out += data
     os.write(master, answer)
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:  # the command closed the terminal
-            break
-        if not data:
-            break
-        out += data
-    os.close(master)
+    out += read_until_closed(master)
     assert process.wait(timeout=60) == 1
     return out.decode("utf-8", "replace")

@@ -352,11 +352,8 @@ def test_previous_of_a_page_past_the_end_goes_to_the_last_page(server) -> None: 
     assert fetch(f"{server}{previous.replace('&amp;', '&')}")[0] == 200
 
 
-def test_a_clip_searched_in_a_library_of_photos_says_why_nothing_came(server) -> None:  # type: ignore[no-untyped-def]
-    """An animated GIF (or a video) searched on the web page of a library without videos said
-    "No image is similar enough. Lower the minimum similarity, or widen the region" - neither
-    helps: a clip is compared with the library's videos only. The page now says so (as the
-    CLI does), and so does "Find copies" of it."""
+def _animated_gif() -> bytes:
+    """A 4-frame animated GIF (a clip to the search: compared with videos only)."""
     import io
 
     from PIL import Image
@@ -364,9 +361,18 @@ def test_a_clip_searched_in_a_library_of_photos_says_why_nothing_came(server) ->
     frames = [Image.new("RGB", (64, 64), (40 * i, 90, 200 - 40 * i)) for i in range(4)]
     gif = io.BytesIO()
     frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=200)
+    return gif.getvalue()
+
+
+def test_a_clip_searched_in_a_library_of_photos_says_why_nothing_came(server) -> None:  # type: ignore[no-untyped-def]
+    """An animated GIF (or a video) searched on the web page of a library without videos said
+    "No image is similar enough. Lower the minimum similarity, or widen the region" - neither
+    helps: a clip is compared with the library's videos only. The page now says so (as the
+    CLI does), and so does "Find copies" of it."""
+    gif = _animated_gif()
     answer = requests.post(
         f"{server}/search",
-        files={"image": ("anim.gif", gif.getvalue(), "image/gif")},
+        files={"image": ("anim.gif", gif, "image/gif")},
         headers={"Origin": server},
         timeout=60,
     )
@@ -376,7 +382,7 @@ def test_a_clip_searched_in_a_library_of_photos_says_why_nothing_came(server) ->
     # "Find copies" of it said "No other image in the library" (of a library of 7 photos)
     answer = requests.post(
         f"{server}/lookup",
-        files={"image": ("anim.gif", gif.getvalue(), "image/gif")},
+        files={"image": ("anim.gif", gif, "image/gif")},
         data={"mode": "lookup"},
         headers={"Origin": server},
         timeout=60,
@@ -389,16 +395,10 @@ def test_a_clip_searched_in_a_library_of_photos_says_why_nothing_came(server) ->
 def test_the_api_says_why_a_clip_found_nothing_in_a_library_of_photos(user, server) -> None:  # type: ignore[no-untyped-def]
     """The API answered a clip searched in a library without videos with empty results and
     no word, where the CLI and the web page explain it: its JSON now has the same ``note``."""
-    import io
-
-    from PIL import Image
-
-    frames = [Image.new("RGB", (64, 64), (40 * i, 90, 200 - 40 * i)) for i in range(4)]
-    gif = io.BytesIO()
-    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:], duration=200)
+    gif = _animated_gif()
     answer = requests.post(
         f"{server}/api/v1/search",
-        files={"image": ("anim.gif", gif.getvalue(), "image/gif")},
+        files={"image": ("anim.gif", gif, "image/gif")},
         timeout=60,
     )
     assert answer.status_code == 200, answer.text

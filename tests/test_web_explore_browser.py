@@ -206,17 +206,27 @@ MAP_IDS = (
 )
 
 
+def _indexed_photos(
+    tmp_path: Path, data_dir: Path, models_dir: Path, kind: str, count: int
+) -> tuple[Path, Path]:
+    """``count`` hymenoptera photos of ``kind`` copied into ``tmp_path/photos`` and indexed
+    into ``tmp_path/library``: (photos, library)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    folder = data_dir / "hymenoptera" / "images" / "val" / kind
+    for source in sorted(folder.glob("*.jpg"))[:count]:
+        (photos / source.name).write_bytes(source.read_bytes())
+    library = tmp_path / "library"
+    run_index(library, models_dir, photos)
+    return photos, library
+
+
 def test_the_map_draws_again_when_the_library_changed_before_its_clusters(
     tmp_path: Path, data_dir: Path, models_dir: Path, driver
 ) -> None:  # type: ignore[no-untyped-def]
     from tests.cli_process import run_cli
 
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for source in sorted((data_dir / "hymenoptera" / "images" / "val" / "bees").glob("*.jpg"))[:6]:
-        (photos / source.name).write_bytes(source.read_bytes())
-    library = tmp_path / "library"
-    run_index(library, models_dir, photos)
+    photos, library = _indexed_photos(tmp_path, data_dir, models_dir, "bees", 6)
     base = ["--library", str(library), "--model-path", str(models_dir)]
     # every map comes before its clusters here (as a library of 20 000 images' does)
     command = [sys.executable, "-u", "-c", "import search.explore.service as s; "]
@@ -249,12 +259,7 @@ def test_pointing_at_a_deleted_file_on_the_map_says_file_missing(
     thumbnail (a 404): it now says "File missing", as that image's cards do."""
     import requests
 
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for source in sorted((data_dir / "hymenoptera" / "images" / "val" / "ants").glob("*.jpg"))[:4]:
-        (photos / source.name).write_bytes(source.read_bytes())
-    library = tmp_path / "library"
-    run_index(library, models_dir, photos)
+    _photos, library = _indexed_photos(tmp_path, data_dir, models_dir, "ants", 4)
     command = [sys.executable, "-u", "-c", "from cli.main import main; main()"]
     command += ["--library", str(library), "--model-path", str(models_dir)]
     command += ["serve", "--port", "0", "--threads", "4"]
