@@ -42,7 +42,7 @@ from search.descriptor import (
     verified_copy_score,
 )
 from search.query.errors import PathEscapeError
-from search.query.records import LibraryRecords, unchanged_bytes
+from search.query.records import LibraryRecords, disk_change, unchanged_bytes
 from search.query.results import ImageQuery, RoiLike
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,9 @@ class LocalVerifier:
         try:
             file = self.records.image_file(image_id)
             info = self.records.get_image(image_id)
-            if file is None or info is None or self.records.file_problem(info) is not None:
+            if file is None or info is None:
+                return None, False
+            if disk_change(file.path, info.file_size, info.mtime.timestamp()) is not None:
                 return None, False
             st = file.path.stat()
         except (PathEscapeError, OSError):
