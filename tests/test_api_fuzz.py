@@ -22,7 +22,7 @@ from tests.served import run_cli
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES_PER_OPERATION = 120
+EXAMPLES_PER_OPERATION = 80
 # What the answers must be: no server error, documented statuses, content types, headers
 # and bodies. (Positive-data acceptance is not asked: a schema-valid upload of random bytes
 # is rightly answered 415, and a region outside the image 400.)

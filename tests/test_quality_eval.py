@@ -119,8 +119,10 @@ def test_verify_confirms_copies_not_strangers(data_dir: Path, monkeypatch) -> No
         verify.local_features(photo)
 
 
-def test_verified_pairs_raise_pair_scores(prepared_hard) -> None:  # type: ignore[no-untyped-def]
+def test_verified_pairs_raise_pair_scores(prepared_hard, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("cv2")
+    # Each file's 8 best candidates (30 in a real evaluation) keep the test short.
+    monkeypatch.setattr("search.evaluation.descriptor_scores.VERIFY_CANDIDATES", 8)
     prepared = prepared_hard
     base, _ = score_set(prepared, DescriptorConfig(), None)
     checked, run = score_set(prepared, DescriptorConfig(verify=True), None)
