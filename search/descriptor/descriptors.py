@@ -9,8 +9,10 @@ inside a frame (screenshot, caption bars, padding), the photo's own embedding. A
   *stored row* of ``d`` (its whole-image vector, unless a frame dominates it, and its framed
   photo's vector), both mapped through the library's learned :class:`Whitening` when there is
   one. Symmetric pair score (dedup, pair metrics): ``max(C(a, b), C(b, a))``. A turned view's
-  cosine counts :data:`TURNED_VIEW_DISCOUNT` less (its row is scaled): more views are more
-  chances for a look-alike, so a turned match must beat the upright one clearly.
+  match counts only where it is a sure copy (:meth:`Descriptor.sure_score`), and then
+  :data:`TURNED_VIEW_DISCOUNT` less (its row is scaled): a quarter-turned copy scores as a
+  copy through its turned view, but more views are more chances for a look-alike, so below
+  the sure level the upright views alone decide (measured: ``bench/edit_queries.py``).
 * **calibrated copy scores**, against the library's background (random pairs of stored rows):
   ``z = (C - median) / spread`` (robust: median, 1.4826 x MAD) decides what the gate and the
   expansion treat as a sure copy; ``duplicate_z = (C - mean) / sd`` is the user-facing one:
@@ -48,6 +50,7 @@ import numpy as np
 from search.descriptor.calibration import PLAIN_BACKGROUND, Calibration
 from search.descriptor.config import (
     BACKGROUND_PAIRS,
+    DUPLICATE_Z,
     EXPAND_Z,
     GATE_WIDTH,
     GATE_Z,
@@ -170,9 +173,28 @@ class Descriptor:
         an image without rows)."""
         out = np.full(count, -np.inf, np.float32)
         if len(rows):
-            best = (np.asarray(query, np.float32) @ rows.T).max(axis=0)
-            np.maximum.at(out, owner, best)
+            np.maximum.at(out, owner, self.view_scores(query, rows).max(axis=0))
         return out
+
+    def view_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Cosines [V, M] of query views (:meth:`query_rows`) with stored rows; a turned
+        view's below the sure-copy score are -inf (see the module doc)."""
+        sims = np.asarray(query, np.float32) @ np.asarray(rows, np.float32).T
+        sure = self.sure_score()
+        # query_rows scales a turned view's row by (1 - TURNED_VIEW_DISCOUNT): its norm says so
+        turned = np.linalg.norm(query, axis=-1) < 1.0 - TURNED_VIEW_DISCOUNT / 2
+        if sure is not None and turned.any():
+            weak = sims[turned] < sure * (1.0 - TURNED_VIEW_DISCOUNT)
+            sims[turned] = np.where(weak, -np.inf, sims[turned])
+        return sims
+
+    def sure_score(self) -> float | None:
+        """The copy score of a sure copy: chained by the expansion (robust ``z >=
+        EXPAND_Z``) and a duplicate (``duplicate_z >= DUPLICATE_Z``); None uncalibrated."""
+        cal = self.calibration
+        if cal is None:
+            return None
+        return max(cal.score(EXPAND_Z), cal.duplicate_threshold(DUPLICATE_Z))
 
     def gate(self, copy: np.ndarray) -> np.ndarray:
         """~1 for scores well above the background (copies), ~0 for the rest."""

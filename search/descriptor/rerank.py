@@ -50,7 +50,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from search.descriptor.config import (
-    DUPLICATE_Z,
     EXPAND_Z,
     REGION_CHECKED,
     REGION_COSINE,
@@ -107,12 +106,11 @@ class QueryScorer:
     def settled(self, copy: np.ndarray) -> bool:
         """Whether copy scores ``copy`` of the candidates already hold a sure copy other than
         the query's own vector (see the module doc): no other view is needed."""
-        cal = self.descriptor.calibration
+        sure = self.descriptor.sure_score()
         c = np.asarray(copy, np.float64)
         c = c[c < SELF_SCORE]
-        if cal is None or not len(c):
+        if sure is None or not len(c):
             return False
-        sure = max(cal.score(EXPAND_Z), cal.duplicate_threshold(DUPLICATE_Z))
         return bool(c.max() >= sure)
 
     def _candidates(

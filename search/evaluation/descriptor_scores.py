@@ -50,7 +50,7 @@ class _Matrices:
     def copy_block(self, start: int, stop: int) -> np.ndarray:
         q = self.queries[start:stop]
         sizes = [len(v) for v in q]
-        sims = np.concatenate(q) @ self.rows.T
+        sims = self.d.view_scores(np.concatenate(q), self.rows)
         out = np.full((stop - start, self.n), -np.inf, np.float32)
         at = 0
         for r, size in enumerate(sizes):
