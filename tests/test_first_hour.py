@@ -590,3 +590,21 @@ def test_dedup_and_the_image_page_use_one_as_indexed_test(tmp_path: Path) -> Non
     assert disk_change(photo, indexed.st_size, None) == "changed"
     photo.unlink()
     assert disk_change(photo, indexed.st_size, indexed.st_mtime) == "gone"
+
+
+def test_file_missing_cards_and_stored_searches_use_the_one_check(tmp_path: Path) -> None:
+    """The cards' "File missing" and the API's search from stored vectors asked
+    ``is_file()`` themselves beside ``disk_change``: they now ask ``disk_change`` without a
+    size (only "is it gone?"), which a folder now standing at the path answers "gone"."""
+    from search.query import disk_change
+    from web.present import file_missing
+
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"x" * 100)
+    assert disk_change(photo) is None and not file_missing(str(photo))
+    assert disk_change(photo, 99) == "changed" and not file_missing(str(photo))
+    photo.unlink()
+    photo.mkdir()  # a folder where the file was: gone for every caller
+    assert disk_change(photo) == "gone" and disk_change(photo, 100, None) == "gone"
+    assert file_missing(str(photo)) and file_missing(str(tmp_path / "none.jpg"))
+    assert not file_missing(None) and not file_missing("")

@@ -25,6 +25,7 @@ from search.query import (
     SearchEngine,
     SearchHit,
     default_threshold,
+    disk_change,
     lookup,
 )
 from web.errors import ApiError
@@ -65,7 +66,7 @@ def stored_search(query: Query) -> tuple[list[SearchHit], float] | None:
     if query.data is not None or query.image_id is None:
         return None
     found = eng.records.image_file(query.image_id)
-    if found is None or found.path.is_file():
+    if found is None or disk_change(found.path) != "gone":
         return None
     if query.roi is not None:
         raise ApiError(
@@ -118,7 +119,7 @@ def library_file(eng: SearchEngine, image_id: int | None) -> ImageFile:
     found = eng.records.image_file(image_id) if image_id is not None else None
     if found is None:
         raise ApiError(404, f"No image with id {image_id}.")
-    if not found.path.is_file():
+    if disk_change(found.path) == "gone":
         raise ApiError(
             404, "The image file is no longer on disk; re-run the index.", "file_missing"
         )
