@@ -6,6 +6,7 @@ Neither command deletes, moves or writes anything but the report file it is aske
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ from search.query import (
     disk_change,
     library_duplicates,
     lookup,
+    lookup_image,
 )
 from search.units import pad, printable, text_width
 from web.text import threshold_text
@@ -188,7 +190,7 @@ def _thumbnailer(engine: SearchEngine, cache: ThumbnailCache) -> Callable[[int],
 
 
 @cli.command("lookup")
-@click.argument("image", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("image", metavar="IMAGE", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), help=THRESHOLD_HELP)
 @click.option(
     "--others",
@@ -209,9 +211,24 @@ def _thumbnailer(engine: SearchEngine, cache: ThumbnailCache) -> Callable[[int],
 def lookup_command(
     ctx: click.Context, image: Path, threshold: float | None, others: int, as_json: bool
 ) -> None:
-    """Where is IMAGE in the library, edited or not? Exact copies, near-duplicates, others."""
+    """Where is IMAGE in the library, edited or not? Exact copies, near-duplicates, others.
+
+    IMAGE: a photo or video file, or a library image's id (as search results list it)."""
+    image_id = int(str(image)) if str(image).isdigit() and not image.exists() else None
+    if image_id is None and not os.path.lexists(image):
+        raise click.BadParameter(f"File {str(image)!r} does not exist.", param_hint="'IMAGE'")
     with open_engine(ctx) as engine:
-        result = lookup(engine, image, threshold=threshold, others=others)
+        if image_id is None:
+            result = lookup(engine, image, threshold=threshold, others=others)
+        else:  # its file, or its stored vectors when the file is gone
+            result = lookup_image(engine, image_id, threshold=threshold, others=others)
+    if result.file_missing:
+        click.echo(
+            f"note: the file of image {image_id} is no longer on disk: these results come from "
+            "its stored vectors (the image itself is not listed); run `imgsearch index` to "
+            "update the library",
+            err=True,
+        )
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return

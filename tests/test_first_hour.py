@@ -562,6 +562,46 @@ def test_the_api_searches_by_a_deleted_files_id_from_its_stored_vectors(user, se
     assert "note" not in plain.json()
 
 
+def test_lookup_by_a_deleted_files_id_answers_from_its_stored_vectors(user, server) -> None:  # type: ignore[no-untyped-def]
+    """``POST /api/v1/lookup`` with the ``image_id`` of a file deleted since indexing was a
+    404 while a search by that id answers from the stored vectors: the lookup now answers as
+    the search does and says the file is missing; so do the lookup page and ``imgsearch lookup
+    ID`` (which took only files), and an id of a file still there is looked up by its file."""
+    cwd, _summary, sources = user
+    names = library_paths(server)
+    gone, kept = names[sources[3].name], names[sources[1].name]
+    answer = requests.post(f"{server}/api/v1/lookup", data={"image_id": str(gone)}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["file_missing"] is True and "no longer on disk" in body["note"], body
+    assert body["query"]["image_id"] == gone and body["query"]["sha256"]
+    found = [r["id"] for r in body["results"]]
+    assert found and gone not in found
+    similar = requests.get(f"{server}/api/v1/images/{gone}/similar?k=50", timeout=60).json()
+    assert set(found) <= {r["id"] for r in similar["results"]}
+    page = requests.post(
+        f"{server}/lookup", data={"mode": "lookup", "image_id": str(gone)}, timeout=60
+    )
+    assert page.status_code == 200 and "no longer on disk" in page.text, page.text
+    done = run_cli(["lookup", str(gone), "--json"], cwd)
+    assert done.returncode == 0, done.stderr
+    assert [r["id"] for r in json.loads(done.stdout)["results"]] == found
+    (note,) = done.stderr.strip().splitlines()
+    assert f"image {gone} is no longer on disk" in note and "imgsearch index" in note
+    done = run_cli(["lookup", str(kept), "--json"], cwd)
+    assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+    looked = json.loads(done.stdout)
+    assert "file_missing" not in looked and kept in [r["id"] for r in looked["results"]]
+    for args, status, says in (
+        (["lookup", "999999"], 1, "no image with id 999999"),
+        (["lookup", "no-such.jpg"], 2, "'no-such.jpg' does not exist"),
+        (["lookup", "photos"], 2, "is a directory"),
+    ):
+        done = run_cli(args, cwd)
+        assert done.returncode == status and "Traceback" not in done.stderr, done.stderr
+        assert says in done.stderr.strip().splitlines()[-1], done.stderr
+
+
 def test_dedup_warns_when_files_of_its_groups_are_gone(user) -> None:  # type: ignore[no-untyped-def]
     """A photo and its copy deleted since the last index were still reported as a group
     without a word: a user following a stale report can delete the last copy of a photo
