@@ -10,7 +10,7 @@ import click
 import numpy as np
 
 from cli.main import cli
-from cli.options import bad_roi, roi_option
+from cli.options import bad_roi, names_option, roi_option
 from cli.video_embed import embed_videos, is_video_path, refuse_unused_options
 from models import (
     DEFAULT_MODEL_NAME,
@@ -282,16 +282,8 @@ def _check_categories(
     show_default=True,
     help="Drop categories scoring below this.",
 )
-@click.option(
-    "--allow",
-    "allow",
-    multiple=True,
-    metavar="NAME",
-    help="Only these category names (repeatable).",
-)
-@click.option(
-    "--deny", "deny", multiple=True, metavar="NAME", help="Never these category names (repeatable)."
-)
+@names_option("--allow", "Only these category names (repeatable).")
+@names_option("--deny", "Never these category names (repeatable).")
 @click.option("--locale", default="en", show_default=True, help="Display-name locale.")
 @roi_option("Region of interest")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")

@@ -9,6 +9,7 @@ import socket
 import click
 
 from cli.main import cli
+from cli.options import no_empty_values
 from search.settings import Settings
 
 LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1", "[::1]"]
@@ -94,6 +95,7 @@ def _check_host(_ctx: click.Context, _param: click.Parameter, value: str) -> str
     "allow_hosts",
     multiple=True,
     metavar="NAME",
+    callback=no_empty_values,
     help="Also accept this Host header (e.g. a reverse proxy's name). Repeatable.",
 )
 @click.option(
