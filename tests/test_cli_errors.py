@@ -412,6 +412,31 @@ def test_an_empty_library_or_path_is_never_the_current_folder(
     assert "1 added, 0 updated, 0 moved, 0 removed, 0 failed" in text, text
 
 
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["index", "photos", "--exclude", ""], "--exclude"),  # --exclude "$UNSET"
+        (["index", "photos", "--exclude", "*.raw", "--exclude", "  "], "--exclude"),
+        (["serve", "--allow-host", ""], "--allow-host"),
+        (["classify", "photo.jpg", "--allow", ""], "--allow"),
+        (["classify", "photo.jpg", "--deny", ""], "--deny"),
+    ],
+)
+def test_an_empty_pattern_or_name_is_a_usage_error_naming_its_option(
+    tmp_path: Path, args: list[str], option: str
+) -> None:
+    """`index --exclude ''` was accepted and silently dropped (an unset variable in a nightly
+    script's `--exclude "$SKIP"` indexed what it meant to skip), and so were the other
+    repeatable patterns and names: each is now a usage error naming its option, before any
+    work (no library is made)."""
+    (tmp_path / "photos").mkdir()
+    done = run_cli(args, tmp_path, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"Error: Invalid value for '{option}': is empty"), last
+    assert not (tmp_path / "imgsearch-library").exists()
+
+
 def test_json_and_another_format_are_refused(tmp_path: Path) -> None:
     """`clusters --json --format html -o x.html` wrote JSON into x.html; `dedup --json` was
     "No such option" although every command that prints results takes --json."""
