@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from cli.errors import writable_output
 from cli.main import cli
+from cli.options import ranged_option
 from cli.search_cmds import open_engine, user_errors
 from models import format_timestamp
 from models.errors import ImgsearchError
@@ -144,12 +145,7 @@ def dedup(
         else:
             thumbnails = None
             if fmt == "html":
-                cache = ThumbnailCache.of_library(
-                    engine.settings.thumbnail_dir,
-                    read_only=engine.store.read_only,
-                    max_pixels=engine.settings.max_image_pixels,
-                )
-                thumbnails = _thumbnailer(engine, cache)
+                thumbnails = library_thumbnails(engine)
             write_report(result, output, fmt, thumbnail=thumbnails, video_groups=videos)
     groups, copies = len(result.groups), result.duplicate_count
     gone = [
@@ -174,8 +170,14 @@ def dedup(
     click.echo(message + (f"; report: {output}" if output else ""), err=True)
 
 
-def _thumbnailer(engine: SearchEngine, cache: ThumbnailCache) -> Callable[[int], bytes | None]:
-    """Thumbnails from the library's cache (made once, reused by the web UI)."""
+def library_thumbnails(engine: SearchEngine) -> Callable[[int], bytes | None]:
+    """Thumbnails of a report, by image id, from the library's cache (made once, reused by
+    the web UI); None for a missing or unreadable file."""
+    cache = ThumbnailCache.of_library(
+        engine.settings.thumbnail_dir,
+        read_only=engine.store.read_only,
+        max_pixels=engine.settings.max_image_pixels,
+    )
 
     def thumbnail(image_id: int) -> bytes | None:
         try:
@@ -192,12 +194,12 @@ def _thumbnailer(engine: SearchEngine, cache: ThumbnailCache) -> Callable[[int],
 @cli.command("lookup")
 @click.argument("image", metavar="IMAGE", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), help=THRESHOLD_HELP)
-@click.option(
+@ranged_option(
     "--others",
-    type=click.IntRange(0, 100),
     default=5,
-    show_default=True,
-    help="How many of the nearest images below the threshold to list as well.",
+    low=0,
+    high=100,
+    help_text="How many of the nearest images below the threshold to list as well.",
 )
 @click.option(
     "--json",

@@ -40,6 +40,23 @@ def no_empty_values(
     return value
 
 
+def ranged_option(
+    *decls: str,
+    default: float,
+    low: float | None = None,
+    high: float | None = None,
+    help_text: str,
+    **extra: Any,
+) -> Callable[[F], F]:
+    """A number option with its default shown, refused outside ``[low, high]`` (a usage
+    error naming it): whole numbers for an ``int`` default and bounds, else decimals."""
+    whole = all(isinstance(v, int) for v in (default, low, high) if v is not None)
+    kind = click.IntRange(low, high) if whole else click.FloatRange(low, high)
+    return click.option(
+        *decls, default=default, show_default=True, type=kind, help=help_text, **extra
+    )
+
+
 def names_option(flag: str, help_text: str) -> Callable[[F], F]:
     """A repeatable ``NAME`` option that refuses "" (:func:`no_empty_values`)."""
     return click.option(

@@ -437,6 +437,35 @@ def test_an_empty_pattern_or_name_is_a_usage_error_naming_its_option(
     assert not (tmp_path / "imgsearch-library").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "option", "default"),
+    [
+        (["serve", "--port", "70000"], "--port", "8000"),
+        (["serve", "--threads", "0"], "--threads", "8"),
+        (["eval", "make-copies", "--per-original", "0", "src", "out"], "--per-original", "20"),
+        (["eval", "make-copies", "--distractors", "0.99", "src", "out"], "--distractors", "0.2"),
+        (["lookup", "--others", "101", "x.jpg"], "--others", "5"),
+        (["outliers", "--k", "31"], "--k", None),
+        (["classify", "--score-threshold", "1.5", "x.jpg"], "--score-threshold", "0.0"),
+        (["embed", "--interval", "0.01", "x.jpg"], "--interval", "2.0"),
+    ],
+)
+def test_a_number_out_of_its_range_is_a_usage_error_and_help_shows_its_default(
+    tmp_path: Path, args: list[str], option: str, default: str | None
+) -> None:
+    """The number options shared one shape written out in each command (serve's --port and
+    --threads, eval make-copies', lookup's, outliers', classify's, embed's): now one helper
+    (``cli.options.ranged_option``) makes them; each still refuses a value out of its range
+    before any work, naming itself, and its help still shows the default."""
+    done = run_cli(args, tmp_path, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"Error: Invalid value for '{option}'") and "range" in last, last
+    command = args[: 2 if args[0] == "eval" else 1]
+    shown = run_cli([*command, "--help"], tmp_path, timeout=60).stdout
+    assert option in shown and (default is None or f"[default: {default}" in shown), shown
+
+
 def test_json_and_another_format_are_refused(tmp_path: Path) -> None:
     """`clusters --json --format html -o x.html` wrote JSON into x.html; `dedup --json` was
     "No such option" although every command that prints results takes --json."""
