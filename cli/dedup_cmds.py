@@ -20,7 +20,14 @@ from cli.options import ranged_option
 from cli.search_cmds import open_engine, user_errors
 from models import format_timestamp
 from models.errors import ImgsearchError
-from search.dedup import KEEPER_RULES, to_json, write_csv, write_report
+from search.dedup import (
+    KEEPER_RULES,
+    DedupError,
+    check_keeper_rules,
+    to_json,
+    write_csv,
+    write_report,
+)
 from search.descriptor import DUPLICATE_Z
 from search.library import SIZES, ThumbnailCache
 from search.query import (
@@ -67,6 +74,7 @@ THRESHOLD_HELP = (
     "--keeper-rules",
     default=",".join(KEEPER_RULES),
     show_default=True,
+    callback=lambda _ctx, _param, value: _keeper_rules(value),
     help="Order of the rules that choose the copy to keep (any of exif, frame, format, "
     "resolution, oldest, filesize; see README).",
 )
@@ -112,7 +120,7 @@ def dedup(
         raise click.UsageError(f"cannot tell the format from {output}; give --format")
     if fmt == "html" and output is None:
         raise click.UsageError("an html report needs --output FILE.html")
-    rules = tuple(rule.strip() for rule in keeper_rules.split(",") if rule.strip())
+    rules = check_keeper_rules(keeper_rules)
     if output is not None:  # checked (missing folders made) before minutes of work
         writable_output(output, "the report")
     with open_engine(ctx) as engine:
@@ -168,6 +176,20 @@ def dedup(
     if videos:
         message += f"; {len(videos)} group(s) of copies of a video"
     click.echo(message + (f"; report: {output}" if output else ""), err=True)
+
+
+def _keeper_rules(value: str) -> str:
+    """``--keeper-rules`` checked before any work: empty ("$UNSET") or an unknown or repeated
+    rule is a usage error naming the option."""
+    if not value.replace(",", "").strip():
+        raise click.BadParameter(
+            f"is empty (an unset variable?): give rules in order, e.g. {','.join(KEEPER_RULES)}"
+        )
+    try:
+        check_keeper_rules(value)
+    except DedupError as error:
+        raise click.BadParameter(str(error)) from None
+    return value
 
 
 def library_thumbnails(engine: SearchEngine) -> Callable[[int], bytes | None]:

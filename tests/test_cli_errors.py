@@ -420,6 +420,7 @@ def test_an_empty_library_or_path_is_never_the_current_folder(
         (["serve", "--allow-host", ""], "--allow-host"),
         (["classify", "photo.jpg", "--allow", ""], "--allow"),
         (["classify", "photo.jpg", "--deny", ""], "--deny"),
+        (["dedup", "--keeper-rules", ""], "--keeper-rules"),  # was: no rule, silently
     ],
 )
 def test_an_empty_pattern_or_name_is_a_usage_error_naming_its_option(
@@ -435,6 +436,15 @@ def test_an_empty_pattern_or_name_is_a_usage_error_naming_its_option(
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"Error: Invalid value for '{option}': is empty"), last
     assert not (tmp_path / "imgsearch-library").exists()
+
+
+def test_an_unknown_keeper_rule_is_a_usage_error_before_any_work(tmp_path: Path) -> None:
+    """`dedup --keeper-rules exif,bogus` failed with exit 1 after opening the library; it
+    is now a usage error naming the option, as other bad option values are."""
+    done = run_cli(["dedup", "--keeper-rules", "exif,bogus"], tmp_path, timeout=60)
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: Invalid value for '--keeper-rules'") and "bogus" in last
 
 
 @pytest.mark.parametrize(
