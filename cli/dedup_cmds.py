@@ -239,8 +239,15 @@ def lookup_command(
 
     IMAGE: a photo or video file, or a library image's id (as search results list it)."""
     image_id = int(str(image)) if str(image).isdigit() and not image.exists() else None
-    if image_id is None and not os.path.lexists(image):
-        raise click.BadParameter(f"File {str(image)!r} does not exist.", param_hint="'IMAGE'")
+    if image_id is None:
+        try:
+            os.stat(image)
+        except FileNotFoundError:
+            raise click.BadParameter(
+                f"File {str(image)!r} does not exist.", param_hint="'IMAGE'"
+            ) from None
+        except OSError:
+            pass  # unreadable (a locked folder): the lookup says so, as a search does
     with open_engine(ctx) as engine:
         if image_id is None:
             result = lookup(engine, image, threshold=threshold, others=others)

@@ -438,6 +438,25 @@ def test_an_empty_pattern_or_name_is_a_usage_error_naming_its_option(
     assert not (tmp_path / "imgsearch-library").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(CANNOT_DROP_ROOT, reason="root reads every folder; setpriv is missing")
+def test_a_query_in_a_folder_that_cannot_be_read_says_permission_denied(home) -> None:  # type: ignore[no-untyped-def]
+    """`lookup locked/photo.jpg` said "File ... does not exist" of a photo whose folder it
+    may not read; it now says what `search` says: the permission is denied."""
+    locked = home / "locked-photos"
+    locked.mkdir(exist_ok=True)
+    shutil.copyfile(next((home / "photos").iterdir()), locked / "photo.jpg")
+    locked.chmod(0)
+    try:
+        for command in ("lookup", "search"):
+            done = run_cli([command, "locked-photos/photo.jpg"], home, prefix=AS_USER)
+            assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+            (line,) = done.stderr.strip().splitlines()
+            assert "Permission denied" in line and "does not exist" not in line, line
+    finally:
+        locked.chmod(0o755)
+
+
 def test_an_unknown_keeper_rule_is_a_usage_error_before_any_work(tmp_path: Path) -> None:
     """`dedup --keeper-rules exif,bogus` failed with exit 1 after opening the library; it
     is now a usage error naming the option, as other bad option values are."""
