@@ -402,11 +402,8 @@ def test_the_plot_of_a_tiny_copy_set_prints_no_numpy_warning(
 
     model = ["--model-path", str(models_dir)]
     source = data_dir / "ukbench_subset" / "images"
-    made = run_cli(
-        [*model, "eval", "make-copies", str(source), "copies", "--per-original", "1"]
-        + ["--max-originals", "1"],
-        tmp_path,
-    )
+    one = ["--per-original", "1", "--max-originals", "1"]
+    made = run_cli([*model, "eval", "make-copies", str(source), "copies", *one], tmp_path)
     assert made.returncode == 0, made.stderr
     done = run_cli([*model, "eval", "run", "copies", "--plot", "plots/pr.png"], tmp_path)
     assert done.returncode == 0, done.stderr
