@@ -457,6 +457,31 @@ def test_a_query_in_a_folder_that_cannot_be_read_says_permission_denied(home) ->
         locked.chmod(0o755)
 
 
+def test_an_empty_library_says_why_a_search_finds_nothing(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A first `index` of a folder without photos (a typo, the wrong folder) said "0 files
+    processed" and the searches after it "no results" (lookup: three empty sections): the
+    index now warns, and `search` / `lookup` say the library has nothing indexed yet and
+    what to run (exit 0, as any search without results; --json stays the plain answer)."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "notes.txt").write_text("not a photo")
+    query = tmp_path / "query.jpg"
+    shutil.copyfile(photo_paths(data_dir, 1)[0], query)
+    model = ["--model-path", str(models_dir)]
+    done = run_cli([*model, "index", "--no-progress", "docs"], tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "docs: no image or video files in it (1 file of other kinds)" in done.stdout
+    for command in ("search", "lookup"):
+        done = run_cli([command, "query.jpg"], tmp_path, timeout=120)
+        assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+        (line,) = done.stdout.strip().splitlines()
+        assert line.startswith("no results: the library has no indexed images yet"), line
+        assert "imgsearch index DIR" in line
+        answer = run_cli([command, "query.jpg", "--json"], tmp_path, timeout=120)
+        assert json.loads(answer.stdout)["results"] == []
+
+
 def test_an_unknown_keeper_rule_is_a_usage_error_before_any_work(tmp_path: Path) -> None:
     """`dedup --keeper-rules exif,bogus` failed with exit 1 after opening the library; it
     is now a usage error naming the option, as other bad option values are."""
