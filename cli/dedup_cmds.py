@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from cli.errors import writable_output
 from cli.main import cli
-from cli.options import ranged_option
+from cli.options import NonEmptyPath, ranged_option
 from cli.search_cmds import EMPTY_LIBRARY, open_engine, user_errors
 from models import format_timestamp
 from models.errors import ImgsearchError
@@ -66,7 +66,7 @@ THRESHOLD_HELP = (
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=NonEmptyPath(path_type=Path, dir_okay=False, hint="give a file name"),
     help="Write the report here (atomically) instead of stdout; html needs a file. Missing "
     "folders are created.",
 )

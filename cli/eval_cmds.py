@@ -187,7 +187,7 @@ def _print_report(
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option(
     "--plot",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path, hint="give a file name"),
     callback=lambda ctx, param, value: _plot_path(ctx, param, value),
     help="Write the PR curve to this file: .png, .svg or .pdf (the format follows the suffix).",
 )

@@ -12,7 +12,7 @@ import click
 from cli.dedup_cmds import THUMBNAIL_SIZE, library_thumbnails
 from cli.errors import writable_output
 from cli.main import cli
-from cli.options import ranged_option
+from cli.options import NonEmptyPath, ranged_option
 from cli.search_cmds import open_engine, user_errors
 from search.dedup import data_uri
 from search.explore import DEFAULT_K, DEFAULT_MIN_SIZE, Clusters
@@ -67,7 +67,7 @@ REPORT_SUFFIXES = {
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=NonEmptyPath(path_type=Path, dir_okay=False, hint="give a file name"),
     help="Write the report here instead of stdout (missing folders are created).",
 )
 @click.pass_context

@@ -421,6 +421,9 @@ def test_an_empty_library_or_path_is_never_the_current_folder(
         (["classify", "photo.jpg", "--allow", ""], "--allow"),
         (["classify", "photo.jpg", "--deny", ""], "--deny"),
         (["dedup", "--keeper-rules", ""], "--keeper-rules"),  # was: no rule, silently
+        (["dedup", "-o", ""], "-o' / '--output"),  # was: "cannot tell the format from ."
+        (["clusters", "-o", ""], "-o' / '--output"),  # was: "cannot write ... to ."
+        (["eval", "run", "photos", "--plot", ""], "--plot"),
     ],
 )
 def test_an_empty_pattern_or_name_is_a_usage_error_naming_its_option(

@@ -409,3 +409,17 @@ def test_the_plot_of_a_tiny_copy_set_prints_no_numpy_warning(
     assert done.returncode == 0, done.stderr
     assert "Warning" not in done.stderr and not done.stderr.strip(), done.stderr
     assert (tmp_path / "plots" / "pr.png").stat().st_size > 0
+
+
+def test_ground_truth_that_is_not_json_says_so(tmp_path: Path) -> None:
+    """`eval run DIR --truth photo.jpg` said "'utf-8' codec can't decode byte 0xff in
+    position 0: invalid start byte"; it now says the file is not JSON and what to give."""
+    from search.evaluation import TruthError, load_truth
+
+    for name, data in (("photo.jpg", b"\xff\xd8\xff\xe0"), ("notes.txt", b"not json")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(TruthError) as caught:
+            load_truth(tmp_path / name)
+        message = str(caught.value)
+        assert "not a JSON file" in message and "ground_truth.json" in message, message
+        assert "codec" not in message and "Expecting value" not in message, message
