@@ -144,8 +144,12 @@ def lookup_image(
         result = lookup_video(engine, clip, threshold=threshold, others=others, exclude=image_id)
         return replace(result, file_missing=True)
     hits = engine.similar(image_id, k=k)  # its stored rows: the file is gone
-    query = {"sha256": info.sha256, "width": info.width, "height": info.height}
-    query["format"] = info.format
+    query = {
+        "sha256": info.sha256,
+        "width": info.width,
+        "height": info.height,
+        "format": info.format,
+    }
     matches = _matches(engine, hits, info.sha256, threshold, calibrated, others, image_id)
     z_threshold = DUPLICATE_Z if calibrated else None
     return LookupResult(threshold, query, matches, z_threshold, file_missing=True)
