@@ -186,6 +186,8 @@ def _migrate(
 ) -> None:
     """Run one migration ``step`` to ``revision`` after the same backup as the automatic
     upgrade (and ``confirm``, a downgrade's question); print the revisions before and after."""
+    if revision != "head":  # an unknown one is named with those known, before any work
+        migrate.resolve_revision(revision)
     with database(ctx) as engine:
         before = migrate.current_revision(engine)
         target = migrate.head_revision() if revision == "head" else revision

@@ -6,6 +6,7 @@ Neither command deletes, moves or writes anything but the report file it is aske
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,10 +16,18 @@ from tqdm import tqdm
 
 from cli.errors import writable_output
 from cli.main import cli
-from cli.search_cmds import open_engine, user_errors
+from cli.options import NonEmptyPath, ranged_option
+from cli.search_cmds import EMPTY_LIBRARY, open_engine, user_errors
 from models import format_timestamp
 from models.errors import ImgsearchError
-from search.dedup import KEEPER_RULES, to_json, write_csv, write_report
+from search.dedup import (
+    KEEPER_RULES,
+    DedupError,
+    check_keeper_rules,
+    to_json,
+    write_csv,
+    write_report,
+)
 from search.descriptor import DUPLICATE_Z
 from search.library import SIZES, ThumbnailCache
 from search.query import (
@@ -31,6 +40,7 @@ from search.query import (
     disk_change,
     library_duplicates,
     lookup,
+    lookup_image,
 )
 from search.units import pad, printable, text_width
 from web.text import threshold_text
@@ -56,7 +66,7 @@ THRESHOLD_HELP = (
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=NonEmptyPath(path_type=Path, dir_okay=False, hint="give a file name"),
     help="Write the report here (atomically) instead of stdout; html needs a file. Missing "
     "folders are created.",
 )
@@ -64,6 +74,7 @@ THRESHOLD_HELP = (
     "--keeper-rules",
     default=",".join(KEEPER_RULES),
     show_default=True,
+    callback=lambda _ctx, _param, value: _keeper_rules(value),
     help="Order of the rules that choose the copy to keep (any of exif, frame, format, "
     "resolution, oldest, filesize; see README).",
 )
@@ -109,7 +120,7 @@ def dedup(
         raise click.UsageError(f"cannot tell the format from {output}; give --format")
     if fmt == "html" and output is None:
         raise click.UsageError("an html report needs --output FILE.html")
-    rules = tuple(rule.strip() for rule in keeper_rules.split(",") if rule.strip())
+    rules = check_keeper_rules(keeper_rules)
     if output is not None:  # checked (missing folders made) before minutes of work
         writable_output(output, "the report")
     with open_engine(ctx) as engine:
@@ -142,12 +153,7 @@ def dedup(
         else:
             thumbnails = None
             if fmt == "html":
-                cache = ThumbnailCache.of_library(
-                    engine.settings.thumbnail_dir,
-                    read_only=engine.store.read_only,
-                    max_pixels=engine.settings.max_image_pixels,
-                )
-                thumbnails = _thumbnailer(engine, cache)
+                thumbnails = library_thumbnails(engine)
             write_report(result, output, fmt, thumbnail=thumbnails, video_groups=videos)
     groups, copies = len(result.groups), result.duplicate_count
     gone = [
@@ -172,8 +178,28 @@ def dedup(
     click.echo(message + (f"; report: {output}" if output else ""), err=True)
 
 
-def _thumbnailer(engine: SearchEngine, cache: ThumbnailCache) -> Callable[[int], bytes | None]:
-    """Thumbnails from the library's cache (made once, reused by the web UI)."""
+def _keeper_rules(value: str) -> str:
+    """``--keeper-rules`` checked before any work: empty ("$UNSET") or an unknown or repeated
+    rule is a usage error naming the option."""
+    if not value.replace(",", "").strip():
+        raise click.BadParameter(
+            f"is empty (an unset variable?): give rules in order, e.g. {','.join(KEEPER_RULES)}"
+        )
+    try:
+        check_keeper_rules(value)
+    except DedupError as error:
+        raise click.BadParameter(str(error)) from None
+    return value
+
+
+def library_thumbnails(engine: SearchEngine) -> Callable[[int], bytes | None]:
+    """Thumbnails of a report, by image id, from the library's cache (made once, reused by
+    the web UI); None for a missing or unreadable file."""
+    cache = ThumbnailCache.of_library(
+        engine.settings.thumbnail_dir,
+        read_only=engine.store.read_only,
+        max_pixels=engine.settings.max_image_pixels,
+    )
 
     def thumbnail(image_id: int) -> bytes | None:
         try:
@@ -188,14 +214,14 @@ def _thumbnailer(engine: SearchEngine, cache: ThumbnailCache) -> Callable[[int],
 
 
 @cli.command("lookup")
-@click.argument("image", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("image", metavar="IMAGE", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), help=THRESHOLD_HELP)
-@click.option(
+@ranged_option(
     "--others",
-    type=click.IntRange(0, 100),
     default=5,
-    show_default=True,
-    help="How many of the nearest images below the threshold to list as well.",
+    low=0,
+    high=100,
+    help_text="How many of the nearest images below the threshold to list as well.",
 )
 @click.option(
     "--json",
@@ -209,9 +235,35 @@ def _thumbnailer(engine: SearchEngine, cache: ThumbnailCache) -> Callable[[int],
 def lookup_command(
     ctx: click.Context, image: Path, threshold: float | None, others: int, as_json: bool
 ) -> None:
-    """Where is IMAGE in the library, edited or not? Exact copies, near-duplicates, others."""
+    """Where is IMAGE in the library, edited or not? Exact copies, near-duplicates, others.
+
+    IMAGE: a photo or video file, or a library image's id (as search results list it)."""
+    image_id = int(str(image)) if str(image).isdigit() and not image.exists() else None
+    if image_id is None:
+        try:
+            os.stat(image)
+        except FileNotFoundError:
+            raise click.BadParameter(
+                f"File {str(image)!r} does not exist.", param_hint="'IMAGE'"
+            ) from None
+        except OSError:
+            pass  # unreadable (a locked folder): the lookup says so, as a search does
     with open_engine(ctx) as engine:
-        result = lookup(engine, image, threshold=threshold, others=others)
+        if image_id is None:
+            result = lookup(engine, image, threshold=threshold, others=others)
+        else:  # its file, or its stored vectors when the file is gone
+            result = lookup_image(engine, image_id, threshold=threshold, others=others)
+        empty = not result.matches and not as_json and engine.store.vector_count() == 0
+    if empty:
+        click.echo(EMPTY_LIBRARY)
+        return
+    if result.file_missing:
+        click.echo(
+            f"note: the file of image {image_id} is no longer on disk: these results come from "
+            "its stored vectors (the image itself is not listed); run `imgsearch index` to "
+            "update the library",
+            err=True,
+        )
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return

@@ -19,7 +19,7 @@ import click
 
 from cli.errors import writable_folder, writable_output
 from cli.main import cli
-from cli.options import NonEmptyPath
+from cli.options import NonEmptyPath, ranged_option
 from models.errors import ImgsearchError
 from search.descriptor import DUPLICATE_Z, DescriptorConfig, DescriptorError
 from search.evaluation import (
@@ -187,7 +187,7 @@ def _print_report(
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.option(
     "--plot",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=NonEmptyPath(dir_okay=False, path_type=Path, hint="give a file name"),
     callback=lambda ctx, param, value: _plot_path(ctx, param, value),
     help="Write the PR curve to this file: .png, .svg or .pdf (the format follows the suffix).",
 )
@@ -281,27 +281,26 @@ def run_cmd(
 @eval_group.command("make-copies")
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("out", type=NonEmptyPath(file_okay=False, path_type=Path))
-@click.option(
+@ranged_option(
     "--per-original",
     default=20,
-    show_default=True,
-    type=click.IntRange(1, 500),
-    help="Edited copies written of each original.",
+    low=1,
+    high=500,
+    help_text="Edited copies written of each original.",
 )
-@click.option(
+@ranged_option(
     "--seed",
     default=0,
-    show_default=True,
-    type=click.IntRange(0),
-    help="Seed of the random edits (0 or more): the same seed makes the same set.",
+    low=0,
+    help_text="Seed of the random edits (0 or more): the same seed makes the same set.",
 )
-@click.option(
+@ranged_option(
     "--distractors",
     "distractor_share",
     default=0.2,
-    show_default=True,
-    type=click.FloatRange(0.0, 0.95),
-    help="Share of the originals that get no copies.",
+    low=0.0,
+    high=0.95,
+    help_text="Share of the originals that get no copies.",
 )
 @click.option("--max-originals", type=click.IntRange(1), help="Use a seeded sample of SRC.")
 @click.option("--overwrite", is_flag=True, help="Replace a set this command made in OUT.")

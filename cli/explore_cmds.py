@@ -9,13 +9,13 @@ from pathlib import Path
 
 import click
 
-from cli.dedup_cmds import THUMBNAIL_SIZE, _thumbnailer
+from cli.dedup_cmds import THUMBNAIL_SIZE, library_thumbnails
 from cli.errors import writable_output
 from cli.main import cli
+from cli.options import NonEmptyPath, ranged_option
 from cli.search_cmds import open_engine, user_errors
 from search.dedup import data_uri
 from search.explore import DEFAULT_K, DEFAULT_MIN_SIZE, Clusters
-from search.library import ThumbnailCache
 from search.units import printable
 
 CLUSTERS_JSON = (
@@ -67,7 +67,7 @@ REPORT_SUFFIXES = {
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=NonEmptyPath(path_type=Path, dir_okay=False, hint="give a file name"),
     help="Write the report here instead of stdout (missing folders are created).",
 )
 @click.pass_context
@@ -114,12 +114,7 @@ def clusters(
         if fmt == "json":
             text = json.dumps(result.to_dict(), indent=1, ensure_ascii=False)
         elif fmt == "html":
-            cache = ThumbnailCache.of_library(
-                engine.settings.thumbnail_dir,
-                read_only=engine.store.read_only,
-                max_pixels=engine.settings.max_image_pixels,
-            )
-            thumbnail = _thumbnailer(engine, cache)
+            thumbnail = library_thumbnails(engine)
             text = clusters_html(result, lambda image_id: data_uri(thumbnail(image_id)))
         else:
             text = clusters_text(result)
@@ -179,15 +174,13 @@ def clusters_html(result: Clusters, thumbnail) -> str:  # type: ignore[no-untype
 
 
 @cli.command()
-@click.option(
-    "-n", "count", type=click.IntRange(1), default=20, show_default=True, help="How many images."
-)
-@click.option(
+@ranged_option("-n", "count", default=20, low=1, help_text="How many images.")
+@ranged_option(
     "--k",
-    type=click.IntRange(1, 30),
     default=DEFAULT_K,
-    show_default=True,
-    help="Which neighbour's distance is scored (the k-th nearest image).",
+    low=1,
+    high=30,
+    help_text="Which neighbour's distance is scored (the k-th nearest image).",
 )
 @click.option(
     "--json",

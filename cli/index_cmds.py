@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from cli.main import cli
-from cli.options import NonEmptyPath
+from cli.options import NonEmptyPath, no_empty_values
 from cli.stats_cmds import keep_run_figures, run_figures
 from indexer.scan import CollectionError, ExcludeError, Excludes, check_collection_root
 from models.errors import ImgsearchError
@@ -150,7 +150,8 @@ def _check_before_creating(
 def _check_excludes(
     _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
 ) -> tuple[str, ...]:
-    """Refuse a bad pattern before any work is done."""
+    """Refuse a bad pattern (or an empty one) before any work is done."""
+    no_empty_values(_ctx, _param, value)
     try:
         Excludes(value)
     except ExcludeError as error:

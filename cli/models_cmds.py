@@ -10,7 +10,7 @@ import click
 import numpy as np
 
 from cli.main import cli
-from cli.options import bad_roi, roi_option
+from cli.options import bad_roi, names_option, ranged_option, roi_option
 from cli.video_embed import embed_videos, is_video_path, refuse_unused_options
 from models import (
     DEFAULT_MODEL_NAME,
@@ -162,12 +162,12 @@ def _embed_text(path: str, result: ImageEmbedderResult) -> str:
     show_default=True,
     help="video: IMAGES are video files; one embedding per sampled frame with its timestamp.",
 )
-@click.option(
+@ranged_option(
     "--interval",
-    type=click.FloatRange(0.1, 3600),
     default=2.0,
-    show_default=True,
-    help="video: seconds between sampled frames at most (and one after every cut).",
+    low=0.1,
+    high=3600,
+    help_text="video: seconds between sampled frames at most (and one after every cut).",
 )
 @click.pass_context
 def embed_cmd(
@@ -267,31 +267,22 @@ def _check_categories(
 @cli.command("classify")
 @click.argument("images", nargs=-1, required=True)
 @click.option("--model", "model", help="Catalog model name (needs a class head).")
-@click.option(
+@ranged_option(
     "--max-results",
-    type=click.IntRange(min=-1),
     default=5,
-    show_default=True,
+    low=-1,
     callback=_check_max_results,
-    help="Categories per image (-1 = all).",
+    help_text="Categories per image (-1 = all).",
 )
-@click.option(
+@ranged_option(
     "--score-threshold",
-    type=click.FloatRange(0.0, 1.0),
     default=0.0,
-    show_default=True,
-    help="Drop categories scoring below this.",
+    low=0.0,
+    high=1.0,
+    help_text="Drop categories scoring below this.",
 )
-@click.option(
-    "--allow",
-    "allow",
-    multiple=True,
-    metavar="NAME",
-    help="Only these category names (repeatable).",
-)
-@click.option(
-    "--deny", "deny", multiple=True, metavar="NAME", help="Never these category names (repeatable)."
-)
+@names_option("--allow", "Only these category names (repeatable).")
+@names_option("--deny", "Never these category names (repeatable).")
 @click.option("--locale", default="en", show_default=True, help="Display-name locale.")
 @roi_option("Region of interest")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image.")

@@ -29,6 +29,41 @@ class NonEmptyPath(click.Path):
         return super().convert(value, param, ctx)
 
 
+def no_empty_values(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    """A callback for repeatable pattern and name options (``--exclude``, ``--allow-host``,
+    ``--allow``, ``--deny``): "" (``--exclude "$PATTERN"`` of an unset variable) matches
+    nothing and was accepted silently; it is now a usage error naming the option (exit 2)."""
+    if any(not text.strip() for text in value):
+        raise click.BadParameter("is empty (an unset variable?): give a value, or leave it out")
+    return value
+
+
+def ranged_option(
+    *decls: str,
+    default: float,
+    low: float | None = None,
+    high: float | None = None,
+    help_text: str,
+    **extra: Any,
+) -> Callable[[F], F]:
+    """A number option with its default shown, refused outside ``[low, high]`` (a usage
+    error naming it): whole numbers for an ``int`` default and bounds, else decimals."""
+    whole = all(isinstance(v, int) for v in (default, low, high) if v is not None)
+    kind = click.IntRange(low, high) if whole else click.FloatRange(low, high)
+    return click.option(
+        *decls, default=default, show_default=True, type=kind, help=help_text, **extra
+    )
+
+
+def names_option(flag: str, help_text: str) -> Callable[[F], F]:
+    """A repeatable ``NAME`` option that refuses "" (:func:`no_empty_values`)."""
+    return click.option(
+        flag, multiple=True, metavar="NAME", callback=no_empty_values, help=help_text
+    )
+
+
 def _parse_roi(
     _ctx: click.Context, _param: click.Parameter, value: str | None
 ) -> RegionOfInterest | None:

@@ -8,7 +8,7 @@ import json
 import click
 
 from cli.main import cli
-from cli.options import CLI_FLAG_NAMES, flag_options
+from cli.options import CLI_FLAG_NAMES, flag_options, ranged_option
 from cli.search_cmds import open_engine, user_errors
 from models.quality import FLAGS, flag_names
 from search.query import QualityFilter
@@ -22,13 +22,13 @@ FLAGS_JSON = (
 
 @cli.command()
 @flag_options
-@click.option(
+@ranged_option(
     "-n",
     "--limit",
-    type=click.IntRange(1, 1000),
     default=50,
-    show_default=True,
-    help="List at most this many flagged images (the counts are of all).",
+    low=1,
+    high=1000,
+    help_text="List at most this many flagged images (the counts are of all).",
 )
 @click.option(
     "--offset",

@@ -30,6 +30,12 @@ JSON_HELP = (
 )
 
 
+EMPTY_LIBRARY = (
+    "no results: the library has no indexed images yet (run `imgsearch index DIR` with the "
+    "folder of your photos)"
+)
+
+
 def user_errors(func: F) -> F:
     """Turn imgsearch's typed errors into a clear message and exit status 1, no traceback."""
 
@@ -150,8 +156,12 @@ def search(
     wanted = QualityFilter.parse(flags, exclude_flags, CLI_FLAG_NAMES)
     with open_engine(ctx) as engine:
         hits = engine.search_image(image, roi=roi, k=k, min_score=min_score, flags=wanted)
+        empty = not hits and not as_json and engine.store.vector_count() == 0
     from models import is_video_file
 
+    if empty:
+        click.echo(EMPTY_LIBRARY)
+        return
     if not hits and not as_json and is_video_file(image):
         click.echo(
             f"no results: {image} is a video (or an animated image), and a video query is "

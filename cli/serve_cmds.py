@@ -9,6 +9,7 @@ import socket
 import click
 
 from cli.main import cli
+from cli.options import no_empty_values, ranged_option
 from search.settings import Settings
 
 LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1", "[::1]"]
@@ -75,25 +76,26 @@ def _check_host(_ctx: click.Context, _param: click.Parameter, value: str) -> str
     help="Address to listen on. Only this machine can connect by default; use "
     "0.0.0.0 to serve the network (anyone who can reach it sees your photos).",
 )
-@click.option(
+@ranged_option(
     "--port",
     default=8000,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="TCP port (0: any free port, printed at start).",
+    low=0,
+    high=65535,
+    help_text="TCP port (0: any free port, printed at start).",
 )
-@click.option(
+@ranged_option(
     "--threads",
     default=8,
-    show_default=True,
-    type=click.IntRange(1, 256),
-    help="Request threads; they share one loaded engine.",
+    low=1,
+    high=256,
+    help_text="Request threads; they share one loaded engine.",
 )
 @click.option(
     "--allow-host",
     "allow_hosts",
     multiple=True,
     metavar="NAME",
+    callback=no_empty_values,
     help="Also accept this Host header (e.g. a reverse proxy's name). Repeatable.",
 )
 @click.option(

@@ -305,4 +305,12 @@ def scan_collection(
             if on_file is not None:
                 on_file(found)
         stack.extend(reversed(subdirs))  # depth-first, in name order
+    if not report.files and not report.warnings:  # a mistyped folder, or one not filled yet
+        n, why = report.skipped_other, []
+        if n:
+            why.append(f"{n} file{'s' * (n != 1)} of other kinds")
+        if report.excluded:
+            why.append(f"{report.excluded} excluded by --exclude")
+        found = f" ({', '.join(why)})" if why else ""
+        report.warnings.append(f"{root}: no image or video files in it{found}; the right folder?")
     return report

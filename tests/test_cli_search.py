@@ -260,8 +260,15 @@ def test_db_commands(scratch, models_dir):
     assert "current (none)" in ok(run(library, models_dir, "db", "current"))
     assert list(library.glob("*.bak-*"))  # backed up before the downgrade
     assert f"-> {head}" in ok(run(library, models_dir, "db", "upgrade"))
-    bad = run(library, models_dir, "db", "downgrade", "nonsense")
-    assert bad.exit_code == 1 and "migration failed" in bad.output
+    for command in ("downgrade", "upgrade"):  # the revisions it knows, one line each
+        bad = run(library, models_dir, "db", command, "nonsense")
+        lines = bad.output.strip().splitlines()
+        assert bad.exit_code == 1 and "Traceback" not in bad.output, bad.output
+        assert lines[0].startswith("Error: no revision 'nonsense', nothing was changed; known")
+        versions = Path(migrate.__file__).parents[2] / "migrations" / "versions"
+        ids = [line.split()[0] for line in lines[1:]]
+        assert len(ids) == len(list(versions.glob("0*.py"))) and ids[-1] == head, lines
+        assert ids[0] == "0001" and "Initial schema" in lines[1], lines
 
 
 def test_errors_are_messages_not_tracebacks(tmp_path, library, models_dir):

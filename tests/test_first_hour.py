@@ -562,6 +562,51 @@ def test_the_api_searches_by_a_deleted_files_id_from_its_stored_vectors(user, se
     assert "note" not in plain.json()
 
 
+def test_lookup_by_a_deleted_files_id_answers_from_its_stored_vectors(user, server) -> None:  # type: ignore[no-untyped-def]
+    """``POST /api/v1/lookup`` with the ``image_id`` of a file deleted since indexing was a
+    404 while a search by that id answers from the stored vectors: the lookup now answers as
+    the search does and says the file is missing; so do the lookup page and ``imgsearch lookup
+    ID`` (which took only files), and so does the search page; an id of a file still there is
+    looked up by its file."""
+    cwd, _summary, sources = user
+    names = library_paths(server)
+    gone, kept = names[sources[3].name], names[sources[1].name]
+    answer = requests.post(f"{server}/api/v1/lookup", data={"image_id": str(gone)}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["file_missing"] is True and "no longer on disk" in body["note"], body
+    assert body["query"]["image_id"] == gone and body["query"]["sha256"]
+    found = [r["id"] for r in body["results"]]
+    assert found and gone not in found
+    similar = requests.get(f"{server}/api/v1/images/{gone}/similar?k=50", timeout=60).json()
+    assert set(found) <= {r["id"] for r in similar["results"]}
+    for mode in ("lookup", "similar"):  # the pages answer as the API does (search was 404)
+        page = requests.post(
+            f"{server}/{'search' if mode == 'similar' else mode}",
+            data={"mode": mode, "image_id": str(gone)},
+            headers={"Origin": server},
+            timeout=60,
+        )
+        assert page.status_code == 200 and "file-missing-note" in page.text, page.text
+    done = run_cli(["lookup", str(gone), "--json"], cwd)
+    assert done.returncode == 0, done.stderr
+    assert [r["id"] for r in json.loads(done.stdout)["results"]] == found
+    (note,) = done.stderr.strip().splitlines()
+    assert f"image {gone} is no longer on disk" in note and "imgsearch index" in note
+    done = run_cli(["lookup", str(kept), "--json"], cwd)
+    assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+    looked = json.loads(done.stdout)
+    assert "file_missing" not in looked and kept in [r["id"] for r in looked["results"]]
+    for args, status, says in (
+        (["lookup", "999999"], 1, "no image with id 999999"),
+        (["lookup", "no-such.jpg"], 2, "'no-such.jpg' does not exist"),
+        (["lookup", "photos"], 2, "is a directory"),
+    ):
+        done = run_cli(args, cwd)
+        assert done.returncode == status and "Traceback" not in done.stderr, done.stderr
+        assert says in done.stderr.strip().splitlines()[-1], done.stderr
+
+
 def test_dedup_warns_when_files_of_its_groups_are_gone(user) -> None:  # type: ignore[no-untyped-def]
     """A photo and its copy deleted since the last index were still reported as a group
     without a word: a user following a stale report can delete the last copy of a photo
@@ -590,3 +635,21 @@ def test_dedup_and_the_image_page_use_one_as_indexed_test(tmp_path: Path) -> Non
     assert disk_change(photo, indexed.st_size, None) == "changed"
     photo.unlink()
     assert disk_change(photo, indexed.st_size, indexed.st_mtime) == "gone"
+
+
+def test_file_missing_cards_and_stored_searches_use_the_one_check(tmp_path: Path) -> None:
+    """The cards' "File missing" and the API's search from stored vectors asked
+    ``is_file()`` themselves beside ``disk_change``: they now ask ``disk_change`` without a
+    size (only "is it gone?"), which a folder now standing at the path answers "gone"."""
+    from search.query import disk_change
+    from web.present import file_missing
+
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"x" * 100)
+    assert disk_change(photo) is None and not file_missing(str(photo))
+    assert disk_change(photo, 99) == "changed" and not file_missing(str(photo))
+    photo.unlink()
+    photo.mkdir()  # a folder where the file was: gone for every caller
+    assert disk_change(photo) == "gone" and disk_change(photo, 100, None) == "gone"
+    assert file_missing(str(photo)) and file_missing(str(tmp_path / "none.jpg"))
+    assert not file_missing(None) and not file_missing("")

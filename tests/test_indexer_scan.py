@@ -212,3 +212,20 @@ def test_plan_compares_size_and_mtime_only(tree: Path, tmp_path: Path) -> None:
     assert moved is not None and plan.claim_move("sha-gone.jpg") is None
     assert moved not in plan.vanished
     store.close()
+
+
+def test_a_folder_without_images_is_warned_of(tmp_path: Path) -> None:
+    """`index DIR` of a mistyped or empty folder (or one whose every file --exclude drops)
+    said only "0 files processed": the walk now warns that it found no image or video, and
+    says what it found instead."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (warning,) = scan_collection(empty).warnings
+    assert warning == f"{empty}: no image or video files in it; the right folder?"
+    touch(tmp_path / "docs" / "notes.txt")
+    (warning,) = scan_collection(tmp_path / "docs").warnings
+    assert "(1 file of other kinds)" in warning
+    touch(tmp_path / "raw" / "a.jpg")
+    (warning,) = scan_collection(tmp_path / "raw", excludes=["*.jpg"]).warnings
+    assert "(1 excluded by --exclude)" in warning
+    assert scan_collection(tmp_path / "raw").warnings == []

@@ -390,3 +390,36 @@ def test_eval_of_a_split_the_set_lacks_names_the_splits_it_has(
     folder = str(data_dir / "hymenoptera")
     done = run_cli(["--model-path", str(models_dir), "eval", folder, "--split", "nope"], tmp_path)
     assert done.returncode == 1 and "(its splits: train, val)" in done.stderr, done.stderr
+
+
+def test_the_plot_of_a_tiny_copy_set_prints_no_numpy_warning(
+    data_dir: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    """`eval run --plot` of a copy set too small to have pairs of one kind printed numpy's
+    "RuntimeWarning: invalid value encountered in divide" and its source line on stderr (the
+    density of no scores); the plot is now written without it."""
+    from tests.cli_process import run_cli
+
+    model = ["--model-path", str(models_dir)]
+    source = data_dir / "ukbench_subset" / "images"
+    one = ["--per-original", "1", "--max-originals", "1"]
+    made = run_cli([*model, "eval", "make-copies", str(source), "copies", *one], tmp_path)
+    assert made.returncode == 0, made.stderr
+    done = run_cli([*model, "eval", "run", "copies", "--plot", "plots/pr.png"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and not done.stderr.strip(), done.stderr
+    assert (tmp_path / "plots" / "pr.png").stat().st_size > 0
+
+
+def test_ground_truth_that_is_not_json_says_so(tmp_path: Path) -> None:
+    """`eval run DIR --truth photo.jpg` said "'utf-8' codec can't decode byte 0xff in
+    position 0: invalid start byte"; it now says the file is not JSON and what to give."""
+    from search.evaluation import TruthError, load_truth
+
+    for name, data in (("photo.jpg", b"\xff\xd8\xff\xe0"), ("notes.txt", b"not json")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(TruthError) as caught:
+            load_truth(tmp_path / name)
+        message = str(caught.value)
+        assert "not a JSON file" in message and "ground_truth.json" in message, message
+        assert "codec" not in message and "Expecting value" not in message, message

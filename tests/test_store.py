@@ -234,6 +234,35 @@ def test_paths_below_a_folder_keep_their_case(store: Store, tmp_path: Path) -> N
 
 
 @pytest.mark.postgres
+def test_a_path_removed_in_nested_collections_is_merged_by_one_rule(
+    store: Store, tmp_path: Path
+) -> None:
+    """`remove` merged what it had just recorded for nested collections (``index DIR``, then
+    ``index DIR/sub``) with code of its own beside ``by_path``, which merged the listed
+    removals: a recorded removal is now a ``Removal`` and both go through ``by_path``."""
+    from search.store import by_path
+
+    outer = store.ensure_collection(tmp_path)
+    inner = store.ensure_collection(tmp_path / "sub")
+    recorded = [
+        store.removals.record(outer, "sub/a", 2),
+        store.removals.record(inner, "a", 3),
+        store.removals.record(outer, "b.jpg", 1),
+    ]
+    assert [r.path for r in recorded] == [str(tmp_path / "sub" / "a")] * 2 + [
+        str(tmp_path / "b.jpg")
+    ]
+    merged = by_path(recorded)
+    assert [(r.path, r.images) for r in merged] == [
+        (str(tmp_path / "b.jpg"), 1),
+        (str(tmp_path / "sub" / "a"), 5),
+    ]
+    assert [(r.path, r.images) for r in by_path(store.removals.listed())] == [
+        (r.path, r.images) for r in merged
+    ]
+
+
+@pytest.mark.postgres
 def test_downgrade_and_upgrade_keep_every_vector(store: Store, tmp_path: Path) -> None:
     """`imgsearch db downgrade` rebuilds tables on SQLite (batch mode): the vectors and
     frames that refer to the images must survive it, and the upgrade back."""

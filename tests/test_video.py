@@ -167,6 +167,30 @@ def test_a_pair_of_videos_scores_the_same_in_search_similar_and_lookup(video_lib
     assert "Copies (their frames found in order" in text and "not duplicates" not in text
 
 
+def test_lookup_of_a_videos_id_whose_file_is_gone_uses_its_stored_frames(video_lib) -> None:  # type: ignore[no-untyped-def]
+    """`lookup ID` of a video whose file was moved away since indexing answers from its
+    stored frames (nothing decoded), with the same copies as the lookup of its file had,
+    and says the file is missing."""
+    work, args, made, _summary = video_lib
+    video = made.folder / made.originals[1]
+    looked = run_cli([*args, "lookup", str(video), "--json"], work)
+    assert looked.returncode == 0, looked.stderr
+    with_file = json.loads(looked.stdout)["results"]
+    video_id = next(r["id"] for r in with_file if Path(r["path"]) == video)
+    away = work / "away.mp4"
+    video.rename(away)
+    try:
+        done = run_cli([*args, "lookup", str(video_id), "--json"], work)
+    finally:
+        away.rename(video)
+    assert done.returncode == 0, done.stderr
+    assert "no longer on disk" in done.stderr
+    body = json.loads(done.stdout)
+    assert body["file_missing"] is True and body["query"]["media"] == "video"
+    copies = [(r["id"], r["match"]) for r in with_file if r["duplicate"] and r["id"] != video_id]
+    assert copies and [(r["id"], r["match"]) for r in body["results"] if r["duplicate"]] == copies
+
+
 def test_lookup_with_a_trimmed_copy_of_still_shots_finds_its_original(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:

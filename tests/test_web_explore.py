@@ -54,6 +54,12 @@ def test_map_page_points_its_script_at_the_api(client) -> None:  # type: ignore[
     page = client.get("/map").get_data(as_text=True)
     assert 'id="map-canvas"' in page and 'src="/static/map.js"' in page
     assert 'data-api="/api/v1/map"' in page and 'data-image-url="/images/"' in page
-    assert client.get("/static/map.js").status_code == 200
+    assert '<script type="module" src="/static/map.js">' in page  # an ES module and its imports
+    script, served = client.get("/static/map.js"), []
+    for name in ["map.js", *re.findall(r'from "\./([\w-]+\.js)"', script.get_data(as_text=True))]:
+        answer = client.get(f"/static/{name}")
+        assert answer.status_code == 200 and "javascript" in answer.mimetype, name
+        served.append(name)
+    assert len(served) == 4, served  # map-colour, map-keys, map-view
     found = client.get("/api/v1/map").get_json()
     assert found["count"] == len(found["x"]) and all(0 <= v <= 1 for v in found["x"])

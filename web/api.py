@@ -103,7 +103,14 @@ def lookup() -> Response:
     with its ``match`` and ``evidence``."""
     query = read_lookup(strict=True)
     result, took_ms = service.run_lookup(query)
-    return jsonify(service.lookup_json(result, query, took_ms))
+    body = service.lookup_json(result, query, took_ms)
+    if result.file_missing:
+        body["note"] = (
+            f"The file of image {query.image_id} is no longer on disk: these results come "
+            "from its stored vectors, as a search by its id answers (the image itself is "
+            "not listed); run `imgsearch index` to update the library."
+        )
+    return jsonify(body)
 
 
 @bp.get("/images")

@@ -246,6 +246,12 @@ _LOOKUP = {
             "required": ["exact", "near", "similar"],
         },
         "took_ms": {"type": "number"},
+        "file_missing": {
+            "type": "boolean",
+            "description": "The file of the image_id asked is gone: the matches come from "
+            "its stored vectors (as a search by that id), the image itself not listed",
+        },
+        "note": {"type": "string", "description": "Why, for people: the file is gone"},
         "results": {
             "type": "array",
             "items": {"$ref": "#/components/schemas/LookupMatch"},

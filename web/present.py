@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import PurePath
 
 from flask import Flask
 from markupsafe import Markup, escape
@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 from models.animation import ANIMATED_FORMATS
 from models.quality import flag_names
 from search.descriptor import DUPLICATE_Z
-from search.query import EXACT, NEAR, SIMILAR, LookupMatch, LookupResult, SearchHit
+from search.query import EXACT, NEAR, SIMILAR, LookupMatch, LookupResult, SearchHit, disk_change
 from web.errors import notice_parts
 from web.text import human_size, threshold_text
 
@@ -54,13 +54,9 @@ def filesize(n: int | None) -> str:
 
 def file_missing(path: str | None) -> bool:
     """Whether a card's file is gone from disk (deleted, moved away, no longer a file): the card
-    then shows a "file missing" placeholder, not a broken thumbnail. One ``stat`` per card."""
-    if not path:
-        return False
-    try:
-        return not Path(path).is_file()
-    except (OSError, ValueError):  # unreadable folder, a NUL in a stored name
-        return True
+    then shows a "file missing" placeholder, not a broken thumbnail. One ``stat`` per card
+    (``search.query.disk_change``, the project's one check)."""
+    return bool(path) and disk_change(path) == "gone"
 
 
 def basename(path: str | None) -> str:

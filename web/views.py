@@ -170,11 +170,14 @@ def search_submit() -> Any:
     query = None
     try:
         query = read_query(default_k=DEFAULT_K, strict=False)
-        hits, took_ms = service.run_search(query)
+        stored = service.stored_search(query)  # a deleted file's id: as the API answers
+        hits, took_ms = stored if stored is not None else service.run_search(query)
     except Exception as exc:
         error = _failure(exc)
+        stored = None
     status = error.status if error else 200
     context = {"hits": hits, "took_ms": took_ms, "error": error, "query": query}
+    context["from_stored"] = stored is not None
     context["clip"] = not hits and query is not None and service.is_clip(query)
     if request.headers.get("X-Requested-With") == "fetch":
         return render_template("_results.html", **context), status

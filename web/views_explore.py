@@ -1,6 +1,7 @@
 """The explore pages: clusters (galleries of each group, noise apart), outliers (most outlying
-first, with score and reason) and the map (every image a point on a canvas; ``static/map.js``
-draws it from ``GET /api/v1/map``).
+first, with score and reason) and the map (every image a point on a canvas; the ES module
+``static/map.js`` with ``map-view.js``, ``map-keys.js`` and ``map-colour.js`` draws it from
+``GET /api/v1/map``).
 
 Everything comes from ``engine.explore`` (a ``search.explore.Explorer``): no SQL or ONNX here.
 """

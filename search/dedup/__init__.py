@@ -16,6 +16,7 @@ _SOURCES: dict[str, str] = {
     "find_duplicates": "search.dedup.groups",
     "DedupImage": "search.dedup.keeper",
     "KEEPER_RULES": "search.dedup.keeper",
+    "check_keeper_rules": "search.dedup.keeper",
     "choose_keeper": "search.dedup.keeper",
     "FLAT_MAX": "search.dedup.neighbours",
     "FlatNeighbours": "search.dedup.neighbours",
@@ -55,6 +56,7 @@ __all__ = [
     "VerifiedNeighbours",
     "VideoFacts",
     "VideoPair",
+    "check_keeper_rules",
     "choose_keeper",
     "clip_pairs",
     "csv_rows",
@@ -78,7 +80,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.dedup.errors import DedupError
     from search.dedup.file_thumbnails import file_thumbnails
     from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, DedupResult, find_duplicates
-    from search.dedup.keeper import KEEPER_RULES, DedupImage, choose_keeper
+    from search.dedup.keeper import KEEPER_RULES, DedupImage, check_keeper_rules, choose_keeper
     from search.dedup.neighbours import FLAT_MAX, FlatNeighbours, IvfNeighbours, MultiRowNeighbours
     from search.dedup.report import (
         CSV_COLUMNS,

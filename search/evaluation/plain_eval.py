@@ -195,8 +195,10 @@ def plot_evaluation(ev: Evaluation, path: Path | str) -> Path:
         ax.legend(loc="lower left", fontsize=8)
         hx = fig.add_subplot(1, 2, 2)
         bins = np.linspace(-0.2, 1.0, 61)
-        hx.hist(ev.curve["neg"], bins=bins, alpha=0.6, density=True, label="different photos")
-        hx.hist(ev.curve["pos"], bins=bins, alpha=0.6, density=True, label="duplicate pairs")
+        for key, label in (("neg", "different photos"), ("pos", "duplicate pairs")):
+            scores = np.clip(np.asarray(ev.curve[key], dtype=float), bins[0], bins[-1])
+            if len(scores):  # a density of no scores is 0/0 (numpy warned on stderr)
+                hx.hist(scores, bins=bins, alpha=0.6, density=True, label=label)
         if ev.p99_threshold is not None:
             hx.axvline(ev.p99_threshold, color="C3", ls="--", lw=1, label="P99 threshold")
         hx.set(xlabel="cosine similarity", ylabel="density", title="pair scores (candidates)")

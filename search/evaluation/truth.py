@@ -289,7 +289,12 @@ def load_truth(
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise TruthError(f"ground truth not found: {path}") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:  # a photo, a CSV...
+        raise TruthError(
+            f"cannot read ground truth {path}: not a JSON file; give the ground_truth.json "
+            "of the set (imgsearch eval make-copies writes one)"
+        ) from exc
+    except OSError as exc:
         raise TruthError(f"cannot read ground truth {path}: {exc}") from exc
     if root is None:
         root = path.parent / "images" if (path.parent / "images").is_dir() else path.parent

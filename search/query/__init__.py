@@ -33,6 +33,7 @@ _SOURCES: dict[str, str] = {
     "default_threshold": "search.query.reverse_lookup",
     "library_duplicates": "search.query.reverse_lookup",
     "lookup": "search.query.reverse_lookup",
+    "lookup_image": "search.query.reverse_lookup",
     "ImageInfo": "search.store.records",
 }
 
@@ -60,6 +61,7 @@ __all__ = [
     "flag_name_list",
     "library_duplicates",
     "lookup",
+    "lookup_image",
 ]
 
 
@@ -82,5 +84,6 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         default_threshold,
         library_duplicates,
         lookup,
+        lookup_image,
     )
     from search.store.records import ImageInfo

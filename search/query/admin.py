@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from search.library import MODEL_DIR_KEY, describe, has_labels, with_model_dir
 from search.query.errors import NoLabelsError
-from search.store import INTERRUPTED, RUNNING, ChangeSet, ImageInfo, Removal, printable_url
+from search.store import (
+    INTERRUPTED,
+    RUNNING,
+    ChangeSet,
+    ImageInfo,
+    Removal,
+    by_path,
+    printable_url,
+)
 
 if TYPE_CHECKING:
     from search.library import Library
@@ -112,27 +120,20 @@ class LibraryAdmin:
 
     def remove(self, paths: Iterable[str | os.PathLike[str]]) -> list[dict[str, Any]]:
         """Remove and record each path of a collection that holds images: ``[{"path",
-        "images"}]`` per recorded path. Files on disk are never touched."""
-        done: list[dict[str, Any]] = []
+        "images"}]`` per path (once, by :func:`search.store.by_path`, when nested collections
+        hold it). Files on disk are never touched."""
         with self.library.writer_lock():  # never interleaved with an index run
-            targets = self._targets(paths)
-            found = {key: self.store.removals.image_ids_below(*key) for key in targets}
-            for (collection_id, rel), ids in found.items():
-                if ids:  # recorded first: a crash before the images go still keeps them out
-                    self.store.removals.record(collection_id, rel, len(ids))
+            found = {key: self.store.removals.image_ids_below(*key) for key in self._targets(paths)}
+            recorded = [  # recorded first: a crash before the images go still keeps them out
+                self.store.removals.record(collection_id, rel, len(ids))
+                for (collection_id, rel), ids in found.items()
+                if ids
+            ]
             ids = sorted({i for ids in found.values() for i in ids})
             if ids:
                 self.library.apply(ChangeSet(removals=ids))
                 self.library.save_index()
-        for (_collection_id, _rel), ids in found.items():
-            if ids:
-                path = targets[(_collection_id, _rel)]
-                same = next((entry for entry in done if entry["path"] == path), None)
-                if same is None:
-                    done.append({"path": path, "images": len(ids)})
-                else:  # a folder inside another collection: its images are in both
-                    same["images"] += len(ids)
-        return done
+        return [{"path": r.path, "images": r.images} for r in by_path(recorded)]
 
     def undo_remove(self, paths: Iterable[str | os.PathLike[str]]) -> list[Removal]:
         """Forget the removals at or below ``paths``: the next index run adds those files
@@ -175,25 +176,6 @@ class LibraryAdmin:
         with self.library.writer_lock():
             index = self.library.rebuild_index(kind)
         return {k: v for k, v in index.info.items() if k != "recall_trace"}
-
-
-def by_path(removals: Iterable[Removal]) -> list[Removal]:
-    """``removals`` with each path once: a path inside nested collections (``index DIR``,
-    then ``index DIR/sub``) is recorded by each of them; its images are summed and its
-    latest time kept."""
-    merged: dict[str, Removal] = {}
-    for removal in removals:
-        seen = merged.get(removal.path)
-        merged[removal.path] = (
-            removal
-            if seen is None
-            else replace(
-                seen,
-                images=seen.images + removal.images,
-                removed_at=max(seen.removed_at, removal.removed_at),
-            )
-        )
-    return sorted(merged.values(), key=lambda removal: removal.path)
 
 
 def _iso(value: Any) -> str | None:

@@ -168,6 +168,15 @@ class SameFile:
             self.source, self.size, self.name = data, len(data), "query"
         self._sha256: str | None = None
 
+    @classmethod
+    def stored(cls, sha256: str | None, size: int, name: str) -> SameFile:
+        """A library video whose file is gone, by its stored sha256 and size: its stored
+        frames are the query (nothing is opened)."""
+        clip = cls.__new__(cls)
+        clip.source, clip.size, clip.name = None, size, name
+        clip._sha256 = sha256 or ""
+        return clip
+
     def sha256(self) -> str:
         """The query's sha256 (a file's read in chunks, once)."""
         if self._sha256 is None:

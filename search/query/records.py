@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -29,15 +30,23 @@ class ImageFile(NamedTuple):
     format: str | None
 
 
-def disk_change(path: str | os.PathLike[str], file_size: int, mtime: float | None) -> str | None:
+def disk_change(
+    path: str | os.PathLike[str], file_size: int | None = None, mtime: float | None = None
+) -> str | None:
     """How the file at ``path`` differs from what was indexed (``file_size`` bytes, modified
-    at ``mtime`` seconds): ``"gone"``, ``"changed"``, or None when it is as indexed - the
-    same size and mtime (within a second), the indexer's own test; nothing is read."""
+    at ``mtime`` seconds): ``"gone"`` (no longer there, or no longer a regular file),
+    ``"changed"``, or None when it is as indexed - the same size and mtime (within a second),
+    the indexer's own test; nothing is read. Without ``file_size`` and ``mtime``: only
+    whether it is gone."""
     try:
         st = os.stat(path)
     except (OSError, ValueError):  # gone, unreadable folder, a NUL in a stored name
         return "gone"
-    if st.st_size != file_size or (mtime is not None and abs(st.st_mtime - mtime) >= 1):
+    if not stat.S_ISREG(st.st_mode):  # a folder or a FIFO now stands where the file was
+        return "gone"
+    if file_size is not None and st.st_size != file_size:
+        return "changed"
+    if mtime is not None and abs(st.st_mtime - mtime) >= 1:
         return "changed"
     return None
 
@@ -73,7 +82,7 @@ class LibraryRecords:
         """What serving image ``image_id``'s file or thumbnail needs, from the database only
         (one column query, no ORM): its file, sha256 and format; None for an unknown id.
 
-        The file may be gone (check ``path.is_file()``); a path that resolves outside its
+        The file may be gone (check with :func:`disk_change`); a path that resolves outside its
         collection root raises :class:`PathEscapeError`.
         """
         if not is_image_id(image_id):
@@ -111,7 +120,7 @@ class LibraryRecords:
         found = self.image_file(image_id)
         if found is None:
             raise ImageNotFoundError(f"no image with id {image_id} in the library")
-        if not found.path.is_file():
+        if disk_change(found.path) == "gone":
             raise ImageNotFoundError(f"image {image_id}: file {found.path} is no longer there")
         return found.path
 

@@ -26,7 +26,8 @@ from search.dedup import (
 from search.descriptor import DUPLICATE_Z
 from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.engine import SearchEngine
-from search.query.errors import QueryError
+from search.query.errors import ImageNotFoundError, QueryError
+from search.query.records import disk_change
 from search.query.results import ImageQuery, SearchHit
 from search.query.video import is_video_query
 
@@ -55,6 +56,7 @@ class LookupResult:
     query: dict[str, Any]
     matches: list[LookupMatch] = field(default_factory=list)
     z_threshold: float | None = None
+    file_missing: bool = False  # the query's file is gone: answered from its stored vectors
 
     def of_kind(self, match: str) -> list[LookupMatch]:
         return [m for m in self.matches if m.match == match]
@@ -66,13 +68,16 @@ class LookupResult:
         return self.query.get("media") == "video"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "threshold": self.threshold,
             "z_threshold": self.z_threshold,
             "query": self.query,
             "counts": {kind: len(self.of_kind(kind)) for kind in (EXACT, NEAR, SIMILAR)},
             "results": [m.to_dict() for m in self.matches],
         }
+        if self.file_missing:
+            out["file_missing"] = True
+        return out
 
 
 def default_threshold(engine: SearchEngine) -> float:
@@ -96,27 +101,93 @@ def lookup(
     others: int = 5,
 ) -> LookupResult:
     """Find ``source`` in the library: exact copies, near-duplicates, then ``others`` more."""
-    calibration = engine.library.descriptor().calibration
+    threshold, calibrated = _decision(engine, threshold, others)
+    if is_video_query(source):
+        from search.query.video_lookup import lookup_video
+
+        return lookup_video(engine, source, threshold=threshold, others=others)
+    result = engine.query_image(source, k=k, all_views=True)
+    analysis = result.analysis
+    query = {
+        "sha256": result.sha256,
+        "width": analysis.width,
+        "height": analysis.height,
+        "format": analysis.format,
+    }
+    matches = _matches(engine, result.hits, result.sha256, threshold, calibrated, others)
+    return LookupResult(threshold, query, matches, DUPLICATE_Z if calibrated else None)
+
+
+def lookup_image(
+    engine: SearchEngine,
+    image_id: int,
+    *,
+    threshold: float | None = None,
+    k: int = 50,
+    others: int = 5,
+) -> LookupResult:
+    """Find library image ``image_id`` in the library: with its file, as :func:`lookup` of
+    that file; its file gone, from its stored vectors as ``similar`` answers (the image itself
+    not listed, ``file_missing`` set). Raises :class:`ImageNotFoundError` for an unknown id."""
+    found = engine.records.image_file(image_id)
+    info = engine.records.get_image(image_id) if found is not None else None
+    if found is None or info is None:
+        raise ImageNotFoundError(f"no image with id {image_id} in the library")
+    if disk_change(found.path) != "gone":
+        return lookup(engine, found.path, threshold=threshold, k=k, others=others)
+    threshold, calibrated = _decision(engine, threshold, others)
+    if info.media == "video":
+        from search.query.clip_match import SameFile
+        from search.query.video_lookup import lookup_video
+
+        clip = SameFile.stored(info.sha256, info.file_size, info.path)
+        result = lookup_video(engine, clip, threshold=threshold, others=others, exclude=image_id)
+        return replace(result, file_missing=True)
+    hits = engine.similar(image_id, k=k)  # its stored rows: the file is gone
+    query = {
+        "sha256": info.sha256,
+        "width": info.width,
+        "height": info.height,
+        "format": info.format,
+    }
+    matches = _matches(engine, hits, info.sha256, threshold, calibrated, others, image_id)
+    z_threshold = DUPLICATE_Z if calibrated else None
+    return LookupResult(threshold, query, matches, z_threshold, file_missing=True)
+
+
+def _decision(engine: SearchEngine, threshold: float | None, others: int) -> tuple[float, bool]:
+    """The copy score a lookup decides with, and whether it is the calibrated decision."""
     calibrated = (
-        threshold is None and engine.settings.dedup_threshold is None and calibration is not None
+        threshold is None
+        and engine.settings.dedup_threshold is None
+        and engine.library.descriptor().calibration is not None
     )
     threshold = default_threshold(engine) if threshold is None else float(threshold)
     if not 0.0 < threshold <= 1.0:
         raise QueryError(f"threshold must be in (0, 1], got {threshold}")
     if others < 0:
         raise QueryError(f"others must be >= 0, got {others}")
-    if is_video_query(source):
-        from search.query.video_lookup import lookup_video
+    return threshold, calibrated
 
-        return lookup_video(engine, source, threshold=threshold, others=others)
-    result = engine.query_image(source, k=k, all_views=True)
-    analysis, sha, hits = result.analysis, result.sha256, result.hits
+
+def _matches(
+    engine: SearchEngine,
+    hits: list[SearchHit],
+    sha: str | None,
+    threshold: float,
+    calibrated: bool,
+    others: int,
+    exclude: int | None = None,
+) -> list[LookupMatch]:
+    """A lookup's rows from a search's ``hits``: exact copies (same bytes as ``sha``
+    anywhere in the library, same pixels), near-duplicates, then ``others`` more, ranked."""
+    calibration = engine.library.descriptor().calibration
     matches: list[LookupMatch] = []
     seen: set[int] = set()
     # Same bytes anywhere in the library, even beyond the k nearest.
     if sha is not None:
         by_id = {hit.id: hit for hit in hits}
-        same_bytes = engine.store.ids_by_sha256(sha)
+        same_bytes = [i for i in engine.store.ids_by_sha256(sha) if i != exclude]
         z_same = None if calibration is None else round(float(calibration.duplicate_z(1.0)), 2)
         missing = [
             replace(hit, copy_score=1.0, z=z_same, duplicate=True)
@@ -147,19 +218,7 @@ def lookup(
     # exact, then near, then the others: each kind in the order of the search
     matches = [replace(m, hit=replace(m.hit, duplicate=True)) for m in matches]
     matches += near_matches + similar
-    ranked = [replace(m, hit=replace(m.hit, rank=rank)) for rank, m in enumerate(matches, start=1)]
-    query = {
-        "sha256": sha,
-        "width": analysis.width,
-        "height": analysis.height,
-        "format": analysis.format,
-    }
-    return LookupResult(
-        threshold=threshold,
-        query=query,
-        matches=ranked,
-        z_threshold=DUPLICATE_Z if calibrated else None,
-    )
+    return [replace(m, hit=replace(m.hit, rank=rank)) for rank, m in enumerate(matches, start=1)]
 
 
 def cut(value: float, digits: int) -> str:

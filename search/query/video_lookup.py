@@ -19,11 +19,17 @@ if TYPE_CHECKING:
 
 
 def lookup_video(
-    engine: SearchEngine, source: ImageQuery, *, threshold: float | None = None, others: int = 5
+    engine: SearchEngine,
+    source: ImageQuery | SameFile,
+    *,
+    threshold: float | None = None,
+    others: int = 5,
+    exclude: int | None = None,
 ) -> LookupResult:
-    """Find the video ``source`` (a path or its bytes) in the library. With ``threshold``
-    (or a configured dedup threshold) a copy's matched frames must average that cosine
-    instead of the calibrated decision."""
+    """Find the video ``source`` (a path, its bytes, or :meth:`SameFile.stored`) in the
+    library, ``exclude`` (an image id) left out. With ``threshold`` (or a configured dedup
+    threshold) a copy's matched frames must average that cosine instead of the calibrated
+    decision."""
     from search.query.reverse_lookup import (
         EXACT,
         NEAR,
@@ -35,7 +41,8 @@ def lookup_video(
 
     state = engine.store.health.serving_state()
     live = engine.guard.live(state)
-    query_clip = SameFile(source)  # a file: hashed and decoded streamed, never read whole
+    # a file: hashed and decoded streamed, never read whole
+    query_clip = source if isinstance(source, SameFile) else SameFile(source)
     sha = query_clip.sha256()
     clip, facts = engine.videos.clip(live, query_clip)
     calibration = live.descriptor.calibration
@@ -44,7 +51,8 @@ def lookup_video(
     shown = default_threshold(engine) if threshold is None else float(threshold)
     decision = clip_decision(live, configured)
     found_matches = match_clip(live, engine.videos.frames, *clip, *decision)
-    same = list(engine.store.ids_by_sha256(sha))
+    same = [i for i in engine.store.ids_by_sha256(sha) if i != exclude]
+    found_matches = [m for m in found_matches if m.video_id != exclude]
     copies = [m for m in found_matches if m.copy is not None]
     wanted = set(same) | {m.video_id for m in found_matches[: len(copies) + len(same) + others]}
     found = engine.store.reads.hit_rows(sorted(wanted))

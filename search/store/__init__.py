@@ -45,6 +45,7 @@ _SOURCES: dict[str, str] = {
     "mtime_from_ns": "search.store.records",
     "Removal": "search.store.removals",
     "at_or_below": "search.store.removals",
+    "by_path": "search.store.removals",
     "removed_tops": "search.store.removals",
     "RUNNING": "search.store.runs",
     "INTERRUPTED": "search.store.runs",
@@ -111,6 +112,7 @@ __all__ = [
     "VideoFrameVector",
     "VideoRecords",
     "at_or_below",
+    "by_path",
     "cached_summary",
     "check_database",
     "database_locks",
@@ -165,7 +167,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         quality_flags_json,
         quality_json,
     )
-    from search.store.removals import Removal, at_or_below, removed_tops
+    from search.store.removals import Removal, at_or_below, by_path, removed_tops
     from search.store.runs import INTERRUPTED, RUNNING, RunRecord, RunRecords
     from search.store.schema import (
         STATUS_FAILED,

@@ -137,13 +137,28 @@ def resolve_revision(revision: str) -> str | None:
 
     if revision == "base":
         return None
+    problem = f"no revision {revision!r}"
     try:
         found = ScriptDirectory.from_config(_bare()).get_revision(revision)
-    except CommandError as error:
-        raise SchemaError(f"migration failed: {error}") from None
+    except CommandError as error:  # unknown, or a prefix of several ('000')
+        found, problem = None, problem if "locate" in str(error) else str(error)
     if found is None:
-        raise SchemaError(f"migration failed: no revision {revision!r}")
+        raise SchemaError(f"{problem}, nothing was changed; {known_revisions_text()}")
     return str(found.revision)
+
+
+def known_revisions_text(width: int = 90) -> str:
+    """The revisions this imgsearch knows, oldest first, one line each (id and message),
+    for an error about a revision it does not know."""
+    from alembic.script import ScriptDirectory
+
+    lines = ["known revisions (oldest first; 'base': no tables, 'head': the newest):"]
+    for script in reversed(list(ScriptDirectory.from_config(_bare()).walk_revisions())):
+        message = " ".join((script.doc or "").split())
+        if len(message) > width:
+            message = message[: width - 1].rstrip() + "…"
+        lines.append(f"  {script.revision:<6} {message}")
+    return "\n".join(lines)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

@@ -6,8 +6,8 @@ One part of :class:`search.store.store.Store`, reached as an attribute of it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -68,8 +68,9 @@ class RemovalRecords:
         with self._session() as session:
             return list(session.scalars(query.order_by(Image.id)))
 
-    def record(self, collection_id: int, rel_path: str, images: int) -> None:
-        """Remember that ``rel_path`` was removed (records below it are folded into it)."""
+    def record(self, collection_id: int, rel_path: str, images: int) -> Removal:
+        """Remember that ``rel_path`` was removed (records below it are folded into it);
+        returns the removal recorded."""
         with self._session() as session:
             session.execute(
                 delete(RemovedPath).where(
@@ -77,14 +78,12 @@ class RemovalRecords:
                     _below(RemovedPath.rel_path, rel_path),
                 )
             )
-            session.add(
-                RemovedPath(
-                    collection_id=collection_id,
-                    rel_path=rel_path,
-                    images=images,
-                    removed_at=utcnow(),
-                )
+            row = RemovedPath(
+                collection_id=collection_id, rel_path=rel_path, images=images, removed_at=utcnow()
             )
+            session.add(row)
+            root = session.scalar(select(Collection.root).where(Collection.id == collection_id))
+            return Removal(collection_id, str(root), rel_path, images, row.removed_at)
 
     def listed(self, collection_id: int | None = None) -> list[Removal]:
         """Recorded removals (of one collection, or all), by path."""
@@ -110,6 +109,25 @@ class RemovalRecords:
                     )
                 )
         return found
+
+
+def by_path(removals: Iterable[Removal]) -> list[Removal]:
+    """``removals`` with each path once, by path: a path inside nested collections (``index
+    DIR``, then ``index DIR/sub``) is recorded by each of them; its images are summed and its
+    latest time kept."""
+    merged: dict[str, Removal] = {}
+    for removal in removals:
+        seen = merged.get(removal.path)
+        merged[removal.path] = (
+            removal
+            if seen is None
+            else replace(
+                seen,
+                images=seen.images + removal.images,
+                removed_at=max(seen.removed_at, removal.removed_at),
+            )
+        )
+    return sorted(merged.values(), key=lambda removal: removal.path)
 
 
 def removed_tops(root: Path, removals: Sequence[Removal]) -> list[str]:
