@@ -4,6 +4,7 @@ synthetic vectors (no model, no library)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from search.descriptor import (
     Calibration,
@@ -71,3 +72,29 @@ def test_offline_scores_rank_a_chained_original_in_the_tier_as_the_engine_does()
     assert list(np.argsort(-rank[0])) == [1, 0, 2]
     without = d.rank_scores(out, np.array([[0.0, 0.0, 1.0]]))  # the tier as it was
     assert list(np.argsort(-without[0])) == [1, 2, 0]
+
+
+def test_a_turned_view_wins_as_a_sure_copy_but_not_by_a_hair_in_the_grey_zone() -> None:
+    """Quarter turns find a turned copy, but a turned view's weak match (a look-alike seen
+    sideways) must not pass the upright view's match of the heavily edited original."""
+    e = _basis(6)
+    config = DescriptorConfig(rotations=4, frames=False, labels=0.0, expand=0, regions=False)
+    descriptor = Descriptor(config, calibration=Calibration(0.0, SPREAD, 0.0, SPREAD))
+    sure = descriptor.sure_score()
+    assert sure is not None and 0.3 < sure < 0.5  # z 6 of the background above
+
+    def view(a: float, axis: int) -> np.ndarray:  # unit vector with cosine ``a`` to e[axis]
+        return a * e[axis] + np.sqrt(1 - a * a) * e[5]
+
+    names = ["full@0", "full@90"]
+    library = np.stack([e[0], e[1]])  # 0: the original, 1: a look-alike
+    owner = np.arange(2)
+    # Grey zone: the upright view holds the original at 0.30, a turned view the look-alike at
+    # 0.32 (0.304 after the turned views' 5 % discount): the original stays first.
+    grey = descriptor.query_rows(np.stack([view(0.30, 0), view(0.32, 1)]), names)
+    copy = descriptor.copy_scores(grey, library, owner, 2)
+    assert copy[0] > copy[1]
+    # A turned copy: its turned view holds its original far above the sure-copy score.
+    turned = descriptor.query_rows(np.stack([view(0.10, 1), view(0.95, 0)]), names)
+    copy = descriptor.copy_scores(turned, library, owner, 2)
+    assert copy[0] == pytest.approx(0.95 * 0.95, abs=1e-5) and copy[0] >= sure

@@ -9,10 +9,11 @@ inside a frame (screenshot, caption bars, padding), the photo's own embedding. A
   *stored row* of ``d`` (its whole-image vector, unless a frame dominates it, and its framed
   photo's vector), both mapped through the library's learned :class:`Whitening` when there is
   one. Symmetric pair score (dedup, pair metrics): ``max(C(a, b), C(b, a))``. A turned view's
-  match counts only where it is a sure copy (:meth:`Descriptor.sure_score`), and then
-  :data:`TURNED_VIEW_DISCOUNT` less (its row is scaled): a quarter-turned copy scores as a
-  copy through its turned view, but more views are more chances for a look-alike, so below
-  the sure level the upright views alone decide (measured: ``bench/edit_queries.py``).
+  cosine counts :data:`TURNED_VIEW_DISCOUNT` less (its row is scaled), and below the
+  sure-copy score (:meth:`Descriptor.sure_score`) :data:`TURNED_WEAK_MARGIN` less again: a
+  quarter-turned copy scores as a copy through its turned view, but more views are more
+  chances for a look-alike, so in the grey zone a turned match must beat the upright ones
+  clearly (measured: ``bench/edit_queries.py``).
 * **calibrated copy scores**, against the library's background (random pairs of stored rows):
   ``z = (C - median) / spread`` (robust: median, 1.4826 x MAD) decides what the gate and the
   expansion treat as a sure copy; ``duplicate_z = (C - mean) / sd`` is the user-facing one:
@@ -59,6 +60,7 @@ from search.descriptor.config import (
     TIER_MARGIN,
     TOP_LABELS,
     TURNED_VIEW_DISCOUNT,
+    TURNED_WEAK_MARGIN,
     DescriptorConfig,
 )
 from search.descriptor.errors import DescriptorError
@@ -178,14 +180,14 @@ class Descriptor:
 
     def view_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Cosines [V, M] of query views (:meth:`query_rows`) with stored rows; a turned
-        view's below the sure-copy score are -inf (see the module doc)."""
+        view's below the sure-copy score count :data:`TURNED_WEAK_MARGIN` less (module doc)."""
         sims = np.asarray(query, np.float32) @ np.asarray(rows, np.float32).T
         sure = self.sure_score()
         # query_rows scales a turned view's row by (1 - TURNED_VIEW_DISCOUNT): its norm says so
         turned = np.linalg.norm(query, axis=-1) < 1.0 - TURNED_VIEW_DISCOUNT / 2
         if sure is not None and turned.any():
             weak = sims[turned] < sure * (1.0 - TURNED_VIEW_DISCOUNT)
-            sims[turned] = np.where(weak, -np.inf, sims[turned])
+            sims[turned] = np.where(weak, sims[turned] - TURNED_WEAK_MARGIN, sims[turned])
         return sims
 
     def sure_score(self) -> float | None:
