@@ -10,7 +10,7 @@ import click
 from click.utils import _make_default_short_help
 
 from cli.errors import DEBUG_KEY, ImgsearchGroup, reader_gone
-from cli.options import NonEmptyPath
+from cli.options import NonEmptyPath, existing_folders
 from models import set_decode_budget
 from search.settings import Settings
 
@@ -157,6 +157,7 @@ def load_all_commands() -> None:
 )
 @click.option(
     "--model-path",
+    callback=existing_folders,
     help="Directories to search for model files, ':'-separated, before IMGSEARCH_MODEL_PATH, "
     "./models and the user data directory.",
 )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -37,6 +39,24 @@ def no_empty_values(
     nothing and was accepted silently; it is now a usage error naming the option (exit 2)."""
     if any(not text.strip() for text in value):
         raise click.BadParameter("is empty (an unset variable?): give a value, or leave it out")
+    return value
+
+
+def existing_folders(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A callback for ``--model-path``: every ':'-separated entry must be a folder. A typo
+    was searched silently, and once a library remembers its model folder nothing said that
+    the folder given was never there."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise click.BadParameter("is empty (an unset variable?): give a folder, or leave it out")
+    for part in value.split(os.pathsep):
+        folder = Path(part.strip()).expanduser()
+        if not part.strip():
+            raise click.BadParameter(f"{value!r} has an empty entry: give folders, ':'-separated")
+        if not folder.is_dir():
+            why = "not a folder" if folder.exists() else "no such folder"
+            raise click.BadParameter(f"{part}: {why} (a folder to search for model files)")
     return value
 
 

@@ -424,6 +424,7 @@ def test_an_empty_library_or_path_is_never_the_current_folder(
         (["dedup", "-o", ""], "-o' / '--output"),  # was: "cannot tell the format from ."
         (["clusters", "-o", ""], "-o' / '--output"),  # was: "cannot write ... to ."
         (["eval", "run", "photos", "--plot", ""], "--plot"),
+        (["--model-path", "", "stats"], "--model-path"),
     ],
 )
 def test_an_empty_pattern_or_name_is_a_usage_error_naming_its_option(
@@ -569,3 +570,22 @@ def test_a_reader_that_leaves_ends_the_command_quietly(
         os.close(write)
     assert done.returncode == 1, (done.returncode, done.stderr)
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [("nothere", "nothere: no such folder"), ("photos/a.jpg", "photos/a.jpg: not a folder")],
+)
+def test_a_model_path_that_is_not_a_folder_is_named(
+    tmp_path: Path, models_dir: Path, given: str, says: str
+) -> None:
+    """`--model-path` with a typo was searched silently - and ignored outright once the
+    library remembered its model folder: the user never learnt the folder was not there."""
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.jpg").write_bytes(b"not searched")
+    for model_path in (given, f"{models_dir}{os.pathsep}{given}"):
+        done = run_cli(["--model-path", model_path, "stats"], tmp_path, timeout=60)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        said = f"Error: Invalid value for '--model-path': {says} (a folder to search for model"
+        assert last == said + " files)", last
