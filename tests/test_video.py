@@ -18,6 +18,7 @@ from tests.cli_process import run_cli
 
 av = pytest.importorskip("av")
 
+from search.descriptor import DUPLICATE_Z  # noqa: E402
 from search.evaluation import make_video_set, take_stills  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -126,6 +127,9 @@ def test_lookup_with_a_trimmed_copy_finds_the_original_and_its_copies(video_lib)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert answer["query"]["media"] == "video"
+    # no --threshold: the library's calibrated decision (lookup handed the threshold it shows
+    # on as if the user had given it, so a video query never used the calibration)
+    assert answer["z_threshold"] == DUPLICATE_Z
     by_name = {Path(r["path"]).name: r for r in answer["results"]}
     assert by_name[Path(trimmed).name]["match"] == "exact"
     family = {Path(c).name for c, (o, _ms) in made.copies.items() if o == original}

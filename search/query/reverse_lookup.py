@@ -101,11 +101,12 @@ def lookup(
     others: int = 5,
 ) -> LookupResult:
     """Find ``source`` in the library: exact copies, near-duplicates, then ``others`` more."""
+    asked = threshold  # None: the calibrated decision, which lookup_video makes itself
     threshold, calibrated = _decision(engine, threshold, others)
     if is_video_query(source):
         from search.query.video_lookup import lookup_video
 
-        return lookup_video(engine, source, threshold=threshold, others=others)
+        return lookup_video(engine, source, threshold=asked, others=others)
     result = engine.query_image(source, k=k, all_views=True)
     analysis = result.analysis
     query = {
@@ -135,13 +136,14 @@ def lookup_image(
         raise ImageNotFoundError(f"no image with id {image_id} in the library")
     if disk_change(found.path) != "gone":
         return lookup(engine, found.path, threshold=threshold, k=k, others=others)
+    asked = threshold
     threshold, calibrated = _decision(engine, threshold, others)
     if info.media == "video":
         from search.query.clip_match import SameFile
         from search.query.video_lookup import lookup_video
 
         clip = SameFile.stored(info.sha256, info.file_size, info.path)
-        result = lookup_video(engine, clip, threshold=threshold, others=others, exclude=image_id)
+        result = lookup_video(engine, clip, threshold=asked, others=others, exclude=image_id)
         return replace(result, file_missing=True)
     hits = engine.similar(image_id, k=k)  # its stored rows: the file is gone
     query = {
