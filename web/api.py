@@ -205,8 +205,6 @@ def labels() -> Response:
     q = (request.args.get("q") or "").strip()
     if not q:
         raise ApiError(400, "Give a label to search for: /api/v1/labels?q=WORD.")
-    if len(q) > 100:
-        raise ApiError(400, "The label query is too long (100 characters at most).")
     k, page = parse_k(50), parse_page()
     hits = service.engine().search_labels(q, k=k, offset=(page - 1) * k)
     return jsonify({"q": q, "page": page, "results": [service.hit_json(hit) for hit in hits]})

@@ -6,7 +6,7 @@ from functools import cache
 from typing import Any
 
 from search.descriptor import DUPLICATE_Z
-from search.query import MAX_IMAGE_ID
+from search.query import MAX_IMAGE_ID, MAX_LABEL_QUERY
 from web.api_schemas import FLAG_FIELDS, FLAG_PARAMS, SCHEMAS, ref
 from web.openapi_explore import explore_paths
 from web.openapi_media import media_paths
@@ -295,7 +295,7 @@ def openapi_document() -> dict[str, Any]:
                             "schema": {
                                 "type": "string",
                                 "minLength": 1,
-                                "maxLength": 100,
+                                "maxLength": MAX_LABEL_QUERY,
                                 "pattern": "\\S",
                             },
                         },

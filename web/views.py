@@ -280,7 +280,7 @@ def library_page() -> Any:
 @bp.get("/labels")
 def labels_page() -> Any:
     """Images by label, a page of cards at a time (``page``)."""
-    q = " ".join((request.args.get("q") or "").split())[:100]
+    q = " ".join((request.args.get("q") or "").split())
     hits: list[Any] = []
     error = None
     page = 1

@@ -21,6 +21,7 @@ _SOURCES: dict[str, str] = {
     "disk_change": "search.query.records",
     "QualityFilter": "search.query.quality",
     "flag_name_list": "search.query.quality",
+    "MAX_LABEL_QUERY": "search.query.browse",
     "MAX_IMAGE_ID": "search.query.results",
     "MAX_K": "search.query.results",
     "SearchHit": "search.query.results",
@@ -41,6 +42,7 @@ __all__ = [
     "EXACT",
     "MAX_IMAGE_ID",
     "MAX_K",
+    "MAX_LABEL_QUERY",
     "NEAR",
     "SIMILAR",
     "ImageFile",
@@ -69,6 +71,7 @@ __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.query.admin import LibraryAdmin
+    from search.query.browse import MAX_LABEL_QUERY
     from search.query.engine import SearchEngine
     from search.query.errors import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
     from search.query.quality import QualityFilter, flag_name_list

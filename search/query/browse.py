@@ -11,6 +11,8 @@ from search.query.quality import QualityFilter
 from search.query.results import SCORE_DECIMALS, Label, SearchHit, check_params, hit_from_row
 from search.store import LibraryStore, mtime_from_ns
 
+MAX_LABEL_QUERY = 100  # characters of a label search: the CLI, the page and the API alike
+
 
 def label_hits(store: LibraryStore, q: str, k: int = 50, offset: int = 0) -> list[SearchHit]:
     """Images whose top class labels contain ``q``, best label probability first (``k``
@@ -25,6 +27,8 @@ def label_hits(store: LibraryStore, q: str, k: int = 50, offset: int = 0) -> lis
     word = " ".join((q or "").lower().split())
     if not word:
         raise QueryError("give a word to search labels for")
+    if len(word) > MAX_LABEL_QUERY:
+        raise QueryError(f"the label query is too long ({MAX_LABEL_QUERY} characters at most)")
     forms = {word, word.replace(" ", "_")}
     limit = max(4 * (offset + k), 500)
     ids = {
