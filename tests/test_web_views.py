@@ -186,7 +186,18 @@ def test_html_pages(client, ids):
     missing = client.get("/images/999999")
     assert missing.status_code == 404 and b"<html" in missing.data
     assert client.get("/static/app.css").status_code == 200
-    assert client.get("/static/search.js").status_code == 200
+    # search.js is an ES module: it and every module it imports (and they import) is served
+    # as JavaScript
+    assert b'<script type="module" src="/static/search.js">' in home.data
+    modules, served = ["search.js"], []
+    while modules:
+        name = modules.pop()
+        answer = client.get(f"/static/{name}")
+        assert answer.status_code == 200 and "javascript" in answer.mimetype, name
+        served.append(name)
+        imports = re.findall(r'from "\./([\w-]+\.js)"', answer.get_data(as_text=True))
+        modules += [m for m in imports if m not in served and m not in modules]
+    assert len(served) == 4, served  # search-photo, search-region, search-submit
 
 
 def test_live_page_and_the_search_it_sends(client, weblib):

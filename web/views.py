@@ -2,7 +2,8 @@
 ("find copies"), image, library, labels, browse (the explore pages: views_explore; the live
 camera page: views_live).
 
-Pages work without JavaScript (plain form posts); ``static/search.js`` adds the preview, the
+Pages work without JavaScript (plain form posts); ``static/search.js`` (an ES module with
+``search-photo.js``, ``search-region.js`` and ``search-submit.js``) adds the preview, the
 region drawing, drag and drop, paste, and in-place results (it asks ``POST /search`` or
 ``POST /lookup`` for the results fragment only, with the header ``X-Requested-With: fetch``).
 """

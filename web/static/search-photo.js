@@ -1,0 +1,136 @@
+/* The search page's query photo (or video clip): chosen in the file field, dropped anywhere on
+   the page or pasted; checked (type, size) before it is sent, and previewed with the region
+   canvas over it. A clip is searched by its whole frames: it has no region. */
+
+export function humanSize(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+// `say` shows a message under the form; `region` is createRegion's (search-region.js).
+export function createPhoto(form, say, region) {
+  const $ = (id) => document.getElementById(id);
+  const input = $("image");
+  const dropzone = $("dropzone");
+  const preview = $("preview");
+  const img = $("preview-img");
+  const video = $("preview-video");
+  const canvas = $("roi-canvas");
+  const previewName = $("preview-name");
+  const imageId = $("image-id");
+  const maxBytes = Number(form.dataset.maxBytes) || Infinity;
+  let objectUrl = null;
+  let queryIsVideo = false; // a clip is searched by its whole frames: no region
+
+  function showPreview(url, caption, isVideo = false) {
+    if (objectUrl && objectUrl !== url) URL.revokeObjectURL(objectUrl);
+    queryIsVideo = isVideo;
+    img.hidden = isVideo;
+    canvas.hidden = isVideo;
+    video.hidden = !isVideo;
+    if (isVideo) {
+      img.removeAttribute("src");
+      video.src = url;
+    } else {
+      video.removeAttribute("src");
+      img.src = url;
+    }
+    previewName.textContent = caption;
+    preview.hidden = false;
+    dropzone.classList.add("has-image");
+    region.set(null);
+  }
+
+  function useFile(file) {
+    say("");
+    if (!file) return false;
+    const isVideo = Boolean(file.type) && file.type.startsWith("video/");
+    if (file.type && !file.type.startsWith("image/") && !isVideo) {
+      say(`“${file.name}” is not an image or a video (${file.type}). Choose a photo (JPEG, PNG, WebP…) or a short video clip.`);
+      input.value = "";
+      return false;
+    }
+    if (file.size > maxBytes) {
+      say(`“${file.name}” is too large (${humanSize(file.size)}); the limit is ${humanSize(maxBytes)}.`);
+      input.value = "";
+      return false;
+    }
+    if (file.size === 0) {
+      say(`“${file.name}” is empty.`);
+      input.value = "";
+      return false;
+    }
+    if (input.files[0] !== file) {
+      const transfer = new DataTransfer();
+      transfer.items.add(file);
+      input.files = transfer.files; // so that the form (and FormData) sends this file
+    }
+    imageId.value = ""; // an uploaded photo replaces a library image
+    objectUrl = URL.createObjectURL(file);
+    const what = isVideo ? " · a video: searched by its frames, whole" : "";
+    showPreview(objectUrl, `${file.name} · ${humanSize(file.size)}${what}`, isVideo);
+    return true;
+  }
+
+  input.addEventListener("change", () => useFile(input.files[0]));
+
+  img.addEventListener("load", () => {
+    img.alt = `Query image: ${previewName.textContent.split(" · ")[0] || "preview"}`;
+    region.sizeCanvas();
+  });
+  img.addEventListener("error", () => {
+    if (!img.getAttribute("src")) return;
+    // No picture to draw a region on (a TIFF, a HEIC): no broken image, no canvas over it.
+    img.hidden = true;
+    canvas.hidden = true;
+    region.set(null);
+    say("This browser cannot show a preview of that file; you can still search with it (a region can be typed in the Region box).");
+  });
+
+  // Drag and drop anywhere on the page; the drop zone lights up.
+  ["dragenter", "dragover"].forEach((type) =>
+    document.addEventListener(type, (event) => {
+      if (!event.dataTransfer || !Array.from(event.dataTransfer.types).includes("Files")) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+      dropzone.classList.add("is-dragover");
+    }),
+  );
+  document.addEventListener("dragleave", (event) => {
+    if (event.relatedTarget === null) dropzone.classList.remove("is-dragover");
+  });
+  document.addEventListener("drop", (event) => {
+    dropzone.classList.remove("is-dragover");
+    if (!event.dataTransfer) return;
+    event.preventDefault();
+    const file = event.dataTransfer.files[0];
+    if (file) useFile(file);
+    else say("Drop an image file (not a link or text).");
+  });
+
+  // Paste an image (a screenshot, a copied photo).
+  document.addEventListener("paste", (event) => {
+    const items = Array.from((event.clipboardData && event.clipboardData.items) || []);
+    const item = items.find((i) => i.kind === "file" && i.type.startsWith("image/"));
+    if (!item) return; // ordinary text pastes into fields are left alone
+    event.preventDefault();
+    const blob = item.getAsFile();
+    const ext = (item.type.split("/")[1] || "png").replace("jpeg", "jpg");
+    useFile(new File([blob], blob.name && blob.name !== "image.png" ? blob.name : `pasted.${ext}`, { type: item.type }));
+  });
+
+  return {
+    isVideo: () => queryIsVideo,
+    isShown: () => !preview.hidden,
+    // a library image loaded with ?from=ID, maybe a video's frame (the clip is searched),
+    // already loaded before this script ran
+    start() {
+      if (img.dataset.video) {
+        queryIsVideo = true; // a library video (?from=ID): its frame is shown, the clip is searched
+        canvas.hidden = true;
+      }
+      if (img.complete && img.naturalWidth) region.sizeCanvas();
+    },
+  };
+}

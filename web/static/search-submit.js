@@ -1,0 +1,105 @@
+/* The search page's submit: the form's fields are checked, the search (or lookup) is posted
+   with fetch while a moving bar shows the time it has taken, and the server's results fragment
+   replaces the results in place. */
+import { humanSize } from "./search-photo.js";
+import { parseRoi } from "./search-region.js";
+
+// While a request runs: a moving bar and the time it has taken so far.
+function showProgress(what) {
+  const progress = document.getElementById("search-progress");
+  const progressText = document.getElementById("search-progress-text");
+  const started = performance.now();
+  const tick = () => {
+    progressText.textContent = `${what} ${((performance.now() - started) / 1000).toFixed(1)} s`;
+  };
+  tick();
+  progress.hidden = false;
+  const timer = setInterval(tick, 100);
+  return () => {
+    clearInterval(timer);
+    progress.hidden = true;
+  };
+}
+
+// `say` shows a message under the form, `currentMode()` is "similar" or "lookup", `photo` is
+// createPhoto's (search-photo.js).
+export function installSubmit(form, say, currentMode, photo) {
+  const $ = (id) => document.getElementById(id);
+  const input = $("image");
+  const imageId = $("image-id");
+  const roiInput = $("roi");
+  const kInput = $("k");
+  const othersInput = $("others");
+  const results = $("results");
+  const submit = $("submit");
+  const maxBytes = Number(form.dataset.maxBytes) || Infinity;
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    say("");
+    if (!input.files.length && !imageId.value) {
+      say("Choose a photo first: pick a file, drop one here, or paste one.");
+      input.focus();
+      return;
+    }
+    if (currentMode() === "lookup") {
+      const others = Number(othersInput.value);
+      if (!Number.isInteger(others) || others < 0 || others > Number(othersInput.max)) {
+        say(`Other similar images must be a whole number from 0 to ${othersInput.max}.`);
+        othersInput.focus();
+        return;
+      }
+    } else {
+      const text = roiInput.value.trim();
+      if (text && photo.isVideo()) {
+        roiInput.setAttribute("aria-invalid", "true");
+        say("A region is for a photo: a video is searched by its whole frames. Clear the region.");
+        roiInput.focus();
+        return;
+      }
+      if (text) {
+        const parsed = parseRoi(text);
+        if (parsed.error) {
+          roiInput.setAttribute("aria-invalid", "true");
+          say(parsed.error);
+          roiInput.focus();
+          return;
+        }
+      }
+      const k = Number(kInput.value);
+      if (!Number.isInteger(k) || k < 1 || k > Number(kInput.max)) {
+        say(`Results must be a whole number from 1 to ${kInput.max}.`);
+        kInput.focus();
+        return;
+      }
+    }
+    results.setAttribute("aria-busy", "true");
+    submit.disabled = true;
+    const stopProgress = showProgress(currentMode() === "lookup" ? "Finding copies…" : "Searching…");
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        body: new FormData(form),
+        headers: { "X-Requested-With": "fetch" },
+      });
+      const html = await response.text();
+      if (response.status === 413 && !html.includes("alert")) {
+        say(`That file is too large; the limit is ${humanSize(maxBytes)}.`);
+      } else {
+        results.innerHTML = html; // server-rendered, auto-escaped fragment of this origin
+        const heading = results.querySelector("#results-title, .alert");
+        if (heading) {
+          heading.setAttribute("tabindex", "-1");
+          heading.focus({ preventScroll: true });
+          heading.scrollIntoView({ behavior: "smooth", block: "start" });
+        }
+      }
+    } catch (error) {
+      say("Could not reach the imgsearch server. Is it still running?");
+    } finally {
+      stopProgress();
+      results.setAttribute("aria-busy", "false");
+      submit.disabled = false;
+    }
+  });
+}
