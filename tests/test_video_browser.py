@@ -101,19 +101,24 @@ def test_a_clip_chosen_in_the_form_is_searched(browser, server, clips) -> None: 
 def test_video_and_animation_results_show_their_player(browser, server, clips) -> None:  # type: ignore[no-untyped-def]
     driver = browser
     cards = search_with(driver, server, clips / "still.jpg")
-    players = 0
-    for card in cards:
-        for clip in card.find_elements(By.CSS_SELECTOR, ".clip"):
-            players += 1
-            inside = driver.execute_script(
-                "const c = arguments[0].getBoundingClientRect(),"
-                " p = arguments[1].getBoundingClientRect();"
-                "return p.height > 40 && p.top >= c.top && p.bottom <= c.bottom + 1;",
-                card,
-                clip,
-            )
-            assert inside, card.text  # the player lay below the card's clipped bottom
-    assert players == 2  # the MP4's <video> and the GIF's animation
+    players = [
+        (card, clip) for card in cards for clip in card.find_elements(By.CSS_SELECTOR, ".clip")
+    ]
+    assert len(players) == 2  # the MP4's <video> and the GIF's animation
+    # their height comes with the poster / the lazy GIF: wait for it, then check the placement
+    tall = "return arguments[0].getBoundingClientRect().height > 40;"
+    WebDriverWait(driver, WAIT_S).until(
+        lambda d: all(d.execute_script(tall, clip) for _card, clip in players)
+    )
+    for card, clip in players:
+        inside = driver.execute_script(
+            "const c = arguments[0].getBoundingClientRect(),"
+            " p = arguments[1].getBoundingClientRect();"
+            "return p.top >= c.top && p.bottom <= c.bottom + 1;",
+            card,
+            clip,
+        )
+        assert inside, card.text  # the player lay below the card's clipped bottom
 
 
 def test_a_region_with_a_clip_is_refused_on_every_path(server, clips) -> None:  # type: ignore[no-untyped-def]
