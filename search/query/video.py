@@ -80,7 +80,7 @@ class VideoFrames:
         table, matrix = self.get(live)
         if not len(table) or matrix.shape[1] != query.shape[1]:
             return []
-        sims = (matrix @ np.asarray(query, np.float32).T).max(axis=1)
+        sims = live.descriptor.view_scores(query, matrix).max(axis=0)  # as images score
         out = []
         for video_id in np.unique(table.video_ids):
             rows = table.of(int(video_id))
@@ -123,7 +123,7 @@ class VideoFrames:
         if not good:
             return match
         rows_ = live.descriptor.transform(np.stack([a.embedding for _s, a in good]))
-        sims = (rows_ @ np.asarray(query, np.float32).T).max(axis=1)
+        sims = live.descriptor.view_scores(query, rows_).max(axis=0)
         best = int(np.argmax(sims))
         if float(sims[best]) < match.score:
             return match
