@@ -101,7 +101,7 @@ def dedup(
     threshold: float | None,
     fmt: str | None,
     output: Path | None,
-    keeper_rules: str,
+    keeper_rules: tuple[str, ...],
     linkage: str,
     exact_only: bool,
     verify: bool,
@@ -120,7 +120,6 @@ def dedup(
         raise click.UsageError(f"cannot tell the format from {output}; give --format")
     if fmt == "html" and output is None:
         raise click.UsageError("an html report needs --output FILE.html")
-    rules = check_keeper_rules(keeper_rules)
     if output is not None:  # checked (missing folders made) before minutes of work
         writable_output(output, "the report")
     with open_engine(ctx) as engine:
@@ -137,7 +136,7 @@ def dedup(
             result = library_duplicates(
                 engine,
                 threshold=threshold,
-                keeper_rules=rules,
+                keeper_rules=keeper_rules,  # parsed and checked by its option's callback
                 linkage=linkage,
                 near=not exact_only,
                 progress=progress,
@@ -178,18 +177,17 @@ def dedup(
     click.echo(message + (f"; report: {output}" if output else ""), err=True)
 
 
-def _keeper_rules(value: str) -> str:
-    """``--keeper-rules`` checked before any work: empty ("$UNSET") or an unknown or repeated
+def _keeper_rules(value: str) -> tuple[str, ...]:
+    """``--keeper-rules`` parsed before any work: empty ("$UNSET") or an unknown or repeated
     rule is a usage error naming the option."""
     if not value.replace(",", "").strip():
         raise click.BadParameter(
             f"is empty (an unset variable?): give rules in order, e.g. {','.join(KEEPER_RULES)}"
         )
     try:
-        check_keeper_rules(value)
+        return check_keeper_rules(value)
     except DedupError as error:
         raise click.BadParameter(str(error)) from None
-    return value
 
 
 def library_thumbnails(engine: SearchEngine) -> Callable[[int], bytes | None]:
