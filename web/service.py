@@ -85,12 +85,10 @@ def run_lookup(query: LookupQuery) -> tuple[LookupResult, float]:
     """Reverse lookup of the uploaded image or of a library image (whole images)."""
     eng = engine()
     started = time.perf_counter()
-    if query.data is not None:
+    if query.image_id is not None:  # its file, or its stored vectors when the file is gone
+        result = lookup_image(eng, query.image_id, threshold=query.threshold, others=query.others)
+    else:
         result = lookup(eng, query.data, threshold=query.threshold, others=query.others)
-    else:  # its file, or its stored vectors when the file is gone (as a search by id)
-        library_file(eng, query.image_id, gone_ok=True)
-        image_id = int(query.image_id or 0)
-        result = lookup_image(eng, image_id, threshold=query.threshold, others=query.others)
     return result, (time.perf_counter() - started) * 1000.0
 
 
@@ -118,14 +116,13 @@ def default_decision() -> Decision:
     return Decision(threshold, calibrated, DUPLICATE_Z if calibrated else None)
 
 
-def library_file(eng: SearchEngine, image_id: int | None, *, gone_ok: bool = False) -> ImageFile:
+def library_file(eng: SearchEngine, image_id: int | None) -> ImageFile:
     """A library image's file, sha256 and format, the path from the database (404 when the
-    id is unknown or, unless ``gone_ok``, the file is gone). One column query: no labels, no
-    vector."""
+    id is unknown or the file is gone). One column query: no labels, no vector."""
     found = eng.records.image_file(image_id) if image_id is not None else None
     if found is None:
         raise ApiError(404, f"No image with id {image_id}.")
-    if not gone_ok and disk_change(found.path) == "gone":
+    if disk_change(found.path) == "gone":
         raise ApiError(
             404, "The image file is no longer on disk; re-run the index.", "file_missing"
         )
