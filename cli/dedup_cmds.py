@@ -38,6 +38,7 @@ from search.query import (
     SearchEngine,
     cut,
     disk_change,
+    gone_file_note,
     library_duplicates,
     lookup,
     lookup_image,
@@ -256,12 +257,7 @@ def lookup_command(
         click.echo(EMPTY_LIBRARY)
         return
     if result.file_missing:
-        click.echo(
-            f"note: the file of image {image_id} is no longer on disk: these results come from "
-            "its stored vectors (the image itself is not listed); run `imgsearch index` to "
-            "update the library",
-            err=True,
-        )
+        click.echo(f"note: {gone_file_note(image_id)}", err=True)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 
 from models import image_format
 from search.library import DEFAULT_SIZE, SIZES
+from search.query import gone_file_note
 from web import service
 from web.errors import ApiError
 from web.guard import public_stats
@@ -82,11 +83,7 @@ def search() -> Response:
     }
     if stored is not None:
         body["file_missing"] = True
-        body["note"] = (
-            f"The file of image {query.image_id} is no longer on disk: these results come "
-            "from its stored vectors, as `imgsearch similar` answers (the image itself is "
-            "not listed); run `imgsearch index` to update the library."
-        )
+        body["note"] = gone_file_note(query.image_id)
     elif not hits and service.is_clip(query):
         body["note"] = (
             "No results: a video or an animated image is compared with the library's videos "
@@ -105,11 +102,7 @@ def lookup() -> Response:
     result, took_ms = service.run_lookup(query)
     body = service.lookup_json(result, query, took_ms)
     if result.file_missing:
-        body["note"] = (
-            f"The file of image {query.image_id} is no longer on disk: these results come "
-            "from its stored vectors, as a search by its id answers (the image itself is "
-            "not listed); run `imgsearch index` to update the library."
-        )
+        body["note"] = gone_file_note(query.image_id)
     return jsonify(body)
 
 

@@ -19,6 +19,7 @@ _SOURCES: dict[str, str] = {
     "QueryError": "search.query.errors",
     "ImageFile": "search.query.records",
     "disk_change": "search.query.records",
+    "gone_file_note": "search.query.records",
     "QualityFilter": "search.query.quality",
     "flag_name_list": "search.query.quality",
     "MAX_LABEL_QUERY": "search.query.browse",
@@ -61,6 +62,7 @@ __all__ = [
     "default_threshold",
     "disk_change",
     "flag_name_list",
+    "gone_file_note",
     "library_duplicates",
     "lookup",
     "lookup_image",
@@ -75,7 +77,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.query.engine import SearchEngine
     from search.query.errors import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
     from search.query.quality import QualityFilter, flag_name_list
-    from search.query.records import ImageFile
+    from search.query.records import ImageFile, disk_change, gone_file_note
     from search.query.results import MAX_IMAGE_ID, MAX_K, SearchHit
     from search.query.reverse_lookup import (
         EXACT,

@@ -51,6 +51,15 @@ def disk_change(
     return None
 
 
+def gone_file_note(image_id: int | None) -> str:
+    """What an answer from an image's stored vectors says, its file being gone (API, CLI)."""
+    return (
+        f"The file of image {image_id} is no longer on disk: these results come from its "
+        "stored vectors (the image itself is not listed); run `imgsearch index` to update "
+        "the library."
+    )
+
+
 class LibraryRecords:
     """Image records and files of one library, by id (never by a path from a request)."""
 
