@@ -108,13 +108,7 @@ def lookup(
 
         return lookup_video(engine, source, threshold=asked, others=others)
     result = engine.query_image(source, k=k, all_views=True)
-    analysis = result.analysis
-    query = {
-        "sha256": result.sha256,
-        "width": analysis.width,
-        "height": analysis.height,
-        "format": analysis.format,
-    }
+    query = _query_facts(result.sha256, result.analysis)
     matches = _matches(engine, result.hits, result.sha256, threshold, calibrated, others)
     return LookupResult(threshold, query, matches, DUPLICATE_Z if calibrated else None)
 
@@ -146,15 +140,16 @@ def lookup_image(
         result = lookup_video(engine, clip, threshold=asked, others=others, exclude=image_id)
         return replace(result, file_missing=True)
     hits = engine.similar(image_id, k=k)  # its stored rows: the file is gone
-    query = {
-        "sha256": info.sha256,
-        "width": info.width,
-        "height": info.height,
-        "format": info.format,
-    }
+    query = _query_facts(info.sha256, info)
     matches = _matches(engine, hits, info.sha256, threshold, calibrated, others, image_id)
     z_threshold = DUPLICATE_Z if calibrated else None
     return LookupResult(threshold, query, matches, z_threshold, file_missing=True)
+
+
+def _query_facts(sha: str | None, image: Any) -> dict[str, Any]:
+    """A lookup's ``query``: the sha256 and size and format of an analysed upload or a stored
+    image (both have ``width``, ``height``, ``format``)."""
+    return {"sha256": sha, "width": image.width, "height": image.height, "format": image.format}
 
 
 def _decision(engine: SearchEngine, threshold: float | None, others: int) -> tuple[float, bool]:
