@@ -86,6 +86,7 @@ def _search_all(
     rank_scores = np.full((n, depth), -np.inf, np.float32)
     rank_idx = np.full((n, depth), -1, np.int64)
     copy: dict[tuple[int, int], float] = {}
+    flagged: dict[tuple[int, int], bool] = {}  # the engine's duplicate decision, either way
     say(f"searching the library with each of the {n} files")
     started = time.perf_counter()
     latencies, missing = [], []
@@ -110,9 +111,16 @@ def _search_all(
             key = (min(a, b), max(a, b))
             score = hit.copy_score if hit.copy_score is not None else hit.score
             copy[key] = max(copy.get(key, -np.inf), score)
+            flagged[key] = flagged.get(key, False) or hit.duplicate
     pairs = np.array(sorted(copy), np.int64).reshape(-1, 2)
     # float64, as the engine gave them: a copy score at the threshold stays at it
     scores = np.array([copy[(int(i), int(j))] for i, j in pairs], np.float64)
+    descriptor = engine.library.descriptor()
+    cal = descriptor.calibration
+    decided = None  # a given threshold decides, else the engine's calibrated flags
+    if threshold is None and cal is not None:
+        threshold = cal.duplicate_threshold()
+        decided = np.array([flagged[(int(i), int(j))] for i, j in pairs], bool)
     scored = Scores(
         rank_scores,
         rank_idx,
@@ -120,11 +128,8 @@ def _search_all(
         pairs[:, 1],
         scores,
         lambda a, b: copy.get((min(a, b), max(a, b)), -1.0),
+        decided,
     )
-    descriptor = engine.library.descriptor()
-    cal = descriptor.calibration
-    if threshold is None and cal is not None:
-        threshold = cal.duplicate_threshold()
     ev = evaluate_scores(list(truth.files), scored, truth, threshold, missing=missing)
     details = {
         "descriptor": descriptor.config.describe(),

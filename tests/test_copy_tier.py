@@ -3,10 +3,13 @@ synthetic vectors (no model, no library)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from search.descriptor import (
+    TURNED_VIEW_DISCOUNT,
     Calibration,
     Descriptor,
     DescriptorConfig,
@@ -98,3 +101,63 @@ def test_a_turned_view_wins_as_a_sure_copy_but_not_by_a_hair_in_the_grey_zone() 
     turned = descriptor.query_rows(np.stack([view(0.10, 1), view(0.95, 0)]), names)
     copy = descriptor.copy_scores(turned, library, owner, 2)
     assert copy[0] == pytest.approx(0.95 * 0.95, abs=1e-5) and copy[0] >= sure
+
+
+def _unit(*parts: tuple[int, float]) -> np.ndarray:
+    v = np.zeros(DIM, np.float32)
+    for axis, value in parts:
+        v[axis] = value
+    return v / np.linalg.norm(v)
+
+
+# the query: mostly its original (e0), a little of what look-alikes share (e1, e2, e3)
+QUERY = _unit((0, 0.8), (1, 0.45), (2, 0.3), (3, 0.26))
+ORIGINAL = _unit((0, 1.0))  # cosine 0.8: z 12.8, past the look-alikes
+
+
+def _flags(
+    library: np.ndarray, expand: int = 3, turned: np.ndarray | None = None
+) -> list[tuple[int, float, bool | None]]:
+    """(id, z, duplicate) of each image for QUERY (and a ``turned`` view of it)."""
+    scorer = _scorer(library, [[] for _ in library])
+    if not expand:
+        config = replace(scorer.descriptor.config, expand=0)
+        scorer.descriptor = Descriptor(
+            config, scorer.descriptor.whitening, calibration=scorer.descriptor.calibration
+        )
+    views = [QUERY] if turned is None else [QUERY, (1 - TURNED_VIEW_DISCOUNT) * turned]
+    hits = scorer.search(np.stack(views), [], k=len(library))
+    return [(h.id, round(float(h.copy) / SPREAD, 1), h.duplicate) for h in hits]
+
+
+def test_a_grey_band_match_that_is_no_copy_of_the_better_copy_is_a_look_alike() -> None:
+    """Copies of one picture are copies of each other: a match past the duplicate decision
+    (z 6) but below the look-alikes' end (WITNESS_Z 8) keeps the decision only as a copy of
+    the query's better copy. A sibling copy of the original (their pair at z 7.2) keeps it;
+    a look-alike sharing the query's other content (z 7.2, no copy of the original) does not."""
+    sibling = _unit((0, 0.45), (1, 0.133), (5, 0.8835))
+    look_alike = _unit((1, 0.7), (2, 0.45), (6, 0.5545))
+    flags = _flags(np.stack([ORIGINAL, sibling, look_alike]))
+    by_id = {i: (z, duplicate) for i, z, duplicate in flags}
+    assert by_id[0][1] is True and by_id[1][1] is True, flags
+    assert 6.0 <= by_id[2][0] < 8.0 and by_id[2][1] is False, flags
+    # without the duplicate graph (expand=0) the calibrated z alone decides, as before
+    assert all(duplicate for _i, _z, duplicate in _flags(np.stack([ORIGINAL, look_alike]), 0))
+
+
+def test_a_firm_match_keeps_the_decision_without_a_witness() -> None:
+    """A second picture the query holds (a collage, say) at z 8.8 is no copy of the first,
+    but past the look-alikes: it stays a copy."""
+    second = _unit((1, 0.8), (2, 0.5), (3, 0.16), (7, 0.29))
+    flags = _flags(np.stack([ORIGINAL, second]))
+    assert [duplicate for _i, _z, duplicate in flags] == [True, True], flags
+    assert flags[1][1] >= 8.0, flags
+
+
+def test_a_copy_found_by_a_turned_view_needs_no_witness() -> None:
+    """Stored vectors are upright, so a turned copy of the picture is no copy of the upright
+    original by them: found by the query's turned view, it keeps the decision unwitnessed."""
+    turned_copy = _unit((9, 0.47), (10, 0.88))  # z 7.1 through the turned view (e9)
+    flags = _flags(np.stack([ORIGINAL, turned_copy]), turned=_unit((9, 1.0)))
+    assert [(i, duplicate) for i, _z, duplicate in flags] == [(0, True), (1, True)], flags
+    assert 6.0 <= flags[1][1] < 8.0, flags

@@ -4,7 +4,8 @@ evidence and tooltips of result cards.
 A hit's ``score`` (shown as a percentage) is the rank score that orders the results: the copy
 score fused with class-label similarity. Its ``copy_score`` is the cosine in the library's
 descriptor space and ``z`` that copy score calibrated against the library's background (random
-pairs of its images); ``duplicate`` (``z >= DUPLICATE_Z``) is the copy decision.
+pairs of its images); ``duplicate`` (``z >= DUPLICATE_Z``) is the copy decision, and
+``lookalike`` a hit past that ``z`` that is no copy of the query's better copies.
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ from markupsafe import Markup, escape
 from models.animation import ANIMATED_FORMATS
 from models.quality import flag_names
 from search.descriptor import DUPLICATE_Z
-from search.query import EXACT, NEAR, SIMILAR, LookupMatch, LookupResult, SearchHit, disk_change
+from search.query import (
+    EXACT,
+    LOOKALIKE_NOTE,
+    NEAR,
+    SIMILAR,
+    LookupMatch,
+    LookupResult,
+    SearchHit,
+    disk_change,
+)
 from web.errors import notice_parts
 from web.text import human_size, threshold_text
 
@@ -132,8 +142,10 @@ def evidence_text(match: LookupMatch, result: LookupResult) -> str:
     near = match.match == NEAR
     sign = "≥" if near else "<"
     if _decided_by_z(match, result):
-        z = _shown(float(match.hit.z), 1, result.z_threshold, near)
+        z = _shown(float(match.hit.z), 1, result.z_threshold, near or match.hit.lookalike)
         limit = z_limit_text(result.z_threshold)
+        if match.hit.lookalike:
+            return f"copy score {_copy(match.hit):.3f} · z {z:.1f} ≥ {limit}, a look-alike"
         return f"copy score {_copy(match.hit):.3f} · z {z:.1f} {sign} {limit}"
     copy = _shown(_copy(match.hit), 3, result.threshold, near)
     return f"copy score {copy:.3f} {sign} {threshold_text(result.threshold)}"
@@ -148,11 +160,12 @@ def evidence_title(match: LookupMatch, result: LookupResult) -> str:
         return f"{'A copy' if near else 'Not a copy'}: {match.evidence}"
     verdict = "a near-duplicate" if near else "probably not a copy"
     if _decided_by_z(match, result):
-        z = _shown(float(match.hit.z), 1, result.z_threshold, near)
+        z = _shown(float(match.hit.z), 1, result.z_threshold, near or match.hit.lookalike)
         limit = z_limit_text(result.z_threshold)
         return (
             f"Copy score {_copy(match.hit):.3f}, {z:.1f} {Z_WORDS} (z); the calibrated "
-            f"decision is z {limit} or more: {verdict}"
+            f"decision is z {limit} or more"
+            + (f", {LOOKALIKE_NOTE}" if match.hit.lookalike else f": {verdict}")
         )
     copy = _shown(_copy(match.hit), 3, result.threshold, near)
     return f"Copy score {copy:.3f}; the threshold is {threshold_text(result.threshold)}: {verdict}"
@@ -167,8 +180,10 @@ def copy_text(hit: SearchHit) -> str:
         # a clip's copies are decided by their frames in order, not by one z
         return text + (": a copy by its frames in order" if hit.duplicate else ": not a copy")
     if hit.z is not None:
-        z = _shown(float(hit.z), 1, DUPLICATE_Z, bool(hit.duplicate))
+        z = _shown(float(hit.z), 1, DUPLICATE_Z, hit.duplicate or hit.lookalike)
         verdict = "≥ {}: a copy" if hit.duplicate else "< {}: not a copy"
+        if hit.lookalike:
+            verdict = "≥ {}, " + LOOKALIKE_NOTE
         text += f", z {z:.1f} " + verdict.format(z_limit_text())
     return text
 

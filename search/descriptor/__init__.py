@@ -19,6 +19,8 @@ _SOURCES: dict[str, str] = {
     "PLAIN_BACKGROUND": "search.descriptor.calibration",
     "DESCRIPTOR_VERSION": "search.descriptor.config",
     "DUPLICATE_Z": "search.descriptor.config",
+    "TURNED_VIEW_DISCOUNT": "search.descriptor.config",
+    "WITNESS_Z": "search.descriptor.config",
     "DescriptorConfig": "search.descriptor.config",
     "VERIFY_BUDGET_S": "search.descriptor.config",
     "VERIFY_CHECKED": "search.descriptor.config",
@@ -67,9 +69,11 @@ __all__ = [
     "MIN_IMAGES",
     "MIN_INLIERS",
     "PLAIN_BACKGROUND",
+    "TURNED_VIEW_DISCOUNT",
     "VERIFY_BUDGET_S",
     "VERIFY_CHECKED",
     "VERIFY_Z",
+    "WITNESS_Z",
     "WORK_SIDE",
     "Calibration",
     "Descriptor",
@@ -118,9 +122,11 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.descriptor.config import (
         DESCRIPTOR_VERSION,
         DUPLICATE_Z,
+        TURNED_VIEW_DISCOUNT,
         VERIFY_BUDGET_S,
         VERIFY_CHECKED,
         VERIFY_Z,
+        WITNESS_Z,
         DescriptorConfig,
     )
     from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors

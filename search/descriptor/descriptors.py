@@ -178,17 +178,35 @@ class Descriptor:
             np.maximum.at(out, owner, self.view_scores(query, rows).max(axis=0))
         return out
 
+    def found_turned(
+        self, query: np.ndarray, rows: np.ndarray, owner: np.ndarray, count: int
+    ) -> np.ndarray:
+        """Whether each of ``count`` images scores its copy score through a turned view."""
+        sims = self.view_scores(query, rows)
+        views, turned_view = np.argmax(sims, axis=0), self.turned_views(query)
+        best = np.full(count, -np.inf, np.float32)
+        turned = np.zeros(count, bool)
+        for r, (view, a) in enumerate(zip(views, owner, strict=True)):
+            if sims[view, r] > best[a]:
+                best[a], turned[a] = sims[view, r], turned_view[view]
+        return turned
+
     def view_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Cosines [V, M] of query views (:meth:`query_rows`) with stored rows; a turned
         view's below the sure-copy score count :data:`TURNED_WEAK_MARGIN` less (module doc)."""
         sims = np.asarray(query, np.float32) @ np.asarray(rows, np.float32).T
         sure = self.sure_score()
-        # query_rows scales a turned view's row by (1 - TURNED_VIEW_DISCOUNT): its norm says so
-        turned = np.linalg.norm(query, axis=-1) < 1.0 - TURNED_VIEW_DISCOUNT / 2
+        turned = self.turned_views(query)
         if sure is not None and turned.any():
             weak = sims[turned] < sure * (1.0 - TURNED_VIEW_DISCOUNT)
             sims[turned] = np.where(weak, sims[turned] - TURNED_WEAK_MARGIN, sims[turned])
         return sims
+
+    @staticmethod
+    def turned_views(query: np.ndarray) -> np.ndarray:
+        """Which query views [V] are turned: :meth:`query_rows` scales a turned view's row
+        by ``1 - TURNED_VIEW_DISCOUNT``, so its norm says so."""
+        return np.linalg.norm(query, axis=-1) < 1.0 - TURNED_VIEW_DISCOUNT / 2
 
     def sure_score(self) -> float | None:
         """The copy score of a sure copy: chained by the expansion (robust ``z >=

@@ -12,7 +12,8 @@ The search engine supplies two callbacks and gets ranked hits:
 exactly (copy score, label similarity), (3) follows the duplicate graph from the best sure
 copies (``expand``; a copy reached through a member of the copy tier joins the tier, so label
 similarity never puts a look-alike before it) and (4) returns the best ``k`` by rank score,
-each with its copy score and calibrated ``z`` (the duplicate decision: ``z >= DUPLICATE_Z``).
+each with its copy score, calibrated ``z`` and duplicate decision (``z >= DUPLICATE_Z``, and
+for a grey-band copy a witness among the better ones: :meth:`QueryScorer._decisions`).
 
 **Settled queries** (``more``; the engine's ``upright_first`` setting): the engine first gives
 only the query's upright views (the image, and the framed photo when there is one) and a
@@ -38,8 +39,7 @@ returns them with the geometrically confirmed ones raised (:mod:`search.query.lo
 a settled query never calls it.
 
 **Prepared rows** (``cache``): each candidate's stored vectors are mapped through the
-descriptor once and kept with its labels in a :class:`search.descriptor.row_cache.RowCache`
-that lives as long as the library state the engine searches.
+descriptor once and kept with its labels (:class:`search.descriptor.row_cache.RowCache`).
 """
 
 from __future__ import annotations
@@ -54,9 +54,10 @@ from search.descriptor.config import (
     REGION_CHECKED,
     REGION_COSINE,
     REGION_SCORE,
+    WITNESS_Z,
 )
 from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
-from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
+from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order, witnessed
 from search.descriptor.row_cache import PreparedImage, RowCache
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
@@ -68,12 +69,14 @@ CANDIDATES_PER_VIEW = 50
 
 @dataclass(frozen=True)
 class ScoredHit:
-    """``rank`` orders results; ``copy`` is the copy score, ``z`` its calibrated value."""
+    """``rank`` orders results; ``copy`` is the copy score, ``z`` its calibrated value and
+    ``duplicate`` the copy decision (None uncalibrated)."""
 
     id: int
     rank: float
     copy: float
     z: float | None
+    duplicate: bool | None = None
 
 
 class QueryScorer:
@@ -96,11 +99,10 @@ class QueryScorer:
         self.cache = cache
         #: after :meth:`search`: every image it scored, by id (rows and labels)
         self.images: dict[int, PreparedImage] = {}
-        #: after :meth:`search`: whether the tiles were needed (None: none offered)
+        #: after :meth:`search`: whether the tiles, the ``more`` views and the local check
+        #: were needed (None: none offered)
         self.regional: bool | None = None
-        #: after :meth:`search`: whether the ``more`` views were needed (None: none offered)
         self.expanded_views: bool | None = None
-        #: after :meth:`search`: whether the local check was asked (None: none offered)
         self.checked_locally: bool | None = None
 
     def settled(self, copy: np.ndarray) -> bool:
@@ -216,15 +218,48 @@ class QueryScorer:
         rank = d.rank_scores(copy, label_sim, reached)
         order = sorted(range(len(ids)), key=lambda n: (-float(rank[n]), ids[n]))[:k]
         cal = d.calibration
+        duplicate = self._decisions(query, copy, ids, images)
         return [
             ScoredHit(
                 ids[n],
                 float(rank[n]),
                 float(copy[n]),
                 None if cal is None else float(cal.z(copy[n])),
+                None if duplicate is None else bool(duplicate[n]),
             )
             for n in order
         ]
+
+    def _decisions(
+        self,
+        query: np.ndarray,
+        copy: np.ndarray,
+        ids: list[int],
+        images: Mapping[int, PreparedImage],
+    ) -> np.ndarray | None:
+        """Each candidate's duplicate decision (None uncalibrated): its calibrated copy score;
+        with ``expand`` on, a copy below :data:`WITNESS_Z` found by an upright view alone must
+        also be a copy of a better copy (:func:`search.descriptor.expansion.witnessed`). Stored
+        rows are upright: a turned view's find, or other evidence (tile, check, chain), needs
+        no witness."""
+        d = self.descriptor
+        if d.calibration is None:
+            return None
+        decision = d.calibration.duplicate_threshold()
+        out = np.asarray(copy) >= decision
+        flagged = np.flatnonzero(out)
+        if not d.config.expand or len(flagged) < 2:
+            return out
+        flagged = flagged[np.argsort(-copy[flagged], kind="stable")]
+        rows, owner = self._rows([ids[n] for n in flagged], images)
+        pairs = np.full((len(flagged),) * 2, -np.inf, np.float32)
+        for a in range(len(flagged)):
+            np.maximum.at(pairs[a], owner, (rows[owner == a] @ rows.T).max(axis=0))
+        own = self._copy(query, [ids[n] for n in flagged], images)
+        needs = ~d.found_turned(query, rows, owner, len(flagged)) & (own >= copy[flagged] - 1e-6)
+        needs &= copy[flagged] < d.calibration.duplicate_threshold(WITNESS_Z)
+        out[flagged] = witnessed(pairs, needs, decision)
+        return out
 
     def _regions(
         self,

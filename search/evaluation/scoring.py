@@ -107,7 +107,9 @@ class Scores:
     ``rank_scores``/``rank_idx`` [n, k]: each file's ranking of the others, best first (the
     file itself excluded; -1 pads a short list); ``pair_i``/``pair_j``/``pair_s``: candidate
     unordered pairs (``i < j``) with their duplicate score (complete pairs = exact pair
-    metrics); ``pair_score(a, b)``: the duplicate score of any two files (symmetric).
+    metrics); ``pair_score(a, b)``: the duplicate score of any two files (symmetric);
+    ``pair_flag``: the engine's duplicate decision of each pair (either way round), which
+    pair precision / recall then measure instead of ``pair_s >= threshold``.
     """
 
     rank_scores: np.ndarray
@@ -116,6 +118,7 @@ class Scores:
     pair_j: np.ndarray
     pair_s: np.ndarray
     pair_score: Callable[[int, int], float]
+    pair_flag: np.ndarray | None = None
 
 
 def ranking_depth(n: int, rank_depth: int | None, truth: GroundTruth) -> int:
@@ -217,7 +220,10 @@ def _copy_detection(
     labels = (group[i] >= 0) & (group[i] == group[j])
     n_pos = truth.n_duplicate_pairs()
     ev.metrics["pair_ap"] = m.pair_average_precision(s, labels, n_pos)
-    p, r = m.pair_precision_recall(s, labels, n_pos, threshold)
+    # the decision: the engine's flags where given (as +-1 against 0), else the threshold
+    flag = scored.pair_flag
+    decided, at = (s, threshold) if flag is None else (np.where(flag, 1.0, -1.0), 0.0)
+    p, r = m.pair_precision_recall(decided, labels, n_pos, at)
     ev.metrics["pair_precision"], ev.metrics["pair_recall"] = p, r
     ev.metrics["recall_at_p99"], ev.p99_threshold = m.recall_at_precision(
         s, labels, n_pos, TARGET_PRECISION
@@ -226,7 +232,7 @@ def _copy_detection(
     rel = np.array([truth.related.get(f, -1) for f in names])
     if truth.related:  # same-object neutral: pairs of one object's different photos dropped
         keep = ~((rel[i] >= 0) & (rel[i] == rel[j]) & ~labels)
-        p, r = m.pair_precision_recall(s[keep], labels[keep], n_pos, threshold)
+        p, r = m.pair_precision_recall(decided[keep], labels[keep], n_pos, at)
         ev.metrics["pair_precision_neutral"], ev.metrics["pair_recall_neutral"] = p, r
         ev.metrics["recall_at_p99_neutral"], _ = m.recall_at_precision(
             s[keep], labels[keep], n_pos, TARGET_PRECISION

@@ -23,6 +23,7 @@ _SOURCES: dict[str, str] = {
     "QualityFilter": "search.query.quality",
     "flag_name_list": "search.query.quality",
     "MAX_LABEL_QUERY": "search.query.browse",
+    "LOOKALIKE_NOTE": "search.query.results",
     "MAX_IMAGE_ID": "search.query.results",
     "MAX_K": "search.query.results",
     "SearchHit": "search.query.results",
@@ -41,6 +42,7 @@ _SOURCES: dict[str, str] = {
 
 __all__ = [
     "EXACT",
+    "LOOKALIKE_NOTE",
     "MAX_IMAGE_ID",
     "MAX_K",
     "MAX_LABEL_QUERY",
@@ -78,7 +80,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.query.errors import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
     from search.query.quality import QualityFilter, flag_name_list
     from search.query.records import ImageFile, disk_change, gone_file_note
-    from search.query.results import MAX_IMAGE_ID, MAX_K, SearchHit
+    from search.query.results import LOOKALIKE_NOTE, MAX_IMAGE_ID, MAX_K, SearchHit
     from search.query.reverse_lookup import (
         EXACT,
         NEAR,

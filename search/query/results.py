@@ -93,6 +93,7 @@ class SearchHit:
     copy_score: float | None = None
     z: float | None = None  # calibrated copy score (sd above the library's background)
     duplicate: bool = False  # z >= search.descriptor.DUPLICATE_Z: a copy of the query
+    lookalike: bool = False  # z at the decision, but no copy of the query's better copies
     mtime: datetime | None = None  # the file's modification time (set when browsing)
     media: str = "image"  # "video": a video file, ``timestamp_ms`` its best moment
     timestamp_ms: int | None = None
@@ -117,6 +118,7 @@ class SearchHit:
             "copy_score": self.copy_score,
             "z": self.z,
             "duplicate": self.duplicate,
+            "lookalike": self.lookalike,
             "media": self.media,
             "flags": quality_flags_json(self.quality_flags),
         }
@@ -184,23 +186,30 @@ class ImageQueryResult:
     views: int = 1
 
 
+LOOKALIKE_NOTE = "but no copy of the better copies above it: a look-alike of them"
+
+
 def hits_from_scores(
     scored: list[tuple[ScoredHit, StoredImage]],
     calibration: Calibration | None,
     exact: Callable[[StoredImage, float], bool],
 ) -> list[SearchHit]:
     """Ranked hits from scored rows: the copy score (rounded for display; decided unrounded),
-    its calibrated ``z`` and the duplicate decision, and whether the row is an exact copy."""
+    its calibrated ``z`` and the duplicate decision (the scorer's: past the decision's ``z``
+    but a ``lookalike`` when it is no copy of the query's better copies), and whether the
+    row is an exact copy."""
     out = []
     for n, (hit, row) in enumerate(scored, start=1):
         copy = round(min(1.0, hit.copy), SCORE_DECIMALS)
         z = None if calibration is None else float(calibration.duplicate_z(hit.copy))
+        past = z is not None and z >= DUPLICATE_Z
         out.append(
             replace(
                 hit_from_row(n, hit.rank, row, bool(exact(row, copy))),
                 copy_score=copy,
                 z=None if z is None else round(z, 2),
-                duplicate=z is not None and z >= DUPLICATE_Z,
+                duplicate=past if hit.duplicate is None else hit.duplicate,
+                lookalike=past and hit.duplicate is False,
             )
         )
     return out
