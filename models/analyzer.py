@@ -332,3 +332,10 @@ class ImageAnalyzer:
         return analyze_views(
             self, source, roi, rotations=rotations, frames=frames, upright_only=upright_only
         )
+
+    def turned_embeddings(self, source: ImageSource) -> np.ndarray:
+        """The whole image turned by a quarter, a half and three quarters: embeddings [3, D]
+        (see :func:`models.views.turned_embeddings`). Raises the image's :class:`ImageError`."""
+        from models.views import turned_embeddings
+
+        return turned_embeddings(self, source)

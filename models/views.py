@@ -210,3 +210,18 @@ def analyze_views(
     elif upright.mode != "RGB":
         upright = upright.convert("RGB")
     return ViewSet(base, vectors, names, frame, later, model, upright)
+
+
+def turned_embeddings(
+    analyzer: ImageAnalyzer, source: object, rotations: Sequence[int] = (90, 180, 270)
+) -> np.ndarray:
+    """Embeddings [len(rotations), D] of the whole image ``source`` turned clockwise by each
+    of ``rotations`` (one model run, no upright view, no frame search); raises its
+    ImageError."""
+    from models.errors import ImageError
+
+    prepared = analyzer.prepare(source, None)
+    if isinstance(prepared, ImageError):
+        raise prepared
+    batch = np.stack([turn_input(prepared.tensor, r) for r in rotations])
+    return analyzer.model.run(batch).embeddings.astype(np.float32)

@@ -116,10 +116,16 @@ ORIGINAL = _unit((0, 1.0))  # cosine 0.8: z 12.8, past the look-alikes
 
 
 def _flags(
-    library: np.ndarray, expand: int = 3, turned: np.ndarray | None = None
+    library: np.ndarray,
+    expand: int = 3,
+    turned: np.ndarray | None = None,
+    turns: dict[int, np.ndarray] | None = None,
 ) -> list[tuple[int, float, bool | None]]:
-    """(id, z, duplicate) of each image for QUERY (and a ``turned`` view of it)."""
+    """(id, z, duplicate) of each image for QUERY (and a ``turned`` view of it); ``turns``:
+    the stored images' own turned views, as the engine embeds them from their files."""
     scorer = _scorer(library, [[] for _ in library])
+    if turns is not None:
+        scorer.turns = turns.get
     if not expand:
         config = replace(scorer.descriptor.config, expand=0)
         scorer.descriptor = Descriptor(
@@ -158,6 +164,13 @@ def test_a_copy_found_by_a_turned_view_needs_no_witness() -> None:
     """Stored vectors are upright, so a turned copy of the picture is no copy of the upright
     original by them: found by the query's turned view, it keeps the decision unwitnessed."""
     turned_copy = _unit((9, 0.47), (10, 0.88))  # z 7.1 through the turned view (e9)
-    flags = _flags(np.stack([ORIGINAL, turned_copy]), turned=_unit((9, 1.0)))
+    library = np.stack([ORIGINAL, turned_copy])
+    flags = _flags(library, turned=_unit((9, 1.0)))
     assert [(i, duplicate) for i, _z, duplicate in flags] == [(0, True), (1, True)], flags
     assert 6.0 <= flags[1][1] < 8.0, flags
+    # with the original's own turned views (its file turned): witnessed when they hold it,
+    # a look-alike when they do not
+    flags = _flags(library, turned=_unit((9, 1.0)), turns={0: _unit((10, 1.0))[None]})
+    assert [duplicate for _i, _z, duplicate in flags] == [True, True], flags
+    flags = _flags(library, turned=_unit((9, 1.0)), turns={0: _unit((11, 1.0))[None]})
+    assert [duplicate for _i, _z, duplicate in flags] == [True, False], flags

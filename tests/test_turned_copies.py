@@ -82,3 +82,17 @@ def test_upright_first_answers_a_settled_query_from_its_upright_view(library):
     with SearchEngine.open(replace(settings, upright_first=True)) as engine:
         found, views = _duplicates(engine, _jpeg(photo))
     assert views == 1 and "upright.jpg" in found
+
+
+def test_a_stored_image_s_turned_views_are_embedded_from_its_file_once(library):
+    """The witness of a turned find (search.descriptor.witness): the best copy's turned views,
+    from its file while it is as indexed, kept for the library state; None without a file."""
+    settings, _photo = library
+    with SearchEngine.open(settings) as engine:
+        upright = engine.records.image_id_for(settings.library.parent / "copies" / "upright.jpg")
+        live = engine.guard.live(engine.store.health.serving_state())
+        turns = engine.turned.for_state(live)
+        rows = turns(upright)
+        assert rows is not None and rows.shape[0] == 3  # a quarter, a half, three quarters
+        assert turns(upright) is rows  # kept: the file is read once
+        assert turns(987654) is None

@@ -36,6 +36,7 @@ _SOURCES: dict[str, str] = {
     "ScoredHit": "search.descriptor.rerank",
     "PreparedImage": "search.descriptor.row_cache",
     "RowCache": "search.descriptor.row_cache",
+    "StoredTurns": "search.descriptor.witness",
     "LocalFeatures": "search.descriptor.verify",
     "MIN_INLIERS": "search.descriptor.verify",
     "count_inliers": "search.descriptor.verify",
@@ -88,6 +89,7 @@ __all__ = [
     "RowCache",
     "ScoredHit",
     "StoredImage",
+    "StoredTurns",
     "VerifyUnavailableError",
     "Whitening",
     "WhiteningError",
@@ -162,3 +164,4 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         shrink_for,
         whitening_from_edits,
     )
+    from search.descriptor.witness import StoredTurns

@@ -1,7 +1,6 @@
-"""The duplicate graph's rules, shared by the search (:mod:`search.descriptor.rerank`) and the
-evaluation (:meth:`search.descriptor.descriptors.Descriptor.expand`): which sure copies are
-followed, how far below its hub a copy reached through it scores, and (the converse, search
-only) which of a query's grey-band copies keep the duplicate decision."""
+"""The duplicate-graph expansion's two rules, shared by the search (:mod:`search.descriptor.rerank`)
+and the evaluation (:meth:`search.descriptor.descriptors.Descriptor.expand`): which sure copies are
+followed, and how far below its hub a copy reached through it scores."""
 
 from __future__ import annotations
 
@@ -36,15 +35,3 @@ def chain_scores(
         at_least = np.nextafter(at_least, np.float32(2.0))
     floor = np.where(chained >= decision, float(at_least), -np.inf)
     return np.maximum(chained - step, floor)
-
-
-def witnessed(pairs: np.ndarray, needs: np.ndarray, decision: float) -> np.ndarray:
-    """Which of a query's copies (best first) keep the duplicate decision, given the copy
-    scores ``pairs`` [n, n] of their stored images among themselves and which of them
-    ``needs`` a witness. Copies of one picture are copies of each other, so such a copy
-    keeps it when it is itself a copy (``>= decision``) of a better one that kept it; one
-    that is not is a look-alike of them (another photo of the same kind of scene)."""
-    keep = np.zeros(len(needs), bool)
-    for n in range(len(needs)):
-        keep[n] = n == 0 or not needs[n] or bool((pairs[n, :n][keep[:n]] >= decision).any())
-    return keep

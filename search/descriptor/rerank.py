@@ -13,7 +13,7 @@ exactly (copy score, label similarity), (3) follows the duplicate graph from the
 copies (``expand``; a copy reached through a member of the copy tier joins the tier, so label
 similarity never puts a look-alike before it) and (4) returns the best ``k`` by rank score,
 each with its copy score, calibrated ``z`` and duplicate decision (``z >= DUPLICATE_Z``, and
-for a grey-band copy a witness among the better ones: :meth:`QueryScorer._decisions`).
+for a grey-band copy a witness among the better ones: :mod:`search.descriptor.witness`).
 
 **Settled queries** (``more``; the engine's ``upright_first`` setting): the engine first gives
 only the query's upright views (the image, and the framed photo when there is one) and a
@@ -54,11 +54,11 @@ from search.descriptor.config import (
     REGION_CHECKED,
     REGION_COSINE,
     REGION_SCORE,
-    WITNESS_Z,
 )
 from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
-from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order, witnessed
+from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
 from search.descriptor.row_cache import PreparedImage, RowCache
+from search.descriptor.witness import StoredTurns, duplicate_decisions
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
 Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
@@ -90,6 +90,7 @@ class QueryScorer:
         *,
         candidates: int = CANDIDATES_PER_VIEW,
         cache: RowCache | None = None,
+        turns: StoredTurns | None = None,
     ) -> None:
         self.descriptor = descriptor
         self.neighbours = neighbours
@@ -97,6 +98,8 @@ class QueryScorer:
         self.candidates = candidates
         #: prepared rows kept between queries of one library state (None: per query only)
         self.cache = cache
+        #: a stored image's turned views, embedded from its file (search.descriptor.witness)
+        self.turns = turns
         #: after :meth:`search`: every image it scored, by id (rows and labels)
         self.images: dict[int, PreparedImage] = {}
         #: after :meth:`search`: whether the tiles, the ``more`` views and the local check
@@ -218,7 +221,9 @@ class QueryScorer:
         rank = d.rank_scores(copy, label_sim, reached)
         order = sorted(range(len(ids)), key=lambda n: (-float(rank[n]), ids[n]))[:k]
         cal = d.calibration
-        duplicate = self._decisions(query, copy, ids, images)
+        duplicate = duplicate_decisions(
+            d, query, copy, ids, lambda some: self._rows(some, images), self.turns
+        )
         return [
             ScoredHit(
                 ids[n],
@@ -229,37 +234,6 @@ class QueryScorer:
             )
             for n in order
         ]
-
-    def _decisions(
-        self,
-        query: np.ndarray,
-        copy: np.ndarray,
-        ids: list[int],
-        images: Mapping[int, PreparedImage],
-    ) -> np.ndarray | None:
-        """Each candidate's duplicate decision (None uncalibrated): its calibrated copy score;
-        with ``expand`` on, a copy below :data:`WITNESS_Z` found by an upright view alone must
-        also be a copy of a better copy (:func:`search.descriptor.expansion.witnessed`). Stored
-        rows are upright: a turned view's find, or other evidence (tile, check, chain), needs
-        no witness."""
-        d = self.descriptor
-        if d.calibration is None:
-            return None
-        decision = d.calibration.duplicate_threshold()
-        out = np.asarray(copy) >= decision
-        flagged = np.flatnonzero(out)
-        if not d.config.expand or len(flagged) < 2:
-            return out
-        flagged = flagged[np.argsort(-copy[flagged], kind="stable")]
-        rows, owner = self._rows([ids[n] for n in flagged], images)
-        pairs = np.full((len(flagged),) * 2, -np.inf, np.float32)
-        for a in range(len(flagged)):
-            np.maximum.at(pairs[a], owner, (rows[owner == a] @ rows.T).max(axis=0))
-        own = self._copy(query, [ids[n] for n in flagged], images)
-        needs = ~d.found_turned(query, rows, owner, len(flagged)) & (own >= copy[flagged] - 1e-6)
-        needs &= copy[flagged] < d.calibration.duplicate_threshold(WITNESS_Z)
-        out[flagged] = witnessed(pairs, needs, decision)
-        return out
 
     def _regions(
         self,

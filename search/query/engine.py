@@ -53,6 +53,7 @@ from search.query.results import (
     read_query_bytes,
     with_source,
 )
+from search.query.stored_turns import TurnedViews
 from search.query.video import VideoSearch, is_video_query
 from search.settings import Settings
 from search.store import ImageInfo, ModelStamp, ReindexingError, StoredImage
@@ -76,6 +77,7 @@ class SearchEngine:
         self.explore = Explorer(library.store, kept, check=self.guard.check_serving)
         self.videos = VideoSearch(self.store, self.guard, self.records)
         self.local = LocalVerifier(self.records, self.settings.max_image_pixels)  # verify=on
+        self.turned = TurnedViews(self.records, self.guard)  # witnesses of turned finds
 
     @classmethod
     def open(cls, settings: Settings) -> SearchEngine:
@@ -151,9 +153,8 @@ class SearchEngine:
         its bytes, and the ``k`` best hits (see :meth:`search_image`); ``exclude``: an image
         id left out of the results (the query itself, for :meth:`similar`). Every view is
         embedded (``all_views``; default: unless ``settings.upright_first``); else the upright
-        views are searched first and the turned ones embedded only when those leave no sure
-        copy (:class:`search.descriptor.rerank.QueryScorer`); ``flags`` keeps the hits that
-        pass a quality-flag filter; ``verify=on``: :mod:`search.query.local_check`."""
+        views are searched first, the turned ones embedded only when those leave no sure copy
+        (:class:`search.descriptor.QueryScorer`); ``flags``: a quality-flag filter."""
         check_params(k, min_score)
         state = self.store.health.serving_state()
         live = self.guard.live(state)  # one state for the whole query, even if swapped
@@ -214,14 +215,12 @@ class SearchEngine:
         """The ``k`` images most similar to ``source`` (or its region ``roi``), best first.
 
         Results are ordered by ``score``, the rank score: the copy score fused with class-label
-        similarity for look-alikes
-        (:meth:`search.descriptor.descriptors.Descriptor.rank_scores`; 1.0 for the same image).
-        ``copy_score`` is the cosine in the library's descriptor space, best over the query's
-        views and the stored image's rows; ``z`` is its calibrated value and ``duplicate`` the
-        copy decision (``z >= DUPLICATE_Z``). ``exact`` marks byte-identical
-        (sha256) or pixel-identical copies of the query file (never for a region ``roi``;
-        :mod:`search.query.pixels` says which rows are checked).
-        """
+        similarity for look-alikes (:meth:`search.descriptor.Descriptor.rank_scores`; 1.0 for
+        the same image). ``copy_score`` is the cosine in the library's descriptor space, best
+        over the query's views and the stored image's rows; ``z`` is its calibrated value and
+        ``duplicate`` the copy decision (``z >= DUPLICATE_Z``; a grey-band ``lookalike`` is
+        none: :mod:`search.descriptor.witness`). ``exact`` marks byte-identical (sha256) or
+        pixel-identical copies of the query file (never for a region ``roi``)."""
         if is_video_query(source):
             if roi is not None:  # it was dropped without a word: the whole clip was searched
                 raise RoiError(
@@ -313,10 +312,10 @@ class SearchEngine:
         regions: MoreViews | None = None,
         local: LocalCheck | None = None,
     ) -> list[tuple[ScoredHit, StoredImage]]:
-        """Candidates from ``live``'s indexes, scored exactly from the store (the truth) by
-        its descriptor (:class:`search.descriptor.rerank.QueryScorer`: ``more`` turned views,
-        ``regions`` tiles, ``local`` check, each asked while the query stays unsettled),
-        filtered (by ``min_score`` and ``flags``, among more candidates), best first."""
+        """Candidates from ``live``'s indexes scored exactly from the store (the truth) by
+        its :class:`search.descriptor.QueryScorer` (``more`` turned views, ``regions`` tiles,
+        ``local`` check: each asked while the query stays unsettled; the best copy's turned
+        views as a witness), filtered (``min_score``, ``flags``), best first."""
         if live.index.ntotal == 0:
             return []
 
@@ -330,6 +329,7 @@ class SearchEngine:
             stored,
             candidates=max(CANDIDATES_PER_VIEW, wanted),
             cache=live.rows,
+            turns=self.turned.for_state(live),
         )
         found = scorer.search(query, labels, wanted, exclude, more, regions, local)
         rows = self.store.reads.hit_rows([hit.id for hit in found], labels=False)
