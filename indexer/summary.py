@@ -78,7 +78,13 @@ class IndexSummary(Counts):
             f"{self.moved} moved, {self.removed} removed, {self.failed} failed, "
             f"{self.unchanged} unchanged"
             + (f" ({self.copied} copies reused a vector)" if self.copied else ""),
-            f"library: {self.images_total} images indexed, {self.failed_total} failed files",
+            f"library: {self.images_total} images indexed"
+            + (
+                f", {self.failed_total} file{'s' if self.failed_total != 1 else ''} it could "
+                "not index (`imgsearch stats` lists them)"
+                if self.failed_total
+                else ""
+            ),
         ]
         if self.converted_to_video:
             lines.append(
