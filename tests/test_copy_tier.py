@@ -162,15 +162,16 @@ def test_a_firm_match_keeps_the_decision_without_a_witness() -> None:
 
 def test_a_copy_found_by_a_turned_view_needs_no_witness() -> None:
     """Stored vectors are upright, so a turned copy of the picture is no copy of the upright
-    original by them: found by the query's turned view, it keeps the decision unwitnessed."""
+    original by them: found by the query's turned view, it is witnessed by its own turned
+    views (the engine embeds them from its file), and keeps the decision without them."""
     turned_copy = _unit((9, 0.47), (10, 0.88))  # z 7.1 through the turned view (e9)
     library = np.stack([ORIGINAL, turned_copy])
     flags = _flags(library, turned=_unit((9, 1.0)))
     assert [(i, duplicate) for i, _z, duplicate in flags] == [(0, True), (1, True)], flags
     assert 6.0 <= flags[1][1] < 8.0, flags
-    # with the original's own turned views (its file turned): witnessed when they hold it,
-    # a look-alike when they do not
-    flags = _flags(library, turned=_unit((9, 1.0)), turns={0: _unit((10, 1.0))[None]})
+    # with the find's own turned views (its file turned back): witnessed when they are a
+    # copy of the original, a look-alike when they are not
+    flags = _flags(library, turned=_unit((9, 1.0)), turns={1: _unit((0, 0.9), (12, 0.4))[None]})
     assert [duplicate for _i, _z, duplicate in flags] == [True, True], flags
-    flags = _flags(library, turned=_unit((9, 1.0)), turns={0: _unit((11, 1.0))[None]})
+    flags = _flags(library, turned=_unit((9, 1.0)), turns={1: _unit((11, 1.0))[None]})
     assert [duplicate for _i, _z, duplicate in flags] == [True, False], flags

@@ -5,10 +5,11 @@ A hit past the decision (``duplicate_z >= DUPLICATE_Z``) but below :data:`WITNES
 look-alikes of one kind of scene end in a learned space: a photo of the same species at z
 6-8.5, ranked under the query's true original) keeps the decision only if its stored image
 is itself a copy of a better copy that kept it; otherwise it is a look-alike of them. Stored
-rows are upright, so a copy the query found through a turned view is compared with the best
-copy's own turned views (its file embedded on demand by ``turns``: the engine's callback,
-only when such a find needs a witness); without them it needs none. A copy whose score
-has other evidence (a tile, the local check, a chain of copies) needs none either.
+rows are upright, so a copy the query found through a turned view is compared by its own
+turned views (its file embedded on demand by ``turns``, the engine's callback, only when
+such a find needs a witness; kept per image, so a turned copy that many queries find is
+embedded once); without them it needs none. A copy whose score has other evidence (a tile,
+the local check, a chain of copies) needs none either.
 Measured in bench/README.md ("A grey-band copy needs a witness").
 """
 
@@ -63,12 +64,11 @@ def duplicate_decisions(
     own = descriptor.copy_scores(query, rows, owner, n)  # the views' evidence alone
     grey = (own >= copy[flagged] - 1e-6) & (copy[flagged] < cal.duplicate_threshold(WITNESS_Z))
     turned = descriptor.found_turned(query, rows, owner, n)
-    if turns is not None and (grey & turned)[1:].any():
-        best_turned = turns(ids[flagged[0]])
-        if best_turned is not None and len(best_turned):
-            by_turns = np.full(n, -np.inf, np.float32)
-            np.maximum.at(by_turns, owner, (best_turned @ rows.T).max(axis=0))
-            pairs[:, 0] = np.maximum(pairs[:, 0], by_turns)
-            turned[:] = False  # every find can now be witnessed
+    needs_turns = np.flatnonzero(grey & turned)
+    for a in needs_turns[needs_turns > 0] if turns is not None else ():  # not the best copy
+        its_turns = turns(ids[flagged[a]])  # the find turned back: upright as stored rows are
+        if its_turns is not None and len(its_turns):
+            np.maximum.at(pairs[a], owner, (its_turns @ rows.T).max(axis=0))
+            turned[a] = False
     out[flagged] = witnessed(pairs, grey & ~turned, decision)
     return out
