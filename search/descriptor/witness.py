@@ -5,11 +5,12 @@ A hit past the decision (``duplicate_z >= DUPLICATE_Z``) but below :data:`WITNES
 look-alikes of one kind of scene end in a learned space: a photo of the same species at z
 6-8.5, ranked under the query's true original) keeps the decision only if its stored image
 is itself a copy of a better copy that kept it; otherwise it is a look-alike of them. Stored
-rows are upright, so a copy the query found through a turned view is compared by its own
-turned views (its file embedded on demand by ``turns``, the engine's callback, only when
-such a find needs a witness; kept per image, so a turned copy that many queries find is
-embedded once); without them it needs none. A copy whose score has other evidence (a tile,
-the local check, a chain of copies) needs none either.
+rows are upright, so they compare finds of one orientation only: a copy the query found
+through a turned view is compared by its own turned views, and an upright find under a
+best copy found turned by that copy's turned views (files embedded on demand by ``turns``,
+the engine's callback, only when such a find needs a witness; kept per image, so a turned
+copy that many queries find is embedded once); without them it needs none. A copy whose
+score has other evidence (a tile, the local check, a chain of copies) needs none either.
 Measured in bench/README.md ("A grey-band copy needs a witness").
 """
 
@@ -63,12 +64,20 @@ def duplicate_decisions(
         np.maximum.at(pairs[a], owner, (rows[owner == a] @ rows.T).max(axis=0))
     own = descriptor.copy_scores(query, rows, owner, n)  # the views' evidence alone
     grey = (own >= copy[flagged] - 1e-6) & (copy[flagged] < cal.duplicate_threshold(WITNESS_Z))
+    needs = grey & (np.arange(n) > 0)  # the best copy keeps it
+    # upright stored rows compare finds of one orientation only; a find of the other needs
+    # turned views: its own when found turned, the best copy's under a best copy found so
     turned = descriptor.found_turned(query, rows, owner, n)
-    needs_turns = np.flatnonzero(grey & turned)
-    for a in needs_turns[needs_turns > 0] if turns is not None else ():  # not the best copy
-        its_turns = turns(ids[flagged[a]])  # the find turned back: upright as stored rows are
-        if its_turns is not None and len(its_turns):
-            np.maximum.at(pairs[a], owner, (its_turns @ rows.T).max(axis=0))
-            turned[a] = False
-    out[flagged] = witnessed(pairs, grey & ~turned, decision)
+    other = needs & (turned | turned[0])
+    whose = np.where(turned, np.arange(n), 0)
+    for who in np.unique(whose[other]):
+        its_turns = turns(ids[flagged[who]]) if turns is not None else None
+        if its_turns is None or not len(its_turns):
+            needs[other & (whose == who)] = False  # no way to witness them: they keep it
+            continue
+        by_turns = np.full(n, -np.inf, np.float32)
+        np.maximum.at(by_turns, owner, (its_turns @ rows.T).max(axis=0))
+        pairs[who] = np.maximum(pairs[who], by_turns)
+        pairs[:, who] = np.maximum(pairs[:, who], by_turns)
+    out[flagged] = witnessed(pairs, needs, decision)
     return out

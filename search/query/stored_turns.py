@@ -1,8 +1,8 @@
 """A stored image's turned views, embedded from its file on demand: the witness of a copy that
 a query found through a turned view (:mod:`search.descriptor.witness`). The file is read by
 its database row only while its bytes are those indexed (else: None, no witness). Kept per
-image for as long as the library state the engine serves (one best copy serves the many
-queries that find it), up to :data:`KEPT` images."""
+image for as long as the library state the engine serves (a turned copy that many queries
+find is embedded once), up to :data:`KEPT` images."""
 
 from __future__ import annotations
 
