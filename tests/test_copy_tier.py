@@ -139,11 +139,13 @@ def _flags(
 def test_a_grey_band_match_that_is_no_copy_of_the_better_copy_is_a_look_alike() -> None:
     """Copies of one picture are copies of each other: a match past the duplicate decision
     (z 6) but below the look-alikes' end (WITNESS_Z 8) keeps the decision only as a copy of
-    the query's better copy. A sibling copy of the original (their pair at z 7.2) keeps it;
-    a look-alike sharing the query's other content (z 7.2, no copy of the original) does not."""
+    the query's better copy, upright or turned. A sibling copy of the original (their pair at
+    z 7.2) keeps it; a look-alike sharing the query's other content (z 7.2, no copy of the
+    original either way up) does not."""
     sibling = _unit((0, 0.45), (1, 0.133), (5, 0.8835))
     look_alike = _unit((1, 0.7), (2, 0.45), (6, 0.5545))
-    flags = _flags(np.stack([ORIGINAL, sibling, look_alike]))
+    # its turned views (the engine embeds them from its file) are no copy of the original
+    flags = _flags(np.stack([ORIGINAL, sibling, look_alike]), turns={2: _unit((13, 1.0))[None]})
     by_id = {i: (z, duplicate) for i, z, duplicate in flags}
     assert by_id[0][1] is True and by_id[1][1] is True, flags
     assert 6.0 <= by_id[2][0] < 8.0 and by_id[2][1] is False, flags
@@ -160,10 +162,10 @@ def test_a_firm_match_keeps_the_decision_without_a_witness() -> None:
     assert flags[1][1] >= 8.0, flags
 
 
-def test_a_copy_found_by_a_turned_view_needs_no_witness() -> None:
+def test_a_turned_copy_is_witnessed_by_its_turned_views() -> None:
     """Stored vectors are upright, so a turned copy of the picture is no copy of the upright
-    original by them: found by the query's turned view, it is witnessed by its own turned
-    views (the engine embeds them from its file), and keeps the decision without them."""
+    original by them: it is witnessed by its own turned views (the engine embeds them from
+    its file), and keeps the decision when they cannot be had."""
     turned_copy = _unit((9, 0.47), (10, 0.88))  # z 7.1 through the turned view (e9)
     library = np.stack([ORIGINAL, turned_copy])
     flags = _flags(library, turned=_unit((9, 1.0)))

@@ -178,19 +178,6 @@ class Descriptor:
             np.maximum.at(out, owner, self.view_scores(query, rows).max(axis=0))
         return out
 
-    def found_turned(
-        self, query: np.ndarray, rows: np.ndarray, owner: np.ndarray, count: int
-    ) -> np.ndarray:
-        """Whether each of ``count`` images scores its copy score through a turned view."""
-        sims = self.view_scores(query, rows)
-        views, turned_view = np.argmax(sims, axis=0), self.turned_views(query)
-        best = np.full(count, -np.inf, np.float32)
-        turned = np.zeros(count, bool)
-        for r, (view, a) in enumerate(zip(views, owner, strict=True)):
-            if sims[view, r] > best[a]:
-                best[a], turned[a] = sims[view, r], turned_view[view]
-        return turned
-
     def view_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Cosines [V, M] of query views (:meth:`query_rows`) with stored rows; a turned
         view's below the sure-copy score count :data:`TURNED_WEAK_MARGIN` less (module doc)."""
