@@ -6,7 +6,8 @@ look-alikes of one kind of scene end in a learned space: a photo of the same spe
 6-8.5, ranked under the query's true original) keeps the decision only if its stored image
 is itself a copy of a better copy that kept it, when the best copy is itself past the
 look-alikes (z >= WITNESS_Z: a firm witness; in a library whose copies all score in the
-grey band, as a whitening learned from few photos can make them, z alone decides);
+grey band, as a whitening learned from few photos can make them, z alone decides) and not
+the query's own file or its exact copy (the query's evidence is then that file's own);
 otherwise it is a look-alike of them. Stored
 rows are upright, so they compare pictures of one orientation: a hit they do not witness is
 compared again by its own turned views (a quarter, a half, three quarters: every other
@@ -25,6 +26,7 @@ import numpy as np
 
 from search.descriptor.config import WITNESS_Z
 from search.descriptor.descriptors import Descriptor
+from search.descriptor.expansion import SELF_SCORE
 
 StoredTurns = Callable[[int], "np.ndarray | None"]  # image id -> its turned views' rows
 RowsOf = Callable[[Sequence[int]], tuple[np.ndarray, np.ndarray]]  # ids -> (rows, owner)
@@ -73,7 +75,7 @@ def duplicate_decisions(
         return out
     flagged = flagged[np.argsort(-copy[flagged], kind="stable")]
     firm = cal.duplicate_threshold(WITNESS_Z)
-    if copy[flagged[0]] < firm:  # the best copy is in the grey band too: no firm witness
+    if not firm <= copy[flagged[0]] < SELF_SCORE:  # no firm witness, or the query's own file
         return out
     n = len(flagged)
     rows, owner = rows_of([ids[i] for i in flagged])
