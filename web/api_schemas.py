@@ -93,7 +93,12 @@ _HIT = {
         "duplicate": {
             "type": "boolean",
             "description": f"The copy decision: z >= {DUPLICATE_Z:g} (about 99 % of such pairs "
-            "are copies)",
+            "are copies); below z 8 only for a copy of one of the query's better copies",
+        },
+        "lookalike": {
+            "type": "boolean",
+            "description": f"z >= {DUPLICATE_Z:g} but no copy of the query's better copies: a "
+            "look-alike of them (another photo of the same kind of scene), not a duplicate",
         },
         "id": {"type": "integer"},
         "path": {"type": "string"},
