@@ -4,7 +4,7 @@ as a look-alike, with the reason, wherever its z is shown (cards, lookup, JSON).
 from __future__ import annotations
 
 from search.query import LOOKALIKE_NOTE, SIMILAR, LookupMatch, LookupResult, SearchHit
-from web.present import copy_text, evidence_text, evidence_title
+from web.present import copy_text, evidence_text, evidence_title, match_groups
 
 HIT = SearchHit(1, 0.58, 7, "a.jpg", 10, 10, 100, copy_score=0.58, z=5.97)
 LOOKALIKE = SearchHit(2, 0.6, 8, "b.jpg", 10, 10, 100, copy_score=0.6, z=6.4, lookalike=True)
@@ -23,3 +23,5 @@ def test_a_look_alike_in_a_lookup_is_similar_with_its_reason() -> None:
     result = LookupResult(0.5, {}, [match], z_threshold=6.0)
     assert evidence_text(match, result) == "copy score 0.600 · z 6.4 ≥ 6, a look-alike"
     assert evidence_title(match, result).endswith(f"z 6 or more, {LOOKALIKE_NOTE}")
+    titles = [group.title for group in match_groups(result)]
+    assert titles[-1].endswith("(z below 6, or look-alikes of the copies above)"), titles

@@ -223,6 +223,8 @@ def match_groups(result: LookupResult) -> list[MatchGroup]:
             f"{Z_WORDS} (copy score {t} or more here)."
         )
         near_empty = f"No image is a copy by the calibrated decision (z ≥ {z})."
+        if any(m.hit.lookalike for m in result.of_kind(SIMILAR)):
+            other_title = f"(z below {z}, or look-alikes of the copies above)"
     else:
         near_title, other_title = f"Near-duplicates (copy score ≥ {t})", f"(copy score below {t})"
         near_help = f"Edited, resized or re-encoded versions: copy score {t} or more."
