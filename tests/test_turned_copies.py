@@ -16,7 +16,7 @@ import pytest
 from engine_library import hymenoptera_copy, index_library, make_settings
 from PIL import Image
 
-from search.query import SearchEngine
+from search.query import SearchEngine, turns_for
 
 PHOTO = "ukbench00012.jpg"
 
@@ -91,7 +91,7 @@ def test_a_stored_image_s_turned_views_are_embedded_from_its_file_once(library):
     with SearchEngine.open(settings) as engine:
         upright = engine.records.image_id_for(settings.library.parent / "copies" / "upright.jpg")
         live = engine.guard.live(engine.store.health.serving_state())
-        turns = engine.turned.for_state(live)
+        turns = turns_for(engine.records, engine.guard, live)
         rows = turns(upright)
         assert rows is not None and rows.shape[0] == 3  # a quarter, a half, three quarters
         assert turns(upright) is rows  # kept: the file is read once

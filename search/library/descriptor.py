@@ -198,6 +198,9 @@ def calibrate(
     return calibration
 
 
+TURNED_ROWS_BUDGET = 8 << 20  # bytes of turned views kept: ~4 k whitened images, ~600 plain
+
+
 def _size_class(count: int) -> int:
     """Libraries are re-calibrated when their size crosses a power of two."""
     return int(count).bit_length()
@@ -216,6 +219,10 @@ class Searchable:
     model: ModelStamp | None = None
     #: the stored images' searched rows and labels, kept between queries of this state
     rows: RowCache = field(default_factory=RowCache, compare=False, repr=False)
+    #: stored images' turned views, embedded from their files (search.query.stored_turns)
+    turns: RowCache = field(
+        default_factory=lambda: RowCache(TURNED_ROWS_BUDGET), compare=False, repr=False
+    )
 
     def neighbours(self, rows: np.ndarray, k: int) -> np.ndarray:
         """Nearest image ids of each searched row [R, D'] over both indexes (-1 pads)."""

@@ -20,6 +20,7 @@ _SOURCES: dict[str, str] = {
     "ImageFile": "search.query.records",
     "disk_change": "search.query.records",
     "gone_file_note": "search.query.records",
+    "turns_for": "search.query.stored_turns",
     "QualityFilter": "search.query.quality",
     "flag_name_list": "search.query.quality",
     "MAX_LABEL_QUERY": "search.query.browse",
@@ -68,6 +69,7 @@ __all__ = [
     "library_duplicates",
     "lookup",
     "lookup_image",
+    "turns_for",
 ]
 
 
@@ -93,4 +95,5 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         lookup,
         lookup_image,
     )
+    from search.query.stored_turns import turns_for
     from search.store.records import ImageInfo

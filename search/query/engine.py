@@ -53,7 +53,7 @@ from search.query.results import (
     read_query_bytes,
     with_source,
 )
-from search.query.stored_turns import TurnedViews
+from search.query.stored_turns import turns_for
 from search.query.video import VideoSearch, is_video_query
 from search.settings import Settings
 from search.store import ImageInfo, ModelStamp, ReindexingError, StoredImage
@@ -77,7 +77,6 @@ class SearchEngine:
         self.explore = Explorer(library.store, kept, check=self.guard.check_serving)
         self.videos = VideoSearch(self.store, self.guard, self.records)
         self.local = LocalVerifier(self.records, self.settings.max_image_pixels)  # verify=on
-        self.turned = TurnedViews(self.records, self.guard)  # witnesses of turned finds
 
     @classmethod
     def open(cls, settings: Settings) -> SearchEngine:
@@ -314,8 +313,8 @@ class SearchEngine:
     ) -> list[tuple[ScoredHit, StoredImage]]:
         """Candidates from ``live``'s indexes scored exactly from the store (the truth) by
         its :class:`search.descriptor.QueryScorer` (``more`` turned views, ``regions`` tiles,
-        ``local`` check: each asked while the query stays unsettled; the best copy's turned
-        views as a witness), filtered (``min_score``, ``flags``), best first."""
+        ``local`` check: each asked while the query stays unsettled; stored images' turned
+        views as witnesses), filtered (``min_score``, ``flags``), best first."""
         if live.index.ntotal == 0:
             return []
 
@@ -329,7 +328,7 @@ class SearchEngine:
             stored,
             candidates=max(CANDIDATES_PER_VIEW, wanted),
             cache=live.rows,
-            turns=self.turned.for_state(live),
+            turns=turns_for(self.records, self.guard, live),
         )
         found = scorer.search(query, labels, wanted, exclude, more, regions, local)
         rows = self.store.reads.hit_rows([hit.id for hit in found], labels=False)
