@@ -17,7 +17,7 @@ from tqdm import tqdm
 from cli.errors import writable_output
 from cli.main import cli
 from cli.options import NonEmptyPath, ranged_option
-from cli.search_cmds import EMPTY_LIBRARY, open_engine, user_errors
+from cli.search_cmds import EMPTY_LIBRARY, empty_library, open_engine, user_errors
 from models import format_timestamp
 from models.errors import ImgsearchError
 from search.dedup import (
@@ -252,7 +252,7 @@ def lookup_command(
             result = lookup(engine, image, threshold=threshold, others=others)
         else:  # its file, or its stored vectors when the file is gone
             result = lookup_image(engine, image_id, threshold=threshold, others=others)
-        empty = not result.matches and not as_json and engine.store.vector_count() == 0
+        empty = empty_library(engine, result.matches, as_json)
     if empty:
         click.echo(EMPTY_LIBRARY)
         return

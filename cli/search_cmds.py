@@ -36,6 +36,12 @@ EMPTY_LIBRARY = (
 )
 
 
+def empty_library(engine: SearchEngine, found: object, as_json: bool) -> bool:
+    """Whether an answer found nothing because nothing is indexed (said in words, as
+    :data:`EMPTY_LIBRARY`; JSON answers stay as they are)."""
+    return not found and not as_json and engine.store.vector_count() == 0
+
+
 def user_errors(func: F) -> F:
     """Turn imgsearch's typed errors into a clear message and exit status 1, no traceback."""
 
@@ -156,7 +162,7 @@ def search(
     wanted = QualityFilter.parse(flags, exclude_flags, CLI_FLAG_NAMES)
     with open_engine(ctx) as engine:
         hits = engine.search_image(image, roi=roi, k=k, min_score=min_score, flags=wanted)
-        empty = not hits and not as_json and engine.store.vector_count() == 0
+        empty = empty_library(engine, hits, as_json)
     from models import is_video_file
 
     if empty:

@@ -38,7 +38,7 @@ EXPAND_Z = 6.0  # robust z of a sure copy: only those are chained (hymenoptera u
 WHITENED_DIMS = 128  # leading axes of the whitened space kept (measured: see README)
 DUPLICATE_Z = 6.0  # duplicate_z threshold: 99 % pair precision with look-alikes (see above)
 WITNESS_Z = 8.0  # duplicate_z below which a query's lesser copy must be a copy of a better one
-# (expansion.witnessed; whitened look-alikes of one class reach z 6-8.5: bench/README.md)
+# (search.descriptor.witness; whitened look-alikes of one class reach z 6-8.5: bench/README)
 BACKGROUND_PAIRS = 20_000
 MIN_CALIBRATION_IMAGES = 200  # smaller libraries use PLAIN_BACKGROUND (too few random pairs,
 # and a small set of near-duplicates - near_duplicates: 45 files, 5 clusters - has no
