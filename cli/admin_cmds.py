@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,13 +40,21 @@ def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
     help="Take PATHS back: forget their removal, so the next `imgsearch index` "
     "adds their files again.",
 )
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Remove whole collections without asking (needed when not run from a terminal).",
+)
 @_json_option(
     '{"removed", "paths": [{"path", "images"}]}; with --undo {"undone": '
     '[{"path", "images", "removed_at"}]}'
 )
 @click.pass_context
 @user_errors
-def remove(ctx: click.Context, paths: tuple[Path, ...], undo: bool, as_json: bool) -> None:
+def remove(
+    ctx: click.Context, paths: tuple[Path, ...], undo: bool, yes: bool, as_json: bool
+) -> None:
     """Remove images (files, or folders: everything below) from the library, for good.
 
     PATHS: files, folders or whole collections of the library.
@@ -69,7 +78,7 @@ def remove(ctx: click.Context, paths: tuple[Path, ...], undo: bool, as_json: boo
                 ),
             )
             return
-        done = engine.admin.remove(paths)
+        done = engine.admin.remove(paths, confirm_whole=None if yes else _confirm_whole)
         figures = run_figures(engine.library)  # the next `stats` reads them, nothing else
     keep_run_figures(ctx.obj, figures)
     if not done:
@@ -81,6 +90,20 @@ def remove(ctx: click.Context, paths: tuple[Path, ...], undo: bool, as_json: boo
         f"removed {removed} image{'s' if removed != 1 else ''} from the library; later "
         "index runs leave them out (undo: imgsearch remove --undo PATH)",
     )
+
+
+def _can_ask() -> bool:
+    return sys.stdin.isatty()
+
+
+def _confirm_whole(collections: list[tuple[str, int]]) -> None:
+    """Ask before a removal takes out whole collections (``imgsearch remove /`` is one
+    typo away); without a terminal to ask on, refuse unless ``--yes`` was given."""
+    whole = ", ".join(f"{root} ({images} images)" for root, images in collections)
+    question = f"this removes every image of the collection{'s' * (len(collections) > 1)} {whole}"
+    if not _can_ask():
+        raise click.UsageError(f"{question}; add --yes to go ahead")
+    click.confirm(f"{question}. Go ahead?", abort=True, err=True)
 
 
 def _nothing_to_undo(removals: list[Removal], paths: tuple[Path, ...]) -> str:

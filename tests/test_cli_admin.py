@@ -75,9 +75,26 @@ def test_remove_sticks_until_undone(run, pictures: Path) -> None:  # type: ignor
     assert "no removal is recorded" in again.output and "Traceback" not in again.output
 
 
+def test_removing_a_whole_collection_asks_first(run, pictures: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    run("index", "--no-progress", str(pictures))
+    # Without a terminal to ask on: refused, nothing removed, the way out named.
+    refused = run("remove", str(pictures), code=2).output
+    assert f"every image of the collection {pictures} (5 images); add --yes" in refused
+    # From a terminal: asked; "no" removes nothing.
+    monkeypatch.setattr("cli.admin_cmds._can_ask", lambda: True)
+    result = CliRunner().invoke(
+        cli, ["--library", str(run.library), "remove", str(pictures)], input="n\n"
+    )
+    assert result.exit_code == 1 and "Go ahead? [y/N]" in result.output
+    assert as_json(run("stats", "--json"))["images"] == 5
+    # A folder inside a collection is not asked about.
+    assert as_json(run("remove", "--json", str(pictures / "old")))["removed"] == 2
+    run("remove", "--undo", str(pictures / "old"))
+
+
 def test_removing_a_whole_collection_sticks(run, pictures: Path) -> None:  # type: ignore[no-untyped-def]
     run("index", "--no-progress", str(pictures))
-    assert as_json(run("remove", "--json", str(pictures)))["removed"] == 5
+    assert as_json(run("remove", "--yes", "--json", str(pictures)))["removed"] == 5
     summary = as_json(run("index", "--json", "--no-progress"))
     assert (summary["added"], summary["skipped_removed"]) == (0, 5)
     # a new collection inside the removed one: its files stay out too

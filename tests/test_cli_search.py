@@ -250,7 +250,7 @@ def test_remove(scratch, models_dir):
     assert target.exists()  # files on disk are never touched
     again = run(library, models_dir, "remove", str(target))
     assert again.exit_code == 1 and "none of these paths" in again.output
-    assert "removed 3 images" in ok(run(library, models_dir, "remove", str(photos)))
+    assert "removed 3 images" in ok(run(library, models_dir, "remove", "--yes", str(photos)))
     data = json.loads(ok(run(library, models_dir, "stats", "--json")))
     assert data["images"] == 0 and data["index"]["ntotal"] == 0
     assert len(list(photos.iterdir())) == 4

@@ -140,7 +140,7 @@ def test_stats_at_head_loads_no_alembic_then_nothing_heavy_until_the_library_cha
     assert loaded == [], f"stats of an unchanged library imported {loaded}"
     # a write shows at the next stats: remove leaves the new figures, nothing heavy loads
     removed = subprocess.run(
-        [sys.executable, "-c", PROBE, "[]", *library, "remove", "photos"],
+        [sys.executable, "-c", PROBE, "[]", *library, "remove", "--yes", "photos"],
         cwd=tmp_path,
         env=cli_env(),
         capture_output=True,

@@ -7,7 +7,7 @@ Held by :class:`search.query.engine.SearchEngine` as ``engine.admin``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,12 +118,22 @@ class LibraryAdmin:
         and remember it, so later index runs leave them out. Returns the number removed."""
         return sum(int(entry["images"]) for entry in self.remove(paths))
 
-    def remove(self, paths: Iterable[str | os.PathLike[str]]) -> list[dict[str, Any]]:
+    def remove(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        confirm_whole: Callable[[list[tuple[str, int]]], None] | None = None,
+    ) -> list[dict[str, Any]]:
         """Remove and record each path of a collection that holds images: ``[{"path",
         "images"}]`` per path (once, by :func:`search.store.by_path`, when nested collections
-        hold it). Files on disk are never touched."""
+        hold it). Files on disk are never touched. ``confirm_whole`` is called with the
+        ``(root, images)`` of the collections about to go whole, under the writer lock,
+        and stops the removal by raising."""
         with self.library.writer_lock():  # never interleaved with an index run
-            found = {key: self.store.removals.image_ids_below(*key) for key in self._targets(paths)}
+            targets = self._targets(paths)
+            found = {key: self.store.removals.image_ids_below(*key) for key in targets}
+            whole = [(targets[key], len(ids)) for key, ids in found.items() if ids and not key[1]]
+            if whole and confirm_whole is not None:
+                confirm_whole(whole)
             recorded = [  # recorded first: a crash before the images go still keeps them out
                 self.store.removals.record(collection_id, rel, len(ids))
                 for (collection_id, rel), ids in found.items()
