@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from pathlib import Path
 
 import click
 from click.utils import _make_default_short_help
 
 from cli.errors import DEBUG_KEY, ImgsearchGroup, reader_gone
-from cli.options import NonEmptyPath, existing_folders
+from cli.options import NonEmptyPath, existing_folders, folder_list_problem
 from models import set_decode_budget
-from search.settings import Settings
+from search.settings import MODEL_PATH_ENV, Settings
 
 #: Each command: the module that defines it (imported only when the command runs, so that
 #: ``--help`` and light commands never load ONNX Runtime, FAISS or Alembic) and the first
@@ -189,6 +190,10 @@ def cli(
     except ValueError as error:  # a malformed IMGSEARCH_* number
         raise click.ClickException(f"bad IMGSEARCH_* environment value: {error}") from None
     set_decode_budget(max(64, ctx.obj.decode_budget_mb) * 1024 * 1024)
+    env_path = os.pathsep.join(p for p in os.environ.get(MODEL_PATH_ENV, "").split(os.pathsep) if p)
+    problem = env_path and folder_list_problem(env_path)
+    if problem:  # searched anyway (a folder may come back), but a typo should not be silent
+        click.echo(f"Warning: {MODEL_PATH_ENV} {problem}", err=True)
 
 
 def main() -> None:

@@ -42,21 +42,28 @@ def no_empty_values(
     return value
 
 
+def folder_list_problem(value: str) -> str | None:
+    """What is wrong with a ':'-separated list of folders to search for model files, if
+    anything: an empty list or entry, or an entry that is no folder."""
+    if not value.strip():
+        return "is empty (an unset variable?): give a folder, or leave it out"
+    for part in value.split(os.pathsep):
+        if not part.strip():
+            return f"{value!r} has an empty entry: give folders, ':'-separated"
+        folder = Path(part.strip()).expanduser()
+        if not folder.is_dir():
+            why = "not a folder" if folder.exists() else "no such folder"
+            return f"{part}: {why} (a folder to search for model files)"
+    return None
+
+
 def existing_folders(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     """A callback for ``--model-path``: every ':'-separated entry must be a folder. A typo
     was searched silently, and once a library remembers its model folder nothing said that
     the folder given was never there."""
-    if value is None:
-        return None
-    if not value.strip():
-        raise click.BadParameter("is empty (an unset variable?): give a folder, or leave it out")
-    for part in value.split(os.pathsep):
-        folder = Path(part.strip()).expanduser()
-        if not part.strip():
-            raise click.BadParameter(f"{value!r} has an empty entry: give folders, ':'-separated")
-        if not folder.is_dir():
-            why = "not a folder" if folder.exists() else "no such folder"
-            raise click.BadParameter(f"{part}: {why} (a folder to search for model files)")
+    problem = None if value is None else folder_list_problem(value)
+    if problem:
+        raise click.BadParameter(problem)
     return value
 
 

@@ -47,6 +47,9 @@ def absolute_database_url(url: str | None) -> str | None:
     return url
 
 
+MODEL_PATH_ENV = "IMGSEARCH_MODEL_PATH"
+
+
 def _user_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
     return Path(base) / "imgsearch"
@@ -55,7 +58,7 @@ def _user_data_dir() -> Path:
 def default_model_search_path(env: dict[str, str] | None = None) -> list[Path]:
     """``IMGSEARCH_MODEL_PATH`` (``:``-separated), then ``./models``, then the user data dir."""
     env = os.environ if env is None else env
-    dirs = [Path(p) for p in env.get("IMGSEARCH_MODEL_PATH", "").split(os.pathsep) if p]
+    dirs = [Path(p) for p in env.get(MODEL_PATH_ENV, "").split(os.pathsep) if p]
     dirs += [Path("models"), _user_data_dir() / "models"]
     return dirs
 

@@ -589,3 +589,17 @@ def test_a_model_path_that_is_not_a_folder_is_named(
         last = done.stderr.strip().splitlines()[-1]
         said = f"Error: Invalid value for '--model-path': {says} (a folder to search for model"
         assert last == said + " files)", last
+
+
+def test_a_model_path_variable_with_a_missing_folder_warns(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    """IMGSEARCH_MODEL_PATH's entries are searched as they are (a folder may come back), but
+    one that is not there is named once on stderr; empty entries (``$X:...``) are not."""
+    env = {"IMGSEARCH_MODEL_PATH": f":{models_dir}:nothere:"}
+    done = run_cli(["stats"], tmp_path, env=env, timeout=60)
+    warning = "Warning: IMGSEARCH_MODEL_PATH nothere: no such folder (a folder to search for"
+    assert done.stderr.startswith(warning), done.stderr
+    assert done.returncode == 1 and "no library database" in done.stderr
+    fine = run_cli(["stats"], tmp_path, env={"IMGSEARCH_MODEL_PATH": f":{models_dir}:"})
+    assert "Warning" not in fine.stderr, fine.stderr
