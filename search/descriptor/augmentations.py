@@ -4,7 +4,7 @@
 from
 pairs (photo, edited photo) made here from a sample of the library. The edits are the usual
 ones of self-supervised copy-detection training (random resized crop, mirror, colour jitter,
-greyscale, colour cast, hue rotation, blur, small rotation, padding, text / shape / bar overlays, strong
+greyscale, hue rotation, blur, small rotation, padding, text / shape / bar overlays, strong
 downscale, JPEG) with their own random parameters. They are written independently of
 :mod:`search.evaluation.sets.copies` (the evaluation's hard copy set) so that what is learned
 here is not tuned to the test edits: random glyph strings instead of words, shapes, no UI
@@ -97,18 +97,6 @@ def colour_jitter(img: Image.Image, rng: Rng) -> Image.Image:
         row = [gain * g for g in grey]
         row[band] += gain * saturation
         matrix += [*row, offset]
-    return img.convert("RGB", tuple(matrix))
-
-
-def colour_cast(img: Image.Image, rng: Rng) -> Image.Image:
-    """A colour cast: each channel scaled by 0.7-1.3 and lifted by 0-48 levels (a white
-    balance off, a faded print; after greyscale, a tinted monochrome). One colour matrix."""
-    gains, lifts = rng.uniform(0.7, 1.3, 3), rng.uniform(0, 48, 3)
-    matrix: list[float] = []
-    for band in range(3):
-        row = [0.0, 0.0, 0.0, float(lifts[band])]
-        row[band] = float(gains[band])
-        matrix += row
     return img.convert("RGB", tuple(matrix))
 
 
@@ -258,8 +246,6 @@ def augment(
         img = ImageOps.grayscale(img).convert("RGB")
     elif rng.random() < 0.5:
         img = colour_jitter(img, rng)
-    if rng.random() < 0.3:
-        img = colour_cast(img, rng)
     if rng.random() < 0.3:
         img = blur(img, rng.uniform(0.5, 2.0) * scale)
     if rng.random() < 0.3:
