@@ -2,6 +2,7 @@
 
     python bench/edit_queries.py [--sets photos-120,scenes-50,scenes-450]
                                  [--configs 'plain;default;default,verify=on'] [--every 1]
+                                 [--indexed-edits 3]
 
 ``bench/quality.py --library`` indexes a whole copy set (originals *and* their edits) and
 searches with every file. A user's reverse lookup is the other way round, and so is the
@@ -22,6 +23,11 @@ k = 20, and prints per configuration:
 * query latency p50 / p99 (in process; the model, FAISS and BLAS in one thread, as served);
 * per edit kind recall@1 (strict / neutral), '<' where a configuration is below plain
   (the first configuration) by either count.
+
+With ``--indexed-edits N`` the library also holds N edits of each original (sibling copies),
+the other edits are the queries, and a hit of the query's picture - its original or a
+sibling - is a right answer (first hit, flags; the flag's recall still asks for the
+original): a library that already holds copies of a picture, queried with another one.
 """
 
 from __future__ import annotations
@@ -74,16 +80,36 @@ def kind_of(truth: GroundTruth, name: str) -> str:
     return "combination" if "+" in edit else edit
 
 
-def library_files(truth: GroundTruth) -> tuple[list[str], list[str]]:
-    """(files the library holds, edited copies to query with)."""
+def library_files(truth: GroundTruth, indexed_edits: int = 0) -> tuple[list[str], list[str]]:
+    """(files the library holds, edited copies to query with); ``indexed_edits``: that many
+    edits of each original (drawn at random, seed 0) are indexed beside it and not queried,
+    so a query's right answers are its original *and* those sibling copies."""
     copies = [f for f in truth.files if f in truth.originals]
-    return [f for f in truth.files if f not in truth.originals], copies
+    stored = [f for f in truth.files if f not in truth.originals]
+    if indexed_edits:
+        by_original: dict[str, list[str]] = {}
+        for f in copies:
+            by_original.setdefault(truth.originals[f], []).append(f)
+        rng = np.random.default_rng(0)
+        chosen = {
+            f
+            for group in by_original.values()
+            for f in rng.permutation(sorted(group))[:indexed_edits].tolist()
+        }
+        stored += sorted(chosen)
+        copies = [f for f in copies if f not in chosen]
+    return stored, copies
 
 
 def run_config(
-    truth: GroundTruth, models: tuple[Path, ...], config: str, every: int, work: Path
+    truth: GroundTruth,
+    models: tuple[Path, ...],
+    config: str,
+    every: int,
+    work: Path,
+    indexed_edits: int = 0,
 ) -> Outcome:
-    stored, copies = library_files(truth)
+    stored, copies = library_files(truth, indexed_edits)
     folder = work / "photos"
     if not folder.exists():  # one folder of the library's files, shared by every config
         folder.mkdir(parents=True)
@@ -100,32 +126,29 @@ def run_config(
         picked = np.random.default_rng(0).permutation(len(copies))[: len(copies) // every]
         for query in [copies[i] for i in sorted(picked.tolist())]:  # every kind alike
             original = truth.originals[query]
+            picture = {original, *(f for f in stored if truth.originals.get(f) == original)}
             t0 = time.perf_counter()
             hits = engine.search_image(truth.root / query, k=K)
             out.ms.append(1000 * (time.perf_counter() - t0))
             names = [name_of.get(h.id, "") for h in hits]
             out.kinds.append(kind_of(truth, query))
-            out.first_strict.append(bool(names) and names[0] == original)
-            rest = [n for n in names if n == original or not truth.is_neutral(original, n)]
-            out.first_neutral.append(rest[0] == original if rest else None)
+            out.first_strict.append(bool(names) and names[0] in picture)
+            rest = [n for n in names if n in picture or not truth.is_neutral(original, n)]
+            out.first_neutral.append(rest[0] in picture if rest else None)
             first = hits[0] if hits else None
             score = first.copy_score if first and first.copy_score is not None else -1.0
             out.first_score.append(score if first else -1.0)
             for hit, name in zip(hits, names, strict=True):
                 what = (
-                    1
-                    if name == original
-                    else 0
-                    if name and truth.is_neutral(original, name)
-                    else -1
+                    1 if name in picture else 0 if name and truth.is_neutral(original, name) else -1
                 )
                 if hit.z is not None:
                     out.hit_z.append((hit.z, len(out.ms) - 1, what))
                 if not hit.duplicate:
                     continue
-                if name == original:
+                if name in picture:
                     out.flagged_right += 1
-                    out.original_flagged += 1
+                    out.original_flagged += name == original
                 elif name and truth.is_neutral(original, name):
                     out.flagged_neutral += 1
                 else:
@@ -223,6 +246,13 @@ def main() -> None:
     ap.add_argument(
         "--every", type=int, default=0, help="query one copy in n, drawn at random (0: by size)"
     )
+    ap.add_argument(
+        "--indexed-edits",
+        type=int,
+        default=0,
+        help="index this many edits of each original beside it (right answers too), query "
+        "with the rest",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--model-path", type=Path, default=ROOT.parent / "shared" / "models")
@@ -238,7 +268,9 @@ def main() -> None:
         try:
             for config in args.configs.split(";"):
                 t0 = time.perf_counter()
-                outcomes[config] = run_config(truth, (args.model_path,), config, every, work)
+                outcomes[config] = run_config(
+                    truth, (args.model_path,), config, every, work, args.indexed_edits
+                )
                 print(
                     f"{spec} {config}: {time.perf_counter() - t0:.0f} s, "
                     f"load {os.getloadavg()[0]:.1f}",
@@ -246,7 +278,7 @@ def main() -> None:
                 )
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        print_tables(spec, outcomes, len(library_files(truth)[0]))
+        print_tables(spec, outcomes, len(library_files(truth, args.indexed_edits)[0]))
 
 
 if __name__ == "__main__":

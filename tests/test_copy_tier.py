@@ -165,7 +165,8 @@ def test_a_firm_match_keeps_the_decision_without_a_witness() -> None:
 def test_a_turned_copy_is_witnessed_by_its_turned_views() -> None:
     """Stored vectors are upright, so a turned copy of the picture is no copy of the upright
     original by them: it is witnessed by its own turned views (the engine embeds them from
-    its file), and keeps the decision when they cannot be had."""
+    its file) when they hold the original firmly, and keeps the decision when they cannot be
+    had."""
     turned_copy = _unit((9, 0.47), (10, 0.88))  # z 7.1 through the turned view (e9)
     library = np.stack([ORIGINAL, turned_copy])
     flags = _flags(library, turned=_unit((9, 1.0)))
@@ -176,4 +177,8 @@ def test_a_turned_copy_is_witnessed_by_its_turned_views() -> None:
     flags = _flags(library, turned=_unit((9, 1.0)), turns={1: _unit((0, 0.9), (12, 0.4))[None]})
     assert [duplicate for _i, _z, duplicate in flags] == [True, True], flags
     flags = _flags(library, turned=_unit((9, 1.0)), turns={1: _unit((11, 1.0))[None]})
+    assert [duplicate for _i, _z, duplicate in flags] == [True, False], flags
+    # turned views that hold the original only in the grey band (z 7) witness nothing: a
+    # look-alike found by the query's turned views is matched that way by its own
+    flags = _flags(library, turned=_unit((9, 1.0)), turns={1: _unit((0, 0.44), (11, 0.898))[None]})
     assert [duplicate for _i, _z, duplicate in flags] == [True, False], flags

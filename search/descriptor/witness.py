@@ -12,7 +12,8 @@ otherwise it is a look-alike of them. Stored
 rows are upright, so they compare pictures of one orientation: a hit they do not witness is
 compared again by its own turned views (a quarter, a half, three quarters: every other
 orientation), its file embedded on demand by ``turns`` (the engine's callback; kept per
-image, so an image that many queries meet is embedded once). Without them nothing can
+image, so an image that many queries meet is embedded once); a turned match witnesses only
+when it is firm (z >= WITNESS_Z). Without them nothing can
 tell, and it keeps the decision; so does a copy whose score has other evidence (a tile,
 the local check, a chain of copies).
 Measured in bench/README.md ("A grey-band copy needs a witness").
@@ -37,12 +38,15 @@ def witnessed(
     needs: np.ndarray,
     decision: float,
     more: Callable[[int], np.ndarray | None] | None = None,
+    more_decision: float | None = None,
 ) -> np.ndarray:
     """Which copies (best first) keep the decision, given the copy scores ``pairs`` [n, n]
     of their images among themselves and which of them ``needs`` a witness: one that does
     keeps it when it is a copy (``>= decision``) of a better one that kept it, by ``pairs``
     or else by ``more(n)`` (its scores [n] with the others by further evidence: its turned
-    views); when ``more`` has none, nothing can tell, and it keeps it."""
+    views; they must reach ``more_decision``, default ``decision``); when ``more`` has none,
+    nothing can tell, and it keeps it."""
+    more_decision = decision if more_decision is None else more_decision
     keep = np.zeros(len(needs), bool)
     for n in range(len(needs)):
         better = keep[:n]
@@ -50,7 +54,7 @@ def witnessed(
             keep[n] = True
             continue
         extra = more(n) if more is not None else None
-        keep[n] = extra is None or bool((extra[:n][better] >= decision).any())
+        keep[n] = extra is None or bool((extra[:n][better] >= more_decision).any())
     return keep
 
 
@@ -93,5 +97,8 @@ def duplicate_decisions(
         np.maximum.at(scores, owner, (its_turns @ rows.T).max(axis=0))
         return scores
 
-    out[flagged] = witnessed(pairs, grey, decision, by_its_turns)
+    # A turned witness must be firm: a look-alike found by the query's turned views at z
+    # 6-8 is matched by its own turned views at z 6-8 too (the same evidence, nothing
+    # independent), while a turned copy of a firm copy matches it as firmly.
+    out[flagged] = witnessed(pairs, grey, decision, by_its_turns, firm)
     return out
