@@ -11,6 +11,19 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the project's modules once, before the workers start: the suite starts the
+    CLI and the server in hundreds of subprocesses, and where PYTHONDONTWRITEBYTECODE is set
+    (as in this project's sandboxes) each one compiled every module of ours from source
+    again (~0.2 s of CPU apiece). Bytecode is still read where writing it is forbidden."""
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller did it
+        return
+    import compileall
+
+    for package in ("cli", "indexer", "migrations", "models", "search", "web"):
+        compileall.compile_dir(REPO_ROOT / package, quiet=2, workers=1)
+
+
 def _shared_dir() -> Path:
     return Path(os.environ.get("IMGSEARCH_SHARED", REPO_ROOT.parent / "shared")).resolve()
 
