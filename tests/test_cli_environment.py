@@ -1,0 +1,167 @@
+"""The CLI's surroundings given wrong: environment variables out of range or naming missing
+folders, a host `serve` cannot use, a reader that leaves, an empty database file - run as a
+user runs them (a subprocess): one line, exit 1 or 2, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.cli_process import run_cli
+
+
+def test_serve_on_a_host_it_cannot_use_says_so(tmp_path: Path) -> None:
+    """A --host that is no address of this machine (a typo, a name that does not resolve):
+    exit 2 naming --host, no traceback (waitress's ValueError came through)."""
+    for host in ("nosuchhost.invalid", "999.1.1.1"):
+        done = run_cli(["serve", "--host", host, "--port", "0"], tmp_path, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert "'--host'" in done.stderr and "neither an IP address" in done.stderr
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "imgsearch-library").exists()
+
+
+def test_serve_on_a_bracketed_ipv6_host_prints_a_working_address(tmp_path: Path) -> None:
+    """`--host [::1]` printed http://[[::1]]:PORT/; the address printed is one to open."""
+    import urllib.request
+
+    from tests.cli_process import ENTRY, cli_env
+    from tests.served import serving
+
+    command = [*ENTRY, "serve", "--host", "[::1]", "--port", "0", "--threads", "2"]
+    with serving(command, tmp_path, cli_env()) as server:
+        assert server.url.startswith("http://[::1]:"), server.url
+        with urllib.request.urlopen(server.url + "/static/app.css", timeout=30) as answer:
+            assert answer.status == 200
+
+
+def test_a_setting_out_of_range_names_its_variable(tmp_path: Path) -> None:
+    """IMGSEARCH_DEDUP_THRESHOLD=5 said "threshold must be in (0, 1], got 5.0" (at lookup or
+    dedup: which threshold?), a negative decode budget was clamped, a negative thread count
+    passed, IMGSEARCH_INDEX=bogus let `index` build a flat index and exit 0: each is one line
+    naming the variable and what it may be."""
+    cases = {
+        "IMGSEARCH_INDEX": ("bogus", "one of auto, flat, hnsw, ivf-sq8, ivfpq-ondisk"),
+        "IMGSEARCH_DEDUP_THRESHOLD": ("5", "a copy score above 0 and at most 1"),
+        "IMGSEARCH_DECODE_BUDGET_MB": ("-5", "at least 64"),
+        "IMGSEARCH_THREADS": ("-1", "0 (automatic) or more"),
+        "IMGSEARCH_LOCK_WAIT": ("-3", "0 or more seconds"),
+    }
+    for name, (value, said) in cases.items():
+        done = run_cli(["stats"], tmp_path, env={name: value}, timeout=60)
+        assert done.returncode == 1, done.stderr
+        assert f"{name}='{value}' must be {said}" in done.stderr, done.stderr
+        assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_a_bad_executor_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    """IMGSEARCH_EXECUTOR=bogus said "Invalid value for '--executor'" (an option the user
+    never gave): now one line naming the variable and its value, before any work; the option
+    itself is still a usage error naming ``--executor``."""
+    (tmp_path / "photos").mkdir()
+    env = {"IMGSEARCH_EXECUTOR": "bogus"}
+    done = run_cli(["index", "--no-progress", "photos"], tmp_path, env=env, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("Error: IMGSEARCH_EXECUTOR='bogus': give 'local'"), done.stderr
+    assert "--executor" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+    done = run_cli(["index", "--executor", "bogus", "photos"], tmp_path, timeout=60)
+    assert done.returncode == 2 and "'--executor'" in done.stderr, done.stderr
+    assert "IMGSEARCH_EXECUTOR" not in done.stderr, done.stderr  # the option, not the variable
+    assert not (tmp_path / "imgsearch-library").exists()
+
+
+def test_db_check_of_an_empty_database_file_says_there_is_no_library(tmp_path: Path) -> None:
+    """An empty SQLite file where the library's database belongs (``touch``, a failed copy)
+    passed ``db check`` as "ok" while every other command refused it: now one line saying it
+    holds no library yet and what creates one."""
+    (tmp_path / "imgsearch-library").mkdir()
+    (tmp_path / "imgsearch-library" / "imgsearch.sqlite3").touch()
+    done = run_cli(["db", "check"], tmp_path, timeout=60)
+    assert done.returncode == 1 and "ok (" not in done.stdout, done.stdout
+    (line,) = done.stderr.strip().splitlines()
+    assert "has no imgsearch library yet" in line and "`imgsearch index PATH`" in line, line
+
+
+def test_help_names_the_environment_variables_readme_documents(tmp_path: Path) -> None:
+    """README documents IMGSEARCH_LIBRARY, IMGSEARCH_DATABASE_URL, IMGSEARCH_EXECUTOR and
+    IMGSEARCH_TOKEN beside their options; no ``--help`` said so (a user who set one in a
+    shell profile could not find where a value came from)."""
+    cases = {
+        (): ("IMGSEARCH_LIBRARY", "IMGSEARCH_DATABASE_URL", "IMGSEARCH_MODEL_PATH"),
+        ("index",): ("IMGSEARCH_EXECUTOR",),
+        ("reindex",): ("IMGSEARCH_EXECUTOR",),
+        ("serve",): ("IMGSEARCH_TOKEN",),
+    }
+    for command, names in cases.items():
+        done = run_cli([*command, "--help"], tmp_path, timeout=60)
+        assert done.returncode == 0, done.stderr
+        text = " ".join(done.stdout.split())  # wrapped to the terminal's width
+        for name in names:
+            assert name in text, (command, name, done.stdout)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["models", "list"], ["index", "--help"]],
+    ids=["help", "models-list", "command-help"],
+)
+def test_a_reader_that_leaves_ends_the_command_quietly(
+    tmp_path: Path, models_dir: Path, args: list[str]
+) -> None:
+    """`imgsearch ... | head`: the reader is gone before the output is written; the command
+    stops with status 1 (as click's own help does) and says nothing."""
+    from tests.cli_process import ENTRY, cli_env
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [*ENTRY, "--model-path", str(models_dir), *args],
+            cwd=tmp_path,
+            env=cli_env(),
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 1, (done.returncode, done.stderr)
+    assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [("nothere", "nothere: no such folder"), ("photos/a.jpg", "photos/a.jpg: not a folder")],
+)
+def test_a_model_path_that_is_not_a_folder_is_named(
+    tmp_path: Path, models_dir: Path, given: str, says: str
+) -> None:
+    """`--model-path` with a typo was searched silently - and ignored outright once the
+    library remembered its model folder: the user never learnt the folder was not there."""
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.jpg").write_bytes(b"not searched")
+    for model_path in (given, f"{models_dir}{os.pathsep}{given}"):
+        done = run_cli(["--model-path", model_path, "stats"], tmp_path, timeout=60)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        last = done.stderr.strip().splitlines()[-1]
+        said = f"Error: Invalid value for '--model-path': {says} (a folder to search for model"
+        assert last == said + " files)", last
+
+
+def test_a_model_path_variable_with_a_missing_folder_warns(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    """IMGSEARCH_MODEL_PATH's entries are searched as they are (a folder may come back), but
+    one that is not there is named once on stderr; empty entries (``$X:...``) are not."""
+    env = {"IMGSEARCH_MODEL_PATH": f":{models_dir}:nothere:"}
+    done = run_cli(["stats"], tmp_path, env=env, timeout=60)
+    warning = "Warning: IMGSEARCH_MODEL_PATH nothere: no such folder (a folder to search for"
+    assert done.stderr.startswith(warning), done.stderr
+    assert done.returncode == 1 and "no library database" in done.stderr
+    fine = run_cli(["stats"], tmp_path, env={"IMGSEARCH_MODEL_PATH": f":{models_dir}:"})
+    assert "Warning" not in fine.stderr, fine.stderr
