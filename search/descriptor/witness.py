@@ -8,15 +8,14 @@ is itself a copy of a better copy that kept it, when the best copy is itself pas
 look-alikes (z >= WITNESS_Z: a firm witness; in a library whose copies all score in the
 grey band, as a whitening learned from few photos can make them, z alone decides) and not
 the query's own file or its exact copy (the query's evidence is then that file's own);
-otherwise it is a look-alike of them. Stored
-rows are upright, so they compare pictures of one orientation: a hit they do not witness is
-compared again by its own turned views (a quarter, a half, three quarters: every other
-orientation), its file embedded on demand by ``turns`` (the engine's callback; kept per
-image, so an image that many queries meet is embedded once); a turned match witnesses only
-when it is firm (z >= WITNESS_Z). Without them nothing can
-tell, and it keeps the decision; so does a copy whose score has other evidence (a tile,
-the local check, a chain of copies).
-Measured in bench/README.md ("A grey-band copy needs a witness").
+otherwise it is a look-alike of them. Stored rows are upright, so they compare pictures of
+one orientation: a hit they do not witness is compared again by its own turned views (a
+quarter, a half, three quarters: every other orientation), its file embedded on demand by
+``turns`` (the engine's callback; kept per image, so an image that many queries meet is
+embedded once); a turned match witnesses only when it is firm (z >= WITNESS_Z). Without
+them nothing can tell, and it keeps the decision; so does a copy whose score has other
+evidence (a tile, the local check, a chain of copies). Measured in bench/README.md ("A
+grey-band copy needs a witness").
 """
 
 from __future__ import annotations
