@@ -97,6 +97,12 @@ def test_a_turned_view_wins_as_a_sure_copy_but_not_by_a_hair_in_the_grey_zone() 
     grey = descriptor.query_rows(np.stack([view(0.30, 0), view(0.32, 1)]), names)
     copy = descriptor.copy_scores(grey, library, owner, 2)
     assert copy[0] > copy[1]
+    # Below any copy evidence (a degraded query: the original at 0.20 upright, another
+    # picture at 0.30 turned, 0.235 after both discounts) the turned view re-orders nothing:
+    # capped just under the upright best, the original stays first.
+    weak = descriptor.query_rows(np.stack([view(0.20, 0), view(0.30, 1)]), names)
+    copy = descriptor.copy_scores(weak, library, owner, 2)
+    assert copy[0] > copy[1] and copy[1] == pytest.approx(0.20, abs=1e-3)
     # A turned copy: its turned view holds its original far above the sure-copy score.
     turned = descriptor.query_rows(np.stack([view(0.10, 1), view(0.95, 0)]), names)
     copy = descriptor.copy_scores(turned, library, owner, 2)

@@ -20,7 +20,8 @@ TIER_MARGIN = 0.0  # copy tier reaches this many spreads below the best unsure c
 TURNED_VIEW_DISCOUNT = 0.05  # a turned query view's cosine counts this share less (tuned: dev)
 TURNED_WEAK_MARGIN = 0.05  # ... and below the sure-copy score this much less again (ignoring
 # such matches lost a rotated view of one UKBench object: N-S 4.000 -> 3.982; 0.02-0.05 kept
-# 4.000, 0.1 lost it too; the turned-view look-alikes it removes: bench/README.md)
+# 4.000, 0.1 lost it too; the turned-view look-alikes it removes: bench/README.md); such a
+# match is also capped just under the query's best upright one (Descriptor.view_scores)
 REGION_COSINE = 0.79  # plain cosine a query tile's match needs to count: a copy inside the
 # tile (tuned on holdout photos-30: collage tiles vs their photo 0.80-0.92, p50 0.88; the best
 # tile match of other photos at most 0.77 outside sepia + noise, where whole views err too)

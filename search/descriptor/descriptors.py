@@ -10,10 +10,12 @@ inside a frame (screenshot, caption bars, padding), the photo's own embedding. A
   photo's vector), both mapped through the library's learned :class:`Whitening` when there is
   one. Symmetric pair score (dedup, pair metrics): ``max(C(a, b), C(b, a))``. A turned view's
   cosine counts :data:`TURNED_VIEW_DISCOUNT` less (its row is scaled), and below the
-  sure-copy score (:meth:`Descriptor.sure_score`) :data:`TURNED_WEAK_MARGIN` less again: a
-  quarter-turned copy scores as a copy through its turned view, but more views are more
-  chances for a look-alike, so in the grey zone a turned match must beat the upright ones
-  clearly (measured: ``bench/edit_queries.py``).
+  sure-copy score (:meth:`Descriptor.sure_score`) :data:`TURNED_WEAK_MARGIN` less again, and
+  never more than the query's best upright match: a quarter-turned copy scores as a copy
+  through its turned view, but more views are more chances for a look-alike, so in the grey
+  zone a turned match must beat the upright ones clearly, and below any copy evidence it
+  does not re-order what the upright views found (a degraded picture matches anything a
+  little, whichever way up; measured: ``bench/edit_queries.py``).
 * **calibrated copy scores**, against the library's background (random pairs of stored rows):
   ``z = (C - median) / spread`` (robust: median, 1.4826 x MAD) decides what the gate and the
   expansion treat as a sure copy; ``duplicate_z = (C - mean) / sd`` is the user-facing one:
@@ -92,6 +94,9 @@ def label_vectors(
             out[i, vocabulary[name]] = np.sqrt(max(0.0, float(p)))
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return out / np.maximum(norms, 1e-12)
+
+
+UNDER_UPRIGHT = 1e-4  # a capped turned match ranks just under the best upright one
 
 
 class Descriptor:
@@ -178,15 +183,23 @@ class Descriptor:
             np.maximum.at(out, owner, self.view_scores(query, rows).max(axis=0))
         return out
 
-    def view_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Cosines [V, M] of query views (:meth:`query_rows`) with stored rows; a turned
-        view's below the sure-copy score count :data:`TURNED_WEAK_MARGIN` less (module doc)."""
+    def view_scores(
+        self, query: np.ndarray, rows: np.ndarray, own: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Cosines [V, M] of one query's views (:meth:`query_rows`) with stored rows; a turned
+        view's below the sure-copy score count :data:`TURNED_WEAK_MARGIN` less, and no more
+        than the best upright view's best cosine with the rows other than ``own`` (a mask
+        [M]: the query's own stored rows, which a search leaves out) (module doc)."""
         sims = np.asarray(query, np.float32) @ np.asarray(rows, np.float32).T
         sure = self.sure_score()
         turned = self.turned_views(query)
         if sure is not None and turned.any():
             weak = sims[turned] < sure * (1.0 - TURNED_VIEW_DISCOUNT)
-            sims[turned] = np.where(weak, sims[turned] - TURNED_WEAK_MARGIN, sims[turned])
+            lowered = sims[turned] - TURNED_WEAK_MARGIN
+            upright = sims[~turned] if own is None else sims[~turned][:, ~own]
+            if upright.size:
+                lowered = np.minimum(lowered, upright.max() - UNDER_UPRIGHT)
+            sims[turned] = np.where(weak, lowered, sims[turned])
         return sims
 
     @staticmethod

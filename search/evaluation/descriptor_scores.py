@@ -48,14 +48,12 @@ class _Matrices:
             self.labels = label_vectors([f.stored.labels for f in files], {})
 
     def copy_block(self, start: int, stop: int) -> np.ndarray:
-        q = self.queries[start:stop]
-        sizes = [len(v) for v in q]
-        sims = self.d.view_scores(np.concatenate(q), self.rows)
         out = np.full((stop - start, self.n), -np.inf, np.float32)
-        at = 0
-        for r, size in enumerate(sizes):
-            np.maximum.at(out[r], self.owner, sims[at : at + size].max(axis=0))
-            at += size
+        for r, views in enumerate(self.queries[start:stop]):  # one query's views at a time:
+            # a turned view is capped by that query's upright views (view_scores), with the
+            # rows of other images, as a search that leaves the query's own image out
+            sims = self.d.view_scores(views, self.rows, own=self.owner == start + r)
+            np.maximum.at(out[r], self.owner, sims.max(axis=0))
         return out
 
     def label_block(self, start: int, stop: int) -> np.ndarray | None:
