@@ -66,7 +66,7 @@ from search.descriptor.config import (
     DescriptorConfig,
 )
 from search.descriptor.errors import DescriptorError
-from search.descriptor.expansion import chain_scores, hub_order
+from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
 from search.descriptor.whitening import Whitening
 
 
@@ -183,20 +183,20 @@ class Descriptor:
             np.maximum.at(out, owner, self.view_scores(query, rows).max(axis=0))
         return out
 
-    def view_scores(
-        self, query: np.ndarray, rows: np.ndarray, own: np.ndarray | None = None
-    ) -> np.ndarray:
+    def view_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Cosines [V, M] of one query's views (:meth:`query_rows`) with stored rows; a turned
         view's below the sure-copy score count :data:`TURNED_WEAK_MARGIN` less, and no more
-        than the best upright view's best cosine with the rows other than ``own`` (a mask
-        [M]: the query's own stored rows, which a search leaves out) (module doc)."""
+        than the best upright match other than the query's own image (``SELF_SCORE``: so a
+        pair scores the same whether a search meets that image or leaves it out, as
+        ``similar`` does) (module doc)."""
         sims = np.asarray(query, np.float32) @ np.asarray(rows, np.float32).T
         sure = self.sure_score()
         turned = self.turned_views(query)
         if sure is not None and turned.any():
             weak = sims[turned] < sure * (1.0 - TURNED_VIEW_DISCOUNT)
             lowered = sims[turned] - TURNED_WEAK_MARGIN
-            upright = sims[~turned] if own is None else sims[~turned][:, ~own]
+            upright = sims[~turned]
+            upright = upright[upright < SELF_SCORE]
             if upright.size:
                 lowered = np.minimum(lowered, upright.max() - UNDER_UPRIGHT)
             sims[turned] = np.where(weak, lowered, sims[turned])

@@ -50,10 +50,8 @@ class _Matrices:
     def copy_block(self, start: int, stop: int) -> np.ndarray:
         out = np.full((stop - start, self.n), -np.inf, np.float32)
         for r, views in enumerate(self.queries[start:stop]):  # one query's views at a time:
-            # a turned view is capped by that query's upright views (view_scores), with the
-            # rows of other images, as a search that leaves the query's own image out
-            sims = self.d.view_scores(views, self.rows, own=self.owner == start + r)
-            np.maximum.at(out[r], self.owner, sims.max(axis=0))
+            # a turned view is capped by that query's own upright matches (view_scores)
+            np.maximum.at(out[r], self.owner, self.d.view_scores(views, self.rows).max(axis=0))
         return out
 
     def label_block(self, start: int, stop: int) -> np.ndarray | None:
