@@ -174,31 +174,48 @@ class Descriptor:
     # -- scores -----------------------------------------------------------------------------
 
     def copy_scores(
-        self, query: np.ndarray, rows: np.ndarray, owner: np.ndarray, count: int
+        self,
+        query: np.ndarray,
+        rows: np.ndarray,
+        owner: np.ndarray,
+        count: int,
+        cap: float | None = None,
     ) -> np.ndarray:
         """Best cosine of any query view with any row of each of ``count`` images (-inf for
-        an image without rows)."""
+        an image without rows); ``cap``: as :meth:`view_scores`."""
         out = np.full(count, -np.inf, np.float32)
         if len(rows):
-            np.maximum.at(out, owner, self.view_scores(query, rows).max(axis=0))
+            np.maximum.at(out, owner, self.view_scores(query, rows, cap).max(axis=0))
         return out
 
-    def view_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def upright_cap(self, query: np.ndarray, rows: np.ndarray) -> float | None:
+        """The query's best upright match with ``rows`` other than its own image (a match at
+        ``SELF_SCORE``), under which its weak turned matches stay (module doc); None when
+        there is none."""
+        turned = self.turned_views(query)
+        if not len(rows) or turned.all():
+            return None
+        sims = np.asarray(query, np.float32)[~turned] @ np.asarray(rows, np.float32).T
+        sims = sims[sims < SELF_SCORE]
+        return float(sims.max()) - UNDER_UPRIGHT if sims.size else None
+
+    def view_scores(
+        self, query: np.ndarray, rows: np.ndarray, cap: float | None = None
+    ) -> np.ndarray:
         """Cosines [V, M] of one query's views (:meth:`query_rows`) with stored rows; a turned
         view's below the sure-copy score count :data:`TURNED_WEAK_MARGIN` less, and no more
-        than the best upright match other than the query's own image (``SELF_SCORE``: so a
-        pair scores the same whether a search meets that image or leaves it out, as
-        ``similar`` does) (module doc)."""
+        than ``cap`` (:meth:`upright_cap`; of ``rows`` when not given: a caller that scores
+        part of the query's candidates at a time gives the one of them all, so a pair scores
+        the same however it is met) (module doc)."""
         sims = np.asarray(query, np.float32) @ np.asarray(rows, np.float32).T
         sure = self.sure_score()
         turned = self.turned_views(query)
         if sure is not None and turned.any():
             weak = sims[turned] < sure * (1.0 - TURNED_VIEW_DISCOUNT)
             lowered = sims[turned] - TURNED_WEAK_MARGIN
-            upright = sims[~turned]
-            upright = upright[upright < SELF_SCORE]
-            if upright.size:
-                lowered = np.minimum(lowered, upright.max() - UNDER_UPRIGHT)
+            cap = self.upright_cap(query, rows) if cap is None else cap
+            if cap is not None:
+                lowered = np.minimum(lowered, cap)
             sims[turned] = np.where(weak, lowered, sims[turned])
         return sims
 

@@ -100,6 +100,8 @@ class QueryScorer:
         self.cache = cache
         #: a stored image's turned views, embedded from its file (search.descriptor.witness)
         self.turns = turns
+        #: during :meth:`search`: the query's cap on weak turned matches (Descriptor.upright_cap)
+        self.cap: float | None = None
         #: after :meth:`search`: every image it scored, by id (rows and labels)
         self.images: dict[int, PreparedImage] = {}
         #: after :meth:`search`: whether the tiles, the ``more`` views and the local check
@@ -169,7 +171,7 @@ class QueryScorer:
         self, query: np.ndarray, ids: list[int], images: Mapping[int, PreparedImage]
     ) -> np.ndarray:
         rows, owner = self._rows(ids, images)
-        return self.descriptor.copy_scores(query, rows, owner, len(ids))
+        return self.descriptor.copy_scores(query, rows, owner, len(ids), self.cap)
 
     def search(
         self,
@@ -194,6 +196,9 @@ class QueryScorer:
         images: dict[int, PreparedImage] = {}
         self.images = images
         ids = self._candidates(query, want, exclude, [], images)
+        # the weak turned matches' cap, of every candidate of the upright views (which hold
+        # the query's best upright match): the same for the rows scored later, a part at a time
+        self.cap = d.upright_cap(query, self._rows(ids, images)[0])
         copy = self._copy(query, ids, images)
         self.expanded_views = None if more is None else not self.settled(copy)
         if self.expanded_views:
@@ -222,7 +227,7 @@ class QueryScorer:
         order = sorted(range(len(ids)), key=lambda n: (-float(rank[n]), ids[n]))[:k]
         cal = d.calibration
         duplicate = duplicate_decisions(
-            d, query, copy, ids, lambda some: self._rows(some, images), self.turns
+            d, query, copy, ids, lambda some: self._rows(some, images), self.turns, self.cap
         )
         return [
             ScoredHit(

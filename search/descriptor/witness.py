@@ -64,10 +64,13 @@ def duplicate_decisions(
     ids: Sequence[int],
     rows_of: RowsOf,
     turns: StoredTurns | None = None,
+    cap: float | None = None,
 ) -> np.ndarray | None:
     """The duplicate decision of each candidate ``ids`` of the query rows ``query`` with copy
     scores ``copy`` (module doc); None uncalibrated. ``rows_of``: the candidates' prepared
-    stored rows; with the duplicate graph off (``expand=0``, as ``plain``) z alone decides."""
+    stored rows; ``cap``: the query's cap on weak turned matches, as ``copy`` was scored
+    (:meth:`Descriptor.upright_cap`); with the duplicate graph off (``expand=0``, as
+    ``plain``) z alone decides."""
     cal = descriptor.calibration
     if cal is None:
         return None
@@ -85,7 +88,7 @@ def duplicate_decisions(
     pairs = np.full((n, n), -np.inf, np.float32)
     for a in range(n):
         np.maximum.at(pairs[a], owner, (rows[owner == a] @ rows.T).max(axis=0))
-    own = descriptor.copy_scores(query, rows, owner, n)  # the views' evidence alone
+    own = descriptor.copy_scores(query, rows, owner, n, cap)  # the views' evidence alone
     grey = (own >= copy[flagged] - 1e-6) & (copy[flagged] < firm)
 
     def by_its_turns(a: int) -> np.ndarray | None:
