@@ -34,7 +34,7 @@ if __package__ in (None, ""):  # run as a script: bench/http.py would shadow the
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
     sys.path.insert(0, str(ROOT))
 
-from bench.http import make_queries  # noqa: E402
+from bench.http_library import make_queries  # noqa: E402
 from search.query import SearchEngine  # noqa: E402
 from search.settings import Settings  # noqa: E402
 
