@@ -1,0 +1,150 @@
+"""The JSON API's answers to bad requests (parameters, regions, bodies, uploads, unknown
+ids, internal errors) through Flask's test client, over a library built from ../shared photos."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from dataclasses import replace
+
+import pytest
+from PIL import Image
+
+from tests.web_library import (
+    API,
+    QUERY_NAME,
+    assert_error,
+    upload,
+)
+from web.app import create_app
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"k": "0"}, "bad_request"),
+        ({"k": "abc"}, "bad_request"),
+        ({"k": "100000"}, "bad_request"),
+        ({"min_score": "2"}, "bad_request"),
+        ({"min_score": "nan"}, "bad_request"),
+        ({"roi": "1,2,3"}, "bad_roi"),
+        ({"roi": "a,b,c,d"}, "bad_roi"),
+        ({"roi": "0.5,0.2,0.5,0.9"}, "bad_roi"),  # empty: zero width
+        ({"roi": "0.8,0.2,0.3,0.9"}, "bad_roi"),  # inverted
+        ({"roi": "2000,2000,3000,3000"}, "bad_roi"),  # not fractions (px: for pixels)
+        ({"roi": "0,0,1.5,1"}, "bad_roi"),  # was read as pixels: a false "copy"
+        ({"roi": "-0.1,0,1,1"}, "bad_roi"),
+        ({"roi": "px:10,10,2000,2000"}, "bad_roi"),  # pixels beyond a 640x480 photo
+        ({"roi": "px:-1,0,100,100"}, "bad_roi"),
+    ],
+)
+def test_bad_parameters_are_400(client, weblib, fields, code):
+    error = assert_error(upload(client, weblib.query_photo, **fields), 400, code)
+    name = next(iter(fields))
+    assert f"'{name}'" in error["message"] and "\n" not in error["message"]
+
+
+def test_roi_in_pixels_is_the_same_box_as_in_fractions(client, weblib):
+    pixels = upload(client, weblib.query_photo, k=5, roi="px:128,48,512,336").get_json()
+    fractions = upload(client, weblib.query_photo, k=5, roi="0.2,0.1,0.8,0.7").get_json()
+    assert pixels["query"]["roi"] == [128, 48, 512, 336]
+    assert pixels["query"]["roi_units"] == "px"
+    assert fractions["query"]["roi_units"] == "fraction"
+    assert [(r["id"], r["score"]) for r in pixels["results"]] == [
+        (r["id"], r["score"]) for r in fractions["results"]
+    ]
+
+
+def test_missing_image_is_400(client):
+    assert_error(client.post(f"{API}/search", data={"k": "3"}), 400, "no_image")
+    error = assert_error(upload(client, data=b"", name="empty.jpg"), 400, "empty")
+    assert "empty" in error["message"]
+
+
+def test_a_json_body_is_415_saying_to_send_a_form(client, ids):
+    """`{"image_id": 5}` as JSON is not read: 415 saying so and what to send (it was a 400
+    "No image ... (or an 'image_id')" although the body held one)."""
+    image_id = min(ids.values())
+    for endpoint in ("search", "lookup"):
+        response = client.post(f"{API}/{endpoint}", json={"image_id": image_id, "k": 3})
+        error = assert_error(response, 415, "unsupported_media_type")
+        assert "application/json" in error["message"] and "multipart" in error["message"]
+        assert "'image_id'" in error["message"]
+    text = client.post(f"{API}/search", data="image_id=1", content_type="text/plain")
+    assert_error(text, 415, "unsupported_media_type")
+    # The same id as a form field is a search.
+    response = client.post(f"{API}/search", data={"image_id": str(image_id), "k": "3"})
+    assert response.status_code == 200 and response.get_json()["results"][0]["id"] == image_id
+
+
+def test_not_an_image_is_415(client, weblib):
+    error = assert_error(upload(client, data=b"hello, I am text" * 10, name="a.jpg"), 415)
+    assert error["code"] == "not_an_image"
+    truncated = weblib.query_photo.read_bytes()[:2000]
+    assert_error(upload(client, data=truncated, name="cut.jpg"), 415)
+    assert_error(upload(client, data=b"<svg xmlns='http://www.w3.org/2000/svg'/>"), 415)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_decompression_bomb_is_refused(client):
+    buffer = io.BytesIO()
+    Image.new("1", (12_000, 12_000)).save(buffer, "PNG")  # 144 Mpx in a few KB
+    assert len(buffer.getvalue()) < 200_000
+    error = assert_error(upload(client, data=buffer.getvalue(), name="bomb.png"), 415)
+    assert error["code"] == "too_many_pixels" and "pixels" in error["message"]
+
+
+def test_too_large_upload_is_413(weblib, app):
+    small = create_app(
+        replace(weblib.settings, max_upload_bytes=50_000), app.extensions["imgsearch"].get()
+    )
+    response = upload(small.test_client(), weblib.query_photo)
+    error = assert_error(response, 413, "too_large")
+    assert "limit" in error["message"]
+    # The HTML form says so too, in the page.
+    page = small.test_client().post(
+        "/search", data={"image": (io.BytesIO(b"x" * 200_000), "big.jpg")}
+    )
+    assert page.status_code == 413 and b"too large" in page.data.lower()
+
+
+@pytest.mark.postgres
+def test_unknown_ids_are_404(client):
+    for url in (
+        "/images/999999",
+        "/images/999999/similar",
+        "/images/999999/thumbnail",
+        "/images/999999/file",
+        "/images/0/file",
+    ):
+        assert_error(client.get(API + url), 404)
+    assert_error(client.post(f"{API}/search", data={"image_id": "999999"}), 404)
+    assert_error(client.get(f"{API}/nothing-here"), 404)
+    assert_error(client.get(f"{API}/search"), 405)
+
+
+def test_other_bad_requests(client, ids):
+    assert_error(client.get(f"{API}/labels"), 400)
+    assert_error(client.get(f"{API}/labels?q=" + "x" * 101), 400)
+    assert_error(client.get(f"{API}/images/{ids[QUERY_NAME]}/thumbnail?size=5000"), 400)
+    assert_error(client.get(f"{API}/images/{ids[QUERY_NAME]}/similar?k=-1"), 400)
+    assert_error(client.post(f"{API}/search", data={"image_id": "../../etc/passwd"}), 400)
+
+
+def test_internal_errors_hide_details(app, client, weblib, monkeypatch, caplog):
+    engine = app.extensions["imgsearch"].get()
+
+    def broken(*_a, **_k):
+        raise RuntimeError("secret detail /etc/shadow")
+
+    monkeypatch.setattr(engine, "search_image", broken)
+    with caplog.at_level(logging.ERROR):
+        response = upload(client, weblib.query_photo)
+        page = client.post("/search", data={"image": (io.BytesIO(b"abc"), "a.jpg")})
+    error = assert_error(response, 500, "internal_error")
+    assert "secret" not in json.dumps(error)
+    assert page.status_code == 500 and b"secret" not in page.data
+    assert "secret detail" in caplog.text and "Traceback" in caplog.text
