@@ -22,6 +22,7 @@ from PIL import Image
 from search.settings import Settings
 
 API = "/api/v1"
+LOOKUP = f"{API}/lookup"
 QUERY_NAME = "ukbench00000.jpg"  # group 0: ukbench00000..00003
 COPY_NAME = "copy_of_ukbench00000.jpg"
 ROTATED_NAME = "rotated_ukbench00001.jpg"
@@ -145,3 +146,16 @@ def assert_error(response, status: int, code: str | None = None) -> dict:  # typ
     if code is not None:
         assert error["code"] == code
     return error
+
+
+def lookup(client, path: Path | None = None, data: bytes | None = None, **fields):  # type: ignore[no-untyped-def]
+    return upload(client, path, data, url=LOOKUP, **fields)
+
+
+def names(results: list[dict], kind: str) -> list[str]:
+    return [Path(r["path"]).name for r in results if r["match"] == kind]
+
+
+def form_post(client, url: str, photo: Path, headers=None, **fields):  # type: ignore[no-untyped-def]
+    data = {"image": (io.BytesIO(photo.read_bytes()), photo.name), **fields}
+    return client.post(url, data=data, headers=headers or {})
