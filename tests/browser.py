@@ -61,6 +61,49 @@ def chromium(
         shutil.rmtree(profile, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A headless Chromium for a test module (``browser = tests.browser.browser`` there)."""
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
+        yield driver
+
+
+def wait(driver, condition):  # type: ignore[no-untyped-def]
+    """``condition`` of a WebDriverWait, within :data:`WAIT_S` seconds."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT_S).until(condition)
+
+
+def severe_console_messages(driver) -> list[str]:  # type: ignore[no-untyped-def]
+    """Console errors (CSP violations, script errors, failed loads) since the last call."""
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def all_images_loaded(driver, selector: str) -> bool:  # type: ignore[no-untyped-def]
+    """Every ``<img>`` matching ``selector`` has loaded with a picture."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]))"
+        ".every(i => i.complete && i.naturalWidth > 0);",
+        selector,
+    )
+
+
+def drag_region(driver, canvas, frm=(0.2, 0.2), to=(0.8, 0.8)) -> None:  # type: ignore[no-untyped-def]
+    """Press at ``frm`` and release at ``to`` (fractions of the canvas), with the mouse."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    width, height = canvas.size["width"], canvas.size["height"]
+    start = (int((frm[0] - 0.5) * width), int((frm[1] - 0.5) * height))
+    ActionChains(driver).move_to_element_with_offset(canvas, *start).click_and_hold().pause(
+        0.1
+    ).move_by_offset(
+        int((to[0] - frm[0]) * width * 0.5), int((to[1] - frm[1]) * height * 0.5)
+    ).move_by_offset(
+        int((to[0] - frm[0]) * width * 0.5), int((to[1] - frm[1]) * height * 0.5)
+    ).release().perform()
+
+
 def fake_camera_args(video: Path | None, *, allow: bool = True) -> list[str]:
     """Flags for Chromium's fake camera: ``video`` (a Y4M or MJPEG file, looped) is what it
     films; ``allow`` answers the camera prompt yes, otherwise no. ``video=None``: no camera

@@ -1,106 +1,39 @@
 """The search UI in real headless Chromium against the real server (`imgsearch serve`).
 
 Upload a photo, draw a region on the preview with the mouse, search, open an image page,
-search with a region of a library image, find copies of a photo (lookup mode); screenshots go
-to the artifacts directory.
+search with a region of a library image, messages for bad input, a narrow window; screenshots
+go to the artifacts directory (lookup mode: test_web_browser_lookup.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.browser import WAIT_S, chromium, require_chromium
-from tests.served import serving
-from tests.web_library import (
-    EDITED_ORIGINAL,
-    QUERY_NAME,
-    RESAVED_NAME,
-    WebLibrary,
-    build_web_library,
+from tests import browser as browser_module
+from tests import web_ui_library
+from tests.browser import (
+    all_images_loaded,
+    chromium,
+    drag_region,
+    require_chromium,
+    severe_console_messages,
+    wait,
 )
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.web_library import QUERY_NAME
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_chromium()
 
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-def weblib(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):
-    return build_web_library(tmp_path_factory.mktemp("webui"), data_dir, models_dir)
-
-
-@pytest.fixture(scope="module")
-def server(weblib: WebLibrary) -> Iterator[str]:
-    """`imgsearch serve --port 0` in a subprocess; yields its base URL."""
-    command = [
-        sys.executable,
-        "-u",
-        "-c",
-        "from cli.main import main; main()",
-        "--library",
-        str(weblib.settings.library),
-        "--model-path",
-        str(weblib.models_dir),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--threads",
-        "4",
-    ]
-    with serving(command, REPO, {**os.environ, "PYTHONPATH": str(REPO)}) as served:
-        yield served.url
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
-        yield driver
-
-
-def wait(driver, condition):
-    return WebDriverWait(driver, WAIT_S).until(condition)
-
-
-def severe_console_messages(driver) -> list[str]:
-    """Console errors (CSP violations, script errors, failed loads) since the last call."""
-    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-
-
-def drag_region(driver, canvas, frm=(0.2, 0.2), to=(0.8, 0.8)) -> None:
-    """Press at ``frm`` and release at ``to`` (fractions of the canvas), with the mouse."""
-    width, height = canvas.size["width"], canvas.size["height"]
-    start = (int((frm[0] - 0.5) * width), int((frm[1] - 0.5) * height))
-    ActionChains(driver).move_to_element_with_offset(canvas, *start).click_and_hold().pause(
-        0.1
-    ).move_by_offset(
-        int((to[0] - frm[0]) * width * 0.5), int((to[1] - frm[1]) * height * 0.5)
-    ).move_by_offset(
-        int((to[0] - frm[0]) * width * 0.5), int((to[1] - frm[1]) * height * 0.5)
-    ).release().perform()
-
-
-def all_images_loaded(driver, selector: str) -> bool:
-    return driver.execute_script(
-        "return Array.from(document.querySelectorAll(arguments[0]))"
-        ".every(i => i.complete && i.naturalWidth > 0);",
-        selector,
-    )
+weblib = web_ui_library.weblib  # module fixtures: a library, its server, a browser
+server = web_ui_library.server
+browser = browser_module.browser
 
 
 def test_upload_region_search_and_image_page(browser, server, weblib, artifacts_dir):
@@ -260,166 +193,6 @@ def test_messages_for_bad_input(browser, server, tmp_path):
     driver.find_element(By.ID, "submit").click()
     assert "region is empty" in message.text
     assert roi.get_attribute("aria-invalid") == "true"
-
-
-def evidence_of(card) -> str:
-    """A lookup card's evidence as shown (without the screen readers' "Evidence:" prefix)."""
-    text = " ".join(card.find_element(By.CLASS_NAME, "evidence").text.split())
-    return text.removeprefix("Evidence: ")
-
-
-def test_lookup_mode_shows_labelled_sections(browser, server, weblib, artifacts_dir):
-    driver = browser
-    severe_console_messages(driver)  # drop those of earlier tests (an expected 415)
-    driver.set_window_size(1360, 1000)
-    driver.get(server + "/")
-    roi = driver.find_element(By.ID, "roi")
-    threshold = driver.find_element(By.ID, "threshold")
-    calibrated = driver.find_element(By.ID, "threshold-calibrated")
-    fixed = driver.find_element(By.ID, "threshold-fixed")
-    assert roi.is_displayed() and not threshold.is_displayed()
-    driver.find_element(
-        By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Find copies']]"
-    ).click()
-    # Lookup mode: no region or k, a threshold instead; the form posts to /lookup.
-    assert threshold.is_displayed() and not roi.is_displayed()
-    assert not driver.find_element(By.ID, "k").is_displayed()
-    assert driver.find_element(By.ID, "search-form").get_attribute("action").endswith("/lookup")
-    assert roi.get_attribute("disabled") and not threshold.get_attribute("disabled")
-    assert driver.find_element(By.ID, "submit").text == "Find copies"
-    # The calibrated decision is chosen; the slider starts at the copy score it stands for.
-    default = driver.find_element(By.ID, "calibrated-value").get_attribute("data-value")
-    assert calibrated.is_selected() and not fixed.is_selected()
-    assert float(threshold.get_attribute("value")) == pytest.approx(float(default), abs=0.003)
-    assert float(threshold.get_attribute("min")) <= 0.05
-    driver.find_element(By.ID, "image").send_keys(str(weblib.ukbench / EDITED_ORIGINAL))
-    wait(
-        driver,
-        lambda d: d.execute_script(
-            "const i = document.getElementById('preview-img'); return i.complete && i.naturalWidth;"
-        ),
-    )
-    assert not driver.find_element(By.ID, "roi-canvas").is_displayed()  # nothing to draw
-    driver.find_element(By.ID, "submit").click()
-    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results .match-group")))
-    headings = driver.find_elements(By.CSS_SELECTOR, "#results .match-group h3")
-    titles = [" ".join(h.text.split()) for h in headings]  # title and count
-    near_count = len(driver.find_elements(By.CSS_SELECTOR, ".match-group-near li.card"))
-    assert titles == [
-        "Exact copies 2",
-        f"Near-duplicates (calibrated, z ≥ 6) {near_count}",
-        "Other similar images (z below 6) 5",
-    ]
-    assert near_count >= 1
-    head = driver.find_element(By.CSS_SELECTOR, "#results .results-head").text
-    assert "calibrated: z ≥ 6" in head
-    exact = driver.find_elements(By.CSS_SELECTOR, ".match-group-exact li.card")
-    assert exact[0].find_element(By.CLASS_NAME, "name").text == EDITED_ORIGINAL
-    evidence = [evidence_of(c) for c in exact]
-    assert evidence == ["same bytes (sha256)", "same pixels, other encoding"]
-    assert (
-        exact[1].find_element(By.CLASS_NAME, "name").get_attribute("title").endswith(RESAVED_NAME)
-    )
-    near = driver.find_element(By.CSS_SELECTOR, ".match-group-near li.card")
-    assert near.find_element(By.CLASS_NAME, "name").text == "ukbench00120__resize.jpg"
-    assert near.find_element(By.CLASS_NAME, "badge").text.lower() == "near-duplicate"
-    near_evidence = evidence_of(near)
-    assert re.fullmatch(r"copy score 0\.9\d\d · z \d\.\d ≥ 6", near_evidence), near_evidence
-    tooltip = near.find_element(By.CLASS_NAME, "evidence").get_attribute("title")
-    assert "standard deviations above" in tooltip and "a near-duplicate" in tooltip
-    others = driver.find_elements(By.CSS_SELECTOR, ".match-group-similar li.card")
-    assert len(others) == 5 and all(evidence_of(c).endswith(" < 6") for c in others)
-    assert "cosine" not in driver.find_element(By.ID, "results").text.lower()
-    wait(driver, lambda d: all_images_loaded(d, "#results img"))
-    driver.execute_script("window.scrollTo(0, 0)")
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1360, min(height + 140, 2400))
-    time.sleep(0.4)
-    driver.save_screenshot(str(artifacts_dir / "web_lookup.png"))
-    driver.set_window_size(1360, 1000)
-    # An explicit copy score with the keyboard: moving the slider chooses it.
-    threshold.send_keys(Keys.END)  # 1.0
-    for _ in range(20):
-        threshold.send_keys(Keys.ARROW_LEFT)  # 20 steps of 0.005: 0.90
-    assert fixed.is_selected() and not calibrated.is_selected()
-    assert threshold.get_attribute("value") == "0.9"
-    assert driver.find_element(By.ID, "threshold-out").text == "0.90"
-    driver.find_element(By.ID, "submit").click()
-    wait(
-        driver,
-        lambda d: (
-            "threshold: copy score ≥ 0.90"
-            in d.find_element(By.CSS_SELECTOR, "#results .results-head").text
-        ),
-    )
-    headings = driver.find_elements(By.CSS_SELECTOR, "#results .match-group h3")
-    assert [" ".join(h.text.split()).rsplit(" ", 1)[0] for h in headings] == [
-        "Exact copies",
-        "Near-duplicates (copy score ≥ 0.90)",
-        "Other similar images (copy score below 0.90)",
-    ]
-    near = driver.find_element(By.CSS_SELECTOR, ".match-group-near li.card")
-    assert re.fullmatch(r"copy score 0\.9\d\d ≥ 0\.90", evidence_of(near))
-    # Choosing the calibrated decision again (keyboard too) puts the slider back.
-    fixed.send_keys(Keys.ARROW_UP)  # radio buttons: arrows move the choice
-    assert calibrated.is_selected()
-    assert float(threshold.get_attribute("value")) == pytest.approx(float(default), abs=0.003)
-    # Back to similar images: the region can be drawn again on the same photo.
-    driver.find_element(
-        By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Similar images']]"
-    ).click()
-    canvas = wait(driver, ec.visibility_of_element_located((By.ID, "roi-canvas")))
-    assert canvas.size["width"] > 100 and not roi.get_attribute("disabled")
-    drag_region(driver, canvas, (0.25, 0.25), (0.75, 0.75))
-    assert roi.get_attribute("value")
-    driver.find_element(By.ID, "submit").click()
-    # The lookup results stay on the page until the region search answers: wait for those.
-    wait(
-        driver,
-        lambda d: (
-            "region 0."
-            in d.execute_script(
-                "return document.querySelector('#results .results-head')?.textContent || ''"
-            )
-        ),
-    )
-    assert severe_console_messages(driver) == []
-
-
-def test_copy_badges_on_results_and_the_image_page(browser, server, weblib):
-    driver = browser
-    driver.get(server + "/")
-    driver.find_element(By.ID, "image").send_keys(str(weblib.ukbench / EDITED_ORIGINAL))
-    driver.find_element(By.ID, "submit").click()
-    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card")))
-    cards = {
-        c.find_element(By.CLASS_NAME, "name").text: c
-        for c in driver.find_elements(By.CSS_SELECTOR, "#results li.card")
-    }
-
-    def badge(card) -> str:
-        found = card.find_elements(By.CLASS_NAME, "badge")
-        return found[0].text.lower() if found else ""
-
-    assert badge(cards[EDITED_ORIGINAL]) == "exact copy"
-    resized = cards["ukbench00120__resize.jpg"]
-    assert badge(resized) == "copy" and resized.find_element(By.CLASS_NAME, "badge").is_displayed()
-    title = resized.find_element(By.CLASS_NAME, "score").get_attribute("title")
-    assert re.search(r"copy score 0\.9\d\d, z \d\.\d ≥ 6: a copy", title), title
-    unrelated = [c for name, c in cards.items() if not name.startswith("ukbench00120")]
-    assert unrelated and all(badge(c) == "" for c in unrelated)
-    assert "not a copy" in unrelated[0].find_element(By.CLASS_NAME, "score").get_attribute("title")
-    assert "copies" in driver.find_element(By.CSS_SELECTOR, "#results .results-head").text
-    # The image page's similar images: its PNG re-save is an exact copy (the same pixels).
-    cards[EDITED_ORIGINAL].find_element(By.TAG_NAME, "a").click()
-    wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".image-title")))
-    similar = {
-        c.find_element(By.CLASS_NAME, "name").text: c
-        for c in driver.find_elements(By.CSS_SELECTOR, ".similar li.card")
-    }
-    assert badge(similar[RESAVED_NAME]) == "exact copy"
-    assert badge(similar["ukbench00120__resize.jpg"]) == "copy"
-    assert severe_console_messages(driver) == []
 
 
 def test_a_long_file_name_keeps_a_narrow_window_narrow(server, weblib, tmp_path):

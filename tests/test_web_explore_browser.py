@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.browser import WAIT_S, chromium, require_chromium
+from tests.browser import chromium, require_chromium, wait
 from tests.served import serving
 from tests.web_library import run_index
 
@@ -26,7 +26,6 @@ require_chromium()
 
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 # the point farthest on screen from any other (nothing else under the pointer), and where it is
 ISOLATED = """
@@ -73,10 +72,6 @@ def server(
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     with chromium(tmp_path_factory.mktemp("chromium-profile")) as browser:
         yield browser
-
-
-def wait(driver, condition):  # type: ignore[no-untyped-def]
-    return WebDriverWait(driver, WAIT_S).until(condition)
 
 
 def screenshot(driver, path: Path) -> None:  # type: ignore[no-untyped-def]

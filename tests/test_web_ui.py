@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.browser import WAIT_S, chromium, require_chromium
+from tests import browser as browser_module
+from tests.browser import WAIT_S, all_images_loaded, require_chromium, wait
 from tests.served import serving
 from tests.web_library import EDITED_ORIGINAL, make_extra_collection, run_index
 
@@ -42,7 +43,6 @@ require_chromium()
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -86,27 +86,12 @@ def server(home: Path, models_dir: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
-        yield driver
-
-
-def wait(driver, condition):  # type: ignore[no-untyped-def]
-    return WebDriverWait(driver, WAIT_S).until(condition)
+browser = browser_module.browser  # a module fixture
 
 
 def api(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=WAIT_S) as response:
         return json.load(response)
-
-
-def images_loaded(driver, selector: str) -> bool:  # type: ignore[no-untyped-def]
-    return driver.execute_script(
-        "return Array.from(document.querySelectorAll(arguments[0]))"
-        ".every(i => i.complete && i.naturalWidth > 0);",
-        selector,
-    )
 
 
 def screenshot(driver, path: Path, selector: str = "img") -> None:  # type: ignore[no-untyped-def]
@@ -115,7 +100,7 @@ def screenshot(driver, path: Path, selector: str = "img") -> None:  # type: igno
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1360, min(max(height, 900) + 140, 2400))
     driver.execute_script("document.querySelectorAll('img').forEach(i => i.loading = 'eager')")
-    wait(driver, lambda d: images_loaded(d, selector))
+    wait(driver, lambda d: all_images_loaded(d, selector))
     time.sleep(0.3)
     shot = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
     shot.quantize(256, dither=Image.Dither.NONE).save(path, optimize=True)  # small enough to keep

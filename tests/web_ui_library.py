@@ -1,0 +1,45 @@
+"""The web UI's browser tests' library and server (``tests/test_web_browser*.py``): module
+fixtures, so each test module has its own."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.served import serving
+from tests.web_library import WebLibrary, build_web_library
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def weblib(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):
+    return build_web_library(tmp_path_factory.mktemp("webui"), data_dir, models_dir)
+
+
+@pytest.fixture(scope="module")
+def server(weblib: WebLibrary) -> Iterator[str]:
+    """`imgsearch serve --port 0` in a subprocess; yields its base URL."""
+    command = [
+        sys.executable,
+        "-u",
+        "-c",
+        "from cli.main import main; main()",
+        "--library",
+        str(weblib.settings.library),
+        "--model-path",
+        str(weblib.models_dir),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--threads",
+        "4",
+    ]
+    with serving(command, REPO, {**os.environ, "PYTHONPATH": str(REPO)}) as served:
+        yield served.url
