@@ -47,7 +47,7 @@ def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
     help="Remove whole collections without asking (needed when not run from a terminal).",
 )
 @_json_option(
-    '{"removed", "paths": [{"path", "images"}]}; with --undo {"undone": '
+    '{"removed", "failed", "paths": [{"path", "images", "failed"}]}; with --undo {"undone": '
     '[{"path", "images", "removed_at"}]}'
 )
 @click.pass_context
@@ -84,22 +84,34 @@ def remove(
     if not done:
         raise click.ClickException("none of these paths is an image of this library")
     removed = sum(entry["images"] for entry in done)
+    failed = sum(entry["failed"] for entry in done)
+    what = _counted(removed, failed)
     _emit(
         as_json,
-        {"removed": removed, "paths": done},
-        f"removed {removed} image{'s' if removed != 1 else ''} from the library; later "
-        "index runs leave them out (undo: imgsearch remove --undo PATH)",
+        {"removed": removed, "failed": failed, "paths": done},
+        f"removed {what} from the library; later index runs leave "
+        f"{'it' if removed + failed == 1 else 'them'} out (undo: imgsearch remove --undo PATH)",
     )
+
+
+def _counted(images: int, failed: int) -> str:
+    """ "3 images", "1 image and 2 files that could not be indexed"."""
+    text = f"{images} image{'s' * (images != 1)}"
+    if failed:
+        text += f" and {failed} file{'s' * (failed != 1)} that could not be indexed"
+    return text
 
 
 def _can_ask() -> bool:
     return sys.stdin.isatty()
 
 
-def _confirm_whole(collections: list[tuple[str, int]]) -> None:
+def _confirm_whole(collections: list[tuple[str, int, int]]) -> None:
     """Ask before a removal takes out whole collections (``imgsearch remove /`` is one
     typo away); without a terminal to ask on, refuse unless ``--yes`` was given."""
-    whole = ", ".join(f"{root} ({images} images)" for root, images in collections)
+    whole = ", ".join(
+        f"{root} ({_counted(images, failed)})" for root, images, failed in collections
+    )
     question = f"this removes every image of the collection{'s' * (len(collections) > 1)} {whole}"
     if not _can_ask():
         raise click.UsageError(f"{question}; add --yes to go ahead")

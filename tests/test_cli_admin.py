@@ -48,7 +48,11 @@ def pictures(tmp_path: Path, data_dir: Path) -> Path:
 def test_remove_sticks_until_undone(run, pictures: Path) -> None:  # type: ignore[no-untyped-def]
     assert as_json(run("index", "--json", "--no-progress", str(pictures)))["added"] == 5
     removed = as_json(run("remove", "--json", str(pictures / "old")))
-    assert removed == {"removed": 2, "paths": [{"path": str(pictures / "old"), "images": 2}]}
+    assert removed == {
+        "removed": 2,
+        "failed": 0,
+        "paths": [{"path": str(pictures / "old"), "images": 2, "failed": 0}],
+    }
 
     # The nightly index, with its folder or without: the removed files stay out.
     for args in ([str(pictures)], []):
@@ -76,10 +80,13 @@ def test_remove_sticks_until_undone(run, pictures: Path) -> None:  # type: ignor
 
 
 def test_removing_a_whole_collection_asks_first(run, pictures: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    (pictures / "notes.jpg").write_text("not a photo")  # a file that cannot be indexed
     run("index", "--no-progress", str(pictures))
-    # Without a terminal to ask on: refused, nothing removed, the way out named.
+    # Without a terminal to ask on: refused, nothing removed, the way out named; the file
+    # that failed is not counted as an image (it said "6 images").
     refused = run("remove", str(pictures), code=2).output
-    assert f"every image of the collection {pictures} (5 images); add --yes" in refused
+    expected = f"every image of the collection {pictures} (5 images and 1 file that could not be"
+    assert expected in " ".join(refused.split()) and "add --yes" in refused
     # From a terminal: asked; "no" removes nothing.
     monkeypatch.setattr("cli.admin_cmds._can_ask", lambda: True)
     result = CliRunner().invoke(
@@ -90,6 +97,12 @@ def test_removing_a_whole_collection_asks_first(run, pictures: Path, monkeypatch
     # A folder inside a collection is not asked about.
     assert as_json(run("remove", "--json", str(pictures / "old")))["removed"] == 2
     run("remove", "--undo", str(pictures / "old"))
+    # Removed with --yes: the failed file goes too (stats lists it no more), counted apart
+    # (the 2 taken back come at the next index run).
+    text = run("remove", "--yes", str(pictures)).stdout
+    assert "removed 3 images and 1 file that could not be indexed" in text, text
+    stats = as_json(run("stats", "--json"))
+    assert (stats["images"], stats["failed"]) == (0, 0), stats
 
 
 def test_removing_a_whole_collection_sticks(run, pictures: Path) -> None:  # type: ignore[no-untyped-def]

@@ -122,7 +122,8 @@ def test_a_removal_in_nested_collections_is_listed_once(
     absolute = str(tmp_path / target)
     assert json.loads(removed.stdout) == {
         "removed": 2,
-        "paths": [{"path": absolute, "images": 2}],
+        "failed": 0,
+        "paths": [{"path": absolute, "images": 2, "failed": 0}],
     }
     stats = run_cli(["stats", "--json"], tmp_path)
     assert [r["path"] for r in json.loads(stats.stdout)["removed_paths"]] == [absolute]

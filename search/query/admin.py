@@ -7,6 +7,7 @@ Held by :class:`search.query.engine.SearchEngine` as ``engine.admin``.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -121,29 +122,45 @@ class LibraryAdmin:
     def remove(
         self,
         paths: Iterable[str | os.PathLike[str]],
-        confirm_whole: Callable[[list[tuple[str, int]]], None] | None = None,
+        confirm_whole: Callable[[list[tuple[str, int, int]]], None] | None = None,
     ) -> list[dict[str, Any]]:
         """Remove and record each path of a collection that holds images: ``[{"path",
-        "images"}]`` per path (once, by :func:`search.store.by_path`, when nested collections
-        hold it). Files on disk are never touched. ``confirm_whole`` is called with the
-        ``(root, images)`` of the collections about to go whole, under the writer lock,
-        and stops the removal by raising."""
+        "images", "failed"}]`` per path (once, by :func:`search.store.by_path`, when nested
+        collections hold it): its indexed images, and its files that could not be indexed
+        (removed too: `stats` lists them no more). Files on disk are never touched.
+        ``confirm_whole`` is called with the ``(root, images, failed)`` of the collections
+        about to go whole, under the writer lock, and stops the removal by raising."""
+        removals = self.store.removals
         with self.library.writer_lock():  # never interleaved with an index run
             targets = self._targets(paths)
-            found = {key: self.store.removals.image_ids_below(*key) for key in targets}
-            whole = [(targets[key], len(ids)) for key, ids in found.items() if ids and not key[1]]
+            found = {key: removals.image_ids_below(*key) for key in targets}
+            failed = {
+                key: len(removals.image_ids_below(*key, failed_only=True)) if ids else 0
+                for key, ids in found.items()
+            }
+            whole = [
+                (targets[key], len(ids) - failed[key], failed[key])
+                for key, ids in found.items()
+                if ids and not key[1]
+            ]
             if whole and confirm_whole is not None:
                 confirm_whole(whole)
-            recorded = [  # recorded first: a crash before the images go still keeps them out
-                self.store.removals.record(collection_id, rel, len(ids))
-                for (collection_id, rel), ids in found.items()
+            recorded = {  # recorded first: a crash before the images go still keeps them out
+                key: removals.record(key[0], key[1], len(ids) - failed[key])
+                for key, ids in found.items()
                 if ids
-            ]
+            }
             ids = sorted({i for ids in found.values() for i in ids})
             if ids:
                 self.library.apply(ChangeSet(removals=ids))
                 self.library.save_index()
-        return [{"path": r.path, "images": r.images} for r in by_path(recorded)]
+        failed_at: Counter[str] = Counter()  # by path, summed as by_path sums the images
+        for key, removal in recorded.items():
+            failed_at[removal.path] += failed[key]
+        return [
+            {"path": r.path, "images": r.images, "failed": failed_at[r.path]}
+            for r in by_path(recorded.values())
+        ]
 
     def undo_remove(self, paths: Iterable[str | os.PathLike[str]]) -> list[Removal]:
         """Forget the removals at or below ``paths``: the next index run adds those files

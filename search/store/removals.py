@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy import delete, func, or_, select
 
 from search.store.records import SessionFactory, utcnow
-from search.store.schema import Collection, Image, RemovedPath
+from search.store.schema import STATUS_FAILED, Collection, Image, RemovedPath
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,16 @@ class RemovalRecords:
     def __init__(self, session: SessionFactory) -> None:
         self._session = session
 
-    def image_ids_below(self, collection_id: int, rel_path: str) -> list[int]:
-        """Ids of the collection's images (indexed or failed) at or below ``rel_path``."""
+    def image_ids_below(
+        self, collection_id: int, rel_path: str, *, failed_only: bool = False
+    ) -> list[int]:
+        """Ids of the collection's images (indexed or failed; ``failed_only``: the files that
+        could not be indexed) at or below ``rel_path``."""
         query = select(Image.id).where(
             Image.collection_id == collection_id, _below(Image.rel_path, rel_path)
         )
+        if failed_only:
+            query = query.where(Image.status == STATUS_FAILED)
         with self._session() as session:
             return list(session.scalars(query.order_by(Image.id)))
 
