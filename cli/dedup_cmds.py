@@ -169,7 +169,14 @@ def dedup(
             "that the report matches the disk",
             err=True,
         )
-    message = f"{groups} group(s), {copies} duplicate(s) at copy score >= {result.threshold:.3f}"
+    if exact_only:
+        kind = "exact copy" if copies == 1 else "exact copies"
+        message = f"{groups} group(s), {copies} {kind} (same bytes or pixels)"
+    else:
+        shown = (
+            f"{result.threshold:.3f}" if result.threshold >= 0.001 else f"{result.threshold:.1e}"
+        )
+        message = f"{groups} group(s), {copies} duplicate(s) at copy score >= {shown}"
     confirmed = result.stats.get("verify_confirmed")
     if confirmed:  # pairs below the threshold that local features confirmed joined too
         message += f" or confirmed by local features ({confirmed} pair(s))"

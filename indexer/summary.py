@@ -73,12 +73,13 @@ class IndexSummary(Counts):
 
     def to_text(self, max_listed: int = 20) -> str:
         lines = [
-            f"{self.processed} files processed in {self.index_seconds:.1f} s "
+            f"{self.processed} file{'s' * (self.processed != 1)} processed in "
+            f"{self.index_seconds:.1f} s "
             f"({self.images_per_second:.1f} img/s): {self.added} added, {self.updated} updated, "
             f"{self.moved} moved, {self.removed} removed, {self.failed} failed, "
             f"{self.unchanged} unchanged"
             + (f" ({self.copied} copies reused a vector)" if self.copied else ""),
-            f"library: {self.images_total} images indexed"
+            f"library: {self.images_total} image{'s' * (self.images_total != 1)} indexed"
             + (
                 f", {self.failed_total} file{'s' if self.failed_total != 1 else ''} it could "
                 "not index (`imgsearch stats` lists them)"

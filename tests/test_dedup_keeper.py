@@ -136,3 +136,19 @@ def test_rules_frame_format_content_resolution() -> None:
     older = img(5, 1920, 1080, "JPEG", mtime=100.0)
     newer_bigger = img(6, 1920, 1080, "JPEG", mtime=200.0)  # a re-encode at a higher quality
     assert choose_keeper([newer_bigger, older])[0] is older
+
+
+def test_oldest_of_two_taken_at_one_time_names_the_file_times_that_decided() -> None:
+    """Two copies with one EXIF capture time: the file times decide, and the reason said
+    "oldest (taken 2005-07-29 14:34:56 vs taken 2005-07-29 14:34:56)", no reason at all."""
+    from datetime import datetime
+
+    taken = datetime(2005, 7, 29, 14, 34, 56)
+    first = DedupImage(1, "/p/a.jpg", 1000, 640, 480, format="JPEG", exif_datetime=taken, mtime=1e9)
+    later = DedupImage(2, "/p/b.jpg", 1000, 640, 480, format="JPEG", exif_datetime=taken, mtime=2e9)
+    keeper, reason = choose_keeper([later, first], ("oldest",))
+    assert keeper is first
+    assert reason == (
+        "oldest file (both taken 2005-07-29 14:34:56; modified 2001-09-09 01:46:40 UTC vs "
+        "modified 2033-05-18 03:33:20 UTC)"
+    )

@@ -125,6 +125,10 @@ def keeper_key(img: DedupImage, rules: Sequence[str] = DEFAULT_KEEPER_RULES) -> 
 def _when(img: DedupImage) -> str:
     if img.exif_datetime is not None:
         return f"taken {img.exif_datetime:%Y-%m-%d %H:%M:%S}"
+    return _modified(img)
+
+
+def _modified(img: DedupImage) -> str:
     if img.mtime is not None and math.isfinite(img.mtime):
         stamp = datetime.fromtimestamp(img.mtime, tz=UTC)
         return f"modified {stamp:%Y-%m-%d %H:%M:%S} UTC"
@@ -158,6 +162,9 @@ def _explain(rule: str, keeper: DedupImage, other: DedupImage) -> str:
         return f"largest file ({human_size(keeper.file_size)} vs {human_size(other.file_size)})"
     if rule == "exif":
         return "has an EXIF capture time (the others do not)"
+    if keeper.exif_datetime is not None and keeper.exif_datetime == other.exif_datetime:
+        both = f"both taken {keeper.exif_datetime:%Y-%m-%d %H:%M:%S}"  # the file times decided
+        return f"oldest file ({both}; {_modified(keeper)} vs {_modified(other)})"
     return f"oldest ({_when(keeper)} vs {_when(other)})"
 
 
