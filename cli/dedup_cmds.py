@@ -17,7 +17,7 @@ from tqdm import tqdm
 from cli.errors import writable_output
 from cli.main import cli
 from cli.options import NonEmptyPath, ranged_option
-from cli.search_cmds import EMPTY_LIBRARY, empty_library, open_engine, user_errors
+from cli.search_cmds import EMPTY_LIBRARY, clip_note, empty_library, open_engine, user_errors
 from models import format_timestamp
 from models.errors import ImgsearchError
 from search.dedup import (
@@ -267,6 +267,9 @@ def lookup_command(
         click.echo(f"note: {gone_file_note(image_id)}", err=True)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    if result.of_video and not result.matches:  # it printed three sections of 0
+        click.echo(clip_note(image, "matches"))
         return
     limit = threshold_text(result.threshold)
     if result.z_threshold is not None:

@@ -36,6 +36,15 @@ EMPTY_LIBRARY = (
 )
 
 
+def clip_note(query: object, what: str = "results") -> str:
+    """Why a video (or animated image) query found nothing: it is compared with videos only."""
+    return (
+        f"no {what}: {query} is a video (or an animated image), and a video query is "
+        "compared with the library's videos and animations only, not its photos "
+        "(search with a still of it to find photos)"
+    )
+
+
 def empty_library(engine: SearchEngine, found: object, as_json: bool) -> bool:
     """Whether an answer found nothing because nothing is indexed (said in words, as
     :data:`EMPTY_LIBRARY`; JSON answers stay as they are)."""
@@ -169,11 +178,7 @@ def search(
         click.echo(EMPTY_LIBRARY)
         return
     if not hits and not as_json and is_video_file(image):
-        click.echo(
-            f"no results: {image} is a video (or an animated image), and a video query is "
-            "compared with the library's videos and animations only, not its photos "
-            "(search with a still of it to find photos)"
-        )
+        click.echo(clip_note(image))
         return
     emit_hits(
         hits,

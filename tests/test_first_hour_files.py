@@ -75,6 +75,19 @@ def test_the_api_says_why_a_clip_found_nothing_in_a_library_of_photos(user, serv
     assert plain.status_code == 200 and "note" not in plain.json()
 
 
+def test_the_cli_says_why_a_clip_found_nothing_in_a_library_of_photos(user, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`search anim.gif` explained an empty answer in a library without videos, but
+    `lookup anim.gif` printed three sections of 0 and no word: both say it now."""
+    cwd = user[0]
+    clip = tmp_path / "anim.gif"
+    clip.write_bytes(_animated_gif())
+    for command, what in (("search", "no results"), ("lookup", "no matches")):
+        done = run_cli([command, str(clip)], cwd)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith(f"{what}: {clip} is a video"), done.stdout
+        assert "videos and animations only" in done.stdout and ": 0" not in done.stdout
+
+
 def test_clusters_output_named_html_is_an_html_report(user) -> None:  # type: ignore[no-untyped-def]
     """``imgsearch clusters -o clusters.html`` wrote the plain-text listing into the .html
     file (a browser shows it as one run-on line), while ``dedup --output x.html`` wrote HTML:
