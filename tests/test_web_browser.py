@@ -179,6 +179,14 @@ def test_messages_for_bad_input(browser, server, tmp_path):
     text_file.write_text("not a photo")
     driver.find_element(By.ID, "image").send_keys(str(text_file))
     assert "not an image" in message.text
+    # Search after a refused file says why again (it said "Choose a photo first").
+    driver.find_element(By.ID, "submit").click()
+    assert "“notes.txt” is not an image" in message.text, message.text
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    driver.find_element(By.ID, "image").send_keys(str(empty))
+    driver.find_element(By.ID, "submit").click()
+    assert "“empty.jpg” is empty" in message.text, message.text
     # A file that claims to be a JPEG but is not: the server's message is shown in place.
     fake = tmp_path / "fake.jpg"
     fake.write_bytes(b"this is not a JPEG at all" * 20)

@@ -42,25 +42,29 @@ export function createPhoto(form, say, region) {
     region.set(null);
   }
 
+  let refusal = ""; // why the last file chosen was not taken (said again at Search)
+
+  function refuse(text) {
+    refusal = text;
+    say(text);
+    input.value = "";
+    return false;
+  }
+
   function useFile(file) {
     say("");
     if (!file) return false;
     const isVideo = Boolean(file.type) && file.type.startsWith("video/");
     if (file.type && !file.type.startsWith("image/") && !isVideo) {
-      say(`“${file.name}” is not an image or a video (${file.type}). Choose a photo (JPEG, PNG, WebP…) or a short video clip.`);
-      input.value = "";
-      return false;
+      return refuse(`“${file.name}” is not an image or a video (${file.type}). Choose a photo (JPEG, PNG, WebP…) or a short video clip.`);
     }
     if (file.size > maxBytes) {
-      say(`“${file.name}” is too large (${humanSize(file.size)}); the limit is ${humanSize(maxBytes)}.`);
-      input.value = "";
-      return false;
+      return refuse(`“${file.name}” is too large (${humanSize(file.size)}); the limit is ${humanSize(maxBytes)}. Choose a smaller photo.`);
     }
     if (file.size === 0) {
-      say(`“${file.name}” is empty.`);
-      input.value = "";
-      return false;
+      return refuse(`“${file.name}” is empty (0 bytes). Choose a photo.`);
     }
+    refusal = "";
     if (input.files[0] !== file) {
       const transfer = new DataTransfer();
       transfer.items.add(file);
@@ -122,6 +126,7 @@ export function createPhoto(form, say, region) {
 
   return {
     isVideo: () => queryIsVideo,
+    refusal: () => refusal,
     isShown: () => !preview.hidden,
     // a library image loaded with ?from=ID, maybe a video's frame (the clip is searched),
     // already loaded before this script ran

@@ -38,7 +38,8 @@ export function installSubmit(form, say, currentMode, photo) {
     event.preventDefault();
     say("");
     if (!input.files.length && !imageId.value) {
-      say("Choose a photo first: pick a file, drop one here, or paste one.");
+      // the file chosen last was refused: say why again (not "choose a photo first")
+      say(photo.refusal() || "Choose a photo first: pick a file, drop one here, or paste one.");
       input.focus();
       return;
     }
