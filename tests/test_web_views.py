@@ -118,8 +118,12 @@ def test_html_search_full_page_and_fragment(client, weblib):
         headers={"X-Requested-With": "fetch"},
     )
     assert not_image.status_code == 415 and b"Not a readable image" in not_image.data
-    nothing = client.post("/search", data={"k": "3"}, headers={"X-Requested-With": "fetch"})
-    assert nothing.status_code == 400 and b"No image" in nothing.data
+    # A form sent without a photo (no script) says so in the page's words, not the API's
+    # ("send a multipart form with an 'image' file (or an 'image_id')").
+    for headers in ({"X-Requested-With": "fetch"}, {}):
+        nothing = client.post("/search", data={"k": "3"}, headers=headers)
+        assert nothing.status_code == 400 and b"Choose a photo to search with" in nothing.data
+        assert b"send a multipart form" not in nothing.data
 
 
 def card_of(text: str, name: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import PurePath
 from typing import Any
 
@@ -91,10 +92,15 @@ def _library_notice() -> ErrorInfo | None:
     return None
 
 
+NO_PHOTO = "Choose a photo to search with first (or open a library image and search from it)."
+
+
 def _failure(error: Exception) -> ErrorInfo:
     info = describe(error)
     if info.code == "internal_error":
         log.exception("error on %s %s", request.method, request.path)
+    if info.code == "no_image":
+        return replace(info, message=NO_PHOTO)
     return info
 
 
