@@ -93,8 +93,13 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         f"database    {figures['database']} ({human_size(figures['database_bytes'])})",
         f"images      {figures['images']} indexed, {figures['failed']} failed, "
         f"{figures['vectors']} vectors",
-        f"model       {model.get('name', '-')} ({model.get('dimension', '-')}-d, "
-        f"sha256 {str(model.get('sha256', '-'))[:12]})",
+        "model       "
+        + (
+            f"{model['name']} ({model.get('dimension', '?')}-d, sha256 "
+            f"{str(model.get('sha256', '-'))[:12]})"
+            if model.get("name")
+            else "none yet (the first `imgsearch index` chooses it)"
+        ),
         f"index       {index['kind']}, {index['ntotal']} vectors"
         + (
             f", recall@{index.get('recall_k', 10)} {index['recall']:.3f}"

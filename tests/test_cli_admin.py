@@ -233,3 +233,14 @@ def _on_a_terminal(command: list[str], cwd: Path, answer: bytes) -> str:
     out += read_until_closed(master)
     assert process.wait(timeout=60) == 1
     return out.decode("utf-8", "replace")
+
+
+def test_stats_of_a_library_without_a_model_says_so(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A library whose schema was taken down to nothing and up again has no model yet:
+    `stats` printed "model - (--d, sha256 -)"."""
+    (tmp_path / "none").mkdir()
+    run("index", "--no-progress", str(tmp_path / "none"))
+    run("db", "downgrade", "base", "--yes")
+    run("db", "upgrade")
+    line = next(x for x in run("stats").stdout.splitlines() if x.startswith("model"))
+    assert line == "model       none yet (the first `imgsearch index` chooses it)", line
