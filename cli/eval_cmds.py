@@ -9,6 +9,7 @@ plain embedding with exact cosine (:func:`search.evaluation.plain_eval.model_emb
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import replace
@@ -313,7 +314,11 @@ def make_copies_cmd(
     max_originals: int | None,
     overwrite: bool,
 ) -> None:
-    """Write a hard copy-detection set of SRC's images into OUT (with ground_truth.json)."""
+    """Write a hard copy-detection set of SRC's images into OUT (with ground_truth.json).
+
+    OUT must be empty or new, or with --overwrite hold only a set this command made; it must
+    lie apart from SRC. An old set is replaced only once the new one is complete."""
+    created = not out.exists()
     writable_folder(out, "the copy set into")
     start = time.perf_counter()
     try:
@@ -328,6 +333,9 @@ def make_copies_cmd(
         )
         gt = load_truth(path)
     except ImgsearchError as exc:
+        if created:  # refused before anything was written: no empty folder left behind
+            with contextlib.suppress(OSError):
+                out.rmdir()
         raise click.ClickException(str(exc)) from exc
     click.echo(
         f"{len(gt.copy_queries)} copies of {len(gt.groups)} originals "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -158,3 +159,78 @@ def test_real_photos_easy_edits_find_their_original(
     assert set(ev.metrics) >= {"pair_ap", "recall_at_p99", "recall@1"}
     for edit in ("hflip", "jpeg", "contrast", "caption"):  # 48/48 at rank 1 on the dev set
         assert ev.per_edit[edit]["recall@1"] == 1.0, (edit, ev.per_edit[edit])
+
+
+def _run_make_copies(cwd: Path, src: Path, out: str, *args: str):  # type: ignore[no-untyped-def]
+    from tests.cli_process import run_cli
+
+    return run_cli(["eval", "make-copies", str(src), out, *args], cwd, timeout=120)
+
+
+def test_overwrite_refuses_before_it_deletes_anything(tmp_path: Path, data_dir: Path) -> None:
+    """`make-copies --overwrite` deleted the old set, then refused an OUT holding other files
+    (or, with SRC == OUT, failed on the deleted originals): the user had neither set. Every
+    refusal is now one line and exit 1 before a file is touched."""
+    src = data_dir / "ukbench_subset" / "images"
+    small = ["--max-originals", "2", "--per-original", "2"]
+    done = _run_make_copies(tmp_path, src, "out", *small)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    (out / "notes.txt").write_text("note")
+    before = _tree(out)
+    assert len(before) == 8  # 2 originals, 4 copies, the ground truth, the note
+    one = ["--max-originals", "1", "--per-original", "1", "--overwrite"]
+    refusals = [
+        (src, "holds other files (notes.txt)"),
+        (out, "is the source folder"),
+        (tmp_path, "lies inside the source folder"),
+    ]
+    for source, message in refusals:
+        done = _run_make_copies(tmp_path, source, "out", *one)
+        assert sorted(_tree(out)) == sorted(before), (source, done.stderr)  # nothing deleted
+        assert _tree(out) == before
+        assert done.returncode == 1 and message in done.stderr, done.stderr
+        assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+    (out / "notes.txt").unlink()
+    (out / "originals").mkdir()
+    shutil.copyfile(src / "ukbench00000.jpg", out / "originals" / "ukbench00000.jpg")
+    done = _run_make_copies(tmp_path, out / "originals", "out", *one)
+    assert done.returncode == 1 and "lies inside the output folder" in done.stderr, done.stderr
+    assert (out / "originals" / "ukbench00000.jpg").is_file()
+    # a refused OUT that did not exist is not left behind (here: inside the sources)
+    done = _run_make_copies(tmp_path, out, "out/new", "--per-original", "1")
+    assert done.returncode == 1 and not (out / "new").exists(), done.stderr
+    shutil.rmtree(out / "originals")
+    done = _run_make_copies(tmp_path, src, "out", *one)  # only the set: replaced
+    assert done.returncode == 0, done.stderr
+    assert sorted(_tree(out)) == ["ground_truth.json", "ukbench00000.jpg", "ukbench00000__crop.jpg"]
+
+
+def test_a_failure_half_way_keeps_the_old_set(
+    sources: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new set is written into a staging folder and moved in only when complete."""
+    import search.evaluation.sets.copies as copies
+
+    out = tmp_path / "out"
+    make_copies(sources, out, per_original=2, seed=0)
+    before = _tree(out)
+    calls = {"n": 0}
+    real = copies.apply_edits
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(copies, "apply_edits", failing)
+    with pytest.raises(OSError, match="No space"):
+        make_copies(sources, out, per_original=3, seed=1, overwrite=True)
+    assert _tree(out) == before  # no staging folder left either
+    monkeypatch.setattr(copies, "apply_edits", real)
+    make_copies(sources, out, per_original=3, seed=1, overwrite=True)
+    assert len(load_truth(out).copy_queries) == 3 * 3
+    data = json.loads((out / "ground_truth.json").read_text())
+    listed = {name for names in data["clusters"].values() for name in names}
+    assert set(_tree(out)) == listed | set(data["distractors"]) | {"ground_truth.json"}

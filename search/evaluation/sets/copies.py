@@ -25,6 +25,12 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from search.evaluation.errors import CopiesError
+from search.evaluation.sets.copy_output import (
+    TRUTH_NAME,
+    check_sources_apart,
+    old_set_names,
+    staged_set,
+)
 from search.evaluation.sets.edits import apply_edits, plan_edits
 
 GENERATOR_ID = "search.evaluation.copies"  # written into ground truth: stable
@@ -65,28 +71,6 @@ def _sources(src: Path | Sequence[Path]) -> list[Path]:
     return files
 
 
-def _prepare_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise CopiesError(f"output path exists and is not a folder: {out}")
-    if out.is_dir() and any(out.iterdir()):
-        truth = out / "ground_truth.json"
-        try:
-            old = json.loads(truth.read_text(encoding="utf-8"))
-            ours = old.get("generator", {}).get("module") == GENERATOR_ID
-        except (OSError, ValueError, AttributeError):
-            ours = False
-        if not (overwrite and ours):
-            why = "overwrite (--overwrite) replaces it" if ours else "it is not a generated set"
-            raise CopiesError(f"output folder {out} is not empty ({why})")
-        names = [f for files in old["clusters"].values() for f in files] + old["distractors"]
-        for name in names:
-            (out / Path(name).name).unlink(missing_ok=True)
-        truth.unlink()
-        if any(out.iterdir()):
-            raise CopiesError(f"output folder {out} holds other files; refusing to mix them in")
-    out.mkdir(parents=True, exist_ok=True)
-
-
 def make_copies(
     src_folder: Path | str | Sequence[Path],
     out_folder: Path | str,
@@ -102,13 +86,19 @@ def make_copies(
     ``src_folder`` is a folder (searched recursively) or a list of image files. With
     ``max_originals`` a seeded sample of that many is used. ``distractor_share`` of the
     originals (at least one when there are 3 or more) get no copies. ``out_folder`` must be
-    empty or missing, or (``overwrite``) hold a set made by this generator.
+    empty or missing, or (``overwrite``) hold only a set made by this generator, and lie apart
+    from the sources; it is checked before anything is written, and an old set is replaced
+    only once the new one is complete (:mod:`search.evaluation.sets.copy_output`).
     """
     if per_original < 1:
         raise CopiesError("per_original must be >= 1")
     if not 0.0 <= distractor_share < 1.0:
         raise CopiesError("distractor_share must be in [0, 1)")
-    files = _sources(src_folder if isinstance(src_folder, (str, Path)) else list(src_folder))
+    src = src_folder if isinstance(src_folder, (str, Path)) else list(src_folder)
+    files = _sources(src)
+    out = Path(out_folder)
+    check_sources_apart(src, files, out)
+    old_names = old_set_names(out, GENERATOR_ID, overwrite)
     rng = np.random.default_rng([seed, 0x5EED])
     if max_originals is not None and max_originals < len(files):
         files = [files[i] for i in sorted(rng.choice(len(files), max_originals, replace=False))]
@@ -116,9 +106,20 @@ def make_copies(
     if distractor_share > 0 and len(files) >= 3:
         n_distract = max(1, n_distract)
     distract = set(rng.choice(len(files), n_distract, replace=False).tolist())
-    out = Path(out_folder)
-    _prepare_out(out, overwrite)
+    with staged_set(out, old_names) as stage:
+        _write_set(files, distract, stage, per_original, seed, distractor_share)
+    return out / TRUTH_NAME
 
+
+def _write_set(
+    files: list[Path],
+    distract: set[int],
+    out: Path,
+    per_original: int,
+    seed: int,
+    distractor_share: float,
+) -> None:
+    """Write the originals, their edited copies and the ground truth into ``out``."""
     clusters: dict[str, list[str]] = {}
     distractors: list[str] = []
     edits: dict[str, dict[str, object]] = {}
@@ -168,8 +169,4 @@ def make_copies(
         "edits": edits,
         "pairs_positive_count": sum(len(m) * (len(m) - 1) // 2 for m in clusters.values()),
     }
-    truth_path = out / "ground_truth.json"
-    tmp = truth_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(truth_path)
-    return truth_path
+    (out / TRUTH_NAME).write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
