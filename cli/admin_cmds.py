@@ -21,7 +21,15 @@ from cli.search_cmds import open_engine, user_errors
 from cli.stats_cmds import keep_run_figures, run_figures
 from search.library import writer_lock
 from search.settings import INDEX_KINDS, Settings
-from search.store import Removal, database_locks, make_engine, migrate, require_database
+from search.store import (
+    Removal,
+    database_locks,
+    make_engine,
+    migrate,
+    read_only_engine,
+    read_only_file,
+    require_database,
+)
 
 
 def _json_option(shape: str) -> Callable[[Any], Any]:
@@ -183,6 +191,27 @@ def database(ctx: click.Context) -> Iterator[Engine]:
         engine.dispose()
 
 
+@contextmanager
+def read_database(ctx: click.Context) -> Iterator[Engine]:
+    """The library's engine for a command that only reads the schema: a SQLite file that
+    cannot be written (or IMGSEARCH_READ_ONLY) is opened read-only, without the writer's
+    lock; otherwise :func:`database`'s."""
+    settings: Settings = ctx.obj
+    url = settings.resolved_database_url
+    require_database(url)
+    path = read_only_file(url, settings.read_only)
+    if path is None:
+        with database(ctx) as engine:
+            yield engine
+        return
+    engine = read_only_engine(path)
+    try:
+        migrate.check_known(engine)
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def run_migration(action: Callable[[], None]) -> None:
     try:
         action()
@@ -201,7 +230,7 @@ def db() -> None:
 @user_errors
 def current(ctx: click.Context, as_json: bool) -> None:
     """Print the schema revision of the library and the newest one this imgsearch knows."""
-    with database(ctx) as engine:
+    with read_database(ctx) as engine:
         revision = migrate.current_revision(engine)
     head = migrate.head_revision()
     state = "up to date" if revision == head else "run `imgsearch db upgrade`"

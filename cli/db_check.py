@@ -9,7 +9,13 @@ import click
 from cli.admin_cmds import db
 from cli.search_cmds import user_errors
 from search.settings import Settings
-from search.store import check_database, printable_url, recovery, require_database
+from search.store import (
+    check_database,
+    printable_url,
+    read_only_file,
+    recovery,
+    require_database,
+)
 
 
 @db.command("check")
@@ -17,29 +23,27 @@ from search.store import check_database, printable_url, recovery, require_databa
     "--json",
     "as_json",
     is_flag=True,
-    help='Print JSON: {"database", "ok", "problems", "recovery"}.',
+    help='Print JSON: {"database", "ok", "read_only", "problems", "recovery"}.',
 )
 @click.pass_context
 @user_errors
 def check(ctx: click.Context, as_json: bool) -> None:
     """Check the database file: its header and size, then SQLite's full integrity check
     (reads every page; a minute for a few GB); a PostgreSQL library: its tables and every
-    vector's size. Exits 1 with what is wrong and how to recover."""
+    vector's size. Exits 1 with what is wrong and how to recover. A SQLite file that cannot
+    be written (or IMGSEARCH_READ_ONLY) is checked read-only: nothing is written."""
     settings: Settings = ctx.obj
     url = settings.resolved_database_url
     path = settings.database_path if settings.database_url is None else None
     if path is not None:
         require_database(url)
-    problems = check_database(url)
+    read_only = read_only_file(url, settings.read_only) is not None
+    problems = check_database(url, read_only=settings.read_only)
     where = path or printable_url(url)
     if as_json:
         fix = recovery(path) if problems and path is not None else None
-        click.echo(
-            json.dumps(
-                {"database": str(where), "ok": not problems, "problems": problems, "recovery": fix},
-                indent=2,
-            )
-        )
+        report = {"database": str(where), "ok": not problems, "read_only": read_only}
+        click.echo(json.dumps({**report, "problems": problems, "recovery": fix}, indent=2))
         if problems:
             ctx.exit(1)
         return
@@ -50,7 +54,8 @@ def check(ctx: click.Context, as_json: bool) -> None:
             else "the library's tables and every vector's size; the server checks its own "
             "pages (pg_amcheck)"
         )
-        click.echo(f"{where}: ok ({checked})")
+        opened = "; opened read-only, nothing was written" if read_only else ""
+        click.echo(f"{where}: ok ({checked}{opened})")
         return
     lines = [f"{where} is damaged:"] + [f"  {p}" for p in problems[:20]]
     if len(problems) > 20:

@@ -98,6 +98,26 @@ def test_cli_read_commands_work_on_a_read_only_library(home: Path) -> None:
     assert files_of(home / "imgsearch-library") == before
 
 
+@needs_user
+def test_db_check_and_current_read_a_read_only_library(home: Path) -> None:
+    """`db check` called a healthy read-only library damaged ("attempt to write a readonly
+    database", exit 1, "ok": false) and `db current` refused it as read-only for this user:
+    both only read, and now open it read-only, answer, and write nothing."""
+    before = files_of(home / "imgsearch-library")
+    checked = run_cli(["db", "check", "--json"], home, prefix=AS_USER)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["ok"] is True and report["problems"] == [] and report["read_only"] is True
+    said = run_cli(["db", "check"], home, prefix=AS_USER)
+    assert said.returncode == 0 and said.stderr == "", said.stderr
+    assert ": ok (" in said.stdout and "read-only" in said.stdout, said.stdout
+    current = run_cli(["db", "current", "--json"], home, prefix=AS_USER)
+    assert current.returncode == 0, current.stderr
+    revisions = json.loads(current.stdout)
+    assert revisions["up_to_date"] is True and revisions["current"] == revisions["head"]
+    assert files_of(home / "imgsearch-library") == before
+
+
 @pytest.mark.slow
 @needs_user
 def test_serve_says_once_that_the_library_is_read_only_and_serves_it(home: Path) -> None:
@@ -161,6 +181,10 @@ def test_read_only_setting_serves_and_writes_nothing(
         app.extensions["imgsearch"].close()
     assert files_of(library) == before
     env = {"IMGSEARCH_READ_ONLY": "1"}
+    for argv in (["db", "check"], ["db", "current"]):  # they read: answered, nothing written
+        done = run_cli(argv, tmp_path, env=env)
+        assert done.returncode == 0 and done.stderr == "", (argv, done.stderr)
+    assert files_of(library) == before
     for argv in (["index", "photos"], ["remove", "photos"], ["rebuild-index"]):
         done = run_cli(argv, tmp_path, env=env)
         # the setting is named as the cause (not the user's permissions)

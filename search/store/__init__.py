@@ -63,6 +63,8 @@ _SOURCES: dict[str, str] = {
     "save_summary": "search.store.summary",
     "summary_stamp": "search.store.summary",
     "make_engine": "search.store.connect",
+    "read_only_engine": "search.store.read_only",
+    "read_only_file": "search.store.read_only",
     "printable_url": "search.store.connect",
     "VideoFrameVector": "search.store.records",
     "VideoFrame": "search.store.schema",
@@ -123,6 +125,8 @@ __all__ = [
     "printable_url",
     "quality_flags_json",
     "quality_json",
+    "read_only_engine",
+    "read_only_file",
     "recovery",
     "removed_tops",
     "require_database",
@@ -149,6 +153,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.store.health import ServingState, check_database, recovery
     from search.store.locks import DatabaseLocks, database_locks
     from search.store.migrate import peek_meta
+    from search.store.read_only import read_only_engine, read_only_file
     from search.store.records import (
         AppliedChanges,
         ChangeSet,

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DatabaseError
 
 from search.store.dialect import set_meta
 from search.store.errors import DatabaseCorruptError, LibraryNotFoundError, SchemaError
+from search.store.read_only import read_only_engine, read_only_file
 from search.store.records import MODEL_KEYS, ModelStamp, SessionFactory
 from search.store.schema import STATUS_OK, Embedding, Image, LibraryMeta
 
@@ -136,16 +137,18 @@ def recovery(path: Path) -> str:
     )
 
 
-def check_database(url: str, limit: int = 100) -> list[str]:
+def check_database(url: str, limit: int = 100, *, read_only: bool = False) -> list[str]:
     """Every problem found in the database at ``url`` (header, size, SQLite's full
-    ``integrity_check``), without opening it as a library; [] when intact."""
+    ``integrity_check``), without opening it as a library; [] when intact. A SQLite file
+    that this process cannot write (or any, with ``read_only``) is opened read-only."""
     path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
     if path is not None:
         try:
             check_sqlite_header(path)
         except DatabaseCorruptError as error:
             return [str(getattr(error, "detail", error))]
-    engine = create_engine(url)
+    unwritable = read_only_file(url, read_only)
+    engine = read_only_engine(unwritable) if unwritable is not None else create_engine(url)
     try:
         # a server that cannot be reached (connection refused, unknown host) raises here: it
         # says nothing of the database's state, so it is no "problem" found in it

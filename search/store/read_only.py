@@ -32,6 +32,16 @@ def sqlite_writable(path: Path) -> bool:
     )
 
 
+def read_only_file(url: str, read_only: bool = False) -> Path | None:
+    """The SQLite file at ``url`` when it is to be opened read-only: ``read_only`` (the
+    setting), or a file this process cannot write (or make its -wal/-shm beside); None: a
+    writable file, or another database."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url.removeprefix("sqlite:///").partition("?")[0])
+    return path if read_only or not sqlite_writable(path) else None
+
+
 def read_only_uri(path: Path) -> str:
     """The SQLite URI that opens ``path`` read-only now: ``mode=ro`` while a writer has the
     file open (its ``-shm`` WAL index is there: its commits are seen), else ``immutable=1``
