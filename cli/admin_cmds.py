@@ -23,6 +23,8 @@ from search.library import writer_lock
 from search.settings import INDEX_KINDS, Settings
 from search.store import (
     Removal,
+    backup_name,
+    backup_sqlite,
     database_locks,
     make_engine,
     migrate,
@@ -249,9 +251,11 @@ def _migrate(
     confirm: Callable[[Engine, str, str], None] | None = None,
 ) -> None:
     """Run one migration ``step`` to ``revision`` after the same backup as the automatic
-    upgrade (and ``confirm``, a downgrade's question); print the revisions before and after."""
+    upgrade (and ``confirm``, a downgrade's question); print the revisions before and after,
+    and the backup file written (a new one each time: an earlier backup is never replaced)."""
     if revision != "head":  # an unknown one is named with those known, before any work
         migrate.resolve_revision(revision)
+    backup: Path | None = None
     with database(ctx) as engine:
         before = migrate.current_revision(engine)
         target = migrate.head_revision() if revision == "head" else revision
@@ -260,19 +264,20 @@ def _migrate(
             if target != before:
                 confirm(engine, before, target)
         if before is None or target != before:  # nothing to do: no copy of the whole file
-            migrate.backup_sqlite(engine, before)
+            backup = backup_sqlite(engine, before)
             run_migration(lambda: step(engine, revision))
         after = migrate.current_revision(engine)
+    kept = f"\nthe file as it was is kept as {backup}" if backup is not None else ""
     _emit(
         as_json,
-        {"before": before, "after": after},
-        f"schema {before or '(none)'} -> {after or '(base)'}",
+        {"before": before, "after": after, "backup": str(backup) if backup else None},
+        f"schema {before or '(none)'} -> {after or '(base)'}{kept}",
     )
 
 
 @db.command()
 @click.argument("revision", default="head")
-@_json_option('{"before", "after"}')
+@_json_option('{"before", "after", "backup"}')
 @click.pass_context
 @user_errors
 def upgrade(ctx: click.Context, revision: str, as_json: bool) -> None:
@@ -289,7 +294,7 @@ def upgrade(ctx: click.Context, revision: str, as_json: bool) -> None:
     help="Downgrade without asking (scripts); without it a terminal asks, and anything "
     "else is refused.",
 )
-@_json_option('{"before", "after"}')
+@_json_option('{"before", "after", "backup"}')
 @click.pass_context
 @user_errors
 def downgrade(ctx: click.Context, revision: str, yes: bool, as_json: bool) -> None:
@@ -307,7 +312,7 @@ def _confirm_downgrade(engine: Engine, before: str, target: str) -> None:
     )
     database = engine.url.database
     kept = (
-        f"a copy is kept as {Path(database).name}.bak-{before}"
+        f"a copy is kept as {backup_name(Path(database), before).name}"
         if engine.dialect.name == "sqlite" and database
         else "no backup is made on a database server: pg_dump it first"
     )

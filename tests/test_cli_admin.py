@@ -125,12 +125,14 @@ def test_maintenance_commands_print_json(run, pictures: Path) -> None:  # type: 
     assert current["up_to_date"] is True and current["current"] == current["head"]
     # Nothing to upgrade: no backup copy of the whole database is made (it was, every time).
     same = as_json(run("db", "upgrade", "--json"))
-    assert same == {"before": current["head"], "after": current["head"]}
+    assert same == {"before": current["head"], "after": current["head"], "backup": None}
     assert not list(run.library.glob("*.bak-*"))
     down = as_json(run("db", "downgrade", "0002", "--yes", "--json"))
-    assert down == {"before": current["head"], "after": "0002"}
+    backup = str(run.library / f"imgsearch.sqlite3.bak-{current['head']}")
+    assert down == {"before": current["head"], "after": "0002", "backup": backup}
     up = as_json(run("db", "upgrade", "--json"))
-    assert up == {"before": "0002", "after": current["head"]}
+    backup = str(run.library / "imgsearch.sqlite3.bak-0002")
+    assert up == {"before": "0002", "after": current["head"], "backup": backup}
     reindexed = as_json(run("reindex", "--json", "--no-progress"))
     assert reindexed["added"] + reindexed["updated"] == 5
 
@@ -207,8 +209,44 @@ def test_db_downgrade_asks_before_it_drops_data(tmp_path: Path, data_dir: Path, 
     assert json.loads(current())["current"] == head
     done = downgrade("--yes", "--json", stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"before": head, "after": None}
-    assert (tmp_path / "imgsearch-library" / f"imgsearch.sqlite3.bak-{head}").is_file()
+    backup = tmp_path / "imgsearch-library" / f"imgsearch.sqlite3.bak-{head}"
+    assert json.loads(done.stdout) == {"before": head, "after": None, "backup": str(backup)}
+    assert backup.is_file()
+
+
+def test_a_backup_is_never_overwritten(tmp_path: Path, data_dir: Path, models_dir: Path) -> None:
+    """`db downgrade PREVIOUS` wrote `.bak-HEAD`, the next command upgraded the library again
+    without a word, and `db downgrade base` then wrote `.bak-HEAD` over the first backup:
+    each backup is now a new file, and the command (or the upgrade's warning) names it."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from search.store import migrate
+    from tests.cli_process import run_cli
+
+    copy_photos(photo_paths(data_dir, 2), tmp_path / "photos")
+    done = run_cli(["--model-path", str(models_dir), "index", "--no-progress", "photos"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    config = Config()
+    config.set_main_option("script_location", str(migrate.MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    previous = ScriptDirectory.from_config(config).get_revision(head).down_revision
+    database = tmp_path / "imgsearch-library" / "imgsearch.sqlite3"
+
+    first = database.with_name(f"imgsearch.sqlite3.bak-{head}")
+    down = run_cli(["db", "downgrade", previous, "--yes", "--json"], tmp_path)
+    assert down.returncode == 0 and first.is_file(), down.stderr
+    kept = first.read_bytes()
+    opened = run_cli(["stats", "--json"], tmp_path)  # opening it upgrades it again
+    assert opened.returncode == 0 and json.loads(opened.stdout)["images"] == 2, opened.stderr
+    again = run_cli(["db", "downgrade", "base", "--yes"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert first.read_bytes() == kept  # the first backup is as it was written
+    assert json.loads(down.stdout)["backup"] == str(first)
+    assert f"upgraded the library schema from {previous} to {head}" in opened.stderr
+    assert str(database.with_name(f"imgsearch.sqlite3.bak-{previous}")) in opened.stderr
+    second = database.with_name(f"imgsearch.sqlite3.bak-{head}-2")
+    assert f"kept as {second}" in again.stdout and second.is_file(), again.stdout
 
 
 def _on_a_terminal(command: list[str], cwd: Path, answer: bytes) -> str:

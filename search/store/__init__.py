@@ -12,6 +12,8 @@ from search.lazy import lazy_names
 
 _SOURCES: dict[str, str] = {
     "DescriptorRows": "search.store.descriptor_state",
+    "backup_name": "search.store.backups",
+    "backup_sqlite": "search.store.backups",
     "LibraryBusyError": "search.store.errors",
     "LibraryError": "search.store.errors",
     "LibraryNotFoundError": "search.store.errors",
@@ -114,6 +116,8 @@ __all__ = [
     "VideoFrameVector",
     "VideoRecords",
     "at_or_below",
+    "backup_name",
+    "backup_sqlite",
     "by_path",
     "cached_summary",
     "check_database",
@@ -138,6 +142,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
+    from search.store.backups import backup_name, backup_sqlite
     from search.store.connect import make_engine, printable_url
     from search.store.descriptor_state import DescriptorRows
     from search.store.errors import (

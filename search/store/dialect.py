@@ -10,7 +10,7 @@
   ``quick_check``; PostgreSQL checks its pages itself) and backups before a migration (a
   copy of the SQLite file; PostgreSQL migrates in one transaction, ``pg_dump`` is the
   user's backup) live beside the code that uses them (``store.py``, ``health.py``,
-  ``migrate.py``), each behind a test of the dialect's name.
+  ``migrate.py``, ``backups.py``), each behind a test of the dialect's name.
 """
 
 from __future__ import annotations

@@ -15,15 +15,15 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from search.store.backups import backup_sqlite
 from search.store.errors import SchemaError
 from search.store.locks import SCHEMA, holding
 from search.store.schema import Base, LibraryMeta
@@ -200,8 +200,8 @@ def _newer(current: str) -> str:
 def ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool = True) -> None:
     """Bring the schema to head: create an empty database, upgrade an old one, refuse the rest.
 
-    A SQLite file is copied to ``<file>.bak-<rev>`` before an upgrade, so a failed migration
-    never costs the user their library.
+    A SQLite file is copied to ``<file>.bak-<rev>`` (``-2``, ``-3`` ... when taken) before an
+    upgrade, so a failed migration never costs the user their library; a warning names it.
     """
     head = light_head()
     if head is not None and stored_revision(engine) == head:
@@ -259,8 +259,11 @@ def _ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool) -> None:
             f"the library's schema is at {current}, this imgsearch needs {head}: "
             "run `imgsearch db upgrade`"
         )
-    backup_sqlite(engine, current)
+    backup = backup_sqlite(engine, current)
     upgrade(engine)
+    if current is not None:  # an old library: say so, and where its copy is
+        kept = f"; the file as it was is kept as {backup}" if backup is not None else ""
+        log.warning("upgraded the library schema from %s to %s%s", current, head, kept)
 
 
 def _create_empty(engine: Engine, head: str) -> bool:
@@ -282,21 +285,6 @@ def _create_empty(engine: Engine, head: str) -> bool:
         )
     log.info("created the library schema at revision %s", head)
     return True
-
-
-def backup_sqlite(engine: Engine, revision: str | None) -> None:
-    database = engine.url.database
-    if revision is None or engine.dialect.name != "sqlite" or not database:
-        return
-    path = Path(database)
-    if path.exists():
-        # sqlite3's backup API copies a consistent snapshot, WAL content included.
-        # closed at once: Python's sqlite3 connections otherwise live until the cyclic GC
-        with (
-            closing(sqlite3.connect(path)) as source,
-            closing(sqlite3.connect(path.with_name(f"{path.name}.bak-{revision}"))) as target,
-        ):
-            source.backup(target)
 
 
 def peek_meta(url: str, key: str) -> str | None:
