@@ -96,6 +96,66 @@ def test_ondisk_lists_are_mapped_from_beside_the_index_file_and_survive_changes(
         VectorIndex.load(path, _stamp(loaded, 2))
 
 
+def test_stale_lists_go_only_once_the_new_index_file_is_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saving another kind over an ivfpq-ondisk index left its ``.ivfdata`` beside it for
+    good; a new ivfpq-ondisk save deleted the old lists before its index file was written.
+    Now a save removes the lists of this index name it does not use, after the file is in."""
+    from search.index import file_format
+
+    x, ids = clustered(600, dim=32), make_ids(600)
+    path = tmp_path / "index.faiss"
+    first = VectorIndex.build(ids, x, "ivfpq-ondisk", config=SMALL)
+    first.save(path, _stamp(first))
+    (old,) = tmp_path.glob("index.faiss.*.ivfdata")
+    others = [tmp_path / "index.faiss.notes.ivfdata", tmp_path / "other.faiss.0a1b.ivfdata"]
+    for other in others:  # not lists of this index: never touched
+        other.write_text("mine")
+
+    def full_disk(*_args: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    second = VectorIndex.build(ids, x, "ivfpq-ondisk", config=SMALL)
+    with monkeypatch.context() as patched:
+        patched.setattr(file_format, "write_file", full_disk)
+        with pytest.raises(OSError, match="No space"):
+            second.save(path, _stamp(second))
+    assert old.is_file()  # the index file in place still names it: it still loads
+    assert VectorIndex.load(path, _stamp(first)).ntotal == 600
+    second.save(path, _stamp(second))
+    (new,) = tmp_path.glob("index.faiss.*[0-9a-f].ivfdata")
+    assert new != old and VectorIndex.load(path, _stamp(second)).ntotal == 600
+    flat = VectorIndex.build(ids, x, "flat")
+    flat.save(path, _stamp(flat))
+    assert not list(tmp_path.glob("index.faiss.*[0-9a-f].ivfdata"))
+    assert VectorIndex.load(path, _stamp(flat)).kind == "flat"
+    assert all(other.read_text() == "mine" for other in others)
+
+
+def test_rebuilding_as_another_kind_removes_the_ondisk_lists(
+    tmp_path: Path, models_dir: Path, data_dir: Path
+) -> None:
+    """`rebuild-index --index ivfpq-ondisk`, then `rebuild-index --index auto` (flat) left
+    `index.faiss.<token>.ivfdata` in the library folder for good (0.7 GB at 10 M images)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for source in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:6]:
+        shutil.copy(source, photos / source.name)
+    base = ["--library", "lib", "--model-path", str(models_dir)]
+    done = run_cli([*base, "index", "--no-progress", "photos"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    done = run_cli([*base, "rebuild-index", "--index", "ivfpq-ondisk"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "lib").glob("index.faiss.*.ivfdata"))) == 1
+    done = run_cli([*base, "rebuild-index", "--index", "auto", "--json"], tmp_path)
+    assert done.returncode == 0 and json.loads(done.stdout)["kind"] == "flat", done.stderr
+    assert not list((tmp_path / "lib").glob("*.ivfdata"))
+    found = run_cli([*base, "search", "photos/ukbench00004.jpg", "--json", "-k", "1"], tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert Path(json.loads(found.stdout)["results"][0]["path"]).name == "ukbench00004.jpg"
+
+
 @pytest.mark.slow
 def test_a_library_indexed_with_the_ondisk_kind_searches_and_rebuilds_its_lists(
     tmp_path: Path, models_dir: Path, data_dir: Path

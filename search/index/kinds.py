@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,10 @@ class Backend:
 
     def prepare_save(self, path: Any) -> None:
         """Before the index file at ``path`` is written (on-disk kinds write their lists)."""
+
+    def lists_file(self) -> Path | None:
+        """The file beside the index file that the saved index maps (on-disk kinds)."""
+        return None
 
     def faiss_index(self) -> faiss.Index:
         """What goes into the file's FAISS section."""

@@ -23,7 +23,9 @@ candidates per view exactly from the store; recall is measured after that exact 
 
 from __future__ import annotations
 
+import glob
 import json
+import re
 import shutil
 import tempfile
 import uuid
@@ -47,6 +49,20 @@ class _ReadFlags:
 
 
 SUFFIX = ".ivfdata"
+
+
+def remove_stale_lists(path: Path, keep: Path | None) -> list[Path]:
+    """Delete the ``<path's name>.<hex token>.ivfdata`` files beside the index file ``path``
+    other than ``keep`` (the one the index file now in place names; None: it names none);
+    the files removed. Call it only after that file is in place. A process that still has
+    an old file memory-mapped reads on: the file goes once its last map is closed."""
+    pattern = re.compile(re.escape(path.name) + r"\.[0-9a-f]+" + re.escape(SUFFIX))
+    removed = []
+    for candidate in path.parent.glob(f"{glob.escape(path.name)}.*{SUFFIX}"):
+        if candidate != keep and pattern.fullmatch(candidate.name):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
 
 
 def pq_bytes(d: int, wanted: int = 0) -> int:
@@ -211,7 +227,8 @@ class IVFPQOnDiskBackend(Backend):
     # -- files ---------------------------------------------------------------------------
 
     def prepare_save(self, path: Path) -> None:
-        """First save: merge shards + RAM into ``<path>.<token>.ivfdata``; drop old files."""
+        """First save: merge shards + RAM into ``<path>.<token>.ivfdata`` (older ones go once
+        the index file naming it is in place: :func:`remove_stale_lists`)."""
         if self.base is None:
             token = uuid.uuid4().hex[:12]
             target = path.parent / f"{path.name}.{token}{SUFFIX}"
@@ -229,9 +246,9 @@ class IVFPQOnDiskBackend(Backend):
             self.base, self.base_file = base, target
             self.index = self._empty()
             self._drop_shards()
-        for old in path.parent.glob(f"{path.name}.*{SUFFIX}"):
-            if old != self.base_file:
-                old.unlink(missing_ok=True)
+
+    def lists_file(self) -> Path | None:
+        return self.base_file
 
     def faiss_index(self) -> faiss.Index:
         assert self.base is not None, "prepare_save first"

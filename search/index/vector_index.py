@@ -35,6 +35,7 @@ from search.index.kinds import (
     FlatBackend,
     as_ids,
 )
+from search.index.ondisk import remove_stale_lists
 from search.index.tune import check_vectors, iter_normalized, normalized
 
 __all__ = ["VectorIndex"]
@@ -283,7 +284,8 @@ class VectorIndex:
     # -- persistence ------------------------------------------------------------------------
 
     def save(self, path: str | Path, stamp: IndexStamp) -> None:
-        """Write atomically (temp file, fsync, rename, fsync dir) with ``stamp`` embedded."""
+        """Write atomically (temp file, fsync, rename, fsync dir) with ``stamp`` embedded;
+        then remove on-disk lists files of an earlier index at ``path`` it does not use."""
         with self._lock.read():
             self._backend.prepare_save(Path(path))
             if stamp.count != self.ntotal or stamp.dimension != self.dimension:
@@ -307,6 +309,7 @@ class VectorIndex:
                 arrays,
                 header,
             )
+            remove_stale_lists(Path(path), self._backend.lists_file())
 
     @staticmethod
     def read_header(path: str | Path) -> index_io.Header:
