@@ -43,7 +43,7 @@ from search.query import (
     lookup,
     lookup_image,
 )
-from search.units import pad, printable, text_width
+from search.units import pad, printable, text_width, whole_number
 from web.text import threshold_text
 
 THUMBNAIL_SIZE = min(SIZES)
@@ -244,7 +244,7 @@ def lookup_command(
     """Where is IMAGE in the library, edited or not? Exact copies, near-duplicates, others.
 
     IMAGE: a photo or video file, or a library image's id (as search results list it)."""
-    image_id = int(str(image)) if str(image).isdigit() and not image.exists() else None
+    image_id = None if image.exists() else whole_number(str(image))
     if image_id is None:
         try:
             os.stat(image)

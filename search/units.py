@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["human_size", "pad", "printable", "text_width"]
+__all__ = ["human_size", "pad", "printable", "text_width", "whole_number"]
 
 
 def human_size(n: int | None) -> str:
@@ -17,6 +17,19 @@ def human_size(n: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GB"
+
+
+def whole_number(text: str | None) -> int | None:
+    """``text`` as a whole number (0 or more) when it is ASCII digits only, else None: the one
+    reading of a number a user typed (a URL parameter, an id on the command line).
+    ``str.isdigit`` takes "²", which ``int`` refuses (a ValueError, a traceback, an HTTP 500);
+    ``int`` takes "١٢", "+1", "1_0" and " 1"; digits past ``int``'s limit (4300) are None."""
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    try:
+        return int(text)
+    except ValueError:  # longer than sys.get_int_max_str_digits()
+        return None
 
 
 def printable(text: str) -> str:

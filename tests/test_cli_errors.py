@@ -220,3 +220,17 @@ def test_dedup_takes_json_like_every_command(home) -> None:  # type: ignore[no-u
     done = run_cli(["dedup", "--json"], home)
     assert done.returncode == 0, done.stderr
     assert set(json.loads(done.stdout)) >= {"threshold", "groups"}
+
+
+@pytest.mark.slow
+def test_an_id_is_ascii_digits_and_anything_else_a_path(home) -> None:  # type: ignore[no-untyped-def]
+    """`similar ²` and `lookup ²` ended in a ValueError traceback: ``str.isdigit`` took "²"
+    for an image id and ``int`` refused it. An id is ASCII digits (search.units.whole_number);
+    anything else is a file name, and one that is not there is said so."""
+    for command, status, says in (
+        ("similar", 1, "Error: ² is not an image of this library"),
+        ("lookup", 2, "Error: Invalid value for 'IMAGE': File '²' does not exist."),
+    ):
+        done = run_cli([command, "²"], home)
+        assert done.returncode == status and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.strip().splitlines()[-1] == says, done.stderr

@@ -134,6 +134,44 @@ def test_other_bad_requests(client, ids):
     assert_error(client.post(f"{API}/search", data={"image_id": "../../etc/passwd"}), 400)
 
 
+SUPERSCRIPT_TWO = "%C2%B2"  # "²": str.isdigit() took it, int() refused it (a ValueError, 500)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/images/{id}/thumbnail?size={n}",
+        "/api/v1/images/{id}/thumbnail?t={n}",
+        "/api/v1/images/{id}/similar?k={n}",
+        "/api/v1/images?page={n}",
+        "/api/v1/clusters?method=kmeans&k={n}",
+        "/api/v1/clusters?min_size={n}",
+        "/api/v1/clusters?per_page={n}",
+        "/api/v1/outliers?n={n}",
+        "/api/v1/outliers?k={n}",
+        "/outliers?n={n}",
+        "/clusters?method=kmeans&k={n}",
+    ],
+)
+@pytest.mark.parametrize(
+    "number",
+    [SUPERSCRIPT_TWO, "%D9%A1%D9%A2", "%2B5", "1_0", "1" * 5000],
+    ids=["superscript", "arabic-indic", "plus", "underscore", "5000-digits"],
+)
+def test_a_whole_number_parameter_is_ascii_digits_or_400(client, ids, url, number) -> None:  # type: ignore[no-untyped-def]
+    """Every whole-number parameter is read by one helper (search.units.whole_number): "²"
+    was 500 where ``isdigit`` let it through to ``int``; Arabic-Indic digits, "+5", "1_0"
+    (which ``int`` takes) and 5000 digits (which it refuses) are 400 like any other bad
+    number, on the API (JSON with a code) and on the pages."""
+    response = client.get(url.format(id=ids[QUERY_NAME], n=number))
+    if url.startswith("/api/"):
+        error = assert_error(response, 400)
+        assert error["code"] in ("bad_request", "bad_t"), error
+    else:
+        assert response.status_code == 400, (url, response.status_code)
+        assert 'role="alert"' in response.get_data(as_text=True)
+
+
 def test_internal_errors_hide_details(app, client, weblib, monkeypatch, caplog):
     engine = app.extensions["imgsearch"].get()
 

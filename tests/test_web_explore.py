@@ -47,7 +47,10 @@ def test_outliers_page_ranks_with_score_and_reason(client) -> None:  # type: ign
     scores = [float(s) for s in re.findall(r'title="Outlier score ([-\d.]+)"', page)]
     assert scores == sorted(scores, reverse=True)
     assert page.count('class="reason"') == 50 and "sd" in page
-    assert client.get("/outliers?n=abc").status_code == 200  # the default count instead
+    for bad in ("abc", "-1", "0", "1001"):  # were the default count without a word
+        answer = client.get(f"/outliers?n={bad}")
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 400 and "&#39;n&#39; must be a whole number" in text, bad
 
 
 def test_map_page_points_its_script_at_the_api(client) -> None:  # type: ignore[no-untyped-def]

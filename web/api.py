@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 from models import image_format
 from search.library import DEFAULT_SIZE, SIZES
 from search.query import gone_file_note
+from search.units import whole_number
 from web import service
 from web.errors import ApiError
 from web.guard import public_stats
@@ -147,11 +148,12 @@ def similar(image_id: int) -> Response:
 @bp.get("/images/<int:image_id>/thumbnail")
 def thumbnail(image_id: int) -> Response:
     size = _thumbnail_size()
-    at = request.args.get("t")
-    if at is not None:  # a video's frame at t ms (the moment a hit matched)
-        if not at.isdigit() or int(at) > MAX_T_MS:
+    text = request.args.get("t")
+    if text is not None:  # a video's frame at t ms (the moment a hit matched)
+        at = whole_number(text)
+        if at is None or at > MAX_T_MS:
             raise ApiError(400, "t must be a time in milliseconds (an integer >= 0).", "bad_t")
-        frame = Response(service.video_frame_jpeg(image_id, int(at), size), mimetype="image/jpeg")
+        frame = Response(service.video_frame_jpeg(image_id, at, size), mimetype="image/jpeg")
         frame.cache_control.private = True
         frame.cache_control.max_age = THUMBNAIL_MAX_AGE
         return frame
@@ -212,9 +214,10 @@ def _thumbnail_size() -> int:
     text = request.args.get("size")
     if not text:
         return DEFAULT_SIZE
-    if not text.isdigit() or int(text) not in SIZES:
+    size = whole_number(text)
+    if size is None or size not in SIZES:
         raise ApiError(400, f"'size' must be one of {', '.join(map(str, SIZES))}.")
-    return int(text)
+    return size
 
 
 _MIMETYPES = {

@@ -13,12 +13,14 @@ from web import service
 from web.api import bp
 from web.errors import ApiError
 from web.guard import public_item
-from web.params import parse_page
+from web.params import parse_optional_whole, parse_page, parse_whole
 
 CLUSTERS_PER_PAGE = 20
 MAX_PER_PAGE = 200
 MAX_NOISE_SHOWN = 200
 MAX_OUTLIERS = 1000
+DEFAULT_OUTLIERS = 20
+MAX_OUTLIER_K = 30
 
 
 def _choice(name: str, choices: tuple[str, ...], default: str) -> str:
@@ -26,15 +28,6 @@ def _choice(name: str, choices: tuple[str, ...], default: str) -> str:
     if value not in choices:
         raise ApiError(400, f"'{name}' must be one of {', '.join(choices)}, got '{value[:40]}'.")
     return value
-
-
-def _whole(name: str, default: int | None, low: int, high: int) -> int | None:
-    text = request.args.get(name)
-    if text is None or text == "":
-        return default
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise ApiError(400, f"'{name}' must be a whole number from {low} to {high}.")
-    return int(text)
 
 
 def member_json(member: Member) -> dict[str, Any]:
@@ -47,15 +40,15 @@ def clusters_query(strict: bool = True) -> tuple[str, int | None, int]:
     """``method``, ``k`` (k-means) and ``min_size`` (density) of the request; not ``strict``
     (the page's form, which always sends its k field), a k with density is ignored."""
     method = _choice("method", METHODS, "density")
-    k = _whole("k", None, 1, 10_000)
-    min_size = _whole("min_size", DEFAULT_MIN_SIZE, 2, 10_000)
+    k = parse_optional_whole("k", 1, 10_000)
+    min_size = parse_whole("min_size", DEFAULT_MIN_SIZE, 2, 10_000)
     if method == "density" and k is not None:
         if not strict:
-            return method, None, int(min_size or DEFAULT_MIN_SIZE)
+            return method, None, min_size
         raise ApiError(400, "'k' is for method=kmeans; density takes 'min_size'.")
     if strict and method == "kmeans" and request.args.get("min_size"):  # ignored without a word
         raise ApiError(400, "'min_size' is for method=density; kmeans takes 'k'.")
-    return method, k, int(min_size or DEFAULT_MIN_SIZE)
+    return method, k, min_size
 
 
 @bp.get("/clusters")
@@ -63,7 +56,7 @@ def clusters() -> Response:
     """Groups of similar images, largest first, a page of clusters at a time."""
     method, k, min_size = clusters_query()
     page = parse_page()
-    per_page = int(_whole("per_page", CLUSTERS_PER_PAGE, 1, MAX_PER_PAGE) or CLUSTERS_PER_PAGE)
+    per_page = parse_whole("per_page", CLUSTERS_PER_PAGE, 1, MAX_PER_PAGE)
     result = service.engine().explore.clusters(method, k=k, min_size=min_size)
     shown = result.clusters[(page - 1) * per_page : page * per_page]
     total = len(result.clusters)
@@ -94,8 +87,8 @@ def clusters() -> Response:
 @bp.get("/outliers")
 def outliers() -> Response:
     """The images farthest from everything else, most outlying first."""
-    n = int(_whole("n", 20, 1, MAX_OUTLIERS) or 20)
-    k = int(_whole("k", DEFAULT_K, 1, 30) or DEFAULT_K)
+    n = parse_whole("n", DEFAULT_OUTLIERS, 1, MAX_OUTLIERS)
+    k = parse_whole("k", DEFAULT_K, 1, MAX_OUTLIER_K)
     found = service.engine().explore.outliers(n, k=k)
     return jsonify(
         {"outliers": [{**o.to_dict(), **member_json(Member(o.id, o.path))} for o in found]}

@@ -18,6 +18,7 @@ from flask import Request, current_app, request
 from models.errors import RoiError
 from models.roi import RegionOfInterest, parse_roi
 from search.query import MAX_IMAGE_ID, QualityFilter, QueryError
+from search.units import whole_number
 from web.errors import ApiError
 
 DEFAULT_K = 12
@@ -92,22 +93,28 @@ def _value(name: str) -> str | None:
     return value.strip()
 
 
-def _whole_number(name: str, default: int, low: int, high: int) -> int:
-    """Form/query field ``name`` as an int in ``low..high`` (``default`` when absent)."""
+def parse_optional_whole(name: str, low: int, high: int) -> int | None:
+    """Form/query field ``name`` as a whole number in ``low..high`` (ASCII digits:
+    :func:`search.units.whole_number`), None when absent; anything else is a 400."""
     text = _value(name)
     if text is None:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ApiError(400, f"'{name}' must be a whole number, got '{text[:40]}'.") from None
-    if not low <= value <= high:
-        raise ApiError(400, f"'{name}' must be between {low} and {high}, got {value}.")
+        return None
+    value = whole_number(text)
+    if value is None or not low <= value <= high:
+        raise ApiError(
+            400, f"'{name}' must be a whole number from {low} to {high}, got '{text[:40]}'."
+        )
     return value
 
 
+def parse_whole(name: str, default: int, low: int, high: int) -> int:
+    """:func:`parse_optional_whole` with ``default`` when the field is absent."""
+    value = parse_optional_whole(name, low, high)
+    return default if value is None else value
+
+
 def parse_k(default: int = DEFAULT_K, name: str = "k") -> int:
-    return _whole_number(name, default, 1, MAX_K)
+    return parse_whole(name, default, 1, MAX_K)
 
 
 def _similarity(name: str) -> float | None:
@@ -173,11 +180,11 @@ def parse_flags() -> QualityFilter | None:
 
 def parse_page(name: str = "page") -> int:
     """A page number, 1 and up (1 when absent)."""
-    return _whole_number(name, 1, 1, MAX_PAGE)
+    return parse_whole(name, 1, 1, MAX_PAGE)
 
 
 def parse_others(name: str = "others") -> int:
-    return _whole_number(name, DEFAULT_OTHERS, 0, MAX_OTHERS)
+    return parse_whole(name, DEFAULT_OTHERS, 0, MAX_OTHERS)
 
 
 def parse_region(name: str = "roi") -> RegionOfInterest | None:
@@ -193,12 +200,11 @@ def parse_region(name: str = "roi") -> RegionOfInterest | None:
 def parse_image_id(text: str | None) -> int | None:
     if text is None:
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise ApiError(400, f"'image_id' must be a whole number, got '{text[:40]}'.") from None
-    if not 1 <= value <= MAX_IMAGE_ID:
-        raise ApiError(400, f"'image_id' must be a whole number from 1 to {MAX_IMAGE_ID}.")
+    value = whole_number(text)
+    if value is None or not 1 <= value <= MAX_IMAGE_ID:
+        raise ApiError(
+            400, f"'image_id' must be a whole number from 1 to {MAX_IMAGE_ID}, got '{text[:40]}'."
+        )
     return value
 
 

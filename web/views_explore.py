@@ -16,7 +16,7 @@ from search.explore import DEFAULT_K
 from web import service
 from web.api_explore import MAX_OUTLIERS, clusters_query
 from web.errors import ErrorInfo
-from web.params import parse_page
+from web.params import parse_page, parse_whole
 from web.views import _failure, _notice, bp
 
 CLUSTERS_PER_PAGE = 8
@@ -76,13 +76,13 @@ def clusters_page() -> Any:
 def outliers_page() -> Any:
     """The images least like the rest of the library, most outlying first (``n``)."""
     notice, error, found = _notice(), None, []
-    text = request.args.get("n", "")
-    n = int(text) if text.isdigit() and 1 <= int(text) <= MAX_OUTLIERS else OUTLIER_COUNTS[0]
-    if notice is None:
-        try:
+    n = OUTLIER_COUNTS[0]
+    try:  # a bad n is a 400 page, as the API answers (it showed 20 without a word)
+        n = parse_whole("n", OUTLIER_COUNTS[0], 1, MAX_OUTLIERS)
+        if notice is None:
             found = service.engine().explore.outliers(n, k=DEFAULT_K)
-        except Exception as exc:
-            error = _failure(exc)
+    except Exception as exc:
+        error = _failure(exc)
     return _render(
         "outliers.html",
         "Outliers",

@@ -15,6 +15,7 @@ from models import ImgsearchError, open_image_file, read_image_file
 from search.query.errors import ImageNotFoundError, PathEscapeError
 from search.query.results import is_image_id
 from search.store import ImageInfo
+from search.units import whole_number
 
 if TYPE_CHECKING:
     from search.store import LibraryStore
@@ -76,12 +77,13 @@ class LibraryRecords:
 
     def image_id_for(self, ref: str | int | os.PathLike[str]) -> int:
         """An image id from an id or a file path (a stored file of one of the collections)."""
-        if isinstance(ref, int) or (
-            isinstance(ref, str) and ref.isdigit() and not Path(ref).exists()
-        ):
-            if not is_image_id(int(ref)):
+        number = ref if isinstance(ref, int) else None
+        if isinstance(ref, str) and not Path(ref).exists():
+            number = whole_number(ref)
+        if number is not None:
+            if not is_image_id(number):
                 raise ImageNotFoundError(f"no image with id {ref} in the library")
-            return int(ref)
+            return number
         found = self.store.reads.image_id_at(Path(os.path.abspath(os.fspath(ref))))
         if found is None:
             raise ImageNotFoundError(f"{ref} is not an image of this library")
