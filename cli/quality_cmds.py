@@ -11,7 +11,7 @@ from cli.main import cli
 from cli.options import CLI_FLAG_NAMES, flag_options, ranged_option
 from cli.search_cmds import open_engine, user_errors
 from models.quality import FLAGS, flag_names
-from search.query import QualityFilter
+from search.query import MAX_OFFSET, QualityFilter
 from search.units import printable
 
 FLAGS_JSON = (
@@ -32,7 +32,7 @@ FLAGS_JSON = (
 )
 @click.option(
     "--offset",
-    type=click.IntRange(0),
+    type=click.IntRange(0, MAX_OFFSET),  # a larger offset overflowed in SQLite (a traceback)
     default=0,
     help="Skip this many images (the next page: --offset 50 with the default -n).",
 )

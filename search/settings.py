@@ -102,7 +102,8 @@ def _env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> 
 RANGES: dict[str, tuple[float, bool, float | None, str]] = {
     "IMGSEARCH_DEDUP_THRESHOLD": (0.0, False, 1.0, "a copy score above 0 and at most 1"),
     "IMGSEARCH_DECODE_BUDGET_MB": (64, True, None, "at least 64 (MiB)"),
-    "IMGSEARCH_THREADS": (0, True, None, "0 (automatic) or more"),
+    # onnxruntime takes a C int: a larger count was its TypeError, a traceback
+    "IMGSEARCH_THREADS": (0, True, 1024, "from 0 (automatic) to 1024"),
     "IMGSEARCH_LOCK_WAIT": (0.0, True, None, "0 or more seconds"),
 }
 

@@ -215,6 +215,7 @@ def test_an_unknown_keeper_rule_is_a_usage_error_before_any_work(tmp_path: Path)
         (["outliers", "--k", "31"], "--k", None),
         (["classify", "--score-threshold", "1.5", "x.jpg"], "--score-threshold", "0.0"),
         (["embed", "--interval", "0.01", "x.jpg"], "--interval", "2.0"),
+        (["flags", "--offset", "9" * 22], "--offset", None),  # SQLite's OverflowError, a traceback
     ],
 )
 def test_a_number_out_of_its_range_is_a_usage_error_and_help_shows_its_default(

@@ -24,6 +24,7 @@ _SOURCES: dict[str, str] = {
     "QualityFilter": "search.query.quality",
     "flag_name_list": "search.query.quality",
     "MAX_LABEL_QUERY": "search.query.browse",
+    "MAX_OFFSET": "search.query.browse",
     "LOOKALIKE_NOTE": "search.query.results",
     "MAX_IMAGE_ID": "search.query.results",
     "MAX_K": "search.query.results",
@@ -47,6 +48,7 @@ __all__ = [
     "MAX_IMAGE_ID",
     "MAX_K",
     "MAX_LABEL_QUERY",
+    "MAX_OFFSET",
     "NEAR",
     "SIMILAR",
     "ImageFile",
@@ -77,7 +79,7 @@ __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.query.admin import LibraryAdmin
-    from search.query.browse import MAX_LABEL_QUERY
+    from search.query.browse import MAX_LABEL_QUERY, MAX_OFFSET
     from search.query.engine import SearchEngine
     from search.query.errors import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
     from search.query.quality import QualityFilter, flag_name_list

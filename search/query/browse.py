@@ -8,10 +8,18 @@ from dataclasses import replace
 
 from search.query.errors import QueryError
 from search.query.quality import QualityFilter
-from search.query.results import SCORE_DECIMALS, Label, SearchHit, check_params, hit_from_row
+from search.query.results import (
+    MAX_IMAGE_ID,
+    SCORE_DECIMALS,
+    Label,
+    SearchHit,
+    check_params,
+    hit_from_row,
+)
 from search.store import LibraryStore, mtime_from_ns
 
 MAX_LABEL_QUERY = 100  # characters of a label search: the CLI, the page and the API alike
+MAX_OFFSET = MAX_IMAGE_ID  # SQL's largest integer: a larger OFFSET overflows in the database
 
 
 def label_hits(store: LibraryStore, q: str, k: int = 50, offset: int = 0) -> list[SearchHit]:
@@ -87,5 +95,5 @@ def label_match(labels: Sequence[Label], forms: set[str]) -> tuple[bool, str, fl
 
 
 def _check_offset(offset: int) -> None:
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise QueryError(f"offset must be a whole number >= 0, got {offset!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise QueryError(f"offset must be a whole number from 0 to {MAX_OFFSET}, got {offset!r}")
