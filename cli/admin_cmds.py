@@ -16,7 +16,7 @@ from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy import Engine
 
 from cli.main import cli
-from cli.options import NonEmptyPath
+from cli.options import NonEmptyPath, NonEmptyText
 from cli.search_cmds import open_engine, user_errors
 from cli.stats_cmds import keep_run_figures, run_figures
 from search.library import writer_lock
@@ -276,7 +276,11 @@ def _migrate(
 
 
 @db.command()
-@click.argument("revision", default="head")
+@click.argument(
+    "revision",
+    default="head",
+    type=NonEmptyText("give a revision id, or leave it out for 'head'"),
+)
 @_json_option('{"before", "after", "backup"}')
 @click.pass_context
 @user_errors
@@ -286,7 +290,7 @@ def upgrade(ctx: click.Context, revision: str, as_json: bool) -> None:
 
 
 @db.command()
-@click.argument("revision")
+@click.argument("revision", type=NonEmptyText("give a revision id, or 'base' (no tables)"))
 @click.option(
     "--yes",
     "-y",

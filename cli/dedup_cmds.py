@@ -220,7 +220,11 @@ def library_thumbnails(engine: SearchEngine) -> Callable[[int], bytes | None]:
 
 
 @cli.command("lookup")
-@click.argument("image", metavar="IMAGE", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument(
+    "image",
+    metavar="IMAGE",
+    type=NonEmptyPath(path_type=Path, dir_okay=False, hint="give an image file or an image id"),
+)
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), help=THRESHOLD_HELP)
 @ranged_option(
     "--others",

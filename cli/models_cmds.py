@@ -10,7 +10,14 @@ import click
 import numpy as np
 
 from cli.main import cli
-from cli.options import bad_roi, names_option, ranged_option, roi_option
+from cli.options import (
+    IMAGE_HINT,
+    NonEmptyPath,
+    bad_roi,
+    names_option,
+    ranged_option,
+    roi_option,
+)
 from cli.video_embed import embed_videos, is_video_path, refuse_unused_options
 from models import (
     DEFAULT_MODEL_NAME,
@@ -148,7 +155,7 @@ def _embed_text(path: str, result: ImageEmbedderResult) -> str:
 
 
 @cli.command("embed")
-@click.argument("images", nargs=-1, required=True)
+@click.argument("images", nargs=-1, required=True, type=NonEmptyPath(hint=IMAGE_HINT))
 @click.option(
     "--model", "model", help=f"Catalog model name. [default: settings / {DEFAULT_MODEL_NAME}]"
 )
@@ -265,7 +272,7 @@ def _check_categories(
 
 
 @cli.command("classify")
-@click.argument("images", nargs=-1, required=True)
+@click.argument("images", nargs=-1, required=True, type=NonEmptyPath(hint=IMAGE_HINT))
 @click.option("--model", "model", help="Catalog model name (needs a class head).")
 @ranged_option(
     "--max-results",

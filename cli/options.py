@@ -14,21 +14,45 @@ from models.roi import UNITS_HELP, RegionOfInterest, parse_roi
 
 F = TypeVar("F", bound=Callable[..., Any])
 ROI_HINT = "'--roi'"
+IMAGE_HINT = "give an image file"  # what an empty IMAGE argument is told to be
+
+
+def _refuse_empty(
+    kind: click.ParamType, value: Any, hint: str, param: click.Parameter | None, ctx: Any
+) -> None:
+    """A usage error naming ``param`` when ``value`` is "" or blank (``"$X"`` of an unset
+    variable), saying what to give instead (``hint``)."""
+    if isinstance(value, str) and not value.strip():
+        kind.fail(f"is empty (an unset variable?): {hint}", param, ctx)
 
 
 class NonEmptyPath(click.Path):
     """A path argument that refuses "" (``"$DIR"`` of an unset variable): to the file system
     it is the current folder, which `index` then indexed, `remove` removed whole and
-    ``--library`` wrote a database into. ``hint``: what to give instead."""
+    ``--library`` wrote a database into; `search ""` said ".: is a directory". ``hint``: what
+    to give instead."""
 
     def __init__(self, *args: Any, hint: str = "give a file or folder", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.hint = hint
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and not value.strip():
-            self.fail(f"is empty (an unset variable?): {self.hint}", param, ctx)
+        _refuse_empty(self, value, self.hint, param, ctx)
         return super().convert(value, param, ctx)
+
+
+class NonEmptyText(click.ParamType):
+    """A text argument that refuses "" like :class:`NonEmptyPath` (`db upgrade ""` was
+    Alembic's AssertionError, a traceback)."""
+
+    name = "text"
+
+    def __init__(self, hint: str) -> None:
+        self.hint = hint
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        _refuse_empty(self, value, self.hint, param, ctx)
+        return value
 
 
 def no_empty_values(

@@ -13,7 +13,15 @@ from typing import Any, TypeVar
 import click
 
 from cli.main import cli
-from cli.options import CLI_FLAG_NAMES, bad_roi, flag_options, roi_option
+from cli.options import (
+    CLI_FLAG_NAMES,
+    IMAGE_HINT,
+    NonEmptyPath,
+    NonEmptyText,
+    bad_roi,
+    flag_options,
+    roi_option,
+)
 from models.errors import ImgsearchError, RoiError
 from models.quality import flag_names
 from models.roi import RegionOfInterest
@@ -149,7 +157,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 
 
 @cli.command()
-@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("image", type=NonEmptyPath(dir_okay=False, path_type=Path, hint=IMAGE_HINT))
 @roi_option("Search with a region of the query")
 @k_option(10)
 @min_score_option
@@ -194,7 +202,7 @@ def search(
 
 
 @cli.command()
-@click.argument("path_or_id")
+@click.argument("path_or_id", type=NonEmptyPath(hint="give an image file or an image id"))
 @k_option(10)
 @min_score_option
 @flag_options
@@ -231,7 +239,7 @@ def similar(
 
 
 @cli.command()
-@click.argument("word")
+@click.argument("word", type=NonEmptyText("give a label word, e.g. ant"))
 @k_option(50)
 @json_option
 @click.pass_context

@@ -153,6 +153,16 @@ def test_an_empty_library_or_path_is_never_the_current_folder(
         (["clusters", "-o", ""], "-o' / '--output"),  # was: "cannot write ... to ."
         (["eval", "run", "photos", "--plot", ""], "--plot"),
         (["--model-path", "", "stats"], "--model-path"),
+        # was ".: is a directory, not an image file" (search, lookup), " is not an image of
+        # this library" (similar), an indented "ERROR: cannot read file" naming no file
+        (["search", ""], "IMAGE"),
+        (["lookup", ""], "IMAGE"),
+        (["similar", ""], "PATH_OR_ID"),
+        (["embed", ""], "IMAGES..."),
+        (["classify", " "], "IMAGES..."),
+        (["labels", ""], "WORD"),  # was exit 1, "give a word to search labels for"
+        (["db", "upgrade", ""], "[REVISION]"),  # were Alembic's AssertionError, a traceback
+        (["db", "downgrade", ""], "REVISION"),
     ],
 )
 def test_an_empty_pattern_or_name_is_a_usage_error_naming_its_option(
@@ -160,8 +170,9 @@ def test_an_empty_pattern_or_name_is_a_usage_error_naming_its_option(
 ) -> None:
     """`index --exclude ''` was accepted and silently dropped (an unset variable in a nightly
     script's `--exclude "$SKIP"` indexed what it meant to skip), and so were the other
-    repeatable patterns and names: each is now a usage error naming its option, before any
-    work (no library is made)."""
+    repeatable patterns and names; an empty query image, label word or schema revision got
+    a misleading message or a traceback: each is now a usage error naming its option or
+    argument, before any work (no library is made)."""
     (tmp_path / "photos").mkdir()
     done = run_cli(args, tmp_path, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
