@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from cli.errors import writable_output
 from cli.main import cli
-from cli.options import NonEmptyPath, ranged_option
+from cli.options import FiniteRange, NonEmptyPath, ranged_option
 from cli.search_cmds import EMPTY_LIBRARY, clip_note, empty_library, open_engine, user_errors
 from models import format_timestamp
 from models.errors import ImgsearchError
@@ -56,7 +56,7 @@ THRESHOLD_HELP = (
 
 
 @cli.command()
-@click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), help=THRESHOLD_HELP)
+@click.option("--threshold", type=FiniteRange(0.0, 1.0, min_open=True), help=THRESHOLD_HELP)
 @click.option(
     "--format",
     "fmt",
@@ -225,7 +225,7 @@ def library_thumbnails(engine: SearchEngine) -> Callable[[int], bytes | None]:
     metavar="IMAGE",
     type=NonEmptyPath(path_type=Path, dir_okay=False, hint="give an image file or an image id"),
 )
-@click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), help=THRESHOLD_HELP)
+@click.option("--threshold", type=FiniteRange(0.0, 1.0, min_open=True), help=THRESHOLD_HELP)
 @ranged_option(
     "--others",
     default=5,

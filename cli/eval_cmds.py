@@ -20,7 +20,7 @@ import click
 
 from cli.errors import writable_folder, writable_output
 from cli.main import cli
-from cli.options import NonEmptyPath, ranged_option
+from cli.options import FiniteRange, NonEmptyPath, ranged_option
 from models.errors import ImgsearchError
 from search.descriptor import DUPLICATE_Z, DescriptorConfig, DescriptorError
 from search.evaluation import (
@@ -194,7 +194,7 @@ def _print_report(
 )
 @click.option(
     "--threshold",
-    type=click.FloatRange(-1.0, 1.0),
+    type=FiniteRange(-1.0, 1.0),
     help="Score threshold for pair precision/recall on duplicate sets [default: plain: the "
     f"dedup threshold setting, else {DEFAULT_PAIR_THRESHOLD}; other descriptors: the "
     f"calibrated duplicate decision, duplicate z {DUPLICATE_Z:g}].",

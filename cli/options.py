@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -91,6 +92,20 @@ def existing_folders(_ctx: click.Context, _param: click.Parameter, value: str | 
     return value
 
 
+class FiniteRange(click.FloatRange):
+    """click.FloatRange that refuses nan and inf: nan passes every comparison, so a range
+    took it (`lookup --threshold nan` failed later, exit 1; `eval run --threshold nan --json`
+    printed NaN, which is no JSON). The same usage error as any value out of the range."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            unbounded = self.min is None and self.max is None
+            where = "a finite number" if unbounded else f"in the range {self._describe_range()}"
+            self.fail(f"{number} is not {where}.", param, ctx)
+        return number
+
+
 def ranged_option(
     *decls: str,
     default: float,
@@ -102,7 +117,7 @@ def ranged_option(
     """A number option with its default shown, refused outside ``[low, high]`` (a usage
     error naming it): whole numbers for an ``int`` default and bounds, else decimals."""
     whole = all(isinstance(v, int) for v in (default, low, high) if v is not None)
-    kind = click.IntRange(low, high) if whole else click.FloatRange(low, high)
+    kind = click.IntRange(low, high) if whole else FiniteRange(low, high)
     return click.option(
         *decls, default=default, show_default=True, type=kind, help=help_text, **extra
     )

@@ -16,6 +16,7 @@ from cli.main import cli
 from cli.options import (
     CLI_FLAG_NAMES,
     IMAGE_HINT,
+    FiniteRange,
     NonEmptyPath,
     NonEmptyText,
     bad_roi,
@@ -149,7 +150,7 @@ def k_option(default: int) -> Callable[[F], F]:
 
 min_score_option = click.option(
     "--min-score",
-    type=click.FloatRange(-1.0, 1.0),
+    type=FiniteRange(-1.0, 1.0),
     default=None,
     help="Only results with at least this cosine similarity (0..1 in practice).",
 )

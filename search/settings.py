@@ -9,6 +9,7 @@ for one, resolves relative paths against its own package).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -65,7 +66,8 @@ def default_model_search_path(env: dict[str, str] | None = None) -> list[Path]:
 
 def _env_number(env: Mapping[str, str], name: str, parse: Callable[[str], Number]) -> Number | None:
     """``env[name]`` read with ``parse`` (``float``, ``int``); None when unset; a bad value is
-    a ValueError that names the variable."""
+    a ValueError that names the variable (nan too: it passed every range check; inf is out of
+    a bounded range, and IMGSEARCH_LOCK_WAIT=inf waits for ever)."""
     text = env.get(name)
     if not text:
         return None
@@ -76,7 +78,12 @@ def _env_number(env: Mapping[str, str], name: str, parse: Callable[[str], Number
         raise ValueError(f"{name}={text!r} is not a {kind}") from None
     if name in RANGES:
         low, low_allowed, high, text_range = RANGES[name]
-        if value < low or (value == low and not low_allowed) or (high is not None and value > high):
+        if (
+            math.isnan(value)
+            or value < low
+            or (value == low and not low_allowed)
+            or (high is not None and value > high)
+        ):
             raise ValueError(f"{name}={text!r} must be {text_range}")
     return value
 

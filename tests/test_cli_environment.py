@@ -42,15 +42,18 @@ def test_a_setting_out_of_range_names_its_variable(tmp_path: Path) -> None:
     """IMGSEARCH_DEDUP_THRESHOLD=5 said "threshold must be in (0, 1], got 5.0" (at lookup or
     dedup: which threshold?), a negative decode budget was clamped, a negative thread count
     passed (a huge one reached onnxruntime: a traceback), IMGSEARCH_INDEX=bogus let `index`
-    build a flat index and exit 0: each is one line naming the variable and what it may be."""
+    build a flat index and exit 0, nan passed every range (dedup and lookup then failed
+    naming no variable): each is one line naming the variable and what it may be."""
     threads = "from 0 (automatic) to 1024"
     cases = [
         ("IMGSEARCH_INDEX", "bogus", "one of auto, flat, hnsw, ivf-sq8, ivfpq-ondisk"),
         ("IMGSEARCH_DEDUP_THRESHOLD", "5", "a copy score above 0 and at most 1"),
+        ("IMGSEARCH_DEDUP_THRESHOLD", "nan", "a copy score above 0 and at most 1"),  # passed
         ("IMGSEARCH_DECODE_BUDGET_MB", "-5", "at least 64"),
         ("IMGSEARCH_THREADS", "-1", threads),
         ("IMGSEARCH_THREADS", "99999999999999999999", threads),  # was onnxruntime's traceback
         ("IMGSEARCH_LOCK_WAIT", "-3", "0 or more seconds"),
+        ("IMGSEARCH_LOCK_WAIT", "nan", "0 or more seconds"),
     ]
     for name, value, said in cases:
         done = run_cli(["stats"], tmp_path, env={name: value}, timeout=60)

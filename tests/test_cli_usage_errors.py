@@ -227,6 +227,13 @@ def test_an_unknown_keeper_rule_is_a_usage_error_before_any_work(tmp_path: Path)
         (["classify", "--score-threshold", "1.5", "x.jpg"], "--score-threshold", "0.0"),
         (["embed", "--interval", "0.01", "x.jpg"], "--interval", "2.0"),
         (["flags", "--offset", "9" * 22], "--offset", None),  # SQLite's OverflowError, a traceback
+        # nan passed click's FloatRange: exit 1 from the engine, or "threshold": NaN (no JSON)
+        (["eval", "run", "--threshold", "nan", "--json", "folder"], "--threshold", None),
+        (["lookup", "--threshold", "nan", "x.jpg"], "--threshold", None),
+        (["dedup", "--threshold", "nan"], "--threshold", None),
+        (["search", "--min-score", "nan", "x.jpg"], "--min-score", None),
+        (["similar", "--min-score", "nan", "1"], "--min-score", None),
+        (["classify", "--score-threshold", "nan", "x.jpg"], "--score-threshold", "0.0"),
     ],
 )
 def test_a_number_out_of_its_range_is_a_usage_error_and_help_shows_its_default(
