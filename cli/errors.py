@@ -133,14 +133,9 @@ def writable_output(path: Path, what: str = "the output") -> Path:
         with tempfile.NamedTemporaryFile(prefix=f".{path.name}.", dir=parent):
             pass  # a real write: permissions, read-only mounts, quotas all show here
     except OSError as error:
-        raise click.ClickException(_output_message(error, path, what)) from None
+        message = output_problem(error, parent, f"cannot write {what} to {path}")
+        raise click.ClickException(message) from None
     return path
-
-
-def _output_message(error: OSError, path: Path, what: str) -> str:
-    reason = error.strerror or str(error)
-    hint = _OS_HINTS.get(error.errno or 0, "choose another place")
-    return f"cannot write {what} to {path}: {reason}; {hint}"
 
 
 def writable_folder(folder: Path, what: str = "the output folder") -> Path:
@@ -150,7 +145,49 @@ def writable_folder(folder: Path, what: str = "the output folder") -> Path:
         with tempfile.NamedTemporaryFile(prefix=".imgsearch-check.", dir=folder):
             pass
     except OSError as error:
-        reason = error.strerror or str(error)
-        hint = _OS_HINTS.get(error.errno or 0, "choose another place")
-        raise click.ClickException(f"cannot write {what} {folder}: {reason}; {hint}") from None
+        message = output_problem(error, folder, f"cannot write {what} {folder}")
+        raise click.ClickException(message) from None
     return folder
+
+
+def output_problem(error: OSError, folder: Path, head: str) -> str:
+    """``<head>: <reason>; <hint>`` for an output that could not be made in ``folder`` (made
+    with its parents when missing), the reason read off the path where the system's misleads:
+    mkdir says "File exists" of a file where a folder should be, and "No such file or
+    directory" in a folder that exists but takes no new files (/proc)."""
+    reason = error.strerror or str(error)
+    hint = _OS_HINTS.get(error.errno or 0, "choose another place")
+    blocker = _in_the_way(folder)
+    if blocker is not None:
+        reason, hint = blocker, "choose another place"
+    elif error.errno == errno.ENOENT and (found := _nearest_folder(folder)) is not None:
+        reason = f"{found} does not take new files"
+        hint = _OS_HINTS[errno.EACCES]
+    return f"{head}: {reason}; {hint}"
+
+
+def _in_the_way(folder: Path) -> str | None:
+    """Which part of ``folder`` (it or a folder above) is there but no folder, in words;
+    None when each part is a folder or missing (mkdir makes those)."""
+    full = Path(os.path.abspath(folder))
+    try:
+        for part in [*reversed(full.parents), full]:
+            if part.is_dir():
+                continue
+            if part.exists():
+                return f"{part} is a file, not a folder"
+            if part.is_symlink():
+                return f"{part} is a link to nothing"
+            return None
+    except OSError:  # a part that may not be looked into: the system's reason stands
+        return None
+    return None
+
+
+def _nearest_folder(folder: Path) -> Path | None:
+    """``folder`` or the nearest folder above it that exists."""
+    full = Path(os.path.abspath(folder))
+    try:
+        return next((part for part in [full, *full.parents] if part.is_dir()), None)
+    except OSError:
+        return None

@@ -93,6 +93,7 @@ NEWER = "newer than this imgsearch"
 BUSY = "another imgsearch process is writing"
 READ_ONLY = "read-only for this user"
 CLOSED = "cannot write"
+IN_THE_WAY = f"{PHOTO} is a file, not a folder; choose another place"
 
 # (command, arguments after `imgsearch`, what the message must say, setting)
 CASES = [
@@ -128,6 +129,14 @@ CASES = [
     ("models list", ["models", "list"], "IMGSEARCH_DEDUP_THRESHOLD", nothing),
     ("eval run", ["eval", "run", "{ukbench}", "--plot", "closed/pr.png"], CLOSED, nothing),
     ("eval make-copies", ["eval", "make-copies", "photos", "closed/copies"], CLOSED, nothing),
+    # a file where a folder should be said "File exists" (make-copies: "a part of the path is a
+    # file"), and /proc, which takes no files, "a folder on the way does not exist"
+    ("dedup", ["dedup", "--output", f"{PHOTO}/x.html"], IN_THE_WAY, nothing),
+    ("clusters", ["clusters", "-o", f"{PHOTO}/b.html"], IN_THE_WAY, nothing),
+    ("eval run", ["eval", "run", "{ukbench}", "--plot", f"{PHOTO}/pr.png"], IN_THE_WAY, nothing),
+    ("eval make-copies", ["eval", "make-copies", "photos", f"{PHOTO}/c"], IN_THE_WAY, nothing),
+    ("dedup", ["dedup", "--output", "/proc/x.html"], "/proc does not take new files", nothing),
+    ("eval make-copies", ["eval", "make-copies", "photos", "/proc/c"], "/proc does not", nothing),
 ]
 ENV = {"models list": {"IMGSEARCH_DEDUP_THRESHOLD": "high"}}
 
@@ -160,7 +169,7 @@ def test_bad_input_gets_one_line_and_no_traceback(
     output = done.stdout + done.stderr
     assert done.returncode != 0, output
     assert "Traceback" not in output, output
-    assert says.lower() in output.lower(), output
+    assert says.format(**values).lower() in output.lower(), output
     errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
     if errors:  # a command's own failure: one line that says what is wrong and what to do
         assert len(errors) == 1 and len(done.stderr.splitlines()) == 1, done.stderr
