@@ -26,7 +26,14 @@ from cli.options import (
 from models.errors import ImgsearchError, RoiError
 from models.quality import flag_names
 from models.roi import RegionOfInterest
-from search.query import MAX_K, ImageNotFoundError, QualityFilter, SearchEngine, SearchHit
+from search.query import (
+    MAX_K,
+    ImageNotFoundError,
+    QualityFilter,
+    SearchEngine,
+    SearchHit,
+    label_query_problem,
+)
 from search.settings import Settings
 from search.units import pad, printable, text_width
 from web.text import human_size
@@ -239,8 +246,16 @@ def similar(
     emit_hits(hits, as_json, query=query)
 
 
+def _label_words(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """WORD checked before any work: too long, or a control character, is a usage error."""
+    problem = label_query_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem)
+    return value
+
+
 @cli.command()
-@click.argument("word", type=NonEmptyText("give a label word, e.g. ant"))
+@click.argument("word", type=NonEmptyText("give a label word, e.g. ant"), callback=_label_words)
 @k_option(50)
 @json_option
 @click.pass_context

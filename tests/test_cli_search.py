@@ -207,9 +207,9 @@ def test_labels(library, models_dir):
     table = ok(run(library, models_dir, "labels", "bee", "-k", "2"))
     assert "bee" in table.splitlines()[1]
     # the API refused a query over 100 characters and the page cut it; the CLI said "no
-    # results": one rule now, in the engine
+    # results": one rule now (search.query.label_query_problem), a usage error here
     long = run(library, models_dir, "labels", "bee " * 30)
-    assert long.exit_code == 1 and "too long (100 characters at most)" in long.output
+    assert long.exit_code == 2 and "too long (100 characters at most)" in long.output
 
 
 def test_stats(library, models_dir):

@@ -252,6 +252,19 @@ def test_a_number_out_of_its_range_is_a_usage_error_and_help_shows_its_default(
     assert option in shown and (default is None or f"[default: {default}" in shown), shown
 
 
+def test_a_label_word_with_a_control_character_is_a_usage_error(tmp_path: Path) -> None:
+    """`labels $'bee\\e[31m'` searched for the escape sequence (and the API and the labels page
+    took a NUL): a control character in WORD is a usage error naming it, before any work."""
+    done = run_cli(["labels", "bee\x1b[31m"], tmp_path, timeout=60)
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == (
+        "Error: Invalid value for 'WORD': the label query has a control character (U+001B): "
+        "give words only"
+    ), last
+    assert not (tmp_path / "imgsearch-library").exists()
+
+
 def test_json_and_another_format_are_refused(tmp_path: Path) -> None:
     """`clusters --json --format html -o x.html` wrote JSON into x.html; `dedup --json` was
     "No such option" although every command that prints results takes --json."""

@@ -172,6 +172,23 @@ def test_a_whole_number_parameter_is_ascii_digits_or_400(client, ids, url, numbe
         assert 'role="alert"' in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    ("q", "char"),
+    [("%00", "\x00"), ("a%01b", "\x01"), ("bee%1B%5B31m", "\x1b"), ("ant%E2%80%AE", "\u202e")],
+    ids=["nul", "soh", "escape", "right-to-left-override"],
+)
+def test_a_label_query_with_a_control_character_is_400(client, q, char) -> None:  # type: ignore[no-untyped-def]
+    """`/labels?q=%00` put a raw NUL into the page's <title>, <h1> and search field (the API
+    answered 200 with it): a control or other invisible character is 400 on both, and the
+    page shows the words without it."""
+    error = assert_error(client.get(f"{API}/labels?q={q}"), 400, "bad_request")
+    assert "control character" in error["message"], error
+    page = client.get(f"/labels?q={q}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 400 and "control character" in text
+    assert char not in text
+
+
 def test_internal_errors_hide_details(app, client, weblib, monkeypatch, caplog):
     engine = app.extensions["imgsearch"].get()
 

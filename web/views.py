@@ -301,6 +301,7 @@ def labels_page() -> Any:
             more, hits = len(hits) > BROWSE_PER_PAGE, hits[:BROWSE_PER_PAGE]
         except Exception as exc:
             error = _failure(exc)
+    q = "".join(c for c in q if c.isprintable())  # a refused NUL never reaches the page
     return (
         render_template(
             "labels.html",

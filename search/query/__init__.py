@@ -25,6 +25,7 @@ _SOURCES: dict[str, str] = {
     "flag_name_list": "search.query.quality",
     "MAX_LABEL_QUERY": "search.query.browse",
     "MAX_OFFSET": "search.query.browse",
+    "label_query_problem": "search.query.browse",
     "LOOKALIKE_NOTE": "search.query.results",
     "MAX_IMAGE_ID": "search.query.results",
     "MAX_K": "search.query.results",
@@ -68,6 +69,7 @@ __all__ = [
     "disk_change",
     "flag_name_list",
     "gone_file_note",
+    "label_query_problem",
     "library_duplicates",
     "lookup",
     "lookup_image",
@@ -79,7 +81,7 @@ __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.query.admin import LibraryAdmin
-    from search.query.browse import MAX_LABEL_QUERY, MAX_OFFSET
+    from search.query.browse import MAX_LABEL_QUERY, MAX_OFFSET, label_query_problem
     from search.query.engine import SearchEngine
     from search.query.errors import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
     from search.query.quality import QualityFilter, flag_name_list

@@ -32,11 +32,10 @@ def label_hits(store: LibraryStore, q: str, k: int = 50, offset: int = 0) -> lis
     """
     check_params(k, None)
     _check_offset(offset)
+    problem = label_query_problem(q or "")
+    if problem is not None:
+        raise QueryError(problem)
     word = " ".join((q or "").lower().split())
-    if not word:
-        raise QueryError("give a word to search labels for")
-    if len(word) > MAX_LABEL_QUERY:
-        raise QueryError(f"the label query is too long ({MAX_LABEL_QUERY} characters at most)")
     forms = {word, word.replace(" ", "_")}
     limit = max(4 * (offset + k), 500)
     ids = {
@@ -77,6 +76,21 @@ def newest_hits(
         )
         for n, i in enumerate(found, start=1)
     ], total
+
+
+def label_query_problem(q: str) -> str | None:
+    """What is wrong with the words ``q`` of a label search, if anything: none at all, more
+    than :data:`MAX_LABEL_QUERY` characters, or a control or other invisible character (a
+    NUL went into the labels page's title, heading and search field)."""
+    word = " ".join(q.split())
+    if not word:
+        return "give a word to search labels for"
+    if len(word) > MAX_LABEL_QUERY:
+        return f"the label query is too long ({MAX_LABEL_QUERY} characters at most)"
+    odd = next((c for c in word if not c.isprintable()), None)
+    if odd is not None:
+        return f"the label query has a control character (U+{ord(odd):04X}): give words only"
+    return None
 
 
 def label_match(labels: Sequence[Label], forms: set[str]) -> tuple[bool, str, float] | None:
