@@ -66,3 +66,10 @@ def test_map_page_points_its_script_at_the_api(client) -> None:  # type: ignore[
     assert len(served) == 4, served  # map-colour, map-keys, map-view
     found = client.get("/api/v1/map").get_json()
     assert found["count"] == len(found["x"]) and all(0 <= v <= 1 for v in found["x"])
+    assert 'data-projection="pca"' in page
+    # the page took any projection and drew PCA without a word; the API said 400
+    assert 'data-projection="umap"' in client.get("/map?projection=umap").get_data(as_text=True)
+    bad = client.get("/map?projection=tsne")
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 400 and 'role="alert"' in text and 'id="map-canvas"' not in text
+    assert "&#39;projection&#39; must be one of pca, umap, got &#39;tsne&#39;" in text

@@ -13,7 +13,7 @@ from web import service
 from web.api import bp
 from web.errors import ApiError
 from web.guard import public_item
-from web.params import parse_optional_whole, parse_page, parse_whole
+from web.params import parse_choice, parse_optional_whole, parse_page, parse_whole
 
 CLUSTERS_PER_PAGE = 20
 MAX_PER_PAGE = 200
@@ -21,13 +21,6 @@ MAX_NOISE_SHOWN = 200
 MAX_OUTLIERS = 1000
 DEFAULT_OUTLIERS = 20
 MAX_OUTLIER_K = 30
-
-
-def _choice(name: str, choices: tuple[str, ...], default: str) -> str:
-    value = request.args.get(name, default)
-    if value not in choices:
-        raise ApiError(400, f"'{name}' must be one of {', '.join(choices)}, got '{value[:40]}'.")
-    return value
 
 
 def member_json(member: Member) -> dict[str, Any]:
@@ -39,7 +32,7 @@ def member_json(member: Member) -> dict[str, Any]:
 def clusters_query(strict: bool = True) -> tuple[str, int | None, int]:
     """``method``, ``k`` (k-means) and ``min_size`` (density) of the request; not ``strict``
     (the page's form, which always sends its k field), a k with density is ignored."""
-    method = _choice("method", METHODS, "density")
+    method = parse_choice("method", METHODS, "density")
     k = parse_optional_whole("k", 1, 10_000)
     min_size = parse_whole("min_size", DEFAULT_MIN_SIZE, 2, 10_000)
     if method == "density" and k is not None:
@@ -98,7 +91,7 @@ def outliers() -> Response:
 @bp.get("/map")
 def library_map() -> Response:
     """Every image as a point of the library's 2-D map (columns, not objects: 100 k points)."""
-    projection = _choice("projection", PROJECTIONS, "pca")
+    projection = parse_choice("projection", PROJECTIONS, "pca")
     found = service.engine().explore.library_map(projection)
     return jsonify(
         {

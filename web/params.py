@@ -113,6 +113,14 @@ def parse_whole(name: str, default: int, low: int, high: int) -> int:
     return default if value is None else value
 
 
+def parse_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """Field ``name``, one of ``choices`` (``default`` when absent), else a 400."""
+    value = _value(name) or default
+    if value not in choices:
+        raise ApiError(400, f"'{name}' must be one of {', '.join(choices)}, got '{value[:40]}'.")
+    return value
+
+
 def parse_k(default: int = DEFAULT_K, name: str = "k") -> int:
     return parse_whole(name, default, 1, MAX_K)
 

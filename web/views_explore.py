@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import render_template, request, url_for
 
-from search.explore import DEFAULT_K
+from search.explore import DEFAULT_K, PROJECTIONS
 from web import service
 from web.api_explore import MAX_OUTLIERS, clusters_query
 from web.errors import ErrorInfo
-from web.params import parse_page, parse_whole
+from web.params import parse_choice, parse_page, parse_whole
 from web.views import _failure, _notice, bp
 
 CLUSTERS_PER_PAGE = 8
@@ -96,13 +96,19 @@ def outliers_page() -> Any:
 
 @bp.get("/map")
 def map_page() -> Any:
-    """The 2-D map of the library; the page's script fetches the points itself."""
-    notice = _notice()
+    """The 2-D map of the library (``projection``: pca or umap, as the API); the page's script
+    fetches the points itself. A bad projection is a 400 page (it was PCA without a word)."""
+    notice, error, projection = _notice(), None, PROJECTIONS[0]
+    try:
+        projection = parse_choice("projection", PROJECTIONS, PROJECTIONS[0])
+    except Exception as exc:
+        error = _failure(exc)
     return _render(
         "map.html",
         "Map",
-        None,
+        error,
         notice=notice,
+        projection=projection,
         map_url=url_for("api.library_map"),
         image_url=url_for("views.image_page", image_id=0)[:-1],
         thumb_url=url_for("api.thumbnail", image_id=0),

@@ -129,7 +129,7 @@ function main() {
     const started = performance.now();
     let body;
     try {
-      body = await getJson(root.dataset.api);
+      body = await getJson(root.dataset.api + "?projection=" + encodeURIComponent(root.dataset.projection));
     } catch (error) {
       status.textContent = "The map could not be loaded: " + error.message;
       root.dataset.error = "true";
