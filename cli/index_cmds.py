@@ -15,7 +15,7 @@ from cli.options import NonEmptyPath, no_empty_values
 from cli.stats_cmds import keep_run_figures, run_figures
 from indexer.scan import CollectionError, ExcludeError, Excludes, check_collection_root
 from models.errors import ImgsearchError
-from search.settings import INDEX_KINDS, Settings
+from search.settings import INDEX_KINDS, MAX_BATCH_SIZE, MAX_WORKERS, Settings
 
 if TYPE_CHECKING:  # imported by the commands themselves: `--help` stays light
     from indexer.run import IndexSummary
@@ -70,7 +70,7 @@ def _common(function):  # type: ignore[no-untyped-def]
     options = [
         click.option(
             "--workers",
-            type=click.IntRange(min=0),
+            type=click.IntRange(0, MAX_WORKERS),
             default=0,
             show_default=True,
             help="Reader and decoder threads (0: one per CPU core, at most 4).",
@@ -88,7 +88,7 @@ def _common(function):  # type: ignore[no-untyped-def]
         ),
         click.option(
             "--batch-size",
-            type=click.IntRange(min=1),
+            type=click.IntRange(1, MAX_BATCH_SIZE),
             default=None,
             help="Images per ONNX batch and per database transaction [default: 32].",
         ),

@@ -91,6 +91,8 @@ def _env_number(env: Mapping[str, str], name: str, parse: Callable[[str], Number
 #: the vector index kinds of search.index.ALL_KINDS, spelled out so that reading the settings
 #: (and `--help`) does not load FAISS (a test holds them equal)
 INDEX_KINDS = ("auto", "flat", "hnsw", "ivf-sq8", "ivfpq-ondisk")
+MAX_WORKERS = 64  # reader and decoder threads of an index run (each reads files ahead)
+MAX_BATCH_SIZE = 1024  # images per model batch: decoded together, held in memory at once
 
 
 def _env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str | None:

@@ -227,6 +227,9 @@ def test_an_unknown_keeper_rule_is_a_usage_error_before_any_work(tmp_path: Path)
         (["classify", "--score-threshold", "1.5", "x.jpg"], "--score-threshold", "0.0"),
         (["embed", "--interval", "0.01", "x.jpg"], "--interval", "2.0"),
         (["flags", "--offset", "9" * 22], "--offset", None),  # SQLite's OverflowError, a traceback
+        # no bound: a huge batch decoded a whole folder at once, a huge --workers read it ahead
+        (["index", "--batch-size", "10000000", "photos"], "--batch-size", None),
+        (["index", "--workers", "100000", "photos"], "--workers", "0"),
         # nan passed click's FloatRange: exit 1 from the engine, or "threshold": NaN (no JSON)
         (["eval", "run", "--threshold", "nan", "--json", "folder"], "--threshold", None),
         (["lookup", "--threshold", "nan", "x.jpg"], "--threshold", None),
