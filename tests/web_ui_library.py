@@ -4,13 +4,12 @@ fixtures, so each test module has its own."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.served import serving
+from tests.served import CLI, serving
 from tests.web_library import WebLibrary, build_web_library
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,10 +24,7 @@ def weblib(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir:
 def server(weblib: WebLibrary) -> Iterator[str]:
     """`imgsearch serve --port 0` in a subprocess; yields its base URL."""
     command = [
-        sys.executable,
-        "-u",
-        "-c",
-        "from cli.main import main; main()",
+        *CLI,
         "--library",
         str(weblib.settings.library),
         "--model-path",
