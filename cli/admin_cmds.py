@@ -9,29 +9,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from alembic.util.exc import CommandError as AlembicError
-from sqlalchemy import Engine
 
 from cli.main import cli
 from cli.options import NonEmptyPath, NonEmptyText
 from cli.search_cmds import open_engine, user_errors
 from cli.stats_cmds import keep_run_figures, run_figures
-from search.library import writer_lock
 from search.settings import INDEX_KINDS, Settings
-from search.store import (
-    Removal,
-    backup_name,
-    backup_sqlite,
-    database_locks,
-    make_engine,
-    migrate,
-    read_only_engine,
-    read_only_file,
-    require_database,
-)
+
+if TYPE_CHECKING:  # SQLAlchemy and Alembic load when a command runs, not for its --help
+    from sqlalchemy import Engine
+
+    from search.store import Removal
 
 
 def _json_option(shape: str) -> Callable[[Any], Any]:
@@ -180,6 +171,9 @@ def rebuild_index(ctx: click.Context, kind: str | None, as_json: bool) -> None:
 def database(ctx: click.Context) -> Iterator[Engine]:
     """The library's SQLAlchemy engine without the automatic upgrade of Store.open; a
     database that is not an imgsearch library, or of a newer imgsearch, is refused."""
+    from search.library import writer_lock
+    from search.store import database_locks, make_engine, migrate, require_database
+
     settings: Settings = ctx.obj
     url = settings.resolved_database_url
     require_database(url)
@@ -198,6 +192,8 @@ def read_database(ctx: click.Context) -> Iterator[Engine]:
     """The library's engine for a command that only reads the schema: a SQLite file that
     cannot be written (or IMGSEARCH_READ_ONLY) is opened read-only, without the writer's
     lock; otherwise :func:`database`'s."""
+    from search.store import migrate, read_only_engine, read_only_file, require_database
+
     settings: Settings = ctx.obj
     url = settings.resolved_database_url
     require_database(url)
@@ -215,6 +211,8 @@ def read_database(ctx: click.Context) -> Iterator[Engine]:
 
 
 def run_migration(action: Callable[[], None]) -> None:
+    from alembic.util.exc import CommandError as AlembicError
+
     try:
         action()
     except AlembicError as error:
@@ -232,6 +230,8 @@ def db() -> None:
 @user_errors
 def current(ctx: click.Context, as_json: bool) -> None:
     """Print the schema revision of the library and the newest one this imgsearch knows."""
+    from search.store import migrate
+
     with read_database(ctx) as engine:
         revision = migrate.current_revision(engine)
     head = migrate.head_revision()
@@ -253,6 +253,8 @@ def _migrate(
     """Run one migration ``step`` to ``revision`` after the same backup as the automatic
     upgrade (and ``confirm``, a downgrade's question); print the revisions before and after,
     and the backup file written (a new one each time: an earlier backup is never replaced)."""
+    from search.store import backup_sqlite, migrate
+
     if revision != "head":  # an unknown one is named with those known, before any work
         migrate.resolve_revision(revision)
     backup: Path | None = None
@@ -286,6 +288,8 @@ def _migrate(
 @user_errors
 def upgrade(ctx: click.Context, revision: str, as_json: bool) -> None:
     """Upgrade the schema to REVISION (default: head); a SQLite file is backed up first."""
+    from search.store import migrate
+
     _migrate(ctx, revision, migrate.upgrade, as_json)
 
 
@@ -304,11 +308,15 @@ def upgrade(ctx: click.Context, revision: str, as_json: bool) -> None:
 def downgrade(ctx: click.Context, revision: str, yes: bool, as_json: bool) -> None:
     """Downgrade the schema to REVISION ('base' drops every table): what later revisions
     added is lost. Asks first (--yes: not); a SQLite file is backed up first."""
+    from search.store import migrate
+
     _migrate(ctx, revision, migrate.downgrade, as_json, None if yes else _confirm_downgrade)
 
 
 def _confirm_downgrade(engine: Engine, before: str, target: str) -> None:
     """Ask on a terminal before a downgrade loses data; refuse without one (--yes)."""
+    from search.store import backup_name
+
     lost = (
         "drops every table of the library: its images, vectors and settings"
         if target == "base"

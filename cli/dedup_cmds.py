@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from tqdm import tqdm
@@ -18,35 +19,13 @@ from cli.errors import writable_output
 from cli.main import cli
 from cli.options import FiniteRange, NonEmptyPath, ranged_option
 from cli.search_cmds import EMPTY_LIBRARY, clip_note, empty_library, open_engine, user_errors
-from models import format_timestamp
 from models.errors import ImgsearchError
-from search.dedup import (
-    KEEPER_RULES,
-    DedupError,
-    check_keeper_rules,
-    to_json,
-    write_csv,
-    write_report,
-)
+from search.dedup import KEEPER_RULES, DedupError, check_keeper_rules
 from search.descriptor import DUPLICATE_Z
-from search.library import SIZES, ThumbnailCache
-from search.query import (
-    EXACT,
-    NEAR,
-    SIMILAR,
-    LookupMatch,
-    SearchEngine,
-    cut,
-    disk_change,
-    gone_file_note,
-    library_duplicates,
-    lookup,
-    lookup_image,
-)
 from search.units import pad, printable, text_width, whole_number
-from web.text import threshold_text
 
-THUMBNAIL_SIZE = min(SIZES)
+if TYPE_CHECKING:  # the engine loads when a command runs, not for --help or a usage error
+    from search.query import LookupMatch, SearchEngine
 
 THRESHOLD_HELP = (
     "Copy score (cosine in the library's descriptor space) from which two images count as "
@@ -114,6 +93,9 @@ def dedup(
     Groups never chain: every member is at least THRESHOLD similar to its group's keeper
     (and, with --linkage complete, to every other member).
     """
+    from search.dedup import to_json, write_csv, write_report
+    from search.query import disk_change, library_duplicates
+
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
     fmt = "json" if as_json else fmt or (output.suffix.lstrip(".").lower() if output else "json")
@@ -201,6 +183,8 @@ def _keeper_rules(value: str) -> tuple[str, ...]:
 def library_thumbnails(engine: SearchEngine) -> Callable[[int], bytes | None]:
     """Thumbnails of a report, by image id, from the library's cache (made once, reused by
     the web UI); None for a missing or unreadable file."""
+    from search.library import SIZES, ThumbnailCache
+
     cache = ThumbnailCache.of_library(
         engine.settings.thumbnail_dir,
         read_only=engine.store.read_only,
@@ -212,7 +196,7 @@ def library_thumbnails(engine: SearchEngine) -> Callable[[int], bytes | None]:
             path = engine.records.image_file_path(image_id)
             info = engine.records.get_image(image_id)
             sha = info.sha256 if info else None
-            return cache.get(image_id, path, size=THUMBNAIL_SIZE, sha256=sha).read_bytes()
+            return cache.get(image_id, path, size=min(SIZES), sha256=sha).read_bytes()
         except (ImgsearchError, OSError):  # a missing or unreadable file has no thumbnail
             return None
 
@@ -248,6 +232,9 @@ def lookup_command(
     """Where is IMAGE in the library, edited or not? Exact copies, near-duplicates, others.
 
     IMAGE: a photo or video file, or a library image's id (as search results list it)."""
+    from search.query import EXACT, NEAR, SIMILAR, gone_file_note, lookup, lookup_image
+    from web.text import threshold_text
+
     image_id = None if image.exists() else whole_number(str(image))
     if image_id is None:
         try:
@@ -298,6 +285,9 @@ def lookup_command(
 
 def lookup_table(matches: list[LookupMatch]) -> str:
     """The lookup's rows: the copy score and z the decision is made on, the evidence."""
+    from models import format_timestamp
+    from search.query import cut
+
     rows = [("rank", "copy", "z", "id", "WxH", "path", "evidence")]
     for m in matches:
         hit = m.hit

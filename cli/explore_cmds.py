@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from cli.dedup_cmds import THUMBNAIL_SIZE, library_thumbnails
+from cli.dedup_cmds import library_thumbnails
 from cli.errors import writable_output
 from cli.main import cli
 from cli.options import NonEmptyPath, ranged_option
@@ -149,10 +149,11 @@ def clusters_text(result: Clusters) -> str:
 
 def clusters_html(result: Clusters, thumbnail) -> str:  # type: ignore[no-untyped-def]
     """A self-contained HTML page of the clusters (thumbnails inline)."""
+    from search.library import SIZES
 
     def figure(image_id: int, path: str) -> str:
         uri = thumbnail(image_id)
-        img = f'<img src="{uri}" alt="" width="{THUMBNAIL_SIZE}">' if uri else "<span>?</span>"
+        img = f'<img src="{uri}" alt="" width="{min(SIZES)}">' if uri else "<span>?</span>"
         return (
             f'<figure title="{html.escape(path)}">{img}<figcaption>{image_id}</figcaption></figure>'
         )

@@ -11,7 +11,7 @@ from cli.main import cli
 from cli.options import CLI_FLAG_NAMES, flag_options, ranged_option
 from cli.search_cmds import open_engine, user_errors
 from models.quality import FLAGS, flag_names
-from search.query import MAX_OFFSET, QualityFilter
+from search.query import MAX_OFFSET
 from search.units import printable
 
 FLAGS_JSON = (
@@ -49,6 +49,8 @@ def flags(
 ) -> None:
     """Quality flags: how many images are dark, bright, blurry, tiny or uniform, and with
     --flag / --exclude-flag which ones (newest file first)."""
+    from search.query import QualityFilter
+
     wanted = QualityFilter.parse(flags or ("any",), exclude_flags, CLI_FLAG_NAMES)
     with open_engine(ctx) as engine:
         counts = engine.records.quality_counts()

@@ -8,7 +8,7 @@ import shlex
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -24,19 +24,14 @@ from cli.options import (
     roi_option,
 )
 from models.errors import ImgsearchError, RoiError
-from models.quality import flag_names
 from models.roi import RegionOfInterest
-from search.query import (
-    MAX_K,
-    ImageNotFoundError,
-    QualityFilter,
-    SearchEngine,
-    SearchHit,
-    label_query_problem,
-)
+from search.query import MAX_K, label_query_problem  # search.query.limits: imports nothing
 from search.settings import Settings
-from search.units import pad, printable, text_width
-from web.text import human_size
+from search.units import human_size, pad, printable, text_width
+
+if TYPE_CHECKING:  # the engine (SQLAlchemy, FAISS, ONNX) loads when a command runs, not
+    # for its --help or a usage error
+    from search.query import QualityFilter, SearchEngine, SearchHit
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,6 +79,8 @@ def user_errors(func: F) -> F:
 
 @contextmanager
 def open_engine(ctx: click.Context) -> Iterator[SearchEngine]:
+    from search.query import SearchEngine
+
     settings: Settings = ctx.obj
     engine = SearchEngine.open(settings)
     try:
@@ -103,6 +100,8 @@ def hit_place(hit: SearchHit) -> str:
 
 def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
     """A plain-text table: rank, score, id, size, WxH, path, labels (exact copies marked)."""
+    from models.quality import flag_names
+
     if not hits:
         return "no results"
     rows = [("rank", "score", "id", "size", "WxH", "path", "labels")]
@@ -141,6 +140,13 @@ def emit_hits(hits: Sequence[SearchHit], as_json: bool, **extra: Any) -> None:
         click.echo(json.dumps({**extra, "results": [hit.to_dict() for hit in hits]}, indent=2))
     else:
         click.echo(hits_table(hits, label_column="label" in extra))
+
+
+def quality_filter(flags: tuple[str, ...], exclude_flags: tuple[str, ...]) -> QualityFilter | None:
+    """``--flag`` / ``--exclude-flag`` as the engine's filter (None: no filter)."""
+    from search.query import QualityFilter
+
+    return QualityFilter.parse(flags, exclude_flags, CLI_FLAG_NAMES)
 
 
 def k_option(default: int) -> Callable[[F], F]:
@@ -184,7 +190,7 @@ def search(
     as_json: bool,
 ) -> None:
     """Find the library images most similar to IMAGE (or to a region of it)."""
-    wanted = QualityFilter.parse(flags, exclude_flags, CLI_FLAG_NAMES)
+    wanted = quality_filter(flags, exclude_flags)
     with open_engine(ctx) as engine:
         hits = engine.search_image(image, roi=roi, k=k, min_score=min_score, flags=wanted)
         empty = empty_library(engine, hits, as_json)
@@ -230,7 +236,9 @@ def similar(
     excluded; copies with the same bytes or pixels are marked exact).
 
     PATH_OR_ID: the image's id (as search results list it) or the path of its file."""
-    wanted = QualityFilter.parse(flags, exclude_flags, CLI_FLAG_NAMES)
+    from search.query import ImageNotFoundError
+
+    wanted = quality_filter(flags, exclude_flags)
     with open_engine(ctx) as engine:
         try:
             image_id = engine.records.image_id_for(path_or_id)

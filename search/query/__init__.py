@@ -23,12 +23,12 @@ _SOURCES: dict[str, str] = {
     "turns_for": "search.query.stored_turns",
     "QualityFilter": "search.query.quality",
     "flag_name_list": "search.query.quality",
-    "MAX_LABEL_QUERY": "search.query.browse",
-    "MAX_OFFSET": "search.query.browse",
-    "label_query_problem": "search.query.browse",
+    "MAX_LABEL_QUERY": "search.query.limits",
+    "MAX_OFFSET": "search.query.limits",
+    "label_query_problem": "search.query.limits",
     "LOOKALIKE_NOTE": "search.query.results",
-    "MAX_IMAGE_ID": "search.query.results",
-    "MAX_K": "search.query.results",
+    "MAX_IMAGE_ID": "search.query.limits",
+    "MAX_K": "search.query.limits",
     "SearchHit": "search.query.results",
     "EXACT": "search.query.reverse_lookup",
     "LookupMatch": "search.query.reverse_lookup",
@@ -81,12 +81,18 @@ __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.query.admin import LibraryAdmin
-    from search.query.browse import MAX_LABEL_QUERY, MAX_OFFSET, label_query_problem
     from search.query.engine import SearchEngine
     from search.query.errors import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
+    from search.query.limits import (
+        MAX_IMAGE_ID,
+        MAX_K,
+        MAX_LABEL_QUERY,
+        MAX_OFFSET,
+        label_query_problem,
+    )
     from search.query.quality import QualityFilter, flag_name_list
     from search.query.records import ImageFile, disk_change, gone_file_note
-    from search.query.results import LOOKALIKE_NOTE, MAX_IMAGE_ID, MAX_K, SearchHit
+    from search.query.results import LOOKALIKE_NOTE, SearchHit
     from search.query.reverse_lookup import (
         EXACT,
         NEAR,

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from search.query.errors import QueryError
+from search.query.limits import MAX_OFFSET, label_query_problem
 from search.query.quality import QualityFilter
 from search.query.results import (
-    MAX_IMAGE_ID,
     SCORE_DECIMALS,
     Label,
     SearchHit,
@@ -17,9 +17,6 @@ from search.query.results import (
     hit_from_row,
 )
 from search.store import LibraryStore, mtime_from_ns
-
-MAX_LABEL_QUERY = 100  # characters of a label search: the CLI, the page and the API alike
-MAX_OFFSET = MAX_IMAGE_ID  # SQL's largest integer: a larger OFFSET overflows in the database
 
 
 def label_hits(store: LibraryStore, q: str, k: int = 50, offset: int = 0) -> list[SearchHit]:
@@ -76,21 +73,6 @@ def newest_hits(
         )
         for n, i in enumerate(found, start=1)
     ], total
-
-
-def label_query_problem(q: str) -> str | None:
-    """What is wrong with the words ``q`` of a label search, if anything: none at all, more
-    than :data:`MAX_LABEL_QUERY` characters, or a control or other invisible character (a
-    NUL went into the labels page's title, heading and search field)."""
-    word = " ".join(q.split())
-    if not word:
-        return "give a word to search labels for"
-    if len(word) > MAX_LABEL_QUERY:
-        return f"the label query is too long ({MAX_LABEL_QUERY} characters at most)"
-    odd = next((c for c in word if not c.isprintable()), None)
-    if odd is not None:
-        return f"the label query has a control character (U+{ord(odd):04X}): give words only"
-    return None
 
 
 def label_match(labels: Sequence[Label], forms: set[str]) -> tuple[bool, str, float] | None:

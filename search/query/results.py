@@ -16,15 +16,12 @@ from models import ImageError, ImgsearchError, load_image, pixel_sha256, read_im
 from models.roi import RegionOfInterest
 from search.descriptor import DUPLICATE_Z, Calibration, ScoredHit
 from search.query.errors import QueryError
+from search.query.limits import MAX_IMAGE_ID, MAX_K
 from search.store import Label, StoredImage, labels_to_json, quality_flags_json
 
 ImageQuery = Any  # str | os.PathLike | bytes | binary file object | PIL.Image.Image | ndarray
 RoiLike = RegionOfInterest | str | Sequence[float] | None
-MAX_K = 1000
 SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by id
-
-
-MAX_IMAGE_ID = 2**63 - 1  # image ids are SQL integers: larger ones name no image
 
 
 def is_image_id(value: object) -> bool:
