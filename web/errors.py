@@ -7,7 +7,7 @@ unexpected is logged server-side with its traceback and answered with a generic 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -181,3 +181,17 @@ def handle_exception(error: Exception) -> Response:
 def register(app: Flask) -> None:
     """Install the handlers on ``app`` (HTTP errors and every exception)."""
     app.register_error_handler(Exception, handle_exception)
+
+
+NO_PHOTO = "Choose a photo to search with first (or open a library image and search from it)."
+
+
+def page_error(error: Exception) -> ErrorInfo:
+    """:func:`describe` for an HTML page: an internal error logged with its traceback, and a
+    form sent without a photo told so in the page's words (the API's speak of fields)."""
+    info = describe(error)
+    if info.code == "internal_error":
+        log.exception("error on %s %s", request.method, request.path)
+    if info.code == "no_image":
+        return replace(info, message=NO_PHOTO)
+    return info

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from pathlib import PurePath
 from typing import Any
 
@@ -28,6 +27,7 @@ from web.errors import (
     ApiError,
     ErrorInfo,
     describe,
+    page_error,
 )
 from web.guard import public_stats
 from web.params import (
@@ -92,18 +92,6 @@ def _library_notice() -> ErrorInfo | None:
     return None
 
 
-NO_PHOTO = "Choose a photo to search with first (or open a library image and search from it)."
-
-
-def _failure(error: Exception) -> ErrorInfo:
-    info = describe(error)
-    if info.code == "internal_error":
-        log.exception("error on %s %s", request.method, request.path)
-    if info.code == "no_image":
-        return replace(info, message=NO_PHOTO)
-    return info
-
-
 def _form_defaults(mode: str = "similar") -> dict[str, Any]:
     """The form's values: the lookup starts with the library's default decision (calibrated
     unless a threshold is configured), its copy score as the slider's starting value."""
@@ -151,7 +139,7 @@ def search_page() -> Any:
         try:
             source = service.query_image(parse_image_id(from_text), from_text)
         except Exception as exc:
-            error = _failure(exc)
+            error = page_error(exc)
     mode = request.args.get("mode")
     form = _form_defaults(mode if mode in MODE_NAMES else "similar")
     return _page(notice=_notice(), source=source, error=error, form=form)
@@ -180,7 +168,7 @@ def search_submit() -> Any:
         stored = service.stored_search(query)  # a deleted file's id: as the API answers
         hits, took_ms = stored if stored is not None else service.run_search(query)
     except Exception as exc:
-        error = _failure(exc)
+        error = page_error(exc)
         stored = None
     status = error.status if error else 200
     context = {"hits": hits, "took_ms": took_ms, "error": error, "query": query}
@@ -220,7 +208,7 @@ def lookup_submit() -> Any:
         query = read_lookup(strict=False)  # the form also sends the search-only fields
         result, took_ms = service.run_lookup(query)
     except Exception as exc:
-        error = _failure(exc)
+        error = page_error(exc)
     status = error.status if error else 200
     context = {
         "result": result,
@@ -300,7 +288,7 @@ def labels_page() -> Any:
             )
             more, hits = len(hits) > BROWSE_PER_PAGE, hits[:BROWSE_PER_PAGE]
         except Exception as exc:
-            error = _failure(exc)
+            error = page_error(exc)
     q = "".join(c for c in q if c.isprintable())  # a refused NUL never reaches the page
     return (
         render_template(
@@ -333,7 +321,7 @@ def browse_page() -> Any:
             start, flags = (page - 1) * BROWSE_PER_PAGE, parse_flags()
             hits, total = service.engine().browse(start, BROWSE_PER_PAGE, flags)
         except Exception as exc:
-            error = _failure(exc)
+            error = page_error(exc)
     pages = max(1, -(-total // BROWSE_PER_PAGE))
     status = error.status if error else 200  # a notice is a page like any other
     return render_template(

@@ -15,9 +15,9 @@ from flask import render_template, request, url_for
 from search.explore import DEFAULT_K, PROJECTIONS
 from web import service
 from web.api_explore import MAX_OUTLIERS, clusters_query
-from web.errors import ErrorInfo
+from web.errors import ErrorInfo, page_error
 from web.params import parse_choice, parse_page, parse_whole
-from web.views import _failure, _notice, bp
+from web.views import _notice, bp
 
 CLUSTERS_PER_PAGE = 8
 MEMBERS_SHOWN = 11  # beside the representative; the rest behind "show all"
@@ -47,7 +47,7 @@ def clusters_page() -> Any:
             start = (page - 1) * CLUSTERS_PER_PAGE
             shown = result.clusters[start : start + CLUSTERS_PER_PAGE]
         except Exception as exc:
-            error = _failure(exc)
+            error = page_error(exc)
     extra: dict[str, Any] = {"method": method}
     if method == "kmeans" and result is not None:
         extra["k"] = result.parameter
@@ -82,7 +82,7 @@ def outliers_page() -> Any:
         if notice is None:
             found = service.engine().explore.outliers(n, k=DEFAULT_K)
     except Exception as exc:
-        error = _failure(exc)
+        error = page_error(exc)
     return _render(
         "outliers.html",
         "Outliers",
@@ -102,7 +102,7 @@ def map_page() -> Any:
     try:
         projection = parse_choice("projection", PROJECTIONS, PROJECTIONS[0])
     except Exception as exc:
-        error = _failure(exc)
+        error = page_error(exc)
     return _render(
         "map.html",
         "Map",
