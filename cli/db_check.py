@@ -9,13 +9,6 @@ import click
 from cli.admin_cmds import db
 from cli.search_cmds import user_errors
 from search.settings import Settings
-from search.store import (
-    check_database,
-    printable_url,
-    read_only_file,
-    recovery,
-    require_database,
-)
 
 
 @db.command("check")
@@ -32,6 +25,14 @@ def check(ctx: click.Context, as_json: bool) -> None:
     (reads every page; a minute for a few GB); a PostgreSQL library: its tables and every
     vector's size. Exits 1 with what is wrong and how to recover. A SQLite file that cannot
     be written (or IMGSEARCH_READ_ONLY) is checked read-only: nothing is written."""
+    from search.store import (
+        check_database,
+        printable_url,
+        read_only_file,
+        recovery,
+        require_database,
+    )
+
     settings: Settings = ctx.obj
     url = settings.resolved_database_url
     path = settings.database_path if settings.database_url is None else None

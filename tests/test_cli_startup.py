@@ -66,6 +66,7 @@ def test_help_imports_no_heavy_library(args: tuple[str, ...]) -> None:
         ("remove", "--help"),
         ("rebuild-index", "--help"),
         ("flags", "--help"),
+        ("db", "check", "--help"),
         ("search", "-k", "0", "x.jpg"),  # a usage error
         ("lookup", "--threshold", "nan", "x.jpg"),
     ],
