@@ -99,6 +99,13 @@ def label_vectors(
 UNDER_UPRIGHT = 1e-4  # a capped turned match ranks just under the best upright one
 
 
+def _under_best(upright: np.ndarray) -> float | None:
+    """Just under the best of upright cosines other than the query's own image's (a match
+    at ``SELF_SCORE``); None when there is none (:meth:`Descriptor.upright_cap`)."""
+    others = upright[upright < SELF_SCORE]
+    return float(others.max()) - UNDER_UPRIGHT if others.size else None
+
+
 class Descriptor:
     """A configuration plus what the library learned (whitening, calibration)."""
 
@@ -195,9 +202,8 @@ class Descriptor:
         turned = self.turned_views(query)
         if not len(rows) or turned.all():
             return None
-        sims = np.asarray(query, np.float32)[~turned] @ np.asarray(rows, np.float32).T
-        sims = sims[sims < SELF_SCORE]
-        return float(sims.max()) - UNDER_UPRIGHT if sims.size else None
+        sims = np.asarray(query, np.float32) @ np.asarray(rows, np.float32).T
+        return _under_best(sims[~turned])  # as view_scores derives it: the same product
 
     def view_scores(
         self, query: np.ndarray, rows: np.ndarray, cap: float | None = None
@@ -213,7 +219,8 @@ class Descriptor:
         if sure is not None and turned.any():
             weak = sims[turned] < sure * (1.0 - TURNED_VIEW_DISCOUNT)
             lowered = sims[turned] - TURNED_WEAK_MARGIN
-            cap = self.upright_cap(query, rows) if cap is None else cap
+            if cap is None and not turned.all():  # of these rows: their upright cosines
+                cap = _under_best(sims[~turned])
             if cap is not None:
                 lowered = np.minimum(lowered, cap)
             sims[turned] = np.where(weak, lowered, sims[turned])
