@@ -32,7 +32,7 @@ from search.store.health import (
 )
 from search.store.locks import database_locks
 from search.store.quality import QualityRecords
-from search.store.read_only import read_only_engine, sqlite_writable
+from search.store.read_only import read_only_engine, read_only_file
 from search.store.reads import ImageReads
 from search.store.records import (
     MODEL_KEYS,
@@ -114,9 +114,9 @@ class Store:
         read-only (``read_only``, or a SQLite file this process cannot write) for readers."""
         if url.startswith("sqlite:///") and not create:
             require_database(url)
-            path = Path(url.removeprefix("sqlite:///"))
-            if read_only or not sqlite_writable(path):
-                return cls._open_read_only(path)
+            unwritable = read_only_file(url, read_only)
+            if unwritable is not None:
+                return cls._open_read_only(unwritable)
         path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
