@@ -1,27 +1,56 @@
-"""A hit past the duplicate decision's z that is no copy of the query's better copies is shown
-as a look-alike, with the reason, wherever its z is shown (cards, lookup, JSON)."""
+"""A hit past the duplicate decision's z that the witnesses say is no copy (not a copy of the
+query's better copies, or no key-point match) is shown as a look-alike, with its own reason,
+wherever its z is shown (cards, lookup, JSON)."""
 
 from __future__ import annotations
 
-from search.query import LOOKALIKE_NOTE, SIMILAR, LookupMatch, LookupResult, SearchHit
+from dataclasses import replace
+
+from search.descriptor import NO_COPY_OF_BETTER, NO_KEY_POINT_MATCH
+from search.query import SIMILAR, LookupMatch, LookupResult, SearchHit
 from web.present import copy_text, evidence_text, evidence_title, match_groups
 
 HIT = SearchHit(1, 0.58, 7, "a.jpg", 10, 10, 100, copy_score=0.58, z=5.97)
-LOOKALIKE = SearchHit(2, 0.6, 8, "b.jpg", 10, 10, 100, copy_score=0.6, z=6.4, lookalike=True)
+LOOKALIKE = SearchHit(
+    2,
+    0.6,
+    8,
+    "b.jpg",
+    10,
+    10,
+    100,
+    copy_score=0.6,
+    z=6.4,
+    lookalike=True,
+    lookalike_reason=NO_COPY_OF_BETTER,
+)
+NO_MATCH = replace(LOOKALIKE, lookalike_reason=NO_KEY_POINT_MATCH)
 
 
 def test_a_look_alike_card_says_why_its_z_is_not_a_copy() -> None:
-    assert copy_text(LOOKALIKE) == f"copy score 0.600, z 6.4 ≥ 6, {LOOKALIKE_NOTE}"
+    assert copy_text(LOOKALIKE) == (
+        "copy score 0.600, z 6.4 ≥ 6, but no copy of the better copies above it: a look-alike"
+    )
+    assert copy_text(NO_MATCH) == (
+        "copy score 0.600, z 6.4 ≥ 6, but its key points match neither the query's nor a "
+        "better copy's: a look-alike"
+    )
     copy = SearchHit(1, 0.61, 7, "a.jpg", 10, 10, 100, copy_score=0.612, z=6.44, duplicate=True)
     assert copy_text(copy).endswith("z 6.4 ≥ 6: a copy")
     assert copy_text(HIT).endswith("z 5.9 < 6: not a copy")  # cut, never shown as 6.0
     assert LOOKALIKE.to_dict()["lookalike"] is True and HIT.to_dict()["lookalike"] is False
+    assert NO_MATCH.to_dict()["lookalike_reason"] == NO_KEY_POINT_MATCH
+    assert HIT.to_dict()["lookalike_reason"] is None
 
 
 def test_a_look_alike_in_a_lookup_is_similar_with_its_reason() -> None:
     match = LookupMatch(LOOKALIKE, SIMILAR, "")
     result = LookupResult(0.5, {}, [match], z_threshold=6.0)
     assert evidence_text(match, result) == "copy score 0.600 · z 6.4 ≥ 6, a look-alike"
-    assert evidence_title(match, result).endswith(f"z 6 or more, {LOOKALIKE_NOTE}")
+    assert evidence_title(match, result).endswith(
+        f"z 6 or more, but {NO_COPY_OF_BETTER}: a look-alike"
+    )
+    other = LookupMatch(NO_MATCH, SIMILAR, "")
+    assert evidence_title(other, result).endswith(f"but {NO_KEY_POINT_MATCH}: a look-alike")
     titles = [group.title for group in match_groups(result)]
     assert titles[-1].endswith("(z below 6, or look-alikes of the copies above)"), titles

@@ -97,8 +97,14 @@ _HIT = {
         },
         "lookalike": {
             "type": "boolean",
-            "description": f"z >= {DUPLICATE_Z:g} but no copy of the query's better copies: a "
-            "look-alike of them (another photo of the same kind of scene), not a duplicate",
+            "description": f"z >= {DUPLICATE_Z:g} but no copy of the query's better copies, or "
+            "its key points match neither the query's nor theirs: a look-alike (another photo "
+            "of the same kind of scene), not a duplicate",
+        },
+        "lookalike_reason": {
+            "type": "string",
+            "nullable": True,
+            "description": "Why a look-alike is no copy (null unless lookalike)",
         },
         "id": {"type": "integer"},
         "path": {"type": "string"},

@@ -23,7 +23,6 @@ from models.quality import flag_names
 from search.descriptor import DUPLICATE_Z
 from search.query import (
     EXACT,
-    LOOKALIKE_NOTE,
     NEAR,
     SIMILAR,
     LookupMatch,
@@ -165,7 +164,7 @@ def evidence_title(match: LookupMatch, result: LookupResult) -> str:
         return (
             f"Copy score {_copy(match.hit):.3f}, {z:.1f} {Z_WORDS} (z); the calibrated "
             f"decision is z {limit} or more"
-            + (f", {LOOKALIKE_NOTE}" if match.hit.lookalike else f": {verdict}")
+            + (f", {match.hit.lookalike_note}" if match.hit.lookalike else f": {verdict}")
         )
     copy = _shown(_copy(match.hit), 3, result.threshold, near)
     return f"Copy score {copy:.3f}; the threshold is {threshold_text(result.threshold)}: {verdict}"
@@ -183,7 +182,7 @@ def copy_text(hit: SearchHit) -> str:
         z = _shown(float(hit.z), 1, DUPLICATE_Z, hit.duplicate or hit.lookalike)
         verdict = "≥ {}: a copy" if hit.duplicate else "< {}: not a copy"
         if hit.lookalike:
-            verdict = "≥ {}, " + LOOKALIKE_NOTE
+            verdict = "≥ {}, " + hit.lookalike_note
         text += f", z {z:.1f} " + verdict.format(z_limit_text())
     return text
 

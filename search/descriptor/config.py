@@ -40,6 +40,8 @@ WHITENED_DIMS = 128  # leading axes of the whitened space kept (measured: see RE
 DUPLICATE_Z = 6.0  # duplicate_z threshold: 99 % pair precision with look-alikes (see above)
 WITNESS_Z = 8.0  # duplicate_z below which a query's lesser copy must be a copy of a better one
 # (search.descriptor.witness; whitened look-alikes of one class reach z 6-8.5: bench/README)
+LOCAL_WITNESS_Z = 10.0  # duplicate_z below which a query's lesser copy must match it by key
+# points (``local``: look-alike pairs the library itself scores reach z 9.6; bench/README)
 BACKGROUND_PAIRS = 20_000
 MIN_CALIBRATION_IMAGES = 200  # smaller libraries use PLAIN_BACKGROUND (too few random pairs,
 # and a small set of near-duplicates - near_duplicates: 45 files, 5 clusters - has no
@@ -60,7 +62,10 @@ class DescriptorConfig:
     queries: the best grey-band candidates of a query left without a sure copy);
     ``dims``: dimensions kept of the whitened space (its leading principal axes; 0 = all);
     ``regions``: a query whose views leave no sure copy also looks with its 2x2 tiles, and a
-    tile's match counts where it holds a copy (``REGION_COSINE``; query side only).
+    tile's match counts where it holds a copy (``REGION_COSINE``; query side only);
+    ``local``: a query's copies below its best one (under ``LOCAL_WITNESS_Z``) keep the copy
+    decision only when their key points match the query's (:mod:`search.descriptor.witness`;
+    query side only).
     """
 
     rotations: int = 4
@@ -71,6 +76,7 @@ class DescriptorConfig:
     verify: bool = False
     dims: int = WHITENED_DIMS
     regions: bool = True
+    local: bool = True
 
     def __post_init__(self) -> None:
         if self.rotations not in ROTATION_SETS:
@@ -92,6 +98,7 @@ class DescriptorConfig:
             expand=0,
             verify=False,
             regions=False,
+            local=False,
         )
 
     @property
@@ -125,7 +132,8 @@ class DescriptorConfig:
         return config
 
     def describe(self) -> str:
-        return f"{self._stored_text()},regions={'on' if self.regions else 'off'}"
+        onoff = {True: "on", False: "off"}
+        return f"{self._stored_text()},regions={onoff[self.regions]},local={onoff[self.local]}"
 
     def _stored_text(self) -> str:
         onoff = {True: "on", False: "off"}
@@ -138,7 +146,7 @@ class DescriptorConfig:
     @property
     def fingerprint(self) -> str:
         """What indexes built for this configuration are stamped with (with the whitening's;
-        ``regions`` only changes queries: not part of it)."""
+        ``regions`` and ``local`` only change queries: not part of it)."""
         text = f"v{DESCRIPTOR_VERSION}:{self._stored_text()}"
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -58,7 +58,7 @@ from search.descriptor.config import (
 from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
 from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
 from search.descriptor.row_cache import PreparedImage, RowCache
-from search.descriptor.witness import StoredTurns, duplicate_decisions
+from search.descriptor.witness import LocalWitness, StoredTurns, duplicate_decisions
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
 Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
@@ -70,13 +70,15 @@ CANDIDATES_PER_VIEW = 50
 @dataclass(frozen=True)
 class ScoredHit:
     """``rank`` orders results; ``copy`` is the copy score, ``z`` its calibrated value and
-    ``duplicate`` the copy decision (None uncalibrated)."""
+    ``duplicate`` the copy decision (None uncalibrated); ``lookalike`` why a hit past the
+    decision's z is not a copy (:mod:`search.descriptor.witness`)."""
 
     id: int
     rank: float
     copy: float
     z: float | None
     duplicate: bool | None = None
+    lookalike: str | None = None
 
 
 class QueryScorer:
@@ -182,6 +184,7 @@ class QueryScorer:
         more: MoreViews | None = None,
         regions: MoreViews | None = None,
         local: LocalCheck | None = None,
+        witness: LocalWitness | None = None,
     ) -> list[ScoredHit]:
         """Best ``k`` stored images for the query rows ``query`` [V, D'] (from
         :meth:`Descriptor.query_rows`) and the query's top labels; ``more()`` gives further
@@ -189,7 +192,8 @@ class QueryScorer:
         ``regions()`` the rows of the query's tiles, asked when every view leaves it
         unsettled: a tile's match counts only where it is a sure copy (module doc);
         ``local(ids, copy)`` the copy scores raised by local evidence, asked when even the
-        tiles leave it unsettled."""
+        tiles leave it unsettled; ``witness`` the key-point witness of the lesser copies
+        (:func:`search.descriptor.witness.duplicate_decisions`)."""
         d = self.descriptor
         want = max(k, self.candidates)
         query = np.asarray(query, np.float32)
@@ -226,8 +230,15 @@ class QueryScorer:
         rank = d.rank_scores(copy, label_sim, reached)
         order = sorted(range(len(ids)), key=lambda n: (-float(rank[n]), ids[n]))[:k]
         cal = d.calibration
-        duplicate = duplicate_decisions(
-            d, query, copy, ids, lambda some: self._rows(some, images), self.turns, self.cap
+        decided = duplicate_decisions(
+            d,
+            query,
+            copy,
+            ids,
+            lambda some: self._rows(some, images),
+            self.turns,
+            self.cap,
+            witness,
         )
         return [
             ScoredHit(
@@ -235,7 +246,8 @@ class QueryScorer:
                 float(rank[n]),
                 float(copy[n]),
                 None if cal is None else float(cal.z(copy[n])),
-                None if duplicate is None else bool(duplicate[n]),
+                None if decided is None else bool(decided.duplicate[n]),
+                None if decided is None else decided.lookalike.get(n),
             )
             for n in order
         ]

@@ -57,18 +57,22 @@ def opencv() -> Any:
 @dataclass
 class LocalFeatures:
     """ORB key points of one image: ``(points [K, 2], descriptors [K, 32] | None)`` for the
-    image as is and mirrored left-right."""
+    image as is and mirrored left-right (None when not extracted: only the first image of a
+    pair is matched mirrored)."""
 
     upright: tuple[np.ndarray, np.ndarray | None]
-    mirrored: tuple[np.ndarray, np.ndarray | None]
+    mirrored: tuple[np.ndarray, np.ndarray | None] | None
 
     @property
     def count(self) -> int:
         return len(self.upright[0])
 
 
-def local_features(image: Image.Image, *, frames: bool = True) -> LocalFeatures:
-    """ORB features of ``image`` (the photo inside its frame when one is found)."""
+def local_features(
+    image: Image.Image, *, frames: bool = True, mirrored: bool = True
+) -> LocalFeatures:
+    """ORB features of ``image`` (the photo inside its frame when one is found); its mirrored
+    ones too unless ``mirrored`` is False (an image only ever matched second)."""
     cv2 = opencv()
     img = image.convert("RGB")
     if frames:
@@ -80,11 +84,11 @@ def local_features(image: Image.Image, *, frames: bool = True) -> LocalFeatures:
     grey = np.asarray(img.resize(size, Image.Resampling.BILINEAR).convert("L"))
     orb = cv2.ORB_create(nfeatures=FEATURES, edgeThreshold=15, patchSize=15, fastThreshold=10)
     out = []
-    for plane in (grey, np.ascontiguousarray(grey[:, ::-1])):
+    for plane in (grey, np.ascontiguousarray(grey[:, ::-1]))[: 1 + mirrored]:
         keypoints, descriptors = orb.detectAndCompute(plane, None)
         points = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)
         out.append((points, descriptors))
-    return LocalFeatures(out[0], out[1])
+    return LocalFeatures(out[0], out[1] if mirrored else None)
 
 
 def _inliers(
@@ -92,6 +96,7 @@ def _inliers(
     matcher: Any,
     a: tuple[np.ndarray, np.ndarray | None],
     b: tuple[np.ndarray, np.ndarray | None],
+    affine: bool = False,
 ) -> int:
     (pa, da), (pb, db) = a, b
     if da is None or db is None or len(da) < 4 or len(db) < 4:
@@ -106,7 +111,9 @@ def _inliers(
         return 0
     src = pa[[m.queryIdx for m in best.values()]]
     dst = pb[[m.trainIdx for m in best.values()]]
-    transform, mask = cv2.estimateAffinePartial2D(
+    # affine: also skews and a changed aspect ratio; else scale, rotation, translation only
+    estimate = cv2.estimateAffine2D if affine else cv2.estimateAffinePartial2D
+    transform, mask = estimate(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PIXELS, maxIters=500
     )
     if transform is None or mask is None:
@@ -119,9 +126,14 @@ def _inliers(
     return int(keep.sum()) if spread >= MIN_SPREAD * SIDE else 0
 
 
-def count_inliers(a: LocalFeatures, b: LocalFeatures) -> int:
+def count_inliers(
+    a: LocalFeatures, b: LocalFeatures, enough: int | None = None, affine: bool = False
+) -> int:
     """Geometrically consistent matches between two images (both directions, ``a`` also
-    mirrored); 0 when there is no plausible transform."""
+    mirrored when its mirrored features were extracted) under one similarity transform (any
+    affine map when ``affine``); 0 when there is no plausible transform. With ``enough``, the
+    first direction that reaches it answers (the count is then at least ``enough``, not the
+    best)."""
     cv2 = opencv()
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
     best = 0
@@ -131,8 +143,20 @@ def count_inliers(a: LocalFeatures, b: LocalFeatures) -> int:
         (b.upright, a.upright),
         (b.upright, a.mirrored),
     ):
-        best = max(best, _inliers(cv2, matcher, first, second))
+        if first is None or second is None:
+            continue
+        best = max(best, _inliers(cv2, matcher, first, second, affine))
+        if enough is not None and best >= enough:
+            break
     return best
+
+
+def key_points_match(a: LocalFeatures, b: LocalFeatures) -> bool:
+    """Could two images be copies by their local geometry: at least :data:`MIN_INLIERS`
+    matches under one affine map (``a`` matched mirrored too when it has its mirrored
+    features)? Lenient on purpose: a skewed or stretched copy is no similarity transform of
+    its original, while different photos share no map at all (hymenoptera: at most 7)."""
+    return count_inliers(a, b, MIN_INLIERS, affine=True) >= MIN_INLIERS
 
 
 def verified_score(inliers: int) -> float:

@@ -16,20 +16,46 @@ embedded once); a turned match witnesses only when it is firm (z >= WITNESS_Z). 
 them nothing can tell, and it keeps the decision; so does a copy whose score has other
 evidence (a tile, the local check, a chain of copies). Measured in bench/README.md ("A
 grey-band copy needs a witness").
+
+Vectors alone cannot tell two photos of one scene that the library's space puts close (two
+bee-on-salvia photos of one photographer: pair z 8.9) from copies. With ``local`` on (the
+default), every copy below the query's best one and under :data:`LOCAL_WITNESS_Z` must also
+match by key points (ORB + RANSAC, :func:`search.descriptor.verify.key_points_match`) the
+query or its best copy, unless its stored image is a firm copy of a better copy that kept the
+decision (past the same z); ``local`` (the engine's callback, bounded per
+query) says None when it cannot tell (a file gone or changed, no OpenCV, the budget spent),
+and the copy keeps the decision. A copy that loses it is a look-alike, and says why
+(:class:`Decisions`). Measured in bench/README.md ("Lesser copies must match by key points").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from search.descriptor.config import WITNESS_Z
+from search.descriptor.config import LOCAL_WITNESS_Z, WITNESS_Z
 from search.descriptor.descriptors import Descriptor
 from search.descriptor.expansion import SELF_SCORE
 
 StoredTurns = Callable[[int], "np.ndarray | None"]  # image id -> its turned views' rows
 RowsOf = Callable[[Sequence[int]], tuple[np.ndarray, np.ndarray]]  # ids -> (rows, owner)
+# (image id, better copies' ids) -> do its key points match the query's or one of theirs?
+# (None: cannot tell; the engine passes the query's best copy)
+LocalWitness = Callable[[int, Sequence[int]], "bool | None"]
+
+NO_COPY_OF_BETTER = "no copy of the better copies above it"
+NO_KEY_POINT_MATCH = "its key points match neither the query's nor a better copy's"
+
+
+@dataclass
+class Decisions:
+    """The duplicate decision of each candidate, and why a candidate past the decision's z
+    is not a copy after all (position -> the reason: a look-alike)."""
+
+    duplicate: np.ndarray
+    lookalike: dict[int, str] = field(default_factory=dict)
 
 
 def witnessed(
@@ -65,42 +91,92 @@ def duplicate_decisions(
     rows_of: RowsOf,
     turns: StoredTurns | None = None,
     cap: float | None = None,
-) -> np.ndarray | None:
+    local: LocalWitness | None = None,
+) -> Decisions | None:
     """The duplicate decision of each candidate ``ids`` of the query rows ``query`` with copy
     scores ``copy`` (module doc); None uncalibrated. ``rows_of``: the candidates' prepared
     stored rows; ``cap``: the query's cap on weak turned matches, as ``copy`` was scored
-    (:meth:`Descriptor.upright_cap`); with the duplicate graph off (``expand=0``, as
-    ``plain``) z alone decides."""
+    (:meth:`Descriptor.upright_cap`); ``local``: the key-point witness (asked only with the
+    descriptor's ``local`` on); with the duplicate graph off (``expand=0``, as ``plain``) z
+    alone decides."""
     cal = descriptor.calibration
     if cal is None:
         return None
     decision = cal.duplicate_threshold()
-    out = np.asarray(copy) >= decision
-    flagged = np.flatnonzero(out)
+    out = Decisions(np.asarray(copy) >= decision)
+    flagged = np.flatnonzero(out.duplicate)
     if not descriptor.config.expand or len(flagged) < 2:
         return out
     flagged = flagged[np.argsort(-copy[flagged], kind="stable")]
-    firm = cal.duplicate_threshold(WITNESS_Z)
-    if not firm <= copy[flagged[0]] < SELF_SCORE:  # no firm witness, or the query's own file
-        return out
-    n = len(flagged)
     rows, owner = rows_of([ids[i] for i in flagged])
-    pairs = np.full((n, n), -np.inf, np.float32)
+    n = len(flagged)
+    pairs = np.full((n, n), -np.inf, np.float32)  # the flagged images' own copy scores
     for a in range(n):
         np.maximum.at(pairs[a], owner, (rows[owner == a] @ rows.T).max(axis=0))
-    own = descriptor.copy_scores(query, rows, owner, n, cap)  # the views' evidence alone
-    grey = (own >= copy[flagged] - 1e-6) & (copy[flagged] < firm)
+    firm = cal.duplicate_threshold(WITNESS_Z)
+    if firm <= copy[flagged[0]] < SELF_SCORE:  # a firm witness, not the query's own file
+        own = descriptor.copy_scores(query, rows, owner, n, cap)  # the views' evidence alone
+        grey = (own >= copy[flagged] - 1e-6) & (copy[flagged] < firm)
+        kept = witnessed(
+            pairs, grey, decision, _by_its_turns(turns, ids, flagged, rows, owner), firm
+        )
+        out.duplicate[flagged] = kept
+        out.lookalike.update({int(p): NO_COPY_OF_BETTER for p in flagged[~kept]})
+    if local is not None and descriptor.config.local:
+        _witnessed_by_key_points(
+            out, copy, ids, flagged, pairs, cal.duplicate_threshold(LOCAL_WITNESS_Z), local
+        )
+    return out
+
+
+def _by_its_turns(
+    turns: StoredTurns | None,
+    ids: Sequence[int],
+    flagged: np.ndarray,
+    rows: np.ndarray,
+    owner: np.ndarray,
+) -> Callable[[int], np.ndarray | None]:
+    """The ``more`` of :func:`witnessed`: the scores of the ``a``-th flagged image's own
+    turned views (embedded from its file by ``turns``) with the flagged images' rows."""
 
     def by_its_turns(a: int) -> np.ndarray | None:
         its_turns = turns(ids[flagged[a]]) if turns is not None else None
         if its_turns is None or not len(its_turns):
             return None
-        scores = np.full(n, -np.inf, np.float32)
+        scores = np.full(len(flagged), -np.inf, np.float32)
         np.maximum.at(scores, owner, (its_turns @ rows.T).max(axis=0))
         return scores
 
-    # A turned witness must be firm: a look-alike found by the query's turned views at z
-    # 6-8 is matched by its own turned views at z 6-8 too (the same evidence, nothing
-    # independent), while a turned copy of a firm copy matches it as firmly.
-    out[flagged] = witnessed(pairs, grey, decision, by_its_turns, firm)
-    return out
+    # A turned witness must be firm (the caller's ``more_decision``): a look-alike found by
+    # the query's turned views at z 6-8 is matched by its own turned views at z 6-8 too (the
+    # same evidence, nothing independent), while a turned copy of a firm copy matches it as
+    # firmly.
+    return by_its_turns
+
+
+def _witnessed_by_key_points(
+    out: Decisions,
+    copy: np.ndarray,
+    ids: Sequence[int],
+    flagged: np.ndarray,
+    pairs: np.ndarray,
+    sure: float,
+    local: LocalWitness,
+) -> None:
+    """Withdraw the decision from the lesser copies (``flagged`` after the first, under
+    ``sure``) that ``local`` finds matching neither the query's key points nor the best
+    copy's (two crops of one photo share no pixels, but both hold the original's); a copy
+    whose stored image is a copy of a better kept one past ``sure`` needs no key points (the
+    library's own look-alike pairs end below it)."""
+    best = [ids[flagged[0]]] if copy[flagged[0]] < SELF_SCORE else []  # not the query again
+    better = [0]  # positions in ``flagged`` of the copies that kept the decision
+    for a in range(1, len(flagged)):
+        p = int(flagged[a])
+        if not out.duplicate[p]:
+            continue
+        asked = copy[p] < sure and not (pairs[a, better] >= sure).any()
+        if asked and local(ids[p], best) is False:
+            out.duplicate[p] = False
+            out.lookalike[p] = NO_KEY_POINT_MATCH
+            continue
+        better.append(a)

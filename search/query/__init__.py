@@ -26,7 +26,6 @@ _SOURCES: dict[str, str] = {
     "MAX_LABEL_QUERY": "search.query.limits",
     "MAX_OFFSET": "search.query.limits",
     "label_query_problem": "search.query.limits",
-    "LOOKALIKE_NOTE": "search.query.results",
     "MAX_IMAGE_ID": "search.query.limits",
     "MAX_K": "search.query.limits",
     "SearchHit": "search.query.results",
@@ -45,7 +44,6 @@ _SOURCES: dict[str, str] = {
 
 __all__ = [
     "EXACT",
-    "LOOKALIKE_NOTE",
     "MAX_IMAGE_ID",
     "MAX_K",
     "MAX_LABEL_QUERY",
@@ -92,7 +90,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.query.quality import QualityFilter, flag_name_list
     from search.query.records import ImageFile, disk_change, gone_file_note
-    from search.query.results import LOOKALIKE_NOTE, SearchHit
+    from search.query.results import SearchHit
     from search.query.reverse_lookup import (
         EXACT,
         NEAR,

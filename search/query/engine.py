@@ -25,7 +25,6 @@ from models.views import ViewSet
 from search.descriptor import (
     CANDIDATES_PER_VIEW,
     DescriptorConfig,
-    LocalCheck,
     MoreViews,
     QueryScorer,
     ScoredHit,
@@ -36,7 +35,7 @@ from search.query.admin import LibraryAdmin
 from search.query.browse import label_hits, newest_hits
 from search.query.errors import ImageNotFoundError, PathEscapeError, QueryError
 from search.query.guard import ServingGuard
-from search.query.local_check import LocalVerifier
+from search.query.local_check import LocalVerifier, QueryLocal
 from search.query.pixels import SamePixels
 from search.query.quality import QualityFilter
 from search.query.records import ImageFile, LibraryRecords, unchanged_bytes
@@ -179,7 +178,7 @@ class SearchEngine:
 
         more = None if views.complete else turned
         regions = tiles if descriptor.config.regions else None
-        local = self.local.check_for(descriptor, source if data is None else data, roi)
+        local = self.local.for_query(descriptor, source if data is None else data, roi)
         scored = self._scored(
             live, query, analysis.labels, k, min_score, exclude, more, flags, regions, local
         )
@@ -309,12 +308,13 @@ class SearchEngine:
         more: MoreViews | None = None,
         flags: QualityFilter | None = None,
         regions: MoreViews | None = None,
-        local: LocalCheck | None = None,
+        local: QueryLocal | None = None,
     ) -> list[tuple[ScoredHit, StoredImage]]:
         """Candidates from ``live``'s indexes scored exactly from the store (the truth) by
         its :class:`search.descriptor.QueryScorer` (``more`` turned views, ``regions`` tiles,
         ``local`` check: each asked while the query stays unsettled; stored images' turned
-        views as witnesses), filtered (``min_score``, ``flags``), best first."""
+        views and ``local``'s key points as witnesses), filtered (``min_score``, ``flags``),
+        best first."""
         if live.index.ntotal == 0:
             return []
 
@@ -330,7 +330,8 @@ class SearchEngine:
             cache=live.rows,
             turns=turns_for(self.records, self.guard, live),
         )
-        found = scorer.search(query, labels, wanted, exclude, more, regions, local)
+        check, witness = (local.check, local.witness) if local else (None, None)
+        found = scorer.search(query, labels, wanted, exclude, more, regions, check, witness)
         rows = self.store.reads.hit_rows([hit.id for hit in found], labels=False)
         for image_id, row in rows.items():  # labels read with the candidates' vectors
             image = scorer.images.get(image_id)

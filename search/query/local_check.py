@@ -1,5 +1,12 @@
-"""``verify=on`` in the query path: local evidence where the global vector is in doubt.
+"""Local evidence in the query path: key points (ORB + RANSAC) where the global vector is in
+doubt.
 
+The key-point witness (``local=on``, the default): a query's copies below its best one must
+match the query's key points, or its best copy's, to keep the copy decision
+(:mod:`search.descriptor.witness`); at most :data:`WITNESS_PAIRS` pairs matched per query and
+none started after :data:`VERIFY_BUDGET_S` (a copy not asked keeps the decision).
+
+``verify=on``:
 A query whose views (and tiles) leave no sure copy gets its few best candidates in the grey
 band of the calibrated copy score (``duplicate_z >= VERIFY_Z``, below what a confirmed copy
 scores anyway) checked with ORB key points + RANSAC (:mod:`search.descriptor.verify`): the
@@ -10,6 +17,8 @@ file is simply not checked), at most :data:`VERIFY_CHECKED` of them, and none st
 :func:`search.descriptor.verified_copy_score` - the rule ``dedup --verify`` and the offline
 evaluation use, so a pair scores the same however it is asked. A query with a sure copy never
 gets here (:class:`search.descriptor.QueryScorer`): no OpenCV import, no file read.
+
+Both decode the query once, at up to 1024 px, when first asked.
 
 Candidates' features are kept per image id and file state (size, mtime) in a bounded LRU
 cache (:data:`FEATURE_CACHE` images, ~40 kB each). Without OpenCV the check is skipped and a
@@ -22,7 +31,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,20 +44,23 @@ from search.descriptor import (
     Descriptor,
     LocalCheck,
     LocalFeatures,
+    LocalWitness,
     VerifyUnavailableError,
     count_inliers,
     grey_band,
+    key_points_match,
     local_features,
     verified_copy_score,
 )
 from search.query.errors import PathEscapeError
-from search.query.records import LibraryRecords, disk_change, unchanged_bytes
+from search.query.records import LibraryRecords, unchanged_bytes
 from search.query.results import ImageQuery, RoiLike
 
 log = logging.getLogger(__name__)
 
-FEATURE_CACHE = 512  # candidates' features kept (~40 kB each: ~20 MB at most)
+FEATURE_CACHE = 1024  # candidates' features kept (~40 kB each: ~40 MB at most)
 DRAFT = (1024, 1024)  # decode size of both sides (as dedup --verify reads files)
+WITNESS_PAIRS = 12  # key-point witness: pairs matched per query at most
 
 
 @dataclass
@@ -60,6 +72,17 @@ class LocalStats:
     files_read: int = 0  # candidate files read (cache misses)
     confirmed: int = 0  # pairs raised
     seconds: float = 0.0
+    witness_pairs: int = 0  # key-point witness: pairs matched
+    refuted: int = 0  # key-point witness: copies that lost the decision
+
+
+@dataclass
+class QueryLocal:
+    """One query's local evidence for :meth:`search.descriptor.QueryScorer.search`: the
+    ``verify=on`` check and the key-point witness (None where the descriptor has it off)."""
+
+    check: LocalCheck | None
+    witness: LocalWitness | None
 
 
 class LocalVerifier:
@@ -73,15 +96,38 @@ class LocalVerifier:
         self._lock = threading.Lock()
         self._warned = False
 
-    def check_for(
-        self, descriptor: Descriptor, source: ImageQuery, roi: RoiLike
-    ) -> LocalCheck | None:
-        """The callback :meth:`search.descriptor.QueryScorer.search` asks when the query stays
-        unsettled: ``(ids, copy) -> copy`` with the confirmed candidates raised (None unless
-        ``descriptor`` has ``verify`` on)."""
-        if not descriptor.config.verify:
-            return None
+    def for_query(self, descriptor: Descriptor, source: ImageQuery, roi: RoiLike) -> QueryLocal:
+        """The local evidence of one query (``source`` and its region ``roi``), its key points
+        read once when first asked."""
         region = coerce_roi(roi)
+        found: list[LocalFeatures | None] = []
+
+        def query_features() -> LocalFeatures | None:
+            if not found:
+                found.append(self._query_features(source, region))
+            return found[0]
+
+        config = descriptor.config
+        return QueryLocal(
+            self._check(descriptor, query_features) if config.verify else None,
+            self._witness(query_features) if config.local else None,
+        )
+
+    def _query_features(self, source: ImageQuery, region: object) -> LocalFeatures | None:
+        try:
+            decoded = load_image(source, draft_size=DRAFT, max_pixels=self.max_pixels, roi=region)
+            return local_features(decoded.image)
+        except VerifyUnavailableError as error:
+            self._warn(error)
+        except (ImgsearchError, OSError) as error:
+            log.info("local evidence: no key points for the query: %s", error)
+        return None
+
+    def _check(
+        self, descriptor: Descriptor, query_features: Callable[[], LocalFeatures | None]
+    ) -> LocalCheck:
+        """``verify=on``: ``(ids, copy) -> copy`` with the confirmed grey-band candidates
+        raised (asked by the scorer when the query stays unsettled)."""
         calibration = descriptor.calibration
 
         def check(ids: Sequence[int], copy: np.ndarray) -> np.ndarray:
@@ -90,16 +136,8 @@ class LocalVerifier:
             if not chosen:
                 return out
             started = time.perf_counter()
-            try:
-                decoded = load_image(
-                    source, draft_size=DRAFT, max_pixels=self.max_pixels, roi=region
-                )
-                query = local_features(decoded.image)
-            except VerifyUnavailableError as error:
-                self._warn(error)
-                return out
-            except (ImgsearchError, OSError) as error:
-                log.info("verify: no features for the query: %s", error)
+            query = query_features()
+            if query is None:
                 return out
             checked = read = confirmed = 0
             for n in chosen:
@@ -128,15 +166,46 @@ class LocalVerifier:
 
         return check
 
+    def _witness(self, query_features: Callable[[], LocalFeatures | None]) -> LocalWitness:
+        """The key-point witness: ``(image id, other copies' ids) -> bool | None`` (module
+        doc); False only when every pair was matched and none holds a copy's geometry."""
+        spent = [0, 0.0]  # pairs matched, when the first was started
+
+        def witness(image_id: int, better: Sequence[int]) -> bool | None:
+            started = time.perf_counter()
+            spent[1] = spent[1] or started
+            query = query_features()
+            mine = self.features(image_id)[0]
+            if query is None or mine is None:
+                return None
+            answer: bool | None = False
+            pairs = 0
+            for other in [query, *better]:  # the query's own mirrored features are matched
+                if spent[0] >= WITNESS_PAIRS or time.perf_counter() - spent[1] > VERIFY_BUDGET_S:
+                    answer = None
+                    break
+                theirs = other if isinstance(other, LocalFeatures) else self.features(other)[0]
+                if theirs is None:
+                    answer = None
+                    continue
+                spent[0], pairs = spent[0] + 1, pairs + 1
+                if key_points_match(theirs, mine):
+                    answer = True
+                    break
+            with self._lock:
+                self.stats.witness_pairs += pairs
+                self.stats.refuted += answer is False
+                self.stats.seconds += time.perf_counter() - started
+            return answer
+
+        return witness
+
     def features(self, image_id: int) -> tuple[LocalFeatures | None, bool]:
         """Local features of library image ``image_id`` (None: its file is gone, changed or
         unreadable) and whether its file was read for them (not cached)."""
         try:
-            file = self.records.image_file(image_id)
-            info = self.records.get_image(image_id)
-            if file is None or info is None:
-                return None, False
-            if disk_change(file.path, info.file_size, info.mtime.timestamp()) is not None:
+            file = self.records.image_file(image_id)  # one column query
+            if file is None or file.change() is not None:
                 return None, False
             st = file.path.stat()
         except (PathEscapeError, OSError):
@@ -151,7 +220,7 @@ class LocalVerifier:
         if data is not None:
             try:
                 image = load_image(data, draft_size=DRAFT, max_pixels=self.max_pixels).image
-                found = local_features(image)
+                found = local_features(image, mirrored=False)  # matched second only
             except (ImgsearchError, OSError) as error:
                 log.info("verify: no features for image %s: %s", image_id, error)
         with self._lock:

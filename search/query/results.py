@@ -14,7 +14,7 @@ from PIL import Image as PILImage
 
 from models import ImageError, ImgsearchError, load_image, pixel_sha256, read_image_file
 from models.roi import RegionOfInterest
-from search.descriptor import DUPLICATE_Z, Calibration, ScoredHit
+from search.descriptor import DUPLICATE_Z, NO_COPY_OF_BETTER, Calibration, ScoredHit
 from search.query.errors import QueryError
 from search.query.limits import MAX_IMAGE_ID, MAX_K
 from search.store import Label, StoredImage, labels_to_json, quality_flags_json
@@ -90,12 +90,18 @@ class SearchHit:
     copy_score: float | None = None
     z: float | None = None  # calibrated copy score (sd above the library's background)
     duplicate: bool = False  # z >= search.descriptor.DUPLICATE_Z: a copy of the query
-    lookalike: bool = False  # z at the decision, but no copy of the query's better copies
+    lookalike: bool = False  # z at the decision, but no copy (``lookalike_reason`` says why)
+    lookalike_reason: str | None = None
     mtime: datetime | None = None  # the file's modification time (set when browsing)
     media: str = "image"  # "video": a video file, ``timestamp_ms`` its best moment
     timestamp_ms: int | None = None
     duration_ms: int | None = None
     quality_flags: int | None = None  # models.quality bits; None = not measured
+
+    @property
+    def lookalike_note(self) -> str:
+        """Why a look-alike is no copy, to follow its z in a sentence."""
+        return f"but {self.lookalike_reason or NO_COPY_OF_BETTER}: a look-alike"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``imgsearch search --json`` and the web API (keys are stable)."""
@@ -116,6 +122,7 @@ class SearchHit:
             "z": self.z,
             "duplicate": self.duplicate,
             "lookalike": self.lookalike,
+            "lookalike_reason": self.lookalike_reason,
             "media": self.media,
             "flags": quality_flags_json(self.quality_flags),
         }
@@ -183,9 +190,6 @@ class ImageQueryResult:
     views: int = 1
 
 
-LOOKALIKE_NOTE = "but no copy of the better copies above it: a look-alike of them"
-
-
 def hits_from_scores(
     scored: list[tuple[ScoredHit, StoredImage]],
     calibration: Calibration | None,
@@ -193,8 +197,8 @@ def hits_from_scores(
 ) -> list[SearchHit]:
     """Ranked hits from scored rows: the copy score (rounded for display; decided unrounded),
     its calibrated ``z`` and the duplicate decision (the scorer's: past the decision's ``z``
-    but a ``lookalike`` when it is no copy of the query's better copies), and whether the
-    row is an exact copy."""
+    but a ``lookalike`` when the witnesses of :mod:`search.descriptor.witness` say it is no
+    copy, and why), and whether the row is an exact copy."""
     out = []
     for n, (hit, row) in enumerate(scored, start=1):
         copy = round(min(1.0, hit.copy), SCORE_DECIMALS)
@@ -207,6 +211,7 @@ def hits_from_scores(
                 z=None if z is None else round(z, 2),
                 duplicate=past if hit.duplicate is None else hit.duplicate,
                 lookalike=past and hit.duplicate is False,
+                lookalike_reason=hit.lookalike if past and hit.duplicate is False else None,
             )
         )
     return out

@@ -28,7 +28,7 @@ from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.engine import SearchEngine
 from search.query.errors import ImageNotFoundError, QueryError
 from search.query.records import disk_change
-from search.query.results import LOOKALIKE_NOTE, ImageQuery, SearchHit
+from search.query.results import ImageQuery, SearchHit
 from search.query.video import is_video_query
 
 EXACT, NEAR, SIMILAR = "exact", "near", "similar"
@@ -233,7 +233,7 @@ def _evidence(hit: SearchHit, threshold: float, calibrated: bool) -> tuple[bool,
         return hit.duplicate, (
             f"copy score {cut(copy, 3)}: {cut(hit.z, 1)} sd above the "
             f"library's background {sign} {DUPLICATE_Z:g}"
-            + (f", {LOOKALIKE_NOTE}" if hit.lookalike else "")
+            + (f", {hit.lookalike_note}" if hit.lookalike else "")
         )
     near = copy >= threshold
     limit = f"{threshold:.4f}".rstrip("0").ljust(4, "0")  # 0.9 -> 0.90, 0.925

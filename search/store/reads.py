@@ -181,16 +181,24 @@ class ImageReads:
         with self._session() as session:
             return session.scalar(query) is not None
 
-    def file_of(self, image_id: int) -> tuple[str, str, str | None, str | None] | None:
-        """``(collection root, rel_path, sha256, format)`` of an image (one column query)."""
+    def file_of(self, image_id: int) -> tuple[str, str, str | None, str | None, int, int] | None:
+        """``(collection root, rel_path, sha256, format, file_size, mtime_ns)`` of an image
+        (one column query)."""
         query = (
-            select(Collection.root, Image.rel_path, Image.sha256, Image.format)
+            select(
+                Collection.root,
+                Image.rel_path,
+                Image.sha256,
+                Image.format,
+                Image.file_size,
+                Image.mtime_ns,
+            )
             .join(Collection, Collection.id == Image.collection_id)
             .where(Image.id == int(image_id))
         )
         with self._session() as session:
             row = session.execute(query).first()
-        return None if row is None else (row[0], row[1], row[2], row[3])
+        return None if row is None else tuple(row)  # type: ignore[return-value]
 
     def dedup_rows(self) -> dict[int, tuple[Any, ...]]:
         """Every indexed image's file facts for duplicate reports, by id: ``(id, root,

@@ -1,0 +1,186 @@
+"""A query's lesser copies must match it by key points (``local=on``, the default): the wrong
+``duplicate`` flags of a photo library were other photos of the same kind of scene that the
+learned space puts past the decision, under the query's true copy; ORB + RANSAC tells them
+apart. The best copy is never asked, nor a copy past ``LOCAL_WITNESS_Z``; a copy that
+matches neither the query nor a better copy is a look-alike that says why; one the witness
+cannot judge keeps the decision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from search.descriptor import (
+    LOCAL_WITNESS_Z,
+    MIN_INLIERS,
+    NO_KEY_POINT_MATCH,
+    Calibration,
+    Descriptor,
+    DescriptorConfig,
+    QueryScorer,
+    StoredImage,
+    Whitening,
+    count_inliers,
+    key_points_match,
+    local_features,
+)
+from search.library import Library
+from search.query import SearchEngine
+from tests.engine_library import index_library, make_settings
+
+DIM = 16
+SD = 0.05  # the background: duplicate_z = cosine / SD
+
+
+def _unit(*parts: tuple[int, float]) -> np.ndarray:
+    v = np.zeros(DIM, np.float32)
+    for axis, value in parts:
+        v[axis] = value
+    return v / np.linalg.norm(v)
+
+
+def _decide(library: np.ndarray, answers: dict[int, bool | None]) -> tuple[list, list]:
+    """(id, duplicate, look-alike reason) of every image for a query on axis 0, and the
+    witness's questions (image id, the ids of the copies it may match besides the query)."""
+    # one hub (the best copy) in the duplicate graph: copies of the others are not chained
+    config = DescriptorConfig(rotations=1, frames=False, labels=0.0, expand=1, regions=False)
+    identity = Whitening(np.zeros(DIM, np.float32), np.eye(DIM, dtype=np.float32), 1, 1)
+    descriptor = Descriptor(config, identity, calibration=Calibration(0.0, SD, 0.0, SD))
+    scorer = QueryScorer(
+        descriptor,
+        lambda rows, k: np.argsort(-(rows @ library.T), axis=1)[:, :k],
+        lambda ids: {i: StoredImage(library[i]) for i in ids},
+        candidates=10,
+    )
+    asked: list[tuple[int, list[int]]] = []
+
+    def witness(image_id: int, better: list[int]) -> bool | None:
+        asked.append((image_id, list(better)))
+        return answers[image_id]
+
+    hits = scorer.search(_unit((0, 1.0))[None], [], k=len(library), witness=witness)
+    return [(h.id, h.duplicate, h.lookalike) for h in hits], asked
+
+
+def test_lesser_copies_keep_the_decision_only_with_a_key_point_match() -> None:
+    # z = cosine / 0.05: the best copy z 19.6; a firm lesser copy z 19 (past LOCAL_WITNESS_Z);
+    # three in the band (z 9.5, 9, 8.5): matched, not matched, cannot tell; one (z 8.8) whose
+    # stored image is a firm copy of the firm one (pair z 14); one below the decision (z 4)
+    cosines = [0.98, 0.95, 0.475, 0.45, 0.425, 0.2]
+    library = [_unit((0, c), (n + 1, np.sqrt(1 - c * c))) for n, c in enumerate(cosines)]
+    library.append(_unit((0, 0.44), (2, 0.898)))
+    assert 0.95 / SD > LOCAL_WITNESS_Z > 0.475 / SD
+    assert float(library[6] @ library[1]) / SD > LOCAL_WITNESS_Z
+    hits, asked = _decide(np.stack(library), {2: True, 3: False, 4: None, 6: False})
+    assert hits[:6] == [
+        (0, True, None),
+        (1, True, None),
+        (2, True, None),
+        (3, False, NO_KEY_POINT_MATCH),
+        (6, True, None),  # a firm copy of a better copy by its stored vectors: not asked
+        (4, True, None),  # the witness could not tell: the decision stands
+    ]
+    assert hits[6][:2] == (5, False)  # z 4: below the decision, never asked
+    # the best copy and the firm one are never asked; the others match the query or the best
+    assert asked == [(2, [0]), (3, [0]), (4, [0])]
+
+
+def _edit(photo: Path, out: Path, scale: float, crop: float, quality: int) -> None:
+    image = Image.open(photo).convert("RGB")
+    w, h = image.size
+    dx, dy = int(w * crop), int(h * crop)
+    image = image.crop((dx, dy, w - dx, h - dy))
+    image.resize((int(image.width * scale), int(image.height * scale))).save(out, quality=quality)
+
+
+@pytest.fixture(scope="module")
+def copies_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):
+    """Ten photos, two edited copies of the first; a third edit of it is the query."""
+    root = tmp_path_factory.mktemp("witness")
+    folder = root / "photos"
+    folder.mkdir()
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:10]
+    for photo in photos:
+        Image.open(photo).convert("RGB").save(folder / f"{photo.stem}.jpg", quality=92)
+    _edit(photos[0], folder / "copy_small.jpg", 0.6, 0.0, 80)
+    _edit(photos[0], folder / "copy_cropped.jpg", 1.0, 0.06, 85)
+    _edit(photos[0], root / "query.jpg", 0.8, 0.03, 75)
+    settings = make_settings(root / "lib", models_dir)
+    index_library(settings, [folder])
+    return root, settings, photos[0].stem
+
+
+def _copies(engine: SearchEngine, query: Path) -> list[tuple[str, bool, str | None]]:
+    hits = engine.search_image(query, k=5)
+    return [(Path(h.path).stem, h.duplicate, h.lookalike_reason) for h in hits if h.z >= 6]
+
+
+def test_a_photos_copies_match_it_by_key_points(copies_library) -> None:
+    root, settings, original = copies_library
+    with SearchEngine.open(settings) as engine:
+        found = _copies(engine, root / "query.jpg")
+        assert {name for name, *_ in found} == {original, "copy_small", "copy_cropped"}, found
+        assert all(duplicate and reason is None for _n, duplicate, reason in found), found
+        assert engine.local.stats.witness_pairs >= 2 and engine.local.stats.refuted == 0
+
+
+def test_without_a_key_point_match_a_lesser_copy_is_a_look_alike(
+    copies_library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, settings, _original = copies_library
+    monkeypatch.setattr("search.query.local_check.key_points_match", lambda a, b: False)
+    with SearchEngine.open(settings) as engine:
+        found = _copies(engine, root / "query.jpg")
+    assert found[0][1:] == (True, None), found  # the best copy is never asked
+    assert [f[1:] for f in found[1:]] == [(False, NO_KEY_POINT_MATCH)] * 2, found
+    with Library.open(settings) as library:  # as `imgsearch index --descriptor` records it
+        library.set_descriptor(DescriptorConfig.parse("default,local=off"))
+    try:
+        with SearchEngine.open(settings) as engine:
+            assert all(duplicate for _n, duplicate, _r in _copies(engine, root / "query.jpg"))
+            assert engine.local.stats.witness_pairs == 0
+    finally:
+        with Library.open(settings) as library:
+            library.set_descriptor(DescriptorConfig())
+
+
+def test_key_points_tell_a_copy_from_another_photo(data_dir: Path, tmp_path: Path) -> None:
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:2]
+    _edit(photos[0], tmp_path / "copy.jpg", 0.7, 0.05, 70)
+    first, copy, other = (
+        local_features(Image.open(p).convert("RGB"))
+        for p in (photos[0], tmp_path / "copy.jpg", photos[1])
+    )
+    assert key_points_match(first, copy) and key_points_match(copy, first)
+    second_only = local_features(Image.open(tmp_path / "copy.jpg").convert("RGB"), mirrored=False)
+    assert second_only.mirrored is None and key_points_match(first, second_only)
+    mirrored = local_features(ImageOps.mirror(Image.open(tmp_path / "copy.jpg").convert("RGB")))
+    assert key_points_match(first, mirrored)  # the first image is matched mirrored too
+    assert not key_points_match(first, other)
+    # a copy stretched to another aspect ratio is no similarity transform of its original,
+    # but it is an affine one: it matches
+    image = Image.open(photos[0]).convert("RGB")
+    stretched = local_features(image.resize((image.width, image.height // 2)))
+    assert (
+        count_inliers(first, stretched)
+        < MIN_INLIERS
+        <= count_inliers(first, stretched, affine=True)
+    )
+    assert key_points_match(first, stretched)
+
+
+def test_a_library_recorded_before_the_option_keeps_plain_plain(copies_library) -> None:
+    _root, settings, _original = copies_library
+    plain, default = DescriptorConfig.plain(), DescriptorConfig()
+    with Library.open(settings) as library:
+        recorded = library.store.get_meta("descriptor")
+        try:
+            library.store.set_meta("descriptor", plain.describe().replace(",local=off", ""))
+            assert library.descriptor_config() == plain
+            library.store.set_meta("descriptor", default.describe().replace(",local=on", ""))
+            assert library.descriptor_config() == default
+        finally:
+            library.store.set_meta("descriptor", recorded)
