@@ -266,6 +266,8 @@ def lookup_command(
     if result.z_threshold is not None:
         decision = f"calibrated: z >= {result.z_threshold:g}, copy score >= {limit}"
         below = f"z < {result.z_threshold:g}"
+        if any(m.hit.lookalike for m in result.of_kind(SIMILAR)):
+            below += ", or look-alikes: see their evidence"
     else:
         decision, below = f"copy score >= {limit}", f"copy score < {limit}"
     near, others = (

@@ -2,7 +2,7 @@
 ``duplicate`` flags of a photo library were other photos of the same kind of scene that the
 learned space puts past the decision, under the query's true copy; ORB + RANSAC tells them
 apart. The best copy is never asked, nor a copy past ``LOCAL_WITNESS_Z``; a copy that
-matches neither the query nor a better copy is a look-alike that says why; one the witness
+matches neither the query nor the best copy is a look-alike that says why; one the witness
 cannot judge keeps the decision."""
 
 from __future__ import annotations

@@ -223,7 +223,7 @@ def match_groups(result: LookupResult) -> list[MatchGroup]:
         )
         near_empty = f"No image is a copy by the calibrated decision (z ≥ {z})."
         if any(m.hit.lookalike for m in result.of_kind(SIMILAR)):
-            other_title = f"(z below {z}, or look-alikes of the copies above)"
+            other_title = f"(z below {z}, or look-alikes: see each one)"
     else:
         near_title, other_title = f"Near-duplicates (copy score ≥ {t})", f"(copy score below {t})"
         near_help = f"Edited, resized or re-encoded versions: copy score {t} or more."

@@ -46,7 +46,7 @@ RowsOf = Callable[[Sequence[int]], tuple[np.ndarray, np.ndarray]]  # ids -> (row
 LocalWitness = Callable[[int, Sequence[int]], "bool | None"]
 
 NO_COPY_OF_BETTER = "no copy of the better copies above it"
-NO_KEY_POINT_MATCH = "its key points match neither the query's nor a better copy's"
+NO_KEY_POINT_MATCH = "its key points match neither the query's nor the best copy's"
 
 
 @dataclass
