@@ -15,6 +15,8 @@ from models import DEFAULT_MODEL_NAME, builtin_catalog
 from search.descriptor import Descriptor
 from search.index import IndexCacheError, IndexStamp, VectorIndex, read_header
 from search.library.descriptor import (
+    CALIBRATION_KEY,
+    DESCRIPTOR_META_KEY,
     Searchable,
     StoredFrames,
     build_frame_index,
@@ -26,6 +28,9 @@ from search.store import LibraryStore
 
 log = logging.getLogger(__name__)
 
+INDEX_KIND_KEY = "index_kind"  # the kind asked for by `rebuild-index --index`
+SearchedState = tuple[tuple[str, str | None], ...]
+
 # A library with no model yet is empty: its empty index gets the default model's dimension.
 _DEFAULT_DIMENSION = builtin_catalog()[DEFAULT_MODEL_NAME].dimension
 
@@ -36,6 +41,18 @@ class IndexCache:
     def __init__(self, settings: Settings, store: LibraryStore) -> None:
         self.settings = settings
         self.store = store
+
+    def state(self) -> SearchedState:
+        """What a loaded index depends on besides the generation, which moves without it:
+        the descriptor options, the learned whitening and calibration, the index kind."""
+        return self.store.searched_state((DESCRIPTOR_META_KEY, INDEX_KIND_KEY))
+
+    def calibrated_state(self, before: SearchedState) -> SearchedState:
+        """``before`` (read as a load began) with the calibration stored now: the one that
+        load used or measured itself (its own measure is no change to reload for)."""
+        key = f"state:{CALIBRATION_KEY}"
+        kept = [entry for entry in before if entry[0] != key]
+        return tuple(sorted(kept + [entry for entry in self.state() if entry[0] == key]))
 
     def dimension(self, descriptor: Descriptor) -> int:
         """Dimensions of the searched vectors: the whitened space's, else the model's."""

@@ -19,7 +19,7 @@ from search.index import (
     NearestNeighbourIndex,
     VectorIndex,
 )
-from search.library.cache import IndexCache
+from search.library.cache import INDEX_KIND_KEY, IndexCache, SearchedState
 from search.library.descriptor import (
     DESCRIPTOR_META_KEY,
     WHITENING_KEY,
@@ -61,6 +61,7 @@ class Library:
         #: another process committed between two of our batches (PostgreSQL, several
         #: writers): the in-memory index lacks its writes until :meth:`catch_up`
         self._missed = False
+        self._state: SearchedState | None = None  # the cache.state() ``_live`` was loaded in
         self.cache = IndexCache(settings, store)
         self.locks = WriterLocks(settings.library, store.locks, settings.lock_wait_s)
 
@@ -214,16 +215,12 @@ class Library:
         """The main vector index (see :mod:`search.library.descriptor`)."""
         return self.searchable().index
 
-    @property
-    def index_generation(self) -> int:
-        return self._live.generation if self._live is not None else -1
-
     def _load_or_rebuild(self, kind: str | None = None) -> Searchable:
         """The store's state: the cache file when its stamp matches, else built (and saved
         when no writer committed while it was read: on PostgreSQL others may; then it is
         read again, twice at most, else kept unsaved until :meth:`catch_up`)."""
         for attempt in range(3):
-            generation = self.store.generation()
+            state, generation = self.cache.state(), self.store.generation()
             descriptor = load_descriptor(self.store, self.descriptor_config())
             fingerprint = index_fingerprint(descriptor)
             expected = self.cache.expected_stamp(
@@ -242,13 +239,14 @@ class Library:
             self.cache.save(index, expected)
         frame_index = build_frame_index(frames, descriptor, self.cache.dimension(descriptor))
         calibrate(self.store, descriptor, fingerprint, reuse=kind is None)
+        self._state = self.cache.calibrated_state(state)
         return Searchable(
             index, frame_index, descriptor, generation, fingerprint, self.store.model_stamp()
         )
 
     def index_kind(self) -> str:
         """The kind asked for by `rebuild-index --index`, kept in the store, else the setting."""
-        return self.store.get_meta("index_kind") or self.settings.index_kind
+        return self.store.get_meta(INDEX_KIND_KEY) or self.settings.index_kind
 
     def _build(self, kind: str, descriptor: Descriptor, frames: StoredFrames) -> VectorIndex:
         return self.cache.build(kind, descriptor, frames)
@@ -256,25 +254,33 @@ class Library:
     def rebuild_index(self, kind: str | None = None) -> VectorIndex:
         with self._lock:
             if kind is not None:
-                self.store.set_meta("index_kind", kind)
+                self.store.set_meta(INDEX_KIND_KEY, kind)
             self._live = self._load_or_rebuild(kind or self.index_kind())
             return self._live.index
 
+    def _current(self) -> bool:
+        """Is the loaded state the store's (its generation, and :meth:`IndexCache.state`)?"""
+        live = self._live
+        same = live is not None and self.store.generation() == live.generation
+        return same and self.cache.state() == self._state
+
     def refresh(self) -> bool:
-        """Pick up another process's writes: reload when the store's generation moved.
+        """Pick up another process's writes: reload when the store's generation moved, or
+        its descriptor, learned state or index kind changed.
 
         While an index run holds the writer lock, its saved cache trails the store by a few
         batches: take that file when it is newer than ours instead of rebuilding under the
         writer (the engine re-scores every hit from the store, so a trailing index is safe).
         """
-        generation = self.store.generation()
-        if self._live is not None and generation == self._live.generation:
+        if self._current():
             return False
         with self._lock:
             live = self._live
-            if live is not None and self.store.generation() == live.generation:
+            if self._current():
                 return False
             if live is not None and self.writer_active():
+                if self.cache.state() != self._state:
+                    return False  # another descriptor or kind: loaded once the run is over
                 trailing = self.cache.trailing(live)
                 if trailing is not None:
                     self._live = trailing

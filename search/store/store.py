@@ -191,6 +191,19 @@ class Store:
     def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
 
+    def searched_state(self, meta_keys: Sequence[str]) -> tuple[tuple[str, str | None], ...]:
+        """What a loaded vector index depends on besides the generation: the values of
+        ``meta_keys`` (descriptor options, index kind) and the fingerprint of each learned
+        descriptor state (whitening, calibration), read in one transaction. A server
+        compares it at each refresh: these change without a new generation."""
+        with self.session() as session:
+            meta = session.execute(
+                select(LibraryMeta.key, LibraryMeta.value).where(LibraryMeta.key.in_(meta_keys))
+            )
+            learned = session.execute(select(DescriptorState.key, DescriptorState.fingerprint))
+            rows = [(f"meta:{k}", v) for k, v in meta] + [(f"state:{k}", f) for k, f in learned]
+        return tuple(sorted(rows))
+
     def model_stamp(self) -> ModelStamp | None:
         with self.session() as session:
             return model_stamp_in(session)
