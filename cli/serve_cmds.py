@@ -177,13 +177,14 @@ def serve_command(
         opened = f"{remote or url}?token={token}"
         click.echo(f"imgsearch: access token {token} (open {opened} once in a browser)")
     where = f"{url} on this machine and {remote} from others" if remote else url
-    click.echo(
-        f"imgsearch: serving {settings.library} at {where} ({threads} threads; Ctrl+C stops)"
-    )
-    try:
-        server.run()
+    try:  # from the line that says Ctrl+C stops it, Ctrl+C stops it
+        click.echo(
+            f"imgsearch: serving {settings.library} at {where} ({threads} threads; Ctrl+C stops)"
+        )
+        server.run()  # waitress ends its loop on Ctrl+C itself: run() returns then
     except KeyboardInterrupt:
-        click.echo("imgsearch: stopped")
+        pass
     finally:
         server.close()
         app.extensions["imgsearch"].close()
+    click.echo("imgsearch: stopped")

@@ -1,0 +1,33 @@
+"""Ctrl+C (SIGINT) as a user gives it: every command says so in one line and exits 130 (as
+shells report a command they interrupted), `serve` says it stopped; never click's bare
+"Aborted!" with status 1, never a traceback."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+
+from tests.cli_process import ENTRY, cli_env
+
+
+def test_serve_says_it_stopped_on_ctrl_c(tmp_path: Path) -> None:
+    """waitress catches the KeyboardInterrupt itself: `serve` printed nothing at all."""
+    proc = subprocess.Popen(
+        [*ENTRY, "--library", str(tmp_path / "library"), "serve", "--port", "0"],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal has it
+    )
+    try:
+        assert "imgsearch: serving" in proc.stdout.readline()  # type: ignore[union-attr]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out.strip() == "imgsearch: stopped", out
+    assert "Traceback" not in err, err
