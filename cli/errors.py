@@ -78,12 +78,21 @@ def describe_database_error(error: BaseException, where: str = "") -> str:
     return f"{name}: {text}"
 
 
+INTERRUPTED = 130  # the status shells give a command Ctrl+C ended
+
+
 class ImgsearchGroup(click.Group):
-    """The root group: OS and database refusals become one-line errors (exit 1)."""
+    """The root group: OS and database refusals become one-line errors (exit 1); Ctrl+C
+    says so and exits 130 (``index`` and ``serve`` say what it left)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:  # (click would say "Aborted!" and exit 1)
+            if ctx.meta.get(DEBUG_KEY):
+                raise
+            click.echo("imgsearch: interrupted", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
         except BrokenPipeError:
             reader_gone()
         except OSError as error:

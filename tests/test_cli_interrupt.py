@@ -8,6 +8,10 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
 from tests.cli_process import ENTRY, cli_env
 
 
@@ -31,3 +35,23 @@ def test_serve_says_it_stopped_on_ctrl_c(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert out.strip() == "imgsearch: stopped", out
     assert "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("args", "target"),
+    [
+        (["stats"], "cli.stats_cmds.library_figures"),
+        (["rebuild-index", "--index", "hnsw"], "cli.admin_cmds.open_engine"),
+    ],
+)
+def test_ctrl_c_in_any_command_says_so_and_exits_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], target: str
+) -> None:
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(target, interrupted)
+    result = CliRunner().invoke(cli, ["--library", str(tmp_path / "library"), *args])
+    assert result.exit_code == 130, result.output
+    assert "Aborted" not in result.output
+    assert result.output.strip() == "imgsearch: interrupted", result.output
