@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -273,18 +274,20 @@ def index_command(
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt:
-        _interrupted("index")
+        _interrupted(paths)
     finally:
         if head is not None:
             head.close()
     _report(summary, as_json)
 
 
-def _interrupted(command: str) -> NoReturn:
-    """Ctrl+C: what is kept and what to do (click said "Aborted!"); exit 130, as shells do."""
+def _interrupted(paths: tuple[Path, ...] = ()) -> NoReturn:
+    """Ctrl+C: what is kept and what to run (the folders too: a first run may have recorded
+    none, and `imgsearch index` alone then has nothing to do); exit 130, as shells do."""
+    command = shlex.join(["imgsearch", "index", *map(str, paths)])
     click.echo(
-        f"interrupted: the images indexed so far are saved; run `imgsearch {command}` again "
-        "to finish (it goes on where this run stopped)",
+        f"interrupted: the images indexed so far are saved; run `{command}` again to finish "
+        "(it goes on where this run stopped)",
         err=True,
     )
     raise SystemExit(130)
@@ -346,5 +349,5 @@ def reindex_command(
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt:
-        _interrupted("index")  # index finishes an interrupted re-index
+        _interrupted()  # index finishes an interrupted re-index
     _report(summary, as_json)

@@ -55,3 +55,22 @@ def test_ctrl_c_in_any_command_says_so_and_exits_130(
     assert result.exit_code == 130, result.output
     assert "Aborted" not in result.output
     assert result.output.strip() == "imgsearch: interrupted", result.output
+
+
+def test_ctrl_c_in_a_first_index_run_names_its_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, models_dir: Path
+) -> None:
+    """Stopped before it recorded its collections, a first run said to run `imgsearch
+    index`, which then answered "no collections yet: give the folders to index"."""
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("indexer.run.index_collections", interrupted)
+    photos = tmp_path / "my photos"
+    photos.mkdir()
+    library = tmp_path / "library"
+    args = ["--library", str(library), "--model-path", str(models_dir), "index", str(photos)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 130, result.output
+    assert f"run `imgsearch index '{photos}'` again to finish" in result.output
