@@ -71,8 +71,10 @@ class Pipeline:
         learning: LearningSample | None = None,
         executor: str | None = None,
         head: HeadStart | None = None,
+        run_id: int | None = None,
     ) -> None:
         self.library = library
+        self.run_id = run_id  # the index run recorded in the store: each batch counts there
         self.head = head  # a new library's first files, read and decoded before the plan
         self.executor = executor  # a Dask scheduler's address: decode + embed there
         self.learning = learning  # its photos are edited and embedded as they pass
@@ -86,7 +88,9 @@ class Pipeline:
     def run(self, plan: Plan) -> Counts:
         """Process every work item, then drop the rows whose files are gone."""
         self.counts.unchanged += plan.unchanged
-        writer = Writer(self.library, self.batch_size, self.counts, self.progress)
+        writer = Writer(
+            self.library, self.batch_size, self.counts, self.progress, run_id=self.run_id
+        )
         writer.start()
         analyzer_args: dict[str, object] = {
             "batch_size": self.batch_size,

@@ -184,9 +184,12 @@ def index_collections(
                     learning=sample,
                     executor=address,
                     head=head,
+                    run_id=run_id,
                 )
                 counts = pipeline.counts
-                summary.warnings += index_videos(library, model, plan, videos, counts, shown.update)
+                summary.warnings += index_videos(
+                    library, model, plan, videos, counts, shown.update, run_id=run_id
+                )
                 wall, cpu = time.monotonic(), time.process_time()
                 counts = pipeline.run(plan)
                 shown.close()

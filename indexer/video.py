@@ -193,13 +193,15 @@ def index_videos(
     counts: Counts,
     progress: Callable[[int], None],
     options: VideoOptions | None = None,
+    run_id: int | None = None,
 ) -> list[str]:
-    """Index ``items`` (video files of ``plan``) into ``library``; counts go to ``counts``.
-    Returns warnings: animations cut short by a cap (indexed up to it)."""
+    """Index ``items`` (video files of ``plan``) into ``library``; counts go to ``counts``
+    (and with each batch to the record of run ``run_id``). Returns warnings: animations cut
+    short by a cap (indexed up to it)."""
     if not items:
         return []  # no writer thread (it opens the vector index) on the way to the first image
     options = options or VideoOptions()
-    writer = Writer(library, 8, counts, progress)
+    writer = Writer(library, 8, counts, progress, run_id=run_id)
     writer.start()
     warnings: list[str] = []
     try:

@@ -21,6 +21,7 @@ from search.store import ChangeSet, ImageMove, ImageUpsert
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("added", "updated", "moved", "removed", "failed", "unchanged")
+RUN_FIGURES = ("added", "updated", "moved", "removed", "failed")  # an index run's record
 
 
 def error_text(exc: BaseException) -> str:
@@ -87,6 +88,7 @@ class Writer(threading.Thread):
         counts: Counts,
         on_commit: Callable[[int], None],
         min_save_interval: float = 2.0,
+        run_id: int | None = None,
     ) -> None:
         super().__init__(name="imgsearch-writer", daemon=True)
         self.library = library
@@ -94,6 +96,7 @@ class Writer(threading.Thread):
         self.counts = counts
         self.on_commit = on_commit
         self.min_save_interval = min_save_interval
+        self.run_id = run_id  # the index run whose record each batch's figures go to
         self.queue: queue.Queue[object] = queue.Queue(maxsize=4 * self.batch_size)
         #: (sha256, image id) of committed first embeds: later copies of those bytes reuse
         #: the stored vector instead of a vector held in memory.
@@ -165,6 +168,12 @@ class Writer(threading.Thread):
                 changes.moves.append(record.move)
             if record.removal is not None:
                 changes.removals.append(record.removal)
+        if self.run_id is not None:  # the run's figures with this batch, in its transaction
+            figures = {name: getattr(self.counts, name) for name in RUN_FIGURES}
+            for record in records:
+                if record.outcome in figures:
+                    figures[record.outcome] += 1
+            changes.run = (self.run_id, figures)
         applied = self.library.apply(changes)
         upserted = iter(applied.upserted_ids)
         for record in records:

@@ -4,15 +4,20 @@ shells report a command they interrupted), `serve` says it stopped; never click'
 
 from __future__ import annotations
 
+import json
 import signal
+import sqlite3
 import subprocess
+import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from tests.cli_process import ENTRY, cli_env
+from tests.cli_process import ENTRY, cli_env, run_cli
+from tests.indexer_helpers import copy_photos, photo_paths
 
 
 def test_serve_says_it_stopped_on_ctrl_c(tmp_path: Path) -> None:
@@ -74,3 +79,41 @@ def test_ctrl_c_in_a_first_index_run_names_its_folders(
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 130, result.output
     assert f"run `imgsearch index '{photos}'` again to finish" in result.output
+
+
+def _committed(db: Path) -> int:
+    if not db.exists():
+        return 0
+    with closing(sqlite3.connect(db, timeout=10)) as con:
+        try:
+            return int(con.execute("SELECT count(*) FROM images").fetchone()[0])
+        except sqlite3.OperationalError:  # the schema is being made
+            return 0
+
+
+def test_a_killed_index_run_is_recorded_with_what_it_wrote(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """kill -9 mid-run: `stats` said `last run interrupted ...: 0 added` while the run had
+    committed images; each batch now commits the run's figures with it."""
+    photos = copy_photos(photo_paths(data_dir, 40), tmp_path / "photos")
+    library = tmp_path / "library"
+    args = ["--library", str(library), "--model-path", str(models_dir), "index"]
+    args += ["--no-progress", "--batch-size", "4", "--workers", "1", str(tmp_path / "photos")]
+    proc = subprocess.Popen(
+        [*ENTRY, *args], cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while _committed(library / "imgsearch.sqlite3") == 0 and proc.poll() is None:
+        assert time.monotonic() < deadline, "no batch was written"
+        time.sleep(0.01)
+    proc.kill()
+    proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before it could be killed")
+    stats = run_cli(["--library", str(library), "stats", "--json"], tmp_path)
+    assert stats.returncode == 0, stats.stderr
+    figures = json.loads(stats.stdout)
+    assert 0 < figures["images"] < len(photos)
+    assert figures["last_run"]["status"] == "interrupted"
+    assert figures["last_run"]["added"] == figures["images"], figures["last_run"]

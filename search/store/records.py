@@ -151,6 +151,9 @@ class ChangeSet:
     upserts: list[ImageUpsert] = field(default_factory=list)
     moves: list[ImageMove] = field(default_factory=list)
     removals: list[int] = field(default_factory=list)
+    #: (index run id, its figures with this batch): committed with it, so that a killed
+    #: run's record counts what it wrote
+    run: tuple[int, dict[str, int]] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.upserts or self.moves or self.removals)

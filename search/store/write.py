@@ -28,6 +28,7 @@ from search.store.schema import (
     Image,
     ImageFrame,
     ImageLabel,
+    IndexRun,
     LibraryMeta,
     VideoFrame,
 )
@@ -98,6 +99,9 @@ def apply_changes(session: Session, changes: ChangeSet) -> AppliedChanges:
         )
     if changes.upserts:
         _upsert_all(session, changes.upserts, stamp, result)
+    if changes.run is not None:
+        run_id, figures = changes.run
+        session.execute(update(IndexRun).where(IndexRun.id == run_id).values(**figures))
     result.generation = next_generation(session)
     return result
 
