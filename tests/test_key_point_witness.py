@@ -2,7 +2,7 @@
 ``duplicate`` flags of a photo library were other photos of the same kind of scene that the
 learned space puts past the decision, under the query's true copy; ORB + RANSAC tells them
 apart. The best copy is never asked, nor a copy past ``LOCAL_WITNESS_Z``; a copy that
-matches neither the query nor the best copy is a look-alike that says why; one the witness
+matches neither the query nor a better copy is a look-alike that says why; one the witness
 cannot judge keeps the decision."""
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ def test_lesser_copies_keep_the_decision_only_with_a_key_point_match() -> None:
         (4, True, None),  # the witness could not tell: the decision stands
     ]
     assert hits[6][:2] == (5, False)  # z 4: below the decision, never asked
-    # the best copy and the firm one are never asked; the others match the query or the best
-    assert asked == [(2, [0]), (3, [0]), (4, [0])]
+    # the best copy and the firm one are never asked; the refuted copy is nobody's witness
+    assert asked == [(2, [0, 1]), (3, [0, 1, 2]), (4, [0, 1, 2, 6])]
 
 
 def _edit(photo: Path, out: Path, scale: float, crop: float, quality: int) -> None:

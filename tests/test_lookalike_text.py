@@ -32,8 +32,8 @@ def test_a_look_alike_card_says_why_its_z_is_not_a_copy() -> None:
         "copy score 0.600, z 6.4 ≥ 6, but no copy of the better copies above it: a look-alike"
     )
     assert copy_text(NO_MATCH) == (
-        "copy score 0.600, z 6.4 ≥ 6, but its key points match neither the query's nor the "
-        "best copy's: a look-alike"
+        "copy score 0.600, z 6.4 ≥ 6, but its key points match neither the query's nor a "
+        "better copy's: a look-alike"
     )
     copy = SearchHit(1, 0.61, 7, "a.jpg", 10, 10, 100, copy_score=0.612, z=6.44, duplicate=True)
     assert copy_text(copy).endswith("z 6.4 ≥ 6: a copy")

@@ -166,7 +166,8 @@ def thumbnail(image_id: int) -> Response:
 
 @bp.get("/images/<int:image_id>/file")
 def image_file(image_id: int) -> Response:
-    path, _sha256, fmt = service.library_file(service.engine(), image_id)
+    found = service.library_file(service.engine(), image_id)
+    path, fmt = found.path, found.format
     video = path.suffix.lower() in _VIDEO_MIMETYPES and (fmt or "").upper() not in _MIMETYPES
     if video:  # served with HTTP Range requests (conditional=True): players seek
         fmt = None

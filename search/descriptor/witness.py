@@ -21,8 +21,8 @@ Vectors alone cannot tell two photos of one scene that the library's space puts 
 bee-on-salvia photos of one photographer: pair z 8.9) from copies. With ``local`` on (the
 default), every copy below the query's best one and under :data:`LOCAL_WITNESS_Z` must also
 match by key points (ORB + RANSAC, :func:`search.descriptor.verify.key_points_match`) the
-query or its best copy, unless its stored image is a firm copy of a better copy that kept the
-decision (past the same z); ``local`` (the engine's callback, bounded per
+query or a better copy that kept the decision, unless its stored image is a firm copy of one
+of them (past the same z); ``local`` (the engine's callback, bounded per
 query) says None when it cannot tell (a file gone or changed, no OpenCV, the budget spent),
 and the copy keeps the decision. A copy that loses it is a look-alike, and says why
 (:class:`Decisions`). Measured in bench/README.md ("Lesser copies must match by key points").
@@ -42,11 +42,11 @@ from search.descriptor.expansion import SELF_SCORE
 StoredTurns = Callable[[int], "np.ndarray | None"]  # image id -> its turned views' rows
 RowsOf = Callable[[Sequence[int]], tuple[np.ndarray, np.ndarray]]  # ids -> (rows, owner)
 # (image id, better copies' ids) -> do its key points match the query's or one of theirs?
-# (None: cannot tell; the engine passes the query's best copy)
+# (None: cannot tell)
 LocalWitness = Callable[[int, Sequence[int]], "bool | None"]
 
 NO_COPY_OF_BETTER = "no copy of the better copies above it"
-NO_KEY_POINT_MATCH = "its key points match neither the query's nor the best copy's"
+NO_KEY_POINT_MATCH = "its key points match neither the query's nor a better copy's"
 
 
 @dataclass
@@ -164,18 +164,18 @@ def _witnessed_by_key_points(
     local: LocalWitness,
 ) -> None:
     """Withdraw the decision from the lesser copies (``flagged`` after the first, under
-    ``sure``) that ``local`` finds matching neither the query's key points nor the best
-    copy's (two crops of one photo share no pixels, but both hold the original's); a copy
-    whose stored image is a copy of a better kept one past ``sure`` needs no key points (the
-    library's own look-alike pairs end below it)."""
-    best = [ids[flagged[0]]] if copy[flagged[0]] < SELF_SCORE else []  # not the query again
+    ``sure``) that ``local`` finds matching neither the query's key points nor those of a
+    better copy that kept it (two crops of one photo may share no pixels with each other,
+    but both hold the original's); a copy whose stored image is a copy of a better kept one
+    past ``sure`` needs no key points (the library's own look-alike pairs end below it)."""
     better = [0]  # positions in ``flagged`` of the copies that kept the decision
     for a in range(1, len(flagged)):
         p = int(flagged[a])
         if not out.duplicate[p]:
             continue
         asked = copy[p] < sure and not (pairs[a, better] >= sure).any()
-        if asked and local(ids[p], best) is False:
+        others = [ids[flagged[b]] for b in better if copy[flagged[b]] < SELF_SCORE]
+        if asked and local(ids[p], others) is False:
             out.duplicate[p] = False
             out.lookalike[p] = NO_KEY_POINT_MATCH
             continue

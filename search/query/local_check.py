@@ -2,7 +2,7 @@
 doubt.
 
 The key-point witness (``local=on``, the default): a query's copies below its best one must
-match the query's key points, or its best copy's, to keep the copy decision
+match the query's key points, or a better copy's, to keep the copy decision
 (:mod:`search.descriptor.witness`); at most :data:`WITNESS_PAIRS` pairs matched per query and
 none started after :data:`VERIFY_BUDGET_S` (a copy not asked keeps the decision).
 
