@@ -184,3 +184,19 @@ def test_a_library_recorded_before_the_option_keeps_plain_plain(copies_library) 
             assert library.descriptor_config() == default
         finally:
             library.store.set_meta("descriptor", recorded)
+
+
+def test_the_witness_reads_no_file_once_its_budget_is_spent(
+    copies_library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At most WITNESS_PAIRS pairs per query: a copy asked after that keeps the decision
+    without its file being read (a 1920 px PNG's decode took 130 ms; 15 of them 2 s)."""
+    root, settings, _original = copies_library
+    monkeypatch.setattr("search.query.local_check.WITNESS_PAIRS", 1)
+    with SearchEngine.open(settings) as engine:
+        read: list[int] = []
+        features = engine.local.features
+        monkeypatch.setattr(engine.local, "features", lambda i: read.append(i) or features(i))
+        found = _copies(engine, root / "query.jpg")
+        assert [duplicate for _n, duplicate, _r in found] == [True, True, True], found
+        assert engine.local.stats.witness_pairs == 1 and len(read) == 1, read

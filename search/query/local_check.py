@@ -171,17 +171,22 @@ class LocalVerifier:
         doc); False only when every pair was matched and none holds a copy's geometry."""
         spent = [0, 0.0]  # pairs matched, when the first was started
 
+        def spent_all() -> bool:  # checked before any file is read or pair matched
+            return spent[0] >= WITNESS_PAIRS or time.perf_counter() - spent[1] > VERIFY_BUDGET_S
+
         def witness(image_id: int, better: Sequence[int]) -> bool | None:
             started = time.perf_counter()
             spent[1] = spent[1] or started
+            if spent_all():
+                return None
             query = query_features()
-            mine = self.features(image_id)[0]
-            if query is None or mine is None:
+            mine = self.features(image_id)[0] if query is not None else None
+            if mine is None:
                 return None
             answer: bool | None = False
             pairs = 0
             for other in [query, *better]:  # the query's own mirrored features are matched
-                if spent[0] >= WITNESS_PAIRS or time.perf_counter() - spent[1] > VERIFY_BUDGET_S:
+                if spent_all():
                     answer = None
                     break
                 theirs = other if isinstance(other, LocalFeatures) else self.features(other)[0]
