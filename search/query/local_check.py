@@ -237,4 +237,4 @@ class LocalVerifier:
     def _warn(self, error: VerifyUnavailableError) -> None:
         if not self._warned:
             self._warned = True
-            log.warning("verify=on: %s; searching without the local check", error)
+            log.warning("key points: %s; searching without them (verify, local)", error)
