@@ -69,8 +69,8 @@ THRESHOLD_HELP = (
 @click.option(
     "--verify",
     is_flag=True,
-    help="Confirm borderline pairs with local features (ORB + RANSAC; needs "
-    "opencv-python-headless): heavy crops and screenshots join their group.",
+    help="Confirm borderline pairs with local features (ORB + RANSAC): heavy crops and "
+    "screenshots join their group.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
