@@ -184,6 +184,7 @@ def library_thumbnails(engine: SearchEngine) -> Callable[[int], bytes | None]:
     """Thumbnails of a report, by image id, from the library's cache (made once, reused by
     the web UI); None for a missing or unreadable file."""
     from search.library import SIZES, ThumbnailCache
+    from search.query import disk_change
 
     cache = ThumbnailCache.of_library(
         engine.settings.thumbnail_dir,
@@ -192,11 +193,11 @@ def library_thumbnails(engine: SearchEngine) -> Callable[[int], bytes | None]:
     )
 
     def thumbnail(image_id: int) -> bytes | None:
-        try:
-            path = engine.records.image_file_path(image_id)
-            info = engine.records.get_image(image_id)
-            sha = info.sha256 if info else None
-            return cache.get(image_id, path, size=min(SIZES), sha256=sha).read_bytes()
+        try:  # one column query (file and sha256), as the web UI's thumbnails
+            file = engine.records.image_file(image_id)
+            if file is None or disk_change(file.path) == "gone":
+                return None
+            return cache.get(image_id, file.path, size=min(SIZES), sha256=file.sha256).read_bytes()
         except (ImgsearchError, OSError):  # a missing or unreadable file has no thumbnail
             return None
 
