@@ -7,6 +7,7 @@ cannot judge keeps the decision."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -200,3 +201,24 @@ def test_the_witness_reads_no_file_once_its_budget_is_spent(
         found = _copies(engine, root / "query.jpg")
         assert [duplicate for _n, duplicate, _r in found] == [True, True, True], found
         assert engine.local.stats.witness_pairs == 1 and len(read) == 1, read
+
+
+def test_a_copy_touched_since_indexing_is_still_witnessed(
+    copies_library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restore from backup or `touch` changes a file's mtime, not its bytes: the witness
+    checks the indexed sha256 instead of giving up on the file (it did until the next
+    `imgsearch index`, so every lesser copy kept the decision unasked). A file of another
+    size is never read."""
+    root, settings, _original = copies_library
+    monkeypatch.setattr("search.query.local_check.key_points_match", lambda a, b: False)
+    copy = root / "photos" / "copy_small.jpg"
+    stat = copy.stat()
+    os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns + 86_400 * 10**9))
+    try:
+        with SearchEngine.open(settings) as engine:
+            found = _copies(engine, root / "query.jpg")
+            assert engine.local.stats.witness_pairs >= 1, engine.local.stats
+        assert ("copy_small", False, NO_KEY_POINT_MATCH) in found, found
+    finally:
+        os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns))

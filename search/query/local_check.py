@@ -11,7 +11,7 @@ A query whose views (and tiles) leave no sure copy gets its few best candidates 
 band of the calibrated copy score (``duplicate_z >= VERIFY_Z``, below what a confirmed copy
 scores anyway) checked with ORB key points + RANSAC (:mod:`search.descriptor.verify`): the
 query decoded once at up to 1024 px, each candidate's file read by its database row (only
-when its bytes are still those indexed: size and mtime, then sha256; a missing or changed
+when its bytes are still those indexed: its size, then sha256; a missing or changed
 file is simply not checked), at most :data:`VERIFY_CHECKED` of them, and none started after
 :data:`VERIFY_BUDGET_S`. A confirmed candidate's copy score becomes
 :func:`search.descriptor.verified_copy_score` - the rule ``dedup --verify`` and the offline
@@ -53,7 +53,7 @@ from search.descriptor import (
     verified_copy_score,
 )
 from search.query.errors import PathEscapeError
-from search.query.records import LibraryRecords, unchanged_bytes
+from search.query.records import LibraryRecords, disk_change, unchanged_bytes
 from search.query.results import ImageQuery, RoiLike
 
 log = logging.getLogger(__name__)
@@ -210,7 +210,9 @@ class LocalVerifier:
         unreadable) and whether its file was read for them (not cached)."""
         try:
             file = self.records.image_file(image_id)  # one column query
-            if file is None or file.change() is not None:
+            # another size: changed for sure; only another mtime (a restore, `touch`): its
+            # bytes are checked against the indexed sha256 below
+            if file is None or disk_change(file.path, file.size) is not None:
                 return None, False
             st = file.path.stat()
         except (PathEscapeError, OSError):

@@ -25,18 +25,12 @@ MAX_VIDEO_QUERY_BYTES = 64 * 2**30  # as the indexer's cap: streamed, never read
 
 class ImageFile(NamedTuple):
     """A library image's file (resolved inside its collection), sha256 and decoded format, and
-    the size and mtime it was indexed with."""
+    the size it was indexed with."""
 
     path: Path
     sha256: str | None
     format: str | None
     size: int | None = None
-    mtime_ns: int | None = None
-
-    def change(self) -> str | None:
-        """How the file differs from what was indexed (:func:`disk_change`), or None."""
-        mtime = None if self.mtime_ns is None else self.mtime_ns / 1e9
-        return disk_change(self.path, self.size, mtime)
 
 
 def disk_change(
@@ -113,7 +107,7 @@ class LibraryRecords:
         path = (root / row[1]).resolve()
         if not path.is_relative_to(root):
             raise PathEscapeError(f"image {image_id}: {row[1]} leads outside {root}")
-        return ImageFile(path, row[2], row[3], row[4], row[5])
+        return ImageFile(path, row[2], row[3], row[4])
 
     def file_problem(self, info: ImageInfo) -> str | None:
         """What is wrong with the file of ``info`` on disk now, in words for its page (gone,

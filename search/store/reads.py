@@ -181,9 +181,9 @@ class ImageReads:
         with self._session() as session:
             return session.scalar(query) is not None
 
-    def file_of(self, image_id: int) -> tuple[str, str, str | None, str | None, int, int] | None:
-        """``(collection root, rel_path, sha256, format, file_size, mtime_ns)`` of an image
-        (one column query)."""
+    def file_of(self, image_id: int) -> tuple[str, str, str | None, str | None, int] | None:
+        """``(collection root, rel_path, sha256, format, file_size)`` of an image (one column
+        query)."""
         query = (
             select(
                 Collection.root,
@@ -191,7 +191,6 @@ class ImageReads:
                 Image.sha256,
                 Image.format,
                 Image.file_size,
-                Image.mtime_ns,
             )
             .join(Collection, Collection.id == Image.collection_id)
             .where(Image.id == int(image_id))
