@@ -46,8 +46,10 @@ def top_card(driver) -> dict[str, str]:
     replaced with every answer)."""
     return driver.execute_script(
         "const card = document.querySelector('#live-grid .card');"
+        "const badge = card && card.querySelector('.badge');"
         "return {name: card && card.querySelector('.name').textContent,"
         " score: card && card.querySelector('.score').textContent,"
+        " badge: badge && badge.textContent, badgeTitle: badge && badge.title,"
         " tag: document.getElementById('live-tag').textContent};"
     )
 
@@ -74,6 +76,8 @@ def test_live_page_finds_what_the_camera_films(filmed_browser, server, artifacts
     score, tag = shown["score"], shown["tag"]
     assert score.endswith("%") and float(score.split()[0]) > 90, shown
     assert tag.startswith("frame at ") and " s" in tag
+    # marked as the search page marks it: a copy, with its evidence in the badge's title
+    assert shown["badge"] == "Copy" and shown["badgeTitle"].startswith("A copy"), shown
 
     # The tag moves on with newer frames; each answer is for a later frame than the last.
     seen = [int(first["resultMs"])]

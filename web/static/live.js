@@ -203,6 +203,19 @@
     return node;
   }
 
+  // the search page's badges: the copy decision, and a look-alike's reason for not being one
+  function badge(hit) {
+    if (hit.exact) return span("badge badge-exact", "Exact copy");
+    if (!hit.duplicate && !hit.lookalike) return null;
+    let evidence = hit.copy_score == null ? "" : `copy score ${Number(hit.copy_score).toFixed(3)}`;
+    if (hit.z != null) evidence += `, z ${Number(hit.z).toFixed(1)}`;
+    const mark = hit.duplicate ? span("badge badge-copy", "Copy") : span("badge badge-lookalike", "Look-alike");
+    mark.title = hit.duplicate
+      ? `A copy (calibrated decision): ${evidence}`
+      : `Not a copy: ${evidence}, but ${hit.lookalike_reason || "no copy of the better copies above it"}`;
+    return mark;
+  }
+
   function card(hit, index) {
     const item = document.createElement("li");
     item.className = hit.duplicate ? "card is-copy" : "card";
@@ -218,6 +231,8 @@
     img.alt = name;
     img.decoding = "async";
     thumb.append(img);
+    const mark = badge(hit);
+    if (mark) thumb.append(mark);
     const top = span("card-top");
     const score = span("score", `${Math.round(hit.score * 1000) / 10} %`);
     score.title = `Similarity ${Number(hit.score).toFixed(4)}`;
