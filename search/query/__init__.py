@@ -29,6 +29,8 @@ _SOURCES: dict[str, str] = {
     "MAX_IMAGE_ID": "search.query.limits",
     "MAX_K": "search.query.limits",
     "SearchHit": "search.query.results",
+    "MIN_COPY_SIDE": "search.query.results",
+    "too_small_for_copies": "search.query.results",
     "EXACT": "search.query.reverse_lookup",
     "LookupMatch": "search.query.reverse_lookup",
     "LookupResult": "search.query.reverse_lookup",
@@ -48,6 +50,7 @@ __all__ = [
     "MAX_K",
     "MAX_LABEL_QUERY",
     "MAX_OFFSET",
+    "MIN_COPY_SIDE",
     "NEAR",
     "SIMILAR",
     "ImageFile",
@@ -71,6 +74,7 @@ __all__ = [
     "library_duplicates",
     "lookup",
     "lookup_image",
+    "too_small_for_copies",
     "turns_for",
 ]
 
@@ -90,7 +94,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.query.quality import QualityFilter, flag_name_list
     from search.query.records import ImageFile, disk_change, gone_file_note
-    from search.query.results import SearchHit
+    from search.query.results import MIN_COPY_SIDE, SearchHit, too_small_for_copies
     from search.query.reverse_lookup import (
         EXACT,
         NEAR,

@@ -50,6 +50,7 @@ from search.query.results import (
     hits_from_scores,
     is_image_id,
     read_query_bytes,
+    too_small_for_copies,
     with_source,
 )
 from search.query.stored_turns import turns_for
@@ -196,7 +197,8 @@ class SearchEngine:
                 return False  # a region is no exact copy of its file (it may be a copy)
             return (sha is not None and row.sha256 == sha) or same_pixels(row, copy_score)
 
-        hits = hits_from_scores(scored, live.descriptor.calibration, exact)
+        small = too_small_for_copies(analysis.width, analysis.height, coerce_roi(roi))
+        hits = hits_from_scores(scored, live.descriptor.calibration, exact, small)
         hits = self.videos.merge(live, query, hits, k, min_score, exclude)
         hits = flags.hits(hits, k) if flags else hits
         self.guard.check_unchanged(state)

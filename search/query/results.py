@@ -22,6 +22,9 @@ from search.store import Label, StoredImage, labels_to_json, quality_flags_json
 ImageQuery = Any  # str | os.PathLike | bytes | binary file object | PIL.Image.Image | ndarray
 RoiLike = RegionOfInterest | str | Sequence[float] | None
 SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by id
+MIN_COPY_SIDE = (
+    16  # pixels: a query image or region narrower than this has no copies but exact ones
+)
 
 
 def is_image_id(value: object) -> bool:
@@ -190,28 +193,49 @@ class ImageQueryResult:
     views: int = 1
 
 
+def too_small_for_copies(width: int, height: int, region: RegionOfInterest | None) -> str | None:
+    """Why no hit of a ``width`` x ``height`` query image (or of its ``region``) can be called
+    a copy: under :data:`MIN_COPY_SIDE` pixels on a side it is a few colours to the model,
+    and a flat placeholder image scored as its copy (a 1-pixel region did). None otherwise."""
+    if region is not None:
+        left, top, right, bottom = region.to_box(width, height)
+        width, height = right - left, bottom - top
+    if min(width, height) >= MIN_COPY_SIDE:
+        return None
+    what = "region" if region is not None else "image"
+    return f"the query {what} is {width}x{height} px, too small to tell a copy"
+
+
 def hits_from_scores(
     scored: list[tuple[ScoredHit, StoredImage]],
     calibration: Calibration | None,
     exact: Callable[[StoredImage, float], bool],
+    no_copies: str | None = None,
 ) -> list[SearchHit]:
     """Ranked hits from scored rows: the copy score (rounded for display; decided unrounded),
     its calibrated ``z`` and the duplicate decision (the scorer's: past the decision's ``z``
     but a ``lookalike`` when the witnesses of :mod:`search.descriptor.witness` say it is no
-    copy, and why), and whether the row is an exact copy."""
+    copy, and why), and whether the row is an exact copy. ``no_copies``: why this query can
+    have no copies but exact ones (:func:`too_small_for_copies`); its hits past the decision
+    are look-alikes with that reason."""
     out = []
     for n, (hit, row) in enumerate(scored, start=1):
         copy = round(min(1.0, hit.copy), SCORE_DECIMALS)
         z = None if calibration is None else float(calibration.duplicate_z(hit.copy))
         past = z is not None and z >= DUPLICATE_Z
+        found = hit_from_row(n, hit.rank, row, bool(exact(row, copy)))
+        duplicate = past if hit.duplicate is None else hit.duplicate
+        reason = hit.lookalike if past and hit.duplicate is False else None
+        if duplicate and no_copies and not found.exact:
+            duplicate, reason = False, no_copies
         out.append(
             replace(
-                hit_from_row(n, hit.rank, row, bool(exact(row, copy))),
+                found,
                 copy_score=copy,
                 z=None if z is None else round(z, 2),
-                duplicate=past if hit.duplicate is None else hit.duplicate,
-                lookalike=past and hit.duplicate is False,
-                lookalike_reason=hit.lookalike if past and hit.duplicate is False else None,
+                duplicate=duplicate,
+                lookalike=past and not duplicate,
+                lookalike_reason=reason,
             )
         )
     return out
