@@ -11,104 +11,17 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from cli.errors import stop_status
+from cli.index_options import check_descriptor, descriptor_problem, run_options
 from cli.main import cli
 from cli.options import NonEmptyPath, no_empty_values
 from cli.stats_cmds import keep_run_figures, run_figures
 from indexer.scan import CollectionError, ExcludeError, Excludes, check_collection_root
 from models.errors import ImgsearchError
-from search.settings import INDEX_KINDS, MAX_BATCH_SIZE, MAX_WORKERS, Settings
+from search.settings import INDEX_KINDS, Settings
 
 if TYPE_CHECKING:  # imported by the commands themselves: `--help` stays light
     from indexer.run import IndexSummary
-
-
-def _check_executor(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    """Refuse a bad --executor, or one whose extra is missing, before any work is done; a
-    value from IMGSEARCH_EXECUTOR is named as that variable's (exit 1, as other settings)."""
-    if value is None:
-        return None
-    from indexer.distributed import ExecutorError, check_executor
-
-    try:
-        check_executor(value)
-    except ExecutorError as error:
-        problem = str(error).removeprefix(f"--executor {value!r}: ")
-        if ctx.get_parameter_source("executor") == click.core.ParameterSource.ENVIRONMENT:
-            raise click.ClickException(
-                f"IMGSEARCH_EXECUTOR={value!r}: {problem} (or unset IMGSEARCH_EXECUTOR)"
-            ) from None
-        raise click.BadParameter(problem) from None
-    return value
-
-
-def _descriptor_problem(text: str) -> str | None:
-    """What is wrong with descriptor ``text`` (None: it parses; ``verify=on`` also needs
-    OpenCV, looked for without importing it)."""
-    import importlib.util
-
-    from search.descriptor import DescriptorConfig, DescriptorError
-
-    try:
-        config = DescriptorConfig.parse(text)
-    except DescriptorError as error:
-        return str(error)
-    if config.verify and importlib.util.find_spec("cv2") is None:
-        return "verify=on needs OpenCV: pip install opencv-python-headless"
-    return None
-
-
-def _check_descriptor(
-    _ctx: click.Context, _param: click.Parameter, value: str | None
-) -> str | None:
-    """Refuse bad --descriptor text before any work is done (and before a library exists)."""
-    problem = _descriptor_problem(value) if value is not None else None
-    if problem is not None:
-        raise click.BadParameter(problem)
-    return value
-
-
-def _common(function):  # type: ignore[no-untyped-def]
-    options = [
-        click.option(
-            "--workers",
-            type=click.IntRange(0, MAX_WORKERS),
-            default=0,
-            show_default=True,
-            help="Reader and decoder threads (0: one per CPU core, at most 4).",
-        ),
-        click.option(
-            "--executor",
-            default=None,
-            metavar="WHERE",
-            envvar="IMGSEARCH_EXECUTOR",
-            callback=_check_executor,
-            help="Where images are decoded and embedded: 'local' (this machine's threads) "
-            "or a Dask cluster, dask://HOST:PORT (pip install 'imgsearch[distributed]'; "
-            "workers get each file's bytes, rows are written here) [default: local; env var: "
-            "IMGSEARCH_EXECUTOR].",
-        ),
-        click.option(
-            "--batch-size",
-            type=click.IntRange(1, MAX_BATCH_SIZE),
-            default=None,
-            help="Images per ONNX batch and per database transaction [default: 32].",
-        ),
-        click.option(
-            "--json",
-            "as_json",
-            is_flag=True,
-            help="Print the summary as JSON (added, updated, moved, removed, failed, "
-            "images_per_second, unchanged, failures ...).",
-        ),
-        click.option(
-            "--no-progress",
-            is_flag=True,
-            help="No progress bar (it is off anyway when stderr is not a terminal).",
-        ),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
 
 
 def _report(summary: IndexSummary, as_json: bool) -> None:
@@ -136,7 +49,7 @@ def _check_before_creating(
     for path in paths:
         check_collection_root(path)
     if descriptor is None and settings.descriptor:
-        problem = _descriptor_problem(settings.descriptor)
+        problem = descriptor_problem(settings.descriptor)
         if problem is not None:
             raise CollectionError(f"IMGSEARCH_DESCRIPTOR: {problem}")
     if settings.database_url is not None or settings.database_path.exists():
@@ -193,13 +106,13 @@ def _check_excludes(
     "--descriptor",
     default=None,
     metavar="OPTIONS",
-    callback=_check_descriptor,
+    callback=check_descriptor,
     help="How the library compares images, recorded for it: default, plain, or "
     "changes such as 'whiten=off' or 'default,frames=off' (rotations=1|2|4, "
     "frames, whiten, labels=WEIGHT, expand=K) [default: the library's, else "
     "IMGSEARCH_DESCRIPTOR, else default].",
 )
-@_common
+@run_options
 @click.pass_obj
 def index_command(
     settings: Settings,
@@ -273,24 +186,25 @@ def index_command(
         keep_run_figures(settings, figures)
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
-    except KeyboardInterrupt:
-        _interrupted(paths)
+    except KeyboardInterrupt as stop:
+        _interrupted(stop, paths)
     finally:
         if head is not None:
             head.close()
     _report(summary, as_json)
 
 
-def _interrupted(paths: tuple[Path, ...] = ()) -> NoReturn:
-    """Ctrl+C: what is kept and what to run (the folders too: a first run may have recorded
-    none, and `imgsearch index` alone then has nothing to do); exit 130, as shells do."""
+def _interrupted(stop: KeyboardInterrupt, paths: tuple[Path, ...] = ()) -> NoReturn:
+    """Ctrl+C or SIGTERM: what is kept and what to run (the folders too: a first run may
+    have recorded none, and `imgsearch index` alone then has nothing to do); exit 130 or
+    143, as shells report them."""
     command = shlex.join(["imgsearch", "index", *map(str, paths)])
     click.echo(
         f"interrupted: the images indexed so far are saved; run `{command}` again to finish "
         "(it goes on where this run stopped)",
         err=True,
     )
-    raise SystemExit(130)
+    raise SystemExit(stop_status(stop))
 
 
 @cli.command("reindex")
@@ -300,7 +214,7 @@ def _interrupted(paths: tuple[Path, ...] = ()) -> NoReturn:
     help="The model to switch the whole library to [default: the library's own: "
     "embed every image again, e.g. to find framed photos after frames=on].",
 )
-@_common
+@run_options
 @click.pass_obj
 def reindex_command(
     settings: Settings,
@@ -348,6 +262,6 @@ def reindex_command(
         keep_run_figures(settings, figures)
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
-    except KeyboardInterrupt:
-        _interrupted()  # index finishes an interrupted re-index
+    except KeyboardInterrupt as stop:
+        _interrupted(stop)  # index finishes an interrupted re-index
     _report(summary, as_json)

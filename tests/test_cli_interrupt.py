@@ -117,3 +117,64 @@ def test_a_killed_index_run_is_recorded_with_what_it_wrote(
     assert 0 < figures["images"] < len(photos)
     assert figures["last_run"]["status"] == "interrupted"
     assert figures["last_run"]["added"] == figures["images"], figures["last_run"]
+
+
+def test_sigterm_stops_an_index_run_as_ctrl_c_does(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A service manager's stop or a shutdown sends SIGTERM: Python's default ended the run
+    at once, with no word, its record left `running` until another command found the lock
+    gone and its FAISS cache unsaved. It now stops as Ctrl+C does, exit 143."""
+    photos = copy_photos(photo_paths(data_dir, 40), tmp_path / "photos")
+    library = tmp_path / "library"
+    args = ["--library", str(library), "--model-path", str(models_dir), "index"]
+    args += ["--no-progress", "--batch-size", "4", "--workers", "1", str(tmp_path / "photos")]
+    proc = subprocess.Popen(
+        [*ENTRY, *args],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while _committed(library / "imgsearch.sqlite3") == 0 and proc.poll() is None:
+        assert time.monotonic() < deadline, "no batch was written"
+        time.sleep(0.01)
+    proc.terminate()
+    _out, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before it could be stopped")
+    assert proc.returncode == 143, err
+    assert "interrupted: the images indexed so far are saved" in err, err
+    assert "Traceback" not in err, err
+    stats = run_cli(["--library", str(library), "stats", "--json"], tmp_path)
+    figures = json.loads(stats.stdout)
+    assert 0 < figures["images"] < len(photos)
+    assert figures["last_run"]["status"] == "interrupted"
+    assert figures["last_run"]["added"] == figures["images"], figures["last_run"]
+    again = run_cli(["--library", str(library), "index", "--no-progress"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(run_cli(["--library", str(library), "stats", "--json"], tmp_path).stdout)[
+        "images"
+    ] == len(photos)
+
+
+def test_serve_stops_on_sigterm(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [*ENTRY, "--library", str(tmp_path / "library"), "serve", "--port", "0"],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "imgsearch: serving" in proc.stdout.readline()  # type: ignore[union-attr]
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out.strip() == "imgsearch: stopped", out
+    assert "Traceback" not in err, err

@@ -158,9 +158,9 @@ def test_one_rule_for_a_verified_pair() -> None:
 def test_index_refuses_verify_without_opencv(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    from cli.index_cmds import _descriptor_problem
+    from cli.index_options import descriptor_problem
 
-    assert _descriptor_problem("default,verify=on") is None
+    assert descriptor_problem("default,verify=on") is None
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
-    assert "pip install opencv-python-headless" in str(_descriptor_problem("default,verify=on"))
-    assert _descriptor_problem("default") is None
+    assert "pip install opencv-python-headless" in str(descriptor_problem("default,verify=on"))
+    assert descriptor_problem("default") is None

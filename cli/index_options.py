@@ -1,0 +1,98 @@
+"""The options `index` and `reindex` share, and the checks that refuse bad ones before any
+work is done (and before a library exists)."""
+
+from __future__ import annotations
+
+import click
+
+from search.settings import MAX_BATCH_SIZE, MAX_WORKERS
+
+
+def check_executor_option(
+    ctx: click.Context, _param: click.Parameter, value: str | None
+) -> str | None:
+    """Refuse a bad --executor, or one whose extra is missing, before any work is done; a
+    value from IMGSEARCH_EXECUTOR is named as that variable's (exit 1, as other settings)."""
+    if value is None:
+        return None
+    from indexer.distributed import ExecutorError, check_executor
+
+    try:
+        check_executor(value)
+    except ExecutorError as error:
+        problem = str(error).removeprefix(f"--executor {value!r}: ")
+        if ctx.get_parameter_source("executor") == click.core.ParameterSource.ENVIRONMENT:
+            raise click.ClickException(
+                f"IMGSEARCH_EXECUTOR={value!r}: {problem} (or unset IMGSEARCH_EXECUTOR)"
+            ) from None
+        raise click.BadParameter(problem) from None
+    return value
+
+
+def descriptor_problem(text: str) -> str | None:
+    """What is wrong with descriptor ``text`` (None: it parses; ``verify=on`` also needs
+    OpenCV, looked for without importing it)."""
+    import importlib.util
+
+    from search.descriptor import DescriptorConfig, DescriptorError
+
+    try:
+        config = DescriptorConfig.parse(text)
+    except DescriptorError as error:
+        return str(error)
+    if config.verify and importlib.util.find_spec("cv2") is None:
+        return "verify=on needs OpenCV: pip install opencv-python-headless"
+    return None
+
+
+def check_descriptor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Refuse bad --descriptor text before any work is done (and before a library exists)."""
+    problem = descriptor_problem(value) if value is not None else None
+    if problem is not None:
+        raise click.BadParameter(problem)
+    return value
+
+
+def run_options(function):  # type: ignore[no-untyped-def]
+    """--workers, --executor, --batch-size, --json and --no-progress."""
+    options = [
+        click.option(
+            "--workers",
+            type=click.IntRange(0, MAX_WORKERS),
+            default=0,
+            show_default=True,
+            help="Reader and decoder threads (0: one per CPU core, at most 4).",
+        ),
+        click.option(
+            "--executor",
+            default=None,
+            metavar="WHERE",
+            envvar="IMGSEARCH_EXECUTOR",
+            callback=check_executor_option,
+            help="Where images are decoded and embedded: 'local' (this machine's threads) "
+            "or a Dask cluster, dask://HOST:PORT (pip install 'imgsearch[distributed]'; "
+            "workers get each file's bytes, rows are written here) [default: local; env var: "
+            "IMGSEARCH_EXECUTOR].",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(1, MAX_BATCH_SIZE),
+            default=None,
+            help="Images per ONNX batch and per database transaction [default: 32].",
+        ),
+        click.option(
+            "--json",
+            "as_json",
+            is_flag=True,
+            help="Print the summary as JSON (added, updated, moved, removed, failed, "
+            "images_per_second, unchanged, failures ...).",
+        ),
+        click.option(
+            "--no-progress",
+            is_flag=True,
+            help="No progress bar (it is off anyway when stderr is not a terminal).",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
