@@ -22,9 +22,8 @@ from search.store import Label, StoredImage, labels_to_json, quality_flags_json
 ImageQuery = Any  # str | os.PathLike | bytes | binary file object | PIL.Image.Image | ndarray
 RoiLike = RegionOfInterest | str | Sequence[float] | None
 SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by id
-MIN_COPY_SIDE = (
-    16  # pixels: a query image or region narrower than this has no copies but exact ones
-)
+# pixels: a query image or region narrower than this has no copies but exact ones
+MIN_COPY_SIDE = 16
 
 
 def is_image_id(value: object) -> bool:
