@@ -20,8 +20,10 @@ from tests.cli_process import ENTRY, cli_env, run_cli
 from tests.indexer_helpers import copy_photos, photo_paths
 
 
-def test_serve_says_it_stopped_on_ctrl_c(tmp_path: Path) -> None:
-    """waitress catches the KeyboardInterrupt itself: `serve` printed nothing at all."""
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_serve_says_it_stopped(tmp_path: Path, stop: signal.Signals) -> None:
+    """Ctrl+C: waitress catches the KeyboardInterrupt itself, and `serve` printed nothing at
+    all; SIGTERM (a service manager's stop) ended the process without a word."""
     proc = subprocess.Popen(
         [*ENTRY, "--library", str(tmp_path / "library"), "serve", "--port", "0"],
         cwd=tmp_path,
@@ -33,7 +35,7 @@ def test_serve_says_it_stopped_on_ctrl_c(tmp_path: Path) -> None:
     )
     try:
         assert "imgsearch: serving" in proc.stdout.readline()  # type: ignore[union-attr]
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
@@ -91,40 +93,12 @@ def _committed(db: Path) -> int:
             return 0
 
 
-def test_a_killed_index_run_is_recorded_with_what_it_wrote(
-    tmp_path: Path, data_dir: Path, models_dir: Path
-) -> None:
-    """kill -9 mid-run: `stats` said `last run interrupted ...: 0 added` while the run had
-    committed images; each batch now commits the run's figures with it."""
-    photos = copy_photos(photo_paths(data_dir, 40), tmp_path / "photos")
-    library = tmp_path / "library"
-    args = ["--library", str(library), "--model-path", str(models_dir), "index"]
-    args += ["--no-progress", "--batch-size", "4", "--workers", "1", str(tmp_path / "photos")]
-    proc = subprocess.Popen(
-        [*ENTRY, *args], cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + 120
-    while _committed(library / "imgsearch.sqlite3") == 0 and proc.poll() is None:
-        assert time.monotonic() < deadline, "no batch was written"
-        time.sleep(0.01)
-    proc.kill()
-    proc.communicate(timeout=60)
-    if proc.returncode == 0:
-        pytest.skip("the run finished before it could be killed")
-    stats = run_cli(["--library", str(library), "stats", "--json"], tmp_path)
-    assert stats.returncode == 0, stats.stderr
-    figures = json.loads(stats.stdout)
-    assert 0 < figures["images"] < len(photos)
-    assert figures["last_run"]["status"] == "interrupted"
-    assert figures["last_run"]["added"] == figures["images"], figures["last_run"]
-
-
-def test_sigterm_stops_an_index_run_as_ctrl_c_does(
-    tmp_path: Path, data_dir: Path, models_dir: Path
-) -> None:
-    """A service manager's stop or a shutdown sends SIGTERM: Python's default ended the run
-    at once, with no word, its record left `running` until another command found the lock
-    gone and its FAISS cache unsaved. It now stops as Ctrl+C does, exit 143."""
+def _stopped_mid_run(
+    tmp_path: Path, data_dir: Path, models_dir: Path, stop: int
+) -> tuple[int, str]:
+    """Index 40 photos and send ``stop`` once the first batch is committed; the record must
+    hold what was written. The run's exit status and stderr (the test skips when the run
+    ended first)."""
     photos = copy_photos(photo_paths(data_dir, 40), tmp_path / "photos")
     library = tmp_path / "library"
     args = ["--library", str(library), "--model-path", str(models_dir), "index"]
@@ -141,40 +115,39 @@ def test_sigterm_stops_an_index_run_as_ctrl_c_does(
     while _committed(library / "imgsearch.sqlite3") == 0 and proc.poll() is None:
         assert time.monotonic() < deadline, "no batch was written"
         time.sleep(0.01)
-    proc.terminate()
+    proc.send_signal(stop)
     _out, err = proc.communicate(timeout=60)
     if proc.returncode == 0:
         pytest.skip("the run finished before it could be stopped")
-    assert proc.returncode == 143, err
-    assert "interrupted: the images indexed so far are saved" in err, err
-    assert "Traceback" not in err, err
     stats = run_cli(["--library", str(library), "stats", "--json"], tmp_path)
+    assert stats.returncode == 0, stats.stderr
     figures = json.loads(stats.stdout)
     assert 0 < figures["images"] < len(photos)
     assert figures["last_run"]["status"] == "interrupted"
     assert figures["last_run"]["added"] == figures["images"], figures["last_run"]
+    assert "Traceback" not in err, err
+    return proc.returncode, err
+
+
+def test_a_killed_index_run_is_recorded_with_what_it_wrote(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """kill -9 mid-run: `stats` said `last run interrupted ...: 0 added` while the run had
+    committed images; each batch now commits the run's figures with it."""
+    _stopped_mid_run(tmp_path, data_dir, models_dir, signal.SIGKILL)
+
+
+def test_sigterm_stops_an_index_run_as_ctrl_c_does(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A service manager's stop or a shutdown sends SIGTERM: Python's default ended the run
+    at once without a word (its FAISS cache unsaved). It now stops as Ctrl+C does, keeps
+    what it wrote, says so and exits 143; the next run finishes the work."""
+    status, err = _stopped_mid_run(tmp_path, data_dir, models_dir, signal.SIGTERM)
+    assert status == 143, err
+    assert "interrupted: the images indexed so far are saved" in err, err
+    library = tmp_path / "library"
     again = run_cli(["--library", str(library), "index", "--no-progress"], tmp_path)
     assert again.returncode == 0, again.stderr
-    assert json.loads(run_cli(["--library", str(library), "stats", "--json"], tmp_path).stdout)[
-        "images"
-    ] == len(photos)
-
-
-def test_serve_stops_on_sigterm(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [*ENTRY, "--library", str(tmp_path / "library"), "serve", "--port", "0"],
-        cwd=tmp_path,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert "imgsearch: serving" in proc.stdout.readline()  # type: ignore[union-attr]
-        proc.terminate()
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, err
-    assert out.strip() == "imgsearch: stopped", out
-    assert "Traceback" not in err, err
+    stats = run_cli(["--library", str(library), "stats", "--json"], tmp_path)
+    assert json.loads(stats.stdout)["images"] == 40
