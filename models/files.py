@@ -101,5 +101,25 @@ def image_format(path: str | os.PathLike[str]) -> str | None:
     try:
         with open_image_file(path) as handle, Image.open(handle) as image:
             return image.format
+    except Image.DecompressionBombError:  # more pixels than Pillow opens: the header tells
+        return _format_by_signature(path)  # (an HTTP 500 for a file replaced by a huge one)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         return None
+
+
+def _format_by_signature(path: str | os.PathLike[str]) -> str | None:
+    """The format whose signature the file's first bytes carry, as Pillow tells them apart
+    (its plugins' ``accept`` checks) without opening the image."""
+    from PIL import Image
+
+    try:
+        with open_image_file(path) as handle:
+            head = handle.read(16)
+    except (OSError, ValueError):
+        return None
+    Image.init()
+    for name in Image.ID:
+        accept = Image.OPEN[name][1]
+        if accept is not None and accept(head):
+            return name
+    return None
