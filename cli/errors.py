@@ -172,6 +172,12 @@ def writable_output(path: Path, what: str = "the output") -> Path:
     """Make sure ``path`` can be written before the work starts: missing parent folders are
     created; an unwritable place is a one-line error. Returns ``path``."""
     parent = path.parent
+    held = precious_content(path)
+    if held is not None:  # `clusters -o photo.jpg --format text` wrote over the photo
+        raise click.ClickException(
+            f"will not write {what} to {path}: that file is {held}, and writing would replace "
+            "it; give a new file name (or move that file away first)"
+        )
     try:
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
@@ -182,6 +188,48 @@ def writable_output(path: Path, what: str = "the output") -> Path:
         message = output_problem(error, parent, f"cannot write {what} to {path}")
         raise click.ClickException(message) from None
     return path
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_WAL_MAGIC = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")  # a SQLite write-ahead log
+
+
+def precious_content(path: Path) -> str | None:
+    """What an existing file at ``path`` holds that an output must never replace, in words:
+    a SQLite database or its write-ahead log (a library's), a photo or a video (by content,
+    whatever its name); None for anything else, a missing file, or a PNG plot that
+    matplotlib made (``eval --plot`` run again)."""
+    try:
+        if not path.is_file():
+            return None
+        with open(path, "rb") as handle:
+            head = handle.read(32)
+    except OSError:
+        return None  # the write check says what is wrong with it
+    if head.startswith(_SQLITE_HEADER):
+        return "a SQLite database (a library's?)"
+    if head[:4] in _WAL_MAGIC:
+        return "a SQLite write-ahead log (a library's?)"
+    from models.files import image_format
+    from models.media import is_video_file
+
+    if is_video_file(path):
+        return "a video"
+    kind = image_format(path)
+    if kind is None or _made_by_matplotlib(path):
+        return None
+    return f"an image ({kind})"
+
+
+def _made_by_matplotlib(path: Path) -> bool:
+    """A PNG whose ``Software`` text says matplotlib wrote it (an earlier plot)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return str(image.info.get("Software", "")).startswith("Matplotlib")
+    except (OSError, ValueError, SyntaxError, EOFError):
+        return False
 
 
 def writable_folder(folder: Path, what: str = "the output folder") -> Path:
