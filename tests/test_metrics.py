@@ -285,6 +285,19 @@ def test_missing_files_and_bad_json(tmp_path: Path) -> None:
         load_truth(tmp_path / "nope.json")
 
 
+def test_a_relative_truth_file_names_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`eval run DIR --truth truth.json` (a file in the working folder) said "Error: :
+    'groups' must map group ids to file lists": the set's name was '.''s name, ''."""
+    monkeypatch.chdir(tmp_path)
+    Path("truth.json").write_text(json.dumps({"groups": 5}))
+    with pytest.raises(TruthError, match=rf"^{tmp_path.name}: 'groups' must map"):
+        load_truth("truth.json", check=False)
+    Path("truth.json").write_text(json.dumps(CLUSTERS))
+    assert load_truth("truth.json", check=False).name == tmp_path.name
+
+
 def test_shared_ground_truths_load(data_dir: Path) -> None:
     uk = load_truth(data_dir / "ukbench_subset")
     assert (uk.kind, len(uk.files), len(uk.queries), len(uk.groups)) == ("groups", 66, 56, 14)

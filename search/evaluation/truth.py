@@ -298,7 +298,10 @@ def load_truth(
         raise TruthError(f"cannot read ground truth {path}: {exc}") from exc
     if root is None:
         root = path.parent / "images" if (path.parent / "images").is_dir() else path.parent
-    truth = parse_truth(data, root=Path(root), name=path.parent.name, split=split, source=path)
+    # the set's folder by name: a relative file's parent is '.', whose name is '' (messages
+    # read "Error: : 'groups' must map ..." for `eval run DIR --truth truth.json`)
+    name = path.absolute().parent.name or str(path)
+    truth = parse_truth(data, root=Path(root), name=name, split=split, source=path)
     if check:
         truth.check_files()
     return truth
