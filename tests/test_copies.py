@@ -234,3 +234,18 @@ def test_a_failure_half_way_keeps_the_old_set(
     data = json.loads((out / "ground_truth.json").read_text())
     listed = {name for names in data["clusters"].values() for name in names}
     assert set(_tree(out)) == listed | set(data["distractors"]) | {"ground_truth.json"}
+
+
+def test_a_high_distractor_share_still_leaves_an_original_with_copies(
+    sources: Path, tmp_path: Path
+) -> None:
+    """`eval make-copies SRC OUT --distractors 0.95` of 4 originals made all 4 distractors,
+    then failed its own check ("no file has a relevant match") with the set written."""
+    path = make_copies(sources, tmp_path / "out", per_original=2, distractor_share=0.95)
+    truth = load_truth(path)
+    assert (len(truth.groups), len(truth.distractors)) == (1, 3)
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copyfile(sources / "a.jpg", one / "a.jpg")
+    truth = load_truth(make_copies(one, tmp_path / "single", per_original=2, distractor_share=0.9))
+    assert (len(truth.groups), len(truth.distractors)) == (1, 0)

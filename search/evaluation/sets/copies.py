@@ -85,9 +85,9 @@ def make_copies(
 
     ``src_folder`` is a folder (searched recursively) or a list of image files. With
     ``max_originals`` a seeded sample of that many is used. ``distractor_share`` of the
-    originals (at least one when there are 3 or more) get no copies. ``out_folder`` must be
-    empty or missing, or (``overwrite``) hold only a set made by this generator, and lie apart
-    from the sources; it is checked before anything is written, and an old set is replaced
+    originals (at least one when there are 3 or more, never all) get no copies. ``out_folder``
+    must be empty or missing, or (``overwrite``) hold only a set made by this generator, and lie
+    apart from the sources; it is checked before anything is written, and an old set is replaced
     only once the new one is complete (:mod:`search.evaluation.sets.copy_output`).
     """
     if per_original < 1:
@@ -105,6 +105,9 @@ def make_copies(
     n_distract = round(len(files) * distractor_share)
     if distractor_share > 0 and len(files) >= 3:
         n_distract = max(1, n_distract)
+    # one original keeps its copies: `--distractors 0.95` of 4 wrote a set of distractors
+    # only, that its own ground-truth check then refused ("nothing to evaluate")
+    n_distract = min(n_distract, len(files) - 1)
     distract = set(rng.choice(len(files), n_distract, replace=False).tolist())
     with staged_set(out, old_names) as stage:
         _write_set(files, distract, stage, per_original, seed, distractor_share)
