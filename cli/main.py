@@ -13,7 +13,7 @@ from click.utils import _make_default_short_help
 from cli.errors import DEBUG_KEY, ImgsearchGroup, reader_gone
 from cli.options import NonEmptyPath, existing_folders, folder_list_problem
 from models import set_decode_budget
-from search.settings import MODEL_PATH_ENV, Settings
+from search.settings import MODEL_PATH_ENV, Settings, is_memory_database
 
 #: Each command: the module that defines it (imported only when the command runs, so that
 #: ``--help`` and light commands never load ONNX Runtime, FAISS or Alembic) and the first
@@ -189,6 +189,12 @@ def cli(
         )
     except ValueError as error:  # a malformed IMGSEARCH_* number
         raise click.ClickException(f"bad IMGSEARCH_* environment value: {error}") from None
+    if is_memory_database(ctx.obj.database_url):  # `index` ended in a pool traceback
+        raise click.BadParameter(
+            "an in-memory SQLite database keeps nothing between commands: give a file "
+            "(sqlite:////path/to/library.sqlite3), or leave it out for the library folder's",
+            param_hint="'--database-url' (or IMGSEARCH_DATABASE_URL)",
+        )
     set_decode_budget(max(64, ctx.obj.decode_budget_mb) * 1024 * 1024)
     env_path = os.pathsep.join(p for p in os.environ.get(MODEL_PATH_ENV, "").split(os.pathsep) if p)
     problem = env_path and folder_list_problem(env_path)

@@ -48,6 +48,18 @@ def absolute_database_url(url: str | None) -> str | None:
     return url
 
 
+def is_memory_database(url: str | None) -> bool:
+    """A SQLite URL of an in-memory database (``sqlite://``, ``sqlite:///:memory:``, a
+    ``mode=memory`` URI): nothing in it outlives the process that opened it."""
+    if not url or not url.startswith("sqlite"):
+        return False
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.split("+", 1)[0] != "sqlite":
+        return False
+    path, _, query = rest.removeprefix("/").partition("?")
+    return path in ("", ":memory:") or "mode=memory" in query
+
+
 MODEL_PATH_ENV = "IMGSEARCH_MODEL_PATH"
 
 

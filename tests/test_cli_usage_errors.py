@@ -276,3 +276,21 @@ def test_json_and_another_format_are_refused(tmp_path: Path) -> None:
         assert done.returncode == 2, done.stderr
         assert "--json and --format html ask for two formats" in done.stderr, done.stderr
     assert not (tmp_path / "x.html").exists()
+
+
+def test_an_in_memory_database_is_refused(tmp_path: Path, data_dir: Path, models_dir: Path) -> None:
+    """`--database-url sqlite:///:memory: index DIR` ended in a SQLAlchemy pool traceback and
+    "no such table: library_meta"; `stats` with it said to run `imgsearch index`, which cannot
+    keep anything there. Refused before any work, naming the option (or its variable)."""
+    photos = str(data_dir / "ukbench_subset" / "images")
+    for url, args in (
+        ("sqlite:///:memory:", ["--model-path", str(models_dir), "index", photos]),
+        ("sqlite://", ["stats"]),
+    ):
+        done = run_cli(["--database-url", url, *args], tmp_path, timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr
+        assert "'--database-url'" in done.stderr and "in-memory" in done.stderr, done.stderr
+    done = run_cli(["stats"], tmp_path, env={"IMGSEARCH_DATABASE_URL": "sqlite://"})
+    assert done.returncode == 2 and "IMGSEARCH_DATABASE_URL" in done.stderr, done.stderr
+    assert not (tmp_path / "imgsearch-library").exists()
