@@ -255,14 +255,19 @@ def _migrate(
     and the backup file written (a new one each time: an earlier backup is never replaced)."""
     from search.store import backup_sqlite, migrate
 
-    if revision != "head":  # an unknown one is named with those known, before any work
-        migrate.resolve_revision(revision)
+    resolved = None  # an unknown revision is named with those known, before any work
+    if revision != "head":
+        resolved = migrate.resolve_revision(revision)
     backup: Path | None = None
     with database(ctx) as engine:
         before = migrate.current_revision(engine)
         target = migrate.head_revision() if revision == "head" else revision
+        if revision != "head":  # `db upgrade 0004v` of a 0005q library: the other way
+            problem = migrate.wrong_direction(step.__name__, before, resolved)
+            if problem is not None:
+                raise click.ClickException(problem)
         if confirm is not None and before is not None:
-            target = migrate.resolve_revision(revision) or "base"
+            target = resolved or "base"
             if target != before:
                 confirm(engine, before, target)
         if before is None or target != before:  # nothing to do: no copy of the whole file

@@ -249,6 +249,44 @@ def test_a_backup_is_never_overwritten(tmp_path: Path, data_dir: Path, models_di
     assert f"kept as {second}" in again.stdout and second.is_file(), again.stdout
 
 
+def test_a_migration_the_wrong_way_is_refused_without_a_backup(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """`db upgrade PREVIOUS` of a library at head copied the database, did nothing and said
+    "schema HEAD -> HEAD" (exit 0); `db downgrade HEAD` of one at PREVIOUS copied it, then
+    failed with Alembic's "not a valid downgrade target from current head(s)". Each now says
+    which command goes there, changes nothing and leaves no copy behind."""
+    from search.store import migrate
+    from tests.cli_process import run_cli
+
+    copy_photos(photo_paths(data_dir, 2), tmp_path / "photos")
+    done = run_cli(["--model-path", str(models_dir), "index", "--no-progress", "photos"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    head = migrate.head_revision()
+    order = migrate.known_revisions_text().splitlines()[1:]
+    previous = order[-2].split()[0]
+    library = tmp_path / "imgsearch-library"
+
+    def backups() -> list[str]:
+        return sorted(p.name for p in library.glob("*.bak-*"))
+
+    up = run_cli(["db", "upgrade", previous], tmp_path)
+    assert up.returncode == 1, up.stdout + up.stderr
+    (line,) = up.stderr.strip().splitlines()
+    assert f"{previous} is older than the library's schema {head}" in line, line
+    assert f"`imgsearch db downgrade {previous}`" in line and backups() == [], line
+    down = run_cli(["db", "downgrade", previous, "--yes"], tmp_path)
+    assert down.returncode == 0, down.stderr
+    made = backups()
+    again = run_cli(["db", "downgrade", head, "--yes"], tmp_path)
+    assert again.returncode == 1 and "Traceback" not in again.stderr, again.stderr
+    (line,) = again.stderr.strip().splitlines()
+    assert f"{head} is newer than the library's schema {previous}" in line, line
+    assert f"`imgsearch db upgrade {head}`" in line and backups() == made, line
+    current = run_cli(["db", "current", "--json"], tmp_path)
+    assert json.loads(current.stdout)["current"] == previous
+
+
 def _on_a_terminal(command: list[str], cwd: Path, answer: bytes) -> str:
     """Run ``command`` on a pseudo-terminal, type ``answer`` once it asks; what it printed."""
     import os

@@ -161,6 +161,34 @@ def known_revisions_text(width: int = 90) -> str:
     return "\n".join(lines)
 
 
+def wrong_direction(action: str, before: str | None, target: str | None) -> str | None:
+    """Why ``action`` ("upgrade" or "downgrade") cannot go from revision ``before`` to
+    ``target`` (full ids, None: base), in words; None when it goes that way or stays. Alembic
+    did nothing for `db upgrade 0004v` of a 0005q library (after a backup copy, "0005q ->
+    0005q") and said "not a valid downgrade target from current head(s)" for the opposite."""
+    from alembic.script import ScriptDirectory
+
+    order = [
+        None,
+        *(
+            s.revision
+            for s in reversed(list(ScriptDirectory.from_config(_bare()).walk_revisions()))
+        ),
+    ]
+    if before not in order or target not in order:
+        return None  # Alembic says what is wrong with it
+    older = order.index(target) < order.index(before)
+    if older == (action == "upgrade") and target != before:
+        other = "downgrade" if action == "upgrade" else "upgrade"
+        return (
+            f"{target or 'base'} is {'older' if older else 'newer'} than the library's schema "
+            f"{before or 'base'}: `imgsearch db {other} {target or 'base'}` goes there "
+            f"({action} only goes {'forward' if action == 'upgrade' else 'back'}); nothing was "
+            "changed"
+        )
+    return None
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     _run(engine, "upgrade", revision)
 
