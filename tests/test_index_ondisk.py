@@ -169,3 +169,15 @@ def test_a_library_indexed_with_the_ondisk_kind_searches_and_rebuilds_its_lists(
     assert not list((tmp_path / "lib").glob("*.ivfdata"))
     found = run_cli([*base, "search", str(query), "--json", "-k", "1"], tmp_path)
     assert Path(json.loads(found.stdout)["results"][0]["path"]).name == "ukbench00004.jpg"
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_a_library_of_one_image_builds_the_ondisk_kind(n: int) -> None:
+    """`rebuild-index --index ivfpq-ondisk` of a one-image library ended in a FAISS
+    traceback ("Number of training points (1) should be at least as large as number of
+    clusters (2)"): the product quantizer's codes are trained on the row repeated."""
+    x, ids = clustered(n, dim=32), make_ids(n)
+    index = VectorIndex.build(ids, x, "ivfpq-ondisk", config=SMALL)
+    assert index.ntotal == n
+    _, found = index.search(x[:1], 1)
+    assert found[0][0] == ids[0]

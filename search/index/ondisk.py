@@ -116,6 +116,8 @@ class IVFPQOnDiskBackend(Backend):
         m = pq_bytes(d, config.pq_m)
         rows = sample[:65_536]
         nbits = min(8, max(1, int(np.log2(max(2, len(rows) // 39)))))  # small: < 256 codes
+        if len(rows) < 2**nbits:  # one image: FAISS wants a row per code (it raised)
+            rows = np.resize(rows, (2**nbits, d))
         index = faiss.IndexIVFPQ(quantizer, d, nlist, m, nbits, faiss.METRIC_INNER_PRODUCT)
         assign = nearest(rows, centroids)
         residuals = np.ascontiguousarray(rows - centroids[assign])
