@@ -13,6 +13,7 @@ from models import (
     ImageEmbedder,
     ImageEmbedderOptions,
     ImgsearchError,
+    ModelError,
     RunningMode,
     format_timestamp,
     is_video_file,
@@ -55,6 +56,8 @@ def embed_videos(
     for path in paths:
         try:
             entry = _embed_one(options, path, interval)
+        except ModelError:  # no file's fault: said once (it was repeated for every file)
+            raise
         except ImgsearchError as error:
             failed += 1
             reason = getattr(error, "reason", "error")

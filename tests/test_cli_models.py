@@ -160,6 +160,27 @@ def test_missing_model_is_a_clear_error(
     assert unknown.exit_code == 1 and "unknown model 'nope'" in unknown.output
 
 
+def test_a_missing_model_is_said_once_for_many_videos(
+    runner: CliRunner, tmp_path: Path, photos: list[str]
+) -> None:
+    """`embed --running-mode video A B` without the model printed the whole model-not-found
+    text once per file, as each file's "ERROR: error: ..." (and JSON entries with error
+    "error"); it is one error before any file, as in image mode."""
+    from PIL import Image
+
+    clips = []
+    for n in range(2):
+        frames = [Image.open(p).convert("RGB").resize((64, 48)) for p in photos]
+        clips.append(str(tmp_path / f"anim{n}.gif"))
+        frames[0].save(clips[-1], save_all=True, append_images=frames[1:], duration=300)
+    for extra in ([], ["--json"]):
+        base = ["--model-path", str(tmp_path), "embed", "--running-mode", "video", *extra]
+        result = runner.invoke(cli, [*base, *clips])
+        assert result.exit_code == 1, result.output
+        assert result.output.count("was not found in any directory") == 1, result.output
+        assert result.output.startswith("Error: ") and "ERROR" not in result.output
+
+
 @pytest.mark.slow
 def test_commands_find_the_model_the_library_remembers(
     tmp_path: Path, data_dir: Path, models_dir: Path
