@@ -170,3 +170,16 @@ def test_unknown_model_lists_known_ones(tmp_path: Path) -> None:
     with pytest.raises(UnknownModelError) as info:
         locate_model("resnet9000", [tmp_path])
     assert "mobilenet_v3_small_100" in str(info.value) and ".model.json" in str(info.value)
+
+
+def test_a_bad_user_spec_is_named_by_its_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A spec missing a key said "model spec in DIR: 'sha256' (string) is required": which of
+    DIR's spec files was it? The message names the file."""
+    (tmp_path / "mine.model.json").write_text(json.dumps({"name": "mine", "file": "m.onnx"}))
+    with pytest.raises(ModelSpecError, match=r"mine\.model\.json: 'sha256' \(string\)"):
+        locate_model("mine", [tmp_path])
+    with caplog.at_level("WARNING"):
+        assert "mine" not in available_models([tmp_path])
+    assert "mine.model.json: 'sha256' (string) is required (ignored)" in caplog.text

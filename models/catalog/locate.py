@@ -46,7 +46,7 @@ def load_user_spec(path: Path) -> ModelSpec:
         raise ModelSpecError(f"cannot read model spec {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise ModelSpecError(f"model spec {path}: expected a JSON object")
-    spec = ModelSpec.from_dict(data, spec_dir=Path(path).parent)
+    spec = ModelSpec.from_dict(data, spec_dir=Path(path).parent, source=Path(path))
     expected = Path(path).name[: -len(USER_SPEC_SUFFIX)]
     if spec.name != expected:
         raise ModelSpecError(f"model spec {path}: name '{spec.name}' must match file name")
@@ -68,7 +68,7 @@ def available_models(search_path: Sequence[Path] = ()) -> dict[str, ModelSpec]:
             try:
                 out[name] = load_user_spec(candidate)
             except ModelSpecError as exc:
-                log.warning("ignoring %s", exc)
+                log.warning("%s (ignored)", exc)
     return out
 
 

@@ -54,10 +54,13 @@ class ModelSpec:
         return self.probs_output is not None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, spec_dir: Path | None = None) -> ModelSpec:
-        """Validate and build a spec from parsed JSON; raises :class:`ModelSpecError`."""
+    def from_dict(
+        cls, data: dict[str, Any], *, spec_dir: Path | None = None, source: Path | None = None
+    ) -> ModelSpec:
+        """Validate and build a spec from parsed JSON; raises :class:`ModelSpecError` naming
+        ``source`` (the ``.model.json`` file: "in DIR" did not say which of its files)."""
         known = {f.name for f in fields(cls)} - {"spec_dir"}
-        where = f" in {spec_dir}" if spec_dir else ""
+        where = f" in {source or spec_dir}" if source or spec_dir else ""
         unknown = set(data) - known - {"$comment"}
         if unknown:
             raise ModelSpecError(f"model spec{where}: unknown keys {sorted(unknown)}")
