@@ -228,9 +228,10 @@ def reindex_command(
     """Re-embed every image of every collection (with another model, or the library's).
 
     The old vectors are dropped first (vectors of two models are never mixed); if the run
-    is interrupted, `imgsearch index` finishes it with the new model.
+    is interrupted, `imgsearch index` finishes it with the new model. Every collection's
+    folder must be there (a drive not mounted is refused before anything changes).
     """
-    from indexer.run import IndexOptions, index_collections
+    from indexer.run import IndexOptions, check_collections_there, index_collections
     from search.library import Library
 
     settings = settings.with_overrides(
@@ -255,6 +256,7 @@ def reindex_command(
             # one hold of the library from the switch to the end of the run: a reader never
             # sees the re-index without a live writer (it would call it interrupted)
             with library.writer_lock():
+                check_collections_there(library)  # before any vector is dropped
                 library.switch_model(model)
                 onnx = library.load_model(model, bind=True, background=True)
                 summary = index_collections(library, onnx, options)

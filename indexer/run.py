@@ -84,6 +84,23 @@ def _roots(library: Library, paths: Sequence[Path]) -> tuple[list[Path], list[st
     return roots, warnings
 
 
+def check_collections_there(library: Library) -> None:
+    """Before a re-index drops every vector: each collection with images must be there. With
+    a drive not mounted, `reindex` dropped them all, embedded the others and left the library
+    refusing every search (its images unembedded), `index` unable to finish it."""
+    gone = [
+        str(c["root"])
+        for c in library.store.collections()
+        if c["images"] and not os.path.isdir(str(c["root"]))
+    ]
+    if gone:
+        raise CollectionError(
+            f"the folder of the collection {', '.join(gone)} is not there (renamed, deleted or "
+            "not mounted): a re-index embeds every image again, so mount it first, or "
+            f"`imgsearch remove {gone[0]}` to leave its images out; nothing was changed"
+        )
+
+
 def _overlaps(library: Library, roots: Sequence[Path]) -> list[str]:
     """Warnings for roots nested in (or holding) another collection: files counted twice."""
     known = {Path(str(c["root"])) for c in library.store.collections()} | set(roots)

@@ -1,0 +1,44 @@
+"""`imgsearch reindex` with a collection's folder not there (a drive not mounted) dropped every
+vector, embedded the collections that were there, and left the library refusing every search
+("a re-index ... was interrupted; run `imgsearch index` to finish it", which could not: the
+missing folder's images stayed without vectors). With every folder gone it dropped them all
+and then failed. It is now refused before anything changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cli_process import run_cli
+from tests.indexer_helpers import copy_photos, photo_paths
+
+pytestmark = pytest.mark.slow
+
+
+def test_reindex_refuses_a_library_with_a_collection_not_there(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    photos = photo_paths(data_dir, 4)
+    copy_photos(photos[:2], tmp_path / "here")
+    copy_photos(photos[2:], tmp_path / "drive")
+    done = run_cli(["--model-path", str(models_dir), "index", "here", "drive"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    query = str(tmp_path / "here" / photos[0].name)
+    shutil.move(tmp_path / "drive", tmp_path / "unplugged")
+    for args in (["reindex"], ["reindex", "--model", "mobilenet_v3_small_075"]):
+        refused = run_cli(args, tmp_path)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        (line,) = refused.stderr.strip().splitlines()
+        assert "drive is not there" in line and "nothing was changed" in line, line
+        assert "imgsearch remove" in line, line
+    stats = json.loads(run_cli(["stats", "--json"], tmp_path).stdout)
+    assert (stats["images"], stats["vectors"]) == (4, 4), stats
+    found = run_cli(["search", query, "--json"], tmp_path)
+    assert found.returncode == 0, found.stderr
+    shutil.move(tmp_path / "unplugged", tmp_path / "drive")
+    again = run_cli(["reindex", "--json"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["updated"] == 4
