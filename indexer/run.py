@@ -173,6 +173,7 @@ def index_collections(
             if library.locks.shared:  # several runs at once (PostgreSQL): one cache rebuild
                 with library.locks.finish():
                     library.index()  # else the writer thread loads it while files decode
+            summary.warnings += _keep_emptied(library, scans)
             plan = make_plan(store, _without_removed(store, scans))
             summary.skipped_removed = sum(report.skipped_removed for _r, report in scans)
             for _root, report in scans:
@@ -246,6 +247,26 @@ def index_collections(
         totals = store.counts()
         summary.images_total, summary.failed_total = totals["images"], totals["failed"]
         return summary
+
+
+def _keep_emptied(library: Library, scans: list[tuple[Path, ScanReport]]) -> list[str]:
+    """A collection whose folder holds no image or video file at all now, while the library
+    has images of it, keeps them, as a folder that is not there does: an empty mount point (a
+    drive not mounted) made a nightly run remove every image of the collection."""
+    had = {Path(str(c["root"])): int(c["images"]) for c in library.store.collections()}
+    warnings = []
+    for root, report in scans:
+        images = had.get(Path(root), 0)
+        if report.files or report.skipped_removed or not images:
+            continue
+        report.unreadable_dirs.append("")  # nothing under it is taken for deleted
+        generic = f"{root}: no image or video files in it"
+        report.warnings = [w for w in report.warnings if not w.startswith(generic)]
+        warnings.append(
+            f"{root}: no image or video files in it now (a drive not mounted?); its {images} "
+            f"images are kept as they were (`imgsearch remove {root}` drops them)"
+        )
+    return warnings
 
 
 def _without_removed(

@@ -118,7 +118,8 @@ class IndexSummary(Counts):
             )
         if self.kept_unreadable:
             lines.append(
-                f"{self.kept_unreadable} indexed files kept: their folders could not be listed"
+                f"{self.kept_unreadable} indexed files kept although not seen: their folders "
+                "could not be listed, or hold no images now (see the warnings)"
             )
         return "\n".join(lines)
 

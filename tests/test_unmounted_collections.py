@@ -1,4 +1,6 @@
-"""`imgsearch reindex` with a collection's folder not there (a drive not mounted) dropped every
+"""A collection on a drive that is not mounted loses nothing.
+
+`imgsearch reindex` with a collection's folder not there (a drive not mounted) dropped every
 vector, embedded the collections that were there, and left the library refusing every search
 ("a re-index ... was interrupted; run `imgsearch index` to finish it", which could not: the
 missing folder's images stayed without vectors). With every folder gone it dropped them all
@@ -42,3 +44,34 @@ def test_reindex_refuses_a_library_with_a_collection_not_there(
     again = run_cli(["reindex", "--json"], tmp_path)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["updated"] == 4
+
+
+def test_an_empty_mount_point_keeps_its_collection(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A drive not mounted leaves its mount point, an empty folder: a nightly `imgsearch
+    index` removed every image of the collection ("6 removed"), to embed them all again once
+    the drive was back. They are kept, with a warning that says how to drop them."""
+    photos = photo_paths(data_dir, 3)
+    mount = tmp_path / "mnt" / "photos"
+    copy_photos(photos, mount)
+    done = run_cli(["--model-path", str(models_dir), "index", "mnt/photos"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    shutil.move(mount, tmp_path / "drive")
+    mount.mkdir()
+    (mount / "lost+found").mkdir()
+    for args in (["index", "--json"], ["index", "--json", "mnt/photos"]):
+        run = run_cli(args, tmp_path)
+        assert run.returncode == 0, run.stderr
+        summary = json.loads(run.stdout)
+        assert summary["removed"] == 0, summary
+        (warning,) = summary["warnings"]
+        assert "no image or video files in it now" in warning and "3 images are kept" in warning
+        assert f"imgsearch remove {mount}" in warning
+    stats = json.loads(run_cli(["stats", "--json"], tmp_path).stdout)
+    assert (stats["images"], stats["vectors"]) == (3, 3), stats
+    shutil.rmtree(mount)
+    shutil.move(tmp_path / "drive", mount)
+    (mount / photos[0].name).unlink()  # a real deletion is still seen
+    back = json.loads(run_cli(["index", "--json"], tmp_path).stdout)
+    assert (back["removed"], back["unchanged"]) == (1, 2), back
