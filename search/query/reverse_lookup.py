@@ -107,7 +107,7 @@ def lookup(
         from search.query.video_lookup import lookup_video
 
         return lookup_video(engine, source, threshold=asked, others=others)
-    result = engine.query_image(source, k=k, all_views=True)
+    result = engine.query_image(source, k=_pool(k, others), all_views=True)
     query = _query_facts(result.sha256, result.analysis)
     matches = _matches(engine, result.hits, result.sha256, threshold, calibrated, others)
     return LookupResult(threshold, query, matches, DUPLICATE_Z if calibrated else None)
@@ -139,7 +139,7 @@ def lookup_image(
         clip = SameFile.stored(info.sha256, info.file_size, info.path)
         result = lookup_video(engine, clip, threshold=asked, others=others, exclude=image_id)
         return replace(result, file_missing=True)
-    hits = engine.similar(image_id, k=k)  # its stored rows: the file is gone
+    hits = engine.similar(image_id, k=_pool(k, others))  # its stored rows: the file is gone
     query = _query_facts(info.sha256, info)
     matches = _matches(engine, hits, info.sha256, threshold, calibrated, others, image_id)
     z_threshold = DUPLICATE_Z if calibrated else None
@@ -150,6 +150,12 @@ def _query_facts(sha: str | None, image: Any) -> dict[str, Any]:
     """A lookup's ``query``: the sha256 and size and format of an analysed upload or a stored
     image (both have ``width``, ``height``, ``format``)."""
     return {"sha256": sha, "width": image.width, "height": image.height, "format": image.format}
+
+
+def _pool(k: int, others: int) -> int:
+    """How many nearest images a lookup reads: ``k``, and room for ``others`` after as many
+    copies (`lookup --others 100` listed 47 of a library's 60 other photos: k was 50)."""
+    return max(k, others + 50)
 
 
 def _decision(engine: SearchEngine, threshold: float | None, others: int) -> tuple[float, bool]:
