@@ -93,13 +93,27 @@ def read_image_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTE
         return read_limited(handle, str(Path(path)), max_bytes)
 
 
+#: Pillow formats whose decoding runs another program on the file: never opened (an EPS
+#: upload, whatever its name, was rendered by Ghostscript where one is installed)
+EXTERNAL_DECODERS = frozenset({"EPS"})
+
+
+def pillow_formats() -> list[str]:
+    """The formats :func:`PIL.Image.open` may try: every registered one (HEIC/AVIF too, once
+    ``pillow-heif`` registered it) but those of :data:`EXTERNAL_DECODERS`."""
+    from PIL import Image
+
+    Image.init()
+    return [name for name in Image.ID if name not in EXTERNAL_DECODERS]
+
+
 def image_format(path: str | os.PathLike[str]) -> str | None:
     """The image format the file's content is (``"JPEG"``, ``"PNG"``...), read from its header
     only; None when it is no image Pillow knows (or cannot be read as one)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with open_image_file(path) as handle, Image.open(handle) as image:
+        with open_image_file(path) as handle, Image.open(handle, formats=pillow_formats()) as image:
             return image.format
     except Image.DecompressionBombError:  # more pixels than Pillow opens: the header tells
         return _format_by_signature(path)  # (an HTTP 500 for a file replaced by a huge one)
@@ -117,8 +131,7 @@ def _format_by_signature(path: str | os.PathLike[str]) -> str | None:
             head = handle.read(16)
     except (OSError, ValueError):
         return None
-    Image.init()
-    for name in Image.ID:
+    for name in pillow_formats():
         accept = Image.OPEN[name][1]
         if accept is not None and accept(head):
             return name

@@ -37,6 +37,7 @@ from models.errors import (
     UnsupportedImageError,
 )
 from models.exif import exif_info as _exif_info
+from models.files import pillow_formats
 from models.roi import RegionOfInterest
 from models.sources import (
     ImageSource,
@@ -201,7 +202,7 @@ def load_image(
         head = stream.read(64)
         stream.seek(0)
         try:
-            im = Image.open(stream)
+            im = Image.open(stream, formats=pillow_formats())
         except UnidentifiedImageError:
             hint = sniff_unsupported(head)
             if hint:

@@ -53,6 +53,8 @@ def sniff_unsupported(head: bytes) -> str | None:
         if not HEIF_SUPPORTED:
             return "HEIC/HEIF/AVIF image: install the optional 'pillow-heif' package to read it"
         return "HEIC/HEIF/AVIF image that the installed decoders cannot read"
+    if head.startswith(b"%!PS") or head.startswith(b"\xc5\xd0\xd3\xc6"):  # DOS EPS binary
+        return "PostScript/EPS is not read (it would take Ghostscript); convert it to PNG first"
     text = head.lstrip()[:256].lower()
     if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head.lower()):
         return "SVG vector images are not supported; convert it to PNG first"
