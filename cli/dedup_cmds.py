@@ -103,6 +103,14 @@ def dedup(
         raise click.UsageError(f"cannot tell the format from {output}; give --format")
     if fmt == "html" and output is None:
         raise click.UsageError("an html report needs --output FILE.html")
+    near_only = [
+        name for name, given in (("--threshold", threshold), ("--verify", verify)) if given
+    ]
+    if exact_only and near_only:  # they were dropped without a word
+        raise click.UsageError(
+            f"{' and '.join(near_only)} {'decides' if len(near_only) == 1 else 'decide'} "
+            "near-duplicates; --exact-only reports exact copies only: give one or the other"
+        )
     if output is not None:  # checked (missing folders made) before minutes of work
         writable_output(output, "the report")
     with open_engine(ctx) as engine:

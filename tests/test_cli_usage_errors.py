@@ -294,3 +294,17 @@ def test_an_in_memory_database_is_refused(tmp_path: Path, data_dir: Path, models
     done = run_cli(["stats"], tmp_path, env={"IMGSEARCH_DATABASE_URL": "sqlite://"})
     assert done.returncode == 2 and "IMGSEARCH_DATABASE_URL" in done.stderr, done.stderr
     assert not (tmp_path / "imgsearch-library").exists()
+
+
+def test_dedup_exact_only_refuses_the_near_duplicate_options(tmp_path: Path) -> None:
+    """`dedup --exact-only --threshold 0.5` (or `--verify`) dropped the option without a word,
+    as an option of the other mode must never be: a usage error naming it, before any work."""
+    for extra, named in (
+        (["--threshold", "0.5"], "--threshold decides"),
+        (["--verify"], "--verify decides"),
+        (["--threshold", "0.5", "--verify"], "--threshold and --verify decide"),
+    ):
+        done = run_cli(["dedup", "--exact-only", *extra], tmp_path, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert named in done.stderr and "--exact-only" in done.stderr, done.stderr
+    assert not (tmp_path / "imgsearch-library").exists()
