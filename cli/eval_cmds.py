@@ -235,6 +235,12 @@ def run_cmd(
             descriptor_text = descriptor_text.removeprefix("library").lstrip(",:") or "default"
         config = DescriptorConfig.parse(descriptor_text)
         gt = _resolve_truth(folder, truth, split)
+        if threshold is not None and gt.kind != "clusters":  # it was dropped without a word
+            raise click.BadParameter(
+                f"is for copy sets (clusters ground truth: pair precision and recall); "
+                f"{gt.name} is a '{gt.kind}' set: leave it out",
+                param_hint="'--threshold'",
+            )
         start = time.perf_counter()
         if library_path:
             from cli.eval_library import evaluate_library

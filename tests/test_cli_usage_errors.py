@@ -308,3 +308,15 @@ def test_dedup_exact_only_refuses_the_near_duplicate_options(tmp_path: Path) -> 
         assert done.returncode == 2, done.stderr
         assert named in done.stderr and "--exact-only" in done.stderr, done.stderr
     assert not (tmp_path / "imgsearch-library").exists()
+
+
+def test_eval_threshold_is_refused_on_a_set_without_copy_pairs(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """`eval run ukbench_subset --threshold 0.5` printed the same figures as without it (a
+    'groups' set has no pair precision to decide): a usage error naming --threshold."""
+    folder = str(data_dir / "ukbench_subset")
+    args = ["--model-path", str(models_dir), "eval", "run", folder, "--threshold", "0.5"]
+    done = run_cli(args, tmp_path, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "'--threshold'" in done.stderr and "'groups' set" in done.stderr, done.stderr
