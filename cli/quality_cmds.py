@@ -51,6 +51,12 @@ def flags(
     --flag / --exclude-flag which ones (newest file first)."""
     from search.query import QualityFilter
 
+    if not flags and ("any" in exclude_flags or set(FLAGS) <= set(exclude_flags)):
+        # it said "--flag and --exclude-flag leave nothing" of a --flag never given
+        raise click.ClickException(  # exit 1, as --flag X --exclude-flag X
+            f"--exclude-flag {','.join(exclude_flags)} leaves no flag to list (`flags` lists "
+            "the images that have one): give --flag too, or leave --exclude-flag out"
+        )
     wanted = QualityFilter.parse(flags or ("any",), exclude_flags, CLI_FLAG_NAMES)
     with open_engine(ctx) as engine:
         counts = engine.records.quality_counts()

@@ -138,3 +138,15 @@ def test_the_cli_names_its_own_options_when_the_flags_leave_nothing(
         done = run_cli([*command, "--flag", "dark", "--exclude-flag", "any"], tmp_path)
         assert done.returncode == 1, done.stderr
         assert "--flag and --exclude-flag leave nothing" in done.stderr, done.stderr
+
+
+def test_flags_without_flag_says_what_excluding_every_flag_leaves(tmp_path: Path) -> None:
+    """`imgsearch flags --exclude-flag any` said "--flag and --exclude-flag leave nothing:
+    dark, bright, ... both asked for and excluded" of a --flag never given (flags lists the
+    images that have any flag unless --flag says which)."""
+    for excluded in (["any"], ["dark", "bright", "blurry", "tiny", "uniform"]):
+        args = ["flags", *(a for name in excluded for a in ("--exclude-flag", name))]
+        done = run_cli(args, tmp_path)
+        assert done.returncode == 1, done.stderr
+        (line,) = done.stderr.strip().splitlines()
+        assert "leaves no flag to list" in line and "--flag and" not in line, line
