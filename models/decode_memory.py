@@ -126,8 +126,12 @@ def scale_wide_to_l(im: Image.Image) -> Image.Image:
             part = part[np.isfinite(part)]
         if part.size:
             hi = max(hi, float(part.max()))
-    if floating:
-        scale = 255.0 if hi <= 1.0 else (255.0 / 65535.0 if hi <= 65535.0 else 255.0 / hi)
+    if floating and hi <= 1.0:  # float: 0..1, 0..255 (Pillow's own convert("F")), 0..65535
+        scale = 255.0
+    elif floating and hi <= 255.0:  # (taken for 0..65535: a photo's float TIFF was black)
+        scale = 1.0
+    elif floating:
+        scale = 255.0 / 65535.0 if hi <= 65535.0 else 255.0 / hi
     elif im.mode.startswith("I;16") or 255 < hi <= 65535:
         scale = 255.0 / 65535.0
     elif hi <= 255:

@@ -335,3 +335,16 @@ def test_pixel_sha256_is_stable_and_needs_full_decode(photo: Path, big_jpeg: Pat
     assert a != pixel_sha256(load_image(photo, rotation_degrees=180, draft_size=None))
     with pytest.raises(ValueError):
         pixel_sha256(load_image(big_jpeg))
+
+
+def test_a_float_image_of_0_to_255_keeps_its_brightness(tmp_path: Path) -> None:
+    """A 32-bit float TIFF with values 0..255 (what Pillow's own convert("F") makes) was
+    scaled as if 0..65535: the photo decoded nearly black (max 0.8), embedded and flagged as
+    a dark image. Floats in 0..1, 0..255 and 0..65535 keep their brightness."""
+    ramp = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (48, 1))
+    expected = np.asarray(Image.fromarray((ramp * 255).round().astype(np.uint8)))
+    for top in (1.0, 255.0, 65535.0):
+        path = tmp_path / f"float{int(top)}.tif"
+        Image.fromarray(ramp * top, "F").save(path)
+        grey = np.asarray(load_image(path).image.convert("L"), dtype=np.float32)
+        assert abs(grey.mean() - expected.mean()) < 2.0, (top, grey.mean())
