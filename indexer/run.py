@@ -250,15 +250,18 @@ def index_collections(
 
 
 def _keep_emptied(library: Library, scans: list[tuple[Path, ScanReport]]) -> list[str]:
-    """A collection whose folder holds no image or video file at all now, while the library
-    has images of it, keeps them, as a folder that is not there does: an empty mount point (a
-    drive not mounted) made a nightly run remove every image of the collection."""
+    """A collection whose folder holds no file at all now (none excluded, none of another
+    kind), while the library has images of it, keeps them, as a folder that is not there
+    does: an empty mount point (a drive not mounted) made a nightly run remove every image of
+    the collection. Files excluded by ``--exclude`` are still taken out."""
     had = {Path(str(c["root"])): int(c["images"]) for c in library.store.collections()}
     warnings = []
     for root, report in scans:
         images = had.get(Path(root), 0)
-        if report.files or report.skipped_removed or not images:
+        if report.files or report.skipped_removed or report.excluded or not images:
             continue
+        if report.skipped_other or report.skipped_hidden or report.skipped_links:
+            continue  # a folder in use, emptied of its images
         report.unreadable_dirs.append("")  # nothing under it is taken for deleted
         generic = f"{root}: no image or video files in it"
         report.warnings = [w for w in report.warnings if not w.startswith(generic)]

@@ -75,3 +75,22 @@ def test_an_empty_mount_point_keeps_its_collection(
     (mount / photos[0].name).unlink()  # a real deletion is still seen
     back = json.loads(run_cli(["index", "--json"], tmp_path).stdout)
     assert (back["removed"], back["unchanged"]) == (1, 2), back
+
+
+def test_a_folder_emptied_by_exclude_or_with_other_files_is_still_taken_out(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """Only a folder with no file at all keeps its images: `--exclude '*.jpg'` and a folder
+    whose photos were deleted beside a notes file remove them, as before."""
+    photos = photo_paths(data_dir, 2)
+    copy_photos(photos, tmp_path / "a")
+    copy_photos(photos, tmp_path / "b")
+    base = ["--model-path", str(models_dir), "index", "--json"]
+    assert run_cli([*base, "a", "b"], tmp_path).returncode == 0
+    excluded = json.loads(run_cli([*base, "--exclude", "*.jpg", "a"], tmp_path).stdout)
+    assert excluded["removed"] == 2, excluded
+    for photo in photos:
+        (tmp_path / "b" / photo.name).unlink()
+    (tmp_path / "b" / "notes.txt").write_text("moved to the NAS")
+    emptied = json.loads(run_cli([*base, "b"], tmp_path).stdout)
+    assert emptied["removed"] == 2, emptied
