@@ -217,6 +217,8 @@ def test_the_api_searches_by_a_deleted_files_id_from_its_stored_vectors(user, se
     assert [(r["id"], r["score"]) for r in body["results"]] == [
         (r["id"], r["score"]) for r in similar["results"]
     ]
+    # /images/ID/similar says so too (it said nothing; `imgsearch similar ID` neither)
+    assert similar["file_missing"] is True and similar["note"] == body["note"], similar
     assert len(body["results"]) == 3 and gone not in [r["id"] for r in body["results"]]
     region = requests.post(
         f"{server}/api/v1/search",
@@ -229,6 +231,8 @@ def test_the_api_searches_by_a_deleted_files_id_from_its_stored_vectors(user, se
     plain = requests.post(f"{server}/api/v1/search", data={"image_id": str(kept)}, timeout=60)
     assert plain.status_code == 200 and "file_missing" not in plain.json()
     assert "note" not in plain.json()
+    there = requests.get(f"{server}/api/v1/images/{kept}/similar?k=3", timeout=60).json()
+    assert "file_missing" not in there and "note" not in there
 
 
 def test_lookup_by_a_deleted_files_id_answers_from_its_stored_vectors(user, server) -> None:  # type: ignore[no-untyped-def]

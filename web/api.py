@@ -142,7 +142,11 @@ def similar(image_id: int) -> Response:
     if eng.records.get_image(image_id) is None:
         raise ApiError(404, f"No image with id {image_id}.")
     hits = eng.similar(image_id, k=k, min_score=min_score, flags=flags)
-    return jsonify({"id": image_id, "results": [service.hit_json(hit) for hit in hits]})
+    body: dict[str, Any] = {"id": image_id, "results": [service.hit_json(hit) for hit in hits]}
+    if service.file_gone(image_id):  # as a search by this id says (it said nothing)
+        body["file_missing"] = True
+        body["note"] = gone_file_note(image_id)
+    return jsonify(body)
 
 
 @bp.get("/images/<int:image_id>/thumbnail")

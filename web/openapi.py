@@ -268,7 +268,18 @@ def openapi_document() -> dict[str, Any]:
                     "operationId": "similar",
                     "parameters": [_ID, _K, _MIN_SCORE, *FLAG_PARAMS],
                     "responses": {
-                        "200": _json(ref("Results"), "Neighbours, best first"),
+                        "200": _results_with(
+                            {
+                                "id": {"type": "integer"},
+                                "file_missing": {
+                                    "type": "boolean",
+                                    "description": "The image's file is gone: the results "
+                                    "come from its stored vectors",
+                                },
+                                "note": {"type": "string", "description": "Why, for people"},
+                            },
+                            "Neighbours, best first",
+                        ),
                         **_errors(400, 404, 503),
                     },
                 }

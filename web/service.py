@@ -59,6 +59,13 @@ def run_search(query: Query) -> tuple[list[SearchHit], float]:
     return list(hits), (time.perf_counter() - started) * 1000.0
 
 
+def file_gone(image_id: int) -> bool:
+    """Is the file of library image ``image_id`` gone from disk (answers come from its
+    stored vectors then)?"""
+    found = engine().records.image_file(image_id)
+    return found is not None and disk_change(found.path) == "gone"
+
+
 def stored_search(query: Query) -> tuple[list[SearchHit], float] | None:
     """A search by a library image whose file is gone, answered as ``imgsearch similar`` and
     the image page do: from its stored vectors (the image itself not listed). None when the
@@ -66,8 +73,7 @@ def stored_search(query: Query) -> tuple[list[SearchHit], float] | None:
     eng = engine()
     if query.data is not None or query.image_id is None:
         return None
-    found = eng.records.image_file(query.image_id)
-    if found is None or disk_change(found.path) != "gone":
+    if not file_gone(query.image_id):
         return None
     if query.roi is not None:
         raise ApiError(
