@@ -181,6 +181,10 @@ def writable_output(path: Path, what: str = "the output") -> Path:
     try:
         if path.is_dir():
             raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if path.exists() and not path.is_file():  # /dev/stdout, a pipe: written to as it is
+            if not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            return path
         parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(prefix=f".{path.name}.", dir=parent):
             pass  # a real write: permissions, read-only mounts, quotas all show here

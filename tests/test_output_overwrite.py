@@ -95,3 +95,23 @@ def test_what_an_output_must_not_replace(tmp_path: Path) -> None:
     assert precious_content(tmp_path / "db-wal").startswith("a SQLite write-ahead log")
     for fine in ("plot.png", "report.html", "missing.csv", ""):
         assert precious_content(tmp_path / fine) is None, fine
+
+
+@pytest.mark.slow
+def test_an_output_that_is_a_stream_is_written_to(home) -> None:  # type: ignore[no-untyped-def]
+    """`dedup -o /dev/stdout` renamed its temporary file over the link (as root: /dev/stdout
+    itself became a file), so the report went nowhere visible; a link to the command's
+    standard output stands in for it here. A stream is written to, never replaced."""
+    link = home / "stdout.csv"
+    link.symlink_to("/proc/self/fd/1")
+    try:
+        for args, head in (
+            (["dedup", "-o", link.name, "--format", "csv"], "group,keeper_path"),
+            (["clusters", "-o", link.name, "--format", "json"], "{"),
+        ):
+            done = run_cli(args, home)
+            assert done.returncode == 0, done.stderr
+            assert done.stdout.startswith(head), done.stdout[:200]
+            assert link.is_symlink(), args
+    finally:
+        link.unlink()

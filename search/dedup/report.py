@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -297,6 +298,10 @@ def render_html(
 
 def _atomic_write(path: Path, data: str, newline: str | None = None) -> None:
     path = Path(path)
+    if is_stream(path):  # `-o /dev/stdout` as root replaced it with a file (report unseen)
+        with open(path, "w", encoding="utf-8", newline=newline) as stream:
+            stream.write(data)
+        return
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
     try:
         mask = os.umask(0o022)  # read it back: a report is readable as any new file is
@@ -308,6 +313,14 @@ def _atomic_write(path: Path, data: str, newline: str | None = None) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def is_stream(path: Path) -> bool:
+    """``path`` (links followed) is there and no file or folder: /dev/stdout, a pipe."""
+    try:
+        return not stat.S_ISREG(mode := path.stat().st_mode) and not stat.S_ISDIR(mode)
+    except OSError:
+        return False
 
 
 def write_report(
