@@ -243,3 +243,19 @@ def test_an_id_is_ascii_digits_and_anything_else_a_path(home) -> None:  # type: 
         done = run_cli([command, "²"], home)
         assert done.returncode == status and "Traceback" not in done.stderr, done.stderr
         assert done.stderr.strip().splitlines()[-1] == says, done.stderr
+
+
+@pytest.mark.slow
+def test_a_damaged_page_is_said_in_one_line(home) -> None:  # type: ignore[no-untyped-def]
+    """A library whose database has a damaged page (not a truncated file) made `search` say
+    "... (SQLite's quick check: *** in database main ***" and the rest on a second line."""
+    shutil.copytree(home / "imgsearch-library", home / "page-damaged")
+    database = home / "page-damaged" / "imgsearch.sqlite3"
+    with open(database, "r+b") as db:
+        db.seek(2 * 4096)  # the third page (SQLite's default page size)
+        db.write(b"\xff" * 4096)
+    photo = sorted((home / "photos").iterdir())[0]
+    done = run_cli(["--library", "page-damaged", "search", str(photo)], home)
+    assert done.returncode == 1, done.stdout
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("Error: ") and "is damaged" in line and "quick check" in line, line

@@ -255,7 +255,8 @@ def check_on_open(health: HealthRecords, path: Path | None) -> None:
         return
     problems = health.integrity_problems(quick=True, limit=3)
     if problems:
-        raise corrupt_error(path, "SQLite's quick check: " + "; ".join(problems)[:300])
+        said = "; ".join(" ".join(p.split()) for p in problems)  # one line (it held newlines)
+        raise corrupt_error(path, "SQLite's quick check: " + said[:300])
 
 
 @contextmanager
