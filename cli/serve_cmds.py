@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import socket
+from urllib.parse import quote
 
 import click
 
@@ -55,6 +56,20 @@ def access_token(host: str, given: str | None) -> str | None:
     return None if is_loopback(host) else secrets.token_urlsafe(24)
 
 
+def _check_token(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A token a client can send: printable ASCII without spaces (it travels in an HTTP
+    header and a URL); "" is refused rather than read as "no token"."""
+    if value is None:
+        return None
+    if value == "":
+        raise click.BadParameter("is empty: leave it out to have one made (outside loopback)")
+    if not value.isascii() or not value.isprintable() or any(c.isspace() for c in value):
+        raise click.BadParameter(
+            "must be printable ASCII without spaces (it is sent in an HTTP header and a URL)"
+        )
+    return value
+
+
 def _check_host(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     """An address this machine can listen on: an IP address or a name it resolves."""
     try:
@@ -102,6 +117,7 @@ def _check_host(_ctx: click.Context, _param: click.Parameter, value: str) -> str
     "--token",
     envvar="IMGSEARCH_TOKEN",
     metavar="TOKEN",
+    callback=_check_token,
     help="Access token every request must carry (Authorization: Bearer TOKEN, or ?token= "
     "once in a browser). Outside loopback one is made and printed when none is given. "
     "[env var: IMGSEARCH_TOKEN]",
@@ -174,7 +190,7 @@ def serve_command(
     warm_up(app)
     url, remote = browser_urls(host, server.effective_port)
     if token is not None:
-        opened = f"{remote or url}?token={token}"
+        opened = f"{remote or url}?token={quote(token, safe='')}"
         click.echo(f"imgsearch: access token {token} (open {opened} once in a browser)")
     where = f"{url} on this machine and {remote} from others" if remote else url
     try:  # from the line that says Ctrl+C stops it, Ctrl+C stops it

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.cli_process import run_cli
+from tests.cli_process import ENTRY, cli_env, run_cli
 from tests.indexer_helpers import photo_paths
 
 
@@ -146,6 +147,7 @@ def test_an_empty_library_or_path_is_never_the_current_folder(
         (["index", "photos", "--exclude", ""], "--exclude"),  # --exclude "$UNSET"
         (["index", "photos", "--exclude", "*.raw", "--exclude", "  "], "--exclude"),
         (["serve", "--allow-host", ""], "--allow-host"),
+        (["serve", "--token", ""], "--token"),  # was: no token on loopback, silently
         (["classify", "photo.jpg", "--allow", ""], "--allow"),
         (["classify", "photo.jpg", "--deny", ""], "--deny"),
         (["dedup", "--keeper-rules", ""], "--keeper-rules"),  # was: no rule, silently
@@ -320,3 +322,30 @@ def test_eval_threshold_is_refused_on_a_set_without_copy_pairs(
     done = run_cli(args, tmp_path, timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "'--threshold'" in done.stderr and "'groups' set" in done.stderr, done.stderr
+
+
+def test_a_token_that_cannot_travel_in_a_header_is_refused_and_a_shown_one_is_quoted(
+    tmp_path: Path,
+) -> None:
+    """`serve --token 'a b'` was printed in an unquoted `?token=` URL that a browser could not
+    hand back whole; a token is sent in an HTTP header, so it must be printable ASCII
+    without spaces, and the URL shown quotes it."""
+    for bad in ("a b", "tab\there", "ünï"):
+        done = run_cli(["serve", "--port", "0", "--token", bad], tmp_path, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert "Invalid value for '--token': must be printable ASCII" in done.stderr
+    proc = subprocess.Popen(
+        [*ENTRY, "serve", "--port", "0", "--token", "t%k&x=1"],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        shown = proc.stdout.readline()  # type: ignore[union-attr]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)
+    assert "access token t%k&x=1 (open http://" in shown, shown
+    assert "/?token=t%25k%26x%3D1 once" in shown, shown
