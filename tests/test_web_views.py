@@ -250,3 +250,18 @@ def test_live_page_without_a_library_says_so(tmp_path, models_dir):
         assert page.status_code == 200 and 'class="notice"' in text, library
         assert f'data-code="{code}"' in text and 'data-enabled="false"' in text
         assert re.search(r'id="live-toggle"[^>]*disabled', text)
+
+
+def test_a_photo_the_server_cannot_read_says_what_to_do(client, weblib):
+    """A text file named .jpg or a JPEG cut short, sent with the form: the page said only
+    "Not a readable image: ..." (what is wrong, not what to do); the API keeps its message."""
+    whole = weblib.query_photo.read_bytes()
+    for name, data in (("notes.jpg", b"plain text, not a photo\n"), ("cut.jpg", whole[:2000])):
+        for url, headers in (("/search", {"X-Requested-With": "fetch"}), ("/lookup", {})):
+            form = {"image": (io.BytesIO(data), name), "mode": url.strip("/")}
+            page = client.post(url, data=form, headers=headers)
+            text = page.get_data(as_text=True)
+            assert page.status_code == 415 and "Not a readable image" in text, (name, url)
+            assert "Choose a photo in a common format (JPEG, PNG" in text, (name, url, text)
+    api = assert_error(upload(client, data=b"plain text, not a photo\n"), 415, "not_an_image")
+    assert "Choose a photo" not in api["message"]

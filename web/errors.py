@@ -194,4 +194,25 @@ def page_error(error: Exception) -> ErrorInfo:
         log.exception("error on %s %s", request.method, request.path)
     if info.code == "no_image":
         return replace(info, message=NO_PHOTO)
+    advice = _WHAT_TO_DO.get(info.code) if isinstance(error, ImageError) else None
+    if advice:
+        return replace(info, message=f"{info.message.rstrip('.')}. {advice}")
     return info
+
+
+# What a page says to do about a photo or clip it could not read (the API's message says
+# only what is wrong).
+_OTHER_PHOTO = (
+    "Choose a photo in a common format (JPEG, PNG, GIF, WebP…), or another copy of it if "
+    "this file is damaged."
+)
+_SMALLER = "Scale the picture down (fewer pixels) and search again, or choose another photo."
+_OTHER_CLIP = "Choose another copy of the clip, or search with a still photo of it."
+_WHAT_TO_DO = {
+    **dict.fromkeys(
+        ("not_an_image", "unsupported", "corrupt", "truncated", "decode_failed", "image_error"),
+        _OTHER_PHOTO,
+    ),
+    **dict.fromkeys(("too_many_pixels", "too_large_to_decode", "file_too_large"), _SMALLER),
+    **dict.fromkeys(("not_a_video", "no_video_stream", "truncated_video"), _OTHER_CLIP),
+}
