@@ -265,3 +265,13 @@ def test_a_photo_the_server_cannot_read_says_what_to_do(client, weblib):
             assert "Choose a photo in a common format (JPEG, PNG" in text, (name, url, text)
     api = assert_error(upload(client, data=b"plain text, not a photo\n"), 415, "not_an_image")
     assert "Choose a photo" not in api["message"]
+
+
+def test_an_unknown_image_id_is_said_in_a_sentence(client):
+    """Find copies of an image id that is gone said "no image with id 999999 in the library"
+    (lower case, no full stop) where a search by id said "No image with id 999999."."""
+    page = client.post("/lookup", data={"mode": "lookup", "image_id": "999999"})
+    assert page.status_code == 404
+    assert "<p>No image with id 999999 in the library.</p>" in page.get_data(as_text=True)
+    api = assert_error(upload(client, url=f"{API}/lookup", image_id="999999"), 404, "not_found")
+    assert api["message"] == "No image with id 999999 in the library."

@@ -97,8 +97,9 @@ def describe(error: BaseException) -> ErrorInfo:
         return ErrorInfo(503, "no_library", NO_LIBRARY_MESSAGE)
     if isinstance(error, ModelMismatchError | ModelError):
         return ErrorInfo(503, "model_unavailable", str(error))
-    if isinstance(error, ImageNotFoundError):
-        return ErrorInfo(404, "not_found", str(error) or "No image with that id.")
+    if isinstance(error, ImageNotFoundError):  # a sentence, as the other messages are
+        said = str(error).rstrip(".") or "No image with that id"
+        return ErrorInfo(404, "not_found", f"{said[0].upper()}{said[1:]}.")
     if isinstance(error, NoLabelsError):
         return ErrorInfo(400, "no_labels", f"{str(error)[0].upper()}{str(error)[1:]}.")
     if isinstance(error, ExploreError):
