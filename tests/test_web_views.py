@@ -275,3 +275,18 @@ def test_an_unknown_image_id_is_said_in_a_sentence(client):
     assert "<p>No image with id 999999 in the library.</p>" in page.get_data(as_text=True)
     api = assert_error(upload(client, url=f"{API}/lookup", image_id="999999"), 404, "not_found")
     assert api["message"] == "No image with id 999999 in the library."
+
+
+def test_a_from_address_that_names_no_image_says_what_to_do(client):
+    """/?from=xyz said "'image_id' must be a whole number from 1 to 9223372036854775807":
+    the API's field and limit, for an address the page has no field of."""
+    for text, said in (
+        ("xyz", "“xyz” in the address (?from=) is not an image id."),
+        ("0", "“0” in the address (?from=) is not an image id."),
+        ("<b>x", "“&lt;b&gt;x” in the address (?from=) is not an image id."),
+        ("999999", "No image with id 999999."),
+    ):
+        page = client.get("/", query_string={"from": text}).get_data(as_text=True)
+        assert said in page and "open an image from Browse" in page, (text, page)
+        assert "image_id" not in re.sub(r'id="image-id" name="image_id"', "", page)
+        assert "9223372036854775807" not in page and "<b>x" not in page

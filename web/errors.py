@@ -184,6 +184,17 @@ def register(app: Flask) -> None:
     app.register_error_handler(Exception, handle_exception)
 
 
+def from_error(info: ErrorInfo, text: str) -> ErrorInfo:
+    """The search page's ``?from=`` (a library image to start from) that names no image: said
+    in the address's words (not the API's ``image_id``, 1 to 2**63-1), with what to do."""
+    if info.code == "bad_request":
+        info = replace(info, message=f"“{text[:40]}” in the address (?from=) is not an image id.")
+    if info.status in (400, 404):
+        todo = "Choose a photo below, or open an image from Browse and search from there."
+        return replace(info, message=f"{info.message} {todo}")
+    return info
+
+
 NO_PHOTO = "Choose a photo to search with first (or open a library image and search from it)."
 
 

@@ -27,6 +27,7 @@ from web.errors import (
     ApiError,
     ErrorInfo,
     describe,
+    from_error,
     page_error,
 )
 from web.guard import public_stats
@@ -139,7 +140,7 @@ def search_page() -> Any:
         try:
             source = service.query_image(parse_image_id(from_text), from_text)
         except Exception as exc:
-            error = page_error(exc)
+            error = from_error(page_error(exc), from_text)
     mode = request.args.get("mode")
     form = _form_defaults(mode if mode in MODE_NAMES else "similar")
     return _page(notice=_notice(), source=source, error=error, form=form)
