@@ -218,3 +218,32 @@ def test_a_long_file_name_keeps_a_narrow_window_narrow(server, weblib, tmp_path)
             "return [window.innerWidth, document.documentElement.scrollWidth]"
         )
         assert inner == 400 and scroll <= inner, (inner, scroll)
+
+
+def test_a_damaged_jpeg_is_not_blamed_on_the_browser(browser, server, weblib, tmp_path):
+    """A JPEG cut short (or a text file named .jpg) said "This browser cannot show a preview
+    of that file; you can still search with it": every browser shows JPEGs, the file is what
+    is wrong. In Find copies mode a TIFF's message spoke of a Region box that is not there."""
+    from PIL import Image
+
+    cut = tmp_path / "cut short.jpg"
+    cut.write_bytes(weblib.query_photo.read_bytes()[:2000])
+    tiff = tmp_path / "scan.tiff"
+    Image.new("RGB", (64, 48), (120, 60, 30)).save(tiff)
+    driver = browser
+    driver.get(server + "/")
+    message = driver.find_element(By.ID, "form-message")
+    driver.find_element(By.ID, "image").send_keys(str(cut))
+    wait(driver, lambda d: "cannot be shown" in message.text)
+    assert "“cut short.jpg” cannot be shown: it may be damaged, or not really a JPEG" in (
+        message.text
+    )
+    assert "This browser" not in message.text
+    assert not driver.find_element(By.ID, "preview-img").is_displayed()
+    driver.execute_script("window.scrollTo(0, 0)")
+    driver.find_element(
+        By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Find copies']]"
+    ).click()
+    driver.find_element(By.ID, "image").send_keys(str(tiff))
+    wait(driver, lambda d: "cannot show a preview of “scan.tiff”" in message.text)
+    assert "Region" not in message.text, message.text

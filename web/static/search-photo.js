@@ -2,6 +2,10 @@
    the page or pasted; checked (type, size) before it is sent, and previewed with the region
    canvas over it. A clip is searched by its whole frames: it has no region. */
 
+// Formats every browser shows: a file of one of these types that does not show is damaged
+// or misnamed (a TIFF or a HEIC is only a format this browser lacks).
+const SHOWN_TYPES = { "image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WebP", "image/bmp": "BMP" };
+
 export function humanSize(n) {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
@@ -89,7 +93,16 @@ export function createPhoto(form, say, region) {
     img.hidden = true;
     canvas.hidden = true;
     region.set(null);
-    say("This browser cannot show a preview of that file; you can still search with it (a region can be typed in the Region box).");
+    const file = input.files[0];
+    const name = file ? file.name : previewName.textContent.split(" · ")[0];
+    const kind = file && SHOWN_TYPES[file.type];
+    if (kind) {
+      // every browser shows this format: the file itself is damaged, or misnamed
+      say(`“${name}” cannot be shown: it may be damaged, or not really a ${kind} image. Choose another photo, or search with it anyway.`);
+    } else {
+      const typed = form.dataset.mode === "lookup" ? "" : " (a region can be typed in the Region box)";
+      say(`This browser cannot show a preview of “${name}”; you can still search with it${typed}.`);
+    }
   });
 
   // Drag and drop anywhere on the page; the drop zone lights up.
