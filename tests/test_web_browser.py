@@ -247,3 +247,26 @@ def test_a_damaged_jpeg_is_not_blamed_on_the_browser(browser, server, weblib, tm
     driver.find_element(By.ID, "image").send_keys(str(tiff))
     wait(driver, lambda d: "cannot show a preview of “scan.tiff”" in message.text)
     assert "Region" not in message.text, message.text
+
+
+PHONE_PAGES = ("/", "/browse", "/labels?q=bee", "/clusters", "/outliers", "/map", "/library")
+
+
+def test_every_page_fits_a_phone(server, tmp_path):
+    """At 375 px an image page was 383 px wide (its "Search with a region of this image"
+    button does not wrap), and at 320 px the Clusters page 336 px (its method switch asks
+    320 px): a sideways scroll, a zoomed-out page on a phone."""
+    with chromium(tmp_path / "phone-profile", width=500, height=900) as driver:
+        driver.get(server + "/labels?q=bee")
+        image_page = driver.find_element(By.CSS_SELECTOR, "li.card a").get_attribute("href")
+        for width in (375, 320):
+            metrics = {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": True}
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+            for url in (*(server + page for page in PHONE_PAGES), image_page):
+                driver.get(url)
+                wait(driver, lambda d: d.execute_script("return document.readyState") == "complete")
+                inner, scroll = driver.execute_script(
+                    "return [window.innerWidth, document.documentElement.scrollWidth]"
+                )
+                assert inner == width and scroll <= inner, (url, width, inner, scroll)
+        assert severe_console_messages(driver) == []
