@@ -290,3 +290,21 @@ def test_a_from_address_that_names_no_image_says_what_to_do(client):
         assert said in page and "open an image from Browse" in page, (text, page)
         assert "image_id" not in re.sub(r'id="image-id" name="image_id"', "", page)
         assert "9223372036854775807" not in page and "<b>x" not in page
+
+
+def test_a_plural_label_points_to_its_singular(client):
+    """ "bees" (the hymenoptera folder's name) found nothing and said only that: labels are
+    ImageNet class names in the singular. The page now links the singular that has images,
+    and otherwise says what labels look like."""
+    page = client.get("/labels?q=bees")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'href="/labels?q=bee">search for “bee”</a>' in text
+    other = client.get("/labels?q=zebras%3Cb%3E").get_data(as_text=True)
+    assert "label-suggestion" not in other and "try another word" in other
+    assert "<b>" not in other
+    from web.views_labels import singular_forms
+
+    assert singular_forms("bees") == ["bee"]
+    assert singular_forms("butterflies") == ["butterfly", "butterflie"]
+    assert singular_forms("wolf boxes") == ["wolf box", "wolf boxe"]
+    assert singular_forms("grass") == [] and singular_forms("bee") == []

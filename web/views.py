@@ -1,6 +1,6 @@
 """The HTML pages: search (upload / paste / drop, region of interest) and reverse lookup
-("find copies"), image, library, labels, browse (the explore pages: views_explore; the live
-camera page: views_live).
+("find copies"), image, library, browse (the explore pages: views_explore; labels:
+views_labels; the live camera page: views_live).
 
 Pages work without JavaScript (plain form posts); ``static/search.js`` (an ES module with
 ``search-photo.js``, ``search-region.js`` and ``search-submit.js``) adds the preview, the
@@ -273,39 +273,6 @@ def library_page() -> Any:
     return render_template("library.html", title="Library", stats=stats, failed=failed, notice=None)
 
 
-@bp.get("/labels")
-def labels_page() -> Any:
-    """Images by label, a page of cards at a time (``page``)."""
-    q = " ".join((request.args.get("q") or "").split())
-    hits: list[Any] = []
-    error = None
-    page = 1
-    more = False
-    if q:
-        try:
-            page = parse_page()
-            hits = service.engine().search_labels(
-                q, k=BROWSE_PER_PAGE + 1, offset=(page - 1) * BROWSE_PER_PAGE
-            )
-            more, hits = len(hits) > BROWSE_PER_PAGE, hits[:BROWSE_PER_PAGE]
-        except Exception as exc:
-            error = page_error(exc)
-    q = "".join(c for c in q if c.isprintable())  # a refused NUL never reaches the page
-    return (
-        render_template(
-            "labels.html",
-            title=f"Label “{q}”" if q else "Labels",
-            q=q,
-            hits=hits,
-            error=error,
-            page=page,
-            more=more,
-            per_page=BROWSE_PER_PAGE,
-        ),
-        error.status if error else 200,
-    )
-
-
 @bp.get("/browse")
 def browse_page() -> Any:
     """The whole library, newest file first, a page of cards at a time (``page``), filtered
@@ -340,6 +307,6 @@ def browse_page() -> Any:
     ), status
 
 
-from web import views_explore, views_live  # noqa: E402  (register /clusters, /outliers, /map, /live on bp)
+from web import views_explore, views_labels, views_live  # noqa: E402  (register /clusters, /outliers, /map, /labels, /live on bp)
 
-__all__ = ["bp", "views_explore", "views_live"]
+__all__ = ["bp", "views_explore", "views_labels", "views_live"]

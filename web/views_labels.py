@@ -1,0 +1,78 @@
+"""The labels page: images whose top ImageNet labels match a word, a page of cards at a time.
+A word that matches nothing, in the plural ("ants", the folder name a user knows), is
+answered with the singular that does ("ant"): labels are class names in the singular."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template, request
+
+from web import service
+from web.errors import page_error
+from web.params import BROWSE_PER_PAGE, parse_page
+from web.views import bp
+
+
+def singular_forms(q: str) -> list[str]:
+    """``q`` with its last word in the singular, most likely first ("butterflies" ->
+    "butterfly", "boxes" -> "box", "ants" -> "ant"); none when it does not look plural."""
+    head, _, last = q.rpartition(" ")
+    prefix = f"{head} " if head else ""
+    if len(last) < 3 or not last.lower().endswith("s") or last.lower().endswith("ss"):
+        return []
+    forms = []
+    if last.lower().endswith("ies") and len(last) > 4:
+        forms.append(last[:-3] + "y")
+    if last.lower().endswith(("ses", "xes", "zes", "ches", "shes")):
+        forms.append(last[:-2])
+    forms.append(last[:-1])
+    return [prefix + form for form in forms]
+
+
+def _suggestion(q: str) -> str | None:
+    """The first singular form of ``q`` that labels some image, or None."""
+    for form in singular_forms(q):
+        try:
+            if service.engine().search_labels(form, k=1):
+                return form
+        except Exception:  # only a hint: the page already says that nothing matched
+            return None
+    return None
+
+
+@bp.get("/labels")
+def labels_page() -> Any:
+    """Images by label, a page of cards at a time (``page``)."""
+    q = " ".join((request.args.get("q") or "").split())
+    hits: list[Any] = []
+    error = None
+    page = 1
+    more = False
+    suggestion = None
+    if q:
+        try:
+            page = parse_page()
+            hits = service.engine().search_labels(
+                q, k=BROWSE_PER_PAGE + 1, offset=(page - 1) * BROWSE_PER_PAGE
+            )
+            more, hits = len(hits) > BROWSE_PER_PAGE, hits[:BROWSE_PER_PAGE]
+        except Exception as exc:
+            error = page_error(exc)
+        if not hits and page == 1 and error is None:
+            suggestion = _suggestion(q)
+    q = "".join(c for c in q if c.isprintable())  # a refused NUL never reaches the page
+    return (
+        render_template(
+            "labels.html",
+            title=f"Label “{q}”" if q else "Labels",
+            q=q,
+            hits=hits,
+            error=error,
+            page=page,
+            more=more,
+            per_page=BROWSE_PER_PAGE,
+            suggestion=suggestion,
+        ),
+        error.status if error else 200,
+    )
