@@ -249,6 +249,27 @@ def test_a_damaged_jpeg_is_not_blamed_on_the_browser(browser, server, weblib, tm
     assert "Region" not in message.text, message.text
 
 
+def test_a_refused_file_leaves_the_photo_shown_the_query(browser, server, weblib, tmp_path):
+    """Choosing a text file after a photo was previewed refused it but emptied the file
+    field: the preview still showed the photo while Search said "“notes.txt” is not an
+    image" and searched nothing. The photo shown stays the query."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    driver = browser
+    driver.get(server + "/")
+    driver.find_element(By.ID, "image").send_keys(str(weblib.query_photo))
+    wait(driver, ec.visibility_of_element_located((By.ID, "roi-canvas")))
+    message = driver.find_element(By.ID, "form-message")
+    driver.find_element(By.ID, "image").send_keys(str(notes))
+    wait(driver, lambda d: "“notes.txt” is not an image" in message.text)
+    assert QUERY_NAME in driver.find_element(By.ID, "preview-name").text
+    driver.find_element(By.ID, "submit").click()
+    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card")))
+    assert message.text == ""
+    first = driver.find_element(By.CSS_SELECTOR, "#results li.card .name").text
+    assert first == QUERY_NAME
+
+
 PHONE_PAGES = ("/", "/browse", "/labels?q=bee", "/clusters", "/outliers", "/map", "/library")
 
 

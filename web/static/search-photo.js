@@ -47,11 +47,18 @@ export function createPhoto(form, say, region) {
   }
 
   let refusal = ""; // why the last file chosen was not taken (said again at Search)
+  let accepted = null; // the photo in the preview: a file refused after it leaves it the query
 
   function refuse(text) {
     refusal = text;
     say(text);
-    input.value = "";
+    if (accepted) {
+      const transfer = new DataTransfer();
+      transfer.items.add(accepted);
+      input.files = transfer.files; // the file field holds what the preview shows
+    } else {
+      input.value = "";
+    }
     return false;
   }
 
@@ -69,6 +76,7 @@ export function createPhoto(form, say, region) {
       return refuse(`“${file.name}” is empty (0 bytes). Choose a photo.`);
     }
     refusal = "";
+    accepted = file;
     if (input.files[0] !== file) {
       const transfer = new DataTransfer();
       transfer.items.add(file);
