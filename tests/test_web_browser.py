@@ -7,6 +7,7 @@ go to the artifacts directory (lookup mode: test_web_browser_lookup.py).
 
 from __future__ import annotations
 
+import os
 import re
 import time
 
@@ -22,7 +23,9 @@ from tests.browser import (
     severe_console_messages,
     wait,
 )
+from tests.served import CLI, serving
 from tests.web_library import QUERY_NAME
+from tests.web_ui_library import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_chromium()
@@ -268,6 +271,29 @@ def test_a_refused_file_leaves_the_photo_shown_the_query(browser, server, weblib
     assert message.text == ""
     first = driver.find_element(By.CSS_SELECTOR, "#results li.card .name").text
     assert first == QUERY_NAME
+
+
+def test_an_error_page_before_the_search_shows_its_message_only(browser, weblib):
+    """A server that wants its access token, asked by a page whose token cookie is gone (the
+    server restarted with a new one): the whole 401 page - a second header, nav bar, footer,
+    another label-search field - was put inside the results. Now only its message is."""
+    command = [*CLI, "--library", str(weblib.settings.library), "--model-path"]
+    command += [str(weblib.models_dir), "serve", "--port", "0", "--token", "sekrit"]
+    with serving(command, REPO, {**os.environ, "PYTHONPATH": str(REPO)}) as served:
+        driver = browser
+        driver.get(served.url + "/?token=sekrit")
+        driver.find_element(By.ID, "image").send_keys(str(weblib.query_photo))
+        wait(driver, ec.visibility_of_element_located((By.ID, "roi-canvas")))
+        driver.delete_all_cookies()
+        driver.find_element(By.ID, "submit").click()
+        alert = wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, "#results .alert")))
+        assert "needs its access token" in alert.text
+        counts = driver.execute_script(
+            "return ['header', 'footer', '#results h1', '[id=label-q]']"
+            ".map(s => document.querySelectorAll(s).length)"
+        )
+        assert counts == [1, 1, 0, 1], counts
+        severe_console_messages(driver)  # the expected 401
 
 
 PHONE_PAGES = ("/", "/browse", "/labels?q=bee", "/clusters", "/outliers", "/map", "/library")

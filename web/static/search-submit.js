@@ -21,6 +21,18 @@ function showProgress(what) {
   };
 }
 
+// The results to show of a response: the fragment the view sent, or the message of an error
+// page the server answered with before the view (a missing access token, a refused request:
+// never the whole page inside the results); null when there is nothing of ours to show (a
+// proxy's or the HTTP server's own error).
+function resultsOf(response, text) {
+  if (/^\s*<!doctype/i.test(text)) {
+    const alert = new DOMParser().parseFromString(text, "text/html").querySelector(".alert");
+    return alert ? alert.outerHTML : null;
+  }
+  return response.ok || text.includes('class="alert') ? text : null;
+}
+
 // `say` shows a message under the form, `currentMode()` is "similar" or "lookup", `photo` is
 // createPhoto's (search-photo.js).
 export function installSubmit(form, say, currentMode, photo) {
@@ -83,9 +95,11 @@ export function installSubmit(form, say, currentMode, photo) {
         body: new FormData(form),
         headers: { "X-Requested-With": "fetch" },
       });
-      const html = await response.text();
-      if (response.status === 413 && !html.includes("alert")) {
+      const html = resultsOf(response, await response.text());
+      if (html === null && response.status === 413) {
         say(`That file is too large; the limit is ${humanSize(maxBytes)}.`);
+      } else if (html === null) {
+        say(`The server could not answer (HTTP ${response.status}). Try again; if it keeps failing, see the server's log.`);
       } else {
         results.innerHTML = html; // server-rendered, auto-escaped fragment of this origin
         const heading = results.querySelector("#results-title, .alert");
