@@ -42,6 +42,8 @@ def test_no_library_yet_is_503_then_picked_up(tmp_path, weblib, data_dir):
     assert_error(upload(client, weblib.query_photo), 503, "no_library")
     page = client.get("/")
     assert page.status_code == 200 and b"No library yet" in page.data
+    # /?from=ID said it twice: in the notice, and in an alert about the image asked for
+    assert client.get("/?from=1").data.count(b"No library yet") == 1
     assert client.get("/library").status_code == 503
     # An index run creates the library; the running app picks it up without a restart.
     photos = tmp_path / "photos"

@@ -134,16 +134,16 @@ def _page(status: int = 200, **context: Any) -> Any:
 def search_page() -> Any:
     """The search page; ``?from=ID`` preloads a library image (to draw a region on, or to
     find copies of), ``?mode=lookup`` opens it in reverse-lookup mode."""
-    source, error = None, None
+    source, error, notice = None, None, _notice()
     from_text = request.args.get("from")
-    if from_text:
+    if from_text and notice is None:  # no library: the notice says so, once
         try:
             source = service.query_image(parse_image_id(from_text), from_text)
         except Exception as exc:
             error = from_error(page_error(exc), from_text)
     mode = request.args.get("mode")
     form = _form_defaults(mode if mode in MODE_NAMES else "similar")
-    return _page(notice=_notice(), source=source, error=error, form=form)
+    return _page(notice=notice, source=source, error=error, form=form)
 
 
 @bp.get("/search")
