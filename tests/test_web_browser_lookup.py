@@ -193,3 +193,32 @@ def test_copy_badges_on_results_and_the_image_page(browser, server, weblib):
     assert badge(similar[RESAVED_NAME]) == "exact copy"
     assert badge(similar["ukbench00120__resize.jpg"]) == "copy"
     assert severe_console_messages(driver) == []
+
+
+def test_every_evidence_pill_fits_its_card(server, weblib, tmp_path):
+    """With a copy-score threshold a near-duplicate's evidence, "copy score 0.912 ≥ 0.50", was
+    kept on one line wider than the card (about 174 px in a 164 px pill at 1360 px, 140 px on
+    a phone): its threshold was cut off. "same bytes (sha256)" too on a phone."""
+    from tests.browser import chromium
+
+    fits = """return Array.from(document.querySelectorAll('#results .card')).map(card => {
+        const ev = card.querySelector('.evidence'), box = card.getBoundingClientRect();
+        const e = ev.getBoundingClientRect();
+        return [ev.textContent, ev.scrollWidth <= ev.clientWidth + 1 && e.right <= box.right];
+    });"""
+    for width in (1360, 375):
+        with chromium(tmp_path / f"profile-{width}", width=max(width, 500)) as driver:
+            metrics = {"width": width, "height": 1000, "deviceScaleFactor": 1, "mobile": True}
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+            driver.get(server + "/?mode=lookup")
+            driver.find_element(By.ID, "image").send_keys(str(weblib.query_photo))
+            driver.execute_script(
+                "const t = document.getElementById('threshold'); t.value = '0.5';"
+                "t.dispatchEvent(new Event('input'));"
+            )
+            driver.execute_script("document.getElementById('submit').click()")
+            wait(driver, lambda d: "copy score ≥ 0.50" in d.find_element(By.ID, "results").text)
+            pills = driver.execute_script(fits)
+            assert any("≥ 0.50" in text for text, _ in pills), pills
+            assert any("sha256" in text for text, _ in pills), pills
+            assert all(fit for _, fit in pills), (width, pills)

@@ -88,13 +88,18 @@ def short_name(path: str | None, limit: int = NAME_MAX) -> Markup:
     return Markup(re.sub(r"([_\-]+)(?=[^_\-])", r"\1<wbr>", str(escape(name))))
 
 
+EVIDENCE_NOWRAP_MAX = 18  # characters: "copy score 0.912" fits a phone's card on one line
+
+
 def evidence_parts(text: str) -> list[tuple[str, bool]]:
     """An evidence text's parts (split at " · ") and whether each is kept on one line: the
-    short ones with a number ("copy score 0.912"), not the words ("same pixels, other
-    encoding") or a sentence ("100% of the shorter video's frames found in order"), which
-    wrap inside the card."""
+    short ones with a number ("copy score 0.912", "z 9.1 ≥ 6"), not the words ("same pixels,
+    other encoding"), a sentence ("100% of the shorter video's frames found in order") or a
+    longer part ("copy score 0.369 ≥ 0.30", "same bytes (sha256)"), which wrap inside the
+    card: kept whole they ran past its edge and were cut off."""
     return [
-        (part, len(part) <= 24 and any(ch.isdigit() for ch in part)) for part in text.split(" · ")
+        (part, len(part) <= EVIDENCE_NOWRAP_MAX and any(ch.isdigit() for ch in part))
+        for part in text.split(" · ")
     ]
 
 
