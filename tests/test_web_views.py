@@ -308,3 +308,20 @@ def test_a_plural_label_points_to_its_singular(client):
     assert singular_forms("butterflies") == ["butterfly", "butterflie"]
     assert singular_forms("wolf boxes") == ["wolf box", "wolf boxe"]
     assert singular_forms("grass") == [] and singular_forms("bee") == []
+
+
+def test_browse_by_a_flag_no_image_has_says_so(client):
+    """Browse filtered by a quality flag that no image has said "No images on page 1 · This
+    page is past the end of the library (0 images)." - not past any end, and not 0 images."""
+    empty = None
+    for name in ("dark", "blurry", "uniform", "bright", "tiny"):
+        page = client.get(f"/browse?flag={name}").get_data(as_text=True)
+        if 'class="card' not in page:
+            empty = page
+            break
+    assert empty is not None, "the web library has an image of every quality flag"
+    assert "past the end" not in empty and "(0 images)" not in empty
+    assert "No image of the library matches this filter." in empty
+    assert 'href="/browse">Show all images</a>' in empty
+    past = client.get("/browse?exclude_flag=any&page=999").get_data(as_text=True)
+    assert re.search(r"past the end of the \d+ images that match this filter", past)
