@@ -145,12 +145,19 @@ def is_clip(query: Query) -> bool:
 
 def query_image(image_id: int | None, asked: str) -> ImageInfo:
     """The library image the search page starts from (``?from=ID``): 404 when there is none,
-    409 when its file is gone or changed since indexing (its preview and its search would
-    fail: said before, with what to run)."""
+    409 when its file failed to index, or is gone or changed since indexing (its preview and
+    its search would fail: said before, with what to run)."""
     eng = engine()
     source = eng.records.get_image(image_id) if image_id else None
     if source is None:
         raise ApiError(404, f"No image with id {asked[:20]}.")
+    if source.status != "ok":  # a file that failed to index: no picture, no vectors
+        raise ApiError(
+            409,
+            f"Library image #{image_id} cannot be a query: its file could not be read when it "
+            "was indexed. Replace or repair it, then run `imgsearch index`.",
+            "not_indexed",
+        )
     problem = eng.records.file_problem(source)
     if problem is not None:
         raise ApiError(

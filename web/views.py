@@ -258,6 +258,7 @@ def image_page(image_id: int) -> Any:
         info=info,
         similar=similar,
         file_problem=eng.records.file_problem(info),
+        not_indexed=info.status != "ok",  # a failed file: no picture, vector or labels
     )
 
 
