@@ -222,3 +222,40 @@ def test_every_evidence_pill_fits_its_card(server, weblib, tmp_path):
             assert any("≥ 0.50" in text for text, _ in pills), pills
             assert any("sha256" in text for text, _ in pills), pills
             assert all(fit for _, fit in pills), (width, pills)
+
+
+def test_the_results_heading_is_not_left_under_the_top_bar(server, weblib, tmp_path):
+    """After a search the page scrolls to the results' heading: it ended 32 px too high (the
+    progress bar above it was hidden after the scroll began), under the sticky top bar at
+    1360 px and above the screen on a phone. The bar was sticky at every width: 190 px of a
+    phone's screen, and at 861-1040 px its label search shrank to 30-190 px."""
+    from tests.browser import chromium
+
+    def settled(driver):  # the smooth scroll has ended
+        before = driver.execute_script("return window.scrollY")
+        time.sleep(0.4)
+        return driver.execute_script("return window.scrollY") == before
+
+    for width in (1360, 375):
+        with chromium(tmp_path / f"profile-{width}", width=max(width, 500), height=900) as driver:
+            metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": True}
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+            driver.get(server + "/?mode=lookup")
+            driver.find_element(By.ID, "image").send_keys(str(weblib.query_photo))
+            driver.execute_script("document.getElementById('submit').click()")
+            wait(driver, ec.presence_of_element_located((By.ID, "results-title")))
+            wait(driver, settled)
+            top, bar = driver.execute_script(
+                "const bar = document.querySelector('.topbar');"
+                "return [document.getElementById('results-title').getBoundingClientRect().top,"
+                " getComputedStyle(bar).position === 'sticky' ? bar.offsetHeight : 0];"
+            )
+            assert driver.execute_script("return window.scrollY") > 0
+            assert bar <= 80 and bar - 1 <= top <= bar + 40, (width, top, bar)
+            if width == 1360:
+                for narrower in (861, 1000):
+                    driver.set_window_size(narrower, 900)
+                    metrics = {**metrics, "width": narrower}
+                    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+                    field = driver.find_element(By.ID, "label-q").size["width"]
+                    assert field >= 200, (narrower, field)

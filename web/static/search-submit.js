@@ -96,6 +96,7 @@ export function installSubmit(form, say, currentMode, photo) {
         headers: { "X-Requested-With": "fetch" },
       });
       const html = resultsOf(response, await response.text());
+      stopProgress(); // before the scroll below: hiding the bar then moved the heading 32 px up
       if (html === null && response.status === 413) {
         say(`That file is too large; the limit is ${humanSize(maxBytes)}.`);
       } else if (html === null) {
