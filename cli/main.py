@@ -207,3 +207,7 @@ def main() -> None:
         cli(prog_name="imgsearch")
     except BrokenPipeError:  # help or a usage error printed to a reader that left
         reader_gone()
+
+
+if __name__ == "__main__":  # python -m cli.main, as the imgsearch command
+    main()
