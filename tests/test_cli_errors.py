@@ -259,3 +259,22 @@ def test_a_damaged_page_is_said_in_one_line(home) -> None:  # type: ignore[no-un
     assert done.returncode == 1, done.stdout
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("Error: ") and "is damaged" in line and "quick check" in line, line
+
+
+def test_rebuild_index_that_cannot_save_its_file_fails(home) -> None:  # type: ignore[no-untyped-def]
+    """`rebuild-index` whose FAISS file cannot be written (a folder in its place, a full disk)
+    logged a warning and said "rebuilt ...", exit 0: the one thing the command is for was not
+    done. It now fails, naming the file, and says that nothing is lost."""
+    shutil.copytree(home / "imgsearch-library", home / "unsaved")
+    cache = home / "unsaved" / "index.faiss"
+    cache.unlink(missing_ok=True)
+    cache.mkdir()
+    done = run_cli(["--library", "unsaved", "rebuild-index"], home)
+    assert done.returncode == 1, done.stdout
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: rebuilt the index but cannot write "), last
+    assert str(cache) in last and "nothing is lost" in last, last
+    assert "Traceback" not in done.stderr
+    cache.rmdir()
+    again = run_cli(["--library", "unsaved", "rebuild-index"], home)
+    assert again.returncode == 0 and cache.is_file(), again.stderr

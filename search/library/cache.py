@@ -41,6 +41,7 @@ class IndexCache:
     def __init__(self, settings: Settings, store: LibraryStore) -> None:
         self.settings = settings
         self.store = store
+        self.save_error: str | None = None  # why the last save failed (None: it did not)
 
     def state(self) -> SearchedState:
         """What a loaded index depends on besides the generation, which moves without it:
@@ -127,12 +128,15 @@ class IndexCache:
         return index
 
     def save(self, index: VectorIndex, stamp: IndexStamp) -> None:
-        """Save the cache (optional: a failure is logged, the store stays the truth)."""
+        """Save the cache (optional: a failure is logged and kept in :attr:`save_error`, the
+        store stays the truth)."""
+        self.save_error = None
         if self.store.read_only or not self.settings.index_path.parent.is_dir():
             return  # a read-only library, or a look at one elsewhere: kept in memory
         try:
             index.save(self.settings.index_path, stamp)
         except OSError as error:
+            self.save_error = f"cannot write {self.settings.index_path}: {error.strerror or error}"
             log.warning("could not save the vector index cache: %s", error)
 
     def trailing(self, live: Searchable) -> Searchable | None:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search.index import IndexCacheError
 from search.library import MODEL_DIR_KEY, describe, has_labels, with_model_dir
 from search.query.errors import NoLabelsError
 from search.store import (
@@ -199,9 +200,17 @@ class LibraryAdmin:
         return found
 
     def rebuild_index(self, kind: str | None = None) -> dict[str, Any]:
-        """Rebuild the FAISS cache from SQLite (``kind``: auto, flat, hnsw, ivf-sq8)."""
+        """Rebuild the FAISS cache from SQLite (``kind``: auto, flat, hnsw, ivf-sq8); raises
+        :class:`search.index.IndexCacheError` when the rebuilt index cannot be saved (its
+        whole point: it was logged only, and the command said "rebuilt")."""
         with self.library.writer_lock():
             index = self.library.rebuild_index(kind)
+        if self.library.cache.save_error is not None:
+            raise IndexCacheError(
+                f"rebuilt the index but {self.library.cache.save_error}; nothing is lost (the "
+                "database is the truth, and searches rebuild the index in memory meanwhile): "
+                "make room or fix the permissions, then run `imgsearch rebuild-index` again"
+            )
         return {k: v for k, v in index.info.items() if k != "recall_trace"}
 
 
