@@ -108,13 +108,17 @@ def duplicate_decisions(
     if not descriptor.config.expand or len(flagged) < 2:
         return out
     flagged = flagged[np.argsort(-copy[flagged], kind="stable")]
+    firm = cal.duplicate_threshold(WITNESS_Z)
+    by_vectors = firm <= copy[flagged[0]] < SELF_SCORE  # a firm witness, not the query's file
+    by_key_points = local is not None and descriptor.config.local
+    if not (by_vectors or by_key_points):
+        return out  # no witness to ask: the stored rows are not read
     rows, owner = rows_of([ids[i] for i in flagged])
     n = len(flagged)
     pairs = np.full((n, n), -np.inf, np.float32)  # the flagged images' own copy scores
     for a in range(n):
         np.maximum.at(pairs[a], owner, (rows[owner == a] @ rows.T).max(axis=0))
-    firm = cal.duplicate_threshold(WITNESS_Z)
-    if firm <= copy[flagged[0]] < SELF_SCORE:  # a firm witness, not the query's own file
+    if by_vectors:
         own = descriptor.copy_scores(query, rows, owner, n, cap)  # the views' evidence alone
         grey = (own >= copy[flagged] - 1e-6) & (copy[flagged] < firm)
         kept = witnessed(
@@ -122,7 +126,7 @@ def duplicate_decisions(
         )
         out.duplicate[flagged] = kept
         out.lookalike.update({int(p): NO_COPY_OF_BETTER for p in flagged[~kept]})
-    if local is not None and descriptor.config.local:
+    if by_key_points:
         _witnessed_by_key_points(
             out, copy, ids, flagged, pairs, cal.duplicate_threshold(LOCAL_WITNESS_Z), local
         )
