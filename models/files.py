@@ -142,12 +142,16 @@ class _CountedReads:
 def open_pillow(stream: BinaryIO) -> Any:
     """:func:`PIL.Image.open` of ``stream`` (the header only, in Pillow's own order of
     formats), refusing a header of junk (:class:`JunkHeaderError`) before it is scanned
-    byte by byte."""
-    from PIL import Image
+    byte by byte, and a format of :data:`EXTERNAL_DECODERS` (``UnidentifiedImageError``)
+    before any pixel: loading it would run a program."""
+    from PIL import Image, UnidentifiedImageError
 
     counted = _CountedReads(stream, MAX_HEADER_BYTE_READS)
     image = Image.open(counted)  # type: ignore[arg-type]
     counted.limit = None  # decoding reads what it must
+    if image.format in EXTERNAL_DECODERS:
+        image.close()
+        raise UnidentifiedImageError(f"{image.format} is never decoded here")
     return image
 
 
@@ -158,7 +162,7 @@ def image_format(path: str | os.PathLike[str]) -> str | None:
 
     try:
         with open_image_file(path) as handle, open_pillow(handle) as image:
-            return None if image.format in EXTERNAL_DECODERS else image.format
+            return image.format
     except Image.DecompressionBombError:  # more pixels than Pillow opens: the header tells
         return _format_by_signature(path)  # (an HTTP 500 for a file replaced by a huge one)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):

@@ -37,7 +37,7 @@ from models.errors import (
     UnsupportedImageError,
 )
 from models.exif import exif_info as _exif_info
-from models.files import EXTERNAL_DECODERS, open_pillow
+from models.files import open_pillow
 from models.roi import RegionOfInterest
 from models.sources import (
     ImageSource,
@@ -203,9 +203,6 @@ def load_image(
         stream.seek(0)
         try:
             im = open_pillow(stream)  # the header only: nothing is decoded yet
-            if im.format in EXTERNAL_DECODERS:  # never loaded: that would run a program
-                im.close()
-                raise UnidentifiedImageError(im.format)
         except UnidentifiedImageError:
             hint = sniff_unsupported(head)
             if hint:
