@@ -172,7 +172,7 @@ def test_region_of_a_library_image_and_keyboard(browser, server):
     assert severe_console_messages(driver) == []
 
 
-def test_messages_for_bad_input(browser, server, tmp_path):
+def test_messages_for_bad_input(browser, server, weblib, tmp_path):
     driver = browser
     driver.get(server + "/")
     driver.find_element(By.ID, "submit").click()
@@ -197,6 +197,11 @@ def test_messages_for_bad_input(browser, server, tmp_path):
     driver.find_element(By.ID, "submit").click()
     alert = wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, "#results .alert")))
     assert "Not a readable image" in alert.text
+    # A good photo chosen next takes the stale error away (it stayed in the results, about
+    # the file no longer chosen, under the new photo's preview).
+    driver.find_element(By.ID, "image").send_keys(str(weblib.query_photo))
+    wait(driver, ec.visibility_of_element_located((By.ID, "roi-canvas")))
+    assert not driver.find_elements(By.CSS_SELECTOR, "#results .alert")
     # An empty region typed by hand is refused before anything is sent.
     roi = driver.find_element(By.ID, "roi")
     roi.clear()

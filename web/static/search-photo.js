@@ -12,8 +12,9 @@ export function humanSize(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-// `say` shows a message under the form; `region` is createRegion's (search-region.js).
-export function createPhoto(form, say, region) {
+// `say` shows a message under the form; `region` is createRegion's (search-region.js);
+// `onChosen` is called when a new photo is taken as the query.
+export function createPhoto(form, say, region, onChosen = () => {}) {
   const $ = (id) => document.getElementById(id);
   const input = $("image");
   const dropzone = $("dropzone");
@@ -86,6 +87,7 @@ export function createPhoto(form, say, region) {
     objectUrl = URL.createObjectURL(file);
     const what = isVideo ? " · a video: searched by its frames, whole" : "";
     showPreview(objectUrl, `${file.name} · ${humanSize(file.size)}${what}`, isVideo);
+    onChosen();
     return true;
   }
 

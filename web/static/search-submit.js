@@ -33,6 +33,13 @@ function resultsOf(response, text) {
   return response.ok || text.includes('class="alert') ? text : null;
 }
 
+// An error the results show (the server refused the last query) is about a query that is
+// gone once another photo is chosen or another search starts: it is taken away then.
+export function clearResultsError() {
+  const results = document.getElementById("results");
+  if (results && results.querySelector(":scope > .alert")) results.innerHTML = "";
+}
+
 // `say` shows a message under the form, `currentMode()` is "similar" or "lookup", `photo` is
 // createPhoto's (search-photo.js).
 export function installSubmit(form, say, currentMode, photo) {
@@ -86,6 +93,7 @@ export function installSubmit(form, say, currentMode, photo) {
         return;
       }
     }
+    clearResultsError();
     results.setAttribute("aria-busy", "true");
     submit.disabled = true;
     const stopProgress = showProgress(currentMode() === "lookup" ? "Finding copies…" : "Searching…");
