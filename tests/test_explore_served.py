@@ -19,6 +19,10 @@ def test_api_clusters_outliers_map_follow_new_generations(client, weblib, tmp_pa
     assert body["method"] == "density" and body["total"] >= 14 and len(body["clusters"]) == 5
     first = body["clusters"][0]
     assert first["size"] == len(first["members"]) and first["representative"]["page_url"]
+    # past the last page: an empty page, as /api/v1/images gives (it listed the noise)
+    past = client.get("/api/v1/clusters?page=99999").get_json()
+    assert past["clusters"] == [] and past["noise"] == [] and past["page"] == 99999
+    assert past["total"] == body["total"] and past["noise_total"] == body["noise_total"]
     outliers = client.get("/api/v1/outliers?n=3").get_json()["outliers"]
     assert len(outliers) == 3 and outliers[0]["score"] >= outliers[2]["score"]
     found = client.get("/api/v1/map").get_json()

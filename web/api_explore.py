@@ -53,6 +53,9 @@ def clusters() -> Response:
     result = service.engine().explore.clusters(method, k=k, min_size=min_size)
     shown = result.clusters[(page - 1) * per_page : page * per_page]
     total = len(result.clusters)
+    pages = max(1, -(-total // per_page))
+    # a page past the last is empty, as /images's are (it listed the unclustered images)
+    noise = result.noise[:MAX_NOISE_SHOWN] if page <= pages else []
     return jsonify(
         {
             "method": result.method,
@@ -60,7 +63,7 @@ def clusters() -> Response:
             "page": page,
             "per_page": per_page,
             "total": total,
-            "pages": max(1, -(-total // per_page)),
+            "pages": pages,
             "clusters": [
                 {
                     "id": c.id,
@@ -72,7 +75,7 @@ def clusters() -> Response:
                 for c in shown
             ],
             "noise_total": len(result.noise),
-            "noise": [member_json(m) for m in result.noise[:MAX_NOISE_SHOWN]],
+            "noise": [member_json(m) for m in noise],
         }
     )
 
