@@ -210,4 +210,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # python -m cli.main, as the imgsearch command
-    main()
+    # this module runs as __main__: the command modules register on cli.main's group (this
+    # module's own `cli` had no command: "No such command 'index'")
+    importlib.import_module("cli.main").main()

@@ -103,6 +103,20 @@ def test_root_help_lists_every_command_with_its_own_help() -> None:
     assert cli.list_commands(ctx) == sorted(LAZY_COMMANDS)
 
 
+def test_python_m_cli_main_runs_the_commands() -> None:
+    """``python -m cli.main labels --help`` said "No such command 'labels'" (the commands
+    registered on cli.main's group, not on the __main__ module's)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "labels", "--help"],
+        cwd=REPO,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "WORD" in done.stdout, done.stderr
+
+
 def test_every_subcommand_is_reachable_through_the_lazy_group() -> None:
     """A group's subcommands, defined in any module of the cli package, are all there when
     only that group was looked up (as `imgsearch GROUP SUB` does in a fresh process)."""
