@@ -88,6 +88,9 @@ def test_db_check_of_an_empty_database_file_says_there_is_no_library(tmp_path: P
     assert done.returncode == 1 and "ok (" not in done.stdout, done.stdout
     (line,) = done.stderr.strip().splitlines()
     assert "has no imgsearch library yet" in line and "`imgsearch index PATH`" in line, line
+    # stats said "run `imgsearch db upgrade`" (which makes an empty library): the same advice
+    stats = run_cli(["stats"], tmp_path, timeout=60)
+    assert stats.returncode == 1 and stats.stderr.strip() == line, stats.stderr
 
 
 def test_help_names_the_environment_variables_readme_documents(tmp_path: Path) -> None:

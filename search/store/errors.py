@@ -26,6 +26,18 @@ def require_database(url: str) -> None:
             )
 
 
+def no_library_yet(url: object) -> LibraryNotFoundError:
+    """The error of an intact database without any table (a zero-byte file, a new server
+    database): nothing was indexed into it yet, and ``index`` makes the library (``db
+    upgrade`` would only make an empty one). ``url`` is the engine's SQLAlchemy URL."""
+    server = url.get_backend_name() != "sqlite"  # type: ignore[attr-defined]
+    where = url.render_as_string() if server else url.database  # type: ignore[attr-defined]
+    return LibraryNotFoundError(
+        f"{where} has no imgsearch library yet (no tables): `imgsearch "
+        f"{'--database-url URL ' if server else ''}index PATH` creates one"
+    )
+
+
 class SchemaError(LibraryError):
     """The database schema is newer than this program, or not an imgsearch database."""
 

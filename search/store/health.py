@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DatabaseError
 
 from search.store.dialect import set_meta
-from search.store.errors import DatabaseCorruptError, LibraryNotFoundError, SchemaError
+from search.store.errors import DatabaseCorruptError, SchemaError, no_library_yet
 from search.store.read_only import read_only_engine, read_only_file
 from search.store.records import MODEL_KEYS, ModelStamp, SessionFactory
 from search.store.schema import STATUS_OK, Embedding, Image, LibraryMeta
@@ -190,16 +190,13 @@ def _require_library(connection: Connection) -> None:
     tables = set(inspect(connection).get_table_names()) - {"alembic_version"}
     if Embedding.__tablename__ not in tables:  # nothing damaged: no library there (yet)
         url = connection.engine.url
+        if not tables:
+            raise no_library_yet(url)
         server = url.get_backend_name() != "sqlite"
         where = url.render_as_string() if server else url.database
-        if tables:
-            raise SchemaError(
-                f"{where} holds tables but no imgsearch library: give the database of an "
-                f"imgsearch library ({'--database-url' if server else '--library'})"
-            )
-        raise LibraryNotFoundError(
-            f"{where} has no imgsearch library yet (no tables): `imgsearch "
-            f"{'--database-url URL ' if server else ''}index PATH` creates one"
+        raise SchemaError(
+            f"{where} holds tables but no imgsearch library: give the database of an "
+            f"imgsearch library ({'--database-url' if server else '--library'})"
         )
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from search.store.backups import backup_sqlite
-from search.store.errors import SchemaError
+from search.store.errors import SchemaError, no_library_yet
 from search.store.locks import SCHEMA, holding
 from search.store.schema import Base, LibraryMeta
 
@@ -277,8 +277,8 @@ def _ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool) -> None:
     tables = set(inspect(engine).get_table_names())
     if current is None and tables - {"alembic_version"}:
         raise SchemaError(_foreign(engine))
-    if current is None and not create:
-        raise SchemaError("the database has no imgsearch schema yet; run `imgsearch db upgrade`")
+    if current is None and not create:  # no table at all: what db check says, too
+        raise no_library_yet(engine.url)
     known = {rev.revision for rev in ScriptDirectory.from_config(_bare()).walk_revisions()}
     if current is not None and current not in known:
         raise SchemaError(_newer(current))
