@@ -27,9 +27,15 @@ def is_video_file(path: str | os.PathLike[str]) -> bool:
     return is_video_container(path) or is_animation(path)
 
 
-def is_video_data(data: bytes) -> bool:
-    """Video bytes (MP4/MOV, Matroska/WebM, AVI) or an animated image's bytes."""
-    return looks_like_video(bytes(data[:16])) or is_animation(data)
+def is_video_data(data: bytes, name: str | None = None) -> bool:
+    """Video bytes (MP4/MOV, Matroska/WebM, AVI) or an animated image's bytes; with the
+    upload's file ``name``, also any bytes but a still image's under a video's name (as
+    :func:`is_video_container` takes a file: ``clip.mp4`` of text is an unreadable video, not
+    "not an image")."""
+    head = bytes(data[:32])
+    if name is not None and is_video_name(name) and not looks_like_still(head):
+        return True
+    return looks_like_video(head[:16]) or is_animation(data)
 
 
 def _head(source: Any) -> bytes:

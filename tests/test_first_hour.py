@@ -282,6 +282,13 @@ def test_a_broken_clip_is_named_a_video_without_ffmpeg_numbers(user, server) -> 
     assert answer.status_code == 415 and answer.json()["error"]["code"] == "not_a_video"
     message = answer.json()["error"]["message"]
     assert message.startswith("Not a readable video (") and "Errno" not in message, message
+    # bytes of no format at all named .mp4 said "Not a readable image: not an image", where
+    # the CLI says "not a readable video": the name counts as a file's does
+    answer = requests.post(
+        f"{server}/api/v1/lookup", files={"image": ("notes.mp4", b"plain text\n" * 50)}, timeout=60
+    )
+    assert answer.status_code == 415 and answer.json()["error"]["code"] == "not_a_video"
+    assert answer.json()["error"]["message"].startswith("Not a readable video ("), answer.text
     (cwd / "broken.mp4").write_bytes(broken)
     try:
         done = run_cli(["search", "broken.mp4"], cwd)

@@ -54,7 +54,12 @@ def run_search(query: Query) -> tuple[list[SearchHit], float]:
     started = time.perf_counter()
     source = query.data if query.data is not None else library_file(eng, query.image_id).path
     hits = eng.search_image(
-        source, roi=query.roi, k=query.k, min_score=query.min_score, flags=query.flags
+        source,
+        roi=query.roi,
+        k=query.k,
+        min_score=query.min_score,
+        flags=query.flags,
+        name=query.filename if query.data is not None else None,
     )
     return list(hits), (time.perf_counter() - started) * 1000.0
 
@@ -94,7 +99,9 @@ def run_lookup(query: LookupQuery) -> tuple[LookupResult, float]:
     if query.image_id is not None:  # its file, or its stored vectors when the file is gone
         result = lookup_image(eng, query.image_id, threshold=query.threshold, others=query.others)
     else:
-        result = lookup(eng, query.data, threshold=query.threshold, others=query.others)
+        result = lookup(
+            eng, query.data, threshold=query.threshold, others=query.others, name=query.filename
+        )
     return result, (time.perf_counter() - started) * 1000.0
 
 
@@ -140,7 +147,7 @@ def is_clip(query: Query) -> bool:
     videos only)? Its first bytes and headers only."""
     from models import is_video_data
 
-    return query.data is not None and is_video_data(query.data)
+    return query.data is not None and is_video_data(query.data, query.filename)
 
 
 def query_image(image_id: int | None, asked: str) -> ImageInfo:

@@ -211,8 +211,10 @@ class SearchEngine:
         k: int = 10,
         min_score: float | None = None,
         flags: QualityFilter | None = None,
+        name: str | None = None,
     ) -> list[SearchHit]:
-        """The ``k`` images most similar to ``source`` (or its region ``roi``), best first.
+        """The ``k`` images most similar to ``source`` (or its region ``roi``), best first;
+        ``name``: uploaded bytes' file name (``clip.mp4`` is read as a video, as a file is).
 
         Results are ordered by ``score``, the rank score: the copy score fused with class-label
         similarity for look-alikes (:meth:`search.descriptor.Descriptor.rank_scores`; 1.0 for
@@ -221,7 +223,7 @@ class SearchEngine:
         ``duplicate`` the copy decision (``z >= DUPLICATE_Z``; a grey-band ``lookalike`` is
         none: :mod:`search.descriptor.witness`). ``exact`` marks byte-identical (sha256) or
         pixel-identical copies of the query file (never for a region ``roi``)."""
-        if is_video_query(source):
+        if is_video_query(source, name):
             if roi is not None:  # it was dropped without a word: the whole clip was searched
                 raise RoiError(
                     "a region is for a photo; a video or an animated image is searched by its "

@@ -99,11 +99,13 @@ def lookup(
     threshold: float | None = None,
     k: int = 50,
     others: int = 5,
+    name: str | None = None,
 ) -> LookupResult:
-    """Find ``source`` in the library: exact copies, near-duplicates, then ``others`` more."""
+    """Find ``source`` in the library: exact copies, near-duplicates, then ``others`` more
+    (``name``: uploaded bytes' file name, as :meth:`SearchEngine.search_image`'s)."""
     asked = threshold  # None: the calibrated decision, which lookup_video makes itself
     threshold, calibrated = _decision(engine, threshold, others)
-    if is_video_query(source):
+    if is_video_query(source, name):
         from search.query.video_lookup import lookup_video
 
         return lookup_video(engine, source, threshold=asked, others=others)

@@ -305,11 +305,12 @@ class VideoSearch:
         return groups_to_json(video_groups(pairs, facts), facts)
 
 
-def is_video_query(source: Any) -> bool:
-    """A query that is a video: a path with a video extension, video bytes, or an animated
-    image of more than one frame (GIF, WebP, APNG: told by content)."""
+def is_video_query(source: Any, name: str | None = None) -> bool:
+    """A query that is a video: a path with a video extension, video bytes (or bytes that are
+    no still image's under a video's ``name``: an upload's), or an animated image of more
+    than one frame (GIF, WebP, APNG: told by content)."""
     if isinstance(source, (str, os.PathLike)):
         return is_video_file(source)
     if isinstance(source, (bytes, bytearray)):
-        return is_video_data(bytes(source))
+        return is_video_data(bytes(source), name)
     return False
