@@ -18,7 +18,6 @@ Imports only the standard library, :mod:`models` and the light parts of :mod:`in
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from indexer.progress import process_age
-from indexer.reading import FileRead, read_file
+from indexer.reading import FileRead, decoder_source, read_file
 from indexer.scan import ScanReport, resolve_roots, scan_roots
 from models import (
     DEFAULT_MODEL_NAME,
@@ -145,8 +144,7 @@ class HeadStart:
     def _prepare(self, path: Path) -> Early:
         """Read, hash and prepare one file (in a decode thread), as the pipeline would."""
         read = read_file(path)
-        source = io.BytesIO(read.data)
-        source.name = str(path)
+        source = decoder_source(read, read.data, str(path))
         read.data = b""
         return Early(read, self.analyzer.prepare(source))
 

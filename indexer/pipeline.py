@@ -31,7 +31,7 @@ from indexer.head_start import Early, HeadStart, log_first_decode
 from indexer.learning import LearningSample
 from indexer.plan import Plan, WorkItem, WorkKind
 from indexer.progress import process_age
-from indexer.reading import FileRead, read_file
+from indexer.reading import FileRead, decoder_source, read_file
 from indexer.writer import Counts, Record, Writer, error_text
 from models import Analysis, ImageAnalyzer, ImageError, OnnxModel, Ready
 from search.library import Library
@@ -152,7 +152,7 @@ class Pipeline:
 
         started = [] if self.head is None else [True]  # the head start said when
 
-        def sources() -> Iterator[io.BytesIO | Ready]:
+        def sources() -> Iterator[io.BytesIO | str | Ready]:
             reads: deque[tuple[int, WorkItem, Future[FileRead] | Future[Early]]] = deque()
             items = iter(enumerate(plan.work))
             lookahead = 4 * self.workers  # reading is quick: stay just ahead of the decoders
@@ -191,9 +191,12 @@ class Pipeline:
                     yield self.head.ready(ready, position, self.learning)  # type: ignore[union-attr]
                     continue
                 learning = self.learning
-                source = io.BytesIO(data) if learning is None else learning.source(position, data)
+                if learning is None or data is None:  # a streamed file is learned from none
+                    source = decoder_source(read, data, str(item.found.path))
+                else:
+                    source = learning.source(position, data)
+                    source.name = str(item.found.path)
                 del data
-                source.name = str(item.found.path)
                 yield source
 
         for result in analyzer.analyze_iter(sources()):

@@ -5,6 +5,7 @@ so nothing blocks or reads forever), at most :data:`MAX_FILE_BYTES`, read in chu
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -14,6 +15,10 @@ from models.errors import EmptyImageError, FileTooLargeError, UnreadableImageErr
 
 MAX_FILE_BYTES = 1 << 30  # larger "images" are refused, never read into memory
 CHUNK_BYTES = 1 << 20
+#: files larger than this are hashed in chunks and decoded from the file, never held whole
+#: in memory (a 900 MB file of no image took 1.9 GB before it was refused; decoding from the
+#: file reads its header, and the pixels only when the header says they fit the limits)
+STREAMED_ABOVE_BYTES = 64 << 20
 
 
 def _kind(mode: int) -> str:
@@ -66,25 +71,62 @@ def open_image_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTE
         raise
 
 
+def _read(handle: BinaryIO, size: int, name: str) -> bytes:
+    try:
+        return handle.read(size)
+    except OSError as exc:
+        raise UnreadableImageError(
+            f"cannot read file: {exc.strerror or exc}", source=name
+        ) from None
+
+
+def _too_large(name: str, max_bytes: int) -> FileTooLargeError:
+    return FileTooLargeError(f"file has more than the {max_bytes} bytes allowed", source=name)
+
+
 def read_limited(handle: BinaryIO, name: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
-    """Read ``handle`` to its end in chunks, refusing more than ``max_bytes`` (a file that
-    grows while it is read)."""
-    chunks, total = [], 0
-    while True:
-        try:
-            chunk = handle.read(CHUNK_BYTES)
-        except OSError as exc:
-            raise UnreadableImageError(
-                f"cannot read file: {exc.strerror or exc}", source=name
-            ) from None
-        if not chunk:
-            return b"".join(chunks)
+    """Read ``handle`` to its end, refusing more than ``max_bytes`` (a file that grows while
+    it is read). A file's size is read into one buffer (chunks joined at the end held the
+    file twice over)."""
+    try:
+        expected = os.fstat(handle.fileno()).st_size
+    except (AttributeError, OSError, ValueError):  # not a file: read in chunks
+        expected = 0
+    data = _read(handle, min(expected, max_bytes) + 1, name)
+    if len(data) <= expected:
+        return data
+    chunks, total = [data], len(data)
+    while chunk := _read(handle, CHUNK_BYTES, name):
         total += len(chunk)
         if total > max_bytes:
-            raise FileTooLargeError(
-                f"file has more than the {max_bytes} bytes allowed", source=name
-            )
+            raise _too_large(name, max_bytes)
         chunks.append(chunk)
+    if total > max_bytes:
+        raise _too_large(name, max_bytes)
+    return b"".join(chunks)
+
+
+def hash_limited(handle: BinaryIO, name: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str, int]:
+    """``(sha256, size)`` of ``handle`` read to its end in chunks (memory stays one chunk),
+    refusing more than ``max_bytes``."""
+    digest, total = hashlib.sha256(), 0
+    while chunk := _read(handle, CHUNK_BYTES, name):
+        total += len(chunk)
+        if total > max_bytes:
+            raise _too_large(name, max_bytes)
+        digest.update(chunk)
+    return digest.hexdigest(), total
+
+
+def is_streamed(file: str | os.PathLike[str] | int) -> bool:
+    """Is ``file`` (a path, or a file's size) one to hash and decode from the file rather
+    than read whole (larger than :data:`STREAMED_ABOVE_BYTES`)? False for a path that cannot
+    be read (its reader says why)."""
+    try:
+        size = file if isinstance(file, int) else os.stat(file).st_size
+    except OSError:
+        return False
+    return size > STREAMED_ABOVE_BYTES
 
 
 def read_image_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> bytes:

@@ -84,6 +84,36 @@ def test_same_bytes_from_memory_and_file_object(engine, data_dir):
     assert from_pil[0].id == by_path[0].id and from_pil[0].score >= 0.999
 
 
+def test_a_file_too_large_to_hold_is_searched_from_the_file(
+    engine, data_dir, tmp_path, monkeypatch
+):
+    """A 900 MB file of no image was read whole (twice over: 1.9 GB) before "not an image".
+    Above models.files.STREAMED_ABOVE_BYTES (made small here) a query file is decoded from
+    the file and hashed in chunks: the same hits, exact copies still found by sha256, and a
+    large file of no image refused holding a few chunks at most."""
+    import tracemalloc
+
+    import models.files
+
+    uk_root, uk_files = ukbench_files(data_dir)
+    path = uk_root / uk_files[9]
+    held = engine.search_image(path, k=3)
+    monkeypatch.setattr(models.files, "STREAMED_ABOVE_BYTES", 1024)
+    streamed = engine.search_image(path, k=3)
+    assert streamed == held and streamed[0].exact
+    big = tmp_path / "zeros.jpg"
+    with open(big, "wb") as handle:
+        handle.truncate(24 << 20)  # sparse: nothing written to disk
+    tracemalloc.start()
+    try:
+        with pytest.raises(NotAnImageError):
+            engine.search_image(big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, peak
+
+
 def test_roi_query_differs(engine, data_dir):
     uk_root, uk_files = ukbench_files(data_dir)
     path = uk_root / uk_files[20]

@@ -4,6 +4,7 @@ and that SQLite and the saved FAISS file agree."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from PIL import Image
 
 import indexer.pipeline
+import models.files
 from search.descriptor import DescriptorError
 from tests.indexer_helpers import Harness, copy_photos, make_harness, photo_paths
 
@@ -125,12 +127,16 @@ def test_modify_touch_move_copy_delete(harness: Harness, photos: Path) -> None:
     assert counts(harness.index(photos)) == expect(unchanged=9)
 
 
-@pytest.mark.parametrize("batch_size", [32, 1])
+@pytest.mark.parametrize(("batch_size", "streamed"), [(32, False), (1, True)])
 def test_copies_within_one_run_are_embedded_once(
-    harness: Harness, photos: Path, batch_size: int
-) -> None:
+    harness: Harness, photos: Path, batch_size: int, streamed: bool, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     # with batch 1 the later copies usually find the first one committed (a stored copy
     # source); with 32 they wait for its result in memory. Both must give one decode.
+    # streamed: every file counts as too large to hold (hashed in chunks, decoded from the
+    # file): the same rows, copies found by the same sha256
+    if streamed:
+        monkeypatch.setattr(models.files, "STREAMED_ABOVE_BYTES", 0)
     first = sorted(photos.glob("*.jpg"))[0]
     for i in range(3):
         (photos / f"zz{i}").mkdir()
@@ -143,6 +149,7 @@ def test_copies_within_one_run_are_embedded_once(
         dup = rows[f"zz{i}/dup.jpg"]
         assert np.array_equal(dup["vector"], rows[first.name]["vector"])
         assert dup["width"] == rows[first.name]["width"] is not None
+    assert rows[first.name]["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
     assert_consistent(harness, 12)
 
 

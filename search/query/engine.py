@@ -11,7 +11,6 @@ started with; the lazily built analyzer is guarded by a lock.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -49,6 +48,7 @@ from search.query.results import (
     hit_from_row,
     hits_from_scores,
     is_image_id,
+    query_sha256,
     read_query_bytes,
     too_small_for_copies,
     with_source,
@@ -183,7 +183,7 @@ class SearchEngine:
         scored = self._scored(
             live, query, analysis.labels, k, min_score, exclude, more, flags, regions, local
         )
-        sha = hashlib.sha256(data).hexdigest() if data is not None else None
+        sha = query_sha256(source, data)
         same_pixels = SamePixels(
             source,
             data,

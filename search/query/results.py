@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -12,7 +13,17 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 
-from models import ImageError, ImgsearchError, load_image, pixel_sha256, read_image_file
+from models import (
+    MAX_FILE_BYTES,
+    ImageError,
+    ImgsearchError,
+    hash_limited,
+    is_streamed,
+    load_image,
+    open_image_file,
+    pixel_sha256,
+    read_image_file,
+)
 from models.roi import RegionOfInterest
 from search.descriptor import DUPLICATE_Z, NO_COPY_OF_BETTER, Calibration, ScoredHit
 from search.query.errors import QueryError
@@ -48,11 +59,14 @@ def check_params(k: int, min_score: float | None) -> None:
 
 
 def read_query_bytes(source: ImageQuery) -> bytes | None:
-    """The query's encoded bytes (None for an in-memory PIL image or array)."""
+    """The query's encoded bytes (None for an in-memory PIL image or array, and for a file
+    too large to hold, :func:`models.is_streamed`: it is decoded from the file)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     if isinstance(source, (str, os.PathLike)):
-        return read_image_file(source)  # regular files only, size-limited, in chunks
+        if is_streamed(source):
+            return None
+        return read_image_file(source)  # regular files only, size-limited
     if hasattr(source, "read"):
         data = source.read()
         if not isinstance(data, (bytes, bytearray)):
@@ -157,6 +171,20 @@ def hit_from_row(rank: int, score: float, row: StoredImage, exact: bool) -> Sear
         duration_ms=row.duration_ms,
         quality_flags=row.quality_flags,
     )
+
+
+def query_sha256(source: ImageQuery, data: bytes | None) -> str | None:
+    """The sha256 of the query's bytes: ``data``'s, or a streamed file's read in chunks
+    (None for an in-memory image)."""
+    if data is not None:
+        return hashlib.sha256(data).hexdigest()
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    try:
+        with open_image_file(source, MAX_FILE_BYTES) as handle:
+            return hash_limited(handle, str(source), MAX_FILE_BYTES)[0]
+    except (OSError, ImgsearchError):  # gone since it was decoded: no exact copy then
+        return None
 
 
 def query_pixel_hash(source: ImageQuery, data: bytes | None, max_pixels: int) -> str | None:
