@@ -9,7 +9,6 @@ plain embedding with exact cosine (:func:`search.evaluation.plain_eval.model_emb
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from dataclasses import replace
@@ -18,9 +17,9 @@ from typing import Any
 
 import click
 
-from cli.errors import writable_folder, writable_output
+from cli.errors import writable_output
 from cli.main import cli
-from cli.options import FiniteRange, NonEmptyPath, ranged_option
+from cli.options import FiniteRange, NonEmptyPath
 from models.errors import ImgsearchError
 from search.descriptor import DUPLICATE_Z, DescriptorConfig, DescriptorError
 from search.evaluation import (
@@ -34,7 +33,6 @@ from search.evaluation import (
     evaluate_descriptor,
     evaluate_folder,
     load_truth,
-    make_copies,
     plot_evaluation,
 )
 from search.settings import Settings
@@ -283,69 +281,3 @@ def run_cmd(
         _print_report(ev, took, model, run)
     if plot is not None and not as_json:
         click.echo(f"plot: {plot}")
-
-
-@eval_group.command("make-copies")
-@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("out", type=NonEmptyPath(file_okay=False, path_type=Path))
-@ranged_option(
-    "--per-original",
-    default=20,
-    low=1,
-    high=500,
-    help_text="Edited copies written of each original.",
-)
-@ranged_option(
-    "--seed",
-    default=0,
-    low=0,
-    help_text="Seed of the random edits (0 or more): the same seed makes the same set.",
-)
-@ranged_option(
-    "--distractors",
-    "distractor_share",
-    default=0.2,
-    low=0.0,
-    high=0.95,
-    help_text="Share of the originals that get no copies.",
-)
-@click.option("--max-originals", type=click.IntRange(1), help="Use a seeded sample of SRC.")
-@click.option("--overwrite", is_flag=True, help="Replace a set this command made in OUT.")
-def make_copies_cmd(
-    src: Path,
-    out: Path,
-    per_original: int,
-    seed: int,
-    distractor_share: float,
-    max_originals: int | None,
-    overwrite: bool,
-) -> None:
-    """Write a hard copy-detection set of SRC's images into OUT (with ground_truth.json).
-
-    OUT must be empty or new, or with --overwrite hold only a set this command made; it must
-    lie apart from SRC. An old set is replaced only once the new one is complete."""
-    created = not out.exists()
-    writable_folder(out, "the copy set into")
-    start = time.perf_counter()
-    try:
-        path = make_copies(
-            src,
-            out,
-            per_original=per_original,
-            seed=seed,
-            distractor_share=distractor_share,
-            max_originals=max_originals,
-            overwrite=overwrite,
-        )
-        gt = load_truth(path)
-    except ImgsearchError as exc:
-        if created:  # refused before anything was written: no empty folder left behind
-            with contextlib.suppress(OSError):
-                out.rmdir()
-        raise click.ClickException(str(exc)) from exc
-    click.echo(
-        f"{len(gt.copy_queries)} copies of {len(gt.groups)} originals "
-        f"(+{len(gt.distractors)} distractors) in {time.perf_counter() - start:.1f} s"
-    )
-    click.echo(f"ground truth: {path}")
-    click.echo(f"evaluate with: imgsearch eval {out} --truth {path}")

@@ -95,7 +95,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 
 
 #: Group name -> further modules that register subcommands on it (imported with the group).
-GROUP_EXTRAS: dict[str, tuple[str, ...]] = {"db": ("cli.db_check",)}
+GROUP_EXTRAS: dict[str, tuple[str, ...]] = {"db": ("cli.db_check",), "eval": ("cli.eval_copies",)}
 
 
 class LazyGroup(ImgsearchGroup):

@@ -148,6 +148,33 @@ def test_bad_sources_are_typed_errors(sources: Path, tmp_path: Path) -> None:
         make_copies(empty, tmp_path / "o4")
 
 
+def test_an_unreadable_original_is_skipped_and_counted(sources: Path, tmp_path: Path) -> None:
+    """`eval make-copies` stopped at the first unreadable original ("Error: cannot read
+    original ...", exit 1, nothing made): it is skipped with a warning, the others are made,
+    and the summary counts it (exit 0, as `index` counts its failed files)."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    (sources / "broken.jpg").write_text("not an image")
+    told: list[Path] = []
+    path = make_copies(
+        sources, tmp_path / "set", per_original=2, seed=1, on_skip=lambda p, _r: told.append(p)
+    )
+    assert told == [sources / "broken.jpg"]
+    assert "broken.jpg" not in {p.name for p in path.parent.iterdir()}
+    truth = json.loads(path.read_text())
+    originals = {Path(p).name for p in truth["sources"].values()}
+    assert originals == {"a.jpg", "b.png", "c.gif", "d.jpg"} and truth["clusters"]
+    out = tmp_path / "cli"
+    done = CliRunner().invoke(
+        cli, ["eval", "make-copies", str(sources), str(out), "--per-original", "2", "--seed", "1"]
+    )
+    assert done.exit_code == 0, done.output
+    assert f"warning: skipped original {sources / 'broken.jpg'} (cannot read it:" in done.output
+    assert ", 1 unreadable original skipped in " in done.output
+
+
 def test_real_photos_easy_edits_find_their_original(
     data_dir: Path, models_dir: Path, tmp_path: Path
 ) -> None:

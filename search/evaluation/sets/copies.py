@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +80,7 @@ def make_copies(
     distractor_share: float = 0.2,
     max_originals: int | None = None,
     overwrite: bool = False,
+    on_skip: Callable[[Path, str], None] | None = None,
 ) -> Path:
     """Generate the copy set into ``out_folder``; returns the path of its ground-truth JSON.
 
@@ -89,6 +90,10 @@ def make_copies(
     must be empty or missing, or (``overwrite``) hold only a set made by this generator, and lie
     apart from the sources; it is checked before anything is written, and an old set is replaced
     only once the new one is complete (:mod:`search.evaluation.sets.copy_output`).
+
+    An original that cannot be read is left out of the set (``on_skip(path, reason)`` is
+    told); the others are made as they would be without it. :class:`CopiesError` when no
+    original with copies could be read.
     """
     if per_original < 1:
         raise CopiesError("per_original must be >= 1")
@@ -110,7 +115,7 @@ def make_copies(
     n_distract = min(n_distract, len(files) - 1)
     distract = set(rng.choice(len(files), n_distract, replace=False).tolist())
     with staged_set(out, old_names) as stage:
-        _write_set(files, distract, stage, per_original, seed, distractor_share)
+        _write_set(files, distract, stage, per_original, seed, distractor_share, on_skip)
     return out / TRUTH_NAME
 
 
@@ -121,13 +126,24 @@ def _write_set(
     per_original: int,
     seed: int,
     distractor_share: float,
+    on_skip: Callable[[Path, str], None] | None = None,
 ) -> None:
-    """Write the originals, their edited copies and the ground truth into ``out``."""
+    """Write the originals, their edited copies and the ground truth into ``out``; an
+    original that cannot be read is skipped (``on_skip``), never copied into the set (a
+    distractor was copied unread: the evaluation then failed on it)."""
     clusters: dict[str, list[str]] = {}
     distractors: list[str] = []
     edits: dict[str, dict[str, object]] = {}
     sources: dict[str, str] = {}
+    unreadable: list[str] = []
     for index, path in enumerate(files):
+        try:
+            img = _open_original(path)
+        except CopiesError as exc:  # the others are made all the same
+            unreadable.append(str(exc))
+            if on_skip is not None:  # Pillow's words name the file again
+                on_skip(path, str(exc.__cause__ or exc).replace(f" '{path}'", ""))
+            continue
         stem = path.stem.replace("__", "_")
         base, n = stem, 2
         while stem in sources:
@@ -138,7 +154,6 @@ def _write_set(
         if index in distract:
             distractors.append(original)
             continue
-        img = _open_original(path)
         orng = np.random.default_rng([seed, index])
         members = [original]
         for recipe in plan_edits(index, per_original, orng):
@@ -152,6 +167,10 @@ def _write_set(
             members.append(f"{name}.jpg")
             edits[f"{name}.jpg"] = {"edits": recipe, "params": params}
         clusters[stem] = members
+    if not clusters:
+        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        said = f": {unreadable[0]}{more}" if unreadable else ""
+        raise CopiesError(f"no original to make copies of could be read{said}")
 
     truth = {
         "name": f"copies-seed{seed}",

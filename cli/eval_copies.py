@@ -1,0 +1,93 @@
+"""``imgsearch eval make-copies SRC OUT``: write a hard copy-detection set (registered on the
+``eval`` group of :mod:`cli.eval_cmds`)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import click
+
+from cli.errors import writable_folder
+from cli.eval_cmds import eval_group
+from cli.options import NonEmptyPath, ranged_option
+from models.errors import ImgsearchError
+from search.evaluation import load_truth, make_copies
+
+
+@eval_group.command("make-copies")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out", type=NonEmptyPath(file_okay=False, path_type=Path))
+@ranged_option(
+    "--per-original",
+    default=20,
+    low=1,
+    high=500,
+    help_text="Edited copies written of each original.",
+)
+@ranged_option(
+    "--seed",
+    default=0,
+    low=0,
+    help_text="Seed of the random edits (0 or more): the same seed makes the same set.",
+)
+@ranged_option(
+    "--distractors",
+    "distractor_share",
+    default=0.2,
+    low=0.0,
+    high=0.95,
+    help_text="Share of the originals that get no copies.",
+)
+@click.option("--max-originals", type=click.IntRange(1), help="Use a seeded sample of SRC.")
+@click.option("--overwrite", is_flag=True, help="Replace a set this command made in OUT.")
+def make_copies_cmd(
+    src: Path,
+    out: Path,
+    per_original: int,
+    seed: int,
+    distractor_share: float,
+    max_originals: int | None,
+    overwrite: bool,
+) -> None:
+    """Write a hard copy-detection set of SRC's images into OUT (with ground_truth.json).
+
+    OUT must be empty or new, or with --overwrite hold only a set this command made; it must
+    lie apart from SRC. An old set is replaced only once the new one is complete. Unreadable
+    originals are skipped with a warning and counted (exit 0, as `index` counts its failed
+    files); none readable is an error."""
+    created = not out.exists()
+    writable_folder(out, "the copy set into")
+    start = time.perf_counter()
+    skipped: list[Path] = []
+
+    def skip(path: Path, reason: str) -> None:
+        skipped.append(path)
+        click.echo(f"warning: skipped original {path} (cannot read it: {reason})", err=True)
+
+    try:
+        path = make_copies(
+            src,
+            out,
+            per_original=per_original,
+            seed=seed,
+            distractor_share=distractor_share,
+            max_originals=max_originals,
+            overwrite=overwrite,
+            on_skip=skip,
+        )
+        gt = load_truth(path)
+    except ImgsearchError as exc:
+        if created:  # refused before anything was written: no empty folder left behind
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise click.ClickException(str(exc)) from exc
+    n = len(skipped)
+    unread = f", {n} unreadable original{'s' if n != 1 else ''} skipped" if n else ""
+    click.echo(
+        f"{len(gt.copy_queries)} copies of {len(gt.groups)} originals "
+        f"(+{len(gt.distractors)} distractors){unread} in {time.perf_counter() - start:.1f} s"
+    )
+    click.echo(f"ground truth: {path}")
+    click.echo(f"evaluate with: imgsearch eval {out} --truth {path}")
