@@ -112,7 +112,19 @@ def _search_all(
             score = hit.copy_score if hit.copy_score is not None else hit.score
             copy[key] = max(copy.get(key, -np.inf), score)
             flagged[key] = flagged.get(key, False) or hit.duplicate
+    # the files searched are those evaluated, as in the other modes: one that failed is
+    # listed as missing, a copy of it a miss; it was a query of its own ranking nothing
+    # (mAP), a file of "files" and a cosine of -1 to its original
+    kept = [a for a in range(n) if per_file[a] is not None]
+    if len(kept) < 2:
+        raise TruthError(f"{truth.name}: fewer than 2 files could be evaluated")
+    new = np.full(n + 1, -1, np.int64)  # old file number -> evaluated number (-1 stays -1)
+    new[kept] = np.arange(len(kept))
+    depth = ranking_depth(len(kept), LIBRARY_DEPTH, truth)
+    rank_scores, rank_idx = rank_scores[kept, :depth], new[rank_idx[kept, :depth]]
+    old = np.array(kept, np.int64)
     pairs = np.array(sorted(copy), np.int64).reshape(-1, 2)
+    pairs = pairs[(new[pairs] >= 0).all(axis=1)]
     # float64, as the engine gave them: a copy score at the threshold stays at it
     scores = np.array([copy[(int(i), int(j))] for i, j in pairs], np.float64)
     descriptor = engine.library.descriptor()
@@ -124,13 +136,14 @@ def _search_all(
     scored = Scores(
         rank_scores,
         rank_idx,
-        pairs[:, 0],
-        pairs[:, 1],
+        new[pairs[:, 0]],
+        new[pairs[:, 1]],
         scores,
-        lambda a, b: copy.get((min(a, b), max(a, b)), -1.0),
+        lambda a, b: copy.get((min(old[a], old[b]), max(old[a], old[b])), -1.0),
         decided,
     )
-    ev = evaluate_scores(list(truth.files), scored, truth, threshold, missing=missing)
+    names = [truth.files[a] for a in kept]
+    ev = evaluate_scores(names, scored, truth, threshold, missing=missing)
     details = {
         "descriptor": descriptor.config.describe(),
         "whitening": None

@@ -208,3 +208,39 @@ def test_eval_report_names_the_model_and_every_edit_whole(
     assert "whitening: whitening" not in out, out
     for edit in ("overlay_onto_background_image", "png_reencode_identical_pixels"):
         assert f"  {edit} " in out, out
+
+
+def test_a_file_that_cannot_be_read_counts_alike_in_every_mode(
+    data_dir: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    """`eval run --descriptor library` counted a file that failed as an evaluated file and a
+    query ranking nothing (mAP 0.667 where the other modes said 0.857 of the same files),
+    and gave a copy of it a cosine of -1 to its original (None elsewhere): every mode now
+    leaves it out of the files, lists it as missing and counts a copy of it as a miss."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    source = data_dir / "near_duplicates" / "images"
+    names = ["augly_dfdc_1.jpg", "augly_dfdc_1__blur.png", "augly_dfdc_2.jpg"]
+    for name in names:
+        shutil.copyfile(source / name, tmp_path / name)
+    (tmp_path / "augly_dfdc_1__broken.jpg").write_text("not an image")
+    clusters = {"augly_dfdc_1": [*names[:2], "augly_dfdc_1__broken.jpg"]}
+    truth = {"name": "tiny", "clusters": clusters, "distractors": names[2:]}
+    (tmp_path / "ground_truth.json").write_text(json.dumps(truth))
+    base = ["--model-path", str(models_dir), "eval", "run", str(tmp_path), "--json"]
+    reports = {}
+    for mode in ("plain", "default", "library"):
+        done = CliRunner().invoke(cli, [*base, "--descriptor", mode])
+        assert done.exit_code == 0, done.output
+        reports[mode] = json.loads(done.output[done.output.index("{") :])
+    for report in reports.values():
+        details = report["details"]
+        assert details["files"] == 3 and details["missing"] == ["augly_dfdc_1__broken.jpg"]
+        (miss,) = [m for m in details["misses"] if m["copy"] == "augly_dfdc_1__broken.jpg"]
+        assert miss["cosine"] is None and miss["rank"] is None
+    assert reports["library"]["map"] == pytest.approx(reports["default"]["map"])
+    assert reports["library"]["recall@1"] == reports["default"]["recall@1"] == 0.5
