@@ -160,7 +160,9 @@ def load_all_commands() -> None:
     "--model-path",
     callback=existing_folders,
     help="Directories to search for model files, ':'-separated, before IMGSEARCH_MODEL_PATH, "
-    "./models and the user data directory.",
+    "./models and the user data directory. The library remembers the folder its model was "
+    "found in (by index, or by any command that opens it when it remembers none or that "
+    "folder lost the file): later commands need no --model-path.",
 )
 @click.option(
     "--database-url",

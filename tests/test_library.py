@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from search.index import IndexStamp, VectorIndex
-from search.library import Library
+from search.library import MODEL_DIR_KEY, Library
 from search.settings import Settings
 from search.store import ChangeSet, ImageUpsert, ModelMismatchError
 from tests.engine_library import index_library, make_settings
@@ -129,8 +129,18 @@ def test_server_takes_the_writers_saved_cache_instead_of_rebuilding(
     writer.close()
 
 
-def test_library_remembers_where_its_model_was_found(settings: Settings) -> None:
+def test_library_remembers_where_its_model_was_found(settings: Settings, tmp_path: Path) -> None:
     without_path = replace(settings, model_path=())
     with Library.open(without_path) as library:
         model = library.load_model()
         assert model.name == "mobilenet_v3_small_100"
+    # The models moved: the folder remembered is gone. A search with --model-path found the
+    # model but the library kept the old folder, so the next command without the option
+    # failed; now the folder it was found in is recorded (only when the old one lost it).
+    (models_dir,) = settings.model_path
+    with Library.open(settings) as library:
+        library.store.set_meta(MODEL_DIR_KEY, str(tmp_path / "moved-away"))
+        library.load_model()
+        assert library.store.get_meta(MODEL_DIR_KEY) == str(Path(models_dir).resolve())
+    with Library.open(without_path) as library:
+        assert library.load_model().name == "mobilenet_v3_small_100"

@@ -32,7 +32,7 @@ from search.library.descriptor import (
     load_descriptor,
 )
 from search.library.lock import WriterLocks
-from search.library.model_path import MODEL_DIR_KEY, with_model_dir
+from search.library.model_path import MODEL_DIR_KEY, remember_model_dir, with_model_dir
 from search.settings import Settings
 from search.store import (
     AppliedChanges,
@@ -119,6 +119,8 @@ class Library:
                     f"of two models are never mixed. Search with --model {recorded.name}, or "
                     f"switch the library with `imgsearch reindex --model {stamp.name}`"
                 )
+            elif recorded is not None:  # found where the library does not look (yet)
+                remember_model_dir(self.store, located.path)
             if opened is not None and opened.located.path == located.path:
                 self._model = opened
             else:
