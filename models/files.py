@@ -93,7 +93,7 @@ def read_limited(handle: BinaryIO, name: str, max_bytes: int = MAX_FILE_BYTES) -
     except (AttributeError, OSError, ValueError):  # not a file: read in chunks
         expected = 0
     data = _read(handle, min(expected, max_bytes) + 1, name)
-    if len(data) <= expected:
+    if len(data) <= min(expected, max_bytes):  # the whole file, within the limit
         return data
     chunks, total = [data], len(data)
     while chunk := _read(handle, CHUNK_BYTES, name):

@@ -80,3 +80,22 @@ def test_index_refuses_them_the_same_way(
     assert done.returncode == 0, done.stderr
     assert '"added": 1' in done.stdout and "Traceback" not in done.stderr
     assert "file_too_large" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("size", [10, 11, 4096])
+def test_read_limited_refuses_more_than_its_limit_whatever_the_file_says(
+    size: int, tmp_path: Path
+) -> None:
+    """A file longer than the limit (checked at open, but grown since, or read from a handle
+    opened elsewhere) is refused, never returned cut at the limit or whole."""
+    from models import read_limited
+    from models.errors import FileTooLargeError
+
+    path = tmp_path / "grown.bin"
+    path.write_bytes(b"x" * size)
+    with open(path, "rb") as handle:
+        if size <= 10:
+            assert read_limited(handle, str(path), max_bytes=10) == b"x" * size
+        else:
+            with pytest.raises(FileTooLargeError):
+                read_limited(handle, str(path), max_bytes=10)
