@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 from models import ImgsearchError, get_spec
 from search.settings import Settings
-from search.store import peek_meta
+from search.store import LibraryStore, peek_meta
 
 MODEL_DIR_KEY = "model_dir"
 
@@ -22,21 +21,23 @@ def with_model_dir(settings: Settings, remembered: str | None) -> tuple[Path, ..
     return tuple(settings.model_path) + ((Path(remembered),) if remembered else ())
 
 
-def remember_model_dir(store: Any, model_file: str | Path) -> None:
+def remember_model_dir(store: LibraryStore, model_file: str | Path) -> None:
     """Record the folder of the library's model file (found by any command's --model-path or
     IMGSEARCH_MODEL_PATH) when the library remembers none yet, or the one it remembers no
     longer holds that file (moved models): later commands then find it without the option.
     A folder that still holds it is kept; a read-only or busy library records nothing."""
-    from sqlalchemy.exc import OperationalError  # not at import: embed and classify need none
-
     found = Path(model_file).resolve()
     remembered = store.get_meta(MODEL_DIR_KEY)
-    if store.read_only or (remembered and (Path(remembered) / found.name).is_file()):
+    if remembered and (Path(remembered) / found.name).is_file():
         return
     try:
-        store.set_meta(MODEL_DIR_KEY, str(found.parent))
-    except (ImgsearchError, OperationalError) as error:  # a writer holds it: next time
-        log.info("the model folder %s is not recorded: %s", found.parent, error)
+        recorded = store.set_meta_unless_busy(MODEL_DIR_KEY, str(found.parent))
+    except ImgsearchError as error:
+        recorded, why = False, str(error)
+    else:
+        why = "the library is busy or read-only"
+    if not recorded:  # next time
+        log.info("the model folder %s is not recorded: %s", found.parent, why)
 
 
 def model_search_path(settings: Settings) -> tuple[Path, ...]:

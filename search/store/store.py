@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from search.store import migrate
@@ -181,6 +182,17 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         with self.session() as session:
             set_meta(session, key, value)
+
+    def set_meta_unless_busy(self, key: str, value: str) -> bool:
+        """:meth:`set_meta`, or False when another writer holds the database (a lock
+        timeout) or it is read-only: for a note worth keeping, never worth failing over."""
+        if self.read_only:
+            return False
+        try:
+            self.set_meta(key, value)
+        except OperationalError:
+            return False
+        return True
 
     @property
     def library_id(self) -> str:
