@@ -91,6 +91,8 @@ def test_db_check_of_an_empty_database_file_says_there_is_no_library(tmp_path: P
     # stats said "run `imgsearch db upgrade`" (which makes an empty library): the same advice
     stats = run_cli(["stats"], tmp_path, timeout=60)
     assert stats.returncode == 1 and stats.stderr.strip() == line, stats.stderr
+    # and a read command leaves the file as it found it (stats wrote SQLite's header into it)
+    assert (tmp_path / "imgsearch-library" / "imgsearch.sqlite3").stat().st_size == 0
 
 
 def test_help_names_the_environment_variables_readme_documents(tmp_path: Path) -> None:

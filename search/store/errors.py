@@ -32,6 +32,17 @@ def no_library_yet(url: object) -> LibraryNotFoundError:
     upgrade`` would only make an empty one). ``url`` is the engine's SQLAlchemy URL."""
     server = url.get_backend_name() != "sqlite"  # type: ignore[attr-defined]
     where = url.render_as_string() if server else url.database  # type: ignore[attr-defined]
+    return _no_library_at(where, server=server)
+
+
+def require_library_file(path: Path) -> None:
+    """A zero-byte SQLite file holds no library yet: said before SQLite is opened on it (a
+    reader's connection would write a header into it)."""
+    if path.is_file() and path.stat().st_size == 0:
+        raise _no_library_at(str(path), server=False)
+
+
+def _no_library_at(where: str, *, server: bool) -> LibraryNotFoundError:
     return LibraryNotFoundError(
         f"{where} has no imgsearch library yet (no tables): `imgsearch "
         f"{'--database-url URL ' if server else ''}index PATH` creates one"

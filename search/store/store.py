@@ -20,7 +20,7 @@ from search.store import migrate
 from search.store.connect import make_engine, printable_url
 from search.store.descriptor_state import DescriptorRecords, DescriptorRows, pages
 from search.store.dialect import insert_ignore, next_generation, set_meta
-from search.store.errors import ModelMismatchError, require_database
+from search.store.errors import ModelMismatchError, require_database, require_library_file
 from search.store.health import (
     HealthRecords,
     ServingState,
@@ -115,6 +115,7 @@ class Store:
         read-only (``read_only``, or a SQLite file this process cannot write) for readers."""
         if url.startswith("sqlite:///") and not create:
             require_database(url)
+            require_library_file(Path(url.removeprefix("sqlite:///").partition("?")[0]))
             unwritable = read_only_file(url, read_only)
             if unwritable is not None:
                 return cls._open_read_only(unwritable)
