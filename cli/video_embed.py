@@ -16,7 +16,9 @@ from models import (
     ModelError,
     RunningMode,
     format_timestamp,
+    is_animation,
     is_video_file,
+    looks_like_video,
     open_video,
 )
 
@@ -24,9 +26,12 @@ BATCH = 16
 
 
 def is_video_path(path: str) -> bool:
-    """Whether ``path`` plays as a video (by name, or an animated image by content)."""
+    """Whether ``path`` holds a video by content (a video container's header, or an animated
+    image): a text file named ``notes.mp4`` is not one, whatever its name says."""
     try:
-        return is_video_file(path)
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+        return is_video_file(path) and (looks_like_video(head) or is_animation(path))
     except OSError:
         return False
 

@@ -301,6 +301,12 @@ def test_embed_of_a_video_without_running_mode_names_the_option(video_lib) -> No
     assert "--running-mode video" in done.stdout + done.stderr
     assert f"{clip}: {clip}" not in done.stdout  # the path is said once
     assert "Traceback" not in done.stderr
+    # a text file named like a video is no video: no advice to embed it as one
+    notes = work / "notes.mp4"
+    notes.write_text("not a clip")
+    done = run_cli([*args, "embed", str(notes)], work)
+    assert done.returncode == 1 and "not an image" in done.stdout, done.stdout
+    assert "--running-mode video" not in done.stdout + done.stderr, done.stdout
 
 
 def test_api_answers_with_the_moment_serves_its_frame_and_plays_from_it(
