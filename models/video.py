@@ -89,14 +89,32 @@ def _grid(frame: Any) -> np.ndarray:
     return blocks.astype(np.float32) / np.float32(16.0)
 
 
+def quarter_turns(frame: Any) -> int:
+    """Counter-clockwise quarter turns that show ``frame`` as it is meant to be seen: a
+    phone's portrait video is stored sideways with a display matrix that says so (PyAV's
+    ``frame.rotation``: degrees counter-clockwise, -90 for the usual portrait clip)."""
+    try:
+        degrees = float(getattr(frame, "rotation", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+    return round(degrees / 90) % 4
+
+
+def upright(image: Image.Image, turns: int) -> Image.Image:
+    """``image`` turned by ``turns`` counter-clockwise quarter turns (exact: no resampling)."""
+    methods = (None, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_180)
+    method = methods[turns] if turns < 3 else Image.Transpose.ROTATE_270
+    return image if method is None else image.transpose(method)
+
+
 def _still(frame: Any) -> Image.Image:
     """The frame as RGB with its shorter side ``STILL_SIDE`` (never enlarged), converted and
-    scaled in one FFmpeg step (area averaging)."""
+    scaled in one FFmpeg step (area averaging), turned as its display matrix says."""
     scale = STILL_SIDE / max(1, min(frame.width, frame.height))
     width = max(1, round(frame.width * min(1.0, scale)))
     height = max(1, round(frame.height * min(1.0, scale)))
     rgb = frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
-    return Image.fromarray(rgb)
+    return upright(Image.fromarray(rgb), quarter_turns(frame))
 
 
 def sample_stills(
@@ -147,6 +165,7 @@ class VideoReader:
     """Opens a video file (path or file object) and streams :class:`Still` samples."""
 
     cut: str | None = None  # a video is never cut short (animations can be: a cap)
+    turns = 0  # quarter turns of the frames decoded so far (their display matrix)
 
     def __init__(self, source: str | os.PathLike[str] | bytes | Any, name: str | None = None):
         self.av = require_av()
@@ -184,7 +203,10 @@ class VideoReader:
         elif self.container.duration is not None:
             duration = int(self.container.duration / 1000)
         fps = float(stream.average_rate or stream.guessed_rate or 0.0)
-        return VideoInfo(ctx.width, ctx.height, duration, fps, ctx.name)
+        width, height = ctx.width, ctx.height
+        if self.turns % 2:  # shown turned a quarter (a portrait phone clip): as seen
+            width, height = height, width
+        return VideoInfo(width, height, duration, fps, ctx.name)
 
     def frames(
         self, start_ms: int = 0, *, references_only: bool = False
@@ -207,6 +229,7 @@ class VideoReader:
                 if ms < start_ms or ms <= last:
                     continue
                 last = ms
+                self.turns = quarter_turns(frame)
                 yield ms, frame
         except (av.error.FFmpegError, MemoryError) as error:
             if last < 0:
@@ -251,7 +274,7 @@ class VideoReader:
             scale = min(1.0, size / max(frame.width, frame.height))
             width = max(1, round(frame.width * scale))
             height = max(1, round(frame.height * scale))
-            return frame.to_image(width=width, height=height)
+            return upright(frame.to_image(width=width, height=height), quarter_turns(frame))
         raise VideoError(f"no frame at {at_ms} ms", source=self.name, reason="not_a_video")
 
     def close(self) -> None:
