@@ -237,19 +237,25 @@ def test_live_page_and_the_search_it_sends(client, weblib):
 
 
 def test_live_page_without_a_library_says_so(tmp_path, models_dir):
-    """No library, or an empty one: the page says so and does not ask for the camera."""
+    """No library, or an empty one: the page says so and does not ask for the camera. The
+    labels page too: on an empty library it said "No image has a label matching 'bee' ...
+    try another word" (no word would do), without a library a 503 alert of its own."""
     (tmp_path / "nothing").mkdir()
     run_index(tmp_path / "empty", models_dir, tmp_path / "nothing")
     for library, code in (("none", "no_library"), ("empty", "empty_library")):
         app = create_app(Settings(library=tmp_path / library, model_path=(models_dir,)))
         try:
             page = app.test_client().get("/live")
+            labels = app.test_client().get("/labels?q=bee")
         finally:
             app.extensions["imgsearch"].close()
         text = page.data.decode()
         assert page.status_code == 200 and 'class="notice"' in text, library
         assert f'data-code="{code}"' in text and 'data-enabled="false"' in text
         assert re.search(r'id="live-toggle"[^>]*disabled', text)
+        text = labels.data.decode()
+        assert labels.status_code == 200 and f'data-code="{code}"' in text, (library, text)
+        assert "try another word" not in text and 'class="alert' not in text
 
 
 def test_a_photo_the_server_cannot_read_says_what_to_do(client, weblib):

@@ -11,7 +11,7 @@ from flask import render_template, request
 from web import service
 from web.errors import page_error
 from web.params import BROWSE_PER_PAGE, parse_page
-from web.views import bp
+from web.views import _notice, bp
 
 
 def singular_forms(q: str) -> list[str]:
@@ -43,14 +43,16 @@ def _suggestion(q: str) -> str | None:
 
 @bp.get("/labels")
 def labels_page() -> Any:
-    """Images by label, a page of cards at a time (``page``)."""
+    """Images by label, a page of cards at a time (``page``). No library or an empty one:
+    the notice the other pages show, not "no image has this label, try another word"."""
     q = " ".join((request.args.get("q") or "").split())
     hits: list[Any] = []
     error = None
     page = 1
     more = False
     suggestion = None
-    if q:
+    notice = _notice() if q else None
+    if q and notice is None:
         try:
             page = parse_page()
             hits = service.engine().search_labels(
@@ -73,6 +75,7 @@ def labels_page() -> Any:
             more=more,
             per_page=BROWSE_PER_PAGE,
             suggestion=suggestion,
+            notice=notice,
         ),
         error.status if error else 200,
     )
