@@ -209,6 +209,17 @@ def test_messages_for_bad_input(browser, server, weblib, tmp_path):
     driver.find_element(By.ID, "submit").click()
     assert "region is empty" in message.text
     assert roi.get_attribute("aria-invalid") == "true"
+    # A count in e-notation (a number field takes "1e2") is refused before anything is sent,
+    # as the server refuses it: the page let it through and showed the API's "'k' must be...".
+    roi.clear()
+    count = driver.find_element(By.ID, "k")
+    count.clear()
+    count.send_keys("1e2")
+    driver.find_element(By.ID, "submit").click()
+    assert "Results must be a whole number" in message.text, message.text
+    assert not driver.find_elements(By.CSS_SELECTOR, "#results .alert")
+    count.clear()
+    count.send_keys("12")
 
 
 def test_a_long_file_name_keeps_a_narrow_window_narrow(server, weblib, tmp_path):

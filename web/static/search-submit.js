@@ -33,6 +33,12 @@ function resultsOf(response, text) {
   return response.ok || text.includes('class="alert') ? text : null;
 }
 
+// A count field's value as the server reads it: ASCII digits only, else NaN. A number field
+// takes "1e2" and "2.0" (Number() says 100 and 2), which the server refuses with a 400.
+function wholeNumber(field) {
+  return /^[0-9]+$/.test(field.value) ? Number(field.value) : NaN;
+}
+
 // An error the results show (the server refused the last query) is about a query that is
 // gone once another photo is chosen or another search starts: it is taken away then.
 export function clearResultsError() {
@@ -63,7 +69,7 @@ export function installSubmit(form, say, currentMode, photo) {
       return;
     }
     if (currentMode() === "lookup") {
-      const others = Number(othersInput.value);
+      const others = wholeNumber(othersInput);
       if (!Number.isInteger(others) || others < 0 || others > Number(othersInput.max)) {
         say(`Other similar images must be a whole number from 0 to ${othersInput.max}.`);
         othersInput.focus();
@@ -86,7 +92,7 @@ export function installSubmit(form, say, currentMode, photo) {
           return;
         }
       }
-      const k = Number(kInput.value);
+      const k = wholeNumber(kInput);
       if (!Number.isInteger(k) || k < 1 || k > Number(kInput.max)) {
         say(`Results must be a whole number from 1 to ${kInput.max}.`);
         kInput.focus();
