@@ -117,6 +117,21 @@ def test_back_from_a_result_keeps_the_search(browser, server, weblib):
     assert QUERY_NAME in driver.find_element(By.ID, "preview-name").text
     driver.forward()
     wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".image-title")))
+    driver.back()
+    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card")))
+    # Another photo chosen: the results shown are said to be the previous photo's (they were
+    # shown as they were under the new preview, as if they were its matches) until the next
+    # search replaces them.
+    other = next(p for p in sorted(weblib.query_photo.parent.glob("*.jpg")) if p.name != QUERY_NAME)
+    driver.find_element(By.ID, "image").send_keys(str(other))
+    note = wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, "#results .stale-note")))
+    assert "previous photo" in note.text
+    assert driver.find_elements(By.CSS_SELECTOR, "#results.is-stale li.card")
+    driver.execute_script("window.scrollTo(0, 0)")  # the button, not under the sticky top bar
+    driver.find_element(By.ID, "submit").click()
+    wait(driver, ec.invisibility_of_element_located((By.CSS_SELECTOR, "#results .stale-note")))
+    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card")))
+    assert not driver.find_elements(By.CSS_SELECTOR, "#results.is-stale")
     assert severe_console_messages(driver) == []
 
 

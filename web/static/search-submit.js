@@ -46,6 +46,21 @@ export function clearResultsError() {
   if (results && results.querySelector(":scope > .alert")) results.innerHTML = "";
 }
 
+// Another photo chosen: the results shown are the previous photo's. They stay (to compare),
+// dimmed under a line that says so, until the next search replaces them; they were shown
+// as they were, under the new photo's preview, as if they were its matches.
+export function markResultsStale() {
+  clearResultsError();
+  const results = document.getElementById("results");
+  if (!results || !results.children.length || results.querySelector(":scope > .stale-note")) return;
+  const note = document.createElement("p");
+  note.className = "stale-note";
+  note.setAttribute("role", "status");
+  note.textContent = "These results are for the previous photo: search again to see this one's.";
+  results.classList.add("is-stale");
+  results.prepend(note);
+}
+
 // `say` shows a message under the form, `currentMode()` is "similar" or "lookup", `photo` is
 // createPhoto's (search-photo.js).
 export function installSubmit(form, say, currentMode, photo) {
@@ -117,6 +132,7 @@ export function installSubmit(form, say, currentMode, photo) {
         say(`The server could not answer (HTTP ${response.status}). Try again; if it keeps failing, see the server's log.`);
       } else {
         results.innerHTML = html; // server-rendered, auto-escaped fragment of this origin
+        results.classList.remove("is-stale");
         const heading = results.querySelector("#results-title, .alert");
         if (heading) {
           heading.setAttribute("tabindex", "-1");

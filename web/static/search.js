@@ -5,7 +5,7 @@
    template loads it with type="module". */
 import { createPhoto } from "./search-photo.js";
 import { createRegion } from "./search-region.js";
-import { clearResultsError, installSubmit } from "./search-submit.js";
+import { installSubmit, markResultsStale } from "./search-submit.js";
 
 function main() {
   const form = document.getElementById("search-form");
@@ -26,7 +26,7 @@ function main() {
   }
 
   const region = createRegion(say);
-  const photo = createPhoto(form, say, region, clearResultsError);
+  const photo = createPhoto(form, say, region, markResultsStale);
 
   // -- options ---------------------------------------------------------------------------------
 
