@@ -37,6 +37,10 @@ def test_clusters_page_galleries_by_method(client) -> None:  # type: ignore[no-u
     assert client.get("/clusters?method=density&k=3").status_code == 200
     bad = client.get("/clusters?method=kmeans&k=100000")
     assert bad.status_code == 400 and 'role="alert"' in bad.get_data(as_text=True)
+    # the form comes back as sent, to be corrected: it came back set to density, the k field
+    # hidden and empty
+    assert re.search(r'value="kmeans" id="method-kmeans" checked', bad.get_data(as_text=True))
+    assert 'name="k" type="number" min="1" max="10000" value="100000"' in bad.get_data(as_text=True)
     assert client.get("/clusters?method=tsne").status_code == 400
 
 

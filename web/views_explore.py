@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import render_template, request, url_for
 
-from search.explore import DEFAULT_K, PROJECTIONS
+from search.explore import DEFAULT_K, METHODS, PROJECTIONS
 from web import service
 from web.api_explore import MAX_OUTLIERS, clusters_query
 from web.errors import ErrorInfo, page_error
@@ -48,6 +48,8 @@ def clusters_page() -> Any:
             shown = result.clusters[start : start + CLUSTERS_PER_PAGE]
         except Exception as exc:
             error = page_error(exc)
+            if request.args.get("method") in METHODS:  # the form as sent, to be corrected
+                method, k = request.args["method"], k or request.args.get("k")
     extra: dict[str, Any] = {"method": method}
     if method == "kmeans" and result is not None:
         extra["k"] = result.parameter
