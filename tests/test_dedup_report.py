@@ -185,6 +185,25 @@ def test_reports_carry_the_copies_of_a_video(tmp_path: Path) -> None:
     assert "video_groups" not in json.loads(plain.read_text())
 
 
+def test_html_marks_files_gone_since_indexing(tmp_path: Path) -> None:
+    """A keeper deleted (or moved) after the index run: the report said KEEP under its name
+    as of any other, and its copy - now the only one - stood as the one to delete."""
+    keeper, copy = tmp_path / "original.jpg", tmp_path / "copy.jpg"
+    for path in (keeper, copy):
+        path.write_bytes(_jpeg((200, 10, 10)))
+    images = [img(1, str(keeper), w=300, h=200), img(2, str(copy), w=150, h=100)]
+    res = find_duplicates(images, unit([[1, 0], [1, 0.01]]), threshold=T)
+    assert res.groups[0].keeper.path == str(keeper)
+    assert "FILE MISSING" not in render_html(res)
+    keeper.unlink()
+    video = {"path": str(tmp_path / "clip.mp4"), "id": 3, "keeper": True, "duration_ms": 9000}
+    video |= {"width": 640, "height": 360, "file_size": 5000}
+    group = {"media": "video", "keeper": video["path"], "reason": "longest", "members": [video]}
+    html = render_html(res, video_groups=[group])
+    assert html.count('class="badge gone"') == 1 + 2  # the legend, the photo, the video
+    assert 'id="missing-files"><strong>2 files are' in html and "imgsearch index" in html
+
+
 def test_data_uri_accepts_only_small_images() -> None:
     png = io.BytesIO()
     Image.new("RGB", (4, 4)).save(png, "PNG")

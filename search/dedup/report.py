@@ -30,9 +30,6 @@ import io
 import json
 import logging
 import math
-import os
-import stat
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
@@ -41,6 +38,7 @@ import jinja2
 
 from search.dedup.groups import DedupResult
 from search.dedup.keeper import DedupImage
+from search.dedup.report_files import atomic_write, file_href, file_missing
 from search.dedup.video_report import (
     VIDEO_COLUMNS,
     VideoGroupJson,
@@ -210,16 +208,6 @@ def data_uri(data: bytes | None) -> str | None:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _file_href(path: str) -> str | None:
-    p = PurePath(path)
-    if not p.is_absolute():
-        return None
-    try:
-        return Path(p).as_uri()
-    except ValueError:
-        return None
-
-
 def render_html(
     result: DedupResult,
     thumbnail: Thumbnailer | None = None,
@@ -253,7 +241,8 @@ def render_html(
             "path": img.path,
             "name": PurePath(img.path).name or img.path,
             "folder": str(PurePath(img.path).parent),
-            "href": _file_href(img.path),
+            "href": file_href(img.path),
+            "missing": file_missing(img.path),
             "thumb": thumb(img),
             "size": f"{img.width}x{img.height}",
             "bytes": human_size(img.file_size),
@@ -282,11 +271,14 @@ def render_html(
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    videos = video_html_groups(video_groups, thumb_of, file_href, file_missing)
+    cards = [c for g in [*groups, *videos] for c in g["cards"]]  # type: ignore[attr-defined]
     html = env.get_template("dedup_report.html.j2").render(
         title=title,
         result=result,
         pages=pages,
-        videos=video_html_groups(video_groups, thumb_of, _file_href),
+        videos=videos,
+        missing=sum(bool(c["missing"]) for c in cards),
         duplicates=result.duplicate_count,
         exact_count=sum(m.exact for g in result.groups for m in g.members),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -294,33 +286,6 @@ def render_html(
     if failed and thumbnail is not None:
         log.info("%d image(s) of the report have no thumbnail", failed)
     return html
-
-
-def _atomic_write(path: Path, data: str, newline: str | None = None) -> None:
-    path = Path(path)
-    if is_stream(path):  # `-o /dev/stdout` as root replaced it with a file (report unseen)
-        with open(path, "w", encoding="utf-8", newline=newline) as stream:
-            stream.write(data)
-        return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        mask = os.umask(0o022)  # read it back: a report is readable as any new file is
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)  # (mkstemp makes it 0600, for the owner only)
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def is_stream(path: Path) -> bool:
-    """``path`` (links followed) is there and no file or folder: /dev/stdout, a pipe."""
-    try:
-        return not stat.S_ISREG(mode := path.stat().st_mode) and not stat.S_ISDIR(mode)
-    except OSError:
-        return False
 
 
 def write_report(
@@ -350,5 +315,5 @@ def write_report(
         text = render_html(result, thumbnail, video_groups=video_groups or ())
     else:
         raise ValueError(f"report format must be json, csv or html, not {fmt!r}")
-    _atomic_write(path, text, newline="" if fmt == "csv" else None)
+    atomic_write(path, text, newline="" if fmt == "csv" else None)
     return path

@@ -62,8 +62,10 @@ def video_html_groups(
     groups: Sequence[VideoGroupJson],
     thumb: Callable[[int], str | None],
     href: Callable[[str], str | None],
+    missing: Callable[[str], bool] = lambda _path: False,
 ) -> list[dict[str, object]]:
-    """The video groups as the HTML template's cards (``thumb``: a ``data:`` URI by id)."""
+    """The video groups as the HTML template's cards (``thumb``: a ``data:`` URI by id;
+    ``missing``: no file at the path now)."""
     out = []
     for number, group in enumerate(groups, start=1):
         cards = []
@@ -76,6 +78,7 @@ def video_html_groups(
                     "name": PurePath(path).name or path,
                     "folder": str(PurePath(path).parent),
                     "href": href(path),
+                    "missing": missing(path),
                     "thumb": thumb(int(member["id"])),
                     "size": f"{member['width']}x{member['height']}",
                     "bytes": human_size(int(member["file_size"] or 0)),
