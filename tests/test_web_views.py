@@ -190,6 +190,9 @@ def test_html_pages(client, ids):
     missing = client.get("/images/999999")
     assert missing.status_code == 404 and b"<html" in missing.data
     assert client.get("/static/app.css").status_code == 200
+    # a browser's own request on a JSON page (the footer's OpenAPI link): it was a 404
+    icon = client.get("/favicon.ico", follow_redirects=True)
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
     # search.js is an ES module: it and every module it imports (and they import) is served
     # as JavaScript
     assert b'<script type="module" src="/static/search.js">' in home.data

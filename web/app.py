@@ -7,7 +7,7 @@ import threading
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response
+from flask import Flask, Response, redirect, url_for
 from threadpoolctl import threadpool_limits
 from werkzeug.routing import IntegerConverter, Map
 
@@ -140,6 +140,12 @@ def create_app(
     guard.install(app, hosts=trusted_hosts, token=token, exposed=exposed)  # Host checked here
     limits.install(app, settings)
     present.register_filters(app)
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        """What a browser asks for on a page without a ``<link rel="icon">`` (the OpenAPI
+        document the footer links to): the pages' icon, not a 404 in the console."""
+        return redirect(url_for("static", filename="favicon.svg"), 301)
 
     @app.before_request
     def one_faiss_thread_per_request() -> None:
