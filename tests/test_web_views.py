@@ -261,6 +261,29 @@ def test_live_page_without_a_library_says_so(tmp_path, models_dir):
         assert "try another word" not in text and 'class="alert' not in text
 
 
+def test_a_video_like_no_other_video_says_it_is_compared_with_videos(client, ids, monkeypatch):
+    """The page of the one video of a library of photos said "Similar images: nearest 0 ...
+    No other image in the library." (of hundreds of photos): a clip is compared with the
+    library's videos and animations only."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from web import service
+
+    image_id = ids[QUERY_NAME]
+    with client.application.app_context():
+        real = service.engine()
+    info = replace(real.records.get_image(image_id), duration_ms=600, format="GIF")
+    clip = SimpleNamespace(
+        records=SimpleNamespace(get_image=lambda _id: info, file_problem=lambda _info: None),
+        similar=lambda _id, k: [],
+    )
+    monkeypatch.setattr(service, "engine", lambda: clip)
+    text = client.get(f"/images/{image_id}").get_data(as_text=True)
+    assert "Similar videos" in text and "No other image in the library" not in text
+    assert "No other video or animation in the library" in text
+
+
 def test_a_photo_the_server_cannot_read_says_what_to_do(client, weblib):
     """A text file named .jpg or a JPEG cut short, sent with the form: the page said only
     "Not a readable image: ..." (what is wrong, not what to do); the API keeps its message."""
