@@ -247,9 +247,16 @@ def test_live_page_without_a_library_says_so(tmp_path, models_dir):
     run_index(tmp_path / "empty", models_dir, tmp_path / "nothing")
     for library, code in (("none", "no_library"), ("empty", "empty_library")):
         app = create_app(Settings(library=tmp_path / library, model_path=(models_dir,)))
+        photo = io.BytesIO()
+        Image.new("RGB", (64, 48), (200, 120, 40)).save(photo, "JPEG")
         try:
             page = app.test_client().get("/live")
             labels = app.test_client().get("/labels?q=bee")
+            found = app.test_client().post(
+                "/search",
+                data={"image": (io.BytesIO(photo.getvalue()), "q.jpg")},
+                headers={"X-Requested-With": "fetch"},
+            )
         finally:
             app.extensions["imgsearch"].close()
         text = page.data.decode()
@@ -259,6 +266,10 @@ def test_live_page_without_a_library_says_so(tmp_path, models_dir):
         text = labels.data.decode()
         assert labels.status_code == 200 and f'data-code="{code}"' in text, (library, text)
         assert "try another word" not in text and 'class="alert' not in text
+        if library == "empty":  # it said "No image is similar enough. Lower the minimum..."
+            text = found.get_data(as_text=True)
+            assert found.status_code == 200 and "the library is empty" in text, text
+            assert "Lower the minimum similarity" not in text
 
 
 def test_a_video_like_no_other_video_says_it_is_compared_with_videos(client, ids, monkeypatch):

@@ -175,6 +175,8 @@ def search_submit() -> Any:
     context = {"hits": hits, "took_ms": took_ms, "error": error, "query": query}
     context["from_stored"] = stored is not None
     context["clip"] = not hits and query is not None and service.is_clip(query)
+    notice = _notice() if not hits and error is None else None  # nothing to find: not "lower..."
+    context["empty_library"] = notice is not None and notice.code == "empty_library"
     if request.headers.get("X-Requested-With") == "fetch":
         return render_template("_results.html", **context), status
     form = _form_defaults()
