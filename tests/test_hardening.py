@@ -147,7 +147,10 @@ def test_outside_loopback_a_token_is_needed_and_paths_stay_private(
             .json()["path"]
             .endswith(".jpg")
         )
-        # a browser: ?token= once, then a cookie
+        # a browser: ?token= once, then a cookie; a token of an earlier start (or mistyped)
+        # is said to be wrong (it was told the server "needs its access token", as if none)
+        stale = requests.get(f"{url}/library?token=x{token}", timeout=30)
+        assert stale.status_code == 401 and "is not this server" in stale.text
         browser = requests.Session()
         first = browser.get(f"{url}/library?token={token}", timeout=30, allow_redirects=False)
         assert first.status_code == 303 and first.headers["Location"].endswith("/library")

@@ -28,6 +28,16 @@ from flask import Flask, Response, current_app, redirect, request
 from web.errors import ApiError
 
 COOKIE = "imgsearch_token"
+NO_TOKEN = (
+    "This server needs its access token: open the address `imgsearch serve` printed "
+    "(…/?token=…), or send 'Authorization: Bearer TOKEN'."
+)
+# a mistyped token, or one of an earlier run (without --token each start makes a new one)
+WRONG_TOKEN = (
+    "The access token in this address (?token=…) is not this server's: open the address "
+    "`imgsearch serve` printed at its start (without --token or IMGSEARCH_TOKEN, every "
+    "start makes a new token)."
+)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SAME_ORIGIN_FETCH = frozenset({"same-origin", "none"})
 PRIVATE_STATS_KEYS = ("library", "database")
@@ -85,12 +95,7 @@ def install(app: Flask, *, hosts: Iterable[str] | None, token: str | None, expos
                 return response
             return None
         if not _has_token(token):
-            raise ApiError(
-                401,
-                "This server needs its access token: open the address `imgsearch serve` "
-                "printed (…/?token=…), or send 'Authorization: Bearer TOKEN'.",
-                "unauthorized",
-            )
+            raise ApiError(401, WRONG_TOKEN if given else NO_TOKEN, "unauthorized")
         return None
 
     app.add_template_filter(client_path, "client_path")
