@@ -177,6 +177,11 @@ def test_the_address_of_a_results_page_opens_the_search_page(server) -> None:  #
         status, body = fetch(server + path)
         assert status == 200 and "<title>Search · imgsearch</title>" in body, body
         assert re.search(rf'id="mode-{mode}"[^>]*checked', body), body
+    # a library image named in it is the query (it was dropped: an empty form)
+    for path, mode in (("/search?id=1", "similar"), ("/lookup?image_id=1", "lookup")):
+        status, body = fetch(server + path)
+        assert status == 200 and 'name="image_id" value="1"' in body, body
+        assert re.search(rf'id="mode-{mode}"[^>]*checked', body), body
 
 
 def test_an_avif_or_heic_photo_uploaded_is_searched_as_a_photo(

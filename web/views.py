@@ -150,9 +150,12 @@ def search_page() -> Any:
 @bp.get("/lookup")
 def search_address() -> Any:
     """The address a search's results were posted to, opened again (a bookmark, a reload of
-    a form sent without scripts, a typed link): the search page in that mode, not a 405."""
+    a form sent without scripts, a typed link): the search page in that mode, not a 405;
+    a library image named in it (``id``, ``image_id`` or ``from``) is loaded as the query."""
     mode = "lookup" if request.path.endswith("/lookup") else None
-    return redirect(url_for("views.search_page", mode=mode), 303)
+    named = next((request.args[k] for k in ("from", "image_id", "id") if request.args.get(k)), None)
+    start = {"from": named} if named else {}
+    return redirect(url_for("views.search_page", mode=mode, **start), 303)
 
 
 @bp.post("/search")
