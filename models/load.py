@@ -237,7 +237,8 @@ def _bomb(exc: Exception, max_pixels: int | None, name: str | None) -> Decompres
     if found is None or max_pixels is None:
         return DecompressionBombError(str(exc), source=name)
     return DecompressionBombError(
-        f"{found.group(1)} pixels exceeds the limit of {max_pixels} (possible decompression bomb)",
+        f"{int(found.group(1)) / 1e6:.1f} million pixels exceeds the limit of "
+        f"{max_pixels / 1e6:.1f} million (possible decompression bomb)",
         source=name,
     )
 
@@ -253,20 +254,22 @@ def _finish(
     width, height = im.size
     if width < 1 or height < 1:
         raise EmptyImageError(f"image has no pixels ({width}x{height})", source=name)
-    if max_pixels is not None and width * height > max_pixels:
-        raise DecompressionBombError(
-            f"{width}x{height} = {width * height} pixels exceeds the limit of {max_pixels} "
-            "(possible decompression bomb)",
-            source=name,
-        )
     orientation, stamp = _exif_info(im)
     swap = (orientation >= 5) != (rotation in (90, 270))
     full_w, full_h = (height, width) if swap else (width, height)
     scale, reduce = 1, 1
+    if draft is not None and fmt in ("JPEG", "MPO") and im.mode in ("RGB", "L", "CMYK"):
+        scale = _draft_scale((full_w, full_h), draft[0], draft[1], draft[2])
+    # the limit bounds the pixels decoded: a 108 MP phone JPEG decoded at 1/8 of its size
+    # is 1.7 MP (Pillow itself refuses more than 179 M pixels at open)
+    if max_pixels is not None and width * height / scale**2 > max_pixels:
+        raise DecompressionBombError(
+            f"{width}x{height} = {width * height / 1e6:.1f} million pixels exceeds the limit "
+            f"of {max_pixels / 1e6:.1f} million (possible decompression bomb)",
+            source=name,
+        )
     if draft is not None:
         allowed = _allowed_reduction((full_w, full_h), draft[0], draft[1], draft[2])
-        if fmt in ("JPEG", "MPO") and im.mode in ("RGB", "L", "CMYK"):
-            scale = _draft_scale((full_w, full_h), draft[0], draft[1], draft[2])
         if width * height / scale**2 > REDUCE_ABOVE_PIXELS:
             reduce = max(1, int(allowed / scale))  # the rest: reduced in strips after decoding
     decoded_size = (-(-width // scale), -(-height // scale))

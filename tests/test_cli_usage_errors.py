@@ -110,7 +110,7 @@ def test_an_image_over_the_pixel_limit_is_one_line_in_imgsearchs_words(
     assert done.returncode == 1, done.stderr
     assert "Warning" not in done.stderr and "warn" not in done.stderr, done.stderr
     lines = done.stdout.splitlines()
-    assert len(lines) == 2 and all("exceeds the limit of 90000000" in x for x in lines), lines
+    assert len(lines) == 2 and all("exceeds the limit of 90.0 million" in x for x in lines), lines
 
 
 def test_an_empty_library_or_path_is_never_the_current_folder(

@@ -164,6 +164,22 @@ def test_max_pixels_is_enforced_from_the_header(photo: Path) -> None:
     assert load_image(photo, max_pixels=None).width > 0
 
 
+def test_max_pixels_counts_the_pixels_a_jpeg_draft_decodes(big_jpeg: Path, tmp_path: Path) -> None:
+    """A 108 MP phone photo (12000x9000) was refused against the 90 M limit, though its JPEG
+    is decoded at 1/8 (1.7 M pixels) for the model. Scaled down here: a 12 MP JPEG against a
+    1 M limit loads at the model's draft; decoded whole, or as a PNG, it is still refused."""
+    decoded = load_image(big_jpeg, max_pixels=1_000_000)
+    assert (decoded.width, decoded.height) == (4000, 3000)  # the photo's own size
+    assert decoded.image.width * decoded.image.height <= 1_000_000
+    with pytest.raises(DecompressionBombError, match=r"12\.0 million pixels exceeds the limit"):
+        load_image(big_jpeg, max_pixels=1_000_000, draft_size=None)
+    png = tmp_path / "big.png"
+    with Image.open(big_jpeg) as im:
+        im.save(png, compress_level=0)
+    with pytest.raises(DecompressionBombError, match=r"exceeds the limit of 1\.0 million"):
+        load_image(png, max_pixels=1_000_000)
+
+
 # ---------------------------------------------------------------------------- modes
 
 
