@@ -148,9 +148,12 @@ def _descriptor_line(info: dict[str, Any]) -> str:
     else:
         learned = f"no whitening (learned from {info.get('whitening_from', '?')} images up)"
     cal = info["calibration"] or {}
+    background = f"{cal.get('background', 'measured')} background"
+    if cal.get("background") == "measured, its sd the prior's":  # copies of one picture fill it
+        background = "measured background, its spread capped at the plain-space prior's"
     decision = (
         f"; copies from copy score {cal['duplicate_threshold']:.3f} (z {cal['duplicate_z']:g}"
-        f", {cal.get('background', 'measured')} background)"
+        f", {background})"
         if cal
         else ""
     )

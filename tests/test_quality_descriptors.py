@@ -125,17 +125,42 @@ def test_label_vectors_and_similarity() -> None:
 
 def test_calibration_is_robust_to_duplicates() -> None:
     rng = np.random.default_rng(1)
-    v = unit(rng.normal(size=(300, 16)))
+    v = unit(rng.normal(size=(300, 128)))
     images = [StoredImage(x) for x in v] + [StoredImage(v[0]) for _ in range(10)]
     assert Descriptor(DescriptorConfig.plain()).calibrate(images[:50]) == PLAIN_BACKGROUND
     cal = Descriptor(DescriptorConfig.plain()).calibrate(images, seed=0)
-    assert abs(cal.median) < 0.02 and 0.15 < cal.spread < 0.35  # ~1/sqrt(16)
-    assert abs(cal.mean) < 0.02 and 0.15 < cal.sd < 0.35
+    assert abs(cal.median) < 0.02 and 0.06 < cal.spread < 0.12  # ~1/sqrt(128)
+    assert abs(cal.mean) < 0.02 and 0.06 < cal.sd < 0.12 and not cal.capped
     assert cal.z(cal.score(4.0)) == pytest.approx(4.0)
     assert cal.duplicate_z(cal.duplicate_threshold(4.5)) == pytest.approx(4.5)
-    w = learn_whitening(*synthetic_pairs(d=16)[:2], v)
+    w = learn_whitening(*synthetic_pairs(d=128)[:2], v)
     with pytest.raises(DescriptorError):
         Descriptor(whitening=w).calibrate(images[:2])
+
+
+def test_a_sample_filled_with_copies_of_one_picture_keeps_a_reachable_decision() -> None:
+    """A library where a third of the images are copies of one photo (36 edits among 111
+    in the shared sets, as a folder of a photo's edits is): a tenth of its random pairs are
+    copies, whose scores put mean + 6 sd past any copy score - nothing could be flagged, not
+    even an identical copy. Its decision is capped at the plain-space prior's, while an
+    ordinary library's background stays exactly as measured."""
+    rng = np.random.default_rng(3)
+    photos = unit(rng.normal(size=(210, 256)))  # different photos: cosine ~0 +- 0.06
+    edits = unit(photos[0] + 0.02 * rng.normal(size=(100, 256)))  # its copies: ~0.9
+    everything = np.concatenate([photos, edits])
+    images = [StoredImage(x) for x in everything]
+    cal = Descriptor(DescriptorConfig.plain()).calibrate(images, seed=0)
+    i, j = np.triu_indices(len(everything), 1)
+    scores = np.einsum("ij,ij->i", everything[i], everything[j])
+    assert scores.mean() + 6 * scores.std() > 1.0  # as measured before: out of reach
+    assert cal.capped and cal.sd == PLAIN_BACKGROUND.sd
+    assert cal.duplicate_threshold() < PLAIN_BACKGROUND.duplicate_threshold()
+    copies = scores[(i >= 210) & (j >= 210)]
+    assert np.mean(copies >= cal.duplicate_threshold()) > 0.9  # the photo's copies flagged
+    others = scores[(i < 210) & (j < 210)]
+    assert not np.any(others >= cal.duplicate_threshold())  # different photos are not
+    ordinary = Descriptor(DescriptorConfig.plain()).calibrate(images[:210], seed=0)
+    assert not ordinary.capped and ordinary.duplicate_threshold() < 0.5
 
 
 # ---------------------------------------------------------------------- whitening

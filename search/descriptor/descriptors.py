@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.descriptor.calibration import PLAIN_BACKGROUND, Calibration
+from search.descriptor.calibration import PLAIN_BACKGROUND, Calibration, background
 from search.descriptor.config import (
     BACKGROUND_PAIRS,
     DUPLICATE_Z,
@@ -334,8 +334,5 @@ class Descriptor:
                 for i in range(0, len(a), 1024)
             ]
         )
-        median = float(np.median(scores))
-        spread = max(1e-3, float(1.4826 * np.median(np.abs(scores - median))))
-        sd = max(1e-3, float(scores.std()))
-        self.calibration = Calibration(median, spread, float(scores.mean()), sd)
+        self.calibration = background(scores)
         return self.calibration

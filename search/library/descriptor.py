@@ -193,6 +193,7 @@ def calibrate(
         "spread": calibration.spread,
         "mean": calibration.mean,
         "sd": calibration.sd,
+        "capped": calibration.capped,
     }
     # a read-only library keeps it in memory
     store.descriptors.set_state(CALIBRATION_KEY, key, json.dumps(data).encode(), optional=True)
@@ -286,6 +287,10 @@ def describe(live: Searchable, store: LibraryStore) -> dict[str, object]:
             "sd": round(cal.sd, 4),
             "duplicate_z": DUPLICATE_Z,
             "duplicate_threshold": round(cal.duplicate_threshold(), 4),
-            "background": "prior" if cal == PLAIN_BACKGROUND else "measured",
+            "background": "prior"
+            if cal == PLAIN_BACKGROUND
+            else "measured, its sd the prior's"
+            if cal.capped
+            else "measured",
         },
     }
