@@ -157,6 +157,8 @@ def rebuild_index(ctx: click.Context, kind: str | None, as_json: bool) -> None:
         if info["kind"] != "flat" and recall is not None
         else ""
     )
+    if info["requested_kind"] not in (info["kind"], "auto"):  # an empty library
+        extra += f" ({info['requested_kind']} needs vectors: the next index run builds it)"
     _emit(
         as_json,
         {**info, "seconds": round(seconds, 3)},

@@ -320,3 +320,32 @@ def test_stats_of_a_library_without_a_model_says_so(run, tmp_path: Path) -> None
     run("db", "upgrade")
     line = next(x for x in run("stats").stdout.splitlines() if x.startswith("model"))
     assert line == "model       none yet (the first `imgsearch index` chooses it)", line
+
+
+def test_a_trained_index_kind_asked_of_an_empty_library_is_built_once_it_has_vectors(
+    run, tmp_path: Path, data_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """`rebuild-index --index ivf-sq8` of an empty library builds flat (nothing to train on);
+    its JSON said `"requested_kind": "flat"` and the next `index` kept the flat index for good
+    (as a first `index` with IMGSEARCH_INDEX=ivf-sq8 did)."""
+    from search.index import VectorIndex
+
+    (tmp_path / "none").mkdir()
+    run("index", "--no-progress", str(tmp_path / "none"))
+    rebuilt = as_json(run("rebuild-index", "--json", "--index", "ivf-sq8"))
+    assert (rebuilt["kind"], rebuilt["requested_kind"]) == ("flat", "ivf-sq8")
+    assert "the next index run builds it" in run("rebuild-index").stdout
+    copy_photos(photo_paths(data_dir, 2), tmp_path / "two")
+    run("index", "--no-progress", str(tmp_path / "two"))
+    header = VectorIndex.read_header(Settings(library=run.library).index_path)
+    assert (header.kind, header.info["requested_kind"]) == ("ivf-sq8", "ivf-sq8")
+
+
+def test_the_index_kind_of_a_first_index_run_is_remembered(
+    run, tmp_path: Path, data_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """`index --index hnsw` into a new library built hnsw from the start but never recorded
+    it: a rebuild (a lost or stale FAISS file, `rebuild-index`) then built the default."""
+    copy_photos(photo_paths(data_dir, 2), tmp_path / "two")
+    run("index", "--no-progress", "--index", "hnsw", str(tmp_path / "two"))
+    assert as_json(run("rebuild-index", "--json"))["kind"] == "hnsw"

@@ -40,6 +40,7 @@ from search.index.tune import check_vectors, iter_normalized, normalized
 
 __all__ = ["VectorIndex"]
 log = logging.getLogger(__name__)
+_TRAINED = ("ivf-sq8", "ivfpq-ondisk")  # kinds that need vectors to exist (IVF training)
 
 
 class VectorIndex:
@@ -268,10 +269,9 @@ class VectorIndex:
         drift = self._backend.drift()
         if drift:
             return drift
-        if (
-            self.kind in ("ivf-sq8", "ivfpq-ondisk")
-            and not trained / 4 <= self.ntotal <= trained * 4
-        ):
+        if self.ntotal and self.kind == "flat" and self.requested_kind in _TRAINED:
+            return f"{self.requested_kind} was asked for before there were vectors to train it"
+        if self.kind in _TRAINED and not trained / 4 <= self.ntotal <= trained * 4:
             return f"ivf lists were trained on {trained} vectors, the index now holds {self.ntotal}"
         if (
             self.requested_kind == "auto"

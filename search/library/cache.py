@@ -96,11 +96,14 @@ class IndexCache:
             np.concatenate([c[1] for c in chunks]) if chunks else np.zeros((0, width), np.float32)
         )
         # (an empty raw matrix is mapped like any other: primary_vectors gives the right width)
+        built = kind
         if not len(ids) and kind not in ("auto", "flat", "hnsw"):
-            kind = "flat"  # trained kinds need vectors: the run's end builds the one asked for
-        return VectorIndex.build(
-            ids, primary_vectors(descriptor, vectors, frames.dominant, ids), kind=kind
+            built = "flat"  # trained kinds need vectors: the run's end builds the one asked for
+        index = VectorIndex.build(
+            ids, primary_vectors(descriptor, vectors, frames.dominant, ids), kind=built
         )
+        index.requested_kind = kind  # kept in the file: needs_rebuild() asks for it later
+        return index
 
     def _build_streamed(
         self, kind: str, descriptor: Descriptor, frames: StoredFrames
@@ -109,8 +112,10 @@ class IndexCache:
         chunk into a temporary float32 file beside the index (4 B x searched dimension per
         image, memory-mapped for the build), never gathered in RAM."""
         count, width = self.store.vector_count(), self.dimension(descriptor)
-        if not count:
-            return self.build("flat", descriptor, frames)
+        if not count:  # nothing to train on: flat, the kind asked for kept for later
+            index = self.build("flat", descriptor, frames)
+            index.requested_kind = kind
+            return index
         path = self.settings.index_path.with_name(f".{self.settings.index_path.name}.rows.tmp")
         try:
             rows = np.lib.format.open_memmap(path, "w+", np.float32, (count, width))

@@ -253,10 +253,14 @@ class Library:
     def _build(self, kind: str, descriptor: Descriptor, frames: StoredFrames) -> VectorIndex:
         return self.cache.build(kind, descriptor, frames)
 
+    def remember_index_kind(self, kind: str) -> None:
+        """The kind later rebuilds build (`index --index`, `rebuild-index --index`)."""
+        self.store.set_meta(INDEX_KIND_KEY, kind)
+
     def rebuild_index(self, kind: str | None = None) -> VectorIndex:
         with self._lock:
             if kind is not None:
-                self.store.set_meta(INDEX_KIND_KEY, kind)
+                self.remember_index_kind(kind)
             self._live = self._load_or_rebuild(kind or self.index_kind())
             return self._live.index
 
