@@ -31,3 +31,14 @@ def test_the_parameters_read_are_the_documented_ones() -> None:
         if "get" in ops
     }
     assert sorted(map(sorted, documented.values())) == sorted(map(sorted, GET_FIELDS.values()))
+
+
+def test_head_refuses_the_parameters_get_refuses(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """HEAD answers with GET's status: an unknown or repeated parameter was 200 to HEAD."""
+    from search.settings import Settings
+    from web.app import create_app
+
+    client = create_app(Settings(library=tmp_path / "library")).test_client()
+    for url in ("/api/v1/openapi.json?bogus=1", "/api/v1/openapi.json?bogus=1&bogus=2"):
+        assert client.get(url).status_code == client.head(url).status_code == 400, url
+    assert client.head("/api/v1/openapi.json").status_code == 200

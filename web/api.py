@@ -59,8 +59,9 @@ GET_FIELDS: dict[str, tuple[str, ...]] = {
 def one_value_per_parameter() -> None:
     """``GET /api/v1/...?k=5&k=6`` is refused, never answered for one of them, and so is a
     parameter the endpoint does not read (``?min-score=0.9`` was ignored without a word; the
-    POSTs check their form fields and query together: see ``web.params``)."""
-    if request.method != "GET":
+    POSTs check their form fields and query together: see ``web.params``). HEAD answers as
+    GET does (it was 200 where GET was 400)."""
+    if request.method not in ("GET", "HEAD"):
         return
     known = GET_FIELDS.get(request.endpoint or "")
     if known is not None:
