@@ -152,3 +152,19 @@ def test_oldest_of_two_taken_at_one_time_names_the_file_times_that_decided() -> 
         "oldest file (both taken 2005-07-29 14:34:56; modified 2001-09-09 01:46:40 UTC vs "
         "modified 2033-05-18 03:33:20 UTC)"
     )
+
+
+def test_oldest_of_two_files_written_in_one_second_shows_the_times_that_differ() -> None:
+    """Files written within one second (a checkout, a batch copy): the reason read "oldest
+    (modified 2026-12-02 01:23:43 UTC vs modified 2026-12-02 01:23:43 UTC)"."""
+    first = DedupImage(1, "/p/a.png", 1000, 640, 480, format="PNG", mtime=1e9 + 0.25)
+    later = DedupImage(2, "/p/b.png", 1000, 640, 480, format="PNG", mtime=1e9 + 0.5)
+    keeper, reason = choose_keeper([later, first], ("oldest",))
+    assert keeper is first
+    assert reason == (
+        "oldest (modified 2001-09-09 01:46:40.250 UTC vs modified 2001-09-09 01:46:40.500 UTC)"
+    )
+    apart = DedupImage(3, "/p/c.png", 1000, 640, 480, format="PNG", mtime=1e9 + 2)
+    assert choose_keeper([apart, first], ("oldest",))[1] == (
+        "oldest (modified 2001-09-09 01:46:40 UTC vs modified 2001-09-09 01:46:42 UTC)"
+    )

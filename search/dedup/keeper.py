@@ -22,7 +22,7 @@ Each rule reads only what the library stores about a file; none is tuned to a da
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -122,17 +122,27 @@ def keeper_key(img: DedupImage, rules: Sequence[str] = DEFAULT_KEEPER_RULES) -> 
     return (*(_rule_key(r, img) for r in rules), img.path, img.id)
 
 
-def _when(img: DedupImage) -> str:
+def _when(img: DedupImage, precise: bool = False) -> str:
     if img.exif_datetime is not None:
         return f"taken {img.exif_datetime:%Y-%m-%d %H:%M:%S}"
-    return _modified(img)
+    return _modified(img, precise)
 
 
-def _modified(img: DedupImage) -> str:
+def _modified(img: DedupImage, precise: bool = False) -> str:
     if img.mtime is not None and math.isfinite(img.mtime):
         stamp = datetime.fromtimestamp(img.mtime, tz=UTC)
-        return f"modified {stamp:%Y-%m-%d %H:%M:%S} UTC"
+        fraction = f".{stamp.microsecond // 1000:03d}" if precise else ""
+        return f"modified {stamp:%Y-%m-%d %H:%M:%S}{fraction} UTC"
     return "no date"
+
+
+def _times(when: Callable[..., str], keeper: DedupImage, other: DedupImage) -> str:
+    """``when(keeper) vs when(other)``, to the millisecond where the seconds read alike (files
+    written in one second: it said "modified 01:23:43 UTC vs modified 01:23:43 UTC")."""
+    shown = when(keeper), when(other)
+    if shown[0] == shown[1]:
+        shown = when(keeper, True), when(other, True)
+    return f"{shown[0]} vs {shown[1]}"
 
 
 def _size(img: DedupImage) -> str:
@@ -164,8 +174,8 @@ def _explain(rule: str, keeper: DedupImage, other: DedupImage) -> str:
         return "has an EXIF capture time (the others do not)"
     if keeper.exif_datetime is not None and keeper.exif_datetime == other.exif_datetime:
         both = f"both taken {keeper.exif_datetime:%Y-%m-%d %H:%M:%S}"  # the file times decided
-        return f"oldest file ({both}; {_modified(keeper)} vs {_modified(other)})"
-    return f"oldest ({_when(keeper)} vs {_when(other)})"
+        return f"oldest file ({both}; {_times(_modified, keeper, other)})"
+    return f"oldest ({_times(_when, keeper, other)})"
 
 
 def choose_keeper(
