@@ -174,19 +174,20 @@ def database(ctx: click.Context) -> Iterator[Engine]:
     """The library's SQLAlchemy engine without the automatic upgrade of Store.open; a
     database that is not an imgsearch library, or of a newer imgsearch, is refused."""
     from search.library import writer_lock
-    from search.store import database_locks, make_engine, migrate, require_database
+    from search.store import checked_sqlite, database_locks, make_engine, migrate, require_database
 
     settings: Settings = ctx.obj
     url = settings.resolved_database_url
     require_database(url)
-    engine = make_engine(url)
-    try:
-        migrate.check_known(engine)
-        # never under an index run, nor beside another process's migration (PostgreSQL)
-        with writer_lock(settings.library, database_locks(engine)), migrate.schema_lock(engine):
-            yield engine
-    finally:
-        engine.dispose()
+    with checked_sqlite(url):
+        engine = make_engine(url)
+        try:
+            migrate.check_known(engine)
+            # never under an index run, nor beside another process's migration (PostgreSQL)
+            with writer_lock(settings.library, database_locks(engine)), migrate.schema_lock(engine):
+                yield engine
+        finally:
+            engine.dispose()
 
 
 @contextmanager
@@ -194,7 +195,13 @@ def read_database(ctx: click.Context) -> Iterator[Engine]:
     """The library's engine for a command that only reads the schema: a SQLite file that
     cannot be written (or IMGSEARCH_READ_ONLY) is opened read-only, without the writer's
     lock; otherwise :func:`database`'s."""
-    from search.store import migrate, read_only_engine, read_only_file, require_database
+    from search.store import (
+        checked_sqlite,
+        migrate,
+        read_only_engine,
+        read_only_file,
+        require_database,
+    )
 
     settings: Settings = ctx.obj
     url = settings.resolved_database_url
@@ -204,12 +211,13 @@ def read_database(ctx: click.Context) -> Iterator[Engine]:
         with database(ctx) as engine:
             yield engine
         return
-    engine = read_only_engine(path)
-    try:
-        migrate.check_known(engine)
-        yield engine
-    finally:
-        engine.dispose()
+    with checked_sqlite(url):
+        engine = read_only_engine(path)
+        try:
+            migrate.check_known(engine)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def run_migration(action: Callable[[], None]) -> None:

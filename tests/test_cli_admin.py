@@ -349,3 +349,19 @@ def test_the_index_kind_of_a_first_index_run_is_remembered(
     copy_photos(photo_paths(data_dir, 2), tmp_path / "two")
     run("index", "--no-progress", "--index", "hnsw", str(tmp_path / "two"))
     assert as_json(run("rebuild-index", "--json"))["kind"] == "hnsw"
+
+
+def test_db_commands_call_a_damaged_database_damaged(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`db current / upgrade / downgrade` said SQLite's bare "database disk image is
+    malformed" or "file is not a database", where every other command says the file is
+    damaged, what `db check` does and how to recover."""
+    (tmp_path / "none").mkdir()
+    run("index", "--no-progress", str(tmp_path / "none"))
+    database = run.library / "imgsearch.sqlite3"
+    whole = database.read_bytes()
+    for damaged in (whole[:20000], b"garbage" * 100):
+        database.write_bytes(damaged)
+        for args in (("db", "current"), ("db", "upgrade"), ("db", "downgrade", "0002", "--yes")):
+            said = run(*args, code=1).output
+            assert "is damaged" in said and "imgsearch db check" in said, (args, said)
+        assert database.read_bytes() == damaged and not list(run.library.glob("*.bak-*"))

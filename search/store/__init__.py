@@ -24,6 +24,7 @@ _SOURCES: dict[str, str] = {
     "SchemaError": "search.store.errors",
     "ServingState": "search.store.health",
     "check_database": "search.store.health",
+    "checked_sqlite": "search.store.health",
     "recovery": "search.store.health",
     "peek_meta": "search.store.migrate",
     "DatabaseLocks": "search.store.locks",
@@ -121,6 +122,7 @@ __all__ = [
     "by_path",
     "cached_summary",
     "check_database",
+    "checked_sqlite",
     "database_locks",
     "labels_to_json",
     "make_engine",
@@ -155,7 +157,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         SchemaError,
         require_database,
     )
-    from search.store.health import ServingState, check_database, recovery
+    from search.store.health import ServingState, check_database, checked_sqlite, recovery
     from search.store.locks import DatabaseLocks, database_locks
     from search.store.migrate import peek_meta
     from search.store.read_only import read_only_engine, read_only_file

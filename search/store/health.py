@@ -271,3 +271,17 @@ def reported_corruption(path: Path | None, engine: Engine | None = None) -> Iter
             # damaged bytes inside the schema or a text value: SQLite hands back invalid UTF-8
             raise corrupt_error(path, f"text that is not UTF-8 ({error.reason})") from None
         raise
+
+
+@contextmanager
+def checked_sqlite(url: str) -> Iterator[None]:
+    """For a command that opens the database without ``Store.open`` (``db current``,
+    ``upgrade``, ``downgrade``): a damaged SQLite file is the same typed error, saying how to
+    recover (it was SQLite's bare "database disk image is malformed")."""
+    path = None
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///").partition("?")[0])
+        if path.exists() and not open_in_this_process(path):
+            check_sqlite_header(path)
+    with reported_corruption(path):
+        yield
