@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -32,6 +33,9 @@ STILL_SIDE = 256  # shorter side of the stills handed to the model (it reads 224
 MAX_VIDEO_PIXELS = 8192 * 4320  # larger frames are refused (memory per frame)
 FAST_DECODE = {"skip_loop_filter": "all", "flags2": "+fast"}
 F = TypeVar("F")
+
+
+_LAST_FRAME_LOOKBACK_MS = 5000  # still_at: how far back from the end the last frame is looked for
 
 
 class VideoError(ImageError):
@@ -268,14 +272,45 @@ class VideoReader:
         return stills_every(self.frames(start_ms), _still, end_ms, step_ms)
 
     def still_at(self, at_ms: int, size: int) -> Image.Image:
-        """The frame at ``at_ms`` (the first one at or after it), at most ``size`` pixels on
-        its longer side."""
-        for _ms, frame in self.frames(max(0, int(at_ms))):
-            scale = min(1.0, size / max(frame.width, frame.height))
-            width = max(1, round(frame.width * scale))
-            height = max(1, round(frame.height * scale))
-            return upright(frame.to_image(width=width, height=height), quarter_turns(frame))
-        raise VideoError(f"no frame at {at_ms} ms", source=self.name, reason="not_a_video")
+        """The frame at ``at_ms`` (the first one at or after it; after the last frame's start,
+        up to the end of the video, the last frame), at most ``size`` pixels on its longer
+        side. A moment past the end is a :class:`VideoError` saying so (both were "no frame
+        could be decoded")."""
+        at = max(0, int(at_ms))
+        frame = next((f for _ms, f in self._frames_or_none(at)), None)
+        if frame is None:
+            duration = self.info().duration_ms
+            if duration and at > duration:
+                raise VideoError(
+                    f"{at} ms is past the end of the video ({duration} ms long)",
+                    source=self.name,
+                    reason="past_the_end",
+                )
+            # the last frame starts before `at` and shows until the end: decode the last
+            # seconds (from the start when that frame is longer)
+            for start in (max(1, at - _LAST_FRAME_LOOKBACK_MS), 0):
+                if start == 0:
+                    self.container.seek(0)
+                last = deque(self._frames_or_none(start), maxlen=1)  # one frame held at a time
+                if last:
+                    frame = last[0][1]
+                    break
+        if frame is None:
+            raise VideoError(
+                f"no frame could be decoded up to {at} ms", source=self.name, reason="not_a_video"
+            )
+        scale = min(1.0, size / max(frame.width, frame.height))
+        width = max(1, round(frame.width * scale))
+        height = max(1, round(frame.height * scale))
+        return upright(frame.to_image(width=width, height=height), quarter_turns(frame))
+
+    def _frames_or_none(self, start_ms: int) -> Iterator[tuple[int, Any]]:
+        """:meth:`frames` from ``start_ms``, nothing where none is there to decode."""
+        try:
+            yield from self.frames(start_ms)
+        except VideoError as error:
+            if error.reason != "not_a_video":
+                raise
 
     def close(self) -> None:
         self.container.close()

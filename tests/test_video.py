@@ -335,3 +335,22 @@ def test_api_answers_with_the_moment_serves_its_frame_and_plays_from_it(
         assert b'<video class="clip"' in page.data
     finally:
         app.extensions["imgsearch"].close()
+
+
+def test_a_moment_after_the_last_frames_start_is_the_last_frame_and_past_the_end_says_so(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """`?t=` of a video's thumbnail between its last frame's start and its end was 404 "no
+    frame could be decoded", and so was a moment past the end."""
+    from models.video import VideoError, VideoReader
+
+    photos = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:2]
+    clip = tmp_path / "clip.mp4"
+    write_slideshow(photos, clip, (64, 48), fps=10, hold=5)  # frames at 0..900 ms, 1 s long
+    with VideoReader(clip) as reader:
+        last = reader.still_at(900, 64)
+    for at in (950, 1000):
+        with VideoReader(clip) as reader:
+            assert reader.still_at(at, 64).tobytes() == last.tobytes(), at
+    with VideoReader(clip) as reader, pytest.raises(VideoError, match="past the end"):
+        reader.still_at(5000, 64)
