@@ -236,7 +236,7 @@ def similar(
     excluded; copies with the same bytes or pixels are marked exact).
 
     PATH_OR_ID: the image's id (as search results list it) or the path of its file."""
-    from search.query import ImageNotFoundError, disk_change, gone_file_note
+    from search.query import ImageNotFoundError, changed_file_note, gone_file_note
 
     wanted = quality_filter(flags, exclude_flags)
     with open_engine(ctx) as engine:
@@ -251,10 +251,12 @@ def similar(
             ) from None
         hits = engine.similar(image_id, k=k, min_score=min_score, flags=wanted)
         info = engine.records.get_image(image_id)
-    # as `lookup ID` says: a gone file's answer comes from its stored vectors (it said nothing),
-    # and a video is compared with videos only (it said "no results")
-    if info is not None and disk_change(info.path) == "gone":
-        click.echo(f"note: {gone_file_note(image_id)}", err=True)
+        state = engine.records.file_state(image_id)
+    # as `lookup ID` says: a gone (or changed) file's answer comes from its stored vectors (it
+    # said nothing), and a video is compared with videos only (it said "no results")
+    if state is not None:
+        note = gone_file_note if state == "gone" else changed_file_note
+        click.echo(f"note: {note(image_id)}", err=True)
     if not hits and not as_json and info is not None and info.media == "video":
         click.echo(clip_note(image_id))
         return

@@ -236,7 +236,10 @@ def test_similar_of_a_changed_file_uses_what_was_indexed(scratch, models_dir):
     first, second = sorted(photos.iterdir())[:2]
     before = json.loads(ok(run(library, models_dir, "similar", str(first), "--json")))
     first.write_bytes(second.read_bytes())  # the file now holds another photo
-    after = json.loads(ok(run(library, models_dir, "similar", str(first), "--json")))
+    changed = run(library, models_dir, "similar", str(first), "--json")
+    ok(changed)
+    after = json.loads(changed.stdout)
+    assert "changed on disk since it was indexed" in changed.stderr  # it said nothing
     by_id = {r["id"]: r for r in after["results"]}
     second_id = next(r["id"] for r in before["results"] if r["path"] == str(second))
     assert by_id[second_id]["score"] < 0.999 and not by_id[second_id]["exact"]

@@ -203,3 +203,41 @@ def test_internal_errors_hide_details(app, client, weblib, monkeypatch, caplog):
     assert "secret" not in json.dumps(error)
     assert page.status_code == 500 and b"secret" not in page.data
     assert "secret detail" in caplog.text and "Traceback" in caplog.text
+
+
+def test_a_search_by_the_id_of_a_changed_file_answers_from_its_stored_vectors(
+    client, weblib, ids
+) -> None:  # type: ignore[no-untyped-def]
+    """A file changed since it was indexed: `POST /search` with its `image_id` was 415 "image
+    header is truncated" (a truncated file), or searched with the new file's pixels (another
+    photo), while `/images/ID/similar` and `imgsearch similar ID` answer from the stored
+    vectors. It now answers as they do and says so; a region of it needs the file (409)."""
+    import os
+    import shutil
+
+    path = sorted(weblib.extra.glob("bees_*.jpg"))[0]
+    image_id, kept, stat = ids[path.name], path.read_bytes(), path.stat()
+    other = weblib.ukbench / "ukbench00040.jpg"
+    try:
+        for change in ("truncated", "another photo"):
+            if change == "truncated":
+                path.write_bytes(kept[:5000])
+            else:
+                shutil.copyfile(other, path)
+            answer = client.post(f"{API}/search", data={"image_id": str(image_id), "k": "3"})
+            assert answer.status_code == 200, (change, answer.data[:300])
+            body = answer.get_json()
+            assert body["file_changed"] is True and "changed on disk" in body["note"], body
+            similar = client.get(f"{API}/images/{image_id}/similar?k=3").get_json()["results"]
+            assert [(r["id"], r["score"]) for r in body["results"]] == [
+                (r["id"], r["score"]) for r in similar
+            ], change
+            region = client.post(
+                f"{API}/search", data={"image_id": str(image_id), "roi": "0.1,0.1,0.9,0.9"}
+            )
+            assert_error(region, 409, "file_changed")
+    finally:
+        path.write_bytes(kept)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    plain = client.post(f"{API}/search", data={"image_id": str(image_id)}).get_json()
+    assert "file_changed" not in plain and plain["results"][0]["id"] == image_id

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 
 from models import image_format
 from search.library import DEFAULT_SIZE, SIZES
-from search.query import gone_file_note
+from search.query import changed_file_note, gone_file_note
 from search.units import whole_number
 from web import service
 from web.errors import ApiError
@@ -77,15 +77,18 @@ def search() -> Response:
     """Search by an uploaded image (or a library image id), optionally a region of it."""
     query = read_query(default_k=DEFAULT_K)
     stored = service.stored_search(query)
-    hits, took_ms = stored if stored is not None else service.run_search(query)
+    hits, took_ms = stored[:2] if stored is not None else service.run_search(query)
     body: dict[str, Any] = {
         "query": query_summary(query),
         "took_ms": round(took_ms, 2),
         "results": [service.hit_json(hit) for hit in hits],
     }
-    if stored is not None:
+    if stored is not None and stored[2] == "gone":
         body["file_missing"] = True
         body["note"] = gone_file_note(query.image_id)
+    elif stored is not None:  # other bytes than were indexed (it searched with those)
+        body["file_changed"] = True
+        body["note"] = changed_file_note(query.image_id)
     elif not hits and service.is_clip(query):
         body["note"] = (
             "No results: a video or an animated image is compared with the library's videos "

@@ -180,16 +180,21 @@ def openapi_document() -> dict[str, Any]:
                                     "the results come from its stored vectors (as "
                                     "/images/{id}/similar), the image itself not listed",
                                 },
+                                "file_changed": {
+                                    "type": "boolean",
+                                    "description": "The file of the image_id asked holds "
+                                    "other bytes than were indexed: answered as file_missing",
+                                },
                                 "note": {
                                     "type": "string",
                                     "description": "Why the results are what they are, for "
-                                    "people: a file gone, or a video query in a library "
-                                    "without videos (empty results)",
+                                    "people: a file gone or changed, or a video query in a "
+                                    "library without videos (empty results)",
                                 },
                             },
                             "Nearest images, best first",
                         ),
-                        **_errors(400, 404, 413, 415, 503),
+                        **_errors(400, 404, 409, 413, 415, 503),
                     },
                 }
             },

@@ -71,25 +71,35 @@ def file_gone(image_id: int) -> bool:
     return found is not None and disk_change(found.path) == "gone"
 
 
-def stored_search(query: Query) -> tuple[list[SearchHit], float] | None:
-    """A search by a library image whose file is gone, answered as ``imgsearch similar`` and
-    the image page do: from its stored vectors (the image itself not listed). None when the
-    file is there or the query is an upload; a region of it needs the file (404)."""
+def stored_search(query: Query) -> tuple[list[SearchHit], float, str] | None:
+    """A search by a library image whose file is gone or changed since it was indexed,
+    answered as ``imgsearch similar`` and the image page do: from its stored vectors (the image
+    itself not listed), with the file's state (``"gone"``, ``"changed"``). None when the file
+    is as indexed or the query is an upload; a region of it needs the file (404 / 409)."""
     eng = engine()
     if query.data is not None or query.image_id is None:
         return None
-    if not file_gone(query.image_id):
+    state = eng.records.file_state(query.image_id)
+    if state is None:
         return None
-    if query.roi is not None:
+    if query.roi is not None and state == "gone":
         raise ApiError(
             404,
             "The image file is no longer on disk, and a region of it needs the file (search "
             "without 'roi' to answer from its stored vectors); re-run the index.",
             "file_missing",
         )
+    if query.roi is not None:  # a region of other pixels than were indexed: never
+        raise ApiError(
+            409,
+            f"The file of image {query.image_id} changed on disk since it was indexed, and a "
+            "region needs the file as indexed (search without 'roi' to answer from its "
+            "stored vectors); re-run the index.",
+            "file_changed",
+        )
     started = time.perf_counter()
     hits = eng.similar(query.image_id, k=query.k, min_score=query.min_score, flags=query.flags)
-    return list(hits), (time.perf_counter() - started) * 1000.0
+    return list(hits), (time.perf_counter() - started) * 1000.0, state
 
 
 def run_lookup(query: LookupQuery) -> tuple[LookupResult, float]:

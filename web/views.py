@@ -169,14 +169,14 @@ def search_submit() -> Any:
     query = None
     try:
         query = read_query(default_k=DEFAULT_K, strict=False)
-        stored = service.stored_search(query)  # a deleted file's id: as the API answers
-        hits, took_ms = stored if stored is not None else service.run_search(query)
+        stored = service.stored_search(query)  # a deleted or changed file's id: as the API
+        hits, took_ms = stored[:2] if stored is not None else service.run_search(query)
     except Exception as exc:
         error = page_error(exc)
         stored = None
     status = error.status if error else 200
     context = {"hits": hits, "took_ms": took_ms, "error": error, "query": query}
-    context["from_stored"] = stored is not None
+    context["from_stored"] = stored[2] if stored is not None else None  # "gone" / "changed"
     context["clip"] = not hits and query is not None and service.is_clip(query)
     notice = _notice() if not hits and error is None else None  # nothing to find: not "lower..."
     context["empty_library"] = notice is not None and notice.code == "empty_library"

@@ -20,6 +20,7 @@ _SOURCES: dict[str, str] = {
     "ImageFile": "search.query.records",
     "disk_change": "search.query.records",
     "gone_file_note": "search.query.records",
+    "changed_file_note": "search.query.records",
     "turns_for": "search.query.stored_turns",
     "QualityFilter": "search.query.quality",
     "flag_name_list": "search.query.quality",
@@ -65,6 +66,7 @@ __all__ = [
     "QueryError",
     "SearchEngine",
     "SearchHit",
+    "changed_file_note",
     "cut",
     "default_threshold",
     "disk_change",
@@ -93,7 +95,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         label_query_problem,
     )
     from search.query.quality import QualityFilter, flag_name_list
-    from search.query.records import ImageFile, disk_change, gone_file_note
+    from search.query.records import ImageFile, changed_file_note, disk_change, gone_file_note
     from search.query.results import MIN_COPY_SIDE, SearchHit, too_small_for_copies
     from search.query.reverse_lookup import (
         EXACT,

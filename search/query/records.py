@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from models import ImgsearchError, open_image_file, read_image_file
+from models import ImgsearchError, is_video_file, open_image_file, read_image_file
 from search.query.errors import ImageNotFoundError, PathEscapeError
 from search.query.results import is_image_id
 from search.store import ImageInfo
@@ -60,6 +60,15 @@ def gone_file_note(image_id: int | None) -> str:
         f"The file of image {image_id} is no longer on disk: these results come from its "
         "stored vectors (the image itself is not listed); run `imgsearch index` to update "
         "the library."
+    )
+
+
+def changed_file_note(image_id: int | None) -> str:
+    """What an answer from an image's stored vectors says, its file being changed (API, CLI)."""
+    return (
+        f"The file of image {image_id} changed on disk since it was indexed: these results "
+        "come from its stored vectors (the image itself is not listed); run `imgsearch index` "
+        "to update the library."
     )
 
 
@@ -123,6 +132,20 @@ class LibraryRecords:
         if change == "gone":
             return "its file is no longer on disk"
         return None if change is None else "its file changed on disk since it was indexed"
+
+    def file_state(self, image_id: int) -> str | None:
+        """``"gone"``, ``"changed"`` (a still image's file holds other bytes than were
+        indexed: by its size, else its sha256) or None (as indexed, or an unknown id)."""
+        found = self.image_file(image_id)
+        if found is None:
+            return None
+        if disk_change(found.path) == "gone":
+            return "gone"
+        if found.sha256 is None or is_video_file(found.path):
+            return None
+        if found.size is not None and disk_change(found.path, found.size) == "changed":
+            return "changed"
+        return None if unchanged_bytes(found) is not None else "changed"
 
     def image_file_path(self, image_id: int) -> Path:
         """The file of image ``image_id``, from the database only (never from a request path).
