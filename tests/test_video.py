@@ -354,3 +354,38 @@ def test_a_moment_after_the_last_frames_start_is_the_last_frame_and_past_the_end
             assert reader.still_at(at, 64).tobytes() == last.tobytes(), at
     with VideoReader(clip) as reader, pytest.raises(VideoError, match="past the end"):
         reader.still_at(5000, 64)
+
+
+def test_similar_of_a_gone_photo_finds_the_video_at_its_moment(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """`similar ID` of a photo whose file is gone (or changed) answers from its stored
+    vectors: a video holding the photo scored by its first frame only (0.56 @ 00:00.0, where
+    the search with the file found it at 0.997 @ 00:08.2)."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    photos = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))
+    col = tmp_path / "col"
+    col.mkdir()
+    write_slideshow([photos[0], photos[12], photos[30]], col / "clip.mp4", (320, 240), hold=20)
+    shutil.copy(photos[30], col / "photo.jpg")
+    args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    runner = CliRunner()
+    assert runner.invoke(cli, [*args, "index", "--no-progress", str(col)]).exit_code == 0
+
+    def top() -> tuple[str, int, float]:
+        done = runner.invoke(cli, [*args, "similar", str(photo_id), "--json", "-k", "1"])
+        assert done.exit_code == 0, done.output
+        (hit,) = json.loads(done.stdout)["results"]
+        return Path(hit["path"]).name, hit["timestamp_ms"], hit["score"]
+
+    found = runner.invoke(cli, [*args, "search", str(col / "photo.jpg"), "--json", "-k", "1"])
+    photo_id = json.loads(found.stdout)["results"][0]["id"]
+    with_file = top()
+    assert with_file[0] == "clip.mp4" and 4000 <= with_file[1] <= 6000, with_file
+    (col / "photo.jpg").rename(tmp_path / "away.jpg")
+    name, at, score = top()
+    assert (name, abs(at - with_file[1]) <= 500) == ("clip.mp4", True), (name, at)
+    assert score == pytest.approx(with_file[2], abs=0.02)
