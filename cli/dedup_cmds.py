@@ -241,7 +241,15 @@ def lookup_command(
     """Where is IMAGE in the library, edited or not? Exact copies, near-duplicates, others.
 
     IMAGE: a photo or video file, or a library image's id (as search results list it)."""
-    from search.query import EXACT, NEAR, SIMILAR, gone_file_note, lookup, lookup_image
+    from search.query import (
+        EXACT,
+        NEAR,
+        SIMILAR,
+        changed_file_note,
+        gone_file_note,
+        lookup,
+        lookup_image,
+    )
     from web.text import threshold_text
 
     image_id = None if image.exists() else whole_number(str(image))
@@ -257,14 +265,15 @@ def lookup_command(
     with open_engine(ctx) as engine:
         if image_id is None:
             result = lookup(engine, image, threshold=threshold, others=others)
-        else:  # its file, or its stored vectors when the file is gone
+        else:  # its file, or its stored vectors when the file is gone or changed
             result = lookup_image(engine, image_id, threshold=threshold, others=others)
         empty = empty_library(engine, result.matches, as_json)
     if empty:
         click.echo(EMPTY_LIBRARY)
         return
-    if result.file_missing:
-        click.echo(f"note: {gone_file_note(image_id)}", err=True)
+    if result.file_missing or result.file_changed:
+        note = gone_file_note if result.file_missing else changed_file_note
+        click.echo(f"note: {note(image_id)}", err=True)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return

@@ -211,7 +211,8 @@ def test_a_search_by_the_id_of_a_changed_file_answers_from_its_stored_vectors(
     """A file changed since it was indexed: `POST /search` with its `image_id` was 415 "image
     header is truncated" (a truncated file), or searched with the new file's pixels (another
     photo), while `/images/ID/similar` and `imgsearch similar ID` answer from the stored
-    vectors. It now answers as they do and says so; a region of it needs the file (409)."""
+    vectors (saying nothing). They all answer so now and say so, and so does `POST /lookup`;
+    a region of it needs the file (409)."""
     import os
     import shutil
 
@@ -228,10 +229,15 @@ def test_a_search_by_the_id_of_a_changed_file_answers_from_its_stored_vectors(
             assert answer.status_code == 200, (change, answer.data[:300])
             body = answer.get_json()
             assert body["file_changed"] is True and "changed on disk" in body["note"], body
-            similar = client.get(f"{API}/images/{image_id}/similar?k=3").get_json()["results"]
+            similar = client.get(f"{API}/images/{image_id}/similar?k=3").get_json()
             assert [(r["id"], r["score"]) for r in body["results"]] == [
-                (r["id"], r["score"]) for r in similar
+                (r["id"], r["score"]) for r in similar["results"]
             ], change
+            assert similar["file_changed"] is True and similar["note"] == body["note"]
+            looked = client.post(f"{API}/lookup", data={"image_id": str(image_id)})
+            assert looked.status_code == 200, (change, looked.data[:300])  # it was 415 too
+            assert looked.get_json()["file_changed"] is True, change
+            assert image_id not in [r["id"] for r in looked.get_json()["results"]]
             region = client.post(
                 f"{API}/search", data={"image_id": str(image_id), "roi": "0.1,0.1,0.9,0.9"}
             )

@@ -108,6 +108,8 @@ def lookup() -> Response:
     body = service.lookup_json(result, query, took_ms)
     if result.file_missing:
         body["note"] = gone_file_note(query.image_id)
+    elif result.file_changed:
+        body["note"] = changed_file_note(query.image_id)
     return jsonify(body)
 
 
@@ -147,9 +149,13 @@ def similar(image_id: int) -> Response:
         raise ApiError(404, f"No image with id {image_id}.")
     hits = eng.similar(image_id, k=k, min_score=min_score, flags=flags)
     body: dict[str, Any] = {"id": image_id, "results": [service.hit_json(hit) for hit in hits]}
-    if service.file_gone(image_id):  # as a search by this id says (it said nothing)
+    state = eng.records.file_state(image_id)  # as a search by this id says (it said nothing)
+    if state == "gone":
         body["file_missing"] = True
         body["note"] = gone_file_note(image_id)
+    elif state == "changed":
+        body["file_changed"] = True
+        body["note"] = changed_file_note(image_id)
     return jsonify(body)
 
 

@@ -262,7 +262,12 @@ _LOOKUP = {
             "description": "The file of the image_id asked is gone: the matches come from "
             "its stored vectors (as a search by that id), the image itself not listed",
         },
-        "note": {"type": "string", "description": "Why, for people: the file is gone"},
+        "file_changed": {
+            "type": "boolean",
+            "description": "The file of the image_id asked holds other bytes than were "
+            "indexed: answered as file_missing",
+        },
+        "note": {"type": "string", "description": "Why, for people: the file is gone or changed"},
         "results": {
             "type": "array",
             "items": {"$ref": "#/components/schemas/LookupMatch"},

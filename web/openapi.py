@@ -281,6 +281,11 @@ def openapi_document() -> dict[str, Any]:
                                     "description": "The image's file is gone: the results "
                                     "come from its stored vectors",
                                 },
+                                "file_changed": {
+                                    "type": "boolean",
+                                    "description": "The image's file changed since it was "
+                                    "indexed: the results come from its stored vectors",
+                                },
                                 "note": {"type": "string", "description": "Why, for people"},
                             },
                             "Neighbours, best first",

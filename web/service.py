@@ -64,13 +64,6 @@ def run_search(query: Query) -> tuple[list[SearchHit], float]:
     return list(hits), (time.perf_counter() - started) * 1000.0
 
 
-def file_gone(image_id: int) -> bool:
-    """Is the file of library image ``image_id`` gone from disk (answers come from its
-    stored vectors then)?"""
-    found = engine().records.image_file(image_id)
-    return found is not None and disk_change(found.path) == "gone"
-
-
 def stored_search(query: Query) -> tuple[list[SearchHit], float, str] | None:
     """A search by a library image whose file is gone or changed since it was indexed,
     answered as ``imgsearch similar`` and the image page do: from its stored vectors (the image

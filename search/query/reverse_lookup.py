@@ -27,7 +27,6 @@ from search.descriptor import DUPLICATE_Z
 from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.engine import SearchEngine
 from search.query.errors import ImageNotFoundError, QueryError
-from search.query.records import disk_change
 from search.query.results import ImageQuery, SearchHit
 from search.query.video import is_video_query
 
@@ -57,6 +56,7 @@ class LookupResult:
     matches: list[LookupMatch] = field(default_factory=list)
     z_threshold: float | None = None
     file_missing: bool = False  # the query's file is gone: answered from its stored vectors
+    file_changed: bool = False  # ... or holds other bytes than were indexed: the same
 
     def of_kind(self, match: str) -> list[LookupMatch]:
         return [m for m in self.matches if m.match == match]
@@ -77,6 +77,8 @@ class LookupResult:
         }
         if self.file_missing:
             out["file_missing"] = True
+        if self.file_changed:
+            out["file_changed"] = True
         return out
 
 
@@ -124,13 +126,15 @@ def lookup_image(
     others: int = 5,
 ) -> LookupResult:
     """Find library image ``image_id`` in the library: with its file, as :func:`lookup` of
-    that file; its file gone, from its stored vectors as ``similar`` answers (the image itself
-    not listed, ``file_missing`` set). Raises :class:`ImageNotFoundError` for an unknown id."""
+    that file; its file gone or changed, from its stored vectors as ``similar`` answers (the
+    image itself not listed, ``file_missing`` or ``file_changed`` set). Raises
+    :class:`ImageNotFoundError` for an unknown id."""
     found = engine.records.image_file(image_id)
     info = engine.records.get_image(image_id) if found is not None else None
     if found is None or info is None:
         raise ImageNotFoundError(f"no image with id {image_id} in the library")
-    if disk_change(found.path) != "gone":
+    state = engine.records.file_state(image_id)  # "gone", "changed" (a still image) or None
+    if state is None:
         return lookup(engine, found.path, threshold=threshold, k=k, others=others)
     asked = threshold
     threshold, calibrated = _decision(engine, threshold, others)
@@ -145,7 +149,10 @@ def lookup_image(
     query = _query_facts(info.sha256, info)
     matches = _matches(engine, hits, info.sha256, threshold, calibrated, others, image_id)
     z_threshold = DUPLICATE_Z if calibrated else None
-    return LookupResult(threshold, query, matches, z_threshold, file_missing=True)
+    gone = state == "gone"  # a changed file was looked up by its new bytes (or failed)
+    return LookupResult(
+        threshold, query, matches, z_threshold, file_missing=gone, file_changed=not gone
+    )
 
 
 def _query_facts(sha: str | None, image: Any) -> dict[str, Any]:
