@@ -389,3 +389,19 @@ def test_similar_of_a_gone_photo_finds_the_video_at_its_moment(
     name, at, score = top()
     assert (name, abs(at - with_file[1]) <= 500) == ("clip.mp4", True), (name, at)
     assert score == pytest.approx(with_file[2], abs=0.02)
+    # a served moment past the clip's end says so, without the file's absolute path (a
+    # server on the network shows paths relative to their collection: it was in the message)
+    from search.settings import Settings
+    from web.app import create_app
+
+    app = create_app(Settings(library=tmp_path / "lib"), token="t0ken", exposed=True)
+    try:
+        client, headers = app.test_client(), {"Authorization": "Bearer t0ken", "Host": "127.0.0.1"}
+        listed = client.get("/api/v1/images", headers=headers).get_json()["results"]
+        clip_id = next(r["id"] for r in listed if r["path"] == "clip.mp4")
+        answer = client.get(f"/api/v1/images/{clip_id}/thumbnail?t=99000", headers=headers)
+    finally:
+        app.extensions["imgsearch"].close()
+    message = answer.get_json()["error"]["message"]
+    assert answer.status_code == 404 and "past the end" in message, message
+    assert str(tmp_path) not in message, message

@@ -230,7 +230,10 @@ def video_frame_jpeg(image_id: int, at_ms: int, size: int = DEFAULT_SIZE) -> byt
     try:
         return video_still_jpeg(found.path, at_ms, size)
     except ImgsearchError as error:
-        raise ApiError(404, f"No frame of video {image_id} at {at_ms} ms: {error}") from None
+        # its message, not the error itself: that names the file's absolute path
+        raise ApiError(
+            404, f"No frame of video {image_id} at {at_ms} ms: {error.message}"
+        ) from None
 
 
 def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> Path:
