@@ -69,7 +69,7 @@ def media_paths(image_id: dict[str, Any], errors: Callable[..., dict[str, Any]])
                         "description": "JPEG thumbnail (or the video's frame at `t`)",
                         "content": {"image/jpeg": {"schema": BINARY}},
                     },
-                    **errors(400, 404, 415, 503),
+                    **errors(400, 404, 409, 415, 503),
                 },
             }
         },

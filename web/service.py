@@ -238,5 +238,18 @@ def video_frame_jpeg(image_id: int, at_ms: int, size: int = DEFAULT_SIZE) -> byt
 
 def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> Path:
     """The cached (made on demand) EXIF-oriented JPEG thumbnail of a library image."""
-    found = library_file(engine(), image_id)
-    return thumbnails().get(image_id, found.path, size=size, sha256=found.sha256)
+    from models import ImageError, UnreadableImageError
+
+    eng = engine()
+    found = library_file(eng, image_id)
+    try:
+        return thumbnails().get(image_id, found.path, size=size, sha256=found.sha256)
+    except ImageError as error:  # 415 "Not a readable image", as if the request sent one
+        if isinstance(error, UnreadableImageError) or eng.records.file_state(image_id) is None:
+            raise
+        raise ApiError(
+            409,
+            f"The file of image {image_id} changed on disk since it was indexed and is no "
+            f"longer a readable image ({error.message}); re-run the index.",
+            "file_changed",
+        ) from None
