@@ -46,7 +46,14 @@ def descriptor_problem(text: str) -> str | None:
 
 
 def check_descriptor(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    """Refuse bad --descriptor text before any work is done (and before a library exists)."""
+    """Refuse bad --descriptor text before any work is done (and before a library exists).
+    An empty one (``--descriptor "$UNSET"``) reset the library's descriptor to the defaults
+    without a word."""
+    if value is not None and not value.strip():
+        raise click.BadParameter(
+            "is empty (an unset variable?): give default, plain or changes such as "
+            "whiten=off, or leave it out (the library keeps its own)"
+        )
     problem = descriptor_problem(value) if value is not None else None
     if problem is not None:
         raise click.BadParameter(problem)

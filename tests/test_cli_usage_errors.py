@@ -146,6 +146,7 @@ def test_an_empty_library_or_path_is_never_the_current_folder(
     [
         (["index", "photos", "--exclude", ""], "--exclude"),  # --exclude "$UNSET"
         (["index", "photos", "--exclude", "*.raw", "--exclude", "  "], "--exclude"),
+        (["index", "photos", "--descriptor", ""], "--descriptor"),  # was: reset to default
         (["serve", "--allow-host", ""], "--allow-host"),
         (["serve", "--token", ""], "--token"),  # was: no token on loopback, silently
         (["classify", "photo.jpg", "--allow", ""], "--allow"),
