@@ -293,12 +293,34 @@ def _record_descriptor(library: Library, text: str | None) -> list[str]:
     config = DescriptorConfig.parse(text) if text else library.descriptor_config()
     before = library.descriptor_config()
     library.set_descriptor(config)
+    warnings = _unnamed_changes(text, before, config)
     if config.frames and not before.frames and library.store.vector_count():
-        return [
+        warnings.append(
             "frames are on now: images indexed before have no framed-photo vector; "
             "`imgsearch reindex` embeds them again"
-        ]
-    return []
+        )
+    return warnings
+
+
+def _unnamed_changes(
+    text: str | None, before: DescriptorConfig, after: DescriptorConfig
+) -> list[str]:
+    """Options that descriptor ``text`` changed without naming them: it starts from the
+    defaults (`--descriptor verify=on` turned a library's whiten=off back on without a word)."""
+    parts = [p.strip() for p in (text or "").split(",") if p.strip()]
+    if not parts or any(p in ("default", "best", "plain") for p in parts):
+        return []  # the whole descriptor given: every change is asked for
+    named = {p.partition("=")[0] for p in parts}
+    old, new = (dict(x.split("=") for x in c.describe().split(",")) for c in (before, after))
+    keys = [k for k in new if new[k] != old[k] and k not in named]
+    if not keys:
+        return []
+    was = ",".join(f"{k}={old[k]}" for k in keys)
+    now = ", ".join(f"{k}={new[k]}" for k in keys)
+    return [
+        f"--descriptor {text} also set {now} (the library had {was}): it starts from the "
+        f"defaults; give '{text},{was}' to keep them"
+    ]
 
 
 def _figures(counts: Counts, rate: float) -> dict[str, float]:

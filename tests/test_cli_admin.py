@@ -365,3 +365,15 @@ def test_db_commands_call_a_damaged_database_damaged(run, tmp_path: Path) -> Non
             said = run(*args, code=1).output
             assert "is damaged" in said and "imgsearch db check" in said, (args, said)
         assert database.read_bytes() == damaged and not list(run.library.glob("*.bak-*"))
+
+
+def test_a_descriptor_option_that_undoes_another_says_so(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`--descriptor` starts from the defaults: `index --descriptor labels=0.25` after
+    `--descriptor whiten=off` turned whitening back on without a word."""
+    (tmp_path / "none").mkdir()
+    run("index", "--no-progress", "--descriptor", "whiten=off", str(tmp_path / "none"))
+    said = run("index", "--no-progress", "--descriptor", "labels=0.25").output
+    assert "--descriptor labels=0.25 also set whiten=on (the library had whiten=off)" in said
+    assert "give 'labels=0.25,whiten=off' to keep them" in said
+    for asked in ("labels=0.25", "default,whiten=off"):  # nothing undone, or all asked for
+        assert "also set" not in run("index", "--no-progress", "--descriptor", asked).output
