@@ -14,7 +14,7 @@ import click
 from cli.errors import stop_status
 from cli.index_options import check_descriptor, descriptor_problem, run_options
 from cli.main import cli
-from cli.options import NonEmptyPath, no_empty_values
+from cli.options import MODEL_NAME, NonEmptyPath, no_empty_values
 from cli.stats_cmds import keep_run_figures, run_figures
 from indexer.scan import CollectionError, ExcludeError, Excludes, check_collection_root
 from models.errors import ImgsearchError
@@ -88,6 +88,7 @@ def _check_excludes(
 @click.option(
     "--model",
     default=None,
+    type=MODEL_NAME,
     help="Model to index with (default: the library's, else mobilenet_v3_small_100).",
 )
 @click.option(
@@ -211,6 +212,7 @@ def _interrupted(stop: KeyboardInterrupt, paths: tuple[Path, ...] = ()) -> NoRet
 @click.option(
     "--model",
     default=None,
+    type=MODEL_NAME,
     help="The model to switch the whole library to [default: the library's own: "
     "embed every image again, e.g. to find framed photos after frames=on].",
 )

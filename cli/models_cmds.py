@@ -12,6 +12,7 @@ import numpy as np
 from cli.main import cli
 from cli.options import (
     IMAGE_HINT,
+    MODEL_NAME,
     NonEmptyPath,
     bad_roi,
     names_option,
@@ -157,7 +158,9 @@ def _embed_text(path: str, result: ImageEmbedderResult) -> str:
 @cli.command("embed")
 @click.argument("images", nargs=-1, required=True, type=NonEmptyPath(hint=IMAGE_HINT))
 @click.option(
-    "--model", "model", help=f"Catalog model name. [default: settings / {DEFAULT_MODEL_NAME}]"
+    "--model",
+    type=MODEL_NAME,
+    help=f"Catalog model name. [default: settings / {DEFAULT_MODEL_NAME}]",
 )
 @roi_option("Region of interest")
 @click.option("--quantize", is_flag=True, help="int8 scalar-quantised embeddings.")
@@ -273,7 +276,7 @@ def _check_categories(
 
 @cli.command("classify")
 @click.argument("images", nargs=-1, required=True, type=NonEmptyPath(hint=IMAGE_HINT))
-@click.option("--model", "model", help="Catalog model name (needs a class head).")
+@click.option("--model", type=MODEL_NAME, help="Catalog model name (needs a class head).")
 @ranged_option(
     "--max-results",
     default=5,

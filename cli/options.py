@@ -56,6 +56,10 @@ class NonEmptyText(click.ParamType):
         return value
 
 
+#: a --model option's type: "" (an unset variable) was the default model, or "unknown model ''"
+MODEL_NAME = NonEmptyText("give a model name (imgsearch models list), or leave it out")
+
+
 def no_empty_values(
     _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
 ) -> tuple[str, ...]:

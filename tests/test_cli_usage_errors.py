@@ -350,3 +350,24 @@ def test_a_token_that_cannot_travel_in_a_header_is_refused_and_a_shown_one_is_qu
         proc.communicate(timeout=60)
     assert "access token t%k&x=1 (open http://" in shown, shown
     assert "/?token=t%25k%26x%3D1 once" in shown, shown
+
+
+def test_an_empty_model_name_is_a_usage_error_naming_the_option(tmp_path: Path) -> None:
+    """`--model "$UNSET"` indexed, embedded and classified with the default model without a
+    word (`reindex` said "unknown model ''")."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"not read")
+    for args in (
+        ["index", str(tmp_path), "--model", ""],
+        ["reindex", "--model", " "],
+        ["embed", str(photo), "--model", ""],
+        ["classify", str(photo), "--model", ""],
+    ):
+        done = CliRunner().invoke(cli, ["--library", str(tmp_path / "lib"), *args])
+        assert done.exit_code == 2, (args, done.output)
+        assert "Invalid value for '--model': is empty" in done.output, done.output
+    assert not (tmp_path / "lib").exists()
