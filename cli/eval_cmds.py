@@ -19,7 +19,7 @@ import click
 
 from cli.errors import writable_output
 from cli.main import cli
-from cli.options import FiniteRange, NonEmptyPath
+from cli.options import FiniteRange, NonEmptyPath, NonEmptyText
 from models.errors import ImgsearchError
 from search.descriptor import DUPLICATE_Z, DescriptorConfig, DescriptorError
 from search.evaluation import (
@@ -197,7 +197,11 @@ def _print_report(
     f"dedup threshold setting, else {DEFAULT_PAIR_THRESHOLD}; other descriptors: the "
     f"calibrated duplicate decision, duplicate z {DUPLICATE_Z:g}].",
 )
-@click.option("--split", help="Only items of this split (labelled ground truth, e.g. 'val').")
+@click.option(
+    "--split",
+    type=NonEmptyText("give a split name (e.g. val), or leave it out"),
+    help="Only items of this split (labelled ground truth, e.g. 'val').",
+)
 @click.option(
     "--descriptor",
     "descriptor_text",

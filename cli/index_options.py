@@ -15,6 +15,8 @@ def check_executor_option(
     value from IMGSEARCH_EXECUTOR is named as that variable's (exit 1, as other settings)."""
     if value is None:
         return None
+    if not value.strip():  # `--executor "$DASK"` of an unset variable ran locally, silently
+        raise click.BadParameter("is empty (an unset variable?): give local or dask://HOST:PORT")
     from indexer.distributed import ExecutorError, check_executor
 
     try:

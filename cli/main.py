@@ -11,7 +11,7 @@ import click
 from click.utils import _make_default_short_help
 
 from cli.errors import DEBUG_KEY, ImgsearchGroup, reader_gone
-from cli.options import NonEmptyPath, existing_folders, folder_list_problem
+from cli.options import NonEmptyPath, NonEmptyText, existing_folders, folder_list_problem
 from models import set_decode_budget
 from search.settings import MODEL_PATH_ENV, Settings, is_memory_database
 
@@ -166,6 +166,7 @@ def load_all_commands() -> None:
 )
 @click.option(
     "--database-url",
+    type=NonEmptyText("give a URL, or leave it out for the library folder's SQLite file"),
     help="SQLAlchemy URL overriding the library's SQLite file (postgresql://USER@HOST/DB). "
     "[env var: IMGSEARCH_DATABASE_URL]",
 )

@@ -147,6 +147,11 @@ def test_an_empty_library_or_path_is_never_the_current_folder(
         (["index", "photos", "--exclude", ""], "--exclude"),  # --exclude "$UNSET"
         (["index", "photos", "--exclude", "*.raw", "--exclude", "  "], "--exclude"),
         (["index", "photos", "--descriptor", ""], "--descriptor"),  # was: reset to default
+        # were: the library folder's SQLite file (not the server's database), a local run,
+        # "hymenoptera: no items"
+        (["--database-url", "", "index", "photos"], "--database-url"),
+        (["index", "photos", "--executor", ""], "--executor"),
+        (["eval", "run", "photos", "--split", ""], "--split"),
         (["serve", "--allow-host", ""], "--allow-host"),
         (["serve", "--token", ""], "--token"),  # was: no token on loopback, silently
         (["classify", "photo.jpg", "--allow", ""], "--allow"),
