@@ -18,7 +18,7 @@ def test_the_image_page_of_a_failed_file_offers_nothing_that_fails(client, ids):
     assert 'data-code="not_indexed"' in text and "then run <code>imgsearch index</code>" in text
     assert "Search with a region" not in text and ">Find copies</button>" not in text
     assert "No other image in the library" not in text
-    assert client.get(f"/api/v1/images/{ids[BROKEN_NAME]}/thumbnail").status_code == 415
+    assert client.get(f"/api/v1/images/{ids[BROKEN_NAME]}/thumbnail").status_code == 409
 
 
 def test_a_failed_file_as_the_search_page_query_says_why(client, ids):
@@ -28,3 +28,19 @@ def test_a_failed_file_as_the_search_page_query_says_why(client, ids):
     assert "could not be read when it was indexed. Replace or repair it" in text
     assert f"/api/v1/images/{ids[BROKEN_NAME]}/thumbnail" not in text
     assert 'name="image_id" value=""' in text
+
+
+def test_the_api_says_a_failed_file_cannot_be_a_query(client, ids):
+    """`POST /search` and `/lookup` with the id of a file that failed to index, and its
+    thumbnail, were 415 "Not a readable image" (as of an upload the request never sent); they
+    are 409 `not_indexed`, as the search page's ?from=ID says, with what to do."""
+    from tests.web_library import API, assert_error
+
+    image_id = str(ids[BROKEN_NAME])
+    for answer in (
+        client.post(f"{API}/search", data={"image_id": image_id}),
+        client.post(f"{API}/lookup", data={"image_id": image_id}),
+        client.get(f"{API}/images/{image_id}/thumbnail"),
+    ):
+        error = assert_error(answer, 409, "not_indexed")
+        assert "could not be read when it was indexed" in error["message"], error

@@ -72,6 +72,7 @@ def stored_search(query: Query) -> tuple[list[SearchHit], float, str] | None:
     eng = engine()
     if query.data is not None or query.image_id is None:
         return None
+    require_indexed(eng, query.image_id)
     state = eng.records.file_state(query.image_id)
     if state is None:
         return None
@@ -100,6 +101,7 @@ def run_lookup(query: LookupQuery) -> tuple[LookupResult, float]:
     eng = engine()
     started = time.perf_counter()
     if query.image_id is not None:  # its file, or its stored vectors when the file is gone
+        require_indexed(eng, query.image_id)
         result = lookup_image(eng, query.image_id, threshold=query.threshold, others=query.others)
     else:
         result = lookup(
@@ -132,6 +134,21 @@ def default_decision() -> Decision:
     return Decision(threshold, calibrated, DUPLICATE_Z if calibrated else None)
 
 
+def require_indexed(eng: SearchEngine, image_id: int) -> None:
+    """409 ``not_indexed`` for the id of a file that failed to index: it has no vector (a
+    search or lookup by it read the file and said 415 "Not a readable image", as of an
+    upload; the search page's ``?from=ID`` says this)."""
+    info = eng.records.get_image(image_id)
+    if info is not None and info.status != "ok":
+        raise ApiError(
+            409,
+            f"Library image #{image_id} cannot be a query: its file could not be read when it "
+            "was indexed. Replace or repair it, then run `imgsearch index` (it was: "
+            f"{info.error or info.status}).",
+            "not_indexed",
+        )
+
+
 def library_file(eng: SearchEngine, image_id: int | None) -> ImageFile:
     """A library image's file, sha256 and format, the path from the database (404 when the
     id is unknown or the file is gone). One column query: no labels, no vector."""
@@ -161,13 +178,7 @@ def query_image(image_id: int | None, asked: str) -> ImageInfo:
     source = eng.records.get_image(image_id) if image_id else None
     if source is None:
         raise ApiError(404, f"No image with id {asked[:20]}.")
-    if source.status != "ok":  # a file that failed to index: no picture, no vectors
-        raise ApiError(
-            409,
-            f"Library image #{image_id} cannot be a query: its file could not be read when it "
-            "was indexed. Replace or repair it, then run `imgsearch index`.",
-            "not_indexed",
-        )
+    require_indexed(eng, source.id)  # a file that failed to index: no picture, no vectors
     problem = eng.records.file_problem(source)
     if problem is not None:
         raise ApiError(
@@ -245,6 +256,7 @@ def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> Path:
     try:
         return thumbnails().get(image_id, found.path, size=size, sha256=found.sha256)
     except ImageError as error:  # 415 "Not a readable image", as if the request sent one
+        require_indexed(eng, image_id)  # a file that failed to index has no picture either
         if isinstance(error, UnreadableImageError) or eng.records.file_state(image_id) is None:
             raise
         raise ApiError(
