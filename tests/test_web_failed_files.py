@@ -44,3 +44,17 @@ def test_the_api_says_a_failed_file_cannot_be_a_query(client, ids):
     ):
         error = assert_error(answer, 409, "not_indexed")
         assert "could not be read when it was indexed" in error["message"], error
+
+
+def test_lookup_of_a_failed_files_id_says_it_has_no_vector(weblib, ids):
+    """`imgsearch lookup ID` of a file that failed to index decoded the file again and said
+    "not an image", where `similar ID` says it has no vector, and why."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    library = ["--library", str(weblib.settings.library)]
+    for command in ("lookup", "similar"):
+        done = CliRunner().invoke(cli, [*library, command, str(ids[BROKEN_NAME])])
+        assert done.exit_code == 1, done.output
+        assert f"({BROKEN_NAME}) has no vector: not_an_image" in done.output, done.output

@@ -211,7 +211,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json(ref("LookupResult"), "The matches, labelled"),
-                        **_errors(400, 404, 413, 415, 503),
+                        **_errors(400, 404, 409, 413, 415, 503),
                     },
                 }
             },

@@ -133,6 +133,10 @@ def lookup_image(
     info = engine.records.get_image(image_id) if found is not None else None
     if found is None or info is None:
         raise ImageNotFoundError(f"no image with id {image_id} in the library")
+    if info.status != "ok":  # as `similar ID` says (it decoded the file: "not an image")
+        raise ImageNotFoundError(
+            f"image {image_id} ({info.rel_path}) has no vector: {info.error or info.status}"
+        )
     state = engine.records.file_state(image_id)  # "gone", "changed" (a still image) or None
     if state is None:
         return lookup(engine, found.path, threshold=threshold, k=k, others=others)
