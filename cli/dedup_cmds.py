@@ -98,9 +98,12 @@ def dedup(
 
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
-    fmt = "json" if as_json else fmt or (output.suffix.lstrip(".").lower() if output else "json")
+    suffix = output.suffix.lstrip(".").lower() if output else "json"
+    fmt = "json" if as_json else fmt or {"htm": "html"}.get(suffix, suffix)  # as `clusters -o`
     if fmt not in ("html", "csv", "json"):
-        raise click.UsageError(f"cannot tell the format from {output}; give --format")
+        raise click.UsageError(
+            f"cannot tell the format from {output}: name it .html, .csv or .json, or give --format"
+        )
     if fmt == "html" and output is None:
         raise click.UsageError("an html report needs --output FILE.html")
     near_only = [

@@ -377,3 +377,14 @@ def test_a_descriptor_option_that_undoes_another_says_so(run, tmp_path: Path) ->
     assert "give 'labels=0.25,whiten=off' to keep them" in said
     for asked in ("labels=0.25", "default,whiten=off"):  # nothing undone, or all asked for
         assert "also set" not in run("index", "--no-progress", "--descriptor", asked).output
+
+
+def test_dedup_output_suffixes_are_read_as_clusters_reads_them(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`clusters -o report.htm` wrote HTML; `dedup -o report.htm` said "cannot tell the
+    format from report.htm; give --format" (and named no suffix it knows)."""
+    (tmp_path / "none").mkdir()
+    run("index", "--no-progress", str(tmp_path / "none"))
+    run("dedup", "-o", str(tmp_path / "report.htm"))
+    assert (tmp_path / "report.htm").read_text().lstrip().lower().startswith("<!doctype html")
+    refused = run("dedup", "-o", str(tmp_path / "report.pdf"), code=2).output
+    assert "name it .html, .csv or .json, or give --format" in refused, refused
