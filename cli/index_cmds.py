@@ -96,7 +96,8 @@ def _check_excludes(
     "index_kind",
     type=click.Choice(INDEX_KINDS),
     default=None,
-    help="FAISS index kind; the cache is rebuilt when it differs [default: auto].",
+    help="FAISS index kind (remembered); the cache is rebuilt when it differs [default: the "
+    "library's kind, else IMGSEARCH_INDEX, else auto].",
 )
 @click.option(
     "--follow-symlinks",

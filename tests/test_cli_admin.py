@@ -388,3 +388,19 @@ def test_dedup_output_suffixes_are_read_as_clusters_reads_them(run, tmp_path: Pa
     assert (tmp_path / "report.htm").read_text().lstrip().lower().startswith("<!doctype html")
     refused = run("dedup", "-o", str(tmp_path / "report.pdf"), code=2).output
     assert "name it .html, .csv or .json, or give --format" in refused, refused
+
+
+def test_index_keeps_the_librarys_index_kind_as_its_help_says(
+    run, tmp_path: Path, data_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """`index --help` said "--index ... [default: auto]": an `index` run keeps the kind the
+    library was given (`rebuild-index --index hnsw`), as rebuild-index's help says."""
+    assert "[default: the library's kind, else IMGSEARCH_INDEX, else auto]" in " ".join(
+        run("index", "--help").output.split()
+    )
+    copy_photos(photo_paths(data_dir, 2), tmp_path / "two")
+    run("index", "--no-progress", str(tmp_path / "two"))
+    run("rebuild-index", "--index", "hnsw")
+    copy_photos(photo_paths(data_dir, 3)[2:], tmp_path / "two")
+    run("index", "--no-progress", str(tmp_path / "two"))
+    assert "index       hnsw, 3 vectors" in run("stats").output
