@@ -165,7 +165,8 @@ min_score_option = click.option(
     "--min-score",
     type=FiniteRange(-1.0, 1.0),
     default=None,
-    help="Only results with at least this cosine similarity (0..1 in practice).",
+    help="Only results whose score (the rank score that orders them, 1.0 for the same image; "
+    "not the copy score) is at least this.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 

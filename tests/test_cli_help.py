@@ -49,3 +49,17 @@ def test_every_option_and_argument_of_every_command_has_help() -> None:
                     missing.append(f"{name} argument {param.name}")
         assert "Show this message and exit." in shown, name
     assert not missing, "no help text: " + ", ".join(missing)
+
+
+def test_min_score_help_names_the_score_it_filters_on() -> None:
+    """`--min-score` filters on `score`, the rank score (as the API's `min_score` says); its
+    help said "cosine similarity", which is the copy score: a hit with copy score 0.607 and
+    score 0.572 was left out by --min-score 0.6."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    for command in ("search", "similar"):
+        text = " ".join(CliRunner().invoke(cli, [command, "--help"]).output.split())
+        assert "Only results whose score (the rank score that orders them" in text, text
+        assert "cosine similarity" not in text
