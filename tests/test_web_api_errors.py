@@ -250,3 +250,33 @@ def test_a_search_by_the_id_of_a_changed_file_answers_from_its_stored_vectors(
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     plain = client.post(f"{API}/search", data={"image_id": str(image_id)}).get_json()
     assert "file_changed" not in plain and plain["results"][0]["id"] == image_id
+
+
+def test_a_schema_taken_down_under_a_running_server_is_503_saying_what_to_run(
+    tmp_path, models_dir, data_dir
+) -> None:  # type: ignore[no-untyped-def]
+    """`imgsearch db downgrade` while a server had the library open: every request that read
+    a dropped column was 500 "Internal server error"; it is 503 `schema_changed` saying to
+    run `imgsearch db upgrade`, after which the server answers again."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from search.settings import Settings
+    from tests.indexer_helpers import copy_photos, photo_paths
+
+    copy_photos(photo_paths(data_dir, 1), tmp_path / "one")
+    args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    runner = CliRunner()
+    indexed = runner.invoke(cli, [*args, "index", "--no-progress", str(tmp_path / "one")])
+    assert indexed.exit_code == 0, indexed.output
+    app = create_app(Settings(library=tmp_path / "lib", model_path=(models_dir,)))
+    try:
+        client = app.test_client()
+        assert client.get(f"{API}/images").status_code == 200
+        assert runner.invoke(cli, [*args, "db", "downgrade", "0004v", "--yes"]).exit_code == 0
+        error = assert_error(client.get(f"{API}/images"), 503, "schema_changed")
+        assert "imgsearch db upgrade" in error["message"]
+        assert runner.invoke(cli, [*args, "db", "upgrade"]).exit_code == 0
+        assert client.get(f"{API}/images").status_code == 200
+    finally:
+        app.extensions["imgsearch"].close()

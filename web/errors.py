@@ -23,7 +23,13 @@ from models.errors import (
 )
 from search.explore import ExploreError
 from search.query import ImageNotFoundError, NoLabelsError, QueryError
-from search.store import LibraryError, LibraryNotFoundError, ModelMismatchError, ReindexingError
+from search.store import (
+    LibraryError,
+    LibraryNotFoundError,
+    ModelMismatchError,
+    ReindexingError,
+    is_schema_mismatch,
+)
 
 log = logging.getLogger(__name__)
 _FIELD_LIMIT = 1024 * 1024  # MAX_FORM_MEMORY_SIZE: one non-file form field
@@ -134,6 +140,13 @@ def describe(error: BaseException) -> ErrorInfo:
         return ErrorInfo(503, "reindexing", f"Re-indexing: {error}.")
     if isinstance(error, LibraryError):
         return ErrorInfo(503, "library_error", str(error))
+    if is_schema_mismatch(error):  # it was 500 "Internal server error" on every request
+        return ErrorInfo(
+            503,
+            "schema_changed",
+            "The library's database schema changed under this server (`imgsearch db "
+            "downgrade`?): run `imgsearch db upgrade`, and it answers again.",
+        )
     return ErrorInfo(500, "internal_error", "Internal server error; see the server log.")
 
 

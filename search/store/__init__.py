@@ -25,6 +25,7 @@ _SOURCES: dict[str, str] = {
     "ServingState": "search.store.health",
     "check_database": "search.store.health",
     "checked_sqlite": "search.store.health",
+    "is_schema_mismatch": "search.store.health",
     "recovery": "search.store.health",
     "peek_meta": "search.store.migrate",
     "DatabaseLocks": "search.store.locks",
@@ -124,6 +125,7 @@ __all__ = [
     "check_database",
     "checked_sqlite",
     "database_locks",
+    "is_schema_mismatch",
     "labels_to_json",
     "make_engine",
     "mtime_from_ns",
@@ -157,7 +159,13 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         SchemaError,
         require_database,
     )
-    from search.store.health import ServingState, check_database, checked_sqlite, recovery
+    from search.store.health import (
+        ServingState,
+        check_database,
+        checked_sqlite,
+        is_schema_mismatch,
+        recovery,
+    )
     from search.store.locks import DatabaseLocks, database_locks
     from search.store.migrate import peek_meta
     from search.store.read_only import read_only_engine, read_only_file

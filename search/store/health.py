@@ -206,6 +206,16 @@ def is_corruption(error: BaseException) -> bool:
     return any(word in text for word in _CORRUPTION_WORDS)
 
 
+_SCHEMA_WORDS = ("no such column", "no such table", "does not exist")  # SQLite, PostgreSQL
+
+
+def is_schema_mismatch(error: BaseException) -> bool:
+    """Whether ``error`` is SQL meeting a schema other than the one this program reads (the
+    database taken down by `imgsearch db downgrade` while a server had it open)."""
+    text = str(getattr(error, "orig", None) or error).lower()
+    return isinstance(error, DatabaseError) and any(word in text for word in _SCHEMA_WORDS)
+
+
 def check_sqlite_header(path: Path) -> None:
     """Refuse a file that is not an intact SQLite database by its header and size (cheap:
     100 bytes and a stat), before SQLite sees it. Raises :class:`DatabaseCorruptError`."""
