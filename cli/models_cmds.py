@@ -348,4 +348,5 @@ def classify_cmd(
 
     with classifier:
         _check_categories(classifier, allow, deny)
-        _run_batches(ctx, images, roi, classifier.classify_batch, report, as_json)
+        hint = "it is a video: classify a still of it (embed --running-mode video: its frames)"
+        _run_batches(ctx, images, roi, classifier.classify_batch, report, as_json, hint)

@@ -405,3 +405,21 @@ def test_similar_of_a_gone_photo_finds_the_video_at_its_moment(
     message = answer.get_json()["error"]["message"]
     assert answer.status_code == 404 and "past the end" in message, message
     assert str(tmp_path) not in message, message
+
+
+def test_classify_of_a_video_says_it_is_one(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """`classify clip.mp4` said "not an image (content matches no known image format)",
+    where `embed clip.mp4` says it is a video and what to do."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    clip = tmp_path / "clip.mp4"
+    write_slideshow(
+        sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:1], clip, (64, 48)
+    )
+    done = CliRunner().invoke(cli, ["--model-path", str(models_dir), "classify", str(clip)])
+    assert done.exit_code == 1, done.output
+    assert "it is a video: classify a still of it" in done.output, done.output
