@@ -32,14 +32,13 @@ from search.library.descriptor import (
     load_descriptor,
 )
 from search.library.lock import WriterLocks
-from search.library.model_path import MODEL_DIR_KEY, remember_model_dir, with_model_dir
+from search.library.model_path import MODEL_DIR_KEY, admit_model, with_model_dir
 from search.settings import Settings
 from search.store import (
     AppliedChanges,
     ChangeSet,
     LibraryReadOnlyError,
     LibraryStore,
-    ModelMismatchError,
     ModelStamp,
     Store,
 )
@@ -108,19 +107,7 @@ class Library:
             if self._model is not None and self._model.name == wanted:
                 return self._model
             located = locate_model(wanted, self._model_search_path())
-            stamp = ModelStamp(located.spec.name, located.spec.sha256, located.spec.dimension)
-            if bind:
-                self.store.bind_model(stamp)
-                # Remembered, so later commands find the file without --model-path again.
-                self.store.set_meta(MODEL_DIR_KEY, str(Path(located.path).resolve().parent))
-            elif recorded is not None and recorded != stamp:
-                raise ModelMismatchError(
-                    f"this library was indexed with {recorded.name}, not {stamp.name}; vectors "
-                    f"of two models are never mixed. Search with --model {recorded.name}, or "
-                    f"switch the library with `imgsearch reindex --model {stamp.name}`"
-                )
-            elif recorded is not None:  # found where the library does not look (yet)
-                remember_model_dir(self.store, located.path)
+            admit_model(self.store, located, recorded, bind=bind)
             if opened is not None and opened.located.path == located.path:
                 self._model = opened
             else:

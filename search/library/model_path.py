@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from models import ImgsearchError, get_spec
+from models import ImgsearchError, LocatedModel, get_spec
 from search.settings import Settings
-from search.store import LibraryStore, peek_meta
+from search.store import LibraryStore, ModelMismatchError, ModelStamp, peek_meta
 
 MODEL_DIR_KEY = "model_dir"
 
@@ -19,6 +19,27 @@ log = logging.getLogger(__name__)
 def with_model_dir(settings: Settings, remembered: str | None) -> tuple[Path, ...]:
     """The configured search path, then the directory the library's model was found in."""
     return tuple(settings.model_path) + ((Path(remembered),) if remembered else ())
+
+
+def admit_model(
+    store: LibraryStore, located: LocatedModel, recorded: ModelStamp | None, *, bind: bool
+) -> None:
+    """Check the model file found against the library's: ``bind`` records it (a new library,
+    the indexer); another model than recorded is refused (vectors of two models are never
+    mixed); the folder it was found in is remembered for later commands."""
+    stamp = ModelStamp(located.spec.name, located.spec.sha256, located.spec.dimension)
+    if bind:
+        store.bind_model(stamp)
+        # Remembered, so later commands find the file without --model-path again.
+        store.set_meta(MODEL_DIR_KEY, str(Path(located.path).resolve().parent))
+    elif recorded is not None and recorded != stamp:
+        raise ModelMismatchError(
+            f"this library was indexed with {recorded.name}, not {stamp.name}; vectors "
+            f"of two models are never mixed. Search with --model {recorded.name}, or "
+            f"switch the library with `imgsearch reindex --model {stamp.name}`"
+        )
+    elif recorded is not None:  # found where the library does not look (yet)
+        remember_model_dir(store, located.path)
 
 
 def remember_model_dir(store: LibraryStore, model_file: str | Path) -> None:

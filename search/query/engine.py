@@ -257,12 +257,7 @@ class SearchEngine:
         live = self.guard.live(state)
         found = self.store.descriptors.rows([image_id]).get(image_id)
         if found is None:
-            row = self.store.reads.image(image_id)
-            if row is None:
-                raise ImageNotFoundError(f"no image with id {image_id} in the library")
-            raise ImageNotFoundError(
-                f"image {image_id} ({row.rel_path}) has no vector: {row.error or row.status}"
-            )
+            raise self.records.without_vector(image_id)
         file = self.records.image_file(image_id)
         if (
             videos := self.videos.similar(image_id, file and file.sha256, k, min_score)

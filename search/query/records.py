@@ -82,6 +82,16 @@ class LibraryRecords:
         """Everything known about image ``image_id``, or None."""
         return self.store.reads.image(int(image_id)) if is_image_id(image_id) else None
 
+    def without_vector(self, image_id: int) -> ImageNotFoundError:
+        """Why image ``image_id`` has no vector to ask with: unknown, or its file failed to
+        index (the reason it was recorded with)."""
+        info = self.get_image(image_id)
+        if info is None:
+            return ImageNotFoundError(f"no image with id {image_id} in the library")
+        return ImageNotFoundError(
+            f"image {image_id} ({info.rel_path}) has no vector: {info.error or info.status}"
+        )
+
     def quality_counts(self) -> dict[str, int]:
         """Images per quality flag, with ``measured`` and ``unmeasured`` (still images)."""
         return self.store.quality.flag_counts()

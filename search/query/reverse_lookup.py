@@ -26,7 +26,7 @@ from search.dedup import (
 from search.descriptor import DUPLICATE_Z
 from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.engine import SearchEngine
-from search.query.errors import ImageNotFoundError, QueryError
+from search.query.errors import QueryError
 from search.query.results import ImageQuery, SearchHit
 from search.query.video import is_video_query
 
@@ -131,12 +131,8 @@ def lookup_image(
     :class:`ImageNotFoundError` for an unknown id."""
     found = engine.records.image_file(image_id)
     info = engine.records.get_image(image_id) if found is not None else None
-    if found is None or info is None:
-        raise ImageNotFoundError(f"no image with id {image_id} in the library")
-    if info.status != "ok":  # as `similar ID` says (it decoded the file: "not an image")
-        raise ImageNotFoundError(
-            f"image {image_id} ({info.rel_path}) has no vector: {info.error or info.status}"
-        )
+    if found is None or info is None or info.status != "ok":  # as `similar ID` says
+        raise engine.records.without_vector(image_id)
     state = engine.records.file_state(image_id)  # "gone", "changed" (a still image) or None
     if state is None:
         return lookup(engine, found.path, threshold=threshold, k=k, others=others)
