@@ -4,33 +4,71 @@ peak memory measured with psutil while something runs."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import psutil
+import pytest
 from PIL import Image
 
 GIB = 1024**3
 
 
-def make_memory_bombs(folder: Path, side: int = 9400) -> list[Path]:
-    """Four small files (0.2-2.5 MB) that decode to ~9000x9000 images in wide or costly
-    modes: 16-bit greyscale PNG, RGBA PNG, palette PNG, 32-bit float TIFF."""
+BOMBS = ("grey16.png", "rgba.png", "palette.png", "float.tif")
+
+
+def make_memory_bombs(folder: Path, side: int = 9400, names: tuple[str, ...] = BOMBS) -> list[Path]:
+    """Small files (0.2-2.5 MB) that decode to ~9000x9000 images in wide or costly modes:
+    16-bit greyscale PNG, RGBA PNG, palette PNG, 32-bit float TIFF (those of ``names``, in
+    that order)."""
     folder.mkdir(parents=True, exist_ok=True)
     grey = np.zeros((side, side), np.uint16)
     grey[::50, :] = 40000
     grey[:, ::70] = 1000
-    out = [folder / "grey16.png", folder / "rgba.png", folder / "palette.png", folder / "float.tif"]
-    Image.fromarray(grey).save(out[0], compress_level=6)
-    rgba = np.zeros((side, side, 4), np.uint8)
-    rgba[::40] = (200, 30, 30, 128)
-    Image.fromarray(rgba, "RGBA").save(out[1], compress_level=6)
-    del rgba
-    Image.fromarray((grey >> 8).astype(np.uint8), "L").convert("P").save(out[2], compress_level=6)
-    Image.fromarray(grey.astype(np.float32) * 0.5, "F").save(out[3], compression="tiff_deflate")
+    out = [folder / name for name in names]
+    for path in out:
+        if path.name == "grey16.png":
+            Image.fromarray(grey).save(path, compress_level=6)
+        elif path.name == "rgba.png":
+            rgba = np.zeros((side, side, 4), np.uint8)
+            rgba[::40] = (200, 30, 30, 128)
+            Image.fromarray(rgba, "RGBA").save(path, compress_level=6)
+            del rgba
+        elif path.name == "palette.png":
+            grey8 = Image.fromarray((grey >> 8).astype(np.uint8), "L")
+            grey8.convert("P").save(path, compress_level=6)
+        else:
+            Image.fromarray(grey.astype(np.float32) * 0.5, "F").save(
+                path, compression="tiff_deflate"
+            )
     return out
+
+
+def memory_bombs(tmp_path_factory: pytest.TempPathFactory, *names: str) -> list[Path]:
+    """The memory bombs ``names`` (all four when none), made once per test run: in a folder
+    that the xdist workers share (beside their own temp folders), under a file lock. They
+    take ~8 s of CPU to make and are only read by the tests (copied where a test needs them
+    elsewhere)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / "memory-bombs"
+    folder.mkdir(exist_ok=True)
+    with open(shared / "memory-bombs.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            missing = tuple(n for n in names or BOMBS if not (folder / n).is_file())
+            if missing:
+                made = make_memory_bombs(folder / f"making-{os.getpid()}", names=missing)
+                for path in made:
+                    path.rename(folder / path.name)
+                (folder / f"making-{os.getpid()}").rmdir()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return [folder / name for name in names or BOMBS]
 
 
 class PeakRss:
@@ -108,7 +146,6 @@ def make_hostile_corpus(folder: Path, photos: list[Path]) -> tuple[list[Path], d
     the index run must record). Links and FIFOs are extra: a FIFO must neither hang nor be
     indexed, a link to a device is refused, a dangling link is skipped or recorded.
     """
-    import os
     import shutil
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ import requests
 from click.testing import CliRunner
 
 from cli.main import cli
-from tests.hostile import GIB, PeakRss, make_hostile_corpus, make_memory_bombs
+from tests.hostile import GIB, PeakRss, make_hostile_corpus, memory_bombs
 from tests.served import serve, start_cli
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, data_dir: Path):  # type: i
     folder = tmp_path_factory.mktemp("attack") / "hostile"
     photos = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[::4][:8]
     good, bad = make_hostile_corpus(folder, photos)
-    bombs = make_memory_bombs(folder.parent / "bombs")[:2]  # 16-bit grey, RGBA: 9400x9400
+    bombs = memory_bombs(tmp_path_factory, "grey16.png", "rgba.png")  # 9400x9400
     for bomb in bombs:
         target = folder / f"bomb-{bomb.name}"
         shutil.copyfile(bomb, target)

@@ -18,7 +18,7 @@ import requests
 
 from models import ImageTooLargeError, load_image
 from models.decode_memory import DecodeBudget
-from tests.hostile import GIB, PeakRss, make_memory_bombs
+from tests.hostile import GIB, PeakRss, memory_bombs
 from tests.served import cli_env, indexed_library, run_cli, serve, start_cli
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,7 @@ LIMIT = int(1.5 * GIB)
 
 @pytest.fixture(scope="module")
 def bombs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    return make_memory_bombs(tmp_path_factory.mktemp("bombs"))
+    return memory_bombs(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
