@@ -22,6 +22,29 @@ def pytest_configure(config: pytest.Config) -> None:
 
     for package in ("cli", "indexer", "migrations", "models", "search", "web"):
         compileall.compile_dir(REPO_ROOT / package, quiet=2, workers=1)
+    _cache_rewritten_test_modules(config)
+
+
+def _cache_rewritten_test_modules(config: pytest.Config) -> None:
+    """Write pytest's assertion-rewritten form of the test modules once, for every worker to
+    read: where bytecode may not be written pytest rewrites each module again in each xdist
+    worker (~5 s of CPU apiece), but it reads a cached form that is there (checked against
+    the source's hash). Only where pytest's internals are as expected; else nothing."""
+    if config.getoption("assertmode", "rewrite") != "rewrite":
+        return
+    try:
+        from _pytest.assertion import rewrite
+
+        state = config.stash[rewrite.assertstate_key]
+        here = Path(__file__).resolve()
+        for source in [here, *sorted(here.parent.glob("test_*.py"))]:
+            pyc = rewrite.get_cache_dir(source) / (source.name[:-3] + rewrite.PYC_TAIL)
+            if rewrite._read_pyc(source, pyc) is None:
+                pyc.parent.mkdir(exist_ok=True)
+                source_hash, code = rewrite._rewrite_test(source, config)
+                rewrite._write_pyc(state, code, source_hash, pyc)
+    except (ImportError, AttributeError, KeyError, TypeError, OSError):
+        return
 
 
 def _shared_dir() -> Path:
