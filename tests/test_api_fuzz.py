@@ -14,29 +14,34 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis import checks
 
 from tests.served import run_cli
 
 pytestmark = pytest.mark.slow
 
 EXAMPLES_PER_OPERATION = 80
-# What the answers must be: no server error, documented statuses, content types, headers
-# and bodies. (Positive-data acceptance is not asked: a schema-valid upload of random bytes
-# is rightly answered 415, and a region outside the image 400.)
-CHECKS = [
-    checks.not_a_server_error,
-    checks.status_code_conformance,
-    checks.content_type_conformance,
-    checks.response_headers_conformance,
-    checks.response_schema_conformance,
-]
+
+
+def answer_checks() -> list:  # type: ignore[type-arg]
+    """What the answers must be: no server error, documented statuses, content types, headers
+    and bodies. (Positive-data acceptance is not asked: a schema-valid upload of random bytes
+    is rightly answered 415, and a region outside the image 400.) Schemathesis and Hypothesis
+    are imported here, not when the module is collected: every xdist worker collects it."""
+    from schemathesis import checks
+
+    return [
+        checks.not_a_server_error,
+        checks.status_code_conformance,
+        checks.content_type_conformance,
+        checks.response_headers_conformance,
+        checks.response_schema_conformance,
+    ]
 
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):  # type: ignore[no-untyped-def]
+    import schemathesis
+
     from search.settings import Settings
     from web.app import create_app
     from web.server import BackgroundServer
@@ -62,6 +67,9 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_
 
 def _fuzz(operation, calls: Counter[str], statuses: Counter[int]) -> None:  # type: ignore[no-untyped-def]
     """Run one operation's generated requests (raises what Schemathesis finds)."""
+    from hypothesis import HealthCheck, given, settings
+
+    checks = answer_checks()
 
     @given(case=operation.as_strategy())
     @settings(
@@ -75,7 +83,7 @@ def _fuzz(operation, calls: Counter[str], statuses: Counter[int]) -> None:  # ty
         calls[operation.label] += 1
         response = case.call(timeout=60)
         statuses[response.status_code] += 1
-        case.validate_response(response, checks=CHECKS)
+        case.validate_response(response, checks=checks)
 
     run()
 
@@ -123,6 +131,6 @@ def test_a_videos_moments_and_byte_ranges_answer_as_documented(api_schema) -> No
         )
         response = case.call(timeout=60)
         assert response.status_code == status, (query, headers, response.text[:200])
-        case.validate_response(response, checks=CHECKS)
+        case.validate_response(response, checks=answer_checks())
     frame = thumbnail.Case(path_parameters={"image_id": video["id"]}, query={"t": 1500})
     assert frame.call(timeout=60).content[:2] == b"\xff\xd8"
