@@ -190,10 +190,11 @@ def weblib(
     tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path, new_database_url
 ):  # type: ignore[no-untyped-def]
     """One library per module and back end (tests marked ``postgres`` see both)."""
-    from tests.web_library import build_web_library
+    from tests.web_library import web_library
 
     root = tmp_path_factory.mktemp("web")
-    return build_web_library(root, data_dir, models_dir, new_database_url())
+    built = tmp_path_factory.getbasetemp() / "web-library-built"
+    return web_library(root, data_dir, models_dir, new_database_url(), built)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,40 @@ def build_web_library(
     run_index(library, models_dir, extra, database_url=database_url)
     settings = Settings(library=library, model_path=(models_dir,), database_url=database_url)
     return WebLibrary(settings, models_dir, ukbench, extra)
+
+
+_BUILT: dict[tuple[Path, Path], Path] = {}  # (data, models) -> a library built in this process
+
+
+def web_library(
+    root: Path, data_dir: Path, models_dir: Path, database_url: str | None, built_in: Path
+) -> WebLibrary:
+    """:func:`build_web_library`'s library in ``root`` for a test module: on SQLite a copy of
+    one built once per worker process in ``built_in`` (its extra collection and library
+    folder copied, file times kept, the collection's root moved to the copy), so that the
+    modules that use it index the same ~90 photos once, not each again; on PostgreSQL built
+    here."""
+    if database_url is not None:
+        return build_web_library(root, data_dir, models_dir, database_url)
+    key = (data_dir, models_dir)
+    if key not in _BUILT:
+        built_in.mkdir(parents=True, exist_ok=False)
+        build_web_library(built_in, data_dir, models_dir)
+        _BUILT[key] = built_in
+    source = _BUILT[key]
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source / "extra", root / "extra")
+    shutil.copytree(source / "library", root / "library")
+    (root / "library" / "stats.json").unlink(missing_ok=True)  # of the library copied
+    with contextlib.closing(sqlite3.connect(root / "library" / "imgsearch.sqlite3")) as db:
+        with db:
+            moved = db.execute(
+                "UPDATE collections SET root = ? WHERE root = ?",
+                (str(root / "extra"), str(source / "extra")),
+            )
+        assert moved.rowcount == 1
+    settings = Settings(library=root / "library", model_path=(models_dir,))
+    return WebLibrary(settings, models_dir, data_dir / "ukbench_subset" / "images", root / "extra")
 
 
 # -- fixture bodies and helpers shared by the web test modules --------------------------------

@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 
 from tests.served import CLI, serving
-from tests.web_library import WebLibrary, build_web_library
+from tests.web_library import WebLibrary, web_library
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def weblib(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):
-    return build_web_library(tmp_path_factory.mktemp("webui"), data_dir, models_dir)
+    root = tmp_path_factory.mktemp("webui")
+    built = tmp_path_factory.getbasetemp() / "web-library-built"
+    return web_library(root, data_dir, models_dir, None, built)
 
 
 @pytest.fixture(scope="module")
