@@ -17,7 +17,7 @@ import pytest
 
 from tests.browser import WAIT_S, chromium, require_chromium
 from tests.cli_process import run_cli, served
-from tests.test_video import write_slideshow
+from tests.video_clips import write_slideshow
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_chromium()
