@@ -156,7 +156,10 @@ def test_index_run_learns_the_whitening_and_the_index_follows(
         assert shown["whitening"]["shrink"] == pytest.approx(
             search.descriptor.shrink_for(42), abs=1e-3
         )
-        assert shown["calibration"]["background"] == "measured"
+        # measured on the library (its sd capped at the prior's where UKBench's four views of
+        # each object spread it wider), never the prior's alone; a decision copies can reach
+        assert shown["calibration"]["background"].startswith("measured")
+        assert shown["calibration"]["duplicate_threshold"] <= 0.84
         hits = engine.search_image(photos / ORIGINAL, k=3)
         assert Path(hits[0].path).name == ORIGINAL and hits[0].score >= 0.999
         assert {Path(h.path).name for h in hits} >= {"shot_of_original.jpg"}
