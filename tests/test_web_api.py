@@ -141,6 +141,10 @@ def test_min_score_and_k(client, weblib):
     assert len(upload(client, weblib.query_photo, k=3).get_json()["results"]) == 3
     as_percent = upload(client, weblib.query_photo, k=50, min_score="60%").get_json()["results"]
     assert [r["id"] for r in as_percent] == [r["id"] for r in results]
+    # a percentage is 0%..100%, as the error says: "-100%" was taken as -1
+    for bad in ("-100%", "-5%", "101%"):
+        refused = upload(client, weblib.query_photo, min_score=bad)
+        assert refused.status_code == 400 and "0%..100%" in refused.get_data(as_text=True), bad
 
 
 def test_upload_is_not_written_to_disk(client, weblib, tmp_path):

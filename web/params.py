@@ -139,7 +139,9 @@ def _similarity(name: str) -> float | None:
 
 def parse_min_score(name: str = "min_score") -> float | None:
     value = _similarity(name)
-    if value is not None and (not math.isfinite(value) or not -1.0 <= value <= 1.0):
+    percent = (_value(name) or "").endswith("%")  # a percentage is 0%..100% ("-100%" was -1)
+    lowest = 0.0 if percent else -1.0
+    if value is not None and (not math.isfinite(value) or not lowest <= value <= 1.0):
         raise ApiError(400, f"'{name}' must be a score between -1 and 1 (or 0%..100%).")
     return value
 
