@@ -204,6 +204,35 @@ def test_html_marks_files_gone_since_indexing(tmp_path: Path) -> None:
     assert 'id="missing-files"><strong>2 files are' in html and "imgsearch index" in html
 
 
+def test_a_keeper_gone_since_indexing_gives_way_to_its_best_copy_still_there(
+    tmp_path: Path,
+) -> None:
+    """The keeper rules read only what the library stores: a deleted original stayed the
+    keeper, and the report suggested deleting its copies - now the picture's only files.
+    ``keep_present`` (what `imgsearch dedup` of a library applies) keeps the best file still
+    there by the same rules, the gone one listed among the duplicates."""
+    from search.dedup import keep_present
+
+    paths = [tmp_path / name for name in ("original.jpg", "big.jpg", "small.jpg")]
+    for path in paths[1:]:
+        path.write_bytes(_jpeg((200, 10, 10)))
+    images = [
+        img(1, str(paths[0]), w=300, h=200),
+        img(2, str(paths[1]), w=200, h=150),
+        img(3, str(paths[2]), w=150, h=100),
+    ]
+    res = find_duplicates(images, unit([[1, 0], [1, 0.01], [1, 0.02]]), threshold=T)
+    assert res.groups[0].keeper.path == str(paths[0])  # by the rules: the most pixels
+    kept = keep_present(res, lambda path: not Path(path).exists())
+    (group,) = kept.groups
+    assert group.keeper.path == str(paths[1]) and "gone since indexing" in group.reason
+    assert {m.image.path for m in group.members} == {str(paths[0]), str(paths[2])}
+    assert kept.stats["keepers_gone"] == 1
+    assert keep_present(res, lambda path: False) is res  # all there: unchanged
+    everything_gone = keep_present(res, lambda path: True)
+    assert everything_gone.groups[0].keeper.path == str(paths[0])
+
+
 def test_data_uri_accepts_only_small_images() -> None:
     png = io.BytesIO()
     Image.new("RGB", (4, 4)).save(png, "PNG")

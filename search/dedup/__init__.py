@@ -18,6 +18,7 @@ _SOURCES: dict[str, str] = {
     "KEEPER_RULES": "search.dedup.keeper",
     "check_keeper_rules": "search.dedup.keeper",
     "choose_keeper": "search.dedup.keeper",
+    "keep_present": "search.dedup.present",
     "FLAT_MAX": "search.dedup.neighbours",
     "FlatNeighbours": "search.dedup.neighbours",
     "IvfNeighbours": "search.dedup.neighbours",
@@ -64,6 +65,7 @@ __all__ = [
     "file_thumbnails",
     "find_duplicates",
     "groups_to_json",
+    "keep_present",
     "render_html",
     "shot_starts",
     "to_json",
@@ -82,6 +84,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, DedupResult, find_duplicates
     from search.dedup.keeper import KEEPER_RULES, DedupImage, check_keeper_rules, choose_keeper
     from search.dedup.neighbours import FLAT_MAX, FlatNeighbours, IvfNeighbours, MultiRowNeighbours
+    from search.dedup.present import keep_present
     from search.dedup.report import (
         CSV_COLUMNS,
         csv_rows,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from search.dedup import (
     DedupResult,
     MultiRowNeighbours,
     find_duplicates,
+    keep_present,
 )
 from search.descriptor import DUPLICATE_Z
 from search.library import StoredFrames, primary_vectors, searched_dimension
@@ -304,7 +306,8 @@ def library_duplicates(
     verify: bool = False,
     **options: Any,
 ) -> DedupResult:
-    """Exact and near-duplicate groups over the whole library (never touches a file).
+    """Exact and near-duplicate groups over the whole library (reads no file; a group whose
+    keeper's file is gone since indexing is kept by its best file still there).
 
     Pairs are scored like searches: the best cosine between the two images' rows (whole image,
     framed photo) in the library's descriptor space; ``threshold`` defaults to the calibrated
@@ -328,7 +331,7 @@ def library_duplicates(
     if verifier is not None:
         result = verifier.restore(result)
         result.stats.update(verifier.stats())
-    return result
+    return keep_present(result, lambda path: not Path(path).exists())
 
 
 def _verifier(engine: SearchEngine, inner: Any, threshold: float) -> Any:

@@ -1,0 +1,40 @@
+"""Keepers whose files still exist: the keeper rules read only what the library stores, so a
+group's best image can be one whose file was deleted or moved since indexing. A report that
+keeps it suggests deleting the copies that are now the picture's only files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from search.dedup.groups import DedupGroup, DedupMember, DedupResult
+from search.dedup.keeper import keeper_key
+
+
+def keep_present(result: DedupResult, missing: Callable[[str], bool]) -> DedupResult:
+    """``result`` with each group whose keeper's file is ``missing`` kept by its best member
+    (by the keeper rules) whose file is there; the gone keeper becomes a member. A group
+    whose files are all gone is left as it is. Only keepers' files are asked about."""
+    groups, moved = [], 0
+    for group in result.groups:
+        if not missing(group.keeper.path):
+            groups.append(group)
+            continue
+        present = sorted(
+            (m for m in group.members if not missing(m.image.path)),
+            key=lambda m: keeper_key(m.image, result.keeper_rules),
+        )
+        if not present:
+            groups.append(group)
+            continue
+        new = present[0]
+        gone = DedupMember(group.keeper, new.score, new.exact, new.verified)
+        members = [m for m in group.members if m is not new] + [gone]
+        members.sort(key=lambda m: (not m.exact, -m.score, m.image.path, m.image.id))
+        reason = f"the best file by the rules ({group.keeper.path}) is gone since indexing"
+        groups.append(DedupGroup(new.image, reason, tuple(members)))
+        moved += 1
+    if not moved:
+        return result
+    stats = {**result.stats, "keepers_gone": moved}
+    return replace(result, groups=tuple(groups), stats=stats)
