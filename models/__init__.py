@@ -59,6 +59,7 @@ _SOURCES: dict[str, str] = {
     "return_freed_memory": "models.decode_memory",
     "set_decode_budget": "models.decode_memory",
     "MAX_FILE_BYTES": "models.files",
+    "hash_image_file": "models.files",
     "hash_limited": "models.files",
     "image_format": "models.files",
     "is_streamed": "models.files",
@@ -154,6 +155,7 @@ __all__ = [
     "file_sha256",
     "format_timestamp",
     "get_spec",
+    "hash_image_file",
     "hash_limited",
     "image_format",
     "is_animation",
@@ -250,6 +252,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from models.files import (
         MAX_FILE_BYTES,
+        hash_image_file,
         hash_limited,
         image_format,
         is_streamed,

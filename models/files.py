@@ -135,6 +135,12 @@ def read_image_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTE
         return read_limited(handle, str(Path(path)), max_bytes)
 
 
+def hash_image_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> str:
+    """The sha256 of the file at ``path`` (see :func:`open_image_file`), read in chunks."""
+    with open_image_file(path, max_bytes) as handle:
+        return hash_limited(handle, str(Path(path)), max_bytes)[0]
+
+
 #: Pillow formats whose decoding runs another program on the file: never opened (an EPS
 #: upload, whatever its name, was rendered by Ghostscript where one is installed)
 EXTERNAL_DECODERS = frozenset({"EPS"})

@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from models import ImgsearchError, is_video_file, open_image_file, read_image_file
+from models import ImgsearchError, hash_image_file, is_video_file, read_image_file
 from search.query.errors import ImageNotFoundError, PathEscapeError
 from search.query.results import is_image_id
 from search.store import ImageInfo
@@ -184,8 +184,4 @@ def unchanged_bytes(file: ImageFile | None) -> bytes | None:
 
 def file_sha256(path: str | os.PathLike[str], max_bytes: int = MAX_VIDEO_QUERY_BYTES) -> str:
     """sha256 of a regular file, read in chunks (a video is never read whole)."""
-    digest = hashlib.sha256()
-    with open_image_file(path, max_bytes) as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return hash_image_file(path, max_bytes)

@@ -14,13 +14,11 @@ import numpy as np
 from PIL import Image as PILImage
 
 from models import (
-    MAX_FILE_BYTES,
     ImageError,
     ImgsearchError,
-    hash_limited,
+    hash_image_file,
     is_streamed,
     load_image,
-    open_image_file,
     pixel_sha256,
     read_image_file,
 )
@@ -181,8 +179,7 @@ def query_sha256(source: ImageQuery, data: bytes | None) -> str | None:
     if not isinstance(source, (str, os.PathLike)):
         return None
     try:
-        with open_image_file(source, MAX_FILE_BYTES) as handle:
-            return hash_limited(handle, str(source), MAX_FILE_BYTES)[0]
+        return hash_image_file(source)
     except (OSError, ImgsearchError):  # gone since it was decoded: no exact copy then
         return None
 
