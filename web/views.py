@@ -297,10 +297,10 @@ def browse_page() -> Any:
         except Exception as exc:
             error = page_error(exc)
     pages = max(1, -(-total // BROWSE_PER_PAGE))
-    status = error.status if error else 200  # a notice is a page like any other
-    return render_template(
+    return render_page(
         "browse.html",
-        title="Browse",
+        "Browse",
+        error,
         flag=shown["flag"],
         exclude_flag=shown["exclude_flag"],
         filters={name: ",".join(v) for name, v in shown.items() if v},
@@ -309,8 +309,14 @@ def browse_page() -> Any:
         page=page,
         pages=pages,
         notice=notice,
-        error=error,
-    ), status
+    )
+
+
+def render_page(template: str, title: str, error: ErrorInfo | None, **context: Any) -> Any:
+    """A page and its status: the error's, else 200 (a notice is a page like any other)."""
+    return render_template(template, title=title, error=error, **context), (
+        error.status if error else 200
+    )
 
 
 from web import views_explore, views_labels, views_live  # noqa: E402  (register /clusters, /outliers, /map, /labels, /live on bp)

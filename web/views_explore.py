@@ -10,25 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import render_template, request, url_for
+from flask import request, url_for
 
 from search.explore import DEFAULT_K, METHODS, PROJECTIONS
 from web import service
 from web.api_explore import MAX_OUTLIERS, clusters_query
-from web.errors import ErrorInfo, page_error
+from web.errors import page_error
 from web.params import parse_choice, parse_page, parse_whole
-from web.views import _notice, bp
+from web.views import _notice, bp, render_page
 
 CLUSTERS_PER_PAGE = 8
 MEMBERS_SHOWN = 11  # beside the representative; the rest behind "show all"
 NOISE_SHOWN = 60
 OUTLIER_COUNTS = (20, 50, 100, 200)
-
-
-def _render(template: str, title: str, error: ErrorInfo | None, **context: Any) -> Any:
-    return render_template(template, title=title, error=error, **context), (
-        error.status if error else 200
-    )
 
 
 @bp.get("/clusters")
@@ -55,7 +49,7 @@ def clusters_page() -> Any:
         extra["k"] = result.parameter
     elif request.args.get("min_size"):
         extra["min_size"] = min_size
-    return _render(
+    return render_page(
         "clusters.html",
         "Clusters",
         error,
@@ -85,7 +79,7 @@ def outliers_page() -> Any:
             found = service.engine().explore.outliers(n, k=DEFAULT_K)
     except Exception as exc:
         error = page_error(exc)
-    return _render(
+    return render_page(
         "outliers.html",
         "Outliers",
         error,
@@ -105,7 +99,7 @@ def map_page() -> Any:
         projection = parse_choice("projection", PROJECTIONS, PROJECTIONS[0])
     except Exception as exc:
         error = page_error(exc)
-    return _render(
+    return render_page(
         "map.html",
         "Map",
         error,

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import render_template, request
+from flask import request
 
 from web import service
 from web.errors import page_error
 from web.params import BROWSE_PER_PAGE, parse_page
-from web.views import _notice, bp
+from web.views import _notice, bp, render_page
 
 
 def singular_forms(q: str) -> list[str]:
@@ -64,18 +64,15 @@ def labels_page() -> Any:
         if not hits and page == 1 and error is None:
             suggestion = _suggestion(q)
     q = "".join(c for c in q if c.isprintable())  # a refused NUL never reaches the page
-    return (
-        render_template(
-            "labels.html",
-            title=f"Label “{q}”" if q else "Labels",
-            q=q,
-            hits=hits,
-            error=error,
-            page=page,
-            more=more,
-            per_page=BROWSE_PER_PAGE,
-            suggestion=suggestion,
-            notice=notice,
-        ),
-        error.status if error else 200,
+    return render_page(
+        "labels.html",
+        f"Label “{q}”" if q else "Labels",
+        error,
+        q=q,
+        hits=hits,
+        page=page,
+        more=more,
+        per_page=BROWSE_PER_PAGE,
+        suggestion=suggestion,
+        notice=notice,
     )
