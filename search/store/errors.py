@@ -15,15 +15,21 @@ class LibraryNotFoundError(LibraryError):
     """No library at the given place yet (nothing has been indexed)."""
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (``sqlite:///PATH[?options]``); None for another database."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(url.removeprefix("sqlite:///").partition("?")[0])
+
+
 def require_database(url: str) -> None:
     """Raise :class:`LibraryNotFoundError` when ``url`` names a SQLite file that does not exist
     (said before anything heavy is imported or created)."""
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///").partition("?")[0])
-        if not path.exists():
-            raise LibraryNotFoundError(
-                f"no library database at {path}; run `imgsearch index PATH` to create one"
-            )
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        raise LibraryNotFoundError(
+            f"no library database at {path}; run `imgsearch index PATH` to create one"
+        )
 
 
 def no_library_yet(url: object) -> LibraryNotFoundError:
@@ -35,10 +41,11 @@ def no_library_yet(url: object) -> LibraryNotFoundError:
     return _no_library_at(where, server=server)
 
 
-def require_library_file(path: Path) -> None:
+def require_library_file(url: str) -> None:
     """A zero-byte SQLite file holds no library yet: said before SQLite is opened on it (a
     reader's connection would write a header into it)."""
-    if path.is_file() and path.stat().st_size == 0:
+    path = sqlite_file(url)
+    if path is not None and path.is_file() and path.stat().st_size == 0:
         raise _no_library_at(str(path), server=False)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DatabaseError
 
 from search.store.dialect import set_meta
-from search.store.errors import DatabaseCorruptError, SchemaError, no_library_yet
+from search.store.errors import DatabaseCorruptError, SchemaError, no_library_yet, sqlite_file
 from search.store.read_only import read_only_engine, read_only_file
 from search.store.records import MODEL_KEYS, ModelStamp, SessionFactory
 from search.store.schema import STATUS_OK, Embedding, Image, LibraryMeta
@@ -288,10 +288,8 @@ def checked_sqlite(url: str) -> Iterator[None]:
     """For a command that opens the database without ``Store.open`` (``db current``,
     ``upgrade``, ``downgrade``): a damaged SQLite file is the same typed error, saying how to
     recover (it was SQLite's bare "database disk image is malformed")."""
-    path = None
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///").partition("?")[0])
-        if path.exists() and not open_in_this_process(path):
-            check_sqlite_header(path)
+    path = sqlite_file(url)
+    if path is not None and path.exists() and not open_in_this_process(path):
+        check_sqlite_header(path)
     with reported_corruption(path):
         yield

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from search.store.backups import backup_sqlite
-from search.store.errors import SchemaError, no_library_yet
+from search.store.errors import SchemaError, no_library_yet, sqlite_file
 from search.store.locks import SCHEMA, holding
 from search.store.schema import Base, LibraryMeta
 
@@ -317,8 +317,8 @@ def _create_empty(engine: Engine, head: str) -> bool:
 
 def peek_meta(url: str, key: str) -> str | None:
     """The library fact stored under ``key``, or None when there is no readable library."""
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///").partition("?")[0])
+    path = sqlite_file(url)
+    if path is not None:
         if not path.is_file():
             return None
         url = f"sqlite:///file:{path}?mode=ro&uri=true"

@@ -23,6 +23,8 @@ from urllib.parse import quote
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 
+from search.store.errors import sqlite_file
+
 
 def sqlite_writable(path: Path) -> bool:
     """Can this process write the SQLite file and make its journal files beside it?"""
@@ -36,9 +38,9 @@ def read_only_file(url: str, read_only: bool = False) -> Path | None:
     """The SQLite file at ``url`` when it is to be opened read-only: ``read_only`` (the
     setting), or a file this process cannot write (or make its -wal/-shm beside); None: a
     writable file, or another database."""
-    if not url.startswith("sqlite:///"):
+    path = sqlite_file(url)
+    if path is None:
         return None
-    path = Path(url.removeprefix("sqlite:///").partition("?")[0])
     return path if read_only or not sqlite_writable(path) else None
 
 

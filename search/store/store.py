@@ -115,7 +115,7 @@ class Store:
         read-only (``read_only``, or a SQLite file this process cannot write) for readers."""
         if url.startswith("sqlite:///") and not create:
             require_database(url)
-            require_library_file(Path(url.removeprefix("sqlite:///").partition("?")[0]))
+            require_library_file(url)
             unwritable = read_only_file(url, read_only)
             if unwritable is not None:
                 return cls._open_read_only(unwritable)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from search.settings import Settings
+from search.store.errors import sqlite_file
 
 SUMMARY_NAME = "stats.json"
 #: bump when the figures' shape changes: older summaries are then recomputed
@@ -39,10 +40,8 @@ def _file_state(path: Path) -> list[int] | None:
 def summary_stamp(settings: Settings) -> dict[str, Any] | None:
     """The state the figures depend on, or None when the database is not a SQLite file."""
     url = settings.resolved_database_url
-    if not url.startswith("sqlite:///"):
-        return None
-    database = Path(url.removeprefix("sqlite:///").partition("?")[0])
-    if not database.is_file():
+    database = sqlite_file(url)
+    if database is None or not database.is_file():
         return None
     try:
         migrations = sorted(p for p in os.listdir(_MIGRATIONS) if p.endswith(".py"))
