@@ -125,7 +125,7 @@ def _jpeg(image: Image.Image, **options: object) -> bytes:
     return buffer.getvalue()
 
 
-def _png_header_only(width: int, height: int) -> bytes:
+def png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header claims ``width`` x ``height`` (a decompression bomb's header)."""
     import struct
     import zlib
@@ -191,7 +191,7 @@ def make_hostile_corpus(folder: Path, photos: list[Path]) -> tuple[list[Path], d
     put("text.jpg", b"just some text, not an image\n" * 20, "not_an_image")
     put("html.png", b"<!doctype html><html><body>hi</body></html>", "not_an_image")
     put("svg.png", b'<svg xmlns="http://www.w3.org/2000/svg"></svg>', "unsupported")
-    put("pixel-bomb.png", _png_header_only(30000, 30000), "too_many_pixels")
+    put("pixel-bomb.png", png_header_only(30000, 30000), "too_many_pixels")
     put("corrupt.png", _encode(base, "PNG")[:60] + os.urandom(200), "truncated|corrupt")
     shutil.copyfile(photos[6], folder / "real-target.jpg")
     good.append(folder / "real-target.jpg")

@@ -92,13 +92,13 @@ def test_a_file_replaced_by_a_huge_image_gets_409_not_500(served) -> None:  # ty
     """A library file replaced by an image of more pixels than Pillow opens (30000 x 30000)
     made /images/ID/file answer 500: the format check let Pillow's DecompressionBombError
     escape. The header tells its format (PNG, no longer the JPEG indexed): 409."""
-    from tests.hostile import _png_header_only
+    from tests.hostile import png_header_only
 
     info = requests.get(f"{served.url}/api/v1/images/1", timeout=30).json()
     path = served.photos / Path(info["rel_path"]).name
     saved = path.read_bytes()
     try:
-        path.write_bytes(_png_header_only(30000, 30000))
+        path.write_bytes(png_header_only(30000, 30000))
         answer = requests.get(f"{served.url}/api/v1/images/1/file", timeout=30)
         assert answer.status_code == 409, (answer.status_code, answer.text)
         assert answer.json()["error"]["code"] == "file_changed"
