@@ -16,6 +16,7 @@ from search.explore import (
     outlier_scores,
     project,
 )
+from search.explore.outliers import MIN_IMAGES, reason
 from tests.cli_process import run_cli
 from tests.explore_vectors import blobs
 
@@ -47,6 +48,34 @@ def test_outliers_rank_the_scattered_first_and_the_map_is_a_unit_square() -> Non
     assert np.median(scores.score) == pytest.approx(0, abs=0.5)
     xy = project(x)
     assert xy.shape == (len(x), 2) and xy.min() >= 0 and xy.max() <= 1
+
+
+def _with_near_duplicates(n: int, seed: int = 0) -> np.ndarray:
+    """``n`` unit vectors in 64-d, four of them near-duplicates of one another."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 64)).astype(np.float32)
+    x[5:8] = x[4] + 0.01 * rng.standard_normal((3, 64))
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_outlier_reasons_of_small_libraries_read_no_absurd_sd() -> None:
+    """An 11-image library read "unlike the library's main directions: -101.8 sd": with as
+    many principal axes as images every image lies at one Mahalanobis distance, the MAD was
+    ~0 and the near-duplicates' tiny difference a hundred "sd" below."""
+    for seed in range(3):
+        x = _with_near_duplicates(11, seed)
+        scores = outlier_scores(knn_graph(x, 30), x, 25)
+        assert not scores.score.any()
+        for row in range(len(x)):
+            text = reason(scores, row)
+            assert "sd" not in text and "too few images (11)" in text, text
+            assert f"{MIN_IMAGES} or more" in text
+        x = _with_near_duplicates(MIN_IMAGES + 4, seed)
+        scores = outlier_scores(knn_graph(x, 30), x, 25)
+        assert np.abs(scores.unlike).max() < 10 and np.abs(scores.alone).max() < 10
+        texts = [reason(scores, row) for row in range(len(x))]
+        assert not any("-" in t.split(":")[-1] for t in texts), texts  # no "-0.7 sd"
+        assert any("typical or less" in t for t in texts)
 
 
 @pytest.mark.slow

@@ -7,7 +7,12 @@ library of cats and in a library of documents:
 - *unlike the library*: the Mahalanobis distance from the library's mean in its 16 leading
   principal axes (images that vary where the collection's photos do not).
 
-The score is the larger of the two; the reason names it.
+The score is the larger of the two; the reason names it. A library of fewer than
+``MIN_IMAGES`` has no "typical image" to measure against: its scores are 0 and its reasons
+say so (an 11-image library read "-101.8 sd": the median and MAD of a handful of values, a
+few of them near-duplicates, made the spread ~0 and any difference a hundred "sd"). The
+principal axes are at most a quarter of the images: with as many axes as images every image
+lies at the same Mahalanobis distance, so the spread was 0 by construction.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ DEFAULT_K = 25
 AXES = 16
 MAD_SCALE = 1.4826  # MAD of a normal distribution -> its standard deviation
 VARIANCE_FLOOR = 1e-3
+MIN_IMAGES = 20  # fewer: no score in sd (a median and MAD of a handful of values mean nothing)
+IMAGES_PER_AXIS = 4
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ def mahalanobis(x: np.ndarray, axes: int = AXES) -> np.ndarray:
         block = x[start : start + 16_384] - mean
         cov += block.T @ block
     values, vectors = np.linalg.eigh(cov / n)
-    m = min(axes, dim, n - 1)
+    m = min(axes, dim, max(1, n // IMAGES_PER_AXIS))
     top = vectors[:, ::-1][:, :m].astype(np.float32)
     var = values[::-1][:m] + VARIANCE_FLOOR
     out = np.empty(n)
@@ -77,8 +84,11 @@ def outlier_scores(graph: Graph, x: np.ndarray, k: int = DEFAULT_K) -> OutlierSc
     k = max(1, min(int(k), graph.distances.shape[1]))
     kth = graph.distances[:, k - 1].astype(np.float64) if n else np.zeros(0)
     kth = np.where(np.isfinite(kth), kth, 2.0)
-    alone = robust_z(kth, floor=0.01)
-    unlike = robust_z(mahalanobis(x), floor=0.01)
+    if n < MIN_IMAGES:  # too few for a spread: no sd at all (the order: farthest k-th first)
+        alone = unlike = np.zeros(n)
+    else:
+        alone = robust_z(kth, floor=0.01)
+        unlike = robust_z(mahalanobis(x), floor=0.01)
     return OutlierScores(
         score=np.maximum(alone, unlike),
         alone=alone,
@@ -101,6 +111,12 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def sd_text(z: float) -> str:
+    """A robust z as words: "2.3 sd" above a typical image, "typical" at or below it (a
+    negative reading, "-0.7 sd", read as nonsense)."""
+    return f"{z:.1f} sd" if round(float(z), 1) > 0 else "typical or less"
+
+
 def reason(scores: OutlierScores, row: int) -> str:
     """One line saying why a row is an outlier."""
     if not np.isfinite(scores.nearest_distance[row]):  # it said "the nearest -inf"
@@ -109,9 +125,13 @@ def reason(scores: OutlierScores, row: int) -> str:
     near = similarity(scores.nearest_distance[row])
     alone = (
         f"its {ordinal(scores.k)} nearest image has similarity {kth:.2f} (library median "
-        f"{median:.2f}; the nearest {near:.2f}): {scores.alone[row]:.1f} sd"
+        f"{median:.2f}; the nearest {near:.2f})"
     )
-    unlike = f"unlike the library's main directions: {scores.unlike[row]:.1f} sd"
+    n = len(scores.score)
+    if n < MIN_IMAGES:
+        return f"{alone}; too few images ({n}) for an outlier score: it needs {MIN_IMAGES} or more"
+    alone += f": {sd_text(scores.alone[row])}"
+    unlike = f"unlike the library's main directions: {sd_text(scores.unlike[row])}"
     if scores.alone[row] >= scores.unlike[row]:
         return f"far from other images: {alone}; {unlike}"
     return f"{unlike}; {alone}"

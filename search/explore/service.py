@@ -50,6 +50,7 @@ DENSITY_K = 15
 CLUSTERS_VERSION = 2
 """In the kept results' names: labels kept by an older rule (v1: density groups of any size)
 are made again."""
+OUTLIERS_VERSION = 2  # v1: sd readings of libraries too small for them ("-101.8 sd")
 LABELS_SHOWN = 3
 MAP_WAITS_UP_TO = 20_000
 """Larger libraries get their first map without cluster colours (computed meanwhile)."""
@@ -223,7 +224,7 @@ class Explorer:
                 }
 
             # an eigendecomposition of the space's covariance per request was seconds at 1024-d
-            kept = self._result(f"outliers-{int(k)}", stamp, make)
+            kept = self._result(f"outliers{OUTLIERS_VERSION}-{int(k)}", stamp, make)
         scores = OutlierScores(
             **{
                 name: kept[name] for name in ("score", "alone", "unlike", "kth", "nearest_distance")
@@ -232,7 +233,8 @@ class Explorer:
             k=int(kept["k"]),
         )
         rows = self.store.reads.paths_and_labels()
-        order = np.argsort(-scores.score, kind="stable")[: max(0, int(n))]
+        # ties (every score of a library too small for one): the farthest k-th neighbour first
+        order = np.lexsort((-scores.kth, -scores.score))[: max(0, int(n))]
         return [
             Outlier(
                 rank + 1,
