@@ -71,7 +71,7 @@ def test_real_server_refuses_traversal_and_foreign_hosts(app, weblib):
 
 
 def test_security_headers(client, ids):
-    for url in ("/", f"{API}/stats", f"{API}/images/{ids[QUERY_NAME]}/file", "/nope"):
+    for url in ("/", f"{API}/stats", "/browse", "/nope"):
         headers = client.get(url).headers
         assert headers["X-Content-Type-Options"] == "nosniff", url
         csp = headers["Content-Security-Policy"]
@@ -79,6 +79,22 @@ def test_security_headers(client, ids):
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
         assert headers["Referrer-Policy"] == "no-referrer"
         assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_an_image_opened_on_its_own_may_be_styled_by_the_browser(client, ids):
+    """ "Open original" under the pages' strict policy: Chrome's image viewer styles the
+    picture inline (centred, zoom); ``style-src 'self'`` blocked it, the picture sat at the
+    top left. Files and thumbnails get a policy for a bare picture: its inline styles, and
+    nothing else (no script, no other source)."""
+    image = ids[QUERY_NAME]
+    for url in (f"{API}/images/{image}/file", f"{API}/images/{image}/thumbnail"):
+        answer = client.get(url)
+        assert answer.status_code == 200 and answer.mimetype.startswith("image/"), url
+        csp = [part.strip() for part in answer.headers["Content-Security-Policy"].split(";")]
+        assert "default-src 'none'" in csp and "style-src 'unsafe-inline'" in csp, url
+        assert "img-src 'self'" in csp and "frame-ancestors 'none'" in csp, url
+        assert not any("script" in part or "unsafe-eval" in part for part in csp), url
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
 
 
 # -- HTML views -------------------------------------------------------------------------------
