@@ -8,15 +8,20 @@ __all__ = ["human_size", "pad", "printable", "text_width", "whole_number"]
 
 
 def human_size(n: int | None) -> str:
-    """``1.5 MB`` style file size; ``-`` when unknown."""
+    """``1.5 MiB`` style file size (binary units, as the sizes are counted; one decimal, none
+    when it is 0: ``32 MiB``, not ``32.0 MB`` beside an error's ``32 MiB``); ``-`` when
+    unknown. ``web/static/format.js`` (``humanSize``) writes sizes the same way."""
     if n is None:
         return "-"
     value = float(max(0, n))
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            break
         value /= 1024
-    return f"{value:.1f} GB"
+    if unit == "B":
+        return f"{value:.0f} B"
+    text = f"{value:.1f}"
+    return f"{text[:-2] if text.endswith('.0') else text} {unit}"
 
 
 def whole_number(text: str | None) -> int | None:

@@ -191,7 +191,7 @@ def test_keeper_rules_in_order_with_reasons() -> None:
         "highest resolution of the photo (4000x3000 vs 2000x1500)",
     )
     keeper, reason = choose_keeper([heavy, big], ("filesize", "resolution"))
-    assert keeper is heavy and reason.startswith("largest file (4.8 MB vs 10 B)")
+    assert keeper is heavy and reason.startswith("largest file (4.8 MiB vs 10 B)")
     a = img(3, size=100)
     b = img(4, size=100, exif_datetime=when)
     keeper, reason = choose_keeper([a, b], ("resolution", "filesize", "exif", "oldest"))

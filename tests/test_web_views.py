@@ -128,7 +128,7 @@ def test_html_pages(client, ids):
         served.append(name)
         imports = re.findall(r'from "\./([\w-]+\.js)"', answer.get_data(as_text=True))
         modules += [m for m in imports if m not in served and m not in modules]
-    assert len(served) == 4, served  # search-photo, search-region, search-submit
+    assert len(served) == 5, served  # search-photo, search-region, search-submit, format
 
 
 def test_live_page_and_the_search_it_sends(client, weblib):
@@ -141,7 +141,7 @@ def test_live_page_and_the_search_it_sends(client, weblib):
     assert re.search(r'<a href="/live" aria-current="page">Live</a>', text)
     assert 'data-search-url="/api/v1/search"' in text and 'data-max-side="512"' in text
     assert 'data-enabled="true"' in text and 'class="notice"' not in text
-    assert '<script src="/static/live.js"' in text
+    assert '<script type="module" src="/static/live.js">' in text
     assert client.get("/static/live.js").status_code == 200
     assert "camera=(self)" in page.headers["Permissions-Policy"]
     for other in ("/", "/browse", "/library", "/api/v1/stats"):

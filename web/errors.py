@@ -30,6 +30,7 @@ from search.store import (
     ReindexingError,
     is_schema_mismatch,
 )
+from web.text import human_size
 
 log = logging.getLogger(__name__)
 _FIELD_LIMIT = 1024 * 1024  # MAX_FORM_MEMORY_SIZE: one non-file form field
@@ -76,7 +77,7 @@ def _default_code(status: int) -> str:
 
 
 def _mib(n: int) -> str:
-    return f"{n / (1024 * 1024):.0f} MiB" if n >= 1024 * 1024 else f"{n} bytes"
+    return human_size(n)
 
 
 def describe(error: BaseException) -> ErrorInfo:

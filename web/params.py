@@ -18,7 +18,7 @@ from flask import Request, current_app, request
 from models.errors import RoiError
 from models.roi import RegionOfInterest, parse_roi
 from search.query import MAX_IMAGE_ID, QualityFilter, QueryError
-from search.units import whole_number
+from search.units import human_size, whole_number
 from web.errors import ApiError
 
 DEFAULT_K = 12
@@ -228,8 +228,8 @@ def read_upload(field: str = "image") -> tuple[bytes, str | None] | None:
         return None
     data = upload.stream.read(current_app.config["IMGSEARCH_MAX_UPLOAD_BYTES"] + 1)
     if len(data) > current_app.config["IMGSEARCH_MAX_UPLOAD_BYTES"]:
-        limit = current_app.config["IMGSEARCH_MAX_UPLOAD_BYTES"] / (1024 * 1024)
-        raise ApiError(413, f"Upload too large: the limit is {limit:.0f} MiB.", "too_large")
+        limit = human_size(current_app.config["IMGSEARCH_MAX_UPLOAD_BYTES"])
+        raise ApiError(413, f"Upload too large: the limit is {limit}.", "too_large")
     if not data:
         if not upload.filename:
             return None  # a form submitted without choosing a file

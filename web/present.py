@@ -31,7 +31,7 @@ from search.query import (
     disk_change,
 )
 from web.errors import notice_parts
-from web.text import human_size, threshold_text
+from web.text import human_size, percent, threshold_text
 
 Z_WORDS = "standard deviations above what unrelated pairs of this library's photos reach"
 
@@ -48,13 +48,6 @@ class MatchGroup:
 
 
 # -- filters ----------------------------------------------------------------------------------
-
-
-def percent(score: float | None) -> str:
-    if score is None or not math.isfinite(score):
-        return "–"
-    value = max(min(float(score), 1.0), -1.0) * 100
-    return f"{value:.1f}%" if value < 99.95 else "100%"
 
 
 def filesize(n: int | None) -> str:

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import math
+
 from search.units import human_size
 
-__all__ = ["human_size", "threshold_text"]
+__all__ = ["human_size", "percent", "threshold_text"]
+
+
+def percent(score: float | None) -> str:
+    """A score in [-1, 1] as a percentage with one decimal, ``94.3%`` (``100%`` from 99.95 up,
+    ``–`` when unknown): every page's, and ``web/static/format.js``'s ``percent`` (the live
+    page wrote ``94 %``, the slider ``94%``). Halves round up, as JavaScript's ``Math.round``
+    does, so both write every score alike."""
+    if score is None or not math.isfinite(score):
+        return "–"
+    tenths = max(min(float(score), 1.0), -1.0) * 100 * 10
+    whole = math.floor(tenths)
+    if tenths - whole >= 0.5:
+        whole += 1
+    return f"{whole / 10:.1f}%" if whole < 1000 else "100%"
 
 
 def threshold_text(value: float) -> str:

@@ -1,6 +1,9 @@
 // imgsearch live page: camera frames -> POST /api/v1/search, with the LIVE_STREAM running
 // mode's rules: one frame in flight at a time, frames that come meanwhile are dropped (never
 // queued), and every result set is tagged with the (monotonic) time of the frame it answers.
+// An ES module (format.js: scores written as the other pages write them).
+import { percent } from "./format.js";
+
 (() => {
   "use strict";
 
@@ -234,7 +237,7 @@
     const mark = badge(hit);
     if (mark) thumb.append(mark);
     const top = span("card-top");
-    const score = span("score", `${Math.round(hit.score * 1000) / 10} %`);
+    const score = span("score", percent(hit.score));
     score.title = `Similarity ${Number(hit.score).toFixed(4)}`;
     top.append(score, span("rank", `#${hit.rank || index + 1}`));
     const body = span("card-body");

@@ -1,16 +1,11 @@
 /* The search page's query photo (or video clip): chosen in the file field, dropped anywhere on
    the page or pasted; checked (type, size) before it is sent, and previewed with the region
    canvas over it. A clip is searched by its whole frames: it has no region. */
+import { humanSize } from "./format.js";
 
 // Formats every browser shows: a file of one of these types that does not show is damaged
 // or misnamed (a TIFF or a HEIC is only a format this browser lacks).
 const SHOWN_TYPES = { "image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WebP", "image/bmp": "BMP" };
-
-export function humanSize(n) {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
 
 // `say` shows a message under the form; `region` is createRegion's (search-region.js);
 // `onChosen` is called when a new photo is taken as the query.

@@ -1,7 +1,7 @@
 /* The search page's submit: the form's fields are checked, the search (or lookup) is posted
    with fetch while a moving bar shows the time it has taken, and the server's results fragment
    replaces the results in place. */
-import { humanSize } from "./search-photo.js";
+import { humanSize } from "./format.js";
 import { parseRoi } from "./search-region.js";
 
 // While a request runs: a moving bar and the time it has taken so far.

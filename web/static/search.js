@@ -3,6 +3,7 @@
    (lookup), and show the results in place (search-submit.js). This module wires them to the
    form's options and modes. Without scripts the form still posts normally. An ES module: the
    template loads it with type="module". */
+import { percent } from "./format.js";
 import { createPhoto } from "./search-photo.js";
 import { createRegion } from "./search-region.js";
 import { installSubmit, markResultsStale } from "./search-submit.js";
@@ -31,7 +32,7 @@ function main() {
   // -- options ---------------------------------------------------------------------------------
 
   const showMinScore = () => {
-    minScoreOut.textContent = `${Math.round(Number(minScore.value) * 100)}%`;
+    minScoreOut.textContent = percent(minScore.value);
   };
   minScore.addEventListener("input", showMinScore);
   showMinScore();

@@ -1,0 +1,73 @@
+"""Numbers as the pages write them: file sizes and percentages, the same from the templates
+(web/text.py), the page scripts (web/static/format.js) and the API's messages. No library
+needed: an app without one still serves the search form and checks uploads."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from search.settings import Settings
+from web.app import create_app
+from web.text import human_size, percent
+
+FORMAT_JS = Path(__file__).resolve().parent.parent / "web" / "static" / "format.js"
+SIZES = [0, 10, 1023, 1024, 1536, 10 * 1024 - 1, 1024**2, 1536 * 1024, 4_987_654, 32 * 1024**2]
+SIZES += [1024**3 - 1, 5 * 1024**3, 3 * 1024**4]
+SCORES = [0.0, 0.943, 0.94, 0.9405, 0.12345, 0.0125, 0.0375, -0.5, 0.99949, 0.9995, 1.0, 1.3]
+SCORES += [-1.5, 0.005, 0.015, 0.025, 1 / 3, 2 / 3, 0.5555, 0.6789]
+
+
+def test_sizes_read_in_binary_units_whole_when_whole() -> None:
+    """The upload form said "32.0 MB" beside a 413's "32 MiB": one unit and one format."""
+    assert human_size(32 * 1024**2) == "32 MiB"
+    assert human_size(1536 * 1024) == "1.5 MiB"
+    assert human_size(4_987_654) == "4.8 MiB"
+    assert human_size(10) == "10 B" and human_size(2048) == "2 KiB"
+    assert human_size(5 * 1024**3) == "5 GiB" and human_size(None) == "-"
+
+
+def test_percentages_read_alike_everywhere() -> None:
+    """The live page wrote "94 %", the search page "94.0%", the slider "94%"."""
+    assert percent(0.94) == "94.0%" and percent(0.943) == "94.3%"
+    assert percent(0.9995) == "100%" and percent(1.3) == "100%" and percent(None) == "–"
+    assert percent(0.0125) == "1.3%"  # halves round up, as JavaScript's Math.round
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node runs the page scripts' module")
+def test_the_page_scripts_format_as_the_templates() -> None:
+    script = (
+        f"import {{ percent, humanSize }} from {json.dumps(FORMAT_JS.as_uri())};\n"
+        f"console.log(JSON.stringify([{json.dumps(SCORES)}.map(percent), "
+        f"{json.dumps(SIZES)}.map(humanSize), percent(null), percent(NaN)]));"
+    )
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    percents, sizes, none, nan = json.loads(done.stdout)
+    assert percents == [percent(s) for s in SCORES]
+    assert sizes == [human_size(n) for n in SIZES]
+    assert none == nan == percent(None)
+
+
+def test_the_upload_limit_reads_alike_on_the_form_and_in_the_error(tmp_path: Path) -> None:
+    limit = 1536 * 1024
+    app = create_app(Settings(library=tmp_path / "none", max_upload_bytes=limit))
+    client = app.test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert "up to 1.5 MiB" in page and " MB" not in page
+    assert 'id="min-score-out" for="min-score">0.0%<' in page  # as format.js writes it
+    for size in (limit + 1, 4 * limit):  # read by the app; refused by the request's length
+        data = {"image": (io.BytesIO(b"\xff" * size), "big.jpg")}
+        answer = client.post("/api/v1/search", data=data)
+        assert answer.status_code == 413, size
+        assert answer.get_json()["error"]["message"] == "Upload too large: the limit is 1.5 MiB."
