@@ -292,3 +292,21 @@ def test_browse_by_a_flag_no_image_has_says_so(client):
     assert 'href="/browse">Show all images</a>' in empty
     past = client.get("/browse?exclude_flag=any&page=999").get_data(as_text=True)
     assert re.search(r"past the end of the \d+ images that match this filter", past)
+
+
+def test_browse_pager_never_reads_past_its_pages(client):
+    """A filter that matches nothing, on page 2, said "Page 2 of 1" under "No images"; a
+    page past the end of a filter's images said "Page 999 of 2"."""
+    for name in ("dark", "blurry", "uniform", "bright", "tiny"):
+        page = client.get(f"/browse?flag={name}&page=2").get_data(as_text=True)
+        if 'class="card' not in page:
+            break
+    else:
+        raise AssertionError("the web library has an image of every quality flag")
+    assert "Page 2 of 1" not in page and 'class="pager"' not in page
+    assert ">No images match</h2>" in page
+    assert "No image of the library matches this filter." in page
+    past = client.get("/browse?exclude_flag=any&page=999").get_data(as_text=True)
+    assert "Page 999" not in past
+    pages = int(re.search(r"Past the last page \((\d+)\)", past).group(1))
+    assert re.search(rf'rel="prev" href="[^"]*page={pages}\b', past)

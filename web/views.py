@@ -296,7 +296,7 @@ def browse_page() -> Any:
             hits, total = service.engine().browse(start, BROWSE_PER_PAGE, flags)
         except Exception as exc:
             error = page_error(exc)
-    pages = max(1, -(-total // BROWSE_PER_PAGE))
+    pages = -(-total // BROWSE_PER_PAGE)  # 0 when nothing matches: no pager ("Page 2 of 1")
     return render_page(
         "browse.html",
         "Browse",
