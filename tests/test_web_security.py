@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 
+from search.settings import Settings
 from tests.web_library import API, QUERY_NAME, assert_error
 from web.app import create_app
 from web.server import BackgroundServer
@@ -95,6 +96,32 @@ def test_an_image_opened_on_its_own_may_be_styled_by_the_browser(client, ids):
         assert "img-src 'self'" in csp and "frame-ancestors 'none'" in csp, url
         assert not any("script" in part or "unsafe-eval" in part for part in csp), url
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_sign_in_redirect_keeps_the_address_as_asked_and_on_this_site(tmp_path):
+    """``?token=`` once in a browser redirects to the address without it: ``%FF`` came back
+    as ``%25FF`` (in the query) or ``%EF%BF%BD`` (in the path), ``a%20b`` as ``a+b``. Only a
+    path of this site: never ``//host`` or ``/\\host`` (another site to a browser)."""
+    app = create_app(Settings(library=tmp_path / "none"), token="T0K")
+    client = app.test_client()
+    kept = {
+        "/browse?flag=%FF&token=T0K": "/browse?flag=%FF",
+        "/images/%FF?q=a%20b&token=T0K&y=%C3%A9+x": "/images/%FF?q=a%20b&y=%C3%A9+x",
+        "/label%2Fs?token=T0K&token=T0K": "/label%2Fs",
+        "/library?token=T0K": "/library",
+    }
+    for url, target in kept.items():
+        answer = client.get(url)
+        assert answer.status_code == 303 and answer.headers["Location"] == target, url
+        assert "imgsearch_token=T0K" in answer.headers["Set-Cookie"]
+    for raw in (
+        "//evil.example/x?token=T0K",
+        "/\\evil.example/x?token=T0K",
+        "http://evil.example/x?token=T0K",
+    ):
+        answer = client.get("/x?token=T0K", environ_overrides={"REQUEST_URI": raw})
+        location = answer.headers["Location"]
+        assert location in ("/evil.example/x", "/%5Cevil.example/x", "/x"), raw  # paths here
 
 
 # -- HTML views -------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import hmac
 import ipaddress
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, unquote_plus, urlsplit
 
 from flask import Flask, Response, current_app, redirect, request
 
@@ -88,9 +88,7 @@ def install(app: Flask, *, hosts: Iterable[str] | None, token: str | None, expos
         given = request.args.get("token")
         if given is not None and hmac.compare_digest(given.encode(), token.encode()):
             if request.method == "GET" and not request.path.startswith("/api/"):
-                args = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
-                target = request.path + ("?" + urlencode(args) if args else "")
-                response = redirect(target, 303)
+                response = redirect(same_site_target(without="token"), 303)
                 response.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
                 return response
             return None
@@ -105,6 +103,31 @@ def install(app: Flask, *, hosts: Iterable[str] | None, token: str | None, expos
         if response.status_code == 401:
             response.headers.setdefault("WWW-Authenticate", 'Bearer realm="imgsearch"')
         return response
+
+
+PATH_SAFE = "/:@!$&'()*+,;=-._~"  # RFC 3986 pchar and "/": kept as they are
+QUERY_SAFE = PATH_SAFE + "?%"  # "%": the query's own escapes stay as sent
+
+
+def same_site_target(*, without: str) -> str:
+    """The address of this request as it was asked for, less the query parameter
+    ``without``: a path of this site only (one leading "/": never "//host" or "/\\host",
+    another site to a browser), its path and query bytes as requested. Rebuilt from the
+    decoded ``request.path`` and ``request.args``, ``%FF`` came back as ``%25FF`` or
+    ``%EF%BF%BD`` (U+FFFD), and ``a%20b`` as ``a+b``."""
+    raw = request.environ.get("REQUEST_URI")  # the request line's target (waitress, werkzeug)
+    if raw:  # its escapes as sent ("%" kept); an absolute form (via a proxy): its path only
+        target = raw.split("?", 1)[0] if raw.startswith("/") else urlsplit(raw).path
+        path = quote(target.encode("latin-1", "replace"), safe=PATH_SAFE + "%")
+    else:  # another server: the decoded path, escaped again
+        path = request.script_root + request.environ.get("PATH_INFO", "")
+        path = quote(path.encode("latin-1", "replace"), safe=PATH_SAFE)
+    kept = [
+        quote(part, safe=QUERY_SAFE)
+        for part in request.query_string.split(b"&")
+        if part and unquote_plus(part.split(b"=", 1)[0].decode("latin-1")) != without
+    ]
+    return "/" + path.lstrip("/") + ("?" + "&".join(kept) if kept else "")
 
 
 def _has_token(token: str) -> bool:
