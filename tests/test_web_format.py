@@ -71,3 +71,35 @@ def test_the_upload_limit_reads_alike_on_the_form_and_in_the_error(tmp_path: Pat
         answer = client.post("/api/v1/search", data=data)
         assert answer.status_code == 413, size
         assert answer.get_json()["error"]["message"] == "Upload too large: the limit is 1.5 MiB."
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node runs the page scripts' module")
+def test_find_copies_mode_is_kept_in_the_address(tmp_path: Path) -> None:
+    """ "Find copies" chosen on the search page was lost on a reload (the page came back as
+    "Similar images"): the script keeps the mode in the address, which the page opens in."""
+    module = json.dumps((FORMAT_JS.parent / "search-mode.js").as_uri())
+    hrefs = ["http://h/", "http://h/?from=7", "http://h/?mode=lookup&from=7", "http://h/lookup"]
+    script = (
+        f"import {{ addressForMode }} from {module};\n"
+        f"const hrefs = {json.dumps(hrefs)};\n"
+        "console.log(JSON.stringify(['lookup', 'similar'].map("
+        "(mode) => hrefs.map((href) => addressForMode(href, mode)))));"
+    )
+    done = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lookup, similar = json.loads(done.stdout)
+    assert lookup == ["/?mode=lookup", "/?from=7&mode=lookup", "/?mode=lookup&from=7", None]
+    assert similar == ["/", "/?from=7", "/?from=7", None]  # a posted form's page: kept
+    client = create_app(Settings(library=tmp_path / "none")).test_client()
+    page = client.get(lookup[0]).get_data(as_text=True)
+    assert 'value="lookup" data-action="/lookup" checked' in page
+    assert 'action="/lookup"' in page
+    home = client.get("/").get_data(as_text=True)
+    assert 'value="similar" data-action="/search" checked' in home
+    script_text = client.get("/static/search.js").get_data(as_text=True)
+    assert 'from "./search-mode.js"' in script_text and "history.replaceState" in script_text

@@ -128,7 +128,7 @@ def test_html_pages(client, ids):
         served.append(name)
         imports = re.findall(r'from "\./([\w-]+\.js)"', answer.get_data(as_text=True))
         modules += [m for m in imports if m not in served and m not in modules]
-    assert len(served) == 5, served  # search-photo, search-region, search-submit, format
+    assert len(served) == 6, served  # search-photo, -region, -submit, -mode, format
 
 
 def test_live_page_and_the_search_it_sends(client, weblib):

@@ -5,6 +5,7 @@
    template loads it with type="module". */
 import { percent } from "./format.js";
 import { createPhoto } from "./search-photo.js";
+import { addressForMode } from "./search-mode.js";
 import { createRegion } from "./search-region.js";
 import { installSubmit, markResultsStale } from "./search-submit.js";
 
@@ -76,6 +77,10 @@ function main() {
     const checked = modeRadios.find((radio) => radio.checked);
     if (checked && checked.dataset.action) form.action = checked.dataset.action;
     form.dataset.mode = mode;
+    const address = addressForMode(window.location.href, mode); // a reload keeps the mode
+    if (address && address !== window.location.pathname + window.location.search + window.location.hash) {
+      window.history.replaceState(window.history.state, "", address);
+    }
     form.querySelectorAll(".mode-fields").forEach((group) => {
       const active = group.classList.contains(`${mode}-only`);
       group.querySelectorAll("input, button").forEach((el) => {
