@@ -18,6 +18,7 @@ from cli.options import NonEmptyPath, NonEmptyText
 from cli.search_cmds import open_engine, user_errors
 from cli.stats_cmds import keep_run_figures, run_figures
 from search.settings import INDEX_KINDS, Settings
+from search.units import plural
 
 if TYPE_CHECKING:  # SQLAlchemy and Alembic load when a command runs, not for its --help
     from sqlalchemy import Engine
@@ -73,7 +74,7 @@ def remove(
                 as_json,
                 {"undone": [u.to_dict() for u in undone]},
                 "\n".join(
-                    f"{u.path}: taken back ({u.images} images when removed); the next "
+                    f"{u.path}: taken back ({plural(u.images, 'image')} when removed); the next "
                     "`imgsearch index` adds its files again"
                     for u in undone
                 ),

@@ -36,6 +36,7 @@ from search.evaluation import (
     plot_evaluation,
 )
 from search.settings import Settings
+from search.units import plural
 
 
 def _plot_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -167,7 +168,7 @@ def _print_report(
             f"{row['detected_at_p99']:>11.3f}"
         )
     if ev.misses:
-        click.echo(f"\n  {len(ev.misses)} copies without their original at rank 1; worst:")
+        click.echo(f"\n  {plural(len(ev.misses), 'copy')} without their original at rank 1; worst:")
         for miss in ev.misses[:10]:
             rank = "beyond depth" if miss["rank"] is None else f"rank {miss['rank']}"
             click.echo(

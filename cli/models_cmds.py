@@ -34,6 +34,7 @@ from models import (
     available_models,
     model_status,
 )
+from search.units import plural
 
 CHUNK = 256  # images per embed_batch call, so output streams for long lists
 
@@ -105,7 +106,7 @@ def _run_batches(
         more = f" (and {len(roi_errors) - 1} more)" if len(roi_errors) > 1 else ""
         raise bad_roi(roi_errors[0] + more)
     if failed:
-        click.echo(f"{failed} of {len(images)} images failed", err=True)
+        click.echo(f"{failed} of {plural(len(images), 'image')} failed", err=True)
         ctx.exit(1)
 
 

@@ -19,7 +19,7 @@ from search.store import (
     summary_stamp,
 )
 from search.units import printable
-from web.text import human_size
+from web.text import human_size, plural
 
 if TYPE_CHECKING:
     from search.library import Library
@@ -123,10 +123,10 @@ def stats(ctx: click.Context, as_json: bool) -> None:
             f"{run['failed']} failed"
         )
     for collection in figures["collections"]:
-        lines.append(f"collection  {collection['root']}: {collection['images']} images")
+        lines.append(f"collection  {collection['root']}: {plural(collection['images'], 'image')}")
     for removal in figures.get("removed_paths", []):
         lines.append(
-            f"removed     {removal['path']}: {removal['images']} images, "
+            f"removed     {removal['path']}: {plural(removal['images'], 'image')}, "
             f"{removal['removed_at'][:10]} (left out by index; undo: "
             "imgsearch remove --undo PATH)"
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["human_size", "pad", "printable", "text_width", "whole_number"]
+__all__ = ["human_size", "pad", "plural", "printable", "text_width", "whole_number"]
 
 
 def human_size(n: int | None) -> str:
@@ -22,6 +22,19 @@ def human_size(n: int | None) -> str:
         return f"{value:.0f} B"
     text = f"{value:.1f}"
     return f"{text[:-2] if text.endswith('.0') else text} {unit}"
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``n`` and ``word``, in the plural unless ``n`` is 1: "1 copy", "3 copies", "0 images"
+    ("1 copies", "1 images" were printed). ``many``: an irregular plural ("copy" -> "copies"
+    is known: a consonant and y)."""
+    if n == 1:
+        return f"{n} {word}"
+    if many is None:
+        many = (
+            word[:-1] + "ies" if word.endswith("y") and word[-2:-1] not in "aeiou" else word + "s"
+        )
+    return f"{n} {many}"
 
 
 def whole_number(text: str | None) -> int | None:

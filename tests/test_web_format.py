@@ -103,3 +103,30 @@ def test_find_copies_mode_is_kept_in_the_address(tmp_path: Path) -> None:
     assert 'value="similar" data-action="/search" checked' in home
     script_text = client.get("/static/search.js").get_data(as_text=True)
     assert 'from "./search-mode.js"' in script_text and "history.replaceState" in script_text
+
+
+def test_counts_agree_with_their_nouns() -> None:
+    """ "1 copies", "1 images" were printed; an empty library's k-means said "k: 1"."""
+    from search.explore import default_k
+    from web.text import plural
+
+    assert [plural(n, "copy") for n in (0, 1, 2)] == ["0 copies", "1 copy", "2 copies"]
+    assert plural(1, "image") == "1 image" and plural(3, "image") == "3 images"
+    assert plural(1, "day") == "1 day" and plural(2, "day") == "2 days"
+    assert plural(2, "match", "matches") == "2 matches"
+    assert default_k(0) == 0 and default_k(1) == 1 and default_k(8) == 2
+
+
+def test_an_empty_library_has_nothing_to_cluster(tmp_path: Path, models_dir: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    (tmp_path / "photos").mkdir()
+    args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    CliRunner().invoke(cli, [*args, "index", "--no-progress", str(tmp_path / "photos")])
+    app = create_app(Settings(library=tmp_path / "lib", model_path=(models_dir,)))
+    found = app.test_client().get("/api/v1/clusters?method=kmeans").get_json()
+    assert found["k"] == 0 and found["total"] == 0, found
+    assert found["message"] == "Nothing to cluster: the library has no images yet."
+    app.extensions["imgsearch"].close()

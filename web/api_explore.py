@@ -19,6 +19,7 @@ CLUSTERS_PER_PAGE = 20
 MAX_PER_PAGE = 200
 MAX_NOISE_SHOWN = 200
 MAX_OUTLIERS = 1000
+NOTHING_TO_CLUSTER = "Nothing to cluster: the library has no images yet."
 DEFAULT_OUTLIERS = 20
 MAX_OUTLIER_K = 30
 
@@ -56,8 +57,10 @@ def clusters() -> Response:
     pages = max(1, -(-total // per_page))
     # a page past the last is empty, as /images's are (it listed the unclustered images)
     noise = result.noise[:MAX_NOISE_SHOWN] if page <= pages else []
+    empty = {"message": NOTHING_TO_CLUSTER} if not total and not result.noise else {}
     return jsonify(
         {
+            **empty,
             "method": result.method,
             ("k" if method == "kmeans" else "min_size"): result.parameter,
             "page": page,

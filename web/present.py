@@ -31,7 +31,7 @@ from search.query import (
     disk_change,
 )
 from web.errors import notice_parts
-from web.text import human_size, percent, threshold_text
+from web.text import human_size, percent, plural, threshold_text
 
 Z_WORDS = "standard deviations above what unrelated pairs of this library's photos reach"
 
@@ -288,6 +288,7 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(evidence_parts)
     app.add_template_global(notice_parts)
     app.add_template_filter(threshold_text)
+    app.add_template_filter(plural)
     for helper in (
         evidence_text,
         evidence_title,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from search.units import human_size
+from search.units import human_size, plural
 
-__all__ = ["human_size", "percent", "threshold_text"]
+__all__ = ["human_size", "percent", "plural", "threshold_text"]
 
 
 def percent(score: float | None) -> str:

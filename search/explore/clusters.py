@@ -32,6 +32,8 @@ class Grouping:
 def default_k(n: int) -> int:
     """k-means' k when none is given: sqrt(n / 2), at least 2, at most 200 and at most ``n``
     (a library of one image asked for 2 groups of itself and was refused)."""
+    if n < 1:  # nothing to cluster: k 0, not "k: 1" of an empty library
+        return 0
     return int(max(1, min(200, n, max(2, round((n / 2) ** 0.5)))))
 
 
