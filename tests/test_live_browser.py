@@ -74,7 +74,7 @@ def test_live_page_finds_what_the_camera_films(filmed_browser, server, artifacts
     shown = top_card(driver)
     assert shown["name"] == FILMED, shown
     score, tag = shown["score"], shown["tag"]
-    assert score.endswith("%") and float(score.split()[0]) > 90, shown
+    assert score.endswith("%") and float(score.removesuffix("%")) > 90, shown
     assert tag.startswith("frame at ") and " s" in tag
     # marked as the search page marks it: a copy, with its evidence in the badge's title
     assert shown["badge"] == "Copy" and shown["badgeTitle"].startswith("A copy"), shown
