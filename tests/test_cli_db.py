@@ -171,3 +171,24 @@ def test_db_commands_call_a_damaged_database_damaged(run, tmp_path: Path) -> Non
             said = run(*args, code=1).output
             assert "is damaged" in said and "imgsearch db check" in said, (args, said)
         assert database.read_bytes() == damaged and not list(run.library.glob("*.bak-*"))
+
+
+def test_db_commands_leave_a_zero_byte_database_as_it_is(run) -> None:  # type: ignore[no-untyped-def]
+    """`db current` on a zero-byte database file wrote SQLite's 4 KB header into it (`db
+    upgrade` made an empty library there) where every other command refuses the file before
+    SQLite opens it: each `db` command now says the same one line and writes nothing."""
+    run.library.mkdir()
+    database = run.library / "imgsearch.sqlite3"
+    database.touch()
+    said = run("stats", code=1).output.strip()
+    assert "has no imgsearch library yet" in said, said
+    for args in (
+        ("db", "current"),
+        ("db", "current", "--json"),
+        ("db", "upgrade"),
+        ("db", "downgrade", "base", "--yes"),
+        ("db", "check"),
+    ):
+        assert run(*args, code=1).output.strip() == said, args
+        assert database.stat().st_size == 0, args
+    assert sorted(p.name for p in run.library.iterdir()) == ["imgsearch.sqlite3"]

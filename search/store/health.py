@@ -26,7 +26,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import DatabaseError
 
 from search.store.dialect import set_meta
-from search.store.errors import DatabaseCorruptError, SchemaError, no_library_yet, sqlite_file
+from search.store.errors import (
+    DatabaseCorruptError,
+    SchemaError,
+    no_library_yet,
+    require_library_file,
+    sqlite_file,
+)
 from search.store.read_only import read_only_engine, read_only_file
 from search.store.records import MODEL_KEYS, ModelStamp, SessionFactory
 from search.store.schema import STATUS_OK, Embedding, Image, LibraryMeta
@@ -287,7 +293,9 @@ def reported_corruption(path: Path | None, engine: Engine | None = None) -> Iter
 def checked_sqlite(url: str) -> Iterator[None]:
     """For a command that opens the database without ``Store.open`` (``db current``,
     ``upgrade``, ``downgrade``): a damaged SQLite file is the same typed error, saying how to
-    recover (it was SQLite's bare "database disk image is malformed")."""
+    recover (it was SQLite's bare "database disk image is malformed"); a zero-byte file is
+    refused as :meth:`Store.open` refuses it, before SQLite writes its header into it."""
+    require_library_file(url)
     path = sqlite_file(url)
     if path is not None and path.exists() and not open_in_this_process(path):
         check_sqlite_header(path)
