@@ -31,11 +31,12 @@ def check(ctx: click.Context, as_json: bool) -> None:
         read_only_file,
         recovery,
         require_database,
+        sqlite_file,
     )
 
     settings: Settings = ctx.obj
     url = settings.resolved_database_url
-    path = settings.database_path if settings.database_url is None else None
+    path = sqlite_file(url)  # also of a --database-url sqlite:///FILE?options
     if path is not None:
         require_database(url)
     read_only = read_only_file(url, settings.read_only) is not None

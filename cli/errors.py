@@ -146,7 +146,10 @@ class ImgsearchGroup(click.Group):
         except Exception as error:
             if ctx.meta.get(DEBUG_KEY) or not is_database_error(error):
                 raise
-            where = getattr(ctx.obj, "resolved_database_url", "").removeprefix("sqlite:///")
+            from search.store import sqlite_file
+
+            url = getattr(ctx.obj, "resolved_database_url", "")
+            where = str(sqlite_file(url) or url)  # a SQLite URL's file, without its ?options
             raise click.ClickException(describe_database_error(error, where)) from None
 
 

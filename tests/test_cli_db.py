@@ -192,3 +192,35 @@ def test_db_commands_leave_a_zero_byte_database_as_it_is(run) -> None:  # type: 
         assert run(*args, code=1).output.strip() == said, args
         assert database.stat().st_size == 0, args
     assert sorted(p.name for p in run.library.iterdir()) == ["imgsearch.sqlite3"]
+
+
+def test_a_sqlite_url_with_options_is_its_file(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """`--database-url sqlite:///FILE?timeout=30`: `db check` said "cannot use FILE?timeout=30"
+    of a library `index` had just made, and a damaged FILE was reported as FILE?timeout=30 (the
+    create path of Store.open and check_database took the options for part of the name)."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    database = tmp_path / "lib.db"
+    url = f"sqlite:///{database}?timeout=30"
+    copy_photos(photo_paths(data_dir, 2), tmp_path / "photos")
+
+    def invoke(*args: str, code: int = 0) -> str:
+        options = ["--library", str(tmp_path / "library"), "--model-path", str(models_dir)]
+        done = CliRunner().invoke(cli, [*options, "--database-url", url, *args])
+        assert done.exit_code == code, done.output
+        assert "?timeout" not in done.output, done.output
+        return done.output
+
+    invoke("index", "--no-progress", str(tmp_path / "photos"))
+    assert database.is_file() and [p.name for p in tmp_path.glob("lib.db?*")] == []
+    assert invoke("db", "check").startswith(f"{database}: ok (header, size")
+    whole = database.read_bytes()
+    database.write_bytes(b"garbage!" * 2 + whole[16:])
+    said = invoke("db", "check", code=1)
+    assert f"{database} is damaged" in said and "To recover" in said, said
+    said = invoke("index", "--no-progress", str(tmp_path / "photos"), code=1)
+    assert f"the library database {database} is damaged" in said, said

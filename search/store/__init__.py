@@ -18,6 +18,7 @@ _SOURCES: dict[str, str] = {
     "LibraryError": "search.store.errors",
     "LibraryNotFoundError": "search.store.errors",
     "require_database": "search.store.errors",
+    "sqlite_file": "search.store.errors",
     "LibraryReadOnlyError": "search.store.errors",
     "ModelMismatchError": "search.store.errors",
     "ReindexingError": "search.store.errors",
@@ -139,6 +140,7 @@ __all__ = [
     "removed_tops",
     "require_database",
     "save_summary",
+    "sqlite_file",
     "summary_stamp",
 ]
 
@@ -158,6 +160,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         ReindexingError,
         SchemaError,
         require_database,
+        sqlite_file,
     )
     from search.store.health import (
         ServingState,

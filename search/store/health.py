@@ -147,7 +147,7 @@ def check_database(url: str, limit: int = 100, *, read_only: bool = False) -> li
     """Every problem found in the database at ``url`` (header, size, SQLite's full
     ``integrity_check``), without opening it as a library; [] when intact. A SQLite file
     that this process cannot write (or any, with ``read_only``) is opened read-only."""
-    path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    path = sqlite_file(url)
     if path is not None:
         try:
             check_sqlite_header(path)

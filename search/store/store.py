@@ -12,15 +12,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from search.store import migrate
 from search.store.connect import make_engine, printable_url
 from search.store.descriptor_state import DescriptorRecords, DescriptorRows, pages
-from search.store.dialect import insert_ignore, next_generation, set_meta
-from search.store.errors import ModelMismatchError, require_database, require_library_file
+from search.store.dialect import insert_ignore, set_meta
+from search.store.errors import (
+    ModelMismatchError,
+    require_database,
+    require_library_file,
+    sqlite_file,
+)
 from search.store.health import (
     HealthRecords,
     ServingState,
@@ -36,7 +41,6 @@ from search.store.quality import QualityRecords
 from search.store.read_only import read_only_engine, read_only_file
 from search.store.reads import ImageReads
 from search.store.records import (
-    MODEL_KEYS,
     VECTOR_DTYPE,
     AppliedChanges,
     ChangeSet,
@@ -58,13 +62,10 @@ from search.store.schema import (
     DescriptorState,
     Embedding,
     Image,
-    ImageFrame,
-    ImageLabel,
     LibraryMeta,
-    VideoFrame,
 )
 from search.store.videos import VideoRecords
-from search.store.write import apply_changes, model_stamp_in
+from search.store.write import apply_changes, clear_embeddings_in, model_stamp_in
 
 # The records are part of the store's interface: ``from search.store.store import ChangeSet``.
 __all__ = [
@@ -113,13 +114,13 @@ class Store:
     def open(cls, url: str, *, create: bool = False, read_only: bool = False) -> Store:
         """Open (and when ``create``, make) a library database, upgrading an old schema;
         read-only (``read_only``, or a SQLite file this process cannot write) for readers."""
-        if url.startswith("sqlite:///") and not create:
+        path = sqlite_file(url)  # without the URL's ?options
+        if path is not None and not create:
             require_database(url)
             require_library_file(url)
             unwritable = read_only_file(url, read_only)
             if unwritable is not None:
                 return cls._open_read_only(unwritable)
-        path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.exists() and not open_in_this_process(path):
@@ -306,15 +307,7 @@ class Store:
         """Drop every vector and what was learned from them (switching models); the next
         index run re-embeds the images."""
         with self.session() as session:
-            count = session.scalar(select(func.count()).select_from(Embedding)) or 0
-            session.execute(delete(Embedding))
-            session.execute(delete(ImageFrame))
-            session.execute(delete(VideoFrame))
-            session.execute(delete(DescriptorState))
-            session.execute(delete(ImageLabel))
-            session.execute(delete(LibraryMeta).where(LibraryMeta.key.in_(MODEL_KEYS)))
-            next_generation(session)
-        return count
+            return clear_embeddings_in(session)
 
     # -- reads ------------------------------------------------------------------------------
 

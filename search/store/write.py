@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from search.store.dialect import next_generation
@@ -24,6 +24,7 @@ from search.store.records import (
 )
 from search.store.schema import (
     STATUS_OK,
+    DescriptorState,
     Embedding,
     Image,
     ImageFrame,
@@ -68,6 +69,17 @@ def model_stamp_in(session: Session) -> ModelStamp | None:
     if "model_name" not in rows:
         return None
     return ModelStamp(rows["model_name"], rows["model_sha256"], int(rows["model_dimension"]))
+
+
+def clear_embeddings_in(session: Session) -> int:
+    """Drop every vector and what was learned from them (:meth:`Store.clear_embeddings`); the
+    number of vectors dropped."""
+    count = session.scalar(select(func.count()).select_from(Embedding)) or 0
+    for table in (Embedding, ImageFrame, VideoFrame, DescriptorState, ImageLabel):
+        session.execute(delete(table))
+    session.execute(delete(LibraryMeta).where(LibraryMeta.key.in_(MODEL_KEYS)))
+    next_generation(session)
+    return count
 
 
 def apply_changes(session: Session, changes: ChangeSet) -> AppliedChanges:
