@@ -154,6 +154,11 @@ def dedup(
         for g in result.groups
         for image in g.images
         if disk_change(image.path, image.file_size, image.mtime)
+    ] + [
+        member["path"]  # and of the copies of a video
+        for g in videos
+        for member in g["members"]
+        if disk_change(member["path"], member["file_size"])
     ]
     if gone:  # a keeper deleted since: following the report would delete every copy
         click.echo(

@@ -243,3 +243,23 @@ def test_data_uri_accepts_only_small_images() -> None:
     assert data_uri(_jpeg((1, 2, 3))).startswith("data:image/jpeg;base64,")
     assert data_uri(b"<svg onload=alert(1)>") is None and data_uri(None) is None
     assert data_uri(b"\xff\xd8\xff" + bytes(300 * 1024)) is None  # too large for the page
+
+
+def test_a_video_keeper_gone_since_indexing_gives_way_to_its_best_copy_still_there() -> None:
+    """``keep_present_videos``: as ``keep_present`` for images, the best video still there
+    (longest, then most pixels) keeps the group, the gone one a member seen from it."""
+    from search.dedup import VideoFacts, VideoPair, keep_present_videos, video_groups
+
+    facts = {
+        1: VideoFacts("/gone/original.mp4", 9000, 640, 360, 900),
+        2: VideoFacts("/here/small.mp4", 9000, 320, 180, 300),
+        3: VideoFacts("/here/trim.mp4", 5000, 640, 360, 500),
+    }
+    pairs = [VideoPair(2, 1, 1.0, 1.0, 0, 0.9), VideoPair(3, 1, 1.0, 1.0, 2500, 0.95)]
+    (group,) = video_groups(pairs, facts)
+    assert group.keeper == 1
+    (kept,) = keep_present_videos([group], facts, lambda path: path.startswith("/gone"))
+    assert kept.keeper == 2 and "(/gone/original.mp4) is gone since indexing" in kept.reason
+    assert [(p.a, p.offset_ms) for p in kept.members] == [(1, 0), (3, 2500)]
+    assert keep_present_videos([group], facts, lambda path: False) == [group]
+    assert keep_present_videos([group], facts, lambda path: True) == [group]

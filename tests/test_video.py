@@ -294,3 +294,36 @@ def test_api_answers_with_the_moment_serves_its_frame_and_plays_from_it(
         assert b'<video class="clip"' in page.data
     finally:
         app.extensions["imgsearch"].close()
+
+
+def test_a_video_keeper_gone_since_indexing_gives_way_to_its_best_copy(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """The original of a video deleted after the index run stayed its group's keeper (the
+    HTML report marked it gone and still suggested deleting every copy - now the only files),
+    and the stderr warning counted only the files of image groups: the best copy still there
+    now keeps the group, as for images, and the warning counts the gone video."""
+    from search.evaluation import make_video_set
+
+    photos = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))
+    made = make_video_set(
+        photos, tmp_path / "col", videos=1, unrelated=0, shots=2, shot_s=2.0, size=(320, 192)
+    )
+    args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    indexed = run_cli([*args, "index", "--no-progress", str(tmp_path / "col")], tmp_path)
+    assert indexed.returncode == 0, indexed.stderr
+    original = made.folder / made.originals[0]
+    original.unlink()
+    best = made.folder / next(c for c in made.copies if c.endswith("_reencode.mp4"))
+    report = tmp_path / "dedup.html"
+    for out in (["--format", "json"], ["--output", str(report)]):
+        done = run_cli([*args, "dedup", "--no-progress", *out], tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "warning: 1 file(s) of these groups are no longer as indexed" in done.stderr
+    (group,) = json.loads(run_cli([*args, "dedup", "--json"], tmp_path).stdout)["video_groups"]
+    assert group["keeper"] == str(best) and "gone since indexing" in group["reason"], group
+    keepers = [m["path"] for m in group["members"] if m["keeper"]]
+    assert keepers == [str(best)] and str(original) in {m["path"] for m in group["members"]}
+    html = report.read_text()
+    assert f'<figure class="keeper" data-path="{best}">' in html, html
+    assert f'<figure class="copy" data-path="{original}">' in html

@@ -207,13 +207,19 @@ def clip_pairs(
     return pairs
 
 
-def video_groups(pairs: list[VideoPair], facts: Mapping[int, VideoFacts]) -> list[VideoGroup]:
-    """Groups of copies around keepers (longest, most pixels, largest file); no chaining."""
+def _ranking(facts: Mapping[int, VideoFacts]) -> Callable[[int], tuple[int, int, int, int]]:
+    """The keeper rule's sort key of a video id: longest, then most pixels, largest file."""
 
     def rank(video_id: int) -> tuple[int, int, int, int]:
         f = facts[video_id]
         return (-f.duration_ms, -f.width * f.height, -f.file_size, video_id)
 
+    return rank
+
+
+def video_groups(pairs: list[VideoPair], facts: Mapping[int, VideoFacts]) -> list[VideoGroup]:
+    """Groups of copies around keepers (longest, most pixels, largest file); no chaining."""
+    rank = _ranking(facts)
     partners: dict[int, dict[int, VideoPair]] = {}
     for pair in pairs:
         if pair.a in facts and pair.b in facts:
@@ -238,6 +244,34 @@ def video_groups(pairs: list[VideoPair], facts: Mapping[int, VideoFacts]) -> lis
         grouped |= {keeper, *members}
         groups.append(group)
     return groups
+
+
+def keep_present_videos(
+    groups: list[VideoGroup], facts: Mapping[int, VideoFacts], missing: Callable[[str], bool]
+) -> list[VideoGroup]:
+    """``groups`` with each one whose keeper's file is ``missing`` kept by its best member
+    (by the keeper rule) whose file is there, the gone keeper among its members - as
+    :func:`search.dedup.keep_present` does for image groups. A group whose files are all gone
+    is left as it is. Only keepers' files are asked about."""
+    rank, out = _ranking(facts), []
+    for group in groups:
+        if not missing(facts[group.keeper].path):
+            out.append(group)
+            continue
+        present = sorted(
+            (p for p in group.members if not missing(facts[p.a].path)), key=lambda p: rank(p.a)
+        )
+        if not present:
+            out.append(group)
+            continue
+        new = present[0]  # its pair with the gone keeper, seen from the gone one
+        gone = VideoPair(group.keeper, new.a, new.coverage, new.order, -new.offset_ms, new.score)
+        members = sorted(
+            [p for p in group.members if p is not new] + [gone], key=lambda p: rank(p.a)
+        )
+        reason = f"the best file by the rules ({facts[group.keeper].path}) is gone since indexing"
+        out.append(VideoGroup(new.a, reason, members))
+    return out
 
 
 def _reason(keeper: int, members: list[int], facts: Mapping[int, VideoFacts]) -> str:

@@ -26,7 +26,14 @@ from models import (
     is_video_file,
     open_video,
 )
-from search.dedup import VideoFacts, groups_to_json, shot_starts, video_groups, video_pairs
+from search.dedup import (
+    VideoFacts,
+    groups_to_json,
+    keep_present_videos,
+    shot_starts,
+    video_groups,
+    video_pairs,
+)
 from search.descriptor import DUPLICATE_Z
 from search.library import Searchable
 from search.query.clip_match import ClipRows, SameFile, clip_decision, match_clip, sample_clip
@@ -289,7 +296,8 @@ class VideoSearch:
 
     def duplicates(self) -> list[dict[str, Any]]:
         """Groups of copies of a video (same frames in order), JSON-ready (``video_groups``
-        of ``imgsearch dedup``)."""
+        of ``imgsearch dedup``); a group whose keeper's file is gone since indexing is kept by
+        its best file still there."""
         live = self.guard.live(self.store.health.serving_state())
         table, rows = self.frames.get(live)
         calibration = live.descriptor.calibration
@@ -302,7 +310,9 @@ class VideoSearch:
             )
             for i, r in found.items()
         }
-        return groups_to_json(video_groups(pairs, facts), facts)
+        groups = video_groups(pairs, facts)  # a keeper gone since indexing: its best copy there
+        groups = keep_present_videos(groups, facts, lambda path: not Path(path).exists())
+        return groups_to_json(groups, facts)
 
 
 def is_video_query(source: Any, name: str | None = None) -> bool:
