@@ -327,3 +327,40 @@ def test_a_video_keeper_gone_since_indexing_gives_way_to_its_best_copy(
     html = report.read_text()
     assert f'<figure class="keeper" data-path="{best}">' in html, html
     assert f'<figure class="copy" data-path="{original}">' in html
+
+
+def test_a_video_file_changed_since_indexing_is_not_served(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """`/images/ID/file` of a video whose file changed since it was indexed served the new
+    bytes as video (an image's file replaced is a 409 `file_changed`): a video's is too."""
+    from search.evaluation import make_video_set
+    from search.settings import Settings
+    from web.app import create_app
+
+    photos = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))
+    made = make_video_set(
+        photos, tmp_path / "col", videos=1, unrelated=0, shots=2, shot_s=2.0, size=(320, 192)
+    )
+    args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    indexed = run_cli([*args, "index", "--no-progress", str(tmp_path / "col")], tmp_path)
+    assert indexed.returncode == 0, indexed.stderr
+    video = made.folder / made.originals[0]
+    app = create_app(Settings(library=tmp_path / "lib", model_path=(models_dir,)))
+    try:
+        client = app.test_client()
+        found = client.get("/api/v1/images?per_page=50").get_json()
+        (video_id,) = [r["id"] for r in found["results"] if Path(r["path"]) == video]
+        served = client.get(f"/api/v1/images/{video_id}/file")
+        assert served.status_code == 200 and served.headers["Content-Type"] == "video/mp4"
+        assert served.data == video.read_bytes()
+        kept = video.read_bytes()
+        for changed in (kept + b"\0" * 100, b"<html><script>alert(1)</script></html>"):
+            video.write_bytes(changed)
+            answer = client.get(f"/api/v1/images/{video_id}/file")
+            assert answer.status_code == 409, (answer.status_code, answer.headers)
+            assert answer.get_json()["error"]["code"] == "file_changed"
+        video.write_bytes(kept)
+        assert client.get(f"/api/v1/images/{video_id}/file").status_code == 200
+    finally:
+        app.extensions["imgsearch"].close()

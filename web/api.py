@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 
 from models import image_format
 from search.library import DEFAULT_SIZE, SIZES
-from search.query import changed_file_note, gone_file_note
+from search.query import changed_file_note, disk_change, gone_file_note
 from search.units import whole_number
 from web import service
 from web.errors import ApiError
@@ -185,6 +185,13 @@ def image_file(image_id: int) -> Response:
     video = path.suffix.lower() in _VIDEO_MIMETYPES and (fmt or "").upper() not in _MIMETYPES
     if video:  # served with HTTP Range requests (conditional=True): players seek
         fmt = None
+        if disk_change(path, found.size) == "changed":  # other bytes than were indexed
+            raise ApiError(
+                409,
+                f"The file of video {image_id} changed on disk since it was indexed; "
+                "re-run the index.",
+                "file_changed",
+            )
     if fmt and image_format(path) != fmt:  # replaced since it was indexed: never mislabelled
         raise ApiError(
             409,
