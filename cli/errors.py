@@ -146,10 +146,11 @@ class ImgsearchGroup(click.Group):
         except Exception as error:
             if ctx.meta.get(DEBUG_KEY) or not is_database_error(error):
                 raise
-            from search.store import sqlite_file
+            from search.store import printable_url, sqlite_file
 
             url = getattr(ctx.obj, "resolved_database_url", "")
-            where = str(sqlite_file(url) or url)  # a SQLite URL's file, without its ?options
+            # a SQLite URL's file (without its ?options); a server's URL without its password
+            where = str(sqlite_file(url) or (printable_url(url) if url else ""))
             raise click.ClickException(describe_database_error(error, where)) from None
 
 

@@ -73,14 +73,16 @@ def test_db_check_of_a_server_that_cannot_be_reached_does_not_call_it_damaged(
 ) -> None:
     """``db check`` with a PostgreSQL URL nobody answers said "... is damaged:" (an alarm
     about a database it never reached, over three lines); now the one-line connection error
-    every other command gives."""
+    every other command gives - and the URL's password is not in it (every command printed
+    the URL whole)."""
     pytest.importorskip("psycopg")
-    url = "postgresql://nobody@127.0.0.1:1/library"
-    for args in (["db", "check"], ["db", "check", "--json"]):
+    url = "postgresql://nobody:s3cret@127.0.0.1:1/library"
+    for args in (["db", "check"], ["db", "check", "--json"], ["stats"]):
         done = run_cli(["--database-url", url, *args], tmp_path, timeout=60)
         assert done.returncode == 1, done.stdout
         (line,) = done.stderr.strip().splitlines()
         assert "connection failed" in line and "damaged" not in done.stdout + line, line
+        assert "s3cret" not in done.stdout + done.stderr, (args, line)
 
 
 @pytest.mark.slow
