@@ -98,9 +98,9 @@ def remove(
 
 def _counted(images: int, failed: int) -> str:
     """ "3 images", "1 image and 2 files that could not be indexed"."""
-    text = f"{images} image{'s' * (images != 1)}"
+    text = plural(images, "image")
     if failed:
-        text += f" and {failed} file{'s' * (failed != 1)} that could not be indexed"
+        text += f" and {plural(failed, 'file')} that could not be indexed"
     return text
 
 

@@ -16,7 +16,7 @@ from cli.options import NonEmptyPath, ranged_option
 from cli.search_cmds import open_engine, user_errors
 from search.dedup import data_uri
 from search.explore import DEFAULT_K, DEFAULT_MIN_SIZE, Clusters
-from search.units import printable
+from search.units import plural, printable
 
 CLUSTERS_JSON = (
     'Print JSON: {"method", "clusters": [{"id", "size", "representative": {"id", "path"}, '
@@ -129,20 +129,16 @@ def clusters(
     )
 
 
-def _images(n: int) -> str:
-    return f"{n} image" if n == 1 else f"{n} images"
-
-
 def clusters_text(result: Clusters) -> str:
     """One block per cluster: its number (1-based, as on the web page), size, labels, then
     the members' ids and paths, the representative first."""
     lines = []
     for c in result.clusters:
         labels = ", ".join(c.labels) or "-"
-        lines.append(f"cluster {c.number}: {_images(len(c.members))} ({labels})")
+        lines.append(f"cluster {c.number}: {plural(len(c.members), 'image')} ({labels})")
         lines.extend(f"  {m.id:>7}  {printable(m.path)}" for m in c.members)
     if result.noise:
-        lines.append(f"unclustered: {_images(len(result.noise))}")
+        lines.append(f"unclustered: {plural(len(result.noise), 'image')}")
         lines.extend(f"  {m.id:>7}  {printable(m.path)}" for m in result.noise)
     return "\n".join(lines) if lines else "no images"
 
@@ -162,11 +158,11 @@ def clusters_html(result: Clusters, thumbnail) -> str:  # type: ignore[no-untype
         "<!doctype html><meta charset=utf-8><title>imgsearch - clusters</title>",
         "<style>body{font:14px sans-serif}figure{display:inline-block;margin:4px}"
         "figure img{max-height:120px;max-width:160px}</style>",
-        f"<h1>{len(result.clusters)} clusters ({html.escape(result.method)})</h1>",
+        f"<h1>{plural(len(result.clusters), 'cluster')} ({html.escape(result.method)})</h1>",
     ]
     for c in result.clusters:
         labels = html.escape(", ".join(c.labels) or "-")
-        parts.append(f"<h2>Cluster {c.number}: {_images(len(c.members))}, {labels}</h2>")
+        parts.append(f"<h2>Cluster {c.number}: {plural(len(c.members), 'image')}, {labels}</h2>")
         parts.extend(figure(m.id, m.path) for m in c.members)
     if result.noise:
         parts.append(f"<h2>Unclustered ({len(result.noise)})</h2>")

@@ -12,7 +12,7 @@ from cli.options import CLI_FLAG_NAMES, flag_options, ranged_option
 from cli.search_cmds import open_engine, user_errors
 from models.quality import FLAGS, flag_names
 from search.query import MAX_OFFSET
-from search.units import printable
+from search.units import plural, printable
 
 FLAGS_JSON = (
     'Print JSON: {"counts": {flag: images, "measured", "unmeasured"}, "total", "results": '
@@ -71,7 +71,7 @@ def flags(
     )
     if counts["unmeasured"]:
         click.echo(
-            f"{counts['unmeasured']} images indexed before quality flags existed are not "
+            f"{plural(counts['unmeasured'], 'image')} indexed before quality flags existed are not "
             "measured yet: `imgsearch index` measures them"
         )
     if hits:
