@@ -212,7 +212,7 @@ def test_a_search_by_the_id_of_a_changed_file_answers_from_its_stored_vectors(
     header is truncated" (a truncated file), or searched with the new file's pixels (another
     photo), while `/images/ID/similar` and `imgsearch similar ID` answer from the stored
     vectors (saying nothing). They all answer so now and say so, and so does `POST /lookup`;
-    a region of it needs the file (409)."""
+    a region of it needs the file (409), and so does its file itself (it was served)."""
     import os
     import shutil
 
@@ -245,6 +245,8 @@ def test_a_search_by_the_id_of_a_changed_file_answers_from_its_stored_vectors(
             thumbnail = client.get(f"{API}/images/{image_id}/thumbnail?size=1024")
             if change == "truncated":  # it was 415 "Not a readable image", as of an upload
                 assert_error(thumbnail, 409, "file_changed")
+            # "Open original": another JPEG (or a truncated one) was served as the image
+            assert_error(client.get(f"{API}/images/{image_id}/file"), 409, "file_changed")
     finally:
         path.write_bytes(kept)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))

@@ -185,13 +185,13 @@ def image_file(image_id: int) -> Response:
     video = path.suffix.lower() in _VIDEO_MIMETYPES and (fmt or "").upper() not in _MIMETYPES
     if video:  # served with HTTP Range requests (conditional=True): players seek
         fmt = None
-        if disk_change(path, found.size) == "changed":  # other bytes than were indexed
-            raise ApiError(
-                409,
-                f"The file of video {image_id} changed on disk since it was indexed; "
-                "re-run the index.",
-                "file_changed",
-            )
+    if disk_change(path, found.size) == "changed":  # another size: not the file indexed
+        raise ApiError(
+            409,
+            f"The file of {'video' if video else 'image'} {image_id} changed on disk since it "
+            "was indexed; re-run the index.",
+            "file_changed",
+        )
     if fmt and image_format(path) != fmt:  # replaced since it was indexed: never mislabelled
         raise ApiError(
             409,
