@@ -24,6 +24,7 @@ from models import (
     load_image,
     open_model,
 )
+from tests.decoding import bee_photo, cos, embed, make_big_jpeg, upright
 from tests.hostile import png_header_only
 
 
@@ -34,30 +35,13 @@ def model(models_dir: Path) -> OnnxModel:
 
 @pytest.fixture(scope="module")
 def photo(data_dir: Path) -> Path:
-    return sorted((data_dir / "hymenoptera/images/val/bees").glob("*.jpg"))[0]
+    return bee_photo(data_dir)
 
 
 @pytest.fixture(scope="module")
 def big_jpeg(photo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 12 MP JPEG made by upscaling a shared photo to 4000x3000."""
-    path = tmp_path_factory.mktemp("big") / "big.jpg"
-    with Image.open(photo) as im:
-        im.convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC).save(path, quality=90)
-    return path
-
-
-def embed(model: OnnxModel, source: object) -> np.ndarray:
-    with ImageAnalyzer(model, decode_workers=0) as analyzer:
-        return analyzer.analyze(source).embedding
-
-
-def cos(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
-def upright(photo: Path) -> Image.Image:
-    with Image.open(photo) as im:
-        return im.convert("RGB")
+    return make_big_jpeg(photo, tmp_path_factory.mktemp("big") / "big.jpg")
 
 
 def test_hostile_directory_one_error_per_bad_file(

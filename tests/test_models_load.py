@@ -11,7 +11,6 @@ import pytest
 from PIL import Image
 
 from models import (
-    ImageAnalyzer,
     OnnxModel,
     RegionOfInterest,
     RoiError,
@@ -20,6 +19,7 @@ from models import (
     parse_roi,
     pixel_sha256,
 )
+from tests.decoding import bee_photo, cos, embed, make_big_jpeg, upright
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +29,7 @@ def model(models_dir: Path) -> OnnxModel:
 
 @pytest.fixture(scope="session")
 def photo(data_dir: Path) -> Path:
-    return sorted((data_dir / "hymenoptera/images/val/bees").glob("*.jpg"))[0]
+    return bee_photo(data_dir)
 
 
 @pytest.fixture(scope="session")
@@ -40,24 +40,7 @@ def photo2(data_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def big_jpeg(photo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 12 MP JPEG made by upscaling a shared photo to 4000x3000."""
-    path = tmp_path_factory.mktemp("big") / "big.jpg"
-    with Image.open(photo) as im:
-        im.convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC).save(path, quality=90)
-    return path
-
-
-def embed(model: OnnxModel, source: object, roi: object = None) -> np.ndarray:
-    with ImageAnalyzer(model, decode_workers=0) as analyzer:
-        return analyzer.analyze(source, roi).embedding
-
-
-def cos(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
-def upright(photo: Path) -> Image.Image:
-    with Image.open(photo) as im:
-        return im.convert("RGB")
+    return make_big_jpeg(photo, tmp_path_factory.mktemp("big") / "big.jpg")
 
 
 # ---------------------------------------------------------------------------- modes

@@ -15,13 +15,9 @@ av = pytest.importorskip("av")
 pytestmark = pytest.mark.slow
 
 
-def test_a_video_keeper_gone_since_indexing_gives_way_to_its_best_copy(
-    tmp_path: Path, data_dir: Path, models_dir: Path
-) -> None:
-    """The original of a video deleted after the index run stayed its group's keeper (the
-    HTML report marked it gone and still suggested deleting every copy - now the only files),
-    and the stderr warning counted only the files of image groups: the best copy still there
-    now keeps the group, as for images, and the warning counts the gone video."""
+def _indexed_video(tmp_path: Path, data_dir: Path, models_dir: Path):  # type: ignore[no-untyped-def]
+    """One slideshow and its copies in ``tmp_path/col``, indexed into ``tmp_path/lib``
+    through the CLI: the video set and the CLI's library arguments."""
     from search.evaluation import make_video_set
 
     photos = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))
@@ -31,6 +27,17 @@ def test_a_video_keeper_gone_since_indexing_gives_way_to_its_best_copy(
     args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
     indexed = run_cli([*args, "index", "--no-progress", str(tmp_path / "col")], tmp_path)
     assert indexed.returncode == 0, indexed.stderr
+    return made, args
+
+
+def test_a_video_keeper_gone_since_indexing_gives_way_to_its_best_copy(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """The original of a video deleted after the index run stayed its group's keeper (the
+    HTML report marked it gone and still suggested deleting every copy - now the only files),
+    and the stderr warning counted only the files of image groups: the best copy still there
+    now keeps the group, as for images, and the warning counts the gone video."""
+    made, args = _indexed_video(tmp_path, data_dir, models_dir)
     original = made.folder / made.originals[0]
     original.unlink()
     best = made.folder / next(c for c in made.copies if c.endswith("_reencode.mp4"))
@@ -53,17 +60,10 @@ def test_a_video_file_changed_since_indexing_is_not_served(
 ) -> None:
     """`/images/ID/file` of a video whose file changed since it was indexed served the new
     bytes as video (an image's file replaced is a 409 `file_changed`): a video's is too."""
-    from search.evaluation import make_video_set
     from search.settings import Settings
     from web.app import create_app
 
-    photos = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))
-    made = make_video_set(
-        photos, tmp_path / "col", videos=1, unrelated=0, shots=2, shot_s=2.0, size=(320, 192)
-    )
-    args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
-    indexed = run_cli([*args, "index", "--no-progress", str(tmp_path / "col")], tmp_path)
-    assert indexed.returncode == 0, indexed.stderr
+    made, _args = _indexed_video(tmp_path, data_dir, models_dir)
     video = made.folder / made.originals[0]
     app = create_app(Settings(library=tmp_path / "lib", model_path=(models_dir,)))
     try:

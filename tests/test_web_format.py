@@ -23,6 +23,17 @@ SCORES = [0.0, 0.943, 0.94, 0.9405, 0.12345, 0.0125, 0.0375, -0.5, 0.99949, 0.99
 SCORES += [-1.5, 0.005, 0.015, 0.025, 1 / 3, 2 / 3, 0.5555, 0.6789]
 
 
+def _node(script: str) -> subprocess.CompletedProcess[str]:
+    """Runs an ES module ``script`` under node (the page scripts are modules)."""
+    return subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
 def test_sizes_read_in_binary_units_whole_when_whole() -> None:
     """The upload form said "32.0 MB" beside a 413's "32 MiB": one unit and one format."""
     assert human_size(32 * 1024**2) == "32 MiB"
@@ -46,13 +57,7 @@ def test_the_page_scripts_format_as_the_templates() -> None:
         f"console.log(JSON.stringify([{json.dumps(SCORES)}.map(percent), "
         f"{json.dumps(SIZES)}.map(humanSize), percent(null), percent(NaN)]));"
     )
-    done = subprocess.run(
-        ["node", "--input-type=module", "-e", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = _node(script)
     percents, sizes, none, nan = json.loads(done.stdout)
     assert percents == [percent(s) for s in SCORES]
     assert sizes == [human_size(n) for n in SIZES]
@@ -85,13 +90,7 @@ def test_find_copies_mode_is_kept_in_the_address(tmp_path: Path) -> None:
         "console.log(JSON.stringify(['lookup', 'similar'].map("
         "(mode) => hrefs.map((href) => addressForMode(href, mode)))));"
     )
-    done = subprocess.run(
-        ["node", "--input-type=module", "-e", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = _node(script)
     lookup, similar = json.loads(done.stdout)
     assert lookup == ["/?mode=lookup", "/?from=7&mode=lookup", "/?mode=lookup&from=7", None]
     assert similar == ["/", "/?from=7", "/?from=7", None]  # a posted form's page: kept
