@@ -206,5 +206,6 @@ def outliers(ctx: click.Context, count: int, k: int, as_json: bool) -> None:
     click.echo(f"{'rank':>4}  {'score':>7}  {'id':>7}  path (score: sd above a typical image)")
     for o in found:
         click.echo(
-            f"{o.rank:>4}  {o.score:7.2f}  {o.id:>7}  {printable(o.path)}\n        {o.reason}"
+            f"{o.rank:>4}  {'-' if o.score is None else f'{o.score:.2f}':>7}  {o.id:>7}  "
+            f"{printable(o.path)}\n        {o.reason}"
         )

@@ -92,6 +92,7 @@ def test_explore_commands_on_a_tiny_library_say_sensible_things(
     assert done.returncode == 0, done.stderr
     done = run_cli(["outliers", "-n", "1", "--k", "2"], tmp_path)
     assert done.returncode == 0 and "its 2nd nearest image" in done.stdout, done.stdout
+    assert done.stdout.splitlines()[1].split()[1] == "-", done.stdout  # no score: "0.00 sd" was
     keep, *others = sorted((tmp_path / "photos").iterdir())
     assert run_cli(["remove", *map(str, others)], tmp_path).returncode == 0
     done = run_cli(["clusters", "--method", "kmeans"], tmp_path)
@@ -101,6 +102,7 @@ def test_explore_commands_on_a_tiny_library_say_sensible_things(
     assert done.returncode == 0, done.stderr
     (only,) = json.loads(done.stdout)["outliers"]
     assert only["path"] == str(keep) and "the only image" in only["reason"], only
+    assert only["score"] is None, only  # too few images for a score in sd
     assert "inf" not in only["reason"] and "1th" not in only["reason"]
 
 

@@ -111,7 +111,7 @@ def explore_paths() -> dict[str, Any]:
                                             "rank": {"type": "integer"},
                                             "id": {"type": "integer"},
                                             "path": {"type": "string"},
-                                            "score": {"type": "number"},
+                                            "score": {"type": "number", "nullable": True},
                                             "reason": {"type": "string"},
                                         },
                                         "required": ["rank", "id", "path", "score", "reason"],

@@ -66,7 +66,7 @@ class Outlier:
     rank: int
     id: int
     path: str
-    score: float
+    score: float | None  # None: a library too small for an outlier score (``reason`` says so)
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,7 +74,7 @@ class Outlier:
             "rank": self.rank,
             "id": self.id,
             "path": self.path,
-            "score": round(self.score, 3),
+            "score": None if self.score is None else round(self.score, 3),
             "reason": self.reason,
         }
 
