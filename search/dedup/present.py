@@ -9,9 +9,15 @@ from dataclasses import replace
 
 from search.dedup.groups import DedupGroup, DedupMember, DedupResult
 from search.dedup.keeper import keeper_key
+from search.dedup.report_files import file_missing
 
 
-def keep_present(result: DedupResult, missing: Callable[[str], bool]) -> DedupResult:
+def gone_keeper_reason(path: str) -> str:
+    """A group's reason once its keeper by the rules is gone (image and video groups)."""
+    return f"the best file by the rules ({path}) is gone since indexing"
+
+
+def keep_present(result: DedupResult, missing: Callable[[str], bool] = file_missing) -> DedupResult:
     """``result`` with each group whose keeper's file is ``missing`` kept by its best member
     (by the keeper rules) whose file is there; the gone keeper becomes a member. A group
     whose files are all gone is left as it is. Only keepers' files are asked about."""
@@ -31,8 +37,7 @@ def keep_present(result: DedupResult, missing: Callable[[str], bool]) -> DedupRe
         gone = DedupMember(group.keeper, new.score, new.exact, new.verified)
         members = [m for m in group.members if m is not new] + [gone]
         members.sort(key=lambda m: (not m.exact, -m.score, m.image.path, m.image.id))
-        reason = f"the best file by the rules ({group.keeper.path}) is gone since indexing"
-        groups.append(DedupGroup(new.image, reason, tuple(members)))
+        groups.append(DedupGroup(new.image, gone_keeper_reason(group.keeper.path), tuple(members)))
         moved += 1
     if not moved:
         return result

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from search.dedup.present import gone_keeper_reason
+from search.dedup.report_files import file_missing
 from search.store import FrameTable
 
 MIN_COVERAGE = 0.8  # of the shorter video's frames that must find their match
@@ -247,7 +249,9 @@ def video_groups(pairs: list[VideoPair], facts: Mapping[int, VideoFacts]) -> lis
 
 
 def keep_present_videos(
-    groups: list[VideoGroup], facts: Mapping[int, VideoFacts], missing: Callable[[str], bool]
+    groups: list[VideoGroup],
+    facts: Mapping[int, VideoFacts],
+    missing: Callable[[str], bool] = file_missing,
 ) -> list[VideoGroup]:
     """``groups`` with each one whose keeper's file is ``missing`` kept by its best member
     (by the keeper rule) whose file is there, the gone keeper among its members - as
@@ -269,8 +273,7 @@ def keep_present_videos(
         members = sorted(
             [p for p in group.members if p is not new] + [gone], key=lambda p: rank(p.a)
         )
-        reason = f"the best file by the rules ({facts[group.keeper].path}) is gone since indexing"
-        out.append(VideoGroup(new.a, reason, members))
+        out.append(VideoGroup(new.a, gone_keeper_reason(facts[group.keeper].path), members))
     return out
 
 

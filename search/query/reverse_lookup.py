@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -331,7 +330,7 @@ def library_duplicates(
     if verifier is not None:
         result = verifier.restore(result)
         result.stats.update(verifier.stats())
-    return keep_present(result, lambda path: not Path(path).exists())
+    return keep_present(result)
 
 
 def _verifier(engine: SearchEngine, inner: Any, threshold: float) -> Any:

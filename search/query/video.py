@@ -311,7 +311,7 @@ class VideoSearch:
             for i, r in found.items()
         }
         groups = video_groups(pairs, facts)  # a keeper gone since indexing: its best copy there
-        groups = keep_present_videos(groups, facts, lambda path: not Path(path).exists())
+        groups = keep_present_videos(groups, facts)
         return groups_to_json(groups, facts)
 
 
