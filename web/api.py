@@ -83,12 +83,8 @@ def search() -> Response:
         "took_ms": round(took_ms, 2),
         "results": [service.hit_json(hit) for hit in hits],
     }
-    if stored is not None and stored[2] == "gone":
-        body["file_missing"] = True
-        body["note"] = gone_file_note(query.image_id)
-    elif stored is not None:  # other bytes than were indexed (it searched with those)
-        body["file_changed"] = True
-        body["note"] = changed_file_note(query.image_id)
+    if stored is not None:  # its file gone or changed: answered from its stored vectors
+        body.update(_stored_answer(stored[2], query.image_id))
     elif not hits and service.is_clip(query):
         body["note"] = (
             "No results: a video or an animated image is compared with the library's videos "
@@ -149,14 +145,19 @@ def similar(image_id: int) -> Response:
         raise ApiError(404, f"No image with id {image_id}.")
     hits = eng.similar(image_id, k=k, min_score=min_score, flags=flags)
     body: dict[str, Any] = {"id": image_id, "results": [service.hit_json(hit) for hit in hits]}
-    state = eng.records.file_state(image_id)  # as a search by this id says (it said nothing)
-    if state == "gone":
-        body["file_missing"] = True
-        body["note"] = gone_file_note(image_id)
-    elif state == "changed":
-        body["file_changed"] = True
-        body["note"] = changed_file_note(image_id)
+    # as a search by this id says (it said nothing)
+    body.update(_stored_answer(eng.records.file_state(image_id), image_id))
     return jsonify(body)
+
+
+def _stored_answer(state: str | None, image_id: int | None) -> dict[str, Any]:
+    """What an answer from an image's stored vectors adds, its file ``state`` being
+    ``"gone"`` or ``"changed"`` since it was indexed: the flag and the note."""
+    if state == "gone":
+        return {"file_missing": True, "note": gone_file_note(image_id)}
+    if state == "changed":
+        return {"file_changed": True, "note": changed_file_note(image_id)}
+    return {}
 
 
 @bp.get("/images/<int:image_id>/thumbnail")

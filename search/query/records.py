@@ -149,13 +149,12 @@ class LibraryRecords:
         found = self.image_file(image_id)
         if found is None:
             return None
-        if disk_change(found.path) == "gone":
+        change = disk_change(found.path, found.size)  # one stat: gone, or another size
+        if change == "gone":
             return "gone"
         if found.sha256 is None or is_video_file(found.path):
             return None
-        if found.size is not None and disk_change(found.path, found.size) == "changed":
-            return "changed"
-        return None if unchanged_bytes(found) is not None else "changed"
+        return change or (None if unchanged_bytes(found) is not None else "changed")
 
     def image_file_path(self, image_id: int) -> Path:
         """The file of image ``image_id``, from the database only (never from a request path).
