@@ -76,10 +76,6 @@ def _default_code(status: int) -> str:
     }.get(status, "error")
 
 
-def _mib(n: int) -> str:
-    return human_size(n)
-
-
 def describe(error: BaseException) -> ErrorInfo:
     """The status, code and client message for ``error`` (no internals for unknown ones)."""
     if isinstance(error, ApiError):
@@ -93,9 +89,11 @@ def describe(error: BaseException) -> ErrorInfo:
                 413,
                 "form_too_large",
                 f"The form has too many parts (at most "
-                f"{parts}) or a field over {_mib(_FIELD_LIMIT)}.",
+                f"{parts}) or a field over {human_size(_FIELD_LIMIT)}.",
             )
-        return ErrorInfo(413, "too_large", f"Upload too large: the limit is {_mib(int(limit))}.")
+        return ErrorInfo(
+            413, "too_large", f"Upload too large: the limit is {human_size(int(limit))}."
+        )
     if isinstance(error, HTTPException):
         status = error.code or 500
         name = (error.name or "error").lower().replace(" ", "_")
