@@ -43,6 +43,11 @@ class OutlierScores:
     median: float
     k: int
 
+    @property
+    def scored(self) -> bool:
+        """Whether the library is large enough for scores in sd (else they are all 0)."""
+        return len(self.score) >= MIN_IMAGES
+
 
 def robust_z(values: np.ndarray, floor: float = 1e-6) -> np.ndarray:
     """(value - median) / (1.4826 MAD); ``floor`` keeps a flat library from dividing by ~0."""
@@ -127,8 +132,8 @@ def reason(scores: OutlierScores, row: int) -> str:
         f"its {ordinal(scores.k)} nearest image has similarity {kth:.2f} (library median "
         f"{median:.2f}; the nearest {near:.2f})"
     )
-    n = len(scores.score)
-    if n < MIN_IMAGES:
+    if not scores.scored:
+        n = len(scores.score)
         return f"{alone}; too few images ({n}) for an outlier score: it needs {MIN_IMAGES} or more"
     alone += f": {sd_text(scores.alone[row])}"
     unlike = f"unlike the library's main directions: {sd_text(scores.unlike[row])}"

@@ -31,13 +31,7 @@ from search.explore.clusters import (
 )
 from search.explore.errors import ExploreError
 from search.explore.graph import EXACT_MAX, Graph, knn_graph, reduced, unit_rows
-from search.explore.outliers import (
-    DEFAULT_K,
-    MIN_IMAGES,
-    OutlierScores,
-    outlier_scores,
-    reason,
-)
+from search.explore.outliers import DEFAULT_K, OutlierScores, outlier_scores, reason
 from search.explore.projection import project
 from search.explore.results import (
     Cluster,
@@ -241,13 +235,12 @@ class Explorer:
         rows = self.store.reads.paths_and_labels()
         # ties (every score of a library too small for one): the farthest k-th neighbour first
         order = np.lexsort((-scores.kth, -scores.score))[: max(0, int(n))]
-        scored = len(scores.score) >= MIN_IMAGES  # else no sd at all: the reason says why
         return [
             Outlier(
                 rank + 1,
                 int(ids[r]),
                 _member(rows, int(ids[r])).path,
-                float(scores.score[r]) if scored else None,
+                float(scores.score[r]) if scores.scored else None,  # else the reason says why
                 reason(scores, int(r)),
             )
             for rank, r in enumerate(order.tolist())
