@@ -231,7 +231,8 @@ def test_rebuild_index(library, models_dir):
 
 def test_similar_of_a_changed_file_uses_what_was_indexed(scratch, models_dir):
     """`similar ID` asks with the file's views only while the file is the one indexed; once
-    it was overwritten (not re-indexed yet) the stored vectors answer, not the new pixels."""
+    it was overwritten (not re-indexed yet) the stored vectors answer, not the new pixels: as
+    they do once the file is gone (neither has the pixels a key-point check needs)."""
     library, photos = scratch
     first, second = sorted(photos.iterdir())[:2]
     before = json.loads(ok(run(library, models_dir, "similar", str(first), "--json")))
@@ -243,7 +244,11 @@ def test_similar_of_a_changed_file_uses_what_was_indexed(scratch, models_dir):
     by_id = {r["id"]: r for r in after["results"]}
     second_id = next(r["id"] for r in before["results"] if r["path"] == str(second))
     assert by_id[second_id]["score"] < 0.999 and not by_id[second_id]["exact"]
-    assert [r["id"] for r in after["results"]] == [r["id"] for r in before["results"]]
+    assert sorted(by_id) == sorted(r["id"] for r in before["results"])
+    first.unlink()
+    gone = run(library, models_dir, "similar", str(first), "--json")
+    assert "no longer on disk" in ok(gone)
+    assert json.loads(gone.stdout)["results"] == after["results"]
 
 
 def test_remove(scratch, models_dir):

@@ -1,10 +1,11 @@
-"""``--descriptor verify=on``: local features confirm what the global vector leaves in doubt.
+"""Local features confirm what the global vector leaves in doubt: with ``verify=on``, and by
+default in a library that has not learned its whitening yet (under 100 images).
 
-A heavy crop of a library photo (a quarter, enlarged) is no sure copy for the embedding; with
-``verify=on`` the engine checks its best grey-band candidates with ORB + RANSAC and the
-original becomes a duplicate, with one verified copy score however the pair is asked
-(``search``, ``similar``, ``lookup``). A query with a sure copy never reads a file nor
-imports OpenCV; without OpenCV a search still answers and says how to install it.
+A heavy crop of a library photo (a quarter, enlarged) is no sure copy for the embedding; the
+engine checks its best grey-band candidates with ORB + RANSAC and the original becomes a
+duplicate, with one verified copy score however the pair is asked (``search``, ``similar``,
+``lookup``). A query with a sure copy never reads a file nor imports OpenCV; without OpenCV a
+search still answers and says how to install it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -40,7 +42,8 @@ def _crop(photo: Path, out: Path) -> None:
 
 @pytest.fixture(scope="module")
 def verify_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):
-    """A library with ``verify=on``: photos and heavy crops of the first few."""
+    """A library of 33 images on the default descriptor (no whitening under 100 images, so
+    the key-point check is on): photos and heavy crops of the first few."""
     root = tmp_path_factory.mktemp("verify")
     col = root / "col"
     col.mkdir()
@@ -49,7 +52,7 @@ def verify_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, mod
         Image.open(photo).convert("RGB").save(col / f"{photo.stem}.jpg", quality=92)
     for photo in photos[:CROPS]:
         _crop(photo, col / f"{photo.stem}__crop.jpg")
-    settings = replace(make_settings(root / "lib", models_dir), descriptor="default,verify=on")
+    settings = make_settings(root / "lib", models_dir)
     index_library(settings, [col])
     return root, settings, [p.stem for p in photos]
 
@@ -75,14 +78,32 @@ def test_heavy_crops_found_with_one_verified_score(verify_library, models_dir: P
         assert similar[f"{stem}.jpg"].copy_score == original["copy_score"]
         assert looked[f"{stem}.jpg"].hit.copy_score == original["copy_score"]
         assert looked[f"{stem}.jpg"].match == "near"
-    # the same library without the check: the crops are no duplicates of their originals
+    stats = run_cli([*args, "stats"], root)
+    assert "a query in doubt has its best candidates checked by key points" in stats.stdout
+    # the same library without key points (local=off): no duplicates of their originals
     with SearchEngine.open(settings) as engine:
-        engine.library.set_descriptor(replace(engine.library.descriptor_config(), verify=False))
-        for stem in stems[:CROPS]:
-            hits = engine.search_image(root / "col" / f"{stem}__crop.jpg", k=5)
-            plain = {Path(h.path).name: h for h in hits}.get(f"{stem}.jpg")
-            assert plain is None or not plain.duplicate
-        engine.library.set_descriptor(replace(engine.library.descriptor_config(), verify=True))
+        config = engine.library.descriptor_config()
+        engine.library.set_descriptor(replace(config, local=False))
+        try:
+            for stem in stems[:CROPS]:
+                hits = engine.search_image(root / "col" / f"{stem}__crop.jpg", k=5)
+                plain = {Path(h.path).name: h for h in hits}.get(f"{stem}.jpg")
+                assert plain is None or not plain.duplicate
+        finally:
+            engine.library.set_descriptor(config)
+
+
+def test_the_check_comes_with_the_default_only_where_no_whitening_is_learned() -> None:
+    from search.descriptor import Descriptor, Whitening
+
+    unlearned = Descriptor(DescriptorConfig())
+    assert unlearned.checks_grey_band  # under 100 images
+    assert not Descriptor(DescriptorConfig.parse("default,local=off")).checks_grey_band
+    assert not Descriptor(DescriptorConfig.plain()).checks_grey_band
+    assert not Descriptor(DescriptorConfig.parse("default,whiten=off")).checks_grey_band
+    assert Descriptor(DescriptorConfig.parse("default,verify=on,local=off")).checks_grey_band
+    learned = Whitening(np.zeros(8, np.float32), np.eye(8, dtype=np.float32), 200, 100)
+    assert not Descriptor(DescriptorConfig(dims=0), learned).checks_grey_band
 
 
 SURE_COPY = """

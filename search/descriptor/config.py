@@ -64,8 +64,9 @@ class DescriptorConfig:
     ``regions``: a query whose views leave no sure copy also looks with its 2x2 tiles, and a
     tile's match counts where it holds a copy (``REGION_COSINE``; query side only);
     ``local``: a query's copies below its best one (under ``LOCAL_WITNESS_Z``) keep the copy
-    decision only when their key points match the query's (:mod:`search.descriptor.witness`;
-    query side only).
+    decision only when their key points match the query's (:mod:`search.descriptor.witness`),
+    and in a library without a learned whitening (under 100 images) a query left without a
+    sure copy has its grey-band candidates checked as with ``verify`` (query side only).
     """
 
     rotations: int = 4

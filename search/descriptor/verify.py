@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from search.descriptor.calibration import Calibration
 
 MIN_INLIERS = 12  # no negative pair reached it on the dev sets (max 11)
-SATURATION = 60  # inliers at which the verified score reaches 1
+INLIER_SCALE = 150.0  # inliers past MIN_INLIERS for 63 % of the verified band (FEATURES: 96 %)
+CONFIRMED_BAND = 0.5  # share of the way from the floor to 1 that confirmed copies may fill
+COPY_SHARE = 0.1  # the global copy score's share in a confirmed copy's place in that band
 SIDE = 512  # images are resized to this longer side before extracting features
 FEATURES = 500
 RATIO = 0.8  # Lowe's ratio test
@@ -160,10 +162,13 @@ def key_points_match(a: LocalFeatures, b: LocalFeatures) -> bool:
 
 
 def verified_score(inliers: int) -> float:
-    """0 below :data:`MIN_INLIERS`; from there 0.5 rising to 1 at :data:`SATURATION`."""
+    """0 below :data:`MIN_INLIERS`; from there rising with every inlier towards 1, never
+    reaching it (``1 - exp(-(inliers - MIN_INLIERS + 1) / INLIER_SCALE)``): two confirmed
+    candidates with different counts never tie (one inlier more is >= 2e-4 more, up to the
+    :data:`FEATURES` a count cannot pass)."""
     if inliers < MIN_INLIERS:
         return 0.0
-    return 0.5 + 0.5 * min(1.0, (inliers - MIN_INLIERS + 1) / (SATURATION - MIN_INLIERS + 1))
+    return float(-np.expm1(-(inliers - MIN_INLIERS + 1) / INLIER_SCALE))
 
 
 def verified_floor(calibration: Calibration | None) -> float:
@@ -177,15 +182,19 @@ def verified_floor(calibration: Calibration | None) -> float:
 
 def verified_copy_score(copy: float, inliers: int, calibration: Calibration | None) -> float:
     """A pair's copy score once its local features are matched: ``copy`` itself below
-    :data:`MIN_INLIERS`; else at least :func:`verified_floor`, rising towards 1 with the
-    inliers (:func:`verified_score`). The one rule of the engine (``verify=on``), ``dedup
-    --verify`` and the offline evaluation: a pair gets the same verified score however it
-    is asked."""
+    :data:`MIN_INLIERS`; else in the band from :func:`verified_floor` up to
+    :data:`CONFIRMED_BAND` of the way to 1, placed by the inliers (:func:`verified_score`) and,
+    for :data:`COPY_SHARE`, by ``copy`` (``copy`` itself where that is higher): confirmed copies
+    rank by their geometry, equal counts by their look, and stay well below an exact copy (a
+    region of a photo, or another view of one object, is a copy, not the file). The one rule
+    of the engine (``verify=on``), ``dedup --verify`` and the offline evaluation: a pair gets
+    the same verified score however it is asked."""
     v = verified_score(inliers)
     if v <= 0:
         return float(copy)
     floor = verified_floor(calibration)
-    return max(float(copy), floor + (1.0 - floor) * (v - 0.5) * 2 * 0.999)
+    place = (1.0 - COPY_SHARE) * v + COPY_SHARE * min(max(float(copy), 0.0), 1.0)
+    return max(float(copy), floor + (1.0 - floor) * CONFIRMED_BAND * place)
 
 
 def grey_band(copy: np.ndarray, calibration: Calibration | None, limit: int) -> list[int]:

@@ -280,6 +280,7 @@ def describe(live: Searchable, store: LibraryStore) -> dict[str, object]:
             "shrink": round(shrink_for(whitening.images), 3),
         },
         "whitening_from": MIN_IMAGES,
+        "key_point_check": descriptor.checks_grey_band,  # a query in doubt: its best candidates
         "calibration": None
         if cal is None
         else {

@@ -107,10 +107,9 @@ class LocalVerifier:
                 found.append(self._query_features(source, region))
             return found[0]
 
-        config = descriptor.config
         return QueryLocal(
-            self._check(descriptor, query_features) if config.verify else None,
-            self._witness(query_features) if config.local else None,
+            self._check(descriptor, query_features) if descriptor.checks_grey_band else None,
+            self._witness(query_features) if descriptor.config.local else None,
         )
 
     def _query_features(self, source: ImageQuery, region: object) -> LocalFeatures | None:
