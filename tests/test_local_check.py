@@ -1,5 +1,5 @@
-"""Local features confirm what the global vector leaves in doubt: with ``verify=on``, and by
-default in a library that has not learned its whitening yet (under 100 images).
+"""Local features confirm what the global vector leaves in doubt: by default (the key-point
+evidence, ``local``) and with ``verify=on``.
 
 A heavy crop of a library photo (a quarter, enlarged) is no sure copy for the embedding; the
 engine checks its best grey-band candidates with ORB + RANSAC and the original becomes a
@@ -17,7 +17,6 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -42,8 +41,8 @@ def _crop(photo: Path, out: Path) -> None:
 
 @pytest.fixture(scope="module")
 def verify_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):
-    """A library of 33 images on the default descriptor (no whitening under 100 images, so
-    the key-point check is on): photos and heavy crops of the first few."""
+    """A library of 33 images on the default descriptor (its key points check a doubtful
+    query's grey-band candidates): photos and heavy crops of the first few."""
     root = tmp_path_factory.mktemp("verify")
     col = root / "col"
     col.mkdir()
@@ -93,17 +92,17 @@ def test_heavy_crops_found_with_one_verified_score(verify_library, models_dir: P
             engine.library.set_descriptor(config)
 
 
-def test_the_check_comes_with_the_default_only_where_no_whitening_is_learned() -> None:
-    from search.descriptor import Descriptor, Whitening
-
-    unlearned = Descriptor(DescriptorConfig())
-    assert unlearned.checks_grey_band  # under 100 images
-    assert not Descriptor(DescriptorConfig.parse("default,local=off")).checks_grey_band
-    assert not Descriptor(DescriptorConfig.plain()).checks_grey_band
-    assert not Descriptor(DescriptorConfig.parse("default,whiten=off")).checks_grey_band
-    assert Descriptor(DescriptorConfig.parse("default,verify=on,local=off")).checks_grey_band
-    learned = Whitening(np.zeros(8, np.float32), np.eye(8, dtype=np.float32), 200, 100)
-    assert not Descriptor(DescriptorConfig(dims=0), learned).checks_grey_band
+def test_the_check_comes_with_the_default_key_points_at_every_library_size() -> None:
+    """The grey-band check is part of the default's key-point evidence (``local``), whether
+    or not the library has learned its whitening; ``local=off`` and ``plain`` leave it out
+    unless ``verify=on`` asks for it."""
+    assert DescriptorConfig().checks_grey_band
+    assert DescriptorConfig.parse("default,whiten=off").checks_grey_band
+    assert DescriptorConfig.parse("default,dims=0").checks_grey_band
+    assert not DescriptorConfig.parse("default,local=off").checks_grey_band
+    assert not DescriptorConfig.plain().checks_grey_band
+    assert DescriptorConfig.parse("default,local=off,verify=on").checks_grey_band
+    assert DescriptorConfig.parse("plain,verify=on").checks_grey_band
 
 
 SURE_COPY = """

@@ -124,16 +124,6 @@ class Descriptor:
         self.calibration = calibration
 
     @property
-    def checks_grey_band(self) -> bool:
-        """Whether a query left without a sure copy has its grey-band candidates checked by
-        key points (:mod:`search.query.local_check`): with ``verify=on``, and with the
-        default's key-point evidence (``local``) in a library whose whitening is not learned
-        yet (fewer than 100 images: the plain space, where the global vector separates
-        copies from look-alikes least; README "Finding copies")."""
-        c = self.config
-        return c.verify or (c.local and c.whiten and self.whitening is None)
-
-    @property
     def fingerprint(self) -> str:
         extra = self.whitening.fingerprint if self.whitening is not None else "none"
         return f"{self.config.fingerprint}-{extra}"

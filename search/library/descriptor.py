@@ -280,7 +280,8 @@ def describe(live: Searchable, store: LibraryStore) -> dict[str, object]:
             "shrink": round(shrink_for(whitening.images), 3),
         },
         "whitening_from": MIN_IMAGES,
-        "key_point_check": descriptor.checks_grey_band,  # a query in doubt: its best candidates
+        # a query in doubt has its best candidates checked by key points
+        "key_point_check": descriptor.config.checks_grey_band,
         "calibration": None
         if cal is None
         else {

@@ -76,7 +76,9 @@ class SearchEngine:
         kept = None if library.store.read_only else self.settings.library  # None: in memory
         self.explore = Explorer(library.store, kept, check=self.guard.check_serving)
         self.videos = VideoSearch(self.store, self.guard, self.records)
-        self.local = LocalVerifier(self.records, self.settings.max_image_pixels)  # verify=on
+        self.local = LocalVerifier(
+            self.records, self.settings.max_image_pixels
+        )  # key points (local)
 
     @classmethod
     def open(cls, settings: Settings) -> SearchEngine:

@@ -6,7 +6,7 @@ match the query's key points, or a better copy's, to keep the copy decision
 (:mod:`search.descriptor.witness`); at most :data:`WITNESS_PAIRS` pairs matched per query and
 none started after :data:`VERIFY_BUDGET_S` (a copy not asked keeps the decision).
 
-``verify=on``:
+The grey-band check (``local=on``, the default, or ``verify=on``):
 A query whose views (and tiles) leave no sure copy gets its few best candidates in the grey
 band of the calibrated copy score (``duplicate_z >= VERIFY_Z``, below what a confirmed copy
 scores anyway) checked with ORB key points + RANSAC (:mod:`search.descriptor.verify`): the
@@ -79,7 +79,7 @@ class LocalStats:
 @dataclass
 class QueryLocal:
     """One query's local evidence for :meth:`search.descriptor.QueryScorer.search`: the
-    ``verify=on`` check and the key-point witness (None where the descriptor has it off)."""
+    grey-band check and the key-point witness (None where the descriptor has it off)."""
 
     check: LocalCheck | None
     witness: LocalWitness | None
@@ -108,7 +108,7 @@ class LocalVerifier:
             return found[0]
 
         return QueryLocal(
-            self._check(descriptor, query_features) if descriptor.checks_grey_band else None,
+            self._check(descriptor, query_features) if descriptor.config.checks_grey_band else None,
             self._witness(query_features) if descriptor.config.local else None,
         )
 
@@ -125,7 +125,7 @@ class LocalVerifier:
     def _check(
         self, descriptor: Descriptor, query_features: Callable[[], LocalFeatures | None]
     ) -> LocalCheck:
-        """``verify=on``: ``(ids, copy) -> copy`` with the confirmed grey-band candidates
+        """The grey-band check: ``(ids, copy) -> copy`` with the confirmed grey-band candidates
         raised (asked by the scorer when the query stays unsettled)."""
         calibration = descriptor.calibration
 
