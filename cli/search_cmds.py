@@ -107,7 +107,16 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
     rows = [("rank", "score", "id", "size", "WxH", "path", "labels")]
     for hit in hits:
         dims = f"{hit.width}x{hit.height}" if hit.width and hit.height else "-"
-        score = f"{hit.score:.4f}" + ("=" if hit.exact else "~" if hit.duplicate else "")
+        mark = (
+            "="
+            if hit.exact
+            else "+"
+            if hit.duplicate and hit.key_points
+            else "~"
+            if hit.duplicate
+            else ""
+        )
+        score = f"{hit.score:.4f}{mark}"
         labels = ", ".join(name for name, _s in hit.labels[:3])
         flagged = flag_names(hit.quality_flags)
         labels += f" [{', '.join(flagged)}]" if flagged else ""
@@ -130,8 +139,10 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         lines.append("  ".join(cells).rstrip())
     if any(hit.exact for hit in hits):
         lines.append("(= exact copy of the query: same bytes or same pixels)")
-    if any(hit.duplicate and not hit.exact for hit in hits):
+    if any(hit.duplicate and not hit.exact and not hit.key_points for hit in hits):
         lines.append("(~ a copy by the library's calibrated decision: edited, re-encoded, framed)")
+    if any(hit.duplicate and hit.key_points and not hit.exact for hit in hits):
+        lines.append("(+ a copy confirmed by matching key points where its vectors left a doubt)")
     return "\n".join(lines)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from search.descriptor import DescriptorConfig, verified_copy_score
+from search.descriptor import MIN_INLIERS, DescriptorConfig, verified_copy_score
 from search.query import SearchEngine, lookup
 from tests.cli_process import cli_env, run_cli
 from tests.engine_library import index_library, make_settings
@@ -70,13 +70,17 @@ def test_heavy_crops_found_with_one_verified_score(verify_library, models_dir: P
         hits = {Path(h["path"]).name: h for h in json.loads(found.stdout)["results"]}
         original = hits[f"{stem}.jpg"]
         assert original["duplicate"], original  # raised by the local check
+        assert original["key_points"] >= MIN_INLIERS  # and it says by what
         with SearchEngine.open(settings) as engine:  # the same pair asked other ways
             crop_id = engine.records.image_id_for(crop)
             similar = {Path(h.path).name: h for h in engine.similar(crop_id, k=5)}
             looked = {Path(m.hit.path).name: m for m in lookup(engine, crop).matches}
         assert similar[f"{stem}.jpg"].copy_score == original["copy_score"]
+        assert similar[f"{stem}.jpg"].key_points == original["key_points"]
         assert looked[f"{stem}.jpg"].hit.copy_score == original["copy_score"]
         assert looked[f"{stem}.jpg"].match == "near"
+    table = run_cli([*args, "search", str(crop), "-k", "5"], root).stdout
+    assert "+ a copy confirmed by matching key points" in table, table
     stats = run_cli([*args, "stats"], root)
     assert "a query in doubt has its best candidates checked by key points" in stats.stdout
     # the same library without key points (local=off): no duplicates of their originals
@@ -115,7 +119,7 @@ settings = make_settings(Path(sys.argv[1]), Path(sys.argv[2]))
 with SearchEngine.open(settings) as engine:
     hits = engine.search_image(sys.argv[3], k=5)
     print(json.dumps({"cv2": "cv2" in sys.modules, "stats": engine.local.stats.__dict__,
-                      "duplicate": hits[0].duplicate}))
+                      "duplicate": hits[0].duplicate, "key_points": hits[0].key_points}))
 """
 
 
@@ -133,7 +137,7 @@ def test_a_sure_copy_pays_nothing(verify_library, models_dir: Path, tmp_path: Pa
     )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    assert out["duplicate"] and not out["cv2"], out
+    assert out["duplicate"] and not out["cv2"] and out["key_points"] is None, out
     assert out["stats"]["queries"] == out["stats"]["files_read"] == 0, out
 
 

@@ -54,3 +54,15 @@ def test_a_look_alike_in_a_lookup_is_similar_with_its_reason() -> None:
     assert evidence_title(other, result).endswith(f"but {NO_KEY_POINT_MATCH}: a look-alike")
     titles = [group.title for group in match_groups(result)]
     assert titles[-1].endswith("(z below 6, or look-alikes: see each one)"), titles
+
+
+def test_a_copy_confirmed_by_key_points_says_so() -> None:
+    """A hit the grey-band check raised to a copy says by how many key points, on the card
+    and in the JSON; a copy by its vectors alone has none."""
+    copy = SearchHit(1, 0.93, 7, "a.jpg", 10, 10, 100, copy_score=0.93, z=8.2, duplicate=True)
+    confirmed = replace(copy, key_points=57)
+    assert copy_text(confirmed) == (
+        "copy score 0.930, z 8.2 ≥ 6: a copy (confirmed by 57 matching key points)"
+    )
+    assert confirmed.to_dict()["key_points"] == 57 and copy.to_dict()["key_points"] is None
+    assert "key points" not in copy_text(copy)

@@ -106,6 +106,12 @@ _HIT = {
             "nullable": True,
             "description": "Why a look-alike is no copy (null unless lookalike)",
         },
+        "key_points": {
+            "type": "integer",
+            "nullable": True,
+            "description": "Matching key points (ORB + RANSAC) that confirmed this hit as a "
+            "copy where its global copy score left it in doubt; null unless so confirmed",
+        },
         "id": {"type": "integer"},
         "path": {"type": "string"},
         "width": {"type": "integer", "nullable": True},

@@ -182,6 +182,8 @@ def copy_text(hit: SearchHit) -> str:
         if hit.lookalike:
             verdict = "≥ {}, " + hit.lookalike_note
         text += f", z {z:.1f} " + verdict.format(z_limit_text())
+    if hit.duplicate and hit.key_points is not None:
+        text += f" (confirmed by {hit.key_points} matching key points)"
     return text
 
 

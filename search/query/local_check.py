@@ -32,7 +32,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -54,7 +54,7 @@ from search.descriptor import (
 )
 from search.query.errors import PathEscapeError
 from search.query.records import LibraryRecords, disk_change, unchanged_bytes
-from search.query.results import ImageQuery, RoiLike
+from search.query.results import ImageQuery, RoiLike, SearchHit
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,21 @@ class LocalStats:
 @dataclass
 class QueryLocal:
     """One query's local evidence for :meth:`search.descriptor.QueryScorer.search`: the
-    grey-band check and the key-point witness (None where the descriptor has it off)."""
+    grey-band check and the key-point witness (None where the descriptor has it off), and
+    after the search the key points that confirmed each raised candidate, by image id."""
 
     check: LocalCheck | None
     witness: LocalWitness | None
+    confirmed: dict[int, int] = field(default_factory=dict)
+
+    def explain(self, hits: list[SearchHit]) -> list[SearchHit]:
+        """``hits`` with ``key_points`` set on the images the check confirmed."""
+        return [
+            replace(hit, key_points=self.confirmed[hit.id])
+            if hit.media == "image" and hit.id in self.confirmed
+            else hit
+            for hit in hits
+        ]
 
 
 class LocalVerifier:
@@ -107,9 +118,13 @@ class LocalVerifier:
                 found.append(self._query_features(source, region))
             return found[0]
 
+        confirmed: dict[int, int] = {}
         return QueryLocal(
-            self._check(descriptor, query_features) if descriptor.config.checks_grey_band else None,
+            self._check(descriptor, query_features, confirmed.__setitem__)
+            if descriptor.config.checks_grey_band
+            else None,
             self._witness(query_features) if descriptor.config.local else None,
+            confirmed,
         )
 
     def _query_features(self, source: ImageQuery, region: object) -> LocalFeatures | None:
@@ -123,10 +138,14 @@ class LocalVerifier:
         return None
 
     def _check(
-        self, descriptor: Descriptor, query_features: Callable[[], LocalFeatures | None]
+        self,
+        descriptor: Descriptor,
+        query_features: Callable[[], LocalFeatures | None],
+        note: Callable[[int, int], None],
     ) -> LocalCheck:
         """The grey-band check: ``(ids, copy) -> copy`` with the confirmed grey-band candidates
-        raised (asked by the scorer when the query stays unsettled)."""
+        raised (asked by the scorer when the query stays unsettled); ``note(image id,
+        inliers)`` for each."""
         calibration = descriptor.calibration
 
         def check(ids: Sequence[int], copy: np.ndarray) -> np.ndarray:
@@ -147,10 +166,11 @@ class LocalVerifier:
                 if found is None:
                     continue
                 checked += 1
-                raised = verified_copy_score(
-                    float(out[n]), count_inliers(query, found), calibration
-                )
-                confirmed += int(raised > out[n])
+                inliers = count_inliers(query, found)
+                raised = verified_copy_score(float(out[n]), inliers, calibration)
+                if raised > out[n]:
+                    note(int(ids[n]), inliers)
+                    confirmed += 1
                 out[n] = raised
             with self._lock:
                 s = self.stats

@@ -106,6 +106,7 @@ class SearchHit:
     duplicate: bool = False  # z >= search.descriptor.DUPLICATE_Z: a copy of the query
     lookalike: bool = False  # z at the decision, but no copy (``lookalike_reason`` says why)
     lookalike_reason: str | None = None
+    key_points: int | None = None  # matches that confirmed it as a copy (the grey-band check)
     mtime: datetime | None = None  # the file's modification time (set when browsing)
     media: str = "image"  # "video": a video file, ``timestamp_ms`` its best moment
     timestamp_ms: int | None = None
@@ -137,6 +138,7 @@ class SearchHit:
             "duplicate": self.duplicate,
             "lookalike": self.lookalike,
             "lookalike_reason": self.lookalike_reason,
+            "key_points": self.key_points,
             "media": self.media,
             "flags": quality_flags_json(self.quality_flags),
         }

@@ -212,6 +212,7 @@ import { percent } from "./format.js";
     if (!hit.duplicate && !hit.lookalike) return null;
     let evidence = hit.copy_score == null ? "" : `copy score ${Number(hit.copy_score).toFixed(3)}`;
     if (hit.z != null) evidence += `, z ${Number(hit.z).toFixed(1)}`;
+    if (hit.duplicate && hit.key_points != null) evidence += ` (confirmed by ${hit.key_points} matching key points)`;
     const mark = hit.duplicate ? span("badge badge-copy", "Copy") : span("badge badge-lookalike", "Look-alike");
     mark.title = hit.duplicate
       ? `A copy (calibrated decision): ${evidence}`
