@@ -76,9 +76,7 @@ class SearchEngine:
         kept = None if library.store.read_only else self.settings.library  # None: in memory
         self.explore = Explorer(library.store, kept, check=self.guard.check_serving)
         self.videos = VideoSearch(self.store, self.guard, self.records)
-        self.local = LocalVerifier(
-            self.records, self.settings.max_image_pixels
-        )  # key points (local)
+        self.local = LocalVerifier(self.records, self.settings.max_image_pixels)  # key points
 
     @classmethod
     def open(cls, settings: Settings) -> SearchEngine:
