@@ -107,15 +107,7 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
     rows = [("rank", "score", "id", "size", "WxH", "path", "labels")]
     for hit in hits:
         dims = f"{hit.width}x{hit.height}" if hit.width and hit.height else "-"
-        mark = (
-            "="
-            if hit.exact
-            else "+"
-            if hit.duplicate and hit.key_points
-            else "~"
-            if hit.duplicate
-            else ""
-        )
+        mark = "=" if hit.exact else ("+" if hit.key_points else "~") if hit.duplicate else ""
         score = f"{hit.score:.4f}{mark}"
         labels = ", ".join(name for name, _s in hit.labels[:3])
         flagged = flag_names(hit.quality_flags)

@@ -107,8 +107,8 @@ class DescriptorConfig:
     def checks_grey_band(self) -> bool:
         """Whether a query left without a sure copy has its best grey-band candidates checked
         by key points (:mod:`search.query.local_check`): with ``local`` (the default) or
-        ``verify``. Measured at every library size (bench/README.md, "Small libraries checked
-        by key points"): no edit kind lower, duplicate recall up by half or more."""
+        ``verify``. Measured at every library size (bench/README.md, "The grey-band check at
+        every library size"): no edit kind lower, duplicate recall up on every set."""
         return self.verify or self.local
 
     @property

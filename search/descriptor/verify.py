@@ -187,8 +187,8 @@ def verified_copy_score(copy: float, inliers: int, calibration: Calibration | No
     for :data:`COPY_SHARE`, by ``copy`` (``copy`` itself where that is higher): confirmed copies
     rank by their geometry, equal counts by their look, and stay well below an exact copy (a
     region of a photo, or another view of one object, is a copy, not the file). The one rule
-    of the engine (its grey-band check), ``dedup --verify`` and the offline evaluation: a pair gets
-    the same verified score however it is asked."""
+    of the engine's grey-band check, ``dedup --verify`` and the offline evaluation: a pair
+    gets the same verified score however it is asked."""
     v = verified_score(inliers)
     if v <= 0:
         return float(copy)
