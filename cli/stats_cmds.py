@@ -147,8 +147,9 @@ def _descriptor_line(info: dict[str, Any]) -> str:
         learned = "no whitening (whiten=off)"
     else:
         learned = f"no whitening (learned from {info.get('whitening_from', '?')} images up)"
-    if info.get("key_point_check"):
-        learned += "; a query in doubt has its best candidates checked by key points"
+    if info.get("key_point_check"):  # local=on (the default) brings it; verify=on alone too
+        why = "local=on" if "local=on" in str(info["options"]).split(",") else "verify=on"
+        learned += f"; a query in doubt has its best candidates checked by key points ({why})"
     cal = info["calibration"] or {}
     background = f"{cal.get('background', 'measured')} background"
     if cal.get("background") == "measured, its sd the prior's":  # copies of one picture fill it

@@ -82,7 +82,9 @@ def test_heavy_crops_found_with_one_verified_score(verify_library, models_dir: P
     table = run_cli([*args, "search", str(crop), "-k", "5"], root).stdout
     assert "+ a copy confirmed by matching key points" in table, table
     stats = run_cli([*args, "stats"], root)
-    assert "a query in doubt has its best candidates checked by key points" in stats.stdout
+    assert "a query in doubt has its best candidates checked by key points (local=on)" in (
+        stats.stdout
+    )
     # the same library without key points (local=off): no duplicates of their originals
     with SearchEngine.open(settings) as engine:
         config = engine.library.descriptor_config()
