@@ -120,7 +120,7 @@ class LocalVerifier:
 
         confirmed: dict[int, int] = {}
         return QueryLocal(
-            self._check(descriptor, query_features, confirmed.__setitem__)
+            self._check(descriptor, query_features, confirmed)
             if descriptor.config.checks_grey_band
             else None,
             self._witness(query_features) if descriptor.config.local else None,
@@ -141,11 +141,11 @@ class LocalVerifier:
         self,
         descriptor: Descriptor,
         query_features: Callable[[], LocalFeatures | None],
-        note: Callable[[int, int], None],
+        confirmed: dict[int, int],
     ) -> LocalCheck:
         """The grey-band check: ``(ids, copy) -> copy`` with the confirmed grey-band candidates
-        raised (asked by the scorer when the query stays unsettled); ``note(image id,
-        inliers)`` for each."""
+        raised (asked by the scorer when the query stays unsettled); their inliers go to
+        ``confirmed`` by image id."""
         calibration = descriptor.calibration
 
         def check(ids: Sequence[int], copy: np.ndarray) -> np.ndarray:
@@ -157,7 +157,7 @@ class LocalVerifier:
             query = query_features()
             if query is None:
                 return out
-            checked = read = confirmed = 0
+            checked = read = raised_pairs = 0
             for n in chosen:
                 if time.perf_counter() - started > VERIFY_BUDGET_S:
                     break
@@ -169,8 +169,8 @@ class LocalVerifier:
                 inliers = count_inliers(query, found)
                 raised = verified_copy_score(float(out[n]), inliers, calibration)
                 if raised > out[n]:
-                    note(int(ids[n]), inliers)
-                    confirmed += 1
+                    confirmed[int(ids[n])] = inliers
+                    raised_pairs += 1
                 out[n] = raised
             with self._lock:
                 s = self.stats
@@ -179,7 +179,7 @@ class LocalVerifier:
                     s.checked + checked,
                     s.files_read + read,
                 )
-                s.confirmed += confirmed
+                s.confirmed += raised_pairs
                 s.seconds += time.perf_counter() - started
             return out
 
