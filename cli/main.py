@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -210,6 +211,12 @@ def main() -> None:
         cli(prog_name="imgsearch")
     except BrokenPipeError:  # help or a usage error printed to a reader that left
         reader_gone()
+    finally:
+        # The process ends here. Python's shutdown would run full garbage collections over
+        # every imported module's objects (SQLAlchemy, NumPy, ONNX Runtime): 0.2-0.3 s of CPU
+        # after `index` has printed its summary. Frozen objects are left to the OS; what must
+        # happen at exit (commits, closed files, atexit handlers) has happened or still runs.
+        gc.freeze()
 
 
 if __name__ == "__main__":  # python -m cli.main, as the imgsearch command
