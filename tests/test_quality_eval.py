@@ -124,16 +124,32 @@ def test_verify_confirms_copies_not_strangers(data_dir: Path, monkeypatch) -> No
         verify.local_features(photo)
 
 
-def test_verified_pairs_raise_pair_scores(prepared_hard, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_key_point_check_is_evaluated_as_the_engine_runs_it(prepared_hard) -> None:  # type: ignore[no-untyped-def]
+    """The default (local=on) has its unsettled queries' grey-band candidates checked by key
+    points offline too: only those pairs are raised, and only upwards."""
     pytest.importorskip("cv2")
-    # Each file's 8 best candidates (30 in a real evaluation) keep the test short.
-    monkeypatch.setattr("search.evaluation.descriptor_scores.VERIFY_CANDIDATES", 8)
+    from search.descriptor import VERIFY_CHECKED, Descriptor, grey_band
+    from search.evaluation import _Matrices
+    from search.evaluation.descriptor_scores import grey_band_boosts
+
     prepared = prepared_hard
-    base, _ = score_set(prepared, DescriptorConfig(), None)
-    checked, run = score_set(prepared, DescriptorConfig(verify=True), None)
+    unchecked, quiet = score_set(prepared, DescriptorConfig(local=False), None)
+    checked, run = score_set(prepared, DescriptorConfig(), None)
+    assert quiet.verified_pairs == 0 and "verify" not in quiet.seconds
     assert run.verified_pairs > 0
-    assert checked.metrics["pair_ap"] >= base.metrics["pair_ap"]
-    assert np.isfinite(checked.metrics["recall_at_p99"])
+    assert checked.metrics["pair_ap"] >= unchecked.metrics["pair_ap"]
+    assert checked.metrics["recall@1"] >= unchecked.metrics["recall@1"]
+    descriptor = Descriptor(DescriptorConfig())
+    descriptor.calibrate([f.stored for f in prepared.files])
+    mx = _Matrices(descriptor, prepared.files)
+    boost = grey_band_boosts(prepared.paths, mx, descriptor, lambda _msg: None)
+    assert len(boost) == run.verified_pairs
+    copy = mx.copy_block(0, mx.n)
+    np.fill_diagonal(copy, -np.inf)
+    for (a, b), score in boost.items():
+        assert copy[a].max() < descriptor.sure_score()  # an unsettled query
+        assert b in grey_band(copy[a], descriptor.calibration, VERIFY_CHECKED)
+        assert score > copy[a, b]
 
 
 def test_query_scorer_ranks_like_the_evaluation(prepared_hard) -> None:  # type: ignore[no-untyped-def]

@@ -11,8 +11,10 @@ compares them:
    from edits of a sample of the files themselves (self-supervised, no ground truth used),
    exactly as a library of those files would learn it;
 3. rankings use the descriptor's rank score (copy score fused with label similarity), pair
-   metrics the symmetric copy score ``max(C(a, b), C(b, a))``, optionally raised for pairs
-   that ``verify`` confirms geometrically (:mod:`search.descriptor.verify`).
+   metrics the symmetric copy score ``max(C(a, b), C(b, a))``; with the key-point check on
+   (``local=on``, the default, or ``verify=on``) a query's grey-band candidates are checked
+   geometrically as the engine checks them, and raised where confirmed
+   (:func:`search.evaluation.descriptor_scores.grey_band_boosts`).
 
 The result is an ordinary :class:`search.evaluation.scoring.Evaluation` plus what was learned
 (:class:`DescriptorRun`: whitening size, calibration, timings). The score matrices are in
@@ -46,7 +48,7 @@ from search.evaluation.descriptor_scores import (
     Progress,
     _Matrices,
     _scores,
-    verify_boosts,
+    grey_band_boosts,
 )
 from search.evaluation.errors import TruthError
 from search.evaluation.scoring import Evaluation, evaluate_scores, ranking_depth
@@ -202,8 +204,8 @@ def score_set(
     t0 = time.perf_counter()
     mx = _Matrices(descriptor, prepared.files)
     boost: dict[tuple[int, int], float] = {}
-    if config.verify:
-        boost = verify_boosts(prepared.paths, mx, descriptor, say)
+    if config.checks_grey_band:
+        boost = grey_band_boosts(prepared.paths, mx, descriptor, say)
         run.verified_pairs = len(boost)
         run.seconds["verify"] = time.perf_counter() - t0
     depth = ranking_depth(len(prepared.files), None, prepared.truth)

@@ -2,8 +2,8 @@
 
 :class:`_Matrices` holds every file as library rows and as query rows; :func:`_scores` turns
 them into the rankings (rank score: copy score fused with label similarity) and pairs
-(symmetric copy score, optionally raised by :func:`verify_boosts` and expanded over the
-duplicate graph) that :func:`search.evaluation.scoring.evaluate_scores` measures.
+(symmetric copy score, raised where :func:`grey_band_boosts` confirms a query's candidate, and
+expanded over the duplicate graph) that :func:`search.evaluation.scoring.evaluate_scores` measures.
 """
 
 from __future__ import annotations
@@ -11,15 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from models import ImageError, load_image
-from search.descriptor import Descriptor, StoredImage, label_vectors
+from search.descriptor import VERIFY_CHECKED, Descriptor, StoredImage, label_vectors
 from search.evaluation import metrics as m
 from search.evaluation.scoring import EXACT_MAX_FILES, Scores
 
-VERIFY_CANDIDATES = 30  # pairs checked per file: its best candidates by copy score
+if TYPE_CHECKING:
+    from search.descriptor import LocalFeatures
+
+LOCAL_SIDE = 1024  # key points of a file decoded at up to this side, as the engine decodes it
 BLOCK = 128  # query files per block of the score matrices
 Progress = Callable[[str], None]
 
@@ -69,17 +73,16 @@ class _Matrices:
 
 
 def _scores(mx: _Matrices, depth: int, boost: dict[tuple[int, int], float]) -> Scores:
-    """Rankings by rank score and pairs by symmetric copy score (+ verified boosts, then the
-    duplicate-graph expansion)."""
+    """Rankings by rank score and pairs by symmetric copy score (+ the key-point check's
+    boosts of ``(query, candidate)``, then the duplicate-graph expansion)."""
     n = mx.n
     d = mx.d
     copy = np.empty((n, n), np.float32)
     for start in range(0, n, BLOCK):
         copy[start : start + BLOCK] = mx.copy_block(start, min(n, start + BLOCK))
     np.fill_diagonal(copy, -np.inf)
-    for (a, b), v in boost.items():  # verified pairs: the copy score of a confirmed copy
+    for (a, b), v in boost.items():  # query a's candidate b confirmed by key points
         copy[a, b] = max(copy[a, b], v)
-        copy[b, a] = max(copy[b, a], v)
     pair = np.maximum(copy, copy.T)
     reached = copy
     if d.config.expand:
@@ -107,34 +110,43 @@ def _scores(mx: _Matrices, depth: int, boost: dict[tuple[int, int], float]) -> S
     return Scores(rank_scores, rank_idx, i, j, s, lambda a, b: float(pair[a, b]))
 
 
-def verify_boosts(
+def grey_band_boosts(
     paths: Sequence[Path], mx: _Matrices, descriptor: Descriptor, progress: Progress
 ) -> dict[tuple[int, int], float]:
-    """Copy scores for the candidate pairs that local features confirm."""
-    from search.descriptor import count_inliers, local_features, verified_copy_score
+    """The engine's key-point check, offline (``local=on`` or ``verify=on``): each query
+    whose candidates hold no sure copy (:meth:`QueryScorer.settled`) has its
+    :data:`VERIFY_CHECKED` best grey-band candidates (:func:`grey_band`) checked with ORB +
+    RANSAC; ``(query, candidate)`` -> the confirmed copy's score
+    (:func:`verified_copy_score`), where that raises it."""
+    from search.descriptor import count_inliers, grey_band, local_features, verified_copy_score
 
-    n = mx.n
-    pair = np.full((n, n), -np.inf, np.float32)
-    for start in range(0, n, BLOCK):
-        pair[start : start + BLOCK] = mx.copy_block(start, min(n, start + BLOCK))
-    pair = np.maximum(pair, pair.T)
-    np.fill_diagonal(pair, -np.inf)
-    k = min(VERIFY_CANDIDATES, n - 1)
-    top = np.argpartition(-pair, k - 1, axis=1)[:, :k]
-    candidates = {(min(a, b), max(a, b)) for a in range(n) for b in top[a].tolist()}
-    progress(f"verifying {len(candidates)} candidate pairs with local features")
-    features = []
-    for path in paths:
-        try:
-            features.append(local_features(load_image(path, draft_size=(1024, 1024)).image))
-        except ImageError:
-            features.append(None)
+    sure = descriptor.sure_score()
+    checks: list[tuple[int, int, float]] = []
+    for start in range(0, mx.n, BLOCK):
+        block = mx.copy_block(start, min(mx.n, start + BLOCK))
+        for r, row in enumerate(block):
+            row[start + r] = -np.inf  # the query's own file is not a candidate
+            if sure is not None and row.max() >= sure:
+                continue  # settled: the engine checks nothing
+            for b in grey_band(row, descriptor.calibration, VERIFY_CHECKED):
+                checks.append((start + r, b, float(row[b])))
+    progress(f"checking {len(checks)} grey-band candidates with key points")
+    features: dict[int, LocalFeatures | None] = {}
+
+    def features_of(n: int) -> LocalFeatures | None:
+        if n not in features:
+            try:
+                image = load_image(paths[n], draft_size=(LOCAL_SIDE, LOCAL_SIDE)).image
+                features[n] = local_features(image)
+            except ImageError:
+                features[n] = None
+        return features[n]
+
     boost = {}
-    for a, b in sorted(candidates):
-        fa, fb = features[a], features[b]
+    for a, b, own in checks:
+        fa, fb = features_of(a), features_of(b)
         if fa is None or fb is None:
             continue
-        own = float(pair[a, b])  # the engine's rule (verify=on, dedup --verify)
         v = verified_copy_score(own, count_inliers(fa, fb), descriptor.calibration)
         if v > own:
             boost[(a, b)] = v
