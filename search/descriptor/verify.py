@@ -53,6 +53,9 @@ def opencv() -> Any:
         raise VerifyUnavailableError(
             "geometric verification needs OpenCV: pip install opencv-python-headless"
         ) from exc
+    # one thread per call, as the model, FAISS and BLAS run per request: OpenCV's own pool
+    # made ORB 15 % dearer in CPU and no faster on 2 cores (and fights the callers' threads)
+    cv2.setNumThreads(1)
     return cv2
 
 
