@@ -21,7 +21,7 @@ from PIL import Image
 from models import ImageError, ModelNotFoundError, NotAnImageError, RoiError, UnreadableImageError
 from search.library import MODEL_DIR_KEY
 from search.query import ImageNotFoundError, QueryError, SearchEngine
-from search.store import LibraryNotFoundError
+from search.store import LibraryNotFoundError, ReindexingError
 
 
 @pytest.fixture(scope="module")
@@ -216,6 +216,27 @@ def test_browsing_needs_no_model(settings, tmp_path):
                 engine.search_image(engine.records.image_file_path(1))
         finally:
             engine.store.set_meta(MODEL_DIR_KEY, remembered)
+
+
+def test_a_reindex_that_ends_while_a_reader_looks_is_not_called_interrupted(engine):
+    """A reader that saw the re-index mark and then found no writer called the re-index
+    "interrupted; run `imgsearch index`" although it had just finished (the run clears the
+    mark, then lets go of the library: the parallel suite met it); it now looks again."""
+    health = engine.store.health
+    model = health.serving_state().model
+    health.set_reindex(model.name)
+    seen = health.serving_state()
+    health.set_reindex(None)  # the run ends between the reader's two looks
+    with pytest.raises(ReindexingError, match="has just finished") as refused:
+        engine.guard.live(seen)
+    assert "interrupted" not in str(refused.value)
+    health.set_reindex(model.name)  # a mark left with no writer alive: interrupted
+    try:
+        with pytest.raises(ReindexingError, match="was interrupted"):
+            engine.guard.live(health.serving_state())
+    finally:
+        health.set_reindex(None)
+    assert engine.search_image(engine.records.image_file_path(1), k=1)  # served again
 
 
 def test_bad_queries_raise_typed_errors(engine, tmp_path):

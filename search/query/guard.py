@@ -77,6 +77,10 @@ class ServingGuard:
                 f"the library is being re-indexed with {state.reindex} ({done}); searches are "
                 "refused until it has finished, so that no answer mixes two models"
             )
+        if self.store.health.serving_state().reindex is None:  # it ended since ``state``
+            raise ReindexingError(
+                f"a re-index with {state.reindex} has just finished ({done}); ask again"
+            )
         raise ReindexingError(
             f"a re-index with {state.reindex} was interrupted ({done}); run `imgsearch index` "
             "to finish it (searches are refused until then, so that no answer mixes two models)"
