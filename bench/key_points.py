@@ -30,8 +30,6 @@ from bench.holdout import holdout_set  # noqa: E402
 from models import load_image  # noqa: E402
 from search.descriptor import verify  # noqa: E402
 
-SIDE = 1024  # files decoded as the check decodes them
-
 
 def opencv_matches(da: np.ndarray, db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The ratio-test matches by OpenCV's knnMatch, one per point of db (the baseline)."""
@@ -64,7 +62,7 @@ def main() -> None:
     files = sorted({*edits, *(e.split("__")[0] + ".jpg" for e in edits)})
     features = {}
     for name in files:
-        image = load_image((folder / name).read_bytes(), draft_size=(SIDE, SIDE)).image
+        image = load_image((folder / name).read_bytes(), draft_size=verify.KEY_POINT_DRAFT).image
         features[name] = (
             verify.local_features(image),
             verify.local_features(image, mirrored=False),

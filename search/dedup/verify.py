@@ -26,6 +26,7 @@ from models import ImgsearchError, load_image
 from search.dedup.groups import DedupMember, DedupResult
 from search.dedup.neighbours import NeighbourProvider
 from search.descriptor import (
+    KEY_POINT_DRAFT,
     MIN_INLIERS,
     VERIFY_Z,
     Calibration,
@@ -71,7 +72,7 @@ class VerifiedNeighbours:
         if image_id not in self.features:
             path = self.path_of(image_id)
             try:
-                image = load_image(path, draft_size=(1024, 1024)).image if path else None
+                image = load_image(path, draft_size=KEY_POINT_DRAFT).image if path else None
                 self.features[image_id] = local_features(image) if image is not None else None
             except (ImgsearchError, OSError) as error:
                 log.info("verify: no features for image %s: %s", image_id, error)

@@ -43,6 +43,7 @@ _SOURCES: dict[str, str] = {
     "key_points_match": "search.descriptor.verify",
     "LOCAL_WITNESS_Z": "search.descriptor.config",
     "LocalFeatures": "search.descriptor.verify",
+    "KEY_POINT_DRAFT": "search.descriptor.verify",
     "MIN_INLIERS": "search.descriptor.verify",
     "count_inliers": "search.descriptor.verify",
     "grey_band": "search.descriptor.verify",
@@ -72,6 +73,7 @@ __all__ = [
     "DESCRIPTOR_VERSION",
     "DUPLICATE_Z",
     "FULL_IMAGES",
+    "KEY_POINT_DRAFT",
     "LOCAL_WITNESS_Z",
     "MIN_IMAGES",
     "MIN_INLIERS",
@@ -153,6 +155,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.descriptor.row_cache import PreparedImage, RowCache
     from search.descriptor.verify import (
+        KEY_POINT_DRAFT,
         MIN_INLIERS,
         LocalFeatures,
         count_inliers,

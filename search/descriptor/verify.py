@@ -37,6 +37,9 @@ MIN_INLIERS = 12  # no negative pair reached it on the dev sets (max 11)
 INLIER_SCALE = 150.0  # inliers past MIN_INLIERS for 63 % of the verified band (FEATURES: 96 %)
 CONFIRMED_BAND = 0.5  # share of the way from the floor to 1 that confirmed copies may fill
 COPY_SHARE = 0.1  # the global copy score's share in a confirmed copy's place in that band
+#: decode size of both images of a pair, the engine's, `dedup --verify`'s and the evaluation's
+#: (twice SIDE: room for the crop of a frame or a region of interest)
+KEY_POINT_DRAFT = (1024, 1024)
 SIDE = 512  # images are resized to this longer side before extracting features
 FEATURES = 500
 RATIO = 0.8  # Lowe's ratio test

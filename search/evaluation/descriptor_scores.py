@@ -16,14 +16,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from models import ImageError, load_image
-from search.descriptor import VERIFY_CHECKED, Descriptor, StoredImage, label_vectors
+from search.descriptor import (
+    KEY_POINT_DRAFT,
+    VERIFY_CHECKED,
+    Descriptor,
+    StoredImage,
+    label_vectors,
+)
 from search.evaluation import metrics as m
 from search.evaluation.scoring import EXACT_MAX_FILES, Scores
 
 if TYPE_CHECKING:
     from search.descriptor import LocalFeatures
 
-LOCAL_SIDE = 1024  # key points of a file decoded at up to this side, as the engine decodes it
 BLOCK = 128  # query files per block of the score matrices
 Progress = Callable[[str], None]
 
@@ -136,7 +141,7 @@ def grey_band_boosts(
     def features_of(n: int) -> LocalFeatures | None:
         if n not in features:
             try:
-                image = load_image(paths[n], draft_size=(LOCAL_SIDE, LOCAL_SIDE)).image
+                image = load_image(paths[n], draft_size=KEY_POINT_DRAFT).image
                 features[n] = local_features(image)
             except ImageError:
                 features[n] = None

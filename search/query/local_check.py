@@ -39,6 +39,7 @@ import numpy as np
 from models import ImgsearchError, load_image
 from models.roi import coerce_roi
 from search.descriptor import (
+    KEY_POINT_DRAFT,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
     Descriptor,
@@ -59,7 +60,6 @@ from search.query.results import ImageQuery, RoiLike, SearchHit
 log = logging.getLogger(__name__)
 
 FEATURE_CACHE = 1024  # candidates' features kept (~40 kB each: ~40 MB at most)
-DRAFT = (1024, 1024)  # decode size of both sides (as dedup --verify reads files)
 WITNESS_PAIRS = 12  # key-point witness: pairs matched per query at most
 
 
@@ -129,7 +129,9 @@ class LocalVerifier:
 
     def _query_features(self, source: ImageQuery, region: object) -> LocalFeatures | None:
         try:
-            decoded = load_image(source, draft_size=DRAFT, max_pixels=self.max_pixels, roi=region)
+            decoded = load_image(
+                source, draft_size=KEY_POINT_DRAFT, max_pixels=self.max_pixels, roi=region
+            )
             return local_features(decoded.image)
         except VerifyUnavailableError as error:
             self._warn(error)
@@ -245,7 +247,9 @@ class LocalVerifier:
         found = None
         if data is not None:
             try:
-                image = load_image(data, draft_size=DRAFT, max_pixels=self.max_pixels).image
+                image = load_image(
+                    data, draft_size=KEY_POINT_DRAFT, max_pixels=self.max_pixels
+                ).image
                 found = local_features(image, mirrored=False)  # matched second only
             except (ImgsearchError, OSError) as error:
                 log.info("verify: no features for image %s: %s", image_id, error)
