@@ -203,15 +203,16 @@ def score_set(
         threshold = cal.duplicate_threshold()
     t0 = time.perf_counter()
     mx = _Matrices(descriptor, prepared.files)
+    copy = mx.copy_matrix()  # scored once: for the check's candidates and the rankings
     boost: dict[tuple[int, int], float] = {}
     if config.checks_grey_band:
-        boost = grey_band_boosts(prepared.paths, mx, descriptor, say)
+        boost = grey_band_boosts(prepared.paths, copy, descriptor, say)
         run.verified_pairs = len(boost)
         run.seconds["verify"] = time.perf_counter() - t0
     depth = ranking_depth(len(prepared.files), None, prepared.truth)
     ev = evaluate_scores(
         prepared.names,
-        _scores(mx, depth, boost),
+        _scores(mx, depth, boost, copy),
         prepared.truth,
         threshold,
         missing=prepared.missing,

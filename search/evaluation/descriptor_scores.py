@@ -63,6 +63,15 @@ class _Matrices:
             np.maximum.at(out[r], self.owner, self.d.view_scores(views, self.rows).max(axis=0))
         return out
 
+    def copy_matrix(self) -> np.ndarray:
+        """Every query's copy score with every stored image [n, n] (-inf on the diagonal:
+        a query's own file is no candidate)."""
+        copy = np.empty((self.n, self.n), np.float32)
+        for start in range(0, self.n, BLOCK):
+            copy[start : start + BLOCK] = self.copy_block(start, min(self.n, start + BLOCK))
+        np.fill_diagonal(copy, -np.inf)
+        return copy
+
     def label_block(self, start: int, stop: int) -> np.ndarray | None:
         return None if self.labels is None else self.labels[start:stop] @ self.labels.T
 
@@ -77,15 +86,18 @@ class _Matrices:
         return out
 
 
-def _scores(mx: _Matrices, depth: int, boost: dict[tuple[int, int], float]) -> Scores:
+def _scores(
+    mx: _Matrices,
+    depth: int,
+    boost: dict[tuple[int, int], float],
+    copy: np.ndarray | None = None,
+) -> Scores:
     """Rankings by rank score and pairs by symmetric copy score (+ the key-point check's
-    boosts of ``(query, candidate)``, then the duplicate-graph expansion)."""
+    boosts of ``(query, candidate)``, then the duplicate-graph expansion); ``copy``: the
+    :meth:`_Matrices.copy_matrix` already computed (raised in place), else computed here."""
     n = mx.n
     d = mx.d
-    copy = np.empty((n, n), np.float32)
-    for start in range(0, n, BLOCK):
-        copy[start : start + BLOCK] = mx.copy_block(start, min(n, start + BLOCK))
-    np.fill_diagonal(copy, -np.inf)
+    copy = mx.copy_matrix() if copy is None else copy
     for (a, b), v in boost.items():  # query a's candidate b confirmed by key points
         copy[a, b] = max(copy[a, b], v)
     pair = np.maximum(copy, copy.T)
@@ -116,25 +128,22 @@ def _scores(mx: _Matrices, depth: int, boost: dict[tuple[int, int], float]) -> S
 
 
 def grey_band_boosts(
-    paths: Sequence[Path], mx: _Matrices, descriptor: Descriptor, progress: Progress
+    paths: Sequence[Path], copy: np.ndarray, descriptor: Descriptor, progress: Progress
 ) -> dict[tuple[int, int], float]:
     """The engine's key-point check, offline (``local=on`` or ``verify=on``): each query
-    whose candidates hold no sure copy (:meth:`QueryScorer.settled`) has its
-    :data:`VERIFY_CHECKED` best grey-band candidates (:func:`grey_band`) checked with ORB +
-    RANSAC; ``(query, candidate)`` -> the confirmed copy's score
-    (:func:`verified_copy_score`), where that raises it."""
+    (row of ``copy``, :meth:`_Matrices.copy_matrix`) whose candidates hold no sure copy
+    (:meth:`QueryScorer.settled`) has its :data:`VERIFY_CHECKED` best grey-band candidates
+    (:func:`grey_band`) checked with ORB + RANSAC; ``(query, candidate)`` -> the confirmed
+    copy's score (:func:`verified_copy_score`), where that raises it."""
     from search.descriptor import count_inliers, grey_band, local_features, verified_copy_score
 
     sure = descriptor.sure_score()
     checks: list[tuple[int, int, float]] = []
-    for start in range(0, mx.n, BLOCK):
-        block = mx.copy_block(start, min(mx.n, start + BLOCK))
-        for r, row in enumerate(block):
-            row[start + r] = -np.inf  # the query's own file is not a candidate
-            if sure is not None and row.max() >= sure:
-                continue  # settled: the engine checks nothing
-            for b in grey_band(row, descriptor.calibration, VERIFY_CHECKED):
-                checks.append((start + r, b, float(row[b])))
+    for a, row in enumerate(copy):
+        if sure is not None and row.max() >= sure:
+            continue  # settled: the engine checks nothing
+        for b in grey_band(row, descriptor.calibration, VERIFY_CHECKED):
+            checks.append((a, b, float(row[b])))
     progress(f"checking {len(checks)} grey-band candidates with key points")
     features: dict[int, LocalFeatures | None] = {}
 
