@@ -175,16 +175,7 @@ class ImageAnalyzer:
             )
         except (ImageError, RoiError, OSError, ValueError):
             return photo  # read once already; the coarser cut is still the photo
-        left, top, right, bottom = region.to_box(finer.width, finer.height)
-        sx, sy = finer.image.width / finer.width, finer.image.height / finer.height
-        return finer.image.crop(
-            (
-                int(left * sx),
-                int(top * sy),
-                max(int(left * sx) + 1, round(right * sx)),
-                max(int(top * sy) + 1, round(bottom * sy)),
-            )
-        )
+        return box.crop(finer.image)  # the box is relative: any decode size
 
     def _labels(self, probs: np.ndarray) -> list[tuple[str, float]]:
         return self._top(probs, self.top_labels)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from models.frame_turned import turned_photo_box
+from models.frame_turned import turned_photo, upright_photo
 from models.grid_regions import erode, flood_from_border, largest_component_box
 
 GRID = 96  # cells along the longer side
@@ -58,13 +58,16 @@ RELAXED_MAX_SIDE = 256  # openings and wider tolerances only for thumbnails (in 
 
 @dataclass(frozen=True)
 class ContentBox:
-    """The photo's rectangle as fractions of the (upright) image, and how solid it is."""
+    """The photo's rectangle as fractions of the (upright) image, and how solid it is; a
+    photo turned on its canvas (``angle`` degrees counter-clockwise stand it upright, about
+    the box's centre: :mod:`models.frame_turned`) has its rectangle once turned."""
 
     left: float
     top: float
     right: float
     bottom: float
     fill: float
+    angle: float = 0.0
 
     @property
     def area(self) -> float:
@@ -85,7 +88,13 @@ class ContentBox:
         return left, top, right, bottom
 
     def crop(self, image: Image.Image) -> Image.Image:
-        """The photo cut out of ``image`` (any size: the box is relative)."""
+        """The photo cut out of ``image`` (any size: the box is relative), upright."""
+        if self.angle:
+            centre = (
+                (self.left + self.right) / 2 * image.width,
+                (self.top + self.bottom) / 2 * image.height,
+            )
+            image = image.rotate(self.angle, Image.Resampling.BILINEAR, center=centre)
         return image.crop(self.pixel_box(image.width, image.height))
 
 
@@ -256,11 +265,11 @@ def _find_box(
         if radius:
             top, bottom, left, right = _trim_bars(content, top, bottom, left, right)
         return ContentBox(left / gw, top / gh, right / gw, bottom / gh, fill)
-    turned = turned_photo_box(content) if 0 in openings else None  # strict passes only
+    turned = turned_photo(content) if 0 in openings else None  # strict passes only
     if turned is None:
         return None
-    top, bottom, left, right = turned
-    return ContentBox(left / gw, top / gh, right / gw, bottom / gh, 1.0)
+    angle, (left, top, right, bottom) = upright_photo(turned, (gw, gh), image.size)
+    return ContentBox(left, top, right, bottom, 1.0, angle)
 
 
 def find_content_box(image: Image.Image) -> ContentBox | None:

@@ -200,6 +200,30 @@ def test_index_side_frame_vector_matches_the_original(
     assert framed > 0.8 and framed > whole + 0.3, (whole, framed)
 
 
+@pytest.mark.parametrize("angle", [-33, -8, 6, 21])
+def test_a_photo_turned_on_filled_corners_is_stood_upright(
+    analyzer: ImageAnalyzer, photos: list[Path], angle: int
+) -> None:
+    """A photo turned with ``expand`` (corners filled black or with a colour): its framed
+    vector is the upright photo's, far closer to the original than the tilted canvas."""
+    with Image.open(photos[1]) as im:
+        photo = im.convert("RGB")
+    fill = (0, 0, 0) if angle % 2 else (40, 160, 220)
+    turned = photo.rotate(angle, Image.Resampling.BICUBIC, expand=True, fillcolor=fill)
+    shot, plain = analyzer.analyze_batch([turned, photo])
+    box = shot.frame_box
+    assert box is not None and shot.frame_embedding is not None
+    assert abs(box.angle + angle) < 1.5, box  # stood upright: turned back by the angle
+    upright = box.crop(turned)
+    assert abs(upright.width / upright.height - photo.width / photo.height) < 0.1
+    whole = float(shot.embedding @ plain.embedding)
+    framed = float(shot.frame_embedding @ plain.embedding)
+    assert framed > 0.9 and framed > whole, (whole, framed)
+    views = analyzer.analyze_views(turned, rotations=(0,))
+    assert views.names == ("full", "frame")
+    assert float(views.embeddings[1] @ plain.embedding) > 0.9
+
+
 def test_query_views_undo_turns_and_frames(analyzer: ImageAnalyzer, photos: list[Path]) -> None:
     with Image.open(photos[3]) as im:
         photo = im.convert("RGB")
