@@ -25,6 +25,11 @@ so that thin bars and text lines no longer join the photo; only a dominant box (
 in its frame, :attr:`ContentBox.dominant`) is accepted there. For thumbnails the strict pass
 tries the same openings when the plain component is not a solid rectangle. Larger images
 (over ``RELAXED_MAX_SIDE``) only get the strict pass.
+
+Before all that, a canvas with filled corners (two or more corners of one flat colour along
+both borders) is tried as a *tilted* photo (:mod:`models.frame_tilted`: turned with or
+without growing its canvas, or a cut of one): its box then comes with the angle that stands
+it upright (:attr:`ContentBox.angle`).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from models.frame_turned import turned_photo, upright_photo
+from models.frame_tilted import tilted_photo
 from models.grid_regions import erode, flood_from_border, largest_component_box
 
 GRID = 96  # cells along the longer side
@@ -52,15 +57,17 @@ MIN_REGION_SHARE = 0.05  # or a flat area of that colour reached from the border
 RELAXED_FLAT_TOLERANCE = 12  # second pass: shrunk / JPEG-compressed frames are noisy
 RELAXED_COLOUR_TOLERANCE = 16
 RELAXED_OPENING = (1, 2)  # erosion radii (cells) tried after the plain component
+FILLED_LEG = 2  # border cells both ways from a corner a filled corner covers, at least
 RELAXED_MAX_SIDE = 256  # openings and wider tolerances only for thumbnails (in larger images
 # smooth photo backgrounds and objects on plain backgrounds then pass for frames)
 
 
 @dataclass(frozen=True)
 class ContentBox:
-    """The photo's rectangle as fractions of the (upright) image, and how solid it is; a
-    photo turned on its canvas (``angle`` degrees counter-clockwise stand it upright, about
-    the box's centre: :mod:`models.frame_turned`) has its rectangle once turned."""
+    """The photo's rectangle as fractions of the (upright) image, and how solid it is. A
+    tilted photo (:mod:`models.frame_tilted`) has ``angle``: the degrees counter-clockwise
+    that stand the image upright about its centre, the box being the photo's rectangle
+    then."""
 
     left: float
     top: float
@@ -90,11 +97,7 @@ class ContentBox:
     def crop(self, image: Image.Image) -> Image.Image:
         """The photo cut out of ``image`` (any size: the box is relative), upright."""
         if self.angle:
-            centre = (
-                (self.left + self.right) / 2 * image.width,
-                (self.top + self.bottom) / 2 * image.height,
-            )
-            image = image.rotate(self.angle, Image.Resampling.BILINEAR, center=centre)
+            image = image.rotate(self.angle, Image.Resampling.BILINEAR)
         return image.crop(self.pixel_box(image.width, image.height))
 
 
@@ -265,10 +268,45 @@ def _find_box(
         if radius:
             top, bottom, left, right = _trim_bars(content, top, bottom, left, right)
         return ContentBox(left / gw, top / gh, right / gw, bottom / gh, fill)
-    turned = turned_photo(content) if 0 in openings else None  # strict passes only
-    if turned is None:
+    return None
+
+
+def _filled_corners(spread: np.ndarray, colours: np.ndarray, gw: int, gh: int) -> np.ndarray:
+    """The colours [K, 3] of the canvas corners whose first :data:`FILLED_LEG` border cells
+    both ways are flat and of the corner's colour (``spread`` and ``colours``: the border
+    strips of :func:`_border_strips`, top, bottom, left, right)."""
+    top, bottom = np.arange(gw), gw + np.arange(gw)
+    left, right = 2 * gw + np.arange(gh), 2 * gw + gh + np.arange(gh)
+    leg = FILLED_LEG
+    legs = (  # (the corner cell, the border cells from it both ways)
+        (top[0], top[:leg], left[:leg]),
+        (top[-1], top[-leg:], right[:leg]),
+        (bottom[-1], bottom[-leg:], right[-leg:]),
+        (bottom[0], bottom[:leg], left[-leg:]),
+    )
+    found = []
+    for corner, across, down in legs:
+        cells = np.concatenate([across, down])
+        colour = colours[corner]
+        near = np.abs(colours[cells] - colour).max(axis=1) <= COLOUR_TOLERANCE
+        if (spread[cells] <= FLAT_TOLERANCE).all() and near.all():
+            found.append(colour)
+    return np.array(found, np.float32).reshape(-1, 3)
+
+
+def _tilted_box(
+    image: Image.Image, grid: tuple[int, int], spread: np.ndarray, colours: np.ndarray
+) -> ContentBox | None:
+    """The box of a tilted photo on filled corners (:mod:`models.frame_tilted`), or None."""
+    corners = _filled_corners(spread, colours, *grid)
+    if not len(corners):
         return None
-    angle, (left, top, right, bottom) = upright_photo(turned, (gw, gh), image.size)
+    cell_spread, means = _cells(image, *grid)
+    near = _colour_distance(means, corners) <= COLOUR_TOLERANCE
+    found = tilted_photo(flood_from_border((cell_spread <= FLAT_TOLERANCE) & near), image.size)
+    if found is None:
+        return None
+    angle, (left, top, right, bottom) = found
     return ContentBox(left, top, right, bottom, 1.0, angle)
 
 
@@ -278,6 +316,9 @@ def find_content_box(image: Image.Image) -> ContentBox | None:
     if grid is None:
         return None
     spread, colours = _border_strips(image, *grid)
+    tilted = _tilted_box(image, grid, spread, colours)
+    if tilted is not None:
+        return tilted
     thumbnail = max(image.size) <= RELAXED_MAX_SIDE
     if _border_is_flat(spread, colours, FLAT_TOLERANCE):
         openings = (0, *RELAXED_OPENING) if thumbnail else (0,)

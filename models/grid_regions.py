@@ -80,29 +80,3 @@ def largest_component_box(mask: np.ndarray) -> tuple[int, int, int, int, int] | 
     sizes[0] = 0
     ys, xs = np.nonzero(labels == int(sizes.argmax()))
     return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1, int(sizes.max())
-
-
-def largest_rectangle(mask: np.ndarray) -> tuple[int, int, int, int, int]:
-    """``(top, bottom, left, right, area)`` of the largest rectangle of True cells of a
-    *convex* ``mask`` (each row one run of cells, as a convex polygon's cells are): for each
-    top row, the running intersection of the runs of the rows below it. Of equal areas, the
-    one with the smallest bottom, then right, then top (the order a histogram scan meets
-    them in)."""
-    rows = mask.any(axis=1)
-    left = np.where(rows, mask.argmax(axis=1), mask.shape[1])
-    right = np.where(rows, mask.shape[1] - mask[:, ::-1].argmax(axis=1), 0)
-    best = (0, 0, 0, 0, 0)
-    best_key = (0, 0, 0, 0)  # (-area, bottom, right, top): the smallest wins
-    for top in np.flatnonzero(rows):
-        lo = np.maximum.accumulate(left[top:])
-        hi = np.minimum.accumulate(right[top:])
-        areas = np.maximum(hi - lo, 0) * np.arange(1, len(lo) + 1)
-        peak = int(areas.max())
-        if peak == 0 or -peak > best_key[0]:
-            continue
-        k = int(np.flatnonzero(areas == peak)[0])  # the smallest bottom for this top
-        key = (-peak, top + k + 1, int(hi[k]), int(top))
-        if key < best_key or best_key[0] == 0:
-            best_key = key
-            best = (int(top), top + k + 1, int(lo[k]), int(hi[k]), peak)
-    return best

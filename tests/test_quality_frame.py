@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from models import ImageAnalyzer, open_model
 from models.frame import ContentBox, find_content_box
-from models.grid_regions import label_components, largest_rectangle
+from models.grid_regions import label_components
 from models.views import turn, view_images
 
 
@@ -157,29 +157,6 @@ def test_label_components_matches_flood_fill() -> None:
             assert seen == cells
 
 
-def test_largest_rectangle_of_a_turned_photo_is_the_largest() -> None:
-    """The inner rectangle of a turned photo (a convex mask) is the largest all-set
-    rectangle, as a brute-force search over every rectangle finds it."""
-    rng = np.random.default_rng(7)
-    for _ in range(40):
-        rows, cols = (int(v) for v in rng.integers(4, 14, 2))
-        ys, xs = np.mgrid[:rows, :cols] + 0.5
-        cy, cx, angle = rows / 2, cols / 2, rng.uniform(0, np.pi)
-        u = np.cos(angle) * (xs - cx) + np.sin(angle) * (ys - cy)
-        v = -np.sin(angle) * (xs - cx) + np.cos(angle) * (ys - cy)
-        mask = (np.abs(u) <= rng.uniform(1, cols / 2)) & (np.abs(v) <= rng.uniform(1, rows / 2))
-        best = 0
-        for t in range(rows):
-            for b in range(t + 1, rows + 1):
-                for left in range(cols):
-                    for right in range(left + 1, cols + 1):
-                        if mask[t:b, left:right].all():
-                            best = max(best, (b - t) * (right - left))
-        top, bottom, left, right, area = largest_rectangle(mask)
-        assert area == best
-        assert area == 0 or mask[top:bottom, left:right].all()
-
-
 def test_pixel_box_is_never_empty() -> None:
     box = ContentBox(0.5, 0.5, 0.5001, 0.5001, fill=1.0)
     left, top, right, bottom = box.pixel_box(10, 10)
@@ -222,6 +199,44 @@ def test_a_photo_turned_on_filled_corners_is_stood_upright(
     views = analyzer.analyze_views(turned, rotations=(0,))
     assert views.names == ("full", "frame")
     assert float(views.embeddings[1] @ plain.embedding) > 0.9
+
+
+@pytest.mark.parametrize("angle", [-15, 8, 24])
+def test_a_photo_turned_in_place_is_stood_upright(
+    analyzer: ImageAnalyzer, photos: list[Path], angle: int
+) -> None:
+    """A photo turned without growing its canvas (its own corners cut off, the canvas's
+    filled), and a cut of a turned photo that keeps two filled corners: stood upright."""
+    with Image.open(photos[4]) as im:
+        photo = im.convert("RGB")
+    in_place = photo.rotate(angle, Image.Resampling.BICUBIC)
+    grown = photo.rotate(angle, Image.Resampling.BICUBIC, expand=True)
+    right_part = grown.crop((grown.width * 3 // 10, 0, grown.width, grown.height))
+    original = analyzer.analyze(photo).embedding
+    for turned in (in_place, right_part):
+        box = find_content_box(turned)
+        assert box is not None and abs(box.angle + angle) < 1.5, (angle, box)
+        whole = float(analyzer.analyze(turned).embedding @ original)
+        upright = float(analyzer.analyze(box.crop(turned)).embedding @ original)
+        assert upright > whole + 0.02, (angle, whole, upright)
+    upright = box.crop(in_place) if (box := find_content_box(in_place)) else None
+    assert upright is not None and upright.width > 0.9 * photo.width
+
+
+def test_real_photos_are_not_taken_for_tilted_ones(data_dir: Path) -> None:
+    """Photos with flat dark corners, skies, plain backgrounds: none is stood upright (a
+    tilt needs two clean filled corners of one colour that agree)."""
+    paths = sorted((data_dir / "hymenoptera/images/val").rglob("*.jpg"))
+    paths += sorted((data_dir / "ukbench_subset/images").glob("*.jpg"))
+    tilted = []
+    for path in paths:
+        with Image.open(path) as im:
+            im.draft("RGB", (224, 224))
+            image = im.convert("RGB")
+        box = find_content_box(image)
+        if box is not None and box.angle:
+            tilted.append(path.name)
+    assert len(paths) > 150 and not tilted
 
 
 def test_query_views_undo_turns_and_frames(analyzer: ImageAnalyzer, photos: list[Path]) -> None:
