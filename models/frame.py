@@ -34,12 +34,14 @@ it upright (:attr:`ContentBox.angle`).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from models.frame_tilted import tilted_photo
+from models.frame_tilted import MIN_CORNERS, MIN_LEG, tilted_photo
 from models.grid_regions import erode, flood_from_border, largest_component_box
 
 GRID = 96  # cells along the longer side
@@ -57,7 +59,6 @@ MIN_REGION_SHARE = 0.05  # or a flat area of that colour reached from the border
 RELAXED_FLAT_TOLERANCE = 12  # second pass: shrunk / JPEG-compressed frames are noisy
 RELAXED_COLOUR_TOLERANCE = 16
 RELAXED_OPENING = (1, 2)  # erosion radii (cells) tried after the plain component
-FILLED_LEG = 2  # border cells both ways from a corner a filled corner covers, at least
 RELAXED_MAX_SIDE = 256  # openings and wider tolerances only for thumbnails (in larger images
 # smooth photo backgrounds and objects on plain backgrounds then pass for frames)
 
@@ -227,16 +228,16 @@ def _trim_bars(
 
 
 def _find_box(
-    image: Image.Image,
-    grid: tuple[int, int],
+    cells: Callable[[], tuple[np.ndarray, np.ndarray]],
     flat_tolerance: int,
     colour_tolerance: int,
     openings: tuple[int, ...],
     max_area: float = MAX_AREA,
 ) -> ContentBox | None:
-    """One pass of the method (module doc) with these tolerances, erosion radii and largest
+    """One pass of the method (module doc) on the image's ``cells`` (spread and mean
+    colour, computed when first asked) with these tolerances, erosion radii and largest
     box area."""
-    spread, means = _cells(image, *grid)
+    spread, means = cells()
     flat = spread <= flat_tolerance
     if _border(flat).mean() < MIN_FLAT_BORDER:
         return None
@@ -272,36 +273,43 @@ def _find_box(
 
 
 def _filled_corners(spread: np.ndarray, colours: np.ndarray, gw: int, gh: int) -> np.ndarray:
-    """The colours [K, 3] of the canvas corners whose first :data:`FILLED_LEG` border cells
-    both ways are flat and of the corner's colour (``spread`` and ``colours``: the border
-    strips of :func:`_border_strips`, top, bottom, left, right)."""
-    top, bottom = np.arange(gw), gw + np.arange(gw)
-    left, right = 2 * gw + np.arange(gh), 2 * gw + gh + np.arange(gh)
-    leg = FILLED_LEG
-    legs = (  # (the corner cell, the border cells from it both ways)
-        (top[0], top[:leg], left[:leg]),
-        (top[-1], top[-leg:], right[:leg]),
-        (bottom[-1], bottom[-leg:], right[-leg:]),
-        (bottom[0], bottom[:leg], left[-leg:]),
+    """The colour [K, 3] of the canvas corners filled with one colour: the largest group, of
+    at least :data:`MIN_CORNERS` corners, whose first :data:`MIN_LEG` border cells both ways
+    are flat and of that colour (``spread`` and ``colours``: the border strips of
+    :func:`_border_strips`, top, bottom, left, right); empty for most photos."""
+    leg = np.arange(MIN_LEG)
+    top, bottom, left, right = leg, gw + leg, 2 * gw + leg, 2 * gw + gh + leg
+    # per corner (clockwise from the top left): its cell, then the border cells both ways
+    cells = np.stack(
+        [
+            np.concatenate([top, left]),
+            np.concatenate([gw - 1 - leg, right]),
+            np.concatenate([2 * gw - 1 - leg, 2 * gw + 2 * gh - 1 - leg]),
+            np.concatenate([bottom, 2 * gw + gh - 1 - leg]),
+        ]
     )
-    found = []
-    for corner, across, down in legs:
-        cells = np.concatenate([across, down])
-        colour = colours[corner]
-        near = np.abs(colours[cells] - colour).max(axis=1) <= COLOUR_TOLERANCE
-        if (spread[cells] <= FLAT_TOLERANCE).all() and near.all():
-            found.append(colour)
-    return np.array(found, np.float32).reshape(-1, 3)
+    corner = colours[cells[:, 0]]  # [4, 3]
+    near = np.abs(colours[cells] - corner[:, None]).max(axis=2) <= COLOUR_TOLERANCE
+    flat = spread[cells] <= FLAT_TOLERANCE
+    found = corner[(near & flat).all(axis=1)]
+    if len(found) < MIN_CORNERS:
+        return found[:0]
+    alike = np.abs(found[:, None] - found[None]).max(axis=2) <= COLOUR_TOLERANCE
+    group = alike[int(alike.sum(axis=1).argmax())]
+    return found[group] if group.sum() >= MIN_CORNERS else found[:0]
 
 
 def _tilted_box(
-    image: Image.Image, grid: tuple[int, int], spread: np.ndarray, colours: np.ndarray
+    image: Image.Image,
+    grid: tuple[int, int],
+    border: tuple[np.ndarray, np.ndarray],
+    cells: Callable[[], tuple[np.ndarray, np.ndarray]],
 ) -> ContentBox | None:
     """The box of a tilted photo on filled corners (:mod:`models.frame_tilted`), or None."""
-    corners = _filled_corners(spread, colours, *grid)
+    corners = _filled_corners(*border, *grid)
     if not len(corners):
         return None
-    cell_spread, means = _cells(image, *grid)
+    cell_spread, means = cells()
     near = _colour_distance(means, corners) <= COLOUR_TOLERANCE
     found = tilted_photo(flood_from_border((cell_spread <= FLAT_TOLERANCE) & near), image.size)
     if found is None:
@@ -316,19 +324,19 @@ def find_content_box(image: Image.Image) -> ContentBox | None:
     if grid is None:
         return None
     spread, colours = _border_strips(image, *grid)
-    tilted = _tilted_box(image, grid, spread, colours)
+    cells = functools.cache(lambda: _cells(image, *grid))  # one pass, when first needed
+    tilted = _tilted_box(image, grid, (spread, colours), cells)
     if tilted is not None:
         return tilted
     thumbnail = max(image.size) <= RELAXED_MAX_SIDE
     if _border_is_flat(spread, colours, FLAT_TOLERANCE):
         openings = (0, *RELAXED_OPENING) if thumbnail else (0,)
-        box = _find_box(image, grid, FLAT_TOLERANCE, COLOUR_TOLERANCE, openings)
+        box = _find_box(cells, FLAT_TOLERANCE, COLOUR_TOLERANCE, openings)
         if box is not None:
             return box
     if thumbnail and _border_is_flat(spread, colours, RELAXED_FLAT_TOLERANCE):
         return _find_box(
-            image,
-            grid,
+            cells,
             RELAXED_FLAT_TOLERANCE,
             RELAXED_COLOUR_TOLERANCE,
             RELAXED_OPENING,
