@@ -107,7 +107,8 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
     rows = [("rank", "score", "id", "size", "WxH", "path", "labels")]
     for hit in hits:
         dims = f"{hit.width}x{hit.height}" if hit.width and hit.height else "-"
-        mark = "=" if hit.exact else ("+" if hit.key_points else "~") if hit.duplicate else ""
+        confirmed = hit.key_points or hit.pixel_match
+        mark = "=" if hit.exact else ("+" if confirmed else "~") if hit.duplicate else ""
         score = f"{hit.score:.4f}{mark}"
         labels = ", ".join(name for name, _s in hit.labels[:3])
         flagged = flag_names(hit.quality_flags)
@@ -131,10 +132,14 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         lines.append("  ".join(cells).rstrip())
     if any(hit.exact for hit in hits):
         lines.append("(= exact copy of the query: same bytes or same pixels)")
-    if any(hit.duplicate and not hit.exact and not hit.key_points for hit in hits):
+    confirmed = [h.duplicate and not h.exact and (h.key_points or h.pixel_match) for h in hits]
+    if any(h.duplicate and not h.exact and not c for h, c in zip(hits, confirmed, strict=True)):
         lines.append("(~ a copy by the library's calibrated decision: edited, re-encoded, framed)")
-    if any(hit.duplicate and hit.key_points and not hit.exact for hit in hits):
-        lines.append("(+ a copy confirmed by matching key points where its vectors left a doubt)")
+    if any(confirmed):
+        lines.append(
+            "(+ a copy confirmed by matching key points, or a small query's pixels, where its"
+            " vectors left a doubt)"
+        )
     return "\n".join(lines)
 
 

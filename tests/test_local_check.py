@@ -154,6 +154,43 @@ def test_without_opencv_a_search_answers_and_says_how(
     assert "pip install opencv-python-headless" in caplog.text
 
 
+def test_a_thumbnail_is_confirmed_by_its_pixels(
+    verify_library,
+    data_dir: Path,
+    models_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 40-px thumbnail of a library photo (too small for key points) is its original's
+    copy by its pixels, first, and says so; OpenCV is not needed for it; a thumbnail of a
+    photo the library lacks is nobody's copy."""
+    root, settings, stems = verify_library
+    args = _args(root, models_dir)
+    for stem in stems[6:9]:
+        thumb = tmp_path / f"{stem}__thumb.jpg"
+        im = Image.open(root / "col" / f"{stem}.jpg")
+        im.thumbnail((40, 40))
+        im.save(thumb, quality=60)
+        found = run_cli([*args, "search", str(thumb), "--json", "-k", "5"], root)
+        assert found.returncode == 0, found.stderr
+        first = json.loads(found.stdout)["results"][0]
+        assert Path(first["path"]).name == f"{stem}.jpg", first
+        assert first["duplicate"] and first["pixel_match"] >= 0.93 and first["key_points"] is None
+    table = run_cli([*args, "search", str(thumb), "-k", "3"], root).stdout
+    assert "a small query's pixels" in table, table
+    monkeypatch.setitem(sys.modules, "cv2", None)  # no OpenCV: the pixels still tell
+    outsider = tmp_path / "outsider.jpg"
+    other = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))[PHOTOS + 5]
+    im = Image.open(other)
+    im.thumbnail((40, 40))
+    im.save(outsider, quality=60)
+    with SearchEngine.open(settings) as engine:
+        hits = engine.search_image(thumb, k=5)
+        assert hits[0].duplicate and hits[0].pixel_match is not None
+        assert not any(h.duplicate or h.pixel_match for h in engine.search_image(outsider, k=5))
+        assert engine.local.stats.pixel_pairs > 0
+
+
 def test_a_changed_file_is_not_verified(verify_library, tmp_path: Path) -> None:
     root, settings, stems = verify_library
     original = root / "col" / f"{stems[1]}.jpg"

@@ -66,3 +66,6 @@ def test_a_copy_confirmed_by_key_points_says_so() -> None:
     )
     assert confirmed.to_dict()["key_points"] == 57 and copy.to_dict()["key_points"] is None
     assert "key points" not in copy_text(copy)
+    by_pixels = replace(copy, pixel_match=0.981)  # a small query's copy, by its pixels
+    assert copy_text(by_pixels).endswith("(confirmed by its pixels: correlation 0.981)")
+    assert by_pixels.to_dict()["pixel_match"] == 0.981 and copy.to_dict()["pixel_match"] is None

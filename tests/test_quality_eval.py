@@ -126,9 +126,17 @@ def test_verify_confirms_copies_not_strangers(data_dir: Path, monkeypatch) -> No
 
 def test_the_key_point_check_is_evaluated_as_the_engine_runs_it(prepared_hard) -> None:  # type: ignore[no-untyped-def]
     """The default (local=on) has its unsettled queries' grey-band candidates checked by key
-    points offline too: only those pairs are raised, and only upwards."""
+    points offline too (and a small query's best candidates by pixels): only those pairs
+    are raised, and only upwards."""
     pytest.importorskip("cv2")
-    from search.descriptor import VERIFY_CHECKED, Descriptor, grey_band
+    from models import load_image
+    from search.descriptor import (
+        PIXEL_SIDE,
+        VERIFY_CHECKED,
+        Descriptor,
+        grey_band,
+        pixel_candidates,
+    )
     from search.evaluation import _Matrices
     from search.evaluation.descriptor_scores import grey_band_boosts
 
@@ -144,9 +152,14 @@ def test_the_key_point_check_is_evaluated_as_the_engine_runs_it(prepared_hard) -
     copy = _Matrices(descriptor, prepared.files).copy_matrix()
     boost = grey_band_boosts(prepared.paths, copy, descriptor, lambda _msg: None)
     assert len(boost) == run.verified_pairs
+    cal = descriptor.calibration
     for (a, b), score in boost.items():
         assert copy[a].max() < descriptor.sure_score()  # an unsettled query
-        assert b in grey_band(copy[a], descriptor.calibration, VERIFY_CHECKED)
+        # a grey-band candidate, or a small query's candidate compared by pixels
+        small = max(load_image(prepared.paths[a]).image.size) <= PIXEL_SIDE
+        assert b in grey_band(copy[a], cal, VERIFY_CHECKED) or (
+            small and b in pixel_candidates(copy[a], cal)
+        )
         assert score > copy[a, b]
 
 

@@ -112,6 +112,13 @@ _HIT = {
             "description": "Matching key points (ORB + RANSAC) that confirmed this hit as a "
             "copy where its global copy score left it in doubt; null unless so confirmed",
         },
+        "pixel_match": {
+            "type": "number",
+            "nullable": True,
+            "description": "For a query too small for key points (160 px at most): the "
+            "correlation of its grey levels with this hit's, at the query's size, that "
+            "confirmed the hit as a copy (0.9 and above); null unless so confirmed",
+        },
         "id": {"type": "integer"},
         "path": {"type": "string"},
         "width": {"type": "integer", "nullable": True},

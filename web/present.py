@@ -184,6 +184,8 @@ def copy_text(hit: SearchHit) -> str:
         text += f", z {z:.1f} " + verdict.format(z_limit_text())
     if hit.duplicate and hit.key_points is not None:
         text += f" (confirmed by {hit.key_points} matching key points)"
+    elif hit.duplicate and hit.pixel_match is not None:
+        text += f" (confirmed by its pixels: correlation {hit.pixel_match:.3f})"
     return text
 
 

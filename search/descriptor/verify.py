@@ -212,10 +212,17 @@ def verified_copy_score(copy: float, inliers: int, calibration: Calibration | No
     of the engine's grey-band check, ``dedup --verify`` and the offline evaluation: a pair
     gets the same verified score however it is asked."""
     v = verified_score(inliers)
-    if v <= 0:
-        return float(copy)
+    return float(copy) if v <= 0 else confirmed_copy_score(copy, v, calibration)
+
+
+def confirmed_copy_score(copy: float, strength: float, calibration: Calibration | None) -> float:
+    """The copy score of a pair confirmed by local evidence of ``strength`` in (0, 1) (the
+    key points' :func:`verified_score`, the pixels' correlation): in the band from
+    :func:`verified_floor` up to :data:`CONFIRMED_BAND` of the way to 1, placed by the
+    strength and, for :data:`COPY_SHARE`, by ``copy`` (``copy`` itself where that is
+    higher)."""
     floor = verified_floor(calibration)
-    place = (1.0 - COPY_SHARE) * v + COPY_SHARE * min(max(float(copy), 0.0), 1.0)
+    place = (1.0 - COPY_SHARE) * strength + COPY_SHARE * min(max(float(copy), 0.0), 1.0)
     return max(float(copy), floor + (1.0 - floor) * CONFIRMED_BAND * place)
 
 

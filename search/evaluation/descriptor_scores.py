@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
 
 from models import ImageError, load_image
 from search.descriptor import (
@@ -130,38 +131,79 @@ def _scores(
 def grey_band_boosts(
     paths: Sequence[Path], copy: np.ndarray, descriptor: Descriptor, progress: Progress
 ) -> dict[tuple[int, int], float]:
-    """The engine's key-point check, offline (``local=on`` or ``verify=on``): each query
-    (row of ``copy``, :meth:`_Matrices.copy_matrix`) whose candidates hold no sure copy
-    (:meth:`QueryScorer.settled`) has its :data:`VERIFY_CHECKED` best grey-band candidates
-    (:func:`grey_band`) checked with ORB + RANSAC; ``(query, candidate)`` -> the confirmed
-    copy's score (:func:`verified_copy_score`), where that raises it."""
-    from search.descriptor import count_inliers, grey_band, local_features, verified_copy_score
+    """The engine's local check, offline (``local=on`` or ``verify=on``): each query (row of
+    ``copy``, :meth:`_Matrices.copy_matrix`) whose candidates hold no sure copy
+    (:meth:`QueryScorer.settled`) has, when it is small, its best candidates compared by
+    pixels (:func:`pixel_candidates`, :func:`pixel_copy_score`), then its
+    :data:`VERIFY_CHECKED` best grey-band candidates (:func:`grey_band`) checked with ORB +
+    RANSAC; ``(query, candidate)`` -> the confirmed copy's score, where that raises it."""
+    from search.descriptor import (
+        PIXEL_SIDE,
+        QueryPixels,
+        count_inliers,
+        grey_band,
+        grey_levels,
+        local_features,
+        pixel_candidates,
+        pixel_copy_score,
+        pixel_correlation,
+        thumbnail,
+        verified_copy_score,
+    )
 
+    cal = descriptor.calibration
     sure = descriptor.sure_score()
+    unsettled = [a for a, row in enumerate(copy) if sure is None or row.max() < sure]
+
+    def decoded(n: int) -> Image.Image | None:
+        try:
+            return load_image(paths[n], draft_size=KEY_POINT_DRAFT).image
+        except ImageError:
+            return None
+
+    looks: dict[int, tuple[Image.Image, QueryPixels | None] | None] = {}
+
+    def looks_of(n: int) -> tuple[Image.Image, QueryPixels | None] | None:
+        """A file's grey thumbnail, and its grey levels when it is small."""
+        if n not in looks:
+            image = decoded(n)
+            small = image is not None and max(image.size) <= PIXEL_SIDE
+            looks[n] = (
+                None if image is None else (thumbnail(image), grey_levels(image) if small else None)
+            )
+        return looks[n]
+
+    raised: dict[int, dict[int, float]] = {}
+    small = [a for a in unsettled if (found := looks_of(a)) is not None and found[1] is not None]
+    progress(f"comparing {len(small)} small queries' best candidates by pixels")
+    for a in small:
+        query = looks_of(a)[1]  # type: ignore[index]
+        for b in pixel_candidates(copy[a], cal):
+            if (other := looks_of(b)) is not None:
+                v = pixel_copy_score(float(copy[a, b]), pixel_correlation(query, other[0]), cal)
+                if v > copy[a, b]:
+                    raised.setdefault(a, {})[b] = v
     checks: list[tuple[int, int, float]] = []
-    for a, row in enumerate(copy):
-        if sure is not None and row.max() >= sure:
-            continue  # settled: the engine checks nothing
-        for b in grey_band(row, descriptor.calibration, VERIFY_CHECKED):
-            checks.append((a, b, float(row[b])))
+    for a in unsettled:
+        row = np.array(copy[a], np.float32)
+        for b, v in raised.get(a, {}).items():
+            row[b] = v
+        checks += [(a, b, float(row[b])) for b in grey_band(row, cal, VERIFY_CHECKED)]
     progress(f"checking {len(checks)} grey-band candidates with key points")
     features: dict[int, LocalFeatures | None] = {}
 
     def features_of(n: int) -> LocalFeatures | None:
         if n not in features:
-            try:
-                image = load_image(paths[n], draft_size=KEY_POINT_DRAFT).image
-                features[n] = local_features(image)
-            except ImageError:
-                features[n] = None
+            image = decoded(n)
+            features[n] = None if image is None else local_features(image)
         return features[n]
 
-    boost = {}
+    boost = {(a, b): v for a, found in raised.items() for b, v in found.items()}
     for a, b, own in checks:
         fa, fb = features_of(a), features_of(b)
         if fa is None or fb is None:
             continue
-        v = verified_copy_score(own, count_inliers(fa, fb), descriptor.calibration)
+        v = verified_copy_score(own, count_inliers(fa, fb), cal)
         if v > own:
             boost[(a, b)] = v
     return boost

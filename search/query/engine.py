@@ -179,7 +179,9 @@ class SearchEngine:
 
         more = None if views.complete else turned
         regions = tiles if descriptor.config.regions else None
-        local = self.local.for_query(descriptor, source if data is None else data, roi)
+        local = self.local.for_query(
+            descriptor, source if data is None else data, roi, (analysis.width, analysis.height)
+        )
         scored = self._scored(
             live, query, analysis.labels, k, min_score, exclude, more, flags, regions, local
         )

@@ -18,7 +18,13 @@ file is simply not checked), at most :data:`VERIFY_CHECKED` of them, and none st
 evaluation use, so a pair scores the same however it is asked. A query with a sure copy never
 gets here (:class:`search.descriptor.QueryScorer`): no OpenCV import, no file read.
 
-Both decode the query once, at up to 1024 px, when first asked.
+A query too small for key points (its longer side at most ``PIXEL_SIDE``, no region of
+interest) has its best candidates compared by their pixels first, whatever their z
+(:mod:`search.descriptor.pixel_match`; without OpenCV too): each candidate's grey thumbnail
+read by its database row as above and kept in the same cache, a match raised into the
+confirmed band and explained by its correlation.
+
+All of them decode the query once, at up to 1024 px, when first asked.
 
 Candidates' features are kept per image id and file state (size, mtime) in a bounded LRU
 cache (:data:`FEATURE_CACHE` images, ~40 kB each). Without OpenCV the check is skipped and a
@@ -33,24 +39,34 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 import numpy as np
+from PIL import Image
 
 from models import ImgsearchError, load_image
 from models.roi import coerce_roi
 from search.descriptor import (
     KEY_POINT_DRAFT,
+    PIXEL_SIDE,
+    THUMB_SIDE,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
     Descriptor,
     LocalCheck,
     LocalFeatures,
     LocalWitness,
+    QueryPixels,
     VerifyUnavailableError,
     count_inliers,
     grey_band,
+    grey_levels,
     key_points_match,
     local_features,
+    pixel_candidates,
+    pixel_copy_score,
+    pixel_correlation,
+    thumbnail,
     verified_copy_score,
 )
 from search.query.errors import PathEscapeError
@@ -59,8 +75,9 @@ from search.query.results import ImageQuery, RoiLike, SearchHit
 
 log = logging.getLogger(__name__)
 
-FEATURE_CACHE = 1024  # candidates' features kept (~40 kB each: ~40 MB at most)
+FEATURE_CACHE = 1024  # candidates' features and thumbnails kept (~40-64 kB each)
 WITNESS_PAIRS = 12  # key-point witness: pairs matched per query at most
+T = TypeVar("T")
 
 
 @dataclass
@@ -71,6 +88,7 @@ class LocalStats:
     checked: int = 0  # candidate pairs matched
     files_read: int = 0  # candidate files read (cache misses)
     confirmed: int = 0  # pairs raised
+    pixel_pairs: int = 0  # small queries: candidates compared by pixels
     seconds: float = 0.0
     witness_pairs: int = 0  # key-point witness: pairs matched
     refuted: int = 0  # key-point witness: copies that lost the decision
@@ -80,20 +98,49 @@ class LocalStats:
 class QueryLocal:
     """One query's local evidence for :meth:`search.descriptor.QueryScorer.search`: the
     grey-band check and the key-point witness (None where the descriptor has it off), and
-    after the search the key points that confirmed each raised candidate, by image id."""
+    after the search what confirmed each raised candidate, by image id: its key points
+    (``confirmed``: inliers) or its pixels (``by_pixels``: correlation)."""
 
     check: LocalCheck | None
     witness: LocalWitness | None
     confirmed: dict[int, int] = field(default_factory=dict)
+    by_pixels: dict[int, float] = field(default_factory=dict)
 
     def explain(self, hits: list[SearchHit]) -> list[SearchHit]:
-        """``hits`` with ``key_points`` set on the images the check confirmed."""
+        """``hits`` with ``key_points`` / ``pixel_match`` set on the images the check
+        confirmed."""
         return [
-            replace(hit, key_points=self.confirmed[hit.id])
-            if hit.media == "image" and hit.id in self.confirmed
+            replace(
+                hit,
+                key_points=self.confirmed.get(hit.id),
+                pixel_match=self.by_pixels.get(hit.id),
+            )
+            if hit.media == "image" and (hit.id in self.confirmed or hit.id in self.by_pixels)
             else hit
             for hit in hits
         ]
+
+
+@dataclass
+class QueryEvidence:
+    """A query's own local evidence, read once: its key points (None: none, or no OpenCV)
+    and, for a small query, its grey levels."""
+
+    features: LocalFeatures | None
+    pixels: QueryPixels | None
+
+
+def _key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
+    """A library image's key points (matched second only: not mirrored)."""
+    image = load_image(data, draft_size=KEY_POINT_DRAFT, max_pixels=max_pixels).image
+    return local_features(image, mirrored=False)
+
+
+def _thumbnail(data: bytes, max_pixels: int | None) -> Image.Image:
+    """A library image's grey thumbnail for small queries' pixels."""
+    return thumbnail(
+        load_image(data, draft_size=(THUMB_SIDE, THUMB_SIDE), max_pixels=max_pixels).image
+    )
 
 
 class LocalVerifier:
@@ -103,64 +150,89 @@ class LocalVerifier:
         self.records = records
         self.max_pixels = max_pixels
         self.stats = LocalStats()
-        self._cache: OrderedDict[tuple[int, int, int], LocalFeatures | None] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, int, int, int], Any] = OrderedDict()
         self._lock = threading.Lock()
         self._warned = False
 
-    def for_query(self, descriptor: Descriptor, source: ImageQuery, roi: RoiLike) -> QueryLocal:
-        """The local evidence of one query (``source`` and its region ``roi``), its key points
-        read once when first asked."""
+    def for_query(
+        self,
+        descriptor: Descriptor,
+        source: ImageQuery,
+        roi: RoiLike,
+        size: tuple[int, int] | None = None,
+    ) -> QueryLocal:
+        """The local evidence of one query (``source`` and its region ``roi``; ``size``: its
+        width and height, when known: a small one is compared by pixels too), read once when
+        first asked."""
         region = coerce_roi(roi)
-        found: list[LocalFeatures | None] = []
+        small = region is None and size is not None and max(size) <= PIXEL_SIDE
+        found: list[QueryEvidence] = []
 
-        def query_features() -> LocalFeatures | None:
+        def evidence() -> QueryEvidence:
             if not found:
-                found.append(self._query_features(source, region))
+                found.append(self._query_evidence(source, region, small))
             return found[0]
 
-        confirmed: dict[int, int] = {}
-        return QueryLocal(
-            self._check(descriptor, query_features, confirmed)
-            if descriptor.config.checks_grey_band
-            else None,
-            self._witness(query_features) if descriptor.config.local else None,
-            confirmed,
-        )
+        local = QueryLocal(None, None)
+        if descriptor.config.checks_grey_band:
+            local.check = self._check(descriptor, evidence, small, local)
+        if descriptor.config.local:
+            local.witness = self._witness(lambda: evidence().features)
+        return local
 
-    def _query_features(self, source: ImageQuery, region: object) -> LocalFeatures | None:
+    def _query_evidence(self, source: ImageQuery, region: object, small: bool) -> QueryEvidence:
         try:
-            decoded = load_image(
+            image = load_image(
                 source, draft_size=KEY_POINT_DRAFT, max_pixels=self.max_pixels, roi=region
-            )
-            return local_features(decoded.image)
+            ).image
+        except (ImgsearchError, OSError) as error:
+            log.info("local evidence: cannot read the query: %s", error)
+            return QueryEvidence(None, None)
+        pixels = grey_levels(image) if small else None
+        try:
+            return QueryEvidence(local_features(image), pixels)
         except VerifyUnavailableError as error:
             self._warn(error)
         except (ImgsearchError, OSError) as error:
             log.info("local evidence: no key points for the query: %s", error)
-        return None
+        return QueryEvidence(None, pixels)
 
     def _check(
         self,
         descriptor: Descriptor,
-        query_features: Callable[[], LocalFeatures | None],
-        confirmed: dict[int, int],
+        evidence: Callable[[], QueryEvidence],
+        small: bool,
+        local: QueryLocal,
     ) -> LocalCheck:
-        """The grey-band check: ``(ids, copy) -> copy`` with the confirmed grey-band candidates
-        raised (asked by the scorer when the query stays unsettled); their inliers go to
-        ``confirmed`` by image id."""
+        """The grey-band check: ``(ids, copy) -> copy`` with the confirmed candidates raised
+        (asked by the scorer when the query stays unsettled): a small query's by pixels,
+        then the grey band's by key points; what confirmed them goes to ``local``."""
         calibration = descriptor.calibration
 
         def check(ids: Sequence[int], copy: np.ndarray) -> np.ndarray:
             out = np.array(copy, np.float32, copy=True)
-            chosen = grey_band(out, calibration, VERIFY_CHECKED)
-            if not chosen:
+            by_pixels = pixel_candidates(out, calibration) if small else []
+            if not by_pixels and not grey_band(out, calibration, VERIFY_CHECKED):
                 return out
             started = time.perf_counter()
-            query = query_features()
-            if query is None:
-                return out
-            checked = read = raised_pairs = 0
-            for n in chosen:
+            query = evidence()
+            read = raised_pairs = compared = checked = 0
+            if query.pixels is not None:
+                for n in by_pixels:
+                    if time.perf_counter() - started > VERIFY_BUDGET_S:
+                        break
+                    thumb, fresh = self._read(int(ids[n]), _thumbnail)
+                    read += fresh
+                    if thumb is None:
+                        continue
+                    compared += 1
+                    correlation = pixel_correlation(query.pixels, thumb)
+                    raised = pixel_copy_score(float(out[n]), correlation, calibration)
+                    if raised > out[n]:
+                        local.by_pixels[int(ids[n])] = round(correlation, 3)
+                        raised_pairs += 1
+                    out[n] = raised
+            for n in grey_band(out, calibration, VERIFY_CHECKED) if query.features else ():
                 if time.perf_counter() - started > VERIFY_BUDGET_S:
                     break
                 found, fresh = self.features(int(ids[n]))
@@ -168,10 +240,10 @@ class LocalVerifier:
                 if found is None:
                     continue
                 checked += 1
-                inliers = count_inliers(query, found)
+                inliers = count_inliers(query.features, found)
                 raised = verified_copy_score(float(out[n]), inliers, calibration)
                 if raised > out[n]:
-                    confirmed[int(ids[n])] = inliers
+                    local.confirmed[int(ids[n])] = inliers
                     raised_pairs += 1
                 out[n] = raised
             with self._lock:
@@ -181,6 +253,7 @@ class LocalVerifier:
                     s.checked + checked,
                     s.files_read + read,
                 )
+                s.pixel_pairs += compared
                 s.confirmed += raised_pairs
                 s.seconds += time.perf_counter() - started
             return out
@@ -229,6 +302,12 @@ class LocalVerifier:
     def features(self, image_id: int) -> tuple[LocalFeatures | None, bool]:
         """Local features of library image ``image_id`` (None: its file is gone, changed or
         unreadable) and whether its file was read for them (not cached)."""
+        return self._read(image_id, _key_points)
+
+    def _read(self, image_id: int, make: Callable[[bytes, int | None], T]) -> tuple[T | None, bool]:
+        """``make(bytes, max_pixels)`` of library image ``image_id``'s file (None: the file is
+        gone, changed or unreadable), cached per image, file state and ``make``, and whether
+        the file was read for it (not cached)."""
         try:
             file = self.records.image_file(image_id)  # one column query
             # another size: changed for sure; only another mtime (a restore, `touch`): its
@@ -238,7 +317,7 @@ class LocalVerifier:
             st = file.path.stat()
         except (PathEscapeError, OSError):
             return None, False
-        key = (image_id, st.st_size, st.st_mtime_ns)
+        key = (make.__name__, image_id, st.st_size, st.st_mtime_ns)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -247,12 +326,9 @@ class LocalVerifier:
         found = None
         if data is not None:
             try:
-                image = load_image(
-                    data, draft_size=KEY_POINT_DRAFT, max_pixels=self.max_pixels
-                ).image
-                found = local_features(image, mirrored=False)  # matched second only
+                found = make(data, self.max_pixels)
             except (ImgsearchError, OSError) as error:
-                log.info("verify: no features for image %s: %s", image_id, error)
+                log.info("local evidence: nothing read of image %s: %s", image_id, error)
         with self._lock:
             self._cache[key] = found
             while len(self._cache) > FEATURE_CACHE:

@@ -107,6 +107,7 @@ class SearchHit:
     lookalike: bool = False  # z at the decision, but no copy (``lookalike_reason`` says why)
     lookalike_reason: str | None = None
     key_points: int | None = None  # matches that confirmed it as a copy (the grey-band check)
+    pixel_match: float | None = None  # a small query's pixel correlation that confirmed it
     mtime: datetime | None = None  # the file's modification time (set when browsing)
     media: str = "image"  # "video": a video file, ``timestamp_ms`` its best moment
     timestamp_ms: int | None = None
@@ -139,6 +140,7 @@ class SearchHit:
             "lookalike": self.lookalike,
             "lookalike_reason": self.lookalike_reason,
             "key_points": self.key_points,
+            "pixel_match": self.pixel_match,
             "media": self.media,
             "flags": quality_flags_json(self.quality_flags),
         }

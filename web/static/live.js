@@ -213,6 +213,7 @@ import { percent } from "./format.js";
     let evidence = hit.copy_score == null ? "" : `copy score ${Number(hit.copy_score).toFixed(3)}`;
     if (hit.z != null) evidence += `, z ${Number(hit.z).toFixed(1)}`;
     if (hit.duplicate && hit.key_points != null) evidence += ` (confirmed by ${hit.key_points} matching key points)`;
+    else if (hit.duplicate && hit.pixel_match != null) evidence += ` (confirmed by its pixels: correlation ${Number(hit.pixel_match).toFixed(3)})`;
     const mark = hit.duplicate ? span("badge badge-copy", "Copy") : span("badge badge-lookalike", "Look-alike");
     mark.title = hit.duplicate
       ? `A copy (calibrated decision): ${evidence}`
