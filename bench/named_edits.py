@@ -14,7 +14,8 @@ own code (seed 0) and uploaded as a query through :meth:`search.query.SearchEngi
 * ``grey``: greyscale; ``grey_crop``: greyscale of the middle 75 % of each side;
 * ``hue60`` / ``hue150``: hue turned by +-60 / 150 degrees;
 * ``in_place10`` / ``in_place20``: turned +-10 / 20 degrees without growing the canvas (its
-  corners black).
+  corners black);
+* ``jpeg8``: JPEG quality 8 at full size; ``jpeg8_small``: shrunk to 120 px, then JPEG 8.
 
 Every query is saved as JPEG 90. Printed per configuration and kind: recall@1 strict and
 same-object neutral (as ``bench/edit_queries.py``), the ``duplicate`` flag's recall on the
@@ -91,6 +92,8 @@ KINDS: dict[str, Callable[[Image.Image, Rng], Image.Image]] = {
     "hue150": lambda im, rng: _hue(im, 150),
     "in_place10": lambda im, rng: im.rotate(_either(rng, 10), Image.Resampling.BICUBIC),
     "in_place20": lambda im, rng: im.rotate(_either(rng, 20), Image.Resampling.BICUBIC),
+    "jpeg8": lambda im, rng: _jpeg(im, 8),
+    "jpeg8_small": lambda im, rng: _jpeg(_tiny(im, 120), 8),
 }
 
 
