@@ -122,9 +122,11 @@ def test_the_plot_of_a_tiny_copy_set_prints_no_numpy_warning(
     assert made.returncode == 0, made.stderr
     done = run_cli([*model, "eval", "run", "copies", "--plot", "plots/pr.png"], tmp_path)
     assert done.returncode == 0, done.stderr
-    # progress lines only ("checking 2 grey-band candidates with key points"), no warning
+    # progress lines only ("checking 2 grey-band candidates with key points", "comparing 1
+    # small queries' best candidates by pixels"), no warning
     assert "Warning" not in done.stderr and "invalid value" not in done.stderr, done.stderr
-    assert all(line.startswith("checking ") for line in done.stderr.splitlines()), done.stderr
+    progress = ("checking ", "comparing ")
+    assert all(line.startswith(progress) for line in done.stderr.splitlines()), done.stderr
     assert (tmp_path / "plots" / "pr.png").stat().st_size > 0
 
 

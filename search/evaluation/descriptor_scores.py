@@ -175,7 +175,8 @@ def grey_band_boosts(
 
     raised: dict[int, dict[int, float]] = {}
     small = [a for a in unsettled if (found := looks_of(a)) is not None and found[1] is not None]
-    progress(f"comparing {len(small)} small queries' best candidates by pixels")
+    if small:
+        progress(f"comparing {len(small)} small queries' best candidates by pixels")
     for a in small:
         query = looks_of(a)[1]  # type: ignore[index]
         for b in pixel_candidates(copy[a], cal):
