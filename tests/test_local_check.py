@@ -206,6 +206,25 @@ def test_a_changed_file_is_not_verified(verify_library, tmp_path: Path) -> None:
         original.write_bytes(kept)
 
 
+def test_large_files_are_never_read_for_a_query(
+    verify_library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A candidate file over the local evidence's size limit (a huge TIFF, a video) is not
+    read whole for a query: the crop is then simply not confirmed, and no file is read."""
+    import search.query.local_check as local_check
+
+    root, settings, stems = verify_library
+    monkeypatch.setattr(local_check, "LOCAL_MAX_BYTES", 1000)  # every photo is larger
+    with SearchEngine.open(settings) as engine:
+        hits = {
+            Path(h.path).name: h
+            for h in engine.search_image(root / "col" / f"{stems[0]}__crop.jpg", k=5)
+        }
+        assert engine.local.stats.files_read == 0 and engine.local.stats.confirmed == 0
+    original = hits.get(f"{stems[0]}.jpg")
+    assert original is None or original.key_points is None
+
+
 def test_one_rule_for_a_verified_pair() -> None:
     from search.descriptor import Calibration
 

@@ -11,12 +11,13 @@ A query whose views (and tiles) leave no sure copy gets its few best candidates 
 band of the calibrated copy score (``duplicate_z >= VERIFY_Z``, below what a confirmed copy
 scores anyway) checked with ORB key points + RANSAC (:mod:`search.descriptor.verify`): the
 query decoded once at up to 1024 px, each candidate's file read by its database row (only
-when its bytes are still those indexed: its size, then sha256; a missing or changed
-file is simply not checked), at most :data:`VERIFY_CHECKED` of them, and none started after
-:data:`VERIFY_BUDGET_S`. A confirmed candidate's copy score becomes
-:func:`search.descriptor.verified_copy_score` - the rule ``dedup --verify`` and the offline
-evaluation use, so a pair scores the same however it is asked. A query with a sure copy never
-gets here (:class:`search.descriptor.QueryScorer`): no OpenCV import, no file read.
+when its bytes are still those indexed: its size, then sha256; a missing or changed file, a
+video or a file over :data:`LOCAL_MAX_BYTES` is simply not checked), at most
+:data:`VERIFY_CHECKED` of them, and none started after :data:`VERIFY_BUDGET_S`. A confirmed
+candidate's copy score becomes :func:`search.descriptor.verified_copy_score` - the rule
+``dedup --verify`` and the offline evaluation use, so a pair scores the same however it is
+asked. A query with a sure copy never gets here (:class:`search.descriptor.QueryScorer`): no
+OpenCV import, no file read.
 
 A query too small for key points (its longer side at most ``PIXEL_SIDE``, no region of
 interest) has its best candidates compared by their pixels first, whatever their z
@@ -44,7 +45,7 @@ from typing import Any, TypeVar
 import numpy as np
 from PIL import Image
 
-from models import ImgsearchError, load_image
+from models import ImgsearchError, is_video_file, load_image
 from models.roi import coerce_roi
 from search.descriptor import (
     KEY_POINT_DRAFT,
@@ -76,6 +77,7 @@ from search.query.results import ImageQuery, RoiLike, SearchHit
 log = logging.getLogger(__name__)
 
 FEATURE_CACHE = 1024  # candidates' features and thumbnails kept (~40-64 kB each)
+LOCAL_MAX_BYTES = 64 << 20  # a candidate file larger than this is not read for a query
 WITNESS_PAIRS = 12  # key-point witness: pairs matched per query at most
 T = TypeVar("T")
 
@@ -314,6 +316,8 @@ class LocalVerifier:
             # bytes are checked against the indexed sha256 below
             if file is None or disk_change(file.path, file.size) is not None:
                 return None, False
+            if is_video_file(file.path) or (file.size or 0) > LOCAL_MAX_BYTES:
+                return None, False  # never read whole for a query (memory, time)
             st = file.path.stat()
         except (PathEscapeError, OSError):
             return None, False
