@@ -211,10 +211,10 @@ def test_large_files_are_never_read_for_a_query(
 ) -> None:
     """A candidate file over the local evidence's size limit (a huge TIFF, a video) is not
     read whole for a query: the crop is then simply not confirmed, and no file is read."""
-    import search.query.local_check as local_check
+    import search.query.candidate_files as candidate_files
 
     root, settings, stems = verify_library
-    monkeypatch.setattr(local_check, "LOCAL_MAX_BYTES", 1000)  # every photo is larger
+    monkeypatch.setattr(candidate_files, "LOCAL_MAX_BYTES", 1000)  # every photo is larger
     with SearchEngine.open(settings) as engine:
         hits = {
             Path(h.path).name: h

@@ -12,7 +12,7 @@ band of the calibrated copy score (``duplicate_z >= VERIFY_Z``, below what a con
 scores anyway) checked with ORB key points + RANSAC (:mod:`search.descriptor.verify`): the
 query decoded once at up to 1024 px, each candidate's file read by its database row (only
 when its bytes are still those indexed: its size, then sha256; a missing or changed file, a
-video or a file over :data:`LOCAL_MAX_BYTES` is simply not checked), at most
+video or a file over 64 MB is simply not checked: :mod:`search.query.candidate_files`), at most
 :data:`VERIFY_CHECKED` of them, and none started after :data:`VERIFY_BUDGET_S`. A confirmed
 candidate's copy score becomes :func:`search.descriptor.verified_copy_score` - the rule
 ``dedup --verify`` and the offline evaluation use, so a pair scores the same however it is
@@ -27,9 +27,9 @@ confirmed band and explained by its correlation.
 
 All of them decode the query once, at up to 1024 px, when first asked.
 
-Candidates' features are kept per image id and file state (size, mtime) in a bounded LRU
-cache (:data:`FEATURE_CACHE` images, ~40 kB each). Without OpenCV the check is skipped and a
-warning says how to install it, once per engine; a search never fails for it.
+Candidates' features and thumbnails are kept per image id and file state (size, mtime) in a
+bounded LRU cache (:mod:`search.query.candidate_files`). Without OpenCV the key points are
+skipped and a warning says how to install it, once per engine; a search never fails for it.
 """
 
 from __future__ import annotations
@@ -37,20 +37,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from models import ImgsearchError, is_video_file, load_image
+from models import ImgsearchError, load_image
 from models.roi import coerce_roi
 from search.descriptor import (
     KEY_POINT_DRAFT,
     PIXEL_SIDE,
-    THUMB_SIDE,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
     Descriptor,
@@ -67,19 +65,15 @@ from search.descriptor import (
     pixel_candidates,
     pixel_copy_score,
     pixel_correlation,
-    thumbnail,
     verified_copy_score,
 )
-from search.query.errors import PathEscapeError
-from search.query.records import LibraryRecords, disk_change, unchanged_bytes
+from search.query.candidate_files import CandidateFiles, grey_thumbnail, key_points
+from search.query.records import LibraryRecords
 from search.query.results import ImageQuery, RoiLike, SearchHit
 
 log = logging.getLogger(__name__)
 
-FEATURE_CACHE = 1024  # candidates' features and thumbnails kept (~40-64 kB each)
-LOCAL_MAX_BYTES = 64 << 20  # a candidate file larger than this is not read for a query
 WITNESS_PAIRS = 12  # key-point witness: pairs matched per query at most
-T = TypeVar("T")
 
 
 @dataclass
@@ -132,28 +126,15 @@ class QueryEvidence:
     pixels: QueryPixels | None
 
 
-def _key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
-    """A library image's key points (matched second only: not mirrored)."""
-    image = load_image(data, draft_size=KEY_POINT_DRAFT, max_pixels=max_pixels).image
-    return local_features(image, mirrored=False)
-
-
-def _thumbnail(data: bytes, max_pixels: int | None) -> Image.Image:
-    """A library image's grey thumbnail for small queries' pixels."""
-    return thumbnail(
-        load_image(data, draft_size=(THUMB_SIDE, THUMB_SIDE), max_pixels=max_pixels).image
-    )
-
-
 class LocalVerifier:
-    """The engine's local check: builds each query's callback, caches candidates' features."""
+    """The engine's local check: builds each query's callbacks; candidates' evidence is read
+    and cached by :class:`search.query.candidate_files.CandidateFiles`."""
 
     def __init__(self, records: LibraryRecords, max_pixels: int | None = None) -> None:
-        self.records = records
         self.max_pixels = max_pixels
+        self.files = CandidateFiles(records, max_pixels)
         self.stats = LocalStats()
-        self._cache: OrderedDict[tuple[str, int, int, int], Any] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the stats
         self._warned = False
 
     def for_query(
@@ -218,45 +199,57 @@ class LocalVerifier:
                 return out
             started = time.perf_counter()
             query = evidence()
-            read = raised_pairs = compared = checked = 0
-            if query.pixels is not None:
-                for n in by_pixels:
+            done = {"read": 0, "pixels": 0, "key points": 0, "raised": 0}
+
+            def confirm(
+                positions: Sequence[int],
+                kind: str,
+                read: Callable[[bytes, int | None], Any],
+                scored: Callable[[float, Any], tuple[Any, float]],
+                explained: dict[int, Any],
+            ) -> None:
+                """Raise ``out`` at the ``positions`` that ``scored(own score, what ``read``
+                made of the candidate's file)`` confirms; the evidence goes to ``explained``."""
+                for n in positions:
                     if time.perf_counter() - started > VERIFY_BUDGET_S:
                         break
-                    thumb, fresh = self._read(int(ids[n]), _thumbnail)
-                    read += fresh
-                    if thumb is None:
+                    theirs, fresh = self.files.read(int(ids[n]), read)
+                    done["read"] += fresh
+                    if theirs is None:
                         continue
-                    compared += 1
-                    correlation = pixel_correlation(query.pixels, thumb)
-                    raised = pixel_copy_score(float(out[n]), correlation, calibration)
+                    done[kind] += 1
+                    evidence_of, raised = scored(float(out[n]), theirs)
                     if raised > out[n]:
-                        local.by_pixels[int(ids[n])] = round(correlation, 3)
-                        raised_pairs += 1
+                        explained[int(ids[n])] = evidence_of
+                        done["raised"] += 1
                     out[n] = raised
-            for n in grey_band(out, calibration, VERIFY_CHECKED) if query.features else ():
-                if time.perf_counter() - started > VERIFY_BUDGET_S:
-                    break
-                found, fresh = self.features(int(ids[n]))
-                read += fresh
-                if found is None:
-                    continue
-                checked += 1
-                inliers = count_inliers(query.features, found)
-                raised = verified_copy_score(float(out[n]), inliers, calibration)
-                if raised > out[n]:
-                    local.confirmed[int(ids[n])] = inliers
-                    raised_pairs += 1
-                out[n] = raised
+
+            if query.pixels is not None:
+                mine = query.pixels
+
+                def by_correlation(own: float, thumb: Image.Image) -> tuple[float, float]:
+                    found = pixel_correlation(mine, thumb)
+                    return round(found, 3), pixel_copy_score(own, found, calibration)
+
+                confirm(by_pixels, "pixels", grey_thumbnail, by_correlation, local.by_pixels)
+            if query.features is not None:
+                features = query.features
+
+                def by_inliers(own: float, theirs: LocalFeatures) -> tuple[int, float]:
+                    inliers = count_inliers(features, theirs)
+                    return inliers, verified_copy_score(own, inliers, calibration)
+
+                chosen = grey_band(out, calibration, VERIFY_CHECKED)  # after the pixels' raises
+                confirm(chosen, "key points", key_points, by_inliers, local.confirmed)
             with self._lock:
                 s = self.stats
                 s.queries, s.checked, s.files_read = (
                     s.queries + 1,
-                    s.checked + checked,
-                    s.files_read + read,
+                    s.checked + done["key points"],
+                    s.files_read + done["read"],
                 )
-                s.pixel_pairs += compared
-                s.confirmed += raised_pairs
+                s.pixel_pairs += done["pixels"]
+                s.confirmed += done["raised"]
                 s.seconds += time.perf_counter() - started
             return out
 
@@ -304,40 +297,7 @@ class LocalVerifier:
     def features(self, image_id: int) -> tuple[LocalFeatures | None, bool]:
         """Local features of library image ``image_id`` (None: its file is gone, changed or
         unreadable) and whether its file was read for them (not cached)."""
-        return self._read(image_id, _key_points)
-
-    def _read(self, image_id: int, make: Callable[[bytes, int | None], T]) -> tuple[T | None, bool]:
-        """``make(bytes, max_pixels)`` of library image ``image_id``'s file (None: the file is
-        gone, changed or unreadable), cached per image, file state and ``make``, and whether
-        the file was read for it (not cached)."""
-        try:
-            file = self.records.image_file(image_id)  # one column query
-            # another size: changed for sure; only another mtime (a restore, `touch`): its
-            # bytes are checked against the indexed sha256 below
-            if file is None or disk_change(file.path, file.size) is not None:
-                return None, False
-            if is_video_file(file.path) or (file.size or 0) > LOCAL_MAX_BYTES:
-                return None, False  # never read whole for a query (memory, time)
-            st = file.path.stat()
-        except (PathEscapeError, OSError):
-            return None, False
-        key = (make.__name__, image_id, st.st_size, st.st_mtime_ns)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key], False
-        data = unchanged_bytes(file)  # regular file, size-limited, sha256 as indexed
-        found = None
-        if data is not None:
-            try:
-                found = make(data, self.max_pixels)
-            except (ImgsearchError, OSError) as error:
-                log.info("local evidence: nothing read of image %s: %s", image_id, error)
-        with self._lock:
-            self._cache[key] = found
-            while len(self._cache) > FEATURE_CACHE:
-                self._cache.popitem(last=False)
-        return found, True
+        return self.files.read(image_id, key_points)
 
     def _warn(self, error: VerifyUnavailableError) -> None:
         if not self._warned:

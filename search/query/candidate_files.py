@@ -1,0 +1,91 @@
+"""Library images' local evidence read from their files for a query: key points, grey
+thumbnails (:mod:`search.query.local_check`).
+
+A file is read by its database row only, and only while its bytes are those indexed (its
+size, then its sha256: a missing or changed file gives nothing); a video or a file over
+:data:`LOCAL_MAX_BYTES` is never read whole for a query. What a file gives is kept per image,
+file state and kind in a bounded LRU cache (:data:`FEATURE_CACHE` entries, ~40-64 kB each).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from PIL import Image
+
+from models import ImgsearchError, is_video_file, load_image
+from search.descriptor import (
+    KEY_POINT_DRAFT,
+    THUMB_SIDE,
+    LocalFeatures,
+    local_features,
+    thumbnail,
+)
+from search.query.errors import PathEscapeError
+from search.query.records import LibraryRecords, disk_change, unchanged_bytes
+
+log = logging.getLogger(__name__)
+
+FEATURE_CACHE = 1024  # candidates' features and thumbnails kept (~40-64 kB each)
+LOCAL_MAX_BYTES = 64 << 20  # a candidate file larger than this is not read for a query
+T = TypeVar("T")
+Make = Callable[[bytes, "int | None"], T]  # (file bytes, max pixels) -> evidence
+
+
+def key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
+    """A library image's key points (matched second only: not mirrored)."""
+    image = load_image(data, draft_size=KEY_POINT_DRAFT, max_pixels=max_pixels).image
+    return local_features(image, mirrored=False)
+
+
+def grey_thumbnail(data: bytes, max_pixels: int | None) -> Image.Image:
+    """A library image's grey thumbnail, for small queries' pixels."""
+    side = (THUMB_SIDE, THUMB_SIDE)
+    return thumbnail(load_image(data, draft_size=side, max_pixels=max_pixels).image)
+
+
+class CandidateFiles:
+    """Evidence of library images made from their files (module doc), cached."""
+
+    def __init__(self, records: LibraryRecords, max_pixels: int | None = None) -> None:
+        self.records = records
+        self.max_pixels = max_pixels
+        self._cache: OrderedDict[tuple[str, int, int, int], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def read(self, image_id: int, make: Make[T]) -> tuple[T | None, bool]:
+        """``make(bytes, max_pixels)`` of library image ``image_id``'s file (None: the file
+        is gone, changed, too large or unreadable), and whether the file was read for it
+        (not cached)."""
+        try:
+            file = self.records.image_file(image_id)  # one column query
+            # another size: changed for sure; only another mtime (a restore, `touch`): its
+            # bytes are checked against the indexed sha256 below
+            if file is None or disk_change(file.path, file.size) is not None:
+                return None, False
+            if is_video_file(file.path) or (file.size or 0) > LOCAL_MAX_BYTES:
+                return None, False  # never read whole for a query (memory, time)
+            st = file.path.stat()
+        except (PathEscapeError, OSError):
+            return None, False
+        key = (make.__name__, image_id, st.st_size, st.st_mtime_ns)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key], False
+        data = unchanged_bytes(file)  # regular file, size-limited, sha256 as indexed
+        found = None
+        if data is not None:
+            try:
+                found = make(data, self.max_pixels)
+            except (ImgsearchError, OSError) as error:
+                log.info("local evidence: nothing read of image %s: %s", image_id, error)
+        with self._lock:
+            self._cache[key] = found
+            while len(self._cache) > FEATURE_CACHE:
+                self._cache.popitem(last=False)
+        return found, True
