@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from models.quality import FLAGS
-from search.descriptor import DUPLICATE_Z
+from search.descriptor import DUPLICATE_Z, PIXEL_MATCH, PIXEL_SIDE
 
 
 def ref(name: str) -> dict[str, str]:
@@ -115,9 +115,10 @@ _HIT = {
         "pixel_match": {
             "type": "number",
             "nullable": True,
-            "description": "For a query too small for key points (160 px at most): the "
-            "correlation of its grey levels with this hit's, at the query's size, that "
-            "confirmed the hit as a copy (0.9 and above); null unless so confirmed",
+            "description": f"For a query too small for key points ({PIXEL_SIDE} px at most): "
+            "the correlation of its grey levels with this hit's, at half the query's size, "
+            f"that confirmed the hit as a copy ({PIXEL_MATCH:g} and above); null unless so "
+            "confirmed",
         },
         "id": {"type": "integer"},
         "path": {"type": "string"},

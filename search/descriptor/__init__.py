@@ -50,6 +50,7 @@ _SOURCES: dict[str, str] = {
     "local_features": "search.descriptor.verify",
     "opencv": "search.descriptor.verify",
     "verified_copy_score": "search.descriptor.verify",
+    "PIXEL_MATCH": "search.descriptor.pixel_match",
     "PIXEL_SIDE": "search.descriptor.pixel_match",
     "QueryPixels": "search.descriptor.pixel_match",
     "grey_levels": "search.descriptor.pixel_match",
@@ -87,6 +88,7 @@ __all__ = [
     "MIN_INLIERS",
     "NO_COPY_OF_BETTER",
     "NO_KEY_POINT_MATCH",
+    "PIXEL_MATCH",
     "PIXEL_SIDE",
     "PLAIN_BACKGROUND",
     "THUMB_SIDE",
@@ -163,6 +165,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
     from search.descriptor.errors import DescriptorError, VerifyUnavailableError, WhiteningError
     from search.descriptor.pixel_match import (
+        PIXEL_MATCH,
         PIXEL_SIDE,
         THUMB_SIDE,
         QueryPixels,
