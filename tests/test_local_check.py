@@ -191,6 +191,40 @@ def test_a_thumbnail_is_confirmed_by_its_pixels(
         assert engine.local.stats.pixel_pairs > 0
 
 
+def test_dedup_verify_groups_thumbnails_with_their_photos(
+    data_dir: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    """`dedup --verify` compares a thumbnail (too small for key points) with its candidates
+    by pixels: each lands in its photo's group, marked verified; plain `dedup` (vectors
+    only) leaves them out, as before."""
+    col = tmp_path / "col"
+    col.mkdir()
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:16]
+    for photo in photos:
+        Image.open(photo).convert("RGB").save(col / f"{photo.stem}.jpg", quality=92)
+    for photo in photos[:3]:
+        thumb = Image.open(photo).convert("RGB")
+        thumb.thumbnail((56, 56))
+        thumb.save(col / f"{photo.stem}__thumb.jpg", quality=70)
+    settings = make_settings(tmp_path / "lib", models_dir)
+    index_library(settings, [col])
+    args = _args(tmp_path, models_dir)
+
+    def groups(*more: str) -> dict[str, list[tuple[str, bool]]]:
+        done = run_cli([*args, "dedup", *more, "--json"], tmp_path)
+        assert done.returncode == 0, done.stderr
+        return {
+            Path(g["keeper"]).name: [(Path(m["path"]).name, m["verified"]) for m in g["members"]]
+            for g in json.loads(done.stdout)["groups"]
+        }
+
+    assert not any("__thumb" in n for members in groups().values() for n, _ in members)
+    verified = groups("--verify")
+    for photo in photos[:3]:
+        assert verified[f"{photo.stem}.jpg"] == [(f"{photo.stem}__thumb.jpg", True)], verified
+    assert sum(len(members) for members in verified.values()) == 3  # nothing else grouped
+
+
 def test_a_changed_file_is_not_verified(verify_library, tmp_path: Path) -> None:
     root, settings, stems = verify_library
     original = root / "col" / f"{stems[1]}.jpg"

@@ -11,6 +11,11 @@ becomes an edge of the duplicate graph (its own score is kept in
 :attr:`VerifiedNeighbours.raised` for the report). Pairs above the threshold are
 never demoted. Features are computed once per image (the file at 1024 px),
 and at most ``max_pairs`` pairs are checked (the best-scoring first within each batch).
+
+An image too small for key points (``small``: its longer side at most ``PIXEL_SIDE``, a
+thumbnail) is compared with each of its candidates by pixels instead, whatever their score
+(:mod:`search.descriptor.pixel_match`, the rule of the engine's small queries): a match is
+raised to its pixel-confirmed score, at least the threshold.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from models import ImgsearchError, load_image
 from search.dedup.groups import DedupMember, DedupResult
@@ -31,8 +37,13 @@ from search.descriptor import (
     VERIFY_Z,
     Calibration,
     LocalFeatures,
+    QueryPixels,
     count_inliers,
+    grey_levels,
     local_features,
+    pixel_copy_score,
+    pixel_correlation,
+    thumbnail,
     verified_copy_score,
 )
 
@@ -55,8 +66,11 @@ class VerifiedNeighbours:
         *,
         max_pairs: int = MAX_PAIRS,
         calibration: Calibration | None = None,
+        small: frozenset[int] = frozenset(),
     ) -> None:
         self.inner = inner
+        self.small = small
+        self.looks: dict[int, tuple[Image.Image, QueryPixels] | None] = {}
         self.calibration = calibration
         self.path_of = path_of
         self.low, self.threshold = float(low), float(threshold)
@@ -79,6 +93,31 @@ class VerifiedNeighbours:
                 self.features[image_id] = None
         return self.features[image_id]
 
+    def _looks(self, image_id: int) -> tuple[Image.Image, QueryPixels] | None:
+        """An image's grey thumbnail and grey levels (decoded once)."""
+        if image_id not in self.looks:
+            path = self.path_of(image_id)
+            try:
+                image = load_image(path, draft_size=KEY_POINT_DRAFT).image if path else None
+                self.looks[image_id] = (
+                    None if image is None else (thumbnail(image), grey_levels(image))
+                )
+            except (ImgsearchError, OSError) as error:
+                log.info("verify: no pixels for image %s: %s", image_id, error)
+                self.looks[image_id] = None
+        return self.looks[image_id]
+
+    def _by_pixels(self, a: int, b: int, score: float) -> float:
+        """The pair's score once the small one of ``a``, ``b`` is compared by pixels."""
+        small, other = (a, b) if a in self.small else (b, a)
+        mine, theirs = self._looks(small), self._looks(other)
+        if mine is None or theirs is None or self.checked >= self.max_pairs:
+            return score
+        self.checked += 1
+        raised = pixel_copy_score(score, pixel_correlation(mine[1], theirs[0]), self.calibration)
+        self.confirmed += raised > score
+        return raised
+
     def _inliers(self, a: int, b: int) -> int:
         key = (min(a, b), max(a, b))
         if key not in self.decided:
@@ -97,6 +136,15 @@ class VerifiedNeighbours:
         scores = np.array(scores, dtype=np.float32, copy=True)
         grey = (scores >= self.low) & (scores < self.threshold) & (found >= 0)
         grey &= found != ids[:, None]
+        if self.small:  # a thumbnail and each of its candidates, by pixels
+            for r, c in zip(*np.nonzero((scores < self.threshold) & (found >= 0)), strict=True):
+                a, b = int(ids[r]), int(found[r, c])
+                if a != b and (a in self.small or b in self.small):
+                    grey[r, c] = False
+                    raised = self._by_pixels(a, b, float(scores[r, c]))
+                    if raised > scores[r, c]:
+                        self.raised[(min(a, b), max(a, b))] = float(scores[r, c])
+                        scores[r, c] = max(self.threshold, raised)
         rows, cols = np.nonzero(grey)
         for r, c in sorted(
             zip(rows.tolist(), cols.tolist(), strict=True), key=lambda rc: -scores[rc]
@@ -127,5 +175,5 @@ class VerifiedNeighbours:
         return {
             "verify_checked": self.checked,
             "verify_confirmed": self.confirmed,
-            "verify_images": len(self.features),
+            "verify_images": len(self.features) + len(self.looks),
         }

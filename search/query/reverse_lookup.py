@@ -24,7 +24,7 @@ from search.dedup import (
     find_duplicates,
     keep_present,
 )
-from search.descriptor import DUPLICATE_Z
+from search.descriptor import DUPLICATE_Z, PIXEL_SIDE
 from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.engine import SearchEngine
 from search.query.errors import QueryError
@@ -324,7 +324,8 @@ def library_duplicates(
             vectors, ids, extra.astype(np.float16), extra_ids
         )
         if verify:
-            verifier = _verifier(engine, options["neighbours"], threshold)
+            small = frozenset(im.id for im in images if max(im.width, im.height) <= PIXEL_SIDE)
+            verifier = _verifier(engine, options["neighbours"], threshold, small)
             options["neighbours"] = verifier
     result = find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
     if verifier is not None:
@@ -333,7 +334,7 @@ def library_duplicates(
     return keep_present(result)
 
 
-def _verifier(engine: SearchEngine, inner: Any, threshold: float) -> Any:
+def _verifier(engine: SearchEngine, inner: Any, threshold: float, small: frozenset[int]) -> Any:
     from search.dedup import VERIFY_Z, VerifiedNeighbours
     from search.descriptor import opencv
 
@@ -346,5 +347,5 @@ def _verifier(engine: SearchEngine, inner: Any, threshold: float) -> Any:
         return found.path if found is not None and found.path.is_file() else None
 
     return VerifiedNeighbours(
-        inner, path_of, min(low, threshold), threshold, calibration=calibration
+        inner, path_of, min(low, threshold), threshold, calibration=calibration, small=small
     )
