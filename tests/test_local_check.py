@@ -223,6 +223,8 @@ def test_dedup_verify_groups_thumbnails_with_their_photos(
     for photo in photos[:3]:
         assert verified[f"{photo.stem}.jpg"] == [(f"{photo.stem}__thumb.jpg", True)], verified
     assert sum(len(members) for members in verified.values()) == 3  # nothing else grouped
+    summary = run_cli([*args, "dedup", "--verify"], tmp_path).stderr.strip().splitlines()[-1]
+    assert summary.endswith("confirmed by local features (3 pair(s))"), summary  # once each
 
 
 def test_a_changed_file_is_not_verified(verify_library, tmp_path: Path) -> None:

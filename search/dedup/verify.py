@@ -34,6 +34,7 @@ from search.dedup.neighbours import NeighbourProvider
 from search.descriptor import (
     KEY_POINT_DRAFT,
     MIN_INLIERS,
+    PIXEL_MATCH,
     VERIFY_Z,
     Calibration,
     LocalFeatures,
@@ -71,6 +72,7 @@ class VerifiedNeighbours:
         self.inner = inner
         self.small = small
         self.looks: dict[int, tuple[Image.Image, QueryPixels] | None] = {}
+        self.correlated: dict[tuple[int, int], float] = {}  # small pair -> correlation
         self.calibration = calibration
         self.path_of = path_of
         self.low, self.threshold = float(low), float(threshold)
@@ -108,15 +110,18 @@ class VerifiedNeighbours:
         return self.looks[image_id]
 
     def _by_pixels(self, a: int, b: int, score: float) -> float:
-        """The pair's score once the small one of ``a``, ``b`` is compared by pixels."""
-        small, other = (a, b) if a in self.small else (b, a)
-        mine, theirs = self._looks(small), self._looks(other)
-        if mine is None or theirs is None or self.checked >= self.max_pairs:
-            return score
-        self.checked += 1
-        raised = pixel_copy_score(score, pixel_correlation(mine[1], theirs[0]), self.calibration)
-        self.confirmed += raised > score
-        return raised
+        """The pair's score once the small one of ``a``, ``b`` is compared by pixels (each
+        pair compared once)."""
+        key = (min(a, b), max(a, b))
+        if key not in self.correlated:
+            small, other = (a, b) if a in self.small else (b, a)
+            mine, theirs = self._looks(small), self._looks(other)
+            if mine is None or theirs is None or self.checked >= self.max_pairs:
+                return score
+            self.checked += 1
+            self.correlated[key] = pixel_correlation(mine[1], theirs[0])
+            self.confirmed += self.correlated[key] >= PIXEL_MATCH
+        return pixel_copy_score(score, self.correlated[key], self.calibration)
 
     def _inliers(self, a: int, b: int) -> int:
         key = (min(a, b), max(a, b))
