@@ -150,13 +150,14 @@ def test_the_key_point_check_is_evaluated_as_the_engine_runs_it(prepared_hard) -
     descriptor = Descriptor(DescriptorConfig())
     descriptor.calibrate([f.stored for f in prepared.files])
     copy = _Matrices(descriptor, prepared.files).copy_matrix()
-    boost = grey_band_boosts(prepared.paths, copy, descriptor, lambda _msg: None)
+    boost = grey_band_boosts(prepared.files, prepared.paths, copy, descriptor, lambda _m: None)
     assert len(boost) == run.verified_pairs
     cal = descriptor.calibration
     for (a, b), score in boost.items():
         assert copy[a].max() < descriptor.sure_score()  # an unsettled query
         # a grey-band candidate, or a small query's candidate compared by pixels
         small = max(load_image(prepared.paths[a]).image.size) <= PIXEL_SIDE
+        assert small == (max(prepared.files[a].size) <= PIXEL_SIDE)  # the size it was told
         assert b in grey_band(copy[a], cal, VERIFY_CHECKED) or (
             small and b in pixel_candidates(copy[a], cal)
         )

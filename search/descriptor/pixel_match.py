@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from models import load_image
 from search.descriptor.expansion import SELF_SCORE
 from search.descriptor.verify import confirmed_copy_score, verified_floor
 
@@ -41,6 +42,11 @@ PIXEL_MATCH = 0.93  # correlation from which a candidate is a copy (module doc)
 MIN_COMPARED = 8  # pixels a side compared, at least
 THUMB_SIDE = 256  # a candidate's grey thumbnail (kept per image): at most this side
 MAX_ASPECT = 0.05  # aspect ratios of query and candidate agree within this share
+
+
+def is_small(width: int, height: int) -> bool:
+    """Whether an image of this size is too small for key points: compared by pixels."""
+    return max(width, height) <= PIXEL_SIDE
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,12 @@ def thumbnail(image: Image.Image) -> Image.Image:
     grey = image.convert("L")
     grey.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX)
     return grey
+
+
+def read_thumbnail(source: object, max_pixels: int | None = None) -> Image.Image:
+    """The grey thumbnail of an image file or its bytes, decoded at the thumbnail's draft."""
+    side = (THUMB_SIDE, THUMB_SIDE)
+    return thumbnail(load_image(source, draft_size=side, max_pixels=max_pixels).image)
 
 
 def _unit(levels: np.ndarray) -> np.ndarray:

@@ -104,7 +104,8 @@ def describe_files(
         stored = StoredImage(
             vs.embeddings[0], frame, bool(vs.frame and vs.frame.dominant), vs.analysis.labels
         )
-        out.append(FileViews(stored, vs.embeddings, vs.names))
+        size = (vs.analysis.width, vs.analysis.height)
+        out.append(FileViews(stored, vs.embeddings, vs.names, size))
     return out, errors
 
 
@@ -206,7 +207,7 @@ def score_set(
     copy = mx.copy_matrix()  # scored once: for the check's candidates and the rankings
     boost: dict[tuple[int, int], float] = {}
     if config.checks_grey_band:
-        boost = grey_band_boosts(prepared.paths, copy, descriptor, say)
+        boost = grey_band_boosts(prepared.files, prepared.paths, copy, descriptor, say)
         run.verified_pairs = len(boost)
         run.seconds["verify"] = time.perf_counter() - t0
     depth = ranking_depth(len(prepared.files), None, prepared.truth)

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-from PIL import Image
 
 from models import ImageError, load_image
 from search.descriptor import (
@@ -28,19 +27,22 @@ from search.evaluation import metrics as m
 from search.evaluation.scoring import EXACT_MAX_FILES, Scores
 
 if TYPE_CHECKING:
-    from search.descriptor import LocalFeatures
+    pass
 
 BLOCK = 128  # query files per block of the score matrices
+T = TypeVar("T")
 Progress = Callable[[str], None]
 
 
 @dataclass
 class FileViews:
-    """One file as library image (``stored``) and as query (``views``/``names``)."""
+    """One file as library image (``stored``) and as query (``views``/``names``), and its
+    width and height."""
 
     stored: StoredImage
     views: np.ndarray
     names: tuple[str, ...]
+    size: tuple[int, int] = (0, 0)
 
 
 class _Matrices:
@@ -129,25 +131,29 @@ def _scores(
 
 
 def grey_band_boosts(
-    paths: Sequence[Path], copy: np.ndarray, descriptor: Descriptor, progress: Progress
+    files: Sequence[FileViews],
+    paths: Sequence[Path],
+    copy: np.ndarray,
+    descriptor: Descriptor,
+    progress: Progress,
 ) -> dict[tuple[int, int], float]:
     """The engine's local check, offline (``local=on`` or ``verify=on``): each query (row of
     ``copy``, :meth:`_Matrices.copy_matrix`) whose candidates hold no sure copy
-    (:meth:`QueryScorer.settled`) has, when it is small, its best candidates compared by
-    pixels (:func:`pixel_candidates`, :func:`pixel_copy_score`), then its
-    :data:`VERIFY_CHECKED` best grey-band candidates (:func:`grey_band`) checked with ORB +
-    RANSAC; ``(query, candidate)`` -> the confirmed copy's score, where that raises it."""
+    (:meth:`QueryScorer.settled`) has, when it is small (its file's size in ``files``), its
+    best candidates compared by pixels (:func:`pixel_candidates`, :func:`pixel_copy_score`),
+    then its :data:`VERIFY_CHECKED` best grey-band candidates (:func:`grey_band`) checked
+    with ORB + RANSAC; ``(query, candidate)`` -> the confirmed copy's score, where that
+    raises it. Only the files a check needs are read."""
     from search.descriptor import (
-        PIXEL_SIDE,
-        QueryPixels,
         count_inliers,
         grey_band,
         grey_levels,
+        is_small,
         local_features,
         pixel_candidates,
         pixel_copy_score,
         pixel_correlation,
-        thumbnail,
+        read_thumbnail,
         verified_copy_score,
     )
 
@@ -155,33 +161,34 @@ def grey_band_boosts(
     sure = descriptor.sure_score()
     unsettled = [a for a, row in enumerate(copy) if sure is None or row.max() < sure]
 
-    def decoded(n: int) -> Image.Image | None:
-        try:
-            return load_image(paths[n], draft_size=KEY_POINT_DRAFT).image
-        except ImageError:
-            return None
+    def cached(make: Callable[[int], T]) -> Callable[[int], T | None]:
+        """``make(n)`` once per file; None where the file cannot be decoded."""
+        done: dict[int, T | None] = {}
 
-    looks: dict[int, tuple[Image.Image, QueryPixels | None] | None] = {}
+        def of(n: int) -> T | None:
+            if n not in done:
+                try:
+                    done[n] = make(n)
+                except ImageError:
+                    done[n] = None
+            return done[n]
 
-    def looks_of(n: int) -> tuple[Image.Image, QueryPixels | None] | None:
-        """A file's grey thumbnail, and its grey levels when it is small."""
-        if n not in looks:
-            image = decoded(n)
-            small = image is not None and max(image.size) <= PIXEL_SIDE
-            looks[n] = (
-                None if image is None else (thumbnail(image), grey_levels(image) if small else None)
-            )
-        return looks[n]
+        return of
 
+    thumbnail_of = cached(lambda n: read_thumbnail(paths[n]))
+    pixels_of = cached(lambda n: grey_levels(load_image(paths[n]).image))
+    features_of = cached(
+        lambda n: local_features(load_image(paths[n], draft_size=KEY_POINT_DRAFT).image)
+    )
     raised: dict[int, dict[int, float]] = {}
-    small = [a for a in unsettled if (found := looks_of(a)) is not None and found[1] is not None]
+    small = [a for a in unsettled if is_small(*files[a].size)]
     if small:
         progress(f"comparing {len(small)} small queries' best candidates by pixels")
     for a in small:
-        query = looks_of(a)[1]  # type: ignore[index]
-        for b in pixel_candidates(copy[a], cal):
-            if (other := looks_of(b)) is not None:
-                v = pixel_copy_score(float(copy[a, b]), pixel_correlation(query, other[0]), cal)
+        query = pixels_of(a)
+        for b in pixel_candidates(copy[a], cal) if query is not None else ():
+            if (other := thumbnail_of(b)) is not None:
+                v = pixel_copy_score(float(copy[a, b]), pixel_correlation(query, other), cal)
                 if v > copy[a, b]:
                     raised.setdefault(a, {})[b] = v
     checks: list[tuple[int, int, float]] = []
@@ -191,14 +198,6 @@ def grey_band_boosts(
             row[b] = v
         checks += [(a, b, float(row[b])) for b in grey_band(row, cal, VERIFY_CHECKED)]
     progress(f"checking {len(checks)} grey-band candidates with key points")
-    features: dict[int, LocalFeatures | None] = {}
-
-    def features_of(n: int) -> LocalFeatures | None:
-        if n not in features:
-            image = decoded(n)
-            features[n] = None if image is None else local_features(image)
-        return features[n]
-
     boost = {(a, b): v for a, found in raised.items() for b, v in found.items()}
     for a, b, own in checks:
         fa, fb = features_of(a), features_of(b)

@@ -1,5 +1,6 @@
-"""Library images' local evidence read from their files for a query: key points, grey
-thumbnails (:mod:`search.query.local_check`).
+"""Library images' local evidence read from their files for a query: key points
+(:func:`key_points`), grey thumbnails (:func:`search.descriptor.read_thumbnail`); used by
+:mod:`search.query.local_check`.
 
 A file is read by its database row only, and only while its bytes are those indexed (its
 size, then its sha256: a missing or changed file gives nothing); a video or a file over
@@ -15,16 +16,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from PIL import Image
-
 from models import ImgsearchError, is_video_file, load_image
-from search.descriptor import (
-    KEY_POINT_DRAFT,
-    THUMB_SIDE,
-    LocalFeatures,
-    local_features,
-    thumbnail,
-)
+from search.descriptor import KEY_POINT_DRAFT, LocalFeatures, local_features
 from search.query.errors import PathEscapeError
 from search.query.records import LibraryRecords, disk_change, unchanged_bytes
 
@@ -40,12 +33,6 @@ def key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
     """A library image's key points (matched second only: not mirrored)."""
     image = load_image(data, draft_size=KEY_POINT_DRAFT, max_pixels=max_pixels).image
     return local_features(image, mirrored=False)
-
-
-def grey_thumbnail(data: bytes, max_pixels: int | None) -> Image.Image:
-    """A library image's grey thumbnail, for small queries' pixels."""
-    side = (THUMB_SIDE, THUMB_SIDE)
-    return thumbnail(load_image(data, draft_size=side, max_pixels=max_pixels).image)
 
 
 class CandidateFiles:

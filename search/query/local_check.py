@@ -48,7 +48,6 @@ from models import ImgsearchError, load_image
 from models.roi import coerce_roi
 from search.descriptor import (
     KEY_POINT_DRAFT,
-    PIXEL_SIDE,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
     Descriptor,
@@ -60,14 +59,16 @@ from search.descriptor import (
     count_inliers,
     grey_band,
     grey_levels,
+    is_small,
     key_points_match,
     local_features,
     pixel_candidates,
     pixel_copy_score,
     pixel_correlation,
+    read_thumbnail,
     verified_copy_score,
 )
-from search.query.candidate_files import CandidateFiles, grey_thumbnail, key_points
+from search.query.candidate_files import CandidateFiles, key_points
 from search.query.records import LibraryRecords
 from search.query.results import ImageQuery, RoiLike, SearchHit
 
@@ -148,7 +149,7 @@ class LocalVerifier:
         width and height, when known: a small one is compared by pixels too), read once when
         first asked."""
         region = coerce_roi(roi)
-        small = region is None and size is not None and max(size) <= PIXEL_SIDE
+        small = region is None and size is not None and is_small(*size)
         found: list[QueryEvidence] = []
 
         def evidence() -> QueryEvidence:
@@ -231,7 +232,7 @@ class LocalVerifier:
                     found = pixel_correlation(mine, thumb)
                     return round(found, 3), pixel_copy_score(own, found, calibration)
 
-                confirm(by_pixels, "pixels", grey_thumbnail, by_correlation, local.by_pixels)
+                confirm(by_pixels, "pixels", read_thumbnail, by_correlation, local.by_pixels)
             if query.features is not None:
                 features = query.features
 

@@ -24,7 +24,7 @@ from search.dedup import (
     find_duplicates,
     keep_present,
 )
-from search.descriptor import DUPLICATE_Z, PIXEL_SIDE
+from search.descriptor import DUPLICATE_Z, is_small
 from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.engine import SearchEngine
 from search.query.errors import QueryError
@@ -324,7 +324,7 @@ def library_duplicates(
             vectors, ids, extra.astype(np.float16), extra_ids
         )
         if verify:
-            small = frozenset(im.id for im in images if max(im.width, im.height) <= PIXEL_SIDE)
+            small = frozenset(im.id for im in images if is_small(im.width, im.height))
             verifier = _verifier(engine, options["neighbours"], threshold, small)
             options["neighbours"] = verifier
     result = find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
