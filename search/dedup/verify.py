@@ -24,6 +24,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -44,7 +45,7 @@ from search.descriptor import (
     local_features,
     pixel_copy_score,
     pixel_correlation,
-    thumbnail,
+    read_thumbnail,
     verified_copy_score,
 )
 
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 __all__ = ["MAX_PAIRS", "VERIFY_Z", "VerifiedNeighbours"]  # VERIFY_Z: the grey band's low end
 
 MAX_PAIRS = 20_000
+T = TypeVar("T")
 
 
 class VerifiedNeighbours:
@@ -71,7 +73,8 @@ class VerifiedNeighbours:
     ) -> None:
         self.inner = inner
         self.small = small
-        self.looks: dict[int, tuple[Image.Image, QueryPixels] | None] = {}
+        self.levels: dict[int, QueryPixels | None] = {}  # small images
+        self.thumbnails: dict[int, Image.Image | None] = {}  # their candidates
         self.correlated: dict[tuple[int, int], float] = {}  # small pair -> correlation
         self.calibration = calibration
         self.path_of = path_of
@@ -95,19 +98,25 @@ class VerifiedNeighbours:
                 self.features[image_id] = None
         return self.features[image_id]
 
-    def _looks(self, image_id: int) -> tuple[Image.Image, QueryPixels] | None:
-        """An image's grey thumbnail and grey levels (decoded once)."""
-        if image_id not in self.looks:
-            path = self.path_of(image_id)
-            try:
-                image = load_image(path, draft_size=KEY_POINT_DRAFT).image if path else None
-                self.looks[image_id] = (
-                    None if image is None else (thumbnail(image), grey_levels(image))
-                )
-            except (ImgsearchError, OSError) as error:
-                log.info("verify: no pixels for image %s: %s", image_id, error)
-                self.looks[image_id] = None
-        return self.looks[image_id]
+    def _pixels(self, image_id: int) -> QueryPixels | None:
+        """A small image's grey levels (decoded once)."""
+        if image_id not in self.levels:
+            self.levels[image_id] = self._read(image_id, lambda p: grey_levels(load_image(p).image))
+        return self.levels[image_id]
+
+    def _thumbnail(self, image_id: int) -> Image.Image | None:
+        """An image's grey thumbnail (decoded once, at the thumbnail's draft)."""
+        if image_id not in self.thumbnails:
+            self.thumbnails[image_id] = self._read(image_id, read_thumbnail)
+        return self.thumbnails[image_id]
+
+    def _read(self, image_id: int, make: Callable[[Path], T]) -> T | None:
+        path = self.path_of(image_id)
+        try:
+            return make(path) if path else None
+        except (ImgsearchError, OSError) as error:
+            log.info("verify: no pixels for image %s: %s", image_id, error)
+            return None
 
     def _by_pixels(self, a: int, b: int, score: float) -> float:
         """The pair's score once the small one of ``a``, ``b`` is compared by pixels (each
@@ -115,11 +124,11 @@ class VerifiedNeighbours:
         key = (min(a, b), max(a, b))
         if key not in self.correlated:
             small, other = (a, b) if a in self.small else (b, a)
-            mine, theirs = self._looks(small), self._looks(other)
+            mine, theirs = self._pixels(small), self._thumbnail(other)
             if mine is None or theirs is None or self.checked >= self.max_pairs:
                 return score
             self.checked += 1
-            self.correlated[key] = pixel_correlation(mine[1], theirs[0])
+            self.correlated[key] = pixel_correlation(mine, theirs)
             self.confirmed += self.correlated[key] >= PIXEL_MATCH
         return pixel_copy_score(score, self.correlated[key], self.calibration)
 
@@ -142,14 +151,16 @@ class VerifiedNeighbours:
         grey = (scores >= self.low) & (scores < self.threshold) & (found >= 0)
         grey &= found != ids[:, None]
         if self.small:  # a thumbnail and each of its candidates, by pixels
-            for r, c in zip(*np.nonzero((scores < self.threshold) & (found >= 0)), strict=True):
+            small = np.fromiter(self.small, np.int64, len(self.small))
+            pixels = np.isin(ids, small)[:, None] | np.isin(found, small)
+            pixels &= (scores < self.threshold) & (found >= 0) & (found != ids[:, None])
+            grey &= ~pixels
+            for r, c in zip(*np.nonzero(pixels), strict=True):
                 a, b = int(ids[r]), int(found[r, c])
-                if a != b and (a in self.small or b in self.small):
-                    grey[r, c] = False
-                    raised = self._by_pixels(a, b, float(scores[r, c]))
-                    if raised > scores[r, c]:
-                        self.raised[(min(a, b), max(a, b))] = float(scores[r, c])
-                        scores[r, c] = max(self.threshold, raised)
+                raised = self._by_pixels(a, b, float(scores[r, c]))
+                if raised > scores[r, c]:
+                    self.raised[(min(a, b), max(a, b))] = float(scores[r, c])
+                    scores[r, c] = max(self.threshold, raised)
         rows, cols = np.nonzero(grey)
         for r, c in sorted(
             zip(rows.tolist(), cols.tolist(), strict=True), key=lambda rc: -scores[rc]
@@ -180,5 +191,5 @@ class VerifiedNeighbours:
         return {
             "verify_checked": self.checked,
             "verify_confirmed": self.confirmed,
-            "verify_images": len(self.features) + len(self.looks),
+            "verify_images": len(self.features | self.levels | self.thumbnails),
         }
