@@ -341,6 +341,7 @@ class Pipeline:
         q = result.quality
         if q is not None:
             upsert.measured(q.flags, q.values)
+        upsert.layout = result.layout
         box = result.frame_box
         if box is not None and result.frame_embedding is not None:
             upsert.frame = FrameVector(

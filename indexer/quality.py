@@ -1,8 +1,9 @@
-"""Quality flags for images indexed before they existed (revision 0005q): decoded again once
-and measured on the model's input like the indexer's own decode step, without the model.
+"""Quality flags and grey-level layouts for images indexed before they existed (revisions
+0005q, 0006l): decoded again once and measured like the indexer's own decode step, without
+the model.
 
-New and changed files get their flags in the pipeline's decode step; this pass only serves
-rows whose flags are NULL (older libraries, and byte copies of such rows). A file that changed
+New and changed files get both in the pipeline's decode step; this pass only serves rows
+where either is NULL (older libraries, and byte copies of such rows). A file that changed
 since it was indexed is left to the next run's pipeline; one that cannot be read stays
 unmeasured (it is tried again next time).
 """
@@ -17,7 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from indexer.progress import bar
-from models import MAX_FILE_BYTES, ImgsearchError, OnnxModel, open_image_file, read_limited
+from models import (
+    MAX_FILE_BYTES,
+    ImgsearchError,
+    OnnxModel,
+    image_layout,
+    open_image_file,
+    read_limited,
+)
 from models.quality import measure_quality
 from search.store import LibraryStore, UnmeasuredImage
 
@@ -28,8 +36,9 @@ PAGE = 256
 
 def _measure(
     model: OnnxModel, row: UnmeasuredImage, max_pixels: int | None
-) -> tuple[int, int, int, tuple[float, ...]] | None:
-    """``(id, mtime_ns, flags, measures)`` of one stored image, or None (changed, unreadable)."""
+) -> tuple[int, int, int, tuple[float, ...], bytes] | None:
+    """``(id, mtime_ns, flags, measures, layout)`` of one stored image, or None (changed,
+    unreadable)."""
     path = Path(row.root) / Path(*row.rel_path.split("/"))
     try:
         with open_image_file(path, MAX_FILE_BYTES) as handle:
@@ -43,7 +52,7 @@ def _measure(
         log.info("quality of %s not measured: %s", path, error)
         return None
     quality = measure_quality(model.preprocess(decoded), decoded.width, decoded.height)
-    return row.id, row.mtime_ns, quality.flags, quality.values
+    return row.id, row.mtime_ns, quality.flags, quality.values, image_layout(decoded.image)
 
 
 def measure_unmeasured(

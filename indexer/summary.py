@@ -97,8 +97,8 @@ class IndexSummary(Counts):
             lines.append(f"the whole run took {self.seconds:.1f} s")
         if self.quality_measured:
             lines.append(
-                f"quality flags measured for {self.quality_measured} images indexed before "
-                f"they existed ({self.quality_seconds:.1f} s)"
+                f"quality flags and layouts measured for {self.quality_measured} images "
+                f"indexed before they existed ({self.quality_seconds:.1f} s)"
             )
         if self.failures:
             lines.append(f"failed files ({self.failed}):")

@@ -67,6 +67,8 @@ _SOURCES: dict[str, str] = {
     "read_image_file": "models.files",
     "read_limited": "models.files",
     "TopLabels": "models.labels",
+    "LAYOUT_BYTES": "models.layout",
+    "image_layout": "models.layout",
     "DecodedImage": "models.load",
     "load_image": "models.load",
     "pixel_sha256": "models.load",
@@ -101,6 +103,7 @@ __all__ = [
     "ANIMATED_FORMATS",
     "DEFAULT_MODEL_NAME",
     "HEIF_SUPPORTED",
+    "LAYOUT_BYTES",
     "MAX_FILE_BYTES",
     "VIDEO_EXTENSIONS",
     "Analysis",
@@ -158,6 +161,7 @@ __all__ = [
     "hash_image_file",
     "hash_limited",
     "image_format",
+    "image_layout",
     "is_animation",
     "is_streamed",
     "is_video_container",
@@ -261,6 +265,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         read_limited,
     )
     from models.labels import TopLabels
+    from models.layout import LAYOUT_BYTES, image_layout
     from models.load import DecodedImage, load_image, pixel_sha256, to_rgb
     from models.media import is_video_container, is_video_data, is_video_file, open_video
     from models.onnx_model import ModelOutput, OnnxModel, l2_normalize, open_model

@@ -40,6 +40,8 @@ class Analysis:
     view_costs: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     #: ``ImageAnalyzer(quality=True)``: quality measures and flags (None without)
     quality: ImageQuality | None = None
+    #: with ``quality``: the whole image's 16 x 16 grey levels (:func:`models.image_layout`)
+    layout: bytes | None = None
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Prepared:
     view_tensors: np.ndarray | None = None
     view_costs: tuple[float, float] = (0.0, 0.0)  # making them: wall, thread CPU
     quality: ImageQuality | None = None
+    layout: bytes | None = None
 
 
 @dataclass

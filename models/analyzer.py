@@ -18,6 +18,7 @@ from models.errors import ImageError, RoiError
 from models.extra_views import ViewMaker, embed_views, make_views
 from models.frame import ContentBox, find_content_box
 from models.labels import TopLabels
+from models.layout import image_layout
 from models.load import DEFAULT_MAX_PIXELS, DecodedImage
 from models.onnx_model import OnnxModel
 from models.quality import measure_quality
@@ -120,6 +121,7 @@ class ImageAnalyzer:
             prepared = Prepared(decoded, tensor, region)
             if self.quality and region is None:
                 prepared.quality = measure_quality(tensor, decoded.width, decoded.height)
+                prepared.layout = image_layout(decoded.image)
             if self.frames and region is None:
                 box = find_content_box(decoded.image)
                 if box is not None:
@@ -216,6 +218,7 @@ class ImageAnalyzer:
                 frame_box=chunk[i].frame_box if i in frame_vectors else None,  # type: ignore[union-attr]
                 frame_embedding=frame_vectors.get(i),
                 quality=chunk[i].quality,  # type: ignore[union-attr]
+                layout=chunk[i].layout,  # type: ignore[union-attr]
             )
             if i in view_vectors:
                 analysis.view_embeddings, analysis.view_costs = view_vectors[i]

@@ -21,13 +21,14 @@ model passes instead of four to eight.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from models.frame import ContentBox, find_content_box
+from models.layout import image_layout
 from models.load import DecodedImage
 from models.roi import RegionOfInterest
 
@@ -64,6 +65,8 @@ class ViewSet:
     model: OnnxModel | None = field(default=None, repr=False)
     #: the upright image (or region) the tiles of :meth:`regions` are cut from
     upright: Image.Image | None = field(default=None, repr=False)
+    #: the image's (or region's) grey-level layout (:func:`models.image_layout`)
+    layout: bytes | None = None
 
     @property
     def complete(self) -> bool:
@@ -79,7 +82,7 @@ class ViewSet:
         more = self.model.run(batch).embeddings.astype(np.float32)
         names = self.names + tuple(name for name, _, _ in self.pending)
         vectors = np.concatenate([self.embeddings, more])
-        return ViewSet(self.analysis, vectors, names, self.frame, (), self.model, self.upright)
+        return replace(self, embeddings=vectors, names=names, pending=())
 
     def regions(self, grid: int = REGION_GRID) -> np.ndarray:
         """Embeddings [grid * grid, D] of the upright image's tiles (a ``grid`` x ``grid``
@@ -205,11 +208,12 @@ def analyze_views(
     names = ("full", *(name for name, _, _ in now))
     vectors = np.concatenate(embeddings).astype(np.float32)
     upright = region_image(prepared.decoded, prepared.region)
+    layout = image_layout(upright)
     if min(upright.size) < REGION_GRID * MIN_TILE_SIDE:
         upright = None
     elif upright.mode != "RGB":
         upright = upright.convert("RGB")
-    return ViewSet(base, vectors, names, frame, later, model, upright)
+    return ViewSet(base, vectors, names, frame, later, model, upright, layout)
 
 
 def turned_embeddings(

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from search.descriptor import MIN_INLIERS, DescriptorConfig, verified_copy_score
 from search.query import SearchEngine, lookup
@@ -225,6 +227,52 @@ def test_dedup_verify_groups_thumbnails_with_their_photos(
     assert sum(len(members) for members in verified.values()) == 3  # nothing else grouped
     summary = run_cli([*args, "dedup", "--verify"], tmp_path).stderr.strip().splitlines()[-1]
     assert summary.endswith("confirmed by local features (3 pair(s))"), summary  # once each
+
+
+def _inverted_duotone(photo: Path, out: Path) -> None:
+    """Dark ink light, light ink dark, a gamma: its vector is far from its photo's."""
+    grey = ImageOps.grayscale(Image.open(photo).convert("RGB"))
+    duotone = ImageOps.colorize(grey, (230, 200, 40), (20, 30, 120))
+    duotone.point(lambda i: int(255 * (i / 255) ** 1.4)).save(out, quality=85)
+
+
+def test_an_inverted_duotone_is_found_by_its_layout(
+    verify_library, models_dir: Path, tmp_path: Path
+) -> None:
+    """An inverted duotone's vector leaves its photo in doubt (and ORB, which compares
+    brightness, matches nothing as it is); the stored grey-level layouts nominate the photo
+    (rank correlation near -1) and the query's inverted key points confirm it. A library
+    indexed before layouts existed has none: no confirmation, until the next `imgsearch
+    index` reads them."""
+    root, settings, stems = verify_library
+    queries = {stem: tmp_path / f"{stem}__duotone.jpg" for stem in (stems[1], stems[10])}
+    for stem, query in queries.items():
+        _inverted_duotone(root / "col" / f"{stem}.jpg", query)
+
+    def first_hits(library: Path) -> dict[str, dict]:
+        args = ["--library", str(library), "--model-path", str(models_dir)]
+        out = {}
+        for stem, query in queries.items():
+            found = run_cli([*args, "search", str(query), "--json", "-k", "5"], tmp_path)
+            assert found.returncode == 0, found.stderr
+            out[stem] = json.loads(found.stdout)["results"][0]
+        return out
+
+    for stem, first in first_hits(root / "lib").items():
+        assert Path(first["path"]).stem == stem, first
+        assert first["duplicate"] and first["key_points"] >= MIN_INLIERS, first
+
+    older = tmp_path / "older"  # the same library as if indexed before revision 0006l
+    shutil.copytree(root / "lib", older)
+    with sqlite3.connect(older / "imgsearch.sqlite3") as db:
+        db.execute("UPDATE images SET layout = NULL")
+    assert not any(first["duplicate"] for first in first_hits(older).values())
+    args = ["--library", str(older), "--model-path", str(models_dir)]
+    again = run_cli([*args, "index", "--json", "--no-progress"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["quality_measured"] == PHOTOS + CROPS and summary["updated"] == 0, summary
+    assert all(first["duplicate"] for first in first_hits(older).values())
 
 
 def test_a_changed_file_is_not_verified(verify_library, tmp_path: Path) -> None:

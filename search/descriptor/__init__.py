@@ -50,6 +50,13 @@ _SOURCES: dict[str, str] = {
     "local_features": "search.descriptor.verify",
     "opencv": "search.descriptor.verify",
     "verified_copy_score": "search.descriptor.verify",
+    "verified_floor": "search.descriptor.verify",
+    "LAYOUT_MATCH": "search.descriptor.layout_match",
+    "LAYOUT_NOMINATED": "search.descriptor.layout_match",
+    "layout_correlation": "search.descriptor.layout_match",
+    "layout_nominees": "search.descriptor.layout_match",
+    "layout_ranks": "search.descriptor.layout_match",
+    "layout_matches": "search.descriptor.layout_match",
     "PIXEL_MATCH": "search.descriptor.pixel_match",
     "PIXEL_SIDE": "search.descriptor.pixel_match",
     "QueryPixels": "search.descriptor.pixel_match",
@@ -85,6 +92,8 @@ __all__ = [
     "DUPLICATE_Z",
     "FULL_IMAGES",
     "KEY_POINT_DRAFT",
+    "LAYOUT_MATCH",
+    "LAYOUT_NOMINATED",
     "LOCAL_WITNESS_Z",
     "MIN_IMAGES",
     "MIN_INLIERS",
@@ -127,6 +136,10 @@ __all__ = [
     "is_small",
     "key_points_match",
     "label_vectors",
+    "layout_correlation",
+    "layout_matches",
+    "layout_nominees",
+    "layout_ranks",
     "learn_from_images",
     "learn_whitening",
     "local_features",
@@ -140,6 +153,7 @@ __all__ = [
     "shrink_for",
     "thumbnail",
     "verified_copy_score",
+    "verified_floor",
     "verified_score",
     "whitening_from_edits",
 ]
@@ -168,6 +182,14 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
     from search.descriptor.errors import DescriptorError, VerifyUnavailableError, WhiteningError
+    from search.descriptor.layout_match import (
+        LAYOUT_MATCH,
+        LAYOUT_NOMINATED,
+        layout_correlation,
+        layout_matches,
+        layout_nominees,
+        layout_ranks,
+    )
     from search.descriptor.pixel_match import (
         PIXEL_MATCH,
         PIXEL_SIDE,
@@ -199,6 +221,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         local_features,
         opencv,
         verified_copy_score,
+        verified_floor,
         verified_score,
     )
     from search.descriptor.whitening import (

@@ -105,7 +105,7 @@ def describe_files(
             vs.embeddings[0], frame, bool(vs.frame and vs.frame.dominant), vs.analysis.labels
         )
         size = (vs.analysis.width, vs.analysis.height)
-        out.append(FileViews(stored, vs.embeddings, vs.names, size))
+        out.append(FileViews(stored, vs.embeddings, vs.names, size, vs.layout))
     return out, errors
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+from PIL import Image, ImageOps
 
-from models import ImageError, load_image
+from models import LAYOUT_BYTES, ImageError, load_image
 from search.descriptor import (
     KEY_POINT_DRAFT,
     VERIFY_CHECKED,
@@ -36,13 +37,14 @@ Progress = Callable[[str], None]
 
 @dataclass
 class FileViews:
-    """One file as library image (``stored``) and as query (``views``/``names``), and its
-    width and height."""
+    """One file as library image (``stored``) and as query (``views``/``names``), its width
+    and height, and its grey-level layout."""
 
     stored: StoredImage
     views: np.ndarray
     names: tuple[str, ...]
     size: tuple[int, int] = (0, 0)
+    layout: bytes | None = None
 
 
 class _Matrices:
@@ -141,7 +143,9 @@ def grey_band_boosts(
     ``copy``, :meth:`_Matrices.copy_matrix`) whose candidates hold no sure copy
     (:meth:`QueryScorer.settled`) has, when it is small (its file's size in ``files``), its
     best candidates compared by pixels (:func:`pixel_candidates`, :func:`pixel_copy_score`),
-    then its :data:`VERIFY_CHECKED` best grey-band candidates (:func:`grey_band`) checked
+    then its :data:`VERIFY_CHECKED` best grey-band candidates (:func:`grey_band`) and those
+    its layout nominates (:func:`layout_matches`, among every file of the set where the engine
+    looks among its candidates; an inverted one with the query's grey levels inverted) checked
     with ORB + RANSAC; ``(query, candidate)`` -> the confirmed copy's score, where that
     raises it. Only the files a check needs are read."""
     from search.descriptor import (
@@ -149,12 +153,15 @@ def grey_band_boosts(
         grey_band,
         grey_levels,
         is_small,
+        layout_matches,
+        layout_ranks,
         local_features,
         pixel_candidates,
         pixel_copy_score,
         pixel_correlation,
         read_thumbnail,
         verified_copy_score,
+        verified_floor,
     )
 
     cal = descriptor.calibration
@@ -177,9 +184,14 @@ def grey_band_boosts(
 
     thumbnail_of = cached(lambda n: read_thumbnail(paths[n]))
     pixels_of = cached(lambda n: grey_levels(load_image(paths[n]).image))
-    features_of = cached(
-        lambda n: local_features(load_image(paths[n], draft_size=KEY_POINT_DRAFT).image)
-    )
+
+    def key_point_image(n: int) -> Image.Image:
+        return load_image(paths[n], draft_size=KEY_POINT_DRAFT).image
+
+    features_of = cached(lambda n: local_features(key_point_image(n)))
+    inverted_of = cached(lambda n: local_features(ImageOps.invert(key_point_image(n).convert("L"))))
+    layouts = layout_ranks([f.layout or bytes(LAYOUT_BYTES) for f in files])
+    floor = verified_floor(cal)
     raised: dict[int, dict[int, float]] = {}
     small = [a for a in unsettled if is_small(*files[a].size)]
     if small:
@@ -191,19 +203,27 @@ def grey_band_boosts(
                 v = pixel_copy_score(float(copy[a, b]), pixel_correlation(query, other), cal)
                 if v > copy[a, b]:
                     raised.setdefault(a, {})[b] = v
-    checks: list[tuple[int, int, float]] = []
+    checks: list[tuple[int, int, float, bool]] = []  # query, candidate, score, inverted
     for a in unsettled:
         row = np.array(copy[a], np.float32)
         for b, v in raised.get(a, {}).items():
             row[b] = v
-        checks += [(a, b, float(row[b])) for b in grey_band(row, cal, VERIFY_CHECKED)]
-    progress(f"checking {len(checks)} grey-band candidates with key points")
+        band = grey_band(row, cal, VERIFY_CHECKED)
+        checks += [(a, b, float(row[b]), False) for b in band]
+        rho = np.where(row < floor, layouts @ layouts[a], np.nan)
+        rho[a] = np.nan
+        checks += [
+            (a, b, float(row[b]), r < 0)
+            for b, r in layout_matches(rho)
+            if r < 0 or b not in band  # an upright one in the band is checked already
+        ]
+    progress(f"checking {len(checks)} grey-band and layout candidates with key points")
     boost = {(a, b): v for a, found in raised.items() for b, v in found.items()}
-    for a, b, own in checks:
-        fa, fb = features_of(a), features_of(b)
+    for a, b, own, inverted in checks:
+        fa, fb = (inverted_of if inverted else features_of)(a), features_of(b)
         if fa is None or fb is None:
             continue
         v = verified_copy_score(own, count_inliers(fa, fb), cal)
-        if v > own:
+        if v > max(own, boost.get((a, b), own)):
             boost[(a, b)] = v
     return boost

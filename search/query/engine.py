@@ -180,7 +180,11 @@ class SearchEngine:
         more = None if views.complete else turned
         regions = tiles if descriptor.config.regions else None
         local = self.local.for_query(
-            descriptor, source if data is None else data, roi, (analysis.width, analysis.height)
+            descriptor,
+            source if data is None else data,
+            roi,
+            (analysis.width, analysis.height),
+            views.layout,
         )
         scored = self._scored(
             live, query, analysis.labels, k, min_score, exclude, more, flags, regions, local

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from models import ImgsearchError, load_image
 from models.roi import coerce_roi
@@ -50,6 +50,7 @@ from search.descriptor import (
     KEY_POINT_DRAFT,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
+    Calibration,
     Descriptor,
     LocalCheck,
     LocalFeatures,
@@ -61,12 +62,14 @@ from search.descriptor import (
     grey_levels,
     is_small,
     key_points_match,
+    layout_nominees,
     local_features,
     pixel_candidates,
     pixel_copy_score,
     pixel_correlation,
     read_thumbnail,
     verified_copy_score,
+    verified_floor,
 )
 from search.query.candidate_files import CandidateFiles, key_points
 from search.query.records import LibraryRecords
@@ -86,6 +89,7 @@ class LocalStats:
     files_read: int = 0  # candidate files read (cache misses)
     confirmed: int = 0  # pairs raised
     pixel_pairs: int = 0  # small queries: candidates compared by pixels
+    layout_pairs: int = 0  # candidates nominated by their layout, matched by key points
     seconds: float = 0.0
     witness_pairs: int = 0  # key-point witness: pairs matched
     refuted: int = 0  # key-point witness: copies that lost the decision
@@ -121,10 +125,26 @@ class QueryLocal:
 @dataclass
 class QueryEvidence:
     """A query's own local evidence, read once: its key points (None: none, or no OpenCV)
-    and, for a small query, its grey levels."""
+    and, for a small query, its grey levels; the key points of its inverted grey levels are
+    made on first use (:meth:`inverted`)."""
 
     features: LocalFeatures | None
     pixels: QueryPixels | None
+    image: Image.Image | None = field(default=None, repr=False)
+    _inverted: list[LocalFeatures | None] = field(default_factory=list, repr=False)
+
+    def inverted(self) -> LocalFeatures | None:
+        """Key points of the query with its grey levels inverted (an inverted duotone's
+        original is matched with these), or None."""
+        if not self._inverted:
+            found = None
+            if self.image is not None and self.features is not None:
+                try:
+                    found = local_features(ImageOps.invert(self.image.convert("L")))
+                except (ImgsearchError, OSError) as error:
+                    log.info("local evidence: no key points for the inverted query: %s", error)
+            self._inverted.append(found)
+        return self._inverted[0]
 
 
 class LocalVerifier:
@@ -133,6 +153,7 @@ class LocalVerifier:
 
     def __init__(self, records: LibraryRecords, max_pixels: int | None = None) -> None:
         self.max_pixels = max_pixels
+        self.records = records
         self.files = CandidateFiles(records, max_pixels)
         self.stats = LocalStats()
         self._lock = threading.Lock()  # the stats
@@ -144,9 +165,11 @@ class LocalVerifier:
         source: ImageQuery,
         roi: RoiLike,
         size: tuple[int, int] | None = None,
+        layout: bytes | None = None,
     ) -> QueryLocal:
         """The local evidence of one query (``source`` and its region ``roi``; ``size``: its
-        width and height, when known: a small one is compared by pixels too), read once when
+        width and height, when known: a small one is compared by pixels too; ``layout``: its
+        grey-level layout, which nominates candidates for the key points), read once when
         first asked."""
         region = coerce_roi(roi)
         small = region is None and size is not None and is_small(*size)
@@ -159,7 +182,7 @@ class LocalVerifier:
 
         local = QueryLocal(None, None)
         if descriptor.config.checks_grey_band:
-            local.check = self._check(descriptor, evidence, small, local)
+            local.check = self._check(descriptor, evidence, small, local, layout)
         if descriptor.config.local:
             local.witness = self._witness(lambda: evidence().features)
         return local
@@ -174,7 +197,7 @@ class LocalVerifier:
             return QueryEvidence(None, None)
         pixels = grey_levels(image) if small else None
         try:
-            return QueryEvidence(local_features(image), pixels)
+            return QueryEvidence(local_features(image), pixels, image)
         except VerifyUnavailableError as error:
             self._warn(error)
         except (ImgsearchError, OSError) as error:
@@ -187,20 +210,24 @@ class LocalVerifier:
         evidence: Callable[[], QueryEvidence],
         small: bool,
         local: QueryLocal,
+        layout: bytes | None = None,
     ) -> LocalCheck:
         """The grey-band check: ``(ids, copy) -> copy`` with the confirmed candidates raised
         (asked by the scorer when the query stays unsettled): a small query's by pixels,
-        then the grey band's by key points; what confirmed them goes to ``local``."""
+        then the grey band's and those its ``layout`` nominates
+        (:mod:`search.descriptor.layout_match`) by key points; what confirmed them goes to
+        ``local``."""
         calibration = descriptor.calibration
 
         def check(ids: Sequence[int], copy: np.ndarray) -> np.ndarray:
             out = np.array(copy, np.float32, copy=True)
             by_pixels = pixel_candidates(out, calibration) if small else []
-            if not by_pixels and not grey_band(out, calibration, VERIFY_CHECKED):
+            nominees = self._nominees(layout, ids, out, calibration)
+            if not by_pixels and not nominees and not grey_band(out, calibration, VERIFY_CHECKED):
                 return out
             started = time.perf_counter()
             query = evidence()
-            done = {"read": 0, "pixels": 0, "key points": 0, "raised": 0}
+            done = {"read": 0, "pixels": 0, "key points": 0, "layout": 0, "raised": 0}
 
             def confirm(
                 positions: Sequence[int],
@@ -234,14 +261,26 @@ class LocalVerifier:
 
                 confirm(by_pixels, "pixels", read_thumbnail, by_correlation, local.by_pixels)
             if query.features is not None:
-                features = query.features
 
-                def by_inliers(own: float, theirs: LocalFeatures) -> tuple[int, float]:
-                    inliers = count_inliers(features, theirs)
-                    return inliers, verified_copy_score(own, inliers, calibration)
+                def inliers_of(features: LocalFeatures) -> Callable[..., tuple[int, float]]:
+                    def by_inliers(own: float, theirs: LocalFeatures) -> tuple[int, float]:
+                        inliers = count_inliers(features, theirs)
+                        return inliers, verified_copy_score(own, inliers, calibration)
+
+                    return by_inliers
 
                 chosen = grey_band(out, calibration, VERIFY_CHECKED)  # after the pixels' raises
-                confirm(chosen, "key points", key_points, by_inliers, local.confirmed)
+                check_with = inliers_of(query.features)
+                confirm(chosen, "key points", key_points, check_with, local.confirmed)
+                floor = verified_floor(calibration)
+                left = [(n, rho) for n, rho in nominees if out[n] < floor]
+                upright = [n for n, rho in left if rho > 0 and n not in chosen]  # not again
+                confirm(upright, "layout", key_points, check_with, local.confirmed)
+                inverted = [n for n, rho in left if rho < 0]  # the grey band's too
+                features = query.inverted() if inverted else None
+                if features is not None:
+                    check_with = inliers_of(features)
+                    confirm(inverted, "layout", key_points, check_with, local.confirmed)
             with self._lock:
                 s = self.stats
                 s.queries, s.checked, s.files_read = (
@@ -250,11 +289,30 @@ class LocalVerifier:
                     s.files_read + done["read"],
                 )
                 s.pixel_pairs += done["pixels"]
+                s.layout_pairs += done["layout"]
                 s.confirmed += done["raised"]
                 s.seconds += time.perf_counter() - started
             return out
 
         return check
+
+    def _nominees(
+        self,
+        layout: bytes | None,
+        ids: Sequence[int],
+        copy: np.ndarray,
+        calibration: Calibration | None,
+    ) -> list[tuple[int, float]]:
+        """``(position, rho)`` of the candidates that the query's ``layout`` nominates for the
+        key points (:func:`search.descriptor.layout_nominees`), leaving out those already
+        confirmed or sure (at :func:`search.descriptor.verified_floor` or above)."""
+        if layout is None or not len(ids):
+            return []
+        floor = verified_floor(calibration)
+        open_ = [n for n in range(len(ids)) if copy[n] < floor]
+        stored = self.records.layouts([int(ids[n]) for n in open_])
+        by_position = {n: stored[int(ids[n])] for n in open_ if int(ids[n]) in stored}
+        return layout_nominees(layout, by_position)
 
     def _witness(self, query_features: Callable[[], LocalFeatures | None]) -> LocalWitness:
         """The key-point witness: ``(image id, other copies' ids) -> bool | None`` (module

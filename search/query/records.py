@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -91,6 +92,10 @@ class LibraryRecords:
         return ImageNotFoundError(
             f"image {image_id} ({info.rel_path}) has no vector: {info.error or info.status}"
         )
+
+    def layouts(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """The stored grey-level layouts of images ``ids`` (those that have one), by id."""
+        return self.store.reads.layouts(ids)
 
     def quality_counts(self) -> dict[str, int]:
         """Images per quality flag, with ``measured`` and ``unmeasured`` (still images)."""

@@ -2,7 +2,9 @@
 measures written back, flag counts and pages of images filtered by flags.
 
 Flags are a bit-set (:data:`models.quality.FLAGS`) in ``images.quality_flags``; NULL means
-"not measured" (indexed before revision 0005q, or a video). A filter keeps images that have
+"not measured" (indexed before revision 0005q, or a video). The grey-level layout
+(``images.layout``, revision 0006l) is read in the same pass, so an image "still needs
+measuring" when either is missing. A filter keeps images that have
 at least one of the ``include`` flags and none of the ``exclude`` flags; an unmeasured image
 passes an exclude-only filter (nothing is known against it) and no include filter.
 """
@@ -22,7 +24,7 @@ from search.store.schema import STATUS_OK, Collection, Image
 
 @dataclass(frozen=True)
 class UnmeasuredImage:
-    """An indexed image without quality flags: where its file is and what it was."""
+    """An indexed image without quality flags or layout: where its file is and what it was."""
 
     id: int
     root: str
@@ -57,7 +59,7 @@ class QualityRecords:
             .where(
                 Image.status == STATUS_OK,
                 Image.duration_ms.is_(None),
-                Image.quality_flags.is_(None),
+                Image.quality_flags.is_(None) | Image.layout.is_(None),
                 Image.id > int(after_id),
             )
             .order_by(Image.id)
@@ -67,24 +69,28 @@ class QualityRecords:
             return [UnmeasuredImage(*row) for row in session.execute(query)]
 
     def unmeasured_count(self) -> int:
-        """How many indexed still images have no flags yet."""
+        """How many indexed still images have no flags or no layout yet."""
         query = select(func.count()).where(
-            Image.status == STATUS_OK, Image.duration_ms.is_(None), Image.quality_flags.is_(None)
+            Image.status == STATUS_OK,
+            Image.duration_ms.is_(None),
+            Image.quality_flags.is_(None) | Image.layout.is_(None),
         )
         with self._session() as session:
             return int(session.scalar(query) or 0)
 
-    def set_measures(self, rows: Sequence[tuple[int, int, int, Sequence[float]]]) -> int:
-        """Write ``(image id, file mtime_ns, flags, measures)`` in one transaction; a row whose
-        file changed since (another mtime) is left alone. Returns how many were written."""
+    def set_measures(self, rows: Sequence[tuple[int, int, int, Sequence[float], bytes]]) -> int:
+        """Write ``(image id, file mtime_ns, flags, measures, layout)`` in one transaction; a
+        row whose file changed since (another mtime) is left alone. Returns how many were
+        written."""
         written = 0
         with self._session() as session:
-            for image_id, mtime_ns, flags, values in rows:
+            for image_id, mtime_ns, flags, values, layout in rows:
                 done = session.execute(
                     update(Image)
                     .where(Image.id == int(image_id), Image.mtime_ns == int(mtime_ns))
                     .values(
                         quality_flags=int(flags),
+                        layout=bytes(layout),
                         **{name: float(v) for name, v in zip(MEASURE_COLUMNS, values, strict=True)},
                     )
                 )

@@ -144,6 +144,18 @@ class ImageReads:
     def image(self, image_id: int) -> ImageInfo | None:
         return self.images([image_id]).get(int(image_id))
 
+    def layouts(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """The grey-level layouts (``models.image_layout``) of the images ``ids`` that have
+        one, by id."""
+        out: dict[int, bytes] = {}
+        with self._session() as session:
+            for part in _parts(ids):
+                query = select(Image.id, Image.layout).where(
+                    Image.id.in_(part), Image.layout.is_not(None)
+                )
+                out.update((int(i), bytes(b)) for i, b in session.execute(query))
+        return out
+
     def image_id_at(self, path: Path) -> int | None:
         """The id of the image stored for an absolute file path, if a collection holds it."""
         target = Path(path).resolve()

@@ -124,6 +124,7 @@ class ImageUpsert:
     luma_p5: float | None = None
     luma_p95: float | None = None
     sharpness: float | None = None
+    layout: bytes | None = None  # models.image_layout; None = not read
 
     def measured(self, flags: int | None, values: Sequence[float] | None) -> None:
         """Set the quality flags and their measures (brightness, contrast, luma_p5, luma_p95,

@@ -91,6 +91,8 @@ class Image(Base):
     luma_p5: Mapped[float | None] = mapped_column(Float, nullable=True)
     luma_p95: Mapped[float | None] = mapped_column(Float, nullable=True)
     sharpness: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # the whole picture's 16 x 16 grey levels (models.image_layout); NULL = not read yet
+    layout: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     collection: Mapped[Collection] = relationship(back_populates="images")
     embedding: Mapped[Embedding | None] = relationship(

@@ -48,6 +48,7 @@ _IMAGE_FIELDS = (
     "duration_ms",
     "quality_flags",
     *MEASURE_COLUMNS,
+    "layout",
 )
 
 
@@ -134,9 +135,11 @@ def _upsert_all(
         )
     )
     now = utcnow()
+    layouts = _source_layouts(session, upserts)
     rows = [
         {name: getattr(u, name) for name in _IMAGE_FIELDS}
         | {"indexed_at": now, "collection_id": u.collection_id, "rel_path": u.rel_path}
+        | ({"layout": layouts.get(u.copy_vector_from)} if u.layout is None else {})
         | ({"error": u.error.replace("\x00", "\\x00")} if u.error else {})  # PostgreSQL text
         for u in upserts
     ]
@@ -245,6 +248,15 @@ FRAME_COLUMNS = (
     ImageFrame.dominant,
     ImageFrame.vector,
 )
+
+
+def _source_layouts(session: Session, upserts: Sequence[ImageUpsert]) -> dict[int, bytes]:
+    """The grey-level layouts of the images that byte-identical copies reuse."""
+    sources = {u.copy_vector_from for u in upserts if u.copy_vector_from and u.layout is None}
+    if not sources:
+        return {}
+    query = select(Image.id, Image.layout).where(Image.id.in_(sources), Image.layout.is_not(None))
+    return {int(i): bytes(b) for i, b in session.execute(query)}
 
 
 def _copy_sources(

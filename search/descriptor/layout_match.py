@@ -1,0 +1,78 @@
+"""Candidates nominated by their grey-level layout: copies whose tones changed, places kept.
+
+A sepia print or a duotone of a photo (inverted ones too), its greyscale, a noisy or heavily
+compressed copy keeps where the picture is light and dark, while its vector can move far:
+the model reads colour, and a sepia copy's original ranked anywhere in the first 50 of the
+hold-out sets' queries (z 0-4), below the grey band the key-point check reads
+(``bench/README.md``, "Tones changed, places kept"). Each image's 16 x 16 grey levels
+(:func:`models.image_layout`, stored at index time) are compared by their rank correlation
+(Spearman's rho: any monotone change of the levels - a tint, a gamma, a contrast curve - keeps
+it; an inversion turns its sign), which put the original first among *all* the library's
+photos for 0.97-1.00 of the hold-out sets' sepia and sepia + noise queries.
+
+It only nominates: a query's candidates with ``|rho| >= LAYOUT_MATCH`` (the best
+:data:`LAYOUT_NOMINATED`) go to the key-point check like the grey band's, with the query's
+grey levels inverted for a negative rho (ORB compares brightness, so an inverted copy matches
+nothing as it is); the key points confirm or not. Different photos reach |rho| 0.72-0.77 at
+most (the best two of each hold-out query), burst shots and other views of one scene up to
+0.96: nominated, they meet the same key-point rule as any grey-band candidate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from models import LAYOUT_BYTES
+
+LAYOUT_MATCH = 0.85  # |rank correlation| from which a candidate is nominated
+LAYOUT_NOMINATED = 2  # candidates nominated per query, at most
+
+
+def layout_ranks(layouts: Sequence[bytes]) -> np.ndarray:
+    """Rows of centred, unit-norm average ranks (ties share their mean rank) of each layout:
+    float32 [n, LAYOUT_BYTES]; a uniform layout is a zero row (it correlates with nothing)."""
+    if not layouts:
+        return np.zeros((0, LAYOUT_BYTES), np.float32)
+    levels = np.frombuffer(b"".join(layouts), np.uint8).reshape(len(layouts), LAYOUT_BYTES)
+    n = len(layouts)
+    counts = np.bincount((np.arange(n)[:, None] * 256 + levels).ravel(), minlength=n * 256).reshape(
+        n, 256
+    )
+    mean_rank = np.cumsum(counts, axis=1) - counts + (counts - 1) / 2.0  # per grey level
+    ranks = np.take_along_axis(mean_rank, levels.astype(np.intp), axis=1)
+    ranks -= ranks.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(ranks, axis=1, keepdims=True)
+    return (ranks / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def layout_correlation(a: bytes, b: bytes) -> float:
+    """Spearman's rank correlation of two layouts (-1 inverted .. 1 the same order)."""
+    ranks = layout_ranks([a, b])
+    return float(ranks[0] @ ranks[1])
+
+
+def layout_nominees(
+    query: bytes | None,
+    layouts: Mapping[int, bytes],
+    skip: Sequence[int] = (),
+    limit: int = LAYOUT_NOMINATED,
+) -> list[tuple[int, float]]:
+    """``(position, rho)`` of the candidates whose layout (``layouts``: by position) is in
+    rank order with the query's, ``|rho| >= LAYOUT_MATCH``, best first, at most ``limit``,
+    leaving out the positions in ``skip`` (already checked)."""
+    skipped = set(skip)
+    left = [p for p in layouts if p not in skipped and len(layouts[p]) == LAYOUT_BYTES]
+    if query is None or len(query) != LAYOUT_BYTES or not left:
+        return []
+    ranks = layout_ranks([query, *(layouts[p] for p in left)])
+    return [(left[i], rho) for i, rho in layout_matches(ranks[1:] @ ranks[0], limit)]
+
+
+def layout_matches(rho: np.ndarray, limit: int = LAYOUT_NOMINATED) -> list[tuple[int, float]]:
+    """``(index, rho)`` of the correlations with ``|rho| >= LAYOUT_MATCH``, strongest first,
+    at most ``limit`` (NaN: left out) - the nomination rule of :func:`layout_nominees`."""
+    strength = np.nan_to_num(np.abs(np.asarray(rho, np.float64)), nan=-1.0)
+    order = np.argsort(-strength, kind="stable")[: max(0, limit)]
+    return [(int(i), float(rho[i])) for i in order if strength[i] >= LAYOUT_MATCH]
