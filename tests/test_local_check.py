@@ -244,7 +244,7 @@ def test_an_inverted_duotone_is_found_by_its_layout(
     (rank correlation near -1) and the query's inverted key points confirm it. A library
     indexed before layouts existed has none: no confirmation, until the next `imgsearch
     index` reads them."""
-    root, settings, stems = verify_library
+    root, _settings, stems = verify_library
     queries = {stem: tmp_path / f"{stem}__duotone.jpg" for stem in (stems[1], stems[10])}
     for stem, query in queries.items():
         _inverted_duotone(root / "col" / f"{stem}.jpg", query)

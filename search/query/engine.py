@@ -34,7 +34,8 @@ from search.query.admin import LibraryAdmin
 from search.query.browse import label_hits, newest_hits
 from search.query.errors import ImageNotFoundError, PathEscapeError, QueryError
 from search.query.guard import ServingGuard
-from search.query.local_check import LocalVerifier, QueryLocal
+from search.query.local_check import LocalVerifier
+from search.query.local_evidence import QueryLocal
 from search.query.pixels import SamePixels
 from search.query.quality import QualityFilter
 from search.query.records import ImageFile, LibraryRecords, unchanged_bytes
@@ -179,13 +180,7 @@ class SearchEngine:
 
         more = None if views.complete else turned
         regions = tiles if descriptor.config.regions else None
-        local = self.local.for_query(
-            descriptor,
-            source if data is None else data,
-            roi,
-            (analysis.width, analysis.height),
-            views.layout,
-        )
+        local = self.local.for_query(descriptor, source if data is None else data, roi, views)
         scored = self._scored(
             live, query, analysis.labels, k, min_score, exclude, more, flags, regions, local
         )

@@ -25,6 +25,13 @@ interest) has its best candidates compared by their pixels first, whatever their
 read by its database row as above and kept in the same cache, a match raised into the
 confirmed band and explained by its correlation.
 
+Candidates whose tones changed but not their places (a sepia or duotone print, inverted too)
+can score anywhere below the grey band: the query's grey-level layout (computed with its
+views) nominates the candidates whose stored layouts are in rank order with it
+(:mod:`search.descriptor.layout_match`; one read of their 256-byte layouts), and the best
+:data:`search.descriptor.LAYOUT_NOMINATED` are checked by key points like the grey band's, an
+inverted one with the query's grey levels inverted.
+
 All of them decode the query once, at up to 1024 px, when first asked.
 
 Candidates' features and thumbnails are kept per image id and file state (size, mtime) in a
@@ -38,14 +45,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from models import ImgsearchError, load_image
 from models.roi import coerce_roi
+from models.views import ViewSet
 from search.descriptor import (
     KEY_POINT_DRAFT,
     VERIFY_BUDGET_S,
@@ -55,7 +62,6 @@ from search.descriptor import (
     LocalCheck,
     LocalFeatures,
     LocalWitness,
-    QueryPixels,
     VerifyUnavailableError,
     count_inliers,
     grey_band,
@@ -72,79 +78,13 @@ from search.descriptor import (
     verified_floor,
 )
 from search.query.candidate_files import CandidateFiles, key_points
+from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal
 from search.query.records import LibraryRecords
-from search.query.results import ImageQuery, RoiLike, SearchHit
+from search.query.results import ImageQuery, RoiLike
 
 log = logging.getLogger(__name__)
 
 WITNESS_PAIRS = 12  # key-point witness: pairs matched per query at most
-
-
-@dataclass
-class LocalStats:
-    """Running totals of one engine's local checks (the bench reads their differences)."""
-
-    queries: int = 0  # queries that had grey-band candidates
-    checked: int = 0  # candidate pairs matched
-    files_read: int = 0  # candidate files read (cache misses)
-    confirmed: int = 0  # pairs raised
-    pixel_pairs: int = 0  # small queries: candidates compared by pixels
-    layout_pairs: int = 0  # candidates nominated by their layout, matched by key points
-    seconds: float = 0.0
-    witness_pairs: int = 0  # key-point witness: pairs matched
-    refuted: int = 0  # key-point witness: copies that lost the decision
-
-
-@dataclass
-class QueryLocal:
-    """One query's local evidence for :meth:`search.descriptor.QueryScorer.search`: the
-    grey-band check and the key-point witness (None where the descriptor has it off), and
-    after the search what confirmed each raised candidate, by image id: its key points
-    (``confirmed``: inliers) or its pixels (``by_pixels``: correlation)."""
-
-    check: LocalCheck | None
-    witness: LocalWitness | None
-    confirmed: dict[int, int] = field(default_factory=dict)
-    by_pixels: dict[int, float] = field(default_factory=dict)
-
-    def explain(self, hits: list[SearchHit]) -> list[SearchHit]:
-        """``hits`` with ``key_points`` / ``pixel_match`` set on the images the check
-        confirmed."""
-        return [
-            replace(
-                hit,
-                key_points=self.confirmed.get(hit.id),
-                pixel_match=self.by_pixels.get(hit.id),
-            )
-            if hit.media == "image" and (hit.id in self.confirmed or hit.id in self.by_pixels)
-            else hit
-            for hit in hits
-        ]
-
-
-@dataclass
-class QueryEvidence:
-    """A query's own local evidence, read once: its key points (None: none, or no OpenCV)
-    and, for a small query, its grey levels; the key points of its inverted grey levels are
-    made on first use (:meth:`inverted`)."""
-
-    features: LocalFeatures | None
-    pixels: QueryPixels | None
-    image: Image.Image | None = field(default=None, repr=False)
-    _inverted: list[LocalFeatures | None] = field(default_factory=list, repr=False)
-
-    def inverted(self) -> LocalFeatures | None:
-        """Key points of the query with its grey levels inverted (an inverted duotone's
-        original is matched with these), or None."""
-        if not self._inverted:
-            found = None
-            if self.image is not None and self.features is not None:
-                try:
-                    found = local_features(ImageOps.invert(self.image.convert("L")))
-                except (ImgsearchError, OSError) as error:
-                    log.info("local evidence: no key points for the inverted query: %s", error)
-            self._inverted.append(found)
-        return self._inverted[0]
 
 
 class LocalVerifier:
@@ -164,15 +104,16 @@ class LocalVerifier:
         descriptor: Descriptor,
         source: ImageQuery,
         roi: RoiLike,
-        size: tuple[int, int] | None = None,
-        layout: bytes | None = None,
+        views: ViewSet | None = None,
     ) -> QueryLocal:
-        """The local evidence of one query (``source`` and its region ``roi``; ``size``: its
-        width and height, when known: a small one is compared by pixels too; ``layout``: its
-        grey-level layout, which nominates candidates for the key points), read once when
-        first asked."""
+        """The local evidence of one query (``source`` and its region ``roi``; ``views``: its
+        embedded views, when known: a small one is compared by pixels too, and their
+        grey-level layout nominates candidates for the key points), read once when first
+        asked."""
         region = coerce_roi(roi)
+        size = (views.analysis.width, views.analysis.height) if views is not None else None
         small = region is None and size is not None and is_small(*size)
+        layout = views.layout if views is not None else None
         found: list[QueryEvidence] = []
 
         def evidence() -> QueryEvidence:

@@ -1,0 +1,82 @@
+"""What one query's local check holds and what it found (:mod:`search.query.local_check`):
+the query's own evidence read once, the callbacks the scorer asks, and running totals."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+
+from PIL import Image, ImageOps
+
+from models import ImgsearchError
+from search.descriptor import LocalCheck, LocalFeatures, LocalWitness, QueryPixels, local_features
+from search.query.results import SearchHit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LocalStats:
+    """Running totals of one engine's local checks (the bench reads their differences)."""
+
+    queries: int = 0  # queries that had grey-band candidates
+    checked: int = 0  # candidate pairs matched
+    files_read: int = 0  # candidate files read (cache misses)
+    confirmed: int = 0  # pairs raised
+    pixel_pairs: int = 0  # small queries: candidates compared by pixels
+    layout_pairs: int = 0  # candidates nominated by their layout, matched by key points
+    seconds: float = 0.0
+    witness_pairs: int = 0  # key-point witness: pairs matched
+    refuted: int = 0  # key-point witness: copies that lost the decision
+
+
+@dataclass
+class QueryLocal:
+    """One query's local evidence for :meth:`search.descriptor.QueryScorer.search`: the
+    grey-band check and the key-point witness (None where the descriptor has it off), and
+    after the search what confirmed each raised candidate, by image id: its key points
+    (``confirmed``: inliers) or its pixels (``by_pixels``: correlation)."""
+
+    check: LocalCheck | None
+    witness: LocalWitness | None
+    confirmed: dict[int, int] = field(default_factory=dict)
+    by_pixels: dict[int, float] = field(default_factory=dict)
+
+    def explain(self, hits: list[SearchHit]) -> list[SearchHit]:
+        """``hits`` with ``key_points`` / ``pixel_match`` set on the images the check
+        confirmed."""
+        return [
+            replace(
+                hit,
+                key_points=self.confirmed.get(hit.id),
+                pixel_match=self.by_pixels.get(hit.id),
+            )
+            if hit.media == "image" and (hit.id in self.confirmed or hit.id in self.by_pixels)
+            else hit
+            for hit in hits
+        ]
+
+
+@dataclass
+class QueryEvidence:
+    """A query's own local evidence, read once: its key points (None: none, or no OpenCV)
+    and, for a small query, its grey levels; the key points of its inverted grey levels are
+    made on first use (:meth:`inverted`)."""
+
+    features: LocalFeatures | None
+    pixels: QueryPixels | None
+    image: Image.Image | None = field(default=None, repr=False)
+    _inverted: list[LocalFeatures | None] = field(default_factory=list, repr=False)
+
+    def inverted(self) -> LocalFeatures | None:
+        """Key points of the query with its grey levels inverted (an inverted duotone's
+        original is matched with these), or None."""
+        if not self._inverted:
+            found = None
+            if self.image is not None and self.features is not None:
+                try:
+                    found = local_features(ImageOps.invert(self.image.convert("L")))
+                except (ImgsearchError, OSError) as error:
+                    log.info("local evidence: no key points for the inverted query: %s", error)
+            self._inverted.append(found)
+        return self._inverted[0]
