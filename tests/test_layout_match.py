@@ -69,3 +69,91 @@ def test_a_toned_copy_nominates_its_photo_first(photos, tmp_path: Path) -> None:
             assert (nominees[0][1] < 0) == inverted
             assert layout_nominees(query, stored, skip=[n])[:1] != nominees[:1]
     assert layout_nominees(None, stored) == [] and layout_nominees(stored[0], {}) == []
+
+
+def test_the_library_index_finds_a_toned_copys_photo_among_all(photos, tmp_path: Path) -> None:
+    """The whole library's layouts (LayoutIndex): the photo of an inverted duotone, however
+    far its vector; the query's own image can be left out; an empty library finds none."""
+    from search.index import LayoutIndex
+
+    index = LayoutIndex([100 + n for n in range(len(photos))], [image_layout(p) for p in photos])
+    path = tmp_path / "duotone.jpg"
+    _sepia(photos[17], inverted=True).save(path, quality=80)
+    query = image_layout(load_image(path).image)
+    assert index.strongest(query, 2)[:1] == [117]
+    assert 117 not in index.strongest(query, 2, exclude=117)
+    assert index.strongest(image_layout(photos[3]), 1) == [103]  # itself
+    assert LayoutIndex([], []).strongest(query, 2) == []
+
+
+def test_nominated_images_join_the_candidates_of_a_query_in_doubt() -> None:
+    """QueryScorer.search: images the local evidence nominates (outside every view's
+    candidates) are scored like the others and handed to the local check; a query with a
+    sure copy never asks for them."""
+    from search.descriptor import (
+        Calibration,
+        Descriptor,
+        DescriptorConfig,
+        QueryScorer,
+        StoredImage,
+    )
+
+    rng = np.random.default_rng(0)
+    library = rng.normal(size=(40, 64)).astype(np.float32)
+    library /= np.linalg.norm(library, axis=1, keepdims=True)
+    config = DescriptorConfig(whiten=False, labels=0.0, expand=0, rotations=1, frames=False)
+    descriptor = Descriptor(config, calibration=Calibration(0.0, 0.125, 0.0, 0.125))
+    scorer = QueryScorer(
+        descriptor,
+        lambda rows, k: np.argsort(-(rows @ library.T), axis=1)[:, :k],
+        lambda ids: {i: StoredImage(library[i]) for i in ids if i < len(library)},
+        candidates=5,
+    )
+    query = library[30:31] * 0.2 + rng.normal(size=(1, 64)).astype(np.float32)  # in doubt
+    query /= np.linalg.norm(query)
+    far = int(np.argsort(library @ query[0])[0])  # the least like it: no view's candidate
+    checked: list[list[int]] = []
+
+    def check(ids, copy):  # type: ignore[no-untyped-def]
+        checked.append(list(ids))
+        out = np.array(copy, np.float32)
+        out[list(ids).index(far)] = 0.99  # confirmed by its key points
+        return out
+
+    hits = scorer.search(query, k=3, local=check, nominated=lambda: [far, 999])
+    assert far in checked[0] and 999 not in checked[0]  # an id no longer stored is left out
+    assert hits[0].id == far
+    asked: list[int] = []
+    copy = library[11:12] + rng.normal(size=(1, 64)).astype(np.float32) * 0.02  # a sure copy
+    copy /= np.linalg.norm(copy)
+    sure = scorer.search(copy, k=3, local=check, nominated=lambda: asked.append(1) or [1])
+    assert sure[0].id == 11 and not asked and len(checked) == 1
+
+
+def test_the_engines_layout_index_is_read_again_when_the_library_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """search.query.library_layouts: one read per library state, not more than once every
+    LAYOUT_REFRESH_S while it changes; none for a library over LAYOUT_LIBRARY_MAX."""
+    import search.query.library_layouts as library_layouts
+
+    layouts = [bytes(range(256)), bytes(range(255, -1, -1))]
+    reads: list[int] = []
+
+    class Records:
+        size = 2
+
+        def all_layouts(self, limit: int):  # type: ignore[no-untyped-def]
+            reads.append(limit)
+            return None if self.size > limit else ([1, 2][: self.size], layouts[: self.size])
+
+    records = Records()
+    held = library_layouts.LibraryLayouts(records)  # type: ignore[arg-type]
+    first = held.index(generation=5)
+    assert first is not None and len(first) == 2 and held.index(5) is first and len(reads) == 1
+    records.size = 1
+    assert held.index(6) is first and len(reads) == 1  # changed a moment ago: kept
+    monkeypatch.setattr(library_layouts, "LAYOUT_REFRESH_S", 0.0)
+    assert len(held.index(6)) == 1 and len(reads) == 2  # type: ignore[arg-type]
+    monkeypatch.setattr(library_layouts, "LAYOUT_LIBRARY_MAX", 0)
+    assert held.index(7) is None

@@ -55,6 +55,7 @@ _SOURCES: dict[str, str] = {
     "LAYOUT_NOMINATED": "search.descriptor.layout_match",
     "layout_correlation": "search.descriptor.layout_match",
     "layout_nominees": "search.descriptor.layout_match",
+    "layout_rank_levels": "search.descriptor.layout_match",
     "layout_ranks": "search.descriptor.layout_match",
     "layout_matches": "search.descriptor.layout_match",
     "PIXEL_MATCH": "search.descriptor.pixel_match",
@@ -139,6 +140,7 @@ __all__ = [
     "layout_correlation",
     "layout_matches",
     "layout_nominees",
+    "layout_rank_levels",
     "layout_ranks",
     "learn_from_images",
     "learn_whitening",
@@ -188,6 +190,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         layout_correlation,
         layout_matches,
         layout_nominees,
+        layout_rank_levels,
         layout_ranks,
     )
     from search.descriptor.pixel_match import (

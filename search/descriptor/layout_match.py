@@ -30,9 +30,9 @@ LAYOUT_MATCH = 0.85  # |rank correlation| from which a candidate is nominated
 LAYOUT_NOMINATED = 2  # candidates nominated per query, at most
 
 
-def layout_ranks(layouts: Sequence[bytes]) -> np.ndarray:
-    """Rows of centred, unit-norm average ranks (ties share their mean rank) of each layout:
-    float32 [n, LAYOUT_BYTES]; a uniform layout is a zero row (it correlates with nothing)."""
+def layout_rank_levels(layouts: Sequence[bytes]) -> np.ndarray:
+    """The mean rank (0-255; ties share their mean) of each of a layout's cells: float32
+    [n, LAYOUT_BYTES]."""
     if not layouts:
         return np.zeros((0, LAYOUT_BYTES), np.float32)
     levels = np.frombuffer(b"".join(layouts), np.uint8).reshape(len(layouts), LAYOUT_BYTES)
@@ -41,7 +41,13 @@ def layout_ranks(layouts: Sequence[bytes]) -> np.ndarray:
         n, 256
     )
     mean_rank = np.cumsum(counts, axis=1) - counts + (counts - 1) / 2.0  # per grey level
-    ranks = np.take_along_axis(mean_rank, levels.astype(np.intp), axis=1)
+    return np.take_along_axis(mean_rank, levels.astype(np.intp), axis=1).astype(np.float32)
+
+
+def layout_ranks(layouts: Sequence[bytes]) -> np.ndarray:
+    """Rows of centred, unit-norm mean ranks of each layout (:func:`layout_rank_levels`):
+    float32 [n, LAYOUT_BYTES]; a uniform layout is a zero row (it correlates with nothing)."""
+    ranks = layout_rank_levels(layouts).astype(np.float64)
     ranks -= ranks.mean(axis=1, keepdims=True)
     norms = np.linalg.norm(ranks, axis=1, keepdims=True)
     return (ranks / np.where(norms > 0, norms, 1.0)).astype(np.float32)

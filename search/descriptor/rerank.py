@@ -185,6 +185,7 @@ class QueryScorer:
         regions: MoreViews | None = None,
         local: LocalCheck | None = None,
         witness: LocalWitness | None = None,
+        nominated: Callable[[], Sequence[int]] | None = None,
     ) -> list[ScoredHit]:
         """Best ``k`` stored images for the query rows ``query`` [V, D'] (from
         :meth:`Descriptor.query_rows`) and the query's top labels; ``more()`` gives further
@@ -192,7 +193,9 @@ class QueryScorer:
         ``regions()`` the rows of the query's tiles, asked when every view leaves it
         unsettled: a tile's match counts only where it is a sure copy (module doc);
         ``local(ids, copy)`` the copy scores raised by local evidence, asked when even the
-        tiles leave it unsettled; ``witness`` the key-point witness of the lesser copies
+        tiles leave it unsettled, after ``nominated()`` images joined the candidates (ids the
+        local evidence asks for: those the query's layout nominates among the whole library);
+        ``witness`` the key-point witness of the lesser copies
         (:func:`search.descriptor.witness.duplicate_decisions`)."""
         d = self.descriptor
         want = max(k, self.candidates)
@@ -218,6 +221,8 @@ class QueryScorer:
             return []
         self.checked_locally = None if local is None else not self.settled(copy)
         if self.checked_locally:
+            if nominated is not None:
+                copy, ids = self._join(nominated(), query, copy, ids, images, exclude)
             copy = np.asarray(local(ids, copy), np.float32)  # type: ignore[misc]
         reached = None  # the tier's chained copies (Descriptor.copy_tier)
         if d.config.expand and d.calibration is not None:
@@ -282,6 +287,25 @@ class QueryScorer:
         out = whole.copy()
         out[keep] = np.maximum(whole[keep], regional[keep])
         return out.astype(np.float32), ids
+
+    def _join(
+        self,
+        extra: Sequence[int],
+        query: np.ndarray,
+        copy: np.ndarray,
+        ids: list[int],
+        images: dict[int, PreparedImage],
+        exclude: int | None,
+    ) -> tuple[np.ndarray, list[int]]:
+        """``ids`` (sorted) with the stored images ``extra`` joined, and the copy scores: the
+        others' as they were, the new ones' scored like them."""
+        new = sorted({int(i) for i in extra} - set(ids) - {exclude})
+        images.update(self._prepare(new) if new else {})
+        new = [i for i in new if i in images]
+        scores = dict(zip(ids, np.asarray(copy, np.float32).tolist(), strict=True))
+        scores.update(zip(new, self._copy(query, new, images).tolist(), strict=True))
+        joined = sorted(scores)
+        return np.array([scores[i] for i in joined], np.float32), joined
 
     def _plain_scores(self, raw: np.ndarray, ids: Sequence[int]) -> np.ndarray:
         """Best plain-space cosine of the raw query rows ``raw`` with each image of ``ids``

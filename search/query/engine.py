@@ -180,7 +180,9 @@ class SearchEngine:
 
         more = None if views.complete else turned
         regions = tiles if descriptor.config.regions else None
-        local = self.local.for_query(descriptor, source if data is None else data, roi, views)
+        local = self.local.for_query(
+            descriptor, source if data is None else data, roi, views, live.generation
+        )
         scored = self._scored(
             live, query, analysis.labels, k, min_score, exclude, more, flags, regions, local
         )
@@ -334,8 +336,8 @@ class SearchEngine:
             cache=live.rows,
             turns=turns_for(self.records, self.guard, live),
         )
-        check, witness = (local.check, local.witness) if local else (None, None)
-        found = scorer.search(query, labels, wanted, exclude, more, regions, check, witness)
+        evidence = local.callbacks() if local else ()
+        found = scorer.search(query, labels, wanted, exclude, more, regions, *evidence)
         rows = self.store.reads.hit_rows([hit.id for hit in found], labels=False)
         for image_id, row in rows.items():  # labels read with the candidates' vectors
             image = scorer.images.get(image_id)

@@ -55,6 +55,7 @@ from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptor import (
     KEY_POINT_DRAFT,
+    LAYOUT_NOMINATED,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
     Calibration,
@@ -78,6 +79,7 @@ from search.descriptor import (
     verified_floor,
 )
 from search.query.candidate_files import CandidateFiles, key_points
+from search.query.library_layouts import LibraryLayouts
 from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal
 from search.query.records import LibraryRecords
 from search.query.results import ImageQuery, RoiLike
@@ -95,6 +97,7 @@ class LocalVerifier:
         self.max_pixels = max_pixels
         self.records = records
         self.files = CandidateFiles(records, max_pixels)
+        self.layouts = LibraryLayouts(records)
         self.stats = LocalStats()
         self._lock = threading.Lock()  # the stats
         self._warned = False
@@ -105,11 +108,13 @@ class LocalVerifier:
         source: ImageQuery,
         roi: RoiLike,
         views: ViewSet | None = None,
+        generation: int | None = None,
     ) -> QueryLocal:
         """The local evidence of one query (``source`` and its region ``roi``; ``views``: its
         embedded views, when known: a small one is compared by pixels too, and their
-        grey-level layout nominates candidates for the key points), read once when first
-        asked."""
+        grey-level layout nominates candidates for the key points - among the library's
+        images at ``generation`` too: :mod:`search.query.library_layouts`), read once when
+        first asked."""
         region = coerce_roi(roi)
         size = (views.analysis.width, views.analysis.height) if views is not None else None
         small = region is None and size is not None and is_small(*size)
@@ -124,6 +129,8 @@ class LocalVerifier:
         local = QueryLocal(None, None)
         if descriptor.config.checks_grey_band:
             local.check = self._check(descriptor, evidence, small, local, layout)
+            if layout is not None and generation is not None:
+                local.nominated = lambda: self._library_nominees(layout, generation)
         if descriptor.config.local:
             local.witness = self._witness(lambda: evidence().features)
         return local
@@ -236,6 +243,11 @@ class LocalVerifier:
             return out
 
         return check
+
+    def _library_nominees(self, layout: bytes, generation: int) -> list[int]:
+        """Ids of the library images whose layouts are in rank order with ``layout``."""
+        index = self.layouts.index(generation)
+        return index.strongest(layout, LAYOUT_NOMINATED) if index is not None else []
 
     def _nominees(
         self,

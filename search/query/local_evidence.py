@@ -4,6 +4,7 @@ the query's own evidence read once, the callbacks the scorer asks, and running t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from PIL import Image, ImageOps
@@ -33,14 +34,22 @@ class LocalStats:
 @dataclass
 class QueryLocal:
     """One query's local evidence for :meth:`search.descriptor.QueryScorer.search`: the
-    grey-band check and the key-point witness (None where the descriptor has it off), and
+    grey-band check, the key-point witness and the library images its layout nominates
+    (``nominated``: ids to join the candidates; None where the descriptor has them off), and
     after the search what confirmed each raised candidate, by image id: its key points
     (``confirmed``: inliers) or its pixels (``by_pixels``: correlation)."""
 
     check: LocalCheck | None
     witness: LocalWitness | None
+    nominated: Callable[[], Sequence[int]] | None = None
     confirmed: dict[int, int] = field(default_factory=dict)
     by_pixels: dict[int, float] = field(default_factory=dict)
+
+    def callbacks(
+        self,
+    ) -> tuple[LocalCheck | None, LocalWitness | None, Callable[[], Sequence[int]] | None]:
+        """``(check, witness, nominated)``, as :meth:`QueryScorer.search` takes them."""
+        return self.check, self.witness, self.nominated
 
     def explain(self, hits: list[SearchHit]) -> list[SearchHit]:
         """``hits`` with ``key_points`` / ``pixel_match`` set on the images the check

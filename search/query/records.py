@@ -97,6 +97,10 @@ class LibraryRecords:
         """The stored grey-level layouts of images ``ids`` (those that have one), by id."""
         return self.store.reads.layouts(ids)
 
+    def all_layouts(self, limit: int) -> tuple[list[int], list[bytes]] | None:
+        """Ids and layouts of every indexed image (None: more than ``limit`` images)."""
+        return self.store.reads.all_layouts(limit)
+
     def quality_counts(self) -> dict[str, int]:
         """Images per quality flag, with ``measured`` and ``unmeasured`` (still images)."""
         return self.store.quality.flag_counts()

@@ -156,6 +156,17 @@ class ImageReads:
                 out.update((int(i), bytes(b)) for i, b in session.execute(query))
         return out
 
+    def all_layouts(self, limit: int) -> tuple[list[int], list[bytes]] | None:
+        """Ids and grey-level layouts of every indexed still image that has one, by id; None
+        when there are more than ``limit`` (nothing more is read)."""
+        where = (Image.layout.is_not(None), Image.status == STATUS_OK)
+        with self._session() as session:
+            if int(session.scalar(select(func.count()).where(*where)) or 0) > limit:
+                return None
+            rows = session.execute(select(Image.id, Image.layout).where(*where).order_by(Image.id))
+            found = [(int(i), bytes(b)) for i, b in rows]
+        return [i for i, _ in found], [b for _, b in found]
+
     def image_id_at(self, path: Path) -> int | None:
         """The id of the image stored for an absolute file path, if a collection holds it."""
         target = Path(path).resolve()
