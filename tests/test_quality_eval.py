@@ -126,8 +126,8 @@ def test_verify_confirms_copies_not_strangers(data_dir: Path, monkeypatch) -> No
 
 def test_the_key_point_check_is_evaluated_as_the_engine_runs_it(prepared_hard) -> None:  # type: ignore[no-untyped-def]
     """The default (local=on) has its unsettled queries' grey-band candidates checked by key
-    points offline too (and a small query's best candidates by pixels): only those pairs
-    are raised, and only upwards."""
+    points offline too (and a small query's best candidates by pixels, and those its layout
+    nominates): only those pairs are raised, and only upwards."""
     pytest.importorskip("cv2")
     from models import load_image
     from search.descriptor import (
@@ -135,6 +135,8 @@ def test_the_key_point_check_is_evaluated_as_the_engine_runs_it(prepared_hard) -
         VERIFY_CHECKED,
         Descriptor,
         grey_band,
+        layout_matches,
+        layout_ranks,
         pixel_candidates,
     )
     from search.evaluation import _Matrices
@@ -153,13 +155,18 @@ def test_the_key_point_check_is_evaluated_as_the_engine_runs_it(prepared_hard) -
     boost = grey_band_boosts(prepared.files, prepared.paths, copy, descriptor, lambda _m: None)
     assert len(boost) == run.verified_pairs
     cal = descriptor.calibration
+    layouts = layout_ranks([f.layout for f in prepared.files])
     for (a, b), score in boost.items():
         assert copy[a].max() < descriptor.sure_score()  # an unsettled query
         # a grey-band candidate, or a small query's candidate compared by pixels
         small = max(load_image(prepared.paths[a]).image.size) <= PIXEL_SIDE
         assert small == (max(prepared.files[a].size) <= PIXEL_SIDE)  # the size it was told
-        assert b in grey_band(copy[a], cal, VERIFY_CHECKED) or (
-            small and b in pixel_candidates(copy[a], cal)
+        rho = layouts @ layouts[a]
+        rho[a] = np.nan
+        assert (
+            b in grey_band(copy[a], cal, VERIFY_CHECKED)
+            or (small and b in pixel_candidates(copy[a], cal))
+            or b in [n for n, _ in layout_matches(rho, limit=len(rho))]  # |rho| >= 0.85
         )
         assert score > copy[a, b]
 
