@@ -11,9 +11,10 @@ it; an inversion turns its sign), which put the original first among *all* the l
 photos for 0.97-1.00 of the hold-out sets' sepia and sepia + noise queries.
 
 It only nominates: a query's candidates with ``|rho| >= LAYOUT_MATCH`` (the best
-:data:`LAYOUT_NOMINATED`) go to the key-point check like the grey band's, with the query's
-grey levels inverted for a negative rho (ORB compares brightness, so an inverted copy matches
-nothing as it is); the key points confirm or not. Different photos reach |rho| 0.72-0.77 at
+:data:`LAYOUT_NOMINATED`; the engine first joins the whole library's best to the candidates:
+:class:`search.index.LayoutIndex`) go to the key-point check like the grey band's, with the
+query's grey levels inverted for a negative rho (ORB compares brightness, so an inverted copy
+matches nothing as it is); the key points confirm or not. Different photos reach |rho| 0.72-0.77 at
 most (the best two of each hold-out query), burst shots and other views of one scene up to
 0.96: nominated, they meet the same key-point rule as any grey-band candidate.
 """
@@ -60,16 +61,11 @@ def layout_correlation(a: bytes, b: bytes) -> float:
 
 
 def layout_nominees(
-    query: bytes | None,
-    layouts: Mapping[int, bytes],
-    skip: Sequence[int] = (),
-    limit: int = LAYOUT_NOMINATED,
+    query: bytes | None, layouts: Mapping[int, bytes], limit: int = LAYOUT_NOMINATED
 ) -> list[tuple[int, float]]:
     """``(position, rho)`` of the candidates whose layout (``layouts``: by position) is in
-    rank order with the query's, ``|rho| >= LAYOUT_MATCH``, best first, at most ``limit``,
-    leaving out the positions in ``skip`` (already checked)."""
-    skipped = set(skip)
-    left = [p for p in layouts if p not in skipped and len(layouts[p]) == LAYOUT_BYTES]
+    rank order with the query's, ``|rho| >= LAYOUT_MATCH``, best first, at most ``limit``."""
+    left = [p for p in layouts if len(layouts[p]) == LAYOUT_BYTES]
     if query is None or len(query) != LAYOUT_BYTES or not left:
         return []
     ranks = layout_ranks([query, *(layouts[p] for p in left)])

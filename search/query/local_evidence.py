@@ -75,7 +75,7 @@ class QueryEvidence:
     features: LocalFeatures | None
     pixels: QueryPixels | None
     image: Image.Image | None = field(default=None, repr=False)
-    _inverted: list[LocalFeatures | None] = field(default_factory=list, repr=False)
+    _inverted: list[LocalFeatures | None] = field(default_factory=list, init=False, repr=False)
 
     def inverted(self) -> LocalFeatures | None:
         """Key points of the query with its grey levels inverted (an inverted duotone's
