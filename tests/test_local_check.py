@@ -275,6 +275,38 @@ def test_an_inverted_duotone_is_found_by_its_layout(
     assert all(first["duplicate"] for first in first_hits(older).values())
 
 
+def test_dedup_verify_groups_toned_copies_with_their_photos(
+    data_dir: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    """`dedup --verify` checks the candidates whose layout is in rank order with an image's
+    (an inverted duotone: its key points matched with the grey levels inverted): each lands
+    in its photo's group, marked verified; plain `dedup` groups none of them."""
+    col = tmp_path / "col"
+    col.mkdir()
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:16]
+    for photo in photos:
+        Image.open(photo).convert("RGB").save(col / f"{photo.stem}.jpg", quality=92)
+    for photo in photos[:2]:
+        _inverted_duotone(col / f"{photo.stem}.jpg", col / f"{photo.stem}__duotone.jpg")
+    settings = make_settings(tmp_path / "lib", models_dir)
+    index_library(settings, [col])
+    args = _args(tmp_path, models_dir)
+
+    def groups(*more: str) -> dict[str, list[tuple[str, bool]]]:
+        done = run_cli([*args, "dedup", *more, "--json"], tmp_path)
+        assert done.returncode == 0, done.stderr
+        return {
+            Path(g["keeper"]).name: [(Path(m["path"]).name, m["verified"]) for m in g["members"]]
+            for g in json.loads(done.stdout)["groups"]
+        }
+
+    assert not any("__duotone" in n for members in groups().values() for n, _ in members)
+    verified = groups("--verify")
+    for photo in photos[:2]:
+        assert verified[f"{photo.stem}.jpg"] == [(f"{photo.stem}__duotone.jpg", True)], verified
+    assert sum(len(members) for members in verified.values()) == 2  # nothing else grouped
+
+
 def test_a_changed_file_is_not_verified(verify_library, tmp_path: Path) -> None:
     root, settings, stems = verify_library
     original = root / "col" / f"{stems[1]}.jpg"

@@ -16,18 +16,24 @@ An image too small for key points (``small``: its longer side at most ``PIXEL_SI
 thumbnail) is compared with each of its candidates by pixels instead, whatever their score
 (:mod:`search.descriptor.pixel_match`, the rule of the engine's small queries): a match is
 raised to its pixel-confirmed score, at least the threshold.
+
+A candidate below the grey band whose grey-level layout (``layouts``: the stored ones, by id)
+is in rank order with the image's - a sepia or duotone copy, inverted too
+(:mod:`search.descriptor.layout_match`, the engine's rule: ``|rho| >= LAYOUT_MATCH``, the best
+``LAYOUT_NOMINATED`` of each image) - is checked by key points as well, an inverted one with
+the image's grey levels inverted.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from models import ImgsearchError, load_image
 from search.dedup.groups import DedupMember, DedupResult
@@ -42,6 +48,8 @@ from search.descriptor import (
     QueryPixels,
     count_inliers,
     grey_levels,
+    layout_matches,
+    layout_ranks,
     local_features,
     pixel_copy_score,
     pixel_correlation,
@@ -70,9 +78,11 @@ class VerifiedNeighbours:
         max_pairs: int = MAX_PAIRS,
         calibration: Calibration | None = None,
         small: frozenset[int] = frozenset(),
+        layouts: Callable[[Sequence[int]], dict[int, bytes]] | None = None,
     ) -> None:
         self.inner = inner
         self.small = small
+        self.layouts = layouts
         self.levels: dict[int, QueryPixels | None] = {}  # small images
         self.thumbnails: dict[int, Image.Image | None] = {}  # their candidates
         self.correlated: dict[tuple[int, int], float] = {}  # small pair -> correlation
@@ -83,7 +93,8 @@ class VerifiedNeighbours:
         self.name = f"{getattr(inner, 'name', 'provider')}+verify"
         self.batch_size = getattr(inner, "batch_size", 16384)
         self.features: dict[int, LocalFeatures | None] = {}
-        self.decided: dict[tuple[int, int], int] = {}  # pair -> inliers
+        self.inverted: dict[int, LocalFeatures | None] = {}  # toned copies' images
+        self.decided: dict[tuple[int, int, bool], int] = {}  # pair, inverted -> inliers
         self.raised: dict[tuple[int, int], float] = {}  # confirmed pair -> its own score
         self.checked = self.confirmed = 0
 
@@ -132,12 +143,23 @@ class VerifiedNeighbours:
             self.confirmed += self.correlated[key] >= PIXEL_MATCH
         return pixel_copy_score(score, self.correlated[key], self.calibration)
 
-    def _inliers(self, a: int, b: int) -> int:
-        key = (min(a, b), max(a, b))
+    def _inverted(self, image_id: int) -> LocalFeatures | None:
+        """Key points of an image with its grey levels inverted (computed once)."""
+        if image_id not in self.inverted:
+            self.inverted[image_id] = self._read(
+                image_id,
+                lambda p: local_features(
+                    ImageOps.invert(load_image(p, draft_size=KEY_POINT_DRAFT).image.convert("L"))
+                ),
+            )
+        return self.inverted[image_id]
+
+    def _inliers(self, a: int, b: int, inverted: bool = False) -> int:
+        key = (min(a, b), max(a, b), inverted)
         if key not in self.decided:
             if self.checked >= self.max_pairs:
                 return 0
-            fa, fb = self._features(a), self._features(b)
+            fa, fb = (self._inverted(a) if inverted else self._features(a)), self._features(b)
             self.checked += 1
             inliers = count_inliers(fa, fb) if fa is not None and fb is not None else 0
             self.confirmed += inliers >= MIN_INLIERS
@@ -161,18 +183,41 @@ class VerifiedNeighbours:
                 if raised > scores[r, c]:
                     self.raised[(min(a, b), max(a, b))] = float(scores[r, c])
                     scores[r, c] = max(self.threshold, raised)
+        open_ = (scores < self.threshold) & (found >= 0) & (found != ids[:, None])
+        if self.small:
+            open_ &= ~pixels
+        toned = self._toned(ids, found, open_)
+        grey |= toned != 0
         rows, cols = np.nonzero(grey)
         for r, c in sorted(
             zip(rows.tolist(), cols.tolist(), strict=True), key=lambda rc: -scores[rc]
         ):
             a, b = int(ids[r]), int(found[r, c])
-            inliers = self._inliers(a, b)
+            inliers = self._inliers(a, b, bool(toned[r, c] < 0))
             if inliers >= MIN_INLIERS:
                 self.raised[(min(a, b), max(a, b))] = float(scores[r, c])
                 verified = verified_copy_score(float(scores[r, c]), inliers, self.calibration)
                 scores[r, c] = max(self.threshold, verified)
         order = np.argsort(-scores, axis=1, kind="stable")
         return np.take_along_axis(scores, order, 1), np.take_along_axis(found, order, 1)
+
+    def _toned(self, ids: np.ndarray, found: np.ndarray, open_: np.ndarray) -> np.ndarray:
+        """Per pair, 1 / -1 where the candidate (one of ``open_``) is nominated by its layout,
+        upright or inverted (the best ``LAYOUT_NOMINATED`` of each row), else 0."""
+        out = np.zeros(found.shape, np.int8)
+        if self.layouts is None or not open_.any():
+            return out
+        known = self.layouts(sorted({int(i) for i in found[open_]} | set(ids.tolist())))
+        row_of = {image_id: n for n, image_id in enumerate(known)}
+        ranks = layout_ranks(list(known.values()))
+        for r, a in enumerate(ids.tolist()):
+            cols = [c for c in np.flatnonzero(open_[r]) if int(found[r, c]) in row_of]
+            if a not in row_of or not cols:
+                continue
+            rho = ranks[[row_of[int(found[r, c])] for c in cols]] @ ranks[row_of[a]]
+            for n, value in layout_matches(rho):
+                out[r, cols[n]] = 1 if value > 0 else -1
+        return out
 
     def restore(self, result: DedupResult) -> DedupResult:
         """``result`` with each confirmed member's own score, marked ``verified``."""

@@ -346,6 +346,8 @@ def _verifier(engine: SearchEngine, inner: Any, threshold: float, small: frozens
         found = engine.records.image_file(image_id)
         return found.path if found is not None and found.path.is_file() else None
 
+    low = min(low, threshold)
+    layouts = engine.records.layouts
     return VerifiedNeighbours(
-        inner, path_of, min(low, threshold), threshold, calibration=calibration, small=small
+        inner, path_of, low, threshold, calibration=calibration, small=small, layouts=layouts
     )
