@@ -17,11 +17,11 @@ thumbnail) is compared with each of its candidates by pixels instead, whatever t
 (:mod:`search.descriptor.pixel_match`, the rule of the engine's small queries): a match is
 raised to its pixel-confirmed score, at least the threshold.
 
-A candidate below the grey band whose grey-level layout (``layouts``: the stored ones, by id)
-is in rank order with the image's - a sepia or duotone copy, inverted too
-(:mod:`search.descriptor.layout_match`, the engine's rule: ``|rho| >= LAYOUT_MATCH``, the best
-``LAYOUT_NOMINATED`` of each image) - is checked by key points as well, an inverted one with
-the image's grey levels inverted.
+A candidate below the threshold, in the grey band or under it, whose grey-level layout
+(``layouts``: the stored ones, by id) is in rank order with the image's - a sepia or duotone
+copy, inverted too (:mod:`search.descriptor.layout_match`, the engine's rule: ``|rho| >=
+LAYOUT_MATCH``, the best ``LAYOUT_NOMINATED`` of each image) - is checked by key points as
+well, an inverted one with the image's grey levels inverted.
 """
 
 from __future__ import annotations
