@@ -197,7 +197,7 @@ def test_verify_raises_a_geometrically_confirmed_pair_only(tmp_path: Path, data_
     # ... to its verified copy score: the engine's verify=on and the evaluation's rule
     from search.descriptor import verified_copy_score
 
-    raised = verified_copy_score(0.34, provider.decided[(1, 2)], None)
+    raised = verified_copy_score(0.34, provider.decided[(1, 2, False)], None)
     assert raised >= 0.5 and scores[0].tolist() == pytest.approx([1.0, raised, 0.35])
     assert provider.raised == {(1, 2): pytest.approx(0.34)}  # its own score, for the report
     assert provider.stats() == {"verify_checked": 2, "verify_confirmed": 1, "verify_images": 3}
