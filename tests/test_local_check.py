@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -193,23 +194,25 @@ def test_a_thumbnail_is_confirmed_by_its_pixels(
         assert engine.local.stats.pixel_pairs > 0
 
 
-def test_dedup_verify_groups_thumbnails_with_their_photos(
-    data_dir: Path, models_dir: Path, tmp_path: Path
-) -> None:
-    """`dedup --verify` compares a thumbnail (too small for key points) with its candidates
-    by pixels: each lands in its photo's group, marked verified; plain `dedup` (vectors
-    only) leaves them out, as before."""
+def _dedup_library(
+    data_dir: Path,
+    models_dir: Path,
+    tmp_path: Path,
+    kind: str,
+    edit: Callable[[Path, Path], None],
+    edited: int,
+) -> list[str]:
+    """16 photos and an edit (``PHOTO__KIND.jpg``) of the first ``edited``, indexed: plain
+    `dedup` groups none of the edits, `dedup --verify` each with its own photo, marked
+    verified, and nothing else. Returns the CLI's library arguments."""
     col = tmp_path / "col"
     col.mkdir()
     photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:16]
     for photo in photos:
         Image.open(photo).convert("RGB").save(col / f"{photo.stem}.jpg", quality=92)
-    for photo in photos[:3]:
-        thumb = Image.open(photo).convert("RGB")
-        thumb.thumbnail((56, 56))
-        thumb.save(col / f"{photo.stem}__thumb.jpg", quality=70)
-    settings = make_settings(tmp_path / "lib", models_dir)
-    index_library(settings, [col])
+    for photo in photos[:edited]:
+        edit(col / f"{photo.stem}.jpg", col / f"{photo.stem}__{kind}.jpg")
+    index_library(make_settings(tmp_path / "lib", models_dir), [col])
     args = _args(tmp_path, models_dir)
 
     def groups(*more: str) -> dict[str, list[tuple[str, bool]]]:
@@ -220,11 +223,27 @@ def test_dedup_verify_groups_thumbnails_with_their_photos(
             for g in json.loads(done.stdout)["groups"]
         }
 
-    assert not any("__thumb" in n for members in groups().values() for n, _ in members)
+    assert not any(f"__{kind}" in n for members in groups().values() for n, _ in members)
     verified = groups("--verify")
-    for photo in photos[:3]:
-        assert verified[f"{photo.stem}.jpg"] == [(f"{photo.stem}__thumb.jpg", True)], verified
-    assert sum(len(members) for members in verified.values()) == 3  # nothing else grouped
+    for photo in photos[:edited]:
+        assert verified[f"{photo.stem}.jpg"] == [(f"{photo.stem}__{kind}.jpg", True)], verified
+    assert sum(len(members) for members in verified.values()) == edited  # nothing else
+    return args
+
+
+def test_dedup_verify_groups_thumbnails_with_their_photos(
+    data_dir: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    """`dedup --verify` compares a thumbnail (too small for key points) with its candidates
+    by pixels: each lands in its photo's group, marked verified; plain `dedup` (vectors
+    only) leaves them out, as before."""
+
+    def thumbnail(photo: Path, out: Path) -> None:
+        thumb = Image.open(photo).convert("RGB")
+        thumb.thumbnail((56, 56))
+        thumb.save(out, quality=70)
+
+    args = _dedup_library(data_dir, models_dir, tmp_path, "thumb", thumbnail, 3)
     summary = run_cli([*args, "dedup", "--verify"], tmp_path).stderr.strip().splitlines()[-1]
     assert summary.endswith("confirmed by local features (3 pair(s))"), summary  # once each
 
@@ -281,30 +300,7 @@ def test_dedup_verify_groups_toned_copies_with_their_photos(
     """`dedup --verify` checks the candidates whose layout is in rank order with an image's
     (an inverted duotone: its key points matched with the grey levels inverted): each lands
     in its photo's group, marked verified; plain `dedup` groups none of them."""
-    col = tmp_path / "col"
-    col.mkdir()
-    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:16]
-    for photo in photos:
-        Image.open(photo).convert("RGB").save(col / f"{photo.stem}.jpg", quality=92)
-    for photo in photos[:2]:
-        _inverted_duotone(col / f"{photo.stem}.jpg", col / f"{photo.stem}__duotone.jpg")
-    settings = make_settings(tmp_path / "lib", models_dir)
-    index_library(settings, [col])
-    args = _args(tmp_path, models_dir)
-
-    def groups(*more: str) -> dict[str, list[tuple[str, bool]]]:
-        done = run_cli([*args, "dedup", *more, "--json"], tmp_path)
-        assert done.returncode == 0, done.stderr
-        return {
-            Path(g["keeper"]).name: [(Path(m["path"]).name, m["verified"]) for m in g["members"]]
-            for g in json.loads(done.stdout)["groups"]
-        }
-
-    assert not any("__duotone" in n for members in groups().values() for n, _ in members)
-    verified = groups("--verify")
-    for photo in photos[:2]:
-        assert verified[f"{photo.stem}.jpg"] == [(f"{photo.stem}__duotone.jpg", True)], verified
-    assert sum(len(members) for members in verified.values()) == 2  # nothing else grouped
+    _dedup_library(data_dir, models_dir, tmp_path, "duotone", _inverted_duotone, 2)
 
 
 def test_a_changed_file_is_not_verified(verify_library, tmp_path: Path) -> None:
