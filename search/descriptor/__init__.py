@@ -53,6 +53,7 @@ _SOURCES: dict[str, str] = {
     "verified_floor": "search.descriptor.verify",
     "LAYOUT_MATCH": "search.descriptor.layout_match",
     "LAYOUT_NOMINATED": "search.descriptor.layout_match",
+    "RANK_BLOCK": "search.descriptor.layout_match",
     "layout_correlation": "search.descriptor.layout_match",
     "layout_nominees": "search.descriptor.layout_match",
     "layout_rank_levels": "search.descriptor.layout_match",
@@ -103,6 +104,7 @@ __all__ = [
     "PIXEL_MATCH",
     "PIXEL_SIDE",
     "PLAIN_BACKGROUND",
+    "RANK_BLOCK",
     "THUMB_SIDE",
     "TURNED_VIEW_DISCOUNT",
     "VERIFY_BUDGET_S",
@@ -187,6 +189,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.descriptor.layout_match import (
         LAYOUT_MATCH,
         LAYOUT_NOMINATED,
+        RANK_BLOCK,
         layout_correlation,
         layout_matches,
         layout_nominees,

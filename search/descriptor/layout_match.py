@@ -29,20 +29,23 @@ from models import LAYOUT_BYTES
 
 LAYOUT_MATCH = 0.85  # |rank correlation| from which a candidate is nominated
 LAYOUT_NOMINATED = 2  # candidates nominated per query, at most
+RANK_BLOCK = 8192  # layouts ranked at a time
 
 
 def layout_rank_levels(layouts: Sequence[bytes]) -> np.ndarray:
     """The mean rank (0-255; ties share their mean) of each of a layout's cells: float32
-    [n, LAYOUT_BYTES]."""
-    if not layouts:
-        return np.zeros((0, LAYOUT_BYTES), np.float32)
+    [n, LAYOUT_BYTES]. Computed in blocks of :data:`RANK_BLOCK` rows (a whole library's at
+    once would hold several times its size in temporaries)."""
     levels = np.frombuffer(b"".join(layouts), np.uint8).reshape(len(layouts), LAYOUT_BYTES)
-    n = len(layouts)
-    counts = np.bincount((np.arange(n)[:, None] * 256 + levels).ravel(), minlength=n * 256).reshape(
-        n, 256
-    )
-    mean_rank = np.cumsum(counts, axis=1) - counts + (counts - 1) / 2.0  # per grey level
-    return np.take_along_axis(mean_rank, levels.astype(np.intp), axis=1).astype(np.float32)
+    out = np.empty(levels.shape, np.float32)
+    for start in range(0, len(levels), RANK_BLOCK):
+        block = levels[start : start + RANK_BLOCK]
+        n = len(block)
+        offsets = (np.arange(n, dtype=np.int64)[:, None] * 256 + block).ravel()
+        counts = np.bincount(offsets, minlength=n * 256).reshape(n, 256).astype(np.float32)
+        mean_rank = np.cumsum(counts, axis=1) - counts + (counts - 1) / 2  # per grey level
+        out[start : start + n] = np.take_along_axis(mean_rank, block.astype(np.intp), axis=1)
+    return out
 
 
 def layout_ranks(layouts: Sequence[bytes]) -> np.ndarray:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from models import LAYOUT_BYTES
 from search.index.faiss_lib import faiss
 
 SEARCHED = 8  # rows read per sign before the exact rho picks the nominees
@@ -26,17 +27,18 @@ class LayoutIndex:
     """Image ids and their layouts' rank codes (FAISS ``IndexScalarQuantizer``)."""
 
     def __init__(self, ids: Sequence[int], layouts: Sequence[bytes]) -> None:
-        from search.descriptor import layout_rank_levels
+        from search.descriptor import RANK_BLOCK, layout_rank_levels
 
-        levels = layout_rank_levels(layouts)
         self.ids = np.asarray(ids, np.int64)
-        centred = levels - levels.mean(axis=1, keepdims=True)
-        self.norms = np.linalg.norm(centred, axis=1).astype(np.float32)
+        self.norms = np.zeros(len(self.ids), np.float32)
         self.index = faiss.IndexScalarQuantizer(
-            levels.shape[1], faiss.ScalarQuantizer.QT_8bit_uniform, faiss.METRIC_INNER_PRODUCT
+            LAYOUT_BYTES, faiss.ScalarQuantizer.QT_8bit_uniform, faiss.METRIC_INNER_PRODUCT
         )
-        self.index.train(np.array([[0.0] * levels.shape[1], [255.0] * levels.shape[1]], np.float32))
-        if len(levels):
+        self.index.train(np.array([[0.0] * LAYOUT_BYTES, [255.0] * LAYOUT_BYTES], np.float32))
+        for start in range(0, len(layouts), RANK_BLOCK):  # bounded temporaries
+            levels = layout_rank_levels(layouts[start : start + RANK_BLOCK])
+            # mean ranks always average 127.5 (ties share theirs): centred without a mean
+            self.norms[start : start + len(levels)] = np.linalg.norm(levels - 127.5, axis=1)
             self.index.add(levels)
 
     def __len__(self) -> int:
