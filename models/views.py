@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -65,8 +66,14 @@ class ViewSet:
     model: OnnxModel | None = field(default=None, repr=False)
     #: the upright image (or region) the tiles of :meth:`regions` are cut from
     upright: Image.Image | None = field(default=None, repr=False)
-    #: the image's (or region's) grey-level layout (:func:`models.image_layout`)
-    layout: bytes | None = None
+    #: the decoded image (or region) itself, whatever its size
+    picture: Image.Image | None = field(default=None, repr=False)
+
+    @cached_property
+    def layout(self) -> bytes | None:
+        """The picture's grey-level layout (:func:`models.image_layout`), made on first use:
+        only a query left in doubt asks for it."""
+        return image_layout(self.picture) if self.picture is not None else None
 
     @property
     def complete(self) -> bool:
@@ -207,13 +214,12 @@ def analyze_views(
     embeddings = [base.embedding[None]] + (more or [])
     names = ("full", *(name for name, _, _ in now))
     vectors = np.concatenate(embeddings).astype(np.float32)
-    upright = region_image(prepared.decoded, prepared.region)
-    layout = image_layout(upright)
+    picture = upright = region_image(prepared.decoded, prepared.region)
     if min(upright.size) < REGION_GRID * MIN_TILE_SIDE:
         upright = None
     elif upright.mode != "RGB":
         upright = upright.convert("RGB")
-    return ViewSet(base, vectors, names, frame, later, model, upright, layout)
+    return ViewSet(base, vectors, names, frame, later, model, upright, picture)
 
 
 def turned_embeddings(

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from models import ImgsearchError, load_image
 from search.dedup.groups import DedupMember, DedupResult
@@ -98,16 +98,17 @@ class VerifiedNeighbours:
         self.raised: dict[tuple[int, int], float] = {}  # confirmed pair -> its own score
         self.checked = self.confirmed = 0
 
-    def _features(self, image_id: int) -> LocalFeatures | None:
-        if image_id not in self.features:
-            path = self.path_of(image_id)
-            try:
-                image = load_image(path, draft_size=KEY_POINT_DRAFT).image if path else None
-                self.features[image_id] = local_features(image) if image is not None else None
-            except (ImgsearchError, OSError) as error:
-                log.info("verify: no features for image %s: %s", image_id, error)
-                self.features[image_id] = None
-        return self.features[image_id]
+    def _features(self, image_id: int, inverted: bool = False) -> LocalFeatures | None:
+        """An image's key points, of its grey levels inverted too (each computed once)."""
+        cache = self.inverted if inverted else self.features
+        if image_id not in cache:
+            cache[image_id] = self._read(
+                image_id,
+                lambda p: local_features(
+                    load_image(p, draft_size=KEY_POINT_DRAFT).image, inverted=inverted
+                ),
+            )
+        return cache[image_id]
 
     def _pixels(self, image_id: int) -> QueryPixels | None:
         """A small image's grey levels (decoded once)."""
@@ -126,7 +127,7 @@ class VerifiedNeighbours:
         try:
             return make(path) if path else None
         except (ImgsearchError, OSError) as error:
-            log.info("verify: no pixels for image %s: %s", image_id, error)
+            log.info("verify: image %s not read: %s", image_id, error)
             return None
 
     def _by_pixels(self, a: int, b: int, score: float) -> float:
@@ -143,23 +144,12 @@ class VerifiedNeighbours:
             self.confirmed += self.correlated[key] >= PIXEL_MATCH
         return pixel_copy_score(score, self.correlated[key], self.calibration)
 
-    def _inverted(self, image_id: int) -> LocalFeatures | None:
-        """Key points of an image with its grey levels inverted (computed once)."""
-        if image_id not in self.inverted:
-            self.inverted[image_id] = self._read(
-                image_id,
-                lambda p: local_features(
-                    ImageOps.invert(load_image(p, draft_size=KEY_POINT_DRAFT).image.convert("L"))
-                ),
-            )
-        return self.inverted[image_id]
-
     def _inliers(self, a: int, b: int, inverted: bool = False) -> int:
         key = (min(a, b), max(a, b), inverted)
         if key not in self.decided:
             if self.checked >= self.max_pairs:
                 return 0
-            fa, fb = (self._inverted(a) if inverted else self._features(a)), self._features(b)
+            fa, fb = self._features(a, inverted), self._features(b)
             self.checked += 1
             inliers = count_inliers(fa, fb) if fa is not None and fb is not None else 0
             self.confirmed += inliers >= MIN_INLIERS

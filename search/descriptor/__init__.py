@@ -58,6 +58,7 @@ _SOURCES: dict[str, str] = {
     "layout_nominees": "search.descriptor.layout_match",
     "layout_rank_levels": "search.descriptor.layout_match",
     "layout_ranks": "search.descriptor.layout_match",
+    "nominees_to_check": "search.descriptor.layout_match",
     "layout_matches": "search.descriptor.layout_match",
     "PIXEL_MATCH": "search.descriptor.pixel_match",
     "PIXEL_SIDE": "search.descriptor.pixel_match",
@@ -147,6 +148,7 @@ __all__ = [
     "learn_from_images",
     "learn_whitening",
     "local_features",
+    "nominees_to_check",
     "opencv",
     "photo_edits",
     "pixel_candidates",
@@ -195,6 +197,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         layout_nominees,
         layout_rank_levels,
         layout_ranks,
+        nominees_to_check,
     )
     from search.descriptor.pixel_match import (
         PIXEL_MATCH,

@@ -81,3 +81,13 @@ def layout_matches(rho: np.ndarray, limit: int = LAYOUT_NOMINATED) -> list[tuple
     strength = np.nan_to_num(np.abs(np.asarray(rho, np.float64)), nan=-1.0)
     order = np.argsort(-strength, kind="stable")[: max(0, limit)]
     return [(int(i), float(rho[i])) for i in order if strength[i] >= LAYOUT_MATCH]
+
+
+def nominees_to_check(
+    nominees: Sequence[tuple[int, float]], checked: Sequence[int]
+) -> tuple[list[int], list[int]]:
+    """``(upright, inverted)`` positions of layout nominees ``(position, rho)`` for the key
+    points: an upright one unless ``checked`` already (matched as it is), an inverted one
+    (rho < 0) whatever (matched as it is, it matches nothing)."""
+    upright = [n for n, rho in nominees if rho > 0 and n not in checked]
+    return upright, [n for n, rho in nominees if rho < 0]

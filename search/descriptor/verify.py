@@ -77,10 +77,11 @@ class LocalFeatures:
 
 
 def local_features(
-    image: Image.Image, *, frames: bool = True, mirrored: bool = True
+    image: Image.Image, *, frames: bool = True, mirrored: bool = True, inverted: bool = False
 ) -> LocalFeatures:
     """ORB features of ``image`` (the photo inside its frame when one is found); its mirrored
-    ones too unless ``mirrored`` is False (an image only ever matched second)."""
+    ones too unless ``mirrored`` is False (an image only ever matched second); ``inverted``:
+    of its grey levels inverted (an inverted duotone matched with its original's)."""
     cv2 = opencv()
     img = image.convert("RGB")
     if frames:
@@ -90,6 +91,8 @@ def local_features(
     scale = SIDE / max(img.size)
     size = (max(8, round(img.width * scale)), max(8, round(img.height * scale)))
     grey = np.asarray(img.resize(size, Image.Resampling.BILINEAR).convert("L"))
+    if inverted:
+        grey = 255 - grey
     orb = cv2.ORB_create(nfeatures=FEATURES, edgeThreshold=15, patchSize=15, fastThreshold=10)
     out = []
     for plane in (grey, np.ascontiguousarray(grey[:, ::-1]))[: 1 + mirrored]:

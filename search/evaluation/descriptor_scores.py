@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from models import LAYOUT_BYTES, ImageError, load_image
 from search.descriptor import (
@@ -156,6 +156,7 @@ def grey_band_boosts(
         layout_matches,
         layout_ranks,
         local_features,
+        nominees_to_check,
         pixel_candidates,
         pixel_copy_score,
         pixel_correlation,
@@ -189,7 +190,7 @@ def grey_band_boosts(
         return load_image(paths[n], draft_size=KEY_POINT_DRAFT).image
 
     features_of = cached(lambda n: local_features(key_point_image(n)))
-    inverted_of = cached(lambda n: local_features(ImageOps.invert(key_point_image(n).convert("L"))))
+    inverted_of = cached(lambda n: local_features(key_point_image(n), inverted=True))
     layouts = layout_ranks([f.layout or bytes(LAYOUT_BYTES) for f in files])
     floor = verified_floor(cal)
     raised: dict[int, dict[int, float]] = {}
@@ -212,11 +213,8 @@ def grey_band_boosts(
         checks += [(a, b, float(row[b]), False) for b in band]
         rho = np.where(row < floor, layouts @ layouts[a], np.nan)
         rho[a] = np.nan
-        checks += [
-            (a, b, float(row[b]), r < 0)
-            for b, r in layout_matches(rho)
-            if r < 0 or b not in band  # an upright one in the band is checked already
-        ]
+        upright, inverted = nominees_to_check(layout_matches(rho), band)
+        checks += [(a, b, float(row[b]), b in inverted) for b in upright + inverted]
     progress(f"checking {len(checks)} grey-band and layout candidates with key points")
     boost = {(a, b): v for a, found in raised.items() for b, v in found.items()}
     for a, b, own, inverted in checks:

@@ -71,6 +71,7 @@ from search.descriptor import (
     key_points_match,
     layout_nominees,
     local_features,
+    nominees_to_check,
     pixel_candidates,
     pixel_copy_score,
     pixel_correlation,
@@ -118,7 +119,10 @@ class LocalVerifier:
         region = coerce_roi(roi)
         size = (views.analysis.width, views.analysis.height) if views is not None else None
         small = region is None and size is not None and is_small(*size)
-        layout = views.layout if views is not None else None
+
+        def layout() -> bytes | None:  # made only for a query left in doubt
+            return views.layout if views is not None else None
+
         found: list[QueryEvidence] = []
 
         def evidence() -> QueryEvidence:
@@ -129,8 +133,8 @@ class LocalVerifier:
         local = QueryLocal(None, None)
         if descriptor.config.checks_grey_band:
             local.check = self._check(descriptor, evidence, small, local, layout)
-            if layout is not None and generation is not None:
-                local.nominated = lambda: self._library_nominees(layout, generation)
+            if views is not None and generation is not None:
+                local.nominated = lambda: self._library_nominees(layout(), generation)
         if descriptor.config.local:
             local.witness = self._witness(lambda: evidence().features)
         return local
@@ -158,11 +162,11 @@ class LocalVerifier:
         evidence: Callable[[], QueryEvidence],
         small: bool,
         local: QueryLocal,
-        layout: bytes | None = None,
+        layout: Callable[[], bytes | None] = lambda: None,
     ) -> LocalCheck:
         """The grey-band check: ``(ids, copy) -> copy`` with the confirmed candidates raised
         (asked by the scorer when the query stays unsettled): a small query's by pixels,
-        then the grey band's and those its ``layout`` nominates
+        then the grey band's and those its ``layout()`` nominates
         (:mod:`search.descriptor.layout_match`) by key points; what confirmed them goes to
         ``local``."""
         calibration = descriptor.calibration
@@ -170,7 +174,7 @@ class LocalVerifier:
         def check(ids: Sequence[int], copy: np.ndarray) -> np.ndarray:
             out = np.array(copy, np.float32, copy=True)
             by_pixels = pixel_candidates(out, calibration) if small else []
-            nominees = self._nominees(layout, ids, out, calibration)
+            nominees = self._nominees(layout(), ids, out, calibration)
             if not by_pixels and not nominees and not grey_band(out, calibration, VERIFY_CHECKED):
                 return out
             started = time.perf_counter()
@@ -222,9 +226,8 @@ class LocalVerifier:
                 confirm(chosen, "key points", key_points, check_with, local.confirmed)
                 floor = verified_floor(calibration)
                 left = [(n, rho) for n, rho in nominees if out[n] < floor]
-                upright = [n for n, rho in left if rho > 0 and n not in chosen]  # not again
+                upright, inverted = nominees_to_check(left, chosen)
                 confirm(upright, "layout", key_points, check_with, local.confirmed)
-                inverted = [n for n, rho in left if rho < 0]  # the grey band's too
                 features = query.inverted() if inverted else None
                 if features is not None:
                     check_with = inliers_of(features)
@@ -244,10 +247,12 @@ class LocalVerifier:
 
         return check
 
-    def _library_nominees(self, layout: bytes, generation: int) -> list[int]:
+    def _library_nominees(self, layout: bytes | None, generation: int) -> list[int]:
         """Ids of the library images whose layouts are in rank order with ``layout``."""
-        index = self.layouts.index(generation)
-        return index.strongest(layout, LAYOUT_NOMINATED) if index is not None else []
+        index = self.layouts.index(generation) if layout is not None else None
+        if layout is None or index is None:
+            return []
+        return index.strongest(layout, LAYOUT_NOMINATED)
 
     def _nominees(
         self,

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from models import ImgsearchError
 from search.descriptor import LocalCheck, LocalFeatures, LocalWitness, QueryPixels, local_features
@@ -84,7 +84,7 @@ class QueryEvidence:
             found = None
             if self.image is not None and self.features is not None:
                 try:
-                    found = local_features(ImageOps.invert(self.image.convert("L")))
+                    found = local_features(self.image, inverted=True)
                 except (ImgsearchError, OSError) as error:
                     log.info("local evidence: no key points for the inverted query: %s", error)
             self._inverted.append(found)
