@@ -81,6 +81,7 @@ _SOURCES: dict[str, str] = {
     "parse_roi": "models.roi",
     "HEIF_SUPPORTED": "models.sources",
     "RunningMode": "models.tasks",
+    "grey_levels": "models.tones",
     "VIDEO_EXTENSIONS": "models.video_names",
     "ANIMATED_FORMATS": "models.animation",
     "AnimationReader": "models.animation",
@@ -158,6 +159,7 @@ __all__ = [
     "file_sha256",
     "format_timestamp",
     "get_spec",
+    "grey_levels",
     "hash_image_file",
     "hash_limited",
     "image_format",
@@ -272,6 +274,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from models.roi import RegionOfInterest, parse_roi
     from models.sources import HEIF_SUPPORTED
     from models.tasks import RunningMode
+    from models.tones import grey_levels
     from models.video import (
         VIDEO_EXTENSIONS,
         Still,

@@ -1,0 +1,102 @@
+"""Copies whose tones changed keep their contrast for key points and layouts.
+
+A duotone of two colours of one brightness has nearly flat luma, and a faded copy's levels
+fill a narrow band: ORB found no corners in either and the layout of the first was noise.
+:func:`models.grey_levels` reads such a picture along its principal colour axis and stretches
+its levels; ordinary photos keep their luma (the layouts stored by older versions stay valid).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from models import grey_levels, image_layout
+from search.descriptor import LAYOUT_MATCH, MIN_INLIERS, count_inliers, layout_correlation
+from search.descriptor.verify import local_features
+from tests.cli_process import run_cli
+from tests.engine_library import index_library, make_settings
+
+# two inks of about one brightness (luma 120.4 and 118.5)
+INKS = ((200, 80, 120), (60, 150, 110))
+
+
+def _photos(data_dir: Path, count: int) -> list[Path]:
+    return sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:count]
+
+
+def _flat_duotone(photo: Path) -> Image.Image:
+    grey = ImageOps.grayscale(Image.open(photo).convert("RGB"))
+    return ImageOps.colorize(grey, INKS[0], INKS[1])
+
+
+def _faded(photo: Path) -> Image.Image:
+    """The levels squeezed into 110-140, as a washed-out print."""
+    rgb = Image.open(photo).convert("RGB")
+    return rgb.point(lambda i: 110 + i * 30 // 255)
+
+
+def _luma_spread(image: Image.Image) -> int:
+    luma = np.asarray(image.convert("L"))
+    low, high = np.percentile(luma, [1, 99])
+    return int(high - low)
+
+
+def test_a_duotone_of_one_brightness_is_read_along_its_colours(data_dir: Path) -> None:
+    for photo in _photos(data_dir, 3):
+        duotone = _flat_duotone(photo)
+        assert _luma_spread(duotone) <= 4  # what luma alone would give ORB and the layout
+        levels = grey_levels(duotone)
+        assert levels.min() == 0 and levels.max() == 255
+        rho = layout_correlation(image_layout(duotone), image_layout(Image.open(photo)))
+        assert abs(rho) >= LAYOUT_MATCH, (photo.name, rho)
+        query = local_features(duotone, inverted=rho < 0)
+        inliers = count_inliers(query, local_features(Image.open(photo)))
+        assert inliers >= MIN_INLIERS, (photo.name, inliers)
+
+
+def test_a_faded_copy_is_stretched_for_its_key_points(data_dir: Path) -> None:
+    for photo in _photos(data_dir, 3):
+        faded = _faded(photo)
+        assert _luma_spread(faded) <= 30
+        levels = grey_levels(faded)
+        assert np.percentile(levels, 1) <= 5 and np.percentile(levels, 99) >= 250
+        inliers = count_inliers(local_features(faded), local_features(Image.open(photo)))
+        assert inliers >= MIN_INLIERS, (photo.name, inliers)
+
+
+def test_ordinary_photos_keep_their_luma_layouts(data_dir: Path) -> None:
+    """The rule changes nothing stored for ordinary photos: layouts written before it (and
+    not recomputed) still compare with a query's."""
+    for photo in _photos(data_dir, 40):
+        rgb = Image.open(photo).convert("RGB")
+        small = rgb.resize((16, 16), Image.Resampling.BOX, reducing_gap=2.0)
+        assert image_layout(rgb) == small.convert("L").tobytes(), photo.name
+        assert np.array_equal(grey_levels(rgb, stretch=False), np.asarray(rgb.convert("L")))
+
+
+@pytest.mark.slow
+def test_a_flat_duotone_is_found_as_a_copy(
+    data_dir: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    """Through `imgsearch search`: a duotone of one brightness of a library photo comes back
+    first, flagged a duplicate and confirmed by key points."""
+    pytest.importorskip("cv2")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for photo in _photos(data_dir, 12):
+        Image.open(photo).convert("RGB").save(photos / photo.name, quality=92)
+    index_library(make_settings(tmp_path / "lib", models_dir), [photos])
+    args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    for photo in _photos(data_dir, 12)[::5]:
+        query = tmp_path / f"{photo.stem}__duotone.jpg"
+        _flat_duotone(photo).save(query, quality=85)
+        found = run_cli([*args, "search", str(query), "--json", "-k", "5"], tmp_path)
+        assert found.returncode == 0, found.stderr
+        first = json.loads(found.stdout)["results"][0]
+        assert Path(first["path"]).name == photo.name, first
+        assert first["duplicate"] and first["key_points"] >= MIN_INLIERS, first
