@@ -81,7 +81,7 @@ _SOURCES: dict[str, str] = {
     "parse_roi": "models.roi",
     "HEIF_SUPPORTED": "models.sources",
     "RunningMode": "models.tasks",
-    "grey_levels": "models.tones",
+    "contrast_levels": "models.tones",
     "VIDEO_EXTENSIONS": "models.video_names",
     "ANIMATED_FORMATS": "models.animation",
     "AnimationReader": "models.animation",
@@ -155,11 +155,11 @@ __all__ = [
     "VideoReader",
     "available_models",
     "builtin_catalog",
+    "contrast_levels",
     "cosine_similarity",
     "file_sha256",
     "format_timestamp",
     "get_spec",
-    "grey_levels",
     "hash_image_file",
     "hash_limited",
     "image_format",
@@ -274,7 +274,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from models.roi import RegionOfInterest, parse_roi
     from models.sources import HEIF_SUPPORTED
     from models.tasks import RunningMode
-    from models.tones import grey_levels
+    from models.tones import contrast_levels
     from models.video import (
         VIDEO_EXTENSIONS,
         Still,

@@ -10,14 +10,14 @@ check of a query whose vector is in doubt; it never confirms a copy by itself.
 The whole image is squashed to the grid (no crop), each cell the box average of its pixels,
 so it is the same for a 12 MP photo decoded at a JPEG draft scale and for a web-size copy.
 Its levels are luma, or for a duotone whose luma is nearly flat its principal colour axis
-(:func:`models.tones.grey_levels`).
+(:func:`models.tones.contrast_levels`).
 """
 
 from __future__ import annotations
 
 from PIL import Image
 
-from models.tones import grey_levels
+from models.tones import contrast_levels
 
 LAYOUT_SIDE = 16
 """Cells per side of the grid."""
@@ -28,4 +28,4 @@ def image_layout(image: Image.Image) -> bytes:
     """The ``LAYOUT_SIDE`` x ``LAYOUT_SIDE`` grey levels of ``image`` (row-major bytes)."""
     plain = image if image.mode in ("L", "RGB") else image.convert("RGB")
     small = plain.resize((LAYOUT_SIDE, LAYOUT_SIDE), Image.Resampling.BOX, reducing_gap=2.0)
-    return grey_levels(small, stretch=False).tobytes()
+    return contrast_levels(small, stretch=False).tobytes()

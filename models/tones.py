@@ -5,7 +5,7 @@ two kinds of edited copies: a faded or toned copy whose levels fill a narrow ban
 test has an absolute threshold, so it finds no corners at all), and a duotone of two colours of
 about one brightness, whose luma is nearly flat while its colours still draw every edge.
 
-:func:`grey_levels` gives luma, and for a picture whose colours spread at least
+:func:`contrast_levels` gives luma, and for a picture whose colours spread at least
 ``FLAT_RATIO`` times more along their principal axis than along luma, that axis instead (a
 duotone's colours lie on one line between its two colours); ``stretch`` maps the 1st to 99th
 percentile onto the full range. Both are monotone maps of a duotone's levels, so a copy's
@@ -28,7 +28,7 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _MAX_SPREAD = float(np.linalg.norm([255.0] * 3))  # the widest any axis of RGB can spread
 
 
-def grey_levels(image: Image.Image, *, stretch: bool = True) -> np.ndarray:
+def contrast_levels(image: Image.Image, *, stretch: bool = True) -> np.ndarray:
     """The grey levels of ``image`` (uint8, height x width): luma, or the principal colour
     axis where luma hides the picture's contrast; stretched to the full range if asked."""
     rgb = image if image.mode == "RGB" else image.convert("RGB")

@@ -2,7 +2,7 @@
 
 A duotone of two colours of one brightness has nearly flat luma, and a faded copy's levels
 fill a narrow band: ORB found no corners in either and the layout of the first was noise.
-:func:`models.grey_levels` reads such a picture along its principal colour axis and stretches
+:func:`models.contrast_levels` reads such a picture along its principal colour axis and stretches
 its levels; ordinary photos keep their luma (the layouts stored by older versions stay valid).
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from models import grey_levels, image_layout
+from models import contrast_levels, image_layout
 from search.descriptor import LAYOUT_MATCH, MIN_INLIERS, count_inliers, layout_correlation
 from search.descriptor.verify import local_features
 from tests.cli_process import run_cli
@@ -50,7 +50,7 @@ def test_a_duotone_of_one_brightness_is_read_along_its_colours(data_dir: Path) -
     for photo in _photos(data_dir, 3):
         duotone = _flat_duotone(photo)
         assert _luma_spread(duotone) <= 4  # what luma alone would give ORB and the layout
-        levels = grey_levels(duotone)
+        levels = contrast_levels(duotone)
         assert levels.min() == 0 and levels.max() == 255
         rho = layout_correlation(image_layout(duotone), image_layout(Image.open(photo)))
         assert abs(rho) >= LAYOUT_MATCH, (photo.name, rho)
@@ -63,7 +63,7 @@ def test_a_faded_copy_is_stretched_for_its_key_points(data_dir: Path) -> None:
     for photo in _photos(data_dir, 3):
         faded = _faded(photo)
         assert _luma_spread(faded) <= 30
-        levels = grey_levels(faded)
+        levels = contrast_levels(faded)
         assert np.percentile(levels, 1) <= 5 and np.percentile(levels, 99) >= 250
         inliers = count_inliers(local_features(faded), local_features(Image.open(photo)))
         assert inliers >= MIN_INLIERS, (photo.name, inliers)
@@ -76,7 +76,7 @@ def test_ordinary_photos_keep_their_luma_layouts(data_dir: Path) -> None:
         rgb = Image.open(photo).convert("RGB")
         small = rgb.resize((16, 16), Image.Resampling.BOX, reducing_gap=2.0)
         assert image_layout(rgb) == small.convert("L").tobytes(), photo.name
-        assert np.array_equal(grey_levels(rgb, stretch=False), np.asarray(rgb.convert("L")))
+        assert np.array_equal(contrast_levels(rgb, stretch=False), np.asarray(rgb.convert("L")))
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from models import grey_levels
+from models import contrast_levels
 from models.frame import find_content_box
 from search.descriptor.config import DUPLICATE_Z, VERIFIED_Z, VERIFY_Z
 from search.descriptor.errors import VerifyUnavailableError
@@ -91,7 +91,7 @@ def local_features(
             img = box.crop(img)
     scale = SIDE / max(img.size)
     size = (max(8, round(img.width * scale)), max(8, round(img.height * scale)))
-    grey = grey_levels(img.resize(size, Image.Resampling.BILINEAR))
+    grey = contrast_levels(img.resize(size, Image.Resampling.BILINEAR))
     if inverted:
         grey = 255 - grey
     orb = cv2.ORB_create(nfeatures=FEATURES, edgeThreshold=15, patchSize=15, fastThreshold=10)
