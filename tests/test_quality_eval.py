@@ -138,6 +138,7 @@ def test_the_key_point_check_is_evaluated_as_the_engine_runs_it(prepared_hard) -
         layout_matches,
         layout_ranks,
         pixel_candidates,
+        verified_floor,
     )
     from search.evaluation import _Matrices
     from search.evaluation.descriptor_scores import grey_band_boosts
@@ -167,8 +168,23 @@ def test_the_key_point_check_is_evaluated_as_the_engine_runs_it(prepared_hard) -
             b in grey_band(copy[a], cal, VERIFY_CHECKED)
             or (small and b in pixel_candidates(copy[a], cal))
             or b in [n for n, _ in layout_matches(rho, limit=len(rho))]  # |rho| >= 0.85
+            or b in _window_nominee(prepared, copy[a], a, verified_floor(cal))  # crops
         )
         assert score > copy[a, b]
+
+
+def _window_nominee(prepared, row: np.ndarray, a: int, floor: float) -> list[int]:  # type: ignore[no-untyped-def]
+    """The candidate a window of whose layout query ``a`` nominates, as the engine picks it:
+    among its best candidates below the confirmed band."""
+    from models import load_image
+    from search.descriptor import WINDOW_CANDIDATES, window_nominees
+
+    files = prepared.files
+    below = [int(b) for b in np.argsort(-row, kind="stable") if b != a and row[b] < floor]
+    best = [b for b in below if files[b].layout][:WINDOW_CANDIDATES]
+    aspects = {b: files[b].size[0] / files[b].size[1] for b in best}
+    picture = load_image(prepared.paths[a]).image
+    return [b for b, _ in window_nominees(picture, {b: files[b].layout for b in best}, aspects)]
 
 
 def test_query_scorer_ranks_like_the_evaluation(prepared_hard) -> None:  # type: ignore[no-untyped-def]

@@ -60,6 +60,11 @@ _SOURCES: dict[str, str] = {
     "layout_ranks": "search.descriptor.layout_match",
     "nominees_to_check": "search.descriptor.layout_match",
     "layout_matches": "search.descriptor.layout_match",
+    "WINDOW_MATCH": "search.descriptor.window_match",
+    "WINDOW_CANDIDATES": "search.descriptor.window_match",
+    "WINDOW_MARGIN": "search.descriptor.window_match",
+    "window_correlations": "search.descriptor.window_match",
+    "window_nominees": "search.descriptor.window_match",
     "PIXEL_MATCH": "search.descriptor.pixel_match",
     "PIXEL_SIDE": "search.descriptor.pixel_match",
     "QueryPixels": "search.descriptor.pixel_match",
@@ -111,6 +116,9 @@ __all__ = [
     "VERIFY_BUDGET_S",
     "VERIFY_CHECKED",
     "VERIFY_Z",
+    "WINDOW_CANDIDATES",
+    "WINDOW_MARGIN",
+    "WINDOW_MATCH",
     "WITNESS_Z",
     "WORK_SIDE",
     "Calibration",
@@ -162,6 +170,8 @@ __all__ = [
     "verified_floor",
     "verified_score",
     "whitening_from_edits",
+    "window_correlations",
+    "window_nominees",
 ]
 
 
@@ -245,6 +255,13 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         sample_indices,
         shrink_for,
         whitening_from_edits,
+    )
+    from search.descriptor.window_match import (
+        WINDOW_CANDIDATES,
+        WINDOW_MARGIN,
+        WINDOW_MATCH,
+        window_correlations,
+        window_nominees,
     )
     from search.descriptor.witness import (
         NO_COPY_OF_BETTER,

@@ -145,10 +145,12 @@ def grey_band_boosts(
     best candidates compared by pixels (:func:`pixel_candidates`, :func:`pixel_copy_score`),
     then its :data:`VERIFY_CHECKED` best grey-band candidates (:func:`grey_band`) and those
     its layout nominates (:func:`layout_matches`, among every file of the set where the engine
-    looks among its candidates; an inverted one with the query's grey levels inverted) checked
+    looks among its candidates; an inverted one with the query's grey levels inverted) and a
+    window of its best candidates' layouts (:func:`window_nominees`: crops) checked
     with ORB + RANSAC; ``(query, candidate)`` -> the confirmed copy's score, where that
     raises it. Only the files a check needs are read."""
     from search.descriptor import (
+        WINDOW_CANDIDATES,
         count_inliers,
         grey_band,
         grey_levels,
@@ -163,6 +165,7 @@ def grey_band_boosts(
         read_thumbnail,
         verified_copy_score,
         verified_floor,
+        window_nominees,
     )
 
     cal = descriptor.calibration
@@ -190,6 +193,12 @@ def grey_band_boosts(
         return load_image(paths[n], draft_size=KEY_POINT_DRAFT).image
 
     features_of = cached(lambda n: local_features(key_point_image(n)))
+    picture_of = cached(lambda n: load_image(paths[n]).image)
+
+    def aspect(n: int) -> float:
+        width, height = files[n].size
+        return width / height if height else 0.0
+
     inverted_of = cached(lambda n: local_features(key_point_image(n), inverted=True))
     layouts = layout_ranks([f.layout or bytes(LAYOUT_BYTES) for f in files])
     floor = verified_floor(cal)
@@ -213,7 +222,14 @@ def grey_band_boosts(
         checks += [(a, b, float(row[b]), False) for b in band]
         rho = np.where(row < floor, layouts @ layouts[a], np.nan)
         rho[a] = np.nan
-        upright, inverted = nominees_to_check(layout_matches(rho), band)
+        nominees = layout_matches(rho)
+        below = [int(b) for b in np.argsort(-row, kind="stable") if b != a and row[b] < floor]
+        best = [b for b in below if files[b].layout][:WINDOW_CANDIDATES]
+        windows = window_nominees(
+            picture_of(a), {b: files[b].layout for b in best}, {b: aspect(b) for b in best}
+        )
+        nominees += [(b, 1.0) for b, _ in windows if b not in {m for m, _ in nominees}]
+        upright, inverted = nominees_to_check(nominees, band)
         checks += [(a, b, float(row[b]), b in inverted) for b in upright + inverted]
     progress(f"checking {len(checks)} grey-band and layout candidates with key points")
     boost = {(a, b): v for a, found in raised.items() for b, v in found.items()}

@@ -58,6 +58,7 @@ from search.descriptor import (
     LAYOUT_NOMINATED,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
+    WINDOW_CANDIDATES,
     Calibration,
     Descriptor,
     LocalCheck,
@@ -78,6 +79,7 @@ from search.descriptor import (
     read_thumbnail,
     verified_copy_score,
     verified_floor,
+    window_nominees,
 )
 from search.query.candidate_files import CandidateFiles, key_points
 from search.query.library_layouts import LibraryLayouts
@@ -123,6 +125,9 @@ class LocalVerifier:
         def layout() -> bytes | None:  # made only for a query left in doubt
             return views.layout if views is not None else None
 
+        def picture() -> Image.Image | None:
+            return views.picture if views is not None else None
+
         found: list[QueryEvidence] = []
 
         def evidence() -> QueryEvidence:
@@ -132,7 +137,7 @@ class LocalVerifier:
 
         local = QueryLocal(None, None)
         if descriptor.config.checks_grey_band:
-            local.check = self._check(descriptor, evidence, small, local, layout)
+            local.check = self._check(descriptor, evidence, small, local, layout, picture)
             if views is not None and generation is not None:
                 local.nominated = lambda: self._library_nominees(layout(), generation)
         if descriptor.config.local:
@@ -163,6 +168,7 @@ class LocalVerifier:
         small: bool,
         local: QueryLocal,
         layout: Callable[[], bytes | None] = lambda: None,
+        picture: Callable[[], Image.Image | None] = lambda: None,
     ) -> LocalCheck:
         """The grey-band check: ``(ids, copy) -> copy`` with the confirmed candidates raised
         (asked by the scorer when the query stays unsettled): a small query's by pixels,
@@ -174,7 +180,7 @@ class LocalVerifier:
         def check(ids: Sequence[int], copy: np.ndarray) -> np.ndarray:
             out = np.array(copy, np.float32, copy=True)
             by_pixels = pixel_candidates(out, calibration) if small else []
-            nominees = self._nominees(layout(), ids, out, calibration)
+            nominees = self._nominees(layout(), picture(), ids, out, calibration)
             if not by_pixels and not nominees and not grey_band(out, calibration, VERIFY_CHECKED):
                 return out
             started = time.perf_counter()
@@ -257,20 +263,31 @@ class LocalVerifier:
     def _nominees(
         self,
         layout: bytes | None,
+        picture: Image.Image | None,
         ids: Sequence[int],
         copy: np.ndarray,
         calibration: Calibration | None,
     ) -> list[tuple[int, float]]:
         """``(position, rho)`` of the candidates that the query's ``layout`` nominates for the
-        key points (:func:`search.descriptor.layout_nominees`), leaving out those already
-        confirmed or sure (at :func:`search.descriptor.verified_floor` or above)."""
+        key points (:func:`search.descriptor.layout_nominees`), then those a window of whose
+        layout matches the query's ``picture`` (:func:`search.descriptor.window_nominees`:
+        crops, rho 1), leaving out those already confirmed or sure (at
+        :func:`search.descriptor.verified_floor` or above)."""
         if layout is None or not len(ids):
             return []
         floor = verified_floor(calibration)
         open_ = [n for n in range(len(ids)) if copy[n] < floor]
-        stored = self.records.layouts([int(ids[n]) for n in open_])
+        wanted = [int(ids[n]) for n in open_]
+        stored = self.records.layouts(wanted)
         by_position = {n: stored[int(ids[n])] for n in open_ if int(ids[n]) in stored}
-        return layout_nominees(layout, by_position)
+        found = layout_nominees(layout, by_position)
+        best = sorted(by_position, key=lambda n: -copy[n])[:WINDOW_CANDIDATES]
+        aspects = self.records.aspects([int(ids[n]) for n in best])
+        aspect_of = {n: aspects[int(ids[n])] for n in best if int(ids[n]) in aspects}
+        for n, _ in window_nominees(picture, {n: by_position[n] for n in best}, aspect_of):
+            if n not in {m for m, _ in found}:
+                found.append((n, 1.0))
+        return found
 
     def _witness(self, query_features: Callable[[], LocalFeatures | None]) -> LocalWitness:
         """The key-point witness: ``(image id, other copies' ids) -> bool | None`` (module

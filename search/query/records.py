@@ -97,6 +97,10 @@ class LibraryRecords:
         """The stored grey-level layouts of images ``ids`` (those that have one), by id."""
         return self.store.reads.layouts(ids)
 
+    def aspects(self, ids: Sequence[int]) -> dict[int, float]:
+        """Width / height of images ``ids`` (those with a known size), by id."""
+        return self.store.reads.aspects(ids)
+
     def all_layouts(self, limit: int) -> tuple[list[int], list[bytes]] | None:
         """Ids and layouts of every indexed image (None: more than ``limit`` images)."""
         return self.store.reads.all_layouts(limit)

@@ -156,6 +156,17 @@ class ImageReads:
                 out.update((int(i), bytes(b)) for i, b in session.execute(query))
         return out
 
+    def aspects(self, ids: Sequence[int]) -> dict[int, float]:
+        """Width / height of the images ``ids`` whose size is known, by id."""
+        out: dict[int, float] = {}
+        with self._session() as session:
+            for part in _parts(ids):
+                query = select(Image.id, Image.width, Image.height).where(
+                    Image.id.in_(part), Image.width > 0, Image.height > 0
+                )
+                out.update((int(i), w / h) for i, w, h in session.execute(query))
+        return out
+
     def all_layouts(self, limit: int) -> tuple[list[int], list[bytes]] | None:
         """Ids and grey-level layouts of every indexed still image that has one, by id; None
         when there are more than ``limit`` (nothing more is read)."""
