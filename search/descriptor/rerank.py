@@ -25,13 +25,8 @@ no copy: a turned copy may be what the turned views find) they are embedded and 
 scored with every view, exactly as when all were given at once (candidates are per view, so the
 union is the same).
 
-**Regional evidence** (``regions``; the descriptor's ``regions`` option): when every view
-leaves the query unsettled, the engine's callback embeds the query's 2x2 tiles. Their
-candidates join the others, and an image's copy score is raised to its best tile match only
-where that tile holds a copy of it (a sure copy in the library's space with a cosine of at
-least ``REGION_SCORE``, and a plain-space cosine of at least ``REGION_COSINE``, read again for
-the ``REGION_CHECKED`` best): one picture of a collage. Weaker tile matches count for nothing,
-so a tile never lifts a look-alike.
+**Regional evidence** (``regions``): when every view leaves the query unsettled, the engine's
+callback embeds the query's 2x2 tiles (:mod:`search.descriptor.regional`).
 
 **Local evidence** (``local``; the descriptor's ``verify`` option): when even the tiles leave
 the query unsettled, the engine's callback gets the candidates and their copy scores and
@@ -45,24 +40,20 @@ descriptor once and kept with its labels (:class:`search.descriptor.row_cache.Ro
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from search.descriptor.config import (
-    EXPAND_Z,
-    REGION_CHECKED,
-    REGION_COSINE,
-    REGION_SCORE,
-)
+from search.descriptor.config import EXPAND_Z
 from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
 from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
+from search.descriptor.regional import RegionalEvidence
 from search.descriptor.row_cache import PreparedImage, RowCache
 from search.descriptor.witness import LocalWitness, StoredTurns, duplicate_decisions
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
 Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
-MoreViews = Callable[[], np.ndarray]
+MoreViews = Callable[[], np.ndarray]  # search.descriptor.regional has the same
 LocalCheck = Callable[[Sequence[int], np.ndarray], np.ndarray]  # (ids, copy) -> raised copy
 CANDIDATES_PER_VIEW = 50
 
@@ -81,7 +72,7 @@ class ScoredHit:
     lookalike: str | None = None
 
 
-class QueryScorer:
+class QueryScorer(RegionalEvidence):
     """Candidates -> exact scores -> duplicate-graph expansion -> top ``k``."""
 
     def __init__(
@@ -257,37 +248,6 @@ class QueryScorer:
             for n in order
         ]
 
-    def _regions(
-        self,
-        regions: MoreViews,
-        query: np.ndarray,
-        copy: np.ndarray,
-        ids: list[int],
-        images: dict[int, PreparedImage],
-        want: int,
-        exclude: int | None,
-    ) -> tuple[np.ndarray, list[int]]:
-        """Regional evidence (module doc): the tiles' candidates joined to ``ids``, and each
-        image's copy score raised to its best tile's where that tile holds a copy of it: a
-        sure copy in the library's space (robust ``z >= EXPAND_Z`` and a cosine of at least
-        :data:`REGION_SCORE`) whose plain cosine (the model's own space, read again for those
-        few) is at least :data:`REGION_COSINE`."""
-        cal = self.descriptor.calibration
-        raw = np.asarray(regions(), np.float32)
-        if cal is None or not len(raw):
-            return copy, ids
-        tiles = self.descriptor.transform(raw)
-        ids = self._candidates(tiles, want, exclude, ids, images)
-        whole = self._copy(query, ids, images)
-        regional = self._copy(tiles, ids, images)
-        sure = np.flatnonzero(regional >= max(cal.score(EXPAND_Z), REGION_SCORE))
-        sure = sure[np.argsort(-regional[sure], kind="stable")][:REGION_CHECKED]
-        plain = self._plain_scores(raw, [ids[n] for n in sure])
-        keep = sure[plain >= REGION_COSINE]
-        out = whole.copy()
-        out[keep] = np.maximum(whole[keep], regional[keep])
-        return out.astype(np.float32), ids
-
     def _join(
         self,
         extra: Sequence[int],
@@ -306,23 +266,6 @@ class QueryScorer:
         scores.update(zip(new, self._copy(query, new, images).tolist(), strict=True))
         joined = sorted(scores)
         return np.array([scores[i] for i in joined], np.float32), joined
-
-    def _plain_scores(self, raw: np.ndarray, ids: Sequence[int]) -> np.ndarray:
-        """Best plain-space cosine of the raw query rows ``raw`` with each image of ``ids``
-        (-inf for one no longer stored)."""
-        out = np.full(len(ids), -np.inf, np.float32)
-        if not ids:
-            return out
-        read = self.stored(list(ids))
-        have = [n for n, i in enumerate(ids) if i in read]
-        if not have:
-            return out
-        plain = Descriptor(replace(self.descriptor.config, whiten=False))
-        rows, owner = plain.stored_rows([read[ids[n]] for n in have])
-        best = np.full(len(have), -np.inf, np.float32)
-        np.maximum.at(best, owner, (plain.transform(raw) @ rows.T).max(axis=0))
-        out[have] = best
-        return out
 
     def _expand(
         self,

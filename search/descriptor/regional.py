@@ -1,0 +1,93 @@
+"""Regional evidence for :class:`search.descriptor.QueryScorer`: one picture of a collage.
+
+When every view of a query (``regions``, the descriptor's option) leaves it unsettled, the
+engine's callback embeds the query's 2x2 tiles. Their candidates join the others, and an
+image's copy score is raised to its best tile match only where that tile holds a copy of it (a
+sure copy in the library's space with a cosine of at least ``REGION_SCORE``, and a plain-space
+cosine of at least ``REGION_COSINE``, read again for the ``REGION_CHECKED`` best): one picture
+of a collage. Weaker tile matches count for nothing, so a tile never lifts a look-alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from search.descriptor.config import EXPAND_Z, REGION_CHECKED, REGION_COSINE, REGION_SCORE
+from search.descriptor.descriptors import Descriptor, StoredImage
+from search.descriptor.row_cache import PreparedImage
+
+MoreViews = Callable[[], np.ndarray]
+
+
+class RegionalEvidence:
+    """The query scorer's regional evidence (a base of :class:`QueryScorer`, which provides
+    the candidates and copy scores it uses)."""
+
+    descriptor: Descriptor
+    stored: Callable[[Sequence[int]], Mapping[int, StoredImage]]
+    if TYPE_CHECKING:  # QueryScorer's
+
+        def _candidates(
+            self,
+            rows: np.ndarray,
+            want: int,
+            exclude: int | None,
+            ids: list[int],
+            images: dict[int, PreparedImage],
+        ) -> list[int]: ...
+
+        def _copy(
+            self, query: np.ndarray, ids: list[int], images: Mapping[int, PreparedImage]
+        ) -> np.ndarray: ...
+
+    def _regions(
+        self,
+        regions: MoreViews,
+        query: np.ndarray,
+        copy: np.ndarray,
+        ids: list[int],
+        images: dict[int, PreparedImage],
+        want: int,
+        exclude: int | None,
+    ) -> tuple[np.ndarray, list[int]]:
+        """Regional evidence (module doc): the tiles' candidates joined to ``ids``, and each
+        image's copy score raised to its best tile's where that tile holds a copy of it: a
+        sure copy in the library's space (robust ``z >= EXPAND_Z`` and a cosine of at least
+        :data:`REGION_SCORE`) whose plain cosine (the model's own space, read again for those
+        few) is at least :data:`REGION_COSINE`."""
+        cal = self.descriptor.calibration
+        raw = np.asarray(regions(), np.float32)
+        if cal is None or not len(raw):
+            return copy, ids
+        tiles = self.descriptor.transform(raw)
+        ids = self._candidates(tiles, want, exclude, ids, images)
+        whole = self._copy(query, ids, images)
+        regional = self._copy(tiles, ids, images)
+        sure = np.flatnonzero(regional >= max(cal.score(EXPAND_Z), REGION_SCORE))
+        sure = sure[np.argsort(-regional[sure], kind="stable")][:REGION_CHECKED]
+        plain = self._plain_scores(raw, [ids[n] for n in sure])
+        keep = sure[plain >= REGION_COSINE]
+        out = whole.copy()
+        out[keep] = np.maximum(whole[keep], regional[keep])
+        return out.astype(np.float32), ids
+
+    def _plain_scores(self, raw: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+        """Best plain-space cosine of the raw query rows ``raw`` with each image of ``ids``
+        (-inf for one no longer stored)."""
+        out = np.full(len(ids), -np.inf, np.float32)
+        if not ids:
+            return out
+        read = self.stored(list(ids))
+        have = [n for n, i in enumerate(ids) if i in read]
+        if not have:
+            return out
+        plain = Descriptor(replace(self.descriptor.config, whiten=False))
+        rows, owner = plain.stored_rows([read[ids[n]] for n in have])
+        best = np.full(len(have), -np.inf, np.float32)
+        np.maximum.at(best, owner, (plain.transform(raw) @ rows.T).max(axis=0))
+        out[have] = best
+        return out
