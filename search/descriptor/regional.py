@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,20 +28,8 @@ class RegionalEvidence:
 
     descriptor: Descriptor
     stored: Callable[[Sequence[int]], Mapping[int, StoredImage]]
-    if TYPE_CHECKING:  # QueryScorer's
-
-        def _candidates(
-            self,
-            rows: np.ndarray,
-            want: int,
-            exclude: int | None,
-            ids: list[int],
-            images: dict[int, PreparedImage],
-        ) -> list[int]: ...
-
-        def _copy(
-            self, query: np.ndarray, ids: list[int], images: Mapping[int, PreparedImage]
-        ) -> np.ndarray: ...
+    _candidates: Callable[..., list[int]]  # QueryScorer's: candidates of rows, joined to ids
+    _copy: Callable[..., np.ndarray]  # QueryScorer's: copy scores of ids
 
     def _regions(
         self,

@@ -47,13 +47,12 @@ import numpy as np
 from search.descriptor.config import EXPAND_Z
 from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
 from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
-from search.descriptor.regional import RegionalEvidence
+from search.descriptor.regional import MoreViews, RegionalEvidence
 from search.descriptor.row_cache import PreparedImage, RowCache
 from search.descriptor.witness import LocalWitness, StoredTurns, duplicate_decisions
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
 Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
-MoreViews = Callable[[], np.ndarray]  # search.descriptor.regional has the same
 LocalCheck = Callable[[Sequence[int], np.ndarray], np.ndarray]  # (ids, copy) -> raised copy
 CANDIDATES_PER_VIEW = 50
 
