@@ -177,14 +177,16 @@ def _window_nominee(prepared, row: np.ndarray, a: int, floor: float) -> list[int
     """The candidate a window of whose layout query ``a`` nominates, as the engine picks it:
     among its best candidates below the confirmed band."""
     from models import load_image
-    from search.descriptor import WINDOW_CANDIDATES, window_nominees
+    from search.descriptor import crop_nominees
 
     files = prepared.files
-    below = [int(b) for b in np.argsort(-row, kind="stable") if b != a and row[b] < floor]
-    best = [b for b in below if files[b].layout][:WINDOW_CANDIDATES]
-    aspects = {b: files[b].size[0] / files[b].size[1] for b in best}
+    near = [b for b in range(len(files)) if b != a and row[b] < floor and files[b].layout]
+    aspects = {b: files[b].size[0] / files[b].size[1] for b in near}
     picture = load_image(prepared.paths[a]).image
-    return [b for b, _ in window_nominees(picture, {b: files[b].layout for b in best}, aspects)]
+    found = crop_nominees(
+        picture, {b: row[b] for b in near}, {b: files[b].layout for b in near}, aspects
+    )
+    return [b for b, _ in found]
 
 
 def test_query_scorer_ranks_like_the_evaluation(prepared_hard) -> None:  # type: ignore[no-untyped-def]

@@ -65,6 +65,7 @@ _SOURCES: dict[str, str] = {
     "WINDOW_MARGIN": "search.descriptor.window_match",
     "window_correlations": "search.descriptor.window_match",
     "window_nominees": "search.descriptor.window_match",
+    "crop_nominees": "search.descriptor.window_match",
     "PIXEL_MATCH": "search.descriptor.pixel_match",
     "PIXEL_SIDE": "search.descriptor.pixel_match",
     "QueryPixels": "search.descriptor.pixel_match",
@@ -142,6 +143,7 @@ __all__ = [
     "WhiteningError",
     "augment",
     "count_inliers",
+    "crop_nominees",
     "edit_side",
     "grey_band",
     "grey_levels",
@@ -260,6 +262,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         WINDOW_CANDIDATES,
         WINDOW_MARGIN,
         WINDOW_MATCH,
+        crop_nominees,
         window_correlations,
         window_nominees,
     )

@@ -86,8 +86,11 @@ def layout_matches(rho: np.ndarray, limit: int = LAYOUT_NOMINATED) -> list[tuple
 def nominees_to_check(
     nominees: Sequence[tuple[int, float]], checked: Sequence[int]
 ) -> tuple[list[int], list[int]]:
-    """``(upright, inverted)`` positions of layout nominees ``(position, rho)`` for the key
-    points: an upright one unless ``checked`` already (matched as it is), an inverted one
-    (rho < 0) whatever (matched as it is, it matches nothing)."""
-    upright = [n for n, rho in nominees if rho > 0 and n not in checked]
-    return upright, [n for n, rho in nominees if rho < 0]
+    """``(upright, inverted)`` positions of nominees ``(position, rho)`` for the key points,
+    each position by its first nomination: an upright one unless ``checked`` already (matched
+    as it is), an inverted one (rho < 0) whatever (matched as it is, it matches nothing)."""
+    first: dict[int, float] = {}
+    for n, rho in nominees:
+        first.setdefault(n, rho)
+    upright = [n for n, rho in first.items() if rho > 0 and n not in checked]
+    return upright, [n for n, rho in first.items() if rho < 0]

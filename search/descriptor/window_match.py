@@ -69,6 +69,20 @@ def window_correlations(
     return out
 
 
+def crop_nominees(
+    picture: Image.Image | None,
+    copy: Mapping[int, float],
+    layouts: Mapping[int, bytes],
+    aspects: Mapping[int, float],
+) -> list[tuple[int, float]]:
+    """:func:`window_nominees` among the :data:`WINDOW_CANDIDATES` candidates with a layout
+    that have the best copy scores (``copy``; ties in the order of ``layouts``): the engine's
+    and the evaluation's rule."""
+    best = sorted(layouts, key=lambda p: -copy[p])[:WINDOW_CANDIDATES]
+    shapes = {p: aspects[p] for p in best if p in aspects}
+    return window_nominees(picture, {p: layouts[p] for p in best}, shapes)
+
+
 def window_nominees(
     picture: Image.Image | None, layouts: Mapping[int, bytes], aspects: Mapping[int, float]
 ) -> list[tuple[int, float]]:

@@ -146,12 +146,12 @@ def grey_band_boosts(
     then its :data:`VERIFY_CHECKED` best grey-band candidates (:func:`grey_band`) and those
     its layout nominates (:func:`layout_matches`, among every file of the set where the engine
     looks among its candidates; an inverted one with the query's grey levels inverted) and a
-    window of its best candidates' layouts (:func:`window_nominees`: crops) checked
+    window of its best candidates' layouts (:func:`crop_nominees`: crops) checked
     with ORB + RANSAC; ``(query, candidate)`` -> the confirmed copy's score, where that
     raises it. Only the files a check needs are read."""
     from search.descriptor import (
-        WINDOW_CANDIDATES,
         count_inliers,
+        crop_nominees,
         grey_band,
         grey_levels,
         is_small,
@@ -165,7 +165,6 @@ def grey_band_boosts(
         read_thumbnail,
         verified_copy_score,
         verified_floor,
-        window_nominees,
     )
 
     cal = descriptor.calibration
@@ -195,9 +194,7 @@ def grey_band_boosts(
     features_of = cached(lambda n: local_features(key_point_image(n)))
     picture_of = cached(lambda n: load_image(paths[n]).image)
 
-    def aspect(n: int) -> float:
-        width, height = files[n].size
-        return width / height if height else 0.0
+    aspects = {n: f.size[0] / f.size[1] for n, f in enumerate(files) if f.size[1]}
 
     inverted_of = cached(lambda n: local_features(key_point_image(n), inverted=True))
     layouts = layout_ranks([f.layout or bytes(LAYOUT_BYTES) for f in files])
@@ -222,14 +219,10 @@ def grey_band_boosts(
         checks += [(a, b, float(row[b]), False) for b in band]
         rho = np.where(row < floor, layouts @ layouts[a], np.nan)
         rho[a] = np.nan
-        nominees = layout_matches(rho)
-        below = [int(b) for b in np.argsort(-row, kind="stable") if b != a and row[b] < floor]
-        best = [b for b in below if files[b].layout][:WINDOW_CANDIDATES]
-        windows = window_nominees(
-            picture_of(a), {b: files[b].layout for b in best}, {b: aspect(b) for b in best}
-        )
-        nominees += [(b, 1.0) for b, _ in windows if b not in {m for m, _ in nominees}]
-        upright, inverted = nominees_to_check(nominees, band)
+        near = [b for b in range(len(files)) if b != a and row[b] < floor and files[b].layout]
+        near_layouts = {b: files[b].layout or b"" for b in near}
+        crops = crop_nominees(picture_of(a), {b: row[b] for b in near}, near_layouts, aspects)
+        upright, inverted = nominees_to_check(layout_matches(rho) + crops, band)
         checks += [(a, b, float(row[b]), b in inverted) for b in upright + inverted]
     progress(f"checking {len(checks)} grey-band and layout candidates with key points")
     boost = {(a, b): v for a, found in raised.items() for b, v in found.items()}

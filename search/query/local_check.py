@@ -58,7 +58,6 @@ from search.descriptor import (
     LAYOUT_NOMINATED,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
-    WINDOW_CANDIDATES,
     Calibration,
     Descriptor,
     LocalCheck,
@@ -66,6 +65,7 @@ from search.descriptor import (
     LocalWitness,
     VerifyUnavailableError,
     count_inliers,
+    crop_nominees,
     grey_band,
     grey_levels,
     is_small,
@@ -79,7 +79,6 @@ from search.descriptor import (
     read_thumbnail,
     verified_copy_score,
     verified_floor,
-    window_nominees,
 )
 from search.query.candidate_files import CandidateFiles, key_points
 from search.query.library_layouts import LibraryLayouts
@@ -122,12 +121,6 @@ class LocalVerifier:
         size = (views.analysis.width, views.analysis.height) if views is not None else None
         small = region is None and size is not None and is_small(*size)
 
-        def layout() -> bytes | None:  # made only for a query left in doubt
-            return views.layout if views is not None else None
-
-        def picture() -> Image.Image | None:
-            return views.picture if views is not None else None
-
         found: list[QueryEvidence] = []
 
         def evidence() -> QueryEvidence:
@@ -137,9 +130,9 @@ class LocalVerifier:
 
         local = QueryLocal(None, None)
         if descriptor.config.checks_grey_band:
-            local.check = self._check(descriptor, evidence, small, local, layout, picture)
+            local.check = self._check(descriptor, evidence, small, local, views)
             if views is not None and generation is not None:
-                local.nominated = lambda: self._library_nominees(layout(), generation)
+                local.nominated = lambda: self._library_nominees(views.layout, generation)
         if descriptor.config.local:
             local.witness = self._witness(lambda: evidence().features)
         return local
@@ -167,20 +160,20 @@ class LocalVerifier:
         evidence: Callable[[], QueryEvidence],
         small: bool,
         local: QueryLocal,
-        layout: Callable[[], bytes | None] = lambda: None,
-        picture: Callable[[], Image.Image | None] = lambda: None,
+        views: ViewSet | None = None,
     ) -> LocalCheck:
         """The grey-band check: ``(ids, copy) -> copy`` with the confirmed candidates raised
         (asked by the scorer when the query stays unsettled): a small query's by pixels,
-        then the grey band's and those its ``layout()`` nominates
-        (:mod:`search.descriptor.layout_match`) by key points; what confirmed them goes to
-        ``local``."""
+        then the grey band's and those the layout of its ``views`` nominates (its layout made
+        then: :mod:`search.descriptor.layout_match`, :mod:`search.descriptor.window_match`) by
+        key points; what confirmed them goes to ``local``."""
         calibration = descriptor.calibration
 
         def check(ids: Sequence[int], copy: np.ndarray) -> np.ndarray:
             out = np.array(copy, np.float32, copy=True)
             by_pixels = pixel_candidates(out, calibration) if small else []
-            nominees = self._nominees(layout(), picture(), ids, out, calibration)
+            by_layout, by_window = self._nominees(views, ids, out, calibration)
+            nominees = by_layout + by_window
             if not by_pixels and not nominees and not grey_band(out, calibration, VERIFY_CHECKED):
                 return out
             started = time.perf_counter()
@@ -236,8 +229,7 @@ class LocalVerifier:
                 confirm(upright, "layout", key_points, check_with, local.confirmed)
                 features = query.inverted() if inverted else None
                 if features is not None:
-                    check_with = inliers_of(features)
-                    confirm(inverted, "layout", key_points, check_with, local.confirmed)
+                    confirm(inverted, "layout", key_points, inliers_of(features), local.confirmed)
             with self._lock:
                 s = self.stats
                 s.queries, s.checked, s.files_read = (
@@ -262,32 +254,28 @@ class LocalVerifier:
 
     def _nominees(
         self,
-        layout: bytes | None,
-        picture: Image.Image | None,
+        views: ViewSet | None,
         ids: Sequence[int],
         copy: np.ndarray,
         calibration: Calibration | None,
-    ) -> list[tuple[int, float]]:
-        """``(position, rho)`` of the candidates that the query's ``layout`` nominates for the
-        key points (:func:`search.descriptor.layout_nominees`), then those a window of whose
-        layout matches the query's ``picture`` (:func:`search.descriptor.window_nominees`:
-        crops, rho 1), leaving out those already confirmed or sure (at
-        :func:`search.descriptor.verified_floor` or above)."""
-        if layout is None or not len(ids):
-            return []
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """``(position, rho)`` of the candidates that the query's layout nominates for the
+        key points (:func:`search.descriptor.layout_nominees`), and of the one a window of
+        whose layout matches the query's picture (:func:`search.descriptor.crop_nominees`: a
+        positive correlation), leaving out those already confirmed or sure (at
+        :func:`search.descriptor.verified_floor` or above); one read of their layouts."""
+        layout = views.layout if views is not None else None
+        if views is None or layout is None or not len(ids):
+            return [], []
         floor = verified_floor(calibration)
         open_ = [n for n in range(len(ids)) if copy[n] < floor]
-        wanted = [int(ids[n]) for n in open_]
-        stored = self.records.layouts(wanted)
-        by_position = {n: stored[int(ids[n])] for n in open_ if int(ids[n]) in stored}
-        found = layout_nominees(layout, by_position)
-        best = sorted(by_position, key=lambda n: -copy[n])[:WINDOW_CANDIDATES]
-        aspects = self.records.aspects([int(ids[n]) for n in best])
-        aspect_of = {n: aspects[int(ids[n])] for n in best if int(ids[n]) in aspects}
-        for n, _ in window_nominees(picture, {n: by_position[n] for n in best}, aspect_of):
-            if n not in {m for m, _ in found}:
-                found.append((n, 1.0))
-        return found
+        stored = self.records.shaped_layouts([int(ids[n]) for n in open_])
+        shaped = {n: stored[int(ids[n])] for n in open_ if int(ids[n]) in stored}
+        layouts = {n: layout for n, (layout, _) in shaped.items()}
+        aspects = {n: aspect for n, (_, aspect) in shaped.items()}
+        by_copy = {n: float(copy[n]) for n in shaped}
+        crops = crop_nominees(views.picture, by_copy, layouts, aspects)
+        return layout_nominees(layout, layouts), crops
 
     def _witness(self, query_features: Callable[[], LocalFeatures | None]) -> LocalWitness:
         """The key-point witness: ``(image id, other copies' ids) -> bool | None`` (module

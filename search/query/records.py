@@ -97,9 +97,9 @@ class LibraryRecords:
         """The stored grey-level layouts of images ``ids`` (those that have one), by id."""
         return self.store.reads.layouts(ids)
 
-    def aspects(self, ids: Sequence[int]) -> dict[int, float]:
-        """Width / height of images ``ids`` (those with a known size), by id."""
-        return self.store.reads.aspects(ids)
+    def shaped_layouts(self, ids: Sequence[int]) -> dict[int, tuple[bytes, float]]:
+        """The stored layouts of images ``ids`` with their width / height (0.0: unknown)."""
+        return self.store.reads.shaped_layouts(ids)
 
     def all_layouts(self, limit: int) -> tuple[list[int], list[bytes]] | None:
         """Ids and layouts of every indexed image (None: more than ``limit`` images)."""

@@ -147,24 +147,20 @@ class ImageReads:
     def layouts(self, ids: Sequence[int]) -> dict[int, bytes]:
         """The grey-level layouts (``models.image_layout``) of the images ``ids`` that have
         one, by id."""
-        out: dict[int, bytes] = {}
-        with self._session() as session:
-            for part in _parts(ids):
-                query = select(Image.id, Image.layout).where(
-                    Image.id.in_(part), Image.layout.is_not(None)
-                )
-                out.update((int(i), bytes(b)) for i, b in session.execute(query))
-        return out
+        return {i: layout for i, (layout, _) in self.shaped_layouts(ids).items()}
 
-    def aspects(self, ids: Sequence[int]) -> dict[int, float]:
-        """Width / height of the images ``ids`` whose size is known, by id."""
-        out: dict[int, float] = {}
+    def shaped_layouts(self, ids: Sequence[int]) -> dict[int, tuple[bytes, float]]:
+        """The layouts of the images ``ids`` that have one with their images' width / height
+        (0.0 where unknown), by id."""
+        out: dict[int, tuple[bytes, float]] = {}
+        columns = (Image.id, Image.layout, Image.width, Image.height)
         with self._session() as session:
             for part in _parts(ids):
-                query = select(Image.id, Image.width, Image.height).where(
-                    Image.id.in_(part), Image.width > 0, Image.height > 0
+                query = select(*columns).where(Image.id.in_(part), Image.layout.is_not(None))
+                out.update(
+                    (int(i), (bytes(b), w / h if w and h else 0.0))
+                    for i, b, w, h in session.execute(query)
                 )
-                out.update((int(i), w / h) for i, w, h in session.execute(query))
         return out
 
     def all_layouts(self, limit: int) -> tuple[list[int], list[bytes]] | None:
