@@ -226,10 +226,14 @@ class LocalVerifier:
                 floor = verified_floor(calibration)
                 left = [(n, rho) for n, rho in nominees if out[n] < floor]
                 upright, inverted = nominees_to_check(left, chosen)
+                layouts = {n for n, _ in by_layout}  # their checks first, the window's last
+                crops = [n for n in upright if n not in layouts]
+                upright = [n for n in upright if n in layouts]
                 confirm(upright, "layout", key_points, check_with, local.confirmed)
                 features = query.inverted() if inverted else None
                 if features is not None:
                     confirm(inverted, "layout", key_points, inliers_of(features), local.confirmed)
+                confirm(crops, "layout", key_points, check_with, local.confirmed)
             with self._lock:
                 s = self.stats
                 s.queries, s.checked, s.files_read = (
