@@ -19,11 +19,11 @@ features of one image and ~1 ms per pair, so it verifies candidates, never whole
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from models import contrast_levels
 from models.frame import find_content_box
@@ -47,6 +47,8 @@ RATIO = 0.8  # Lowe's ratio test
 RANSAC_PIXELS = 6.0
 MAX_SCALE = 6.0
 MIN_SPREAD = 0.04  # inliers' standard deviation, as a share of SIDE, in both images
+NOISY = 4.0  # pixel noise (grey levels at SIDE) from which a picture's smoothed points are kept
+SMOOTHING = 3.0  # the Gaussian radius (pixels at SIDE) that smooths a noisy picture
 
 
 def opencv() -> Any:
@@ -67,10 +69,12 @@ def opencv() -> Any:
 class LocalFeatures:
     """ORB key points of one image: ``(points [K, 2], descriptors [K, 32] | None)`` for the
     image as is and mirrored left-right (None when not extracted: only the first image of a
-    pair is matched mirrored)."""
+    pair is matched mirrored); ``smoothed``: those of a noisy picture smoothed (None for a
+    picture of less noise than :data:`NOISY`)."""
 
     upright: tuple[np.ndarray, np.ndarray | None]
     mirrored: tuple[np.ndarray, np.ndarray | None] | None
+    smoothed: LocalFeatures | None = None
 
     @property
     def count(self) -> int:
@@ -82,8 +86,12 @@ def local_features(
 ) -> LocalFeatures:
     """ORB features of ``image`` (the photo inside its frame when one is found); its mirrored
     ones too unless ``mirrored`` is False (an image only ever matched second); ``inverted``:
-    of its grey levels inverted (an inverted duotone matched with its original's)."""
-    cv2 = opencv()
+    of its grey levels inverted (an inverted duotone matched with its original's).
+
+    A picture whose pixel noise (:func:`noise_level`) reaches :data:`NOISY` gets the features
+    of its picture smoothed too: sensor noise of 12-30 grey levels fills ORB's
+    :data:`FEATURES` with corners of the noise (a noisy duotone of a generated scene matched
+    its original with 0-9 inliers; smoothed, 56 of 84 such copies reached 12)."""
     img = image.convert("RGB")
     if frames:
         box = find_content_box(img)
@@ -91,7 +99,17 @@ def local_features(
             img = box.crop(img)
     scale = SIDE / max(img.size)
     size = (max(8, round(img.width * scale)), max(8, round(img.height * scale)))
-    grey = contrast_levels(img.resize(size, Image.Resampling.BILINEAR))
+    picture = img.resize(size, Image.Resampling.BILINEAR)
+    grey = contrast_levels(picture)
+    smoothed = None
+    if noise_level(grey) >= NOISY:
+        blurred = contrast_levels(picture.filter(ImageFilter.GaussianBlur(SMOOTHING)))
+        smoothed = _orb(blurred, mirrored=mirrored, inverted=inverted)
+    return replace(_orb(grey, mirrored=mirrored, inverted=inverted), smoothed=smoothed)
+
+
+def _orb(grey: np.ndarray, *, mirrored: bool, inverted: bool) -> LocalFeatures:
+    cv2 = opencv()
     if inverted:
         grey = 255 - grey
     orb = cv2.ORB_create(nfeatures=FEATURES, edgeThreshold=15, patchSize=15, fastThreshold=10)
@@ -101,6 +119,18 @@ def local_features(
         points = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)
         out.append((points, descriptors))
     return LocalFeatures(out[0], out[1] if mirrored else None)
+
+
+def noise_level(grey: np.ndarray) -> float:
+    """The standard deviation of a picture's pixel noise in grey levels (Immerkaer's estimate:
+    the mean absolute response to a kernel that cancels smooth shading and straight edges).
+    Texture reads as noise too (hymenoptera photos at 512 px: median 1.9, 5 % above 6)."""
+    if min(grey.shape) < 3:
+        return 0.0
+    g = grey.astype(np.float32)
+    rows = g[:-2] - 2 * g[1:-1] + g[2:]
+    both = rows[:, :-2] - 2 * rows[:, 1:-1] + rows[:, 2:]
+    return float(np.sqrt(np.pi / 2) * np.abs(both).mean() / 6)
 
 
 def matches(da: np.ndarray, db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +192,14 @@ def count_inliers(
     mirrored when its mirrored features were extracted) under one similarity transform (any
     affine map when ``affine``); 0 when there is no plausible transform. With ``enough``, the
     first direction that reaches it answers (the count is then at least ``enough``, not the
-    best)."""
+    best). Below :data:`MIN_INLIERS`, a noisy image's smoothed features are matched too."""
+    best = _count_inliers(a, b, enough, affine)
+    if best < MIN_INLIERS and (a.smoothed is not None or b.smoothed is not None):
+        best = max(best, _count_inliers(a.smoothed or a, b.smoothed or b, enough, affine))
+    return best
+
+
+def _count_inliers(a: LocalFeatures, b: LocalFeatures, enough: int | None, affine: bool) -> int:
     cv2 = opencv()
     best = 0
     for first, second in (
