@@ -115,7 +115,7 @@ def test_nominated_images_join_the_candidates_of_a_query_in_doubt() -> None:
     far = int(np.argsort(library @ query[0])[0])  # the least like it: no view's candidate
     checked: list[list[int]] = []
 
-    def check(ids, copy):  # type: ignore[no-untyped-def]
+    def check(ids, copy, tiles):  # type: ignore[no-untyped-def]
         checked.append(list(ids))
         out = np.array(copy, np.float32)
         out[list(ids).index(far)] = 0.99  # confirmed by its key points

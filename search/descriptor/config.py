@@ -29,6 +29,9 @@ REGION_SCORE = 0.75  # ... and the cosine in the library's space (whitened: coll
 # their photo 0.81-0.97 on photos-30; quarters of other generated scenes that pass the plain
 # cosine on scenes-50 0.57-0.62)
 REGION_CHECKED = 10  # a query's best tile matches whose plain cosine is read and checked
+REGION_NOMINATED = 1  # tile matches at a sure copy's z not raised by the two cosines: the
+# best sent to the key points (a collage's picture, plain cosine 0.72-0.78 for the collages
+# photos-50 / photos-120 missed)
 VERIFY_Z = 3.0  # duplicate_z from which a candidate is worth a geometric check (dedup --verify,
 # and the grey band of a query without a sure copy: local, verify)
 VERIFIED_Z = 8.0  # robust z a geometrically confirmed copy scores at least (where look-alikes

@@ -5,7 +5,9 @@ engine's callback embeds the query's 2x2 tiles. Their candidates join the others
 image's copy score is raised to its best tile match only where that tile holds a copy of it (a
 sure copy in the library's space with a cosine of at least ``REGION_SCORE``, and a plain-space
 cosine of at least ``REGION_COSINE``, read again for the ``REGION_CHECKED`` best): one picture
-of a collage. Weaker tile matches count for nothing, so a tile never lifts a look-alike.
+of a collage. Weaker tile matches count for nothing, so a tile never lifts a look-alike; the
+best of the others at a sure copy's z (``tile_nominees``, at most ``REGION_NOMINATED``) go to
+the key points, which decide.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from search.descriptor.config import EXPAND_Z, REGION_CHECKED, REGION_COSINE, REGION_SCORE
+from search.descriptor.config import (
+    EXPAND_Z,
+    REGION_CHECKED,
+    REGION_COSINE,
+    REGION_NOMINATED,
+    REGION_SCORE,
+)
 from search.descriptor.descriptors import Descriptor, StoredImage
 from search.descriptor.row_cache import PreparedImage
 
@@ -30,6 +38,7 @@ class RegionalEvidence:
     stored: Callable[[Sequence[int]], Mapping[int, StoredImage]]
     _candidates: Callable[..., list[int]]  # QueryScorer's: candidates of rows, joined to ids
     _copy: Callable[..., np.ndarray]  # QueryScorer's: copy scores of ids
+    tile_nominees: list[int]  # ids for the key points: tile matches sure in one space only
 
     def _regions(
         self,
@@ -45,7 +54,8 @@ class RegionalEvidence:
         image's copy score raised to its best tile's where that tile holds a copy of it: a
         sure copy in the library's space (robust ``z >= EXPAND_Z`` and a cosine of at least
         :data:`REGION_SCORE`) whose plain cosine (the model's own space, read again for those
-        few) is at least :data:`REGION_COSINE`."""
+        few) is at least :data:`REGION_COSINE`; the best other tile matches at ``z >= EXPAND_Z``
+        are :attr:`tile_nominees`."""
         cal = self.descriptor.calibration
         raw = np.asarray(regions(), np.float32)
         if cal is None or not len(raw):
@@ -58,6 +68,9 @@ class RegionalEvidence:
         sure = sure[np.argsort(-regional[sure], kind="stable")][:REGION_CHECKED]
         plain = self._plain_scores(raw, [ids[n] for n in sure])
         keep = sure[plain >= REGION_COSINE]
+        sure_by_z = np.flatnonzero(regional >= cal.score(EXPAND_Z))
+        doubtful = [n for n in sure_by_z[np.argsort(-regional[sure_by_z])] if n not in keep]
+        self.tile_nominees = [ids[n] for n in doubtful[:REGION_NOMINATED]]
         out = whole.copy()
         out[keep] = np.maximum(whole[keep], regional[keep])
         return out.astype(np.float32), ids

@@ -30,8 +30,8 @@ callback embeds the query's 2x2 tiles (:mod:`search.descriptor.regional`).
 
 **Local evidence** (``local``; the descriptor's ``verify`` option): when even the tiles leave
 the query unsettled, the engine's callback gets the candidates and their copy scores and
-returns them with the geometrically confirmed ones raised (:mod:`search.query.local_check`);
-a settled query never calls it.
+returns them with the geometrically confirmed ones raised (:mod:`search.query.local_check`),
+with the images the tiles nominate; a settled query never calls it.
 
 **Prepared rows** (``cache``): each candidate's stored vectors are mapped through the
 descriptor once and kept with its labels (:class:`search.descriptor.row_cache.RowCache`).
@@ -53,7 +53,8 @@ from search.descriptor.witness import LocalWitness, StoredTurns, duplicate_decis
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
 Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
-LocalCheck = Callable[[Sequence[int], np.ndarray], np.ndarray]  # (ids, copy) -> raised copy
+# (ids, copy, ids nominated by the query's tiles) -> the copy scores, confirmed ones raised
+LocalCheck = Callable[[Sequence[int], np.ndarray, Sequence[int]], np.ndarray]
 CANDIDATES_PER_VIEW = 50
 
 
@@ -182,9 +183,10 @@ class QueryScorer(RegionalEvidence):
         query rows, asked only when ``query`` leaves the answer unsettled (module doc);
         ``regions()`` the rows of the query's tiles, asked when every view leaves it
         unsettled: a tile's match counts only where it is a sure copy (module doc);
-        ``local(ids, copy)`` the copy scores raised by local evidence, asked when even the
-        tiles leave it unsettled, after ``nominated()`` images joined the candidates (ids the
-        local evidence asks for: those the query's layout nominates among the whole library);
+        ``local(ids, copy, tile nominees)`` the copy scores raised by local evidence, asked
+        when even the tiles leave it unsettled, after ``nominated()`` images joined the
+        candidates (ids the local evidence asks for: those the query's layout nominates among
+        the whole library);
         ``witness`` the key-point witness of the lesser copies
         (:func:`search.descriptor.witness.duplicate_decisions`)."""
         d = self.descriptor
@@ -205,6 +207,7 @@ class QueryScorer(RegionalEvidence):
                 query = np.concatenate([query, extra])
                 copy = self._copy(query, ids, images)
         self.regional = None if regions is None else not self.settled(copy)
+        self.tile_nominees = []
         if self.regional:
             copy, ids = self._regions(regions, query, copy, ids, images, want, exclude)  # type: ignore[arg-type]
         if not ids:
@@ -213,7 +216,8 @@ class QueryScorer(RegionalEvidence):
         if self.checked_locally:
             if nominated is not None:
                 copy, ids = self._join(nominated(), query, copy, ids, images, exclude)
-            copy = np.asarray(local(ids, copy), np.float32)  # type: ignore[misc]
+            copy = local(ids, copy, self.tile_nominees)  # type: ignore[misc]
+            copy = np.asarray(copy, np.float32)
         reached = None  # the tier's chained copies (Descriptor.copy_tier)
         if d.config.expand and d.calibration is not None:
             copy, ids, reached = self._expand(query, copy, ids, images, exclude)

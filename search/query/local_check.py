@@ -162,18 +162,22 @@ class LocalVerifier:
         local: QueryLocal,
         views: ViewSet | None = None,
     ) -> LocalCheck:
-        """The grey-band check: ``(ids, copy) -> copy`` with the confirmed candidates raised
-        (asked by the scorer when the query stays unsettled): a small query's by pixels,
-        then the grey band's and those the layout of its ``views`` nominates (its layout made
-        then: :mod:`search.descriptor.layout_match`, :mod:`search.descriptor.window_match`) by
-        key points; what confirmed them goes to ``local``."""
+        """The grey-band check: ``(ids, copy, tile nominees) -> copy`` with the confirmed
+        candidates raised (asked by the scorer when the query stays unsettled): a small
+        query's by pixels, then the grey band's, those the layout of its ``views`` nominates
+        (its layout made then: :mod:`search.descriptor.layout_match`,
+        :mod:`search.descriptor.window_match`) and those its tiles nominate
+        (:mod:`search.descriptor.regional`) by key points; what confirmed them goes to
+        ``local``."""
         calibration = descriptor.calibration
 
-        def check(ids: Sequence[int], copy: np.ndarray) -> np.ndarray:
+        def check(ids: Sequence[int], copy: np.ndarray, tiles: Sequence[int] = ()) -> np.ndarray:
             out = np.array(copy, np.float32, copy=True)
             by_pixels = pixel_candidates(out, calibration) if small else []
             by_layout, by_window = self._nominees(views, ids, out, calibration)
-            nominees = by_layout + by_window
+            at = {int(i): n for n, i in enumerate(ids)}
+            by_tile = [(at[int(i)], 1.0) for i in tiles if int(i) in at]
+            nominees = by_layout + by_window + by_tile
             if not by_pixels and not nominees and not grey_band(out, calibration, VERIFY_CHECKED):
                 return out
             started = time.perf_counter()
@@ -226,7 +230,7 @@ class LocalVerifier:
                 floor = verified_floor(calibration)
                 left = [(n, rho) for n, rho in nominees if out[n] < floor]
                 upright, inverted = nominees_to_check(left, chosen)
-                layouts = {n for n, _ in by_layout}  # their checks first, the window's last
+                layouts = {n for n, _ in by_layout}  # their checks first, window's and tiles' last
                 crops = [n for n in upright if n not in layouts]
                 upright = [n for n in upright if n in layouts]
                 confirm(upright, "layout", key_points, check_with, local.confirmed)
