@@ -38,7 +38,7 @@ class RegionalEvidence:
     stored: Callable[[Sequence[int]], Mapping[int, StoredImage]]
     _candidates: Callable[..., list[int]]  # QueryScorer's: candidates of rows, joined to ids
     _copy: Callable[..., np.ndarray]  # QueryScorer's: copy scores of ids
-    tile_nominees: list[int]  # ids for the key points: tile matches sure in one space only
+    tile_nominees: list[int]  # ids for the key points: sure tile matches no cosine raised
 
     def _regions(
         self,
