@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -147,11 +148,13 @@ def grey_band_boosts(
     its layout nominates (:func:`layout_matches`, among every file of the set where the engine
     looks among its candidates; an inverted one with the query's grey levels inverted) and a
     window of its best candidates' layouts (:func:`crop_nominees`: crops) checked
-    with ORB + RANSAC; ``(query, candidate)`` -> the confirmed copy's score, where that
+    with ORB + RANSAC (a pair with partial evidence again with the query at a crop's scale:
+    :func:`count_inliers_closer`); ``(query, candidate)`` -> the confirmed copy's score, where that
     raises it. Only the files a check needs are read."""
     from search.descriptor import (
-        count_inliers,
+        count_inliers_closer,
         crop_nominees,
+        crop_scale_features,
         grey_band,
         grey_levels,
         is_small,
@@ -197,6 +200,7 @@ def grey_band_boosts(
     aspects = {n: f.size[0] / f.size[1] for n, f in enumerate(files) if f.size[1]}
 
     inverted_of = cached(lambda n: local_features(key_point_image(n), inverted=True))
+    closer_of = cached(lambda n: crop_scale_features(key_point_image(n)) if n >= 0 else None)
     layouts = layout_ranks([f.layout or bytes(LAYOUT_BYTES) for f in files])
     floor = verified_floor(cal)
     raised: dict[int, dict[int, float]] = {}
@@ -230,7 +234,8 @@ def grey_band_boosts(
         fa, fb = (inverted_of if inverted else features_of)(a), features_of(b)
         if fa is None or fb is None:
             continue
-        v = verified_copy_score(own, count_inliers(fa, fb), cal)
+        closer = partial(closer_of, -1 if inverted else a)  # -1: none (inverted levels)
+        v = verified_copy_score(own, count_inliers_closer(fa, fb, closer), cal)
         if v > max(own, boost.get((a, b), own)):
             boost[(a, b)] = v
     return boost

@@ -64,7 +64,7 @@ from search.descriptor import (
     LocalFeatures,
     LocalWitness,
     VerifyUnavailableError,
-    count_inliers,
+    count_inliers_closer,
     crop_nominees,
     grey_band,
     grey_levels,
@@ -217,15 +217,17 @@ class LocalVerifier:
                 confirm(by_pixels, "pixels", read_thumbnail, by_correlation, local.by_pixels)
             if query.features is not None:
 
-                def inliers_of(features: LocalFeatures) -> Callable[..., tuple[int, float]]:
+                def inliers_of(
+                    features: LocalFeatures, closer: Callable[[], LocalFeatures | None]
+                ) -> Callable[..., tuple[int, float]]:
                     def by_inliers(own: float, theirs: LocalFeatures) -> tuple[int, float]:
-                        inliers = count_inliers(features, theirs)
+                        inliers = count_inliers_closer(features, theirs, closer)
                         return inliers, verified_copy_score(own, inliers, calibration)
 
                     return by_inliers
 
                 chosen = grey_band(out, calibration, VERIFY_CHECKED)  # after the pixels' raises
-                check_with = inliers_of(query.features)
+                check_with = inliers_of(query.features, query.at_crop_scale)
                 confirm(chosen, "key points", key_points, check_with, local.confirmed)
                 floor = verified_floor(calibration)
                 left = [(n, rho) for n, rho in nominees if out[n] < floor]
@@ -236,7 +238,8 @@ class LocalVerifier:
                 confirm(upright, "layout", key_points, check_with, local.confirmed)
                 features = query.inverted() if inverted else None
                 if features is not None:
-                    confirm(inverted, "layout", key_points, inliers_of(features), local.confirmed)
+                    inverse = inliers_of(features, lambda: None)
+                    confirm(inverted, "layout", key_points, inverse, local.confirmed)
                 confirm(crops, "layout", key_points, check_with, local.confirmed)
             with self._lock:
                 s = self.stats

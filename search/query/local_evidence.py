@@ -10,7 +10,14 @@ from dataclasses import dataclass, field, replace
 from PIL import Image
 
 from models import ImgsearchError
-from search.descriptor import LocalCheck, LocalFeatures, LocalWitness, QueryPixels, local_features
+from search.descriptor import (
+    LocalCheck,
+    LocalFeatures,
+    LocalWitness,
+    QueryPixels,
+    crop_scale_features,
+    local_features,
+)
 from search.query.results import SearchHit
 
 log = logging.getLogger(__name__)
@@ -76,6 +83,20 @@ class QueryEvidence:
     pixels: QueryPixels | None
     image: Image.Image | None = field(default=None, repr=False)
     _inverted: list[LocalFeatures | None] = field(default_factory=list, init=False, repr=False)
+    _closer: list[LocalFeatures | None] = field(default_factory=list, init=False, repr=False)
+
+    def at_crop_scale(self) -> LocalFeatures | None:
+        """Key points of the query at a crop's scale
+        (:func:`search.descriptor.crop_scale_features`), made on first use, or None."""
+        if not self._closer:
+            found = None
+            if self.image is not None and self.features is not None:
+                try:
+                    found = crop_scale_features(self.image)
+                except (ImgsearchError, OSError) as error:
+                    log.info("local evidence: no key points at a crop's scale: %s", error)
+            self._closer.append(found)
+        return self._closer[0]
 
     def inverted(self) -> LocalFeatures | None:
         """Key points of the query with its grey levels inverted (an inverted duotone's
