@@ -8,6 +8,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from PIL import Image
+
 from indexer.run import IndexOptions, index_collections
 from models import ImageAnalyzer, load_image, pixel_sha256
 from search.library import Library
@@ -64,6 +66,17 @@ def index_library(settings: Settings, folders: Sequence[Path]) -> None:
             library, model, IndexOptions(paths=list(folders), progress=False, workers=2)
         )
     assert summary.failed == 0, summary.failures
+
+
+def photo_library(photos: Sequence[Path], tmp_path: Path, models_dir: Path) -> list[str]:
+    """``photos`` saved as JPEGs (quality 92) in ``tmp_path/photos``, indexed by the real
+    indexer into ``tmp_path/lib``: the `imgsearch` arguments that name that library."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for photo in photos:
+        Image.open(photo).convert("RGB").save(folder / photo.name, quality=92)
+    index_library(make_settings(tmp_path / "lib", models_dir), [folder])
+    return ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
 
 
 def ukbench_files(data_dir: Path) -> tuple[Path, list[str]]:

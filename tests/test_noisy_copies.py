@@ -20,7 +20,7 @@ from models import image_layout
 from search.descriptor import MIN_INLIERS, count_inliers, layout_correlation
 from search.descriptor.verify import local_features, noise_level
 from tests.cli_process import run_cli
-from tests.engine_library import index_library, make_settings
+from tests.engine_library import photo_library
 
 pytest.importorskip("cv2")
 
@@ -76,12 +76,7 @@ def test_a_noisy_duotone_is_found_as_a_copy(
 ) -> None:
     """Through `imgsearch search`: a noisy duotone of a library photo comes back first,
     flagged a duplicate and confirmed by key points."""
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for photo in _photos(data_dir, 12):
-        Image.open(photo).convert("RGB").save(photos / photo.name, quality=92)
-    index_library(make_settings(tmp_path / "lib", models_dir), [photos])
-    args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    args = photo_library(_photos(data_dir, 12), tmp_path, models_dir)
     for photo in _photos(data_dir, 12)[1::5]:
         query = tmp_path / f"{photo.stem}__noisy.jpg"
         _noisy_duotone(photo, 25).save(query, quality=85)

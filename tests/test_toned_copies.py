@@ -20,7 +20,7 @@ from models.tones import NARROW
 from search.descriptor import LAYOUT_MATCH, MIN_INLIERS, count_inliers, layout_correlation
 from search.descriptor.verify import local_features
 from tests.cli_process import run_cli
-from tests.engine_library import index_library, make_settings
+from tests.engine_library import photo_library
 
 # two inks of about one brightness (luma 120.4 and 118.5)
 INKS = ((200, 80, 120), (60, 150, 110))
@@ -91,12 +91,7 @@ def test_a_flat_duotone_is_found_as_a_copy(
     """Through `imgsearch search`: a duotone of one brightness of a library photo comes back
     first, flagged a duplicate and confirmed by key points."""
     pytest.importorskip("cv2")
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for photo in _photos(data_dir, 12):
-        Image.open(photo).convert("RGB").save(photos / photo.name, quality=92)
-    index_library(make_settings(tmp_path / "lib", models_dir), [photos])
-    args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    args = photo_library(_photos(data_dir, 12), tmp_path, models_dir)
     for photo in _photos(data_dir, 12)[::5]:
         query = tmp_path / f"{photo.stem}__duotone.jpg"
         _flat_duotone(photo).save(query, quality=85)
