@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from PIL import Image
 
@@ -88,25 +89,27 @@ class QueryEvidence:
     def at_crop_scale(self) -> LocalFeatures | None:
         """Key points of the query at a crop's scale
         (:func:`search.descriptor.crop_scale_features`), made on first use, or None."""
-        if not self._closer:
-            found = None
-            if self.image is not None and self.features is not None:
-                try:
-                    found = crop_scale_features(self.image)
-                except (ImgsearchError, OSError) as error:
-                    log.info("local evidence: no key points at a crop's scale: %s", error)
-            self._closer.append(found)
-        return self._closer[0]
+        return self._once(self._closer, crop_scale_features, "at a crop's scale")
 
     def inverted(self) -> LocalFeatures | None:
         """Key points of the query with its grey levels inverted (an inverted duotone's
         original is matched with these), or None."""
-        if not self._inverted:
+        inverted = partial(local_features, inverted=True)
+        return self._once(self._inverted, inverted, "for the inverted query")
+
+    def _once(
+        self,
+        made: list[LocalFeatures | None],
+        make: Callable[[Image.Image], LocalFeatures],
+        what: str,
+    ) -> LocalFeatures | None:
+        """``make(image)`` on first use, kept in ``made``; None without key points."""
+        if not made:
             found = None
             if self.image is not None and self.features is not None:
                 try:
-                    found = local_features(self.image, inverted=True)
+                    found = make(self.image)
                 except (ImgsearchError, OSError) as error:
-                    log.info("local evidence: no key points for the inverted query: %s", error)
-            self._inverted.append(found)
-        return self._inverted[0]
+                    log.info("local evidence: no key points %s: %s", what, error)
+            made.append(found)
+        return made[0]
