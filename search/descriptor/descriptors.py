@@ -63,6 +63,7 @@ from search.descriptor.config import (
     TOP_LABELS,
     TURNED_VIEW_DISCOUNT,
     TURNED_WEAK_MARGIN,
+    WITNESS_Z,
     DescriptorConfig,
 )
 from search.descriptor.errors import DescriptorError
@@ -239,6 +240,15 @@ class Descriptor:
         if cal is None:
             return None
         return max(cal.score(EXPAND_Z), cal.duplicate_threshold(DUPLICATE_Z))
+
+    def firm_score(self) -> float | None:
+        """The copy score of a copy past every look-alike: :meth:`sure_score` in the plain
+        space; in a whitened one, where look-alikes of one class reach z 6-8.5, ``duplicate_z
+        >= WITNESS_Z`` too; None uncalibrated."""
+        sure = self.sure_score()
+        if sure is None or self.whitening is None:
+            return sure
+        return max(sure, self.calibration.duplicate_threshold(WITNESS_Z))  # type: ignore[union-attr]
 
     def gate(self, copy: np.ndarray) -> np.ndarray:
         """~1 for scores well above the background (copies), ~0 for the rest."""

@@ -29,9 +29,13 @@ union is the same).
 callback embeds the query's 2x2 tiles (:mod:`search.descriptor.regional`).
 
 **Local evidence** (``local``; the descriptor's ``verify`` option): when even the tiles leave
-the query unsettled, the engine's callback gets the candidates and their copy scores and
-returns them with the geometrically confirmed ones raised (:mod:`search.query.local_check`),
-with the images the tiles nominate; a settled query never calls it.
+the query without a *firm* copy, the engine's callback gets the candidates and their copy
+scores and returns them with the geometrically confirmed ones raised
+(:mod:`search.query.local_check`), with the images the tiles nominate. Firm is sure in the
+plain space; in a whitened one also ``duplicate_z >= WITNESS_Z``, past the z 6-8.5 that
+look-alikes of one class reach there (:meth:`Descriptor.firm_score`): a look-alike at z 6-7
+no longer settles a query whose original sits just below it (bench/README.md, "A best copy
+among the look-alikes is checked too"). A query with a firm copy never calls it.
 
 **Prepared rows** (``cache``): each candidate's stored vectors are mapped through the
 descriptor once and kept with its labels (:class:`search.descriptor.row_cache.RowCache`).
@@ -103,10 +107,12 @@ class QueryScorer(RegionalEvidence):
         self.expanded_views: bool | None = None
         self.checked_locally: bool | None = None
 
-    def settled(self, copy: np.ndarray) -> bool:
+    def settled(self, copy: np.ndarray, firm: bool = False) -> bool:
         """Whether copy scores ``copy`` of the candidates already hold a sure copy other than
-        the query's own vector (see the module doc): no other view is needed."""
-        sure = self.descriptor.sure_score()
+        the query's own vector (see the module doc): no other view is needed; ``firm``: a
+        copy past every look-alike (:meth:`Descriptor.firm_score`)."""
+        d = self.descriptor
+        sure = d.firm_score() if firm else d.sure_score()
         c = np.asarray(copy, np.float64)
         c = c[c < SELF_SCORE]
         if sure is None or not len(c):
@@ -212,7 +218,7 @@ class QueryScorer(RegionalEvidence):
             copy, ids = self._regions(regions, query, copy, ids, images, want, exclude)  # type: ignore[arg-type]
         if not ids:
             return []
-        self.checked_locally = None if local is None else not self.settled(copy)
+        self.checked_locally = None if local is None else not self.settled(copy, firm=True)
         if self.checked_locally:
             if nominated is not None:
                 copy, ids = self._join(nominated(), query, copy, ids, images, exclude)

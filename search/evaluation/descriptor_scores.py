@@ -141,16 +141,17 @@ def grey_band_boosts(
     progress: Progress,
 ) -> dict[tuple[int, int], float]:
     """The engine's local check, offline (``local=on`` or ``verify=on``): each query (row of
-    ``copy``, :meth:`_Matrices.copy_matrix`) whose candidates hold no sure copy
-    (:meth:`QueryScorer.settled`) has, when it is small (its file's size in ``files``), its
-    best candidates compared by pixels (:func:`pixel_candidates`, :func:`pixel_copy_score`),
-    then its :data:`VERIFY_CHECKED` best grey-band candidates (:func:`grey_band`) and those
-    its layout nominates (:func:`layout_matches`, among every file of the set where the engine
-    looks among its candidates; an inverted one with the query's grey levels inverted) and a
-    window of its best candidates' layouts (:func:`crop_nominees`: crops) checked
-    with ORB + RANSAC (a pair with partial evidence again with the query at a crop's scale:
-    :func:`count_inliers_closer`); ``(query, candidate)`` -> the confirmed copy's score, where that
-    raises it. Only the files a check needs are read."""
+    ``copy``, :meth:`_Matrices.copy_matrix`) whose candidates hold no firm copy
+    (:meth:`Descriptor.firm_score`, as :meth:`QueryScorer.search` asks) has, when it is small
+    (its file's size in ``files``), its best candidates compared by pixels
+    (:func:`pixel_candidates`, :func:`pixel_copy_score`), then its :data:`VERIFY_CHECKED` best
+    grey-band candidates (:func:`grey_band`) and those its layout nominates
+    (:func:`layout_matches`, among every file of the set where the engine looks among its
+    candidates; an inverted one with the query's grey levels inverted) and a window of its best
+    candidates' layouts (:func:`crop_nominees`: crops) checked with ORB + RANSAC (a pair with
+    partial evidence again with the query at a crop's scale: :func:`count_inliers_closer`);
+    ``(query, candidate)`` -> the confirmed copy's score, where that raises it. Only the files a
+    check needs are read."""
     from search.descriptor import (
         count_inliers_closer,
         crop_nominees,
@@ -171,8 +172,8 @@ def grey_band_boosts(
     )
 
     cal = descriptor.calibration
-    sure = descriptor.sure_score()
-    unsettled = [a for a, row in enumerate(copy) if sure is None or row.max() < sure]
+    firm = descriptor.firm_score()
+    unsettled = [a for a, row in enumerate(copy) if firm is None or row.max() < firm]
 
     def cached(make: Callable[[int], T]) -> Callable[[int], T | None]:
         """``make(n)`` once per file; None where the file cannot be decoded."""

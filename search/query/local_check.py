@@ -16,8 +16,9 @@ video or a file over 64 MB is simply not checked: :mod:`search.query.candidate_f
 :data:`VERIFY_CHECKED` of them, and none started after :data:`VERIFY_BUDGET_S`. A confirmed
 candidate's copy score becomes :func:`search.descriptor.verified_copy_score` - the rule
 ``dedup --verify`` and the offline evaluation use, so a pair scores the same however it is
-asked. A query with a sure copy never gets here (:class:`search.descriptor.QueryScorer`): no
-OpenCV import, no file read.
+asked. A query with a firm copy (sure; in a whitened library also ``duplicate_z >=
+WITNESS_Z``, past the look-alikes) never gets here (:class:`search.descriptor.QueryScorer`):
+no OpenCV import, no file read.
 
 A query too small for key points (its longer side at most ``PIXEL_SIDE``, no region of
 interest) has its best candidates compared by their pixels first, whatever their z
