@@ -39,3 +39,30 @@ def test_matches_are_opencvs_on_photos_and_ties(data_dir: Path) -> None:
             assert targets.tolist() == expected_targets.tolist()
             compared += len(expected_rows)
     assert compared > 500  # real matches were compared, not only empty lists
+
+
+def test_matching_runs_in_one_openmp_thread_and_restores_the_callers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A busy machine made OpenMP's waiting threads cost a query's check its time budget: the
+    binary search runs in one thread, and the caller's own setting (a server's, a bench's)
+    is back afterwards."""
+    import faiss
+
+    rng = np.random.default_rng(1)
+    da, db = (rng.integers(0, 256, (50, 32), dtype=np.uint8) for _ in range(2))
+    seen: list[int] = []
+    search = faiss.IndexBinaryFlat.search
+
+    def counted(self, x, k, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(faiss.omp_get_max_threads())
+        return search(self, x, k, *args, **kwargs)
+
+    monkeypatch.setattr(faiss.IndexBinaryFlat, "search", counted)
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    try:
+        matches(da, db)
+        assert seen == [1] and faiss.omp_get_max_threads() == 2
+    finally:
+        faiss.omp_set_num_threads(before)

@@ -168,12 +168,20 @@ def matches(da: np.ndarray, db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``db`` (the closest; on a tie the first of ``da``), in the order each point of ``db`` was
     first matched: ``(rows of da, rows of db)``. The two nearest neighbours by Hamming
     distance come from FAISS's binary flat index (exact, as OpenCV's brute-force matcher's,
-    4x faster and no Python object per match)."""
+    4x faster and no Python object per match), in one OpenMP thread: ~0.4 ms either way on an
+    idle machine, but on a busy one OpenMP's waiting threads made the grey-band checks 6x
+    slower (a quarter of a query's checks ran past their 1 s budget with two other busy
+    processes on 2 cores; bench/README.md, "Key points in one thread")."""
     import faiss
 
     index = faiss.IndexBinaryFlat(db.shape[1] * 8)
     index.add(np.ascontiguousarray(db, np.uint8))
-    distance, nearest = index.search(np.ascontiguousarray(da, np.uint8), 2)
+    threads = faiss.omp_get_max_threads()  # the calling thread's setting: restored
+    faiss.omp_set_num_threads(1)
+    try:
+        distance, nearest = index.search(np.ascontiguousarray(da, np.uint8), 2)
+    finally:
+        faiss.omp_set_num_threads(threads)
     ok = (nearest[:, 1] >= 0) & (distance[:, 0] < RATIO * distance[:, 1])
     rows = np.flatnonzero(ok)
     if not len(rows):
