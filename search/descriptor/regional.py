@@ -64,13 +64,13 @@ class RegionalEvidence:
         ids = self._candidates(tiles, want, exclude, ids, images)
         whole = self._copy(query, ids, images)
         regional = self._copy(tiles, ids, images)
-        sure = np.flatnonzero(regional >= max(cal.score(EXPAND_Z), REGION_SCORE))
-        sure = sure[np.argsort(-regional[sure], kind="stable")][:REGION_CHECKED]
+        at_z = np.flatnonzero(regional >= cal.score(EXPAND_Z))
+        at_z = at_z[np.argsort(-regional[at_z], kind="stable")]  # the best tile matches first
+        sure = at_z[regional[at_z] >= REGION_SCORE][:REGION_CHECKED]
         plain = self._plain_scores(raw, [ids[n] for n in sure])
         keep = sure[plain >= REGION_COSINE]
-        sure_by_z = np.flatnonzero(regional >= cal.score(EXPAND_Z))
-        doubtful = [n for n in sure_by_z[np.argsort(-regional[sure_by_z])] if n not in keep]
-        self.tile_nominees = [ids[n] for n in doubtful[:REGION_NOMINATED]]
+        raised = set(keep.tolist())
+        self.tile_nominees = [ids[n] for n in at_z if n not in raised][:REGION_NOMINATED]
         out = whole.copy()
         out[keep] = np.maximum(whole[keep], regional[keep])
         return out.astype(np.float32), ids

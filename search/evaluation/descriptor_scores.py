@@ -201,7 +201,7 @@ def grey_band_boosts(
     aspects = {n: f.size[0] / f.size[1] for n, f in enumerate(files) if f.size[1]}
 
     inverted_of = cached(lambda n: local_features(key_point_image(n), inverted=True))
-    closer_of = cached(lambda n: crop_scale_features(key_point_image(n)) if n >= 0 else None)
+    closer_of = cached(lambda n: crop_scale_features(key_point_image(n)))
     layouts = layout_ranks([f.layout or bytes(LAYOUT_BYTES) for f in files])
     floor = verified_floor(cal)
     raised: dict[int, dict[int, float]] = {}
@@ -235,7 +235,7 @@ def grey_band_boosts(
         fa, fb = (inverted_of if inverted else features_of)(a), features_of(b)
         if fa is None or fb is None:
             continue
-        closer = partial(closer_of, -1 if inverted else a)  # -1: none (inverted levels)
+        closer = (lambda: None) if inverted else partial(closer_of, a)  # not inverted levels
         v = verified_copy_score(own, count_inliers_closer(fa, fb, closer), cal)
         if v > max(own, boost.get((a, b), own)):
             boost[(a, b)] = v
