@@ -43,7 +43,9 @@ def _unit(*parts: tuple[int, float]) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def _decide(library: np.ndarray, answers: dict[int, bool | None]) -> tuple[list, list]:
+def _decide(
+    library: np.ndarray, answers: dict[int, bool | None], k: int | None = None
+) -> tuple[list, list]:
     """(id, duplicate, look-alike reason) of every image for a query on axis 0, and the
     witness's questions (image id, the ids of the copies it may match besides the query)."""
     # one hub (the best copy) in the duplicate graph: copies of the others are not chained
@@ -62,7 +64,7 @@ def _decide(library: np.ndarray, answers: dict[int, bool | None]) -> tuple[list,
         asked.append((image_id, list(better)))
         return answers[image_id]
 
-    hits = scorer.search(_unit((0, 1.0))[None], [], k=len(library), witness=witness)
+    hits = scorer.search(_unit((0, 1.0))[None], [], k=k or len(library), witness=witness)
     return [(h.id, h.duplicate, h.lookalike) for h in hits], asked
 
 
@@ -87,6 +89,22 @@ def test_lesser_copies_keep_the_decision_only_with_a_key_point_match() -> None:
     assert hits[6][:2] == (5, False)  # z 4: below the decision, never asked
     # the best copy and the firm one are never asked; the refuted copy is nobody's witness
     assert asked == [(2, [0, 1]), (3, [0, 1, 2]), (4, [0, 1, 2, 6])]
+
+
+def test_copies_below_the_last_one_shown_are_not_asked() -> None:
+    """A copy's witnesses are better copies, so the decisions of the ``k`` shown do not need
+    the copies under them: those are never asked (a synthetic 100 k library put ~80 copies
+    past the decision under each query, a file read each), and the shown keep the decisions
+    of the whole list."""
+    cosines = [0.98, 0.95, 0.475, 0.45, 0.425, 0.2]
+    library = [_unit((0, c), (n + 1, np.sqrt(1 - c * c))) for n, c in enumerate(cosines)]
+    library.append(_unit((0, 0.44), (2, 0.898)))
+    answers: dict[int, bool | None] = {2: True, 3: False, 4: None, 6: False}
+    everything, _ = _decide(np.stack(library), answers)
+    for k, questions in ((2, []), (3, [(2, [0, 1])]), (4, [(2, [0, 1]), (3, [0, 1, 2])])):
+        hits, asked = _decide(np.stack(library), answers, k=k)
+        assert hits == everything[:k]
+        assert asked == questions
 
 
 def _edit(photo: Path, out: Path, scale: float, crop: float, quality: int) -> None:

@@ -244,6 +244,7 @@ class QueryScorer(RegionalEvidence):
             self.turns,
             self.cap,
             witness,
+            shown=order,
         )
         return [
             ScoredHit(

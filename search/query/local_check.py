@@ -302,9 +302,9 @@ class LocalVerifier:
             spent[1] = spent[1] or started
             if spent_all():
                 return None
-            query = query_features()
-            mine = self.features(image_id)[0] if query is not None else None
-            if mine is None:
+            mine = self.features(image_id)[0]  # first: a file gone needs no query key points
+            query = query_features() if mine is not None else None
+            if query is None:
                 return None
             answer: bool | None = False
             pairs = 0
