@@ -240,3 +240,23 @@ def test_a_copy_touched_since_indexing_is_still_witnessed(
         assert ("copy_small", False, NO_KEY_POINT_MATCH) in found, found
     finally:
         os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_query_asks_the_witness_only_of_the_copies_it_returns(
+    copies_library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine scores ``k`` + a margin of candidates (rows removed meanwhile, filters),
+    but only the hits it returns need their decisions: with ``k=1`` (the best copy) no lesser
+    copy's file is read for key points; with ``k=5`` the two below it are, and keep the flag."""
+    root, settings, original = copies_library
+    with SearchEngine.open(settings) as engine:
+        read: list[int] = []
+        features = engine.local.features
+        monkeypatch.setattr(engine.local, "features", lambda i: read.append(i) or features(i))
+        (best,) = engine.search_image(root / "query.jpg", k=1)
+        assert Path(best.path).stem in {original, "copy_small", "copy_cropped"}
+        assert best.duplicate
+        assert read == []
+        found = _copies(engine, root / "query.jpg")
+        assert [duplicate for _n, duplicate, _r in found] == [True, True, True], found
+        assert len(set(read)) == 2, read

@@ -59,6 +59,8 @@ Neighbours = Callable[[np.ndarray, int], np.ndarray]
 Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
 # (ids, copy, ids nominated by the query's tiles) -> the copy scores, confirmed ones raised
 LocalCheck = Callable[[Sequence[int], np.ndarray, Sequence[int]], np.ndarray]
+# (ids best first, their rank scores) -> those the caller will show (its filters, its k)
+Shown = Callable[[list[int], list[float]], Sequence[int]]
 CANDIDATES_PER_VIEW = 50
 
 
@@ -183,6 +185,7 @@ class QueryScorer(RegionalEvidence):
         local: LocalCheck | None = None,
         witness: LocalWitness | None = None,
         nominated: Callable[[], Sequence[int]] | None = None,
+        shown: Shown | None = None,
     ) -> list[ScoredHit]:
         """Best ``k`` stored images for the query rows ``query`` [V, D'] (from
         :meth:`Descriptor.query_rows`) and the query's top labels; ``more()`` gives further
@@ -194,7 +197,8 @@ class QueryScorer(RegionalEvidence):
         candidates (ids the local evidence asks for: those the query's layout nominates among
         the whole library);
         ``witness`` the key-point witness of the lesser copies
-        (:func:`search.descriptor.witness.duplicate_decisions`)."""
+        (:func:`search.descriptor.witness.duplicate_decisions`), asked only of the hits that
+        ``shown`` keeps (default: the best ``k``; the others' flags are left to z)."""
         d = self.descriptor
         want = max(k, self.candidates)
         query = np.asarray(query, np.float32)
@@ -234,6 +238,10 @@ class QueryScorer(RegionalEvidence):
             label_sim = lv[1:] @ lv[0]
         rank = d.rank_scores(copy, label_sim, reached)
         order = sorted(range(len(ids)), key=lambda n: (-float(rank[n]), ids[n]))[:k]
+        kept = order
+        if shown is not None:
+            wanted = set(shown([ids[n] for n in order], [float(rank[n]) for n in order]))
+            kept = [n for n in order if ids[n] in wanted]
         cal = d.calibration
         decided = duplicate_decisions(
             d,
@@ -244,7 +252,7 @@ class QueryScorer(RegionalEvidence):
             self.turns,
             self.cap,
             witness,
-            shown=order,
+            shown=kept,
         )
         return [
             ScoredHit(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -37,10 +36,9 @@ from search.query.guard import ServingGuard
 from search.query.local_check import LocalVerifier
 from search.query.local_evidence import QueryLocal
 from search.query.pixels import SamePixels
-from search.query.quality import QualityFilter
+from search.query.quality import QualityFilter, ShownHits
 from search.query.records import ImageFile, LibraryRecords, unchanged_bytes
 from search.query.results import (
-    SCORE_DECIMALS,
     ImageQuery,
     ImageQueryResult,
     RoiLike,
@@ -337,20 +335,16 @@ class SearchEngine:
             turns=turns_for(self.records, self.guard, live),
         )
         evidence = local.callbacks() if local else ()
-        found = scorer.search(query, labels, wanted, exclude, more, regions, *evidence)
-        rows = self.store.reads.hit_rows([hit.id for hit in found], labels=False)
-        for image_id, row in rows.items():  # labels read with the candidates' vectors
+        hits = ShownHits(
+            lambda ids: self.store.reads.hit_rows(ids, labels=False), k, min_score, flags
+        )
+        found = scorer.search(
+            query, labels, wanted, exclude, more, regions, *evidence, shown=hits.shown
+        )
+        for image_id, row in hits.rows.items():  # labels read with the candidates' vectors
             image = scorer.images.get(image_id)
             row.labels = list(image.labels) if image is not None else []
-        scored = []
-        for hit in found:
-            row = rows.get(hit.id)
-            rank = round(min(1.0, hit.rank), SCORE_DECIMALS)
-            if row is None or (flags and not flags.keeps(row.quality_flags)):
-                continue
-            if min_score is None or rank >= min_score:
-                scored.append((replace(hit, rank=rank), row))
-        return scored[:k]
+        return hits.select(found)
 
 
 __all__ = ["ImageFile", "ImageInfo", "PathEscapeError", "QueryError", "SearchEngine", "SearchHit"]

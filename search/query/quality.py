@@ -1,14 +1,17 @@
 """Filtering results by quality flags (too dark, overexposed, blurry, tiny, almost uniform;
-:mod:`models.quality`): searches, ``similar`` and browsing take a :class:`QualityFilter`."""
+:mod:`models.quality`): searches, ``similar`` and browsing take a :class:`QualityFilter`;
+:class:`ShownHits` is what a search keeps of its scored candidates."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
 from models.quality import FLAGS, flag_bits, flag_names
+from search.descriptor import ScoredHit
 from search.query.errors import QueryError
-from search.query.results import SearchHit
+from search.query.results import SCORE_DECIMALS, SearchHit
+from search.store import StoredImage
 
 ANY = "any"
 """``flag=any``: images with any flag at all."""
@@ -79,3 +82,33 @@ class QualityFilter:
 
     def to_dict(self) -> dict[str, list[str]]:
         return {"flag": flag_names(self.include), "exclude_flag": flag_names(self.exclude)}
+
+
+@dataclass
+class ShownHits:
+    """What a search returns of its scorer's ranked candidates: rows still stored (``read``
+    by id), kept by ``flags``, ranked at least ``min_score``, the first ``k``. :meth:`shown`
+    is the scorer's callback (only those hits get their duplicate decisions asked of the key
+    point witnesses); the rows it read are kept for :meth:`select`."""
+
+    read: Callable[[list[int]], dict[int, StoredImage]]
+    k: int
+    min_score: float | None = None
+    flags: QualityFilter | None = None
+    rows: dict[int, StoredImage] = field(default_factory=dict)
+
+    def keeps(self, image_id: int, rank: float) -> bool:
+        row = self.rows.get(image_id)
+        if row is None or (self.flags and not self.flags.keeps(row.quality_flags)):
+            return False
+        return self.min_score is None or round(min(1.0, rank), SCORE_DECIMALS) >= self.min_score
+
+    def shown(self, ids: list[int], ranks: list[float]) -> list[int]:
+        self.rows.update(self.read(ids))
+        return [i for i, rank in zip(ids, ranks, strict=True) if self.keeps(i, rank)][: self.k]
+
+    def select(self, found: Sequence[ScoredHit]) -> list[tuple[ScoredHit, StoredImage]]:
+        """The shown hits of ``found`` (ranks rounded for display) with their rows."""
+        kept = [hit for hit in found if self.keeps(hit.id, hit.rank)][: self.k]
+        rank = [round(min(1.0, hit.rank), SCORE_DECIMALS) for hit in kept]
+        return [(replace(h, rank=r), self.rows[h.id]) for h, r in zip(kept, rank, strict=True)]
