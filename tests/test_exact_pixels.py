@@ -62,3 +62,42 @@ def test_similar_marks_a_same_pixels_copy_of_the_image_exact(folder: Path) -> No
     finally:
         (folder / "photos" / "resaved.png").unlink()
         assert run_cli(["index", "--no-progress", "photos"], folder).returncode == 0
+
+
+def test_a_library_files_pixels_are_read_once_until_it_changes(
+    folder: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repeated uploads of one photo decode its library file once (its pixel digest is kept
+    by path, size and mtime); a file rewritten in place with other pixels is read again, and
+    is no longer an exact copy."""
+    import os
+
+    import search.query.pixels as pixels
+    from search.query import SearchEngine
+    from tests.engine_library import make_settings
+
+    decoded: list[str] = []
+    digest = pixels.query_pixel_hash
+    monkeypatch.setattr(
+        pixels, "query_pixel_hash", lambda p, *a: decoded.append(str(p)) or digest(p, *a)
+    )
+    settings = make_settings(folder / "imgsearch-library", models_dir)
+    query = (folder / "query.png").read_bytes()
+    library_file = folder / "photos" / ORIGINAL
+    with SearchEngine.open(settings) as engine:
+        for _ in range(3):
+            (best, *_rest) = engine.query_image(query, k=3).hits
+            assert Path(best.path).name == ORIGINAL and best.exact
+        assert decoded.count(str(library_file)) == 1, decoded
+        kept = library_file.read_bytes()
+        stat = library_file.stat()
+        try:
+            with Image.open(folder / "query.png") as im:  # other pixels, another mtime
+                im.rotate(180).save(library_file, quality=95)
+            os.utime(library_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+            (best, *_rest) = engine.query_image(query, k=3).hits
+            assert Path(best.path).name == ORIGINAL and not best.exact
+            assert decoded.count(str(library_file)) == 2, decoded
+        finally:
+            library_file.write_bytes(kept)
+            os.utime(library_file, ns=(stat.st_atime_ns, stat.st_mtime_ns))

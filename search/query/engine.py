@@ -35,7 +35,7 @@ from search.query.errors import ImageNotFoundError, PathEscapeError, QueryError
 from search.query.guard import ServingGuard
 from search.query.local_check import LocalVerifier
 from search.query.local_evidence import QueryLocal
-from search.query.pixels import SamePixels
+from search.query.pixels import PixelDigests, SamePixels
 from search.query.quality import QualityFilter, ShownHits
 from search.query.records import ImageFile, LibraryRecords, unchanged_bytes
 from search.query.results import (
@@ -76,6 +76,7 @@ class SearchEngine:
         self.explore = Explorer(library.store, kept, check=self.guard.check_serving)
         self.videos = VideoSearch(self.store, self.guard, self.records)
         self.local = LocalVerifier(self.records, self.settings.max_image_pixels)  # key points
+        self.pixel_digests = PixelDigests()  # library files' pixels, for `exact`
 
     @classmethod
     def open(cls, settings: Settings) -> SearchEngine:
@@ -191,6 +192,7 @@ class SearchEngine:
             (analysis.width, analysis.height),
             self.records.image_file_path,
             self.settings.max_image_pixels,
+            self.pixel_digests,
         )
 
         def exact(row: StoredImage, copy_score: float) -> bool:
