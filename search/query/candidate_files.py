@@ -11,14 +11,13 @@ file state and kind in a bounded LRU cache (:data:`FEATURE_CACHE` entries, ~40-6
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from models import ImgsearchError, is_video_file, load_image
 from search.descriptor import KEY_POINT_DRAFT, LocalFeatures, local_features
 from search.query.errors import PathEscapeError
+from search.query.recent import Recent
 from search.query.records import LibraryRecords, disk_change, unchanged_bytes
 
 log = logging.getLogger(__name__)
@@ -41,8 +40,7 @@ class CandidateFiles:
     def __init__(self, records: LibraryRecords, max_pixels: int | None = None) -> None:
         self.records = records
         self.max_pixels = max_pixels
-        self._cache: OrderedDict[tuple[str, int, int, int], Any] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: Recent[Any] = Recent(FEATURE_CACHE)
 
     def read(self, image_id: int, make: Make[T]) -> tuple[T | None, bool]:
         """``make(bytes, max_pixels)`` of library image ``image_id``'s file (None: the file
@@ -60,10 +58,9 @@ class CandidateFiles:
         except (PathEscapeError, OSError):
             return None, False
         key = (make.__name__, image_id, st.st_size, st.st_mtime_ns)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key], False
+        cached, found = self._cache.get(key)
+        if cached:
+            return found, False
         data = unchanged_bytes(file)  # regular file, size-limited, sha256 as indexed
         found = None
         if data is not None:
@@ -71,8 +68,5 @@ class CandidateFiles:
                 found = make(data, self.max_pixels)
             except (ImgsearchError, OSError) as error:
                 log.info("local evidence: nothing read of image %s: %s", image_id, error)
-        with self._lock:
-            self._cache[key] = found
-            while len(self._cache) > FEATURE_CACHE:
-                self._cache.popitem(last=False)
+        self._cache.put(key, found)
         return found, True

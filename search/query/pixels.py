@@ -13,12 +13,11 @@ bench/http.py's queries decoded one).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
 from models import ImgsearchError
+from search.query.recent import Recent
 from search.query.results import ImageQuery, query_pixel_hash
 from search.store import StoredImage
 
@@ -31,9 +30,7 @@ class PixelDigests:
     """Library files' pixel digests by (path, size, mtime): a file rewritten is read again."""
 
     def __init__(self, kept: int = DIGESTS_KEPT) -> None:
-        self.kept = kept
-        self._found: OrderedDict[tuple[str, int, int], str | None] = OrderedDict()
-        self._lock = threading.Lock()
+        self._found: Recent[str | None] = Recent(kept)
 
     def digest(self, path: Path, max_pixels: int) -> str | None:
         """:func:`query_pixel_hash` of the file at ``path`` (None: gone or undecodable)."""
@@ -42,15 +39,10 @@ class PixelDigests:
         except OSError:
             return None
         key = (str(path), st.st_size, st.st_mtime_ns)
-        with self._lock:
-            if key in self._found:
-                self._found.move_to_end(key)
-                return self._found[key]
-        found = query_pixel_hash(path, None, max_pixels)
-        with self._lock:
-            self._found[key] = found
-            while len(self._found) > self.kept:
-                self._found.popitem(last=False)
+        cached, found = self._found.get(key)
+        if not cached:
+            found = query_pixel_hash(path, None, max_pixels)
+            self._found.put(key, found)
         return found
 
 
@@ -65,11 +57,11 @@ class SamePixels:
         size: tuple[int, int],
         file_of: Callable[[int], Path],
         max_pixels: int,
-        digests: PixelDigests | None = None,
+        digests: PixelDigests,
     ) -> None:
         self._source, self._data, self._size = source, data, size
         self._file_of, self._max_pixels = file_of, max_pixels
-        self._digests = digests or PixelDigests(MAX_PIXEL_DECODES)
+        self._digests = digests
         self._query: list[str | None] = []  # the query's digest, computed at most once
         self._by_sha: dict[str, str | None] = {}  # byte-identical library files: one decode
         self.decoded = 0  # library files decoded so far
