@@ -89,26 +89,34 @@ class ShownHits:
     """What a search returns of its scorer's ranked candidates: rows still stored (``read``
     by id), kept by ``flags``, ranked at least ``min_score``, the first ``k``. :meth:`shown`
     is the scorer's callback (only those hits get their duplicate decisions asked of the key
-    point witnesses); the rows it read are kept for :meth:`select`."""
+    point witnesses); :meth:`select` returns them with the rows it read."""
 
     read: Callable[[list[int]], dict[int, StoredImage]]
     k: int
     min_score: float | None = None
     flags: QualityFilter | None = None
     rows: dict[int, StoredImage] = field(default_factory=dict)
-
-    def keeps(self, image_id: int, rank: float) -> bool:
-        row = self.rows.get(image_id)
-        if row is None or (self.flags and not self.flags.keeps(row.quality_flags)):
-            return False
-        return self.min_score is None or round(min(1.0, rank), SCORE_DECIMALS) >= self.min_score
+    kept: list[int] = field(default_factory=list)
 
     def shown(self, ids: list[int], ranks: list[float]) -> list[int]:
         self.rows.update(self.read(ids))
-        return [i for i, rank in zip(ids, ranks, strict=True) if self.keeps(i, rank)][: self.k]
+        self.kept = [i for i, rank in zip(ids, ranks, strict=True) if self._keeps(i, rank)]
+        self.kept = self.kept[: self.k]
+        return self.kept
 
     def select(self, found: Sequence[ScoredHit]) -> list[tuple[ScoredHit, StoredImage]]:
         """The shown hits of ``found`` (ranks rounded for display) with their rows."""
-        kept = [hit for hit in found if self.keeps(hit.id, hit.rank)][: self.k]
-        rank = [round(min(1.0, hit.rank), SCORE_DECIMALS) for hit in kept]
-        return [(replace(h, rank=r), self.rows[h.id]) for h, r in zip(kept, rank, strict=True)]
+        kept = set(self.kept)
+        return [
+            (replace(h, rank=_shown_rank(h.rank)), self.rows[h.id]) for h in found if h.id in kept
+        ]
+
+    def _keeps(self, image_id: int, rank: float) -> bool:
+        row = self.rows.get(image_id)
+        if row is None or (self.flags and not self.flags.keeps(row.quality_flags)):
+            return False
+        return self.min_score is None or _shown_rank(rank) >= self.min_score
+
+
+def _shown_rank(rank: float) -> float:
+    return round(min(1.0, rank), SCORE_DECIMALS)
