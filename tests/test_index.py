@@ -23,6 +23,7 @@ from search.index import (
     set_threads,
     stored_neighbours,
 )
+from search.index.tune import tune
 from tests import index_vectors
 from tests.index_vectors import DIM, FAST, KINDS, clustered, exact, make_ids, stamp_for
 
@@ -188,6 +189,55 @@ def test_tuned_recall_holds_on_queries_it_was_not_tuned_on() -> None:
     truth = exact(stored, ids, fresh, 10)
     recall = np.mean([len(np.intersect1d(a, b)) for a, b in zip(got, truth, strict=True)]) / 10
     assert recall >= config.target_recall - 0.01, (recall, index.info["recall_trace"])
+
+
+class CeilingBackend:
+    """Exact search that loses one true neighbour for a share of the queries: the share is
+    ``1 / param`` until it meets ``floor``, so recall@10 stops rising at ``1 - floor / 10``
+    however large the parameter (like 8-bit codes that reorder near-ties)."""
+
+    candidate_factor = 1
+
+    def __init__(self, x: np.ndarray, ids: np.ndarray, floor: float) -> None:
+        self.x, self.ids, self.floor = x, ids, floor
+        self.asked: list[int] = []
+
+    def max_param(self) -> int:
+        return 1024
+
+    def search(self, q: np.ndarray, k: int, param: int) -> tuple[np.ndarray, np.ndarray]:
+        self.asked.append(param)
+        scores = q @ self.x.T
+        rows = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        lose = round(max(self.floor, 1 / param) * len(q))
+        rows[:lose, 1] = np.argmin(scores[:lose], axis=1)  # the best other neighbour lost
+        return np.take_along_axis(scores, rows, axis=1), self.ids[rows]
+
+
+def test_tuning_stops_at_the_recall_ceiling_of_the_codes() -> None:
+    """Doubling the parameter past the point where recall stops rising buys nothing (the
+    100 k library's ivf-sq8 went from nprobe 16 to every list for 0.978): the tuner settles
+    on the small parameter, and its held-out figure still meets the target."""
+    x = clustered(2000, seed=4)
+    ids = make_ids(2000)
+    backend = CeilingBackend(x, ids, floor=0.22)  # recall 0.978 from param 5 on
+    param, held, _, tuned = tune(
+        backend, ids, x, target=0.97, margin=0.01, sample=200, k=10, seed=1, start=1
+    )
+    assert param <= 8 and max(backend.asked) <= 16, backend.asked
+    assert held >= 0.97 and tuned >= 0.975
+
+
+def test_tuning_below_the_target_still_tries_every_parameter() -> None:
+    """A ceiling under the target is not a plateau to stop at: the largest parameter is
+    returned with its recall, and ``auto`` then falls back to flat."""
+    x = clustered(2000, seed=4)
+    ids = make_ids(2000)
+    backend = CeilingBackend(x, ids, floor=0.5)  # recall 0.95 at best
+    param, held, _, _ = tune(
+        backend, ids, x, target=0.97, margin=0.01, sample=200, k=10, seed=1, start=1
+    )
+    assert param == 1024 and held < 0.97
 
 
 def test_auto_falls_back_to_flat_when_recall_unreachable() -> None:
