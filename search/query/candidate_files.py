@@ -19,6 +19,7 @@ from search.descriptor import KEY_POINT_DRAFT, LocalFeatures, local_features
 from search.query.errors import PathEscapeError
 from search.query.recent import Recent
 from search.query.records import LibraryRecords, disk_change, unchanged_bytes
+from search.store import StoredImage
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,14 @@ class CandidateFiles:
         self.max_pixels = max_pixels
         self._cache: Recent[Any] = Recent(FEATURE_CACHE)
 
-    def read(self, image_id: int, make: Make[T]) -> tuple[T | None, bool]:
+    def read(
+        self, image_id: int, make: Make[T], known: StoredImage | None = None
+    ) -> tuple[T | None, bool]:
         """``make(bytes, max_pixels)`` of library image ``image_id``'s file (None: the file
         is gone, changed, too large or unreadable), and whether the file was read for it
-        (not cached)."""
+        (not cached). ``known``: its row, when the query read it already."""
         try:
-            file = self.records.image_file(image_id)  # one column query
+            file = self.records.image_file(image_id, known)  # one column query, unless known
             # another size: changed for sure; only another mtime (a restore, `touch`): its
             # bytes are checked against the indexed sha256 below
             if file is None or disk_change(file.path, file.size) is not None:

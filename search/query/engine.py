@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -337,8 +338,9 @@ class SearchEngine:
             turns=turns_for(self.records, self.guard, live),
         )
         evidence = local.callbacks() if local else ()
+        rows = local.rows if local else {}  # the key-point witness finds the shown's files here
         hits = ShownHits(
-            lambda ids: self.store.reads.hit_rows(ids, labels=False), k, min_score, flags
+            partial(self.store.reads.hit_rows, labels=False), k, min_score, flags, rows
         )
         found = scorer.search(
             query, labels, wanted, exclude, more, regions, *evidence, shown=hits.shown

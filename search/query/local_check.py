@@ -86,6 +86,7 @@ from search.query.library_layouts import LibraryLayouts
 from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal
 from search.query.records import LibraryRecords
 from search.query.results import ImageQuery, RoiLike
+from search.store import StoredImage
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ class LocalVerifier:
             if views is not None and generation is not None:
                 local.nominated = lambda: self._library_nominees(views.layout, generation)
         if descriptor.config.local:
-            local.witness = self._witness(lambda: evidence().features)
+            local.witness = self._witness(lambda: evidence().features, local.rows)
         return local
 
     def _query_evidence(self, source: ImageQuery, region: object, small: bool) -> QueryEvidence:
@@ -289,9 +290,13 @@ class LocalVerifier:
         crops = crop_nominees(views.picture, by_copy, layouts, aspects)
         return layout_nominees(layout, layouts), crops
 
-    def _witness(self, query_features: Callable[[], LocalFeatures | None]) -> LocalWitness:
+    def _witness(
+        self, query_features: Callable[[], LocalFeatures | None], rows: dict[int, StoredImage]
+    ) -> LocalWitness:
         """The key-point witness: ``(image id, other copies' ids) -> bool | None`` (module
-        doc); False only when every pair was matched and none holds a copy's geometry."""
+        doc); False only when every pair was matched and none holds a copy's geometry.
+        ``rows``: the query's candidates' rows as its search reads them (the hits shown:
+        their files are found without a query each)."""
         spent = [0, 0.0]  # pairs matched, when the first was started
 
         def spent_all() -> bool:  # checked before any file is read or pair matched
@@ -302,7 +307,8 @@ class LocalVerifier:
             spent[1] = spent[1] or started
             if spent_all():
                 return None
-            mine = self.features(image_id)[0]  # first: a file gone needs no query key points
+            # first: a file gone needs no query key points
+            mine = self.features(image_id, rows.get(image_id))[0]
             query = query_features() if mine is not None else None
             if query is None:
                 return None
@@ -312,7 +318,11 @@ class LocalVerifier:
                 if spent_all():
                     answer = None
                     break
-                theirs = other if isinstance(other, LocalFeatures) else self.features(other)[0]
+                theirs = (
+                    other
+                    if isinstance(other, LocalFeatures)
+                    else self.features(other, rows.get(other))[0]
+                )
                 if theirs is None:
                     answer = None
                     continue
@@ -328,10 +338,13 @@ class LocalVerifier:
 
         return witness
 
-    def features(self, image_id: int) -> tuple[LocalFeatures | None, bool]:
+    def features(
+        self, image_id: int, known: StoredImage | None = None
+    ) -> tuple[LocalFeatures | None, bool]:
         """Local features of library image ``image_id`` (None: its file is gone, changed or
-        unreadable) and whether its file was read for them (not cached)."""
-        return self.files.read(image_id, key_points)
+        unreadable; ``known``: its row, already read) and whether its file was read for them
+        (not cached)."""
+        return self.files.read(image_id, key_points, known)
 
     def _warn(self, error: VerifyUnavailableError) -> None:
         if not self._warned:

@@ -20,6 +20,7 @@ from search.descriptor import (
     local_features,
 )
 from search.query.results import SearchHit
+from search.store import StoredImage
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class QueryLocal:
     check: LocalCheck | None
     witness: LocalWitness | None
     nominated: Callable[[], Sequence[int]] | None = None
+    rows: dict[int, StoredImage] = field(default_factory=dict)  # read by the search already
     confirmed: dict[int, int] = field(default_factory=dict)
     by_pixels: dict[int, float] = field(default_factory=dict)
 

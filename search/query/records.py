@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from models import ImgsearchError, hash_image_file, is_video_file, read_image_file
 from search.query.errors import ImageNotFoundError, PathEscapeError
 from search.query.results import is_image_id
-from search.store import ImageInfo
+from search.store import ImageInfo, StoredImage
 from search.units import whole_number
 
 if TYPE_CHECKING:
@@ -123,16 +123,20 @@ class LibraryRecords:
             raise ImageNotFoundError(f"{ref} is not an image of this library")
         return found
 
-    def image_file(self, image_id: int) -> ImageFile | None:
+    def image_file(self, image_id: int, known: StoredImage | None = None) -> ImageFile | None:
         """What serving image ``image_id``'s file or thumbnail needs, from the database only
-        (one column query, no ORM): its file, sha256 and format; None for an unknown id.
+        (one column query, no ORM; none when ``known``, its row already read): its file,
+        sha256 and format; None for an unknown id.
 
         The file may be gone (check with :func:`disk_change`); a path that resolves outside its
         collection root raises :class:`PathEscapeError`.
         """
         if not is_image_id(image_id):
             return None
-        row = self.store.reads.file_of(image_id)
+        if known is not None and known.id == image_id:
+            row = (known.root, known.rel_path, known.sha256, known.format, known.file_size)
+        else:
+            row = self.store.reads.file_of(image_id)
         if row is None:
             return None
         root = Path(row[0]).resolve()
