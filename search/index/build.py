@@ -5,7 +5,9 @@ below ``AUTO_THRESHOLD`` vectors, ``ivf-sq8`` from there on (1 byte per dimensio
 1024-d fits in ~1.1 GB, while flat and HNSW need > 4 GB), its ``nprobe`` tuned on a sample of
 ``recall_sample`` stored vectors until recall@10 against exact search is >= 0.97 + margin,
 then checked on a disjoint held-out sample (and raised until that one passes too, see
-``search.index.tune.tune``); when no ``nprobe`` gets there, auto falls back to flat. The measured
+``search.index.tune.tune``; past the target, a recall that doubling ``nprobe`` no longer
+raises is the 8-bit codes' ceiling, and tuning stops there instead of probing every list);
+when no ``nprobe`` gets there, auto falls back to flat. The measured
 (held-out) recall is kept in ``info`` and in the file header (``read_header``) for
 ``imgsearch stats``.
 
