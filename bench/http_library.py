@@ -144,7 +144,9 @@ def index_kind(library: Path, models: Path) -> str:
     from search.query import SearchEngine
 
     with SearchEngine.open(settings_for(library, models)) as engine:
-        return str(engine.admin.stats()["index"]["kind"])
+        index = engine.admin.stats()["index"]
+    knob = next((f" {name} {index[name]}" for name in ("nprobe", "efSearch") if name in index), "")
+    return f"{index['kind']}{knob}"  # the tuned parameter: what a query pays for
 
 
 def add_synthetic(library: Path, models: Path, total: int, seed: int = 7) -> tuple[int, float]:
