@@ -41,6 +41,12 @@ from search.store.schema import STATUS_OK, Embedding, Image, LibraryMeta
 REINDEX_KEY = "reindex_model"
 
 
+# built once: asked twice by every query
+_SERVING_STATE = select(LibraryMeta.key, LibraryMeta.value).where(
+    LibraryMeta.key.in_((*MODEL_KEYS, REINDEX_KEY))
+)
+
+
 class ServingState(NamedTuple):
     """The library's model and, while a re-index is unfinished, the model it switches to."""
 
@@ -57,10 +63,8 @@ class HealthRecords:
     def serving_state(self) -> ServingState:
         """The recorded model and the unfinished re-index marker: one plain statement (read
         twice per query: before and after it)."""
-        keys = (*MODEL_KEYS, REINDEX_KEY)
-        query = select(LibraryMeta.key, LibraryMeta.value).where(LibraryMeta.key.in_(keys))
         with self._session() as session:
-            rows = {key: value for key, value in session.execute(query)}
+            rows = {key: value for key, value in session.execute(_SERVING_STATE)}
         model = None
         if "model_name" in rows:
             model = ModelStamp(

@@ -27,12 +27,41 @@ from search.store.schema import (
 )
 
 BOUND_PARAMETERS = 900  # ids per IN (...): below SQLite's bound-parameter limit
-# built once: a query's key-point witness asks it per candidate (~9 a query), and building
-# the statement each time doubled its cost (370 -> 160 us on a 100 k library)
+# Every image query's reads, built once (ids bound as one expanding list, as
+# search.store.descriptor_state's): building a statement on each call cost as much as running
+# it (file_of, asked per candidate by the key-point witness: 370 -> 150 us a call).
+_IDS = bindparam("ids", expanding=True)
 _FILE_OF = (
     select(Collection.root, Image.rel_path, Image.sha256, Image.format, Image.file_size)
     .join(Collection, Collection.id == Image.collection_id)
     .where(Image.id == bindparam("image_id"))
+)
+_HIT_ROWS = (
+    select(
+        Image.id,
+        Image.collection_id,
+        Collection.root,
+        Image.rel_path,
+        Image.file_size,
+        Image.width,
+        Image.height,
+        Image.format,
+        Image.sha256,
+        Image.pixel_sha256,
+        Image.mtime_ns,
+        Image.duration_ms,  # videos only
+        Image.quality_flags,
+    )
+    .join(Collection, Collection.id == Image.collection_id)
+    .where(Image.id.in_(_IDS), Image.status == STATUS_OK)
+)
+_HIT_LABELS = (
+    select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
+    .where(ImageLabel.image_id.in_(_IDS))
+    .order_by(ImageLabel.image_id, ImageLabel.rank)
+)
+_SHAPED_LAYOUTS = select(Image.id, Image.layout, Image.width, Image.height).where(
+    Image.id.in_(_IDS), Image.layout.is_not(None)
 )
 
 
@@ -53,39 +82,14 @@ class ImageReads:
         """Indexed images (status ok) by id with their labels (``labels=False``: without, for
         a caller that read them already): plain column queries in one read transaction, no
         ORM objects."""
-        columns = [
-            Image.id,
-            Image.collection_id,
-            Collection.root,
-            Image.rel_path,
-            Image.file_size,
-            Image.width,
-            Image.height,
-            Image.format,
-            Image.sha256,
-            Image.pixel_sha256,
-            Image.mtime_ns,
-            Image.duration_ms,  # videos only
-            Image.quality_flags,
-        ]
         out: dict[int, StoredImage] = {}
         with self._session() as session:
             for part in _parts(ids):
-                query = (
-                    select(*columns)
-                    .join(Collection, Collection.id == Image.collection_id)
-                    .where(Image.id.in_(part), Image.status == STATUS_OK)
-                )
-                for row in session.execute(query):
+                for row in session.execute(_HIT_ROWS, {"ids": part}):
                     out[row[0]] = StoredImage(*row[:-2], duration_ms=row[-2], quality_flags=row[-1])
                 if not labels:
                     continue
-                label_rows = (
-                    select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
-                    .where(ImageLabel.image_id.in_(part))
-                    .order_by(ImageLabel.image_id, ImageLabel.rank)
-                )
-                for image_id, label, score in session.execute(label_rows):
+                for image_id, label, score in session.execute(_HIT_LABELS, {"ids": part}):
                     if image_id in out:
                         out[image_id].labels.append((label, float(score)))
         for row in out.values():  # libraries indexed before names were merged may list one twice
@@ -160,13 +164,11 @@ class ImageReads:
         """The layouts of the images ``ids`` that have one with their images' width / height
         (0.0 where unknown), by id."""
         out: dict[int, tuple[bytes, float]] = {}
-        columns = (Image.id, Image.layout, Image.width, Image.height)
         with self._session() as session:
             for part in _parts(ids):
-                query = select(*columns).where(Image.id.in_(part), Image.layout.is_not(None))
                 out.update(
                     (int(i), (bytes(b), w / h if w and h else 0.0))
-                    for i, b, w, h in session.execute(query)
+                    for i, b, w, h in session.execute(_SHAPED_LAYOUTS, {"ids": part})
                 )
         return out
 
