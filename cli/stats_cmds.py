@@ -105,7 +105,8 @@ def stats(ctx: click.Context, as_json: bool) -> None:
             f", recall@{index.get('recall_k', 10)} {index['recall']:.3f}"
             if index.get("recall") is not None and index["kind"] != "flat"
             else ""
-        ),
+        )
+        + "".join(f" at {name} {index[name]}" for name in ("nprobe", "efSearch") if name in index),
         f"generation  {figures['generation']}",
         _descriptor_line(figures["descriptor"]),
     ]

@@ -5,6 +5,7 @@ model has no class head (issue 10, item 10). Through click's runner, as a user t
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -236,4 +237,6 @@ def test_index_keeps_the_librarys_index_kind_as_its_help_says(
     run("rebuild-index", "--index", "hnsw")
     copy_photos(photo_paths(data_dir, 3)[2:], tmp_path / "two")
     run("index", "--no-progress", str(tmp_path / "two"))
-    assert "index       hnsw, 3 vectors" in run("stats").output
+    stats = run("stats").output
+    assert "index       hnsw, 3 vectors" in stats
+    assert re.search(r"at efSearch \d+", stats), stats  # what a search pays for, tuned
