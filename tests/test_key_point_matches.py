@@ -66,3 +66,29 @@ def test_matching_runs_in_one_openmp_thread_and_restores_the_callers(
         assert seen == [1] and faiss.omp_get_max_threads() == 2
     finally:
         faiss.omp_set_num_threads(before)
+
+
+def test_a_querys_mirrored_key_points_are_made_only_when_a_match_asks(data_dir: Path) -> None:
+    """A query's key points made ``lazy``: the same features as made at once, and a copy
+    that matches as it is never makes its mirrored (or smoothed) ones; a mirrored copy
+    does, and matches."""
+    from dataclasses import fields
+
+    from search.descriptor import key_points_match
+
+    photo = Image.open(sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))[0])
+    photo = photo.convert("RGB")
+    w, h = photo.size
+    crop = photo.crop((w // 8, h // 8, w, h))
+    lazy, eager = local_features(crop, lazy=True), local_features(crop)
+    stored = local_features(photo, mirrored=False)
+    assert key_points_match(lazy, stored)
+    assert callable(lazy.__dict__["_mirrored"])  # never asked for: never made
+    for f in fields(lazy):  # reading them makes them: the features made at once
+        a, b = getattr(lazy, f.name), getattr(eager, f.name)
+        assert (a is None) == (b is None)
+        if a is not None and f.name != "smoothed":
+            assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    mirrored = local_features(crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT), lazy=True)
+    assert key_points_match(mirrored, stored)
+    assert not callable(mirrored.__dict__["_mirrored"])

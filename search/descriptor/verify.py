@@ -20,7 +20,8 @@ features of one image and ~1 ms per pair, so it verifies candidates, never whole
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -69,16 +70,40 @@ def opencv() -> Any:
     return cv2
 
 
+Planes = tuple[np.ndarray, np.ndarray | None]  # ORB points [K, 2], descriptors [K, 32]
+
+
+class _MadeOnFirstUse:
+    """A dataclass field whose value may be set as a function of no arguments: the function
+    is called when the field is first read, and its result kept (dataclasses call a
+    descriptor field's ``__set__`` from ``__init__`` and its ``__get__`` on every read)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = f"_{name}"
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return None  # the field's default
+        value = obj.__dict__[self._slot]
+        if callable(value):
+            value = obj.__dict__[self._slot] = value()
+        return value
+
+    def __set__(self, obj: object, value: Any) -> None:
+        obj.__dict__[self._slot] = value
+
+
 @dataclass
 class LocalFeatures:
     """ORB key points of one image: ``(points [K, 2], descriptors [K, 32] | None)`` for the
     image as is and mirrored left-right (None when not extracted: only the first image of a
     pair is matched mirrored); ``smoothed``: those of a noisy picture smoothed (None for a
-    picture of less noise than :data:`NOISY`)."""
+    picture of less noise than :data:`NOISY`). Either may be given as a function that makes
+    it when first read (:func:`local_features` with ``lazy``)."""
 
-    upright: tuple[np.ndarray, np.ndarray | None]
-    mirrored: tuple[np.ndarray, np.ndarray | None] | None
-    smoothed: LocalFeatures | None = None
+    upright: Planes
+    mirrored: Planes | None = _MadeOnFirstUse()  # type: ignore[assignment]
+    smoothed: LocalFeatures | None = _MadeOnFirstUse()  # type: ignore[assignment]
 
     @property
     def count(self) -> int:
@@ -86,7 +111,12 @@ class LocalFeatures:
 
 
 def local_features(
-    image: Image.Image, *, frames: bool = True, mirrored: bool = True, inverted: bool = False
+    image: Image.Image,
+    *,
+    frames: bool = True,
+    mirrored: bool = True,
+    inverted: bool = False,
+    lazy: bool = False,
 ) -> LocalFeatures:
     """ORB features of ``image`` (the photo inside its frame when one is found); its mirrored
     ones too unless ``mirrored`` is False (an image only ever matched second); ``inverted``:
@@ -95,22 +125,34 @@ def local_features(
     A picture whose pixel noise (:func:`noise_level`) reaches :data:`NOISY` gets the features
     of its picture smoothed too: sensor noise of 12-30 grey levels fills ORB's
     :data:`FEATURES` with corners of the noise (a noisy duotone of a generated scene matched
-    its original with 0-9 inliers; smoothed, 56 of 84 such copies reached 12)."""
+    its original with 0-9 inliers; smoothed, 56 of 84 such copies reached 12).
+
+    ``lazy``: the mirrored and smoothed features are made when a match first asks for them
+    (the same features; most copies match as they are, and :func:`key_points_match` stops at
+    the first direction that holds): for a query's features, used by one query. The picture
+    is kept until then, so features kept by the many (a cache) are made eagerly."""
     picture = _picture(image, frames, SIDE)
     grey = contrast_levels(picture)
-    smoothed = None
+    smoothed: LocalFeatures | Callable[[], LocalFeatures] | None = None
     if noise_level(grey) >= NOISY:
-        blurred = contrast_levels(picture.filter(ImageFilter.GaussianBlur(SMOOTHING)))
-        smoothed = _orb(blurred, mirrored=mirrored, inverted=inverted)
-    return replace(_orb(grey, mirrored=mirrored, inverted=inverted), smoothed=smoothed)
+
+        def smooth() -> LocalFeatures:
+            blurred = contrast_levels(picture.filter(ImageFilter.GaussianBlur(SMOOTHING)))
+            return _orb(blurred, mirrored=mirrored, inverted=inverted, lazy=lazy)
+
+        smoothed = smooth if lazy else smooth()
+    features = _orb(grey, mirrored=mirrored, inverted=inverted, lazy=lazy)
+    features.smoothed = smoothed  # type: ignore[assignment]  # (``replace`` would read all)
+    return features
 
 
-def crop_scale_features(image: Image.Image) -> LocalFeatures:
+def crop_scale_features(image: Image.Image, *, lazy: bool = False) -> LocalFeatures:
     """ORB features of a query ``image`` read at :data:`CROP_SCALE` of :data:`SIDE`: a crop
     of half a photo's side, read at SIDE, is at twice the scale of its photo read at SIDE,
-    and ORB matches some such pairs only at a closer scale (:func:`count_inliers_closer`)."""
+    and ORB matches some such pairs only at a closer scale (:func:`count_inliers_closer`);
+    ``lazy`` as :func:`local_features`'s."""
     grey = contrast_levels(_picture(image, True, round(SIDE * CROP_SCALE)))
-    return _orb(grey, mirrored=True, inverted=False)
+    return _orb(grey, mirrored=True, inverted=False, lazy=lazy)
 
 
 def count_inliers_closer(
@@ -138,17 +180,20 @@ def _picture(image: Image.Image, frames: bool, side: int) -> Image.Image:
     return img.resize(size, Image.Resampling.BILINEAR)
 
 
-def _orb(grey: np.ndarray, *, mirrored: bool, inverted: bool) -> LocalFeatures:
+def _orb(grey: np.ndarray, *, mirrored: bool, inverted: bool, lazy: bool = False) -> LocalFeatures:
     cv2 = opencv()
     if inverted:
         grey = 255 - grey
-    orb = cv2.ORB_create(nfeatures=FEATURES, edgeThreshold=15, patchSize=15, fastThreshold=10)
-    out = []
-    for plane in (grey, np.ascontiguousarray(grey[:, ::-1]))[: 1 + mirrored]:
+
+    def detect(plane: np.ndarray) -> Planes:
+        orb = cv2.ORB_create(nfeatures=FEATURES, edgeThreshold=15, patchSize=15, fastThreshold=10)
         keypoints, descriptors = orb.detectAndCompute(plane, None)
-        points = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)
-        out.append((points, descriptors))
-    return LocalFeatures(out[0], out[1] if mirrored else None)
+        return np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2), descriptors
+
+    if not mirrored:
+        return LocalFeatures(detect(grey))
+    flipped = partial(detect, np.ascontiguousarray(grey[:, ::-1]))
+    return LocalFeatures(detect(grey), flipped if lazy else flipped())  # type: ignore[arg-type]
 
 
 def noise_level(grey: np.ndarray) -> float:
@@ -240,12 +285,14 @@ def count_inliers(
 def _count_inliers(a: LocalFeatures, b: LocalFeatures, enough: int | None, affine: bool) -> int:
     cv2 = opencv()
     best = 0
-    for first, second in (
-        (a.upright, b.upright),
-        (a.mirrored, b.upright),
-        (b.upright, a.upright),
-        (b.upright, a.mirrored),
-    ):
+    directions: tuple[Callable[[], tuple[Planes | None, Planes | None]], ...] = (
+        lambda: (a.upright, b.upright),
+        lambda: (a.mirrored, b.upright),  # read when asked: ``a``'s may be made on first use
+        lambda: (b.upright, a.upright),
+        lambda: (b.upright, a.mirrored),
+    )
+    for direction in directions:
+        first, second = direction()
         if first is None or second is None:
             continue
         best = max(best, _inliers(cv2, first, second, affine))

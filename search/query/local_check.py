@@ -149,7 +149,8 @@ class LocalVerifier:
             return QueryEvidence(None, None)
         pixels = grey_levels(image) if small else None
         try:
-            return QueryEvidence(local_features(image), pixels, image)
+            # mirrored and smoothed key points made when a match asks (one query's)
+            return QueryEvidence(local_features(image, lazy=True), pixels, image)
         except VerifyUnavailableError as error:
             self._warn(error)
         except (ImgsearchError, OSError) as error:

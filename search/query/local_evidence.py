@@ -91,12 +91,13 @@ class QueryEvidence:
     def at_crop_scale(self) -> LocalFeatures | None:
         """Key points of the query at a crop's scale
         (:func:`search.descriptor.crop_scale_features`), made on first use, or None."""
-        return self._once(self._closer, crop_scale_features, "at a crop's scale")
+        closer = partial(crop_scale_features, lazy=True)
+        return self._once(self._closer, closer, "at a crop's scale")
 
     def inverted(self) -> LocalFeatures | None:
         """Key points of the query with its grey levels inverted (an inverted duotone's
         original is matched with these), or None."""
-        inverted = partial(local_features, inverted=True)
+        inverted = partial(local_features, inverted=True, lazy=True)
         return self._once(self._inverted, inverted, "for the inverted query")
 
     def _once(
