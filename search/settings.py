@@ -21,6 +21,7 @@ DEFAULT_LIBRARY = Path("imgsearch-library")
 DB_FILENAME = "imgsearch.sqlite3"
 INDEX_FILENAME = "index.faiss"
 THUMBNAIL_DIRNAME = "thumbnails"
+KEY_POINT_DIRNAME = "key-points"
 
 Number = TypeVar("Number", int, float)
 
@@ -230,3 +231,7 @@ class Settings:
     @property
     def thumbnail_dir(self) -> Path:
         return self.library / THUMBNAIL_DIRNAME
+
+    @property
+    def key_point_dir(self) -> Path:
+        return self.library / KEY_POINT_DIRNAME

@@ -42,7 +42,10 @@ _SOURCES: dict[str, str] = {
     "NO_KEY_POINT_MATCH": "search.descriptor.witness",
     "key_points_match": "search.descriptor.verify",
     "LOCAL_WITNESS_Z": "search.descriptor.config",
-    "LocalFeatures": "search.descriptor.verify",
+    "LocalFeatures": "search.descriptor.key_point_features",
+    "features_from_arrays": "search.descriptor.key_point_features",
+    "features_to_arrays": "search.descriptor.key_point_features",
+    "KEY_POINT_VERSION": "search.descriptor.verify",
     "KEY_POINT_DRAFT": "search.descriptor.verify",
     "MIN_INLIERS": "search.descriptor.verify",
     "count_inliers": "search.descriptor.verify",
@@ -103,6 +106,7 @@ __all__ = [
     "DUPLICATE_Z",
     "FULL_IMAGES",
     "KEY_POINT_DRAFT",
+    "KEY_POINT_VERSION",
     "LAYOUT_MATCH",
     "LAYOUT_NOMINATED",
     "LOCAL_WITNESS_Z",
@@ -149,6 +153,8 @@ __all__ = [
     "crop_nominees",
     "crop_scale_features",
     "edit_side",
+    "features_from_arrays",
+    "features_to_arrays",
     "grey_band",
     "grey_levels",
     "is_small",
@@ -204,6 +210,11 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
     from search.descriptor.errors import DescriptorError, VerifyUnavailableError, WhiteningError
+    from search.descriptor.key_point_features import (
+        LocalFeatures,
+        features_from_arrays,
+        features_to_arrays,
+    )
     from search.descriptor.layout_match import (
         LAYOUT_MATCH,
         LAYOUT_NOMINATED,
@@ -238,8 +249,8 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.descriptor.row_cache import PreparedImage, RowCache
     from search.descriptor.verify import (
         KEY_POINT_DRAFT,
+        KEY_POINT_VERSION,
         MIN_INLIERS,
-        LocalFeatures,
         count_inliers,
         count_inliers_closer,
         crop_scale_features,

@@ -20,8 +20,8 @@ features of one image and ~1 ms per pair, so it verifies candidates, never whole
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
+from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +32,7 @@ from models.frame import find_content_box
 from search.descriptor.config import DUPLICATE_Z, VERIFIED_Z, VERIFY_Z
 from search.descriptor.errors import VerifyUnavailableError
 from search.descriptor.expansion import SELF_SCORE
+from search.descriptor.key_point_features import LocalFeatures, Planes
 
 if TYPE_CHECKING:
     from search.descriptor.calibration import Calibration
@@ -54,6 +55,15 @@ SMOOTHING = 3.0  # the Gaussian radius (pixels at SIDE) that smooths a noisy pic
 PARTIAL_INLIERS = 6  # a pair left with this many inliers (under MIN_INLIERS) is matched again
 # with the query at a crop's scale (unrelated pairs: at most 6-7 of 1,442 measured)
 CROP_SCALE = 0.7  # ... the query's picture read at this share of SIDE
+ORB_SETTINGS = {"nfeatures": FEATURES, "edgeThreshold": 15, "patchSize": 15, "fastThreshold": 10}
+#: names a library image's key points in the library's cache (search.library.KeyPointCache):
+#: the extraction's parameters; bump the prefix when it changes otherwise (frames, tones)
+KEY_POINT_VERSION = (
+    "orb1-"
+    + sha256(
+        repr((KEY_POINT_DRAFT, SIDE, NOISY, SMOOTHING, sorted(ORB_SETTINGS.items()))).encode()
+    ).hexdigest()[:8]
+)
 
 
 def opencv() -> Any:
@@ -68,46 +78,6 @@ def opencv() -> Any:
     # made ORB 15 % dearer in CPU and no faster on 2 cores (and fights the callers' threads)
     cv2.setNumThreads(1)
     return cv2
-
-
-Planes = tuple[np.ndarray, np.ndarray | None]  # ORB points [K, 2], descriptors [K, 32]
-
-
-class _MadeOnFirstUse:
-    """A dataclass field whose value may be set as a function of no arguments: the function
-    is called when the field is first read, and its result kept (dataclasses call a
-    descriptor field's ``__set__`` from ``__init__`` and its ``__get__`` on every read)."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._slot = f"_{name}"
-
-    def __get__(self, obj: object, owner: type | None = None) -> Any:
-        if obj is None:
-            return None  # the field's default
-        value = obj.__dict__[self._slot]
-        if callable(value):
-            value = obj.__dict__[self._slot] = value()
-        return value
-
-    def __set__(self, obj: object, value: Any) -> None:
-        obj.__dict__[self._slot] = value
-
-
-@dataclass
-class LocalFeatures:
-    """ORB key points of one image: ``(points [K, 2], descriptors [K, 32] | None)`` for the
-    image as is and mirrored left-right (None when not extracted: only the first image of a
-    pair is matched mirrored); ``smoothed``: those of a noisy picture smoothed (None for a
-    picture of less noise than :data:`NOISY`). Either may be given as a function that makes
-    it when first read (:func:`local_features` with ``lazy``)."""
-
-    upright: Planes
-    mirrored: Planes | None = _MadeOnFirstUse()  # type: ignore[assignment]
-    smoothed: LocalFeatures | None = _MadeOnFirstUse()  # type: ignore[assignment]
-
-    @property
-    def count(self) -> int:
-        return len(self.upright[0])
 
 
 def local_features(
@@ -186,7 +156,7 @@ def _orb(grey: np.ndarray, *, mirrored: bool, inverted: bool, lazy: bool = False
         grey = 255 - grey
 
     def detect(plane: np.ndarray) -> Planes:
-        orb = cv2.ORB_create(nfeatures=FEATURES, edgeThreshold=15, patchSize=15, fastThreshold=10)
+        orb = cv2.ORB_create(**ORB_SETTINGS)
         keypoints, descriptors = orb.detectAndCompute(plane, None)
         return np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2), descriptors
 

@@ -28,6 +28,7 @@ _SOURCES: dict[str, str] = {
     "DEFAULT_SIZE": "search.library.thumbnails",
     "SIZES": "search.library.thumbnails",
     "ThumbnailCache": "search.library.thumbnails",
+    "KeyPointCache": "search.library.key_points",
     "video_still": "search.library.thumbnails",
     "video_still_jpeg": "search.library.thumbnails",
 }
@@ -36,6 +37,7 @@ __all__ = [
     "DEFAULT_SIZE",
     "MODEL_DIR_KEY",
     "SIZES",
+    "KeyPointCache",
     "Library",
     "Searchable",
     "StoredFrames",
@@ -68,6 +70,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         searched_dimension,
         to_stored,
     )
+    from search.library.key_points import KeyPointCache
     from search.library.library import Library
     from search.library.lock import writer_lock
     from search.library.model_path import (

@@ -5,7 +5,9 @@
 A file is read by its database row only, and only while its bytes are those indexed (its
 size, then its sha256: a missing or changed file gives nothing); a video or a file over
 :data:`LOCAL_MAX_BYTES` is never read whole for a query. What a file gives is kept per image,
-file state and kind in a bounded LRU cache (:data:`FEATURE_CACHE` entries, ~40-64 kB each).
+file state and kind in a bounded LRU cache (:data:`FEATURE_CACHE` entries, ~40-64 kB each);
+key points also in the library's :class:`search.library.KeyPointCache` when given (by the
+file's sha256: made once per file content, not once per process).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, TypeVar
 
 from models import ImgsearchError, is_video_file, load_image
 from search.descriptor import KEY_POINT_DRAFT, LocalFeatures, local_features
+from search.library import KeyPointCache
 from search.query.errors import PathEscapeError
 from search.query.recent import Recent
 from search.query.records import LibraryRecords, disk_change, unchanged_bytes
@@ -38,9 +41,15 @@ def key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
 class CandidateFiles:
     """Evidence of library images made from their files (module doc), cached."""
 
-    def __init__(self, records: LibraryRecords, max_pixels: int | None = None) -> None:
+    def __init__(
+        self,
+        records: LibraryRecords,
+        max_pixels: int | None = None,
+        kept: KeyPointCache | None = None,
+    ) -> None:
         self.records = records
         self.max_pixels = max_pixels
+        self.kept = kept  # key points on disk
         self._cache: Recent[Any] = Recent(FEATURE_CACHE)
 
     def read(
@@ -66,10 +75,15 @@ class CandidateFiles:
             return found, False
         data = unchanged_bytes(file)  # regular file, size-limited, sha256 as indexed
         found = None
-        if data is not None:
+        kept = self.kept if make is key_points and file is not None and file.sha256 else None
+        if data is not None and kept is not None:
+            found = kept.get(file.sha256)  # type: ignore[union-attr,arg-type]
+        if data is not None and found is None:
             try:
                 found = make(data, self.max_pixels)
             except (ImgsearchError, OSError) as error:
                 log.info("local evidence: nothing read of image %s: %s", image_id, error)
+            if kept is not None and found is not None:
+                kept.put(file.sha256, found)  # type: ignore[union-attr,arg-type]
         self._cache.put(key, found)
         return found, True

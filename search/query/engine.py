@@ -29,7 +29,7 @@ from search.descriptor import (
     ScoredHit,
 )
 from search.explore import Explorer
-from search.library import Library, Searchable, to_stored
+from search.library import KeyPointCache, Library, Searchable, to_stored
 from search.query.admin import LibraryAdmin
 from search.query.browse import label_hits, newest_hits
 from search.query.errors import ImageNotFoundError, PathEscapeError, QueryError
@@ -76,7 +76,8 @@ class SearchEngine:
         kept = None if library.store.read_only else self.settings.library  # None: in memory
         self.explore = Explorer(library.store, kept, check=self.guard.check_serving)
         self.videos = VideoSearch(self.store, self.guard, self.records)
-        self.local = LocalVerifier(self.records, self.settings.max_image_pixels)  # key points
+        on_disk = KeyPointCache(self.settings.key_point_dir, writable=not library.store.read_only)
+        self.local = LocalVerifier(self.records, self.settings.max_image_pixels, on_disk)
         self.pixel_digests = PixelDigests()  # library files' pixels, for `exact`
 
     @classmethod

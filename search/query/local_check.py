@@ -81,6 +81,7 @@ from search.descriptor import (
     verified_copy_score,
     verified_floor,
 )
+from search.library import KeyPointCache
 from search.query.candidate_files import CandidateFiles, key_points
 from search.query.library_layouts import LibraryLayouts
 from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal
@@ -97,10 +98,15 @@ class LocalVerifier:
     """The engine's local check: builds each query's callbacks; candidates' evidence is read
     and cached by :class:`search.query.candidate_files.CandidateFiles`."""
 
-    def __init__(self, records: LibraryRecords, max_pixels: int | None = None) -> None:
+    def __init__(
+        self,
+        records: LibraryRecords,
+        max_pixels: int | None = None,
+        kept: KeyPointCache | None = None,
+    ) -> None:
         self.max_pixels = max_pixels
         self.records = records
-        self.files = CandidateFiles(records, max_pixels)
+        self.files = CandidateFiles(records, max_pixels, kept)  # kept: key points on disk
         self.layouts = LibraryLayouts(records)
         self.stats = LocalStats()
         self._lock = threading.Lock()  # the stats

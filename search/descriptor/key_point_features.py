@@ -1,0 +1,96 @@
+"""A picture's ORB key points as :mod:`search.descriptor.verify` makes and matches them
+(:class:`LocalFeatures`), and their arrays for a file (:func:`features_to_arrays`,
+:func:`features_from_arrays`: the library's key-point cache,
+:class:`search.library.KeyPointCache`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Planes = tuple[np.ndarray, np.ndarray | None]  # ORB points [K, 2], descriptors [K, 32]
+DESCRIPTOR_BYTES = 32  # an ORB descriptor
+
+
+class _MadeOnFirstUse:
+    """A dataclass field whose value may be set as a function of no arguments: the function
+    is called when the field is first read, and its result kept (dataclasses call a
+    descriptor field's ``__set__`` from ``__init__`` and its ``__get__`` on every read)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = f"_{name}"
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return None  # the field's default
+        value = obj.__dict__[self._slot]
+        if callable(value):
+            value = obj.__dict__[self._slot] = value()
+        return value
+
+    def __set__(self, obj: object, value: Any) -> None:
+        obj.__dict__[self._slot] = value
+
+
+@dataclass
+class LocalFeatures:
+    """ORB key points of one image: ``(points [K, 2], descriptors [K, 32] | None)`` for the
+    image as is and mirrored left-right (None when not extracted: only the first image of a
+    pair is matched mirrored); ``smoothed``: those of a noisy picture smoothed (None for a
+    picture of less noise than :data:`NOISY`). Either may be given as a function that makes
+    it when first read (:func:`local_features` with ``lazy``)."""
+
+    upright: Planes
+    mirrored: Planes | None = _MadeOnFirstUse()  # type: ignore[assignment]
+    smoothed: LocalFeatures | None = _MadeOnFirstUse()  # type: ignore[assignment]
+
+    @property
+    def count(self) -> int:
+        return len(self.upright[0])
+
+
+def features_to_arrays(features: LocalFeatures) -> dict[str, np.ndarray] | None:
+    """The arrays of a library image's features (upright, and smoothed when made), or None
+    for features that were mirrored too (a query's: never kept)."""
+    if features.mirrored is not None:
+        return None
+    out = _planes_to_arrays("", features.upright)
+    smoothed = features.smoothed
+    if smoothed is not None:
+        if smoothed.mirrored is not None:
+            return None
+        out.update(_planes_to_arrays("smoothed_", smoothed.upright))
+    return out
+
+
+def features_from_arrays(arrays: Mapping[str, np.ndarray]) -> LocalFeatures:
+    """:func:`features_to_arrays` read back; ValueError when they are not such arrays."""
+    smoothed = None
+    if "smoothed_points" in arrays:
+        smoothed = LocalFeatures(_planes_from_arrays("smoothed_", arrays), None)
+    return LocalFeatures(_planes_from_arrays("", arrays), None, smoothed)
+
+
+def _planes_to_arrays(prefix: str, planes: Planes) -> dict[str, np.ndarray]:
+    points, descriptors = planes
+    out = {f"{prefix}points": np.asarray(points, np.float32)}
+    if descriptors is not None:  # none: ORB found no key point
+        out[f"{prefix}descriptors"] = np.asarray(descriptors, np.uint8)
+    return out
+
+
+def _planes_from_arrays(prefix: str, arrays: Mapping[str, Any]) -> Planes:
+    points = np.asarray(arrays[f"{prefix}points"])
+    if points.dtype != np.float32 or points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError("key points are not [K, 2] float32")
+    descriptors = arrays.get(f"{prefix}descriptors")
+    if descriptors is not None:
+        descriptors = np.asarray(descriptors)
+        if descriptors.dtype != np.uint8 or descriptors.shape != (len(points), DESCRIPTOR_BYTES):
+            raise ValueError("key-point descriptors are not [K, 32] uint8")
+    elif len(points):
+        raise ValueError("key points without descriptors")
+    return points, descriptors

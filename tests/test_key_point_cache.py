@@ -1,0 +1,145 @@
+"""Library images' key points are made once per file content, not once per process: the
+key-point witness and the grey-band check read a candidate's file at up to 1024 px and run
+ORB on it (~60 ms for a 1920 x 1080 PNG), which every ``imgsearch lookup`` or ``search`` run
+from the shell and every server start paid again. The library keeps them on disk by the
+file's sha256 and the extraction's version (:class:`search.library.KeyPointCache`)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from search.descriptor import KEY_POINT_VERSION, LocalFeatures, local_features
+from search.library import KeyPointCache
+from search.query import SearchEngine
+from tests.engine_library import index_library, make_settings
+
+pytest.importorskip("cv2")
+
+
+def _same(a: LocalFeatures | None, b: LocalFeatures | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    planes = [(a.upright, b.upright), (a.mirrored, b.mirrored)]
+    for x, y in planes:
+        if (x is None) != (y is None):
+            return False
+        if x is not None and not all(
+            (p is None and q is None) or np.array_equal(p, q) for p, q in zip(x, y, strict=True)
+        ):
+            return False
+    return _same(a.smoothed, b.smoothed)
+
+
+def _noisy(photo: Path) -> Image.Image:
+    rng = np.random.default_rng(1)
+    pixels = np.asarray(Image.open(photo).convert("RGB")).astype(np.int16)
+    pixels = pixels + rng.normal(0, 40, pixels.shape).astype(np.int16)
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def test_key_points_come_back_as_they_were_made(data_dir: Path, tmp_path: Path) -> None:
+    photo = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))[0]
+    cache = KeyPointCache(tmp_path / "key-points")
+    for n, image in enumerate([Image.open(photo), _noisy(photo)]):
+        made = local_features(image, mirrored=False)
+        sha = hashlib.sha256(f"file {n}".encode()).hexdigest()
+        assert cache.get(sha) is None
+        cache.put(sha, made)
+        entry = cache.path_for(sha)
+        assert entry.is_file() and KEY_POINT_VERSION in entry.name and sha in entry.name
+        assert _same(cache.get(sha), made)
+    assert made.smoothed is not None  # the noisy photo's smoothed key points kept too
+    assert cache.written == 2 and cache.read == 2
+    # a query's features (mirrored too) are never kept; nor anything by a name not a sha256
+    other = hashlib.sha256(b"query").hexdigest()
+    cache.put(other, local_features(Image.open(photo)))
+    assert not cache.path_for(other).exists()
+    with pytest.raises(ValueError):
+        cache.path_for("../../etc/passwd")
+
+
+def test_an_unreadable_entry_is_made_again_and_a_read_only_folder_never_written(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    photo = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))[1]
+    made = local_features(Image.open(photo), mirrored=False)
+    sha = hashlib.sha256(b"a file").hexdigest()
+    cache = KeyPointCache(tmp_path / "key-points")
+    cache.put(sha, made)
+    entry = cache.path_for(sha)
+    entry.write_bytes(entry.read_bytes()[:100])  # truncated (a crash, a full disk)
+    assert cache.get(sha) is None
+    cache.put(sha, made)
+    assert _same(cache.get(sha), made)
+    reader = KeyPointCache(tmp_path / "elsewhere", writable=False)
+    reader.put(sha, made)
+    assert not (tmp_path / "elsewhere").exists() and reader.written == 0
+
+
+@pytest.fixture(scope="module")
+def library_with_copies(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):
+    """Six photos, two edited copies of the first (one a PNG); a third edit is the query."""
+    root = tmp_path_factory.mktemp("key-point-cache")
+    folder = root / "photos"
+    folder.mkdir()
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:6]
+    for photo in photos:
+        Image.open(photo).convert("RGB").save(folder / f"{photo.stem}.jpg", quality=92)
+    original = Image.open(photos[0]).convert("RGB")
+    w, h = original.size
+    original.resize((w * 3 // 5, h * 3 // 5)).save(folder / "copy_small.png")
+    original.crop((w // 16, h // 16, w - w // 16, h - h // 16)).save(folder / "copy_cropped.jpg")
+    original.resize((w * 4 // 5, h * 4 // 5)).save(root / "query.jpg", quality=75)
+    settings = make_settings(root / "lib", models_dir)
+    index_library(settings, [folder])
+    return root, settings
+
+
+def _answers(engine: SearchEngine, query: Path) -> list[tuple]:
+    hits = engine.search_image(query, k=5)
+    return [(h.id, h.rank, h.copy_score, h.z, h.duplicate, h.lookalike_reason) for h in hits]
+
+
+def test_a_new_process_reads_the_key_points_its_first_one_made(
+    library_with_copies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, settings = library_with_copies
+    with SearchEngine.open(settings) as engine:
+        first = _answers(engine, root / "query.jpg")
+        kept = engine.local.files.kept
+        assert engine.local.stats.witness_pairs >= 1  # lesser copies were matched
+        assert kept is not None and kept.written >= 1 and kept.read == 0
+    assert any(settings.key_point_dir.rglob(f"*-{KEY_POINT_VERSION}.npz"))
+
+    def no_extraction(*_args: object, **_kwargs: object) -> LocalFeatures:
+        raise AssertionError("a library file's key points were made again")
+
+    monkeypatch.setattr("search.query.candidate_files.local_features", no_extraction)
+    with SearchEngine.open(settings) as engine:  # a later process: the same answers, read
+        assert _answers(engine, root / "query.jpg") == first
+        assert engine.local.files.kept.read >= 1 and engine.local.files.kept.written == 0
+
+
+def test_a_read_only_library_reads_its_key_points_and_writes_none(
+    library_with_copies, tmp_path: Path
+) -> None:
+    root, settings = library_with_copies
+    with SearchEngine.open(settings) as engine:
+        expected = _answers(engine, root / "query.jpg")  # entries there (written if not yet)
+    entries = sorted(settings.key_point_dir.rglob("*.npz"))
+    moved = tmp_path / "kept"
+    settings.key_point_dir.rename(moved)
+    try:
+        with SearchEngine.open(replace(settings, read_only=True)) as engine:
+            assert _answers(engine, root / "query.jpg") == expected
+            assert engine.local.files.kept.written == 0
+        assert not settings.key_point_dir.exists()  # made again in memory, nothing written
+    finally:
+        moved.rename(settings.key_point_dir)
+    assert sorted(settings.key_point_dir.rglob("*.npz")) == entries
