@@ -2,7 +2,7 @@
 
     python -m bench.http [--sizes 10000,100000] [--requests 300] [--clients 8]
                          [--no-index-phase] [--no-attacks] [--upright-first]
-                         [--work-dir DIR] [--keep]
+                         [--work-dir DIR] [--keep] [--key-points first-visit|kept]
                          [--attacks-only] [--slow 300] [--hostile-rounds 2]
 
 A library of all the shared photos (``../shared/data``: 509 files; whitening learned) is built
@@ -29,6 +29,13 @@ also prints CPU ms per query - the server process's per request, and the in-proc
 and engine's - which the load inflates far less than wall time. First (unless
 ``--no-attacks``), hostile traffic (``bench/http_attacks.py``): searches while slow clients
 hold 300 connections, and 8 memory-bomb uploads at once with the server's peak RSS.
+
+Library images' key points (the key-point witness's, made from a candidate's file the first
+time a query meets it) are kept in the library's ``key-points/`` folder. By default
+(``--key-points first-visit``) that folder is emptied before the in-process baselines and
+again before the server starts, so every phase meets each file for the first time, as in
+rounds before the folder existed; ``--key-points kept`` leaves what earlier processes made
+(the in-process phase runs the same uploads first): what a later process of the library meets.
 """
 
 from __future__ import annotations
@@ -154,8 +161,10 @@ def measure(
     args: argparse.Namespace,
     vectors: int,
 ) -> None:
+    forget_key_points(library, args.key_points)
     baseline = in_process(library, models, photos, args.upright_first)
     kind = index_kind(library, models)
+    forget_key_points(library, args.key_points)
     server = Server(library, models, args.threads)
     try:
         run_sequential(server.port, bodies, 10)  # warm the connection path
@@ -190,6 +199,12 @@ def measure(
                 print(f"  the index run: {out.splitlines()[0] if out else '?'}")
     finally:
         server.stop()
+
+
+def forget_key_points(library: Path, mode: str) -> None:
+    """Empty ``library``'s kept key points unless ``mode`` is ``kept`` (module doc)."""
+    if mode != "kept":
+        shutil.rmtree(library / "key-points", ignore_errors=True)
 
 
 def print_progress(rows: Sequence[Row]) -> None:
@@ -239,6 +254,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the scratch libraries")
     parser.add_argument(
+        "--key-points",
+        choices=("first-visit", "kept"),
+        default="first-visit",
+        help="empty the libraries' kept key points before each phase (default), or keep them",
+    )
+    parser.add_argument(
         "--attacks-only",
         action="store_true",
         help="only the hostile scenarios (slow clients, 8 hostile uploads)",
@@ -256,7 +277,8 @@ def main(argv: list[str] | None = None) -> None:
     args.last_scenario = f"synthetic {sizes[-1]:,}" if sizes else "shared photos"
     print(
         f"work dir: {args.work}; {os.cpu_count()} CPUs; {args.requests} requests per phase, "
-        f"{args.clients} concurrent clients, server threads {args.threads}"
+        f"{args.clients} concurrent clients, server threads {args.threads}; key points: "
+        f"{args.key_points}"
     )
     try:
         real = args.work / "real"
