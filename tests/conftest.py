@@ -216,3 +216,12 @@ def ids(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
 @pytest.fixture()
 def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def copies_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):  # type: ignore[no-untyped-def]
+    """A library of ten photos and two edited copies of the first, a third edit the query
+    (tests/engine_library.py: ``copies_library``); one per test module."""
+    from tests.engine_library import copies_library as build
+
+    return build(tmp_path_factory.mktemp("witness"), data_dir, models_dir)

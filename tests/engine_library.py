@@ -117,3 +117,29 @@ def hymenoptera_copy(data_dir: Path, target: Path, per_class: int = HYMENOPTERA_
         (target / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, target / rel)
     return target
+
+
+def edit_photo(photo: Path, out: Path, scale: float, crop: float, quality: int) -> None:
+    """``photo`` cropped by ``crop`` of each side, scaled by ``scale``, saved as a JPEG."""
+    image = Image.open(photo).convert("RGB")
+    w, h = image.size
+    dx, dy = int(w * crop), int(h * crop)
+    image = image.crop((dx, dy, w - dx, h - dy))
+    image.resize((int(image.width * scale), int(image.height * scale))).save(out, quality=quality)
+
+
+def copies_library(root: Path, data_dir: Path, models_dir: Path) -> tuple[Path, Settings, str]:
+    """Ten hymenoptera photos and two edited copies of the first in ``root/photos``, indexed
+    into ``root/lib``; a third edit of it is ``root/query.jpg``: ``(root, settings, the
+    first photo's stem)`` (the key-point witness's library: lesser copies under a best one)."""
+    folder = root / "photos"
+    folder.mkdir()
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:10]
+    for photo in photos:
+        Image.open(photo).convert("RGB").save(folder / f"{photo.stem}.jpg", quality=92)
+    edit_photo(photos[0], folder / "copy_small.jpg", 0.6, 0.0, 80)
+    edit_photo(photos[0], folder / "copy_cropped.jpg", 1.0, 0.06, 85)
+    edit_photo(photos[0], root / "query.jpg", 0.8, 0.03, 75)
+    settings = make_settings(root / "lib", models_dir)
+    index_library(settings, [folder])
+    return root, settings, photos[0].stem

@@ -17,7 +17,6 @@ from PIL import Image
 from search.descriptor import KEY_POINT_VERSION, LocalFeatures, local_features
 from search.library import KeyPointCache
 from search.query import SearchEngine
-from tests.engine_library import index_library, make_settings
 
 pytest.importorskip("cv2")
 
@@ -82,34 +81,15 @@ def test_an_unreadable_entry_is_made_again_and_a_read_only_folder_never_written(
     assert not (tmp_path / "elsewhere").exists() and reader.written == 0
 
 
-@pytest.fixture(scope="module")
-def library_with_copies(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):
-    """Six photos, two edited copies of the first (one a PNG); a third edit is the query."""
-    root = tmp_path_factory.mktemp("key-point-cache")
-    folder = root / "photos"
-    folder.mkdir()
-    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:6]
-    for photo in photos:
-        Image.open(photo).convert("RGB").save(folder / f"{photo.stem}.jpg", quality=92)
-    original = Image.open(photos[0]).convert("RGB")
-    w, h = original.size
-    original.resize((w * 3 // 5, h * 3 // 5)).save(folder / "copy_small.png")
-    original.crop((w // 16, h // 16, w - w // 16, h - h // 16)).save(folder / "copy_cropped.jpg")
-    original.resize((w * 4 // 5, h * 4 // 5)).save(root / "query.jpg", quality=75)
-    settings = make_settings(root / "lib", models_dir)
-    index_library(settings, [folder])
-    return root, settings
-
-
 def _answers(engine: SearchEngine, query: Path) -> list[tuple]:
     hits = engine.search_image(query, k=5)
     return [(h.id, h.rank, h.copy_score, h.z, h.duplicate, h.lookalike_reason) for h in hits]
 
 
 def test_a_new_process_reads_the_key_points_its_first_one_made(
-    library_with_copies, monkeypatch: pytest.MonkeyPatch
+    copies_library, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root, settings = library_with_copies
+    root, settings, _original = copies_library
     with SearchEngine.open(settings) as engine:
         first = _answers(engine, root / "query.jpg")
         kept = engine.local.files.kept
@@ -127,9 +107,9 @@ def test_a_new_process_reads_the_key_points_its_first_one_made(
 
 
 def test_a_read_only_library_reads_its_key_points_and_writes_none(
-    library_with_copies, tmp_path: Path
+    copies_library, tmp_path: Path
 ) -> None:
-    root, settings = library_with_copies
+    root, settings, _original = copies_library
     with SearchEngine.open(settings) as engine:
         expected = _answers(engine, root / "query.jpg")  # entries there (written if not yet)
     entries = sorted(settings.key_point_dir.rglob("*.npz"))

@@ -30,7 +30,7 @@ from search.descriptor import (
 )
 from search.library import Library
 from search.query import SearchEngine
-from tests.engine_library import index_library, make_settings
+from tests.engine_library import edit_photo
 
 DIM = 16
 SD = 0.05  # the background: duplicate_z = cosine / SD
@@ -107,31 +107,6 @@ def test_copies_below_the_last_one_shown_are_not_asked() -> None:
         assert asked == questions
 
 
-def _edit(photo: Path, out: Path, scale: float, crop: float, quality: int) -> None:
-    image = Image.open(photo).convert("RGB")
-    w, h = image.size
-    dx, dy = int(w * crop), int(h * crop)
-    image = image.crop((dx, dy, w - dx, h - dy))
-    image.resize((int(image.width * scale), int(image.height * scale))).save(out, quality=quality)
-
-
-@pytest.fixture(scope="module")
-def copies_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):
-    """Ten photos, two edited copies of the first; a third edit of it is the query."""
-    root = tmp_path_factory.mktemp("witness")
-    folder = root / "photos"
-    folder.mkdir()
-    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:10]
-    for photo in photos:
-        Image.open(photo).convert("RGB").save(folder / f"{photo.stem}.jpg", quality=92)
-    _edit(photos[0], folder / "copy_small.jpg", 0.6, 0.0, 80)
-    _edit(photos[0], folder / "copy_cropped.jpg", 1.0, 0.06, 85)
-    _edit(photos[0], root / "query.jpg", 0.8, 0.03, 75)
-    settings = make_settings(root / "lib", models_dir)
-    index_library(settings, [folder])
-    return root, settings, photos[0].stem
-
-
 def _copies(engine: SearchEngine, query: Path) -> list[tuple[str, bool, str | None]]:
     hits = engine.search_image(query, k=5)
     return [(Path(h.path).stem, h.duplicate, h.lookalike_reason) for h in hits if h.z >= 6]
@@ -168,7 +143,7 @@ def test_without_a_key_point_match_a_lesser_copy_is_a_look_alike(
 
 def test_key_points_tell_a_copy_from_another_photo(data_dir: Path, tmp_path: Path) -> None:
     photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:2]
-    _edit(photos[0], tmp_path / "copy.jpg", 0.7, 0.05, 70)
+    edit_photo(photos[0], tmp_path / "copy.jpg", 0.7, 0.05, 70)
     first, copy, other = (
         local_features(Image.open(p).convert("RGB"))
         for p in (photos[0], tmp_path / "copy.jpg", photos[1])

@@ -32,6 +32,7 @@ from search.explore import Explorer
 from search.library import KeyPointCache, Library, Searchable, to_stored
 from search.query.admin import LibraryAdmin
 from search.query.browse import label_hits, newest_hits
+from search.query.candidate_files import CandidateFiles
 from search.query.errors import ImageNotFoundError, PathEscapeError, QueryError
 from search.query.guard import ServingGuard
 from search.query.local_check import LocalVerifier
@@ -77,7 +78,8 @@ class SearchEngine:
         self.explore = Explorer(library.store, kept, check=self.guard.check_serving)
         self.videos = VideoSearch(self.store, self.guard, self.records)
         on_disk = KeyPointCache(self.settings.key_point_dir, writable=not library.store.read_only)
-        self.local = LocalVerifier(self.records, self.settings.max_image_pixels, on_disk)
+        files = CandidateFiles(self.records, self.settings.max_image_pixels, on_disk)
+        self.local = LocalVerifier(files)  # key points, pixels, layouts of candidates
         self.pixel_digests = PixelDigests()  # library files' pixels, for `exact`
 
     @classmethod

@@ -81,11 +81,9 @@ from search.descriptor import (
     verified_copy_score,
     verified_floor,
 )
-from search.library import KeyPointCache
 from search.query.candidate_files import CandidateFiles, key_points
 from search.query.library_layouts import LibraryLayouts
 from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal
-from search.query.records import LibraryRecords
 from search.query.results import ImageQuery, RoiLike
 from search.store import StoredImage
 
@@ -98,16 +96,11 @@ class LocalVerifier:
     """The engine's local check: builds each query's callbacks; candidates' evidence is read
     and cached by :class:`search.query.candidate_files.CandidateFiles`."""
 
-    def __init__(
-        self,
-        records: LibraryRecords,
-        max_pixels: int | None = None,
-        kept: KeyPointCache | None = None,
-    ) -> None:
-        self.max_pixels = max_pixels
-        self.records = records
-        self.files = CandidateFiles(records, max_pixels, kept)  # kept: key points on disk
-        self.layouts = LibraryLayouts(records)
+    def __init__(self, files: CandidateFiles) -> None:
+        self.files = files  # the candidates' files: their rows, the decode limit, key points
+        self.max_pixels = files.max_pixels
+        self.records = files.records
+        self.layouts = LibraryLayouts(files.records)
         self.stats = LocalStats()
         self._lock = threading.Lock()  # the stats
         self._warned = False
