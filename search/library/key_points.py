@@ -17,9 +17,7 @@ An entry is ~20 kB (500 points: 4 kB of coordinates, 16 kB of descriptors).
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from search.descriptor import (
     features_from_arrays,
     features_to_arrays,
 )
+from search.library.atomic import replaced_whole
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +71,9 @@ class KeyPointCache:
         arrays = features_to_arrays(features)
         if not self.writable or arrays is None:
             return
-        target = self.path_for(sha256)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=target.parent)
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    np.savez(out, **arrays)
-                os.replace(temp, target)
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
+            with replaced_whole(self.path_for(sha256), ".npz") as out:
+                np.savez(out, **arrays)
         except OSError as error:  # full disk, permissions: the query goes on without it
             self.writable = False
             log.warning("key-point cache: cannot write under %s (%s)", self.directory, error)

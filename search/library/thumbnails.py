@@ -20,6 +20,7 @@ from pathlib import Path
 from PIL import Image
 
 from models import is_video_container, load_image, open_video
+from search.library.atomic import replaced_whole
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +99,8 @@ class ThumbnailCache:
             kwargs = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
             image = load_image(source, draft_size=(size, size), **kwargs).image
         image.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".jpg", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                image.save(handle, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with replaced_whole(target, ".jpg") as handle:
+            image.save(handle, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
 
     def _drop_stale(self, image_id: int, size: int, keep: Path) -> None:
         """Remove thumbnails of older versions of the same image and size."""

@@ -74,16 +74,15 @@ class CandidateFiles:
         if cached:
             return found, False
         data = unchanged_bytes(file)  # regular file, size-limited, sha256 as indexed
-        found = None
-        kept = self.kept if make is key_points and file is not None and file.sha256 else None
-        if data is not None and kept is not None:
-            found = kept.get(file.sha256)  # type: ignore[union-attr,arg-type]
+        sha = file.sha256 if data is not None else None  # the bytes are those of this sha256
+        kept = self.kept if sha and make is key_points else None
+        found = kept.get(sha) if kept and sha else None
         if data is not None and found is None:
             try:
                 found = make(data, self.max_pixels)
             except (ImgsearchError, OSError) as error:
                 log.info("local evidence: nothing read of image %s: %s", image_id, error)
-            if kept is not None and found is not None:
-                kept.put(file.sha256, found)  # type: ignore[union-attr,arg-type]
+            if kept and sha and found is not None:
+                kept.put(sha, found)
         self._cache.put(key, found)
         return found, True
