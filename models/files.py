@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -19,6 +20,8 @@ CHUNK_BYTES = 1 << 20
 #: in memory (a 900 MB file of no image took 1.9 GB before it was refused; decoding from the
 #: file reads its header, and the pixels only when the header says they fit the limits)
 STREAMED_ABOVE_BYTES = 64 << 20
+#: a path that was a URL (``https://x/y.jpg``, its ``//`` made ``/`` by a path on the way)
+_URL = re.compile(r"(?i)^(https?|ftp|s3|gs|file):/")
 
 
 def _kind(mode: int) -> str:
@@ -57,7 +60,9 @@ def open_image_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTE
         _check(os.stat(name), name, max_bytes)  # nothing opened yet: a FIFO cannot block
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise UnreadableImageError("cannot read file: no such file", source=name) from None
+        hint = " (URLs are not downloaded: save the image and give its path)"
+        missing = "cannot read file: no such file" + (hint if _URL.match(name) else "")
+        raise UnreadableImageError(missing, source=name) from None
     except OSError as exc:
         raise UnreadableImageError(
             f"cannot read file: {exc.strerror or exc}", source=name

@@ -120,6 +120,7 @@ CASES = [
     ("serve", ["serve", "--port", "{busy_port}"], "Address already in use", nothing),
     ("serve", ["--library", "newer", "serve", "--port", "0"], NEWER, nothing),
     ("embed", ["embed", "missing.jpg"], "no such file", nothing),
+    ("embed", ["embed", "https://example.com/a.jpg"], "URLs are not downloaded", nothing),
     (
         "classify",
         ["classify", "--model", "mobilenet_v3_small_075", PHOTO],
