@@ -49,3 +49,10 @@ def test_verify_groups_heavy_crops_and_says_so(
     assert confirmed >= 1
     assert f"or confirmed by local features ({confirmed} pair(s))" in verified.stderr
     assert "confirmed" not in plain.stderr
+    # the key points it made are kept: the next run reads them, makes none, reports the same
+    kept = {p: p.stat().st_mtime_ns for p in (tmp_path / "lib" / "key-points").rglob("*.npz")}
+    assert len(kept) >= 2 * len(crops)
+    again = run_cli([*args, "dedup", "--verify", "--json"], tmp_path)
+    assert again.returncode == 0 and json.loads(again.stdout)["groups"] == found["groups"]
+    after = (tmp_path / "lib" / "key-points").rglob("*.npz")
+    assert {p: p.stat().st_mtime_ns for p in after} == kept

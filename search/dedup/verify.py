@@ -3,14 +3,14 @@
 Wraps a neighbours provider (:mod:`search.dedup.neighbours`): a candidate pair whose copy
 score lies in the grey zone (between the score at calibrated ``z = VERIFY_Z`` and the
 duplicate threshold) is checked with ORB key points + RANSAC (:mod:`search.descriptor.verify`);
-a pair
-that one similarity transform explains (heavy crops, rotations, screenshots of the photo)
-is raised to its verified copy score (:func:`search.descriptor.verified_copy_score`, the rule
-of the engine's ``verify=on`` and the offline evaluation; at least the threshold), so it
-becomes an edge of the duplicate graph (its own score is kept in
-:attr:`VerifiedNeighbours.raised` for the report). Pairs above the threshold are
-never demoted. Features are computed once per image (the file at 1024 px),
-and at most ``max_pairs`` pairs are checked (the best-scoring first within each batch).
+a pair that one similarity transform explains (heavy crops, rotations, screenshots of the
+photo) is raised to its verified copy score (:func:`search.descriptor.verified_copy_score`,
+the rule of the engine's ``verify=on`` and the offline evaluation; at least the threshold),
+so it becomes an edge of the duplicate graph (its own score is kept in
+:attr:`VerifiedNeighbours.raised` for the report). Pairs above the threshold are never
+demoted. Features are computed once per image (the file at 1024 px; kept on disk by the
+library's key-point cache when ``key_points`` reads them, as a query's candidates' are), and
+at most ``max_pairs`` pairs are checked (the best-scoring first within each batch).
 
 An image too small for key points (``small``: its longer side at most ``PIXEL_SIDE``, a
 thumbnail) is compared with each of its candidates by pixels instead, whatever their score
@@ -79,8 +79,10 @@ class VerifiedNeighbours:
         calibration: Calibration | None = None,
         small: frozenset[int] = frozenset(),
         layouts: Callable[[Sequence[int]], dict[int, bytes]] | None = None,
+        key_points: Callable[[int], LocalFeatures | None] | None = None,
     ) -> None:
         self.inner = inner
+        self.key_points = key_points
         self.small = small
         self.layouts = layouts
         self.levels: dict[int, QueryPixels | None] = {}  # small images
@@ -99,9 +101,12 @@ class VerifiedNeighbours:
         self.checked = self.confirmed = 0
 
     def _features(self, image_id: int, inverted: bool = False) -> LocalFeatures | None:
-        """An image's key points, of its grey levels inverted too (each computed once)."""
+        """An image's key points, of its grey levels inverted too (each computed once; the
+        upright ones by ``key_points`` when given: the library's, kept on disk)."""
         cache = self.inverted if inverted else self.features
-        if image_id not in cache:
+        if image_id not in cache and self.key_points is not None and not inverted:
+            cache[image_id] = self.key_points(image_id)
+        elif image_id not in cache:
             cache[image_id] = self._read(
                 image_id,
                 lambda p: local_features(

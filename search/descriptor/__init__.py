@@ -45,6 +45,8 @@ _SOURCES: dict[str, str] = {
     "LocalFeatures": "search.descriptor.key_point_features",
     "features_from_arrays": "search.descriptor.key_point_features",
     "features_to_arrays": "search.descriptor.key_point_features",
+    "has_mirrored": "search.descriptor.key_point_features",
+    "upright_only": "search.descriptor.key_point_features",
     "KEY_POINT_VERSION": "search.descriptor.verify",
     "KEY_POINT_DRAFT": "search.descriptor.verify",
     "MIN_INLIERS": "search.descriptor.verify",
@@ -157,6 +159,7 @@ __all__ = [
     "features_to_arrays",
     "grey_band",
     "grey_levels",
+    "has_mirrored",
     "is_small",
     "key_points_match",
     "label_vectors",
@@ -178,6 +181,7 @@ __all__ = [
     "sample_indices",
     "shrink_for",
     "thumbnail",
+    "upright_only",
     "verified_copy_score",
     "verified_floor",
     "verified_score",
@@ -214,6 +218,8 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         LocalFeatures,
         features_from_arrays,
         features_to_arrays,
+        has_mirrored,
+        upright_only,
     )
     from search.descriptor.layout_match import (
         LAYOUT_MATCH,

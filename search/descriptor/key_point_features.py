@@ -52,26 +52,55 @@ class LocalFeatures:
         return len(self.upright[0])
 
 
-def features_to_arrays(features: LocalFeatures) -> dict[str, np.ndarray] | None:
-    """The arrays of a library image's features (upright, and smoothed when made), or None
-    for features that were mirrored too (a query's: never kept)."""
-    if features.mirrored is not None:
-        return None
-    out = _planes_to_arrays("", features.upright)
-    smoothed = features.smoothed
-    if smoothed is not None:
-        if smoothed.mirrored is not None:
-            return None
-        out.update(_planes_to_arrays("smoothed_", smoothed.upright))
+def features_to_arrays(features: LocalFeatures) -> dict[str, np.ndarray]:
+    """The arrays of an image's features: upright, mirrored when made (not when still to be
+    made on first use), smoothed (and its mirrored) when made."""
+    out: dict[str, np.ndarray] = {}
+    layers = [("", features)]
+    if (smoothed := _made(features, "smoothed")) is not None:
+        layers.append(("smoothed_", smoothed))
+    for prefix, layer in layers:
+        out.update(_planes_to_arrays(prefix, layer.upright))
+        if (mirrored := _made(layer, "mirrored")) is not None:
+            out.update(_planes_to_arrays(f"{prefix}mirrored_", mirrored))
     return out
 
 
 def features_from_arrays(arrays: Mapping[str, np.ndarray]) -> LocalFeatures:
     """:func:`features_to_arrays` read back; ValueError when they are not such arrays."""
-    smoothed = None
-    if "smoothed_points" in arrays:
-        smoothed = LocalFeatures(_planes_from_arrays("smoothed_", arrays), None)
-    return LocalFeatures(_planes_from_arrays("", arrays), None, smoothed)
+
+    def layer(prefix: str) -> LocalFeatures:
+        mirrored = None
+        if f"{prefix}mirrored_points" in arrays:
+            mirrored = _planes_from_arrays(f"{prefix}mirrored_", arrays)
+        return LocalFeatures(_planes_from_arrays(prefix, arrays), mirrored)
+
+    smoothed = layer("smoothed_") if "smoothed_points" in arrays else None
+    found = layer("")
+    found.smoothed = smoothed
+    return found
+
+
+def upright_only(features: LocalFeatures) -> LocalFeatures:
+    """``features`` without their mirrored planes (smoothed ones kept, unmirrored): how a
+    library image is matched second, whoever made its features."""
+    smoothed = _made(features, "smoothed")
+    if smoothed is not None:
+        smoothed = LocalFeatures(smoothed.upright, None)
+    return LocalFeatures(features.upright, None, smoothed)
+
+
+def has_mirrored(features: LocalFeatures) -> bool:
+    """Whether ``features`` hold their mirrored planes (their smoothed ones' too, if any)."""
+    smoothed = _made(features, "smoothed")
+    layers = [features] if smoothed is None else [features, smoothed]
+    return all(_made(layer, "mirrored") is not None for layer in layers)
+
+
+def _made(features: LocalFeatures, name: str) -> Any:
+    """A :class:`_MadeOnFirstUse` field's value, None while it is still to be made."""
+    value = vars(features).get(f"_{name}")
+    return None if callable(value) else value
 
 
 def _planes_to_arrays(prefix: str, planes: Planes) -> dict[str, np.ndarray]:

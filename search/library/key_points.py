@@ -11,7 +11,8 @@ bytes against it) and :data:`search.descriptor.KEY_POINT_VERSION` (the extractio
 parameters), so a changed file or another extraction never reads a stale entry. Writes are
 atomic (temporary file + rename: concurrent writers at worst do the work twice); a library
 folder that cannot be written (read-only libraries, permissions) is read and never written.
-An entry is ~20 kB (500 points: 4 kB of coordinates, 16 kB of descriptors).
+An entry is ~20 kB (500 points: 4 kB of coordinates, 16 kB of descriptors), twice that
+when ``dedup --verify`` made it (mirrored too: it matches library images with each other).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from search.descriptor import (
     LocalFeatures,
     features_from_arrays,
     features_to_arrays,
+    has_mirrored,
+    upright_only,
 )
 from search.library.atomic import replaced_whole
 
@@ -51,9 +54,11 @@ class KeyPointCache:
             raise ValueError("a key-point entry is named by a file's sha256 (64 hex digits)")
         return self.directory / sha256[:2] / f"{sha256}-{KEY_POINT_VERSION}.npz"
 
-    def get(self, sha256: str) -> LocalFeatures | None:
-        """The key points kept for a file of content ``sha256``; None when there are none or
-        the entry cannot be read (it is then made again, and rewritten)."""
+    def get(self, sha256: str, *, mirrored: bool = False) -> LocalFeatures | None:
+        """The key points kept for a file of content ``sha256``, without their mirrored planes
+        (how the engine matches a library image: second), or with them (``mirrored``: as
+        ``dedup --verify`` matches it: first; None when the entry lacks them); None when
+        there is no entry or it cannot be read (it is then made again, and rewritten)."""
         try:
             with np.load(self.path_for(sha256), allow_pickle=False) as arrays:
                 found = features_from_arrays(arrays)
@@ -62,15 +67,17 @@ class KeyPointCache:
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
             log.info("key-point cache: entry for %s unreadable (%s): made again", sha256, error)
             return None
+        if mirrored and not has_mirrored(found):
+            return None
         self.read += 1
-        return found
+        return found if mirrored else upright_only(found)
 
     def put(self, sha256: str, features: LocalFeatures) -> None:
-        """Keep ``features`` (a library image's: upright, smoothed when made, never mirrored)
+        """Keep ``features`` (a library image's: upright, smoothed and mirrored when made)
         for a file of content ``sha256``; nothing when the folder cannot be written."""
-        arrays = features_to_arrays(features)
-        if not self.writable or arrays is None:
+        if not self.writable:
             return
+        arrays = features_to_arrays(features)
         try:
             with replaced_whole(self.path_for(sha256), ".npz") as out:
                 np.savez(out, **arrays)

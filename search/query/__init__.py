@@ -39,7 +39,7 @@ _SOURCES: dict[str, str] = {
     "SIMILAR": "search.query.reverse_lookup",
     "cut": "search.query.reverse_lookup",
     "default_threshold": "search.query.reverse_lookup",
-    "library_duplicates": "search.query.reverse_lookup",
+    "library_duplicates": "search.query.library_dedup",
     "lookup": "search.query.reverse_lookup",
     "lookup_image": "search.query.reverse_lookup",
     "ImageInfo": "search.store.records",
@@ -87,6 +87,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.query.admin import LibraryAdmin
     from search.query.engine import SearchEngine
     from search.query.errors import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
+    from search.query.library_dedup import library_duplicates
     from search.query.limits import (
         MAX_IMAGE_ID,
         MAX_K,
@@ -105,7 +106,6 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         LookupResult,
         cut,
         default_threshold,
-        library_duplicates,
         lookup,
         lookup_image,
     )

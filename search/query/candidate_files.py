@@ -6,8 +6,9 @@ A file is read by its database row only, and only while its bytes are those inde
 size, then its sha256: a missing or changed file gives nothing); a video or a file over
 :data:`LOCAL_MAX_BYTES` is never read whole for a query. What a file gives is kept per image,
 file state and kind in a bounded LRU cache (:data:`FEATURE_CACHE` entries, ~40-64 kB each);
-key points also in the library's :class:`search.library.KeyPointCache` when given (by the
-file's sha256: made once per file content, not once per process).
+key points (:func:`key_points`, :func:`paired_key_points`) also in the library's
+:class:`search.library.KeyPointCache` when given (by the file's sha256: made once per file
+content, not once per process).
 """
 
 from __future__ import annotations
@@ -36,6 +37,17 @@ def key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
     """A library image's key points (matched second only: not mirrored)."""
     image = load_image(data, draft_size=KEY_POINT_DRAFT, max_pixels=max_pixels).image
     return local_features(image, mirrored=False)
+
+
+def paired_key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
+    """A library image's key points mirrored too: matched first, against another library
+    image (``dedup --verify``)."""
+    image = load_image(data, draft_size=KEY_POINT_DRAFT, max_pixels=max_pixels).image
+    return local_features(image)
+
+
+#: the makers whose results are kept on disk too: whether they are mirrored
+KEPT_ON_DISK: dict[Callable[..., Any], bool] = {key_points: False, paired_key_points: True}
 
 
 class CandidateFiles:
@@ -75,8 +87,8 @@ class CandidateFiles:
             return found, False
         data = unchanged_bytes(file)  # regular file, size-limited, sha256 as indexed
         sha = file.sha256 if data is not None else None  # the bytes are those of this sha256
-        kept = self.kept if sha and make is key_points else None
-        found = kept.get(sha) if kept and sha else None
+        kept = self.kept if sha and make in KEPT_ON_DISK else None
+        found = kept.get(sha, mirrored=KEPT_ON_DISK[make]) if kept and sha else None
         if data is not None and found is None:
             try:
                 found = make(data, self.max_pixels)

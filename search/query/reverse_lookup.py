@@ -1,31 +1,20 @@
-"""Reverse image lookup and library-wide duplicate reports, on top of the query engine.
+"""Reverse image lookup, on top of the query engine (library-wide duplicate reports:
+:mod:`search.query.library_dedup`).
 
 ``lookup`` answers "where is this picture in my library, edited or not": exact copies (same
 bytes, or the same decoded pixels in another encoding), near-duplicates (copies by the
 library's calibrated copy score, or at or above an explicit threshold), then the nearest
-other images - each labelled with its evidence. ``library_duplicates`` runs
-:func:`search.dedup.groups.find_duplicates` over the whole library in its descriptor space.
+other images - each labelled with its evidence.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
-from search.dedup import (
-    DEFAULT_DEDUP_THRESHOLD,
-    DedupImage,
-    DedupResult,
-    MultiRowNeighbours,
-    find_duplicates,
-    keep_present,
-)
-from search.descriptor import DUPLICATE_Z, is_small
-from search.library import StoredFrames, primary_vectors, searched_dimension
+from search.dedup import DEFAULT_DEDUP_THRESHOLD
+from search.descriptor import DUPLICATE_Z
 from search.query.engine import SearchEngine
 from search.query.errors import QueryError
 from search.query.results import ImageQuery, SearchHit
@@ -254,100 +243,3 @@ def _evidence(hit: SearchHit, threshold: float, calibrated: bool) -> tuple[bool,
     near = copy >= threshold
     limit = f"{threshold:.4f}".rstrip("0").ljust(4, "0")  # 0.9 -> 0.90, 0.925
     return near, f"copy score {cut(copy, 3)} {'>=' if near else '<'} threshold {limit}"
-
-
-# -- whole-library duplicate reports ----------------------------------------------------------
-
-
-def library_images(
-    engine: SearchEngine, frames: StoredFrames | None = None
-) -> tuple[list[DedupImage], np.ndarray]:
-    """Every indexed image of the library with its searched vector (the library's descriptor
-    space: whitened, the framed photo for screenshots), in id order."""
-    images: list[DedupImage] = []
-    rows = engine.store.reads.dedup_rows()
-    descriptor = engine.library.descriptor()
-    frames = frames or StoredFrames.read(engine.store, descriptor)
-    chunks_ids, chunks_vectors = [], []
-    for ids, vectors in engine.store.iter_vectors():
-        keep = np.fromiter((int(i) in rows for i in ids), dtype=bool, count=len(ids))
-        searched = primary_vectors(descriptor, vectors[keep], frames.dominant, ids[keep])
-        chunks_ids.append(ids[keep])
-        chunks_vectors.append(searched.astype(np.float16))  # half the memory at 1 M
-    ids = np.concatenate(chunks_ids) if chunks_ids else np.zeros(0, np.int64)
-    stamp = engine.store.model_stamp()
-    width = searched_dimension(descriptor, stamp.dimension if stamp else 0)
-    vectors = np.concatenate(chunks_vectors) if chunks_vectors else np.zeros((0, width), np.float16)
-    for image_id in ids:
-        row = rows[int(image_id)]
-        images.append(
-            DedupImage(
-                id=row[0],
-                path=f"{row[1].rstrip('/')}/{row[2]}",
-                file_size=row[3],
-                width=row[4] or 0,
-                height=row[5] or 0,
-                sha256=row[6],
-                exif_datetime=row[7],
-                mtime=row[8] / 1e9 if row[8] else None,
-                format=row[9],
-                frame=(row[10], row[11]) if row[10] is not None else None,
-            )
-        )
-    return images, vectors
-
-
-def library_duplicates(
-    engine: SearchEngine,
-    *,
-    threshold: float | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    verify: bool = False,
-    **options: Any,
-) -> DedupResult:
-    """Exact and near-duplicate groups over the whole library (reads no file; a group whose
-    keeper's file is gone since indexing is kept by its best file still there).
-
-    Pairs are scored like searches: the best cosine between the two images' rows (whole image,
-    framed photo) in the library's descriptor space; ``threshold`` defaults to the calibrated
-    copy decision (:func:`default_threshold`). ``verify``: borderline pairs are confirmed
-    with local features (:mod:`search.dedup.verify`; needs OpenCV).
-    """
-    frames = StoredFrames.read(engine.store, engine.library.descriptor())
-    images, vectors = library_images(engine, frames)
-    threshold = default_threshold(engine) if threshold is None else float(threshold)
-    verifier = None
-    if options.get("near", True) and "neighbours" not in options and len(images):
-        ids = np.fromiter((im.id for im in images), dtype=np.int64, count=len(images))
-        extra_ids, extra = frames.extra_rows(engine.library.descriptor(), keep=ids)
-        options["neighbours"] = MultiRowNeighbours(
-            vectors, ids, extra.astype(np.float16), extra_ids
-        )
-        if verify:
-            small = frozenset(im.id for im in images if is_small(im.width, im.height))
-            verifier = _verifier(engine, options["neighbours"], threshold, small)
-            options["neighbours"] = verifier
-    result = find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
-    if verifier is not None:
-        result = verifier.restore(result)
-        result.stats.update(verifier.stats())
-    return keep_present(result)
-
-
-def _verifier(engine: SearchEngine, inner: Any, threshold: float, small: frozenset[int]) -> Any:
-    from search.dedup import VERIFY_Z, VerifiedNeighbours
-    from search.descriptor import opencv
-
-    opencv()  # a clear VerifyUnavailableError now rather than after the graph
-    calibration = engine.library.descriptor().calibration
-    low = calibration.duplicate_threshold(VERIFY_Z) if calibration else threshold * 0.7
-
-    def path_of(image_id: int) -> Any:
-        found = engine.records.image_file(image_id)
-        return found.path if found is not None and found.path.is_file() else None
-
-    low = min(low, threshold)
-    layouts = engine.records.layouts
-    return VerifiedNeighbours(
-        inner, path_of, low, threshold, calibration=calibration, small=small, layouts=layouts
-    )
