@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models.labels import merge_labels
 from search.store.dialect import upsert
-from search.store.records import FrameVector, SessionFactory, decode_vector, utcnow
+from search.store.records import FrameVector, ReadFactory, SessionFactory, decode_vector, utcnow
 from search.store.schema import DescriptorState, Embedding, ImageFrame, ImageLabel
 from search.store.write import FRAME_COLUMNS, frame_from_row
 
@@ -53,8 +53,8 @@ class DescriptorRows:
 class DescriptorRecords:
     """What the descriptor keeps (``store.descriptors``): learned state, framed photos, rows."""
 
-    def __init__(self, session: SessionFactory) -> None:
-        self._session = session
+    def __init__(self, session: SessionFactory, reading: ReadFactory) -> None:
+        self._session, self._reading = session, reading
 
     # -- learned state ----------------------------------------------------------------------
 
@@ -102,16 +102,16 @@ class DescriptorRecords:
             return {}
         ids = [int(i) for i in ids]
         out: dict[int, DescriptorRows] = {}
-        with self._session() as session:
+        with self._reading() as connection:
             for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
                 part = {"ids": ids[start : start + 900]}
-                for image_id, blob in session.execute(_VECTORS, part):
+                for image_id, blob in connection.execute(_VECTORS, part):
                     out[image_id] = DescriptorRows(decode_vector(blob))
-                for row in session.execute(_FRAMES, part):
+                for row in connection.execute(_FRAMES, part):
                     if row[0] in out:
                         out[row[0]].frame = frame_from_row(row[1:])
                 if labels:
-                    for image_id, label, score in session.execute(_LABELS, part):
+                    for image_id, label, score in connection.execute(_LABELS, part):
                         if image_id in out:
                             out[image_id].labels.append((label, float(score)))
         if labels:  # libraries indexed before names were merged may list one twice

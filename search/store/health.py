@@ -34,7 +34,7 @@ from search.store.errors import (
     sqlite_file,
 )
 from search.store.read_only import read_only_engine, read_only_file
-from search.store.records import MODEL_KEYS, ModelStamp, SessionFactory
+from search.store.records import MODEL_KEYS, ModelStamp, ReadFactory, SessionFactory
 from search.store.schema import STATUS_OK, Embedding, Image, LibraryMeta
 
 #: meta key set while a re-index to another model (or the same one) is unfinished
@@ -57,14 +57,14 @@ class ServingState(NamedTuple):
 class HealthRecords:
     """The library's health (``store.health``): serving state, re-index marker, integrity."""
 
-    def __init__(self, session: SessionFactory) -> None:
-        self._session = session
+    def __init__(self, session: SessionFactory, reading: ReadFactory) -> None:
+        self._session, self._reading = session, reading
 
     def serving_state(self) -> ServingState:
         """The recorded model and the unfinished re-index marker: one plain statement (read
         twice per query: before and after it)."""
-        with self._session() as session:
-            rows = {key: value for key, value in session.execute(_SERVING_STATE)}
+        with self._reading() as connection:
+            rows = {key: value for key, value in connection.execute(_SERVING_STATE)}
         model = None
         if "model_name" in rows:
             model = ModelStamp(

@@ -15,7 +15,13 @@ from sqlalchemy.orm import selectinload
 
 from models.labels import merge_labels
 from search.store.quality import flag_condition
-from search.store.records import ImageInfo, SessionFactory, StoredImage, info_from_row
+from search.store.records import (
+    ImageInfo,
+    ReadFactory,
+    SessionFactory,
+    StoredImage,
+    info_from_row,
+)
 from search.store.schema import (
     STATUS_FAILED,
     STATUS_OK,
@@ -73,8 +79,8 @@ def _parts(ids: Sequence[int]) -> list[list[int]]:
 class ImageReads:
     """Reads about images (``store.reads``)."""
 
-    def __init__(self, session: SessionFactory) -> None:
-        self._session = session
+    def __init__(self, session: SessionFactory, reading: ReadFactory) -> None:
+        self._session, self._reading = session, reading
 
     # -- the query hot path -----------------------------------------------------------------
 
@@ -83,13 +89,13 @@ class ImageReads:
         a caller that read them already): plain column queries in one read transaction, no
         ORM objects."""
         out: dict[int, StoredImage] = {}
-        with self._session() as session:
+        with self._reading() as connection:
             for part in _parts(ids):
-                for row in session.execute(_HIT_ROWS, {"ids": part}):
+                for row in connection.execute(_HIT_ROWS, {"ids": part}):
                     out[row[0]] = StoredImage(*row[:-2], duration_ms=row[-2], quality_flags=row[-1])
                 if not labels:
                     continue
-                for image_id, label, score in session.execute(_HIT_LABELS, {"ids": part}):
+                for image_id, label, score in connection.execute(_HIT_LABELS, {"ids": part}):
                     if image_id in out:
                         out[image_id].labels.append((label, float(score)))
         for row in out.values():  # libraries indexed before names were merged may list one twice
@@ -223,8 +229,8 @@ class ImageReads:
     def file_of(self, image_id: int) -> tuple[str, str, str | None, str | None, int] | None:
         """``(collection root, rel_path, sha256, format, file_size)`` of an image (one column
         query)."""
-        with self._session() as session:
-            row = session.execute(_FILE_OF, {"image_id": int(image_id)}).first()
+        with self._reading() as connection:
+            row = connection.execute(_FILE_OF, {"image_id": int(image_id)}).first()
         return None if row is None else tuple(row)  # type: ignore[return-value]
 
     def dedup_rows(self) -> dict[int, tuple[Any, ...]]:

@@ -25,6 +25,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from models.labels import merge_labels
@@ -35,6 +36,9 @@ VECTOR_DTYPE = np.dtype("<f4")
 
 #: what the store's parts are given: ``with session() as s:`` is one transaction
 SessionFactory = Callable[[], AbstractContextManager[Session]]
+#: and for the query's hot reads (plain column statements): ``with reading() as c:``, one
+#: connection without an ORM session (a session cost ~0.3 ms more than the statement)
+ReadFactory = Callable[[], AbstractContextManager[Connection]]
 
 
 def utcnow() -> datetime:

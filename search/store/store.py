@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -100,11 +100,11 @@ class Store:
         self.read_only = read_only
         self._sqlite_file = sqlite_file
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self.reads = ImageReads(self.session)
-        self.descriptors = DescriptorRecords(self.session)
+        self.reads = ImageReads(self.session, self.reading)
+        self.descriptors = DescriptorRecords(self.session, self.reading)
         self.removals = RemovalRecords(self.session)
         self.runs = RunRecords(self.session)
-        self.health = HealthRecords(self.session)
+        self.health = HealthRecords(self.session, self.reading)
         self.videos = VideoRecords(self.session)
         self.quality = QualityRecords(self.session)
         #: writers' advisory locks (PostgreSQL); None: the library's lock file (SQLite)
@@ -165,6 +165,12 @@ class Store:
         # a file damaged after it was opened: a clear typed error too
         with reported_corruption(self.sqlite_path), self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for plain column reads (no ORM session: the query's hot path)."""
+        with reported_corruption(self.sqlite_path), self.engine.connect() as connection:
+            yield connection
 
     @property
     def sqlite_path(self) -> Path | None:
