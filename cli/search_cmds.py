@@ -199,6 +199,10 @@ def search(
     as_json: bool,
 ) -> None:
     """Find the library images most similar to IMAGE (or to a region of it)."""
+    from models.files import no_such_file  # said before the library and the model are opened
+
+    if not image.exists() and not image.is_symlink():
+        raise no_such_file(str(image))
     wanted = quality_filter(flags, exclude_flags)
     with open_engine(ctx) as engine:
         hits = engine.search_image(image, roi=roi, k=k, min_score=min_score, flags=wanted)

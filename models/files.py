@@ -51,6 +51,13 @@ def _check(st: os.stat_result, name: str, max_bytes: int) -> None:
         raise EmptyImageError("file is empty (zero bytes)", source=name)
 
 
+def no_such_file(name: str) -> UnreadableImageError:
+    """The error for a path where there is no file (a URL's path says so)."""
+    hint = " (URLs are not downloaded: save the image and give its path)"
+    missing = "cannot read file: no such file" + (hint if _URL.match(name) else "")
+    return UnreadableImageError(missing, source=name)
+
+
 def open_image_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> BinaryIO:
     """A binary file object for ``path`` once it is known to be a non-empty regular file of at
     most ``max_bytes`` (links are followed; what they lead to is checked). Raises
@@ -60,9 +67,7 @@ def open_image_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTE
         _check(os.stat(name), name, max_bytes)  # nothing opened yet: a FIFO cannot block
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        hint = " (URLs are not downloaded: save the image and give its path)"
-        missing = "cannot read file: no such file" + (hint if _URL.match(name) else "")
-        raise UnreadableImageError(missing, source=name) from None
+        raise no_such_file(name) from None
     except OSError as exc:
         raise UnreadableImageError(
             f"cannot read file: {exc.strerror or exc}", source=name
