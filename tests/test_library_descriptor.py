@@ -201,6 +201,14 @@ def test_verify_raises_a_geometrically_confirmed_pair_only(tmp_path: Path, data_
     assert raised >= 0.5 and scores[0].tolist() == pytest.approx([1.0, raised, 0.35])
     assert provider.raised == {(1, 2): pytest.approx(0.34)}  # its own score, for the report
     assert provider.stats() == {"verify_checked": 2, "verify_confirmed": 1, "verify_images": 3}
+    # key points made on threads (the default: the machine's cores) or in one: the same
+    alone = VerifiedNeighbours(inner, paths.get, low=0.3, threshold=0.5, workers=1)
+    assert [a.tolist() for a in alone(np.array([1]), 3)] == [scores.tolist(), found.tolist()]
+    assert alone.decided == provider.decided
+    # none made ahead for pairs past the budget: the best pair's two images only
+    capped = VerifiedNeighbours(inner, paths.get, low=0.3, threshold=0.5, max_pairs=1, workers=4)
+    capped(np.array([1]), 3)
+    assert sorted(capped.features) == [1, 3] and capped.stats()["verify_checked"] == 1
 
 
 def test_eval_measures_the_library_path(data_dir: Path, models_dir: Path) -> None:

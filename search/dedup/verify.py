@@ -27,7 +27,9 @@ well, an inverted one with the image's grey levels inverted.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -80,9 +82,12 @@ class VerifiedNeighbours:
         small: frozenset[int] = frozenset(),
         layouts: Callable[[Sequence[int]], dict[int, bytes]] | None = None,
         key_points: Callable[[int], LocalFeatures | None] | None = None,
+        workers: int | None = None,
     ) -> None:
         self.inner = inner
         self.key_points = key_points
+        #: threads making key points (decoding and ORB release the GIL): the machine's cores
+        self.workers = workers if workers is not None else min(4, os.cpu_count() or 1)
         self.small = small
         self.layouts = layouts
         self.levels: dict[int, QueryPixels | None] = {}  # small images
@@ -104,16 +109,38 @@ class VerifiedNeighbours:
         """An image's key points, of its grey levels inverted too (each computed once; the
         upright ones by ``key_points`` when given: the library's, kept on disk)."""
         cache = self.inverted if inverted else self.features
-        if image_id not in cache and self.key_points is not None and not inverted:
-            cache[image_id] = self.key_points(image_id)
-        elif image_id not in cache:
-            cache[image_id] = self._read(
-                image_id,
-                lambda p: local_features(
-                    load_image(p, draft_size=KEY_POINT_DRAFT).image, inverted=inverted
-                ),
-            )
+        if image_id not in cache:
+            cache[image_id] = self._made(image_id, inverted)
         return cache[image_id]
+
+    def _made(self, image_id: int, inverted: bool = False) -> LocalFeatures | None:
+        if self.key_points is not None and not inverted:
+            return self.key_points(image_id)
+        return self._read(
+            image_id,
+            lambda p: local_features(
+                load_image(p, draft_size=KEY_POINT_DRAFT).image, inverted=inverted
+            ),
+        )
+
+    def _prefetch(self, pairs: list[tuple[int, int, bool]]) -> None:
+        """Make the upright key points that the first pairs within the budget will match
+        (each image once) on :attr:`workers` threads; the matching stays in order."""
+        wanted: dict[int, None] = {}
+        budget = self.max_pairs - self.checked
+        for a, b, inverted in pairs:
+            if budget <= 0:
+                break
+            if (min(a, b), max(a, b), inverted) in self.decided:
+                continue
+            budget -= 1
+            for image_id in (b,) if inverted else (a, b):
+                if image_id not in self.features:
+                    wanted[image_id] = None
+        if self.workers < 2 or len(wanted) < 2:
+            return
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="key-points") as pool:
+            self.features.update(zip(wanted, pool.map(self._made, wanted), strict=True))
 
     def _pixels(self, image_id: int) -> QueryPixels | None:
         """A small image's grey levels (decoded once)."""
@@ -184,9 +211,9 @@ class VerifiedNeighbours:
         toned = self._toned(ids, found, open_)
         grey |= toned != 0
         rows, cols = np.nonzero(grey)
-        for r, c in sorted(
-            zip(rows.tolist(), cols.tolist(), strict=True), key=lambda rc: -scores[rc]
-        ):
+        ordered = sorted(zip(rows.tolist(), cols.tolist(), strict=True), key=lambda rc: -scores[rc])
+        self._prefetch([(int(ids[r]), int(found[r, c]), bool(toned[r, c] < 0)) for r, c in ordered])
+        for r, c in ordered:
             a, b = int(ids[r]), int(found[r, c])
             inliers = self._inliers(a, b, bool(toned[r, c] < 0))
             if inliers >= MIN_INLIERS:
