@@ -1,4 +1,4 @@
-"""Whole-library duplicate reports (``imgsearch dedup``, the web's report): every indexed
+"""Whole-library duplicate reports (``imgsearch dedup``): every indexed
 image paired with its neighbours in the library's descriptor space
 (:func:`search.dedup.groups.find_duplicates`), borderline pairs confirmed by key points with
 ``verify`` (:mod:`search.dedup.verify`, reading files by the engine's rules, their key points
