@@ -128,6 +128,15 @@ def edit_photo(photo: Path, out: Path, scale: float, crop: float, quality: int) 
     image.resize((int(image.width * scale), int(image.height * scale))).save(out, quality=quality)
 
 
+def quarter_crop(photo: Path, out: Path) -> None:
+    """A quarter of ``photo`` (off centre), enlarged to 400 px wide, as a JPEG: a heavy crop
+    that the copy score leaves in the grey band and key points confirm."""
+    image = Image.open(photo).convert("RGB")
+    w, h = image.size
+    crop = image.crop((int(w * 0.1), int(h * 0.15), int(w * 0.6), int(h * 0.7)))
+    crop.resize((400, round(400 * crop.height / crop.width))).save(out, quality=85)
+
+
 def copies_library(root: Path, data_dir: Path, models_dir: Path) -> tuple[Path, Settings, str]:
     """Ten hymenoptera photos and two edited copies of the first in ``root/photos``, indexed
     into ``root/lib``; a third edit of it is ``root/query.jpg``: ``(root, settings, the

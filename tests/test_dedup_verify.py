@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.cli_process import run_cli
+from tests.engine_library import quarter_crop
 
 pytest.importorskip("cv2")
 pytestmark = pytest.mark.slow  # a small library indexed by the CLI
@@ -22,13 +23,8 @@ def test_verify_groups_heavy_crops_and_says_so(
     (tmp_path / "col").mkdir()
     for photo in photos:
         Image.open(photo).convert("RGB").save(tmp_path / "col" / f"{photo.stem}.jpg", quality=92)
-    for photo in photos[:4]:  # a quarter of the photo, enlarged: below the copy score
-        im = Image.open(photo).convert("RGB")
-        w, h = im.size
-        crop = im.crop((int(w * 0.1), int(h * 0.15), int(w * 0.6), int(h * 0.7)))
-        crop.resize((400, round(400 * crop.height / crop.width))).save(
-            tmp_path / "col" / f"{photo.stem}__crop.jpg", quality=85
-        )
+    for photo in photos[:4]:  # below the copy score
+        quarter_crop(photo, tmp_path / "col" / f"{photo.stem}__crop.jpg")
     args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
     assert run_cli([*args, "index", str(tmp_path / "col")], tmp_path).returncode == 0
 

@@ -18,7 +18,7 @@ from PIL import Image
 from search.descriptor import KEY_POINT_VERSION, LocalFeatures, local_features
 from search.library import KeyPointCache
 from search.query import SearchEngine, library_duplicates
-from tests.engine_library import build_library, make_settings
+from tests.engine_library import build_library, make_settings, quarter_crop
 
 pytest.importorskip("cv2")
 
@@ -150,21 +150,16 @@ def test_dedup_verify_keeps_its_key_points_for_its_next_run_and_for_queries(
     """``dedup --verify`` made every grey-band image's key points again at each run (18 s of
     a 19 s run over the 509 shared photos); they are now the library's kept ones, mirrored
     too, and a query reading them matches as it does with its own."""
-    photos = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))[:8]
-    root = tmp_path / "photos"
-    root.mkdir()
-    names = [shutil.copy(p, root / p.name) and p.name for p in photos]
-    for photo in photos[:3]:  # a quarter of the photo, enlarged: in the grey band
-        im = Image.open(photo).convert("RGB")
-        w, h = im.size
-        crop = im.crop((int(w * 0.1), int(h * 0.15), int(w * 0.6), int(h * 0.7)))
-        crop.resize((400, round(400 * crop.height / crop.width))).save(
-            root / f"{photo.stem}__crop.jpg", quality=85
-        )
-        names.append(f"{photo.stem}__crop.jpg")
+    images = data_dir / "hymenoptera" / "images"
+    photos = sorted(images.rglob("*.jpg"))[:8]
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    for photo in photos[:3]:  # in the grey band
+        quarter_crop(photo, crops / f"{photo.stem}.jpg")
     settings = make_settings(tmp_path / "lib", models_dir)
-    build_library(settings, {root: names})
-    query = root / f"{photos[0].stem}__crop.jpg"
+    originals = [str(p.relative_to(images)) for p in photos]
+    build_library(settings, {images: originals, crops: [f"{p.stem}.jpg" for p in photos[:3]]})
+    query = crops / f"{photos[0].stem}.jpg"
     with SearchEngine.open(settings) as engine:
         expected = _answers(engine, query)  # entries made by a query
     shutil.rmtree(settings.key_point_dir, ignore_errors=True)

@@ -33,17 +33,16 @@ T = TypeVar("T")
 Make = Callable[[bytes, "int | None"], T]  # (file bytes, max pixels) -> evidence
 
 
-def key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
+def key_points(data: bytes, max_pixels: int | None, *, mirrored: bool = False) -> LocalFeatures:
     """A library image's key points (matched second only: not mirrored)."""
     image = load_image(data, draft_size=KEY_POINT_DRAFT, max_pixels=max_pixels).image
-    return local_features(image, mirrored=False)
+    return local_features(image, mirrored=mirrored)
 
 
 def paired_key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
     """A library image's key points mirrored too: matched first, against another library
     image (``dedup --verify``)."""
-    image = load_image(data, draft_size=KEY_POINT_DRAFT, max_pixels=max_pixels).image
-    return local_features(image)
+    return key_points(data, max_pixels, mirrored=True)
 
 
 #: the makers whose results are kept on disk too: whether they are mirrored

@@ -98,8 +98,6 @@ class LocalVerifier:
 
     def __init__(self, files: CandidateFiles) -> None:
         self.files = files  # the candidates' files: their rows, the decode limit, key points
-        self.max_pixels = files.max_pixels
-        self.records = files.records
         self.layouts = LibraryLayouts(files.records)
         self.stats = LocalStats()
         self._lock = threading.Lock()  # the stats
@@ -141,7 +139,7 @@ class LocalVerifier:
     def _query_evidence(self, source: ImageQuery, region: object, small: bool) -> QueryEvidence:
         try:
             image = load_image(
-                source, draft_size=KEY_POINT_DRAFT, max_pixels=self.max_pixels, roi=region
+                source, draft_size=KEY_POINT_DRAFT, max_pixels=self.files.max_pixels, roi=region
             ).image
         except (ImgsearchError, OSError) as error:
             log.info("local evidence: cannot read the query: %s", error)
@@ -282,7 +280,7 @@ class LocalVerifier:
             return [], []
         floor = verified_floor(calibration)
         open_ = [n for n in range(len(ids)) if copy[n] < floor]
-        stored = self.records.shaped_layouts([int(ids[n]) for n in open_])
+        stored = self.files.records.shaped_layouts([int(ids[n]) for n in open_])
         shaped = {n: stored[int(ids[n])] for n in open_ if int(ids[n]) in stored}
         layouts = {n: layout for n, (layout, _) in shaped.items()}
         aspects = {n: aspect for n, (_, aspect) in shaped.items()}
