@@ -63,6 +63,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "cli.explore_cmds",
         "Images far from everything else in the library, most outlying first.",
     ),
+    "prune": (
+        "cli.prune_cmds",
+        "Delete cached thumbnails and key points that no library image needs any more.",
+    ),
     "rebuild-index": (
         "cli.admin_cmds",
         "Rebuild the FAISS cache from the database (the database is the truth).",

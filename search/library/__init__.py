@@ -29,6 +29,8 @@ _SOURCES: dict[str, str] = {
     "SIZES": "search.library.thumbnails",
     "ThumbnailCache": "search.library.thumbnails",
     "KeyPointCache": "search.library.key_points",
+    "Pruned": "search.library.prune",
+    "prune_folder": "search.library.prune",
     "video_still": "search.library.thumbnails",
     "video_still_jpeg": "search.library.thumbnails",
 }
@@ -39,6 +41,7 @@ __all__ = [
     "SIZES",
     "KeyPointCache",
     "Library",
+    "Pruned",
     "Searchable",
     "StoredFrames",
     "ThumbnailCache",
@@ -48,6 +51,7 @@ __all__ = [
     "load_descriptor",
     "model_search_path",
     "primary_vectors",
+    "prune_folder",
     "searched_dimension",
     "to_stored",
     "video_still",
@@ -79,6 +83,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         model_search_path,
         with_model_dir,
     )
+    from search.library.prune import Pruned, prune_folder
     from search.library.thumbnails import (
         DEFAULT_SIZE,
         SIZES,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import zipfile
+from collections.abc import Callable, Container
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ from search.library.atomic import replaced_whole
 log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_NAME = re.compile(r"([0-9a-f]{64})-(.+)\.npz")  # sha256, extraction version (path_for)
 
 
 class KeyPointCache:
@@ -53,6 +55,17 @@ class KeyPointCache:
         if not _SHA256.fullmatch(sha256):
             raise ValueError("a key-point entry is named by a file's sha256 (64 hex digits)")
         return self.directory / sha256[:2] / f"{sha256}-{KEY_POINT_VERSION}.npz"
+
+    @staticmethod
+    def needed_by(contents: Container[str | None]) -> Callable[[str], bool]:
+        """Whether an entry's file name is still needed by a library whose files' contents
+        (sha256) are ``contents``: one of them, of the current extraction version."""
+
+        def needed(name: str) -> bool:
+            found = _NAME.fullmatch(name)
+            return found is not None and found[2] == KEY_POINT_VERSION and found[1] in contents
+
+        return needed
 
     def get(self, sha256: str, *, mirrored: bool = False) -> LocalFeatures | None:
         """The key points kept for a file of content ``sha256``, without their mirrored planes

@@ -12,9 +12,11 @@ import atexit
 import hashlib
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from PIL import Image
@@ -27,15 +29,18 @@ log = logging.getLogger(__name__)
 DEFAULT_SIZE = 320
 SIZES = (160, 320, 640, 1024)  # the only sizes served: a request cannot fill the disk
 JPEG_QUALITY = 82
+_NAME = re.compile(r"(\d+)-([0-9a-f]{16})-(\d+)\.jpg")  # id, version, size (path_for)
 
 
 def version_of(path: Path, sha256: str | None = None) -> str:
     """A short digest naming the image's content version (sha256, else size + mtime)."""
     if sha256:
-        text = sha256
-    else:
-        stat = path.stat()
-        text = f"{stat.st_size}:{stat.st_mtime_ns}"
+        return _digest(sha256)
+    stat = path.stat()
+    return _digest(f"{stat.st_size}:{stat.st_mtime_ns}")
+
+
+def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -110,6 +115,26 @@ class ThumbnailCache:
                     old.unlink()
                 except OSError as error:  # another thread may have removed it first
                     log.debug("could not remove stale thumbnail %s: %s", old, error)
+
+    @staticmethod
+    def needed_by(contents: Mapping[int, str | None]) -> Callable[[str], bool]:
+        """Whether a thumbnail's file name is still needed by a library whose images'
+        contents are ``contents`` (sha256 by id, as ``LibraryStore.reads.contents``): its
+        image is there, its size is served, and its version is the image's (any version of an
+        image with no sha256: its version is the file's size and mtime)."""
+        versions = {image_id: sha and _digest(sha) for image_id, sha in contents.items()}
+
+        def needed(name: str) -> bool:
+            found = _NAME.fullmatch(name)
+            if found is None or int(found[3]) not in SIZES:
+                return False
+            image_id = int(found[1])
+            if image_id not in versions:
+                return False
+            version = versions[image_id]
+            return version is None or version == found[2]
+
+        return needed
 
     def clear(self) -> int:
         """Delete every cached thumbnail; returns how many files were removed."""

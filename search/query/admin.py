@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from search.index import IndexCacheError
-from search.library import MODEL_DIR_KEY, describe, has_labels, with_model_dir
+from search.library import (
+    MODEL_DIR_KEY,
+    KeyPointCache,
+    Pruned,
+    ThumbnailCache,
+    describe,
+    has_labels,
+    prune_folder,
+    with_model_dir,
+)
 from search.query.errors import NoLabelsError
 from search.store import (
     INTERRUPTED,
@@ -162,6 +171,28 @@ class LibraryAdmin:
             {"path": r.path, "images": r.images, "failed": failed_at[r.path]}
             for r in by_path(recorded.values())
         ]
+
+    def prune_caches(self, *, dry_run: bool = False) -> list[Pruned]:
+        """Delete the thumbnails and key points that no image of the library needs any more
+        (``dry_run``: count them); under the writer lock, so that no index run adds images
+        meanwhile. The database and the FAISS file are not touched."""
+        with self.library.writer_lock():
+            contents = self.store.reads.contents()
+            shas = set(contents.values())
+            return [
+                prune_folder(
+                    "thumbnails",
+                    self.settings.thumbnail_dir,
+                    ThumbnailCache.needed_by(contents),
+                    dry_run=dry_run,
+                ),
+                prune_folder(
+                    "key points",
+                    self.settings.key_point_dir,
+                    KeyPointCache.needed_by(shas),
+                    dry_run=dry_run,
+                ),
+            ]
 
     def undo_remove(self, paths: Iterable[str | os.PathLike[str]]) -> list[Removal]:
         """Forget the removals at or below ``paths``: the next index run adds those files

@@ -295,6 +295,12 @@ class ImageReads:
         with self._session() as session:
             return list(session.scalars(query))
 
+    def contents(self) -> dict[int, str | None]:
+        """Every image row's file content (sha256; None where none was read), by id: what
+        the library's caches (thumbnails, key points) may still be needed for."""
+        with self._reading() as connection:
+            return {row[0]: row[1] for row in connection.execute(select(Image.id, Image.sha256))}
+
     def any_vector(self) -> bool:
         """Whether any image has a vector yet."""
         with self._session() as session:
