@@ -1,10 +1,9 @@
-"""Maintenance commands: ``remove`` (recorded, undoable), ``rebuild-index`` and ``db``."""
+"""Maintenance commands: ``rebuild-index`` and ``db`` (``remove``, ``prune``:
+cli/remove_cmds.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,122 +13,21 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli.main import cli
-from cli.options import NonEmptyPath, NonEmptyText
+from cli.options import NonEmptyText
 from cli.search_cmds import open_engine, user_errors
 from cli.stats_cmds import keep_run_figures, run_figures
 from search.settings import INDEX_KINDS, Settings
-from search.units import plural
 
 if TYPE_CHECKING:  # SQLAlchemy and Alembic load when a command runs, not for its --help
     from sqlalchemy import Engine
 
-    from search.store import Removal
 
-
-def _json_option(shape: str) -> Callable[[Any], Any]:
+def json_shape_option(shape: str) -> Callable[[Any], Any]:
     return click.option("--json", "as_json", is_flag=True, help=f"Print JSON: {shape}.")
 
 
-def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+def emit(as_json: bool, data: dict[str, Any], text: str) -> None:
     click.echo(json.dumps(data, indent=2, default=str) if as_json else text)
-
-
-@cli.command()
-@click.argument("paths", nargs=-1, required=True, type=NonEmptyPath(path_type=Path))
-@click.option(
-    "--undo",
-    is_flag=True,
-    help="Take PATHS back: forget their removal, so the next `imgsearch index` "
-    "adds their files again.",
-)
-@click.option(
-    "--yes",
-    "-y",
-    is_flag=True,
-    help="Remove whole collections without asking (needed when not run from a terminal).",
-)
-@_json_option(
-    '{"removed", "failed", "paths": [{"path", "images", "failed"}]}; with --undo {"undone": '
-    '[{"path", "images", "removed_at"}]}'
-)
-@click.pass_context
-@user_errors
-def remove(
-    ctx: click.Context, paths: tuple[Path, ...], undo: bool, yes: bool, as_json: bool
-) -> None:
-    """Remove images (files, or folders: everything below) from the library, for good.
-
-    PATHS: files, folders or whole collections of the library.
-
-    Files on disk are never touched. The removal is recorded: later `imgsearch index` runs
-    leave these files out (`imgsearch stats` lists what was removed) until
-    `imgsearch remove --undo PATH`.
-    """
-    with open_engine(ctx) as engine:
-        if undo:
-            undone = engine.admin.undo_remove(paths)
-            if not undone:
-                raise click.ClickException(_nothing_to_undo(engine.admin.removals(), paths))
-            _emit(
-                as_json,
-                {"undone": [u.to_dict() for u in undone]},
-                "\n".join(
-                    f"{u.path}: taken back ({plural(u.images, 'image')} when removed); the next "
-                    "`imgsearch index` adds its files again"
-                    for u in undone
-                ),
-            )
-            return
-        done = engine.admin.remove(paths, confirm_whole=None if yes else _confirm_whole)
-        figures = run_figures(engine.library)  # the next `stats` reads them, nothing else
-    keep_run_figures(ctx.obj, figures)
-    if not done:
-        raise click.ClickException("none of these paths is an image of this library")
-    removed = sum(entry["images"] for entry in done)
-    failed = sum(entry["failed"] for entry in done)
-    what = _counted(removed, failed)
-    _emit(
-        as_json,
-        {"removed": removed, "failed": failed, "paths": done},
-        f"removed {what} from the library; later index runs leave "
-        f"{'it' if removed + failed == 1 else 'them'} out (undo: imgsearch remove --undo PATH)",
-    )
-
-
-def _counted(images: int, failed: int) -> str:
-    """ "3 images", "1 image and 2 files that could not be indexed"."""
-    text = plural(images, "image")
-    if failed:
-        text += f" and {plural(failed, 'file')} that could not be indexed"
-    return text
-
-
-def _can_ask() -> bool:
-    return sys.stdin.isatty()
-
-
-def _confirm_whole(collections: list[tuple[str, int, int]]) -> None:
-    """Ask before a removal takes out whole collections (``imgsearch remove /`` is one
-    typo away); without a terminal to ask on, refuse unless ``--yes`` was given."""
-    whole = ", ".join(
-        f"{root} ({_counted(images, failed)})" for root, images, failed in collections
-    )
-    question = f"this removes every image of the collection{'s' * (len(collections) > 1)} {whole}"
-    if not _can_ask():
-        raise click.UsageError(f"{question}; add --yes to go ahead")
-    click.confirm(f"{question}. Go ahead?", abort=True, err=True)
-
-
-def _nothing_to_undo(removals: list[Removal], paths: tuple[Path, ...]) -> str:
-    for path in paths:
-        target = Path(os.path.abspath(path))
-        for removal in removals:
-            if target.is_relative_to(removal.path):
-                return (
-                    f"{path} lies in the removed {removal.path}: take that back "
-                    f"(`imgsearch remove --undo {removal.path}`), then remove the rest again"
-                )
-    return "no removal is recorded at or below these paths (`imgsearch stats` lists them)"
 
 
 @cli.command("rebuild-index")
@@ -141,7 +39,7 @@ def _nothing_to_undo(removals: list[Removal], paths: tuple[Path, ...]) -> str:
     help="Index kind (remembered for later rebuilds). [default: the library's "
     "current kind, else IMGSEARCH_INDEX, else auto]",
 )
-@_json_option('{"kind", "ntotal", "seconds", ...}')
+@json_shape_option('{"kind", "ntotal", "seconds", ...}')
 @click.pass_context
 @user_errors
 def rebuild_index(ctx: click.Context, kind: str | None, as_json: bool) -> None:
@@ -160,7 +58,7 @@ def rebuild_index(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     )
     if info["requested_kind"] not in (info["kind"], "auto"):  # an empty library
         extra += f" ({info['requested_kind']} needs vectors: the next index run builds it)"
-    _emit(
+    emit(
         as_json,
         {**info, "seconds": round(seconds, 3)},
         f"rebuilt the {info['kind']} index of {info['ntotal']} vectors in {seconds:.2f} s{extra}",
@@ -236,7 +134,7 @@ def db() -> None:
 
 
 @db.command()
-@_json_option('{"current", "head", "up_to_date"}')
+@json_shape_option('{"current", "head", "up_to_date"}')
 @click.pass_context
 @user_errors
 def current(ctx: click.Context, as_json: bool) -> None:
@@ -247,7 +145,7 @@ def current(ctx: click.Context, as_json: bool) -> None:
         revision = migrate.current_revision(engine)
     head = migrate.head_revision()
     state = "up to date" if revision == head else "run `imgsearch db upgrade`"
-    _emit(
+    emit(
         as_json,
         {"current": revision, "head": head, "up_to_date": revision == head},
         f"current {revision or '(none)'}\nhead    {head}\n{state}",
@@ -286,7 +184,7 @@ def _migrate(
             run_migration(lambda: step(engine, revision))
         after = migrate.current_revision(engine)
     kept = f"\nthe file as it was is kept as {backup}" if backup is not None else ""
-    _emit(
+    emit(
         as_json,
         {"before": before, "after": after, "backup": str(backup) if backup else None},
         f"schema {before or '(none)'} -> {after or '(base)'}{kept}",
@@ -299,7 +197,7 @@ def _migrate(
     default="head",
     type=NonEmptyText("give a revision id, or leave it out for 'head'"),
 )
-@_json_option('{"before", "after", "backup"}')
+@json_shape_option('{"before", "after", "backup"}')
 @click.pass_context
 @user_errors
 def upgrade(ctx: click.Context, revision: str, as_json: bool) -> None:
@@ -318,7 +216,7 @@ def upgrade(ctx: click.Context, revision: str, as_json: bool) -> None:
     help="Downgrade without asking (scripts); without it a terminal asks, and anything "
     "else is refused.",
 )
-@_json_option('{"before", "after", "backup"}')
+@json_shape_option('{"before", "after", "backup"}')
 @click.pass_context
 @user_errors
 def downgrade(ctx: click.Context, revision: str, yes: bool, as_json: bool) -> None:

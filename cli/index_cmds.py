@@ -168,6 +168,7 @@ def index_command(
             )
         from indexer.run import IndexOptions, index_collections  # SQLAlchemy: while they decode
         from search.library import Library
+        from search.query import LibraryAdmin
 
         options = IndexOptions(
             paths=paths,
@@ -184,6 +185,8 @@ def index_command(
             opened = head.model if head is not None else None
             onnx = library.load_model(settings.model, bind=True, background=True, opened=opened)
             summary = index_collections(library, onnx, options, head)
+            if summary.removed or summary.updated:  # their cached files are never read again
+                summary.pruned, summary.pruned_bytes = LibraryAdmin(library).prune_after_changes()
             figures = run_figures(library)
         keep_run_figures(settings, figures)
     except ImgsearchError as error:

@@ -64,7 +64,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Images far from everything else in the library, most outlying first.",
     ),
     "prune": (
-        "cli.prune_cmds",
+        "cli.remove_cmds",
         "Delete cached thumbnails and key points that no library image needs any more.",
     ),
     "rebuild-index": (
@@ -76,7 +76,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Re-embed every image of every collection (with another model, or the library's).",
     ),
     "remove": (
-        "cli.admin_cmds",
+        "cli.remove_cmds",
         "Remove images (files, or folders: everything below) from the library, for good.",
     ),
     "search": (

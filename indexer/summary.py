@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexer.writer import Counts
-from search.units import printable
+from search.units import human_size, printable
 
 
 @dataclass
@@ -33,6 +33,8 @@ class IndexSummary(Counts):
     learn_edits: int = 0  # edits of them (pairs)
     quality_measured: int = 0  # images indexed before quality flags existed, measured now
     quality_seconds: float = 0.0  # of ``seconds``: measuring them
+    pruned: int = 0  # cached thumbnails / key points of removed or replaced files deleted
+    pruned_bytes: int = 0
 
     @property
     def index_seconds(self) -> float:
@@ -67,6 +69,8 @@ class IndexSummary(Counts):
             "index_seconds": round(self.index_seconds, 3),
             "quality_measured": self.quality_measured,
             "quality_seconds": round(self.quality_seconds, 3),
+            "pruned": self.pruned,
+            "pruned_bytes": self.pruned_bytes,
             "failures": [{"path": p, "error": e} for p, e in self.failures],
             "warnings": self.warnings,
         }
@@ -115,6 +119,11 @@ class IndexSummary(Counts):
                 f"{self.skipped_removed} files left out: removed from the library "
                 "(`imgsearch stats` lists them; `imgsearch remove --undo PATH` takes "
                 "one back)"
+            )
+        if self.pruned:
+            lines.append(
+                f"{self.pruned} cached thumbnails and key points of removed or replaced files "
+                f"deleted ({human_size(self.pruned_bytes)})"
             )
         if self.kept_unreadable:
             lines.append(

@@ -42,6 +42,8 @@ def test_remove_sticks_until_undone(run, pictures: Path) -> None:  # type: ignor
         "removed": 2,
         "failed": 0,
         "paths": [{"path": str(pictures / "old"), "images": 2, "failed": 0}],
+        "pruned": 0,  # nothing cached yet
+        "pruned_bytes": 0,
     }
 
     # The nightly index, with its folder or without: the removed files stay out.
@@ -78,7 +80,7 @@ def test_removing_a_whole_collection_asks_first(run, pictures: Path, monkeypatch
     expected = f"every image of the collection {pictures} (5 images and 1 file that could not be"
     assert expected in " ".join(refused.split()) and "add --yes" in refused
     # From a terminal: asked; "no" removes nothing.
-    monkeypatch.setattr("cli.admin_cmds._can_ask", lambda: True)
+    monkeypatch.setattr("cli.remove_cmds._can_ask", lambda: True)
     result = CliRunner().invoke(
         cli, ["--library", str(run.library), "remove", str(pictures)], input="n\n"
     )

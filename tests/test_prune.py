@@ -1,7 +1,9 @@
-"""`imgsearch prune`: the thumbnails and key points of removed images and replaced files, of
-sizes and extraction versions no longer made, and a killed process's temporary files are
-deleted; everything a library image can still ask for, and anything written in the last
-minute, is kept. The database is untouched; a read-only library is refused."""
+"""Cached thumbnails and key points that no image needs any more: `remove` and `index` delete
+those of the images they removed or replaced; `imgsearch prune` also those of sizes and
+extraction versions no longer made, of images removed while a server was making them, and a
+killed process's temporary files. Everything a library image can still ask for, and anything
+written in the last minute, is kept; the database is untouched; a read-only library is
+refused."""
 
 from __future__ import annotations
 
@@ -66,27 +68,47 @@ def library(tmp_path: Path, data_dir: Path, models_dir: Path):  # type: ignore[n
     return run, pictures, photos[5], made
 
 
-def test_prune_keeps_what_images_need_and_deletes_the_rest(library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_remove_and_index_delete_the_cached_files_they_make_stale(library) -> None:  # type: ignore[no-untyped-def]
     run, pictures, other_photo, made = library
-    settings = Settings(library=run.library)
-    before = _contents(run.library)
+    old = sorted(p.name for p in (pictures / "old").glob("*.jpg"))
+    stale = [path for name in old for path in made[name]]
+    removed = json.loads(run("remove", "--json", str(pictures / "old")).stdout)
+    assert (removed["removed"], removed["pruned"]) == (2, 4)
+    assert not any(path.exists() for path in stale)
+    assert all(path.exists() for name in made if name not in old for path in made[name])
 
-    # Two images removed; one file replaced by another photo (same id, a new sha256).
-    run("remove", str(pictures / "old"))
+    # A file replaced by another photo: the same image id, a new sha256; its old thumbnail
+    # and key points can never be read again.
     replaced = sorted(pictures.glob("*.jpg"))[0]
     shutil.copyfile(other_photo, replaced)
-    run("index", "--no-progress", str(pictures))
-    after = _contents(run.library)
-    assert set(after) == set(before) - {p.name for p in (pictures / "old").glob("*.jpg")}
-    assert after[replaced.name][0] == before[replaced.name][0]
-    assert after[replaced.name][1] != before[replaced.name][1]
+    summary = json.loads(run("index", "--json", "--no-progress", str(pictures)).stdout)
+    assert (summary["updated"], summary["pruned"]) == (1, 2)
+    assert summary["pruned_bytes"] > 0
+    assert not any(path.exists() for path in made[replaced.name])
+    assert all(p.exists() for name in made if name not in {*old, replaced.name} for p in made[name])
 
-    # What a library no longer asks for, beside what it does.
+    # Nothing removed or replaced: nothing walked, nothing deleted.
+    again = json.loads(run("index", "--json", "--no-progress", str(pictures)).stdout)
+    assert (again["updated"], again["removed"], again["pruned"]) == (0, 0, 0)
+
+
+def test_prune_keeps_what_images_need_and_deletes_the_rest(library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run, pictures, _, made = library
+    settings = Settings(library=run.library)
+    contents = _contents(run.library)
     thumbs, points = settings.thumbnail_dir, settings.key_point_dir
-    live_id, live_sha = after[sorted(after)[-1]]
+    name = sorted(contents)[-1]
+    live_id, live_sha = contents[name]
+
+    # What a library no longer asks for, beside what it does: an image removed while a
+    # server made its thumbnail again (it still had it in its results), other versions,
+    # sizes and extractions, a killed process's temporary files.
+    old = sorted(p.name for p in (pictures / "old").glob("*.jpg"))
+    run("remove", str(pictures / "old"))
     stale = [
+        *(path for old_name in old for path in made[old_name]),
         ThumbnailCache(thumbs).path_for(live_id, "0" * 16, 160),  # another version
-        made[sorted(after)[-1]][0].with_name(f"{live_id}-{'f' * 16}-77.jpg"),  # not served
+        made[name][0].with_name(f"{live_id}-{'f' * 16}-77.jpg"),  # a size not served
         KeyPointCache(points).path_for(live_sha).with_name(f"{live_sha}-orb0-00000000.npz"),
         points / live_sha[:2] / ".tmp-killed.npz",
         thumbs / "0000" / ".tmp-killed.jpg",
@@ -101,7 +123,7 @@ def test_prune_keeps_what_images_need_and_deletes_the_rest(library, tmp_path: Pa
     beside = thumbs / "README"  # not in a shard: never the cache's
     beside.write_text("mine")
 
-    kept = [made[name] for name in after if name != replaced.name]  # its are of old content
+    kept = [made[n] for n in contents if n not in old]
     needed_thumbs = {thumbnail.relative_to(thumbs).as_posix() for thumbnail, _ in kept}
     needed_points = {entry.relative_to(points).as_posix() for _, entry in kept}
     needed_points.add(fresh.relative_to(points).as_posix())
@@ -116,6 +138,7 @@ def test_prune_keeps_what_images_need_and_deletes_the_rest(library, tmp_path: Pa
     assert by_cache["key points"]["removed"] == len(all_points) - len(needed_points)
 
     # As a user runs it: a separate process, from the library's parent folder.
+    after = _contents(run.library)
     done = run_cli(["--library", "library", "prune"], cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert f"thumbnails: deleted {removed_thumbs} thumbnails" in done.stdout
@@ -130,8 +153,12 @@ def test_prune_keeps_what_images_need_and_deletes_the_rest(library, tmp_path: Pa
 
 
 def test_prune_refuses_a_read_only_library(library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    run, pictures, _, _ = library
+    run, pictures, _, made = library
     run("remove", str(pictures / "old"))
+    for path in made[sorted(p.name for p in (pictures / "old").glob("*.jpg"))[0]]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"made again by a server after the removal")
+        _old(path)
     points = Settings(library=run.library).key_point_dir
     kept = _files(points)
     done = run_cli(

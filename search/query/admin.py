@@ -30,6 +30,7 @@ from search.store import (
     RUNNING,
     ChangeSet,
     ImageInfo,
+    LibraryBusyError,
     Removal,
     by_path,
     printable_url,
@@ -193,6 +194,16 @@ class LibraryAdmin:
                     dry_run=dry_run,
                 ),
             ]
+
+    def prune_after_changes(self) -> tuple[int, int]:
+        """:meth:`prune_caches` at the end of a command that removed or replaced images:
+        ``(files, bytes)`` deleted; nothing while another process writes the library (the
+        next such command, or ``imgsearch prune``, does it)."""
+        try:
+            pruned = self.prune_caches()
+        except LibraryBusyError:
+            return 0, 0
+        return sum(p.removed for p in pruned), sum(p.removed_bytes for p in pruned)
 
     def undo_remove(self, paths: Iterable[str | os.PathLike[str]]) -> list[Removal]:
         """Forget the removals at or below ``paths``: the next index run adds those files
