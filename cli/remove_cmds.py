@@ -52,7 +52,7 @@ def remove(
 
     Files on disk are never touched. The removal is recorded: later `imgsearch index` runs
     leave these files out (`imgsearch stats` lists what was removed) until
-    `imgsearch remove --undo PATH`.
+    `imgsearch remove --undo PATH`. Their cached thumbnails and key points are deleted.
     """
     with open_engine(ctx) as engine:
         if undo:
