@@ -102,6 +102,8 @@ CASES = [
     ("reindex", ["--library", "locked", "reindex"], BUSY, writer_running),
     ("remove", ["--library", "locked", "remove", "photos"], BUSY, writer_running),
     ("remove", ["--library", "readonly", "remove", "photos"], READ_ONLY, nothing),
+    ("prune", ["--library", "locked", "prune"], BUSY, writer_running),
+    ("prune", ["--library", "readonly", "prune"], READ_ONLY, nothing),
     ("rebuild-index", ["--library", "readonly", "rebuild-index"], READ_ONLY, nothing),
     ("db current", ["--library", "foreign", "db", "current"], FOREIGN, nothing),
     ("db upgrade", ["--library", "newer", "db", "upgrade"], NEWER, nothing),

@@ -126,6 +126,8 @@ def test_a_removal_in_nested_collections_is_listed_once(
         "removed": 2,
         "failed": 0,
         "paths": [{"path": absolute, "images": 2, "failed": 0}],
+        "pruned": 0,  # no thumbnail or key points made yet
+        "pruned_bytes": 0,
     }
     stats = run_cli(["stats", "--json"], tmp_path)
     assert [r["path"] for r in json.loads(stats.stdout)["removed_paths"]] == [absolute]
