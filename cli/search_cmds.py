@@ -160,6 +160,7 @@ def quality_filter(flags: tuple[str, ...], exclude_flags: tuple[str, ...]) -> Qu
 def k_option(default: int) -> Callable[[F], F]:
     return click.option(
         "-k",
+        "--k",
         "--top",
         "k",
         type=click.IntRange(1, MAX_K),

@@ -77,6 +77,9 @@ def test_search_table_roi_and_min_score(library, models_dir, data_dir):
     lines = table.splitlines()
     assert lines[0].split() == ["rank", "score", "id", "size", "WxH", "path", "labels"]
     assert "640x480" in lines[1] and query in lines[1] and "=" in lines[1].split()[1]
+    # `--k` (clusters' spelling) and `--top` say the same as `-k`
+    for spelling in ("--k", "--top"):
+        assert ok(run(library, models_dir, "search", query, spelling, "3")) == table
     full = json.loads(ok(run(library, models_dir, "search", query, "--json")))["results"]
     part = json.loads(
         ok(run(library, models_dir, "search", query, "--roi", "0.5,0.5,1,1", "--json"))
