@@ -183,7 +183,8 @@ def index_command(
         )
         with Library.open(settings, create=True) as library:
             opened = head.model if head is not None else None
-            onnx = library.load_model(settings.model, bind=True, background=True, opened=opened)
+            # opened once the run knows it has files to embed: an unchanged re-run never does
+            onnx = library.load_model(settings.model, bind=True, lazy=True, opened=opened)
             summary = index_collections(library, onnx, options, head)
             if summary.removed or summary.updated:  # their cached files are never read again
                 summary.pruned, summary.pruned_bytes = LibraryAdmin(library).prune_after_changes()

@@ -175,6 +175,8 @@ def index_collections(
                     library.index()  # else the writer thread loads it while files decode
             summary.warnings += _keep_emptied(library, scans)
             plan = make_plan(store, _without_removed(store, scans))
+            if plan.work:  # the model opens while the first files decode
+                model.open_in_background()
             summary.skipped_removed = sum(report.skipped_removed for _r, report in scans)
             for _root, report in scans:
                 summary.warnings += report.warnings

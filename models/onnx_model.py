@@ -82,10 +82,12 @@ class OnnxModel:
         *,
         spinning: bool = False,
         background: bool = False,
+        lazy: bool = False,
     ):
         """Open the model's session now, or with ``background`` in a thread, so that a caller
-        can decode images meanwhile (the first use of :attr:`session` waits for it and raises
-        what opening it raised)."""
+        can decode images meanwhile, or with ``lazy`` when it is first used (an index run
+        with nothing new never opens it) or :meth:`open_in_background` is called. The first
+        use of :attr:`session` waits for an open under way and raises what opening raised."""
         self.located = located
         self.spec: ModelSpec = located.spec
         self.threads = threads
@@ -95,10 +97,18 @@ class OnnxModel:
         )
         self._session: ort.InferenceSession | None = None
         self._opening: Future[None] | None = None
+        self._spinning = spinning
+        self._opening_lock = threading.Lock()
         if background:
-            self._opening = _OPENER.submit(self._open, spinning)
-        else:
+            self.open_in_background()
+        elif not lazy:
             self._open(spinning)
+
+    def open_in_background(self) -> None:
+        """Start opening the session in a thread, unless it is open or opening already."""
+        with self._opening_lock:
+            if self._session is None and self._opening is None:
+                self._opening = _OPENER.submit(self._open, self._spinning)
 
     def _open(self, spinning: bool) -> None:
         import onnxruntime as ort
@@ -122,8 +132,10 @@ class OnnxModel:
 
     @property
     def session(self) -> ort.InferenceSession:
-        """The ONNX Runtime session (waits for a background open)."""
-        if self._session is None and self._opening is not None:
+        """The ONNX Runtime session (opened on first use, or waits for a background open)."""
+        if self._session is None:
+            self.open_in_background()
+            assert self._opening is not None
             self._opening.result()
         assert self._session is not None
         return self._session

@@ -10,6 +10,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import click
 import pytest
 
 from cli.main import LAZY_COMMANDS, cli, load_all_commands, short_help
-from tests.cli_process import REPO, cli_env, relative_library
+from tests.cli_process import REPO, cli_env, relative_library, run_cli
 from tests.indexer_helpers import photo_paths
 
 HEAVY = ("onnxruntime", "faiss", "sqlalchemy", "alembic", "numpy", "PIL", "flask", "mako")
@@ -201,6 +202,30 @@ def test_stats_at_head_loads_no_alembic_then_nothing_heavy_until_the_library_cha
     assert "sqlalchemy" in loaded
 
 
+def test_an_unchanged_index_run_never_opens_the_model(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A nightly re-run with nothing new spent ~0.2 s CPU opening the ONNX session it never
+    used; the model now opens once the run has files to embed."""
+    photos = photo_paths(data_dir, 4)
+    relative_library(tmp_path, photos[:3], models_dir)
+    args = ("--library", str(tmp_path / "imgsearch-library"), "index", "--json")
+    folder = str(tmp_path / "photos")
+    loaded, done = loaded_by(*args, folder)
+    summary = json.loads(done.stdout)
+    assert done.returncode == 0 and summary["unchanged"] == 3, done.stderr
+    assert "onnxruntime" not in loaded and "sqlalchemy" in loaded
+    (tmp_path / "photos" / photos[3].name).write_bytes(photos[3].read_bytes())
+    loaded, done = loaded_by(*args, folder)
+    summary = json.loads(done.stdout)
+    assert done.returncode == 0 and (summary["added"], summary["failed"]) == (1, 0), done.stderr
+    assert "onnxruntime" in loaded
+    # the new photo was embedded by the model: it is its own first hit
+    found = run_cli(["search", f"photos/{photos[3].name}", "--json", "-k", "1"], tmp_path)
+    first = json.loads(found.stdout)["results"][0]
+    assert first["path"].endswith(photos[3].name) and first["score"] > 0.99, found.stderr
+
+
 def test_model_opened_in_the_background_embeds_alike_and_reports_errors_on_use(
     models_dir: Path,
 ) -> None:
@@ -215,6 +240,12 @@ def test_model_opened_in_the_background_embeds_alike_and_reports_errors_on_use(
     batch = np.random.default_rng(0).integers(0, 255, (2, 224, 224, 3), dtype=np.uint8)
     eager = OnnxModel(located).run(batch).embeddings
     assert np.allclose(OnnxModel(located, background=True).run(batch).embeddings, eager)
+    lazy = OnnxModel(located, lazy=True)  # opened by its first use, from any thread, once
+    assert lazy._session is None and lazy._opening is None
+    with ThreadPoolExecutor(4) as pool:
+        outputs = list(pool.map(lambda _: lazy.run(batch).embeddings, range(4)))
+    assert all(np.allclose(out, eager) for out in outputs)
+    assert lazy._opening is not None and lazy._session is not None
     wrong = dataclasses.replace(located, spec=dataclasses.replace(located.spec, dimension=512))
     broken = OnnxModel(wrong, background=True)  # no error yet: nothing has used it
     with pytest.raises(ModelSpecError, match="512"):

@@ -93,13 +93,15 @@ class Library:
         *,
         bind: bool = False,
         background: bool = False,
+        lazy: bool = False,
         opened: OnnxModel | None = None,
     ) -> OnnxModel:
         """The library's ONNX model; another one than recorded is refused.
 
         ``name`` defaults to the settings' model, then the recorded one, then the default.
         ``bind`` records the model in a new library (the indexer does this). ``background``
-        opens its ONNX session in a thread (the indexer decodes meanwhile). ``opened``: that
+        opens its ONNX session in a thread (the indexer decodes meanwhile), ``lazy`` when it
+        is first used or asked to open (``OnnxModel.open_in_background``). ``opened``: that
         model, already opened (by an index run's head start), when it is the same file."""
         recorded = self.store.model_stamp()
         wanted = name or self.settings.model or (recorded.name if recorded else DEFAULT_MODEL_NAME)
@@ -112,7 +114,7 @@ class Library:
                 self._model = opened
             else:
                 self._model = OnnxModel(
-                    located, threads=self.settings.threads, background=background
+                    located, threads=self.settings.threads, background=background, lazy=lazy
                 )
             return self._model
 
