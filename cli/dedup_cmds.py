@@ -254,8 +254,12 @@ def lookup_command(
         try:
             os.stat(image)
         except FileNotFoundError:
+            from models.files import URL_HINT, url_as_typed
+
+            url = url_as_typed(str(image))
             raise click.BadParameter(
-                f"File {str(image)!r} does not exist.", param_hint="'IMAGE'"
+                f"File {(url or str(image))!r} does not exist." + (f" ({URL_HINT})" if url else ""),
+                param_hint="'IMAGE'",
             ) from None
         except OSError:
             pass  # unreadable (a locked folder): the lookup says so, as a search does

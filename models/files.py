@@ -51,11 +51,26 @@ def _check(st: os.stat_result, name: str, max_bytes: int) -> None:
         raise EmptyImageError("file is empty (zero bytes)", source=name)
 
 
+URL_HINT = "URLs are not downloaded: save the image and give its path"
+
+
+def url_as_typed(name: str) -> str | None:
+    """``name`` as the URL it was typed as, when it is one (None otherwise): a path object
+    makes ``https://host/a.jpg`` ``https:/host/a.jpg``, which the messages should not show."""
+    url = _URL.match(name)
+    if url is None:
+        return None
+    rest = name[url.end() :]
+    if url.group(1).lower() != "file" and not rest.startswith("/"):
+        return f"{name[: url.end()]}/{rest}"
+    return name
+
+
 def no_such_file(name: str) -> UnreadableImageError:
     """The error for a path where there is no file (a URL's path says so)."""
-    hint = " (URLs are not downloaded: save the image and give its path)"
-    missing = "cannot read file: no such file" + (hint if _URL.match(name) else "")
-    return UnreadableImageError(missing, source=name)
+    url = url_as_typed(name)
+    missing = "cannot read file: no such file" + (f" ({URL_HINT})" if url else "")
+    return UnreadableImageError(missing, source=url or name)
 
 
 def open_image_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> BinaryIO:

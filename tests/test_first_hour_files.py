@@ -15,6 +15,7 @@ from tests.first_hour import card_of, fetch, library_paths
 
 user = first_hour.user  # module fixtures: each test module has its own folder and server
 server = first_hour.server
+URL = "https://example.com/a.jpg"
 
 
 def _animated_gif() -> bytes:
@@ -274,6 +275,9 @@ def test_lookup_by_a_deleted_files_id_answers_from_its_stored_vectors(user, serv
         (["lookup", "999999"], 1, "no image with id 999999"),
         (["lookup", "no-such.jpg"], 2, "'no-such.jpg' does not exist"),
         (["lookup", "photos"], 2, "is a directory"),
+        # a URL is named as typed (a path object had made it "https:/example.com/a.jpg")
+        (["lookup", URL], 2, f"'{URL}' does not exist. (URLs are not downloaded"),
+        (["search", URL], 1, f"{URL}: cannot read file: no such file (URLs are not"),
     ):
         done = run_cli(args, cwd)
         assert done.returncode == status and "Traceback" not in done.stderr, done.stderr
