@@ -78,8 +78,9 @@ class IndexSummary(Counts):
     def to_text(self, max_listed: int = 20) -> str:
         lines = [
             f"{self.processed} file{'s' * (self.processed != 1)} processed in "
-            f"{self.index_seconds:.1f} s "
-            f"({self.images_per_second:.1f} img/s): {self.added} added, {self.updated} updated, "
+            f"{self.index_seconds:.1f} s"
+            + (f" ({self.images_per_second:.1f} img/s)" if self.processed else "")
+            + f": {self.added} added, {self.updated} updated, "
             f"{self.moved} moved, {self.removed} removed, {self.failed} failed, "
             f"{self.unchanged} unchanged"
             + (f" ({self.copied} copies reused a vector)" if self.copied else ""),

@@ -169,6 +169,12 @@ def test_an_existing_library_gets_no_head_start_and_reads_only_what_changed(
     assert again.returncode == 0, again.stderr
     assert "indexer.head_start" not in again.stderr
     assert "1 added" in again.stdout and "3 unchanged" in again.stdout
+    # nothing to do: no speed is made up for it ("0 files processed in 0.2 s (0.0 img/s)")
+    idle = run_cli([*args, str(photos)], tmp_path)
+    assert idle.returncode == 0, idle.stderr
+    first_line = idle.stdout.splitlines()[0]
+    assert first_line.startswith("0 files processed in ") and "img/s" not in first_line
+    assert first_line.endswith(": 0 added, 0 updated, 0 moved, 0 removed, 0 failed, 4 unchanged")
 
 
 def test_head_start_is_importable_without_sqlalchemy() -> None:
