@@ -278,6 +278,7 @@ def test_lookup_by_a_deleted_files_id_answers_from_its_stored_vectors(user, serv
         # a URL is named as typed (a path object had made it "https:/example.com/a.jpg")
         (["lookup", URL], 2, f"'{URL}' does not exist. (URLs are not downloaded"),
         (["search", URL], 1, f"{URL}: cannot read file: no such file (URLs are not"),
+        (["similar", URL], 1, f"{URL} is not an image of this library (URLs are not"),
     ):
         done = run_cli(args, cwd)
         assert done.returncode == status and "Traceback" not in done.stderr, done.stderr
