@@ -254,12 +254,11 @@ def lookup_command(
         try:
             os.stat(image)
         except FileNotFoundError:
-            from models.files import URL_HINT, url_as_typed
+            from models.files import url_as_typed, url_hint
 
-            url = url_as_typed(str(image))
+            shown = url_as_typed(str(image)) or str(image)
             raise click.BadParameter(
-                f"File {(url or str(image))!r} does not exist." + (f" ({URL_HINT})" if url else ""),
-                param_hint="'IMAGE'",
+                f"File {shown!r} does not exist.{url_hint(shown)}", param_hint="'IMAGE'"
             ) from None
         except OSError:
             pass  # unreadable (a locked folder): the lookup says so, as a search does

@@ -258,10 +258,10 @@ def similar(
             image_id = engine.records.image_id_for(path_or_id)
         except ImageNotFoundError as error:
             if not Path(path_or_id).is_file():
-                from models.files import URL_HINT, url_as_typed
+                from models.files import url_hint
 
-                if url_as_typed(path_or_id):
-                    raise click.ClickException(f"{error} ({URL_HINT})") from None
+                if hint := url_hint(path_or_id):
+                    raise click.ClickException(f"{error}{hint}") from None
                 raise
             raise click.ClickException(  # any photo can be the query of a search
                 f"{error} (not indexed, or not under this path): search with it instead: "

@@ -51,7 +51,12 @@ def _check(st: os.stat_result, name: str, max_bytes: int) -> None:
         raise EmptyImageError("file is empty (zero bytes)", source=name)
 
 
-URL_HINT = "URLs are not downloaded: save the image and give its path"
+def url_hint(name: str) -> str:
+    """`` (URLs are not downloaded: ...)`` when ``name`` is a URL, to end a message about
+    it; "" otherwise."""
+    return (
+        " (URLs are not downloaded: save the image and give its path)" if _URL.match(name) else ""
+    )
 
 
 def url_as_typed(name: str) -> str | None:
@@ -68,9 +73,8 @@ def url_as_typed(name: str) -> str | None:
 
 def no_such_file(name: str) -> UnreadableImageError:
     """The error for a path where there is no file (a URL's path says so)."""
-    url = url_as_typed(name)
-    missing = "cannot read file: no such file" + (f" ({URL_HINT})" if url else "")
-    return UnreadableImageError(missing, source=url or name)
+    missing = "cannot read file: no such file" + url_hint(name)
+    return UnreadableImageError(missing, source=url_as_typed(name) or name)
 
 
 def open_image_file(path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> BinaryIO:
