@@ -134,6 +134,10 @@ def _nothing_to_undo(removals: list[Removal], paths: tuple[Path, ...]) -> str:
     return "no removal is recorded at or below these paths (`imgsearch stats` lists them)"
 
 
+#: what `prune` calls one file of each cache, and its plural
+_NOUNS = {"thumbnails": ("thumbnail", None), "key points": ("key-point entry", "key-point entries")}
+
+
 @cli.command()
 @click.option("--dry-run", "-n", is_flag=True, help="Only count what would be deleted.")
 @json_shape_option(
@@ -166,6 +170,3 @@ def prune(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
             for c in caches
         ),
     )
-
-
-_NOUNS = {"thumbnails": ("thumbnail", None), "key points": ("key-point entry", "key-point entries")}

@@ -102,22 +102,22 @@ class OnnxModel:
         if background:
             self.open_in_background()
         elif not lazy:
-            self._open(spinning)
+            self._open()
 
     def open_in_background(self) -> None:
         """Start opening the session in a thread, unless it is open or opening already."""
         with self._opening_lock:
             if self._session is None and self._opening is None:
-                self._opening = _OPENER.submit(self._open, self._spinning)
+                self._opening = _OPENER.submit(self._open)
 
-    def _open(self, spinning: bool) -> None:
+    def _open(self) -> None:
         import onnxruntime as ort
 
         located = self.located
         try:
             session = ort.InferenceSession(
                 str(located.path),
-                sess_options=session_options(self.threads, spinning=spinning),
+                sess_options=session_options(self.threads, spinning=self._spinning),
                 providers=["CPUExecutionProvider"],
             )
         except Exception as exc:  # onnxruntime raises its own exception types
