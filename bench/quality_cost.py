@@ -52,7 +52,9 @@ def _query_ms(
             if config.is_plain:
                 q = analyzer.analyze(path).embedding[None]
             else:
-                vs = analyzer.analyze_views(path, rotations=config.angles, frames=config.frames)
+                vs = analyzer.analyze_views(
+                    path, rotations=config.angles, frames=config.frames, unblock=config.unblock
+                )
                 q = descriptor.query_rows(
                     vs.embeddings, vs.names, bool(vs.frame and vs.frame.dominant)
                 )

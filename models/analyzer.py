@@ -318,13 +318,21 @@ class ImageAnalyzer:
         rotations: Sequence[int] = (0, 90, 180, 270),
         frames: bool = True,
         upright_only: bool = False,
+        unblock: bool = True,
     ) -> ViewSet:
-        """One query, several views (quarter turns, the photo inside a frame); see
+        """One query, several views (quarter turns, the photo inside a frame, a pixelated
+        picture's blocks smoothed out); see
         :func:`models.views.analyze_views`. Raises the image's :class:`ImageError`."""
         from models.views import analyze_views
 
         return analyze_views(
-            self, source, roi, rotations=rotations, frames=frames, upright_only=upright_only
+            self,
+            source,
+            roi,
+            rotations=rotations,
+            frames=frames,
+            upright_only=upright_only,
+            unblock=unblock,
         )
 
     def turned_embeddings(self, source: ImageSource) -> np.ndarray:

@@ -4,7 +4,8 @@ A copy may be turned by a quarter or half turn, or placed inside a screenshot or
 The library stores one vector per image (plus the framed photo's vector when
 :func:`models.frame.find_content_box` finds a frame, see ``ImageAnalyzer(frames=True)``); the
 *query* side pays for the variants instead: :func:`analyze_views` embeds the query turned by
-0/90/180/270 degrees, and the photo inside its frame turned the same ways, in one batch.
+0/90/180/270 degrees, and the photo inside its frame turned the same ways, in one batch; a
+pixelated query adds its picture with the blocks smoothed out (:mod:`models.mosaic`).
 
 View 0 is always the whole image (or region of interest) exactly as the indexer embeds it,
 so ``ViewSet.embeddings[0] == analysis.embedding``. When the frame dominates the canvas
@@ -31,6 +32,7 @@ from PIL import Image
 from models.frame import ContentBox, find_content_box
 from models.layout import image_layout
 from models.load import DecodedImage
+from models.mosaic import mosaic_grid, unblocked
 from models.roi import RegionOfInterest
 
 if TYPE_CHECKING:
@@ -53,7 +55,7 @@ class ViewSet:
     """Embeddings of several views of one query image.
 
     ``embeddings`` float32 [V, D] unit rows; ``names`` like ``"full"``, ``"full@90"``,
-    ``"frame"``, ``"frame@270"``; ``frame`` the detected content box (or None);
+    ``"frame"``, ``"frame@270"``, ``"unblocked"``; ``frame`` the detected content box (or None);
     ``analysis`` the plain result of view 0 (labels, size, format, ...).
     """
 
@@ -184,13 +186,16 @@ def analyze_views(
     rotations: Sequence[int] = ROTATIONS,
     frames: bool = True,
     upright_only: bool = False,
+    unblock: bool = True,
 ) -> ViewSet:
     """Decode ``source`` once and embed its views in one batch (raises its ImageError).
 
     The frame is looked for only in whole images (a region of interest is already the part
     the user wants). ``rotations`` must start with 0 (view 0 is the indexed view). With
     ``upright_only`` the turned views are left for :meth:`ViewSet.with_turns` to turn and
-    embed.
+    embed. With ``unblock``, a pixelated picture (:func:`models.mosaic.mosaic_grid`; whole
+    images without a frame, or regions) adds an upright view ``"unblocked"``: its blocks
+    averaged and enlarged smoothly (:func:`models.mosaic.unblocked`).
     """
     from models.errors import ImageError
 
@@ -210,11 +215,15 @@ def analyze_views(
         else None
     )
     model = analyzer.model
+    picture = upright = region_image(prepared.decoded, prepared.region)
     uprights = [("full", prepared.tensor)]
     if photo is not None:
         uprights.append(("frame", model.preprocess(photo)))
     views = [(n if r == 0 else f"{n}@{r}", x, r) for n, x in uprights for r in rotations]
     now = [v for v in views[1:] if not (upright_only and v[2])]  # view 0: the plain path
+    grid = mosaic_grid(picture) if unblock and frame is None else None
+    if grid is not None:  # a pixelated picture: its blocks smoothed out too (upright only)
+        now.append(("unblocked", model.preprocess(unblocked(picture, grid)), 0))
     later = tuple(v for v in views if upright_only and v[2])
     # view 0 and the others in one model run (one batch: ~6 % less CPU than two runs)
     more = [np.stack([turn_input(x, r) for _, x, r in now])] if now else None
@@ -224,7 +233,6 @@ def analyze_views(
     embeddings = [base.embedding[None]] + (more or [])
     names = ("full", *(name for name, _, _ in now))
     vectors = np.concatenate(embeddings).astype(np.float32)
-    picture = upright = region_image(prepared.decoded, prepared.region)
     if min(upright.size) < REGION_GRID * MIN_TILE_SIDE:
         upright = None
     elif upright.mode != "RGB":

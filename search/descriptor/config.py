@@ -70,7 +70,9 @@ class DescriptorConfig:
     ``local``: key-point evidence in queries (query side only): a query's copies below its
     best one (under ``LOCAL_WITNESS_Z``) keep the copy decision only when their key points
     match the query's (:mod:`search.descriptor.witness`), and a query left without a sure copy
-    has its grey-band candidates checked (:attr:`checks_grey_band`).
+    has its grey-band candidates checked (:attr:`checks_grey_band`);
+    ``unblock``: a pixelated query (a grid of flat blocks: :mod:`models.mosaic`) is also
+    searched with its blocks smoothed out (query side only).
     """
 
     rotations: int = 4
@@ -82,6 +84,7 @@ class DescriptorConfig:
     dims: int = WHITENED_DIMS
     regions: bool = True
     local: bool = True
+    unblock: bool = True
 
     def __post_init__(self) -> None:
         if self.rotations not in ROTATION_SETS:
@@ -104,6 +107,7 @@ class DescriptorConfig:
             verify=False,
             regions=False,
             local=False,
+            unblock=False,
         )
 
     @property
@@ -146,7 +150,10 @@ class DescriptorConfig:
 
     def describe(self) -> str:
         onoff = {True: "on", False: "off"}
-        return f"{self._stored_text()},regions={onoff[self.regions]},local={onoff[self.local]}"
+        return (
+            f"{self._stored_text()},regions={onoff[self.regions]},local={onoff[self.local]},"
+            f"unblock={onoff[self.unblock]}"
+        )
 
     def _stored_text(self) -> str:
         onoff = {True: "on", False: "off"}
@@ -159,7 +166,7 @@ class DescriptorConfig:
     @property
     def fingerprint(self) -> str:
         """What indexes built for this configuration are stamped with (with the whitening's;
-        ``regions`` and ``local`` only change queries: not part of it)."""
+        ``regions``, ``local`` and ``unblock`` only change queries: not part of it)."""
         text = f"v{DESCRIPTOR_VERSION}:{self._stored_text()}"
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -166,12 +166,10 @@ class Descriptor:
         """The searched query views [V, D'] of a :class:`models.views.ViewSet`'s embeddings:
         the configured rotations, frame views when frames are on, and only the frame's views
         when the frame dominates (a screenshot)."""
-        keep = []
+        keep, off = [], {"frame": not self.config.frames, "unblocked": not self.config.unblock}
         for i, name in enumerate(names):
             kind, _, angle = name.partition("@")
-            if int(angle or 0) not in self.config.angles:
-                continue
-            if kind == "frame" and not self.config.frames:
+            if int(angle or 0) not in self.config.angles or off.get(kind):
                 continue
             if kind == "full" and frame_dominant and self.config.frames:
                 continue

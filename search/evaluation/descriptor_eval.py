@@ -93,7 +93,9 @@ def describe_files(
     errors: list[ImageError] = []
     for path in paths:
         try:
-            vs = analyzer.analyze_views(path, rotations=config.angles, frames=config.frames)
+            vs = analyzer.analyze_views(
+                path, rotations=config.angles, frames=config.frames, unblock=config.unblock
+            )
         except ImageError as exc:
             errors.append(exc)
             out.append(None)

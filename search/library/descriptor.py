@@ -55,7 +55,9 @@ def library_config(store: LibraryStore, override: str | None = None) -> Descript
     """The library's descriptor options: recorded ones, else ``override``, else defaults."""
     recorded = store.get_meta(DESCRIPTOR_META_KEY)
     config = DescriptorConfig.parse(recorded or override or "default")
-    newer = [key for key in ("regions", "local") if recorded and f"{key}=" not in recorded]
+    newer = [
+        key for key in ("regions", "local", "unblock") if recorded and f"{key}=" not in recorded
+    ]
     if newer:  # recorded before these query options: plain stays plain
         plain = replace(config, **dict.fromkeys(newer, False))
         config = plain if plain.is_plain else config

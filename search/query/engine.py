@@ -134,6 +134,7 @@ class SearchEngine:
                 rotations=config.angles,
                 frames=config.frames,
                 upright_only=upright_only,
+                unblock=config.unblock,
             )
         except ImageError as error:
             raise with_source(error, source) from None
