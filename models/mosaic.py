@@ -27,7 +27,7 @@ MAX_SIDE = 1024
 """Larger pictures are looked at reduced to this side (an integer factor, box averaged)."""
 SMOOTH_SIDE = 448
 """The longer side of :func:`unblocked`'s picture, at most (twice the model's input)."""
-EDGE_SHARE = 0.4
+EDGE_SHARE = 0.3
 """The share of all neighbouring steps that the block boundaries must carry, on each axis."""
 EDGE_FACTOR = 4.0
 """A boundary's step, over the median step of its axis (plus one grey level), at least."""
@@ -36,6 +36,8 @@ PEAK_FRACTION = 0.1
 step of nothing would let noise count)."""
 SPACING_SPREAD = 0.25
 """Boundaries at most this far (a fraction of the block) from a regular spacing."""
+OFF_GRID = 0.1
+"""The share of steps that may lie off the grid."""
 
 
 def _boundaries(grey: np.ndarray, axis: int) -> int | None:
@@ -56,15 +58,22 @@ def _boundaries(grey: np.ndarray, axis: int) -> int | None:
     middles = np.add.reduceat(steps[edges] * edges, starts) / weight
     if len(middles) + 1 < MIN_BLOCKS:
         return None
-    gaps = np.diff(middles)
-    block = float(np.median(gaps))
+    block = float(np.median(np.diff(middles)))
     if block < MIN_BLOCK:
         return None
-    # neighbouring blocks of one colour leave no step: a gap may span whole blocks
-    spans = np.maximum(np.rint(gaps / block), 1)
-    if np.any(np.abs(gaps - spans * block) > max(1.0, SPACING_SPREAD * block)):
+    # neighbouring blocks of one colour leave no step: a gap may span whole blocks; a few
+    # steps off the grid (a detail at a pixel's scale, a JPEG block's edge) are passed over
+    tolerance = max(1.0, SPACING_SPREAD * block)
+    kept, spans, off = middles[0], 0, 0
+    for middle in middles[1:]:
+        span = round((middle - kept) / block)
+        if span >= 1 and abs(middle - kept - span * block) <= tolerance:
+            kept, spans = middle, spans + span
+        else:
+            off += 1
+    if spans + 1 < MIN_BLOCKS or off > OFF_GRID * len(middles):
         return None
-    block = float(gaps.sum() / spans.sum())
+    block = float((kept - middles[0]) / spans)
     return round(grey.shape[axis] / block)
 
 

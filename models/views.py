@@ -70,6 +70,8 @@ class ViewSet:
     upright: Image.Image | None = field(default=None, repr=False)
     #: the decoded image (or region) itself, whatever its size
     picture: Image.Image | None = field(default=None, repr=False)
+    #: a pixelated picture's blocks across and down (:func:`models.mosaic.mosaic_grid`)
+    mosaic: tuple[int, int] | None = None
 
     @cached_property
     def layout(self) -> bytes | None:
@@ -237,7 +239,7 @@ def analyze_views(
         upright = None
     elif upright.mode != "RGB":
         upright = upright.convert("RGB")
-    return ViewSet(base, vectors, names, frame, later, model, upright, picture)
+    return ViewSet(base, vectors, names, frame, later, model, upright, picture, grid)
 
 
 def turned_embeddings(

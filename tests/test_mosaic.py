@@ -17,6 +17,12 @@ from models.analyzer import ImageAnalyzer
 from models.mosaic import mosaic_grid, unblocked
 from models.onnx_model import OnnxModel
 from search.descriptor import DescriptorConfig
+from search.descriptor.pixel_match import (
+    PIXEL_MATCH,
+    grid_levels,
+    pixel_correlation,
+    read_thumbnail,
+)
 from search.library import Library
 from search.query import SearchEngine
 from tests.engine_library import index_library, make_settings
@@ -107,30 +113,38 @@ def test_the_unblocked_view_finds_originals_the_mosaics_do_not(
     settings = make_settings(tmp_path / "lib", models_dir)
     index_library(settings, [folder])
     ranks: dict[str, list[int | None]] = {}
+    confirmed: dict[str, list[bool]] = {}
     for options in ("default", "default,unblock=off"):
         with Library.open(settings) as library:
             library.set_descriptor(DescriptorConfig.parse(options))
         with SearchEngine.open(settings) as engine:
-            ranks[options] = [
-                next((h.rank for h in engine.search_image(q, k=10) if Path(h.path) == t), None)
+            found = [
+                next((h for h in engine.search_image(q, k=10) if Path(h.path) == t), None)
                 for q, t in queries.items()
             ]
+        ranks[options] = [h.rank if h else None for h in found]
+        # the mosaic's blocks are its original's pixels, averaged: compared as a thumbnail
+        confirmed[options] = [bool(h and h.duplicate and h.pixel_match) for h in found]
     assert ranks["default"] == [1, 1, 1], ranks
+    assert confirmed["default"] == [True, True, True], confirmed
     assert 1 not in ranks["default,unblock=off"], ranks
+    assert not any(confirmed["default,unblock=off"]), confirmed
 
 
-def test_plain_and_libraries_recorded_before_the_option_do_not_unblock(
-    tmp_path: Path, models_dir: Path
-) -> None:
-    assert not DescriptorConfig.plain().unblock and DescriptorConfig().unblock
-    assert not DescriptorConfig.parse("default,unblock=off").unblock
-    assert "unblock=on" in DescriptorConfig().describe().split(",")
-    settings = make_settings(tmp_path / "lib", models_dir)
-    with Library.open(settings, create=True) as library:
-        before = DescriptorConfig.plain().describe().replace(",unblock=off", "")
-        library.store.set_meta("descriptor", before)
-        assert library.descriptor_config() == DescriptorConfig.plain()
-        library.store.set_meta(
-            "descriptor", DescriptorConfig().describe().replace(",unblock=on", "")
-        )
-        assert library.descriptor_config() == DescriptorConfig()
+def test_a_mosaic_matches_its_original_by_pixels_and_no_other_photo(data_dir: Path) -> None:
+    """A mosaic's blocks are its original's pixels averaged; sampled one pixel a block (some
+    tools do) they are still nearer their original than any other photo."""
+    photos = sorted((data_dir / "hymenoptera/images/val/bees").glob("*.jpg"))[:30]
+    thumbs = [read_thumbnail(p) for p in photos]
+    for n in range(0, 30, 5):
+        photo = Image.open(photos[n]).convert("RGB")
+        sampled = photo.resize((photo.width // 12, photo.height // 12), Image.Resampling.NEAREST)
+        for mosaic, least in (
+            (pixelated(photo, 10), PIXEL_MATCH),
+            (sampled.resize(photo.size, Image.Resampling.NEAREST), 0.85),
+        ):
+            grid = mosaic_grid(mosaic)
+            assert grid is not None
+            scores = [pixel_correlation(grid_levels(mosaic, grid), thumb) for thumb in thumbs]
+            others = max(s for m, s in enumerate(scores) if m != n)
+            assert scores[n] >= least and others < min(scores[n], PIXEL_MATCH), (n, scores)

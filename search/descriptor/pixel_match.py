@@ -67,6 +67,15 @@ def grey_levels(image: Image.Image) -> QueryPixels:
     return QueryPixels(levels, grey.width / grey.height)
 
 
+def grid_levels(image: Image.Image, grid: tuple[int, int]) -> QueryPixels:
+    """A pixelated query's grey levels: its picture shrunk to one level per block of its
+    ``grid`` (blocks across, down: :mod:`models.mosaic`), then as :func:`grey_levels` (a
+    mosaic's block may be one sampled pixel rather than its block's mean)."""
+    grey = image.convert("L")
+    blocks = grey_levels(grey.resize(grid, Image.Resampling.BOX))
+    return QueryPixels(blocks.levels, grey.width / grey.height)
+
+
 def thumbnail(image: Image.Image) -> Image.Image:
     """A candidate's grey thumbnail (longer side at most :data:`THUMB_SIDE`)."""
     grey = image.convert("L")

@@ -21,7 +21,8 @@ WITNESS_Z``, past the look-alikes) never gets here (:class:`search.descriptor.Qu
 no OpenCV import, no file read.
 
 A query too small for key points (its longer side at most ``PIXEL_SIDE``, no region of
-interest) has its best candidates compared by their pixels first, whatever their z
+interest), or a pixelated one (as small as its grid of blocks: :mod:`models.mosaic`), has
+its best candidates compared by their pixels first, whatever their z
 (:mod:`search.descriptor.pixel_match`; without OpenCV too): each candidate's grey thumbnail
 read by its database row as above and kept in the same cache, a match raised into the
 confirmed band and explained by its correlation.
@@ -69,6 +70,7 @@ from search.descriptor import (
     crop_nominees,
     grey_band,
     grey_levels,
+    grid_levels,
     is_small,
     key_points_match,
     layout_nominees,
@@ -118,13 +120,14 @@ class LocalVerifier:
         first asked."""
         region = coerce_roi(roi)
         size = (views.analysis.width, views.analysis.height) if views is not None else None
-        small = region is None and size is not None and is_small(*size)
+        grid = views.mosaic if views is not None else None
+        small = (region is None and size is not None and is_small(*size)) or grid is not None
 
         found: list[QueryEvidence] = []
 
         def evidence() -> QueryEvidence:
             if not found:
-                found.append(self._query_evidence(source, region, small))
+                found.append(self._query_evidence(source, region, small, grid))
             return found[0]
 
         local = QueryLocal(None, None)
@@ -136,7 +139,9 @@ class LocalVerifier:
             local.witness = self._witness(lambda: evidence().features, local.rows)
         return local
 
-    def _query_evidence(self, source: ImageQuery, region: object, small: bool) -> QueryEvidence:
+    def _query_evidence(
+        self, source: ImageQuery, region: object, small: bool, grid: tuple[int, int] | None
+    ) -> QueryEvidence:
         try:
             image = load_image(
                 source, draft_size=KEY_POINT_DRAFT, max_pixels=self.files.max_pixels, roi=region
@@ -144,7 +149,8 @@ class LocalVerifier:
         except (ImgsearchError, OSError) as error:
             log.info("local evidence: cannot read the query: %s", error)
             return QueryEvidence(None, None)
-        pixels = grey_levels(image) if small else None
+        # a pixelated picture is as small as its grid of blocks (its region's, with one)
+        pixels = grid_levels(image, grid) if grid else grey_levels(image) if small else None
         try:
             # mirrored and smoothed key points made when a match asks (one query's)
             return QueryEvidence(local_features(image, lazy=True), pixels, image)
