@@ -137,8 +137,8 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         lines.append("(~ a copy by the library's calibrated decision: edited, re-encoded, framed)")
     if any(confirmed):
         lines.append(
-            "(+ a copy confirmed by matching key points, or a small query's pixels, where its"
-            " vectors left a doubt)"
+            "(+ a copy confirmed by matching key points, or a small or pixelated query's"
+            " pixels, where its vectors left a doubt)"
         )
     return "\n".join(lines)
 

@@ -115,10 +115,10 @@ _HIT = {
         "pixel_match": {
             "type": "number",
             "nullable": True,
-            "description": f"For a query too small for key points ({PIXEL_SIDE} px at most): "
-            "the correlation of its grey levels with this hit's, at half the query's size, "
-            f"that confirmed the hit as a copy ({PIXEL_MATCH:g} and above); null unless so "
-            "confirmed",
+            "description": f"For a query too small for key points ({PIXEL_SIDE} px at most), "
+            "or a pixelated one (a grid of flat blocks): the correlation of its grey levels "
+            "with this hit's, at half the query's size (its grid's), that confirmed the hit as "
+            f"a copy ({PIXEL_MATCH:g} and above); null unless so confirmed",
         },
         "id": {"type": "integer"},
         "path": {"type": "string"},
