@@ -156,6 +156,30 @@ def run_config(
     return out
 
 
+def run_configs(
+    spec: str,
+    truth: GroundTruth,
+    configs: list[str],
+    model_path: Path,
+    every: int,
+    indexed_edits: int = 0,
+) -> dict[str, Outcome]:
+    """:func:`run_config` for each configuration, in one scratch folder, each timed."""
+    work = Path(tempfile.mkdtemp(prefix="imgsearch-editq-"))
+    outcomes: dict[str, Outcome] = {}
+    try:
+        for config in configs:
+            t0 = time.perf_counter()
+            outcomes[config] = run_config(truth, (model_path,), config, every, work, indexed_edits)
+            print(
+                f"{spec} {config}: {time.perf_counter() - t0:.0f} s, load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return outcomes
+
+
 def recall_at_precision(right: list[bool | None], score: list[float], p: float = 0.99) -> float:
     """Largest share of all queries answered right above a score cut with precision >= p
     (neutral first hits, None, count neither way)."""
@@ -263,21 +287,9 @@ def main() -> None:
         pool, size = spec.rsplit("-", 1)
         truth = load_truth(holdout_set(pool, int(size), args.seed, args.data))
         every = args.every or (1 if int(size) <= 200 else 2)
-        work = Path(tempfile.mkdtemp(prefix="imgsearch-editq-"))
-        outcomes: dict[str, Outcome] = {}
-        try:
-            for config in args.configs.split(";"):
-                t0 = time.perf_counter()
-                outcomes[config] = run_config(
-                    truth, (args.model_path,), config, every, work, args.indexed_edits
-                )
-                print(
-                    f"{spec} {config}: {time.perf_counter() - t0:.0f} s, "
-                    f"load {os.getloadavg()[0]:.1f}",
-                    flush=True,
-                )
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        outcomes = run_configs(
+            spec, truth, args.configs.split(";"), args.model_path, every, args.indexed_edits
+        )
         print_tables(spec, outcomes, len(library_files(truth, args.indexed_edits)[0]))
 
 

@@ -34,8 +34,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +43,7 @@ from threadpoolctl import threadpool_limits
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.edit_queries import Outcome, print_tables, run_config  # noqa: E402
+from bench.edit_queries import library_files, print_tables, run_configs  # noqa: E402
 from bench.holdout import holdout_set  # noqa: E402
 from models import load_image  # noqa: E402
 from models.mosaic import mosaic_grid  # noqa: E402
@@ -160,21 +158,8 @@ def main() -> None:
         truth = load_truth(truth_path)
         print(f"{spec}: detector: {detector_counts(truth_path, holdout)}", flush=True)
         every = args.every or (1 if int(size) <= 200 else 2)
-        work = Path(tempfile.mkdtemp(prefix="imgsearch-pixelated-"))
-        outcomes: dict[str, Outcome] = {}
-        try:
-            for config in args.configs.split(";"):
-                t0 = time.perf_counter()
-                outcomes[config] = run_config(truth, (args.model_path,), config, every, work)
-                print(
-                    f"{spec} {config}: {time.perf_counter() - t0:.0f} s, "
-                    f"load {os.getloadavg()[0]:.1f}",
-                    flush=True,
-                )
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        files = len([f for f in truth.files if f not in truth.originals])
-        print_tables(f"pixelated {spec}", outcomes, files)
+        outcomes = run_configs(spec, truth, args.configs.split(";"), args.model_path, every)
+        print_tables(f"pixelated {spec}", outcomes, len(library_files(truth)[0]))
 
 
 if __name__ == "__main__":
