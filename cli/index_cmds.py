@@ -111,7 +111,8 @@ def _check_excludes(
     callback=check_descriptor,
     help="How the library compares images, recorded for it: default, plain, or "
     "changes such as 'whiten=off' or 'default,frames=off' (rotations=1|2|4, "
-    "frames, whiten, labels=WEIGHT, expand=K) [default: the library's, else "
+    "labels=WEIGHT, expand=K, dims=N; on|off: frames, whiten, regions, local, unblock, "
+    "verify; README: 'Finding copies') [default: the library's, else "
     "IMGSEARCH_DESCRIPTOR, else default].",
 )
 @run_options
