@@ -45,8 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.edit_queries import library_files, print_tables, run_configs  # noqa: E402
 from bench.holdout import holdout_set  # noqa: E402
-from models import load_image  # noqa: E402
-from models.mosaic import mosaic_grid  # noqa: E402
+from models import load_image, mosaic_grid  # noqa: E402
 from search.evaluation import load_truth  # noqa: E402
 from search.index import set_threads  # noqa: E402
 

@@ -69,6 +69,8 @@ _SOURCES: dict[str, str] = {
     "TopLabels": "models.labels",
     "LAYOUT_BYTES": "models.layout",
     "image_layout": "models.layout",
+    "mosaic_grid": "models.mosaic",
+    "unblocked": "models.mosaic",
     "DecodedImage": "models.load",
     "load_image": "models.load",
     "pixel_sha256": "models.load",
@@ -175,6 +177,7 @@ __all__ = [
     "locate_model",
     "looks_like_video",
     "model_status",
+    "mosaic_grid",
     "open_image_file",
     "open_model",
     "open_video",
@@ -187,6 +190,7 @@ __all__ = [
     "return_freed_memory",
     "set_decode_budget",
     "to_rgb",
+    "unblocked",
 ]
 
 
@@ -270,6 +274,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from models.layout import LAYOUT_BYTES, image_layout
     from models.load import DecodedImage, load_image, pixel_sha256, to_rgb
     from models.media import is_video_container, is_video_data, is_video_file, open_video
+    from models.mosaic import mosaic_grid, unblocked
     from models.onnx_model import ModelOutput, OnnxModel, l2_normalize, open_model
     from models.roi import RegionOfInterest, parse_roi
     from models.sources import HEIF_SUPPORTED

@@ -12,10 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from models import locate_model
-from models.analyzer import ImageAnalyzer
-from models.mosaic import mosaic_grid, unblocked
-from models.onnx_model import OnnxModel
+from models import ImageAnalyzer, OnnxModel, locate_model, mosaic_grid, unblocked
 from search.descriptor import DescriptorConfig
 from search.descriptor.pixel_match import (
     PIXEL_MATCH,
