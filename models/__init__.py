@@ -70,6 +70,7 @@ _SOURCES: dict[str, str] = {
     "LAYOUT_BYTES": "models.layout",
     "image_layout": "models.layout",
     "mosaic_grid": "models.mosaic",
+    "collage_cells": "models.collage",
     "unblocked": "models.mosaic",
     "DecodedImage": "models.load",
     "load_image": "models.load",
@@ -157,6 +158,7 @@ __all__ = [
     "VideoReader",
     "available_models",
     "builtin_catalog",
+    "collage_cells",
     "contrast_levels",
     "cosine_similarity",
     "file_sha256",
@@ -230,6 +232,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         ImageClassifierOptions,
         ImageClassifierResult,
     )
+    from models.collage import collage_cells
     from models.decode_memory import return_freed_memory, set_decode_budget
     from models.embedder import (
         Embedding,

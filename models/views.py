@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from models.collage import collage_cells
 from models.frame import ContentBox, find_content_box
 from models.layout import image_layout
 from models.load import DecodedImage
@@ -96,12 +97,16 @@ class ViewSet:
         return replace(self, embeddings=vectors, names=names, pending=())
 
     def regions(self, grid: int = REGION_GRID) -> np.ndarray:
-        """Embeddings [grid * grid, D] of the upright image's tiles (a ``grid`` x ``grid``
-        split, each tile through the model's own central crop): evidence for a picture that
-        fills only part of the query (one tile of a collage). Empty when unavailable."""
+        """Embeddings [N, D] of the upright image's parts: its collage cells
+        (:func:`models.collage.collage_cells`; none when it has no gutters or seams), then its
+        tiles (a ``grid`` x ``grid`` split: a cell cut through a photo of its own leaves the
+        tiles' evidence); each through the model's own central crop. Evidence for a picture
+        that fills only part of the query (one photo of a collage). Empty when unavailable."""
         if self.upright is None or self.model is None:
             return np.zeros((0, self.embeddings.shape[1]), np.float32)
-        batch = np.stack([self.model.preprocess(tile) for tile in tiles(self.upright, grid)])
+        cells = [self.upright.crop(box) for box in collage_cells(self.upright) or ()]
+        pieces = cells + tiles(self.upright, grid)
+        batch = np.stack([self.model.preprocess(piece) for piece in pieces])
         return self.model.run(batch).embeddings.astype(np.float32)
 
     @property

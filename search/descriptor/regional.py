@@ -1,13 +1,14 @@
 """Regional evidence for :class:`search.descriptor.QueryScorer`: one picture of a collage.
 
 When every view of a query (``regions``, the descriptor's option) leaves it unsettled, the
-engine's callback embeds the query's 2x2 tiles. Their candidates join the others, and an
-image's copy score is raised to its best tile match only where that tile holds a copy of it (a
-sure copy in the library's space with a cosine of at least ``REGION_SCORE``, and a plain-space
-cosine of at least ``REGION_COSINE``, read again for the ``REGION_CHECKED`` best): one picture
-of a collage. Weaker tile matches count for nothing, so a tile never lifts a look-alike; the
-best of the others at a sure copy's z (``tile_nominees``, at most ``REGION_NOMINATED``) go to
-the key points, which decide.
+engine's callback embeds the query's parts: the cells of a collage that gutters or seams cut
+apart (:func:`models.collage_cells`: a 3x3 grid's photos, a photo pasted into another), and its
+2x2 tiles. Their candidates join the others, and an image's copy score is raised to its best
+tile match only where that tile holds a copy of it (a sure copy in the library's space with a
+cosine of at least ``REGION_SCORE``, and a plain-space cosine of at least ``REGION_COSINE``,
+read again for the ``REGION_CHECKED`` best): one picture of a collage. Weaker tile matches
+count for nothing, so a tile never lifts a look-alike; the best of the others at a sure copy's
+z (``tile_nominees``, at most ``REGION_NOMINATED``) go to the key points, which decide.
 """
 
 from __future__ import annotations
