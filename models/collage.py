@@ -62,8 +62,11 @@ MIN_SIDE = 32
 """A cell's side in pixels, at least (smaller pictures say nothing to the model)."""
 MAX_DEPTH = 3
 """Levels of cuts."""
-MAX_CELLS = 12
-"""At most this many cells (the largest) are returned."""
+GRID_DEPTH = 2
+"""Parts after this many levels (a grid's cells: columns, then rows) are kept whole even when a
+further level cuts them (a photo cut at its own straight edge), and come first."""
+MAX_CELLS = 16
+"""At most this many cells are returned (a 4x4 grid's)."""
 
 
 class _Lines:
@@ -158,9 +161,12 @@ def collage_cells(image: Image.Image) -> list[Box] | None:
     if len(content_columns) < 2 * MIN_SIDE // factor or len(content_rows) < 2 * MIN_SIDE // factor:
         return None
     least = max(8, MIN_SIDE // factor)
-    cells: list[Box] = []
+    cells: list[tuple[bool, Box]] = []  # (cut at the last level, box)
 
     def cut(top: int, bottom: int, left: int, right: int, depth: int) -> None:
+        box = (left, top, right, bottom)
+        if depth == GRID_DEPTH:  # a grid's cell: kept whole even when it is cut further
+            cells.append((False, box))
         for axis in (1, 0) if depth < MAX_DEPTH else ():
             n = right - left if axis == 1 else bottom - top
             parts = _parts(
@@ -173,7 +179,8 @@ def collage_cells(image: Image.Image) -> list[Box] | None:
                     else:
                         cut(top + start, top + stop, left, right, depth + 1)
                 return
-        cells.append((left, top, right, bottom))
+        if depth != GRID_DEPTH:
+            cells.append((depth > GRID_DEPTH, box))
 
     cut(
         int(content_rows[0]),
@@ -184,9 +191,10 @@ def collage_cells(image: Image.Image) -> list[Box] | None:
     )
     if len(cells) < 2:
         return None
-    cells.sort(key=lambda c: -(c[2] - c[0]) * (c[3] - c[1]))
+    # a grid's cells before the parts cut out of them, each the largest first
+    cells.sort(key=lambda c: (c[0], -(c[1][2] - c[1][0]) * (c[1][3] - c[1][1])))
     width, height = image.size
     return [
         (a * factor, b * factor, min(width, c * factor), min(height, d * factor))
-        for a, b, c, d in cells[:MAX_CELLS]
+        for _, (a, b, c, d) in cells[:MAX_CELLS]
     ]

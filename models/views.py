@@ -73,6 +73,9 @@ class ViewSet:
     picture: Image.Image | None = field(default=None, repr=False)
     #: a pixelated picture's blocks across and down (:func:`models.mosaic.mosaic_grid`)
     mosaic: tuple[int, int] | None = None
+    #: the parts :meth:`regions` embedded, in its order: (left, top, right, bottom) as
+    #: fractions of the upright image
+    pieces: tuple[tuple[float, float, float, float], ...] = ()
 
     @cached_property
     def layout(self) -> bytes | None:
@@ -104,9 +107,10 @@ class ViewSet:
         that fills only part of the query (one photo of a collage). Empty when unavailable."""
         if self.upright is None or self.model is None:
             return np.zeros((0, self.embeddings.shape[1]), np.float32)
-        cells = [self.upright.crop(box) for box in collage_cells(self.upright) or ()]
-        pieces = cells + tiles(self.upright, grid)
-        batch = np.stack([self.model.preprocess(piece) for piece in pieces])
+        w, h = self.upright.size
+        boxes = [*(collage_cells(self.upright) or ()), *tile_boxes(self.upright.size, grid)]
+        self.pieces = tuple((a / w, b / h, c / w, d / h) for a, b, c, d in boxes)
+        batch = np.stack([self.model.preprocess(self.upright.crop(box)) for box in boxes])
         return self.model.run(batch).embeddings.astype(np.float32)
 
     @property
@@ -128,14 +132,19 @@ def turn(image: Image.Image, degrees: int) -> Image.Image:
     return image.transpose(_TURN[degrees])
 
 
-def tiles(image: Image.Image, grid: int = REGION_GRID) -> list[Image.Image]:
-    """``image`` cut into a ``grid`` x ``grid`` split, row by row."""
-    w, h = image.size
+def tile_boxes(size: tuple[int, int], grid: int = REGION_GRID) -> list[tuple[int, int, int, int]]:
+    """The boxes of a ``grid`` x ``grid`` split of an image of ``size``, row by row."""
+    w, h = size
     return [
-        image.crop((x * w // grid, y * h // grid, (x + 1) * w // grid, (y + 1) * h // grid))
+        (x * w // grid, y * h // grid, (x + 1) * w // grid, (y + 1) * h // grid)
         for y in range(grid)
         for x in range(grid)
     ]
+
+
+def tiles(image: Image.Image, grid: int = REGION_GRID) -> list[Image.Image]:
+    """``image`` cut into a ``grid`` x ``grid`` split, row by row."""
+    return [image.crop(box) for box in tile_boxes(image.size, grid)]
 
 
 def turn_input(tensor: np.ndarray, degrees: int) -> np.ndarray:

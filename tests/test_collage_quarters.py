@@ -62,9 +62,9 @@ def test_a_weak_quarter_match_goes_to_the_key_points_which_decide() -> None:
 
     def key_points(confirm: bool):  # type: ignore[no-untyped-def]
         def check(ids, copy, tiles):  # type: ignore[no-untyped-def]
-            asked.append([int(i) for i in tiles])
+            asked.append([int(i) for i, _ in tiles])
             out = np.array(copy, np.float32)
-            for i in tiles if confirm else ():
+            for i, _ in tiles if confirm else ():
                 out[list(ids).index(i)] = 0.99
             return out
 

@@ -8,7 +8,9 @@ tile match only where that tile holds a copy of it (a sure copy in the library's
 cosine of at least ``REGION_SCORE``, and a plain-space cosine of at least ``REGION_COSINE``,
 read again for the ``REGION_CHECKED`` best): one picture of a collage. Weaker tile matches
 count for nothing, so a tile never lifts a look-alike; the best of the others at a sure copy's
-z (``tile_nominees``, at most ``REGION_NOMINATED``) go to the key points, which decide.
+z (at most ``REGION_NOMINATED``) and a collage cell's best matches at any z (at most
+``CELL_NOMINATED``: a small photo's cosine is low) are ``tile_nominees``: the key points of the
+tile that matched each decide.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from models.views import REGION_GRID
 from search.descriptor.config import (
+    CELL_NOMINATED,
     EXPAND_Z,
     REGION_CHECKED,
     REGION_COSINE,
@@ -39,7 +43,9 @@ class RegionalEvidence:
     stored: Callable[[Sequence[int]], Mapping[int, StoredImage]]
     _candidates: Callable[..., list[int]]  # QueryScorer's: candidates of rows, joined to ids
     _copy: Callable[..., np.ndarray]  # QueryScorer's: copy scores of ids
-    tile_nominees: list[int]  # ids for the key points: sure tile matches no cosine raised
+    #: (id, tile) for the key points: sure tile matches no cosine raised, and the query's tile
+    #: (its index among the ``regions()`` rows) that matched each
+    tile_nominees: list[tuple[int, int]]
 
     def _regions(
         self,
@@ -56,7 +62,8 @@ class RegionalEvidence:
         sure copy in the library's space (robust ``z >= EXPAND_Z`` and a cosine of at least
         :data:`REGION_SCORE`) whose plain cosine (the model's own space, read again for those
         few) is at least :data:`REGION_COSINE`; the best other tile matches at ``z >= EXPAND_Z``
-        are :attr:`tile_nominees`."""
+        and the cells' best matches at any z are :attr:`tile_nominees`, each with the tile
+        that matched it."""
         cal = self.descriptor.calibration
         raw = np.asarray(regions(), np.float32)
         if cal is None or not len(raw):
@@ -64,14 +71,25 @@ class RegionalEvidence:
         tiles = self.descriptor.transform(raw)
         ids = self._candidates(tiles, want, exclude, ids, images)
         whole = self._copy(query, ids, images)
-        regional = self._copy(tiles, ids, images)
+        each = np.stack([self._copy(tiles[p : p + 1], ids, images) for p in range(len(tiles))])
+        regional, piece = each.max(axis=0), each.argmax(axis=0)  # its best tile, and which
         at_z = np.flatnonzero(regional >= cal.score(EXPAND_Z))
         at_z = at_z[np.argsort(-regional[at_z], kind="stable")]  # the best tile matches first
         sure = at_z[regional[at_z] >= REGION_SCORE][:REGION_CHECKED]
         plain = self._plain_scores(raw, [ids[n] for n in sure])
         keep = sure[plain >= REGION_COSINE]
         raised = set(keep.tolist())
-        self.tile_nominees = [ids[n] for n in at_z if n not in raised][:REGION_NOMINATED]
+        others = [n for n in at_z if n not in raised][:REGION_NOMINATED]
+        nominees = [(ids[n], int(piece[n])) for n in others]
+        cells = len(raw) - REGION_GRID * REGION_GRID  # regions(): a collage's cells, then tiles
+        if cells > 0:  # a cell's best matches at any z: a small photo's cosine is low
+            best, which = each[:cells].max(axis=0), each[:cells].argmax(axis=0)
+            order = [n for n in np.argsort(-best, kind="stable") if n not in raised]
+            taken = {i for i, _ in nominees}
+            nominees += [(ids[n], int(which[n])) for n in order if ids[n] not in taken][
+                :CELL_NOMINATED
+            ]
+        self.tile_nominees = nominees
         out = whole.copy()
         out[keep] = np.maximum(whole[keep], regional[keep])
         return out.astype(np.float32), ids

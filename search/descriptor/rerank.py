@@ -57,8 +57,8 @@ from search.descriptor.witness import LocalWitness, StoredTurns, duplicate_decis
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
 Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
-# (ids, copy, ids nominated by the query's tiles) -> the copy scores, confirmed ones raised
-LocalCheck = Callable[[Sequence[int], np.ndarray, Sequence[int]], np.ndarray]
+# (ids, copy, (id, tile) nominated by the query's tiles) -> the copy scores, confirmed raised
+LocalCheck = Callable[[Sequence[int], np.ndarray, Sequence[tuple[int, int]]], np.ndarray]
 # (ids best first, their rank scores) -> those the caller will show (its filters, its k)
 Shown = Callable[[list[int], list[float]], Sequence[int]]
 CANDIDATES_PER_VIEW = 50

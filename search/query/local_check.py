@@ -34,6 +34,9 @@ views) nominates the candidates whose stored layouts are in rank order with it
 :data:`search.descriptor.LAYOUT_NOMINATED` are checked by key points like the grey band's, an
 inverted one with the query's grey levels inverted.
 
+The best matches of a query's tiles (:mod:`search.descriptor.regional`: a collage's cells and
+quarters) are checked by the key points of the tile that matched each.
+
 All of them decode the query once, at up to 1024 px, when first asked.
 
 Candidates' features and thumbnails are kept per image id and file state (size, mtime) in a
@@ -52,11 +55,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from models import ImgsearchError, load_image
 from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptor import (
-    KEY_POINT_DRAFT,
     LAYOUT_NOMINATED,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
@@ -69,12 +70,9 @@ from search.descriptor import (
     count_inliers_closer,
     crop_nominees,
     grey_band,
-    grey_levels,
-    grid_levels,
     is_small,
     key_points_match,
     layout_nominees,
-    local_features,
     nominees_to_check,
     pixel_candidates,
     pixel_copy_score,
@@ -85,7 +83,12 @@ from search.descriptor import (
 )
 from search.query.candidate_files import CandidateFiles, key_points
 from search.query.library_layouts import LibraryLayouts
-from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal
+from search.query.local_evidence import (
+    LocalStats,
+    QueryEvidence,
+    QueryLocal,
+    read_query_evidence,
+)
 from search.query.results import ImageQuery, RoiLike
 from search.store import StoredImage
 
@@ -127,7 +130,11 @@ class LocalVerifier:
 
         def evidence() -> QueryEvidence:
             if not found:
-                found.append(self._query_evidence(source, region, small, grid))
+                found.append(
+                    read_query_evidence(
+                        source, region, small, grid, self.files.max_pixels, self._warn
+                    )
+                )
             return found[0]
 
         local = QueryLocal(None, None)
@@ -138,27 +145,6 @@ class LocalVerifier:
         if descriptor.config.local:
             local.witness = self._witness(lambda: evidence().features, local.rows)
         return local
-
-    def _query_evidence(
-        self, source: ImageQuery, region: object, small: bool, grid: tuple[int, int] | None
-    ) -> QueryEvidence:
-        try:
-            image = load_image(
-                source, draft_size=KEY_POINT_DRAFT, max_pixels=self.files.max_pixels, roi=region
-            ).image
-        except (ImgsearchError, OSError) as error:
-            log.info("local evidence: cannot read the query: %s", error)
-            return QueryEvidence(None, None)
-        # a pixelated picture is as small as its grid of blocks (its region's, with one)
-        pixels = grid_levels(image, grid) if grid else grey_levels(image) if small else None
-        try:
-            # mirrored and smoothed key points made when a match asks (one query's)
-            return QueryEvidence(local_features(image, lazy=True), pixels, image)
-        except VerifyUnavailableError as error:
-            self._warn(error)
-        except (ImgsearchError, OSError) as error:
-            log.info("local evidence: no key points for the query: %s", error)
-        return QueryEvidence(None, pixels)
 
     def _check(
         self,
@@ -177,12 +163,14 @@ class LocalVerifier:
         ``local``."""
         calibration = descriptor.calibration
 
-        def check(ids: Sequence[int], copy: np.ndarray, tiles: Sequence[int] = ()) -> np.ndarray:
+        def check(
+            ids: Sequence[int], copy: np.ndarray, tiles: Sequence[tuple[int, int]] = ()
+        ) -> np.ndarray:
             out = np.array(copy, np.float32, copy=True)
             by_pixels = pixel_candidates(out, calibration) if small else []
             by_layout, by_window = self._nominees(views, ids, out, calibration)
             at = {int(i): n for n, i in enumerate(ids)}
-            by_tile = [(at[int(i)], 1.0) for i in tiles if int(i) in at]
+            by_tile = [(at[int(i)], 1.0) for i, _ in tiles if int(i) in at]
             nominees = by_layout + by_window + by_tile
             if not by_pixels and not nominees and not grey_band(out, calibration, VERIFY_CHECKED):
                 return out
@@ -236,6 +224,17 @@ class LocalVerifier:
                 check_with = inliers_of(query.features, query.at_crop_scale)
                 confirm(chosen, "key points", key_points, check_with, local.confirmed)
                 floor = verified_floor(calibration)
+                # a tile's nominee by the key points of that tile (a collage's photo is too
+                # small among the whole query's key points); the whole query's follow below
+                parts = views.pieces if views is not None else ()
+                for image_id, part in tiles:
+                    n = at.get(int(image_id))
+                    if n is None or part >= len(parts) or out[n] >= floor:
+                        continue
+                    features = query.of_part(parts[part])
+                    if features is not None:
+                        by_part = inliers_of(features, lambda: None)
+                        confirm([n], "key points", key_points, by_part, local.confirmed)
                 left = [(n, rho) for n, rho in nominees if out[n] < floor]
                 upright, inverted = nominees_to_check(left, chosen)
                 layouts = {n for n, _ in by_layout}  # their checks first, window's and tiles' last

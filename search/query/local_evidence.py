@@ -10,16 +10,20 @@ from functools import partial
 
 from PIL import Image
 
-from models import ImgsearchError
+from models import ImgsearchError, load_image
 from search.descriptor import (
+    KEY_POINT_DRAFT,
     LocalCheck,
     LocalFeatures,
     LocalWitness,
     QueryPixels,
+    VerifyUnavailableError,
     crop_scale_features,
+    grey_levels,
+    grid_levels,
     local_features,
 )
-from search.query.results import SearchHit
+from search.query.results import ImageQuery, SearchHit
 from search.store import StoredImage
 
 log = logging.getLogger(__name__)
@@ -87,12 +91,29 @@ class QueryEvidence:
     image: Image.Image | None = field(default=None, repr=False)
     _inverted: list[LocalFeatures | None] = field(default_factory=list, init=False, repr=False)
     _closer: list[LocalFeatures | None] = field(default_factory=list, init=False, repr=False)
+    _parts: dict[tuple[float, ...], list[LocalFeatures | None]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def at_crop_scale(self) -> LocalFeatures | None:
         """Key points of the query at a crop's scale
         (:func:`search.descriptor.crop_scale_features`), made on first use, or None."""
         closer = partial(crop_scale_features, lazy=True)
         return self._once(self._closer, closer, "at a crop's scale")
+
+    def of_part(self, box: tuple[float, float, float, float]) -> LocalFeatures | None:
+        """Key points of a part of the query (``box``: left, top, right, bottom as fractions
+        of it; one tile of a collage), made on first use of each part, or None."""
+        if box not in self._parts:
+            self._parts[box] = []
+        left, top, right, bottom = box
+
+        def part(image: Image.Image) -> LocalFeatures:
+            w, h = image.size
+            crop = (round(left * w), round(top * h), round(right * w), round(bottom * h))
+            return local_features(image.crop(crop), frames=False, lazy=True)
+
+        return self._once(self._parts[box], part, "for a part of the query")
 
     def inverted(self) -> LocalFeatures | None:
         """Key points of the query with its grey levels inverted (an inverted duotone's
@@ -116,3 +137,33 @@ class QueryEvidence:
                     log.info("local evidence: no key points %s: %s", what, error)
             made.append(found)
         return made[0]
+
+
+def read_query_evidence(
+    source: ImageQuery,
+    region: object,
+    small: bool,
+    grid: tuple[int, int] | None,
+    max_pixels: int | None,
+    unavailable: Callable[[VerifyUnavailableError], None],
+) -> QueryEvidence:
+    """The query's own evidence: decoded once at up to 1024 px (its region ``region``), its
+    key points (made lazily) and, when ``small`` or pixelated (``grid``), its grey levels;
+    ``unavailable`` is told when OpenCV is missing."""
+    try:
+        image = load_image(
+            source, draft_size=KEY_POINT_DRAFT, max_pixels=max_pixels, roi=region
+        ).image
+    except (ImgsearchError, OSError) as error:
+        log.info("local evidence: cannot read the query: %s", error)
+        return QueryEvidence(None, None)
+    # a pixelated picture is as small as its grid of blocks (its region's, with one)
+    pixels = grid_levels(image, grid) if grid else grey_levels(image) if small else None
+    try:
+        # mirrored and smoothed key points made when a match asks (one query's)
+        return QueryEvidence(local_features(image, lazy=True), pixels, image)
+    except VerifyUnavailableError as error:
+        unavailable(error)
+    except (ImgsearchError, OSError) as error:
+        log.info("local evidence: no key points for the query: %s", error)
+    return QueryEvidence(None, pixels)
