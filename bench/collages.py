@@ -22,7 +22,7 @@ shots; every collage is a query through the engine the API runs (``bench/edit_qu
 protocol and tables). ``+tiles-only`` after a configuration runs it with the collage cells
 turned off (:meth:`models.views.ViewSet.regions` embeds the 2x2 tiles alone, as before the
 cells): the baseline, in the same run. Also printed: how many of the hold-out set's own files
-(originals, distractors, views, burst shots and their ten kinds of edits) have cells.
+have cells: its photos (originals, distractors, views, burst shots) and each kind of edit.
 
 The detector's thresholds were chosen on scratch collages made with other code (3x3 grids with
 2 px white gutters, photos side by side and pasted into other photos); none of these kinds'
@@ -47,7 +47,7 @@ from threadpoolctl import threadpool_limits
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.edit_queries import library_files, print_tables, run_configs  # noqa: E402
+from bench.edit_queries import kind_of, library_files, print_tables, run_configs  # noqa: E402
 from bench.holdout import holdout_set  # noqa: E402
 from models import collage_cells, load_image  # noqa: E402
 from search.evaluation import load_truth  # noqa: E402
@@ -150,20 +150,19 @@ def collage_set(holdout: Path, seed: int) -> Path:
 
 
 def cell_counts(truth_path: Path, holdout: Path) -> str:
-    """How many of the collages, and of the hold-out set's other files, have cells (at the
-    scale a query is decoded at)."""
+    """How many of the collages, and of the hold-out set's own files by kind, have cells (at
+    the scale a query is decoded at)."""
     truth, base = load_truth(truth_path), load_truth(holdout)
     found: dict[str, list[int]] = {}
-    for root, names, label in (
-        (truth.root, list(truth.originals), None),
-        (base.root, list(base.files), ""),
-    ):
-        for name in names:
-            image = load_image(root / name, draft_size=(224, 224), crop_fraction=0.875).image
-            kind = (label if label is not None else truth.edit_of(name)) or "other files"
-            found.setdefault(kind, [0, 0])
-            found[kind][0] += collage_cells(image) is not None
-            found[kind][1] += 1
+    files = [(truth.root, name, truth.edit_of(name) or "?") for name in truth.originals]
+    for name in base.files:
+        kind = kind_of(base, name) if base.edit_of(name) else "photos"
+        files.append((base.root, name, f"hold-out {kind}"))
+    for root, name, kind in files:
+        image = load_image(root / name, draft_size=(224, 224), crop_fraction=0.875).image
+        found.setdefault(kind, [0, 0])
+        found[kind][0] += collage_cells(image) is not None
+        found[kind][1] += 1
     return ", ".join(f"{kind} {hit}/{n}" for kind, (hit, n) in sorted(found.items()))
 
 
