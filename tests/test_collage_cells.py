@@ -18,6 +18,7 @@ from models import collage_cells
 from search.descriptor import Calibration, Descriptor, DescriptorConfig, QueryScorer, StoredImage
 from search.query import SearchEngine
 from tests.engine_library import index_library, make_settings
+from web.present import copy_text
 
 CELL, GUTTER = 150, 4
 
@@ -165,10 +166,23 @@ def test_a_grid_query_finds_one_of_its_photos(
         made = grid(tiles, side=side, cell=150 if side == 3 else 110)
         queries.append((_jpeg(made, tmp_path / f"grid{seed}.jpg").filename, inside))
     with SearchEngine.open(settings) as engine:
-        for path, inside in queries:
+        for seed, (path, inside) in enumerate(queries):
             first = engine.search_image(path, k=5)[0]
             assert Path(first.path).name in {p.name for p in inside}, (path, first)
             assert first.duplicate, first
+            # the hit says where in the query it was found: the photo's cell
+            side, cell = (3, 150) if seed < 3 else (4, 110)
+            size = side * cell + (side + 1) * GUTTER
+            col, row = (seed % side) % side, (seed % side) // side
+            left, top = GUTTER + col * (cell + GUTTER), GUTTER + row * (cell + GUTTER)
+            box = (left / size, top / size, (left + cell) / size, (top + cell) / size)
+            assert first.part is not None and all(
+                abs(a - b) <= 0.02 for a, b in zip(first.part, box, strict=True)
+            ), (first.part, box)
+            assert "found in a part of the query" in copy_text(first)
+            assert first.to_dict()["part"] == list(first.part)
+        whole = engine.search_image(photos / library[0].name, k=3)[0]
+        assert whole.part is None and whole.to_dict()["part"] is None
         monkeypatch.setattr("models.views.collage_cells", lambda image: None)  # the 2x2 tiles
         firsts = [engine.search_image(path, k=5)[0] for path, _ in queries]
     found = [f for f, (_, inside) in zip(firsts, queries, strict=True) if f.duplicate]

@@ -120,6 +120,15 @@ _HIT = {
             "with this hit's, at half the query's size (its grid's), that confirmed the hit as "
             f"a copy ({PIXEL_MATCH:g} and above); null unless so confirmed",
         },
+        "part": {
+            "type": "array",
+            "items": {"type": "number"},
+            "nullable": True,
+            "description": "Where in the query this copy was found when a part of it found it "
+            "(one picture of a collage - cells cut apart by gutters and seams - or a quarter): "
+            "[left, top, right, bottom] as fractions of the query; null when the whole query "
+            "or its views did",
+        },
         "id": {"type": "integer"},
         "path": {"type": "string"},
         "width": {"type": "integer", "nullable": True},

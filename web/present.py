@@ -186,7 +186,15 @@ def copy_text(hit: SearchHit) -> str:
         text += f" (confirmed by {hit.key_points} matching key points)"
     elif hit.duplicate and hit.pixel_match is not None:
         text += f" (confirmed by its pixels: correlation {hit.pixel_match:.3f})"
+    if hit.part is not None:
+        text += "; " + part_text(hit.part)
     return text
+
+
+def part_text(part: tuple[float, float, float, float]) -> str:
+    """Where in the query a copy was found (one picture of a collage, a quarter)."""
+    left, top, right, bottom = (round(100 * x) for x in part)
+    return f"found in a part of the query ({left}-{right} % across, {top}-{bottom} % down)"
 
 
 def score_title(hit: SearchHit) -> str:

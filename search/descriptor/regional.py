@@ -46,6 +46,7 @@ class RegionalEvidence:
     #: (id, tile) for the key points: sure tile matches no cosine raised, and the query's tile
     #: (its index among the ``regions()`` rows) that matched each
     tile_nominees: list[tuple[int, int]]
+    region_parts: dict[int, int]  # id -> the tile whose match raised its copy score
 
     def _regions(
         self,
@@ -92,6 +93,7 @@ class RegionalEvidence:
         self.tile_nominees = nominees
         out = whole.copy()
         out[keep] = np.maximum(whole[keep], regional[keep])
+        self.region_parts = {ids[n]: int(piece[n]) for n in keep if regional[n] > whole[n]}
         return out.astype(np.float32), ids
 
     def _plain_scores(self, raw: np.ndarray, ids: Sequence[int]) -> np.ndarray:

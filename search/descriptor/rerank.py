@@ -68,7 +68,8 @@ CANDIDATES_PER_VIEW = 50
 class ScoredHit:
     """``rank`` orders results; ``copy`` is the copy score, ``z`` its calibrated value and
     ``duplicate`` the copy decision (None uncalibrated); ``lookalike`` why a hit past the
-    decision's z is not a copy (:mod:`search.descriptor.witness`)."""
+    decision's z is not a copy (:mod:`search.descriptor.witness`); ``part`` the query's tile
+    (its index among the ``regions()`` rows) whose match raised it (:mod:`.regional`)."""
 
     id: int
     rank: float
@@ -76,6 +77,7 @@ class ScoredHit:
     z: float | None
     duplicate: bool | None = None
     lookalike: str | None = None
+    part: int | None = None
 
 
 class QueryScorer(RegionalEvidence):
@@ -217,7 +219,7 @@ class QueryScorer(RegionalEvidence):
                 query = np.concatenate([query, extra])
                 copy = self._copy(query, ids, images)
         self.regional = None if regions is None else not self.settled(copy)
-        self.tile_nominees = []
+        self.tile_nominees, self.region_parts = [], {}
         if self.regional:
             copy, ids = self._regions(regions, query, copy, ids, images, want, exclude)  # type: ignore[arg-type]
         if not ids:
@@ -262,6 +264,7 @@ class QueryScorer(RegionalEvidence):
                 None if cal is None else float(cal.z(copy[n])),
                 None if decided is None else bool(decided.duplicate[n]),
                 None if decided is None else decided.lookalike.get(n),
+                self.region_parts.get(ids[n]),
             )
             for n in order
         ]

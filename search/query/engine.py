@@ -206,7 +206,8 @@ class SearchEngine:
             return (sha is not None and row.sha256 == sha) or same_pixels(row, copy_score)
 
         small = too_small_for_copies(analysis.width, analysis.height, coerce_roi(roi))
-        hits = local.explain(hits_from_scores(scored, live.descriptor.calibration, exact, small))
+        found = hits_from_scores(scored, live.descriptor.calibration, exact, small)
+        hits = local.explain(found, scored, views.pieces)
         hits = self.videos.merge(live, query, hits, k, min_score, exclude)
         hits = flags.hits(hits, k) if flags else hits
         self.guard.check_unchanged(state)

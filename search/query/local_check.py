@@ -235,6 +235,8 @@ class LocalVerifier:
                     if features is not None:
                         by_part = inliers_of(features, lambda: None)
                         confirm([n], "key points", key_points, by_part, local.confirmed)
+                        if out[n] >= floor:
+                            local.parts[int(image_id)] = part
                 left = [(n, rho) for n, rho in nominees if out[n] < floor]
                 upright, inverted = nominees_to_check(left, chosen)
                 layouts = {n for n, _ in by_layout}  # their checks first, window's and tiles' last

@@ -17,13 +17,14 @@ from search.descriptor import (
     LocalFeatures,
     LocalWitness,
     QueryPixels,
+    ScoredHit,
     VerifyUnavailableError,
     crop_scale_features,
     grey_levels,
     grid_levels,
     local_features,
 )
-from search.query.results import ImageQuery, SearchHit
+from search.query.results import ImageQuery, SearchHit, with_parts
 from search.store import StoredImage
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class QueryLocal:
     rows: dict[int, StoredImage] = field(default_factory=dict)  # read by the search already
     confirmed: dict[int, int] = field(default_factory=dict)
     by_pixels: dict[int, float] = field(default_factory=dict)
+    parts: dict[int, int] = field(default_factory=dict)  # id -> the query's tile confirmed
 
     def callbacks(
         self,
@@ -65,10 +67,16 @@ class QueryLocal:
         """``(check, witness, nominated)``, as :meth:`QueryScorer.search` takes them."""
         return self.check, self.witness, self.nominated
 
-    def explain(self, hits: list[SearchHit]) -> list[SearchHit]:
+    def explain(
+        self,
+        hits: list[SearchHit],
+        scored: Sequence[tuple[ScoredHit, object]] = (),
+        boxes: Sequence[tuple[float, float, float, float]] = (),
+    ) -> list[SearchHit]:
         """``hits`` with ``key_points`` / ``pixel_match`` set on the images the check
-        confirmed."""
-        return [
+        confirmed, and ``part`` where a part of the query (``boxes``, the tiles of the
+        regional evidence) raised them (``scored``: the scorer's hits) or confirmed them."""
+        explained = [
             replace(
                 hit,
                 key_points=self.confirmed.get(hit.id),
@@ -78,6 +86,8 @@ class QueryLocal:
             else hit
             for hit in hits
         ]
+        part_of = {hit.id: hit.part for hit, _ in scored if hit.part is not None} | self.parts
+        return with_parts(explained, part_of, boxes)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -113,6 +113,9 @@ class SearchHit:
     timestamp_ms: int | None = None
     duration_ms: int | None = None
     quality_flags: int | None = None  # models.quality bits; None = not measured
+    #: the part of the query (left, top, right, bottom: fractions of it) where this copy was
+    #: found: a collage's picture or a quarter (the ``regions`` evidence); None: the whole
+    part: tuple[float, float, float, float] | None = None
 
     @property
     def lookalike_note(self) -> str:
@@ -141,6 +144,7 @@ class SearchHit:
             "lookalike_reason": self.lookalike_reason,
             "key_points": self.key_points,
             "pixel_match": self.pixel_match,
+            "part": None if self.part is None else list(self.part),
             "media": self.media,
             "flags": quality_flags_json(self.quality_flags),
         }
@@ -266,4 +270,21 @@ def hits_from_scores(
                 lookalike_reason=reason,
             )
         )
+    return out
+
+
+def with_parts(
+    hits: list[SearchHit],
+    part_of: Mapping[int, int],
+    boxes: Sequence[tuple[float, float, float, float]],
+) -> list[SearchHit]:
+    """``hits`` with ``part`` set where a part of the query found them: ``part_of`` maps an
+    image id to its index among ``boxes`` (:attr:`models.views.ViewSet.pieces`)."""
+    out = []
+    for hit in hits:
+        piece = part_of.get(hit.id)
+        if piece is not None and 0 <= piece < len(boxes) and hit.media == "image":
+            box = tuple(round(float(x), 4) for x in boxes[piece])
+            hit = replace(hit, part=box)  # type: ignore[arg-type]
+        out.append(hit)
     return out
