@@ -94,6 +94,31 @@ def test_copy_badges_on_search_results_and_the_image_page(client, weblib, ids):
     assert copy_badge(card_of(image, "ukbench00120__resize.jpg"))
 
 
+def test_a_collage_upload_says_where_its_copy_was_found(client, weblib, data_dir):
+    photo = "ukbench00040.jpg"
+    fillers = sorted((data_dir / "hymenoptera" / "images" / "train").rglob("*.jpg"))[
+        :8
+    ]  # none indexed
+    pictures = [*fillers[:4], weblib.ukbench / photo, *fillers[4:]]  # the photo in the middle
+    collage = Image.new("RGB", (3 * 150 + 4 * 4,) * 2, "white")
+    for n, path in enumerate(pictures):
+        tile = Image.open(path).convert("RGB").resize((150, 150))
+        collage.paste(tile, (4 + (n % 3) * 154, 4 + (n // 3) * 154))
+    data = io.BytesIO()
+    collage.save(data, "JPEG", quality=88)
+    hits = upload(client, data=data.getvalue(), k=5).get_json()["results"]
+    first = hits[0]
+    assert Path(first["path"]).name == photo and first["duplicate"], first
+    left, top, right, bottom = first["part"]  # the middle cell, as fractions of the collage
+    assert abs(left - 158 / 466) < 0.02 and abs(right - 308 / 466) < 0.02, first["part"]
+    assert abs(top - 158 / 466) < 0.02 and abs(bottom - 308 / 466) < 0.02, first["part"]
+    page = client.post(
+        "/search", data={"image": (io.BytesIO(data.getvalue()), "q.jpg"), "k": "5"}
+    ).data.decode()
+    card = card_of(page, photo)
+    assert "in a part of the query" in card and "34-66 % across, 34-66 % down" in card
+
+
 def test_html_pages(client, ids):
     home = client.get("/")
     assert home.status_code == 200 and b'type="file"' in home.data

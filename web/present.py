@@ -305,6 +305,7 @@ def register_filters(app: Flask) -> None:
         evidence_text,
         evidence_title,
         copy_text,
+        part_text,
         score_title,
         copies,
         decision_text,

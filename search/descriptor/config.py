@@ -32,9 +32,9 @@ REGION_CHECKED = 10  # a query's best tile matches whose plain cosine is read an
 REGION_NOMINATED = 1  # tile matches at a sure copy's z not raised by the two cosines: the
 # best sent to the key points (a collage's picture, plain cosine 0.72-0.78 for the collages
 # photos-50 / photos-120 missed)
-CELL_NOMINATED = 3  # a collage cell's best matches at any z (not raised), sent to the key points
-# of the cell that matched each (a 3x3 grid's photo: plain cosine 0.62-0.86 to its original in a
-# photos-50 library, under a sure copy's z; bench/README.md, "Collages")
+CELL_NOMINATED = 3  # a collage cell's best matches at any z (raised ones too), sent to the key
+# points of the cell that matched each (a 3x3 grid's photo: plain cosine 0.62-0.86 to its
+# original in a photos-50 library, under a sure copy's z; bench/README.md, "Collages")
 VERIFY_Z = 3.0  # duplicate_z from which a candidate is worth a geometric check (dedup --verify,
 # and the grey band of a query without a sure copy: local, verify)
 VERIFIED_Z = 8.0  # robust z a geometrically confirmed copy scores at least (where look-alikes

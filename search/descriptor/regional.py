@@ -8,9 +8,10 @@ tile match only where that tile holds a copy of it (a sure copy in the library's
 cosine of at least ``REGION_SCORE``, and a plain-space cosine of at least ``REGION_COSINE``,
 read again for the ``REGION_CHECKED`` best): one picture of a collage. Weaker tile matches
 count for nothing, so a tile never lifts a look-alike; the best of the others at a sure copy's
-z (at most ``REGION_NOMINATED``) and a collage cell's best matches at any z (at most
-``CELL_NOMINATED``: a small photo's cosine is low) are ``tile_nominees``: the key points of the
-tile that matched each decide.
+z (at most ``REGION_NOMINATED``) and a collage cell's best matches at any z, raised or not (at
+most ``CELL_NOMINATED``: a small photo's cosine is low, and other photos of its object can
+match its key points too) are ``tile_nominees``: the key points of the tile that matched each
+decide.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ class RegionalEvidence:
         cells = len(raw) - REGION_GRID * REGION_GRID  # regions(): a collage's cells, then tiles
         if cells > 0:  # a cell's best matches at any z: a small photo's cosine is low
             best, which = each[:cells].max(axis=0), each[:cells].argmax(axis=0)
-            order = [n for n in np.argsort(-best, kind="stable") if n not in raised]
+            order = np.argsort(-best, kind="stable")  # raised ones too: a cell's cosine is
+            # often short of a duplicate's z, and its key points place it above other views
             taken = {i for i, _ in nominees}
             nominees += [(ids[n], int(which[n])) for n in order if ids[n] not in taken][
                 :CELL_NOMINATED
