@@ -33,9 +33,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
-import shutil
 import sys
 from pathlib import Path
 from unittest import mock
@@ -48,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.edit_queries import kind_of, library_files, print_tables, run_configs  # noqa: E402
-from bench.holdout import holdout_set  # noqa: E402
+from bench.holdout import derived_set, holdout_set  # noqa: E402
 from models import collage_cells, load_image  # noqa: E402
 from search.evaluation import load_truth  # noqa: E402
 from search.evaluation.sets.scenes import render_scene  # noqa: E402
@@ -120,33 +117,9 @@ def collage(img: Image.Image, kind: str, rng: np.random.Generator) -> Image.Imag
 
 def collage_set(holdout: Path, seed: int) -> Path:
     """The truth file of the collage set made from the hold-out set ``holdout`` (made when
-    missing): its originals, distractors and related files, and one collage of each kind of
-    each original instead of its edits."""
-    base = json.loads(holdout.read_text())
+    missing): one collage of each kind of each original instead of its edits."""
     out = Path(f"/tmp/imgsearch-collages-{holdout.parent.name}")
-    truth = out / "ground_truth.json"
-    if truth.is_file():
-        return truth
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    keep = list(base["distractors"])
-    clusters, edits = {}, {}
-    for n, (stem, members) in enumerate(sorted(base["clusters"].items())):
-        original = members[0]
-        keep.append(original)
-        rng = np.random.default_rng([seed, n, 0xC011])
-        img = Image.open(holdout.parent / original).convert("RGB")
-        clusters[stem] = [original]
-        for kind in KINDS:
-            name = f"{stem}__{kind}.jpg"
-            collage(img, kind, rng).save(out / name, "JPEG", quality=int(rng.integers(70, 93)))
-            clusters[stem].append(name)
-            edits[name] = {"edits": [kind], "params": {}}
-    for name in keep:
-        os.link(holdout.parent / name, out / name)
-    base.update(name=f"collages-{base['name']}", clusters=clusters, edits=edits)
-    truth.write_text(json.dumps(base, indent=1) + "\n", encoding="utf-8")
-    return truth
+    return derived_set(holdout, out, "collages", KINDS, collage, 0xC011, seed, (70, 92))
 
 
 def cell_counts(truth_path: Path, holdout: Path) -> str:

@@ -12,10 +12,16 @@ edit code with the dev set of ``bench/copies.py`` (see :mod:`search.evaluation.s
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import numpy as np
+from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -41,6 +47,47 @@ def holdout_set(pool: str, originals: int, seed: int, data: Path) -> Path:
             distractors=max(1, originals // 3),
             seed=seed,
         )
+    return truth
+
+
+def derived_set(
+    holdout: Path,
+    out: Path,
+    name: str,
+    kinds: Sequence[str],
+    make: Callable[[Image.Image, str, np.random.Generator], Image.Image],
+    salt: int,
+    seed: int,
+    quality: tuple[int, int],
+) -> Path:
+    """The truth file of a set made from the hold-out set ``holdout`` in ``out`` (made when
+    missing): its originals, distractors and related files (hard links), and instead of its
+    edits one copy of each of ``kinds`` per original, ``make(original, kind, rng)`` saved as
+    JPEG at a quality drawn from ``quality`` (inclusive); ``name`` prefixes the set's name."""
+    base = json.loads(holdout.read_text())
+    truth = out / "ground_truth.json"
+    if truth.is_file():
+        return truth
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    keep = list(base["distractors"])
+    clusters, edits = {}, {}
+    for n, (stem, members) in enumerate(sorted(base["clusters"].items())):
+        original = members[0]
+        keep.append(original)
+        rng = np.random.default_rng([seed, n, salt])
+        img = Image.open(holdout.parent / original).convert("RGB")
+        clusters[stem] = [original]
+        for kind in kinds:
+            copy = f"{stem}__{kind}.jpg"
+            made = make(img, kind, rng)  # then the quality: the draws in the sets' order
+            made.save(out / copy, "JPEG", quality=int(rng.integers(quality[0], quality[1] + 1)))
+            clusters[stem].append(copy)
+            edits[copy] = {"edits": [kind], "params": {}}
+    for file in keep:
+        os.link(holdout.parent / file, out / file)
+    base.update(name=f"{name}-{base['name']}", clusters=clusters, edits=edits)
+    truth.write_text(json.dumps(base, indent=1) + "\n", encoding="utf-8")
     return truth
 
 

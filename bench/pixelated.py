@@ -30,9 +30,6 @@ be.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -44,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.edit_queries import library_files, print_tables, run_configs  # noqa: E402
-from bench.holdout import holdout_set  # noqa: E402
+from bench.holdout import derived_set, holdout_set  # noqa: E402
 from models import load_image, mosaic_grid  # noqa: E402
 from search.evaluation import load_truth  # noqa: E402
 from search.index import set_threads  # noqa: E402
@@ -90,35 +87,13 @@ def pixelate(
 
 def pixelated_set(holdout: Path, blocks: list[int], seed: int) -> Path:
     """The truth file of the pixelated set made from the hold-out set ``holdout`` (made when
-    missing): its originals, distractors and related files, and five pixelated copies of
-    each original instead of its edits."""
-    base = json.loads(holdout.read_text())
+    missing): five pixelated copies of each original instead of its edits."""
     out = Path(f"/tmp/imgsearch-pixelated-{holdout.parent.name}-b{'_'.join(map(str, blocks))}")
-    truth = out / "ground_truth.json"
-    if truth.is_file():
-        return truth
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    keep = list(base["distractors"])
-    clusters, edits = {}, {}
-    for n, (stem, members) in enumerate(sorted(base["clusters"].items())):
-        original = members[0]
-        keep.append(original)
-        rng = np.random.default_rng([seed, n, 0x91C5])
-        img = Image.open(holdout.parent / original).convert("RGB")
-        clusters[stem] = [original]
-        for kind in KINDS:
-            name = f"{stem}__{kind}.jpg"
-            pixelate(img, kind, rng, blocks).save(
-                out / name, "JPEG", quality=int(rng.integers(60, 93))
-            )
-            clusters[stem].append(name)
-            edits[name] = {"edits": [kind], "params": {}}
-    for name in keep:
-        os.link(holdout.parent / name, out / name)
-    base.update(name=f"pixelated-{base['name']}", clusters=clusters, edits=edits)
-    truth.write_text(json.dumps(base, indent=1) + "\n", encoding="utf-8")
-    return truth
+
+    def make(img: Image.Image, kind: str, rng: np.random.Generator) -> Image.Image:
+        return pixelate(img, kind, rng, blocks)
+
+    return derived_set(holdout, out, "pixelated", KINDS, make, 0x91C5, seed, (60, 92))
 
 
 def detector_counts(truth_path: Path, holdout: Path) -> str:
