@@ -91,6 +91,37 @@ def test_lesser_copies_keep_the_decision_only_with_a_key_point_match() -> None:
     assert asked == [(2, [0, 1]), (3, [0, 1, 2]), (4, [0, 1, 2, 6])]
 
 
+def test_a_copy_a_part_of_the_query_holds_is_not_asked_of_the_whole_querys_key_points() -> None:
+    """One photo of a collage raised by its cell (regional evidence) matches the whole
+    collage's key points no better than a look-alike would: it keeps the decision."""
+    from search.descriptor.witness import duplicate_decisions
+
+    cosines = [0.98, 0.475, 0.45]  # z 19.6, 9.5, 9: two lesser copies in the band
+    library = np.stack([_unit((0, c), (n + 1, np.sqrt(1 - c * c))) for n, c in enumerate(cosines)])
+    config = DescriptorConfig(rotations=1, frames=False, labels=0.0, expand=1, regions=False)
+    identity = Whitening(np.zeros(DIM, np.float32), np.eye(DIM, dtype=np.float32), 1, 1)
+    descriptor = Descriptor(config, identity, calibration=Calibration(0.0, SD, 0.0, SD))
+    query = _unit((0, 1.0))[None]
+    copy = (library @ query[0]).astype(np.float32)
+    asked: list[int] = []
+
+    def witness(image_id: int, better: list[int]) -> bool:
+        asked.append(image_id)
+        return False  # the whole query's key points match neither
+
+    def rows_of(ids):  # type: ignore[no-untyped-def]
+        return library[list(ids)], np.arange(len(ids))
+
+    alone = duplicate_decisions(descriptor, query, copy, [0, 1, 2], rows_of, local=witness)
+    assert alone is not None and alone.duplicate.tolist() == [True, False, False]
+    assert asked == [1, 2]
+    held = duplicate_decisions(
+        descriptor, query, copy, [0, 1, 2], rows_of, local=witness, evidenced={2}
+    )
+    assert held is not None and held.duplicate.tolist() == [True, False, True]
+    assert asked[2:] == [1] and 2 not in held.lookalike
+
+
 def test_copies_below_the_last_one_shown_are_not_asked() -> None:
     """A copy's witnesses are better copies, so the decisions of the ``k`` shown do not need
     the copies under them: those are never asked (a synthetic 100 k library put ~80 copies

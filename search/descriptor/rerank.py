@@ -255,6 +255,7 @@ class QueryScorer(RegionalEvidence):
             self.cap,
             witness,
             shown=kept,
+            evidenced=self.region_parts,
         )
         return [
             ScoredHit(

@@ -30,7 +30,7 @@ and the copy keeps the decision. A copy that loses it is a look-alike, and says 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,6 +93,7 @@ def duplicate_decisions(
     cap: float | None = None,
     local: LocalWitness | None = None,
     shown: Sequence[int] | None = None,
+    evidenced: Collection[int] = (),
 ) -> Decisions | None:
     """The duplicate decision of each candidate ``ids`` of the query rows ``query`` with copy
     scores ``copy`` (module doc); None uncalibrated. ``rows_of``: the candidates' prepared
@@ -102,7 +103,9 @@ def duplicate_decisions(
     all) - a copy's witnesses are better copies, so the copies below the last one shown are
     left to z alone, their rows unread and their key points unasked (exact for the shown:
     a synthetic 100 k library put ~80 copies past the decision under each query, one file
-    read each); with the duplicate graph off (``expand=0``, as ``plain``) z alone decides."""
+    read each); with the duplicate graph off (``expand=0``, as ``plain``) z alone decides.
+    ``evidenced``: ids whose copy score a part of the query raised (a collage's picture:
+    :mod:`search.descriptor.regional`), not asked of the whole query's key points."""
     cal = descriptor.calibration
     if cal is None:
         return None
@@ -136,9 +139,8 @@ def duplicate_decisions(
         out.duplicate[flagged] = kept
         out.lookalike.update({int(p): NO_COPY_OF_BETTER for p in flagged[~kept]})
     if by_key_points:
-        _witnessed_by_key_points(
-            out, copy, ids, flagged, pairs, cal.duplicate_threshold(LOCAL_WITNESS_Z), local
-        )
+        sure = cal.duplicate_threshold(LOCAL_WITNESS_Z)
+        _witnessed_by_key_points(out, copy, ids, flagged, pairs, sure, local, set(evidenced))
     return out
 
 
@@ -175,6 +177,7 @@ def _witnessed_by_key_points(
     pairs: np.ndarray,
     sure: float,
     local: LocalWitness,
+    evidenced: Collection[int] = frozenset(),
 ) -> None:
     """Withdraw the decision from the lesser copies (``flagged`` after the first, under
     ``sure``) that ``local`` finds matching neither the query's key points nor those of a
@@ -187,6 +190,7 @@ def _witnessed_by_key_points(
         if not out.duplicate[p]:
             continue
         asked = copy[p] < sure and not (pairs[a, better] >= sure).any()
+        asked = asked and ids[p] not in evidenced  # a part of the query holds it
         others = [ids[flagged[b]] for b in better if copy[flagged[b]] < SELF_SCORE]
         if asked and local(ids[p], others) is False:
             out.duplicate[p] = False
