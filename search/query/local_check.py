@@ -83,12 +83,7 @@ from search.descriptor import (
 )
 from search.query.candidate_files import CandidateFiles, key_points
 from search.query.library_layouts import LibraryLayouts
-from search.query.local_evidence import (
-    LocalStats,
-    QueryEvidence,
-    QueryLocal,
-    read_query_evidence,
-)
+from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal, read_query_evidence
 from search.query.results import ImageQuery, RoiLike
 from search.store import StoredImage
 
