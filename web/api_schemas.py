@@ -126,8 +126,8 @@ _HIT = {
             "nullable": True,
             "description": "Where in the query this copy was found when a part of it found it "
             "(one picture of a collage - cells cut apart by gutters and seams - or a quarter): "
-            "[left, top, right, bottom] as fractions of the query; null when the whole query "
-            "or its views did",
+            "[left, top, right, bottom] as fractions of the upright query (of its region of "
+            "interest, when one is given); null when the whole query or its views did",
         },
         "id": {"type": "integer"},
         "path": {"type": "string"},

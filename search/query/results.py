@@ -113,8 +113,9 @@ class SearchHit:
     timestamp_ms: int | None = None
     duration_ms: int | None = None
     quality_flags: int | None = None  # models.quality bits; None = not measured
-    #: the part of the query (left, top, right, bottom: fractions of it) where this copy was
-    #: found: a collage's picture or a quarter (the ``regions`` evidence); None: the whole
+    #: the part of the query (left, top, right, bottom: fractions of the upright query, or of
+    #: its region of interest) where this copy was found: a collage's picture or a quarter
+    #: (the ``regions`` evidence); None: the whole query or its views
     part: tuple[float, float, float, float] | None = None
 
     @property
