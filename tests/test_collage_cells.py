@@ -144,6 +144,42 @@ def test_a_cells_weak_match_goes_to_that_cells_key_points() -> None:
     assert all(i != 7 for i, _ in asked[1])  # a quarter's weak match is not nominated
 
 
+def test_a_collage_one_picture_settled_has_its_other_cells_checked() -> None:
+    """One cell of a collage holds a sure copy (raised: the query is settled); the other
+    cells' best matches still go to the key points of their cells, alone (no grey band)."""
+    rng = np.random.default_rng(8)
+    library = _unit(rng, 40)
+    config = DescriptorConfig(whiten=False, labels=0.0, expand=0, rotations=1, frames=False)
+    descriptor = Descriptor(config, calibration=Calibration(0.0, 0.0625, 0.0, 0.0625))
+    scorer = QueryScorer(
+        descriptor,
+        lambda rows, k: np.argsort(-(rows @ library.T), axis=1)[:, :k],
+        lambda ids: {i: StoredImage(library[i]) for i in ids},
+        candidates=5,
+    )
+
+    def near(row: np.ndarray, cosine: float) -> np.ndarray:
+        other = _unit(rng, 1)[0]
+        other -= (other @ row) * row
+        return cosine * row + np.sqrt(1 - cosine**2) * other / np.linalg.norm(other)
+
+    asked: list[tuple[list[tuple[int, int]], bool]] = []
+
+    def check(ids, copy, tiles, tiles_only=False):  # type: ignore[no-untyped-def]
+        asked.append(([(int(i), p) for i, p in tiles], tiles_only))
+        out = np.array(copy, np.float32)
+        if 7 in list(ids):
+            out[list(ids).index(7)] = 0.99  # the second cell's key points confirm it
+        return out
+
+    cells = np.stack([near(library[5], 0.95), _unit(rng, 1)[0], near(library[7], 0.3)])
+    rows = np.concatenate([cells, _unit(rng, 4)]).astype(np.float32)  # 3 cells, 4 tiles
+    hits = scorer.search(_unit(rng, 1), k=3, regions=lambda: rows, local=check)
+    assert hits[0].id in (5, 7) and {h.id for h in hits[:2]} == {5, 7}, hits
+    assert len(asked) == 1 and asked[0][1] is True and (7, 2) in asked[0][0], asked
+    assert {h.id: h.part for h in hits}[5] == 0  # raised by its cell
+
+
 @pytest.mark.slow
 def test_a_grid_query_finds_one_of_its_photos(
     data_dir: Path, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

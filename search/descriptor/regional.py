@@ -11,7 +11,9 @@ count for nothing, so a tile never lifts a look-alike; the best of the others at
 z (at most ``REGION_NOMINATED``) and a collage cell's best matches at any z, raised or not (at
 most ``CELL_NOMINATED``: a small photo's cosine is low, and other photos of its object can
 match its key points too) are ``tile_nominees``: the key points of the tile that matched each
-decide.
+decide. Once a cell holds a sure copy (a collage, then), every cell's best match is checked
+by its cell's key points, even when that copy settled the query (``cell_rest``): a collage's
+other pictures.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class RegionalEvidence:
     #: (its index among the ``regions()`` rows) that matched each
     tile_nominees: list[tuple[int, int]]
     region_parts: dict[int, int]  # id -> the tile whose match raised its copy score
+    cell_rest: list[tuple[int, int]]  # a collage's other cells' best matches: (id, cell)
 
     def _regions(
         self,
@@ -96,7 +99,24 @@ class RegionalEvidence:
         out = whole.copy()
         out[keep] = np.maximum(whole[keep], regional[keep])
         self.region_parts = {ids[n]: int(piece[n]) for n in keep if regional[n] > whole[n]}
+        if any(p < cells for p in self.region_parts.values()):  # a collage, by one of its cells
+            self.cell_rest = self._other_cells(each[:cells], ids, set())  # raised ones too:
+            # confirmed, a raised original ranks by its key points above a crop of it
         return out.astype(np.float32), ids
+
+    @staticmethod
+    def _other_cells(each: np.ndarray, ids: list[int], found: set[int]) -> list[tuple[int, int]]:
+        """(id, cell) of each cell's best match among the images not ``found`` yet, the
+        best matches first: a collage's other pictures, for the key points of their cells."""
+        out: list[tuple[int, int]] = []
+        open_ = np.array([i not in found for i in ids])
+        for cell in np.argsort(-each.max(axis=1), kind="stable"):
+            scores = np.where(open_, each[cell], -np.inf)
+            n = int(scores.argmax())
+            if np.isfinite(scores[n]):
+                out.append((ids[n], int(cell)))
+                open_[n] = False
+        return out
 
     def _plain_scores(self, raw: np.ndarray, ids: Sequence[int]) -> np.ndarray:
         """Best plain-space cosine of the raw query rows ``raw`` with each image of ``ids``

@@ -57,8 +57,9 @@ from search.descriptor.witness import LocalWitness, StoredTurns, duplicate_decis
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
 Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
-# (ids, copy, (id, tile) nominated by the query's tiles) -> the copy scores, confirmed raised
-LocalCheck = Callable[[Sequence[int], np.ndarray, Sequence[tuple[int, int]]], np.ndarray]
+# (ids, copy, (id, tile) nominated by the query's tiles[, tiles_only=True: those alone]) ->
+# the copy scores, confirmed ones raised
+LocalCheck = Callable[..., np.ndarray]
 # (ids best first, their rank scores) -> those the caller will show (its filters, its k)
 Shown = Callable[[list[int], list[float]], Sequence[int]]
 CANDIDATES_PER_VIEW = 50
@@ -219,7 +220,7 @@ class QueryScorer(RegionalEvidence):
                 query = np.concatenate([query, extra])
                 copy = self._copy(query, ids, images)
         self.regional = None if regions is None else not self.settled(copy)
-        self.tile_nominees, self.region_parts = [], {}
+        self.tile_nominees, self.region_parts, self.cell_rest = [], {}, []
         if self.regional:
             copy, ids = self._regions(regions, query, copy, ids, images, want, exclude)  # type: ignore[arg-type]
         if not ids:
@@ -228,8 +229,13 @@ class QueryScorer(RegionalEvidence):
         if self.checked_locally:
             if nominated is not None:
                 copy, ids = self._join(nominated(), query, copy, ids, images, exclude)
-            copy = local(ids, copy, self.tile_nominees)  # type: ignore[misc]
+            asked = {i for i, _ in self.tile_nominees}
+            more = [(i, c) for i, c in self.cell_rest if i not in asked]
+            copy = local(ids, copy, self.tile_nominees + more)  # type: ignore[misc]
             copy = np.asarray(copy, np.float32)
+        elif local is not None and self.cell_rest:  # a collage that one of its pictures settled:
+            # its other pictures by the key points of their cells (module regional)
+            copy = np.asarray(local(ids, copy, self.cell_rest, tiles_only=True), np.float32)
         reached = None  # the tier's chained copies (Descriptor.copy_tier)
         if d.config.expand and d.calibration is not None:
             copy, ids, reached = self._expand(query, copy, ids, images, exclude)

@@ -159,11 +159,16 @@ class LocalVerifier:
         calibration = descriptor.calibration
 
         def check(
-            ids: Sequence[int], copy: np.ndarray, tiles: Sequence[tuple[int, int]] = ()
+            ids: Sequence[int],
+            copy: np.ndarray,
+            tiles: Sequence[tuple[int, int]] = (),
+            tiles_only: bool = False,  # a settled collage: its other pictures' cells alone
         ) -> np.ndarray:
             out = np.array(copy, np.float32, copy=True)
-            by_pixels = pixel_candidates(out, calibration) if small else []
-            by_layout, by_window = self._nominees(views, ids, out, calibration)
+            by_pixels = pixel_candidates(out, calibration) if small and not tiles_only else []
+            by_layout, by_window = (
+                ([], []) if tiles_only else self._nominees(views, ids, out, calibration)
+            )
             at = {int(i): n for n, i in enumerate(ids)}
             by_tile = [(at[int(i)], 1.0) for i, _ in tiles if int(i) in at]
             nominees = by_layout + by_window + by_tile
@@ -215,7 +220,7 @@ class LocalVerifier:
 
                     return by_inliers
 
-                chosen = grey_band(out, calibration, VERIFY_CHECKED)  # after the pixels' raises
+                chosen = [] if tiles_only else grey_band(out, calibration, VERIFY_CHECKED)
                 check_with = inliers_of(query.features, query.at_crop_scale)
                 confirm(chosen, "key points", key_points, check_with, local.confirmed)
                 floor = verified_floor(calibration)
@@ -232,7 +237,7 @@ class LocalVerifier:
                         confirm([n], "key points", key_points, by_part, local.confirmed)
                         if out[n] >= floor:
                             local.parts[int(image_id)] = part
-                left = [(n, rho) for n, rho in nominees if out[n] < floor]
+                left = [] if tiles_only else [(n, rho) for n, rho in nominees if out[n] < floor]
                 upright, inverted = nominees_to_check(left, chosen)
                 layouts = {n for n, _ in by_layout}  # their checks first, window's and tiles' last
                 crops = [n for n in upright if n not in layouts]
