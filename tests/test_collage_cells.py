@@ -217,6 +217,14 @@ def test_a_grid_query_finds_one_of_its_photos(
             ), (first.part, box)
             assert "found in a part of the query" in copy_text(first)
             assert first.to_dict()["part"] == list(first.part)
+        # three photos of the library in one grid: each flagged, found in its own cell
+        three = [library[5], library[17], library[29]]
+        others = _photos(data_dir, 6, 60)
+        made = grid([three[0], *others[:3], three[1], *others[3:], three[2]])
+        hits = engine.search_image(_jpeg(made, tmp_path / "three.jpg").filename, k=6)
+        flagged = {Path(h.path).name: h.part for h in hits if h.duplicate}
+        assert {p.name for p in three} <= set(flagged), flagged
+        assert len({flagged[p.name] for p in three}) == 3  # three different cells
         whole = engine.search_image(photos / library[0].name, k=3)[0]
         assert whole.part is None and whole.to_dict()["part"] is None
         monkeypatch.setattr("models.views.collage_cells", lambda image: None)  # the 2x2 tiles
