@@ -110,19 +110,24 @@ def _unit(rng: np.random.Generator, n: int, dim: int = 256) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def test_a_cells_weak_match_goes_to_that_cells_key_points() -> None:
-    """A 3x3 grid's photo matches its original at a cosine no sure copy has: the cell's best
-    matches go to the key points (of that cell) whatever their z; a quarter's do not."""
-    rng = np.random.default_rng(7)
-    library = _unit(rng, 40)
+def _scorer(library: np.ndarray) -> QueryScorer:
+    """A scorer over ``library`` rows (plain space; background of random unit vectors)."""
     config = DescriptorConfig(whiten=False, labels=0.0, expand=0, rotations=1, frames=False)
     descriptor = Descriptor(config, calibration=Calibration(0.0, 0.0625, 0.0, 0.0625))
-    scorer = QueryScorer(
+    return QueryScorer(
         descriptor,
         lambda rows, k: np.argsort(-(rows @ library.T), axis=1)[:, :k],
         lambda ids: {i: StoredImage(library[i]) for i in ids},
         candidates=5,
     )
+
+
+def test_a_cells_weak_match_goes_to_that_cells_key_points() -> None:
+    """A 3x3 grid's photo matches its original at a cosine no sure copy has: the cell's best
+    matches go to the key points (of that cell) whatever their z; a quarter's do not."""
+    rng = np.random.default_rng(7)
+    library = _unit(rng, 40)
+    scorer = _scorer(library)
     weak = 0.3 * library[7] + np.sqrt(1 - 0.09) * _unit(rng, 1)[0]  # cosine ~0.3: z ~5
     weak /= np.linalg.norm(weak)
     asked: list[list[tuple[int, int]]] = []
@@ -149,14 +154,7 @@ def test_a_collage_one_picture_settled_has_its_other_cells_checked() -> None:
     cells' best matches still go to the key points of their cells, alone (no grey band)."""
     rng = np.random.default_rng(8)
     library = _unit(rng, 40)
-    config = DescriptorConfig(whiten=False, labels=0.0, expand=0, rotations=1, frames=False)
-    descriptor = Descriptor(config, calibration=Calibration(0.0, 0.0625, 0.0, 0.0625))
-    scorer = QueryScorer(
-        descriptor,
-        lambda rows, k: np.argsort(-(rows @ library.T), axis=1)[:, :k],
-        lambda ids: {i: StoredImage(library[i]) for i in ids},
-        candidates=5,
-    )
+    scorer = _scorer(library)
 
     def near(row: np.ndarray, cosine: float) -> np.ndarray:
         other = _unit(rng, 1)[0]
