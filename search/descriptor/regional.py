@@ -46,6 +46,8 @@ class RegionalEvidence:
     stored: Callable[[Sequence[int]], Mapping[int, StoredImage]]
     _candidates: Callable[..., list[int]]  # QueryScorer's: candidates of rows, joined to ids
     _copy: Callable[..., np.ndarray]  # QueryScorer's: copy scores of ids
+    _rows: Callable[..., tuple[np.ndarray, np.ndarray]]  # QueryScorer's: ids' rows, owners
+    cap: float | None  # QueryScorer's: the query's cap on weak turned matches
     #: (id, tile) for the key points: sure tile matches no cosine raised, and the query's tile
     #: (its index among the ``regions()`` rows) that matched each
     tile_nominees: list[tuple[int, int]]
@@ -76,7 +78,13 @@ class RegionalEvidence:
         tiles = self.descriptor.transform(raw)
         ids = self._candidates(tiles, want, exclude, ids, images)
         whole = self._copy(query, ids, images)
-        each = np.stack([self._copy(tiles[p : p + 1], ids, images) for p in range(len(tiles))])
+        rows, owner = self._rows(ids, images)  # the candidates' rows, read once for every tile
+        each = np.stack(
+            [
+                self.descriptor.copy_scores(tile[None], rows, owner, len(ids), self.cap)
+                for tile in tiles
+            ]
+        )
         regional, piece = each.max(axis=0), each.argmax(axis=0)  # its best tile, and which
         at_z = np.flatnonzero(regional >= cal.score(EXPAND_Z))
         at_z = at_z[np.argsort(-regional[at_z], kind="stable")]  # the best tile matches first
@@ -100,16 +108,16 @@ class RegionalEvidence:
         out[keep] = np.maximum(whole[keep], regional[keep])
         self.region_parts = {ids[n]: int(piece[n]) for n in keep if regional[n] > whole[n]}
         if any(p < cells for p in self.region_parts.values()):  # a collage, by one of its cells
-            self.cell_rest = self._other_cells(each[:cells], ids, set())  # raised ones too:
+            self.cell_rest = self._other_cells(each[:cells], ids)  # raised ones too:
             # confirmed, a raised original ranks by its key points above a crop of it
         return out.astype(np.float32), ids
 
     @staticmethod
-    def _other_cells(each: np.ndarray, ids: list[int], found: set[int]) -> list[tuple[int, int]]:
-        """(id, cell) of each cell's best match among the images not ``found`` yet, the
-        best matches first: a collage's other pictures, for the key points of their cells."""
+    def _other_cells(each: np.ndarray, ids: list[int]) -> list[tuple[int, int]]:
+        """(id, cell) of each cell's best match among the images no other cell took, the
+        best matches first: a collage's pictures, for the key points of their cells."""
         out: list[tuple[int, int]] = []
-        open_ = np.array([i not in found for i in ids])
+        open_ = np.ones(len(ids), bool)
         for cell in np.argsort(-each.max(axis=1), kind="stable"):
             scores = np.where(open_, each[cell], -np.inf)
             n = int(scores.argmax())

@@ -114,8 +114,6 @@ class QueryEvidence:
     def of_part(self, box: tuple[float, float, float, float]) -> LocalFeatures | None:
         """Key points of a part of the query (``box``: left, top, right, bottom as fractions
         of it; one tile of a collage), made on first use of each part, or None."""
-        if box not in self._parts:
-            self._parts[box] = []
         left, top, right, bottom = box
 
         def part(image: Image.Image) -> LocalFeatures:
@@ -123,7 +121,7 @@ class QueryEvidence:
             crop = (round(left * w), round(top * h), round(right * w), round(bottom * h))
             return local_features(image.crop(crop), frames=False, lazy=True)
 
-        return self._once(self._parts[box], part, "for a part of the query")
+        return self._once(self._parts.setdefault(box, []), part, "for a part of the query")
 
     def inverted(self) -> LocalFeatures | None:
         """Key points of the query with its grey levels inverted (an inverted duotone's
