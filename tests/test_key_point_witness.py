@@ -156,7 +156,7 @@ def test_without_a_key_point_match_a_lesser_copy_is_a_look_alike(
     copies_library, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root, settings, _original = copies_library
-    monkeypatch.setattr("search.query.local_check.key_points_match", lambda a, b: False)
+    monkeypatch.setattr("search.query.key_point_witness.key_points_match", lambda a, b: False)
     with SearchEngine.open(settings) as engine:
         found = _copies(engine, root / "query.jpg")
     assert found[0][1:] == (True, None), found  # the best copy is never asked
@@ -217,7 +217,7 @@ def test_the_witness_reads_no_file_once_its_budget_is_spent(
     """At most WITNESS_PAIRS pairs per query: a copy asked after that keeps the decision
     without its file being read (a 1920 px PNG's decode took 130 ms; 15 of them 2 s)."""
     root, settings, _original = copies_library
-    monkeypatch.setattr("search.query.local_check.WITNESS_PAIRS", 1)
+    monkeypatch.setattr("search.query.key_point_witness.WITNESS_PAIRS", 1)
     with SearchEngine.open(settings) as engine:
         read: list[int] = []
         features = engine.local.features
@@ -237,7 +237,7 @@ def test_a_copy_touched_since_indexing_is_still_witnessed(
     `imgsearch index`, so every lesser copy kept the decision unasked). A file of another
     size is never read."""
     root, settings, _original = copies_library
-    monkeypatch.setattr("search.query.local_check.key_points_match", lambda a, b: False)
+    monkeypatch.setattr("search.query.key_point_witness.key_points_match", lambda a, b: False)
     copy = root / "photos" / "copy_small.jpg"
     stat = copy.stat()
     os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns + 86_400 * 10**9))

@@ -67,6 +67,8 @@ _SOURCES: dict[str, str] = {
     "layout_ranks": "search.descriptor.layout_match",
     "nominees_to_check": "search.descriptor.layout_match",
     "layout_matches": "search.descriptor.layout_match",
+    "PLAIN_NOMINATED": "search.descriptor.plain_match",
+    "plain_nominees": "search.descriptor.plain_match",
     "WINDOW_MATCH": "search.descriptor.window_match",
     "WINDOW_CANDIDATES": "search.descriptor.window_match",
     "WINDOW_MARGIN": "search.descriptor.window_match",
@@ -120,6 +122,7 @@ __all__ = [
     "PIXEL_MATCH",
     "PIXEL_SIDE",
     "PLAIN_BACKGROUND",
+    "PLAIN_NOMINATED",
     "RANK_BLOCK",
     "THUMB_SIDE",
     "TURNED_VIEW_DISCOUNT",
@@ -179,6 +182,7 @@ __all__ = [
     "pixel_candidates",
     "pixel_copy_score",
     "pixel_correlation",
+    "plain_nominees",
     "read_thumbnail",
     "sample_indices",
     "shrink_for",
@@ -248,6 +252,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         read_thumbnail,
         thumbnail,
     )
+    from search.descriptor.plain_match import PLAIN_NOMINATED, plain_nominees
     from search.descriptor.rerank import (
         CANDIDATES_PER_VIEW,
         LocalCheck,

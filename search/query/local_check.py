@@ -3,8 +3,7 @@ doubt.
 
 The key-point witness (``local=on``, the default): a query's copies below its best one must
 match the query's key points, or a better copy's, to keep the copy decision
-(:mod:`search.descriptor.witness`); at most :data:`WITNESS_PAIRS` pairs matched per query and
-none started after :data:`VERIFY_BUDGET_S` (a copy not asked keeps the decision).
+(:mod:`search.descriptor.witness`, matched by :mod:`search.query.key_point_witness`).
 
 The grey-band check (``local=on``, the default, or ``verify=on``):
 A query whose views (and tiles) leave no sure copy gets its few best candidates in the grey
@@ -65,31 +64,29 @@ from search.descriptor import (
     Descriptor,
     LocalCheck,
     LocalFeatures,
-    LocalWitness,
     VerifyUnavailableError,
     count_inliers_closer,
     crop_nominees,
     grey_band,
     is_small,
-    key_points_match,
     layout_nominees,
     nominees_to_check,
     pixel_candidates,
     pixel_copy_score,
     pixel_correlation,
+    plain_nominees,
     read_thumbnail,
     verified_copy_score,
     verified_floor,
 )
 from search.query.candidate_files import CandidateFiles, key_points
+from search.query.key_point_witness import key_point_witness
 from search.query.library_layouts import LibraryLayouts
 from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal, read_query_evidence
 from search.query.results import ImageQuery, RoiLike
 from search.store import StoredImage
 
 log = logging.getLogger(__name__)
-
-WITNESS_PAIRS = 12  # key-point witness: pairs matched per query at most
 
 
 class LocalVerifier:
@@ -138,7 +135,13 @@ class LocalVerifier:
             if views is not None and generation is not None:
                 local.nominated = lambda: self._library_nominees(views.layout, generation)
         if descriptor.config.local:
-            witness = self._witness(lambda: evidence().features, local.rows)
+            witness = key_point_witness(
+                lambda i, row: self.features(i, row)[0],
+                lambda: evidence().features,
+                local.rows,
+                self.stats,
+                self._lock,
+            )
             # a copy a part of the query confirmed holds its part's key points, not the whole's
             local.witness = lambda i, better: True if i in local.parts else witness(i, better)
         return local
@@ -173,7 +176,8 @@ class LocalVerifier:
             )
             at = {int(i): n for n, i in enumerate(ids)}
             by_tile = [(at[int(i)], 1.0) for i, _ in tiles if int(i) in at]
-            nominees = by_layout + by_window + by_tile
+            by_plain = [] if tiles_only else self._plain(views, ids, out, calibration)
+            nominees = by_layout + by_window + by_tile + by_plain
             if not by_pixels and not nominees and not grey_band(out, calibration, VERIFY_CHECKED):
                 return out
             started = time.perf_counter()
@@ -297,53 +301,22 @@ class LocalVerifier:
         crops = crop_nominees(views.picture, by_copy, layouts, aspects)
         return layout_nominees(layout, layouts), crops
 
-    def _witness(
-        self, query_features: Callable[[], LocalFeatures | None], rows: dict[int, StoredImage]
-    ) -> LocalWitness:
-        """The key-point witness: ``(image id, other copies' ids) -> bool | None`` (module
-        doc); False only when every pair was matched and none holds a copy's geometry.
-        ``rows``: the query's candidates' rows as its search reads them (the hits shown:
-        their files are found without a query each)."""
-        spent = [0, 0.0]  # pairs matched, when the first was started
-
-        def spent_all() -> bool:  # checked before any file is read or pair matched
-            return spent[0] >= WITNESS_PAIRS or time.perf_counter() - spent[1] > VERIFY_BUDGET_S
-
-        def witness(image_id: int, better: Sequence[int]) -> bool | None:
-            started = time.perf_counter()
-            spent[1] = spent[1] or started
-            if spent_all():
-                return None
-            # first: a file gone needs no query key points
-            mine = self.features(image_id, rows.get(image_id))[0]
-            query = query_features() if mine is not None else None
-            if query is None:
-                return None
-            answer: bool | None = False
-            pairs = 0
-            for other in [query, *better]:  # the query's own mirrored features are matched
-                if spent_all():
-                    answer = None
-                    break
-                theirs = (
-                    other
-                    if isinstance(other, LocalFeatures)
-                    else self.features(other, rows.get(other))[0]
-                )
-                if theirs is None:
-                    answer = None
-                    continue
-                spent[0], pairs = spent[0] + 1, pairs + 1
-                if key_points_match(theirs, mine):
-                    answer = True
-                    break
-            with self._lock:
-                self.stats.witness_pairs += pairs
-                self.stats.refuted += answer is False
-                self.stats.seconds += time.perf_counter() - started
-            return answer
-
-        return witness
+    def _plain(
+        self,
+        views: ViewSet | None,
+        ids: Sequence[int],
+        copy: np.ndarray,
+        calibration: Calibration | None,
+    ) -> list[tuple[int, float]]:
+        """``(position, 1.0)`` of the candidate the plain embedding ranks first, where the
+        descriptor ranks another first (:func:`search.descriptor.plain_nominees`); one read
+        of the candidates' raw vectors."""
+        if views is None or not len(ids):
+            return []
+        vectors = self.files.records.raw_vectors([int(i) for i in ids])
+        query = views.embeddings[0]
+        floor = verified_floor(calibration)
+        return [(n, 1.0) for n in plain_nominees(query, ids, copy, vectors, floor)]
 
     def features(
         self, image_id: int, known: StoredImage | None = None

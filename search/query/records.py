@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+import numpy as np
+
 from models import ImgsearchError, hash_image_file, is_video_file, read_image_file
 from search.query.errors import ImageNotFoundError, PathEscapeError
 from search.query.results import is_image_id
@@ -100,6 +102,12 @@ class LibraryRecords:
     def shaped_layouts(self, ids: Sequence[int]) -> dict[int, tuple[bytes, float]]:
         """The stored layouts of images ``ids`` with their width / height (0.0: unknown)."""
         return self.store.reads.shaped_layouts(ids)
+
+    def raw_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored raw (model) vectors of images ``ids`` (those that have one), by id."""
+        return {
+            i: rows.vector for i, rows in self.store.descriptors.rows(ids, labels=False).items()
+        }
 
     def all_layouts(self, limit: int) -> tuple[list[int], list[bytes]] | None:
         """Ids and layouts of every indexed image (None: more than ``limit`` images)."""

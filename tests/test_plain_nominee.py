@@ -1,0 +1,81 @@
+"""Where the descriptor and the plain embedding rank a query's candidates differently, the
+plain embedding's first candidate is checked by its key points
+(:mod:`search.descriptor.plain_match`): a photo under a large sticker kept its original first
+by the plain cosine while the whitened space put a look-alike first, below the grey band."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from search.descriptor import MIN_INLIERS, plain_nominees, verified_floor
+from search.query import SearchEngine
+from search.query.local_check import LocalVerifier
+from tests.engine_library import index_library, make_settings
+
+pytest.importorskip("cv2")
+
+
+def test_only_the_plain_first_where_the_rankings_disagree() -> None:
+    query = np.array([1.0, 0.0, 0.0], np.float32)
+    vectors = {10: np.array([0.0, 1.0, 0.0]), 11: np.array([0.9, 0.1, 0.0]), 12: np.zeros(3)}
+    ids = [10, 11, 12]
+    assert plain_nominees(query, ids, np.array([0.5, 0.2, 0.1]), vectors, 0.8) == [1]
+    # the descriptor's first is the plain one's too: nothing to settle
+    assert plain_nominees(query, ids, np.array([0.2, 0.5, 0.1]), vectors, 0.8) == []
+    # already sure or confirmed (at the floor): not checked again
+    assert plain_nominees(query, ids, np.array([0.9, 0.85, 0.1]), vectors, 0.8) == []
+    # a candidate without a stored vector is passed over, not nominated
+    assert plain_nominees(query, ids, np.array([0.5, 0.2, 0.1]), {10: vectors[10]}, 0.8) == []
+    assert plain_nominees(query, [], np.array([]), vectors, 0.8) == []
+
+
+def _with_sticker(photo: Path, out: Path) -> None:
+    """A big flat disc over the middle of the photo (a sticker, an emoji)."""
+    im = Image.open(photo).convert("RGB")
+    r = min(im.size) // 4
+    cx, cy = im.width // 2, im.height // 2
+    ImageDraw.Draw(im).ellipse((cx - r, cy - r, cx + r, cy + r), fill=(255, 204, 0))
+    im.save(out, quality=85)
+
+
+@pytest.mark.slow
+def test_the_plain_first_candidate_is_confirmed_by_its_key_points(
+    data_dir: Path, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The query's candidates as a whitened library could rank them: a look-alike first, the
+    original far below the grey band. The plain cosine puts the original first, so its key
+    points are read and confirm it; without the nomination nothing would."""
+    col = tmp_path / "col"
+    col.mkdir()
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:12]
+    for photo in photos:
+        Image.open(photo).convert("RGB").save(col / photo.name, quality=92)
+    settings = make_settings(tmp_path / "lib", models_dir)
+    index_library(settings, [col])
+    query = tmp_path / "sticker.jpg"
+    _with_sticker(col / photos[3].name, query)
+    # only the plain nomination may ask for key points here
+    monkeypatch.setattr("search.query.local_check.grey_band", lambda *a: [])
+    monkeypatch.setattr(LocalVerifier, "_nominees", lambda *a: ([], []))
+
+    with SearchEngine.open(settings) as engine:
+        original = engine.records.image_id_for(col / photos[3].name)
+        other = engine.records.image_id_for(col / photos[7].name)
+        descriptor = engine.library.searchable().descriptor
+        views, data = engine.embed_views(query)
+        ids, copy = [other, original], np.array([0.3, 0.02], np.float32)
+
+        local = engine.local.for_query(descriptor, data, None, views)
+        raised = local.check(ids, copy)  # type: ignore[misc]
+        assert raised[1] >= verified_floor(descriptor.calibration), raised
+        assert local.confirmed[original] >= MIN_INLIERS, local.confirmed
+        assert raised[0] == pytest.approx(0.3)  # the look-alike is not asked
+
+        monkeypatch.setattr(LocalVerifier, "_plain", lambda *a: [])
+        unasked = engine.local.for_query(descriptor, data, None, views)
+        assert unasked.check(ids, copy)[1] == pytest.approx(0.02)  # type: ignore[misc]
+        assert not unasked.confirmed
