@@ -67,8 +67,11 @@ _SOURCES: dict[str, str] = {
     "layout_ranks": "search.descriptor.layout_match",
     "nominees_to_check": "search.descriptor.layout_match",
     "layout_matches": "search.descriptor.layout_match",
-    "PLAIN_NOMINATED": "search.descriptor.plain_match",
-    "plain_nominees": "search.descriptor.plain_match",
+    "first_elsewhere": "search.descriptor.second_opinion",
+    "layout_first": "search.descriptor.second_opinion",
+    "plain_nominees": "search.descriptor.second_opinion",
+    "layout_correlations": "search.descriptor.layout_match",
+    "nominated_layouts": "search.descriptor.layout_match",
     "WINDOW_MATCH": "search.descriptor.window_match",
     "WINDOW_CANDIDATES": "search.descriptor.window_match",
     "WINDOW_MARGIN": "search.descriptor.window_match",
@@ -122,7 +125,6 @@ __all__ = [
     "PIXEL_MATCH",
     "PIXEL_SIDE",
     "PLAIN_BACKGROUND",
-    "PLAIN_NOMINATED",
     "RANK_BLOCK",
     "THUMB_SIDE",
     "TURNED_VIEW_DISCOUNT",
@@ -161,6 +163,7 @@ __all__ = [
     "edit_side",
     "features_from_arrays",
     "features_to_arrays",
+    "first_elsewhere",
     "grey_band",
     "grey_levels",
     "grid_levels",
@@ -169,6 +172,8 @@ __all__ = [
     "key_points_match",
     "label_vectors",
     "layout_correlation",
+    "layout_correlations",
+    "layout_first",
     "layout_matches",
     "layout_nominees",
     "layout_rank_levels",
@@ -176,6 +181,7 @@ __all__ = [
     "learn_from_images",
     "learn_whitening",
     "local_features",
+    "nominated_layouts",
     "nominees_to_check",
     "opencv",
     "photo_edits",
@@ -232,10 +238,12 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         LAYOUT_NOMINATED,
         RANK_BLOCK,
         layout_correlation,
+        layout_correlations,
         layout_matches,
         layout_nominees,
         layout_rank_levels,
         layout_ranks,
+        nominated_layouts,
         nominees_to_check,
     )
     from search.descriptor.pixel_match import (
@@ -252,7 +260,6 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         read_thumbnail,
         thumbnail,
     )
-    from search.descriptor.plain_match import PLAIN_NOMINATED, plain_nominees
     from search.descriptor.rerank import (
         CANDIDATES_PER_VIEW,
         LocalCheck,
@@ -261,6 +268,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         ScoredHit,
     )
     from search.descriptor.row_cache import PreparedImage, RowCache
+    from search.descriptor.second_opinion import first_elsewhere, layout_first, plain_nominees
     from search.descriptor.verify import (
         KEY_POINT_DRAFT,
         KEY_POINT_VERSION,

@@ -63,16 +63,31 @@ def layout_correlation(a: bytes, b: bytes) -> float:
     return float(ranks[0] @ ranks[1])
 
 
+def layout_correlations(query: bytes | None, layouts: Mapping[int, bytes]) -> dict[int, float]:
+    """Spearman's rho of the query's layout with each of ``layouts`` (by position; those of
+    another size left out); empty without a query layout."""
+    left = [p for p in layouts if len(layouts[p]) == LAYOUT_BYTES]
+    if query is None or len(query) != LAYOUT_BYTES or not left:
+        return {}
+    ranks = layout_ranks([query, *(layouts[p] for p in left)])
+    return dict(zip(left, (ranks[1:] @ ranks[0]).tolist(), strict=True))
+
+
 def layout_nominees(
     query: bytes | None, layouts: Mapping[int, bytes], limit: int = LAYOUT_NOMINATED
 ) -> list[tuple[int, float]]:
     """``(position, rho)`` of the candidates whose layout (``layouts``: by position) is in
     rank order with the query's, ``|rho| >= LAYOUT_MATCH``, best first, at most ``limit``."""
-    left = [p for p in layouts if len(layouts[p]) == LAYOUT_BYTES]
-    if query is None or len(query) != LAYOUT_BYTES or not left:
-        return []
-    ranks = layout_ranks([query, *(layouts[p] for p in left)])
-    return [(left[i], rho) for i, rho in layout_matches(ranks[1:] @ ranks[0], limit)]
+    return nominated_layouts(layout_correlations(query, layouts), limit)
+
+
+def nominated_layouts(
+    rho: Mapping[int, float], limit: int = LAYOUT_NOMINATED
+) -> list[tuple[int, float]]:
+    """``(position, rho)`` of the correlations ``rho`` (by position) that
+    :func:`layout_nominees` nominates."""
+    left = list(rho)
+    return [(left[i], r) for i, r in layout_matches(np.array([rho[p] for p in left]), limit)]
 
 
 def layout_matches(rho: np.ndarray, limit: int = LAYOUT_NOMINATED) -> list[tuple[int, float]]:

@@ -69,7 +69,9 @@ from search.descriptor import (
     crop_nominees,
     grey_band,
     is_small,
-    layout_nominees,
+    layout_correlations,
+    layout_first,
+    nominated_layouts,
     nominees_to_check,
     pixel_candidates,
     pixel_copy_score,
@@ -171,13 +173,12 @@ class LocalVerifier:
         ) -> np.ndarray:
             out = np.array(copy, np.float32, copy=True)
             by_pixels = pixel_candidates(out, calibration) if small and not tiles_only else []
-            by_layout, by_window = (
-                ([], []) if tiles_only else self._nominees(views, ids, out, calibration)
+            by_layout, by_window, by_second = (
+                ([], [], []) if tiles_only else self._nominees(views, ids, out, calibration)
             )
             at = {int(i): n for n, i in enumerate(ids)}
             by_tile = [(at[int(i)], 1.0) for i, _ in tiles if int(i) in at]
-            by_plain = [] if tiles_only else self._plain(views, ids, out, calibration)
-            nominees = by_layout + by_window + by_tile + by_plain
+            nominees = by_layout + by_window + by_tile + by_second
             if not by_pixels and not nominees and not grey_band(out, calibration, VERIFY_CHECKED):
                 return out
             started = time.perf_counter()
@@ -282,16 +283,23 @@ class LocalVerifier:
         ids: Sequence[int],
         copy: np.ndarray,
         calibration: Calibration | None,
-    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], list[tuple[int, float]]]:
         """``(position, rho)`` of the candidates that the query's layout nominates for the
-        key points (:func:`search.descriptor.layout_nominees`), and of the one a window of
-        whose layout matches the query's picture (:func:`search.descriptor.crop_nominees`: a
-        positive correlation), leaving out those already confirmed or sure (at
-        :func:`search.descriptor.verified_floor` or above); one read of their layouts."""
+        key points (:func:`search.descriptor.layout_nominees`), of the one a window of whose
+        layout matches the query's picture (:func:`search.descriptor.crop_nominees`: a
+        positive correlation), and ``(position, 1.0)`` of the second opinions: the first
+        candidate by the layout and by the plain embedding where the descriptor ranks another
+        first (:mod:`search.descriptor.second_opinion`); those already confirmed or sure (at
+        :func:`search.descriptor.verified_floor` or above) left out. One read of their
+        layouts, one of their raw vectors."""
         layout = views.layout if views is not None else None
-        if views is None or layout is None or not len(ids):
-            return [], []
+        if views is None or not len(ids):
+            return [], [], []
         floor = verified_floor(calibration)
+        vectors = self.files.records.raw_vectors([int(i) for i in ids])
+        second = plain_nominees(views.embeddings[0], ids, copy, vectors, floor)
+        if layout is None:
+            return [], [], [(n, 1.0) for n in second]
         open_ = [n for n in range(len(ids)) if copy[n] < floor]
         stored = self.files.records.shaped_layouts([int(ids[n]) for n in open_])
         shaped = {n: stored[int(ids[n])] for n in open_ if int(ids[n]) in stored}
@@ -299,24 +307,9 @@ class LocalVerifier:
         aspects = {n: aspect for n, (_, aspect) in shaped.items()}
         by_copy = {n: float(copy[n]) for n in shaped}
         crops = crop_nominees(views.picture, by_copy, layouts, aspects)
-        return layout_nominees(layout, layouts), crops
-
-    def _plain(
-        self,
-        views: ViewSet | None,
-        ids: Sequence[int],
-        copy: np.ndarray,
-        calibration: Calibration | None,
-    ) -> list[tuple[int, float]]:
-        """``(position, 1.0)`` of the candidate the plain embedding ranks first, where the
-        descriptor ranks another first (:func:`search.descriptor.plain_nominees`); one read
-        of the candidates' raw vectors."""
-        if views is None or not len(ids):
-            return []
-        vectors = self.files.records.raw_vectors([int(i) for i in ids])
-        query = views.embeddings[0]
-        floor = verified_floor(calibration)
-        return [(n, 1.0) for n in plain_nominees(query, ids, copy, vectors, floor)]
+        rho = layout_correlations(layout, layouts)
+        second += [n for n in layout_first(rho, copy, floor) if n not in second]
+        return nominated_layouts(rho), crops, [(n, 1.0) for n in second]
 
     def features(
         self, image_id: int, known: StoredImage | None = None

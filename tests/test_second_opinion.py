@@ -1,7 +1,7 @@
-"""Where the descriptor and the plain embedding rank a query's candidates differently, the
-plain embedding's first candidate is checked by its key points
-(:mod:`search.descriptor.plain_match`): a photo under a large sticker kept its original first
-by the plain cosine while the whitened space put a look-alike first, below the grey band."""
+"""Where the descriptor and another ranking - the plain embedding, the grey-level layout -
+put different candidates first, the other ranking's first is checked by its key points
+(:mod:`search.descriptor.second_opinion`): a photo under a large sticker kept its original
+first by both while the whitened space put a look-alike first, below the grey band."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from search.descriptor import MIN_INLIERS, plain_nominees, verified_floor
+from search.descriptor import MIN_INLIERS, layout_first, plain_nominees, verified_floor
 from search.query import SearchEngine
-from search.query.local_check import LocalVerifier
 from tests.engine_library import index_library, make_settings
 
 pytest.importorskip("cv2")
@@ -33,6 +32,14 @@ def test_only_the_plain_first_where_the_rankings_disagree() -> None:
     assert plain_nominees(query, [], np.array([]), vectors, 0.8) == []
 
 
+def test_the_layouts_first_only_where_the_rankings_disagree() -> None:
+    rho = {0: 0.2, 1: 0.6, 2: -0.9}  # an inverted layout is the threshold rule's, not this
+    assert layout_first(rho, np.array([0.5, 0.2, 0.1]), 0.8) == [1]
+    assert layout_first(rho, np.array([0.2, 0.5, 0.1]), 0.8) == []
+    assert layout_first({2: -0.9}, np.array([0.5, 0.2, 0.1]), 0.8) == []
+    assert layout_first({}, np.array([0.5]), 0.8) == []
+
+
 def _with_sticker(photo: Path, out: Path) -> None:
     """A big flat disc over the middle of the photo (a sticker, an emoji)."""
     im = Image.open(photo).convert("RGB")
@@ -42,13 +49,24 @@ def _with_sticker(photo: Path, out: Path) -> None:
     im.save(out, quality=85)
 
 
+OPINIONS = {
+    "plain": "search.query.local_check.plain_nominees",
+    "layout": "search.query.local_check.layout_first",
+}
+
+
 @pytest.mark.slow
-def test_the_plain_first_candidate_is_confirmed_by_its_key_points(
-    data_dir: Path, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("opinion", sorted(OPINIONS))
+def test_another_rankings_first_is_confirmed_by_its_key_points(
+    opinion: str,
+    data_dir: Path,
+    models_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The query's candidates as a whitened library could rank them: a look-alike first, the
-    original far below the grey band. The plain cosine puts the original first, so its key
-    points are read and confirm it; without the nomination nothing would."""
+    original far below the grey band. The plain cosine (or the layout) puts the original
+    first, so its key points are read and confirm it; without that opinion nothing would."""
     col = tmp_path / "col"
     col.mkdir()
     photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:12]
@@ -58,9 +76,12 @@ def test_the_plain_first_candidate_is_confirmed_by_its_key_points(
     index_library(settings, [col])
     query = tmp_path / "sticker.jpg"
     _with_sticker(col / photos[3].name, query)
-    # only the plain nomination may ask for key points here
+    # only the opinion under test may ask for key points here
     monkeypatch.setattr("search.query.local_check.grey_band", lambda *a: [])
-    monkeypatch.setattr(LocalVerifier, "_nominees", lambda *a: ([], []))
+    monkeypatch.setattr("search.query.local_check.nominated_layouts", lambda *a: [])
+    monkeypatch.setattr("search.query.local_check.crop_nominees", lambda *a: [])
+    for other in set(OPINIONS) - {opinion}:
+        monkeypatch.setattr(OPINIONS[other], lambda *a: [])
 
     with SearchEngine.open(settings) as engine:
         original = engine.records.image_id_for(col / photos[3].name)
@@ -75,7 +96,7 @@ def test_the_plain_first_candidate_is_confirmed_by_its_key_points(
         assert local.confirmed[original] >= MIN_INLIERS, local.confirmed
         assert raised[0] == pytest.approx(0.3)  # the look-alike is not asked
 
-        monkeypatch.setattr(LocalVerifier, "_plain", lambda *a: [])
+        monkeypatch.setattr(OPINIONS[opinion], lambda *a: [])
         unasked = engine.local.for_query(descriptor, data, None, views)
         assert unasked.check(ids, copy)[1] == pytest.approx(0.02)  # type: ignore[misc]
         assert not unasked.confirmed
