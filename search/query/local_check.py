@@ -33,6 +33,11 @@ views) nominates the candidates whose stored layouts are in rank order with it
 :data:`search.descriptor.LAYOUT_NOMINATED` are checked by key points like the grey band's, an
 inverted one with the query's grey levels inverted.
 
+Where another ranking of the candidates puts a different one first than the descriptor -
+the plain embedding's cosine (one read of their raw vectors), the layout's rank correlation -
+that candidate is checked too (:mod:`search.descriptor.second_opinion`: occluded, scribbled,
+posterised copies).
+
 The best matches of a query's tiles (:mod:`search.descriptor.regional`: a collage's cells and
 quarters) are checked by the key points of the tile that matched each.
 
