@@ -31,7 +31,6 @@ parameters were used to choose them.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 from pathlib import Path
@@ -39,17 +38,15 @@ from unittest import mock
 
 import numpy as np
 from PIL import Image, ImageOps
-from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.edit_queries import kind_of, library_files, print_tables, run_configs  # noqa: E402
-from bench.holdout import derived_set, holdout_set  # noqa: E402
+from bench.holdout import derived_bench_args, derived_set, derived_sets  # noqa: E402
 from models import collage_cells, load_image  # noqa: E402
 from search.evaluation import load_truth  # noqa: E402
 from search.evaluation.sets.scenes import render_scene  # noqa: E402
-from search.index import set_threads  # noqa: E402
 
 KINDS = ("grid3", "grid4", "strip", "side_by_side", "pasted", "grid2_seamless")
 GUTTER_COLOURS = ((255, 255, 255), (0, 0, 0), (128, 128, 128))
@@ -140,23 +137,12 @@ def cell_counts(truth_path: Path, holdout: Path) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--sets", default="photos-50,scenes-450")
-    ap.add_argument("--configs", default=f"plain;default,regions=off;default{TILES_ONLY};default")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--every", type=int, default=0, help="query one copy in n (0: by size)")
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--model-path", type=Path, default=ROOT.parent / "shared" / "models")
-    args = ap.parse_args()
-    set_threads(1)  # as a server runs a query
-    threadpool_limits(limits=1, user_api="blas")
-    for spec in args.sets.split(","):
-        pool, size = spec.rsplit("-", 1)
-        holdout = holdout_set(pool, int(size), args.seed, args.data)
-        truth_path = collage_set(holdout, args.seed)
+    args = derived_bench_args(
+        __doc__, "photos-50,scenes-450", f"plain;default,regions=off;default{TILES_ONLY};default"
+    )
+    for spec, holdout, truth_path, every in derived_sets(args, collage_set):
         truth = load_truth(truth_path)
         print(f"{spec}: cells found: {cell_counts(truth_path, holdout)}", flush=True)
-        every = args.every or (1 if int(size) <= 200 else 3)
         outcomes = {}
         for config in args.configs.split(";"):
             plain = config.removesuffix(TILES_ONLY)

@@ -17,7 +17,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,41 @@ def holdout_set(pool: str, originals: int, seed: int, data: Path) -> Path:
             seed=seed,
         )
     return truth
+
+
+def derived_bench_args(doc: str | None, sets: str, configs: str) -> argparse.Namespace:
+    """The command line of a bench over sets derived from the hold-out sets
+    (``bench/collages.py``, ``bench/overlays.py``): ``--sets``, ``--configs``, ``--seed``,
+    ``--every``, ``--data``, ``--model-path``; the model, FAISS and BLAS then run in one thread,
+    as a server runs a query."""
+    from threadpoolctl import threadpool_limits
+
+    from search.index import set_threads
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sets", default=sets)
+    ap.add_argument("--configs", default=configs)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--every", type=int, default=0, help="query one copy in n (0: by size)")
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--model-path", type=Path, default=REPO.parent / "shared" / "models")
+    args = ap.parse_args()
+    set_threads(1)
+    threadpool_limits(limits=1, user_api="blas")
+    return args
+
+
+def derived_sets(
+    args: argparse.Namespace, make: Callable[[Path, int], Path]
+) -> Iterator[tuple[str, Path, Path, int]]:
+    """``(spec, hold-out truth, derived truth, every)`` for each of ``args.sets``: the
+    hold-out set (made when missing), the set ``make(holdout, seed)`` derives from it, and
+    which share of its copies to query (all up to 200 originals, else one in three)."""
+    for spec in args.sets.split(","):
+        pool, size = spec.rsplit("-", 1)
+        holdout = holdout_set(pool, int(size), args.seed, args.data)
+        every = args.every or (1 if int(size) <= 200 else 3)
+        yield spec, holdout, make(holdout, args.seed), every
 
 
 def derived_set(

@@ -31,7 +31,6 @@ scenes-450 was not looked at before it was measured.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 from pathlib import Path
@@ -39,15 +38,13 @@ from unittest import mock
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
-from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.edit_queries import library_files, print_tables, run_configs  # noqa: E402
-from bench.holdout import derived_set, holdout_set  # noqa: E402
+from bench.holdout import derived_bench_args, derived_set, derived_sets  # noqa: E402
 from search.evaluation import load_truth  # noqa: E402
-from search.index import set_threads  # noqa: E402
 
 KINDS = ("disc", "box", "scribble", "text", "posterize", "blur_fill")
 NO_SECOND = "+no-second"
@@ -116,21 +113,9 @@ def overlay_set(holdout: Path, seed: int) -> Path:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--sets", default="photos-120,scenes-450")
-    ap.add_argument("--configs", default=f"plain;default{NO_SECOND};default")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--every", type=int, default=0, help="query one copy in n (0: by size)")
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--model-path", type=Path, default=ROOT.parent / "shared" / "models")
-    args = ap.parse_args()
-    set_threads(1)  # as a server runs a query
-    threadpool_limits(limits=1, user_api="blas")
-    for spec in args.sets.split(","):
-        pool, size = spec.rsplit("-", 1)
-        holdout = holdout_set(pool, int(size), args.seed, args.data)
-        truth = load_truth(overlay_set(holdout, args.seed))
-        every = args.every or (1 if int(size) <= 200 else 3)
+    args = derived_bench_args(__doc__, "photos-120,scenes-450", f"plain;default{NO_SECOND};default")
+    for spec, _holdout, truth_path, every in derived_sets(args, overlay_set):
+        truth = load_truth(truth_path)
         outcomes = {}
         for config in args.configs.split(";"):
             plain = config.removesuffix(NO_SECOND)
