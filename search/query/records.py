@@ -105,9 +105,7 @@ class LibraryRecords:
 
     def raw_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored raw (model) vectors of images ``ids`` (those that have one), by id."""
-        return {
-            i: rows.vector for i, rows in self.store.descriptors.rows(ids, labels=False).items()
-        }
+        return self.store.vectors(ids)
 
     def all_layouts(self, limit: int) -> tuple[list[int], list[bytes]] | None:
         """Ids and layouts of every indexed image (None: more than ``limit`` images)."""
