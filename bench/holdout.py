@@ -22,11 +22,13 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from threadpoolctl import threadpool_limits
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from search.evaluation import load_truth, make_holdout  # noqa: E402
+from search.index import set_threads  # noqa: E402
 
 PER_ORIGINAL = 10
 
@@ -55,10 +57,6 @@ def derived_bench_args(doc: str | None, sets: str, configs: str) -> argparse.Nam
     (``bench/collages.py``, ``bench/overlays.py``): ``--sets``, ``--configs``, ``--seed``,
     ``--every``, ``--data``, ``--model-path``; the model, FAISS and BLAS then run in one thread,
     as a server runs a query."""
-    from threadpoolctl import threadpool_limits
-
-    from search.index import set_threads
-
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sets", default=sets)
     ap.add_argument("--configs", default=configs)
