@@ -27,7 +27,8 @@ from threadpoolctl import threadpool_limits
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from search.evaluation import load_truth, make_holdout  # noqa: E402
+from search.descriptor import DescriptorConfig, DescriptorError  # noqa: E402
+from search.evaluation import HOLDOUT_POOLS, load_truth, make_holdout  # noqa: E402
 from search.index import set_threads  # noqa: E402
 
 PER_ORIGINAL = 10
@@ -65,6 +66,17 @@ def derived_bench_args(doc: str | None, sets: str, configs: str) -> argparse.Nam
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     ap.add_argument("--model-path", type=Path, default=REPO.parent / "shared" / "models")
     args = ap.parse_args()
+    for spec in args.sets.split(","):
+        pool, _, size = spec.rpartition("-")
+        if pool not in HOLDOUT_POOLS or not size.isdigit() or int(size) < 1:
+            ap.error(f"--sets: {spec!r} is not POOL-N (POOL one of {', '.join(HOLDOUT_POOLS)})")
+    if args.every < 0:
+        ap.error("--every: 0 (by size) or a positive number")
+    for config in args.configs.split(";"):  # a bench's own "+suffix" after a configuration
+        try:
+            DescriptorConfig.parse(config.partition("+")[0])
+        except DescriptorError as error:
+            ap.error(f"--configs: {error}")
     set_threads(1)
     threadpool_limits(limits=1, user_api="blas")
     return args
