@@ -3,7 +3,7 @@ different images) turns a cosine into standard deviations above it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,6 +21,11 @@ class Calibration:
     sd: float = 1.0
     #: the measured sd was wider than the plain-space prior's: the prior's is used (below)
     capped: bool = False
+    #: ``duplicate_z`` of a copy past the look-alikes of the space it was measured in, which a
+    #: copy confirmed by local evidence scores at least (:func:`search.descriptor.verified_floor`):
+    #: the decision in the plain space, ``WITNESS_Z`` in a whitened one (where look-alikes of one
+    #: class reach z 6-8.5); set by :class:`search.descriptor.Descriptor` for its space
+    confirmed_z: float = field(default=DUPLICATE_Z, compare=False)
 
     def z(self, scores: np.ndarray | float) -> np.ndarray:
         """Robust z (internal: the label gate and the expansion)."""

@@ -39,6 +39,7 @@ VERIFY_Z = 3.0  # duplicate_z from which a candidate is worth a geometric check 
 # and the grey band of a query without a sure copy: local, verify)
 VERIFIED_Z = 8.0  # robust z a geometrically confirmed copy scores at least (where look-alikes
 # of one class end in a whitened space: GATE_Z_WHITENED), never below the duplicate decision
+# nor, in a whitened space, below duplicate_z WITNESS_Z (Calibration.confirmed_z)
 VERIFY_CHECKED = 6  # grey-band check: a query's best grey-band candidates checked (files read)
 VERIFY_BUDGET_S = 1.0  # ... and no new check started after this long (a busy machine)
 EXPAND_Z = 6.0  # robust z of a sure copy: only those are chained (hymenoptera unaffected)

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -128,6 +128,19 @@ class Descriptor:
             w = self.whitening  # its rows are the principal axes, the strongest first
             self.whitening = Whitening(w.mean, w.projection[:dims], w.pairs, w.images)
         self.calibration = calibration
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The library's background of copy scores (None: not measured yet), its
+        :attr:`Calibration.confirmed_z` this space's: in a whitened space a copy confirmed by
+        local evidence is past the look-alikes (``duplicate_z >= WITNESS_Z``), as a firm copy
+        is (:meth:`firm_score`)."""
+        return self._calibration
+
+    @calibration.setter
+    def calibration(self, value: Calibration | None) -> None:
+        confirmed = WITNESS_Z if self.whitening is not None else DUPLICATE_Z
+        self._calibration = None if value is None else replace(value, confirmed_z=confirmed)
 
     @property
     def fingerprint(self) -> str:
@@ -249,9 +262,10 @@ class Descriptor:
         space; in a whitened one, where look-alikes of one class reach z 6-8.5, ``duplicate_z
         >= WITNESS_Z`` too; None uncalibrated."""
         sure = self.sure_score()
-        if sure is None or self.whitening is None:
+        cal = self.calibration
+        if sure is None or cal is None:
             return sure
-        return max(sure, self.calibration.duplicate_threshold(WITNESS_Z))  # type: ignore[union-attr]
+        return max(sure, cal.duplicate_threshold(cal.confirmed_z))
 
     def gate(self, copy: np.ndarray) -> np.ndarray:
         """~1 for scores well above the background (copies), ~0 for the rest."""

@@ -291,10 +291,13 @@ def verified_score(inliers: int) -> float:
 
 def verified_floor(calibration: Calibration | None) -> float:
     """The copy score a confirmed copy scores at least: robust ``z = VERIFIED_Z``, never
-    below the duplicate decision (0.9 without a calibration)."""
+    below the duplicate decision nor, in a whitened space, below a firm copy
+    (``duplicate_z`` :attr:`Calibration.confirmed_z`: past the look-alikes, which reach z 6-8.5
+    there, so that a copy the key points confirm outranks a look-alike the vectors put past the
+    decision; 0.9 without a calibration)."""
     if calibration is None:
         return 0.9
-    decision = calibration.duplicate_threshold(DUPLICATE_Z)
+    decision = calibration.duplicate_threshold(max(DUPLICATE_Z, calibration.confirmed_z))
     return min(0.999, max(calibration.score(VERIFIED_Z), decision))
 
 
@@ -324,7 +327,8 @@ def confirmed_copy_score(copy: float, strength: float, calibration: Calibration 
 
 def grey_band(copy: np.ndarray, calibration: Calibration | None, limit: int) -> list[int]:
     """Positions of the ``limit`` best copy scores worth a check, best first: ``duplicate_z
-    >= VERIFY_Z`` and below :func:`verified_floor` (the query's own vector left out)."""
+    >= VERIFY_Z`` and below :func:`verified_floor` (the query's own vector left out) - in a
+    whitened space copies past the decision but not firm too."""
     c = np.asarray(copy, np.float64)
     low = calibration.duplicate_threshold(VERIFY_Z) if calibration is not None else 0.5
     keep = np.flatnonzero((c >= low) & (c < verified_floor(calibration)) & (c < SELF_SCORE))
