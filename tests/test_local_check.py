@@ -82,6 +82,9 @@ def test_heavy_crops_found_with_one_verified_score(verify_library, models_dir: P
         assert similar[f"{stem}.jpg"].key_points == original["key_points"]
         assert looked[f"{stem}.jpg"].hit.copy_score == original["copy_score"]
         assert looked[f"{stem}.jpg"].match == "near"
+        # a lookup says what confirmed it, as the page does
+        confirmed = f"confirmed by {original['key_points']} matching key points"
+        assert looked[f"{stem}.jpg"].evidence.endswith(confirmed), looked[f"{stem}.jpg"]
     table = run_cli([*args, "search", str(crop), "-k", "5"], root).stdout
     assert "+ a copy confirmed by matching key points" in table, table
     stats = run_cli([*args, "stats"], root)

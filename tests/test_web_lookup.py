@@ -33,7 +33,10 @@ from tests.web_library import (
 from web.app import create_app
 
 KINDS = ("exact", "near", "similar")
-Z_EVIDENCE = r"copy score 0\.\d{3}: -?\d+\.\d sd above the library's background (>=|<) 6"
+Z_EVIDENCE = (
+    r"copy score 0\.\d{3}: -?\d+\.\d sd above the library's background (>=|<) 6"
+    r"(, confirmed by (\d+ matching key points|its pixels \(correlation 0\.\d\d\)))?"
+)
 
 
 def check_shape(body: dict, *, grouped: bool = True) -> None:

@@ -123,6 +123,18 @@ class SearchHit:
         """Why a look-alike is no copy, to follow its z in a sentence."""
         return f"but {self.lookalike_reason or NO_COPY_OF_BETTER}: a look-alike"
 
+    @property
+    def confirmation_note(self) -> str | None:
+        """What confirmed a copy that its vectors left in doubt, to follow its z in a sentence
+        (None: its score alone decided)."""
+        if not self.duplicate or self.exact:
+            return None
+        if self.key_points is not None:
+            return f"confirmed by {self.key_points} matching key points"
+        if self.pixel_match is not None:
+            return f"confirmed by its pixels (correlation {self.pixel_match:.2f})"
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``imgsearch search --json`` and the web API (keys are stable)."""
         out: dict[str, Any] = {

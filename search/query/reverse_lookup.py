@@ -239,7 +239,12 @@ def _evidence(hit: SearchHit, threshold: float, calibrated: bool) -> tuple[bool,
             f"copy score {cut(copy, 3)}: {cut(hit.z, 1)} sd above the "
             f"library's background {sign} {DUPLICATE_Z:g}"
             + (f", {hit.lookalike_note}" if hit.lookalike else "")
+            + (f", {note}" if (note := hit.confirmation_note) else "")
         )
     near = copy >= threshold
     limit = f"{threshold:.4f}".rstrip("0").ljust(4, "0")  # 0.9 -> 0.90, 0.925
-    return near, f"copy score {cut(copy, 3)} {'>=' if near else '<'} threshold {limit}"
+    note = hit.confirmation_note if near else None
+    return near, (
+        f"copy score {cut(copy, 3)} {'>=' if near else '<'} threshold {limit}"
+        + (f", {note}" if note else "")
+    )
