@@ -25,7 +25,7 @@ from search.descriptor import (
     verified_floor,
 )
 from search.query import SearchEngine
-from tests.engine_library import index_library, make_settings
+from tests.engine_library import make_settings, photo_library
 
 # decision (duplicate z 6) 0.60, firm (duplicate z 8) 0.76, robust z 8 only 0.50
 CALIBRATION = Calibration(median=0.1, spread=0.05, mean=0.12, sd=0.08)
@@ -60,13 +60,9 @@ def test_a_confirmed_original_outranks_a_look_alike_past_the_decision(
     """Through a real library's key points: a crop of a photo whose candidates a whitened
     space could score look-alike 0.72, original 0.66 (both past the decision, neither firm)."""
     pytest.importorskip("cv2")
-    col = tmp_path / "col"
-    col.mkdir()
     photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:12]
-    for photo in photos:
-        Image.open(photo).convert("RGB").save(col / photo.name, quality=92)
-    settings = make_settings(tmp_path / "lib", models_dir)
-    index_library(settings, [col])
+    photo_library(photos, tmp_path, models_dir)
+    settings, col = make_settings(tmp_path / "lib", models_dir), tmp_path / "photos"
     query = tmp_path / "crop.jpg"
     with Image.open(col / photos[3].name) as im:
         w, h = im.size

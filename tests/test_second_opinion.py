@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from search.descriptor import MIN_INLIERS, layout_first, plain_nominees, verified_floor
 from search.query import SearchEngine
-from tests.engine_library import index_library, make_settings
+from tests.engine_library import make_settings, photo_library
 
 pytest.importorskip("cv2")
 
@@ -67,13 +67,9 @@ def test_another_rankings_first_is_confirmed_by_its_key_points(
     """The query's candidates as a whitened library could rank them: a look-alike first, the
     original far below the grey band. The plain cosine (or the layout) puts the original
     first, so its key points are read and confirm it; without that opinion nothing would."""
-    col = tmp_path / "col"
-    col.mkdir()
     photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:12]
-    for photo in photos:
-        Image.open(photo).convert("RGB").save(col / photo.name, quality=92)
-    settings = make_settings(tmp_path / "lib", models_dir)
-    index_library(settings, [col])
+    photo_library(photos, tmp_path, models_dir)
+    settings, col = make_settings(tmp_path / "lib", models_dir), tmp_path / "photos"
     query = tmp_path / "sticker.jpg"
     _with_sticker(col / photos[3].name, query)
     # only the opinion under test may ask for key points here
