@@ -96,3 +96,34 @@ def test_another_rankings_first_is_confirmed_by_its_key_points(
         unasked = engine.local.for_query(descriptor, data, None, views)
         assert unasked.check(ids, copy)[1] == pytest.approx(0.02)  # type: ignore[misc]
         assert not unasked.confirmed
+
+
+@pytest.mark.slow
+def test_an_inverted_layouts_nominee_is_matched_as_it_is_too(
+    data_dir: Path, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A nominee whose layout is the query's inverted is matched with the query's inverted
+    key points, and, when those confirm nothing, as it is: a noisy, mirrored duotone of a
+    photo (hold-out photos-120) had the inverted layout of its original (rho -0.998) and
+    matched it by 46 inliers as it was, none inverted."""
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:12]
+    photo_library(photos, tmp_path, models_dir)
+    settings, col = make_settings(tmp_path / "lib", models_dir), tmp_path / "photos"
+    query = tmp_path / "sticker.jpg"
+    _with_sticker(col / photos[3].name, query)  # its key points match as they are
+    monkeypatch.setattr("search.query.local_check.grey_band", lambda *a: [])
+    monkeypatch.setattr("search.query.local_check.crop_nominees", lambda *a: [])
+    for nominator in OPINIONS.values():
+        monkeypatch.setattr(nominator, lambda *a: [])
+    monkeypatch.setattr("search.query.local_check.nominated_layouts", lambda *a: [(1, -0.95)])
+
+    with SearchEngine.open(settings) as engine:
+        original = engine.records.image_id_for(col / photos[3].name)
+        other = engine.records.image_id_for(col / photos[7].name)
+        descriptor = engine.library.searchable().descriptor
+        views, data = engine.embed_views(query)
+        ids, copy = [other, original], np.array([0.3, 0.02], np.float32)
+        local = engine.local.for_query(descriptor, data, None, views)
+        raised = local.check(ids, copy)  # type: ignore[misc]
+    assert local.confirmed[original] >= MIN_INLIERS, local.confirmed
+    assert raised[1] >= verified_floor(descriptor.calibration) > raised[0]

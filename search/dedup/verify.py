@@ -21,7 +21,8 @@ A candidate below the threshold, in the grey band or under it, whose grey-level 
 (``layouts``: the stored ones, by id) is in rank order with the image's - a sepia or duotone
 copy, inverted too (:mod:`search.descriptor.layout_match`, the engine's rule: ``|rho| >=
 LAYOUT_MATCH``, the best ``LAYOUT_NOMINATED`` of each image) - is checked by key points as
-well, an inverted one with the image's grey levels inverted.
+well, an inverted one with the image's grey levels inverted (then as it is, when that
+confirms nothing: the engine's rule).
 """
 
 from __future__ import annotations
@@ -216,6 +217,8 @@ class VerifiedNeighbours:
         for r, c in ordered:
             a, b = int(ids[r]), int(found[r, c])
             inliers = self._inliers(a, b, bool(toned[r, c] < 0))
+            if inliers < MIN_INLIERS and toned[r, c] < 0:  # as it is too (the engine's rule)
+                inliers = max(inliers, self._inliers(a, b))
             if inliers >= MIN_INLIERS:
                 self.raised[(min(a, b), max(a, b))] = float(scores[r, c])
                 verified = verified_copy_score(float(scores[r, c]), inliers, self.calibration)

@@ -103,7 +103,8 @@ def nominees_to_check(
 ) -> tuple[list[int], list[int]]:
     """``(upright, inverted)`` positions of nominees ``(position, rho)`` for the key points,
     each position by its first nomination: an upright one unless ``checked`` already (matched
-    as it is), an inverted one (rho < 0) whatever (matched as it is, it matches nothing)."""
+    as it is), an inverted one (rho < 0) whatever (matched with the query's grey levels
+    inverted first; the engine matches it as it is too when that confirms nothing)."""
     first: dict[int, float] = {}
     for n, rho in nominees:
         first.setdefault(n, rho)

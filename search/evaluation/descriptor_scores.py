@@ -147,12 +147,14 @@ def grey_band_boosts(
     (:func:`pixel_candidates`, :func:`pixel_copy_score`), then its :data:`VERIFY_CHECKED` best
     grey-band candidates (:func:`grey_band`) and those its layout nominates
     (:func:`layout_matches`, among every file of the set where the engine looks among its
-    candidates; an inverted one with the query's grey levels inverted) and a window of its best
-    candidates' layouts (:func:`crop_nominees`: crops) checked with ORB + RANSAC (a pair with
-    partial evidence again with the query at a crop's scale: :func:`count_inliers_closer`);
+    candidates; an inverted one with the query's grey levels inverted, then as it is) and a
+    window of its best candidates' layouts (:func:`crop_nominees`: crops) checked with ORB +
+    RANSAC (a pair with partial evidence again with the query at a crop's scale:
+    :func:`count_inliers_closer`);
     ``(query, candidate)`` -> the confirmed copy's score, where that raises it. Only the files a
     check needs are read."""
     from search.descriptor import (
+        MIN_INLIERS,
         count_inliers_closer,
         crop_nominees,
         crop_scale_features,
@@ -236,7 +238,11 @@ def grey_band_boosts(
         if fa is None or fb is None:
             continue
         closer = (lambda: None) if inverted else partial(closer_of, a)  # not inverted levels
-        v = verified_copy_score(own, count_inliers_closer(fa, fb, closer), cal)
+        inliers = count_inliers_closer(fa, fb, closer)
+        # an inverted nominee is matched as it is too, as the engine does
+        if inverted and inliers < MIN_INLIERS and (upright := features_of(a)) is not None:
+            inliers = max(inliers, count_inliers_closer(upright, fb, partial(closer_of, a)))
+        v = verified_copy_score(own, inliers, cal)
         if v > max(own, boost.get((a, b), own)):
             boost[(a, b)] = v
     return boost

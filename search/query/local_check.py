@@ -31,7 +31,8 @@ can score anywhere below the grey band: the query's grey-level layout (computed 
 views) nominates the candidates whose stored layouts are in rank order with it
 (:mod:`search.descriptor.layout_match`; one read of their 256-byte layouts), and the best
 :data:`search.descriptor.LAYOUT_NOMINATED` are checked by key points like the grey band's, an
-inverted one with the query's grey levels inverted.
+inverted one with the query's grey levels inverted (and as it is when that confirms nothing:
+a duotone's tones can turn over while its edges keep their corners).
 
 Where another ranking of the candidates puts a different one first than the descriptor -
 the plain embedding's cosine (one read of their raw vectors), the layout's rank correlation -
@@ -259,6 +260,10 @@ class LocalVerifier:
                 if features is not None:
                     inverse = inliers_of(features, lambda: None)
                     confirm(inverted, "layout", key_points, inverse, local.confirmed)
+                # a duotone's tones may turn over while its edges keep their corners: an
+                # inverted layout's nominee left unconfirmed is matched as it is too
+                unconfirmed = [n for n in inverted if out[n] < floor]
+                confirm(unconfirmed, "layout", key_points, check_with, local.confirmed)
                 confirm(crops, "layout", key_points, check_with, local.confirmed)
             with self._lock:
                 s = self.stats
