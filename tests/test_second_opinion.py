@@ -5,6 +5,7 @@ first by both while the whitened space put a look-alike first, below the grey ba
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from PIL import Image, ImageDraw
 
 from search.descriptor import MIN_INLIERS, layout_first, plain_nominees, verified_floor
 from search.query import SearchEngine
+from search.settings import Settings
 from tests.engine_library import make_settings, photo_library
 
 pytest.importorskip("cv2")
@@ -55,75 +57,79 @@ OPINIONS = {
 }
 
 
+@dataclass
+class StickerCase:
+    """A 12-photo library, a sticker copy of its fourth photo, and the candidates a whitened
+    library could give it: a look-alike (the eighth photo) at 0.3, the original at 0.02."""
+
+    settings: Settings
+    original: Path
+    other: Path
+    query: Path
+
+
+@pytest.fixture
+def sticker_case(data_dir: Path, models_dir: Path, tmp_path: Path) -> StickerCase:
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:12]
+    photo_library(photos, tmp_path, models_dir)
+    col = tmp_path / "photos"
+    query = tmp_path / "sticker.jpg"
+    _with_sticker(col / photos[3].name, query)  # its key points match as they are
+    settings = make_settings(tmp_path / "lib", models_dir)
+    return StickerCase(settings, col / photos[3].name, col / photos[7].name, query)
+
+
+def _checked(case: StickerCase) -> tuple[np.ndarray, dict[int, int], int, float]:
+    """The engine's local check of the case's candidates: (their copy scores after it, what
+    it confirmed, the original's id, the floor a confirmed copy scores at least)."""
+    with SearchEngine.open(case.settings) as engine:
+        original = engine.records.image_id_for(case.original)
+        ids = [engine.records.image_id_for(case.other), original]
+        descriptor = engine.library.searchable().descriptor
+        views, data = engine.embed_views(case.query)
+        local = engine.local.for_query(descriptor, data, None, views)
+        raised = local.check(ids, np.array([0.3, 0.02], np.float32))  # type: ignore[misc]
+        return raised, local.confirmed, original, verified_floor(descriptor.calibration)
+
+
+def _only(monkeypatch: pytest.MonkeyPatch, *kept: str) -> None:
+    """Every nominator of the local check but ``kept`` nominates nothing."""
+    names = ["grey_band", "nominated_layouts", "crop_nominees", *OPINIONS.values()]
+    for name in names:
+        if name not in kept:
+            target = name if "." in name else f"search.query.local_check.{name}"
+            monkeypatch.setattr(target, lambda *a: [])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("opinion", sorted(OPINIONS))
 def test_another_rankings_first_is_confirmed_by_its_key_points(
-    opinion: str,
-    data_dir: Path,
-    models_dir: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    opinion: str, sticker_case: StickerCase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The query's candidates as a whitened library could rank them: a look-alike first, the
     original far below the grey band. The plain cosine (or the layout) puts the original
     first, so its key points are read and confirm it; without that opinion nothing would."""
-    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:12]
-    photo_library(photos, tmp_path, models_dir)
-    settings, col = make_settings(tmp_path / "lib", models_dir), tmp_path / "photos"
-    query = tmp_path / "sticker.jpg"
-    _with_sticker(col / photos[3].name, query)
-    # only the opinion under test may ask for key points here
-    monkeypatch.setattr("search.query.local_check.grey_band", lambda *a: [])
-    monkeypatch.setattr("search.query.local_check.nominated_layouts", lambda *a: [])
-    monkeypatch.setattr("search.query.local_check.crop_nominees", lambda *a: [])
-    for other in set(OPINIONS) - {opinion}:
-        monkeypatch.setattr(OPINIONS[other], lambda *a: [])
+    _only(monkeypatch, OPINIONS[opinion])
+    raised, confirmed, original, floor = _checked(sticker_case)
+    assert raised[1] >= floor, raised
+    assert confirmed[original] >= MIN_INLIERS, confirmed
+    assert raised[0] == pytest.approx(0.3)  # the look-alike is not asked
 
-    with SearchEngine.open(settings) as engine:
-        original = engine.records.image_id_for(col / photos[3].name)
-        other = engine.records.image_id_for(col / photos[7].name)
-        descriptor = engine.library.searchable().descriptor
-        views, data = engine.embed_views(query)
-        ids, copy = [other, original], np.array([0.3, 0.02], np.float32)
-
-        local = engine.local.for_query(descriptor, data, None, views)
-        raised = local.check(ids, copy)  # type: ignore[misc]
-        assert raised[1] >= verified_floor(descriptor.calibration), raised
-        assert local.confirmed[original] >= MIN_INLIERS, local.confirmed
-        assert raised[0] == pytest.approx(0.3)  # the look-alike is not asked
-
-        monkeypatch.setattr(OPINIONS[opinion], lambda *a: [])
-        unasked = engine.local.for_query(descriptor, data, None, views)
-        assert unasked.check(ids, copy)[1] == pytest.approx(0.02)  # type: ignore[misc]
-        assert not unasked.confirmed
+    _only(monkeypatch)
+    raised, confirmed, _, _ = _checked(sticker_case)
+    assert raised[1] == pytest.approx(0.02) and not confirmed
 
 
 @pytest.mark.slow
 def test_an_inverted_layouts_nominee_is_matched_as_it_is_too(
-    data_dir: Path, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sticker_case: StickerCase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A nominee whose layout is the query's inverted is matched with the query's inverted
     key points, and, when those confirm nothing, as it is: a noisy, mirrored duotone of a
     photo (hold-out photos-120) had the inverted layout of its original (rho -0.998) and
     matched it by 46 inliers as it was, none inverted."""
-    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:12]
-    photo_library(photos, tmp_path, models_dir)
-    settings, col = make_settings(tmp_path / "lib", models_dir), tmp_path / "photos"
-    query = tmp_path / "sticker.jpg"
-    _with_sticker(col / photos[3].name, query)  # its key points match as they are
-    monkeypatch.setattr("search.query.local_check.grey_band", lambda *a: [])
-    monkeypatch.setattr("search.query.local_check.crop_nominees", lambda *a: [])
-    for nominator in OPINIONS.values():
-        monkeypatch.setattr(nominator, lambda *a: [])
+    _only(monkeypatch)
     monkeypatch.setattr("search.query.local_check.nominated_layouts", lambda *a: [(1, -0.95)])
-
-    with SearchEngine.open(settings) as engine:
-        original = engine.records.image_id_for(col / photos[3].name)
-        other = engine.records.image_id_for(col / photos[7].name)
-        descriptor = engine.library.searchable().descriptor
-        views, data = engine.embed_views(query)
-        ids, copy = [other, original], np.array([0.3, 0.02], np.float32)
-        local = engine.local.for_query(descriptor, data, None, views)
-        raised = local.check(ids, copy)  # type: ignore[misc]
-    assert local.confirmed[original] >= MIN_INLIERS, local.confirmed
-    assert raised[1] >= verified_floor(descriptor.calibration) > raised[0]
+    raised, confirmed, original, floor = _checked(sticker_case)
+    assert confirmed[original] >= MIN_INLIERS, confirmed
+    assert raised[1] >= floor > raised[0]
