@@ -13,10 +13,16 @@ from models import LAYOUT_BYTES, image_layout, load_image
 from search.descriptor import (
     LAYOUT_MATCH,
     layout_correlation,
+    layout_correlations,
     layout_matches,
-    layout_nominees,
     layout_ranks,
+    nominated_layouts,
 )
+
+
+def layout_nominees(query: bytes | None, stored: dict[int, bytes]) -> list[tuple[int, float]]:
+    """The engine's nomination of ``stored`` layouts (by position) for a query's layout."""
+    return nominated_layouts(layout_correlations(query, stored))
 
 
 @pytest.fixture(scope="module")

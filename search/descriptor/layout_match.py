@@ -73,26 +73,19 @@ def layout_correlations(query: bytes | None, layouts: Mapping[int, bytes]) -> di
     return dict(zip(left, (ranks[1:] @ ranks[0]).tolist(), strict=True))
 
 
-def layout_nominees(
-    query: bytes | None, layouts: Mapping[int, bytes], limit: int = LAYOUT_NOMINATED
-) -> list[tuple[int, float]]:
-    """``(position, rho)`` of the candidates whose layout (``layouts``: by position) is in
-    rank order with the query's, ``|rho| >= LAYOUT_MATCH``, best first, at most ``limit``."""
-    return nominated_layouts(layout_correlations(query, layouts), limit)
-
-
 def nominated_layouts(
     rho: Mapping[int, float], limit: int = LAYOUT_NOMINATED
 ) -> list[tuple[int, float]]:
-    """``(position, rho)`` of the correlations ``rho`` (by position) that
-    :func:`layout_nominees` nominates."""
+    """``(position, rho)`` of the candidates whose layout is in rank order with the query's
+    (``rho``: by position, :func:`layout_correlations`), ``|rho| >= LAYOUT_MATCH``, best
+    first, at most ``limit``."""
     left = list(rho)
     return [(left[i], r) for i, r in layout_matches(np.array([rho[p] for p in left]), limit)]
 
 
 def layout_matches(rho: np.ndarray, limit: int = LAYOUT_NOMINATED) -> list[tuple[int, float]]:
     """``(index, rho)`` of the correlations with ``|rho| >= LAYOUT_MATCH``, strongest first,
-    at most ``limit`` (NaN: left out) - the nomination rule of :func:`layout_nominees`."""
+    at most ``limit`` (NaN: left out) - the nomination rule of :func:`nominated_layouts`."""
     strength = np.nan_to_num(np.abs(np.asarray(rho, np.float64)), nan=-1.0)
     order = np.argsort(-strength, kind="stable")[: max(0, limit)]
     return [(int(i), float(rho[i])) for i in order if strength[i] >= LAYOUT_MATCH]

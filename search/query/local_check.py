@@ -295,7 +295,7 @@ class LocalVerifier:
         calibration: Calibration | None,
     ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], list[tuple[int, float]]]:
         """``(position, rho)`` of the candidates that the query's layout nominates for the
-        key points (:func:`search.descriptor.layout_nominees`), of the one a window of whose
+        key points (:func:`search.descriptor.nominated_layouts`), of the one a window of whose
         layout matches the query's picture (:func:`search.descriptor.crop_nominees`: a
         positive correlation), and ``(position, 1.0)`` of the second opinions: the first
         candidate by the layout and by the plain embedding where the descriptor ranks another
