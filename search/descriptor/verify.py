@@ -297,8 +297,8 @@ def verified_floor(calibration: Calibration | None) -> float:
     decision; 0.9 without a calibration)."""
     if calibration is None:
         return 0.9
-    decision = calibration.duplicate_threshold(max(DUPLICATE_Z, calibration.confirmed_z))
-    return min(0.999, max(calibration.score(VERIFIED_Z), decision))
+    firm = calibration.duplicate_threshold(max(DUPLICATE_Z, calibration.confirmed_z))
+    return min(0.999, max(calibration.score(VERIFIED_Z), firm))
 
 
 def verified_copy_score(copy: float, inliers: int, calibration: Calibration | None) -> float:
