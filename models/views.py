@@ -76,6 +76,9 @@ class ViewSet:
     #: the parts :meth:`regions` embedded, in its order: (left, top, right, bottom) as
     #: fractions of the upright image
     pieces: tuple[tuple[float, float, float, float], ...] = ()
+    #: the whole image decoded at full size (no draft reduction, no region, not turned by
+    #: the analyzer): its pixels are the file's (None otherwise)
+    full_size: DecodedImage | None = field(default=None, repr=False)
 
     @cached_property
     def layout(self) -> bytes | None:
@@ -253,7 +256,10 @@ def analyze_views(
         upright = None
     elif upright.mode != "RGB":
         upright = upright.convert("RGB")
-    return ViewSet(base, vectors, names, frame, later, model, upright, picture, grid)
+    decoded = prepared.decoded
+    whole = prepared.region is None and not decoded.reduced and not analyzer.rotation_degrees
+    full = decoded if whole else None  # the query's pixels, for its exact copies
+    return ViewSet(base, vectors, names, frame, later, model, upright, picture, grid, (), full)
 
 
 def turned_embeddings(

@@ -68,8 +68,9 @@ def test_a_library_files_pixels_are_read_once_until_it_changes(
     folder: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Repeated uploads of one photo decode its library file once (its pixel digest is kept
-    by path, size and mtime); a file rewritten in place with other pixels is read again, and
-    is no longer an exact copy."""
+    by path, size and mtime), and the upload itself never again (hashed from the decode its
+    analysis made); a file rewritten in place with other pixels is read again, and is no
+    longer an exact copy."""
     import os
 
     import search.query.pixels as pixels
@@ -88,7 +89,7 @@ def test_a_library_files_pixels_are_read_once_until_it_changes(
         for _ in range(3):
             (best, *_rest) = engine.query_image(query, k=3).hits
             assert Path(best.path).name == ORIGINAL and best.exact
-        assert decoded.count(str(library_file)) == 1, decoded
+        assert decoded == [str(library_file)]
         kept = library_file.read_bytes()
         stat = library_file.stat()
         try:
@@ -97,7 +98,32 @@ def test_a_library_files_pixels_are_read_once_until_it_changes(
             os.utime(library_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
             (best, *_rest) = engine.query_image(query, k=3).hits
             assert Path(best.path).name == ORIGINAL and not best.exact
-            assert decoded.count(str(library_file)) == 2, decoded
+            assert decoded == [str(library_file)] * 2
         finally:
             library_file.write_bytes(kept)
             os.utime(library_file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_large_jpeg_query_is_an_exact_copy_of_its_pixels_saved_as_png(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A query JPEG large enough for a JPEG draft reduction (the analysis decodes it at half
+    size) is decoded again at full size for its pixels: the library's PNG of them is exact."""
+    from search.query import SearchEngine
+    from tests.engine_library import make_settings
+
+    (tmp_path / "photos").mkdir()
+    with Image.open(data_dir / "ukbench_subset" / "images" / ORIGINAL) as im:
+        im.resize((1600, 1200)).save(tmp_path / "query.jpg", quality=90)
+    with Image.open(tmp_path / "query.jpg") as im:
+        im.save(tmp_path / "photos" / "decoded.png")
+    for n in (5, 8):
+        name = f"ukbench{n:05d}.jpg"
+        shutil.copyfile(data_dir / "ukbench_subset" / "images" / name, tmp_path / "photos" / name)
+    done = run_cli(["--model-path", str(models_dir), "index", "--no-progress", "photos"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    settings = make_settings(tmp_path / "imgsearch-library", models_dir)
+    with SearchEngine.open(settings) as engine:
+        best, *rest = engine.query_image((tmp_path / "query.jpg").read_bytes(), k=3).hits
+    assert Path(best.path).name == "decoded.png" and best.exact
+    assert not any(hit.exact for hit in rest)

@@ -18,8 +18,10 @@ from search.descriptor import (
     Whitening,
     WhiteningError,
     augment,
+    label_similarities,
     label_vectors,
     learn_whitening,
+    unit_labels,
 )
 from search.descriptor import whitening as wmod
 from search.descriptor.config import TURNED_VIEW_DISCOUNT
@@ -121,6 +123,22 @@ def test_label_vectors_and_similarity() -> None:
     assert sim[0, 0] == pytest.approx(1.0) and sim[2, 2] == 0.0
     expect = (0.8 * 0.5) / (np.sqrt(0.64 + 0.16) * np.sqrt(0.5))
     assert sim[0, 1] == pytest.approx(expect, rel=1e-5)
+
+
+def test_a_querys_label_similarities_are_those_of_the_label_vectors() -> None:
+    """The engine scores its candidates' labels without a matrix: the same similarities."""
+    rows = [
+        [("bee", 0.64), ("fly", 0.16)],
+        [("bee", 0.25), ("ant", 0.25), ("bee", 0.09)],  # a name twice: its last probability
+        [],
+        [("wasp", 0.5)],
+        [("fly", 0.3), ("bee", 0.2), ("ant", 0.1), ("moth", 0.1), ("wasp", 0.1), ("gnat", 0.1)],
+    ]
+    for query in rows:
+        dense = label_vectors([query, *rows], {})
+        found = label_similarities(query, [unit_labels(row) for row in rows])
+        assert found == pytest.approx(dense[1:] @ dense[0], abs=1e-6)
+    assert not label_similarities([], [unit_labels(row) for row in rows]).any()
 
 
 def test_calibration_is_robust_to_duplicates() -> None:

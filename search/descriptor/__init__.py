@@ -27,7 +27,9 @@ _SOURCES: dict[str, str] = {
     "VERIFY_Z": "search.descriptor.config",
     "Descriptor": "search.descriptor.descriptors",
     "StoredImage": "search.descriptor.descriptors",
-    "label_vectors": "search.descriptor.descriptors",
+    "label_similarities": "search.descriptor.label_similarity",
+    "label_vectors": "search.descriptor.label_similarity",
+    "unit_labels": "search.descriptor.label_similarity",
     "DescriptorError": "search.descriptor.errors",
     "WhiteningError": "search.descriptor.errors",
     "VerifyUnavailableError": "search.descriptor.errors",
@@ -169,6 +171,7 @@ __all__ = [
     "has_mirrored",
     "is_small",
     "key_points_match",
+    "label_similarities",
     "label_vectors",
     "layout_correlation",
     "layout_correlations",
@@ -191,6 +194,7 @@ __all__ = [
     "sample_indices",
     "shrink_for",
     "thumbnail",
+    "unit_labels",
     "upright_only",
     "verified_copy_score",
     "verified_floor",
@@ -222,7 +226,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         WITNESS_Z,
         DescriptorConfig,
     )
-    from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
+    from search.descriptor.descriptors import Descriptor, StoredImage
     from search.descriptor.errors import DescriptorError, VerifyUnavailableError, WhiteningError
     from search.descriptor.key_point_features import (
         LocalFeatures,
@@ -231,6 +235,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         has_mirrored,
         upright_only,
     )
+    from search.descriptor.label_similarity import label_similarities, label_vectors, unit_labels
     from search.descriptor.layout_match import (
         LAYOUT_MATCH,
         LAYOUT_NOMINATED,

@@ -45,7 +45,6 @@ embedding (one view, no frames, no whitening, no labels), the defaults are the m
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -61,7 +60,6 @@ from search.descriptor.config import (
     GATE_Z_WHITENED,
     MIN_CALIBRATION_IMAGES,
     TIER_MARGIN,
-    TOP_LABELS,
     TURNED_VIEW_DISCOUNT,
     TURNED_WEAK_MARGIN,
     WITNESS_Z,
@@ -80,26 +78,6 @@ class StoredImage:
     frame: np.ndarray | None = None
     frame_dominant: bool = False
     labels: Sequence[tuple[str, float]] = ()
-
-
-def label_vectors(
-    labels: Sequence[Sequence[tuple[str, float]]], vocabulary: dict[str, int]
-) -> np.ndarray:
-    """Unit rows of sqrt(probability) over ``vocabulary`` from each image's top labels
-    (new names are added to ``vocabulary``; images without labels give zero rows)."""
-    for row in labels:
-        for name, _ in row[:TOP_LABELS]:
-            vocabulary.setdefault(name, len(vocabulary))
-    out = np.zeros((len(labels), max(1, len(vocabulary))), np.float32)
-    rows, cols, values = [], [], []
-    for i, row in enumerate(labels):  # a name twice in a row: its last probability, as before
-        cells = {vocabulary[name]: math.sqrt(max(0.0, float(p))) for name, p in row[:TOP_LABELS]}
-        rows += [i] * len(cells)
-        cols += cells.keys()
-        values += cells.values()
-    out[rows, cols] = values  # one assignment: numpy's per-cell one cost ~1 us each
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.maximum(norms, 1e-12)
 
 
 UNDER_UPRIGHT = 1e-4  # a capped turned match ranks just under the best upright one

@@ -49,8 +49,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from search.descriptor.config import EXPAND_Z
-from search.descriptor.descriptors import Descriptor, StoredImage, label_vectors
+from search.descriptor.descriptors import Descriptor, StoredImage
 from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
+from search.descriptor.label_similarity import label_similarities
 from search.descriptor.regional import MoreViews, RegionalEvidence
 from search.descriptor.row_cache import PreparedImage, RowCache
 from search.descriptor.witness import LocalWitness, StoredTurns, duplicate_decisions
@@ -241,9 +242,7 @@ class QueryScorer(RegionalEvidence):
             copy, ids, reached = self._expand(query, copy, ids, images, exclude)
         label_sim = None
         if d.config.labels:
-            vocab: dict[str, int] = {}
-            lv = label_vectors([list(labels)] + [list(images[i].labels) for i in ids], vocab)
-            label_sim = lv[1:] @ lv[0]
+            label_sim = label_similarities(labels, [images[i].unit_labels for i in ids])
         rank = d.rank_scores(copy, label_sim, reached)
         order = sorted(range(len(ids)), key=lambda n: (-float(rank[n]), ids[n]))[:k]
         kept = order

@@ -16,8 +16,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
+
+from search.descriptor.label_similarity import unit_labels
 
 DEFAULT_BUDGET_BYTES = 64 << 20  # 64 MiB: ~100 k whitened images, ~15 k plain ones
 ENTRY_OVERHEAD_BYTES = 400  # dict slot, tuple of labels, array header
@@ -29,6 +32,12 @@ class PreparedImage:
 
     rows: np.ndarray
     labels: tuple[tuple[str, float], ...] = ()
+
+    @cached_property
+    def unit_labels(self) -> dict[str, float]:
+        """Its labels' unit vector (:func:`search.descriptor.label_similarity.unit_labels`),
+        made once for every query that meets it."""
+        return unit_labels(self.labels)
 
     @property
     def nbytes(self) -> int:

@@ -198,6 +198,7 @@ class SearchEngine:
             self.records.image_file_path,
             self.settings.max_image_pixels,
             self.pixel_digests,
+            views.full_size,
         )
 
         def exact(row: StoredImage, copy_score: float) -> bool:

@@ -8,7 +8,8 @@ and at most :data:`MAX_PIXEL_DECODES` library files are asked per query, best fi
 query is decoded at full size once, and only when a candidate needs it; a library file's digest
 is kept per engine (:class:`PixelDigests`, by path, size and mtime), so the library image that
 many uploads of one photo meet is decoded once (3-4 ms a web-size JPEG: 113 of 150 uploads of
-bench/http.py's queries decoded one).
+bench/http.py's queries decoded one). A query that the analysis already decoded whole, at full
+size (a web-size upload: no JPEG draft reduction), is hashed from that decode.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from models import ImgsearchError
+from models import DecodedImage, ImgsearchError, pixel_sha256
 from search.query.recent import Recent
 from search.query.results import ImageQuery, query_pixel_hash
 from search.store import StoredImage
@@ -58,8 +59,11 @@ class SamePixels:
         file_of: Callable[[int], Path],
         max_pixels: int,
         digests: PixelDigests,
+        decoded: DecodedImage | None = None,
     ) -> None:
-        self._source, self._data, self._size = source, data, size
+        """``decoded``: the query's full-size decode when the analysis made one (hashed as
+        it is instead of decoding the query again)."""
+        self._source, self._data, self._size, self._decoded = source, data, size, decoded
         self._file_of, self._max_pixels = file_of, max_pixels
         self._digests = digests
         self._query: list[str | None] = []  # the query's digest, computed at most once
@@ -69,7 +73,10 @@ class SamePixels:
     def query_digest(self) -> str | None:
         """The query's pixel digest (None when it cannot be decoded), computed once."""
         if not self._query:
-            self._query.append(query_pixel_hash(self._source, self._data, self._max_pixels))
+            if self._decoded is not None and not self._decoded.reduced:
+                self._query.append(pixel_sha256(self._decoded))
+            else:
+                self._query.append(query_pixel_hash(self._source, self._data, self._max_pixels))
         return self._query[0]
 
     def __call__(self, row: StoredImage, copy_score: float) -> bool:
