@@ -288,3 +288,52 @@ def test_the_witness_finds_the_shown_copies_files_without_a_query_each(
         assert all(duplicate for _n, duplicate, _r in found), found
         assert engine.local.stats.witness_pairs >= 2
         assert asked == [], asked
+
+
+def test_the_witness_reads_the_copies_it_will_be_asked_about_ahead() -> None:
+    """The copies a query's witness will be asked about are read on another thread while it
+    matches the earlier ones: each file once; one not started yet when asked is read where
+    asked; what is never asked is dropped when the query ends."""
+    import threading
+
+    from search.query.key_point_witness import KeyPointWitness, ReadAhead
+    from search.query.local_evidence import LocalStats
+
+    reads: list[tuple[int, str]] = []
+    release, started, finish = threading.Event(), threading.Event(), threading.Event()
+
+    def features(image_id: int, row: object) -> None:
+        reads.append((image_id, threading.current_thread().name))
+        if image_id == 7:
+            assert release.wait(10)
+        if image_id == 5:
+            started.set()
+            assert finish.wait(10)
+        return None  # a file gone: the witness cannot tell
+
+    def witness() -> KeyPointWitness:
+        lock = threading.Lock()
+        return KeyPointWitness(features, lambda: None, {}, LocalStats(), lock, (), read_ahead)
+
+    read_ahead = ReadAhead()
+    try:
+        first = witness()
+        first.ahead([7, 8, 9, 7])  # 7 holds the reader; 8 and 9 wait behind it
+        assert first(8, []) is None  # not started: read here
+        first.finish()  # 9 is never asked: dropped
+        release.set()
+        read_ahead.submit(lambda: None).result()  # the reader is idle again
+        assert sorted(i for i, _thread in reads) == [7, 8]
+        assert reads[-1] == (8, threading.current_thread().name)
+        assert [t for i, t in reads if i == 7] == [reads[0][1]] != [reads[-1][1]]
+
+        second = witness()
+        second.ahead([5])
+        assert started.wait(10)
+        threading.Timer(0.2, finish.set).start()
+        assert second(5, []) is None  # being read ahead: awaited, not read again
+        assert [t for i, t in reads if i == 5] == [reads[0][1]]
+    finally:
+        release.set()
+        finish.set()
+        read_ahead.close()

@@ -40,6 +40,7 @@ _SOURCES: dict[str, str] = {
     "RowCache": "search.descriptor.row_cache",
     "StoredTurns": "search.descriptor.witness",
     "LocalWitness": "search.descriptor.witness",
+    "ReadsAhead": "search.descriptor.witness",
     "NO_COPY_OF_BETTER": "search.descriptor.witness",
     "NO_KEY_POINT_MATCH": "search.descriptor.witness",
     "key_points_match": "search.descriptor.verify",
@@ -149,6 +150,7 @@ __all__ = [
     "PreparedImage",
     "QueryPixels",
     "QueryScorer",
+    "ReadsAhead",
     "RowCache",
     "ScoredHit",
     "StoredImage",
@@ -311,5 +313,6 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         NO_COPY_OF_BETTER,
         NO_KEY_POINT_MATCH,
         LocalWitness,
+        ReadsAhead,
         StoredTurns,
     )

@@ -26,12 +26,15 @@ of them (past the same z); ``local`` (the engine's callback, bounded per
 query) says None when it cannot tell (a file gone or changed, no OpenCV, the budget spent),
 and the copy keeps the decision. A copy that loses it is a look-alike, and says why
 (:class:`Decisions`). Measured in bench/README.md ("Lesser copies must match by key points").
+A witness that :class:`ReadsAhead` is told first which copies it will likely be asked about
+(its reads can then overlap the matching; the questions are the same).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -44,6 +47,18 @@ RowsOf = Callable[[Sequence[int]], tuple[np.ndarray, np.ndarray]]  # ids -> (row
 # (image id, better copies' ids) -> do its key points match the query's or one of theirs?
 # (None: cannot tell)
 LocalWitness = Callable[[int, Sequence[int]], "bool | None"]
+
+
+@runtime_checkable
+class ReadsAhead(Protocol):
+    """A :data:`LocalWitness` that can start reading the images it will be asked about."""
+
+    def ahead(self, image_ids: Sequence[int]) -> None:
+        """Those images, in the order they will be asked."""
+
+    def finish(self) -> None:
+        """No more questions for this query."""
+
 
 NO_COPY_OF_BETTER = "no copy of the better copies above it"
 NO_KEY_POINT_MATCH = "its key points match neither the query's nor a better copy's"
@@ -184,6 +199,48 @@ def _witnessed_by_key_points(
     better copy that kept it (two crops of one photo may share no pixels with each other,
     but both hold the original's); a copy whose stored image is a copy of a better kept one
     past ``sure`` needs no key points (the library's own look-alike pairs end below it)."""
+    if isinstance(local, ReadsAhead):
+        local.ahead(_likely_asked(out, copy, ids, flagged, pairs, sure, evidenced))
+    try:
+        _ask(out, copy, ids, flagged, pairs, sure, local, evidenced)
+    finally:
+        if isinstance(local, ReadsAhead):
+            local.finish()
+
+
+def _likely_asked(
+    out: Decisions,
+    copy: np.ndarray,
+    ids: Sequence[int],
+    flagged: np.ndarray,
+    pairs: np.ndarray,
+    sure: float,
+    evidenced: Collection[int],
+) -> list[int]:
+    """Ids of the copies :func:`_ask` will ask about, in order, if every copy asked keeps
+    its decision (as most do; one refused may leave a later one to be asked too)."""
+    dup = np.asarray(out.duplicate)[flagged]
+    return [
+        ids[int(flagged[a])]
+        for a in range(1, len(flagged))
+        if dup[a]
+        and copy[flagged[a]] < sure
+        and ids[int(flagged[a])] not in evidenced
+        and not (pairs[a, :a][dup[:a]] >= sure).any()
+    ]
+
+
+def _ask(
+    out: Decisions,
+    copy: np.ndarray,
+    ids: Sequence[int],
+    flagged: np.ndarray,
+    pairs: np.ndarray,
+    sure: float,
+    local: LocalWitness,
+    evidenced: Collection[int],
+) -> None:
+    """The questions of :func:`_witnessed_by_key_points`, best copy first."""
     better = [0]  # positions in ``flagged`` of the copies that kept the decision
     for a in range(1, len(flagged)):
         p = int(flagged[a])

@@ -88,6 +88,7 @@ class SearchEngine:
         return cls(Library.open(settings))
 
     def close(self) -> None:
+        self.local.close()
         self.library.close()
 
     def refresh(self) -> bool:

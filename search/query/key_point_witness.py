@@ -2,15 +2,24 @@
 its key points match the query's, or a better copy's (:mod:`search.descriptor.witness` asks;
 ``local=on``, the default). At most :data:`WITNESS_PAIRS` pairs are matched per query and none
 is started after :data:`search.descriptor.VERIFY_BUDGET_S`: a copy not asked keeps the
-decision."""
+decision.
+
+The copies it will be asked about are known before the first question
+(:func:`search.descriptor.witness.duplicate_decisions` tells it: ``ahead``); their key points
+are read on a second thread meanwhile (:class:`ReadAhead`: a file's read and sha256, its kept
+entry or, met for the first time, its decode and ORB), while this one makes the query's own
+and matches the pairs already read. The same pairs are matched, in the same order; at most
+:data:`WITNESS_PAIRS` files are read ahead, before the budget counts, and those not started
+when the query ends are dropped (bench/README.md, "Eighth round")."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
-from search.descriptor import VERIFY_BUDGET_S, LocalFeatures, LocalWitness, key_points_match
+from search.descriptor import VERIFY_BUDGET_S, LocalFeatures, key_points_match
 from search.query.local_evidence import LocalStats
 from search.store import StoredImage
 
@@ -20,51 +29,108 @@ WITNESS_PAIRS = 12  # pairs matched per query at most
 StoredFeatures = Callable[[int, StoredImage | None], LocalFeatures | None]
 
 
-def key_point_witness(
-    features: StoredFeatures,
-    query_features: Callable[[], LocalFeatures | None],
-    rows: dict[int, StoredImage],
-    stats: LocalStats,
-    lock: threading.Lock,
-) -> LocalWitness:
-    """``(image id, other copies' ids) -> bool | None``: True when the image's key points
-    match the query's (its mirrored ones included) or a better copy's, False only when every
-    pair was matched and none holds a copy's geometry, None when not asked (its file gone, the
-    budget spent). ``rows``: the query's candidates' rows as its search reads them (the hits
-    shown: their files are found without a query each); ``stats`` counted under ``lock``."""
-    spent = [0, 0.0]  # pairs matched, when the first was started
+class ReadAhead:
+    """One thread, shared by an engine's queries, that reads candidates' key points ahead of
+    their witness (``close`` drops what is queued)."""
 
-    def spent_all() -> bool:  # checked before any file is read or pair matched
-        return spent[0] >= WITNESS_PAIRS or time.perf_counter() - spent[1] > VERIFY_BUDGET_S
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
 
-    def witness(image_id: int, better: Sequence[int]) -> bool | None:
+    def submit(self, read: Callable[[], LocalFeatures | None]) -> Future[LocalFeatures | None]:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="imgsearch-witness")
+            return self._pool.submit(read)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+class KeyPointWitness:
+    """``witness(image id, other copies' ids) -> bool | None``: True when the image's key
+    points match the query's (its mirrored ones included) or a better copy's, or when a part
+    of the query confirmed it (``confirmed_by_parts``: such a copy holds that part's key
+    points, not the whole's), False only when every pair was matched and none holds a copy's
+    geometry, None when not asked (its file gone, the budget spent). ``rows``: the query's
+    candidates' rows as its search reads them (the hits shown: their files are found without
+    a query each); ``stats`` counted under ``lock``; ``read_ahead``: where the images that
+    :meth:`ahead` names are read meanwhile."""
+
+    def __init__(
+        self,
+        features: StoredFeatures,
+        query_features: Callable[[], LocalFeatures | None],
+        rows: dict[int, StoredImage],
+        stats: LocalStats,
+        lock: threading.Lock,
+        confirmed_by_parts: Container[int] = (),
+        read_ahead: ReadAhead | None = None,
+    ) -> None:
+        self.features, self.query_features, self.rows = features, query_features, rows
+        self.stats, self.lock = stats, lock
+        self.confirmed_by_parts, self.read_ahead = confirmed_by_parts, read_ahead
+        self.pairs, self.started = 0, 0.0  # pairs matched, when the first was started
+        self.pending: dict[int, Future[LocalFeatures | None]] = {}
+
+    def ahead(self, image_ids: Sequence[int]) -> None:
+        """Start reading the key points of the images the witness will be asked about (in
+        that order; the first :data:`WITNESS_PAIRS`)."""
+        if self.read_ahead is None:
+            return
+        for image_id in list(dict.fromkeys(image_ids))[:WITNESS_PAIRS]:
+            if image_id in self.pending or image_id in self.confirmed_by_parts:
+                continue
+            row = self.rows.get(image_id)
+            read = self.read_ahead.submit(lambda i=image_id, r=row: self.features(i, r))
+            self.pending[image_id] = read
+
+    def finish(self) -> None:
+        """The query asks no more: reads not started are dropped."""
+        for read in self.pending.values():
+            read.cancel()
+        self.pending.clear()
+
+    def __call__(self, image_id: int, better: Sequence[int]) -> bool | None:
+        if image_id in self.confirmed_by_parts:
+            return True
         started = time.perf_counter()
-        spent[1] = spent[1] or started
-        if spent_all():
+        self.started = self.started or started
+        if self._spent_all():
             return None
         # first: a file gone needs no query key points
-        mine = features(image_id, rows.get(image_id))
-        query = query_features() if mine is not None else None
+        mine = self._features_of(image_id)
+        query = self.query_features() if mine is not None else None
         if query is None:
             return None
         answer: bool | None = False
         pairs = 0
         for other in [query, *better]:  # the query's own mirrored features are matched
-            if spent_all():
+            if self._spent_all():
                 answer = None
                 break
-            theirs = other if isinstance(other, LocalFeatures) else features(other, rows.get(other))
+            theirs = other if isinstance(other, LocalFeatures) else self._features_of(other)
             if theirs is None:
                 answer = None
                 continue
-            spent[0], pairs = spent[0] + 1, pairs + 1
+            self.pairs, pairs = self.pairs + 1, pairs + 1
             if key_points_match(theirs, mine):
                 answer = True
                 break
-        with lock:
-            stats.witness_pairs += pairs
-            stats.refuted += answer is False
-            stats.seconds += time.perf_counter() - started
+        with self.lock:
+            self.stats.witness_pairs += pairs
+            self.stats.refuted += answer is False
+            self.stats.seconds += time.perf_counter() - started
         return answer
 
-    return witness
+    def _spent_all(self) -> bool:  # checked before any file is read or pair matched
+        return self.pairs >= WITNESS_PAIRS or time.perf_counter() - self.started > VERIFY_BUDGET_S
+
+    def _features_of(self, image_id: int) -> LocalFeatures | None:
+        read = self.pending.pop(image_id, None)
+        if read is not None and not read.cancel():  # started (or done) on the other thread
+            return read.result()
+        return self.features(image_id, self.rows.get(image_id))

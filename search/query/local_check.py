@@ -88,7 +88,7 @@ from search.descriptor import (
     verified_floor,
 )
 from search.query.candidate_files import CandidateFiles, key_points
-from search.query.key_point_witness import key_point_witness
+from search.query.key_point_witness import KeyPointWitness, ReadAhead
 from search.query.library_layouts import LibraryLayouts
 from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal, read_query_evidence
 from search.query.results import ImageQuery, RoiLike
@@ -107,6 +107,11 @@ class LocalVerifier:
         self.stats = LocalStats()
         self._lock = threading.Lock()  # the stats
         self._warned = False
+        self.read_ahead = ReadAhead()  # the witness's candidates' key points
+
+    def close(self) -> None:
+        """Reads ahead not started are dropped."""
+        self.read_ahead.close()
 
     def for_query(
         self,
@@ -143,15 +148,15 @@ class LocalVerifier:
             if views is not None and generation is not None:
                 local.nominated = lambda: self._library_nominees(views.layout, generation)
         if descriptor.config.local:
-            witness = key_point_witness(
+            local.witness = KeyPointWitness(
                 lambda i, row: self.features(i, row)[0],
                 lambda: evidence().features,
                 local.rows,
                 self.stats,
                 self._lock,
+                local.parts,  # a copy a part of the query confirmed holds that part's key points
+                self.read_ahead,
             )
-            # a copy a part of the query confirmed holds its part's key points, not the whole's
-            local.witness = lambda i, better: True if i in local.parts else witness(i, better)
         return local
 
     def _check(
