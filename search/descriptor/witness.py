@@ -199,58 +199,30 @@ def _witnessed_by_key_points(
     better copy that kept it (two crops of one photo may share no pixels with each other,
     but both hold the original's); a copy whose stored image is a copy of a better kept one
     past ``sure`` needs no key points (the library's own look-alike pairs end below it)."""
-    if isinstance(local, ReadsAhead):
-        local.ahead(_likely_asked(out, copy, ids, flagged, pairs, sure, evidenced))
-    try:
-        _ask(out, copy, ids, flagged, pairs, sure, local, evidenced)
-    finally:
-        if isinstance(local, ReadsAhead):
-            local.finish()
-
-
-def _likely_asked(
-    out: Decisions,
-    copy: np.ndarray,
-    ids: Sequence[int],
-    flagged: np.ndarray,
-    pairs: np.ndarray,
-    sure: float,
-    evidenced: Collection[int],
-) -> list[int]:
-    """Ids of the copies :func:`_ask` will ask about, in order, if every copy asked keeps
-    its decision (as most do; one refused may leave a later one to be asked too)."""
     dup = np.asarray(out.duplicate)[flagged]
-    return [
-        ids[int(flagged[a])]
-        for a in range(1, len(flagged))
-        if dup[a]
-        and copy[flagged[a]] < sure
-        and ids[int(flagged[a])] not in evidenced
-        and not (pairs[a, :a][dup[:a]] >= sure).any()
-    ]
 
+    def asked(a: int, better: Sequence[int]) -> bool:
+        p = int(flagged[a])  # a part of the query holds an evidenced copy: not asked
+        return bool(copy[p] < sure and ids[p] not in evidenced) and not bool(
+            (pairs[a, better] >= sure).any()
+        )
 
-def _ask(
-    out: Decisions,
-    copy: np.ndarray,
-    ids: Sequence[int],
-    flagged: np.ndarray,
-    pairs: np.ndarray,
-    sure: float,
-    local: LocalWitness,
-    evidenced: Collection[int],
-) -> None:
-    """The questions of :func:`_witnessed_by_key_points`, best copy first."""
-    better = [0]  # positions in ``flagged`` of the copies that kept the decision
-    for a in range(1, len(flagged)):
-        p = int(flagged[a])
-        if not out.duplicate[p]:
-            continue
-        asked = copy[p] < sure and not (pairs[a, better] >= sure).any()
-        asked = asked and ids[p] not in evidenced  # a part of the query holds it
-        others = [ids[flagged[b]] for b in better if copy[flagged[b]] < SELF_SCORE]
-        if asked and local(ids[p], others) is False:
-            out.duplicate[p] = False
-            out.lookalike[p] = NO_KEY_POINT_MATCH
-            continue
-        better.append(a)
+    reads = local if isinstance(local, ReadsAhead) else None
+    if reads is not None:  # those it will be asked about if every copy asked keeps it (most do)
+        lesser = [a for a in range(1, len(flagged)) if dup[a]]
+        reads.ahead([ids[int(flagged[a])] for a in lesser if asked(a, np.flatnonzero(dup[:a]))])
+    try:
+        better = [0]  # positions in ``flagged`` of the copies that kept the decision
+        for a in range(1, len(flagged)):
+            p = int(flagged[a])
+            if not out.duplicate[p]:
+                continue
+            others = [ids[flagged[b]] for b in better if copy[flagged[b]] < SELF_SCORE]
+            if asked(a, better) and local(ids[p], others) is False:
+                out.duplicate[p] = False
+                out.lookalike[p] = NO_KEY_POINT_MATCH
+                continue
+            better.append(a)
+    finally:
+        if reads is not None:
+            reads.finish()
