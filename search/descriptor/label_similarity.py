@@ -23,25 +23,24 @@ UnitLabels = Mapping[str, float]
 def label_vectors(
     labels: Sequence[Sequence[tuple[str, float]]], vocabulary: dict[str, int]
 ) -> np.ndarray:
-    """Unit rows of sqrt(probability) over ``vocabulary`` from each image's top labels
-    (new names are added to ``vocabulary``; images without labels give zero rows)."""
-    for row in labels:
-        for name, _ in row[:TOP_LABELS]:
-            vocabulary.setdefault(name, len(vocabulary))
-    out = np.zeros((len(labels), max(1, len(vocabulary))), np.float32)
+    """Each image's :func:`unit_labels` as a dense row over ``vocabulary`` (new names are
+    added to it; images without labels give zero rows)."""
+    units = [unit_labels(row) for row in labels]
     rows, cols, values = [], [], []
-    for i, row in enumerate(labels):  # a name twice in a row: its last probability, as before
-        cells = {vocabulary[name]: math.sqrt(max(0.0, float(p))) for name, p in row[:TOP_LABELS]}
-        rows += [i] * len(cells)
-        cols += cells.keys()
-        values += cells.values()
+    for i, unit in enumerate(units):
+        for name in unit:
+            vocabulary.setdefault(name, len(vocabulary))
+        rows += [i] * len(unit)
+        cols += [vocabulary[name] for name in unit]
+        values += unit.values()
+    out = np.zeros((len(labels), max(1, len(vocabulary))), np.float32)
     out[rows, cols] = values  # one assignment: numpy's per-cell one cost ~1 us each
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.maximum(norms, 1e-12)
+    return out
 
 
 def unit_labels(labels: Sequence[tuple[str, float]]) -> dict[str, float]:
-    """One image's row of :func:`label_vectors` as ``{name: value}`` (empty without labels)."""
+    """One image's top labels as a unit vector ``{name: sqrt(probability) / norm}`` (a name
+    twice: its last probability; empty without labels)."""
     cells = {name: math.sqrt(max(0.0, float(p))) for name, p in labels[:TOP_LABELS]}
     norm = math.sqrt(sum(v * v for v in cells.values()))
     return {name: v / norm for name, v in cells.items()} if norm > 1e-12 else {}
