@@ -119,13 +119,15 @@ class HeadStart:
         )
         located = locate_model(settings.model or DEFAULT_MODEL_NAME, settings.model_path)
         model = OnnxModel(located, threads=settings.threads, background=True)
-        text = descriptor or settings.descriptor
+        config = DescriptorConfig.parse(descriptor or settings.descriptor)
         options: dict[str, object] = {
             "batch_size": batch_size,
-            "frames": DescriptorConfig.parse(text).frames,
+            "frames": config.frames,
             "quality": True,
             "max_pixels": settings.max_image_pixels,
         }
+        if config.crops:  # as the pipeline asks (indexer.pipeline)
+            options["crops"] = True
         analyzer = ImageAnalyzer(model, decode_workers=decode_workers(workers), **options)  # type: ignore[arg-type]
         head = cls(roots, scans, model, analyzer, options, started=started)
         return_freed_memory()
@@ -154,6 +156,7 @@ class HeadStart:
             model is self.model
             and workers == self.analyzer.decode_workers
             and all(options.get(k) == v for k, v in self.options.items())
+            and options.get("crops") == self.options.get("crops")  # none made: not usable
         )
 
     def ready(

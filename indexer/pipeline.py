@@ -92,11 +92,14 @@ class Pipeline:
             self.library, self.batch_size, self.counts, self.progress, run_id=self.run_id
         )
         writer.start()
+        config = self.library.descriptor_config()
         analyzer_args: dict[str, object] = {
             "batch_size": self.batch_size,
-            "frames": self.library.descriptor_config().frames,  # the photo inside a frame
+            "frames": config.frames,  # the photo inside a frame
             "quality": True,  # quality flags from the decoded pixels
         }
+        if config.crops:  # five crops an image (models.crops)
+            analyzer_args["crops"] = True
         if self.max_pixels is not None:
             analyzer_args["max_pixels"] = self.max_pixels
         if self.learning is not None:
@@ -140,6 +143,8 @@ class Pipeline:
             return ImageAnalyzer(self.model, decode_workers=self.workers, **args)  # type: ignore[arg-type]
         if "views" in args:
             raise ValueError("a distributed run learns its whitening after the pipeline")
+        if "crops" in args:
+            raise ValueError("a distributed run does not embed crops: index with --workers here")
         return DaskAnalyzer(self.executor, self.model, **args)  # type: ignore[arg-type]
 
     # -- the decision stage -----------------------------------------------------------------
@@ -342,6 +347,7 @@ class Pipeline:
         if q is not None:
             upsert.measured(q.flags, q.values)
         upsert.layout = result.layout
+        upsert.crops = result.crop_embeddings
         box = result.frame_box
         if box is not None and result.frame_embedding is not None:
             upsert.frame = FrameVector(

@@ -301,6 +301,11 @@ def _record_descriptor(library: Library, text: str | None) -> list[str]:
             "frames are on now: images indexed before have no framed-photo vector; "
             "`imgsearch reindex` embeds them again"
         )
+    if config.crops and not before.crops and library.store.vector_count():
+        warnings.append(
+            "crops are on now: images indexed before have no crops; "
+            "`imgsearch reindex` embeds them again"
+        )
     return warnings
 
 

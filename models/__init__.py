@@ -71,6 +71,8 @@ _SOURCES: dict[str, str] = {
     "image_layout": "models.layout",
     "mosaic_grid": "models.mosaic",
     "collage_cells": "models.collage",
+    "CROP_REGIONS": "models.crops",
+    "CROP_SIDE": "models.crops",
     "unblocked": "models.mosaic",
     "DecodedImage": "models.load",
     "load_image": "models.load",
@@ -105,6 +107,8 @@ _SOURCES: dict[str, str] = {
 
 __all__ = [
     "ANIMATED_FORMATS",
+    "CROP_REGIONS",
+    "CROP_SIDE",
     "DEFAULT_MODEL_NAME",
     "HEIF_SUPPORTED",
     "LAYOUT_BYTES",
@@ -233,6 +237,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         ImageClassifierResult,
     )
     from models.collage import collage_cells
+    from models.crops import CROP_REGIONS, CROP_SIDE
     from models.decode_memory import return_freed_memory, set_decode_budget
     from models.embedder import (
         Embedding,

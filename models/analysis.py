@@ -38,6 +38,9 @@ class Analysis:
     #: thread, and this image's share of their model pass (wall, process CPU).
     view_embeddings: np.ndarray | None = field(default=None, repr=False)
     view_costs: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    #: ``ImageAnalyzer(crops=True)``: the unit embeddings of the image's five crops
+    #: (:data:`models.crops.CROP_REGIONS`), [5, D]; None without
+    crop_embeddings: np.ndarray | None = field(default=None, repr=False)
     #: ``ImageAnalyzer(quality=True)``: quality measures and flags (None without)
     quality: ImageQuality | None = None
     #: with ``quality``: the whole image's 16 x 16 grey levels (:func:`models.image_layout`)
@@ -56,6 +59,7 @@ class Prepared:
     frame_tensor: np.ndarray | None = None
     view_tensors: np.ndarray | None = None
     view_costs: tuple[float, float] = (0.0, 0.0)  # making them: wall, thread CPU
+    crop_tensors: np.ndarray | None = None  # [5, H, W, 3]: models.crops.CROP_REGIONS
     quality: ImageQuality | None = None
     layout: bytes | None = None
 

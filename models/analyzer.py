@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from models.analysis import Analysis, Prepared, Ready
+from models.crops import CROP_REGIONS
 from models.errors import ImageError, RoiError
 from models.extra_views import ViewMaker, embed_views, make_views
 from models.frame import ContentBox, find_content_box
@@ -54,6 +55,8 @@ class ImageAnalyzer:
     model pass (:attr:`Analysis.frame_embedding`), the others cost nothing more. ``views``
     makes extra views of whole images in the decode threads (an error there only loses the
     views); they are embedded in one more pass per batch (:attr:`Analysis.view_embeddings`).
+    With ``crops`` every whole image's five crops (:mod:`models.crops`) are embedded too, in
+    one more pass per batch (:attr:`Analysis.crop_embeddings`: five model inputs an image).
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class ImageAnalyzer:
         frames: bool = False,
         views: ViewMaker | None = None,
         quality: bool = False,
+        crops: bool = False,
     ):
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -82,6 +86,7 @@ class ImageAnalyzer:
         self.frames = frames
         self.views = views
         self.quality = quality
+        self.crops = crops
         self._executor: ThreadPoolExecutor | None = None
         self._top = TopLabels(model.labels, model.spec.background_index)
 
@@ -129,6 +134,10 @@ class ImageAnalyzer:
                     prepared.frame_tensor = self.model.preprocess(
                         self.framed_photo(source, decoded, box, rotation)
                     )
+            if self.crops and region is None:
+                prepared.crop_tensors = np.stack(
+                    [self.model.preprocess(decoded, crop) for crop in CROP_REGIONS]
+                )
             return self.add_views(prepared, source)
         except ImageError as exc:
             return exc
@@ -198,6 +207,15 @@ class ImageAnalyzer:
         if framed:
             extra = self.model.run(np.stack([chunk[i].frame_tensor for i in framed]))  # type: ignore[union-attr,misc]
             frame_vectors = {i: extra.embeddings[n].copy() for n, i in enumerate(framed)}
+        cropped = [i for i in good if chunk[i].crop_tensors is not None]  # type: ignore[union-attr]
+        crop_vectors: dict[int, np.ndarray] = {}
+        if cropped:
+            rows = self.model.run(np.concatenate([chunk[i].crop_tensors for i in cropped]))  # type: ignore[union-attr,misc]
+            n_crops = len(CROP_REGIONS)
+            crop_vectors = {
+                i: rows.embeddings[n * n_crops : (n + 1) * n_crops].copy()
+                for n, i in enumerate(cropped)
+            }
         views = {i: (chunk[i].view_tensors, chunk[i].view_costs) for i in good}  # type: ignore[union-attr]
         view_vectors = (
             embed_views(self.model, views, self.batch_size) if self.views is not None else {}
@@ -217,6 +235,7 @@ class ImageAnalyzer:
                 raw_embedding=out.raw[row].copy() if out.raw is not None else None,
                 frame_box=chunk[i].frame_box if i in frame_vectors else None,  # type: ignore[union-attr]
                 frame_embedding=frame_vectors.get(i),
+                crop_embeddings=crop_vectors.get(i),
                 quality=chunk[i].quality,  # type: ignore[union-attr]
                 layout=chunk[i].layout,  # type: ignore[union-attr]
             )

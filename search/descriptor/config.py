@@ -76,7 +76,11 @@ class DescriptorConfig:
     match the query's (:mod:`search.descriptor.witness`), and a query left without a sure copy
     has its grey-band candidates checked (:attr:`checks_grey_band`);
     ``unblock``: a pixelated query (a grid of flat blocks: :mod:`models.mosaic`) is also
-    searched with its blocks smoothed out (query side only).
+    searched with its blocks smoothed out (query side only);
+    ``crops``: each image's five crops are embedded at index time too (five more model
+    inputs an image, :mod:`models.crops`), and a query left without a sure copy has the
+    stored images whose crops match it best checked by key points (off by default: the
+    indexing cost; :mod:`search.query.library_crops`).
     """
 
     rotations: int = 4
@@ -89,6 +93,7 @@ class DescriptorConfig:
     regions: bool = True
     local: bool = True
     unblock: bool = True
+    crops: bool = False
 
     def __post_init__(self) -> None:
         if self.rotations not in ROTATION_SETS:
@@ -156,7 +161,7 @@ class DescriptorConfig:
         onoff = {True: "on", False: "off"}
         return (
             f"{self._stored_text()},regions={onoff[self.regions]},local={onoff[self.local]},"
-            f"unblock={onoff[self.unblock]}"
+            f"unblock={onoff[self.unblock]}" + (",crops=on" if self.crops else "")
         )
 
     def _stored_text(self) -> str:
@@ -170,7 +175,8 @@ class DescriptorConfig:
     @property
     def fingerprint(self) -> str:
         """What indexes built for this configuration are stamped with (with the whitening's;
-        ``regions``, ``local`` and ``unblock`` only change queries: not part of it)."""
+        ``regions``, ``local`` and ``unblock`` only change queries, ``crops`` what is stored
+        beside the vectors: not part of it)."""
         text = f"v{DESCRIPTOR_VERSION}:{self._stored_text()}"
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -14,6 +14,7 @@ _SOURCES: dict[str, str] = {
     "ALL_KINDS": "search.index.build",
     "IndexConfig": "search.index.build",
     "set_threads": "search.index.build",
+    "CropIndex": "search.index.crops",
     "CorruptIndexError": "search.index.errors",
     "ForeignIndexError": "search.index.errors",
     "IndexCacheError": "search.index.errors",
@@ -37,6 +38,7 @@ _SOURCES: dict[str, str] = {
 __all__ = [
     "ALL_KINDS",
     "CorruptIndexError",
+    "CropIndex",
     "ForeignIndexError",
     "IndexCacheError",
     "IndexConfig",
@@ -63,6 +65,7 @@ __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.index.build import ALL_KINDS, IndexConfig, set_threads
+    from search.index.crops import CropIndex
     from search.index.errors import (
         CorruptIndexError,
         ForeignIndexError,

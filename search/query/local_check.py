@@ -89,6 +89,7 @@ from search.descriptor import (
 )
 from search.query.candidate_files import CandidateFiles, key_points
 from search.query.key_point_witness import KeyPointWitness, ReadAhead
+from search.query.library_crops import LibraryCrops, crop_positions
 from search.query.library_layouts import LibraryLayouts
 from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal, read_query_evidence
 from search.query.results import ImageQuery, RoiLike
@@ -104,6 +105,7 @@ class LocalVerifier:
     def __init__(self, files: CandidateFiles) -> None:
         self.files = files  # the candidates' files: their rows, the decode limit, key points
         self.layouts = LibraryLayouts(files.records)
+        self.crops = LibraryCrops(files.records)
         self.stats = LocalStats()
         self._lock = threading.Lock()  # the stats
         self._warned = False
@@ -146,7 +148,7 @@ class LocalVerifier:
         if descriptor.config.checks_grey_band:
             local.check = self._check(descriptor, evidence, small, local, views)
             if views is not None and generation is not None:
-                local.nominated = lambda: self._library_nominees(views.layout, generation)
+                local.nominated = self._nominated(descriptor, views, generation, local)
         if descriptor.config.local:
             local.witness = KeyPointWitness(
                 lambda i, row: self.features(i, row)[0],
@@ -189,7 +191,8 @@ class LocalVerifier:
             )
             at = {int(i): n for n, i in enumerate(ids)}
             by_tile = [(at[int(i)], 1.0) for i, _ in tiles if int(i) in at]
-            nominees = by_layout + by_window + by_tile + by_second
+            by_crop = [] if tiles_only else crop_positions(ids, local.cropped)
+            nominees = by_layout + by_window + by_tile + by_second + by_crop
             if not by_pixels and not nominees and not grey_band(out, calibration, VERIFY_CHECKED):
                 return out
             started = time.perf_counter()
@@ -284,6 +287,23 @@ class LocalVerifier:
             return out
 
         return check
+
+    def _nominated(
+        self, descriptor: Descriptor, views: ViewSet, generation: int, local: QueryLocal
+    ) -> Callable[[], list[int]]:
+        """The ids a query's local evidence asks to join its candidates: the images its
+        layout nominates and, with ``crops``, those whose stored crops match its upright view
+        (kept in ``local.cropped`` for the check)."""
+
+        def nominated() -> list[int]:
+            found = self._library_nominees(views.layout, generation)
+            if descriptor.config.crops and len(views.embeddings):
+                upright = views.embeddings[0]
+                local.cropped = self.crops.nominees(descriptor, upright, generation)
+                found += [i for i in local.cropped if i not in found]
+            return found
+
+        return nominated
 
     def _library_nominees(self, layout: bytes | None, generation: int) -> list[int]:
         """Ids of the library images whose layouts are in rank order with ``layout``."""

@@ -60,6 +60,7 @@ class QueryLocal:
     confirmed: dict[int, int] = field(default_factory=dict)
     by_pixels: dict[int, float] = field(default_factory=dict)
     parts: dict[int, int] = field(default_factory=dict)  # id -> the query's tile confirmed
+    cropped: list[int] = field(default_factory=list)  # ids its crops nominated (crops=on)
 
     def callbacks(
         self,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -106,6 +106,10 @@ class LibraryRecords:
     def raw_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored raw (model) vectors of images ``ids`` (those that have one), by id."""
         return self.store.vectors(ids)
+
+    def all_crops(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(ids, vectors [n, 5, D])`` of the stored crops (``crops=on``), a chunk at a time."""
+        return self.store.descriptors.crops()
 
     def all_layouts(self, limit: int) -> tuple[list[int], list[bytes]] | None:
         """Ids and layouts of every indexed image (None: more than ``limit`` images)."""

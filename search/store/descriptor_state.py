@@ -13,10 +13,11 @@ import numpy as np
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from models import CROP_REGIONS
 from models.labels import merge_labels
 from search.store.dialect import upsert
 from search.store.records import FrameVector, ReadFactory, SessionFactory, decode_vector, utcnow
-from search.store.schema import DescriptorState, Embedding, ImageFrame, ImageLabel
+from search.store.schema import DescriptorState, Embedding, ImageCrops, ImageFrame, ImageLabel
 from search.store.write import FRAME_COLUMNS, frame_from_row
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,14 @@ class DescriptorRecords:
             vectors = np.stack([decode_vector(r[1]) for r in rows]).astype(np.float32)
             dominant = np.fromiter((bool(r[2]) for r in rows), dtype=bool, count=len(rows))
             yield ids, vectors, dominant
+
+    def crops(self, chunk: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(ids, vectors [n, c, d])`` of the images' stored crops (``crops=on``), in id
+        order."""
+        for rows in pages(self._session, ImageCrops.image_id, (ImageCrops.vectors,), chunk):
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.stack([decode_vector(r[1]) for r in rows]).astype(np.float32)
+            yield ids, vectors.reshape(len(rows), len(CROP_REGIONS), -1)
 
     def rows(self, ids: Sequence[int], *, labels: bool = True) -> dict[int, DescriptorRows]:
         """Raw vectors, framed photos and labels of the images ``ids`` that have a vector."""

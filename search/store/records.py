@@ -129,6 +129,7 @@ class ImageUpsert:
     luma_p95: float | None = None
     sharpness: float | None = None
     layout: bytes | None = None  # models.image_layout; None = not read
+    crops: np.ndarray | None = None  # [5, D] unit vectors of models.CROP_REGIONS (crops=on)
 
     def measured(self, flags: int | None, values: Sequence[float] | None) -> None:
         """Set the quality flags and their measures (brightness, contrast, luma_p5, luma_p95,

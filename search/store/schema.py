@@ -147,6 +147,19 @@ class ImageFrame(Base):
     image: Mapped[Image] = relationship(back_populates="frame")
 
 
+class ImageCrops(Base):
+    """The unit vectors of an image's five crops (:data:`models.CROP_REGIONS`), one after the
+    other in one blob (same model and encoding as :class:`Embedding`): libraries with the
+    descriptor's ``crops`` on only, and only images indexed while it was on."""
+
+    __tablename__ = "image_crops"
+
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    vectors: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class VideoFrame(Base):
     """A sampled frame of a video (an ``images`` row with a duration): its time, the end of
     the span of look-alike frames of its shot it stands for, and its vector (same model and

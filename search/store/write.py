@@ -27,6 +27,7 @@ from search.store.schema import (
     DescriptorState,
     Embedding,
     Image,
+    ImageCrops,
     ImageFrame,
     ImageLabel,
     IndexRun,
@@ -157,11 +158,14 @@ def _upsert_all(
     session.execute(delete(ImageLabel).where(ImageLabel.image_id.in_(image_ids)))
     session.execute(delete(Embedding).where(Embedding.image_id.in_(image_ids)))
     session.execute(delete(ImageFrame).where(ImageFrame.image_id.in_(image_ids)))
+    session.execute(delete(ImageCrops).where(ImageCrops.image_id.in_(image_ids)))
     session.execute(delete(VideoFrame).where(VideoFrame.image_id.in_(image_ids)))
     source_vectors, source_labels, source_frames = _copy_sources(session, upserts)
     embeddings: list[dict[str, object]] = []
     labels: list[dict[str, object]] = []
     frames: list[dict[str, object]] = []
+    crops: list[dict[str, object]] = []
+    source_crops = _source_crops(session, upserts)
     for image_id, upsert in zip(image_ids, upserts, strict=True):
         result.upserted_ids.append(image_id)
         vector, image_labels, frame = upsert.vector, list(upsert.labels), upsert.frame
@@ -179,6 +183,11 @@ def _upsert_all(
             _check_vector(frame.vector, stamp)
             frames.append(frame_row(image_id, frame))
             result.frames[image_id] = frame
+        if upsert.crops is not None:
+            _check_vector(upsert.crops[0], stamp)
+            crops.append({"image_id": image_id, "vectors": encode_vector(upsert.crops.ravel())})
+        elif (blob := source_crops.get(upsert.copy_vector_from or 0)) is not None:
+            crops.append({"image_id": image_id, "vectors": blob})
         embeddings.append(
             {
                 "image_id": image_id,
@@ -200,6 +209,8 @@ def _upsert_all(
         session.execute(insert(ImageLabel), labels)
     if frames:
         session.execute(insert(ImageFrame), frames)
+    if crops:
+        session.execute(insert(ImageCrops), crops)
     video_rows = [
         {
             "image_id": image_id,
@@ -256,6 +267,15 @@ def _source_layouts(session: Session, upserts: Sequence[ImageUpsert]) -> dict[in
     if not sources:
         return {}
     query = select(Image.id, Image.layout).where(Image.id.in_(sources), Image.layout.is_not(None))
+    return {int(i): bytes(b) for i, b in session.execute(query)}
+
+
+def _source_crops(session: Session, upserts: Sequence[ImageUpsert]) -> dict[int, bytes]:
+    """The crops' vectors of the images that byte-identical copies reuse."""
+    sources = {u.copy_vector_from for u in upserts if u.copy_vector_from and u.crops is None}
+    if not sources:
+        return {}
+    query = select(ImageCrops.image_id, ImageCrops.vectors).where(ImageCrops.image_id.in_(sources))
     return {int(i): bytes(b) for i, b in session.execute(query)}
 
 

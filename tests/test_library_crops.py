@@ -1,0 +1,136 @@
+"""Crops of the stored photos (descriptor ``crops=on``): each image's five crops are embedded
+at index time and stored beside its vector; a query left in doubt has the images whose crops
+match it best checked by key points. Off by default: nothing is stored then."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models import CROP_REGIONS, DEFAULT_MODEL_NAME, ImageAnalyzer, OnnxModel, locate_model
+from search.index import CropIndex
+from search.library import Library
+from search.query import SearchEngine
+from search.query.library_crops import LibraryCrops
+from tests.cli_process import run_cli
+from tests.engine_library import index_library, make_settings
+
+pytestmark = pytest.mark.slow  # small libraries indexed by the real indexer
+
+PHOTOS = 24
+
+
+def _half_crop(photo: Path, out: Path) -> None:
+    """The top-left 55 % of each side, enlarged to 480 px wide: a crop the whole vector
+    places under look-alikes more often than not."""
+    im = Image.open(photo).convert("RGB")
+    w, h = im.size
+    crop = im.crop((0, 0, int(w * 0.55), int(h * 0.55)))
+    crop.resize((480, round(480 * crop.height / crop.width))).save(out, quality=90)
+
+
+@pytest.fixture(scope="module")
+def crops_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):
+    """24 hymenoptera photos and a byte copy of the first, indexed with ``crops=on``."""
+    root = tmp_path_factory.mktemp("crops")
+    col = root / "col"
+    col.mkdir()
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:PHOTOS]
+    for photo in photos:
+        shutil.copyfile(photo, col / photo.name)
+    shutil.copyfile(photos[0], col / "same_bytes.jpg")
+    settings = replace(make_settings(root / "lib", models_dir), descriptor="default,crops=on")
+    index_library(settings, [col])
+    return root, settings, photos
+
+
+def _stored_crops(settings) -> tuple[np.ndarray, np.ndarray]:
+    with Library.open(settings) as library:
+        parts = list(library.store.descriptors.crops())
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def test_analyzer_embeds_five_crops_like_their_regions(data_dir: Path, models_dir: Path):
+    model = OnnxModel(locate_model(DEFAULT_MODEL_NAME, [models_dir]))
+    photo = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[0]
+    with ImageAnalyzer(model, decode_workers=0, crops=True) as analyzer:
+        (whole,) = analyzer.analyze_batch([str(photo)])
+    with ImageAnalyzer(model, decode_workers=0) as analyzer:
+        (plain,) = analyzer.analyze_batch([str(photo)])
+        regions = list(analyzer.analyze_iter([str(photo)] * 5, CROP_REGIONS))
+    assert plain.crop_embeddings is None  # off unless asked
+    crops = whole.crop_embeddings
+    assert crops is not None and crops.shape == (len(CROP_REGIONS), whole.embedding.shape[0])
+    assert np.allclose(np.linalg.norm(crops, axis=1), 1.0, atol=1e-4)
+    np.testing.assert_allclose(whole.embedding, plain.embedding, atol=1e-5)  # unchanged
+    for crop, region in zip(crops, regions, strict=True):
+        assert float(crop @ region.embedding) > 0.98  # each is its region's embedding
+
+
+def test_every_image_stores_its_crops_and_a_crop_finds_its_photo(crops_library):
+    root, settings, photos = crops_library
+    ids, vectors = _stored_crops(settings)
+    assert len(ids) == PHOTOS + 1  # the byte copy reuses its source's crops
+    assert vectors.shape[1:] == (len(CROP_REGIONS), 1024)
+    with SearchEngine.open(settings) as engine:
+        photo_ids = [engine.records.image_id_for(root / "col" / p.name) for p in photos]
+        copy_id = engine.records.image_id_for(root / "col" / "same_bytes.jpg")
+    at = {int(i): n for n, i in enumerate(ids)}
+    np.testing.assert_array_equal(vectors[at[copy_id]], vectors[at[photo_ids[0]]])
+    index = CropIndex(np.repeat(ids, len(CROP_REGIONS)), vectors.reshape(-1, 1024))
+    with Library.open(settings) as library:
+        model = library.load_model()
+        for n in (3, 11, 19):
+            query = root / f"half_{n}.jpg"
+            _half_crop(photos[n], query)
+            with ImageAnalyzer(model, decode_workers=0) as analyzer:
+                (found,) = analyzer.analyze_batch([str(query)])
+            assert index.nominees(found.embedding, 2)[0] == photo_ids[n]
+
+
+def test_a_query_in_doubt_asks_the_crops_and_the_key_points_confirm(
+    crops_library, monkeypatch: pytest.MonkeyPatch
+):
+    root, settings, photos = crops_library
+    asked: list[list[int]] = []
+    nominees = LibraryCrops.nominees
+
+    def spy(self, *args):
+        found = nominees(self, *args)
+        asked.append(found)
+        return found
+
+    monkeypatch.setattr(LibraryCrops, "nominees", spy)
+    query = root / "half_query.jpg"
+    _half_crop(photos[7], query)  # ORB holds 112 inliers for this pair
+    with SearchEngine.open(settings) as engine:
+        original = engine.records.image_id_for(root / "col" / photos[7].name)
+        hits = engine.search_image(query, k=5)
+    assert asked and original in asked[0]  # nominated by its crops
+    first = hits[0]
+    assert first.id == original and first.duplicate
+    assert first.key_points  # confirmed by the key points, not by the crop's vector
+
+
+def test_crops_turned_on_later_say_what_to_do(tmp_path: Path, data_dir: Path, models_dir: Path):
+    col = tmp_path / "col"
+    col.mkdir()
+    for photo in sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:4]:
+        shutil.copyfile(photo, col / photo.name)
+    args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    first = run_cli([*args, "index", str(col)], tmp_path)
+    assert first.returncode == 0, first.stderr
+    settings = make_settings(tmp_path / "lib", models_dir)
+    with Library.open(settings) as library:
+        assert not list(library.store.descriptors.crops())  # off by default: none stored
+    on = run_cli([*args, "index", str(col), "--descriptor", "default,crops=on"], tmp_path)
+    assert on.returncode == 0, on.stderr
+    assert "crops are on now" in on.stdout + on.stderr
+    again = run_cli([*args, "reindex"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert len(_stored_crops(settings)[0]) == 4
