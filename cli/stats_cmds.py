@@ -151,6 +151,8 @@ def _descriptor_line(info: dict[str, Any]) -> str:
     if info.get("key_point_check"):  # local=on (the default) brings it; verify=on alone too
         why = "local=on" if "local=on" in str(info["options"]).split(",") else "verify=on"
         learned += f"; a query in doubt has its best candidates checked by key points ({why})"
+    if "crops=on" in str(info["options"]).split(",") and "cropped_images" in info:
+        learned += f"; {info['cropped_images']} images with their five crops (crops=on)"
     cal = info["calibration"] or {}
     background = f"{cal.get('background', 'measured')} background"
     if cal.get("background") == "measured, its sd the prior's":  # copies of one picture fill it

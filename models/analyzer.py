@@ -16,7 +16,7 @@ from PIL import Image
 from models.analysis import Analysis, Prepared, Ready
 from models.crops import CROP_REGIONS
 from models.errors import ImageError, RoiError
-from models.extra_views import ViewMaker, embed_views, make_views
+from models.extra_views import ViewMaker, embed_extra, embed_views, make_views
 from models.frame import ContentBox, find_content_box
 from models.labels import TopLabels
 from models.layout import image_layout
@@ -202,20 +202,15 @@ class ImageAnalyzer:
         out = self.model.run(batch, raw=raw)
         if more:  # the extra inputs' embeddings, from the same run
             more[0] = out.embeddings[len(good) :].copy()
-        framed = [i for i in good if chunk[i].frame_tensor is not None]  # type: ignore[union-attr]
-        frame_vectors: dict[int, np.ndarray] = {}
-        if framed:
-            extra = self.model.run(np.stack([chunk[i].frame_tensor for i in framed]))  # type: ignore[union-attr,misc]
-            frame_vectors = {i: extra.embeddings[n].copy() for n, i in enumerate(framed)}
-        cropped = [i for i in good if chunk[i].crop_tensors is not None]  # type: ignore[union-attr]
-        crop_vectors: dict[int, np.ndarray] = {}
-        if cropped:
-            rows = self.model.run(np.concatenate([chunk[i].crop_tensors for i in cropped]))  # type: ignore[union-attr,misc]
-            n_crops = len(CROP_REGIONS)
-            crop_vectors = {
-                i: rows.embeddings[n * n_crops : (n + 1) * n_crops].copy()
-                for n, i in enumerate(cropped)
-            }
+        prepared: dict[int, Prepared] = {i: chunk[i] for i in good}  # type: ignore[misc]
+        frame_vectors = embed_extra(
+            self.model,
+            {i: p.frame_tensor[None] for i, p in prepared.items() if p.frame_tensor is not None},
+        )
+        crop_vectors = embed_extra(
+            self.model,
+            {i: p.crop_tensors for i, p in prepared.items() if p.crop_tensors is not None},
+        )
         views = {i: (chunk[i].view_tensors, chunk[i].view_costs) for i in good}  # type: ignore[union-attr]
         view_vectors = (
             embed_views(self.model, views, self.batch_size) if self.views is not None else {}
@@ -234,7 +229,7 @@ class ImageAnalyzer:
                 probs=probs.copy() if probs is not None and self.keep_probs else None,
                 raw_embedding=out.raw[row].copy() if out.raw is not None else None,
                 frame_box=chunk[i].frame_box if i in frame_vectors else None,  # type: ignore[union-attr]
-                frame_embedding=frame_vectors.get(i),
+                frame_embedding=frame_vectors[i][0] if i in frame_vectors else None,
                 crop_embeddings=crop_vectors.get(i),
                 quality=chunk[i].quality,  # type: ignore[union-attr]
                 layout=chunk[i].layout,  # type: ignore[union-attr]

@@ -49,6 +49,21 @@ def make_views(
     return tensors, (time.perf_counter() - wall, time.thread_time() - cpu)
 
 
+def embed_extra(model: OnnxModel, inputs: Mapping[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """More inputs of a batch's images (``{slot: [n, H, W, 3] uint8}``: a framed photo, the
+    five crops) in one model pass: each slot's unit embeddings [n, D]."""
+    if not inputs:
+        return {}
+    slots = list(inputs)
+    rows = model.run(np.concatenate([inputs[s] for s in slots])).embeddings
+    out: dict[int, np.ndarray] = {}
+    start = 0
+    for slot in slots:
+        out[slot] = rows[start : start + len(inputs[slot])].copy()
+        start += len(inputs[slot])
+    return out
+
+
 def embed_views(
     model: OnnxModel,
     batch: Mapping[int, tuple[np.ndarray | None, tuple[float, float]]],

@@ -272,6 +272,7 @@ def describe(live: Searchable, store: LibraryStore) -> dict[str, object]:
         "options": descriptor.config.describe(),
         "fingerprint": live.fingerprint,
         "framed_images": store.descriptors.frame_count(),
+        "cropped_images": store.descriptors.crop_count(),
         "whitening": None
         if whitening is None
         else {

@@ -97,6 +97,10 @@ class DescriptorRecords:
             dominant = np.fromiter((bool(r[2]) for r in rows), dtype=bool, count=len(rows))
             yield ids, vectors, dominant
 
+    def crop_count(self) -> int:
+        with self._session() as session:
+            return session.scalar(select(func.count()).select_from(ImageCrops)) or 0
+
     def crops(self, chunk: int = 20_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(ids, vectors [n, c, d])`` of the images' stored crops (``crops=on``), in id
         order."""
