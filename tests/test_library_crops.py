@@ -4,6 +4,7 @@ match it best checked by key points. Off by default: nothing is stored then."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -134,3 +135,6 @@ def test_crops_turned_on_later_say_what_to_do(tmp_path: Path, data_dir: Path, mo
     again = run_cli([*args, "reindex"], tmp_path)
     assert again.returncode == 0, again.stderr
     assert len(_stored_crops(settings)[0]) == 4
+    stats = run_cli([*args, "stats", "--json"], tmp_path)
+    assert json.loads(stats.stdout)["descriptor"]["cropped_images"] == 4
+    assert "4 images with their five crops (crops=on)" in run_cli([*args, "stats"], tmp_path).stdout
