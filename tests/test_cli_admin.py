@@ -213,6 +213,11 @@ def test_a_descriptor_option_that_undoes_another_says_so(run, tmp_path: Path) ->
     assert "give 'labels=0.25,whiten=off' to keep them" in said
     for asked in ("labels=0.25", "default,whiten=off"):  # nothing undone, or all asked for
         assert "also set" not in run("index", "--no-progress", "--descriptor", asked).output
+    # an option described only when on (crops) is compared like the others, either way
+    on = run("index", "--no-progress", "--descriptor", "whiten=off,crops=on").output
+    assert "also set" not in on
+    said = run("index", "--no-progress", "--descriptor", "whiten=off,labels=0.3").output
+    assert "also set crops=off (the library had crops=on)" in said
 
 
 def test_dedup_output_suffixes_are_read_as_clusters_reads_them(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
