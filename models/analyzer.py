@@ -206,10 +206,12 @@ class ImageAnalyzer:
         frame_vectors = embed_extra(
             self.model,
             {i: p.frame_tensor[None] for i, p in prepared.items() if p.frame_tensor is not None},
+            self.batch_size,
         )
         crop_vectors = embed_extra(
             self.model,
             {i: p.crop_tensors for i, p in prepared.items() if p.crop_tensors is not None},
+            self.batch_size,
         )
         views = {i: (chunk[i].view_tensors, chunk[i].view_costs) for i in good}  # type: ignore[union-attr]
         view_vectors = (
