@@ -5,8 +5,8 @@ A query that is a crop of a stored photo - half of each side or more, turned a l
 not - can score below look-alikes by its whole vector: it shows the photo's objects larger
 and only some of them. The stored photo's own crops, embedded at index time (five more model
 inputs, cut from the decode the image's own input came from), look like such a query: on the
-generated scenes of the hold-out set scenes-450 the query's nearest crop belonged to its
-original for 26 of the 33 half crops and 24 of the 32 turned crops the engine missed
+generated scenes of the hold-out set scenes-450 the original's crops were among the two
+nearest images' for 26 of the 33 half crops and 24 of the 32 turned crops the engine missed
 (bench/README.md, "Crops of the stored photos"). The five-crop grid is the usual one
 (torchvision's ``FiveCrop``), not fitted to any set; the engine only *nominates* the best
 matches to the key points (:mod:`search.query.library_crops`).

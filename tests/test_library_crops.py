@@ -138,3 +138,40 @@ def test_crops_turned_on_later_say_what_to_do(tmp_path: Path, data_dir: Path, mo
     stats = run_cli([*args, "stats", "--json"], tmp_path)
     assert json.loads(stats.stdout)["descriptor"]["cropped_images"] == 4
     assert "4 images with their five crops (crops=on)" in run_cli([*args, "stats"], tmp_path).stdout
+
+
+class _Records:
+    """Stored crops as a library's records give them: one image more at each read."""
+
+    def __init__(self) -> None:
+        self.images = 2
+
+    def all_crops(self):
+        rng = np.random.default_rng(self.images)
+        vectors = rng.normal(size=(self.images, len(CROP_REGIONS), 8)).astype(np.float32)
+        yield np.arange(1, self.images + 1), vectors / np.linalg.norm(vectors, axis=2)[..., None]
+
+
+class _Space:
+    fingerprint = "plain"
+
+    @staticmethod
+    def transform(vectors: np.ndarray) -> np.ndarray:
+        return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+
+
+def test_a_changed_library_is_read_again_while_queries_keep_the_index_they_had(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    records = _Records()
+    crops = LibraryCrops(records)  # type: ignore[arg-type]
+    first = crops.index(_Space(), generation=1)  # type: ignore[arg-type]
+    assert first is not None and sorted(set(first.ids.tolist())) == [1, 2]
+    records.images = 3
+    assert crops.index(_Space(), generation=2) is first  # type: ignore[arg-type]  # too soon
+    monkeypatch.setattr("search.query.library_crops.CROPS_REFRESH_S", 0.0)
+    assert crops.index(_Space(), generation=2) is first  # type: ignore[arg-type]  # read started
+    crops.close()  # the read ends
+    fresh = crops.index(_Space(), generation=2)  # type: ignore[arg-type]
+    assert fresh is not first and sorted(set(fresh.ids.tolist())) == [1, 2, 3]
+    assert crops.index(_Space(), generation=2) is fresh  # type: ignore[arg-type]

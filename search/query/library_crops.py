@@ -1,8 +1,9 @@
 """The library's stored crops for the engine (descriptor ``crops=on``): every stored image's
 five crops (:mod:`models.crops`) mapped into the library's searched space and kept in one
-exact FAISS inner-product index, read on the first query that asks and again after the
-library changes (not more than once every :data:`CROPS_REFRESH_S`, as
-:mod:`search.query.library_layouts`).
+exact FAISS inner-product index, read on the first query that asks (that query waits: ~1-2 s
+for 10,000 images) and again after the library changes, not more than once every
+:data:`CROPS_REFRESH_S` and on a thread of its own, the queries meanwhile asking the index
+they had (a library being indexed while it serves changes every batch).
 
 A query left without a sure copy asks it for the stored images whose crops its upright view
 matches best (:data:`CROPS_NOMINATED` distinct images): a crop of a stored photo - half of
@@ -16,15 +17,21 @@ vector). A library of more than :data:`CROPS_LIBRARY_MAX` images keeps no such i
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from search.descriptor import Descriptor
+from models.views import ViewSet
+from search.descriptor import LAYOUT_NOMINATED, Descriptor
 from search.index import CropIndex
+from search.query.library_layouts import LibraryLayouts
+from search.query.local_evidence import QueryLocal
 from search.query.records import LibraryRecords
+
+log = logging.getLogger(__name__)
 
 CROPS_NOMINATED = 2  # stored images a query's crops nominate, at most
 CROPS_LIBRARY_MAX = 100_000  # images whose crops one engine keeps, at most
@@ -38,6 +45,7 @@ class LibraryCrops:
         self.records = records
         self._lock = threading.Lock()
         self._built: tuple[int, str, float, CropIndex | None] | None = None
+        self._refreshing: threading.Thread | None = None
 
     def nominees(self, descriptor: Descriptor, upright: np.ndarray, generation: int) -> list[int]:
         """Ids of the stored images whose crops match the query's ``upright`` raw unit
@@ -48,13 +56,41 @@ class LibraryCrops:
         return index.nominees(descriptor.transform(upright[None])[0], CROPS_NOMINATED)
 
     def index(self, descriptor: Descriptor, generation: int) -> CropIndex | None:
-        """The crop index for library ``generation`` in ``descriptor``'s space."""
+        """The crop index in ``descriptor``'s space: read now when there is none for that
+        space, else the one there is, a fresh read started for a later ``generation``."""
+        space = descriptor.fingerprint
         with self._lock:
-            built, now, space = self._built, time.monotonic(), descriptor.fingerprint
-            stale = built is None or built[1] != space
-            if stale or (built[0] != generation and now - built[2] >= CROPS_REFRESH_S):  # type: ignore[index]
+            built, now = self._built, time.monotonic()
+            if built is None or built[1] != space:
                 self._built = built = (generation, space, now, self._read(descriptor))
-            return built[3]  # type: ignore[index]
+            elif built[0] != generation and now - built[2] >= CROPS_REFRESH_S:
+                self._refresh(descriptor, generation)
+            return built[3]
+
+    def close(self) -> None:
+        """Wait for a read in progress (an engine closes its store after this)."""
+        thread = self._refreshing
+        if thread is not None:
+            thread.join()
+
+    def _refresh(self, descriptor: Descriptor, generation: int) -> None:
+        """Read the index again on a thread of its own (one at a time; under ``_lock``)."""
+        if self._refreshing is not None and self._refreshing.is_alive():
+            return
+        self._built = (*self._built[:2], time.monotonic(), self._built[3])  # type: ignore[index]
+
+        def read() -> None:
+            try:
+                found = self._read(descriptor)
+            except Exception:  # a store closed under it, a database gone: the old one stays
+                log.warning("cannot read the library's crops again", exc_info=True)
+                return
+            with self._lock:
+                if self._built is not None and self._built[1] == descriptor.fingerprint:
+                    self._built = (generation, descriptor.fingerprint, time.monotonic(), found)
+
+        self._refreshing = threading.Thread(target=read, name="imgsearch-crops", daemon=True)
+        self._refreshing.start()
 
     def _read(self, descriptor: Descriptor) -> CropIndex | None:
         ids: list[np.ndarray] = []
@@ -76,3 +112,38 @@ def crop_positions(ids: Sequence[int], nominated: Sequence[int]) -> list[tuple[i
     """``(position in ids, 1.0)`` of the crop nominees among a query's candidates."""
     at = {int(i): n for n, i in enumerate(ids)}
     return [(at[i], 1.0) for i in nominated if i in at]
+
+
+class LibraryNominees:
+    """The ids a query in doubt asks to join its candidates from the whole library: the
+    images its layout nominates (:mod:`search.query.library_layouts`) and, with ``crops``,
+    those whose stored crops match its upright view."""
+
+    def __init__(self, records: LibraryRecords) -> None:
+        self.layouts = LibraryLayouts(records)
+        self.crops = LibraryCrops(records)
+
+    def close(self) -> None:
+        self.crops.close()
+
+    def for_query(
+        self, descriptor: Descriptor, views: ViewSet, generation: int, local: QueryLocal
+    ) -> Callable[[], list[int]]:
+        """``nominated()`` for one query (``views``: its embedded views); the crops' nominees
+        are also kept in ``local.cropped``, for the check."""
+
+        def nominated() -> list[int]:
+            found = self.by_layout(views.layout, generation)
+            if descriptor.config.crops and len(views.embeddings):
+                local.cropped = self.crops.nominees(descriptor, views.embeddings[0], generation)
+                found += [i for i in local.cropped if i not in found]
+            return found
+
+        return nominated
+
+    def by_layout(self, layout: bytes | None, generation: int) -> list[int]:
+        """Ids of the library images whose layouts are in rank order with ``layout``."""
+        index = self.layouts.index(generation) if layout is not None else None
+        if layout is None or index is None:
+            return []
+        return index.strongest(layout, LAYOUT_NOMINATED)

@@ -34,6 +34,11 @@ views) nominates the candidates whose stored layouts are in rank order with it
 inverted one with the query's grey levels inverted (and as it is when that confirms nothing:
 a duotone's tones can turn over while its edges keep their corners).
 
+With ``crops=on`` the two images whose stored crops (:mod:`models.crops`) match the query's
+upright view best join the candidates and are checked the same way
+(:mod:`search.query.library_crops`): crops of a photo its whole vector ranks under
+look-alikes.
+
 Where another ranking of the candidates puts a different one first than the descriptor -
 the plain embedding's cosine (one read of their raw vectors), the layout's rank correlation -
 that candidate is checked too (:mod:`search.descriptor.second_opinion`: occluded, scribbled,
@@ -63,7 +68,6 @@ from PIL import Image
 from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptor import (
-    LAYOUT_NOMINATED,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
     Calibration,
@@ -89,8 +93,7 @@ from search.descriptor import (
 )
 from search.query.candidate_files import CandidateFiles, key_points
 from search.query.key_point_witness import KeyPointWitness, ReadAhead
-from search.query.library_crops import LibraryCrops, crop_positions
-from search.query.library_layouts import LibraryLayouts
+from search.query.library_crops import LibraryNominees, crop_positions
 from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal, read_query_evidence
 from search.query.results import ImageQuery, RoiLike
 from search.store import StoredImage
@@ -104,16 +107,16 @@ class LocalVerifier:
 
     def __init__(self, files: CandidateFiles) -> None:
         self.files = files  # the candidates' files: their rows, the decode limit, key points
-        self.layouts = LibraryLayouts(files.records)
-        self.crops = LibraryCrops(files.records)
+        self.library = LibraryNominees(files.records)  # a query's nominees among them all
         self.stats = LocalStats()
         self._lock = threading.Lock()  # the stats
         self._warned = False
         self.read_ahead = ReadAhead()  # the witness's candidates' key points
 
     def close(self) -> None:
-        """Reads ahead not started are dropped."""
+        """Reads ahead not started are dropped; a read of the crops in progress ends first."""
         self.read_ahead.close()
+        self.library.close()
 
     def for_query(
         self,
@@ -148,7 +151,7 @@ class LocalVerifier:
         if descriptor.config.checks_grey_band:
             local.check = self._check(descriptor, evidence, small, local, views)
             if views is not None and generation is not None:
-                local.nominated = self._nominated(descriptor, views, generation, local)
+                local.nominated = self.library.for_query(descriptor, views, generation, local)
         if descriptor.config.local:
             local.witness = KeyPointWitness(
                 lambda i, row: self.features(i, row)[0],
@@ -287,30 +290,6 @@ class LocalVerifier:
             return out
 
         return check
-
-    def _nominated(
-        self, descriptor: Descriptor, views: ViewSet, generation: int, local: QueryLocal
-    ) -> Callable[[], list[int]]:
-        """The ids a query's local evidence asks to join its candidates: the images its
-        layout nominates and, with ``crops``, those whose stored crops match its upright view
-        (kept in ``local.cropped`` for the check)."""
-
-        def nominated() -> list[int]:
-            found = self._library_nominees(views.layout, generation)
-            if descriptor.config.crops and len(views.embeddings):
-                upright = views.embeddings[0]
-                local.cropped = self.crops.nominees(descriptor, upright, generation)
-                found += [i for i in local.cropped if i not in found]
-            return found
-
-        return nominated
-
-    def _library_nominees(self, layout: bytes | None, generation: int) -> list[int]:
-        """Ids of the library images whose layouts are in rank order with ``layout``."""
-        index = self.layouts.index(generation) if layout is not None else None
-        if layout is None or index is None:
-            return []
-        return index.strongest(layout, LAYOUT_NOMINATED)
 
     def _nominees(
         self,
