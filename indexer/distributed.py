@@ -106,6 +106,7 @@ class WorkerJob:
     frames: bool
     max_pixels: int | None
     quality: bool = False
+    crops: bool = False  # descriptor crops=on: five crops an image (models.crops)
 
 
 _ANALYZERS: dict[WorkerJob, ImageAnalyzer] = {}
@@ -131,6 +132,7 @@ def _worker_analyzer(job: WorkerJob) -> ImageAnalyzer:
                 frames=job.frames,
                 max_pixels=job.max_pixels,
                 quality=job.quality,
+                crops=job.crops,
             )
             _ANALYZERS[job] = analyzer
         return analyzer
@@ -170,6 +172,7 @@ class DaskAnalyzer:
         frames: bool = False,
         max_pixels: int | None = None,
         quality: bool = False,
+        crops: bool = False,
         timeout: float = 30.0,
     ) -> None:
         client_class = _client_class()
@@ -190,6 +193,7 @@ class DaskAnalyzer:
             frames=frames,
             max_pixels=max_pixels,
             quality=quality,
+            crops=crops,
         )
         self.batch_size = max(1, batch_size)
         self.tasks = 0

@@ -143,8 +143,6 @@ class Pipeline:
             return ImageAnalyzer(self.model, decode_workers=self.workers, **args)  # type: ignore[arg-type]
         if "views" in args:
             raise ValueError("a distributed run learns its whitening after the pipeline")
-        if "crops" in args:
-            raise ValueError("a distributed run does not embed crops: index with --workers here")
         return DaskAnalyzer(self.executor, self.model, **args)  # type: ignore[arg-type]
 
     # -- the decision stage -----------------------------------------------------------------

@@ -44,6 +44,19 @@ def _rows(library_dir: Path) -> dict[str, tuple[object, ...]]:
         }
 
 
+def _crops(library_dir: Path) -> dict[str, np.ndarray]:
+    """rel_path -> the stored crops [5, D] of every image that has them."""
+    with Library.open(Settings(library=library_dir)) as library:
+        store = library.store
+        found = {
+            int(i): v
+            for ids, block in store.descriptors.crops()
+            for i, v in zip(ids, block, strict=True)
+        }
+        infos = store.reads.images(list(found))
+        return {infos[i].rel_path: v for i, v in found.items()}
+
+
 def _photos(tmp_path: Path, data_dir: Path) -> Path:
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -81,14 +94,15 @@ def test_a_dask_cluster_indexes_like_a_local_run_even_when_a_worker_dies(
 ) -> None:
     distributed = pytest.importorskip("distributed")
     _photos(tmp_path, data_dir)
-    local = _index(tmp_path, models_dir, "local-lib")
+    crops = ("--descriptor", "default,crops=on")  # five crops an image, made on the workers too
+    local = _index(tmp_path, models_dir, "local-lib", *crops)
     marker = tmp_path / "a-worker-was-killed"
     monkeypatch.setenv(KILL_ONCE_ENV, str(marker))  # inherited by the worker processes
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
         address = cluster.scheduler_address.removeprefix("tcp://")
-        remote = _index(tmp_path, models_dir, "dask-lib", "--executor", f"dask://{address}")
+        remote = _index(tmp_path, models_dir, "dask-lib", "--executor", f"dask://{address}", *crops)
     assert marker.exists(), "no worker was killed: the retry was not exercised"
     for key in ("added", "failed", "copied"):
         assert remote[key] == local[key], key
@@ -102,6 +116,12 @@ def test_a_dask_cluster_indexes_like_a_local_run_even_when_a_worker_dies(
             assert other[6] is None, path
         else:
             np.testing.assert_allclose(row[6], other[6], atol=1e-5, err_msg=path)
+    ours_crops, theirs_crops = _crops(tmp_path / "local-lib"), _crops(tmp_path / "dask-lib")
+    assert (
+        ours_crops.keys() == theirs_crops.keys() == {p for p, r in ours.items() if r[6] is not None}
+    )
+    for path, rows in ours_crops.items():
+        np.testing.assert_allclose(rows, theirs_crops[path], atol=1e-5, err_msg=path)
 
 
 def test_a_bad_executor_or_a_missing_cluster_is_refused_before_any_work(
