@@ -77,7 +77,7 @@ def clear_embeddings_in(session: Session) -> int:
     """Drop every vector and what was learned from them (:meth:`Store.clear_embeddings`); the
     number of vectors dropped."""
     count = session.scalar(select(func.count()).select_from(Embedding)) or 0
-    for table in (Embedding, ImageFrame, VideoFrame, DescriptorState, ImageLabel):
+    for table in (Embedding, ImageFrame, ImageCrops, VideoFrame, DescriptorState, ImageLabel):
         session.execute(delete(table))
     session.execute(delete(LibraryMeta).where(LibraryMeta.key.in_(MODEL_KEYS)))
     next_generation(session)
