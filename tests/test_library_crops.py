@@ -168,13 +168,16 @@ def test_a_changed_library_is_read_again_while_queries_keep_the_index_they_had(
 ) -> None:
     records = _Records()
     crops = LibraryCrops(records)  # type: ignore[arg-type]
-    first = crops.index(_Space(), generation=1)  # type: ignore[arg-type]
+    first = crops.index(_Space(), (1, None))  # type: ignore[arg-type]
     assert first is not None and sorted(set(first.ids.tolist())) == [1, 2]
     records.images = 3
-    assert crops.index(_Space(), generation=2) is first  # type: ignore[arg-type]  # too soon
+    assert crops.index(_Space(), (2, None)) is first  # type: ignore[arg-type]  # too soon
     monkeypatch.setattr("search.query.library_crops.CROPS_REFRESH_S", 0.0)
-    assert crops.index(_Space(), generation=2) is first  # type: ignore[arg-type]  # read started
+    assert crops.index(_Space(), (2, None)) is first  # type: ignore[arg-type]  # read started
     crops.close()  # the read ends
-    fresh = crops.index(_Space(), generation=2)  # type: ignore[arg-type]
+    fresh = crops.index(_Space(), (2, None))  # type: ignore[arg-type]
     assert fresh is not first and sorted(set(fresh.ids.tolist())) == [1, 2, 3]
-    assert crops.index(_Space(), generation=2) is fresh  # type: ignore[arg-type]
+    assert crops.index(_Space(), (2, None)) is fresh  # type: ignore[arg-type]
+    records.images = 4  # another model's vectors: read at once, never the old ones meanwhile
+    other = crops.index(_Space(), (3, "another model"))  # type: ignore[arg-type]
+    assert other is not fresh and sorted(set(other.ids.tolist())) == [1, 2, 3, 4]

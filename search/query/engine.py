@@ -186,7 +186,7 @@ class SearchEngine:
         more = None if views.complete else turned
         regions = tiles if descriptor.config.regions else None
         local = self.local.for_query(
-            descriptor, source if data is None else data, roi, views, live.generation
+            descriptor, source if data is None else data, roi, views, live.generation, live.model
         )
         scored = self._scored(
             live, query, analysis.labels, k, min_score, exclude, more, flags, regions, local

@@ -30,8 +30,10 @@ from search.index import CropIndex
 from search.query.library_layouts import LibraryLayouts
 from search.query.local_evidence import QueryLocal
 from search.query.records import LibraryRecords
+from search.store import ModelStamp
 
 log = logging.getLogger(__name__)
+LibraryState = tuple[int, "ModelStamp | None"]  # the library's generation, its model
 
 CROPS_NOMINATED = 2  # stored images a query's crops nominate, at most
 CROPS_LIBRARY_MAX = 100_000  # images whose crops one engine keeps, at most
@@ -47,24 +49,29 @@ class LibraryCrops:
         self._built: tuple[int, str, float, CropIndex | None] | None = None
         self._refreshing: threading.Thread | None = None
 
-    def nominees(self, descriptor: Descriptor, upright: np.ndarray, generation: int) -> list[int]:
+    def nominees(
+        self, descriptor: Descriptor, upright: np.ndarray, state: LibraryState
+    ) -> list[int]:
         """Ids of the stored images whose crops match the query's ``upright`` raw unit
         embedding best (module doc); [] for a library without crops or too large."""
-        index = self.index(descriptor, generation)
+        index = self.index(descriptor, state)
         if index is None:
             return []
         return index.nominees(descriptor.transform(upright[None])[0], CROPS_NOMINATED)
 
-    def index(self, descriptor: Descriptor, generation: int) -> CropIndex | None:
-        """The crop index in ``descriptor``'s space: read now when there is none for that
-        space, else the one there is, a fresh read started for a later ``generation``."""
-        space = descriptor.fingerprint
+    def index(self, descriptor: Descriptor, state: LibraryState) -> CropIndex | None:
+        """The crop index in ``descriptor``'s space of the library ``state`` (generation,
+        model): read now when there is none for that space and model (vectors of two models
+        are never compared), else the one there is, a fresh read started for a later
+        generation."""
+        generation, model = state
+        space = f"{descriptor.fingerprint}:{model!r}"
         with self._lock:
             built, now = self._built, time.monotonic()
             if built is None or built[1] != space:
                 self._built = built = (generation, space, now, self._read(descriptor))
             elif built[0] != generation and now - built[2] >= CROPS_REFRESH_S:
-                self._refresh(descriptor, generation)
+                self._refresh(descriptor, generation, space)
             return built[3]
 
     def close(self) -> None:
@@ -73,7 +80,7 @@ class LibraryCrops:
         if thread is not None:
             thread.join()
 
-    def _refresh(self, descriptor: Descriptor, generation: int) -> None:
+    def _refresh(self, descriptor: Descriptor, generation: int, space: str) -> None:
         """Read the index again on a thread of its own (one at a time; under ``_lock``)."""
         if self._refreshing is not None and self._refreshing.is_alive():
             return
@@ -86,8 +93,8 @@ class LibraryCrops:
                 log.warning("cannot read the library's crops again", exc_info=True)
                 return
             with self._lock:
-                if self._built is not None and self._built[1] == descriptor.fingerprint:
-                    self._built = (generation, descriptor.fingerprint, time.monotonic(), found)
+                if self._built is not None and self._built[1] == space:
+                    self._built = (generation, space, time.monotonic(), found)
 
         self._refreshing = threading.Thread(target=read, name="imgsearch-crops", daemon=True)
         self._refreshing.start()
@@ -127,15 +134,15 @@ class LibraryNominees:
         self.crops.close()
 
     def for_query(
-        self, descriptor: Descriptor, views: ViewSet, generation: int, local: QueryLocal
+        self, descriptor: Descriptor, views: ViewSet, state: LibraryState, local: QueryLocal
     ) -> Callable[[], list[int]]:
         """``nominated()`` for one query (``views``: its embedded views); the crops' nominees
         are also kept in ``local.cropped``, for the check."""
 
         def nominated() -> list[int]:
-            found = self.by_layout(views.layout, generation)
+            found = self.by_layout(views.layout, state[0])
             if descriptor.config.crops and len(views.embeddings):
-                local.cropped = self.crops.nominees(descriptor, views.embeddings[0], generation)
+                local.cropped = self.crops.nominees(descriptor, views.embeddings[0], state)
                 found += [i for i in local.cropped if i not in found]
             return found
 

@@ -96,7 +96,7 @@ from search.query.key_point_witness import KeyPointWitness, ReadAhead
 from search.query.library_crops import LibraryNominees, crop_positions
 from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal, read_query_evidence
 from search.query.results import ImageQuery, RoiLike
-from search.store import StoredImage
+from search.store import ModelStamp, StoredImage
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,7 @@ class LocalVerifier:
         roi: RoiLike,
         views: ViewSet | None = None,
         generation: int | None = None,
+        model: ModelStamp | None = None,
     ) -> QueryLocal:
         """The local evidence of one query (``source`` and its region ``roi``; ``views``: its
         embedded views, when known: a small one is compared by pixels too, and their
@@ -151,7 +152,8 @@ class LocalVerifier:
         if descriptor.config.checks_grey_band:
             local.check = self._check(descriptor, evidence, small, local, views)
             if views is not None and generation is not None:
-                local.nominated = self.library.for_query(descriptor, views, generation, local)
+                nominees = self.library.for_query(descriptor, views, (generation, model), local)
+                local.nominated = nominees
         if descriptor.config.local:
             local.witness = KeyPointWitness(
                 lambda i, row: self.features(i, row)[0],
