@@ -83,7 +83,8 @@ def test_every_image_stores_its_crops_and_a_crop_finds_its_photo(crops_library):
         copy_id = engine.records.image_id_for(root / "col" / "same_bytes.jpg")
     at = {int(i): n for n, i in enumerate(ids)}
     np.testing.assert_array_equal(vectors[at[copy_id]], vectors[at[photo_ids[0]]])
-    index = CropIndex(np.repeat(ids, len(CROP_REGIONS)), vectors.reshape(-1, 1024))
+    index = CropIndex(1024)
+    index.add(np.repeat(ids, len(CROP_REGIONS)), vectors.reshape(-1, 1024))
     with Library.open(settings) as library:
         model = library.load_model()
         for n in (3, 11, 19):

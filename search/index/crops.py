@@ -14,11 +14,16 @@ SEARCHED = 24  # crop rows read per query before distinct images are picked
 class CropIndex:
     """Image ids of crop rows and the rows themselves (exact inner product)."""
 
-    def __init__(self, ids: np.ndarray, rows: np.ndarray) -> None:
-        self.ids = ids
-        self.index = faiss.IndexFlatIP(rows.shape[1] if rows.ndim == 2 else 1)
-        if len(rows):
-            self.index.add(np.ascontiguousarray(rows, np.float32))
+    def __init__(self, dimension: int) -> None:
+        self.index = faiss.IndexFlatIP(dimension)
+        self._ids: list[np.ndarray] = []
+        self.ids = np.zeros(0, np.int64)
+
+    def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
+        """Rows [n, D] of the images ``ids`` [n] (an image's crops: one row each)."""
+        self.index.add(np.ascontiguousarray(rows, np.float32))
+        self._ids.append(np.asarray(ids, np.int64))
+        self.ids = np.concatenate(self._ids)
 
     def nominees(self, query: np.ndarray, limit: int) -> list[int]:
         """Ids of the ``limit`` stored images whose best crop matches the ``query`` row

@@ -1,7 +1,7 @@
 """The library's stored crops for the engine (descriptor ``crops=on``): every stored image's
 five crops (:mod:`models.crops`) mapped into the library's searched space and kept in one
-exact FAISS inner-product index, read on the first query that asks (that query waits: ~1-2 s
-for 10,000 images) and again after the library changes, not more than once every
+exact FAISS inner-product index, read on the first query that asks (that query waits: 0.6 s
+for 10,000 images, 1.5 s for 40,000) and again after the library changes, not more than once every
 :data:`CROPS_REFRESH_S` and on a thread of its own, the queries meanwhile asking the index
 they had (a library being indexed while it serves changes every batch).
 
@@ -100,19 +100,17 @@ class LibraryCrops:
         self._refreshing.start()
 
     def _read(self, descriptor: Descriptor) -> CropIndex | None:
-        ids: list[np.ndarray] = []
-        rows: list[np.ndarray] = []
+        index: CropIndex | None = None
         count = 0
         for chunk_ids, vectors in self.records.all_crops():
             count += len(chunk_ids)
             if count > CROPS_LIBRARY_MAX:
                 return None
             n, c, d = vectors.shape
-            ids.append(np.repeat(chunk_ids, c))
-            rows.append(descriptor.transform(vectors.reshape(n * c, d)))
-        if not rows:
-            return None
-        return CropIndex(np.concatenate(ids), np.concatenate(rows))
+            rows = descriptor.transform(vectors.reshape(n * c, d))
+            index = index or CropIndex(rows.shape[1])
+            index.add(np.repeat(chunk_ids, c), rows)
+        return index
 
 
 def crop_positions(ids: Sequence[int], nominated: Sequence[int]) -> list[tuple[int, float]]:
