@@ -182,3 +182,26 @@ def test_a_changed_library_is_read_again_while_queries_keep_the_index_they_had(
     records.images = 4  # another model's vectors: read at once, never the old ones meanwhile
     other = crops.index(_Space(), (3, "another model"))  # type: ignore[arg-type]
     assert other is not fresh and sorted(set(other.ids.tolist())) == [1, 2, 3, 4]
+
+
+def test_dedup_verify_groups_a_crop_its_crops_nominate(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    col = tmp_path / "col"
+    col.mkdir()
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:12]
+    for photo in photos:
+        shutil.copyfile(photo, col / photo.name)
+    _half_crop(photos[7], col / "half.jpg")  # ORB holds 112 inliers for this pair
+    args = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    indexed = run_cli([*args, "index", str(col), "--descriptor", "default,crops=on"], tmp_path)
+    assert indexed.returncode == 0, indexed.stderr
+    found = run_cli([*args, "dedup", "--verify", "--json"], tmp_path)
+    assert found.returncode == 0, found.stderr
+    report = json.loads(found.stdout)
+    assert report["stats"]["verify_crop_pairs"] >= 1  # its crops were asked
+    groups = [
+        {Path(g["keeper"]).name} | {Path(m["path"]).name for m in g["members"]}
+        for g in report["groups"]
+    ]
+    assert {"half.jpg", photos[7].name} in groups

@@ -23,6 +23,12 @@ copy, inverted too (:mod:`search.descriptor.layout_match`, the engine's rule: ``
 LAYOUT_MATCH``, the best ``LAYOUT_NOMINATED`` of each image) - is checked by key points as
 well, an inverted one with the image's grey levels inverted (then as it is, when that
 confirms nothing: the engine's rule).
+
+With the descriptor's ``crops`` on, each image's :data:`CROPS_NOMINATED` best matches among the
+library's stored crops (``crops``: image id -> nominee ids; ``pair_score``: the pair's score)
+are checked by key points too, taking the places of its weakest candidates (below the grey
+band) where they are not among them: an image that is a crop of another, which its whole
+vector ranks under look-alikes.
 """
 
 from __future__ import annotations
@@ -84,8 +90,13 @@ class VerifiedNeighbours:
         layouts: Callable[[Sequence[int]], dict[int, bytes]] | None = None,
         key_points: Callable[[int], LocalFeatures | None] | None = None,
         workers: int | None = None,
+        crops: Callable[[int], Sequence[int]] | None = None,
+        pair_score: Callable[[int, int], float] | None = None,
     ) -> None:
         self.inner = inner
+        self.crops = crops if pair_score is not None else None
+        self.pair_score = pair_score
+        self.cropped = 0  # pairs its crops nominated
         self.key_points = key_points
         #: threads making key points (decoding and ORB release the GIL): the machine's cores
         self.workers = workers if workers is not None else min(4, os.cpu_count() or 1)
@@ -195,6 +206,8 @@ class VerifiedNeighbours:
         scores = np.array(scores, dtype=np.float32, copy=True)
         grey = (scores >= self.low) & (scores < self.threshold) & (found >= 0)
         grey &= found != ids[:, None]
+        if self.crops is not None:
+            grey |= self._nominate_crops(ids, scores, found)
         if self.small:  # a thumbnail and each of its candidates, by pixels
             small = np.fromiter(self.small, np.int64, len(self.small))
             pixels = np.isin(ids, small)[:, None] | np.isin(found, small)
@@ -225,6 +238,24 @@ class VerifiedNeighbours:
                 scores[r, c] = max(self.threshold, verified)
         order = np.argsort(-scores, axis=1, kind="stable")
         return np.take_along_axis(scores, order, 1), np.take_along_axis(found, order, 1)
+
+    def _nominate_crops(self, ids: np.ndarray, scores: np.ndarray, found: np.ndarray) -> np.ndarray:
+        """Mark each image's crop nominees (module doc) for the key points: where they are
+        among its candidates below the threshold, else in the places of its weakest ones below
+        the grey band (``scores`` and ``found`` changed in place); a mask of the places."""
+        taken = np.zeros(found.shape, bool)
+        for r, a in enumerate(ids.tolist()):
+            free = [c for c in np.argsort(scores[r]).tolist() if scores[r, c] < self.low]
+            for b in self.crops(a):  # type: ignore[misc]
+                at = np.flatnonzero(found[r] == b).tolist()
+                if not at and free and b != a:
+                    at = [free.pop(0)]
+                    found[r, at[0]], scores[r, at[0]] = b, self.pair_score(a, b)  # type: ignore[misc]
+                if at and scores[r, at[0]] < self.threshold:
+                    taken[r, at[0]] = True
+                    self.cropped += 1
+                    free = [c for c in free if c != at[0]]  # never given to another
+        return taken
 
     def _toned(self, ids: np.ndarray, found: np.ndarray, open_: np.ndarray) -> np.ndarray:
         """Per pair, 1 / -1 where the candidate (one of ``open_``) is nominated by its layout,
@@ -262,4 +293,5 @@ class VerifiedNeighbours:
             "verify_checked": self.checked,
             "verify_confirmed": self.confirmed,
             "verify_images": len(self.features | self.levels | self.thumbnails),
+            **({"verify_crop_pairs": self.cropped} if self.crops is not None else {}),
         }

@@ -17,6 +17,7 @@ from search.descriptor import is_small
 from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.candidate_files import paired_key_points
 from search.query.engine import SearchEngine
+from search.query.library_crops import CROPS_NOMINATED
 from search.query.reverse_lookup import default_threshold
 
 
@@ -86,7 +87,7 @@ def library_duplicates(
         )
         if verify:
             small = frozenset(im.id for im in images if is_small(im.width, im.height))
-            verifier = _verifier(engine, options["neighbours"], threshold, small)
+            verifier = _verifier(engine, options["neighbours"], threshold, small, (ids, vectors))
             options["neighbours"] = verifier
     result = find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
     if verifier is not None:
@@ -95,7 +96,13 @@ def library_duplicates(
     return keep_present(result)
 
 
-def _verifier(engine: SearchEngine, inner: Any, threshold: float, small: frozenset[int]) -> Any:
+def _verifier(
+    engine: SearchEngine,
+    inner: Any,
+    threshold: float,
+    small: frozenset[int],
+    searched: tuple[np.ndarray, np.ndarray],
+) -> Any:
     from search.dedup import VERIFY_Z, VerifiedNeighbours
     from search.descriptor import opencv
 
@@ -119,4 +126,30 @@ def _verifier(engine: SearchEngine, inner: Any, threshold: float, small: frozens
         small=small,
         layouts=engine.records.layouts,
         key_points=key_points,
+        **_by_crops(engine, *searched),
     )
+
+
+def _by_crops(engine: SearchEngine, ids: np.ndarray, vectors: np.ndarray) -> dict[str, Any]:
+    """``crops`` and ``pair_score`` for :class:`search.dedup.VerifiedNeighbours` where the
+    descriptor has ``crops`` on: an image's best matches among the other images' stored crops
+    (:mod:`search.query.library_crops`; its own crops left out), a pair scored by the cosine of
+    the two images' searched vectors."""
+    live = engine.library.searchable()
+    if not live.descriptor.config.crops:
+        return {}
+    index = engine.local.library.crops.index(live.descriptor, (live.generation, live.model))
+    if index is None:
+        return {}
+    row_of = {int(i): n for n, i in enumerate(ids.tolist())}
+
+    def vector(image_id: int) -> np.ndarray:
+        return vectors[row_of[image_id]].astype(np.float32)
+
+    def crops(image_id: int) -> list[int]:
+        if image_id not in row_of:
+            return []
+        found = index.nominees(vector(image_id), CROPS_NOMINATED + 1)
+        return [i for i in found if i != image_id and i in row_of][:CROPS_NOMINATED]
+
+    return {"crops": crops, "pair_score": lambda a, b: float(vector(a) @ vector(b))}
