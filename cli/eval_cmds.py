@@ -237,6 +237,11 @@ def run_cmd(
         if library_path:
             descriptor_text = descriptor_text.removeprefix("library").lstrip(",:") or "default"
         config = DescriptorConfig.parse(descriptor_text)
+        if config.crops and not library_path:  # stored crops: only a library has them
+            raise click.BadParameter(
+                f"crops are measured through a library: --descriptor 'library,{descriptor_text}'",
+                param_hint="'--descriptor'",
+            )
         gt = _resolve_truth(folder, truth, split)
         if threshold is not None and gt.kind != "clusters":  # it was dropped without a word
             raise click.BadParameter(

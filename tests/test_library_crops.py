@@ -205,3 +205,12 @@ def test_dedup_verify_groups_a_crop_its_crops_nominate(
         for g in report["groups"]
     ]
     assert {"half.jpg", photos[7].name} in groups
+
+
+def test_an_offline_evaluation_with_crops_says_to_use_a_library(tmp_path: Path, data_dir: Path):
+    folder = str(data_dir / "near_duplicates")
+    said = run_cli(["eval", "run", folder, "--descriptor", "default,crops=on"], tmp_path)
+    assert said.returncode == 2, said.stderr
+    assert "crops are measured through a library: --descriptor 'library,default,crops=on'" in (
+        said.stderr
+    )
