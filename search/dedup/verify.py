@@ -24,8 +24,8 @@ LAYOUT_MATCH``, the best ``LAYOUT_NOMINATED`` of each image) - is checked by key
 well, an inverted one with the image's grey levels inverted (then as it is, when that
 confirms nothing: the engine's rule).
 
-With the descriptor's ``crops`` on, each image's :data:`CROPS_NOMINATED` best matches among the
-library's stored crops (``crops``: image id -> nominee ids; ``pair_score``: the pair's score)
+With the descriptor's ``crops`` on, each image's two best matches among the other images'
+stored crops (``crops``: image id -> nominee ids; ``pair_score``: the pair's score)
 are checked by key points too, taking the places of its weakest candidates (below the grey
 band) where they are not among them: an image that is a crop of another, which its whole
 vector ranks under look-alikes.
