@@ -11,19 +11,18 @@ from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 
 from models.analysis import Analysis, Prepared, Ready
 from models.crops import CROP_REGIONS
 from models.errors import ImageError, RoiError
-from models.extra_views import ViewMaker, embed_extra, embed_views, make_views
-from models.frame import ContentBox, find_content_box
+from models.extra_views import ViewMaker, embed_extra, embed_views, framed_photo, make_views
+from models.frame import find_content_box
 from models.labels import TopLabels
 from models.layout import image_layout
-from models.load import DEFAULT_MAX_PIXELS, DecodedImage
+from models.load import DEFAULT_MAX_PIXELS
 from models.onnx_model import OnnxModel
 from models.quality import measure_quality
-from models.roi import RegionOfInterest, coerce_roi
+from models.roi import coerce_roi
 from models.sources import ImageSource, source_name
 
 if TYPE_CHECKING:
@@ -131,9 +130,10 @@ class ImageAnalyzer:
                 box = find_content_box(decoded.image)
                 if box is not None:
                     prepared.frame_box = box
-                    prepared.frame_tensor = self.model.preprocess(
-                        self.framed_photo(source, decoded, box, rotation)
+                    photo = framed_photo(
+                        self.model, source, decoded, box, rotation, self.max_pixels
                     )
+                    prepared.frame_tensor = self.model.preprocess(photo)
             if self.crops and region is None:
                 prepared.crop_tensors = np.stack(
                     [self.model.preprocess(decoded, crop) for crop in CROP_REGIONS]
@@ -162,31 +162,6 @@ class ImageAnalyzer:
                 self.model, self.views, source, prepared.decoded
             )
         return prepared
-
-    def framed_photo(
-        self, source: ImageSource, decoded: DecodedImage, box: ContentBox, rotation: int = 0
-    ) -> Image.Image:
-        """The photo inside ``box``: cut from ``decoded``, or, when a JPEG draft left it
-        smaller than the model's input, decoded again at the draft its region needs (the
-        draft is chosen for the whole image; a framed photo is a part of it)."""
-        photo = box.crop(decoded.image)
-        width, height = self.model.input_size
-        crop = self.model.spec.crop_fraction
-        if (
-            not decoded.reduced
-            or min(photo.width * crop / width, photo.height * crop / height) >= 1
-        ):
-            return photo
-        region = RegionOfInterest(box.left, box.top, box.right, box.bottom)
-        try:
-            if hasattr(source, "seek"):
-                source.seek(0)
-            finer = self.model.load(
-                source, region, rotation_degrees=rotation, max_pixels=self.max_pixels
-            )
-        except (ImageError, RoiError, OSError, ValueError):
-            return photo  # read once already; the coarser cut is still the photo
-        return box.crop(finer.image)  # the box is relative: any decode size
 
     def _labels(self, probs: np.ndarray) -> list[tuple[str, float]]:
         return self._top(probs, self.top_labels)

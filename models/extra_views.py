@@ -16,8 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from models.load import DecodedImage
+from models.errors import ImageError, RoiError
+from models.frame import ContentBox
+from models.load import DEFAULT_MAX_PIXELS, DecodedImage
 from models.onnx_model import OnnxModel
+from models.roi import RegionOfInterest
 from models.sources import ImageSource, source_name
 
 log = logging.getLogger(__name__)
@@ -102,3 +105,29 @@ def embed_views(
         found[slot] = (vectors[start : start + n], (*made, wall * share, cpu * share))
         start += n
     return found
+
+
+def framed_photo(
+    model: OnnxModel,
+    source: ImageSource,
+    decoded: DecodedImage,
+    box: ContentBox,
+    rotation: int = 0,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> Image.Image:
+    """The photo inside ``box``: cut from ``decoded``, or, when a JPEG draft left it
+    smaller than the model's input, decoded again at the draft its region needs (the
+    draft is chosen for the whole image; a framed photo is a part of it)."""
+    photo = box.crop(decoded.image)
+    width, height = model.input_size
+    crop = model.spec.crop_fraction
+    if not decoded.reduced or min(photo.width * crop / width, photo.height * crop / height) >= 1:
+        return photo
+    region = RegionOfInterest(box.left, box.top, box.right, box.bottom)
+    try:
+        if hasattr(source, "seek"):
+            source.seek(0)
+        finer = model.load(source, region, rotation_degrees=rotation, max_pixels=max_pixels)
+    except (ImageError, RoiError, OSError, ValueError):
+        return photo  # read once already; the coarser cut is still the photo
+    return box.crop(finer.image)  # the box is relative: any decode size

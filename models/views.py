@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from models.collage import collage_cells
+from models.extra_views import framed_photo
 from models.frame import ContentBox, find_content_box
 from models.layout import image_layout
 from models.load import DecodedImage
@@ -229,7 +230,14 @@ def analyze_views(
         image = prepared.decoded.image
         frame = find_content_box(image if image.mode == "RGB" else image.convert("RGB"))
     photo = (
-        analyzer.framed_photo(source, prepared.decoded, frame, analyzer.rotation_degrees)
+        framed_photo(
+            analyzer.model,
+            source,
+            prepared.decoded,
+            frame,
+            analyzer.rotation_degrees,
+            analyzer.max_pixels,
+        )
         if frame is not None
         else None
     )
