@@ -82,29 +82,20 @@ def embed_views(
     """The views of a batch (``{slot: (inputs or None, making costs)}``) in model passes of
     at most ``max_rows`` (the images' batch size: the model's working memory stays what the
     images need): each slot's unit embeddings and its costs, each pass shared by rows."""
-    viewed = [
-        (slot, tensors, made) for slot, (tensors, made) in batch.items() if tensors is not None
-    ]
+    viewed = {
+        slot: (tensors, made) for slot, (tensors, made) in batch.items() if tensors is not None
+    }
     if not viewed:
         return {}
-    inputs = np.concatenate([tensors for _slot, tensors, _made in viewed])
     wall, cpu = time.perf_counter(), time.thread_time()
-    step = max(1, max_rows)
-    vectors = np.concatenate(
-        [
-            model.run(inputs[start : start + step]).embeddings
-            for start in range(0, len(inputs), step)
-        ]
-    )
+    vectors = embed_extra(model, {slot: tensors for slot, (tensors, _) in viewed.items()}, max_rows)
     wall = time.perf_counter() - wall
     cpu = (time.thread_time() - cpu) * (model.threads or os.cpu_count() or 1)
-    start = 0
-    found: dict[int, tuple[np.ndarray, ViewCosts]] = {}
-    for slot, tensors, made in viewed:
-        n, share = len(tensors), len(tensors) / len(inputs)
-        found[slot] = (vectors[start : start + n], (*made, wall * share, cpu * share))
-        start += n
-    return found
+    rows = sum(len(tensors) for tensors, _ in viewed.values())
+    return {
+        slot: (vectors[slot], (*made, wall * len(tensors) / rows, cpu * len(tensors) / rows))
+        for slot, (tensors, made) in viewed.items()
+    }
 
 
 def framed_photo(
