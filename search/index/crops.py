@@ -16,14 +16,12 @@ class CropIndex:
 
     def __init__(self, dimension: int) -> None:
         self.index = faiss.IndexFlatIP(dimension)
-        self._ids: list[np.ndarray] = []
         self.ids = np.zeros(0, np.int64)
 
     def add(self, ids: np.ndarray, rows: np.ndarray) -> None:
         """Rows [n, D] of the images ``ids`` [n] (an image's crops: one row each)."""
         self.index.add(np.ascontiguousarray(rows, np.float32))
-        self._ids.append(np.asarray(ids, np.int64))
-        self.ids = np.concatenate(self._ids)
+        self.ids = np.concatenate([self.ids, np.asarray(ids, np.int64)])
 
     def nominees(self, query: np.ndarray, limit: int) -> list[int]:
         """Ids of the ``limit`` stored images whose best crop matches the ``query`` row

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
@@ -111,12 +111,6 @@ class LibraryCrops:
             index = index or CropIndex(rows.shape[1])
             index.add(np.repeat(chunk_ids, c), rows)
         return index
-
-
-def crop_positions(ids: Sequence[int], nominated: Sequence[int]) -> list[tuple[int, float]]:
-    """``(position in ids, 1.0)`` of the crop nominees among a query's candidates."""
-    at = {int(i): n for n, i in enumerate(ids)}
-    return [(at[i], 1.0) for i in nominated if i in at]
 
 
 class LibraryNominees:

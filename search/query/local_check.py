@@ -93,7 +93,7 @@ from search.descriptor import (
 )
 from search.query.candidate_files import CandidateFiles, key_points
 from search.query.key_point_witness import KeyPointWitness, ReadAhead
-from search.query.library_crops import LibraryNominees, crop_positions
+from search.query.library_crops import LibraryNominees
 from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal, read_query_evidence
 from search.query.results import ImageQuery, RoiLike
 from search.store import ModelStamp, StoredImage
@@ -152,8 +152,8 @@ class LocalVerifier:
         if descriptor.config.checks_grey_band:
             local.check = self._check(descriptor, evidence, small, local, views)
             if views is not None and generation is not None:
-                nominees = self.library.for_query(descriptor, views, (generation, model), local)
-                local.nominated = nominees
+                state = (generation, model)
+                local.nominated = self.library.for_query(descriptor, views, state, local)
         if descriptor.config.local:
             local.witness = KeyPointWitness(
                 lambda i, row: self.features(i, row)[0],
@@ -196,7 +196,7 @@ class LocalVerifier:
             )
             at = {int(i): n for n, i in enumerate(ids)}
             by_tile = [(at[int(i)], 1.0) for i, _ in tiles if int(i) in at]
-            by_crop = [] if tiles_only else crop_positions(ids, local.cropped)
+            by_crop = [] if tiles_only else [(at[i], 1.0) for i in local.cropped if i in at]
             nominees = by_layout + by_window + by_tile + by_second + by_crop
             if not by_pixels and not nominees and not grey_band(out, calibration, VERIFY_CHECKED):
                 return out
