@@ -125,9 +125,8 @@ class HeadStart:
             "frames": config.frames,
             "quality": True,
             "max_pixels": settings.max_image_pixels,
+            "crops": config.crops,
         }
-        if config.crops:  # as the pipeline asks (indexer.pipeline)
-            options["crops"] = True
         analyzer = ImageAnalyzer(model, decode_workers=decode_workers(workers), **options)  # type: ignore[arg-type]
         head = cls(roots, scans, model, analyzer, options, started=started)
         return_freed_memory()
@@ -156,7 +155,6 @@ class HeadStart:
             model is self.model
             and workers == self.analyzer.decode_workers
             and all(options.get(k) == v for k, v in self.options.items())
-            and options.get("crops") == self.options.get("crops")  # none made: not usable
         )
 
     def ready(

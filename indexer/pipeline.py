@@ -97,9 +97,8 @@ class Pipeline:
             "batch_size": self.batch_size,
             "frames": config.frames,  # the photo inside a frame
             "quality": True,  # quality flags from the decoded pixels
+            "crops": config.crops,  # five crops an image (models.crops)
         }
-        if config.crops:  # five crops an image (models.crops)
-            analyzer_args["crops"] = True
         if self.max_pixels is not None:
             analyzer_args["max_pixels"] = self.max_pixels
         if self.learning is not None:
