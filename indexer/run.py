@@ -318,9 +318,7 @@ def _unnamed_changes(
     if not parts or any(p in ("default", "best", "plain") for p in parts):
         return []  # the whole descriptor given: every change is asked for
     named = {p.partition("=")[0] for p in parts}
-    old, new = (dict(x.split("=") for x in c.describe().split(",")) for c in (before, after))
-    for options in (old, new):  # an option described only when on (crops)
-        options.update({k: "off" for k in (old.keys() | new.keys()) - options.keys()})
+    old, new = before.options(), after.options()
     keys = [k for k in new if new[k] != old[k] and k not in named]
     if not keys:
         return []

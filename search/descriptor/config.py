@@ -157,12 +157,22 @@ class DescriptorConfig:
             config = replace(config, **{key: _value(key, value)})
         return config
 
-    def describe(self) -> str:
+    def options(self) -> dict[str, str]:
+        """Every option's value as ``--descriptor`` spells it, ``crops`` too when off."""
         onoff = {True: "on", False: "off"}
-        return (
-            f"{self._stored_text()},regions={onoff[self.regions]},local={onoff[self.local]},"
-            f"unblock={onoff[self.unblock]}" + (",crops=on" if self.crops else "")
-        )
+        stored = dict(part.split("=") for part in self._stored_text().split(","))
+        return stored | {
+            "regions": onoff[self.regions],
+            "local": onoff[self.local],
+            "unblock": onoff[self.unblock],
+            "crops": onoff[self.crops],
+        }
+
+    def describe(self) -> str:
+        """:meth:`options` as text (``crops`` named only when on: libraries described before
+        it existed read the same)."""
+        shown = {k: v for k, v in self.options().items() if k != "crops" or v == "on"}
+        return ",".join(f"{k}={v}" for k, v in shown.items())
 
     def _stored_text(self) -> str:
         onoff = {True: "on", False: "off"}
