@@ -73,7 +73,7 @@ class SamePixels:
     def query_digest(self) -> str | None:
         """The query's pixel digest (None when it cannot be decoded), computed once."""
         if not self._query:
-            if self._decoded is not None and not self._decoded.reduced:
+            if self._decoded is not None:
                 self._query.append(pixel_sha256(self._decoded))
             else:
                 self._query.append(query_pixel_hash(self._source, self._data, self._max_pixels))
