@@ -7,9 +7,9 @@ default ``/tmp/imgsearch-holdout-photos-30-seed0``, made when missing): each edi
 its original (copies) and as many random pairs (mostly not). Every pair is counted with
 :func:`search.descriptor.count_inliers` (both directions, mirrored; RANSAC) and
 :func:`search.descriptor.key_points_match` twice in one run, alternating: with the project's
-matches (:func:`search.descriptor.verify.matches`: FAISS) and with OpenCV's ``knnMatch`` and a
-dict (what the check used before). Printed: ms per pair of each, the ratio, and how many
-pairs got a different inlier count or decision (must be 0).
+matches (:func:`search.descriptor.key_point_features.matches`: FAISS) and with OpenCV's
+``knnMatch`` and a dict (what the check used before). Printed: ms per pair of each, the ratio,
+and how many pairs got a different inlier count or decision (must be 0).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from bench.holdout import holdout_set  # noqa: E402
 from models import load_image  # noqa: E402
 from search.descriptor import verify  # noqa: E402
+from search.descriptor.key_point_features import RATIO  # noqa: E402
 
 
 def opencv_matches(da: np.ndarray, db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -36,7 +37,7 @@ def opencv_matches(da: np.ndarray, db: np.ndarray) -> tuple[np.ndarray, np.ndarr
     cv2 = verify.opencv()
     best: dict[int, object] = {}
     for pair in cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(da, db, k=2):
-        if len(pair) == 2 and pair[0].distance < verify.RATIO * pair[1].distance:
+        if len(pair) == 2 and pair[0].distance < RATIO * pair[1].distance:
             m = pair[0]
             if m.trainIdx not in best or m.distance < best[m.trainIdx].distance:  # type: ignore[attr-defined]
                 best[m.trainIdx] = m

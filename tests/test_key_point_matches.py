@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from search.descriptor import local_features
-from search.descriptor.verify import matches
+from search.descriptor.key_point_features import matches
 
 pytest.importorskip("cv2")
 from bench.key_points import opencv_matches  # the baseline the bench measures

@@ -1,5 +1,5 @@
 """A picture's ORB key points as :mod:`search.descriptor.verify` makes and matches them
-(:class:`LocalFeatures`), and their arrays for a file (:func:`features_to_arrays`,
+(:class:`LocalFeatures`; their ratio-test matches: :func:`matches`), and their arrays for a file (:func:`features_to_arrays`,
 :func:`features_from_arrays`: the library's key-point cache,
 :class:`search.library.KeyPointCache`)."""
 
@@ -13,6 +13,7 @@ import numpy as np
 
 Planes = tuple[np.ndarray, np.ndarray | None]  # ORB points [K, 2], descriptors [K, 32]
 DESCRIPTOR_BYTES = 32  # an ORB descriptor
+RATIO = 0.8  # Lowe's ratio test
 
 
 class _MadeOnFirstUse:
@@ -123,3 +124,35 @@ def _planes_from_arrays(prefix: str, arrays: Mapping[str, Any]) -> Planes:
     elif len(points):
         raise ValueError("key points without descriptors")
     return points, descriptors
+
+
+def matches(da: np.ndarray, db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lowe's ratio-test matches of the binary descriptors ``da`` to ``db``, one per point of
+    ``db`` (the closest; on a tie the first of ``da``), in the order each point of ``db`` was
+    first matched: ``(rows of da, rows of db)``. The two nearest neighbours by Hamming
+    distance come from FAISS's binary flat index (exact, as OpenCV's brute-force matcher's,
+    4x faster and no Python object per match), in one OpenMP thread: ~0.4 ms either way on an
+    idle machine, but on a busy one OpenMP's waiting threads made the grey-band checks 6x
+    slower (a quarter of a query's checks ran past their 1 s budget with two other busy
+    processes on 2 cores; bench/README.md, "Key points in one thread")."""
+    import faiss
+
+    index = faiss.IndexBinaryFlat(db.shape[1] * 8)
+    index.add(np.ascontiguousarray(db, np.uint8))
+    threads = faiss.omp_get_max_threads()  # the calling thread's setting: restored
+    faiss.omp_set_num_threads(1)
+    try:
+        distance, nearest = index.search(np.ascontiguousarray(da, np.uint8), 2)
+    finally:
+        faiss.omp_set_num_threads(threads)
+    ok = (nearest[:, 1] >= 0) & (distance[:, 0] < RATIO * distance[:, 1])
+    rows = np.flatnonzero(ok)
+    if not len(rows):
+        return rows, rows
+    to, near = nearest[rows, 0], distance[rows, 0]
+    by_target = np.lexsort((rows, near, to))  # each point of db: its closest match first
+    firsts = np.r_[True, to[by_target][1:] != to[by_target][:-1]]
+    chosen = by_target[firsts]  # ordered by point of db
+    _, first_seen = np.unique(to, return_index=True)  # where each point of db was first met
+    chosen = chosen[np.argsort(first_seen, kind="stable")]
+    return rows[chosen], to[chosen]

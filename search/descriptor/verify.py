@@ -32,7 +32,7 @@ from models.frame import find_content_box
 from search.descriptor.config import DUPLICATE_Z, VERIFIED_Z, VERIFY_Z
 from search.descriptor.errors import VerifyUnavailableError
 from search.descriptor.expansion import SELF_SCORE
-from search.descriptor.key_point_features import LocalFeatures, Planes
+from search.descriptor.key_point_features import LocalFeatures, Planes, matches
 
 if TYPE_CHECKING:
     from search.descriptor.calibration import Calibration
@@ -46,7 +46,6 @@ COPY_SHARE = 0.1  # the global copy score's share in a confirmed copy's place in
 KEY_POINT_DRAFT = (1024, 1024)
 SIDE = 512  # images are resized to this longer side before extracting features
 FEATURES = 500
-RATIO = 0.8  # Lowe's ratio test
 RANSAC_PIXELS = 6.0
 MAX_SCALE = 6.0
 MIN_SPREAD = 0.04  # inliers' standard deviation, as a share of SIDE, in both images
@@ -176,38 +175,6 @@ def noise_level(grey: np.ndarray) -> float:
     rows = g[:-2] + g[2:] - 2 * g[1:-1]
     both = rows[:, :-2] + rows[:, 2:] - 2 * rows[:, 1:-1]
     return float(np.sqrt(np.pi / 2) * np.abs(both).sum(dtype=np.int64) / (6 * both.size))
-
-
-def matches(da: np.ndarray, db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lowe's ratio-test matches of the binary descriptors ``da`` to ``db``, one per point of
-    ``db`` (the closest; on a tie the first of ``da``), in the order each point of ``db`` was
-    first matched: ``(rows of da, rows of db)``. The two nearest neighbours by Hamming
-    distance come from FAISS's binary flat index (exact, as OpenCV's brute-force matcher's,
-    4x faster and no Python object per match), in one OpenMP thread: ~0.4 ms either way on an
-    idle machine, but on a busy one OpenMP's waiting threads made the grey-band checks 6x
-    slower (a quarter of a query's checks ran past their 1 s budget with two other busy
-    processes on 2 cores; bench/README.md, "Key points in one thread")."""
-    import faiss
-
-    index = faiss.IndexBinaryFlat(db.shape[1] * 8)
-    index.add(np.ascontiguousarray(db, np.uint8))
-    threads = faiss.omp_get_max_threads()  # the calling thread's setting: restored
-    faiss.omp_set_num_threads(1)
-    try:
-        distance, nearest = index.search(np.ascontiguousarray(da, np.uint8), 2)
-    finally:
-        faiss.omp_set_num_threads(threads)
-    ok = (nearest[:, 1] >= 0) & (distance[:, 0] < RATIO * distance[:, 1])
-    rows = np.flatnonzero(ok)
-    if not len(rows):
-        return rows, rows
-    to, near = nearest[rows, 0], distance[rows, 0]
-    by_target = np.lexsort((rows, near, to))  # each point of db: its closest match first
-    firsts = np.r_[True, to[by_target][1:] != to[by_target][:-1]]
-    chosen = by_target[firsts]  # ordered by point of db
-    _, first_seen = np.unique(to, return_index=True)  # where each point of db was first met
-    chosen = chosen[np.argsort(first_seen, kind="stable")]
-    return rows[chosen], to[chosen]
 
 
 def _inliers(
