@@ -1,6 +1,6 @@
 """A picture's ORB key points as :mod:`search.descriptor.verify` makes and matches them
-(:class:`LocalFeatures`; their ratio-test matches: :func:`matches`), and their arrays for a file (:func:`features_to_arrays`,
-:func:`features_from_arrays`: the library's key-point cache,
+(:class:`LocalFeatures`; their ratio-test matches: :func:`matches`), and their arrays for a
+file (:func:`features_to_arrays`, :func:`features_from_arrays`: the library's key-point cache,
 :class:`search.library.KeyPointCache`)."""
 
 from __future__ import annotations

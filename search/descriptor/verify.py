@@ -54,6 +54,9 @@ SMOOTHING = 3.0  # the Gaussian radius (pixels at SIDE) that smooths a noisy pic
 PARTIAL_INLIERS = 6  # a pair left with this many inliers (under MIN_INLIERS) is matched again
 # with the query at a crop's scale (unrelated pairs: at most 6-7 of 1,442 measured)
 CROP_SCALE = 0.7  # ... the query's picture read at this share of SIDE
+#: a pair left short is matched again with this many key points of the query: a watermark's,
+#: a sticker's or a collage's other photos' corners outscore the picture's and fill FEATURES
+DENSE_FEATURES = 1500
 ORB_SETTINGS = {"nfeatures": FEATURES, "edgeThreshold": 15, "patchSize": 15, "fastThreshold": 10}
 #: names a library image's key points in the library's cache (search.library.KeyPointCache):
 #: the extraction's parameters; bump the prefix when it changes otherwise (frames, tones)
@@ -124,13 +127,29 @@ def crop_scale_features(image: Image.Image, *, lazy: bool = False) -> LocalFeatu
     return _orb(grey, mirrored=True, inverted=False, lazy=lazy)
 
 
+def dense_features(image: Image.Image) -> LocalFeatures:
+    """ORB features of a query ``image`` at :data:`SIDE`, :data:`DENSE_FEATURES` of them: the
+    picture's own corners among those of what was laid over it (:func:`count_inliers_closer`).
+    Upright only: they are asked for most pairs of a query in doubt, copies or not, and
+    mirrored ones would double their cost (a mirrored copy is left to the first features)."""
+    grey = contrast_levels(_picture(image, True, SIDE))
+    return _orb(grey, mirrored=False, inverted=False, features=DENSE_FEATURES)
+
+
 def count_inliers_closer(
-    a: LocalFeatures, b: LocalFeatures, closer: Callable[[], LocalFeatures | None]
+    a: LocalFeatures,
+    b: LocalFeatures,
+    closer: Callable[[], LocalFeatures | None],
+    denser: Callable[[], LocalFeatures | None] = lambda: None,
 ) -> int:
-    """:func:`count_inliers` of a query ``a`` and a candidate ``b``; a pair left with partial
-    evidence (:data:`PARTIAL_INLIERS` up to :data:`MIN_INLIERS`) is matched again with
-    ``closer()``, the query's features at a crop's scale (made on first use)."""
+    """:func:`count_inliers` of a query ``a`` and a candidate ``b``; a pair left under
+    :data:`MIN_INLIERS` is matched again with ``denser()``, the query's
+    :data:`DENSE_FEATURES` key points (:func:`dense_features`), and one left with partial
+    evidence (:data:`PARTIAL_INLIERS` up to :data:`MIN_INLIERS`) with ``closer()``, the query's
+    features at a crop's scale (each made on first use)."""
     found = count_inliers(a, b)
+    if found < MIN_INLIERS and (dense := denser()) is not None:
+        found = max(found, count_inliers(dense, b))
     if PARTIAL_INLIERS <= found < MIN_INLIERS and (near := closer()) is not None:
         found = max(found, count_inliers(near, b))
     return found
@@ -149,13 +168,20 @@ def _picture(image: Image.Image, frames: bool, side: int) -> Image.Image:
     return img.resize(size, Image.Resampling.BILINEAR)
 
 
-def _orb(grey: np.ndarray, *, mirrored: bool, inverted: bool, lazy: bool = False) -> LocalFeatures:
+def _orb(
+    grey: np.ndarray,
+    *,
+    mirrored: bool,
+    inverted: bool,
+    lazy: bool = False,
+    features: int = FEATURES,
+) -> LocalFeatures:
     cv2 = opencv()
     if inverted:
         grey = 255 - grey
 
     def detect(plane: np.ndarray) -> Planes:
-        orb = cv2.ORB_create(**ORB_SETTINGS)
+        orb = cv2.ORB_create(**{**ORB_SETTINGS, "nfeatures": features})
         keypoints, descriptors = orb.detectAndCompute(plane, None)
         return np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2), descriptors
 
@@ -249,8 +275,8 @@ def key_points_match(a: LocalFeatures, b: LocalFeatures) -> bool:
 def verified_score(inliers: int) -> float:
     """0 below :data:`MIN_INLIERS`; from there rising with every inlier towards 1, never
     reaching it (``1 - exp(-(inliers - MIN_INLIERS + 1) / INLIER_SCALE)``): two confirmed
-    candidates with different counts never tie (one inlier more is >= 2e-4 more, up to the
-    :data:`FEATURES` a count cannot pass)."""
+    candidates with different counts never tie (one inlier more is >= 2e-4 more up to
+    :data:`FEATURES` inliers, >= 3e-7 up to the :data:`DENSE_FEATURES` a count cannot pass)."""
     if inliers < MIN_INLIERS:
         return 0.0
     return float(-np.expm1(-(inliers - MIN_INLIERS + 1) / INLIER_SCALE))

@@ -149,8 +149,8 @@ def grey_band_boosts(
     (:func:`layout_matches`, among every file of the set where the engine looks among its
     candidates; an inverted one with the query's grey levels inverted, then as it is) and a
     window of its best candidates' layouts (:func:`crop_nominees`: crops) checked with ORB +
-    RANSAC (a pair with partial evidence again with the query at a crop's scale:
-    :func:`count_inliers_closer`);
+    RANSAC (a pair left short again with the query's denser key points, one with partial
+    evidence with the query at a crop's scale: :func:`count_inliers_closer`);
     ``(query, candidate)`` -> the confirmed copy's score, where that raises it. Only the files a
     check needs are read."""
     from search.descriptor import (
@@ -158,6 +158,7 @@ def grey_band_boosts(
         count_inliers_closer,
         crop_nominees,
         crop_scale_features,
+        dense_features,
         grey_band,
         grey_levels,
         is_small,
@@ -204,6 +205,7 @@ def grey_band_boosts(
 
     inverted_of = cached(lambda n: local_features(key_point_image(n), inverted=True))
     closer_of = cached(lambda n: crop_scale_features(key_point_image(n)))
+    dense_of = cached(lambda n: dense_features(key_point_image(n)))
     layouts = layout_ranks([f.layout or bytes(LAYOUT_BYTES) for f in files])
     floor = verified_floor(cal)
     raised: dict[int, dict[int, float]] = {}
@@ -237,11 +239,14 @@ def grey_band_boosts(
         fa, fb = (inverted_of if inverted else features_of)(a), features_of(b)
         if fa is None or fb is None:
             continue
-        closer = (lambda: None) if inverted else partial(closer_of, a)  # not inverted levels
-        inliers = count_inliers_closer(fa, fb, closer)
+        if inverted:  # the crop's scale and the denser points are of the levels as they are
+            inliers = count_inliers_closer(fa, fb, lambda: None)
+        else:
+            inliers = count_inliers_closer(fa, fb, partial(closer_of, a), partial(dense_of, a))
         # an inverted nominee is matched as it is too, as the engine does
         if inverted and inliers < MIN_INLIERS and (upright := features_of(a)) is not None:
-            inliers = max(inliers, count_inliers_closer(upright, fb, partial(closer_of, a)))
+            again = (partial(closer_of, a), partial(dense_of, a))
+            inliers = max(inliers, count_inliers_closer(upright, fb, *again))
         v = verified_copy_score(own, inliers, cal)
         if v > max(own, boost.get((a, b), own)):
             boost[(a, b)] = v

@@ -238,16 +238,18 @@ class LocalVerifier:
             if query.features is not None:
 
                 def inliers_of(
-                    features: LocalFeatures, closer: Callable[[], LocalFeatures | None]
+                    features: LocalFeatures,
+                    closer: Callable[[], LocalFeatures | None] = lambda: None,
+                    denser: Callable[[], LocalFeatures | None] = lambda: None,
                 ) -> Callable[..., tuple[int, float]]:
                     def by_inliers(own: float, theirs: LocalFeatures) -> tuple[int, float]:
-                        inliers = count_inliers_closer(features, theirs, closer)
+                        inliers = count_inliers_closer(features, theirs, closer, denser)
                         return inliers, verified_copy_score(own, inliers, calibration)
 
                     return by_inliers
 
                 chosen = [] if tiles_only else grey_band(out, calibration, VERIFY_CHECKED)
-                check_with = inliers_of(query.features, query.at_crop_scale)
+                check_with = inliers_of(query.features, query.at_crop_scale, query.denser)
                 confirm(chosen, "key points", key_points, check_with, local.confirmed)
                 floor = verified_floor(calibration)
                 # a tile's nominee by the key points of that tile (a collage's photo is too
@@ -259,7 +261,7 @@ class LocalVerifier:
                         continue
                     features = query.of_part(parts[part])
                     if features is not None:
-                        by_part = inliers_of(features, lambda: None)
+                        by_part = inliers_of(features)
                         confirm([n], "key points", key_points, by_part, local.confirmed)
                         if out[n] >= floor:
                             local.parts[int(image_id)] = part
@@ -271,7 +273,7 @@ class LocalVerifier:
                 confirm(upright, "layout", key_points, check_with, local.confirmed)
                 features = query.inverted() if inverted else None
                 if features is not None:
-                    inverse = inliers_of(features, lambda: None)
+                    inverse = inliers_of(features)
                     confirm(inverted, "layout", key_points, inverse, local.confirmed)
                 # a duotone's tones may turn over while its edges keep their corners: an
                 # inverted layout's nominee left unconfirmed is matched as it is too

@@ -20,6 +20,7 @@ from search.descriptor import (
     ScoredHit,
     VerifyUnavailableError,
     crop_scale_features,
+    dense_features,
     grey_levels,
     grid_levels,
     local_features,
@@ -102,6 +103,7 @@ class QueryEvidence:
     image: Image.Image | None = field(default=None, repr=False)
     _inverted: list[LocalFeatures | None] = field(default_factory=list, init=False, repr=False)
     _closer: list[LocalFeatures | None] = field(default_factory=list, init=False, repr=False)
+    _dense: list[LocalFeatures | None] = field(default_factory=list, init=False, repr=False)
     _parts: dict[tuple[float, ...], list[LocalFeatures | None]] = field(
         default_factory=dict, init=False, repr=False
     )
@@ -111,6 +113,11 @@ class QueryEvidence:
         (:func:`search.descriptor.crop_scale_features`), made on first use, or None."""
         closer = partial(crop_scale_features, lazy=True)
         return self._once(self._closer, closer, "at a crop's scale")
+
+    def denser(self) -> LocalFeatures | None:
+        """More key points of the query (:func:`search.descriptor.dense_features`), made on
+        first use, or None."""
+        return self._once(self._dense, dense_features, "denser")
 
     def of_part(self, box: tuple[float, float, float, float]) -> LocalFeatures | None:
         """Key points of a part of the query (``box``: left, top, right, bottom as fractions

@@ -1,0 +1,109 @@
+"""A watermarked copy is matched by the query's denser key points.
+
+A semi-transparent watermark's letters have sharper corners than a picture of smooth shapes:
+they take the query's 500 ORB key points, and the copy matched its original with no inliers at
+all. A pair left under ``MIN_INLIERS`` is matched again with the query's ``DENSE_FEATURES``
+(:func:`search.descriptor.dense_features`), where the picture's own corners are among them.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from search.descriptor import (
+    MIN_INLIERS,
+    LocalFeatures,
+    count_inliers,
+    count_inliers_closer,
+    dense_features,
+)
+from search.descriptor.verify import local_features
+from search.evaluation.sets.scenes import render_scene
+from tests.cli_process import run_cli
+from tests.engine_library import photo_library
+
+pytest.importorskip("cv2")
+
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+
+
+def _watermarked(picture: Image.Image) -> Image.Image:
+    """Three lines of white letters at half opacity, turned 20 degrees, over ``picture``."""
+    w, h = picture.size
+    layer = Image.new("RGBA", picture.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    font = (
+        ImageFont.truetype(str(FONT), h // 7) if FONT.is_file() else ImageFont.load_default(h // 7)
+    )
+    for line in range(3):
+        draw.text(
+            (w * 0.05, h * (0.1 + 0.3 * line)), "SAMPLE PHOTO", font=font, fill=(255,) * 3 + (130,)
+        )
+    return Image.alpha_composite(picture.convert("RGBA"), layer.rotate(20)).convert("RGB")
+
+
+def _scenes(count: int) -> list[Image.Image]:
+    return [render_scene(np.random.default_rng(seed)) for seed in range(count)]
+
+
+def test_a_watermarked_copy_is_matched_by_the_denser_key_points() -> None:
+    scenes = _scenes(12)
+    originals = [local_features(scene, mirrored=False) for scene in scenes]
+    rescued = 0
+    for n, scene in enumerate(scenes):
+        query = _watermarked(scene)
+        features, denser = local_features(query), partial(dense_features, query)
+        alone = count_inliers(features, originals[n])
+        both = count_inliers_closer(features, originals[n], lambda: None, denser)
+        assert both >= MIN_INLIERS, (n, alone, both)
+        assert alone < MIN_INLIERS or both == alone  # asked only when left short
+        rescued += alone < MIN_INLIERS
+        others = [
+            count_inliers_closer(features, theirs, lambda: None, denser)
+            for m, theirs in enumerate(originals)
+            if m != n
+        ]
+        assert max(others) < MIN_INLIERS, (n, others)  # no other scene confirmed
+    assert rescued >= 3  # the letters took every key point of these: what the retry is for
+
+
+def test_the_denser_key_points_are_asked_only_for_a_pair_left_short() -> None:
+    scene = _scenes(1)[0]
+    asked: list[bool] = []
+
+    def denser() -> LocalFeatures:
+        asked.append(True)
+        return dense_features(scene)
+
+    same = count_inliers_closer(local_features(scene), local_features(scene), lambda: None, denser)
+    assert same >= MIN_INLIERS and not asked
+    other = local_features(_scenes(2)[1])
+    count_inliers_closer(local_features(scene), other, lambda: None, denser)
+    assert asked
+
+
+@pytest.mark.slow
+def test_a_watermarked_copy_is_found_as_a_copy(models_dir: Path, tmp_path: Path) -> None:
+    """Through `imgsearch search`: a watermarked scene whose 500 key points all fall on the
+    letters comes back first, flagged a duplicate and confirmed by key points."""
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    paths = []
+    for n, scene in enumerate(_scenes(12)):
+        scene.save(path := folder / f"scene{n:02d}.jpg", quality=92)
+        paths.append(path)
+    args = photo_library(paths, tmp_path, models_dir)
+    for n in (0, 8, 10):  # left with no inliers by the 500 key points (test above)
+        query = tmp_path / f"scene{n:02d}__watermark.jpg"
+        _watermarked(Image.open(paths[n])).save(query, quality=90)
+        found = run_cli([*args, "search", str(query), "--json", "-k", "5"], tmp_path)
+        assert found.returncode == 0, found.stderr
+        first = json.loads(found.stdout)["results"][0]
+        assert Path(first["path"]).name == paths[n].name, first
+        assert first["duplicate"] and first["key_points"] >= MIN_INLIERS, first
