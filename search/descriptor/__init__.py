@@ -59,6 +59,7 @@ _SOURCES: dict[str, str] = {
     "count_inliers_closer": "search.descriptor.verify",
     "crop_scale_features": "search.descriptor.verify",
     "dense_features": "search.descriptor.verify",
+    "DENSE_LAYOUT": "search.descriptor.verify",
     "opencv": "search.descriptor.verify",
     "verified_copy_score": "search.descriptor.verify",
     "verified_floor": "search.descriptor.verify",
@@ -113,6 +114,7 @@ __all__ = [
     "CANDIDATES_PER_VIEW",
     "DEFAULT_EDITS_PER_IMAGE",
     "DEFAULT_SAMPLE",
+    "DENSE_LAYOUT",
     "DESCRIPTOR_VERSION",
     "DUPLICATE_Z",
     "FULL_IMAGES",
@@ -276,6 +278,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.descriptor.row_cache import PreparedImage, RowCache
     from search.descriptor.second_opinion import first_elsewhere, layout_first, plain_nominees
     from search.descriptor.verify import (
+        DENSE_LAYOUT,
         KEY_POINT_DRAFT,
         KEY_POINT_VERSION,
         MIN_INLIERS,

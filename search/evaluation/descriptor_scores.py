@@ -149,11 +149,13 @@ def grey_band_boosts(
     (:func:`layout_matches`, among every file of the set where the engine looks among its
     candidates; an inverted one with the query's grey levels inverted, then as it is) and a
     window of its best candidates' layouts (:func:`crop_nominees`: crops) checked with ORB +
-    RANSAC (a pair left short again with the query's denser key points, one with partial
-    evidence with the query at a crop's scale: :func:`count_inliers_closer`);
+    RANSAC (a pair left short again with the query's denser key points where their layouts
+    correlate, one with partial evidence with the query at a crop's scale:
+    :func:`count_inliers_closer`);
     ``(query, candidate)`` -> the confirmed copy's score, where that raises it. Only the files a
     check needs are read."""
     from search.descriptor import (
+        DENSE_LAYOUT,
         MIN_INLIERS,
         count_inliers_closer,
         crop_nominees,
@@ -239,14 +241,16 @@ def grey_band_boosts(
         fa, fb = (inverted_of if inverted else features_of)(a), features_of(b)
         if fa is None or fb is None:
             continue
+        # the denser points for a candidate laid out as the query only, as the engine asks
+        laid_out = abs(float(layouts[a] @ layouts[b])) >= DENSE_LAYOUT
+        as_is = (partial(closer_of, a), partial(dense_of, a) if laid_out else lambda: None)
         if inverted:  # the crop's scale and the denser points are of the levels as they are
             inliers = count_inliers_closer(fa, fb, lambda: None)
         else:
-            inliers = count_inliers_closer(fa, fb, partial(closer_of, a), partial(dense_of, a))
+            inliers = count_inliers_closer(fa, fb, *as_is)
         # an inverted nominee is matched as it is too, as the engine does
         if inverted and inliers < MIN_INLIERS and (upright := features_of(a)) is not None:
-            again = (partial(closer_of, a), partial(dense_of, a))
-            inliers = max(inliers, count_inliers_closer(upright, fb, *again))
+            inliers = max(inliers, count_inliers_closer(upright, fb, *as_is))
         v = verified_copy_score(own, inliers, cal)
         if v > max(own, boost.get((a, b), own)):
             boost[(a, b)] = v

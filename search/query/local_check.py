@@ -68,6 +68,7 @@ from PIL import Image
 from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptor import (
+    DENSE_LAYOUT,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
     Calibration,
@@ -99,6 +100,7 @@ from search.query.results import ImageQuery, RoiLike
 from search.store import ModelStamp, StoredImage
 
 log = logging.getLogger(__name__)
+Nominees = list[tuple[int, float]]  # (position among the candidates, rho or 1.0)
 
 
 class LocalVerifier:
@@ -191,8 +193,8 @@ class LocalVerifier:
         ) -> np.ndarray:
             out = np.array(copy, np.float32, copy=True)
             by_pixels = pixel_candidates(out, calibration) if small and not tiles_only else []
-            by_layout, by_window, by_second = (
-                ([], [], []) if tiles_only else self._nominees(views, ids, out, calibration)
+            by_layout, by_window, by_second, rho = (
+                ([], [], [], {}) if tiles_only else self._nominees(views, ids, out, calibration)
             )
             at = {int(i): n for n, i in enumerate(ids)}
             by_tile = [(at[int(i)], 1.0) for i, _ in tiles if int(i) in at]
@@ -208,11 +210,12 @@ class LocalVerifier:
                 positions: Sequence[int],
                 kind: str,
                 read: Callable[[bytes, int | None], Any],
-                scored: Callable[[float, Any], tuple[Any, float]],
+                scored: Callable[[int, float, Any], tuple[Any, float]],
                 explained: dict[int, Any],
             ) -> None:
-                """Raise ``out`` at the ``positions`` that ``scored(own score, what ``read``
-                made of the candidate's file)`` confirms; the evidence goes to ``explained``."""
+                """Raise ``out`` at the ``positions`` that ``scored(position, own score, what
+                ``read`` made of the candidate's file)`` confirms; the evidence goes to
+                ``explained``."""
                 for n in positions:
                     if time.perf_counter() - started > VERIFY_BUDGET_S:
                         break
@@ -221,7 +224,7 @@ class LocalVerifier:
                     if theirs is None:
                         continue
                     done[kind] += 1
-                    evidence_of, raised = scored(float(out[n]), theirs)
+                    evidence_of, raised = scored(n, float(out[n]), theirs)
                     if raised > out[n]:
                         explained[int(ids[n])] = evidence_of
                         done["raised"] += 1
@@ -230,7 +233,7 @@ class LocalVerifier:
             if query.pixels is not None:
                 mine = query.pixels
 
-                def by_correlation(own: float, thumb: Image.Image) -> tuple[float, float]:
+                def by_correlation(_: int, own: float, thumb: Image.Image) -> tuple[float, float]:
                     found = pixel_correlation(mine, thumb)
                     return round(found, 3), pixel_copy_score(own, found, calibration)
 
@@ -242,8 +245,10 @@ class LocalVerifier:
                     closer: Callable[[], LocalFeatures | None] = lambda: None,
                     denser: Callable[[], LocalFeatures | None] = lambda: None,
                 ) -> Callable[..., tuple[int, float]]:
-                    def by_inliers(own: float, theirs: LocalFeatures) -> tuple[int, float]:
-                        inliers = count_inliers_closer(features, theirs, closer, denser)
+                    def by_inliers(n: int, own: float, theirs: LocalFeatures) -> tuple[int, float]:
+                        # the denser key points for a candidate laid out as the query only
+                        dense = denser if abs(rho.get(n, 0.0)) >= DENSE_LAYOUT else lambda: None
+                        inliers = count_inliers_closer(features, theirs, closer, dense)
                         return inliers, verified_copy_score(own, inliers, calibration)
 
                     return by_inliers
@@ -301,23 +306,23 @@ class LocalVerifier:
         ids: Sequence[int],
         copy: np.ndarray,
         calibration: Calibration | None,
-    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], list[tuple[int, float]]]:
+    ) -> tuple[Nominees, Nominees, Nominees, dict[int, float]]:
         """``(position, rho)`` of the candidates that the query's layout nominates for the
         key points (:func:`search.descriptor.nominated_layouts`), of the one a window of whose
         layout matches the query's picture (:func:`search.descriptor.crop_nominees`: a
         positive correlation), and ``(position, 1.0)`` of the second opinions: the first
         candidate by the layout and by the plain embedding where the descriptor ranks another
         first (:mod:`search.descriptor.second_opinion`); those already confirmed or sure (at
-        :func:`search.descriptor.verified_floor` or above) left out. One read of their
-        layouts, one of their raw vectors."""
+        :func:`search.descriptor.verified_floor` or above) left out; and every open
+        candidate's rho by position. One read of their layouts, one of their raw vectors."""
         layout = views.layout if views is not None else None
         if views is None or not len(ids):
-            return [], [], []
+            return [], [], [], {}
         floor = verified_floor(calibration)
         vectors = self.files.records.raw_vectors([int(i) for i in ids])
         second = plain_nominees(views.embeddings[0], ids, copy, vectors, floor)
         if layout is None:
-            return [], [], [(n, 1.0) for n in second]
+            return [], [], [(n, 1.0) for n in second], {}
         open_ = [n for n in range(len(ids)) if copy[n] < floor]
         stored = self.files.records.shaped_layouts([int(ids[n]) for n in open_])
         shaped = {n: stored[int(ids[n])] for n in open_ if int(ids[n]) in stored}
@@ -327,7 +332,7 @@ class LocalVerifier:
         crops = crop_nominees(views.picture, by_copy, layouts, aspects)
         rho = layout_correlations(layout, layouts)
         second += [n for n in layout_first(rho, copy, floor) if n not in second]
-        return nominated_layouts(rho), crops, [(n, 1.0) for n in second]
+        return nominated_layouts(rho), crops, [(n, 1.0) for n in second], rho
 
     def features(
         self, image_id: int, known: StoredImage | None = None
