@@ -54,8 +54,8 @@ SMOOTHING = 3.0  # the Gaussian radius (pixels at SIDE) that smooths a noisy pic
 PARTIAL_INLIERS = 6  # a pair left with this many inliers (under MIN_INLIERS) is matched again
 # with the query at a crop's scale (unrelated pairs: at most 6-7 of 1,442 measured)
 CROP_SCALE = 0.7  # ... the query's picture read at this share of SIDE
-#: a pair left short is matched again with this many key points of the query: a watermark's,
-#: a sticker's or a collage's other photos' corners outscore the picture's and fill FEATURES
+#: a pair left short is matched again with this many key points of the query: a watermark's
+#: letters or a sticker's edges outscore the picture's own corners and take all FEATURES
 DENSE_FEATURES = 1500
 #: ... for a candidate whose grey-level layout correlates with the query's this much (|rho|):
 #: the copies it confirmed (watermarks, pixelated, squashed) kept their layout at 0.5-1.0, while
