@@ -16,17 +16,22 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+import search.query.local_evidence as local_evidence
+from models import image_layout
 from search.descriptor import (
+    DENSE_LAYOUT,
     MIN_INLIERS,
     LocalFeatures,
     count_inliers,
     count_inliers_closer,
     dense_features,
+    layout_correlation,
 )
 from search.descriptor.verify import local_features
 from search.evaluation.sets.scenes import render_scene
+from search.query import SearchEngine
 from tests.cli_process import run_cli
-from tests.engine_library import photo_library
+from tests.engine_library import index_library, make_settings, photo_library
 
 pytest.importorskip("cv2")
 
@@ -107,3 +112,40 @@ def test_a_watermarked_copy_is_found_as_a_copy(models_dir: Path, tmp_path: Path)
         first = json.loads(found.stdout)["results"][0]
         assert Path(first["path"]).name == paths[n].name, first
         assert first["duplicate"] and first["key_points"] >= MIN_INLIERS, first
+
+
+@pytest.mark.slow
+def test_only_candidates_laid_out_as_the_query_cost_denser_key_points(
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry's cost stays with queries that may be copies: searches in doubt whose
+    candidates' layouts do not correlate with theirs (|rho| < DENSE_LAYOUT) make no denser key
+    points, however many pairs they check; a watermarked copy's search makes them."""
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    for n, scene in enumerate(_scenes(12)):
+        scene.save(folder / f"scene{n:02d}.jpg", quality=92)
+    settings = make_settings(tmp_path / "lib", models_dir)
+    index_library(settings, [folder])
+    layouts = [image_layout(Image.open(p)) for p in sorted(folder.glob("*.jpg"))]
+    made: list[bool] = []
+    real = local_evidence.dense_features
+    monkeypatch.setattr(local_evidence, "dense_features", lambda i: made.append(True) or real(i))
+    unrelated = 0
+    with SearchEngine.open(settings) as engine:
+        stats = engine.local.stats
+        for seed in range(100, 112):  # new scenes: look-alikes of the library's, no copies
+            scene = render_scene(np.random.default_rng(seed))
+            scene.save(query := tmp_path / f"new{seed}.jpg", quality=90)
+            rho = max(abs(layout_correlation(image_layout(scene), own)) for own in layouts)
+            checked, asked = stats.checked, len(made)
+            engine.search_image(query, k=5)
+            if rho < DENSE_LAYOUT and stats.checked > checked:
+                unrelated += 1
+                assert len(made) == asked, (seed, rho)  # pairs checked, no denser points
+        assert unrelated >= 8  # most of them were in doubt and checked their candidates
+        for n in (0, 8):
+            _watermarked(Image.open(folder / f"scene{n:02d}.jpg")).save(query := tmp_path / "w.jpg")
+            asked = len(made)
+            engine.search_image(query, k=5)
+            assert len(made) == asked + 1, n  # made once for the query, asked for its original
