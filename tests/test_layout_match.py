@@ -164,3 +164,24 @@ def test_the_engines_layout_index_is_read_again_when_the_library_changed(
     assert len(held.index(6)) == 1 and len(reads) == 2  # type: ignore[arg-type]
     monkeypatch.setattr(library_layouts, "LAYOUT_LIBRARY_MAX", 0)
     assert held.index(7) is None
+
+
+def test_the_library_joins_a_weaker_layout_match_than_it_nominates(photos) -> None:
+    """A query whose best layout in the library correlates under LAYOUT_MATCH but from
+    LAYOUT_JOINED (a watermarked copy's original: rho 0.74-0.97) is joined to its candidates
+    (``at_least=LAYOUT_JOINED``, the engine's library-wide nominees), not nominated."""
+    from search.descriptor import LAYOUT_JOINED, LAYOUT_MATCH, layout_correlation
+    from search.index import LayoutIndex
+
+    layouts = [image_layout(p) for p in photos]
+    index = LayoutIndex([100 + n for n in range(len(photos))], layouts)
+    cells = np.frombuffer(layouts[5], np.uint8).astype(np.int16)
+    for seed in range(50):  # the photo's levels with noise: rho between the two levels
+        noisy = cells + np.random.default_rng(seed).normal(0, 20, cells.shape)
+        query = np.clip(noisy, 0, 255).astype(np.uint8).tobytes()
+        if LAYOUT_JOINED + 0.01 < layout_correlation(query, layouts[5]) < LAYOUT_MATCH - 0.01:
+            break
+    else:
+        pytest.fail("no noisy layout between the two levels")
+    assert 105 not in index.strongest(query, 2)
+    assert index.strongest(query, 2, at_least=LAYOUT_JOINED)[:1] == [105]

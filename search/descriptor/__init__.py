@@ -64,6 +64,7 @@ _SOURCES: dict[str, str] = {
     "verified_copy_score": "search.descriptor.verify",
     "verified_floor": "search.descriptor.verify",
     "LAYOUT_MATCH": "search.descriptor.layout_match",
+    "LAYOUT_JOINED": "search.descriptor.layout_match",
     "LAYOUT_NOMINATED": "search.descriptor.layout_match",
     "RANK_BLOCK": "search.descriptor.layout_match",
     "layout_correlation": "search.descriptor.layout_match",
@@ -120,6 +121,7 @@ __all__ = [
     "FULL_IMAGES",
     "KEY_POINT_DRAFT",
     "KEY_POINT_VERSION",
+    "LAYOUT_JOINED",
     "LAYOUT_MATCH",
     "LAYOUT_NOMINATED",
     "LOCAL_WITNESS_Z",
@@ -243,6 +245,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.descriptor.label_similarity import label_similarities, label_vectors, unit_labels
     from search.descriptor.layout_match import (
+        LAYOUT_JOINED,
         LAYOUT_MATCH,
         LAYOUT_NOMINATED,
         RANK_BLOCK,

@@ -11,10 +11,11 @@ it; an inversion turns its sign), which put the original first among *all* the l
 photos for 0.97-1.00 of the hold-out sets' sepia and sepia + noise queries.
 
 It only nominates: a query's candidates with ``|rho| >= LAYOUT_MATCH`` (the best
-:data:`LAYOUT_NOMINATED`; the engine first joins the whole library's best to the candidates:
-:class:`search.index.LayoutIndex`) go to the key-point check like the grey band's, with the
-query's grey levels inverted for a negative rho (ORB compares brightness, so an inverted copy
-matches nothing as it is); the key points confirm or not. Different photos reach |rho| 0.72-0.77 at
+:data:`LAYOUT_NOMINATED`; the engine first joins the whole library's best from
+:data:`LAYOUT_JOINED` to the candidates: :class:`search.index.LayoutIndex`) go to the key-point
+check like the grey band's, with the query's grey levels inverted for a negative rho (ORB
+compares brightness, so an inverted copy matches nothing as it is); the key points confirm or
+not. Different photos reach |rho| 0.72-0.77 at
 most (the best two of each hold-out query), burst shots and other views of one scene up to
 0.96: nominated, they meet the same key-point rule as any grey-band candidate.
 """
@@ -28,6 +29,10 @@ import numpy as np
 from models import LAYOUT_BYTES
 
 LAYOUT_MATCH = 0.85  # |rank correlation| from which a candidate is nominated
+#: |rho| from which the whole library's best layouts join a query's candidates: a watermarked
+#: copy keeps its original's at 0.74-0.97; one under LAYOUT_MATCH is checked as the layout's
+#: second opinion (:mod:`search.descriptor.second_opinion`), not nominated
+LAYOUT_JOINED = 0.78
 LAYOUT_NOMINATED = 2  # candidates nominated per query, at most
 RANK_BLOCK = 8192  # layouts ranked at a time
 
@@ -83,12 +88,14 @@ def nominated_layouts(
     return [(left[i], r) for i, r in layout_matches(np.array([rho[p] for p in left]), limit)]
 
 
-def layout_matches(rho: np.ndarray, limit: int = LAYOUT_NOMINATED) -> list[tuple[int, float]]:
-    """``(index, rho)`` of the correlations with ``|rho| >= LAYOUT_MATCH``, strongest first,
-    at most ``limit`` (NaN: left out) - the nomination rule of :func:`nominated_layouts`."""
+def layout_matches(
+    rho: np.ndarray, limit: int = LAYOUT_NOMINATED, at_least: float = LAYOUT_MATCH
+) -> list[tuple[int, float]]:
+    """``(index, rho)`` of the correlations with ``|rho| >= at_least``, strongest first, at
+    most ``limit`` (NaN: left out) - the nomination rule of :func:`nominated_layouts`."""
     strength = np.nan_to_num(np.abs(np.asarray(rho, np.float64)), nan=-1.0)
     order = np.argsort(-strength, kind="stable")[: max(0, limit)]
-    return [(int(i), float(rho[i])) for i in order if strength[i] >= LAYOUT_MATCH]
+    return [(int(i), float(rho[i])) for i in order if strength[i] >= at_least]
 
 
 def nominees_to_check(

@@ -44,10 +44,13 @@ class LayoutIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def strongest(self, query: bytes, limit: int, exclude: int | None = None) -> list[int]:
+    def strongest(
+        self, query: bytes, limit: int, exclude: int | None = None, at_least: float | None = None
+    ) -> list[int]:
         """Ids of up to ``limit`` images whose layouts are in rank order with ``query`` or
-        its inversion (``|rho| >= LAYOUT_MATCH``), strongest first; ``exclude`` left out."""
-        from search.descriptor import layout_matches, layout_ranks
+        its inversion (``|rho| >= at_least``, ``LAYOUT_MATCH`` unless given), strongest first;
+        ``exclude`` left out."""
+        from search.descriptor import LAYOUT_MATCH, layout_matches, layout_ranks
 
         if not len(self) or limit <= 0:
             return []
@@ -61,5 +64,5 @@ class LayoutIndex:
         norms = self.norms[rows]
         rho = np.where(norms > 0, signs * covariance / np.where(norms > 0, norms, 1.0), 0.0)
         unique, first = np.unique(rows, return_index=True)
-        picked = layout_matches(rho[first], limit)
+        picked = layout_matches(rho[first], limit, LAYOUT_MATCH if at_least is None else at_least)
         return [int(self.ids[unique[n]]) for n, _ in picked]

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 
 from models.views import ViewSet
-from search.descriptor import LAYOUT_NOMINATED, Descriptor
+from search.descriptor import LAYOUT_JOINED, LAYOUT_NOMINATED, Descriptor
 from search.index import CropIndex
 from search.query.library_layouts import LibraryLayouts
 from search.query.local_evidence import QueryLocal
@@ -141,8 +141,9 @@ class LibraryNominees:
         return nominated
 
     def by_layout(self, layout: bytes | None, generation: int) -> list[int]:
-        """Ids of the library images whose layouts are in rank order with ``layout``."""
+        """Ids of the library images whose layouts are in rank order with ``layout``
+        (``|rho| >= LAYOUT_JOINED``)."""
         index = self.layouts.index(generation) if layout is not None else None
         if layout is None or index is None:
             return []
-        return index.strongest(layout, LAYOUT_NOMINATED)
+        return index.strongest(layout, LAYOUT_NOMINATED, at_least=LAYOUT_JOINED)
