@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 ROTATIONS: tuple[int, ...] = (0, 90, 180, 270)
 REGION_GRID = 2  # tiles per side of :meth:`ViewSet.regions` (a 2x2 collage's tiles)
+HALVES_ASPECT = 1.45  # a query this many times wider than tall (or taller than wide) also
+# looks with its two halves (:func:`half_boxes`): two pictures side by side or stacked
 MIN_TILE_SIDE = 32  # px: smaller tiles say nothing
 _TURN = {
     90: Image.Transpose.ROTATE_270,
@@ -103,19 +105,24 @@ class ViewSet:
         vectors = np.concatenate([self.embeddings, more])
         return replace(self, embeddings=vectors, names=names, pending=())
 
-    def regions(self, grid: int = REGION_GRID) -> np.ndarray:
-        """Embeddings [N, D] of the upright image's parts: its collage cells
-        (:func:`models.collage.collage_cells`; none when it has no gutters or seams), then its
-        tiles (a ``grid`` x ``grid`` split: a cell cut through a photo of its own leaves the
-        tiles' evidence); each through the model's own central crop. Evidence for a picture
-        that fills only part of the query (one photo of a collage). Empty when unavailable."""
+    def regions(self, grid: int = REGION_GRID) -> tuple[np.ndarray, int]:
+        """Embeddings [N, D] of the upright image's parts and how many of them (the first)
+        are collage cells (:func:`models.collage.collage_cells`; none when it has no gutters
+        or seams); the rest are its tiles (a ``grid`` x ``grid`` split: a cell cut through a
+        photo of its own leaves the tiles' evidence) and, for a wide or tall query, its two
+        halves (:func:`half_boxes`: two pictures butted together, which seams inside either
+        picture can cut into many cells); each through the model's own central crop.
+        Evidence for a picture that fills only part of the query (one photo of a collage).
+        Empty when unavailable."""
         if self.upright is None or self.model is None:
-            return np.zeros((0, self.embeddings.shape[1]), np.float32)
-        w, h = self.upright.size
-        boxes = [*(collage_cells(self.upright) or ()), *tile_boxes(self.upright.size, grid)]
+            return np.zeros((0, self.embeddings.shape[1]), np.float32), 0
+        size = self.upright.size
+        cells = collage_cells(self.upright) or []
+        boxes = [*cells, *tile_boxes(size, grid), *half_boxes(size)]
+        w, h = size
         self.pieces = tuple((a / w, b / h, c / w, d / h) for a, b, c, d in boxes)
         batch = np.stack([self.model.preprocess(self.upright.crop(box)) for box in boxes])
-        return self.model.run(batch).embeddings.astype(np.float32)
+        return self.model.run(batch).embeddings.astype(np.float32), len(cells)
 
     @property
     def primary(self) -> np.ndarray:
@@ -144,6 +151,17 @@ def tile_boxes(size: tuple[int, int], grid: int = REGION_GRID) -> list[tuple[int
         for y in range(grid)
         for x in range(grid)
     ]
+
+
+def half_boxes(size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """The two halves along the longer side of an image of ``size`` at least
+    :data:`HALVES_ASPECT` times longer than its shorter side (none for another image)."""
+    w, h = size
+    if w >= HALVES_ASPECT * h:
+        return [(0, 0, w // 2, h), (w // 2, 0, w, h)]
+    if h >= HALVES_ASPECT * w:
+        return [(0, 0, w, h // 2), (0, h // 2, w, h)]
+    return []
 
 
 def tiles(image: Image.Image, grid: int = REGION_GRID) -> list[Image.Image]:

@@ -109,6 +109,7 @@ _SOURCES: dict[str, str] = {
     "whitening_from_edits": "search.descriptor.whitening",
     "LocalCheck": "search.descriptor.rerank",
     "MoreViews": "search.descriptor.rerank",
+    "QueryParts": "search.descriptor.rerank",
 }
 
 __all__ = [
@@ -153,6 +154,7 @@ __all__ = [
     "LocalWitness",
     "MoreViews",
     "PreparedImage",
+    "QueryParts",
     "QueryPixels",
     "QueryScorer",
     "ReadsAhead",
@@ -275,6 +277,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         CANDIDATES_PER_VIEW,
         LocalCheck,
         MoreViews,
+        QueryParts,
         QueryScorer,
         ScoredHit,
     )

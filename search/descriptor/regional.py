@@ -2,18 +2,19 @@
 
 When every view of a query (``regions``, the descriptor's option) leaves it unsettled, the
 engine's callback embeds the query's parts: the cells of a collage that gutters or seams cut
-apart (:func:`models.collage_cells`: a 3x3 grid's photos, a photo pasted into another), and its
-2x2 tiles. Their candidates join the others, and an image's copy score is raised to its best
-tile match only where that tile holds a copy of it (a sure copy in the library's space with a
-cosine of at least ``REGION_SCORE``, and a plain-space cosine of at least ``REGION_COSINE``,
-read again for the ``REGION_CHECKED`` best): one picture of a collage. Weaker tile matches
-count for nothing, so a tile never lifts a look-alike; the best of the others at a sure copy's
-z (at most ``REGION_NOMINATED``) and a collage cell's best matches at any z, raised or not (at
-most ``CELL_NOMINATED``: a small photo's cosine is low, and other photos of its object can
-match its key points too) are ``tile_nominees``: the key points of the tile that matched each
-decide. Once a cell holds a sure copy (a collage, then), every cell's best match is checked
-by its cell's key points, even when that copy settled the query (``cell_rest``): a collage's
-other pictures.
+apart (:func:`models.collage_cells`: a 3x3 grid's photos, a photo pasted into another), its
+2x2 tiles and, for a wide or tall query, its two halves (two pictures side by side; the halves
+count as tiles). Their candidates join the others, and an image's copy score is raised to its
+best tile match only where that tile holds a copy of it (a sure copy in the library's space
+with a cosine of at least ``REGION_SCORE``, and a plain-space cosine of at least
+``REGION_COSINE``, read again for the ``REGION_CHECKED`` best): one picture of a collage.
+Weaker tile matches count for nothing, so a tile never lifts a look-alike; the best of the
+others at a sure copy's z (at most ``REGION_NOMINATED``) and a collage cell's best matches at
+any z, raised or not (at most ``CELL_NOMINATED``: a small photo's cosine is low, and other
+photos of its object can match its key points too) are ``tile_nominees``: the key points of
+the tile that matched each decide. Once a cell holds a sure copy (a collage, then), every
+cell's best match is checked by its cell's key points, even when that copy settled the query
+(``cell_rest``): a collage's other pictures.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from models.views import REGION_GRID
 from search.descriptor.config import (
     CELL_NOMINATED,
     EXPAND_Z,
@@ -36,6 +36,9 @@ from search.descriptor.descriptors import Descriptor, StoredImage
 from search.descriptor.row_cache import PreparedImage
 
 MoreViews = Callable[[], np.ndarray]
+QueryParts = Callable[[], tuple[np.ndarray, int]]
+"""The rows of a query's parts and how many of them (the first) are collage cells; the rest
+are tiles (:meth:`models.views.ViewSet.regions`)."""
 
 
 class RegionalEvidence:
@@ -56,7 +59,7 @@ class RegionalEvidence:
 
     def _regions(
         self,
-        regions: MoreViews,
+        regions: QueryParts,
         query: np.ndarray,
         copy: np.ndarray,
         ids: list[int],
@@ -72,7 +75,8 @@ class RegionalEvidence:
         and the cells' best matches at any z are :attr:`tile_nominees`, each with the tile
         that matched it."""
         cal = self.descriptor.calibration
-        raw = np.asarray(regions(), np.float32)
+        found, cells = regions()
+        raw = np.asarray(found, np.float32)
         if cal is None or not len(raw):
             return copy, ids
         tiles = self.descriptor.transform(raw)
@@ -94,7 +98,6 @@ class RegionalEvidence:
         raised = set(keep.tolist())
         others = [n for n in at_z if n not in raised][:REGION_NOMINATED]
         nominees = [(ids[n], int(piece[n])) for n in others]
-        cells = len(raw) - REGION_GRID * REGION_GRID  # regions(): a collage's cells, then tiles
         if cells > 0:  # a cell's best matches at any z: a small photo's cosine is low
             best, which = each[:cells].max(axis=0), each[:cells].argmax(axis=0)
             order = np.argsort(-best, kind="stable")  # raised ones too: a cell's cosine is

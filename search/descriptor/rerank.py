@@ -52,7 +52,7 @@ from search.descriptor.config import EXPAND_Z
 from search.descriptor.descriptors import Descriptor, StoredImage
 from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
 from search.descriptor.label_similarity import label_similarities
-from search.descriptor.regional import MoreViews, RegionalEvidence
+from search.descriptor.regional import MoreViews, QueryParts, RegionalEvidence
 from search.descriptor.row_cache import PreparedImage, RowCache
 from search.descriptor.witness import LocalWitness, StoredTurns, duplicate_decisions
 
@@ -185,7 +185,7 @@ class QueryScorer(RegionalEvidence):
         k: int = 10,
         exclude: int | None = None,
         more: MoreViews | None = None,
-        regions: MoreViews | None = None,
+        regions: QueryParts | None = None,
         local: LocalCheck | None = None,
         witness: LocalWitness | None = None,
         nominated: Callable[[], Sequence[int]] | None = None,

@@ -25,6 +25,7 @@ from search.descriptor import (
     CANDIDATES_PER_VIEW,
     DescriptorConfig,
     MoreViews,
+    QueryParts,
     QueryScorer,
     ScoredHit,
 )
@@ -178,10 +179,10 @@ class SearchEngine:
             n, embedded[0] = len(views.names), len(full.names)
             return descriptor.query_rows(full.embeddings[n:], full.names[n:], frame_dominant)
 
-        def tiles() -> np.ndarray:
-            found = views.regions()
+        def tiles() -> tuple[np.ndarray, int]:
+            found, cells = views.regions()
             embedded[0] += len(found)
-            return found
+            return found, cells
 
         more = None if views.complete else turned
         regions = tiles if descriptor.config.regions else None
@@ -321,7 +322,7 @@ class SearchEngine:
         exclude: int | None,
         more: MoreViews | None = None,
         flags: QualityFilter | None = None,
-        regions: MoreViews | None = None,
+        regions: QueryParts | None = None,
         local: QueryLocal | None = None,
     ) -> list[tuple[ScoredHit, StoredImage]]:
         """Candidates from ``live``'s indexes scored exactly from the store (the truth) by
