@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-import search.query.local_evidence as local_evidence
+import search.descriptor.verify as verify
 from models import image_layout
 from search.descriptor import (
     DENSE_LAYOUT,
@@ -27,7 +28,7 @@ from search.descriptor import (
     dense_features,
     layout_correlation,
 )
-from search.descriptor.verify import local_features
+from search.descriptor.verify import DENSE_FEATURES, local_features
 from search.evaluation.sets.scenes import render_scene
 from search.query import SearchEngine
 from tests.cli_process import run_cli
@@ -76,6 +77,26 @@ def test_a_watermarked_copy_is_matched_by_the_denser_key_points() -> None:
         ]
         assert max(others) < MIN_INLIERS, (n, others)  # no other scene confirmed
     assert rescued >= 3  # the letters took every key point of these: what the retry is for
+
+
+def test_a_query_s_denser_key_points_are_made_from_its_picture_made_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A query's features (``lazy``) make their denser key points from the grey levels their
+    500 were made of: the same points as :func:`dense_features`, without finding the frame and
+    resizing the picture again."""
+    query = _watermarked(_scenes(1)[0])
+    expected = dense_features(query)
+    pictures: list[bool] = []
+    real = verify._picture
+    monkeypatch.setattr(verify, "_picture", lambda *a: pictures.append(True) or real(*a))
+    features = local_features(query, lazy=True)
+    dense = features.dense
+    assert dense is not None and len(pictures) == 1
+    assert np.array_equal(dense.upright[0], expected.upright[0])
+    assert np.array_equal(dense.upright[1], expected.upright[1])
+    assert dense.count > features.count
+    assert local_features(query).dense is None  # features kept by the many: none
 
 
 def test_the_denser_key_points_are_asked_only_for_a_pair_left_short() -> None:
@@ -129,8 +150,13 @@ def test_only_candidates_laid_out_as_the_query_cost_denser_key_points(
     index_library(settings, [folder])
     layouts = [image_layout(Image.open(p)) for p in sorted(folder.glob("*.jpg"))]
     made: list[bool] = []
-    real = local_evidence.dense_features
-    monkeypatch.setattr(local_evidence, "dense_features", lambda i: made.append(True) or real(i))
+    real = verify._orb
+
+    def orb(grey: np.ndarray, **settings: Any) -> LocalFeatures:
+        made.extend([True] if settings.get("features") == DENSE_FEATURES else [])
+        return real(grey, **settings)
+
+    monkeypatch.setattr(verify, "_orb", orb)
     unrelated = 0
     with SearchEngine.open(settings) as engine:
         stats = engine.local.stats

@@ -41,12 +41,15 @@ class LocalFeatures:
     """ORB key points of one image: ``(points [K, 2], descriptors [K, 32] | None)`` for the
     image as is and mirrored left-right (None when not extracted: only the first image of a
     pair is matched mirrored); ``smoothed``: those of a noisy picture smoothed (None for a
-    picture of less noise than :data:`NOISY`). Either may be given as a function that makes
-    it when first read (:func:`local_features` with ``lazy``)."""
+    picture of less noise than :data:`NOISY`); ``dense``: a query's denser upright key points
+    of the same picture (:func:`search.descriptor.dense_features`; None for features kept by
+    the many). Each may be given as a function that makes it when first read
+    (:func:`local_features` with ``lazy``)."""
 
     upright: Planes
     mirrored: Planes | None = _MadeOnFirstUse()  # type: ignore[assignment]
     smoothed: LocalFeatures | None = _MadeOnFirstUse()  # type: ignore[assignment]
+    dense: LocalFeatures | None = _MadeOnFirstUse()  # type: ignore[assignment]
 
     @property
     def count(self) -> int:

@@ -106,7 +106,9 @@ def local_features(
     ``lazy``: the mirrored and smoothed features are made when a match first asks for them
     (the same features; most copies match as they are, and :func:`key_points_match` stops at
     the first direction that holds): for a query's features, used by one query. The picture
-    is kept until then, so features kept by the many (a cache) are made eagerly."""
+    is kept until then, so features kept by the many (a cache) are made eagerly; with ``lazy``
+    the query's denser key points (``dense``, :func:`dense_features`) are made from the same
+    grey levels when first asked for."""
     picture = _picture(image, frames, SIDE)
     grey = contrast_levels(picture)
     smoothed: LocalFeatures | Callable[[], LocalFeatures] | None = None
@@ -119,6 +121,9 @@ def local_features(
         smoothed = smooth if lazy else smooth()
     features = _orb(grey, mirrored=mirrored, inverted=inverted, lazy=lazy)
     features.smoothed = smoothed  # type: ignore[assignment]  # (``replace`` would read all)
+    if lazy and not inverted:  # a query's denser key points, from the same grey levels
+        dense = partial(_orb, grey, mirrored=False, inverted=False, features=DENSE_FEATURES)
+        features.dense = dense  # type: ignore[assignment]
     return features
 
 

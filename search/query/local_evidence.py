@@ -116,8 +116,13 @@ class QueryEvidence:
 
     def denser(self) -> LocalFeatures | None:
         """More key points of the query (:func:`search.descriptor.dense_features`), made on
-        first use, or None."""
-        return self._once(self._dense, dense_features, "denser")
+        first use from the grey levels its key points were made of, or None."""
+
+        def make(image: Image.Image) -> LocalFeatures:
+            made = self.features.dense if self.features is not None else None
+            return made if made is not None else dense_features(image)
+
+        return self._once(self._dense, make, "denser")
 
     def of_part(self, box: tuple[float, float, float, float]) -> LocalFeatures | None:
         """Key points of a part of the query (``box``: left, top, right, bottom as fractions
