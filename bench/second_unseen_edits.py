@@ -31,9 +31,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.edit_queries import library_files, print_tables, run_configs  # noqa: E402
-from bench.holdout import derived_bench_args, derived_set, derived_sets  # noqa: E402
-from search.evaluation import load_truth  # noqa: E402
+from bench.unseen_edits import edit_kinds_set, run_edit_kinds  # noqa: E402
 
 Rng = np.random.Generator
 Size = tuple[int, int]
@@ -152,21 +150,8 @@ EDITS: dict[str, Callable[[Image.Image, Rng], Image.Image]] = {
 
 def second_unseen_set(holdout: Path, seed: int) -> Path:
     """The truth file of this family's set over ``holdout``'s originals (made when missing)."""
-    out = Path(str(holdout.parent).replace("imgsearch-holdout-", "imgsearch-unseen2-"))
-
-    def edited(img: Image.Image, kind: str, rng: Rng) -> Image.Image:
-        return EDITS[kind](img, rng)
-
-    return derived_set(holdout, out, "unseen2", list(EDITS), edited, 0x5EF, seed, (85, 92))
-
-
-def main() -> None:
-    args = derived_bench_args(__doc__, "photos-120,scenes-450", "plain;default")
-    for spec, _, truth_path, every in derived_sets(args, second_unseen_set):
-        truth = load_truth(truth_path)
-        outcomes = run_configs(spec, truth, args.configs.split(";"), args.model_path, every)
-        print_tables(spec, outcomes, len(library_files(truth)[0]))
+    return edit_kinds_set(holdout, seed, "unseen2", EDITS, 0x5EF, (85, 92))
 
 
 if __name__ == "__main__":
-    main()
+    run_edit_kinds(__doc__, second_unseen_set)

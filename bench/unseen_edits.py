@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -160,24 +160,40 @@ EDITS: dict[str, Callable[[Image.Image, Rng], Image.Image]] = {
 }
 
 
-def unseen_set(holdout: Path, seed: int) -> Path:
-    """The truth file of the set of unseen edits of ``holdout``'s originals (made when
-    missing): one copy of each kind per original."""
-    out = Path(str(holdout.parent).replace("imgsearch-holdout-", "imgsearch-unseen-"))
+def edit_kinds_set(
+    holdout: Path,
+    seed: int,
+    name: str,
+    edits: Mapping[str, Callable[[Image.Image, Rng], Image.Image]],
+    salt: int,
+    quality: tuple[int, int],
+) -> Path:
+    """The truth file of the set ``name`` over ``holdout``'s originals (made when missing, in
+    ``/tmp/imgsearch-NAME-POOL-N-seedS``): one copy of each kind of ``edits`` per original,
+    drawn with ``salt`` and saved at a JPEG quality drawn from ``quality``."""
+    out = Path(str(holdout.parent).replace("imgsearch-holdout-", f"imgsearch-{name}-"))
 
     def edited(img: Image.Image, kind: str, rng: Rng) -> Image.Image:
-        return EDITS[kind](img, rng)
+        return edits[kind](img, rng)
 
-    return derived_set(holdout, out, "unseen", list(EDITS), edited, 0x5EE, seed, (90, 90))
+    return derived_set(holdout, out, name, list(edits), edited, salt, seed, quality)
 
 
-def main() -> None:
-    args = derived_bench_args(__doc__, "photos-120,scenes-450", "plain;default")
-    for spec, _, truth_path, every in derived_sets(args, unseen_set):
+def run_edit_kinds(doc: str | None, make: Callable[[Path, int], Path]) -> None:
+    """A bench of edit kinds: its command line, then per set the configurations' tables over
+    the set ``make(holdout, seed)`` (:func:`edit_kinds_set`)."""
+    args = derived_bench_args(doc, "photos-120,scenes-450", "plain;default")
+    for spec, _, truth_path, every in derived_sets(args, make):
         truth = load_truth(truth_path)
         outcomes = run_configs(spec, truth, args.configs.split(";"), args.model_path, every)
         print_tables(spec, outcomes, len(library_files(truth)[0]))
 
 
+def unseen_set(holdout: Path, seed: int) -> Path:
+    """The truth file of the set of unseen edits of ``holdout``'s originals (made when
+    missing): one copy of each kind per original."""
+    return edit_kinds_set(holdout, seed, "unseen", EDITS, 0x5EE, (90, 90))
+
+
 if __name__ == "__main__":
-    main()
+    run_edit_kinds(__doc__, unseen_set)
