@@ -175,3 +175,30 @@ def test_only_candidates_laid_out_as_the_query_cost_denser_key_points(
             asked = len(made)
             engine.search_image(query, k=5)
             assert len(made) == asked + 1, n  # made once for the query, asked for its original
+
+
+@pytest.mark.slow
+def test_dedup_verify_groups_a_watermarked_copy_with_its_original(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    """Through `imgsearch dedup --verify`: watermarked scenes whose 500 key points all fall
+    on the letters are grouped with their originals (the denser points of either image, for
+    a pair whose layouts correlate), and with nothing else."""
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    paths = []
+    for n, scene in enumerate(_scenes(12)):
+        scene.save(path := folder / f"scene{n:02d}.jpg", quality=92)
+        paths.append(path)
+    for n in (0, 8, 10):  # left with no inliers by the 500 key points (first test)
+        _watermarked(Image.open(paths[n])).save(folder / f"scene{n:02d}_wm.jpg", quality=90)
+    settings = make_settings(tmp_path / "lib", models_dir)
+    index_library(settings, [folder])
+    args = ["--library", str(settings.library), "--model-path", str(models_dir)]
+    done = run_cli([*args, "dedup", "--verify", "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    groups = {
+        Path(g["keeper"]).name: sorted(Path(m["path"]).name for m in g["members"])
+        for g in json.loads(done.stdout)["groups"]
+    }
+    assert groups == {f"scene{n:02d}.jpg": [f"scene{n:02d}_wm.jpg"] for n in (0, 8, 10)}, groups

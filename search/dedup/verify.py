@@ -22,7 +22,11 @@ A candidate below the threshold, in the grey band or under it, whose grey-level 
 copy, inverted too (:mod:`search.descriptor.layout_match`, the engine's rule: ``|rho| >=
 LAYOUT_MATCH``, the best ``LAYOUT_NOMINATED`` of each image) - is checked by key points as
 well, an inverted one with the image's grey levels inverted (then as it is, when that
-confirms nothing: the engine's rule).
+confirms nothing: the engine's rule); here from ``|rho| >= LAYOUT_JOINED`` (the level from
+which the engine joins the library's layouts to a query's candidates). A pair left short of
+``MIN_INLIERS`` whose layouts correlate (``|rho| >= DENSE_LAYOUT``) is matched again with the
+denser key points of either image (:func:`search.descriptor.dense_features`, made once per
+image from its file): a watermark's letters take an image's first 500 key points.
 
 With the descriptor's ``crops`` on, each image's two best matches among the other images'
 stored crops (``crops``: image id -> nominee ids; ``pair_score``: the pair's score)
@@ -48,7 +52,9 @@ from models import ImgsearchError, load_image
 from search.dedup.groups import DedupMember, DedupResult
 from search.dedup.neighbours import NeighbourProvider
 from search.descriptor import (
+    DENSE_LAYOUT,
     KEY_POINT_DRAFT,
+    LAYOUT_JOINED,
     MIN_INLIERS,
     PIXEL_MATCH,
     VERIFY_Z,
@@ -56,6 +62,7 @@ from search.descriptor import (
     LocalFeatures,
     QueryPixels,
     count_inliers,
+    dense_features,
     grey_levels,
     layout_matches,
     layout_ranks,
@@ -113,6 +120,8 @@ class VerifiedNeighbours:
         self.batch_size = getattr(inner, "batch_size", 16384)
         self.features: dict[int, LocalFeatures | None] = {}
         self.inverted: dict[int, LocalFeatures | None] = {}  # toned copies' images
+        self.dense: dict[int, LocalFeatures | None] = {}  # pairs left short, laid out alike
+        self.densely: dict[tuple[int, int], int] = {}  # pair -> inliers of the denser points
         self.decided: dict[tuple[int, int, bool], int] = {}  # pair, inverted -> inliers
         self.raised: dict[tuple[int, int], float] = {}  # confirmed pair -> its own score
         self.checked = self.confirmed = 0
@@ -134,6 +143,29 @@ class VerifiedNeighbours:
                 load_image(p, draft_size=KEY_POINT_DRAFT).image, inverted=inverted
             ),
         )
+
+    def _denser(self, a: int, b: int) -> int:
+        """Inliers of the pair ``a``, ``b`` with the denser key points of either image against
+        the other's (each image's made once; each pair matched once)."""
+        key = (min(a, b), max(a, b))
+        if key not in self.densely:
+            if self.checked >= self.max_pairs:  # the run's budget is spent: no more decoding
+                return 0
+            found = 0
+            for one, other in ((a, b), (b, a)):
+                if one not in self.dense:
+                    self.dense[one] = self._read(
+                        one,
+                        lambda p: dense_features(load_image(p, draft_size=KEY_POINT_DRAFT).image),
+                    )
+                mine, theirs = self.dense[one], self._features(other)
+                if mine is not None and theirs is not None:
+                    found = max(found, count_inliers(mine, theirs))
+                if found >= MIN_INLIERS:
+                    break
+            self.confirmed += found >= MIN_INLIERS
+            self.densely[key] = found
+        return self.densely[key]
 
     def _prefetch(self, pairs: list[tuple[int, int, bool]]) -> None:
         """Make the upright key points that the first pairs within the budget will match
@@ -222,7 +254,7 @@ class VerifiedNeighbours:
         open_ = (scores < self.threshold) & (found >= 0) & (found != ids[:, None])
         if self.small:
             open_ &= ~pixels
-        toned = self._toned(ids, found, open_)
+        toned, rho = self._toned(ids, found, open_)
         grey |= toned != 0
         rows, cols = np.nonzero(grey)
         ordered = sorted(zip(rows.tolist(), cols.tolist(), strict=True), key=lambda rc: -scores[rc])
@@ -232,6 +264,8 @@ class VerifiedNeighbours:
             inliers = self._inliers(a, b, bool(toned[r, c] < 0))
             if inliers < MIN_INLIERS and toned[r, c] < 0:  # as it is too (the engine's rule)
                 inliers = max(inliers, self._inliers(a, b))
+            if inliers < MIN_INLIERS and abs(rho[r, c]) >= DENSE_LAYOUT:
+                inliers = max(inliers, self._denser(a, b))
             if inliers >= MIN_INLIERS:
                 self.raised[(min(a, b), max(a, b))] = float(scores[r, c])
                 verified = verified_copy_score(float(scores[r, c]), inliers, self.calibration)
@@ -257,12 +291,16 @@ class VerifiedNeighbours:
                     free = [c for c in free if c != at[0]]  # never given to another
         return taken
 
-    def _toned(self, ids: np.ndarray, found: np.ndarray, open_: np.ndarray) -> np.ndarray:
+    def _toned(
+        self, ids: np.ndarray, found: np.ndarray, open_: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Per pair, 1 / -1 where the candidate (one of ``open_``) is nominated by its layout,
-        upright or inverted (the best ``LAYOUT_NOMINATED`` of each row), else 0."""
+        upright or inverted (the best ``LAYOUT_NOMINATED`` of each row from
+        ``LAYOUT_JOINED``), else 0; and the pairs' layout correlations (0 where unknown)."""
         out = np.zeros(found.shape, np.int8)
+        correlations = np.zeros(found.shape, np.float32)
         if self.layouts is None or not open_.any():
-            return out
+            return out, correlations
         known = self.layouts(sorted({int(i) for i in found[open_]} | set(ids.tolist())))
         row_of = {image_id: n for n, image_id in enumerate(known)}
         ranks = layout_ranks(list(known.values()))
@@ -271,9 +309,10 @@ class VerifiedNeighbours:
             if a not in row_of or not cols:
                 continue
             rho = ranks[[row_of[int(found[r, c])] for c in cols]] @ ranks[row_of[a]]
-            for n, value in layout_matches(rho):
+            correlations[r, cols] = np.nan_to_num(rho)
+            for n, value in layout_matches(rho, at_least=LAYOUT_JOINED):
                 out[r, cols[n]] = 1 if value > 0 else -1
-        return out
+        return out, correlations
 
     def restore(self, result: DedupResult) -> DedupResult:
         """``result`` with each confirmed member's own score, marked ``verified``."""
@@ -293,5 +332,6 @@ class VerifiedNeighbours:
             "verify_checked": self.checked,
             "verify_confirmed": self.confirmed,
             "verify_images": len(self.features | self.levels | self.thumbnails),
+            "verify_dense_images": len(self.dense),
             **({"verify_crop_pairs": self.cropped} if self.crops is not None else {}),
         }
