@@ -200,7 +200,12 @@ def test_verify_raises_a_geometrically_confirmed_pair_only(tmp_path: Path, data_
     raised = verified_copy_score(0.34, provider.decided[(1, 2, False)], None)
     assert raised >= 0.5 and scores[0].tolist() == pytest.approx([1.0, raised, 0.35])
     assert provider.raised == {(1, 2): pytest.approx(0.34)}  # its own score, for the report
-    assert provider.stats() == {"verify_checked": 2, "verify_confirmed": 1, "verify_images": 3}
+    assert provider.stats() == {
+        "verify_checked": 2,
+        "verify_confirmed": 1,
+        "verify_images": 3,
+        "verify_dense_images": 0,  # no layouts given: no pair laid out alike
+    }
     # key points made on threads (the default: the machine's cores) or in one: the same
     alone = VerifiedNeighbours(inner, paths.get, low=0.3, threshold=0.5, workers=1)
     assert [a.tolist() for a in alone(np.array([1]), 3)] == [scores.tolist(), found.tolist()]
