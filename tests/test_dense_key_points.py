@@ -58,6 +58,15 @@ def _scenes(count: int) -> list[Image.Image]:
     return [render_scene(np.random.default_rng(seed)) for seed in range(count)]
 
 
+def _scene_files(folder: Path) -> list[Path]:
+    """The 12 scenes of :func:`_scenes` saved in ``folder`` (JPEG 92), in order."""
+    folder.mkdir()
+    paths = [folder / f"scene{n:02d}.jpg" for n in range(12)]
+    for scene, path in zip(_scenes(12), paths, strict=True):
+        scene.save(path, quality=92)
+    return paths
+
+
 def test_a_watermarked_copy_is_matched_by_the_denser_key_points() -> None:
     scenes = _scenes(12)
     originals = [local_features(scene, mirrored=False) for scene in scenes]
@@ -118,12 +127,7 @@ def test_the_denser_key_points_are_asked_only_for_a_pair_left_short() -> None:
 def test_a_watermarked_copy_is_found_as_a_copy(models_dir: Path, tmp_path: Path) -> None:
     """Through `imgsearch search`: a watermarked scene whose 500 key points all fall on the
     letters comes back first, flagged a duplicate and confirmed by key points."""
-    folder = tmp_path / "scenes"
-    folder.mkdir()
-    paths = []
-    for n, scene in enumerate(_scenes(12)):
-        scene.save(path := folder / f"scene{n:02d}.jpg", quality=92)
-        paths.append(path)
+    paths = _scene_files(tmp_path / "scenes")
     args = photo_library(paths, tmp_path, models_dir)
     for n in (0, 8, 10):  # left with no inliers by the 500 key points (test above)
         query = tmp_path / f"scene{n:02d}__watermark.jpg"
@@ -184,16 +188,12 @@ def test_dedup_verify_groups_a_watermarked_copy_with_its_original(
     """Through `imgsearch dedup --verify`: watermarked scenes whose 500 key points all fall
     on the letters are grouped with their originals (the denser points of either image, for
     a pair whose layouts correlate), and with nothing else."""
-    folder = tmp_path / "scenes"
-    folder.mkdir()
-    paths = []
-    for n, scene in enumerate(_scenes(12)):
-        scene.save(path := folder / f"scene{n:02d}.jpg", quality=92)
-        paths.append(path)
+    paths = _scene_files(tmp_path / "scenes")
     for n in (0, 8, 10):  # left with no inliers by the 500 key points (first test)
-        _watermarked(Image.open(paths[n])).save(folder / f"scene{n:02d}_wm.jpg", quality=90)
+        copy = paths[n].with_name(f"scene{n:02d}_wm.jpg")
+        _watermarked(Image.open(paths[n])).save(copy, quality=90)
     settings = make_settings(tmp_path / "lib", models_dir)
-    index_library(settings, [folder])
+    index_library(settings, [tmp_path / "scenes"])
     args = ["--library", str(settings.library), "--model-path", str(models_dir)]
     done = run_cli([*args, "dedup", "--verify", "--json"], tmp_path)
     assert done.returncode == 0, done.stderr
