@@ -20,7 +20,6 @@ from search.descriptor import (
     ScoredHit,
     VerifyUnavailableError,
     crop_scale_features,
-    dense_features,
     grey_levels,
     grid_levels,
     local_features,
@@ -115,14 +114,14 @@ class QueryEvidence:
         return self._once(self._closer, closer, "at a crop's scale")
 
     def denser(self) -> LocalFeatures | None:
-        """More key points of the query (:func:`search.descriptor.dense_features`), made on
-        first use from the grey levels its key points were made of, or None."""
+        """More key points of the query (:func:`search.descriptor.dense_features`, the
+        ``dense`` of its lazy key points: made on first use from the grey levels those were
+        made of), or None."""
 
-        def make(image: Image.Image) -> LocalFeatures:
-            made = self.features.dense if self.features is not None else None
-            return made if made is not None else dense_features(image)
+        def made(_: Image.Image) -> LocalFeatures | None:
+            return self.features.dense if self.features is not None else None
 
-        return self._once(self._dense, make, "denser")
+        return self._once(self._dense, made, "denser")
 
     def of_part(self, box: tuple[float, float, float, float]) -> LocalFeatures | None:
         """Key points of a part of the query (``box``: left, top, right, bottom as fractions
@@ -145,7 +144,7 @@ class QueryEvidence:
     def _once(
         self,
         made: list[LocalFeatures | None],
-        make: Callable[[Image.Image], LocalFeatures],
+        make: Callable[[Image.Image], LocalFeatures | None],
         what: str,
     ) -> LocalFeatures | None:
         """``make(image)`` on first use, kept in ``made``; None without key points."""
