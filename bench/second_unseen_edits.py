@@ -31,9 +31,8 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.unseen_edits import edit_kinds_set, run_edit_kinds  # noqa: E402
+from bench.unseen_edits import Rng, edit_kinds_set, random_crop, run_edit_kinds  # noqa: E402
 
-Rng = np.random.Generator
 Size = tuple[int, int]
 
 
@@ -47,13 +46,6 @@ def _background(size: Size, rng: Rng) -> Image.Image:
         x, y, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(5, w / 6)
         draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rng.integers(0, 256, 3).tolist()))
     return out.filter(ImageFilter.GaussianBlur(2))
-
-
-def _cut(img: Image.Image, share: float, rng: Rng) -> Image.Image:
-    w, h = img.size
-    cw, ch = int(w * share), int(h * share)
-    x, y = int(rng.uniform(0, w - cw)), int(rng.uniform(0, h - ch))
-    return img.crop((x, y, x + cw, y + ch))
 
 
 def _inset(img: Image.Image, rng: Rng) -> Image.Image:
@@ -123,11 +115,11 @@ def _cartoon(img: Image.Image, rng: Rng) -> Image.Image:
 
 def _rot90crop(img: Image.Image, rng: Rng) -> Image.Image:
     turns = [Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270]
-    return _cut(img.transpose(turns[int(rng.integers(2))]), rng.uniform(0.65, 0.8), rng)
+    return random_crop(img.transpose(turns[int(rng.integers(2))]), rng.uniform(0.65, 0.8), rng)
 
 
 def _upscale_crop(img: Image.Image, rng: Rng) -> Image.Image:
-    part = _cut(img, rng.uniform(0.55, 0.7), rng)
+    part = random_crop(img, rng.uniform(0.55, 0.7), rng)
     w, h = part.size
     small = part.resize((max(1, w // 3), max(1, h // 3)), Image.Resampling.BILINEAR)
     return small.resize((w * 2, h * 2), Image.Resampling.BICUBIC)

@@ -124,12 +124,16 @@ def _shift(img: Image.Image, rng: Rng) -> Image.Image:
     return Image.fromarray(np.roll(np.asarray(img), by, axis=(0, 1)))
 
 
-def _crop(img: Image.Image, rng: Rng) -> Image.Image:
+def random_crop(img: Image.Image, share: float, rng: Rng) -> Image.Image:
+    """``share`` of ``img``'s width and height, at a place drawn from ``rng``."""
     w, h = img.size
-    f = rng.uniform(0.3, 0.42)
-    cw, ch = int(w * f), int(h * f)
+    cw, ch = int(w * share), int(h * share)
     x, y = int(rng.uniform(0, w - cw)), int(rng.uniform(0, h - ch))
     return img.crop((x, y, x + cw, y + ch))
+
+
+def _crop(img: Image.Image, rng: Rng) -> Image.Image:
+    return random_crop(img, rng.uniform(0.3, 0.42), rng)
 
 
 def _motion_blur(img: Image.Image, rng: Rng) -> Image.Image:
