@@ -53,6 +53,7 @@ _SOURCES: dict[str, str] = {
     "KEY_POINT_VERSION": "search.descriptor.verify",
     "KEY_POINT_DRAFT": "search.descriptor.verify",
     "MIN_INLIERS": "search.descriptor.verify",
+    "pictures_agree": "search.descriptor.alignment",
     "count_inliers": "search.descriptor.verify",
     "grey_band": "search.descriptor.verify",
     "local_features": "search.descriptor.verify",
@@ -196,6 +197,7 @@ __all__ = [
     "nominees_to_check",
     "opencv",
     "photo_edits",
+    "pictures_agree",
     "pixel_candidates",
     "pixel_copy_score",
     "pixel_correlation",
@@ -218,6 +220,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
+    from search.descriptor.alignment import pictures_agree
     from search.descriptor.augmentations import (
         WORK_SIDE,
         augment,

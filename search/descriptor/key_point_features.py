@@ -44,22 +44,37 @@ class LocalFeatures:
     picture of less noise than :data:`NOISY`); ``dense``: a query's denser upright key points
     of the same picture (:func:`search.descriptor.dense_features`; None for features kept by
     the many). Each may be given as a function that makes it when first read
-    (:func:`local_features` with ``lazy``)."""
+    (:func:`local_features` with ``lazy``). ``picture``: the grey levels they were found in,
+    reduced (:func:`search.descriptor.alignment.alignment_picture`), and ``size``: that
+    picture's (width, height) before, which the key points' coordinates are in - what
+    :func:`search.descriptor.alignment.pictures_agree` lays over another image's."""
 
     upright: Planes
     mirrored: Planes | None = _MadeOnFirstUse()  # type: ignore[assignment]
     smoothed: LocalFeatures | None = _MadeOnFirstUse()  # type: ignore[assignment]
     dense: LocalFeatures | None = _MadeOnFirstUse()  # type: ignore[assignment]
+    picture: np.ndarray | None = None
+    size: tuple[int, int] = (0, 0)
 
     @property
     def count(self) -> int:
         return len(self.upright[0])
 
+    def aligned(self, mirrored: bool = False) -> tuple[np.ndarray, tuple[int, int]] | None:
+        """(``picture``, ``size``) of the upright planes, or of the ``mirrored`` ones;
+        None without a picture."""
+        if self.picture is None:
+            return None
+        return (self.picture[:, ::-1] if mirrored else self.picture), self.size
+
 
 def features_to_arrays(features: LocalFeatures) -> dict[str, np.ndarray]:
     """The arrays of an image's features: upright, mirrored when made (not when still to be
-    made on first use), smoothed (and its mirrored) when made."""
+    made on first use), smoothed (and its mirrored) when made; their picture when kept."""
     out: dict[str, np.ndarray] = {}
+    if features.picture is not None:
+        out["picture"] = np.asarray(features.picture, np.uint8)
+        out["size"] = np.asarray(features.size, np.int32)
     layers = [("", features)]
     if (smoothed := _made(features, "smoothed")) is not None:
         layers.append(("smoothed_", smoothed))
@@ -73,11 +88,14 @@ def features_to_arrays(features: LocalFeatures) -> dict[str, np.ndarray]:
 def features_from_arrays(arrays: Mapping[str, np.ndarray]) -> LocalFeatures:
     """:func:`features_to_arrays` read back; ValueError when they are not such arrays."""
 
+    picture, size = _picture_from_arrays(arrays) if "picture" in arrays else (None, (0, 0))
+
     def layer(prefix: str) -> LocalFeatures:
         mirrored = None
         if f"{prefix}mirrored_points" in arrays:
             mirrored = _planes_from_arrays(f"{prefix}mirrored_", arrays)
-        return LocalFeatures(_planes_from_arrays(prefix, arrays), mirrored)
+        planes = _planes_from_arrays(prefix, arrays)
+        return LocalFeatures(planes, mirrored, picture=picture, size=size)
 
     smoothed = layer("smoothed_") if "smoothed_points" in arrays else None
     found = layer("")
@@ -89,9 +107,10 @@ def upright_only(features: LocalFeatures) -> LocalFeatures:
     """``features`` without their mirrored planes (smoothed ones kept, unmirrored): how a
     library image is matched second, whoever made its features."""
     smoothed = _made(features, "smoothed")
+    picture = {"picture": features.picture, "size": features.size}
     if smoothed is not None:
-        smoothed = LocalFeatures(smoothed.upright, None)
-    return LocalFeatures(features.upright, None, smoothed)
+        smoothed = LocalFeatures(smoothed.upright, None, **picture)
+    return LocalFeatures(features.upright, None, smoothed, **picture)
 
 
 def has_mirrored(features: LocalFeatures) -> bool:
@@ -113,6 +132,15 @@ def _planes_to_arrays(prefix: str, planes: Planes) -> dict[str, np.ndarray]:
     if descriptors is not None:  # none: ORB found no key point
         out[f"{prefix}descriptors"] = np.asarray(descriptors, np.uint8)
     return out
+
+
+def _picture_from_arrays(arrays: Mapping[str, Any]) -> tuple[np.ndarray, tuple[int, int]]:
+    picture, size = np.asarray(arrays["picture"]), np.asarray(arrays.get("size", ()))
+    if picture.dtype != np.uint8 or picture.ndim != 2 or min(picture.shape) < 1:
+        raise ValueError("a key-point picture is not [H, W] uint8")
+    if size.shape != (2,) or (size < 1).any():
+        raise ValueError("a key-point picture's size is not (width, height)")
+    return picture, (int(size[0]), int(size[1]))
 
 
 def _planes_from_arrays(prefix: str, arrays: Mapping[str, Any]) -> Planes:

@@ -29,6 +29,8 @@ from PIL import Image, ImageFilter
 
 from models import contrast_levels
 from models.frame import find_content_box
+from search.descriptor.alignment import SCALE as ALIGNMENT_SCALE
+from search.descriptor.alignment import alignment_picture, pictures_agree
 from search.descriptor.config import DUPLICATE_Z, VERIFIED_Z, VERIFY_Z
 from search.descriptor.errors import VerifyUnavailableError
 from search.descriptor.expansion import SELF_SCORE
@@ -67,7 +69,10 @@ ORB_SETTINGS = {"nfeatures": FEATURES, "edgeThreshold": 15, "patchSize": 15, "fa
 KEY_POINT_VERSION = (
     "orb1-"
     + sha256(
-        repr((KEY_POINT_DRAFT, SIDE, NOISY, SMOOTHING, sorted(ORB_SETTINGS.items()))).encode()
+        repr(
+            # ALIGNMENT_SCALE: the size of the alignment picture kept with them
+            (KEY_POINT_DRAFT, SIDE, NOISY, SMOOTHING, sorted(ORB_SETTINGS.items()), ALIGNMENT_SCALE)
+        ).encode()
     ).hexdigest()[:8]
 )
 
@@ -112,17 +117,21 @@ def local_features(
     picture = _picture(image, frames, SIDE)
     grey = contrast_levels(picture)
     smoothed: LocalFeatures | Callable[[], LocalFeatures] | None = None
-    if noise_level(grey) >= NOISY:
+    noise = noise_level(grey)
+    aligned = _aligned(grey, inverted, noise)  # one picture for every layer: one coordinates
+    if noise >= NOISY:
 
         def smooth() -> LocalFeatures:
             blurred = contrast_levels(picture.filter(ImageFilter.GaussianBlur(SMOOTHING)))
-            return _orb(blurred, mirrored=mirrored, inverted=inverted, lazy=lazy)
+            return _orb(blurred, mirrored=mirrored, inverted=inverted, lazy=lazy, aligned=aligned)
 
         smoothed = smooth if lazy else smooth()
-    features = _orb(grey, mirrored=mirrored, inverted=inverted, lazy=lazy)
+    features = _orb(grey, mirrored=mirrored, inverted=inverted, lazy=lazy, aligned=aligned)
     features.smoothed = smoothed  # type: ignore[assignment]  # (``replace`` would read all)
     if lazy and not inverted:  # a query's denser key points, from the same grey levels
-        dense = partial(_orb, grey, mirrored=False, inverted=False, features=DENSE_FEATURES)
+        dense = partial(
+            _orb, grey, mirrored=False, inverted=False, features=DENSE_FEATURES, aligned=aligned
+        )
         features.dense = dense  # type: ignore[assignment]
     return features
 
@@ -177,6 +186,22 @@ def _picture(image: Image.Image, frames: bool, side: int) -> Image.Image:
     return img.resize(size, Image.Resampling.BILINEAR)
 
 
+def _aligned(
+    grey: np.ndarray, inverted: bool, noise: float | None = None
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """The alignment picture of ``grey`` (inverted if asked) and ``grey``'s (width, height).
+    A picture whose :func:`noise_level` reaches :data:`NOISY` is smoothed first, as its key
+    points are, by a Gaussian wide enough to leave about one grey level of its noise (at
+    least :data:`SMOOTHING`): noise would fill every cell with detail of its own."""
+    cv2 = opencv()
+    noise = noise_level(grey) if noise is None else noise  # (given: already measured)
+    if noise >= NOISY:
+        # white noise of deviation n is left at n / (2 sqrt(pi) r) by a Gaussian of radius r
+        grey = cv2.GaussianBlur(grey, (0, 0), max(SMOOTHING, noise / (2 * np.sqrt(np.pi))))
+    picture = alignment_picture(cv2, grey)
+    return (255 - picture if inverted else picture), (grey.shape[1], grey.shape[0])
+
+
 def _orb(
     grey: np.ndarray,
     *,
@@ -184,8 +209,12 @@ def _orb(
     inverted: bool,
     lazy: bool = False,
     features: int = FEATURES,
+    aligned: tuple[np.ndarray, tuple[int, int]] | None = None,
 ) -> LocalFeatures:
+    """ORB features of ``grey`` (inverted if asked), with ``aligned`` (:func:`_aligned`;
+    made from ``grey`` when not given) as their picture."""
     cv2 = opencv()
+    picture, size = aligned or _aligned(grey, inverted)
     if inverted:
         grey = 255 - grey
 
@@ -195,9 +224,10 @@ def _orb(
         return np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2), descriptors
 
     if not mirrored:
-        return LocalFeatures(detect(grey))
+        return LocalFeatures(detect(grey), picture=picture, size=size)
     flipped = partial(detect, np.ascontiguousarray(grey[:, ::-1]))
-    return LocalFeatures(detect(grey), flipped if lazy else flipped())  # type: ignore[arg-type]
+    made = flipped if lazy else flipped()
+    return LocalFeatures(detect(grey), made, picture=picture, size=size)  # type: ignore[arg-type]
 
 
 def noise_level(grey: np.ndarray) -> float:
@@ -212,13 +242,19 @@ def noise_level(grey: np.ndarray) -> float:
     return float(np.sqrt(np.pi / 2) * np.abs(both).sum(dtype=np.int64) / (6 * both.size))
 
 
+Aligned = tuple[np.ndarray, tuple[int, int]] | None  # LocalFeatures.aligned()
+
+
 def _inliers(
     cv2: Any,
-    a: tuple[np.ndarray, np.ndarray | None],
-    b: tuple[np.ndarray, np.ndarray | None],
+    a: tuple[Planes | None, Aligned],
+    b: tuple[Planes | None, Aligned],
     affine: bool = False,
 ) -> int:
-    (pa, da), (pb, db) = a, b
+    """The inliers of ``a``'s planes matched to ``b``'s; 0 for no plausible transform, and
+    for one that explains :data:`MIN_INLIERS` or more points but not the two pictures
+    (:func:`pictures_agree`: an overlay the two share)."""
+    ((pa, da), a_picture), ((pb, db), b_picture) = a, b
     if da is None or db is None or len(da) < 4 or len(db) < 4:
         return 0
     from_a, to_b = matches(da, db)
@@ -237,7 +273,13 @@ def _inliers(
     if not 1 / MAX_SCALE < scale < MAX_SCALE or keep.sum() < 4:
         return 0
     spread = min(src[keep].std(axis=0).min(), dst[keep].std(axis=0).min())
-    return int(keep.sum()) if spread >= MIN_SPREAD * SIDE else 0
+    if spread < MIN_SPREAD * SIDE:
+        return 0
+    if keep.sum() >= MIN_INLIERS and not pictures_agree(
+        cv2, a_picture, b_picture, transform, (src, dst)
+    ):
+        return 0
+    return int(keep.sum())
 
 
 def count_inliers(
@@ -257,15 +299,17 @@ def count_inliers(
 def _count_inliers(a: LocalFeatures, b: LocalFeatures, enough: int | None, affine: bool) -> int:
     cv2 = opencv()
     best = 0
+    a_up, a_mirrored, b_up = a.aligned(), a.aligned(mirrored=True), b.aligned()
     directions: tuple[Callable[[], tuple[Planes | None, Planes | None]], ...] = (
-        lambda: (a.upright, b.upright),
-        lambda: (a.mirrored, b.upright),  # read when asked: ``a``'s may be made on first use
-        lambda: (b.upright, a.upright),
-        lambda: (b.upright, a.mirrored),
+        lambda: ((a.upright, a_up), (b.upright, b_up)),
+        # read when asked: ``a``'s may be made on first use
+        lambda: ((a.mirrored, a_mirrored), (b.upright, b_up)),
+        lambda: ((b.upright, b_up), (a.upright, a_up)),
+        lambda: ((b.upright, b_up), (a.mirrored, a_mirrored)),
     )
     for direction in directions:
         first, second = direction()
-        if first is None or second is None:
+        if first[0] is None or second[0] is None:
             continue
         best = max(best, _inliers(cv2, first, second, affine))
         if enough is not None and best >= enough:
