@@ -95,7 +95,7 @@ def test_cli_selects_the_descriptor(data_dir: Path, models_dir: Path) -> None:
 
 def test_verify_confirms_copies_not_strangers(data_dir: Path, monkeypatch) -> None:
     pytest.importorskip("cv2")
-    from search.descriptor import verify
+    from search.descriptor import confirmed, verify
 
     paths = sorted((data_dir / "hymenoptera/images/val/bees").glob("*.jpg"))[:3]
     with Image.open(paths[0]) as im:
@@ -107,18 +107,18 @@ def test_verify_confirms_copies_not_strangers(data_dir: Path, monkeypatch) -> No
     a = verify.local_features(photo)
     assert a.count > 100
     inliers = verify.count_inliers(a, verify.local_features(copy))
-    assert inliers >= verify.MIN_INLIERS and verify.verified_score(inliers) > 0
+    assert inliers >= verify.MIN_INLIERS and confirmed.verified_score(inliers) > 0
     for other in paths[1:]:
         with Image.open(other) as im:
             stranger = verify.local_features(im.convert("RGB"))
         assert verify.count_inliers(a, stranger) < verify.MIN_INLIERS
-    assert verify.verified_score(verify.MIN_INLIERS - 1) == 0.0
+    assert confirmed.verified_score(verify.MIN_INLIERS - 1) == 0.0
     # more inliers, a higher score, never a tie, never 1 (a confirmed copy is not the file)
-    strengths = [verify.verified_score(n) for n in (12, 13, 60, 61, 499, verify.FEATURES)]
+    strengths = [confirmed.verified_score(n) for n in (12, 13, 60, 61, 499, verify.FEATURES)]
     assert strengths == sorted(set(strengths)) and strengths[-1] < 1.0
-    floor = verify.verified_floor(None)
-    assert floor < verify.verified_copy_score(0.5, 300, None) < (1 + floor) / 2 + 1e-9
-    assert verify.verified_copy_score(0.5, verify.MIN_INLIERS - 1, None) == 0.5
+    floor = confirmed.verified_floor(None)
+    assert floor < confirmed.verified_copy_score(0.5, 300, None) < (1 + floor) / 2 + 1e-9
+    assert confirmed.verified_copy_score(0.5, verify.MIN_INLIERS - 1, None) == 0.5
     monkeypatch.setitem(sys.modules, "cv2", None)  # OpenCV missing: a clear, typed error
     with pytest.raises(verify.VerifyUnavailableError, match="opencv-python-headless"):
         verify.local_features(photo)

@@ -55,15 +55,15 @@ _SOURCES: dict[str, str] = {
     "MIN_INLIERS": "search.descriptor.verify",
     "pictures_agree": "search.descriptor.alignment",
     "count_inliers": "search.descriptor.verify",
-    "grey_band": "search.descriptor.verify",
+    "grey_band": "search.descriptor.confirmed",
     "local_features": "search.descriptor.verify",
     "count_inliers_closer": "search.descriptor.verify",
     "crop_scale_features": "search.descriptor.verify",
     "dense_features": "search.descriptor.verify",
     "DENSE_LAYOUT": "search.descriptor.verify",
     "opencv": "search.descriptor.verify",
-    "verified_copy_score": "search.descriptor.verify",
-    "verified_floor": "search.descriptor.verify",
+    "verified_copy_score": "search.descriptor.confirmed",
+    "verified_floor": "search.descriptor.confirmed",
     "LAYOUT_MATCH": "search.descriptor.layout_match",
     "LAYOUT_JOINED": "search.descriptor.layout_match",
     "LAYOUT_NOMINATED": "search.descriptor.layout_match",
@@ -96,7 +96,7 @@ _SOURCES: dict[str, str] = {
     "pixel_copy_score": "search.descriptor.pixel_match",
     "pixel_correlation": "search.descriptor.pixel_match",
     "thumbnail": "search.descriptor.pixel_match",
-    "verified_score": "search.descriptor.verify",
+    "verified_score": "search.descriptor.confirmed",
     "DEFAULT_EDITS_PER_IMAGE": "search.descriptor.whitening",
     "DEFAULT_SAMPLE": "search.descriptor.whitening",
     "EditCovariance": "search.descriptor.whitening",
@@ -239,6 +239,12 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         WITNESS_Z,
         DescriptorConfig,
     )
+    from search.descriptor.confirmed import (
+        grey_band,
+        verified_copy_score,
+        verified_floor,
+        verified_score,
+    )
     from search.descriptor.descriptors import Descriptor, StoredImage
     from search.descriptor.errors import DescriptorError, VerifyUnavailableError, WhiteningError
     from search.descriptor.key_point_features import (
@@ -295,13 +301,9 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         count_inliers_closer,
         crop_scale_features,
         dense_features,
-        grey_band,
         key_points_match,
         local_features,
         opencv,
-        verified_copy_score,
-        verified_floor,
-        verified_score,
     )
     from search.descriptor.whitening import (
         DEFAULT_EDITS_PER_IMAGE,

@@ -18,7 +18,7 @@ So a query whose longer side is at most :data:`PIXEL_SIDE` has its best
 :data:`PIXEL_CHECKED` candidates below the confirmed band (whatever their z: a thumbnail's
 original often scores low) compared this way, and a candidate from :data:`PIXEL_MATCH` is a
 confirmed copy, placed in the confirmed band by its correlation
-(:func:`search.descriptor.verify.confirmed_copy_score`).
+(:func:`search.descriptor.confirmed.confirmed_copy_score`).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import numpy as np
 from PIL import Image
 
 from models import load_image
+from search.descriptor.confirmed import confirmed_copy_score, verified_floor
 from search.descriptor.expansion import SELF_SCORE
-from search.descriptor.verify import confirmed_copy_score, verified_floor
 
 if TYPE_CHECKING:
     from search.descriptor.calibration import Calibration
