@@ -70,7 +70,7 @@ def pictures_agree(
     src, dst = matched
     if len(src) < HOMOGRAPHY_INLIERS:
         return False
-    homography, mask = cv2.findHomography(src, dst, cv2.RANSAC, 6.0)
+    homography, mask = cv2.findHomography(src, dst, cv2.RANSAC, 6.0, maxIters=500)
     if homography is None or mask is None or int(mask.sum()) < HOMOGRAPHY_INLIERS:
         return False
     return _aligned_agree(cv2, first, second, homography) is True
