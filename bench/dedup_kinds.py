@@ -39,6 +39,19 @@ from search.evaluation import GroundTruth, load_truth  # noqa: E402
 FAMILIES = {"holdout": None, "unseen": unseen_set, "unseen2": second_unseen_set}
 
 
+def family_truth(
+    ap: argparse.ArgumentParser, family: str, spec: str, seed: int, data: Path
+) -> GroundTruth:
+    """The ground truth of ``family``'s copy set over the hold-out set ``spec`` (POOL-N),
+    made under /tmp when missing; a usage error for a malformed ``spec``."""
+    pool, _, size = spec.rpartition("-")
+    if pool not in HOLDOUT_POOLS or not size.isdigit():
+        ap.error(f"--sets: {spec!r} is not POOL-N (POOL one of {', '.join(HOLDOUT_POOLS)})")
+    truth_path = holdout_set(pool, int(size), seed, data)
+    make = FAMILIES[family]
+    return load_truth(make(truth_path, seed) if make else truth_path)
+
+
 def imgsearch(args: list[str], library: Path, model_path: Path) -> str:
     """stdout of ``imgsearch --library LIBRARY --model-path M ARGS``; exits on failure."""
     # this checkout's code (a worktree of another commit measures that commit)
@@ -97,12 +110,7 @@ def main() -> None:
     ap.add_argument("--model-path", type=Path, default=ROOT.parent / "shared" / "models")
     args = ap.parse_args()
     for spec in args.sets.split(","):
-        pool, _, size = spec.rpartition("-")
-        if pool not in HOLDOUT_POOLS or not size.isdigit():
-            ap.error(f"--sets: {spec!r} is not POOL-N (POOL one of {', '.join(HOLDOUT_POOLS)})")
-        truth_path = holdout_set(pool, int(size), args.seed, args.data)
-        make = FAMILIES[args.family]
-        truth = load_truth(make(truth_path, args.seed) if make else truth_path)
+        truth = family_truth(ap, args.family, spec, args.seed, args.data)
         with tempfile.TemporaryDirectory(prefix="imgsearch-dedup-kinds-") as work:
             folder = Path(work) / "photos"
             folder.mkdir()

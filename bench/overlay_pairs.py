@@ -29,11 +29,10 @@ sys.path.insert(0, str(ROOT))
 from PIL import Image  # noqa: E402
 
 import search.descriptor.verify as verify  # noqa: E402
-from bench.dedup_kinds import FAMILIES  # noqa: E402
+from bench.dedup_kinds import FAMILIES, family_truth  # noqa: E402
 from bench.edit_queries import kind_of  # noqa: E402
-from bench.holdout import HOLDOUT_POOLS, holdout_set  # noqa: E402
 from search.descriptor import KEY_POINT_DRAFT, MIN_INLIERS, LocalFeatures  # noqa: E402
-from search.evaluation import GroundTruth, load_truth  # noqa: E402
+from search.evaluation import GroundTruth  # noqa: E402
 
 _FEATURES: dict[str, LocalFeatures] = {}  # each worker's (forked) copy
 
@@ -82,12 +81,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     args = ap.parse_args()
     for spec in args.sets.split(","):
-        pool, _, size = spec.rpartition("-")
-        if pool not in HOLDOUT_POOLS or not size.isdigit():
-            ap.error(f"--sets: {spec!r} is not POOL-N (POOL one of {', '.join(HOLDOUT_POOLS)})")
-        truth_path = holdout_set(pool, int(size), args.seed, args.data)
-        make = FAMILIES[args.family]
-        truth = load_truth(make(truth_path, args.seed) if make else truth_path)
+        truth = family_truth(ap, args.family, spec, args.seed, args.data)
         start = time.perf_counter()
         with Pool(args.workers) as workers:
             made = workers.map(features, [truth.root / f for f in truth.files], chunksize=8)

@@ -1,8 +1,8 @@
 """Two different photos that carry the same overlay are not copies by their key points.
 
 The same caption stickers laid over different photos give their key points, and one transform
-(the identity) explains them: ORB + RANSAC confirmed 12 of 56 such pairs of hymenoptera
-photos with 122-233 inliers before the pictures themselves were compared
+(the identity) explains them: ORB + RANSAC confirmed such pairs of hymenoptera photos with
+up to 283 inliers before the pictures themselves were compared
 (:func:`search.descriptor.pictures_agree`). Copies keep their confirmation.
 """
 

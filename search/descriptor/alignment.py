@@ -2,9 +2,9 @@
 
 ORB + RANSAC finds one transform that maps many key points of one image onto another's. For
 copies those points are the picture's own; but two *different* photos that carry the same
-overlay - one watermark, one emoji sticker, a halftone's dot screen, a pixelation's block grid -
-share the overlay's key points, and one transform explains them too (measured: 161 pairs of
-different photos with the same stickers reached 14-49 inliers). What tells the two apart is
+overlay - one watermark, the same emoji stickers, a halftone's dot screen - share the
+overlay's key points, and one transform explains them too (measured: 161 pairs of different
+photos with the same stickers reached 12-49 inliers). What tells the two apart is
 everywhere else in the picture: warped by that transform, a copy's grey levels agree with its
 original's wherever both have detail; a different photo's do not.
 
@@ -22,7 +22,7 @@ few cells with detail on both sides: no verdict (agree).
 
 Measured (``bench/README.md``, "Overlays shared by different photos"): thresholds set on the
 hold-out family's pairs (photos-120: 1,139 confirmed copies, 162 confirmed pairs of different
-photos with the same stickers), then read on the first unseen family's.
+photos with the same stickers), then read on the two unseen families'.
 """
 
 from __future__ import annotations

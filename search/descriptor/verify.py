@@ -108,12 +108,13 @@ def local_features(
     the first direction that holds): for a query's features, used by one query. The picture
     is kept until then, so features kept by the many (a cache) are made eagerly; with ``lazy``
     the query's denser key points (``dense``, :func:`dense_features`) are made from the same
-    grey levels when first asked for."""
+    grey levels when first asked for. Every layer carries the picture's alignment picture
+    (:func:`search.descriptor.alignment.pictures_agree`)."""
     picture = _picture(image, frames, SIDE)
     grey = contrast_levels(picture)
     smoothed: LocalFeatures | Callable[[], LocalFeatures] | None = None
     noise = noise_level(grey)
-    aligned = _aligned(grey, inverted, noise)  # one picture for every layer: one coordinates
+    aligned = _aligned(grey, inverted, noise)  # every layer's: their points share one frame
     if noise >= NOISY:
 
         def smooth() -> LocalFeatures:
@@ -295,7 +296,8 @@ def _count_inliers(a: LocalFeatures, b: LocalFeatures, enough: int | None, affin
     cv2 = opencv()
     best = 0
     a_up, a_mirrored, b_up = a.aligned(), a.aligned(mirrored=True), b.aligned()
-    directions: tuple[Callable[[], tuple[Planes | None, Planes | None]], ...] = (
+    Side = tuple[Planes | None, Aligned]  # a direction's planes and their picture
+    directions: tuple[Callable[[], tuple[Side, Side]], ...] = (
         lambda: ((a.upright, a_up), (b.upright, b_up)),
         # read when asked: ``a``'s may be made on first use
         lambda: ((a.mirrored, a_mirrored), (b.upright, b_up)),
