@@ -26,11 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from PIL import Image  # noqa: E402
-
 import search.descriptor.verify as verify  # noqa: E402
 from bench.dedup_kinds import FAMILIES, family_truth  # noqa: E402
 from bench.edit_queries import kind_of  # noqa: E402
+from models import load_image  # noqa: E402
 from search.descriptor import KEY_POINT_DRAFT, MIN_INLIERS, LocalFeatures  # noqa: E402
 from search.evaluation import GroundTruth  # noqa: E402
 
@@ -38,9 +37,8 @@ _FEATURES: dict[str, LocalFeatures] = {}  # each worker's (forked) copy
 
 
 def features(path: Path) -> LocalFeatures:
-    with Image.open(path) as img:
-        img.draft("RGB", KEY_POINT_DRAFT)
-        return verify.local_features(img.convert("RGB"))
+    """A file's key points, read as ``dedup --verify`` reads it."""
+    return verify.local_features(load_image(path, draft_size=KEY_POINT_DRAFT).image)
 
 
 def match(pair: tuple[str, str]) -> tuple[int, int]:

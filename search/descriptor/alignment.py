@@ -27,6 +27,7 @@ photos with the same stickers), then read on the two unseen families'.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,6 @@ CELLS = 8  # fewer cells with detail on both sides: no verdict
 AGREEING = 0.5  # the median cell's correlation from which two aligned pictures agree
 DEPENDENT = 0.6  # ... or the correlation ratio of their grey levels, either way round
 LEVEL_BINS = 16  # grey levels of the predicting picture, in bins of equal counts
-HOMOGRAPHY_INLIERS = 12  # matches a homography must explain to be tried (MIN_INLIERS)
 
 
 def alignment_picture(cv2: Any, grey: np.ndarray) -> np.ndarray:
@@ -54,26 +54,21 @@ def pictures_agree(
     first: tuple[np.ndarray, tuple[int, int]] | None,
     second: tuple[np.ndarray, tuple[int, int]] | None,
     transform: np.ndarray,
-    matched: tuple[np.ndarray, np.ndarray],
+    refit: Callable[[], np.ndarray | None],
 ) -> bool:
     """Whether ``first``'s picture and ``second``'s, aligned by ``transform`` (2 x 3, from
     ``first``'s key-point coordinates to ``second``'s), agree; each given as (its
     :func:`alignment_picture`, the (width, height) of the picture its key points were found
-    in). ``matched``: every ratio-test match ``(points of first, points of second)``, from
-    which a homography is fitted when the transform does not align the pictures. True when
-    either picture is missing (no verdict)."""
+    in). ``refit()``: a homography (3 x 3) of the same matches, or None, asked for when the
+    transform does not align the pictures. True when either picture is missing (no
+    verdict)."""
     if first is None or second is None:
         return True
     full = np.vstack([transform, [0.0, 0.0, 1.0]])
     if _aligned_agree(cv2, first, second, full) is not False:
         return True
-    src, dst = matched
-    if len(src) < HOMOGRAPHY_INLIERS:
-        return False
-    homography, mask = cv2.findHomography(src, dst, cv2.RANSAC, 6.0, maxIters=500)
-    if homography is None or mask is None or int(mask.sum()) < HOMOGRAPHY_INLIERS:
-        return False
-    return _aligned_agree(cv2, first, second, homography) is True
+    homography = refit()
+    return homography is not None and _aligned_agree(cv2, first, second, homography) is True
 
 
 def _to_picture(size: tuple[int, int], picture: np.ndarray) -> np.ndarray:

@@ -114,7 +114,7 @@ def local_features(
     grey = contrast_levels(picture)
     smoothed: LocalFeatures | Callable[[], LocalFeatures] | None = None
     noise = noise_level(grey)
-    aligned = _aligned(grey, inverted, noise)  # every layer's: their points share one frame
+    aligned = _aligned(grey, noise)  # every layer's: their points share one frame
     if noise >= NOISY:
 
         def smooth() -> LocalFeatures:
@@ -182,10 +182,9 @@ def _picture(image: Image.Image, frames: bool, side: int) -> Image.Image:
     return img.resize(size, Image.Resampling.BILINEAR)
 
 
-def _aligned(
-    grey: np.ndarray, inverted: bool, noise: float | None = None
-) -> tuple[np.ndarray, tuple[int, int]]:
-    """The alignment picture of ``grey`` (inverted if asked) and ``grey``'s (width, height).
+def _aligned(grey: np.ndarray, noise: float | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """The alignment picture of ``grey`` and ``grey``'s (width, height) (the same for
+    inverted key points: :func:`pictures_agree` reads either sign).
     A picture whose :func:`noise_level` reaches :data:`NOISY` is smoothed first, as its key
     points are, by a Gaussian wide enough to leave about one grey level of its noise (at
     least :data:`SMOOTHING`): noise would fill every cell with detail of its own."""
@@ -194,8 +193,7 @@ def _aligned(
     if noise >= NOISY:
         # white noise of deviation n is left at n / (2 sqrt(pi) r) by a Gaussian of radius r
         grey = cv2.GaussianBlur(grey, (0, 0), max(SMOOTHING, noise / (2 * np.sqrt(np.pi))))
-    picture = alignment_picture(cv2, grey)
-    return (255 - picture if inverted else picture), (grey.shape[1], grey.shape[0])
+    return alignment_picture(cv2, grey), (grey.shape[1], grey.shape[0])
 
 
 def _orb(
@@ -210,7 +208,7 @@ def _orb(
     """ORB features of ``grey`` (inverted if asked), with ``aligned`` (:func:`_aligned`;
     made from ``grey`` when not given) as their picture."""
     cv2 = opencv()
-    picture, size = aligned or _aligned(grey, inverted)
+    picture, size = aligned or _aligned(grey)
     if inverted:
         grey = 255 - grey
 
@@ -271,11 +269,22 @@ def _inliers(
     spread = min(src[keep].std(axis=0).min(), dst[keep].std(axis=0).min())
     if spread < MIN_SPREAD * SIDE:
         return 0
+    refit = partial(_homography, cv2, src, dst)
     if keep.sum() >= MIN_INLIERS and not pictures_agree(
-        cv2, a_picture, b_picture, transform, (src, dst)
+        cv2, a_picture, b_picture, transform, refit
     ):
         return 0
     return int(keep.sum())
+
+
+def _homography(cv2: Any, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
+    """A homography of the matches ``src`` -> ``dst`` (RANSAC as :func:`_inliers`'s), or None
+    when it explains fewer than :data:`MIN_INLIERS` of them: how a perspective copy is
+    aligned where one similarity transform aligns it only near its key points."""
+    if len(src) < MIN_INLIERS:
+        return None
+    found, mask = cv2.findHomography(src, dst, cv2.RANSAC, RANSAC_PIXELS, maxIters=500)
+    return found if mask is not None and int(mask.sum()) >= MIN_INLIERS else None
 
 
 def count_inliers(
