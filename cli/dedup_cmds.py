@@ -178,6 +178,9 @@ def dedup(
     confirmed = result.stats.get("verify_confirmed")
     if confirmed:  # pairs below the threshold that local features confirmed joined too
         message += f" or confirmed by local features ({confirmed} pair(s))"
+    refuted = result.stats.get("verify_refuted")
+    if refuted:  # pairs over it that neither key points nor layouts found one picture in
+        message += f"; {refuted} pair(s) over it refuted by local features and layouts"
     if videos:
         message += f"; {len(videos)} group(s) of copies of a video"
     click.echo(message + (f"; report: {output}" if output else ""), err=True)

@@ -205,6 +205,7 @@ def test_verify_raises_a_geometrically_confirmed_pair_only(tmp_path: Path, data_
         "verify_confirmed": 1,
         "verify_images": 3,
         "verify_dense_images": 0,  # no layouts given: no pair laid out alike
+        "verify_refuted": 0,  # nor refuted
     }
     # key points made on threads (the default: the machine's cores) or in one: the same
     alone = VerifiedNeighbours(inner, paths.get, low=0.3, threshold=0.5, workers=1)

@@ -18,7 +18,9 @@ The grouping rule (keeper-first star clustering; deterministic)
    (its ``score``), and the keeper is the best image of its group. Nothing chains: two images
    share a group only if both are near-duplicates of the same keeper. With
    ``linkage="complete"`` a member is also taken only if it has an edge to every member taken
-   before it (best score first), so every pair in a group is ``>= threshold``.
+   before it (best score first), so every pair in a group is ``>= threshold``. With a pair
+   check (``holds``, e.g. ``dedup --verify``'s key points and layouts) an edge it refutes is
+   not taken: the image stays free for a later keeper.
 4. **Keeper and reason**: the keeper is the group's first image by the rules; ``reason`` names
    the first rule on which it beats the runner-up. The keeper should be the image the others
    were made from: the rules (EXIF capture time, not framed, camera format, resolution of the
@@ -164,9 +166,16 @@ def _edges(
 
 
 def _star_groups(
-    m: int, lo: np.ndarray, hi: np.ndarray, s: np.ndarray, rank: np.ndarray, linkage: str
+    m: int,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    s: np.ndarray,
+    rank: np.ndarray,
+    linkage: str,
+    holds: Callable[[int, int], bool] = lambda u, v: True,
 ) -> list[tuple[int, list[tuple[int, float]]]]:
-    """Keeper-first star clustering of ``m`` nodes; ``rank[node]`` = keeper order."""
+    """Keeper-first star clustering of ``m`` nodes; ``rank[node]`` = keeper order; an edge
+    ``holds(u, v)`` refutes is not taken."""
     src = np.concatenate([lo, hi])
     dst = np.concatenate([hi, lo])
     sc = np.concatenate([s, s])
@@ -186,9 +195,10 @@ def _star_groups(
         for v, score in zip(nbr, nsc, strict=True):
             if linkage == "complete" and taken:
                 linked = set(dst[indptr[v] : indptr[v + 1]].tolist())
-                if any(w not in linked for w, _ in taken):
+                if any(w not in linked or not holds(w, v) for w, _ in taken):
                     continue
-            taken.append((v, score))
+            if holds(u, v):
+                taken.append((v, score))
         if taken:
             owner[u] = len(groups)
             for v, _ in taken:
@@ -210,12 +220,15 @@ def find_duplicates(
     linkage: Linkage = "star",
     batch_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    holds: Callable[[int, int], bool] | None = None,
 ) -> DedupResult:
     """Group exact and near duplicates (rule in the module docstring); never touches files.
 
     ``vectors``: unit vectors, one row per image (float32/float16), used by the default faiss
     provider. ``neighbours``: a provider to use instead (e.g. the library's FAISS index); ids
     it returns that are not among ``images`` are ignored. ``near=False``: exact groups only.
+    ``holds(a, b)``: a check of a near pair of image ids (the keeper's first); a pair it
+    refutes is not grouped.
     """
     started = time.perf_counter()
     threshold = DEFAULT_DEDUP_THRESHOLD if threshold is None else float(threshold)
@@ -274,7 +287,11 @@ def find_duplicates(
     rank = np.full(len(images), len(images), dtype=np.int64)
     ranked = sorted(linked.tolist(), key=lambda i: keeper_key(images[i], rules))
     rank[ranked] = np.arange(len(ranked))
-    stars = _star_groups(len(images), lo, hi, sc, rank, linkage)
+
+    def held(u: int, v: int) -> bool:
+        return holds is None or holds(images[u].id, images[v].id)
+
+    stars = _star_groups(len(images), lo, hi, sc, rank, linkage, held)
 
     # 4. groups with exact copies, keeper and reason
     groups: list[DedupGroup] = []

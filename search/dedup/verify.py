@@ -8,9 +8,10 @@ photo) is raised to its verified copy score (:func:`search.descriptor.verified_c
 the rule of the engine's ``verify=on`` and the offline evaluation; at least the threshold),
 so it becomes an edge of the duplicate graph (its own score is kept in
 :attr:`VerifiedNeighbours.raised` for the report). Pairs above the threshold are never
-demoted. Features are computed once per image (the file at 1024 px; kept on disk by the
-library's key-point cache when ``key_points`` reads them, as a query's candidates' are), and
-at most ``max_pairs`` pairs are checked (the best-scoring first within each batch).
+demoted, but may be refuted (below). Features are computed once per image (the file at
+1024 px; kept on disk by the library's key-point cache when ``key_points`` reads them, as a
+query's candidates' are), and at most ``max_pairs`` pairs are checked (the best-scoring first
+within each batch).
 
 An image too small for key points (``small``: its longer side at most ``PIXEL_SIDE``, a
 thumbnail) is compared with each of its candidates by pixels instead, whatever their score
@@ -27,6 +28,15 @@ which the engine joins the library's layouts to a query's candidates). A pair le
 ``MIN_INLIERS`` whose layouts correlate (``|rho| >= DENSE_LAYOUT``) is matched again with the
 denser key points of either image (:func:`search.descriptor.dense_features`, made once per
 image from its file): a watermark's letters take an image's first 500 key points.
+
+A pair over the threshold is checked too when star grouping would take it
+(:meth:`VerifiedNeighbours.holds`): different photos put through one strong filter (a halftone
+screen, pixelation, the same collage frame) look alike to the model, and neither ORB + RANSAC
+nor the layouts find one picture in them. A pair is refuted, and not grouped, when its layouts
+are not alike (``|rho| < LAYOUT_JOINED``, the level from which they nominate a candidate: a
+squashed or toned copy keeps its layout; different photos reach 0.5-0.77) and key points of
+both images (at least ``REFUTING_POINTS`` each) find no transform (an inverted one tried too
+where ``rho < 0``). A small image's pairs are never refuted.
 
 With the descriptor's ``crops`` on, each image's two best matches among the other images'
 stored crops (``crops``: image id -> nominee ids; ``pair_score``: the pair's score)
@@ -51,6 +61,7 @@ from PIL import Image
 from models import ImgsearchError, load_image
 from search.dedup.groups import DedupMember, DedupResult
 from search.dedup.neighbours import NeighbourProvider
+from search.dedup.pair_layouts import pair_correlation, toned_pairs
 from search.descriptor import (
     DENSE_LAYOUT,
     KEY_POINT_DRAFT,
@@ -64,8 +75,6 @@ from search.descriptor import (
     count_inliers,
     dense_features,
     grey_levels,
-    layout_matches,
-    layout_ranks,
     local_features,
     pixel_copy_score,
     pixel_correlation,
@@ -78,6 +87,8 @@ log = logging.getLogger(__name__)
 __all__ = ["MAX_PAIRS", "VERIFY_Z", "VerifiedNeighbours"]  # VERIFY_Z: the grey band's low end
 
 MAX_PAIRS = 20_000
+#: an image with fewer key points (flat, or blurred) has too little texture to refute a pair
+REFUTING_POINTS = 100
 T = TypeVar("T")
 
 
@@ -124,7 +135,8 @@ class VerifiedNeighbours:
         self.densely: dict[tuple[int, int], int] = {}  # pair -> inliers of the denser points
         self.decided: dict[tuple[int, int, bool], int] = {}  # pair, inverted -> inliers
         self.raised: dict[tuple[int, int], float] = {}  # confirmed pair -> its own score
-        self.checked = self.confirmed = 0
+        self.held: dict[tuple[int, int], bool] = {}  # pair over the threshold -> it stands
+        self.checked = self.confirmed = self.refuted = 0
 
     def _features(self, image_id: int, inverted: bool = False) -> LocalFeatures | None:
         """An image's key points, of its grey levels inverted too (each computed once; the
@@ -254,7 +266,9 @@ class VerifiedNeighbours:
         open_ = (scores < self.threshold) & (found >= 0) & (found != ids[:, None])
         if self.small:
             open_ &= ~pixels
-        toned, rho = self._toned(ids, found, open_)
+        toned, rho = np.zeros(found.shape, np.int8), np.zeros(found.shape, np.float32)
+        if self.layouts is not None:
+            toned, rho = toned_pairs(self.layouts, ids, found, open_)
         grey |= toned != 0
         rows, cols = np.nonzero(grey)
         ordered = sorted(zip(rows.tolist(), cols.tolist(), strict=True), key=lambda rc: -scores[rc])
@@ -273,6 +287,32 @@ class VerifiedNeighbours:
         order = np.argsort(-scores, axis=1, kind="stable")
         return np.take_along_axis(scores, order, 1), np.take_along_axis(found, order, 1)
 
+    def holds(self, a: int, b: int) -> bool:
+        """Whether the pair ``a``, ``b`` that its vectors put over the threshold stands (each
+        pair decided once; module doc): not when key points found no transform of one image
+        onto the other and the two grey-level layouts do not correlate either."""
+        key = (min(a, b), max(a, b))
+        if key in self.raised or a in self.small or b in self.small or self.layouts is None:
+            return True  # confirmed, compared by pixels, or nothing to refute it with
+        if key not in self.held:
+            self.held[key] = self._stands(a, b)
+            self.refuted += not self.held[key]
+        return self.held[key]
+
+    def _stands(self, a: int, b: int) -> bool:
+        rho = pair_correlation(self.layouts, a, b)  # type: ignore[arg-type]
+        if abs(rho) >= LAYOUT_JOINED or self.checked >= self.max_pairs:
+            return True  # laid out alike (a squashed or toned copy), or the budget is spent
+        mine, theirs = self._features(a), self._features(b)
+        if mine is None or theirs is None or min(mine.count, theirs.count) < REFUTING_POINTS:
+            return True
+        inliers = self._inliers(a, b)
+        if inliers < MIN_INLIERS and rho < 0:  # a negative among other edits
+            if self.checked >= self.max_pairs:
+                return True
+            inliers = self._inliers(a, b, True)
+        return inliers >= MIN_INLIERS
+
     def _nominate_crops(self, ids: np.ndarray, scores: np.ndarray, found: np.ndarray) -> np.ndarray:
         """Mark each image's crop nominees (module doc) for the key points: where they are
         among its candidates below the threshold, else in the places of its weakest ones below
@@ -290,29 +330,6 @@ class VerifiedNeighbours:
                     self.cropped += 1
                     free = [c for c in free if c != at[0]]  # never given to another
         return taken
-
-    def _toned(
-        self, ids: np.ndarray, found: np.ndarray, open_: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Per pair, 1 / -1 where the candidate (one of ``open_``) is nominated by its layout,
-        upright or inverted (the best ``LAYOUT_NOMINATED`` of each row from
-        ``LAYOUT_JOINED``), else 0; and the pairs' layout correlations (0 where unknown)."""
-        out = np.zeros(found.shape, np.int8)
-        correlations = np.zeros(found.shape, np.float32)
-        if self.layouts is None or not open_.any():
-            return out, correlations
-        known = self.layouts(sorted({int(i) for i in found[open_]} | set(ids.tolist())))
-        row_of = {image_id: n for n, image_id in enumerate(known)}
-        ranks = layout_ranks(list(known.values()))
-        for r, a in enumerate(ids.tolist()):
-            cols = [c for c in np.flatnonzero(open_[r]) if int(found[r, c]) in row_of]
-            if a not in row_of or not cols:
-                continue
-            rho = ranks[[row_of[int(found[r, c])] for c in cols]] @ ranks[row_of[a]]
-            correlations[r, cols] = np.nan_to_num(rho)
-            for n, value in layout_matches(rho, at_least=LAYOUT_JOINED):
-                out[r, cols[n]] = 1 if value > 0 else -1
-        return out, correlations
 
     def restore(self, result: DedupResult) -> DedupResult:
         """``result`` with each confirmed member's own score, marked ``verified``."""
@@ -333,5 +350,6 @@ class VerifiedNeighbours:
             "verify_confirmed": self.confirmed,
             "verify_images": len(self.features | self.levels | self.thumbnails),
             "verify_dense_images": len(self.dense),
+            "verify_refuted": self.refuted,
             **({"verify_crop_pairs": self.cropped} if self.crops is not None else {}),
         }

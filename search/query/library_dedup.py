@@ -73,7 +73,8 @@ def library_duplicates(
     Pairs are scored like searches: the best cosine between the two images' rows (whole image,
     framed photo) in the library's descriptor space; ``threshold`` defaults to the calibrated
     copy decision (:func:`default_threshold`). ``verify``: borderline pairs are confirmed
-    with local features (:mod:`search.dedup.verify`; needs OpenCV).
+    with local features, and pairs over the threshold that they and the layouts refute are
+    not grouped (:mod:`search.dedup.verify`; needs OpenCV).
     """
     frames = StoredFrames.read(engine.store, engine.library.descriptor())
     images, vectors = library_images(engine, frames)
@@ -89,6 +90,7 @@ def library_duplicates(
             small = frozenset(im.id for im in images if is_small(im.width, im.height))
             verifier = _verifier(engine, options["neighbours"], threshold, small, (ids, vectors))
             options["neighbours"] = verifier
+            options["holds"] = verifier.holds
     result = find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
     if verifier is not None:
         result = verifier.restore(result)
