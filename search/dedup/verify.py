@@ -36,7 +36,8 @@ nor the layouts find one picture in them. A pair is refuted, and not grouped, wh
 are not alike (``|rho| < LAYOUT_JOINED``, the level from which they nominate a candidate: a
 squashed or toned copy keeps its layout; different photos reach 0.5-0.77) and key points of
 both images (at least ``REFUTING_POINTS`` each) find no transform (an inverted one tried too
-where ``rho < 0``). A small image's pairs are never refuted.
+where ``rho < 0``, the denser ones where ``|rho| >= DENSE_LAYOUT``, as for a grey-band pair).
+A small image's pairs are never refuted, nor any once the budget is spent.
 
 With the descriptor's ``crops`` on, each image's two best matches among the other images'
 stored crops (``crops``: image id -> nominee ids; ``pair_score``: the pair's score)
@@ -307,11 +308,11 @@ class VerifiedNeighbours:
         if mine is None or theirs is None or min(mine.count, theirs.count) < REFUTING_POINTS:
             return True
         inliers = self._inliers(a, b)
-        if inliers < MIN_INLIERS and rho < 0:  # a negative among other edits
-            if self.checked >= self.max_pairs:
-                return True
-            inliers = self._inliers(a, b, True)
-        return inliers >= MIN_INLIERS
+        if inliers < MIN_INLIERS and rho < 0 and self.checked < self.max_pairs:
+            inliers = self._inliers(a, b, True)  # a negative among other edits
+        if inliers < MIN_INLIERS and abs(rho) >= DENSE_LAYOUT:  # as a grey-band pair
+            inliers = max(inliers, self._denser(a, b))
+        return inliers >= MIN_INLIERS or self.checked >= self.max_pairs
 
     def _nominate_crops(self, ids: np.ndarray, scores: np.ndarray, found: np.ndarray) -> np.ndarray:
         """Mark each image's crop nominees (module doc) for the key points: where they are
