@@ -18,6 +18,7 @@ from search.descriptor import (
     LOCAL_WITNESS_Z,
     MIN_INLIERS,
     NO_KEY_POINT_MATCH,
+    UNMATCHED_UNDER,
     Calibration,
     Descriptor,
     DescriptorConfig,
@@ -84,11 +85,28 @@ def test_lesser_copies_keep_the_decision_only_with_a_key_point_match() -> None:
         (2, True, None),
         (3, False, NO_KEY_POINT_MATCH),
         (6, True, None),  # a firm copy of a better copy by its stored vectors: not asked
-        (4, True, None),  # the witness could not tell: the decision stands
+        (4, False, UNMATCHED_UNDER),  # not told, under a look-alike (the next test)
     ]
     assert hits[6][:2] == (5, False)  # z 4: below the decision, never asked
     # the best copy and the firm one are never asked; the refuted copy is nobody's witness
     assert asked == [(2, [0, 1]), (3, [0, 1, 2]), (4, [0, 1, 2, 6])]
+
+
+def test_a_copy_the_witness_cannot_tell_keeps_the_decision_unless_a_better_one_was_refuted() -> (
+    None
+):
+    """The witness's budget spent, a file gone: the vectors decide - but not below a copy whose
+    key points matched nothing (different photos through one filter, halftones, flag each
+    other by their vectors and spend the budget)."""
+    cosines = [0.98, 0.475, 0.45, 0.425]  # z 19.6, then 9.5, 9, 8.5 in the band
+    library = np.stack([_unit((0, c), (n + 1, np.sqrt(1 - c * c))) for n, c in enumerate(cosines)])
+    hits, _ = _decide(library, {1: None, 2: False, 3: None})
+    assert hits == [
+        (0, True, None),
+        (1, True, None),  # cannot tell, nothing refuted above it: the decision stands
+        (2, False, NO_KEY_POINT_MATCH),
+        (3, False, UNMATCHED_UNDER),
+    ]
 
 
 def test_a_copy_a_part_of_the_query_holds_is_not_asked_of_the_whole_querys_key_points() -> None:

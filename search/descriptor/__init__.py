@@ -43,6 +43,7 @@ _SOURCES: dict[str, str] = {
     "ReadsAhead": "search.descriptor.witness",
     "NO_COPY_OF_BETTER": "search.descriptor.witness",
     "NO_KEY_POINT_MATCH": "search.descriptor.witness",
+    "UNMATCHED_UNDER": "search.descriptor.witness",
     "key_points_match": "search.descriptor.verify",
     "LOCAL_WITNESS_Z": "search.descriptor.config",
     "LocalFeatures": "search.descriptor.key_point_features",
@@ -137,6 +138,7 @@ __all__ = [
     "RANK_BLOCK",
     "THUMB_SIDE",
     "TURNED_VIEW_DISCOUNT",
+    "UNMATCHED_UNDER",
     "VERIFY_BUDGET_S",
     "VERIFY_CHECKED",
     "VERIFY_Z",
@@ -329,6 +331,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.descriptor.witness import (
         NO_COPY_OF_BETTER,
         NO_KEY_POINT_MATCH,
+        UNMATCHED_UNDER,
         LocalWitness,
         ReadsAhead,
         StoredTurns,

@@ -24,8 +24,12 @@ match by key points (ORB + RANSAC, :func:`search.descriptor.verify.key_points_ma
 query or a better copy that kept the decision, unless its stored image is a firm copy of one
 of them (past the same z); ``local`` (the engine's callback, bounded per
 query) says None when it cannot tell (a file gone or changed, no OpenCV, the budget spent),
-and the copy keeps the decision. A copy that loses it is a look-alike, and says why
-(:class:`Decisions`). Measured in bench/README.md ("Lesser copies must match by key points").
+and the copy keeps the decision - unless a better-scoring copy's key points matched nothing:
+below a look-alike the vectors alone are not believed (a library of different photos put
+through one filter - halftones - flags many of them, and the budget ran out after three or
+four). A copy that loses it is a look-alike, and says why (:class:`Decisions`). Measured
+in bench/README.md ("Lesser copies must match by key points", "Different photos through one
+filter").
 A witness that :class:`ReadsAhead` is told first which copies it will likely be asked about
 (its reads can then overlap the matching; the questions are the same).
 """
@@ -62,6 +66,7 @@ class ReadsAhead(Protocol):
 
 NO_COPY_OF_BETTER = "no copy of the better copies above it"
 NO_KEY_POINT_MATCH = "its key points match neither the query's nor a better copy's"
+UNMATCHED_UNDER = "its key points were not matched, and a better-scoring hit's matched nothing"
 
 
 @dataclass
@@ -213,14 +218,17 @@ def _witnessed_by_key_points(
         reads.ahead([ids[int(flagged[a])] for a in lesser if asked(a, np.flatnonzero(dup[:a]))])
     try:
         better = [0]  # positions in ``flagged`` of the copies that kept the decision
+        refuted = False  # a better-scoring copy's key points matched none
         for a in range(1, len(flagged)):
             p = int(flagged[a])
             if not out.duplicate[p]:
                 continue
             others = [ids[flagged[b]] for b in better if copy[flagged[b]] < SELF_SCORE]
-            if asked(a, better) and local(ids[p], others) is False:
+            answer = local(ids[p], others) if asked(a, better) else True
+            if answer is False or (answer is None and refuted):
                 out.duplicate[p] = False
-                out.lookalike[p] = NO_KEY_POINT_MATCH
+                out.lookalike[p] = NO_KEY_POINT_MATCH if answer is False else UNMATCHED_UNDER
+                refuted = True
                 continue
             better.append(a)
     finally:
