@@ -92,9 +92,7 @@ def test_lesser_copies_keep_the_decision_only_with_a_key_point_match() -> None:
     assert asked == [(2, [0, 1]), (3, [0, 1, 2]), (4, [0, 1, 2, 6])]
 
 
-def test_a_copy_the_witness_cannot_tell_keeps_the_decision_unless_a_better_one_was_refuted() -> (
-    None
-):
+def test_an_untold_copy_keeps_the_decision_unless_a_better_one_was_refuted() -> None:
     """The witness's budget spent, a file gone: the vectors decide - but not below a copy whose
     key points matched nothing (different photos through one filter, halftones, flag each
     other by their vectors and spend the budget)."""
