@@ -62,7 +62,7 @@ from PIL import Image
 from models import ImgsearchError, load_image
 from search.dedup.groups import DedupMember, DedupResult
 from search.dedup.neighbours import NeighbourProvider
-from search.dedup.pair_layouts import pair_correlation, toned_pairs
+from search.dedup.nominees import nominate, pair_correlation, toned_pairs
 from search.descriptor import (
     DENSE_LAYOUT,
     KEY_POINT_DRAFT,
@@ -251,8 +251,12 @@ class VerifiedNeighbours:
         scores = np.array(scores, dtype=np.float32, copy=True)
         grey = (scores >= self.low) & (scores < self.threshold) & (found >= 0)
         grey &= found != ids[:, None]
-        if self.crops is not None:
-            grey |= self._nominate_crops(ids, scores, found)
+        if self.crops is not None and self.pair_score is not None:  # (crops come with it)
+            taken = nominate(
+                ids, scores, found, self.crops, self.pair_score, self.low, self.threshold
+            )
+            self.cropped += int(taken.sum())
+            grey |= taken
         if self.small:  # a thumbnail and each of its candidates, by pixels
             small = np.fromiter(self.small, np.int64, len(self.small))
             pixels = np.isin(ids, small)[:, None] | np.isin(found, small)
@@ -276,11 +280,9 @@ class VerifiedNeighbours:
         self._prefetch([(int(ids[r]), int(found[r, c]), bool(toned[r, c] < 0)) for r, c in ordered])
         for r, c in ordered:
             a, b = int(ids[r]), int(found[r, c])
-            inliers = self._inliers(a, b, bool(toned[r, c] < 0))
-            if inliers < MIN_INLIERS and toned[r, c] < 0:  # as it is too (the engine's rule)
-                inliers = max(inliers, self._inliers(a, b))
-            if inliers < MIN_INLIERS and abs(rho[r, c]) >= DENSE_LAYOUT:
-                inliers = max(inliers, self._denser(a, b))
+            # an inverted layout's nominee inverted, then as it is too (the engine's rule)
+            tries = (True, False) if toned[r, c] < 0 else (False,)
+            inliers = self._matched(a, b, tries, float(rho[r, c]))
             if inliers >= MIN_INLIERS:
                 self.raised[(min(a, b), max(a, b))] = float(scores[r, c])
                 verified = verified_copy_score(float(scores[r, c]), inliers, self.calibration)
@@ -307,30 +309,21 @@ class VerifiedNeighbours:
         mine, theirs = self._features(a), self._features(b)
         if mine is None or theirs is None or min(mine.count, theirs.count) < REFUTING_POINTS:
             return True
-        inliers = self._inliers(a, b)
-        if inliers < MIN_INLIERS and rho < 0 and self.checked < self.max_pairs:
-            inliers = self._inliers(a, b, True)  # a negative among other edits
-        if inliers < MIN_INLIERS and abs(rho) >= DENSE_LAYOUT:  # as a grey-band pair
-            inliers = max(inliers, self._denser(a, b))
-        return inliers >= MIN_INLIERS or self.checked >= self.max_pairs
+        tries = (False, True) if rho < 0 else (False,)  # inverted too: a negative among edits
+        return self._matched(a, b, tries, rho) >= MIN_INLIERS or self.checked >= self.max_pairs
 
-    def _nominate_crops(self, ids: np.ndarray, scores: np.ndarray, found: np.ndarray) -> np.ndarray:
-        """Mark each image's crop nominees (module doc) for the key points: where they are
-        among its candidates below the threshold, else in the places of its weakest ones below
-        the grey band (``scores`` and ``found`` changed in place); a mask of the places."""
-        taken = np.zeros(found.shape, bool)
-        for r, a in enumerate(ids.tolist()):
-            free = [c for c in np.argsort(scores[r]).tolist() if scores[r, c] < self.low]
-            for b in self.crops(a):  # type: ignore[misc]
-                at = np.flatnonzero(found[r] == b).tolist()
-                if not at and free and b != a:
-                    at = [free.pop(0)]
-                    found[r, at[0]], scores[r, at[0]] = b, self.pair_score(a, b)  # type: ignore[misc]
-                if at and scores[r, at[0]] < self.threshold:
-                    taken[r, at[0]] = True
-                    self.cropped += 1
-                    free = [c for c in free if c != at[0]]  # never given to another
-        return taken
+    def _matched(self, a: int, b: int, tries: tuple[bool, ...], rho: float) -> int:
+        """Inliers of the pair ``a``, ``b``: ``a``'s key points inverted or not, in the order
+        of ``tries``, until one confirms; then, short of :data:`MIN_INLIERS` with layouts that
+        correlate (``|rho| >= DENSE_LAYOUT``), the denser key points of either image."""
+        inliers = 0
+        for inverted in tries:
+            if inliers >= MIN_INLIERS:
+                break
+            inliers = max(inliers, self._inliers(a, b, inverted))
+        if inliers < MIN_INLIERS and abs(rho) >= DENSE_LAYOUT:
+            inliers = max(inliers, self._denser(a, b))
+        return inliers
 
     def restore(self, result: DedupResult) -> DedupResult:
         """``result`` with each confirmed member's own score, marked ``verified``."""
