@@ -11,6 +11,7 @@ from search.lazy import lazy_names
 
 _SOURCES: dict[str, str] = {
     "DedupError": "search.dedup.errors",
+    "CollageKeepers": "search.dedup.collages",
     "DEFAULT_DEDUP_THRESHOLD": "search.dedup.groups",
     "DedupResult": "search.dedup.groups",
     "find_duplicates": "search.dedup.groups",
@@ -49,6 +50,7 @@ __all__ = [
     "FLAT_MAX",
     "KEEPER_RULES",
     "VERIFY_Z",
+    "CollageKeepers",
     "DedupError",
     "DedupImage",
     "DedupResult",
@@ -81,6 +83,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
+    from search.dedup.collages import CollageKeepers
     from search.dedup.errors import DedupError
     from search.dedup.file_thumbnails import file_thumbnails
     from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, DedupResult, find_duplicates

@@ -32,7 +32,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -67,6 +67,9 @@ DEFAULT_DEDUP_THRESHOLD = 0.90
 
 DEFAULT_K = 16
 DEFAULT_MAX_K = 256
+#: groups made again at most this many times after collages gave way (a collage's photo may
+#: make a group whose keeper is a collage of it in turn)
+COLLAGE_PASSES = 3
 Linkage = Literal["star", "complete"]
 __all__ = [
     "DEFAULT_DEDUP_THRESHOLD",
@@ -221,6 +224,7 @@ def find_duplicates(
     batch_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     holds: Callable[[int, int], bool] | None = None,
+    collage: Callable[[DedupImage, Sequence[DedupImage]], DedupImage | None] | None = None,
 ) -> DedupResult:
     """Group exact and near duplicates (rule in the module docstring); never touches files.
 
@@ -228,7 +232,9 @@ def find_duplicates(
     provider. ``neighbours``: a provider to use instead (e.g. the library's FAISS index); ids
     it returns that are not among ``images`` are ignored. ``near=False``: exact groups only.
     ``holds(a, b)``: a check of a near pair of image ids (the keeper's first); a pair it
-    refutes is not grouped.
+    refutes is not grouped. ``collage(keeper, members)``: the keeper marked as a collage that
+    holds a member's picture (:mod:`search.dedup.collages`), or None; the groups are made
+    again with the marked images (at most :data:`COLLAGE_PASSES` times).
     """
     started = time.perf_counter()
     threshold = DEFAULT_DEDUP_THRESHOLD if threshold is None else float(threshold)
@@ -282,16 +288,33 @@ def find_duplicates(
         )
         lo, hi = reps[lo], reps[hi]  # node numbers -> image indices
 
-    # 3. keeper-first star clustering over the edges
+    # 3. keeper-first star clustering over the edges (again while collages give way)
     linked = np.unique(np.concatenate([lo, hi]))
-    rank = np.full(len(images), len(images), dtype=np.int64)
-    ranked = sorted(linked.tolist(), key=lambda i: keeper_key(images[i], rules))
-    rank[ranked] = np.arange(len(ranked))
 
     def held(u: int, v: int) -> bool:
         return holds is None or holds(images[u].id, images[v].id)
 
-    stars = _star_groups(len(images), lo, hi, sc, rank, linkage, held)
+    collages = 0
+    for passes in range(COLLAGE_PASSES + 1):
+        rank = np.full(len(images), len(images), dtype=np.int64)
+        ranked = sorted(linked.tolist(), key=lambda i: keeper_key(images[i], rules))
+        rank[ranked] = np.arange(len(ranked))
+        stars = _star_groups(len(images), lo, hi, sc, rank, linkage, held)
+        if collage is None or passes == COLLAGE_PASSES:
+            break
+        marked = {}
+        for keeper_i, taken in stars:
+            # members that would come first were the keeper a collage showing them at no size
+            # (the others cannot take its place: an EXIF time, say, decides before)
+            worst = keeper_key(replace(images[keeper_i], frame=(0.0, 0.0), collage=True), rules)
+            rivals = [images[v] for v, _ in taken if keeper_key(images[v], rules) < worst]
+            if rivals and (found := collage(images[keeper_i], rivals)) is not None:
+                marked[keeper_i] = found
+        if not marked:
+            break
+        collages += len(marked)
+        for i, image in marked.items():
+            images[i] = image
 
     # 4. groups with exact copies, keeper and reason
     groups: list[DedupGroup] = []
@@ -315,6 +338,7 @@ def find_duplicates(
         "near_edges": int(lo.size),
         "groups": len(groups),
         "duplicates": sum(len(g.members) for g in groups),
+        **({"collage_keepers": collages} if collage is not None else {}),
         "provider": provider_name,
         **graph_stats,
         "seconds": round(time.perf_counter() - started, 3),

@@ -6,7 +6,9 @@ compared in turn; the first one on which two images differ decides:
 - ``exif``: has an EXIF capture time (cameras write one; screenshots, editors and converters
   mostly drop it);
 - ``frame``: not inside a frame (a screenshot, padding or caption bars around the photo, as the
-  indexer found it: :attr:`DedupImage.frame`): the framed file is made from the photo;
+  indexer found it: :attr:`DedupImage.frame`), nor a collage's cell (``dedup --verify`` found
+  another image's picture in it: :attr:`DedupImage.collage`): the framed file is made from
+  the photo;
 - ``format``: the format a camera or scanner writes (JPEG, HEIF, TIFF) before web re-encodes
   (WebP, AVIF) before lossless re-saves and the rest (PNG, GIF, BMP ...): a PNG of a photo is a
   re-save, and its larger file says nothing about being first;
@@ -53,6 +55,8 @@ class DedupImage:
     format: str | None = None  # as decoded (PIL's name: JPEG, PNG, WEBP ...)
     #: the photo's box when it is framed: (width, height) as fractions of the image's
     frame: tuple[float, float] | None = None
+    #: a collage holding another image's picture in one of its cells (``frame``: that cell)
+    collage: bool = False
 
     @property
     def pixels(self) -> int:
@@ -149,7 +153,8 @@ def _size(img: DedupImage) -> str:
     if img.frame is None:
         return f"{img.width}x{img.height}"
     width, height = img.content_size
-    return f"{width}x{height} in a {img.width}x{img.height} frame"
+    holder = "collage's cell" if img.collage else "frame"
+    return f"{width}x{height} in a {img.width}x{img.height} {holder}"
 
 
 _FORMAT_KINDS = ("a camera format", "a web re-encode", "a re-save")
@@ -158,6 +163,8 @@ _FORMAT_KINDS = ("a camera format", "a web re-encode", "a re-save")
 def _explain(rule: str, keeper: DedupImage, other: DedupImage) -> str:
     if rule == "resolution":
         return f"highest resolution of the photo ({_size(keeper)} vs {_size(other)})"
+    if rule == "frame" and other.collage:
+        return f"not a collage's cell (the other holds this picture in a cell: {_size(other)})"
     if rule == "frame":
         return (
             f"not inside a frame (the other's photo is framed: screenshot, padding or "

@@ -9,11 +9,11 @@ JSON shape (extend, never rename)::
 member never removes the keeper); ``score`` is the cosine to the keeper, ``exact`` means the same
 sha256 as the keeper, ``verified`` that local features confirmed a member scoring below the
 threshold (``dedup --verify``). Extensions: per member ``width``, ``height``, ``file_size``,
-``exif_datetime``, ``mtime``, ``format``, ``photo_size`` (``[w, h]`` of the photo inside a frame,
-else null); per group ``keeper_id`` and ``keeper_image``; top level
-``keeper_rules``, ``linkage`` and ``stats``; ``video_groups`` (copies of a video, see
-:mod:`search.dedup.videos`) when the caller gives them, in CSV and HTML too
-(:mod:`search.dedup.video_report`).
+``exif_datetime``, ``mtime``, ``format``, ``photo_size`` (``[w, h]`` of the photo inside a
+frame, or of another member's picture in a ``collage``, else null); per group ``keeper_id``
+and ``keeper_image``; top level ``keeper_rules``, ``linkage`` and ``stats``;
+``video_groups`` (copies of a video, see :mod:`search.dedup.videos`) when the caller gives
+them, in CSV and HTML too (:mod:`search.dedup.video_report`).
 
 The HTML page embeds its thumbnails as ``data:`` URIs from a caller-supplied
 ``thumbnail(image_id) -> bytes | None`` and loads nothing from anywhere else: it works offline
@@ -102,7 +102,15 @@ def _image_dict(img: DedupImage) -> dict[str, object]:
         "mtime": mtime,
         "format": img.format,
         "photo_size": list(img.content_size) if img.frame is not None else None,
+        "collage": img.collage,
     }
+
+
+def _collage_note(img: DedupImage) -> str:
+    if not img.collage:
+        return ""
+    width, height = img.content_size
+    return f" (a collage: the picture in a {width}x{height} cell of it)"
 
 
 def to_json(result: DedupResult) -> dict[str, object]:
@@ -129,6 +137,7 @@ def to_json(result: DedupResult) -> dict[str, object]:
                             "mtime",
                             "format",
                             "photo_size",
+                            "collage",
                         )
                     },
                 }
@@ -244,7 +253,7 @@ def render_html(
             "href": file_href(img.path),
             "missing": file_missing(img.path),
             "thumb": thumb(img),
-            "size": f"{img.width}x{img.height}",
+            "size": f"{img.width}x{img.height}" + _collage_note(img),
             "bytes": human_size(img.file_size),
             "exif": f"{img.exif_datetime:%Y-%m-%d %H:%M:%S}" if img.exif_datetime else None,
             "score": None if score is None else f"{_score(score):.3f}",

@@ -147,6 +147,10 @@ class VerifiedNeighbours:
             cache[image_id] = self._made(image_id, inverted)
         return cache[image_id]
 
+    def key_points_of(self, image_id: int) -> LocalFeatures | None:
+        """An image's upright key points as the checks match them (made once)."""
+        return self._features(image_id)
+
     def _made(self, image_id: int, inverted: bool = False) -> LocalFeatures | None:
         if self.key_points is not None and not inverted:
             return self.key_points(image_id)

@@ -56,6 +56,8 @@ _SOURCES: dict[str, str] = {
     "MIN_INLIERS": "search.descriptor.verify",
     "pictures_agree": "search.descriptor.alignment",
     "count_inliers": "search.descriptor.verify",
+    "Placement": "search.descriptor.placement",
+    "placement": "search.descriptor.placement",
     "grey_band": "search.descriptor.confirmed",
     "local_features": "search.descriptor.verify",
     "count_inliers_closer": "search.descriptor.verify",
@@ -156,6 +158,7 @@ __all__ = [
     "LocalFeatures",
     "LocalWitness",
     "MoreViews",
+    "Placement",
     "PreparedImage",
     "QueryParts",
     "QueryPixels",
@@ -203,6 +206,7 @@ __all__ = [
     "pixel_candidates",
     "pixel_copy_score",
     "pixel_correlation",
+    "placement",
     "plain_nominees",
     "read_thumbnail",
     "sample_indices",
@@ -284,6 +288,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         read_thumbnail,
         thumbnail,
     )
+    from search.descriptor.placement import Placement, placement
     from search.descriptor.rerank import (
         CANDIDATES_PER_VIEW,
         LocalCheck,

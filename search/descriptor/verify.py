@@ -248,12 +248,23 @@ def _inliers(
     """The inliers of ``a``'s planes matched to ``b``'s; 0 for no plausible transform, and
     for one that explains :data:`MIN_INLIERS` or more points but not the two pictures
     (:func:`pictures_agree`: an overlay the two share)."""
+    return fit_transform(cv2, a, b, affine)[0]
+
+
+def fit_transform(
+    cv2: Any,
+    a: tuple[Planes | None, Aligned],
+    b: tuple[Planes | None, Aligned],
+    affine: bool = False,
+) -> tuple[int, np.ndarray | None]:
+    """:func:`_inliers`' count and the 2x3 transform of ``a``'s points onto ``b``'s (None
+    where the count is 0)."""
     ((pa, da), a_picture), ((pb, db), b_picture) = a, b
     if da is None or db is None or len(da) < 4 or len(db) < 4:
-        return 0
+        return 0, None
     from_a, to_b = matches(da, db)
     if len(from_a) < 4:
-        return 0
+        return 0, None
     src, dst = pa[from_a], pb[to_b]
     # affine: also skews and a changed aspect ratio; else scale, rotation, translation only
     estimate = cv2.estimateAffine2D if affine else cv2.estimateAffinePartial2D
@@ -261,20 +272,20 @@ def _inliers(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PIXELS, maxIters=500
     )
     if transform is None or mask is None:
-        return 0
+        return 0, None
     scale = float(np.sqrt(abs(np.linalg.det(transform[:, :2]))))
     keep = mask.ravel().astype(bool)
     if not 1 / MAX_SCALE < scale < MAX_SCALE or keep.sum() < 4:
-        return 0
+        return 0, None
     spread = min(src[keep].std(axis=0).min(), dst[keep].std(axis=0).min())
     if spread < MIN_SPREAD * SIDE:
-        return 0
+        return 0, None
     refit = partial(_homography, cv2, src, dst)
     if keep.sum() >= MIN_INLIERS and not pictures_agree(
         cv2, a_picture, b_picture, transform, refit
     ):
-        return 0
-    return int(keep.sum())
+        return 0, None
+    return int(keep.sum()), transform
 
 
 def _homography(cv2: Any, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:

@@ -12,7 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from search.dedup import DedupImage, DedupResult, MultiRowNeighbours, find_duplicates, keep_present
+from search.dedup import (
+    CollageKeepers,
+    DedupImage,
+    DedupResult,
+    MultiRowNeighbours,
+    find_duplicates,
+    keep_present,
+)
 from search.descriptor import is_small
 from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.candidate_files import paired_key_points
@@ -73,8 +80,9 @@ def library_duplicates(
     Pairs are scored like searches: the best cosine between the two images' rows (whole image,
     framed photo) in the library's descriptor space; ``threshold`` defaults to the calibrated
     copy decision (:func:`default_threshold`). ``verify``: borderline pairs are confirmed
-    with local features, and pairs over the threshold that they and the layouts refute are
-    not grouped (:mod:`search.dedup.verify`; needs OpenCV).
+    with local features, pairs over the threshold that they and the layouts refute are not
+    grouped (:mod:`search.dedup.verify`; needs OpenCV), and a keeper that is a collage of a
+    member's picture gives way to it (:mod:`search.dedup.collages`).
     """
     frames = StoredFrames.read(engine.store, engine.library.descriptor())
     images, vectors = library_images(engine, frames)
@@ -91,6 +99,7 @@ def library_duplicates(
             verifier = _verifier(engine, options["neighbours"], threshold, small, (ids, vectors))
             options["neighbours"] = verifier
             options["holds"] = verifier.holds
+            options["collage"] = CollageKeepers(verifier.path_of, verifier.key_points_of)
     result = find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
     if verifier is not None:
         result = verifier.restore(result)

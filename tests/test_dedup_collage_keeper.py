@@ -1,0 +1,135 @@
+"""`dedup --verify` keeps a photo, not the collage made from it.
+
+A 2x2 collage holding a photo in one cell has about the photo's pixels, and the keeper rules
+preferred it: the report listed the photo among the duplicates to delete (37 of 176 groups of
+the hold-out photos-120 copy set, ``bench/dedup_kinds.py``). A keeper whose collage cells hold
+a member's picture at fewer pixels than the member now gives way to it; a photo that merely
+has straight edges (cells of its own) keeps its place before its crops and enlargements.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models import collage_cells
+from search.dedup import (
+    CollageKeepers,
+    DedupImage,
+    DedupResult,
+    VerifiedNeighbours,
+    find_duplicates,
+    render_html,
+    to_json,
+)
+
+pytest.importorskip("cv2")
+THRESHOLD = 0.8
+GUTTER = 6
+#: a shared photo whose straight edges give it collage cells (1-2 % of photos have them)
+WITH_CELLS = "hymenoptera/images/train/ants/392382602_1b7bed32fa.jpg"
+
+
+def _collage(photo: Image.Image, others: list[Image.Image], where: int) -> Image.Image:
+    """``photo`` as one cell of a 2x2 collage at half its size, ``others`` in the other cells,
+    white gutters between (the hold-out sets' collage)."""
+    tile = (photo.width // 2, photo.height // 2)
+    out = Image.new("RGB", (2 * tile[0] + GUTTER, 2 * tile[1] + GUTTER), "white")
+    pictures = [*others[:where], photo, *others[where:]]
+    for k, picture in enumerate(pictures[:4]):
+        at = ((k % 2) * (tile[0] + GUTTER), (k // 2) * (tile[1] + GUTTER))
+        out.paste(picture.convert("RGB").resize(tile, Image.Resampling.BILINEAR), at)
+    return out
+
+
+def _hymenoptera(data_dir: Path, count: int) -> list[Path]:
+    return sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))[:count]
+
+
+def _result(files: dict[str, Path], collages: bool) -> DedupResult:
+    """The groups of ``files`` when the vectors put every pair at 0.9, over the threshold,
+    under ``dedup --verify``'s checks, with the collage keepers or without."""
+    names = list(files)
+    images = []
+    for n, name in enumerate(names):
+        with Image.open(files[name]) as opened:
+            size, kind = opened.size, opened.format
+        images.append(
+            DedupImage(n, str(files[name]), files[name].stat().st_size, *size, format=kind)
+        )
+
+    def everyone(ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        found = np.array([[i, *(j for j in range(len(names)) if j != i)] for i in ids])
+        scores = np.full(found.shape, 0.9, np.float32)
+        scores[:, 0] = 1.0
+        return scores[:, :k], found[:, :k]
+
+    verifier = VerifiedNeighbours(everyone, lambda i: files[names[i]], 0.6, THRESHOLD)
+    return find_duplicates(
+        images,
+        neighbours=verifier,
+        threshold=THRESHOLD,
+        holds=verifier.holds,
+        collage=CollageKeepers(verifier.path_of, verifier.key_points_of) if collages else None,
+    )
+
+
+def _groups(files: dict[str, Path], collages: bool) -> list[tuple[str, list[DedupImage]]]:
+    """(keeper, members) of :func:`_result`'s groups."""
+    names = list(files)
+    result = _result(files, collages)
+    return [(names[g.keeper.id], [m.image for m in g.members]) for g in result.groups]
+
+
+def test_a_collage_of_a_photo_gives_way_to_it(tmp_path: Path, data_dir: Path) -> None:
+    photos = [Image.open(p).convert("RGB") for p in _hymenoptera(data_dir, 4)]
+    photo = photos[0]
+    files = {"photo": tmp_path / "photo.jpg", "collage": tmp_path / "collage.jpg"}
+    photo.save(files["photo"], quality=90)
+    collage = _collage(photo, photos[1:], where=3)
+    assert collage_cells(collage) is not None
+    assert collage.width * collage.height > photo.width * photo.height  # resolution prefers it
+    collage.save(files["collage"], quality=90)
+    files["copy"] = tmp_path / "copy.jpg"  # a smaller copy of the photo: follows the photo
+    photo.resize((photo.width * 4 // 5, photo.height * 4 // 5)).save(files["copy"], quality=70)
+
+    before = _groups(files, collages=False)
+    assert [keeper for keeper, _ in before] == ["collage"]  # the photo was to be deleted
+
+    [(keeper, members)] = _groups(files, collages=True)
+    assert keeper == "photo"
+    marked = {Path(m.path).stem: m for m in members}
+    assert set(marked) == {"collage", "copy"}
+    assert marked["collage"].collage and not marked["copy"].collage
+    # its photo: the photo's cell, half the photo's size
+    width, height = marked["collage"].content_size
+    assert abs(width - photo.width // 2) <= 0.05 * photo.width
+    assert abs(height - photo.height // 2) <= 0.05 * photo.height
+    # the report says so, and why the photo is kept
+    result = _result(files, collages=True)
+    assert f"a collage: the picture in a {width}x{height} cell of it" in render_html(result)
+    report = to_json(result)
+    [group] = report["groups"]
+    [member] = [m for m in group["members"] if Path(m["path"]).stem == "collage"]
+    assert member["collage"] is True and member["photo_size"] == [width, height]
+    assert report["stats"]["collage_keepers"] == 1
+
+
+def test_a_photo_with_straight_edges_keeps_its_place(tmp_path: Path, data_dir: Path) -> None:
+    photo = Image.open(data_dir / WITH_CELLS).convert("RGB")
+    cells = collage_cells(photo)
+    assert cells is not None
+    files = {"photo": tmp_path / "photo.jpg"}
+    photo.save(files["photo"], quality=92)
+    files["cell_crop"] = tmp_path / "cell_crop.jpg"  # a crop along its cut, at its scale
+    photo.crop(cells[0]).save(files["cell_crop"], quality=92)
+    files["enlarged"] = tmp_path / "enlarged.png"  # more pixels, a lossless re-save: spans all
+    photo.resize((photo.width * 3 // 2, photo.height * 3 // 2)).save(files["enlarged"])
+
+    [(keeper, members)] = _groups(files, collages=True)
+    assert keeper == "photo"  # the format rule: a camera's JPEG before a PNG re-save
+    assert {Path(m.path).stem for m in members} == {"cell_crop", "enlarged"}
+    assert not any(m.collage for m in members)
