@@ -8,6 +8,7 @@ cannot judge keeps the decision."""
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -107,35 +108,77 @@ def test_an_untold_copy_keeps_the_decision_unless_a_better_one_was_refuted() -> 
     ]
 
 
-def test_a_copy_a_part_of_the_query_holds_is_not_asked_of_the_whole_querys_key_points() -> None:
+def test_a_copy_a_part_of_the_query_raised_is_asked_of_that_parts_key_points() -> None:
     """One photo of a collage raised by its cell (regional evidence) matches the whole
-    collage's key points no better than a look-alike would: it keeps the decision."""
+    collage's key points no better than a look-alike would: it is asked of that cell's key
+    points, and keeps the decision when they match; a look-alike that a part raised (a
+    halftone tile among other halftones) loses it when they do not."""
     from search.descriptor.witness import duplicate_decisions
 
-    cosines = [0.98, 0.475, 0.45]  # z 19.6, 9.5, 9: two lesser copies in the band
+    # z 19.6, then three lesser copies in the band: 9.5, 9, 8.8 (the last two raised by part 3)
+    cosines = [0.98, 0.475, 0.45, 0.44]
     library = np.stack([_unit((0, c), (n + 1, np.sqrt(1 - c * c))) for n, c in enumerate(cosines)])
     config = DescriptorConfig(rotations=1, frames=False, labels=0.0, expand=1, regions=False)
     identity = Whitening(np.zeros(DIM, np.float32), np.eye(DIM, dtype=np.float32), 1, 1)
     descriptor = Descriptor(config, identity, calibration=Calibration(0.0, SD, 0.0, SD))
     query = _unit((0, 1.0))[None]
     copy = (library @ query[0]).astype(np.float32)
-    asked: list[int] = []
+    asked: list[tuple[int, list[int], int | None]] = []
+    by_part: dict[int, bool] = {}
 
-    def witness(image_id: int, better: list[int]) -> bool:
-        asked.append(image_id)
-        return False  # the whole query's key points match neither
+    def witness(image_id: int, better: list[int], part: int | None = None) -> bool:
+        asked.append((image_id, list(better), part))
+        return by_part[image_id] if part is not None else False  # the whole matches neither
 
     def rows_of(ids):  # type: ignore[no-untyped-def]
         return library[list(ids)], np.arange(len(ids))
 
-    alone = duplicate_decisions(descriptor, query, copy, [0, 1, 2], rows_of, local=witness)
-    assert alone is not None and alone.duplicate.tolist() == [True, False, False]
-    assert asked == [1, 2]
-    held = duplicate_decisions(
-        descriptor, query, copy, [0, 1, 2], rows_of, local=witness, evidenced={2}
+    ids = [0, 1, 2, 3]
+    alone = duplicate_decisions(descriptor, query, copy, ids, rows_of, local=witness)
+    assert alone is not None and alone.duplicate.tolist() == [True, False, False, False]
+    assert asked == [(1, [0], None), (2, [0], None), (3, [0], None)]
+    for matched in (True, False):
+        asked.clear()
+        by_part.update({2: matched, 3: False})
+        held = duplicate_decisions(
+            descriptor, query, copy, ids, rows_of, local=witness, evidenced={2: 3, 3: 3}
+        )
+        assert held is not None and held.duplicate.tolist() == [True, False, matched, matched]
+        # the part raised it: its key points are asked, not the better copies' (a collage's
+        # other picture is no copy of them); once they matched a copy, the part's picture is
+        # in the query, and its lesser copies are not asked (the witness's budget)
+        assert asked == [(1, [0], None), (2, [], 3), *([] if matched else [(3, [], 3)])]
+        assert (2 in held.lookalike) is not matched
+
+
+def test_the_witness_asked_of_a_part_matches_that_parts_key_points(data_dir: Path) -> None:
+    """The engine's witness asked of a part matches that part's key points instead of the whole
+    query's: a photo in one cell of a collage matches the cell where the whole collage's 500
+    key points hold too few of it."""
+    from search.query.key_point_witness import KeyPointWitness
+    from search.query.local_evidence import LocalStats
+
+    photos = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))
+    # a photo whose key points the whole collage holds too few of (not every one's)
+    pictures = [Image.open(p).convert("RGB").resize((400, 300)) for p in [*photos[:3], photos[5]]]
+    collage = Image.new("RGB", (806, 606), "white")
+    for n, picture in enumerate(pictures):
+        collage.paste(picture, ((n % 2) * 406, (n // 2) * 306))
+    stored = {0: local_features(pictures[3])}
+    whole = local_features(collage, lazy=True)
+    cell = local_features(collage.crop((406, 306, 806, 606)), frames=False, lazy=True)
+    assert not key_points_match(whole, stored[0])
+    witness = KeyPointWitness(
+        lambda i, row: stored.get(i),
+        lambda: whole,
+        {},
+        LocalStats(),
+        threading.Lock(),
+        part_features=lambda part: cell if part == 3 else None,
     )
-    assert held is not None and held.duplicate.tolist() == [True, False, True]
-    assert asked[2:] == [1] and 2 not in held.lookalike
+    assert witness(0, []) is False
+    assert witness(0, [], part=3) is True
+    assert witness(0, [], part=2) is None  # no key points for that part: cannot tell
 
 
 def test_copies_below_the_last_one_shown_are_not_asked() -> None:

@@ -36,7 +36,7 @@ A witness that :class:`ReadsAhead` is told first which copies it will likely be 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -48,9 +48,9 @@ from search.descriptor.expansion import SELF_SCORE
 
 StoredTurns = Callable[[int], "np.ndarray | None"]  # image id -> its turned views' rows
 RowsOf = Callable[[Sequence[int]], tuple[np.ndarray, np.ndarray]]  # ids -> (rows, owner)
-# (image id, better copies' ids) -> do its key points match the query's or one of theirs?
-# (None: cannot tell)
-LocalWitness = Callable[[int, Sequence[int]], "bool | None"]
+# (image id, better copies' ids[, part=the query's part that raised it]) -> do its key points
+# match the query's (that part's, then the whole's) or one of theirs? (None: cannot tell)
+LocalWitness = Callable[..., "bool | None"]
 
 
 @runtime_checkable
@@ -113,7 +113,7 @@ def duplicate_decisions(
     cap: float | None = None,
     local: LocalWitness | None = None,
     shown: Sequence[int] | None = None,
-    evidenced: Collection[int] = (),
+    evidenced: Mapping[int, int] | None = None,
 ) -> Decisions | None:
     """The duplicate decision of each candidate ``ids`` of the query rows ``query`` with copy
     scores ``copy`` (module doc); None uncalibrated. ``rows_of``: the candidates' prepared
@@ -125,7 +125,8 @@ def duplicate_decisions(
     a synthetic 100 k library put ~80 copies past the decision under each query, one file
     read each); with the duplicate graph off (``expand=0``, as ``plain``) z alone decides.
     ``evidenced``: ids whose copy score a part of the query raised (a collage's picture:
-    :mod:`search.descriptor.regional`), not asked of the whole query's key points."""
+    :mod:`search.descriptor.regional`) -> that part, whose key points they are asked of
+    instead (the whole query's hold too few of a collage's picture)."""
     cal = descriptor.calibration
     if cal is None:
         return None
@@ -160,7 +161,7 @@ def duplicate_decisions(
         out.lookalike.update({int(p): NO_COPY_OF_BETTER for p in flagged[~kept]})
     if by_key_points:
         sure = cal.duplicate_threshold(LOCAL_WITNESS_Z)
-        _witnessed_by_key_points(out, copy, ids, flagged, pairs, sure, local, set(evidenced))
+        _witnessed_by_key_points(out, copy, ids, flagged, pairs, sure, local, evidenced or {})
     return out
 
 
@@ -197,20 +198,21 @@ def _witnessed_by_key_points(
     pairs: np.ndarray,
     sure: float,
     local: LocalWitness,
-    evidenced: Collection[int] = frozenset(),
+    evidenced: Mapping[int, int] | None = None,
 ) -> None:
     """Withdraw the decision from the lesser copies (``flagged`` after the first, under
     ``sure``) that ``local`` finds matching neither the query's key points nor those of a
     better copy that kept it (two crops of one photo may share no pixels with each other,
     but both hold the original's); a copy whose stored image is a copy of a better kept one
-    past ``sure`` needs no key points (the library's own look-alike pairs end below it)."""
+    past ``sure`` needs no key points (the library's own look-alike pairs end below it). A
+    copy that a part of the query raised (``evidenced``: id -> part) is asked of that part's
+    key points, once a part: when they match one, the part's picture is in the query, and its
+    lesser copies keep the decision as they did unasked (the witness's 12 pairs)."""
     dup = np.asarray(out.duplicate)[flagged]
+    evidenced = evidenced or {}
 
     def asked(a: int, better: Sequence[int]) -> bool:
-        p = int(flagged[a])  # a part of the query holds an evidenced copy: not asked
-        return bool(copy[p] < sure and ids[p] not in evidenced) and not bool(
-            (pairs[a, better] >= sure).any()
-        )
+        return bool(copy[int(flagged[a])] < sure) and not bool((pairs[a, better] >= sure).any())
 
     reads = local if isinstance(local, ReadsAhead) else None
     if reads is not None:  # those it will be asked about if every copy asked keeps it (most do)
@@ -219,12 +221,21 @@ def _witnessed_by_key_points(
     try:
         better = [0]  # positions in ``flagged`` of the copies that kept the decision
         refuted = False  # a better-scoring copy's key points matched none
+        matched: set[int] = set()  # parts whose key points matched a copy they raised
         for a in range(1, len(flagged)):
             p = int(flagged[a])
             if not out.duplicate[p]:
                 continue
             others = [ids[flagged[b]] for b in better if copy[flagged[b]] < SELF_SCORE]
-            answer = local(ids[p], others) if asked(a, better) else True
+            part = evidenced.get(ids[p])
+            if not asked(a, better) or part in matched:
+                answer: bool | None = True  # (the part's picture matched a better copy of it)
+            elif part is not None:  # a collage's other picture is no copy of the better ones
+                answer = local(ids[p], (), part=part)
+                if answer:
+                    matched.add(part)
+            else:
+                answer = local(ids[p], others)
             if answer is False or (answer is None and refuted):
                 out.duplicate[p] = False
                 out.lookalike[p] = NO_KEY_POINT_MATCH if answer is False else UNMATCHED_UNDER

@@ -20,7 +20,7 @@ from collections.abc import Callable, Container, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from search.descriptor import VERIFY_BUDGET_S, LocalFeatures, key_points_match
-from search.query.local_evidence import LocalStats
+from search.query.local_evidence import LocalStats, QueryEvidence
 from search.store import StoredImage
 
 WITNESS_PAIRS = 12  # pairs matched per query at most
@@ -51,11 +51,13 @@ class ReadAhead:
 
 
 class KeyPointWitness:
-    """``witness(image id, other copies' ids) -> bool | None``: True when the image's key
-    points match the query's (its mirrored ones included) or a better copy's, or when a part
-    of the query confirmed it (``confirmed_by_parts``: such a copy holds that part's key
-    points, not the whole's), False only when every pair was matched and none holds a copy's
-    geometry, None when not asked (its file gone, the budget spent). ``rows``: the query's
+    """``witness(image id, other copies' ids, part=None) -> bool | None``: True when the
+    image's key points match the query's (its mirrored ones included) or a better copy's, or
+    when a part of the query confirmed it (``confirmed_by_parts``: such a copy holds that
+    part's key points, not the whole's), False only when every pair was matched and none holds
+    a copy's geometry, None when not asked (its file gone, the budget spent). With ``part``
+    (a part of the query raised it: a collage's picture), that part's key points
+    (``part_features``) are matched instead of the whole query's. ``rows``: the query's
     candidates' rows as its search reads them (the hits shown: their files are found without
     a query each); ``stats`` counted under ``lock``; ``read_ahead``: where the images that
     :meth:`ahead` names are read meanwhile."""
@@ -69,10 +71,12 @@ class KeyPointWitness:
         lock: threading.Lock,
         confirmed_by_parts: Container[int] = (),
         read_ahead: ReadAhead | None = None,
+        part_features: Callable[[int], LocalFeatures | None] | None = None,
     ) -> None:
         self.features, self.query_features, self.rows = features, query_features, rows
         self.stats, self.lock = stats, lock
         self.confirmed_by_parts, self.read_ahead = confirmed_by_parts, read_ahead
+        self.part_features = part_features
         self.pairs, self.started = 0, 0.0  # pairs matched, when the first was started
         self.pending: dict[int, Future[LocalFeatures | None]] = {}
 
@@ -94,7 +98,9 @@ class KeyPointWitness:
             read.cancel()
         self.pending.clear()
 
-    def __call__(self, image_id: int, better: Sequence[int]) -> bool | None:
+    def __call__(
+        self, image_id: int, better: Sequence[int], part: int | None = None
+    ) -> bool | None:
         if image_id in self.confirmed_by_parts:
             return True
         started = time.perf_counter()
@@ -103,7 +109,7 @@ class KeyPointWitness:
             return None
         # first: a file gone needs no query key points
         mine = self._features_of(image_id)
-        query = self.query_features() if mine is not None else None
+        query = None if mine is None else self._query(part)
         if query is None:
             return None
         answer: bool | None = False
@@ -126,6 +132,12 @@ class KeyPointWitness:
             self.stats.seconds += time.perf_counter() - started
         return answer
 
+    def _query(self, part: int | None) -> LocalFeatures | None:
+        """The query's key points, or those of its ``part`` (not the whole's)."""
+        if part is None:
+            return self.query_features()
+        return self.part_features(part) if self.part_features is not None else None
+
     def _spent_all(self) -> bool:  # checked before any file is read or pair matched
         return self.pairs >= WITNESS_PAIRS or time.perf_counter() - self.started > VERIFY_BUDGET_S
 
@@ -134,3 +146,15 @@ class KeyPointWitness:
         if read is not None and not read.cancel():  # started (or done) on the other thread
             return read.result()
         return self.features(image_id, self.rows.get(image_id))
+
+
+def query_parts(
+    query: Callable[[], QueryEvidence], pieces: Sequence[tuple[float, float, float, float]]
+) -> Callable[[int], LocalFeatures | None]:
+    """A part's key points by its number among the query's ``pieces`` (its views' tiles and
+    cells: :attr:`models.views.ViewSet.pieces`), made on first use."""
+
+    def of(part: int) -> LocalFeatures | None:
+        return query().of_part(pieces[part]) if 0 <= part < len(pieces) else None
+
+    return of

@@ -93,7 +93,7 @@ from search.descriptor import (
     verified_floor,
 )
 from search.query.candidate_files import CandidateFiles, key_points
-from search.query.key_point_witness import KeyPointWitness, ReadAhead
+from search.query.key_point_witness import KeyPointWitness, ReadAhead, query_parts
 from search.query.library_crops import LibraryNominees
 from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal, read_query_evidence
 from search.query.results import ImageQuery, RoiLike
@@ -165,6 +165,7 @@ class LocalVerifier:
                 self._lock,
                 local.parts,  # a copy a part of the query confirmed holds that part's key points
                 self.read_ahead,
+                None if views is None else query_parts(evidence, views.pieces),
             )
         return local
 
