@@ -100,8 +100,8 @@ def main() -> None:
     layouts = args.layouts.split(",")
     if bad := [x for x in layouts if x not in LAYOUTS]:
         ap.error(f"--layouts: unknown {', '.join(bad)} (of {', '.join(LAYOUTS)})")
-    if args.count < 1:
-        ap.error("--count must be at least 1")
+    if args.count < 1 or args.indexed_edits < 0:
+        ap.error("--count must be at least 1, --indexed-edits at least 0")
     for spec in args.sets.split(","):
         pool, _, size = spec.rpartition("-")
         if pool not in HOLDOUT_POOLS or not size.isdigit():

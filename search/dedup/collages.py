@@ -4,17 +4,19 @@ The keeper rules prefer the image with the most pixels, and a 2x2 collage holdin
 one cell has about the photo's pixels: the report kept the collage and listed the photo among
 the duplicates to delete (37 of 176 groups of the hold-out photos-120 copy set). So each
 group's keeper is looked at for collage cells (:func:`models.collage_cells`: gutters and seams
-that cross the whole picture); where a member's picture lies inside one cell - its key points'
-transform (:func:`search.descriptor.placement`) puts the member's corners within
-``CELL_MARGIN`` of the cell's sides - and the cell shows it at fewer pixels than the member
-(``LARGER`` times fewer along a side, at least), the keeper is a collage made from that
-member's picture: it is marked (:attr:`DedupImage.collage`, its photo that cell), so the keeper
+that cross the whole picture); where a member's key points, matched with a cell's, place the
+member's picture inside the keeper with each side on a cut (within ``CUT_MARGIN`` of a cell's
+side or the keeper's; the photo's own cell is often cut further) and not over all of it (at
+most ``MOST`` of its area), at fewer pixels than the member has (``LARGER`` times fewer along
+a side, at least; :func:`search.descriptor.placement`), the keeper is a collage made from that
+member's picture: it is marked (:attr:`DedupImage.collage`, its photo that box), so the keeper
 rules' ``frame`` rule prefers the member, as it prefers a photo to its screenshot, and the
-groups are made again.
+groups are made again. Cells under ``SMALLEST`` of the keeper, and cells that have the
+member's pixels already, are not matched.
 
 Each condition stops what the others let through: 1-2 % of photos have cells (a straight
-horizon against a flat sky), but a copy of such a photo spans both cells; a crop lies inside a
-part of its photo, but at the photo's scale (a crop along a horizon is not taken for the
+horizon against a flat sky), but a copy of such a photo spans all of them; a crop lies inside
+a part of its photo, but at the photo's scale (a crop along a horizon is not taken for the
 photo's source); an enlarged copy of a photo with cells is larger, but spans them all.
 """
 
@@ -88,7 +90,8 @@ class CollageKeepers:
 
         def picture() -> Image.Image | None:  # the keeper decoded once a call, when needed
             nonlocal image
-            image = image or self._read(keeper.id)
+            if image is None:
+                image = self._read(keeper.id)
             return image
 
         for member in members:

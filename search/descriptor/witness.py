@@ -49,7 +49,7 @@ from search.descriptor.expansion import SELF_SCORE
 StoredTurns = Callable[[int], "np.ndarray | None"]  # image id -> its turned views' rows
 RowsOf = Callable[[Sequence[int]], tuple[np.ndarray, np.ndarray]]  # ids -> (rows, owner)
 # (image id, better copies' ids[, part=the query's part that raised it]) -> do its key points
-# match the query's (that part's, then the whole's) or one of theirs? (None: cannot tell)
+# match the query's (that part's instead, with a part) or one of theirs? (None: cannot tell)
 LocalWitness = Callable[..., "bool | None"]
 
 
@@ -229,7 +229,7 @@ def _witnessed_by_key_points(
             others = [ids[flagged[b]] for b in better if copy[flagged[b]] < SELF_SCORE]
             part = evidenced.get(ids[p])
             if not asked(a, better) or part in matched:
-                answer: bool | None = True  # (the part's picture matched a better copy of it)
+                answer: bool | None = True  # (or its part matched a better copy it raised)
             elif part is not None:  # a collage's other picture is no copy of the better ones
                 answer = local(ids[p], (), part=part)
                 if answer:
