@@ -73,7 +73,7 @@ def _result(files: dict[str, Path], collages: bool) -> DedupResult:
         neighbours=verifier,
         threshold=THRESHOLD,
         holds=verifier.holds,
-        collage=CollageKeepers(verifier.path_of, verifier.key_points_of) if collages else None,
+        collage=CollageKeepers(verifier.picture, verifier.key_points_of) if collages else None,
     )
 
 

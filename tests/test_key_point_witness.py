@@ -150,6 +150,25 @@ def test_a_copy_a_part_of_the_query_raised_is_asked_of_that_parts_key_points() -
         assert asked == [(1, [0], None), (2, [], 3), *([] if matched else [(3, [], 3)])]
         assert (2 in held.lookalike) is not matched
 
+    class Reading:  # a witness that reads ahead what it will likely be asked about
+        def __init__(self) -> None:
+            self.read: list[list[int]] = []
+
+        def __call__(self, image_id: int, better: list[int], part: int | None = None) -> bool:
+            return witness(image_id, better, part)
+
+        def ahead(self, image_ids: list[int]) -> None:
+            self.read.append(list(image_ids))
+
+        def finish(self) -> None:
+            pass
+
+    reading = Reading()
+    duplicate_decisions(
+        descriptor, query, copy, ids, rows_of, local=reading, evidenced={2: 3, 3: 3}
+    )
+    assert reading.read == [[1, 2]]  # a part's first copy: matched, its others are not asked
+
 
 def test_the_witness_asked_of_a_part_matches_that_parts_key_points(data_dir: Path) -> None:
     """The engine's witness asked of a part matches that part's key points instead of the whole

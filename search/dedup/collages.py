@@ -22,19 +22,15 @@ photo's source); an enlarged copy of a photo with cells is larger, but spans the
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from models import ImgsearchError, collage_cells, load_image
+from models import collage_cells
 from search.dedup.keeper import DedupImage
-from search.descriptor import KEY_POINT_DRAFT, LocalFeatures, local_features, placement
-
-log = logging.getLogger(__name__)
+from search.descriptor import LocalFeatures, local_features, placement
 
 #: a side of a member's picture, where the cells show it, lies this share of the keeper's side
 #: from a cut (a cell's side, or the keeper's own)
@@ -69,10 +65,10 @@ class CollageKeepers:
 
     def __init__(
         self,
-        path_of: Callable[[int], Path | None],
+        picture: Callable[[int], Image.Image | None],
         key_points: Callable[[int], LocalFeatures | None],
     ) -> None:
-        self.path_of = path_of
+        self.picture = picture  # image id -> its file decoded at the key points' draft
         self.key_points = key_points
         self.cells: dict[int, Cells | None] = {}
         self.inside: dict[tuple[int, int], Box | None] = {}  # (keeper, member) -> its picture
@@ -83,7 +79,7 @@ class CollageKeepers:
             return None  # marked already: its group was made with it marked
         image = None
         if keeper.id not in self.cells:
-            image = self._read(keeper.id)
+            image = self.picture(keeper.id)
             self.cells[keeper.id] = _cells(keeper, image) if image is not None else None
         if (cells := self.cells[keeper.id]) is None:
             return None
@@ -91,7 +87,7 @@ class CollageKeepers:
         def picture() -> Image.Image | None:  # the keeper decoded once a call, when needed
             nonlocal image
             if image is None:
-                image = self._read(keeper.id)
+                image = self.picture(keeper.id)
             return image
 
         for member in members:
@@ -103,14 +99,6 @@ class CollageKeepers:
                 self.marked[keeper.id] = replace(keeper, frame=shares, collage=True)
                 return self.marked[keeper.id]
         return None
-
-    def _read(self, image_id: int) -> Image.Image | None:
-        path = self.path_of(image_id)
-        try:
-            return load_image(path, draft_size=KEY_POINT_DRAFT).image if path else None
-        except (ImgsearchError, OSError) as error:
-            log.info("collages: image %s not read: %s", image_id, error)
-            return None
 
     def _held(
         self, member: DedupImage, cells: Cells, picture: Callable[[], Image.Image | None]

@@ -151,15 +151,15 @@ class VerifiedNeighbours:
         """An image's upright key points as the checks match them (made once)."""
         return self._features(image_id)
 
+    def picture(self, image_id: int) -> Image.Image | None:
+        """An image's file decoded at the key points' draft (None: gone or unreadable)."""
+        return self._read(image_id, lambda p: load_image(p, draft_size=KEY_POINT_DRAFT).image)
+
     def _made(self, image_id: int, inverted: bool = False) -> LocalFeatures | None:
         if self.key_points is not None and not inverted:
             return self.key_points(image_id)
-        return self._read(
-            image_id,
-            lambda p: local_features(
-                load_image(p, draft_size=KEY_POINT_DRAFT).image, inverted=inverted
-            ),
-        )
+        picture = self.picture(image_id)
+        return None if picture is None else local_features(picture, inverted=inverted)
 
     def _denser(self, a: int, b: int) -> int:
         """Inliers of the pair ``a``, ``b`` with the denser key points of either image against
@@ -171,10 +171,8 @@ class VerifiedNeighbours:
             found = 0
             for one, other in ((a, b), (b, a)):
                 if one not in self.dense:
-                    self.dense[one] = self._read(
-                        one,
-                        lambda p: dense_features(load_image(p, draft_size=KEY_POINT_DRAFT).image),
-                    )
+                    picture = self.picture(one)
+                    self.dense[one] = None if picture is None else dense_features(picture)
                 mine, theirs = self.dense[one], self._features(other)
                 if mine is not None and theirs is not None:
                     found = max(found, count_inliers(mine, theirs))

@@ -161,7 +161,7 @@ def duplicate_decisions(
         out.lookalike.update({int(p): NO_COPY_OF_BETTER for p in flagged[~kept]})
     if by_key_points:
         sure = cal.duplicate_threshold(LOCAL_WITNESS_Z)
-        _witnessed_by_key_points(out, copy, ids, flagged, pairs, sure, local, evidenced or {})
+        _witnessed_by_key_points(out, copy, ids, flagged, pairs, sure, local, evidenced)
     return out
 
 
@@ -215,9 +215,15 @@ def _witnessed_by_key_points(
         return bool(copy[int(flagged[a])] < sure) and not bool((pairs[a, better] >= sure).any())
 
     reads = local if isinstance(local, ReadsAhead) else None
-    if reads is not None:  # those it will be asked about if every copy asked keeps it (most do)
-        lesser = [a for a in range(1, len(flagged)) if dup[a]]
-        reads.ahead([ids[int(flagged[a])] for a in lesser if asked(a, np.flatnonzero(dup[:a]))])
+    if reads is not None:  # those it will be asked about if every copy asked keeps it (most
+        # do: a part's first copy asked, then, matched, none of the others it raised)
+        ahead, parts = [], set()
+        for a in [a for a in range(1, len(flagged)) if dup[a]]:
+            part = evidenced.get(ids[int(flagged[a])])
+            if asked(a, np.flatnonzero(dup[:a])) and (part is None or part not in parts):
+                ahead.append(ids[int(flagged[a])])
+                parts.add(part)
+        reads.ahead(ahead)
     try:
         better = [0]  # positions in ``flagged`` of the copies that kept the decision
         refuted = False  # a better-scoring copy's key points matched none

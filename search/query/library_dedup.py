@@ -99,7 +99,7 @@ def library_duplicates(
             verifier = _verifier(engine, options["neighbours"], threshold, small, (ids, vectors))
             options["neighbours"] = verifier
             options["holds"] = verifier.holds
-            options["collage"] = CollageKeepers(verifier.path_of, verifier.key_points_of)
+            options["collage"] = CollageKeepers(verifier.picture, verifier.key_points_of)
     result = find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
     if verifier is not None:
         result = verifier.restore(result)
