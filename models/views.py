@@ -115,14 +115,28 @@ class ViewSet:
         Evidence for a picture that fills only part of the query (one photo of a collage).
         Empty when unavailable."""
         if self.upright is None or self.model is None:
-            return np.zeros((0, self.embeddings.shape[1]), np.float32), 0
+            return self._embedded([]), 0
         size = self.upright.size
         cells = collage_cells(self.upright) or []
         boxes = [*cells, *tile_boxes(size, grid), *half_boxes(size)]
-        w, h = size
+        return self._embedded(boxes), len(cells)
+
+    def cells(self) -> np.ndarray:
+        """Embeddings [N, D] of the upright image's collage cells alone (no tiles, no halves;
+        :attr:`pieces` then names these): a query settled by one picture, looked at for its
+        others. Empty when it has no gutters or seams, or when unavailable."""
+        if self.upright is None or self.model is None:
+            return self._embedded([])
+        return self._embedded(collage_cells(self.upright) or [])
+
+    def _embedded(self, boxes: Sequence[tuple[int, int, int, int]]) -> np.ndarray:
+        """Embeddings of the upright image's ``boxes`` (recorded as :attr:`pieces`)."""
+        if not boxes or self.upright is None or self.model is None:
+            return np.zeros((0, self.embeddings.shape[1]), np.float32)
+        w, h = self.upright.size
         self.pieces = tuple((a / w, b / h, c / w, d / h) for a, b, c, d in boxes)
         batch = np.stack([self.model.preprocess(self.upright.crop(box)) for box in boxes])
-        return self.model.run(batch).embeddings.astype(np.float32), len(cells)
+        return self.model.run(batch).embeddings.astype(np.float32)
 
     @property
     def primary(self) -> np.ndarray:

@@ -62,7 +62,7 @@ def _decide(
     )
     asked: list[tuple[int, list[int]]] = []
 
-    def witness(image_id: int, better: list[int]) -> bool | None:
+    def witness(image_id: int, better: list[int], after: int = 0) -> bool | None:
         asked.append((image_id, list(better)))
         return answers[image_id]
 
@@ -70,7 +70,9 @@ def _decide(
     return [(h.id, h.duplicate, h.lookalike) for h in hits], asked
 
 
-def test_lesser_copies_keep_the_decision_only_with_a_key_point_match() -> None:
+def test_lesser_copies_keep_the_decision_only_with_a_key_point_match(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # z = cosine / 0.05: the best copy z 19.6; a firm lesser copy z 19 (past LOCAL_WITNESS_Z);
     # three in the band (z 9.5, 9, 8.5): matched, not matched, cannot tell; one (z 8.8) whose
     # stored image is a firm copy of the firm one (pair z 14); one below the decision (z 4)
@@ -89,8 +91,12 @@ def test_lesser_copies_keep_the_decision_only_with_a_key_point_match() -> None:
         (4, False, UNMATCHED_UNDER),  # not told, under a look-alike (the next test)
     ]
     assert hits[6][:2] == (5, False)  # z 4: below the decision, never asked
-    # the best copy and the firm one are never asked; the refuted copy is nobody's witness
-    assert asked == [(2, [0, 1]), (3, [0, 1, 2]), (4, [0, 1, 2, 6])]
+    # the best copy and the firm one are never asked; the refuted copy is nobody's witness;
+    # one of each picture (1 is a firm copy of 0), those most like it first
+    assert asked == [(2, [0]), (3, [0, 2]), (4, [0, 2, 6])]
+    monkeypatch.setattr("search.descriptor.witness.WITNESS_BETTER", 2)
+    again, asked = _decide(np.stack(library), {2: True, 3: False, 4: None, 6: False})
+    assert again == hits and asked[-1] == (4, [0, 2])  # at most WITNESS_BETTER of them
 
 
 def test_an_untold_copy_keeps_the_decision_unless_a_better_one_was_refuted() -> None:
@@ -126,7 +132,7 @@ def test_a_copy_a_part_of_the_query_raised_is_asked_of_that_parts_key_points() -
     asked: list[tuple[int, list[int], int | None]] = []
     by_part: dict[int, bool] = {}
 
-    def witness(image_id: int, better: list[int], part: int | None = None) -> bool:
+    def witness(image_id: int, better: list[int], part: int | None = None, after: int = 0) -> bool:
         asked.append((image_id, list(better), part))
         return by_part[image_id] if part is not None else False  # the whole matches neither
 
@@ -154,7 +160,9 @@ def test_a_copy_a_part_of_the_query_raised_is_asked_of_that_parts_key_points() -
         def __init__(self) -> None:
             self.read: list[list[int]] = []
 
-        def __call__(self, image_id: int, better: list[int], part: int | None = None) -> bool:
+        def __call__(
+            self, image_id: int, better: list[int], part: int | None = None, after: int = 0
+        ) -> bool:
             return witness(image_id, better, part)
 
         def ahead(self, image_ids: list[int]) -> None:
@@ -210,7 +218,7 @@ def test_copies_below_the_last_one_shown_are_not_asked() -> None:
     library.append(_unit((0, 0.44), (2, 0.898)))
     answers: dict[int, bool | None] = {2: True, 3: False, 4: None, 6: False}
     everything, _ = _decide(np.stack(library), answers)
-    for k, questions in ((2, []), (3, [(2, [0, 1])]), (4, [(2, [0, 1]), (3, [0, 1, 2])])):
+    for k, questions in ((2, []), (3, [(2, [0])]), (4, [(2, [0]), (3, [0, 2])])):
         hits, asked = _decide(np.stack(library), answers, k=k)
         assert hits == everything[:k]
         assert asked == questions
@@ -415,3 +423,86 @@ def test_the_witness_reads_the_copies_it_will_be_asked_about_ahead() -> None:
         release.set()
         finish.set()
         read_ahead.close()
+
+
+def test_a_better_copy_at_hand_is_matched_before_the_query(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lesser copy more like a better copy than like the query is matched with that copy's
+    key points first - once they are at hand (read for this query): no file is read ahead of
+    the query's own key points."""
+    import threading
+
+    import search.query.key_point_witness as module
+    from search.descriptor import LocalFeatures
+    from search.query.key_point_witness import KeyPointWitness
+    from search.query.local_evidence import LocalStats
+
+    points = np.zeros((0, 2), np.float32)
+    made = {i: LocalFeatures((points, None), None) for i in (1, 11, 12)}
+    query = LocalFeatures((points, None), None)
+    name = {id(f): i for i, f in made.items()} | {id(query): "query"}
+    matched: list[tuple[object, object]] = []
+
+    def match(theirs: LocalFeatures, mine: LocalFeatures) -> bool:
+        matched.append((name[id(theirs)], name[id(mine)]))
+        return name[id(theirs)] == 1  # every copy holds the best copy's key points
+
+    monkeypatch.setattr(module, "key_points_match", match)
+    reads: list[int] = []
+    witness = KeyPointWitness(
+        lambda i, _row: reads.append(i) or made[i],
+        lambda: query,
+        {},
+        LocalStats(),
+        threading.Lock(),
+    )
+    assert witness(11, [1], after=1) is True  # 1 not read yet: the query first
+    assert matched == [("query", 11), (1, 11)] and reads == [11, 1]
+    matched.clear()
+    assert witness(12, [1, 11], after=1) is True  # 1 at hand: before the query
+    assert matched == [(1, 12)] and reads == [11, 1, 12]  # each file read once
+
+
+def test_a_copy_the_grey_band_confirmed_costs_the_witness_nothing(
+    data_dir: Path, models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A noisy sepia print of a photo is left in doubt by its vectors; the grey-band check
+    confirms its copies by key points (the query's smoothed ones). Those copies hold the
+    query's key points: the witness keeps their flags without matching a pair again (a plain
+    match of a noisy query can fail where the check's passed, and its 12 pairs are for the
+    copies nothing confirmed yet)."""
+    pytest.importorskip("cv2")
+    from search.evaluation.sets.holdout_edits import HOLDOUT_EDITS
+    from search.query.key_point_witness import KeyPointWitness
+    from tests.engine_library import index_library, make_settings
+
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for photo in photos[:30]:
+        Image.open(photo).convert("RGB").save(folder / photo.name, quality=92)
+    picture = Image.open(photos[0]).convert("RGB")
+    for kind in ("noise", "border"):
+        made = HOLDOUT_EDITS[kind](picture, np.random.default_rng(0), {})
+        made.save(folder / f"{kind}.jpg", quality=90)
+    noisy = HOLDOUT_EDITS["noise"](picture, np.random.default_rng(9), {})
+    HOLDOUT_EDITS["sepia"](noisy, np.random.default_rng(0), {}).save(tmp_path / "q.jpg", quality=90)
+    settings = make_settings(tmp_path / "lib", models_dir)
+    index_library(settings, [folder])
+    spent: dict[int, int] = {}
+    ask = KeyPointWitness.__call__
+
+    def counted(self, image_id, better, part=None, after=0):  # type: ignore[no-untyped-def]
+        before = self.pairs
+        answer = ask(self, image_id, better, part, after)
+        spent[image_id] = self.pairs - before
+        return answer
+
+    monkeypatch.setattr(KeyPointWitness, "__call__", counted)
+    with SearchEngine.open(settings) as engine:
+        hits = engine.search_image(tmp_path / "q.jpg", k=5)
+    copies = {photos[0].name, "noise.jpg", "border.jpg"}
+    assert {Path(h.path).name for h in hits if h.duplicate} == copies, hits
+    confirmed = [h.id for h in hits[1:] if h.key_points is not None]
+    assert confirmed and all(spent.get(i, 0) == 0 for i in confirmed), (confirmed, spent)

@@ -114,6 +114,7 @@ _SOURCES: dict[str, str] = {
     "LocalCheck": "search.descriptor.rerank",
     "MoreViews": "search.descriptor.rerank",
     "QueryParts": "search.descriptor.rerank",
+    "QueryRegions": "search.descriptor.rerank",
 }
 
 __all__ = [
@@ -162,6 +163,7 @@ __all__ = [
     "PreparedImage",
     "QueryParts",
     "QueryPixels",
+    "QueryRegions",
     "QueryScorer",
     "ReadsAhead",
     "RowCache",
@@ -294,6 +296,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         LocalCheck,
         MoreViews,
         QueryParts,
+        QueryRegions,
         QueryScorer,
         ScoredHit,
     )

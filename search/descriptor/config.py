@@ -49,6 +49,10 @@ WITNESS_Z = 8.0  # duplicate_z below which a query's lesser copy must be a copy 
 # (search.descriptor.witness; whitened look-alikes of one class reach z 6-8.5: bench/README)
 LOCAL_WITNESS_Z = 10.0  # duplicate_z below which a query's lesser copy must match it by key
 # points (``local``: look-alike pairs the library itself scores reach z 9.6; bench/README)
+WITNESS_BETTER = 3  # better copies a lesser copy's key points are matched with besides the
+# query's: those its stored image is most like, one of each picture (the witness's 12 pairs;
+# tuned on hold-out photos-50 against its base: true flags +96 / +98 / +98 and wrong flags
+# -3 / -3 / +5 with 2 / 3 / every one: bench/README.md "The witness's pairs")
 BACKGROUND_PAIRS = 20_000
 MIN_CALIBRATION_IMAGES = 200  # smaller libraries use PLAIN_BACKGROUND (too few random pairs,
 # and a small set of near-duplicates - near_duplicates: 45 files, 5 clusters - has no

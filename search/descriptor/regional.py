@@ -14,31 +14,48 @@ any z, raised or not (at most ``CELL_NOMINATED``: a small photo's cosine is low,
 photos of its object can match its key points too) are ``tile_nominees``: the key points of
 the tile that matched each decide. Once a cell holds a sure copy (a collage, then), every
 cell's best match is checked by its cell's key points, even when that copy settled the query
-(``cell_rest``): a collage's other pictures.
+(``cell_rest``): a collage's other pictures. So is a query its views settled when that copy
+fills only a part of it - under ``LOCAL_WITNESS_Z`` and a plain cosine with the query under
+``REGION_COSINE`` (a copy of the whole photo pays nothing more) - its collage cells alone are
+embedded then (no tiles: their vectors raise nothing here, the key points decide).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from search.descriptor.config import (
     CELL_NOMINATED,
     EXPAND_Z,
+    LOCAL_WITNESS_Z,
     REGION_CHECKED,
     REGION_COSINE,
     REGION_NOMINATED,
     REGION_SCORE,
 )
 from search.descriptor.descriptors import Descriptor, StoredImage
+from search.descriptor.expansion import SELF_SCORE
 from search.descriptor.row_cache import PreparedImage
 
 MoreViews = Callable[[], np.ndarray]
 QueryParts = Callable[[], tuple[np.ndarray, int]]
 """The rows of a query's parts and how many of them (the first) are collage cells; the rest
 are tiles (:meth:`models.views.ViewSet.regions`)."""
+
+
+@dataclass(frozen=True)
+class QueryRegions:
+    """A query's parts, embedded when asked: ``parts`` (:data:`QueryParts`, for a query its
+    views leave unsettled) and, for a settled one, ``cells()`` (the raw rows of its collage
+    cells alone, :meth:`models.views.ViewSet.cells`) with ``plain``, the raw rows of the views
+    that settled it (the model's own space: whether its best copy fills all of it)."""
+
+    parts: QueryParts
+    cells: Callable[[], np.ndarray] | None = None
+    plain: Callable[[], np.ndarray] | None = None
 
 
 class RegionalEvidence:
@@ -79,16 +96,8 @@ class RegionalEvidence:
         raw = np.asarray(found, np.float32)
         if cal is None or not len(raw):
             return copy, ids
-        tiles = self.descriptor.transform(raw)
-        ids = self._candidates(tiles, want, exclude, ids, images)
+        each, ids = self._part_scores(raw, ids, images, want, exclude)
         whole = self._copy(query, ids, images)
-        rows, owner = self._rows(ids, images)  # the candidates' rows, read once for every tile
-        each = np.stack(
-            [
-                self.descriptor.copy_scores(tile[None], rows, owner, len(ids), self.cap)
-                for tile in tiles
-            ]
-        )
         regional, piece = each.max(axis=0), each.argmax(axis=0)  # its best tile, and which
         at_z = np.flatnonzero(regional >= cal.score(EXPAND_Z))
         at_z = at_z[np.argsort(-regional[at_z], kind="stable")]  # the best tile matches first
@@ -114,6 +123,57 @@ class RegionalEvidence:
             self.cell_rest = self._other_cells(each[:cells], ids)  # raised ones too:
             # confirmed, a raised original ranks by its key points above a crop of it
         return out.astype(np.float32), ids
+
+    def _settled_collage(
+        self,
+        regions: QueryRegions,
+        query: np.ndarray,
+        copy: np.ndarray,
+        ids: list[int],
+        images: dict[int, PreparedImage],
+        want: int,
+        exclude: int | None,
+    ) -> tuple[np.ndarray, list[int]]:
+        """A query its views settled whose best copy fills only a part of it: that copy under
+        ``LOCAL_WITNESS_Z`` and its plain cosine with the query's views under
+        :data:`REGION_COSINE` (a copy of the whole photo pays nothing more). When the query
+        has collage cells, their candidates join ``ids`` (scored by the whole query, nothing
+        raised) and each cell's best match goes to :attr:`cell_rest`, for the key points of
+        its cell: a collage's other pictures."""
+        cal = self.descriptor.calibration
+        if regions.cells is None or regions.plain is None or cal is None or not len(ids):
+            return copy, ids
+        c = np.where(copy < SELF_SCORE, copy, -np.inf)
+        best = int(np.argmax(c))
+        if not np.isfinite(c[best]) or cal.duplicate_z(float(c[best])) >= LOCAL_WITNESS_Z:
+            return copy, ids
+        if self._plain_scores(regions.plain(), [ids[best]])[0] >= REGION_COSINE:
+            return copy, ids
+        raw = np.asarray(regions.cells(), np.float32)
+        if not len(raw):
+            return copy, ids
+        each, ids = self._part_scores(raw, ids, images, want, exclude)
+        self.cell_rest = self._other_cells(each, ids)
+        return self._copy(query, ids, images), ids
+
+    def _part_scores(
+        self,
+        raw: np.ndarray,
+        ids: list[int],
+        images: dict[int, PreparedImage],
+        want: int,
+        exclude: int | None,
+    ) -> tuple[np.ndarray, list[int]]:
+        """The copy scores [parts, ids] of the query's parts (their raw rows ``raw``) with
+        ``ids`` and the parts' own candidates joined to them (prepared into ``images``)."""
+        parts = self.descriptor.transform(raw)
+        ids = self._candidates(parts, want, exclude, ids, images)
+        rows, owner = self._rows(ids, images)  # the candidates' rows, read once for every part
+        each = [
+            self.descriptor.copy_scores(part[None], rows, owner, len(ids), self.cap)
+            for part in parts
+        ]
+        return np.stack(each), ids
 
     @staticmethod
     def _other_cells(each: np.ndarray, ids: list[int]) -> list[tuple[int, int]]:

@@ -26,7 +26,9 @@ scored with every view, exactly as when all were given at once (candidates are p
 union is the same).
 
 **Regional evidence** (``regions``): when every view leaves the query unsettled, the engine's
-callback embeds the query's 2x2 tiles (:mod:`search.descriptor.regional`).
+callback embeds the query's 2x2 tiles (:mod:`search.descriptor.regional`); when its best copy
+settled it but fills only a part of it (a collage's picture), its collage cells alone, whose
+best matches go to the key points.
 
 **Local evidence** (``local``; the descriptor's ``verify`` option): when even the tiles leave
 the query without a *firm* copy, the engine's callback gets the candidates and their copy
@@ -52,7 +54,7 @@ from search.descriptor.config import EXPAND_Z
 from search.descriptor.descriptors import Descriptor, StoredImage
 from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
 from search.descriptor.label_similarity import label_similarities
-from search.descriptor.regional import MoreViews, QueryParts, RegionalEvidence
+from search.descriptor.regional import MoreViews, QueryParts, QueryRegions, RegionalEvidence
 from search.descriptor.row_cache import PreparedImage, RowCache
 from search.descriptor.witness import LocalWitness, StoredTurns, duplicate_decisions
 
@@ -185,7 +187,7 @@ class QueryScorer(RegionalEvidence):
         k: int = 10,
         exclude: int | None = None,
         more: MoreViews | None = None,
-        regions: QueryParts | None = None,
+        regions: QueryParts | QueryRegions | None = None,
         local: LocalCheck | None = None,
         witness: LocalWitness | None = None,
         nominated: Callable[[], Sequence[int]] | None = None,
@@ -220,10 +222,14 @@ class QueryScorer(RegionalEvidence):
                 ids = self._candidates(extra, want, exclude, ids, images)
                 query = np.concatenate([query, extra])
                 copy = self._copy(query, ids, images)
+        if regions is not None and not isinstance(regions, QueryRegions):
+            regions = QueryRegions(regions)  # its parts alone
         self.regional = None if regions is None else not self.settled(copy)
         self.tile_nominees, self.region_parts, self.cell_rest = [], {}, []
-        if self.regional:
-            copy, ids = self._regions(regions, query, copy, ids, images, want, exclude)  # type: ignore[arg-type]
+        if regions is not None and self.regional:
+            copy, ids = self._regions(regions.parts, query, copy, ids, images, want, exclude)
+        elif regions is not None and local is not None:  # settled: by one picture of a collage?
+            copy, ids = self._settled_collage(regions, query, copy, ids, images, want, exclude)
         if not ids:
             return []
         self.checked_locally = None if local is None else not self.settled(copy, firm=True)

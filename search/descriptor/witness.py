@@ -21,7 +21,9 @@ Vectors alone cannot tell two photos of one scene that the library's space puts 
 bee-on-salvia photos of one photographer: pair z 8.9) from copies. With ``local`` on (the
 default), every copy below the query's best one and under :data:`LOCAL_WITNESS_Z` must also
 match by key points (ORB + RANSAC, :func:`search.descriptor.verify.key_points_match`) the
-query or a better copy that kept the decision, unless its stored image is a firm copy of one
+query or a better copy that kept the decision - at most :data:`WITNESS_BETTER` of those, the
+ones its stored image is most like, one of each picture, matched before the query when more
+like it than the query is - unless its stored image is a firm copy of one
 of them (past the same z); ``local`` (the engine's callback, bounded per
 query) says None when it cannot tell (a file gone or changed, no OpenCV, the budget spent),
 and the copy keeps the decision - unless a better-scoring copy's key points matched nothing:
@@ -42,14 +44,15 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from search.descriptor.config import LOCAL_WITNESS_Z, WITNESS_Z
+from search.descriptor.config import LOCAL_WITNESS_Z, WITNESS_BETTER, WITNESS_Z
 from search.descriptor.descriptors import Descriptor
 from search.descriptor.expansion import SELF_SCORE
 
 StoredTurns = Callable[[int], "np.ndarray | None"]  # image id -> its turned views' rows
 RowsOf = Callable[[Sequence[int]], tuple[np.ndarray, np.ndarray]]  # ids -> (rows, owner)
-# (image id, better copies' ids[, part=the query's part that raised it]) -> do its key points
-# match the query's (that part's instead, with a part) or one of theirs? (None: cannot tell)
+# (image id, better copies' ids[, part=the query's part that raised it][, after=n: the query's
+# matched after the first n of them]) -> do its key points match the query's (that part's
+# instead, with a part) or one of theirs? (None: cannot tell)
 LocalWitness = Callable[..., "bool | None"]
 
 
@@ -232,7 +235,9 @@ def _witnessed_by_key_points(
             p = int(flagged[a])
             if not out.duplicate[p]:
                 continue
-            others = [ids[flagged[b]] for b in better if copy[flagged[b]] < SELF_SCORE]
+            witnesses = _witnesses(a, better, pairs, sure, copy, flagged)
+            others = [ids[flagged[b]] for b in witnesses]
+            first = sum(float(pairs[a, b]) > float(copy[p]) for b in witnesses)
             part = evidenced.get(ids[p])
             if not asked(a, better) or part in matched:
                 answer: bool | None = True  # (or its part matched a better copy it raised)
@@ -240,8 +245,8 @@ def _witnessed_by_key_points(
                 answer = local(ids[p], (), part=part)
                 if answer:
                     matched.add(part)
-            else:
-                answer = local(ids[p], others)
+            else:  # those more like it than the query is are matched before the query
+                answer = local(ids[p], others, after=first)
             if answer is False or (answer is None and refuted):
                 out.duplicate[p] = False
                 out.lookalike[p] = NO_KEY_POINT_MATCH if answer is False else UNMATCHED_UNDER
@@ -251,3 +256,26 @@ def _witnessed_by_key_points(
     finally:
         if reads is not None:
             reads.finish()
+
+
+def _witnesses(
+    a: int,
+    better: Sequence[int],
+    pairs: np.ndarray,
+    sure: float,
+    copy: np.ndarray,
+    flagged: np.ndarray,
+) -> list[int]:
+    """The kept copies ``better`` (positions in ``flagged``) the ``a``-th copy's key points are
+    matched with after the query's: at most :data:`WITNESS_BETTER`, those its stored image is
+    most like first (the picture it would be a copy of), one of each picture (a copy whose
+    stored image is a copy past ``sure`` of one already listed holds the same key points), not
+    the query's own file. Three edits of one photo would otherwise spend three of the witness's
+    pairs on one question, and a look-alike of another picture keep its flag unasked."""
+    out: list[int] = []
+    for b in sorted(better, key=lambda b: -float(pairs[a, b])):
+        if len(out) == WITNESS_BETTER:
+            break
+        if copy[flagged[b]] < SELF_SCORE and not any(pairs[b, c] >= sure for c in out):
+            out.append(b)
+    return out

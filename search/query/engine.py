@@ -25,7 +25,7 @@ from search.descriptor import (
     CANDIDATES_PER_VIEW,
     DescriptorConfig,
     MoreViews,
-    QueryParts,
+    QueryRegions,
     QueryScorer,
     ScoredHit,
 )
@@ -40,6 +40,7 @@ from search.query.local_check import LocalVerifier
 from search.query.local_evidence import QueryLocal
 from search.query.pixels import PixelDigests, SamePixels
 from search.query.quality import QualityFilter, ShownHits
+from search.query.query_views import QueryViews
 from search.query.records import ImageFile, LibraryRecords, unchanged_bytes
 from search.query.results import (
     ImageQuery,
@@ -170,27 +171,21 @@ class SearchEngine:
             source, roi, descriptor.config, live.model, upright_only=not every
         )
         analysis = views.analysis
-        frame_dominant = bool(views.frame is not None and views.frame.dominant)
-        query = descriptor.query_rows(views.embeddings, views.names, frame_dominant)
-        embedded = [len(views.names)]  # views embedded so far
-
-        def turned() -> np.ndarray:
-            full = views.with_turns()
-            n, embedded[0] = len(views.names), len(full.names)
-            return descriptor.query_rows(full.embeddings[n:], full.names[n:], frame_dominant)
-
-        def tiles() -> tuple[np.ndarray, int]:
-            found, cells = views.regions()
-            embedded[0] += len(found)
-            return found, cells
-
-        more = None if views.complete else turned
-        regions = tiles if descriptor.config.regions else None
+        asked = QueryViews(views, descriptor)
         local = self.local.for_query(
             descriptor, source if data is None else data, roi, views, live.generation, live.model
         )
         scored = self._scored(
-            live, query, analysis.labels, k, min_score, exclude, more, flags, regions, local
+            live,
+            asked.rows,
+            analysis.labels,
+            k,
+            min_score,
+            exclude,
+            asked.more,
+            flags,
+            asked.regions,
+            local,
         )
         sha = query_sha256(source, data)
         same_pixels = SamePixels(
@@ -211,10 +206,10 @@ class SearchEngine:
         small = too_small_for_copies(analysis.width, analysis.height, coerce_roi(roi))
         found = hits_from_scores(scored, live.descriptor.calibration, exact, small)
         hits = local.explain(found, scored, views.pieces)
-        hits = self.videos.merge(live, query, hits, k, min_score, exclude)
+        hits = self.videos.merge(live, asked.rows, hits, k, min_score, exclude)
         hits = flags.hits(hits, k) if flags else hits
         self.guard.check_unchanged(state)
-        return ImageQueryResult(analysis, data, sha, hits, embedded[0])
+        return ImageQueryResult(analysis, data, sha, hits, asked.embedded)
 
     def search_image(
         self,
@@ -322,7 +317,7 @@ class SearchEngine:
         exclude: int | None,
         more: MoreViews | None = None,
         flags: QualityFilter | None = None,
-        regions: QueryParts | None = None,
+        regions: QueryRegions | None = None,
         local: QueryLocal | None = None,
     ) -> list[tuple[ScoredHit, StoredImage]]:
         """Candidates from ``live``'s indexes scored exactly from the store (the truth) by

@@ -57,10 +57,12 @@ class KeyPointWitness:
     part's key points, not the whole's), False only when every pair was matched and none holds
     a copy's geometry, None when not asked (its file gone, the budget spent). With ``part``
     (a part of the query raised it: a collage's picture), that part's key points
-    (``part_features``) are matched instead of the whole query's. ``rows``: the query's
-    candidates' rows as its search reads them (the hits shown: their files are found without
-    a query each); ``stats`` counted under ``lock``; ``read_ahead``: where the images that
-    :meth:`ahead` names are read meanwhile."""
+    (``part_features``) are matched instead of the whole query's; the first ``after`` better
+    copies (those more like it than the query is) are matched before the query when their key
+    points are at hand (read for this query already). ``rows``: the
+    query's candidates' rows as its search reads them (the hits shown: their files are found
+    without a query each); ``stats`` counted under ``lock``; ``read_ahead``: where the images
+    that :meth:`ahead` names are read meanwhile."""
 
     def __init__(
         self,
@@ -79,6 +81,7 @@ class KeyPointWitness:
         self.part_features = part_features
         self.pairs, self.started = 0, 0.0  # pairs matched, when the first was started
         self.pending: dict[int, Future[LocalFeatures | None]] = {}
+        self._got: dict[int, LocalFeatures | None] = {}  # key points read for this query
 
     def ahead(self, image_ids: Sequence[int]) -> None:
         """Start reading the key points of the images the witness will be asked about (in
@@ -99,7 +102,7 @@ class KeyPointWitness:
         self.pending.clear()
 
     def __call__(
-        self, image_id: int, better: Sequence[int], part: int | None = None
+        self, image_id: int, better: Sequence[int], part: int | None = None, after: int = 0
     ) -> bool | None:
         if image_id in self.confirmed_by_parts:
             return True
@@ -114,7 +117,10 @@ class KeyPointWitness:
             return None
         answer: bool | None = False
         pairs = 0
-        for other in [query, *better]:  # the query's own mirrored features are matched
+        # the query's (its own mirrored ones too) after those of the first ``after`` better
+        # copies that are at hand: no file is read before the query's key points are matched
+        first = [b for b in better[:after] if b in self._got]
+        for other in [*first, query, *(b for b in better if b not in first)]:
             if self._spent_all():
                 answer = None
                 break
@@ -142,10 +148,15 @@ class KeyPointWitness:
         return self.pairs >= WITNESS_PAIRS or time.perf_counter() - self.started > VERIFY_BUDGET_S
 
     def _features_of(self, image_id: int) -> LocalFeatures | None:
+        if image_id in self._got:
+            return self._got[image_id]
         read = self.pending.pop(image_id, None)
         if read is not None and not read.cancel():  # started (or done) on the other thread
-            return read.result()
-        return self.features(image_id, self.rows.get(image_id))
+            found = read.result()
+        else:
+            found = self.features(image_id, self.rows.get(image_id))
+        self._got[image_id] = found
+        return found
 
 
 def query_parts(

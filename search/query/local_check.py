@@ -59,6 +59,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import ChainMap
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -163,7 +164,8 @@ class LocalVerifier:
                 local.rows,
                 self.stats,
                 self._lock,
-                local.parts,  # a copy a part of the query confirmed holds that part's key points
+                ChainMap(local.parts, local.confirmed),  # a copy the query's key points (or
+                # a part's) confirmed in the grey-band check holds them: no pair is matched again
                 self.read_ahead,
                 None if views is None else query_parts(evidence, views.pieces),
             )
