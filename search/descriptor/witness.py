@@ -23,8 +23,9 @@ default), every copy below the query's best one and under :data:`LOCAL_WITNESS_Z
 match by key points (ORB + RANSAC, :func:`search.descriptor.verify.key_points_match`) the
 query or a better copy that kept the decision - at most :data:`WITNESS_BETTER` of those, the
 ones its stored image is most like, one of each picture, matched before the query when more
-like it than the query is - unless its stored image is a firm copy of one
-of them (past the same z); ``local`` (the engine's callback, bounded per
+like it than the query is - unless its stored image is a firm copy of one of them (past the
+same z); a copy the grey-band check confirmed holds the query's key points and is not asked
+again (the engine's witness knows them); ``local`` (the engine's callback, bounded per
 query) says None when it cannot tell (a file gone or changed, no OpenCV, the budget spent),
 and the copy keeps the decision - unless a better-scoring copy's key points matched nothing:
 below a look-alike the vectors alone are not believed (a library of different photos put
@@ -267,7 +268,7 @@ def _witnesses(
     flagged: np.ndarray,
 ) -> list[int]:
     """The kept copies ``better`` (positions in ``flagged``) the ``a``-th copy's key points are
-    matched with after the query's: at most :data:`WITNESS_BETTER`, those its stored image is
+    matched with besides the query's: at most :data:`WITNESS_BETTER`, those its stored image is
     most like first (the picture it would be a copy of), one of each picture (a copy whose
     stored image is a copy past ``sure`` of one already listed holds the same key points), not
     the query's own file. Three edits of one photo would otherwise spend three of the witness's

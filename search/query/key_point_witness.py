@@ -59,10 +59,10 @@ class KeyPointWitness:
     (a part of the query raised it: a collage's picture), that part's key points
     (``part_features``) are matched instead of the whole query's; the first ``after`` better
     copies (those more like it than the query is) are matched before the query when their key
-    points are at hand (read for this query already). ``rows``: the
-    query's candidates' rows as its search reads them (the hits shown: their files are found
-    without a query each); ``stats`` counted under ``lock``; ``read_ahead``: where the images
-    that :meth:`ahead` names are read meanwhile."""
+    points are at hand (read for this query already). ``rows``: the query's candidates' rows
+    as its search reads them (the hits shown: their files are found without a query each);
+    ``stats`` counted under ``lock``; ``read_ahead``: where the images that :meth:`ahead`
+    names are read meanwhile."""
 
     def __init__(
         self,
