@@ -30,17 +30,15 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.edit_queries import library_files  # noqa: E402
-from bench.holdout import HOLDOUT_POOLS, holdout_set  # noqa: E402
+from bench.holdout import check_sets, holdout_options, holdout_set, one_thread  # noqa: E402
 from indexer.run import IndexOptions, index_collections  # noqa: E402
 from search.evaluation import GroundTruth, load_truth  # noqa: E402
 from search.evaluation.sets.scenes import render_scene  # noqa: E402
-from search.index import set_threads  # noqa: E402
 from search.library import Library  # noqa: E402
 from search.query import SearchEngine  # noqa: E402
 from search.settings import Settings  # noqa: E402
@@ -91,22 +89,17 @@ def main() -> None:
     ap.add_argument("--layouts", default=",".join(LAYOUTS))
     ap.add_argument("--count", type=int, default=40)
     ap.add_argument("--indexed-edits", type=int, default=0)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--model-path", type=Path, default=ROOT.parent / "shared" / "models")
+    holdout_options(ap)
     args = ap.parse_args()
-    set_threads(1)  # FAISS, BLAS and the model in one thread each, as a server runs a query
-    threadpool_limits(limits=1, user_api="blas")
     layouts = args.layouts.split(",")
     if bad := [x for x in layouts if x not in LAYOUTS]:
         ap.error(f"--layouts: unknown {', '.join(bad)} (of {', '.join(LAYOUTS)})")
     if args.count < 1 or args.indexed_edits < 0:
         ap.error("--count must be at least 1, --indexed-edits at least 0")
-    for spec in args.sets.split(","):
-        pool, _, size = spec.rpartition("-")
-        if pool not in HOLDOUT_POOLS or not size.isdigit():
-            ap.error(f"--sets: {spec!r} is not POOL-N (POOL one of {', '.join(HOLDOUT_POOLS)})")
-        truth = load_truth(holdout_set(pool, int(size), args.seed, args.data))
+    sets = check_sets(ap, args.sets)
+    one_thread()
+    for spec, (pool, size) in zip(args.sets.split(","), sets, strict=True):
+        truth = load_truth(holdout_set(pool, size, args.seed, args.data))
         work = Path(tempfile.mkdtemp(prefix="imgsearch-collage-pairs-"))
         try:
             run(truth, spec, layouts, args, work)

@@ -42,15 +42,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.holdout import holdout_set  # noqa: E402
+from bench.holdout import check_sets, holdout_options, holdout_set, one_thread  # noqa: E402
 from indexer.run import IndexOptions, index_collections  # noqa: E402
 from search.evaluation import GroundTruth, load_truth  # noqa: E402
-from search.index import set_threads  # noqa: E402
 from search.library import Library  # noqa: E402
 from search.query import SearchEngine  # noqa: E402
 from search.settings import Settings  # noqa: E402
@@ -277,16 +275,13 @@ def main() -> None:
         help="index this many edits of each original beside it (right answers too), query "
         "with the rest",
     )
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    ap.add_argument("--model-path", type=Path, default=ROOT.parent / "shared" / "models")
+    holdout_options(ap)
     args = ap.parse_args()
-    set_threads(1)  # FAISS, BLAS and the model in one thread each, as a server runs a query
-    threadpool_limits(limits=1, user_api="blas")
-    for spec in args.sets.split(","):
-        pool, size = spec.rsplit("-", 1)
-        truth = load_truth(holdout_set(pool, int(size), args.seed, args.data))
-        every = args.every or (1 if int(size) <= 200 else 2)
+    sets = check_sets(ap, args.sets)
+    one_thread()
+    for spec, (pool, size) in zip(args.sets.split(","), sets, strict=True):
+        truth = load_truth(holdout_set(pool, size, args.seed, args.data))
+        every = args.every or (1 if size <= 200 else 2)
         outcomes = run_configs(
             spec, truth, args.configs.split(";"), args.model_path, every, args.indexed_edits
         )

@@ -53,6 +53,30 @@ def holdout_set(pool: str, originals: int, seed: int, data: Path) -> Path:
     return truth
 
 
+def holdout_options(ap: argparse.ArgumentParser) -> None:
+    """A hold-out bench's ``--seed``, ``--data`` and ``--model-path`` (../shared by default)."""
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--model-path", type=Path, default=REPO.parent / "shared" / "models")
+
+
+def check_sets(ap: argparse.ArgumentParser, sets: str) -> list[tuple[str, int]]:
+    """``(pool, size)`` of each POOL-N of ``sets`` (comma-separated), or ``ap``'s error."""
+    out = []
+    for spec in sets.split(","):
+        pool, _, size = spec.rpartition("-")
+        if pool not in HOLDOUT_POOLS or not size.isdigit() or int(size) < 1:
+            ap.error(f"--sets: {spec!r} is not POOL-N (POOL one of {', '.join(HOLDOUT_POOLS)})")
+        out.append((pool, int(size)))
+    return out
+
+
+def one_thread() -> None:
+    """The model, FAISS and BLAS in one thread each, as a server runs a query."""
+    set_threads(1)
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def derived_bench_args(doc: str | None, sets: str, configs: str) -> argparse.Namespace:
     """The command line of a bench over sets derived from the hold-out sets
     (``bench/collages.py``, ``bench/overlays.py``): ``--sets``, ``--configs``, ``--seed``,
@@ -61,15 +85,10 @@ def derived_bench_args(doc: str | None, sets: str, configs: str) -> argparse.Nam
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sets", default=sets)
     ap.add_argument("--configs", default=configs)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--every", type=int, default=0, help="query one copy in n (0: by size)")
-    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    ap.add_argument("--model-path", type=Path, default=REPO.parent / "shared" / "models")
+    holdout_options(ap)
     args = ap.parse_args()
-    for spec in args.sets.split(","):
-        pool, _, size = spec.rpartition("-")
-        if pool not in HOLDOUT_POOLS or not size.isdigit() or int(size) < 1:
-            ap.error(f"--sets: {spec!r} is not POOL-N (POOL one of {', '.join(HOLDOUT_POOLS)})")
+    check_sets(ap, args.sets)
     if args.every < 0:
         ap.error("--every: 0 (by size) or a positive number")
     for config in args.configs.split(";"):  # a bench's own "+suffix" after a configuration
@@ -77,8 +96,7 @@ def derived_bench_args(doc: str | None, sets: str, configs: str) -> argparse.Nam
             DescriptorConfig.parse(config.partition("+")[0])
         except DescriptorError as error:
             ap.error(f"--configs: {error}")
-    set_threads(1)
-    threadpool_limits(limits=1, user_api="blas")
+    one_thread()
     return args
 
 

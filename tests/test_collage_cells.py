@@ -15,7 +15,14 @@ import pytest
 from PIL import Image, ImageFilter, ImageOps
 
 from models import collage_cells
-from search.descriptor import Calibration, Descriptor, DescriptorConfig, QueryScorer, StoredImage
+from search.descriptor import (
+    Calibration,
+    Descriptor,
+    DescriptorConfig,
+    QueryRegions,
+    QueryScorer,
+    StoredImage,
+)
 from search.query import SearchEngine
 from tests.engine_library import index_library, make_settings
 from web.present import copy_text
@@ -142,10 +149,10 @@ def test_a_cells_weak_match_goes_to_that_cells_key_points() -> None:
 
     query = _unit(rng, 1)  # the whole grid matches nothing
     cells = np.concatenate([_unit(rng, 2), weak[None], _unit(rng, 4)])  # 3 cells, 4 tiles
-    hits = scorer.search(query, k=3, regions=lambda: (cells, 3), local=check)
+    hits = scorer.search(query, k=3, regions=QueryRegions(lambda: (cells, 3)), local=check)
     assert (7, 2) in asked[0] and hits[0].id == 7  # nominated with its cell (row 2)
     quarters = np.concatenate([weak[None], _unit(rng, 3)])  # no cells: tiles alone
-    scorer.search(query, k=3, regions=lambda: (quarters, 0), local=check)
+    scorer.search(query, k=3, regions=QueryRegions(lambda: (quarters, 0)), local=check)
     assert all(i != 7 for i, _ in asked[1])  # a quarter's weak match is not nominated
 
 
@@ -172,7 +179,7 @@ def test_a_collage_one_picture_settled_has_its_other_cells_checked() -> None:
 
     cells = np.stack([near(library[5], 0.95), _unit(rng, 1)[0], near(library[7], 0.3)])
     rows = np.concatenate([cells, _unit(rng, 4)]).astype(np.float32)  # 3 cells, 4 tiles
-    hits = scorer.search(_unit(rng, 1), k=3, regions=lambda: (rows, 3), local=check)
+    hits = scorer.search(_unit(rng, 1), k=3, regions=QueryRegions(lambda: (rows, 3)), local=check)
     assert hits[0].id in (5, 7) and {h.id for h in hits[:2]} == {5, 7}, hits
     assert len(asked) == 1 and asked[0][1] is True and (7, 2) in asked[0][0], asked
     assert {h.id: h.part for h in hits}[5] == 0  # raised by its cell

@@ -20,6 +20,7 @@ from search.descriptor import (
     Calibration,
     Descriptor,
     DescriptorConfig,
+    QueryRegions,
     QueryScorer,
     StoredImage,
 )
@@ -70,14 +71,20 @@ def test_a_weak_quarter_match_goes_to_the_key_points_which_decide() -> None:
 
         return check
 
-    alone = scorer.search(query, k=3, regions=lambda: (weak, 0))
+    alone = scorer.search(query, k=3, regions=QueryRegions(lambda: (weak, 0)))
     assert 7 not in [h.id for h in alone]  # under REGION_COSINE: the quarter raises nothing
-    refuted = scorer.search(query, k=3, regions=lambda: (weak, 0), local=key_points(False))
+    refuted = scorer.search(
+        query, k=3, regions=QueryRegions(lambda: (weak, 0)), local=key_points(False)
+    )
     assert asked == [[7]] and [h.id for h in refuted] == [h.id for h in alone]
-    confirmed = scorer.search(query, k=3, regions=lambda: (weak, 0), local=key_points(True))
+    confirmed = scorer.search(
+        query, k=3, regions=QueryRegions(lambda: (weak, 0)), local=key_points(True)
+    )
     assert asked[1] == [7] and confirmed[0].id == 7
     strong = np.concatenate([_unit(rng, 3), _at_cosine(rng, library[7], 0.9)])
-    raised = scorer.search(query, k=3, regions=lambda: (strong, 0), local=key_points(False))
+    raised = scorer.search(
+        query, k=3, regions=QueryRegions(lambda: (strong, 0)), local=key_points(False)
+    )
     assert raised[0].id == 7 and len(asked) == 2  # raised by its quarter: settled, no check
 
 

@@ -12,6 +12,7 @@ from search.descriptor import (
     Descriptor,
     DescriptorConfig,
     PreparedImage,
+    QueryRegions,
     QueryScorer,
     RowCache,
     StoredImage,
@@ -50,7 +51,7 @@ def test_a_tile_that_is_a_sure_copy_finds_the_picture_the_whole_query_misses() -
     scorer = _scorer(library)
     plain = scorer.search(query, k=3)
     assert 7 not in [h.id for h in plain]
-    hits = scorer.search(query, k=3, regions=lambda: (tile_rows, 0))
+    hits = scorer.search(query, k=3, regions=QueryRegions(lambda: (tile_rows, 0)))
     assert scorer.regional is True
     assert hits[0].id == 7 and hits[0].z is not None and hits[0].z > 6
 
@@ -63,7 +64,7 @@ def test_a_weak_tile_match_changes_nothing_and_a_sure_answer_asks_no_tiles() -> 
     weak /= np.linalg.norm(weak)
     scorer = _scorer(library)
     before = scorer.search(query, k=5)
-    after = scorer.search(query, k=5, regions=lambda: (weak, 0))
+    after = scorer.search(query, k=5, regions=QueryRegions(lambda: (weak, 0)))
     assert [h.id for h in after] == [h.id for h in before]
     assert np.allclose([h.copy for h in after], [h.copy for h in before], atol=1e-6)
     asked: list[int] = []
@@ -73,7 +74,7 @@ def test_a_weak_tile_match_changes_nothing_and_a_sure_answer_asks_no_tiles() -> 
         return weak, 0
 
     sure = library[11:12]  # the query is a stored image's copy: settled by its own view
-    hits = scorer.search(sure * 0.99 + _unit(rng, 1) * 0.01, k=3, regions=tiles_asked)
+    hits = scorer.search(sure * 0.99 + _unit(rng, 1) * 0.01, k=3, regions=QueryRegions(tiles_asked))
     assert hits[0].id == 11 and not asked and scorer.regional is False
 
 

@@ -113,7 +113,7 @@ _SOURCES: dict[str, str] = {
     "whitening_from_edits": "search.descriptor.whitening",
     "LocalCheck": "search.descriptor.rerank",
     "MoreViews": "search.descriptor.rerank",
-    "QueryParts": "search.descriptor.rerank",
+    "QueryParts": "search.descriptor.regional",
     "QueryRegions": "search.descriptor.rerank",
 }
 
@@ -291,11 +291,11 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         thumbnail,
     )
     from search.descriptor.placement import Placement, placement
+    from search.descriptor.regional import QueryParts
     from search.descriptor.rerank import (
         CANDIDATES_PER_VIEW,
         LocalCheck,
         MoreViews,
-        QueryParts,
         QueryRegions,
         QueryScorer,
         ScoredHit,

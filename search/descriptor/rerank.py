@@ -54,7 +54,7 @@ from search.descriptor.config import EXPAND_Z
 from search.descriptor.descriptors import Descriptor, StoredImage
 from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
 from search.descriptor.label_similarity import label_similarities
-from search.descriptor.regional import MoreViews, QueryParts, QueryRegions, RegionalEvidence
+from search.descriptor.regional import MoreViews, QueryRegions, RegionalEvidence
 from search.descriptor.row_cache import PreparedImage, RowCache
 from search.descriptor.witness import LocalWitness, StoredTurns, duplicate_decisions
 
@@ -187,7 +187,7 @@ class QueryScorer(RegionalEvidence):
         k: int = 10,
         exclude: int | None = None,
         more: MoreViews | None = None,
-        regions: QueryParts | QueryRegions | None = None,
+        regions: QueryRegions | None = None,
         local: LocalCheck | None = None,
         witness: LocalWitness | None = None,
         nominated: Callable[[], Sequence[int]] | None = None,
@@ -196,8 +196,9 @@ class QueryScorer(RegionalEvidence):
         """Best ``k`` stored images for the query rows ``query`` [V, D'] (from
         :meth:`Descriptor.query_rows`) and the query's top labels; ``more()`` gives further
         query rows, asked only when ``query`` leaves the answer unsettled (module doc);
-        ``regions()`` the rows of the query's tiles, asked when every view leaves it
-        unsettled: a tile's match counts only where it is a sure copy (module doc);
+        ``regions.parts()`` the rows of the query's tiles, asked when every view leaves it
+        unsettled: a tile's match counts only where it is a sure copy (module doc), and
+        ``regions.cells()`` those of its collage cells when one picture settled it;
         ``local(ids, copy, tile nominees)`` the copy scores raised by local evidence, asked
         when even the tiles leave it unsettled, after ``nominated()`` images joined the
         candidates (ids the local evidence asks for: those the query's layout nominates among
@@ -222,8 +223,6 @@ class QueryScorer(RegionalEvidence):
                 ids = self._candidates(extra, want, exclude, ids, images)
                 query = np.concatenate([query, extra])
                 copy = self._copy(query, ids, images)
-        if regions is not None and not isinstance(regions, QueryRegions):
-            regions = QueryRegions(regions)  # its parts alone
         self.regional = None if regions is None else not self.settled(copy)
         self.tile_nominees, self.region_parts, self.cell_rest = [], {}, []
         if regions is not None and self.regional:

@@ -236,9 +236,6 @@ def _witnessed_by_key_points(
             p = int(flagged[a])
             if not out.duplicate[p]:
                 continue
-            witnesses = _witnesses(a, better, pairs, sure, copy, flagged)
-            others = [ids[flagged[b]] for b in witnesses]
-            first = sum(float(pairs[a, b]) > float(copy[p]) for b in witnesses)
             part = evidenced.get(ids[p])
             if not asked(a, better) or part in matched:
                 answer: bool | None = True  # (or its part matched a better copy it raised)
@@ -247,7 +244,9 @@ def _witnessed_by_key_points(
                 if answer:
                     matched.add(part)
             else:  # those more like it than the query is are matched before the query
-                answer = local(ids[p], others, after=first)
+                witnesses = _witnesses(a, better, pairs, sure, copy, flagged)
+                first = sum(float(pairs[a, b]) > float(copy[p]) for b in witnesses)
+                answer = local(ids[p], [ids[flagged[b]] for b in witnesses], after=first)
             if answer is False or (answer is None and refuted):
                 out.duplicate[p] = False
                 out.lookalike[p] = NO_KEY_POINT_MATCH if answer is False else UNMATCHED_UNDER

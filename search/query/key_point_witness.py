@@ -51,10 +51,11 @@ class ReadAhead:
 
 
 class KeyPointWitness:
-    """``witness(image id, other copies' ids, part=None) -> bool | None``: True when the
-    image's key points match the query's (its mirrored ones included) or a better copy's, or
-    when a part of the query confirmed it (``confirmed_by_parts``: such a copy holds that
-    part's key points, not the whole's), False only when every pair was matched and none holds
+    """``witness(image id, other copies' ids, part=None, after=0) -> bool | None``: True when
+    the image's key points match the query's (its mirrored ones included) or a better copy's,
+    or when the query's key points or a part's confirmed it already (``confirmed``: the
+    grey-band check's copies and a part's; such a copy holds them), False only when every
+    pair was matched and none holds
     a copy's geometry, None when not asked (its file gone, the budget spent). With ``part``
     (a part of the query raised it: a collage's picture), that part's key points
     (``part_features``) are matched instead of the whole query's; the first ``after`` better
@@ -71,13 +72,13 @@ class KeyPointWitness:
         rows: dict[int, StoredImage],
         stats: LocalStats,
         lock: threading.Lock,
-        confirmed_by_parts: Container[int] = (),
+        confirmed: Container[int] = (),
         read_ahead: ReadAhead | None = None,
         part_features: Callable[[int], LocalFeatures | None] | None = None,
     ) -> None:
         self.features, self.query_features, self.rows = features, query_features, rows
         self.stats, self.lock = stats, lock
-        self.confirmed_by_parts, self.read_ahead = confirmed_by_parts, read_ahead
+        self.confirmed, self.read_ahead = confirmed, read_ahead
         self.part_features = part_features
         self.pairs, self.started = 0, 0.0  # pairs matched, when the first was started
         self.pending: dict[int, Future[LocalFeatures | None]] = {}
@@ -89,7 +90,7 @@ class KeyPointWitness:
         if self.read_ahead is None:
             return
         for image_id in list(dict.fromkeys(image_ids))[:WITNESS_PAIRS]:
-            if image_id in self.pending or image_id in self.confirmed_by_parts:
+            if image_id in self.pending or image_id in self.confirmed:
                 continue
             row = self.rows.get(image_id)
             read = self.read_ahead.submit(lambda i=image_id, r=row: self.features(i, r))
@@ -104,7 +105,7 @@ class KeyPointWitness:
     def __call__(
         self, image_id: int, better: Sequence[int], part: int | None = None, after: int = 0
     ) -> bool | None:
-        if image_id in self.confirmed_by_parts:
+        if image_id in self.confirmed:
             return True
         started = time.perf_counter()
         self.started = self.started or started
