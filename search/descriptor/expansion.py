@@ -30,8 +30,13 @@ def chain_scores(
     reaches it: a copy of a copy stays a copy."""
     chained = np.minimum(hub, graph)
     step = CHAIN_STEP * (1.0 - np.asarray(own, np.float64))
-    at_least = np.float32(decision)  # the decision itself, even after float32 rounding
+    floor = np.where(chained >= decision, float(at_decision(decision)), -np.inf)
+    return np.maximum(chained - step, floor)
+
+
+def at_decision(decision: float) -> np.float32:
+    """The duplicate decision's copy score as a float32 that is not below it (rounding)."""
+    at_least = np.float32(decision)
     if float(at_least) < decision:
         at_least = np.nextafter(at_least, np.float32(2.0))
-    floor = np.where(chained >= decision, float(at_least), -np.inf)
-    return np.maximum(chained - step, floor)
+    return at_least

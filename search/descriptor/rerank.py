@@ -52,7 +52,7 @@ import numpy as np
 
 from search.descriptor.config import EXPAND_Z
 from search.descriptor.descriptors import Descriptor, StoredImage
-from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
+from search.descriptor.expansion import SELF_SCORE, at_decision, chain_scores, hub_order
 from search.descriptor.label_similarity import label_similarities
 from search.descriptor.regional import MoreViews, QueryRegions, RegionalEvidence
 from search.descriptor.row_cache import PreparedImage, RowCache
@@ -267,6 +267,14 @@ class QueryScorer(RegionalEvidence):
             shown=kept,
             evidenced=self.region_parts,
         )
+        if decided is not None and decided.vouched:  # copies of its copies: at the decision
+            copy = copy.copy()
+            copy[decided.vouched] = np.maximum(
+                copy[decided.vouched], at_decision(cal.duplicate_threshold())
+            )
+            reached = None if reached is None else np.maximum(reached, copy)
+            rank = d.rank_scores(copy, label_sim, reached)
+            order = sorted(order, key=lambda n: (-float(rank[n]), ids[n]))
         return [
             ScoredHit(
                 ids[n],

@@ -45,9 +45,10 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from search.descriptor.config import LOCAL_WITNESS_Z, WITNESS_BETTER, WITNESS_Z
+from search.descriptor.config import LOCAL_WITNESS_Z, VERIFY_Z, WITNESS_BETTER, WITNESS_Z
 from search.descriptor.descriptors import Descriptor
 from search.descriptor.expansion import SELF_SCORE
+from search.descriptor.vouched import vouched_copies
 
 StoredTurns = Callable[[int], "np.ndarray | None"]  # image id -> its turned views' rows
 RowsOf = Callable[[Sequence[int]], tuple[np.ndarray, np.ndarray]]  # ids -> (rows, owner)
@@ -80,6 +81,8 @@ class Decisions:
 
     duplicate: np.ndarray
     lookalike: dict[int, str] = field(default_factory=dict)
+    #: positions flagged as copies of the query's copies (:mod:`search.descriptor.vouched`)
+    vouched: list[int] = field(default_factory=list)
 
 
 def witnessed(
@@ -166,6 +169,12 @@ def duplicate_decisions(
     if by_key_points:
         sure = cal.duplicate_threshold(LOCAL_WITNESS_Z)
         _witnessed_by_key_points(out, copy, ids, flagged, pairs, sure, local, evidenced)
+        shown_at = range(len(copy)) if shown is None else shown
+        grey = cal.duplicate_threshold(VERIFY_Z)
+        out.vouched = vouched_copies(
+            copy, ids, out.duplicate, list(out.lookalike), shown_at, rows_of, grey, local
+        )
+        out.duplicate[out.vouched] = True
     return out
 
 

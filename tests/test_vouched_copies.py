@@ -1,0 +1,91 @@
+"""A hit the query's own evidence leaves under the decision is a copy when two of the query's
+copies each hold it in the grey band and its key points match theirs (two edits of one photo
+far apart from each other, both copies of the original the library holds); one copy's word,
+a refuted match or the query's own file vouch for nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from search.descriptor import (
+    DUPLICATE_Z,
+    VERIFY_Z,
+    Calibration,
+    Descriptor,
+    DescriptorConfig,
+    QueryScorer,
+    StoredImage,
+    Whitening,
+)
+
+DIM = 16
+SD = 0.05  # the background: duplicate_z = cosine / SD
+
+
+def _unit(*parts: tuple[int, float]) -> np.ndarray:
+    v = np.zeros(DIM, np.float32)
+    for axis, value in parts:
+        v[axis] = value
+    return v / np.linalg.norm(v)
+
+
+# the query is axis 0; two firm copies of it (z 18); a hit at z 4 that both hold at z 5
+# (grey band); a look-alike at z 5 that neither holds; a hit at z 4 that one of them holds
+COPY_A = _unit((0, 0.9), (1, 0.436))
+COPY_B = _unit((0, 0.9), (2, 0.436))
+EDIT = _unit((0, 0.2), (1, 0.16), (2, 0.16), (3, 0.953))
+LOOKALIKE = _unit((0, 0.25), (1, -0.3), (2, -0.3), (4, 0.87))
+HELD_BY_ONE = _unit((0, 0.2), (1, 0.2), (2, -0.2), (5, 0.94))
+NAMES = ["copy a", "copy b", "edit", "look-alike", "held by one"]
+
+
+def _search(library: list[np.ndarray], answers: dict[int, bool | None]) -> tuple[list, list]:
+    """(name, duplicate, copy score) of the hits of a query on axis 0, and the witness's
+    questions (image id, the copies it may match besides the query, after)."""
+    stack = np.stack(library)
+    config = DescriptorConfig(rotations=1, frames=False, labels=0.0, expand=1, regions=False)
+    identity = Whitening(np.zeros(DIM, np.float32), np.eye(DIM, dtype=np.float32), 1, 1)
+    descriptor = Descriptor(config, identity, calibration=Calibration(0.0, SD, 0.0, SD))
+    scorer = QueryScorer(
+        descriptor,
+        lambda rows, k: np.argsort(-(rows @ stack.T), axis=1)[:, :k],
+        lambda ids: {i: StoredImage(stack[i]) for i in ids},
+        candidates=10,
+    )
+    asked: list[tuple[int, list[int], int]] = []
+
+    def witness(image_id: int, better: list[int], after: int = 0) -> bool | None:
+        asked.append((image_id, list(better), after))
+        return answers.get(image_id)
+
+    hits = scorer.search(_unit((0, 1.0))[None], [], k=len(library), witness=witness)
+    return [(h.id, h.duplicate, round(h.copy / SD, 2)) for h in hits], asked
+
+
+def test_a_hit_two_copies_hold_is_a_copy_when_its_key_points_match_theirs() -> None:
+    library = [COPY_A, COPY_B, EDIT, LOOKALIKE, HELD_BY_ONE]
+    assert VERIFY_Z <= float(EDIT @ COPY_A) / SD < DUPLICATE_Z  # held in the grey band
+    assert float(HELD_BY_ONE @ COPY_B) / SD < VERIFY_Z <= float(HELD_BY_ONE @ COPY_A) / SD
+    before, _ = _search(library, {})
+    assert [h[0] for h in before] == [0, 1, 3, 2, 4]  # the edit under the look-alike
+    hits, asked = _search(library, {2: True})
+    # asked of both copies' key points before the query's; only the hit both hold
+    assert asked == [(2, [0, 1], 2)]
+    assert hits[:3] == [(0, True, 18.0), (1, True, 18.0), (2, True, DUPLICATE_Z)]
+    assert [h[:2] for h in hits[3:]] == [(3, False), (4, False)]  # raised over the look-alike
+
+
+def test_a_refuted_or_untold_match_vouches_for_nothing() -> None:
+    library = [COPY_A, COPY_B, EDIT, LOOKALIKE, HELD_BY_ONE]
+    before, _ = _search(library, {})
+    for answer in (False, None):
+        hits, asked = _search(library, {2: answer})
+        assert asked == [(2, [0, 1], 2)] and hits == before
+
+
+def test_the_querys_own_file_is_no_voucher() -> None:
+    """The query's own file (or its exact copy) holds what the query holds: with it and one
+    other copy, a hit has one voucher."""
+    library = [_unit((0, 1.0)), COPY_A, EDIT, LOOKALIKE]
+    hits, asked = _search(library, {2: True})
+    assert asked == [] and (2, False) in [h[:2] for h in hits]
