@@ -107,7 +107,7 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
     rows = [("rank", "score", "id", "size", "WxH", "path", "labels")]
     for hit in hits:
         dims = f"{hit.width}x{hit.height}" if hit.width and hit.height else "-"
-        confirmed = hit.key_points or hit.pixel_match
+        confirmed = hit.key_points or hit.pixel_match or hit.copy_of
         mark = "=" if hit.exact else ("+" if confirmed else "~") if hit.duplicate else ""
         score = f"{hit.score:.4f}{mark}"
         labels = ", ".join(name for name, _s in hit.labels[:3])
@@ -132,13 +132,16 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         lines.append("  ".join(cells).rstrip())
     if any(hit.exact for hit in hits):
         lines.append("(= exact copy of the query: same bytes or same pixels)")
-    confirmed = [h.duplicate and not h.exact and (h.key_points or h.pixel_match) for h in hits]
+    confirmed = [
+        h.duplicate and not h.exact and (h.key_points or h.pixel_match or h.copy_of) for h in hits
+    ]
     if any(h.duplicate and not h.exact and not c for h, c in zip(hits, confirmed, strict=True)):
         lines.append("(~ a copy by the library's calibrated decision: edited, re-encoded, framed)")
     if any(confirmed):
         lines.append(
-            "(+ a copy confirmed by matching key points, or a small or pixelated query's"
-            " pixels, where its vectors left a doubt)"
+            "(+ a copy confirmed by matching key points - the query's, or those of two of its"
+            " copies that hold it - or a small or pixelated query's pixels, where its vectors"
+            " left a doubt)"
         )
     return "\n".join(lines)
 

@@ -5,7 +5,11 @@ a refuted match or the query's own file vouch for nothing."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
+from PIL import Image
 
 from search.descriptor import (
     DUPLICATE_Z,
@@ -17,6 +21,9 @@ from search.descriptor import (
     StoredImage,
     Whitening,
 )
+from search.query import SearchEngine
+from tests.engine_library import edit_photo, index_library, make_settings, quarter_crop
+from web.present import copy_text
 
 DIM = 16
 SD = 0.05  # the background: duplicate_z = cosine / SD
@@ -89,3 +96,49 @@ def test_the_querys_own_file_is_no_voucher() -> None:
     library = [_unit((0, 1.0)), COPY_A, EDIT, LOOKALIKE]
     hits, asked = _search(library, {2: True})
     assert asked == [] and (2, False) in [h[:2] for h in hits]
+
+
+@pytest.fixture(scope="module")
+def crop_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):  # type: ignore[no-untyped-def]
+    """Ten photos, two plain copies of the first and a heavy crop of it (a quarter, enlarged);
+    the query is a third plain copy: its copies settle it, and the crop scores under the
+    decision from it."""
+    root = tmp_path_factory.mktemp("vouched")
+    folder = root / "photos"
+    folder.mkdir()
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:10]
+    for photo in photos:
+        Image.open(photo).convert("RGB").save(folder / f"{photo.stem}.jpg", quality=92)
+    edit_photo(photos[0], folder / "copy_small.jpg", 0.6, 0.0, 80)
+    edit_photo(photos[0], folder / "copy_cropped.jpg", 1.0, 0.06, 85)
+    quarter_crop(photos[0], folder / "quarter.jpg")
+    edit_photo(photos[0], root / "query.jpg", 0.8, 0.03, 75)
+    settings = make_settings(root / "lib", models_dir)
+    index_library(settings, [folder])
+    return root, settings, photos[0].stem
+
+
+def test_a_heavy_crop_of_the_querys_copies_is_found_as_a_copy(crop_library) -> None:
+    root, settings, original = crop_library
+    with SearchEngine.open(settings) as engine:
+        hits = engine.search_image(root / "query.jpg", k=8)
+    name = {h.id: Path(h.path).stem for h in hits}
+    crop = next(h for h in hits if name[h.id] == "quarter")
+    assert crop.duplicate and crop.copy_of and len(crop.copy_of) >= 2, crop
+    assert {name[i] for i in crop.copy_of} <= {original, "copy_small", "copy_cropped"}
+    assert crop.z == DUPLICATE_Z and crop.to_dict()["copy_of"] == crop.copy_of
+    assert "a copy of the query's copies #" in copy_text(crop) and "(key points)" in copy_text(crop)
+    # every copy of the photo is ranked over the other photos
+    assert {name[h.id] for h in hits[:4]} == {original, "copy_small", "copy_cropped", "quarter"}
+    assert [h.duplicate for h in hits[4:]] == [False] * (len(hits) - 4)
+
+
+def test_without_a_key_point_match_the_crop_stays_under_the_decision(
+    crop_library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, settings, _original = crop_library
+    monkeypatch.setattr("search.query.key_point_witness.key_points_match", lambda a, b: False)
+    with SearchEngine.open(settings) as engine:
+        hits = engine.search_image(root / "query.jpg", k=8)
+    crop = next(h for h in hits if Path(h.path).stem == "quarter")
+    assert not crop.duplicate and crop.copy_of is None and crop.z < DUPLICATE_Z

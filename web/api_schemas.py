@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from models.quality import FLAGS
-from search.descriptor import DUPLICATE_Z, PIXEL_MATCH, PIXEL_SIDE
+from search.descriptor import DUPLICATE_Z, PIXEL_MATCH, PIXEL_SIDE, VERIFY_Z
 
 
 def ref(name: str) -> dict[str, str]:
@@ -119,6 +119,15 @@ _HIT = {
             "or a pixelated one (a grid of flat blocks): the correlation of its grey levels "
             "with this hit's, at half the query's size (its grid's), that confirmed the hit as "
             f"a copy ({PIXEL_MATCH:g} and above); null unless so confirmed",
+        },
+        "copy_of": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "nullable": True,
+            "description": "The ids of the query's copies that each hold this hit in the grey "
+            f"band (z >= {VERIFY_Z:g} between their stored vectors) and whose key points (or "
+            "the query's) it matches: a copy of the query's copies, its copy score raised to the "
+            "decision; null unless so confirmed",
         },
         "part": {
             "type": "array",

@@ -186,6 +186,8 @@ def copy_text(hit: SearchHit) -> str:
         text += f" (confirmed by {hit.key_points} matching key points)"
     elif hit.duplicate and hit.pixel_match is not None:
         text += f" (confirmed by its pixels: correlation {hit.pixel_match:.3f})"
+    elif hit.duplicate and hit.copy_of:
+        text += f" ({hit.confirmation_note})"
     if hit.part is not None:
         text += "; " + part_text(hit.part)
     return text

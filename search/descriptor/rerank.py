@@ -52,10 +52,11 @@ import numpy as np
 
 from search.descriptor.config import EXPAND_Z
 from search.descriptor.descriptors import Descriptor, StoredImage
-from search.descriptor.expansion import SELF_SCORE, at_decision, chain_scores, hub_order
+from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
 from search.descriptor.label_similarity import label_similarities
 from search.descriptor.regional import MoreViews, QueryRegions, RegionalEvidence
 from search.descriptor.row_cache import PreparedImage, RowCache
+from search.descriptor.vouched import at_the_decision
 from search.descriptor.witness import LocalWitness, StoredTurns, duplicate_decisions
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
@@ -82,6 +83,7 @@ class ScoredHit:
     duplicate: bool | None = None
     lookalike: str | None = None
     part: int | None = None
+    copy_of: tuple[int, ...] = ()  # the query's copies that made it one (module vouched)
 
 
 class QueryScorer(RegionalEvidence):
@@ -268,10 +270,7 @@ class QueryScorer(RegionalEvidence):
             evidenced=self.region_parts,
         )
         if decided is not None and decided.vouched:  # copies of its copies: at the decision
-            copy = copy.copy()
-            copy[decided.vouched] = np.maximum(
-                copy[decided.vouched], at_decision(cal.duplicate_threshold())
-            )
+            copy = at_the_decision(copy, list(decided.vouched), cal.duplicate_threshold())
             reached = None if reached is None else np.maximum(reached, copy)
             rank = d.rank_scores(copy, label_sim, reached)
             order = sorted(order, key=lambda n: (-float(rank[n]), ids[n]))
@@ -284,6 +283,7 @@ class QueryScorer(RegionalEvidence):
                 None if decided is None else bool(decided.duplicate[n]),
                 None if decided is None else decided.lookalike.get(n),
                 self.region_parts.get(ids[n]),
+                () if decided is None else decided.vouched.get(n, ()),
             )
             for n in order
         ]

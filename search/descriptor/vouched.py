@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from search.descriptor.config import WITNESS_BETTER
-from search.descriptor.expansion import SELF_SCORE
+from search.descriptor.expansion import SELF_SCORE, at_decision
 
 VOUCHERS = 2  # the query's copies that must each hold a hit in the grey band to vouch for it
 
@@ -36,18 +36,19 @@ def vouched_copies(
     rows_of: RowsOf,
     grey: float,
     ask: Ask,
-) -> list[int]:
+) -> dict[int, tuple[int, ...]]:
     """Positions among ``positions`` (the hits shown) that are not ``duplicate`` nor
     ``excluded`` (look-alikes already refuted) and that the key points confirm as copies of
-    the query's copies (module doc). ``grey``: the copy score at ``duplicate_z == VERIFY_Z``;
-    ``ask(image id, voucher ids, after=n)``: the key-point witness. Best copy score first."""
+    the query's copies (module doc) -> the ids of those copies. ``grey``: the copy score at
+    ``duplicate_z == VERIFY_Z``; ``ask(image id, voucher ids, after=n)``: the key-point
+    witness, asked in the order of the copy scores, best first."""
     copy = np.asarray(copy)
     kept = [int(p) for p in np.flatnonzero(duplicate) if copy[p] < SELF_SCORE]
     kept = sorted(kept, key=lambda p: -float(copy[p]))[:WITNESS_BETTER]
     skip = set(excluded)
     open_ = [int(p) for p in positions if not duplicate[p] and int(p) not in skip]
     if len(kept) < VOUCHERS or not open_:
-        return []
+        return {}
     rows, owner = rows_of([ids[p] for p in kept + open_])
     pair = np.full((len(kept), len(open_)), -np.inf, np.float32)
     mine = owner < len(kept)
@@ -55,15 +56,23 @@ def vouched_copies(
     for a in range(len(kept)):
         scores = (rows[owner == a] @ theirs.T).max(axis=0)
         np.maximum.at(pair[a], owner[~mine] - len(kept), scores)
-    out = []
+    out: dict[int, tuple[int, ...]] = {}
     for b in sorted(range(len(open_)), key=lambda b: -float(copy[open_[b]])):
         held = np.flatnonzero(pair[:, b] >= grey)
         if len(held) < VOUCHERS:
             continue
         vouchers = [ids[kept[a]] for a in held[np.argsort(-pair[held, b], kind="stable")]]
         if ask(ids[open_[b]], vouchers, after=len(vouchers)):
-            out.append(open_[b])
+            out[open_[b]] = tuple(vouchers)
     return out
 
 
-__all__ = ["VOUCHERS", "vouched_copies"]
+def at_the_decision(copy: np.ndarray, positions: Sequence[int], decision: float) -> np.ndarray:
+    """``copy`` with the vouched copies at ``positions`` raised to the duplicate decision (a
+    copy of a copy, as the expansion's chain scores one)."""
+    out = np.array(copy, np.float32)
+    out[list(positions)] = np.maximum(out[list(positions)], at_decision(decision))
+    return out
+
+
+__all__ = ["VOUCHERS", "at_the_decision", "vouched_copies"]

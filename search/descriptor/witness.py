@@ -81,8 +81,9 @@ class Decisions:
 
     duplicate: np.ndarray
     lookalike: dict[int, str] = field(default_factory=dict)
-    #: positions flagged as copies of the query's copies (:mod:`search.descriptor.vouched`)
-    vouched: list[int] = field(default_factory=list)
+    #: positions flagged as copies of the query's copies -> those copies' image ids
+    #: (:mod:`search.descriptor.vouched`)
+    vouched: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
 
 def witnessed(
@@ -174,7 +175,7 @@ def duplicate_decisions(
         out.vouched = vouched_copies(
             copy, ids, out.duplicate, list(out.lookalike), shown_at, rows_of, grey, local
         )
-        out.duplicate[out.vouched] = True
+        out.duplicate[list(out.vouched)] = True
     return out
 
 

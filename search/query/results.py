@@ -108,6 +108,9 @@ class SearchHit:
     lookalike_reason: str | None = None
     key_points: int | None = None  # matches that confirmed it as a copy (the grey-band check)
     pixel_match: float | None = None  # a small query's pixel correlation that confirmed it
+    #: the query's copies that each hold it in the grey band and whose key points (or the
+    #: query's) it matches: a copy of its copies (search.descriptor.vouched); None otherwise
+    copy_of: list[int] | None = None
     mtime: datetime | None = None  # the file's modification time (set when browsing)
     media: str = "image"  # "video": a video file, ``timestamp_ms`` its best moment
     timestamp_ms: int | None = None
@@ -133,6 +136,8 @@ class SearchHit:
             return f"confirmed by {self.key_points} matching key points"
         if self.pixel_match is not None:
             return f"confirmed by its pixels (correlation {self.pixel_match:.2f})"
+        if self.copy_of:
+            return f"a copy of the query's copies {copies_text(self.copy_of)} (key points)"
         return None
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,6 +162,7 @@ class SearchHit:
             "lookalike_reason": self.lookalike_reason,
             "key_points": self.key_points,
             "pixel_match": self.pixel_match,
+            "copy_of": self.copy_of,
             "part": None if self.part is None else list(self.part),
             "media": self.media,
             "flags": quality_flags_json(self.quality_flags),
@@ -281,9 +287,16 @@ def hits_from_scores(
                 duplicate=duplicate,
                 lookalike=past and not duplicate,
                 lookalike_reason=reason,
+                copy_of=list(hit.copy_of) if duplicate and hit.copy_of else None,
             )
         )
     return out
+
+
+def copies_text(ids: Sequence[int]) -> str:
+    """Image ids as a reader names them: "#12 and #15"."""
+    names = [f"#{i}" for i in ids]
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def with_parts(
