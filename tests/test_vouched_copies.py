@@ -13,7 +13,7 @@ from PIL import Image
 
 from search.descriptor import (
     DUPLICATE_Z,
-    VERIFY_Z,
+    VOUCH_Z,
     Calibration,
     Descriptor,
     DescriptorConfig,
@@ -37,7 +37,7 @@ def _unit(*parts: tuple[int, float]) -> np.ndarray:
 
 
 # the query is axis 0; two firm copies of it (z 18); a hit at z 4 that both hold at z 5
-# (grey band); a look-alike at z 5 that neither holds; a hit at z 4 that one of them holds
+# (VOUCH_Z or more); a look-alike at z 5 that neither holds; a hit at z 4 that one of them holds
 COPY_A = _unit((0, 0.9), (1, 0.436))
 COPY_B = _unit((0, 0.9), (2, 0.436))
 EDIT = _unit((0, 0.2), (1, 0.16), (2, 0.16), (3, 0.953))
@@ -71,8 +71,8 @@ def _search(library: list[np.ndarray], answers: dict[int, bool | None]) -> tuple
 
 def test_a_hit_two_copies_hold_is_a_copy_when_its_key_points_match_theirs() -> None:
     library = [COPY_A, COPY_B, EDIT, LOOKALIKE, HELD_BY_ONE]
-    assert VERIFY_Z <= float(EDIT @ COPY_A) / SD < DUPLICATE_Z  # held in the grey band
-    assert float(HELD_BY_ONE @ COPY_B) / SD < VERIFY_Z <= float(HELD_BY_ONE @ COPY_A) / SD
+    assert VOUCH_Z <= float(EDIT @ COPY_A) / SD < DUPLICATE_Z  # held in the grey band
+    assert float(HELD_BY_ONE @ COPY_B) / SD < VOUCH_Z <= float(HELD_BY_ONE @ COPY_A) / SD
     before, _ = _search(library, {})
     assert [h[0] for h in before] == [0, 1, 3, 2, 4]  # the edit under the look-alike
     hits, asked = _search(library, {2: True})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from models.quality import FLAGS
-from search.descriptor import DUPLICATE_Z, PIXEL_MATCH, PIXEL_SIDE, VERIFY_Z
+from search.descriptor import DUPLICATE_Z, PIXEL_MATCH, PIXEL_SIDE, VOUCH_Z
 
 
 def ref(name: str) -> dict[str, str]:
@@ -125,7 +125,7 @@ _HIT = {
             "items": {"type": "integer"},
             "nullable": True,
             "description": "The ids of the query's copies that each hold this hit in the grey "
-            f"band (z >= {VERIFY_Z:g} between their stored vectors) and whose key points (or "
+            f"band (z >= {VOUCH_Z:g} between their stored vectors) and whose key points (or "
             "the query's) it matches: a copy of the query's copies, its copy score raised to the "
             "decision; null unless so confirmed",
         },

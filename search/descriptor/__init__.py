@@ -25,6 +25,7 @@ _SOURCES: dict[str, str] = {
     "VERIFY_BUDGET_S": "search.descriptor.config",
     "VERIFY_CHECKED": "search.descriptor.config",
     "VERIFY_Z": "search.descriptor.config",
+    "VOUCH_Z": "search.descriptor.config",
     "Descriptor": "search.descriptor.descriptors",
     "StoredImage": "search.descriptor.descriptors",
     "label_similarities": "search.descriptor.label_similarity",
@@ -145,6 +146,7 @@ __all__ = [
     "VERIFY_BUDGET_S",
     "VERIFY_CHECKED",
     "VERIFY_Z",
+    "VOUCH_Z",
     "WINDOW_CANDIDATES",
     "WINDOW_MARGIN",
     "WINDOW_MATCH",
@@ -244,6 +246,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         VERIFY_BUDGET_S,
         VERIFY_CHECKED,
         VERIFY_Z,
+        VOUCH_Z,
         WITNESS_Z,
         DescriptorConfig,
     )

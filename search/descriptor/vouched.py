@@ -3,11 +3,11 @@
 Two edits of one photo can be far apart (a half crop and a perspective of the same scene: z 4
 from each other) while both are plain copies of the original, and the library holds that
 original. The duplicate graph's expansion follows a sure copy's stored rows past the sure-copy
-score; a copy the query's better copies hold only in the grey band (``duplicate_z >=
-VERIFY_Z``) is left unflagged. Such a hit is **vouched** for when at least :data:`VOUCHERS` of
-the query's copies that kept the decision (not its own file) each hold it in the grey band by
-their stored rows, and then its key points must match one of theirs (or the query's): the key-
-point witness decides, within its budget. A look-alike of one picture is held by one of the
+score; a copy the query's better copies hold only in the grey band is left unflagged. Such a
+hit is **vouched** for when at least :data:`VOUCHERS` of the query's copies that kept the
+decision (not its own file) each hold it at ``duplicate_z >= VOUCH_Z`` by their stored rows,
+and then its key points must match those of the two that hold it most (or the query's): the
+key-point witness decides, within its budget. A look-alike of one picture is held by one of the
 query's copies now and then; two of them holding it and its key points matching theirs is
 what a copy of the picture shows. Measured in bench/README.md ("Copies of the query's copies").
 """
@@ -40,7 +40,7 @@ def vouched_copies(
     """Positions among ``positions`` (the hits shown) that are not ``duplicate`` nor
     ``excluded`` (look-alikes already refuted) and that the key points confirm as copies of
     the query's copies (module doc) -> the ids of those copies. ``grey``: the copy score at
-    ``duplicate_z == VERIFY_Z``; ``ask(image id, voucher ids, after=n)``: the key-point
+    ``duplicate_z == VOUCH_Z``; ``ask(image id, voucher ids, after=n)``: the key-point
     witness, asked in the order of the copy scores, best first."""
     copy = np.asarray(copy)
     kept = [int(p) for p in np.flatnonzero(duplicate) if copy[p] < SELF_SCORE]
@@ -61,7 +61,9 @@ def vouched_copies(
         held = np.flatnonzero(pair[:, b] >= grey)
         if len(held) < VOUCHERS:
             continue
-        vouchers = [ids[kept[a]] for a in held[np.argsort(-pair[held, b], kind="stable")]]
+        vouchers = [
+            ids[kept[a]] for a in held[np.argsort(-pair[held, b], kind="stable")][:VOUCHERS]
+        ]
         if ask(ids[open_[b]], vouchers, after=len(vouchers)):
             out[open_[b]] = tuple(vouchers)
     return out

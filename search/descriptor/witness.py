@@ -45,7 +45,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from search.descriptor.config import LOCAL_WITNESS_Z, VERIFY_Z, WITNESS_BETTER, WITNESS_Z
+from search.descriptor.config import LOCAL_WITNESS_Z, VOUCH_Z, WITNESS_BETTER, WITNESS_Z
 from search.descriptor.descriptors import Descriptor
 from search.descriptor.expansion import SELF_SCORE
 from search.descriptor.vouched import vouched_copies
@@ -171,7 +171,7 @@ def duplicate_decisions(
         sure = cal.duplicate_threshold(LOCAL_WITNESS_Z)
         _witnessed_by_key_points(out, copy, ids, flagged, pairs, sure, local, evidenced)
         shown_at = range(len(copy)) if shown is None else shown
-        grey = cal.duplicate_threshold(VERIFY_Z)
+        grey = cal.duplicate_threshold(VOUCH_Z)
         out.vouched = vouched_copies(
             copy, ids, out.duplicate, list(out.lookalike), shown_at, rows_of, grey, local
         )
