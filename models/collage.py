@@ -32,6 +32,8 @@ level of cuts (now three) and that the tiles must stay; no threshold was set on 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from PIL import Image
 
@@ -137,6 +139,83 @@ def _parts(n: int, cuts: list[tuple[int, int]], least: int) -> list[tuple[int, i
     return parts
 
 
+def _boxes(box: Box, axis: int, spans: list[tuple[int, int]]) -> list[Box]:
+    left, top, right, bottom = box
+    if axis == 1:
+        return [(left + a, top, left + b, bottom) for a, b in spans]
+    return [(left, top + a, right, top + b) for a, b in spans]
+
+
+def _grid_cells(
+    parts: list[Box],
+    axis: int,
+    lines: Callable[[Box, int], tuple[np.ndarray, ...]],
+    least: int,
+) -> list[tuple[Box, int]] | None:
+    """The first level's ``parts`` (cut along ``axis``: a grid's columns or rows) cut across
+    by the grid's lines, as its cells (level 2), or None when they share none. A grid's line
+    crosses all its columns: a cut of one of them is the grid's when the lines there
+    (``lines``: flat, busy, steps across a part) are a gutter's - every one flat - or a
+    seam's - stepping - in at least two parts and half of them, though a picture's flat edge
+    beside it hid it from the cutter in some (each part is then cut there by its own cut of
+    that kind, else by the others'); gutters come first, and a grid with gutters has no
+    seams (those are its pictures' edges beside a gutter, or a horizon that happens to line
+    up). A cut that crosses one column only is a picture's own edge, cut at a later level."""
+    other = 1 - axis
+    lower = 0 if other == 1 else 1  # a box's start along the other axis
+    gaps = []  # each part's cuts across (gutters' flat bands, seams), in the box's pixels
+    for part in parts:
+        origin = part[lower]
+        gaps.append([(origin + a, origin + b) for a, b in _cuts(*lines(part, other))])
+    tolerance = max(2, least // 4)
+    shared: list[tuple[int, int]] = []
+    for gap in sorted({g for own in gaps for g in own}, key=lambda g: (g[1] == g[0], g)):
+        if any(abs(gap[0] - s[0]) <= tolerance for s in shared):
+            continue
+        held = sum(_holds(lines(part, other), part[lower], gap) for part in parts)
+        if held >= 2 and 2 * held >= len(parts):
+            shared.append(gap)
+    if any(b > a for a, b in shared):  # a grid with gutters has no seams: those are edges
+        shared = [(a, b) for a, b in shared if b > a]
+    if not shared:
+        return None
+    out: list[tuple[Box, int]] = []
+    for part, own in zip(parts, gaps, strict=True):
+        start = part[lower]
+        cuts = sorted(
+            max(_near(own, s, tolerance), key=lambda g: _overlap(g, s), default=s) for s in shared
+        )
+        bounds = [start, *[x for g in cuts for x in g], part[lower + 2]]
+        spans = [
+            (bounds[i] - start, bounds[i + 1] - start)
+            for i in range(0, len(bounds), 2)
+            if bounds[i + 1] - bounds[i] >= least
+        ]
+        out.extend((cell, 2) for cell in _boxes(part, other, spans))
+    return out
+
+
+def _near(
+    cuts: list[tuple[int, int]], at: tuple[int, int], tolerance: int
+) -> list[tuple[int, int]]:
+    """The ``cuts`` of the kind of ``at`` (a gutter, a seam) starting within ``tolerance``."""
+    return [g for g in cuts if abs(g[0] - at[0]) <= tolerance and (g[1] > g[0]) == (at[1] > at[0])]
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    return min(a[1], b[1]) - max(a[0], b[0])
+
+
+def _holds(read: tuple[np.ndarray, ...], origin: int, gap: tuple[int, int]) -> bool:
+    """Whether a part's lines (from ``origin``) hold a gutter (every line of ``gap`` flat) or
+    a seam (its lines step) at ``gap``."""
+    flat, _busy, steps = read
+    start, stop = gap[0] - origin, gap[1] - origin
+    if stop > start:
+        return start > 0 and stop < len(flat) and bool(flat[start:stop].all())
+    return 1 <= start < len(flat) and bool(steps[start - 1] >= SEAM_SHARE)
+
+
 def collage_cells(image: Image.Image) -> list[Box] | None:
     """The cells of ``image`` when it is cut into two or more pictures (module doc), largest
     first, at most ``MAX_CELLS``; else None."""
@@ -163,32 +242,32 @@ def collage_cells(image: Image.Image) -> list[Box] | None:
     least = max(8, MIN_SIDE // factor)
     cells: list[tuple[bool, Box]] = []  # (cut at the last level, box)
 
-    def cut(top: int, bottom: int, left: int, right: int, depth: int) -> None:
-        box = (left, top, right, bottom)
+    def lines(box: Box, axis: int) -> tuple[np.ndarray, ...]:
+        left, top, right, bottom = box
+        return read(top, bottom, left, right, axis)
+
+    def split(box: Box, axis: int) -> list[Box]:
+        """``box`` cut along ``axis`` (1: by vertical lines), or [] when nothing cuts it."""
+        n = box[2] - box[0] if axis == 1 else box[3] - box[1]
+        cuts = _cuts(*lines(box, axis))
+        return _boxes(box, axis, _parts(n, cuts, max(least, int(MIN_PART * n))))
+
+    def cut(box: Box, depth: int) -> None:
         if depth == GRID_DEPTH:  # a grid's cell: kept whole even when it is cut further
             cells.append((False, box))
         for axis in (1, 0) if depth < MAX_DEPTH else ():
-            n = right - left if axis == 1 else bottom - top
-            parts = _parts(
-                n, _cuts(*read(top, bottom, left, right, axis)), max(least, int(MIN_PART * n))
-            )
+            parts = split(box, axis)
             if len(parts) >= 2:
-                for start, stop in parts:
-                    if axis == 1:
-                        cut(top, bottom, left + start, left + stop, depth + 1)
-                    else:
-                        cut(top + start, top + stop, left, right, depth + 1)
+                # the first level: a grid's columns (rows), cut by the rows they share
+                levels = _grid_cells(parts, axis, lines, least) if depth == 0 else None
+                for part, level in levels or [(part, 1) for part in parts]:
+                    cut(part, depth + level)
                 return
         if depth != GRID_DEPTH:
             cells.append((depth > GRID_DEPTH, box))
 
-    cut(
-        int(content_rows[0]),
-        int(content_rows[-1]) + 1,
-        int(content_columns[0]),
-        int(content_columns[-1]) + 1,
-        0,
-    )
+    top, bottom = int(content_rows[0]), int(content_rows[-1]) + 1
+    cut((int(content_columns[0]), top, int(content_columns[-1]) + 1, bottom), 0)
     if len(cells) < 2:
         return None
     # a grid's cells before the parts cut out of them, each the largest first
