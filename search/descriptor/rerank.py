@@ -207,7 +207,8 @@ class QueryScorer(RegionalEvidence):
         the whole library);
         ``witness`` the key-point witness of the lesser copies
         (:func:`search.descriptor.witness.duplicate_decisions`), asked only of the hits that
-        ``shown`` keeps (default: the best ``k``; the others' flags are left to z)."""
+        ``shown`` keeps (default: the best ``k``; the others' flags are left to z), and of
+        those two of them hold (a copy of its copies, raised to the decision)."""
         d = self.descriptor
         want = max(k, self.candidates)
         query = np.asarray(query, np.float32)

@@ -21,7 +21,7 @@ import numpy as np
 from search.descriptor.config import WITNESS_BETTER
 from search.descriptor.expansion import SELF_SCORE, at_decision
 
-VOUCHERS = 2  # the query's copies that must each hold a hit in the grey band to vouch for it
+VOUCHERS = 2  # the query's copies that must each hold a hit (at VOUCH_Z) to vouch for it
 
 RowsOf = Callable[[Sequence[int]], tuple[np.ndarray, np.ndarray]]  # ids -> (rows, owner)
 Ask = Callable[..., "bool | None"]  # the key-point witness (search.descriptor.witness)
@@ -77,4 +77,4 @@ def at_the_decision(copy: np.ndarray, positions: Sequence[int], decision: float)
     return out
 
 
-__all__ = ["VOUCHERS", "at_the_decision", "vouched_copies"]
+__all__ = ["VOUCHERS", "RowsOf", "at_the_decision", "vouched_copies"]

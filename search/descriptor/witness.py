@@ -34,7 +34,9 @@ four). A copy that loses it is a look-alike, and says why (:class:`Decisions`). 
 in bench/README.md ("Lesser copies must match by key points", "Different photos through one
 filter").
 A witness that :class:`ReadsAhead` is told first which copies it will likely be asked about
-(its reads can then overlap the matching; the questions are the same).
+(its reads can then overlap the matching; the questions are the same). Then the other way
+round: a hit under the decision that two of the kept copies hold is asked whether it is a copy
+of theirs (:mod:`search.descriptor.vouched`).
 """
 
 from __future__ import annotations
@@ -48,10 +50,9 @@ import numpy as np
 from search.descriptor.config import LOCAL_WITNESS_Z, VOUCH_Z, WITNESS_BETTER, WITNESS_Z
 from search.descriptor.descriptors import Descriptor
 from search.descriptor.expansion import SELF_SCORE
-from search.descriptor.vouched import vouched_copies
+from search.descriptor.vouched import RowsOf, vouched_copies
 
 StoredTurns = Callable[[int], "np.ndarray | None"]  # image id -> its turned views' rows
-RowsOf = Callable[[Sequence[int]], tuple[np.ndarray, np.ndarray]]  # ids -> (rows, owner)
 # (image id, better copies' ids[, part=the query's part that raised it][, after=n: the query's
 # matched after the first n of them]) -> do its key points match the query's (that part's
 # instead, with a part) or one of theirs? (None: cannot tell)
