@@ -237,3 +237,22 @@ def test_a_grid_query_finds_one_of_its_photos(
     found = [f for f, (_, inside) in zip(firsts, queries, strict=True) if f.duplicate]
     assert len(found) <= len(queries) // 2, found  # what the 2x2 split alone gives
     assert all(Path(f.path).name in names for f in found)
+
+
+def test_a_grids_rows_are_the_lines_its_columns_share(data_dir: Path, tmp_path: Path) -> None:
+    """A photo whose bottom is as white as the gutter under it hides that gutter from its own
+    column, and a photo with a hard straight edge across it looks cut in two to its own
+    column: the rows the other columns share cut both columns where the grid does."""
+    photos = [
+        ImageOps.fit(Image.open(p).convert("RGB"), (CELL, CELL)) for p in _photos(data_dir, 9)
+    ]
+    photos[0].paste((255, 255, 255), (0, CELL - 30, CELL, CELL))  # a white bottom over a gutter
+    photos[4].paste((20, 20, 20), (0, 0, CELL, CELL // 2))  # a hard edge across the middle
+    size = 3 * CELL + 2 * 2
+    canvas = Image.new("RGB", (size, size), "white")
+    for n, photo in enumerate(photos):
+        canvas.paste(photo, ((n % 3) * (CELL + 2), (n // 3) * (CELL + 2)))
+    cells = collage_cells(_jpeg(canvas, tmp_path / "grid.jpg")) or []
+    for n in range(9):
+        left, top = (n % 3) * (CELL + 2), (n // 3) * (CELL + 2)
+        assert any(_near(c, (left, top, left + CELL, top + CELL)) for c in cells[:9]), (n, cells)
