@@ -16,7 +16,9 @@ lines that cross the whole region being cut, either
 
 The region (the picture without its flat border) is cut along every such line of one axis,
 then each part along the other axis, and so on for ``MAX_DEPTH`` levels (a grid, a photo pasted
-into another; deeper levels cut photos at their own straight edges); parts narrower than
+into another; deeper levels cut photos at their own straight edges) - except that the first
+level's parts, a grid's columns, are cut by the lines they share (a gutter that a photo's flat
+edge hid in one column is the grid's row in all; a photo's own edge crosses one column only); parts narrower than
 ``MIN_PART`` of their region or ``MIN_SIDE`` pixels are dropped. Lines are read at full
 resolution across and sampled ``SAMPLES`` times along (prefix sums: each cut costs a slice),
 2-3 ms a picture. A photo can have a straight full-length edge (a horizon against a flat sky,
