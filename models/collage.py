@@ -18,7 +18,8 @@ The region (the picture without its flat border) is cut along every such line of
 then each part along the other axis, and so on for ``MAX_DEPTH`` levels (a grid, a photo pasted
 into another; deeper levels cut photos at their own straight edges) - except that the first
 level's parts, a grid's columns, are cut by the lines they share (a gutter that a photo's flat
-edge hid in one column is the grid's row in all; a photo's own edge crosses one column only); parts narrower than
+edge hid in one column is the grid's row in all; a photo's own edge crosses one column only,
+and a band of another colour than the columns' gutters is no gutter); parts narrower than
 ``MIN_PART`` of their region or ``MIN_SIDE`` pixels are dropped. Lines are read at full
 resolution across and sampled ``SAMPLES`` times along (prefix sums: each cut costs a slice),
 2-3 ms a picture. A photo can have a straight full-length edge (a horizon against a flat sky,
@@ -35,6 +36,7 @@ level of cuts (now three) and that the tiles must stay; no threshold was set on 
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 from PIL import Image
@@ -66,6 +68,8 @@ MIN_SIDE = 32
 """A cell's side in pixels, at least (smaller pictures say nothing to the model)."""
 MAX_DEPTH = 3
 """Levels of cuts."""
+GUTTER_LEVEL = 24.0
+"""A grid's row gutter: its grey level across the grid, at most this far from its columns'."""
 GRID_DEPTH = 2
 """Parts after this many levels (a grid's cells: columns, then rows) are kept whole even when a
 further level cuts them (a photo cut at its own straight edge), and come first."""
@@ -153,6 +157,7 @@ def _grid_cells(
     axis: int,
     lines: Callable[[Box, int], tuple[np.ndarray, ...]],
     least: int,
+    level: Callable[[Box], float],
 ) -> list[tuple[Box, int]] | None:
     """The first level's ``parts`` (cut along ``axis``: a grid's columns or rows) cut across
     by the grid's lines, as its cells (level 2), or None when they share none. A grid's line
@@ -170,22 +175,36 @@ def _grid_cells(
         origin = part[lower]
         gaps.append([(origin + a, origin + b) for a, b in _cuts(*lines(part, other))])
     tolerance = max(2, least // 4)
+    whole = (parts[0][0], parts[0][1], parts[-1][2], parts[-1][3])  # the grid's box
+    between = [_between(a, b, axis) for a, b in pairwise(parts)]
+    gutter = [level(g) for g in between if g[2] > g[0] and g[3] > g[1]]  # its columns' gutters
     shared: list[tuple[int, int]] = []
-    for gap in sorted({g for own in gaps for g in own}, key=lambda g: (g[1] == g[0], g)):
+    for gap in sorted(
+        {g for own in gaps for g in own}, key=lambda g: (g[1] == g[0], g[0] - g[1], g)
+    ):
         if any(abs(gap[0] - s[0]) <= tolerance for s in shared):
             continue
-        held = sum(_holds(lines(part, other), part[lower], gap) for part in parts)
+        if gap[1] > gap[0] and gutter:  # a grid's gutters are of one colour: its rows' too
+            row = _across(whole, gap, other)
+            if abs(level(row) - float(np.median(gutter))) > GUTTER_LEVEL:
+                continue
+        held = sum(
+            bool(_near(own, gap, tolerance)) or _holds(lines(part, other), part[lower], gap)
+            for part, own in zip(parts, gaps, strict=True)
+        )
         if held >= 2 and 2 * held >= len(parts):
             shared.append(gap)
-    if any(b > a for a, b in shared):  # a grid with gutters has no seams: those are edges
-        shared = [(a, b) for a, b in shared if b > a]
+    if gutter or any(b > a for a, b in shared):  # a grid with gutters has no seams: those
+        shared = [(a, b) for a, b in shared if b > a]  # are edges (horizons lined up)
     if not shared:
         return None
     out: list[tuple[Box, int]] = []
     for part, own in zip(parts, gaps, strict=True):
         start = part[lower]
         cuts = sorted(
-            max(_near(own, s, tolerance), key=lambda g: _overlap(g, s), default=s) for s in shared
+            max(_near(own, s, tolerance), key=lambda g: _overlap(g, s), default=s)
+            for s in shared
+            if s[1] > s[0] or _near(own, s, tolerance)  # a seam where it has its own
         )
         bounds = [start, *[x for g in cuts for x in g], part[lower + 2]]
         spans = [
@@ -195,6 +214,16 @@ def _grid_cells(
         ]
         out.extend((cell, 2) for cell in _boxes(part, other, spans))
     return out
+
+
+def _between(a: Box, b: Box, axis: int) -> Box:
+    """The band between two neighbouring parts cut along ``axis`` (a gutter, or empty)."""
+    return (a[2], a[1], b[0], a[3]) if axis == 1 else (a[0], a[3], a[2], b[1])
+
+
+def _across(box: Box, gap: tuple[int, int], axis: int) -> Box:
+    """The band ``gap`` across ``box`` (lines along ``axis``: rows when 0)."""
+    return (box[0], gap[0], box[2], gap[1]) if axis == 0 else (gap[0], box[1], gap[1], box[3])
 
 
 def _near(
@@ -209,13 +238,11 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
 
 
 def _holds(read: tuple[np.ndarray, ...], origin: int, gap: tuple[int, int]) -> bool:
-    """Whether a part's lines (from ``origin``) hold a gutter (every line of ``gap`` flat) or
-    a seam (its lines step) at ``gap``."""
-    flat, _busy, steps = read
+    """Whether a part's lines (from ``origin``) hold a gutter at ``gap``: every line flat (a
+    seam is held only where the part's own cuts have one)."""
+    flat = read[0]
     start, stop = gap[0] - origin, gap[1] - origin
-    if stop > start:
-        return start > 0 and stop < len(flat) and bool(flat[start:stop].all())
-    return 1 <= start < len(flat) and bool(steps[start - 1] >= SEAM_SHARE)
+    return 0 < start < stop < len(flat) and bool(flat[start:stop].all())
 
 
 def collage_cells(image: Image.Image) -> list[Box] | None:
@@ -244,6 +271,9 @@ def collage_cells(image: Image.Image) -> list[Box] | None:
     least = max(8, MIN_SIDE // factor)
     cells: list[tuple[bool, Box]] = []  # (cut at the last level, box)
 
+    def level(box: Box) -> float:
+        return float(grey[box[1] : box[3], box[0] : box[2]].mean())
+
     def lines(box: Box, axis: int) -> tuple[np.ndarray, ...]:
         left, top, right, bottom = box
         return read(top, bottom, left, right, axis)
@@ -261,9 +291,9 @@ def collage_cells(image: Image.Image) -> list[Box] | None:
             parts = split(box, axis)
             if len(parts) >= 2:
                 # the first level: a grid's columns (rows), cut by the rows they share
-                levels = _grid_cells(parts, axis, lines, least) if depth == 0 else None
-                for part, level in levels or [(part, 1) for part in parts]:
-                    cut(part, depth + level)
+                levels = _grid_cells(parts, axis, lines, least, level) if depth == 0 else None
+                for part, below in levels or [(part, 1) for part in parts]:
+                    cut(part, depth + below)
                 return
         if depth != GRID_DEPTH:
             cells.append((depth > GRID_DEPTH, box))
