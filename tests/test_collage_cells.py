@@ -256,3 +256,17 @@ def test_a_grids_rows_are_the_lines_its_columns_share(data_dir: Path, tmp_path: 
     for n in range(9):
         left, top = (n % 3) * (CELL + 2), (n // 3) * (CELL + 2)
         assert any(_near(c, (left, top, left + CELL, top + CELL)) for c in cells[:9]), (n, cells)
+
+
+def test_edges_lined_up_across_a_strip_cut_no_other_photo(data_dir: Path, tmp_path: Path) -> None:
+    """Three photos in a row with white gutters, two of them with a hard straight edge at one
+    height (two horizons): that is no row of a grid, and the third photo stays whole."""
+    photos = [ImageOps.fit(Image.open(p).convert("RGB"), (CELL, 200)) for p in _photos(data_dir, 3)]
+    for photo in photos[:2]:
+        photo.paste((30, 60, 120), (0, 0, CELL, 80))  # a flat blue sky down to one line
+    canvas = Image.new("RGB", (3 * CELL + 4 * 8, 200 + 16), "white")
+    for n, photo in enumerate(photos):
+        canvas.paste(photo, (8 + n * (CELL + 8), 8))
+    cells = collage_cells(_jpeg(canvas, tmp_path / "strip.jpg")) or []
+    third = (8 + 2 * (CELL + 8), 8, 8 + 2 * (CELL + 8) + CELL, 208)
+    assert any(_near(c, third) for c in cells), cells
