@@ -127,7 +127,9 @@ def test_a_heavy_crop_of_the_querys_copies_is_found_as_a_copy(crop_library) -> N
     assert crop.duplicate and crop.copy_of and len(crop.copy_of) >= 2, crop
     assert {name[i] for i in crop.copy_of} <= {original, "copy_small", "copy_cropped"}
     assert crop.z == DUPLICATE_Z and crop.to_dict()["copy_of"] == crop.copy_of
-    assert "a copy of the query's copies #" in copy_text(crop) and "(key points)" in copy_text(crop)
+    assert "a copy of the query's copies #" in copy_text(crop) and ", by key points)" in copy_text(
+        crop
+    )
     # every copy of the photo is ranked over the other photos
     assert {name[h.id] for h in hits[:4]} == {original, "copy_small", "copy_cropped", "quarter"}
     assert [h.duplicate for h in hits[4:]] == [False] * (len(hits) - 4)

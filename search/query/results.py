@@ -137,7 +137,7 @@ class SearchHit:
         if self.pixel_match is not None:
             return f"confirmed by its pixels (correlation {self.pixel_match:.2f})"
         if self.copy_of:
-            return f"a copy of the query's copies {copies_text(self.copy_of)} (key points)"
+            return f"a copy of the query's copies {copies_text(self.copy_of)}, by key points"
         return None
 
     def to_dict(self) -> dict[str, Any]:

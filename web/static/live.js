@@ -214,7 +214,7 @@ import { percent } from "./format.js";
     if (hit.z != null) evidence += `, z ${Number(hit.z).toFixed(1)}`;
     if (hit.duplicate && hit.key_points != null) evidence += ` (confirmed by ${hit.key_points} matching key points)`;
     else if (hit.duplicate && hit.pixel_match != null) evidence += ` (confirmed by its pixels: correlation ${Number(hit.pixel_match).toFixed(3)})`;
-    else if (hit.duplicate && hit.copy_of) evidence += ` (a copy of the query's copies ${hit.copy_of.map((i) => "#" + i).join(" and ")} (key points))`;
+    else if (hit.duplicate && hit.copy_of) evidence += ` (a copy of the query's copies ${hit.copy_of.map((i) => "#" + i).join(" and ")}, by key points)`;
     if (hit.part != null) {
       const [left, top, right, bottom] = hit.part.map((x) => Math.round(100 * x));
       evidence += `; found in a part of the query (${left}-${right} % across, ${top}-${bottom} % down)`;
