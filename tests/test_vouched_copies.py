@@ -90,10 +90,12 @@ def test_a_refuted_or_untold_match_vouches_for_nothing() -> None:
         assert asked == [(2, [0, 1], 2)] and hits == before
 
 
-def test_the_querys_own_file_is_no_voucher() -> None:
-    """The query's own file (or its exact copy) holds what the query holds: with it and one
-    other copy, a hit has one voucher."""
-    library = [_unit((0, 1.0)), COPY_A, EDIT, LOOKALIKE]
+@pytest.mark.parametrize("itself", [1.0, 0.995])
+def test_the_query_itself_is_no_voucher(itself: float) -> None:
+    """The query's own file, its exact copy or the query under a caption holds what the query
+    holds: with it and one other copy, a hit has one voucher."""
+    library = [_unit((0, itself), (3, np.sqrt(1 - itself * itself))), COPY_A, EDIT, LOOKALIKE]
+    assert float(library[0] @ EDIT) / SD >= VOUCH_Z  # it holds the hit as the copy does
     hits, asked = _search(library, {2: True})
     assert asked == [] and (2, False) in [h[:2] for h in hits]
 

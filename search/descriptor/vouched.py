@@ -5,11 +5,12 @@ from each other) while both are plain copies of the original, and the library ho
 original. The duplicate graph's expansion follows a sure copy's stored rows past the sure-copy
 score; a copy the query's better copies hold only in the grey band is left unflagged. Such a
 hit is **vouched** for when at least :data:`VOUCHERS` of the query's copies that kept the
-decision (not its own file) each hold it at ``duplicate_z >= VOUCH_Z`` by their stored rows,
-and then its key points must match those of the two that hold it most (or the query's): the
-key-point witness decides, within its budget. A look-alike of one picture is held by one of the
-query's copies now and then; two of them holding it and its key points matching theirs is
-what a copy of the picture shows. Measured in bench/README.md ("Copies of the query's copies").
+decision (not its own file, nor a copy past :data:`SAME_AS_QUERY`) each hold it at
+``duplicate_z >= VOUCH_Z`` by their stored rows, and then its key points must match those of
+the two that hold it most (or the query's): the key-point witness decides, within its budget.
+A look-alike of one picture is held by one of the query's copies now and then; two of them
+holding it and its key points matching theirs is what a copy of the picture shows. Measured
+in bench/README.md ("Copies of the query's copies").
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from search.descriptor.config import WITNESS_BETTER
-from search.descriptor.expansion import SELF_SCORE, at_decision
+from search.descriptor.expansion import at_decision
 
 VOUCHERS = 2  # the query's copies that must each hold a hit (at VOUCH_Z) to vouch for it
+SAME_AS_QUERY = 0.99  # a copy this close is the query itself to a voucher (its exact copy, the
+# query under a caption: it holds what the query holds; UKBench's other views of one object,
+# which two such copies would vouch for, match by key points as copies do: 155-183 inliers)
 
 RowsOf = Callable[[Sequence[int]], tuple[np.ndarray, np.ndarray]]  # ids -> (rows, owner)
 Ask = Callable[..., "bool | None"]  # the key-point witness (search.descriptor.witness)
@@ -43,7 +47,7 @@ def vouched_copies(
     ``duplicate_z == VOUCH_Z``; ``ask(image id, voucher ids, after=n)``: the key-point
     witness, asked in the order of the copy scores, best first."""
     copy = np.asarray(copy)
-    kept = [int(p) for p in np.flatnonzero(duplicate) if copy[p] < SELF_SCORE]
+    kept = [int(p) for p in np.flatnonzero(duplicate) if copy[p] < SAME_AS_QUERY]
     kept = sorted(kept, key=lambda p: -float(copy[p]))[:WITNESS_BETTER]
     skip = set(excluded)
     open_ = [int(p) for p in positions if not duplicate[p] and int(p) not in skip]
@@ -77,4 +81,4 @@ def at_the_decision(copy: np.ndarray, positions: Sequence[int], decision: float)
     return out
 
 
-__all__ = ["VOUCHERS", "RowsOf", "at_the_decision", "vouched_copies"]
+__all__ = ["SAME_AS_QUERY", "VOUCHERS", "RowsOf", "at_the_decision", "vouched_copies"]
