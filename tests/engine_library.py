@@ -137,10 +137,13 @@ def quarter_crop(photo: Path, out: Path) -> None:
     crop.resize((400, round(400 * crop.height / crop.width))).save(out, quality=85)
 
 
-def copies_library(root: Path, data_dir: Path, models_dir: Path) -> tuple[Path, Settings, str]:
-    """Ten hymenoptera photos and two edited copies of the first in ``root/photos``, indexed
-    into ``root/lib``; a third edit of it is ``root/query.jpg``: ``(root, settings, the
-    first photo's stem)`` (the key-point witness's library: lesser copies under a best one)."""
+def copies_library(
+    root: Path, data_dir: Path, models_dir: Path, quarter: bool = False
+) -> tuple[Path, Settings, str]:
+    """Ten hymenoptera photos and two edited copies of the first in ``root/photos`` (and, with
+    ``quarter``, its :func:`quarter_crop` as ``quarter.jpg``), indexed into ``root/lib``; a
+    third edit of it is ``root/query.jpg``: ``(root, settings, the first photo's stem)`` (the
+    key-point witness's library: lesser copies under a best one)."""
     folder = root / "photos"
     folder.mkdir()
     photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:10]
@@ -149,6 +152,8 @@ def copies_library(root: Path, data_dir: Path, models_dir: Path) -> tuple[Path, 
     edit_photo(photos[0], folder / "copy_small.jpg", 0.6, 0.0, 80)
     edit_photo(photos[0], folder / "copy_cropped.jpg", 1.0, 0.06, 85)
     edit_photo(photos[0], root / "query.jpg", 0.8, 0.03, 75)
+    if quarter:
+        quarter_crop(photos[0], folder / "quarter.jpg")
     settings = make_settings(root / "lib", models_dir)
     index_library(settings, [folder])
     return root, settings, photos[0].stem

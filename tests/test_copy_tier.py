@@ -14,9 +14,9 @@ from search.descriptor import (
     Descriptor,
     DescriptorConfig,
     QueryScorer,
-    StoredImage,
     Whitening,
 )
+from tests.synthetic_scorer import synthetic_scorer, unit_vector
 
 DIM = 64
 SPREAD = 0.0625  # the background's robust width: z = cosine / SPREAD
@@ -29,16 +29,7 @@ def _basis(n: int) -> np.ndarray:
 def _scorer(library: np.ndarray, labels: list[list[tuple[str, float]]]) -> QueryScorer:
     """A whitened library (identity whitening: the copy tier's gate at z 8) with labels on."""
     config = DescriptorConfig(rotations=1, frames=False, labels=0.5, expand=3, regions=False)
-    identity = Whitening(np.zeros(DIM, np.float32), np.eye(DIM, dtype=np.float32), 1, 1)
-    descriptor = Descriptor(config, identity, calibration=Calibration(0.0, SPREAD, 0.0, SPREAD))
-
-    def neighbours(rows: np.ndarray, k: int) -> np.ndarray:
-        return np.argsort(-(rows @ library.T), axis=1)[:, :k]
-
-    def stored(ids):  # type: ignore[no-untyped-def]
-        return {i: StoredImage(library[i], labels=labels[i]) for i in ids}
-
-    return QueryScorer(descriptor, neighbours, stored, candidates=10)
+    return synthetic_scorer(library, config, SPREAD, labels)
 
 
 def test_the_original_reached_through_a_sibling_copy_outranks_label_look_alikes() -> None:
@@ -110,10 +101,7 @@ def test_a_turned_view_wins_as_a_sure_copy_but_not_by_a_hair_in_the_grey_zone() 
 
 
 def _unit(*parts: tuple[int, float]) -> np.ndarray:
-    v = np.zeros(DIM, np.float32)
-    for axis, value in parts:
-        v[axis] = value
-    return v / np.linalg.norm(v)
+    return unit_vector(DIM, *parts)
 
 
 # the query: mostly its original (e0), a little of what look-alikes share (e1, e2, e3)

@@ -23,8 +23,6 @@ from search.descriptor import (
     Calibration,
     Descriptor,
     DescriptorConfig,
-    QueryScorer,
-    StoredImage,
     Whitening,
     count_inliers,
     key_points_match,
@@ -33,16 +31,14 @@ from search.descriptor import (
 from search.library import Library
 from search.query import SearchEngine
 from tests.engine_library import edit_photo
+from tests.synthetic_scorer import synthetic_scorer, unit_vector
 
 DIM = 16
 SD = 0.05  # the background: duplicate_z = cosine / SD
 
 
 def _unit(*parts: tuple[int, float]) -> np.ndarray:
-    v = np.zeros(DIM, np.float32)
-    for axis, value in parts:
-        v[axis] = value
-    return v / np.linalg.norm(v)
+    return unit_vector(DIM, *parts)
 
 
 def _decide(
@@ -52,14 +48,7 @@ def _decide(
     witness's questions (image id, the ids of the copies it may match besides the query)."""
     # one hub (the best copy) in the duplicate graph: copies of the others are not chained
     config = DescriptorConfig(rotations=1, frames=False, labels=0.0, expand=1, regions=False)
-    identity = Whitening(np.zeros(DIM, np.float32), np.eye(DIM, dtype=np.float32), 1, 1)
-    descriptor = Descriptor(config, identity, calibration=Calibration(0.0, SD, 0.0, SD))
-    scorer = QueryScorer(
-        descriptor,
-        lambda rows, k: np.argsort(-(rows @ library.T), axis=1)[:, :k],
-        lambda ids: {i: StoredImage(library[i]) for i in ids},
-        candidates=10,
-    )
+    scorer = synthetic_scorer(library, config, SD)
     asked: list[tuple[int, list[int]]] = []
 
     def witness(image_id: int, better: list[int], after: int = 0) -> bool | None:

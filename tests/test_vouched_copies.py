@@ -9,20 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from search.descriptor import (
-    DUPLICATE_Z,
-    VOUCH_Z,
-    Calibration,
-    Descriptor,
-    DescriptorConfig,
-    QueryScorer,
-    StoredImage,
-    Whitening,
-)
+from search.descriptor import DUPLICATE_Z, VOUCH_Z, DescriptorConfig
 from search.query import SearchEngine
-from tests.engine_library import edit_photo, index_library, make_settings, quarter_crop
+from tests.engine_library import copies_library
+from tests.synthetic_scorer import synthetic_scorer, unit_vector
 from web.present import copy_text
 
 DIM = 16
@@ -30,10 +21,7 @@ SD = 0.05  # the background: duplicate_z = cosine / SD
 
 
 def _unit(*parts: tuple[int, float]) -> np.ndarray:
-    v = np.zeros(DIM, np.float32)
-    for axis, value in parts:
-        v[axis] = value
-    return v / np.linalg.norm(v)
+    return unit_vector(DIM, *parts)
 
 
 # the query is axis 0; two firm copies of it (z 18); a hit at z 4 that both hold at z 5
@@ -49,16 +37,8 @@ NAMES = ["copy a", "copy b", "edit", "look-alike", "held by one"]
 def _search(library: list[np.ndarray], answers: dict[int, bool | None]) -> tuple[list, list]:
     """(name, duplicate, copy score) of the hits of a query on axis 0, and the witness's
     questions (image id, the copies it may match besides the query, after)."""
-    stack = np.stack(library)
     config = DescriptorConfig(rotations=1, frames=False, labels=0.0, expand=1, regions=False)
-    identity = Whitening(np.zeros(DIM, np.float32), np.eye(DIM, dtype=np.float32), 1, 1)
-    descriptor = Descriptor(config, identity, calibration=Calibration(0.0, SD, 0.0, SD))
-    scorer = QueryScorer(
-        descriptor,
-        lambda rows, k: np.argsort(-(rows @ stack.T), axis=1)[:, :k],
-        lambda ids: {i: StoredImage(stack[i]) for i in ids},
-        candidates=10,
-    )
+    scorer = synthetic_scorer(np.stack(library), config, SD)
     asked: list[tuple[int, list[int], int]] = []
 
     def witness(image_id: int, better: list[int], after: int = 0) -> bool | None:
@@ -105,19 +85,7 @@ def crop_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, model
     """Ten photos, two plain copies of the first and a heavy crop of it (a quarter, enlarged);
     the query is a third plain copy: its copies settle it, and the crop scores under the
     decision from it."""
-    root = tmp_path_factory.mktemp("vouched")
-    folder = root / "photos"
-    folder.mkdir()
-    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:10]
-    for photo in photos:
-        Image.open(photo).convert("RGB").save(folder / f"{photo.stem}.jpg", quality=92)
-    edit_photo(photos[0], folder / "copy_small.jpg", 0.6, 0.0, 80)
-    edit_photo(photos[0], folder / "copy_cropped.jpg", 1.0, 0.06, 85)
-    quarter_crop(photos[0], folder / "quarter.jpg")
-    edit_photo(photos[0], root / "query.jpg", 0.8, 0.03, 75)
-    settings = make_settings(root / "lib", models_dir)
-    index_library(settings, [folder])
-    return root, settings, photos[0].stem
+    return copies_library(tmp_path_factory.mktemp("vouched"), data_dir, models_dir, quarter=True)
 
 
 def test_a_heavy_crop_of_the_querys_copies_is_found_as_a_copy(crop_library) -> None:
