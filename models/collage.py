@@ -165,15 +165,18 @@ def _grid_cells(
     (``lines``: flat, busy, steps across a part) are a gutter's - every one flat - or a
     seam's - stepping - in at least two parts and half of them, though a picture's flat edge
     beside it hid it from the cutter in some (each part is then cut there by its own cut of
-    that kind, else by the others'); gutters come first, and a grid with gutters has no
-    seams (those are its pictures' edges beside a gutter, or a horizon that happens to line
-    up). A cut that crosses one column only is a picture's own edge, cut at a later level."""
+    that kind, else by the others'); gutters come first, the widest claiming a line, a row
+    gutter has the colour of the gutters between the columns (``level``: a box's mean grey),
+    and a grid with gutters has no seams (those are its pictures' edges beside a gutter, or
+    horizons that happen to line up). A cut that crosses one column only is a picture's own
+    edge, cut at a later level."""
     other = 1 - axis
     lower = 0 if other == 1 else 1  # a box's start along the other axis
-    gaps = []  # each part's cuts across (gutters' flat bands, seams), in the box's pixels
-    for part in parts:
-        origin = part[lower]
-        gaps.append([(origin + a, origin + b) for a, b in _cuts(*lines(part, other))])
+    reads = [lines(part, other) for part in parts]  # each part's lines across, read once
+    gaps = [  # each part's cuts across (gutters' flat bands, seams), in the box's pixels
+        [(part[lower] + a, part[lower] + b) for a, b in _cuts(*read)]
+        for part, read in zip(parts, reads, strict=True)
+    ]
     tolerance = max(2, least // 4)
     whole = (parts[0][0], parts[0][1], parts[-1][2], parts[-1][3])  # the grid's box
     between = [_between(a, b, axis) for a, b in pairwise(parts)]
@@ -189,8 +192,8 @@ def _grid_cells(
             if abs(level(row) - float(np.median(gutter))) > GUTTER_LEVEL:
                 continue
         held = sum(
-            bool(_near(own, gap, tolerance)) or _holds(lines(part, other), part[lower], gap)
-            for part, own in zip(parts, gaps, strict=True)
+            bool(_near(own, gap, tolerance)) or _holds(read[0], part[lower], gap)
+            for part, own, read in zip(parts, gaps, reads, strict=True)
         )
         if held >= 2 and 2 * held >= len(parts):
             shared.append(gap)
@@ -237,10 +240,9 @@ def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
     return min(a[1], b[1]) - max(a[0], b[0])
 
 
-def _holds(read: tuple[np.ndarray, ...], origin: int, gap: tuple[int, int]) -> bool:
-    """Whether a part's lines (from ``origin``) hold a gutter at ``gap``: every line flat (a
-    seam is held only where the part's own cuts have one)."""
-    flat = read[0]
+def _holds(flat: np.ndarray, origin: int, gap: tuple[int, int]) -> bool:
+    """Whether a part's lines (``flat``: which are, from ``origin``) hold a gutter at
+    ``gap``: every line flat (a seam is held only where the part's own cuts have one)."""
     start, stop = gap[0] - origin, gap[1] - origin
     return 0 < start < stop < len(flat) and bool(flat[start:stop].all())
 

@@ -16,15 +16,13 @@ from PIL import Image, ImageFilter, ImageOps
 
 from models import collage_cells
 from search.descriptor import (
-    Calibration,
-    Descriptor,
     DescriptorConfig,
     QueryRegions,
     QueryScorer,
-    StoredImage,
 )
 from search.query import SearchEngine
 from tests.engine_library import index_library, make_settings
+from tests.synthetic_scorer import near_unit, random_units, synthetic_scorer
 from web.present import copy_text
 
 CELL, GUTTER = 150, 4
@@ -112,30 +110,19 @@ def test_photos_flat_pictures_and_small_pictures_have_no_cells(data_dir: Path) -
     assert collage_cells(grid(_photos(data_dir, 9)).convert("L")) is not None
 
 
-def _unit(rng: np.random.Generator, n: int, dim: int = 256) -> np.ndarray:
-    x = rng.normal(size=(n, dim)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
 def _scorer(library: np.ndarray) -> QueryScorer:
     """A scorer over ``library`` rows (plain space; background of random unit vectors)."""
     config = DescriptorConfig(whiten=False, labels=0.0, expand=0, rotations=1, frames=False)
-    descriptor = Descriptor(config, calibration=Calibration(0.0, 0.0625, 0.0, 0.0625))
-    return QueryScorer(
-        descriptor,
-        lambda rows, k: np.argsort(-(rows @ library.T), axis=1)[:, :k],
-        lambda ids: {i: StoredImage(library[i]) for i in ids},
-        candidates=5,
-    )
+    return synthetic_scorer(library, config, 0.0625, candidates=5, whitened=False)
 
 
 def test_a_cells_weak_match_goes_to_that_cells_key_points() -> None:
     """A 3x3 grid's photo matches its original at a cosine no sure copy has: the cell's best
     matches go to the key points (of that cell) whatever their z; a quarter's do not."""
     rng = np.random.default_rng(7)
-    library = _unit(rng, 40)
+    library = random_units(rng, 40)
     scorer = _scorer(library)
-    weak = 0.3 * library[7] + np.sqrt(1 - 0.09) * _unit(rng, 1)[0]  # cosine ~0.3: z ~5
+    weak = 0.3 * library[7] + np.sqrt(1 - 0.09) * random_units(rng, 1)[0]  # cosine ~0.3: z ~5
     weak /= np.linalg.norm(weak)
     asked: list[list[tuple[int, int]]] = []
 
@@ -147,11 +134,13 @@ def test_a_cells_weak_match_goes_to_that_cells_key_points() -> None:
                 out[list(ids).index(7)] = 0.99  # the cell's key points confirm it
         return out
 
-    query = _unit(rng, 1)  # the whole grid matches nothing
-    cells = np.concatenate([_unit(rng, 2), weak[None], _unit(rng, 4)])  # 3 cells, 4 tiles
+    query = random_units(rng, 1)  # the whole grid matches nothing
+    cells = np.concatenate(
+        [random_units(rng, 2), weak[None], random_units(rng, 4)]
+    )  # 3 cells, 4 tiles
     hits = scorer.search(query, k=3, regions=QueryRegions(lambda: (cells, 3)), local=check)
     assert (7, 2) in asked[0] and hits[0].id == 7  # nominated with its cell (row 2)
-    quarters = np.concatenate([weak[None], _unit(rng, 3)])  # no cells: tiles alone
+    quarters = np.concatenate([weak[None], random_units(rng, 3)])  # no cells: tiles alone
     scorer.search(query, k=3, regions=QueryRegions(lambda: (quarters, 0)), local=check)
     assert all(i != 7 for i, _ in asked[1])  # a quarter's weak match is not nominated
 
@@ -160,13 +149,8 @@ def test_a_collage_one_picture_settled_has_its_other_cells_checked() -> None:
     """One cell of a collage holds a sure copy (raised: the query is settled); the other
     cells' best matches still go to the key points of their cells, alone (no grey band)."""
     rng = np.random.default_rng(8)
-    library = _unit(rng, 40)
+    library = random_units(rng, 40)
     scorer = _scorer(library)
-
-    def near(row: np.ndarray, cosine: float) -> np.ndarray:
-        other = _unit(rng, 1)[0]
-        other -= (other @ row) * row
-        return cosine * row + np.sqrt(1 - cosine**2) * other / np.linalg.norm(other)
 
     asked: list[tuple[list[tuple[int, int]], bool]] = []
 
@@ -177,9 +161,13 @@ def test_a_collage_one_picture_settled_has_its_other_cells_checked() -> None:
             out[list(ids).index(7)] = 0.99  # the second cell's key points confirm it
         return out
 
-    cells = np.stack([near(library[5], 0.95), _unit(rng, 1)[0], near(library[7], 0.3)])
-    rows = np.concatenate([cells, _unit(rng, 4)]).astype(np.float32)  # 3 cells, 4 tiles
-    hits = scorer.search(_unit(rng, 1), k=3, regions=QueryRegions(lambda: (rows, 3)), local=check)
+    cells = np.stack(
+        [near_unit(rng, library[5], 0.95), random_units(rng, 1)[0], near_unit(rng, library[7], 0.3)]
+    )
+    rows = np.concatenate([cells, random_units(rng, 4)]).astype(np.float32)  # 3 cells, 4 tiles
+    hits = scorer.search(
+        random_units(rng, 1), k=3, regions=QueryRegions(lambda: (rows, 3)), local=check
+    )
     assert hits[0].id in (5, 7) and {h.id for h in hits[:2]} == {5, 7}, hits
     assert len(asked) == 1 and asked[0][1] is True and (7, 2) in asked[0][0], asked
     assert {h.id: h.part for h in hits}[5] == 0  # raised by its cell

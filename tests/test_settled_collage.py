@@ -15,38 +15,18 @@ from PIL import Image, ImageOps
 
 from models import ImageAnalyzer, collage_cells, open_model
 from search.descriptor import (
-    Calibration,
-    Descriptor,
     DescriptorConfig,
     QueryRegions,
     QueryScorer,
-    StoredImage,
 )
-
-
-def _unit(rng: np.random.Generator, n: int, dim: int = 256) -> np.ndarray:
-    x = rng.normal(size=(n, dim)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
-def _near(rng: np.random.Generator, row: np.ndarray, cosine: float) -> np.ndarray:
-    other = _unit(rng, 1)[0]
-    other -= (other @ row) * row
-    out = cosine * row + np.sqrt(1 - cosine**2) * other / np.linalg.norm(other)
-    return out.astype(np.float32)
+from tests.synthetic_scorer import near_unit, random_units, synthetic_scorer
 
 
 def _scorer(library: np.ndarray) -> QueryScorer:
     """Plain space; z = cosine / 0.1 (robust and calibrated): a sure copy from cosine 0.6,
     ``LOCAL_WITNESS_Z`` (10) beyond any cosine."""
     config = DescriptorConfig(whiten=False, labels=0.0, expand=0, rotations=1, frames=False)
-    descriptor = Descriptor(config, calibration=Calibration(0.0, 0.1, 0.0, 0.1))
-    return QueryScorer(
-        descriptor,
-        lambda rows, k: np.argsort(-(rows @ library.T), axis=1)[:, :k],
-        lambda ids: {i: StoredImage(library[i]) for i in ids},
-        candidates=5,
-    )
+    return synthetic_scorer(library, config, 0.1, candidates=5, whitened=False)
 
 
 class _Check:
@@ -77,9 +57,9 @@ def _regions(query: np.ndarray, cells: np.ndarray, calls: list[str]) -> QueryReg
 
 def test_a_collage_settled_by_one_picture_has_its_other_cells_checked() -> None:
     rng = np.random.default_rng(3)
-    library = _unit(rng, 40)
-    query = _near(rng, library[5], 0.7)[None]  # a sure copy (z 7) filling part of the query
-    cells = np.stack([_near(rng, library[5], 0.95), _near(rng, library[7], 0.3)])
+    library = random_units(rng, 40)
+    query = near_unit(rng, library[5], 0.7)[None]  # a sure copy (z 7) filling part of the query
+    cells = np.stack([near_unit(rng, library[5], 0.95), near_unit(rng, library[7], 0.3)])
     calls: list[str] = []
     check = _Check()
     hits = _scorer(library).search(query, k=3, regions=_regions(query, cells, calls), local=check)
@@ -90,9 +70,9 @@ def test_a_collage_settled_by_one_picture_has_its_other_cells_checked() -> None:
 
 def test_a_copy_of_the_whole_photo_embeds_no_cells() -> None:
     rng = np.random.default_rng(4)
-    library = _unit(rng, 40)
-    query = _near(rng, library[5], 0.9)[None]  # z 9: under LOCAL_WITNESS_Z, but plain 0.9
-    cells = np.stack([_near(rng, library[7], 0.3), _unit(rng, 1)[0]])
+    library = random_units(rng, 40)
+    query = near_unit(rng, library[5], 0.9)[None]  # z 9: under LOCAL_WITNESS_Z, but plain 0.9
+    cells = np.stack([near_unit(rng, library[7], 0.3), random_units(rng, 1)[0]])
     calls: list[str] = []
     check = _Check()
     hits = _scorer(library).search(query, k=3, regions=_regions(query, cells, calls), local=check)
@@ -102,8 +82,8 @@ def test_a_copy_of_the_whole_photo_embeds_no_cells() -> None:
 
 def test_a_query_without_cells_asks_nothing_more() -> None:
     rng = np.random.default_rng(5)
-    library = _unit(rng, 40)
-    query = _near(rng, library[5], 0.7)[None]
+    library = random_units(rng, 40)
+    query = near_unit(rng, library[5], 0.7)[None]
     calls: list[str] = []
     check = _Check()
     cells = np.zeros((0, 256), np.float32)
