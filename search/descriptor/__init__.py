@@ -44,6 +44,7 @@ _SOURCES: dict[str, str] = {
     "ReadsAhead": "search.descriptor.witness",
     "NO_COPY_OF_BETTER": "search.descriptor.witness",
     "NO_KEY_POINT_MATCH": "search.descriptor.witness",
+    "NOT_IN_ITS_PART": "search.descriptor.witness",
     "UNMATCHED_UNDER": "search.descriptor.witness",
     "key_points_match": "search.descriptor.verify",
     "LOCAL_WITNESS_Z": "search.descriptor.config",
@@ -134,6 +135,7 @@ __all__ = [
     "LOCAL_WITNESS_Z",
     "MIN_IMAGES",
     "MIN_INLIERS",
+    "NOT_IN_ITS_PART",
     "NO_COPY_OF_BETTER",
     "NO_KEY_POINT_MATCH",
     "PIXEL_MATCH",
@@ -342,6 +344,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.descriptor.witness import (
         NO_COPY_OF_BETTER,
         NO_KEY_POINT_MATCH,
+        NOT_IN_ITS_PART,
         UNMATCHED_UNDER,
         LocalWitness,
         ReadsAhead,

@@ -72,6 +72,7 @@ class RegionalEvidence:
     #: (its index among the ``regions()`` rows) that matched each
     tile_nominees: list[tuple[int, int]]
     region_parts: dict[int, int]  # id -> the tile whose match raised its copy score
+    region_whole: dict[int, float]  # id -> its copy score before the tile raised it
     cell_rest: list[tuple[int, int]]  # a collage's other cells' best matches: (id, cell)
 
     def _regions(
@@ -119,6 +120,7 @@ class RegionalEvidence:
         out = whole.copy()
         out[keep] = np.maximum(whole[keep], regional[keep])
         self.region_parts = {ids[n]: int(piece[n]) for n in keep if regional[n] > whole[n]}
+        self.region_whole = {ids[n]: float(whole[n]) for n in keep if regional[n] > whole[n]}
         if any(p < cells for p in self.region_parts.values()):  # a collage, by one of its cells
             self.cell_rest = self._other_cells(each[:cells], ids)  # raised ones too:
             # confirmed, a raised original ranks by its key points above a crop of it
@@ -174,6 +176,22 @@ class RegionalEvidence:
             for part in parts
         ]
         return np.stack(each), ids
+
+    def _refuted_parts(
+        self, copy: np.ndarray, ids: Sequence[int], lookalike: Mapping[int, str]
+    ) -> tuple[np.ndarray, list[int]]:
+        """``copy`` with the score of each look-alike (position -> why) that a part raised
+        taken back to the whole query's, its part forgotten, and their positions: a part's
+        vector match that its key points refute is no evidence (a flat part of the query
+        matches any flat image)."""
+        back = [n for n in lookalike if ids[n] in self.region_whole]
+        if not back:
+            return copy, back
+        out = np.array(copy, np.float32)
+        for n in back:
+            out[n] = self.region_whole.pop(ids[n])
+            del self.region_parts[ids[n]]
+        return out, back
 
     @staticmethod
     def _other_cells(each: np.ndarray, ids: list[int]) -> list[tuple[int, int]]:

@@ -227,7 +227,7 @@ class QueryScorer(RegionalEvidence):
                 query = np.concatenate([query, extra])
                 copy = self._copy(query, ids, images)
         self.regional = None if regions is None else not self.settled(copy)
-        self.tile_nominees, self.region_parts, self.cell_rest = [], {}, []
+        self.tile_nominees, self.region_parts, self.region_whole, self.cell_rest = [], {}, {}, []
         if regions is not None and self.regional:
             copy, ids = self._regions(regions.parts, query, copy, ids, images, want, exclude)
         elif regions is not None and local is not None:  # settled: by one picture of a collage?
@@ -270,9 +270,15 @@ class QueryScorer(RegionalEvidence):
             shown=kept,
             evidenced=self.region_parts,
         )
-        if decided is not None and decided.vouched:  # copies of its copies: at the decision
+        # a part's match its key points refuted back at the whole's score; copies of its copies
+        copy, restored = self._refuted_parts(
+            copy, ids, {} if decided is None else decided.lookalike
+        )
+        if decided is not None and (decided.vouched or restored):
             copy = at_the_decision(copy, list(decided.vouched), cal.duplicate_threshold())
-            reached = None if reached is None else np.maximum(reached, copy)
+            if reached is not None:
+                reached = np.maximum(reached, copy)
+                reached[restored] = copy[restored]
             rank = d.rank_scores(copy, label_sim, reached)
             order = sorted(order, key=lambda n: (-float(rank[n]), ids[n]))
         return [

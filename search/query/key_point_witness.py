@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Container, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from models.views import ViewSet
 from search.descriptor import VERIFY_BUDGET_S, LocalFeatures, key_points_match
 from search.query.local_evidence import LocalStats, QueryEvidence
 from search.store import StoredImage
@@ -161,12 +162,14 @@ class KeyPointWitness:
 
 
 def query_parts(
-    query: Callable[[], QueryEvidence], pieces: Sequence[tuple[float, float, float, float]]
+    query: Callable[[], QueryEvidence], views: ViewSet
 ) -> Callable[[int], LocalFeatures | None]:
-    """A part's key points by its number among the query's ``pieces`` (its views' tiles and
-    cells: :attr:`models.views.ViewSet.pieces`), made on first use."""
+    """A part's key points by its number among the query's pieces (its views' tiles and
+    cells: :attr:`models.views.ViewSet.pieces`, read when asked: the views embed their pieces
+    after the witness is made), made on first use."""
 
     def of(part: int) -> LocalFeatures | None:
+        pieces = views.pieces
         return query().of_part(pieces[part]) if 0 <= part < len(pieces) else None
 
     return of

@@ -167,7 +167,7 @@ class LocalVerifier:
                 ChainMap(local.parts, local.confirmed),  # a copy the query's key points (or
                 # a part's) confirmed in the grey-band check holds them: no pair is matched again
                 self.read_ahead,
-                None if views is None else query_parts(evidence, views.pieces),
+                None if views is None else query_parts(evidence, views),
             )
         return local
 
