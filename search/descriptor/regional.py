@@ -39,10 +39,8 @@ from search.descriptor.config import (
 from search.descriptor.descriptors import Descriptor, StoredImage
 from search.descriptor.expansion import SELF_SCORE
 from search.descriptor.row_cache import PreparedImage
-from search.descriptor.witness import NOT_IN_ITS_PART
 
 MoreViews = Callable[[], np.ndarray]
-PARTS_ASKED = 3  # a query's best copies raised by a part asked before the grey-band check
 QueryParts = Callable[[], tuple[np.ndarray, int]]
 """The rows of a query's parts and how many of them (the first) are collage cells; the rest
 are tiles (:meth:`models.views.ViewSet.regions`)."""
@@ -178,22 +176,6 @@ class RegionalEvidence:
             for part in parts
         ]
         return np.stack(each), ids
-
-    def _best_part_asked(
-        self, copy: np.ndarray, ids: Sequence[int], witness: Callable[..., bool | None]
-    ) -> np.ndarray:
-        """``copy`` once the query's best copy, when a part raised it, was asked of that
-        part's key points (``witness(id, (), part=part)``), before it settles the query: a
-        match its key points refute goes back to the whole query's score, and the next best
-        is asked (at most :data:`PARTS_ASKED`). A flat part matches any flat picture of its
-        colour by its vector: left standing, it kept the query from its grey-band check."""
-        for _ in range(PARTS_ASKED):
-            best = int(np.argmax(np.where(copy < SELF_SCORE, copy, -np.inf)))
-            part = self.region_parts.get(ids[best])
-            if part is None or witness(ids[best], (), part=part) is not False:
-                break
-            copy, _ = self._refuted_parts(copy, ids, {best: NOT_IN_ITS_PART})
-        return copy
 
     def _refuted_parts(
         self, copy: np.ndarray, ids: Sequence[int], lookalike: Mapping[int, str]

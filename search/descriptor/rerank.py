@@ -230,7 +230,6 @@ class QueryScorer(RegionalEvidence):
         self.tile_nominees, self.region_parts, self.region_whole, self.cell_rest = [], {}, {}, []
         if regions is not None and self.regional:
             copy, ids = self._regions(regions.parts, query, copy, ids, images, want, exclude)
-            copy = copy if witness is None else self._best_part_asked(copy, ids, witness)
         elif regions is not None and local is not None:  # settled: by one picture of a collage?
             copy, ids = self._settled_collage(regions, query, copy, ids, images, want, exclude)
         if not ids:

@@ -84,7 +84,6 @@ class KeyPointWitness:
         self.pairs, self.started = 0, 0.0  # pairs matched, when the first was started
         self.pending: dict[int, Future[LocalFeatures | None]] = {}
         self._got: dict[int, LocalFeatures | None] = {}  # key points read for this query
-        self._by_part: dict[tuple[int, int], bool | None] = {}  # (image, part) -> its answer
 
     def ahead(self, image_ids: Sequence[int]) -> None:
         """Start reading the key points of the images the witness will be asked about (in
@@ -109,16 +108,6 @@ class KeyPointWitness:
     ) -> bool | None:
         if image_id in self.confirmed:
             return True
-        if part is not None and (image_id, part) in self._by_part:
-            return self._by_part[image_id, part]  # (asked before the grey-band check)
-        answer = self._ask(image_id, better, part, after)
-        if part is not None:
-            self._by_part[image_id, part] = answer
-        return answer
-
-    def _ask(
-        self, image_id: int, better: Sequence[int], part: int | None, after: int
-    ) -> bool | None:
         started = time.perf_counter()
         self.started = self.started or started
         if self._spent_all():
