@@ -4,6 +4,8 @@ and the vectors: set by hand, random, or at a cosine to another."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 
 from search.descriptor import (
@@ -45,9 +47,11 @@ def synthetic_scorer(
     labels: list[list[tuple[str, float]]] | None = None,
     candidates: int = 10,
     whitened: bool = True,
+    uniform: Collection[int] = (),
 ) -> QueryScorer:
     """A scorer of the stored rows ``library`` [n, dim] (image id = row number), in an
-    identity-whitened space or, with ``whitened`` off, the plain one."""
+    identity-whitened space or, with ``whitened`` off, the plain one; the images ``uniform``
+    are almost one flat tone (:attr:`StoredImage.uniform`)."""
     dim = library.shape[1]
     identity = Whitening(np.zeros(dim, np.float32), np.eye(dim, dtype=np.float32), 1, 1)
     calibration = Calibration(0.0, spread, 0.0, spread)
@@ -57,6 +61,9 @@ def synthetic_scorer(
         return np.argsort(-(rows @ library.T), axis=1)[:, :k]
 
     def stored(ids):  # type: ignore[no-untyped-def]
-        return {i: StoredImage(library[i], labels=labels[i] if labels else ()) for i in ids}
+        return {
+            i: StoredImage(library[i], labels=labels[i] if labels else (), uniform=i in uniform)
+            for i in ids
+        }
 
     return QueryScorer(descriptor, neighbours, stored, candidates=candidates)

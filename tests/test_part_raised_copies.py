@@ -1,7 +1,9 @@
-"""A copy that a part of the query raised is believed only when that part's key points match
-it - the best copy too: a flat part of a collage (a blank cell, a patch of sky) matches any flat
-image of its colour by its vector, far past the duplicate decision, and such an image was
-flagged as the query's best copy. Refuted, it is ranked by the whole query's score again."""
+"""A part of the query (a collage's cell) raises a copy's score only where its match is
+evidence: a flat part (a blank cell, a patch of one colour) matches any flat picture of its
+colour by its vector, far past the duplicate decision - such a picture was flagged as the best
+copy of queries of other scenes - so a uniform picture is never raised by a part; and a lesser
+copy a part raised is asked of that part's key points (the engine's witness saw no parts
+before), and refuted, is ranked by the whole query's score again."""
 
 from __future__ import annotations
 
@@ -11,11 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from search.descriptor import NOT_IN_ITS_PART, DescriptorConfig
-from search.descriptor.witness import duplicate_decisions
+from search.descriptor import NOT_IN_ITS_PART, DescriptorConfig, QueryRegions, ScoredHit
 from search.query import SearchEngine
 from tests.engine_library import index_library, make_settings
-from tests.synthetic_scorer import synthetic_scorer, unit_vector
+from tests.synthetic_scorer import near_unit, random_units, synthetic_scorer
 
 
 def _flat(size: tuple[int, int], colour: tuple[int, int, int], seed: int) -> Image.Image:
@@ -49,7 +50,7 @@ def flat_cell_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, 
 def test_a_flat_cell_of_a_collage_is_no_copy_of_a_flat_picture(flat_cell_library) -> None:  # type: ignore[no-untyped-def]
     root, settings, held = flat_cell_library
     with SearchEngine.open(settings) as engine:
-        hits = engine.search_image(root / "query.jpg", k=5)
+        hits = engine.search_image(root / "query.jpg", k=20)  # every image
     by_name = {Path(h.path).stem: h for h in hits}
     # the photo the collage holds: found in its cell, its key points match that cell's
     assert hits[0].path.endswith(f"{held}.jpg") and hits[0].duplicate and hits[0].part
@@ -60,38 +61,34 @@ def test_a_flat_cell_of_a_collage_is_no_copy_of_a_flat_picture(flat_cell_library
     assert lime.copy_score is not None and lime.copy_score < 0.5
 
 
-def test_the_best_copy_a_part_raised_is_asked_of_that_part() -> None:
-    """Duplicate decisions: a part-raised best copy (nothing better than it) is asked of its
-    part's key points, even alone and far past the decision; refuted, it says so and the
-    copies under it are matched with the query's key points alone."""
-    # z 18 (raised by part 2), then a lesser copy in the band: z 9
-    library = np.stack(
-        [unit_vector(16, (0, 0.9), (1, 0.436)), unit_vector(16, (0, 0.45), (2, 0.893))]
-    )
-    config = DescriptorConfig(rotations=1, frames=False, labels=0.0, expand=1, regions=False)
-    descriptor = synthetic_scorer(library, config, spread=0.05).descriptor
-    query = unit_vector(16, (0, 1.0))[None]
-    copy = (library @ query[0]).astype(np.float32)
-    asked: list[tuple[int, list[int], int | None]] = []
+def test_a_flat_picture_is_not_raised_by_a_part_and_a_refuted_part_match_falls_back() -> None:
+    """The scorer: a part's match raises a photo's copy score (a collage's picture), never a
+    uniform picture's (any flat patch of its colour matches it); a lesser copy that a part
+    raised and whose key points that part refutes says so and is ranked by the whole query's
+    score again, its part forgotten."""
+    rng = np.random.default_rng(0)
+    library = random_units(rng, 12, 64)  # 0 a photo, 1 a flat picture, 2 a look-alike
+    parts = np.stack([near_unit(rng, library[n], 0.85) for n in (0, 1, 2)])  # z 8.5
+    query = near_unit(rng, library[5], 0.2)[None]  # the whole collage: no copy of any
+    config = DescriptorConfig(rotations=1, frames=False, labels=0.0, expand=1)
+    asked: list[tuple[int, int | None]] = []
 
     def witness(image_id: int, better: list[int], part: int | None = None, after: int = 0) -> bool:
-        asked.append((image_id, list(better), part))
-        return part is None  # the whole query's key points match; the part's do not
+        asked.append((image_id, part))
+        return image_id != 2  # the look-alike's key points are not those of its part
 
-    def rows_of(ids):  # type: ignore[no-untyped-def]
-        return library[list(ids)], np.arange(len(ids))
+    def search(uniform: tuple[int, ...]) -> dict[int, ScoredHit]:
+        scorer = synthetic_scorer(library, config, spread=0.1, uniform=uniform)
+        regions = QueryRegions(parts=lambda: (parts, 3))
+        hits = scorer.search(query, k=12, regions=regions, witness=witness)
+        return {h.id: h for h in hits}
 
-    alone = duplicate_decisions(
-        descriptor, query, copy[:1], [0], rows_of, local=witness, evidenced={0: 2}
-    )
-    assert alone is not None and alone.duplicate.tolist() == [False]
-    assert alone.lookalike == {0: NOT_IN_ITS_PART} and asked == [(0, [], 2)]
-    asked.clear()
-    both = duplicate_decisions(
-        descriptor, query, copy, [0, 1], rows_of, local=witness, evidenced={0: 2}
-    )
-    assert both is not None and both.duplicate.tolist() == [False, True]
-    assert asked == [(0, [], 2), (1, [], None)]  # not matched with the refuted one's
-    asked.clear()
-    plain = duplicate_decisions(descriptor, query, copy[:1], [0], rows_of, local=witness)
-    assert plain is not None and plain.duplicate.tolist() == [True] and asked == []
+    flat_too = search(())  # (were the flat picture a photo, its part would raise it)
+    assert flat_too[1].part == 1 and flat_too[1].copy > 0.8
+    hits = search((1,))
+    assert hits[0].part == 0 and hits[0].duplicate and hits[0].copy > 0.8
+    assert hits[1].part is None and not hits[1].duplicate and hits[1].copy < 0.3
+    assert (2, 2) in asked  # the look-alike its part raised: asked of that part's key points
+    assert hits[2].part is None and not hits[2].duplicate and hits[2].copy < 0.3
+    assert hits[2].lookalike == NOT_IN_ITS_PART
+    assert list(hits).index(2) > list(hits).index(0)

@@ -72,12 +72,15 @@ from search.descriptor.whitening import Whitening
 
 @dataclass
 class StoredImage:
-    """What a library holds for one image: raw vector, optional framed-photo vector, labels."""
+    """What a library holds for one image: raw vector, optional framed-photo vector, labels;
+    ``uniform``: almost one flat tone (its quality flags), a vector that any flat patch of its
+    colour matches."""
 
     vector: np.ndarray
     frame: np.ndarray | None = None
     frame_dominant: bool = False
     labels: Sequence[tuple[str, float]] = ()
+    uniform: bool = False
 
 
 UNDER_UPRIGHT = 1e-4  # a capped turned match ranks just under the best upright one

@@ -102,7 +102,10 @@ class RegionalEvidence:
         regional, piece = each.max(axis=0), each.argmax(axis=0)  # its best tile, and which
         at_z = np.flatnonzero(regional >= cal.score(EXPAND_Z))
         at_z = at_z[np.argsort(-regional[at_z], kind="stable")]  # the best tile matches first
-        sure = at_z[regional[at_z] >= REGION_SCORE][:REGION_CHECKED]
+        sure = at_z[regional[at_z] >= REGION_SCORE]
+        # a flat picture's vector is matched by any flat patch of its colour: no evidence
+        flat = np.array([images[ids[n]].uniform for n in sure], bool)
+        sure = sure[~flat][:REGION_CHECKED]
         plain = self._plain_scores(raw, [ids[n] for n in sure])
         keep = sure[plain >= REGION_COSINE]
         raised = set(keep.tolist())

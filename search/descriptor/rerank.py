@@ -158,7 +158,7 @@ class QueryScorer(RegionalEvidence):
         rows, owner = self.descriptor.stored_rows([read[i] for i in have])
         cuts = np.searchsorted(owner, np.arange(1, len(have)))
         fresh = {
-            image_id: PreparedImage(part, tuple(read[image_id].labels))
+            image_id: PreparedImage(part, tuple(read[image_id].labels), read[image_id].uniform)
             for image_id, part in zip(have, np.split(rows, cuts), strict=True)
         }
         if self.cache is not None:

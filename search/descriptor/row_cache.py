@@ -28,10 +28,12 @@ ENTRY_OVERHEAD_BYTES = 400  # dict slot, tuple of labels, array header
 
 @dataclass(frozen=True)
 class PreparedImage:
-    """One stored image as a query scores it: its searched rows [r, D'] and top labels."""
+    """One stored image as a query scores it: its searched rows [r, D'], top labels and
+    whether it is almost one flat tone (:attr:`StoredImage.uniform`)."""
 
     rows: np.ndarray
     labels: tuple[tuple[str, float], ...] = ()
+    uniform: bool = False
 
     @cached_property
     def unit_labels(self) -> dict[str, float]:

@@ -143,19 +143,17 @@ def duplicate_decisions(
     decision = cal.duplicate_threshold()
     out = Decisions(np.asarray(copy) >= decision)
     flagged = np.flatnonzero(out.duplicate)
-    if not descriptor.config.expand or not len(flagged):
+    if not descriptor.config.expand or len(flagged) < 2:
         return out
     flagged = flagged[np.argsort(-copy[flagged], kind="stable")]
     if shown is not None:
         read = np.flatnonzero(np.isin(flagged, np.asarray(shown, np.int64)))
         flagged = flagged[: read[-1] + 1] if len(read) else flagged[:0]
-    by_key_points = local is not None and descriptor.config.local
-    evidenced = evidenced or {}
-    by_its_part = by_key_points and len(flagged) > 0 and ids[flagged[0]] in evidenced
-    if len(flagged) < 2 and not by_its_part:  # (a part's one copy is asked too)
-        return out
+        if len(flagged) < 2:
+            return out
     firm = cal.duplicate_threshold(WITNESS_Z)
     by_vectors = firm <= copy[flagged[0]] < SELF_SCORE  # a firm witness, not the query's file
+    by_key_points = local is not None and descriptor.config.local
     if not (by_vectors or by_key_points):
         return out  # no witness to ask: the stored rows are not read
     rows, owner = rows_of([ids[i] for i in flagged])
@@ -230,34 +228,28 @@ def _witnessed_by_key_points(
     evidenced = evidenced or {}
 
     def asked(a: int, better: Sequence[int]) -> bool:
-        part = ids[int(flagged[a])] in evidenced  # (a part's vector match: asked at any z)
-        return bool(part or copy[int(flagged[a])] < sure) and not bool(
-            (pairs[a, better] >= sure).any()
-        )
-
-    def reference(a: int) -> bool:  # the best copy, the others' reference unless a part raised it
-        return a == 0 and ids[int(flagged[0])] not in evidenced
+        return bool(copy[int(flagged[a])] < sure) and not bool((pairs[a, better] >= sure).any())
 
     reads = local if isinstance(local, ReadsAhead) else None
     if reads is not None:  # those it will be asked about if every copy asked keeps it (most
         # do: a part's first copy asked, then, matched, none of the others it raised)
         ahead, parts = [], set()
-        for a in [a for a in range(len(flagged)) if dup[a] and not reference(a)]:
+        for a in [a for a in range(1, len(flagged)) if dup[a]]:
             part = evidenced.get(ids[int(flagged[a])])
             if asked(a, np.flatnonzero(dup[:a])) and (part is None or part not in parts):
                 ahead.append(ids[int(flagged[a])])
                 parts.add(part)
         reads.ahead(ahead)
     try:
-        better: list[int] = []  # positions in ``flagged`` of the copies that kept the decision
+        better = [0]  # positions in ``flagged`` of the copies that kept the decision
         refuted = False  # a better-scoring copy's key points matched none
         matched: set[int] = set()  # parts whose key points matched a copy they raised
-        for a in range(len(flagged)):
+        for a in range(1, len(flagged)):
             p = int(flagged[a])
             if not out.duplicate[p]:
                 continue
             part = evidenced.get(ids[p])
-            if reference(a) or not asked(a, better) or part in matched:
+            if not asked(a, better) or part in matched:
                 answer: bool | None = True  # (or its part matched a better copy it raised)
             elif part is not None:  # a collage's other picture is no copy of the better ones
                 answer = local(ids[p], (), part=part)
@@ -269,13 +261,8 @@ def _witnessed_by_key_points(
                 answer = local(ids[p], [ids[flagged[b]] for b in witnesses], after=first)
             if answer is False or (answer is None and refuted):
                 out.duplicate[p] = False
-                out.lookalike[p] = (
-                    UNMATCHED_UNDER
-                    if answer is None
-                    else NOT_IN_ITS_PART
-                    if part is not None
-                    else NO_KEY_POINT_MATCH
-                )
+                refuting = NO_KEY_POINT_MATCH if part is None else NOT_IN_ITS_PART
+                out.lookalike[p] = refuting if answer is False else UNMATCHED_UNDER
                 refuted = True
                 continue
             better.append(a)

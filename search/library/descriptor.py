@@ -92,6 +92,7 @@ def to_stored(rows: DescriptorRows) -> StoredVectors:
         None if frame is None else frame.vector,
         bool(frame is not None and frame.dominant),
         rows.labels,
+        rows.uniform,
     )
 
 

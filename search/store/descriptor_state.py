@@ -15,9 +15,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models import CROP_REGIONS
 from models.labels import merge_labels
+from models.quality import FLAGS
 from search.store.dialect import upsert
 from search.store.records import FrameVector, ReadFactory, SessionFactory, decode_vector, utcnow
-from search.store.schema import DescriptorState, Embedding, ImageCrops, ImageFrame, ImageLabel
+from search.store.schema import (
+    DescriptorState,
+    Embedding,
+    Image,
+    ImageCrops,
+    ImageFrame,
+    ImageLabel,
+)
 from search.store.write import FRAME_COLUMNS, frame_from_row
 
 log = logging.getLogger(__name__)
@@ -26,7 +34,12 @@ log = logging.getLogger(__name__)
 # that SQLAlchemy compiles each once and binds the ids as a list (a literal ``in_(ids)`` made
 # a bound parameter per id on every call; 200 ids: 4.3-5.9 -> 3.6-4.0 ms CPU, bench/README.md).
 _IDS = bindparam("ids", expanding=True)
-_VECTORS = select(Embedding.image_id, Embedding.vector).where(Embedding.image_id.in_(_IDS))
+_VECTORS = (
+    select(Embedding.image_id, Embedding.vector, Image.quality_flags)
+    .join(Image, Image.id == Embedding.image_id)
+    .where(Embedding.image_id.in_(_IDS))
+)
+UNIFORM = FLAGS["uniform"]
 _FRAMES = select(ImageFrame.image_id, *FRAME_COLUMNS).where(ImageFrame.image_id.in_(_IDS))
 _LABELS = (
     select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
@@ -36,17 +49,20 @@ _LABELS = (
 
 
 class DescriptorRows:
-    """One image's raw vector, framed photo (or None) and top labels, from the database."""
+    """One image's raw vector, framed photo (or None) and top labels, from the database;
+    ``uniform``: its quality flags say it is almost one flat tone (models.quality)."""
 
-    __slots__ = ("frame", "labels", "vector")
+    __slots__ = ("frame", "labels", "uniform", "vector")
 
     def __init__(
         self,
         vector: np.ndarray,
         frame: FrameVector | None = None,
         labels: list[tuple[str, float]] | None = None,
+        uniform: bool = False,
     ) -> None:
         self.vector = vector
+        self.uniform = uniform
         self.frame = frame
         self.labels = labels if labels is not None else []
 
@@ -118,8 +134,9 @@ class DescriptorRecords:
         with self._reading() as connection:
             for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
                 part = {"ids": ids[start : start + 900]}
-                for image_id, blob in connection.execute(_VECTORS, part):
-                    out[image_id] = DescriptorRows(decode_vector(blob))
+                for image_id, blob, flags in connection.execute(_VECTORS, part):
+                    uniform = bool((flags or 0) & UNIFORM)
+                    out[image_id] = DescriptorRows(decode_vector(blob), uniform=uniform)
                 for row in connection.execute(_FRAMES, part):
                     if row[0] in out:
                         out[row[0]].frame = frame_from_row(row[1:])
