@@ -51,12 +51,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from search.descriptor.config import EXPAND_Z
+from search.descriptor.decided_order import decided_order
 from search.descriptor.descriptors import Descriptor, StoredImage
 from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
 from search.descriptor.label_similarity import label_similarities
 from search.descriptor.regional import MoreViews, QueryRegions, RegionalEvidence
 from search.descriptor.row_cache import PreparedImage, RowCache
-from search.descriptor.vouched import at_the_decision
 from search.descriptor.witness import LocalWitness, StoredTurns, duplicate_decisions
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
@@ -270,17 +270,13 @@ class QueryScorer(RegionalEvidence):
             shown=kept,
             evidenced=self.region_parts,
         )
-        # a part's match its key points refuted back at the whole's score; copies of its copies
-        copy, restored = self._refuted_parts(
-            copy, ids, {} if decided is None else decided.lookalike
-        )
-        if decided is not None and (decided.vouched or restored):
-            copy = at_the_decision(copy, list(decided.vouched), cal.duplicate_threshold())
-            if reached is not None:
-                reached = np.maximum(reached, copy)
-                reached[restored] = copy[restored]
-            rank = d.rank_scores(copy, label_sim, reached)
-            order = sorted(order, key=lambda n: (-float(rank[n]), ids[n]))
+        # a part's match its key points refuted back at the whole's score; then the order
+        lookalikes = {} if decided is None else decided.lookalike
+        copy, restored = self._refuted_parts(copy, ids, lookalikes)
+        if decided is not None:
+            copy, rank, order = decided_order(
+                d, decided, order, ids, copy, rank, label_sim, reached, restored
+            )
         return [
             ScoredHit(
                 ids[n],
