@@ -299,6 +299,10 @@ def _create_empty(engine: Engine, head: str) -> bool:
     test holds equal to what the migrations build) and stamp it ``head``; False when the
     database holds tables already (then Alembic decides what to do)."""
     with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":  # pysqlite begins no transaction before DDL: each
+            # CREATE TABLE committed on its own, and a kill between them and the stamp left
+            # tables without a version - a library no later run could open
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         if inspect(connection).get_table_names():
             return False
         Base.metadata.create_all(connection)

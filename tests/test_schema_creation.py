@@ -1,0 +1,44 @@
+"""A new SQLite library's schema is created in one transaction: SQLite's driver begins none
+before DDL, so each table was committed on its own, and a run killed between the tables and
+the schema version left a file that no later run would open ("holds tables but no imgsearch
+schema version": the crash test's kill landed there once)."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from search.store import Base, Store
+
+
+def _tables(db: Path) -> list[str]:
+    with closing(sqlite3.connect(db)) as connection:
+        rows = connection.execute("select name from sqlite_master where type = 'table'")
+        return sorted(name for (name,) in rows)
+
+
+def test_a_creation_cut_short_leaves_no_table_and_the_next_run_creates_the_library(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "library" / "imgsearch.sqlite3"
+    url = f"sqlite:///{db}"
+    create_all = Base.metadata.create_all
+
+    def cut_short(connection, *args, **kwargs):  # type: ignore[no-untyped-def]
+        create_all(connection, *args, **kwargs)
+        raise KeyboardInterrupt  # the tables made, the version not yet written
+
+    monkeypatch.setattr(Base.metadata, "create_all", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        Store.open(url, create=True)
+    assert _tables(db) == []
+    monkeypatch.undo()
+    store = Store.open(url, create=True)
+    try:
+        assert store.get_meta("library_id") is not None
+    finally:
+        store.close()
+    assert "alembic_version" in _tables(db) and "images" in _tables(db)
