@@ -1,7 +1,8 @@
 """A new SQLite library's schema is created in one transaction: SQLite's driver begins none
 before DDL, so each table was committed on its own, and a run killed between the tables and
 the schema version left a file that no later run would open ("holds tables but no imgsearch
-schema version": the crash test's kill landed there once)."""
+schema version": the crash test's kill landed there once). Such a file, empty, is made a
+library by the next run that creates one."""
 
 from __future__ import annotations
 
@@ -42,3 +43,32 @@ def test_a_creation_cut_short_leaves_no_table_and_the_next_run_creates_the_libra
     finally:
         store.close()
     assert "alembic_version" in _tables(db) and "images" in _tables(db)
+
+
+def test_the_empty_tables_a_creation_left_before_are_replaced_and_a_row_keeps_them(
+    tmp_path: Path,
+) -> None:
+    """A file an earlier imgsearch left so (the library's tables, empty, no version) is made a
+    library by the next run that creates one; one table holding a row is somebody's data:
+    refused, and left as it was."""
+    from sqlalchemy import create_engine
+
+    from search.store import SchemaError
+
+    for holds_a_row in (False, True):
+        db = tmp_path / f"library-{holds_a_row}" / "imgsearch.sqlite3"
+        db.parent.mkdir()
+        engine = create_engine(f"sqlite:///{db}")
+        Base.metadata.create_all(engine)  # the tables, no version: a creation cut short
+        if holds_a_row:
+            with closing(sqlite3.connect(db)) as connection, connection:
+                connection.execute("insert into library_meta (key, value) values ('a', 'b')")
+        engine.dispose()
+        if holds_a_row:
+            with pytest.raises(SchemaError, match="no imgsearch schema version"):
+                Store.open(f"sqlite:///{db}", create=True)
+            assert "alembic_version" not in _tables(db) and "images" in _tables(db)
+            continue
+        store = Store.open(f"sqlite:///{db}", create=True)
+        store.close()
+        assert "alembic_version" in _tables(db)

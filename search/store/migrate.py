@@ -276,7 +276,10 @@ def _ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool) -> None:
         return
     tables = set(inspect(engine).get_table_names())
     if current is None and tables - {"alembic_version"}:
-        raise SchemaError(_foreign(engine))
+        if not (create and _drop_unfinished(engine, tables)):
+            raise SchemaError(_foreign(engine))
+        _create_empty(engine, head)
+        return
     if current is None and not create:  # no table at all: what db check says, too
         raise no_library_yet(engine.url)
     known = {rev.revision for rev in ScriptDirectory.from_config(_bare()).walk_revisions()}
@@ -292,6 +295,29 @@ def _ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool) -> None:
     if current is not None:  # an old library: say so, and where its copy is
         kept = f"; the file as it was is kept as {backup}" if backup is not None else ""
         log.warning("upgraded the library schema from %s to %s%s", current, head, kept)
+
+
+def _drop_unfinished(engine: Engine, tables: set[str]) -> bool:
+    """Drop the tables of a creation cut short (before the schema was created in one
+    transaction, a kill could leave some of the library's tables, empty and without a
+    version); False, touching nothing, unless every table is one of the library's and holds
+    no row."""
+    ours = set(Base.metadata.tables) | {"alembic_version"}
+    if not tables <= ours:
+        return False
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        for name in tables:
+            if connection.execute(text(f'SELECT 1 FROM "{name}" LIMIT 1')).first() is not None:
+                return False
+        Base.metadata.drop_all(
+            connection, tables=[t for n, t in Base.metadata.tables.items() if n in tables]
+        )
+        if "alembic_version" in tables:
+            connection.execute(text("DROP TABLE alembic_version"))
+    log.warning("removed the empty tables of a library whose creation was cut short")
+    return True
 
 
 def _create_empty(engine: Engine, head: str) -> bool:
