@@ -24,9 +24,10 @@ from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from search.store.backups import backup_sqlite
+from search.store.creation import create_empty, drop_unfinished
 from search.store.errors import SchemaError, no_library_yet, sqlite_file
 from search.store.locks import SCHEMA, holding
-from search.store.schema import Base, LibraryMeta
+from search.store.schema import LibraryMeta
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -235,7 +236,7 @@ def ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool = True) ->
     if head is not None and stored_revision(engine) == head:
         return  # the common case, without importing Alembic
     with schema_lock(engine):  # one process migrates (or creates) a shared database
-        if create and head is not None and _create_empty(engine, head):
+        if create and head is not None and create_empty(engine, head):
             return  # a new library: the ORM's tables, stamped at head, without Alembic
         _ensure_schema(engine, create=create, auto_upgrade=auto_upgrade)
 
@@ -276,9 +277,9 @@ def _ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool) -> None:
         return
     tables = set(inspect(engine).get_table_names())
     if current is None and tables - {"alembic_version"}:
-        if not (create and _drop_unfinished(engine, tables)):
+        if not (create and drop_unfinished(engine, tables)):
             raise SchemaError(_foreign(engine))
-        _create_empty(engine, head)
+        create_empty(engine, head)
         return
     if current is None and not create:  # no table at all: what db check says, too
         raise no_library_yet(engine.url)
@@ -295,54 +296,6 @@ def _ensure_schema(engine: Engine, *, create: bool, auto_upgrade: bool) -> None:
     if current is not None:  # an old library: say so, and where its copy is
         kept = f"; the file as it was is kept as {backup}" if backup is not None else ""
         log.warning("upgraded the library schema from %s to %s%s", current, head, kept)
-
-
-def _drop_unfinished(engine: Engine, tables: set[str]) -> bool:
-    """Drop the tables of a creation cut short (before the schema was created in one
-    transaction, a kill could leave some of the library's tables, empty and without a
-    version); False, touching nothing, unless every table is one of the library's and holds
-    no row."""
-    ours = set(Base.metadata.tables) | {"alembic_version"}
-    if not tables <= ours:
-        return False
-    with engine.begin() as connection:
-        if engine.dialect.name == "sqlite":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        for name in tables:
-            if connection.execute(text(f'SELECT 1 FROM "{name}" LIMIT 1')).first() is not None:
-                return False
-        Base.metadata.drop_all(
-            connection, tables=[t for n, t in Base.metadata.tables.items() if n in tables]
-        )
-        if "alembic_version" in tables:
-            connection.execute(text("DROP TABLE alembic_version"))
-    log.warning("removed the empty tables of a library whose creation was cut short")
-    return True
-
-
-def _create_empty(engine: Engine, head: str) -> bool:
-    """Create the head schema in a database without any table (from the ORM models, which a
-    test holds equal to what the migrations build) and stamp it ``head``; False when the
-    database holds tables already (then Alembic decides what to do)."""
-    with engine.begin() as connection:
-        if engine.dialect.name == "sqlite":  # pysqlite begins no transaction before DDL: each
-            # CREATE TABLE committed on its own, and a kill between them and the stamp left
-            # tables without a version - a library no later run could open
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        if inspect(connection).get_table_names():
-            return False
-        Base.metadata.create_all(connection)
-        connection.execute(
-            text(
-                "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
-                "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
-            )
-        )
-        connection.execute(
-            text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head}
-        )
-    log.info("created the library schema at revision %s", head)
-    return True
 
 
 def peek_meta(url: str, key: str) -> str | None:
