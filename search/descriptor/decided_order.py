@@ -47,16 +47,16 @@ def decided_order(
             reached = np.maximum(reached, copy)
             reached[list(restored)] = copy[list(restored)]
         rank = descriptor.rank_scores(copy, labels, reached)
-    before = np.array(rank, np.float32)
+    shown = rank  # the look-alikes' under the copies; ties kept in ``rank``'s order
     copies = [n for n in order if decided.duplicate[n]]
     if copies and decided.lookalike:
         least = min(float(rank[n]) for n in copies)
-        rank = before.copy()
-        for n in decided.lookalike:
-            rank[n] = min(float(rank[n]), least - UNDER_COPIES)
+        lookalikes = list(decided.lookalike)
+        shown = np.array(rank, np.float32)
+        shown[lookalikes] = np.minimum(shown[lookalikes], least - UNDER_COPIES)
     if decided.vouched or restored or decided.lookalike:
-        order.sort(key=lambda n: (-float(rank[n]), -float(before[n]), ids[n]))
-    return copy, rank, order
+        order.sort(key=lambda n: (-float(shown[n]), -float(rank[n]), ids[n]))
+    return copy, shown, order
 
 
 __all__ = ["decided_order"]

@@ -270,10 +270,8 @@ class QueryScorer(RegionalEvidence):
             shown=kept,
             evidenced=self.region_parts,
         )
-        # a part's match its key points refuted back at the whole's score; then the order
-        lookalikes = {} if decided is None else decided.lookalike
-        copy, restored = self._refuted_parts(copy, ids, lookalikes)
-        if decided is not None:
+        if decided is not None:  # a part's match its key points refuted: the whole's score
+            copy, restored = self._refuted_parts(copy, ids, decided.lookalike)
             copy, rank, order = decided_order(
                 d, decided, order, ids, copy, rank, label_sim, reached, restored
             )
