@@ -299,7 +299,7 @@ def lookup_command(
         decision = f"calibrated: z >= {result.z_threshold:g}, copy score >= {limit}"
         below = f"z < {result.z_threshold:g}"
         if any(m.hit.lookalike for m in result.of_kind(SIMILAR)):
-            below += ", or look-alikes: see their evidence"
+            below += "; the look-alikes' vectors were past it: see their evidence"
     else:
         decision, below = f"copy score >= {limit}", f"copy score < {limit}"
     near, others = (

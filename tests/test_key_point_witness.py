@@ -216,7 +216,8 @@ def test_copies_below_the_last_one_shown_are_not_asked() -> None:
 
 def _copies(engine: SearchEngine, query: Path) -> list[tuple[str, bool, str | None]]:
     hits = engine.search_image(query, k=5)
-    return [(Path(h.path).stem, h.duplicate, h.lookalike_reason) for h in hits if h.z >= 6]
+    past = [h for h in hits if h.duplicate or h.lookalike]  # by its vectors: z >= 6
+    return [(Path(h.path).stem, h.duplicate, h.lookalike_reason) for h in past]
 
 
 def test_a_photos_copies_match_it_by_key_points(copies_library) -> None:
@@ -235,8 +236,15 @@ def test_without_a_key_point_match_a_lesser_copy_is_a_look_alike(
     monkeypatch.setattr("search.query.key_point_witness.key_points_match", lambda a, b: False)
     with SearchEngine.open(settings) as engine:
         found = _copies(engine, root / "query.jpg")
+        decision = engine.library.descriptor().calibration.duplicate_threshold()
+        hits = engine.search_image(root / "query.jpg", k=5)
     assert found[0][1:] == (True, None), found  # the best copy is never asked
     assert [f[1:] for f in found[1:]] == [(False, NO_KEY_POINT_MATCH)] * 2, found
+    # their copy scores are under the decision (a threshold there leaves them out), their
+    # vectors' past it
+    lookalikes = [h for h in hits if h.lookalike]
+    assert len(lookalikes) == 2 and all(h.copy_score < decision for h in lookalikes), hits
+    assert all(h.vector_score >= decision and h.vector_z >= 6 > h.z for h in lookalikes), hits
     with Library.open(settings) as library:  # as `imgsearch index --descriptor` records it
         library.set_descriptor(DescriptorConfig.parse("default,local=off"))
     try:

@@ -11,7 +11,7 @@ from search.query import SIMILAR, LookupMatch, LookupResult, SearchHit
 from web.present import copy_text, evidence_text, evidence_title, match_groups
 
 HIT = SearchHit(1, 0.58, 7, "a.jpg", 10, 10, 100, copy_score=0.58, z=5.97)
-LOOKALIKE = SearchHit(
+LOOKALIKE = SearchHit(  # as the engine gives it: under the decision, its vectors' past it
     2,
     0.6,
     8,
@@ -19,21 +19,24 @@ LOOKALIKE = SearchHit(
     10,
     10,
     100,
-    copy_score=0.6,
-    z=6.4,
+    copy_score=0.583,
+    z=5.99,
     lookalike=True,
     lookalike_reason=NO_COPY_OF_BETTER,
+    vector_score=0.6,
+    vector_z=6.4,
 )
 NO_MATCH = replace(LOOKALIKE, lookalike_reason=NO_KEY_POINT_MATCH)
 
 
 def test_a_look_alike_card_says_why_its_z_is_not_a_copy() -> None:
     assert copy_text(LOOKALIKE) == (
-        "copy score 0.600, z 6.4 ≥ 6, but no copy of the better copies above it: a look-alike"
+        "copy score 0.583, z 5.9 < 6: a look-alike (its vectors' copy score 0.600, z 6.4, was "
+        "past the decision, but no copy of the better copies above it)"
     )
     assert copy_text(NO_MATCH) == (
-        "copy score 0.600, z 6.4 ≥ 6, but its key points match neither the query's nor a "
-        "better copy's: a look-alike"
+        "copy score 0.583, z 5.9 < 6: a look-alike (its vectors' copy score 0.600, z 6.4, was "
+        "past the decision, but its key points match neither the query's nor a better copy's)"
     )
     copy = SearchHit(1, 0.61, 7, "a.jpg", 10, 10, 100, copy_score=0.612, z=6.44, duplicate=True)
     assert copy_text(copy).endswith("z 6.4 ≥ 6: a copy")
@@ -46,14 +49,15 @@ def test_a_look_alike_card_says_why_its_z_is_not_a_copy() -> None:
 def test_a_look_alike_in_a_lookup_is_similar_with_its_reason() -> None:
     match = LookupMatch(LOOKALIKE, SIMILAR, "")
     result = LookupResult(0.5, {}, [match], z_threshold=6.0)
-    assert evidence_text(match, result) == "copy score 0.600 · z 6.4 ≥ 6, a look-alike"
+    assert evidence_text(match, result) == "copy score 0.583 · z 5.9 < 6, a look-alike"
     assert evidence_title(match, result).endswith(
-        f"z 6 or more, but {NO_COPY_OF_BETTER}: a look-alike"
+        f"z 6 or more: a look-alike (its vectors' copy score 0.600, z 6.4, was past the "
+        f"decision, but {NO_COPY_OF_BETTER})"
     )
     other = LookupMatch(NO_MATCH, SIMILAR, "")
-    assert evidence_title(other, result).endswith(f"but {NO_KEY_POINT_MATCH}: a look-alike")
+    assert evidence_title(other, result).endswith(f"but {NO_KEY_POINT_MATCH})")
     titles = [group.title for group in match_groups(result)]
-    assert titles[-1].endswith("(z below 6, or look-alikes: see each one)"), titles
+    assert titles[-1].endswith("(z below 6; the look-alikes' vectors were past it: see each one)")
 
 
 def test_a_copy_confirmed_by_key_points_says_so() -> None:

@@ -40,7 +40,8 @@ def test_a_few_pixels_are_no_copy_of_anything(placeholder_library) -> None:
     assert Path(hits[0].path).name == "placeholder.png", hits  # it still ranks
     assert not any(hit.duplicate or hit.exact for hit in hits), hits
     top = hits[0]
-    assert top.lookalike and top.z is not None and top.z >= 6, top
+    assert top.lookalike and top.vector_z is not None and top.vector_z >= 6, top
+    assert top.z is not None and top.z < 6, top  # the decision's "no" is in its copy score too
     assert top.lookalike_reason == "the query region is 1x1 px, too small to tell a copy"
     assert top.to_dict()["lookalike_reason"] == top.lookalike_reason
 

@@ -82,7 +82,11 @@ _HIT = {
             "nullable": True,
             "description": "How much of a copy the hit is: the cosine similarity in the "
             "library's descriptor space (its learned whitening), best over the query's views "
-            "(quarter turns, the photo inside a frame); null for label searches",
+            "(quarter turns, the photo inside a frame), moved across the copy decision by "
+            "local evidence: a copy that key points, pixels or the query's copies confirm "
+            "scores at least the decision, a look-alike just under it (`vector_score` keeps "
+            "its vectors' score), so one threshold at the decision keeps exactly the copies; "
+            "null for label searches",
         },
         "z": {
             "type": "number",
@@ -97,9 +101,21 @@ _HIT = {
         },
         "lookalike": {
             "type": "boolean",
-            "description": f"z >= {DUPLICATE_Z:g} but no copy of the query's better copies, or "
-            "its key points match neither the query's nor theirs: a look-alike (another photo "
-            "of the same kind of scene), not a duplicate",
+            "description": f"Its vectors put it at z >= {DUPLICATE_Z:g} but it is no copy of "
+            "the query's better copies, or its key points match neither the query's nor theirs: "
+            "a look-alike (another photo of the same kind of scene), not a duplicate; its "
+            "`copy_score` and `z` are put just under the decision",
+        },
+        "vector_score": {
+            "type": "number",
+            "nullable": True,
+            "description": "A look-alike's copy score by its vectors, past the decision, "
+            "before the witnesses said it is no copy; null for other hits",
+        },
+        "vector_z": {
+            "type": "number",
+            "nullable": True,
+            "description": "A look-alike's z by its vectors (null for other hits)",
         },
         "lookalike_reason": {
             "type": "string",

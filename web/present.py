@@ -139,10 +139,10 @@ def evidence_text(match: LookupMatch, result: LookupResult) -> str:
     near = match.match == NEAR
     sign = "≥" if near else "<"
     if _decided_by_z(match, result):
-        z = _shown(float(match.hit.z), 1, result.z_threshold, near or match.hit.lookalike)
+        z = _shown(float(match.hit.z), 1, result.z_threshold, near)
         limit = z_limit_text(result.z_threshold)
         if match.hit.lookalike:
-            return f"copy score {_copy(match.hit):.3f} · z {z:.1f} ≥ {limit}, a look-alike"
+            return f"copy score {_copy(match.hit):.3f} · z {z:.1f} < {limit}, a look-alike"
         return f"copy score {_copy(match.hit):.3f} · z {z:.1f} {sign} {limit}"
     copy = _shown(_copy(match.hit), 3, result.threshold, near)
     return f"copy score {copy:.3f} {sign} {threshold_text(result.threshold)}"
@@ -157,12 +157,12 @@ def evidence_title(match: LookupMatch, result: LookupResult) -> str:
         return f"{'A copy' if near else 'Not a copy'}: {match.evidence}"
     verdict = "a near-duplicate" if near else "probably not a copy"
     if _decided_by_z(match, result):
-        z = _shown(float(match.hit.z), 1, result.z_threshold, near or match.hit.lookalike)
+        z = _shown(float(match.hit.z), 1, result.z_threshold, near)
         limit = z_limit_text(result.z_threshold)
         return (
             f"Copy score {_copy(match.hit):.3f}, {z:.1f} {Z_WORDS} (z); the calibrated "
-            f"decision is z {limit} or more"
-            + (f", {match.hit.lookalike_note}" if match.hit.lookalike else f": {verdict}")
+            f"decision is z {limit} or more: "
+            + (match.hit.lookalike_note if match.hit.lookalike else verdict)
         )
     copy = _shown(_copy(match.hit), 3, result.threshold, near)
     return f"Copy score {copy:.3f}; the threshold is {threshold_text(result.threshold)}: {verdict}"
@@ -177,10 +177,10 @@ def copy_text(hit: SearchHit) -> str:
         # a clip's copies are decided by their frames in order, not by one z
         return text + (": a copy by its frames in order" if hit.duplicate else ": not a copy")
     if hit.z is not None:
-        z = _shown(float(hit.z), 1, DUPLICATE_Z, hit.duplicate or hit.lookalike)
+        z = _shown(float(hit.z), 1, DUPLICATE_Z, hit.duplicate)
         verdict = "≥ {}: a copy" if hit.duplicate else "< {}: not a copy"
         if hit.lookalike:
-            verdict = "≥ {}, " + hit.lookalike_note
+            verdict = "< {}: " + hit.lookalike_note
         text += f", z {z:.1f} " + verdict.format(z_limit_text())
     if hit.duplicate and hit.key_points is not None:
         text += f" (confirmed by {hit.key_points} matching key points)"
@@ -235,7 +235,7 @@ def match_groups(result: LookupResult) -> list[MatchGroup]:
         )
         near_empty = f"No image is a copy by the calibrated decision (z ≥ {z})."
         if any(m.hit.lookalike for m in result.of_kind(SIMILAR)):
-            other_title = f"(z below {z}, or look-alikes: see each one)"
+            other_title = f"(z below {z}; the look-alikes' vectors were past it: see each one)"
     else:
         near_title, other_title = f"Near-duplicates (copy score ≥ {t})", f"(copy score below {t})"
         near_help = f"Edited, resized or re-encoded versions: copy score {t} or more."

@@ -32,6 +32,8 @@ _SOURCES: dict[str, str] = {
     "SearchHit": "search.query.results",
     "MIN_COPY_SIDE": "search.query.results",
     "too_small_for_copies": "search.query.results",
+    "decision_edges": "search.query.results",
+    "hits_from_scores": "search.query.results",
     "EXACT": "search.query.reverse_lookup",
     "LookupMatch": "search.query.reverse_lookup",
     "LookupResult": "search.query.reverse_lookup",
@@ -68,10 +70,12 @@ __all__ = [
     "SearchHit",
     "changed_file_note",
     "cut",
+    "decision_edges",
     "default_threshold",
     "disk_change",
     "flag_name_list",
     "gone_file_note",
+    "hits_from_scores",
     "label_query_problem",
     "library_duplicates",
     "lookup",
@@ -97,7 +101,13 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.query.quality import QualityFilter, flag_name_list
     from search.query.records import ImageFile, changed_file_note, disk_change, gone_file_note
-    from search.query.results import MIN_COPY_SIDE, SearchHit, too_small_for_copies
+    from search.query.results import (
+        MIN_COPY_SIDE,
+        SearchHit,
+        decision_edges,
+        hits_from_scores,
+        too_small_for_copies,
+    )
     from search.query.reverse_lookup import (
         EXACT,
         NEAR,

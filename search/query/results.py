@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -106,6 +107,10 @@ class SearchHit:
     duplicate: bool = False  # z >= search.descriptor.DUPLICATE_Z: a copy of the query
     lookalike: bool = False  # z at the decision, but no copy (``lookalike_reason`` says why)
     lookalike_reason: str | None = None
+    #: a look-alike's copy score and z by its vectors (past the decision) before the witnesses
+    #: said it is no copy and put its ``copy_score`` under the decision; None for other hits
+    vector_score: float | None = None
+    vector_z: float | None = None
     key_points: int | None = None  # matches that confirmed it as a copy (the grey-band check)
     pixel_match: float | None = None  # a small query's pixel correlation that confirmed it
     #: the query's copies that each hold it in the grey band and whose key points (or the
@@ -123,8 +128,14 @@ class SearchHit:
 
     @property
     def lookalike_note(self) -> str:
-        """Why a look-alike is no copy, to follow its z in a sentence."""
-        return f"but {self.lookalike_reason or NO_COPY_OF_BETTER}: a look-alike"
+        """Why a look-alike is no copy, to follow its copy score and z in a sentence."""
+        reason = self.lookalike_reason or NO_COPY_OF_BETTER
+        if self.vector_score is None or self.vector_z is None:
+            return f"a look-alike: {reason}"
+        return (
+            f"a look-alike (its vectors' copy score {self.vector_score:.3f}, z "
+            f"{self.vector_z:.1f}, was past the decision, but {reason})"
+        )
 
     @property
     def confirmation_note(self) -> str | None:
@@ -160,6 +171,8 @@ class SearchHit:
             "duplicate": self.duplicate,
             "lookalike": self.lookalike,
             "lookalike_reason": self.lookalike_reason,
+            "vector_score": self.vector_score,
+            "vector_z": self.vector_z,
             "key_points": self.key_points,
             "pixel_match": self.pixel_match,
             "copy_of": self.copy_of,
@@ -279,18 +292,45 @@ def hits_from_scores(
         reason = hit.lookalike if past and hit.duplicate is False else None
         if duplicate and no_copies and not found.exact:
             duplicate, reason = False, no_copies
+        lookalike = past and not duplicate
+        vector: tuple[float, float] | None = None
+        if lookalike:  # the witnesses' "no" puts it under the decision; its vectors' kept
+            assert calibration is not None and z is not None  # (past)
+            vector = (copy, round(z, 2))
+            copy = min(copy, decision_edges(calibration)[0])
+            z = math.floor(100 * float(calibration.duplicate_z(copy))) / 100
+        elif duplicate and calibration is not None:  # a copy raised to the decision stays at it
+            copy = max(copy, decision_edges(calibration)[1])
+            z = max(float(calibration.duplicate_z(copy)), DUPLICATE_Z)
         out.append(
             replace(
                 found,
                 copy_score=copy,
                 z=None if z is None else round(z, 2),
                 duplicate=duplicate,
-                lookalike=past and not duplicate,
+                lookalike=lookalike,
                 lookalike_reason=reason,
+                vector_score=None if vector is None else vector[0],
+                vector_z=None if vector is None else vector[1],
                 copy_of=list(hit.copy_of) if duplicate and hit.copy_of else None,
             )
         )
     return out
+
+
+def decision_edges(calibration: Calibration) -> tuple[float, float]:
+    """The copy scores (at :data:`SCORE_DECIMALS`) either side of the duplicate decision: the
+    highest under it, where a look-alike's goes, and the lowest at it, which a copy scores at
+    least (one its key points or its copies confirmed, raised to the decision). So one global
+    threshold on ``copy_score`` at the decision keeps exactly the copies."""
+    step = 10.0**-SCORE_DECIMALS
+    at = round(math.ceil(calibration.duplicate_threshold() / step) * step, SCORE_DECIMALS)
+    while calibration.duplicate_z(at) < DUPLICATE_Z:
+        at = round(at + step, SCORE_DECIMALS)
+    under = round(at - step, SCORE_DECIMALS)
+    while calibration.duplicate_z(under) >= DUPLICATE_Z:
+        under = round(under - step, SCORE_DECIMALS)
+    return under, at
 
 
 def copies_text(ids: Sequence[int]) -> str:

@@ -234,11 +234,11 @@ def _evidence(hit: SearchHit, threshold: float, calibrated: bool) -> tuple[bool,
     """Is ``hit`` a near-duplicate, and why (copy score, calibrated z, threshold)."""
     copy = hit.copy_score if hit.copy_score is not None else hit.score
     if calibrated and hit.z is not None:
-        sign = ">=" if hit.duplicate or hit.lookalike else "<"
+        sign = ">=" if hit.duplicate else "<"
         return hit.duplicate, (
             f"copy score {cut(copy, 3)}: {cut(hit.z, 1)} sd above the "
             f"library's background {sign} {DUPLICATE_Z:g}"
-            + (f", {hit.lookalike_note}" if hit.lookalike else "")
+            + (f": {hit.lookalike_note}" if hit.lookalike else "")
             + (f", {note}" if (note := hit.confirmation_note) else "")
         )
     near = copy >= threshold

@@ -206,12 +206,19 @@ import { percent } from "./format.js";
     return node;
   }
 
+  // what a look-alike's vectors said before the witnesses put it under the decision
+  function lookalikeVectors(hit) {
+    if (hit.vector_score == null || hit.vector_z == null) return "";
+    return `its vectors' copy score ${Number(hit.vector_score).toFixed(3)}, z ${Number(hit.vector_z).toFixed(1)}, was past the decision, `;
+  }
+
   // the search page's badges: the copy decision, and a look-alike's reason for not being one
   function badge(hit) {
     if (hit.exact) return span("badge badge-exact", "Exact copy");
     if (!hit.duplicate && !hit.lookalike) return null;
     let evidence = hit.copy_score == null ? "" : `copy score ${Number(hit.copy_score).toFixed(3)}`;
-    if (hit.z != null) evidence += `, z ${Number(hit.z).toFixed(1)}`;
+    // a z under the decision is cut, never rounded up to it (5.99 is "5.9", not "6.0")
+    if (hit.z != null) evidence += `, z ${(hit.duplicate ? Number(hit.z) : Math.floor(10 * Number(hit.z)) / 10).toFixed(1)}`;
     if (hit.duplicate && hit.key_points != null) evidence += ` (confirmed by ${hit.key_points} matching key points)`;
     else if (hit.duplicate && hit.pixel_match != null) evidence += ` (confirmed by its pixels: correlation ${Number(hit.pixel_match).toFixed(3)})`;
     else if (hit.duplicate && hit.copy_of) evidence += ` (a copy of the query's copies ${hit.copy_of.map((i) => "#" + i).join(" and ")}, by key points)`;
@@ -222,7 +229,7 @@ import { percent } from "./format.js";
     const mark = hit.duplicate ? span("badge badge-copy", "Copy") : span("badge badge-lookalike", "Look-alike");
     mark.title = hit.duplicate
       ? `A copy (calibrated decision): ${evidence}`
-      : `Not a copy: ${evidence}, but ${hit.lookalike_reason || "no copy of the better copies above it"}`;
+      : `Not a copy: ${evidence}: a look-alike (${lookalikeVectors(hit)}but ${hit.lookalike_reason || "no copy of the better copies above it"})`;
     return mark;
   }
 
