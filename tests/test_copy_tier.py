@@ -68,6 +68,25 @@ def test_offline_scores_rank_a_chained_original_in_the_tier_as_the_engine_does()
     assert list(np.argsort(-without[0])) == [1, 2, 0]
 
 
+def test_nothing_with_more_copy_evidence_than_a_chained_member_is_left_to_the_labels() -> None:
+    """A look-alike chained into the tier through a copy (its own score raised to 0.46) must
+    not pass, by its labels, the query's original that scores 0.54 itself but only just
+    under the best candidate outside the tier (hold-out scenes-30: a half crop's original
+    ranked ninth, under two other scenes chained through the query's perspective copy)."""
+    config = DescriptorConfig(rotations=1, frames=False, labels=0.5, expand=3, regions=False)
+    identity = Whitening(np.zeros(DIM, np.float32), np.eye(DIM, dtype=np.float32), 1, 1)
+    d = Descriptor(config, identity, calibration=Calibration(0.0, SPREAD, 0.0, SPREAD))
+    # [a copy (the hub, z 10.9), a sibling copy (z 7.7, under the gate: the best candidate
+    # outside the tier), the original (z 7.6), the chained look-alike (reached through the
+    # hub), a look-alike with the query's labels]
+    copy = np.array([[0.68, 0.48, 0.475, 0.40, 0.39]])
+    reached = np.array([[0.68, 0.48, 0.475, 0.68, 0.39]])
+    labels = np.array([[1.0, 0.5, 0.46, 0.9, 1.0]])
+    order = list(np.argsort(-d.rank_scores(copy, labels, reached)[0], kind="stable"))
+    assert order == [0, 1, 2, 3, 4], order  # by copy evidence while it is the tier's
+    assert list(np.argsort(-d.rank_scores(copy, labels)[0], kind="stable"))[:2] == [0, 1]
+
+
 def test_a_turned_view_wins_as_a_sure_copy_but_not_by_a_hair_in_the_grey_zone() -> None:
     """Quarter turns find a turned copy, but a turned view's weak match (a look-alike seen
     sideways) must not pass the upright view's match of the heavily edited original."""

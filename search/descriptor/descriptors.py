@@ -286,7 +286,13 @@ class Descriptor:
         best = unsure.max(axis=-1, keepdims=True) if c.size else unsure
         margin = TIER_MARGIN * self.calibration.spread if self.calibration is not None else 0.0
         top = c if reached is None else np.maximum(c, np.asarray(reached, np.float64))
-        return np.where(top >= best - margin, 1.0, g)
+        tier = top >= best - margin
+        if reached is not None and c.size:  # nothing with more copy evidence than a chained
+            # member is left to the labels (a look-alike chained through a copy at 0.46 stood
+            # above the query's original at 0.54)
+            least = np.where(tier & np.isfinite(c), c, np.inf).min(axis=-1, keepdims=True)
+            tier |= c >= least
+        return np.where(tier, 1.0, g)
 
     def expand(self, copy: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
         """Duplicate-graph expansion of copy scores ``copy`` [Q, N] (row: one query against
