@@ -73,3 +73,16 @@ def test_a_copy_confirmed_by_key_points_says_so() -> None:
     by_pixels = replace(copy, pixel_match=0.981)  # a small query's copy, by its pixels
     assert copy_text(by_pixels).endswith("(confirmed by its pixels: correlation 0.981)")
     assert by_pixels.to_dict()["pixel_match"] == 0.981 and copy.to_dict()["pixel_match"] is None
+
+
+def test_a_lookup_under_a_threshold_says_a_look_alike_is_one() -> None:
+    """Under a user's threshold a look-alike is decided by its copy score, which the witnesses
+    put under the calibrated decision; its evidence still says it is a look-alike, and why."""
+    from search.query.reverse_lookup import _evidence
+
+    near, text = _evidence(LOOKALIKE, 0.5, calibrated=False)
+    assert near and text.startswith("copy score 0.583 >= threshold 0.50, a look-alike (its")
+    assert text.endswith(f"but {NO_COPY_OF_BETTER})")
+    near, text = _evidence(LOOKALIKE, 0.9, calibrated=False)
+    assert not near and text.startswith("copy score 0.583 < threshold 0.90, a look-alike")
+    assert _evidence(HIT, 0.5, calibrated=False)[1] == "copy score 0.580 >= threshold 0.50"

@@ -244,6 +244,8 @@ def _evidence(hit: SearchHit, threshold: float, calibrated: bool) -> tuple[bool,
     near = copy >= threshold
     limit = f"{threshold:.4f}".rstrip("0").ljust(4, "0")  # 0.9 -> 0.90, 0.925
     note = hit.confirmation_note if near else None
+    if hit.lookalike:  # the calibrated decision's "no", said under any threshold
+        note = hit.lookalike_note
     return near, (
         f"copy score {cut(copy, 3)} {'>=' if near else '<'} threshold {limit}"
         + (f", {note}" if note else "")
