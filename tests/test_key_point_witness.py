@@ -256,6 +256,42 @@ def test_without_a_key_point_match_a_lesser_copy_is_a_look_alike(
             library.set_descriptor(DescriptorConfig())
 
 
+def test_a_mirrored_copy_is_witnessed_by_a_better_copy_the_other_way_round(
+    data_dir: Path,
+) -> None:
+    """A library image is matched second by its upright key points only; a better copy is
+    matched first, mirrored too (``paired``): a mirrored crop of a photo is a copy of the
+    photo, though a query that matches neither cannot say so (hold-out scenes-30: a mirrored
+    crop, confirmed, refuted its scene's original, perspective and meme at 0-10 inliers
+    upright, 38-68 mirrored)."""
+    from search.query.key_point_witness import KeyPointWitness
+    from search.query.local_evidence import LocalStats
+
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:2]
+    photo = Image.open(photos[0]).convert("RGB")
+    w, h = photo.size
+    mirrored_crop = ImageOps.mirror(photo.crop((0, 0, int(w * 0.85), int(h * 0.9))))
+    upright = {
+        1: local_features(photo, mirrored=False),
+        2: local_features(mirrored_crop, mirrored=False),
+    }
+    paired = {1: local_features(photo), 2: local_features(mirrored_crop)}
+    other = local_features(Image.open(photos[1]).convert("RGB"), lazy=True)  # the query
+
+    def witness(with_pairs: bool) -> KeyPointWitness:
+        return KeyPointWitness(
+            lambda i, _row: upright.get(i),
+            lambda: other,
+            {},
+            LocalStats(),
+            threading.Lock(),
+            paired=(lambda i, _row: paired.get(i)) if with_pairs else None,
+        )
+
+    assert witness(True)(1, [2]) is True and witness(True)(2, [1]) is True
+    assert witness(False)(1, [2]) is False  # upright alone: refuted
+
+
 def test_key_points_tell_a_copy_from_another_photo(data_dir: Path, tmp_path: Path) -> None:
     photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:2]
     edit_photo(photos[0], tmp_path / "copy.jpg", 0.7, 0.05, 70)

@@ -64,7 +64,10 @@ class KeyPointWitness:
     points are at hand (read for this query already). ``rows``: the query's candidates' rows
     as its search reads them (the hits shown: their files are found without a query each);
     ``stats`` counted under ``lock``; ``read_ahead``: where the images that :meth:`ahead`
-    names are read meanwhile."""
+    names are read meanwhile. ``paired``: a library image's key points mirrored too, how a
+    better copy is matched (first) with the copy asked about: a mirrored copy of the picture
+    is a copy of its other copies too (without them, a mirrored crop held its scene's
+    original by 5 inliers instead of 66, and refuted it)."""
 
     def __init__(
         self,
@@ -76,14 +79,16 @@ class KeyPointWitness:
         confirmed: Container[int] = (),
         read_ahead: ReadAhead | None = None,
         part_features: Callable[[int], LocalFeatures | None] | None = None,
+        paired: StoredFeatures | None = None,
     ) -> None:
         self.features, self.query_features, self.rows = features, query_features, rows
         self.stats, self.lock = stats, lock
         self.confirmed, self.read_ahead = confirmed, read_ahead
-        self.part_features = part_features
+        self.part_features, self.paired = part_features, paired
         self.pairs, self.started = 0, 0.0  # pairs matched, when the first was started
         self.pending: dict[int, Future[LocalFeatures | None]] = {}
         self._got: dict[int, LocalFeatures | None] = {}  # key points read for this query
+        self._paired: dict[int, LocalFeatures | None] = {}  # ... mirrored too (better copies)
 
     def ahead(self, image_ids: Sequence[int]) -> None:
         """Start reading the key points of the images the witness will be asked about (in
@@ -121,12 +126,12 @@ class KeyPointWitness:
         pairs = 0
         # the query's (its own mirrored ones too) after those of the first ``after`` better
         # copies that are at hand: no file is read before the query's key points are matched
-        first = [b for b in better[:after] if b in self._got]
+        first = [b for b in better[:after] if b in self._paired_at_hand()]
         for other in [*first, query, *(b for b in better if b not in first)]:
             if self._spent_all():
                 answer = None
                 break
-            theirs = other if isinstance(other, LocalFeatures) else self._features_of(other)
+            theirs = other if isinstance(other, LocalFeatures) else self._better(other)
             if theirs is None:
                 answer = None
                 continue
@@ -148,6 +153,17 @@ class KeyPointWitness:
 
     def _spent_all(self) -> bool:  # checked before any file is read or pair matched
         return self.pairs >= WITNESS_PAIRS or time.perf_counter() - self.started > VERIFY_BUDGET_S
+
+    def _paired_at_hand(self) -> Container[int]:
+        return self._got if self.paired is None else self._paired
+
+    def _better(self, image_id: int) -> LocalFeatures | None:
+        """A better copy's key points, mirrored too when ``paired`` can read them."""
+        if self.paired is None:
+            return self._features_of(image_id)
+        if image_id not in self._paired:
+            self._paired[image_id] = self.paired(image_id, self.rows.get(image_id))
+        return self._paired[image_id]
 
     def _features_of(self, image_id: int) -> LocalFeatures | None:
         if image_id in self._got:

@@ -93,7 +93,7 @@ from search.descriptor import (
     verified_copy_score,
     verified_floor,
 )
-from search.query.candidate_files import CandidateFiles, key_points
+from search.query.candidate_files import CandidateFiles, key_points, paired_key_points
 from search.query.key_point_witness import KeyPointWitness, ReadAhead, query_parts
 from search.query.library_crops import LibraryNominees
 from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal, read_query_evidence
@@ -168,6 +168,7 @@ class LocalVerifier:
                 # a part's) confirmed in the grey-band check holds them: no pair is matched again
                 self.read_ahead,
                 None if views is None else query_parts(evidence, views),
+                lambda i, row: self.files.read(i, paired_key_points, row)[0],
             )
         return local
 
