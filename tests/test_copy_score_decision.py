@@ -53,3 +53,14 @@ def test_a_threshold_at_the_decision_keeps_exactly_the_copies() -> None:
     assert hits[4].duplicate and hits[4].copy_score == 0.8 and hits[4].vector_score is None
     assert not hits[5].duplicate and not hits[5].lookalike and hits[5].copy_score == 0.6
     assert [h.score for h in hits] == [s.rank for s in scored]  # the order is the scorer's
+
+
+def test_a_copy_score_is_never_over_one() -> None:
+    """A library whose decision is past any cosine (a folder of one photo's edits: mean + 6 sd
+    = 1.4) keeps its copies' scores at most 1.0; they are still copies."""
+    cal = Calibration(0.5, 0.12, mean=0.68, sd=0.12)
+    assert cal.duplicate_threshold() > 1.0
+    scored = [ScoredHit(1, 1.0, 1.4, None, True), ScoredHit(2, 0.9, 0.9, None, None)]
+    hits = hits_from_scores([(s, _row(s.id)) for s in scored], cal, lambda row, copy: False)
+    assert hits[0].duplicate and hits[0].copy_score == 1.0 and hits[0].z >= DUPLICATE_Z
+    assert not hits[1].duplicate and hits[1].copy_score == 0.9

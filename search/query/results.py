@@ -300,7 +300,7 @@ def hits_from_scores(
             copy = min(copy, decision_edges(calibration)[0])
             z = math.floor(100 * float(calibration.duplicate_z(copy))) / 100
         elif duplicate and calibration is not None:  # a copy raised to the decision stays at it
-            copy = max(copy, decision_edges(calibration)[1])
+            copy = min(1.0, max(copy, decision_edges(calibration)[1]))
             z = max(float(calibration.duplicate_z(copy)), DUPLICATE_Z)
         out.append(
             replace(
