@@ -32,8 +32,8 @@ _SOURCES: dict[str, str] = {
     "SearchHit": "search.query.results",
     "MIN_COPY_SIDE": "search.query.results",
     "too_small_for_copies": "search.query.results",
-    "decision_edges": "search.query.results",
-    "hits_from_scores": "search.query.results",
+    "decision_edges": "search.query.scored_hits",
+    "hits_from_scores": "search.query.scored_hits",
     "EXACT": "search.query.reverse_lookup",
     "LookupMatch": "search.query.reverse_lookup",
     "LookupResult": "search.query.reverse_lookup",
@@ -101,13 +101,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.query.quality import QualityFilter, flag_name_list
     from search.query.records import ImageFile, changed_file_note, disk_change, gone_file_note
-    from search.query.results import (
-        MIN_COPY_SIDE,
-        SearchHit,
-        decision_edges,
-        hits_from_scores,
-        too_small_for_copies,
-    )
+    from search.query.results import MIN_COPY_SIDE, SearchHit, too_small_for_copies
     from search.query.reverse_lookup import (
         EXACT,
         NEAR,
@@ -119,5 +113,6 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         lookup,
         lookup_image,
     )
+    from search.query.scored_hits import decision_edges, hits_from_scores
     from search.query.stored_turns import turns_for
     from search.store.records import ImageInfo

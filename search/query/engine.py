@@ -49,13 +49,13 @@ from search.query.results import (
     SearchHit,
     check_params,
     hit_from_row,
-    hits_from_scores,
     is_image_id,
     query_sha256,
     read_query_bytes,
     too_small_for_copies,
     with_source,
 )
+from search.query.scored_hits import hits_from_scores
 from search.query.stored_turns import turns_for
 from search.query.video import VideoSearch, is_video_query
 from search.settings import Settings

@@ -24,7 +24,8 @@ from search.descriptor import (
     grid_levels,
     local_features,
 )
-from search.query.results import ImageQuery, SearchHit, with_parts
+from search.query.results import ImageQuery, SearchHit
+from search.query.scored_hits import with_parts
 from search.store import StoredImage
 
 log = logging.getLogger(__name__)

@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +23,7 @@ from models import (
     read_image_file,
 )
 from models.roi import RegionOfInterest
-from search.descriptor import DUPLICATE_Z, NO_COPY_OF_BETTER, Calibration, ScoredHit
+from search.descriptor import NO_COPY_OF_BETTER
 from search.query.errors import QueryError
 from search.query.limits import MAX_IMAGE_ID, MAX_K
 from search.store import Label, StoredImage, labels_to_json, quality_flags_json
@@ -270,87 +269,7 @@ def too_small_for_copies(width: int, height: int, region: RegionOfInterest | Non
     return f"the query {what} is {width}x{height} px, too small to tell a copy"
 
 
-def hits_from_scores(
-    scored: list[tuple[ScoredHit, StoredImage]],
-    calibration: Calibration | None,
-    exact: Callable[[StoredImage, float], bool],
-    no_copies: str | None = None,
-) -> list[SearchHit]:
-    """Ranked hits from scored rows: the copy score (rounded for display; decided unrounded),
-    its calibrated ``z`` and the duplicate decision (the scorer's: past the decision's ``z``
-    but a ``lookalike`` when the witnesses of :mod:`search.descriptor.witness` say it is no
-    copy, and why), and whether the row is an exact copy. ``no_copies``: why this query can
-    have no copies but exact ones (:func:`too_small_for_copies`); its hits past the decision
-    are look-alikes with that reason."""
-    out = []
-    for n, (hit, row) in enumerate(scored, start=1):
-        copy = round(min(1.0, hit.copy), SCORE_DECIMALS)
-        z = None if calibration is None else float(calibration.duplicate_z(hit.copy))
-        past = z is not None and z >= DUPLICATE_Z
-        found = hit_from_row(n, hit.rank, row, bool(exact(row, copy)))
-        duplicate = past if hit.duplicate is None else hit.duplicate
-        reason = hit.lookalike if past and hit.duplicate is False else None
-        if duplicate and no_copies and not found.exact:
-            duplicate, reason = False, no_copies
-        lookalike = past and not duplicate
-        vector: tuple[float, float] | None = None
-        if lookalike:  # the witnesses' "no" puts it under the decision; its vectors' kept
-            assert calibration is not None and z is not None  # (past)
-            vector = (copy, round(z, 2))
-            copy = min(copy, decision_edges(calibration)[0])
-            z = math.floor(100 * float(calibration.duplicate_z(copy))) / 100
-        elif duplicate and calibration is not None:  # a copy raised to the decision stays at it
-            copy = min(1.0, max(copy, decision_edges(calibration)[1]))
-            z = max(float(calibration.duplicate_z(copy)), DUPLICATE_Z)
-        out.append(
-            replace(
-                found,
-                copy_score=copy,
-                z=None if z is None else round(z, 2),
-                duplicate=duplicate,
-                lookalike=lookalike,
-                lookalike_reason=reason,
-                vector_score=None if vector is None else vector[0],
-                vector_z=None if vector is None else vector[1],
-                copy_of=list(hit.copy_of) if duplicate and hit.copy_of else None,
-            )
-        )
-    return out
-
-
-def decision_edges(calibration: Calibration) -> tuple[float, float]:
-    """The copy scores (at :data:`SCORE_DECIMALS`) either side of the duplicate decision: the
-    highest under it, where a look-alike's goes, and the lowest at it, which a copy scores at
-    least (one its key points or its copies confirmed, raised to the decision). So one global
-    threshold on ``copy_score`` at the decision keeps exactly the copies."""
-    step = 10.0**-SCORE_DECIMALS
-    at = round(math.ceil(calibration.duplicate_threshold() / step) * step, SCORE_DECIMALS)
-    while calibration.duplicate_z(at) < DUPLICATE_Z:
-        at = round(at + step, SCORE_DECIMALS)
-    under = round(at - step, SCORE_DECIMALS)
-    while calibration.duplicate_z(under) >= DUPLICATE_Z:
-        under = round(under - step, SCORE_DECIMALS)
-    return under, at
-
-
 def copies_text(ids: Sequence[int]) -> str:
     """Image ids as a reader names them: "#12 and #15"."""
     names = [f"#{i}" for i in ids]
     return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
-
-
-def with_parts(
-    hits: list[SearchHit],
-    part_of: Mapping[int, int],
-    boxes: Sequence[tuple[float, float, float, float]],
-) -> list[SearchHit]:
-    """``hits`` with ``part`` set where a part of the query found them: ``part_of`` maps an
-    image id to its index among ``boxes`` (:attr:`models.views.ViewSet.pieces`)."""
-    out = []
-    for hit in hits:
-        piece = part_of.get(hit.id)
-        if piece is not None and 0 <= piece < len(boxes) and hit.media == "image":
-            box = tuple(round(float(x), 4) for x in boxes[piece])
-            hit = replace(hit, part=box)  # type: ignore[arg-type]
-        out.append(hit)
-    return out

@@ -1,0 +1,97 @@
+"""Scored rows become search hits: the copy score, its calibrated ``z`` and the duplicate
+decision as the witnesses left them, moved across the decision by their evidence (a look-alike
+just under it, a confirmed copy at it at least: :func:`decision_edges`), and the part of the
+query that found a hit."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+
+from search.descriptor import DUPLICATE_Z, Calibration, ScoredHit
+from search.query.results import SCORE_DECIMALS, SearchHit, hit_from_row
+from search.store import StoredImage
+
+
+def hits_from_scores(
+    scored: list[tuple[ScoredHit, StoredImage]],
+    calibration: Calibration | None,
+    exact: Callable[[StoredImage, float], bool],
+    no_copies: str | None = None,
+) -> list[SearchHit]:
+    """Ranked hits from scored rows: the copy score (rounded for display; decided unrounded),
+    its calibrated ``z`` and the duplicate decision (the scorer's: past the decision's ``z``
+    but a ``lookalike`` when the witnesses of :mod:`search.descriptor.witness` say it is no
+    copy, and why), and whether the row is an exact copy. ``no_copies``: why this query can
+    have no copies but exact ones (:func:`too_small_for_copies`); its hits past the decision
+    are look-alikes with that reason."""
+    out = []
+    for n, (hit, row) in enumerate(scored, start=1):
+        copy = round(min(1.0, hit.copy), SCORE_DECIMALS)
+        z = None if calibration is None else float(calibration.duplicate_z(hit.copy))
+        past = z is not None and z >= DUPLICATE_Z
+        found = hit_from_row(n, hit.rank, row, bool(exact(row, copy)))
+        duplicate = past if hit.duplicate is None else hit.duplicate
+        reason = hit.lookalike if past and hit.duplicate is False else None
+        if duplicate and no_copies and not found.exact:
+            duplicate, reason = False, no_copies
+        lookalike = past and not duplicate
+        vector: tuple[float, float] | None = None
+        if lookalike:  # the witnesses' "no" puts it under the decision; its vectors' kept
+            assert calibration is not None and z is not None  # (past)
+            vector = (copy, round(z, 2))
+            copy = min(copy, decision_edges(calibration)[0])
+            z = math.floor(100 * float(calibration.duplicate_z(copy))) / 100
+        elif duplicate and calibration is not None:  # a copy raised to the decision stays at it
+            copy = min(1.0, max(copy, decision_edges(calibration)[1]))
+            z = max(float(calibration.duplicate_z(copy)), DUPLICATE_Z)
+        out.append(
+            replace(
+                found,
+                copy_score=copy,
+                z=None if z is None else round(z, 2),
+                duplicate=duplicate,
+                lookalike=lookalike,
+                lookalike_reason=reason,
+                vector_score=None if vector is None else vector[0],
+                vector_z=None if vector is None else vector[1],
+                copy_of=list(hit.copy_of) if duplicate and hit.copy_of else None,
+            )
+        )
+    return out
+
+
+def decision_edges(calibration: Calibration) -> tuple[float, float]:
+    """The copy scores (at :data:`SCORE_DECIMALS`) either side of the duplicate decision: the
+    highest under it, where a look-alike's goes, and the lowest at it, which a copy scores at
+    least (one its key points or its copies confirmed, raised to the decision). So one global
+    threshold on ``copy_score`` at the decision keeps exactly the copies."""
+    step = 10.0**-SCORE_DECIMALS
+    at = round(math.ceil(calibration.duplicate_threshold() / step) * step, SCORE_DECIMALS)
+    while calibration.duplicate_z(at) < DUPLICATE_Z:
+        at = round(at + step, SCORE_DECIMALS)
+    under = round(at - step, SCORE_DECIMALS)
+    while calibration.duplicate_z(under) >= DUPLICATE_Z:
+        under = round(under - step, SCORE_DECIMALS)
+    return under, at
+
+
+def with_parts(
+    hits: list[SearchHit],
+    part_of: Mapping[int, int],
+    boxes: Sequence[tuple[float, float, float, float]],
+) -> list[SearchHit]:
+    """``hits`` with ``part`` set where a part of the query found them: ``part_of`` maps an
+    image id to its index among ``boxes`` (:attr:`models.views.ViewSet.pieces`)."""
+    out = []
+    for hit in hits:
+        piece = part_of.get(hit.id)
+        if piece is not None and 0 <= piece < len(boxes) and hit.media == "image":
+            box = tuple(round(float(x), 4) for x in boxes[piece])
+            hit = replace(hit, part=box)  # type: ignore[arg-type]
+        out.append(hit)
+    return out
+
+
+__all__ = ["decision_edges", "hits_from_scores", "with_parts"]
