@@ -144,20 +144,27 @@ def quality(model: OnnxModel, sets: list[str], data: Path, verify: bool) -> None
 
 
 def print_edit_table(name: str, table: dict[str, dict[str, dict[str, float]]]) -> None:
-    """Per-edit recall@1 of each configuration; '<' marks an edit kind worse than plain."""
+    """Per-edit recall@1 of each configuration, strict / same-object neutral; '<' marks an
+    edit kind below plain by the neutral count (the issue's), '.' below it by the strict count
+    only (another photo of the query's object ranked first)."""
     labels = list(table)
     kinds = sorted({k for per in table.values() for k in per})
-    print(f"\nper edit, {name}: recall@1 (strict; '<' = below plain)")
-    print(f"{'edit':<28}{'n':>5}" + "".join(f"{lab[:12]:>14}" for lab in labels))
+    print(
+        f"\nper edit, {name}: recall@1 strict / neutral ('<' = below plain neutral, "
+        "'.' = below plain strict only)"
+    )
+    print(f"{'edit':<28}{'n':>5}" + "".join(f"{lab[:16]:>18}" for lab in labels))
+    nan = float("nan")
     for kind in kinds:
-        ref = table.get("plain", table[labels[0]])  # the baseline: plain when measured
-        base = ref.get(kind, {}).get("recall@1", float("nan"))
-        n = ref.get(kind, {}).get("n", 0)
+        ref = table.get("plain", table[labels[0]]).get(kind, {})  # the baseline: plain
+        strict0, neutral0 = ref.get("recall@1", nan), ref.get("recall@1_neutral", nan)
         cells = ""
         for lab in labels:
-            v = table[lab].get(kind, {}).get("recall@1", float("nan"))
-            cells += f"{v:>13.3f}{'<' if v < base - 1e-9 else ' '}"
-        print(f"{kind:<28}{n:>5}{cells}")
+            row = table[lab].get(kind, {})
+            strict, neutral = row.get("recall@1", nan), row.get("recall@1_neutral", nan)
+            mark = "<" if neutral < neutral0 - 1e-9 else "." if strict < strict0 - 1e-9 else " "
+            cells += f"{strict:>9.3f} / {neutral:.3f}{mark}"
+        print(f"{kind:<28}{ref.get('n', 0):>5}{cells}")
 
 
 def library_quality(model_path: str, sets: list[str], data: Path, configs: list[str]) -> None:

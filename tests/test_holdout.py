@@ -64,5 +64,7 @@ def test_related_photos_count_neither_way_when_neutral(tmp_path: Path) -> None:
     scored = Scores(score, idx, i, j, s, lambda a, b: sims[tuple(sorted((a, b)))])
     ev = evaluate_scores(names, scored, truth, threshold=0.75)
     assert ev.metrics["recall@1"] == 0.0 and ev.metrics["recall@1_neutral"] == 1.0
+    # per edit kind too: the per-kind table that bench/quality.py prints beside plain
+    assert ev.per_edit["crop"]["recall@1"] == 0.0 and ev.per_edit["crop"]["recall@1_neutral"] == 1.0
     assert ev.metrics["pair_precision"] == 0.5  # (a__crop, b) at 0.9 is a false copy ...
     assert ev.metrics["pair_precision_neutral"] == 1.0  # ... or nothing, counted neutral

@@ -249,13 +249,14 @@ def _copy_detection(
     # Copy -> original retrieval; the query's sibling copies are ignored.
     found = {k: [] for k in RECALL_KS}
     neutral_hits: list[float] = []
-    per: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    per_token: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+    per: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
+    per_token: dict[str, list[tuple[float, float, float, float]]] = defaultdict(list)
     ev.n_queries = len(truth.copy_queries)
     for c in truth.copy_queries:
         q = position.get(c)
         o = position.get(truth.originals[c])
         rank, cos, top, top_score = None, float("nan"), None, float("nan")
+        neutral = False  # the original first once the query's object's other photos are left out
         if q is not None:
             order = [t for t in idx[q] if t >= 0 and (group[t] != group[q] or t == o)]
             if order:
@@ -264,13 +265,14 @@ def _copy_detection(
                 cos = scored.pair_score(q, o)
                 rank = order.index(o) + 1 if o in order else None
                 loose = [t for t in order if t == o or rel[t] < 0 or rel[t] != rel[q]]
-                neutral_hits.append(float(bool(loose) and loose[0] == o))
+                neutral = bool(loose) and loose[0] == o
+                neutral_hits.append(float(neutral))
         for k in RECALL_KS:
             found[k].append(rank is not None and rank <= k)
         detected = ev.p99_threshold is not None and cos >= ev.p99_threshold
         edit = truth.edit_of(c) or "?"
         key = edit if "+" not in edit else f"combo of {edit.count('+') + 1}"
-        per[key].append((float(rank == 1), cos, float(detected)))
+        per[key].append((float(rank == 1), cos, float(detected), float(neutral)))
         if "+" in edit:
             for token in edit.split("+"):
                 per_token[token].append(per[key][-1])
@@ -294,13 +296,15 @@ def _copy_detection(
     ev.misses.sort(key=lambda d: (d["rank"] is not None, -(d["rank"] or 0), d["cosine"] or 0.0))
 
 
-def _summary(rows: list[tuple[float, float, float]]) -> dict[str, Any]:
-    """n, recall@1, mean cosine to the original, share accepted at the P99 threshold."""
+def _summary(rows: list[tuple[float, float, float, float]]) -> dict[str, Any]:
+    """n, recall@1 (strict and same-object neutral), mean cosine to the original, share
+    accepted at the P99 threshold."""
     return {
         "n": len(rows),
-        "recall@1": float(np.mean([a for a, _, _ in rows])),
-        "mean_cosine": _nanmean([b for _, b, _ in rows]),
-        "detected_at_p99": float(np.mean([c for _, _, c in rows])),
+        "recall@1": float(np.mean([r[0] for r in rows])),
+        "recall@1_neutral": float(np.mean([r[3] for r in rows])),
+        "mean_cosine": _nanmean([r[1] for r in rows]),
+        "detected_at_p99": float(np.mean([r[2] for r in rows])),
     }
 
 
