@@ -27,6 +27,7 @@ def hits_from_scores(
     have no copies but exact ones (:func:`too_small_for_copies`); its hits past the decision
     are look-alikes with that reason."""
     out = []
+    under, at = (0.0, 0.0) if calibration is None else decision_edges(calibration)
     for n, (hit, row) in enumerate(scored, start=1):
         copy = round(min(1.0, hit.copy), SCORE_DECIMALS)
         z = None if calibration is None else float(calibration.duplicate_z(hit.copy))
@@ -41,10 +42,10 @@ def hits_from_scores(
         if lookalike:  # the witnesses' "no" puts it under the decision; its vectors' kept
             assert calibration is not None and z is not None  # (past)
             vector = (copy, round(z, 2))
-            copy = min(copy, decision_edges(calibration)[0])
+            copy = min(copy, under)
             z = math.floor(100 * float(calibration.duplicate_z(copy))) / 100
         elif duplicate and calibration is not None:  # a copy raised to the decision stays at it
-            copy = min(1.0, max(copy, decision_edges(calibration)[1]))
+            copy = min(1.0, max(copy, at))
             z = max(float(calibration.duplicate_z(copy)), DUPLICATE_Z)
         out.append(
             replace(
