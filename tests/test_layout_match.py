@@ -127,13 +127,13 @@ def test_nominated_images_join_the_candidates_of_a_query_in_doubt() -> None:
         out[list(ids).index(far)] = 0.99  # confirmed by its key points
         return out
 
-    hits = scorer.search(query, k=3, local=check, nominated=lambda: [far, 999])
+    hits = scorer.search(query, k=3, local=check, nominated=lambda own: [far, 999])
     assert far in checked[0] and 999 not in checked[0]  # an id no longer stored is left out
     assert hits[0].id == far
     asked: list[int] = []
     copy = library[11:12] + rng.normal(size=(1, 64)).astype(np.float32) * 0.02  # a sure copy
     copy /= np.linalg.norm(copy)
-    sure = scorer.search(copy, k=3, local=check, nominated=lambda: asked.append(1) or [1])
+    sure = scorer.search(copy, k=3, local=check, nominated=lambda own: asked.append(1) or [1])
     assert sure[0].id == 11 and not asked and len(checked) == 1
 
 

@@ -45,15 +45,15 @@ descriptor once and kept with its labels (:class:`search.descriptor.row_cache.Ro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from search.descriptor.config import EXPAND_Z
+from search.descriptor.candidate_graph import CandidateGraph
 from search.descriptor.decided_order import decided_order
 from search.descriptor.descriptors import Descriptor, StoredImage
-from search.descriptor.expansion import SELF_SCORE, chain_scores, hub_order
+from search.descriptor.expansion import SELF_SCORE
 from search.descriptor.label_similarity import label_similarities
 from search.descriptor.regional import MoreViews, QueryRegions, RegionalEvidence
 from search.descriptor.row_cache import PreparedImage, RowCache
@@ -66,6 +66,9 @@ Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
 LocalCheck = Callable[..., np.ndarray]
 # (ids best first, their rank scores) -> those the caller will show (its filters, its k)
 Shown = Callable[[list[int], list[float]], Sequence[int]]
+# (ids that are the query's own vector: none of them in the answer) -> ids to join the
+# candidates for the local evidence
+Nominated = Callable[[Collection[int]], Sequence[int]]
 CANDIDATES_PER_VIEW = 50
 
 
@@ -86,7 +89,7 @@ class ScoredHit:
     copy_of: tuple[int, ...] = ()  # the query's copies that made it one (module vouched)
 
 
-class QueryScorer(RegionalEvidence):
+class QueryScorer(RegionalEvidence, CandidateGraph):
     """Candidates -> exact scores -> duplicate-graph expansion -> top ``k``."""
 
     def __init__(
@@ -192,7 +195,7 @@ class QueryScorer(RegionalEvidence):
         regions: QueryRegions | None = None,
         local: LocalCheck | None = None,
         witness: LocalWitness | None = None,
-        nominated: Callable[[], Sequence[int]] | None = None,
+        nominated: Nominated | None = None,
         shown: Shown | None = None,
     ) -> list[ScoredHit]:
         """Best ``k`` stored images for the query rows ``query`` [V, D'] (from
@@ -202,9 +205,10 @@ class QueryScorer(RegionalEvidence):
         unsettled: a tile's match counts only where it is a sure copy (module doc), and
         ``regions.cells()`` those of its collage cells when one picture settled it;
         ``local(ids, copy, tile nominees)`` the copy scores raised by local evidence, asked
-        when even the tiles leave it unsettled, after ``nominated()`` images joined the
+        when even the tiles leave it unsettled, after ``nominated(own)`` images joined the
         candidates (ids the local evidence asks for: those the query's layout nominates among
-        the whole library);
+        the whole library, ``own`` not among them: the candidates that are the query's own
+        vector, which take no nominee's place);
         ``witness`` the key-point witness of the lesser copies
         (:func:`search.descriptor.witness.duplicate_decisions`), asked only of the hits that
         ``shown`` keeps (default: the best ``k``; the others' flags are left to z), and of
@@ -235,16 +239,59 @@ class QueryScorer(RegionalEvidence):
         if not ids:
             return []
         self.checked_locally = None if local is None else not self.settled(copy, firm=True)
+        start = copy, ids  # what the local evidence starts from, a second time if need be
         if self.checked_locally:
-            if nominated is not None:
-                copy, ids = self._join(nominated(), query, copy, ids, images, exclude)
-            asked = {i for i, _ in self.tile_nominees}
-            more = [(i, c) for i, c in self.cell_rest if i not in asked]
-            copy = local(ids, copy, self.tile_nominees + more)  # type: ignore[misc]
-            copy = np.asarray(copy, np.float32)
+            copy, ids = self._checked(local, nominated, query, copy, ids, images, exclude)
         elif local is not None and self.cell_rest:  # a collage that one of its pictures settled:
             # its other pictures by the key points of their cells (module regional)
             copy = np.asarray(local(ids, copy, self.cell_rest, tiles_only=True), np.float32)
+        whole = dict(self.region_whole)
+        hits, refuted = self._decided(query, labels, copy, ids, images, k, exclude, witness, shown)
+        if refuted and self.checked_locally is False:  # every copy that settled it was refuted
+            self.checked_locally = True
+            copy, ids = start  # less the refuted parts' matches (back at the whole's scores)
+            back = {i: s for i, s in whole.items() if i not in self.region_whole}
+            whole_scores = [back.get(i, c) for i, c in zip(ids, copy.tolist(), strict=True)]
+            copy = np.array(whole_scores, np.float32)
+            copy, ids = self._checked(local, nominated, query, copy, ids, images, exclude)
+            hits, _ = self._decided(query, labels, copy, ids, images, k, exclude, witness, shown)
+        return hits
+
+    def _checked(
+        self,
+        local: LocalCheck,
+        nominated: Nominated | None,
+        query: np.ndarray,
+        copy: np.ndarray,
+        ids: list[int],
+        images: dict[int, PreparedImage],
+        exclude: int | None,
+    ) -> tuple[np.ndarray, list[int]]:
+        """The local evidence of a query in doubt (module doc): ``nominated(own)`` joined to
+        the candidates, then ``local`` raises the confirmed ones' copy scores."""
+        if nominated is not None:
+            own = {i for i, c in zip(ids, copy.tolist(), strict=True) if c >= SELF_SCORE}
+            copy, ids = self._join(nominated(own), query, copy, ids, images, exclude)
+        asked = {i for i, _ in self.tile_nominees}
+        more = [(i, c) for i, c in self.cell_rest if i not in asked]
+        return np.asarray(local(ids, copy, self.tile_nominees + more), np.float32), ids
+
+    def _decided(
+        self,
+        query: np.ndarray,
+        labels: Sequence[tuple[str, float]],
+        copy: np.ndarray,
+        ids: list[int],
+        images: dict[int, PreparedImage],
+        k: int,
+        exclude: int | None,
+        witness: LocalWitness | None,
+        shown: Shown | None,
+    ) -> tuple[list[ScoredHit], bool]:
+        """The best ``k`` hits: expanded, ranked, their copies decided (module doc); and
+        whether the witness refuted every shown copy (look-alikes; no copy other than the
+        query's own vector kept the decision)."""
+        d = self.descriptor
         reached = None  # the tier's chained copies (Descriptor.copy_tier)
         if d.config.expand and d.calibration is not None:
             copy, ids, reached = self._expand(query, copy, ids, images, exclude)
@@ -270,12 +317,15 @@ class QueryScorer(RegionalEvidence):
             shown=kept,
             evidenced=self.region_parts,
         )
+        refuted = False
         if decided is not None:  # a part's match its key points refuted: the whole's score
+            kept_copy = any(decided.duplicate[n] and copy[n] < SELF_SCORE for n in kept)
+            refuted = bool(decided.lookalike) and not kept_copy  # (the query's own vector aside)
             copy, restored = self._refuted_parts(copy, ids, decided.lookalike)
             copy, rank, order = decided_order(
                 d, decided, order, ids, copy, rank, label_sim, reached, restored
             )
-        return [
+        hits = [
             ScoredHit(
                 ids[n],
                 float(rank[n]),
@@ -288,62 +338,4 @@ class QueryScorer(RegionalEvidence):
             )
             for n in order
         ]
-
-    def _join(
-        self,
-        extra: Sequence[int],
-        query: np.ndarray,
-        copy: np.ndarray,
-        ids: list[int],
-        images: dict[int, PreparedImage],
-        exclude: int | None,
-    ) -> tuple[np.ndarray, list[int]]:
-        """``ids`` (sorted) with the stored images ``extra`` joined, and the copy scores: the
-        others' as they were, the new ones' scored like them."""
-        new = sorted({int(i) for i in extra} - set(ids) - {exclude})
-        images.update(self._prepare(new) if new else {})
-        new = [i for i in new if i in images]
-        scores = dict(zip(ids, np.asarray(copy, np.float32).tolist(), strict=True))
-        scores.update(zip(new, self._copy(query, new, images).tolist(), strict=True))
-        joined = sorted(scores)
-        return np.array([scores[i] for i in joined], np.float32), joined
-
-    def _expand(
-        self,
-        query: np.ndarray,
-        copy: np.ndarray,
-        ids: list[int],
-        images: dict[int, PreparedImage],
-        exclude: int | None,
-    ) -> tuple[np.ndarray, list[int], np.ndarray]:
-        """Follow the duplicate graph from the best sure copies (see Descriptor.expand):
-        ``(copy, ids, reached)``, ``reached`` the copy score of the sure copy through which
-        each image's score was raised (its own where none: :meth:`Descriptor.copy_tier`)."""
-        d = self.descriptor
-        sure = d.calibration.score(EXPAND_Z)  # type: ignore[union-attr]
-        decision = d.calibration.duplicate_threshold()  # type: ignore[union-attr]
-        hubs = [ids[int(n)] for n in hub_order(copy, sure, d.config.expand)]
-        if not hubs:
-            return copy, ids, copy
-        hub_rows = {h: images[h].rows for h in hubs}
-        hub_copy = {h: float(copy[ids.index(h)]) for h in hubs}
-        # one search for every hub's rows (per row, as one call each would give)
-        found = self.neighbours(np.concatenate(list(hub_rows.values())), self.candidates)
-        more = {int(i) for i in np.ravel(found) if i >= 0 and int(i) != exclude}
-        new = sorted(more - set(ids))
-        if new:
-            images.update(self._prepare(new))
-            new = [i for i in new if i in images]
-            copy = np.concatenate([copy, self._copy(query, new, images)])
-            ids = ids + new
-        rows, owner = self._rows(ids, images)
-        out, reached = copy.copy(), copy.copy()
-        for h in hubs:
-            graph = np.full(len(ids), -np.inf, np.float32)
-            np.maximum.at(graph, owner, (hub_rows[h] @ rows.T).max(axis=0))
-            graph[ids.index(h)] = -np.inf
-            graph = np.where(graph >= sure, graph, -np.inf)
-            chained = chain_scores(hub_copy[h], graph, copy, decision)
-            reached = np.where(chained > out, np.maximum(reached, hub_copy[h]), reached)
-            out = np.maximum(out, chained)
-        return out, ids, reached
+        return hits, refuted

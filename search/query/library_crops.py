@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import numpy as np
 
@@ -127,12 +127,13 @@ class LibraryNominees:
 
     def for_query(
         self, descriptor: Descriptor, views: ViewSet, state: LibraryState, local: QueryLocal
-    ) -> Callable[[], list[int]]:
-        """``nominated()`` for one query (``views``: its embedded views); the crops' nominees
-        are also kept in ``local.cropped``, for the check."""
+    ) -> Callable[[Collection[int]], list[int]]:
+        """``nominated(own)`` for one query (``views``: its embedded views; ``own``: the
+        images that are the query itself, nominated for nothing); the crops' nominees are also
+        kept in ``local.cropped``, for the check."""
 
-        def nominated() -> list[int]:
-            found = self.by_layout(views.layout, state[0])
+        def nominated(own: Collection[int] = ()) -> list[int]:
+            found = self.by_layout(views.layout, state[0], own)
             if descriptor.config.crops and len(views.embeddings):
                 local.cropped = self.crops.nominees(descriptor, views.embeddings[0], state)
                 found += [i for i in local.cropped if i not in found]
@@ -140,10 +141,14 @@ class LibraryNominees:
 
         return nominated
 
-    def by_layout(self, layout: bytes | None, generation: int) -> list[int]:
+    def by_layout(
+        self, layout: bytes | None, generation: int, own: Collection[int] = ()
+    ) -> list[int]:
         """Ids of the library images whose layouts are in rank order with ``layout``
-        (``|rho| >= LAYOUT_JOINED``)."""
+        (``|rho| >= LAYOUT_JOINED``), the best :data:`LAYOUT_NOMINATED` but ``own`` (the
+        query's own image, whose layout is the query's: it would take a nominee's place)."""
         index = self.layouts.index(generation) if layout is not None else None
         if layout is None or index is None:
             return []
-        return index.strongest(layout, LAYOUT_NOMINATED, at_least=LAYOUT_JOINED)
+        found = index.strongest(layout, LAYOUT_NOMINATED + len(own), at_least=LAYOUT_JOINED)
+        return [i for i in found if i not in own][:LAYOUT_NOMINATED]

@@ -4,7 +4,7 @@ the query's own evidence read once, the callbacks the scorer asks, and running t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -56,7 +56,7 @@ class QueryLocal:
 
     check: LocalCheck | None
     witness: LocalWitness | None
-    nominated: Callable[[], Sequence[int]] | None = None
+    nominated: Callable[[Collection[int]], Sequence[int]] | None = None
     rows: dict[int, StoredImage] = field(default_factory=dict)  # read by the search already
     confirmed: dict[int, int] = field(default_factory=dict)
     by_pixels: dict[int, float] = field(default_factory=dict)
