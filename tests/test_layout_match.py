@@ -185,3 +185,22 @@ def test_the_library_joins_a_weaker_layout_match_than_it_nominates(photos) -> No
         pytest.fail("no noisy layout between the two levels")
     assert 105 not in index.strongest(query, 2)
     assert index.strongest(query, 2, at_least=LAYOUT_JOINED)[:1] == [105]
+
+
+def test_the_querys_own_image_takes_no_library_nominees_place(photos) -> None:
+    """search.query.library_crops.LibraryNominees.by_layout: searching with a library file,
+    its own stored layout (the query's, rho 1) is not one of the LAYOUT_NOMINATED joined;
+    the next best layout takes its place."""
+    from search.descriptor import LAYOUT_NOMINATED
+    from search.index import LayoutIndex
+    from search.query.library_crops import LibraryNominees
+
+    grey = ImageOps.grayscale(photos[5]).convert("RGB")
+    stored = [photos[5], grey, photos[6], photos[7]]  # the file itself, its greyscale copy, ...
+    index = LayoutIndex([10, 11, 12, 13], [image_layout(p) for p in stored])
+    nominees = LibraryNominees(records=None)  # type: ignore[arg-type]
+    nominees.layouts.index = lambda generation: index  # type: ignore[method-assign]
+    query = image_layout(photos[5])
+    assert LAYOUT_NOMINATED == 2 and nominees.by_layout(query, 1)[:1] == [10]
+    assert nominees.by_layout(query, 1, own={10})[:1] == [11]
+    assert 10 not in nominees.by_layout(query, 1, own={10})

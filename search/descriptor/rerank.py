@@ -37,7 +37,11 @@ scores and returns them with the geometrically confirmed ones raised
 plain space; in a whitened one also ``duplicate_z >= WITNESS_Z``, past the z 6-8.5 that
 look-alikes of one class reach there (:meth:`Descriptor.firm_score`): a look-alike at z 6-7
 no longer settles a query whose original sits just below it (bench/README.md, "A best copy
-among look-alikes is checked too"). A query with a firm copy never calls it.
+among look-alikes is checked too"). A query with a firm copy never calls it - unless the
+key-point witness then refutes every copy past the decision (the query's own vector aside):
+only look-alikes settled it (photos of other scenes under one heavy filter), so it is in
+doubt after all and gets the local evidence, its copies decided again (bench/README.md, "A
+query that only look-alikes settled").
 
 **Prepared rows** (``cache``): each candidate's stored vectors are mapped through the
 descriptor once and kept with its labels (:class:`search.descriptor.row_cache.RowCache`).
