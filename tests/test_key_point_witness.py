@@ -16,6 +16,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from search.descriptor import (
+    BEST_UNMATCHED,
     LOCAL_WITNESS_Z,
     MIN_INLIERS,
     NO_KEY_POINT_MATCH,
@@ -51,7 +52,9 @@ def _decide(
     scorer = synthetic_scorer(library, config, SD)
     asked: list[tuple[int, list[int]]] = []
 
-    def witness(image_id: int, better: list[int], after: int = 0) -> bool | None:
+    def witness(
+        image_id: int, better: list[int], after: int = 0, **_asked_last: object
+    ) -> bool | None:
         asked.append((image_id, list(better)))
         return answers[image_id]
 
@@ -122,9 +125,17 @@ def test_a_copy_a_part_of_the_query_raised_is_asked_of_that_parts_key_points() -
     asked: list[tuple[int, list[int], int | None]] = []
     by_part: dict[int, bool] = {}
 
-    def witness(image_id: int, better: list[int], part: int | None = None, after: int = 0) -> bool:
+    def witness(
+        image_id: int,
+        better: list[int],
+        part: int | None = None,
+        after: int = 0,
+        spare: bool = False,
+    ) -> bool:
         asked.append((image_id, list(better), part))
-        return by_part[image_id] if part is not None else False  # the whole matches neither
+        if part is not None:
+            return by_part[image_id]
+        return image_id == 0  # the whole matches the best copy alone
 
     def rows_of(ids):  # type: ignore[no-untyped-def]
         return library[list(ids)], np.arange(len(ids))
@@ -132,7 +143,8 @@ def test_a_copy_a_part_of_the_query_raised_is_asked_of_that_parts_key_points() -
     ids = [0, 1, 2, 3]
     alone = duplicate_decisions(descriptor, query, copy, ids, rows_of, local=witness)
     assert alone is not None and alone.duplicate.tolist() == [True, False, False, False]
-    assert asked == [(1, [0], None), (2, [0], None), (3, [0], None)]
+    # every lesser copy refuted: the best copy is asked too (it matches)
+    assert asked == [(1, [0], None), (2, [0], None), (3, [0], None), (0, [], None)]
     for matched in (True, False):
         asked.clear()
         by_part.update({2: matched, 3: False})
@@ -143,7 +155,11 @@ def test_a_copy_a_part_of_the_query_raised_is_asked_of_that_parts_key_points() -
         # the part raised it: its key points are asked, not the better copies' (a collage's
         # other picture is no copy of them); once they matched a copy, the part's picture is
         # in the query, and its lesser copies are not asked (the witness's budget)
-        assert asked == [(1, [0], None), (2, [], 3), *([] if matched else [(3, [], 3)])]
+        assert asked == [
+            (1, [0], None),
+            (2, [], 3),
+            *([] if matched else [(3, [], 3), (0, [], None)]),
+        ]
         assert (2 in held.lookalike) is not matched
 
     class Reading:  # a witness that reads ahead what it will likely be asked about
@@ -151,7 +167,12 @@ def test_a_copy_a_part_of_the_query_raised_is_asked_of_that_parts_key_points() -
             self.read: list[list[int]] = []
 
         def __call__(
-            self, image_id: int, better: list[int], part: int | None = None, after: int = 0
+            self,
+            image_id: int,
+            better: list[int],
+            part: int | None = None,
+            after: int = 0,
+            spare: bool = False,
         ) -> bool:
             return witness(image_id, better, part)
 
@@ -234,16 +255,19 @@ def test_without_a_key_point_match_a_lesser_copy_is_a_look_alike(
 ) -> None:
     root, settings, _original = copies_library
     monkeypatch.setattr("search.query.key_point_witness.key_points_match", lambda a, b: False)
+    monkeypatch.setattr("search.query.local_check.count_inliers_closer", lambda *a, **k: 0)
     with SearchEngine.open(settings) as engine:
         found = _copies(engine, root / "query.jpg")
         decision = engine.library.descriptor().calibration.duplicate_threshold()
         hits = engine.search_image(root / "query.jpg", k=5)
-    assert found[0][1:] == (True, None), found  # the best copy is never asked
+    # every lesser copy refuted: the best copy, trusted by its vectors, is asked too (one
+    # filter over different photos puts them all past the decision), and refuted
+    assert found[0][1:] == (False, BEST_UNMATCHED), found
     assert [f[1:] for f in found[1:]] == [(False, NO_KEY_POINT_MATCH)] * 2, found
     # their copy scores are under the decision (a threshold there leaves them out), their
     # vectors' past it
     lookalikes = [h for h in hits if h.lookalike]
-    assert len(lookalikes) == 2 and all(h.copy_score < decision for h in lookalikes), hits
+    assert len(lookalikes) == 3 and all(h.copy_score < decision for h in lookalikes), hits
     assert all(h.vector_score >= decision and h.vector_z >= 6 > h.z for h in lookalikes), hits
     with Library.open(settings) as library:  # as `imgsearch index --descriptor` records it
         library.set_descriptor(DescriptorConfig.parse("default,local=off"))

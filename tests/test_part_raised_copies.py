@@ -73,7 +73,13 @@ def test_a_flat_picture_is_not_raised_by_a_part_and_a_refuted_part_match_falls_b
     config = DescriptorConfig(rotations=1, frames=False, labels=0.0, expand=1)
     asked: list[tuple[int, int | None]] = []
 
-    def witness(image_id: int, better: list[int], part: int | None = None, after: int = 0) -> bool:
+    def witness(
+        image_id: int,
+        better: list[int],
+        part: int | None = None,
+        after: int = 0,
+        spare: bool = False,
+    ) -> bool:
         asked.append((image_id, part))
         return image_id != 2  # the look-alike's key points are not those of its part
 

@@ -41,7 +41,9 @@ def _search(library: list[np.ndarray], answers: dict[int, bool | None]) -> tuple
     scorer = synthetic_scorer(np.stack(library), config, SD)
     asked: list[tuple[int, list[int], int]] = []
 
-    def witness(image_id: int, better: list[int], after: int = 0) -> bool | None:
+    def witness(
+        image_id: int, better: list[int], after: int = 0, **_asked_last: object
+    ) -> bool | None:
         asked.append((image_id, list(better), after))
         return answers.get(image_id)
 
@@ -110,6 +112,7 @@ def test_without_a_key_point_match_the_crop_stays_under_the_decision(
 ) -> None:
     root, settings, _original = crop_library
     monkeypatch.setattr("search.query.key_point_witness.key_points_match", lambda a, b: False)
+    monkeypatch.setattr("search.query.local_check.count_inliers_closer", lambda *a, **k: 0)
     with SearchEngine.open(settings) as engine:
         hits = engine.search_image(root / "query.jpg", k=8)
     crop = next(h for h in hits if Path(h.path).stem == "quarter")

@@ -43,6 +43,7 @@ _SOURCES: dict[str, str] = {
     "LocalWitness": "search.descriptor.witness",
     "ReadsAhead": "search.descriptor.witness",
     "NO_COPY_OF_BETTER": "search.descriptor.witness",
+    "BEST_UNMATCHED": "search.descriptor.witness",
     "NO_KEY_POINT_MATCH": "search.descriptor.witness",
     "NOT_IN_ITS_PART": "search.descriptor.witness",
     "UNMATCHED_UNDER": "search.descriptor.witness",
@@ -120,6 +121,7 @@ _SOURCES: dict[str, str] = {
 }
 
 __all__ = [
+    "BEST_UNMATCHED",
     "CANDIDATES_PER_VIEW",
     "DEFAULT_EDITS_PER_IMAGE",
     "DEFAULT_SAMPLE",
@@ -342,6 +344,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         window_nominees,
     )
     from search.descriptor.witness import (
+        BEST_UNMATCHED,
         NO_COPY_OF_BETTER,
         NO_KEY_POINT_MATCH,
         NOT_IN_ITS_PART,

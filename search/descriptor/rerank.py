@@ -258,12 +258,15 @@ class QueryScorer(RegionalEvidence, CandidateGraph):
             whole_scores = [back.get(i, c) for i, c in zip(ids, copy.tolist(), strict=True)]
             copy = np.array(whole_scores, np.float32)
             copy, ids = self._checked(local, nominated, query, copy, ids, images, exclude)
-            hits, _ = self._decided(query, labels, copy, ids, images, k, exclude, witness, shown)
+            lookalikes = {h.id: h.lookalike for h in hits if h.lookalike}  # they stay so
+            hits, _ = self._decided(
+                query, labels, copy, ids, images, k, exclude, witness, shown, lookalikes
+            )
         return hits
 
     def _checked(
         self,
-        local: LocalCheck,
+        local: LocalCheck | None,
         nominated: Nominated | None,
         query: np.ndarray,
         copy: np.ndarray,
@@ -273,6 +276,7 @@ class QueryScorer(RegionalEvidence, CandidateGraph):
     ) -> tuple[np.ndarray, list[int]]:
         """The local evidence of a query in doubt (module doc): ``nominated(own)`` joined to
         the candidates, then ``local`` raises the confirmed ones' copy scores."""
+        assert local is not None  # (asked only with a local check)
         if nominated is not None:
             own = {i for i, c in zip(ids, copy.tolist(), strict=True) if c >= SELF_SCORE}
             copy, ids = self._join(nominated(own), query, copy, ids, images, exclude)
@@ -291,10 +295,12 @@ class QueryScorer(RegionalEvidence, CandidateGraph):
         exclude: int | None,
         witness: LocalWitness | None,
         shown: Shown | None,
+        refuted: Mapping[int, str] | None = None,
     ) -> tuple[list[ScoredHit], bool]:
-        """The best ``k`` hits: expanded, ranked, their copies decided (module doc); and
-        whether the witness refuted every shown copy (look-alikes; no copy other than the
-        query's own vector kept the decision)."""
+        """The best ``k`` hits: expanded, ranked, their copies decided (module doc; ``refuted``:
+        look-alikes an earlier look found, id -> why); and whether the witness refuted every
+        shown copy (look-alikes; no copy other than the query's own vector kept the
+        decision)."""
         d = self.descriptor
         reached = None  # the tier's chained copies (Descriptor.copy_tier)
         if d.config.expand and d.calibration is not None:
@@ -320,11 +326,13 @@ class QueryScorer(RegionalEvidence, CandidateGraph):
             witness,
             shown=kept,
             evidenced=self.region_parts,
+            refuted=refuted,
         )
         refuted = False
-        if decided is not None:  # a part's match its key points refuted: the whole's score
+        if decided is not None:
             kept_copy = any(decided.duplicate[n] and copy[n] < SELF_SCORE for n in kept)
             refuted = bool(decided.lookalike) and not kept_copy  # (the query's own vector aside)
+            # a part's match its key points refuted: the whole's score
             copy, restored = self._refuted_parts(copy, ids, decided.lookalike)
             copy, rank, order = decided_order(
                 d, decided, order, ids, copy, rank, label_sim, reached, restored

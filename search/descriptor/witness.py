@@ -74,6 +74,9 @@ NO_COPY_OF_BETTER = "no copy of the better copies above it"
 NO_KEY_POINT_MATCH = "its key points match neither the query's nor a better copy's"
 NOT_IN_ITS_PART = "its key points match none of the part of the query whose vector found it"
 UNMATCHED_UNDER = "its key points were not matched, and a better-scoring hit's matched nothing"
+BEST_UNMATCHED = (
+    "its key points do not match the query's, nor did the other hits' past the decision"
+)
 
 
 @dataclass
@@ -124,6 +127,7 @@ def duplicate_decisions(
     local: LocalWitness | None = None,
     shown: Sequence[int] | None = None,
     evidenced: Mapping[int, int] | None = None,
+    refuted: Mapping[int, str] | None = None,
 ) -> Decisions | None:
     """The duplicate decision of each candidate ``ids`` of the query rows ``query`` with copy
     scores ``copy`` (module doc); None uncalibrated. ``rows_of``: the candidates' prepared
@@ -136,12 +140,18 @@ def duplicate_decisions(
     read each); with the duplicate graph off (``expand=0``, as ``plain``) z alone decides.
     ``evidenced``: ids whose copy score a part of the query raised (a collage's picture:
     :mod:`search.descriptor.regional`) -> that part, whose key points they are asked of
-    instead (the whole query's hold too few of a collage's picture)."""
+    instead (the whole query's hold too few of a collage's picture). ``refuted``: ids that an
+    earlier look at this query found to be look-alikes (id -> why): they stay so, and witness
+    nothing."""
     cal = descriptor.calibration
     if cal is None:
         return None
     decision = cal.duplicate_threshold()
     out = Decisions(np.asarray(copy) >= decision)
+    for p, image_id in enumerate(ids):
+        if refuted and image_id in refuted and out.duplicate[p]:
+            out.duplicate[p] = False
+            out.lookalike[p] = refuted[image_id]
     flagged = np.flatnonzero(out.duplicate)
     if not descriptor.config.expand or len(flagged) < 2:
         return out
@@ -266,9 +276,34 @@ def _witnessed_by_key_points(
                 refuted = True
                 continue
             better.append(a)
+        if refuted and better == [0]:
+            _best_asked_too(out, copy, ids, flagged, local, evidenced)
     finally:
         if reads is not None:
             reads.finish()
+
+
+def _best_asked_too(
+    out: Decisions,
+    copy: np.ndarray,
+    ids: Sequence[int],
+    flagged: np.ndarray,
+    local: LocalWitness,
+    evidenced: Mapping[int, int],
+) -> None:
+    """The best copy, trusted by its vectors, asked of the query's key points too once every
+    copy under it was refuted by theirs: one filter over different photos (sepia, sepia +
+    noise) puts them past the decision with the query and with each other, and the best of
+    them was the one look-alike left flagged (not the query's own file, nor a copy the check
+    confirmed: the witness holds its key points)."""
+    p = int(flagged[0])
+    if copy[p] >= SELF_SCORE:
+        return
+    part = evidenced.get(ids[p])
+    answer = local(ids[p], (), part=part, spare=True)  # (asked past the pairs' budget)
+    if answer is False:
+        out.duplicate[p] = False
+        out.lookalike[p] = BEST_UNMATCHED if part is None else NOT_IN_ITS_PART
 
 
 def _witnesses(

@@ -57,7 +57,8 @@ class KeyPointWitness:
     or when the query's key points or a part's confirmed it already (``confirmed``: the
     grey-band check's copies and a part's; such a copy holds them), False only when every
     pair was matched and none holds
-    a copy's geometry, None when not asked (its file gone, the budget spent). With ``part``
+    a copy's geometry, None when not asked (its file gone, the budget spent; ``spare``: the
+    question past the pairs' budget that the best copy is asked last). With ``part``
     (a part of the query raised it: a collage's picture), that part's key points
     (``part_features``) are matched instead of the whole query's; the first ``after`` better
     copies (those more like it than the query is) are matched before the query when their key
@@ -109,13 +110,19 @@ class KeyPointWitness:
         self.pending.clear()
 
     def __call__(
-        self, image_id: int, better: Sequence[int], part: int | None = None, after: int = 0
+        self,
+        image_id: int,
+        better: Sequence[int],
+        part: int | None = None,
+        after: int = 0,
+        spare: bool = False,
     ) -> bool | None:
         if image_id in self.confirmed:
             return True
         started = time.perf_counter()
         self.started = self.started or started
-        if self._spent_all():
+        budget = WITNESS_PAIRS + (len(better) + 1 if spare else 0)  # (the best copy's question)
+        if self._spent_all(budget):
             return None
         # first: a file gone needs no query key points
         mine = self._features_of(image_id)
@@ -128,7 +135,7 @@ class KeyPointWitness:
         # copies that are at hand: no file is read before the query's key points are matched
         first = [b for b in better[:after] if b in self._paired_at_hand()]
         for other in [*first, query, *(b for b in better if b not in first)]:
-            if self._spent_all():
+            if self._spent_all(budget):
                 answer = None
                 break
             theirs = other if isinstance(other, LocalFeatures) else self._better(other)
@@ -151,8 +158,9 @@ class KeyPointWitness:
             return self.query_features()
         return self.part_features(part) if self.part_features is not None else None
 
-    def _spent_all(self) -> bool:  # checked before any file is read or pair matched
-        return self.pairs >= WITNESS_PAIRS or time.perf_counter() - self.started > VERIFY_BUDGET_S
+    def _spent_all(self, pairs: int = WITNESS_PAIRS) -> bool:  # checked before any file is
+        # read or pair matched
+        return self.pairs >= pairs or time.perf_counter() - self.started > VERIFY_BUDGET_S
 
     def _paired_at_hand(self) -> Container[int]:
         return self._got if self.paired is None else self._paired
