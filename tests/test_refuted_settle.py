@@ -68,3 +68,39 @@ def test_a_query_whose_copy_keeps_the_decision_stays_settled() -> None:
     assert not owns and not checked  # settled: no layout read, no key points of its own
     assert hits[:2] == [(OWN, True, None), (LOOKALIKE, True, None)]
     assert ORIGINAL not in [h[0] for h in hits]
+
+
+def test_an_uploads_best_copy_is_asked_too_once_every_copy_under_it_was_refuted() -> None:
+    """An upload (its own file not in the library) of a sepia photo: the sepia copies of other
+    photos are past the decision, the best of them firm by its vectors. The witness refutes
+    the lesser ones, then asks the best (past its budget of pairs), refutes it too, and the
+    query gets its second look, whose confirmed original is the one copy; the look-alikes the
+    first look found stay look-alikes."""
+    from search.descriptor import BEST_UNMATCHED
+
+    rows = [unit_vector(DIM, (0, 0.45), (1, 0.893))]  # z 9: firm, by its vectors
+    rows.append(unit_vector(DIM, (0, 0.42), (1, 0.236), (2, 0.876)))  # z 8.4; z 8 with the best
+    rows += [unit_vector(DIM, (0, c), (n + 3, 1.0)) for n, c in enumerate((0.2, 0.18, 0.16, 0.14))]
+    rows.append(unit_vector(DIM, (0, 0.05), (8, 1.0)))  # the original (6): no view's candidate
+    config = DescriptorConfig(rotations=1, frames=False, labels=0.0, expand=1, regions=False)
+    scorer = synthetic_scorer(np.stack(rows), config, SD, candidates=3)
+    asked: list[tuple[int, list[int], bool]] = []
+
+    def witness(image_id, better, part=None, after=0, spare=False):  # type: ignore[no-untyped-def]
+        asked.append((image_id, list(better), spare))
+        return False  # no key points match: the filter made them alike
+
+    def check(ids, copy, tiles):  # type: ignore[no-untyped-def]
+        out = np.array(copy, np.float32)
+        out[list(ids).index(ORIGINAL)] = 0.6  # the original's key points match the query's
+        return out
+
+    query = unit_vector(DIM, (0, 1.0))[None]
+    hits = scorer.search(
+        query, [], k=4, local=check, witness=witness, nominated=lambda own: [ORIGINAL]
+    )
+    assert asked[:2] == [(1, [0], False), (0, [], True)]  # the lesser first, then the best
+    by_id = {h.id: h for h in hits}
+    assert hits[0].id == ORIGINAL and hits[0].duplicate
+    assert by_id[0].lookalike == BEST_UNMATCHED and not by_id[0].duplicate
+    assert by_id[1].lookalike == NO_KEY_POINT_MATCH and not by_id[1].duplicate

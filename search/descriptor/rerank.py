@@ -70,8 +70,7 @@ Stored = Callable[[Sequence[int]], Mapping[int, StoredImage]]
 LocalCheck = Callable[..., np.ndarray]
 # (ids best first, their rank scores) -> those the caller will show (its filters, its k)
 Shown = Callable[[list[int], list[float]], Sequence[int]]
-# (ids that are the query's own vector: none of them in the answer) -> ids to join the
-# candidates for the local evidence
+# (ids that are the query's own vector) -> other ids to join the candidates for local evidence
 Nominated = Callable[[Collection[int]], Sequence[int]]
 CANDIDATES_PER_VIEW = 50
 
@@ -255,8 +254,7 @@ class QueryScorer(RegionalEvidence, CandidateGraph):
             self.checked_locally = True
             copy, ids = start  # less the refuted parts' matches (back at the whole's scores)
             back = {i: s for i, s in whole.items() if i not in self.region_whole}
-            whole_scores = [back.get(i, c) for i, c in zip(ids, copy.tolist(), strict=True)]
-            copy = np.array(whole_scores, np.float32)
+            copy = np.array([back.get(i, float(copy[n])) for n, i in enumerate(ids)], np.float32)
             copy, ids = self._checked(local, nominated, query, copy, ids, images, exclude)
             lookalikes = {h.id: h.lookalike for h in hits if h.lookalike}  # they stay so
             hits, _ = self._decided(
@@ -298,9 +296,8 @@ class QueryScorer(RegionalEvidence, CandidateGraph):
         refuted: Mapping[int, str] | None = None,
     ) -> tuple[list[ScoredHit], bool]:
         """The best ``k`` hits: expanded, ranked, their copies decided (module doc; ``refuted``:
-        look-alikes an earlier look found, id -> why); and whether the witness refuted every
-        shown copy (look-alikes; no copy other than the query's own vector kept the
-        decision)."""
+        look-alikes an earlier look found, id -> why); and whether no shown copy but the
+        query's own vector kept the decision while the witness refuted some (look-alikes)."""
         d = self.descriptor
         reached = None  # the tier's chained copies (Descriptor.copy_tier)
         if d.config.expand and d.calibration is not None:

@@ -30,7 +30,12 @@ query) says None when it cannot tell (a file gone or changed, no OpenCV, the bud
 and the copy keeps the decision - unless a better-scoring copy's key points matched nothing:
 below a look-alike the vectors alone are not believed (a library of different photos put
 through one filter - halftones - flags many of them, and the budget ran out after three or
-four). A copy that loses it is a look-alike, and says why (:class:`Decisions`). Measured
+four). When every copy asked was refuted and none kept it, though each is past the decision
+with the best copy too, the best copy - trusted by its vectors so far - is asked of the
+query's key points too, past the witness's budget of pairs
+(:data:`BEST_UNMATCHED`): one filter over different photos (sepia, sepia + noise) puts them
+past the decision with the query and with each other, and their best was the one look-alike
+left flagged. A copy that loses it is a look-alike, and says why (:class:`Decisions`). Measured
 in bench/README.md ("Lesser copies must match by key points", "Different photos through one
 filter").
 A witness that :class:`ReadsAhead` is told first which copies it will likely be asked about
@@ -181,7 +186,7 @@ def duplicate_decisions(
         out.lookalike.update({int(p): NO_COPY_OF_BETTER for p in flagged[~kept]})
     if by_key_points:
         sure = cal.duplicate_threshold(LOCAL_WITNESS_Z)
-        _witnessed_by_key_points(out, copy, ids, flagged, pairs, sure, local, evidenced)
+        _witnessed_by_key_points(out, copy, ids, flagged, pairs, sure, local, evidenced, decision)
         shown_at = range(len(copy)) if shown is None else shown
         grey = cal.duplicate_threshold(VOUCH_Z)
         out.vouched = vouched_copies(
@@ -225,6 +230,7 @@ def _witnessed_by_key_points(
     sure: float,
     local: LocalWitness,
     evidenced: Mapping[int, int] | None = None,
+    decision: float | None = None,
 ) -> None:
     """Withdraw the decision from the lesser copies (``flagged`` after the first, under
     ``sure``) that ``local`` finds matching neither the query's key points nor those of a
@@ -233,7 +239,10 @@ def _witnessed_by_key_points(
     past ``sure`` needs no key points (the library's own look-alike pairs end below it). A
     copy that a part of the query raised (``evidenced``: id -> part) is asked of that part's
     key points, once a part: when they match one, the part's picture is in the query, and its
-    lesser copies keep the decision as they did unasked (the witness's 12 pairs)."""
+    lesser copies keep the decision as they did unasked (the witness's 12 pairs). When every
+    copy asked was refuted by the whole query's key points, each past ``decision`` with the
+    best copy too (alike among themselves as with the query: one filter), the best copy is
+    asked as well (:func:`_best_asked_too`)."""
     dup = np.asarray(out.duplicate)[flagged]
     evidenced = evidenced or {}
 
@@ -253,6 +262,7 @@ def _witnessed_by_key_points(
     try:
         better = [0]  # positions in ``flagged`` of the copies that kept the decision
         refuted = False  # a better-scoring copy's key points matched none
+        alike = decision is not None  # each copy refuted is past the decision with the best
         matched: set[int] = set()  # parts whose key points matched a copy they raised
         for a in range(1, len(flagged)):
             p = int(flagged[a])
@@ -274,9 +284,10 @@ def _witnessed_by_key_points(
                 refuting = NO_KEY_POINT_MATCH if part is None else NOT_IN_ITS_PART
                 out.lookalike[p] = refuting if answer is False else UNMATCHED_UNDER
                 refuted = True
+                alike = alike and part is None and float(pairs[a, 0]) >= (decision or 0.0)
                 continue
             better.append(a)
-        if refuted and better == [0]:
+        if refuted and alike and better == [0]:
             _best_asked_too(out, copy, ids, flagged, local, evidenced)
     finally:
         if reads is not None:
@@ -292,10 +303,11 @@ def _best_asked_too(
     evidenced: Mapping[int, int],
 ) -> None:
     """The best copy, trusted by its vectors, asked of the query's key points too once every
-    copy under it was refuted by theirs: one filter over different photos (sepia, sepia +
-    noise) puts them past the decision with the query and with each other, and the best of
-    them was the one look-alike left flagged (not the query's own file, nor a copy the check
-    confirmed: the witness holds its key points)."""
+    copy under it was refuted by theirs though alike it: one filter over different photos
+    (sepia, sepia + noise) puts them past the decision with the query and with each other,
+    and the best of them was the one look-alike left flagged (not the query's own file, nor a
+    copy the check confirmed: the witness holds its key points). Copies unlike the best one
+    (the other pictures of a collage) say nothing of it."""
     p = int(flagged[0])
     if copy[p] >= SELF_SCORE:
         return
