@@ -30,9 +30,10 @@ query) says None when it cannot tell (a file gone or changed, no OpenCV, the bud
 and the copy keeps the decision - unless a better-scoring copy's key points matched nothing:
 below a look-alike the vectors alone are not believed (a library of different photos put
 through one filter - halftones - flags many of them, and the budget ran out after three or
-four). When every copy asked was refuted and none kept it, though each is past the decision
-with the best copy too, the best copy - trusted by its vectors so far - is asked of the
-query's key points too, past the witness's budget of pairs
+four). When every copy asked was refuted by the whole query's key points and none kept it,
+one of them past the decision with the best copy too, the best copy - trusted by its
+vectors so far, and not raised by a part of the query - is asked of the query's key points
+too, past the witness's budget of pairs
 (:data:`BEST_UNMATCHED`): one filter over different photos (sepia, sepia + noise) puts them
 past the decision with the query and with each other, and their best was the one look-alike
 left flagged. A copy that loses it is a look-alike, and says why (:class:`Decisions`). Measured
@@ -240,9 +241,10 @@ def _witnessed_by_key_points(
     copy that a part of the query raised (``evidenced``: id -> part) is asked of that part's
     key points, once a part: when they match one, the part's picture is in the query, and its
     lesser copies keep the decision as they did unasked (the witness's 12 pairs). When every
-    copy asked was refuted by the whole query's key points, each past ``decision`` with the
-    best copy too (alike among themselves as with the query: one filter), the best copy is
-    asked as well (:func:`_best_asked_too`)."""
+    copy asked was refuted by the whole query's key points, one of them past ``decision``
+    with the best copy too (alike among themselves as with the query: one filter), the best
+    copy is asked as well (:func:`_best_asked_too`) - unless a part of the query raised it or
+    them (a collage's pictures: their parts' evidence is their own)."""
     dup = np.asarray(out.duplicate)[flagged]
     evidenced = evidenced or {}
 
@@ -262,7 +264,8 @@ def _witnessed_by_key_points(
     try:
         better = [0]  # positions in ``flagged`` of the copies that kept the decision
         refuted = False  # a better-scoring copy's key points matched none
-        alike = decision is not None  # each copy refuted is past the decision with the best
+        alike = False  # a copy refuted is past the decision with the best too (one filter?)
+        by_parts = evidenced.get(ids[int(flagged[0])]) is not None  # a part's, or refuted so
         matched: set[int] = set()  # parts whose key points matched a copy they raised
         for a in range(1, len(flagged)):
             p = int(flagged[a])
@@ -284,38 +287,29 @@ def _witnessed_by_key_points(
                 refuting = NO_KEY_POINT_MATCH if part is None else NOT_IN_ITS_PART
                 out.lookalike[p] = refuting if answer is False else UNMATCHED_UNDER
                 refuted = True
-                alike = alike and part is None and float(pairs[a, 0]) >= (decision or 0.0)
+                by_parts = by_parts or part is not None
+                alike = alike or (decision is not None and float(pairs[a, 0]) >= decision)
                 continue
             better.append(a)
-        if refuted and alike and better == [0]:
-            _best_asked_too(out, copy, ids, flagged, local, evidenced)
+        if refuted and alike and not by_parts and better == [0]:
+            _best_asked_too(out, copy, ids, flagged, local)
     finally:
         if reads is not None:
             reads.finish()
 
 
 def _best_asked_too(
-    out: Decisions,
-    copy: np.ndarray,
-    ids: Sequence[int],
-    flagged: np.ndarray,
-    local: LocalWitness,
-    evidenced: Mapping[int, int],
+    out: Decisions, copy: np.ndarray, ids: Sequence[int], flagged: np.ndarray, local: LocalWitness
 ) -> None:
     """The best copy, trusted by its vectors, asked of the query's key points too once every
     copy under it was refuted by theirs though alike it: one filter over different photos
     (sepia, sepia + noise) puts them past the decision with the query and with each other,
     and the best of them was the one look-alike left flagged (not the query's own file, nor a
-    copy the check confirmed: the witness holds its key points). Copies unlike the best one
-    (the other pictures of a collage) say nothing of it."""
+    copy the check confirmed: the witness holds its key points)."""
     p = int(flagged[0])
-    if copy[p] >= SELF_SCORE:
-        return
-    part = evidenced.get(ids[p])
-    answer = local(ids[p], (), part=part, spare=True)  # (asked past the pairs' budget)
-    if answer is False:
+    if copy[p] < SELF_SCORE and local(ids[p], (), spare=True) is False:  # (past the budget)
         out.duplicate[p] = False
-        out.lookalike[p] = BEST_UNMATCHED if part is None else NOT_IN_ITS_PART
+        out.lookalike[p] = BEST_UNMATCHED
 
 
 def _witnesses(
