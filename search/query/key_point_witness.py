@@ -20,8 +20,15 @@ from collections.abc import Callable, Container, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from models.views import ViewSet
-from search.descriptor import VERIFY_BUDGET_S, LocalFeatures, key_points_match
+from search.descriptor import (
+    LAYOUT_MATCH,
+    VERIFY_BUDGET_S,
+    LocalFeatures,
+    key_points_match,
+    layout_correlations,
+)
 from search.query.local_evidence import LocalStats, QueryEvidence
+from search.query.records import LibraryRecords
 from search.store import StoredImage
 
 WITNESS_PAIRS = 12  # pairs matched per query at most
@@ -58,7 +65,9 @@ class KeyPointWitness:
     grey-band check's copies and a part's; such a copy holds them), False only when every
     pair was matched and none holds
     a copy's geometry, None when not asked (its file gone, the budget spent; ``spare``: the
-    question past the pairs' budget that the best copy is asked last). With ``part``
+    question past the pairs' budget that the best copy is asked last, None too when
+    ``same_places`` says its layout holds the query's: noise or stripes that blind ORB keep
+    the places, another photo under one filter does not). With ``part``
     (a part of the query raised it: a collage's picture), that part's key points
     (``part_features``) are matched instead of the whole query's; the first ``after`` better
     copies (those more like it than the query is) are matched before the query when their key
@@ -81,11 +90,13 @@ class KeyPointWitness:
         read_ahead: ReadAhead | None = None,
         part_features: Callable[[int], LocalFeatures | None] | None = None,
         paired: StoredFeatures | None = None,
+        same_places: Callable[[int], bool] | None = None,
     ) -> None:
         self.features, self.query_features, self.rows = features, query_features, rows
         self.stats, self.lock = stats, lock
         self.confirmed, self.read_ahead = confirmed, read_ahead
         self.part_features, self.paired = part_features, paired
+        self.same_places = same_places
         self.pairs, self.started = 0, 0.0  # pairs matched, when the first was started
         self.pending: dict[int, Future[LocalFeatures | None]] = {}
         self._got: dict[int, LocalFeatures | None] = {}  # key points read for this query
@@ -146,6 +157,8 @@ class KeyPointWitness:
             if key_points_match(theirs, mine):
                 answer = True
                 break
+        if answer is False and spare and self.same_places and self.same_places(image_id):
+            answer = None  # the best copy: its places are the query's, the key points blind
         with self.lock:
             self.stats.witness_pairs += pairs
             self.stats.refuted += answer is False
@@ -197,3 +210,17 @@ def query_parts(
         return query().of_part(pieces[part]) if 0 <= part < len(pieces) else None
 
     return of
+
+
+def same_places(records: LibraryRecords, views: ViewSet) -> Callable[[int], bool]:
+    """Whether a library image's stored layout is in rank order with the query's (or inverted:
+    ``|rho| >= LAYOUT_MATCH``, which different photos never reached), read when asked."""
+
+    def same(image_id: int) -> bool:
+        layout = views.layout
+        stored = records.shaped_layouts([image_id]).get(image_id)
+        if layout is None or stored is None:
+            return False
+        return abs(layout_correlations(layout, {0: stored[0]}).get(0, 0.0)) >= LAYOUT_MATCH
+
+    return same

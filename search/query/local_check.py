@@ -94,7 +94,7 @@ from search.descriptor import (
     verified_floor,
 )
 from search.query.candidate_files import CandidateFiles, key_points, paired_key_points
-from search.query.key_point_witness import KeyPointWitness, ReadAhead, query_parts
+from search.query.key_point_witness import KeyPointWitness, ReadAhead, query_parts, same_places
 from search.query.library_crops import LibraryNominees
 from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal, read_query_evidence
 from search.query.results import ImageQuery, RoiLike
@@ -169,6 +169,7 @@ class LocalVerifier:
                 self.read_ahead,
                 None if views is None else query_parts(evidence, views),
                 lambda i, row: self.files.read(i, paired_key_points, row)[0],
+                None if views is None else same_places(self.files.records, views),
             )
         return local
 
