@@ -16,7 +16,6 @@ import pytest
 from PIL import Image, ImageOps
 
 from search.descriptor import (
-    BEST_UNMATCHED,
     LOCAL_WITNESS_Z,
     MIN_INLIERS,
     NO_KEY_POINT_MATCH,
@@ -259,13 +258,14 @@ def test_without_a_key_point_match_a_lesser_copy_is_a_look_alike(
         decision = engine.library.descriptor().calibration.duplicate_threshold()
         hits = engine.search_image(root / "query.jpg", k=5)
     # every lesser copy refuted: the best copy, trusted by its vectors, is asked too (one
-    # filter over different photos puts them all past the decision), and refuted
-    assert found[0][1:] == (False, BEST_UNMATCHED), found
+    # filter over different photos puts them all past the decision); its layout holds the
+    # query's places (an edit of the same photo), so blind key points do not refute it
+    assert found[0][1:] == (True, None), found
     assert [f[1:] for f in found[1:]] == [(False, NO_KEY_POINT_MATCH)] * 2, found
     # their copy scores are under the decision (a threshold there leaves them out), their
     # vectors' past it
     lookalikes = [h for h in hits if h.lookalike]
-    assert len(lookalikes) == 3 and all(h.copy_score < decision for h in lookalikes), hits
+    assert len(lookalikes) == 2 and all(h.copy_score < decision for h in lookalikes), hits
     assert all(h.vector_score >= decision and h.vector_z >= 6 > h.z for h in lookalikes), hits
     with Library.open(settings) as library:  # as `imgsearch index --descriptor` records it
         library.set_descriptor(DescriptorConfig.parse("default,local=off"))
@@ -562,3 +562,30 @@ def test_a_copy_the_grey_band_confirmed_costs_the_witness_nothing(
     assert {Path(h.path).name for h in hits if h.duplicate} == copies, hits
     confirmed = [h.id for h in hits[1:] if h.key_points is not None]
     assert confirmed and all(spent.get(i, 0) == 0 for i in confirmed), (confirmed, spent)
+
+
+def test_the_best_copy_asked_last_is_refuted_only_where_its_places_are_not_the_querys(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The question the best copy is asked last (``spare``: past the budget of pairs) gets no
+    refutation where the image's layout holds the query's places (stripes or noise blind ORB
+    but keep them); another photo under one filter is refuted."""
+    from search.query.key_point_witness import WITNESS_PAIRS, KeyPointWitness
+    from search.query.local_evidence import LocalStats
+
+    monkeypatch.setattr("search.query.key_point_witness.key_points_match", lambda a, b: False)
+    photo = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[0]
+    features = local_features(Image.open(photo).convert("RGB"))
+    witness = KeyPointWitness(
+        lambda i, row: features,
+        lambda: features,
+        {},
+        LocalStats(),
+        threading.Lock(),
+        same_places=lambda image_id: image_id == 1,
+    )
+    witness.pairs = WITNESS_PAIRS  # the lesser copies spent the budget
+    assert witness(2, []) is None  # spent: cannot tell
+    assert witness(1, [], spare=True) is None  # its places are the query's: blind key points
+    witness.pairs = WITNESS_PAIRS
+    assert witness(2, [], spare=True) is False  # another photo: refuted
