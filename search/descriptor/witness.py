@@ -33,12 +33,13 @@ through one filter - halftones - flags many of them, and the budget ran out afte
 four). When every copy asked was refuted by the whole query's key points and none kept it,
 one of them past the decision with the best copy too, the best copy - trusted by its
 vectors so far, and not raised by a part of the query - is asked of the query's key points
-too, past the witness's budget of pairs
-(:data:`BEST_UNMATCHED`): one filter over different photos (sepia, sepia + noise) puts them
-past the decision with the query and with each other, and their best was the one look-alike
-left flagged. A copy that loses it is a look-alike, and says why (:class:`Decisions`). Measured
-in bench/README.md ("Lesser copies must match by key points", "Different photos through one
-filter").
+too, past the witness's budget of pairs (:data:`BEST_UNMATCHED`): one filter over different
+photos (sepia, sepia + noise) puts them past the decision with the query and with each
+other, and their best was the one look-alike left flagged (the engine's witness cannot tell
+where the best copy's layout holds the query's places: noise or stripes blind the key points
+of a true copy). A copy that loses it is a look-alike, and says why (:class:`Decisions`).
+Measured in bench/README.md ("Lesser copies must match by key points", "Different photos
+through one filter", "A query that only look-alikes settled").
 A witness that :class:`ReadsAhead` is told first which copies it will likely be asked about
 (its reads can then overlap the matching; the questions are the same). Then the other way
 round: a hit under the decision that two of the kept copies hold is asked whether it is a copy
@@ -265,7 +266,8 @@ def _witnessed_by_key_points(
         better = [0]  # positions in ``flagged`` of the copies that kept the decision
         refuted = False  # a better-scoring copy's key points matched none
         alike = False  # a copy refuted is past the decision with the best too (one filter?)
-        by_parts = evidenced.get(ids[int(flagged[0])]) is not None  # a part's, or refuted so
+        by_parts = evidenced.get(ids[int(flagged[0])]) is not None  # (or a refuted copy) raised
+        # by a part of the query
         matched: set[int] = set()  # parts whose key points matched a copy they raised
         for a in range(1, len(flagged)):
             p = int(flagged[a])

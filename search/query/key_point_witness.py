@@ -171,8 +171,7 @@ class KeyPointWitness:
             return self.query_features()
         return self.part_features(part) if self.part_features is not None else None
 
-    def _spent_all(self, pairs: int = WITNESS_PAIRS) -> bool:  # checked before any file is
-        # read or pair matched
+    def _spent_all(self, pairs: int = WITNESS_PAIRS) -> bool:  # before a file read or a pair
         return self.pairs >= pairs or time.perf_counter() - self.started > VERIFY_BUDGET_S
 
     def _paired_at_hand(self) -> Container[int]:
