@@ -116,6 +116,7 @@ _SOURCES: dict[str, str] = {
     "whitening_from_edits": "search.descriptor.whitening",
     "LocalCheck": "search.descriptor.rerank",
     "MoreViews": "search.descriptor.rerank",
+    "Nominated": "search.descriptor.rerank",
     "QueryParts": "search.descriptor.regional",
     "QueryRegions": "search.descriptor.rerank",
 }
@@ -165,6 +166,7 @@ __all__ = [
     "LocalFeatures",
     "LocalWitness",
     "MoreViews",
+    "Nominated",
     "Placement",
     "PreparedImage",
     "QueryParts",
@@ -303,6 +305,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         CANDIDATES_PER_VIEW,
         LocalCheck,
         MoreViews,
+        Nominated,
         QueryRegions,
         QueryScorer,
         ScoredHit,

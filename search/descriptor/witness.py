@@ -155,8 +155,8 @@ def duplicate_decisions(
         return None
     decision = cal.duplicate_threshold()
     out = Decisions(np.asarray(copy) >= decision)
-    for p, image_id in enumerate(ids):
-        if refuted and image_id in refuted and out.duplicate[p]:
+    for p, image_id in enumerate(ids) if refuted else ():
+        if image_id in refuted and out.duplicate[p]:
             out.duplicate[p] = False
             out.lookalike[p] = refuted[image_id]
     flagged = np.flatnonzero(out.duplicate)

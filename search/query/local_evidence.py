@@ -4,7 +4,7 @@ the query's own evidence read once, the callbacks the scorer asks, and running t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -16,6 +16,7 @@ from search.descriptor import (
     LocalCheck,
     LocalFeatures,
     LocalWitness,
+    Nominated,
     QueryPixels,
     ScoredHit,
     VerifyUnavailableError,
@@ -56,7 +57,7 @@ class QueryLocal:
 
     check: LocalCheck | None
     witness: LocalWitness | None
-    nominated: Callable[[Collection[int]], Sequence[int]] | None = None
+    nominated: Nominated | None = None
     rows: dict[int, StoredImage] = field(default_factory=dict)  # read by the search already
     confirmed: dict[int, int] = field(default_factory=dict)
     by_pixels: dict[int, float] = field(default_factory=dict)
@@ -65,7 +66,7 @@ class QueryLocal:
 
     def callbacks(
         self,
-    ) -> tuple[LocalCheck | None, LocalWitness | None, Callable[[], Sequence[int]] | None]:
+    ) -> tuple[LocalCheck | None, LocalWitness | None, Nominated | None]:
         """``(check, witness, nominated)``, as :meth:`QueryScorer.search` takes them."""
         return self.check, self.witness, self.nominated
 
