@@ -6,11 +6,11 @@ decision.
 
 The copies it will be asked about are known before the first question
 (:func:`search.descriptor.witness.duplicate_decisions` tells it: ``ahead``); their key points
-are read on a second thread meanwhile (:class:`ReadAhead`: a file's read and sha256, its kept
-entry or, met for the first time, its decode and ORB), while this one makes the query's own
-and matches the pairs already read. The same pairs are matched, in the same order; at most
-:data:`WITNESS_PAIRS` files are read ahead, before the budget counts, and those not started
-when the query ends are dropped (bench/README.md, "Eighth round")."""
+are read on other threads meanwhile (:class:`ReadAhead`: a file's read and sha256, its kept
+entry or, met for the first time, its decode and ORB; two files side by side), while this one
+makes the query's own and matches the pairs already read. The same pairs are matched, in
+the same order; at most :data:`WITNESS_PAIRS` files are read ahead, before the budget counts,
+and those not started when the query ends are dropped (bench/README.md, "Eighth round")."""
 
 from __future__ import annotations
 
@@ -32,14 +32,17 @@ from search.query.records import LibraryRecords
 from search.store import StoredImage
 
 WITNESS_PAIRS = 12  # pairs matched per query at most
+#: files read ahead side by side (a query's thread waits for them and matches: the slowest
+#: uploads of bench/http.py met 9 large PNGs for the first time, 40-80 ms each on one thread)
+READ_AHEAD_THREADS = 2
 
 # (image id, its row when already read) -> its key points (None: gone, changed, unreadable)
 StoredFeatures = Callable[[int, StoredImage | None], LocalFeatures | None]
 
 
 class ReadAhead:
-    """One thread, shared by an engine's queries, that reads candidates' key points ahead of
-    their witness (``close`` drops what is queued)."""
+    """:data:`READ_AHEAD_THREADS` threads, shared by an engine's queries, that read candidates'
+    key points ahead of their witness, in the order asked (``close`` drops what is queued)."""
 
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
@@ -48,7 +51,9 @@ class ReadAhead:
     def submit(self, read: Callable[[], LocalFeatures | None]) -> Future[LocalFeatures | None]:
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix="imgsearch-witness")
+                self._pool = ThreadPoolExecutor(
+                    READ_AHEAD_THREADS, thread_name_prefix="imgsearch-witness"
+                )
             return self._pool.submit(read)
 
     def close(self) -> None:
@@ -189,7 +194,7 @@ class KeyPointWitness:
         if image_id in self._got:
             return self._got[image_id]
         read = self.pending.pop(image_id, None)
-        if read is not None and not read.cancel():  # started (or done) on the other thread
+        if read is not None and not read.cancel():  # started (or done) on another thread
             found = read.result()
         else:
             found = self.features(image_id, self.rows.get(image_id))
