@@ -214,3 +214,22 @@ def test_an_offline_evaluation_with_crops_says_to_use_a_library(tmp_path: Path, 
     assert "crops are measured through a library: --descriptor 'library,default,crops=on'" in (
         said.stderr
     )
+
+
+def test_the_querys_own_crops_take_no_nominees_place() -> None:
+    """Searching with a library file, its own stored crops (cut from the query itself) match
+    it best; they do not take one of the CROPS_NOMINATED places: the next best images do."""
+    from search.query.library_crops import CROPS_NOMINATED
+
+    records = _Records()
+    records.images = 4
+    crops = LibraryCrops(records)  # type: ignore[arg-type]
+    index = crops.index(_Space(), (1, None))  # type: ignore[arg-type]
+    assert index is not None
+    rows = _Space.transform(index.index.reconstruct_n(0, index.index.ntotal))
+    own = int(index.ids[0])
+    query = rows[0] + 0.01 * rows[len(CROP_REGIONS)]  # its own first crop, nearly
+    found = crops.nominees(_Space(), query, (1, None))  # type: ignore[arg-type]
+    assert CROPS_NOMINATED == 2 and found[0] == own and len(found) == 2
+    without = crops.nominees(_Space(), query, (1, None), own={own})  # type: ignore[arg-type]
+    assert own not in without and len(without) == 2 and without[0] == found[1]

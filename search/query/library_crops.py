@@ -50,14 +50,22 @@ class LibraryCrops:
         self._refreshing: threading.Thread | None = None
 
     def nominees(
-        self, descriptor: Descriptor, upright: np.ndarray, state: LibraryState
+        self,
+        descriptor: Descriptor,
+        upright: np.ndarray,
+        state: LibraryState,
+        own: Collection[int] = (),
     ) -> list[int]:
         """Ids of the stored images whose crops match the query's ``upright`` raw unit
-        embedding best (module doc); [] for a library without crops or too large."""
+        embedding best (module doc), but ``own`` (the query's own image: its crops are cut
+        from the query itself and would take a nominee's place); [] for a library without
+        crops or too large."""
         index = self.index(descriptor, state)
         if index is None:
             return []
-        return index.nominees(descriptor.transform(upright[None])[0], CROPS_NOMINATED)
+        row = descriptor.transform(upright[None])[0]
+        found = index.nominees(row, CROPS_NOMINATED + len(own))
+        return [i for i in found if i not in own][:CROPS_NOMINATED]
 
     def index(self, descriptor: Descriptor, state: LibraryState) -> CropIndex | None:
         """The crop index in ``descriptor``'s space of the library ``state`` (generation,
@@ -135,7 +143,8 @@ class LibraryNominees:
         def nominated(own: Collection[int] = ()) -> list[int]:
             found = self.by_layout(views.layout, state[0], own)
             if descriptor.config.crops and len(views.embeddings):
-                local.cropped = self.crops.nominees(descriptor, views.embeddings[0], state)
+                upright = views.embeddings[0]
+                local.cropped = self.crops.nominees(descriptor, upright, state, own)
                 found += [i for i in local.cropped if i not in found]
             return found
 
