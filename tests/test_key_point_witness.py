@@ -438,7 +438,8 @@ def test_the_witness_reads_the_copies_it_will_be_asked_about_ahead() -> None:
     read where asked; what is never asked is dropped when the query ends."""
     import threading
 
-    from search.query.key_point_witness import READ_AHEAD_THREADS, KeyPointWitness, ReadAhead
+    from search.query.candidate_files import READ_AHEAD_THREADS, ReadAhead
+    from search.query.key_point_witness import KeyPointWitness
     from search.query.local_evidence import LocalStats
 
     reads: list[tuple[int, str]] = []
@@ -592,3 +593,51 @@ def test_the_best_copy_asked_last_is_refuted_only_where_its_places_are_not_the_q
     assert witness(1, [], spare=True) is None  # its places are the query's: blind key points
     witness.pairs = WITNESS_PAIRS
     assert witness(2, [], spare=True) is False  # another photo: refuted
+
+
+def test_the_checks_read_their_candidates_files_side_by_side_in_order() -> None:
+    """search.query.candidate_files.CandidateFiles.read_in_order (the grey-band check's
+    reads): each file once, given back in the order asked, the ones after the first read on
+    the read-ahead threads while the first is read here; a caller that stops early leaves
+    the files it never asked for unread (dropped when not started)."""
+    import threading
+
+    from search.query.candidate_files import CandidateFiles, ReadAhead
+
+    reads: list[tuple[int, str]] = []
+    both = threading.Barrier(2, timeout=10)  # the first two files are read at the same time
+    gate = threading.Event()
+
+    class Files(CandidateFiles):
+        def __init__(self) -> None:  # no library: only read() is replaced
+            pass
+
+        def read(self, image_id, make, known=None):  # type: ignore[no-untyped-def, override]
+            reads.append((image_id, threading.current_thread().name))
+            if image_id in (1, 2):
+                both.wait()
+            return make(image_id), True
+
+    ahead = ReadAhead()
+    try:
+        files = Files()
+        found = [x for x, _fresh in files.read_in_order([1, 2, 3], lambda i: i * 10, ahead)]
+        assert found == [10, 20, 30] and sorted(i for i, _t in reads) == [1, 2, 3]
+        here = threading.current_thread().name
+        assert dict(reads)[1] == here and dict(reads)[2] != here
+
+        reads.clear()
+        gate.clear()
+        held = ahead.submit(lambda: gate.wait(10))  # one reader busy
+        other = ahead.submit(lambda: gate.wait(10))  # the other too: 5-7 wait in the queue
+        order = files.read_in_order([4, 5, 6, 7], lambda i: i, ahead)
+        assert next(order) == (4, True)
+        order.close()  # the caller stops: 5, 6, 7 never read
+        gate.set()
+        held.result(), other.result()
+        for _ in range(2):
+            ahead.submit(lambda: None).result()
+        assert [i for i, _t in reads] == [4]
+    finally:
+        gate.set()
+        ahead.close()

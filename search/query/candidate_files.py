@@ -14,7 +14,10 @@ content, not once per process).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
 
 from models import ImgsearchError, is_video_file, load_image
@@ -29,6 +32,9 @@ log = logging.getLogger(__name__)
 
 FEATURE_CACHE = 1024  # candidates' features and thumbnails kept (~40-64 kB each)
 LOCAL_MAX_BYTES = 64 << 20  # a candidate file larger than this is not read for a query
+#: files read ahead side by side (a query's thread waits for them and matches: the slowest
+#: uploads of bench/http.py met 9 large PNGs for the first time, 40-80 ms each on one thread)
+READ_AHEAD_THREADS = 2
 T = TypeVar("T")
 Make = Callable[[bytes, "int | None"], T]  # (file bytes, max pixels) -> evidence
 
@@ -47,6 +53,29 @@ def paired_key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
 
 #: the makers whose results are kept on disk too: whether they are mirrored
 KEPT_ON_DISK: dict[Callable[..., Any], bool] = {key_points: False, paired_key_points: True}
+
+
+class ReadAhead:
+    """:data:`READ_AHEAD_THREADS` threads, shared by an engine's queries, that read candidates'
+    files ahead of their checks, in the order asked (``close`` drops what is queued)."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, read: Callable[[], T]) -> Future[T]:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    READ_AHEAD_THREADS, thread_name_prefix="imgsearch-witness"
+                )
+            return self._pool.submit(read)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 class CandidateFiles:
@@ -97,3 +126,20 @@ class CandidateFiles:
                 kept.put(sha, found)
         self._cache.put(key, found)
         return found, True
+
+    def read_in_order(
+        self, image_ids: Sequence[int], make: Make[T], ahead: ReadAhead
+    ) -> Iterator[tuple[T | None, bool]]:
+        """:meth:`read` of each of ``image_ids`` in turn, the files after the first read on
+        ``ahead``'s threads meanwhile (one started there is awaited, one not started yet is
+        read here); those never asked for (the caller stops early) are dropped on ``close``."""
+        futures = [ahead.submit(partial(self.read, i, make)) for i in image_ids[1:]]
+        try:
+            for image_id, future in zip(image_ids, [None, *futures][: len(image_ids)], strict=True):
+                if future is not None and not future.cancel():  # started: awaited
+                    yield future.result()
+                else:
+                    yield self.read(image_id, make)
+        finally:
+            for future in futures:
+                future.cancel()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Container, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from models.views import ViewSet
 from search.descriptor import (
@@ -27,40 +27,15 @@ from search.descriptor import (
     key_points_match,
     layout_correlations,
 )
+from search.query.candidate_files import ReadAhead
 from search.query.local_evidence import LocalStats, QueryEvidence
 from search.query.records import LibraryRecords
 from search.store import StoredImage
 
 WITNESS_PAIRS = 12  # pairs matched per query at most
-#: files read ahead side by side (a query's thread waits for them and matches: the slowest
-#: uploads of bench/http.py met 9 large PNGs for the first time, 40-80 ms each on one thread)
-READ_AHEAD_THREADS = 2
 
 # (image id, its row when already read) -> its key points (None: gone, changed, unreadable)
 StoredFeatures = Callable[[int, StoredImage | None], LocalFeatures | None]
-
-
-class ReadAhead:
-    """:data:`READ_AHEAD_THREADS` threads, shared by an engine's queries, that read candidates'
-    key points ahead of their witness, in the order asked (``close`` drops what is queued)."""
-
-    def __init__(self) -> None:
-        self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
-
-    def submit(self, read: Callable[[], LocalFeatures | None]) -> Future[LocalFeatures | None]:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    READ_AHEAD_THREADS, thread_name_prefix="imgsearch-witness"
-                )
-            return self._pool.submit(read)
-
-    def close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
 
 
 class KeyPointWitness:

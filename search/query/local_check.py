@@ -36,22 +36,20 @@ a duotone's tones can turn over while its edges keep their corners).
 
 With ``crops=on`` the two images whose stored crops (:mod:`models.crops`) match the query's
 upright view best join the candidates and are checked the same way
-(:mod:`search.query.library_crops`): crops of a photo its whole vector ranks under
-look-alikes.
+(:mod:`search.query.library_crops`): crops of a photo its whole vector ranks low.
 
 Where another ranking of the candidates puts a different one first than the descriptor -
 the plain embedding's cosine (one read of their raw vectors), the layout's rank correlation -
 that candidate is checked too (:mod:`search.descriptor.second_opinion`: occluded, scribbled,
 posterised copies).
 
-The best matches of a query's tiles (:mod:`search.descriptor.regional`: a collage's cells and
-quarters) are checked by the key points of the tile that matched each.
+The best matches of a query's tiles (:mod:`search.descriptor.regional`: a collage's cells,
+its quarters) are checked by the key points of the tile that matched each.
 
-All of them decode the query once, at up to 1024 px, when first asked.
-
-Candidates' features and thumbnails are kept per image id and file state (size, mtime) in a
-bounded LRU cache (:mod:`search.query.candidate_files`). Without OpenCV the key points are
-skipped and a warning says how to install it, once per engine; a search never fails for it.
+All of them decode the query once, at up to 1024 px, when first asked; the candidates'
+files are read two side by side (:class:`search.query.candidate_files.ReadAhead`), their
+features and thumbnails kept per image id and file state in a bounded LRU cache. Without
+OpenCV the key points are skipped (a warning, once per engine); a search never fails for it.
 """
 
 from __future__ import annotations
@@ -61,6 +59,7 @@ import threading
 import time
 from collections import ChainMap
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from typing import Any
 
 import numpy as np
@@ -93,8 +92,8 @@ from search.descriptor import (
     verified_copy_score,
     verified_floor,
 )
-from search.query.candidate_files import CandidateFiles, key_points, paired_key_points
-from search.query.key_point_witness import KeyPointWitness, ReadAhead, query_parts, same_places
+from search.query.candidate_files import CandidateFiles, ReadAhead, key_points, paired_key_points
+from search.query.key_point_witness import KeyPointWitness, query_parts, same_places
 from search.query.library_crops import LibraryNominees
 from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal, read_query_evidence
 from search.query.results import ImageQuery, RoiLike
@@ -114,7 +113,7 @@ class LocalVerifier:
         self.stats = LocalStats()
         self._lock = threading.Lock()  # the stats
         self._warned = False
-        self.read_ahead = ReadAhead()  # the witness's candidates' key points
+        self.read_ahead = ReadAhead()  # candidates' files, read while others are matched
 
     def close(self) -> None:
         """Reads ahead not started are dropped; a read of the crops in progress ends first."""
@@ -221,19 +220,21 @@ class LocalVerifier:
                 """Raise ``out`` at the ``positions`` that ``scored(position, own score, what
                 ``read`` made of the candidate's file)`` confirms; the evidence goes to
                 ``explained``."""
-                for n in positions:
-                    if time.perf_counter() - started > VERIFY_BUDGET_S:
-                        break
-                    theirs, fresh = self.files.read(int(ids[n]), read)
-                    done["read"] += fresh
-                    if theirs is None:
-                        continue
-                    done[kind] += 1
-                    evidence_of, raised = scored(n, float(out[n]), theirs)
-                    if raised > out[n]:
-                        explained[int(ids[n])] = evidence_of
-                        done["raised"] += 1
-                    out[n] = raised
+                image_ids = [int(ids[n]) for n in positions]
+                with closing(self.files.read_in_order(image_ids, read, self.read_ahead)) as reads:
+                    for n in positions:
+                        if time.perf_counter() - started > VERIFY_BUDGET_S:
+                            break
+                        theirs, fresh = next(reads)
+                        done["read"] += fresh
+                        if theirs is None:
+                            continue
+                        done[kind] += 1
+                        evidence_of, raised = scored(n, float(out[n]), theirs)
+                        if raised > out[n]:
+                            explained[int(ids[n])] = evidence_of
+                            done["raised"] += 1
+                        out[n] = raised
 
             if query.pixels is not None:
                 mine = query.pixels
