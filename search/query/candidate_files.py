@@ -67,7 +67,7 @@ class ReadAhead:
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(
-                    READ_AHEAD_THREADS, thread_name_prefix="imgsearch-witness"
+                    READ_AHEAD_THREADS, thread_name_prefix="imgsearch-read-ahead"
                 )
             return self._pool.submit(read)
 
