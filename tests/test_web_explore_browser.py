@@ -230,7 +230,7 @@ def test_the_map_draws_again_when_the_library_changed_before_its_clusters(
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMGSEARCH_")}
     with serving(command, REPO, {**env, "PYTHONPATH": str(REPO)}) as served:
         driver.get(served.url + "/map")
-        wait(driver, lambda d: d.execute_script("return window.imgsearchMap.count()") == 6)
+        wait(driver, lambda d: d.execute_script("return window.imgsearchMap?.count()") == 6)
         driver.execute_script(GATE)  # before the first poll (2 s after the map)
         drawn = set(driver.execute_script(MAP_IDS))
         # one photo removed and another added: the same count, other images
@@ -264,7 +264,7 @@ def test_pointing_at_a_deleted_file_on_the_map_says_file_missing(
         gone = listed[0]
         Path(gone["path"]).unlink()
         driver.get(served.url + "/map")
-        wait(driver, lambda d: d.execute_script("return window.imgsearchMap.count()") == 4)
+        wait(driver, lambda d: d.execute_script("return window.imgsearchMap?.count()") == 4)
         point = driver.execute_script(
             "const m = window.imgsearchMap; return [...Array(m.count()).keys()]"
             ".map(m.screenPoint).find((p) => p.id === arguments[0]);",
