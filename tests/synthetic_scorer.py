@@ -48,13 +48,15 @@ def synthetic_scorer(
     candidates: int = 10,
     whitened: bool = True,
     uniform: Collection[int] = (),
+    sd: float | None = None,
 ) -> QueryScorer:
     """A scorer of the stored rows ``library`` [n, dim] (image id = row number), in an
     identity-whitened space or, with ``whitened`` off, the plain one; the images ``uniform``
-    are almost one flat tone (:attr:`StoredImage.uniform`)."""
+    are almost one flat tone (:attr:`StoredImage.uniform`); ``sd``: the duplicate z's spread
+    when it is not the robust z's (``spread``)."""
     dim = library.shape[1]
     identity = Whitening(np.zeros(dim, np.float32), np.eye(dim, dtype=np.float32), 1, 1)
-    calibration = Calibration(0.0, spread, 0.0, spread)
+    calibration = Calibration(0.0, spread, 0.0, sd or spread)
     descriptor = Descriptor(config, identity if whitened else None, calibration=calibration)
 
     def neighbours(rows: np.ndarray, k: int) -> np.ndarray:

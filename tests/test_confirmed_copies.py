@@ -86,3 +86,37 @@ def test_a_confirmed_original_outranks_a_look_alike_past_the_decision(
         unasked = engine.local.for_query(plain, data, None, views)
         assert unasked.check(ids, copy)[1] == pytest.approx(0.66)  # type: ignore[misc]
         assert not unasked.confirmed
+
+
+@pytest.mark.slow
+def test_the_check_asked_of_chained_candidates_checks_those_alone_and_once(
+    data_dir: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    """``check(ids, copy, chained=positions)``, as the scorer asks it for the candidates the
+    duplicate graph raised into the grey band: only those are matched with the query's key
+    points (not the rest of the grey band, no layout nominees), and one the check met
+    already is not matched again."""
+    pytest.importorskip("cv2")
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:12]
+    photo_library(photos, tmp_path, models_dir)
+    settings, col = make_settings(tmp_path / "lib", models_dir), tmp_path / "photos"
+    query = tmp_path / "crop.jpg"
+    with Image.open(col / photos[3].name) as im:
+        w, h = im.size
+        im.crop((w // 5, h // 5, w - w // 10, h - h // 8)).save(query, quality=88)
+
+    with SearchEngine.open(settings) as engine:
+        original = engine.records.image_id_for(col / photos[3].name)
+        other = engine.records.image_id_for(col / photos[7].name)
+        config = engine.library.searchable().descriptor.config
+        views, data = engine.embed_views(query)
+        ids, copy = [other, original], np.array([0.66, 0.45], np.float32)  # both in the band
+        whitened = _whitened(config)
+        local = engine.local.for_query(whitened, data, None, views)
+        raised = local.check(ids, copy, chained=[1])  # type: ignore[misc]
+        assert set(local.confirmed) == {original} and local.checked == {original}
+        assert raised[1] >= whitened.firm_score() and raised[0] == pytest.approx(0.66)
+        matched = engine.local.stats.checked
+        again = local.check(ids, copy, chained=[1])  # type: ignore[misc]
+        assert engine.local.stats.checked == matched  # met already: not matched again
+        assert again[1] == pytest.approx(0.45)

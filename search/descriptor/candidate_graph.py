@@ -24,6 +24,8 @@ class CandidateGraph:
     _prepare: Callable[..., dict[int, PreparedImage]]  # QueryScorer's: prepared images of ids
     _copy: Callable[..., np.ndarray]  # QueryScorer's: copy scores of ids
     _rows: Callable[..., tuple[np.ndarray, np.ndarray]]  # QueryScorer's: ids' rows, owners
+    checked_locally: bool | None  # QueryScorer's: whether the query was in doubt
+    local: Callable[..., np.ndarray] | None  # QueryScorer's: the local check, if any
 
     def _join(
         self,
@@ -83,3 +85,19 @@ class CandidateGraph:
             reached = np.where(chained > out, np.maximum(reached, hub_copy[h]), reached)
             out = np.maximum(out, chained)
         return out, ids, reached
+
+    def _chain_checked(
+        self, copy: np.ndarray, ids: list[int], reached: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(copy, reached)`` of :meth:`_expand` with the candidates that the duplicate graph
+        raised into the grey band checked by the query's key points too, when the query was
+        checked locally (in doubt): a copy of the copy the check confirmed - the original of a
+        crop confirmed by another crop of it - is raised through it to its chained score only,
+        under the decision, though its key points match the query's as well."""
+        if not self.checked_locally or self.local is None:
+            return copy, reached
+        chained = np.flatnonzero(reached > copy)  # raised through a sure copy
+        if not len(chained):
+            return copy, reached
+        checked = np.asarray(self.local(ids, copy, chained=chained.tolist()), np.float32)
+        return checked, np.where(checked > copy, checked, reached)

@@ -242,6 +242,7 @@ class QueryScorer(RegionalEvidence, CandidateGraph):
         if not ids:
             return []
         self.checked_locally = None if local is None else not self.settled(copy, firm=True)
+        self.local = local  # the chain's grey band is checked too (a query checked locally)
         start = copy, ids  # what the local evidence starts from, a second time if need be
         if self.checked_locally:
             copy, ids = self._checked(local, nominated, query, copy, ids, images, exclude)
@@ -302,6 +303,7 @@ class QueryScorer(RegionalEvidence, CandidateGraph):
         reached = None  # the tier's chained copies (Descriptor.copy_tier)
         if d.config.expand and d.calibration is not None:
             copy, ids, reached = self._expand(query, copy, ids, images, exclude)
+            copy, reached = self._chain_checked(copy, ids, reached)
         label_sim = None
         if d.config.labels:
             label_sim = label_similarities(labels, [images[i].unit_labels for i in ids])

@@ -194,17 +194,27 @@ class LocalVerifier:
             copy: np.ndarray,
             tiles: Sequence[tuple[int, int]] = (),
             tiles_only: bool = False,  # a settled collage: its other pictures' cells alone
+            chained: Sequence[int] = (),  # ... or the grey band's among these positions alone
         ) -> np.ndarray:
             out = np.array(copy, np.float32, copy=True)
-            by_pixels = pixel_candidates(out, calibration) if small and not tiles_only else []
+            only = tiles_only or bool(len(chained))
+            by_pixels = pixel_candidates(out, calibration) if small and not only else []
             by_layout, by_window, by_second, rho = (
-                ([], [], [], {}) if tiles_only else self._nominees(views, ids, out, calibration)
+                ([], [], [], {}) if only else self._nominees(views, ids, out, calibration)
             )
             at = {int(i): n for n, i in enumerate(ids)}
             by_tile = [(at[int(i)], 1.0) for i, _ in tiles if int(i) in at]
-            by_crop = [] if tiles_only else [(at[i], 1.0) for i in local.cropped if i in at]
+            by_crop = [] if only else [(at[i], 1.0) for i in local.cropped if i in at]
             nominees = by_layout + by_window + by_tile + by_second + by_crop
-            if not by_pixels and not nominees and not grey_band(out, calibration, VERIFY_CHECKED):
+            raised = {int(n) for n in chained if int(ids[n]) not in local.checked}
+
+            def in_band() -> list[int]:  # among ``chained`` (not met by the check yet) if given
+                if not len(chained):
+                    return grey_band(out, calibration, VERIFY_CHECKED)
+                band = grey_band(out, calibration, len(out))
+                return [n for n in band if n in raised][:VERIFY_CHECKED]
+
+            if not by_pixels and not nominees and not in_band():
                 return out
             started = time.perf_counter()
             query = evidence()
@@ -259,9 +269,10 @@ class LocalVerifier:
 
                     return by_inliers
 
-                chosen = [] if tiles_only else grey_band(out, calibration, VERIFY_CHECKED)
+                chosen = [] if tiles_only else in_band()
                 check_with = inliers_of(query.features, query.at_crop_scale, query.denser)
                 confirm(chosen, "key points", key_points, check_with, local.confirmed)
+                local.checked.update(int(ids[n]) for n in chosen)
                 floor = verified_floor(calibration)
                 # a tile's nominee by the key points of that tile (a collage's photo is too
                 # small among the whole query's key points); the whole query's follow below
@@ -276,7 +287,7 @@ class LocalVerifier:
                         confirm([n], "key points", key_points, by_part, local.confirmed)
                         if out[n] >= floor:
                             local.parts[int(image_id)] = part
-                left = [] if tiles_only else [(n, rho) for n, rho in nominees if out[n] < floor]
+                left = [] if only else [(n, rho) for n, rho in nominees if out[n] < floor]
                 upright, inverted = nominees_to_check(left, chosen)
                 layouts = {n for n, _ in by_layout}  # their checks first, window's and tiles' last
                 crops = [n for n in upright if n not in layouts]
@@ -294,7 +305,7 @@ class LocalVerifier:
             with self._lock:
                 s = self.stats
                 s.queries, s.checked, s.files_read = (
-                    s.queries + 1,
+                    s.queries + (not len(chained)),  # (a second call for the same query)
                     s.checked + done["key points"],
                     s.files_read + done["read"],
                 )

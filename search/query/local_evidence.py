@@ -63,6 +63,7 @@ class QueryLocal:
     by_pixels: dict[int, float] = field(default_factory=dict)
     parts: dict[int, int] = field(default_factory=dict)  # id -> the query's tile confirmed
     cropped: list[int] = field(default_factory=list)  # ids its crops nominated (crops=on)
+    checked: set[int] = field(default_factory=set)  # ids the whole query's key points met
 
     def callbacks(
         self,
