@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from search.descriptor import DescriptorConfig
+from search.descriptor.candidate_graph import CandidateGraph
 from tests.synthetic_scorer import synthetic_scorer, unit_vector
 
 DIM = 16
@@ -28,8 +29,9 @@ def _library() -> np.ndarray:
     return np.stack([crop, original, *fillers])
 
 
-def _search(original_matches: bool) -> tuple[dict[int, tuple[float, bool]], list[list[int]]]:
-    """The hits (id -> copy score, duplicate) and the ids of each chained check asked."""
+def _search(original_matches: bool) -> tuple[dict[int, tuple[float, bool, float]], list[list[int]]]:
+    """The hits (id -> copy score, duplicate, rank score) and the ids of each chained check
+    asked."""
     config = DescriptorConfig(rotations=1, frames=False, labels=0.0, expand=1, regions=False)
     scorer = synthetic_scorer(_library(), config, SPREAD, candidates=4, sd=SD)
     chained_asked: list[list[int]] = []
@@ -46,17 +48,41 @@ def _search(original_matches: bool) -> tuple[dict[int, tuple[float, bool]], list
 
     query = unit_vector(DIM, (0, 1.0))[None]
     hits = scorer.search(query, [], k=4, local=check)
-    return {h.id: (np.float32(h.copy), bool(h.duplicate)) for h in hits}, chained_asked
+    return {h.id: (np.float32(h.copy), bool(h.duplicate), h.rank) for h in hits}, chained_asked
 
 
 def test_the_original_of_a_confirmed_crop_is_checked_by_the_querys_key_points() -> None:
     hits, asked = _search(original_matches=True)
     assert asked == [[ORIGINAL]]  # raised by the graph, then asked once
-    assert hits[CROP] == hits[ORIGINAL] == (np.float32(0.9), True)
+    assert hits[CROP][:2] == hits[ORIGINAL][:2] == (np.float32(0.9), True)
 
 
 def test_a_chained_image_whose_key_points_do_not_match_keeps_its_chained_score() -> None:
     hits, asked = _search(original_matches=False)
     assert asked == [[ORIGINAL]]
-    copy, duplicate = hits[ORIGINAL]
+    copy, duplicate, _rank = hits[ORIGINAL]
     assert 0.3 < copy < 0.48 and not duplicate  # through the crop, under the decision
+
+
+def test_a_score_the_check_gives_back_unraised_keeps_its_copy_tier() -> None:
+    """The check gives its scores back as float32: a chained score it did not raise, rounded
+    up (0.608076133 -> 0.608076155), once read as raised and took the image out of the tier
+    of the copy it was reached through (found on scenes-450: an original ranked 5th instead of
+    2nd). Only a score the check raised replaces the chained one and its tier."""
+    graph = CandidateGraph()
+    graph.checked_locally = True
+    copy = np.array([0.608076133131981, 0.30], np.float64)  # (float32 rounds the first up)
+    reached = np.array([0.6122399568557739, 0.30])
+    assert np.float32(copy[0]) > copy[0]
+
+    def check(ids, scores, chained=()):  # type: ignore[no-untyped-def]
+        out = np.array(scores, np.float32)  # as the engine's check: nothing matched
+        return out
+
+    graph.local = check
+    kept, tier = graph._chain_checked(copy, [7, 8], reached)
+    assert kept.tolist() == copy.tolist() and tier.tolist() == reached.tolist()
+
+    graph.local = lambda ids, scores, chained=(): np.array([0.9, 0.3], np.float32)  # matched
+    kept, tier = graph._chain_checked(copy, [7, 8], reached)
+    assert kept[0] == tier[0] == np.float32(0.9) and kept[1] == 0.30

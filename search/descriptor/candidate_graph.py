@@ -100,4 +100,5 @@ class CandidateGraph:
         if not len(chained):
             return copy, reached
         checked = np.asarray(self.local(ids, copy, chained=chained.tolist()), np.float32)
-        return checked, np.where(checked > copy, checked, reached)
+        raised = checked > np.asarray(copy, np.float32)  # (the check's scores are float32)
+        return np.where(raised, checked, copy), np.where(raised, checked, reached)
