@@ -7,12 +7,15 @@ original second at 6.5 with 29 inliers)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from models.views import ViewSet
 from search.descriptor import (
     MIN_INLIERS,
     WITNESS_Z,
@@ -59,20 +62,8 @@ def test_a_confirmed_original_outranks_a_look_alike_past_the_decision(
 ) -> None:
     """Through a real library's key points: a crop of a photo whose candidates a whitened
     space could score look-alike 0.72, original 0.66 (both past the decision, neither firm)."""
-    pytest.importorskip("cv2")
-    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:12]
-    photo_library(photos, tmp_path, models_dir)
-    settings, col = make_settings(tmp_path / "lib", models_dir), tmp_path / "photos"
-    query = tmp_path / "crop.jpg"
-    with Image.open(col / photos[3].name) as im:
-        w, h = im.size
-        im.crop((w // 5, h // 5, w - w // 10, h - h // 8)).save(query, quality=88)
-
-    with SearchEngine.open(settings) as engine:
-        original = engine.records.image_id_for(col / photos[3].name)
-        other = engine.records.image_id_for(col / photos[7].name)
-        config = engine.library.searchable().descriptor.config
-        views, data = engine.embed_views(query)
+    with _crop_of_a_library_photo(data_dir, models_dir, tmp_path) as found:
+        engine, original, other, config, views, data = found
         ids, copy = [other, original], np.array([0.72, 0.66], np.float32)
 
         whitened = _whitened(config)
@@ -96,20 +87,8 @@ def test_the_check_asked_of_chained_candidates_checks_those_alone_and_once(
     duplicate graph raised into the grey band: only those are matched with the query's key
     points (not the rest of the grey band, no layout nominees), and one the check met
     already is not matched again."""
-    pytest.importorskip("cv2")
-    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:12]
-    photo_library(photos, tmp_path, models_dir)
-    settings, col = make_settings(tmp_path / "lib", models_dir), tmp_path / "photos"
-    query = tmp_path / "crop.jpg"
-    with Image.open(col / photos[3].name) as im:
-        w, h = im.size
-        im.crop((w // 5, h // 5, w - w // 10, h - h // 8)).save(query, quality=88)
-
-    with SearchEngine.open(settings) as engine:
-        original = engine.records.image_id_for(col / photos[3].name)
-        other = engine.records.image_id_for(col / photos[7].name)
-        config = engine.library.searchable().descriptor.config
-        views, data = engine.embed_views(query)
+    with _crop_of_a_library_photo(data_dir, models_dir, tmp_path) as found:
+        engine, original, other, config, views, data = found
         ids, copy = [other, original], np.array([0.66, 0.45], np.float32)  # both in the band
         whitened = _whitened(config)
         local = engine.local.for_query(whitened, data, None, views)
@@ -120,3 +99,26 @@ def test_the_check_asked_of_chained_candidates_checks_those_alone_and_once(
         again = local.check(ids, copy, chained=[1])  # type: ignore[misc]
         assert engine.local.stats.checked == matched  # met already: not matched again
         assert again[1] == pytest.approx(0.45)
+
+
+@contextmanager
+def _crop_of_a_library_photo(
+    data_dir: Path, models_dir: Path, tmp_path: Path
+) -> Iterator[tuple[SearchEngine, int, int, DescriptorConfig, ViewSet, object]]:
+    """A library of 12 hymenoptera photos, a crop of the fourth (not indexed) as a query:
+    the engine, the fourth's id, the eighth's (another photo), the library's descriptor
+    configuration, and the query's views and data."""
+    pytest.importorskip("cv2")
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:12]
+    photo_library(photos, tmp_path, models_dir)
+    settings, col = make_settings(tmp_path / "lib", models_dir), tmp_path / "photos"
+    query = tmp_path / "crop.jpg"
+    with Image.open(col / photos[3].name) as im:
+        w, h = im.size
+        im.crop((w // 5, h // 5, w - w // 10, h - h // 8)).save(query, quality=88)
+    with SearchEngine.open(settings) as engine:
+        original = engine.records.image_id_for(col / photos[3].name)
+        other = engine.records.image_id_for(col / photos[7].name)
+        config = engine.library.searchable().descriptor.config
+        views, data = engine.embed_views(query)
+        yield engine, original, other, config, views, data

@@ -1,7 +1,8 @@
 """The query scorer's candidates joined from elsewhere: images nominated for the key points,
-and the duplicate graph followed from the best sure copies (a base of
-:class:`search.descriptor.rerank.QueryScorer`, which provides the candidates and copy scores
-these use)."""
+and the duplicate graph followed from the best sure copies - those it raises into the grey
+band of a query in doubt checked by the query's key points too (a base of
+:class:`search.descriptor.rerank.QueryScorer`, which provides the candidates, copy scores and
+local check these use)."""
 
 from __future__ import annotations
 
