@@ -52,8 +52,8 @@ def _with_sticker(photo: Path, out: Path) -> None:
 
 
 OPINIONS = {
-    "plain": "search.query.local_check.plain_nominees",
-    "layout": "search.query.local_check.layout_first",
+    "plain": "search.query.check_nominees.plain_nominees",
+    "layout": "search.query.check_nominees.layout_first",
 }
 
 
@@ -94,7 +94,9 @@ def _checked(case: StickerCase) -> tuple[np.ndarray, dict[int, int], int, float]
 
 def _only(monkeypatch: pytest.MonkeyPatch, *kept: str) -> None:
     """Every nominator of the local check but ``kept`` nominates nothing."""
-    names = ["grey_band", "nominated_layouts", "crop_nominees", *OPINIONS.values()]
+    nominators = "search.query.check_nominees"
+    names = ["grey_band", f"{nominators}.nominated_layouts", f"{nominators}.crop_nominees"]
+    names += OPINIONS.values()
     for name in names:
         if name not in kept:
             target = name if "." in name else f"search.query.local_check.{name}"
@@ -129,7 +131,7 @@ def test_an_inverted_layouts_nominee_is_matched_as_it_is_too(
     photo (hold-out photos-120) had the inverted layout of its original (rho -0.998) and
     matched it by 46 inliers as it was, none inverted."""
     _only(monkeypatch)
-    monkeypatch.setattr("search.query.local_check.nominated_layouts", lambda *a: [(1, -0.95)])
+    monkeypatch.setattr("search.query.check_nominees.nominated_layouts", lambda *a: [(1, -0.95)])
     raised, confirmed, original, floor = _checked(sticker_case)
     assert confirmed[original] >= MIN_INLIERS, confirmed
     assert raised[1] >= floor > raised[0]

@@ -71,28 +71,23 @@ from search.descriptor import (
     DENSE_LAYOUT,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
-    Calibration,
     Descriptor,
     LocalCheck,
     LocalFeatures,
     VerifyUnavailableError,
     count_inliers_closer,
-    crop_nominees,
     grey_band,
     is_small,
-    layout_correlations,
-    layout_first,
-    nominated_layouts,
     nominees_to_check,
     pixel_candidates,
     pixel_copy_score,
     pixel_correlation,
-    plain_nominees,
     read_thumbnail,
     verified_copy_score,
     verified_floor,
 )
 from search.query.candidate_files import CandidateFiles, ReadAhead, key_points, paired_key_points
+from search.query.check_nominees import check_nominees
 from search.query.key_point_witness import KeyPointWitness, query_parts, same_places
 from search.query.library_crops import LibraryNominees
 from search.query.local_evidence import LocalStats, QueryEvidence, QueryLocal, read_query_evidence
@@ -100,7 +95,6 @@ from search.query.results import ImageQuery, RoiLike
 from search.store import ModelStamp, StoredImage
 
 log = logging.getLogger(__name__)
-Nominees = list[tuple[int, float]]  # (position among the candidates, rho or 1.0)
 
 
 class LocalVerifier:
@@ -200,7 +194,9 @@ class LocalVerifier:
             only = tiles_only or bool(len(chained))
             by_pixels = pixel_candidates(out, calibration) if small and not only else []
             by_layout, by_window, by_second, rho = (
-                ([], [], [], {}) if only else self._nominees(views, ids, out, calibration)
+                ([], [], [], {})
+                if only
+                else check_nominees(self.files.records, views, ids, out, calibration)
             )
             at = {int(i): n for n, i in enumerate(ids)}
             by_tile = [(at[int(i)], 1.0) for i, _ in tiles if int(i) in at]
@@ -316,40 +312,6 @@ class LocalVerifier:
             return out
 
         return check
-
-    def _nominees(
-        self,
-        views: ViewSet | None,
-        ids: Sequence[int],
-        copy: np.ndarray,
-        calibration: Calibration | None,
-    ) -> tuple[Nominees, Nominees, Nominees, dict[int, float]]:
-        """``(position, rho)`` of the candidates that the query's layout nominates for the
-        key points (:func:`search.descriptor.nominated_layouts`), of the one a window of whose
-        layout matches the query's picture (:func:`search.descriptor.crop_nominees`: a
-        positive correlation), and ``(position, 1.0)`` of the second opinions: the first
-        candidate by the layout and by the plain embedding where the descriptor ranks another
-        first (:mod:`search.descriptor.second_opinion`); those already confirmed or sure (at
-        :func:`search.descriptor.verified_floor` or above) left out; and every open
-        candidate's rho by position. One read of their layouts, one of their raw vectors."""
-        layout = views.layout if views is not None else None
-        if views is None or not len(ids):
-            return [], [], [], {}
-        floor = verified_floor(calibration)
-        vectors = self.files.records.raw_vectors([int(i) for i in ids])
-        second = plain_nominees(views.embeddings[0], ids, copy, vectors, floor)
-        if layout is None:
-            return [], [], [(n, 1.0) for n in second], {}
-        open_ = [n for n in range(len(ids)) if copy[n] < floor]
-        stored = self.files.records.shaped_layouts([int(ids[n]) for n in open_])
-        shaped = {n: stored[int(ids[n])] for n in open_ if int(ids[n]) in stored}
-        layouts = {n: layout for n, (layout, _) in shaped.items()}
-        aspects = {n: aspect for n, (_, aspect) in shaped.items()}
-        by_copy = {n: float(copy[n]) for n in shaped}
-        crops = crop_nominees(views.picture, by_copy, layouts, aspects)
-        rho = layout_correlations(layout, layouts)
-        second += [n for n in layout_first(rho, copy, floor) if n not in second]
-        return nominated_layouts(rho), crops, [(n, 1.0) for n in second], rho
 
     def features(
         self, image_id: int, known: StoredImage | None = None
