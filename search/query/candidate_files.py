@@ -55,6 +55,15 @@ def paired_key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
 KEPT_ON_DISK: dict[Callable[..., Any], bool] = {key_points: False, paired_key_points: True}
 
 
+def read_here_or_awaited(read: Future[T] | None, here: Callable[[], T]) -> T:
+    """The result of ``read`` queued on the read-ahead threads: awaited when one of them has
+    started it, made here by ``here()`` when none has yet (it is taken from the queue) or
+    there is no ``read``."""
+    if read is not None and not read.cancel():  # started (or done) on another thread
+        return read.result()
+    return here()
+
+
 class ReadAhead:
     """:data:`READ_AHEAD_THREADS` threads, shared by an engine's queries, that read candidates'
     files ahead of their checks, in the order asked (``close`` drops what is queued)."""
@@ -136,10 +145,7 @@ class CandidateFiles:
         futures = [ahead.submit(partial(self.read, i, make)) for i in image_ids[1:]]
         try:
             for image_id, future in zip(image_ids, [None, *futures][: len(image_ids)], strict=True):
-                if future is not None and not future.cancel():  # started: awaited
-                    yield future.result()
-                else:
-                    yield self.read(image_id, make)
+                yield read_here_or_awaited(future, partial(self.read, image_id, make))
         finally:
             for future in futures:
                 future.cancel()

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Container, Sequence
 from concurrent.futures import Future
+from functools import partial
 
 from models.views import ViewSet
 from search.descriptor import (
@@ -27,7 +28,7 @@ from search.descriptor import (
     key_points_match,
     layout_correlations,
 )
-from search.query.candidate_files import ReadAhead
+from search.query.candidate_files import ReadAhead, read_here_or_awaited
 from search.query.local_evidence import LocalStats, QueryEvidence
 from search.query.records import LibraryRecords
 from search.store import StoredImage
@@ -169,11 +170,8 @@ class KeyPointWitness:
         if image_id in self._got:
             return self._got[image_id]
         read = self.pending.pop(image_id, None)
-        if read is not None and not read.cancel():  # started (or done) on another thread
-            found = read.result()
-        else:
-            found = self.features(image_id, self.rows.get(image_id))
-        self._got[image_id] = found
+        here = partial(self.features, image_id, self.rows.get(image_id))
+        found = self._got[image_id] = read_here_or_awaited(read, here)
         return found
 
 

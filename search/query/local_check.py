@@ -202,13 +202,13 @@ class LocalVerifier:
             by_tile = [(at[int(i)], 1.0) for i, _ in tiles if int(i) in at]
             by_crop = [] if only else [(at[i], 1.0) for i in local.cropped if i in at]
             nominees = by_layout + by_window + by_tile + by_second + by_crop
-            raised = {int(n) for n in chained if int(ids[n]) not in local.checked}
+            unmet = {int(n) for n in chained if int(ids[n]) not in local.checked}
 
             def in_band() -> list[int]:  # among ``chained`` (not met by the check yet) if given
                 if not len(chained):
                     return grey_band(out, calibration, VERIFY_CHECKED)
                 band = grey_band(out, calibration, len(out))
-                return [n for n in band if n in raised][:VERIFY_CHECKED]
+                return [n for n in band if n in unmet][:VERIFY_CHECKED]
 
             if not by_pixels and not nominees and not in_band():
                 return out
