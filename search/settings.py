@@ -167,8 +167,8 @@ class Settings:
     #: memory all image decodes of one process may hold at once (models.decode_memory)
     decode_budget_mb: int = 768
     #: image searches look with the upright views first and embed the turned ones only when
-    #: those find no sure copy (faster; finds fewer turned copies: README "What the scores
-    #: mean"); off: every view of every query, as the copy-detection figures were measured
+    #: those find no sure copy or leave another candidate in doubt (faster; finds a few fewer
+    #: turned copies: README "What the scores mean"); off: every view of every query
     upright_first: bool = False
     #: PostgreSQL: how long an index run waits for a collection another run is indexing
     lock_wait_s: float = 3600.0

@@ -57,6 +57,10 @@ VOUCH_Z = 4.0  # duplicate_z at which two of a query's copies must each hold a h
 # rows) for its key points to be asked whether it is a copy of theirs (search.descriptor.vouched;
 # chosen on hold-out photos-50: duplicate recall 0.954 / 0.949 / 0.931 at z 3 / 4 / 5, no wrong
 # flag gained at any; bench.http's 300 uploads asked 8 / 4 / 2 times, 2 / 0 / 0 refuted)
+TURNED_DOUBT_Z = 4.0  # duplicate_z from which a settled query's other candidate is in doubt:
+# ``upright_first`` embeds its turned views too (search.descriptor.settled; dev copy set, each
+# direction: 67 / 306 / 2,314 copy flags of 15,381 lost from z 4 / 5 / without the band;
+# bench.http's uploads answered from their upright views: 179 of 300 at z 4, 58 at z 3)
 BACKGROUND_PAIRS = 20_000
 MIN_CALIBRATION_IMAGES = 200  # smaller libraries use PLAIN_BACKGROUND (too few random pairs,
 # and a small set of near-duplicates - near_duplicates: 45 files, 5 clusters - has no

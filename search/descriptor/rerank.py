@@ -19,11 +19,12 @@ for a grey-band copy a witness among the better ones: :mod:`search.descriptor.wi
 only the query's upright views (the image, and the framed photo when there is one) and a
 callback for the turned ones. When the best candidate other than the query's own vector (``C <
 SELF_SCORE``) is already a sure copy (robust ``z >= EXPAND_Z`` and ``duplicate_z >=
-DUPLICATE_Z``: it is followed in the duplicate graph and shown as a duplicate) the answer
-stands on the upright views and the turned ones are never embedded; otherwise (a grey-zone or
-no copy: a turned copy may be what the turned views find) they are embedded and the query is
-scored with every view, exactly as when all were given at once (candidates are per view, so the
-union is the same).
+DUPLICATE_Z``: it is followed in the duplicate graph and shown as a duplicate) and no other
+candidate is in doubt under the decision (:mod:`search.descriptor.settled`) the answer stands
+on the upright views and the turned ones are never embedded; otherwise (a grey-zone or no
+copy, or one in doubt: a turned copy may be what the turned views find or decide) they are
+embedded and the query is scored with every view, exactly as when all were given at once
+(candidates are per view, so the union is the same).
 
 **Regional evidence** (``regions``): when every view leaves the query unsettled, the engine's
 callback embeds the query's 2x2 tiles (:mod:`search.descriptor.regional`); when its best copy
@@ -61,6 +62,7 @@ from search.descriptor.expansion import SELF_SCORE
 from search.descriptor.label_similarity import label_similarities
 from search.descriptor.regional import MoreViews, QueryRegions, RegionalEvidence
 from search.descriptor.row_cache import PreparedImage, RowCache
+from search.descriptor.settled import settled, turned_views_needed
 from search.descriptor.witness import LocalWitness, StoredTurns, duplicate_decisions
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
@@ -122,18 +124,6 @@ class QueryScorer(RegionalEvidence, CandidateGraph):
         self.regional: bool | None = None
         self.expanded_views: bool | None = None
         self.checked_locally: bool | None = None
-
-    def settled(self, copy: np.ndarray, firm: bool = False) -> bool:
-        """Whether copy scores ``copy`` of the candidates already hold a sure copy other than
-        the query's own vector (see the module doc): no other view is needed; ``firm``: a
-        copy past every look-alike (:meth:`Descriptor.firm_score`)."""
-        d = self.descriptor
-        sure = d.firm_score() if firm else d.sure_score()
-        c = np.asarray(copy, np.float64)
-        c = c[c < SELF_SCORE]
-        if sure is None or not len(c):
-            return False
-        return bool(c.max() >= sure)
 
     def _candidates(
         self,
@@ -226,14 +216,14 @@ class QueryScorer(RegionalEvidence, CandidateGraph):
         # the query's best upright match): the same for the rows scored later, a part at a time
         self.cap = d.upright_cap(query, self._rows(ids, images)[0])
         copy = self._copy(query, ids, images)
-        self.expanded_views = None if more is None else not self.settled(copy)
+        self.expanded_views = None if more is None else turned_views_needed(d, copy)
         if self.expanded_views:
             extra = np.asarray(more(), np.float32)  # type: ignore[misc]
             if len(extra):
                 ids = self._candidates(extra, want, exclude, ids, images)
                 query = np.concatenate([query, extra])
                 copy = self._copy(query, ids, images)
-        self.regional = None if regions is None else not self.settled(copy)
+        self.regional = None if regions is None else not settled(d, copy)
         self.tile_nominees, self.region_parts, self.region_whole, self.cell_rest = [], {}, {}, []
         if regions is not None and self.regional:
             copy, ids = self._regions(regions.parts, query, copy, ids, images, want, exclude)
@@ -241,7 +231,7 @@ class QueryScorer(RegionalEvidence, CandidateGraph):
             copy, ids = self._settled_collage(regions, query, copy, ids, images, want, exclude)
         if not ids:
             return []
-        self.checked_locally = None if local is None else not self.settled(copy, firm=True)
+        self.checked_locally = None if local is None else not settled(d, copy, firm=True)
         self.local = local  # the chain's grey band is checked too (a query checked locally)
         start = copy, ids  # what the local evidence starts from, a second time if need be
         if self.checked_locally:
