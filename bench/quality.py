@@ -4,11 +4,15 @@
                             [--verify] [--skip-quality] [--skip-cost]
     python bench/quality.py --sets holdout-photos-30,holdout-scenes-50 --library plain,default
     python bench/quality.py --sets holdout-photos-30 --library 'plain;default;default,verify=on'
+    python bench/quality.py --sets dev0,holdout-photos-50 --library default --upright-first
 
 Sets: ``dev0``/``dev1`` (the tuning sets), ``dev0s`` (a small dev library, 30 x 10 edits),
 ``holdout-POOL-N`` (the independent sets of ``bench/holdout.py``: never tuned on), the shared
 sets. Copy sets get a per-edit recall@1 table of every configuration next to plain ('<' marks
-an edit kind where a configuration loses to plain).
+an edit kind where a configuration loses to plain). Through libraries (``--library``) each
+run also prints the `duplicate` flags as each search showed them (query -> hit; the pair
+columns count a pair flagged either way round), and ``--upright-first`` searches as
+``IMGSEARCH_UPRIGHT_FIRST=1`` serves them.
 
 Quality: every set is described once (all query views, frames), the whitening is learned once
 per set from edits of its own files (self-supervised, as a library of those files would),
@@ -167,14 +171,17 @@ def print_edit_table(name: str, table: dict[str, dict[str, dict[str, float]]]) -
         print(f"{kind:<28}{ref.get('n', 0):>5}{cells}")
 
 
-def library_quality(model_path: str, sets: list[str], data: Path, configs: list[str]) -> None:
+def library_quality(
+    model_path: str, sets: list[str], data: Path, configs: list[str], upright_first: bool = False
+) -> None:
     """The closing figures: each set indexed into a real library per configuration and every
     file searched through search.query.SearchEngine (``imgsearch eval run --descriptor
     library``: frames, whitening, calibration exactly as ``imgsearch index``)."""
     from cli.eval_library import evaluate_library
     from search.settings import Settings
 
-    settings = Settings(model_path=tuple(Path(p) for p in model_path.split(os.pathsep)))
+    models = tuple(Path(p) for p in model_path.split(os.pathsep))
+    settings = Settings(model_path=models, upright_first=upright_first)
     header = f"{'set (library)':<20}{'configuration':<20}" + "".join(f"{k:>8}" for _, k in KEYS)
     rows = [header, "-" * len(header)]
     tables: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
@@ -195,6 +202,14 @@ def library_quality(model_path: str, sets: list[str], data: Path, configs: list[
                 f"{'from ' + str(white['images']) + ' images' if white else 'none'}; "
                 f"query p50 {details['query_ms']['p50']} ms; {time.perf_counter() - t0:.0f} s; "
                 f"{load_avg()})",
+                flush=True,
+            )
+            flags = details["flags_per_query"]
+            print(
+                f"  {name} {text}: `duplicate` flags as each search showed them (query -> hit): "
+                f"{flags['flagged']} of {flags['true_pairs']} true pairs "
+                f"({flags['flagged'] / max(flags['true_pairs'], 1):.3f}), "
+                f"{flags['wrong']} on other photos ({flags['wrong_neutral']} neutral)",
                 flush=True,
             )
             if ev.per_edit:
@@ -258,6 +273,11 @@ def main() -> None:
         "and the search engine instead of the score matrices",
     )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--upright-first",
+        action="store_true",
+        help="with --library: searches as IMGSEARCH_UPRIGHT_FIRST=1 serves them",
+    )
     args = parser.parse_args()
     located = locate_model(args.model, [Path(p) for p in args.model_path.split(os.pathsep)])
     model = OnnxModel(located, threads=1)
@@ -265,7 +285,8 @@ def main() -> None:
     sets = [s for s in args.sets.split(",") if s]
     if args.library:
         sep = ";" if ";" in args.library else ","  # ';' lets a configuration hold commas
-        library_quality(args.model_path, sets, args.data, args.library.split(sep))
+        configs = args.library.split(sep)
+        library_quality(args.model_path, sets, args.data, configs, args.upright_first)
     elif not args.skip_quality:
         quality(model, sets, args.data, args.verify)
     if not args.skip_cost:

@@ -87,6 +87,7 @@ def _search_all(
     rank_idx = np.full((n, depth), -1, np.int64)
     copy: dict[tuple[int, int], float] = {}
     flagged: dict[tuple[int, int], bool] = {}  # the engine's duplicate decision, either way
+    directed: set[tuple[int, int]] = set()  # (query, hit) flagged, as that search showed it
     say(f"searching the library with each of the {n} files")
     started = time.perf_counter()
     latencies, missing = [], []
@@ -112,6 +113,8 @@ def _search_all(
             score = hit.copy_score if hit.copy_score is not None else hit.score
             copy[key] = max(copy.get(key, -np.inf), score)
             flagged[key] = flagged.get(key, False) or hit.duplicate
+            if hit.duplicate:
+                directed.add((a, b))
     # the files searched are those evaluated, as in the other modes: one that failed is
     # listed as missing, a copy of it a miss; it was a query of its own ranking nothing
     # (mAP), a file of "files" and a cosine of -1 to its original
@@ -170,5 +173,25 @@ def _search_all(
         "seconds": {"search": round(time.perf_counter() - started, 2)},
         "query_seconds": per_file,
         "local_check": {**asdict(engine.local.stats), "checked_queries": checked},
+        "flags_per_query": flags_per_query(truth, kept, directed),
     }
     return ev, details
+
+
+def flags_per_query(truth: GroundTruth, kept: list[int], directed: set[tuple[int, int]]) -> dict:
+    """The `duplicate` flags as each search showed them (query -> hit; the pair counts count a
+    pair flagged either way round): of the true (query, copy) pairs, those flagged; and the
+    flags on other photos, strict and less the same object's other photos (neutral)."""
+    files = truth.files
+    searched = set(kept)
+    names = {files[b] for b in kept}
+    true = sum(len(truth.relevant(files[a]) & names) for a in kept)
+    hits = [(files[a], files[b]) for a, b in directed if a in searched and b in searched]
+    found = sum(truth.is_relevant(q, h) for q, h in hits)
+    wrong = [(q, h) for q, h in hits if not truth.is_relevant(q, h)]
+    return {
+        "true_pairs": true,
+        "flagged": found,
+        "wrong": len(wrong),
+        "wrong_neutral": sum(not truth.is_neutral(q, h) for q, h in wrong),
+    }

@@ -238,3 +238,33 @@ def test_eval_measures_the_library_path(data_dir: Path, models_dir: Path) -> Non
     assert details["query_ms"]["p50"] > 0
     assert data["recall@1"] == 1.0 and data["pair_ap"] >= 0.98
     assert data["recall_at_p99"] >= 0.97 and data["pair_precision"] >= 0.99
+    flags = details["flags_per_query"]  # each search's own flags (query -> hit)
+    assert 0 < flags["flagged"] <= flags["true_pairs"] and flags["wrong"] <= 1
+
+
+def testflags_per_query_count_each_direction() -> None:
+    """The pair counts take a pair flagged by either of its two searches; the flags per
+    query count what each search showed: a copy found only one way is half found."""
+    from pathlib import Path
+
+    from cli.eval_library import flags_per_query
+    from search.evaluation import GroundTruth
+
+    files = ("a.jpg", "a_copy.jpg", "a_other_view.jpg", "b.jpg")
+    truth = GroundTruth(
+        "t",
+        "clusters",
+        Path("."),
+        files,
+        (("a.jpg", "a_copy.jpg"),),
+        distractors=("a_other_view.jpg", "b.jpg"),
+        related={"a.jpg": 1, "a_copy.jpg": 1, "a_other_view.jpg": 1},
+    )
+    shown = {(0, 1), (0, 2), (3, 0)}  # a -> its copy; a -> its object's other view; b -> a
+    assert flags_per_query(truth, [0, 1, 2, 3], shown) == {
+        "true_pairs": 2,
+        "flagged": 1,
+        "wrong": 2,
+        "wrong_neutral": 1,
+    }
+    assert flags_per_query(truth, [0, 2, 3], shown)["true_pairs"] == 0  # the copy failed
