@@ -209,7 +209,8 @@ def library_quality(
                 f"  {name} {text}: `duplicate` flags as each search showed them (query -> hit): "
                 f"{flags['flagged']} of {flags['true_pairs']} true pairs "
                 f"({flags['flagged'] / max(flags['true_pairs'], 1):.3f}), "
-                f"{flags['wrong']} on other photos ({flags['wrong_neutral']} neutral)",
+                f"wrong flags {flags['wrong']} strict / {flags['wrong_neutral']} same-object "
+                "neutral",
                 flush=True,
             )
             if ev.per_edit:
