@@ -213,6 +213,14 @@ def library_quality(
                 "neutral",
                 flush=True,
             )
+            print(
+                "    per search, by the query's edit: "
+                + ", ".join(
+                    f"{edit} {c['flagged'] / c['true_pairs']:.2f}"
+                    for edit, c in flags["by_edit"].items()
+                ),
+                flush=True,
+            )
             if ev.per_edit:
                 tables.setdefault(name, {})[text] = ev.per_edit
         print_local_cost(name, runs)

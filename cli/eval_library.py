@@ -180,18 +180,37 @@ def _search_all(
 
 def flags_per_query(truth: GroundTruth, kept: list[int], directed: set[tuple[int, int]]) -> dict:
     """The `duplicate` flags as each search showed them (query -> hit; the pair counts count a
-    pair flagged either way round): of the true (query, copy) pairs, those flagged; and the
-    flags on other photos, strict and less the same object's other photos (neutral)."""
+    pair flagged either way round): of the true (query, copy) pairs, those flagged, in all and
+    by the query's edit (``by_edit``: an original as "original", two or more edits as "combo
+    of N"); and the flags on other photos, strict and less the same object's other photos
+    (neutral)."""
     files = truth.files
     searched = set(kept)
     names = {files[b] for b in kept}
-    true = sum(len(truth.relevant(files[a]) & names) for a in kept)
-    hits = [(files[a], files[b]) for a, b in directed if a in searched and b in searched]
-    found = sum(truth.is_relevant(q, h) for q, h in hits)
-    wrong = [(q, h) for q, h in hits if not truth.is_relevant(q, h)]
+    shown: dict[int, set[str]] = {}
+    for a, b in directed:
+        if a in searched and b in searched:
+            shown.setdefault(a, set()).add(files[b])
+    by_edit: dict[str, list[int]] = {}  # edit -> [flagged, true pairs]
+    wrong = wrong_neutral = 0
+    for a in kept:
+        query, copies = files[a], truth.relevant(files[a]) & names
+        hits = shown.get(a, set())
+        if copies:
+            edit = truth.edit_of(query) or "original"
+            edit = edit if "+" not in edit else f"combo of {edit.count('+') + 1}"
+            counts = by_edit.setdefault(edit, [0, 0])
+            counts[0] += len(hits & copies)
+            counts[1] += len(copies)
+        others = hits - copies
+        wrong += len(others)
+        wrong_neutral += sum(not truth.is_neutral(query, h) for h in others)
     return {
-        "true_pairs": true,
-        "flagged": found,
-        "wrong": len(wrong),
-        "wrong_neutral": sum(not truth.is_neutral(q, h) for q, h in wrong),
+        "true_pairs": sum(t for _, t in by_edit.values()),
+        "flagged": sum(f for f, _ in by_edit.values()),
+        "wrong": wrong,
+        "wrong_neutral": wrong_neutral,
+        "by_edit": {
+            edit: {"flagged": f, "true_pairs": t} for edit, (f, t) in sorted(by_edit.items())
+        },
     }

@@ -250,15 +250,15 @@ def testflags_per_query_count_each_direction() -> None:
     from cli.eval_library import flags_per_query
     from search.evaluation import GroundTruth
 
-    files = ("a.jpg", "a_copy.jpg", "a_other_view.jpg", "b.jpg")
+    files = ("a.jpg", "a__crop.jpg", "a_other_view.jpg", "b.jpg")
     truth = GroundTruth(
         "t",
         "clusters",
         Path("."),
         files,
-        (("a.jpg", "a_copy.jpg"),),
+        (("a.jpg", "a__crop.jpg"),),
         distractors=("a_other_view.jpg", "b.jpg"),
-        related={"a.jpg": 1, "a_copy.jpg": 1, "a_other_view.jpg": 1},
+        related={"a.jpg": 1, "a__crop.jpg": 1, "a_other_view.jpg": 1},
     )
     shown = {(0, 1), (0, 2), (3, 0)}  # a -> its copy; a -> its object's other view; b -> a
     assert flags_per_query(truth, [0, 1, 2, 3], shown) == {
@@ -266,5 +266,9 @@ def testflags_per_query_count_each_direction() -> None:
         "flagged": 1,
         "wrong": 2,
         "wrong_neutral": 1,
+        "by_edit": {  # the original's search flagged its crop; the crop's did not flag it
+            "crop": {"flagged": 0, "true_pairs": 1},
+            "original": {"flagged": 1, "true_pairs": 1},
+        },
     }
     assert flags_per_query(truth, [0, 2, 3], shown)["true_pairs"] == 0  # the copy failed
