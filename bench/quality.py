@@ -50,7 +50,14 @@ sys.path.insert(0, str(ROOT))
 from bench.quality_cost import cost, load_avg  # noqa: E402
 from models import OnnxModel, locate_model  # noqa: E402
 from search.descriptor import DescriptorConfig  # noqa: E402
-from search.evaluation import GroundTruth, learn_set_whitening, load_truth, prepare_set, score_set  # noqa: E402
+from search.evaluation import (  # noqa: E402
+    GroundTruth,
+    TruthError,
+    learn_set_whitening,
+    load_truth,
+    prepare_set,
+    score_set,
+)
 
 CONFIGS = [
     ("plain", "plain"),
@@ -304,4 +311,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except TruthError as error:  # an unknown set, or files missing from one: one clear line
+        sys.exit(f"quality.py: error: {error}")
