@@ -89,3 +89,16 @@ def test_a_firm_copy_or_the_plain_space_settles_the_query() -> None:
     sure = _query(library, (DUPLICATE_Z + WITNESS_Z) / 2 * SD, (DUPLICATE_Z - 1.0) * SD)
     assert plain.search(sure, k=3, local=_confirming(asked))[0].id == LOOKALIKE
     assert asked == []  # look-alikes stay under the decision there: a sure copy settles it
+
+
+def test_a_reverse_lookup_checks_the_grey_band_however_settled() -> None:
+    """A lookup (``thorough``) wants every copy: a query that a firm copy settled still gets
+    its grey band checked, and the copy confirmed there is flagged beside the firm one."""
+    scorer, library = _scorer(whitened=True)
+    query = _query(library, (WITNESS_Z + 0.5) * SD, (DUPLICATE_Z - 1.0) * SD)
+    asked: list[list[int]] = []
+    searched = {h.id: h for h in scorer.search(query, k=3, local=_confirming(asked))}
+    assert asked == [] and not searched[ORIGINAL].duplicate  # a search stops at the firm copy
+    looked = {h.id: h for h in scorer.search(query, k=3, local=_confirming(asked), thorough=True)}
+    assert len(asked) == 1 and ORIGINAL in asked[0]
+    assert looked[ORIGINAL].duplicate and looked[LOOKALIKE].duplicate

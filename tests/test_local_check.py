@@ -44,8 +44,9 @@ def _crop(photo: Path, out: Path) -> None:
 
 @pytest.fixture(scope="module")
 def verify_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):
-    """A library of 33 images on the default descriptor (its key points check a doubtful
-    query's grey-band candidates): photos and heavy crops of the first few."""
+    """A library of 34 images on the default descriptor (its key points check a doubtful
+    query's grey-band candidates): photos, heavy crops of the first few and a half-size copy
+    of the first."""
     root = tmp_path_factory.mktemp("verify")
     col = root / "col"
     col.mkdir()
@@ -54,6 +55,8 @@ def verify_library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, mod
         Image.open(photo).convert("RGB").save(col / f"{photo.stem}.jpg", quality=92)
     for photo in photos[:CROPS]:
         _crop(photo, col / f"{photo.stem}__crop.jpg")
+    first = Image.open(photos[0]).convert("RGB")  # and a sure copy of the first: a half size
+    first.resize((first.width // 2, first.height // 2)).save(col / f"{photos[0].stem}__small.jpg")
     settings = make_settings(root / "lib", models_dir)
     index_library(settings, [col])
     return root, settings, [p.stem for p in photos]
@@ -102,6 +105,23 @@ def test_heavy_crops_found_with_one_verified_score(verify_library, models_dir: P
                 assert plain is None or not plain.duplicate
         finally:
             engine.library.set_descriptor(config)
+
+
+def test_a_lookup_finds_the_heavy_crop_a_sure_copy_settled(verify_library) -> None:
+    """"Where else is this picture": the first photo's half-size copy is a sure copy, which
+    settles a search; its lookup checks the grey band all the same and lists the heavy crop
+    as a near-duplicate, confirmed by key points."""
+    root, settings, stems = verify_library
+    photo = root / "col" / f"{stems[0]}.jpg"
+    with SearchEngine.open(settings) as engine:
+        searched = {Path(h.path).name: h for h in engine.search_image(photo, k=10)}
+        before = engine.local.stats.queries
+        looked = {Path(m.hit.path).name: m for m in lookup(engine, photo).matches}
+        assert engine.local.stats.queries == before + 1  # the lookup's check ran
+    assert searched[f"{stems[0]}__small.jpg"].duplicate
+    crop = looked[f"{stems[0]}__crop.jpg"]
+    assert crop.match == "near" and crop.hit.duplicate, crop
+    assert (crop.hit.key_points or 0) >= MIN_INLIERS, crop
 
 
 def test_the_check_comes_with_the_default_key_points_at_every_library_size() -> None:
@@ -293,7 +313,7 @@ def test_an_inverted_duotone_is_found_by_its_layout(
     again = run_cli([*args, "index", "--json", "--no-progress"], tmp_path)
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
-    assert summary["quality_measured"] == PHOTOS + CROPS and summary["updated"] == 0, summary
+    assert summary["quality_measured"] == PHOTOS + CROPS + 1 and summary["updated"] == 0, summary
     assert all(first["duplicate"] for first in first_hits(older).values())
 
 

@@ -203,7 +203,9 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Reverse lookup: exact copies, near-duplicates, nearest others",
                     "description": "Where is this picture in the library, edited or not? "
                     "Compares whole images (no region, no k). Near-duplicates are decided by "
-                    "the library's calibrated copy decision, or by a copy-score threshold.",
+                    "the library's calibrated copy decision, or by a copy-score threshold; "
+                    "the key points of doubtful candidates are checked even when a sure copy "
+                    "is found (slower than a search, it finds more of the copies).",
                     "operationId": "lookup",
                     "requestBody": {
                         "required": True,

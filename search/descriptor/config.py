@@ -41,6 +41,8 @@ VERIFIED_Z = 8.0  # robust z a geometrically confirmed copy scores at least (whe
 # of one class end in a whitened space: GATE_Z_WHITENED), never below the duplicate decision
 # nor, in a whitened space, below duplicate_z WITNESS_Z (Calibration.confirmed_z)
 VERIFY_CHECKED = 6  # grey-band check: a query's best grey-band candidates checked (files read)
+LOOKUP_CHECKED = 12  # a reverse lookup's grey-band check: every query's, however settled, and its
+# best this many (bench/README.md, "A reverse lookup checks every query's grey band")
 VERIFY_BUDGET_S = 1.0  # ... and no new check started after this long (a busy machine)
 EXPAND_Z = 6.0  # robust z of a sure copy: only those are chained (hymenoptera unaffected)
 WHITENED_DIMS = 128  # leading axes of the whitened space kept (measured: see README)

@@ -42,7 +42,9 @@ among look-alikes is checked too"). A query with a firm copy never calls it - un
 key-point witness then refutes every copy past the decision (the query's own vector aside):
 only look-alikes settled it (photos of other scenes under one heavy filter), so it is in
 doubt after all and gets the local evidence, its copies decided again (bench/README.md, "A
-query that only look-alikes settled").
+query that only look-alikes settled"). A reverse lookup's query (``thorough``) always calls
+it: "where else is this picture" wants every copy the key points can confirm, not only those
+the global vector decides (bench/README.md, "A reverse lookup checks every query's grey band").
 
 **Prepared rows** (``cache``): each candidate's stored vectors are mapped through the
 descriptor once and kept with its labels (:class:`search.descriptor.row_cache.RowCache`).
@@ -190,6 +192,7 @@ class QueryScorer(RegionalEvidence, CandidateGraph):
         witness: LocalWitness | None = None,
         nominated: Nominated | None = None,
         shown: Shown | None = None,
+        thorough: bool = False,
     ) -> list[ScoredHit]:
         """Best ``k`` stored images for the query rows ``query`` [V, D'] (from
         :meth:`Descriptor.query_rows`) and the query's top labels; ``more()`` gives further
@@ -205,7 +208,8 @@ class QueryScorer(RegionalEvidence, CandidateGraph):
         ``witness`` the key-point witness of the lesser copies
         (:func:`search.descriptor.witness.duplicate_decisions`), asked only of the hits that
         ``shown`` keeps (default: the best ``k``; the others' flags are left to z), and of
-        those two of them hold (a copy of its copies, raised to the decision)."""
+        those two of them hold (a copy of its copies, raised to the decision); ``thorough``
+        (a reverse lookup's): ``local`` asked even when a firm copy settled the query."""
         d = self.descriptor
         want = max(k, self.candidates)
         query = np.asarray(query, np.float32)
@@ -231,7 +235,9 @@ class QueryScorer(RegionalEvidence, CandidateGraph):
             copy, ids = self._settled_collage(regions, query, copy, ids, images, want, exclude)
         if not ids:
             return []
-        self.checked_locally = None if local is None else not settled(d, copy, firm=True)
+        self.checked_locally = (
+            None if local is None else thorough or not settled(d, copy, firm=True)
+        )
         self.local = local  # the chain's grey band is checked too (a query checked locally)
         start = copy, ids  # what the local evidence starts from, a second time if need be
         if self.checked_locally:

@@ -155,25 +155,28 @@ class SearchEngine:
         exclude: int | None = None,
         all_views: bool | None = None,
         flags: QualityFilter | None = None,
+        thorough: bool = False,
     ) -> ImageQueryResult:
         """Search with an image file or bytes (or its region ``roi``): the query's analysis,
         its bytes, and the ``k`` best hits (see :meth:`search_image`); ``exclude``: an image
         id left out of the results (the query itself, for :meth:`similar`). Every view is
         embedded (``all_views``; default: unless ``settings.upright_first``); else the upright
         views are searched first, the turned ones embedded only when those leave no sure copy
-        (:class:`search.descriptor.QueryScorer`); ``flags``: a quality-flag filter."""
+        (:class:`search.descriptor.QueryScorer`); ``flags``: a quality-flag filter;
+        ``thorough`` (a reverse lookup's): every view, the grey band checked however settled."""
         check_params(k, min_score)
         state = self.store.health.serving_state()
         live = self.guard.live(state)  # one state for the whole query, even if swapped
         descriptor = live.descriptor
-        every = not self.settings.upright_first if all_views is None else all_views
+        every = thorough or (not self.settings.upright_first if all_views is None else all_views)
         views, data = self.embed_views(
             source, roi, descriptor.config, live.model, upright_only=not every
         )
         analysis = views.analysis
         asked = QueryViews(views, descriptor)
+        query = source if data is None else data
         local = self.local.for_query(
-            descriptor, source if data is None else data, roi, views, live.generation, live.model
+            descriptor, query, roi, views, live.generation, live.model, thorough
         )
         scored = self._scored(
             live,
@@ -197,12 +200,7 @@ class SearchEngine:
             self.pixel_digests,
             views.full_size,
         )
-
-        def exact(row: StoredImage, copy_score: float) -> bool:
-            if roi is not None:
-                return False  # a region is no exact copy of its file (it may be a copy)
-            return (sha is not None and row.sha256 == sha) or same_pixels(row, copy_score)
-
+        exact = same_pixels.exact(sha, roi is not None)
         small = too_small_for_copies(analysis.width, analysis.height, coerce_roi(roi))
         found = hits_from_scores(scored, live.descriptor.calibration, exact, small)
         hits = local.explain(found, scored, views.pieces)
@@ -340,13 +338,13 @@ class SearchEngine:
             cache=live.rows,
             turns=turns_for(self.records, self.guard, live),
         )
-        evidence = local.callbacks() if local else ()
+        evidence = local.callbacks() if local else {}
         rows = local.rows if local else {}  # the key-point witness finds the shown's files here
         hits = ShownHits(
             partial(self.store.reads.hit_rows, labels=False), k, min_score, flags, rows
         )
         found = scorer.search(
-            query, labels, wanted, exclude, more, regions, *evidence, shown=hits.shown
+            query, labels, wanted, exclude, more, regions, shown=hits.shown, **evidence
         )
         for image_id, row in hits.rows.items():  # labels read with the candidates' vectors
             image = scorer.images.get(image_id)

@@ -17,7 +17,8 @@ candidate's copy score becomes :func:`search.descriptor.verified_copy_score` - t
 ``dedup --verify`` and the offline evaluation use, so a pair scores the same however it is
 asked. A query with a firm copy (sure; in a whitened library also ``duplicate_z >=
 WITNESS_Z``, past the look-alikes) never gets here (:class:`search.descriptor.QueryScorer`):
-no OpenCV import, no file read.
+no OpenCV import, no file read - unless it is a reverse lookup's (``thorough``), which checks
+its best :data:`LOOKUP_CHECKED` however settled.
 
 A query too small for key points (its longer side at most ``PIXEL_SIDE``, no region of
 interest), or a pixelated one (as small as its grid of blocks: :mod:`models.mosaic`), has
@@ -69,6 +70,7 @@ from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptor import (
     DENSE_LAYOUT,
+    LOOKUP_CHECKED,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
     Descriptor,
@@ -122,12 +124,14 @@ class LocalVerifier:
         views: ViewSet | None = None,
         generation: int | None = None,
         model: ModelStamp | None = None,
+        thorough: bool = False,
     ) -> QueryLocal:
         """The local evidence of one query (``source`` and its region ``roi``; ``views``: its
         embedded views, when known: a small one is compared by pixels too, and their
         grey-level layout nominates candidates for the key points - among the library's
         images at ``generation`` too: :mod:`search.query.library_layouts`), read once when
-        first asked."""
+        first asked; ``thorough``: a reverse lookup's, its grey band checked however settled and
+        its best :data:`LOOKUP_CHECKED` of it."""
         region = coerce_roi(roi)
         size = (views.analysis.width, views.analysis.height) if views is not None else None
         grid = views.mosaic if views is not None else None
@@ -144,7 +148,7 @@ class LocalVerifier:
                 )
             return found[0]
 
-        local = QueryLocal(None, None)
+        local = QueryLocal(None, None, thorough=thorough)
         if descriptor.config.checks_grey_band:
             local.check = self._check(descriptor, evidence, small, local, views)
             if views is not None and generation is not None:
@@ -182,6 +186,7 @@ class LocalVerifier:
         (:mod:`search.descriptor.regional`) by key points; what confirmed them goes to
         ``local``."""
         calibration = descriptor.calibration
+        limit = LOOKUP_CHECKED if local.thorough else VERIFY_CHECKED
 
         def check(
             ids: Sequence[int],
@@ -206,9 +211,9 @@ class LocalVerifier:
 
             def in_band() -> list[int]:  # among ``chained`` (not met by the check yet) if given
                 if not len(chained):
-                    return grey_band(out, calibration, VERIFY_CHECKED)
+                    return grey_band(out, calibration, limit)
                 band = grey_band(out, calibration, len(out))
-                return [n for n in band if n in unmet][:VERIFY_CHECKED]
+                return [n for n in band if n in unmet][:limit]
 
             if not by_pixels and not nominees and not in_band():
                 return out

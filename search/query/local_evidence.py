@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Any
 
 from PIL import Image
 
@@ -64,12 +65,17 @@ class QueryLocal:
     parts: dict[int, int] = field(default_factory=dict)  # id -> the query's tile confirmed
     cropped: list[int] = field(default_factory=list)  # ids its crops nominated (crops=on)
     checked: set[int] = field(default_factory=set)  # ids the whole query's key points met
+    thorough: bool = False  # a reverse lookup's: checked however settled (LOOKUP_CHECKED)
 
-    def callbacks(
-        self,
-    ) -> tuple[LocalCheck | None, LocalWitness | None, Nominated | None]:
-        """``(check, witness, nominated)``, as :meth:`QueryScorer.search` takes them."""
-        return self.check, self.witness, self.nominated
+    def callbacks(self) -> dict[str, Any]:
+        """``local``, ``witness``, ``nominated`` and ``thorough``, as
+        :meth:`QueryScorer.search` takes them."""
+        return {
+            "local": self.check,
+            "witness": self.witness,
+            "nominated": self.nominated,
+            "thorough": self.thorough,
+        }
 
     def explain(
         self,

@@ -98,6 +98,17 @@ class SamePixels:
                 self._by_sha[row.sha256] = theirs
         return theirs is not None and theirs == self.query_digest()
 
+    def exact(self, sha: str | None, region: bool) -> Callable[[StoredImage, float], bool]:
+        """Whether a row is an exact copy of the query: the same bytes (``sha``) or pixels;
+        never for a ``region`` of the query (a part is no exact copy of its file)."""
+
+        def exact(row: StoredImage, copy_score: float) -> bool:
+            if region:
+                return False
+            return (sha is not None and row.sha256 == sha) or self(row, copy_score)
+
+        return exact
+
     def _file_digest(self, image_id: int) -> str | None:
         try:
             return self._digests.digest(self._file_of(image_id), self._max_pixels)

@@ -4,7 +4,11 @@
 ``lookup`` answers "where is this picture in my library, edited or not": exact copies (same
 bytes, or the same decoded pixels in another encoding), near-duplicates (copies by the
 library's calibrated copy score, or at or above an explicit threshold), then the nearest
-other images - each labelled with its evidence.
+other images - each labelled with its evidence. A lookup is **thorough**: every view of the
+query is embedded and its grey band is checked by key points even when a sure copy settled it
+(:data:`search.descriptor.LOOKUP_CHECKED` candidates; a search stops at its first firm copy),
+so the copies the global vector leaves under the decision are confirmed where their key points
+hold.
 """
 
 from __future__ import annotations
@@ -101,7 +105,7 @@ def lookup(
         from search.query.video_lookup import lookup_video
 
         return lookup_video(engine, source, threshold=asked, others=others)
-    result = engine.query_image(source, k=_pool(k, others), all_views=True)
+    result = engine.query_image(source, k=_pool(k, others), thorough=True)
     query = _query_facts(result.sha256, result.analysis)
     matches = _matches(engine, result.hits, result.sha256, threshold, calibrated, others)
     return LookupResult(threshold, query, matches, DUPLICATE_Z if calibrated else None)
