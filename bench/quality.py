@@ -5,14 +5,16 @@
     python bench/quality.py --sets holdout-photos-30,holdout-scenes-50 --library plain,default
     python bench/quality.py --sets holdout-photos-30 --library 'plain;default;default,verify=on'
     python bench/quality.py --sets dev0,holdout-photos-50 --library default --upright-first
+    python bench/quality.py --sets holdout-scenes-30 --library default --lookup
 
 Sets: ``dev0``/``dev1`` (the tuning sets), ``dev0s`` (a small dev library, 30 x 10 edits),
 ``holdout-POOL-N`` (the independent sets of ``bench/holdout.py``: never tuned on), the shared
 sets. Copy sets get a per-edit recall@1 table of every configuration next to plain ('<' marks
 an edit kind where a configuration loses to plain). Through libraries (``--library``) each
 run also prints the `duplicate` flags as each search showed them (query -> hit; the pair
-columns count a pair flagged either way round), and ``--upright-first`` searches as
-``IMGSEARCH_UPRIGHT_FIRST=1`` serves them.
+columns count a pair flagged either way round), ``--upright-first`` searches as
+``IMGSEARCH_UPRIGHT_FIRST=1`` serves them, and ``--lookup`` also looks every file up in the same
+library (``imgsearch lookup``: its exact and near rows are the flags).
 
 Quality: every set is described once (all query views, frames), the whitening is learned once
 per set from edits of its own files (self-supervised, as a library of those files would),
@@ -39,6 +41,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -179,11 +182,17 @@ def print_edit_table(name: str, table: dict[str, dict[str, dict[str, float]]]) -
 
 
 def library_quality(
-    model_path: str, sets: list[str], data: Path, configs: list[str], upright_first: bool = False
+    model_path: str,
+    sets: list[str],
+    data: Path,
+    configs: list[str],
+    upright_first: bool = False,
+    lookup: bool = False,
 ) -> None:
     """The closing figures: each set indexed into a real library per configuration and every
     file searched through search.query.SearchEngine (``imgsearch eval run --descriptor
-    library``: frames, whitening, calibration exactly as ``imgsearch index``)."""
+    library``: frames, whitening, calibration exactly as ``imgsearch index``); ``lookup``:
+    every file looked up in the same library too (``imgsearch lookup``), a row of its own."""
     from cli.eval_library import evaluate_library
     from search.settings import Settings
 
@@ -195,9 +204,17 @@ def library_quality(
     for name in sets:
         truth = truth_for(name, data)
         runs: dict[str, dict] = {}
-        for text in configs:
+        for text, via in [(c, v) for c in configs for v in ("search", "lookup")[: 1 + lookup]]:
             t0 = time.perf_counter()
-            ev, details = evaluate_library(settings, truth, descriptor=text)
+            if via == "search":  # a fresh library; its lookups (next) ask the same one
+                scratch = tempfile.TemporaryDirectory(prefix="imgsearch-quality-")
+            library = Path(scratch.name) / "library"
+            ev, details = evaluate_library(
+                settings, truth, library=library, descriptor=text, via=via
+            )
+            if via == "lookup" or not lookup:
+                scratch.cleanup()
+            text = text if via == "search" else f"{text} (lookup)"
             runs[text] = details
             cells = "".join(
                 f"{ev.metrics[k]:8.3f}" if k in ev.metrics else f"{'-':>8}" for k, _ in KEYS
@@ -213,7 +230,7 @@ def library_quality(
             )
             flags = details["flags_per_query"]
             print(
-                f"  {name} {text}: `duplicate` flags as each search showed them (query -> hit): "
+                f"  {name} {text}: `duplicate` flags as each query showed them (query -> hit): "
                 f"{flags['flagged']} of {flags['true_pairs']} true pairs "
                 f"({flags['flagged'] / max(flags['true_pairs'], 1):.3f}), "
                 f"wrong flags {flags['wrong']} strict / {flags['wrong_neutral']} same-object "
@@ -221,7 +238,7 @@ def library_quality(
                 flush=True,
             )
             print(
-                "    per search, by the query's edit: "
+                "    per query, by its edit: "
                 + ", ".join(
                     f"{edit} {c['flagged'] / c['true_pairs']:.2f}"
                     for edit, c in flags["by_edit"].items()
@@ -294,6 +311,12 @@ def main() -> None:
         action="store_true",
         help="with --library: searches as IMGSEARCH_UPRIGHT_FIRST=1 serves them",
     )
+    parser.add_argument(
+        "--lookup",
+        action="store_true",
+        help="with --library: every file looked up too (imgsearch lookup: exact, near, then "
+        "the others), in the same library; a row '<configuration> (lookup)'",
+    )
     args = parser.parse_args()
     located = locate_model(args.model, [Path(p) for p in args.model_path.split(os.pathsep)])
     model = OnnxModel(located, threads=1)
@@ -302,7 +325,7 @@ def main() -> None:
     if args.library:
         sep = ";" if ";" in args.library else ","  # ';' lets a configuration hold commas
         configs = args.library.split(sep)
-        library_quality(args.model_path, sets, args.data, configs, args.upright_first)
+        library_quality(args.model_path, sets, args.data, configs, args.upright_first, args.lookup)
     elif not args.skip_quality:
         quality(model, sets, args.data, args.verify)
     if not args.skip_cost:

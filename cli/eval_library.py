@@ -4,9 +4,11 @@ The ground truth's files are indexed into a fresh library (in a temporary folder
 ``--library`` when given: it must be new or hold exactly those files) exactly as
 ``imgsearch index`` would (framed photos, whitening learned from 100 images up, calibration),
 then every file is searched with :meth:`search.query.engine.SearchEngine.search_image` - the code
-the CLI, the web UI and the API run. Rankings come from the hits' rank scores, pairs from
-their copy scores (the best of both directions; pairs outside each other's top ``depth``
-count as not found).
+the CLI, the web UI and the API run - or looked up (``via="lookup"``: the reverse lookup of
+``imgsearch lookup``, the lookup page and ``/api/v1/lookup``, its rows in its order: exact,
+near, then the others). Rankings come from the hits' rank scores, pairs from their copy
+scores (the best of both directions; pairs outside each other's top ``depth`` count as not
+found).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from search.evaluation import (
     ranking_depth,
 )
 from search.library import Library
-from search.query import SearchEngine
+from search.query import SearchEngine, SearchHit, lookup
 from search.settings import Settings
 
 LIBRARY_DEPTH = 100  # hits per query (rankings and candidate pairs)
@@ -46,8 +48,12 @@ def evaluate_library(
     threshold: float | None = None,
     descriptor: str | None = None,
     progress: Callable[[str], None] | None = None,
+    via: str = "search",
 ) -> tuple[Evaluation, dict[str, Any]]:
-    """Index ``truth``'s files into a library and evaluate its searches (module doc)."""
+    """Index ``truth``'s files into a library and evaluate its searches, or its lookups
+    (``via``; module doc)."""
+    if via not in VIA:
+        raise ValueError(f"via must be one of {', '.join(VIA)}, got {via!r}")
     say = progress or (lambda _msg: None)
     truth.check_files()
     paths = truth.paths()
@@ -63,8 +69,23 @@ def evaluate_library(
             model = lib.load_model(settings.model, bind=True)
             summary = index_collections(lib, model, IndexOptions(paths=roots, progress=False))
         with SearchEngine.open(settings) as engine:
-            ev, details = _search_all(engine, truth, paths, threshold, summary.to_json(), say)
+            ask = VIA[via](engine)
+            ev, details = _search_all(engine, truth, paths, threshold, summary.to_json(), say, ask)
         return ev, {"model": model.name, **details}
+
+
+def _searched(engine: SearchEngine) -> Callable[[Path, int], list[SearchHit]]:
+    return lambda path, k: engine.search_image(path, k=k)
+
+
+def _looked_up(engine: SearchEngine) -> Callable[[Path, int], list[SearchHit]]:
+    def ask(path: Path, k: int) -> list[SearchHit]:
+        return [m.hit for m in lookup(engine, path, k=k, others=k).matches][:k]
+
+    return ask
+
+
+VIA = {"search": _searched, "lookup": _looked_up}  # how each file is asked
 
 
 def _search_all(
@@ -74,6 +95,7 @@ def _search_all(
     threshold: float | None,
     indexed: dict[str, Any],
     say: Callable[[str], None],
+    ask: Callable[[Path, int], list[SearchHit]],
 ) -> tuple[Evaluation, dict[str, Any]]:
     position: dict[int, int] = {}  # library image id -> file number
     for number, path in enumerate(paths):
@@ -97,7 +119,7 @@ def _search_all(
         t0 = time.perf_counter()
         before = engine.local.stats.queries
         try:
-            hits = engine.search_image(path, k=depth + 1)
+            hits = ask(path, depth + 1)
         except ImgsearchError:  # undecodable: recorded as failed by the index run too
             missing.append(truth.files[a])
             continue
