@@ -108,7 +108,7 @@ def test_heavy_crops_found_with_one_verified_score(verify_library, models_dir: P
 
 
 def test_a_lookup_finds_the_heavy_crop_a_sure_copy_settled(verify_library) -> None:
-    """"Where else is this picture": the first photo's half-size copy is a sure copy, which
+    """Where else is this picture? The first photo's half-size copy is a sure copy, which
     settles a search; its lookup checks the grey band all the same and lists the heavy crop
     as a near-duplicate, confirmed by key points."""
     root, settings, stems = verify_library

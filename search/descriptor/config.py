@@ -42,7 +42,9 @@ VERIFIED_Z = 8.0  # robust z a geometrically confirmed copy scores at least (whe
 # nor, in a whitened space, below duplicate_z WITNESS_Z (Calibration.confirmed_z)
 VERIFY_CHECKED = 6  # grey-band check: a query's best grey-band candidates checked (files read)
 LOOKUP_CHECKED = 12  # a reverse lookup's grey-band check: every query's, however settled, and its
-# best this many (bench/README.md, "A reverse lookup checks every query's grey band")
+# best this many (bench/README.md, "A reverse lookup checks every query's grey band") ...
+LOOKUP_Z = 2.0  # ... from this duplicate_z (a search's from VERIFY_Z; chosen on a hold-out
+# scenes set of another seed than the reported ones: bench/README.md, same section)
 VERIFY_BUDGET_S = 1.0  # ... and no new check started after this long (a busy machine)
 EXPAND_Z = 6.0  # robust z of a sure copy: only those are chained (hymenoptera unaffected)
 WHITENED_DIMS = 128  # leading axes of the whitened space kept (measured: see README)

@@ -68,11 +68,14 @@ def confirmed_copy_score(copy: float, strength: float, calibration: Calibration 
     return max(float(copy), floor + (1.0 - floor) * CONFIRMED_BAND * place)
 
 
-def grey_band(copy: np.ndarray, calibration: Calibration | None, limit: int) -> list[int]:
+def grey_band(
+    copy: np.ndarray, calibration: Calibration | None, limit: int, from_z: float = VERIFY_Z
+) -> list[int]:
     """Positions of the ``limit`` best copy scores worth a check, best first: ``duplicate_z
-    >= VERIFY_Z`` and below :func:`verified_floor` (the query's own vector left out) - in a
-    whitened space copies past the decision but not firm too."""
+    >= from_z`` (a search's ``VERIFY_Z``, a lookup's ``LOOKUP_Z``) and below
+    :func:`verified_floor` (the query's own vector left out) - in a whitened space copies past
+    the decision but not firm too."""
     c = np.asarray(copy, np.float64)
-    low = calibration.duplicate_threshold(VERIFY_Z) if calibration is not None else 0.5
+    low = calibration.duplicate_threshold(from_z) if calibration is not None else 0.5
     keep = np.flatnonzero((c >= low) & (c < verified_floor(calibration)) & (c < SELF_SCORE))
     return [int(n) for n in keep[np.argsort(-c[keep], kind="stable")][:limit]]

@@ -18,7 +18,7 @@ candidate's copy score becomes :func:`search.descriptor.verified_copy_score` - t
 asked. A query with a firm copy (sure; in a whitened library also ``duplicate_z >=
 WITNESS_Z``, past the look-alikes) never gets here (:class:`search.descriptor.QueryScorer`):
 no OpenCV import, no file read - unless it is a reverse lookup's (``thorough``), which checks
-its best :data:`LOOKUP_CHECKED` however settled.
+its best :data:`LOOKUP_CHECKED` from ``duplicate_z >= LOOKUP_Z`` however settled.
 
 A query too small for key points (its longer side at most ``PIXEL_SIDE``, no region of
 interest), or a pixelated one (as small as its grid of blocks: :mod:`models.mosaic`), has
@@ -71,8 +71,10 @@ from models.views import ViewSet
 from search.descriptor import (
     DENSE_LAYOUT,
     LOOKUP_CHECKED,
+    LOOKUP_Z,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
+    VERIFY_Z,
     Descriptor,
     LocalCheck,
     LocalFeatures,
@@ -187,6 +189,7 @@ class LocalVerifier:
         ``local``."""
         calibration = descriptor.calibration
         limit = LOOKUP_CHECKED if local.thorough else VERIFY_CHECKED
+        from_z = LOOKUP_Z if local.thorough else VERIFY_Z
 
         def check(
             ids: Sequence[int],
@@ -211,8 +214,8 @@ class LocalVerifier:
 
             def in_band() -> list[int]:  # among ``chained`` (not met by the check yet) if given
                 if not len(chained):
-                    return grey_band(out, calibration, limit)
-                band = grey_band(out, calibration, len(out))
+                    return grey_band(out, calibration, limit, from_z)
+                band = grey_band(out, calibration, len(out), from_z)
                 return [n for n in band if n in unmet][:limit]
 
             if not by_pixels and not nominees and not in_band():
