@@ -17,7 +17,7 @@ from PIL import Image
 
 from models.views import ViewSet
 from search.descriptor import (
-    LOOKUP_Z,
+    GREY_BAND_Z,
     MIN_INLIERS,
     WITNESS_Z,
     Calibration,
@@ -52,8 +52,8 @@ def test_a_confirmed_copy_is_firm_in_a_whitened_space_only() -> None:
     copy = np.array([0.72, 0.66, 0.40, 0.30])  # two past the decision, not firm
     assert grey_band(copy, plain.calibration, 6) == [2]
     assert grey_band(copy, whitened.calibration, 6) == [0, 1, 2]
-    assert grey_band(copy, whitened.calibration, 6, LOOKUP_Z) == [0, 1, 2, 3]  # a lookup's band
-    assert grey_band(copy, whitened.calibration, 2, LOOKUP_Z) == [0, 1]  # ... its best first
+    assert grey_band(copy, whitened.calibration, 6, GREY_BAND_Z) == [0, 1, 2, 3]  # a lookup's band
+    assert grey_band(copy, whitened.calibration, 2, GREY_BAND_Z) == [0, 1]  # ... its best first
     confirmed = verified_copy_score(0.66, MIN_INLIERS, whitened.calibration)
     assert confirmed >= firm > 0.72  # above the look-alike the vectors put first
     assert verified_copy_score(0.66, MIN_INLIERS - 1, whitened.calibration) == 0.66

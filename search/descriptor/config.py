@@ -35,16 +35,17 @@ REGION_NOMINATED = 1  # tile matches at a sure copy's z not raised by the two co
 CELL_NOMINATED = 3  # a collage cell's best matches at any z (raised ones too), sent to the key
 # points of the cell that matched each (a 3x3 grid's photo: plain cosine 0.62-0.86 to its
 # original in a photos-50 library, under a sure copy's z; bench/README.md, "Collages")
-VERIFY_Z = 3.0  # duplicate_z from which a candidate is worth a geometric check (dedup --verify,
-# and the grey band of a query without a sure copy: local, verify)
+VERIFY_Z = 3.0  # duplicate_z from which a candidate is worth a geometric check (dedup --verify;
+# a query's grey band is checked from GREY_BAND_Z, below)
 VERIFIED_Z = 8.0  # robust z a geometrically confirmed copy scores at least (where look-alikes
 # of one class end in a whitened space: GATE_Z_WHITENED), never below the duplicate decision
 # nor, in a whitened space, below duplicate_z WITNESS_Z (Calibration.confirmed_z)
 VERIFY_CHECKED = 6  # grey-band check: a query's best grey-band candidates checked (files read)
 LOOKUP_CHECKED = 12  # a reverse lookup's grey-band check: every query's, however settled, and its
-# best this many (bench/README.md, "A reverse lookup checks every query's grey band") ...
-LOOKUP_Z = 2.0  # ... from this duplicate_z (a search's from VERIFY_Z; chosen on a hold-out
-# scenes set of another seed than the reported ones: bench/README.md, same section)
+# best this many (bench/README.md, "A reverse lookup checks every query's grey band")
+GREY_BAND_Z = 2.0  # duplicate_z from which a query's grey band is checked by key points (a
+# search's and a lookup's; dedup --verify's pairs from VERIFY_Z): chosen on a hold-out scenes
+# set of another seed than the reported ones (bench/README.md, "The grey band from z 2")
 VERIFY_BUDGET_S = 1.0  # ... and no new check started after this long (a busy machine)
 EXPAND_Z = 6.0  # robust z of a sure copy: only those are chained (hymenoptera unaffected)
 WHITENED_DIMS = 128  # leading axes of the whitened space kept (measured: see README)

@@ -72,7 +72,7 @@ def grey_band(
     copy: np.ndarray, calibration: Calibration | None, limit: int, from_z: float = VERIFY_Z
 ) -> list[int]:
     """Positions of the ``limit`` best copy scores worth a check, best first: ``duplicate_z
-    >= from_z`` (a search's ``VERIFY_Z``, a lookup's ``LOOKUP_Z``) and below
+    >= from_z`` (``dedup --verify``'s ``VERIFY_Z``; a query's ``GREY_BAND_Z``) and below
     :func:`verified_floor` (the query's own vector left out) - in a whitened space copies past
     the decision but not firm too."""
     c = np.asarray(copy, np.float64)

@@ -7,7 +7,7 @@ match the query's key points, or a better copy's, to keep the copy decision
 
 The grey-band check (``local=on``, the default, or ``verify=on``):
 A query whose views (and tiles) leave no sure copy gets its few best candidates in the grey
-band of the calibrated copy score (``duplicate_z >= VERIFY_Z``, below what a confirmed copy
+band of the calibrated copy score (``duplicate_z >= GREY_BAND_Z``, below what a confirmed copy
 scores anyway) checked with ORB key points + RANSAC (:mod:`search.descriptor.verify`): the
 query decoded once at up to 1024 px, each candidate's file read by its database row (only
 when its bytes are still those indexed: its size, then sha256; a missing or changed file, a
@@ -18,7 +18,7 @@ candidate's copy score becomes :func:`search.descriptor.verified_copy_score` - t
 asked. A query with a firm copy (sure; in a whitened library also ``duplicate_z >=
 WITNESS_Z``, past the look-alikes) never gets here (:class:`search.descriptor.QueryScorer`):
 no OpenCV import, no file read - unless it is a reverse lookup's (``thorough``), which checks
-its best :data:`LOOKUP_CHECKED` from ``duplicate_z >= LOOKUP_Z`` however settled.
+its best :data:`LOOKUP_CHECKED` however settled.
 
 A query too small for key points (its longer side at most ``PIXEL_SIDE``, no region of
 interest), or a pixelated one (as small as its grid of blocks: :mod:`models.mosaic`), has
@@ -70,11 +70,10 @@ from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptor import (
     DENSE_LAYOUT,
+    GREY_BAND_Z,
     LOOKUP_CHECKED,
-    LOOKUP_Z,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
-    VERIFY_Z,
     Descriptor,
     LocalCheck,
     LocalFeatures,
@@ -189,7 +188,6 @@ class LocalVerifier:
         ``local``."""
         calibration = descriptor.calibration
         limit = LOOKUP_CHECKED if local.thorough else VERIFY_CHECKED
-        from_z = LOOKUP_Z if local.thorough else VERIFY_Z
 
         def check(
             ids: Sequence[int],
@@ -214,8 +212,8 @@ class LocalVerifier:
 
             def in_band() -> list[int]:  # among ``chained`` (not met by the check yet) if given
                 if not len(chained):
-                    return grey_band(out, calibration, limit, from_z)
-                band = grey_band(out, calibration, len(out), from_z)
+                    return grey_band(out, calibration, limit, GREY_BAND_Z)
+                band = grey_band(out, calibration, len(out), GREY_BAND_Z)
                 return [n for n in band if n in unmet][:limit]
 
             if not by_pixels and not nominees and not in_band():
