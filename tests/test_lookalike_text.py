@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from search.descriptor import NO_COPY_OF_BETTER, NO_KEY_POINT_MATCH
-from search.query import SIMILAR, LookupMatch, LookupResult, SearchHit
+from search.query import NEAR, SIMILAR, LookupMatch, LookupResult, SearchHit
 from web.present import copy_text, evidence_text, evidence_title, match_groups
 
 HIT = SearchHit(1, 0.58, 7, "a.jpg", 10, 10, 100, copy_score=0.58, z=5.97)
@@ -86,3 +86,21 @@ def test_a_lookup_under_a_threshold_says_a_look_alike_is_one() -> None:
     near, text = _evidence(LOOKALIKE, 0.9, calibrated=False)
     assert not near and text.startswith("copy score 0.583 < threshold 0.90, a look-alike")
     assert _evidence(HIT, 0.5, calibrated=False)[1] == "copy score 0.580 >= threshold 0.50"
+
+
+def test_a_lookup_card_says_what_confirmed_a_near_match() -> None:
+    """A lookup's near-duplicate that its key points confirmed says so on its card and in its
+    tooltip, as a search's card does; one its score alone decided does not."""
+    copy = SearchHit(1, 0.93, 7, "a.jpg", 10, 10, 100, copy_score=0.93, z=8.2, duplicate=True)
+    confirmed = LookupMatch(replace(copy, key_points=57), NEAR, "")
+    result = LookupResult(0.5, {}, [confirmed], z_threshold=6.0)
+    assert evidence_text(confirmed, result) == (
+        "copy score 0.930 · z 8.2 ≥ 6 · confirmed by 57 matching key points"
+    )
+    assert evidence_title(confirmed, result).endswith(
+        "a near-duplicate, confirmed by 57 matching key points"
+    )
+    plain = LookupMatch(copy, NEAR, "")
+    assert evidence_text(plain, result) == "copy score 0.930 · z 8.2 ≥ 6"
+    fixed = LookupResult(0.9, {}, [confirmed])  # an explicit threshold decides
+    assert evidence_text(confirmed, fixed).endswith(" · confirmed by 57 matching key points")

@@ -63,9 +63,14 @@ def test_lookup_page_has_three_labelled_sections(client, weblib):
         if r["match"] != "exact":
             sign = "≥" if r["match"] == "near" else "<"
             evidence = re.search(
-                rf"Evidence: copy score (0\.\d{{3}}) · z (-?\d+\.\d) {sign} 6\n", shown(card)
+                rf"Evidence: copy score (0\.\d{{3}}) · z (-?\d+\.\d) {sign} 6"
+                r"(\s*·\s*confirmed by (\d+) matching key points)?\n",
+                shown(card),
             )
             assert evidence, card
+            # ... and what confirmed it (the lookup checks its grey band by key points)
+            kept = r.get("key_points") if r["match"] == "near" else None
+            assert evidence.group(4) == (None if kept is None else str(kept)), (r, shown(card))
             assert float(evidence.group(1)) == pytest.approx(r["copy_score"], abs=6e-4)
             assert float(evidence.group(2)) == pytest.approx(r["z"], abs=0.1)
             assert "standard deviations above what unrelated pairs" in card  # its tooltip

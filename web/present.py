@@ -143,9 +143,15 @@ def evidence_text(match: LookupMatch, result: LookupResult) -> str:
         limit = z_limit_text(result.z_threshold)
         if match.hit.lookalike:
             return f"copy score {_copy(match.hit):.3f} · z {z:.1f} < {limit}, a look-alike"
-        return f"copy score {_copy(match.hit):.3f} · z {z:.1f} {sign} {limit}"
+        return f"copy score {_copy(match.hit):.3f} · z {z:.1f} {sign} {limit}" + _by(match)
     copy = _shown(_copy(match.hit), 3, result.threshold, near)
-    return f"copy score {copy:.3f} {sign} {threshold_text(result.threshold)}"
+    return f"copy score {copy:.3f} {sign} {threshold_text(result.threshold)}" + _by(match)
+
+
+def _by(match: LookupMatch, joint: str = " · ") -> str:
+    """What confirmed a near match, for its card ("" when its score alone decided)."""
+    note = match.hit.confirmation_note if match.match == NEAR else None
+    return f"{joint}{note}" if note else ""
 
 
 def evidence_title(match: LookupMatch, result: LookupResult) -> str:
@@ -162,10 +168,13 @@ def evidence_title(match: LookupMatch, result: LookupResult) -> str:
         return (
             f"Copy score {_copy(match.hit):.3f}, {z:.1f} {Z_WORDS} (z); the calibrated "
             f"decision is z {limit} or more: "
-            + (match.hit.lookalike_note if match.hit.lookalike else verdict)
+            + (match.hit.lookalike_note if match.hit.lookalike else verdict + _by(match, ", "))
         )
     copy = _shown(_copy(match.hit), 3, result.threshold, near)
-    return f"Copy score {copy:.3f}; the threshold is {threshold_text(result.threshold)}: {verdict}"
+    return (
+        f"Copy score {copy:.3f}; the threshold is {threshold_text(result.threshold)}: {verdict}"
+        + _by(match, ", ")
+    )
 
 
 def copy_text(hit: SearchHit) -> str:
