@@ -49,11 +49,12 @@ def test_a_confirmed_copy_is_firm_in_a_whitened_space_only() -> None:
     assert verified_floor(whitened.calibration) == pytest.approx(firm) == whitened.firm_score()
     assert plain.calibration == whitened.calibration  # the same background, measured once
 
-    copy = np.array([0.72, 0.66, 0.40, 0.30])  # two past the decision, not firm
-    assert grey_band(copy, plain.calibration, 6) == [2]
-    assert grey_band(copy, whitened.calibration, 6) == [0, 1, 2]
-    assert grey_band(copy, whitened.calibration, 6, GREY_BAND_Z) == [0, 1, 2, 3]  # a lookup's band
-    assert grey_band(copy, whitened.calibration, 2, GREY_BAND_Z) == [0, 1]  # ... its best first
+    # two past the decision, not firm; two in the band down to GREY_BAND_Z (z 2.25); one under
+    copy = np.array([0.72, 0.66, 0.40, 0.30, 0.25])
+    assert CALIBRATION.duplicate_threshold(GREY_BAND_Z) == pytest.approx(0.28)
+    assert grey_band(copy, plain.calibration, 6) == [2, 3]
+    assert grey_band(copy, whitened.calibration, 6) == [0, 1, 2, 3]
+    assert grey_band(copy, whitened.calibration, 2) == [0, 1]  # its best first
     confirmed = verified_copy_score(0.66, MIN_INLIERS, whitened.calibration)
     assert confirmed >= firm > 0.72  # above the look-alike the vectors put first
     assert verified_copy_score(0.66, MIN_INLIERS - 1, whitened.calibration) == 0.66

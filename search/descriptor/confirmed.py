@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from search.descriptor.config import DUPLICATE_Z, VERIFIED_Z, VERIFY_Z
+from search.descriptor.config import DUPLICATE_Z, GREY_BAND_Z, VERIFIED_Z
 from search.descriptor.expansion import SELF_SCORE
 from search.descriptor.verify import MIN_INLIERS
 
@@ -68,14 +68,11 @@ def confirmed_copy_score(copy: float, strength: float, calibration: Calibration 
     return max(float(copy), floor + (1.0 - floor) * CONFIRMED_BAND * place)
 
 
-def grey_band(
-    copy: np.ndarray, calibration: Calibration | None, limit: int, from_z: float = VERIFY_Z
-) -> list[int]:
-    """Positions of the ``limit`` best copy scores worth a check, best first: ``duplicate_z
-    >= from_z`` (``dedup --verify``'s ``VERIFY_Z``; a query's ``GREY_BAND_Z``) and below
-    :func:`verified_floor` (the query's own vector left out) - in a whitened space copies past
-    the decision but not firm too."""
+def grey_band(copy: np.ndarray, calibration: Calibration | None, limit: int) -> list[int]:
+    """Positions of a query's ``limit`` best copy scores worth a check, best first:
+    ``duplicate_z >= GREY_BAND_Z`` and below :func:`verified_floor` (the query's own vector left
+    out) - in a whitened space copies past the decision but not firm too."""
     c = np.asarray(copy, np.float64)
-    low = calibration.duplicate_threshold(from_z) if calibration is not None else 0.5
+    low = calibration.duplicate_threshold(GREY_BAND_Z) if calibration is not None else 0.5
     keep = np.flatnonzero((c >= low) & (c < verified_floor(calibration)) & (c < SELF_SCORE))
     return [int(n) for n in keep[np.argsort(-c[keep], kind="stable")][:limit]]

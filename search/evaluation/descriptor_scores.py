@@ -19,7 +19,6 @@ from PIL import Image
 
 from models import LAYOUT_BYTES, ImageError, load_image
 from search.descriptor import (
-    GREY_BAND_Z,
     KEY_POINT_DRAFT,
     VERIFY_CHECKED,
     Descriptor,
@@ -227,7 +226,7 @@ def grey_band_boosts(
         row = np.array(copy[a], np.float32)
         for b, v in raised.get(a, {}).items():
             row[b] = v
-        band = grey_band(row, cal, VERIFY_CHECKED, GREY_BAND_Z)  # as the engine's check
+        band = grey_band(row, cal, VERIFY_CHECKED)
         checks += [(a, b, float(row[b]), False) for b in band]
         rho = np.where(row < floor, layouts @ layouts[a], np.nan)
         rho[a] = np.nan

@@ -70,7 +70,6 @@ from models.roi import coerce_roi
 from models.views import ViewSet
 from search.descriptor import (
     DENSE_LAYOUT,
-    GREY_BAND_Z,
     LOOKUP_CHECKED,
     VERIFY_BUDGET_S,
     VERIFY_CHECKED,
@@ -212,8 +211,8 @@ class LocalVerifier:
 
             def in_band() -> list[int]:  # among ``chained`` (not met by the check yet) if given
                 if not len(chained):
-                    return grey_band(out, calibration, limit, GREY_BAND_Z)
-                band = grey_band(out, calibration, len(out), GREY_BAND_Z)
+                    return grey_band(out, calibration, limit)
+                band = grey_band(out, calibration, len(out))
                 return [n for n in band if n in unmet][:limit]
 
             if not by_pixels and not nominees and not in_band():
