@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -181,6 +182,37 @@ def print_edit_table(name: str, table: dict[str, dict[str, dict[str, float]]]) -
         print(f"{kind:<28}{ref.get('n', 0):>5}{cells}")
 
 
+def library_row(name: str, label: str, ev: Any, details: dict, files: int, started: float) -> str:
+    """One library run's row of the closing table, printed with its whitening, latency and
+    the `duplicate` flags as each query showed them (all, then by the query's edit)."""
+    cells = "".join(f"{ev.metrics[k]:8.3f}" if k in ev.metrics else f"{'-':>8}" for k, _ in KEYS)
+    row = f"{name:<20}{label:<20}{cells}"
+    white = details["whitening"]
+    print(
+        row + f"   ({files} files; whitening "
+        f"{'from ' + str(white['images']) + ' images' if white else 'none'}; "
+        f"query p50 {details['query_ms']['p50']} ms; {time.perf_counter() - started:.0f} s; "
+        f"{load_avg()})",
+        flush=True,
+    )
+    flags = details["flags_per_query"]
+    print(
+        f"  {name} {label}: `duplicate` flags as each query showed them (query -> hit): "
+        f"{flags['flagged']} of {flags['true_pairs']} true pairs "
+        f"({flags['flagged'] / max(flags['true_pairs'], 1):.3f}), "
+        f"wrong flags {flags['wrong']} strict / {flags['wrong_neutral']} same-object neutral",
+        flush=True,
+    )
+    print(
+        "    per query, by its edit: "
+        + ", ".join(
+            f"{edit} {c['flagged'] / c['true_pairs']:.2f}" for edit, c in flags["by_edit"].items()
+        ),
+        flush=True,
+    )
+    return row
+
+
 def library_quality(
     model_path: str,
     sets: list[str],
@@ -204,49 +236,20 @@ def library_quality(
     for name in sets:
         truth = truth_for(name, data)
         runs: dict[str, dict] = {}
-        for text, via in [(c, v) for c in configs for v in ("search", "lookup")[: 1 + lookup]]:
-            t0 = time.perf_counter()
-            if via == "search":  # a fresh library; its lookups (next) ask the same one
-                scratch = tempfile.TemporaryDirectory(prefix="imgsearch-quality-")
-            library = Path(scratch.name) / "library"
-            ev, details = evaluate_library(
-                settings, truth, library=library, descriptor=text, via=via
-            )
-            if via == "lookup" or not lookup:
-                scratch.cleanup()
-            text = text if via == "search" else f"{text} (lookup)"
-            runs[text] = details
-            cells = "".join(
-                f"{ev.metrics[k]:8.3f}" if k in ev.metrics else f"{'-':>8}" for k, _ in KEYS
-            )
-            rows.append(f"{name:<20}{text:<20}{cells}")
-            white = details["whitening"]
-            print(
-                rows[-1] + f"   ({len(truth.files)} files; whitening "
-                f"{'from ' + str(white['images']) + ' images' if white else 'none'}; "
-                f"query p50 {details['query_ms']['p50']} ms; {time.perf_counter() - t0:.0f} s; "
-                f"{load_avg()})",
-                flush=True,
-            )
-            flags = details["flags_per_query"]
-            print(
-                f"  {name} {text}: `duplicate` flags as each query showed them (query -> hit): "
-                f"{flags['flagged']} of {flags['true_pairs']} true pairs "
-                f"({flags['flagged'] / max(flags['true_pairs'], 1):.3f}), "
-                f"wrong flags {flags['wrong']} strict / {flags['wrong_neutral']} same-object "
-                "neutral",
-                flush=True,
-            )
-            print(
-                "    per query, by its edit: "
-                + ", ".join(
-                    f"{edit} {c['flagged'] / c['true_pairs']:.2f}"
-                    for edit, c in flags["by_edit"].items()
-                ),
-                flush=True,
-            )
-            if ev.per_edit:
-                tables.setdefault(name, {})[text] = ev.per_edit
+        for text in configs:
+            # a fresh library per configuration; its lookups ask the same one
+            with tempfile.TemporaryDirectory(prefix="imgsearch-quality-") as scratch:
+                for via in ("search", "lookup")[: 1 + lookup]:
+                    t0 = time.perf_counter()
+                    library = Path(scratch) / "library"
+                    ev, details = evaluate_library(
+                        settings, truth, library=library, descriptor=text, via=via
+                    )
+                    label = text if via == "search" else f"{text} (lookup)"
+                    runs[label] = details
+                    rows.append(library_row(name, label, ev, details, len(truth.files), t0))
+                    if ev.per_edit:
+                        tables.setdefault(name, {})[label] = ev.per_edit
         print_local_cost(name, runs)
         if name in tables:  # now too: a long run's tables survive its later sets
             print_edit_table(name, tables[name])
@@ -318,6 +321,8 @@ def main() -> None:
         "the others), in the same library; a row '<configuration> (lookup)'",
     )
     args = parser.parse_args()
+    if (args.lookup or args.upright_first) and not args.library:
+        parser.error("--lookup and --upright-first measure libraries: give --library too")
     located = locate_model(args.model, [Path(p) for p in args.model_path.split(os.pathsep)])
     model = OnnxModel(located, threads=1)
     print(f"model {model.name}; {load_avg()}")
