@@ -242,7 +242,7 @@ def test_eval_measures_the_library_path(data_dir: Path, models_dir: Path) -> Non
     assert 0 < flags["flagged"] <= flags["true_pairs"] and flags["wrong"] <= 1
 
 
-def testflags_per_query_count_each_direction() -> None:
+def test_flags_per_query_count_each_direction() -> None:
     """The pair counts take a pair flagged by either of its two searches; the flags per
     query count what each search showed: a copy found only one way is half found."""
     from pathlib import Path
