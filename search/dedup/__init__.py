@@ -12,6 +12,7 @@ from search.lazy import lazy_names
 _SOURCES: dict[str, str] = {
     "DedupError": "search.dedup.errors",
     "CollageKeepers": "search.dedup.collages",
+    "attach_free": "search.dedup.confirmed",
     "DEFAULT_DEDUP_THRESHOLD": "search.dedup.groups",
     "DedupResult": "search.dedup.groups",
     "find_duplicates": "search.dedup.groups",
@@ -60,6 +61,7 @@ __all__ = [
     "VerifiedNeighbours",
     "VideoFacts",
     "VideoPair",
+    "attach_free",
     "check_keeper_rules",
     "choose_keeper",
     "clip_pairs",
@@ -84,6 +86,7 @@ __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.dedup.collages import CollageKeepers
+    from search.dedup.confirmed import attach_free
     from search.dedup.errors import DedupError
     from search.dedup.file_thumbnails import file_thumbnails
     from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, DedupResult, find_duplicates

@@ -89,13 +89,15 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class DedupMember:
-    """A duplicate of its group's keeper: cosine ``score`` to it, ``exact`` if same sha256,
-    ``verified`` if local features confirmed it below the threshold (``dedup --verify``)."""
+    """A duplicate of its group's keeper: cosine ``score`` to it (to member ``via`` when set:
+    :mod:`search.dedup.attach`), ``exact`` if same sha256, ``verified`` if local features
+    confirmed it below the threshold (``dedup --verify``)."""
 
     image: DedupImage
     score: float
     exact: bool
     verified: bool = False
+    via: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,9 @@ JSON shape (extend, never rename)::
 ``members`` are the duplicates of the keeper, keeper not included (a script that removes every
 member never removes the keeper); ``score`` is the cosine to the keeper, ``exact`` means the same
 sha256 as the keeper, ``verified`` that local features confirmed a member scoring below the
-threshold (``dedup --verify``). Extensions: per member ``width``, ``height``, ``file_size``,
+threshold (``dedup --verify``), ``via`` the id of the member it was confirmed against instead
+of the keeper (its ``score`` is to that member; null otherwise: :mod:`search.dedup.confirmed`).
+Extensions: per member ``width``, ``height``, ``file_size``,
 ``exif_datetime``, ``mtime``, ``format``, ``photo_size`` (``[w, h]`` of the photo inside a
 frame, or of another member's picture in a ``collage``, else null); per group ``keeper_id``
 and ``keeper_image``; top level ``keeper_rules``, ``linkage`` and ``stats``;
@@ -36,7 +38,7 @@ from pathlib import Path, PurePath
 
 import jinja2
 
-from search.dedup.groups import DedupResult
+from search.dedup.groups import DedupGroup, DedupResult
 from search.dedup.keeper import DedupImage
 from search.dedup.report_files import atomic_write, file_href, file_missing
 from search.dedup.video_report import (
@@ -113,6 +115,12 @@ def _collage_note(img: DedupImage) -> str:
     return f" (a collage: the picture in a {width}x{height} cell of it)"
 
 
+def _name_of(group: DedupGroup, image_id: int | None) -> str | None:
+    """The file name of ``group``'s image ``image_id`` (None for None)."""
+    found = (PurePath(i.path).name for i in group.images if i.id == image_id)
+    return None if image_id is None else next(found, str(image_id))
+
+
 def to_json(result: DedupResult) -> dict[str, object]:
     """The report as a JSON-ready dict (shape in the module docstring)."""
     groups = []
@@ -127,6 +135,7 @@ def to_json(result: DedupResult) -> dict[str, object]:
                     "score": _score(m.score),
                     "exact": m.exact,
                     "verified": m.verified,
+                    "via": m.via,
                     **{
                         k: info[k]
                         for k in (
@@ -244,7 +253,12 @@ def render_html(
         return thumb_of(img.id)
 
     def card(
-        img: DedupImage, score: float | None, exact: bool, keeper: bool, verified: bool = False
+        img: DedupImage,
+        score: float | None,
+        exact: bool,
+        keeper: bool,
+        verified: bool = False,
+        via: str | None = None,
     ) -> dict:
         return {
             "path": img.path,
@@ -259,6 +273,7 @@ def render_html(
             "score": None if score is None else f"{_score(score):.3f}",
             "exact": exact,
             "verified": verified,
+            "via": via,
             "keeper": keeper,
             "id": img.id,
         }
@@ -269,7 +284,10 @@ def render_html(
             "reason": g.reason,
             "count": len(g.members) + 1,
             "cards": [card(g.keeper, None, False, True)]
-            + [card(m.image, m.score, m.exact, False, m.verified) for m in g.members],
+            + [
+                card(m.image, m.score, m.exact, False, m.verified, _name_of(g, m.via))
+                for m in g.members
+            ],
         }
         for i, g in enumerate(result.groups, start=1)
     ]

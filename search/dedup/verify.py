@@ -29,6 +29,9 @@ which the engine joins the library's layouts to a query's candidates). A pair le
 denser key points of either image (:func:`search.descriptor.dense_features`, made once per
 image from its file): a watermark's letters take an image's first 500 key points.
 
+Pairs from ``attach_low`` up to ``low`` are checked last, confirmed ones kept apart
+(:attr:`attachable`, no edges: :mod:`search.dedup.confirmed`).
+
 A pair over the threshold is checked too when star grouping would take it
 (:meth:`VerifiedNeighbours.holds`): different photos put through one strong filter (a halftone
 screen, pixelation, the same collage frame) look alike to the model, and neither ORB + RANSAC
@@ -52,7 +55,6 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -60,7 +62,8 @@ import numpy as np
 from PIL import Image
 
 from models import ImgsearchError, load_image
-from search.dedup.groups import DedupMember, DedupResult
+from search.dedup.confirmed import with_own_scores
+from search.dedup.groups import DedupResult
 from search.dedup.neighbours import NeighbourProvider
 from search.dedup.nominees import nominate, pair_correlation, toned_pairs
 from search.descriptor import (
@@ -111,8 +114,11 @@ class VerifiedNeighbours:
         workers: int | None = None,
         crops: Callable[[int], Sequence[int]] | None = None,
         pair_score: Callable[[int, int], float] | None = None,
+        attach_low: float | None = None,
     ) -> None:
         self.inner = inner
+        self.attach_low = attach_low  # from here up to ``low``: pairs that only attach (doc)
+        self.attachable: dict[tuple[int, int], float] = {}  # confirmed pair -> its score
         self.crops = crops if pair_score is not None else None
         self.pair_score = pair_score
         self.cropped = 0  # pairs its crops nominated
@@ -277,15 +283,18 @@ class VerifiedNeighbours:
         if self.layouts is not None:
             toned, rho = toned_pairs(self.layouts, ids, found, open_)
         grey |= toned != 0
-        rows, cols = np.nonzero(grey)
-        ordered = sorted(zip(rows.tolist(), cols.tolist(), strict=True), key=lambda rc: -scores[rc])
+        # the band under the grey one (pairs that only attach), checked after it
+        lower = open_ & ~grey & (scores >= (self.attach_low or self.low)) & (scores < self.low)
+        ordered = [rc for band in (grey, lower) for rc in _by_score(band, scores)]  # in order
         self._prefetch([(int(ids[r]), int(found[r, c]), bool(toned[r, c] < 0)) for r, c in ordered])
         for r, c in ordered:
             a, b = int(ids[r]), int(found[r, c])
             # an inverted layout's nominee inverted, then as it is too (the engine's rule)
             tries = (True, False) if toned[r, c] < 0 else (False,)
             inliers = self._matched(a, b, tries, float(rho[r, c]))
-            if inliers >= MIN_INLIERS:
+            if inliers >= MIN_INLIERS and lower[r, c]:
+                self.attachable[(min(a, b), max(a, b))] = float(scores[r, c])
+            elif inliers >= MIN_INLIERS:
                 self.raised[(min(a, b), max(a, b))] = float(scores[r, c])
                 verified = verified_copy_score(float(scores[r, c]), inliers, self.calibration)
                 scores[r, c] = max(self.threshold, verified)
@@ -329,16 +338,7 @@ class VerifiedNeighbours:
 
     def restore(self, result: DedupResult) -> DedupResult:
         """``result`` with each confirmed member's own score, marked ``verified``."""
-
-        def member(keeper: int, m: DedupMember) -> DedupMember:
-            own = self.raised.get((min(keeper, m.image.id), max(keeper, m.image.id)))
-            return m if own is None else replace(m, score=own, verified=True)
-
-        groups = tuple(
-            replace(g, members=tuple(member(g.keeper.id, m) for m in g.members))
-            for g in result.groups
-        )
-        return replace(result, groups=groups)
+        return with_own_scores(result, self.raised)
 
     def stats(self) -> dict[str, int]:
         return {
@@ -349,3 +349,8 @@ class VerifiedNeighbours:
             "verify_refuted": self.refuted,
             **({"verify_crop_pairs": self.cropped} if self.crops is not None else {}),
         }
+
+
+def _by_score(band: np.ndarray, scores: np.ndarray) -> list[tuple[int, int]]:
+    """The (row, column) of ``band``'s pairs, best score first."""
+    return sorted(zip(*np.nonzero(band), strict=True), key=lambda rc: -scores[rc])

@@ -17,6 +17,7 @@ from search.dedup import (
     DedupImage,
     DedupResult,
     MultiRowNeighbours,
+    attach_free,
     find_duplicates,
     keep_present,
 )
@@ -102,7 +103,8 @@ def library_duplicates(
             options["collage"] = CollageKeepers(verifier.picture, verifier.key_points_of)
     result = find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
     if verifier is not None:
-        result = verifier.restore(result)
+        by_id = {image.id: image for image in images}
+        result = attach_free(verifier.restore(result), verifier.attachable, by_id)
         result.stats.update(verifier.stats())
     return keep_present(result)
 
@@ -115,11 +117,13 @@ def _verifier(
     searched: tuple[np.ndarray, np.ndarray],
 ) -> Any:
     from search.dedup import VERIFY_Z, VerifiedNeighbours
-    from search.descriptor import opencv
+    from search.descriptor import GREY_BAND_Z, opencv
 
     opencv()  # a clear VerifyUnavailableError now rather than after the graph
     calibration = engine.library.descriptor().calibration
     low = calibration.duplicate_threshold(VERIFY_Z) if calibration else threshold * 0.7
+    # pairs of a query's band under that only attach what no group took (search.dedup.confirmed)
+    attach_low = calibration.duplicate_threshold(GREY_BAND_Z) if calibration else None
 
     def path_of(image_id: int) -> Any:
         found = engine.records.image_file(image_id)
@@ -137,6 +141,7 @@ def _verifier(
         small=small,
         layouts=engine.records.layouts,
         key_points=key_points,
+        attach_low=None if attach_low is None else min(attach_low, low, threshold),
         **_by_crops(engine, *searched),
     )
 
