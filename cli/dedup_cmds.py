@@ -178,6 +178,9 @@ def dedup(
     confirmed = result.stats.get("verify_confirmed")
     if confirmed:  # pairs below the threshold that local features confirmed joined too
         message += f" or confirmed by local features ({confirmed} pair(s))"
+    attached = result.stats.get("attached")
+    if attached:  # images no group took, confirmed with a member lower down (z 2-3)
+        message += f"; {attached} more joined by a member they were confirmed with"
     refuted = result.stats.get("verify_refuted")
     if refuted:  # pairs over it that neither key points nor layouts found one picture in
         message += f"; {refuted} pair(s) over it refuted by local features and layouts"
