@@ -180,7 +180,7 @@ def dedup(
         message += f" or confirmed by local features ({confirmed} pair(s))"
     attached = result.stats.get("attached")
     if attached:  # images no group took, confirmed with a member lower down (z 2-3)
-        message += f"; {attached} more joined by a member they were confirmed with"
+        message += f"; {attached} more joined a group through a member their key points match"
     refuted = result.stats.get("verify_refuted")
     if refuted:  # pairs over it that neither key points nor layouts found one picture in
         message += f"; {refuted} pair(s) over it refuted by local features and layouts"

@@ -44,8 +44,9 @@ VERIFY_CHECKED = 6  # grey-band check: a query's best grey-band candidates check
 LOOKUP_CHECKED = 12  # a reverse lookup's grey-band check: every query's, however settled, and its
 # best this many (bench/README.md, "A reverse lookup checks every query's grey band")
 GREY_BAND_Z = 2.0  # duplicate_z from which a query's grey band is checked by key points (a
-# search's and a lookup's; dedup --verify's pairs from VERIFY_Z): chosen on a hold-out scenes
-# set of another seed than the reported ones (bench/README.md, "The grey band from z 2")
+# search's and a lookup's; dedup --verify's pairs from VERIFY_Z, and from here only to attach
+# images no group took: search.dedup.confirmed): chosen on a hold-out scenes set of another
+# seed than the reported ones (bench/README.md, "The grey band from z 2")
 VERIFY_BUDGET_S = 1.0  # ... and no new check started after this long (a busy machine)
 EXPAND_Z = 6.0  # robust z of a sure copy: only those are chained (hymenoptera unaffected)
 WHITENED_DIMS = 128  # leading axes of the whitened space kept (measured: see README)
