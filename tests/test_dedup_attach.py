@@ -90,8 +90,9 @@ def test_the_report_says_whom_an_attached_member_was_confirmed_with() -> None:
 def test_the_verifier_keeps_the_lower_bands_confirmed_pairs_apart(
     tmp_path: Path, data_dir: Path
 ) -> None:
-    """A pair under the grey band that key points confirm is no edge (its score stays), but is
-    kept to attach; one they do not confirm is not."""
+    """A pair under the grey band is no edge (its score stays); once the groups are made, only
+    a pair of a grouped and a free image is checked, and one that key points confirm is given
+    to attach."""
     pytest.importorskip("cv2")
     uk = data_dir / "ukbench_subset" / "images"
     with Image.open(uk / "ukbench00004.jpg") as img:
@@ -106,11 +107,17 @@ def test_the_verifier_keeps_the_lower_bands_confirmed_pairs_apart(
 
     without = VerifiedNeighbours(inner, paths.get, low=0.3, threshold=THRESHOLD)
     assert without(np.array([1]), 3)[0][0].tolist() == pytest.approx([1.0, 0.25, 0.24])
-    assert without.stats()["verify_checked"] == 0 and without.attachable == {}
+    assert without.stats()["verify_checked"] == 0 and without.lower == {}
 
     provider = VerifiedNeighbours(inner, paths.get, low=0.3, threshold=THRESHOLD, attach_low=0.2)
     scores, found = provider(np.array([1]), 3)
     assert found[0].tolist() == [1, 3, 2]  # not raised: no edge of the graph
     assert scores[0].tolist() == pytest.approx([1.0, 0.25, 0.24])
-    assert provider.attachable == {(1, 2): pytest.approx(0.24)} and provider.raised == {}
-    assert provider.stats()["verify_checked"] == 2
+    assert provider.lower == {(1, 3): pytest.approx(0.25), (1, 2): pytest.approx(0.24)}
+    assert provider.stats()["verify_checked"] == 0  # checked once the groups are made
+    # pairs of two grouped (or two free) images are never checked
+    assert provider.attachable({1, 2, 3}) == {} and provider.attachable(set()) == {}
+    assert provider.stats()["verify_checked"] == 0
+    # one grouped, one free: the crop is confirmed, the other photo is not
+    assert provider.attachable({1}) == {(1, 2): pytest.approx(0.24)}
+    assert provider.stats()["verify_checked"] == 2 and provider.raised == {}

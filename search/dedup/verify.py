@@ -29,8 +29,9 @@ which the engine joins the library's layouts to a query's candidates). A pair le
 denser key points of either image (:func:`search.descriptor.dense_features`, made once per
 image from its file): a watermark's letters take an image's first 500 key points.
 
-Pairs from ``attach_low`` up to ``low`` are checked last, confirmed ones kept apart
-(:attr:`attachable`, no edges: :mod:`search.dedup.confirmed`).
+Pairs from ``attach_low`` up to ``low`` are no edges: those of a grouped and a free image are
+checked once the groups are made, to attach the free one (:meth:`attachable`,
+:mod:`search.dedup.confirmed`).
 
 A pair over the threshold is checked too when star grouping would take it
 (:meth:`VerifiedNeighbours.holds`): different photos put through one strong filter (a halftone
@@ -53,7 +54,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -118,7 +119,7 @@ class VerifiedNeighbours:
     ) -> None:
         self.inner = inner
         self.attach_low = attach_low  # from here up to ``low``: pairs that only attach (doc)
-        self.attachable: dict[tuple[int, int], float] = {}  # confirmed pair -> its score
+        self.lower: dict[tuple[int, int], float] = {}  # such a pair -> its score, unchecked
         self.crops = crops if pair_score is not None else None
         self.pair_score = pair_score
         self.cropped = 0  # pairs its crops nominated
@@ -283,18 +284,20 @@ class VerifiedNeighbours:
         if self.layouts is not None:
             toned, rho = toned_pairs(self.layouts, ids, found, open_)
         grey |= toned != 0
-        # the band under the grey one (pairs that only attach), checked after it
+        # the band under the grey one: pairs that may attach, checked once groups are made
         lower = open_ & ~grey & (scores >= (self.attach_low or self.low)) & (scores < self.low)
-        ordered = [rc for band in (grey, lower) for rc in _by_score(band, scores)]  # in order
+        for r, c in zip(*np.nonzero(lower), strict=True):
+            a, b = sorted((int(ids[r]), int(found[r, c])))
+            self.lower[(a, b)] = float(scores[r, c])
+        rows, cols = np.nonzero(grey)
+        ordered = sorted(zip(rows.tolist(), cols.tolist(), strict=True), key=lambda rc: -scores[rc])
         self._prefetch([(int(ids[r]), int(found[r, c]), bool(toned[r, c] < 0)) for r, c in ordered])
         for r, c in ordered:
             a, b = int(ids[r]), int(found[r, c])
             # an inverted layout's nominee inverted, then as it is too (the engine's rule)
             tries = (True, False) if toned[r, c] < 0 else (False,)
             inliers = self._matched(a, b, tries, float(rho[r, c]))
-            if inliers >= MIN_INLIERS and lower[r, c]:
-                self.attachable[(min(a, b), max(a, b))] = float(scores[r, c])
-            elif inliers >= MIN_INLIERS:
+            if inliers >= MIN_INLIERS:
                 self.raised[(min(a, b), max(a, b))] = float(scores[r, c])
                 verified = verified_copy_score(float(scores[r, c]), inliers, self.calibration)
                 scores[r, c] = max(self.threshold, verified)
@@ -336,6 +339,16 @@ class VerifiedNeighbours:
             inliers = max(inliers, self._denser(a, b))
         return inliers
 
+    def attachable(self, grouped: Container[int]) -> dict[tuple[int, int], float]:
+        """The lower band's pairs of one image in ``grouped`` and one not that key points
+        confirm (best first, within the budget); no other pair of that band is checked."""
+        pairs = sorted(
+            ((s, a, b) for (a, b), s in self.lower.items() if (a in grouped) != (b in grouped)),
+            reverse=True,
+        )
+        self._prefetch([(a, b, False) for _s, a, b in pairs])
+        return {(a, b): s for s, a, b in pairs if self._matched(a, b, (False,), 0.0) >= MIN_INLIERS}
+
     def restore(self, result: DedupResult) -> DedupResult:
         """``result`` with each confirmed member's own score, marked ``verified``."""
         return with_own_scores(result, self.raised)
@@ -349,8 +362,3 @@ class VerifiedNeighbours:
             "verify_refuted": self.refuted,
             **({"verify_crop_pairs": self.cropped} if self.crops is not None else {}),
         }
-
-
-def _by_score(band: np.ndarray, scores: np.ndarray) -> list[tuple[int, int]]:
-    """The (row, column) of ``band``'s pairs, best score first."""
-    return sorted(zip(*np.nonzero(band), strict=True), key=lambda rc: -scores[rc])

@@ -103,8 +103,9 @@ def library_duplicates(
             options["collage"] = CollageKeepers(verifier.picture, verifier.key_points_of)
     result = find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
     if verifier is not None:
+        grouped = {image.id for group in result.groups for image in group.images}
         by_id = {image.id: image for image in images}
-        result = attach_free(verifier.restore(result), verifier.attachable, by_id)
+        result = attach_free(verifier.restore(result), verifier.attachable(grouped), by_id)
         result.stats.update(verifier.stats())
     return keep_present(result)
 
