@@ -113,7 +113,10 @@ def test_the_verifier_keeps_the_lower_bands_confirmed_pairs_apart(
     scores, found = provider(np.array([1]), 3)
     assert found[0].tolist() == [1, 3, 2]  # not raised: no edge of the graph
     assert scores[0].tolist() == pytest.approx([1.0, 0.25, 0.24])
-    assert provider.lower == {(1, 3): pytest.approx(0.25), (1, 2): pytest.approx(0.24)}
+    assert provider.lower == {
+        (1, 3): (pytest.approx(0.25), 0.0),
+        (1, 2): (pytest.approx(0.24), 0.0),
+    }
     assert provider.stats()["verify_checked"] == 0  # checked once the groups are made
     # pairs of two grouped (or two free) images are never checked
     assert provider.attachable({1, 2, 3}) == {} and provider.attachable(set()) == {}

@@ -6,12 +6,9 @@ duplicate threshold) is checked with ORB key points + RANSAC (:mod:`search.descr
 a pair that one similarity transform explains (heavy crops, rotations, screenshots of the
 photo) is raised to its verified copy score (:func:`search.descriptor.verified_copy_score`,
 the rule of the engine's ``verify=on`` and the offline evaluation; at least the threshold),
-so it becomes an edge of the duplicate graph (its own score is kept in
-:attr:`VerifiedNeighbours.raised` for the report). Pairs above the threshold are never
-demoted, but may be refuted (below). Features are computed once per image (the file at
-1024 px; kept on disk by the library's key-point cache when ``key_points`` reads them, as a
-query's candidates' are), and at most ``max_pairs`` pairs are checked (the best-scoring first
-within each batch).
+so it becomes an edge of the duplicate graph (its own score kept in :attr:`raised` for the
+report). Features are computed once per image (kept on disk by the library's key-point cache
+when ``key_points`` reads them), and at most ``max_pairs`` pairs are checked (best first).
 
 An image too small for key points (``small``: its longer side at most ``PIXEL_SIDE``, a
 thumbnail) is compared with each of its candidates by pixels instead, whatever their score
@@ -19,12 +16,10 @@ thumbnail) is compared with each of its candidates by pixels instead, whatever t
 raised to its pixel-confirmed score, at least the threshold.
 
 A candidate below the threshold, in the grey band or under it, whose grey-level layout
-(``layouts``: the stored ones, by id) is in rank order with the image's - a sepia or duotone
-copy, inverted too (:mod:`search.descriptor.layout_match`, the engine's rule: ``|rho| >=
-LAYOUT_MATCH``, the best ``LAYOUT_NOMINATED`` of each image) - is checked by key points as
-well, an inverted one with the image's grey levels inverted (then as it is, when that
-confirms nothing: the engine's rule); here from ``|rho| >= LAYOUT_JOINED`` (the level from
-which the engine joins the library's layouts to a query's candidates). A pair left short of
+(``layouts``: the stored ones, by id) is in rank order with the image's from ``|rho| >=
+LAYOUT_JOINED`` - a sepia or duotone copy (:mod:`search.descriptor.layout_match`) - is checked
+by key points as well, an inverted one with the image's grey levels inverted (then as it is:
+the engine's rule). A pair left short of
 ``MIN_INLIERS`` whose layouts correlate (``|rho| >= DENSE_LAYOUT``) is matched again with the
 denser key points of either image (:func:`search.descriptor.dense_features`, made once per
 image from its file): a watermark's letters take an image's first 500 key points.
@@ -37,10 +32,9 @@ A pair over the threshold is checked too when star grouping would take it
 (:meth:`VerifiedNeighbours.holds`): different photos put through one strong filter (a halftone
 screen, pixelation, the same collage frame) look alike to the model, and neither ORB + RANSAC
 nor the layouts find one picture in them. A pair is refuted, and not grouped, when its layouts
-are not alike (``|rho| < LAYOUT_JOINED``, the level from which they nominate a candidate: a
-squashed or toned copy keeps its layout; different photos reach 0.5-0.77) and key points of
-both images (at least ``REFUTING_POINTS`` each) find no transform (an inverted one tried too
-where ``rho < 0``, the denser ones where ``|rho| >= DENSE_LAYOUT``, as for a grey-band pair).
+are not alike (``|rho| < LAYOUT_JOINED``: a squashed or toned copy keeps its layout) and key
+points of both images (``REFUTING_POINTS`` each at least) find no transform (as a grey-band
+pair is matched).
 A small image's pairs are never refuted, nor any once the budget is spent.
 
 With the descriptor's ``crops`` on, each image's two best matches among the other images'
@@ -119,7 +113,7 @@ class VerifiedNeighbours:
     ) -> None:
         self.inner = inner
         self.attach_low = attach_low  # from here up to ``low``: pairs that only attach (doc)
-        self.lower: dict[tuple[int, int], float] = {}  # such a pair -> its score, unchecked
+        self.lower: dict[tuple[int, int], tuple[float, float]] = {}  # -> (score, layouts' rho)
         self.crops = crops if pair_score is not None else None
         self.pair_score = pair_score
         self.cropped = 0  # pairs its crops nominated
@@ -288,7 +282,7 @@ class VerifiedNeighbours:
         lower = open_ & ~grey & (scores >= (self.attach_low or self.low)) & (scores < self.low)
         for r, c in zip(*np.nonzero(lower), strict=True):
             a, b = sorted((int(ids[r]), int(found[r, c])))
-            self.lower[(a, b)] = float(scores[r, c])
+            self.lower[(a, b)] = float(scores[r, c]), float(rho[r, c])
         rows, cols = np.nonzero(grey)
         ordered = sorted(zip(rows.tolist(), cols.tolist(), strict=True), key=lambda rc: -scores[rc])
         self._prefetch([(int(ids[r]), int(found[r, c]), bool(toned[r, c] < 0)) for r, c in ordered])
@@ -343,11 +337,15 @@ class VerifiedNeighbours:
         """The lower band's pairs of one image in ``grouped`` and one not that key points
         confirm (best first, within the budget); no other pair of that band is checked."""
         pairs = sorted(
-            ((s, a, b) for (a, b), s in self.lower.items() if (a in grouped) != (b in grouped)),
+            ((*s, a, b) for (a, b), s in self.lower.items() if (a in grouped) != (b in grouped)),
             reverse=True,
         )
-        self._prefetch([(a, b, False) for _s, a, b in pairs])
-        return {(a, b): s for s, a, b in pairs if self._matched(a, b, (False,), 0.0) >= MIN_INLIERS}
+        self._prefetch([(a, b, False) for _s, _rho, a, b in pairs])
+        return {
+            (a, b): score
+            for score, rho, a, b in pairs
+            if self._matched(a, b, (False,), rho) >= MIN_INLIERS  # (denser points: rho)
+        }
 
     def restore(self, result: DedupResult) -> DedupResult:
         """``result`` with each confirmed member's own score, marked ``verified``."""
