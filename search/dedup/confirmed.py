@@ -11,10 +11,11 @@ band's pairs (from ``VERIFY_Z``) that key points confirm, and groups it keeper f
 with more edges lets a larger copy (a collage, a photo beside a texture, an enlarged crop) be
 the keeper of some of a picture's copies while the others form a second group around another
 copy (``bench/README.md``, "Pairs from z 2 attach what no group took"). Here they only add:
-an image that is in no group once the groups are made joins the group of its best confirmed
-partner, as a member ``verified`` against that partner (:attr:`DedupMember.via`), unless it
-would rank before the group's keeper by the keeper rules (then it stays out: the report must
-not suggest deleting a better file). A group, its keeper and its members are never changed
+once the groups are made, the pairs of a grouped and a free image are checked
+(:meth:`search.dedup.VerifiedNeighbours.attachable`), and the free image joins the group of its
+best confirmed partner, as a member ``verified`` against that partner
+(:attr:`DedupMember.via`), unless it would rank before the group's keeper by the keeper rules
+(then it stays out: the report must not suggest deleting a better file). A group, its keeper and its members are never changed
 otherwise, so no image leaves a group it was in.
 """
 

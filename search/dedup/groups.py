@@ -90,7 +90,7 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class DedupMember:
     """A duplicate of its group's keeper: cosine ``score`` to it (to member ``via`` when set:
-    :mod:`search.dedup.attach`), ``exact`` if same sha256, ``verified`` if local features
+    :mod:`search.dedup.confirmed`), ``exact`` if same sha256, ``verified`` if local features
     confirmed it below the threshold (``dedup --verify``)."""
 
     image: DedupImage
