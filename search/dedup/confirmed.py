@@ -15,8 +15,8 @@ once the groups are made, the pairs of a grouped and a free image are checked
 (:meth:`search.dedup.VerifiedNeighbours.attachable`), and the free image joins the group of its
 best confirmed partner, as a member ``verified`` against that partner
 (:attr:`DedupMember.via`), unless it would rank before the group's keeper by the keeper rules
-(then it stays out: the report must not suggest deleting a better file). A group, its keeper and its members are never changed
-otherwise, so no image leaves a group it was in.
+(then it stays out: the report must not suggest deleting a better file). A group, its keeper
+and its members are never changed otherwise, so no image leaves a group it was in.
 """
 
 from __future__ import annotations
