@@ -43,6 +43,8 @@ def test_verify_groups_heavy_crops_and_says_so(
     # the summary said "at copy score >= 0.840" for pairs that scored below it
     confirmed = found["stats"]["verify_confirmed"]
     assert confirmed >= 1
+    # the lower band's pairs were asked to attach images no group took (counted, maybe 0)
+    assert found["stats"]["attached"] == sum(m["via"] is not None for m in members.values())
     assert f"or confirmed by local features ({confirmed} pair(s))" in verified.stderr
     assert "confirmed" not in plain.stderr
     # the key points it made are kept: the next run reads them, makes none, reports the same
