@@ -279,7 +279,9 @@ class VerifiedNeighbours:
             toned, rho = toned_pairs(self.layouts, ids, found, open_)
         grey |= toned != 0
         # the band under the grey one: pairs that may attach, checked once groups are made
-        lower = open_ & ~grey & (scores >= (self.attach_low or self.low)) & (scores < self.low)
+        lower = np.zeros_like(grey)
+        if self.attach_low is not None:
+            lower = open_ & ~grey & (scores >= self.attach_low) & (scores < self.low)
         for r, c in zip(*np.nonzero(lower), strict=True):
             a, b = sorted((int(ids[r]), int(found[r, c])))
             self.lower[(a, b)] = float(scores[r, c]), float(rho[r, c])

@@ -122,9 +122,11 @@ def _verifier(
 
     opencv()  # a clear VerifyUnavailableError now rather than after the graph
     calibration = engine.library.descriptor().calibration
-    low = calibration.duplicate_threshold(VERIFY_Z) if calibration else threshold * 0.7
+    low = min(
+        calibration.duplicate_threshold(VERIFY_Z) if calibration else threshold * 0.7, threshold
+    )
     # pairs of a query's band under that only attach what no group took (search.dedup.confirmed)
-    attach_low = calibration.duplicate_threshold(GREY_BAND_Z) if calibration else None
+    attach_low = min(calibration.duplicate_threshold(GREY_BAND_Z), low) if calibration else None
 
     def path_of(image_id: int) -> Any:
         found = engine.records.image_file(image_id)
@@ -136,13 +138,13 @@ def _verifier(
     return VerifiedNeighbours(
         inner,
         path_of,
-        min(low, threshold),
+        low,
         threshold,
         calibration=calibration,
         small=small,
         layouts=engine.records.layouts,
         key_points=key_points,
-        attach_low=None if attach_low is None else min(attach_low, low, threshold),
+        attach_low=attach_low,
         **_by_crops(engine, *searched),
     )
 
