@@ -3,7 +3,8 @@
     python bench/dedup_kinds.py [--family unseen] [--sets photos-120] [--model-path M]
 
 ``--family``: ``holdout`` (the hold-out sets, ``bench/holdout.py``), ``unseen``
-(``bench/unseen_edits.py``) or ``unseen2`` (``bench/second_unseen_edits.py``), each over the
+(``bench/unseen_edits.py``), ``unseen2`` (``bench/second_unseen_edits.py``) or ``unseen3``
+(``bench/third_unseen_edits.py``), each over the
 hold-out set ``POOL-N`` of ``--sets`` (made under /tmp when missing). The library holds every
 file of the set: originals, distractors, other views of an object, burst shots, and every
 edited copy; it is indexed with the default descriptor and ``imgsearch dedup --verify --json``
@@ -33,10 +34,16 @@ sys.path.insert(0, str(ROOT))
 from bench.edit_queries import kind_of  # noqa: E402
 from bench.holdout import HOLDOUT_POOLS, holdout_set  # noqa: E402
 from bench.second_unseen_edits import second_unseen_set  # noqa: E402
+from bench.third_unseen_edits import third_unseen_set  # noqa: E402
 from bench.unseen_edits import unseen_set  # noqa: E402
 from search.evaluation import GroundTruth, load_truth  # noqa: E402
 
-FAMILIES = {"holdout": None, "unseen": unseen_set, "unseen2": second_unseen_set}
+FAMILIES = {
+    "holdout": None,
+    "unseen": unseen_set,
+    "unseen2": second_unseen_set,
+    "unseen3": third_unseen_set,
+}
 
 
 def family_truth(
