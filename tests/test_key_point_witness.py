@@ -16,6 +16,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from search.descriptor import (
+    AFFINE_INLIERS,
     LOCAL_WITNESS_Z,
     MIN_INLIERS,
     NO_KEY_POINT_MATCH,
@@ -321,15 +322,49 @@ def test_key_points_tell_a_copy_from_another_photo(data_dir: Path, tmp_path: Pat
     assert key_points_match(first, mirrored)  # the first image is matched mirrored too
     assert not key_points_match(first, other)
     # a copy stretched to another aspect ratio is no similarity transform of its original,
-    # but it is an affine one: it matches
+    # but it is an affine one: it matches, and the grey-band check (a similarity, then an
+    # affine map that must explain AFFINE_INLIERS) confirms it too
     image = Image.open(photos[0]).convert("RGB")
     stretched = local_features(image.resize((image.width, image.height // 2)))
     assert (
-        count_inliers(first, stretched)
+        count_inliers(first, stretched, affine=False)
         < MIN_INLIERS
         <= count_inliers(first, stretched, affine=True)
     )
     assert key_points_match(first, stretched)
+    assert count_inliers(first, stretched) >= AFFINE_INLIERS
+    assert count_inliers(first, other) < MIN_INLIERS  # another photo: by neither map
+
+
+def _from_below(image: Image.Image, pull: float) -> Image.Image:
+    """``image`` as shot from below: its top edge pulled in by ``pull`` of its width."""
+    w, h = image.size
+    flat, seen = (
+        [(0, 0), (w, 0), (w, h), (0, h)],
+        [(pull * w, 0), (w - pull * w, 0), (w, h), (0, h)],
+    )
+    rows = []
+    for (x, y), (u, v) in zip(seen, flat, strict=True):
+        rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
+    coeffs = np.linalg.solve(np.array(rows, float), np.array(flat, float).ravel())
+    return image.transform((w, h), Image.Transform.PERSPECTIVE, tuple(coeffs), Image.BICUBIC)
+
+
+def test_a_perspective_copy_is_confirmed_by_an_affine_map(data_dir: Path) -> None:
+    """A photo shot again from below is no similarity of the original; the same matches fit
+    by an affine map confirm it (AFFINE_INLIERS), while other photos stay unconfirmed."""
+    photos = sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:6]
+    images = [Image.open(p).convert("RGB") for p in photos]
+    originals = [local_features(image, mirrored=False) for image in images]
+    copies = [local_features(_from_below(image, 0.25)) for image in images]
+    by_similarity = [
+        count_inliers(c, o, affine=False) for c, o in zip(copies, originals, strict=True)
+    ]
+    assert max(by_similarity) < MIN_INLIERS, by_similarity
+    confirmed = [count_inliers(c, o) for c, o in zip(copies, originals, strict=True)]
+    assert min(confirmed) >= AFFINE_INLIERS, confirmed
+    others = [count_inliers(copies[a], originals[b]) for a in range(6) for b in range(6) if a != b]
+    assert max(others) < MIN_INLIERS, others
 
 
 def test_a_library_recorded_before_the_option_keeps_plain_plain(copies_library) -> None:

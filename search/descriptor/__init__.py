@@ -59,6 +59,7 @@ _SOURCES: dict[str, str] = {
     "KEY_POINT_VERSION": "search.descriptor.verify",
     "KEY_POINT_DRAFT": "search.descriptor.verify",
     "MIN_INLIERS": "search.descriptor.verify",
+    "AFFINE_INLIERS": "search.descriptor.verify",
     "pictures_agree": "search.descriptor.alignment",
     "count_inliers": "search.descriptor.verify",
     "Placement": "search.descriptor.placement",
@@ -124,6 +125,7 @@ _SOURCES: dict[str, str] = {
 }
 
 __all__ = [
+    "AFFINE_INLIERS",
     "BEST_UNMATCHED",
     "CANDIDATES_PER_VIEW",
     "DEFAULT_EDITS_PER_IMAGE",
@@ -319,6 +321,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.descriptor.row_cache import PreparedImage, RowCache
     from search.descriptor.second_opinion import first_elsewhere, layout_first, plain_nominees
     from search.descriptor.verify import (
+        AFFINE_INLIERS,
         DENSE_LAYOUT,
         KEY_POINT_DRAFT,
         KEY_POINT_VERSION,

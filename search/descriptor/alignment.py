@@ -38,6 +38,7 @@ FLAT = 3.0  # a cell whose grey levels vary less (standard deviation) holds no d
 CELLS = 8  # fewer cells with detail on both sides: no verdict
 AGREEING = 0.5  # the median cell's correlation from which two aligned pictures agree
 DEPENDENT = 0.6  # ... or the correlation ratio of their grey levels, either way round
+OVERLAPPING = 0.7  # the share of the smaller picture a looser map's fit must lay over the other
 LEVEL_BINS = 16  # grey levels of the predicting picture, in bins of equal counts
 
 
@@ -55,20 +56,25 @@ def pictures_agree(
     second: tuple[np.ndarray, tuple[int, int]] | None,
     transform: np.ndarray,
     refit: Callable[[], np.ndarray | None],
+    *,
+    verdict: bool = False,
 ) -> bool:
     """Whether ``first``'s picture and ``second``'s, aligned by ``transform`` (2 x 3, from
     ``first``'s key-point coordinates to ``second``'s), agree; each given as (its
     :func:`alignment_picture`, the (width, height) of the picture its key points were found
     in). ``refit()``: a homography (3 x 3) of the same matches, or None, asked for when the
-    transform does not align the pictures. True when either picture is missing (no
-    verdict)."""
+    transform does not align the pictures. True when either picture is missing or they
+    overlap too little to tell (no verdict) - unless ``verdict`` asks for one: a looser map's
+    fit (an affine one) must lay the pictures over each other and agree."""
     if first is None or second is None:
-        return True
+        return not verdict
     full = np.vstack([transform, [0.0, 0.0, 1.0]])
-    if _aligned_agree(cv2, first, second, full) is not False:
+    least = OVERLAPPING if verdict else 0.0
+    agree = _aligned_agree(cv2, first, second, full, least)
+    if agree or (agree is None and not verdict):
         return True
     homography = refit()
-    return homography is not None and _aligned_agree(cv2, first, second, homography) is True
+    return homography is not None and _aligned_agree(cv2, first, second, homography, least) is True
 
 
 def _to_picture(size: tuple[int, int], picture: np.ndarray) -> np.ndarray:
@@ -83,10 +89,12 @@ def _aligned_agree(
     first: tuple[np.ndarray, tuple[int, int]],
     second: tuple[np.ndarray, tuple[int, int]],
     full: np.ndarray,
+    least: float = 0.0,
 ) -> bool | None:
     """Whether the two pictures aligned by ``full`` (3 x 3, key-point coordinates) agree: the
     median cell's correlation (the larger of its two signs) at :data:`AGREEING`, or their grey
-    levels' correlation ratio at :data:`DEPENDENT`; None with fewer than :data:`CELLS` cells."""
+    levels' correlation ratio at :data:`DEPENDENT`; None with fewer than :data:`CELLS` cells;
+    False where they overlap on less than ``least`` of the smaller one."""
     (a, a_size), (b, b_size) = first, second
     onto = _to_picture(b_size, b) @ full @ np.linalg.inv(_to_picture(a_size, a))
     scale = float(np.sqrt(abs(np.linalg.det(onto[:2, :2])))) or 1.0
@@ -101,6 +109,8 @@ def _aligned_agree(
         np.ones_like(b), onto, (width, height), flags=cv2.INTER_NEAREST | flags
     )
     inside = cv2.erode(inside, np.ones((3, 3), np.uint8)) > 0
+    if least and inside.sum() < least * min(inside.size, b.size / scale**2):
+        return False
     rows, cols = height // CELL, width // CELL
     if rows * cols < CELLS:
         return None

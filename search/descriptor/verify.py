@@ -3,7 +3,8 @@
 Two copies of one photo share many local features that one similarity transform (scale,
 rotation, translation; crops, screenshots, re-sizes and small rotations are such transforms)
 maps onto each other; two different photos almost never do. :func:`count_inliers` counts the
-matches consistent with the best such transform found by RANSAC, trying the first image
+matches consistent with the best such transform found by RANSAC (where it falls short, a
+skewed or perspective copy's: an affine map of :data:`AFFINE_INLIERS`), trying the first image
 mirrored too (ORB is not mirror-invariant). Degenerate fits are refused: a scale outside
 1/6..6 (everything collapsed onto a few points) or inliers bunched in a small area; and a fit
 that explains the key points but not the pictures (:func:`search.descriptor.alignment.
@@ -38,6 +39,7 @@ from search.descriptor.errors import VerifyUnavailableError
 from search.descriptor.key_point_features import LocalFeatures, Planes, matches
 
 MIN_INLIERS = 12  # no negative pair reached it on the dev sets (max 11)
+AFFINE_INLIERS = 16  # where a similarity explains fewer: an affine map's (different pictures: 11)
 #: decode size of both images of a pair, the engine's, `dedup --verify`'s and the evaluation's
 #: (twice SIDE: room for the crop of a frame or a region of interest)
 KEY_POINT_DRAFT = (1024, 1024)
@@ -239,33 +241,43 @@ def noise_level(grey: np.ndarray) -> float:
 Aligned = tuple[np.ndarray, tuple[int, int]] | None  # LocalFeatures.aligned()
 
 
-def _inliers(
-    cv2: Any,
-    a: tuple[Planes | None, Aligned],
-    b: tuple[Planes | None, Aligned],
-    affine: bool = False,
-) -> int:
-    """The inliers of ``a``'s planes matched to ``b``'s; 0 for no plausible transform, and
-    for one that explains :data:`MIN_INLIERS` or more points but not the two pictures
-    (:func:`pictures_agree`: an overlay the two share)."""
-    return fit_transform(cv2, a, b, affine)[0]
-
-
 def fit_transform(
     cv2: Any,
     a: tuple[Planes | None, Aligned],
     b: tuple[Planes | None, Aligned],
-    affine: bool = False,
+    affine: bool | None = False,
 ) -> tuple[int, np.ndarray | None]:
-    """:func:`_inliers`' count and the 2x3 transform of ``a``'s points onto ``b``'s (None
-    where the count is 0)."""
+    """The inliers of ``a``'s planes matched to ``b``'s and the 2x3 transform of ``a``'s
+    points onto ``b``'s: under a similarity (``affine`` False), any affine map (True), or a
+    similarity and, where it explains fewer than :data:`MIN_INLIERS`, an affine map of the
+    same matches that explains :data:`AFFINE_INLIERS` (None). 0 and None for no plausible
+    transform, and for one that explains :data:`MIN_INLIERS` or more points but not the two
+    pictures (:func:`pictures_agree`: an overlay the two share)."""
     ((pa, da), a_picture), ((pb, db), b_picture) = a, b
     if da is None or db is None or len(da) < 4 or len(db) < 4:
         return 0, None
     from_a, to_b = matches(da, db)
     if len(from_a) < 4:
         return 0, None
-    src, dst = pa[from_a], pb[to_b]
+    fit = partial(_fit, cv2, pa[from_a], pb[to_b], a_picture, b_picture)
+    found = fit(bool(affine), False)
+    if affine is not None or found[0] >= MIN_INLIERS:
+        return found
+    skewed = fit(True, True)  # a skewed, stretched or perspective copy, the pictures laid over
+    return skewed if skewed[0] >= AFFINE_INLIERS else found
+
+
+def _fit(
+    cv2: Any,
+    src: np.ndarray,
+    dst: np.ndarray,
+    a_picture: Aligned,
+    b_picture: Aligned,
+    affine: bool,
+    verdict: bool,
+) -> tuple[int, np.ndarray | None]:
+    """:func:`fit_transform` of the matched points ``src`` -> ``dst`` by one kind of map
+    (``verdict``: the pictures must overlap enough to agree, :func:`pictures_agree`)."""
     # affine: also skews and a changed aspect ratio; else scale, rotation, translation only
     estimate = cv2.estimateAffine2D if affine else cv2.estimateAffinePartial2D
     transform, mask = estimate(
@@ -282,14 +294,14 @@ def fit_transform(
         return 0, None
     refit = partial(_homography, cv2, src, dst)
     if keep.sum() >= MIN_INLIERS and not pictures_agree(
-        cv2, a_picture, b_picture, transform, refit
+        cv2, a_picture, b_picture, transform, refit, verdict=verdict
     ):
         return 0, None
     return int(keep.sum()), transform
 
 
 def _homography(cv2: Any, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
-    """A homography of the matches ``src`` -> ``dst`` (RANSAC as :func:`_inliers`'s), or None
+    """A homography of the matches ``src`` -> ``dst`` (RANSAC as :func:`fit_transform`'s), or None
     when it explains fewer than :data:`MIN_INLIERS` of them: how a perspective copy is
     aligned where one similarity transform aligns it only near its key points."""
     if len(src) < MIN_INLIERS:
@@ -299,11 +311,13 @@ def _homography(cv2: Any, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None
 
 
 def count_inliers(
-    a: LocalFeatures, b: LocalFeatures, enough: int | None = None, affine: bool = False
+    a: LocalFeatures, b: LocalFeatures, enough: int | None = None, affine: bool | None = None
 ) -> int:
     """Geometrically consistent matches between two images (both directions, ``a`` also
-    mirrored when its mirrored features were extracted) under one similarity transform (any
-    affine map when ``affine``); 0 when there is no plausible transform. With ``enough``, the
+    mirrored when its mirrored features were extracted) under one similarity transform, or
+    where that explains too few an affine map that explains :data:`AFFINE_INLIERS` (any affine
+    map when ``affine``, a similarity only when False: :func:`fit_transform`); 0 when there is
+    no plausible transform. With ``enough``, the
     first direction that reaches it answers (the count is then at least ``enough``, not the
     best). Below :data:`MIN_INLIERS`, a noisy image's smoothed features are matched too."""
     best = _count_inliers(a, b, enough, affine)
@@ -312,7 +326,9 @@ def count_inliers(
     return best
 
 
-def _count_inliers(a: LocalFeatures, b: LocalFeatures, enough: int | None, affine: bool) -> int:
+def _count_inliers(
+    a: LocalFeatures, b: LocalFeatures, enough: int | None, affine: bool | None
+) -> int:
     cv2 = opencv()
     best = 0
     a_up, a_mirrored, b_up = a.aligned(), a.aligned(mirrored=True), b.aligned()
@@ -328,7 +344,7 @@ def _count_inliers(a: LocalFeatures, b: LocalFeatures, enough: int | None, affin
         first, second = direction()
         if first[0] is None or second[0] is None:
             continue
-        best = max(best, _inliers(cv2, first, second, affine))
+        best = max(best, fit_transform(cv2, first, second, affine)[0])
         if enough is not None and best >= enough:
             break
     return best
