@@ -340,11 +340,13 @@ def _count_inliers(
         lambda: ((b.upright, b_up), (a.upright, a_up)),
         lambda: ((b.upright, b_up), (a.mirrored, a_mirrored)),
     )
-    for direction in directions:
+    for n, direction in enumerate(directions):
         first, second = direction()
         if first[0] is None or second[0] is None:
             continue
-        best = max(best, fit_transform(cv2, first, second, affine)[0])
+        # the affine retry in the first direction only: a quarter of its cost, as many copies
+        kind = affine if n == 0 or affine is not None else False
+        best = max(best, fit_transform(cv2, first, second, kind)[0])
         if enough is not None and best >= enough:
             break
     return best
