@@ -344,8 +344,8 @@ def _count_inliers(
         first, second = direction()
         if first[0] is None or second[0] is None:
             continue
-        # the affine retry in the first direction only: a quarter of its cost, as many copies
-        kind = affine if n == 0 or affine is not None else False
+        # the affine retry upright both ways only (a mirrored skewed copy is left): half its cost
+        kind = affine if n in (0, 2) or affine is not None else False
         best = max(best, fit_transform(cv2, first, second, kind)[0])
         if enough is not None and best >= enough:
             break
