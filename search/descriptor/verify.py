@@ -301,8 +301,8 @@ def _fit(
 
 
 def _homography(cv2: Any, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
-    """A homography of the matches ``src`` -> ``dst`` (RANSAC as :func:`fit_transform`'s), or None
-    when it explains fewer than :data:`MIN_INLIERS` of them: how a perspective copy is
+    """A homography of the matches ``src`` -> ``dst`` (RANSAC as :func:`fit_transform`'s), or
+    None when it explains fewer than :data:`MIN_INLIERS` of them: how a perspective copy is
     aligned where one similarity transform aligns it only near its key points."""
     if len(src) < MIN_INLIERS:
         return None
@@ -315,11 +315,11 @@ def count_inliers(
 ) -> int:
     """Geometrically consistent matches between two images (both directions, ``a`` also
     mirrored when its mirrored features were extracted) under one similarity transform, or
-    where that explains too few an affine map that explains :data:`AFFINE_INLIERS` (any affine
-    map when ``affine``, a similarity only when False: :func:`fit_transform`); 0 when there is
-    no plausible transform. With ``enough``, the
-    first direction that reaches it answers (the count is then at least ``enough``, not the
-    best). Below :data:`MIN_INLIERS`, a noisy image's smoothed features are matched too."""
+    where that explains too few, upright, an affine map that explains :data:`AFFINE_INLIERS`
+    (any affine map when ``affine``, a similarity only when False: :func:`fit_transform`); 0
+    when there is no plausible transform. With ``enough``, the first direction that reaches
+    it answers (the count is then at least ``enough``, not the best). Below
+    :data:`MIN_INLIERS`, a noisy image's smoothed features are matched too."""
     best = _count_inliers(a, b, enough, affine)
     if best < MIN_INLIERS and (a.smoothed is not None or b.smoothed is not None):
         best = max(best, _count_inliers(a.smoothed or a, b.smoothed or b, enough, affine))
