@@ -36,7 +36,7 @@ from bench.unseen_edits import Rng, edit_kinds_set, random_crop, run_edit_kinds 
 Size = tuple[int, int]
 
 
-def _background(size: Size, rng: Rng) -> Image.Image:
+def generated_picture(size: Size, rng: Rng) -> Image.Image:
     """A generated picture: smooth colour blobs under 25 discs."""
     w, h = size
     blobs = rng.integers(0, 256, (max(2, h // 60), max(2, w // 60), 3), dtype=np.uint8)
@@ -52,7 +52,7 @@ def _inset(img: Image.Image, rng: Rng) -> Image.Image:
     w, h = img.size
     f = rng.uniform(0.45, 0.7)
     out, small = (
-        _background((w, h), rng),
+        generated_picture((w, h), rng),
         img.resize((int(w * f), int(h * f)), Image.Resampling.LANCZOS),
     )
     out.paste(small, (int(rng.uniform(0, w - small.width)), int(rng.uniform(0, h - small.height))))
@@ -65,14 +65,14 @@ def _side_by_side(img: Image.Image, rng: Rng) -> Image.Image:
     out = Image.new("RGB", (w, 2 * h) if stacked else (2 * w, h))
     second = (0, h) if stacked else (w, 0)
     out.paste(img, (0, 0) if first else second)
-    out.paste(_background((w, h), rng), second if first else (0, 0))
+    out.paste(generated_picture((w, h), rng), second if first else (0, 0))
     return out
 
 
 def _pattern_border(img: Image.Image, rng: Rng) -> Image.Image:
     w, h = img.size
     b = int(min(w, h) * rng.uniform(0.08, 0.18))
-    out = _background((w + 2 * b, h + 2 * b), rng)
+    out = generated_picture((w + 2 * b, h + 2 * b), rng)
     out.paste(img, (b, b))
     return out
 

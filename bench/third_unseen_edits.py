@@ -31,7 +31,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.second_unseen_edits import _background  # noqa: E402
+from bench.second_unseen_edits import generated_picture  # noqa: E402
 from bench.unseen_edits import FONT, Rng, edit_kinds_set, random_crop, run_edit_kinds  # noqa: E402
 
 WORDS = (
@@ -90,7 +90,7 @@ def _saturated(img: Image.Image, rng: Rng) -> Image.Image:
 
 
 def _ghost(img: Image.Image, rng: Rng) -> Image.Image:
-    return Image.blend(img, _background(img.size, rng), rng.uniform(0.3, 0.45))
+    return Image.blend(img, generated_picture(img.size, rng), rng.uniform(0.3, 0.45))
 
 
 def _barrel(img: Image.Image, rng: Rng) -> Image.Image:
