@@ -113,8 +113,8 @@ def test_a_search_flags_no_other_stickered_photo_a_duplicate(
 
 
 def _tiled_watermark(picture: Image.Image) -> Image.Image:
-    """``picture`` under a stock preview's watermark: three lines of white text at half
-    opacity across all of it."""
+    """``picture`` under a stock preview's watermark: three lines of white text at about
+    half opacity across all of it."""
     if not FONT.exists():
         pytest.skip(f"no font at {FONT}")
     width, height = picture.size
