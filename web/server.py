@@ -7,15 +7,18 @@ import json
 import logging
 import resource
 import threading
+import time
 from typing import Any
 
 from flask import Flask
 from waitress import create_server
 from waitress.channel import HTTPChannel
-from waitress.task import ErrorTask
+from waitress.parser import HTTPRequestParser
+from waitress.task import ErrorTask, WSGITask
 
 from models import return_freed_memory
 from search.settings import Settings
+from web.limits import ARRIVED_KEY, WAITING_CONFIG, queries_waiting
 from web.params import MULTIPART_SLACK
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,7 @@ def make_server(
 ) -> Any:
     """A bound (not yet running) waitress server for ``app``; ``port=0`` picks a free one."""
     return_freed_memory()  # big decodes' buffers go back to the system once freed
+    app.config[WAITING_CONFIG] = queries_waiting(settings, threads)
     _allow_connections(CONNECTION_LIMIT + 64)
     server = create_server(
         app,
@@ -77,8 +81,33 @@ class JsonErrorTask(ErrorTask):
         self.write(body.encode())
 
 
+class StampedParser(HTTPRequestParser):
+    """waitress's request parser, noting when the request had arrived whole: the app counts
+    an image query's wait for a slot from then (queued for a request thread included)."""
+
+    arrived: float | None = None
+
+    def received(self, data: bytes) -> int:
+        consumed = super().received(data)
+        if self.completed and self.arrived is None:
+            self.arrived = time.monotonic()
+        return consumed
+
+
+class StampedTask(WSGITask):
+    """Puts the parser's stamp in the WSGI environ (:data:`web.limits.ARRIVED_KEY`)."""
+
+    def get_environment(self) -> dict[str, Any]:
+        environ = super().get_environment()
+        arrived = getattr(self.request, "arrived", None)
+        environ.setdefault(ARRIVED_KEY, time.monotonic() if arrived is None else arrived)
+        return environ
+
+
 class JsonErrorChannel(HTTPChannel):
     error_task_class = JsonErrorTask
+    parser_class = StampedParser
+    task_class = StampedTask
 
 
 def _allow_connections(count: int) -> None:
