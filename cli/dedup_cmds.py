@@ -254,7 +254,8 @@ def lookup_command(
 ) -> None:
     """Where is IMAGE in the library, edited or not? Exact copies, near-duplicates, others.
 
-    IMAGE: a photo or video file, or a library image's id (as search results list it). A
+    IMAGE: a photo or video file, or a library image's id (as search results list it: the
+    image itself is then left out, its copies and others listed). A
     lookup checks the key points of its doubtful candidates even when a sure copy is found
     (a search stops there): slower than `search`, it finds more of the copies."""
     image_id = None if image.exists() else whole_number(str(image))

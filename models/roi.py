@@ -22,7 +22,7 @@ UNITS_HELP = (
 
 
 def _number(value: float) -> str:
-    return f"{value:.6g}"
+    return f"{value:.12g}"
 
 
 @dataclass(frozen=True)

@@ -270,7 +270,8 @@ def test_lookup_by_a_deleted_files_id_answers_from_its_stored_vectors(user, serv
     done = run_cli(["lookup", str(kept), "--json"], cwd)
     assert done.returncode == 0 and not done.stderr.strip(), done.stderr
     looked = json.loads(done.stdout)
-    assert "file_missing" not in looked and kept in [r["id"] for r in looked["results"]]
+    assert "file_missing" not in looked and looked["query"]["sha256"]
+    assert kept not in [r["id"] for r in looked["results"]]  # where *else*: not itself
     for args, status, says in (
         (["lookup", "999999"], 1, "no image with id 999999"),
         (["lookup", "no-such.jpg"], 2, "'no-such.jpg' does not exist"),

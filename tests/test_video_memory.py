@@ -96,8 +96,7 @@ def test_a_large_library_video_is_never_read_whole(
         similar = call(server.url, f"/api/v1/images/{video_id}/similar?k=3")["results"]
         assert similar and all(hit["id"] != video_id for hit in similar)
         looked = call(server.url, "/api/v1/lookup", {"image_id": video_id})
-        assert looked["results"][0]["id"] == video_id, looked  # its own file: exact
-        assert looked["results"][0]["match"] == "exact"
+        assert looked["results"] and video_id not in {r["id"] for r in looked["results"]}
         grown = (memory_kib(pid)["VmHWM"] - before) // 1024
     print(f"700 MB video by id: server peak +{grown} MiB; CLI search peak {cli_peak} MiB")
     assert grown < 200, grown  # read whole, it alone would be 700 MiB

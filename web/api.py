@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
+from werkzeug.http import parse_range_header
 
 from models import image_format
 from search.library import DEFAULT_SIZE, SIZES
@@ -16,6 +17,7 @@ from search.query import changed_file_note, disk_change, gone_file_note
 from search.units import whole_number
 from web import service
 from web.errors import ApiError
+from web.fields import refuse_repeated_args
 from web.guard import public_stats
 from web.openapi import openapi_document
 from web.openapi_media import MAX_T_MS
@@ -29,7 +31,6 @@ from web.params import (
     query_summary,
     read_lookup,
     read_query,
-    refuse_repeated_args,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -169,18 +170,42 @@ def thumbnail(image_id: int) -> Response:
         if at is None or at > MAX_T_MS:
             raise ApiError(400, "t must be a time in milliseconds (an integer >= 0).", "bad_t")
         frame = Response(service.video_frame_jpeg(image_id, at, size), mimetype="image/jpeg")
-        frame.cache_control.private = True
-        frame.cache_control.max_age = THUMBNAIL_MAX_AGE
-        return frame
+        return _private(frame, THUMBNAIL_MAX_AGE)
     path = service.thumbnail_path(image_id, size)
     response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True)
+    return _private(response, THUMBNAIL_MAX_AGE)
+
+
+def _private(response: Response, max_age: int) -> Response:
+    """Cached by the browser only: ``send_file`` says ``public``, which would let a shared
+    cache keep what a token let one user see."""
+    response.cache_control.public = False
     response.cache_control.private = True
-    response.cache_control.max_age = THUMBNAIL_MAX_AGE
+    response.cache_control.max_age = max_age
     return response
+
+
+def _download() -> bool:
+    text = request.args.get("download")
+    if text not in (None, "0", "1"):
+        raise ApiError(400, f"'download' must be 0 or 1, got '{text[:20]}'.")
+    return text == "1"
+
+
+def _ignore_unservable_range() -> None:
+    """A ``Range`` header that is not one byte range (several ranges, garbage) is ignored and
+    the whole file served, as HTTP allows, instead of 416."""
+    header = request.environ.get("HTTP_RANGE")
+    if header is None:
+        return
+    parsed = parse_range_header(header)
+    if parsed is None or len(parsed.ranges) != 1:
+        del request.environ["HTTP_RANGE"]
 
 
 @bp.get("/images/<int:image_id>/file")
 def image_file(image_id: int) -> Response:
+    attachment = _download()
     found = service.library_file(service.engine(), image_id)
     path, fmt = found.path, found.format
     video = path.suffix.lower() in _VIDEO_MIMETYPES and (fmt or "").upper() not in _MIMETYPES
@@ -200,17 +225,16 @@ def image_file(image_id: int) -> Response:
             "was indexed; re-run the index.",
             "file_changed",
         )
+    _ignore_unservable_range()
     response = send_file(
         path,
         mimetype=_mimetype(fmt, path.suffix),
         conditional=True,
         etag=True,
         download_name=path.name,
-        as_attachment=request.args.get("download") == "1",
+        as_attachment=attachment,
     )
-    response.cache_control.private = True
-    response.cache_control.max_age = FILE_MAX_AGE
-    return response
+    return _private(response, FILE_MAX_AGE)
 
 
 @bp.get("/stats")

@@ -20,6 +20,12 @@ from models.roi import RegionOfInterest, parse_roi
 from search.query import MAX_IMAGE_ID, QualityFilter, QueryError
 from search.units import human_size, whole_number
 from web.errors import ApiError
+from web.fields import (
+    LOOKUP_ONLY,
+    SEARCH_ONLY,
+    refuse_misplaced_parts,
+    refuse_stray_fields,
+)
 
 DEFAULT_K = 12
 MAX_K = 200
@@ -27,10 +33,6 @@ DEFAULT_OTHERS = 5
 MAX_OTHERS = 100
 MAX_PAGE = 1_000_000
 BROWSE_PER_PAGE = 60  # cards per page of the browse and label pages (and the API default)
-SEARCH_ONLY = ("roi", "k", "min_score", "flag", "exclude_flag")
-LOOKUP_ONLY = ("threshold", "threshold_mode", "others")
-QUERY_FIELDS = ("image", "image_id")  # the query itself, in both
-REPEATABLE = ("flag", "exclude_flag")  # every other field is given once
 CALIBRATED, FIXED = "calibrated", "fixed"  # threshold_mode: the HTML form's choice
 MULTIPART_SLACK = 64 * 1024  # form fields and boundaries around the file itself
 
@@ -241,6 +243,7 @@ def read_image(*, strict: bool = True) -> tuple[bytes | None, int | None, str | 
     """The query image: ``(upload bytes, None, file name)`` or ``(None, image_id, None)``.
     ``strict`` (the API) refuses both at once (the upload won without a word); the form
     sends its library image's id along with a file chosen later, and the file wins."""
+    refuse_misplaced_parts()
     upload = read_upload()
     image_id = parse_image_id(_value("image_id"))
     if strict and upload is not None and image_id is not None:
@@ -263,35 +266,6 @@ def read_image(*, strict: bool = True) -> tuple[bytes | None, int | None, str | 
     if upload is not None:
         return upload[0], None, upload[1]
     return None, image_id, None
-
-
-def refuse_stray_fields(fields: tuple[str, ...]) -> None:
-    """The API's fields are its own and each is given once: a field it does not know (a typo,
-    ``min-score``) and a second value of one (``k=5``, ``k=6``; the first won) were ignored
-    without a word; now 400 naming it. ``fields``: what this endpoint reads."""
-    known = (*QUERY_FIELDS, *fields)
-    for name in dict.fromkeys([*request.form, *request.files, *request.args]):
-        if name == "token" and name not in request.form:  # the browser's sign-in link
-            continue
-        if name not in known:
-            raise ApiError(
-                400,
-                f"'{name[:40]}' is not a field of {request.path}: give {', '.join(known)}.",
-            )
-        count = sum(
-            len(values.getlist(name)) for values in (request.form, request.files, request.args)
-        )
-        if count > 1 and name not in REPEATABLE:
-            raise ApiError(400, f"'{name}' was given {count} times: give it once.")
-
-
-def refuse_repeated_args() -> None:
-    """A query parameter of the API given twice (``?k=5&k=6``: the first won without a word)
-    is 400 naming it; the quality filters may repeat."""
-    for name in request.args:
-        count = len(request.args.getlist(name))
-        if count > 1 and name not in REPEATABLE:
-            raise ApiError(400, f"'{name[:40]}' was given {count} times: give it once.")
 
 
 def read_query(*, default_k: int = DEFAULT_K, strict: bool = True) -> Query:

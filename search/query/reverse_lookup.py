@@ -96,18 +96,22 @@ def lookup(
     k: int = 50,
     others: int = 5,
     name: str | None = None,
+    exclude: int | None = None,
 ) -> LookupResult:
     """Find ``source`` in the library: exact copies, near-duplicates, then ``others`` more
-    (``name``: uploaded bytes' file name, as :meth:`SearchEngine.search_image`'s)."""
+    (``name``: uploaded bytes' file name, as :meth:`SearchEngine.search_image`'s), the
+    library image ``exclude`` left out (the query's own row when it is one)."""
     asked = threshold  # None: the calibrated decision, which lookup_video makes itself
     threshold, calibrated = _decision(engine, threshold, others)
     if is_video_query(source, name):
         from search.query.video_lookup import lookup_video
 
-        return lookup_video(engine, source, threshold=asked, others=others)
-    result = engine.query_image(source, k=_pool(k, others), thorough=True)
+        return lookup_video(engine, source, threshold=asked, others=others, exclude=exclude)
+    pool = _pool(k, others) + (exclude is not None)
+    result = engine.query_image(source, k=pool, thorough=True)
     query = _query_facts(result.sha256, result.analysis)
-    matches = _matches(engine, result.hits, result.sha256, threshold, calibrated, others)
+    hits = [hit for hit in result.hits if hit.id != exclude]
+    matches = _matches(engine, hits, result.sha256, threshold, calibrated, others, exclude)
     return LookupResult(threshold, query, matches, DUPLICATE_Z if calibrated else None)
 
 
@@ -119,17 +123,20 @@ def lookup_image(
     k: int = 50,
     others: int = 5,
 ) -> LookupResult:
-    """Find library image ``image_id`` in the library: with its file, as :func:`lookup` of
-    that file; its file gone or changed, from its stored vectors as ``similar`` answers (the
-    image itself not listed, ``file_missing`` or ``file_changed`` set). Raises
-    :class:`ImageNotFoundError` for an unknown id."""
+    """Where else is library image ``image_id``: with its file, :func:`lookup` of that file;
+    its file gone or changed, from its stored vectors as ``similar`` answers
+    (``file_missing`` or ``file_changed`` set). The image itself is never listed: "1 exact
+    copy" of an image without copies was the image. Raises :class:`ImageNotFoundError` for an
+    unknown id."""
     found = engine.records.image_file(image_id)
     info = engine.records.get_image(image_id) if found is not None else None
     if found is None or info is None or info.status != "ok":  # as `similar ID` says
         raise engine.records.without_vector(image_id)
     state = engine.records.file_state(image_id)  # "gone", "changed" (a still image) or None
     if state is None:
-        return lookup(engine, found.path, threshold=threshold, k=k, others=others)
+        return lookup(
+            engine, found.path, threshold=threshold, k=k, others=others, exclude=image_id
+        )
     asked = threshold
     threshold, calibrated = _decision(engine, threshold, others)
     if info.media == "video":

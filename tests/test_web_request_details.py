@@ -1,0 +1,79 @@
+"""Details of requests a new user's audit found answered wrongly (2026-12-06): fields sent as
+the wrong kind of multipart part were ignored for their defaults, a library file's
+``Cache-Control`` said both ``public`` and ``private``, ``?download=yes`` was ignored, a
+``Range`` header HTTP lets a server ignore was 416, and a region's error rounded the value it
+refused (``1.0000001`` was shown as ``1``)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from tests.web_library import API, assert_error, upload
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [(f"{API}/search", "roi"), (f"{API}/search", "k"), (f"{API}/lookup", "others")],
+)
+def test_a_text_field_sent_as_a_file_is_400_naming_it(client, weblib, url, field):
+    body = {
+        "image": (io.BytesIO(weblib.query_photo.read_bytes()), "q.jpg"),
+        field: (io.BytesIO(b"0"), f"{field}.txt"),
+    }
+    answer = client.post(url, data=body, content_type="multipart/form-data")
+    error = assert_error(answer, 400)
+    assert f"'{field}' must be a text field, not a file" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"image": "hello"},  # the image as text
+        {"image_id": (io.BytesIO(b"1"), "id.txt")},  # the id as a file
+    ],
+)
+def test_the_image_fields_sent_as_the_wrong_kind_are_400(client, body):
+    answer = client.post(f"{API}/search", data=body, content_type="multipart/form-data")
+    error = assert_error(answer, 400)
+    assert "No image" not in error["message"]
+    assert "must be a file" in error["message"] or "must be a text field" in error["message"]
+
+
+def test_library_files_are_cached_privately_only(client, ids):
+    image_id = next(iter(ids.values()))
+    for path in ("file", "thumbnail"):
+        answer = client.get(f"{API}/images/{image_id}/{path}")
+        assert answer.status_code == 200
+        directives = {d.strip() for d in answer.headers["Cache-Control"].split(",")}
+        assert "private" in directives and "public" not in directives, directives
+
+
+def test_download_takes_0_or_1(client, ids):
+    image_id = next(iter(ids.values()))
+    attached = client.get(f"{API}/images/{image_id}/file?download=1")
+    assert attached.headers["Content-Disposition"].startswith("attachment")
+    error = assert_error(client.get(f"{API}/images/{image_id}/file?download=yes"), 400)
+    assert "'download' must be 0 or 1" in error["message"]
+
+
+@pytest.mark.parametrize("header", ["bytes=0-1,3-4", "garbage", "bytes=abc"])
+def test_a_range_header_a_server_may_ignore_serves_the_whole_file(client, ids, header):
+    image_id = next(iter(ids.values()))
+    whole = client.get(f"{API}/images/{image_id}/file")
+    answer = client.get(f"{API}/images/{image_id}/file", headers={"Range": header})
+    assert answer.status_code == 200 and answer.data == whole.data
+
+
+def test_one_range_is_still_served_and_an_unsatisfiable_one_is_416(client, ids):
+    image_id = next(iter(ids.values()))
+    part = client.get(f"{API}/images/{image_id}/file", headers={"Range": "bytes=0-9"})
+    assert part.status_code == 206 and len(part.data) == 10
+    beyond = client.get(f"{API}/images/{image_id}/file", headers={"Range": "bytes=99999999-"})
+    assert beyond.status_code == 416
+
+
+def test_a_region_error_shows_the_value_as_sent(client, weblib):
+    error = assert_error(upload(client, weblib.query_photo, roi="0,0,1.0000001,1"), 400, "bad_roi")
+    assert "1.0000001" in error["message"], error["message"]
