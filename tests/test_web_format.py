@@ -129,3 +129,26 @@ def test_an_empty_library_has_nothing_to_cluster(tmp_path: Path, models_dir: Pat
     assert found["k"] == 0 and found["total"] == 0, found
     assert found["message"] == "Nothing to cluster: the library has no images yet."
     app.extensions["imgsearch"].close()
+
+
+MAP_COLOUR_JS = FORMAT_JS.with_name("map-colour.js")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node runs the page scripts' module")
+def test_the_map_colours_equal_sized_clusters_in_their_order() -> None:
+    """An audit's map legend read "cluster 6 (6), cluster 5 (6), cluster 8 (5), cluster 7 (5)"
+    and left clusters 10, 13 and 15 grey while cluster 22 had a colour: sizes tied were kept
+    in the order of each cluster's first point. Equal sizes now go by cluster id."""
+    # clusters 0..24 (shown 1..25), three points each but 5 and 6 with five; first points
+    # appear in a shuffled order, as a map's do
+    order = [22, 7, 5, 15, 13, 0, 24, 6, 10, 3, 18, 1, 20, 9, 2, 17, 4, 11, 8, 14, 23, 19, 16]
+    order += [12, 21]
+    values = order * 3 + [5, 5, 6, 6, -1]
+    script = (
+        f"import {{ rankGroups }} from {json.dumps(MAP_COLOUR_JS.as_uri())};\n"
+        f"const g = rankGroups({json.dumps(values)}, null);\n"
+        "console.log(JSON.stringify([g.ranked.map(([k]) => k), [...g.colourOf.keys()]]));"
+    )
+    ranked, coloured = json.loads(_node(script).stdout)
+    assert ranked == [5, 6, *[c for c in range(25) if c not in (5, 6)]], ranked
+    assert sorted(coloured) == sorted(ranked[:19]) and 24 not in coloured

@@ -77,3 +77,25 @@ def test_one_range_is_still_served_and_an_unsatisfiable_one_is_416(client, ids):
 def test_a_region_error_shows_the_value_as_sent(client, weblib):
     error = assert_error(upload(client, weblib.query_photo, roi="0,0,1.0000001,1"), 400, "bad_roi")
     assert "1.0000001" in error["message"], error["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/clusters?k=3", "k"),  # a k without method=kmeans showed density clusters
+        ("/clusters?foo=1", "foo"),
+        ("/outliers?foo=1", "foo"),
+        ("/map?foo=1", "foo"),
+        ("/browse?per_page=5", "per_page"),  # the API's, not the page's
+        ("/browse?foo=1", "foo"),
+    ],
+)
+def test_a_page_refuses_what_the_api_refuses(client, path, name):
+    page = client.get(path)
+    assert page.status_code == 400, page.data[:300]
+    assert f"&#39;{name}&#39;" in page.data.decode() or f"'{name}'" in page.data.decode()
+
+
+def test_the_clusters_form_may_send_its_k_with_density(client):
+    assert client.get("/clusters?method=density&k=3").status_code == 200
+    assert client.get("/clusters?method=kmeans&k=3").status_code == 200

@@ -17,7 +17,7 @@ from search.query import changed_file_note, disk_change, gone_file_note
 from search.units import whole_number
 from web import service
 from web.errors import ApiError
-from web.fields import refuse_repeated_args
+from web.fields import refuse_repeated_args, refuse_unknown_args
 from web.guard import public_stats
 from web.openapi import openapi_document
 from web.openapi_media import MAX_T_MS
@@ -66,11 +66,9 @@ def one_value_per_parameter() -> None:
         return
     known = GET_FIELDS.get(request.endpoint or "")
     if known is not None:
-        for name in request.args:
-            if name not in known and name != "token":  # token: the browser's sign-in link
-                given = f"give {', '.join(known)}" if known else "it takes none"
-                raise ApiError(400, f"'{name[:40]}' is not a parameter of {request.path}: {given}.")
-    refuse_repeated_args()
+        refuse_unknown_args(known)
+    else:
+        refuse_repeated_args()
 
 
 @bp.post("/search")

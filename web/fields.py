@@ -55,3 +55,13 @@ def refuse_repeated_args() -> None:
         count = len(request.args.getlist(name))
         if count > 1 and name not in REPEATABLE:
             raise ApiError(400, f"'{name[:40]}' was given {count} times: give it once.")
+
+
+def refuse_unknown_args(known: tuple[str, ...]) -> None:
+    """A query parameter a GET endpoint or page does not read (``?min-score=0.9``, ``?foo=1``)
+    is 400 naming it and the ones it reads, and so is one given twice."""
+    for name in request.args:
+        if name not in known and name != "token":  # token: the browser's sign-in link
+            given = f"give {', '.join(known)}" if known else "it takes none"
+            raise ApiError(400, f"'{name[:40]}' is not a parameter of {request.path}: {given}.")
+    refuse_repeated_args()

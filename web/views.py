@@ -30,6 +30,7 @@ from web.errors import (
     from_error,
     page_error,
 )
+from web.fields import refuse_unknown_args
 from web.guard import public_stats
 from web.params import (
     BROWSE_PER_PAGE,
@@ -291,6 +292,7 @@ def browse_page() -> Any:
     }
     if notice is None:
         try:
+            refuse_unknown_args(("page", "flag", "exclude_flag"))
             page = parse_page()
             start, flags = (page - 1) * BROWSE_PER_PAGE, parse_flags()
             hits, total = service.engine().browse(start, BROWSE_PER_PAGE, flags)

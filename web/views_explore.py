@@ -16,6 +16,7 @@ from search.explore import DEFAULT_K, METHODS, PROJECTIONS
 from web import service
 from web.api_explore import MAX_OUTLIERS, clusters_query
 from web.errors import page_error
+from web.fields import refuse_unknown_args
 from web.params import parse_choice, parse_page, parse_whole
 from web.views import _notice, bp, render_page
 
@@ -34,7 +35,10 @@ def clusters_page() -> Any:
     method, k, min_size = "density", None, None
     if notice is None:
         try:
-            method, k, min_size = clusters_query(strict=False)
+            refuse_unknown_args(("method", "k", "min_size", "page"))
+            # the page's form always sends its k field: with method=density it is ignored;
+            # a k typed into the address without a method is refused, as the API does
+            method, k, min_size = clusters_query(strict="method" not in request.args)
             page = parse_page()
             result = service.engine().explore.clusters(method, k=k, min_size=min_size)
             pages = max(1, -(-len(result.clusters) // CLUSTERS_PER_PAGE))
@@ -74,6 +78,7 @@ def outliers_page() -> Any:
     notice, error, found = _notice(), None, []
     n = OUTLIER_COUNTS[0]
     try:  # a bad n is a 400 page, as the API answers (it showed 20 without a word)
+        refuse_unknown_args(("n",))
         n = parse_whole("n", OUTLIER_COUNTS[0], 1, MAX_OUTLIERS)
         if notice is None:
             found = service.engine().explore.outliers(n, k=DEFAULT_K)
@@ -96,6 +101,7 @@ def map_page() -> Any:
     fetches the points itself. A bad projection is a 400 page (it was PCA without a word)."""
     notice, error, projection = _notice(), None, PROJECTIONS[0]
     try:
+        refuse_unknown_args(("projection",))
         projection = parse_choice("projection", PROJECTIONS, PROJECTIONS[0])
     except Exception as exc:
         error = page_error(exc)

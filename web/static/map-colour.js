@@ -15,13 +15,14 @@ function rgbaWord(hex) {
   return (0xff << 24) | ((v & 0xff) << 16) | (v & 0xff00) | ((v >> 16) & 0xff);
 }
 
-function groups(values, names) {
+export function rankGroups(values, names) {
   const counts = new Map();
   for (let i = 0; i < values.length; i++) {
     const g = values[i];
     if (g >= 0) counts.set(g, (counts.get(g) || 0) + 1);
   }
-  const ranked = [...counts.entries()].sort((a, b) => b[1] - a[1]);
+  // largest first; equal sizes by id (cluster 10 before 22: the API numbers them so)
+  const ranked = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
   const colourOf = new Map();
   ranked.slice(0, PALETTE.length).forEach(([g], i) => colourOf.set(g, PALETTE[i]));
   return { ranked, colourOf, names };
@@ -45,7 +46,7 @@ export function recolour(view, by, legend) {
   const data = view.data;
   const byLabel = by === "label";
   const values = byLabel ? data.label : data.cluster;
-  const g = groups(values, byLabel ? data.labelNames : null);
+  const g = rankGroups(values, byLabel ? data.labelNames : null);
   const words = new Map([...g.colourOf].map(([k, c]) => [k, rgbaWord(c)]));
   const other = rgbaWord(OTHER);
   const none = rgbaWord(NONE);
