@@ -74,7 +74,7 @@ def _check_excludes(
 
 
 @cli.command("index")
-@click.argument("paths", nargs=-1, type=NonEmptyPath(path_type=Path))
+@click.argument("paths", nargs=-1, type=NonEmptyPath(path_type=Path, stored=True))
 @click.option(
     "--exclude",
     "excludes",

@@ -197,6 +197,9 @@ def cli(
         )
     except ValueError as error:  # a malformed IMGSEARCH_* number
         raise click.ClickException(f"bad IMGSEARCH_* environment value: {error}") from None
+    problem = ctx.obj.database_url and _database_url_problem(ctx.obj.database_url)
+    if problem:  # a malformed URL ended every command in an 85-line traceback
+        raise click.BadParameter(problem, param_hint="'--database-url' (or IMGSEARCH_DATABASE_URL)")
     if is_memory_database(ctx.obj.database_url):  # `index` ended in a pool traceback
         raise click.BadParameter(
             "an in-memory SQLite database keeps nothing between commands: give a file "
@@ -208,6 +211,12 @@ def cli(
     problem = env_path and folder_list_problem(env_path)
     if problem:  # searched anyway (a folder may come back), but a typo should not be silent
         click.echo(f"Warning: {MODEL_PATH_ENV} {problem}", err=True)
+
+
+def _database_url_problem(url: str) -> str | None:
+    from search.store import database_url_problem  # SQLAlchemy: only when a URL is given
+
+    return database_url_problem(url)
 
 
 def main() -> None:

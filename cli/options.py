@@ -31,15 +31,34 @@ class NonEmptyPath(click.Path):
     """A path argument that refuses "" (``"$DIR"`` of an unset variable): to the file system
     it is the current folder, which `index` then indexed, `remove` removed whole and
     ``--library`` wrote a database into; `search ""` said ".: is a directory". ``hint``: what
-    to give instead."""
+    to give instead. ``stored``: a name the library records or looks up (collections,
+    removals, its own folder) must be valid UTF-8, as the index's walk requires."""
 
-    def __init__(self, *args: Any, hint: str = "give a file or folder", **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, hint: str = "give a file or folder", stored: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.hint = hint
+        self.stored = stored  # the name goes into the library: it must be valid UTF-8
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         _refuse_empty(self, value, self.hint, param, ctx)
+        if self.stored and isinstance(value, str) and not _is_utf8(value):  # was a traceback
+            self.fail(
+                f"{os.fsencode(value)!r}: the name is not valid UTF-8 (rename it; the library "
+                "keeps names as text, and the index skips such files)",
+                param,
+                ctx,
+            )
         return super().convert(value, param, ctx)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class NonEmptyText(click.ParamType):

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=NonEmptyPath(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=NonEmptyPath(path_type=Path, stored=True))
 @click.option(
     "--undo",
     is_flag=True,

@@ -233,7 +233,9 @@ def search(
 
 
 @cli.command()
-@click.argument("path_or_id", type=NonEmptyPath(hint="give an image file or an image id"))
+@click.argument(
+    "path_or_id", type=NonEmptyPath(hint="give an image file or an image id", stored=True)
+)
 @k_option(10)
 @min_score_option
 @flag_options

@@ -134,9 +134,7 @@ def lookup_image(
         raise engine.records.without_vector(image_id)
     state = engine.records.file_state(image_id)  # "gone", "changed" (a still image) or None
     if state is None:
-        return lookup(
-            engine, found.path, threshold=threshold, k=k, others=others, exclude=image_id
-        )
+        return lookup(engine, found.path, threshold=threshold, k=k, others=others, exclude=image_id)
     asked = threshold
     threshold, calibrated = _decision(engine, threshold, others)
     if info.media == "video":

@@ -72,6 +72,7 @@ _SOURCES: dict[str, str] = {
     "read_only_engine": "search.store.read_only",
     "read_only_file": "search.store.read_only",
     "printable_url": "search.store.connect",
+    "database_url_problem": "search.store.connect",
     "VideoFrameVector": "search.store.records",
     "VideoFrame": "search.store.schema",
     "FrameTable": "search.store.videos",
@@ -128,6 +129,7 @@ __all__ = [
     "check_database",
     "checked_sqlite",
     "database_locks",
+    "database_url_problem",
     "is_schema_mismatch",
     "labels_to_json",
     "make_engine",
@@ -151,7 +153,7 @@ __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.store.backups import backup_name, backup_sqlite
-    from search.store.connect import make_engine, printable_url
+    from search.store.connect import database_url_problem, make_engine, printable_url
     from search.store.descriptor_state import DescriptorRows
     from search.store.errors import (
         LibraryBusyError,

@@ -4,6 +4,7 @@ URL as it may be shown."""
 from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from search.store.errors import LibraryError
 
@@ -18,8 +19,26 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 
 def printable_url(url: str) -> str:
-    """A database URL as it may be shown: the password hidden."""
-    return make_url(url).render_as_string(hide_password=True)
+    """A database URL as it may be shown: the password hidden (a file name that is not valid
+    UTF-8 shown with escapes: it crashed the summary of a run that had indexed everything)."""
+    shown = url.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return make_url(shown).render_as_string(hide_password=True)
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why SQLAlchemy cannot use ``url`` (not a URL, an unknown database), or None."""
+    try:
+        make_url(url).get_dialect()
+    except NoSuchModuleError:  # (an ArgumentError too)
+        scheme = url.partition(":")[0][:40]
+        return (
+            f"'{scheme}' is not a database imgsearch knows: give postgresql://... or sqlite:///..."
+        )
+    except ArgumentError:
+        return f"'{url[:80]}' is not a database URL (postgresql://USER@HOST/DB, sqlite:////FILE)"
+    except ModuleNotFoundError:  # a known dialect whose driver is not installed: said later
+        return None
+    return None
 
 
 def make_engine(url: str, *, read_only: bool = False) -> Engine:

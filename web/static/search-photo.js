@@ -66,7 +66,13 @@ export function createPhoto(form, say, region, onChosen = () => {}) {
       return refuse(`“${file.name}” is not an image or a video (${file.type}). Choose a photo (JPEG, PNG, WebP…) or a short video clip.`);
     }
     if (file.size > maxBytes) {
-      return refuse(`“${file.name}” is too large (${humanSize(file.size)}); the limit is ${humanSize(maxBytes)}. Choose a smaller photo.`);
+      let size = humanSize(file.size);
+      let limit = humanSize(maxBytes);
+      if (size === limit) {  // "too large (32 MiB); the limit is 32 MiB": say the bytes
+        size += `: ${file.size.toLocaleString("en-US")} bytes`;
+        limit += ` (${maxBytes.toLocaleString("en-US")} bytes)`;
+      }
+      return refuse(`“${file.name}” is too large (${size}); the limit is ${limit}. Choose a smaller photo.`);
     }
     if (file.size === 0) {
       return refuse(`“${file.name}” is empty (0 bytes). Choose a photo.`);

@@ -1,0 +1,63 @@
+"""Names the CLI cannot use, said in one line (a new user's audit, 2026-12-06): a malformed
+``--database-url`` ended every command in an 85-line traceback, and a file or folder name that
+is not valid UTF-8 given to ``similar``, ``remove`` or ``index`` in a traceback from the
+database (the index's own walk skips such names with a warning). A library folder with such a
+name works: its run summary and ``stats`` crashed showing the database URL."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cli_process import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("bogus", "'bogus' is not a database URL"),
+        ("postgres:/bad", "is not a database URL"),
+        ("foo://host/db", "'foo' is not a database imgsearch knows"),
+    ],
+)
+def test_a_malformed_database_url_is_a_usage_error(tmp_path: Path, url: str, says: str) -> None:
+    for args in (["--database-url", url, "stats"], ["stats"]):
+        env = {"IMGSEARCH_DATABASE_URL": url} if args == ["stats"] else None
+        done = run_cli(args, tmp_path, env=env, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and says in done.stderr, done.stderr
+        assert "--database-url" in done.stderr
+
+
+def test_names_that_are_not_utf8_are_refused_in_one_line(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    source = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:2]
+    shutil.copyfile(source[0], photos / "ok.jpg")
+    odd = os.fsdecode(bytes(photos) + b"/caf\xe9.jpg")
+    shutil.copyfile(source[1], odd)
+    odd_folder = os.fsdecode(bytes(photos) + b"/d\xff")
+    os.mkdir(odd_folder)
+    library = os.fsdecode(bytes(tmp_path) + b"/lib\xe9")  # the library's own folder
+    first = run_cli(
+        ["--library", library, "--model-path", str(models_dir), "index", str(photos)], tmp_path
+    )
+    assert first.returncode == 0 and "Traceback" not in first.stderr, first.stderr
+    assert "name is not valid UTF-8 (rename it); skipped" in first.stdout + first.stderr
+    stats = run_cli(["--library", library, "stats", "--json"], tmp_path)
+    assert stats.returncode == 0 and json.loads(stats.stdout)["images"] == 1, stats.stderr
+    for args in (["similar", odd], ["remove", odd], ["index", odd_folder]):
+        done = run_cli(["--library", library, *args], tmp_path)
+        assert done.returncode == 2, (args, done.stderr)
+        last = done.stderr.strip().splitlines()[-1]
+        assert "the name is not valid UTF-8 (rename it" in last and "Traceback" not in done.stderr
+    searched = run_cli(["--library", library, "search", odd], tmp_path)  # a query is not stored
+    assert searched.returncode == 0 and "ok.jpg" in searched.stdout, searched.stderr
