@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     help="Remove whole collections without asking (needed when not run from a terminal).",
 )
 @json_shape_option(
-    '{"removed", "failed", "paths": [{"path", "images", "failed"}], "pruned", "pruned_bytes"}; '
+    '{"removed", "failed", "paths": [{"path", "images", "failed"}], "unmatched", "pruned", '
+    '"pruned_bytes"}; '
     'with --undo {"undone": '
     '[{"path", "images", "removed_at"}]}'
 )
@@ -75,6 +76,10 @@ def remove(
     keep_run_figures(ctx.obj, figures)
     if not done:
         raise click.ClickException("none of these paths is an image of this library")
+    unmatched = _unmatched(paths, [str(entry["path"]) for entry in done])
+    for path in unmatched:  # beside a path that matched, a typo was passed over in silence
+        click.echo(f"Warning: {path} is no image of this library: nothing removed there", err=True)
+    forgotten = [entry["path"] for entry in done if entry.get("collection_forgotten")]
     removed = sum(entry["images"] for entry in done)
     failed = sum(entry["failed"] for entry in done)
     what = _counted(removed, failed)
@@ -89,13 +94,37 @@ def remove(
             "removed": removed,
             "failed": failed,
             "paths": done,
+            "unmatched": unmatched,
             "pruned": pruned,
             "pruned_bytes": pruned_bytes,
         },
-        f"removed {what} from the library; later index runs leave "
-        f"{'it' if removed + failed == 1 else 'them'} out (undo: imgsearch remove --undo PATH)"
-        + freed,
+        "\n".join(
+            [f"forgot the empty collection {root} (it held no file)" for root in forgotten]
+            + (
+                [
+                    f"removed {what} from the library; later index runs leave "
+                    f"{'it' if removed + failed == 1 else 'them'} out (undo: imgsearch remove "
+                    "--undo PATH)" + freed
+                ]
+                if removed + failed or not forgotten
+                else []
+            )
+        ),
     )
+
+
+def _unmatched(paths: tuple[Path, ...], removed: list[str]) -> list[str]:
+    """The ``paths`` that lie neither at, below nor above a path that was removed."""
+    done = [Path(p) for p in removed]
+    unmatched = []
+    for path in paths:
+        target = Path(os.path.abspath(path))
+        candidates = dict.fromkeys([target, target.resolve()])
+        if not any(
+            c == d or c.is_relative_to(d) or d.is_relative_to(c) for c in candidates for d in done
+        ):
+            unmatched.append(str(path))
+    return unmatched
 
 
 def _counted(images: int, failed: int) -> str:

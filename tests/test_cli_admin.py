@@ -42,6 +42,7 @@ def test_remove_sticks_until_undone(run, pictures: Path) -> None:  # type: ignor
         "removed": 2,
         "failed": 0,
         "paths": [{"path": str(pictures / "old"), "images": 2, "failed": 0}],
+        "unmatched": [],
         "pruned": 0,  # nothing cached yet
         "pruned_bytes": 0,
     }
@@ -107,6 +108,29 @@ def test_removing_a_whole_collection_sticks(run, pictures: Path) -> None:  # typ
     assert (summary["added"], summary["skipped_removed"]) == (0, 2)
     inside = run("remove", "--undo", str(pictures / "old"), code=1).output
     assert f"lies in the removed {pictures}: take that back" in inside
+
+
+def test_an_empty_collection_can_be_removed_and_a_typo_is_named(  # type: ignore[no-untyped-def]
+    run, pictures: Path, tmp_path: Path
+) -> None:
+    """An audit's `index` of an empty (typo'd) folder made a collection that `remove --yes`
+    refused ("none of these paths is an image") and `stats` listed for good; and `remove` of a
+    photo beside a typo removed the photo and passed over the typo without a word."""
+    run("index", "--no-progress", str(pictures))
+    typo = tmp_path / "Picturs"
+    typo.mkdir()
+    run("index", "--no-progress", str(typo))
+    assert str(typo) in {c["root"] for c in as_json(run("stats", "--json"))["collections"]}
+    forgot = run("remove", "--yes", str(typo))
+    assert f"forgot the empty collection {typo}" in forgot.stdout, forgot.output
+    roots = {c["root"] for c in as_json(run("stats", "--json"))["collections"]}
+    assert roots == {str(pictures)}
+    one = sorted(pictures.glob("*.jpg"))[0]
+    missing = pictures / "no-such-photo.jpg"
+    both = run("remove", "--json", str(one), str(missing))
+    assert as_json(both)["removed"] == 1 and as_json(both)["unmatched"] == [str(missing)]
+    assert f"Warning: {missing} is no image of this library" in both.stderr
+    assert as_json(run("stats", "--json"))["images"] == 4
 
 
 def test_maintenance_commands_print_json(run, pictures: Path) -> None:  # type: ignore[no-untyped-def]

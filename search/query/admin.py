@@ -140,7 +140,8 @@ class LibraryAdmin:
         collections hold it): its indexed images, and its files that could not be indexed
         (removed too: `stats` lists them no more). Files on disk are never touched.
         ``confirm_whole`` is called with the ``(root, images, failed)`` of the collections
-        about to go whole, under the writer lock, and stops the removal by raising."""
+        about to go whole, under the writer lock, and stops the removal by raising. A whole
+        collection that holds nothing is forgotten (``"collection_forgotten": true``)."""
         removals = self.store.removals
         with self.library.writer_lock():  # never interleaved with an index run
             targets = self._targets(paths)
@@ -156,6 +157,11 @@ class LibraryAdmin:
             ]
             if whole and confirm_whole is not None:
                 confirm_whole(whole)
+            forgotten = [  # whole collections with nothing in them: forgotten, not recorded
+                targets[key]
+                for key, ids in found.items()
+                if not ids and not key[1] and removals.forget_empty_collection(key[0])
+            ]
             recorded = {  # recorded first: a crash before the images go still keeps them out
                 key: removals.record(key[0], key[1], len(ids) - failed[key])
                 for key, ids in found.items()
@@ -171,6 +177,9 @@ class LibraryAdmin:
         return [
             {"path": r.path, "images": r.images, "failed": failed_at[r.path]}
             for r in by_path(recorded.values())
+        ] + [
+            {"path": root, "images": 0, "failed": 0, "collection_forgotten": True}
+            for root in forgotten
         ]
 
     def prune_caches(self, *, dry_run: bool = False) -> list[Pruned]:

@@ -90,6 +90,21 @@ class RemovalRecords:
             root = session.scalar(select(Collection.root).where(Collection.id == collection_id))
             return Removal(collection_id, str(root), rel_path, images, row.removed_at)
 
+    def forget_empty_collection(self, collection_id: int) -> bool:
+        """Delete a collection that holds no file and no removal (a typo'd folder, one emptied
+        on disk): ``remove`` could not take it out, and it stayed in `stats` for good. False
+        when it holds something (nothing is deleted)."""
+        with self._session() as session:
+            held = session.scalar(
+                select(func.count(Image.id)).where(Image.collection_id == collection_id)
+            ) or session.scalar(
+                select(func.count(RemovedPath.id)).where(RemovedPath.collection_id == collection_id)
+            )
+            if held:
+                return False
+            session.execute(delete(Collection).where(Collection.id == collection_id))
+            return True
+
     def listed(self, collection_id: int | None = None) -> list[Removal]:
         """Recorded removals (of one collection, or all), by path."""
         query = select(RemovedPath, Collection.root).join(Collection)
