@@ -92,7 +92,7 @@ def make_plan(store: LibraryStore, scans: list[tuple[int, ScanReport]]) -> Plan:
     for collection_id, report in scans:
         states = store.file_states(collection_id)
         embedded = store.reads.embedded_in(collection_id)
-        stills = _stills_to_check(store, collection_id, plan)
+        stills = _stills_to_check(store, collection_id, plan) if report.part is None else set()
         for found in report.files:
             state = states.pop(found.rel_path, None)
             if state is None:
@@ -111,6 +111,8 @@ def make_plan(store: LibraryStore, scans: list[tuple[int, ScanReport]]) -> Plan:
                 plan.work.append(WorkItem(collection_id, found, kind, state, state.id in embedded))
                 busy.add(state.id)
         for state in states.values():  # in the store, not found on disk
+            if not report.walked(state.rel_path):  # a part of the collection was walked
+                continue
             if not report.covers(state.rel_path):
                 plan.kept_unreadable += 1
                 if state.id in stills and collection_id in plan.checked:

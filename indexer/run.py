@@ -23,6 +23,7 @@ from pathlib import Path
 from indexer.distributed import parse_executor, probe
 from indexer.head_start import HeadStart, decode_workers
 from indexer.learning import plan_learning
+from indexer.nesting import nest, overlap_warnings
 from indexer.pipeline import Counts, Pipeline
 from indexer.plan import make_plan, record_checked
 from indexer.progress import LazyBar, bar
@@ -101,25 +102,6 @@ def check_collections_there(library: Library) -> None:
         )
 
 
-def _overlaps(library: Library, roots: Sequence[Path]) -> list[str]:
-    """Warnings for roots nested in (or holding) another collection: files counted twice."""
-    known = {Path(str(c["root"])) for c in library.store.collections()} | set(roots)
-    warnings = []
-    for root in roots:
-        for other in sorted(known - {root}):
-            if root.is_relative_to(other):
-                warnings.append(
-                    f"{root} lies inside the collection {other}: its images are recorded in "
-                    f"both (copies reuse one vector); index {other} instead to avoid doubles"
-                )
-            elif other.is_relative_to(root):
-                warnings.append(
-                    f"{root} holds the collection {other}: its images are recorded in both "
-                    "(copies reuse one vector)"
-                )
-    return warnings
-
-
 def index_collections(
     library: Library,
     model: OnnxModel,
@@ -166,7 +148,10 @@ def index_collections(
         counts = Counts()
         try:  # from here a failure is recorded as the run's status
             summary = IndexSummary(collections=[str(r) for r in roots])
-            summary.warnings += gone + _overlaps(library, roots)
+            known = [Path(str(c["root"])) for c in store.collections()]
+            if options.paths:  # said when a folder is named; the nightly run is quiet
+                summary.warnings += overlap_warnings(known, roots)
+            summary.warnings += gone
             summary.warnings += _record_descriptor(
                 library, options.descriptor or library.settings.descriptor
             )
@@ -174,6 +159,7 @@ def index_collections(
                 with library.locks.finish():
                     library.index()  # else the writer thread loads it while files decode
             summary.warnings += _keep_emptied(library, scans)
+            scans = nest(known, scans)  # a file is recorded once: in its innermost collection
             plan = make_plan(store, _without_removed(store, scans))
             if plan.work:  # the model opens while the first files decode
                 model.open_in_background()

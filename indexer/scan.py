@@ -54,6 +54,10 @@ class ScanReport:
     excluded: int = 0
     skipped_links: int = 0  # directory symlinks not followed, loops, broken links
     skipped_removed: int = 0  # files under paths `imgsearch remove` took out of the library
+    #: only this folder (a rel path) was walked, for a collection nested in this one: the
+    #: collection's rows elsewhere are neither seen nor touched (:mod:`indexer.nesting`)
+    part: str | None = None
+    in_nested: int = 0  # files left to a collection nested in this one
 
     def drop(self, removed: Callable[[str], bool]) -> None:
         """Leave out the files whose rel path ``removed`` says was removed from the library."""
@@ -61,11 +65,25 @@ class ScanReport:
         self.skipped_removed += len(self.files) - len(kept)
         self.files = kept
 
+    def drop_nested(self, tops: Sequence[str]) -> None:
+        """Leave out the files at or below ``tops``: folders that are collections of their own."""
+        kept = [f for f in self.files if not any(_at_or_below(f.rel_path, t) for t in tops)]
+        self.in_nested += len(self.files) - len(kept)
+        self.files = kept
+
+    def walked(self, rel_path: str) -> bool:
+        """False when ``rel_path`` lies outside the part of the collection this walk was of."""
+        return self.part is None or _at_or_below(rel_path, self.part)
+
     def covers(self, rel_path: str) -> bool:
         """False when ``rel_path`` lies under a folder this walk could not read."""
         return not any(
             rel_path == d or rel_path.startswith(d + "/") or d == "" for d in self.unreadable_dirs
         )
+
+
+def _at_or_below(rel_path: str, top: str) -> bool:
+    return top == "" or rel_path == top or rel_path.startswith(top + "/")
 
 
 def is_image_name(name: str) -> bool:

@@ -89,26 +89,49 @@ def test_db_check_of_a_server_that_cannot_be_reached_does_not_call_it_damaged(
 def test_a_collection_around_another_one_is_warned_of_either_way(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
-    """``index DIR/sub`` then ``index DIR`` records the photos of sub twice: the warning came
-    only in the other order (``index DIR`` then ``index DIR/sub``)."""
+    """``index DIR/sub`` then ``index DIR`` (or the other way round) recorded the photos of
+    sub twice - every search listed them twice, `dedup` reported each as its own duplicate -
+    with a warning in one order only. Each file is now recorded once, in the innermost
+    collection, either way, and the run says so."""
     (tmp_path / "photos" / "sub").mkdir(parents=True)
-    for source in photo_paths(data_dir, 2):
+    sources = photo_paths(data_dir, 3)
+    shutil.copyfile(sources[0], tmp_path / "photos" / sources[0].name)
+    for source in sources[1:]:
         shutil.copyfile(source, tmp_path / "photos" / "sub" / source.name)
     model = ["--model-path", str(models_dir)]
-    for folder in ("photos/sub", "photos"):
-        done = run_cli([*model, "index", "--no-progress", "--json", folder], tmp_path)
-        assert done.returncode == 0, done.stderr
-    warnings = json.loads(done.stdout)["warnings"]
-    assert any("holds the collection" in w and w.endswith("vector)") for w in warnings), warnings
+    for order, said in (
+        (("photos/sub", "photos"), "holds the collection"),
+        (("photos", "photos/sub"), "lies inside the collection"),
+    ):
+        library = ["--library", f"library-{order[0].replace('/', '-')}"]
+        for folder in order:
+            done = run_cli([*library, *model, "index", "--no-progress", "--json", folder], tmp_path)
+            assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout)
+        assert any(said in w and "once" in w for w in summary["warnings"]), summary["warnings"]
+        # photos' own file is new to the second run of one order; sub's are never added twice
+        assert summary["added"] == (1 if order[0] == "photos/sub" else 0), summary
+        stats = json.loads(run_cli([*library, "stats", "--json"], tmp_path).stdout)
+        counts = {Path(c["root"]).name: c["images"] for c in stats["collections"]}
+        assert stats["images"] == 3 and counts == {"photos": 1, "sub": 2}, stats
+        report = run_cli([*library, "dedup", "--format", "csv"], tmp_path)
+        rows = report.stdout.strip().splitlines()[1:]
+        assert not rows, rows  # no file is a duplicate of itself
+        found = run_cli(
+            [*library, "search", "--json", "-k", "3", f"photos/sub/{sources[1].name}"], tmp_path
+        )
+        paths = [hit["path"] for hit in json.loads(found.stdout)["results"]]
+        assert len(paths) == len(set(paths)) == 3, paths
 
 
 @pytest.mark.slow
 def test_a_removal_in_nested_collections_is_listed_once(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
-    """``index DIR`` then ``index DIR/sub`` records sub's photos in both collections; a
+    """``index DIR`` then ``index DIR/sub`` recorded sub's photos in both collections; a
     ``remove`` of one of them was then listed twice by ``remove``, ``stats`` and ``remove
-    --undo`` (once per collection): each path is now listed once, with all its images."""
+    --undo`` (once per collection): each path is listed once (and now holds one image: the
+    file is recorded once, in sub)."""
     (tmp_path / "photos" / "sub").mkdir(parents=True)
     sources = photo_paths(data_dir, 3)
     shutil.copyfile(sources[0], tmp_path / "photos" / sources[0].name)
@@ -123,9 +146,10 @@ def test_a_removal_in_nested_collections_is_listed_once(
     assert removed.returncode == 0, removed.stderr
     absolute = str(tmp_path / target)
     assert json.loads(removed.stdout) == {
-        "removed": 2,
+        "removed": 1,
         "failed": 0,
-        "paths": [{"path": absolute, "images": 2, "failed": 0}],
+        "paths": [{"path": absolute, "images": 1, "failed": 0}],
+        "unmatched": [],
         "pruned": 0,  # no thumbnail or key points made yet
         "pruned_bytes": 0,
     }
@@ -136,7 +160,7 @@ def test_a_removal_in_nested_collections_is_listed_once(
     undone = run_cli(["remove", "--undo", "--json", target], tmp_path)
     assert undone.returncode == 0, undone.stderr
     assert [(u["path"], u["images"]) for u in json.loads(undone.stdout)["undone"]] == [
-        (absolute, 2)
+        (absolute, 1)
     ]
 
 

@@ -98,9 +98,10 @@ def test_hostile_files_are_recorded_and_the_rest_is_indexed(run, tmp_path, data_
     assert (fixed["updated"], fixed["failed"], fixed["failed_total"]) == (1, 0, 3)
 
     text = run("index", "--no-progress", str(root / "album.jpg")).output
-    assert "1 added" in text and "0 failed" in text
+    # a folder of a collection indexed as a collection of its own takes its rows (once)
+    assert "1 moved" in text and "0 failed" in text
     # the library's own failures, said apart from this run's
-    assert "library: 8 images indexed, 3 files it could not index (`imgsearch stats`" in text
+    assert "library: 7 images indexed, 3 files it could not index (`imgsearch stats`" in text
     (root / "album.jpg" / "bad.jpg").write_bytes(b"\xff\xd8\xff garbage")
     text = run("index", "--no-progress", str(root / "album.jpg")).output
     assert "1 failed" in text and "bad.jpg: not_an_image" in text
