@@ -190,6 +190,9 @@ def cli(
     """Self-hosted semantic image search: index photos, search by image or region, find copies."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose < 2:  # -v printed "Could not load library with AVX2 support due to: ..." (a
+        # normal fallback of FAISS's loader, not a problem); -vv keeps it
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     ctx.meta[DEBUG_KEY] = verbose >= 2  # -vv: let unexpected errors show their traceback
     try:
         ctx.obj = Settings.from_env(
