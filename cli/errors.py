@@ -70,11 +70,29 @@ def describe_os_error(error: OSError, doing: str | None = None) -> str:
     return f"{head}: {reason}" + (f"; {hint}" if hint else "")
 
 
+def _read_only_file(where: str) -> bool:
+    """An existing database file whose folder cannot be written (permissions, a read-only
+    mount): "cannot be opened ... check that its folder exists" sent the user looking."""
+    path = where.strip()
+    if not path or not os.path.isfile(path):
+        return False
+    folder = os.path.dirname(path) or "."
+    try:
+        read_only_mount = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+    return read_only_mount or not os.access(folder, os.W_OK)
+
+
 def describe_database_error(error: BaseException, where: str = "") -> str:
     """A database refusal (SQLAlchemy or sqlite3) in one line, with what to do."""
     original = getattr(error, "orig", None) or error
     text = str(original).splitlines()[0] if str(original) else type(original).__name__
     name = f"the library database {where}".rstrip()
+    if "unable to open database file" in text.lower() and _read_only_file(where):
+        # a library on a read-only mount: SQLite cannot make its -wal/-shm files beside it
+        needle, what, todo = _DATABASE_HINTS[0]
+        return f"{name} {what} ({text}): {todo}"
     for needle, what, todo in _DATABASE_HINTS:
         if needle in text.lower():
             return f"{name} {what} ({text}): {todo}"

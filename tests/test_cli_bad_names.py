@@ -61,3 +61,25 @@ def test_names_that_are_not_utf8_are_refused_in_one_line(
         assert "the name is not valid UTF-8 (rename it" in last and "Traceback" not in done.stderr
     searched = run_cli(["--library", library, "search", odd], tmp_path)  # a query is not stored
     assert searched.returncode == 0 and "ok.jpg" in searched.stdout, searched.stderr
+
+
+def test_a_library_on_a_read_only_mount_is_said_to_be_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`index` on a library bind-mounted read-only said "cannot be opened ... check that its
+    folder exists and is writable" (SQLite cannot make its -wal file beside the database),
+    where `remove` said the library is read-only: both say read-only now. (A read-only mount
+    needs root to make; the folder's test is monkeypatched.)"""
+    import sqlite3
+
+    from cli import errors
+
+    database = tmp_path / "imgsearch.sqlite3"
+    database.write_bytes(b"")
+    error = sqlite3.OperationalError("unable to open database file")
+    said = errors.describe_database_error(error, str(database))
+    assert "cannot be opened" in said  # a writable folder: the folder's hint stands
+    monkeypatch.setattr(errors.os, "access", lambda path, mode: False)
+    said = errors.describe_database_error(error, str(database))
+    assert "is read-only for this user" in said and "copy the library somewhere" in said
+    assert "cannot be opened" in errors.describe_database_error(error, str(tmp_path / "none"))
