@@ -100,10 +100,11 @@ def _check_host(_ctx: click.Context, _param: click.Parameter, value: str) -> str
 )
 @ranged_option(
     "--threads",
-    default=8,
+    default=16,
     low=1,
     high=256,
-    help_text="Request threads; they share one loaded engine.",
+    help_text="Request threads; they share one loaded engine. Two run image queries, up to "
+    "all but two more wait for them (the rest are told 503 busy), two are kept for pages.",
 )
 @click.option(
     "--allow-host",

@@ -29,7 +29,7 @@ CLEANUP_INTERVAL_S = 5  # how often idle connections are looked for
 
 
 def make_server(
-    app: Flask, settings: Settings, host: str = "127.0.0.1", port: int = 8000, threads: int = 8
+    app: Flask, settings: Settings, host: str = "127.0.0.1", port: int = 8000, threads: int = 16
 ) -> Any:
     """A bound (not yet running) waitress server for ``app``; ``port=0`` picks a free one."""
     return_freed_memory()  # big decodes' buffers go back to the system once freed
@@ -137,7 +137,7 @@ def warm_up(app: Flask) -> None:
 class BackgroundServer:
     """Serve ``app`` on 127.0.0.1 from a daemon thread; a context manager that stops it."""
 
-    def __init__(self, app: Flask, settings: Settings, *, port: int = 0, threads: int = 8):
+    def __init__(self, app: Flask, settings: Settings, *, port: int = 0, threads: int = 16):
         self.app = app
         self.server = make_server(app, settings, "127.0.0.1", port, threads)
         self.port = int(self.server.effective_port)
