@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--clients", type=int, default=8, help="0: no concurrent phase")
-    parser.add_argument("--threads", type=int, default=8, help="server threads")
+    parser.add_argument("--threads", type=int, default=16, help="server threads (serve's)")
     parser.add_argument("--no-index-phase", dest="index_phase", action="store_false")
     parser.add_argument("--no-attacks", dest="attacks", action="store_false")
     parser.add_argument(
@@ -262,8 +262,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--attacks-only",
         action="store_true",
-        help="only the hostile scenarios (slow clients, 8 hostile uploads)",
+        help="only the hostile scenarios (slow clients, 8 hostile uploads, a burst)",
     )
+    parser.add_argument("--burst", type=int, default=60, help="searches posted at once")
     parser.add_argument("--slow", type=int, default=300, help="slow connections held")
     parser.add_argument("--hostile-rounds", type=int, default=2)
     args = parser.parse_args(argv)
@@ -297,7 +298,12 @@ def main(argv: list[str] | None = None) -> None:
             server = Server(real, models, args.threads)  # bench/http_attacks.py
             try:
                 http_attacks.run(
-                    server.port, server.process.pid, photos[0], args.slow, args.hostile_rounds
+                    server.port,
+                    server.process.pid,
+                    photos[0],
+                    args.slow,
+                    args.hostile_rounds,
+                    args.burst,
                 )
             finally:
                 server.stop()

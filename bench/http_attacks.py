@@ -6,14 +6,19 @@ stops by itself).
 * **8 hostile uploads**: small files that decode to ~9400x9400 images (16-bit greyscale,
   RGBA, palette, float TIFF) posted by 8 clients at once, ``--rounds`` times; printed: the
   answers by status, 5xx, and the server's peak RSS (psutil, every 10 ms).
+* **a burst**: ``--burst`` searches of a 5000 x 5000 PNG (small on the wire, slow to decode)
+  posted at once while a client reads the home page and the stats; printed: the answers by
+  status, the slowest of each, and the slowest page (pages must not queue behind uploads).
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import socket
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -21,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from tests.hostile import PeakRss, make_memory_bombs
 
@@ -112,7 +118,62 @@ def hostile_uploads(
     }
 
 
-def run(port: int, pid: int, photo: bytes, slow: int, rounds: int) -> None:
+def _slow_png(side: int = 5000) -> bytes:
+    ramp = np.linspace(0, 255, side)
+    pixels = np.stack(
+        [np.add.outer(ramp, ramp) / 2, np.add.outer(ramp, -ramp) % 256, np.tile(ramp, (side, 1))],
+        axis=-1,
+    ).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _get(port: int, path: str) -> tuple[int, float]:
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status, (time.perf_counter() - started) * 1000.0
+    except OSError:
+        return 0, (time.perf_counter() - started) * 1000.0
+    finally:
+        conn.close()
+
+
+def burst(port: int, uploads: int = 60) -> dict[str, object]:
+    """``uploads`` slow-to-decode searches at once while pages are read."""
+    body = _multipart(_slow_png(), "big.png")
+    pages: list[tuple[int, float]] = []
+    stop = threading.Event()
+
+    def read_pages() -> None:
+        while not stop.is_set():
+            for path in ("/", "/api/v1/stats"):
+                pages.append(_get(port, path))
+            time.sleep(0.2)
+
+    reader = threading.Thread(target=read_pages)
+    with ThreadPoolExecutor(uploads) as pool:
+        reader.start()
+        answers = list(pool.map(lambda _: _post(port, *body), range(uploads)))
+    stop.set()
+    reader.join()
+    slowest: dict[int, float] = {}
+    for status, ms in answers:
+        slowest[status] = max(ms, slowest.get(status, 0.0))
+    return {
+        "statuses": dict(sorted(Counter(s for s, _ in answers).items())),
+        "slowest_ms": dict(sorted(slowest.items())),
+        "pages": len(pages),
+        "page_errors": sum(s != 200 for s, _ in pages),
+        "slowest_page_ms": max((ms for _, ms in pages), default=0.0),
+    }
+
+
+def run(port: int, pid: int, photo: bytes, slow: int, rounds: int, uploads: int = 60) -> None:
     """Both scenarios against a running server; prints their figures."""
     body = _multipart(photo, "query.jpg")
     figures = slow_clients(port, body, slow=slow)
@@ -128,4 +189,12 @@ def run(port: int, pid: int, photo: bytes, slow: int, rounds: int) -> None:
         f"(503 = busy, retry later), other 5xx {hostile['5xx_other_than_busy']}, "
         f"{hostile['wall_s']:.1f} s, server peak RSS {hostile['peak_rss_mib']:.0f} MiB "
         f"(goal <= {RSS_GOAL_MIB} MiB: {verdict})"
+    )
+    burst_figures = burst(port, uploads)
+    slowest = ", ".join(f"{s}: {ms / 1000:.1f} s" for s, ms in burst_figures["slowest_ms"].items())  # type: ignore[attr-defined]
+    print(
+        f"a burst of {uploads} searches of a 5000 x 5000 PNG at once: statuses "
+        f"{burst_figures['statuses']} (slowest {slowest}); {burst_figures['pages']} page reads "
+        f"meanwhile, {burst_figures['page_errors']} errors, slowest "
+        f"{burst_figures['slowest_page_ms']:.0f} ms"
     )
