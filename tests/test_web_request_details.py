@@ -7,10 +7,14 @@ refused (``1.0000001`` was shown as ``1``)."""
 from __future__ import annotations
 
 import io
+import shutil
 
 import pytest
 
+from search.settings import Settings
+from tests.cli_process import run_cli
 from tests.web_library import API, assert_error, upload
+from web.app import create_app
 
 
 @pytest.mark.parametrize(
@@ -99,3 +103,25 @@ def test_a_page_refuses_what_the_api_refuses(client, path, name):
 def test_the_clusters_form_may_send_its_k_with_density(client):
     assert client.get("/clusters?method=density&k=3").status_code == 200
     assert client.get("/clusters?method=kmeans&k=3").status_code == 200
+
+
+def test_a_file_with_other_bytes_of_the_same_size_is_not_served(tmp_path, weblib, models_dir):
+    """The image page said "No picture to show: its file changed" for a file overwritten in
+    place (same size, other bytes), while ``/images/ID/file`` served those other bytes."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copyfile(sorted(weblib.ukbench.glob("*.jpg"))[0], photos / "a.jpg")
+    library = tmp_path / "library"
+    done = run_cli(
+        ["--library", str(library), "--model-path", str(models_dir), "index", "photos"], tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    app = create_app(Settings(library=library, model_path=(models_dir,)))
+    client = app.test_client()
+    image_id = client.get(f"{API}/images").get_json()["results"][0]["id"]
+    assert client.get(f"{API}/images/{image_id}/file").status_code == 200
+    data = bytearray((photos / "a.jpg").read_bytes())
+    data[-600:-100] = bytes(500)  # 500 bytes overwritten in place: the same size
+    (photos / "a.jpg").write_bytes(bytes(data))
+    assert_error(client.get(f"{API}/images/{image_id}/file"), 409, "file_changed")
+    app.extensions["imgsearch"].close()

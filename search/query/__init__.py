@@ -19,6 +19,7 @@ _SOURCES: dict[str, str] = {
     "QueryError": "search.query.errors",
     "ImageFile": "search.query.records",
     "disk_change": "search.query.records",
+    "bytes_as_indexed": "search.query.records",
     "gone_file_note": "search.query.records",
     "changed_file_note": "search.query.records",
     "turns_for": "search.query.stored_turns",
@@ -68,6 +69,7 @@ __all__ = [
     "QueryError",
     "SearchEngine",
     "SearchHit",
+    "bytes_as_indexed",
     "changed_file_note",
     "cut",
     "decision_edges",
@@ -100,7 +102,13 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         label_query_problem,
     )
     from search.query.quality import QualityFilter, flag_name_list
-    from search.query.records import ImageFile, changed_file_note, disk_change, gone_file_note
+    from search.query.records import (
+        ImageFile,
+        bytes_as_indexed,
+        changed_file_note,
+        disk_change,
+        gone_file_note,
+    )
     from search.query.results import MIN_COPY_SIDE, SearchHit, too_small_for_copies
     from search.query.reverse_lookup import (
         EXACT,

@@ -209,6 +209,17 @@ def unchanged_bytes(file: ImageFile | None) -> bytes | None:
     return data if hashlib.sha256(data).hexdigest() == file.sha256 else None
 
 
+def bytes_as_indexed(file: ImageFile) -> bool:
+    """Does the file hold the bytes that were indexed (by its sha256, read in chunks)? True
+    when no sha256 was recorded; False when it cannot be read."""
+    if file.sha256 is None:
+        return True
+    try:
+        return file_sha256(file.path) == file.sha256
+    except (OSError, ImgsearchError):
+        return False
+
+
 def file_sha256(path: str | os.PathLike[str], max_bytes: int = MAX_VIDEO_QUERY_BYTES) -> str:
     """sha256 of a regular file, read in chunks (a video is never read whole)."""
     return hash_image_file(path, max_bytes)
