@@ -140,9 +140,17 @@ def update_whitening(
     background = np.empty((len(ids), rows[ids[0]].vector.size), np.float32)
     for n, image_id in enumerate(ids):
         background[n] = rows[image_id].vector
+    # a copy's row holds its original's vector: one photo is edited once, as a run's own
+    # sample does (a run interrupted, then resumed, learned from 509 photos instead of 507)
+    photos, seen = [], set()
+    for image_id in ids:
+        key = rows[image_id].vector.tobytes()
+        if key not in seen:
+            seen.add(key)
+            photos.append(image_id)
     del rows
     if sample is None:
-        chosen = [ids[i] for i in sample_indices(len(ids), DEFAULT_SAMPLE, seed)]
+        chosen = [photos[i] for i in sample_indices(len(photos), DEFAULT_SAMPLE, seed)]
         places = {image_id: n for n, image_id in enumerate(chosen)}
         edits, per_image, done, base = EditCovariance(background.shape[1]), 0, 0, 0
     else:  # the run's part is learned from; the images from before it are left

@@ -186,3 +186,29 @@ def test_learning_does_not_depend_on_thread_timing(
     out, _ = _index(tmp_path, models_dir, photos, "--json", "--workers", "1")
     assert json.loads(out)["learn_photos"] == PHOTOS
     assert _fingerprint(tmp_path / "lib", models_dir) == learned[2]
+
+
+def test_a_run_after_an_interrupted_one_learns_from_the_same_photos(
+    tmp_path: Path, photos: Path, models_dir: Path, learned: tuple[dict, float, str]
+) -> None:
+    """An audit interrupted the first index run of the shared data, ran it again, and the
+    whitening was learned from 509 photos where one run learned from 507: the first run's
+    exact copies (one vector with their original) were edited as photos of their own. A
+    library holding a copy from an earlier run now learns from each picture once."""
+    folder = tmp_path / "photos"
+    shutil.copytree(photos, folder)
+    first = sorted(folder.glob("*.jpg"))[0]
+    shutil.copyfile(first, folder / "0-copy.jpg")  # 97 files, 96 pictures; in the first run
+    later = tmp_path / "later"
+    later.mkdir()
+    for path in sorted(folder.glob("*.jpg"))[-40:]:  # the rest comes in a second run
+        path.rename(later / path.name)
+    library = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    out, _ = _run([*library, "index", "--no-progress", "--json", str(folder)], min_images=60)
+    assert not json.loads(out)["whitening"].startswith("learned")  # 57 files: under 60
+    for path in later.iterdir():
+        path.rename(folder / path.name)
+    out, _ = _run([*library, "index", "--no-progress", "--json", str(folder)], min_images=60)
+    summary = json.loads(out)
+    assert summary["whitening"].startswith("learned"), summary["whitening"]
+    assert summary["learn_photos"] == learned[0]["learn_photos"] == PHOTOS, summary
