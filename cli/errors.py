@@ -220,6 +220,10 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 _WAL_MAGIC = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")  # a SQLite write-ahead log
 
 
+#: containers looks_like_video leaves to their names: Ogg, Flash video, MPEG program stream
+_OTHER_VIDEO_MAGIC = (b"OggS", b"FLV\x01", b"\x00\x00\x01\xba")
+
+
 def precious_content(path: Path) -> str | None:
     """What an existing file at ``path`` holds that an output must never replace, in words:
     a SQLite database or its write-ahead log (a library's), a photo or a video (by content,
@@ -238,8 +242,10 @@ def precious_content(path: Path) -> str | None:
         return "a SQLite write-ahead log (a library's?)"
     from models.files import image_format
     from models.media import is_video_file
+    from models.video_names import looks_like_video
 
-    if is_video_file(path):
+    # by its bytes too: an MP4 saved as x.csv was replaced by `dedup -o x.csv`
+    if is_video_file(path) or looks_like_video(head[:16]) or head[:4] in _OTHER_VIDEO_MAGIC:
         return "a video"
     kind = image_format(path)
     if kind is None or _made_by_matplotlib(path):

@@ -19,6 +19,9 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+
+
 @pytest.fixture(scope="module")
 def home(
     tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path
@@ -42,15 +45,31 @@ def photo(home: Path, suffix: str = ".jpg") -> Path:
         ["dedup", "-o", "{photo}", "--format", "html"],
         ["dedup", "-o", "imgsearch-library/imgsearch.sqlite3", "--format", "json"],
         ["eval", "run", "{ukbench}", "--plot", "{png}"],
+        ["dedup", "-o", "{video}", "--format", "csv"],
     ],
-    ids=["clusters-text", "clusters-json", "dedup-csv", "dedup-html", "dedup-db", "eval-plot"],
+    ids=[
+        "clusters-text",
+        "clusters-json",
+        "dedup-csv",
+        "dedup-html",
+        "dedup-db",
+        "eval-plot",
+        "dedup-video-named-csv",
+    ],
 )
 def test_an_output_never_replaces_a_photo_or_the_database(home, data_dir, args) -> None:  # type: ignore[no-untyped-def]
     png = home / "victim.png"
     from PIL import Image
 
     Image.new("RGB", (32, 24), (200, 40, 10)).save(png)
-    values = {"photo": photo(home), "png": png, "ukbench": data_dir / "ukbench_subset"}
+    video = home / "clip-saved-as.csv"  # an MP4 by its bytes: it was replaced (an audit)
+    video.write_bytes(MP4_HEAD + bytes(4096))
+    values = {
+        "photo": photo(home),
+        "png": png,
+        "ukbench": data_dir / "ukbench_subset",
+        "video": video,
+    }
     argv = [arg.format(**values) for arg in args]
     target = home / argv[argv.index("--plot" if "--plot" in argv else "-o") + 1]
     before = digest(target)
@@ -95,6 +114,16 @@ def test_what_an_output_must_not_replace(tmp_path: Path) -> None:
     assert precious_content(tmp_path / "db-wal").startswith("a SQLite write-ahead log")
     for fine in ("plot.png", "report.html", "missing.csv", ""):
         assert precious_content(tmp_path / fine) is None, fine
+    # videos by their bytes, whatever their names (only their extensions were looked at)
+    heads = {
+        "mp4.csv": MP4_HEAD,
+        "mkv.json": b"\x1a\x45\xdf\xa3" + bytes(12),
+        "avi": b"RIFF\x00\x00\x00\x00AVI LIST",
+        "ogv.html": b"OggS" + bytes(12),
+    }
+    for name, head in heads.items():
+        (tmp_path / name).write_bytes(head + bytes(1024))
+        assert precious_content(tmp_path / name) == "a video", name
 
 
 @pytest.mark.slow
