@@ -304,6 +304,28 @@ def test_engine_holder_refresh_policy(tmp_path, caplog):
     assert "disk on fire" in caplog.text
 
 
+def test_a_served_engine_is_checked_without_requests(tmp_path):
+    """A server checks its library by itself (an idle server's first search after an index
+    run was answered from the old index): no request, yet the engine is refreshed."""
+    from search.settings import Settings
+    from web.state import EngineHolder
+
+    engine = FakeEngine()
+    holder = EngineHolder(Settings(library=tmp_path), engine, interval=0.02)
+    time.sleep(0.2)
+    assert engine.refreshes == 0  # not polling: only requests check
+    holder.poll()
+    deadline = time.monotonic() + 5
+    while engine.refreshes < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert engine.refreshes >= 2
+    holder.close()
+    time.sleep(0.1)
+    after = engine.refreshes
+    time.sleep(0.2)
+    assert engine.refreshes == after  # closed: the poll ended
+
+
 def test_engine_holder_retries_opening_once_per_interval(tmp_path):
     from search.settings import Settings
     from search.store import LibraryNotFoundError

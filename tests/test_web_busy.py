@@ -10,6 +10,7 @@ once, and the wait counts from the request's arrival.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections import Counter
@@ -22,7 +23,7 @@ import requests
 from PIL import Image
 
 from search.settings import Settings
-from tests.served import indexed_library, serve
+from tests.served import indexed_library, run_cli, serve
 from web.limits import queries_waiting
 
 pytestmark = pytest.mark.slow
@@ -91,3 +92,30 @@ def test_a_burst_of_searches_is_shed_and_pages_stay_fast(library: Path, models_d
     assert pages and all(status == 200 for status, _ in pages), pages
     slowest = max(seconds for _, seconds in pages)
     assert slowest < 3, f"a page waited {slowest:.1f} s behind the searches"
+
+
+def test_an_idle_server_answers_from_the_new_index_at_its_first_search(
+    library: Path, models_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """An audit indexed new photos into a library while its server sat idle, then searched:
+    the first answer came from the old index (the server checked for a new one only when a
+    request came, and reloaded behind it) while `/api/v1/stats` counted the new photos. The
+    server now checks by itself every second (the mechanism is tested alone, without timing,
+    in tests/test_web_api_library.py; here the user's path end to end)."""
+    photos = tmp_path / "new"
+    photos.mkdir()
+    query = sorted((data_dir / "hymenoptera").rglob("*.jpg"))[0]
+    shutil.copyfile(query, photos / query.name)
+    with serve(library, models_dir) as served:
+        done = run_cli(library, models_dir, "index", "--no-progress", str(photos))
+        assert done.returncode == 0, done.stderr
+        time.sleep(3)  # the poll's interval is 1 s; a reload of a tiny library takes less
+        answer = requests.post(
+            f"{served.url}/api/v1/search",
+            files={"image": (query.name, query.read_bytes())},
+            data={"k": "1"},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        top = answer.json()["results"][0]
+        assert Path(top["path"]).name == query.name and top["score"] > 0.999, top

@@ -34,6 +34,9 @@ def make_server(
     """A bound (not yet running) waitress server for ``app``; ``port=0`` picks a free one."""
     return_freed_memory()  # big decodes' buffers go back to the system once freed
     app.config[WAITING_CONFIG] = queries_waiting(settings, threads)
+    holder = app.extensions.get("imgsearch")
+    if holder is not None:  # an idle server picks up a new index by itself (web.state)
+        holder.poll()
     _allow_connections(CONNECTION_LIMIT + 64)
     server = create_server(
         app,

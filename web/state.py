@@ -6,7 +6,9 @@ run is picked up without a restart. Once open, ``engine.refresh()`` (a cheap gen
 that reloads the FAISS cache when an index run committed) runs at most once per interval, one
 at a time, in a background thread: no request waits for a reload (at 100 k vectors that can
 take seconds); every request keeps searching the index it holds, and the next ones get the
-new one as soon as it is swapped in.
+new one as soon as it is swapped in. A server also checks on its own (:meth:`EngineHolder.poll`)
+every interval: checked only by requests, the first search after a quiet night's index run was
+answered from the old index while ``/stats`` already counted the new photos.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class EngineHolder:
         self._last_check = clock() if engine is not None else float("-inf")
         self._next_refresh = self._last_check + interval
         self._last_error: Exception | None = None
+        self._closed = threading.Event()
+        self._poller: threading.Thread | None = None
 
     @property
     def engine(self) -> SearchEngine | None:
@@ -89,6 +93,24 @@ class EngineHolder:
                 self._refresh(engine)
         return engine
 
+    def poll(self) -> None:
+        """Check the library every interval from a background thread, requests or not (a
+        server calls it once it is up), so an idle server has the new index by its first
+        search after an index run."""
+        if self._poller is not None:
+            return
+        self._poller = threading.Thread(target=self._poll, name="imgsearch-poll", daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._closed.wait(self.interval):
+            engine = self._engine
+            if engine is None or self.clock() < self._next_refresh:
+                continue
+            if self._refresh_lock.acquire(blocking=False):
+                self._next_refresh = float("inf")
+                self._refresh(engine)
+
     def _refresh(self, engine: SearchEngine) -> None:
         """Reload the index if the library's generation moved (the refresh lock is held)."""
         started = self.clock()
@@ -96,7 +118,8 @@ class EngineHolder:
             if engine.refresh():
                 log.info("library changed: now serving its new generation")
         except Exception:  # keep serving the generation we have; say why in the log
-            log.exception("refreshing the library failed; serving the previous generation")
+            if not self._closed.is_set():  # (a server closing under its poll: nothing to say)
+                log.exception("refreshing the library failed; serving the previous generation")
         finally:
             took = self.clock() - started
             # A reload that had to rebuild the index from the database (seconds to minutes at
@@ -144,6 +167,7 @@ class EngineHolder:
         return True
 
     def close(self) -> None:
+        self._closed.set()
         engine, self._engine = self._engine, None
         if engine is not None and hasattr(engine, "close"):
             engine.close()
