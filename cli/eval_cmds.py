@@ -206,9 +206,9 @@ def _print_report(
 @click.option(
     "--descriptor",
     "descriptor_text",
-    default="default",
-    show_default=True,
-    help="How images are compared: default (the library defaults), plain (one plain "
+    default=None,
+    help="How images are compared [default: the library's options where there is a "
+    "library, else default]: default (the library defaults), plain (one plain "
     "embedding), or comma-separated changes: rotations=1|2|4, frames=on|off, whiten=on|off, "
     "labels=WEIGHT, verify=on|off (e.g. 'default,verify=on' or 'plain,frames=on'). "
     "'library' (optionally 'library,OPTIONS') indexes the files into a fresh library and "
@@ -223,12 +223,21 @@ def run_cmd(
     plot: Path | None,
     threshold: float | None,
     split: str | None,
-    descriptor_text: str,
+    descriptor_text: str | None,
 ) -> None:
     """Embed FOLDER's images and score retrieval against the ground truth."""
-    from search.library import model_search_path  # the library's folder, if any
+    from search.library import library_descriptor, library_model_name, model_search_path
 
-    settings = replace(settings, model_path=model_search_path(settings))
+    # the library's model, folder and descriptor options where there is a library (README:
+    # "with the library's model and settings"; a library switched to another model was
+    # evaluated with the default one)
+    settings = replace(
+        settings,
+        model_path=model_search_path(settings),
+        model=settings.model or library_model_name(settings),
+    )
+    if descriptor_text is None:
+        descriptor_text = library_descriptor(settings) or "default"
     run: dict[str, Any] | None = None
     if plot is not None:
         writable_output(plot, "the plot")

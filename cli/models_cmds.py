@@ -55,8 +55,19 @@ def _search_path(ctx: click.Context) -> list[Any]:
     return list(model_search_path(_settings(ctx)))
 
 
-def _model_name(ctx: click.Context, option: str | None) -> str:
-    return option or _settings(ctx).model or DEFAULT_MODEL_NAME
+def _model_name(ctx: click.Context, option: str | None, *, classes: bool = False) -> str:
+    """``--model``, IMGSEARCH_MODEL, the library's model (where there is a library; for
+    ``classes``, one with a class head), the default: `embed` in a library indexed with
+    another model used the default one."""
+    settings = _settings(ctx)
+    if option or settings.model:
+        return option or settings.model  # type: ignore[return-value]
+    from search.library import has_labels, library_model_name
+
+    name = library_model_name(settings)
+    if name and classes and not has_labels(name, tuple(_search_path(ctx))):
+        return DEFAULT_MODEL_NAME
+    return name or DEFAULT_MODEL_NAME
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -130,10 +141,12 @@ def models_list(ctx: click.Context, as_json: bool) -> None:
             rows.append(model_status(name, search_path))
         except ImgsearchError as exc:
             rows.append({"name": name, "found": False, "verified": False, "error": str(exc)})
+    from search.library import library_model_name
+
+    library_model = library_model_name(_settings(ctx))  # what embed, classify, eval use here
     if as_json:
-        click.echo(
-            json.dumps({"search_path": [str(p) for p in search_path], "models": rows}, indent=2)
-        )
+        body = {"search_path": [str(p) for p in search_path], "models": rows}
+        click.echo(json.dumps({**body, "library_model": library_model}, indent=2))
         return
     click.echo(f"{'model':<30} {'dim':>5} {'classes':>7} {'found':>5} {'verified':>8}  file")
     for row in rows:
@@ -144,6 +157,8 @@ def models_list(ctx: click.Context, as_json: bool) -> None:
             f"{'yes' if row['verified'] else 'no':>8}  {row.get('path') or row.get('file')}"
         )
     click.echo("(* = default)  search path: " + ", ".join(str(p) for p in search_path))
+    if library_model:
+        click.echo(f"this library's model: {library_model} (embed and eval use it)")
 
 
 # ---------------------------------------------------------------------------- embed
@@ -161,7 +176,8 @@ def _embed_text(path: str, result: ImageEmbedderResult) -> str:
 @click.option(
     "--model",
     type=MODEL_NAME,
-    help=f"Catalog model name. [default: settings / {DEFAULT_MODEL_NAME}]",
+    help="Catalog model name. [default: IMGSEARCH_MODEL, else the library's model, else "
+    f"{DEFAULT_MODEL_NAME}]",
 )
 @roi_option("Region of interest")
 @click.option("--quantize", is_flag=True, help="int8 scalar-quantised embeddings.")
@@ -277,7 +293,12 @@ def _check_categories(
 
 @cli.command("classify")
 @click.argument("images", nargs=-1, required=True, type=NonEmptyPath(hint=IMAGE_HINT))
-@click.option("--model", type=MODEL_NAME, help="Catalog model name (needs a class head).")
+@click.option(
+    "--model",
+    type=MODEL_NAME,
+    help="Catalog model name (needs a class head). [default: IMGSEARCH_MODEL, else the "
+    f"library's model when it has classes, else {DEFAULT_MODEL_NAME}]",
+)
 @ranged_option(
     "--max-results",
     default=5,
@@ -315,7 +336,7 @@ def classify_cmd(
         raise click.UsageError("--allow and --deny are mutually exclusive")
     settings = _settings(ctx)
     options = ImageClassifierOptions(
-        model=_model_name(ctx, model),
+        model=_model_name(ctx, model, classes=True),
         model_path=_search_path(ctx),
         max_results=max_results,
         score_threshold=score_threshold,

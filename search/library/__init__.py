@@ -24,6 +24,8 @@ _SOURCES: dict[str, str] = {
     "MODEL_DIR_KEY": "search.library.model_path",
     "has_labels": "search.library.model_path",
     "model_search_path": "search.library.model_path",
+    "library_model_name": "search.library.model_path",
+    "library_descriptor": "search.library.model_path",
     "with_model_dir": "search.library.model_path",
     "DEFAULT_SIZE": "search.library.thumbnails",
     "SIZES": "search.library.thumbnails",
@@ -48,6 +50,8 @@ __all__ = [
     "describe",
     "has_labels",
     "index_fingerprint",
+    "library_descriptor",
+    "library_model_name",
     "load_descriptor",
     "model_search_path",
     "primary_vectors",
@@ -80,6 +84,8 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.library.model_path import (
         MODEL_DIR_KEY,
         has_labels,
+        library_descriptor,
+        library_model_name,
         model_search_path,
         with_model_dir,
     )

@@ -41,11 +41,11 @@ from search.descriptor import (
 )
 from search.descriptor import StoredImage as StoredVectors
 from search.index import NearestNeighbourIndex, VectorIndex
+from search.library.model_path import DESCRIPTOR_META_KEY
 from search.store import DescriptorRows, FrameVector, LibraryStore, ModelStamp
 
 log = logging.getLogger(__name__)
 
-DESCRIPTOR_META_KEY = "descriptor"  # the library's descriptor options (DescriptorConfig text)
 WHITENING_KEY = "whitening"
 CALIBRATION_KEY = "calibration"
 CALIBRATION_SAMPLE = 5000  # stored images whose random pairs measure the background

@@ -12,6 +12,7 @@ from search.settings import Settings
 from search.store import LibraryStore, ModelMismatchError, ModelStamp, peek_meta
 
 MODEL_DIR_KEY = "model_dir"
+DESCRIPTOR_META_KEY = "descriptor"  # the library's descriptor options (DescriptorConfig text)
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,18 @@ def model_search_path(settings: Settings) -> tuple[Path, ...]:
     list): the folder the library remembers is added when a library exists; none is created
     or upgraded to find out."""
     return with_model_dir(settings, peek_meta(settings.resolved_database_url, MODEL_DIR_KEY))
+
+
+def library_model_name(settings: Settings) -> str | None:
+    """The model the library was indexed with, for commands that do not open it (`embed`,
+    `classify`, `eval`: they used the default model in a library of another); None without
+    a library or a bound model. ``settings.model`` (``--model``) still comes first."""
+    return peek_meta(settings.resolved_database_url, "model_name")
+
+
+def library_descriptor(settings: Settings) -> str | None:
+    """The library's recorded descriptor options (``index --descriptor``), or None."""
+    return peek_meta(settings.resolved_database_url, DESCRIPTOR_META_KEY)
 
 
 def has_labels(name: str, search_path: tuple[Path, ...]) -> bool:

@@ -1,0 +1,60 @@
+"""Commands that do not open the library take its model and descriptor where there is one
+(an audit, 2026-12-06): `eval FOLDER` - "with the library's model and settings", says the
+README - and `embed` used the default model and descriptor in a library indexed with another
+model and `--descriptor whiten=off`. `classify` takes the library's model when it has classes
+(the MediaPipe embedder has none: the default classifies)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cli_process import run_cli
+
+pytestmark = pytest.mark.slow
+
+OTHER_MODEL = "mobilenet_v3_small_075"
+
+
+def test_eval_and_embed_use_the_librarys_model_and_options(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for source in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:4]:
+        shutil.copyfile(source, photos / source.name)
+    indexed = run_cli(
+        [
+            "--model-path",
+            str(models_dir),
+            "index",
+            "--model",
+            OTHER_MODEL,
+            "--descriptor",
+            "default,whiten=off",
+            "photos",
+        ],
+        tmp_path,
+    )
+    assert indexed.returncode == 0, indexed.stderr
+    evaluated = run_cli(["eval", str(data_dir / "ukbench_subset"), "--json"], tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr
+    report = json.loads(evaluated.stdout)
+    assert report["details"]["model"] == OTHER_MODEL, report["details"]
+    assert "whiten=off" in json.dumps(report), report
+    embedded = run_cli(
+        ["embed", "--json", str(photos / sorted(p.name for p in photos.iterdir())[0])], tmp_path
+    )
+    assert embedded.returncode == 0, embedded.stderr
+    assert json.loads(embedded.stdout.splitlines()[0])["model"] == OTHER_MODEL
+    classified = run_cli(["classify", "--json", str(next(photos.iterdir()))], tmp_path)
+    assert classified.returncode == 0, classified.stderr  # the default model has classes
+    listed = run_cli(["models", "list", "--json"], tmp_path)
+    assert json.loads(listed.stdout)["library_model"] == OTHER_MODEL
+    chosen = run_cli(
+        ["eval", str(data_dir / "ukbench_subset"), "--json", "--descriptor", "plain"], tmp_path
+    )
+    assert chosen.returncode == 0 and "whiten=off" not in chosen.stdout, chosen.stderr
