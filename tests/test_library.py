@@ -88,6 +88,42 @@ def test_stale_cache_is_rebuilt(settings: Settings) -> None:
         assert index_ids(library) == store_ids(library)
 
 
+def test_a_copy_of_the_library_that_changed_apart_has_its_index_file_refused(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Two copies of one library, each with one other image removed: the same library id,
+    generation and count. Copying one's index file into the other was taken for its own (an
+    audit: an image still in the library was missing from every search); each generation now
+    has a random token in its stamp."""
+    twin = replace(settings, library=tmp_path / "twin")
+    shutil.copytree(settings.library, twin.library)
+    removed = {}
+    for which, chosen in ((settings, min), (twin, max)):
+        with Library.open(which) as library:
+            removed[which.library] = chosen(store_ids(library))
+            library.apply(ChangeSet(removals=[removed[which.library]]))
+            library.save_index()
+    shutil.copyfile(twin.index_path, settings.index_path)
+    with Library.open(settings) as library:
+        assert index_ids(library) == store_ids(library)
+        assert removed[twin.library] in index_ids(library)  # the twin's removal is not ours
+
+
+def test_an_index_file_stamped_before_tokens_is_still_trusted(settings: Settings) -> None:
+    """Index files saved before stamps had a token are loaded (a 10 M on-disk index is not
+    rebuilt for an upgrade) while their generation and count agree."""
+    from search.index.file_format import read_header
+
+    with Library.open(settings) as library:
+        expected = _stamp(library, library.store.generation(), library.store.vector_count())
+        header = read_header(settings.index_path)
+        assert "token" in header.stamp
+        old = {k: v for k, v in header.stamp.items() if k != "token"}
+        assert IndexStamp.from_dict(old).token == ""
+        loaded = VectorIndex.load(settings.index_path, replace(expected, token=""))
+        assert loaded.ntotal == expected.count
+
+
 def test_another_model_is_refused(settings: Settings) -> None:
     with (
         Library.open(settings) as library,

@@ -49,10 +49,14 @@ class IndexStamp:
     model_sha256: str
     dimension: int
     descriptor: str = ""  # what the vectors were mapped through (search.library.library)
+    #: the generation's random token (search.store): "" where unknown, then not compared
+    token: str = ""
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> IndexStamp:
-        return cls(**{f.name: data[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+        """From a file's header; fields added since (``token``) keep their defaults."""
+        known = {f.name: data[f.name] for f in fields(cls) if f.name in data or f.name != "token"}
+        return cls(**known)  # type: ignore[arg-type]
 
 
 class FormatError(Exception):
@@ -172,6 +176,11 @@ def check_stamp(header: Header, expected: IndexStamp) -> IndexStamp:
                     f"index file {header.path} has {name}={getattr(stamp, name)!r}, "
                     f"expected {getattr(expected, name)!r}"
                 )
+    if stamp.token and expected.token and stamp.token != expected.token:
+        raise StaleIndexError(
+            f"index file {header.path} was made by another copy of this library (its "
+            f"generation {stamp.generation} holds other changes than this one's)"
+        )
     return stamp
 
 

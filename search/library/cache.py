@@ -65,6 +65,7 @@ class IndexCache:
     ) -> IndexStamp:
         """The stamp a cache file of this state must carry."""
         model = self.store.model_stamp()
+        now, token = self.store.generation_token()
         return IndexStamp(
             library_id=self.store.library_id,
             generation=generation,
@@ -73,6 +74,7 @@ class IndexCache:
             model_sha256=model.sha256 if model else "",
             dimension=self.dimension(descriptor),
             descriptor=fingerprint,
+            token=token if now == generation else "",  # another generation's: unknown
         )
 
     def load(self, expected: IndexStamp) -> VectorIndex | None:

@@ -16,9 +16,10 @@
 from __future__ import annotations
 
 import importlib
+import uuid
 from typing import Any
 
-from sqlalchemy import Integer, Text, cast, update
+from sqlalchemy import Integer, Text, cast, select, update
 from sqlalchemy.orm import Session
 
 from search.store.schema import LibraryMeta
@@ -48,9 +49,21 @@ def upsert(session: Session, table: Any, row: dict[str, object], key: str) -> No
     session.execute(statement.on_conflict_do_update(index_elements=[key], set_=others))
 
 
+GENERATION_TOKEN_KEY = "generation_token"
+
+
 def set_meta(session: Session, key: str, value: str) -> None:
     """``library_meta[key] = value`` in this transaction."""
     upsert(session, LibraryMeta, {"key": key, "value": value}, "key")
+
+
+def generation_token(session: Session) -> tuple[int, str]:
+    """The generation and its random token, read together ("" before the first commit that
+    made one)."""
+    keys = ("generation", GENERATION_TOKEN_KEY)
+    query = select(LibraryMeta.key, LibraryMeta.value).where(LibraryMeta.key.in_(keys))
+    rows = {key: value for key, value in session.execute(query).all()}
+    return int(rows.get("generation") or 0), rows.get(GENERATION_TOKEN_KEY) or ""
 
 
 def next_generation(session: Session) -> int:
@@ -63,4 +76,8 @@ def next_generation(session: Session) -> int:
         .returning(LibraryMeta.value)
         .execution_options(synchronize_session=False)
     )
-    return int(session.execute(statement).scalar_one())
+    generation = int(session.execute(statement).scalar_one())
+    # a random token per generation: two copies of one library that changed apart to the same
+    # generation and count took each other's index file for their own (an audit)
+    set_meta(session, GENERATION_TOKEN_KEY, uuid.uuid4().hex)
+    return generation

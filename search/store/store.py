@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from search.store import migrate
 from search.store.connect import make_engine, printable_url
 from search.store.descriptor_state import DescriptorRecords, DescriptorRows, pages
-from search.store.dialect import insert_ignore, set_meta
+from search.store.dialect import generation_token, insert_ignore, set_meta
 from search.store.errors import (
     ModelMismatchError,
     require_database,
@@ -210,6 +210,10 @@ class Store:
 
     def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
+
+    def generation_token(self) -> tuple[int, str]:
+        with self.session() as session:
+            return generation_token(session)
 
     def searched_state(self, meta_keys: Sequence[str]) -> tuple[tuple[str, str | None], ...]:
         """What a loaded vector index depends on besides the generation: the values of
