@@ -270,7 +270,8 @@ def render_html(
             "size": f"{img.width}x{img.height}" + _collage_note(img),
             "bytes": human_size(img.file_size),
             "exif": f"{img.exif_datetime:%Y-%m-%d %H:%M:%S}" if img.exif_datetime else None,
-            "score": None if score is None else f"{_score(score):.3f}",
+            # cut, not rounded: a 0.9997 near-duplicate read "1.000", an exact copy's score
+            "score": None if score is None else f"{math.floor(_score(score) * 1000) / 1000:.3f}",
             "exact": exact,
             "verified": verified,
             "via": via,
