@@ -57,7 +57,6 @@ class ScanReport:
     #: only this folder (a rel path) was walked, for a collection nested in this one: the
     #: collection's rows elsewhere are neither seen nor touched (:mod:`indexer.nesting`)
     part: str | None = None
-    in_nested: int = 0  # files left to a collection nested in this one
 
     def drop(self, removed: Callable[[str], bool]) -> None:
         """Leave out the files whose rel path ``removed`` says was removed from the library."""
@@ -67,9 +66,7 @@ class ScanReport:
 
     def drop_nested(self, tops: Sequence[str]) -> None:
         """Leave out the files at or below ``tops``: folders that are collections of their own."""
-        kept = [f for f in self.files if not any(_at_or_below(f.rel_path, t) for t in tops)]
-        self.in_nested += len(self.files) - len(kept)
-        self.files = kept
+        self.files = [f for f in self.files if not any(_at_or_below(f.rel_path, t) for t in tops)]
 
     def walked(self, rel_path: str) -> bool:
         """False when ``rel_path`` lies outside the part of the collection this walk was of."""
