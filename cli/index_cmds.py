@@ -45,14 +45,19 @@ def _check_before_creating(
 ) -> None:
     """Say wrong input before a library is created: a folder that is not there, and for a
     library that does not exist yet, no folder at all or a model file that cannot be found
-    (a failed first run used to leave an empty library behind)."""
+    (a failed first run used to leave an empty library behind, on PostgreSQL too)."""
     for path in paths:
         check_collection_root(path)
     if descriptor is None and settings.descriptor:
         problem = descriptor_problem(settings.descriptor)
         if problem is not None:
             raise CollectionError(f"IMGSEARCH_DESCRIPTOR: {problem}")
-    if settings.database_url is not None or settings.database_path.exists():
+    if settings.database_url is not None:  # a server's database: is a library in it yet?
+        from search.store import peek_meta
+
+        if peek_meta(settings.resolved_database_url, "library_id") is not None:
+            return
+    elif settings.database_path.exists():
         return
     if not paths:
         raise CollectionError("no collections yet: give the folders to index")

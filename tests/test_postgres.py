@@ -96,6 +96,27 @@ def test_db_check_of_a_database_without_a_library_does_not_call_it_damaged(
     engine.dispose()
 
 
+def test_a_failed_first_index_leaves_no_library_in_the_database(
+    postgres_server,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    data_dir: Path,
+) -> None:
+    """A first `index` without a model file failed "model not found" and left an empty library
+    in the PostgreSQL database (`stats`: "0 indexed, model none yet"); SQLite left none. The
+    model is now looked for before a server's database gets a library, as for SQLite."""
+    from tests.cli_process import run_cli
+
+    empty = str(postgres_server.database(empty=True))
+    no_models = tmp_path / "no-models"
+    no_models.mkdir()
+    base = ["--database-url", empty, "--model-path", str(no_models)]
+    env = {"IMGSEARCH_MODEL_PATH": str(no_models)}
+    done = run_cli([*base, "index", str(data_dir / "ukbench_subset")], tmp_path, env=env)
+    assert done.returncode == 1 and "mobilenet_v3_small_100_224.onnx" in done.stderr, done.stderr
+    checked = run_cli(["--database-url", empty, "db", "check"], tmp_path, timeout=120)
+    assert "has no imgsearch library yet" in checked.stderr, checked.stdout + checked.stderr
+
+
 def test_a_plain_postgresql_url_gets_psycopg() -> None:
     from search.settings import Settings
 
