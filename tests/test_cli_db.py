@@ -224,3 +224,44 @@ def test_a_sqlite_url_with_options_is_its_file(
     assert f"{database} is damaged" in said and "To recover" in said, said
     said = invoke("index", "--no-progress", str(tmp_path / "photos"), code=1)
     assert f"the library database {database} is damaged" in said, said
+
+
+def test_a_checkpoint_cut_short_by_a_full_disk_is_finished_not_called_damage(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, data_dir: Path
+) -> None:
+    """An audit filled the disk during `index`: SQLite's checkpoint had written the database's
+    first page (its header, with the new size) and no other, the write-ahead log held every
+    page. Every command then said "is damaged: the file is truncated" - for good, space freed
+    or not - and advised moving the file aside (which would have thrown the log's pages away).
+    The header check now leaves such a file to SQLite, which finishes the checkpoint."""
+    import shutil
+    import sqlite3
+
+    photos = copy_photos(photo_paths(data_dir, 3), tmp_path / "photos")
+    run("index", "--no-progress", str(photos[0].parent))
+    # the library as a first run on a full disk leaves it: every page in the log
+    crashed = tmp_path / "crashed"
+    shutil.copytree(run.library, crashed, ignore=shutil.ignore_patterns("imgsearch.sqlite3*"))
+    source = sqlite3.connect(run.library / "imgsearch.sqlite3")
+    target = sqlite3.connect(crashed / "imgsearch.sqlite3")
+    target.execute("PRAGMA journal_mode=WAL")
+    target.execute("PRAGMA wal_autocheckpoint=0")
+    source.backup(target)
+    held = tmp_path / "held"  # the files while the writer still had them open
+    shutil.copytree(crashed, held)
+    target.close()
+    source.close()
+    shutil.rmtree(crashed)
+    held.rename(crashed)
+    wal = (crashed / "imgsearch.sqlite3-wal").read_bytes()
+    page_size = int.from_bytes(wal[8:12], "big")
+    first = None
+    for offset in range(32, len(wal) - 24 - page_size + 1, 24 + page_size):
+        if int.from_bytes(wal[offset : offset + 4], "big") == 1:
+            first = wal[offset + 24 : offset + 24 + page_size]
+    assert first is not None
+    (crashed / "imgsearch.sqlite3").write_bytes(first)  # page 1 written, the rest not
+    checked = run("--library", str(crashed), "db", "check")
+    assert "damaged" not in checked.output and "truncated" not in checked.output, checked.output
+    figures = json.loads(run("--library", str(crashed), "stats", "--json").stdout)
+    assert figures["images"] == 3

@@ -242,9 +242,23 @@ def check_sqlite_header(path: Path) -> None:
         raise corrupt_error(path, f"its header gives an impossible page size {page_size}")
     pages = int.from_bytes(header[28:32], "big")
     valid = header[24:28] == header[92:96] and pages > 0
+    if _wal_with_frames(path):
+        # a checkpoint cut short (a full disk: page 1 written, the rest not) leaves the main
+        # file short of its header's size while the write-ahead log still holds every page;
+        # SQLite finishes the checkpoint when it opens the file (its quick_check then judges).
+        # Called "truncated" here, a library that had lost nothing was refused for good.
+        return
     if size % page_size or (valid and size < pages * page_size):
         expected = f"{pages * page_size} bytes" if valid else f"a multiple of {page_size}"
         raise corrupt_error(path, f"the file is truncated: {size} bytes, expected {expected}")
+
+
+def _wal_with_frames(path: Path) -> bool:
+    """Whether ``path``'s write-ahead log holds frames (more than its 32-byte header)."""
+    try:
+        return Path(f"{path}-wal").stat().st_size > 32
+    except OSError:
+        return False
 
 
 # The SQLite files this process has open, by store: a second open must not read the header
