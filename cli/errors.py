@@ -70,6 +70,17 @@ def describe_os_error(error: OSError, doing: str | None = None) -> str:
     return f"{head}: {reason}" + (f"; {hint}" if hint else "")
 
 
+def _disk_full(where: str) -> bool:
+    """The file system of an existing database file has (almost) no room left: SQLite's
+    "disk I/O error" there sent the user to check a disk that was only full."""
+    path = where.strip()
+    if not path or not os.path.isfile(path):
+        return False
+    from search.store.health import disk_full
+
+    return disk_full(Path(path))
+
+
 def _read_only_file(where: str) -> bool:
     """An existing database file whose folder cannot be written (permissions, a read-only
     mount): "cannot be opened ... check that its folder exists" sent the user looking."""
@@ -89,6 +100,9 @@ def describe_database_error(error: BaseException, where: str = "") -> str:
     original = getattr(error, "orig", None) or error
     text = str(original).splitlines()[0] if str(original) else type(original).__name__
     name = f"the library database {where}".rstrip()
+    if "disk i/o error" in text.lower() and _disk_full(where):  # not the disk's fault: full
+        needle, what, todo = _DATABASE_HINTS[4]
+        return f"{name} {what} ({text}): {todo}"
     if "unable to open database file" in text.lower() and _read_only_file(where):
         # a library on a read-only mount: SQLite cannot make its -wal/-shm files beside it
         needle, what, todo = _DATABASE_HINTS[0]

@@ -83,3 +83,24 @@ def test_a_library_on_a_read_only_mount_is_said_to_be_read_only(
     said = errors.describe_database_error(error, str(database))
     assert "is read-only for this user" in said and "copy the library somewhere" in said
     assert "cannot be opened" in errors.describe_database_error(error, str(tmp_path / "none"))
+
+
+def test_a_full_disk_is_said_to_be_full_not_damaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a full disk SQLite cannot make its shared-memory file or finish a checkpoint: an
+    audit's `stats` said "could not be read or written (disk I/O error): check the disk" and
+    `db check` "is damaged", for an intact library. Both say the disk is full now (`db check`
+    was seen on a full tmpfs; here the free space is monkeypatched)."""
+    import sqlite3
+
+    from cli import errors
+    from search.store import health
+
+    database = tmp_path / "imgsearch.sqlite3"
+    database.write_bytes(b"")
+    error = sqlite3.OperationalError("disk I/O error")
+    assert "check the disk" in errors.describe_database_error(error, str(database))
+    monkeypatch.setattr(health, "disk_full", lambda path, room=1 << 20: True)
+    said = errors.describe_database_error(error, str(database))
+    assert "the disk is full" in said and "free some space" in said, said

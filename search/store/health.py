@@ -6,6 +6,7 @@ One part of :class:`search.store.store.Store`, reached as an attribute of it.
 
 from __future__ import annotations
 
+import shutil
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ from sqlalchemy.exc import DatabaseError
 from search.store.dialect import set_meta
 from search.store.errors import (
     DatabaseCorruptError,
+    LibraryError,
     SchemaError,
     no_library_yet,
     require_library_file,
@@ -176,7 +178,14 @@ def check_database(url: str, limit: int = 100, *, read_only: bool = False) -> li
             if found == ["ok"]:
                 _require_library(connection)
     except DatabaseError as error:
-        return [str(error.orig or error).strip()]
+        said = str(error.orig or error).strip()
+        if path is not None and disk_full(path) and "disk" in said.lower():
+            # SQLite could not write its -shm / finish a checkpoint: no damage found
+            raise LibraryError(
+                f"{path} cannot be checked: the disk is full ({said}); free some space and "
+                "run `imgsearch db check` again (nothing is known to be damaged)"
+            ) from None
+        return [said]
     except UnicodeDecodeError as error:  # damaged bytes where SQLite keeps text
         return [f"text that is not UTF-8 ({error.reason})"]
     finally:
@@ -251,6 +260,14 @@ def check_sqlite_header(path: Path) -> None:
     if size % page_size or (valid and size < pages * page_size):
         expected = f"{pages * page_size} bytes" if valid else f"a multiple of {page_size}"
         raise corrupt_error(path, f"the file is truncated: {size} bytes, expected {expected}")
+
+
+def disk_full(path: Path, room: int = 1 << 20) -> bool:
+    """Whether the file system holding ``path`` has less than ``room`` bytes free."""
+    try:
+        return shutil.disk_usage(path.parent).free < room
+    except OSError:
+        return False
 
 
 def _wal_with_frames(path: Path) -> bool:
