@@ -92,6 +92,7 @@ def make_plan(store: LibraryStore, scans: list[tuple[int, ScanReport]]) -> Plan:
     for collection_id, report in scans:
         states = store.file_states(collection_id)
         embedded = store.reads.embedded_in(collection_id)
+        retry = store.reads.unreadable_in(collection_id)  # a permission fixed since
         stills = _stills_to_check(store, collection_id, plan) if report.part is None else set()
         for found in report.files:
             state = states.pop(found.rel_path, None)
@@ -99,7 +100,7 @@ def make_plan(store: LibraryStore, scans: list[tuple[int, ScanReport]]) -> Plan:
                 plan.work.append(WorkItem(collection_id, found, WorkKind.NEW))
                 continue
             same = state.file_size == found.size and state.mtime_ns == found.mtime_ns
-            settled = state.status == STATUS_FAILED or (
+            settled = (state.status == STATUS_FAILED and state.id not in retry) or (
                 state.status == STATUS_OK and state.id in embedded
             )
             animated = same and state.id in stills and is_animation(found.path)

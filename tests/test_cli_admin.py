@@ -271,3 +271,29 @@ def test_index_keeps_the_librarys_index_kind_as_its_help_says(
     stats = run("stats").output
     assert "index       hnsw, 3 vectors" in stats
     assert re.search(r"at efSearch \d+", stats), stats  # what a search pays for, tuned
+
+
+def test_a_file_that_could_not_be_read_is_tried_again(run, pictures: Path) -> None:  # type: ignore[no-untyped-def]
+    """An audit made a photo unreadable (`chmod 000`, as a user without root), ran `index`
+    ("1 failed: unreadable: Permission denied"), fixed the permission and ran `index` again:
+    "0 files processed ... unchanged" - the failure was kept while size and time were the
+    same, the photo out of every search. A read failure is tried again at every run now (a
+    bad image is not: it would fail the same way). The failed row is made here as that run
+    left it: reading as root ignores permissions."""
+    import sqlite3
+
+    run("index", "--no-progress", str(pictures))
+    victim = sorted(pictures.glob("*.jpg"))[0].name
+    with sqlite3.connect(run.library / "imgsearch.sqlite3") as connection:
+        (image_id,) = connection.execute(
+            "SELECT id FROM images WHERE rel_path = ?", (victim,)
+        ).fetchone()
+        connection.execute("DELETE FROM embeddings WHERE image_id = ?", (image_id,))
+        connection.execute(
+            "UPDATE images SET status = 'failed', error = ? WHERE id = ?",
+            ("unreadable: Permission denied", image_id),
+        )
+    summary = as_json(run("index", "--json", "--no-progress", str(pictures)))
+    assert summary["failed"] == 0 and summary["updated"] + summary["added"] == 1, summary
+    stats = as_json(run("stats", "--json"))
+    assert stats["failed"] == 0 and stats["images"] == 5, stats

@@ -220,6 +220,17 @@ class ImageReads:
             )
             return [info_from_row(row, has_vector=False, with_labels=False) for row in rows]
 
+    def unreadable_in(self, collection_id: int) -> set[int]:
+        """Ids of the collection's files that failed because they could not be read (a
+        permission, an I/O error): worth another try at every run, unlike a bad image."""
+        query = select(Image.id).where(
+            Image.collection_id == collection_id,
+            Image.status == STATUS_FAILED,
+            Image.error.like("unreadable:%"),
+        )
+        with self._session() as session:
+            return set(session.scalars(query))
+
     def has_vector(self, image_id: int) -> bool:
         """Whether the image has an embedding: an existence query, no vector is read."""
         query = select(Embedding.image_id).where(Embedding.image_id == int(image_id)).limit(1)
