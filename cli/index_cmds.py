@@ -245,7 +245,8 @@ def reindex_command(
     is interrupted, `imgsearch index` finishes it with the new model. Every collection's
     folder must be there (a drive not mounted is refused before anything changes).
     """
-    from indexer.run import IndexOptions, check_collections_there, index_collections
+    from indexer.missing_folders import check_collections_there
+    from indexer.run import IndexOptions, index_collections
     from search.library import Library
 
     settings = settings.with_overrides(

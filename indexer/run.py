@@ -23,6 +23,7 @@ from pathlib import Path
 from indexer.distributed import parse_executor, probe
 from indexer.head_start import HeadStart, decode_workers
 from indexer.learning import plan_learning
+from indexer.missing_folders import keep_emptied, moved_collection_hint
 from indexer.nesting import nest, overlap_warnings
 from indexer.pipeline import Counts, Pipeline
 from indexer.plan import make_plan, record_checked
@@ -81,25 +82,14 @@ def _roots(library: Library, paths: Sequence[Path]) -> tuple[list[Path], list[st
     ]
     if not roots:
         missing = ", ".join(str(c["root"]) for c in gone)
-        raise CollectionError(f"no collection of this library is there: {missing}")
-    return roots, warnings
-
-
-def check_collections_there(library: Library) -> None:
-    """Before a re-index drops every vector: each collection with images must be there. With
-    a drive not mounted, `reindex` dropped them all, embedded the others and left the library
-    refusing every search (its images unembedded), `index` unable to finish it."""
-    gone = [
-        str(c["root"])
-        for c in library.store.collections()
-        if c["images"] and not os.path.isdir(str(c["root"]))
-    ]
-    if gone:
+        first = gone[0]["root"]
         raise CollectionError(
-            f"the folder of the collection {', '.join(gone)} is not there (renamed, deleted or "
-            "not mounted): a re-index embeds every image again, so mount it first, or "
-            f"`imgsearch remove {gone[0]}` to leave its images out; nothing was changed"
+            f"no collection of this library is there: {missing} (renamed, moved or not "
+            f"mounted?). Mount it, or index its new place by name (`imgsearch index NEWFOLDER`: "
+            f"files already embedded are copied, not embedded again), then `imgsearch remove "
+            f"{first}` to drop the old place's rows"
         )
+    return roots, warnings
 
 
 def index_collections(
@@ -158,7 +148,7 @@ def index_collections(
             if library.locks.shared:  # several runs at once (PostgreSQL): one cache rebuild
                 with library.locks.finish():
                     library.index()  # else the writer thread loads it while files decode
-            summary.warnings += _keep_emptied(library, scans)
+            summary.warnings += keep_emptied(library, scans)
             scans = nest(known, scans)  # a file is recorded once: in its innermost collection
             plan = make_plan(store, _without_removed(store, scans))
             if plan.work:  # the model opens while the first files decode
@@ -231,33 +221,11 @@ def index_collections(
             summary.images_per_second = summary.processed / max(1e-9, summary.index_seconds)
         for counted in fields(Counts):
             setattr(summary, counted.name, getattr(counts, counted.name))
+        summary.warnings += moved_collection_hint(store, summary.copied)
         store.runs.finish(run_id, "done", **_figures(counts, summary.images_per_second))
         totals = store.counts()
         summary.images_total, summary.failed_total = totals["images"], totals["failed"]
         return summary
-
-
-def _keep_emptied(library: Library, scans: list[tuple[Path, ScanReport]]) -> list[str]:
-    """A collection whose folder holds no file at all now (none excluded, none of another
-    kind), while the library has images of it, keeps them, as a folder that is not there
-    does: an empty mount point (a drive not mounted) made a nightly run remove every image of
-    the collection. Files excluded by ``--exclude`` are still taken out."""
-    had = {Path(str(c["root"])): int(c["images"]) for c in library.store.collections()}
-    warnings = []
-    for root, report in scans:
-        images = had.get(Path(root), 0)
-        if report.files or report.skipped_removed or report.excluded or not images:
-            continue
-        if report.skipped_other or report.skipped_hidden or report.skipped_links:
-            continue  # a folder in use, emptied of its images
-        report.unreadable_dirs.append("")  # nothing under it is taken for deleted
-        generic = f"{root}: no image or video files in it"
-        report.warnings = [w for w in report.warnings if not w.startswith(generic)]
-        warnings.append(
-            f"{root}: no image or video files in it now (a drive not mounted?); its {images} "
-            f"images are kept as they were (`imgsearch remove {root}` drops them)"
-        )
-    return warnings
 
 
 def _without_removed(

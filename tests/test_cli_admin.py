@@ -297,3 +297,21 @@ def test_a_file_that_could_not_be_read_is_tried_again(run, pictures: Path) -> No
     assert summary["failed"] == 0 and summary["updated"] + summary["added"] == 1, summary
     stats = as_json(run("stats", "--json"))
     assert stats["failed"] == 0 and stats["images"] == 5, stats
+
+
+def test_a_moved_collection_is_told_how_to_drop_its_old_place(run, pictures: Path) -> None:  # type: ignore[no-untyped-def]
+    """An audit moved a collection's folder (a new mount point): `index` said only "no
+    collection of this library is there", and `index NEWPLACE` copied every vector while the
+    old rows stayed (a folder not there keeps its images: a drive not mounted), so every
+    search listed each photo twice, and nothing said what to do. Both now name the fix."""
+    run("index", "--no-progress", str(pictures))
+    moved = pictures.with_name("Moved")
+    pictures.rename(moved)
+    said = run("index", "--no-progress", code=1).output
+    assert f"`imgsearch remove {pictures}`" in said and "index its new place" in said, said
+    summary = as_json(run("index", "--json", "--no-progress", str(moved)))
+    assert summary["copied"] == 5 and summary["added"] == 5, summary
+    (hint,) = [w for w in summary["warnings"] if "the collection's folder is not there" in w]
+    assert f"`imgsearch remove {pictures}`" in hint, hint
+    run("remove", "--yes", str(pictures))
+    assert as_json(run("stats", "--json"))["images"] == 5
