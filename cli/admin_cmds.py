@@ -184,10 +184,15 @@ def _migrate(
             run_migration(lambda: step(engine, revision))
         after = migrate.current_revision(engine)
     kept = f"\nthe file as it was is kept as {backup}" if backup is not None else ""
+    said = (
+        f"schema {after}: already there, nothing to do"
+        if before is not None and before == after
+        else f"schema {before or '(none)'} -> {after or '(base)'}{kept}"
+    )
     emit(
         as_json,
         {"before": before, "after": after, "backup": str(backup) if backup else None},
-        f"schema {before or '(none)'} -> {after or '(base)'}{kept}",
+        said,
     )
 
 
@@ -237,13 +242,14 @@ def _confirm_downgrade(engine: Engine, before: str, target: str) -> None:
         else f"drops what the revisions after {target} added, with their data"
     )
     database = engine.url.database
+    sqlite = engine.dialect.name == "sqlite" and database
     kept = (
-        f"a copy is kept as {backup_name(Path(database), before).name}"
-        if engine.dialect.name == "sqlite" and database
+        f"a copy would be kept as {backup_name(Path(database), before).name}"
+        if sqlite
         else "no backup is made on a database server: pg_dump it first"
     )
     what = f"db downgrade {before} -> {target} {lost} ({kept})"
-    if not click.get_text_stream("stdin").isatty():
+    if not click.get_text_stream("stdin").isatty():  # refused: nothing is copied yet
         raise click.ClickException(f"{what}: add --yes to do it without a terminal to ask")
     if not click.confirm(f"{what}. Downgrade?", default=False, err=True):
         raise click.ClickException("not downgraded: nothing was changed")
