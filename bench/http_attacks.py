@@ -34,10 +34,23 @@ RSS_GOAL_MIB = 1536
 
 
 def _post(port: int, body: bytes, content_type: str, timeout: float = 120) -> tuple[int, float]:
+    return _request(port, "POST", "/api/v1/search", body, content_type, timeout)
+
+
+def _request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    content_type: str | None = None,
+    timeout: float = 120,
+) -> tuple[int, float]:
+    """(HTTP status, or 0 when the connection failed; milliseconds)."""
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("POST", "/api/v1/search", body=body, headers={"Content-Type": content_type})
+        headers = {"Content-Type": content_type} if content_type else {}
+        conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         response.read()
         return response.status, (time.perf_counter() - started) * 1000.0
@@ -129,20 +142,6 @@ def _slow_png(side: int = 5000) -> bytes:
     return out.getvalue()
 
 
-def _get(port: int, path: str) -> tuple[int, float]:
-    started = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        response.read()
-        return response.status, (time.perf_counter() - started) * 1000.0
-    except OSError:
-        return 0, (time.perf_counter() - started) * 1000.0
-    finally:
-        conn.close()
-
-
 def burst(port: int, uploads: int = 60) -> dict[str, object]:
     """``uploads`` slow-to-decode searches at once while pages are read."""
     body = _multipart(_slow_png(), "big.png")
@@ -152,7 +151,7 @@ def burst(port: int, uploads: int = 60) -> dict[str, object]:
     def read_pages() -> None:
         while not stop.is_set():
             for path in ("/", "/api/v1/stats"):
-                pages.append(_get(port, path))
+                pages.append(_request(port, "GET", path))
             time.sleep(0.2)
 
     reader = threading.Thread(target=read_pages)
