@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -124,4 +125,35 @@ def test_a_file_with_other_bytes_of_the_same_size_is_not_served(tmp_path, weblib
     data[-600:-100] = bytes(500)  # 500 bytes overwritten in place: the same size
     (photos / "a.jpg").write_bytes(bytes(data))
     assert_error(client.get(f"{API}/images/{image_id}/file"), 409, "file_changed")
+    app.extensions["imgsearch"].close()
+
+
+def test_a_replaced_file_never_lends_its_picture_to_the_old_entry(tmp_path, weblib, models_dir):
+    """An audit replaced an indexed photo's file with another photo: browse and search cards
+    showed the new picture (an ant) under the old entry's details, one of them "EXACT COPY
+    100 %". A thumbnail not made yet is no longer made from another file (409), the card says
+    "File changed", and a thumbnail made before the change (the indexed picture) is still
+    served."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    sources = sorted(weblib.ukbench.glob("*.jpg"))[:3]
+    for source in sources:
+        shutil.copyfile(source, photos / source.name)
+    library = tmp_path / "library"
+    done = run_cli(
+        ["--library", str(library), "--model-path", str(models_dir), "index", "photos"], tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    app = create_app(Settings(library=library, model_path=(models_dir,)))
+    client = app.test_client()
+    ids = {Path(r["path"]).name: r["id"] for r in client.get(f"{API}/images").get_json()["results"]}
+    kept = ids[sources[0].name]
+    assert client.get(f"{API}/images/{kept}/thumbnail").status_code == 200  # made before
+    for source in sources[:2]:  # replaced by another photo (another size)
+        shutil.copyfile(sources[2], photos / source.name)
+    assert client.get(f"{API}/images/{kept}/thumbnail").status_code == 200  # the indexed one
+    replaced = ids[sources[1].name]
+    assert_error(client.get(f"{API}/images/{replaced}/thumbnail"), 409, "file_changed")
+    page = client.get("/browse").get_data(as_text=True)
+    assert page.count('aria-label="File changed:') == 2, page
     app.extensions["imgsearch"].close()

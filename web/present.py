@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
 
 from flask import Flask
 from markupsafe import Markup, escape
@@ -59,6 +60,17 @@ def file_missing(path: str | None) -> bool:
     then shows a "file missing" placeholder, not a broken thumbnail. One ``stat`` per card
     (``search.query.disk_change``, the project's one check)."""
     return bool(path) and disk_change(path) == "gone"
+
+
+def card_file_state(hit: Any) -> str | None:
+    """``"gone"``, ``"changed"`` (another size than indexed) or None for a result card's file:
+    one ``stat``. A file replaced since it was indexed showed the new file's picture under
+    the old one's details (an audit); it gets a "file changed" placeholder instead."""
+    path = getattr(hit, "path", None)
+    if not path:
+        return None
+    size = getattr(hit, "size", None)
+    return disk_change(path, int(size) if size else None)
 
 
 def basename(path: str | None) -> str:
@@ -305,6 +317,7 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(filesize)
     app.add_template_filter(basename)
     app.add_template_global(file_missing)
+    app.add_template_global(card_file_state)
     app.add_template_filter(label_text)
     app.add_template_filter(short_name)
     app.add_template_global(TILE_NAME_MAX, "TILE_NAME_MAX")

@@ -91,6 +91,13 @@ class ThumbnailCache:
             self._drop_stale(image_id, size, keep=target)
         return target
 
+    def cached(
+        self, image_id: int, source: Path, *, size: int = DEFAULT_SIZE, sha256: str | None = None
+    ) -> Path | None:
+        """The thumbnail of this version of the image when it was made already, else None."""
+        target = self.path_for(image_id, version_of(Path(source), sha256), size)
+        return target if target.is_file() else None
+
     def _lock_for(self, image_id: int, size: int) -> threading.Lock:
         with self._locks_guard:
             if len(self._locks) > 4096:  # bounded: locks of finished work are just dropped
