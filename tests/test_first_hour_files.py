@@ -262,6 +262,9 @@ def test_lookup_by_a_deleted_files_id_answers_from_its_stored_vectors(user, serv
             timeout=60,
         )
         assert page.status_code == 200 and "file-missing-note" in page.text, page.text
+    # the image page offers it (an audit found no button where the file was gone)
+    image_page = requests.get(f"{server}/images/{gone}", timeout=60).text
+    assert ">Find copies</button>" in image_page and f'name="image_id" value="{gone}"' in image_page
     done = run_cli(["lookup", str(gone), "--json"], cwd)
     assert done.returncode == 0, done.stderr
     assert [r["id"] for r in json.loads(done.stdout)["results"]] == found
