@@ -157,3 +157,14 @@ def test_a_replaced_file_never_lends_its_picture_to_the_old_entry(tmp_path, webl
     page = client.get("/browse").get_data(as_text=True)
     assert page.count('aria-label="File changed:') == 2, page
     app.extensions["imgsearch"].close()
+
+
+def test_notices_show_commands_as_code_not_backticks(tmp_path):
+    """A library never indexed: every page said "Run `imgsearch index PATH`" with the
+    backticks showing; the command is set as code now, escaped like all text."""
+    app = create_app(Settings(library=tmp_path / "never-made"))
+    client = app.test_client()
+    for path in ("/", "/browse", "/clusters", "/library"):
+        page = client.get(path).get_data(as_text=True)
+        assert "<code>imgsearch index PATH</code>" in page, path
+        assert "`imgsearch index" not in page, path

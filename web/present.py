@@ -308,6 +308,15 @@ def flag_text(name: str) -> str:
     return FLAG_TEXT.get(name, name)
 
 
+def code_spans(text: str | None) -> Markup:
+    """A message for people with its `commands` as code (escaped; the pages showed the
+    backticks of "Run `imgsearch index PATH`")."""
+    parts = str(escape(text or "")).split("`")
+    if len(parts) % 2 == 0:  # an odd number of backticks: shown as they are
+        return Markup("`".join(parts))
+    return Markup("".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts)))
+
+
 def register_filters(app: Flask) -> None:
     app.add_template_filter(flag_names, "flag_list")  # a stored bit-set's flag names
     app.add_template_global(ANIMATED_FORMATS, "ANIMATED_FORMATS")  # shown as an <img>
@@ -315,6 +324,7 @@ def register_filters(app: Flask) -> None:
     app.add_template_global(FLAG_TEXT, "FLAG_TEXT")
     app.add_template_filter(percent)
     app.add_template_filter(filesize)
+    app.add_template_filter(code_spans)
     app.add_template_filter(basename)
     app.add_template_global(file_missing)
     app.add_template_global(card_file_state)
