@@ -56,7 +56,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Where is IMAGE in the library, edited or not? Exact copies, near-duplicates, others.",
     ),
     "models": (
-        "cli.models_cmds",
+        "cli.models_list",
         "Model catalog: which models exist, where their files are, whether they verify.",
     ),
     "outliers": (

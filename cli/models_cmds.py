@@ -1,4 +1,4 @@
-"""``imgsearch models list``, ``imgsearch embed`` and ``imgsearch classify``."""
+"""``imgsearch embed`` and ``imgsearch classify`` (``models list``: :mod:`cli.models_list`)."""
 
 from __future__ import annotations
 
@@ -31,15 +31,13 @@ from models import (
     ImageError,
     ImgsearchError,
     RegionOfInterest,
-    available_models,
-    model_status,
 )
 from search.units import plural
 
 CHUNK = 256  # images per embed_batch call, so output streams for long lists
 
 
-def _settings(ctx: click.Context) -> Any:
+def settings_of(ctx: click.Context) -> Any:
     settings = ctx.find_root().obj
     if settings is None:  # invoked without the root group's callback (tests)
         from search.settings import Settings
@@ -48,24 +46,24 @@ def _settings(ctx: click.Context) -> Any:
     return settings
 
 
-def _search_path(ctx: click.Context) -> list[Any]:
+def search_path_of(ctx: click.Context) -> list[Any]:
     """The model search path, with the folder the library remembers (when there is one)."""
     from search.library import model_search_path
 
-    return list(model_search_path(_settings(ctx)))
+    return list(model_search_path(settings_of(ctx)))
 
 
 def _model_name(ctx: click.Context, option: str | None, *, classes: bool = False) -> str:
     """``--model``, IMGSEARCH_MODEL, the library's model (where there is a library; for
     ``classes``, one with a class head), the default: `embed` in a library indexed with
     another model used the default one."""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if option or settings.model:
         return option or settings.model  # type: ignore[return-value]
     from search.library import has_labels, library_model_name
 
     name = library_model_name(settings)
-    if name and classes and not has_labels(name, tuple(_search_path(ctx))):
+    if name and classes and not has_labels(name, tuple(search_path_of(ctx))):
         return DEFAULT_MODEL_NAME
     return name or DEFAULT_MODEL_NAME
 
@@ -121,46 +119,6 @@ def _run_batches(
         ctx.exit(1)
 
 
-# ---------------------------------------------------------------------------- models list
-
-
-@cli.group("models")
-def models_group() -> None:
-    """Model catalog: which models exist, where their files are, whether they verify."""
-
-
-@models_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
-@click.pass_context
-def models_list(ctx: click.Context, as_json: bool) -> None:
-    """List catalog models (built-in and <name>.model.json on the model path)."""
-    search_path = _search_path(ctx)
-    rows = []
-    for name in available_models(search_path):
-        try:
-            rows.append(model_status(name, search_path))
-        except ImgsearchError as exc:
-            rows.append({"name": name, "found": False, "verified": False, "error": str(exc)})
-    from search.library import library_model_name
-
-    library_model = library_model_name(_settings(ctx))  # what embed, classify, eval use here
-    if as_json:
-        body = {"search_path": [str(p) for p in search_path], "models": rows}
-        click.echo(json.dumps({**body, "library_model": library_model}, indent=2))
-        return
-    click.echo(f"{'model':<30} {'dim':>5} {'classes':>7} {'found':>5} {'verified':>8}  file")
-    for row in rows:
-        mark = "*" if row.get("default") else " "
-        click.echo(
-            f"{mark}{row['name']:<29} {row.get('dimension', '?'):>5} "
-            f"{'yes' if row.get('classes') else 'no':>7} {'yes' if row['found'] else 'no':>5} "
-            f"{'yes' if row['verified'] else 'no':>8}  {row.get('path') or row.get('file')}"
-        )
-    click.echo("(* = default)  search path: " + ", ".join(str(p) for p in search_path))
-    if library_model:
-        click.echo(f"this library's model: {library_model} (embed and eval use it)")
-
-
 # ---------------------------------------------------------------------------- embed
 
 
@@ -211,10 +169,10 @@ def embed_cmd(
 
     With --running-mode video, IMAGES are video files: one embedding per sampled frame."""
     refuse_unused_options(ctx, running_mode, roi)
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     options = ImageEmbedderOptions(
         model=_model_name(ctx, model),
-        model_path=_search_path(ctx),
+        model_path=search_path_of(ctx),
         quantize=quantize,
         threads=settings.threads,
         max_pixels=settings.max_image_pixels,
@@ -334,10 +292,10 @@ def classify_cmd(
     """ImageNet categories of IMAGES (background never listed)."""
     if allow and deny:
         raise click.UsageError("--allow and --deny are mutually exclusive")
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     options = ImageClassifierOptions(
         model=_model_name(ctx, model, classes=True),
-        model_path=_search_path(ctx),
+        model_path=search_path_of(ctx),
         max_results=max_results,
         score_threshold=score_threshold,
         category_allowlist=list(allow) or None,

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from search.settings import Settings
 from tests.cli_process import run_cli
@@ -106,18 +107,27 @@ def test_the_clusters_form_may_send_its_k_with_density(client):
     assert client.get("/clusters?method=kmeans&k=3").status_code == 200
 
 
-def test_a_file_with_other_bytes_of_the_same_size_is_not_served(tmp_path, weblib, models_dir):
-    """The image page said "No picture to show: its file changed" for a file overwritten in
-    place (same size, other bytes), while ``/images/ID/file`` served those other bytes."""
+def _small_library(tmp_path: Path, models_dir: Path, files: dict[str, Path]) -> tuple[Path, Flask]:
+    """``tmp_path/photos`` with ``files`` (name: source) indexed through the CLI, and an app
+    serving that library."""
     photos = tmp_path / "photos"
     photos.mkdir()
-    shutil.copyfile(sorted(weblib.ukbench.glob("*.jpg"))[0], photos / "a.jpg")
+    for name, source in files.items():
+        shutil.copyfile(source, photos / name)
     library = tmp_path / "library"
     done = run_cli(
         ["--library", str(library), "--model-path", str(models_dir), "index", "photos"], tmp_path
     )
     assert done.returncode == 0, done.stderr
-    app = create_app(Settings(library=library, model_path=(models_dir,)))
+    return photos, create_app(Settings(library=library, model_path=(models_dir,)))
+
+
+def test_a_file_with_other_bytes_of_the_same_size_is_not_served(tmp_path, weblib, models_dir):
+    """The image page said "No picture to show: its file changed" for a file overwritten in
+    place (same size, other bytes), while ``/images/ID/file`` served those other bytes."""
+    photos, app = _small_library(
+        tmp_path, models_dir, {"a.jpg": sorted(weblib.ukbench.glob("*.jpg"))[0]}
+    )
     client = app.test_client()
     image_id = client.get(f"{API}/images").get_json()["results"][0]["id"]
     assert client.get(f"{API}/images/{image_id}/file").status_code == 200
@@ -134,17 +144,8 @@ def test_a_replaced_file_never_lends_its_picture_to_the_old_entry(tmp_path, webl
     100 %". A thumbnail not made yet is no longer made from another file (409), the card says
     "File changed", and a thumbnail made before the change (the indexed picture) is still
     served."""
-    photos = tmp_path / "photos"
-    photos.mkdir()
     sources = sorted(weblib.ukbench.glob("*.jpg"))[:3]
-    for source in sources:
-        shutil.copyfile(source, photos / source.name)
-    library = tmp_path / "library"
-    done = run_cli(
-        ["--library", str(library), "--model-path", str(models_dir), "index", "photos"], tmp_path
-    )
-    assert done.returncode == 0, done.stderr
-    app = create_app(Settings(library=library, model_path=(models_dir,)))
+    photos, app = _small_library(tmp_path, models_dir, {p.name: p for p in sources})
     client = app.test_client()
     ids = {Path(r["path"]).name: r["id"] for r in client.get(f"{API}/images").get_json()["results"]}
     kept = ids[sources[0].name]
