@@ -70,29 +70,21 @@ def describe_os_error(error: OSError, doing: str | None = None) -> str:
     return f"{head}: {reason}" + (f"; {hint}" if hint else "")
 
 
-def _disk_full(where: str) -> bool:
-    """The file system of an existing database file has (almost) no room left: SQLite's
-    "disk I/O error" there sent the user to check a disk that was only full."""
-    path = where.strip()
-    if not path or not os.path.isfile(path):
-        return False
-    from search.store.health import disk_full
+def _meant(said: str, where: str) -> str:
+    """What SQLite's words ``said`` (lower case) mean for the existing database file
+    ``where``: "unable to open" a file whose folder cannot be written (a read-only mount:
+    SQLite cannot make its -wal/-shm beside it) is a read-only library, and a "disk I/O
+    error" on a full disk is a full disk; they sent the user to check the folder or the disk."""
+    path = Path(where.strip()) if where.strip() else None
+    if path is None or not path.is_file():
+        return said
+    from search.store import disk_full, sqlite_writable
 
-    return disk_full(Path(path))
-
-
-def _read_only_file(where: str) -> bool:
-    """An existing database file whose folder cannot be written (permissions, a read-only
-    mount): "cannot be opened ... check that its folder exists" sent the user looking."""
-    path = where.strip()
-    if not path or not os.path.isfile(path):
-        return False
-    folder = os.path.dirname(path) or "."
-    try:
-        read_only_mount = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
-    return read_only_mount or not os.access(folder, os.W_OK)
+    if "unable to open database file" in said and not sqlite_writable(path):
+        return "readonly database"
+    if "disk i/o error" in said and disk_full(path):
+        return "database or disk is full"
+    return said
 
 
 def describe_database_error(error: BaseException, where: str = "") -> str:
@@ -100,15 +92,9 @@ def describe_database_error(error: BaseException, where: str = "") -> str:
     original = getattr(error, "orig", None) or error
     text = str(original).splitlines()[0] if str(original) else type(original).__name__
     name = f"the library database {where}".rstrip()
-    if "disk i/o error" in text.lower() and _disk_full(where):  # not the disk's fault: full
-        needle, what, todo = _DATABASE_HINTS[4]
-        return f"{name} {what} ({text}): {todo}"
-    if "unable to open database file" in text.lower() and _read_only_file(where):
-        # a library on a read-only mount: SQLite cannot make its -wal/-shm files beside it
-        needle, what, todo = _DATABASE_HINTS[0]
-        return f"{name} {what} ({text}): {todo}"
+    meant = _meant(text.lower(), where)
     for needle, what, todo in _DATABASE_HINTS:
-        if needle in text.lower():
+        if needle in meant:
             return f"{name} {what} ({text}): {todo}"
     return f"{name}: {text}"
 

@@ -79,7 +79,7 @@ def test_a_library_on_a_read_only_mount_is_said_to_be_read_only(
     error = sqlite3.OperationalError("unable to open database file")
     said = errors.describe_database_error(error, str(database))
     assert "cannot be opened" in said  # a writable folder: the folder's hint stands
-    monkeypatch.setattr(errors.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(errors.os, "access", lambda path, mode, **_: False)
     said = errors.describe_database_error(error, str(database))
     assert "is read-only for this user" in said and "copy the library somewhere" in said
     assert "cannot be opened" in errors.describe_database_error(error, str(tmp_path / "none"))
@@ -94,13 +94,13 @@ def test_a_full_disk_is_said_to_be_full_not_damaged(
     was seen on a full tmpfs; here the free space is monkeypatched)."""
     import sqlite3
 
+    import search.store
     from cli import errors
-    from search.store import health
 
     database = tmp_path / "imgsearch.sqlite3"
     database.write_bytes(b"")
     error = sqlite3.OperationalError("disk I/O error")
     assert "check the disk" in errors.describe_database_error(error, str(database))
-    monkeypatch.setattr(health, "disk_full", lambda path, room=1 << 20: True)
+    monkeypatch.setattr(search.store, "disk_full", lambda path, room=1 << 20: True)
     said = errors.describe_database_error(error, str(database))
     assert "the disk is full" in said and "free some space" in said, said

@@ -71,6 +71,8 @@ _SOURCES: dict[str, str] = {
     "make_engine": "search.store.connect",
     "read_only_engine": "search.store.read_only",
     "read_only_file": "search.store.read_only",
+    "sqlite_writable": "search.store.read_only",
+    "disk_full": "search.store.health",
     "printable_url": "search.store.connect",
     "database_url_problem": "search.store.connect",
     "VideoFrameVector": "search.store.records",
@@ -130,6 +132,7 @@ __all__ = [
     "checked_sqlite",
     "database_locks",
     "database_url_problem",
+    "disk_full",
     "is_schema_mismatch",
     "labels_to_json",
     "make_engine",
@@ -145,6 +148,7 @@ __all__ = [
     "require_database",
     "save_summary",
     "sqlite_file",
+    "sqlite_writable",
     "summary_stamp",
 ]
 
@@ -170,12 +174,13 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         ServingState,
         check_database,
         checked_sqlite,
+        disk_full,
         is_schema_mismatch,
         recovery,
     )
     from search.store.locks import DatabaseLocks, database_locks
     from search.store.migrate import peek_meta
-    from search.store.read_only import read_only_engine, read_only_file
+    from search.store.read_only import read_only_engine, read_only_file, sqlite_writable
     from search.store.records import (
         AppliedChanges,
         ChangeSet,
