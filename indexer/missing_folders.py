@@ -4,22 +4,29 @@ drive not mounted, an empty mount point) and the run says what to do about them.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from indexer.scan import CollectionError, ScanReport
 from search.library import Library
-from search.store import LibraryStore
+
+#: a collection as the store lists it (``LibraryStore.collections``): root, images, ...
+Collections = Sequence[dict[str, Any]]
+
+
+def absent(collections: Collections) -> list[str]:
+    """The roots of the collections with images whose folder is not there."""
+    return [
+        str(c["root"]) for c in collections if c["images"] and not os.path.isdir(str(c["root"]))
+    ]
 
 
 def check_collections_there(library: Library) -> None:
     """Before a re-index drops every vector: each collection with images must be there. With
     a drive not mounted, `reindex` dropped them all, embedded the others and left the library
     refusing every search (its images unembedded), `index` unable to finish it."""
-    gone = [
-        str(c["root"])
-        for c in library.store.collections()
-        if c["images"] and not os.path.isdir(str(c["root"]))
-    ]
+    gone = absent(library.store.collections())
     if gone:
         raise CollectionError(
             f"the folder of the collection {', '.join(gone)} is not there (renamed, deleted or "
@@ -28,31 +35,27 @@ def check_collections_there(library: Library) -> None:
         )
 
 
-def moved_collection_hint(store: LibraryStore, copied: int) -> list[str]:
+def moved_collection_hint(collections: Collections, copied: int) -> list[str]:
     """When a run copied vectors while a collection's folder is not there, the photos have
     probably moved: its old rows stay (a drive not mounted keeps its images) and every search
-    listed each photo twice, at its old and new path; say how to drop them."""
+    listed each photo twice, at its old and new path; say how to drop them. ``collections``:
+    as the run began."""
     if not copied:
         return []
-    gone = [
-        str(c["root"])
-        for c in store.collections()
-        if c["images"] and not os.path.isdir(str(c["root"]))
-    ]
     return [
         f"{root}: the collection's folder is not there; if its photos moved to the folders "
         f"indexed now ({copied} files reused vectors of images already in the library), "
         f"`imgsearch remove {root}` drops the old place's rows (searches list both until then)"
-        for root in gone
+        for root in absent(collections)
     ]
 
 
-def keep_emptied(library: Library, scans: list[tuple[Path, ScanReport]]) -> list[str]:
+def keep_emptied(collections: Collections, scans: list[tuple[Path, ScanReport]]) -> list[str]:
     """A collection whose folder holds no file at all now (none excluded, none of another
     kind), while the library has images of it, keeps them, as a folder that is not there
     does: an empty mount point (a drive not mounted) made a nightly run remove every image of
     the collection. Files excluded by ``--exclude`` are still taken out."""
-    had = {Path(str(c["root"])): int(c["images"]) for c in library.store.collections()}
+    had = {Path(str(c["root"])): int(c["images"]) for c in collections}
     warnings = []
     for root, report in scans:
         images = had.get(Path(root), 0)

@@ -138,7 +138,8 @@ def index_collections(
         counts = Counts()
         try:  # from here a failure is recorded as the run's status
             summary = IndexSummary(collections=[str(r) for r in roots])
-            known = [Path(str(c["root"])) for c in store.collections()]
+            collections = store.collections()  # as the run begins: read once
+            known = [Path(str(c["root"])) for c in collections]
             if options.paths:  # said when a folder is named; the nightly run is quiet
                 summary.warnings += overlap_warnings(known, roots)
             summary.warnings += gone
@@ -148,7 +149,7 @@ def index_collections(
             if library.locks.shared:  # several runs at once (PostgreSQL): one cache rebuild
                 with library.locks.finish():
                     library.index()  # else the writer thread loads it while files decode
-            summary.warnings += keep_emptied(library, scans)
+            summary.warnings += keep_emptied(collections, scans)
             scans = nest(known, scans)  # a file is recorded once: in its innermost collection
             plan = make_plan(store, _without_removed(store, scans))
             if plan.work:  # the model opens while the first files decode
@@ -221,7 +222,7 @@ def index_collections(
             summary.images_per_second = summary.processed / max(1e-9, summary.index_seconds)
         for counted in fields(Counts):
             setattr(summary, counted.name, getattr(counts, counted.name))
-        summary.warnings += moved_collection_hint(store, summary.copied)
+        summary.warnings += moved_collection_hint(collections, summary.copied)
         store.runs.finish(run_id, "done", **_figures(counts, summary.images_per_second))
         totals = store.counts()
         summary.images_total, summary.failed_total = totals["images"], totals["failed"]
