@@ -96,23 +96,6 @@ class LearningSample:
         self.seconds = wall * min(1.0, self.cpu_seconds / cpu) if cpu > 0 else 0.0
 
 
-def _one_per_content(library: Library, ids: list[int]) -> list[int]:
-    """``ids`` less the exact copies (same sha256) of an image before them: a copy reuses its
-    original's vector, so a run leaves it out of its own sample, and an interrupted run's
-    copies made the next run learn from 509 photos where one run learned from 507."""
-    content = library.store.reads.contents()
-    seen: set[str] = set()
-    kept = []
-    for image_id in ids:
-        sha = content.get(image_id)
-        if sha is not None:
-            if sha in seen:
-                continue
-            seen.add(sha)
-        kept.append(image_id)
-    return kept
-
-
 def plan_learning(
     library: Library,
     plan: Plan,
@@ -130,8 +113,8 @@ def plan_learning(
     if whiten.whitening_due(library, stored + len(plan.work))[0] != "learn":
         return None
     gone = plan.busy | set(plan.vanished)  # vectors this run replaces or removes
-    kept = _one_per_content(
-        library, [i for i in library.store.descriptors.sample_ids(stored) if i not in gone]
+    kept = whiten.one_per_content(
+        library.store, [i for i in library.store.descriptors.sample_ids(stored) if i not in gone]
     )
     count = len(kept) + len(plan.work)  # at most, after the run
     if whiten.whitening_due(library, count)[0] != "learn":

@@ -46,6 +46,7 @@ from search.descriptor import (
     whitening_from_edits,
 )
 from search.library import Library
+from search.store import LibraryStore
 
 try:  # a declared dependency; an environment installed before it learns unlimited
     from threadpoolctl import threadpool_limits
@@ -115,6 +116,23 @@ def edits_per_image(library_images: int, sample: int) -> int:
     return max(1, min(EDITS_PER_IMAGE, share))
 
 
+def one_per_content(store: LibraryStore, ids: list[int]) -> list[int]:
+    """``ids`` less the exact copies (same sha256) of an image before them: a copy reuses its
+    original's vector, so a run leaves it out of its own sample, and an interrupted run's
+    copies made the next run learn from 509 photos where one run learned from 507."""
+    content = store.reads.contents()
+    seen: set[str] = set()
+    kept = []
+    for image_id in ids:
+        sha = content.get(image_id)
+        if sha is not None:
+            if sha in seen:
+                continue
+            seen.add(sha)
+        kept.append(image_id)
+    return kept
+
+
 def update_whitening(
     library: Library,
     model: OnnxModel,
@@ -140,14 +158,7 @@ def update_whitening(
     background = np.empty((len(ids), rows[ids[0]].vector.size), np.float32)
     for n, image_id in enumerate(ids):
         background[n] = rows[image_id].vector
-    # a copy's row holds its original's vector: one photo is edited once, as a run's own
-    # sample does (a run interrupted, then resumed, learned from 509 photos instead of 507)
-    photos, seen = [], set()
-    for image_id in ids:
-        key = rows[image_id].vector.tobytes()
-        if key not in seen:
-            seen.add(key)
-            photos.append(image_id)
+    photos = one_per_content(store, ids)  # a copy's row holds its original's vector
     del rows
     if sample is None:
         chosen = [photos[i] for i in sample_indices(len(photos), DEFAULT_SAMPLE, seed)]
