@@ -26,6 +26,7 @@ from search.query import (
     SearchHit,
     default_threshold,
     disk_change,
+    file_state_of,
     lookup,
     lookup_image,
 )
@@ -257,7 +258,7 @@ def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> Path:
     made = cache.cached(image_id, found.path, size=size, sha256=found.sha256)
     if made is not None:  # the picture that was indexed, whatever the file holds now
         return made
-    if eng.records.file_state(image_id) == "changed":  # it would show the new file's picture
+    if file_state_of(found) == "changed":  # it would show the new file's picture
         raise ApiError(  # under the old file's details (an audit: "EXACT COPY" of an ant)
             409,
             f"The file of image {image_id} changed on disk since it was indexed; re-run the index.",
@@ -267,7 +268,7 @@ def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> Path:
         return cache.get(image_id, found.path, size=size, sha256=found.sha256)
     except ImageError as error:  # 415 "Not a readable image", as if the request sent one
         require_indexed(eng, image_id)  # a file that failed to index has no picture either
-        if isinstance(error, UnreadableImageError) or eng.records.file_state(image_id) is None:
+        if isinstance(error, UnreadableImageError) or file_state_of(found) is None:
             raise
         raise ApiError(
             409,

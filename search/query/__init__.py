@@ -20,6 +20,7 @@ _SOURCES: dict[str, str] = {
     "ImageFile": "search.query.records",
     "disk_change": "search.query.records",
     "bytes_as_indexed": "search.query.records",
+    "file_state_of": "search.query.records",
     "gone_file_note": "search.query.records",
     "changed_file_note": "search.query.records",
     "turns_for": "search.query.stored_turns",
@@ -75,6 +76,7 @@ __all__ = [
     "decision_edges",
     "default_threshold",
     "disk_change",
+    "file_state_of",
     "flag_name_list",
     "gone_file_note",
     "hits_from_scores",
@@ -107,6 +109,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         bytes_as_indexed,
         changed_file_note,
         disk_change,
+        file_state_of,
         gone_file_note,
     )
     from search.query.results import MIN_COPY_SIDE, SearchHit, too_small_for_copies

@@ -175,14 +175,7 @@ class LibraryRecords:
         """``"gone"``, ``"changed"`` (a still image's file holds other bytes than were
         indexed: by its size, else its sha256) or None (as indexed, or an unknown id)."""
         found = self.image_file(image_id)
-        if found is None:
-            return None
-        change = disk_change(found.path, found.size)  # one stat: gone, or another size
-        if change == "gone":
-            return "gone"
-        if found.sha256 is None or is_video_file(found.path):
-            return None
-        return change or (None if unchanged_bytes(found) is not None else "changed")
+        return None if found is None else file_state_of(found)
 
     def image_file_path(self, image_id: int) -> Path:
         """The file of image ``image_id``, from the database only (never from a request path).
@@ -207,6 +200,17 @@ def unchanged_bytes(file: ImageFile | None) -> bytes | None:
     except (OSError, ImgsearchError):
         return None
     return data if hashlib.sha256(data).hexdigest() == file.sha256 else None
+
+
+def file_state_of(found: ImageFile) -> str | None:
+    """:meth:`LibraryRecords.file_state` of a file already read from the database: one stat,
+    then (a still image of the same size) its sha256, read in chunks."""
+    change = disk_change(found.path, found.size)  # one stat: gone, or another size
+    if change == "gone":
+        return "gone"
+    if found.sha256 is None or is_video_file(found.path):
+        return None
+    return change or (None if bytes_as_indexed(found) else "changed")
 
 
 def bytes_as_indexed(file: ImageFile) -> bool:

@@ -110,8 +110,7 @@ def lookup(
     pool = _pool(k, others) + (exclude is not None)
     result = engine.query_image(source, k=pool, thorough=True)
     query = _query_facts(result.sha256, result.analysis)
-    hits = [hit for hit in result.hits if hit.id != exclude]
-    matches = _matches(engine, hits, result.sha256, threshold, calibrated, others, exclude)
+    matches = _matches(engine, result.hits, result.sha256, threshold, calibrated, others, exclude)
     return LookupResult(threshold, query, matches, DUPLICATE_Z if calibrated else None)
 
 
@@ -191,7 +190,9 @@ def _matches(
     exclude: int | None = None,
 ) -> list[LookupMatch]:
     """A lookup's rows from a search's ``hits``: exact copies (same bytes as ``sha``
-    anywhere in the library, same pixels), near-duplicates, then ``others`` more, ranked."""
+    anywhere in the library, same pixels), near-duplicates, then ``others`` more, ranked;
+    the library image ``exclude`` (the query's own row) never among them."""
+    hits = [hit for hit in hits if hit.id != exclude]
     calibration = engine.library.descriptor().calibration
     matches: list[LookupMatch] = []
     seen: set[int] = set()
