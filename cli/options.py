@@ -12,6 +12,7 @@ import click
 
 from models.errors import RoiError
 from models.roi import UNITS_HELP, RegionOfInterest, parse_roi
+from search.units import is_utf8_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 ROI_HINT = "'--roi'"
@@ -43,7 +44,7 @@ class NonEmptyPath(click.Path):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         _refuse_empty(self, value, self.hint, param, ctx)
-        if self.stored and isinstance(value, str) and not _is_utf8(value):  # was a traceback
+        if self.stored and isinstance(value, str) and not is_utf8_name(value):  # was a traceback
             self.fail(
                 f"{os.fsencode(value)!r}: the name is not valid UTF-8 (rename it; the library "
                 "keeps names as text, and the index skips such files)",
@@ -51,14 +52,6 @@ class NonEmptyPath(click.Path):
                 ctx,
             )
         return super().convert(value, param, ctx)
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class NonEmptyText(click.ParamType):

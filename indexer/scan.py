@@ -18,6 +18,7 @@ from pathspec import GitIgnoreSpec
 from indexer.progress import bar
 from models.errors import ImgsearchError
 from models.video_names import is_video_name
+from search.units import is_utf8_name
 
 #: File name extensions that are tried as images (lower case). The decoder then goes by the
 #: content, so a JPEG saved as ``.png`` is still read; a ``.txt`` file is never opened.
@@ -145,15 +146,6 @@ def matches_exclude(rel_path: str, patterns: Sequence[str], *, is_dir: bool = Fa
     return Excludes(patterns).match(rel_path, is_dir=is_dir)
 
 
-def _valid_name(name: str) -> bool:
-    """False for names with undecodable bytes (surrogate escapes): the store keeps text."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _dir_key(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
@@ -267,7 +259,7 @@ def scan_collection(
             if is_hidden(entry.name):
                 report.skipped_hidden += 1
                 continue
-            if not _valid_name(entry.name):
+            if not is_utf8_name(entry.name):
                 report.skipped_other += 1
                 report.warnings.append(
                     f"{os.fsencode(entry.path)!r}: name is not valid UTF-8 (rename it); skipped"

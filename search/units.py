@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["human_size", "pad", "plural", "printable", "text_width", "whole_number"]
+__all__ = [
+    "human_size",
+    "is_utf8_name",
+    "pad",
+    "plural",
+    "printable",
+    "text_width",
+    "whole_number",
+]
 
 
 def human_size(n: int | None) -> str:
@@ -48,6 +56,16 @@ def whole_number(text: str | None) -> int | None:
         return int(text)
     except ValueError:  # longer than sys.get_int_max_str_digits()
         return None
+
+
+def is_utf8_name(name: str) -> bool:
+    """False for a file name with bytes that are not UTF-8 (Python's surrogate escapes): the
+    library keeps names as text (the index's walk skips them, the CLI refuses them)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def printable(text: str) -> str:
