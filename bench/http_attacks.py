@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import io
 import socket
 import tempfile
 import threading
@@ -26,9 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from tests.hostile import PeakRss, make_memory_bombs
+from tests.hostile import PeakRss, make_memory_bombs, slow_png
 
 RSS_GOAL_MIB = 1536
 
@@ -131,20 +129,9 @@ def hostile_uploads(
     }
 
 
-def _slow_png(side: int = 5000) -> bytes:
-    ramp = np.linspace(0, 255, side)
-    pixels = np.stack(
-        [np.add.outer(ramp, ramp) / 2, np.add.outer(ramp, -ramp) % 256, np.tile(ramp, (side, 1))],
-        axis=-1,
-    ).astype(np.uint8)
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="PNG")
-    return out.getvalue()
-
-
 def burst(port: int, uploads: int = 60) -> dict[str, object]:
     """``uploads`` slow-to-decode searches at once while pages are read."""
-    body = _multipart(_slow_png(), "big.png")
+    body = _multipart(slow_png(), "big.png")
     pages: list[tuple[int, float]] = []
     stop = threading.Event()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import os
 import threading
 import time
@@ -47,6 +48,19 @@ def make_memory_bombs(folder: Path, side: int = 9400, names: tuple[str, ...] = B
                 path, compression="tiff_deflate"
             )
     return out
+
+
+def slow_png(side: int = 5000) -> bytes:
+    """A ``side`` x ``side`` PNG of gradients: small on the wire (under 1 MB at 5000 px), a
+    fraction of a second or more to decode - what a burst of image queries is made of."""
+    ramp = np.linspace(0, 255, side)
+    pixels = np.stack(
+        [np.add.outer(ramp, ramp) / 2, np.add.outer(ramp, -ramp) % 256, np.tile(ramp, (side, 1))],
+        axis=-1,
+    ).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return out.getvalue()
 
 
 def memory_bombs(tmp_path_factory: pytest.TempPathFactory, *names: str) -> list[Path]:

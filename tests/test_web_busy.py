@@ -17,12 +17,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pytest
 import requests
-from PIL import Image
 
 from search.settings import Settings
+from tests.hostile import slow_png
 from tests.served import indexed_library, run_cli, serve
 from web.limits import queries_waiting
 
@@ -34,23 +33,8 @@ def library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir
     return indexed_library(tmp_path_factory.mktemp("busy"), data_dir, models_dir, 4)
 
 
-def slow_upload() -> bytes:
-    """A 4000 x 4000 PNG of gradients: small on the wire, ~0.3 s or more to decode."""
-    ramp = np.linspace(0, 255, 4000)
-    pixels = np.stack(
-        [np.add.outer(ramp, ramp) / 2, np.add.outer(ramp, -ramp) % 256, np.tile(ramp, (4000, 1))],
-        axis=-1,
-    ).astype(np.uint8)
-    path = Path(__file__).parent / "busy.png"
-    try:
-        Image.fromarray(pixels).save(path)
-        return path.read_bytes()
-    finally:
-        path.unlink(missing_ok=True)
-
-
 def test_a_burst_of_searches_is_shed_and_pages_stay_fast(library: Path, models_dir: Path) -> None:
-    data = slow_upload()
+    data = slow_png(4000)  # ~0.3 s or more to decode
     pages: list[tuple[int, float]] = []
     with serve(library, models_dir, "--threads", "8") as served:
 
