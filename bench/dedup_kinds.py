@@ -1,6 +1,6 @@
 """``imgsearch dedup --verify`` over a copy set: which edited copies join their original's group.
 
-    python bench/dedup_kinds.py [--family unseen] [--sets photos-120] [--model-path M]
+    python bench/dedup_kinds.py [--family unseen] [--sets photos-120] [--no-verify]
 
 ``--family``: ``holdout`` (the hold-out sets, ``bench/holdout.py``), ``unseen``
 (``bench/unseen_edits.py``), ``unseen2`` (``bench/second_unseen_edits.py``) or ``unseen3``
@@ -8,11 +8,12 @@
 hold-out set ``POOL-N`` of ``--sets`` (made under /tmp when missing). The library holds every
 file of the set: originals, distractors, other views of an object, burst shots, and every
 edited copy; it is indexed with the default descriptor and ``imgsearch dedup --verify --json``
-runs over it, both as subprocesses (the commands a user runs). Printed per edit kind: the share
-of copies in their original's group (recall); and over every keeper-member pair of the report:
-the share that are one picture (strict precision) and one picture or two photos of one object
-(same-object neutral), with the pairs that join different pictures named. Wall and CPU time of
-the dedup command.
+runs over it (``--no-verify``: plain ``dedup``), both as subprocesses (the commands a user runs).
+Printed per edit kind: the share of copies in their original's group (recall) and the share of
+those whose group keeps the original (not the copy, nor another copy); and over every
+keeper-member pair of the report: the share that are one picture (strict precision) and one
+picture or two photos of one object (same-object neutral), with the pairs that join different
+pictures named. Wall and CPU time of the dedup command.
 """
 
 from __future__ import annotations
@@ -73,18 +74,27 @@ def imgsearch(args: list[str], library: Path, model_path: Path) -> str:
 
 
 def score(truth: GroundTruth, groups: list[list[str]]) -> None:
-    """Print the per-kind recall and the pairs' precision of ``groups`` (file names)."""
+    """Print the per-kind recall and the pairs' precision of ``groups`` (file names, the
+    keeper first), and per kind how often a copy grouped with its original has the original
+    as keeper (the copy, or another copy, kept instead: a deleting script loses the original)."""
     picture = {f: truth.originals.get(f, f) for f in truth.files}
     group_of = {f: n for n, members in enumerate(groups) for f in members}
-    found, total = Counter[str](), Counter[str]()
+    found, total, kept = Counter[str](), Counter[str](), Counter[str]()
     for copy, original in truth.originals.items():
         kind = kind_of(truth, copy)
         total[kind] += 1
-        found[kind] += copy in group_of and group_of[copy] == group_of.get(original)
-    print(f"{'kind':20s} {'copies':>7s} {'in their original group':>24s}")
+        together = copy in group_of and group_of[copy] == group_of.get(original)
+        found[kind] += together
+        kept[kind] += together and groups[group_of[copy]][0] == original
+    print(f"{'kind':20s} {'copies':>7s} {'in their original group':>24s} {'original kept':>14s}")
     for kind in sorted(total):
-        print(f"{kind:20s} {total[kind]:7d} {found[kind] / total[kind]:24.3f}")
-    print(f"{'all':20s} {sum(total.values()):7d} {sum(found.values()) / sum(total.values()):24.3f}")
+        share = f"{kept[kind] / found[kind]:14.3f}" if found[kind] else f"{'-':>14s}"
+        print(f"{kind:20s} {total[kind]:7d} {found[kind] / total[kind]:24.3f} {share}")
+    everything = sum(found.values())
+    print(
+        f"{'all':20s} {sum(total.values()):7d} {everything / sum(total.values()):24.3f} "
+        f"{sum(kept.values()) / max(1, everything):14.3f}"
+    )
     same = neutral = pairs = 0
     wrong: list[tuple[str, str]] = []
     for keeper, *members in groups:
@@ -113,6 +123,9 @@ def main() -> None:
     ap.add_argument("--family", choices=sorted(FAMILIES), default="unseen")
     ap.add_argument("--sets", default="photos-120")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--no-verify", action="store_true", help="plain `imgsearch dedup` (default: --verify)"
+    )
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--model-path", type=Path, default=ROOT.parent / "shared" / "models")
     args = ap.parse_args()
@@ -127,9 +140,8 @@ def main() -> None:
             imgsearch(["index", str(folder)], library, args.model_path)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
-            report = json.loads(
-                imgsearch(["dedup", "--verify", "--json"], library, args.model_path)
-            )
+            verify = [] if args.no_verify else ["--verify"]
+            report = json.loads(imgsearch(["dedup", *verify, "--json"], library, args.model_path))
             wall = time.perf_counter() - start
             used = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = used.ru_utime + used.ru_stime - before.ru_utime - before.ru_stime
@@ -141,7 +153,7 @@ def main() -> None:
         groups = [[by_name[n] for n in group] for group in groups]
         print(
             f"\n{args.family} {spec}: {len(truth.files)} files, {len(groups)} groups; "
-            f"dedup --verify {wall:.1f} s wall, {cpu:.1f} s CPU; {report['stats']}"
+            f"dedup {' '.join(verify)} {wall:.1f} s wall, {cpu:.1f} s CPU; {report['stats']}"
         )
         score(truth, groups)
 

@@ -12,6 +12,7 @@ from search.lazy import lazy_names
 _SOURCES: dict[str, str] = {
     "DedupError": "search.dedup.errors",
     "CollageKeepers": "search.dedup.collages",
+    "PaddedKeepers": "search.dedup.padded",
     "attach_free": "search.dedup.confirmed",
     "DEFAULT_DEDUP_THRESHOLD": "search.dedup.groups",
     "DedupResult": "search.dedup.groups",
@@ -58,6 +59,7 @@ __all__ = [
     "FlatNeighbours",
     "IvfNeighbours",
     "MultiRowNeighbours",
+    "PaddedKeepers",
     "VerifiedNeighbours",
     "VideoFacts",
     "VideoPair",
@@ -92,6 +94,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, DedupResult, find_duplicates
     from search.dedup.keeper import KEEPER_RULES, DedupImage, check_keeper_rules, choose_keeper
     from search.dedup.neighbours import FLAT_MAX, FlatNeighbours, IvfNeighbours, MultiRowNeighbours
+    from search.dedup.padded import PaddedKeepers
     from search.dedup.present import keep_present
     from search.dedup.report import (
         CSV_COLUMNS,

@@ -7,7 +7,8 @@ kept on disk as a query's candidates' are).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from search.dedup import (
     DedupImage,
     DedupResult,
     MultiRowNeighbours,
+    PaddedKeepers,
     attach_free,
     find_duplicates,
     keep_present,
@@ -27,6 +29,8 @@ from search.query.candidate_files import paired_key_points
 from search.query.engine import SearchEngine
 from search.query.library_crops import CROPS_NOMINATED
 from search.query.reverse_lookup import default_threshold
+
+log = logging.getLogger(__name__)
 
 
 def library_images(
@@ -75,20 +79,22 @@ def library_duplicates(
     verify: bool = False,
     **options: Any,
 ) -> DedupResult:
-    """Exact and near-duplicate groups over the whole library (reads no file; a group whose
-    keeper's file is gone since indexing is kept by its best file still there).
+    """Exact and near-duplicate groups over the whole library; a group whose keeper's file
+    is gone since indexing is kept by its best file still there.
 
     Pairs are scored like searches: the best cosine between the two images' rows (whole image,
     framed photo) in the library's descriptor space; ``threshold`` defaults to the calibrated
     copy decision (:func:`default_threshold`). ``verify``: borderline pairs are confirmed
     with local features, pairs over the threshold that they and the layouts refute are not
     grouped (:mod:`search.dedup.verify`; needs OpenCV), and a keeper that is a collage of a
-    member's picture gives way to it (:mod:`search.dedup.collages`).
+    member's picture gives way to it (:mod:`search.dedup.collages`). Files are read only
+    where a keeper's aspect ratio differs from a member's: a keeper that is the member's
+    picture with bars or padding around it gives way to it (:mod:`search.dedup.padded`).
     """
     frames = StoredFrames.read(engine.store, engine.library.descriptor())
     images, vectors = library_images(engine, frames)
     threshold = default_threshold(engine) if threshold is None else float(threshold)
-    verifier = None
+    verifier = padded = collages = None
     if options.get("near", True) and "neighbours" not in options and len(images):
         ids = np.fromiter((im.id for im in images), dtype=np.int64, count=len(images))
         extra_ids, extra = frames.extra_rows(engine.library.descriptor(), keep=ids)
@@ -100,14 +106,53 @@ def library_duplicates(
             verifier = _verifier(engine, options["neighbours"], threshold, small, (ids, vectors))
             options["neighbours"] = verifier
             options["holds"] = verifier.holds
-            options["collage"] = CollageKeepers(verifier.picture, verifier.key_points_of)
+        collages = CollageKeepers(verifier.picture, verifier.key_points_of) if verifier else None
+        padded = PaddedKeepers(_picture_reader(engine))
+        options["collage"] = _either(collages, padded)
     result = find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
+    if padded is not None:
+        result.stats.pop("collage_keepers", None)  # find_duplicates counted both kinds
+        if collages is not None:
+            result.stats["collage_keepers"] = len(collages.marked)
+        result.stats["padded_keepers"] = len(padded.marked)
     if verifier is not None:
         grouped = {image.id for group in result.groups for image in group.images}
         by_id = {image.id: image for image in images}
         result = attach_free(verifier.restore(result), verifier.attachable(grouped), by_id)
         result.stats.update(verifier.stats())
     return keep_present(result)
+
+
+def _picture_reader(engine: SearchEngine) -> Callable[[int], Any]:
+    """``image id -> its file decoded upright at the key points' draft`` (None: gone, changed
+    or unreadable), as ``dedup --verify`` reads files."""
+    from models import ImgsearchError, load_image
+    from search.descriptor import KEY_POINT_DRAFT
+
+    def picture(image_id: int) -> Any:
+        found = engine.records.image_file(image_id)
+        if found is None or not found.path.is_file():
+            return None
+        try:
+            return load_image(found.path, draft_size=KEY_POINT_DRAFT).image
+        except (ImgsearchError, OSError) as error:
+            log.info("dedup: image %s not read: %s", image_id, error)
+            return None
+
+    return picture
+
+
+def _either(*checks: Any) -> Callable[[DedupImage, Sequence[DedupImage]], DedupImage | None]:
+    """The first of ``checks`` (None: left out) that marks a keeper, in turn."""
+    kept = [check for check in checks if check is not None]
+
+    def marked(keeper: DedupImage, members: Sequence[DedupImage]) -> DedupImage | None:
+        for check in kept:
+            if (found := check(keeper, members)) is not None:
+                return found
+        return None
+
+    return marked
 
 
 def _verifier(

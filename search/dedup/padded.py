@@ -1,0 +1,219 @@
+"""A keeper that is a member's picture with bars or padding around it gives way to it.
+
+The keeper rules prefer the image with the most pixels, and a meme-style copy - the photo
+with a caption bar added above or below it, or padded to a square, or given a border - has
+the photo's pixels and the bar's: the report kept the captioned copy and listed the untouched
+photo among the duplicates to delete (12 of 12 photos given an 8 % caption bar). The
+indexer's frame finder (:func:`models.find_content_box`) leaves such thin frames alone: a
+frame under a tenth of the canvas is not worth a second embedding, and one bar on one side
+makes too little of the border flat for it to look further.
+
+So where a keeper's aspect ratio differs from a member's (a bar changes it; a rescale does
+not), the member's picture is looked for in the keeper by key points
+(:func:`search.descriptor.placement`). The keeper is the member's picture with bands added,
+and is marked framed (:attr:`DedupImage.frame`; the ``frame`` keeper rule then prefers the
+member and the groups are made again), when all of these hold:
+
+- the member's whole picture lies in the keeper at its own aspect ratio (``ASPECT``), not
+  over all of the keeper (at most ``MOST`` of its area);
+- every side band beyond ``BAND`` of the keeper's side is *plain*: most of it one colour
+  (``PLAIN`` of its pixels within ``TOLERANCE`` levels of its commonest colour, and
+  ``PLAIN_LINE`` of every line along it: text on a bar, not a gradient or a scene);
+- no band continues the member's own edge beside it (that edge as plain as a band, ``PLAIN``
+  of it in the band's colour): a crop that took away a plain sky or wall leaves its original
+  exactly that, and the original must stay the keeper.
+
+None of these is tuned to a data set; each stops what the others let through.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import numpy as np
+from PIL import Image
+
+from search.dedup.keeper import DedupImage
+from search.descriptor import LocalFeatures, local_features, placement
+
+log = logging.getLogger(__name__)
+
+#: aspect ratios this many times apart (either way) at least: a bar changes it, a rescale not
+ASPECT_GAP = 1.02
+#: the member's picture in the keeper has the member's aspect ratio within this factor
+ASPECT = 1.04
+#: ... and covers at most this share of the keeper
+MOST = 0.98
+#: the placement's box may pass the keeper's sides by this share (key points' error)
+SLACK = 0.02
+#: a side band at least this share of the keeper's side is looked at (thinner: placement error)
+BAND = 0.02
+#: rows / columns of a band next to the member's picture left out (the placement's error)
+EDGE = 0.01
+#: a plain band: this share of its pixels within TOLERANCE of its commonest colour ...
+PLAIN = 0.6
+#: ... and at least this share of each of its lines along the side (text rows included)
+PLAIN_LINE = 0.2
+TOLERANCE = 16
+#: pictures are looked at with this longer side
+SIDE = 384
+
+Box = tuple[float, float, float, float]
+
+
+class PaddedKeepers:
+    """``keeper, members -> keeper marked framed, or None`` (module doc). ``picture(id)``:
+    the image's file decoded upright (None: gone or unreadable); each image's key points and
+    each keeper-member pair looked at once."""
+
+    def __init__(self, picture: Callable[[int], Image.Image | None]) -> None:
+        self.picture = picture
+        self.features: dict[int, LocalFeatures | None] = {}
+        self.inside: dict[tuple[int, int], Box | None] = {}
+        self.marked: dict[int, DedupImage] = {}
+        self.looked = 0  # pairs matched by key points
+
+    def __call__(self, keeper: DedupImage, members: Sequence[DedupImage]) -> DedupImage | None:
+        if keeper.frame is not None or keeper.id in self.marked:
+            return None  # framed already: the frame rule has its say
+        pictures: dict[int, Image.Image | None] = {}
+
+        def picture_of(image_id: int) -> Image.Image | None:
+            if image_id not in pictures:
+                pictures[image_id] = self.picture(image_id)
+            return pictures[image_id]
+
+        for member in members:
+            if member.frame is not None or not _aspects_differ(keeper, member):
+                continue
+            key = (keeper.id, member.id)
+            if key not in self.inside:
+                self.inside[key] = self._padded(keeper, member, picture_of)
+            if (box := self.inside[key]) is not None:
+                shares = (min(1.0, box[2]) - max(0.0, box[0]), min(1.0, box[3]) - max(0.0, box[1]))
+                self.marked[keeper.id] = replace(keeper, frame=shares)
+                return self.marked[keeper.id]
+        return None
+
+    def _key_points(
+        self, image_id: int, picture_of: Callable[[int], Image.Image | None]
+    ) -> LocalFeatures | None:
+        if image_id not in self.features:
+            image = picture_of(image_id)
+            self.features[image_id] = (
+                None if image is None else local_features(image, frames=False, mirrored=False)
+            )
+        return self.features[image_id]
+
+    def _padded(
+        self,
+        keeper: DedupImage,
+        member: DedupImage,
+        picture_of: Callable[[int], Image.Image | None],
+    ) -> Box | None:
+        """The member's picture's box in the keeper when the rest is plain bands, or None."""
+        theirs, mine = (
+            self._key_points(member.id, picture_of),
+            self._key_points(keeper.id, picture_of),
+        )
+        if theirs is None or mine is None:
+            return None
+        self.looked += 1
+        found = placement(theirs, mine)
+        if found is None:
+            return None
+        left, top, right, bottom = found.box
+        if min(left, top) < -SLACK or max(right, bottom) > 1 + SLACK:
+            return None
+        width, height = right - left, bottom - top
+        if width <= 0 or height <= 0 or width * height > MOST:
+            return None
+        placed = width * keeper.width / (height * keeper.height)
+        if abs(math.log(placed / (member.width / member.height))) > math.log(ASPECT):
+            return None
+        kept, source = picture_of(keeper.id), picture_of(member.id)
+        if kept is None or source is None:
+            return None
+        if not plain_bands(_small(kept), _small(source), found.box):
+            return None
+        log.info("dedup: %s is %s with bands around it", keeper.path, member.path)
+        return found.box
+
+
+def _aspects_differ(a: DedupImage, b: DedupImage) -> bool:
+    if min(a.width, a.height, b.width, b.height) <= 0:
+        return False
+    ratio = (a.width / a.height) / (b.width / b.height)
+    return abs(math.log(ratio)) >= math.log(ASPECT_GAP)
+
+
+def _small(image: Image.Image) -> np.ndarray:
+    """RGB pixels of ``image`` with the longer side at most :data:`SIDE`."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    scale = min(1.0, SIDE / max(rgb.size))
+    if scale < 1.0:
+        size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+        rgb = rgb.resize(size, Image.Resampling.BOX)
+    return np.asarray(rgb)
+
+
+def plain_bands(keeper: np.ndarray, member: np.ndarray, box: Box) -> bool:
+    """Whether the ``keeper``'s pixels around ``box`` (the member's picture in it, as shares)
+    are plain bands, at least one, none continuing the ``member``'s edge beside it."""
+    height, width = keeper.shape[:2]
+    left, top, right, bottom = (max(0.0, min(1.0, v)) for v in box)
+    bands = []  # (pixels of the band, lines along the side, the member's edge beside it)
+    mh, mw = member.shape[:2]
+    deep = max(2, round(EDGE * 3 * max(mh, mw)))  # the member's edge strip
+    edge = EDGE * max(height, width)
+    if top >= BAND:
+        cut = round(top * height - edge)
+        bands.append((keeper[:cut], keeper[:cut], member[:deep]))
+    if 1 - bottom >= BAND:
+        cut = round(bottom * height + edge)
+        bands.append((keeper[cut:], keeper[cut:], member[-deep:]))
+    if left >= BAND:
+        cut = round(left * width - edge)
+        side = keeper[:, :cut]
+        bands.append((side, side.transpose(1, 0, 2), member[:, :deep]))
+    if 1 - right >= BAND:
+        cut = round(right * width + edge)
+        side = keeper[:, cut:]
+        bands.append((side, side.transpose(1, 0, 2), member[:, -deep:]))
+    if not bands:
+        return False
+    for pixels, lines, beside in bands:
+        if pixels.shape[0] < 1 or pixels.shape[1] < 1:
+            return False
+        colour = _commonest_colour(pixels)
+        if _share_near(pixels, colour) < PLAIN:
+            return False
+        if _line_shares(lines, colour).min() < PLAIN_LINE:
+            return False
+        if _share_near(beside, colour) >= PLAIN:
+            return False
+    return True
+
+
+def _commonest_colour(pixels: np.ndarray) -> np.ndarray:
+    """The mean colour of the commonest colour bin (16 levels a channel) of ``pixels``."""
+    flat = pixels.reshape(-1, 3)
+    keys = (flat // 16).astype(np.int32) @ np.array([256, 16, 1], np.int32)
+    commonest = np.bincount(keys, minlength=4096).argmax()
+    return flat[keys == commonest].mean(axis=0)
+
+
+def _near(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    return np.abs(pixels.astype(np.int16) - colour.astype(np.int16)).max(axis=-1) <= TOLERANCE
+
+
+def _share_near(pixels: np.ndarray, colour: np.ndarray) -> float:
+    return float(_near(pixels, colour).mean()) if pixels.size else 0.0
+
+
+def _line_shares(lines: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Per line (first axis of ``lines``), the share of its pixels near ``colour``."""
+    return _near(lines, colour).mean(axis=1)

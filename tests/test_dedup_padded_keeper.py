@@ -1,0 +1,113 @@
+"""`dedup` keeps a photo, not its copy with a caption bar, padding or a border added.
+
+Such a copy has the photo's pixels and the bar's, and the keeper rules' ``resolution`` kept
+it: the report listed the untouched photo among the duplicates to delete (12 of 12 photos
+given an 8 % caption bar; the frame finder leaves frames under a tenth of the canvas alone).
+Now a keeper whose aspect ratio differs from a member's, and that holds the member's whole
+picture with plain bands around it, gives way to it (:mod:`search.dedup.padded`); a crop's
+original, whose cut-away parts are a scene, keeps its place.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+from PIL import Image, ImageDraw, ImageFont
+
+from cli.main import cli
+from search.dedup.padded import plain_bands
+
+PHOTOS = "hymenoptera/images/val/bees"
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def _captioned(photo: Image.Image, share: float, top: bool, colour: str = "white") -> Image.Image:
+    """``photo`` with a caption bar of ``share`` of its height added above or below it."""
+    w, h = photo.size
+    bar = max(8, round(h * share))
+    out = Image.new("RGB", (w, h + bar), colour)
+    out.paste(photo, (0, bar if top else 0))
+    ink = "black" if colour == "white" else "white"
+    size = max(8, round(bar * 0.6))
+    at = (10, (0 if top else h) + (bar - size) // 2)
+    ImageDraw.Draw(out).text(at, "WHEN THE TESTS PASS", fill=ink, font=_font(size))
+    return out
+
+
+def _padded_square(photo: Image.Image) -> Image.Image:
+    side = max(photo.size)
+    out = Image.new("RGB", (side, side), (20, 20, 20))
+    out.paste(photo, ((side - photo.width) // 2, (side - photo.height) // 2))
+    return out
+
+
+def _keepers(tmp_path: Path, models_dir: Path, photos: Path) -> dict[str, str]:
+    """``file name -> its group's keeper's name`` from `imgsearch index` + `dedup --json`."""
+    common = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    runner = CliRunner()
+    indexed = runner.invoke(cli, [*common, "index", "--no-progress", str(photos)])
+    assert indexed.exit_code == 0, indexed.output
+    out = runner.invoke(cli, [*common, "dedup", "--no-progress", "--json"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)
+    keeper_of = {}
+    for group in report["groups"]:
+        keeper = Path(group["keeper"]).name
+        for name in [keeper, *(Path(m["path"]).name for m in group["members"])]:
+            keeper_of[name] = keeper
+    return keeper_of
+
+
+def test_a_photo_is_kept_over_its_copies_with_a_caption_bar_or_padding(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    sources = sorted((data_dir / PHOTOS).glob("*.jpg"))[:6]
+    edits = {
+        "top-bar": lambda p: _captioned(p, 0.07, top=True),
+        "bottom-bar": lambda p: _captioned(p, 0.1, top=False),
+        "black-bar": lambda p: _captioned(p, 0.05, top=True, colour="black"),
+        "square": _padded_square,
+    }
+    expected = {}
+    for n, source in enumerate(sources):
+        with Image.open(source) as opened:
+            photo = opened.convert("RGB")
+        name = f"photo{n}"
+        photo.save(photos / f"{name}.jpg", quality=92)
+        kind, edit = list(edits.items())[n % len(edits)]
+        edit(photo).save(photos / f"{name}-{kind}.jpg", quality=92)
+        expected[f"{name}-{kind}.jpg"] = f"{name}.jpg"
+    keeper_of = _keepers(tmp_path, models_dir, photos)
+    wrong = {
+        copy: keeper_of.get(copy)
+        for copy, original in expected.items()
+        if keeper_of.get(copy) != original
+    }
+    assert not wrong, f"copies kept over (or not grouped with) their photo: {wrong}"
+
+
+def test_a_crops_original_keeps_its_place() -> None:
+    """A crop that cut away a gradient sky or a scene leaves its original the keeper: the
+    bands around the crop's picture in the original are not plain."""
+    rng = np.random.default_rng(4)
+    scene = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)  # a busy picture
+    sky = np.linspace(90, 200, 60)[:, None, None] * np.array([0.5, 0.7, 1.0])  # a gradient
+    original = np.concatenate([np.broadcast_to(sky, (60, 400, 3)).astype(np.uint8), scene])
+    crop = original[60:]
+    box = (0.0, 60 / 360, 1.0, 1.0)  # the crop's picture in the original
+    assert not plain_bands(original, crop, box)  # a sky's gradient is no bar
+    busy = np.concatenate([scene[:60], scene])
+    assert not plain_bands(busy, scene, box)  # a scene cut away is no bar
+    flat = original.copy()
+    flat[:60] = (250, 250, 250)  # a caption bar (no text: the plainest kind)
+    assert plain_bands(flat, crop, box)
+    flat[60:70] = (250, 250, 250)  # ... but the picture's own edge is that plain white: it
+    assert not plain_bands(flat, flat[60:], (0.0, 60 / 360, 1.0, 1.0))  # continues the band
