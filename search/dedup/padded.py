@@ -74,6 +74,7 @@ class PaddedKeepers:
         self.features: dict[int, LocalFeatures | None] = {}
         self.inside: dict[tuple[int, int], Box | None] = {}
         self.marked: dict[int, DedupImage] = {}
+        self.banded: dict[int, bool] = {}  # keeper -> a plain strip along one of its sides
         self.looked = 0  # pairs matched by key points
 
     def __call__(self, keeper: DedupImage, members: Sequence[DedupImage]) -> DedupImage | None:
@@ -89,6 +90,11 @@ class PaddedKeepers:
         for member in members:
             if member.frame is not None or not _aspects_differ(keeper, member):
                 continue
+            if keeper.id not in self.banded:  # no plain side: no key points made
+                image = picture_of(keeper.id)
+                self.banded[keeper.id] = image is not None and plain_edge(_small(image))
+            if not self.banded[keeper.id]:
+                return None
             key = (keeper.id, member.id)
             if key not in self.inside:
                 self.inside[key] = self._padded(keeper, member, picture_of)
@@ -160,6 +166,26 @@ def _small(image: Image.Image) -> np.ndarray:
     return np.asarray(rgb)
 
 
+def plain_edge(pixels: np.ndarray) -> bool:
+    """Whether a strip of :data:`BAND` along one side of ``pixels`` is plain (a band's
+    outer part: the first test, before any key point is made)."""
+    height, width = pixels.shape[:2]
+    rows, columns = max(2, round(BAND * height)), max(2, round(BAND * width))
+    strips = [
+        (pixels[:rows], pixels[:rows]),
+        (pixels[-rows:], pixels[-rows:]),
+        (pixels[:, :columns], pixels[:, :columns].transpose(1, 0, 2)),
+        (pixels[:, -columns:], pixels[:, -columns:].transpose(1, 0, 2)),
+    ]
+    return any(_plain(strip, lines) for strip, lines in strips)
+
+
+def _plain(pixels: np.ndarray, lines: np.ndarray) -> bool:
+    """Most of ``pixels`` one colour, and some of it in every line along the side."""
+    colour = _commonest_colour(pixels)
+    return _share_near(pixels, colour) >= PLAIN and _line_shares(lines, colour).min() >= PLAIN_LINE
+
+
 def plain_bands(keeper: np.ndarray, member: np.ndarray, box: Box) -> bool:
     """Whether the ``keeper``'s pixels around ``box`` (the member's picture in it, as shares)
     are plain bands, at least one, none continuing the ``member``'s edge beside it."""
@@ -186,14 +212,9 @@ def plain_bands(keeper: np.ndarray, member: np.ndarray, box: Box) -> bool:
     if not bands:
         return False
     for pixels, lines, beside in bands:
-        if pixels.shape[0] < 1 or pixels.shape[1] < 1:
+        if pixels.shape[0] < 1 or pixels.shape[1] < 1 or not _plain(pixels, lines):
             return False
-        colour = _commonest_colour(pixels)
-        if _share_near(pixels, colour) < PLAIN:
-            return False
-        if _line_shares(lines, colour).min() < PLAIN_LINE:
-            return False
-        if _share_near(beside, colour) >= PLAIN:
+        if _share_near(beside, _commonest_colour(pixels)) >= PLAIN:
             return False
     return True
 
