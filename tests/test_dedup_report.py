@@ -263,3 +263,28 @@ def test_a_video_keeper_gone_since_indexing_gives_way_to_its_best_copy_still_the
     assert [(p.a, p.offset_ms) for p in kept.members] == [(1, 0), (3, 2500)]
     assert keep_present_videos([group], facts, lambda path: False) == [group]
     assert keep_present_videos([group], facts, lambda path: True) == [group]
+
+
+def test_each_duplicate_says_why_the_keeper_is_kept_over_it() -> None:
+    """The group's reason compares the keeper with its runner-up only: a member that lost on
+    another rule (here a PNG re-save, behind a downscale) was listed for deletion with a
+    reason about someone else. Each member now has its own, in JSON, CSV and HTML."""
+    vectors = unit(np.array([[1, 0, 0], [1, 0.05, 0], [1, 0, 0.05]]))
+    images = [
+        img(1, "/p/photo.jpg", w=1000, h=800, format="JPEG"),
+        img(2, "/p/photo-small.jpg", w=500, h=400, format="JPEG"),
+        img(3, "/p/photo.png", w=1000, h=800, format="PNG"),
+    ]
+    result = find_duplicates(images, vectors, threshold=T)
+    (group,) = to_json(result)["groups"]
+    assert group["keeper"] == "/p/photo.jpg"
+    assert group["reason"].startswith("highest resolution")  # over the runner-up, a JPEG
+    why = {Path(m["path"]).name: m["reason"] for m in group["members"]}
+    assert why["photo.png"].startswith("original format (JPEG")
+    assert why["photo-small.jpg"].startswith(
+        "highest resolution of the photo (1000x800 vs 500x400)"
+    )
+    rows = {Path(str(r["duplicate_path"])).name: r["reason"] for r in csv_rows(result)}
+    assert rows == why
+    page = render_html(result)
+    assert "highest resolution of the photo (1000x800 vs 500x400)" in page

@@ -178,7 +178,7 @@ def _explain(rule: str, keeper: DedupImage, other: DedupImage) -> str:
     if rule == "filesize":
         return f"largest file ({human_size(keeper.file_size)} vs {human_size(other.file_size)})"
     if rule == "exif":
-        return "has an EXIF capture time (the others do not)"
+        return "has an EXIF capture time (the other has none)"
     if keeper.exif_datetime is not None and keeper.exif_datetime == other.exif_datetime:
         both = f"both taken {keeper.exif_datetime:%Y-%m-%d %H:%M:%S}"  # the file times decided
         return f"oldest file ({both}; {_times(_modified, keeper, other)})"
@@ -196,9 +196,17 @@ def choose_keeper(
     keeper = ranked[0]
     if len(ranked) == 1:
         return keeper, "only image"
-    runner = ranked[1]
+    return keeper, kept_over(keeper, ranked[1], rules)
+
+
+def kept_over(
+    keeper: DedupImage, other: DedupImage, rules: Sequence[str] = DEFAULT_KEEPER_RULES
+) -> str:
+    """Why ``keeper`` comes before ``other``: the first rule on which they differ (and the
+    rules they tied on before it)."""
+    rules = check_keeper_rules(rules)
     for i, rule in enumerate(rules):
-        if _rule_key(rule, keeper) != _rule_key(rule, runner):
+        if _rule_key(rule, keeper) != _rule_key(rule, other):
             tied = f" (tied on {', '.join(rules[:i])})" if i else ""
-            return keeper, _explain(rule, keeper, runner) + tied
-    return keeper, "all rules tie; first by path"
+            return _explain(rule, keeper, other) + tied
+    return "all rules tie; first by path"

@@ -12,7 +12,9 @@ threshold (``dedup --verify``), ``via`` the id of the member it was confirmed ag
 of the keeper (its ``score`` is to that member; null otherwise: :mod:`search.dedup.confirmed`).
 Extensions: per member ``width``, ``height``, ``file_size``,
 ``exif_datetime``, ``mtime``, ``format``, ``photo_size`` (``[w, h]`` of the photo inside a
-frame, or of another member's picture in a ``collage``, else null); per group ``keeper_id``
+frame, or of another member's picture in a ``collage``, else null), ``reason`` (why the
+keeper is kept over this member: the group's ``reason`` is over the runner-up only; CSV's
+``reason`` is this one); per group ``keeper_id``
 and ``keeper_image``; top level ``keeper_rules``, ``linkage`` and ``stats``;
 ``video_groups`` (copies of a video, see :mod:`search.dedup.videos`) when the caller gives
 them, in CSV and HTML too (:mod:`search.dedup.video_report`).
@@ -38,8 +40,8 @@ from pathlib import Path, PurePath
 
 import jinja2
 
-from search.dedup.groups import DedupGroup, DedupResult
-from search.dedup.keeper import DedupImage
+from search.dedup.groups import DedupGroup, DedupMember, DedupResult
+from search.dedup.keeper import DedupImage, keeper_key, kept_over
 from search.dedup.report_files import atomic_write, file_href, file_missing
 from search.dedup.video_report import (
     VIDEO_COLUMNS,
@@ -121,6 +123,14 @@ def _name_of(group: DedupGroup, image_id: int | None) -> str | None:
     return None if image_id is None else next(found, str(image_id))
 
 
+def member_reason(group: DedupGroup, member: DedupMember, rules: Sequence[str]) -> str:
+    """Why ``group``'s keeper is kept over ``member``: the first keeper rule they differ on;
+    for the best file by the rules, gone since indexing, the group's reason (which says so)."""
+    if keeper_key(member.image, rules) < keeper_key(group.keeper, rules):
+        return group.reason
+    return kept_over(group.keeper, member.image, rules)
+
+
 def to_json(result: DedupResult) -> dict[str, object]:
     """The report as a JSON-ready dict (shape in the module docstring)."""
     groups = []
@@ -136,6 +146,7 @@ def to_json(result: DedupResult) -> dict[str, object]:
                     "exact": m.exact,
                     "verified": m.verified,
                     "via": m.via,
+                    "reason": member_reason(g, m, result.keeper_rules),
                     **{
                         k: info[k]
                         for k in (
@@ -187,7 +198,7 @@ def csv_rows(
                 "score": f"{_score(m.score):.4f}",
                 "exact": "yes" if m.exact else "no",
                 "verified": "yes" if m.verified else "no",
-                "reason": g.reason,
+                "reason": member_reason(g, m, result.keeper_rules),
                 "keeper_width": k.width,
                 "keeper_height": k.height,
                 "keeper_file_size": k.file_size,
@@ -259,6 +270,7 @@ def render_html(
         keeper: bool,
         verified: bool = False,
         via: str | None = None,
+        why: str | None = None,
     ) -> dict:
         return {
             "path": img.path,
@@ -277,6 +289,7 @@ def render_html(
             "via": via,
             "keeper": keeper,
             "id": img.id,
+            "why": why,
         }
 
     groups = [
@@ -286,7 +299,15 @@ def render_html(
             "count": len(g.members) + 1,
             "cards": [card(g.keeper, None, False, True)]
             + [
-                card(m.image, m.score, m.exact, False, m.verified, _name_of(g, m.via))
+                card(
+                    m.image,
+                    m.score,
+                    m.exact,
+                    False,
+                    m.verified,
+                    _name_of(g, m.via),
+                    member_reason(g, m, result.keeper_rules),
+                )
                 for m in g.members
             ],
         }
