@@ -160,6 +160,14 @@ def dedup(
         for member in g["members"]
         if disk_change(member["path"], member["file_size"])
     ]
+    left_out = result.stats.get("changed_since_index")
+    if left_out:  # their files hold other pictures now: never listed for deletion
+        click.echo(
+            f"warning: {left_out} file(s) changed since indexing were left out of the groups "
+            "(their files hold other bytes now): run `imgsearch index` first, so that the "
+            "report covers them",
+            err=True,
+        )
     if gone:  # a keeper deleted since: following the report would delete every copy
         click.echo(
             f"warning: {len(gone)} file(s) of these groups are no longer as indexed (deleted, "

@@ -173,3 +173,40 @@ def test_oldest_of_two_files_written_in_one_second_shows_the_times_that_differ()
     assert choose_keeper([apart, first], ("oldest",))[1] == (
         "oldest (modified 2001-09-09 01:46:40 UTC vs modified 2001-09-09 01:46:42 UTC)"
     )
+
+
+def test_files_changed_since_indexing_are_never_listed_for_deletion(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A stale report listed a duplicate whose file had since been overwritten with another
+    photo (exit 0, only a stderr line): a script deleting the report's duplicates deleted the
+    new photo. Changed files are now left out, a changed keeper's group kept by its best file
+    left, and the report counts them."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    bees = sorted((data_dir / "hymenoptera" / "images" / "val" / "bees").glob("*.jpg"))
+    ants = sorted((data_dir / "hymenoptera" / "images" / "val" / "ants").glob("*.jpg"))
+    for n, source in enumerate(bees[:2]):
+        with Image.open(source) as opened:
+            photo = opened.convert("RGB")
+        photo.save(photos / f"photo{n}.jpg", quality=95)
+        for k in (2, 3):
+            small = photo.resize((photo.width * 2 // (k + 1), photo.height * 2 // (k + 1)))
+            small.save(photos / f"photo{n}-small{k}.jpg", quality=90)
+    common = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    runner = CliRunner()
+    assert runner.invoke(cli, [*common, "index", "--no-progress", str(photos)]).exit_code == 0
+    # since indexing: a copy of photo0 and photo1 itself overwritten with other photos
+    shutil.copy(ants[0], photos / "photo0-small2.jpg")
+    shutil.copy(ants[1], photos / "photo1.jpg")
+    out = runner.invoke(cli, [*common, "dedup", "--no-progress", "--json"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)
+    listed = {Path(m["path"]).name for g in report["groups"] for m in g["members"]}
+    keepers = {Path(g["keeper"]).name: g for g in report["groups"]}
+    assert "photo0-small2.jpg" not in listed and "photo0-small2.jpg" not in keepers
+    assert "photo1.jpg" not in listed and "photo1.jpg" not in keepers
+    assert keepers["photo0.jpg"]["members"][0]["path"].endswith("photo0-small3.jpg")
+    assert "photo1.jpg) has changed since indexing" in keepers["photo1-small2.jpg"]["reason"]
+    assert report["stats"]["changed_since_index"] == 2
+    assert "2 file(s) changed since indexing were left out" in out.stderr

@@ -22,6 +22,7 @@ _SOURCES: dict[str, str] = {
     "check_keeper_rules": "search.dedup.keeper",
     "choose_keeper": "search.dedup.keeper",
     "keep_present": "search.dedup.present",
+    "leave_out_changed": "search.dedup.present",
     "FLAT_MAX": "search.dedup.neighbours",
     "FlatNeighbours": "search.dedup.neighbours",
     "IvfNeighbours": "search.dedup.neighbours",
@@ -74,6 +75,7 @@ __all__ = [
     "groups_to_json",
     "keep_present",
     "keep_present_videos",
+    "leave_out_changed",
     "render_html",
     "shot_starts",
     "to_json",
@@ -95,7 +97,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.dedup.keeper import KEEPER_RULES, DedupImage, check_keeper_rules, choose_keeper
     from search.dedup.neighbours import FLAT_MAX, FlatNeighbours, IvfNeighbours, MultiRowNeighbours
     from search.dedup.padded import PaddedKeepers
-    from search.dedup.present import keep_present
+    from search.dedup.present import keep_present, leave_out_changed
     from search.dedup.report import (
         CSV_COLUMNS,
         csv_rows,

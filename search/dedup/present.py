@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from search.dedup.groups import DedupGroup, DedupMember, DedupResult
-from search.dedup.keeper import keeper_key
+from search.dedup.keeper import DedupImage, keeper_key
 from search.dedup.report_files import file_missing
 
 
@@ -42,4 +42,35 @@ def keep_present(result: DedupResult, missing: Callable[[str], bool] = file_miss
     if not moved:
         return result
     stats = {**result.stats, "keepers_gone": moved}
+    return replace(result, groups=tuple(groups), stats=stats)
+
+
+def changed_keeper_reason(path: str) -> str:
+    """A group's reason once its keeper by the rules holds other bytes than it was indexed with."""
+    return f"the best file by the rules ({path}) has changed since indexing"
+
+
+def leave_out_changed(result: DedupResult, changed: Callable[[DedupImage], bool]) -> DedupResult:
+    """``result`` without the images whose files ``changed`` since indexing (other bytes
+    there now: a report must not list a file for deletion for what it held before); a group
+    whose keeper changed is kept by its best member left, one left with no member is dropped.
+    ``stats["changed_since_index"]`` counts the files left out."""
+    groups, left_out = [], 0
+    for group in result.groups:
+        keeper_changed = changed(group.keeper)
+        members = [m for m in group.members if not changed(m.image)]
+        left_out += keeper_changed + len(group.members) - len(members)
+        if not keeper_changed:
+            if members:
+                groups.append(replace(group, members=tuple(members)))
+            continue
+        if len(members) < 2:
+            continue  # one file left: no duplicate
+        members.sort(key=lambda m: keeper_key(m.image, result.keeper_rules))
+        new, rest = members[0], members[1:]
+        rest.sort(key=lambda m: (not m.exact, -m.score, m.image.path, m.image.id))
+        groups.append(DedupGroup(new.image, changed_keeper_reason(group.keeper.path), tuple(rest)))
+    if not left_out:
+        return result
+    stats = {**result.stats, "changed_since_index": left_out}
     return replace(result, groups=tuple(groups), stats=stats)

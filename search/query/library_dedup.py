@@ -22,12 +22,14 @@ from search.dedup import (
     attach_free,
     find_duplicates,
     keep_present,
+    leave_out_changed,
 )
 from search.descriptor import is_small
 from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.candidate_files import paired_key_points
 from search.query.engine import SearchEngine
 from search.query.library_crops import CROPS_NOMINATED
+from search.query.records import disk_change
 from search.query.reverse_lookup import default_threshold
 
 log = logging.getLogger(__name__)
@@ -80,7 +82,8 @@ def library_duplicates(
     **options: Any,
 ) -> DedupResult:
     """Exact and near-duplicate groups over the whole library; a group whose keeper's file
-    is gone since indexing is kept by its best file still there.
+    is gone since indexing is kept by its best file still there, and files changed since
+    indexing are left out (:func:`search.dedup.leave_out_changed`).
 
     Pairs are scored like searches: the best cosine between the two images' rows (whole image,
     framed photo) in the library's descriptor space; ``threshold`` defaults to the calibrated
@@ -120,7 +123,12 @@ def library_duplicates(
         by_id = {image.id: image for image in images}
         result = attach_free(verifier.restore(result), verifier.attachable(grouped), by_id)
         result.stats.update(verifier.stats())
-    return keep_present(result)
+    return keep_present(leave_out_changed(result, _changed))
+
+
+def _changed(image: DedupImage) -> bool:
+    """Whether ``image``'s file holds other bytes than it was indexed with (size or mtime)."""
+    return disk_change(image.path, image.file_size, image.mtime) == "changed"
 
 
 def _picture_reader(engine: SearchEngine) -> Callable[[int], Any]:
