@@ -1,4 +1,10 @@
-"""EXIF orientation and capture time, read from an image's header without decoding it."""
+"""EXIF orientation and capture time, read from an image's header without decoding it.
+
+The capture time is DateTimeOriginal (or DateTimeDigitized): what a camera or scanner wrote
+when the picture was made. IFD0's DateTime is not one: editors and converters set it to the
+time of the export, and dedup's ``exif`` keeper rule took an edited copy for the camera's
+file (a 1/3-size GIMP export kept over its original that had no EXIF).
+"""
 
 from __future__ import annotations
 
@@ -24,12 +30,12 @@ def exif_info(im: Image.Image) -> tuple[int, datetime | None]:
     orientation = exif.get(0x0112, 1)
     if not isinstance(orientation, int) or orientation not in range(1, 9):
         orientation = 1
-    stamp = None
-    try:
-        stamp = exif.get_ifd(0x8769).get(0x9003)
+    try:  # when the picture was taken (DateTimeOriginal), else digitised (a scan's)
+        taken = exif.get_ifd(0x8769)
+        stamp = taken.get(0x9003) or taken.get(0x9004)
     except Exception:
         stamp = None
-    stamp = stamp or exif.get(0x0132)
+    # not IFD0's DateTime (0x0132): editors write it on every export, a modification time
     return orientation, _parse_exif_datetime(stamp)
 
 

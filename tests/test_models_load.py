@@ -4,6 +4,7 @@ test_models_decode_errors.py)."""
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +128,7 @@ def test_exif_orientation_matches_upright(model: OnnxModel, photo: Path, orienta
         stored = stored.transpose(method)
     exif = Image.Exif()
     exif[0x0112] = orientation
-    exif[0x0132] = "2021:06:05 04:03:02"
+    exif.get_ifd(0x8769)[0x9003] = "2021:06:05 04:03:02"  # DateTimeOriginal
     buf = io.BytesIO()
     stored.save(buf, "JPEG", quality=95, exif=exif.tobytes())
     decoded = load_image(buf.getvalue(), draft_size=None)
@@ -227,3 +228,21 @@ def test_a_float_image_of_0_to_255_keeps_its_brightness(tmp_path: Path) -> None:
         Image.fromarray(ramp * top, "F").save(path)
         grey = np.asarray(load_image(path).image.convert("L"), dtype=np.float32)
         assert abs(grey.mean() - expected.mean()) < 2.0, (top, grey.mean())
+
+
+def test_an_editors_export_time_is_no_capture_time(photo: Path) -> None:
+    """IFD0's DateTime is set by editors on every export (GIMP, Photoshop): dedup's ``exif``
+    rule took a 1/3-size export for the camera's file and kept it over its original. Only
+    DateTimeOriginal, or DateTimeDigitized (a scanner's), is a capture time."""
+    up = upright(photo)
+    exported = Image.Exif()
+    exported[0x0132] = "2024:07:01 10:00:00"  # DateTime
+    exported[0x0131] = "GIMP 2.10"  # Software
+    buf = io.BytesIO()
+    up.save(buf, "JPEG", quality=90, exif=exported.tobytes())
+    assert load_image(buf.getvalue()).exif_datetime is None
+    scanned = Image.Exif()
+    scanned.get_ifd(0x8769)[0x9004] = "1998:03:02 01:00:00"  # DateTimeDigitized
+    buf = io.BytesIO()
+    up.save(buf, "JPEG", quality=90, exif=scanned.tobytes())
+    assert load_image(buf.getvalue()).exif_datetime == datetime(1998, 3, 2, 1, 0, 0)
