@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from search.dedup.groups import DedupMember, DedupResult
-from search.dedup.keeper import DedupImage, keeper_key
+from search.dedup.keeper import DedupImage, distinct_exposures, keeper_key
 
 
 def with_own_scores(result: DedupResult, raised: Mapping[tuple[int, int], float]) -> DedupResult:
@@ -67,6 +67,8 @@ def attach_free(
         keeper = result.groups[n].keeper
         if keeper_key(images[free], result.keeper_rules) < keeper_key(keeper, result.keeper_rules):
             continue  # it would be the better keeper
+        if any(distinct_exposures(images[free], other) for other in (images[partner], keeper)):
+            continue  # another shot, taken at another time
         member = DedupMember(images[free], score, False, verified=True, via=partner)
         joined.setdefault(n, []).append(member)
     if not joined:

@@ -44,6 +44,7 @@ from search.dedup.keeper import (
     DedupImage,
     check_keeper_rules,
     choose_keeper,
+    distinct_exposures,
     keeper_key,
 )
 from search.dedup.neighbours import (
@@ -234,7 +235,8 @@ def find_duplicates(
     provider. ``neighbours``: a provider to use instead (e.g. the library's FAISS index); ids
     it returns that are not among ``images`` are ignored. ``near=False``: exact groups only.
     ``holds(a, b)``: a check of a near pair of image ids (the keeper's first); a pair it
-    refutes is not grouped. ``collage(keeper, members)``: the keeper marked as a collage that
+    refutes is not grouped, nor is a pair of two exposures (:func:`distinct_exposures`:
+    capture times that differ). ``collage(keeper, members)``: the keeper marked as a collage that
     holds a member's picture (:mod:`search.dedup.collages`), or None; the groups are made
     again with the marked images (at most :data:`COLLAGE_PASSES` times).
     """
@@ -293,7 +295,12 @@ def find_duplicates(
     # 3. keeper-first star clustering over the edges (again while collages give way)
     linked = np.unique(np.concatenate([lo, hi]))
 
+    exposures: set[tuple[int, int]] = set()  # pairs taken at two different times
+
     def held(u: int, v: int) -> bool:
+        if distinct_exposures(images[u], images[v]):
+            exposures.add((min(u, v), max(u, v)))
+            return False
         return holds is None or holds(images[u].id, images[v].id)
 
     collages = 0
@@ -341,6 +348,7 @@ def find_duplicates(
         "groups": len(groups),
         "duplicates": sum(len(g.members) for g in groups),
         **({"collage_keepers": collages} if collage is not None else {}),
+        "distinct_exposures": len(exposures),
         "provider": provider_name,
         **graph_stats,
         "seconds": round(time.perf_counter() - started, 3),

@@ -109,6 +109,17 @@ def _rule_key(rule: str, img: DedupImage) -> tuple:
     )
 
 
+def distinct_exposures(a: DedupImage, b: DedupImage) -> bool:
+    """Two pictures taken at different times (both EXIF capture times known, and unequal):
+    another shot of a scene, never a copy - an edited copy keeps its photo's capture time or
+    has none. Seconds apart from one tripod, they still score like copies."""
+    return (
+        a.exif_datetime is not None
+        and b.exif_datetime is not None
+        and a.exif_datetime != b.exif_datetime
+    )
+
+
 def check_keeper_rules(rules: Sequence[str]) -> tuple[str, ...]:
     """Validate a rule order such as ``("exif", "resolution", "filesize")`` (any subset of
     :data:`KEEPER_RULES`; images tied on every rule given are ordered by path)."""
