@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 import importlib
+import io
 import logging
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -222,7 +224,29 @@ def _database_url_problem(url: str) -> str | None:
     return database_url_problem(url)
 
 
+def buffered_stdout() -> None:
+    """Under ``PYTHONUNBUFFERED`` (``python -u``, set in many containers) stdout writes
+    straight to its file descriptor, and a short write - the pipe's reader gone half-way
+    through, ``| head`` - is dropped without an error: the command ended with status 0 and
+    its output cut. A line-flushed buffer in between retries the rest and sees the reader
+    leave (:func:`cli.errors.reader_gone`)."""
+    stream = sys.stdout
+    if not isinstance(getattr(stream, "buffer", None), io.RawIOBase):
+        return  # buffered already (the usual case), or not a file (a test's capture)
+    try:
+        sys.stdout = open(  # noqa: SIM115  # a copy of the descriptor: stdout itself stays
+            os.dup(stream.fileno()),
+            "w",
+            encoding=stream.encoding,
+            buffering=1,  # line-flushed, as the terminal shows it
+            errors=stream.errors,
+        )
+    except (OSError, ValueError):
+        return
+
+
 def main() -> None:
+    buffered_stdout()
     try:
         cli(prog_name="imgsearch")
     except BrokenPipeError:  # help or a usage error printed to a reader that left

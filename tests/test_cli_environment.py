@@ -4,8 +4,11 @@ user runs them (a subprocess): one line, exit 1 or 2, never a traceback."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -142,6 +145,45 @@ def test_a_reader_that_leaves_ends_the_command_quietly(
         os.close(write)
     assert done.returncode == 1, (done.returncode, done.stderr)
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""], ids=["PYTHONUNBUFFERED", "buffered"])
+def test_a_reader_that_leaves_half_way_ends_the_command_with_status_1(
+    tmp_path: Path, data_dir: Path, models_dir: Path, unbuffered: str
+) -> None:
+    """`imgsearch search q.jpg -k 500 | head -1` ended with status 0 under PYTHONUNBUFFERED
+    (set in many containers): the write that the reader's leaving cut short was dropped
+    without an error. It ends with status 1, quietly, either way. (The pipe holds one page
+    here, so that 40 results are written in more than one go, as 500 are to a usual pipe.)"""
+    from tests.cli_process import cli_env
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for source in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:40]:
+        shutil.copy(source, photos / source.name)
+    common = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    indexed = run_cli([*common, "index", "--no-progress", str(photos)], tmp_path)
+    assert indexed.returncode == 0, indexed.stderr
+    read, write = os.pipe()
+    fcntl.fcntl(write, getattr(fcntl, "F_SETPIPE_SZ", 1031), 4096)
+    entry = [sys.executable, "-c", "from cli.main import main; main()"]  # no -u
+    search = ["search", str(photos / "ukbench00000.jpg"), "-k", "40", "--json"]
+    try:
+        process = subprocess.Popen(
+            [*entry, *common, *search],
+            cwd=tmp_path,
+            env=cli_env({"PYTHONUNBUFFERED": unbuffered}),
+            stdout=write,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        os.close(write)
+    with os.fdopen(read, "rb") as reader:
+        assert len(reader.read(100)) == 100  # the first line or so, then the reader leaves
+    assert process.stderr is not None
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 1, errors
+    assert errors == ""
 
 
 @pytest.mark.parametrize(
