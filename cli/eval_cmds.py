@@ -19,7 +19,7 @@ import click
 
 from cli.errors import writable_output
 from cli.main import cli
-from cli.options import FiniteRange, NonEmptyPath, NonEmptyText
+from cli.options import MODEL_NAME, FiniteRange, NonEmptyPath, NonEmptyText
 from models.errors import ImgsearchError
 from search.descriptor import DUPLICATE_Z, DescriptorConfig, DescriptorError
 from search.evaluation import (
@@ -214,6 +214,13 @@ def _print_report(
     "'library' (optionally 'library,OPTIONS') indexes the files into a fresh library and "
     "measures its searches: the code path of `imgsearch search`, the web UI and the API.",
 )
+@click.option(
+    "--model",
+    "model_name",
+    type=MODEL_NAME,
+    help="Catalog model to embed with. [default: IMGSEARCH_MODEL, else the library's model, "
+    "else mobilenet_v3_small_100]",
+)
 @click.pass_obj
 def run_cmd(
     settings: Settings,
@@ -224,6 +231,7 @@ def run_cmd(
     threshold: float | None,
     split: str | None,
     descriptor_text: str | None,
+    model_name: str | None,
 ) -> None:
     """Embed FOLDER's images and score retrieval against the ground truth."""
     from search.library import library_descriptor, library_model_name, model_search_path
@@ -234,7 +242,7 @@ def run_cmd(
     settings = replace(
         settings,
         model_path=model_search_path(settings),
-        model=settings.model or library_model_name(settings),
+        model=model_name or settings.model or library_model_name(settings),
     )
     if descriptor_text is None:
         descriptor_text = library_descriptor(settings) or "default"

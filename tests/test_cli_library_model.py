@@ -58,3 +58,17 @@ def test_eval_and_embed_use_the_librarys_model_and_options(
         ["eval", str(data_dir / "ukbench_subset"), "--json", "--descriptor", "plain"], tmp_path
     )
     assert chosen.returncode == 0 and "whiten=off" not in chosen.stdout, chosen.stderr
+
+
+def test_eval_takes_a_model_option(tmp_path: Path, data_dir: Path, models_dir: Path) -> None:
+    """README: "`--model`, `--descriptor` choose others" - `eval` had no `--model` (exit 2,
+    "No such option"); only IMGSEARCH_MODEL chose one."""
+    folder = str(data_dir / "ukbench_subset")
+    for args in (["eval", folder], ["eval", "run", folder]):
+        done = run_cli(
+            ["--model-path", str(models_dir), *args, "--model", OTHER_MODEL, "--json"], tmp_path
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["details"]["model"] == OTHER_MODEL
+    wrong = run_cli(["--model-path", str(models_dir), "eval", folder, "--model", "nope"], tmp_path)
+    assert wrong.returncode != 0 and "unknown model 'nope'" in wrong.stderr, wrong.stderr
