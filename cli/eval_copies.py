@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from pathlib import Path
 
@@ -42,6 +43,12 @@ from search.evaluation import load_truth, make_copies
 )
 @click.option("--max-originals", type=click.IntRange(1), help="Use a seeded sample of SRC.")
 @click.option("--overwrite", is_flag=True, help="Replace a set this command made in OUT.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print JSON: {"copies", "originals", "distractors", "skipped", "seconds", "truth"}.',
+)
 def make_copies_cmd(
     src: Path,
     out: Path,
@@ -50,6 +57,7 @@ def make_copies_cmd(
     distractor_share: float,
     max_originals: int | None,
     overwrite: bool,
+    as_json: bool,
 ) -> None:
     """Write a hard copy-detection set of SRC's images into OUT (with ground_truth.json).
 
@@ -83,11 +91,16 @@ def make_copies_cmd(
             with contextlib.suppress(OSError):
                 out.rmdir()
         raise click.ClickException(str(exc)) from exc
-    n = len(skipped)
+    n, seconds = len(skipped), time.perf_counter() - start
+    if as_json:
+        made = {"copies": len(gt.copy_queries), "originals": len(gt.groups)}
+        made |= {"distractors": len(gt.distractors), "skipped": [str(p) for p in skipped]}
+        click.echo(json.dumps(made | {"seconds": round(seconds, 2), "truth": str(path.absolute())}))
+        return
     unread = f", {n} unreadable original{'s' if n != 1 else ''} skipped" if n else ""
     click.echo(
         f"{len(gt.copy_queries)} copies of {len(gt.groups)} originals "
-        f"(+{len(gt.distractors)} distractors){unread} in {time.perf_counter() - start:.1f} s"
+        f"(+{len(gt.distractors)} distractors){unread} in {seconds:.1f} s"
     )
     click.echo(f"ground truth: {path}")
     click.echo(f"evaluate with: imgsearch eval {out} --truth {path}")

@@ -276,3 +276,16 @@ def test_a_high_distractor_share_still_leaves_an_original_with_copies(
     shutil.copyfile(sources / "a.jpg", one / "a.jpg")
     truth = load_truth(make_copies(one, tmp_path / "single", per_original=2, distractor_share=0.9))
     assert (len(truth.groups), len(truth.distractors)) == (1, 0)
+
+
+def test_make_copies_prints_json(tmp_path: Path, data_dir: Path) -> None:
+    """Every command that prints results takes `--json` (README); `make-copies` did not."""
+    src = data_dir / "ukbench_subset" / "images"
+    done = _run_make_copies(
+        tmp_path, src, "set", "--max-originals", "3", "--per-original", "2", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    made = json.loads(done.stdout)
+    truth = load_truth(Path(made["truth"]))
+    assert made["copies"] == len(truth.copy_queries) > 0
+    assert made["originals"] == len(truth.groups) and made["skipped"] == []
