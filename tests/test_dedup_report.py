@@ -288,3 +288,25 @@ def test_each_duplicate_says_why_the_keeper_is_kept_over_it() -> None:
     assert rows == why
     page = render_html(result)
     assert "highest resolution of the photo (1000x800 vs 500x400)" in page
+
+
+def test_a_keeper_chosen_by_file_dates_alone_is_marked_weak() -> None:
+    """A same-size greyscale, blurred or watermarked copy that is older than its photo (a
+    folder copied back, a backup restored) was kept by its file date, the report as sure of
+    it as of any other. Each member now says which rule decided (`decided_by`), and the file
+    dates, the file size or the path alone are marked for a person to look at."""
+    vectors = unit(np.array([[1, 0, 0], [1, 0.05, 0], [1, 0, 0.05]]))
+    images = [
+        img(1, "/p/edited.jpg", w=800, h=600, format="JPEG", mtime=1_000.0),
+        img(2, "/p/photo.jpg", w=800, h=600, format="JPEG", mtime=2_000.0),
+        img(3, "/p/small.jpg", w=400, h=300, format="JPEG", mtime=500.0),
+    ]
+    result = find_duplicates(images, vectors, threshold=T)
+    (group,) = to_json(result)["groups"]
+    assert group["keeper"] == "/p/edited.jpg"
+    decided = {Path(m["path"]).name: m["decided_by"] for m in group["members"]}
+    assert decided == {"photo.jpg": "modified", "small.jpg": "resolution"}
+    rows = {Path(str(r["duplicate_path"])).name: r["decided_by"] for r in csv_rows(result)}
+    assert rows == decided
+    page = render_html(result)
+    assert page.count("weak evidence: look before deleting") == 1

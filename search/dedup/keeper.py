@@ -221,3 +221,23 @@ def kept_over(
             tied = f" (tied on {', '.join(rules[:i])})" if i else ""
             return _explain(rule, keeper, other) + tied
     return "all rules tie; first by path"
+
+
+#: what :func:`decided_by` names that says little of which file is the original: file dates
+#: (copying a folder renews them, in copy order), the larger file (a noisier, sharpened or
+#: higher-quality re-encode is larger), the path
+WEAK_DECISIONS = frozenset({"modified", "filesize", "path"})
+
+
+def decided_by(
+    keeper: DedupImage, other: DedupImage, rules: Sequence[str] = DEFAULT_KEEPER_RULES
+) -> str:
+    """The rule that puts ``keeper`` before ``other`` - ``oldest`` named ``modified`` where
+    the file dates decided (no EXIF time, or the same), ``path`` where every rule ties -
+    so that a script can leave the :data:`WEAK_DECISIONS` to a person."""
+    for rule in check_keeper_rules(rules):
+        if _rule_key(rule, keeper) != _rule_key(rule, other):
+            if rule == "oldest" and keeper.exif_datetime == other.exif_datetime:
+                return "modified"
+            return rule
+    return "path"

@@ -41,7 +41,7 @@ from pathlib import Path, PurePath
 import jinja2
 
 from search.dedup.groups import DedupGroup, DedupMember, DedupResult
-from search.dedup.keeper import DedupImage, keeper_key, kept_over
+from search.dedup.keeper import WEAK_DECISIONS, DedupImage, decided_by, keeper_key, kept_over
 from search.dedup.report_files import atomic_write, file_href, file_missing
 from search.dedup.video_report import (
     VIDEO_COLUMNS,
@@ -75,6 +75,7 @@ CSV_COLUMNS = (
     "duplicate_file_size",
     "duplicate_exif_datetime",
     *VIDEO_COLUMNS,
+    "decided_by",
 )
 _MIME = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -123,6 +124,14 @@ def _name_of(group: DedupGroup, image_id: int | None) -> str | None:
     return None if image_id is None else next(found, str(image_id))
 
 
+def member_decision(group: DedupGroup, member: DedupMember, rules: Sequence[str]) -> str:
+    """The rule that keeps ``group``'s keeper over ``member`` (:func:`decided_by`); ``gone``
+    for the best file by the rules, gone since indexing."""
+    if keeper_key(member.image, rules) < keeper_key(group.keeper, rules):
+        return "gone"
+    return decided_by(group.keeper, member.image, rules)
+
+
 def member_reason(group: DedupGroup, member: DedupMember, rules: Sequence[str]) -> str:
     """Why ``group``'s keeper is kept over ``member``: the first keeper rule they differ on;
     for the best file by the rules, gone since indexing, the group's reason (which says so)."""
@@ -147,6 +156,7 @@ def to_json(result: DedupResult) -> dict[str, object]:
                     "verified": m.verified,
                     "via": m.via,
                     "reason": member_reason(g, m, result.keeper_rules),
+                    "decided_by": member_decision(g, m, result.keeper_rules),
                     **{
                         k: info[k]
                         for k in (
@@ -208,6 +218,7 @@ def csv_rows(
                 "duplicate_file_size": d.file_size,
                 "duplicate_exif_datetime": _iso(d.exif_datetime),
                 "media": "image",
+                "decided_by": member_decision(g, m, result.keeper_rules),
             }
     yield from video_csv_rows(video_groups, len(result.groups) + 1)
 
@@ -271,6 +282,7 @@ def render_html(
         verified: bool = False,
         via: str | None = None,
         why: str | None = None,
+        weak: bool = False,
     ) -> dict:
         return {
             "path": img.path,
@@ -290,6 +302,7 @@ def render_html(
             "keeper": keeper,
             "id": img.id,
             "why": why,
+            "weak": weak,
         }
 
     groups = [
@@ -307,6 +320,7 @@ def render_html(
                     m.verified,
                     _name_of(g, m.via),
                     member_reason(g, m, result.keeper_rules),
+                    member_decision(g, m, result.keeper_rules) in WEAK_DECISIONS,
                 )
                 for m in g.members
             ],
