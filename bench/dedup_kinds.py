@@ -80,12 +80,15 @@ def score(truth: GroundTruth, groups: list[list[str]]) -> None:
     picture = {f: truth.originals.get(f, f) for f in truth.files}
     group_of = {f: n for n, members in enumerate(groups) for f in members}
     found, total, kept = Counter[str](), Counter[str](), Counter[str]()
+    lost: dict[str, str] = {}  # a group's keeper -> the original it was kept over
     for copy, original in truth.originals.items():
         kind = kind_of(truth, copy)
         total[kind] += 1
         together = copy in group_of and group_of[copy] == group_of.get(original)
         found[kind] += together
         kept[kind] += together and groups[group_of[copy]][0] == original
+        if together and groups[group_of[copy]][0] != original:
+            lost.setdefault(groups[group_of[copy]][0], original)
     print(f"{'kind':20s} {'copies':>7s} {'in their original group':>24s} {'original kept':>14s}")
     for kind in sorted(total):
         share = f"{kept[kind] / found[kind]:14.3f}" if found[kind] else f"{'-':>14s}"
@@ -95,6 +98,8 @@ def score(truth: GroundTruth, groups: list[list[str]]) -> None:
         f"{'all':20s} {sum(total.values()):7d} {everything / sum(total.values()):24.3f} "
         f"{sum(kept.values()) / max(1, everything):14.3f}"
     )
+    for keeper, original in list(lost.items())[:10]:
+        print(f"  kept over its original: {keeper} (original {original})")
     same = neutral = pairs = 0
     wrong: list[tuple[str, str]] = []
     for keeper, *members in groups:

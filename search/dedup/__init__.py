@@ -12,6 +12,7 @@ from search.lazy import lazy_names
 _SOURCES: dict[str, str] = {
     "DedupError": "search.dedup.errors",
     "CollageKeepers": "search.dedup.collages",
+    "CropKeepers": "search.dedup.cropped",
     "PaddedKeepers": "search.dedup.padded",
     "attach_free": "search.dedup.confirmed",
     "DEFAULT_DEDUP_THRESHOLD": "search.dedup.groups",
@@ -54,6 +55,7 @@ __all__ = [
     "KEEPER_RULES",
     "VERIFY_Z",
     "CollageKeepers",
+    "CropKeepers",
     "DedupError",
     "DedupImage",
     "DedupResult",
@@ -91,6 +93,7 @@ __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.dedup.collages import CollageKeepers
     from search.dedup.confirmed import attach_free
+    from search.dedup.cropped import CropKeepers
     from search.dedup.errors import DedupError
     from search.dedup.file_thumbnails import file_thumbnails
     from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, DedupResult, find_duplicates

@@ -22,7 +22,7 @@ photo's source); an enlarged copy of a photo with cells is larger, but spans the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -74,7 +74,12 @@ class CollageKeepers:
         self.inside: dict[tuple[int, int], Box | None] = {}  # (keeper, member) -> its picture
         self.marked: dict[int, DedupImage] = {}
 
-    def __call__(self, keeper: DedupImage, members: Sequence[DedupImage]) -> DedupImage | None:
+    def __call__(
+        self,
+        keeper: DedupImage,
+        members: Sequence[DedupImage],
+        scores: Mapping[int, float] | None = None,
+    ) -> DedupImage | None:
         if keeper.collage or keeper.id in self.marked:
             return None  # marked already: its group was made with it marked
         image = None

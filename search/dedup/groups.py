@@ -227,7 +227,7 @@ def find_duplicates(
     batch_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     holds: Callable[[int, int], bool] | None = None,
-    collage: Callable[[DedupImage, Sequence[DedupImage]], DedupImage | None] | None = None,
+    collage: Callable[..., DedupImage | None] | None = None,
 ) -> DedupResult:
     """Group exact and near duplicates (rule in the module docstring); never touches files.
 
@@ -236,9 +236,11 @@ def find_duplicates(
     it returns that are not among ``images`` are ignored. ``near=False``: exact groups only.
     ``holds(a, b)``: a check of a near pair of image ids (the keeper's first); a pair it
     refutes is not grouped, nor is a pair of two exposures (:func:`distinct_exposures`:
-    capture times that differ). ``collage(keeper, members)``: the keeper marked as a collage that
-    holds a member's picture (:mod:`search.dedup.collages`), or None; the groups are made
-    again with the marked images (at most :data:`COLLAGE_PASSES` times).
+    capture times that differ). ``collage(keeper, members, scores)``: the keeper marked as
+    made from a member's picture (a collage of it, :mod:`search.dedup.collages`; it with bars,
+    :mod:`search.dedup.padded`; a crop of it, :mod:`search.dedup.cropped`), or None, given
+    each member's score to it; the groups are made again with the marked images (at most
+    :data:`COLLAGE_PASSES` times).
     """
     started = time.perf_counter()
     threshold = DEFAULT_DEDUP_THRESHOLD if threshold is None else float(threshold)
@@ -317,7 +319,8 @@ def find_duplicates(
             # (the others cannot take its place: an EXIF time, say, decides before)
             worst = keeper_key(replace(images[keeper_i], frame=(0.0, 0.0), collage=True), rules)
             rivals = [images[v] for v, _ in taken if keeper_key(images[v], rules) < worst]
-            if rivals and (found := collage(images[keeper_i], rivals)) is not None:
+            scores = {images[v].id: float(score) for v, score in taken}
+            if rivals and (found := collage(images[keeper_i], rivals, scores)) is not None:
                 marked[keeper_i] = found
         if not marked:
             break

@@ -6,9 +6,10 @@ compared in turn; the first one on which two images differ decides:
 - ``exif``: has an EXIF capture time (cameras write one; screenshots, editors and converters
   mostly drop it);
 - ``frame``: not inside a frame (a screenshot, padding or caption bars around the photo, as the
-  indexer found it: :attr:`DedupImage.frame`), nor a collage's cell (``dedup --verify`` found
-  another image's picture in it: :attr:`DedupImage.collage`): the framed file is made from
-  the photo;
+  indexer found it: :attr:`DedupImage.frame`, or dedup: :mod:`search.dedup.padded`), nor a
+  collage's cell (``dedup --verify`` found another image's picture in it:
+  :attr:`DedupImage.collage`), nor a crop of another image's picture
+  (:attr:`DedupImage.crop`): the framed or cropped file is made from the photo;
 - ``format``: the format a camera or scanner writes (JPEG, HEIF, TIFF) before web re-encodes
   (WebP, AVIF) before lossless re-saves and the rest (PNG, GIF, BMP ...): a PNG of a photo is a
   re-save, and its larger file says nothing about being first;
@@ -57,6 +58,9 @@ class DedupImage:
     frame: tuple[float, float] | None = None
     #: a collage holding another image's picture in one of its cells (``frame``: that cell)
     collage: bool = False
+    #: a crop of another image's picture (dedup found its picture inside that one's:
+    #: :mod:`search.dedup.cropped`)
+    crop: bool = False
 
     @property
     def pixels(self) -> int:
@@ -92,7 +96,7 @@ def _rule_key(rule: str, img: DedupImage) -> tuple:
     if rule == "resolution":
         return (-img.content_pixels,)
     if rule == "frame":
-        return (img.frame is not None,)
+        return (img.frame is not None or img.crop,)
     if rule == "format":
         return (img.format_rank,)
     if rule == "filesize":
@@ -174,6 +178,8 @@ _FORMAT_KINDS = ("a camera format", "a web re-encode", "a re-save")
 def _explain(rule: str, keeper: DedupImage, other: DedupImage) -> str:
     if rule == "resolution":
         return f"highest resolution of the photo ({_size(keeper)} vs {_size(other)})"
+    if rule == "frame" and other.crop:
+        return "the whole picture (the other is a crop of it, enlarged or not)"
     if rule == "frame" and other.collage:
         return f"not a collage's cell (the other holds this picture in a cell: {_size(other)})"
     if rule == "frame":

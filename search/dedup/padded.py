@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -69,16 +69,26 @@ class PaddedKeepers:
     the image's file decoded upright (None: gone or unreadable); each image's key points and
     each keeper-member pair looked at once."""
 
-    def __init__(self, picture: Callable[[int], Image.Image | None]) -> None:
+    def __init__(
+        self,
+        picture: Callable[[int], Image.Image | None],
+        key_points: Callable[[int], LocalFeatures | None] | None = None,
+    ) -> None:
         self.picture = picture
+        self.key_points = key_points  # an image's stored key points (None: made here)
         self.features: dict[int, LocalFeatures | None] = {}
         self.inside: dict[tuple[int, int], Box | None] = {}
         self.marked: dict[int, DedupImage] = {}
         self.banded: dict[int, bool] = {}  # keeper -> a plain strip along one of its sides
         self.looked = 0  # pairs matched by key points
 
-    def __call__(self, keeper: DedupImage, members: Sequence[DedupImage]) -> DedupImage | None:
-        if keeper.frame is not None or keeper.id in self.marked:
+    def __call__(
+        self,
+        keeper: DedupImage,
+        members: Sequence[DedupImage],
+        scores: Mapping[int, float] | None = None,
+    ) -> DedupImage | None:
+        if keeper.frame is not None or keeper.crop or keeper.id in self.marked:
             return None  # framed already: the frame rule has its say
         pictures: dict[int, Image.Image | None] = {}
 
@@ -92,7 +102,7 @@ class PaddedKeepers:
                 continue
             if keeper.id not in self.banded:  # no plain side: no key points made
                 image = picture_of(keeper.id)
-                self.banded[keeper.id] = image is not None and plain_edge(_small(image))
+                self.banded[keeper.id] = image is not None and plain_edge(pixels_of(image))
             if not self.banded[keeper.id]:
                 return None
             key = (keeper.id, member.id)
@@ -108,10 +118,13 @@ class PaddedKeepers:
         self, image_id: int, picture_of: Callable[[int], Image.Image | None]
     ) -> LocalFeatures | None:
         if image_id not in self.features:
-            image = picture_of(image_id)
-            self.features[image_id] = (
-                None if image is None else local_features(image, frames=False, mirrored=False)
-            )
+            if self.key_points is not None:
+                self.features[image_id] = self.key_points(image_id)
+            else:
+                image = picture_of(image_id)
+                self.features[image_id] = (
+                    None if image is None else local_features(image, frames=False, mirrored=False)
+                )
         return self.features[image_id]
 
     def _padded(
@@ -143,7 +156,7 @@ class PaddedKeepers:
         kept, source = picture_of(keeper.id), picture_of(member.id)
         if kept is None or source is None:
             return None
-        if not plain_bands(_small(kept), _small(source), found.box):
+        if not plain_bands(pixels_of(kept), pixels_of(source), found.box):
             return None
         log.info("dedup: %s is %s with bands around it", keeper.path, member.path)
         return found.box
@@ -156,7 +169,7 @@ def _aspects_differ(a: DedupImage, b: DedupImage) -> bool:
     return abs(math.log(ratio)) >= math.log(ASPECT_GAP)
 
 
-def _small(image: Image.Image) -> np.ndarray:
+def pixels_of(image: Image.Image) -> np.ndarray:
     """RGB pixels of ``image`` with the longer side at most :data:`SIDE`."""
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     scale = min(1.0, SIDE / max(rgb.size))

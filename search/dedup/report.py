@@ -108,6 +108,7 @@ def _image_dict(img: DedupImage) -> dict[str, object]:
         "format": img.format,
         "photo_size": list(img.content_size) if img.frame is not None else None,
         "collage": img.collage,
+        "crop": img.crop,
     }
 
 
@@ -168,6 +169,7 @@ def to_json(result: DedupResult) -> dict[str, object]:
                             "format",
                             "photo_size",
                             "collage",
+                            "crop",
                         )
                     },
                 }

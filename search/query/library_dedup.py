@@ -8,13 +8,15 @@ kept on disk as a query's candidates' are).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from models import ImgsearchError
 from search.dedup import (
     CollageKeepers,
+    CropKeepers,
     DedupImage,
     DedupResult,
     MultiRowNeighbours,
@@ -92,12 +94,14 @@ def library_duplicates(
     grouped (:mod:`search.dedup.verify`; needs OpenCV), and a keeper that is a collage of a
     member's picture gives way to it (:mod:`search.dedup.collages`). Files are read only
     where a keeper's aspect ratio differs from a member's: a keeper that is the member's
-    picture with bars or padding around it gives way to it (:mod:`search.dedup.padded`).
+    picture with bars or padding around it gives way to it (:mod:`search.dedup.padded`), and
+    where a member scores under :data:`search.dedup.cropped.SCORE` with its keeper, a keeper
+    that is a crop of its picture gives way to it (:mod:`search.dedup.cropped`).
     """
     frames = StoredFrames.read(engine.store, engine.library.descriptor())
     images, vectors = library_images(engine, frames)
     threshold = default_threshold(engine) if threshold is None else float(threshold)
-    verifier = padded = collages = None
+    verifier = padded = collages = crops = None
     if options.get("near", True) and "neighbours" not in options and len(images):
         ids = np.fromiter((im.id for im in images), dtype=np.int64, count=len(images))
         extra_ids, extra = frames.extra_rows(engine.library.descriptor(), keep=ids)
@@ -110,14 +114,18 @@ def library_duplicates(
             options["neighbours"] = verifier
             options["holds"] = verifier.holds
         collages = CollageKeepers(verifier.picture, verifier.key_points_of) if verifier else None
-        padded = PaddedKeepers(_picture_reader(engine))
-        options["collage"] = _either(collages, padded)
+        reader, stored = _picture_reader(engine), _key_point_reader(engine)
+        padded, crops = PaddedKeepers(reader, stored), CropKeepers(reader, stored)
+        options["collage"] = _either(collages, padded, crops)
     result = find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
     if padded is not None:
         result.stats.pop("collage_keepers", None)  # find_duplicates counted both kinds
         if collages is not None:
             result.stats["collage_keepers"] = len(collages.marked)
         result.stats["padded_keepers"] = len(padded.marked)
+        cropped = sum(image.crop for image in crops.marked.values())
+        result.stats["crop_keepers"] = cropped
+        result.stats["pasted_keepers"] = len(crops.marked) - cropped
     if verifier is not None:
         grouped = {image.id for group in result.groups for image in group.images}
         by_id = {image.id: image for image in images}
@@ -134,7 +142,7 @@ def _changed(image: DedupImage) -> bool:
 def _picture_reader(engine: SearchEngine) -> Callable[[int], Any]:
     """``image id -> its file decoded upright at the key points' draft`` (None: gone, changed
     or unreadable), as ``dedup --verify`` reads files."""
-    from models import ImgsearchError, load_image
+    from models import load_image
     from search.descriptor import KEY_POINT_DRAFT
 
     def picture(image_id: int) -> Any:
@@ -150,13 +158,29 @@ def _picture_reader(engine: SearchEngine) -> Callable[[int], Any]:
     return picture
 
 
-def _either(*checks: Any) -> Callable[[DedupImage, Sequence[DedupImage]], DedupImage | None]:
+def _key_point_reader(engine: SearchEngine) -> Callable[[int], Any]:
+    """``image id -> its key points`` as a query's candidates' are read, kept on disk (made
+    once a library; None: its file is gone, changed or unreadable)."""
+
+    def key_points(image_id: int) -> Any:
+        try:
+            return engine.local.files.read(image_id, paired_key_points)[0]
+        except (ImgsearchError, OSError) as error:
+            log.info("dedup: no key points of image %s: %s", image_id, error)
+            return None
+
+    return key_points
+
+
+def _either(*checks: Any) -> Callable[..., DedupImage | None]:
     """The first of ``checks`` (None: left out) that marks a keeper, in turn."""
     kept = [check for check in checks if check is not None]
 
-    def marked(keeper: DedupImage, members: Sequence[DedupImage]) -> DedupImage | None:
+    def marked(
+        keeper: DedupImage, members: Sequence[DedupImage], scores: Mapping[int, float]
+    ) -> DedupImage | None:
         for check in kept:
-            if (found := check(keeper, members)) is not None:
+            if (found := check(keeper, members, scores)) is not None:
                 return found
         return None
 

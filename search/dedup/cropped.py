@@ -1,0 +1,259 @@
+"""A keeper that is a crop of a member's picture gives way to it.
+
+The keeper rules prefer the image with the most pixels, and a crop enlarged past its photo's
+size - a square export at 1080 px of a 640 x 480 photo, a zoomed part saved larger - has
+more: the report kept the crop and listed the whole photo among the duplicates to delete (81
+groups of the ``unseen2`` hold-out set kept an enlarged crop over its photo). So where a
+member scores under ``SCORE`` with its keeper (rescales and re-encodes score above it: they
+keep the whole look; a crop loses some), the keeper's picture is looked for in the member's
+by key points (:func:`search.descriptor.placement`), and the keeper is marked a crop
+(:attr:`DedupImage.crop`: the ``frame`` keeper rule then prefers the whole picture, and the
+groups are made again) when all of these hold:
+
+- the keeper's whole picture lies upright (``TURN``) inside the member's at the keeper's
+  aspect ratio (``ASPECT``), over at most ``MOST`` of it;
+- what lies around it in the member continues the picture: no seam along any side of the box
+  inside the member (:func:`seams`: the step across the side is no larger than the change
+  just beside it, ``SEAM``), and no plain band around it (then the member is the keeper with
+  bars added, :mod:`search.dedup.padded`); a picture pasted into another, beside one, or onto
+  a pattern has a seam where it was pasted;
+- the member is no collage (:func:`models.collage_cells`);
+- where the member shows the keeper's picture at fewer pixels than the keeper has, the
+  keeper's extra pixels hold no detail (:func:`enlarged`): an enlarged crop. A keeper with
+  detail of its own is no crop of that member (a closer view of one object agrees with a
+  wider one by key points and pixels alike).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+
+import numpy as np
+from PIL import Image
+
+from models import collage_cells
+from search.dedup.keeper import DedupImage
+from search.dedup.padded import SLACK, pixels_of, plain_bands
+from search.descriptor import LocalFeatures, local_features, placement
+
+log = logging.getLogger(__name__)
+
+#: members scoring under this with their keeper are looked at (a crop loses some of the look)
+SCORE = 0.95
+#: the picture lies in the other turned by at most this many degrees (upright: its box's
+#: sides are its own)
+TURN = 1.5
+#: the keeper's picture covers at most this share of the member's
+MOST = 0.9
+#: ... at the keeper's aspect ratio within this factor
+ASPECT = 1.04
+#: a keeper whose picture the member shows at fewer pixels is a crop of it only when
+#: enlarged: shrunk to the member's scale and enlarged again it loses under this share of its
+#: variance (:func:`enlarged`; else it holds detail the member lacks: another view, or a crop
+#: of a larger original that both were made from)
+ENLARGED = 0.001
+#: a side of the box is a seam when the step across it is this many times the change beside it
+SEAM = 2.0
+#: ... and at least this many grey levels (flat areas change by nothing either side)
+SEAM_FLOOR = 6.0
+#: the lines compared lie this share of the picture's longer side from the box's side
+OFFSET = 0.008
+#: a side within this share of the member's edge is its edge, not a side inside it
+EDGE = 0.02
+
+Box = tuple[float, float, float, float]
+
+
+class CropKeepers:
+    """``keeper, members, scores -> keeper marked a crop, or None`` (module doc);
+    ``picture(id)``: the image's file decoded upright (None: gone or unreadable)."""
+
+    def __init__(
+        self,
+        picture: Callable[[int], Image.Image | None],
+        key_points: Callable[[int], LocalFeatures | None] | None = None,
+    ) -> None:
+        self.picture = picture
+        self.key_points = key_points  # an image's stored key points (None: made here)
+        self.features: dict[int, LocalFeatures | None] = {}
+        self.whole: dict[tuple[int, int], bool] = {}  # (keeper, member) -> a crop of it
+        self.pasted: dict[tuple[int, int], Box | None] = {}  # -> its picture pasted in it
+        self.marked: dict[int, DedupImage] = {}
+
+    def __call__(
+        self,
+        keeper: DedupImage,
+        members: Sequence[DedupImage],
+        scores: Mapping[int, float] | None = None,
+    ) -> DedupImage | None:
+        if keeper.frame is not None or keeper.crop or keeper.id in self.marked:
+            return None
+        pictures: dict[int, Image.Image | None] = {}
+
+        def picture_of(image_id: int) -> Image.Image | None:
+            if image_id not in pictures:
+                pictures[image_id] = self.picture(image_id)
+            return pictures[image_id]
+
+        for member in members:
+            score = (scores or {}).get(member.id)
+            if member.frame is not None or score is None or score >= SCORE:
+                continue
+            key = (keeper.id, member.id)
+            if key not in self.whole:
+                self.whole[key] = self._cropped(keeper, member, picture_of)
+            if self.whole[key]:
+                self.marked[keeper.id] = replace(keeper, crop=True)
+                return self.marked[keeper.id]
+            if key not in self.pasted:
+                self.pasted[key] = self._pasted(keeper, member, picture_of)
+            if (box := self.pasted[key]) is not None:
+                shares = (min(1.0, box[2]) - max(0.0, box[0]), min(1.0, box[3]) - max(0.0, box[1]))
+                self.marked[keeper.id] = replace(keeper, frame=shares)
+                return self.marked[keeper.id]
+        return None
+
+    def _pasted(
+        self,
+        keeper: DedupImage,
+        member: DedupImage,
+        picture_of: Callable[[int], Image.Image | None],
+    ) -> Box | None:
+        """The member's picture's box in the keeper when it was pasted there: onto a pattern,
+        into another picture, beside one (a seam along every side of it inside the keeper);
+        None if not."""
+        mine, theirs = (
+            self._key_points(keeper.id, picture_of),
+            self._key_points(member.id, picture_of),
+        )
+        if mine is None or theirs is None:
+            return None
+        found = _inside(theirs, mine, member, keeper)
+        if found is None:
+            return None
+        if (kept := picture_of(keeper.id)) is None:
+            return None
+        sides = seams(pixels_of(kept), found)
+        if not sides or not all(sides):
+            return None
+        log.info("dedup: %s holds %s pasted in it", keeper.path, member.path)
+        return found
+
+    def _key_points(
+        self, image_id: int, picture_of: Callable[[int], Image.Image | None]
+    ) -> LocalFeatures | None:
+        if image_id not in self.features:
+            if self.key_points is not None:
+                self.features[image_id] = self.key_points(image_id)
+            else:
+                image = picture_of(image_id)
+                self.features[image_id] = (
+                    None if image is None else local_features(image, frames=False, mirrored=False)
+                )
+        return self.features[image_id]
+
+    def _cropped(
+        self,
+        keeper: DedupImage,
+        member: DedupImage,
+        picture_of: Callable[[int], Image.Image | None],
+    ) -> bool:
+        """Whether the keeper's picture is a crop of the member's (module doc)."""
+        mine, theirs = (
+            self._key_points(keeper.id, picture_of),
+            self._key_points(member.id, picture_of),
+        )
+        if mine is None or theirs is None:
+            return False
+        box = _inside(mine, theirs, keeper, member)
+        if box is None:
+            return False
+        whole, part = picture_of(member.id), picture_of(keeper.id)
+        if whole is None or part is None:
+            return False
+        shown = (box[2] - box[0]) * member.width / max(1, keeper.width)  # member px per keeper px
+        if shown < 1 and not enlarged(part, shown):
+            return False  # detail the member does not hold: not made from it (another view)
+        big = pixels_of(whole)
+        if any(seams(big, box)) or plain_bands(big, pixels_of(part), box):
+            return False
+        if collage_cells(whole):
+            return False
+        log.info("dedup: %s is a crop of %s", keeper.path, member.path)
+        return True
+
+
+def _inside(
+    small: LocalFeatures, big: LocalFeatures, small_image: DedupImage, big_image: DedupImage
+) -> Box | None:
+    """Where the whole of ``small``'s picture lies in ``big``'s, at its own aspect ratio and
+    over at most ``MOST`` of it (shares of ``big``'s picture); None otherwise."""
+    found = placement(small, big, agreeing=True)  # not another view of one object
+    if found is None or abs(found.angle) > TURN:
+        return None  # a turned picture's box is no side of it: no seam is looked for there
+    left, top, right, bottom = found.box
+    if min(left, top) < -SLACK or max(right, bottom) > 1 + SLACK:
+        return None
+    width, height = right - left, bottom - top
+    if width <= 0 or height <= 0 or width * height > MOST:
+        return None
+    placed = width * big_image.width / (height * big_image.height)
+    if abs(math.log(placed / (small_image.width / small_image.height))) > math.log(ASPECT):
+        return None
+    return found.box
+
+
+def enlarged(picture: Image.Image, factor: float) -> bool:
+    """Whether ``picture`` holds no more detail than it would at ``factor`` (< 1) of its
+    size: made smaller by that and enlarged again (bicubic), it loses under ``ENLARGED`` of
+    its grey levels' variance. An enlarged crop loses 0.0001-0.0014 of it at factors
+    0.5-0.85; a photo at its own size 0.0015 and up, a blurred one less (unseen hold-out
+    sets, ``bench/README.md``)."""
+    grey = picture.convert("L")
+    levels = np.asarray(grey, np.float32)
+    size = (max(1, round(grey.width * factor)), max(1, round(grey.height * factor)))
+    small = grey.resize(size, Image.Resampling.BOX)
+    again = np.asarray(small.resize(grey.size, Image.Resampling.BICUBIC), np.float32)
+    lost = float(np.mean((levels - again) ** 2))
+    return lost < ENLARGED * max(float(levels.var()), 1.0)
+
+
+def seams(pixels: np.ndarray, box: Box) -> list[bool]:
+    """For each side of ``box`` (shares of ``pixels``) inside the picture, whether it is a
+    seam: the median step across it (between lines ``OFFSET`` outside and inside) over
+    ``SEAM`` times the median change between two lines beside it, either side."""
+    height, width = pixels.shape[:2]
+    grey = pixels.astype(np.float32).mean(axis=2)
+    gap = max(2, round(OFFSET * max(height, width)))
+    left, top, right, bottom = box
+    found = []
+    sides = (  # (position in pixels, along columns?, the box's extent along the side)
+        (left * width, True, +1),
+        (right * width, True, -1),
+        (top * height, False, +1),
+        (bottom * height, False, -1),
+    )
+    for at, vertical, inward in sides:
+        size = width if vertical else height
+        if at < EDGE * size or at > (1 - EDGE) * size:
+            continue  # the picture's own edge
+        lines = grey if vertical else grey.T
+        start, stop = (top, bottom) if vertical else (left, right)
+        span = (stop - start) * (height if vertical else width)
+        first = max(0, round(start * (height if vertical else width) + 0.1 * span))
+        last = min(lines.shape[0], round(stop * (height if vertical else width) - 0.1 * span))
+        if last - first < 4:
+            continue
+        column = [round(at + inward * k * gap) for k in (-3, -1, 1, 3)]
+        if min(column) < 0 or max(column) >= lines.shape[1]:
+            continue
+        far_out, out, inside, far_in = (lines[first:last, c] for c in column)
+        step = float(np.median(np.abs(out - inside)))
+        beside = max(
+            float(np.median(np.abs(far_out - out))), float(np.median(np.abs(inside - far_in)))
+        )
+        found.append(step > max(SEAM * beside, SEAM_FLOOR))
+    return found
