@@ -150,6 +150,24 @@ def test_classify(runner: CliRunner, models_dir: Path, photos: list[str]) -> Non
     assert no_head.exit_code == 1 and "no class head" in no_head.output
 
 
+def test_error_entries_have_one_shape_in_both_running_modes(
+    runner: CliRunner, models_dir: Path, tmp_path: Path
+) -> None:
+    """`embed --json` gives a file that fails {"path", "error": message, "reason": code};
+    `--running-mode video` gave {"path", "error": code, "message": message}."""
+    zero = tmp_path / "zero.jpg"
+    zero.write_bytes(b"")
+    entries = []
+    for mode in ("image", "video"):
+        args = ["--model-path", str(models_dir), "embed", "--json", "--running-mode", mode]
+        result = runner.invoke(cli, [*args, str(zero)])
+        assert result.exit_code == 1, result.output
+        entries.append(json_lines(result.stdout)[0])
+    assert entries[0] == entries[1], entries
+    assert set(entries[1]) == {"path", "error", "reason"} and entries[1]["reason"] == "empty"
+    assert "empty" in entries[1]["error"] and entries[1]["error"] != "empty"
+
+
 def test_missing_model_is_a_clear_error(
     runner: CliRunner, tmp_path: Path, photos: list[str]
 ) -> None:
