@@ -143,6 +143,10 @@ def test_classify(runner: CliRunner, models_dir: Path, photos: list[str]) -> Non
     assert high["categories"] == []
     both = runner.invoke(cli, [*base, "--allow", "ant", "--deny", "bee", photos[0]])
     assert both.exit_code == 2
+    # background is never listed: allowing it could only ever print nothing (it exited 0)
+    background = runner.invoke(cli, [*base, "--allow", "background", photos[0]])
+    assert background.exit_code == 2, background.output
+    assert "'--allow'" in background.output and "never listed" in background.output
     table = runner.invoke(cli, [*base, photos[0], "/no/such/file.jpg"])
     assert table.exit_code == 1
     assert photos[0] in table.output and "ERROR" in table.output
