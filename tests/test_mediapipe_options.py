@@ -226,3 +226,28 @@ def test_a_region_tuple_says_why_it_is_refused(
     for form in (roi, list(roi), ",".join(str(v) for v in roi)):
         with pytest.raises(RoiError, match=why):
             embedder.embed(frame, roi=form)
+
+
+# ---------------------------------------------------------------------------- README
+
+
+def test_the_readme_python_api_example_runs(shared_dir: Path, tmp_path: Path) -> None:
+    """README's Python API section, run as printed (its ../shared is this run's shared dir)."""
+    import re
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("### Python API: embedder and classifier") :]
+    block = re.search(r"```python\n(.*?)\n```", section, re.S)
+    assert block, "README's Python API section has no example"
+    script = tmp_path / "example.py"
+    script.write_text(block.group(1).replace("../shared", str(shared_dir)))
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "int8" in lines and "True" in lines and "[0]" in lines, done.stdout
+    assert len([line for line in lines if line.count(" ") == 1]) >= 3, done.stdout
