@@ -236,6 +236,15 @@ def _check_categories(
     import difflib
 
     known = set(classifier.labels)
+    background = classifier.model.spec.background_index
+    labels = classifier.labels
+    if background is not None and 0 <= background < len(labels) and labels[background] in allow:
+        never = labels[background]
+        raise click.BadParameter(
+            f"{never!r} is never listed (the background class is left out of every result, "
+            "as in MediaPipe), so it would match nothing",
+            param_hint="'--allow'",
+        )
     for option, names in (("--allow", allow), ("--deny", deny)):
         for name in names:
             if name in known:

@@ -67,7 +67,7 @@ def embed_videos(
             failed += 1
             reason = getattr(error, "reason", "error")
             message = getattr(error, "message", str(error))
-            out = {"path": path, "error": reason, "message": message}
+            out = {"path": path, "error": message, "reason": reason}  # as image mode's
             click.echo(json.dumps(out) if as_json else f"{path}\tERROR: {reason}: {message}")
             continue
         if as_json:

@@ -4,14 +4,17 @@ the embedding, the top labels and the image metadata."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import repeat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from PIL import Image
 
+import models.options as check
 from models.analysis import Analysis, Prepared, Ready
 from models.crops import CROP_REGIONS
 from models.errors import ImageError, RoiError
@@ -113,9 +116,12 @@ class ImageAnalyzer:
     def prepare(
         self, source: ImageSource, roi: object = None, rotation_degrees: int | None = None
     ) -> Prepared | ImageError:
-        """Decode + preprocess one image; errors are returned, not raised."""
+        """Decode + preprocess one image; errors are returned, not raised (a bad
+        ``rotation_degrees`` is the caller's: ``ValueError`` / ``TypeError``)."""
         name = source_name(source)
-        rotation = self.rotation_degrees if rotation_degrees is None else rotation_degrees
+        rotation = check.rotation(
+            self.rotation_degrees if rotation_degrees is None else rotation_degrees
+        )
         try:
             region = coerce_roi(roi)
             decoded = self.model.load(
@@ -243,6 +249,7 @@ class ImageAnalyzer:
             return
         lookahead = 2 * self.batch_size
         pending: deque[Future[Prepared | ImageError]] = deque()
+        image_locks: dict[int, threading.Lock] = {}
         exhausted = False
 
         def fill() -> None:
@@ -256,6 +263,10 @@ class ImageAnalyzer:
                 if isinstance(source, Ready):
                     ready = source.prepared
                     pending.append(ready if isinstance(ready, Future) else _done(ready))
+                elif isinstance(source, Image.Image):
+                    # one PIL object given twice must not be loaded by two threads at once
+                    lock = image_locks.setdefault(id(source), threading.Lock())
+                    pending.append(pool.submit(self._prepare_alone, lock, source, roi))
                 else:
                     pending.append(pool.submit(self.prepare, source, roi))
 
@@ -270,6 +281,10 @@ class ImageAnalyzer:
         finally:
             for fut in pending:
                 fut.cancel()
+
+    def _prepare_alone(self, lock: threading.Lock, source: Image.Image, roi: object) -> Any:
+        with lock:  # a lazily opened PIL image loads on first use: not thread-safe
+            return self.prepare(source, roi)
 
     def analyze_batch(
         self, sources: Sequence[ImageSource], rois: Sequence[object] | None = None

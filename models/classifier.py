@@ -1,4 +1,11 @@
-"""Image classifier with MediaPipe ``ImageClassifier`` semantics on the model's class head."""
+"""Image classifier with MediaPipe ``ImageClassifier`` semantics on the model's class head.
+
+Differences from MediaPipe, on purpose: ``classify_batch`` exists; ``classify_async`` returns
+whether the frame was accepted; the background class is never returned (so it is ignored in
+``category_allowlist``: ``imgsearch classify --allow background`` is a usage error); a region
+of interest is read in the upright image (EXIF orientation and ``rotation_degrees`` first,
+then the crop; MediaPipe crops the unrotated input, then rotates).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+import models.options as check
 from models.analysis import Analysis
 from models.errors import ImageError, ModelSpecError
 from models.labels import DEFAULT_LOCALE, display_names
@@ -43,16 +51,18 @@ class ImageClassifierResult:
 
 @dataclass
 class ImageClassifierOptions:
-    """``max_results``: -1 = all; ``score_threshold``: drop lower scores; allow/deny lists
-    match category names (unknown names are ignored; both set is an error)."""
+    """``max_results``: -1 or ``None`` = all; ``score_threshold``: drop lower scores
+    (``None``: none dropped); allow/deny lists: category names, or one name (unknown names
+    and ``background``, never returned, are ignored; both set is an error). Checked when made
+    and when a task is created from them (:meth:`validate`)."""
 
     model: str | OnnxModel | None = None
-    model_path: Sequence[Path | str] = ()
+    model_path: Sequence[Path | str] | Path | str = ()
     display_names_locale: str = DEFAULT_LOCALE
-    max_results: int = -1
-    score_threshold: float = 0.0
-    category_allowlist: Sequence[str] | None = None
-    category_denylist: Sequence[str] | None = None
+    max_results: int | None = -1
+    score_threshold: float | None = 0.0
+    category_allowlist: Sequence[str] | str | None = None
+    category_denylist: Sequence[str] | str | None = None
     running_mode: RunningMode = RunningMode.IMAGE
     result_callback: Callable[[ImageClassifierResult, Any, int], None] | None = None
     threads: int = 0
@@ -60,18 +70,22 @@ class ImageClassifierOptions:
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     batch_size: int = 32
 
+    def __post_init__(self) -> None:
+        self.validate()
 
-def _validate(options: ImageClassifierOptions) -> None:
-    if options.category_allowlist and options.category_denylist:
-        raise ValueError("category_allowlist and category_denylist are mutually exclusive")
-    if (
-        isinstance(options.max_results, bool)
-        or not isinstance(options.max_results, int)
-        or (options.max_results == 0 or options.max_results < -1)
-    ):
-        raise ValueError(f"max_results must be > 0 or -1 (all), got {options.max_results!r}")
-    if not np.isfinite(options.score_threshold):
-        raise ValueError("score_threshold must be a finite number")
+    def validate(self) -> None:
+        """Normalise (one folder or name -> a list of one, ``max_results=None`` -> -1, numpy
+        numbers -> int / float) and check the options."""
+        self.model_path = check.search_dirs(self.model_path)
+        self.category_allowlist = check.category_names(
+            self.category_allowlist, "category_allowlist"
+        )
+        self.category_denylist = check.category_names(self.category_denylist, "category_denylist")
+        if self.category_allowlist and self.category_denylist:
+            raise ValueError("category_allowlist and category_denylist are mutually exclusive")
+        self.max_results = check.max_results(self.max_results)
+        self.score_threshold = check.score_threshold(self.score_threshold)
+        check.result_callback(self.result_callback)
 
 
 class ImageClassifier(VisionTask):
@@ -81,7 +95,7 @@ class ImageClassifier(VisionTask):
 
     def __init__(self, options: ImageClassifierOptions | None = None):
         options = options or ImageClassifierOptions()
-        _validate(options)
+        options.validate()
         model = resolve_model(options.model, options.model_path, options.threads)
         if not model.has_class_head or model.labels is None or model.located.labels_path is None:
             raise ModelSpecError(
@@ -119,16 +133,16 @@ class ImageClassifier(VisionTask):
 
     @classmethod
     def create_from_model_name(
-        cls, name: str | None = None, model_path: Sequence[Path | str] = ()
+        cls, name: str | None = None, model_path: Sequence[Path | str] | Path | str = ()
     ) -> ImageClassifier:
         return cls(ImageClassifierOptions(model=name, model_path=model_path))
 
     def categories(self, probs: np.ndarray) -> list[Category]:
         """Apply allow/deny lists, threshold and max_results to one probability vector."""
-        scores = np.where(self._keep, probs, -np.inf)
-        idx = np.flatnonzero(scores >= self.options.score_threshold)
-        idx = idx[np.argsort(-scores[idx], kind="stable")]
-        if self.options.max_results > 0:
+        keep, threshold = self._keep, self.options.score_threshold
+        idx = np.flatnonzero(keep if threshold is None else keep & (probs >= threshold))
+        idx = idx[np.argsort(-probs[idx], kind="stable")]
+        if self.options.max_results is not None and self.options.max_results > 0:
             idx = idx[: self.options.max_results]
         return [
             Category(int(i), float(probs[i]), self.labels[i], self.display_names[i]) for i in idx
@@ -167,8 +181,8 @@ class ImageClassifier(VisionTask):
     ) -> ImageClassifierResult:
         """VIDEO mode: timestamps must strictly increase."""
         self._require(RunningMode.VIDEO, "classify_for_video")
-        self._check_timestamp(timestamp_ms)
-        return self._result(self._analyze(frame, roi, rotation_degrees, False), timestamp_ms)
+        with self._video_call([timestamp_ms]) as (timestamp,):
+            return self._result(self._analyze(frame, roi, rotation_degrees, False), timestamp)
 
     def classify_async(
         self,

@@ -1,10 +1,16 @@
 """Image embedder with MediaPipe ``ImageEmbedder`` semantics (options, running modes,
 results, quantisation, cosine similarity) on top of :class:`OnnxModel`.
 
-Differences from MediaPipe, on purpose: ``l2_normalize`` defaults to ``True`` (the library
-stores unit vectors); ``quantize`` always quantises the *unit-norm* vector (so it is lossless
-up to rounding even with ``l2_normalize=False``) and gives an ``int8`` array; ``embed_batch``
-exists; ``embed_async`` returns whether the frame was accepted.
+Differences from MediaPipe, on purpose:
+
+- ``l2_normalize`` defaults to ``True`` (the library stores unit vectors);
+- ``quantize`` always quantises the *unit-norm* vector (so it is lossless up to rounding even
+  with ``l2_normalize=False``) and gives an ``int8`` array (MediaPipe: bytes);
+- ``embed_batch`` exists (IMAGE mode; decodes in threads), and ``embed_video_frames``;
+- ``embed_async`` returns whether the frame was accepted (False: dropped while busy);
+- a region of interest is read in the upright image: EXIF orientation and
+  ``rotation_degrees`` are applied first, then the ROI is cropped (MediaPipe crops the ROI
+  from the unrotated input, then rotates). The web UI draws regions on the upright image.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+import models.options as check
 from models.analysis import Analysis
 from models.errors import ImageError
 from models.load import DEFAULT_MAX_PIXELS
@@ -50,10 +57,11 @@ class ImageEmbedderResult:
 @dataclass
 class ImageEmbedderOptions:
     """``model``: catalog name (default model if ``None``) or an open :class:`OnnxModel`;
-    ``model_path``: directories searched for it."""
+    ``model_path``: a folder or a list of folders searched for it. Checked when made and
+    when a task is created from them (:meth:`validate`)."""
 
     model: str | OnnxModel | None = None
-    model_path: Sequence[Path | str] = ()
+    model_path: Sequence[Path | str] | Path | str = ()
     l2_normalize: bool = True
     quantize: bool = False
     running_mode: RunningMode = RunningMode.IMAGE
@@ -62,6 +70,18 @@ class ImageEmbedderOptions:
     decode_workers: int = 2
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Normalise (one folder -> a list of one) and check the options: ``TypeError`` for
+        a non-bool ``l2_normalize`` / ``quantize`` or a ``result_callback`` that cannot be
+        called."""
+        self.model_path = check.search_dirs(self.model_path)
+        self.l2_normalize = check.flag(self.l2_normalize, "l2_normalize")
+        self.quantize = check.flag(self.quantize, "quantize")
+        check.result_callback(self.result_callback)
 
 
 def quantize_embedding(vector: np.ndarray) -> np.ndarray:
@@ -114,6 +134,7 @@ class ImageEmbedder(VisionTask):
 
     def __init__(self, options: ImageEmbedderOptions | None = None):
         options = options or ImageEmbedderOptions()
+        options.validate()
         model = resolve_model(options.model, options.model_path, options.threads)
         super().__init__(
             model,
@@ -131,7 +152,7 @@ class ImageEmbedder(VisionTask):
 
     @classmethod
     def create_from_model_name(
-        cls, name: str | None = None, model_path: Sequence[Path | str] = ()
+        cls, name: str | None = None, model_path: Sequence[Path | str] | Path | str = ()
     ) -> ImageEmbedder:
         return cls(ImageEmbedderOptions(model=name, model_path=model_path))
 
@@ -179,26 +200,26 @@ class ImageEmbedder(VisionTask):
     ) -> ImageEmbedderResult:
         """VIDEO mode: one decoded frame; timestamps must strictly increase."""
         self._require(RunningMode.VIDEO, "embed_for_video")
-        self._check_timestamp(timestamp_ms)
-        return self._result(self._analyze(frame, roi, rotation_degrees, self._raw), timestamp_ms)
+        with self._video_call([timestamp_ms]) as (timestamp,):
+            return self._result(self._analyze(frame, roi, rotation_degrees, self._raw), timestamp)
 
     def embed_video_frames(
         self, frames: Sequence[ImageSource], timestamps_ms: Sequence[int]
     ) -> list[ImageEmbedderResult]:
         """VIDEO mode: a batch of decoded frames in one ONNX pass; their timestamps must
-        strictly increase (within the batch and after the previous call)."""
+        strictly increase (within the batch and after the previous call). A frame that fails
+        raises its :class:`ImageError` and the batch's timestamps stay unused."""
         self._require(RunningMode.VIDEO, "embed_video_frames")
         if len(frames) != len(timestamps_ms):
             raise ValueError(f"{len(frames)} frames but {len(timestamps_ms)} timestamps")
-        for timestamp in timestamps_ms:
-            self._check_timestamp(timestamp)
         out = []
-        for item, timestamp in zip(
-            self._analyze_batch(frames, None, self._raw), timestamps_ms, strict=True
-        ):
-            if isinstance(item, ImageError):
-                raise item
-            out.append(self._result(item, timestamp))
+        with self._video_call(timestamps_ms) as stamps:
+            for item, timestamp in zip(
+                self._analyze_batch(frames, None, self._raw), stamps, strict=True
+            ):
+                if isinstance(item, ImageError):
+                    raise item
+                out.append(self._result(item, timestamp))
         return out
 
     def embed_async(

@@ -38,6 +38,7 @@ from models.errors import (
 )
 from models.exif import exif_info as _exif_info
 from models.files import open_pillow
+from models.options import rotation as rotation_degrees_checked
 from models.roi import RegionOfInterest
 from models.sources import (
     ImageSource,
@@ -187,11 +188,10 @@ def load_image(
     8-bit). With ``draft_size`` (the model input, width x height) a large JPEG is decoded at a
     reduced DCT scale that still keeps that size over the part that will be used
     (``roi`` and ``crop_fraction`` say which part). ``draft_size=None`` decodes full size.
-    Raises :class:`ImageError` subclasses; ``ValueError`` for a bad ``rotation_degrees``.
+    Raises :class:`ImageError` subclasses; ``ValueError`` / ``TypeError`` for a bad
+    ``rotation_degrees``.
     """
-    if rotation_degrees % 90:
-        raise ValueError(f"rotation_degrees must be a multiple of 90, got {rotation_degrees}")
-    rotation = rotation_degrees % 360
+    rotation = rotation_degrees_checked(rotation_degrees) % 360
     name = source_name(source)
     if isinstance(source, np.ndarray):
         return _finish(array_to_image(source), None, rotation, max_pixels, name, draft=None)

@@ -123,7 +123,15 @@ def coerce_roi(roi: object) -> RegionOfInterest | None:
         return parse_roi(roi)
     if isinstance(roi, (tuple, list)) and len(roi) == 4:
         try:
-            return RegionOfInterest(*(float(v) for v in roi))
+            values = [float(v) for v in roi]
         except (TypeError, ValueError):
-            raise RoiError(f"cannot use {roi!r} as a region of interest") from None
-    raise RoiError(f"cannot use {roi!r} as a region of interest")
+            raise RoiError(_not_a_region(roi)) from None
+        return RegionOfInterest(*values)  # its RoiError says what is wrong with the box
+    raise RoiError(_not_a_region(roi))
+
+
+def _not_a_region(roi: object) -> str:
+    return (
+        f"cannot use {roi!r} as a region of interest: give four fractions (l, t, r, b, each "
+        f"0..1), a RegionOfInterest, or text: {UNITS_HELP}"
+    )

@@ -3,14 +3,16 @@ timestamps, the live-stream worker that drops frames while busy."""
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import models.options as check
 from models.analysis import Analysis
 from models.analyzer import ImageAnalyzer
 from models.errors import ImageError, RunningModeError, TimestampError
@@ -31,14 +33,15 @@ class RunningMode(enum.Enum):
 
 
 def resolve_model(
-    model: str | OnnxModel | None, model_path: Sequence[Path | str], threads: int
+    model: str | OnnxModel | None, model_path: Sequence[Path | str] | Path | str, threads: int
 ) -> OnnxModel:
-    """An :class:`OnnxModel` from an instance or a catalog name (sha256-checked, shared)."""
+    """An :class:`OnnxModel` from an instance or a catalog name (sha256-checked, shared);
+    ``model_path`` is one folder or a sequence of folders."""
     if isinstance(model, OnnxModel):
         return model
     if model is not None and not isinstance(model, str):
         raise TypeError(f"model must be a catalog name or an OnnxModel, got {type(model)}")
-    return open_model(model, [Path(p) for p in model_path], threads=threads)
+    return open_model(model, check.search_dirs(model_path), threads=threads)
 
 
 class VisionTask:
@@ -58,6 +61,7 @@ class VisionTask:
     ):
         if not isinstance(running_mode, RunningMode):
             running_mode = RunningMode(running_mode)
+        check.result_callback(result_callback)
         if running_mode is RunningMode.LIVE_STREAM and result_callback is None:
             raise ValueError("result_callback must be provided in LIVE_STREAM running mode")
         if running_mode is not RunningMode.LIVE_STREAM and result_callback is not None:
@@ -91,22 +95,37 @@ class VisionTask:
                 f"created with {self.running_mode.name}"
             )
 
-    def _check_timestamp(self, timestamp_ms: int) -> None:
-        if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, int):
-            raise TimestampError(f"timestamp_ms must be an int, got {timestamp_ms!r}")
-        with self._ts_lock:
-            if self._last_ts is not None and timestamp_ms <= self._last_ts:
+    def _checked_timestamps(self, timestamps_ms: Sequence[object]) -> list[int]:
+        """The timestamps of one call as ints, each after the one before it and after the
+        last recorded one (:class:`TimestampError` if not); nothing is recorded here."""
+        checked = [check.timestamp(t) for t in timestamps_ms]
+        last = self._last_ts
+        for timestamp in checked:
+            if last is not None and timestamp <= last:
                 raise TimestampError(
-                    f"input timestamp must be monotonically increasing: got {timestamp_ms} ms "
-                    f"after {self._last_ts} ms"
+                    f"input timestamp must be monotonically increasing: got {timestamp} ms "
+                    f"after {last} ms"
                 )
-            self._last_ts = timestamp_ms
+            last = timestamp
+        return checked
+
+    @contextlib.contextmanager
+    def _video_call(self, timestamps_ms: Sequence[object]) -> Iterator[list[int]]:
+        """A VIDEO-mode call: its timestamps are checked before any work, and recorded only
+        when the call succeeds (a rejected call or a frame that fails to decode does not
+        move the clock). Calls are serialised."""
+        with self._ts_lock:
+            checked = self._checked_timestamps(timestamps_ms)
+            yield checked
+            if checked:
+                self._last_ts = checked[-1]
 
     # ------------------------------------------------------------------ running
     def _analyze(
         self, image: ImageSource, roi: object, rotation_degrees: int, raw: bool
     ) -> Analysis:
-        return self._analyzer.analyze(image, roi, raw=raw, rotation_degrees=rotation_degrees)
+        rotation = check.rotation(rotation_degrees)
+        return self._analyzer.analyze(image, roi, raw=raw, rotation_degrees=rotation)
 
     def _analyze_batch(
         self, images: Sequence[ImageSource], rois: Sequence[object] | None, raw: bool
@@ -127,19 +146,24 @@ class VisionTask:
         """Decode now (errors raise to the caller), run the model on the stream worker.
 
         Returns ``False`` (frame dropped, as MediaPipe's flow limiter does) while the previous
-        frame is still being processed."""
+        frame is still being processed (its timestamp counts, as in MediaPipe). A call that
+        raises (a bad timestamp or rotation, a frame that fails to decode) does not move the
+        timestamp clock."""
+        rotation = check.rotation(rotation_degrees)
         with self._submit_lock:
-            self._check_timestamp(timestamp_ms)
+            (timestamp,) = self._checked_timestamps([timestamp_ms])
             if self._busy.is_set():
                 self.dropped_frames += 1
+                self._last_ts = timestamp
                 return False
-            prepared = self._analyzer.prepare(image, roi, rotation_degrees)
+            prepared = self._analyzer.prepare(image, roi, rotation)
             if isinstance(prepared, ImageError):
                 raise prepared
             if self._stream is None:
                 self._stream = ThreadPoolExecutor(1, thread_name_prefix="imgsearch-stream")
             self._busy.set()
-            self._stream.submit(self._stream_work, prepared, timestamp_ms, raw, make_result)
+            self._last_ts = timestamp
+            self._stream.submit(self._stream_work, prepared, timestamp, raw, make_result)
             return True
 
     def _stream_work(

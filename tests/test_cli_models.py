@@ -143,11 +143,33 @@ def test_classify(runner: CliRunner, models_dir: Path, photos: list[str]) -> Non
     assert high["categories"] == []
     both = runner.invoke(cli, [*base, "--allow", "ant", "--deny", "bee", photos[0]])
     assert both.exit_code == 2
+    # background is never listed: allowing it could only ever print nothing (it exited 0)
+    background = runner.invoke(cli, [*base, "--allow", "background", photos[0]])
+    assert background.exit_code == 2, background.output
+    assert "'--allow'" in background.output and "never listed" in background.output
     table = runner.invoke(cli, [*base, photos[0], "/no/such/file.jpg"])
     assert table.exit_code == 1
     assert photos[0] in table.output and "ERROR" in table.output
     no_head = runner.invoke(cli, [*base, "--model", "mobilenet_v3_small_075", photos[0]])
     assert no_head.exit_code == 1 and "no class head" in no_head.output
+
+
+def test_error_entries_have_one_shape_in_both_running_modes(
+    runner: CliRunner, models_dir: Path, tmp_path: Path
+) -> None:
+    """`embed --json` gives a file that fails {"path", "error": message, "reason": code};
+    `--running-mode video` gave {"path", "error": code, "message": message}."""
+    zero = tmp_path / "zero.jpg"
+    zero.write_bytes(b"")
+    entries = []
+    for mode in ("image", "video"):
+        args = ["--model-path", str(models_dir), "embed", "--json", "--running-mode", mode]
+        result = runner.invoke(cli, [*args, str(zero)])
+        assert result.exit_code == 1, result.output
+        entries.append(json_lines(result.stdout)[0])
+    assert entries[0] == entries[1], entries
+    assert set(entries[1]) == {"path", "error", "reason"} and entries[1]["reason"] == "empty"
+    assert "empty" in entries[1]["error"] and entries[1]["error"] != "empty"
 
 
 def test_missing_model_is_a_clear_error(
