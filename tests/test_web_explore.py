@@ -77,3 +77,28 @@ def test_map_page_points_its_script_at_the_api(client) -> None:  # type: ignore[
     text = bad.get_data(as_text=True)
     assert bad.status_code == 400 and 'role="alert"' in text and 'id="map-canvas"' not in text
     assert "&#39;projection&#39; must be one of pca, umap, got &#39;tsne&#39;" in text
+
+
+def label_names(client, q: str) -> set[str]:  # type: ignore[no-untyped-def]
+    found = client.get("/api/v1/labels", query_string={"q": q, "k": 200}).get_json()
+    return {hit["label"] for hit in found["results"]}
+
+
+def test_label_search_matches_whole_words(client) -> None:  # type: ignore[no-untyped-def]
+    """A label search matched parts of words: "ant" found restaurant (and tarantula, mantis),
+    "bee" beer_bottle and tiger_beetle, "a" and "_" nearly every image. Now the whole words of
+    a label (split at '_', spaces and '-'), in order, case-insensitive."""
+    assert label_names(client, "ant") == label_names(client, "ANT") == {"ant"}
+    assert label_names(client, "bee") == {"bee"}
+    assert label_names(client, "beetle") == {"tiger_beetle", "long-horned_beetle"}
+    assert label_names(client, "horned beetle") == {"long-horned_beetle"}
+    assert label_names(client, "bottle") == {"beer_bottle"}
+    for q in ("beer bottle", "Beer_Bottle", "beer-bottle", " beer   bottle "):
+        assert label_names(client, q) == {"beer_bottle"}, q
+    for q in ("a", "_", "-", "%", "b_e", "bottle beer", "eer bott", "beer_"):
+        assert label_names(client, q) <= ({"beer_bottle"} if q == "beer_" else set()), q
+    page = client.get("/labels?q=ant").get_data(as_text=True)
+    assert page.count('<li class="card') == 5 and "restaurant" not in page
+    assert 'href="/labels?q=ant">search for “ant”</a>' in client.get("/labels?q=ants").get_data(
+        as_text=True
+    )
