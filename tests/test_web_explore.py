@@ -102,3 +102,19 @@ def test_label_search_matches_whole_words(client) -> None:  # type: ignore[no-un
     assert 'href="/labels?q=ant">search for “ant”</a>' in client.get("/labels?q=ants").get_data(
         as_text=True
     )
+
+
+def test_a_label_page_past_the_last_says_so(client) -> None:  # type: ignore[no-untyped-def]
+    """`/labels?q=ant&page=5` said "Images 241–240" (page 9999 "Images 599881–599880"), 200
+    and no total: now the total and "Past the last page (N)", as Browse says."""
+    first = client.get("/labels?q=ant").get_data(as_text=True)
+    assert '<h2 id="label-results">5 images</h2>' in first and 'class="pager"' not in first
+    for page in (5, 9999):
+        answer = client.get(f"/labels?q=ant&page={page}")
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 200 and f">No images on page {page}</h2>" in text
+        assert "past the end of the 5 images with a label matching “ant”" in text
+        assert "Past the last page (1)" in text and "Images" not in text.split("</h1>")[1]
+        assert 'rel="prev" href="/labels?page=1&amp;q=ant"' in text
+    nothing = client.get("/labels?q=zebra&page=3").get_data(as_text=True)
+    assert ">0 images</h2>" in nothing and 'class="pager"' not in nothing

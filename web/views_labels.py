@@ -43,25 +43,26 @@ def _suggestion(q: str) -> str | None:
 
 @bp.get("/labels")
 def labels_page() -> Any:
-    """Images by label, a page of cards at a time (``page``). No library or an empty one:
-    the notice the other pages show, not "no image has this label, try another word"."""
+    """Images by label, a page of cards at a time (``page``), with how many there are in all
+    (a page past the last says so, as Browse does). No library or an empty one: the notice
+    the other pages show, not "no image has this label, try another word"."""
     q = " ".join((request.args.get("q") or "").split())
     hits: list[Any] = []
     error = None
-    page = 1
-    more = False
+    page, total = 1, 0
     suggestion = None
     notice = _notice() if q else None
     if q and notice is None:
         try:
             page = parse_page()
-            hits = service.engine().search_labels(
-                q, k=BROWSE_PER_PAGE + 1, offset=(page - 1) * BROWSE_PER_PAGE
-            )
-            more, hits = len(hits) > BROWSE_PER_PAGE, hits[:BROWSE_PER_PAGE]
+            eng = service.engine()
+            start = (page - 1) * BROWSE_PER_PAGE
+            total = eng.records.count_labels(q)
+            if start < total or page == 1:  # not 2.4 million labels read for page 9999
+                hits = eng.search_labels(q, k=BROWSE_PER_PAGE, offset=start)
         except Exception as exc:
             error = page_error(exc)
-        if not hits and page == 1 and error is None:
+        if not total and error is None:
             suggestion = _suggestion(q)
     q = "".join(c for c in q if c.isprintable())  # a refused NUL never reaches the page
     return render_page(
@@ -71,7 +72,8 @@ def labels_page() -> Any:
         q=q,
         hits=hits,
         page=page,
-        more=more,
+        total=total,
+        pages=-(-total // BROWSE_PER_PAGE),  # 0 when nothing matches: no pager
         per_page=BROWSE_PER_PAGE,
         suggestion=suggestion,
         notice=notice,
