@@ -118,3 +118,31 @@ def test_a_label_page_past_the_last_says_so(client) -> None:  # type: ignore[no-
         assert 'rel="prev" href="/labels?page=1&amp;q=ant"' in text
     nothing = client.get("/labels?q=zebra&page=3").get_data(as_text=True)
     assert ">0 images</h2>" in nothing and 'class="pager"' not in nothing
+
+
+def test_pages_refuse_parameters_they_would_ignore(client) -> None:  # type: ignore[no-untyped-def]
+    """`/clusters?method=kmeans&min_size=5` (the API's 400), `/labels?q=ant&foo=1`,
+    `/images/1?foo=1` and `/?mode=foo` were 200 pages that ignored the parameter; Browse's
+    `?foo=1` was a 400 page. Now each is a 400 page naming what it takes."""
+    answer = client.get("/clusters?method=kmeans&min_size=5")
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and 'role="alert"' in text
+    assert "&#39;min_size&#39; is for method=density" in text
+    assert client.get("/clusters?method=density&min_size=5").status_code == 200
+    for address in ("/labels?q=ant&foo=1", "/labels?foo=1", "/labels?q=ant&q=bee"):
+        answer = client.get(address)
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 400 and 'role="alert"' in text, address
+        assert "give q, page" in text or "given 2 times" in text, address
+    image_id = re.search(r'href="/images/(\d+)"', client.get("/browse").get_data(as_text=True))[1]
+    assert client.get(f"/images/{image_id}").status_code == 200
+    answer = client.get(f"/images/{image_id}?foo=1")
+    assert answer.status_code == 400 and "&#39;foo&#39; is not a parameter" in answer.get_data(
+        as_text=True
+    )
+    answer = client.get("/?mode=foo")
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and 'role="alert"' in text
+    assert "&#39;mode&#39; must be one of similar, lookup, got &#39;foo&#39;" in text
+    for address in ("/?mode=lookup", "/?mode=similar", f"/?mode=lookup&from={image_id}"):
+        assert client.get(address).status_code == 200, address

@@ -32,7 +32,8 @@ def member_json(member: Member) -> dict[str, Any]:
 
 def clusters_query(strict: bool = True) -> tuple[str, int | None, int]:
     """``method``, ``k`` (k-means) and ``min_size`` (density) of the request; not ``strict``
-    (the page's form, which always sends its k field), a k with density is ignored."""
+    (the page's form, which always sends its k field), a k with density is ignored; a
+    min_size with kmeans is refused by both (the form has no min_size field)."""
     method = parse_choice("method", METHODS, "density")
     k = parse_optional_whole("k", 1, 10_000)
     min_size = parse_whole("min_size", DEFAULT_MIN_SIZE, 2, 10_000)
@@ -40,7 +41,7 @@ def clusters_query(strict: bool = True) -> tuple[str, int | None, int]:
         if not strict:
             return method, None, min_size
         raise ApiError(400, "'k' is for method=kmeans; density takes 'min_size'.")
-    if strict and method == "kmeans" and request.args.get("min_size"):  # ignored without a word
+    if method == "kmeans" and request.args.get("min_size"):  # ignored without a word
         raise ApiError(400, "'min_size' is for method=density; kmeans takes 'k'.")
     return method, k, min_size
 

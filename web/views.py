@@ -142,9 +142,13 @@ def search_page() -> Any:
             source = service.query_image(parse_image_id(from_text), from_text)
         except Exception as exc:
             error = from_error(page_error(exc), from_text)
-    mode = request.args.get("mode")
+    mode, status = request.args.get("mode"), 200
+    if mode is not None and mode not in MODE_NAMES:  # it opened in "similar" without a word
+        names = ", ".join(MODE_NAMES)
+        error = page_error(ApiError(400, f"'mode' must be one of {names}, got '{mode[:40]}'."))
+        status = 400
     form = _form_defaults(mode if mode in MODE_NAMES else "similar")
-    return _page(notice=notice, source=source, error=error, form=form)
+    return _page(status, notice=notice, source=source, error=error, form=form)
 
 
 @bp.get("/search")
@@ -251,6 +255,7 @@ def _source(query: Any, error: ErrorInfo | None) -> Any:
 
 @bp.get("/images/<int:image_id>")
 def image_page(image_id: int) -> Any:
+    refuse_unknown_args(())  # ?foo=1 is a 400 page, as Browse's (it was ignored)
     eng = service.engine()
     info = eng.records.get_image(image_id)
     if info is None:

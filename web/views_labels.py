@@ -10,6 +10,7 @@ from flask import request
 
 from web import service
 from web.errors import page_error
+from web.fields import refuse_unknown_args
 from web.params import BROWSE_PER_PAGE, parse_page
 from web.views import _notice, bp, render_page
 
@@ -52,7 +53,11 @@ def labels_page() -> Any:
     page, total = 1, 0
     suggestion = None
     notice = _notice() if q else None
-    if q and notice is None:
+    try:  # an unknown parameter (?foo=1) is a 400 page, as Browse's
+        refuse_unknown_args(("q", "page"))
+    except Exception as exc:
+        error = page_error(exc)
+    if q and notice is None and error is None:
         try:
             page = parse_page()
             eng = service.engine()
