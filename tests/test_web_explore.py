@@ -146,3 +146,27 @@ def test_pages_refuse_parameters_they_would_ignore(client) -> None:  # type: ign
     assert "&#39;mode&#39; must be one of similar, lookup, got &#39;foo&#39;" in text
     for address in ("/?mode=lookup", "/?mode=similar", f"/?mode=lookup&from={image_id}"):
         assert client.get(address).status_code == 200, address
+
+
+def test_error_pages_show_control_characters_escaped(client) -> None:  # type: ignore[no-untyped-def]
+    r"""`/browse?page=2%00` said "... got '2'." with the NUL in it, invisible: every page that
+    echoes a bad value writes its control characters as escapes ('2\x00'), with one helper
+    (the labels page dropped them)."""
+    for address, said in (
+        ("/browse?page=2%00", "got &#39;2\\x00&#39;."),
+        ("/outliers?n=5%01", "got &#39;5\\x01&#39;."),
+        ("/clusters?method=kmeans&k=3%00", "got &#39;3\\x00&#39;."),
+        ("/clusters?method=km%1beans", "got &#39;km\\x1beans&#39;."),
+        ("/map?projection=pca%00", "got &#39;pca\\x00&#39;."),
+        ("/?mode=lookup%00", "got &#39;lookup\\x00&#39;."),
+        ("/browse?fo%00o=1", "&#39;fo\\x00o&#39; is not a parameter"),
+        ("/labels?q=ant%00", "Label “ant\\x00”"),
+    ):
+        answer = client.get(address)
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 400 and said in text, (address, text)
+        assert "\x00" not in text and "\x1b" not in text, address
+    from web.text import visible
+
+    assert visible("2\x00") == "2\\x00" and visible("a\u200bb\tc") == "a\\u200bb\\tc"
+    assert visible("x" * 50) == "x" * 40 and visible("é ü", None) == "é ü"

@@ -47,6 +47,7 @@ from web.params import (
     read_query,
 )
 from web.present import match_groups
+from web.text import visible
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ def search_page() -> Any:
     mode, status = request.args.get("mode"), 200
     if mode is not None and mode not in MODE_NAMES:  # it opened in "similar" without a word
         names = ", ".join(MODE_NAMES)
-        error = page_error(ApiError(400, f"'mode' must be one of {names}, got '{mode[:40]}'."))
+        error = page_error(ApiError(400, f"'mode' must be one of {names}, got '{visible(mode)}'."))
         status = 400
     form = _form_defaults(mode if mode in MODE_NAMES else "similar")
     return _page(status, notice=notice, source=source, error=error, form=form)

@@ -18,6 +18,7 @@ from web.api_explore import MAX_OUTLIERS, clusters_query
 from web.errors import page_error
 from web.fields import refuse_unknown_args
 from web.params import parse_choice, parse_page, parse_whole
+from web.text import visible
 from web.views import _notice, bp, render_page
 
 CLUSTERS_PER_PAGE = 8
@@ -47,7 +48,7 @@ def clusters_page() -> Any:
         except Exception as exc:
             error = page_error(exc)
             if request.args.get("method") in METHODS:  # the form as sent, to be corrected
-                method, k = request.args["method"], k or request.args.get("k")
+                method, k = request.args["method"], k or visible(request.args.get("k") or "")
     extra: dict[str, Any] = {"method": method}
     if method == "kmeans" and result is not None:
         extra["k"] = result.parameter

@@ -12,6 +12,7 @@ from web import service
 from web.errors import page_error
 from web.fields import refuse_unknown_args
 from web.params import BROWSE_PER_PAGE, parse_page
+from web.text import visible
 from web.views import _notice, bp, render_page
 
 
@@ -69,7 +70,7 @@ def labels_page() -> Any:
             error = page_error(exc)
         if not total and error is None:
             suggestion = _suggestion(q)
-    q = "".join(c for c in q if c.isprintable())  # a refused NUL never reaches the page
+    q = visible(q, None)  # a refused NUL is seen as \x00, as every page echoes one
     return render_page(
         "labels.html",
         f"Label “{q}”" if q else "Labels",
