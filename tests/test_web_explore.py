@@ -170,3 +170,17 @@ def test_error_pages_show_control_characters_escaped(client) -> None:  # type: i
 
     assert visible("2\x00") == "2\\x00" and visible("a\u200bb\tc") == "a\\u200bb\\tc"
     assert visible("x" * 50) == "x" * 40 and visible("é ü", None) == "é ü"
+
+
+def test_a_bad_k_is_told_the_real_range(client) -> None:  # type: ignore[no-untyped-def]
+    """`/clusters?method=kmeans&k=abc` said "from 1 to 10000" while k can be at most the
+    number of images (one more said so): the non-number is told the real range too."""
+    count = client.get("/api/v1/stats").get_json()["vectors"]
+    for k in ("abc", str(count + 1), "0"):
+        answer = client.get(f"/clusters?method=kmeans&k={k}")
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 400, k
+        assert f"&#39;k&#39; must be a whole number from 1 to {count}, got &#39;{k}&#39;" in text
+        api = client.get(f"/api/v1/clusters?method=kmeans&k={k}").get_json()
+        assert f"from 1 to {count}," in api["error"]["message"], api
+    assert client.get(f"/clusters?method=kmeans&k={count}").status_code == 200
