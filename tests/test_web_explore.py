@@ -184,3 +184,31 @@ def test_a_bad_k_is_told_the_real_range(client) -> None:  # type: ignore[no-unty
         api = client.get(f"/api/v1/clusters?method=kmeans&k={k}").get_json()
         assert f"from 1 to {count}," in api["error"]["message"], api
     assert client.get(f"/clusters?method=kmeans&k={count}").status_code == 200
+
+
+def test_every_unclustered_image_can_be_reached(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The unclustered section said "Showing 60 of 304" and showed no more; the line "N
+    unclustered images on the last page" of the other pages linked nowhere. Now the section
+    pages through them (``noise_page``) and the line links to it."""
+    import web.views_explore
+
+    monkeypatch.setattr(web.views_explore, "NOISE_SHOWN", 2)
+    found = client.get("/api/v1/clusters?per_page=8").get_json()
+    noise, pages = found["noise_total"], -(-found["total"] // 8)
+    assert noise >= 3 and pages >= 2, found  # the library has some
+    first = client.get("/clusters").get_data(as_text=True)
+    last = f"/clusters?page={pages}&amp;method=density#noise-head"
+    assert f'<a id="noise-link" href="{last}">{noise} unclustered images</a>' in first
+    seen: list[str] = []
+    address = f"/clusters?page={pages}&method=density"
+    while address:
+        text = client.get(address).get_data(as_text=True)
+        section = text[text.index('id="noise-head"') :]
+        shown = re.findall(r'href="/images/(\d+)"', section)
+        assert 1 <= len(shown) <= 2 and f"Showing {len(seen) + 1}–" in section
+        seen += shown
+        more = re.search(r'rel="next" href="([^"]+)#noise-head"', section)
+        address = more[1].replace("&amp;", "&") if more else ""
+    assert len(seen) == len(set(seen)) == noise
+    past = client.get(f"/clusters?page={pages}&method=density&noise_page=999")
+    assert past.status_code == 200 and "Past the last page" in past.get_data(as_text=True)

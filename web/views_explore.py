@@ -30,17 +30,18 @@ OUTLIER_COUNTS = (20, 50, 100, 200)
 @bp.get("/clusters")
 def clusters_page() -> Any:
     """Groups of similar images, largest first, a page of groups at a time; ``method``
-    (density or kmeans), ``k`` (k-means), ``min_size`` (density), ``page``."""
+    (density or kmeans), ``k`` (k-means), ``min_size`` (density), ``page``; the unclustered
+    images (on the last page) :data:`NOISE_SHOWN` at a time, ``noise_page``."""
     notice, error = _notice(), None
-    result, page, pages, shown = None, 1, 1, []
+    result, page, pages, shown, noise_page = None, 1, 1, [], 1
     method, k, min_size = "density", None, None
     if notice is None:
         try:
-            refuse_unknown_args(("method", "k", "min_size", "page"))
+            refuse_unknown_args(("method", "k", "min_size", "page", "noise_page"))
             # the page's form always sends its k field: with method=density it is ignored;
             # a k typed into the address without a method is refused, as the API does
             method, k, min_size = clusters_query(strict="method" not in request.args)
-            page = parse_page()
+            page, noise_page = parse_page(), parse_page("noise_page")
             result = service.engine().explore.clusters(method, k=k, min_size=min_size)
             pages = max(1, -(-len(result.clusters) // CLUSTERS_PER_PAGE))
             start = (page - 1) * CLUSTERS_PER_PAGE
@@ -70,6 +71,8 @@ def clusters_page() -> Any:
         first_number=(page - 1) * CLUSTERS_PER_PAGE + 1,
         members_shown=MEMBERS_SHOWN,
         noise_shown=NOISE_SHOWN,
+        noise_page=noise_page,
+        noise_pages=max(1, -(-len(result.noise) // NOISE_SHOWN)) if result is not None else 1,
     )
 
 
