@@ -212,3 +212,26 @@ def test_every_unclustered_image_can_be_reached(client, monkeypatch) -> None:  #
     assert len(seen) == len(set(seen)) == noise
     past = client.get(f"/clusters?page={pages}&method=density&noise_page=999")
     assert past.status_code == 200 and "Past the last page" in past.get_data(as_text=True)
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_status_badges_have_enough_contrast(client) -> None:  # type: ignore[no-untyped-def]
+    """The library page's "done" badge (--good on --good-soft) had 3.84:1: text needs 4.5:1
+    (WCAG AA), in the light and the dark colours."""
+    css = client.get("/static/app.css").get_data(as_text=True)
+    light = dict(re.findall(r"(--[\w-]+):\s*(#[0-9a-f]{6})", css.split("@media")[0]))
+    dark_block = css[css.index("@media (prefers-color-scheme: dark)") :]
+    dark = {**light, **dict(re.findall(r"(--[\w-]+):\s*(#[0-9a-f]{6})", dark_block[:2000]))}
+    rules = re.findall(
+        r"\.status-done \{ background: var\((--[\w-]+)\); color: var\((--[\w-]+)\)", css
+    )
+    assert len(rules) == 1
+    ((back, fore),) = rules
+    for colours in (light, dark):
+        a, b = sorted((_luminance(colours[back]), _luminance(colours[fore])))
+        assert (b + 0.05) / (a + 0.05) >= 4.5, (colours[fore], colours[back])
