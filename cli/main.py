@@ -51,7 +51,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "labels": (
         "cli.search_cmds",
-        "Images whose top class labels contain WORD (score = that label's probability).",
+        "Images with WORD as whole words of a top class label (score = that label's probability).",
     ),
     "lookup": (
         "cli.dedup_cmds",

@@ -302,7 +302,7 @@ def _label_words(_ctx: click.Context, _param: click.Parameter, value: str) -> st
 @click.pass_context
 @user_errors
 def labels(ctx: click.Context, word: str, k: int, as_json: bool) -> None:
-    """Images whose top class labels contain WORD (score = that label's probability)."""
+    """Images with WORD as whole words of a top class label (score = that label's probability)."""
     with open_engine(ctx) as engine:
         hits = engine.search_labels(word, k=k)
     emit_hits(hits, as_json, query={"label": word, "k": k}, label=word)

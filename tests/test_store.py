@@ -151,8 +151,10 @@ def test_batch_write_moves_generation_and_returns_index_delta(store: Store, tmp_
     a_id = min(ids)
     assert [name for name, _score in store.reads.image(int(a_id)).labels] == ["bee", "ant"]
     assert store.reads.search_labels("BEE")[0][0] == a_id
-    # the user's text is matched as typed: '%' and '_' are no wildcards
+    # the user's text is matched as typed: '%' and '_' are no wildcards; and as whole words
     assert store.reads.search_labels("%") == store.reads.search_labels("b_e") == []
+    assert store.reads.search_labels("be") == store.reads.search_labels("_") == []
+    assert store.reads.count_labels("ANT") == 1 and store.reads.count_labels("a") == 0
 
 
 @pytest.mark.postgres

@@ -77,3 +77,161 @@ def test_map_page_points_its_script_at_the_api(client) -> None:  # type: ignore[
     text = bad.get_data(as_text=True)
     assert bad.status_code == 400 and 'role="alert"' in text and 'id="map-canvas"' not in text
     assert "&#39;projection&#39; must be one of pca, umap, got &#39;tsne&#39;" in text
+
+
+def label_names(client, q: str) -> set[str]:  # type: ignore[no-untyped-def]
+    found = client.get("/api/v1/labels", query_string={"q": q, "k": 200}).get_json()
+    return {hit["label"] for hit in found["results"]}
+
+
+def test_label_search_matches_whole_words(client) -> None:  # type: ignore[no-untyped-def]
+    """A label search matched parts of words: "ant" found restaurant (and tarantula, mantis),
+    "bee" beer_bottle and tiger_beetle, "a" and "_" nearly every image. Now the whole words of
+    a label (split at '_', spaces and '-'), in order, case-insensitive."""
+    assert label_names(client, "ant") == label_names(client, "ANT") == {"ant"}
+    assert label_names(client, "bee") == {"bee"}
+    assert label_names(client, "beetle") == {"tiger_beetle", "long-horned_beetle"}
+    assert label_names(client, "horned beetle") == {"long-horned_beetle"}
+    assert label_names(client, "bottle") == {"beer_bottle"}
+    for q in ("beer bottle", "Beer_Bottle", "beer-bottle", " beer   bottle "):
+        assert label_names(client, q) == {"beer_bottle"}, q
+    for q in ("a", "_", "-", "%", "b_e", "bottle beer", "eer bott", "beer_"):
+        assert label_names(client, q) <= ({"beer_bottle"} if q == "beer_" else set()), q
+    page = client.get("/labels?q=ant").get_data(as_text=True)
+    assert page.count('<li class="card') == 5 and "restaurant" not in page
+    assert 'href="/labels?q=ant">search for “ant”</a>' in client.get("/labels?q=ants").get_data(
+        as_text=True
+    )
+
+
+def test_a_label_page_past_the_last_says_so(client) -> None:  # type: ignore[no-untyped-def]
+    """`/labels?q=ant&page=5` said "Images 241–240" (page 9999 "Images 599881–599880"), 200
+    and no total: now the total and "Past the last page (N)", as Browse says."""
+    first = client.get("/labels?q=ant").get_data(as_text=True)
+    assert '<h2 id="label-results">5 images</h2>' in first and 'class="pager"' not in first
+    for page in (5, 9999):
+        answer = client.get(f"/labels?q=ant&page={page}")
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 200 and f">No images on page {page}</h2>" in text
+        assert "past the end of the 5 images with a label matching “ant”" in text
+        assert "Past the last page (1)" in text and "Images" not in text.split("</h1>")[1]
+        assert 'rel="prev" href="/labels?page=1&amp;q=ant"' in text
+    nothing = client.get("/labels?q=zebra&page=3").get_data(as_text=True)
+    assert ">0 images</h2>" in nothing and 'class="pager"' not in nothing
+
+
+def test_pages_refuse_parameters_they_would_ignore(client) -> None:  # type: ignore[no-untyped-def]
+    """`/clusters?method=kmeans&min_size=5` (the API's 400), `/labels?q=ant&foo=1`,
+    `/images/1?foo=1` and `/?mode=foo` were 200 pages that ignored the parameter; Browse's
+    `?foo=1` was a 400 page. Now each is a 400 page naming what it takes."""
+    answer = client.get("/clusters?method=kmeans&min_size=5")
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and 'role="alert"' in text
+    assert "&#39;min_size&#39; is for method=density" in text
+    assert client.get("/clusters?method=density&min_size=5").status_code == 200
+    for address in ("/labels?q=ant&foo=1", "/labels?foo=1", "/labels?q=ant&q=bee"):
+        answer = client.get(address)
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 400 and 'role="alert"' in text, address
+        assert "give q, page" in text or "given 2 times" in text, address
+    image_id = re.search(r'href="/images/(\d+)"', client.get("/browse").get_data(as_text=True))[1]
+    assert client.get(f"/images/{image_id}").status_code == 200
+    answer = client.get(f"/images/{image_id}?foo=1")
+    assert answer.status_code == 400 and "&#39;foo&#39; is not a parameter" in answer.get_data(
+        as_text=True
+    )
+    answer = client.get("/?mode=foo")
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and 'role="alert"' in text
+    assert "&#39;mode&#39; must be one of similar, lookup, got &#39;foo&#39;" in text
+    for address in ("/?mode=lookup", "/?mode=similar", f"/?mode=lookup&from={image_id}"):
+        assert client.get(address).status_code == 200, address
+
+
+def test_error_pages_show_control_characters_escaped(client) -> None:  # type: ignore[no-untyped-def]
+    r"""`/browse?page=2%00` said "... got '2'." with the NUL in it, invisible: every page that
+    echoes a bad value writes its control characters as escapes ('2\x00'), with one helper
+    (the labels page dropped them)."""
+    for address, said in (
+        ("/browse?page=2%00", "got &#39;2\\x00&#39;."),
+        ("/outliers?n=5%01", "got &#39;5\\x01&#39;."),
+        ("/clusters?method=kmeans&k=3%00", "got &#39;3\\x00&#39;."),
+        ("/clusters?method=km%1beans", "got &#39;km\\x1beans&#39;."),
+        ("/map?projection=pca%00", "got &#39;pca\\x00&#39;."),
+        ("/?mode=lookup%00", "got &#39;lookup\\x00&#39;."),
+        ("/browse?fo%00o=1", "&#39;fo\\x00o&#39; is not a parameter"),
+        ("/labels?q=ant%00", "Label “ant\\x00”"),
+    ):
+        answer = client.get(address)
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 400 and said in text, (address, text)
+        assert "\x00" not in text and "\x1b" not in text, address
+    from web.text import visible
+
+    assert visible("2\x00") == "2\\x00" and visible("a\u200bb\tc") == "a\\u200bb\\tc"
+    assert visible("x" * 50) == "x" * 40 and visible("é ü", None) == "é ü"
+
+
+def test_a_bad_k_is_told_the_real_range(client) -> None:  # type: ignore[no-untyped-def]
+    """`/clusters?method=kmeans&k=abc` said "from 1 to 10000" while k can be at most the
+    number of images (one more said so): the non-number is told the real range too."""
+    count = client.get("/api/v1/stats").get_json()["vectors"]
+    for k in ("abc", str(count + 1), "0"):
+        answer = client.get(f"/clusters?method=kmeans&k={k}")
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 400, k
+        assert f"&#39;k&#39; must be a whole number from 1 to {count}, got &#39;{k}&#39;" in text
+        api = client.get(f"/api/v1/clusters?method=kmeans&k={k}").get_json()
+        assert f"from 1 to {count}," in api["error"]["message"], api
+    assert client.get(f"/clusters?method=kmeans&k={count}").status_code == 200
+
+
+def test_every_unclustered_image_can_be_reached(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The unclustered section said "Showing 60 of 304" and showed no more; the line "N
+    unclustered images on the last page" of the other pages linked nowhere. Now the section
+    pages through them (``noise_page``) and the line links to it."""
+    import web.views_explore
+
+    monkeypatch.setattr(web.views_explore, "NOISE_SHOWN", 2)
+    found = client.get("/api/v1/clusters?per_page=8").get_json()
+    noise, pages = found["noise_total"], -(-found["total"] // 8)
+    assert noise >= 3 and pages >= 2, found  # the library has some
+    first = client.get("/clusters").get_data(as_text=True)
+    last = f"/clusters?page={pages}&amp;method=density#noise-head"
+    assert f'<a id="noise-link" href="{last}">{noise} unclustered images</a>' in first
+    seen: list[str] = []
+    address = f"/clusters?page={pages}&method=density"
+    while address:
+        text = client.get(address).get_data(as_text=True)
+        section = text[text.index('id="noise-head"') :]
+        shown = re.findall(r'href="/images/(\d+)"', section)
+        assert 1 <= len(shown) <= 2 and f"Showing {len(seen) + 1}–" in section
+        seen += shown
+        more = re.search(r'rel="next" href="([^"]+)#noise-head"', section)
+        address = more[1].replace("&amp;", "&") if more else ""
+    assert len(seen) == len(set(seen)) == noise
+    past = client.get(f"/clusters?page={pages}&method=density&noise_page=999")
+    assert past.status_code == 200 and "Past the last page" in past.get_data(as_text=True)
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_status_badges_have_enough_contrast(client) -> None:  # type: ignore[no-untyped-def]
+    """The library page's "done" badge (--good on --good-soft) had 3.84:1: text needs 4.5:1
+    (WCAG AA), in the light and the dark colours."""
+    css = client.get("/static/app.css").get_data(as_text=True)
+    light = dict(re.findall(r"(--[\w-]+):\s*(#[0-9a-f]{6})", css.split("@media")[0]))
+    dark_block = css[css.index("@media (prefers-color-scheme: dark)") :]
+    dark = {**light, **dict(re.findall(r"(--[\w-]+):\s*(#[0-9a-f]{6})", dark_block[:2000]))}
+    rules = re.findall(
+        r"\.status-done \{ background: var\((--[\w-]+)\); color: var\((--[\w-]+)\)", css
+    )
+    assert len(rules) == 1
+    ((back, fore),) = rules
+    for colours in (light, dark):
+        a, b = sorted((_luminance(colours[back]), _luminance(colours[fore])))
+        assert (b + 0.05) / (a + 0.05) >= 4.5, (colours[fore], colours[back])

@@ -146,7 +146,7 @@ def test_search_page_modes_and_image_page_button(client, ids):
     assert f'value="{calibrated}"' in slider and 'min="0.05"' in slider and 'max="1"' in slider
     assert re.search(r'id="threshold-calibrated"[^>]*checked', lookup_mode)
     assert f'data-value="{calibrated}"' in lookup_mode and "Calibrated" in lookup_mode
-    assert client.get("/?mode=nonsense").status_code == 200
+    assert client.get("/?mode=nonsense").status_code == 400  # naming the modes
     image = client.get(f"/images/{ids[QUERY_NAME]}").data.decode()
     assert 'action="/lookup"' in image and f'name="image_id" value="{ids[QUERY_NAME]}"' in image
     found = client.post("/lookup", data={"mode": "lookup", "image_id": str(ids[QUERY_NAME])})

@@ -32,6 +32,7 @@ from web.params import (
     read_lookup,
     read_query,
 )
+from web.text import visible
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -186,7 +187,7 @@ def _private(response: Response, max_age: int) -> Response:
 def _download() -> bool:
     text = request.args.get("download")
     if text not in (None, "0", "1"):
-        raise ApiError(400, f"'download' must be 0 or 1, got '{text[:20]}'.")
+        raise ApiError(400, f"'download' must be 0 or 1, got '{visible(text, 20)}'.")
     return text == "1"
 
 

@@ -19,6 +19,7 @@ CLUSTERS_PER_PAGE = 20
 MAX_PER_PAGE = 200
 MAX_NOISE_SHOWN = 200
 MAX_OUTLIERS = 1000
+MAX_K = 10_000  # k-means' groups
 NOTHING_TO_CLUSTER = "Nothing to cluster: the library has no images yet."
 DEFAULT_OUTLIERS = 20
 MAX_OUTLIER_K = 30
@@ -32,17 +33,28 @@ def member_json(member: Member) -> dict[str, Any]:
 
 def clusters_query(strict: bool = True) -> tuple[str, int | None, int]:
     """``method``, ``k`` (k-means) and ``min_size`` (density) of the request; not ``strict``
-    (the page's form, which always sends its k field), a k with density is ignored."""
+    (the page's form, which always sends its k field), a k with density is ignored; a
+    min_size with kmeans is refused by both (the form has no min_size field)."""
     method = parse_choice("method", METHODS, "density")
-    k = parse_optional_whole("k", 1, 10_000)
+    k = parse_optional_whole("k", 1, max_k()) if (request.args.get("k") or "").strip() else None
     min_size = parse_whole("min_size", DEFAULT_MIN_SIZE, 2, 10_000)
     if method == "density" and k is not None:
         if not strict:
             return method, None, min_size
         raise ApiError(400, "'k' is for method=kmeans; density takes 'min_size'.")
-    if strict and method == "kmeans" and request.args.get("min_size"):  # ignored without a word
+    if method == "kmeans" and request.args.get("min_size"):  # ignored without a word
         raise ApiError(400, "'min_size' is for method=density; kmeans takes 'k'.")
     return method, k, min_size
+
+
+def max_k() -> int:
+    """k-means' largest k: the library's number of images (at most 10 000; 10 000 when it
+    cannot be read: the clustering says why), so that "k=abc" is told the real range."""
+    try:
+        count = int(service.engine().explore.stamp()["vectors"])  # type: ignore[call-overload]
+    except Exception:
+        count = 0
+    return min(count, MAX_K) if count > 0 else MAX_K
 
 
 @bp.get("/clusters")

@@ -30,7 +30,7 @@ from search.store import (
     ReindexingError,
     is_schema_mismatch,
 )
-from web.text import human_size
+from web.text import human_size, visible
 
 log = logging.getLogger(__name__)
 _FIELD_LIMIT = 1024 * 1024  # MAX_FORM_MEMORY_SIZE: one non-file form field
@@ -200,7 +200,9 @@ def from_error(info: ErrorInfo, text: str) -> ErrorInfo:
     """The search page's ``?from=`` (a library image to start from) that names no image: said
     in the address's words (not the API's ``image_id``, 1 to 2**63-1), with what to do."""
     if info.code == "bad_request":
-        info = replace(info, message=f"“{text[:40]}” in the address (?from=) is not an image id.")
+        info = replace(
+            info, message=f"“{visible(text)}” in the address (?from=) is not an image id."
+        )
     if info.status in (400, 404):
         todo = "Choose a photo below, or open an image from Browse and search from there."
         return replace(info, message=f"{info.message} {todo}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import request
 
 from web.errors import ApiError
+from web.text import visible
 
 SEARCH_ONLY = ("roi", "k", "min_score", "flag", "exclude_flag")
 LOOKUP_ONLY = ("threshold", "threshold_mode", "others")
@@ -19,7 +20,7 @@ def refuse_misplaced_parts() -> None:
     ``image`` sent as text was "No image": 400 naming the field and what it must be."""
     for name in request.files:
         if name != "image":
-            raise ApiError(400, f"'{name[:40]}' must be a text field, not a file.")
+            raise ApiError(400, f"'{visible(name)}' must be a text field, not a file.")
     if "image" in request.form:
         raise ApiError(
             400,
@@ -39,7 +40,7 @@ def refuse_stray_fields(fields: tuple[str, ...]) -> None:
         if name not in known:
             raise ApiError(
                 400,
-                f"'{name[:40]}' is not a field of {request.path}: give {', '.join(known)}.",
+                f"'{visible(name)}' is not a field of {request.path}: give {', '.join(known)}.",
             )
         count = sum(
             len(values.getlist(name)) for values in (request.form, request.files, request.args)
@@ -54,7 +55,7 @@ def refuse_repeated_args() -> None:
     for name in request.args:
         count = len(request.args.getlist(name))
         if count > 1 and name not in REPEATABLE:
-            raise ApiError(400, f"'{name[:40]}' was given {count} times: give it once.")
+            raise ApiError(400, f"'{visible(name)}' was given {count} times: give it once.")
 
 
 def refuse_unknown_args(known: tuple[str, ...]) -> None:
@@ -63,5 +64,5 @@ def refuse_unknown_args(known: tuple[str, ...]) -> None:
     for name in request.args:
         if name not in known and name != "token":  # token: the browser's sign-in link
             given = f"give {', '.join(known)}" if known else "it takes none"
-            raise ApiError(400, f"'{name[:40]}' is not a parameter of {request.path}: {given}.")
+            raise ApiError(400, f"'{visible(name)}' is not a parameter of {request.path}: {given}.")
     refuse_repeated_args()

@@ -26,6 +26,7 @@ from urllib.parse import quote, unquote_plus, urlsplit
 from flask import Flask, Response, current_app, redirect, request
 
 from web.errors import ApiError
+from web.text import visible
 
 COOKIE = "imgsearch_token"
 NO_TOKEN = (
@@ -72,8 +73,8 @@ def install(app: Flask, *, hosts: Iterable[str] | None, token: str | None, expos
         if allowed is not None and name not in allowed and not (exposed and is_ip_literal(name)):
             raise ApiError(
                 400,
-                f"This server does not answer to the host name '{name[:80]}'; use the address "
-                "it printed at start, or start it with --allow-host NAME.",
+                f"This server does not answer to the host name '{visible(name, 80)}'; use the "
+                "address it printed at start, or start it with --allow-host NAME.",
                 "host_not_allowed",
             )
         if request.method in UNSAFE_METHODS and not same_origin():

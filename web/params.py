@@ -26,6 +26,7 @@ from web.fields import (
     refuse_misplaced_parts,
     refuse_stray_fields,
 )
+from web.text import visible
 
 DEFAULT_K = 12
 MAX_K = 200
@@ -104,7 +105,7 @@ def parse_optional_whole(name: str, low: int, high: int) -> int | None:
     value = whole_number(text)
     if value is None or not low <= value <= high:
         raise ApiError(
-            400, f"'{name}' must be a whole number from {low} to {high}, got '{text[:40]}'."
+            400, f"'{name}' must be a whole number from {low} to {high}, got '{visible(text)}'."
         )
     return value
 
@@ -119,7 +120,9 @@ def parse_choice(name: str, choices: tuple[str, ...], default: str) -> str:
     """Field ``name``, one of ``choices`` (``default`` when absent), else a 400."""
     value = _value(name) or default
     if value not in choices:
-        raise ApiError(400, f"'{name}' must be one of {', '.join(choices)}, got '{value[:40]}'.")
+        raise ApiError(
+            400, f"'{name}' must be one of {', '.join(choices)}, got '{visible(value)}'."
+        )
     return value
 
 
@@ -135,7 +138,7 @@ def _similarity(name: str) -> float | None:
     try:
         value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
     except ValueError:
-        raise ApiError(400, f"'{name}' must be a number, got '{text[:40]}'.") from None
+        raise ApiError(400, f"'{name}' must be a number, got '{visible(text)}'.") from None
     return value
 
 
@@ -163,7 +166,7 @@ def parse_decision(*, strict: bool) -> float | None:
     mode = _value("threshold_mode")
     if mode is not None and mode not in (CALIBRATED, FIXED):
         raise ApiError(
-            400, f"'threshold_mode' must be '{CALIBRATED}' or '{FIXED}', got '{mode[:40]}'."
+            400, f"'threshold_mode' must be '{CALIBRATED}' or '{FIXED}', got '{visible(mode)}'."
         )
     threshold = parse_threshold()
     if mode == CALIBRATED:
@@ -215,7 +218,8 @@ def parse_image_id(text: str | None) -> int | None:
     value = whole_number(text)
     if value is None or not 1 <= value <= MAX_IMAGE_ID:
         raise ApiError(
-            400, f"'image_id' must be a whole number from 1 to {MAX_IMAGE_ID}, got '{text[:40]}'."
+            400,
+            f"'image_id' must be a whole number from 1 to {MAX_IMAGE_ID}, got '{visible(text)}'.",
         )
     return value
 

@@ -85,12 +85,17 @@ def short_name(path: str | None, limit: int = NAME_MAX) -> Markup:
     """A file name as a card shows it: whole when short, else cut in the middle, so that both
     its start and its end (where the edits of one photo differ: ``augly_dfdc_1__scale.png``,
     ``..__sharpen.png``) stay; the whole name is the card's tooltip. Lines may break after
-    ``_`` and ``-`` (``<wbr>``) rather than inside a word."""
+    ``_`` and ``-`` (``<wbr>``) rather than inside a word, and before the extension, which
+    is kept whole (``.ext``: a hash's "…3ac70.jp" / "g" broke inside it)."""
     name = basename(path)
     if len(name) > limit:
         keep = limit - 1
         name = f"{name[: keep // 2]}…{name[len(name) - (keep - keep // 2) :]}"
-    return Markup(re.sub(r"([_\-]+)(?=[^_\-])", r"\1<wbr>", str(escape(name))))
+    stem, dot, ext = name.rpartition(".")
+    if not (stem and dot and 0 < len(ext) <= 5):
+        stem, ext = name, ""
+    html = re.sub(r"([_\-]+)(?=[^_\-])", r"\1<wbr>", str(escape(stem)))
+    return Markup(f'{html}<wbr><span class="ext">.{escape(ext)}</span>' if ext else html)
 
 
 EVIDENCE_NOWRAP_MAX = 18  # characters: "copy score 0.912" fits a phone's card on one line

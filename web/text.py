@@ -6,7 +6,7 @@ import math
 
 from search.units import human_size, plural
 
-__all__ = ["human_size", "percent", "plural", "threshold_text"]
+__all__ = ["human_size", "percent", "plural", "threshold_text", "visible"]
 
 
 def percent(score: float | None) -> str:
@@ -27,3 +27,11 @@ def threshold_text(value: float) -> str:
     """A threshold with two decimals, or more when it has them: 0.9 -> 0.90, 0.925."""
     text = f"{value:.4f}".rstrip("0")
     return text if len(text.split(".")[1]) >= 2 else f"{value:.2f}"
+
+
+def visible(text: str, limit: int | None = 40) -> str:
+    """``text`` as a message or page echoes it: its first ``limit`` characters (all: None),
+    each control or other invisible character written as a Python escape (``'2\\x00'``,
+    ``'a\\nb'``), so that what was sent can be seen ("got '2'." hid a NUL)."""
+    part = text if limit is None else text[:limit]
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in part)

@@ -47,6 +47,7 @@ from web.params import (
     read_query,
 )
 from web.present import match_groups
+from web.text import visible
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +143,13 @@ def search_page() -> Any:
             source = service.query_image(parse_image_id(from_text), from_text)
         except Exception as exc:
             error = from_error(page_error(exc), from_text)
-    mode = request.args.get("mode")
+    mode, status = request.args.get("mode"), 200
+    if mode is not None and mode not in MODE_NAMES:  # it opened in "similar" without a word
+        names = ", ".join(MODE_NAMES)
+        error = page_error(ApiError(400, f"'mode' must be one of {names}, got '{visible(mode)}'."))
+        status = 400
     form = _form_defaults(mode if mode in MODE_NAMES else "similar")
-    return _page(notice=notice, source=source, error=error, form=form)
+    return _page(status, notice=notice, source=source, error=error, form=form)
 
 
 @bp.get("/search")
@@ -251,6 +256,7 @@ def _source(query: Any, error: ErrorInfo | None) -> Any:
 
 @bp.get("/images/<int:image_id>")
 def image_page(image_id: int) -> Any:
+    refuse_unknown_args(())  # ?foo=1 is a 400 page, as Browse's (it was ignored)
     eng = service.engine()
     info = eng.records.get_image(image_id)
     if info is None:

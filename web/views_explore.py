@@ -18,6 +18,7 @@ from web.api_explore import MAX_OUTLIERS, clusters_query
 from web.errors import page_error
 from web.fields import refuse_unknown_args
 from web.params import parse_choice, parse_page, parse_whole
+from web.text import visible
 from web.views import _notice, bp, render_page
 
 CLUSTERS_PER_PAGE = 8
@@ -29,17 +30,18 @@ OUTLIER_COUNTS = (20, 50, 100, 200)
 @bp.get("/clusters")
 def clusters_page() -> Any:
     """Groups of similar images, largest first, a page of groups at a time; ``method``
-    (density or kmeans), ``k`` (k-means), ``min_size`` (density), ``page``."""
+    (density or kmeans), ``k`` (k-means), ``min_size`` (density), ``page``; the unclustered
+    images (on the last page) :data:`NOISE_SHOWN` at a time, ``noise_page``."""
     notice, error = _notice(), None
-    result, page, pages, shown = None, 1, 1, []
+    result, page, pages, shown, noise_page = None, 1, 1, [], 1
     method, k, min_size = "density", None, None
     if notice is None:
         try:
-            refuse_unknown_args(("method", "k", "min_size", "page"))
+            refuse_unknown_args(("method", "k", "min_size", "page", "noise_page"))
             # the page's form always sends its k field: with method=density it is ignored;
             # a k typed into the address without a method is refused, as the API does
             method, k, min_size = clusters_query(strict="method" not in request.args)
-            page = parse_page()
+            page, noise_page = parse_page(), parse_page("noise_page")
             result = service.engine().explore.clusters(method, k=k, min_size=min_size)
             pages = max(1, -(-len(result.clusters) // CLUSTERS_PER_PAGE))
             start = (page - 1) * CLUSTERS_PER_PAGE
@@ -47,7 +49,7 @@ def clusters_page() -> Any:
         except Exception as exc:
             error = page_error(exc)
             if request.args.get("method") in METHODS:  # the form as sent, to be corrected
-                method, k = request.args["method"], k or request.args.get("k")
+                method, k = request.args["method"], k or visible(request.args.get("k") or "")
     extra: dict[str, Any] = {"method": method}
     if method == "kmeans" and result is not None:
         extra["k"] = result.parameter
@@ -69,6 +71,8 @@ def clusters_page() -> Any:
         first_number=(page - 1) * CLUSTERS_PER_PAGE + 1,
         members_shown=MEMBERS_SHOWN,
         noise_shown=NOISE_SHOWN,
+        noise_page=noise_page,
+        noise_pages=max(1, -(-len(result.noise) // NOISE_SHOWN)) if result is not None else 1,
     )
 
 

@@ -10,7 +10,9 @@ from flask import request
 
 from web import service
 from web.errors import page_error
+from web.fields import refuse_unknown_args
 from web.params import BROWSE_PER_PAGE, parse_page
+from web.text import visible
 from web.views import _notice, bp, render_page
 
 
@@ -43,27 +45,32 @@ def _suggestion(q: str) -> str | None:
 
 @bp.get("/labels")
 def labels_page() -> Any:
-    """Images by label, a page of cards at a time (``page``). No library or an empty one:
-    the notice the other pages show, not "no image has this label, try another word"."""
+    """Images by label, a page of cards at a time (``page``), with how many there are in all
+    (a page past the last says so, as Browse does). No library or an empty one: the notice
+    the other pages show, not "no image has this label, try another word"."""
     q = " ".join((request.args.get("q") or "").split())
     hits: list[Any] = []
     error = None
-    page = 1
-    more = False
+    page, total = 1, 0
     suggestion = None
     notice = _notice() if q else None
-    if q and notice is None:
+    try:  # an unknown parameter (?foo=1) is a 400 page, as Browse's
+        refuse_unknown_args(("q", "page"))
+    except Exception as exc:
+        error = page_error(exc)
+    if q and notice is None and error is None:
         try:
             page = parse_page()
-            hits = service.engine().search_labels(
-                q, k=BROWSE_PER_PAGE + 1, offset=(page - 1) * BROWSE_PER_PAGE
-            )
-            more, hits = len(hits) > BROWSE_PER_PAGE, hits[:BROWSE_PER_PAGE]
+            eng = service.engine()
+            start = (page - 1) * BROWSE_PER_PAGE
+            total = eng.records.count_labels(q)
+            if start < total or page == 1:  # not 2.4 million labels read for page 9999
+                hits = eng.search_labels(q, k=BROWSE_PER_PAGE, offset=start)
         except Exception as exc:
             error = page_error(exc)
-        if not hits and page == 1 and error is None:
+        if not total and error is None:
             suggestion = _suggestion(q)
-    q = "".join(c for c in q if c.isprintable())  # a refused NUL never reaches the page
+    q = visible(q, None)  # a refused NUL is seen as \x00, as every page echoes one
     return render_page(
         "labels.html",
         f"Label “{q}”" if q else "Labels",
@@ -71,7 +78,8 @@ def labels_page() -> Any:
         q=q,
         hits=hits,
         page=page,
-        more=more,
+        total=total,
+        pages=-(-total // BROWSE_PER_PAGE),  # 0 when nothing matches: no pager
         per_page=BROWSE_PER_PAGE,
         suggestion=suggestion,
         notice=notice,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -17,41 +16,46 @@ from search.query.results import (
     hit_from_row,
 )
 from search.store import LibraryStore, mtime_from_ns
+from search.store.labels import label_words
 
 
 def label_hits(store: LibraryStore, q: str, k: int = 50, offset: int = 0) -> list[SearchHit]:
-    """Images whose top class labels contain ``q``, best label probability first (``k``
-    of them from position ``offset``: pages).
+    """Images with a top class label that has the words of ``q`` as whole words, best label
+    probability first (``k`` of them from position ``offset``: pages).
 
-    Whole-word matches ("bee" in "bee") rank before mere substrings ("bee" in
-    "beer_bottle"); spaces in ``q`` also match underscores ("golden retriever"). A hit's
-    ``score`` is the matching label's probability and ``label`` names that label.
+    A label's words are separated by ``_``, spaces or ``-`` (:mod:`search.store.labels`):
+    "spider" finds "barn_spider", "ant" finds "ant" but not "tarantula", "golden retriever"
+    (or "golden_retriever") the label with those words in that order. A hit's ``score`` is
+    the matching label's probability and ``label`` names that label.
     """
     check_params(k, None)
     _check_offset(offset)
+    words = _label_words(q)
+    limit = max(4 * (offset + k), 500)
+    ids = {image_id for image_id, _l, _s in store.reads.search_labels(q, limit=limit)}
+    ranked = []
+    for row in store.reads.hit_rows(sorted(ids)).values():
+        match = label_match(row.labels, words)
+        if match is not None:
+            ranked.append((*match, row))
+    ranked.sort(key=lambda m: (-m[1], m[2].id))
+    return [
+        replace(hit_from_row(rank, round(score, SCORE_DECIMALS), row, False), label=label)
+        for rank, (label, score, row) in enumerate(ranked[offset : offset + k], start=offset + 1)
+    ]
+
+
+def label_count(store: LibraryStore, q: str) -> int:
+    """How many images :func:`label_hits` finds for ``q`` in all (its pages' total)."""
+    _label_words(q)
+    return store.reads.count_labels(q)
+
+
+def _label_words(q: str) -> list[str]:
     problem = label_query_problem(q or "")
     if problem is not None:
         raise QueryError(problem)
-    word = " ".join((q or "").lower().split())
-    forms = {word, word.replace(" ", "_")}
-    limit = max(4 * (offset + k), 500)
-    ids = {
-        image_id
-        for form in forms
-        for image_id, _l, _s in store.reads.search_labels(form, limit=limit)
-    }
-    ranked = []
-    for row in store.reads.hit_rows(sorted(ids)).values():
-        match = label_match(row.labels, forms)
-        if match is not None:
-            ranked.append((*match, row))
-    ranked.sort(key=lambda m: (not m[0], -m[2], m[3].id))
-    return [
-        replace(hit_from_row(rank, round(score, SCORE_DECIMALS), row, False), label=label)
-        for rank, (_whole, label, score, row) in enumerate(
-            ranked[offset : offset + k], start=offset + 1
-        )
-    ]
+    return label_words(q)
 
 
 def newest_hits(
@@ -75,18 +79,17 @@ def newest_hits(
     ], total
 
 
-def label_match(labels: Sequence[Label], forms: set[str]) -> tuple[bool, str, float] | None:
-    """The best of ``labels`` matching one of ``forms``: (whole word?, label, score)."""
-    best: tuple[bool, str, float] | None = None
+def label_match(labels: Sequence[Label], words: list[str]) -> tuple[str, float] | None:
+    """The most probable of ``labels`` that has ``words`` together as whole words (as the
+    store's query matches them): (label, score), or None."""
+    best: tuple[str, float] | None = None
+    n = len(words)
     for label, score in labels:
-        name = label.lower()
-        if not any(form in name for form in forms):
+        names = label_words(label)
+        if not words or not any(names[i : i + n] == words for i in range(len(names) - n + 1)):
             continue
-        padded = "_" + re.sub(r"[\s_,/-]+", "_", name) + "_"
-        whole = any("_" + re.sub(r"[\s_,/-]+", "_", f) + "_" in padded for f in forms)
-        candidate = (whole, label, float(score))
-        if best is None or (candidate[0], candidate[2]) > (best[0], best[2]):
-            best = candidate
+        if best is None or float(score) > best[1]:
+            best = (label, float(score))
     return best
 
 

@@ -294,8 +294,9 @@ class SearchEngine:
         return hits
 
     def search_labels(self, q: str, k: int = 50, offset: int = 0) -> list[SearchHit]:
-        """Images whose top class labels contain ``q`` (:func:`search.query.browse.label_hits`);
-        an embedding-only model says so instead of answering "no results"."""
+        """Images with a label that has the words of ``q`` as whole words (its total:
+        ``records.count_labels``; :func:`search.query.browse.label_hits`); an embedding-only
+        model says so instead of answering "no results"."""
         self.admin.check_labels()
         return label_hits(self.store, q, k, offset)
 

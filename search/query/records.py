@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from models import ImgsearchError, hash_image_file, is_video_file, read_image_file
+from search.query.browse import label_count
 from search.query.errors import ImageNotFoundError, PathEscapeError
 from search.query.results import is_image_id
 from search.store import ImageInfo, StoredImage
@@ -84,6 +85,10 @@ class LibraryRecords:
     def get_image(self, image_id: int) -> ImageInfo | None:
         """Everything known about image ``image_id``, or None."""
         return self.store.reads.image(int(image_id)) if is_image_id(image_id) else None
+
+    def count_labels(self, q: str) -> int:
+        """How many images the engine's ``search_labels(q)`` finds in all (its pages' total)."""
+        return label_count(self.store, q)
 
     def without_vector(self, image_id: int) -> ImageNotFoundError:
         """Why image ``image_id`` has no vector to ask with: unknown, or its file failed to

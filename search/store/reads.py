@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import selectinload
 
 from models.labels import merge_labels
+from search.store import labels as label_queries
 from search.store.quality import flag_condition
 from search.store.records import (
     ImageInfo,
@@ -124,20 +125,15 @@ class ImageReads:
             return [int(i) for i in session.scalars(query)], int(total or 0)
 
     def search_labels(self, word: str, limit: int = 50) -> list[tuple[int, str, float]]:
-        """Images whose top labels contain ``word``: (image id, best matching label, its score)."""
-        text = word.strip().lower()  # '%' and '_' are letters here, not LIKE wildcards
-        query = (
-            select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
-            .where(func.lower(ImageLabel.label).contains(text, autoescape=True))
-            .order_by(ImageLabel.score.desc(), ImageLabel.image_id)
-        )
-        best: dict[int, tuple[int, str, float]] = {}
+        """Images with a top label that has the words of ``word`` as whole words (see
+        :mod:`search.store.labels`): (image id, best matching label, its score)."""
         with self._session() as session:
-            for image_id, label, score in session.execute(query):
-                best.setdefault(image_id, (image_id, label, float(score)))
-                if len(best) >= limit:
-                    break
-        return list(best.values())
+            return label_queries.search_labels(session, word, limit)
+
+    def count_labels(self, word: str) -> int:
+        """How many indexed images :meth:`search_labels` finds in all."""
+        with self._session() as session:
+            return label_queries.count_labels(session, word)
 
     # -- records ----------------------------------------------------------------------------
 
