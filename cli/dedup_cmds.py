@@ -177,7 +177,7 @@ def dedup(
         )
     if exact_only:
         kind = "exact copy" if copies == 1 else "exact copies"
-        message = f"{groups} group(s), {copies} {kind} (same bytes or pixels)"
+        message = f"{groups} group(s), {copies} {kind} (same bytes)"
     else:
         shown = (
             f"{result.threshold:.3f}" if result.threshold >= 0.001 else f"{result.threshold:.1e}"
