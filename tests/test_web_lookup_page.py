@@ -75,6 +75,23 @@ def test_lookup_page_has_three_labelled_sections(client, weblib):
             assert float(evidence.group(2)) == pytest.approx(r["z"], abs=0.1)
             assert "standard deviations above what unrelated pairs" in card  # its tooltip
     assert len(re.findall(r"Evidence: copy score 0\.\d{3} · z -?\d+\.\d < 6\n", shown(text))) == 4
+    # The other similar images are in the order of the figure each card shows (their
+    # similarity; their copy scores, out of that order, are in the evidence line): the cards
+    # showed "COPY 0.203, 0.173, 0.045, 0.055" in a section of images that are no copies.
+    others = [r for r in body["results"] if r["match"] == "similar"]
+    shown_scores = [
+        re.search(
+            r'<span class="score"[^>]*>.*?([\d.]+)%</span>',
+            card_of(text, Path(r["path"]).name),
+            re.S,
+        )
+        for r in others
+    ]
+    assert all(shown_scores), others
+    percents = [float(m.group(1)) for m in shown_scores if m]
+    assert percents == sorted(percents, reverse=True), percents
+    for r in others:
+        assert 'score-kind">copy<' not in card_of(text, Path(r["path"]).name)
     assert text.count('<li class="card') == 2 + len(near) + 4
     # The page comes back in lookup mode with the values sent, still calibrated.
     assert re.search(r'id="mode-lookup"[^>]*checked', text)
