@@ -35,7 +35,9 @@ from web.app import create_app
 KINDS = ("exact", "near", "similar")
 CONFIRMED = r"(, confirmed by (\d+ matching key points|its pixels \(correlation 0\.\d\d\)))?"
 Z_EVIDENCE = (
-    r"copy score 0\.\d{3}: -?\d+\.\d sd above the library's background (>=|<) 6" + CONFIRMED
+    r"copy score 0\.\d{3}: -?\d+\.\d sd above the library's background (>=|<) 6"
+    + r"(: a look-alike .*)?"  # its vectors past the decision, but no copy: says why
+    + CONFIRMED
 )
 
 

@@ -144,8 +144,14 @@ def test_lookup_cards_names_evidence_and_decision(browser, server, home, artifac
         # The end of the name, where edits of one photo differ, is always shown.
         assert card["text"].endswith(name[-12:]) and card["text"][:10] == name[:10], card
         assert card["evidenceFits"], card  # "same pixels, other encoding" stays in its pill
-        # A lookup card shows the copy score its section is decided on, never the rank score.
-        assert "%" not in card["score"] and re.fullmatch(r"copy \d\.\d{3}", card["score"]), card
+        # A copy's card shows the copy score its section is decided on; the other similar
+        # images' the similarity they are ranked by (their copy score is in the evidence)
+        if "match-similar" in card["classes"]:
+            assert re.fullmatch(r"Similarity \d+(\.\d)?%", card["score"]), card
+            assert card["evidence"].startswith("Evidence: copy score "), card
+        else:
+            assert "%" not in card["score"], card
+            assert re.fullmatch(r"copy \d\.\d{3}", card["score"]), card
     assert shown["augly_dfdc_1__png_reencode_identical_pixels.png"]["evidence"].endswith(
         "same pixels, other encoding"
     )
@@ -159,7 +165,8 @@ def test_lookup_cards_names_evidence_and_decision(browser, server, home, artifac
     wait(driver, lambda d: "copy score ≥ 0.99" in d.find_element(By.ID, "results").text)
     others = [c for c in layout(driver) if "match-similar" in c["classes"]]
     assert others and all("is-copy" not in c["classes"] for c in others)
-    assert all(float(c["score"].split()[1]) < 0.99 for c in others)
+    copy_scores = [re.search(r"copy score (\d\.\d{3})", c["evidence"]) for c in others]
+    assert all(m and float(m.group(1)) < 0.99 for m in copy_scores), others
     assert driver.find_elements(By.CSS_SELECTOR, ".match-group-similar .badge") == []
 
 

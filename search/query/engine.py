@@ -202,7 +202,8 @@ class SearchEngine:
         )
         exact = same_pixels.exact(sha, roi is not None)
         small = too_small_for_copies(analysis.width, analysis.height, coerce_roi(roi))
-        found = hits_from_scores(scored, live.descriptor.calibration, exact, small)
+        taken = analysis.exif_datetime  # a hit taken at another time: another shot
+        found = hits_from_scores(scored, live.descriptor.calibration, exact, small, taken)
         hits = local.explain(found, scored, views.pieces)
         hits = self.videos.merge(live, asked.rows, hits, k, min_score, exclude)
         hits = flags.hits(hits, k) if flags else hits
@@ -285,6 +286,7 @@ class SearchEngine:
             scored,
             live.descriptor.calibration,
             lambda hit, _s: sha256 is not None and hit.sha256 == sha256,
+            taken=self.records.taken(image_id),
         )
         # the videos at their best moments, as a search with the file finds them (a video
         # holding the photo scored by its first frame only: 0.56 @ 00:00.0 for 0.997 @ 00:08.2)

@@ -9,6 +9,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -89,6 +90,11 @@ class LibraryRecords:
     def count_labels(self, q: str) -> int:
         """How many images the engine's ``search_labels(q)`` finds in all (its pages' total)."""
         return label_count(self.store, q)
+
+    def taken(self, image_id: int) -> datetime | None:
+        """The EXIF capture time stored for indexed image ``image_id`` (None: none)."""
+        row = self.store.reads.hit_rows([image_id], labels=False).get(image_id)
+        return None if row is None else row.exif_datetime
 
     def without_vector(self, image_id: int) -> ImageNotFoundError:
         """Why image ``image_id`` has no vector to ask with: unknown, or its file failed to

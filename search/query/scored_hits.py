@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from search.descriptor import DUPLICATE_Z, Calibration, ScoredHit
 from search.query.results import SCORE_DECIMALS, SearchHit, hit_from_row
@@ -19,13 +20,15 @@ def hits_from_scores(
     calibration: Calibration | None,
     exact: Callable[[StoredImage, float], bool],
     no_copies: str | None = None,
+    taken: datetime | None = None,
 ) -> list[SearchHit]:
     """Ranked hits from scored rows: the copy score (rounded for display; decided unrounded),
     its calibrated ``z`` and the duplicate decision (the scorer's: past the decision's ``z``
     but a ``lookalike`` when the witnesses of :mod:`search.descriptor.witness` say it is no
     copy, and why), and whether the row is an exact copy. ``no_copies``: why this query can
     have no copies but exact ones (:func:`too_small_for_copies`); its hits past the decision
-    are look-alikes with that reason."""
+    are look-alikes with that reason. ``taken``: the query's EXIF capture time; a hit taken
+    at another time is another shot (:func:`another_shot`), a look-alike however alike."""
     out = []
     under, at = (0.0, 0.0) if calibration is None else decision_edges(calibration)
     for n, (hit, row) in enumerate(scored, start=1):
@@ -37,6 +40,8 @@ def hits_from_scores(
         reason = hit.lookalike if past and hit.duplicate is False else None
         if duplicate and no_copies and not found.exact:
             duplicate, reason = False, no_copies
+        elif duplicate and not found.exact and (shot := another_shot(taken, row.exif_datetime)):
+            duplicate, reason = False, shot
         lookalike = past and not duplicate
         vector: tuple[float, float] | None = None
         if lookalike:  # the witnesses' "no" puts it under the decision; its vectors' kept
@@ -61,6 +66,16 @@ def hits_from_scores(
             )
         )
     return out
+
+
+def another_shot(query: datetime | None, hit: datetime | None) -> str | None:
+    """Why a hit is no copy of the query when both have EXIF capture times and they differ:
+    another shot of the scene (views of an object taken seconds apart score like copies; an
+    edited copy keeps its photo's capture time or has none, as dedup rules:
+    :func:`search.dedup.distinct_exposures`). None otherwise."""
+    if query is None or hit is None or query == hit:
+        return None
+    return f"another shot (taken {hit:%Y-%m-%d %H:%M:%S}, the query {query:%Y-%m-%d %H:%M:%S})"
 
 
 def decision_edges(calibration: Calibration) -> tuple[float, float]:

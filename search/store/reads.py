@@ -58,6 +58,7 @@ _HIT_ROWS = (
         Image.mtime_ns,
         Image.duration_ms,  # videos only
         Image.quality_flags,
+        Image.exif_datetime,
     )
     .join(Collection, Collection.id == Image.collection_id)
     .where(Image.id.in_(_IDS), Image.status == STATUS_OK)
@@ -93,7 +94,10 @@ class ImageReads:
         with self._reading() as connection:
             for part in _parts(ids):
                 for row in connection.execute(_HIT_ROWS, {"ids": part}):
-                    out[row[0]] = StoredImage(*row[:-2], duration_ms=row[-2], quality_flags=row[-1])
+                    *columns, duration, flags, taken = row
+                    out[row[0]] = StoredImage(
+                        *columns, duration_ms=duration, quality_flags=flags, exif_datetime=taken
+                    )
                 if not labels:
                     continue
                 for image_id, label, score in connection.execute(_HIT_LABELS, {"ids": part}):

@@ -282,6 +282,7 @@ class StoredImage:
     vector: np.ndarray | None = None
     duration_ms: int | None = None  # videos only
     quality_flags: int | None = None  # None = not measured
+    exif_datetime: datetime | None = None  # its EXIF capture time
 
     @property
     def path(self) -> str:
