@@ -64,6 +64,16 @@ def _keepers(tmp_path: Path, models_dir: Path, photos: Path, *extra: str) -> dic
     return keeper_of
 
 
+def _assert_originals_kept(keeper_of: dict[str, str], expected: dict[str, str]) -> None:
+    """Each copy of ``expected`` (copy -> its photo) is in its photo's group, the photo kept."""
+    wrong = {
+        copy: keeper_of.get(copy)
+        for copy, photo in expected.items()
+        if keeper_of.get(copy) != photo
+    }
+    assert not wrong, f"copies kept over (or not grouped with) their photo: {wrong}"
+
+
 def test_a_photo_is_kept_over_its_copies_with_a_caption_bar_or_padding(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
@@ -87,12 +97,7 @@ def test_a_photo_is_kept_over_its_copies_with_a_caption_bar_or_padding(
         expected[f"{name}-{kind}.jpg"] = f"{name}.jpg"
     # a library of 8 has the prior's copy threshold; these heavy copies score under it
     keeper_of = _keepers(tmp_path, models_dir, photos, "--threshold", "0.5")
-    wrong = {
-        copy: keeper_of.get(copy)
-        for copy, original in expected.items()
-        if keeper_of.get(copy) != original
-    }
-    assert not wrong, f"copies kept over (or not grouped with) their photo: {wrong}"
+    _assert_originals_kept(keeper_of, expected)
 
 
 def test_a_crops_original_keeps_its_place() -> None:
@@ -145,9 +150,4 @@ def test_a_photo_is_kept_over_its_enlarged_crop_and_over_itself_pasted_into_anot
         expected[name] = f"photo{n}.jpg"
     # a library of 8 has the prior's copy threshold; these heavy copies score under it
     keeper_of = _keepers(tmp_path, models_dir, photos, "--threshold", "0.5")
-    wrong = {
-        copy: keeper_of.get(copy)
-        for copy, original in expected.items()
-        if keeper_of.get(copy) != original
-    }
-    assert not wrong, f"copies kept over (or not grouped with) their photo: {wrong}"
+    _assert_originals_kept(keeper_of, expected)

@@ -27,7 +27,6 @@ groups are made again) when all of these hold:
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
@@ -37,7 +36,8 @@ from PIL import Image
 from models import collage_cells
 from search.dedup.keeper import DedupImage
 from search.dedup.padded import SLACK, pixels_of, plain_bands
-from search.descriptor import LocalFeatures, local_features, placement
+from search.dedup.picture_checks import Box, Picture, PictureCheck, framed_at, placed_inside
+from search.descriptor import LocalFeatures
 
 log = logging.getLogger(__name__)
 
@@ -64,77 +64,48 @@ OFFSET = 0.008
 #: a side within this share of the member's edge is its edge, not a side inside it
 EDGE = 0.02
 
-Box = tuple[float, float, float, float]
 
-
-class CropKeepers:
-    """``keeper, members, scores -> keeper marked a crop, or None`` (module doc);
-    ``picture(id)``: the image's file decoded upright (None: gone or unreadable)."""
+class CropKeepers(PictureCheck):
+    """``keeper, members, scores -> keeper marked a crop or framed, or None`` (module doc;
+    the picture and key points as :class:`search.dedup.picture_checks.PictureCheck` reads
+    them); each keeper-member pair looked at once."""
 
     def __init__(
-        self,
-        picture: Callable[[int], Image.Image | None],
-        key_points: Callable[[int], LocalFeatures | None] | None = None,
+        self, picture: Picture, key_points: Callable[[int], LocalFeatures | None] | None = None
     ) -> None:
-        self.picture = picture
-        self.key_points = key_points  # an image's stored key points (None: made here)
-        self.features: dict[int, LocalFeatures | None] = {}
+        super().__init__(picture, key_points)
         self.whole: dict[tuple[int, int], bool] = {}  # (keeper, member) -> a crop of it
         self.pasted: dict[tuple[int, int], Box | None] = {}  # -> its picture pasted in it
-        self.marked: dict[int, DedupImage] = {}
 
-    def __call__(
+    def mark(
         self,
         keeper: DedupImage,
         members: Sequence[DedupImage],
-        scores: Mapping[int, float] | None = None,
+        scores: Mapping[int, float],
+        picture_of: Picture,
     ) -> DedupImage | None:
-        if keeper.frame is not None or keeper.crop or keeper.id in self.marked:
-            return None
-        pictures: dict[int, Image.Image | None] = {}
-
-        def picture_of(image_id: int) -> Image.Image | None:
-            if image_id not in pictures:
-                pictures[image_id] = self.picture(image_id)
-            return pictures[image_id]
-
         for member in members:
-            score = (scores or {}).get(member.id)
+            score = scores.get(member.id)
             if member.frame is not None or score is None or score >= SCORE:
                 continue
             key = (keeper.id, member.id)
             if key not in self.whole:
                 self.whole[key] = self._cropped(keeper, member, picture_of)
             if self.whole[key]:
-                self.marked[keeper.id] = replace(keeper, crop=True)
-                return self.marked[keeper.id]
+                return replace(keeper, crop=True)
             if key not in self.pasted:
                 self.pasted[key] = self._pasted(keeper, member, picture_of)
             if (box := self.pasted[key]) is not None:
-                shares = (min(1.0, box[2]) - max(0.0, box[0]), min(1.0, box[3]) - max(0.0, box[1]))
-                self.marked[keeper.id] = replace(keeper, frame=shares)
-                return self.marked[keeper.id]
+                return framed_at(keeper, box)
         return None
 
-    def _pasted(
-        self,
-        keeper: DedupImage,
-        member: DedupImage,
-        picture_of: Callable[[int], Image.Image | None],
-    ) -> Box | None:
+    def _pasted(self, keeper: DedupImage, member: DedupImage, picture_of: Picture) -> Box | None:
         """The member's picture's box in the keeper when it was pasted there: onto a pattern,
         into another picture, beside one (a seam along every side of it inside the keeper);
         None if not."""
-        mine, theirs = (
-            self._key_points(keeper.id, picture_of),
-            self._key_points(member.id, picture_of),
-        )
-        if mine is None or theirs is None:
-            return None
-        found = _inside(theirs, mine, member, keeper)
-        if found is None:
-            return None
-        if (kept := picture_of(keeper.id)) is None:
+        pair = self.pair_key_points(keeper, member, picture_of)
+        found = None if pair is None else _inside(pair[1], pair[0], member, keeper)
+        if found is None or (kept := picture_of(keeper.id)) is None:
             return None
         sides = seams(pixels_of(kept), found)
         if not sides or not all(sides):
@@ -142,33 +113,10 @@ class CropKeepers:
         log.info("dedup: %s holds %s pasted in it", keeper.path, member.path)
         return found
 
-    def _key_points(
-        self, image_id: int, picture_of: Callable[[int], Image.Image | None]
-    ) -> LocalFeatures | None:
-        if image_id not in self.features:
-            if self.key_points is not None:
-                self.features[image_id] = self.key_points(image_id)
-            else:
-                image = picture_of(image_id)
-                self.features[image_id] = (
-                    None if image is None else local_features(image, frames=False, mirrored=False)
-                )
-        return self.features[image_id]
-
-    def _cropped(
-        self,
-        keeper: DedupImage,
-        member: DedupImage,
-        picture_of: Callable[[int], Image.Image | None],
-    ) -> bool:
+    def _cropped(self, keeper: DedupImage, member: DedupImage, picture_of: Picture) -> bool:
         """Whether the keeper's picture is a crop of the member's (module doc)."""
-        mine, theirs = (
-            self._key_points(keeper.id, picture_of),
-            self._key_points(member.id, picture_of),
-        )
-        if mine is None or theirs is None:
-            return False
-        box = _inside(mine, theirs, keeper, member)
+        pair = self.pair_key_points(keeper, member, picture_of)
+        box = None if pair is None else _inside(pair[0], pair[1], keeper, member)
         if box is None:
             return False
         whole, part = picture_of(member.id), picture_of(keeper.id)
@@ -189,21 +137,10 @@ class CropKeepers:
 def _inside(
     small: LocalFeatures, big: LocalFeatures, small_image: DedupImage, big_image: DedupImage
 ) -> Box | None:
-    """Where the whole of ``small``'s picture lies in ``big``'s, at its own aspect ratio and
-    over at most ``MOST`` of it (shares of ``big``'s picture); None otherwise."""
-    found = placement(small, big, agreeing=True)  # not another view of one object
-    if found is None or abs(found.angle) > TURN:
-        return None  # a turned picture's box is no side of it: no seam is looked for there
-    left, top, right, bottom = found.box
-    if min(left, top) < -SLACK or max(right, bottom) > 1 + SLACK:
-        return None
-    width, height = right - left, bottom - top
-    if width <= 0 or height <= 0 or width * height > MOST:
-        return None
-    placed = width * big_image.width / (height * big_image.height)
-    if abs(math.log(placed / (small_image.width / small_image.height))) > math.log(ASPECT):
-        return None
-    return found.box
+    """Where the whole of ``small``'s picture lies upright in ``big``'s, agreeing by pixels
+    (module doc); None otherwise."""
+    sizes = (small_image, big_image)
+    return placed_inside(small, big, sizes, most=MOST, slack=SLACK, aspect=ASPECT, upright=TURN)
 
 
 def enlarged(picture: Image.Image, factor: float) -> bool:

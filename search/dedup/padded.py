@@ -31,13 +31,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 
 import numpy as np
 from PIL import Image
 
 from search.dedup.keeper import DedupImage
-from search.descriptor import LocalFeatures, local_features, placement
+from search.dedup.picture_checks import Box, Picture, PictureCheck, framed_at, placed_inside
+from search.descriptor import LocalFeatures
 
 log = logging.getLogger(__name__)
 
@@ -61,42 +61,26 @@ TOLERANCE = 16
 #: pictures are looked at with this longer side
 SIDE = 384
 
-Box = tuple[float, float, float, float]
 
-
-class PaddedKeepers:
-    """``keeper, members -> keeper marked framed, or None`` (module doc). ``picture(id)``:
-    the image's file decoded upright (None: gone or unreadable); each image's key points and
+class PaddedKeepers(PictureCheck):
+    """``keeper, members, scores -> keeper marked framed, or None`` (module doc; the
+    picture and key points as :class:`search.dedup.picture_checks.PictureCheck` reads them);
     each keeper-member pair looked at once."""
 
     def __init__(
-        self,
-        picture: Callable[[int], Image.Image | None],
-        key_points: Callable[[int], LocalFeatures | None] | None = None,
+        self, picture: Picture, key_points: Callable[[int], LocalFeatures | None] | None = None
     ) -> None:
-        self.picture = picture
-        self.key_points = key_points  # an image's stored key points (None: made here)
-        self.features: dict[int, LocalFeatures | None] = {}
+        super().__init__(picture, key_points)
         self.inside: dict[tuple[int, int], Box | None] = {}
-        self.marked: dict[int, DedupImage] = {}
         self.banded: dict[int, bool] = {}  # keeper -> a plain strip along one of its sides
-        self.looked = 0  # pairs matched by key points
 
-    def __call__(
+    def mark(
         self,
         keeper: DedupImage,
         members: Sequence[DedupImage],
-        scores: Mapping[int, float] | None = None,
+        scores: Mapping[int, float],
+        picture_of: Picture,
     ) -> DedupImage | None:
-        if keeper.frame is not None or keeper.crop or keeper.id in self.marked:
-            return None  # framed already: the frame rule has its say
-        pictures: dict[int, Image.Image | None] = {}
-
-        def picture_of(image_id: int) -> Image.Image | None:
-            if image_id not in pictures:
-                pictures[image_id] = self.picture(image_id)
-            return pictures[image_id]
-
         for member in members:
             if member.frame is not None or not _aspects_differ(keeper, member):
                 continue
@@ -109,57 +93,24 @@ class PaddedKeepers:
             if key not in self.inside:
                 self.inside[key] = self._padded(keeper, member, picture_of)
             if (box := self.inside[key]) is not None:
-                shares = (min(1.0, box[2]) - max(0.0, box[0]), min(1.0, box[3]) - max(0.0, box[1]))
-                self.marked[keeper.id] = replace(keeper, frame=shares)
-                return self.marked[keeper.id]
+                return framed_at(keeper, box)
         return None
 
-    def _key_points(
-        self, image_id: int, picture_of: Callable[[int], Image.Image | None]
-    ) -> LocalFeatures | None:
-        if image_id not in self.features:
-            if self.key_points is not None:
-                self.features[image_id] = self.key_points(image_id)
-            else:
-                image = picture_of(image_id)
-                self.features[image_id] = (
-                    None if image is None else local_features(image, frames=False, mirrored=False)
-                )
-        return self.features[image_id]
-
-    def _padded(
-        self,
-        keeper: DedupImage,
-        member: DedupImage,
-        picture_of: Callable[[int], Image.Image | None],
-    ) -> Box | None:
+    def _padded(self, keeper: DedupImage, member: DedupImage, picture_of: Picture) -> Box | None:
         """The member's picture's box in the keeper when the rest is plain bands, or None."""
-        theirs, mine = (
-            self._key_points(member.id, picture_of),
-            self._key_points(keeper.id, picture_of),
+        pair = self.pair_key_points(keeper, member, picture_of)
+        if pair is None:
+            return None
+        box = placed_inside(
+            pair[1], pair[0], (member, keeper), most=MOST, slack=SLACK, aspect=ASPECT
         )
-        if theirs is None or mine is None:
-            return None
-        self.looked += 1
-        found = placement(theirs, mine)
-        if found is None:
-            return None
-        left, top, right, bottom = found.box
-        if min(left, top) < -SLACK or max(right, bottom) > 1 + SLACK:
-            return None
-        width, height = right - left, bottom - top
-        if width <= 0 or height <= 0 or width * height > MOST:
-            return None
-        placed = width * keeper.width / (height * keeper.height)
-        if abs(math.log(placed / (member.width / member.height))) > math.log(ASPECT):
-            return None
         kept, source = picture_of(keeper.id), picture_of(member.id)
-        if kept is None or source is None:
+        if box is None or kept is None or source is None:
             return None
-        if not plain_bands(pixels_of(kept), pixels_of(source), found.box):
+        if not plain_bands(pixels_of(kept), pixels_of(source), box):
             return None
         log.info("dedup: %s is %s with bands around it", keeper.path, member.path)
-        return found.box
+        return box
 
 
 def _aspects_differ(a: DedupImage, b: DedupImage) -> bool:
