@@ -22,6 +22,11 @@ groups are made again) when all of these hold:
   keeper's extra pixels hold no detail (:func:`enlarged`): an enlarged crop. A keeper with
   detail of its own is no crop of that member (a closer view of one object agrees with a
   wider one by key points and pixels alike).
+
+The other way round, a keeper that holds a member's whole picture pasted in it - onto a
+pattern, into another picture, beside one: upright, agreeing by pixels, with a seam along
+every side of it inside the keeper - is marked framed, the photo at that box (44 groups of
+``unseen2`` kept such a copy over its photo).
 """
 
 from __future__ import annotations
