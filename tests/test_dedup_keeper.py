@@ -237,3 +237,24 @@ def test_other_shots_taken_seconds_apart_are_no_duplicates(
     assert Path(group["keeper"]).name == views[0].name
     assert [Path(m["path"]).name for m in group["members"]] == ["copy.jpg"]
     assert report["stats"]["distinct_exposures"] >= 1
+
+
+def test_a_resave_with_the_same_pixels_is_an_exact_copy(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A PNG re-save of a JPEG holds its very pixels: `search` and `lookup` call it an exact
+    copy ("same pixels, other encoding"), `dedup` said `exact: false` (same bytes only)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    source = sorted((data_dir / "hymenoptera" / "images" / "val" / "bees").glob("*.jpg"))[0]
+    shutil.copy(source, photos / "photo.jpg")
+    with Image.open(source) as opened:
+        opened.convert("RGB").save(photos / "resaved.png")
+        small = opened.convert("RGB").resize((opened.width // 2, opened.height // 2))
+    small.save(photos / "small.jpg", quality=95)
+    report = _dedup(tmp_path, models_dir, photos, "--json")
+    group = _group_of(report, "resaved.png")
+    exact = {Path(m["path"]).name: m["exact"] for m in group["members"]}
+    assert Path(group["keeper"]).name == "photo.jpg"
+    assert exact == {"resaved.png": True, "small.jpg": False}, exact
+    assert report["stats"]["same_pixels"] == 1

@@ -91,8 +91,9 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class DedupMember:
     """A duplicate of its group's keeper: cosine ``score`` to it (to member ``via`` when set:
-    :mod:`search.dedup.confirmed`), ``exact`` if same sha256, ``verified`` if local features
-    confirmed it below the threshold (``dedup --verify``)."""
+    :mod:`search.dedup.confirmed`), ``exact`` if same sha256 (or, once a library's report
+    decoded them, same pixels: :func:`search.query.library_dedup.same_pixels`), ``verified``
+    if local features confirmed it below the threshold (``dedup --verify``)."""
 
     image: DedupImage
     score: float

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,7 @@ from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.candidate_files import paired_key_points
 from search.query.engine import SearchEngine
 from search.query.library_crops import CROPS_NOMINATED
+from search.query.pixels import PIXEL_CHECK_MIN_SCORE
 from search.query.records import disk_change
 from search.query.reverse_lookup import default_threshold
 
@@ -131,7 +134,38 @@ def library_duplicates(
         by_id = {image.id: image for image in images}
         result = attach_free(verifier.restore(result), verifier.attachable(grouped), by_id)
         result.stats.update(verifier.stats())
-    return keep_present(leave_out_changed(result, _changed))
+    return same_pixels(engine, keep_present(leave_out_changed(result, _changed)))
+
+
+def same_pixels(engine: SearchEngine, result: DedupResult) -> DedupResult:
+    """``result`` with each member holding its keeper's very pixels in another encoding (a
+    PNG re-save of a JPEG, its EXIF stripped) marked ``exact``, as ``search`` and ``lookup``
+    call it: the same size and a score of :data:`PIXEL_CHECK_MIN_SCORE` at least, then both
+    files decoded whole and hashed (:class:`search.query.pixels.PixelDigests`); stats
+    ``same_pixels`` counts them."""
+    groups, found = [], 0
+    limit = engine.settings.max_image_pixels
+
+    def digest(image: DedupImage) -> str | None:
+        try:
+            return engine.pixel_digests.digest(Path(image.path), limit)
+        except (ImgsearchError, OSError):
+            return None
+
+    for group in result.groups:
+        keeper, members = group.keeper, list(group.members)
+        for n, member in enumerate(members):
+            image = member.image
+            if member.exact or member.score < PIXEL_CHECK_MIN_SCORE:
+                continue
+            if (image.width, image.height) != (keeper.width, keeper.height):
+                continue
+            if (mine := digest(keeper)) is not None and mine == digest(image):
+                members[n], found = replace(member, exact=True), found + 1
+        groups.append(replace(group, members=tuple(members)))
+    if not found:
+        return result
+    return replace(result, groups=tuple(groups), stats={**result.stats, "same_pixels": found})
 
 
 def _changed(image: DedupImage) -> bool:
