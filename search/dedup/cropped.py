@@ -24,8 +24,8 @@ groups are made again) when all of these hold:
   wider one by key points and pixels alike).
 
 The other way round, a keeper that holds a member's whole picture pasted in it - onto a
-pattern, into another picture, beside one: upright, agreeing by pixels, with a seam along
-every side of it inside the keeper - is marked framed, the photo at that box (44 groups of
+pattern, into another picture: upright, agreeing by pixels, with a seam along every side of
+it inside the keeper, two at least - is marked framed, the photo at that box (44 groups of
 ``unseen2`` kept such a copy over its photo).
 """
 
@@ -68,6 +68,10 @@ SEAM_FLOOR = 6.0
 OFFSET = 0.008
 #: a side within this share of the member's edge is its edge, not a side inside it
 EDGE = 0.02
+#: a picture pasted in another has a seam along this many sides inside it at least (one side
+#: on a strong line - a shelf's edge, a frame's - is how a trim of a photo looks too: an
+#: original lost to its trimmed copy in 10 of 11 such trims; a side-by-side pair is missed)
+PASTED_SIDES = 2
 
 
 class CropKeepers(PictureCheck):
@@ -113,8 +117,8 @@ class CropKeepers(PictureCheck):
         if found is None or (kept := picture_of(keeper.id)) is None:
             return None
         sides = seams(pixels_of(kept), found)
-        if not sides or not all(sides):
-            return None
+        if len(sides) < PASTED_SIDES or not all(sides):
+            return None  # one side along a strong line of a photo is a trim, not a paste
         log.info("dedup: %s holds %s pasted in it", keeper.path, member.path)
         return found
 

@@ -19,9 +19,9 @@ member and the groups are made again), when all of these hold:
 - every side band beyond ``BAND`` of the keeper's side is *plain*: most of it one colour
   (``PLAIN`` of its pixels within ``TOLERANCE`` levels of its commonest colour, and
   ``PLAIN_LINE`` of every line along it: text on a bar, not a gradient or a scene);
-- no band continues the member's own edge beside it (that edge as plain as a band, ``PLAIN``
-  of it in the band's colour): a crop that took away a plain sky or wall leaves its original
-  exactly that, and the original must stay the keeper.
+- no band continues the member's own edge beside it (``PLAIN`` of that edge within
+  ``CONTINUES`` levels of the band's colour): a crop that took away a plain sky or wall
+  leaves its original exactly that, and the original must stay the keeper.
 
 None of these is tuned to a data set; each stops what the others let through.
 """
@@ -57,7 +57,14 @@ EDGE = 0.01
 PLAIN = 0.6
 #: ... and at least this share of each of its lines along the side (text rows included)
 PLAIN_LINE = 0.2
-TOLERANCE = 16
+#: (levels, per channel): a bar or padding added to a picture is flat - JPEG leaves it within
+#: a few levels but beside its text (caption bars: 0.81 of a band within 3 levels, 0.83 within
+#: 16); a photo's plain-looking background is not (an out-of-focus leaf: 0.27 within 3, 0.65
+#: within 16), and a crop that cut it away must leave its original the keeper
+TOLERANCE = 4
+#: the member's edge continues a band when PLAIN of it is within this of the band's colour
+#: (loose: where in doubt, the picture continues and the original stays the keeper)
+CONTINUES = 16
 #: pictures are looked at with this longer side
 SIDE = 384
 
@@ -178,7 +185,7 @@ def plain_bands(keeper: np.ndarray, member: np.ndarray, box: Box) -> bool:
     for pixels, lines, beside in bands:
         if pixels.shape[0] < 1 or pixels.shape[1] < 1 or not _plain(pixels, lines):
             return False
-        if _share_near(beside, _commonest_colour(pixels)) >= PLAIN:
+        if _share_near(beside, _commonest_colour(pixels), CONTINUES) >= PLAIN:
             return False
     return True
 
@@ -191,12 +198,12 @@ def _commonest_colour(pixels: np.ndarray) -> np.ndarray:
     return flat[keys == commonest].mean(axis=0)
 
 
-def _near(pixels: np.ndarray, colour: np.ndarray) -> np.ndarray:
-    return np.abs(pixels.astype(np.int16) - colour.astype(np.int16)).max(axis=-1) <= TOLERANCE
+def _near(pixels: np.ndarray, colour: np.ndarray, tolerance: int = TOLERANCE) -> np.ndarray:
+    return np.abs(pixels.astype(np.int16) - colour.astype(np.int16)).max(axis=-1) <= tolerance
 
 
-def _share_near(pixels: np.ndarray, colour: np.ndarray) -> float:
-    return float(_near(pixels, colour).mean()) if pixels.size else 0.0
+def _share_near(pixels: np.ndarray, colour: np.ndarray, tolerance: int = TOLERANCE) -> float:
+    return float(_near(pixels, colour, tolerance).mean()) if pixels.size else 0.0
 
 
 def _line_shares(lines: np.ndarray, colour: np.ndarray) -> np.ndarray:
