@@ -99,7 +99,9 @@ def library_duplicates(
     where a keeper's aspect ratio differs from a member's: a keeper that is the member's
     picture with bars or padding around it gives way to it (:mod:`search.dedup.padded`), and
     where a member scores under :data:`search.dedup.cropped.SCORE` with its keeper, a keeper
-    that is a crop of its picture gives way to it (:mod:`search.dedup.cropped`).
+    that is a crop of its picture gives way to it (:mod:`search.dedup.cropped`); and where a
+    member of the keeper's size scores :data:`PIXEL_CHECK_MIN_SCORE` or more, both are
+    decoded to tell the same pixels (:func:`same_pixels`).
     """
     frames = StoredFrames.read(engine.store, engine.library.descriptor())
     images, vectors = library_images(engine, frames)
