@@ -99,7 +99,8 @@ def hit_place(hit: SearchHit) -> str:
 
 
 def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
-    """A plain-text table: rank, score, id, size, WxH, path, labels (exact copies marked)."""
+    """A plain-text table: rank, score, id, size, WxH, path, labels (exact copies, copies and
+    look-alikes marked)."""
     from models.quality import flag_names
 
     if not hits:
@@ -109,6 +110,7 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         dims = f"{hit.width}x{hit.height}" if hit.width and hit.height else "-"
         confirmed = hit.key_points or hit.pixel_match or hit.copy_of
         mark = "=" if hit.exact else ("+" if confirmed else "~") if hit.duplicate else ""
+        mark = "?" if hit.lookalike and not mark else mark
         score = f"{hit.score:.4f}{mark}"
         labels = ", ".join(name for name, _s in hit.labels[:3])
         flagged = flag_names(hit.quality_flags)
@@ -142,6 +144,11 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
             "(+ a copy confirmed by matching key points - the query's, or those of two of its"
             " copies that hold it - or a small or pixelated query's pixels, where its vectors"
             " left a doubt)"
+        )
+    if any(h.lookalike and not h.duplicate and not h.exact for h in hits):
+        lines.append(
+            "(? a look-alike: its vectors pass the copy decision, but it is no copy - another"
+            " shot, the same overlay on another photo ...: --json's lookalike_reason says why)"
         )
     return "\n".join(lines)
 

@@ -193,6 +193,11 @@ def test_region_search_ranks_distinct_scores(library, models_dir, data_dir):
     for other in top[1:]:
         assert not other["duplicate"] and other["lookalike"], other
         assert other["lookalike_reason"].startswith("another shot (taken 2005-"), other
+    # the text table marks them so, and says what the mark means
+    text = ok(run(library, models_dir, "search", str(query), "-k", "4"))
+    marks = [line.split()[1][-1] for line in text.splitlines()[1:5]]
+    assert marks == ["=", "?", "?", "?"], text
+    assert "(? a look-alike: its vectors pass the copy decision, but it is no copy" in text
 
 
 def test_similar_by_id_and_by_path(library, models_dir, data_dir):
