@@ -156,13 +156,16 @@ def same_pixels(engine: SearchEngine, result: DedupResult) -> DedupResult:
 
     for group in result.groups:
         keeper, members = group.keeper, list(group.members)
+        mine: list[str | None] = []  # the keeper's digest, made when first needed
         for n, member in enumerate(members):
             image = member.image
             if member.exact or member.score < PIXEL_CHECK_MIN_SCORE:
                 continue
             if (image.width, image.height) != (keeper.width, keeper.height):
                 continue
-            if (mine := digest(keeper)) is not None and mine == digest(image):
+            if not mine:
+                mine.append(digest(keeper))
+            if mine[0] is not None and mine[0] == digest(image):
                 members[n], found = replace(member, exact=True), found + 1
         groups.append(replace(group, members=tuple(members)))
     if not found:
