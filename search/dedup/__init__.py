@@ -22,6 +22,7 @@ _SOURCES: dict[str, str] = {
     "KEEPER_RULES": "search.dedup.keeper",
     "check_keeper_rules": "search.dedup.keeper",
     "choose_keeper": "search.dedup.keeper",
+    "taken_apart": "search.dedup.keeper",
     "keep_present": "search.dedup.present",
     "leave_out_changed": "search.dedup.present",
     "FLAT_MAX": "search.dedup.neighbours",
@@ -80,6 +81,7 @@ __all__ = [
     "leave_out_changed",
     "render_html",
     "shot_starts",
+    "taken_apart",
     "to_json",
     "video_groups",
     "video_pairs",
@@ -97,7 +99,13 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.dedup.errors import DedupError
     from search.dedup.file_thumbnails import file_thumbnails
     from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, DedupResult, find_duplicates
-    from search.dedup.keeper import KEEPER_RULES, DedupImage, check_keeper_rules, choose_keeper
+    from search.dedup.keeper import (
+        KEEPER_RULES,
+        DedupImage,
+        check_keeper_rules,
+        choose_keeper,
+        taken_apart,
+    )
     from search.dedup.neighbours import FLAT_MAX, FlatNeighbours, IvfNeighbours, MultiRowNeighbours
     from search.dedup.padded import PaddedKeepers
     from search.dedup.present import keep_present, leave_out_changed

@@ -113,15 +113,16 @@ def _rule_key(rule: str, img: DedupImage) -> tuple:
     )
 
 
+def taken_apart(a: datetime | None, b: datetime | None) -> bool:
+    """Two EXIF capture times, both known and unequal: two shots of a scene, never a copy
+    and its photo - an edited copy keeps its photo's capture time or has none. Seconds apart
+    from one tripod, two shots still score like copies. (``dedup`` and searches alike.)"""
+    return a is not None and b is not None and a != b
+
+
 def distinct_exposures(a: DedupImage, b: DedupImage) -> bool:
-    """Two pictures taken at different times (both EXIF capture times known, and unequal):
-    another shot of a scene, never a copy - an edited copy keeps its photo's capture time or
-    has none. Seconds apart from one tripod, they still score like copies."""
-    return (
-        a.exif_datetime is not None
-        and b.exif_datetime is not None
-        and a.exif_datetime != b.exif_datetime
-    )
+    """Two pictures taken at different times (:func:`taken_apart`)."""
+    return taken_apart(a.exif_datetime, b.exif_datetime)
 
 
 def check_keeper_rules(rules: Sequence[str]) -> tuple[str, ...]:
@@ -222,11 +223,19 @@ def kept_over(
     """Why ``keeper`` comes before ``other``: the first rule on which they differ (and the
     rules they tied on before it)."""
     rules = check_keeper_rules(rules)
-    for i, rule in enumerate(rules):
-        if _rule_key(rule, keeper) != _rule_key(rule, other):
-            tied = f" (tied on {', '.join(rules[:i])})" if i else ""
-            return _explain(rule, keeper, other) + tied
-    return "all rules tie; first by path"
+    i = _first_difference(keeper, other, rules)
+    if i is None:
+        return "all rules tie; first by path"
+    tied = f" (tied on {', '.join(rules[:i])})" if i else ""
+    return _explain(rules[i], keeper, other) + tied
+
+
+def _first_difference(keeper: DedupImage, other: DedupImage, rules: Sequence[str]) -> int | None:
+    """The index of the first of ``rules`` (checked) on which the two differ; None: none."""
+    return next(
+        (i for i, rule in enumerate(rules) if _rule_key(rule, keeper) != _rule_key(rule, other)),
+        None,
+    )
 
 
 #: what :func:`decided_by` names that says little of which file is the original: file dates
@@ -241,9 +250,10 @@ def decided_by(
     """The rule that puts ``keeper`` before ``other`` - ``oldest`` named ``modified`` where
     the file dates decided (no EXIF time, or the same), ``path`` where every rule ties -
     so that a script can leave the :data:`WEAK_DECISIONS` to a person."""
-    for rule in check_keeper_rules(rules):
-        if _rule_key(rule, keeper) != _rule_key(rule, other):
-            if rule == "oldest" and keeper.exif_datetime == other.exif_datetime:
-                return "modified"
-            return rule
-    return "path"
+    rules = check_keeper_rules(rules)
+    i = _first_difference(keeper, other, rules)
+    if i is None:
+        return "path"
+    if rules[i] == "oldest" and keeper.exif_datetime == other.exif_datetime:
+        return "modified"
+    return rules[i]

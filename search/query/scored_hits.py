@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from search.dedup import taken_apart
 from search.descriptor import DUPLICATE_Z, Calibration, ScoredHit
 from search.query.results import SCORE_DECIMALS, SearchHit, hit_from_row
 from search.store import StoredImage
@@ -69,11 +70,9 @@ def hits_from_scores(
 
 
 def another_shot(query: datetime | None, hit: datetime | None) -> str | None:
-    """Why a hit is no copy of the query when both have EXIF capture times and they differ:
-    another shot of the scene (views of an object taken seconds apart score like copies; an
-    edited copy keeps its photo's capture time or has none, as dedup rules:
-    :func:`search.dedup.distinct_exposures`). None otherwise."""
-    if query is None or hit is None or query == hit:
+    """Why a hit is no copy of the query: taken at another time (:func:`search.dedup.taken_apart`,
+    as dedup rules). None otherwise."""
+    if query is None or hit is None or not taken_apart(query, hit):
         return None
     return f"another shot (taken {hit:%Y-%m-%d %H:%M:%S}, the query {query:%Y-%m-%d %H:%M:%S})"
 
