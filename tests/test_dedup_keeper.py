@@ -239,6 +239,47 @@ def test_other_shots_taken_seconds_apart_are_no_duplicates(
     assert report["stats"]["distinct_exposures"] >= 1
 
 
+def _taken(when: str, fraction: str | None) -> Image.Exif:
+    exif = Image.Exif()
+    taken = exif.get_ifd(0x8769)
+    taken[0x9003] = when  # DateTimeOriginal
+    if fraction is not None:
+        taken[0x9291] = fraction  # SubSecTimeOriginal
+    return exif
+
+
+def test_a_bursts_shots_within_one_second_are_no_duplicates(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """Two shots of a burst share their capture second (phones take ten a second): they were
+    grouped as duplicates, one listed for deletion. SubSecTimeOriginal tells them apart; a
+    copy whose editor kept the capture second but dropped the fraction is still a copy."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    source = sorted((data_dir / "hymenoptera" / "images" / "val" / "bees").glob("*.jpg"))[1]
+    with Image.open(source) as opened:
+        photo = opened.convert("RGB")
+    w, h = photo.size
+    second = photo.crop((3, 2, w, h)).resize((w, h))  # the next shot: moved a little
+    photo.save(photos / "burst_1.jpg", quality=92, exif=_taken("2024:05:01 10:20:30", "12"))
+    second.save(photos / "burst_2.jpg", quality=92, exif=_taken("2024:05:01 10:20:30", "48"))
+    small = photo.resize((w // 2, h // 2))
+    small.save(photos / "burst_1_small.jpg", quality=85, exif=_taken("2024:05:01 10:20:30", None))
+    _distractors(data_dir, photos)
+    report = _dedup(tmp_path, models_dir, photos, "--json")
+    group = _group_of(report, "burst_1.jpg")
+    assert Path(group["keeper"]).name == "burst_1.jpg", group
+    assert [Path(m["path"]).name for m in group["members"]] == ["burst_1_small.jpg"], group
+    assert report["stats"]["distinct_exposures"] >= 1
+    common = ["--library", str(tmp_path / "lib"), "--model-path", str(models_dir)]
+    out = CliRunner().invoke(cli, [*common, "search", "--json", str(photos / "burst_2.jpg")])
+    assert out.exit_code == 0, out.output
+    hits = {Path(h["path"]).name: h for h in json.loads(out.stdout)["results"]}
+    assert hits["burst_1.jpg"]["duplicate"] is False, hits["burst_1.jpg"]
+    reason = hits["burst_1.jpg"]["lookalike_reason"]
+    assert reason == "another shot (taken 2024-05-01 10:20:30.12, the query 2024-05-01 10:20:30.48)"
+
+
 def test_a_resave_with_the_same_pixels_is_an_exact_copy(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:

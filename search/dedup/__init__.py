@@ -23,6 +23,7 @@ _SOURCES: dict[str, str] = {
     "check_keeper_rules": "search.dedup.keeper",
     "choose_keeper": "search.dedup.keeper",
     "taken_apart": "search.dedup.keeper",
+    "capture_text": "search.dedup.keeper",
     "keep_present": "search.dedup.present",
     "leave_out_changed": "search.dedup.present",
     "FLAT_MAX": "search.dedup.neighbours",
@@ -68,6 +69,7 @@ __all__ = [
     "VideoFacts",
     "VideoPair",
     "attach_free",
+    "capture_text",
     "check_keeper_rules",
     "choose_keeper",
     "clip_pairs",
@@ -102,6 +104,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.dedup.keeper import (
         KEEPER_RULES,
         DedupImage,
+        capture_text,
         check_keeper_rules,
         choose_keeper,
         taken_apart,

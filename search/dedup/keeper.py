@@ -103,7 +103,7 @@ def _rule_key(rule: str, img: DedupImage) -> tuple:
         return (-max(0, img.file_size),)
     if rule == "exif":
         return (0 if img.exif_datetime is not None else 1,)
-    exif = img.exif_datetime
+    exif = _second(img.exif_datetime)  # a copy without the fraction is no older
     mtime = img.mtime if img.mtime is not None and math.isfinite(img.mtime) else None
     return (
         exif is None,
@@ -116,8 +116,28 @@ def _rule_key(rule: str, img: DedupImage) -> tuple:
 def taken_apart(a: datetime | None, b: datetime | None) -> bool:
     """Two EXIF capture times, both known and unequal: two shots of a scene, never a copy
     and its photo - an edited copy keeps its photo's capture time or has none. Seconds apart
-    from one tripod, two shots still score like copies. (``dedup`` and searches alike.)"""
-    return a is not None and b is not None and a != b
+    from one tripod, two shots still score like copies. (``dedup`` and searches alike.)
+    Within one second the fractions (SubSecTime) tell a burst's shots apart where both
+    have one: an editor that kept the time may have dropped the fraction."""
+    if a is None or b is None:
+        return False
+    if a.replace(microsecond=0) != b.replace(microsecond=0):
+        return True
+    return bool(a.microsecond and b.microsecond and a.microsecond != b.microsecond)
+
+
+def capture_text(when: datetime, other: datetime | None = None) -> str:
+    """A capture time as shown: to the second, with its fraction where ``other`` shares the
+    second (two shots of one burst)."""
+    text = f"{when:%Y-%m-%d %H:%M:%S}"
+    if other is not None and when.microsecond and _second(when) == _second(other):
+        text += f".{when.microsecond:06d}".rstrip("0")
+    return text
+
+
+def _second(when: datetime | None) -> datetime | None:
+    """A capture time to the second (a copy's editor may have dropped the fraction)."""
+    return None if when is None else when.replace(microsecond=0)
 
 
 def distinct_exposures(a: DedupImage, b: DedupImage) -> bool:
@@ -197,7 +217,9 @@ def _explain(rule: str, keeper: DedupImage, other: DedupImage) -> str:
         return f"largest file ({human_size(keeper.file_size)} vs {human_size(other.file_size)})"
     if rule == "exif":
         return "has an EXIF capture time (the other has none)"
-    if keeper.exif_datetime is not None and keeper.exif_datetime == other.exif_datetime:
+    if keeper.exif_datetime is not None and _second(keeper.exif_datetime) == _second(
+        other.exif_datetime
+    ):
         both = f"both taken {keeper.exif_datetime:%Y-%m-%d %H:%M:%S}"  # the file times decided
         return f"oldest file ({both}; {_times(_modified, keeper, other)})"
     return f"oldest ({_times(_when, keeper, other)})"
@@ -254,6 +276,6 @@ def decided_by(
     i = _first_difference(keeper, other, rules)
     if i is None:
         return "path"
-    if rules[i] == "oldest" and keeper.exif_datetime == other.exif_datetime:
+    if rules[i] == "oldest" and _second(keeper.exif_datetime) == _second(other.exif_datetime):
         return "modified"
     return rules[i]

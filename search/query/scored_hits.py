@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from search.dedup import taken_apart
+from search.dedup import capture_text, taken_apart
 from search.descriptor import DUPLICATE_Z, Calibration, ScoredHit
 from search.query.results import SCORE_DECIMALS, SearchHit, hit_from_row
 from search.store import StoredImage
@@ -74,7 +74,7 @@ def another_shot(query: datetime | None, hit: datetime | None) -> str | None:
     as dedup rules). None otherwise."""
     if query is None or hit is None or not taken_apart(query, hit):
         return None
-    return f"another shot (taken {hit:%Y-%m-%d %H:%M:%S}, the query {query:%Y-%m-%d %H:%M:%S})"
+    return f"another shot (taken {capture_text(hit, query)}, the query {capture_text(query, hit)})"
 
 
 def decision_edges(calibration: Calibration) -> tuple[float, float]:
