@@ -160,6 +160,22 @@ def test_a_replaced_file_never_lends_its_picture_to_the_old_entry(tmp_path, webl
     app.extensions["imgsearch"].close()
 
 
+def test_a_file_whose_name_holds_a_newline_is_served(tmp_path, weblib, models_dir):
+    """A library file named with a newline (which file systems allow) was a 500 from
+    ``/images/ID/file`` - the page's "Open original" and its video player broke - because
+    its name went into the ``Content-Disposition`` header as it was."""
+    source = sorted(weblib.ukbench.glob("*.jpg"))[0]
+    _, app = _small_library(tmp_path, models_dir, {"photo\nx\ty.jpg": source})
+    client = app.test_client()
+    (row,) = client.get(f"{API}/images").get_json()["results"]
+    for query in ("", "?download=1"):
+        answer = client.get(f"{API}/images/{row['id']}/file{query}")
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        assert answer.data == source.read_bytes()
+        disposition = answer.headers["Content-Disposition"]
+        assert disposition.endswith("filename=photo_x_y.jpg"), disposition
+
+
 def test_notices_show_commands_as_code_not_backticks(tmp_path):
     """A library never indexed: every page said "Run `imgsearch index PATH`" with the
     backticks showing; the command is set as code now, escaped like all text."""

@@ -236,10 +236,17 @@ def image_file(image_id: int) -> Response:
         mimetype=_mimetype(fmt, path.suffix),
         conditional=True,
         etag=True,
-        download_name=path.name,
+        download_name=download_name(path.name),
         as_attachment=attachment,
     )
     return _private(response, FILE_MAX_AGE)
+
+
+def download_name(name: str) -> str:
+    """A file's name as its ``Content-Disposition`` gives it: each control or other
+    unprintable character made ``_`` (a name with a newline, which a file system allows, was a
+    500: HTTP headers cannot hold one)."""
+    return "".join(c if c.isprintable() else "_" for c in name)
 
 
 @bp.get("/stats")
