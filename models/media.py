@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from models.animation import AnimationReader, animation_format, is_animation
+from models.errors import EmptyImageError
 from models.files import open_image_file
 from models.video import VideoError, VideoReader
 from models.video_names import is_video_name, looks_like_still, looks_like_video
@@ -45,8 +46,12 @@ def _head(source: Any) -> bytes:
         try:
             with open_image_file(source, 64 * 2**30) as handle:
                 return handle.read(32)
-        except (OSError, ValueError):
+        except EmptyImageError:
+            return b""  # open_video says `empty`
+        except OSError:
             return b""  # the reader says what is wrong with it
+        # other ImageErrors propagate: a FIFO, a device or a folder is no file to read (a
+        # FIFO's size 0 made it "empty"), a missing file is said as such
     return b""
 
 

@@ -60,6 +60,23 @@ def test_fifos_devices_and_huge_files_are_refused_at_once(
         assert "Traceback" not in output and len(done.stderr.strip().splitlines()) == 1, output
 
 
+def test_video_mode_refuses_fifos_and_devices_as_such(
+    library: Path, models_dir: Path, tmp_path: Path
+) -> None:
+    """``embed --running-mode video`` of a FIFO said "empty: file is empty (zero bytes)" (its
+    size is 0): it says what image mode says."""
+    hostile = _hostile(tmp_path / "bad")
+    for kind in ("fifo", "device"):
+        path, says = hostile[kind]
+        done = run_cli(
+            library, models_dir, "embed", "--running-mode", "video", str(path), timeout=60
+        )
+        output = done.stdout + done.stderr
+        assert done.returncode == 1, f"{kind}: {output}"
+        assert says in output and "empty" not in output, f"{kind}: {output}"
+        assert "Traceback" not in output, output
+
+
 def test_index_refuses_them_the_same_way(
     library: Path, models_dir: Path, tmp_path: Path, data_dir: Path
 ) -> None:
