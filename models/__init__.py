@@ -102,6 +102,7 @@ _SOURCES: dict[str, str] = {
     "format_timestamp": "models.video",
     "is_video_name": "models.video_names",
     "looks_like_video": "models.video_names",
+    "video_media_type": "models.video_names",
     "require_av": "models.video",
 }
 
@@ -197,6 +198,7 @@ __all__ = [
     "set_decode_budget",
     "to_rgb",
     "unblocked",
+    "video_media_type",
 ]
 
 
@@ -299,3 +301,4 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         looks_like_video,
         require_av,
     )
+    from models.video_names import video_media_type

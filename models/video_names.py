@@ -48,3 +48,16 @@ def looks_like_still(data: bytes) -> bool:
         or head[:2] == b"BM"
         or is_heif_image(head)
     )
+
+
+def video_media_type(data: bytes) -> str | None:
+    """The HTTP media type of video bytes by their first bytes (None: no video's): what a
+    player is told of a video whose name does not say (an MP4 saved as ``.jpg``)."""
+    head = data[:16]
+    if not looks_like_video(head):
+        return None
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "video/webm"  # Matroska / WebM: browsers play WebM
+    if head[:4] == b"RIFF":
+        return "video/x-msvideo"
+    return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"

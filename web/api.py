@@ -6,12 +6,13 @@ else); files are served from the path the database holds for that id.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
 from werkzeug.http import parse_range_header
 
-from models import image_format
+from models import image_format, video_media_type
 from search.library import DEFAULT_SIZE, SIZES
 from search.query import bytes_as_indexed, changed_file_note, disk_change, gone_file_note
 from search.units import whole_number
@@ -207,7 +208,8 @@ def image_file(image_id: int) -> Response:
     attachment = _download()
     found = service.library_file(service.engine(), image_id)
     path, fmt = found.path, found.format
-    video = path.suffix.lower() in _VIDEO_MIMETYPES and (fmt or "").upper() not in _MIMETYPES
+    video_type = None if (fmt or "").upper() in _MIMETYPES else _video_type(path)
+    video = video_type is not None
     if video:  # served with HTTP Range requests (conditional=True): players seek
         fmt = None
     if disk_change(path, found.size) == "changed":  # another size: not the file indexed
@@ -233,7 +235,7 @@ def image_file(image_id: int) -> Response:
     _ignore_unservable_range()
     response = send_file(
         path,
-        mimetype=_mimetype(fmt, path.suffix),
+        mimetype=video_type or _mimetype(fmt, path.suffix),
         conditional=True,
         etag=True,
         download_name=download_name(path.name),
@@ -316,12 +318,22 @@ _VIDEO_MIMETYPES = {
 }
 
 
+def _video_type(path: Path) -> str | None:
+    """A video file's media type: by its video name, else by its first bytes (an MP4 saved
+    as ``.jpg`` is indexed as the video it is); None for no video's."""
+    if path.suffix.lower() in _VIDEO_MIMETYPES:
+        return _VIDEO_MIMETYPES[path.suffix.lower()]
+    try:
+        with path.open("rb") as handle:
+            return video_media_type(handle.read(16))
+    except OSError:
+        return None
+
+
 def _mimetype(fmt: str | None, suffix: str) -> str:
     """The image's type from its decoded format (content), else its suffix; never HTML."""
     if fmt and fmt.upper() in _MIMETYPES:  # a photo renamed .mp4 is served as the photo
         return _MIMETYPES[fmt.upper()]
-    if suffix.lower() in _VIDEO_MIMETYPES:
-        return _VIDEO_MIMETYPES[suffix.lower()]
     return _SUFFIX_MIMETYPES.get(suffix.lower(), "application/octet-stream")
 
 
