@@ -22,6 +22,7 @@ from models import (
     MAX_FILE_BYTES,
     ImgsearchError,
     OnnxModel,
+    file_mtime_ns,
     image_layout,
     open_image_file,
     read_limited,
@@ -43,7 +44,7 @@ def _measure(
     try:
         with open_image_file(path, MAX_FILE_BYTES) as handle:
             st = os.fstat(handle.fileno())
-            if st.st_size != row.file_size or st.st_mtime_ns != row.mtime_ns:
+            if st.st_size != row.file_size or file_mtime_ns(st) != row.mtime_ns:
                 return None
             data = read_limited(handle, str(path), MAX_FILE_BYTES)
         kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}

@@ -12,7 +12,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from models import MAX_FILE_BYTES, hash_limited, is_streamed, open_image_file, read_limited
+from models import (
+    MAX_FILE_BYTES,
+    file_mtime_ns,
+    hash_limited,
+    is_streamed,
+    open_image_file,
+    read_limited,
+)
 
 
 @dataclass
@@ -37,9 +44,10 @@ def read_file(path: Path) -> FileRead:
         st = os.fstat(handle.fileno())
         if is_streamed(st.st_size):
             sha, size = hash_limited(handle, str(path), MAX_FILE_BYTES)
-            return FileRead(None, sha, size, st.st_mtime_ns, path)
+            return FileRead(None, sha, size, file_mtime_ns(st), path)
         data = read_limited(handle, str(path), MAX_FILE_BYTES)
-    return FileRead(data, hashlib.sha256(data).hexdigest(), len(data), st.st_mtime_ns, path)
+    sha = hashlib.sha256(data).hexdigest()
+    return FileRead(data, sha, len(data), file_mtime_ns(st), path)
 
 
 def decoder_source(read: FileRead, data: bytes | None, name: str) -> io.BytesIO | str:

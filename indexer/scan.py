@@ -17,6 +17,7 @@ from pathspec import GitIgnoreSpec
 
 from indexer.progress import bar
 from models.errors import ImgsearchError
+from models.files import file_mtime_ns
 from models.video_names import is_video_name
 from search.units import is_utf8_name
 
@@ -307,7 +308,7 @@ def scan_collection(
                 continue
             if is_link and not _leads_inside(entry.path, real_root, report):
                 continue
-            found = FoundFile(rel, Path(entry.path), fst.st_size, fst.st_mtime_ns)
+            found = FoundFile(rel, Path(entry.path), fst.st_size, file_mtime_ns(fst))
             report.files.append(found)
             if on_file is not None:
                 on_file(found)

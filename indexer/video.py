@@ -33,6 +33,7 @@ from models import (
     OnnxModel,
     RunningMode,
     TopLabels,
+    file_mtime_ns,
     is_video_file,
     open_image_file,
     open_video,
@@ -74,7 +75,7 @@ def file_sha256(item: WorkItem) -> tuple[str, int, int]:
     """(sha256, size, mtime_ns) of a regular file, read in chunks."""
     digest, size = hashlib.sha256(), 0
     with open_image_file(item.found.path, MAX_VIDEO_BYTES) as handle:
-        mtime_ns = os.fstat(handle.fileno()).st_mtime_ns
+        mtime_ns = file_mtime_ns(os.fstat(handle.fileno()))
         while chunk := handle.read(HASH_CHUNK):
             digest.update(chunk)
             size += len(chunk)

@@ -61,6 +61,8 @@ _SOURCES: dict[str, str] = {
     "MAX_FILE_BYTES": "models.files",
     "hash_image_file": "models.files",
     "hash_limited": "models.files",
+    "file_mtime": "models.files",
+    "file_mtime_ns": "models.files",
     "image_format": "models.files",
     "is_streamed": "models.files",
     "open_image_file": "models.files",
@@ -166,6 +168,8 @@ __all__ = [
     "collage_cells",
     "contrast_levels",
     "cosine_similarity",
+    "file_mtime",
+    "file_mtime_ns",
     "file_sha256",
     "format_timestamp",
     "get_spec",
@@ -272,6 +276,8 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from models.files import (
         MAX_FILE_BYTES,
+        file_mtime,
+        file_mtime_ns,
         hash_image_file,
         hash_limited,
         image_format,

@@ -24,6 +24,23 @@ STREAMED_ABOVE_BYTES = 64 << 20
 _URL = re.compile(r"(?i)^(https?|ftp|s3|gs|file):/")
 
 
+#: the file times a database can hold (a signed 64-bit count of nanoseconds: 1677-2262)
+MTIME_NS_MIN, MTIME_NS_MAX = -(2**63), 2**63 - 1
+
+
+def file_mtime_ns(st: os.stat_result) -> int:
+    """A file's modification time in nanoseconds as the library keeps it: a camera with a
+    broken clock or a badly unpacked archive can date a file past 2262, which no 64-bit
+    column holds (the batch holding it failed, and every later run with it), so it is cut
+    to the range; every comparison with a stored time reads it through here."""
+    return min(max(st.st_mtime_ns, MTIME_NS_MIN), MTIME_NS_MAX)
+
+
+def file_mtime(st: os.stat_result) -> float:
+    """:func:`file_mtime_ns` in seconds."""
+    return file_mtime_ns(st) / 1e9
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISFIFO(mode):
         return "a FIFO (named pipe)"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from models import ImgsearchError, hash_image_file, is_video_file, read_image_file
+from models import ImgsearchError, file_mtime, hash_image_file, is_video_file, read_image_file
 from search.query.browse import label_count
 from search.query.errors import ImageNotFoundError, PathEscapeError
 from search.query.results import is_image_id
@@ -54,7 +54,7 @@ def disk_change(
         return "gone"
     if file_size is not None and st.st_size != file_size:
         return "changed"
-    if mtime is not None and abs(st.st_mtime - mtime) >= 1:
+    if mtime is not None and abs(file_mtime(st) - mtime) >= 1:
         return "changed"
     return None
 
