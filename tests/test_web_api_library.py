@@ -93,6 +93,39 @@ def test_running_app_serves_the_new_generation(tmp_path, weblib, data_dir, datab
     app.extensions["imgsearch"].close()
 
 
+def test_a_library_deleted_and_made_again_under_a_running_app_is_served(tmp_path, weblib, data_dir):
+    """A server kept answering from a deleted library (its connections held the deleted
+    file open): ``/stats`` counted the old photos and searches found them, ids led to the
+    new library's files, while the CLI showed the new library (a new user's audit)."""
+    images = data_dir / "ukbench_subset" / "images"
+    first, later = tmp_path / "first", tmp_path / "later"
+    for folder, names in (
+        (first, ["ukbench00008.jpg", "ukbench00012.jpg"]),
+        (later, ["ukbench00020.jpg", "ukbench00024.jpg", "ukbench00028.jpg"]),
+    ):
+        folder.mkdir()
+        for name in names:
+            shutil.copy2(images / name, folder / name)
+    settings = replace(weblib.settings, library=tmp_path / "lib")
+    run_index(settings.library, weblib.models_dir, first)
+    app = create_app(settings)
+    client = app.test_client()
+    holder = app.extensions["imgsearch"]
+    holder.clock = clock = FakeClock()
+    assert client.get(f"{API}/stats").get_json()["images"] == 2
+    for database in settings.library.glob("imgsearch.sqlite3*"):
+        database.unlink()
+    run_index(settings.library, weblib.models_dir, later)  # another library at the path
+    clock.advance(REFRESH_INTERVAL_S)  # one check is due (the clock stands still after it)
+    deadline = time.monotonic() + 10
+    while client.get(f"{API}/stats").get_json()["images"] != 3:
+        assert time.monotonic() < deadline, "still serving the deleted library"
+        time.sleep(0.05)  # the refresh thread's own work
+    found = upload(client, images / "ukbench00024.jpg", k=1).get_json()["results"]
+    assert found[0]["exact"] and found[0]["path"].endswith("ukbench00024.jpg"), found
+    holder.close()
+
+
 def test_empty_library_is_explained(tmp_path, weblib):
     settings = replace(weblib.settings, library=tmp_path / "empty")
     (tmp_path / "no-photos").mkdir()
@@ -261,6 +294,8 @@ class FakeClock:
 
 
 class FakeEngine:
+    store = None  # no database file: never replaced
+
     def __init__(
         self, refresh_s: float = 0.0, fail: bool = False, clock: FakeClock | None = None
     ) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from search.settings import Settings
-from search.store import LibraryNotFoundError
+from search.store import LibraryNotFoundError, database_replaced
 
 if TYPE_CHECKING:
     from search.query import SearchEngine
@@ -112,10 +112,13 @@ class EngineHolder:
                 self._refresh(engine)
 
     def _refresh(self, engine: SearchEngine) -> None:
-        """Reload the index if the library's generation moved (the refresh lock is held)."""
+        """Reload the index if the library's generation moved (the refresh lock is held); a
+        library whose database file was deleted or replaced is opened again (or none is)."""
         started = self.clock()
         try:
-            if engine.refresh():
+            if database_replaced(engine.store):
+                self._forget(engine)
+            elif engine.refresh():
                 log.info("library changed: now serving its new generation")
         except Exception:  # keep serving the generation we have; say why in the log
             if not self._closed.is_set():  # (a server closing under its poll: nothing to say)
@@ -132,6 +135,15 @@ class EngineHolder:
                     max(self.interval, 2.0 * took),
                 )
             self._refresh_lock.release()
+
+    def _forget(self, engine: SearchEngine) -> None:
+        """Serve the library at the path again: the next request opens it (503 while there
+        is none). ``engine`` is left to the requests still holding it, not closed under them."""
+        log.warning("the library's database file was deleted or replaced: opening it again")
+        with self._open_lock:
+            if self._engine is engine:
+                self._engine, self._last_error = None, None
+                self._last_check = float("-inf")
 
     def _open(self) -> SearchEngine:
         with self._open_lock:
