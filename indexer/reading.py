@@ -6,6 +6,7 @@ read before the library is opened (:mod:`indexer.head_start`).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from models import (
     MAX_FILE_BYTES,
+    ImageError,
     file_mtime_ns,
     hash_limited,
     is_streamed,
@@ -39,8 +41,15 @@ def read_file(path: Path) -> FileRead:
     """Read ``path`` once (size from the open handle, so it matches the bytes) and hash it
     (hashlib lets other threads run while it hashes a large buffer). A file above
     :data:`models.files.STREAMED_ABOVE_BYTES` is only hashed, in chunks: its decoder reads
-    it from the file (a 900 MB file of no image was held twice over before it was refused)."""
-    with open_image_file(path, MAX_FILE_BYTES) as handle:
+    it from the file (a 900 MB file of no image was held twice over before it was refused).
+    A file deleted since the walk raises ``FileNotFoundError``: the run passes over it."""
+    try:
+        opened = open_image_file(path, MAX_FILE_BYTES)
+    except ImageError:
+        if not os.path.lexists(path):  # deleted since the walk: no failure to record
+            raise FileNotFoundError(errno.ENOENT, "gone since the walk", str(path)) from None
+        raise
+    with opened as handle:
         st = os.fstat(handle.fileno())
         if is_streamed(st.st_size):
             sha, size = hash_limited(handle, str(path), MAX_FILE_BYTES)
