@@ -293,3 +293,47 @@ def test_the_readme_model_spec_example_works(
     done = run_cli([*path, "embed", photos[0], "--model", "my_embedder", "--json"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["embeddings"][0]["embedding"]) == 1024
+
+
+def test_an_edited_spec_is_refused_like_another_model(
+    models_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """A library indexed with a user's ``.model.json``, the spec then edited (another
+    crop): the next `index` added photos embedded the new way beside the old ones (exit 0),
+    and a byte copy of a stored photo scored 0.956. The vectors' preparation is part of the
+    model: refused as another model is, until `reindex` re-embeds the library."""
+    from tests.cli_process import run_cli
+
+    spec = {
+        "name": "my_embedder",
+        "file": "mobilenet_v3_small_075_224_embedder.onnx",
+        "sha256": "20c45f53401cc8fbad7c744be73ed5361252d0d1fbcec62eb4e142581b28e136",
+        "input_dtype": "float32",
+        "input_range": [0.0, 1.0],
+        "crop_fraction": 0.5,
+    }
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "my_embedder.model.json").write_text(json.dumps(spec))
+    bees = sorted((data_dir / "hymenoptera" / "images" / "val" / "bees").glob("*.jpg"))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for source in bees[:3]:
+        (photos / source.name).write_bytes(source.read_bytes())
+    common = ["--model-path", f"{specs}:{models_dir}"]
+    first = run_cli([*common, "index", "--model", "my_embedder", "photos"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    spec["crop_fraction"] = 1.0
+    (specs / "my_embedder.model.json").write_text(json.dumps(spec))
+    (photos / bees[3].name).write_bytes(bees[3].read_bytes())
+    for args in (["index", "photos"], ["search", str(photos / bees[0].name)]):
+        done = run_cli([*common, *args], tmp_path)
+        assert done.returncode != 0, (args, done.stdout)
+        assert "crop 0.5" in done.stderr and "crop 1" in done.stderr, done.stderr
+        assert "imgsearch reindex --model my_embedder" in done.stderr, done.stderr
+    done = run_cli([*common, "reindex", "--model", "my_embedder"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    found = run_cli([*common, "search", "--json", "-k", "1", str(photos / bees[0].name)], tmp_path)
+    assert found.returncode == 0, found.stderr
+    (hit,) = json.loads(found.stdout)["results"]
+    assert hit["exact"] and hit["score"] == 1.0, hit

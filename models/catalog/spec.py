@@ -53,6 +53,19 @@ class ModelSpec:
     def has_class_head(self) -> bool:
         return self.probs_output is not None
 
+    @property
+    def preparation(self) -> str:
+        """How an image becomes this model's vector besides the file itself (its input and
+        output settings), in words: a spec edited since a library was indexed makes other
+        vectors from the same file."""
+        lo, hi = self.input_range
+        return (
+            f"input {self.input_name} {self.input_dtype} {lo:g}..{hi:g} "
+            f"{self.size[0]}x{self.size[1]} {self.layout}, crop {self.crop_fraction:g}; "
+            f"output {self.raw_output or self.embedding_output} {self.dimension}"
+            f"{' normalized' if self.output_normalized else ''}"
+        )
+
     @classmethod
     def from_dict(
         cls, data: dict[str, Any], *, spec_dir: Path | None = None, source: Path | None = None

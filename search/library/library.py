@@ -32,7 +32,7 @@ from search.library.descriptor import (
     load_descriptor,
 )
 from search.library.lock import WriterLocks
-from search.library.model_path import MODEL_DIR_KEY, admit_model, with_model_dir
+from search.library.model_path import MODEL_DIR_KEY, PREPARATION_KEY, admit_model, with_model_dir
 from search.settings import Settings
 from search.store import (
     AppliedChanges,
@@ -132,6 +132,7 @@ class Library:
             self.store.clear_embeddings()
             self.store.bind_model(stamp, replace=True)
             self.store.set_meta(MODEL_DIR_KEY, str(Path(located.path).resolve().parent))
+            self.store.set_meta(PREPARATION_KEY, located.spec.preparation)
             self._model = None
             self._live = None
             self.settings.index_path.unlink(missing_ok=True)

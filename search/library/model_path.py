@@ -12,6 +12,7 @@ from search.settings import Settings
 from search.store import LibraryStore, ModelMismatchError, ModelStamp, peek_meta
 
 MODEL_DIR_KEY = "model_dir"
+PREPARATION_KEY = "model_preparation"  # ModelSpec.preparation of the vectors stored
 DESCRIPTOR_META_KEY = "descriptor"  # the library's descriptor options (DescriptorConfig text)
 
 log = logging.getLogger(__name__)
@@ -29,10 +30,14 @@ def admit_model(
     the indexer); another model than recorded is refused (vectors of two models are never
     mixed); the folder it was found in is remembered for later commands."""
     stamp = ModelStamp(located.spec.name, located.spec.sha256, located.spec.dimension)
+    if recorded is not None and recorded == stamp:
+        _admit_preparation(store, located, bind=bind)
     if bind:
         store.bind_model(stamp)
         # Remembered, so later commands find the file without --model-path again.
         store.set_meta(MODEL_DIR_KEY, str(Path(located.path).resolve().parent))
+        if store.get_meta(PREPARATION_KEY) is None:  # a new library, or one from before
+            store.set_meta(PREPARATION_KEY, located.spec.preparation)
     elif recorded is not None and recorded != stamp:
         raise ModelMismatchError(
             f"this library was indexed with {recorded.name}, not {stamp.name}; vectors "
@@ -41,6 +46,22 @@ def admit_model(
         )
     elif recorded is not None:  # found where the library does not look (yet)
         remember_model_dir(store, located.path)
+
+
+def _admit_preparation(store: LibraryStore, located: LocatedModel, *, bind: bool) -> None:
+    """The same model file prepared otherwise (its ``.model.json`` edited: another crop,
+    input range, size...) makes other vectors: refused like another model (an edited spec's
+    photos were indexed beside the old ones, a byte copy of a stored photo scored 0.956)."""
+    recorded = store.get_meta(PREPARATION_KEY)
+    now = located.spec.preparation
+    if recorded is None or recorded == now:
+        return
+    name = located.spec.name
+    raise ModelMismatchError(
+        f'this library\'s vectors were made with {name} prepared as "{recorded}"; its spec '
+        f'now says "{now}", and vectors of two preparations are never mixed. Restore the '
+        f"spec, or re-embed the library with `imgsearch reindex --model {name}`"
+    )
 
 
 def remember_model_dir(store: LibraryStore, model_file: str | Path) -> None:
