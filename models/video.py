@@ -25,7 +25,8 @@ import numpy as np
 from PIL import Image
 
 from models.errors import ImageError
-from models.video_names import VIDEO_EXTENSIONS, is_video_name, looks_like_video
+from models.truncation import CUT_SHORT, decoder_words, video_cut_short
+from models.video_names import VIDEO_EXTENSIONS, format_timestamp, is_video_name, looks_like_video
 
 DEFAULT_INTERVAL_S = 2.0
 CUT_THRESHOLD = 28.0  # mean absolute change of the luma grid (0..255) that is a cut
@@ -179,11 +180,17 @@ class VideoReader:
         try:
             self.container = self.av.open(source, mode="r")
         except (self.av.error.FFmpegError, UnicodeDecodeError, ValueError) as error:
+            if video_cut_short(source):
+                raise VideoError(CUT_SHORT, source=self.name, reason="truncated_video") from None
             raise VideoError(
-                f"not a readable video ({getattr(error, 'strerror', None) or error})",
+                f"not a readable video ({decoder_words(error)})",
                 source=self.name,
                 reason="not_a_video",
             ) from None
+        if video_cut_short(source):  # its first part plays, and the header's duration lies
+            self.close()
+            raise VideoError(CUT_SHORT, source=self.name, reason="truncated_video")
+        self.source = source
         if not self.container.streams.video:
             self.close()
             raise VideoError("no video stream", source=self.name, reason="no_video_stream")
@@ -236,14 +243,16 @@ class VideoReader:
                 self.turns = quarter_turns(frame)
                 yield ms, frame
         except (av.error.FFmpegError, MemoryError) as error:
+            said = decoder_words(error)
             if last < 0:
                 raise VideoError(
-                    f"no frame could be decoded ({error})", source=self.name, reason="not_a_video"
+                    f"no frame could be decoded ({said})", source=self.name, reason="not_a_video"
                 ) from None
+            cut = video_cut_short(self.source) is not False  # else damaged in the middle
             raise VideoError(
-                f"decoding stopped at {last} ms ({error})",
+                f"decoding stopped at {last} ms ({said})",
                 source=self.name,
-                reason="truncated_video",
+                reason="truncated_video" if cut else "corrupt_video",
             ) from None
         if last < 0:
             raise VideoError("no frame could be decoded", source=self.name, reason="not_a_video")
@@ -320,17 +329,6 @@ class VideoReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def format_timestamp(ms: int) -> str:
-    """``01:23.4`` (minutes:seconds.tenths; hours when there are any: ``1:02:03.4``)."""
-    tenths = int(ms) // 100
-    seconds, tenth = divmod(tenths, 10)
-    minutes, second = divmod(seconds, 60)
-    hours, minute = divmod(minutes, 60)
-    if hours:
-        return f"{hours}:{minute:02d}:{second:02d}.{tenth}"
-    return f"{minute:02d}:{second:02d}.{tenth}"
 
 
 __all__ = [

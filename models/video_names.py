@@ -61,3 +61,14 @@ def video_media_type(data: bytes) -> str | None:
     if head[:4] == b"RIFF":
         return "video/x-msvideo"
     return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
+
+
+def format_timestamp(ms: int) -> str:
+    """``01:23.4`` (minutes:seconds.tenths; hours when there are any: ``1:02:03.4``)."""
+    tenths = int(ms) // 100
+    seconds, tenth = divmod(tenths, 10)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    if hours:
+        return f"{hours}:{minute:02d}:{second:02d}.{tenth}"
+    return f"{minute:02d}:{second:02d}.{tenth}"
