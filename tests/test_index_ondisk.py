@@ -5,6 +5,7 @@ and rebuilt (never trusted) when the file is gone; selectable from the CLI like 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -94,6 +95,29 @@ def test_ondisk_lists_are_mapped_from_beside_the_index_file_and_survive_changes(
     lists[0].unlink()  # the cache is rebuilt from the store, never half-trusted
     with pytest.raises(CorruptIndexError, match="missing or changed"):
         VectorIndex.load(path, _stamp(loaded, 2))
+
+
+@pytest.mark.parametrize("keep_mtime", [False, True], ids=["touched", "mtime-restored"])
+def test_lists_changed_in_place_with_their_size_are_not_trusted(
+    tmp_path: Path, keep_mtime: bool
+) -> None:
+    """Bytes of the ``.ivfdata`` file changed in place, its size and name kept, were searched
+    as they were: other neighbours, exit 0, `db check` ok (a new user's audit). Its time and
+    a digest of blocks across it are in the stamp now: the cache is rebuilt instead."""
+    x, ids = clustered(1200, dim=32), make_ids(1200)
+    index = VectorIndex.build(ids, x, "ivfpq-ondisk", config=SMALL)
+    path = tmp_path / "index.faiss"
+    index.save(path, _stamp(index))
+    (lists,) = tmp_path.glob("index.faiss.*.ivfdata")
+    before = lists.stat()
+    data = bytearray(lists.read_bytes())
+    data[:4096] = bytes(255 - b for b in data[:4096])  # the ids and codes of the first lists
+    lists.write_bytes(bytes(data))
+    if keep_mtime:
+        os.utime(lists, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert lists.stat().st_size == before.st_size
+    with pytest.raises(CorruptIndexError, match="missing or changed"):
+        VectorIndex.load(path, _stamp(index))
 
 
 def test_stale_lists_go_only_once_the_new_index_file_is_in_place(

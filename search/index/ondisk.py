@@ -24,6 +24,7 @@ candidates per view exactly from the store; recall is measured after that exact 
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import re
 import shutil
@@ -49,6 +50,21 @@ class _ReadFlags:
 
 
 SUFFIX = ".ivfdata"
+SAMPLED_BLOCKS, BLOCK_BYTES = 64, 4096  # the lists file's digest: blocks read, evenly spaced
+
+
+def lists_file_stamp(target: Path) -> dict[str, Any]:
+    """What the index file records of its ``.ivfdata``: size, modification time and a digest
+    of :data:`SAMPLED_BLOCKS` blocks across it (bytes changed in place, the size kept, were
+    searched as they were: other neighbours, no warning). Older index files record the size
+    only; what they lack is not compared."""
+    st = target.stat()
+    digest = hashlib.sha256()
+    with target.open("rb") as handle:
+        for n in range(SAMPLED_BLOCKS):
+            handle.seek(st.st_size * n // SAMPLED_BLOCKS)
+            digest.update(handle.read(BLOCK_BYTES))
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "digest": digest.hexdigest()[:32]}
 
 
 def remove_stale_lists(path: Path, keep: Path | None) -> list[Path]:
@@ -258,7 +274,7 @@ class IVFPQOnDiskBackend(Backend):
 
     def sections(self) -> dict[str, np.ndarray]:
         assert self.base_file is not None, "prepare_save first"
-        meta = {"file": self.base_file.name, "size": self.base_file.stat().st_size}
+        meta = {"file": self.base_file.name, **lists_file_stamp(self.base_file)}
         out = {
             "ondisk": np.frombuffer(json.dumps(meta).encode(), np.uint8),
             "skeleton": self.skeleton,
@@ -276,7 +292,9 @@ class IVFPQOnDiskBackend(Backend):
         ``.ivfdata`` read-only from beside ``path``."""
         meta = json.loads(extra["ondisk"])
         target = Path(path).parent / str(meta["file"])
-        if not target.is_file() or target.stat().st_size != int(meta["size"]):
+        if not target.is_file() or any(
+            meta.get(key, value) != value for key, value in lists_file_stamp(target).items()
+        ):
             raise ValueError(f"its lists file {target} is missing or changed")
         backend = cls(np.frombuffer(extra["skeleton"], np.uint8).copy(), config.ondisk_shard)
         lists = faiss.downcast_InvertedLists(faiss.extract_index_ivf(raw).invlists)
