@@ -23,7 +23,7 @@ from pathlib import Path
 from indexer.distributed import parse_executor, probe
 from indexer.head_start import HeadStart, decode_workers
 from indexer.learning import plan_learning
-from indexer.missing_folders import keep_emptied, moved_collection_hint
+from indexer.missing_folders import keep_emptied, moved_collection_hint, unfinished_reindex
 from indexer.nesting import nest, overlap_warnings
 from indexer.pipeline import Counts, Pipeline
 from indexer.plan import make_plan, record_checked
@@ -204,7 +204,8 @@ def index_collections(
             summary.learn_photos, summary.learn_edits = learned.images, learned.pairs
             _finish_index(library, options.index_kind)
             library.recalibrate()
-            library.finish_reindex()  # every image has a vector of the new model again
+            if not library.finish_reindex():  # every image has a vector of the new model
+                summary.reindex_unfinished = unfinished_reindex(library, roots)
             summary.descriptor = library.descriptor_config().describe()
             for collection_id in {store.ensure_collection(r) for r in roots}:
                 store.touch_collection(collection_id)
