@@ -25,10 +25,13 @@ if TYPE_CHECKING:  # imported by the commands themselves: `--help` stays light
 
 
 def _report(summary: IndexSummary, as_json: bool) -> None:
+    """Print the summary; a run that leaves a re-index unfinished (searches refused) fails."""
     if as_json:
         click.echo(json.dumps(summary.to_json(), indent=2))
     else:
         click.echo(summary.to_text())
+    if summary.reindex_unfinished:
+        raise click.ClickException(summary.reindex_unfinished)
 
 
 def indexing_threads(settings: Settings) -> int:
@@ -243,7 +246,8 @@ def reindex_command(
 
     The old vectors are dropped first (vectors of two models are never mixed); if the run
     is interrupted, `imgsearch index` finishes it with the new model. Every collection's
-    folder must be there (a drive not mounted is refused before anything changes).
+    folder must be there and hold files (a drive not mounted, or its empty mount point, is
+    refused before anything changes).
     """
     from indexer.missing_folders import check_collections_there
     from indexer.run import IndexOptions, index_collections

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from indexer.scan import CollectionError, ScanReport
-from search.library import Library
+from indexer.scan import CollectionError, ScanReport, scan_collection
+from search.library import Library, unreached, way_out
 
 #: a collection as the store lists it (``LibraryStore.collections``): root, images, ...
 Collections = Sequence[dict[str, Any]]
@@ -23,16 +23,58 @@ def absent(collections: Collections) -> list[str]:
 
 
 def check_collections_there(library: Library) -> None:
-    """Before a re-index drops every vector: each collection with images must be there. With
-    a drive not mounted, `reindex` dropped them all, embedded the others and left the library
-    refusing every search (its images unembedded), `index` unable to finish it."""
-    gone = absent(library.store.collections())
+    """Before a re-index drops every vector: each collection with images must be there and
+    hold files (walked as `imgsearch index` walks it: an empty mount point is a drive not
+    mounted, whose images an index run keeps). Else `reindex` dropped every vector, embedded
+    the others and left the library refusing every search (those images unembedded),
+    `index` unable to finish it."""
+    collections = library.store.collections()
+    gone = absent(collections)
     if gone:
         raise CollectionError(
             f"the folder of the collection {', '.join(gone)} is not there (renamed, deleted or "
             "not mounted): a re-index embeds every image again, so mount it first, or "
             f"`imgsearch remove {gone[0]}` to leave its images out; nothing was changed"
         )
+    emptied = [
+        str(c["root"])
+        for c in collections
+        if c["images"]
+        and _holds_nothing(scan_collection(Path(str(c["root"])), skip_dirs=[library.path]))
+    ]
+    if emptied:
+        raise CollectionError(
+            f"the folder of the collection {', '.join(emptied)} holds no image or video files "
+            "now (a drive not mounted?): a re-index embeds every image again, so mount it "
+            f"first, or `imgsearch remove {emptied[0]}` to leave its images out; nothing was "
+            "changed"
+        )
+
+
+def unfinished_reindex(library: Library, roots: Sequence[Path]) -> str:
+    """After an index run: why the library's re-index is still unfinished, and the way out
+    ("" when none is, or only other runs' collections wait: PostgreSQL runs at once). Its
+    images without a vector keep every search refused; `imgsearch index` alone cannot embed
+    files whose folder is not there."""
+    model = library.store.health.serving_state().reindex
+    if model is None:
+        return ""
+    blocked = unreached(library.store)
+    if blocked:
+        return (
+            f"the re-index with {model} is not finished: {way_out(blocked, model)} (searches "
+            "are refused until then, so that no answer mixes two models)"
+        )
+    walked = {str(root) for root in roots}
+    waiting = {r: n for r, n in library.store.health.unembedded().items() if r in walked}
+    if not waiting:
+        return ""
+    listed = ", ".join(f"{n} images of {root}" for root, n in waiting.items())
+    return (
+        f"the re-index with {model} is not finished: {listed} have no vector of {model} yet "
+        "(their folders could not be read: see the warnings); searches are refused until "
+        "they have one: fix that and run `imgsearch index` again, or `imgsearch remove` them"
+    )
 
 
 def moved_collection_hint(collections: Collections, copied: int) -> list[str]:
@@ -59,10 +101,8 @@ def keep_emptied(collections: Collections, scans: list[tuple[Path, ScanReport]])
     warnings = []
     for root, report in scans:
         images = had.get(Path(root), 0)
-        if report.files or report.skipped_removed or report.excluded or not images:
+        if not images or not _holds_nothing(report):
             continue
-        if report.skipped_other or report.skipped_hidden or report.skipped_links:
-            continue  # a folder in use, emptied of its images
         report.unreadable_dirs.append("")  # nothing under it is taken for deleted
         generic = f"{root}: no image or video files in it"
         report.warnings = [w for w in report.warnings if not w.startswith(generic)]
@@ -71,3 +111,10 @@ def keep_emptied(collections: Collections, scans: list[tuple[Path, ScanReport]])
             f"images are kept as they were (`imgsearch remove {root}` drops them)"
         )
     return warnings
+
+
+def _holds_nothing(report: ScanReport) -> bool:
+    """Did the walk find no file at all: none indexed, removed or excluded, none of another
+    kind, hidden or linked? (A folder in use, emptied of its images, holds some.)"""
+    counted = (report.skipped_removed, report.excluded, report.skipped_other)
+    return not (report.files or any(counted) or report.skipped_hidden or report.skipped_links)

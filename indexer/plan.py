@@ -126,14 +126,15 @@ def make_plan(store: LibraryStore, scans: list[tuple[int, ScanReport]]) -> Plan:
     return plan
 
 
-def _checked_key(collection_id: int) -> str:
+def checked_key(collection_id: int) -> str:
+    """The meta key that records the collection's still images were checked for animations."""
     return f"animations_checked:{collection_id}"
 
 
 def _stills_to_check(store: LibraryStore, collection_id: int, plan: Plan) -> set[int]:
     """The collection's rows indexed as still GIF / WebP / PNG images, when no run checked
     them for animations yet (then ``plan.checked`` names the collection)."""
-    if store.get_meta(_checked_key(collection_id)) is not None:
+    if store.get_meta(checked_key(collection_id)) is not None:
         return set()
     plan.checked.append(collection_id)
     return store.reads.animation_candidates(collection_id)
@@ -143,4 +144,4 @@ def record_checked(store: LibraryStore, plan: Plan) -> None:
     """Remember that ``plan``'s collections were checked (once their conversions are written:
     a run killed before checks them again)."""
     for collection_id in plan.checked:
-        store.set_meta(_checked_key(collection_id), "1")
+        store.set_meta(checked_key(collection_id), "1")

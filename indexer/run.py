@@ -23,7 +23,8 @@ from pathlib import Path
 from indexer.distributed import parse_executor, probe
 from indexer.head_start import HeadStart, decode_workers
 from indexer.learning import plan_learning
-from indexer.missing_folders import keep_emptied, moved_collection_hint
+from indexer.linked_roots import relink
+from indexer.missing_folders import keep_emptied, moved_collection_hint, unfinished_reindex
 from indexer.nesting import nest, overlap_warnings
 from indexer.pipeline import Counts, Pipeline
 from indexer.plan import make_plan, record_checked
@@ -71,7 +72,8 @@ def _roots(library: Library, paths: Sequence[Path]) -> tuple[list[Path], list[st
     known = library.store.collections()
     if not known:
         raise CollectionError("no collections yet: give the folders to index")
-    roots = [Path(str(c["root"])) for c in known if os.path.isdir(str(c["root"]))]
+    # at their real paths: a folder replaced by a link to its new place is walked there
+    roots = resolve_roots(Path(str(c["root"])) for c in known if os.path.isdir(str(c["root"])))
     gone = [c for c in known if not os.path.isdir(str(c["root"]))]
     warnings = [
         f"{c['root']}: the collection's folder is not there (renamed, deleted or not mounted); "
@@ -138,6 +140,7 @@ def index_collections(
         counts = Counts()
         try:  # from here a failure is recorded as the run's status
             summary = IndexSummary(collections=[str(r) for r in roots])
+            summary.warnings += relink(library, roots)  # a folder that became a link: one
             collections = store.collections()  # as the run begins: read once
             known = [Path(str(c["root"])) for c in collections]
             if options.paths:  # said when a folder is named; the nightly run is quiet
@@ -204,7 +207,8 @@ def index_collections(
             summary.learn_photos, summary.learn_edits = learned.images, learned.pairs
             _finish_index(library, options.index_kind)
             library.recalibrate()
-            library.finish_reindex()  # every image has a vector of the new model again
+            if not library.finish_reindex():  # every image has a vector of the new model
+                summary.reindex_unfinished = unfinished_reindex(library, roots)
             summary.descriptor = library.descriptor_config().describe()
             for collection_id in {store.ensure_collection(r) for r in roots}:
                 store.touch_collection(collection_id)

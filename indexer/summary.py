@@ -35,6 +35,8 @@ class IndexSummary(Counts):
     quality_seconds: float = 0.0  # of ``seconds``: measuring them
     pruned: int = 0  # cached thumbnails / key points of removed or replaced files deleted
     pruned_bytes: int = 0
+    #: why a re-index is still unfinished after the run (searches stay refused), else ""
+    reindex_unfinished: str = ""
 
     @property
     def index_seconds(self) -> float:
@@ -73,6 +75,7 @@ class IndexSummary(Counts):
             "pruned_bytes": self.pruned_bytes,
             "failures": [{"path": p, "error": e} for p, e in self.failures],
             "warnings": self.warnings,
+            "reindex_unfinished": self.reindex_unfinished or None,
         }
 
     def to_text(self, max_listed: int = 20) -> str:

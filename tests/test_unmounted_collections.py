@@ -94,3 +94,84 @@ def test_a_folder_emptied_by_exclude_or_with_other_files_is_still_taken_out(
     (tmp_path / "b" / "notes.txt").write_text("moved to the NAS")
     emptied = json.loads(run_cli([*base, "b"], tmp_path).stdout)
     assert emptied["removed"] == 2, emptied
+
+
+def test_reindex_refuses_an_empty_mount_point(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A drive not mounted leaves an empty mount point, which `index` keeps like a folder
+    that is not there: `reindex` dropped every vector, embedded the other collection, exited
+    0 and left every search refused. It is refused before anything changes."""
+    photos = photo_paths(data_dir, 4)
+    copy_photos(photos[:2], tmp_path / "here")
+    mount = tmp_path / "mnt" / "drive"
+    copy_photos(photos[2:], mount)
+    done = run_cli(["--model-path", str(models_dir), "index", "here", "mnt/drive"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    shutil.move(mount, tmp_path / "unplugged")
+    mount.mkdir()
+    (mount / "lost+found").mkdir()
+    refused = run_cli(["reindex"], tmp_path)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    (line,) = refused.stderr.strip().splitlines()
+    assert f"{mount} holds no image or video files now" in line, line
+    assert f"imgsearch remove {mount}" in line and "nothing was changed" in line, line
+    stats = json.loads(run_cli(["stats", "--json"], tmp_path).stdout)
+    assert (stats["images"], stats["vectors"]) == (4, 4), stats
+    found = run_cli(["search", str(tmp_path / "here" / photos[0].name), "--json"], tmp_path)
+    assert found.returncode == 0, found.stderr
+
+
+def _interrupted_reindex(tmp_path: Path, models_dir: Path) -> None:
+    """A `reindex` killed right after it dropped the vectors (before any was embedded)."""
+    from search.library import Library
+    from search.settings import Settings
+
+    settings = Settings(library=tmp_path / "imgsearch-library", model_path=(models_dir,))
+    with Library.open(settings) as library:
+        library.switch_model("mobilenet_v3_small_075")
+
+
+@pytest.mark.parametrize("unplugged", ["gone", "empty"])
+def test_an_unfinished_reindex_names_the_folder_it_waits_for(
+    tmp_path: Path, data_dir: Path, models_dir: Path, unplugged: str
+) -> None:
+    """An interrupted re-index, then a collection's folder taken away: `index` printed
+    "library: 4 images indexed" and exited 0 with 2 of them unembedded, and every search was
+    refused with "run `imgsearch index` to finish it", which could not. `index` now fails
+    naming the folder and the way out, searches say the same, and `remove` of that
+    collection lets them answer again."""
+    photos = photo_paths(data_dir, 4)
+    copy_photos(photos[:2], tmp_path / "here")
+    drive = tmp_path / "drive"
+    copy_photos(photos[2:], drive)
+    done = run_cli(["--model-path", str(models_dir), "index", "here", "drive"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    _interrupted_reindex(tmp_path, models_dir)
+    shutil.move(drive, tmp_path / "unplugged")
+    if unplugged == "empty":
+        drive.mkdir()
+    why = "is not there" if unplugged == "gone" else "holds no files now"
+    way_out = f"`imgsearch remove {drive}`"
+
+    run = run_cli(["index", "--json"], tmp_path)
+    assert run.returncode == 1, run.stdout + run.stderr
+    summary = json.loads(run.stdout)  # what the run did is still reported
+    assert summary["updated"] == 2 and summary["images_total"] == 4, summary
+    assert summary["reindex_unfinished"] in run.stderr, run.stderr
+    (line,) = run.stderr.strip().splitlines()
+    assert f"2 images of {drive} have no vector" in line and why in line, line
+    assert way_out in line, line
+
+    query = str(tmp_path / "here" / photos[0].name)
+    refused = run_cli(["search", query], tmp_path)
+    assert refused.returncode == 1, refused.stdout
+    assert "run `imgsearch index` to finish it" not in refused.stderr, refused.stderr
+    assert f"{drive} have no vector" in refused.stderr and why in refused.stderr
+    assert way_out in refused.stderr, refused.stderr
+
+    removed = run_cli(["remove", "--yes", str(drive)], tmp_path)
+    assert removed.returncode == 0, removed.stderr
+    found = run_cli(["search", query, "--json"], tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["results"][0]["path"] == query

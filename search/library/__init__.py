@@ -35,6 +35,9 @@ _SOURCES: dict[str, str] = {
     "prune_folder": "search.library.prune",
     "video_still": "search.library.thumbnails",
     "video_still_jpeg": "search.library.thumbnails",
+    "Unreached": "search.library.unreached",
+    "unreached": "search.library.unreached",
+    "way_out": "search.library.unreached",
 }
 
 __all__ = [
@@ -47,6 +50,7 @@ __all__ = [
     "Searchable",
     "StoredFrames",
     "ThumbnailCache",
+    "Unreached",
     "describe",
     "has_labels",
     "index_fingerprint",
@@ -58,8 +62,10 @@ __all__ = [
     "prune_folder",
     "searched_dimension",
     "to_stored",
+    "unreached",
     "video_still",
     "video_still_jpeg",
+    "way_out",
     "with_model_dir",
     "writer_lock",
 ]
@@ -97,3 +103,4 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         video_still,
         video_still_jpeg,
     )
+    from search.library.unreached import Unreached, unreached, way_out

@@ -146,7 +146,7 @@ class Library:
             return False
         if state.model is None or state.model.name != state.reindex:
             return False
-        if self.store.health.unembedded_count():
+        if self.store.health.unembedded():
             return False
         self.store.health.set_reindex(None)
         return True

@@ -171,6 +171,7 @@ class LibraryAdmin:
             if ids:
                 self.library.apply(ChangeSet(removals=ids))
                 self.library.save_index()
+                self.library.finish_reindex()  # they may be the last ones it waited for
         failed_at: Counter[str] = Counter()  # by path, summed as by_path sums the images
         for key, removal in recorded.items():
             failed_at[removal.path] += failed[key]

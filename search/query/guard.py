@@ -14,7 +14,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from models import ImageAnalyzer
-from search.library import Searchable
+from search.library import Searchable, unreached, way_out
 from search.store import ModelStamp, ReindexingError, ServingState
 
 if TYPE_CHECKING:
@@ -80,6 +80,13 @@ class ServingGuard:
         if self.store.health.serving_state().reindex is None:  # it ended since ``state``
             raise ReindexingError(
                 f"a re-index with {state.reindex} has just finished ({done}); ask again"
+            )
+        blocked = unreached(self.store)  # `imgsearch index` cannot embed what it cannot reach
+        if blocked:
+            raise ReindexingError(
+                f"a re-index with {state.reindex} is unfinished ({done}): "
+                f"{way_out(blocked, state.reindex)} (searches are refused until then, so that "
+                "no answer mixes two models)"
             )
         raise ReindexingError(
             f"a re-index with {state.reindex} was interrupted ({done}); run `imgsearch index` "

@@ -37,7 +37,7 @@ from search.store.errors import (
 )
 from search.store.read_only import read_only_engine, read_only_file
 from search.store.records import MODEL_KEYS, ModelStamp, ReadFactory, SessionFactory
-from search.store.schema import STATUS_OK, Embedding, Image, LibraryMeta
+from search.store.schema import STATUS_OK, Collection, Embedding, Image, LibraryMeta
 
 #: meta key set while a re-index to another model (or the same one) is unfinished
 REINDEX_KEY = "reindex_model"
@@ -82,14 +82,18 @@ class HealthRecords:
             else:
                 set_meta(session, REINDEX_KEY, model)
 
-    def unembedded_count(self) -> int:
-        """Indexed images (status ok) that have no vector: what a re-index still has to do."""
+    def unembedded(self) -> dict[str, int]:
+        """Indexed images (status ok) that have no vector, counted by collection root: what a
+        re-index still has to do (nothing left: empty)."""
         has_vector = exists().where(Embedding.image_id == Image.id)
         query = (
-            select(func.count()).select_from(Image).where(Image.status == STATUS_OK, ~has_vector)
+            select(Collection.root, func.count(Image.id))
+            .join(Collection, Collection.id == Image.collection_id)
+            .where(Image.status == STATUS_OK, ~has_vector)
+            .group_by(Collection.root)
         )
         with self._session() as session:
-            return int(session.scalar(query) or 0)
+            return {str(root): int(n) for root, n in session.execute(query)}
 
     def database_bytes(self) -> int | None:
         """The database's size on disk: SQLite's file and its WAL; PostgreSQL's

@@ -1,5 +1,7 @@
 """The store's record of removals: files and folders that `imgsearch remove` took out of the
-library, honoured by later index runs until `imgsearch remove --undo`.
+library, honoured by later index runs until `imgsearch remove --undo`; and collections that
+leave: forgotten when empty, or recorded at their folder's real path when the old one became
+a link to it (folded into the collection already there, their removals with them).
 
 One part of :class:`search.store.store.Store`, reached as an attribute of it.
 """
@@ -11,10 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 
 from search.store.records import SessionFactory, utcnow
-from search.store.schema import STATUS_FAILED, Collection, Image, RemovedPath
+from search.store.schema import STATUS_FAILED, Collection, Image, LibraryMeta, RemovedPath
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,28 @@ class RemovalRecords:
                 return False
             session.execute(delete(Collection).where(Collection.id == collection_id))
             return True
+
+    def move_collection(self, collection_id: int, root: str) -> None:
+        """Record the collection at ``root`` (its folder's real path: the old one is a link to
+        it now); its images and removals keep their ids."""
+        with self._session() as session:
+            session.execute(
+                update(Collection).where(Collection.id == collection_id).values(root=root)
+            )
+
+    def fold_collection(self, source_id: int, target_id: int, forget: Sequence[str]) -> None:
+        """Delete collection ``source_id`` once its images are in ``target_id`` (one folder,
+        reached through a link): its removals go to ``target_id`` (but where it has one at the
+        same path); the meta keys ``forget`` are deleted."""
+        with self._session() as session:
+            taken = select(RemovedPath.rel_path).where(RemovedPath.collection_id == target_id)
+            session.execute(
+                update(RemovedPath)
+                .where(RemovedPath.collection_id == source_id, RemovedPath.rel_path.not_in(taken))
+                .values(collection_id=target_id)
+            )
+            session.execute(delete(Collection).where(Collection.id == source_id))
+            session.execute(delete(LibraryMeta).where(LibraryMeta.key.in_(list(forget))))
 
     def listed(self, collection_id: int | None = None) -> list[Removal]:
         """Recorded removals (of one collection, or all), by path."""
