@@ -24,7 +24,7 @@ _SOURCES: dict[str, str] = {
     "ReindexingError": "search.store.errors",
     "SchemaError": "search.store.errors",
     "ServingState": "search.store.health",
-    "database_replaced": "search.store.health",
+    "database_replaced": "search.store.open_files",
     "check_database": "search.store.health",
     "checked_sqlite": "search.store.health",
     "is_schema_mismatch": "search.store.health",
@@ -176,13 +176,13 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         ServingState,
         check_database,
         checked_sqlite,
-        database_replaced,
         disk_full,
         is_schema_mismatch,
         recovery,
     )
     from search.store.locks import DatabaseLocks, database_locks
     from search.store.migrate import peek_meta
+    from search.store.open_files import database_replaced
     from search.store.read_only import read_only_engine, read_only_file, sqlite_writable
     from search.store.records import (
         AppliedChanges,

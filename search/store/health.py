@@ -7,7 +7,6 @@ One part of :class:`search.store.store.Store`, reached as an attribute of it.
 from __future__ import annotations
 
 import shutil
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +34,7 @@ from search.store.errors import (
     require_library_file,
     sqlite_file,
 )
+from search.store.open_files import open_in_this_process
 from search.store.read_only import read_only_engine, read_only_file
 from search.store.records import MODEL_KEYS, ModelStamp, ReadFactory, SessionFactory
 from search.store.schema import STATUS_OK, Collection, Embedding, Image, LibraryMeta
@@ -280,50 +280,6 @@ def _wal_with_frames(path: Path) -> bool:
         return Path(f"{path}-wal").stat().st_size > 32
     except OSError:
         return False
-
-
-# The SQLite files this process has open, by store: a second open must not read the header
-# with a plain open()/close() (closing that descriptor drops the POSIX locks SQLite holds on
-# the file, and another process's last connection could then delete the WAL under the store).
-_OPEN_FILES: weakref.WeakKeyDictionary[object, Path] = weakref.WeakKeyDictionary()
-
-
-# The file each store opened, as (device, inode): one deleted or replaced since is no longer
-# the library the store reads (its connections keep the old file open)
-_IDENTITIES: weakref.WeakKeyDictionary[object, tuple[int, int] | None] = weakref.WeakKeyDictionary()
-
-
-def opened(path: Path, store: object) -> None:
-    _OPEN_FILES[store] = path.resolve()
-    _IDENTITIES[store] = _identity(path)
-
-
-def closed(store: object) -> None:
-    _OPEN_FILES.pop(store, None)
-    _IDENTITIES.pop(store, None)
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        found = path.stat()
-    except OSError:
-        return None
-    return found.st_dev, found.st_ino
-
-
-def database_replaced(store: object | None) -> bool:
-    """Whether the SQLite file ``store`` opened was deleted or replaced since (another
-    library is at its path now, or none): a server holding it answered from the deleted
-    library's open file while the CLI showed the new one. False for another database."""
-    path = None if store is None else _OPEN_FILES.get(store)
-    if path is None or store not in _IDENTITIES:
-        return False
-    return _identity(path) != _IDENTITIES[store]
-
-
-def open_in_this_process(path: Path) -> bool:
-    """Whether a store of this process has the SQLite file ``path`` open."""
-    return path.resolve() in set(_OPEN_FILES.values())
 
 
 def check_on_open(health: HealthRecords, path: Path | None) -> None:

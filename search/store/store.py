@@ -31,12 +31,10 @@ from search.store.health import (
     ServingState,
     check_on_open,
     check_sqlite_header,
-    closed,
-    open_in_this_process,
-    opened,
     reported_corruption,
 )
 from search.store.locks import database_locks
+from search.store.open_files import closed, open_in_this_process, opened
 from search.store.quality import QualityRecords
 from search.store.read_only import read_only_engine, read_only_file
 from search.store.reads import ImageReads
