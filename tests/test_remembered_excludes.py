@@ -129,6 +129,19 @@ def test_reindex_takes_exclude_and_each_collection_keeps_its_own(
     assert _indexed(tmp_path) == sorted([*kept, f"a/tmp/{photos[1].name}"])
     stats = _json(["stats", "--json"], tmp_path)
     assert [c["excludes"] for c in stats["collections"]] == [["raw/"], ["raw/"]]
+    # a server on the network does not show what its owner keeps out of the library
+    from search.settings import Settings
+    from web.app import create_app
+
+    for exposed, shown in ((False, [["raw/"], ["raw/"]]), (True, [None, None])):
+        settings = Settings(library=tmp_path / "imgsearch-library")
+        app = create_app(settings, token="t0ken", exposed=exposed)
+        try:
+            headers = {"Authorization": "Bearer t0ken", "Host": "127.0.0.1"}
+            answer = app.test_client().get("/api/v1/stats", headers=headers).get_json()
+        finally:
+            app.extensions["imgsearch"].close()
+        assert [c.get("excludes") for c in answer["collections"]] == shown, answer
 
 
 def test_exclude_and_no_exclude_together_is_a_usage_error(tmp_path: Path) -> None:
