@@ -12,11 +12,17 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from cli.errors import stop_status
-from cli.index_options import check_descriptor, descriptor_problem, run_options
+from cli.index_options import (
+    check_descriptor,
+    descriptor_problem,
+    exclude_options,
+    given_excludes,
+    run_options,
+)
 from cli.main import cli
-from cli.options import MODEL_NAME, NonEmptyPath, no_empty_values
+from cli.options import MODEL_NAME, NonEmptyPath
 from cli.stats_cmds import keep_run_figures, run_figures
-from indexer.scan import CollectionError, ExcludeError, Excludes, check_collection_root
+from indexer.scan import CollectionError, check_collection_root
 from models.errors import ImgsearchError
 from search.settings import INDEX_KINDS, Settings
 
@@ -69,30 +75,9 @@ def _check_before_creating(
     locate_model(settings.model or DEFAULT_MODEL_NAME, settings.model_path, verify=False)
 
 
-def _check_excludes(
-    _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
-) -> tuple[str, ...]:
-    """Refuse a bad pattern (or an empty one) before any work is done."""
-    no_empty_values(_ctx, _param, value)
-    try:
-        Excludes(value)
-    except ExcludeError as error:
-        raise click.BadParameter(str(error).removeprefix("--exclude: ")) from None
-    return value
-
-
 @cli.command("index")
 @click.argument("paths", nargs=-1, type=NonEmptyPath(path_type=Path, stored=True))
-@click.option(
-    "--exclude",
-    "excludes",
-    multiple=True,
-    metavar="PATTERN",
-    callback=_check_excludes,
-    help="Skip files and folders matching PATTERN, a .gitignore line relative to "
-    "the collection: 'tmp/' or '*/tmp/*' (every tmp folder), '*.raw.jpg' (by name, "
-    "any depth), '2020/tmp/' (that one), '**/cache/**'. Repeatable.",
-)
+@exclude_options
 @click.option(
     "--model",
     default=None,
@@ -130,6 +115,7 @@ def index_command(
     settings: Settings,
     paths: tuple[Path, ...],
     excludes: tuple[str, ...],
+    no_exclude: bool,
     model: str | None,
     index_kind: str | None,
     follow_symlinks: bool,
@@ -152,7 +138,11 @@ def index_command(
     images up the library learns a whitening from edits of its own photos (shrunk towards
     the plain space below 500; about a minute, again when it has grown 4x) and re-indexes in
     that space.
+
+    --exclude patterns are remembered for each collection: every later run applies them
+    (nightly ones without options too) until --exclude replaces them or --no-exclude.
     """
+    given = given_excludes(excludes, no_exclude)
     settings = settings.with_overrides(
         model=model,
         index_kind=index_kind,
@@ -169,7 +159,7 @@ def index_command(
             head = HeadStart.begin(
                 settings,
                 paths,
-                excludes=excludes,
+                excludes=given or (),
                 follow_symlinks=follow_symlinks,
                 descriptor=descriptor,
                 workers=settings.workers,
@@ -182,7 +172,7 @@ def index_command(
 
         options = IndexOptions(
             paths=paths,
-            excludes=excludes,
+            excludes=given,
             workers=settings.workers,
             batch_size=settings.batch_size,
             follow_symlinks=follow_symlinks,
@@ -231,11 +221,14 @@ def _interrupted(stop: KeyboardInterrupt, paths: tuple[Path, ...] = ()) -> NoRet
     help="The model to switch the whole library to [default: the library's own: "
     "embed every image again, e.g. to find framed photos after frames=on].",
 )
+@exclude_options
 @run_options
 @click.pass_obj
 def reindex_command(
     settings: Settings,
     model: str | None,
+    excludes: tuple[str, ...],
+    no_exclude: bool,
     workers: int,
     executor: str | None,
     batch_size: int | None,
@@ -247,8 +240,10 @@ def reindex_command(
     The old vectors are dropped first (vectors of two models are never mixed); if the run
     is interrupted, `imgsearch index` finishes it with the new model. Every collection's
     folder must be there and hold files (a drive not mounted, or its empty mount point, is
-    refused before anything changes).
+    refused before anything changes). Each collection's remembered --exclude patterns apply
+    (--exclude / --no-exclude: as index's).
     """
+    given = given_excludes(excludes, no_exclude)
     from indexer.missing_folders import check_collections_there
     from indexer.run import IndexOptions, index_collections
     from search.library import Library
@@ -260,6 +255,7 @@ def reindex_command(
         threads=indexing_threads(settings),
     )
     options = IndexOptions(
+        excludes=given,
         workers=settings.workers,
         batch_size=settings.batch_size,
         progress=not no_progress,

@@ -3,8 +3,11 @@ work is done (and before a library exists)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import click
 
+from cli.options import no_empty_values
 from search.settings import MAX_BATCH_SIZE, MAX_WORKERS
 
 
@@ -60,6 +63,58 @@ def check_descriptor(_ctx: click.Context, _param: click.Parameter, value: str | 
     if problem is not None:
         raise click.BadParameter(problem)
     return value
+
+
+def _check_excludes(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Refuse a bad pattern (or an empty one) before any work is done."""
+    from indexer.scan import ExcludeError, Excludes
+
+    no_empty_values(ctx, param, value)
+    try:
+        Excludes(value)
+    except ExcludeError as error:
+        raise click.BadParameter(str(error).removeprefix("--exclude: ")) from None
+    return value
+
+
+def exclude_options(function):  # type: ignore[no-untyped-def]
+    """--exclude and --no-exclude: the patterns remembered for the collections a run walks."""
+    options = [
+        click.option(
+            "--exclude",
+            "excludes",
+            multiple=True,
+            metavar="PATTERN",
+            callback=_check_excludes,
+            help="Skip files and folders matching PATTERN, a .gitignore line relative to "
+            "the collection: 'tmp/' or '*/tmp/*' (every tmp folder), '*.raw.jpg' (by name, "
+            "any depth), '2020/tmp/' (that one), '**/cache/**'. Repeatable. Remembered for "
+            "each collection the run walks, replacing its earlier ones: later runs without "
+            "it (index, index PATH, reindex) apply them too [default: the collection's "
+            "remembered patterns, `imgsearch stats` lists them].",
+        ),
+        click.option(
+            "--no-exclude",
+            is_flag=True,
+            help="Forget the remembered --exclude patterns of the collections the run walks: "
+            "their files are indexed again.",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def given_excludes(excludes: Sequence[str], no_exclude: bool) -> Sequence[str] | None:
+    """The patterns a run makes its collections' (``()`` with --no-exclude); None when it
+    gives neither option (each collection's remembered ones apply)."""
+    if no_exclude and excludes:
+        raise click.UsageError("--exclude and --no-exclude together: give one of them")
+    if no_exclude:
+        return ()
+    return excludes or None
 
 
 def run_options(function):  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli.main import cli
+from indexer.excludes import quoted
 from search.settings import Settings
 from search.store import (
     LibraryNotFoundError,
@@ -124,7 +125,11 @@ def stats(ctx: click.Context, as_json: bool) -> None:
             f"{run['failed']} failed"
         )
     for collection in figures["collections"]:
-        lines.append(f"collection  {collection['root']}: {plural(collection['images'], 'image')}")
+        excluding = collection.get("excludes")
+        lines.append(
+            f"collection  {collection['root']}: {plural(collection['images'], 'image')}"
+            + (f", excluding {quoted(excluding)} (remembered --exclude)" if excluding else "")
+        )
     for removal in figures.get("removed_paths", []):
         lines.append(
             f"removed     {removal['path']}: {plural(removal['images'], 'image')}, "

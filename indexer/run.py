@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from indexer.distributed import parse_executor, probe
+from indexer.excludes import said, settle_excludes, unshared_warnings
 from indexer.head_start import HeadStart, decode_workers
 from indexer.learning import plan_learning
 from indexer.linked_roots import relink
@@ -50,7 +51,8 @@ class IndexOptions:
     """What to index and how (the CLI's options)."""
 
     paths: Sequence[Path] = ()  # empty: every collection the library already knows
-    excludes: Sequence[str] = ()
+    #: the walked collections' patterns from now on (none: drop theirs); None: each its own
+    excludes: Sequence[str] | None = None
     workers: int = 0  # 0: one per CPU core
     batch_size: int = 32
     follow_symlinks: bool = False
@@ -121,12 +123,15 @@ def index_collections(
         if head is not None and head.roots != roots:
             head.close()  # made for other folders: not used
             head = None
+        relinked = relink(library, roots)  # a folder that became a link: one collection,
+        # its own patterns with it
+        settled = settle_excludes(store, roots, options.excludes)  # remembered from now on
         scans = (
             head.scans
             if head is not None
             else scan_roots(
                 roots,
-                excludes=options.excludes,
+                excludes={Path(s.root): s.patterns for s in settled},
                 skip_dir=library.path,
                 follow_symlinks=options.follow_symlinks,
                 show=show,
@@ -139,12 +144,13 @@ def index_collections(
         run_id = store.runs.start(hold)
         counts = Counts()
         try:  # from here a failure is recorded as the run's status
-            summary = IndexSummary(collections=[str(r) for r in roots])
-            summary.warnings += relink(library, roots)  # a folder that became a link: one
+            summary = IndexSummary(collections=[str(r) for r in roots], excludes=said(settled))
+            summary.warnings += relinked
             collections = store.collections()  # as the run begins: read once
             known = [Path(str(c["root"])) for c in collections]
             if options.paths:  # said when a folder is named; the nightly run is quiet
                 summary.warnings += overlap_warnings(known, roots)
+                summary.warnings += unshared_warnings(known, roots, store.excludes.by_root())
             summary.warnings += gone
             summary.warnings += _record_descriptor(
                 library, options.descriptor or library.settings.descriptor

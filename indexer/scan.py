@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,18 +196,19 @@ def resolve_roots(paths: Iterable[Path]) -> list[Path]:
 def scan_roots(
     roots: Sequence[Path],
     *,
-    excludes: Sequence[str] = (),
+    excludes: Sequence[str] | Mapping[Path, Sequence[str]] = (),
     skip_dir: Path | None = None,
     follow_symlinks: bool = False,
     show: bool = False,
 ) -> list[tuple[Path, ScanReport]]:
-    """Walk each collection root (:func:`scan_collection`) under one "scanning" bar."""
+    """Walk each collection root (:func:`scan_collection`) under one "scanning" bar;
+    ``excludes``: the patterns of every root, or of each root (a root not in it: none)."""
     scans = []
     with bar(show, desc="scanning", unit=" files") as scanned:
         for root in roots:
             report = scan_collection(
                 root,
-                excludes=excludes,
+                excludes=excludes.get(root, ()) if isinstance(excludes, Mapping) else excludes,
                 skip_dirs=[skip_dir] if skip_dir is not None else [],
                 follow_symlinks=follow_symlinks,
                 on_file=lambda _f: scanned.update(1),

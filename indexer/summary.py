@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from indexer.excludes import CollectionExcludes
 from indexer.writer import Counts
 from search.units import human_size, printable
 
@@ -37,6 +38,8 @@ class IndexSummary(Counts):
     pruned_bytes: int = 0
     #: why a re-index is still unfinished after the run (searches stay refused), else ""
     reindex_unfinished: str = ""
+    #: the walked collections' patterns this run applied or dropped (:mod:`indexer.excludes`)
+    excludes: list[CollectionExcludes] = field(default_factory=list)
 
     @property
     def index_seconds(self) -> float:
@@ -73,6 +76,7 @@ class IndexSummary(Counts):
             "quality_seconds": round(self.quality_seconds, 3),
             "pruned": self.pruned,
             "pruned_bytes": self.pruned_bytes,
+            "excludes": [e.to_json() for e in self.excludes],
             "failures": [{"path": p, "error": e} for p, e in self.failures],
             "warnings": self.warnings,
             "reindex_unfinished": self.reindex_unfinished or None,
@@ -118,6 +122,7 @@ class IndexSummary(Counts):
             lines += [f"  {printable(w)}" for w in self.warnings[:max_listed]]
             if len(self.warnings) > max_listed:
                 lines.append(f"  ... and {len(self.warnings) - max_listed} more")
+        lines += [e.to_text() for e in self.excludes]
         if self.skipped_removed:
             lines.append(
                 f"{self.skipped_removed} files left out: removed from the library "

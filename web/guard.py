@@ -172,12 +172,14 @@ def public_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def public_stats(stats: dict[str, Any]) -> dict[str, Any]:
-    """Library figures without the database URL, library directory and absolute paths."""
+    """Library figures without the database URL, library directory and absolute paths, nor
+    the collections' --exclude patterns (they name what the owner keeps out of the library)."""
     if not exposed():
         return stats
     out = {k: v for k, v in stats.items() if k not in PRIVATE_STATS_KEYS}
     out["collections"] = [
-        {**c, "root": str(c.get("root", "")).rstrip("/").rsplit("/", 1)[-1]}
+        {k: v for k, v in c.items() if k != "excludes"}
+        | {"root": str(c.get("root", "")).rstrip("/").rsplit("/", 1)[-1]}
         for c in stats.get("collections", [])
     ]
     roots = [str(c.get("root", "")) for c in stats.get("collections", [])]

@@ -66,6 +66,7 @@ class LibraryAdmin:
             run = replace(run, status=INTERRUPTED)  # killed: nobody holds its liveness lock
         index_info = {k: v for k, v in index.info.items() if k != "recall_trace"}
         index_info["recall"] = index.recall  # measured recall@k when approximate, 1.0 flat
+        excludes = self.store.excludes.by_collection()  # remembered --exclude patterns
         return {
             "library": str(Path(self.settings.library).resolve()),
             "database": database_text(self.settings),
@@ -75,6 +76,7 @@ class LibraryAdmin:
                     **c,
                     "added_at": _iso(c["added_at"]),
                     "last_indexed_at": _iso(c["last_indexed_at"]),
+                    "excludes": excludes.get(int(c["id"]), []),
                 }
                 for c in self.store.collections()
             ],

@@ -4,7 +4,7 @@ Protocol the rest of the code depends on (a PostgreSQL-specific or remote store 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -16,11 +16,10 @@ if TYPE_CHECKING:
     from search.store.locks import DatabaseLocks
     from search.store.quality import QualityRecords
     from search.store.reads import ImageReads
-    from search.store.removals import RemovalRecords
+    from search.store.removals import ExcludeRecords, RemovalRecords
     from search.store.runs import RunRecords
     from search.store.videos import VideoRecords
 
-from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -328,6 +327,7 @@ class LibraryStore(Protocol):
     reads: ImageReads
     descriptors: DescriptorRecords
     removals: RemovalRecords
+    excludes: ExcludeRecords
     runs: RunRecords
     health: HealthRecords
     videos: VideoRecords

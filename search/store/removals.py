@@ -1,9 +1,11 @@
-"""The store's record of removals: files and folders that `imgsearch remove` took out of the
-library, honoured by later index runs until `imgsearch remove --undo`; and collections that
-leave: forgotten when empty, or recorded at their folder's real path when the old one became
-a link to it (folded into the collection already there, their removals with them).
+"""What index runs leave out of the library, as the store records it: removals (files and
+folders that `imgsearch remove` took out, honoured until `imgsearch remove --undo`), each
+collection's remembered ``--exclude`` patterns (applied until replaced or dropped), and
+collections that leave: forgotten when empty, or recorded at their folder's real path when the
+old one became a link to it (folded into the collection already there, their removals with
+them).
 
-One part of :class:`search.store.store.Store`, reached as an attribute of it.
+Parts of :class:`search.store.store.Store`, reached as its ``removals`` and ``excludes``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy import delete, func, or_, select, update
 
 from search.store.records import SessionFactory, utcnow
-from search.store.schema import STATUS_FAILED, Collection, Image, LibraryMeta, RemovedPath
+from search.store.schema import (
+    STATUS_FAILED,
+    Collection,
+    CollectionExclude,
+    Image,
+    LibraryMeta,
+    RemovedPath,
+)
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,61 @@ class RemovalRecords:
                     )
                 )
         return found
+
+
+class ExcludeRecords:
+    """Remembered ``--exclude`` patterns of the collections (``store.excludes``)."""
+
+    def __init__(self, session: SessionFactory) -> None:
+        self._session = session
+
+    def by_collection(self) -> dict[int, list[str]]:
+        """Every collection's patterns, in the order given, by collection id (a collection
+        without patterns is not listed)."""
+        query = select(CollectionExclude).order_by(
+            CollectionExclude.collection_id, CollectionExclude.position
+        )
+        found: dict[int, list[str]] = {}
+        with self._session() as session:
+            for row in session.scalars(query):
+                found.setdefault(row.collection_id, []).append(row.pattern)
+        return found
+
+    def by_root(self) -> dict[str, list[str]]:
+        """Every collection's patterns, by its root (as stored)."""
+        query = (
+            select(Collection.root, CollectionExclude.pattern)
+            .join(Collection, Collection.id == CollectionExclude.collection_id)
+            .order_by(CollectionExclude.collection_id, CollectionExclude.position)
+        )
+        found: dict[str, list[str]] = {}
+        with self._session() as session:
+            for root, pattern in session.execute(query):
+                found.setdefault(root, []).append(pattern)
+        return found
+
+    def replace(self, collection_id: int, patterns: Sequence[str]) -> list[str]:
+        """Make ``patterns`` the collection's (none: it has none any more), in one
+        transaction; returns those it had."""
+        with self._session() as session:
+            before = list(
+                session.scalars(
+                    select(CollectionExclude.pattern)
+                    .where(CollectionExclude.collection_id == collection_id)
+                    .order_by(CollectionExclude.position)
+                )
+            )
+            if before != list(patterns):
+                session.execute(
+                    delete(CollectionExclude).where(
+                        CollectionExclude.collection_id == collection_id
+                    )
+                )
+                session.add_all(
+                    CollectionExclude(collection_id=collection_id, position=n, pattern=p)
+                    for n, p in enumerate(patterns)
+                )
+        return before
 
 
 def by_path(removals: Iterable[Removal]) -> list[Removal]:

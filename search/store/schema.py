@@ -239,3 +239,17 @@ class RemovedPath(Base):
     removed_at: Mapped[datetime] = mapped_column(DateTime)
 
     collection: Mapped[Collection] = relationship()
+
+
+class CollectionExclude(Base):
+    """An ``--exclude`` pattern remembered for a collection (``position``: its place among
+    the collection's patterns): every later index run of the collection applies it, until a
+    run gives ``--exclude`` (which replaces them) or ``--no-exclude`` (which drops them)."""
+
+    __tablename__ = "collection_excludes"
+
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pattern: Mapped[str] = mapped_column(Text)

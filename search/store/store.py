@@ -51,7 +51,7 @@ from search.store.records import (
     encode_vector,
     utcnow,
 )
-from search.store.removals import Removal, RemovalRecords
+from search.store.removals import ExcludeRecords, Removal, RemovalRecords
 from search.store.runs import RunRecords
 from search.store.schema import (
     STATUS_FAILED,
@@ -101,6 +101,7 @@ class Store:
         self.reads = ImageReads(self.session, self.reading)
         self.descriptors = DescriptorRecords(self.session, self.reading)
         self.removals = RemovalRecords(self.session)
+        self.excludes = ExcludeRecords(self.session)  # remembered --exclude patterns
         self.runs = RunRecords(self.session)
         self.health = HealthRecords(self.session, self.reading)
         self.videos = VideoRecords(self.session)
@@ -330,12 +331,9 @@ class Store:
             yield ids, np.stack([decode_vector(r[1]) for r in rows]).astype(np.float32)
 
     def vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        wanted = Embedding.image_id.in_(list(ids))
         with self.session() as session:
-            rows = session.execute(
-                select(Embedding.image_id, Embedding.vector).where(
-                    Embedding.image_id.in_(list(ids))
-                )
-            ).all()
+            rows = session.execute(select(Embedding.image_id, Embedding.vector).where(wanted)).all()
         return {r[0]: decode_vector(r[1]).copy() for r in rows}
 
     def counts(self) -> dict[str, int]:

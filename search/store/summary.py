@@ -25,7 +25,7 @@ from search.store.errors import sqlite_file
 
 SUMMARY_NAME = "stats.json"
 #: bump when the figures' shape changes: older summaries are then recomputed
-SUMMARY_FORMAT = 1
+SUMMARY_FORMAT = 2  # 2: each collection's remembered "excludes"
 _MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "versions"
 
 
