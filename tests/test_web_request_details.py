@@ -185,3 +185,24 @@ def test_notices_show_commands_as_code_not_backticks(tmp_path):
         page = client.get(path).get_data(as_text=True)
         assert "<code>imgsearch index PATH</code>" in page, path
         assert "`imgsearch index" not in page, path
+
+
+def test_a_server_on_the_network_shows_removals_without_absolute_paths(
+    tmp_path, weblib, models_dir
+):
+    """An exposed server's ``/stats`` left out the library's folder and made failures'
+    paths relative to their collection, but listed `imgsearch remove`'s removals with their
+    absolute paths."""
+    sources = sorted(weblib.ukbench.glob("*.jpg"))[:2]
+    photos, _ = _small_library(tmp_path, models_dir, {"a.jpg": sources[0], "b.jpg": sources[1]})
+    removed = run_cli(
+        ["--library", str(tmp_path / "library"), "remove", str(photos / "b.jpg")], tmp_path
+    )
+    assert removed.returncode == 0, removed.stderr
+    app = create_app(Settings(library=tmp_path / "library"), token="t0ken", exposed=True)
+    try:
+        headers = {"Authorization": "Bearer t0ken", "Host": "127.0.0.1"}
+        stats = app.test_client().get(f"{API}/stats", headers=headers).get_json()
+    finally:
+        app.extensions["imgsearch"].close()
+    assert [r["path"] for r in stats["removed_paths"]] == ["b.jpg"], stats["removed_paths"]

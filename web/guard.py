@@ -183,9 +183,8 @@ def public_stats(stats: dict[str, Any]) -> dict[str, Any]:
         for c in stats.get("collections", [])
     ]
     roots = [str(c.get("root", "")) for c in stats.get("collections", [])]
-    out["failures"] = [
-        {**f, "path": client_path(f.get("path"), roots)} for f in stats.get("failures", [])
-    ]
+    for key in ("failures", "removed_paths"):  # removals named absolute paths too
+        out[key] = [{**f, "path": client_path(f.get("path"), roots)} for f in stats.get(key, [])]
     return out
 
 
