@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 from typing import Any
 
@@ -71,6 +72,7 @@ def decoder_words(error: BaseException) -> str:
 
 
 MAX_BOXES = 4096  # top-level boxes walked at most (a real MP4 has a handful)
+_FOURCC = re.compile(rb"[A-Za-z0-9 ]{4}")  # a box's type (top-level ones are plain letters)
 _EBML, _SEGMENT = b"\x1a\x45\xdf\xa3", b"\x18\x53\x80\x67"
 
 
@@ -114,8 +116,8 @@ def _boxes_end_early(stream: Any, size: int) -> bool | None:
             (length,) = struct.unpack(">Q", header[8:16])
         elif length == 0:  # the last box runs to the end of the file
             return False
-        if length < 8:
-            return None  # not boxes after all
+        if length < 8 or not _FOURCC.fullmatch(header[4:8]):
+            return None  # not boxes after all (garbage after an ftyp is not a cut file)
         offset += length
         if offset > size:
             return True
