@@ -333,9 +333,9 @@ class SearchEngine:
             return {i: to_stored(r) for i, r in self.store.descriptors.rows(ids).items()}
 
         wanted = flags.candidates(k) if flags else k + CANDIDATE_MARGIN
-        scorer = QueryScorer(
+        scorer = QueryScorer(  # a video's row takes no photo's place: merge() ranks videos
             live.descriptor,
-            live.neighbours,
+            partial(live.neighbours, skip=self.videos.frames.video_ids(live)),
             stored,
             candidates=max(CANDIDATES_PER_VIEW, wanted),
             cache=live.rows,
