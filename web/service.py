@@ -239,6 +239,7 @@ def video_frame_jpeg(image_id: int, at_ms: int, size: int = DEFAULT_SIZE) -> byt
     found = library_file(engine(), image_id)
     if not is_video_file(found.path):
         raise ApiError(404, f"Image {image_id} is not a video.")
+    unchanged(found, image_id)  # another video's frame under this one's details: never
     try:
         return video_still_jpeg(found.path, at_ms, size)
     except ImgsearchError as error:
@@ -246,6 +247,18 @@ def video_frame_jpeg(image_id: int, at_ms: int, size: int = DEFAULT_SIZE) -> byt
         raise ApiError(
             404, f"No frame of video {image_id} at {at_ms} ms: {error.message}"
         ) from None
+
+
+def unchanged(found: ImageFile, image_id: int) -> None:
+    """409 ``file_changed`` when the file holds other bytes than were indexed
+    (:func:`search.query.file_state_of`): its picture would show the new file's content
+    under the old file's details."""
+    if file_state_of(found) == "changed":
+        raise ApiError(
+            409,
+            f"The file of image {image_id} changed on disk since it was indexed; re-run the index.",
+            "file_changed",
+        )
 
 
 def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> Path:
@@ -258,12 +271,7 @@ def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> Path:
     made = cache.cached(image_id, found.path, size=size, sha256=found.sha256)
     if made is not None:  # the picture that was indexed, whatever the file holds now
         return made
-    if file_state_of(found) == "changed":  # it would show the new file's picture
-        raise ApiError(  # under the old file's details (an audit: "EXACT COPY" of an ant)
-            409,
-            f"The file of image {image_id} changed on disk since it was indexed; re-run the index.",
-            "file_changed",
-        )
+    unchanged(found, image_id)  # (an audit: "EXACT COPY" of an ant)
     try:
         return cache.get(image_id, found.path, size=size, sha256=found.sha256)
     except ImageError as error:  # 415 "Not a readable image", as if the request sent one
