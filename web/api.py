@@ -85,11 +85,8 @@ def search() -> Response:
     }
     if stored is not None:  # its file gone or changed: answered from its stored vectors
         body.update(_stored_answer(stored[2], query.image_id))
-    elif not hits and service.is_clip(query):
-        body["note"] = (
-            "No results: a video or an animated image is compared with the library's videos "
-            "and animations only, not with its photos. Search with a still of it to find photos."
-        )
+    elif not hits and (note := service.clip_note(query)):  # no video, or the filter's doing
+        body["note"] = note
     return jsonify(body)
 
 

@@ -19,6 +19,7 @@ from search.dedup import DEFAULT_DEDUP_THRESHOLD
 from search.descriptor import DUPLICATE_Z
 from search.library import DEFAULT_SIZE, ThumbnailCache
 from search.query import (
+    API_NAMES,
     ImageFile,
     ImageInfo,
     LookupResult,
@@ -26,6 +27,7 @@ from search.query import (
     SearchHit,
     default_threshold,
     disk_change,
+    empty_clip_note,
     file_state_of,
     lookup,
     lookup_image,
@@ -169,6 +171,21 @@ def is_clip(query: Query) -> bool:
     from models import is_video_data
 
     return query.data is not None and is_video_data(query.data, query.filename)
+
+
+def clip_note(query: Query) -> str | None:
+    """Why a video query (an upload, or a library video's id) found nothing: the library holds
+    no other video, or the filter emptied it, as the CLI says (:func:`empty_clip_note`, the
+    API's names). None for a photo query, or when neither explains it."""
+    eng, own = engine(), query.image_id
+    info = eng.records.get_image(own) if own is not None else None
+    if (info is None or info.media != "video") and not is_clip(query):
+        return None
+    name = "the uploaded file" if own is None else f"image {own}"
+    note = empty_clip_note(
+        eng.videos.count(own), query.min_score, query.flags, query=name, names=API_NAMES
+    )
+    return None if note is None else note[0].upper() + note[1:] + "."
 
 
 def query_image(image_id: int | None, asked: str) -> ImageInfo:

@@ -137,6 +137,16 @@ def spread_stills(stills: Iterable[Still], limit: int = MAX_QUERY_FRAMES) -> lis
     return held
 
 
+def in_order(live: Searchable, frames: VideoFrames, query: ClipRows) -> dict[int, VideoPair]:
+    """The library videos whose frames match a clip's (``query``: rows, times, cuts) in order
+    by the plain copy rule whatever their matched frames' mean (the pairs a threshold decides
+    on), by id: those a threshold alone keeps from being copies are among them."""
+    table, matrix = frames.get(live)
+    if not len(table) or not len(query[0]) or matrix.shape[1] != query[0].shape[1]:
+        return {}
+    return {p.b: p for p in clip_pairs(*query, table, matrix, None, -np.inf)}
+
+
 @dataclass(frozen=True)
 class ClipSample:
     """A query clip sampled every second and at its cuts, at most ``MAX_QUERY_FRAMES`` over

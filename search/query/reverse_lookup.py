@@ -61,6 +61,15 @@ class LookupResult:
         dedup rule), not by one copy score, so a video below can score above the threshold."""
         return self.query.get("media") == "video"
 
+    @property
+    def not_copies(self) -> str:
+        """Why a video's other matches are no copies (the heading of the CLI and the web
+        page): with a threshold, their frames may match in order under it (the evidence
+        says so)."""
+        if self.z_threshold is not None:
+            return "their frames do not match in order"
+        return f"their frames do not match in order at copy score >= {self.threshold:g}"
+
     def to_dict(self) -> dict[str, Any]:
         out = {
             "threshold": self.threshold,

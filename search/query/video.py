@@ -183,6 +183,11 @@ class VideoSearch:
         self.store, self.guard, self.records = store, guard, records
         self.frames = VideoFrames(store)
 
+    def count(self, exclude: int | None = None) -> int:
+        """How many videos and animations the library holds, ``exclude`` not counted."""
+        live = self.guard.live(self.store.health.serving_state())
+        return sum(int(i) != exclude for i in self.frames.video_ids(live))
+
     def merge(
         self,
         live: Searchable,
