@@ -42,6 +42,7 @@ def library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir
     write_frames(col / "ants.mp4", panning_shots(ants[10:14], (320, 240), 40))
     for photo in [*bees[:3], *ants[:3], ants[10]]:
         Image.open(photo).convert("RGB").save(col / photo.name)
+    Image.fromarray(frames[75]).resize((150, 112)).save(col / "small.jpg")  # flagged tiny
     asked = []
     for n in (15, 75):
         asked.append(queries / f"frame_{n * 100}ms.png")
@@ -80,3 +81,17 @@ def test_a_video_takes_no_photos_place_at_a_smaller_k(library) -> None:  # type:
     settings, asked = library
     for query in asked[2:]:
         _first_k_of_more(settings, query, range(1, 4))
+
+
+def test_a_flag_filter_keeps_its_photos_at_a_smaller_k(library) -> None:  # type: ignore[no-untyped-def]
+    """`search still.png --flag tiny -k 1` said "no results" where `-k 3` found the tiny
+    photo: the videos (which have no quality flags) took the k places, then the filter
+    dropped them."""
+    from search.query import QualityFilter, SearchEngine
+
+    settings, asked = library
+    tiny = QualityFilter.parse("tiny")
+    with SearchEngine.open(settings) as engine:
+        for k in (1, 2, 12):
+            hits = engine.search_image(asked[1], k=k, flags=tiny)
+            assert [Path(h.path).name for h in hits] == ["small.jpg"], (k, hits)

@@ -38,6 +38,7 @@ from search.descriptor import DUPLICATE_Z
 from search.library import Searchable
 from search.query.clip_match import ClipRows, SameFile, clip_decision, match_clip, sample_clip
 from search.query.guard import ServingGuard
+from search.query.quality import QualityFilter
 from search.query.records import LibraryRecords
 from search.query.results import SearchHit, hit_from_row
 from search.store import FrameTable, LibraryStore
@@ -196,11 +197,16 @@ class VideoSearch:
         k: int,
         min_score: float | None,
         exclude: int | None = None,
+        flags: QualityFilter | None = None,
     ) -> list[SearchHit]:
         """Image hits merged with the best-matching videos, each at its best moment: the
         ``REFINE_TOP`` best by their sampled frames are refined whatever ``k``, so that a
         smaller ``k`` shows the first of a larger one's hits (refining only the first ``k``
-        let a video refined at a larger ``k`` rise over one shown at a smaller)."""
+        let a video refined at a larger ``k`` rise over one shown at a smaller). A filter
+        that keeps no unflagged image (``flags`` asking for a flag) keeps no video: none
+        takes a photo's place."""
+        if flags is not None and not flags.keeps(None):
+            return [h for h in hits if h.media != "video"]
         matches = [m for m in self.frames.match(live, query) if m.video_id != exclude]
         if not matches and not any(h.media == "video" for h in hits):
             return hits
