@@ -294,18 +294,18 @@ def similar(
         hits = engine.similar(image_id, k=k, min_score=min_score, flags=wanted)
         info = engine.records.get_image(image_id)
         state = engine.records.file_state(image_id)
-        video = not hits and not as_json and info is not None and info.media == "video"
+        video = not hits and info is not None and info.media == "video"
         why = clip_note(engine, image_id, "results", min_score, wanted, image_id) if video else None
     # as `lookup ID` says: a gone (or changed) file's answer comes from its stored vectors (it
     # said nothing), and a video is compared with videos only (it said "no results")
     if state is not None:
         note = gone_file_note if state == "gone" else changed_file_note
         click.echo(f"note: {note(image_id)}", err=True)
-    if why:
+    if why and not as_json:
         click.echo(why)
         return
     query = {"id": image_id, "k": k, "min_score": min_score, **(wanted.to_dict() if wanted else {})}
-    emit_hits(hits, as_json, query=query)
+    emit_hits(hits, as_json, query=query, **({"note": why} if why else {}))
 
 
 def _label_words(_ctx: click.Context, _param: click.Parameter, value: str) -> str:

@@ -73,6 +73,10 @@ def test_a_video_query_emptied_by_a_filter_says_so(libraries) -> None:  # type: 
     assert said["results"] == [] and said["note"].startswith("no results: --flag dark keeps")
     said = json.loads(_cli(work, "photos", "search", "trim.mp4", "--json"))
     assert said["results"] == [] and PHOTOS_ONLY in said["note"], said
+    said = json.loads(
+        _cli(work, "videos", "similar", "videos/clip.mp4", "--flag", "dark", "--json")
+    )
+    assert said["note"].startswith("no results: --flag dark keeps none of the library's 2 other")
 
 
 @pytest.mark.slow
