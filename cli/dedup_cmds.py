@@ -296,6 +296,7 @@ def lookup_command(
         else:  # its file, or its stored vectors when the file is gone or changed
             result = lookup_image(engine, image_id, threshold=threshold, others=others)
         empty = empty_library(engine, result.matches, as_json)
+        why = clip_note(engine, image, "matches", exclude=image_id) if not result.matches else None
     if empty:
         click.echo(EMPTY_LIBRARY)
         return
@@ -305,9 +306,8 @@ def lookup_command(
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
-    if result.of_video and not result.matches:  # it printed three sections of 0
-        click.echo(clip_note(image, "matches"))
-        return
+    if result.of_video and why:  # no video to compare it with: it printed three sections of 0
+        return click.echo(why)
     limit = threshold_text(result.threshold)
     if result.z_threshold is not None:
         decision = f"calibrated: z >= {result.z_threshold:g}, copy score >= {limit}"
@@ -322,7 +322,7 @@ def lookup_command(
     )
     if result.of_video:
         near = "Copies (their frames found in order, as dedup decides for videos)"
-        others = "Nearest other videos (not copies: their frames do not match in order)"
+        others = f"Nearest other videos (not copies: {result.not_copies})"
     for kind, title in ((EXACT, "Exact copies"), (NEAR, near), (SIMILAR, others)):
         matches = result.of_kind(kind)
         click.echo(f"{title}: {len(matches)}")

@@ -47,13 +47,21 @@ EMPTY_LIBRARY = (
 )
 
 
-def clip_note(query: object, what: str = "results") -> str:
-    """Why a video (or animated image) query found nothing: it is compared with videos only."""
-    return (
-        f"no {what}: {query} is a video (or an animated image), and a video query is "
-        "compared with the library's videos and animations only, not its photos "
-        "(search with a still of it to find photos)"
-    )
+def clip_note(
+    engine: SearchEngine,
+    query: object,
+    what: str = "results",
+    min_score: float | None = None,
+    flags: QualityFilter | None = None,
+    exclude: int | None = None,
+) -> str | None:
+    """Why a video (or animated image) query found nothing: the library holds no (other)
+    video, or the filter emptied it (:func:`search.query.empty_clip_note`)."""
+    from search.query import empty_clip_note
+
+    videos = engine.videos.count(exclude)
+    other = exclude is not None
+    return empty_clip_note(videos, min_score, flags, query=query, what=what, other=other)
 
 
 def empty_library(engine: SearchEngine, found: object, as_json: bool) -> bool:
@@ -214,17 +222,20 @@ def search(
 
     if not image.exists() and not image.is_symlink():
         raise no_such_file(str(image))
+    from models import is_video_file
+
     wanted = quality_filter(flags, exclude_flags)
     with open_engine(ctx) as engine:
         hits = engine.search_image(image, roi=roi, k=k, min_score=min_score, flags=wanted)
         empty = empty_library(engine, hits, as_json)
-    from models import is_video_file
-
+        note = None
+        if not hits and not empty and is_video_file(image):  # JSON says it too
+            note = clip_note(engine, image, min_score=min_score, flags=wanted)
     if empty:
         click.echo(EMPTY_LIBRARY)
         return
-    if not hits and not as_json and is_video_file(image):
-        click.echo(clip_note(image))
+    if note and not as_json:
+        click.echo(note)
         return
     emit_hits(
         hits,
@@ -236,6 +247,7 @@ def search(
             "min_score": min_score,
             **(wanted.to_dict() if wanted else {}),
         },
+        **({"note": note} if note else {}),
     )
 
 
@@ -282,16 +294,18 @@ def similar(
         hits = engine.similar(image_id, k=k, min_score=min_score, flags=wanted)
         info = engine.records.get_image(image_id)
         state = engine.records.file_state(image_id)
+        video = not hits and info is not None and info.media == "video"
+        why = clip_note(engine, image_id, "results", min_score, wanted, image_id) if video else None
     # as `lookup ID` says: a gone (or changed) file's answer comes from its stored vectors (it
     # said nothing), and a video is compared with videos only (it said "no results")
     if state is not None:
         note = gone_file_note if state == "gone" else changed_file_note
         click.echo(f"note: {note(image_id)}", err=True)
-    if not hits and not as_json and info is not None and info.media == "video":
-        click.echo(clip_note(image_id))
+    if why and not as_json:
+        click.echo(why)
         return
     query = {"id": image_id, "k": k, "min_score": min_score, **(wanted.to_dict() if wanted else {})}
-    emit_hits(hits, as_json, query=query)
+    emit_hits(hits, as_json, query=query, **({"note": why} if why else {}))
 
 
 def _label_words(_ctx: click.Context, _param: click.Parameter, value: str) -> str:

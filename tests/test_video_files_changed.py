@@ -83,3 +83,58 @@ def test_a_video_file_changed_since_indexing_is_not_served(
         assert client.get(f"/api/v1/images/{video_id}/file").status_code == 200
     finally:
         app.extensions["imgsearch"].close()
+
+
+def test_a_video_replaced_since_indexing_is_answered_from_its_stored_frames(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A video whose file was replaced by another video was looked up, searched by id and
+    shown at a moment with the new file's content, without a word ("Copies: 0"; the id among
+    its own results; a frame of the other video): it is answered as a changed photo is, from
+    its stored frames with `file_changed` and a note, and its frames are a 409."""
+    import os
+
+    from search.settings import Settings
+    from tests.video_clips import write_slideshow
+    from web.app import create_app
+
+    made, args = _indexed_video(tmp_path, data_dir, models_dir)
+    video = made.folder / made.originals[0]
+    kept = video.read_bytes()
+    app = create_app(Settings(library=tmp_path / "lib", model_path=(models_dir,)))
+    try:
+        client = app.test_client()
+        found = client.get("/api/v1/images?per_page=50").get_json()
+        (video_id,) = [r["id"] for r in found["results"] if Path(r["path"]) == video]
+        assert client.get(f"/api/v1/images/{video_id}/thumbnail?t=1000").status_code == 200
+        done = run_cli([*args, "lookup", str(video_id), "--json"], tmp_path)
+        copies = {r["id"] for r in json.loads(done.stdout)["results"] if r["match"] == "near"}
+        assert len(copies) >= 2, done.stdout
+        others = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:3]
+        write_slideshow(others, video, (320, 192), hold=40)  # another video, same name
+
+        done = run_cli([*args, "lookup", str(video_id), "--json"], tmp_path)
+        assert done.returncode == 0, done.stderr
+        looked = json.loads(done.stdout)
+        assert looked.get("file_changed") and not looked.get("file_missing"), looked
+        assert {r["id"] for r in looked["results"] if r["match"] == "near"} == copies
+        assert "changed on disk since it was indexed" in done.stderr
+        answer = client.post("/api/v1/search", data={"image_id": str(video_id)}).get_json()
+        assert answer.get("file_changed") and "changed on disk" in answer["note"], answer
+        listed = [r["id"] for r in answer["results"]]
+        assert video_id not in listed and copies <= set(listed), answer
+        frame = client.get(f"/api/v1/images/{video_id}/thumbnail?t=1000")
+        assert frame.status_code == 409, frame.status_code
+        assert frame.get_json()["error"]["code"] == "file_changed"
+
+        # other bytes of the same size are another file; the same bytes touched are not
+        video.write_bytes(kept[:1000] + bytes(255 - b for b in kept[1000:2000]) + kept[2000:])
+        assert client.get(f"/api/v1/images/{video_id}/thumbnail?t=1000").status_code == 409
+        assert client.get(f"/api/v1/images/{video_id}/file").status_code == 409
+        video.write_bytes(kept)
+        os.utime(video, (1e9, 1e9))
+        assert client.get(f"/api/v1/images/{video_id}/thumbnail?t=1000").status_code == 200
+        answer = client.post("/api/v1/search", data={"image_id": str(video_id)}).get_json()
+        assert "file_changed" not in answer and "note" not in answer, answer
+    finally:
+        app.extensions["imgsearch"].close()

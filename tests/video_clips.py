@@ -25,3 +25,41 @@ def write_slideshow(
                     out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+
+
+def panning_shots(photos: list[Path], size: tuple[int, int], frames: int) -> list:
+    """RGB frames of one shot per photo, each panning ``frames`` frames across it, hard cuts
+    between (a cut is sampled at its frame when indexed)."""
+    import numpy as np
+    from PIL import Image
+
+    width, height = size
+    out = []
+    for photo in photos:
+        with Image.open(photo) as im:
+            big = np.asarray(im.convert("RGB").resize((width + 40, height + 30)))
+        for i in range(frames):
+            x, y = 40 * i // max(1, frames - 1), 30 * i // max(1, frames - 1)
+            out.append(np.ascontiguousarray(big[y : y + height, x : x + width]))
+    return out
+
+
+def write_frames(
+    target: Path, frames: list, fps: int = 10, *, first_pts: int = 0, crf: int = 23
+) -> None:
+    """``frames`` (RGB arrays) as an H.264 clip in ``target``'s container (by its suffix);
+    ``first_pts``: the first frame's time in frames (a clip whose timestamps do not start
+    at 0)."""
+    import av
+
+    with av.open(str(target), "w") as out:
+        stream = out.add_stream("libx264", rate=fps, options={"crf": str(crf)})
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for n, array in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+            frame.pts = first_pts + n
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)

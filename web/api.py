@@ -14,7 +14,7 @@ from werkzeug.http import parse_range_header
 
 from models import image_format, video_media_type
 from search.library import DEFAULT_SIZE, SIZES
-from search.query import bytes_as_indexed, changed_file_note, disk_change, gone_file_note
+from search.query import changed_file_note, disk_change, file_state_of, gone_file_note
 from search.units import whole_number
 from web import service
 from web.errors import ApiError
@@ -86,11 +86,8 @@ def search() -> Response:
     }
     if stored is not None:  # its file gone or changed: answered from its stored vectors
         body.update(_stored_answer(stored[2], query.image_id))
-    elif not hits and service.is_clip(query):
-        body["note"] = (
-            "No results: a video or an animated image is compared with the library's videos "
-            "and animations only, not with its photos. Search with a still of it to find photos."
-        )
+    elif not hits and (note := service.clip_note(query)):  # no video, or the filter's doing
+        body["note"] = note
     return jsonify(body)
 
 
@@ -226,8 +223,8 @@ def image_file(image_id: int) -> Response:
             "was indexed; re-run the index.",
             "file_changed",
         )
-    if not video and not bytes_as_indexed(found):  # same size, other bytes: the image page
-        raise ApiError(  # said "its file changed" while this served them
+    if file_state_of(found) == "changed":  # same size, other bytes: the image page said
+        raise ApiError(  # "its file changed" while this served them (a video: by its mtime)
             409,
             f"The file of image {image_id} holds other bytes than were indexed; re-run the index.",
             "file_changed",

@@ -188,8 +188,8 @@ def openapi_document() -> dict[str, Any]:
                                 "note": {
                                     "type": "string",
                                     "description": "Why the results are what they are, for "
-                                    "people: a file gone or changed, or a video query in a "
-                                    "library without videos (empty results)",
+                                    "people: a file gone or changed, or a video query's empty "
+                                    "results (no video in the library, or the filter's doing)",
                                 },
                             },
                             "Nearest images, best first",

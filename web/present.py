@@ -274,7 +274,7 @@ def match_groups(result: LookupResult) -> list[MatchGroup]:
             "in the other's in order, as dedup decides for videos."
         )
         near_empty = "No video is a copy: no library video's frames match the clip's in order."
-        other_title = "(not copies: their frames do not match in order)"
+        other_title = f"(not copies: {result.not_copies})"
         other_help = "The nearest other videos, for comparison."
     return [
         MatchGroup(

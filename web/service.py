@@ -19,6 +19,7 @@ from search.dedup import DEFAULT_DEDUP_THRESHOLD
 from search.descriptor import DUPLICATE_Z
 from search.library import DEFAULT_SIZE, ThumbnailCache
 from search.query import (
+    API_NAMES,
     ImageFile,
     ImageInfo,
     LookupResult,
@@ -26,6 +27,7 @@ from search.query import (
     SearchHit,
     default_threshold,
     disk_change,
+    empty_clip_note,
     file_state_of,
     lookup,
     lookup_image,
@@ -171,6 +173,21 @@ def is_clip(query: Query) -> bool:
     return query.data is not None and is_video_data(query.data, query.filename)
 
 
+def clip_note(query: Query) -> str | None:
+    """Why a video query (an upload, or a library video's id) found nothing: the library holds
+    no other video, or the filter emptied it, as the CLI says (:func:`empty_clip_note`, the
+    API's names). None for a photo query, or when neither explains it."""
+    eng, own = engine(), query.image_id
+    info = eng.records.get_image(own) if own is not None else None
+    if (info is None or info.media != "video") and not is_clip(query):
+        return None
+    name = "the uploaded file" if own is None else f"image {own}"
+    note = empty_clip_note(
+        eng.videos.count(own), query.min_score, query.flags, query=name, names=API_NAMES
+    )
+    return None if note is None else note[0].upper() + note[1:] + "."
+
+
 def query_image(image_id: int | None, asked: str) -> ImageInfo:
     """The library image the search page starts from (``?from=ID``): 404 when there is none,
     409 when its file failed to index, or is gone or changed since indexing (its preview and
@@ -239,6 +256,7 @@ def video_frame_jpeg(image_id: int, at_ms: int, size: int = DEFAULT_SIZE) -> byt
     found = library_file(engine(), image_id)
     if not is_video_file(found.path):
         raise ApiError(404, f"Image {image_id} is not a video.")
+    unchanged(found, image_id)  # another video's frame under this one's details: never
     try:
         return video_still_jpeg(found.path, at_ms, size)
     except ImgsearchError as error:
@@ -246,6 +264,18 @@ def video_frame_jpeg(image_id: int, at_ms: int, size: int = DEFAULT_SIZE) -> byt
         raise ApiError(
             404, f"No frame of video {image_id} at {at_ms} ms: {error.message}"
         ) from None
+
+
+def unchanged(found: ImageFile, image_id: int) -> None:
+    """409 ``file_changed`` when the file holds other bytes than were indexed
+    (:func:`search.query.file_state_of`): its picture would show the new file's content
+    under the old file's details."""
+    if file_state_of(found) == "changed":
+        raise ApiError(
+            409,
+            f"The file of image {image_id} changed on disk since it was indexed; re-run the index.",
+            "file_changed",
+        )
 
 
 def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> Path:
@@ -258,12 +288,7 @@ def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> Path:
     made = cache.cached(image_id, found.path, size=size, sha256=found.sha256)
     if made is not None:  # the picture that was indexed, whatever the file holds now
         return made
-    if file_state_of(found) == "changed":  # it would show the new file's picture
-        raise ApiError(  # under the old file's details (an audit: "EXACT COPY" of an ant)
-            409,
-            f"The file of image {image_id} changed on disk since it was indexed; re-run the index.",
-            "file_changed",
-        )
+    unchanged(found, image_id)  # (an audit: "EXACT COPY" of an ant)
     try:
         return cache.get(image_id, found.path, size=size, sha256=found.sha256)
     except ImageError as error:  # 415 "Not a readable image", as if the request sent one

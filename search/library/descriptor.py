@@ -229,14 +229,12 @@ class Searchable:
         default_factory=lambda: RowCache(TURNED_ROWS_BUDGET), compare=False, repr=False
     )
 
-    def neighbours(self, rows: np.ndarray, k: int) -> np.ndarray:
-        """Nearest image ids of each searched row [R, D'] over both indexes (-1 pads)."""
+    def neighbours(self, rows: np.ndarray, k: int, skip: np.ndarray | None = None) -> np.ndarray:
+        """Nearest image ids of each searched row [R, D'] over both indexes (-1 pads);
+        ``skip``: ids never returned (-1 in their place), each index asked deeper so that
+        they take none of the ``k`` places of the others."""
         q = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
-        found = []
-        if self.index.ntotal:
-            found.append(self.index.search(q, min(k, self.index.ntotal))[1])
-        if self.frames.ntotal:
-            found.append(self.frames.search(q, min(k, self.frames.ntotal))[1])
+        found = [_nearest(index, q, k, skip) for index in (self.index, self.frames) if index.ntotal]
         if not found:
             return np.full((len(q), 1), -1, np.int64)
         return np.concatenate(found, axis=1)
@@ -262,6 +260,21 @@ class Searchable:
         if len(stale):
             self.index.remove(stale)
             self.frames.remove(stale)
+
+
+def _nearest(
+    index: NearestNeighbourIndex, q: np.ndarray, k: int, skip: np.ndarray | None
+) -> np.ndarray:
+    """``k`` nearest ids of each row of ``q`` in ``index`` other than ``skip``'s (-1 in their
+    place): asked ``k`` deep, then once more as deep as the skipped ids need."""
+    ids = index.search(q, min(k, index.ntotal))[1]
+    if skip is None or not len(skip):
+        return ids
+    skipped = np.isin(ids, skip)
+    if skipped.any() and ids.shape[1] < index.ntotal:
+        ids = index.search(q, min(k + len(skip), index.ntotal))[1]
+        skipped = np.isin(ids, skip)
+    return np.where(skipped, -1, ids)
 
 
 def describe(live: Searchable, store: LibraryStore) -> dict[str, object]:

@@ -24,6 +24,9 @@ _SOURCES: dict[str, str] = {
     "gone_file_note": "search.query.records",
     "changed_file_note": "search.query.records",
     "turns_for": "search.query.stored_turns",
+    "API_NAMES": "search.query.clip_notes",
+    "CLI_NAMES": "search.query.clip_notes",
+    "empty_clip_note": "search.query.clip_notes",
     "QualityFilter": "search.query.quality",
     "flag_name_list": "search.query.quality",
     "MAX_LABEL_QUERY": "search.query.limits",
@@ -50,6 +53,8 @@ _SOURCES: dict[str, str] = {
 }
 
 __all__ = [
+    "API_NAMES",
+    "CLI_NAMES",
     "EXACT",
     "MAX_IMAGE_ID",
     "MAX_K",
@@ -76,6 +81,7 @@ __all__ = [
     "decision_edges",
     "default_threshold",
     "disk_change",
+    "empty_clip_note",
     "file_state_of",
     "flag_name_list",
     "gone_file_note",
@@ -93,6 +99,7 @@ __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.query.admin import LibraryAdmin
+    from search.query.clip_notes import API_NAMES, CLI_NAMES, empty_clip_note
     from search.query.engine import SearchEngine
     from search.query.errors import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
     from search.query.library_dedup import library_duplicates

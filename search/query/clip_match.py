@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models import ImageAnalyzer, VideoInfo, open_image_file, open_video
+from models import ImageAnalyzer, Still, VideoInfo, open_image_file, open_video
 from search.dedup import DEFAULT_DEDUP_THRESHOLD, VideoPair, clip_pairs, shot_starts
 from search.library import Searchable
 from search.query.errors import QueryError
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from search.query.video import VideoFrames
 
 
-QUERY_INTERVAL_S = 1.0  # a query clip is sampled this often
-MAX_QUERY_FRAMES = 60
+QUERY_INTERVAL_S = 1.0  # a query clip is sampled this often (and at its cuts) ...
+MAX_QUERY_FRAMES = 60  # ... and a longer one's samples thinned to this many over its length
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,39 @@ def match_clip(
     return out
 
 
+def spread_stills(stills: Iterable[Still], limit: int = MAX_QUERY_FRAMES) -> list[Still]:
+    """At most ``limit`` of a clip's ``stills`` (time order), spread evenly over its whole
+    length, each with ``shot`` 1 where it begins a shot after a cut, else 0 (a thinned
+    shot's first kept still is not at its cut). At most ``2 * limit`` are held: while more
+    come, every other one held is let go and half as many taken."""
+    held: list[Still] = []
+    every, previous = 1, None
+    for n, still in enumerate(stills):
+        cut, previous = previous is not None and still.shot != previous, still.shot
+        if n % every:
+            continue
+        held.append(replace(still, shot=int(cut)))
+        if len(held) > 2 * limit:
+            held, every = held[::2], every * 2
+    if len(held) > limit:
+        held = [held[int(i)] for i in np.unique(np.linspace(0, len(held) - 1, limit).round())]
+    return held
+
+
+def in_order(live: Searchable, frames: VideoFrames, query: ClipRows) -> dict[int, VideoPair]:
+    """The library videos whose frames match a clip's (``query``: rows, times, cuts) in order
+    by the plain copy rule whatever their matched frames' mean (the pairs a threshold decides
+    on), by id: those a threshold alone keeps from being copies are among them."""
+    table, matrix = frames.get(live)
+    if not len(table) or not len(query[0]) or matrix.shape[1] != query[0].shape[1]:
+        return {}
+    return {p.b: p for p in clip_pairs(*query, table, matrix, None, -np.inf)}
+
+
 @dataclass(frozen=True)
 class ClipSample:
-    """A query clip sampled every second (bounded): raw embeddings [Q, D], their times, which
+    """A query clip sampled every second and at its cuts, at most ``MAX_QUERY_FRAMES`` over
+    its whole length (:func:`spread_stills`): raw embeddings [Q, D], their times, which
     frames begin a shot after a cut, and the clip's facts."""
 
     vectors: np.ndarray
@@ -132,12 +162,8 @@ class ClipSample:
 def sample_clip(source: Any, analyzer: ImageAnalyzer, name: str = "query") -> ClipSample:
     """Sample and embed a query clip (a path or the clip's bytes; ``name``: what errors
     call it)."""
-    stills = []
-    with open_video(source, name=name) as reader:
-        for still in reader.sample(QUERY_INTERVAL_S):
-            stills.append(still)
-            if len(stills) >= MAX_QUERY_FRAMES:
-                break
+    with open_video(source, name=name) as reader:  # decoded to its end, streamed
+        stills = spread_stills(reader.sample(QUERY_INTERVAL_S))
         info = reader.info()
     found = list(analyzer.analyze_iter([s.image for s in stills]))
     good = [(s, a) for s, a in zip(stills, found, strict=True) if hasattr(a, "embedding")]
@@ -147,7 +173,7 @@ def sample_clip(source: Any, analyzer: ImageAnalyzer, name: str = "query") -> Cl
         )
     vectors = np.stack([a.embedding for _s, a in good]).astype(np.float32)
     times = np.array([s.timestamp_ms for s, _a in good], np.int64)
-    cuts = shot_starts(np.array([s.shot for s, _a in good], np.int64))
+    cuts = np.array([s.shot == 1 for s, _a in good], bool)  # spread_stills' marks
     return ClipSample(vectors, times, cuts, info)
 
 

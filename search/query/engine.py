@@ -205,7 +205,7 @@ class SearchEngine:
         taken = analysis.exif_datetime  # a hit taken at another time: another shot
         found = hits_from_scores(scored, live.descriptor.calibration, exact, small, taken)
         hits = local.explain(found, scored, views.pieces)
-        hits = self.videos.merge(live, asked.rows, hits, k, min_score, exclude)
+        hits = self.videos.merge(live, asked.rows, hits, k, min_score, exclude, flags)
         hits = flags.hits(hits, k) if flags else hits
         self.guard.check_unchanged(state)
         return ImageQueryResult(analysis, data, sha, hits, asked.embedded)
@@ -290,7 +290,7 @@ class SearchEngine:
         )
         # the videos at their best moments, as a search with the file finds them (a video
         # holding the photo scored by its first frame only: 0.56 @ 00:00.0 for 0.997 @ 00:08.2)
-        hits = self.videos.merge(live, query, hits, k, min_score, image_id)
+        hits = self.videos.merge(live, query, hits, k, min_score, image_id, flags)
         hits = flags.hits(hits, k) if flags else hits
         self.guard.check_unchanged(state)
         return hits
@@ -333,9 +333,9 @@ class SearchEngine:
             return {i: to_stored(r) for i, r in self.store.descriptors.rows(ids).items()}
 
         wanted = flags.candidates(k) if flags else k + CANDIDATE_MARGIN
-        scorer = QueryScorer(
+        scorer = QueryScorer(  # a video's row takes no photo's place: merge() ranks videos
             live.descriptor,
-            live.neighbours,
+            partial(live.neighbours, skip=self.videos.frames.video_ids(live)),
             stored,
             candidates=max(CANDIDATES_PER_VIEW, wanted),
             cache=live.rows,

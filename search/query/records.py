@@ -30,12 +30,13 @@ MAX_VIDEO_QUERY_BYTES = 64 * 2**30  # as the indexer's cap: streamed, never read
 
 class ImageFile(NamedTuple):
     """A library image's file (resolved inside its collection), sha256 and decoded format, and
-    the size it was indexed with."""
+    the size and modification time (ns) it was indexed with."""
 
     path: Path
     sha256: str | None
     format: str | None
     size: int | None = None
+    mtime_ns: int | None = None
 
 
 def disk_change(
@@ -157,6 +158,7 @@ class LibraryRecords:
             return None
         if known is not None and known.id == image_id:
             row = (known.root, known.rel_path, known.sha256, known.format, known.file_size)
+            row += (known.mtime_ns,)
         else:
             row = self.store.reads.file_of(image_id)
         if row is None:
@@ -165,7 +167,7 @@ class LibraryRecords:
         path = (root / row[1]).resolve()
         if not path.is_relative_to(root):
             raise PathEscapeError(f"image {image_id}: {row[1]} leads outside {root}")
-        return ImageFile(path, row[2], row[3], row[4])
+        return ImageFile(path, row[2], row[3], row[4], row[5])
 
     def file_problem(self, info: ImageInfo) -> str | None:
         """What is wrong with the file of ``info`` on disk now, in words for its page (gone,
@@ -183,8 +185,8 @@ class LibraryRecords:
         return None if change is None else "its file changed on disk since it was indexed"
 
     def file_state(self, image_id: int) -> str | None:
-        """``"gone"``, ``"changed"`` (a still image's file holds other bytes than were
-        indexed: by its size, else its sha256) or None (as indexed, or an unknown id)."""
+        """``"gone"``, ``"changed"`` (the file holds other bytes than were indexed:
+        :func:`file_state_of`) or None (as indexed, or an unknown id)."""
         found = self.image_file(image_id)
         return None if found is None else file_state_of(found)
 
@@ -215,12 +217,16 @@ def unchanged_bytes(file: ImageFile | None) -> bytes | None:
 
 def file_state_of(found: ImageFile) -> str | None:
     """:meth:`LibraryRecords.file_state` of a file already read from the database: one stat,
-    then (a still image of the same size) its sha256, read in chunks."""
+    then (of the same size: a still image; a video or an animation only with another mtime,
+    as the indexer tells a change, for it may be large) its sha256, read in chunks."""
     change = disk_change(found.path, found.size)  # one stat: gone, or another size
     if change == "gone":
         return "gone"
-    if found.sha256 is None or is_video_file(found.path):
+    if found.sha256 is None:
         return None
+    mtime = None if found.mtime_ns is None else found.mtime_ns / 1e9
+    if change is None and is_video_file(found.path) and not disk_change(found.path, None, mtime):
+        return None  # its size and mtime as indexed: never read
     return change or (None if bytes_as_indexed(found) else "changed")
 
 

@@ -61,6 +61,15 @@ class LookupResult:
         dedup rule), not by one copy score, so a video below can score above the threshold."""
         return self.query.get("media") == "video"
 
+    @property
+    def not_copies(self) -> str:
+        """Why a video's other matches are no copies (the heading of the CLI and the web
+        page): with a threshold, their frames may match in order under it (the evidence
+        says so)."""
+        if self.z_threshold is not None:
+            return "their frames do not match in order"
+        return f"their frames do not match in order at copy score >= {self.threshold:g}"
+
     def to_dict(self) -> dict[str, Any]:
         out = {
             "threshold": self.threshold,
@@ -131,23 +140,23 @@ def lookup_image(
     info = engine.records.get_image(image_id) if found is not None else None
     if found is None or info is None or info.status != "ok":  # as `similar ID` says
         raise engine.records.without_vector(image_id)
-    state = engine.records.file_state(image_id)  # "gone", "changed" (a still image) or None
+    state = engine.records.file_state(image_id)  # "gone", "changed" or None
     if state is None:
         return lookup(engine, found.path, threshold=threshold, k=k, others=others, exclude=image_id)
     asked = threshold
     threshold, calibrated = _decision(engine, threshold, others)
-    if info.media == "video":
+    gone = state == "gone"
+    if info.media == "video":  # its stored frames are the query
         from search.query.clip_match import SameFile
         from search.query.video_lookup import lookup_video
 
         clip = SameFile.stored(info.sha256, info.file_size, info.path)
         result = lookup_video(engine, clip, threshold=asked, others=others, exclude=image_id)
-        return replace(result, file_missing=True)
-    hits = engine.similar(image_id, k=_pool(k, others))  # its stored rows: the file is gone
+        return replace(result, file_missing=gone, file_changed=not gone)
+    hits = engine.similar(image_id, k=_pool(k, others))  # its stored rows
     query = _query_facts(info.sha256, info)
     matches = _matches(engine, hits, info.sha256, threshold, calibrated, others, image_id)
     z_threshold = DUPLICATE_Z if calibrated else None
-    gone = state == "gone"  # a changed file was looked up by its new bytes (or failed)
     return LookupResult(
         threshold, query, matches, z_threshold, file_missing=gone, file_changed=not gone
     )

@@ -38,13 +38,14 @@ from search.descriptor import DUPLICATE_Z
 from search.library import Searchable
 from search.query.clip_match import ClipRows, SameFile, clip_decision, match_clip, sample_clip
 from search.query.guard import ServingGuard
+from search.query.quality import QualityFilter
 from search.query.records import LibraryRecords
 from search.query.results import SearchHit, hit_from_row
 from search.store import FrameTable, LibraryStore
 
 log = logging.getLogger(__name__)
 
-REFINE_TOP = 10  # videos (of the k shown) whose moment is refined by decoding around it
+REFINE_TOP = 10  # best videos (whatever k) whose moment is refined by decoding around it
 REFINE_STEP_MS = 100  # stills every 0.1 s in the refinement window
 REFINE_MARGIN_MS = 2000  # window: the best frame's span +- this, within its neighbours
 
@@ -81,6 +82,10 @@ class VideoFrames:
                 )
                 self._key, self._table, self._matrix = key, table, matrix
             return self._table, self._matrix
+
+    def video_ids(self, live: Searchable) -> np.ndarray:
+        """The ids of the library's videos (those with frames)."""
+        return np.unique(self.get(live)[0].video_ids)
 
     def match(self, live: Searchable, query: np.ndarray) -> list[VideoMatch]:
         """Each video's best frame for the query views ``query`` [V, D'], best first."""
@@ -148,10 +153,11 @@ def with_video_hits(
     """``hits`` (images) merged with one hit per matched video, best ``k`` by score; videos
     found through their stored summary vector are replaced by their frame match."""
     images = [h for h in hits if h.media != "video"]
-    rows = store.reads.hit_rows([m.video_id for m in matches[:k]])
+    matches = sorted(matches, key=lambda m: (-m.score, m.video_id))[:k]
+    rows = store.reads.hit_rows([m.video_id for m in matches])
     calibration = live.descriptor.calibration
     videos = []
-    for m in matches[:k]:
+    for m in matches:
         row = rows.get(m.video_id)
         score = round(min(1.0, m.score), 6)
         if row is None or (min_score is not None and score < min_score):
@@ -178,6 +184,11 @@ class VideoSearch:
         self.store, self.guard, self.records = store, guard, records
         self.frames = VideoFrames(store)
 
+    def count(self, exclude: int | None = None) -> int:
+        """How many videos and animations the library holds, ``exclude`` not counted."""
+        live = self.guard.live(self.store.health.serving_state())
+        return sum(int(i) != exclude for i in self.frames.video_ids(live))
+
     def merge(
         self,
         live: Searchable,
@@ -186,13 +197,21 @@ class VideoSearch:
         k: int,
         min_score: float | None,
         exclude: int | None = None,
+        flags: QualityFilter | None = None,
     ) -> list[SearchHit]:
-        """Image hits merged with the best-matching videos, each at its best moment."""
+        """Image hits merged with the best-matching videos, each at its best moment: the
+        ``REFINE_TOP`` best by their sampled frames are refined whatever ``k``, so that a
+        smaller ``k`` shows the first of a larger one's hits (refining only the first ``k``
+        let a video refined at a larger ``k`` rise over one shown at a smaller). A filter
+        that keeps no unflagged image (``flags`` asking for a flag) keeps no video: none
+        takes a photo's place."""
+        if flags is not None and not flags.keeps(None):
+            return [h for h in hits if h.media != "video"]
         matches = [m for m in self.frames.match(live, query) if m.video_id != exclude]
         if not matches and not any(h.media == "video" for h in hits):
             return hits
         analyzer = self.guard.analyzer_for(live.model)
-        for i, match in enumerate(matches[: min(k, REFINE_TOP)]):
+        for i, match in enumerate(matches[:REFINE_TOP]):
             file = self.records.image_file(match.video_id)
             if file is not None and file.path.is_file():
                 matches[i] = self.frames.refine(live, analyzer, query, match, file.path)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from models import format_timestamp
 from search.descriptor import DUPLICATE_Z
-from search.query.clip_match import SameFile, clip_decision, match_clip
+from search.query.clip_match import SameFile, clip_decision, in_order, match_clip
 from search.query.results import ImageQuery, hit_from_row
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ def lookup_video(
     shown = default_threshold(engine) if threshold is None else float(threshold)
     decision = clip_decision(live, configured)
     found_matches = match_clip(live, engine.videos.frames, *clip, *decision)
+    # with a threshold: which others match in order, but under it (they were said not to)
+    ordered = in_order(live, engine.videos.frames, clip) if decision[0] is None else {}
     same = [i for i in engine.store.ids_by_sha256(sha) if i != exclude]
     found_matches = [m for m in found_matches if m.video_id != exclude]
     copies = [m for m in found_matches if m.copy is not None]
@@ -82,7 +84,13 @@ def lookup_video(
             timestamp_ms=start,
         )
         if match.copy is None:
-            matches.append(LookupMatch(hit, SIMILAR, f"frames match at {score:.3f} on average"))
+            evidence = f"frames match at {score:.3f} on average"
+            if (pair := ordered.get(match.video_id)) is not None:
+                evidence = (
+                    f"{pair.coverage:.0%} of the shorter video's frames found in order, at "
+                    f"{pair.score:.3f} on average: under the threshold {shown:g}"
+                )
+            matches.append(LookupMatch(hit, SIMILAR, evidence))
             continue
         where = (
             f"the clip starts at {format_timestamp(start)}"

@@ -39,7 +39,9 @@ BOUND_PARAMETERS = 900  # ids per IN (...): below SQLite's bound-parameter limit
 # it (file_of, asked per candidate by the key-point witness: 370 -> 150 us a call).
 _IDS = bindparam("ids", expanding=True)
 _FILE_OF = (
-    select(Collection.root, Image.rel_path, Image.sha256, Image.format, Image.file_size)
+    select(
+        Collection.root, Image.rel_path, Image.sha256, Image.format, Image.file_size, Image.mtime_ns
+    )
     .join(Collection, Collection.id == Image.collection_id)
     .where(Image.id == bindparam("image_id"))
 )
@@ -237,9 +239,9 @@ class ImageReads:
         with self._session() as session:
             return session.scalar(query) is not None
 
-    def file_of(self, image_id: int) -> tuple[str, str, str | None, str | None, int] | None:
-        """``(collection root, rel_path, sha256, format, file_size)`` of an image (one column
-        query)."""
+    def file_of(self, image_id: int) -> tuple[str, str, str | None, str | None, int, int] | None:
+        """``(collection root, rel_path, sha256, format, file_size, mtime_ns)`` of an image
+        (one column query)."""
         with self._reading() as connection:
             row = connection.execute(_FILE_OF, {"image_id": int(image_id)}).first()
         return None if row is None else tuple(row)  # type: ignore[return-value]
