@@ -57,3 +57,37 @@ def test_the_smallest_query_that_can_be_a_copy() -> None:
     assert "region is 800x3 px" in too_small_for_copies(1000, 1000, coerce_roi("0.1,0.5,0.9,0.503"))
     with pytest.raises(RoiError):  # a region beyond the image stays an error
         too_small_for_copies(20, 20, coerce_roi("px:0,0,30,30"))
+
+
+def test_a_flat_query_is_no_copy_of_a_flat_photo_or_video(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A plain near-black square was a duplicate (z 7.3) of a black photo and of an animation
+    of black frames: nearly one flat tone, it says nothing of what a picture shows (an audit
+    found a green square a duplicate of an all-black GIF). Such hits are look-alikes saying
+    why, photos and videos alike; the picture itself, exact, is still its copy."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for photo in sorted((data_dir / "hymenoptera" / "images" / "val").rglob("*.jpg"))[:6]:
+        Image.open(photo).convert("RGB").save(folder / photo.name)
+    Image.new("RGB", (300, 200), (0, 0, 0)).save(folder / "black.png")
+    frames = [Image.new("RGB", (160, 120), (i, i, i)) for i in range(0, 30, 3)]
+    frames[0].save(folder / "black.gif", save_all=True, append_images=frames[1:], duration=500)
+    query = tmp_path / "square.png"
+    Image.new("RGB", (64, 64), (8, 8, 8)).save(query)
+    settings = make_settings(tmp_path / "lib", models_dir)
+    index_library(settings, [folder])
+    with SearchEngine.open(settings) as engine:
+        hits = {Path(h.path).name: h for h in engine.search_image(query, k=3)}
+        again = engine.search_image(folder / "black.png", k=3)
+    itself = next(h for h in again if Path(h.path).name == "black.png")
+    assert {"black.png", "black.gif"} <= set(hits), hits
+    for name in ("black.png", "black.gif"):
+        hit = hits[name]
+        assert not hit.duplicate and hit.lookalike, hit
+        assert hit.vector_z is not None and hit.vector_z >= 6, hit  # past it by its vectors
+        assert hit.lookalike_reason == (
+            "the query image is nearly one flat tone: any flat picture of its colour matches it"
+        )
+    assert hits["black.gif"].media == "video"
+    assert itself.exact and itself.duplicate, itself

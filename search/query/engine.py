@@ -50,9 +50,9 @@ from search.query.results import (
     check_params,
     hit_from_row,
     is_image_id,
+    no_copies_reason,
     query_sha256,
     read_query_bytes,
-    too_small_for_copies,
     with_source,
 )
 from search.query.scored_hits import hits_from_scores
@@ -201,11 +201,11 @@ class SearchEngine:
             views.full_size,
         )
         exact = same_pixels.exact(sha, roi is not None)
-        small = too_small_for_copies(analysis.width, analysis.height, coerce_roi(roi))
+        none = no_copies_reason(analysis.width, analysis.height, views.picture, coerce_roi(roi))
         taken = analysis.exif_datetime  # a hit taken at another time: another shot
-        found = hits_from_scores(scored, live.descriptor.calibration, exact, small, taken)
+        found = hits_from_scores(scored, live.descriptor.calibration, exact, none, taken)
         hits = local.explain(found, scored, views.pieces)
-        hits = self.videos.merge(live, asked.rows, hits, k, min_score, exclude, flags)
+        hits = self.videos.merge(live, asked.rows, hits, k, min_score, exclude, flags, none)
         hits = flags.hits(hits, k) if flags else hits
         self.guard.check_unchanged(state)
         return ImageQueryResult(analysis, data, sha, hits, asked.embedded)

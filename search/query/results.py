@@ -22,6 +22,7 @@ from models import (
     pixel_sha256,
     read_image_file,
 )
+from models.quality import UNIFORM_CONTRAST
 from models.roi import RegionOfInterest
 from search.descriptor import NO_COPY_OF_BETTER
 from search.query.errors import QueryError
@@ -267,6 +268,23 @@ def too_small_for_copies(width: int, height: int, region: RegionOfInterest | Non
         return None
     what = "region" if region is not None else "image"
     return f"the query {what} is {width}x{height} px, too small to tell a copy"
+
+
+def no_copies_reason(
+    width: int, height: int, picture: PILImage.Image | None, region: RegionOfInterest | None
+) -> str | None:
+    """Why no hit of a query can be called a copy (exact ones aside), whether a photo or a
+    video's moment: too small (:func:`too_small_for_copies`), or nearly one flat tone (luma
+    spread under the ``uniform`` flag's) - any flat picture of its colour matches it (a plain
+    green square was a duplicate of an all-black animation at z 6.3). None otherwise."""
+    small = too_small_for_copies(width, height, region)
+    if small is not None or picture is None:
+        return small
+    grey = picture.convert("L").resize((112, 112), PILImage.Resampling.BOX)
+    if float(np.asarray(grey, np.float32).std()) >= UNIFORM_CONTRAST:
+        return None
+    what = "region" if region is not None else "image"
+    return f"the query {what} is nearly one flat tone: any flat picture of its colour matches it"
 
 
 def copies_text(ids: Sequence[int]) -> str:

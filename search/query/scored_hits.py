@@ -27,11 +27,11 @@ def hits_from_scores(
     its calibrated ``z`` and the duplicate decision (the scorer's: past the decision's ``z``
     but a ``lookalike`` when the witnesses of :mod:`search.descriptor.witness` say it is no
     copy, and why), and whether the row is an exact copy. ``no_copies``: why this query can
-    have no copies but exact ones (:func:`too_small_for_copies`); its hits past the decision
+    have no copies but exact ones (:func:`no_copies_reason`); its hits past the decision
     are look-alikes with that reason. ``taken``: the query's EXIF capture time; a hit taken
     at another time is another shot (:func:`another_shot`), a look-alike however alike."""
     out = []
-    under, at = (0.0, 0.0) if calibration is None else decision_edges(calibration)
+    at = 0.0 if calibration is None else decision_edges(calibration)[1]
     for n, (hit, row) in enumerate(scored, start=1):
         copy = round(min(1.0, hit.copy), SCORE_DECIMALS)
         z = None if calibration is None else float(calibration.duplicate_z(hit.copy))
@@ -43,30 +43,38 @@ def hits_from_scores(
             duplicate, reason = False, no_copies
         elif duplicate and not found.exact and (shot := another_shot(taken, row.exif_datetime)):
             duplicate, reason = False, shot
-        lookalike = past and not duplicate
-        vector: tuple[float, float] | None = None
-        if lookalike:  # the witnesses' "no" puts it under the decision; its vectors' kept
-            assert calibration is not None and z is not None  # (past)
-            vector = (copy, round(z, 2))
-            copy = min(copy, under)
-            z = math.floor(100 * float(calibration.duplicate_z(copy))) / 100
-        elif duplicate and calibration is not None:  # a copy raised to the decision stays at it
+        if duplicate and calibration is not None:  # a copy raised to the decision stays at it
             copy = min(1.0, max(copy, at))
             z = max(float(calibration.duplicate_z(copy)), DUPLICATE_Z)
-        out.append(
-            replace(
-                found,
-                copy_score=copy,
-                z=None if z is None else round(z, 2),
-                duplicate=duplicate,
-                lookalike=lookalike,
-                lookalike_reason=reason,
-                vector_score=None if vector is None else vector[0],
-                vector_z=None if vector is None else vector[1],
-                copy_of=list(hit.copy_of) if duplicate and hit.copy_of else None,
-            )
+        found = replace(
+            found,
+            copy_score=copy,
+            z=None if z is None else round(z, 2),
+            duplicate=duplicate,
+            copy_of=list(hit.copy_of) if duplicate and hit.copy_of else None,
         )
+        if past and not duplicate:  # the witnesses' "no" (or the query's) puts it under
+            assert calibration is not None  # (past)
+            found = as_lookalike(found, reason, calibration)
+        out.append(found)
     return out
+
+
+def as_lookalike(hit: SearchHit, reason: str | None, calibration: Calibration) -> SearchHit:
+    """``hit`` (past the decision) as a look-alike saying ``reason``: its copy score just
+    under the decision (:func:`decision_edges`), what its vectors gave kept beside it."""
+    copy = min(float(hit.copy_score or 0.0), decision_edges(calibration)[0])
+    return replace(
+        hit,
+        duplicate=False,
+        lookalike=True,
+        lookalike_reason=reason,
+        copy_score=copy,
+        z=math.floor(100 * float(calibration.duplicate_z(copy))) / 100,
+        vector_score=hit.copy_score,
+        vector_z=hit.z,
+        copy_of=None,
+    )
 
 
 def another_shot(query: datetime | None, hit: datetime | None) -> str | None:
@@ -109,4 +117,4 @@ def with_parts(
     return out
 
 
-__all__ = ["decision_edges", "hits_from_scores", "with_parts"]
+__all__ = ["as_lookalike", "decision_edges", "hits_from_scores", "with_parts"]

@@ -41,6 +41,7 @@ from search.query.guard import ServingGuard
 from search.query.quality import QualityFilter
 from search.query.records import LibraryRecords
 from search.query.results import SearchHit, hit_from_row
+from search.query.scored_hits import as_lookalike
 from search.store import FrameTable, LibraryStore
 
 log = logging.getLogger(__name__)
@@ -149,9 +150,11 @@ def with_video_hits(
     hits: list[SearchHit],
     k: int,
     min_score: float | None,
+    no_copies: str | None = None,
 ) -> list[SearchHit]:
     """``hits`` (images) merged with one hit per matched video, best ``k`` by score; videos
-    found through their stored summary vector are replaced by their frame match."""
+    found through their stored summary vector are replaced by their frame match. Past the
+    decision, a query that can have none (``no_copies``: why) has look-alikes, as photos."""
     images = [h for h in hits if h.media != "video"]
     matches = sorted(matches, key=lambda m: (-m.score, m.video_id))[:k]
     rows = store.reads.hit_rows([m.video_id for m in matches])
@@ -163,15 +166,16 @@ def with_video_hits(
         if row is None or (min_score is not None and score < min_score):
             continue
         z = None if calibration is None else float(calibration.duplicate_z(m.score))
-        videos.append(
-            replace(
-                hit_from_row(0, score, row, False),
-                copy_score=score,
-                z=None if z is None else round(z, 2),
-                duplicate=z is not None and z >= DUPLICATE_Z,
-                timestamp_ms=m.timestamp_ms,
-            )
+        hit = replace(
+            hit_from_row(0, score, row, False),
+            copy_score=score,
+            z=None if z is None else round(z, 2),
+            duplicate=z is not None and z >= DUPLICATE_Z,
+            timestamp_ms=m.timestamp_ms,
         )
+        if hit.duplicate and no_copies and calibration is not None:
+            hit = as_lookalike(hit, no_copies, calibration)
+        videos.append(hit)
     merged = sorted(images + videos, key=lambda h: (-h.score, h.id))[:k]
     return [replace(h, rank=n) for n, h in enumerate(merged, start=1)]
 
@@ -198,11 +202,13 @@ class VideoSearch:
         min_score: float | None,
         exclude: int | None = None,
         flags: QualityFilter | None = None,
+        no_copies: str | None = None,
     ) -> list[SearchHit]:
-        """Image hits merged with the best-matching videos, each at its best moment: the
-        ``REFINE_TOP`` best by their sampled frames are refined whatever ``k``, so that a
-        smaller ``k`` shows the first of a larger one's hits (refining only the first ``k``
-        let a video refined at a larger ``k`` rise over one shown at a smaller). A filter
+        """Image hits merged with the best-matching videos, each at its best moment (none a
+        copy of a query that can have none: ``no_copies``): the ``REFINE_TOP`` best by their
+        sampled frames are refined whatever ``k``, so that a smaller ``k`` shows the first of
+        a larger one's hits (refining only the first ``k`` let a video refined at a larger
+        ``k`` rise over one shown at a smaller). A filter
         that keeps no unflagged image (``flags`` asking for a flag) keeps no video: none
         takes a photo's place."""
         if flags is not None and not flags.keeps(None):
@@ -215,7 +221,7 @@ class VideoSearch:
             file = self.records.image_file(match.video_id)
             if file is not None and file.path.is_file():
                 matches[i] = self.frames.refine(live, analyzer, query, match, file.path)
-        return with_video_hits(self.store, live, matches, hits, k, min_score)
+        return with_video_hits(self.store, live, matches, hits, k, min_score, no_copies)
 
     def query_clip(
         self,
