@@ -87,7 +87,7 @@ def test_a_flat_query_is_no_copy_of_a_flat_photo_or_video(
         assert not hit.duplicate and hit.lookalike, hit
         assert hit.vector_z is not None and hit.vector_z >= 6, hit  # past it by its vectors
         assert hit.lookalike_reason == (
-            "the query image is nearly one flat tone: any flat picture of its colour matches it"
+            "the query image is one flat colour: any flat picture of that colour matches it"
         )
     assert hits["black.gif"].media == "video"
     assert itself.exact and itself.duplicate, itself

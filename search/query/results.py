@@ -22,7 +22,6 @@ from models import (
     pixel_sha256,
     read_image_file,
 )
-from models.quality import UNIFORM_CONTRAST
 from models.roi import RegionOfInterest
 from search.descriptor import NO_COPY_OF_BETTER
 from search.query.errors import QueryError
@@ -33,6 +32,7 @@ ImageQuery = Any  # str | os.PathLike | bytes | binary file object | PIL.Image.I
 RoiLike = RegionOfInterest | str | Sequence[float] | None
 SCORE_DECIMALS = 6  # scores are rounded so that equal vectors tie and sort by id
 # pixels: a query image or region narrower than this has no copies but exact ones
+FLAT_LEVELS = 2  # a query whose every channel varies less (98 % of it) is one flat colour
 MIN_COPY_SIDE = 16
 
 
@@ -274,17 +274,20 @@ def no_copies_reason(
     width: int, height: int, picture: PILImage.Image | None, region: RegionOfInterest | None
 ) -> str | None:
     """Why no hit of a query can be called a copy (exact ones aside), whether a photo or a
-    video's moment: too small (:func:`too_small_for_copies`), or nearly one flat tone (luma
-    spread under the ``uniform`` flag's) - any flat picture of its colour matches it (a plain
-    green square was a duplicate of an all-black animation at z 6.3). None otherwise."""
+    video's moment: too small (:func:`too_small_for_copies`), or one flat colour - no channel
+    of it varies by more than :data:`FLAT_LEVELS` over 98 % of it - which any flat picture of
+    that colour matches (a plain green square was a duplicate of an all-black animation at z
+    6.3). A low-contrast copy is no flat picture: the hold-out sets' sepia copies, whose luma
+    spread is under the ``uniform`` flag's, vary by 8 levels and more. None otherwise."""
     small = too_small_for_copies(width, height, region)
     if small is not None or picture is None:
         return small
-    grey = picture.convert("L").resize((112, 112), PILImage.Resampling.BOX)
-    if float(np.asarray(grey, np.float32).std()) >= UNIFORM_CONTRAST:
+    pixels = np.asarray(picture.convert("RGB").resize((112, 112), PILImage.Resampling.BOX))
+    low, high = np.percentile(pixels.reshape(-1, 3), [1, 99], axis=0)
+    if float((high - low).max()) > FLAT_LEVELS:
         return None
     what = "region" if region is not None else "image"
-    return f"the query {what} is nearly one flat tone: any flat picture of its colour matches it"
+    return f"the query {what} is one flat colour: any flat picture of that colour matches it"
 
 
 def copies_text(ids: Sequence[int]) -> str:
