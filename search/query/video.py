@@ -208,9 +208,8 @@ class VideoSearch:
         copy of a query that can have none: ``no_copies``): the ``REFINE_TOP`` best by their
         sampled frames are refined whatever ``k``, so that a smaller ``k`` shows the first of
         a larger one's hits (refining only the first ``k`` let a video refined at a larger
-        ``k`` rise over one shown at a smaller). A filter
-        that keeps no unflagged image (``flags`` asking for a flag) keeps no video: none
-        takes a photo's place."""
+        ``k`` rise over one shown at a smaller). A filter that keeps no unflagged image
+        (``flags`` asking for a flag) keeps no video: none takes a photo's place."""
         if flags is not None and not flags.keeps(None):
             return [h for h in hits if h.media != "video"]
         matches = [m for m in self.frames.match(live, query) if m.video_id != exclude]
