@@ -32,9 +32,9 @@ _SOURCES: dict[str, str] = {
     "MultiRowNeighbours": "search.dedup.neighbours",
     "CSV_COLUMNS": "search.dedup.report",
     "csv_rows": "search.dedup.report",
-    "data_uri": "search.dedup.report",
+    "data_uri": "search.dedup.report_html",
     "file_thumbnails": "search.dedup.file_thumbnails",
-    "render_html": "search.dedup.report",
+    "render_html": "search.dedup.report_html",
     "to_json": "search.dedup.report",
     "write_csv": "search.dedup.report",
     "write_report": "search.dedup.report",
@@ -112,15 +112,8 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.dedup.neighbours import FLAT_MAX, FlatNeighbours, IvfNeighbours, MultiRowNeighbours
     from search.dedup.padded import PaddedKeepers
     from search.dedup.present import keep_present, leave_out_changed
-    from search.dedup.report import (
-        CSV_COLUMNS,
-        csv_rows,
-        data_uri,
-        render_html,
-        to_json,
-        write_csv,
-        write_report,
-    )
+    from search.dedup.report import CSV_COLUMNS, csv_rows, to_json, write_csv, write_report
+    from search.dedup.report_html import data_uri, render_html
     from search.dedup.verify import VERIFY_Z, VerifiedNeighbours
     from search.dedup.videos import (
         VideoFacts,

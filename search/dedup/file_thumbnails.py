@@ -7,7 +7,7 @@ import io
 from collections.abc import Sequence
 
 from search.dedup.keeper import DedupImage
-from search.dedup.report import Thumbnailer
+from search.dedup.report_html import Thumbnailer
 
 
 def file_thumbnails(images: Sequence[DedupImage], max_side: int = 160) -> Thumbnailer:
