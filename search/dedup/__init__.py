@@ -16,7 +16,7 @@ _SOURCES: dict[str, str] = {
     "PaddedKeepers": "search.dedup.padded",
     "attach_free": "search.dedup.confirmed",
     "DEFAULT_DEDUP_THRESHOLD": "search.dedup.groups",
-    "DedupResult": "search.dedup.groups",
+    "DedupResult": "search.dedup.groups_result",
     "find_duplicates": "search.dedup.groups",
     "DedupImage": "search.dedup.keeper",
     "KEEPER_RULES": "search.dedup.keeper",
@@ -100,7 +100,8 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.dedup.cropped import CropKeepers
     from search.dedup.errors import DedupError
     from search.dedup.file_thumbnails import file_thumbnails
-    from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, DedupResult, find_duplicates
+    from search.dedup.groups import DEFAULT_DEDUP_THRESHOLD, find_duplicates
+    from search.dedup.groups_result import DedupResult
     from search.dedup.keeper import (
         KEEPER_RULES,
         DedupImage,

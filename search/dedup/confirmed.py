@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from search.dedup.groups import DedupMember, DedupResult
+from search.dedup.groups_result import DedupMember, DedupResult
 from search.dedup.keeper import DedupImage, distinct_exposures, keeper_key
 
 

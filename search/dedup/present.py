@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from search.dedup.groups import DedupGroup, DedupMember, DedupResult
+from search.dedup.groups_result import DedupGroup, DedupMember, DedupResult
 from search.dedup.keeper import DedupImage, keeper_key
 from search.dedup.report_files import file_missing
 

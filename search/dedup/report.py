@@ -21,9 +21,10 @@ them, in CSV and HTML too (:mod:`search.dedup.video_report`).
 
 The HTML page (:mod:`search.dedup.report_html`) embeds its thumbnails as ``data:`` URIs from
 a caller-supplied ``thumbnail(image_id) -> bytes | None`` and loads nothing from anywhere
-else: it works offline and can be mailed. Groups come in pages of ``page_size`` inside ``<details>`` elements (only
-the first is open; closed pages are not laid out), images have ``loading="lazy"``, so thousands
-of groups stay fast. Nothing here deletes or moves a file; the writers only create the report.
+else: it works offline and can be mailed. Groups come in pages of ``page_size`` inside
+``<details>`` elements (only the first is open; closed pages are not laid out), images have
+``loading="lazy"``, so thousands of groups stay fast. Nothing here deletes or moves a file; the
+writers only create the report.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from search.dedup.groups import DedupResult
+from search.dedup.groups_result import DedupResult
 from search.dedup.keeper import DedupImage
 from search.dedup.report_fields import iso_time, member_decision, member_reason, report_score
 from search.dedup.report_files import atomic_write

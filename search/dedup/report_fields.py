@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import PurePath
 
-from search.dedup.groups import DedupGroup, DedupMember
+from search.dedup.groups_result import DedupGroup, DedupMember
 from search.dedup.keeper import decided_by, keeper_key, kept_over
 
 

@@ -16,7 +16,7 @@ from pathlib import Path, PurePath
 
 import jinja2
 
-from search.dedup.groups import DedupResult
+from search.dedup.groups_result import DedupResult
 from search.dedup.keeper import WEAK_DECISIONS, DedupImage
 from search.dedup.report_fields import member_decision, member_reason, name_of, report_score
 from search.dedup.report_files import file_href, file_missing

@@ -58,7 +58,7 @@ from PIL import Image
 
 from models import ImgsearchError, load_image
 from search.dedup.confirmed import with_own_scores
-from search.dedup.groups import DedupResult
+from search.dedup.groups_result import DedupResult
 from search.dedup.neighbours import NeighbourProvider
 from search.dedup.nominees import nominate, pair_correlation, toned_pairs
 from search.descriptor import (
