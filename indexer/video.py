@@ -208,7 +208,11 @@ def index_videos(
     try:
         for item in items:
             notes: list[str] = []
-            writer.put(_record(model, plan, item, options, notes))
+            record = _record(model, plan, item, options, notes)
+            if record is None:  # gone since the walk: the next run tidies up
+                progress(1)
+                continue
+            writer.put(record)
             warnings += [f"{item.found.path}: {note}" for note in notes]
         writer.finish()
         return warnings
@@ -221,15 +225,16 @@ def index_videos(
 
 def _record(
     model: OnnxModel, plan: Plan, item: WorkItem, options: VideoOptions, notes: list[str]
-) -> Record:
-    """The video's record; an animation cut short by a cap adds why to ``notes``."""
+) -> Record | None:
+    """The video's record; an animation cut short by a cap adds why to ``notes``. None for a
+    file deleted since the walk (no failure to record, as for photos)."""
     found, existing = item.found, item.existing
     outcomes = {WorkKind.NEW: "added", WorkKind.ANIMATED: "converted_to_video"}
     outcome = outcomes.get(item.kind, "updated")
     try:
         sha, size, mtime_ns = file_sha256(item)
     except (OSError, ImageError) as error:
-        return _failed(item, None, error)
+        return None if not os.path.lexists(found.path) else _failed(item, None, error)
     move_id = None
     if (
         item.kind is WorkKind.CHANGED
@@ -254,10 +259,10 @@ def _record(
     try:
         frames, facts = embed_video(model, str(found.path), options)
     except ImageError as error:
-        return _failed(item, upsert, error)
+        return None if not os.path.lexists(found.path) else _failed(item, upsert, error)
     except Exception as error:  # a decoder's unexpected error: recorded, the run goes on
         log.debug("video %s failed", found.path, exc_info=True)
-        return _failed(item, upsert, error)
+        return None if not os.path.lexists(found.path) else _failed(item, upsert, error)
     if not frames:
         return _failed(item, upsert, ImageError("no frame could be decoded", reason="not_a_video"))
     upsert.width, upsert.height = int(facts["width"]), int(facts["height"])  # type: ignore[call-overload]
