@@ -16,6 +16,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from indexer.excludes import quoted
 from indexer.plan import checked_key
 from search.library import Library
 from search.store import ChangeSet, ImageMove
@@ -42,12 +43,25 @@ def relink(library: Library, roots: Sequence[Path]) -> list[str]:
                 "kept, nothing embedded again)"
             )
             continue
+        patterns = _merged_excludes(library, collection_id, target)
         dropped = _fold(library, collection_id, target)
+        kept = f"; its --exclude patterns kept: {quoted(patterns)}" if patterns else ""
         warnings.append(
             f"{old} is a link to {real} now, a collection of its own: merged into it, each "
-            f"file recorded once ({dropped} were recorded in both; nothing embedded again)"
+            f"file recorded once ({dropped} were recorded in both; nothing embedded again{kept})"
         )
     return warnings
+
+
+def _merged_excludes(library: Library, source: int, target: int) -> list[str]:
+    """Give ``target`` the ``--exclude`` patterns ``source`` remembers that it lacks (one
+    folder: what was left out through either path stays out); returns those moved over."""
+    remembered = library.store.excludes.by_collection()
+    theirs, ours = remembered.get(source, []), remembered.get(target, [])
+    added = [p for p in dict.fromkeys(theirs) if p not in ours]
+    if added:
+        library.store.excludes.replace(target, [*ours, *added])
+    return added
 
 
 def _fold(library: Library, source: int, target: int) -> int:

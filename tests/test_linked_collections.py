@@ -103,3 +103,39 @@ def test_two_collections_of_one_folder_become_one(
         str(big / photos[3].name): before[str(big / photos[3].name)],
     }
     assert after == kept, (after, before)
+
+
+def test_a_folded_collection_keeps_its_excludes(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """`index Pictures --exclude private/`, the folder moved to BigDisk (indexed there too,
+    before the excludes were thought of) and a link left: the fold dropped the old
+    collection's patterns with it, and the nightly run put private/ back into search."""
+    photos = photo_paths(data_dir, 4)
+    for top in ("Pictures", "BigDisk"):
+        copy_photos(photos[:2], tmp_path / top)
+        copy_photos(photos[2:], tmp_path / top / "private")
+    model = ["--model-path", str(models_dir)]
+    for args in (["Pictures", "--exclude", "private/"], ["BigDisk"]):
+        done = run_cli([*model, "index", *args], tmp_path)
+        assert done.returncode == 0, done.stderr
+    shutil.rmtree(tmp_path / "Pictures")
+    (tmp_path / "Pictures").symlink_to("BigDisk")
+
+    run = run_cli(["index", "--json"], tmp_path)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    (said,) = summary["warnings"]
+    assert "merged into it" in said and "--exclude patterns kept: private/" in said, said
+    assert summary["excludes"] == [
+        {
+            "collection": str(tmp_path / "BigDisk"),
+            "patterns": ["private/"],
+            "remembered": True,
+            "replaced": [],
+        }
+    ], summary
+    stats = json.loads(run_cli(["stats", "--json"], tmp_path).stdout)
+    assert (stats["images"], stats["vectors"]) == (2, 2), stats  # private/ left out again
+    again = json.loads(run_cli(["index", "--json"], tmp_path).stdout)
+    assert (again["added"], again["unchanged"], again["warnings"]) == (0, 2, []), again
