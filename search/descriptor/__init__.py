@@ -28,6 +28,7 @@ _SOURCES: dict[str, str] = {
     "GREY_BAND_Z": "search.descriptor.config",
     "VERIFY_Z": "search.descriptor.config",
     "VOUCH_Z": "search.descriptor.config",
+    "UNDER_COPIES": "search.descriptor.decided_order",
     "Descriptor": "search.descriptor.descriptors",
     "StoredImage": "search.descriptor.descriptors",
     "label_similarities": "search.descriptor.label_similarity",
@@ -153,6 +154,7 @@ __all__ = [
     "RANK_BLOCK",
     "THUMB_SIDE",
     "TURNED_VIEW_DISCOUNT",
+    "UNDER_COPIES",
     "UNMATCHED_UNDER",
     "VERIFY_BUDGET_S",
     "VERIFY_CHECKED",
@@ -270,6 +272,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         verified_floor,
         verified_score,
     )
+    from search.descriptor.decided_order import UNDER_COPIES
     from search.descriptor.descriptors import Descriptor, StoredImage
     from search.descriptor.errors import DescriptorError, VerifyUnavailableError, WhiteningError
     from search.descriptor.key_point_features import (

@@ -183,7 +183,6 @@ class SearchEngine:
             asked.rows,
             analysis.labels,
             k,
-            min_score,
             exclude,
             asked.more,
             flags,
@@ -203,7 +202,8 @@ class SearchEngine:
         exact = same_pixels.exact(sha, roi is not None)
         none = no_copies_reason(analysis.width, analysis.height, views.picture, coerce_roi(roi))
         taken = analysis.exif_datetime  # a hit taken at another time: another shot
-        found = hits_from_scores(scored, live.descriptor.calibration, exact, none, taken)
+        calibration = live.descriptor.calibration
+        found = hits_from_scores(scored, calibration, exact, none, taken, min_score)
         hits = local.explain(found, scored, views.pieces)
         hits = self.videos.merge(live, asked.rows, hits, k, min_score, exclude, flags, none)
         hits = flags.hits(hits, k) if flags else hits
@@ -280,13 +280,14 @@ class SearchEngine:
             except ImgsearchError as error:  # e.g. the model is missing: the stored rows
                 log.info("similar(%d) from its stored vectors: %s", image_id, error)
         query, _owner = live.descriptor.stored_rows([to_stored(found)])
-        scored = self._scored(live, query, found.labels, k, min_score, image_id, None, flags)
+        scored = self._scored(live, query, found.labels, k, image_id, None, flags)
         sha256 = file.sha256 if file is not None else None
         hits = hits_from_scores(
             scored,
             live.descriptor.calibration,
             lambda hit, _s: sha256 is not None and hit.sha256 == sha256,
             taken=self.records.taken(image_id),
+            min_score=min_score,
         )
         # the videos at their best moments, as a search with the file finds them (a video
         # holding the photo scored by its first frame only: 0.56 @ 00:00.0 for 0.997 @ 00:08.2)
@@ -314,7 +315,6 @@ class SearchEngine:
         query: np.ndarray,
         labels: Sequence[tuple[str, float]],
         k: int,
-        min_score: float | None,
         exclude: int | None,
         more: MoreViews | None = None,
         flags: QualityFilter | None = None,
@@ -324,8 +324,8 @@ class SearchEngine:
         """Candidates from ``live``'s indexes scored exactly from the store (the truth) by
         its :class:`search.descriptor.QueryScorer` (``more`` turned views, ``regions`` tiles,
         ``local`` check: each asked while the query stays unsettled; stored images' turned
-        views and ``local``'s key points as witnesses), filtered (``min_score``, ``flags``),
-        best first."""
+        views and ``local``'s key points as witnesses), filtered (``flags``), best first:
+        ``min_score`` is asked of the hits' final scores (:func:`hits_from_scores`)."""
         if live.index.ntotal == 0:
             return []
 
@@ -343,9 +343,7 @@ class SearchEngine:
         )
         evidence = local.callbacks() if local else {}
         rows = local.rows if local else {}  # the key-point witness finds the shown's files here
-        hits = ShownHits(
-            partial(self.store.reads.hit_rows, labels=False), k, min_score, flags, rows
-        )
+        hits = ShownHits(partial(self.store.reads.hit_rows, labels=False), k, flags, rows)
         found = scorer.search(
             query, labels, wanted, exclude, more, regions, shown=hits.shown, **evidence
         )

@@ -87,20 +87,20 @@ class QualityFilter:
 @dataclass
 class ShownHits:
     """What a search returns of its scorer's ranked candidates: rows still stored (``read``
-    by id), kept by ``flags``, ranked at least ``min_score``, the first ``k``. :meth:`shown`
+    by id), kept by ``flags``, the first ``k`` (a ``min_score`` is asked of their final scores:
+    :func:`search.query.scored_hits.hits_from_scores`). :meth:`shown`
     is the scorer's callback (only those hits get their duplicate decisions asked of the key
     point witnesses); :meth:`select` returns them with the rows it read."""
 
     read: Callable[[list[int]], dict[int, StoredImage]]
     k: int
-    min_score: float | None = None
     flags: QualityFilter | None = None
     rows: dict[int, StoredImage] = field(default_factory=dict)
     kept: list[int] = field(default_factory=list)
 
     def shown(self, ids: list[int], ranks: list[float]) -> list[int]:
         self.rows.update(self.read(ids))
-        self.kept = [i for i, rank in zip(ids, ranks, strict=True) if self._keeps(i, rank)]
+        self.kept = [i for i in ids if self._keeps(i)]
         self.kept = self.kept[: self.k]
         return self.kept
 
@@ -111,11 +111,9 @@ class ShownHits:
             (replace(h, rank=_shown_rank(h.rank)), self.rows[h.id]) for h in found if h.id in kept
         ]
 
-    def _keeps(self, image_id: int, rank: float) -> bool:
+    def _keeps(self, image_id: int) -> bool:
         row = self.rows.get(image_id)
-        if row is None or (self.flags and not self.flags.keeps(row.quality_flags)):
-            return False
-        return self.min_score is None or _shown_rank(rank) >= self.min_score
+        return row is not None and not (self.flags and not self.flags.keeps(row.quality_flags))
 
 
 def _shown_rank(rank: float) -> float:

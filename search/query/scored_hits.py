@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from search.dedup import capture_text, taken_apart
-from search.descriptor import DUPLICATE_Z, Calibration, ScoredHit
+from search.descriptor import DUPLICATE_Z, UNDER_COPIES, Calibration, ScoredHit
 from search.query.results import SCORE_DECIMALS, SearchHit, hit_from_row
 from search.store import StoredImage
 
@@ -22,6 +22,7 @@ def hits_from_scores(
     exact: Callable[[StoredImage, float], bool],
     no_copies: str | None = None,
     taken: datetime | None = None,
+    min_score: float | None = None,
 ) -> list[SearchHit]:
     """Ranked hits from scored rows: the copy score (rounded for display; decided unrounded),
     its calibrated ``z`` and the duplicate decision (the scorer's: past the decision's ``z``
@@ -29,8 +30,10 @@ def hits_from_scores(
     copy, and why), and whether the row is an exact copy. ``no_copies``: why this query can
     have no copies but exact ones (:func:`no_copies_reason`); its hits past the decision
     are look-alikes with that reason. ``taken``: the query's EXIF capture time; a hit taken
-    at another time is another shot (:func:`another_shot`), a look-alike however alike."""
-    out = []
+    at another time is another shot (:func:`another_shot`), a look-alike however alike.
+    Look-alikes rank under every copy (:func:`under_the_copies`; ``min_score``: the rank
+    score asked for, which a look-alike so ranked may no longer reach)."""
+    out, told = [], set()  # told: the ids found look-alikes here, after the scorer's ranking
     at = 0.0 if calibration is None else decision_edges(calibration)[1]
     for n, (hit, row) in enumerate(scored, start=1):
         copy = round(min(1.0, hit.copy), SCORE_DECIMALS)
@@ -41,8 +44,10 @@ def hits_from_scores(
         reason = hit.lookalike if past and hit.duplicate is False else None
         if duplicate and no_copies and not found.exact:
             duplicate, reason = False, no_copies
+            told.add(row.id)
         elif duplicate and not found.exact and (shot := another_shot(taken, row.exif_datetime)):
             duplicate, reason = False, shot
+            told.add(row.id)
         if duplicate and calibration is not None:  # a copy raised to the decision stays at it
             copy = min(1.0, max(copy, at))
             z = max(float(calibration.duplicate_z(copy)), DUPLICATE_Z)
@@ -57,7 +62,28 @@ def hits_from_scores(
             assert calibration is not None  # (past)
             found = as_lookalike(found, reason, calibration)
         out.append(found)
-    return out
+    return under_the_copies(out, told, min_score)
+
+
+def under_the_copies(
+    hits: list[SearchHit], told: set[int], min_score: float | None = None
+) -> list[SearchHit]:
+    """``hits`` with the rank scores of the look-alikes ``told`` (ids) under every copy's
+    (exact or past the decision), ranked again. The scorer puts those its witnesses refute
+    there; a hit found another shot, or a copy of a query that can have none
+    (:func:`hits_from_scores`), is told after the ranking: the auditor's burst shot at 0.98
+    stood above the query's copy at 0.957, and ``--min-score 0.958`` kept the shot and
+    dropped the copy. Then the hits scoring under ``min_score`` are left out."""
+    copies = [h.score for h in hits if h.duplicate or h.exact]
+    placed = hits
+    if copies and told:
+        least = min(copies) - UNDER_COPIES
+        placed = [replace(h, score=min(h.score, least)) if h.id in told else h for h in hits]
+        placed.sort(key=lambda h: -h.score)  # stable: ties keep the scorer's order
+    kept = [h for h in placed if min_score is None or h.score >= min_score]
+    if kept == hits:
+        return hits
+    return [replace(h, rank=n) for n, h in enumerate(kept, start=1)]
 
 
 def as_lookalike(hit: SearchHit, reason: str | None, calibration: Calibration) -> SearchHit:
@@ -117,4 +143,4 @@ def with_parts(
     return out
 
 
-__all__ = ["as_lookalike", "decision_edges", "hits_from_scores", "with_parts"]
+__all__ = ["as_lookalike", "decision_edges", "hits_from_scores", "under_the_copies", "with_parts"]
