@@ -24,6 +24,7 @@ from models.decode_memory import (
     DECODE_BUDGET,
     REDUCE_ABOVE_PIXELS,
     decode_cost,
+    decoder_cost,
     is_wide,
     reduce_in_strips,
     scale_wide_to_l,
@@ -39,6 +40,7 @@ from models.errors import (
 from models.exif import exif_info as _exif_info
 from models.files import open_pillow
 from models.options import rotation as rotation_degrees_checked
+from models.png_metadata import oversized_metadata, png_without_metadata
 from models.roi import RegionOfInterest
 from models.sources import (
     ImageSource,
@@ -193,6 +195,25 @@ def load_image(
     """
     rotation = rotation_degrees_checked(rotation_degrees) % 360
     name = source_name(source)
+    args = (rotation, draft_size, max_pixels, roi, crop_fraction)
+    try:
+        return _load(source, name, *args)
+    except CorruptImageError as error:  # a PNG's metadata Pillow will not read: without it
+        stripped = png_without_metadata(source) if oversized_metadata(error) else None
+        if stripped is None:
+            raise
+        return _load(stripped, name, *args)
+
+
+def _load(
+    source: ImageSource,
+    name: str | None,
+    rotation: int,
+    draft_size: Sequence[int] | None,
+    max_pixels: int | None,
+    roi: RegionOfInterest | None,
+    crop_fraction: float,
+) -> DecodedImage:
     if isinstance(source, np.ndarray):
         return _finish(array_to_image(source), None, rotation, max_pixels, name, draft=None)
     if isinstance(source, Image.Image):
@@ -275,6 +296,7 @@ def _finish(
     decoded_size = (-(-width // scale), -(-height // scale))
     turned = orientation > 1 or rotation != 0
     cost = decode_cost(decoded_size, im.mode, reduced=reduce > 1)
+    cost += decoder_cost(fmt, (width, height), im.info, getattr(im, "layer", None))
     if turned and reduce == 1:
         cost += decoded_size[0] * decoded_size[1] * 4  # a transposed copy
     with DECODE_BUDGET.hold(cost, name):
