@@ -49,7 +49,10 @@ from models.video import (
 ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")  # what browsers animate in an <img>
 DEFAULT_FRAME_MS = 100  # browsers' duration of a frame that gives none (or <= 10 ms)
 MAX_ANIMATION_FRAMES = 5000  # frames walked (composited) at most: e.g. 250 s at 20 fps
-MAX_ANIMATION_PIXELS = 2_000_000_000  # composited pixels walked at most (all frames)
+#: composited pixels walked at most (all frames): ~5 s of Pillow's compositing here. At 2000
+#: million a 4.6 KB GIF (an 8000x4000 canvas, 200 one-pixel frames) held a query for 17-23 s and
+#: two such uploads kept image search busy; a 1080p animation is cut after ~240 frames (warned)
+MAX_ANIMATION_PIXELS = 500_000_000
 MAX_ANIMATION_STILLS = 600  # sampled stills at most
 FRAME_BYTES_PER_PIXEL = 12  # Pillow's frame (RGBA) + the previous one + the RGB copy
 _ERRORS = (OSError, SyntaxError, ValueError, struct.error, zlib.error, IndexError, MemoryError)
