@@ -56,6 +56,13 @@ def test_a_look_alike_in_a_lookup_is_similar_with_its_reason() -> None:
     )
     other = LookupMatch(NO_MATCH, SIMILAR, "")
     assert evidence_title(other, result).endswith(f"but {NO_KEY_POINT_MATCH})")
+    # raised past the decision by key points, then found another shot: not its vectors' score
+    # (a lookup said "its vectors' copy score 0.822" of a pair whose vectors gave 0.471)
+    shot = replace(LOOKALIKE, key_points=68, lookalike_reason="another shot (taken ...)")
+    assert evidence_title(LookupMatch(shot, SIMILAR, ""), result).endswith(
+        "a look-alike (its copy score 0.600 with 68 matching key points, z 6.4, was past the "
+        "decision, but another shot (taken ...))"
+    )
     titles = [group.title for group in match_groups(result)]
     assert titles[-1].endswith("(z below 6; the look-alikes' vectors were past it: see each one)")
 

@@ -107,8 +107,9 @@ class SearchHit:
     duplicate: bool = False  # z >= search.descriptor.DUPLICATE_Z: a copy of the query
     lookalike: bool = False  # z at the decision, but no copy (``lookalike_reason`` says why)
     lookalike_reason: str | None = None
-    #: a look-alike's copy score and z by its vectors (past the decision) before the witnesses
-    #: said it is no copy and put its ``copy_score`` under the decision; None for other hits
+    #: a look-alike's copy score and z (past the decision: by its vectors, or raised by its
+    #: ``key_points``) before the witnesses said it is no copy and put its ``copy_score`` under
+    #: the decision; None for other hits
     vector_score: float | None = None
     vector_z: float | None = None
     key_points: int | None = None  # matches that confirmed it as a copy (the grey-band check)
@@ -132,8 +133,10 @@ class SearchHit:
         reason = self.lookalike_reason or NO_COPY_OF_BETTER
         if self.vector_score is None or self.vector_z is None:
             return f"a look-alike: {reason}"
+        raised = f" with {self.key_points} matching key points" if self.key_points else ""
+        source = "copy score" if raised else "vectors' copy score"
         return (
-            f"a look-alike (its vectors' copy score {self.vector_score:.3f}, z "
+            f"a look-alike (its {source} {self.vector_score:.3f}{raised}, z "
             f"{self.vector_z:.1f}, was past the decision, but {reason})"
         )
 

@@ -206,10 +206,13 @@ import { percent } from "./format.js";
     return node;
   }
 
-  // what a look-alike's vectors said before the witnesses put it under the decision
+  // what a look-alike's vectors (or key points) said before the witnesses put it under the
+  // decision, as SearchHit.lookalike_note says it
   function lookalikeVectors(hit) {
     if (hit.vector_score == null || hit.vector_z == null) return "";
-    return `its vectors' copy score ${Number(hit.vector_score).toFixed(3)}, z ${Number(hit.vector_z).toFixed(1)}, was past the decision, `;
+    const raised = hit.key_points ? ` with ${hit.key_points} matching key points` : "";
+    const source = raised ? "copy score" : "vectors' copy score";
+    return `its ${source} ${Number(hit.vector_score).toFixed(3)}${raised}, z ${Number(hit.vector_z).toFixed(1)}, was past the decision, `;
   }
 
   // the search page's badges: the copy decision, and a look-alike's reason for not being one
