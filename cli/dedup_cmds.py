@@ -91,7 +91,8 @@ def dedup(
     """Report exact and near-duplicate groups with a suggested keeper. Deletes nothing.
 
     Groups never chain: every member is at least THRESHOLD similar to its group's keeper
-    (and, with --linkage complete, to every other member).
+    (and, with --linkage complete, to every other member) - except, with --verify, a member
+    that local features confirmed under it (marked verified, its own score shown).
     """
     from search.dedup import to_json, write_csv, write_report
     from search.query import disk_change, library_duplicates
