@@ -281,6 +281,8 @@ def _finish(
     scale, reduce = 1, 1
     if draft is not None and fmt in ("JPEG", "MPO") and im.mode in ("RGB", "L", "CMYK"):
         scale = _draft_scale((full_w, full_h), draft[0], draft[1], draft[2])
+        while max_pixels is not None and scale < 8 and width * height / scale**2 > max_pixels:
+            scale *= 2  # a small region of a huge photo: read coarser than it asks, not refused
     # the limit bounds the pixels decoded: a 108 MP phone JPEG decoded at 1/8 of its size
     # is 1.7 MP (Pillow itself refuses more than 179 M pixels at open)
     if max_pixels is not None and width * height / scale**2 > max_pixels:

@@ -18,6 +18,7 @@ from models import (
     ImageError,
     NotAnImageError,
     OnnxModel,
+    RegionOfInterest,
     TruncatedImageError,
     UnreadableImageError,
     UnsupportedImageError,
@@ -134,3 +135,15 @@ def test_max_pixels_counts_the_pixels_a_jpeg_draft_decodes(big_jpeg: Path, tmp_p
         im.save(png, compress_level=0)
     with pytest.raises(DecompressionBombError, match=r"exceeds the limit of 1\.0 million"):
         load_image(png, max_pixels=1_000_000)
+
+
+def test_a_small_region_of_a_huge_jpeg_is_read_at_a_coarser_draft(big_jpeg: Path) -> None:
+    """A 300 px region of a 108 MP phone JPEG was refused as "possible decompression bomb"
+    (its region asked for a full-scale decode, then counted whole) while the whole photo and
+    larger regions were searched (a new user's audit). Scaled down: a 300 x 300 region of a
+    12 MP JPEG against a 1 M limit is read at the draft that keeps under it, upscaled."""
+    region = RegionOfInterest(0, 0, 300, 300, normalized=False)
+    decoded = load_image(big_jpeg, max_pixels=1_000_000, roi=region)
+    assert (decoded.width, decoded.height) == (4000, 3000)
+    assert decoded.image.width * decoded.image.height <= 1_000_000
+    assert decoded.image.width == 1000  # 1/4: the finest draft under the limit
