@@ -10,6 +10,7 @@ image raises :class:`RoiError`.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from models.errors import RoiError
@@ -107,11 +108,16 @@ def parse_roi(text: str) -> RegionOfInterest:
     parts = [p.strip() for p in body.replace(" ", ",").split(",") if p.strip()]
     if len(parts) != 4:
         raise RoiError(f"region '{raw[:60]}' must be four numbers: {UNITS_HELP}")
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise RoiError(f"region '{raw[:60]}' must be four numbers: {UNITS_HELP}") from None
-    return RegionOfInterest(*values, normalized=not pixels)
+    if not all(_DECIMAL.fullmatch(p) for p in parts):  # float() takes "0_5" and "１" too
+        raise RoiError(f"region '{raw[:60]}' must be four numbers: {UNITS_HELP}")
+    return RegionOfInterest(*(float(p) for p in parts), normalized=not pixels)
+
+
+#: a plain decimal number (ASCII digits, optional sign, point and exponent)
+#: (and nan / inf, which the region then refuses as not finite)
+_DECIMAL = re.compile(
+    r"[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.ASCII | re.I
+)
 
 
 def coerce_roi(roi: object) -> RegionOfInterest | None:

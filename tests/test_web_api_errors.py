@@ -32,6 +32,8 @@ from web.app import create_app
         ({"min_score": "nan"}, "bad_request"),
         ({"roi": "1,2,3"}, "bad_roi"),
         ({"roi": "a,b,c,d"}, "bad_roi"),
+        ({"roi": "0_0,0,1,1"}, "bad_roi"),  # Python's float() reads "0_0" and full-width
+        ({"roi": "\uff11,0,1,1"}, "bad_roi"),  # digits; a region is plain decimals
         ({"roi": "0.5,0.2,0.5,0.9"}, "bad_roi"),  # empty: zero width
         ({"roi": "0.8,0.2,0.3,0.9"}, "bad_roi"),  # inverted
         ({"roi": "2000,2000,3000,3000"}, "bad_roi"),  # not fractions (px: for pixels)
