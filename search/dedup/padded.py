@@ -23,7 +23,24 @@ member and the groups are made again), when all of these hold:
   ``CONTINUES`` levels of the band's colour): a crop that took away a plain sky or wall
   leaves its original exactly that, and the original must stay the keeper.
 
-None of these is tuned to a data set; each stops what the others let through.
+An app's screenshot of the photo has bands of a few flat colours - a title bar, a side panel,
+the canvas around the picture - and no one colour makes ``PLAIN`` of them (the report kept a
+700 x 660 screenshot over its 500 x 500 photo). So a band is plain too when ``PLAIN`` of it,
+and ``PLAIN_LINE`` of every line along it, is within ``TOLERANCE`` of one of at most
+``COLOURS`` of its commonest colours, each ``SEPARATE`` levels from the others (steps of flat
+colour: a gradient's colours lie close together, every level between them taken). Such a
+keeper is held to more, for a crop of a photo whose wall or sky in two tones was cut away
+must leave the photo the keeper:
+
+- it has ``MANY_BANDS`` bands at least (an app frames the picture on two sides or more);
+- besides the test above (against the band's commonest colour), the member's edge does
+  not continue any band's inner strip beside it: along each side, in ``SEGMENTS`` pieces,
+  the edge's median colour is within ``ALIKE`` of the strip's in under ``SEGMENT_SHARE`` of
+  them (a crop's cut through a plain band leaves one colour either side of it; a pasted
+  picture meets its frame with a step).
+
+With one colour the rule is the one above. None of these is tuned to a data set; each stops
+what the others let through.
 """
 
 from __future__ import annotations
@@ -67,6 +84,29 @@ TOLERANCE = 4
 CONTINUES = 16
 #: pictures are looked at with this longer side
 SIDE = 384
+#: a band of flat steps is plain within TOLERANCE of one of at most this many colours ...
+COLOURS = 3
+#: ... each at least this many levels from the others in some channel (a light theme's side
+#: panel and canvas lie 26 apart; the mean colours of a gradient's 16-level bins lie 16 apart,
+#: so its colours taken are 32 apart, and two of them make under PLAIN of it)
+SEPARATE = 20
+#: ... each of at least this share of the band (a colour of the frame, not a bin of text)
+COLOUR_SHARE = 0.03
+#: a line of such a band may be this many lines from one near its colours: a step between
+#: two colours along the side, blended by the resize and JPEG, is a line of neither (a
+#: gradient's lines between its colours run for many lines)
+STEP = 1
+#: a keeper with a band of several colours has at least this many bands (an app's window
+#: frames the picture on two sides or more; a two-tone wall cut away from one side is a crop)
+MANY_BANDS = 2
+#: its bands' inner strips are compared with the member's edge in this many pieces a side ...
+SEGMENTS = 8
+#: ... and a band continues the edge when this share of them is of one colour, ...
+SEGMENT_SHARE = 0.25
+#: ... their median colours within this many levels: a cut through a plain band leaves
+#: either side within TOLERANCE of its colour (a photo's near-white edge on a light canvas
+#: lies 16-18 levels from it, and such a screenshot is no crop)
+ALIKE = 2 * TOLERANCE
 
 
 class PaddedKeepers(PictureCheck):
@@ -153,8 +193,30 @@ def plain_edge(pixels: np.ndarray) -> bool:
 
 def _plain(pixels: np.ndarray, lines: np.ndarray) -> bool:
     """Most of ``pixels`` one colour, and some of it in every line along the side."""
-    colour = _commonest_colour(pixels)
-    return _share_near(pixels, colour) >= PLAIN and _line_shares(lines, colour).min() >= PLAIN_LINE
+    return _plain_in(pixels, lines, [_commonest_colour(pixels)])
+
+
+def _plain_in(pixels: np.ndarray, lines: np.ndarray, colours: list[np.ndarray]) -> bool:
+    """:data:`PLAIN` of ``pixels`` and :data:`PLAIN_LINE` of each line near one of ``colours``
+    (with several colours, a line beside one that is: a step between two, see :data:`STEP`)."""
+    if _near_any(pixels, colours).mean() < PLAIN:
+        return False
+    lined = _near_any(lines, colours).mean(axis=1) >= PLAIN_LINE
+    if len(colours) > 1:
+        for shift in range(1, STEP + 1):
+            lined[shift:] |= lined[:-shift].copy()
+            lined[:-shift] |= lined[shift:].copy()
+    return bool(lined.all())
+
+
+def band_colours(pixels: np.ndarray, lines: np.ndarray) -> list[np.ndarray] | None:
+    """The colours a band is plain in: its commonest alone, else a few flat steps apart
+    (:data:`COLOURS`, :data:`SEPARATE`), or None (not plain)."""
+    one = [_commonest_colour(pixels)]
+    if _plain_in(pixels, lines, one):
+        return one
+    colours = _palette(pixels)
+    return colours if len(colours) > 1 and _plain_in(pixels, lines, colours) else None
 
 
 def plain_bands(keeper: np.ndarray, member: np.ndarray, box: Box) -> bool:
@@ -162,32 +224,83 @@ def plain_bands(keeper: np.ndarray, member: np.ndarray, box: Box) -> bool:
     are plain bands, at least one, none continuing the ``member``'s edge beside it."""
     height, width = keeper.shape[:2]
     left, top, right, bottom = (max(0.0, min(1.0, v)) for v in box)
-    bands = []  # (pixels of the band, lines along the side, the member's edge beside it)
+    # (pixels of the band, lines along the side, the member's edge beside it, the band's
+    # inner strip beside the picture along it)
+    bands = []
     mh, mw = member.shape[:2]
     deep = max(2, round(EDGE * 3 * max(mh, mw)))  # the member's edge strip
     edge = EDGE * max(height, width)
+    inner = max(2, round(EDGE * 3 * max(height, width)))  # the band's inner strip
+    across = slice(round(left * width), round(right * width))
+    down = slice(round(top * height), round(bottom * height))
     if top >= BAND:
         cut = round(top * height - edge)
-        bands.append((keeper[:cut], keeper[:cut], member[:deep]))
+        strip = keeper[max(0, cut - inner) : cut, across]
+        bands.append((keeper[:cut], keeper[:cut], member[:deep], strip))
     if 1 - bottom >= BAND:
         cut = round(bottom * height + edge)
-        bands.append((keeper[cut:], keeper[cut:], member[-deep:]))
+        strip = keeper[cut : cut + inner, across]
+        bands.append((keeper[cut:], keeper[cut:], member[-deep:], strip))
     if left >= BAND:
         cut = round(left * width - edge)
-        side = keeper[:, :cut]
-        bands.append((side, side.transpose(1, 0, 2), member[:, :deep]))
+        side, strip = keeper[:, :cut], keeper[down, max(0, cut - inner) : cut]
+        beside = member[:, :deep].transpose(1, 0, 2)
+        bands.append((side, side.transpose(1, 0, 2), beside, strip.transpose(1, 0, 2)))
     if 1 - right >= BAND:
         cut = round(right * width + edge)
-        side = keeper[:, cut:]
-        bands.append((side, side.transpose(1, 0, 2), member[:, -deep:]))
+        side, strip = keeper[:, cut:], keeper[down, cut : cut + inner]
+        beside = member[:, -deep:].transpose(1, 0, 2)
+        bands.append((side, side.transpose(1, 0, 2), beside, strip.transpose(1, 0, 2)))
     if not bands:
         return False
-    for pixels, lines, beside in bands:
-        if pixels.shape[0] < 1 or pixels.shape[1] < 1 or not _plain(pixels, lines):
+    many = False  # a band plain in several colours: the keeper is held to more
+    for pixels, lines, beside, _ in bands:
+        if pixels.shape[0] < 1 or pixels.shape[1] < 1:
             return False
-        if _share_near(beside, _commonest_colour(pixels), CONTINUES) >= PLAIN:
+        colours = band_colours(pixels, lines)
+        if colours is None:
             return False
+        if beside.size and float(_near(beside, colours[0], CONTINUES).mean()) >= PLAIN:
+            return False
+        many = many or len(colours) > 1
+    if many:
+        if len(bands) < MANY_BANDS:
+            return False
+        return not any(_continued(strip, beside) for _, _, beside, strip in bands)
     return True
+
+
+def _continued(strip: np.ndarray, beside: np.ndarray) -> bool:
+    """Whether the member's edge ``beside`` continues a band's inner ``strip`` (both with
+    the side along their second axis): :data:`SEGMENT_SHARE` of :data:`SEGMENTS` pieces
+    along it of one median colour within :data:`ALIKE`."""
+    if strip.size == 0 or beside.size == 0:
+        return True  # nothing to tell them apart by: where in doubt, the picture continues
+    pieces = min(SEGMENTS, strip.shape[1], beside.shape[1])
+    alike = 0
+    for a, b in zip(
+        np.array_split(strip, pieces, axis=1), np.array_split(beside, pieces, axis=1), strict=True
+    ):
+        ours, theirs = np.median(a.reshape(-1, 3), axis=0), np.median(b.reshape(-1, 3), axis=0)
+        alike += np.abs(ours - theirs).max() <= ALIKE
+    return alike >= SEGMENT_SHARE * pieces
+
+
+def _palette(pixels: np.ndarray) -> list[np.ndarray]:
+    """Up to :data:`COLOURS` of the commonest colours of ``pixels`` (the mean colours of
+    16-level bins, as :func:`_commonest_colour`), each of :data:`COLOUR_SHARE` of them and
+    :data:`SEPARATE` levels from those before it."""
+    flat = pixels.reshape(-1, 3)
+    keys = (flat // 16).astype(np.int32) @ np.array([256, 16, 1], np.int32)
+    counts = np.bincount(keys, minlength=4096)
+    colours: list[np.ndarray] = []
+    for key in np.argsort(-counts, kind="stable"):
+        if counts[key] < COLOUR_SHARE * len(flat) or len(colours) == COLOURS:
+            break
+        colour = flat[keys == key].mean(axis=0)
+        if all(np.abs(colour - taken).max() >= SEPARATE for taken in colours):
+            colours.append(colour)
+    return colours
 
 
 def _commonest_colour(pixels: np.ndarray) -> np.ndarray:
@@ -202,10 +315,11 @@ def _near(pixels: np.ndarray, colour: np.ndarray, tolerance: int = TOLERANCE) ->
     return np.abs(pixels.astype(np.int16) - colour.astype(np.int16)).max(axis=-1) <= tolerance
 
 
-def _share_near(pixels: np.ndarray, colour: np.ndarray, tolerance: int = TOLERANCE) -> float:
-    return float(_near(pixels, colour, tolerance).mean()) if pixels.size else 0.0
-
-
-def _line_shares(lines: np.ndarray, colour: np.ndarray) -> np.ndarray:
-    """Per line (first axis of ``lines``), the share of its pixels near ``colour``."""
-    return _near(lines, colour).mean(axis=1)
+def _near_any(
+    pixels: np.ndarray, colours: list[np.ndarray], tolerance: int = TOLERANCE
+) -> np.ndarray:
+    """Per pixel, whether it is within ``tolerance`` of one of ``colours``."""
+    near = np.zeros(pixels.shape[:-1], bool)
+    for colour in colours:
+        near |= _near(pixels, colour, tolerance)
+    return near

@@ -1,6 +1,14 @@
 """What dedup's checks of the pictures themselves share (:mod:`search.dedup.padded`,
 :mod:`search.dedup.cropped`): each image's file decoded once a call, its key points once a
-run, and a keeper marked once."""
+run, and a keeper marked once.
+
+The key points are those of the whole picture: a box found by them is a box of the image.
+The library's stored key points are found in the photo inside a frame where
+:func:`models.find_content_box` finds one at their draft (and the indexer, at its smaller
+decode, may not: a screenshot kept over its photo had no stored frame, and its stored key
+points placed the photo over all of it); those, told by their picture's aspect ratio
+(``FRAMED_ASPECT``), are made again from the whole picture.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +23,10 @@ from search.descriptor import LocalFeatures, local_features, placement
 
 Box = tuple[float, float, float, float]
 Picture = Callable[[int], Image.Image | None]
+
+#: stored key points were found inside a frame when their picture's aspect ratio is this
+#: factor or more from the image's (either way up; resizing rounds it by under 0.3 %)
+FRAMED_ASPECT = 1.01
 
 
 class PictureCheck:
@@ -65,21 +77,39 @@ class PictureCheck:
     ) -> tuple[LocalFeatures, LocalFeatures] | None:
         """The keeper's and the member's key points (None: either has none)."""
         mine, theirs = (
-            self.image_key_points(keeper.id, picture_of),
-            self.image_key_points(member.id, picture_of),
+            self.image_key_points(keeper, picture_of),
+            self.image_key_points(member, picture_of),
         )
         return None if mine is None or theirs is None else (mine, theirs)
 
-    def image_key_points(self, image_id: int, picture_of: Picture) -> LocalFeatures | None:
-        if image_id not in self.features:
-            if self.key_points is not None:
-                self.features[image_id] = self.key_points(image_id)
+    def image_key_points(self, image: DedupImage, picture_of: Picture) -> LocalFeatures | None:
+        """The key points of ``image``'s whole picture: stored ones, unless found inside a
+        frame (module doc), else made from its picture (None: none, or no picture)."""
+        if image.id not in self.features:
+            stored = None if self.key_points is None else self.key_points(image.id)
+            if self.key_points is not None and (stored is None or not in_frame(stored, image)):
+                self.features[image.id] = stored
             else:
-                image = picture_of(image_id)
-                self.features[image_id] = (
-                    None if image is None else local_features(image, frames=False, mirrored=False)
+                picture = picture_of(image.id)
+                self.features[image.id] = (
+                    None
+                    if picture is None
+                    else local_features(picture, frames=False, mirrored=False)
                 )
-        return self.features[image_id]
+        return self.features[image.id]
+
+
+def in_frame(features: LocalFeatures, image: DedupImage) -> bool:
+    """Whether ``features`` were found in a part of ``image`` (the photo inside its frame):
+    their picture's aspect ratio is :data:`FRAMED_ASPECT` or more from the image's, either
+    way up (False where either size is unknown)."""
+    width, height = features.size
+    if min(width, height, image.width, image.height) <= 0:
+        return False
+    ratio = math.log((width / height) / (image.width / image.height))
+    return min(abs(ratio), abs(ratio + 2 * math.log(image.width / image.height))) >= math.log(
+        FRAMED_ASPECT
+    )
 
 
 def placed_inside(
