@@ -134,9 +134,9 @@ def run_options(function):  # type: ignore[no-untyped-def]
             envvar="IMGSEARCH_EXECUTOR",
             callback=check_executor_option,
             help="Where images are decoded and embedded: 'local' (this machine's threads) "
-            "or a Dask cluster, dask://HOST:PORT (pip install 'imgsearch[distributed]'; "
-            "workers get each file's bytes, rows are written here) [default: local; env var: "
-            "IMGSEARCH_EXECUTOR].",
+            "or a Dask cluster, dask://HOST:PORT (pip install -e '.[distributed]' here and on "
+            "each worker; workers get each file's bytes, rows are written here) [default: local; "
+            "env var: IMGSEARCH_EXECUTOR].",
         ),
         click.option(
             "--batch-size",

@@ -18,7 +18,8 @@ out - so when a worker dies, the scheduler gives its chunk to another worker (up
 ``distributed.scheduler.allowed-failures`` times) and nothing reaches the store before the
 whole chunk is back: a batch is never half-written.
 
-Workers need imgsearch installed (``pip install 'imgsearch[distributed]'``) and the model file
+Workers need this project installed (``pip install -e '.[distributed]'`` in a clone of it:
+the name ``imgsearch`` on PyPI is another project) and the model file
 at the client's path (or on their ``IMGSEARCH_MODEL_PATH``); the file's sha256 is checked.
 """
 
@@ -90,7 +91,8 @@ def _client_class() -> Any:
         from distributed import Client
     except ImportError as exc:
         raise ExecutorError(
-            "--executor dask://... needs Dask distributed: pip install 'imgsearch[distributed]'"
+            "--executor dask://... needs Dask distributed: pip install -e '.[distributed]' in "
+            "imgsearch's folder"
         ) from exc
     return Client
 

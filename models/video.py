@@ -53,7 +53,7 @@ def require_av() -> Any:
         import av
     except ImportError:
         raise VideoError(
-            "video support needs PyAV: pip install 'imgsearch[video]'",
+            "video support needs PyAV: pip install -e '.[video]' in imgsearch's folder",
             reason="video_support_missing",
         ) from None
     return av

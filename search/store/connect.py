@@ -51,8 +51,8 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
     except ModuleNotFoundError as error:  # a server URL without its driver installed
         raise LibraryError(
             f"{printable_url(url)} needs the Python package {error.name}; PostgreSQL works "
-            "with postgresql+psycopg://... (or postgresql://...) and pip install "
-            "'imgsearch[postgres]'"
+            "with postgresql+psycopg://... (or postgresql://...) and pip install -e "
+            "'.[postgres]' in imgsearch's folder"
         ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
