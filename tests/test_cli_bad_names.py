@@ -24,6 +24,9 @@ pytestmark = pytest.mark.slow
         ("bogus", "'bogus' is not a database URL"),
         ("postgres:/bad", "is not a database URL"),
         ("foo://host/db", "'foo' is not a database imgsearch knows"),
+        # a raw '@' in the password: psycopg took "ss#w%rd@127.0.0.1" for the host and the
+        # message printed that part of the password (a new user's audit)
+        ("postgresql://bob:p@ss#w%rd@127.0.0.1:1/db", "bob:***@127.0.0.1:1/db holds '@'"),
     ],
 )
 def test_a_malformed_database_url_is_a_usage_error(tmp_path: Path, url: str, says: str) -> None:
@@ -33,6 +36,7 @@ def test_a_malformed_database_url_is_a_usage_error(tmp_path: Path, url: str, say
         assert done.returncode == 2, done.stderr
         assert "Traceback" not in done.stderr and says in done.stderr, done.stderr
         assert "--database-url" in done.stderr
+        assert "ss#w" not in done.stderr  # no part of a password is printed
 
 
 def test_names_that_are_not_utf8_are_refused_in_one_line(

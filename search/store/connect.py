@@ -3,6 +3,8 @@ URL as it may be shown."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -18,15 +20,38 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+#: scheme, authority (user:password@host:port) and the rest of a URL, as typed
+_AUTHORITY = re.compile(r"(?P<head>[A-Za-z][\w+.-]*://)(?P<auth>[^/]*)(?P<rest>.*)", re.S)
+
+
+def _at_signs(url: str) -> int:
+    """How many ``@`` the URL's authority holds (two or more: one is in the password)."""
+    found = _AUTHORITY.fullmatch(url)
+    return found["auth"].count("@") if found else 0
+
+
 def printable_url(url: str) -> str:
     """A database URL as it may be shown: the password hidden (a file name that is not valid
-    UTF-8 shown with escapes: it crashed the summary of a run that had indexed everything)."""
+    UTF-8 shown with escapes: it crashed the summary of a run that had indexed everything).
+    A password holding ``@`` is hidden whole: a URL parser ends it at its first ``@``."""
     shown = url.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    found = _AUTHORITY.fullmatch(shown)
+    if found and found["auth"].count("@") > 1:
+        user_info, _, host = found["auth"].rpartition("@")
+        user, colon, _ = user_info.partition(":")
+        return f"{found['head']}{user}{':***' if colon else ''}@{host}{found['rest']}"
     return make_url(shown).render_as_string(hide_password=True)
 
 
 def database_url_problem(url: str) -> str | None:
-    """Why SQLAlchemy cannot use ``url`` (not a URL, an unknown database), or None."""
+    """Why SQLAlchemy cannot use ``url`` (not a URL, an unknown database, a password with an
+    unencoded ``@`` - it would be sent in part as the host's name, and printed), or None."""
+    if _at_signs(url) > 1:
+        return (
+            f"the password in {printable_url(url)} holds '@': write it percent-encoded (%40; "
+            "also '%' as %25, '/' as %2F, '#' as %23), or leave it out of the URL and give it "
+            "in PGPASSWORD or ~/.pgpass"
+        )
     try:
         make_url(url).get_dialect()
     except NoSuchModuleError:  # (an ArgumentError too)
