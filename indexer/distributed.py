@@ -31,6 +31,7 @@ import logging
 import os
 import socket
 import threading
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -74,16 +75,28 @@ def check_executor(text: str | None) -> str | None:
 
 
 def probe(address: str, timeout: float = 5.0) -> None:
-    """Raise :class:`ExecutorError` now when nothing listens at the scheduler's address."""
+    """Raise :class:`ExecutorError` now when nothing listens at the scheduler's address, or
+    something that is no Dask scheduler: a scheduler sends its handshake as a connection
+    opens; the dashboard's port (which `dask scheduler` prints beside it) accepted the
+    connection, said nothing, and the run hung without a word."""
     host, _, port = address.removeprefix("tcp://").rpartition(":")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            greeted = conn.recv(1)
+    except TimeoutError:
+        greeted = b""
     except (OSError, ValueError) as exc:
         raise ExecutorError(
             f"cannot reach the Dask scheduler at {address}: {exc} "
             "(start one with `dask scheduler`, or leave --executor out and IMGSEARCH_EXECUTOR "
             "unset to index locally)"
         ) from exc
+    if not greeted:
+        raise ExecutorError(
+            f"{address} answers, but not as a Dask scheduler (no handshake in {timeout:g} s: "
+            "the dashboard's port? `dask scheduler` prints the scheduler's, tcp://HOST:8786)"
+        )
 
 
 def _client_class() -> Any:
@@ -178,6 +191,9 @@ class DaskAnalyzer:
         timeout: float = 30.0,
     ) -> None:
         client_class = _client_class()
+        # each chunk's files go with its task, by design (bytes in, analyses out): Dask's
+        # advice to scatter them, 6 lines a chunk, is no news to the user
+        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
         try:
             self.client = client_class(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
@@ -185,6 +201,14 @@ class DaskAnalyzer:
                 f"cannot reach the Dask scheduler at {address}: {exc} "
                 "(start one with `dask scheduler`, or leave --executor out and IMGSEARCH_EXECUTOR "
                 "unset to index locally)"
+            ) from exc
+        try:  # a scheduler without workers took the run and never gave a chunk back
+            self.client.wait_for_workers(1, timeout=timeout)
+        except (OSError, TimeoutError) as exc:
+            self.client.close()
+            raise ExecutorError(
+                f"the Dask scheduler at {address} has no workers (waited {timeout:g} s): start "
+                f"them with `dask worker {address}`, or index locally without --executor"
             ) from exc
         located = model.located
         self.job = WorkerJob(

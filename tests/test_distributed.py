@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +139,28 @@ def test_a_bad_executor_or_a_missing_cluster_is_refused_before_any_work(
     assert gone.returncode == 1
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in gone.stderr
     assert "Traceback" not in gone.stderr
+
+
+def test_a_port_that_is_no_scheduler_or_a_scheduler_without_workers_is_refused(
+    models_dir: Path,
+) -> None:
+    """`--executor` at the dashboard's port (which `dask scheduler` prints beside its own), or
+    at a scheduler without workers: the run hung without a word, `stats` calling it running
+    and its collection locked (a new user's audit). Both are refused, saying which."""
+    distributed = pytest.importorskip("distributed")
+    from indexer.distributed import DaskAnalyzer, ExecutorError, probe
+    from models import OnnxModel, locate_model
+
+    with socket.socket() as silent:  # accepts connections and says nothing, as HTTP servers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(ExecutorError, match="answers, but not as a Dask scheduler"):
+            probe(address, timeout=1.0)
+    with distributed.LocalCluster(
+        n_workers=0, processes=True, protocol="tcp", dashboard_address=None
+    ) as cluster:
+        probe(cluster.scheduler_address)  # a scheduler: it greets
+        model = OnnxModel(locate_model("mobilenet_v3_small_100", [models_dir]))
+        with pytest.raises(ExecutorError, match="has no workers"):
+            DaskAnalyzer(cluster.scheduler_address, model, timeout=2.0)
