@@ -207,6 +207,29 @@ def test_internal_errors_hide_details(app, client, weblib, monkeypatch, caplog):
     assert "secret detail" in caplog.text and "Traceback" in caplog.text
 
 
+def test_a_database_that_does_not_answer_is_503(app, client, weblib, monkeypatch, caplog):
+    """PostgreSQL stopped under a running server: every search, page and /stats was 500
+    "Internal server error" (a new user's audit); it is 503 saying the database does not
+    answer, without its address (in the server log)."""
+    from sqlalchemy.exc import OperationalError
+
+    engine = app.extensions["imgsearch"].get()
+
+    def down(*_a, **_k):
+        raise OperationalError(
+            "SELECT 1", {}, Exception('connection to server at "10.0.0.7", port 5432 failed')
+        )
+
+    monkeypatch.setattr(engine, "search_image", down)
+    with caplog.at_level(logging.WARNING):
+        response = upload(client, weblib.query_photo)
+        page = client.post("/search", data={"image": (io.BytesIO(b"abc"), "a.jpg")})
+    error = assert_error(response, 503, "database_unavailable")
+    assert "not answering" in error["message"] and "10.0.0.7" not in json.dumps(error)
+    assert page.status_code == 503 and b"10.0.0.7" not in page.data
+    assert "10.0.0.7" in caplog.text  # what the database said, for the admin
+
+
 def test_a_search_by_the_id_of_a_changed_file_answers_from_its_stored_vectors(
     client, weblib, ids
 ) -> None:  # type: ignore[no-untyped-def]

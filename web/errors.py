@@ -28,6 +28,7 @@ from search.store import (
     LibraryNotFoundError,
     ModelMismatchError,
     ReindexingError,
+    is_database_unreachable,
     is_schema_mismatch,
 )
 from web.text import human_size, visible
@@ -145,6 +146,13 @@ def describe(error: BaseException) -> ErrorInfo:
             "schema_changed",
             "The library's database schema changed under this server (`imgsearch db "
             "downgrade`?): run `imgsearch db upgrade`, and it answers again.",
+        )
+    if is_database_unreachable(error):  # PostgreSQL down: every request was a 500
+        return ErrorInfo(
+            503,
+            "database_unavailable",
+            "The library's database is not answering (down or restarting?); this server "
+            "answers again once it is back (the server log says what the database said).",
         )
     return ErrorInfo(500, "internal_error", "Internal server error; see the server log.")
 

@@ -27,6 +27,7 @@ _SOURCES: dict[str, str] = {
     "database_replaced": "search.store.open_files",
     "check_database": "search.store.health",
     "checked_sqlite": "search.store.health",
+    "is_database_unreachable": "search.store.health",
     "is_schema_mismatch": "search.store.health",
     "recovery": "search.store.health",
     "peek_meta": "search.store.migrate",
@@ -135,6 +136,7 @@ __all__ = [
     "database_replaced",
     "database_url_problem",
     "disk_full",
+    "is_database_unreachable",
     "is_schema_mismatch",
     "labels_to_json",
     "make_engine",
@@ -177,6 +179,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         check_database,
         checked_sqlite,
         disk_full,
+        is_database_unreachable,
         is_schema_mismatch,
         recovery,
     )

@@ -23,7 +23,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 
 from search.store.dialect import set_meta
 from search.store.errors import (
@@ -237,6 +237,12 @@ def is_schema_mismatch(error: BaseException) -> bool:
     database taken down by `imgsearch db downgrade` while a server had it open)."""
     text = str(getattr(error, "orig", None) or error).lower()
     return isinstance(error, DatabaseError) and any(word in text for word in _SCHEMA_WORDS)
+
+
+def is_database_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` is the database server not answering (down, restarting, the network:
+    a connection that could not be made or was lost), not a fault of the request."""
+    return isinstance(error, OperationalError | InterfaceError) and not is_schema_mismatch(error)
 
 
 def check_sqlite_header(path: Path) -> None:
