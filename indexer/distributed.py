@@ -135,9 +135,19 @@ def _worker_analyzer(job: WorkerJob) -> ImageAnalyzer:
         if analyzer is None:
             search = [Path(job.model_dir)]
             search += [Path(p) for p in os.environ.get("IMGSEARCH_MODEL_PATH", "").split(":") if p]
-            located = locate_model(job.model_name, search, verify=True)
+            try:
+                located = locate_model(job.model_name, search, verify=True)
+            except ImgsearchError as error:  # said as a worker's, not as this machine's
+                raise ExecutorError(
+                    f"the Dask worker on {socket.gethostname()} cannot use the model: {error} "
+                    f"(each worker needs the file at {job.model_dir} or in a folder of its own "
+                    "IMGSEARCH_MODEL_PATH; --model-path sets the client's only)"
+                ) from None
             if located.sha256 and job.model_sha256 and located.sha256 != job.model_sha256:
-                raise ExecutorError(f"worker found another {job.model_name}: {located.path}")
+                raise ExecutorError(
+                    f"the Dask worker on {socket.gethostname()} found another "
+                    f"{job.model_name} (another sha256): {located.path}"
+                )
             # one ONNX thread per task: the worker's threads are its cores (one task each)
             model = OnnxModel(located, threads=1)
             analyzer = ImageAnalyzer(

@@ -164,3 +164,18 @@ def test_a_port_that_is_no_scheduler_or_a_scheduler_without_workers_is_refused(
         model = OnnxModel(locate_model("mobilenet_v3_small_100", [models_dir]))
         with pytest.raises(ExecutorError, match="has no workers"):
             DaskAnalyzer(cluster.scheduler_address, model, timeout=2.0)
+
+
+def test_a_worker_without_the_model_says_it_is_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that could not find the model printed the client's own message ("point
+    IMGSEARCH_MODEL_PATH (or --model-path)", naming a folder that exists here): no word of a
+    worker, and --model-path cannot help one (a new user's audit)."""
+    from indexer.distributed import ExecutorError, WorkerJob, _worker_analyzer
+
+    monkeypatch.delenv("IMGSEARCH_MODEL_PATH", raising=False)
+    job = WorkerJob("mobilenet_v3_small_100", str(tmp_path / "nowhere"), "0" * 64, 8, False, None)
+    with pytest.raises(ExecutorError, match=r"the Dask worker on \S+ cannot use the model") as e:
+        _worker_analyzer(job)
+    assert "IMGSEARCH_MODEL_PATH" in str(e.value) and str(tmp_path / "nowhere") in str(e.value)
