@@ -29,6 +29,7 @@ from models.decode_memory import (
     reduce_in_strips,
     scale_wide_to_l,
 )
+from models.drafts import allowed_reduction, draft_scale
 from models.errors import (
     CorruptImageError,
     DecompressionBombError,
@@ -56,10 +57,6 @@ DEFAULT_MAX_PIXELS = 90_000_000
 # message): Pillow's warning above 89 M pixels printed two lines of its source on stderr
 # before that one-line error; its error (above 179 M) is reworded by _bomb.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-# A draft-reduced JPEG keeps >= 1x the model input over the used region (the centre crop or
-# ROI): the smallest DCT scale the model can use (a 12 MP photo at 1/8; 2x cost 35 % more CPU
-# per 12 MP image for a cosine of 0.9996 instead of 0.9985 to the web-size original).
-DRAFT_OVERSAMPLE = 1
 _WHITE = (255, 255, 255)
 _ORIENT_TRANSPOSE = {
     2: (Image.Transpose.FLIP_LEFT_RIGHT,),
@@ -133,44 +130,6 @@ def to_rgb(im: Image.Image) -> Image.Image:
     if mode.startswith("I") or mode == "F":
         return scale_wide_to_l(im).convert("RGB")
     return im.convert("RGB")
-
-
-def _allowed_reduction(
-    full: tuple[int, int],
-    draft_size: Sequence[int],
-    crop_fraction: float,
-    roi: RegionOfInterest | None,
-) -> float:
-    """How many times smaller the image may be and still keep ``DRAFT_OVERSAMPLE`` x
-    ``draft_size`` over the region that will be used."""
-    width, height = full
-    if roi is None:
-        region_w, region_h = float(width), float(height)
-    else:
-        try:
-            left, top, right, bottom = roi.to_box(width, height)
-        except ValueError:  # RoiError: reported when the ROI is applied
-            return 1.0
-        region_w, region_h = float(right - left), float(bottom - top)
-    region_w *= crop_fraction
-    region_h *= crop_fraction
-    return min(
-        region_w / (DRAFT_OVERSAMPLE * draft_size[0]), region_h / (DRAFT_OVERSAMPLE * draft_size[1])
-    )
-
-
-def _draft_scale(
-    full: tuple[int, int],
-    draft_size: Sequence[int],
-    crop_fraction: float,
-    roi: RegionOfInterest | None,
-) -> int:
-    """Largest JPEG DCT scale (1, 2, 4, 8) that keeps ``draft_size`` over the region."""
-    allowed = _allowed_reduction(full, draft_size, crop_fraction, roi)
-    for scale in (8, 4, 2):
-        if allowed >= scale:
-            return scale
-    return 1
 
 
 def load_image(
@@ -280,7 +239,7 @@ def _finish(
     full_w, full_h = (height, width) if swap else (width, height)
     scale, reduce = 1, 1
     if draft is not None and fmt in ("JPEG", "MPO") and im.mode in ("RGB", "L", "CMYK"):
-        scale = _draft_scale((full_w, full_h), draft[0], draft[1], draft[2])
+        scale = draft_scale((full_w, full_h), draft[0], draft[1], draft[2])
         while max_pixels is not None and scale < 8 and width * height / scale**2 > max_pixels:
             scale *= 2  # a small region of a huge photo: read coarser than it asks, not refused
     # the limit bounds the pixels decoded: a 108 MP phone JPEG decoded at 1/8 of its size
@@ -292,7 +251,7 @@ def _finish(
             source=name,
         )
     if draft is not None:
-        allowed = _allowed_reduction((full_w, full_h), draft[0], draft[1], draft[2])
+        allowed = allowed_reduction((full_w, full_h), draft[0], draft[1], draft[2])
         if width * height / scale**2 > REDUCE_ABOVE_PIXELS:
             reduce = max(1, int(allowed / scale))  # the rest: reduced in strips after decoding
     decoded_size = (-(-width // scale), -(-height // scale))
