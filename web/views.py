@@ -87,8 +87,10 @@ def _library_notice() -> ErrorInfo | None:
         return ErrorInfo(503, "no_library", NO_LIBRARY_MESSAGE)
     except Exception as error:  # shown on the page; the page itself still renders
         info = describe(error)
-        if info.status >= 500:
+        if info.code == "internal_error":  # a fault: its traceback; else what it is, in a line
             log.exception("library unavailable")
+        elif info.status >= 500:
+            log.warning("library unavailable: %s: %s", info.code, error)
         return info
     if not stats.get("vectors"):
         return ErrorInfo(503, "empty_library", f"{EMPTY_LIBRARY_TITLE}: {EMPTY_LIBRARY_DETAIL}")
