@@ -12,14 +12,20 @@ def lazy_names(
     package: str, sources: dict[str, str], namespace: dict[str, Any]
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """The module-level ``__getattr__`` and ``__dir__`` of ``package``: ``sources`` maps each
-    public name to the module defining it; a loaded name is kept in ``namespace``."""
+    public name to the module defining it; a loaded module's names are all kept in
+    ``namespace`` at once. (Importing a submodule binds its own name in the package: a
+    function named like its module - ``search.library.unreached.unreached`` - was the module
+    once a sibling name had loaded it first, "'module' object is not callable".)"""
 
     def __getattr__(name: str) -> Any:
         module = sources.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        namespace[name] = value
+        loaded = importlib.import_module(module)
+        value = getattr(loaded, name)
+        for other, source in sources.items():
+            if source == module and hasattr(loaded, other):
+                namespace[other] = getattr(loaded, other)
         return value
 
     def __dir__() -> list[str]:
