@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from indexer.scan import CollectionError, ScanReport, scan_collection
-from search.library import Library, unreached, way_out
+from indexer.scan import CollectionError, ScanReport
+from search.library import Library, folder_state, unreached, way_out
 
 #: a collection as the store lists it (``LibraryStore.collections``): root, images, ...
 Collections = Sequence[dict[str, Any]]
@@ -24,24 +24,23 @@ def absent(collections: Collections) -> list[str]:
 
 def check_collections_there(library: Library) -> None:
     """Before a re-index drops every vector: each collection with images must be there and
-    hold files (walked as `imgsearch index` walks it: an empty mount point is a drive not
-    mounted, whose images an index run keeps). Else `reindex` dropped every vector, embedded
-    the others and left the library refusing every search (those images unembedded),
-    `index` unable to finish it."""
-    collections = library.store.collections()
-    gone = absent(collections)
+    hold files (:func:`search.library.folder_state`, as a re-index that cannot finish says
+    it: an empty mount point is a drive not mounted, whose images an index run keeps). Else
+    `reindex` dropped every vector, embedded the others and left the library refusing every
+    search (those images unembedded), `index` unable to finish it."""
+    states = {
+        str(c["root"]): folder_state(str(c["root"]))
+        for c in library.store.collections()
+        if c["images"]
+    }
+    gone = [root for root, state in states.items() if state == "missing"]
     if gone:
         raise CollectionError(
             f"the folder of the collection {', '.join(gone)} is not there (renamed, deleted or "
             "not mounted): a re-index embeds every image again, so mount it first, or "
             f"`imgsearch remove {gone[0]}` to leave its images out; nothing was changed"
         )
-    emptied = [
-        str(c["root"])
-        for c in collections
-        if c["images"]
-        and _holds_nothing(scan_collection(Path(str(c["root"])), skip_dirs=[library.path]))
-    ]
+    emptied = [root for root, state in states.items() if state == "empty"]
     if emptied:
         raise CollectionError(
             f"the folder of the collection {', '.join(emptied)} holds no image or video files "

@@ -36,6 +36,7 @@ _SOURCES: dict[str, str] = {
     "video_still": "search.library.thumbnails",
     "video_still_jpeg": "search.library.thumbnails",
     "Unreached": "search.library.unreached",
+    "folder_state": "search.library.unreached",
     "unreached": "search.library.unreached",
     "way_out": "search.library.unreached",
 }
@@ -52,6 +53,7 @@ __all__ = [
     "ThumbnailCache",
     "Unreached",
     "describe",
+    "folder_state",
     "has_labels",
     "index_fingerprint",
     "library_descriptor",
@@ -103,4 +105,4 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         video_still,
         video_still_jpeg,
     )
-    from search.library.unreached import Unreached, unreached, way_out
+    from search.library.unreached import Unreached, folder_state, unreached, way_out
