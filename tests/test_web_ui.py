@@ -147,7 +147,7 @@ def test_lookup_cards_names_evidence_and_decision(browser, server, home, artifac
         # A copy's card shows the copy score its section is decided on; the other similar
         # images' the similarity they are ranked by (their copy score is in the evidence)
         if "match-similar" in card["classes"]:
-            assert re.fullmatch(r"Similarity \d+(\.\d)?%", card["score"]), card
+            assert re.fullmatch(r"Score \d+(\.\d)?%", card["score"]), card
             assert card["evidence"].startswith("Evidence: copy score "), card
         else:
             assert "%" not in card["score"], card

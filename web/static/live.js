@@ -255,7 +255,7 @@ import { percent } from "./format.js";
     if (mark) thumb.append(mark);
     const top = span("card-top");
     const score = span("score", percent(hit.score));
-    score.title = `Similarity ${Number(hit.score).toFixed(4)}`;
+    score.title = `Score ${Number(hit.score).toFixed(4)} (orders the results)${hit.copy_score == null ? "" : ` · copy score ${Number(hit.copy_score).toFixed(3)}`}`;
     top.append(score, span("rank", `#${hit.rank || index + 1}`));
     const body = span("card-body");
     const at = video ? ` @ ${(hit.timestamp_ms / 1000).toFixed(1)} s` : "";
