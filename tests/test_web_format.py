@@ -152,3 +152,35 @@ def test_the_map_colours_equal_sized_clusters_in_their_order() -> None:
     ranked, coloured = json.loads(_node(script).stdout)
     assert ranked == [5, 6, *[c for c in range(25) if c not in (5, 6)]], ranked
     assert sorted(coloured) == sorted(ranked[:19]) and 24 not in coloured
+
+
+CUT_VALUES = [(0.29, 2), (9.28, 1), (5.99, 1), (0.643188, 3), (0.9, 3), (19.99, 2), (6.0, 1)]
+
+
+def test_a_copy_score_and_a_z_read_alike_on_the_page_the_cli_and_the_api() -> None:
+    """The lookup page rounded a copy's z 9.28 to "9.3" where the CLI and the API's evidence
+    cut it to "9.2"; and the cut itself wrote 0.29 as "0.28" (0.29 * 100 is 28.999...)."""
+    from cli.dedup_cmds import lookup_table
+    from search.query import NEAR, LookupMatch, LookupResult, SearchHit, cut
+    from web.present import copy_text, evidence_text
+
+    assert [cut(v, d) for v, d in CUT_VALUES] == [
+        "0.29", "9.2", "5.9", "0.643", "0.900", "19.99", "6.0"
+    ]  # fmt: skip
+    hit = SearchHit(1, 0.82, 7, "a.jpg", 10, 10, 100, copy_score=0.643988, z=9.28, duplicate=True)
+    match = LookupMatch(hit, NEAR, "")
+    page = evidence_text(match, LookupResult(0.5, {}, [match], z_threshold=6.0))
+    assert page == "copy score 0.643 · z 9.2 ≥ 6" and "z 9.2 ≥ 6" in copy_text(hit)
+    row = lookup_table([match]).splitlines()[1].split()
+    assert row[1:3] == ["0.643", "9.2"]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node runs the page scripts' module")
+def test_the_page_scripts_cut_as_the_server_does() -> None:
+    from search.query import cut
+
+    script = (
+        f"import {{ cut }} from {json.dumps(FORMAT_JS.as_uri())};\n"
+        f"console.log(JSON.stringify({json.dumps(CUT_VALUES)}.map(([v, d]) => cut(v, d))));"
+    )
+    assert json.loads(_node(script).stdout) == [cut(v, d) for v, d in CUT_VALUES]

@@ -10,7 +10,6 @@ pairs of its images); ``duplicate`` (``z >= DUPLICATE_Z``) is the copy decision,
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -29,6 +28,7 @@ from search.query import (
     LookupMatch,
     LookupResult,
     SearchHit,
+    cut,
     disk_change,
 )
 from web.errors import notice_parts
@@ -122,16 +122,8 @@ def z_limit_text(z: float | None = None) -> str:
     return f"{DUPLICATE_Z if z is None else z:g}"
 
 
-# -- numbers shown next to a limit ------------------------------------------------------------
-
-
-def _shown(value: float, decimals: int, limit: float, above: bool) -> float:
-    """``value`` rounded for display, but never across ``limit``: a value below it is cut
-    rather than rounded up to it (never "0.900 < 0.90" or "6.0 < 6")."""
-    shown = round(value, decimals)
-    if not above and shown >= limit:
-        shown = math.floor(value * 10**decimals) / 10**decimals
-    return shown
+# -- numbers: cut, never rounded (search.query.cut), as the CLI and the API's evidence write
+# them: a value below a limit is never shown at it, one value reads the same everywhere ----
 
 
 def _copy(hit: SearchHit | LookupMatch) -> float:
@@ -156,13 +148,13 @@ def evidence_text(match: LookupMatch, result: LookupResult) -> str:
     near = match.match == NEAR
     sign = "≥" if near else "<"
     if _decided_by_z(match, result):
-        z = _shown(float(match.hit.z), 1, result.z_threshold, near)
+        z = cut(float(match.hit.z), 1)
         limit = z_limit_text(result.z_threshold)
         if match.hit.lookalike:
-            return f"copy score {_copy(match.hit):.3f} · z {z:.1f} < {limit}, a look-alike"
-        return f"copy score {_copy(match.hit):.3f} · z {z:.1f} {sign} {limit}" + _by(match)
-    copy = _shown(_copy(match.hit), 3, result.threshold, near)
-    return f"copy score {copy:.3f} {sign} {threshold_text(result.threshold)}" + _by(match)
+            return f"copy score {cut(_copy(match.hit), 3)} · z {z} < {limit}, a look-alike"
+        return f"copy score {cut(_copy(match.hit), 3)} · z {z} {sign} {limit}" + _by(match)
+    copy = cut(_copy(match.hit), 3)
+    return f"copy score {copy} {sign} {threshold_text(result.threshold)}" + _by(match)
 
 
 def _by(match: LookupMatch, joint: str = " · ") -> str:
@@ -180,16 +172,16 @@ def evidence_title(match: LookupMatch, result: LookupResult) -> str:
         return f"{'A copy' if near else 'Not a copy'}: {match.evidence}"
     verdict = "a near-duplicate" if near else "probably not a copy"
     if _decided_by_z(match, result):
-        z = _shown(float(match.hit.z), 1, result.z_threshold, near)
+        z = cut(float(match.hit.z), 1)
         limit = z_limit_text(result.z_threshold)
         return (
-            f"Copy score {_copy(match.hit):.3f}, {z:.1f} {Z_WORDS} (z); the calibrated "
+            f"Copy score {cut(_copy(match.hit), 3)}, {z} {Z_WORDS} (z); the calibrated "
             f"decision is z {limit} or more: "
             + (match.hit.lookalike_note if match.hit.lookalike else verdict + _by(match, ", "))
         )
-    copy = _shown(_copy(match.hit), 3, result.threshold, near)
+    copy = cut(_copy(match.hit), 3)
     return (
-        f"Copy score {copy:.3f}; the threshold is {threshold_text(result.threshold)}: {verdict}"
+        f"Copy score {copy}; the threshold is {threshold_text(result.threshold)}: {verdict}"
         + _by(match, ", ")
     )
 
@@ -198,16 +190,16 @@ def copy_text(hit: SearchHit) -> str:
     """A hit's copy score, its z and the copy decision ("" for label hits, which have none)."""
     if hit.copy_score is None:
         return ""
-    text = f"copy score {hit.copy_score:.3f}"
+    text = f"copy score {cut(hit.copy_score, 3)}"
     if hit.media == "video" and hit.z is not None and (hit.z >= DUPLICATE_Z) != hit.duplicate:
         # a clip's copies are decided by their frames in order, not by one z
         return text + (": a copy by its frames in order" if hit.duplicate else ": not a copy")
     if hit.z is not None:
-        z = _shown(float(hit.z), 1, DUPLICATE_Z, hit.duplicate)
+        z = cut(float(hit.z), 1)
         verdict = "≥ {}: a copy" if hit.duplicate else "< {}: not a copy"
         if hit.lookalike:
             verdict = "< {}: " + hit.lookalike_note
-        text += f", z {z:.1f} " + verdict.format(z_limit_text())
+        text += f", z {z} " + verdict.format(z_limit_text())
     if hit.duplicate and hit.key_points is not None:
         text += f" (confirmed by {hit.key_points} matching key points)"
     elif hit.duplicate and hit.pixel_match is not None:
@@ -328,6 +320,7 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(flag_text)
     app.add_template_global(FLAG_TEXT, "FLAG_TEXT")
     app.add_template_filter(percent)
+    app.add_template_filter(cut)  # numbers as the CLI writes them
     app.add_template_filter(filesize)
     app.add_template_filter(code_spans)
     app.add_template_filter(basename)

@@ -44,7 +44,7 @@ _SOURCES: dict[str, str] = {
     "LookupResult": "search.query.reverse_lookup",
     "NEAR": "search.query.reverse_lookup",
     "SIMILAR": "search.query.reverse_lookup",
-    "cut": "search.query.reverse_lookup",
+    "cut": "search.query.results",
     "default_threshold": "search.query.reverse_lookup",
     "library_duplicates": "search.query.library_dedup",
     "lookup": "search.query.reverse_lookup",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,15 @@ def read_query_bytes(source: ImageQuery) -> bytes | None:
     raise QueryError(f"cannot search with a {type(source).__name__}; give a path, bytes or image")
 
 
+def cut(value: float, digits: int) -> str:
+    """``value`` with ``digits`` decimals, cut (not rounded) so that a value below a limit is
+    never shown equal to it; every answer (CLI, API evidence, web page) writes numbers so. The
+    product is read at 12 significant digits first: 0.29 * 100 is 28.999999999999996, which
+    was cut to "0.28" (the stored values have at most 6 decimals)."""
+    scale = 10**digits
+    return f"{math.floor(float(f'{value * scale:.12g}')) / scale:.{digits}f}"
+
+
 @dataclass(frozen=True)
 class SearchHit:
     """One result of a query. ``score`` orders the results (1.0 = the same image): for image
@@ -136,8 +146,8 @@ class SearchHit:
         raised = f" with {self.key_points} matching key points" if self.key_points else ""
         source = "copy score" if raised else "vectors' copy score"
         return (
-            f"a look-alike (its {source} {self.vector_score:.3f}{raised}, z "
-            f"{self.vector_z:.1f}, was past the decision, but {reason})"
+            f"a look-alike (its {source} {cut(self.vector_score, 3)}{raised}, z "
+            f"{cut(self.vector_z, 1)}, was past the decision, but {reason})"
         )
 
     @property

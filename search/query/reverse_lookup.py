@@ -13,7 +13,6 @@ hold.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,7 +20,7 @@ from search.dedup import DEFAULT_DEDUP_THRESHOLD
 from search.descriptor import DUPLICATE_Z
 from search.query.engine import SearchEngine
 from search.query.errors import QueryError
-from search.query.results import ImageQuery, SearchHit
+from search.query.results import ImageQuery, SearchHit, cut
 from search.query.video import is_video_query
 
 EXACT, NEAR, SIMILAR = "exact", "near", "similar"
@@ -240,13 +239,6 @@ def _matches(
     matches = [replace(m, hit=replace(m.hit, duplicate=True)) for m in matches]
     matches += near_matches + similar
     return [replace(m, hit=replace(m.hit, rank=rank)) for rank, m in enumerate(matches, start=1)]
-
-
-def cut(value: float, digits: int) -> str:
-    """``value`` with ``digits`` decimals, cut (not rounded) so that a value below a limit is
-    never shown equal to it."""
-    scale = 10**digits
-    return f"{math.floor(value * scale) / scale:.{digits}f}"
 
 
 def _evidence(hit: SearchHit, threshold: float, calibrated: bool) -> tuple[bool, str]:

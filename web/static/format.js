@@ -10,6 +10,14 @@ export function percent(score) {
   return tenths < 1000 ? `${(tenths / 10).toFixed(1)}%` : "100%";
 }
 
+// a copy score or a z as the CLI and the API's evidence write it (search.query.cut): cut to
+// `digits` decimals, never rounded, so a value under a limit never reads as the limit (the
+// product read at 12 significant digits first: 0.29 * 100 is 28.999999999999996)
+export function cut(value, digits) {
+  const scale = 10 ** digits;
+  return (Math.floor(Number((Number(value) * scale).toPrecision(12))) / scale).toFixed(digits);
+}
+
 export function humanSize(n) {
   let value = Math.max(0, Number(n));
   let unit = "B";

@@ -2,7 +2,7 @@
 // mode's rules: one frame in flight at a time, frames that come meanwhile are dropped (never
 // queued), and every result set is tagged with the (monotonic) time of the frame it answers.
 // An ES module (format.js: scores written as the other pages write them).
-import { percent } from "./format.js";
+import { cut, percent } from "./format.js";
 
 (() => {
   "use strict";
@@ -212,16 +212,16 @@ import { percent } from "./format.js";
     if (hit.vector_score == null || hit.vector_z == null) return "";
     const raised = hit.key_points ? ` with ${hit.key_points} matching key points` : "";
     const source = raised ? "copy score" : "vectors' copy score";
-    return `its ${source} ${Number(hit.vector_score).toFixed(3)}${raised}, z ${Number(hit.vector_z).toFixed(1)}, was past the decision, `;
+    return `its ${source} ${cut(hit.vector_score, 3)}${raised}, z ${cut(hit.vector_z, 1)}, was past the decision, `;
   }
 
   // the search page's badges: the copy decision, and a look-alike's reason for not being one
   function badge(hit) {
     if (hit.exact) return span("badge badge-exact", "Exact copy");
     if (!hit.duplicate && !hit.lookalike) return null;
-    let evidence = hit.copy_score == null ? "" : `copy score ${Number(hit.copy_score).toFixed(3)}`;
-    // a z under the decision is cut, never rounded up to it (5.99 is "5.9", not "6.0")
-    if (hit.z != null) evidence += `, z ${(hit.duplicate ? Number(hit.z) : Math.floor(10 * Number(hit.z)) / 10).toFixed(1)}`;
+    let evidence = hit.copy_score == null ? "" : `copy score ${cut(hit.copy_score, 3)}`;
+    // cut, never rounded (5.99 is "5.9", not "6.0"), as every other answer writes it
+    if (hit.z != null) evidence += `, z ${cut(hit.z, 1)}`;
     if (hit.duplicate && hit.key_points != null) evidence += ` (confirmed by ${hit.key_points} matching key points)`;
     else if (hit.duplicate && hit.pixel_match != null) evidence += ` (confirmed by its pixels: correlation ${Number(hit.pixel_match).toFixed(3)})`;
     else if (hit.duplicate && hit.copy_of) evidence += ` (a copy of the query's copies ${hit.copy_of.map((i) => "#" + i).join(" and ")}, by key points)`;
@@ -255,7 +255,7 @@ import { percent } from "./format.js";
     if (mark) thumb.append(mark);
     const top = span("card-top");
     const score = span("score", percent(hit.score));
-    score.title = `Score ${Number(hit.score).toFixed(4)} (orders the results)${hit.copy_score == null ? "" : ` · copy score ${Number(hit.copy_score).toFixed(3)}`}`;
+    score.title = `Score ${Number(hit.score).toFixed(4)} (orders the results)${hit.copy_score == null ? "" : ` · copy score ${cut(hit.copy_score, 3)}`}`;
     top.append(score, span("rank", `#${hit.rank || index + 1}`));
     const body = span("card-body");
     const at = video ? ` @ ${(hit.timestamp_ms / 1000).toFixed(1)} s` : "";
