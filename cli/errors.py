@@ -172,6 +172,33 @@ class ImgsearchGroup(click.Group):
             raise click.ClickException(describe_database_error(error, where)) from None
 
 
+def library_error_text(error: Exception) -> str:
+    """``error``'s text; when a server database (``--database-url``) holds no library while
+    the library folder holds a SQLite one, it says which one was read and how to read the
+    other (PostgreSQL's "no library yet" was all a user who had indexed into SQLite saw)."""
+    from search.store import LibraryNotFoundError
+
+    text = str(error)
+    ctx = click.get_current_context(silent=True)
+    settings = ctx.obj if ctx is not None else None
+    url = getattr(settings, "database_url", None)
+    sqlite = getattr(settings, "database_path", None)
+    if (
+        isinstance(error, LibraryNotFoundError)
+        and url
+        and not url.startswith("sqlite")
+        and isinstance(sqlite, Path)
+        and sqlite.is_file()
+        and sqlite.stat().st_size > 0
+    ):
+        text += (
+            f". This command read the database of --database-url (or IMGSEARCH_DATABASE_URL);"
+            f" the SQLite library in {sqlite.parent} is another library: leave both out to"
+            " use it"
+        )
+    return text
+
+
 def reader_gone() -> NoReturn:
     """The reader of the output went away (``imgsearch ... | head``): stop with
     :data:`READER_GONE` and no message, as click does for its own output; stdout goes to

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from cli.errors import library_error_text
 from cli.main import cli
 from cli.options import (
     CLI_FLAG_NAMES,
@@ -80,7 +81,7 @@ def user_errors(func: F) -> F:
         except RoiError as error:  # only --roi makes these (e.g. a pixel box beyond the image)
             raise bad_roi(str(error)) from None
         except ImgsearchError as error:
-            raise click.ClickException(str(error)) from None
+            raise click.ClickException(library_error_text(error)) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from cli.errors import library_error_text
 from cli.main import cli
 from indexer.excludes import quoted
 from search.settings import Settings
@@ -37,7 +38,7 @@ def library_figures(ctx: click.Context) -> dict[str, Any]:
     try:  # said before the imports below (~1 s)
         require_database(settings.resolved_database_url)
     except LibraryNotFoundError as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(library_error_text(error)) from None
     from cli.search_cmds import open_engine, user_errors
 
     @user_errors

@@ -188,3 +188,29 @@ def test_a_read_only_reader_cannot_write_on_the_server(
     stats = CliRunner().invoke(cli, [*base, "stats", "--json"])
     assert stats.exit_code == 0, stats.output
     assert json.loads(stats.stdout)["images"] == 0
+
+
+def test_a_server_database_without_a_library_names_the_sqlite_one_beside_it(
+    postgres_server,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    """A user who indexed into the default SQLite library, then gave ``--database-url`` of a
+    new PostgreSQL database, read only "no imgsearch library yet": each command now says
+    that the SQLite library in the folder is another one, and how to read it."""
+    from search.settings import DB_FILENAME
+    from tests.cli_process import run_cli
+
+    library = tmp_path / "lib"
+    library.mkdir()
+    Store.open(f"sqlite:///{library / DB_FILENAME}", create=True).close()
+    empty = str(postgres_server.database(empty=True))
+    options = ["--library", str(library), "--database-url", empty]
+    for command in (["stats"], ["similar", "1"]):
+        done = run_cli([*options, *command], tmp_path, timeout=120)
+        (line,) = done.stderr.strip().splitlines()
+        assert done.returncode == 1 and "has no imgsearch library yet" in line, line
+        assert f"the SQLite library in {library} is another library" in line, line
+    done = run_cli(
+        ["--library", str(tmp_path / "none"), "--database-url", empty, "stats"], tmp_path
+    )
+    assert done.returncode == 1 and "SQLite" not in done.stderr, done.stderr  # none beside it
