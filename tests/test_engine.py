@@ -247,6 +247,27 @@ def test_a_reindex_that_ends_while_a_reader_looks_is_not_called_interrupted(engi
     assert engine.search_image(engine.records.image_file_path(1), k=1)  # served again
 
 
+def test_a_reindex_counts_only_the_new_models_vectors(engine):
+    """Between the re-index mark and the old vectors' removal (two steps of
+    ``Library.switch_model``), a refused search said "509 of 509 images embedded", then "0 of
+    509": the vectors still there are the old model's, and count as none."""
+    health = engine.store.health
+    images = engine.store.counts()["images"]
+    health.set_reindex("another-model")  # marked; the old model's vectors not dropped yet
+    try:
+        with pytest.raises(ReindexingError, match=f"\\(0 of {images} images embedded\\)"):
+            engine.guard.live(health.serving_state())
+    finally:
+        health.set_reindex(None)
+    model = health.serving_state().model
+    health.set_reindex(model.name)  # the new model bound: its vectors count
+    try:
+        with pytest.raises(ReindexingError, match=f"\\({images} of {images} images embedded"):
+            engine.guard.live(health.serving_state())
+    finally:
+        health.set_reindex(None)
+
+
 def test_bad_queries_raise_typed_errors(engine, tmp_path):
     text = tmp_path / "notes.jpg"
     text.write_text("this is not a photo")

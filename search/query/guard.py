@@ -71,7 +71,10 @@ class ServingGuard:
             return
         self._reindex_seen = True
         counts = self.store.counts()
-        done = f"{counts['vectors']} of {counts['images']} images embedded"
+        # until the new model is bound, the vectors left are the old model's, being dropped
+        # (a 503 said "509 of 509 images embedded", then "0 of 509")
+        new = state.model is not None and state.model.name == state.reindex
+        done = f"{counts['vectors'] if new else 0} of {counts['images']} images embedded"
         if self.library.writer_active():
             raise ReindexingError(
                 f"the library is being re-indexed with {state.reindex} ({done}); searches are "
