@@ -13,6 +13,7 @@ from PIL import Image
 from indexer.run import IndexOptions, index_collections
 from models import ImageAnalyzer, load_image, pixel_sha256
 from search.library import Library
+from search.query import SearchEngine
 from search.settings import Settings
 from search.store import ChangeSet, ImageUpsert
 
@@ -157,3 +158,11 @@ def copies_library(
     settings = make_settings(root / "lib", models_dir)
     index_library(settings, [folder])
     return root, settings, photos[0].stem
+
+
+def copies_found(engine: SearchEngine, query: Path) -> list[tuple[str, bool, str | None]]:
+    """A query's hits past the decision by their vectors (z >= 6): (file stem, duplicate
+    flag, look-alike reason)."""
+    hits = engine.search_image(query, k=5)
+    past = [h for h in hits if h.duplicate or h.lookalike]
+    return [(Path(h.path).stem, h.duplicate, h.lookalike_reason) for h in past]

@@ -29,7 +29,7 @@ from models import (
 )
 from search.library import MODEL_DIR_KEY
 from search.query import ImageNotFoundError, QueryError, SearchEngine
-from search.store import LibraryNotFoundError, ReindexingError
+from search.store import LibraryNotFoundError
 
 
 @pytest.fixture(scope="module")
@@ -224,48 +224,6 @@ def test_browsing_needs_no_model(settings, tmp_path):
                 engine.search_image(engine.records.image_file_path(1))
         finally:
             engine.store.set_meta(MODEL_DIR_KEY, remembered)
-
-
-def test_a_reindex_that_ends_while_a_reader_looks_is_not_called_interrupted(engine):
-    """A reader that saw the re-index mark and then found no writer called the re-index
-    "interrupted; run `imgsearch index`" although it had just finished (the run clears the
-    mark, then lets go of the library: the parallel suite met it); it now looks again."""
-    health = engine.store.health
-    model = health.serving_state().model
-    health.set_reindex(model.name)
-    seen = health.serving_state()
-    health.set_reindex(None)  # the run ends between the reader's two looks
-    with pytest.raises(ReindexingError, match="has just finished") as refused:
-        engine.guard.live(seen)
-    assert "interrupted" not in str(refused.value)
-    health.set_reindex(model.name)  # a mark left with no writer alive: interrupted
-    try:
-        with pytest.raises(ReindexingError, match="was interrupted"):
-            engine.guard.live(health.serving_state())
-    finally:
-        health.set_reindex(None)
-    assert engine.search_image(engine.records.image_file_path(1), k=1)  # served again
-
-
-def test_a_reindex_counts_only_the_new_models_vectors(engine):
-    """Between the re-index mark and the old vectors' removal (two steps of
-    ``Library.switch_model``), a refused search said "509 of 509 images embedded", then "0 of
-    509": the vectors still there are the old model's, and count as none."""
-    health = engine.store.health
-    images = engine.store.counts()["images"]
-    health.set_reindex("another-model")  # marked; the old model's vectors not dropped yet
-    try:
-        with pytest.raises(ReindexingError, match=f"\\(0 of {images} images embedded\\)"):
-            engine.guard.live(health.serving_state())
-    finally:
-        health.set_reindex(None)
-    model = health.serving_state().model
-    health.set_reindex(model.name)  # the new model bound: its vectors count
-    try:
-        with pytest.raises(ReindexingError, match=f"\\({images} of {images} images embedded"):
-            engine.guard.live(health.serving_state())
-    finally:
-        health.set_reindex(None)
 
 
 def test_bad_queries_raise_typed_errors(engine, tmp_path):
