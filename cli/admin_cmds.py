@@ -76,6 +76,11 @@ def database(ctx: click.Context) -> Iterator[Engine]:
     from search.store import checked_sqlite, database_locks, make_engine, migrate, require_database
 
     settings: Settings = ctx.obj
+    if settings.read_only:  # a migration writes the schema and a backup beside the file
+        from search.library import READ_ONLY_SETTING
+        from search.store import LibraryReadOnlyError
+
+        raise LibraryReadOnlyError(f"{READ_ONLY_SETTING}: a migration writes it")
     url = settings.resolved_database_url
     require_database(url)
     with checked_sqlite(url):

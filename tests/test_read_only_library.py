@@ -185,7 +185,11 @@ def test_read_only_setting_serves_and_writes_nothing(
         done = run_cli(argv, tmp_path, env=env)
         assert done.returncode == 0 and done.stderr == "", (argv, done.stderr)
     assert files_of(library) == before
-    for argv in (["index", "photos"], ["remove", "photos"], ["rebuild-index"]):
+    writes = [["index", "photos"], ["remove", "photos"], ["rebuild-index"], ["reindex"]]
+    # the migrations too: `db downgrade --yes` had dropped a revision's tables and written a
+    # backup beside the file under the setting that promised nothing is written
+    writes += [["prune"], ["db", "upgrade"], ["db", "downgrade", "base", "--yes"]]
+    for argv in writes:
         done = run_cli(argv, tmp_path, env=env)
         # the setting is named as the cause (not the user's permissions)
         assert done.returncode == 1 and "unset IMGSEARCH_READ_ONLY" in done.stderr, done.stderr
