@@ -217,6 +217,23 @@ def scan_roots(
     return scans
 
 
+def _walked_already(link: Path, visited: set[tuple[int, int]], report: ScanReport) -> bool:
+    """Is the folder ``link`` leads to walked already (then warned of and counted)? Else it
+    is marked walked now."""
+    key = _dir_key(link)
+    if key is None:
+        return True
+    if key not in visited:
+        visited.add(key)
+        return False
+    report.skipped_links += 1
+    target = Path(os.path.realpath(link))
+    loop = Path(os.path.realpath(link.parent)).is_relative_to(target)
+    why = "a symlink loop" if loop else f"its files are indexed under {target}"
+    report.warnings.append(f"{link}: leads to a folder walked already ({why}); skipped")
+    return True
+
+
 def scan_collection(
     root: Path,
     *,
@@ -230,7 +247,9 @@ def scan_collection(
     Hidden entries (``.name``) are skipped, and so are directories in ``skip_dirs`` (the
     library itself) and anything an ``excludes`` pattern matches (:class:`Excludes`).
     Directory symlinks are not followed unless ``follow_symlinks``; then every real directory
-    is entered at most once, so a link loop ends. File symlinks are followed (a broken one is
+    is entered at most once, so a link loop ends, and by its own path where it has one: links
+    are entered after every real folder, so a folder reached both ways keeps its files' paths
+    whether or not a run follows links. File symlinks are followed (a broken one is
     a warning). A link that leads outside ``root`` is skipped with a warning: its images could
     not be shown or searched by id (files are served from inside their collection only).
     ``on_file`` is called for each file found (progress display).
@@ -246,7 +265,13 @@ def scan_collection(
         return report
     real_root = Path(os.path.realpath(root))
     stack: list[tuple[Path, str]] = [(root, "")]
-    while stack:
+    links: list[tuple[Path, str]] = []  # folder links, entered once no real folder is left
+    while stack or links:
+        if not stack:
+            link, rel_link = links.pop(0)
+            if _walked_already(link, visited, report):
+                continue
+            stack.append((link, rel_link))
         folder, rel_folder = stack.pop()
         try:
             with os.scandir(folder) as it:
@@ -285,11 +310,11 @@ def scan_collection(
                 key = _dir_key(entry.path)
                 if key is None or key in skip:
                     continue
-                if key in visited:
-                    report.skipped_links += 1
-                    report.warnings.append(
-                        f"{entry.path}: leads to a folder already walked (symlink loop); skipped"
-                    )
+                if is_link:
+                    links.append((Path(entry.path), rel))
+                    continue
+                if key in visited:  # a bind mount of a folder walked already
+                    report.warnings.append(f"{entry.path}: a folder walked already; skipped")
                     continue
                 visited.add(key)
                 subdirs.append((Path(entry.path), rel))

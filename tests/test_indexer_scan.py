@@ -111,6 +111,25 @@ def test_symlink_loops_end_and_dir_links_are_not_followed_by_default(tree: Path)
     assert sum("symlink loop" in w for w in followed.warnings) == 2
 
 
+def test_a_folder_reached_by_a_link_and_its_own_path_keeps_its_own(tmp_path: Path) -> None:
+    """``inside -> real`` beside ``real``: following links walked ``inside`` first (name
+    order), called ``real`` "a symlink loop", and each run that alternated the option moved
+    the photos between the two paths. The real path wins, either way."""
+    touch(tmp_path / "real" / "p.jpg")
+    os.symlink(tmp_path / "real", tmp_path / "inside")
+    plain = scan_collection(tmp_path)
+    followed = scan_collection(tmp_path, follow_symlinks=True)
+    assert rels(plain) == rels(followed) == ["real/p.jpg"]
+    (warning,) = followed.warnings
+    assert "inside: leads to a folder walked already (its files are indexed under" in warning
+    assert "loop" not in warning
+    # a folder only a link reaches (a hidden one is not walked by its own path) is walked by it
+    touch(tmp_path / ".kept" / "q.jpg")
+    os.symlink(tmp_path / ".kept", tmp_path / "real" / "zz")
+    assert rels(scan_collection(tmp_path)) == ["real/p.jpg"]
+    assert rels(scan_collection(tmp_path, follow_symlinks=True)) == ["real/p.jpg", "real/zz/q.jpg"]
+
+
 def test_library_directory_inside_the_collection_is_skipped(tree: Path) -> None:
     library = tree / "imgsearch-library"
     touch(library / "thumbnails" / "1.jpg")
