@@ -310,6 +310,8 @@ def _finish_index(library: Library, kind: str | None) -> None:
         log.info("rebuilding the vector index as %s", kind)
         library.rebuild_index(kind)
         return
+    if kind is None and index.requested_kind != "auto":  # IMGSEARCH_INDEX's kind, or the
+        kind = index.requested_kind  # remembered one: later rebuilds build it too
     if kind is not None:  # a new library's index was this kind from the start: keep it asked
         library.remember_index_kind(kind)
     reason = index.needs_rebuild()

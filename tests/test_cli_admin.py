@@ -227,6 +227,22 @@ def test_the_index_kind_of_a_first_index_run_is_remembered(
     assert as_json(run("rebuild-index", "--json"))["kind"] == "hnsw"
 
 
+def test_a_kind_chosen_by_the_environment_is_remembered_and_tuned(
+    run, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A new library indexed with IMGSEARCH_INDEX=hnsw: its graph, grown from empty, kept
+    efSearch 0 and `stats` showed "recall@10 1.000" never measured; and `rebuild-index`
+    without the variable built flat, although its help says the library's kind comes first."""
+    copy_photos(photo_paths(data_dir, 12), tmp_path / "photos")
+    monkeypatch.setenv("IMGSEARCH_INDEX", "hnsw")
+    run("index", "--no-progress", str(tmp_path / "photos"))
+    monkeypatch.delenv("IMGSEARCH_INDEX")
+    index = as_json(run("stats", "--json"))["index"]
+    assert index["kind"] == "hnsw" and index["trained_on"] == 12, index
+    assert index["efSearch"] >= 20 and index["recall_sample"] >= 1, index
+    assert as_json(run("rebuild-index", "--json"))["kind"] == "hnsw"
+
+
 def test_a_descriptor_option_that_undoes_another_says_so(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """`--descriptor` starts from the defaults: `index --descriptor labels=0.25` after
     `--descriptor whiten=off` turned whitening back on without a word."""

@@ -273,6 +273,11 @@ class VectorIndex:
             return f"{self.requested_kind} was asked for before there were vectors to train it"
         if self.kind in _TRAINED and not trained / 4 <= self.ntotal <= trained * 4:
             return f"ivf lists were trained on {trained} vectors, the index now holds {self.ntotal}"
+        if self.kind == "hnsw" and self.ntotal > 1 and self.ntotal > 4 * trained:
+            # a new library's graph starts empty: its efSearch (0) was never tuned
+            return (
+                f"hnsw's efSearch was tuned on {trained} vectors, the index now holds {self.ntotal}"
+            )
         if (
             self.requested_kind == "auto"
             and self.kind != "flat"
