@@ -244,6 +244,7 @@ def run_cmd(
         model_path=model_search_path(settings),
         model=model_name or settings.model or library_model_name(settings),
     )
+    inherited = descriptor_text is None  # the library's options, not the user's
     if descriptor_text is None:
         descriptor_text = library_descriptor(settings) or "default"
     run: dict[str, Any] | None = None
@@ -254,7 +255,9 @@ def run_cmd(
         if library_path:
             descriptor_text = descriptor_text.removeprefix("library").lstrip(",:") or "default"
         config = DescriptorConfig.parse(descriptor_text)
-        if config.crops and not library_path:  # stored crops: only a library has them
+        if config.crops and not library_path and inherited:  # a library's crops=on: stored
+            library_path = True  # crops are only in a library, so measured through one
+        elif config.crops and not library_path:  # stored crops: only a library has them
             raise click.BadParameter(
                 f"crops are measured through a library: --descriptor 'library,{descriptor_text}'",
                 param_hint="'--descriptor'",

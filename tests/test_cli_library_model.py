@@ -72,3 +72,27 @@ def test_eval_takes_a_model_option(tmp_path: Path, data_dir: Path, models_dir: P
         assert json.loads(done.stdout)["details"]["model"] == OTHER_MODEL
     wrong = run_cli(["--model-path", str(models_dir), "eval", folder, "--model", "nope"], tmp_path)
     assert wrong.returncode != 0 and "unknown model 'nope'" in wrong.stderr, wrong.stderr
+
+
+def test_eval_in_a_library_with_crops_measures_them_through_a_library(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """`eval FOLDER` in a library indexed with `--descriptor default,crops=on` (README's advice
+    for some libraries) ended in exit 2: "Invalid value for '--descriptor': crops are measured
+    through a library" - an option the user never gave. The library's crops are measured as
+    they must be, through a library; a crops option the user gives still says how."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for source in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:2]:
+        shutil.copyfile(source, photos / source.name)
+    options = ["--model-path", str(models_dir)]
+    indexed = run_cli(
+        [*options, "index", "--descriptor", "whiten=off,crops=on", "photos"], tmp_path
+    )
+    assert indexed.returncode == 0, indexed.stderr
+    evaluated = run_cli([*options, "eval", str(data_dir / "ukbench_subset"), "--json"], tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "crops=on" in json.dumps(json.loads(evaluated.stdout)), evaluated.stdout[:400]
+    asked = ["eval", str(data_dir / "ukbench_subset"), "--descriptor", "crops=on"]
+    refused = run_cli([*options, *asked], tmp_path)
+    assert refused.returncode == 2 and "--descriptor 'library,crops=on'" in refused.stderr
