@@ -182,6 +182,7 @@ def index_command(
             executor=executor,
         )
         with Library.open(settings, create=True) as library:
+            library.resume_switch()  # a re-index stopped at its very start: its model now
             opened = head.model if head is not None else None
             # opened once the run knows it has files to embed: an unchanged re-run never does
             onnx = library.load_model(settings.model, bind=True, lazy=True, opened=opened)

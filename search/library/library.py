@@ -126,17 +126,23 @@ class Library:
         located = locate_model(name, self._model_search_path())
         stamp = ModelStamp(located.spec.name, located.spec.sha256, located.spec.dimension)
         with self.writer_lock(), self._lock:
-            # Marked first: from now until an index run has embedded every image again,
-            # searches are refused instead of answering with two models' vectors.
-            self.store.health.set_reindex(stamp.name)
-            self.store.clear_embeddings()
-            self.store.bind_model(stamp, replace=True)
-            self.store.set_meta(MODEL_DIR_KEY, str(Path(located.path).resolve().parent))
-            self.store.set_meta(PREPARATION_KEY, located.spec.preparation)
+            # searches are refused until an index run has embedded every image again
+            folder = str(Path(located.path).resolve().parent)
+            meta = {MODEL_DIR_KEY: folder, PREPARATION_KEY: located.spec.preparation}
+            self.store.health.begin_reindex(stamp, meta)
             self._model = None
             self._live = None
             self.settings.index_path.unlink(missing_ok=True)
         return stamp
+
+    def resume_switch(self) -> str | None:
+        """Finish a switch recorded as its mark alone (before it was one transaction, a full
+        disk could stop it there): the model it names, else None."""
+        state = self.store.health.serving_state()
+        if state.reindex is None or (state.model is not None and state.model.name == state.reindex):
+            return None
+        self.switch_model(state.reindex)
+        return state.reindex
 
     def finish_reindex(self) -> bool:
         """Clear the unfinished re-index mark once every indexed image has a vector of the

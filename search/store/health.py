@@ -74,6 +74,19 @@ class HealthRecords:
             )
         return ServingState(model, rows.get(REINDEX_KEY))
 
+    def begin_reindex(self, stamp: ModelStamp, meta: dict[str, str]) -> None:
+        """Switch the library to ``stamp`` in one transaction: the re-index mark, every vector
+        dropped, the model and ``meta`` recorded - all or nothing (a full disk between the
+        mark and the rest left a mark that no index run could clear)."""
+        from search.store.write import clear_embeddings_in
+
+        with self._session() as session:
+            set_meta(session, REINDEX_KEY, stamp.name)
+            clear_embeddings_in(session)
+            model = {"model_name": stamp.name, "model_sha256": stamp.sha256}
+            for key, value in {**model, "model_dimension": str(stamp.dimension), **meta}.items():
+                set_meta(session, key, value)
+
     def set_reindex(self, model: str | None) -> None:
         """Mark a re-index to ``model`` as started (None: finished)."""
         with self._session() as session:
