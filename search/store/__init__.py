@@ -73,6 +73,7 @@ _SOURCES: dict[str, str] = {
     "make_engine": "search.store.connect",
     "read_only_engine": "search.store.read_only",
     "read_only_file": "search.store.read_only",
+    "writer_there": "search.store.read_only",
     "sqlite_writable": "search.store.read_only",
     "disk_full": "search.store.health",
     "printable_url": "search.store.connect",
@@ -154,6 +155,7 @@ __all__ = [
     "sqlite_file",
     "sqlite_writable",
     "summary_stamp",
+    "writer_there",
 ]
 
 
@@ -186,7 +188,12 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.store.locks import DatabaseLocks, database_locks
     from search.store.migrate import peek_meta
     from search.store.open_files import database_replaced
-    from search.store.read_only import read_only_engine, read_only_file, sqlite_writable
+    from search.store.read_only import (
+        read_only_engine,
+        read_only_file,
+        sqlite_writable,
+        writer_there,
+    )
     from search.store.records import (
         AppliedChanges,
         ChangeSet,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from models.errors import ImgsearchError
+
+if TYPE_CHECKING:
+    from search.store.records import ModelStamp
 
 
 class LibraryError(ImgsearchError):
@@ -62,6 +66,16 @@ class SchemaError(LibraryError):
 
 class ModelMismatchError(LibraryError):
     """The library was built with another model than the one asked for."""
+
+
+def model_mismatch(current: ModelStamp, asked: ModelStamp) -> ModelMismatchError:
+    """The error of a library of ``current``'s vectors asked to take ``asked``'s."""
+    return ModelMismatchError(
+        f"this library was indexed with {current.name} (sha256 {current.sha256[:12]}…), "
+        f"not {asked.name} (sha256 {asked.sha256[:12]}…); vectors of two models are never "
+        f"mixed. Use --model {current.name}, or switch the whole library with "
+        f"`imgsearch reindex --model {asked.name}`"
+    )
 
 
 class ReindexingError(LibraryError):

@@ -60,11 +60,10 @@ def light_head() -> str | None:
 
 def stored_revision(engine: Engine) -> str | None:
     """The library's ``alembic_version`` row read with plain SQL (None when it has none)."""
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
-    except SQLAlchemyError:  # no such table: a new or foreign database
-        return None
+    with engine.connect() as connection:  # a database that cannot be read says why
+        if not inspect(connection).has_table("alembic_version"):  # a new or foreign one
+            return None  # (a full disk's "disk I/O error" had called a library foreign)
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     return str(rows[0][0]) if len(rows) == 1 else None
 
 

@@ -15,7 +15,9 @@ caches.
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
@@ -24,6 +26,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 
 from search.store.errors import sqlite_file
+
+log = logging.getLogger(__name__)
 
 
 def sqlite_writable(path: Path) -> bool:
@@ -44,12 +48,45 @@ def read_only_file(url: str, read_only: bool = False) -> Path | None:
     return path if read_only or not sqlite_writable(path) else None
 
 
+#: a WAL index (``-shm``) is made in blocks of 32 KiB: a shorter one is no writer's
+WAL_INDEX_BLOCK = 32768
+#: free space under which a reader that cannot open the library normally reads it as it is
+NO_ROOM = 1 << 20
+
+
+def no_room_left(path: Path) -> bool:
+    """Is the disk of ``path``'s folder full (under :data:`NO_ROOM` free)? Then a reader
+    reads the library as it is (said in the log)."""
+    try:
+        full = shutil.disk_usage(path.parent).free < NO_ROOM
+    except OSError:
+        return False
+    if full:
+        log.warning("%s: the disk is full; the library is read as it is", path.parent)
+    return full
+
+
+def writer_there(path: Path) -> bool:
+    """Does a writer hold ``path`` open: its ``-shm`` WAL index beside it? A ``-shm`` too
+    short to be one, with nothing in the ``-wal``, is what an open that a full disk stopped
+    leaves: no writer, nothing a reader would miss."""
+    shm, wal = (path.with_name(path.name + suffix) for suffix in ("-shm", "-wal"))
+    try:
+        if shm.stat().st_size >= WAL_INDEX_BLOCK:
+            return True
+    except OSError:
+        return False
+    try:
+        return wal.stat().st_size > 0
+    except OSError:
+        return False
+
+
 def read_only_uri(path: Path) -> str:
     """The SQLite URI that opens ``path`` read-only now: ``mode=ro`` while a writer has the
-    file open (its ``-shm`` WAL index is there: its commits are seen), else ``immutable=1``
-    (no ``-shm`` / ``-wal`` file is made beside it: nothing at all is written)."""
-    shm = path.with_name(path.name + "-shm")
-    options = "mode=ro" if shm.exists() else "mode=ro&immutable=1"
+    file open (:func:`writer_there`: its commits are seen), else ``immutable=1`` (no ``-shm``
+    / ``-wal`` file is made beside it: nothing at all is written)."""
+    options = "mode=ro" if writer_there(path) else "mode=ro&immutable=1"
     return f"file:{quote(str(path))}?{options}"
 
 
@@ -82,7 +119,6 @@ def read_only_engine(path: Path) -> Engine:
     replaced when the file is no longer as it was opened (two ``stat`` calls per checkout):
     an immutable one once a writer's ``-shm`` is there or the file changed, a ``mode=ro`` one
     once the ``-shm`` is gone."""
-    shm = path.with_name(path.name + "-shm")
 
     def connect() -> sqlite3.Connection:
         stamp = _stamp(path)
@@ -100,7 +136,7 @@ def read_only_engine(path: Path) -> Engine:
 
     @event.listens_for(engine, "checkout")
     def _opened_for_now(connection, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
-        writer = shm.exists()
+        writer = writer_there(path)
         if connection.immutable and not writer and connection.stamp == _stamp(path):
             return
         if not connection.immutable and writer:

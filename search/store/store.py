@@ -21,7 +21,7 @@ from search.store.connect import make_engine, printable_url
 from search.store.descriptor_state import DescriptorRecords, DescriptorRows, pages
 from search.store.dialect import generation_token, insert_ignore, set_meta
 from search.store.errors import (
-    ModelMismatchError,
+    model_mismatch,
     require_database,
     require_library_file,
     sqlite_file,
@@ -36,7 +36,7 @@ from search.store.health import (
 from search.store.locks import database_locks
 from search.store.open_files import closed, open_in_this_process, opened
 from search.store.quality import QualityRecords
-from search.store.read_only import read_only_engine, read_only_file
+from search.store.read_only import no_room_left, read_only_engine, read_only_file
 from search.store.reads import ImageReads
 from search.store.records import (
     VECTOR_DTYPE,
@@ -120,6 +120,16 @@ class Store:
             unwritable = read_only_file(url, read_only)
             if unwritable is not None:
                 return cls._open_read_only(unwritable)
+            try:
+                return cls._open(url, path, create=False, read_only=read_only)
+            except OperationalError:  # a reader on a full disk: nothing can be written anyway
+                if not no_room_left(path):
+                    raise
+            return cls._open_read_only(path)
+        return cls._open(url, path, create=create, read_only=read_only)
+
+    @classmethod
+    def _open(cls, url: str, path: Path | None, *, create: bool, read_only: bool) -> Store:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             if path.exists() and not open_in_this_process(path):
@@ -235,12 +245,7 @@ class Store:
         """Record the library's model; refuse another one unless ``replace`` (reindex)."""
         current = self.model_stamp()
         if current is not None and current != stamp and not replace:
-            raise ModelMismatchError(
-                f"this library was indexed with {current.name} (sha256 {current.sha256[:12]}…), "
-                f"not {stamp.name} (sha256 {stamp.sha256[:12]}…); vectors of two models are "
-                f"never mixed. Use --model {current.name}, or switch the whole library with "
-                f"`imgsearch reindex --model {stamp.name}`"
-            )
+            raise model_mismatch(current, stamp)
         with self.session() as session:
             set_meta(session, "model_name", stamp.name)
             set_meta(session, "model_sha256", stamp.sha256)

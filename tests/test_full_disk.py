@@ -1,0 +1,89 @@
+"""A full disk under the library: nothing committed is lost, and what only reads goes on.
+
+On a disk with no room left, opening the library for reading failed on SQLite's WAL index
+(`search`, `lookup`, `serve` refused: "cannot grow: the disk is full"), and the 3-byte
+``-shm`` and empty ``-wal`` that failed open left made even a read-only reader call the
+library "not an imgsearch library". A reader now reads it as it is. The end-to-end test needs
+a small tmpfs (root, as CI runs); the leftovers are checked on any disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli_process import run_cli
+from tests.indexer_helpers import photo_paths
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _index(cwd: Path, library: Path, data_dir: Path, models_dir: Path) -> Path:
+    photos = cwd / "photos"
+    photos.mkdir()
+    for photo in photo_paths(data_dir, 4):
+        shutil.copyfile(photo, photos / photo.name)
+    options = ["--library", str(library), "--model-path", str(models_dir)]
+    done = run_cli([*options, "index", "--no-progress", "photos"], cwd)
+    assert done.returncode == 0, done.stderr
+    return sorted(photos.iterdir())[0]
+
+
+def _search(cwd: Path, library: Path, query: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(["--library", str(library), "search", str(query), "-k", "1"], cwd, env=env)
+
+
+def test_a_library_on_a_full_disk_is_still_searched(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        library = disk / "lib"
+        query = _index(tmp_path, library, data_dir, models_dir)
+        with (disk / "filler").open("wb") as filler, contextlib.suppress(OSError):
+            while True:  # every byte taken
+                filler.write(b"\0" * (1 << 16))
+                filler.flush()
+        assert shutil.disk_usage(disk).free < 1 << 16
+        for env in ({}, {}, {"IMGSEARCH_READ_ONLY": "1"}):  # again, with what the first left
+            found = _search(tmp_path, library, query, **env)
+            assert found.returncode == 0 and "1.0000=" in found.stdout, found.stderr
+        stats = run_cli(["--library", str(library), "stats"], tmp_path)
+        assert stats.returncode == 0 and "not an imgsearch library" not in stats.stderr
+
+
+def test_what_a_failed_open_left_is_no_writer(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A 3-byte ``-shm`` beside an empty ``-wal`` (an open that a full disk stopped): a
+    read-only reader opens the file as it is, not as a writer's, and finds the library."""
+    from search.store import writer_there
+
+    library = tmp_path / "lib"
+    query = _index(tmp_path, library, data_dir, models_dir)
+    database = library / "imgsearch.sqlite3"
+    (library / "imgsearch.sqlite3-shm").write_bytes(b"\0\0\0")
+    (library / "imgsearch.sqlite3-wal").write_bytes(b"")
+    assert not writer_there(database)
+    found = _search(tmp_path, library, query, IMGSEARCH_READ_ONLY="1")
+    assert found.returncode == 0 and "1.0000=" in found.stdout, found.stderr
+    (library / "imgsearch.sqlite3-wal").write_bytes(b"\1" * 32)  # a WAL with something in it
+    assert writer_there(database)
