@@ -87,3 +87,37 @@ def test_what_a_failed_open_left_is_no_writer(
     assert found.returncode == 0 and "1.0000=" in found.stdout, found.stderr
     (library / "imgsearch.sqlite3-wal").write_bytes(b"\1" * 32)  # a WAL with something in it
     assert writer_there(database)
+
+
+def test_thumbnails_are_served_when_the_library_takes_no_more(
+    tmp_path: Path, data_dir: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a full disk every thumbnail not made yet was a 500 with a traceback in the log (and
+    `dedup -o`'s report showed "no thumbnail" for most pictures): they are made in a temporary
+    folder from then on."""
+    import errno
+
+    import search.library.thumbnails as thumbnails
+    from search.settings import Settings
+    from web.app import create_app
+
+    library = tmp_path / "lib"
+    _index(tmp_path, library, data_dir, models_dir)
+    real = thumbnails.replaced_whole
+
+    def full_disk(target: Path, suffix: str):  # type: ignore[no-untyped-def]
+        if Path(target).is_relative_to(library):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(target, suffix)
+
+    monkeypatch.setattr(thumbnails, "replaced_whole", full_disk)
+    app = create_app(Settings(library=library, model_path=(models_dir,)))
+    try:
+        client = app.test_client()
+        for image_id in (1, 2, 3, 4, 1):
+            answer = client.get(f"/api/v1/images/{image_id}/thumbnail")
+            assert answer.status_code == 200 and answer.mimetype == "image/jpeg", image_id
+            assert answer.data[:2] == b"\xff\xd8"
+    finally:
+        app.extensions["imgsearch"].close()
+    assert not list((library / "thumbnails").rglob("*.jpg"))

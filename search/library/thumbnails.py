@@ -52,6 +52,7 @@ class ThumbnailCache:
         self.max_pixels = max_pixels
         self._locks: dict[tuple[int, int], threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._spilled = False  # writes failed in ``directory``: a temporary folder now
 
     @classmethod
     def of_library(
@@ -81,13 +82,20 @@ class ThumbnailCache:
         if size not in SIZES:
             raise ValueError(f"thumbnail size must be one of {', '.join(map(str, SIZES))}")
         source = Path(source)
-        target = self.path_for(image_id, version_of(source, sha256), size)
+        version = version_of(source, sha256)
+        target = self.path_for(image_id, version, size)
         if target.is_file():
             return target
         with self._lock_for(image_id, size):
             if target.is_file():  # made by another thread while we waited
                 return target
-            self._make(source, target, size)
+            picture = self._picture(source, size)
+            try:
+                self._write(picture, target)
+            except OSError as error:  # a full disk, a folder turned read-only
+                self._spill(error)
+                target = self.path_for(image_id, version, size)
+                self._write(picture, target)
             self._drop_stale(image_id, size, keep=target)
         return target
 
@@ -104,15 +112,32 @@ class ThumbnailCache:
                 self._locks = {k: v for k, v in self._locks.items() if v.locked()}
             return self._locks.setdefault((int(image_id), size), threading.Lock())
 
-    def _make(self, source: Path, target: Path, size: int) -> None:
+    def _picture(self, source: Path, size: int) -> Image.Image:
         if is_video_container(source):  # an animation's thumbnail: its first frame
             image = video_still(source, 0, size)
         else:
             kwargs = {} if self.max_pixels is None else {"max_pixels": self.max_pixels}
             image = load_image(source, draft_size=(size, size), **kwargs).image
         image.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        return image
+
+    @staticmethod
+    def _write(image: Image.Image, target: Path) -> None:
         with replaced_whole(target, ".jpg") as handle:
             image.save(handle, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+
+    def _spill(self, error: OSError) -> None:
+        """The cache folder took no more thumbnails (``error``): from now on this process
+        keeps them in a temporary folder (gone at exit), as for a read-only library; raises
+        ``error`` when that folder failed too. The pages kept their pictures: they had 500s."""
+        if self._spilled:
+            raise error
+        self._spilled = True
+        folder = self.directory
+        self.directory = Path(tempfile.mkdtemp(prefix="imgsearch-thumbnails-"))
+        atexit.register(shutil.rmtree, self.directory, ignore_errors=True)
+        why = error.strerror or error
+        log.warning("cannot write thumbnails in %s (%s): kept in %s", folder, why, self.directory)
 
     def _drop_stale(self, image_id: int, size: int, keep: Path) -> None:
         """Remove thumbnails of older versions of the same image and size."""
