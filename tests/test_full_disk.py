@@ -121,3 +121,30 @@ def test_thumbnails_are_served_when_the_library_takes_no_more(
     finally:
         app.extensions["imgsearch"].close()
     assert not list((library / "thumbnails").rglob("*.jpg"))
+
+
+def test_an_on_disk_index_on_a_full_disk_is_built_in_memory(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """An `ivfpq-ondisk` library whose cache must be rebuilt on a full disk: `search` and
+    `serve` died of SIGBUS (exit 135, no word) writing through a memory map; `rebuild-index`
+    too. Now the search answers from an index built in memory, and `rebuild-index` says the
+    disk is full (not that the library is "read-only for this user")."""
+    with small_disk(tmp_path / "disk", "16m") as disk:
+        library = disk / "lib"
+        query = _index(tmp_path, library, data_dir, models_dir)
+        options = ["--library", str(library)]
+        built = run_cli([*options, "rebuild-index", "--index", "ivfpq-ondisk"], tmp_path)
+        assert built.returncode == 0, built.stderr
+        for made in [library / "index.faiss", *library.glob("index.faiss.*.ivfdata")]:
+            made.unlink()  # a cache lost: rebuilt from the database on the next search
+        with (disk / "filler").open("wb") as filler, contextlib.suppress(OSError):
+            while True:
+                filler.write(b"\0" * (1 << 16))
+                filler.flush()
+        found = _search(tmp_path, library, query)
+        assert found.returncode == 0 and "1.0000=" in found.stdout, found.stderr
+        again = run_cli([*options, "rebuild-index", "--index", "ivfpq-ondisk"], tmp_path)
+        assert again.returncode == 1 and "is on a full disk: free some space" in again.stderr
+        assert len(again.stderr.strip().splitlines()) <= 3 and "Traceback" not in again.stderr
+        assert not list(library.glob(".index.faiss.*tmp"))

@@ -15,6 +15,7 @@ _SOURCES: dict[str, str] = {
     "IndexConfig": "search.index.build",
     "set_threads": "search.index.build",
     "CropIndex": "search.index.crops",
+    "reserve": "search.index.disk_space",
     "CorruptIndexError": "search.index.errors",
     "ForeignIndexError": "search.index.errors",
     "IndexCacheError": "search.index.errors",
@@ -55,6 +56,7 @@ __all__ = [
     "knn_graph",
     "range_neighbours",
     "read_header",
+    "reserve",
     "set_threads",
     "spherical_kmeans",
     "stored_neighbours",
@@ -66,6 +68,7 @@ __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.index.build import ALL_KINDS, IndexConfig, set_threads
     from search.index.crops import CropIndex
+    from search.index.disk_space import reserve
     from search.index.errors import (
         CorruptIndexError,
         ForeignIndexError,

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from search.index.disk_space import require_room
 from search.index.faiss_lib import faiss
 from search.index.kinds import Backend, IVFSQ8Backend, as_ids, flat_view, probed_search
 from search.index.quiet import c_stdout_silenced
@@ -251,6 +252,8 @@ class IVFPQOnDiskBackend(Backend):
             token = uuid.uuid4().hex[:12]
             target = path.parent / f"{path.name}.{token}{SUFFIX}"
             parts = [p for _f, p in self.shards] + [self.index]
+            ntotal = sum(part.ntotal for part in parts)  # codes + ids, with a quarter to spare
+            require_room(target, int(1.25 * ntotal * (self.index.code_size + 8)) + (1 << 20))
             lists = faiss.OnDiskInvertedLists(self.index.nlist, self.index.code_size, str(target))
             vector = faiss.InvertedListsPtrVector()
             for part in parts:

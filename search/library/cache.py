@@ -13,7 +13,7 @@ import numpy as np
 
 from models import DEFAULT_MODEL_NAME, builtin_catalog
 from search.descriptor import Descriptor
-from search.index import IndexCacheError, IndexStamp, VectorIndex, read_header
+from search.index import IndexCacheError, IndexStamp, VectorIndex, read_header, reserve
 from search.library.descriptor import (
     CALIBRATION_KEY,
     DESCRIPTOR_META_KEY,
@@ -89,7 +89,10 @@ class IndexCache:
         """Build the index from the store's vectors (mapped by ``descriptor``); the caller
         saves it (:meth:`save`) once it knows the store did not move meanwhile."""
         if kind == "ivfpq-ondisk" and self.settings.index_path.parent.is_dir():
-            return self._build_streamed(kind, descriptor, frames)
+            try:
+                return self._build_streamed(kind, descriptor, frames)
+            except OSError as error:  # no room for its rows beside the index: in memory
+                log.warning("cannot build the index on disk (%s): building it in memory", error)
         chunks = list(self.store.iter_vectors())
         ids = np.concatenate([c[0] for c in chunks]) if chunks else np.zeros(0, np.int64)
         model = self.store.model_stamp()
@@ -121,6 +124,7 @@ class IndexCache:
         path = self.settings.index_path.with_name(f".{self.settings.index_path.name}.rows.tmp")
         try:
             rows = np.lib.format.open_memmap(path, "w+", np.float32, (count, width))
+            reserve(path)  # a full disk is an OSError now, not a SIGBUS in the writes below
             ids, filled = np.zeros(count, np.int64), 0
             for chunk_ids, chunk in self.store.iter_vectors():
                 n = min(len(chunk_ids), count - filled)  # rows added since the count wait

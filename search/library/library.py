@@ -41,6 +41,7 @@ from search.store import (
     LibraryStore,
     ModelStamp,
     Store,
+    disk_full,
 )
 
 log = logging.getLogger(__name__)
@@ -349,8 +350,11 @@ class Library:
         once when it is read-only)."""
         if self.settings.read_only:
             raise LibraryReadOnlyError(f"{READ_ONLY_SETTING}: this command writes it")
-        if self.store.read_only:
-            raise LibraryReadOnlyError(f"the library {self.path} {READ_ONLY_USER}")
+        if self.store.read_only:  # (a reader on a full disk reads it as it is)
+            why = READ_ONLY_USER
+            if disk_full(self.settings.database_path):
+                why = "is on a full disk: free some space"
+            raise LibraryReadOnlyError(f"the library {self.path} {why}")
         return self.locks.exclusive()
 
     @property

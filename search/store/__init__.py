@@ -74,8 +74,8 @@ _SOURCES: dict[str, str] = {
     "read_only_engine": "search.store.read_only",
     "read_only_file": "search.store.read_only",
     "writer_there": "search.store.read_only",
+    "disk_full": "search.store.read_only",
     "sqlite_writable": "search.store.read_only",
-    "disk_full": "search.store.health",
     "printable_url": "search.store.connect",
     "database_url_problem": "search.store.connect",
     "VideoFrameVector": "search.store.records",
@@ -180,7 +180,6 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         ServingState,
         check_database,
         checked_sqlite,
-        disk_full,
         is_database_unreachable,
         is_schema_mismatch,
         recovery,
@@ -189,6 +188,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.store.migrate import peek_meta
     from search.store.open_files import database_replaced
     from search.store.read_only import (
+        disk_full,
         read_only_engine,
         read_only_file,
         sqlite_writable,

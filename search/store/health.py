@@ -6,7 +6,6 @@ One part of :class:`search.store.store.Store`, reached as an attribute of it.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,7 +34,7 @@ from search.store.errors import (
     sqlite_file,
 )
 from search.store.open_files import open_in_this_process
-from search.store.read_only import read_only_engine, read_only_file
+from search.store.read_only import disk_full, read_only_engine, read_only_file
 from search.store.records import MODEL_KEYS, ModelStamp, ReadFactory, SessionFactory
 from search.store.schema import STATUS_OK, Collection, Embedding, Image, LibraryMeta
 
@@ -283,14 +282,6 @@ def check_sqlite_header(path: Path) -> None:
     if size % page_size or (valid and size < pages * page_size):
         expected = f"{pages * page_size} bytes" if valid else f"a multiple of {page_size}"
         raise corrupt_error(path, f"the file is truncated: {size} bytes, expected {expected}")
-
-
-def disk_full(path: Path, room: int = 1 << 20) -> bool:
-    """Whether the file system holding ``path`` has less than ``room`` bytes free."""
-    try:
-        return shutil.disk_usage(path.parent).free < room
-    except OSError:
-        return False
 
 
 def _wal_with_frames(path: Path) -> bool:

@@ -54,13 +54,18 @@ WAL_INDEX_BLOCK = 32768
 NO_ROOM = 1 << 20
 
 
-def no_room_left(path: Path) -> bool:
-    """Is the disk of ``path``'s folder full (under :data:`NO_ROOM` free)? Then a reader
-    reads the library as it is (said in the log)."""
+def disk_full(path: Path, room: int = NO_ROOM) -> bool:
+    """Whether the file system holding ``path`` has less than ``room`` bytes free."""
     try:
-        full = shutil.disk_usage(path.parent).free < NO_ROOM
+        return shutil.disk_usage(path.parent).free < room
     except OSError:
         return False
+
+
+def no_room_left(path: Path) -> bool:
+    """Is the disk of the library file ``path`` full? Then a reader reads the library as it
+    is (said in the log)."""
+    full = disk_full(path)
     if full:
         log.warning("%s: the disk is full; the library is read as it is", path.parent)
     return full
