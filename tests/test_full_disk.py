@@ -12,6 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+from tests.cli_process import relative_library, run_cli
+from tests.indexer_helpers import photo_paths
+
 LIMIT_KIB = 48  # room for SQLite's 32 KiB shared-memory file, not for a report of 10 photos
 
 
@@ -25,6 +31,67 @@ def file_size_limit(size: int) -> Iterator[None]:
         yield
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def test_a_report_cut_short_keeps_the_earlier_one(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    relative_library(tmp_path, photo_paths(data_dir, 10), models_dir)
+    done = run_cli(["clusters", "-o", "clusters.html"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = tmp_path / "clusters.html"
+    earlier = report.read_bytes()
+    assert len(earlier) > LIMIT_KIB * 1024
+    report.write_bytes(earlier[:1000])  # an earlier, smaller report than the next one
+    limited = ["bash", "-c", f'ulimit -f {LIMIT_KIB} && exec "$@"', "limited"]
+
+    done = run_cli(["clusters", "-o", "clusters.html"], tmp_path, prefix=limited)
+    assert done.returncode == 1, done.stdout + done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "clusters.html: File too large" in line and "`ulimit -f`" in line, line
+    assert f"at most {LIMIT_KIB} KiB" in line, line
+    assert report.read_bytes() == earlier[:1000]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "clusters.html",
+        "imgsearch-library",
+        "photos",
+    ]
+
+
+@pytest.mark.slow
+def test_a_plot_cut_short_keeps_the_earlier_one(tmp_path: Path) -> None:
+    from search.evaluation import parse_truth, plot_evaluation, run_evaluation
+
+    names = [f"{group}{i}.jpg" for group in "ab" for i in range(3)]
+    truth = parse_truth(
+        {"clusters": {"a": names[:3], "b": names[3:]}}, root=tmp_path / "photos", name="t"
+    )
+    angles = np.radians([0, 5, 20, 90, 100, 130])
+    vectors = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    evaluation = run_evaluation(names, vectors, truth)
+    plot = plot_evaluation(evaluation, tmp_path / "pr.png")
+    earlier = plot.read_bytes()
+    assert len(earlier) > 8192
+
+    with pytest.raises(OSError) as failed, file_size_limit(4096):
+        plot_evaluation(evaluation, plot)
+    assert failed.value.errno == errno.EFBIG and failed.value.filename == str(plot)
+    assert plot.read_bytes() == earlier
+    assert [p.name for p in tmp_path.iterdir()] == ["pr.png"]
+
+
+def test_the_writer_lock_that_cannot_be_written_is_named(tmp_path: Path) -> None:
+    """The library folder on a full disk: `index` said "cannot use: No space left on device"."""
+    from cli.errors import describe_os_error
+    from search.library import writer_lock
+
+    lock = tmp_path / "library" / ".writer.lock"
+    with pytest.raises(OSError) as failed, file_size_limit(0), writer_lock(lock.parent):
+        pass
+    assert failed.value.filename == str(lock)
+    assert describe_os_error(failed.value).startswith(f"cannot use {lock}: File too large")
+    with writer_lock(lock.parent):  # room again: taken as ever
+        assert lock.read_text().isdigit()
 
 
 def test_a_file_size_limit_is_said_to_be_one(tmp_path: Path) -> None:
