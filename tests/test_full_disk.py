@@ -94,6 +94,42 @@ def test_the_writer_lock_that_cannot_be_written_is_named(tmp_path: Path) -> None
         assert lock.read_text().isdigit()
 
 
+def test_an_explore_result_that_cannot_be_written_leaves_no_temporary_file(
+    tmp_path: Path,
+) -> None:
+    from search.explore.cache import ResultCache
+
+    cache = ResultCache(tmp_path)
+    stamp = {"library": "x", "generation": 1}
+    cache.put("small", stamp, {"labels": np.arange(5)})
+    with file_size_limit(4096):
+        cache.put("large", stamp, {"labels": np.arange(100_000)})
+    assert [p.name for p in (tmp_path / "explore").iterdir()] == ["small.npz"]
+    held = cache.get("large", stamp)  # kept in memory for this process
+    assert held is not None and len(held["labels"]) == 100_000
+
+
+def test_temporary_files_of_killed_writes_go_after_a_minute(tmp_path: Path) -> None:
+    """Those a killed process (or an earlier version, on a full disk) left in the results
+    folder: the next write deletes them once a minute old, as `imgsearch prune` does."""
+    import os
+    import time
+
+    from search.explore.cache import ResultCache
+
+    folder = tmp_path / "explore"
+    folder.mkdir()
+    stale = [folder / "tmpk1ll3d.tmp", folder / ".tmp-k1ll3d.tmp"]
+    fresh = folder / ".tmp-writing.tmp"  # another process's write under way
+    for path in [*stale, fresh]:
+        path.write_bytes(b"cut short")
+    hours_ago = time.time() - 7200
+    for path in stale:
+        os.utime(path, (hours_ago, hours_ago))
+    ResultCache(tmp_path).put("result", {"generation": 1}, {"labels": np.arange(5)})
+    assert sorted(p.name for p in folder.iterdir()) == [fresh.name, "result.npz"]
+
+
 def test_a_file_size_limit_is_said_to_be_one(tmp_path: Path) -> None:
     """`index` under `ulimit -f 200` ended in "the library database ... could not be read or
     written (disk I/O error) (disk I/O error): check the disk" (SQLite's word for a write past
