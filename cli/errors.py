@@ -23,81 +23,10 @@ from typing import Any, NoReturn
 
 import click
 
+from cli.refusals import describe_database_error, describe_os_error, os_hint
+
 DEBUG_KEY = "imgsearch.debug"
 READER_GONE = 1  # the exit status when the output's reader left: what click gives its own help
-
-_OS_HINTS = {
-    errno.EACCES: "check its permissions, or choose another place",
-    errno.EPERM: "check its permissions, or choose another place",
-    errno.EROFS: "that file system is read-only: choose another place",
-    errno.ENOENT: "a folder on the way does not exist",
-    errno.ENOTDIR: "a part of the path is a file, not a folder",
-    errno.EISDIR: "that is a folder: give a file name",
-    errno.ENOSPC: "the disk is full: free some space",
-    errno.EDQUOT: "the disk quota is used up: free some space",
-    errno.EADDRINUSE: "another program listens there: choose another --port (0 picks a free one)",
-    errno.EADDRNOTAVAIL: "this machine has no such address: check --host",
-}
-
-_DATABASE_HINTS = (
-    (
-        "readonly database",
-        "is read-only for this user",
-        "run as its owner, or copy the library somewhere writable",
-    ),
-    (
-        "database is locked",
-        "is locked by another process (an index run?)",
-        "wait for it to finish and try again",
-    ),
-    (
-        "unable to open database file",
-        "cannot be opened",
-        "check that its folder exists and is writable (SQLite keeps -wal/-shm files beside it)",
-    ),
-    ("disk i/o error", "could not be read or written (disk I/O error)", "check the disk"),
-    ("database or disk is full", "cannot grow: the disk is full", "free some space"),
-)
-
-
-def describe_os_error(error: OSError, doing: str | None = None) -> str:
-    """``cannot <doing> <path>: <reason>; <hint>`` in one line."""
-    where = " ".join(str(p) for p in (error.filename, error.filename2) if p)
-    what = doing or "use"
-    reason = error.strerror or str(error)
-    hint = _OS_HINTS.get(error.errno or 0)
-    head = f"cannot {what} {where}".rstrip() if where else f"cannot {what}"
-    return f"{head}: {reason}" + (f"; {hint}" if hint else "")
-
-
-def _meant(said: str, where: str) -> str:
-    """What SQLite's words ``said`` (lower case) mean for the existing database file
-    ``where``: "unable to open" a file whose folder cannot be written (a read-only mount:
-    SQLite cannot make its -wal/-shm beside it) is a read-only library, and a "disk I/O
-    error" on a full disk is a full disk; they sent the user to check the folder or the disk."""
-    path = Path(where.strip()) if where.strip() else None
-    if path is None or not path.is_file():
-        return said
-    from search.store import disk_full, sqlite_writable
-
-    if "unable to open database file" in said and not sqlite_writable(path):
-        return "readonly database"
-    if "disk i/o error" in said and disk_full(path):
-        return "database or disk is full"
-    return said
-
-
-def describe_database_error(error: BaseException, where: str = "") -> str:
-    """A database refusal (SQLAlchemy or sqlite3) in one line, with what to do."""
-    original = getattr(error, "orig", None) or error
-    text = str(original).splitlines()[0] if str(original) else type(original).__name__
-    name = f"the library database {where}".rstrip()
-    meant = _meant(text.lower(), where)
-    for needle, what, todo in _DATABASE_HINTS:
-        if needle in meant:
-            return f"{name} {what} ({text}): {todo}"
-    return f"{name}: {text}"
-
 
 INTERRUPTED = 130  # the status shells give a command Ctrl+C ended
 TERMINATED = 143  # ... and one a SIGTERM ended (128 + 15)
@@ -309,13 +238,13 @@ def output_problem(error: OSError, folder: Path, head: str) -> str:
     mkdir says "File exists" of a file where a folder should be, and "No such file or
     directory" in a folder that exists but takes no new files (/proc)."""
     reason = error.strerror or str(error)
-    hint = _OS_HINTS.get(error.errno or 0, "choose another place")
+    hint = os_hint(error.errno) or "choose another place"
     blocker = _in_the_way(folder)
     if blocker is not None:
         reason, hint = blocker, "choose another place"
     elif error.errno == errno.ENOENT and (found := _nearest_folder(folder)) is not None:
         reason = f"{found} does not take new files"
-        hint = _OS_HINTS[errno.EACCES]
+        hint = os_hint(errno.EACCES) or hint
     return f"{head}: {reason}; {hint}"
 
 

@@ -14,7 +14,7 @@ from cli.errors import writable_output
 from cli.main import cli
 from cli.options import NonEmptyPath, ranged_option
 from cli.search_cmds import open_engine, user_errors
-from search.dedup import data_uri
+from search.dedup import atomic_write, data_uri
 from search.explore import DEFAULT_K, DEFAULT_MIN_SIZE, Clusters
 from search.units import plural, printable
 
@@ -121,7 +121,7 @@ def clusters(
     if output is None:
         click.echo(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        atomic_write(output, text)  # a full disk keeps the earlier report
     click.echo(
         f"{len(result.clusters)} cluster(s), {len(result.noise)} unclustered ({method})"
         + (f"; report: {output}" if output else ""),

@@ -164,7 +164,11 @@ def _nothing_to_undo(removals: list[Removal], paths: tuple[Path, ...]) -> str:
 
 
 #: what `prune` calls one file of each cache, and its plural
-_NOUNS = {"thumbnails": ("thumbnail", None), "key points": ("key-point entry", "key-point entries")}
+_NOUNS = {
+    "thumbnails": ("thumbnail", None),
+    "key points": ("key-point entry", "key-point entries"),
+    "explore results": ("temporary file", None),
+}
 
 
 @cli.command()
@@ -178,9 +182,10 @@ def prune(ctx: click.Context, dry_run: bool, as_json: bool) -> None:
     """Delete cached thumbnails and key points that no library image needs any more.
 
     Those of images removed from the library or of files replaced since, of sizes or
-    extraction versions no longer made, and temporary files left by a killed process. Files
-    written in the last minute are kept. The database, the FAISS file and the photos are not
-    touched; anything deleted is made again if ever needed.
+    extraction versions no longer made, and temporary files left by a killed process or a
+    full disk (the explore results' too). Files written in the last minute are kept. The
+    database, the FAISS file and the photos are not touched; anything deleted is made again
+    if ever needed.
     """
     from search.library import Library
     from search.query import LibraryAdmin

@@ -1,9 +1,9 @@
 """Cached thumbnails and key points that no image needs any more: `remove` and `index` delete
 those of the images they removed or replaced; `imgsearch prune` also those of sizes and
 extraction versions no longer made, of images removed while a server was making them, and a
-killed process's temporary files. Everything a library image can still ask for, and anything
-written in the last minute, is kept; the database is untouched; a read-only library is
-refused."""
+killed process's temporary files (the explore results' too). Everything a library image can
+still ask for, and anything written in the last minute, is kept; the database is untouched; a
+read-only library is refused."""
 
 from __future__ import annotations
 
@@ -97,6 +97,8 @@ def test_prune_keeps_what_images_need_and_deletes_the_rest(library, tmp_path: Pa
     settings = Settings(library=run.library)
     contents = _contents(run.library)
     thumbs, points = settings.thumbnail_dir, settings.key_point_dir
+    explore = run.library / "explore"
+    result = explore / "graph-30.npz"  # a result: kept, however old
     name = sorted(contents)[-1]
     live_id, live_sha = contents[name]
 
@@ -112,8 +114,9 @@ def test_prune_keeps_what_images_need_and_deletes_the_rest(library, tmp_path: Pa
         KeyPointCache(points).path_for(live_sha).with_name(f"{live_sha}-orb0-00000000.npz"),
         points / live_sha[:2] / ".tmp-killed.npz",
         thumbs / "0000" / ".tmp-killed.jpg",
+        explore / "tmpk1ll3d.tmp",  # an explore result a full disk cut short
     ]
-    for path in stale:
+    for path in [*stale, result]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"stale")
         _old(path)
@@ -136,6 +139,7 @@ def test_prune_keeps_what_images_need_and_deletes_the_rest(library, tmp_path: Pa
     removed_thumbs = len(all_thumbs) - len(needed_thumbs) - 1  # the README is not counted
     assert by_cache["thumbnails"]["removed"] == removed_thumbs
     assert by_cache["key points"]["removed"] == len(all_points) - len(needed_points)
+    assert (by_cache["explore results"]["removed"], by_cache["explore results"]["kept"]) == (1, 1)
 
     # As a user runs it: a separate process, from the library's parent folder.
     after = _contents(run.library)
@@ -144,12 +148,13 @@ def test_prune_keeps_what_images_need_and_deletes_the_rest(library, tmp_path: Pa
     assert f"thumbnails: deleted {removed_thumbs} thumbnails" in done.stdout
     assert _files(thumbs) == needed_thumbs | {"README"}
     assert _files(points) == needed_points
+    assert _files(explore) == {result.name}
     assert _contents(run.library) == after  # the database untouched
     empty_shards = [p for p in points.iterdir() if p.is_dir() and not any(p.iterdir())]
     assert not empty_shards
 
     again = json.loads(run("prune", "--json").stdout)
-    assert [c["removed"] for c in again["caches"]] == [0, 0]
+    assert [c["removed"] for c in again["caches"]] == [0, 0, 0]
 
 
 def test_prune_refuses_a_read_only_library(library, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

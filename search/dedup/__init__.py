@@ -32,6 +32,7 @@ _SOURCES: dict[str, str] = {
     "MultiRowNeighbours": "search.dedup.neighbours",
     "CSV_COLUMNS": "search.dedup.report",
     "csv_rows": "search.dedup.report",
+    "atomic_write": "search.dedup.report_files",
     "data_uri": "search.dedup.report_html",
     "file_thumbnails": "search.dedup.file_thumbnails",
     "render_html": "search.dedup.report_html",
@@ -68,6 +69,7 @@ __all__ = [
     "VerifiedNeighbours",
     "VideoFacts",
     "VideoPair",
+    "atomic_write",
     "attach_free",
     "capture_text",
     "check_keeper_rules",
@@ -114,6 +116,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.dedup.padded import PaddedKeepers
     from search.dedup.present import keep_present, leave_out_changed
     from search.dedup.report import CSV_COLUMNS, csv_rows, to_json, write_csv, write_report
+    from search.dedup.report_files import atomic_write
     from search.dedup.report_html import data_uri, render_html
     from search.dedup.verify import VERIFY_Z, VerifiedNeighbours
     from search.dedup.videos import (

@@ -15,11 +15,13 @@ rankings and pair scores to :func:`search.evaluation.scoring.evaluate_scores` as
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from search.dedup import atomic_write
 from search.evaluation import metrics as m
 from search.evaluation.errors import TruthError
 from search.evaluation.scoring import (
@@ -207,5 +209,7 @@ def plot_evaluation(ev: Evaluation, path: Path | str) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     suffix = out.suffix.lower().lstrip(".")
-    fig.savefig(out, format=suffix if suffix in PLOT_FORMATS else "png")
+    made = io.BytesIO()
+    fig.savefig(made, format=suffix if suffix in PLOT_FORMATS else "png")
+    atomic_write(out, made.getvalue())  # a full disk keeps the earlier plot
     return out

@@ -28,6 +28,7 @@ _SOURCES: dict[str, str] = {
     "Cluster": "search.explore.results",
     "Clusters": "search.explore.results",
     "Explorer": "search.explore.service",
+    "ResultCache": "search.explore.cache",
     "LibraryMap": "search.explore.results",
     "Member": "search.explore.results",
     "Outlier": "search.explore.results",
@@ -48,6 +49,7 @@ __all__ = [
     "MapColouring",
     "Member",
     "Outlier",
+    "ResultCache",
     "default_k",
     "density_labels",
     "kmeans_labels",
@@ -62,6 +64,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
+    from search.explore.cache import ResultCache
     from search.explore.clusters import DEFAULT_MIN_SIZE, METHODS, default_k, kmeans_labels
     from search.explore.density import density_labels
     from search.explore.errors import ExploreError

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
+from search.library import Pruned, prune_folder, replaced_whole
+
 log = logging.getLogger(__name__)
 
 DIRNAME = "explore"
+CACHE_NAME = "explore results"  # as `imgsearch prune` names it
 MAX_RESULTS = 16  # kept in memory and on disk (each k of k-means is its own result): oldest go
 
 
@@ -59,10 +60,19 @@ class ResultCache:
             self._memory.popitem(last=False)
 
     def _prune(self) -> None:
-        """Keep the newest MAX_RESULTS files (a client asking for every k fills no disk)."""
+        """Keep the newest MAX_RESULTS files (a client asking for every k fills no disk), and
+        no old temporary files."""
         files = sorted(self.folder.glob("*.npz"), key=lambda f: f.stat().st_mtime, reverse=True)
         for old in files[MAX_RESULTS:]:
             old.unlink(missing_ok=True)
+        self.prune()
+
+    def prune(self, *, dry_run: bool = False) -> Pruned:
+        """Delete the temporary files that failed or killed writes left, once a minute old
+        (``dry_run``: count them); results stay."""
+        if self.folder is None:  # in memory only
+            return Pruned(CACHE_NAME, "")
+        return prune_folder(CACHE_NAME, self.folder, is_result, dry_run=dry_run, flat=True)
 
     def put(self, key: str, stamp: dict[str, object], arrays: dict[str, np.ndarray]) -> None:
         """Keep ``arrays`` for this stamp (on disk when the library is writable)."""
@@ -70,12 +80,14 @@ class ResultCache:
         self._remember(key, text, arrays)
         if self.folder is None:
             return
-        try:
-            self.folder.mkdir(exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
-            with os.fdopen(fd, "wb") as out:
+        try:  # a failed write (a full disk) leaves no temporary file
+            with replaced_whole(self._file(key), ".tmp") as out:
                 np.savez(out, stamp=np.array(text), **arrays)
-            os.replace(tmp, self._file(key))
             self._prune()
         except OSError as error:
             log.info("explore result %s kept in memory only: %s", key, error)
+
+
+def is_result(name: str) -> bool:
+    """Is the file ``name`` of the results folder a result (not a write's temporary file)?"""
+    return not name.endswith(".tmp")

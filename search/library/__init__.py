@@ -34,6 +34,7 @@ _SOURCES: dict[str, str] = {
     "KeyPointCache": "search.library.key_points",
     "Pruned": "search.library.prune",
     "prune_folder": "search.library.prune",
+    "replaced_whole": "search.library.atomic",
     "video_still": "search.library.thumbnails",
     "video_still_jpeg": "search.library.thumbnails",
     "Unreached": "search.library.unreached",
@@ -64,6 +65,7 @@ __all__ = [
     "model_search_path",
     "primary_vectors",
     "prune_folder",
+    "replaced_whole",
     "searched_dimension",
     "to_stored",
     "unreached",
@@ -78,6 +80,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
+    from search.library.atomic import replaced_whole
     from search.library.descriptor import (
         Searchable,
         StoredFrames,

@@ -72,13 +72,20 @@ def writer_lock(library: Path, locks: Any = None) -> Iterator[None]:
         except BlockingIOError:
             raise LibraryBusyError(_busy(library)) from None
         try:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(os.getpid()))
-            handle.flush()
+            _write_pid(handle.fileno(), path)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_pid(fd: int, path: Path) -> None:
+    """This process's id into the lock file ``path`` (open as ``fd``, in append mode); a
+    failure (a full disk) names the file: a failed write names none."""
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(path)) from error
 
 
 class WriterLocks:

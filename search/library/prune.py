@@ -44,13 +44,15 @@ def prune_folder(
     *,
     dry_run: bool = False,
     now: float | None = None,
+    flat: bool = False,
 ) -> Pruned:
     """Delete the files of ``folder``'s sub-folders whose names ``needed`` refuses (and
     temporary files), except those younger than :data:`FRESH_SECONDS`; empty sub-folders go
-    too. ``dry_run``: count only."""
+    too. ``flat``: the files of ``folder`` itself (a cache without sub-folders), which stays.
+    ``dry_run``: count only."""
     now = time.time() if now is None else now
     removed = removed_bytes = kept = kept_bytes = 0
-    for shard, entries in _shards(folder):
+    for shard, entries in _top(folder) if flat else _shards(folder):
         left = 0
         for entry in entries:
             try:
@@ -71,10 +73,20 @@ def prune_folder(
                     continue
             removed += 1
             removed_bytes += stat.st_size
-        if not left and not dry_run:
+        if not left and not dry_run and not flat:
             with contextlib.suppress(OSError):  # a file was written meanwhile
                 os.rmdir(shard)
     return Pruned(cache, str(folder), removed, removed_bytes, kept, kept_bytes)
+
+
+def _top(folder: Path) -> Iterator[tuple[str, list[os.DirEntry[str]]]]:
+    """``folder`` with its entries (none when it is missing or cannot be read)."""
+    try:
+        with os.scandir(folder) as entries:
+            listed = list(entries)
+    except OSError:
+        return
+    yield str(folder), listed
 
 
 def _shards(folder: Path) -> Iterator[tuple[str, list[os.DirEntry[str]]]]:

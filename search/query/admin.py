@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from search.explore import ResultCache
 from search.index import IndexCacheError
 from search.library import (
     MODEL_DIR_KEY,
@@ -186,9 +187,10 @@ class LibraryAdmin:
         ]
 
     def prune_caches(self, *, dry_run: bool = False) -> list[Pruned]:
-        """Delete the thumbnails and key points that no image of the library needs any more
-        (``dry_run``: count them); under the writer lock, so that no index run adds images
-        meanwhile. The database and the FAISS file are not touched."""
+        """Delete the thumbnails and key points that no image of the library needs any more,
+        and the explore results' temporary files (``dry_run``: count them); under the writer
+        lock, so that no index run adds images meanwhile. The database and the FAISS file are
+        not touched."""
         with self.library.writer_lock():
             contents = self.store.reads.contents()
             shas = set(contents.values())
@@ -205,6 +207,7 @@ class LibraryAdmin:
                     KeyPointCache.needed_by(shas),
                     dry_run=dry_run,
                 ),
+                ResultCache(self.settings.library).prune(dry_run=dry_run),
             ]
 
     def prune_after_changes(self) -> tuple[int, int]:
