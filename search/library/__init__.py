@@ -20,7 +20,7 @@ _SOURCES: dict[str, str] = {
     "searched_dimension": "search.library.descriptor",
     "to_stored": "search.library.descriptor",
     "Library": "search.library.library",
-    "READ_ONLY_SETTING": "search.library.library",
+    "READ_ONLY_SETTING": "search.library.lock",
     "writer_lock": "search.library.lock",
     "MODEL_DIR_KEY": "search.library.model_path",
     "has_labels": "search.library.model_path",
@@ -92,8 +92,8 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         to_stored,
     )
     from search.library.key_points import KeyPointCache
-    from search.library.library import READ_ONLY_SETTING, Library
-    from search.library.lock import writer_lock
+    from search.library.library import Library
+    from search.library.lock import READ_ONLY_SETTING, writer_lock
     from search.library.model_path import (
         MODEL_DIR_KEY,
         has_labels,

@@ -31,7 +31,7 @@ from search.library.descriptor import (
     library_config,
     load_descriptor,
 )
-from search.library.lock import WriterLocks
+from search.library.lock import READ_ONLY_SETTING, WriterLocks, refuse_writes
 from search.library.model_path import MODEL_DIR_KEY, PREPARATION_KEY, admit_model, with_model_dir
 from search.settings import Settings
 from search.store import (
@@ -41,12 +41,9 @@ from search.store import (
     LibraryStore,
     ModelStamp,
     Store,
-    disk_full,
 )
 
 log = logging.getLogger(__name__)
-READ_ONLY_SETTING = "the library is opened read-only (unset IMGSEARCH_READ_ONLY to write it)"
-READ_ONLY_USER = "is read-only for this user: run as its owner, or copy it somewhere writable"
 
 
 class Library:
@@ -348,13 +345,7 @@ class Library:
     def writer_lock(self) -> AbstractContextManager[None]:
         """The whole library for maintenance: fails fast while anyone else writes (or at
         once when it is read-only)."""
-        if self.settings.read_only:
-            raise LibraryReadOnlyError(f"{READ_ONLY_SETTING}: this command writes it")
-        if self.store.read_only:  # (a reader on a full disk reads it as it is)
-            why = READ_ONLY_USER
-            if disk_full(self.settings.database_path):
-                why = "is on a full disk: free some space"
-            raise LibraryReadOnlyError(f"the library {self.path} {why}")
+        refuse_writes(self.settings, self.store.read_only)
         return self.locks.exclusive()
 
     @property

@@ -29,12 +29,36 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from search.store import LibraryBusyError
+from search.settings import Settings
+from search.store import LibraryBusyError, LibraryReadOnlyError, disk_full
 
 LOCK_FILENAME = ".writer.lock"
 FINISH_WAIT_S = 3600.0  # the end of another run: learning, a rebuild (minutes at most)
 
-__all__ = ["LOCK_FILENAME", "WriterLocks", "writer_active", "writer_lock"]
+__all__ = [
+    "LOCK_FILENAME",
+    "READ_ONLY_SETTING",
+    "WriterLocks",
+    "refuse_writes",
+    "writer_active",
+    "writer_lock",
+]
+
+
+READ_ONLY_SETTING = "the library is opened read-only (unset IMGSEARCH_READ_ONLY to write it)"
+READ_ONLY_USER = "is read-only for this user: run as its owner, or copy it somewhere writable"
+
+
+def refuse_writes(settings: Settings, read_only: bool) -> None:
+    """Raise :class:`LibraryReadOnlyError` saying why the library cannot be written: the
+    setting, the user's permissions, or a full disk (a reader reads it as it is then)."""
+    if settings.read_only:
+        raise LibraryReadOnlyError(f"{READ_ONLY_SETTING}: this command writes it")
+    if read_only:
+        why = READ_ONLY_USER
+        if disk_full(settings.database_path):
+            why = "is on a full disk: free some space"
+        raise LibraryReadOnlyError(f"the library {settings.library} {why}")
 
 
 def writer_active(path: Path) -> bool:
