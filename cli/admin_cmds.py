@@ -239,13 +239,12 @@ def downgrade(ctx: click.Context, revision: str, yes: bool, as_json: bool) -> No
 
 def _confirm_downgrade(engine: Engine, before: str, target: str) -> None:
     """Ask on a terminal before a downgrade loses data; refuse without one (--yes)."""
-    from search.store import backup_name
+    from search.store import backup_name, migrate
 
-    lost = (
-        "drops every table of the library: its images, vectors and settings"
-        if target == "base"
-        else f"drops what the revisions after {target} added, with their data"
-    )
+    lost = "drops what these revisions added, with their data"
+    dropped = ":\n" + migrate.known_revisions_text(after=target, upto=before)
+    if target == "base":
+        lost, dropped = "drops every table of the library: its images, vectors and settings", ""
     database = engine.url.database
     sqlite = engine.dialect.name == "sqlite" and database
     kept = (
@@ -253,8 +252,10 @@ def _confirm_downgrade(engine: Engine, before: str, target: str) -> None:
         if sqlite
         else "no backup is made on a database server: pg_dump it first"
     )
-    what = f"db downgrade {before} -> {target} {lost} ({kept})"
+    what = f"db downgrade {before} -> {target} {lost} ({kept}){dropped}"
     if not click.get_text_stream("stdin").isatty():  # refused: nothing is copied yet
-        raise click.ClickException(f"{what}: add --yes to do it without a terminal to ask")
-    if not click.confirm(f"{what}. Downgrade?", default=False, err=True):
+        said = "\n" if dropped else ": "  # after the list of revisions, on a line of its own
+        raise click.ClickException(f"{what}{said}add --yes to do it without a terminal to ask")
+    asked = "\n" if dropped else ". "
+    if not click.confirm(f"{what}{asked}Downgrade?", default=False, err=True):
         raise click.ClickException("not downgraded: nothing was changed")

@@ -50,6 +50,16 @@ def test_db_downgrade_asks_before_it_drops_data(tmp_path: Path, data_dir: Path, 
     (line,) = refused.stderr.strip().splitlines()
     assert "drops every table of the library" in line and "add --yes" in line, line
     assert json.loads(current())["current"] == head
+    # to a revision: the revisions after it, each with what it added (it said only "what the
+    # revisions after 0005q added", and README promises it says what it drops)
+    from search.store import migrate
+
+    shown = migrate.known_revisions_text().splitlines()[1:]
+    previous = shown[-2].split()[0]
+    refused = run_cli(["db", "downgrade", previous], tmp_path)
+    assert refused.returncode == 1 and shown[-1] in refused.stderr.splitlines(), refused.stderr
+    assert shown[-2] not in refused.stderr.splitlines()
+    assert refused.stderr.rstrip().endswith("add --yes to do it without a terminal to ask")
     answered = _on_a_terminal([*ENTRY, "db", "downgrade", "base"], tmp_path, b"n\n")
     assert "Downgrade? [y/N]" in answered and "nothing was changed" in answered, answered
     assert json.loads(current())["current"] == head

@@ -147,13 +147,19 @@ def resolve_revision(revision: str) -> str | None:
     return str(found.revision)
 
 
-def known_revisions_text(width: int = 90) -> str:
+def known_revisions_text(width: int = 90, after: str | None = None, upto: str | None = None) -> str:
     """The revisions this imgsearch knows, oldest first, one line each (id and message),
-    for an error about a revision it does not know."""
+    for an error about a revision it does not know; with ``after`` / ``upto``, only those
+    after ``after`` (None: from the first) up to ``upto``: what a downgrade drops."""
     from alembic.script import ScriptDirectory
 
     lines = ["known revisions (oldest first; 'base': no tables, 'head': the newest):"]
-    for script in reversed(list(ScriptDirectory.from_config(_bare()).walk_revisions())):
+    scripts = list(reversed(list(ScriptDirectory.from_config(_bare()).walk_revisions())))
+    if upto is not None:
+        names = [script.revision for script in scripts]
+        first = names.index(after) + 1 if after in names else 0
+        scripts, lines = scripts[first : names.index(upto) + 1], []
+    for script in scripts:
         message = " ".join((script.doc or "").split())
         if len(message) > width:
             message = message[: width - 1].rstrip() + "…"
