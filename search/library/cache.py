@@ -148,7 +148,7 @@ class IndexCache:
             index.save(self.settings.index_path, stamp)
         except OSError as error:
             self.save_error = f"cannot write {self.settings.index_path}: {error.strerror or error}"
-            log.warning("could not save the vector index cache: %s", error)
+            log.warning("could not save the vector index cache: %s", self.save_error)
 
     def trailing(self, live: Searchable) -> Searchable | None:
         """The state of the cache file a running index run saved, when it is newer than
