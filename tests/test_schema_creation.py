@@ -11,6 +11,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect as sa_inspect
 
 from search.store import Base, Store
 
@@ -72,3 +73,45 @@ def test_the_empty_tables_a_creation_left_before_are_replaced_and_a_row_keeps_th
         store = Store.open(f"sqlite:///{db}", create=True)
         store.close()
         assert "alembic_version" in _tables(db)
+
+
+def test_an_upgrade_cut_short_leaves_the_library_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An old library's upgrade is one transaction too: its first ALTER TABLE was committed
+    on its own, so a kill in a later step left the `layout` column with the old version - every
+    command then failed with "duplicate column name: layout" and `db check` said ok (an audit
+    of upgrades, 2026-12-07). Now it stays at its old revision and the next open upgrades it."""
+    import alembic.op
+
+    from search.store import make_engine, migrate
+
+    db = tmp_path / "library" / "imgsearch.sqlite3"
+    url = f"sqlite:///{db}"
+    Store.open(url, create=True).close()
+    scripts = migrate.known_revisions_text().splitlines()[1:]
+    old = scripts[-4].split()[0]  # three revisions back: an ALTER TABLE first, then more
+    engine = make_engine(url)
+    try:
+        migrate.downgrade(engine, old)
+        columns = {c["name"] for c in sa_inspect(engine).get_columns("images")}
+        create_table = alembic.op.create_table
+
+        def killed_in_the_last_step(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if name == "collection_excludes":  # the newest revision's table
+                raise KeyboardInterrupt
+            return create_table(name, *args, **kwargs)
+
+        monkeypatch.setattr(alembic.op, "create_table", killed_in_the_last_step)
+        with pytest.raises(KeyboardInterrupt):
+            migrate.upgrade(engine, "head")
+        monkeypatch.undo()
+        assert migrate.stored_revision(engine) == old
+        assert {c["name"] for c in sa_inspect(engine).get_columns("images")} == columns
+    finally:
+        engine.dispose()
+    store = Store.open(url)  # upgraded now, as any command does
+    try:
+        assert migrate.stored_revision(store.engine) == migrate.head_revision()
+    finally:
+        store.close()

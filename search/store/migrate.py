@@ -114,6 +114,12 @@ def _run(engine: Engine, action: str, revision: str) -> None:
             connection.commit()
         try:
             with connection.begin():
+                if sqlite:  # pysqlite begins no transaction before DDL: the first ALTER of an
+                    # upgrade committed on its own, and a kill (or a second process upgrading
+                    # at once) left a library no command could open ("duplicate column").
+                    # One transaction, taken for writing first: the second process waits, then
+                    # finds the schema upgraded and does nothing.
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
                 config.attributes["connection"] = connection
                 getattr(command, action)(config, revision)
                 if sqlite:
