@@ -18,6 +18,8 @@ def reserve(path: Path) -> None:
         try:
             os.posix_fallocate(handle.fileno(), 0, size)
         except OSError as error:
+            if error.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                return  # a file system that cannot reserve: written as before
             raise OSError(error.errno, error.strerror, str(path)) from None
 
 
