@@ -162,8 +162,12 @@ def serve_command(
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     if engine is not None and engine.store.read_only:
+        from search.store import disk_full
+
+        full = not settings.read_only and disk_full(settings.database_path)
+        why = "is on a full disk, so it is served read-only" if full else "is read-only"
         click.echo(
-            f"imgsearch: the library {settings.library} is read-only: search, browse, image "
+            f"imgsearch: the library {settings.library} {why}: search, browse, image "
             "pages, thumbnails and the API work (uploads are searched, never stored); nothing "
             "is written (the vector index and explore results are kept in memory, thumbnails "
             "in a temporary folder); indexing and removing need a writable library",
