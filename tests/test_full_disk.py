@@ -85,7 +85,7 @@ def test_what_a_failed_open_left_is_no_writer(
     assert not writer_there(database)
     found = _search(tmp_path, library, query, IMGSEARCH_READ_ONLY="1")
     assert found.returncode == 0 and "1.0000=" in found.stdout, found.stderr
-    (library / "imgsearch.sqlite3-wal").write_bytes(b"\1" * 32)  # a WAL with something in it
+    (library / "imgsearch.sqlite3-wal").write_bytes(b"\1" * (32 + 24 + 4096))  # a header + a frame
     assert writer_there(database)
 
 

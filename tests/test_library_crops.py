@@ -140,7 +140,7 @@ def test_crops_turned_on_later_say_what_to_do(tmp_path: Path, data_dir: Path, mo
     assert json.loads(stats.stdout)["descriptor"]["cropped_images"] == 4
     assert "4 images with their five crops (crops=on)" in run_cli([*args, "stats"], tmp_path).stdout
     with Library.open(settings) as library:  # another model's vectors are never mixed in
-        library.store.clear_embeddings()
+        library.switch_model(library.store.model_stamp().name)
         assert not list(library.store.descriptors.crops())
 
 

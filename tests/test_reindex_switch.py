@@ -37,7 +37,6 @@ def test_a_switch_stopped_by_a_full_disk_changes_nothing(
         raise OperationalError("DELETE", {}, sqlite3.OperationalError("database or disk is full"))
 
     monkeypatch.setattr("search.store.write.clear_embeddings_in", disk_full)
-    monkeypatch.setattr("search.store.store.clear_embeddings_in", disk_full)  # as imported there
     said = run("reindex", "--no-progress", "--model", OTHER, code=1).output
     assert "disk is full" in said, said
     monkeypatch.undo()

@@ -34,7 +34,7 @@ from search.store.errors import (
     sqlite_file,
 )
 from search.store.open_files import open_in_this_process
-from search.store.read_only import disk_full, read_only_engine, read_only_file
+from search.store.read_only import disk_full, read_only_engine, read_only_file, wal_with_frames
 from search.store.records import MODEL_KEYS, ModelStamp, ReadFactory, SessionFactory
 from search.store.schema import STATUS_OK, Collection, Embedding, Image, LibraryMeta
 
@@ -77,13 +77,13 @@ class HealthRecords:
         """Switch the library to ``stamp`` in one transaction: the re-index mark, every vector
         dropped, the model and ``meta`` recorded - all or nothing (a full disk between the
         mark and the rest left a mark that no index run could clear)."""
-        from search.store.write import clear_embeddings_in
+        from search.store.write import clear_embeddings_in, record_model_in
 
         with self._session() as session:
             set_meta(session, REINDEX_KEY, stamp.name)
             clear_embeddings_in(session)
-            model = {"model_name": stamp.name, "model_sha256": stamp.sha256}
-            for key, value in {**model, "model_dimension": str(stamp.dimension), **meta}.items():
+            record_model_in(session, stamp)
+            for key, value in meta.items():
                 set_meta(session, key, value)
 
     def set_reindex(self, model: str | None) -> None:
@@ -273,7 +273,7 @@ def check_sqlite_header(path: Path) -> None:
         raise corrupt_error(path, f"its header gives an impossible page size {page_size}")
     pages = int.from_bytes(header[28:32], "big")
     valid = header[24:28] == header[92:96] and pages > 0
-    if _wal_with_frames(path):
+    if wal_with_frames(path):
         # a checkpoint cut short (a full disk: page 1 written, the rest not) leaves the main
         # file short of its header's size while the write-ahead log still holds every page;
         # SQLite finishes the checkpoint when it opens the file (its quick_check then judges).
@@ -282,14 +282,6 @@ def check_sqlite_header(path: Path) -> None:
     if size % page_size or (valid and size < pages * page_size):
         expected = f"{pages * page_size} bytes" if valid else f"a multiple of {page_size}"
         raise corrupt_error(path, f"the file is truncated: {size} bytes, expected {expected}")
-
-
-def _wal_with_frames(path: Path) -> bool:
-    """Whether ``path``'s write-ahead log holds frames (more than its 32-byte header)."""
-    try:
-        return Path(f"{path}-wal").stat().st_size > 32
-    except OSError:
-        return False
 
 
 def check_on_open(health: HealthRecords, path: Path | None) -> None:

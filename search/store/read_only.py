@@ -73,16 +73,20 @@ def no_room_left(path: Path) -> bool:
 
 def writer_there(path: Path) -> bool:
     """Does a writer hold ``path`` open: its ``-shm`` WAL index beside it? A ``-shm`` too
-    short to be one, with nothing in the ``-wal``, is what an open that a full disk stopped
+    short to be one, with no frame in the ``-wal``, is what an open that a full disk stopped
     leaves: no writer, nothing a reader would miss."""
-    shm, wal = (path.with_name(path.name + suffix) for suffix in ("-shm", "-wal"))
     try:
-        if shm.stat().st_size >= WAL_INDEX_BLOCK:
+        if path.with_name(path.name + "-shm").stat().st_size >= WAL_INDEX_BLOCK:
             return True
     except OSError:
         return False
+    return wal_with_frames(path)
+
+
+def wal_with_frames(path: Path) -> bool:
+    """Whether ``path``'s write-ahead log holds frames (more than its 32-byte header)."""
     try:
-        return wal.stat().st_size > 0
+        return Path(f"{path}-wal").stat().st_size > 32
     except OSError:
         return False
 

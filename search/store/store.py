@@ -63,7 +63,7 @@ from search.store.schema import (
     LibraryMeta,
 )
 from search.store.videos import VideoRecords
-from search.store.write import apply_changes, clear_embeddings_in, model_stamp_in
+from search.store.write import apply_changes, model_stamp_in, record_model_in
 
 # The records are part of the store's interface: ``from search.store.store import ChangeSet``.
 __all__ = [
@@ -247,9 +247,7 @@ class Store:
         if current is not None and current != stamp and not replace:
             raise model_mismatch(current, stamp)
         with self.session() as session:
-            set_meta(session, "model_name", stamp.name)
-            set_meta(session, "model_sha256", stamp.sha256)
-            set_meta(session, "model_dimension", str(stamp.dimension))
+            record_model_in(session, stamp)
 
     # -- collections ------------------------------------------------------------------------
 
@@ -316,12 +314,6 @@ class Store:
         """Write a batch in one transaction and move the generation; return the index delta."""
         with self.session() as session:
             return apply_changes(session, changes)
-
-    def clear_embeddings(self) -> int:
-        """Drop every vector and what was learned from them (switching models); the next
-        index run re-embeds the images."""
-        with self.session() as session:
-            return clear_embeddings_in(session)
 
     # -- reads ------------------------------------------------------------------------------
 

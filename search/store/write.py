@@ -8,7 +8,7 @@ import numpy as np
 from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from search.store.dialect import next_generation
+from search.store.dialect import next_generation, set_meta
 from search.store.errors import ModelMismatchError
 from search.store.records import (
     MEASURE_COLUMNS,
@@ -73,9 +73,16 @@ def model_stamp_in(session: Session) -> ModelStamp | None:
     return ModelStamp(rows["model_name"], rows["model_sha256"], int(rows["model_dimension"]))
 
 
+def record_model_in(session: Session, stamp: ModelStamp) -> None:
+    """Record ``stamp`` as the library's model (what :func:`model_stamp_in` reads)."""
+    set_meta(session, "model_name", stamp.name)
+    set_meta(session, "model_sha256", stamp.sha256)
+    set_meta(session, "model_dimension", str(stamp.dimension))
+
+
 def clear_embeddings_in(session: Session) -> int:
-    """Drop every vector and what was learned from them (:meth:`Store.clear_embeddings`); the
-    number of vectors dropped."""
+    """Drop every vector and what was learned from them (a model switch:
+    :meth:`HealthRecords.begin_reindex`); the number of vectors dropped."""
     count = session.scalar(select(func.count()).select_from(Embedding)) or 0
     for table in (Embedding, ImageFrame, ImageCrops, VideoFrame, DescriptorState, ImageLabel):
         session.execute(delete(table))
