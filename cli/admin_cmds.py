@@ -72,15 +72,11 @@ def rebuild_index(ctx: click.Context, kind: str | None, as_json: bool) -> None:
 def database(ctx: click.Context) -> Iterator[Engine]:
     """The library's SQLAlchemy engine without the automatic upgrade of Store.open; a
     database that is not an imgsearch library, or of a newer imgsearch, is refused."""
-    from search.library import writer_lock
+    from search.library import refuse_writes, writer_lock
     from search.store import checked_sqlite, database_locks, make_engine, migrate, require_database
 
     settings: Settings = ctx.obj
-    if settings.read_only:  # a migration writes the schema and a backup beside the file
-        from search.library import READ_ONLY_SETTING
-        from search.store import LibraryReadOnlyError
-
-        raise LibraryReadOnlyError(f"{READ_ONLY_SETTING}: a migration writes it")
+    refuse_writes(settings)  # a migration writes the schema, and a backup beside the file
     url = settings.resolved_database_url
     require_database(url)
     with checked_sqlite(url):
@@ -242,7 +238,7 @@ def _confirm_downgrade(engine: Engine, before: str, target: str) -> None:
     from search.store import backup_name, migrate
 
     lost = "drops what these revisions added, with their data"
-    dropped = ":\n" + migrate.known_revisions_text(after=target, upto=before)
+    dropped = ":\n" + "\n".join(migrate.revision_lines(after=target, upto=before))
     if target == "base":
         lost, dropped = "drops every table of the library: its images, vectors and settings", ""
     database = engine.url.database

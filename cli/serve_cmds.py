@@ -162,9 +162,9 @@ def serve_command(
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     if engine is not None and engine.store.read_only:
-        from search.store import disk_full
+        from search.library import on_full_disk
 
-        full = not settings.read_only and disk_full(settings.database_path)
+        full = on_full_disk(settings)
         why = "is on a full disk, so it is served read-only" if full else "is read-only"
         click.echo(
             f"imgsearch: the library {settings.library} {why}: search, browse, image "

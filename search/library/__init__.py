@@ -20,7 +20,8 @@ _SOURCES: dict[str, str] = {
     "searched_dimension": "search.library.descriptor",
     "to_stored": "search.library.descriptor",
     "Library": "search.library.library",
-    "READ_ONLY_SETTING": "search.library.lock",
+    "on_full_disk": "search.library.lock",
+    "refuse_writes": "search.library.lock",
     "writer_lock": "search.library.lock",
     "MODEL_DIR_KEY": "search.library.model_path",
     "has_labels": "search.library.model_path",
@@ -46,7 +47,6 @@ _SOURCES: dict[str, str] = {
 __all__ = [
     "DEFAULT_SIZE",
     "MODEL_DIR_KEY",
-    "READ_ONLY_SETTING",
     "SIZES",
     "KeyPointCache",
     "Library",
@@ -63,8 +63,10 @@ __all__ = [
     "library_model_name",
     "load_descriptor",
     "model_search_path",
+    "on_full_disk",
     "primary_vectors",
     "prune_folder",
+    "refuse_writes",
     "replaced_whole",
     "searched_dimension",
     "to_stored",
@@ -93,7 +95,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.library.key_points import KeyPointCache
     from search.library.library import Library
-    from search.library.lock import READ_ONLY_SETTING, writer_lock
+    from search.library.lock import on_full_disk, refuse_writes, writer_lock
     from search.library.model_path import (
         MODEL_DIR_KEY,
         has_labels,

@@ -39,6 +39,7 @@ __all__ = [
     "LOCK_FILENAME",
     "READ_ONLY_SETTING",
     "WriterLocks",
+    "on_full_disk",
     "refuse_writes",
     "writer_active",
     "writer_lock",
@@ -49,16 +50,20 @@ READ_ONLY_SETTING = "the library is opened read-only (unset IMGSEARCH_READ_ONLY 
 READ_ONLY_USER = "is read-only for this user: run as its owner, or copy it somewhere writable"
 
 
-def refuse_writes(settings: Settings, read_only: bool) -> None:
+def refuse_writes(settings: Settings, read_only: bool = False) -> None:
     """Raise :class:`LibraryReadOnlyError` saying why the library cannot be written: the
-    setting, the user's permissions, or a full disk (a reader reads it as it is then)."""
+    setting, or (its store opened ``read_only``) the user's permissions or a full disk."""
     if settings.read_only:
         raise LibraryReadOnlyError(f"{READ_ONLY_SETTING}: this command writes it")
     if read_only:
-        why = READ_ONLY_USER
-        if disk_full(settings.database_path):
-            why = "is on a full disk: free some space"
+        why = "is on a full disk: free some space" if on_full_disk(settings) else READ_ONLY_USER
         raise LibraryReadOnlyError(f"the library {settings.library} {why}")
+
+
+def on_full_disk(settings: Settings) -> bool:
+    """Is the library read-only for a full disk (a reader reads it as it is then), not for
+    the setting or the user's permissions?"""
+    return not settings.read_only and disk_full(settings.database_path)
 
 
 def writer_active(path: Path) -> bool:

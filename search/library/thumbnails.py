@@ -61,8 +61,7 @@ class ThumbnailCache:
         """The library's thumbnails under ``directory``; when the library is read-only or that
         folder cannot be written, under a temporary folder of this process (gone at exit)."""
         if read_only or not _can_write(Path(directory)):
-            directory = Path(tempfile.mkdtemp(prefix="imgsearch-thumbnails-"))
-            atexit.register(shutil.rmtree, directory, ignore_errors=True)
+            directory = _process_folder()
         return cls(directory, max_pixels=max_pixels)
 
     def path_for(self, image_id: int, version: str, size: int) -> Path:
@@ -133,9 +132,7 @@ class ThumbnailCache:
         if self._spilled:
             raise error
         self._spilled = True
-        folder = self.directory
-        self.directory = Path(tempfile.mkdtemp(prefix="imgsearch-thumbnails-"))
-        atexit.register(shutil.rmtree, self.directory, ignore_errors=True)
+        folder, self.directory = self.directory, _process_folder()
         why = error.strerror or error
         log.warning("cannot write thumbnails in %s (%s): kept in %s", folder, why, self.directory)
 
@@ -177,6 +174,13 @@ class ThumbnailCache:
             path.unlink(missing_ok=True)
             removed += 1
         return removed
+
+
+def _process_folder() -> Path:
+    """A temporary folder for this process's thumbnails, removed at exit."""
+    folder = Path(tempfile.mkdtemp(prefix="imgsearch-thumbnails-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def _can_write(folder: Path) -> bool:

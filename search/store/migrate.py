@@ -153,24 +153,30 @@ def resolve_revision(revision: str) -> str | None:
     return str(found.revision)
 
 
-def known_revisions_text(width: int = 90, after: str | None = None, upto: str | None = None) -> str:
+def known_revisions_text(width: int = 90) -> str:
     """The revisions this imgsearch knows, oldest first, one line each (id and message),
-    for an error about a revision it does not know; with ``after`` / ``upto``, only those
-    after ``after`` (None: from the first) up to ``upto``: what a downgrade drops."""
+    for an error about a revision it does not know."""
+    header = "known revisions (oldest first; 'base': no tables, 'head': the newest):"
+    return "\n".join([header, *revision_lines(width)])
+
+
+def revision_lines(width: int = 90, after: str | None = None, upto: str | None = None) -> list[str]:
+    """``  <id>  <message>`` of each revision, oldest first; with ``upto``, only those after
+    ``after`` (None: from the first) up to ``upto``: what a downgrade drops."""
     from alembic.script import ScriptDirectory
 
-    lines = ["known revisions (oldest first; 'base': no tables, 'head': the newest):"]
     scripts = list(reversed(list(ScriptDirectory.from_config(_bare()).walk_revisions())))
     if upto is not None:
         names = [script.revision for script in scripts]
         first = names.index(after) + 1 if after in names else 0
-        scripts, lines = scripts[first : names.index(upto) + 1], []
+        scripts = scripts[first : names.index(upto) + 1]
+    lines = []
     for script in scripts:
         message = " ".join((script.doc or "").split())
         if len(message) > width:
             message = message[: width - 1].rstrip() + "…"
         lines.append(f"  {script.revision:<6} {message}")
-    return "\n".join(lines)
+    return lines
 
 
 def wrong_direction(action: str, before: str | None, target: str | None) -> str | None:
