@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path, PurePath
-from typing import IO, Any
 
 
 def file_href(path: str) -> str | None:
@@ -26,46 +24,33 @@ def file_missing(path: str) -> bool:
 
 
 def atomic_write(path: Path, data: str | bytes, newline: str | None = None) -> None:
-    """Write ``data`` (text as UTF-8) to the report ``path`` whole or not at all: a temporary
-    file in its folder, flushed to the disk, then renamed over it. On an error (a full disk,
-    ``ulimit -f``) an earlier report stays as it was, the temporary file goes, and the error
-    names ``path`` (a failed write names no file). A stream (/dev/stdout) is written to."""
+    """Write ``data`` (text as UTF-8, its newlines as ``newline`` gives them, as ``open``
+    does) to the report ``path`` whole or not at all (:func:`search.library.replaced_whole`,
+    the file synced before it replaces the earlier one, readable as any new file). On an
+    error (a full disk, ``ulimit -f``) an earlier report stays as it was, the temporary file
+    goes, and the error names ``path`` (a failed write names no file). A stream (/dev/stdout)
+    is written to."""
+    from search.library import replaced_whole
+
     path = Path(path)
+    if isinstance(data, str):
+        data = (data if newline == "" else data.replace("\n", newline or os.linesep)).encode()
     try:
         if is_stream(path):  # `-o /dev/stdout` as root replaced it with a file (report unseen)
-            with _opened(path, data, newline) as stream:
+            with open(path, "wb") as stream:
                 stream.write(data)
             return
-        _replace(path, data, newline)
+        with replaced_whole(path, ".tmp") as handle:
+            mask = os.umask(0o022)  # read it back: a report is readable as any new file is
+            os.umask(mask)
+            os.fchmod(handle.fileno(), 0o666 & ~mask)  # (mkstemp makes it 0600)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
     except OSError as error:
         if error.errno is None:
             raise
         raise OSError(error.errno, error.strerror, str(path)) from error
-
-
-def _replace(path: Path, data: str | bytes, newline: str | None) -> None:
-    """:func:`atomic_write` of a file: the temporary file, synced, renamed over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        mask = os.umask(0o022)  # read it back: a report is readable as any new file is
-        os.umask(mask)
-        with _opened(fd, data, newline) as f:
-            os.fchmod(fd, 0o666 & ~mask)  # (mkstemp makes it 0600, for the owner only)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _opened(file: Path | int, data: str | bytes, newline: str | None) -> IO[Any]:
-    """``file`` (a path or a file descriptor) opened to write ``data``: bytes as they are,
-    text as UTF-8."""
-    if isinstance(data, bytes):
-        return open(file, "wb")  # the with-block of the caller closes it
-    return open(file, "w", encoding="utf-8", newline=newline)
 
 
 def is_stream(path: Path) -> bool:
