@@ -182,7 +182,7 @@ def test_move_between_collections_and_replaced_content(
 def test_reembed_after_model_switch(harness: Harness, photos: Path) -> None:
     harness.index(photos)
     with harness.library() as library:
-        library.store.clear_embeddings()
+        library.switch_model(library.store.model_stamp().name)
     summary = harness.index(photos)
     assert counts(summary) == expect(updated=9)
     assert len(harness.decoded) == 9
