@@ -156,8 +156,9 @@ def _upsert_all(
         session.execute(update(Image), updates)
     inserts = [row for k, row in zip(keys, rows, strict=True) if k not in ids]
     if inserts:
-        returning = insert(Image).returning(
-            Image.id, Image.collection_id, Image.rel_path, sort_by_parameter_order=True
+        table = Image.__table__
+        returning = insert(table).returning(
+            table.c.id, table.c.collection_id, table.c.rel_path, sort_by_parameter_order=True
         )
         for i, c, r in session.execute(returning, inserts):
             ids[(c, r)] = i
@@ -211,13 +212,13 @@ def _upsert_all(
         ]
         result.vectors[image_id] = np.asarray(vector, dtype=np.float32)
     if embeddings:
-        session.execute(insert(Embedding), embeddings)
+        session.execute(insert(Embedding.__table__), embeddings)
     if labels:
-        session.execute(insert(ImageLabel), labels)
+        session.execute(insert(ImageLabel.__table__), labels)
     if frames:
-        session.execute(insert(ImageFrame), frames)
+        session.execute(insert(ImageFrame.__table__), frames)
     if crops:
-        session.execute(insert(ImageCrops), crops)
+        session.execute(insert(ImageCrops.__table__), crops)
     video_rows = [
         {
             "image_id": image_id,
@@ -231,7 +232,7 @@ def _upsert_all(
         for f in upsert.video_frames
     ]
     if video_rows:
-        session.execute(insert(VideoFrame), video_rows)
+        session.execute(insert(VideoFrame.__table__), video_rows)
 
 
 def frame_row(image_id: int, frame: FrameVector) -> dict[str, object]:
