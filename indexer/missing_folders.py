@@ -116,4 +116,5 @@ def _holds_nothing(report: ScanReport) -> bool:
     """Did the walk find no file at all: none indexed, removed or excluded, none of another
     kind, hidden or linked? (A folder in use, emptied of its images, holds some.)"""
     counted = (report.skipped_removed, report.excluded, report.skipped_other)
-    return not (report.files or any(counted) or report.skipped_hidden or report.skipped_links)
+    others = report.skipped_hidden or report.skipped_links or report.skipped_system
+    return not (report.files or any(counted) or others)

@@ -166,6 +166,7 @@ def index_collections(
             summary.skipped_removed = sum(report.skipped_removed for _r, report in scans)
             for _root, report in scans:
                 summary.warnings += report.warnings
+                summary.skipped_system += report.skipped_system
             summary.kept_unreadable = plan.kept_unreadable
             workers = decode_workers(options.workers)
             # the learning bar shows under the indexing one while the run's photos are edited

@@ -16,6 +16,7 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 
 from indexer.progress import bar
+from indexer.system_folders import system_folder
 from models.errors import ImgsearchError
 from models.files import file_mtime_ns
 from models.video_names import is_video_name
@@ -56,6 +57,8 @@ class ScanReport:
     excluded: int = 0
     skipped_links: int = 0  # directory symlinks not followed, loops, broken links
     skipped_removed: int = 0  # files under paths `imgsearch remove` took out of the library
+    #: folders of other software (a NAS's thumbnails, a copy of a library): path, what it is
+    skipped_system: list[tuple[str, str]] = field(default_factory=list)
     #: only this folder (a rel path) was walked, for a collection nested in this one: the
     #: collection's rows elsewhere are neither seen nor touched (:mod:`indexer.nesting`)
     part: str | None = None
@@ -153,6 +156,17 @@ def _dir_key(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_dev, st.st_ino
+
+
+def _unreadable(path: str, rel: str, report: ScanReport) -> None:
+    """Warn of a folder that cannot be opened (its indexed files are kept, not removed)."""
+    try:
+        os.stat(path)
+        why = "it changed while it was walked"
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+    report.warnings.append(f"{path}: cannot open folder ({why}); skipped")
+    report.unreadable_dirs.append(rel)
 
 
 def check_collection_root(root: str | os.PathLike[str]) -> Path:
@@ -308,7 +322,13 @@ def scan_collection(
                 if is_link and not _leads_inside(entry.path, real_root, report, folder=True):
                     continue
                 key = _dir_key(entry.path)
-                if key is None or key in skip:
+                if key is None:  # e.g. a path longer than the system allows
+                    _unreadable(entry.path, rel, report)
+                    continue
+                if key in skip:
+                    continue
+                if (what := system_folder(entry.path, entry.name)) is not None:
+                    report.skipped_system.append((entry.path, what))
                     continue
                 if is_link:
                     links.append((Path(entry.path), rel))

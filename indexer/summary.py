@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexer.excludes import CollectionExcludes
+from indexer.system_folders import skipped_text
 from indexer.writer import Counts
 from search.units import human_size, printable
 
@@ -30,6 +31,8 @@ class IndexSummary(Counts):
     learn_seconds: float = 0.0  # of ``seconds``: learning the whitening (once per library)
     learn_cpu_seconds: float = 0.0  # of ``cpu_seconds``
     skipped_removed: int = 0  # files under paths `imgsearch remove` took out
+    #: folders of other software the walk left out (a NAS's thumbnails...): path, what
+    skipped_system: list[tuple[str, str]] = field(default_factory=list)
     learn_photos: int = 0  # photos of the library the whitening was learned from
     learn_edits: int = 0  # edits of them (pairs)
     quality_measured: int = 0  # images indexed before quality flags existed, measured now
@@ -69,6 +72,7 @@ class IndexSummary(Counts):
             "learn_seconds": round(self.learn_seconds, 3),
             "learn_cpu_seconds": round(self.learn_cpu_seconds, 3),
             "skipped_removed": self.skipped_removed,
+            "skipped_folders": [{"path": p, "holds": w} for p, w in self.skipped_system],
             "learn_photos": self.learn_photos,
             "learn_edits": self.learn_edits,
             "index_seconds": round(self.index_seconds, 3),
@@ -123,6 +127,8 @@ class IndexSummary(Counts):
             if len(self.warnings) > max_listed:
                 lines.append(f"  ... and {len(self.warnings) - max_listed} more")
         lines += [e.to_text() for e in self.excludes]
+        if self.skipped_system:
+            lines.append(skipped_text(self.skipped_system))
         if self.skipped_removed:
             lines.append(
                 f"{self.skipped_removed} files left out: removed from the library "

@@ -10,6 +10,7 @@ import pytest
 
 from indexer.plan import WorkKind, make_plan
 from indexer.scan import CollectionError, ExcludeError, matches_exclude, scan_collection
+from indexer.summary import IndexSummary
 from search.store import STATUS_FAILED, ChangeSet, ImageUpsert, ModelStamp, Store
 
 
@@ -248,3 +249,47 @@ def test_a_folder_without_images_is_warned_of(tmp_path: Path) -> None:
     (warning,) = scan_collection(tmp_path / "raw", excludes=["*.jpg"]).warnings
     assert "(1 excluded by --exclude)" in warning
     assert scan_collection(tmp_path / "raw").warnings == []
+
+
+def test_a_folder_too_deep_to_open_is_a_warning_and_its_rows_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "photos"
+    touch(root / "top.jpg")
+    monkeypatch.chdir(root)
+    for _ in range(25):  # a path of over 5,000 bytes: longer than the system lets one open
+        os.mkdir("d" * 200)
+        os.chdir("d" * 200)
+    Path("deep.jpg").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    report = scan_collection(root)
+    assert rels(report) == ["top.jpg"]
+    deepest_opened = "/".join(["d" * 200] * len(report.unreadable_dirs[0].split("/")))
+    assert report.unreadable_dirs == [deepest_opened]
+    assert any("cannot open folder (File name too long); skipped" in w for w in report.warnings)
+    assert not report.covers(deepest_opened + "/" + "d" * 200 + "/deep.jpg")
+
+
+def test_folders_of_other_software_are_skipped_unless_given_as_collections(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "share"
+    touch(root / "a.jpg")
+    touch(root / "@eaDir" / "a.jpg" / "SYNOPHOTO_THUMB_XL.jpg")  # a Synology NAS's thumbnails
+    touch(root / "trip" / "#recycle" / "deleted.jpg")
+    touch(root / "trip" / "b.jpg")
+    touch(root / "backup" / "old-library" / "imgsearch.sqlite3")  # a copy of a library
+    touch(root / "backup" / "old-library" / "thumbnails" / "0000" / "1-320.jpg")
+    report = scan_collection(root)
+    assert rels(report) == ["a.jpg", "trip/b.jpg"]
+    assert [(Path(p).relative_to(root).as_posix(), what) for p, what in report.skipped_system] == [
+        ("@eaDir", "a Synology NAS's thumbnails"),
+        ("backup/old-library", "an imgsearch library (it holds imgsearch.sqlite3)"),
+        ("trip/#recycle", "a Synology NAS's recycle bin"),
+    ]
+    assert report.unreadable_dirs == []  # rows indexed from them by an older version go
+    assert rels(scan_collection(root / "@eaDir")) == ["a.jpg/SYNOPHOTO_THUMB_XL.jpg"]
+    summary = IndexSummary(skipped_system=report.skipped_system).to_text()
+    assert "3 folders of other software skipped: " in summary
+    assert "@eaDir (a Synology NAS's thumbnails) and 2 more" in summary
+    assert "give it as a collection: `imgsearch index PATH`" in summary
