@@ -98,6 +98,13 @@ def _check_before_creating(
     help="Enter symlinked folders too (each real folder once, so loops end).",
 )
 @click.option(
+    "--checksum",
+    is_flag=True,
+    help="Also read the files whose size and date are as indexed, and re-embed those whose "
+    "bytes changed (a file rewritten in place by a tool that keeps its date; reads every "
+    "file, as rsync --checksum does).",
+)
+@click.option(
     "--descriptor",
     default=None,
     metavar="OPTIONS",
@@ -119,6 +126,7 @@ def index_command(
     model: str | None,
     index_kind: str | None,
     follow_symlinks: bool,
+    checksum: bool,
     descriptor: str | None,
     workers: int,
     executor: str | None,
@@ -180,6 +188,7 @@ def index_command(
             index_kind=index_kind,
             descriptor=descriptor,
             executor=executor,
+            checksum=checksum,
         )
         with Library.open(settings, create=True) as library:
             library.resume_switch()  # a re-index stopped at its very start: its model now

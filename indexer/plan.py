@@ -1,9 +1,10 @@
 """Diffing a walk against the store: what is unchanged, what needs work, what vanished.
 
 Only ``stat`` facts are compared here (size and mtime in nanoseconds); nothing is read or
-hashed. Files that need work are hashed later, in the pipeline's worker threads, and that
-hash decides between a move (a vanished file's bytes under a new name), a copy (bytes already
-embedded elsewhere) and a real decode + embed.
+hashed (``--checksum`` hands every file to the pipeline, which hashes them). Files that need
+work are hashed later, in the pipeline's worker threads, and that hash decides between a move
+(a vanished file's bytes under a new name), a copy (bytes already embedded elsewhere) and a
+real decode + embed.
 
 One exception, once per collection: rows an older imgsearch indexed as still GIF / WebP / PNG
 images (before animations were videos) have their headers read (``is_animation``, ~70 us
@@ -84,9 +85,14 @@ class Plan:
         return None
 
 
-def make_plan(store: LibraryStore, scans: list[tuple[int, ScanReport]]) -> Plan:
+def make_plan(
+    store: LibraryStore, scans: list[tuple[int, ScanReport]], *, checksum: bool = False
+) -> Plan:
     """Compare each collection's walk with its rows in the store (only the rows of the
-    collections walked are read; copy sources elsewhere are looked up per file)."""
+    collections walked are read; copy sources elsewhere are looked up per file). With
+    ``checksum`` a file of the same size and mtime is work too: the pipeline reads and hashes
+    it, and re-embeds it only when its bytes changed (a file rewritten in place by a tool that
+    keeps its date)."""
     plan = Plan(lookup=store.reads.embedded_with_sha256 if store.reads.any_vector() else None)
     busy = plan.busy
     for collection_id, report in scans:
@@ -104,10 +110,10 @@ def make_plan(store: LibraryStore, scans: list[tuple[int, ScanReport]]) -> Plan:
                 state.status == STATUS_OK and state.id in embedded
             )
             animated = same and state.id in stills and is_animation(found.path)
-            if same and settled and not animated:
+            if same and settled and not animated and not checksum:
                 plan.unchanged += 1
             else:
-                kind = WorkKind.REEMBED if same else WorkKind.CHANGED
+                kind = WorkKind.REEMBED if same and not settled else WorkKind.CHANGED
                 kind = WorkKind.ANIMATED if animated else kind
                 plan.work.append(WorkItem(collection_id, found, kind, state, state.id in embedded))
                 busy.add(state.id)

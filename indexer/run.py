@@ -60,6 +60,7 @@ class IndexOptions:
     index_kind: str | None = None  # rebuild the FAISS cache as this kind when it differs
     descriptor: str | None = None  # record these descriptor options (DescriptorConfig text)
     executor: str | None = None  # decode + embed on a Dask cluster (indexer.distributed)
+    checksum: bool = False  # read files of the same size and mtime too: bytes decide
 
 
 def _roots(library: Library, paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
@@ -160,7 +161,7 @@ def index_collections(
                     library.index()  # else the writer thread loads it while files decode
             summary.warnings += keep_emptied(collections, scans)
             scans = nest(known, scans)  # a file is recorded once: in its innermost collection
-            plan = make_plan(store, _without_removed(store, scans))
+            plan = make_plan(store, _without_removed(store, scans), checksum=options.checksum)
             if plan.work:  # the model opens while the first files decode
                 model.open_in_background()
             summary.skipped_removed = sum(report.skipped_removed for _r, report in scans)

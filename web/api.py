@@ -14,7 +14,7 @@ from werkzeug.http import parse_range_header
 
 from models import image_format, video_media_type
 from search.library import DEFAULT_SIZE, SIZES
-from search.query import changed_file_note, disk_change, file_state_of, gone_file_note
+from search.query import changed_file_note, disk_change, file_state_of, gone_file_note, update_hint
 from search.units import whole_number
 from web import service
 from web.errors import ApiError
@@ -226,7 +226,8 @@ def image_file(image_id: int) -> Response:
     if file_state_of(found) == "changed":  # same size, other bytes: the image page said
         raise ApiError(  # "its file changed" while this served them (a video: by its mtime)
             409,
-            f"The file of image {image_id} holds other bytes than were indexed; re-run the index.",
+            f"The file of image {image_id} holds other bytes than were indexed; "
+            f"{update_hint(found)}.",
             "file_changed",
         )
     _ignore_unservable_range()

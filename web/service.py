@@ -20,6 +20,7 @@ from search.descriptor import DUPLICATE_Z
 from search.library import DEFAULT_SIZE, ThumbnailCache
 from search.query import (
     API_NAMES,
+    UPDATE_CHANGED,
     ImageFile,
     ImageInfo,
     LookupResult,
@@ -31,6 +32,7 @@ from search.query import (
     file_state_of,
     lookup,
     lookup_image,
+    update_hint,
 )
 from web.errors import ApiError
 from web.guard import public_item
@@ -91,7 +93,7 @@ def stored_search(query: Query) -> tuple[list[SearchHit], float, str] | None:
             409,
             f"The file of image {query.image_id} changed on disk since it was indexed, and a "
             "region needs the file as indexed (search without 'roi' to answer from its "
-            "stored vectors); re-run the index.",
+            f"stored vectors); {UPDATE_CHANGED}.",
             "file_changed",
         )
     started = time.perf_counter()
@@ -201,8 +203,8 @@ def query_image(image_id: int | None, asked: str) -> ImageInfo:
     if problem is not None:
         raise ApiError(
             409,
-            f"Library image #{image_id} cannot be a query: {problem}; run `imgsearch index` "
-            "to bring the library up to date.",
+            f"Library image #{image_id} cannot be a query: {problem}; run "
+            f"`{eng.records.update_command(source)}` to bring the library up to date.",
             "file_changed",
         )
     return source
@@ -273,7 +275,8 @@ def unchanged(found: ImageFile, image_id: int) -> None:
     if file_state_of(found) == "changed":
         raise ApiError(
             409,
-            f"The file of image {image_id} changed on disk since it was indexed; re-run the index.",
+            f"The file of image {image_id} changed on disk since it was indexed; "
+            f"{update_hint(found)}.",
             "file_changed",
         )
 
@@ -298,6 +301,6 @@ def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> Path:
         raise ApiError(
             409,
             f"The file of image {image_id} changed on disk since it was indexed and is no "
-            f"longer a readable image ({error.message}); re-run the index.",
+            f"longer a readable image ({error.message}); {update_hint(found)}.",
             "file_changed",
         ) from None

@@ -271,7 +271,8 @@ def image_page(image_id: int) -> Any:
         title=PurePath(info.rel_path).name,
         info=info,
         similar=similar,
-        file_problem=eng.records.file_problem(info),
+        file_problem=(problem := eng.records.file_problem(info)),
+        update_command=eng.records.update_command(info) if problem else None,
         not_indexed=info.status != "ok",  # a failed file: no picture, vector or labels
     )
 

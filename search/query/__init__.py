@@ -23,6 +23,8 @@ _SOURCES: dict[str, str] = {
     "file_state_of": "search.query.records",
     "gone_file_note": "search.query.records",
     "changed_file_note": "search.query.records",
+    "update_hint": "search.query.records",
+    "UPDATE_CHANGED": "search.query.records",
     "turns_for": "search.query.stored_turns",
     "API_NAMES": "search.query.clip_notes",
     "CLI_NAMES": "search.query.clip_notes",
@@ -63,6 +65,7 @@ __all__ = [
     "MIN_COPY_SIDE",
     "NEAR",
     "SIMILAR",
+    "UPDATE_CHANGED",
     "ImageFile",
     "ImageInfo",
     "ImageNotFoundError",
@@ -92,6 +95,7 @@ __all__ = [
     "lookup_image",
     "too_small_for_copies",
     "turns_for",
+    "update_hint",
 ]
 
 
@@ -112,12 +116,14 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.query.quality import QualityFilter, flag_name_list
     from search.query.records import (
+        UPDATE_CHANGED,
         ImageFile,
         bytes_as_indexed,
         changed_file_note,
         disk_change,
         file_state_of,
         gone_file_note,
+        update_hint,
     )
     from search.query.results import MIN_COPY_SIDE, SearchHit, too_small_for_copies
     from search.query.reverse_lookup import (

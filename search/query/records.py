@@ -69,12 +69,29 @@ def gone_file_note(image_id: int | None) -> str:
     )
 
 
+#: how to bring a changed file's row up to date, when the caller cannot tell which run does
+UPDATE_CHANGED = (
+    "run `imgsearch index` to update the library (`imgsearch index --checksum` when the file "
+    "kept its size and date: a plain run skips such a file unread)"
+)
+#: ... a file that kept the size and date it was indexed with, but not its bytes
+CHECKSUM_COMMAND = "imgsearch index --checksum"
+
+
+def update_hint(found: ImageFile) -> str:
+    """How an error about the changed file ``found`` ends: re-run the index, with
+    ``--checksum`` when the file kept the size and date it was indexed with."""
+    mtime = None if found.mtime_ns is None else found.mtime_ns / 1e9
+    if found.size is None or mtime is None or disk_change(found.path, found.size, mtime):
+        return "re-run the index"
+    return f"run `{CHECKSUM_COMMAND}` (the file kept its size and date: a plain run skips it)"
+
+
 def changed_file_note(image_id: int | None) -> str:
     """What an answer from an image's stored vectors says, its file being changed (API, CLI)."""
     return (
         f"The file of image {image_id} changed on disk since it was indexed: these results "
-        "come from its stored vectors (the image itself is not listed); run `imgsearch index` "
-        "to update the library."
+        f"come from its stored vectors (the image itself is not listed); {UPDATE_CHANGED}."
     )
 
 
@@ -172,7 +189,8 @@ class LibraryRecords:
     def file_problem(self, info: ImageInfo) -> str | None:
         """What is wrong with the file of ``info`` on disk now, in words for its page (gone,
         out of its collection, changed since it was indexed), or None when it is as indexed
-        (same size and mtime: the index's own test; nothing is read)."""
+        (a file of the same size and mtime is read: other bytes, written in place by a tool
+        that kept its date, are a change too)."""
         try:
             found = self.image_file(info.id)
         except PathEscapeError:
@@ -182,7 +200,21 @@ class LibraryRecords:
         change = disk_change(found.path, info.file_size, info.mtime.timestamp())
         if change == "gone":
             return "its file is no longer on disk"
+        if change is None and file_state_of(found) == "changed":
+            return "its file holds other bytes than were indexed, under the same size and date"
         return None if change is None else "its file changed on disk since it was indexed"
+
+    def update_command(self, info: ImageInfo) -> str:
+        """The command that brings the row of ``info`` up to date with its file: ``imgsearch
+        index``, or :data:`CHECKSUM_COMMAND` when the file kept the size and date it was
+        indexed with (a plain run skips it unread)."""
+        try:
+            found = self.image_file(info.id)
+        except PathEscapeError:
+            found = None
+        if found is None or disk_change(found.path, info.file_size, info.mtime.timestamp()):
+            return "imgsearch index"
+        return CHECKSUM_COMMAND
 
     def file_state(self, image_id: int) -> str | None:
         """``"gone"``, ``"changed"`` (the file holds other bytes than were indexed:
