@@ -112,6 +112,33 @@ def test_cross_origin_posts_are_refused(served) -> None:  # type: ignore[no-unty
         assert answer.status_code == status, (fetch_site, answer.text[:200])
 
 
+def test_cross_site_scripts_cannot_run_similar_image_queries(served) -> None:  # type: ignore[no-untyped-def]
+    """A security audit's page on another origin kept six `fetch()`es of
+    `/api/v1/images/N/similar` running (no-cors GETs: never refused), slowing the user's own
+    searches 4x. Such a GET from a script, an image tag or a frame of another site is refused;
+    following a link to an image page from another site still opens it."""
+    url = served.url
+    cross = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "empty"}
+    for path in ("/api/v1/images/1/similar", "/images/1"):
+        answer = requests.get(url + path, headers=cross, timeout=30)
+        assert answer.status_code == 403, (path, answer.status_code, answer.text[:200])
+        assert "Cross-origin requests for similar images are refused" in answer.text
+        framed = {**cross, "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"}
+        assert requests.get(url + path, headers=framed, timeout=30).status_code == 403
+        ours = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}
+        assert requests.get(url + path, headers=ours, timeout=30).status_code == 200
+        assert requests.get(url + path, timeout=30).status_code == 200  # a script, curl
+    link = {
+        "Sec-Fetch-Site": "cross-site",
+        "Sec-Fetch-Mode": "navigate",
+        "Sec-Fetch-Dest": "document",
+    }
+    assert requests.get(url + "/images/1", headers=link, timeout=30).status_code == 200
+    reads = ("/api/v1/images/1", "/api/v1/images/1/thumbnail", "/api/v1/stats")
+    for path in reads:  # cheap reads: as before (the browser's CORS rules keep them unread)
+        assert requests.get(url + path, headers=cross, timeout=30).status_code == 200, path
+
+
 def test_outside_loopback_a_token_is_needed_and_paths_stay_private(
     library: Path, models_dir: Path
 ) -> None:

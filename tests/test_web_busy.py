@@ -103,3 +103,29 @@ def test_an_idle_server_answers_from_the_new_index_at_its_first_search(
         assert answer.status_code == 200, answer.text
         top = answer.json()["results"][0]
         assert Path(top["path"]).name == query.name and top["score"] > 0.999, top
+
+
+def test_similar_images_asked_by_get_take_a_query_slot(tmp_path: Path, models_dir: Path) -> None:
+    """A security audit kept 30 clients asking `GET /api/v1/images/ID/similar` (and the image
+    page, which asks the same for its neighbours): every one ran at once, outside the two
+    query slots, and pages took 2-3 s instead of 0.1-0.2 s. They are image queries now: two
+    run at a time, the rest wait or are told `busy`."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "big.png").write_bytes(slow_png(3000))
+    library = tmp_path / "library"
+    done = run_cli(library, models_dir, "index", "--no-progress", str(photos))
+    assert done.returncode == 0, done.stderr
+    paths = ["/api/v1/images/1/similar", "/images/1"] * 6
+    with serve(library, models_dir, "--threads", "4") as served:  # none wait: 4 - 2 - 2
+        with ThreadPoolExecutor(len(paths)) as pool:
+            answers = list(
+                pool.map(lambda path: requests.get(served.url + path, timeout=120), paths)
+            )
+        assert "Traceback" not in served.output
+    statuses = Counter(answer.status_code for answer in answers)
+    assert set(statuses) <= {200, 503} and statuses[200] >= 2 and statuses[503] >= 1, statuses
+    for path, answer in zip(paths, answers, strict=True):
+        if answer.status_code == 503:
+            assert answer.headers["Retry-After"], path
+            assert path == "/images/1" or answer.json()["error"]["code"] == "busy"

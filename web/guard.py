@@ -7,7 +7,9 @@ are told about the server's files.
 * **Cross-origin POSTs** (a web page in a browser driving the server: searches are costly)
   are refused with 403: ``Sec-Fetch-Site`` must be same-origin or none, and ``Origin``, when
   sent, must be this server (or ``null`` with ``Sec-Fetch-Site: same-origin``: our own pages'
-  forms, whose origin the ``no-referrer`` policy hides).
+  forms, whose origin the ``no-referrer`` policy hides). So are cross-origin GETs that run
+  an image query (a library image's similar images), unless they open a page (a top-level
+  navigation: a link followed from another site).
 * **Token**: outside loopback every request but static files needs the server's token, as
   ``Authorization: Bearer TOKEN``, or once as ``?token=TOKEN`` in the browser (a cookie keeps
   it: HttpOnly, SameSite=Strict). Compared in constant time.
@@ -26,6 +28,7 @@ from urllib.parse import quote, unquote_plus, urlsplit
 from flask import Flask, Response, current_app, redirect, request
 
 from web.errors import ApiError
+from web.limits import is_image_query
 from web.text import visible
 
 COOKIE = "imgsearch_token"
@@ -82,6 +85,13 @@ def install(app: Flask, *, hosts: Iterable[str] | None, token: str | None, expos
                 403,
                 "Cross-origin requests are refused: post from this server's "
                 "own pages or from a script that sends no Origin.",
+                "cross_origin",
+            )
+        if is_image_query() and not same_origin() and not _opened_as_a_page():
+            raise ApiError(
+                403,
+                "Cross-origin requests for similar images are refused: ask from this "
+                "server's own pages or from a script that sends no Origin.",
                 "cross_origin",
             )
         if token is None or request.endpoint == "static":
@@ -152,6 +162,15 @@ def same_origin() -> bool:
         return fetch_site is not None and fetch_site.lower() == "same-origin"
     parts = urlsplit(origin)
     return parts.scheme in ("http", "https") and parts.netloc.lower() == request.host.lower()
+
+
+def _opened_as_a_page() -> bool:
+    """A top-level navigation (a link followed from another site, a bookmark): a page may
+    be opened from anywhere; a script, an image tag or a frame of another site may not run
+    its query."""
+    headers = request.headers
+    mode, dest = headers.get("Sec-Fetch-Mode", ""), headers.get("Sec-Fetch-Dest", "")
+    return mode.lower() == "navigate" and dest.lower() == "document"
 
 
 def exposed() -> bool:

@@ -7,7 +7,8 @@ the request had arrived whole (the server stamps it, :data:`ARRIVED_KEY`), so ti
 queued for a request thread is part of it. And at most ``IMGSEARCH_QUERIES_WAITING`` (the
 server's request threads less the running queries less :data:`THREADS_KEPT_FOR_PAGES`) wait
 for a slot: any more are told "busy" at once, so that pages, thumbnails and the JSON reads
-always find a free thread instead of queueing behind uploads.
+always find a free thread instead of queueing behind uploads. The GETs that run such a
+query (a library image's similar images, its page) take a slot as the POSTs do.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from web.errors import ApiError
 IMAGE_QUERY_ENDPOINTS = frozenset(
     {"api.search", "api.lookup", "views.search_submit", "views.lookup_submit"}
 )
+#: the GETs that run such a query too: a library image's similar images (the API, and its
+#: page's neighbours), asked with its file and views as a search is
+IMAGE_QUERY_GETS = frozenset({"api.similar", "views.image_page"})
 RETRY_AFTER_S = 2
 #: WSGI environ key: ``time.monotonic()`` when the request had arrived whole (web.server)
 ARRIVED_KEY = "imgsearch.arrived"
@@ -37,6 +41,13 @@ def queries_waiting(settings: Settings, request_threads: int) -> int:
     """How many image queries may wait for a slot when the server has ``request_threads``."""
     running = max(1, settings.max_queries_in_flight)
     return max(0, request_threads - running - THREADS_KEPT_FOR_PAGES)
+
+
+def is_image_query() -> bool:
+    """Does this request run an image query (its file decoded, the model run)?"""
+    if request.method == "POST":
+        return request.endpoint in IMAGE_QUERY_ENDPOINTS
+    return request.method in ("GET", "HEAD") and request.endpoint in IMAGE_QUERY_GETS
 
 
 def _busy() -> ApiError:
@@ -55,7 +66,7 @@ def install(app: Flask, settings: Settings) -> None:
     @app.before_request
     def take_a_query_slot() -> None:
         nonlocal waiting
-        if request.method != "POST" or request.endpoint not in IMAGE_QUERY_ENDPOINTS:
+        if not is_image_query():
             return
         if not slots.acquire(blocking=False):
             arrived = request.environ.get(ARRIVED_KEY)
