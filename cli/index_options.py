@@ -69,7 +69,7 @@ def _check_excludes(
     ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 ) -> tuple[str, ...]:
     """Refuse a bad pattern (or an empty one) before any work is done."""
-    from indexer.scan import ExcludeError, Excludes
+    from indexer.exclude_patterns import ExcludeError, Excludes
 
     no_empty_values(ctx, param, value)
     try:

@@ -7,14 +7,14 @@ loops) become warnings and the walk goes on.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pathspec import GitIgnoreSpec
-
+from indexer.exclude_patterns import Excludes
 from indexer.progress import bar
 from indexer.system_folders import system_folder
 from models.errors import ImgsearchError
@@ -50,7 +50,8 @@ class ScanReport:
     root: Path
     files: list[FoundFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    #: rel paths of folders that could not be listed: their indexed files are kept, not removed.
+    #: rel paths of folders that could not be listed (and files that could not be stat'ed):
+    #: their indexed files are kept, not removed.
     unreadable_dirs: list[str] = field(default_factory=list)
     skipped_hidden: int = 0
     skipped_other: int = 0  # files whose extension is not an image extension
@@ -96,60 +97,6 @@ def is_hidden(name: str) -> bool:
     return name.startswith(".")
 
 
-class ExcludeError(ImgsearchError, ValueError):
-    """An ``--exclude`` pattern that is not a valid .gitignore pattern."""
-
-
-class Excludes:
-    """``--exclude`` patterns with .gitignore semantics, relative to the collection root.
-
-    A pattern without a ``/`` (other than a trailing one) matches a name at any depth
-    (``*.raw.jpg``, ``tmp``); one with a ``/`` in it is anchored at the collection root
-    (``2020/tmp/``) unless it starts with ``**/``; ``*`` stops at ``/``, ``**`` crosses
-    folders; a trailing ``/`` matches folders only; ``!pattern`` re-includes. An excluded
-    folder is not entered at all. One addition to .gitignore: a leading ``*/`` means any
-    depth, the top included (``*/tmp/*`` is ``**/tmp/*``), as the shell-style globs of
-    earlier versions meant.
-    """
-
-    def __init__(self, patterns: Sequence[str]) -> None:
-        lines = [_normalise(p) for p in patterns]
-        self.patterns = [line for line in lines if line]
-        try:
-            self._spec = GitIgnoreSpec.from_lines(self.patterns)
-        except ValueError as error:  # pathspec's pattern errors are ValueErrors
-            raise ExcludeError(
-                f"--exclude: {error} (patterns work like .gitignore lines)"
-            ) from None
-        for line, compiled in zip(self.patterns, self._spec.patterns, strict=True):
-            if compiled.include is None and not line.startswith("#"):
-                raise ExcludeError(
-                    f"--exclude: {line!r} can never match anything (an unclosed '[' or a "
-                    "lone '!'?); patterns work like .gitignore lines, '\\[' is a literal ["
-                )
-
-    def __bool__(self) -> bool:
-        return bool(self.patterns)
-
-    def match(self, rel_path: str, *, is_dir: bool = False) -> bool:
-        """Is the file (or, with ``is_dir``, the folder) at ``rel_path`` excluded?"""
-        return self._spec.match_file(rel_path + "/" if is_dir else rel_path)
-
-
-def _normalise(pattern: str) -> str:
-    pattern = pattern.strip()
-    if pattern.startswith("./"):
-        pattern = "/" + pattern[2:]  # ./tmp: the collection's own tmp, as /tmp in .gitignore
-    if pattern.startswith("*/"):
-        pattern = "**/" + pattern[2:]
-    return pattern
-
-
-def matches_exclude(rel_path: str, patterns: Sequence[str], *, is_dir: bool = False) -> bool:
-    """True when ``rel_path`` is excluded by ``patterns`` (see :class:`Excludes`)."""
-    return Excludes(patterns).match(rel_path, is_dir=is_dir)
-
-
 def _dir_key(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
@@ -167,6 +114,13 @@ def _unreadable(path: str, rel: str, report: ScanReport) -> None:
         why = exc.strerror or str(exc)
     report.warnings.append(f"{path}: cannot open folder ({why}); skipped")
     report.unreadable_dirs.append(rel)
+
+
+def _keep_unless_gone(error: OSError, rel: str, report: ScanReport) -> None:
+    """A file whose stat failed is kept as indexed (a permission, a failing disk), unless
+    it is gone (ENOENT: a broken link, a file deleted while the walk ran)."""
+    if error.errno not in (errno.ENOENT, errno.ENOTDIR):
+        report.unreadable_dirs.append(rel)
 
 
 def check_collection_root(root: str | os.PathLike[str]) -> Path:
@@ -311,6 +265,7 @@ def scan_collection(
                 is_dir = entry.is_dir(follow_symlinks=True)
             except OSError as exc:
                 report.warnings.append(f"{entry.path}: cannot stat ({exc.strerror or exc})")
+                _keep_unless_gone(exc, rel, report)
                 continue
             if excluded and excluded.match(rel, is_dir=is_dir):
                 report.excluded += 1
@@ -348,6 +303,7 @@ def scan_collection(
                 report.skipped_links += int(is_link)
                 what = "broken link" if is_link else "cannot stat"
                 report.warnings.append(f"{entry.path}: {what} ({exc.strerror or exc}); skipped")
+                _keep_unless_gone(exc, rel, report)
                 continue
             if not stat.S_ISREG(fst.st_mode):
                 report.skipped_other += 1

@@ -4,12 +4,14 @@ directory never entered, unreadable folders reported. No model, no decoding."""
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from indexer.exclude_patterns import ExcludeError, matches_exclude
 from indexer.plan import WorkKind, make_plan
-from indexer.scan import CollectionError, ExcludeError, matches_exclude, scan_collection
+from indexer.scan import CollectionError, scan_collection
 from indexer.summary import IndexSummary
 from search.store import STATUS_FAILED, ChangeSet, ImageUpsert, ModelStamp, Store
 
@@ -293,3 +295,43 @@ def test_folders_of_other_software_are_skipped_unless_given_as_collections(
     assert "3 folders of other software skipped: " in summary
     assert "@eaDir (a Synology NAS's thumbnails) and 2 more" in summary
     assert "give it as a collection: `imgsearch index PATH`" in summary
+
+
+class _EntryWithoutStat:
+    """A directory entry whose stat fails as in a folder with the read bit but not the
+    execute bit (chmod 644: names listed, nothing inside reachable)."""
+
+    def __init__(self, entry: os.DirEntry[str]) -> None:
+        self._entry, self.name, self.path = entry, entry.name, entry.path
+
+    def is_symlink(self) -> bool:
+        return self._entry.is_symlink()
+
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        return self._entry.is_dir(follow_symlinks=follow_symlinks)
+
+    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
+        raise PermissionError(13, "Permission denied", self.path)
+
+
+def test_files_that_cannot_be_stat_ed_are_kept_and_broken_links_are_not(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An audit: `chmod 644 album` (listable, not enterable) made `index` warn "cannot stat"
+    for its 4 photos and then remove their rows and vectors as if deleted."""
+    os.symlink(tree / "gone.jpg", tree / "sub" / "broken.jpg")
+    real_scandir = os.scandir
+    blocked = str(tree / "sub" / "deeper")
+
+    @contextmanager
+    def scandir(path):  # type: ignore[no-untyped-def]
+        with real_scandir(path) as entries:
+            yield [_EntryWithoutStat(e) if str(path) == blocked else e for e in entries]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = scan_collection(tree)
+    assert "sub/deeper/e.heic" not in rels(report)
+    assert any("e.heic: cannot stat (Permission denied)" in w for w in report.warnings)
+    assert not report.covers("sub/deeper/e.heic")  # kept as indexed
+    assert any("broken.jpg: broken link" in w for w in report.warnings)
+    assert report.covers("sub/broken.jpg")  # gone: its row goes
