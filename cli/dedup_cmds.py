@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import click
 from tqdm import tqdm
 
+from cli.dedup_notes import warn_of_the_disk
 from cli.errors import writable_output
 from cli.main import cli
 from cli.options import FiniteRange, NonEmptyPath, ranged_option
@@ -95,7 +96,7 @@ def dedup(
     that local features confirmed under it (marked verified, its own score shown).
     """
     from search.dedup import to_json, write_csv, write_report
-    from search.query import disk_change, library_duplicates
+    from search.query import library_duplicates
 
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
@@ -150,32 +151,7 @@ def dedup(
                 thumbnails = library_thumbnails(engine)
             write_report(result, output, fmt, thumbnail=thumbnails, video_groups=videos)
     groups, copies = len(result.groups), result.duplicate_count
-    gone = [
-        image.path
-        for g in result.groups
-        for image in g.images
-        if disk_change(image.path, image.file_size, image.mtime)
-    ] + [
-        member["path"]  # and of the copies of a video
-        for g in videos
-        for member in g["members"]
-        if disk_change(member["path"], member["file_size"])
-    ]
-    left_out = result.stats.get("changed_since_index")
-    if left_out:  # their files hold other pictures now: never listed for deletion
-        click.echo(
-            f"warning: {left_out} file(s) changed since indexing were left out of the groups "
-            "(their files hold other bytes now): run `imgsearch index` first, so that the "
-            "report covers them",
-            err=True,
-        )
-    if gone:  # a keeper deleted since: following the report would delete every copy
-        click.echo(
-            f"warning: {len(gone)} file(s) of these groups are no longer as indexed (deleted, "
-            f"moved or changed; e.g. {printable(gone[0])}): run `imgsearch index` first, so "
-            "that the report matches the disk",
-            err=True,
-        )
+    warn_of_the_disk(result, videos)
     if exact_only:
         kind = "exact copy" if copies == 1 else "exact copies"
         message = f"{groups} group(s), {copies} {kind} (same bytes)"

@@ -26,6 +26,7 @@ _SOURCES: dict[str, str] = {
     "capture_text": "search.dedup.keeper",
     "keep_present": "search.dedup.present",
     "leave_out_changed": "search.dedup.present",
+    "one_entry_per_file": "search.dedup.present",
     "FLAT_MAX": "search.dedup.neighbours",
     "FlatNeighbours": "search.dedup.neighbours",
     "IvfNeighbours": "search.dedup.neighbours",
@@ -83,6 +84,7 @@ __all__ = [
     "keep_present",
     "keep_present_videos",
     "leave_out_changed",
+    "one_entry_per_file",
     "render_html",
     "shot_starts",
     "taken_apart",
@@ -114,7 +116,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.dedup.neighbours import FLAT_MAX, FlatNeighbours, IvfNeighbours, MultiRowNeighbours
     from search.dedup.padded import PaddedKeepers
-    from search.dedup.present import keep_present, leave_out_changed
+    from search.dedup.present import keep_present, leave_out_changed, one_entry_per_file
     from search.dedup.report import CSV_COLUMNS, csv_rows, to_json, write_csv, write_report
     from search.dedup.report_files import atomic_write
     from search.dedup.report_html import data_uri, render_html

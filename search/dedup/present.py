@@ -4,11 +4,12 @@ keeps it suggests deleting the copies that are now the picture's only files."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import replace
 
 from search.dedup.groups_result import DedupGroup, DedupMember, DedupResult
-from search.dedup.keeper import DedupImage, keeper_key
+from search.dedup.keeper import DedupImage, keeper_key, kept_over
 from search.dedup.report_files import file_missing
 
 
@@ -74,3 +75,67 @@ def leave_out_changed(result: DedupResult, changed: Callable[[DedupImage], bool]
         return result
     stats = {**result.stats, "changed_since_index": left_out}
     return replace(result, groups=tuple(groups), stats=stats)
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """The file ``path`` leads to (device, inode; a link followed), or None when gone."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def one_entry_per_file(
+    result: DedupResult, identity: Callable[[str], tuple[int, int] | None] = file_identity
+) -> DedupResult:
+    """``result`` with each file listed once: a symbolic link (or a hard link) to a file of
+    its group is that file, not a copy of it - deleting the "duplicate" would delete the
+    photo the link shows. Of the entries of one file, one that is not a link stays (the
+    keeper where it is one); where a link was the keeper, the file itself takes its place.
+    The others are left out, counted in ``stats["links_left_out"]``. Only the keeper and
+    exact members are asked about (a link has its file's bytes)."""
+    groups, left_out = [], 0
+    for group in result.groups:
+        if not any(m.exact for m in group.members):
+            groups.append(group)
+            continue
+        keeper_key_ = identity(group.keeper.path)
+        keys = [identity(m.image.path) if m.exact else None for m in group.members]
+        known = [k for k in (keeper_key_, *keys) if k is not None]
+        if len(set(known)) == len(known):  # no two entries are one file
+            groups.append(group)
+            continue
+        keeper, reason = group.keeper, group.reason
+        if os.path.islink(keeper.path):  # the file itself replaces a link to it as keeper
+            real = next(
+                (
+                    m.image
+                    for m, k in zip(group.members, keys, strict=True)
+                    if k == keeper_key_ and not os.path.islink(m.image.path)
+                ),
+                None,
+            )
+            if real is not None:
+                keeper, reason = real, f"{group.keeper.path} is a link to it"
+        seen, kept = {keeper_key_}, set()
+        links_last = sorted(
+            range(len(keys)), key=lambda i: os.path.islink(group.members[i].image.path)
+        )
+        for i in links_last:  # of two entries of one file, the one that is not a link stays
+            if group.members[i].image is keeper or (keys[i] is not None and keys[i] in seen):
+                left_out += group.members[i].image is not keeper
+                continue
+            seen.add(keys[i])
+            kept.add(i)
+        members = [m for i, m in enumerate(group.members) if i in kept]
+        left_out += keeper is not group.keeper  # the link that was the keeper
+        if members and keeper is not group.keeper:  # why it beats the copy next to it
+            reason = f"{kept_over(keeper, members[0].image, result.keeper_rules)}; {reason}"
+        if members:
+            groups.append(DedupGroup(keeper, reason, tuple(members)))
+    if not left_out:
+        return result
+    duplicates = sum(len(group.members) for group in groups)
+    stats = {**result.stats, "links_left_out": left_out, "groups": len(groups)}
+    return replace(result, groups=tuple(groups), stats=stats | {"duplicates": duplicates})

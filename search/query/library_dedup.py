@@ -27,6 +27,7 @@ from search.dedup import (
     find_duplicates,
     keep_present,
     leave_out_changed,
+    one_entry_per_file,
 )
 from search.descriptor import is_small
 from search.library import StoredFrames, primary_vectors, searched_dimension
@@ -136,7 +137,8 @@ def library_duplicates(
         by_id = {image.id: image for image in images}
         result = attach_free(verifier.restore(result), verifier.attachable(grouped), by_id)
         result.stats.update(verifier.stats())
-    return same_pixels(engine, keep_present(leave_out_changed(result, _changed)))
+    result = keep_present(leave_out_changed(result, _changed))
+    return same_pixels(engine, one_entry_per_file(result))
 
 
 def same_pixels(engine: SearchEngine, result: DedupResult) -> DedupResult:
