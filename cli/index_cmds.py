@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -21,6 +20,7 @@ from cli.index_options import (
 )
 from cli.main import cli
 from cli.options import MODEL_NAME, NonEmptyPath
+from cli.rerun import rerun_command
 from cli.stats_cmds import keep_run_figures, run_figures
 from indexer.scan import CollectionError, check_collection_root
 from models.errors import ImgsearchError
@@ -158,7 +158,7 @@ def index_command(
         batch_size=batch_size,
         threads=indexing_threads(settings),
     )
-    head = None
+    head, started = None, False
     try:
         _check_before_creating(settings, paths, descriptor)
         if executor in (None, "local"):  # a new library's first files decode from here on
@@ -191,6 +191,7 @@ def index_command(
             checksum=checksum,
         )
         with Library.open(settings, create=True) as library:
+            started = True
             library.resume_switch()  # a re-index stopped at its very start: its model now
             opened = head.model if head is not None else None
             # opened once the run knows it has files to embed: an unchanged re-run never does
@@ -203,23 +204,23 @@ def index_command(
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt as stop:
-        _interrupted(stop, paths)
+        _interrupted(stop, started=started)
     finally:
         if head is not None:
             head.close()
     _report(summary, as_json)
 
 
-def _interrupted(stop: KeyboardInterrupt, paths: tuple[Path, ...] = ()) -> NoReturn:
-    """Ctrl+C or SIGTERM: what is kept and what to run (the folders too: a first run may
-    have recorded none, and `imgsearch index` alone then has nothing to do); exit 130 or
-    143, as shells report them."""
-    command = shlex.join(["imgsearch", "index", *map(str, paths)])
-    click.echo(
-        f"interrupted: the images indexed so far are saved; run `{command}` again to finish "
-        "(it goes on where this run stopped)",
-        err=True,
-    )
+def _interrupted(stop: KeyboardInterrupt, *, started: bool, then: str | None = None) -> NoReturn:
+    """Ctrl+C or SIGTERM: what is kept and what to run - this very command again (its
+    library, model folder and excludes with it: without them the advice indexed into
+    another library), or ``then`` (a command of the same library, e.g. ``index`` after an
+    interrupted ``reindex``); exit 130 or 143, as shells report them. ``started``: the
+    library was opened, so what was indexed is saved."""
+    command = rerun_command(then)
+    kept = "the images indexed so far are saved" if started else "nothing was indexed yet"
+    goes_on = " (it goes on where this run stopped)" if started else ""
+    click.echo(f"interrupted: {kept}; run `{command}` to finish{goes_on}", err=True)
     raise SystemExit(stop_status(stop))
 
 
@@ -290,5 +291,5 @@ def reindex_command(
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt as stop:
-        _interrupted(stop)  # index finishes an interrupted re-index
+        _interrupted(stop, started=True, then="index")  # index finishes a re-index
     _report(summary, as_json)

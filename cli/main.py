@@ -105,12 +105,20 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 GROUP_EXTRAS: dict[str, tuple[str, ...]] = {"db": ("cli.db_check",), "eval": ("cli.eval_copies",)}
 
 
+#: ``click.Context.meta`` key: the arguments the command line was given
+ARGS_KEY = "imgsearch.args"
+
+
 class LazyGroup(ImgsearchGroup):
     """The root group: a command's module is imported when that command is looked up (click's
     lazy-loading pattern); the ``--help`` listing uses :data:`LAZY_COMMANDS`' texts."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[ARGS_KEY] = list(args)  # the command as typed (cli.rerun: what to run again)
+        return super().parse_args(ctx, args)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:

@@ -5,6 +5,7 @@ shells report a command they interrupted), `serve` says it stopped; never click'
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -16,6 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from cli.rerun import rerun_command
+from search.library import Library
 from tests.cli_process import ENTRY, cli_env, run_cli
 from tests.indexer_helpers import copy_photos, photo_paths
 
@@ -80,7 +83,49 @@ def test_ctrl_c_in_a_first_index_run_names_its_folders(
     args = ["--library", str(library), "--model-path", str(models_dir), "index", str(photos)]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 130, result.output
-    assert f"run `imgsearch index '{photos}'` again to finish" in result.output
+    assert f"run `imgsearch {' '.join(args[:-1])} '{photos}'` to finish" in result.output
+
+
+def test_the_advice_after_ctrl_c_is_the_command_as_typed_and_finishes_the_library(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: Path, models_dir: Path
+) -> None:
+    """An audit ran `imgsearch --library mylib --model-path M index PHOTOS --exclude bees/`
+    and pressed Ctrl+C; the advice `imgsearch index PHOTOS` built a second library in the
+    current folder (bees included), or failed for want of the model. Stopped before the
+    library was opened, the message said images were saved."""
+    sources = photo_paths(data_dir, 4)
+    copy_photos(sources[:3], tmp_path / "photos")
+    copy_photos(sources[3:], tmp_path / "photos" / "skip")
+    args = ["--library", "mylib", "--model-path", str(models_dir), "index", "photos"]
+    args += ["--exclude", "skip/", "--no-progress"]
+    real_open = Library.open
+
+    def stopped_at_open(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(Library, "open", stopped_at_open)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 130, result.output
+    advice = f"run `imgsearch {shlex.join(args)}` to finish"
+    assert f"interrupted: nothing was indexed yet; {advice}" in result.output.strip()
+
+    monkeypatch.setattr(Library, "open", real_open)
+    command = shlex.split(result.output.split("run `", 1)[1].split("`", 1)[0])
+    assert command[0] == "imgsearch"
+    done = CliRunner().invoke(cli, [*command[1:], "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output[done.output.index("{") :])["added"] == 3  # not the excluded
+    assert not (tmp_path / "imgsearch-library").exists()  # no second library
+
+
+def test_a_stopped_reindex_advises_index_of_the_same_library() -> None:
+    assert rerun_command("index", ["--library", "my lib", "-v", "reindex", "--model", "x"]) == (
+        "imgsearch --library 'my lib' -v index"
+    )
+    url = "postgresql://me:s3cret@db.example/photos"
+    said = rerun_command(None, ["--database-url", url, "index", "/p"])
+    assert said == "imgsearch --database-url 'postgresql://me:***@db.example/photos' index /p"
 
 
 def _committed(db: Path) -> int:
