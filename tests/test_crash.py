@@ -274,7 +274,7 @@ def test_ctrl_c_says_what_is_kept_and_the_next_run_finishes(
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "Aborted" not in err, err
     assert "interrupted: the images indexed so far are saved" in err, err
-    assert f"run `{shlex.join(['imgsearch', 'index', str(root)])}` again" in err, err
+    assert f"run `{shlex.join(['imgsearch', *args])}` to finish" in err, err  # as typed
     kept = db_rows(library / "imgsearch.sqlite3")
     assert 0 < kept < len(photos)
     done = subprocess.run(
