@@ -196,3 +196,35 @@ def test_sigterm_stops_an_index_run_as_ctrl_c_does(
     assert again.returncode == 0, again.stderr
     stats = run_cli(["--library", str(library), "stats", "--json"], tmp_path)
     assert json.loads(stats.stdout)["images"] == 40
+
+
+def test_an_interrupted_rebuild_index_keeps_the_kind_asked_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: Path, models_dir: Path
+) -> None:
+    """An audit pressed Ctrl+C during `rebuild-index --index ivf-sq8`: the kind was recorded
+    before the build, so a later rebuild (after a re-index) built the cancelled kind."""
+    copy_photos(photo_paths(data_dir, 3), tmp_path / "photos")
+    library = ["--library", str(tmp_path / "library"), "--model-path", str(models_dir)]
+    assert (
+        CliRunner()
+        .invoke(cli, [*library, "index", "--no-progress", str(tmp_path / "photos")])
+        .exit_code
+        == 0
+    )
+
+    def stopped(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Library, "_build", stopped)
+    result = CliRunner().invoke(cli, [*library, "rebuild-index", "--index", "hnsw"])
+    assert result.exit_code == 130, result.output
+    monkeypatch.undo()
+    stats = CliRunner().invoke(cli, [*library, "stats", "--json"])
+    assert json.loads(stats.output)["index"]["requested_kind"] == "auto", stats.output
+    rebuilt = CliRunner().invoke(cli, [*library, "rebuild-index"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "hnsw" not in rebuilt.output, rebuilt.output
+    done = CliRunner().invoke(cli, [*library, "rebuild-index", "--index", "hnsw"])
+    assert done.exit_code == 0, done.output
+    stats = CliRunner().invoke(cli, [*library, "stats", "--json"])
+    assert json.loads(stats.output)["index"]["requested_kind"] == "hnsw", stats.output

@@ -252,10 +252,12 @@ class Library:
         self.store.set_meta(INDEX_KIND_KEY, kind)
 
     def rebuild_index(self, kind: str | None = None) -> VectorIndex:
+        """Build it (as ``kind``: recorded once built, so an interrupted rebuild keeps the old)."""
         with self._lock:
-            if kind is not None:
-                self.remember_index_kind(kind)
             self._live = self._load_or_rebuild(kind or self.index_kind())
+            if kind is not None and kind != self.store.get_meta(INDEX_KIND_KEY):
+                self.remember_index_kind(kind)
+                self._state = self.cache.calibrated_state(self.cache.state())
             return self._live.index
 
     def _current(self) -> bool:
