@@ -15,10 +15,13 @@ and later runs read nothing.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
 from indexer.scan import FoundFile, ScanReport
 from models import is_animation
@@ -62,6 +65,8 @@ class Plan:
     lookup: Callable[[str], list[int]] | None = None
     #: rows kept although not seen, because their folder could not be listed
     kept_unreadable: int = 0
+    #: folder links not followed under which indexed rows vanish: path -> [how many, root]
+    behind_links: dict[str, list[Any]] = field(default_factory=dict)
     #: collections whose still GIF / WebP / PNG rows were checked for animations this run
     checked: list[int] = field(default_factory=list)
 
@@ -126,10 +131,42 @@ def make_plan(
                     plan.checked.remove(collection_id)  # the next run that lists it checks
                 continue
             plan.vanished[state.id] = state
+            link = _under_link(state.rel_path, report.unfollowed)
+            if link is not None:
+                plan.behind_links.setdefault(link, [0, report.root])[0] += 1
             movable = state.status == STATUS_FAILED or state.id in embedded
             if state.sha256 and movable:
                 plan.move_sources[state.sha256].append(state.id)
     return plan
+
+
+def _under_link(rel_path: str, links: dict[str, str]) -> str | None:
+    """The path of the folder link (not followed) that ``rel_path`` lies under, or None."""
+    if not links:
+        return None
+    parts = rel_path.split("/")
+    return next(
+        (links[p] for p in ("/".join(parts[:i]) for i in range(1, len(parts))) if p in links), None
+    )
+
+
+def behind_link_warnings(plan: Plan) -> list[str]:
+    """What the run says of the indexed images it drops because their folder is now a link
+    it does not follow (a folder moved to another disk and linked back)."""
+    warnings = []
+    for path, (count, root) in plan.behind_links.items():
+        target = Path(os.path.realpath(path))
+        inside = target.is_relative_to(os.path.realpath(root))
+        fix = (
+            "give --follow-symlinks to follow it"
+            if inside
+            else f"index it as a collection of its own (`imgsearch index {target}`)"
+        )
+        warnings.append(
+            f"{path}: a link to a folder ({target}), not followed: its {count} indexed images "
+            f"are removed from the library; {fix}"
+        )
+    return warnings
 
 
 def checked_key(collection_id: int) -> str:

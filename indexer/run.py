@@ -28,7 +28,7 @@ from indexer.linked_roots import relink
 from indexer.missing_folders import keep_emptied, moved_collection_hint, unfinished_reindex
 from indexer.nesting import nest, overlap_warnings
 from indexer.pipeline import Counts, Pipeline
-from indexer.plan import make_plan, record_checked
+from indexer.plan import behind_link_warnings, make_plan, record_checked
 from indexer.progress import LazyBar, bar
 from indexer.quality import measure_unmeasured
 from indexer.scan import CollectionError, ScanReport, resolve_roots, scan_roots
@@ -169,6 +169,7 @@ def index_collections(
                 summary.warnings += report.warnings
                 summary.skipped_system += report.skipped_system
             summary.kept_unreadable = plan.kept_unreadable
+            summary.warnings += behind_link_warnings(plan)
             workers = decode_workers(options.workers)
             # the learning bar shows under the indexing one while the run's photos are edited
             with (

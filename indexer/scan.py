@@ -58,6 +58,8 @@ class ScanReport:
     excluded: int = 0
     skipped_links: int = 0  # directory symlinks not followed, loops, broken links
     skipped_removed: int = 0  # files under paths `imgsearch remove` took out of the library
+    #: folder links not followed (no --follow-symlinks): rel path -> path
+    unfollowed: dict[str, str] = field(default_factory=dict)
     #: folders of other software (a NAS's thumbnails, a copy of a library): path, what it is
     skipped_system: list[tuple[str, str]] = field(default_factory=list)
     #: only this folder (a rel path) was walked, for a collection nested in this one: the
@@ -273,6 +275,7 @@ def scan_collection(
             if is_dir:
                 if is_link and not follow_symlinks:
                     report.skipped_links += 1
+                    report.unfollowed[rel] = entry.path
                     continue
                 if is_link and not _leads_inside(entry.path, real_root, report, folder=True):
                     continue

@@ -139,3 +139,30 @@ def test_a_folded_collection_keeps_its_excludes(
     assert (stats["images"], stats["vectors"]) == (2, 2), stats  # private/ left out again
     again = json.loads(run_cli(["index", "--json"], tmp_path).stdout)
     assert (again["added"], again["unchanged"], again["warnings"]) == (0, 2, []), again
+
+
+def test_a_subfolder_moved_behind_a_link_is_named_when_its_images_go(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """An audit moved `2019/` to another disk and linked it back: the nightly run said
+    "4 removed" and nothing more (folder links are not followed without --follow-symlinks).
+    It now names the link, the count, and what brings them back."""
+    photos = photo_paths(data_dir, 3)
+    copy_photos(photos[:2], tmp_path / "Pictures" / "2019")
+    copy_photos(photos[2:], tmp_path / "Pictures" / "2020")
+    assert run_cli(["--model-path", str(models_dir), "index", "Pictures"], tmp_path).returncode == 0
+    shutil.move(tmp_path / "Pictures" / "2019", tmp_path / "disk" / "2019")
+    (tmp_path / "Pictures" / "2019").symlink_to(tmp_path / "disk" / "2019")
+    (tmp_path / "Pictures" / "empty-link").symlink_to(tmp_path / "disk")  # nothing indexed
+
+    summary = json.loads(run_cli(["index", "--json"], tmp_path).stdout)
+    assert (summary["removed"], summary["unchanged"]) == (2, 1), summary
+    (said,) = summary["warnings"]
+    target = tmp_path / "disk" / "2019"
+    assert said == (
+        f"{tmp_path / 'Pictures' / '2019'}: a link to a folder ({target}), not followed: its 2 "
+        f"indexed images are removed from the library; index it as a collection of its own "
+        f"(`imgsearch index {target}`)"
+    )
+    again = json.loads(run_cli(["index", "--json"], tmp_path).stdout)
+    assert again["warnings"] == []
