@@ -33,7 +33,7 @@ def test_a_chunked_upload_over_the_limit_gets_json_413(served) -> None:  # type:
             b"Transfer-Encoding: chunked\r\n\r\n"
         )
         chunk = b"x" * (1024 * 1024)
-        for _ in range(66):  # just over waitress's limit (2 x 32 MiB + slack), then wait
+        for _ in range(34):  # just over waitress's limit (32 MiB + slack), then wait
             conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         answer = b""
         while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < 20:

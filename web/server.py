@@ -15,6 +15,7 @@ from waitress import create_server
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.task import ErrorTask, WSGITask
+from waitress.utilities import Error
 
 from models import return_freed_memory
 from search.settings import Settings
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 CONNECTION_LIMIT = 1000  # open connections (waitress's default, 100, is 100 slow clients)
 CHANNEL_TIMEOUT_S = 20  # a connection idle this long is closed
 CLEANUP_INTERVAL_S = 5  # how often idle connections are looked for
+#: a request that has not arrived whole after this long must average MIN_BYTES_PER_S
+SLOW_AFTER_S = 10.0
+MIN_BYTES_PER_S = 16 * 1024  # 32 MiB in ~35 min; a link of 0.13 Mbit/s
 
 
 def make_server(
@@ -45,7 +49,7 @@ def make_server(
         threads=threads,
         ident="imgsearch",
         # waitress refuses absurd bodies itself; Flask answers ordinary oversize ones with 413
-        max_request_body_size=2 * settings.max_upload_bytes + MULTIPART_SLACK,
+        max_request_body_size=settings.max_upload_bytes + MULTIPART_SLACK,
         clear_untrusted_proxy_headers=True,
         # Slow clients: many open connections are cheap (waitress polls: no 1024-socket limit),
         # idle ones are closed after CHANNEL_TIMEOUT_S, checked every few seconds. A client
@@ -68,9 +72,12 @@ class JsonErrorTask(ErrorTask):
 
     def execute(self) -> None:
         error = self.request.error
-        code = {413: "too_large", 400: "bad_request", 431: "headers_too_large"}.get(
-            error.code, "error"
-        )
+        code = {
+            413: "too_large",
+            400: "bad_request",
+            408: "too_slow",
+            431: "headers_too_large",
+        }.get(error.code, "error")
         message = f"{error.reason}: {error.body}".rstrip(": ")
         if error.code == 413:
             message = "Upload too large: the request body is over the server's limit."
@@ -84,16 +91,41 @@ class JsonErrorTask(ErrorTask):
         self.write(body.encode())
 
 
+class RequestTimeout(Error):
+    code = 408
+    reason = "Request Timeout"
+
+
 class StampedParser(HTTPRequestParser):
     """waitress's request parser, noting when the request had arrived whole: the app counts
-    an image query's wait for a slot from then (queued for a request thread included)."""
+    an image query's wait for a slot from then (queued for a request thread included).
+
+    A request that trickles in (headers or body under :data:`MIN_BYTES_PER_S` on average
+    once :data:`SLOW_AFTER_S` have passed) is answered 408 and its connection closed: it
+    held a request slot and up to the body limit of disk for as long as it kept sending a
+    byte now and then (a connection is idle only when it sends nothing)."""
 
     arrived: float | None = None
+    started: float | None = None
+    seen: int = 0
 
     def received(self, data: bytes) -> int:
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
         consumed = super().received(data)
+        self.seen += consumed
         if self.completed and self.arrived is None:
-            self.arrived = time.monotonic()
+            self.arrived = now
+        elapsed = now - self.started
+        if not self.completed and elapsed > SLOW_AFTER_S and self.seen < MIN_BYTES_PER_S * elapsed:
+            if self.body_rcv is None:  # still in the headers: as waitress does for too long ones
+                self.parse_header(b"GET / HTTP/1.0\r\n")
+            self.error = RequestTimeout(
+                f"the request arrived at {self.seen / elapsed:.0f} bytes/s, under the "
+                f"{MIN_BYTES_PER_S} bytes/s the server waits for"
+            )
+            self.completed = True
         return consumed
 
 
