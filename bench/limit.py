@@ -24,6 +24,8 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # as imgsearch imports it
 import onnxruntime as ort  # noqa: E402
 from PIL import Image  # noqa: E402
 

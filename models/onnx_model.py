@@ -11,6 +11,7 @@ maps to exactly the same source region as the full decode.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -51,10 +52,20 @@ class ModelOutput:
 _OPENER = ThreadPoolExecutor(1, thread_name_prefix="imgsearch-model-open")
 
 
-def session_options(threads: int = 0, *, spinning: bool = False) -> ort.SessionOptions:
-    """Session options tuned for CPU inference next to decoding threads."""
+def import_onnxruntime():  # type: ignore[no-untyped-def]  # the module
+    """onnxruntime, imported with its telemetry off (1.32 writes a device id and an event
+    store under ~/.cache/Microsoft and sends a process event unless ``ORT_DISABLE_TELEMETRY``
+    is set; a user's own value wins) and its default logger at errors only."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     import onnxruntime as ort
 
+    ort.set_default_logger_severity(3)
+    return ort
+
+
+def session_options(threads: int = 0, *, spinning: bool = False) -> ort.SessionOptions:
+    """Session options tuned for CPU inference next to decoding threads."""
+    ort = import_onnxruntime()
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -111,8 +122,7 @@ class OnnxModel:
                 self._opening = _OPENER.submit(self._open)
 
     def _open(self) -> None:
-        import onnxruntime as ort
-
+        ort = import_onnxruntime()
         located = self.located
         try:
             session = ort.InferenceSession(

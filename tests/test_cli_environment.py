@@ -217,3 +217,26 @@ def test_a_model_path_variable_with_a_missing_folder_warns(
     assert done.returncode == 1 and "no library database" in done.stderr
     fine = run_cli(["stats"], tmp_path, env={"IMGSEARCH_MODEL_PATH": f":{models_dir}:"})
     assert "Warning" not in fine.stderr, fine.stderr
+
+
+def test_the_model_runtime_writes_and_sends_nothing_of_its_own(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """An audit found ONNX Runtime 1.32's telemetry store under ~/.cache/Microsoft after any
+    command that loads the model (a device id, an event database; it sends a process event),
+    and a coloured warning on stderr where HOME cannot be written. imgsearch switches it off
+    (ORT_DISABLE_TELEMETRY, unless the environment sets it); what it writes outside the
+    library is its own model checksum cache."""
+    home = tmp_path / "home"
+    home.mkdir()
+    photo = next((data_dir / "ukbench_subset" / "images").glob("*.jpg"))
+    env = {"HOME": str(home), "XDG_CACHE_HOME": ""}
+    done = run_cli(["--model-path", str(models_dir), "embed", str(photo)], tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    written = sorted(p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file())
+    assert written == [".cache/imgsearch/sha256-cache.json"], written
+    (home / "blocked").write_text("")  # a HOME under which nothing can be made
+    env = {"HOME": str(home / "blocked"), "XDG_CACHE_HOME": ""}
+    done = run_cli(["--model-path", str(models_dir), "embed", str(photo)], tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "onnxruntime" not in done.stderr and "\x1b[" not in done.stderr, done.stderr
