@@ -16,7 +16,7 @@ from cli.options import NonEmptyPath
 from cli.search_cmds import open_engine, user_errors
 from cli.stats_cmds import keep_run_figures, run_figures
 from search.settings import Settings
-from search.units import human_size, plural
+from search.units import human_size, plural, printable
 
 if TYPE_CHECKING:
     from search.store import Removal
@@ -64,8 +64,8 @@ def remove(
                 as_json,
                 {"undone": [u.to_dict() for u in undone]},
                 "\n".join(
-                    f"{u.path}: taken back ({plural(u.images, 'image')} when removed); the next "
-                    "`imgsearch index` adds its files again"
+                    f"{printable(u.path)}: taken back ({plural(u.images, 'image')} when "
+                    "removed); the next `imgsearch index` adds its files again"
                     for u in undone
                 ),
             )
@@ -78,7 +78,10 @@ def remove(
         raise click.ClickException("none of these paths is an image of this library")
     unmatched = _unmatched(paths, [str(entry["path"]) for entry in done])
     for path in unmatched:  # beside a path that matched, a typo was passed over in silence
-        click.echo(f"Warning: {path} is no image of this library: nothing removed there", err=True)
+        click.echo(
+            f"Warning: {printable(path)} is no image of this library: nothing removed there",
+            err=True,
+        )
     forgotten = [entry["path"] for entry in done if entry.get("collection_forgotten")]
     removed = sum(entry["images"] for entry in done)
     failed = sum(entry["failed"] for entry in done)
@@ -99,7 +102,10 @@ def remove(
             "pruned_bytes": pruned_bytes,
         },
         "\n".join(
-            [f"forgot the empty collection {root} (it held no file)" for root in forgotten]
+            [
+                f"forgot the empty collection {printable(root)} (it held no file)"
+                for root in forgotten
+            ]
             + (
                 [
                     f"removed {what} from the library; later index runs leave "
@@ -143,7 +149,7 @@ def _confirm_whole(collections: list[tuple[str, int, int]]) -> None:
     """Ask before a removal takes out whole collections (``imgsearch remove /`` is one
     typo away); without a terminal to ask on, refuse unless ``--yes`` was given."""
     whole = ", ".join(
-        f"{root} ({_counted(images, failed)})" for root, images, failed in collections
+        f"{printable(root)} ({_counted(images, failed)})" for root, images, failed in collections
     )
     question = f"this removes every image of the collection{'s' * (len(collections) > 1)} {whole}"
     if not _can_ask():

@@ -128,12 +128,13 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     for collection in figures["collections"]:
         excluding = collection.get("excludes")
         lines.append(
-            f"collection  {collection['root']}: {plural(collection['images'], 'image')}"
+            f"collection  {printable(collection['root'])}: "
+            f"{plural(collection['images'], 'image')}"
             + (f", excluding {quoted(excluding)} (remembered --exclude)" if excluding else "")
         )
     for removal in figures.get("removed_paths", []):
         lines.append(
-            f"removed     {removal['path']}: {plural(removal['images'], 'image')}, "
+            f"removed     {printable(removal['path'])}: {plural(removal['images'], 'image')}, "
             f"{removal['removed_at'][:10]} (left out by index; undo: "
             "imgsearch remove --undo PATH)"
         )
