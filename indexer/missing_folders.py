@@ -100,8 +100,8 @@ def keep_emptied(collections: Collections, scans: list[tuple[Path, ScanReport]])
     warnings = []
     for root, report in scans:
         images = had.get(Path(root), 0)
-        if not images or not _holds_nothing(report):
-            continue
+        if not images or not _holds_nothing(report) or "" in report.unreadable_dirs:
+            continue  # (a root that could not be listed: the walk's own warning says why)
         report.unreadable_dirs.append("")  # nothing under it is taken for deleted
         generic = f"{root}: no image or video files in it"
         report.warnings = [w for w in report.warnings if not w.startswith(generic)]

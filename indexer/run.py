@@ -165,8 +165,8 @@ def index_collections(
             if plan.work:  # the model opens while the first files decode
                 model.open_in_background()
             summary.skipped_removed = sum(report.skipped_removed for _r, report in scans)
-            for _root, report in scans:
-                summary.warnings += report.warnings
+            for _root, report in scans:  # nested collections' walks meet the same folders
+                summary.warnings += [w for w in report.warnings if w not in summary.warnings]
                 summary.skipped_system += report.skipped_system
             summary.kept_unreadable = plan.kept_unreadable
             summary.warnings += behind_link_warnings(plan)

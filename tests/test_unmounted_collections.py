@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_process import run_cli
+from tests.cli_process import AS_USER, CANNOT_DROP_ROOT, run_cli
 from tests.indexer_helpers import copy_photos, photo_paths
 
 pytestmark = pytest.mark.slow
@@ -175,3 +175,28 @@ def test_an_unfinished_reindex_names_the_folder_it_waits_for(
     found = run_cli(["search", query, "--json"], tmp_path)
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout)["results"][0]["path"] == query
+
+
+@pytest.mark.skipif(CANNOT_DROP_ROOT, reason="root without setpriv: modes do not apply")
+def test_an_unreadable_folder_in_nested_collections_is_one_warning(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """An audit's `chmod 000` of a collection inside two others: the same "cannot list
+    folder" warning three times (one per collection's walk), after a first one guessing "a
+    drive not mounted?" and suggesting `imgsearch remove`. One warning now; its images kept."""
+    photos = photo_paths(data_dir, 3)
+    inner = tmp_path / "coll" / "a" / "b"
+    copy_photos(photos[:1], tmp_path / "coll" / "a")
+    copy_photos(photos[1:], inner)
+    folders = ["coll", "coll/a", "coll/a/b"]
+    done = run_cli(["--model-path", str(models_dir), "index", *folders], tmp_path)
+    assert done.returncode == 0, done.stderr
+    inner.chmod(0)
+    try:
+        run = run_cli(["index", "--json"], tmp_path, prefix=AS_USER)
+    finally:
+        inner.chmod(0o755)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["removed"] == 0, summary
+    assert summary["warnings"] == [f"{inner}: cannot list folder (Permission denied); skipped"]
