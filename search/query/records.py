@@ -183,8 +183,16 @@ class LibraryRecords:
         root = Path(row[0]).resolve()
         path = (root / row[1]).resolve()
         if not path.is_relative_to(root):
-            raise PathEscapeError(f"image {image_id}: {row[1]} leads outside {root}")
+            raise PathEscapeError(image_id, row[1], str(root))
         return ImageFile(path, row[2], row[3], row[4], row[5])
+
+    def file_inside(self, image_id: int) -> ImageFile | None:
+        """:meth:`image_file`, or None when its path now leads outside its collection: such a
+        file is never read (a query by its id is answered from its stored vectors)."""
+        try:
+            return self.image_file(image_id)
+        except PathEscapeError:
+            return None
 
     def file_problem(self, info: ImageInfo) -> str | None:
         """What is wrong with the file of ``info`` on disk now, in words for its page (gone,
