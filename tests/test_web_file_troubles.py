@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from search.settings import Settings
 from tests.cli_process import run_cli
-from tests.web_library import API
+from tests.web_library import API, library_ids
 from web.app import create_app
 
 TOKEN = "t0ken-for-tests"
@@ -96,3 +96,23 @@ def test_a_link_out_of_the_collection_in_a_photos_place_keeps_the_path_rule(
     assert "No picture to show: its file now leads outside its collection." in text
     assert 'data-code="file_changed"' in text and 'class="grid"' in text  # its neighbours
     assert exposed is (str(photos.parent) not in text)
+
+
+def test_a_file_that_failed_to_index_is_served_as_a_download_only(
+    photos: Path, models_dir: Path
+) -> None:
+    """A web page saved as ``page.jpg`` failed to index (nothing read it as an image), yet
+    ``/images/ID/file`` served it as ``image/jpeg`` from its name, inline. It comes as a
+    download now (``application/octet-stream``, attachment, its bytes as they are: the user
+    can look at what the file is and repair it), never under an image type."""
+    with serve(photos, models_dir, exposed=False) as client:
+        image_id = library_ids(client.application)["page.jpg"]
+        answer = client.get(f"{API}/images/{image_id}/file")
+        photo = client.get(f"{API}/images/{image_ids(client, {})['ukbench00001.jpg']}/file")
+    assert answer.status_code == 200
+    assert answer.mimetype == "application/octet-stream"
+    assert answer.headers["Content-Disposition"].startswith("attachment;"), answer.headers
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.data == (photos / "page.jpg").read_bytes()
+    assert photo.mimetype == "image/jpeg"  # an indexed photo: shown, as before
+    assert photo.headers["Content-Disposition"].startswith("inline;")

@@ -6,13 +6,12 @@ else); files are served from the path the database holds for that id.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
 from werkzeug.http import parse_range_header
 
-from models import image_format, video_media_type
+from models import image_format
 from search.library import DEFAULT_SIZE, SIZES
 from search.query import changed_file_note, disk_change, file_state_of, gone_file_note, update_hint
 from search.units import whole_number
@@ -20,6 +19,7 @@ from web import service
 from web.errors import ApiError
 from web.fields import refuse_repeated_args, refuse_unknown_args
 from web.guard import public_stats
+from web.media_types import served_type
 from web.openapi import openapi_document
 from web.openapi_media import MAX_T_MS
 from web.params import (
@@ -205,8 +205,8 @@ def image_file(image_id: int) -> Response:
     attachment = _download()
     found = service.library_file(service.engine(), image_id)
     path, fmt = found.path, found.format
-    video_type = None if (fmt or "").upper() in _MIMETYPES else _video_type(path)
-    video = video_type is not None
+    served = served_type(fmt, path)
+    video = served.video
     if video:  # served with HTTP Range requests (conditional=True): players seek
         fmt = None
     if disk_change(path, found.size) == "changed":  # another size: not the file indexed
@@ -233,11 +233,11 @@ def image_file(image_id: int) -> Response:
     _ignore_unservable_range()
     response = send_file(
         path,
-        mimetype=video_type or _mimetype(fmt, path.suffix),
+        mimetype=served.mimetype,
         conditional=True,
         etag=True,
         download_name=download_name(path.name),
-        as_attachment=attachment,
+        as_attachment=attachment or served.download_only,
     )
     return _private(response, FILE_MAX_AGE)
 
@@ -277,62 +277,6 @@ def _thumbnail_size() -> int:
     if size is None or size not in SIZES:
         raise ApiError(400, f"'size' must be one of {', '.join(map(str, SIZES))}.")
     return size
-
-
-_MIMETYPES = {
-    "JPEG": "image/jpeg",
-    "MPO": "image/jpeg",
-    "PNG": "image/png",
-    "GIF": "image/gif",
-    "WEBP": "image/webp",
-    "BMP": "image/bmp",
-    "TIFF": "image/tiff",
-    "HEIF": "image/heif",
-    "AVIF": "image/avif",
-    "ICO": "image/x-icon",
-}
-_SUFFIX_MIMETYPES = {
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".bmp": "image/bmp",
-    ".tif": "image/tiff",
-    ".tiff": "image/tiff",
-    ".heic": "image/heic",
-    ".heif": "image/heif",
-    ".avif": "image/avif",
-}
-
-
-_VIDEO_MIMETYPES = {
-    ".mp4": "video/mp4",
-    ".m4v": "video/mp4",
-    ".mov": "video/quicktime",
-    ".mkv": "video/x-matroska",
-    ".webm": "video/webm",
-    ".avi": "video/x-msvideo",
-}
-
-
-def _video_type(path: Path) -> str | None:
-    """A video file's media type: by its video name, else by its first bytes (an MP4 saved
-    as ``.jpg`` is indexed as the video it is); None for no video's."""
-    if path.suffix.lower() in _VIDEO_MIMETYPES:
-        return _VIDEO_MIMETYPES[path.suffix.lower()]
-    try:
-        with path.open("rb") as handle:
-            return video_media_type(handle.read(16))
-    except OSError:
-        return None
-
-
-def _mimetype(fmt: str | None, suffix: str) -> str:
-    """The image's type from its decoded format (content), else its suffix; never HTML."""
-    if fmt and fmt.upper() in _MIMETYPES:  # a photo renamed .mp4 is served as the photo
-        return _MIMETYPES[fmt.upper()]
-    return _SUFFIX_MIMETYPES.get(suffix.lower(), "application/octet-stream")
 
 
 def _jsonable(value: Any) -> Any:
