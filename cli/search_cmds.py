@@ -275,7 +275,7 @@ def similar(
     excluded; copies with the same bytes or pixels are marked exact).
 
     PATH_OR_ID: the image's id (as search results list it) or the path of its file."""
-    from search.query import ImageNotFoundError, changed_file_note, gone_file_note
+    from search.query import ImageNotFoundError
 
     wanted = quality_filter(flags, exclude_flags)
     with open_engine(ctx) as engine:
@@ -295,13 +295,13 @@ def similar(
         hits = engine.similar(image_id, k=k, min_score=min_score, flags=wanted)
         info = engine.records.get_image(image_id)
         state = engine.records.file_state(image_id)
+        note = None if state is None else engine.records.stored_note(image_id, state)
         video = not hits and info is not None and info.media == "video"
         why = clip_note(engine, image_id, "results", min_score, wanted, image_id) if video else None
     # as `lookup ID` says: a gone (or changed) file's answer comes from its stored vectors (it
     # said nothing), and a video is compared with videos only (it said "no results")
-    if state is not None:
-        note = gone_file_note if state == "gone" else changed_file_note
-        click.echo(f"note: {note(image_id)}", err=True)
+    if note is not None:
+        click.echo(f"note: {note}", err=True)
     if why and not as_json:
         click.echo(why)
         return

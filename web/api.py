@@ -13,7 +13,7 @@ from werkzeug.http import parse_range_header
 
 from models import image_format
 from search.library import DEFAULT_SIZE, SIZES
-from search.query import changed_file_note, disk_change, file_state_of, gone_file_note, update_hint
+from search.query import disk_change, file_state_of, update_hint
 from search.units import whole_number
 from web import service
 from web.errors import ApiError
@@ -84,8 +84,8 @@ def search() -> Response:
         "took_ms": round(took_ms, 2),
         "results": [service.hit_json(hit) for hit in hits],
     }
-    if stored is not None:  # its file gone or changed: answered from its stored vectors
-        body.update(_stored_answer(stored[2], query.image_id))
+    if stored is not None and query.image_id is not None:  # its file gone, changed, unreadable
+        body.update(_stored_answer(stored[2], query.image_id))  # answered from stored vectors
     elif not hits and (note := service.clip_note(query)):  # no video, or the filter's doing
         body["note"] = note
     return jsonify(body)
@@ -100,10 +100,8 @@ def lookup() -> Response:
     query = read_lookup(strict=True)
     result, took_ms = service.run_lookup(query)
     body = service.lookup_json(result, query, took_ms)
-    if result.file_missing:
-        body["note"] = gone_file_note(query.image_id)
-    elif result.file_changed:
-        body["note"] = changed_file_note(query.image_id)
+    if result.file_state is not None and query.image_id is not None:
+        body["note"] = service.engine().records.stored_note(query.image_id, result.file_state)
     return jsonify(body)
 
 
@@ -148,14 +146,17 @@ def similar(image_id: int) -> Response:
     return jsonify(body)
 
 
-def _stored_answer(state: str | None, image_id: int | None) -> dict[str, Any]:
+_STATE_FLAGS = {"gone": "file_missing", "changed": "file_changed", "unreadable": "file_unreadable"}
+
+
+def _stored_answer(state: str | None, image_id: int) -> dict[str, Any]:
     """What an answer from an image's stored vectors adds, its file ``state`` being
-    ``"gone"`` or ``"changed"`` since it was indexed: the flag and the note."""
-    if state == "gone":
-        return {"file_missing": True, "note": gone_file_note(image_id)}
-    if state == "changed":
-        return {"file_changed": True, "note": changed_file_note(image_id)}
-    return {}
+    ``"gone"``, ``"changed"`` or ``"unreadable"``: the flag and the note (what is wrong,
+    what helps)."""
+    if state not in _STATE_FLAGS:
+        return {}
+    note = service.engine().records.stored_note(image_id, state)
+    return {_STATE_FLAGS[state]: True, "note": note}
 
 
 @bp.get("/images/<int:image_id>/thumbnail")
@@ -216,6 +217,7 @@ def image_file(image_id: int) -> Response:
             "was indexed; re-run the index.",
             "file_changed",
         )
+    service.readable(path, image_id)  # permission denied: said so, not "no longer the JPEG"
     if fmt and image_format(path) != fmt:  # replaced since it was indexed: never mislabelled
         raise ApiError(
             409,

@@ -70,7 +70,7 @@ def media_paths(image_id: dict[str, Any], errors: Callable[..., dict[str, Any]])
                         "description": "JPEG thumbnail (or the video's frame at `t`)",
                         "content": {"image/jpeg": {"schema": BINARY}},
                     },
-                    **errors(400, 404, 409, 415, 503),
+                    **errors(400, 403, 404, 409, 415, 503),
                 },
             }
         },
@@ -96,7 +96,7 @@ def media_paths(image_id: dict[str, Any], errors: Callable[..., dict[str, Any]])
                         },
                         "content": file_types,
                     },
-                    **errors(404, 409, 416, 503),
+                    **errors(403, 404, 409, 416, 503),
                 },
             }
         },
