@@ -107,14 +107,23 @@ def hit_place(hit: SearchHit) -> str:
     return f"{hit.path} @ {format_timestamp(hit.timestamp_ms)}"
 
 
+FILE_MARKS = {"gone": "FILE MISSING", "changed": "FILE CHANGED"}
+FILE_MARKS_NOTE = (
+    "([FILE MISSING]: no file at this path now - deleted, moved or no longer a regular file; "
+    "[FILE CHANGED]: another size than indexed; `imgsearch index` brings the library up to date)"
+)
+
+
 def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
     """A plain-text table: rank, score, id, size, WxH, path, labels (exact copies, copies and
     look-alikes marked)."""
     from models.quality import flag_names
+    from search.query import disk_change
 
     if not hits:
         return "no results"
     rows = [("rank", "score", "id", "size", "WxH", "path", "labels")]
+    marked = False  # a file gone or changed since it was indexed
     for hit in hits:
         dims = f"{hit.width}x{hit.height}" if hit.width and hit.height else "-"
         confirmed = hit.key_points or hit.pixel_match or hit.copy_of
@@ -127,6 +136,9 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         if label_column and hit.label:
             labels = f"{hit.label} ({labels})" if labels else hit.label
         place = printable(hit_place(hit))  # a newline in a file name stays on its row
+        state = disk_change(hit.path, hit.size or None)  # one stat: nothing read
+        place += f" [{FILE_MARKS[state]}]" if state else ""
+        marked = marked or state is not None
         rows.append((str(hit.rank), score, str(hit.id), human_size(hit.size), dims, place, labels))
     widths = [max(text_width(row[i]) for row in rows) for i in range(6)]
     lines = []
@@ -143,6 +155,8 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         lines.append("  ".join(cells).rstrip())
     if any(hit.exact for hit in hits):
         lines.append("(= exact copy of the query: same bytes or same pixels)")
+    if marked:
+        lines.append(FILE_MARKS_NOTE)
     confirmed = [
         h.duplicate and not h.exact and (h.key_points or h.pixel_match or h.copy_of) for h in hits
     ]
@@ -163,8 +177,13 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
 
 
 def emit_hits(hits: Sequence[SearchHit], as_json: bool, **extra: Any) -> None:
+    """Results as a table, or as JSON (each with ``file_missing`` / ``file_changed`` when
+    its file is gone or of another size now: one stat)."""
+    from search.query import file_flags
+
     if as_json:
-        click.echo(json.dumps({**extra, "results": [hit.to_dict() for hit in hits]}, indent=2))
+        results = [hit.to_dict() | file_flags(hit.path, hit.size) for hit in hits]
+        click.echo(json.dumps({**extra, "results": results}, indent=2))
     else:
         click.echo(hits_table(hits, label_column="label" in extra))
 

@@ -13,7 +13,7 @@ from werkzeug.http import parse_range_header
 
 from models import image_format
 from search.library import DEFAULT_SIZE, SIZES
-from search.query import disk_change, file_state_of, update_hint
+from search.query import STATE_FLAGS, disk_change, file_state_of, update_hint
 from search.units import whole_number
 from web import service
 from web.errors import ApiError
@@ -146,17 +146,14 @@ def similar(image_id: int) -> Response:
     return jsonify(body)
 
 
-_STATE_FLAGS = {"gone": "file_missing", "changed": "file_changed", "unreadable": "file_unreadable"}
-
-
 def _stored_answer(state: str | None, image_id: int) -> dict[str, Any]:
     """What an answer from an image's stored vectors adds, its file ``state`` being
     ``"gone"``, ``"changed"`` or ``"unreadable"``: the flag and the note (what is wrong,
     what helps)."""
-    if state not in _STATE_FLAGS:
+    if state not in STATE_FLAGS:
         return {}
     note = service.engine().records.stored_note(image_id, state)
-    return {_STATE_FLAGS[state]: True, "note": note}
+    return {STATE_FLAGS[state]: True, "note": note}
 
 
 @bp.get("/images/<int:image_id>/thumbnail")

@@ -73,6 +73,18 @@ _HIT = {
     "type": "object",
     "properties": {
         "rank": {"type": "integer", "minimum": 1},
+        "file_missing": {
+            "type": "boolean",
+            "description": "Only present, true, when the result's file is no longer at its "
+            "path (deleted, moved, or no longer a regular file) since it was indexed: it is "
+            "listed from what was stored; `imgsearch index` updates the library. One stat per "
+            "listed result, nothing read",
+        },
+        "file_changed": {
+            "type": "boolean",
+            "description": "Only present, true, when the result's file has another size now "
+            "than it was indexed with (another file in its place)",
+        },
         "score": {
             "type": "number",
             "description": "The rank score that orders the results (1.0 = the same image): the "

@@ -30,6 +30,7 @@ from search.query import (
     default_threshold,
     disk_change,
     empty_clip_note,
+    file_flags,
     file_state_of,
     file_trouble,
     lookup,
@@ -253,7 +254,9 @@ def image_urls(image_id: int) -> dict[str, str]:
 
 
 def hit_json(hit: SearchHit) -> dict[str, Any]:
-    out = public_item(hit.to_dict())
+    """A result's JSON, with ``file_missing`` / ``file_changed`` when its file is gone or of
+    another size now (one stat), as its card shows."""
+    out = public_item(hit.to_dict() | file_flags(hit.path, hit.size))
     out["score"] = round(float(out["score"]), 6)
     out.update(image_urls(hit.id))
     return out
@@ -271,7 +274,7 @@ def lookup_json(result: LookupResult, query: LookupQuery, took_ms: float) -> dic
     out["took_ms"] = round(took_ms, 2)
     for item in out["results"]:
         item["score"] = round(float(item["score"]), 6)
-        item.update(image_urls(item["id"]))
+        item.update(image_urls(item["id"]) | file_flags(item["path"], item.get("size")))
         public_item(item)
     return out
 

@@ -25,6 +25,8 @@ _SOURCES: dict[str, str] = {
     "changed_file_note": "search.query.records",
     "update_hint": "search.query.records",
     "stored_answer_note": "search.query.records",
+    "STATE_FLAGS": "search.query.records",
+    "file_flags": "search.query.records",
     "UNREADABLE_FIX": "search.query.disk_trouble",
     "file_trouble": "search.query.disk_trouble",
     "UPDATE_CHANGED": "search.query.records",
@@ -68,6 +70,7 @@ __all__ = [
     "MIN_COPY_SIDE",
     "NEAR",
     "SIMILAR",
+    "STATE_FLAGS",
     "UNREADABLE_FIX",
     "UPDATE_CHANGED",
     "ImageFile",
@@ -89,6 +92,7 @@ __all__ = [
     "default_threshold",
     "disk_change",
     "empty_clip_note",
+    "file_flags",
     "file_state_of",
     "file_trouble",
     "flag_name_list",
@@ -123,11 +127,13 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.query.quality import QualityFilter, flag_name_list
     from search.query.records import (
+        STATE_FLAGS,
         UPDATE_CHANGED,
         ImageFile,
         bytes_as_indexed,
         changed_file_note,
         disk_change,
+        file_flags,
         file_state_of,
         gone_file_note,
         stored_answer_note,

@@ -61,6 +61,19 @@ def disk_change(
     return None
 
 
+#: the JSON flag of each file state: a listed hit's (:func:`file_flags`), a query image's
+#: answered from its stored vectors
+STATE_FLAGS = {"gone": "file_missing", "changed": "file_changed", "unreadable": "file_unreadable"}
+
+
+def file_flags(path: str | os.PathLike[str], file_size: int | None) -> dict[str, bool]:
+    """A listed hit's file as it is now, for its JSON: ``{"file_missing": True}`` (deleted,
+    moved, no longer a regular file), ``{"file_changed": True}`` (another size than the
+    ``file_size`` indexed) or nothing: one stat, nothing read (:func:`disk_change`)."""
+    change = disk_change(path, file_size or None)
+    return {STATE_FLAGS[change]: True} if change else {}
+
+
 def gone_file_note(image_id: int | None, words: str | None = None) -> str:
     """What an answer from an image's stored vectors says, its file being gone (API, CLI):
     no longer on disk, or ``words`` (:func:`file_trouble`: no longer a regular file)."""
