@@ -256,15 +256,8 @@ def lookup_command(
             ) from None
         except OSError:
             pass  # unreadable (a locked folder): the lookup says so, as a search does
-    from search.query import (  # after the argument is checked: ~0.6 s of imports
-        EXACT,
-        NEAR,
-        SIMILAR,
-        changed_file_note,
-        gone_file_note,
-        lookup,
-        lookup_image,
-    )
+    # after the argument is checked: ~0.6 s of imports
+    from search.query import EXACT, NEAR, SIMILAR, lookup, lookup_image
     from web.text import threshold_text
 
     with open_engine(ctx) as engine:
@@ -273,13 +266,14 @@ def lookup_command(
         else:  # its file, or its stored vectors when the file is gone or changed
             result = lookup_image(engine, image_id, threshold=threshold, others=others)
         empty = empty_library(engine, result.matches, as_json)
+        state = result.file_state  # answered from its stored vectors: why
+        note = engine.records.stored_note(image_id, state) if state and image_id else None
         why = clip_note(engine, image, "matches", exclude=image_id) if not result.matches else None
     if empty:
         click.echo(EMPTY_LIBRARY)
         return
-    if result.file_missing or result.file_changed:
-        note = gone_file_note if result.file_missing else changed_file_note
-        click.echo(f"note: {note(image_id)}", err=True)
+    if note is not None:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return

@@ -107,14 +107,23 @@ def hit_place(hit: SearchHit) -> str:
     return f"{hit.path} @ {format_timestamp(hit.timestamp_ms)}"
 
 
+FILE_MARKS = {"gone": "FILE MISSING", "changed": "FILE CHANGED"}
+FILE_MARKS_NOTE = (
+    "([FILE MISSING]: no file at this path now - deleted, moved or no longer a regular file; "
+    "[FILE CHANGED]: another size than indexed; `imgsearch index` brings the library up to date)"
+)
+
+
 def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
     """A plain-text table: rank, score, id, size, WxH, path, labels (exact copies, copies and
     look-alikes marked)."""
     from models.quality import flag_names
+    from search.query import disk_change
 
     if not hits:
         return "no results"
     rows = [("rank", "score", "id", "size", "WxH", "path", "labels")]
+    marked = False  # a file gone or changed since it was indexed
     for hit in hits:
         dims = f"{hit.width}x{hit.height}" if hit.width and hit.height else "-"
         confirmed = hit.key_points or hit.pixel_match or hit.copy_of
@@ -127,6 +136,9 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         if label_column and hit.label:
             labels = f"{hit.label} ({labels})" if labels else hit.label
         place = printable(hit_place(hit))  # a newline in a file name stays on its row
+        state = disk_change(hit.path, hit.size or None)  # one stat: nothing read
+        place += f" [{FILE_MARKS[state]}]" if state else ""
+        marked = marked or state is not None
         rows.append((str(hit.rank), score, str(hit.id), human_size(hit.size), dims, place, labels))
     widths = [max(text_width(row[i]) for row in rows) for i in range(6)]
     lines = []
@@ -143,6 +155,8 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         lines.append("  ".join(cells).rstrip())
     if any(hit.exact for hit in hits):
         lines.append("(= exact copy of the query: same bytes or same pixels)")
+    if marked:
+        lines.append(FILE_MARKS_NOTE)
     confirmed = [
         h.duplicate and not h.exact and (h.key_points or h.pixel_match or h.copy_of) for h in hits
     ]
@@ -163,8 +177,13 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
 
 
 def emit_hits(hits: Sequence[SearchHit], as_json: bool, **extra: Any) -> None:
+    """Results as a table, or as JSON (each with ``file_missing`` / ``file_changed`` when
+    its file is gone or of another size now: one stat)."""
+    from search.query import file_flags
+
     if as_json:
-        click.echo(json.dumps({**extra, "results": [hit.to_dict() for hit in hits]}, indent=2))
+        results = [hit.to_dict() | file_flags(hit.path, hit.size) for hit in hits]
+        click.echo(json.dumps({**extra, "results": results}, indent=2))
     else:
         click.echo(hits_table(hits, label_column="label" in extra))
 
@@ -275,7 +294,7 @@ def similar(
     excluded; copies with the same bytes or pixels are marked exact).
 
     PATH_OR_ID: the image's id (as search results list it) or the path of its file."""
-    from search.query import ImageNotFoundError, changed_file_note, gone_file_note
+    from search.query import ImageNotFoundError
 
     wanted = quality_filter(flags, exclude_flags)
     with open_engine(ctx) as engine:
@@ -295,13 +314,13 @@ def similar(
         hits = engine.similar(image_id, k=k, min_score=min_score, flags=wanted)
         info = engine.records.get_image(image_id)
         state = engine.records.file_state(image_id)
+        note = None if state is None else engine.records.stored_note(image_id, state)
         video = not hits and info is not None and info.media == "video"
         why = clip_note(engine, image_id, "results", min_score, wanted, image_id) if video else None
     # as `lookup ID` says: a gone (or changed) file's answer comes from its stored vectors (it
     # said nothing), and a video is compared with videos only (it said "no results")
-    if state is not None:
-        note = gone_file_note if state == "gone" else changed_file_note
-        click.echo(f"note: {note(image_id)}", err=True)
+    if note is not None:
+        click.echo(f"note: {note}", err=True)
     if why and not as_json:
         click.echo(why)
         return

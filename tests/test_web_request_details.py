@@ -206,3 +206,33 @@ def test_a_server_on_the_network_shows_removals_without_absolute_paths(
     finally:
         app.extensions["imgsearch"].close()
     assert [r["path"] for r in stats["removed_paths"]] == ["b.jpg"], stats["removed_paths"]
+
+
+@pytest.mark.parametrize("url", [f"{API}/search", f"{API}/lookup", "/search", "/lookup"])
+def test_an_upload_whose_file_name_is_not_utf8_is_searched(client, weblib, url):
+    """``curl -F image=@photo-\\xe9t\\xe9.jpg`` (a Latin-1 name: an old camera card, a Samba
+    share; curl sends its raw bytes) was answered 400 "No image": the form parser dropped the
+    whole form. The name is only a label: the photo is searched, the name shown with
+    replacement characters."""
+    boundary = b"b0undary"
+    part = b'Content-Disposition: form-data; name="image"; filename="photo-\xe9t\xe9.jpg"'
+    body = b"".join(
+        [
+            b"--" + boundary + b"\r\n" + part + b"\r\nContent-Type: image/jpeg\r\n\r\n",
+            weblib.query_photo.read_bytes(),
+            b"\r\n--" + boundary + b'\r\nContent-Disposition: form-data; name="others"\r\n\r\n2',
+            b"\r\n--" + boundary + b"--\r\n",
+        ]
+    )
+    if "search" in url:  # a search's own field
+        body = body.replace(b'name="others"', b'name="k"')
+    answer = client.post(url, data=body, content_type="multipart/form-data; boundary=b0undary")
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    if url.startswith(API):
+        found = answer.get_json()
+        assert found["query"]["filename"] == "photo-\ufffdt\ufffd.jpg"
+        assert found["results"][0]["score"] > 0.99, found["results"][0]
+        if "search" in url:
+            assert len(found["results"]) == 2  # its other fields were read too
+    else:
+        assert 'class="grid' in answer.get_data(as_text=True)

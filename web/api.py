@@ -6,20 +6,20 @@ else); files are served from the path the database holds for that id.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
 from werkzeug.http import parse_range_header
 
-from models import image_format, video_media_type
+from models import image_format
 from search.library import DEFAULT_SIZE, SIZES
-from search.query import changed_file_note, disk_change, file_state_of, gone_file_note, update_hint
+from search.query import STATE_FLAGS, disk_change, file_state_of, update_hint
 from search.units import whole_number
 from web import service
 from web.errors import ApiError
 from web.fields import refuse_repeated_args, refuse_unknown_args
 from web.guard import public_stats
+from web.media_types import served_type
 from web.openapi import openapi_document
 from web.openapi_media import MAX_T_MS
 from web.params import (
@@ -84,8 +84,8 @@ def search() -> Response:
         "took_ms": round(took_ms, 2),
         "results": [service.hit_json(hit) for hit in hits],
     }
-    if stored is not None:  # its file gone or changed: answered from its stored vectors
-        body.update(_stored_answer(stored[2], query.image_id))
+    if stored is not None and query.image_id is not None:  # its file gone, changed, unreadable
+        body.update(_stored_answer(stored[2], query.image_id))  # answered from stored vectors
     elif not hits and (note := service.clip_note(query)):  # no video, or the filter's doing
         body["note"] = note
     return jsonify(body)
@@ -100,10 +100,8 @@ def lookup() -> Response:
     query = read_lookup(strict=True)
     result, took_ms = service.run_lookup(query)
     body = service.lookup_json(result, query, took_ms)
-    if result.file_missing:
-        body["note"] = gone_file_note(query.image_id)
-    elif result.file_changed:
-        body["note"] = changed_file_note(query.image_id)
+    if result.file_state is not None and query.image_id is not None:
+        body["note"] = service.engine().records.stored_note(query.image_id, result.file_state)
     return jsonify(body)
 
 
@@ -148,14 +146,14 @@ def similar(image_id: int) -> Response:
     return jsonify(body)
 
 
-def _stored_answer(state: str | None, image_id: int | None) -> dict[str, Any]:
+def _stored_answer(state: str | None, image_id: int) -> dict[str, Any]:
     """What an answer from an image's stored vectors adds, its file ``state`` being
-    ``"gone"`` or ``"changed"`` since it was indexed: the flag and the note."""
-    if state == "gone":
-        return {"file_missing": True, "note": gone_file_note(image_id)}
-    if state == "changed":
-        return {"file_changed": True, "note": changed_file_note(image_id)}
-    return {}
+    ``"gone"``, ``"changed"`` or ``"unreadable"``: the flag and the note (what is wrong,
+    what helps)."""
+    if state not in STATE_FLAGS:
+        return {}
+    note = service.engine().records.stored_note(image_id, state)
+    return {STATE_FLAGS[state]: True, "note": note}
 
 
 @bp.get("/images/<int:image_id>/thumbnail")
@@ -205,8 +203,8 @@ def image_file(image_id: int) -> Response:
     attachment = _download()
     found = service.library_file(service.engine(), image_id)
     path, fmt = found.path, found.format
-    video_type = None if (fmt or "").upper() in _MIMETYPES else _video_type(path)
-    video = video_type is not None
+    served = served_type(fmt, path)
+    video = served.video
     if video:  # served with HTTP Range requests (conditional=True): players seek
         fmt = None
     if disk_change(path, found.size) == "changed":  # another size: not the file indexed
@@ -216,6 +214,7 @@ def image_file(image_id: int) -> Response:
             "was indexed; re-run the index.",
             "file_changed",
         )
+    service.readable(path, image_id)  # permission denied: said so, not "no longer the JPEG"
     if fmt and image_format(path) != fmt:  # replaced since it was indexed: never mislabelled
         raise ApiError(
             409,
@@ -233,11 +232,11 @@ def image_file(image_id: int) -> Response:
     _ignore_unservable_range()
     response = send_file(
         path,
-        mimetype=video_type or _mimetype(fmt, path.suffix),
+        mimetype=served.mimetype,
         conditional=True,
         etag=True,
         download_name=download_name(path.name),
-        as_attachment=attachment,
+        as_attachment=attachment or served.download_only,
     )
     return _private(response, FILE_MAX_AGE)
 
@@ -277,62 +276,6 @@ def _thumbnail_size() -> int:
     if size is None or size not in SIZES:
         raise ApiError(400, f"'size' must be one of {', '.join(map(str, SIZES))}.")
     return size
-
-
-_MIMETYPES = {
-    "JPEG": "image/jpeg",
-    "MPO": "image/jpeg",
-    "PNG": "image/png",
-    "GIF": "image/gif",
-    "WEBP": "image/webp",
-    "BMP": "image/bmp",
-    "TIFF": "image/tiff",
-    "HEIF": "image/heif",
-    "AVIF": "image/avif",
-    "ICO": "image/x-icon",
-}
-_SUFFIX_MIMETYPES = {
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-    ".bmp": "image/bmp",
-    ".tif": "image/tiff",
-    ".tiff": "image/tiff",
-    ".heic": "image/heic",
-    ".heif": "image/heif",
-    ".avif": "image/avif",
-}
-
-
-_VIDEO_MIMETYPES = {
-    ".mp4": "video/mp4",
-    ".m4v": "video/mp4",
-    ".mov": "video/quicktime",
-    ".mkv": "video/x-matroska",
-    ".webm": "video/webm",
-    ".avi": "video/x-msvideo",
-}
-
-
-def _video_type(path: Path) -> str | None:
-    """A video file's media type: by its video name, else by its first bytes (an MP4 saved
-    as ``.jpg`` is indexed as the video it is); None for no video's."""
-    if path.suffix.lower() in _VIDEO_MIMETYPES:
-        return _VIDEO_MIMETYPES[path.suffix.lower()]
-    try:
-        with path.open("rb") as handle:
-            return video_media_type(handle.read(16))
-    except OSError:
-        return None
-
-
-def _mimetype(fmt: str | None, suffix: str) -> str:
-    """The image's type from its decoded format (content), else its suffix; never HTML."""
-    if fmt and fmt.upper() in _MIMETYPES:  # a photo renamed .mp4 is served as the photo
-        return _MIMETYPES[fmt.upper()]
-    return _SUFFIX_MIMETYPES.get(suffix.lower(), "application/octet-stream")
 
 
 def _jsonable(value: Any) -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 
 from models.quality import FLAGS
 from search.descriptor import DUPLICATE_Z, PIXEL_MATCH, PIXEL_SIDE, VOUCH_Z
+from web.lookup_schemas import LOOKUP, LOOKUP_MATCH
 
 
 def ref(name: str) -> dict[str, str]:
@@ -67,10 +68,23 @@ FLAG_PARAMS = [
 ]
 FLAG_FIELDS = {p["name"]: {"type": "string", "description": p["description"]} for p in FLAG_PARAMS}
 
+
 _HIT = {
     "type": "object",
     "properties": {
         "rank": {"type": "integer", "minimum": 1},
+        "file_missing": {
+            "type": "boolean",
+            "description": "Only present, true, when the result's file is no longer at its "
+            "path (deleted, moved, or no longer a regular file) since it was indexed: it is "
+            "listed from what was stored; `imgsearch index` updates the library. One stat per "
+            "listed result, nothing read",
+        },
+        "file_changed": {
+            "type": "boolean",
+            "description": "Only present, true, when the result's file has another size now "
+            "than it was indexed with (another file in its place)",
+        },
         "score": {
             "type": "number",
             "description": "The rank score that orders the results (1.0 = the same image): the "
@@ -247,84 +261,6 @@ _ERROR = {
     },
     "required": ["error"],
 }
-_LOOKUP_MATCH = {
-    "allOf": [
-        {"$ref": "#/components/schemas/SearchHit"},
-        {
-            "type": "object",
-            "properties": {
-                "match": {
-                    "type": "string",
-                    "enum": ["exact", "near", "similar"],
-                    "description": "exact: same bytes or same pixels; near: a copy by the "
-                    "calibrated decision (`duplicate`, when no threshold was given), or "
-                    "`copy_score` at or above the given threshold; similar: one of the nearest "
-                    "others, not a near-duplicate",
-                },
-                "evidence": {
-                    "type": "string",
-                    "description": "Why, for people: 'same bytes (sha256)', 'same pixels, "
-                    "other encoding', \"copy score 0.966: 7.0 sd above the library's background "
-                    ">= 6\" (calibrated), 'copy score 0.912 >= threshold 0.90' (a threshold) ...",
-                },
-            },
-            "required": ["match", "evidence"],
-        },
-    ]
-}
-_LOOKUP = {
-    "type": "object",
-    "properties": {
-        "threshold": {
-            "type": "number",
-            "description": "The copy score from which a match is near: the threshold given, "
-            "else the copy score the library's calibrated decision stands for (or the "
-            "server's configured dedup threshold)",
-        },
-        "z_threshold": {
-            "type": "number",
-            "nullable": True,
-            "description": f"The calibrated decision used (z >= {DUPLICATE_Z:g}) when no "
-            "threshold was given; null when a copy-score threshold decided",
-        },
-        "query": {
-            "type": "object",
-            "properties": {
-                "image_id": {"type": "integer", "nullable": True},
-                "filename": {"type": "string", "nullable": True},
-                "others": {"type": "integer"},
-                "sha256": {"type": "string", "nullable": True},
-                "width": {"type": "integer"},
-                "height": {"type": "integer"},
-                "format": {"type": "string", "nullable": True},
-            },
-        },
-        "counts": {
-            "type": "object",
-            "properties": {k: {"type": "integer"} for k in ("exact", "near", "similar")},
-            "required": ["exact", "near", "similar"],
-        },
-        "took_ms": {"type": "number"},
-        "file_missing": {
-            "type": "boolean",
-            "description": "The file of the image_id asked is gone: the matches come from "
-            "its stored vectors (as a search by that id), the image itself not listed",
-        },
-        "file_changed": {
-            "type": "boolean",
-            "description": "The file of the image_id asked holds other bytes than were "
-            "indexed: answered as file_missing",
-        },
-        "note": {"type": "string", "description": "Why, for people: the file is gone or changed"},
-        "results": {
-            "type": "array",
-            "items": {"$ref": "#/components/schemas/LookupMatch"},
-            "description": "Exact copies first, then near-duplicates, then the others; "
-            "best first within each",
-        },
-    },
-    "required": ["threshold", "z_threshold", "query", "counts", "results"],
-}
 RESULTS = {
     "type": "object",
     "properties": {"results": {"type": "array", "items": ref("SearchHit")}},
@@ -336,7 +272,7 @@ SCHEMAS: dict[str, Any] = {
     "SearchHit": _HIT,
     "Image": _IMAGE,
     "Results": RESULTS,
-    "LookupMatch": _LOOKUP_MATCH,
-    "LookupResult": _LOOKUP,
+    "LookupMatch": LOOKUP_MATCH,
+    "LookupResult": LOOKUP,
     "Error": _ERROR,
 }

@@ -16,6 +16,7 @@ from search.library import ThumbnailCache
 from search.query import MAX_IMAGE_ID
 from search.settings import Settings
 from web import api, errors, guard, limits, present, views
+from web.multipart import read_any_part_names
 from web.params import MULTIPART_SLACK, InMemoryRequest
 from web.state import EngineHolder
 
@@ -127,6 +128,7 @@ def create_app(
     settings = serving_settings(settings)
     app = Flask(__name__)
     app.request_class = InMemoryRequest
+    read_any_part_names()  # a file name not in UTF-8 is a label, not a reason to drop the form
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + MULTIPART_SLACK,
         MAX_FORM_MEMORY_SIZE=1024 * 1024,  # per non-file field (and parser buffer)

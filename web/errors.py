@@ -22,7 +22,7 @@ from models.errors import (
     UnreadableImageError,
 )
 from search.explore import ExploreError
-from search.query import ImageNotFoundError, NoLabelsError, QueryError
+from search.query import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
 from search.store import (
     LibraryError,
     LibraryNotFoundError,
@@ -103,6 +103,8 @@ def describe(error: BaseException) -> ErrorInfo:
         return ErrorInfo(503, "no_library", NO_LIBRARY_MESSAGE)
     if isinstance(error, ModelMismatchError | ModelError):
         return ErrorInfo(503, "model_unavailable", str(error))
+    if isinstance(error, PathEscapeError):  # its root as this client may see it (web.guard)
+        return ErrorInfo(404, "not_found", escape_message(error))
     if isinstance(error, ImageNotFoundError):  # a sentence, as the other messages are
         said = str(error).rstrip(".") or "No image with that id"
         return ErrorInfo(404, "not_found", f"{said[0].upper()}{said[1:]}.")
@@ -155,6 +157,18 @@ def describe(error: BaseException) -> ErrorInfo:
             "answers again once it is back (the server log says what the database said).",
         )
     return ErrorInfo(500, "internal_error", "Internal server error; see the server log.")
+
+
+def escape_message(error: PathEscapeError) -> str:
+    """Why a file that now leads outside its collection (a link put in its place) is not
+    served: the collection's absolute folder on loopback, its folder name for the network."""
+    from web.guard import client_path  # (web.guard raises ApiError: imported late)
+
+    return (
+        f"Image {error.image_id}: {error.rel_path} now leads outside its collection "
+        f"({client_path(error.root)}): a link in its place? Files are served from inside "
+        "their collection only: put the file back, or run `imgsearch index` to drop it."
+    )
 
 
 def notice_parts(info: ErrorInfo) -> tuple[str, str]:

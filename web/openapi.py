@@ -8,6 +8,7 @@ from typing import Any
 from search.descriptor import DUPLICATE_Z
 from search.query import MAX_IMAGE_ID, MAX_LABEL_QUERY
 from web.api_schemas import FLAG_FIELDS, FLAG_PARAMS, SCHEMAS, ref
+from web.lookup_schemas import stored_answer_flags
 from web.openapi_explore import explore_paths
 from web.openapi_media import media_paths
 from web.params import (
@@ -38,6 +39,8 @@ def _errors(*statuses: int) -> dict[str, Any]:
         "missing image)",
         404: "No image with that id, or its file is gone (a video's frame: the id is no "
         "video, or it has no frame at that time)",
+        403: "The server cannot read the image's file (`file_unreadable`: permission denied; "
+        "its permissions fix it, a re-index does not), or a cross-origin request",
         413: "Upload larger than the server's limit",
         409: "The file changed since it was indexed (no longer the image indexed)",
         415: "The upload is not a readable image (or has too many pixels), or the body is "
@@ -174,27 +177,18 @@ def openapi_document() -> dict[str, Any]:
                             {
                                 "query": {"type": "object"},
                                 "took_ms": {"type": "number"},
-                                "file_missing": {
-                                    "type": "boolean",
-                                    "description": "The file of the image_id asked is gone: "
-                                    "the results come from its stored vectors (as "
-                                    "/images/{id}/similar), the image itself not listed",
-                                },
-                                "file_changed": {
-                                    "type": "boolean",
-                                    "description": "The file of the image_id asked holds "
-                                    "other bytes than were indexed: answered as file_missing",
-                                },
+                                **stored_answer_flags("The file of the image_id asked"),
                                 "note": {
                                     "type": "string",
                                     "description": "Why the results are what they are, for "
-                                    "people: a file gone or changed, or a video query's empty "
-                                    "results (no video in the library, or the filter's doing)",
+                                    "people: a file gone, changed or unreadable (and what "
+                                    "helps), or a video query's empty results (no video in "
+                                    "the library, or the filter's doing)",
                                 },
                             },
                             "Nearest images, best first",
                         ),
-                        **_errors(400, 404, 409, 413, 415, 503),
+                        **_errors(400, 403, 404, 409, 413, 415, 503),
                     },
                 }
             },
@@ -213,7 +207,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json(ref("LookupResult"), "The matches, labelled"),
-                        **_errors(400, 404, 409, 413, 415, 503),
+                        **_errors(400, 403, 404, 409, 413, 415, 503),
                     },
                 }
             },
@@ -278,16 +272,7 @@ def openapi_document() -> dict[str, Any]:
                         "200": _results_with(
                             {
                                 "id": {"type": "integer"},
-                                "file_missing": {
-                                    "type": "boolean",
-                                    "description": "The image's file is gone: the results "
-                                    "come from its stored vectors",
-                                },
-                                "file_changed": {
-                                    "type": "boolean",
-                                    "description": "The image's file changed since it was "
-                                    "indexed: the results come from its stored vectors",
-                                },
+                                **stored_answer_flags("The image's file"),
                                 "note": {"type": "string", "description": "Why, for people"},
                             },
                             "Neighbours, best first",

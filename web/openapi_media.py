@@ -55,6 +55,7 @@ def media_paths(image_id: dict[str, Any], errors: Callable[..., dict[str, Any]])
     the path parameter, ``errors``: the document's error responses by status)."""
     file_types = {"image/*": {"schema": BINARY}}
     file_types |= {media: {"schema": BINARY} for media in VIDEO_MEDIA_TYPES}
+    file_types |= {"application/octet-stream": {"schema": BINARY}}
     return {
         "/images/{image_id}/thumbnail": {
             "get": {
@@ -69,7 +70,7 @@ def media_paths(image_id: dict[str, Any], errors: Callable[..., dict[str, Any]])
                         "description": "JPEG thumbnail (or the video's frame at `t`)",
                         "content": {"image/jpeg": {"schema": BINARY}},
                     },
-                    **errors(400, 404, 409, 415, 503),
+                    **errors(400, 403, 404, 409, 415, 503),
                 },
             }
         },
@@ -80,7 +81,9 @@ def media_paths(image_id: dict[str, Any], errors: Callable[..., dict[str, Any]])
                 "parameters": [image_id, _DOWNLOAD, _RANGE],
                 "responses": {
                     "200": {
-                        "description": "The file, with its image or video media type",
+                        "description": "The file, with its image or video media type; a "
+                        "file that failed to index (never decoded: a web page saved as .jpg) "
+                        "as application/octet-stream with `Content-Disposition: attachment`",
                         "content": file_types,
                     },
                     "206": {
@@ -93,7 +96,7 @@ def media_paths(image_id: dict[str, Any], errors: Callable[..., dict[str, Any]])
                         },
                         "content": file_types,
                     },
-                    **errors(404, 409, 416, 503),
+                    **errors(403, 404, 409, 416, 503),
                 },
             }
         },

@@ -20,6 +20,7 @@ from search.descriptor import DUPLICATE_Z
 from search.library import DEFAULT_SIZE, ThumbnailCache
 from search.query import (
     API_NAMES,
+    UNREADABLE_FIX,
     UPDATE_CHANGED,
     ImageFile,
     ImageInfo,
@@ -29,7 +30,9 @@ from search.query import (
     default_threshold,
     disk_change,
     empty_clip_note,
+    file_flags,
     file_state_of,
+    file_trouble,
     lookup,
     lookup_image,
     update_hint,
@@ -81,6 +84,10 @@ def stored_search(query: Query) -> tuple[list[SearchHit], float, str] | None:
     state = eng.records.file_state(query.image_id)
     if state is None:
         return None
+    found = eng.records.image_file(query.image_id) if query.roi is not None else None
+    if found is not None and file_trouble(found.path) is not None:  # there, but no photo
+        library_file(eng, query.image_id)  # a FIFO in its place: 404 saying so
+        readable(found.path, query.image_id)  # permission denied: 403
     if query.roi is not None and state == "gone":
         raise ApiError(
             404,
@@ -161,10 +168,32 @@ def library_file(eng: SearchEngine, image_id: int | None) -> ImageFile:
     if found is None:
         raise ApiError(404, f"No image with id {image_id}.")
     if disk_change(found.path) == "gone":
+        readable(found.path, image_id)  # there, but cannot be reached: 403 saying why
+        trouble = file_trouble(found.path)  # a FIFO in its place: put back, or index drops it
+        if trouble is not None:
+            raise ApiError(
+                404,
+                f"The file of image {image_id} {trouble.words}; put the photo back, or re-run "
+                "the index (it drops the entry).",
+                "file_missing",
+            )
         raise ApiError(
             404, "The image file is no longer on disk; re-run the index.", "file_missing"
         )
     return found
+
+
+def readable(path: Path, image_id: int | None) -> None:
+    """403 ``file_unreadable`` when the file at ``path`` is there but cannot be read by this
+    server (permission denied on it or on a folder of its path): the index keeps such a file
+    as it is, so re-running it does not help; its permissions do."""
+    trouble = file_trouble(path)
+    if trouble is not None and trouble.state == "unreadable":
+        raise ApiError(
+            403,
+            f"The file of image {image_id} {trouble.words}; {UNREADABLE_FIX}.",
+            "file_unreadable",
+        )
 
 
 def is_clip(query: Query) -> bool:
@@ -201,10 +230,14 @@ def query_image(image_id: int | None, asked: str) -> ImageInfo:
     require_indexed(eng, source.id)  # a file that failed to index: no picture, no vectors
     problem = eng.records.file_problem(source)
     if problem is not None:
+        command = eng.records.update_command(source)
+        if command is None:  # no run of the index helps
+            message = f"Library image #{image_id} cannot be a query: {problem}; {UNREADABLE_FIX}."
+            raise ApiError(403, message, "file_unreadable")
         raise ApiError(
             409,
-            f"Library image #{image_id} cannot be a query: {problem}; run "
-            f"`{eng.records.update_command(source)}` to bring the library up to date.",
+            f"Library image #{image_id} cannot be a query: {problem}; run `{command}` to bring "
+            "the library up to date.",
             "file_changed",
         )
     return source
@@ -221,7 +254,9 @@ def image_urls(image_id: int) -> dict[str, str]:
 
 
 def hit_json(hit: SearchHit) -> dict[str, Any]:
-    out = public_item(hit.to_dict())
+    """A result's JSON, with ``file_missing`` / ``file_changed`` when its file is gone or of
+    another size now (one stat), as its card shows."""
+    out = public_item(hit.to_dict() | file_flags(hit.path, hit.size))
     out["score"] = round(float(out["score"]), 6)
     out.update(image_urls(hit.id))
     return out
@@ -239,7 +274,7 @@ def lookup_json(result: LookupResult, query: LookupQuery, took_ms: float) -> dic
     out["took_ms"] = round(took_ms, 2)
     for item in out["results"]:
         item["score"] = round(float(item["score"]), 6)
-        item.update(image_urls(item["id"]))
+        item.update(image_urls(item["id"]) | file_flags(item["path"], item.get("size")))
         public_item(item)
     return out
 
@@ -272,7 +307,10 @@ def unchanged(found: ImageFile, image_id: int) -> None:
     """409 ``file_changed`` when the file holds other bytes than were indexed
     (:func:`search.query.file_state_of`): its picture would show the new file's content
     under the old file's details."""
-    if file_state_of(found) == "changed":
+    state = file_state_of(found)
+    if state == "unreadable":
+        readable(found.path, image_id)
+    if state == "changed":
         raise ApiError(
             409,
             f"The file of image {image_id} changed on disk since it was indexed; "

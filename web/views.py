@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from search.query import flag_name_list
+from search.query import UNREADABLE_FIX, flag_name_list
 from search.store import LibraryNotFoundError
 from web import service
 from web.errors import (
@@ -273,6 +273,7 @@ def image_page(image_id: int) -> Any:
         similar=similar,
         file_problem=(problem := eng.records.file_problem(info)),
         update_command=eng.records.update_command(info) if problem else None,
+        unreadable_fix=UNREADABLE_FIX,  # when no run of the index helps
         not_indexed=info.status != "ok",  # a failed file: no picture, vector or labels
     )
 

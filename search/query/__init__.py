@@ -24,6 +24,11 @@ _SOURCES: dict[str, str] = {
     "gone_file_note": "search.query.records",
     "changed_file_note": "search.query.records",
     "update_hint": "search.query.records",
+    "stored_answer_note": "search.query.records",
+    "STATE_FLAGS": "search.query.records",
+    "file_flags": "search.query.records",
+    "UNREADABLE_FIX": "search.query.disk_trouble",
+    "file_trouble": "search.query.disk_trouble",
     "UPDATE_CHANGED": "search.query.records",
     "turns_for": "search.query.stored_turns",
     "API_NAMES": "search.query.clip_notes",
@@ -65,6 +70,8 @@ __all__ = [
     "MIN_COPY_SIDE",
     "NEAR",
     "SIMILAR",
+    "STATE_FLAGS",
+    "UNREADABLE_FIX",
     "UPDATE_CHANGED",
     "ImageFile",
     "ImageInfo",
@@ -85,7 +92,9 @@ __all__ = [
     "default_threshold",
     "disk_change",
     "empty_clip_note",
+    "file_flags",
     "file_state_of",
+    "file_trouble",
     "flag_name_list",
     "gone_file_note",
     "hits_from_scores",
@@ -93,6 +102,7 @@ __all__ = [
     "library_duplicates",
     "lookup",
     "lookup_image",
+    "stored_answer_note",
     "too_small_for_copies",
     "turns_for",
     "update_hint",
@@ -104,6 +114,7 @@ __getattr__, __dir__ = lazy_names(__name__, _SOURCES, globals())
 if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.query.admin import LibraryAdmin
     from search.query.clip_notes import API_NAMES, CLI_NAMES, empty_clip_note
+    from search.query.disk_trouble import UNREADABLE_FIX, file_trouble
     from search.query.engine import SearchEngine
     from search.query.errors import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
     from search.query.library_dedup import library_duplicates
@@ -116,13 +127,16 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.query.quality import QualityFilter, flag_name_list
     from search.query.records import (
+        STATE_FLAGS,
         UPDATE_CHANGED,
         ImageFile,
         bytes_as_indexed,
         changed_file_note,
         disk_change,
+        file_flags,
         file_state_of,
         gone_file_note,
+        stored_answer_note,
         update_hint,
     )
     from search.query.results import MIN_COPY_SIDE, SearchHit, too_small_for_copies

@@ -264,7 +264,7 @@ class SearchEngine:
         found = self.store.descriptors.rows([image_id]).get(image_id)
         if found is None:
             raise self.records.without_vector(image_id)
-        file = self.records.image_file(image_id)
+        file = self.records.file_inside(image_id)  # a link out of its collection: stored rows
         if (
             videos := self.videos.similar(image_id, file and file.sha256, k, min_score)
         ) is not None:

@@ -15,7 +15,16 @@ class QueryError(ImgsearchError, ValueError):
 
 
 class PathEscapeError(ImageNotFoundError):
-    """An image's stored path resolves outside its collection root (e.g. a symlink); refused."""
+    """An image's stored path resolves outside its collection root (e.g. a symlink); refused.
+    ``rel_path`` and ``root`` are kept apart: a server on the network must not name the root's
+    absolute folder (``web.errors`` words it for each client)."""
+
+    def __init__(self, image_id: int, rel_path: str, root: str) -> None:
+        self.image_id, self.rel_path, self.root = image_id, rel_path, root
+        super().__init__(f"image {image_id}: {rel_path} leads outside {root}")
+
+    def __reduce__(self) -> tuple[type[PathEscapeError], tuple[int, str, str]]:
+        return type(self), (self.image_id, self.rel_path, self.root)
 
 
 class NoLabelsError(LibraryError):

@@ -17,6 +17,7 @@ import numpy as np
 
 from models import ImgsearchError, file_mtime, hash_image_file, is_video_file, read_image_file
 from search.query.browse import label_count
+from search.query.disk_trouble import file_trouble, unreadable_file_note
 from search.query.errors import ImageNotFoundError, PathEscapeError
 from search.query.results import is_image_id
 from search.store import ImageInfo, StoredImage
@@ -60,13 +61,39 @@ def disk_change(
     return None
 
 
-def gone_file_note(image_id: int | None) -> str:
-    """What an answer from an image's stored vectors says, its file being gone (API, CLI)."""
+#: the JSON flag of each file state: a listed hit's (:func:`file_flags`), a query image's
+#: answered from its stored vectors
+STATE_FLAGS = {"gone": "file_missing", "changed": "file_changed", "unreadable": "file_unreadable"}
+
+
+def file_flags(path: str | os.PathLike[str], file_size: int | None) -> dict[str, bool]:
+    """A listed hit's file as it is now, for its JSON: ``{"file_missing": True}`` (deleted,
+    moved, no longer a regular file), ``{"file_changed": True}`` (another size than the
+    ``file_size`` indexed) or nothing: one stat, nothing read (:func:`disk_change`)."""
+    change = disk_change(path, file_size or None)
+    return {STATE_FLAGS[change]: True} if change else {}
+
+
+def gone_file_note(image_id: int | None, words: str | None = None) -> str:
+    """What an answer from an image's stored vectors says, its file being gone (API, CLI):
+    no longer on disk, or ``words`` (:func:`file_trouble`: no longer a regular file)."""
     return (
-        f"The file of image {image_id} is no longer on disk: these results come from its "
-        "stored vectors (the image itself is not listed); run `imgsearch index` to update "
-        "the library."
+        f"The file of image {image_id} {words or 'is no longer on disk'}: these results come "
+        "from its stored vectors (the image itself is not listed); run `imgsearch index` to "
+        "update the library."
     )
+
+
+def stored_answer_note(image_id: int | None, state: str, path: Path | None) -> str:
+    """The note of an answer from an image's stored vectors, its file (at ``path``) being
+    ``"gone"``, ``"changed"`` or ``"unreadable"`` (:func:`file_state_of`): what is wrong and
+    what helps."""
+    if state == "changed":
+        return changed_file_note(image_id)
+    trouble = None if path is None else file_trouble(path)
+    if state == "unreadable":
+        return unreadable_file_note(image_id, trouble.words if trouble else "cannot be read")
+    return gone_file_note(image_id, trouble.words if trouble else None)
 
 
 #: how to bring a changed file's row up to date, when the caller cannot tell which run does
@@ -183,14 +210,22 @@ class LibraryRecords:
         root = Path(row[0]).resolve()
         path = (root / row[1]).resolve()
         if not path.is_relative_to(root):
-            raise PathEscapeError(f"image {image_id}: {row[1]} leads outside {root}")
+            raise PathEscapeError(image_id, row[1], str(root))
         return ImageFile(path, row[2], row[3], row[4], row[5])
+
+    def file_inside(self, image_id: int) -> ImageFile | None:
+        """:meth:`image_file`, or None when its path now leads outside its collection: such a
+        file is never read (a query by its id is answered from its stored vectors)."""
+        try:
+            return self.image_file(image_id)
+        except PathEscapeError:
+            return None
 
     def file_problem(self, info: ImageInfo) -> str | None:
         """What is wrong with the file of ``info`` on disk now, in words for its page (gone,
-        out of its collection, changed since it was indexed), or None when it is as indexed
-        (a file of the same size and mtime is read: other bytes, written in place by a tool
-        that kept its date, are a change too)."""
+        out of its collection, not a regular file, unreadable, changed since it was indexed),
+        or None when it is as indexed (a file of the same size and mtime is read: other bytes,
+        written in place by a tool that kept its date, are a change too)."""
         try:
             found = self.image_file(info.id)
         except PathEscapeError:
@@ -198,29 +233,40 @@ class LibraryRecords:
         if found is None:
             return None
         change = disk_change(found.path, info.file_size, info.mtime.timestamp())
+        trouble = file_trouble(found.path) if change != "changed" else None
+        if trouble is not None:  # there, but no longer a regular file, or unreadable
+            return f"its file {trouble.words}"
         if change == "gone":
             return "its file is no longer on disk"
         if change is None and file_state_of(found) == "changed":
             return "its file holds other bytes than were indexed, under the same size and date"
         return None if change is None else "its file changed on disk since it was indexed"
 
-    def update_command(self, info: ImageInfo) -> str:
+    def update_command(self, info: ImageInfo) -> str | None:
         """The command that brings the row of ``info`` up to date with its file: ``imgsearch
         index``, or :data:`CHECKSUM_COMMAND` when the file kept the size and date it was
-        indexed with (a plain run skips it unread)."""
+        indexed with (a plain run skips it unread); None when no run helps: the file cannot
+        be read (:data:`UNREADABLE_FIX` says what does)."""
         try:
             found = self.image_file(info.id)
         except PathEscapeError:
             found = None
+        if found is not None and (trouble := file_trouble(found.path)) is not None:
+            return None if trouble.state == "unreadable" else "imgsearch index"
         if found is None or disk_change(found.path, info.file_size, info.mtime.timestamp()):
             return "imgsearch index"
         return CHECKSUM_COMMAND
 
     def file_state(self, image_id: int) -> str | None:
-        """``"gone"``, ``"changed"`` (the file holds other bytes than were indexed:
-        :func:`file_state_of`) or None (as indexed, or an unknown id)."""
+        """``"gone"``, ``"changed"`` (the file holds other bytes than were indexed),
+        ``"unreadable"`` (:func:`file_state_of`) or None (as indexed, or an unknown id)."""
         found = self.image_file(image_id)
         return None if found is None else file_state_of(found)
+
+    def stored_note(self, image_id: int, state: str) -> str:
+        """:func:`stored_answer_note` of image ``image_id``, its file's ``state`` known."""
+        found = self.file_inside(image_id)
+        return stored_answer_note(image_id, state, None if found is None else found.path)
 
     def image_file_path(self, image_id: int) -> Path:
         """The file of image ``image_id``, from the database only (never from a request path).
@@ -250,16 +296,22 @@ def unchanged_bytes(file: ImageFile | None) -> bytes | None:
 def file_state_of(found: ImageFile) -> str | None:
     """:meth:`LibraryRecords.file_state` of a file already read from the database: one stat,
     then (of the same size: a still image; a video or an animation only with another mtime,
-    as the indexer tells a change, for it may be large) its sha256, read in chunks."""
+    as the indexer tells a change, for it may be large) its sha256, read in chunks.
+    ``"unreadable"`` when the file is there but cannot be read (permission denied: a run of
+    the index keeps it as it is), ``"gone"`` also when it is no longer a regular file."""
     change = disk_change(found.path, found.size)  # one stat: gone, or another size
     if change == "gone":
-        return "gone"
+        trouble = file_trouble(found.path)  # a folder that cannot be entered: unreadable
+        return "unreadable" if trouble is not None and trouble.state == "unreadable" else "gone"
     if found.sha256 is None:
         return None
     mtime = None if found.mtime_ns is None else found.mtime_ns / 1e9
     if change is None and is_video_file(found.path) and not disk_change(found.path, None, mtime):
         return None  # its size and mtime as indexed: never read
-    return change or (None if bytes_as_indexed(found) else "changed")
+    if change or bytes_as_indexed(found):
+        return change
+    trouble = file_trouble(found.path)  # not read: denied, or other bytes
+    return "unreadable" if trouble is not None and trouble.state == "unreadable" else "changed"
 
 
 def bytes_as_indexed(file: ImageFile) -> bool:

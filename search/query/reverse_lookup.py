@@ -50,6 +50,15 @@ class LookupResult:
     z_threshold: float | None = None
     file_missing: bool = False  # the query's file is gone: answered from its stored vectors
     file_changed: bool = False  # ... or holds other bytes than were indexed: the same
+    file_unreadable: bool = False  # ... or cannot be read (permission denied): the same
+
+    @property
+    def file_state(self) -> str | None:
+        """Why the answer came from the query image's stored vectors: its file ``"gone"``,
+        ``"changed"`` or ``"unreadable"``; None when it was read (or the query an upload)."""
+        states = ("gone", "changed", "unreadable")
+        flags = (self.file_missing, self.file_changed, self.file_unreadable)
+        return next((state for state, flag in zip(states, flags, strict=True) if flag), None)
 
     def of_kind(self, match: str) -> list[LookupMatch]:
         return [m for m in self.matches if m.match == match]
@@ -81,6 +90,8 @@ class LookupResult:
             out["file_missing"] = True
         if self.file_changed:
             out["file_changed"] = True
+        if self.file_unreadable:
+            out["file_unreadable"] = True
         return out
 
 
@@ -131,34 +142,36 @@ def lookup_image(
     others: int = 5,
 ) -> LookupResult:
     """Where else is library image ``image_id``: with its file, :func:`lookup` of that file;
-    its file gone or changed, from its stored vectors as ``similar`` answers
-    (``file_missing`` or ``file_changed`` set). The image itself is never listed: "1 exact
-    copy" of an image without copies was the image. Raises :class:`ImageNotFoundError` for an
-    unknown id."""
+    its file gone, changed or unreadable, from its stored vectors as ``similar`` answers
+    (``file_missing``, ``file_changed`` or ``file_unreadable`` set). The image itself is
+    never listed: "1 exact copy" of an image without copies was the image. Raises
+    :class:`ImageNotFoundError` for an unknown id."""
     found = engine.records.image_file(image_id)
     info = engine.records.get_image(image_id) if found is not None else None
     if found is None or info is None or info.status != "ok":  # as `similar ID` says
         raise engine.records.without_vector(image_id)
-    state = engine.records.file_state(image_id)  # "gone", "changed" or None
+    state = engine.records.file_state(image_id)  # "gone", "changed", "unreadable" or None
     if state is None:
         return lookup(engine, found.path, threshold=threshold, k=k, others=others, exclude=image_id)
     asked = threshold
     threshold, calibrated = _decision(engine, threshold, others)
-    gone = state == "gone"
+    flags = {
+        "file_missing": state == "gone",
+        "file_changed": state == "changed",
+        "file_unreadable": state == "unreadable",
+    }
     if info.media == "video":  # its stored frames are the query
         from search.query.clip_match import SameFile
         from search.query.video_lookup import lookup_video
 
         clip = SameFile.stored(info.sha256, info.file_size, info.path)
         result = lookup_video(engine, clip, threshold=asked, others=others, exclude=image_id)
-        return replace(result, file_missing=gone, file_changed=not gone)
+        return replace(result, **flags)
     hits = engine.similar(image_id, k=_pool(k, others))  # its stored rows
     query = _query_facts(info.sha256, info)
     matches = _matches(engine, hits, info.sha256, threshold, calibrated, others, image_id)
     z_threshold = DUPLICATE_Z if calibrated else None
-    return LookupResult(
-        threshold, query, matches, z_threshold, file_missing=gone, file_changed=not gone
-    )
+    return LookupResult(threshold, query, matches, z_threshold, **flags)
 
 
 def _query_facts(sha: str | None, image: Any) -> dict[str, Any]:
