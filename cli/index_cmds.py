@@ -7,7 +7,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -40,6 +40,14 @@ def _report(summary: IndexSummary, as_json: bool) -> None:
         raise click.ClickException(summary.reindex_unfinished)
 
 
+def _name_library(summary: IndexSummary, figures: dict[str, Any], created: bool) -> None:
+    """Which library the run wrote to, from ``stats``' figures: its folder, and a server's
+    database URL (without its password); whether this run created it."""
+    summary.library = str(figures["library"])
+    summary.database = str(figures["database"])
+    summary.library_created = created
+
+
 def indexing_threads(settings: Settings) -> int:
     """ONNX Runtime threads of an index run's model: ``IMGSEARCH_THREADS`` when set, else half
     the cores (at least one). The decode threads work beside the model; with the model on
@@ -51,10 +59,11 @@ def indexing_threads(settings: Settings) -> int:
 
 def _check_before_creating(
     settings: Settings, paths: tuple[Path, ...], descriptor: str | None = None
-) -> None:
+) -> bool:
     """Say wrong input before a library is created: a folder that is not there, and for a
     library that does not exist yet, no folder at all or a model file that cannot be found
-    (a failed first run used to leave an empty library behind, on PostgreSQL too)."""
+    (a failed first run used to leave an empty library behind, on PostgreSQL too). Returns
+    whether the library exists already."""
     for path in paths:
         check_collection_root(path)
     if descriptor is None and settings.descriptor:
@@ -65,14 +74,15 @@ def _check_before_creating(
         from search.store import peek_meta
 
         if peek_meta(settings.resolved_database_url, "library_id") is not None:
-            return
+            return True
     elif settings.database_path.exists():
-        return
+        return True
     if not paths:
         raise CollectionError("no collections yet: give the folders to index")
     from models import DEFAULT_MODEL_NAME, locate_model
 
     locate_model(settings.model or DEFAULT_MODEL_NAME, settings.model_path, verify=False)
+    return False
 
 
 @cli.command("index")
@@ -160,7 +170,7 @@ def index_command(
     )
     head = None
     try:
-        _check_before_creating(settings, paths, descriptor)
+        existed = _check_before_creating(settings, paths, descriptor)
         if executor in (None, "local"):  # a new library's first files decode from here on
             from indexer.head_start import HeadStart
 
@@ -200,6 +210,7 @@ def index_command(
                 summary.pruned, summary.pruned_bytes = LibraryAdmin(library).prune_after_changes()
             figures = run_figures(library)
         keep_run_figures(settings, figures)
+        _name_library(summary, figures, created=not existed)
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt as stop:
@@ -287,6 +298,7 @@ def reindex_command(
                 summary = index_collections(library, onnx, options)
             figures = run_figures(library)
         keep_run_figures(settings, figures)
+        _name_library(summary, figures, created=False)
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt as stop:

@@ -16,7 +16,7 @@ from click.utils import _make_default_short_help
 from cli.errors import DEBUG_KEY, ImgsearchGroup, reader_gone
 from cli.options import NonEmptyPath, NonEmptyText, existing_folders, folder_list_problem
 from models import set_decode_budget
-from search.settings import MODEL_PATH_ENV, Settings, is_memory_database
+from search.settings import MODEL_PATH_ENV, Settings, is_memory_database, unknown_environment
 
 #: Each command: the module that defines it (imported only when the command runs, so that
 #: ``--help`` and light commands never load ONNX Runtime, FAISS or Alembic) and the first
@@ -196,6 +196,7 @@ def cli(
         # normal fallback of FAISS's loader, not a problem); -vv keeps it
         logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     ctx.meta[DEBUG_KEY] = verbose >= 2  # -vv: let unexpected errors show their traceback
+    warn_unknown_environment()
     try:
         ctx.obj = Settings.from_env(
             library=library, model_path=model_path, database_url=database_url
@@ -216,6 +217,17 @@ def cli(
     problem = env_path and folder_list_problem(env_path)
     if problem:  # searched anyway (a folder may come back), but a typo should not be silent
         click.echo(f"Warning: {MODEL_PATH_ENV} {problem}", err=True)
+
+
+def warn_unknown_environment() -> None:
+    """One warning on stderr for each ``IMGSEARCH_*`` variable imgsearch does not read (a
+    typo such as IMGSEARCH_LIBARY made a nightly run build a new library in its working
+    folder without a word), naming the known variable closest to it."""
+    for name, meant in unknown_environment():
+        guess = f"did you mean {meant}?" if meant else "README's Configuration lists them"
+        click.echo(
+            f"Warning: {name} is not a variable imgsearch reads (ignored); {guess}", err=True
+        )
 
 
 def _database_url_problem(url: str) -> str | None:
