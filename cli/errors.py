@@ -19,14 +19,14 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from cli.output import OutputError, output_lost, reader_gone
 from cli.refusals import describe_database_error, describe_os_error, os_hint
 
 DEBUG_KEY = "imgsearch.debug"
-READER_GONE = 1  # the exit status when the output's reader left: what click gives its own help
 
 INTERRUPTED = 130  # the status shells give a command Ctrl+C ended
 TERMINATED = 143  # ... and one a SIGTERM ended (128 + 15)
@@ -79,6 +79,8 @@ class ImgsearchGroup(click.Group):
             raise click.exceptions.Exit(stop_status(stop)) from None
         except BrokenPipeError:
             reader_gone()
+        except OutputError as error:  # a full disk behind `> out.json`
+            output_lost(error)
         except OSError as error:
             if ctx.meta.get(DEBUG_KEY):
                 raise
@@ -126,15 +128,6 @@ def library_error_text(error: Exception) -> str:
             " use it"
         )
     return text
-
-
-def reader_gone() -> NoReturn:
-    """The reader of the output went away (``imgsearch ... | head``): stop with
-    :data:`READER_GONE` and no message, as click does for its own output; stdout goes to
-    /dev/null so that the interpreter's last flush has nowhere to fail."""
-    with contextlib.suppress(OSError, ValueError):  # no stdout file descriptor to replace
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    sys.exit(READER_GONE)
 
 
 def is_database_error(error: BaseException) -> bool:

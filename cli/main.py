@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import gc
 import importlib
-import io
 import logging
 import os
-import sys
 from pathlib import Path
 
 import click
 from click.utils import _make_default_short_help
 
-from cli.errors import DEBUG_KEY, ImgsearchGroup, reader_gone
+from cli.errors import DEBUG_KEY, ImgsearchGroup
 from cli.options import NonEmptyPath, NonEmptyText, existing_folders, folder_list_problem
+from cli.output import OutputError, flush_output, output_lost, own_stdout, reader_gone
 from models import set_decode_budget
 from search.settings import MODEL_PATH_ENV, Settings, is_memory_database, unknown_environment
 
@@ -236,34 +235,16 @@ def _database_url_problem(url: str) -> str | None:
     return database_url_problem(url)
 
 
-def buffered_stdout() -> None:
-    """Under ``PYTHONUNBUFFERED`` (``python -u``, set in many containers) stdout writes
-    straight to its file descriptor, and a short write - the pipe's reader gone half-way
-    through, ``| head`` - is dropped without an error: the command ended with status 0 and
-    its output cut. A line-flushed buffer in between retries the rest and sees the reader
-    leave (:func:`cli.errors.reader_gone`)."""
-    stream = sys.stdout
-    if not isinstance(getattr(stream, "buffer", None), io.RawIOBase):
-        return  # buffered already (the usual case), or not a file (a test's capture)
-    try:
-        sys.stdout = open(  # noqa: SIM115  # a copy of the descriptor: stdout itself stays
-            os.dup(stream.fileno()),
-            "w",
-            encoding=stream.encoding,
-            buffering=1,  # line-flushed, as the terminal shows it
-            errors=stream.errors,
-        )
-    except (OSError, ValueError):
-        return
-
-
 def main() -> None:
-    buffered_stdout()
+    own_stdout()
     try:
         cli(prog_name="imgsearch")
     except BrokenPipeError:  # help or a usage error printed to a reader that left
         reader_gone()
+    except OutputError as error:  # --help or --version onto a full disk
+        output_lost(error)
     finally:
+        flush_output()  # a file's output is written here: a failure is one line, status 1
         # The process ends here. Python's shutdown would run full garbage collections over
         # every imported module's objects (SQLAlchemy, NumPy, ONNX Runtime): 0.2-0.3 s of CPU
         # after `index` has printed its summary. Frozen objects are left to the OS; what must
