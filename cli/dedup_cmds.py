@@ -6,7 +6,6 @@ Neither command deletes, moves or writes anything but the report file it is aske
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ from tqdm import tqdm
 
 from cli.errors import writable_output
 from cli.main import cli
-from cli.options import FiniteRange, NonEmptyPath, ranged_option
+from cli.options import FiniteRange, NonEmptyPath, check_input_file, ranged_option
 from cli.search_cmds import EMPTY_LIBRARY, clip_note, empty_library, open_engine, user_errors
 from models.errors import ImgsearchError
 from search.dedup import KEEPER_RULES, DedupError, check_keeper_rules
@@ -269,17 +268,7 @@ def lookup_command(
     (a search stops there): slower than `search`, it finds more of the copies."""
     image_id = None if image.exists() else whole_number(str(image))
     if image_id is None:
-        try:
-            os.stat(image)
-        except FileNotFoundError:
-            from models.files import url_as_typed, url_hint
-
-            shown = url_as_typed(str(image)) or str(image)
-            raise click.BadParameter(
-                f"File {shown!r} does not exist.{url_hint(shown)}", param_hint="'IMAGE'"
-            ) from None
-        except OSError:
-            pass  # unreadable (a locked folder): the lookup says so, as a search does
+        check_input_file(image)  # unreadable (a locked folder): the lookup says so, exit 1
     from search.query import (  # after the argument is checked: ~0.6 s of imports
         EXACT,
         NEAR,

@@ -22,7 +22,7 @@ from cli.index_options import (
 from cli.main import cli
 from cli.options import MODEL_NAME, NonEmptyPath
 from cli.stats_cmds import keep_run_figures, run_figures
-from indexer.scan import CollectionError, check_collection_root
+from indexer.scan import CollectionError, NotAFolderError, check_collection_root
 from models.errors import ImgsearchError
 from search.settings import INDEX_KINDS, Settings
 
@@ -65,7 +65,10 @@ def _check_before_creating(
     (a failed first run used to leave an empty library behind, on PostgreSQL too). Returns
     whether the library exists already."""
     for path in paths:
-        check_collection_root(path)
+        try:
+            check_collection_root(path)
+        except NotAFolderError as error:  # a usage error, as every command's path argument
+            raise click.BadParameter(str(error), param_hint="'PATHS'") from None
     if descriptor is None and settings.descriptor:
         problem = descriptor_problem(settings.descriptor)
         if problem is not None:

@@ -15,6 +15,7 @@ from cli.options import (
     MODEL_NAME,
     NonEmptyPath,
     bad_roi,
+    input_file_problem,
     names_option,
     ranged_option,
     roi_option,
@@ -93,8 +94,8 @@ def _run_batches(
     video_hint: str | None = None,
 ) -> None:
     """Run ``run_batch`` over chunks of ``images``; print one entry per image (an error entry
-    for a bad file, the rest still processed; ``video_hint`` added to a video's) and exit 1
-    at the end if any failed."""
+    for a bad file, the rest still processed; ``video_hint`` added to a video's) and exit
+    non-zero at the end if any failed (:func:`failed_status`)."""
     failed = 0
     roi_errors: list[str] = []
     for chunk in _chunks(images, CHUNK):
@@ -116,7 +117,13 @@ def _run_batches(
         raise bad_roi(roi_errors[0] + more)
     if failed:
         click.echo(f"{failed} of {plural(len(images), 'image')} failed", err=True)
-        ctx.exit(1)
+        ctx.exit(failed_status(images))
+
+
+def failed_status(images: Sequence[str]) -> int:
+    """The exit status of a run some of whose IMAGES failed: 2 when one of them names no
+    regular file (a usage error, as for every command's image argument), else 1."""
+    return 2 if any(input_file_problem(path) for path in images) else 1
 
 
 # ---------------------------------------------------------------------------- embed
@@ -183,7 +190,7 @@ def embed_cmd(
         except (ImgsearchError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
         if failed:
-            ctx.exit(1)
+            ctx.exit(failed_status(images))
         return
     try:
         embedder = ImageEmbedder(options)

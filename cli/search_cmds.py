@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shlex
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from cli.options import (
     NonEmptyPath,
     NonEmptyText,
     bad_roi,
+    check_input_file,
     flag_options,
     roi_option,
 )
@@ -28,7 +30,7 @@ from models.errors import ImgsearchError, RoiError
 from models.roi import RegionOfInterest
 from search.query import MAX_K, label_query_problem  # search.query.limits: imports nothing
 from search.settings import Settings
-from search.units import human_size, pad, printable, text_width
+from search.units import human_size, pad, printable, text_width, whole_number
 
 if TYPE_CHECKING:  # the engine (SQLAlchemy, FAISS, ONNX) loads when a command runs, not
     # for its --help or a usage error
@@ -219,10 +221,7 @@ def search(
     as_json: bool,
 ) -> None:
     """Find the library images most similar to IMAGE (or to a region of it)."""
-    from models.files import no_such_file  # said before the library and the model are opened
-
-    if not image.exists() and not image.is_symlink():
-        raise no_such_file(str(image))
+    check_input_file(image)  # said before the library and the model are opened
     from models import is_video_file
 
     wanted = quality_filter(flags, exclude_flags)
@@ -282,11 +281,14 @@ def similar(
         try:
             image_id = engine.records.image_id_for(path_or_id)
         except ImageNotFoundError as error:
-            if not Path(path_or_id).is_file():
-                from models.files import url_hint
+            if whole_number(path_or_id) is None and not os.path.lexists(path_or_id):
+                from models.files import url_hint  # a name of nothing: a usage error
 
-                if hint := url_hint(path_or_id):
-                    raise click.ClickException(f"{error}{hint}") from None
+                raise click.BadParameter(
+                    f"{error}, and no file has that name{url_hint(path_or_id)}",
+                    param_hint="'PATH_OR_ID'",
+                ) from None
+            if not Path(path_or_id).is_file():
                 raise
             raise click.ClickException(  # any photo can be the query of a search
                 f"{error} (not indexed, or not under this path): search with it instead: "
