@@ -20,6 +20,7 @@ from cli.options import (
     ranged_option,
     roi_option,
 )
+from cli.stdin_input import stdin_sources
 from cli.video_embed import embed_videos, is_video_path, refuse_unused_options
 from models import (
     DEFAULT_MODEL_NAME,
@@ -98,9 +99,11 @@ def _run_batches(
     non-zero at the end if any failed (:func:`failed_status`)."""
     failed = 0
     roi_errors: list[str] = []
+    sources = stdin_sources(images)  # "-": the image on standard input
     for chunk in _chunks(images, CHUNK):
         rois = [roi] * len(chunk) if roi is not None else None
-        for path, result in zip(chunk, run_batch(chunk, rois), strict=True):
+        read = [sources.get(path, path) for path in chunk]
+        for path, result in zip(chunk, run_batch(read, rois), strict=True):
             if isinstance(result, ImageError):
                 failed += 1
                 if result.reason == "bad_roi":
@@ -174,7 +177,8 @@ def embed_cmd(
 ) -> None:
     """Embed IMAGES; bad files get an error entry and a non-zero exit code at the end.
 
-    With --running-mode video, IMAGES are video files: one embedding per sampled frame."""
+    With --running-mode video, IMAGES are video files: one embedding per sampled frame.
+    An IMAGES name '-' reads that image from standard input (a pipe or a redirected file)."""
     refuse_unused_options(ctx, running_mode, roi)
     settings = settings_of(ctx)
     options = ImageEmbedderOptions(
@@ -186,7 +190,7 @@ def embed_cmd(
     )
     if running_mode == "video":
         try:
-            failed = embed_videos(options, images, interval, as_json)
+            failed = embed_videos(options, images, interval, as_json, stdin_sources(images))
         except (ImgsearchError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
         if failed:
@@ -305,7 +309,9 @@ def classify_cmd(
     roi: RegionOfInterest | None,
     as_json: bool,
 ) -> None:
-    """ImageNet categories of IMAGES (background never listed)."""
+    """ImageNet categories of IMAGES (background never listed).
+
+    An IMAGES name '-' reads that image from standard input (a pipe or a redirected file)."""
     if allow and deny:
         raise click.UsageError("--allow and --deny are mutually exclusive")
     settings = settings_of(ctx)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from cli.stdin_input import STDIN
 from models.errors import RoiError
 from models.roi import UNITS_HELP, RegionOfInterest, parse_roi
 from search.units import is_utf8_name
@@ -115,6 +116,8 @@ def input_file_problem(path: str | os.PathLike[str]) -> str | None:
     files are read). None when it is a regular file, or cannot be looked at (a folder that may
     not be read: the reading says so, exit 1)."""
     name = os.fspath(path)
+    if name == STDIN:
+        return None  # standard input: stdin_image reads it
     try:
         st = os.stat(name)
     except FileNotFoundError:
@@ -130,7 +133,10 @@ def input_file_problem(path: str | os.PathLike[str]) -> str | None:
         from models.files import file_kind
 
         kind = file_kind(st.st_mode)
-        return f"File {name!r} is {kind}, not an image file: only regular files are read."
+        return (
+            f"File {name!r} is {kind}, not an image file: only regular files are read (give "
+            "'-' to read the image from standard input)."
+        )
     return None
 
 

@@ -54,13 +54,18 @@ def refuse_unused_options(ctx: click.Context, running_mode: str, roi: object) ->
 
 
 def embed_videos(
-    options: ImageEmbedderOptions, paths: tuple[str, ...], interval: float, as_json: bool
+    options: ImageEmbedderOptions,
+    paths: tuple[str, ...],
+    interval: float,
+    as_json: bool,
+    sources: dict[str, bytes] | None = None,
 ) -> int:
-    """Print each video's frames with timestamps and embeddings; returns the failures."""
+    """Print each video's frames with timestamps and embeddings; returns the failures.
+    ``sources``: what to read in place of a path (``-``: standard input's bytes)."""
     failed = 0
     for path in paths:
         try:
-            entry = _embed_one(options, path, interval)
+            entry = _embed_one(options, path, interval, (sources or {}).get(path))
         except ModelError:  # no file's fault: said once (it was repeated for every file)
             raise
         except ImgsearchError as error:
@@ -83,7 +88,9 @@ def embed_videos(
     return failed
 
 
-def _embed_one(options: ImageEmbedderOptions, path: str, interval: float) -> dict[str, Any]:
+def _embed_one(
+    options: ImageEmbedderOptions, path: str, interval: float, data: bytes | None = None
+) -> dict[str, Any]:
     embedder = ImageEmbedder(
         ImageEmbedderOptions(
             model=options.model,
@@ -95,7 +102,7 @@ def _embed_one(options: ImageEmbedderOptions, path: str, interval: float) -> dic
         )
     )
     frames: list[dict[str, Any]] = []
-    with embedder, open_video(path) as reader:
+    with embedder, open_video(path if data is None else data) as reader:
         batch = []
         for still in reader.sample(interval):
             batch.append(still)
