@@ -23,12 +23,22 @@ class OutputError(OSError):
     BrokenPipeError): known as the output's wherever it is caught."""
 
 
-class _OutputFile(io.FileIO):
-    """The standard output's file descriptor, whose failed writes are :class:`OutputError`."""
+class _OutputText(io.TextIOWrapper):
+    """The standard output, whose failed writes are :class:`OutputError`. (At this level, not
+    the file's: a signal met between a Python-level raw write and its return made the buffer
+    above it write the line again.)"""
 
-    def write(self, data: object) -> int | None:  # type: ignore[override]
+    def write(self, text: str) -> int:
         try:
-            return super().write(data)  # type: ignore[arg-type]
+            return super().write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise OutputError(error.errno, error.strerror) from None
+
+    def flush(self) -> None:
+        try:
+            super().flush()
         except BrokenPipeError:
             raise
         except OSError as error:
@@ -36,7 +46,7 @@ class _OutputFile(io.FileIO):
 
 
 def own_stdout() -> None:
-    """Write the output through :class:`_OutputFile`, so that a failed write is known as
+    """Write the output through :class:`_OutputText`, so that a failed write is known as
     the output's (on a full disk it was "cannot use: No space left on device", which reads as
     the library's disk, then Python's "Exception ignored" and status 120). The buffer is the
     stream's own (line-flushed on a terminal, by blocks into a file or pipe); under
@@ -47,11 +57,11 @@ def own_stdout() -> None:
     stream = sys.stdout
     try:
         unbuffered = isinstance(stream.buffer, io.RawIOBase)
-        raw = _OutputFile(os.dup(stream.fileno()), "w")  # a copy: stdout itself stays
+        raw = io.FileIO(os.dup(stream.fileno()), "w")  # a copy: stdout itself stays
     except (AttributeError, OSError, ValueError):
         return  # not a file (a test's capture)
     stream.flush()
-    sys.stdout = io.TextIOWrapper(
+    sys.stdout = _OutputText(
         io.BufferedWriter(raw),
         encoding=stream.encoding,
         errors=stream.errors,
@@ -73,11 +83,12 @@ def output_lost(error: OSError) -> NoReturn:
     is dropped (stdout goes to /dev/null)."""
     reason = error.strerror or str(error)
     hint = os_hint(error.errno)
-    click.echo(
-        f"Error: cannot write the output (standard output): {reason}"
-        + (f"; {hint}" if hint else ""),
-        err=True,
-    )
+    with contextlib.suppress(OSError, ValueError):  # stderr gone too (a hung-up terminal)
+        click.echo(
+            f"Error: cannot write the output (standard output): {reason}"
+            + (f"; {hint}" if hint else ""),
+            err=True,
+        )
     _drop_output()
     sys.exit(OUTPUT_LOST)
 
