@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from cli.errors import stop_status
 from cli.index_options import (
     check_descriptor,
     descriptor_problem,
@@ -22,6 +21,7 @@ from cli.index_options import (
 from cli.main import cli
 from cli.options import MODEL_NAME, NonEmptyPath
 from cli.stats_cmds import keep_run_figures, run_figures
+from cli.stops import say, stop_status
 from indexer.scan import CollectionError, NotAFolderError, check_collection_root
 from models.errors import ImgsearchError
 from search.settings import INDEX_KINDS, Settings
@@ -225,14 +225,13 @@ def index_command(
 
 
 def _interrupted(stop: KeyboardInterrupt, paths: tuple[Path, ...] = ()) -> NoReturn:
-    """Ctrl+C or SIGTERM: what is kept and what to run (the folders too: a first run may
-    have recorded none, and `imgsearch index` alone then has nothing to do); exit 130 or
-    143, as shells report them."""
+    """Ctrl+C, SIGTERM or SIGHUP: what is kept and what to run (the folders too: a first run may
+    have recorded none, and `imgsearch index` alone then has nothing to do); exit 130,
+    143 or 129, as shells report them."""
     command = shlex.join(["imgsearch", "index", *map(str, paths)])
-    click.echo(
+    say(  # (not to a terminal that hung up)
         f"interrupted: the images indexed so far are saved; run `{command}` again to finish "
-        "(it goes on where this run stopped)",
-        err=True,
+        "(it goes on where this run stopped)"
     )
     raise SystemExit(stop_status(stop))
 
