@@ -34,7 +34,7 @@ from models import (
     ImgsearchError,
     RegionOfInterest,
 )
-from search.units import plural
+from search.units import plural, utf8_text
 
 CHUNK = 256  # images per embed_batch call, so output streams for long lists
 
@@ -111,9 +111,10 @@ def _run_batches(
                 elif video_hint and result.reason == "not_an_image" and is_video_path(path):
                     note = f"{result.message}; {video_hint}"
                     result = ImageError(note, source=result.source, reason=result.reason)
-                _emit(_error_entry(path, result), as_json, f"{path}\tERROR: {result}")
-            else:
-                entry, text = report(path, result)
+                line = utf8_text(f"{path}\tERROR: {result}")
+                _emit(_error_entry(utf8_text(path), result), as_json, line)
+            else:  # a name that is not UTF-8 with \xNN escapes, never a lone surrogate
+                entry, text = report(utf8_text(path), result)
                 _emit(entry, as_json, text)
     if roi_errors:  # the region does not fit: a usage error, like a malformed one (exit 2)
         more = f" (and {len(roi_errors) - 1} more)" if len(roi_errors) > 1 else ""

@@ -31,7 +31,7 @@ from models.errors import ImgsearchError, RoiError
 from models.roi import RegionOfInterest
 from search.query import MAX_K, label_query_problem  # search.query.limits: imports nothing
 from search.settings import Settings
-from search.units import human_size, pad, printable, text_width, whole_number
+from search.units import human_size, pad, printable, text_width, utf8_text, whole_number
 
 if TYPE_CHECKING:  # the engine (SQLAlchemy, FAISS, ONNX) loads when a command runs, not
     # for its --help or a usage error
@@ -246,7 +246,7 @@ def search(
         hits,
         as_json,
         query={
-            "image": str(image),
+            "image": utf8_text(str(image)),  # a name that is not UTF-8: \\xNN escapes
             "roi": roi.text() if roi else None,
             "k": k,
             "min_score": min_score,

@@ -21,6 +21,7 @@ from models import (
     looks_like_video,
     open_video,
 )
+from search.units import utf8_text
 
 BATCH = 16
 
@@ -63,15 +64,16 @@ def embed_videos(
     """Print each video's frames with timestamps and embeddings; returns the failures.
     ``sources``: what to read in place of a path (``-``: standard input's bytes)."""
     failed = 0
-    for path in paths:
+    for name in paths:
+        path = utf8_text(name)  # as it is written (a name that is not UTF-8: \xNN escapes)
         try:
-            entry = _embed_one(options, path, interval, (sources or {}).get(path))
+            entry = _embed_one(options, name, interval, (sources or {}).get(name))
         except ModelError:  # no file's fault: said once (it was repeated for every file)
             raise
         except ImgsearchError as error:
             failed += 1
             reason = getattr(error, "reason", "error")
-            message = getattr(error, "message", str(error))
+            message = utf8_text(getattr(error, "message", str(error)))
             out = {"path": path, "error": message, "reason": reason}  # as image mode's
             click.echo(json.dumps(out) if as_json else f"{path}\tERROR: {reason}: {message}")
             continue
@@ -114,7 +116,7 @@ def _embed_one(
         info = reader.info()  # an animation's duration is known once it was walked
         model = embedder.model.name
     return {
-        "path": path,
+        "path": utf8_text(path),
         "model": model,
         "running_mode": "video",
         "duration_ms": info.duration_ms,
