@@ -15,7 +15,7 @@ from cli.options import (
     MODEL_NAME,
     NonEmptyPath,
     bad_roi,
-    input_file_problem,
+    failed_status,
     names_option,
     ranged_option,
     roi_option,
@@ -122,12 +122,6 @@ def _run_batches(
     if failed:
         click.echo(f"{failed} of {plural(len(images), 'image')} failed", err=True)
         ctx.exit(failed_status(images))
-
-
-def failed_status(images: Sequence[str]) -> int:
-    """The exit status of a run some of whose IMAGES failed: 2 when one of them names no
-    regular file (a usage error, as for every command's image argument), else 1."""
-    return 2 if any(input_file_problem(path) for path in images) else 1
 
 
 # ---------------------------------------------------------------------------- embed

@@ -148,6 +148,12 @@ def check_input_file(path: str | os.PathLike[str], param_hint: str = "'IMAGE'") 
         raise click.BadParameter(problem, param_hint=param_hint)
 
 
+def failed_status(images: tuple[str, ...] | list[str]) -> int:
+    """The exit status of a run some of whose IMAGES failed: 2 when one of them names no
+    regular file (a usage error, as for every command's image argument), else 1."""
+    return 2 if any(input_file_problem(path) for path in images) else 1
+
+
 class FiniteRange(click.FloatRange):
     """click.FloatRange that refuses nan and inf: nan passes every comparison, so a range
     took it (`lookup --threshold nan` failed later, exit 1; `eval run --threshold nan --json`
