@@ -6,7 +6,6 @@ Neither command deletes, moves or writes anything but the report file it is aske
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,8 +17,9 @@ from tqdm import tqdm
 from cli.dedup_notes import warn_of_the_disk
 from cli.errors import writable_output
 from cli.main import cli
-from cli.options import FiniteRange, NonEmptyPath, ranged_option
+from cli.options import FiniteRange, NonEmptyPath, check_input_file, ranged_option
 from cli.search_cmds import EMPTY_LIBRARY, clip_note, empty_library, open_engine, user_errors
+from cli.stdin_input import STDIN, stdin_image
 from models.errors import ImgsearchError
 from search.dedup import KEEPER_RULES, DedupError, check_keeper_rules
 from search.descriptor import DUPLICATE_Z
@@ -242,27 +242,19 @@ def lookup_command(
     IMAGE: a photo or video file, or a library image's id (as search results list it: the
     image itself is then left out, its copies and others listed). A
     lookup checks the key points of its doubtful candidates even when a sure copy is found
-    (a search stops there): slower than `search`, it finds more of the copies."""
+    (a search stops there): slower than `search`, it finds more of the copies. IMAGE '-'
+    reads the image from standard input (a pipe or a redirected file)."""
     image_id = None if image.exists() else whole_number(str(image))
     if image_id is None:
-        try:
-            os.stat(image)
-        except FileNotFoundError:
-            from models.files import url_as_typed, url_hint
-
-            shown = url_as_typed(str(image)) or str(image)
-            raise click.BadParameter(
-                f"File {shown!r} does not exist.{url_hint(shown)}", param_hint="'IMAGE'"
-            ) from None
-        except OSError:
-            pass  # unreadable (a locked folder): the lookup says so, as a search does
+        check_input_file(image)  # unreadable (a locked folder): the lookup says so, exit 1
+    query = stdin_image() if str(image) == STDIN else image
     # after the argument is checked: ~0.6 s of imports
     from search.query import EXACT, NEAR, SIMILAR, lookup, lookup_image
     from web.text import threshold_text
 
     with open_engine(ctx) as engine:
         if image_id is None:
-            result = lookup(engine, image, threshold=threshold, others=others)
+            result = lookup(engine, query, threshold=threshold, others=others)
         else:  # its file, or its stored vectors when the file is gone or changed
             result = lookup_image(engine, image_id, threshold=threshold, others=others)
         empty = empty_library(engine, result.matches, as_json)

@@ -9,63 +9,33 @@ before a command does its work.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-import signal
 import sqlite3
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from cli.output import OutputError, output_lost, reader_gone
 from cli.refusals import describe_database_error, describe_os_error, os_hint
+from cli.stops import sigterm_stops, stopped
 
 DEBUG_KEY = "imgsearch.debug"
-READER_GONE = 1  # the exit status when the output's reader left: what click gives its own help
-
-INTERRUPTED = 130  # the status shells give a command Ctrl+C ended
-TERMINATED = 143  # ... and one a SIGTERM ended (128 + 15)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (`kill`, a service manager's stop, a shutdown): a command stops as on Ctrl+C -
-    an index run keeps what it wrote and records itself interrupted, `serve` stops - but
-    exits :data:`TERMINATED`."""
-
-
-def stop_status(stop: KeyboardInterrupt) -> int:
-    """The exit status of a command that ``stop`` ended."""
-    return TERMINATED if isinstance(stop, Terminated) else INTERRUPTED
-
-
-@contextlib.contextmanager
-def sigterm_stops() -> Iterator[None]:
-    """While inside, SIGTERM raises :class:`Terminated` in the main thread (Python's default
-    ends the process at once: an index run left no record of what it did, nor its FAISS
-    cache saved)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be set from the main thread
-        return
-
-    def stop(_signum: int, _frame: object) -> None:
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class ImgsearchGroup(click.Group):
     """The root group: OS and database refusals become one-line errors (exit 1); Ctrl+C
-    says so and exits 130, SIGTERM likewise with 143 (``index`` and ``serve`` say what it
-    left)."""
+    says so and exits 130, SIGTERM likewise with 143 and SIGHUP with 129 (``index`` and
+    ``serve`` say what it left; :mod:`cli.stops`)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:  # Ctrl+C while the arguments are read: it was click's "Aborted!", status 1
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt as stop:
+            stopped(stop)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -74,11 +44,11 @@ class ImgsearchGroup(click.Group):
         except KeyboardInterrupt as stop:  # (click would say "Aborted!" and exit 1)
             if ctx.meta.get(DEBUG_KEY):
                 raise
-            what = "terminated" if isinstance(stop, Terminated) else "interrupted"
-            click.echo(f"imgsearch: {what}", err=True)
-            raise click.exceptions.Exit(stop_status(stop)) from None
+            stopped(stop)
         except BrokenPipeError:
             reader_gone()
+        except OutputError as error:  # a full disk behind `> out.json`
+            output_lost(error)
         except OSError as error:
             if ctx.meta.get(DEBUG_KEY):
                 raise
@@ -126,15 +96,6 @@ def library_error_text(error: Exception) -> str:
             " use it"
         )
     return text
-
-
-def reader_gone() -> NoReturn:
-    """The reader of the output went away (``imgsearch ... | head``): stop with
-    :data:`READER_GONE` and no message, as click does for its own output; stdout goes to
-    /dev/null so that the interpreter's last flush has nowhere to fail."""
-    with contextlib.suppress(OSError, ValueError):  # no stdout file descriptor to replace
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    sys.exit(READER_GONE)
 
 
 def is_database_error(error: BaseException) -> bool:

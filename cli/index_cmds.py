@@ -6,11 +6,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from cli.errors import stop_status
 from cli.index_options import (
     check_descriptor,
     descriptor_problem,
@@ -22,7 +21,8 @@ from cli.main import cli
 from cli.options import MODEL_NAME, NonEmptyPath
 from cli.rerun import rerun_command
 from cli.stats_cmds import keep_run_figures, run_figures
-from indexer.scan import CollectionError, check_collection_root
+from cli.stops import say, stop_status
+from indexer.scan import CollectionError, NotAFolderError, check_collection_root
 from models.errors import ImgsearchError
 from search.settings import INDEX_KINDS, Settings
 
@@ -40,6 +40,14 @@ def _report(summary: IndexSummary, as_json: bool) -> None:
         raise click.ClickException(summary.reindex_unfinished)
 
 
+def _name_library(summary: IndexSummary, figures: dict[str, Any], created: bool) -> None:
+    """Which library the run wrote to, from ``stats``' figures: its folder, and a server's
+    database URL (without its password); whether this run created it."""
+    summary.library = str(figures["library"])
+    summary.database = str(figures["database"])
+    summary.library_created = created
+
+
 def indexing_threads(settings: Settings) -> int:
     """ONNX Runtime threads of an index run's model: ``IMGSEARCH_THREADS`` when set, else half
     the cores (at least one). The decode threads work beside the model; with the model on
@@ -51,12 +59,16 @@ def indexing_threads(settings: Settings) -> int:
 
 def _check_before_creating(
     settings: Settings, paths: tuple[Path, ...], descriptor: str | None = None
-) -> None:
+) -> bool:
     """Say wrong input before a library is created: a folder that is not there, and for a
     library that does not exist yet, no folder at all or a model file that cannot be found
-    (a failed first run used to leave an empty library behind, on PostgreSQL too)."""
+    (a failed first run used to leave an empty library behind, on PostgreSQL too). Returns
+    whether the library exists already."""
     for path in paths:
-        check_collection_root(path)
+        try:
+            check_collection_root(path)
+        except NotAFolderError as error:  # a usage error, as every command's path argument
+            raise click.BadParameter(str(error), param_hint="'PATHS'") from None
     if descriptor is None and settings.descriptor:
         problem = descriptor_problem(settings.descriptor)
         if problem is not None:
@@ -65,14 +77,15 @@ def _check_before_creating(
         from search.store import peek_meta
 
         if peek_meta(settings.resolved_database_url, "library_id") is not None:
-            return
+            return True
     elif settings.database_path.exists():
-        return
+        return True
     if not paths:
         raise CollectionError("no collections yet: give the folders to index")
     from models import DEFAULT_MODEL_NAME, locate_model
 
     locate_model(settings.model or DEFAULT_MODEL_NAME, settings.model_path, verify=False)
+    return False
 
 
 @cli.command("index")
@@ -160,7 +173,7 @@ def index_command(
     )
     head, started = None, False
     try:
-        _check_before_creating(settings, paths, descriptor)
+        existed = _check_before_creating(settings, paths, descriptor)
         if executor in (None, "local"):  # a new library's first files decode from here on
             from indexer.head_start import HeadStart
 
@@ -201,6 +214,7 @@ def index_command(
                 summary.pruned, summary.pruned_bytes = LibraryAdmin(library).prune_after_changes()
             figures = run_figures(library)
         keep_run_figures(settings, figures)
+        _name_library(summary, figures, created=not existed)
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt as stop:
@@ -212,15 +226,15 @@ def index_command(
 
 
 def _interrupted(stop: KeyboardInterrupt, *, started: bool, then: str | None = None) -> NoReturn:
-    """Ctrl+C or SIGTERM: what is kept and what to run - this very command again (its
+    """Ctrl+C, SIGTERM or SIGHUP: what is kept and what to run - this very command again (its
     library, model folder and excludes with it: without them the advice indexed into
     another library), or ``then`` (a command of the same library, e.g. ``index`` after an
-    interrupted ``reindex``); exit 130 or 143, as shells report them. ``started``: the
+    interrupted ``reindex``); exit 130, 143 or 129, as shells report them. ``started``: the
     library was opened, so what was indexed is saved."""
     command = rerun_command(then)
     kept = "the images indexed so far are saved" if started else "nothing was indexed yet"
     goes_on = " (it goes on where this run stopped)" if started else ""
-    click.echo(f"interrupted: {kept}; run `{command}` to finish{goes_on}", err=True)
+    say(f"interrupted: {kept}; run `{command}` to finish{goes_on}")  # (not to a hung-up terminal)
     raise SystemExit(stop_status(stop))
 
 
@@ -288,6 +302,7 @@ def reindex_command(
                 summary = index_collections(library, onnx, options)
             figures = run_figures(library)
         keep_run_figures(settings, figures)
+        _name_library(summary, figures, created=False)
     except ImgsearchError as error:
         raise click.ClickException(str(error)) from None
     except KeyboardInterrupt as stop:

@@ -149,7 +149,7 @@ def run_options(function):  # type: ignore[no-untyped-def]
             "as_json",
             is_flag=True,
             help="Print the summary as JSON (added, updated, moved, removed, failed, "
-            "images_per_second, unchanged, failures ...).",
+            "images_per_second, unchanged, failures, library, database, library_created ...).",
         ),
         click.option(
             "--no-progress",

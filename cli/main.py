@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import gc
 import importlib
-import io
 import logging
 import os
-import sys
 from pathlib import Path
 
 import click
 from click.utils import _make_default_short_help
 
-from cli.errors import DEBUG_KEY, ImgsearchGroup, reader_gone
+from cli.errors import DEBUG_KEY, ImgsearchGroup
 from cli.options import NonEmptyPath, NonEmptyText, existing_folders, folder_list_problem
+from cli.output import OutputError, flush_output, output_lost, own_stdout, reader_gone
 from models import set_decode_budget
-from search.settings import MODEL_PATH_ENV, Settings, is_memory_database
+from search.settings import MODEL_PATH_ENV, Settings, is_memory_database, unknown_environment
 
 #: Each command: the module that defines it (imported only when the command runs, so that
 #: ``--help`` and light commands never load ONNX Runtime, FAISS or Alembic) and the first
@@ -204,6 +203,7 @@ def cli(
         # normal fallback of FAISS's loader, not a problem); -vv keeps it
         logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     ctx.meta[DEBUG_KEY] = verbose >= 2  # -vv: let unexpected errors show their traceback
+    warn_unknown_environment()
     try:
         ctx.obj = Settings.from_env(
             library=library, model_path=model_path, database_url=database_url
@@ -226,40 +226,33 @@ def cli(
         click.echo(f"Warning: {MODEL_PATH_ENV} {problem}", err=True)
 
 
+def warn_unknown_environment() -> None:
+    """One warning on stderr for each ``IMGSEARCH_*`` variable imgsearch does not read (a
+    typo such as IMGSEARCH_LIBARY made a nightly run build a new library in its working
+    folder without a word), naming the known variable closest to it."""
+    for name, meant in unknown_environment():
+        guess = f"did you mean {meant}?" if meant else "README's Configuration lists them"
+        click.echo(
+            f"Warning: {name} is not a variable imgsearch reads (ignored); {guess}", err=True
+        )
+
+
 def _database_url_problem(url: str) -> str | None:
     from search.store import database_url_problem  # SQLAlchemy: only when a URL is given
 
     return database_url_problem(url)
 
 
-def buffered_stdout() -> None:
-    """Under ``PYTHONUNBUFFERED`` (``python -u``, set in many containers) stdout writes
-    straight to its file descriptor, and a short write - the pipe's reader gone half-way
-    through, ``| head`` - is dropped without an error: the command ended with status 0 and
-    its output cut. A line-flushed buffer in between retries the rest and sees the reader
-    leave (:func:`cli.errors.reader_gone`)."""
-    stream = sys.stdout
-    if not isinstance(getattr(stream, "buffer", None), io.RawIOBase):
-        return  # buffered already (the usual case), or not a file (a test's capture)
-    try:
-        sys.stdout = open(  # noqa: SIM115  # a copy of the descriptor: stdout itself stays
-            os.dup(stream.fileno()),
-            "w",
-            encoding=stream.encoding,
-            buffering=1,  # line-flushed, as the terminal shows it
-            errors=stream.errors,
-        )
-    except (OSError, ValueError):
-        return
-
-
 def main() -> None:
-    buffered_stdout()
+    own_stdout()
     try:
         cli(prog_name="imgsearch")
     except BrokenPipeError:  # help or a usage error printed to a reader that left
         reader_gone()
+    except OutputError as error:  # --help or --version onto a full disk
+        output_lost(error)
     finally:
+        flush_output()  # a file's output is written here: a failure is one line, status 1
         # The process ends here. Python's shutdown would run full garbage collections over
         # every imported module's objects (SQLAlchemy, NumPy, ONNX Runtime): 0.2-0.3 s of CPU
         # after `index` has printed its summary. Frozen objects are left to the OS; what must

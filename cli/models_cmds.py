@@ -15,10 +15,12 @@ from cli.options import (
     MODEL_NAME,
     NonEmptyPath,
     bad_roi,
+    failed_status,
     names_option,
     ranged_option,
     roi_option,
 )
+from cli.stdin_input import stdin_sources
 from cli.video_embed import embed_videos, is_video_path, refuse_unused_options
 from models import (
     DEFAULT_MODEL_NAME,
@@ -32,7 +34,7 @@ from models import (
     ImgsearchError,
     RegionOfInterest,
 )
-from search.units import plural
+from search.units import plural, utf8_text
 
 CHUNK = 256  # images per embed_batch call, so output streams for long lists
 
@@ -93,13 +95,15 @@ def _run_batches(
     video_hint: str | None = None,
 ) -> None:
     """Run ``run_batch`` over chunks of ``images``; print one entry per image (an error entry
-    for a bad file, the rest still processed; ``video_hint`` added to a video's) and exit 1
-    at the end if any failed."""
+    for a bad file, the rest still processed; ``video_hint`` added to a video's) and exit
+    non-zero at the end if any failed (:func:`failed_status`)."""
     failed = 0
     roi_errors: list[str] = []
+    sources = stdin_sources(images)  # "-": the image on standard input
     for chunk in _chunks(images, CHUNK):
         rois = [roi] * len(chunk) if roi is not None else None
-        for path, result in zip(chunk, run_batch(chunk, rois), strict=True):
+        read = [sources.get(path, path) for path in chunk]
+        for path, result in zip(chunk, run_batch(read, rois), strict=True):
             if isinstance(result, ImageError):
                 failed += 1
                 if result.reason == "bad_roi":
@@ -107,16 +111,17 @@ def _run_batches(
                 elif video_hint and result.reason == "not_an_image" and is_video_path(path):
                     note = f"{result.message}; {video_hint}"
                     result = ImageError(note, source=result.source, reason=result.reason)
-                _emit(_error_entry(path, result), as_json, f"{path}\tERROR: {result}")
-            else:
-                entry, text = report(path, result)
+                line = utf8_text(f"{path}\tERROR: {result}")
+                _emit(_error_entry(utf8_text(path), result), as_json, line)
+            else:  # a name that is not UTF-8 with \xNN escapes, never a lone surrogate
+                entry, text = report(utf8_text(path), result)
                 _emit(entry, as_json, text)
     if roi_errors:  # the region does not fit: a usage error, like a malformed one (exit 2)
         more = f" (and {len(roi_errors) - 1} more)" if len(roi_errors) > 1 else ""
         raise bad_roi(roi_errors[0] + more)
     if failed:
         click.echo(f"{failed} of {plural(len(images), 'image')} failed", err=True)
-        ctx.exit(1)
+        ctx.exit(failed_status(images))
 
 
 # ---------------------------------------------------------------------------- embed
@@ -167,7 +172,8 @@ def embed_cmd(
 ) -> None:
     """Embed IMAGES; bad files get an error entry and a non-zero exit code at the end.
 
-    With --running-mode video, IMAGES are video files: one embedding per sampled frame."""
+    With --running-mode video, IMAGES are video files: one embedding per sampled frame.
+    An IMAGES name '-' reads that image from standard input (a pipe or a redirected file)."""
     refuse_unused_options(ctx, running_mode, roi)
     settings = settings_of(ctx)
     options = ImageEmbedderOptions(
@@ -179,11 +185,11 @@ def embed_cmd(
     )
     if running_mode == "video":
         try:
-            failed = embed_videos(options, images, interval, as_json)
+            failed = embed_videos(options, images, interval, as_json, stdin_sources(images))
         except (ImgsearchError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None
         if failed:
-            ctx.exit(1)
+            ctx.exit(failed_status(images))
         return
     try:
         embedder = ImageEmbedder(options)
@@ -298,7 +304,9 @@ def classify_cmd(
     roi: RegionOfInterest | None,
     as_json: bool,
 ) -> None:
-    """ImageNet categories of IMAGES (background never listed)."""
+    """ImageNet categories of IMAGES (background never listed).
+
+    An IMAGES name '-' reads that image from standard input (a pipe or a redirected file)."""
     if allow and deny:
         raise click.UsageError("--allow and --deny are mutually exclusive")
     settings = settings_of(ctx)

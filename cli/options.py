@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from cli.stdin_input import STDIN
 from models.errors import RoiError
 from models.roi import UNITS_HELP, RegionOfInterest, parse_roi
 from search.units import is_utf8_name
@@ -106,6 +108,50 @@ def existing_folders(_ctx: click.Context, _param: click.Parameter, value: str | 
     if problem:
         raise click.BadParameter(problem)
     return value
+
+
+def input_file_problem(path: str | os.PathLike[str]) -> str | None:
+    """What makes ``path`` no image file to read, in click's words for its own path checks:
+    nothing there, a folder, or no regular file (a FIFO, a device, a socket: only regular
+    files are read). None when it is a regular file, or cannot be looked at (a folder that may
+    not be read: the reading says so, exit 1)."""
+    name = os.fspath(path)
+    if name == STDIN:
+        return None  # standard input: stdin_image reads it
+    try:
+        st = os.stat(name)
+    except FileNotFoundError:
+        from models.files import url_as_typed, url_hint
+
+        shown = url_as_typed(name) or name
+        return f"File {shown!r} does not exist.{url_hint(shown)}"
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        return f"File {name!r} is a directory."
+    if not stat.S_ISREG(st.st_mode):
+        from models.files import file_kind
+
+        kind = file_kind(st.st_mode)
+        return (
+            f"File {name!r} is {kind}, not an image file: only regular files are read (give "
+            "'-' to read the image from standard input)."
+        )
+    return None
+
+
+def check_input_file(path: str | os.PathLike[str], param_hint: str = "'IMAGE'") -> None:
+    """An image argument that names no regular file is a usage error (exit 2, before any
+    work), in every command alike (README, "Exit status")."""
+    problem = input_file_problem(path)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint=param_hint)
+
+
+def failed_status(images: tuple[str, ...] | list[str]) -> int:
+    """The exit status of a run some of whose IMAGES failed: 2 when one of them names no
+    regular file (a usage error, as for every command's image argument), else 1."""
+    return 2 if any(input_file_problem(path) for path in images) else 1
 
 
 class FiniteRange(click.FloatRange):

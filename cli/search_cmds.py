@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shlex
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,14 +22,16 @@ from cli.options import (
     NonEmptyPath,
     NonEmptyText,
     bad_roi,
+    check_input_file,
     flag_options,
     roi_option,
 )
+from cli.stdin_input import STDIN, image_with_bytes, stdin_image
 from models.errors import ImgsearchError, RoiError
 from models.roi import RegionOfInterest
 from search.query import MAX_K, label_query_problem  # search.query.limits: imports nothing
 from search.settings import Settings
-from search.units import human_size, pad, printable, text_width
+from search.units import human_size, pad, printable, text_width, utf8_text, whole_number
 
 if TYPE_CHECKING:  # the engine (SQLAlchemy, FAISS, ONNX) loads when a command runs, not
     # for its --help or a usage error
@@ -237,19 +240,20 @@ def search(
     exclude_flags: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Find the library images most similar to IMAGE (or to a region of it)."""
-    from models.files import no_such_file  # said before the library and the model are opened
+    """Find the library images most similar to IMAGE (or to a region of it).
 
-    if not image.exists() and not image.is_symlink():
-        raise no_such_file(str(image))
-    from models import is_video_file
+    IMAGE '-' reads the image from standard input (a pipe or a redirected file)."""
+    check_input_file(image)  # said before the library and the model are opened
+    query = stdin_image() if str(image) == STDIN else image
+    from models import is_video_data, is_video_file
 
     wanted = quality_filter(flags, exclude_flags)
     with open_engine(ctx) as engine:
-        hits = engine.search_image(image, roi=roi, k=k, min_score=min_score, flags=wanted)
+        hits = engine.search_image(query, roi=roi, k=k, min_score=min_score, flags=wanted)
         empty = empty_library(engine, hits, as_json)
         note = None
-        if not hits and not empty and is_video_file(image):  # JSON says it too
+        video = is_video_data(query) if isinstance(query, bytes) else is_video_file(image)
+        if not hits and not empty and video:  # JSON says it too
             note = clip_note(engine, image, min_score=min_score, flags=wanted)
     if empty:
         click.echo(EMPTY_LIBRARY)
@@ -261,7 +265,7 @@ def search(
         hits,
         as_json,
         query={
-            "image": str(image),
+            "image": utf8_text(str(image)),  # a name that is not UTF-8: \\xNN escapes
             "roi": roi.text() if roi else None,
             "k": k,
             "min_score": min_score,
@@ -293,19 +297,27 @@ def similar(
     """Images most similar to a library image, given by id or by its file path (itself
     excluded; copies with the same bytes or pixels are marked exact).
 
-    PATH_OR_ID: the image's id (as search results list it) or the path of its file."""
+    PATH_OR_ID: the image's id (as search results list it) or the path of its file; '-'
+    reads the image from standard input and takes the library image with those bytes."""
     from search.query import ImageNotFoundError
 
+    data = stdin_image("'PATH_OR_ID'") if path_or_id == STDIN else None
     wanted = quality_filter(flags, exclude_flags)
     with open_engine(ctx) as engine:
         try:
-            image_id = engine.records.image_id_for(path_or_id)
+            if data is not None:
+                image_id = image_with_bytes(engine, data)
+            else:
+                image_id = engine.records.image_id_for(path_or_id)
         except ImageNotFoundError as error:
-            if not Path(path_or_id).is_file():
-                from models.files import url_hint
+            if whole_number(path_or_id) is None and not os.path.lexists(path_or_id):
+                from models.files import url_hint  # a name of nothing: a usage error
 
-                if hint := url_hint(path_or_id):
-                    raise click.ClickException(f"{error}{hint}") from None
+                raise click.BadParameter(
+                    f"{error}, and no file has that name{url_hint(path_or_id)}",
+                    param_hint="'PATH_OR_ID'",
+                ) from None
+            if not Path(path_or_id).is_file():
                 raise
             raise click.ClickException(  # any photo can be the query of a search
                 f"{error} (not indexed, or not under this path): search with it instead: "

@@ -21,6 +21,7 @@ from models import (
     looks_like_video,
     open_video,
 )
+from search.units import utf8_text
 
 BATCH = 16
 
@@ -54,19 +55,25 @@ def refuse_unused_options(ctx: click.Context, running_mode: str, roi: object) ->
 
 
 def embed_videos(
-    options: ImageEmbedderOptions, paths: tuple[str, ...], interval: float, as_json: bool
+    options: ImageEmbedderOptions,
+    paths: tuple[str, ...],
+    interval: float,
+    as_json: bool,
+    sources: dict[str, bytes] | None = None,
 ) -> int:
-    """Print each video's frames with timestamps and embeddings; returns the failures."""
+    """Print each video's frames with timestamps and embeddings; returns the failures.
+    ``sources``: what to read in place of a path (``-``: standard input's bytes)."""
     failed = 0
-    for path in paths:
+    for name in paths:
+        path = utf8_text(name)  # as it is written (a name that is not UTF-8: \xNN escapes)
         try:
-            entry = _embed_one(options, path, interval)
+            entry = _embed_one(options, name, interval, (sources or {}).get(name))
         except ModelError:  # no file's fault: said once (it was repeated for every file)
             raise
         except ImgsearchError as error:
             failed += 1
             reason = getattr(error, "reason", "error")
-            message = getattr(error, "message", str(error))
+            message = utf8_text(getattr(error, "message", str(error)))
             out = {"path": path, "error": message, "reason": reason}  # as image mode's
             click.echo(json.dumps(out) if as_json else f"{path}\tERROR: {reason}: {message}")
             continue
@@ -83,7 +90,9 @@ def embed_videos(
     return failed
 
 
-def _embed_one(options: ImageEmbedderOptions, path: str, interval: float) -> dict[str, Any]:
+def _embed_one(
+    options: ImageEmbedderOptions, path: str, interval: float, data: bytes | None = None
+) -> dict[str, Any]:
     embedder = ImageEmbedder(
         ImageEmbedderOptions(
             model=options.model,
@@ -95,7 +104,7 @@ def _embed_one(options: ImageEmbedderOptions, path: str, interval: float) -> dic
         )
     )
     frames: list[dict[str, Any]] = []
-    with embedder, open_video(path) as reader:
+    with embedder, open_video(path if data is None else data) as reader:
         batch = []
         for still in reader.sample(interval):
             batch.append(still)
@@ -107,7 +116,7 @@ def _embed_one(options: ImageEmbedderOptions, path: str, interval: float) -> dic
         info = reader.info()  # an animation's duration is known once it was walked
         model = embedder.model.name
     return {
-        "path": path,
+        "path": utf8_text(path),
         "model": model,
         "running_mode": "video",
         "duration_ms": info.duration_ms,

@@ -33,6 +33,10 @@ class CollectionError(ImgsearchError, ValueError):
     """A collection root cannot be indexed (missing, not a directory, unreadable)."""
 
 
+class NotAFolderError(CollectionError):
+    """A collection root given that is no folder at all: nothing there, or a file."""
+
+
 @dataclass(frozen=True)
 class FoundFile:
     """An image file found on disk: where it is and what ``stat`` says about it."""
@@ -132,11 +136,11 @@ def check_collection_root(root: str | os.PathLike[str]) -> Path:
     try:
         st = root.stat()
     except FileNotFoundError:
-        raise CollectionError(f"{root}: no such directory") from None
+        raise NotAFolderError(f"{root}: no such directory") from None
     except OSError as exc:
         raise CollectionError(f"{root}: cannot access: {exc.strerror or exc}") from None
     if not stat.S_ISDIR(st.st_mode):
-        raise CollectionError(f"{root}: not a directory (index the folder that holds it)")
+        raise NotAFolderError(f"{root}: not a directory (index the folder that holds it)")
     return root
 
 

@@ -43,6 +43,11 @@ class IndexSummary(Counts):
     reindex_unfinished: str = ""
     #: the walked collections' patterns this run applied or dropped (:mod:`indexer.excludes`)
     excludes: list[CollectionExcludes] = field(default_factory=list)
+    #: the library written to: its folder, its database's URL (without a password), and
+    #: whether this run created it (a mistyped IMGSEARCH_LIBRARY made a new one unseen)
+    library: str = ""
+    database: str = ""
+    library_created: bool = False
 
     @property
     def index_seconds(self) -> float:
@@ -84,6 +89,9 @@ class IndexSummary(Counts):
             "failures": [{"path": p, "error": e} for p, e in self.failures],
             "warnings": self.warnings,
             "reindex_unfinished": self.reindex_unfinished or None,
+            "library": self.library,
+            "database": self.database,
+            "library_created": self.library_created,
         }
 
     def to_text(self, max_listed: int = 20) -> str:
@@ -103,6 +111,8 @@ class IndexSummary(Counts):
                 else ""
             ),
         ]
+        if self.library:
+            lines.append(self._library_line())
         if self.converted_to_video:
             lines.append(
                 f"{self.converted_to_video} animated images re-indexed as videos (indexed "
@@ -146,6 +156,15 @@ class IndexSummary(Counts):
                 "could not be listed, or hold no images now (see the warnings)"
             )
         return "\n".join(lines)
+
+    def _library_line(self) -> str:
+        """``created the library FOLDER`` or ``library folder FOLDER``, with the database
+        when it is a server's (a SQLite library's database is a file in its folder)."""
+        head = "created the library" if self.library_created else "library folder"
+        server = not self.database.startswith("sqlite")
+        return f"{head} {printable(self.library)}" + (
+            f" (database {self.database})" if server else ""
+        )
 
 
 __all__ = ["IndexSummary"]

@@ -41,7 +41,8 @@ def file_mtime(st: os.stat_result) -> float:
     return file_mtime_ns(st) / 1e9
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file that is no regular file is, in words (of its ``st_mode``)."""
     if stat.S_ISFIFO(mode):
         return "a FIFO (named pipe)"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
@@ -56,7 +57,7 @@ def _check(st: os.stat_result, name: str, max_bytes: int) -> None:
         raise UnreadableImageError("is a directory, not an image file", source=name)
     if not stat.S_ISREG(st.st_mode):
         raise UnreadableImageError(
-            f"is {_kind(st.st_mode)}, not an image file: only regular files are read",
+            f"is {file_kind(st.st_mode)}, not an image file: only regular files are read",
             source=name,
             reason="not_a_file",
         )

@@ -130,6 +130,54 @@ RANGES: dict[str, tuple[float, bool, float | None, str]] = {
 }
 
 
+#: every ``IMGSEARCH_*`` variable imgsearch reads (README, "Configuration"); any other one is
+#: named in a warning at start-up (a typo such as IMGSEARCH_LIBARY was silently ignored)
+ENVIRONMENT_NAMES = (
+    "IMGSEARCH_LIBRARY",
+    "IMGSEARCH_DATABASE_URL",
+    "IMGSEARCH_LOCK_WAIT",
+    MODEL_PATH_ENV,
+    "IMGSEARCH_MODEL",
+    "IMGSEARCH_INDEX",
+    "IMGSEARCH_EXECUTOR",
+    "IMGSEARCH_DESCRIPTOR",
+    "IMGSEARCH_DEDUP_THRESHOLD",
+    "IMGSEARCH_TOKEN",
+    "IMGSEARCH_DECODE_BUDGET_MB",
+    "IMGSEARCH_THREADS",
+    "IMGSEARCH_UPRIGHT_FIRST",
+    "IMGSEARCH_READ_ONLY",
+)
+#: read by the test suite and the benchmarks, not by imgsearch (never warned of)
+DEVELOPMENT_NAMES = ("IMGSEARCH_SHARED", "IMGSEARCH_ARTIFACTS")
+DEVELOPMENT_PREFIX = "IMGSEARCH_TEST_"
+
+
+def unknown_environment(env: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """The ``IMGSEARCH_*`` variables of ``env`` that imgsearch does not read, each with the
+    known name closest to it (None when none is close), in name order."""
+    env = os.environ if env is None else env
+    known = set(ENVIRONMENT_NAMES) | set(DEVELOPMENT_NAMES)
+    unknown = sorted(
+        name
+        for name in env
+        if name.startswith("IMGSEARCH_")
+        and name not in known
+        and not name.startswith(DEVELOPMENT_PREFIX)
+    )
+    if not unknown:
+        return []
+    import difflib  # only for a typo: start-up stays light
+
+    # compared without the common prefix, which made every name "close" to every other
+    suffixes = {name.removeprefix("IMGSEARCH_"): name for name in ENVIRONMENT_NAMES}
+    found = []
+    for name in unknown:
+        close = difflib.get_close_matches(name.removeprefix("IMGSEARCH_"), suffixes, n=1)
+        found.append((name, suffixes[close[0]] if close else None))
+    return found
+
+
 def _env_flag(env: Mapping[str, str], name: str) -> bool | None:
     """``env[name]`` as on/off (1/0, on/off, yes/no, true/false); None when unset."""
     text = (env.get(name) or "").strip().lower()

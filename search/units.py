@@ -11,6 +11,7 @@ __all__ = [
     "plural",
     "printable",
     "text_width",
+    "utf8_text",
     "whole_number",
 ]
 
@@ -66,6 +67,16 @@ def is_utf8_name(name: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def utf8_text(name: str) -> str:
+    """``name`` as valid UTF-8 text: each byte of a file name that is not UTF-8 (Python's
+    surrogate escape, a lone surrogate such as U+DCFF) written as ``\\xff``, as Python
+    writes bytes (``b'bad\\xffname.jpg'``). JSON then holds no lone surrogate (``jq`` made
+    it U+FFFD, and no consumer could name the file)."""
+    if is_utf8_name(name):
+        return name
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def printable(text: str) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.cli_process import run_cli
+from tests.cli_process import ENTRY, cli_env, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -108,3 +109,30 @@ def test_a_full_disk_is_said_to_be_full_not_damaged(
     monkeypatch.setattr(search.store, "disk_full", lambda path, room=1 << 20: True)
     said = errors.describe_database_error(error, str(database))
     assert "the disk is full" in said and "free some space" in said, said
+
+
+def test_a_name_that_is_not_utf8_is_written_with_byte_escapes_in_json(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """`embed` / `classify --json` of bad\\xffname.jpg wrote "bad\\udcffname.jpg", a lone
+    surrogate that jq turns into U+FFFD and no consumer can turn back into the file; the name
+    is written as Python writes bytes (\\xff), valid UTF-8 JSON."""
+    source = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[0]
+    odd = os.fsdecode(bytes(tmp_path) + b"/bad\xffname.jpg")
+    shutil.copyfile(source, odd)
+    shown = f"{tmp_path}/bad\\xffname.jpg"
+    for command in ("embed", "classify"):
+        done = subprocess.run(
+            [*ENTRY, "--model-path", str(models_dir), command, "--json", odd],
+            cwd=tmp_path,
+            env=cli_env(),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert b"\\ud" not in done.stdout, done.stdout[:200]
+        entry = json.loads(done.stdout.decode("utf-8"))  # strict: valid UTF-8
+        assert entry["path"] == shown, entry["path"]
+        text = run_cli(["--model-path", str(models_dir), command, odd], tmp_path)
+        assert text.stdout.startswith(shown), text.stdout[:200]

@@ -5,6 +5,7 @@ user runs them (a subprocess): one line, exit 1 or 2, never a traceback."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_process import run_cli
+from tests.indexer_helpers import photo_paths
 
 
 def test_serve_on_a_host_it_cannot_use_says_so(tmp_path: Path) -> None:
@@ -240,3 +242,50 @@ def test_the_model_runtime_writes_and_sends_nothing_of_its_own(
     done = run_cli(["--model-path", str(models_dir), "embed", str(photo)], tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     assert "onnxruntime" not in done.stderr and "\x1b[" not in done.stderr, done.stderr
+
+
+def test_a_mistyped_variable_is_named_and_index_says_which_library_it_made(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """IMGSEARCH_LIBARY=/data/lib (a typo in a cron job) was ignored without a word, and
+    `index` built ./imgsearch-library in the job's folder, its summary naming no library:
+    each unknown IMGSEARCH_* variable is now a warning naming the closest known one, and
+    the summary (text and --json) names the library and whether the run created it."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for source in photo_paths(data_dir, 3):
+        shutil.copy(source, photos / source.name)
+    env = {"IMGSEARCH_LIBARY": str(tmp_path / "meant"), "IMGSEARCH_MODEL_PATH": str(models_dir)}
+    done = run_cli(["index", "--no-progress", "photos"], tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "Warning: IMGSEARCH_LIBARY is not a variable imgsearch reads (ignored); did you "
+        "mean IMGSEARCH_LIBRARY?"
+    ]
+    made = tmp_path / "imgsearch-library"
+    assert f"created the library {made}" in done.stdout.splitlines(), done.stdout
+    again = run_cli(["index", "--json", "--no-progress"], tmp_path, env=env)
+    summary = json.loads(again.stdout)
+    assert (summary["library"], summary["library_created"]) == (str(made), False)
+    assert summary["database"] == f"sqlite:///{made / 'imgsearch.sqlite3'}"
+    assert f"library folder {made}" in run_cli(["index"], tmp_path).stdout.splitlines()
+    # names the suite and benchmarks use, and the known ones, are not warned of
+    quiet = {"IMGSEARCH_SHARED": "x", "IMGSEARCH_TEST_POSTGRES_URL": "x", "IMGSEARCH_INDEX": "flat"}
+    assert "Warning" not in run_cli(["stats"], tmp_path, env=quiet).stderr
+    far = run_cli(["stats"], tmp_path, env={"IMGSEARCH_COLOUR": "1"}).stderr
+    assert far.startswith(
+        "Warning: IMGSEARCH_COLOUR is not a variable imgsearch reads "
+        "(ignored); README's Configuration lists them\n"
+    ), far
+
+
+def test_the_known_variables_are_the_ones_readme_documents() -> None:
+    """The warning's list of known names and README's Configuration table say the same (a
+    variable added to one only would be warned of while it works, or the other way)."""
+    import re
+
+    from search.settings import ENVIRONMENT_NAMES
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n\n", 2)[1]
+    assert set(re.findall(r"`(IMGSEARCH_[A-Z_]+)`", table)) == set(ENVIRONMENT_NAMES)

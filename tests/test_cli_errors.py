@@ -240,7 +240,13 @@ def test_an_id_is_ascii_digits_and_anything_else_a_path(home) -> None:  # type: 
     for an image id and ``int`` refused it. An id is ASCII digits (search.units.whole_number);
     anything else is a file name, and one that is not there is said so."""
     for command, status, says in (
-        ("similar", 1, "Error: ² is not an image of this library"),
+        # neither an image of the library nor a file: a usage error, as lookup's (exit 2)
+        (
+            "similar",
+            2,
+            "Error: Invalid value for 'PATH_OR_ID': ² is not an image of this library, and no "
+            "file has that name",
+        ),
         ("lookup", 2, "Error: Invalid value for 'IMAGE': File '²' does not exist."),
     ):
         done = run_cli([command, "²"], home)

@@ -23,10 +23,11 @@ from tests.cli_process import ENTRY, cli_env, run_cli
 from tests.indexer_helpers import copy_photos, photo_paths
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_serve_says_it_stopped(tmp_path: Path, stop: signal.Signals) -> None:
     """Ctrl+C: waitress catches the KeyboardInterrupt itself, and `serve` printed nothing at
-    all; SIGTERM (a service manager's stop) ended the process without a word."""
+    all; SIGTERM (a service manager's stop) and SIGHUP (its terminal closed, an ssh session
+    lost) ended the process without a word."""
     proc = subprocess.Popen(
         [*ENTRY, "--library", str(tmp_path / "library"), "serve", "--port", "0"],
         cwd=tmp_path,
@@ -228,3 +229,69 @@ def test_an_interrupted_rebuild_index_keeps_the_kind_asked_before(
     assert done.exit_code == 0, done.output
     stats = CliRunner().invoke(cli, [*library, "stats", "--json"])
     assert json.loads(stats.output)["index"]["requested_kind"] == "hnsw", stats.output
+
+
+def test_sighup_stops_an_index_run_as_sigterm_does(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A closed terminal or a dropped ssh session (SIGHUP) killed the run without a word, not
+    recorded as interrupted at that moment: it now stops as SIGTERM does, exit 129 (128 + 1,
+    as shells report a hang-up)."""
+    status, err = _stopped_mid_run(tmp_path, data_dir, models_dir, signal.SIGHUP)
+    assert status == 129, err
+    assert "interrupted: the images indexed so far are saved" in err, err
+
+
+SLOW_START = """
+import builtins, sys, time
+real = builtins.__import__
+def slow(name, *args, **kwargs):  # the command line's modules take 30 s to load
+    if name == "cli.main":
+        sys.stderr.write("loading\\n")
+        sys.stderr.flush()
+        time.sleep(30)
+    return real(name, *args, **kwargs)
+builtins.__import__ = slow
+from cli.entry import main
+main()
+"""
+
+
+def test_ctrl_c_while_the_command_line_loads_says_so(tmp_path: Path) -> None:
+    """Ctrl+C in the first ~0.1-0.4 s of any command (its modules being imported) printed a
+    traceback through importlib: the entry point (the installed `imgsearch`) says it in one
+    line and exits 130 from its first moment."""
+    import sys
+    import tomllib
+
+    pyproject = tomllib.loads(
+        (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    )
+    assert pyproject["project"]["scripts"]["imgsearch"] == "cli.entry:main"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_START, "stats"],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None and proc.stderr.readline() == "loading\n"
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert (proc.returncode, err) == (130, "imgsearch: interrupted\n"), err
+
+
+def test_ctrl_c_while_the_arguments_are_read_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the command runs (its options being read) it was click's "Aborted!", status 1."""
+    import click
+
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(click.Group, "parse_args", interrupted)
+    result = CliRunner().invoke(cli, ["stats"])
+    assert (result.exit_code, result.output) == (130, "imgsearch: interrupted\n"), result.output

@@ -325,4 +325,5 @@ def test_errors_are_messages_not_tracebacks(tmp_path, library, models_dir):
     result = run(library, models_dir, "search", str(text), "--roi", "0.9,0.9,0.1,0.1")
     assert result.exit_code == 2 and "'--roi'" in result.output and "empty" in result.output
     missing = run(library, models_dir, "search", str(tmp_path / "missing.jpg"))
-    assert missing.exit_code == 1 and "cannot read file" in missing.output
+    # a query file that is not there: a usage error (exit 2), as in every command
+    assert missing.exit_code == 2 and "does not exist" in missing.output

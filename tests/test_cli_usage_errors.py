@@ -21,14 +21,18 @@ def test_a_failed_first_index_leaves_no_library_behind(tmp_path: Path, data_dir:
     no_models = tmp_path / "no-models"
     no_models.mkdir()
     photos = data_dir / "hymenoptera"
-    cases = [
-        (["index", "missing-folder"], "no such directory"),
-        (["index"], "no collections yet"),
-        (["--model-path", str(no_models), "index", str(photos)], "mobilenet_v3_small_100_224.onnx"),
+    cases = [  # a folder argument that is not there is a usage error (2), as everywhere
+        (["index", "missing-folder"], "no such directory", 2),
+        (["index"], "no collections yet", 1),
+        (
+            ["--model-path", str(no_models), "index", str(photos)],
+            "mobilenet_v3_small_100_224.onnx",
+            1,
+        ),
     ]
-    for args, said in cases:
+    for args, said, status in cases:
         done = run_cli(args, tmp_path, timeout=120)
-        assert done.returncode == 1, done.stderr
+        assert done.returncode == status, done.stderr
         assert said in done.stderr and "Traceback" not in done.stderr
         assert not (tmp_path / "imgsearch-library").exists(), args
 

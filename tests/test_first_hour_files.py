@@ -281,8 +281,9 @@ def test_lookup_by_a_deleted_files_id_answers_from_its_stored_vectors(user, serv
         (["lookup", "photos"], 2, "is a directory"),
         # a URL is named as typed (a path object had made it "https:/example.com/a.jpg")
         (["lookup", URL], 2, f"'{URL}' does not exist. (URLs are not downloaded"),
-        (["search", URL], 1, f"{URL}: cannot read file: no such file (URLs are not"),
-        (["similar", URL], 1, f"{URL} is not an image of this library (URLs are not"),
+        # a path argument that names no file: a usage error (2) in every command
+        (["search", URL], 2, f"'{URL}' does not exist. (URLs are not downloaded"),
+        (["similar", URL], 2, f"{URL} is not an image of this library, and no file has that"),
     ):
         done = run_cli(args, cwd)
         assert done.returncode == status and "Traceback" not in done.stderr, done.stderr

@@ -150,3 +150,39 @@ def test_a_file_size_limit_is_said_to_be_one(tmp_path: Path) -> None:
     assert said.count("disk I/O error") == 1, said
     assert "at most 200 KiB (the file-size limit, `ulimit -f`): raise that limit" in said, said
     assert report.startswith("cannot use report.html: File too large; ") and "200 KiB" in report
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_onto_a_full_disk_is_one_line_naming_the_output(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """`imgsearch stats --json > status.json` on a full disk (/dev/full here) said "cannot
+    use: No space left on device" (of no file: the library's disk?), then Python's
+    "Exception ignored", status 120; `--help` and `--version` a 30-line traceback. Each now
+    ends with one line naming the standard output, status 1 - buffered or not."""
+    import subprocess
+
+    from tests.cli_process import ENTRY, cli_env
+
+    photos = photo_paths(data_dir, 3)
+    relative_library(tmp_path, photos, models_dir)
+    query = f"photos/{photos[0].name}"
+    said = (
+        "Error: cannot write the output (standard output): No space left on device; the "
+        "disk is full: free some space\n"
+    )
+    commands = [["--help"], ["--version"], ["stats"], ["stats", "--json"], ["search", query]]
+    for args in commands:
+        for unbuffered in ("1", ""):
+            with open("/dev/full", "w") as full:
+                done = subprocess.run(
+                    [*ENTRY[:1], *ENTRY[2:], *args],  # without -u: as the shell runs it
+                    cwd=tmp_path,
+                    env=cli_env({"PYTHONUNBUFFERED": unbuffered}),
+                    stdout=full,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    timeout=120,
+                    check=False,
+                )
+            assert (done.returncode, done.stderr) == (1, said), (args, unbuffered, done.stderr)

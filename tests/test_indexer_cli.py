@@ -173,7 +173,7 @@ def test_reindex_switches_the_model_and_reembeds(run, tmp_path, data_dir) -> Non
 
 def test_errors_are_clear(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
     missing = run("index", str(tmp_path / "nope"), ok=False)
-    assert missing.exit_code == 1 and "no such directory" in missing.output
+    assert missing.exit_code == 2 and "no such directory" in missing.output  # a usage error
     assert "Traceback" not in missing.output
     empty = run("index", ok=False)
     assert empty.exit_code == 1 and "no collections yet" in empty.output

@@ -55,9 +55,12 @@ def test_fifos_devices_and_huge_files_are_refused_at_once(
     for kind, (path, says) in _hostile(tmp_path / "bad").items():
         done = run_cli(library, models_dir, command, str(path), timeout=60, max_memory=CAP)
         output = done.stdout + done.stderr
-        assert done.returncode == 1, f"{command} {kind}: {output}"
+        # a FIFO or a device names no image file: a usage error (README, "Exit status")
+        status = 1 if kind == "sparse" else 2  # (embed: each image's entry, then that status)
+        assert done.returncode == status, f"{command} {kind}: {output}"
         assert says in output and str(path) in output, f"{command} {kind}: {output}"
-        assert "Traceback" not in output and len(done.stderr.strip().splitlines()) == 1, output
+        errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+        assert "Traceback" not in output and len(errors) <= 1, output
 
 
 def test_video_mode_refuses_fifos_and_devices_as_such(
@@ -72,7 +75,7 @@ def test_video_mode_refuses_fifos_and_devices_as_such(
             library, models_dir, "embed", "--running-mode", "video", str(path), timeout=60
         )
         output = done.stdout + done.stderr
-        assert done.returncode == 1, f"{kind}: {output}"
+        assert done.returncode == 2, f"{kind}: {output}"  # names no regular file: usage error
         assert says in output and "empty" not in output, f"{kind}: {output}"
         assert "Traceback" not in output, output
 

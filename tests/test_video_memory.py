@@ -81,7 +81,7 @@ def test_a_large_library_video_is_never_read_whole(
     video_id, copy_id = results[0]["id"], results[1]["id"]
     cli_peak = int(found.stderr.rsplit("peak_rss_kib", 1)[1].split()[0]) // 1024
     gone = run_cli([*args, "search", str(tmp_path / "missing.mp4")], tmp_path)  # not opened
-    assert gone.returncode == 1 and "no such file" in gone.stderr, gone.stderr
+    assert gone.returncode == 2 and "does not exist" in gone.stderr, gone.stderr  # usage error
 
     command = [*ENTRY, *args, "serve", "--host", "127.0.0.1", "--port", "0", "--threads", "2"]
     with serving(command, tmp_path, cli_env()) as server:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from search.store.errors import LibraryError
+from search.units import utf8_text
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -34,7 +35,7 @@ def printable_url(url: str) -> str:
     """A database URL as it may be shown: the password hidden (a file name that is not valid
     UTF-8 shown with escapes: it crashed the summary of a run that had indexed everything).
     A password holding ``@`` is hidden whole: a URL parser ends it at its first ``@``."""
-    shown = url.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    shown = utf8_text(url)
     found = _AUTHORITY.fullmatch(shown)
     if found and found["auth"].count("@") > 1:
         user_info, _, host = found["auth"].rpartition("@")
