@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from cli.dedup_notes import warn_of_the_disk
 from cli.errors import writable_output
+from cli.hits_output import lookup_json, lookup_table
 from cli.main import cli
 from cli.options import FiniteRange, NonEmptyPath, check_input_file, ranged_option
 from cli.search_cmds import EMPTY_LIBRARY, clip_note, empty_library, open_engine, user_errors
@@ -23,10 +24,10 @@ from cli.stdin_input import STDIN, stdin_image
 from models.errors import ImgsearchError
 from search.dedup import KEEPER_RULES, DedupError, check_keeper_rules
 from search.descriptor import DUPLICATE_Z
-from search.units import pad, printable, text_width, whole_number
+from search.units import whole_number
 
 if TYPE_CHECKING:  # the engine loads when a command runs, not for --help or a usage error
-    from search.query import LookupMatch, SearchEngine
+    from search.query import SearchEngine
 
 THRESHOLD_HELP = (
     "Copy score (cosine in the library's descriptor space) from which two images count as "
@@ -267,7 +268,7 @@ def lookup_command(
     if note is not None:
         click.echo(f"note: {note}", err=True)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        click.echo(json.dumps(lookup_json(result), indent=2))
         return
     if result.of_video and why:  # no video to compare it with: it printed three sections of 0
         return click.echo(why)
@@ -292,27 +293,3 @@ def lookup_command(
         if matches:
             click.echo(lookup_table(matches))
         click.echo()
-
-
-def lookup_table(matches: list[LookupMatch]) -> str:
-    """The lookup's rows: the copy score and z the decision is made on, the evidence."""
-    from models import format_timestamp
-    from search.query import cut
-
-    rows = [("rank", "copy", "z", "id", "WxH", "path", "evidence")]
-    for m in matches:
-        hit = m.hit
-        copy = "-" if hit.copy_score is None else cut(hit.copy_score, 3)  # as the evidence
-        z = "-" if hit.z is None else cut(hit.z, 1)
-        dims = f"{hit.width}x{hit.height}" if hit.width and hit.height else "-"
-        path = hit.path
-        if hit.media == "video" and hit.timestamp_ms is not None:
-            path += f" @ {format_timestamp(hit.timestamp_ms)}"
-        rows.append((str(hit.rank), copy, z, str(hit.id), dims, printable(path), m.evidence))
-    widths = [max(text_width(row[i]) for row in rows) for i in range(6)]
-    right = (True, True, True, True, False, False)
-    lines = []
-    for row in rows:
-        cells = [pad(c, w, right=r) for c, w, r in zip(row, widths, right, strict=False)]
-        lines.append("  ".join([*cells, row[6]]).rstrip())
-    return "\n".join(lines)

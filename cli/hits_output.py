@@ -12,7 +12,7 @@ import click
 from search.units import human_size, pad, printable, text_width
 
 if TYPE_CHECKING:
-    from search.query import SearchHit
+    from search.query import LookupMatch, LookupResult, SearchHit
 
 
 def hit_place(hit: SearchHit) -> str:
@@ -105,4 +105,43 @@ def emit_hits(hits: Sequence[SearchHit], as_json: bool, **extra: Any) -> None:
         click.echo(hits_table(hits, label_column="label" in extra))
 
 
-__all__ = ["FILE_MARKS", "emit_hits", "hit_place", "hits_table"]
+def lookup_table(matches: list[LookupMatch]) -> str:
+    """The lookup's rows: the copy score and z the decision is made on, the evidence."""
+    from models import format_timestamp
+    from search.query import cut, disk_change
+
+    rows = [("rank", "copy", "z", "id", "WxH", "path", "evidence")]
+    marked = False  # a file gone or changed since it was indexed
+    for m in matches:
+        hit = m.hit
+        copy = "-" if hit.copy_score is None else cut(hit.copy_score, 3)  # as the evidence
+        z = "-" if hit.z is None else cut(hit.z, 1)
+        dims = f"{hit.width}x{hit.height}" if hit.width and hit.height else "-"
+        path = hit.path
+        if hit.media == "video" and hit.timestamp_ms is not None:
+            path += f" @ {format_timestamp(hit.timestamp_ms)}"
+        state = disk_change(hit.path, hit.size or None)  # one stat: nothing read
+        path = printable(path) + (f" [{FILE_MARKS[state]}]" if state else "")
+        marked = marked or state is not None
+        rows.append((str(hit.rank), copy, z, str(hit.id), dims, path, m.evidence))
+    widths = [max(text_width(row[i]) for row in rows) for i in range(6)]
+    right = (True, True, True, True, False, False)
+    lines = []
+    for row in rows:
+        cells = [pad(c, w, right=r) for c, w, r in zip(row, widths, right, strict=False)]
+        lines.append("  ".join([*cells, row[6]]).rstrip())
+    return "\n".join([*lines, FILE_MARKS_NOTE] if marked else lines)
+
+
+def lookup_json(result: LookupResult) -> dict[str, Any]:
+    """The lookup's JSON, each match with ``file_missing`` / ``file_changed`` when its file
+    is gone or of another size now (one stat), as the API's."""
+    from search.query import file_flags
+
+    out = result.to_dict()
+    for item in out["results"]:
+        item.update(file_flags(item["path"], item.get("size")))
+    return out
+
+
+__all__ = ["FILE_MARKS", "emit_hits", "hit_place", "hits_table", "lookup_json", "lookup_table"]

@@ -1,5 +1,5 @@
 """Search results whose file was moved, deleted or replaced since it was indexed are marked as
-such, in the CLI's table and JSON and in the API's results (a file-system audit, 2026-12-07:
+such, in the CLI's tables and JSON (search and lookup) and in the API's results (a file-system audit, 2026-12-07:
 a moved photo was listed as a normal hit, "1.0000= exact copy", at a path with no file)."""
 
 from __future__ import annotations
@@ -54,6 +54,14 @@ def test_hits_whose_file_is_gone_or_changed_are_marked(
         "kept.jpg": set(),
     }
     assert flags(json.loads(found.stdout)["results"]) == expected
+
+    looked = run_cli([*library, "lookup", "--others", "4", "--json", "moved.jpg"], tmp_path)
+    assert looked.returncode == 0, looked.stderr
+    assert flags(json.loads(looked.stdout)["results"]) == expected
+    listed = run_cli([*library, "lookup", "--others", "4", "moved.jpg"], tmp_path).stdout
+    assert f"{photos / 'moved.jpg'} [FILE MISSING]" in listed
+    assert "[FILE CHANGED]" in next(line for line in listed.splitlines() if "other.jpg" in line)
+    assert "([FILE MISSING]: no file at this path now" in listed
 
     app = create_app(Settings(library=tmp_path / "library", model_path=(models_dir,)))
     try:
