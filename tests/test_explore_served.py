@@ -247,3 +247,37 @@ def test_the_served_map_poll_says_when_the_library_changed_between_polls(  # typ
     redrawn = client.get("/api/v1/map").get_json()  # what the page does then
     assert redrawn["generation"] == polled["generation"] and redrawn["clusters_ready"]
     assert redrawn["cluster"] == polled["cluster"] and redrawn["ids"] != drawn["ids"]
+
+
+class _Growing(_Vectors):
+    """A library an index run adds a batch to while each read of its vectors goes on: every
+    read returns 12 more rows, and the generation moves with it."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        super().__init__(x)
+        self.reads_done = 0
+
+    def generation(self) -> int:
+        return 1 + self.reads_done
+
+    def vector_count(self) -> int:
+        return len(self.x) - 36 + 12 * self.reads_done
+
+    def iter_vectors(self, chunk: int = 20_000):  # type: ignore[no-untyped-def]
+        self.reads_done += 1
+        n = min(len(self.x), len(self.x) - 36 + 12 * self.reads_done)
+        yield np.arange(1, n + 1, dtype=np.int64), self.x[:n]
+
+
+def test_outliers_while_an_index_run_commits_use_one_read_of_the_vectors(tmp_path: Path) -> None:
+    """A soak audit's server answered `GET /api/v1/outliers` 500 once: a batch committed
+    between the explorer's two reads of the vectors, and the neighbour graph (458 rows) met
+    the vectors (490). Each answer now takes its steps from one read."""
+    from search.explore import Explorer
+
+    store = _Growing(blobs(4)[0])
+    explorer = Explorer(store, tmp_path)  # type: ignore[arg-type]
+    found = explorer.outliers(5)
+    assert len(found) == 5 and store.reads_done == 1
+    again = explorer.outliers(5)  # the library moved: read again, once
+    assert len(again) == 5 and store.reads_done == 2

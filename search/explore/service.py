@@ -101,8 +101,8 @@ class Explorer:
         return found
 
     def _vectors_of(self, stamp: dict[str, object]) -> tuple[np.ndarray, np.ndarray]:
-        """Ids and unit vectors of the library (kept in memory for one stamp; the caller
-        holds the lock)."""
+        """Ids and unit vectors of the library (kept in memory for one stamp: one read for
+        every step of an answer; the caller holds the lock)."""
         text = repr(sorted(stamp.items()))
         if self._vectors is None or self._vectors[0] != text:
             self._vectors = None  # the old matrix goes before the new one is read
@@ -115,8 +115,9 @@ class Explorer:
             x = x.astype(np.float32, copy=False)
             for start in range(0, len(x), 16_384):  # unit rows in place: no second copy
                 x[start : start + 16_384] = unit_rows(x[start : start + 16_384])
-            if self.stamp() != stamp:  # read while the library moved: this answer only
-                return ids, x
+            # kept under ``stamp`` even when the library moved while they were read: every
+            # step of this answer (the graph, the scores) then uses the same rows (outliers
+            # mixed two reads: 458 vs 490 rows, a 500); a later answer has a later stamp
             self._vectors = (text, ids, x)
         return self._vectors[1], self._vectors[2]
 
