@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from search.query import disk_change
 from search.units import printable
 
 if TYPE_CHECKING:
@@ -17,6 +16,8 @@ if TYPE_CHECKING:
 def warn_of_the_disk(result: DedupResult, videos: list[dict[str, Any]]) -> None:
     """Warn of the report's files that are no longer as indexed (following the report would
     delete what it did not mean to), and note the links it left out."""
+    from search.query import disk_change  # (the engine's modules: loaded when a report runs)
+
     gone = [
         image.path
         for g in result.groups

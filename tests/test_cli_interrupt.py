@@ -23,6 +23,13 @@ from tests.cli_process import ENTRY, cli_env, run_cli
 from tests.indexer_helpers import copy_photos, photo_paths
 
 
+def as_a_terminal_has_it() -> None:
+    """A child's Ctrl+C and hang-up as a terminal gives them: a suite run in the background
+    (``&``: SIGINT ignored) or under ``nohup`` (SIGHUP ignored) would pass the ignoring on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_serve_says_it_stopped(tmp_path: Path, stop: signal.Signals) -> None:
     """Ctrl+C: waitress catches the KeyboardInterrupt itself, and `serve` printed nothing at
@@ -35,7 +42,7 @@ def test_serve_says_it_stopped(tmp_path: Path, stop: signal.Signals) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal has it
+        preexec_fn=as_a_terminal_has_it,
     )
     try:
         assert "imgsearch: serving" in proc.stdout.readline()  # type: ignore[union-attr]
@@ -156,6 +163,7 @@ def _stopped_mid_run(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=as_a_terminal_has_it,
     )
     deadline = time.monotonic() + 120
     while _committed(library / "imgsearch.sqlite3") == 0 and proc.poll() is None:
@@ -275,6 +283,7 @@ def test_ctrl_c_while_the_command_line_loads_says_so(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=as_a_terminal_has_it,
     )
     try:
         assert proc.stderr is not None and proc.stderr.readline() == "loading\n"
