@@ -133,3 +133,30 @@ def test_a_photo_with_straight_edges_keeps_its_place(tmp_path: Path, data_dir: P
     assert keeper == "photo"  # the format rule: a camera's JPEG before a PNG re-save
     assert {Path(m.path).stem for m in members} == {"cell_crop", "enlarged"}
     assert not any(m.collage for m in members)
+
+
+def test_a_copy_of_an_image_found_to_be_a_crop_is_one_too() -> None:
+    """A scale audit's `dedup` ended in an AssertionError traceback (every form, after 18 min
+    at 31,749 images): a small JPEG judged a crop of a PNG's picture gave way to it, but its
+    byte-identical copy kept no such mark and beat the PNG keeper on the frame rule."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from search.dedup import DedupImage, find_duplicates
+
+    png = DedupImage(1, "/p/img_000025.png", 9000, 363, 220, sha256="a", format="PNG")
+    crop = DedupImage(2, "/p/img_000533.jpg", 3000, 180, 90, sha256="b", format="JPEG")
+    copy = DedupImage(3, "/p/copy_000944.jpg", 3000, 180, 90, sha256="b", format="JPEG")
+    vectors = np.tile(np.eye(1, 8, dtype=np.float32), (3, 1))
+
+    def crop_of(keeper: DedupImage, rivals: list[DedupImage], _scores: object) -> object:
+        if keeper.sha256 == "b" and any(r.id == png.id for r in rivals):
+            return replace(keeper, crop=True)  # the JPEG shows a part of the PNG's picture
+        return None
+
+    result = find_duplicates([png, crop, copy], vectors, threshold=0.9, collage=crop_of)
+    (group,) = result.groups
+    assert group.keeper.id == png.id
+    members = {m.image.id: m.image.crop for m in group.members}
+    assert members == {crop.id: True, copy.id: True}

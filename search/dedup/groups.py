@@ -291,6 +291,9 @@ def find_duplicates(
         collages += len(marked)
         for i, image in marked.items():
             images[i] = image
+            for c in copies.get(i, []):  # its byte-identical copies are the same picture
+                marks = {"frame": image.frame, "collage": image.collage, "crop": image.crop}
+                images[c] = replace(images[c], **marks)
 
     # 4. groups with exact copies, keeper and reason
     groups: list[DedupGroup] = []
