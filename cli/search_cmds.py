@@ -29,7 +29,7 @@ from cli.options import (
 from cli.stdin_input import STDIN, image_with_bytes, stdin_image
 from models.errors import ImgsearchError, RoiError
 from models.roi import RegionOfInterest
-from search.query import MAX_K, label_query_problem  # search.query.limits: imports nothing
+from search.query import MAX_K, MAX_OFFSET, label_query_problem  # (limits: imports nothing)
 from search.settings import Settings
 from search.units import utf8_text, whole_number
 
@@ -261,11 +261,25 @@ def _label_words(_ctx: click.Context, _param: click.Parameter, value: str) -> st
 @cli.command()
 @click.argument("word", type=NonEmptyText("give a label word, e.g. ant"), callback=_label_words)
 @k_option(50)
+@click.option(
+    "--offset",
+    type=click.IntRange(0, MAX_OFFSET),
+    default=0,
+    help="Skip this many images (the next page: --offset 50 with the default -k).",
+)
 @json_option
 @click.pass_context
 @user_errors
-def labels(ctx: click.Context, word: str, k: int, as_json: bool) -> None:
-    """Images with WORD as whole words of a top class label (score = that label's probability)."""
+def labels(ctx: click.Context, word: str, k: int, offset: int, as_json: bool) -> None:
+    """Images with WORD as whole words of a top class label (score = that label's probability).
+
+    How many images the label matches in all is said after them (--json: "total")."""
     with open_engine(ctx) as engine:
-        hits = engine.search_labels(word, k=k)
-    emit_hits(hits, as_json, query={"label": word, "k": k}, label=word)
+        hits = engine.search_labels(word, k=k, offset=offset)
+        total = engine.records.count_labels(word)
+    query = {"label": word, "k": k, "offset": offset}
+    emit_hits(hits, as_json, query=query, label=word, total=total)
+    if not as_json and total:
+        shown = f"{offset + 1}-{offset + len(hits)}" if hits else f"none past the first {offset}"
+        more = f" (the next: --offset {offset + len(hits)})" if offset + len(hits) < total else ""
+        click.echo(f"images labelled {word!r}: {shown} of {total}{more}")

@@ -227,6 +227,14 @@ def test_labels(library, models_dir):
     assert all("bee" in r["label"] for r in data["results"])
     table = ok(run(library, models_dir, "labels", "bee", "-k", "2"))
     assert "bee" in table.splitlines()[1]
+    # a scale audit: 50 (at most 1000) of 12,641 matches shown, no total, no way past them
+    total = data["total"]
+    assert total > 5
+    assert f"images labelled 'bee': 1-2 of {total} (the next: --offset 2)" in table
+    rest = json.loads(ok(run(library, models_dir, "labels", "bee", "--offset", "5", "--json")))
+    assert len(rest["results"]) == total - 5 and rest["query"]["offset"] == 5
+    first = [r["id"] for r in data["results"]]
+    assert not set(first) & {r["id"] for r in rest["results"]}
     # the API refused a query over 100 characters and the page cut it; the CLI said "no
     # results": one rule now (search.query.label_query_problem), a usage error here
     long = run(library, models_dir, "labels", "bee " * 30)

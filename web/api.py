@@ -259,8 +259,12 @@ def labels() -> Response:
     if not q:
         raise ApiError(400, "Give a label to search for: /api/v1/labels?q=WORD.")
     k, page = parse_k(50), parse_page()
-    hits = service.engine().search_labels(q, k=k, offset=(page - 1) * k)
-    return jsonify({"q": q, "page": page, "results": [service.hit_json(hit) for hit in hits]})
+    engine = service.engine()
+    hits = engine.search_labels(q, k=k, offset=(page - 1) * k)
+    total = engine.records.count_labels(q)
+    results = [service.hit_json(hit) for hit in hits]
+    pages = max(1, -(-total // k))
+    return jsonify({"q": q, "page": page, "total": total, "pages": pages, "results": results})
 
 
 @bp.get("/openapi.json")

@@ -268,10 +268,24 @@ RESULTS = {
 }
 
 
+LABEL_PAGE = {
+    "type": "object",
+    "properties": {
+        "q": {"type": "string"},
+        "page": {"type": "integer", "minimum": 1},
+        "total": {"type": "integer", "minimum": 0, "description": "Images the label matches"},
+        "pages": {"type": "integer", "minimum": 1, "description": "Pages of k at this total"},
+        "results": {"type": "array", "items": ref("SearchHit")},
+    },
+    "required": ["q", "page", "total", "pages", "results"],
+}
+
+
 SCHEMAS: dict[str, Any] = {
     "SearchHit": _HIT,
     "Image": _IMAGE,
     "Results": RESULTS,
+    "LabelPage": LABEL_PAGE,
     "LookupMatch": LOOKUP_MATCH,
     "LookupResult": LOOKUP,
     "Error": _ERROR,

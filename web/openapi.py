@@ -316,7 +316,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                     ],
                     "responses": {
-                        "200": _json(ref("Results"), "Matching images, best label first"),
+                        "200": _json(ref("LabelPage"), "Matching images, best label first"),
                         **_errors(400, 503),
                     },
                 }
