@@ -176,3 +176,29 @@ def test_density_clusters_of_the_shared_photos_have_no_catch_all_group(
     for c in insects:  # and each part is of ants or of bees (mostly)
         kinds = [Path(m["path"]).parent.name for m in c["members"]]
         assert max(kinds.count("ants"), kinds.count("bees")) >= 0.8 * len(kinds), kinds
+
+
+def test_the_clusters_report_inlines_a_bounded_number_of_thumbnails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A scale audit's `clusters -o clusters.html` of 31,749 images inlined every thumbnail:
+    229 MB, 4 min. The first members of each cluster are inlined, a bounded number in all;
+    the others are listed by id and path (every image still named)."""
+    import cli.explore_cmds as explore_cmds
+    from search.explore import Cluster, Clusters, Member
+
+    monkeypatch.setattr(explore_cmds, "INLINE_IN_ALL", 30)
+    groups = [
+        Cluster(c, [Member(1000 * c + i, f"/p/{c}/{i}.jpg") for i in range(40)], ["ant"])
+        for c in range(4)
+    ]
+    result = Clusters("density", 5, groups, [Member(9999, "/p/alone <b>.jpg")])
+    made: list[int] = []
+    page = explore_cmds.clusters_html(
+        result, lambda i: made.append(i) or "data:image/jpeg;base64,x"
+    )
+    assert len(made) == page.count("<img ") == 30  # 12 + 12 + 6, then none
+    assert made[:12] == [m.id for m in groups[0].members[:12]]
+    assert "<summary>28 more</summary>" in page and "<summary>40 more</summary>" in page
+    assert all(f"<li>{m.id} {m.path}</li>" in page for m in groups[3].members)
+    assert "<li>9999 /p/alone &lt;b&gt;.jpg</li>" in page
