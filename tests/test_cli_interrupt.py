@@ -30,19 +30,26 @@ def as_a_terminal_has_it() -> None:
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_serve_says_it_stopped(tmp_path: Path, stop: signal.Signals) -> None:
-    """Ctrl+C: waitress catches the KeyboardInterrupt itself, and `serve` printed nothing at
-    all; SIGTERM (a service manager's stop) and SIGHUP (its terminal closed, an ssh session
-    lost) ended the process without a word."""
-    proc = subprocess.Popen(
-        [*ENTRY, "--library", str(tmp_path / "library"), "serve", "--port", "0"],
-        cwd=tmp_path,
+def _spawn(command: list[str], cwd: Path) -> subprocess.Popen[str]:
+    """``command`` started as from a terminal, its output kept apart."""
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
         env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=as_a_terminal_has_it,
+    )
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_serve_says_it_stopped(tmp_path: Path, stop: signal.Signals) -> None:
+    """Ctrl+C: waitress catches the KeyboardInterrupt itself, and `serve` printed nothing at
+    all; SIGTERM (a service manager's stop) and SIGHUP (its terminal closed, an ssh session
+    lost) ended the process without a word."""
+    proc = _spawn(
+        [*ENTRY, "--library", str(tmp_path / "library"), "serve", "--port", "0"], tmp_path
     )
     try:
         assert "imgsearch: serving" in proc.stdout.readline()  # type: ignore[union-attr]
@@ -156,15 +163,7 @@ def _stopped_mid_run(
     library = tmp_path / "library"
     args = ["--library", str(library), "--model-path", str(models_dir), "index"]
     args += ["--no-progress", "--batch-size", "4", "--workers", "1", str(tmp_path / "photos")]
-    proc = subprocess.Popen(
-        [*ENTRY, *args],
-        cwd=tmp_path,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=as_a_terminal_has_it,
-    )
+    proc = _spawn([*ENTRY, *args], tmp_path)
     deadline = time.monotonic() + 120
     while _committed(library / "imgsearch.sqlite3") == 0 and proc.poll() is None:
         assert time.monotonic() < deadline, "no batch was written"
@@ -276,15 +275,7 @@ def test_ctrl_c_while_the_command_line_loads_says_so(tmp_path: Path) -> None:
         (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
     )
     assert pyproject["project"]["scripts"]["imgsearch"] == "cli.entry:main"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SLOW_START, "stats"],
-        cwd=tmp_path,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=as_a_terminal_has_it,
-    )
+    proc = _spawn([sys.executable, "-c", SLOW_START, "stats"], tmp_path)
     try:
         assert proc.stderr is not None and proc.stderr.readline() == "loading\n"
         proc.send_signal(signal.SIGINT)

@@ -1,6 +1,7 @@
 """Search results whose file was moved, deleted or replaced since it was indexed are marked as
-such, in the CLI's tables and JSON (search and lookup) and in the API's results (a file-system audit, 2026-12-07:
-a moved photo was listed as a normal hit, "1.0000= exact copy", at a path with no file)."""
+such, in the CLI's tables and JSON (search and lookup) and in the API's results (a file-system
+audit, 2026-12-07: a moved photo was listed as a normal hit, "1.0000= exact copy", at a path
+with no file)."""
 
 from __future__ import annotations
 
