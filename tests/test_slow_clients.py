@@ -1,13 +1,11 @@
-"""A client that trickles a request in (a byte every few seconds) is not idle, so waitress's
-idle timeout never closed it: a security audit held 601 MiB of the server's disk in ten such
-uploads for as long as they trickled, and 1,010 connections trickling headers locked everyone
-out. A request that has not arrived whole after a grace period must arrive at a minimum
-average rate; else it is answered 408 and its connection closed. The body limit is the
-upload limit (it was twice it)."""
+"""Issue 15 item 3: slow clients must not block the server. 150 connections that trickle
+their headers and 150 that trickle their bodies (bounded, local) are held open against a real
+`imgsearch serve`; ordinary requests are still answered at once."""
 
 from __future__ import annotations
 
-import json
+import contextlib
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -15,64 +13,56 @@ from pathlib import Path
 import pytest
 import requests
 
-import web.server
-from search.settings import Settings
-from web.app import create_app
-from web.server import BackgroundServer
+from tests.served import run_cli, serve
+
+pytestmark = pytest.mark.slow
+
+SLOW_HEADERS = 150
+SLOW_BODIES = 150
 
 
-def _answer(conn: socket.socket) -> bytes:
-    answer = b""
-    while data := conn.recv(65536):
-        answer += data
-    return answer
+def _slow_connections(port: int) -> list[socket.socket]:
+    held = []
+    for n in range(SLOW_HEADERS + SLOW_BODIES):
+        conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if n < SLOW_HEADERS:
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        else:
+            conn.sendall(
+                b"POST /api/v1/search HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: multipart/form-data; boundary=x\r\n"
+                b"Content-Length: 1000000\r\n\r\n--x\r\n"
+            )
+        held.append(conn)
+    return held
 
 
-@pytest.mark.parametrize("stage", ["headers", "body"])
-def test_a_request_trickled_in_is_answered_408_and_closed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage: str
+def test_slow_clients_do_not_block_other_requests(
+    tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
-    monkeypatch.setattr(web.server, "SLOW_AFTER_S", 0.5)
-    monkeypatch.setattr(web.server, "MIN_BYTES_PER_S", 2000)
-    settings = Settings(library=tmp_path / "library")
-    with BackgroundServer(create_app(settings), settings, threads=4) as server:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as conn:
-            head = b"POST /api/v1/search HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            if stage == "body":
-                head += b"Content-Type: multipart/form-data; boundary=b\r\n"
-                head += b"Content-Length: 100000\r\n\r\n"
-            conn.sendall(head)
-            started = time.monotonic()
-            answer = b""
-            while time.monotonic() - started < 10:
-                try:
-                    conn.sendall(b"x")
-                except OSError:  # closed by the server
-                    break
-                time.sleep(0.2)
-                conn.setblocking(False)
-                try:
-                    answer += conn.recv(65536)
-                except BlockingIOError:
-                    pass
-                finally:
-                    conn.setblocking(True)
-                if answer:
-                    break
-            answer += _answer(conn)
-        head_out, _, body = answer.partition(b"\r\n\r\n")
-        assert head_out.split(b"\r\n")[0].endswith(b" 408 Request Timeout"), answer[:300]
-        assert json.loads(body)["error"]["code"] == "too_slow"
-        assert time.monotonic() - started < 5
-        # the server goes on answering others
-        assert requests.get(f"{server.url}/api/v1/openapi.json", timeout=30).status_code == 200
-
-
-def test_the_body_limit_is_the_upload_limit() -> None:
-    settings = Settings()
-    server = web.server.make_server(create_app(settings), settings, port=0, threads=2)
-    try:
-        limit = server.adj.max_request_body_size
-    finally:
-        server.close()
-    assert settings.max_upload_bytes < limit <= settings.max_upload_bytes + 64 * 1024
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for src in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:3]:
+        shutil.copyfile(src, photos / src.name)
+    made = run_cli(tmp_path / "lib", models_dir, "index", "--no-progress", str(photos))
+    assert made.returncode == 0, made.stderr
+    with serve(tmp_path / "lib", models_dir) as served:
+        port = int(served.url.rsplit(":", 1)[1])
+        held = _slow_connections(port)
+        try:
+            for _ in range(3):  # the slow ones trickle on; others are answered meanwhile
+                for conn in held[::10]:
+                    with contextlib.suppress(OSError):
+                        conn.sendall(b"a")
+                started = time.monotonic()
+                answer = requests.get(f"{served.url}/api/v1/stats", timeout=10)
+                assert answer.status_code == 200
+                assert time.monotonic() - started < 5
+                search = requests.post(
+                    f"{served.url}/api/v1/search", data={"image_id": "1", "k": "2"}, timeout=10
+                )
+                assert search.status_code == 200
+        finally:
+            for conn in held:
+                conn.close()
+        assert "Traceback" not in served.output
