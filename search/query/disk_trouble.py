@@ -8,18 +8,13 @@ import os
 import stat
 from typing import NamedTuple
 
+from models.files import file_kind
+
 #: what helps a file the user running imgsearch cannot read (``imgsearch index`` keeps it as
 #: it is: its size and date are unchanged)
 UNREADABLE_FIX = (
     "give the user that runs imgsearch read access to the file and its folders (chmod, chown "
     "or the share's rights); re-running the index does not help"
-)
-_KINDS = (
-    (stat.S_ISDIR, "a folder"),
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a device"),
-    (stat.S_ISBLK, "a device"),
 )
 
 
@@ -42,8 +37,9 @@ def file_trouble(path: str | os.PathLike[str]) -> FileTrouble | None:
     except OSError as error:  # a folder on its path that cannot be entered, a loop of links
         return FileTrouble("unreadable", f"cannot be read ({error.strerror or error})")
     if not stat.S_ISREG(st.st_mode):
-        kind = next((name for test, name in _KINDS if test(st.st_mode)), "something else")
-        return FileTrouble("gone", f"is no longer a regular file but {kind}")
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else file_kind(st.st_mode)
+        but = "" if kind == "not a regular file" else f" but {kind}"  # (an unknown kind)
+        return FileTrouble("gone", f"is no longer a regular file{but}")
     try:
         os.close(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)))
     except OSError as error:

@@ -105,11 +105,20 @@ UPDATE_CHANGED = (
 CHECKSUM_COMMAND = "imgsearch index --checksum"
 
 
+def index_command_for(found: ImageFile) -> str:
+    """The index run that re-reads the changed file ``found``: ``imgsearch index``, or
+    :data:`CHECKSUM_COMMAND` when the file kept the size and date it was indexed with (a
+    plain run skips it unread)."""
+    mtime = None if found.mtime_ns is None else found.mtime_ns / 1e9
+    if found.size is None or mtime is None or disk_change(found.path, found.size, mtime):
+        return "imgsearch index"
+    return CHECKSUM_COMMAND
+
+
 def update_hint(found: ImageFile) -> str:
     """How an error about the changed file ``found`` ends: re-run the index, with
     ``--checksum`` when the file kept the size and date it was indexed with."""
-    mtime = None if found.mtime_ns is None else found.mtime_ns / 1e9
-    if found.size is None or mtime is None or disk_change(found.path, found.size, mtime):
+    if index_command_for(found) != CHECKSUM_COMMAND:
         return "re-run the index"
     return f"run `{CHECKSUM_COMMAND}` (the file kept its size and date: a plain run skips it)"
 
@@ -247,15 +256,12 @@ class LibraryRecords:
         index``, or :data:`CHECKSUM_COMMAND` when the file kept the size and date it was
         indexed with (a plain run skips it unread); None when no run helps: the file cannot
         be read (:data:`UNREADABLE_FIX` says what does)."""
-        try:
-            found = self.image_file(info.id)
-        except PathEscapeError:
-            found = None
-        if found is not None and (trouble := file_trouble(found.path)) is not None:
-            return None if trouble.state == "unreadable" else "imgsearch index"
-        if found is None or disk_change(found.path, info.file_size, info.mtime.timestamp()):
+        found = self.file_inside(info.id)
+        if found is None:
             return "imgsearch index"
-        return CHECKSUM_COMMAND
+        if (trouble := file_trouble(found.path)) is not None:
+            return None if trouble.state == "unreadable" else "imgsearch index"
+        return index_command_for(found)
 
     def file_state(self, image_id: int) -> str | None:
         """``"gone"``, ``"changed"`` (the file holds other bytes than were indexed),
