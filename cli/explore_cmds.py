@@ -156,7 +156,7 @@ def clusters_html(result: Clusters, thumbnail) -> str:  # type: ignore[no-untype
     listed by id and path under them."""
     from search.library import SIZES
 
-    budget = [INLINE_IN_ALL]
+    budget = INLINE_IN_ALL
 
     def figure(image_id: int, path: str) -> str:
         uri = thumbnail(image_id)
@@ -166,8 +166,9 @@ def clusters_html(result: Clusters, thumbnail) -> str:  # type: ignore[no-untype
         )
 
     def members(listed: list) -> list[str]:  # type: ignore[type-arg]
-        shown = min(len(listed), INLINE_PER_CLUSTER, budget[0])
-        budget[0] -= shown
+        nonlocal budget
+        shown = min(len(listed), INLINE_PER_CLUSTER, budget)
+        budget -= shown
         out = [figure(m.id, m.path) for m in listed[:shown]]
         if len(listed) > shown:
             rows = "".join(f"<li>{m.id} {html.escape(m.path)}</li>" for m in listed[shown:])

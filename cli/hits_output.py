@@ -31,11 +31,21 @@ FILE_MARKS_NOTE = (
 )
 
 
+def marked_place(hit: SearchHit) -> tuple[str, bool]:
+    """The hit's place as a table shows it (a newline in a file name escaped: it stays on
+    its row), ``[FILE MISSING]`` / ``[FILE CHANGED]`` after it when its file is gone or of
+    another size now (one stat, nothing read); and whether it was marked."""
+    from search.query import disk_change
+
+    state = disk_change(hit.path, hit.size or None)
+    place = printable(hit_place(hit))
+    return (place + f" [{FILE_MARKS[state]}]", True) if state else (place, False)
+
+
 def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
     """A plain-text table: rank, score, id, size, WxH, path, labels (exact copies, copies and
     look-alikes marked)."""
     from models.quality import flag_names
-    from search.query import disk_change
 
     if not hits:
         return "no results"
@@ -52,10 +62,8 @@ def hits_table(hits: Sequence[SearchHit], *, label_column: bool = False) -> str:
         labels += f" [{', '.join(flagged)}]" if flagged else ""
         if label_column and hit.label:
             labels = f"{hit.label} ({labels})" if labels else hit.label
-        place = printable(hit_place(hit))  # a newline in a file name stays on its row
-        state = disk_change(hit.path, hit.size or None)  # one stat: nothing read
-        place += f" [{FILE_MARKS[state]}]" if state else ""
-        marked = marked or state is not None
+        place, gone = marked_place(hit)
+        marked = marked or gone
         rows.append((str(hit.rank), score, str(hit.id), human_size(hit.size), dims, place, labels))
     widths = [max(text_width(row[i]) for row in rows) for i in range(6)]
     lines = []
@@ -107,8 +115,7 @@ def emit_hits(hits: Sequence[SearchHit], as_json: bool, **extra: Any) -> None:
 
 def lookup_table(matches: list[LookupMatch]) -> str:
     """The lookup's rows: the copy score and z the decision is made on, the evidence."""
-    from models import format_timestamp
-    from search.query import cut, disk_change
+    from search.query import cut
 
     rows = [("rank", "copy", "z", "id", "WxH", "path", "evidence")]
     marked = False  # a file gone or changed since it was indexed
@@ -117,12 +124,8 @@ def lookup_table(matches: list[LookupMatch]) -> str:
         copy = "-" if hit.copy_score is None else cut(hit.copy_score, 3)  # as the evidence
         z = "-" if hit.z is None else cut(hit.z, 1)
         dims = f"{hit.width}x{hit.height}" if hit.width and hit.height else "-"
-        path = hit.path
-        if hit.media == "video" and hit.timestamp_ms is not None:
-            path += f" @ {format_timestamp(hit.timestamp_ms)}"
-        state = disk_change(hit.path, hit.size or None)  # one stat: nothing read
-        path = printable(path) + (f" [{FILE_MARKS[state]}]" if state else "")
-        marked = marked or state is not None
+        path, gone = marked_place(hit)
+        marked = marked or gone
         rows.append((str(hit.rank), copy, z, str(hit.id), dims, path, m.evidence))
     widths = [max(text_width(row[i]) for row in rows) for i in range(6)]
     right = (True, True, True, True, False, False)

@@ -16,12 +16,11 @@ and later runs read nothing.
 from __future__ import annotations
 
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from indexer.scan import FoundFile, ScanReport
 from models import is_animation
@@ -65,8 +64,8 @@ class Plan:
     lookup: Callable[[str], list[int]] | None = None
     #: rows kept although not seen, because their folder could not be listed
     kept_unreadable: int = 0
-    #: folder links not followed under which indexed rows vanish: path -> [how many, root]
-    behind_links: dict[str, list[Any]] = field(default_factory=dict)
+    #: (folder link not followed, its collection's root) -> indexed rows vanishing under it
+    behind_links: Counter[tuple[str, Path]] = field(default_factory=Counter)
     #: collections whose still GIF / WebP / PNG rows were checked for animations this run
     checked: list[int] = field(default_factory=list)
 
@@ -133,7 +132,7 @@ def make_plan(
             plan.vanished[state.id] = state
             link = _under_link(state.rel_path, report.unfollowed)
             if link is not None:
-                plan.behind_links.setdefault(link, [0, report.root])[0] += 1
+                plan.behind_links[link, report.root] += 1
             movable = state.status == STATUS_FAILED or state.id in embedded
             if state.sha256 and movable:
                 plan.move_sources[state.sha256].append(state.id)
@@ -154,7 +153,7 @@ def behind_link_warnings(plan: Plan) -> list[str]:
     """What the run says of the indexed images it drops because their folder is now a link
     it does not follow (a folder moved to another disk and linked back)."""
     warnings = []
-    for path, (count, root) in plan.behind_links.items():
+    for (path, root), count in plan.behind_links.items():
         target = Path(os.path.realpath(path))
         inside = target.is_relative_to(os.path.realpath(root))
         fix = (

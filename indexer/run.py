@@ -165,9 +165,11 @@ def index_collections(
             if plan.work:  # the model opens while the first files decode
                 model.open_in_background()
             summary.skipped_removed = sum(report.skipped_removed for _r, report in scans)
-            for _root, report in scans:  # nested collections' walks meet the same folders
-                summary.warnings += [w for w in report.warnings if w not in summary.warnings]
+            for _root, report in scans:
+                summary.warnings += report.warnings
                 summary.skipped_system += report.skipped_system
+            # nested collections' walks meet the same folders: each warning once
+            summary.warnings = list(dict.fromkeys(summary.warnings))
             summary.kept_unreadable = plan.kept_unreadable
             summary.warnings += behind_link_warnings(plan)
             workers = decode_workers(options.workers)

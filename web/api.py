@@ -119,7 +119,7 @@ def images() -> Response:
             "page": page,
             "per_page": per_page,
             "total": total,
-            "pages": max(1, -(-total // per_page)),
+            "pages": _pages(total, per_page),
             "results": [service.hit_json(hit) for hit in hits],
         }
     )
@@ -263,8 +263,13 @@ def labels() -> Response:
     hits = engine.search_labels(q, k=k, offset=(page - 1) * k)
     total = engine.records.count_labels(q)
     results = [service.hit_json(hit) for hit in hits]
-    pages = max(1, -(-total // k))
+    pages = _pages(total, k)
     return jsonify({"q": q, "page": page, "total": total, "pages": pages, "results": results})
+
+
+def _pages(total: int, per_page: int) -> int:
+    """How many pages of ``per_page`` hold ``total`` results (one, empty, for none)."""
+    return max(1, -(-total // per_page))
 
 
 @bp.get("/openapi.json")
