@@ -72,6 +72,7 @@ class Pipeline:
         executor: str | None = None,
         head: HeadStart | None = None,
         run_id: int | None = None,
+        decode_active: int | None = None,
     ) -> None:
         self.library = library
         self.run_id = run_id  # the index run recorded in the store: each batch counts there
@@ -80,6 +81,7 @@ class Pipeline:
         self.learning = learning  # its photos are edited and embedded as they pass
         self.model = model
         self.workers = max(1, workers)
+        self.decode_active = decode_active  # None: all ``workers`` decode from the start
         self.batch_size = max(1, batch_size)
         self.progress = progress or (lambda n: None)
         self.max_pixels = max_pixels
@@ -98,6 +100,7 @@ class Pipeline:
             "frames": config.frames,  # the photo inside a frame
             "quality": True,  # quality flags from the decoded pixels
             "crops": config.crops,  # five crops an image (models.crops)
+            "decode_active": self.decode_active,  # more join while the model waits
         }
         if self.max_pixels is not None:
             analyzer_args["max_pixels"] = self.max_pixels

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from indexer.distributed import parse_executor, probe
 from indexer.excludes import said, settle_excludes, unshared_warnings
-from indexer.head_start import HeadStart, decode_workers
+from indexer.head_start import HeadStart, decode_active, decode_workers
 from indexer.learning import plan_learning
 from indexer.linked_roots import relink
 from indexer.missing_folders import keep_emptied, moved_collection_hint, unfinished_reindex
@@ -196,6 +196,11 @@ def index_collections(
                     executor=address,
                     head=head,
                     run_id=run_id,
+                    decode_active=decode_active(
+                        options.workers,
+                        model,
+                        [item.found.size for item in plan.work[: 2 * options.batch_size]],
+                    ),
                 )
                 counts = pipeline.counts
                 summary.warnings += index_videos(

@@ -56,6 +56,8 @@ _SOURCES: dict[str, str] = {
     "UnknownModelError": "models.errors",
     "UnreadableImageError": "models.errors",
     "UnsupportedImageError": "models.errors",
+    "DecodePool": "models.decode_pool",
+    "free_cores": "models.decode_pool",
     "return_freed_memory": "models.decode_memory",
     "set_decode_budget": "models.decode_memory",
     "MAX_FILE_BYTES": "models.files",
@@ -122,6 +124,7 @@ __all__ = [
     "Category",
     "Classifications",
     "CorruptImageError",
+    "DecodePool",
     "DecodedImage",
     "DecompressionBombError",
     "Embedding",
@@ -172,6 +175,7 @@ __all__ = [
     "file_mtime_ns",
     "file_sha256",
     "format_timestamp",
+    "free_cores",
     "get_spec",
     "hash_image_file",
     "hash_limited",
@@ -245,6 +249,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from models.collage import collage_cells
     from models.crops import CROP_REGIONS, CROP_SIDE
     from models.decode_memory import return_freed_memory, set_decode_budget
+    from models.decode_pool import DecodePool, free_cores
     from models.embedder import (
         Embedding,
         ImageEmbedder,

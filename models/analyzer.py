@@ -7,7 +7,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from PIL import Image
 import models.options as check
 from models.analysis import Analysis, Prepared, Ready
 from models.crops import CROP_REGIONS
+from models.decode_pool import DecodePool
 from models.errors import ImageError, RoiError
 from models.extra_views import ViewMaker, embed_extra, embed_views, framed_photo, make_views
 from models.frame import find_content_box
@@ -51,7 +52,10 @@ class ImageAnalyzer:
     """Batched, overlapped decode + single ONNX pass (embedding and top labels).
 
     ``decode_workers`` threads decode and preprocess while the calling thread runs the model
-    (ONNX Runtime releases the GIL). ``decode_workers=0`` decodes inline. With ``frames``
+    (ONNX Runtime releases the GIL). ``decode_workers=0`` decodes inline; with
+    ``decode_active`` only that many of them work at first, and one more joins after each batch
+    for which the model thread waited longer for decodes than it worked
+    (:class:`models.decode_pool.DecodePool`). With ``frames``
     every whole image is also searched for a photo inside a frame (:mod:`models.frame`, about
     a millisecond in the decode threads); framed photos get a second embedding from an extra
     model pass (:attr:`Analysis.frame_embedding`), the others cost nothing more. ``views``
@@ -75,11 +79,13 @@ class ImageAnalyzer:
         views: ViewMaker | None = None,
         quality: bool = False,
         crops: bool = False,
+        decode_active: int | None = None,
     ):
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         self.model = model
         self.decode_workers = max(0, int(decode_workers))
+        self.decode_active = decode_active
         self.top_labels = max(0, int(top_labels))
         self.batch_size = int(batch_size)
         self.max_pixels = max_pixels
@@ -89,16 +95,14 @@ class ImageAnalyzer:
         self.views = views
         self.quality = quality
         self.crops = crops
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: DecodePool | None = None
         self._top = TopLabels(model.labels, model.spec.background_index)
 
     # ------------------------------------------------------------------ lifecycle
-    def pool(self) -> ThreadPoolExecutor | None:
+    def pool(self) -> DecodePool | None:
         """The decode threads (made on first use; None when decoding inline)."""
         if self.decode_workers and self._executor is None:
-            self._executor = ThreadPoolExecutor(
-                self.decode_workers, thread_name_prefix="imgsearch-decode"
-            )
+            self._executor = DecodePool(self.decode_workers, self.decode_active)
         return self._executor
 
     def close(self) -> None:
@@ -275,9 +279,11 @@ class ImageAnalyzer:
             while pending:
                 chunk = []
                 while pending and len(chunk) < self.batch_size:
-                    chunk.append(pending.popleft().result())
+                    chunk.append(pool.result(pending.popleft()))
                     fill()
-                yield from self._infer(chunk, raw)
+                results = self._infer(chunk, raw)
+                pool.pace()
+                yield from results
         finally:
             for fut in pending:
                 fut.cancel()

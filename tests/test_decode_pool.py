@@ -1,0 +1,108 @@
+"""The index run's decode threads (models/decode_pool.py): only the cores the model leaves free
+decode at first, one more joins when the model thread waited for decodes longer than it
+worked, and the results are those of decoding inline."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.head_start import LARGE_FILE_BYTES, decode_active
+from models import DecodePool, ImageAnalyzer, OnnxModel, free_cores
+from tests.indexer_helpers import photo_paths
+
+
+class Overlap:
+    """Tasks that hold their thread a while and count how many ran at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+
+    def task(self, seconds: float = 0.05) -> int:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(seconds)
+        with self.lock:
+            self.now -= 1
+        return 1
+
+
+def run_four(pool: DecodePool) -> int:
+    overlap = Overlap()
+    futures = [pool.submit(overlap.task) for _ in range(4)]
+    assert [pool.result(f) for f in futures] == [1, 1, 1, 1]
+    return overlap.most
+
+
+def test_only_the_active_threads_decode_until_the_caller_waits() -> None:
+    pool = DecodePool(2, active=1)
+    try:
+        assert run_four(pool) == 1
+        pool.pace()  # the caller waited ~0.2 s and worked ~0: decoding is the bottleneck
+        assert pool.active == 2
+        assert run_four(pool) == 2
+    finally:
+        pool.shutdown()
+
+
+def test_a_caller_that_works_longer_than_it_waits_keeps_one_decoder() -> None:
+    pool = DecodePool(2, active=1)
+    try:
+        for _ in range(3):
+            done = pool.submit(lambda: 1)
+            time.sleep(0.05)  # decoded before the caller asks for it
+            assert pool.result(done) == 1
+            time.sleep(0.1)  # the model's turn
+            pool.pace()
+        assert pool.active == 1
+    finally:
+        pool.shutdown()
+
+
+def test_shutdown_does_not_wait_for_turns_of_queued_tasks() -> None:
+    pool = DecodePool(3, active=1)
+    overlap = Overlap()
+    futures = [pool.submit(overlap.task, 0.3) for _ in range(3)]
+    started = time.monotonic()
+    pool.shutdown(cancel_futures=True)
+    assert time.monotonic() - started < 0.8  # not three turns of 0.3 s one after the other
+    assert all(f.done() for f in futures)
+
+
+def test_how_many_decode_from_the_start(tmp_path: Path) -> None:
+    class Model:
+        threads = 1
+
+    small, large = [120_000] * 8, [3_000_000] * 8
+    assert decode_active(0, Model(), small) == free_cores(1)  # type: ignore[arg-type]
+    assert decode_active(0, Model(), large) is None  # type: ignore[arg-type]
+    assert decode_active(2, Model(), small) is None  # type: ignore[arg-type]
+    assert decode_active(0, Model(), []) == free_cores(1)  # type: ignore[arg-type]
+    assert LARGE_FILE_BYTES < 3_000_000
+
+
+def test_paced_decoding_gives_the_inline_results(model: OnnxModel, data_dir: Path) -> None:
+    paths = photo_paths(data_dir, 40)
+    with ImageAnalyzer(model, decode_workers=0, batch_size=8, frames=True) as inline:
+        expected = list(inline.analyze_iter(str(p) for p in paths))
+    with ImageAnalyzer(
+        model, decode_workers=2, decode_active=1, batch_size=8, frames=True
+    ) as paced:
+        got = list(paced.analyze_iter(str(p) for p in paths))
+    assert len(got) == len(expected) == len(paths)
+    for a, b in zip(got, expected, strict=True):
+        assert np.array_equal(a.embedding, b.embedding)
+        assert a.labels == b.labels
+
+
+@pytest.fixture(scope="module")
+def model(models_dir: Path) -> OnnxModel:
+    from models import locate_model
+
+    return OnnxModel(locate_model("mobilenet_v3_small_100", [models_dir]), threads=1)
