@@ -91,8 +91,9 @@ def stored_search(query: Query) -> tuple[list[SearchHit], float, str] | None:
     if query.roi is not None and state == "gone":
         raise ApiError(
             404,
-            "The image file is no longer on disk, and a region of it needs the file (search "
-            "without 'roi' to answer from its stored vectors); re-run the index.",
+            f"The file of image {query.image_id} is no longer on disk, and a region of it needs "
+            "the file (search without 'roi' to answer from its stored vectors); re-run the "
+            "index.",
             "file_missing",
         )
     if query.roi is not None:  # a region of other pixels than were indexed: never
@@ -178,7 +179,9 @@ def library_file(eng: SearchEngine, image_id: int | None) -> ImageFile:
                 "file_missing",
             )
         raise ApiError(
-            404, "The image file is no longer on disk; re-run the index.", "file_missing"
+            404,
+            f"The file of image {image_id} is no longer on disk; re-run the index.",
+            "file_missing",
         )
     return found
 
@@ -217,30 +220,6 @@ def clip_note(query: Query) -> str | None:
         eng.videos.count(own), query.min_score, query.flags, query=name, names=API_NAMES
     )
     return None if note is None else note[0].upper() + note[1:] + "."
-
-
-def query_image(image_id: int | None, asked: str) -> ImageInfo:
-    """The library image the search page starts from (``?from=ID``): 404 when there is none,
-    409 when its file failed to index, or is gone or changed since indexing (its preview and
-    its search would fail: said before, with what to run)."""
-    eng = engine()
-    source = eng.records.get_image(image_id) if image_id else None
-    if source is None:
-        raise ApiError(404, f"No image with id {asked[:20]}.")
-    require_indexed(eng, source.id)  # a file that failed to index: no picture, no vectors
-    problem = eng.records.file_problem(source)
-    if problem is not None:
-        command = eng.records.update_command(source)
-        if command is None:  # no run of the index helps
-            message = f"Library image #{image_id} cannot be a query: {problem}; {UNREADABLE_FIX}."
-            raise ApiError(403, message, "file_unreadable")
-        raise ApiError(
-            409,
-            f"Library image #{image_id} cannot be a query: {problem}; run `{command}` to bring "
-            "the library up to date.",
-            "file_changed",
-        )
-    return source
 
 
 def image_urls(image_id: int) -> dict[str, str]:

@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from search.query import UNREADABLE_FIX, flag_name_list
 from search.store import LibraryNotFoundError
-from web import service
+from web import query_source, service
 from web.errors import (
     EMPTY_LIBRARY_DETAIL,
     EMPTY_LIBRARY_TITLE,
@@ -142,7 +142,7 @@ def search_page() -> Any:
     from_text = request.args.get("from")
     if from_text and notice is None:  # no library: the notice says so, once
         try:
-            source = service.query_image(parse_image_id(from_text), from_text)
+            source = query_source.query_image(parse_image_id(from_text), from_text)
         except Exception as exc:
             error = from_error(page_error(exc), from_text)
     mode, status = request.args.get("mode"), 200
