@@ -325,10 +325,13 @@ def browse_page() -> Any:
 
 
 def render_page(template: str, title: str, error: ErrorInfo | None, **context: Any) -> Any:
-    """A page and its status: the error's, else 200 (a notice is a page like any other)."""
-    return render_template(template, title=title, error=error, **context), (
-        error.status if error else 200
-    )
+    """A page and its status: the error's, else 404 for a page past the last of a paged
+    list (``page`` > ``pages`` >= 1: it says so and links the first and last pages), else
+    200 (a notice is a page like any other)."""
+    page, pages = context.get("page", 1), context.get("pages", 0)
+    past_end = error is None and pages >= 1 and page > pages
+    status = error.status if error else 404 if past_end else 200
+    return render_template(template, title=title, error=error, **context), status
 
 
 from web import views_explore, views_labels, views_live  # noqa: E402  (register /clusters, /outliers, /map, /labels, /live on bp)
