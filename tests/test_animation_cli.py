@@ -173,7 +173,7 @@ def test_the_served_app_shows_and_serves_the_animation(gif_lib, no_av) -> None: 
             assert frame.read(2) == b"\xff\xd8"
         with urllib.request.urlopen(f"{url}/images/{hit['id']}", timeout=60) as page:
             html = page.read().decode()
-        assert f'class="animation" src="/api/v1/images/{hit["id"]}/file"' in html
+        assert f'class="animation" src="{hit["file_url"]}"' in html
         assert "animation, searched as a short video" in html  # its duration is shown
         assert "<video" not in html
         # a GIF uploaded to the search form / API queries like a clip: videos ranked

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,3 +99,44 @@ def test_the_cli_notes_say_a_file_cannot_be_read(home: Path):
         assert done.returncode == 0, done.stderr
         assert f"note: The file of image {ids['locked.jpg']} {DENIED}" in done.stderr
         assert FIX in done.stderr and "run `imgsearch index`" not in done.stderr
+
+
+def test_the_search_page_from_such_a_file_answers_as_the_api(home: Path, models_dir: Path):
+    """``/?from=ID`` of a deleted file, or one replaced by a FIFO, said 409 ``file_changed``
+    while the API's thumbnail, file and region search of the same id said 404
+    ``file_missing`` (and 403 ``file_unreadable`` of an unreadable one, as the page did): the
+    page now says what the API says, naming the image and why."""
+    command = [*AS_USER, *CLI, "--library", "library", "--model-path", str(models_dir)]
+    command += ["serve", "--host", "127.0.0.1", "--port", "0", "--threads", "4"]
+    expected = {
+        "pipe.jpg": (404, "file_missing", "is no longer a regular file but a FIFO"),
+        "fine.jpg": (404, "file_missing", "is no longer on disk"),
+        "locked.jpg": (403, "file_unreadable", DENIED),
+        "inside.jpg": (403, "file_unreadable", DENIED),
+    }
+    with serving(command, home, cli_env()) as server:
+        listed = requests.get(f"{server.url}/api/v1/images", timeout=60).json()["results"]
+        ids = {Path(hit["path"]).name: hit["id"] for hit in listed}
+        (home / "photos" / "fine.jpg").unlink()  # deleted since it was indexed
+        for name, (status, code, why) in expected.items():
+            image_id = ids[name]
+            page = requests.get(f"{server.url}/", params={"from": image_id}, timeout=60).text
+            shown = re.search(
+                r'class="alert alert-(\d+)" role="alert" ?(.*?)>(.*?)</div>', page, re.S
+            )
+            assert shown is not None, (name, page)
+            assert int(shown[1]) == status and f'data-code="{code}"' == shown[2], (name, shown[0])
+            said = shown[3]
+            assert f"Library image #{image_id} cannot be a query: its file {why}" in said
+            api = [
+                requests.get(f"{server.url}/api/v1/images/{image_id}/thumbnail", timeout=60),
+                requests.post(
+                    f"{server.url}/api/v1/search",
+                    data={"image_id": image_id, "roi": "0,0,0.5,0.5"},
+                    timeout=60,
+                ),
+            ]
+            for answer in api:
+                error = answer.json()["error"]
+                assert (answer.status_code, error["code"]) == (status, code), (name, error)
+                assert f"image {image_id} " in error["message"], (name, error)

@@ -112,7 +112,7 @@ def test_a_label_page_past_the_last_says_so(client) -> None:  # type: ignore[no-
     for page in (5, 9999):
         answer = client.get(f"/labels?q=ant&page={page}")
         text = answer.get_data(as_text=True)
-        assert answer.status_code == 200 and f">No images on page {page}</h2>" in text
+        assert answer.status_code == 404 and f">No images on page {page}</h2>" in text
         assert "past the end of the 5 images with a label matching “ant”" in text
         assert "Past the last page (1)" in text and "Images" not in text.split("</h1>")[1]
         assert 'rel="prev" href="/labels?page=1&amp;q=ant"' in text

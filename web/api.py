@@ -20,6 +20,7 @@ from web.errors import ApiError
 from web.fields import refuse_repeated_args, refuse_unknown_args
 from web.guard import public_stats
 from web.media_types import served_type
+from web.media_urls import cache_for_version
 from web.openapi import openapi_document
 from web.openapi_media import MAX_T_MS
 from web.params import (
@@ -37,16 +38,13 @@ from web.text import visible
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-THUMBNAIL_MAX_AGE = 300
-FILE_MAX_AGE = 300
-
 
 GET_FIELDS: dict[str, tuple[str, ...]] = {
     "api.images": ("page", "per_page", "flag", "exclude_flag"),
     "api.image": (),
     "api.similar": ("k", "min_score", "flag", "exclude_flag"),
-    "api.thumbnail": ("size", "t"),
-    "api.image_file": ("download",),
+    "api.thumbnail": ("size", "t", "v"),
+    "api.image_file": ("download", "v"),
     "api.stats": (),
     "api.labels": ("q", "k", "page"),
     "api.openapi": (),
@@ -160,24 +158,18 @@ def _stored_answer(state: str | None, image_id: int) -> dict[str, Any]:
 def thumbnail(image_id: int) -> Response:
     size = _thumbnail_size()
     text = request.args.get("t")
+    version = request.args.get("v") or ""
+    if text is None and "?t=" in version:  # `thumbnail_url?t=MS` of a versioned URL, as it
+        text = version.split("?t=", 1)[1]  # was written before URLs had a version
     if text is not None:  # a video's frame at t ms (the moment a hit matched)
         at = whole_number(text)
         if at is None or at > MAX_T_MS:
             raise ApiError(400, "t must be a time in milliseconds (an integer >= 0).", "bad_t")
-        frame = Response(service.video_frame_jpeg(image_id, at, size), mimetype="image/jpeg")
-        return _private(frame, THUMBNAIL_MAX_AGE)
-    path = service.thumbnail_path(image_id, size)
+        jpeg, sha256 = service.video_frame_jpeg(image_id, at, size)
+        return cache_for_version(Response(jpeg, mimetype="image/jpeg"), sha256)
+    path, sha256 = service.thumbnail_path(image_id, size)
     response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True)
-    return _private(response, THUMBNAIL_MAX_AGE)
-
-
-def _private(response: Response, max_age: int) -> Response:
-    """Cached by the browser only: ``send_file`` says ``public``, which would let a shared
-    cache keep what a token let one user see."""
-    response.cache_control.public = False
-    response.cache_control.private = True
-    response.cache_control.max_age = max_age
-    return response
+    return cache_for_version(response, sha256)
 
 
 def _download() -> bool:
@@ -238,7 +230,7 @@ def image_file(image_id: int) -> Response:
         download_name=download_name(path.name),
         as_attachment=attachment or served.download_only,
     )
-    return _private(response, FILE_MAX_AGE)
+    return cache_for_version(response, found.sha256)
 
 
 def download_name(name: str) -> str:

@@ -13,6 +13,7 @@ from web import service
 from web.api import bp
 from web.errors import ApiError
 from web.guard import public_item
+from web.media_urls import image_urls
 from web.params import parse_choice, parse_optional_whole, parse_page, parse_whole
 
 CLUSTERS_PER_PAGE = 20
@@ -27,7 +28,7 @@ MAX_OUTLIER_K = 30
 
 def member_json(member: Member) -> dict[str, Any]:
     out = public_item({"id": member.id, "path": member.path})
-    out.update(service.image_urls(member.id))
+    out.update(image_urls(member.id, None))  # no version: revalidated on each use
     return out
 
 

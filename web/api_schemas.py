@@ -21,8 +21,12 @@ _LABEL = {
     "required": ["name", "score"],
 }
 _URLS = {
-    "thumbnail_url": {"type": "string", "description": "EXIF-oriented JPEG thumbnail"},
-    "file_url": {"type": "string", "description": "The original file"},
+    "thumbnail_url": {
+        "type": "string",
+        "description": "EXIF-oriented JPEG thumbnail; its `v` is the version of the content "
+        "that was indexed: the URL changes when the file is indexed again with other content",
+    },
+    "file_url": {"type": "string", "description": "The original file (versioned: `v`)"},
     "page_url": {"type": "string", "description": "The image's HTML page"},
 }
 _FLAGS = {
@@ -183,7 +187,7 @@ _HIT = {
             "type": "string",
             "enum": ["image", "video"],
             "description": "What the file is: an image, or a video (then `timestamp_ms` is the "
-            "moment that matched; its frame: `thumbnail_url?t=timestamp_ms`)",
+            "moment that matched; its frame: `thumbnail_url` with `&t=timestamp_ms` added)",
         },
         "timestamp_ms": {
             "type": "integer",

@@ -15,7 +15,7 @@ from search.index import set_threads
 from search.library import ThumbnailCache
 from search.query import MAX_IMAGE_ID
 from search.settings import Settings
-from web import api, errors, guard, limits, present, views
+from web import api, errors, guard, limits, media_urls, present, views
 from web.multipart import read_any_part_names
 from web.params import MULTIPART_SLACK, InMemoryRequest
 from web.state import EngineHolder
@@ -156,6 +156,7 @@ def create_app(
     guard.install(app, hosts=trusted_hosts, token=token, exposed=exposed)  # Host checked here
     limits.install(app, settings)
     present.register_filters(app)
+    media_urls.register(app)  # the templates' thumb_url() and file_url()
 
     @app.get("/favicon.ico")
     def favicon() -> Response:

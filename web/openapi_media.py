@@ -23,10 +23,21 @@ _T = {
     "in": "query",
     "description": "Videos (and animated GIF / WebP / APNG) only: the frame at this time in "
     "ms (a video's first frame at or after it, an animation's frame shown then) instead of the "
-    "cached thumbnail - a search hit's `timestamp_ms`. Not cached. An image, or a time past "
+    "cached thumbnail - a search hit's `timestamp_ms`. An image, or a time past "
     "a video's end, is a 404",
     "schema": {"type": "integer", "minimum": 0, "maximum": MAX_T_MS},
     "example": 1500,
+}
+_VERSION = {
+    "name": "v",
+    "in": "query",
+    "description": "The version of the content that was indexed (the start of its sha256), as "
+    "the URLs in the API's answers and the pages give it: answered with `Cache-Control: "
+    "private, max-age=31536000, immutable` when it is the library's version now (a file "
+    "indexed again gets a new URL), else (none, an old one) with what the library holds "
+    "now, `private, no-cache` (revalidated with its ETag)",
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{1,64}$"},
+    "example": "9f86d081884c7d65",
 }
 _SIZE = {
     "name": "size",
@@ -61,10 +72,10 @@ def media_paths(image_id: dict[str, Any], errors: Callable[..., dict[str, Any]])
             "get": {
                 "summary": "EXIF-oriented JPEG thumbnail (cached on disk), or a video's frame",
                 "description": "A video's thumbnail is its first frame; with `t`, its frame at "
-                "that moment (a search hit on a video links it as "
-                "`thumbnail_url?t=timestamp_ms`).",
+                "that moment (a search hit on a video links it as `thumbnail_url` with "
+                "`&t=timestamp_ms` added).",
                 "operationId": "thumbnail",
-                "parameters": [image_id, _SIZE, _T],
+                "parameters": [image_id, _SIZE, _T, _VERSION],
                 "responses": {
                     "200": {
                         "description": "JPEG thumbnail (or the video's frame at `t`)",
@@ -78,7 +89,7 @@ def media_paths(image_id: dict[str, Any], errors: Callable[..., dict[str, Any]])
             "get": {
                 "summary": "The original file (an image, or a video with Range requests)",
                 "operationId": "imageFile",
-                "parameters": [image_id, _DOWNLOAD, _RANGE],
+                "parameters": [image_id, _DOWNLOAD, _VERSION, _RANGE],
                 "responses": {
                     "200": {
                         "description": "The file, with its image or video media type; a "

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 
 from models.errors import ImgsearchError
 from search.dedup import DEFAULT_DEDUP_THRESHOLD
@@ -39,6 +39,7 @@ from search.query import (
 )
 from web.errors import ApiError
 from web.guard import public_item
+from web.media_urls import image_urls
 from web.params import LookupQuery, Query
 from web.state import EngineHolder
 
@@ -91,8 +92,9 @@ def stored_search(query: Query) -> tuple[list[SearchHit], float, str] | None:
     if query.roi is not None and state == "gone":
         raise ApiError(
             404,
-            "The image file is no longer on disk, and a region of it needs the file (search "
-            "without 'roi' to answer from its stored vectors); re-run the index.",
+            f"The file of image {query.image_id} is no longer on disk, and a region of it needs "
+            "the file (search without 'roi' to answer from its stored vectors); re-run the "
+            "index.",
             "file_missing",
         )
     if query.roi is not None:  # a region of other pixels than were indexed: never
@@ -178,7 +180,9 @@ def library_file(eng: SearchEngine, image_id: int | None) -> ImageFile:
                 "file_missing",
             )
         raise ApiError(
-            404, "The image file is no longer on disk; re-run the index.", "file_missing"
+            404,
+            f"The file of image {image_id} is no longer on disk; re-run the index.",
+            "file_missing",
         )
     return found
 
@@ -219,46 +223,12 @@ def clip_note(query: Query) -> str | None:
     return None if note is None else note[0].upper() + note[1:] + "."
 
 
-def query_image(image_id: int | None, asked: str) -> ImageInfo:
-    """The library image the search page starts from (``?from=ID``): 404 when there is none,
-    409 when its file failed to index, or is gone or changed since indexing (its preview and
-    its search would fail: said before, with what to run)."""
-    eng = engine()
-    source = eng.records.get_image(image_id) if image_id else None
-    if source is None:
-        raise ApiError(404, f"No image with id {asked[:20]}.")
-    require_indexed(eng, source.id)  # a file that failed to index: no picture, no vectors
-    problem = eng.records.file_problem(source)
-    if problem is not None:
-        command = eng.records.update_command(source)
-        if command is None:  # no run of the index helps
-            message = f"Library image #{image_id} cannot be a query: {problem}; {UNREADABLE_FIX}."
-            raise ApiError(403, message, "file_unreadable")
-        raise ApiError(
-            409,
-            f"Library image #{image_id} cannot be a query: {problem}; run `{command}` to bring "
-            "the library up to date.",
-            "file_changed",
-        )
-    return source
-
-
-def image_urls(image_id: int) -> dict[str, str]:
-    """The image's URLs (string building: ``url_for`` x 3 per hit cost ~4 ms per search)."""
-    root = request.script_root
-    return {
-        "thumbnail_url": f"{root}/api/v1/images/{int(image_id)}/thumbnail",
-        "file_url": f"{root}/api/v1/images/{int(image_id)}/file",
-        "page_url": f"{root}/images/{int(image_id)}",
-    }
-
-
 def hit_json(hit: SearchHit) -> dict[str, Any]:
     """A result's JSON, with ``file_missing`` / ``file_changed`` when its file is gone or of
     another size now (one stat), as its card shows."""
     out = public_item(hit.to_dict() | file_flags(hit.path, hit.size))
     out["score"] = round(float(out["score"]), 6)
-    out.update(image_urls(hit.id))
+    out.update(image_urls(hit.id, hit.sha256))
     return out
 
 
@@ -272,21 +242,25 @@ def lookup_json(result: LookupResult, query: LookupQuery, took_ms: float) -> dic
         **out["query"],
     }
     out["took_ms"] = round(took_ms, 2)
-    for item in out["results"]:
+    for item, match in zip(out["results"], result.matches, strict=True):
         item["score"] = round(float(item["score"]), 6)
-        item.update(image_urls(item["id"]) | file_flags(item["path"], item.get("size")))
+        urls = image_urls(item["id"], match.hit.sha256)
+        item.update(urls | file_flags(item["path"], item.get("size")))
         public_item(item)
     return out
 
 
 def image_json(info: ImageInfo) -> dict[str, Any]:
     out = public_item(info.to_dict())
-    out.update(image_urls(info.id))
+    out.update(image_urls(info.id, info.sha256))
     return out
 
 
-def video_frame_jpeg(image_id: int, at_ms: int, size: int = DEFAULT_SIZE) -> bytes:
-    """A library video's frame at ``at_ms`` as a JPEG (404 when the id is no video)."""
+def video_frame_jpeg(
+    image_id: int, at_ms: int, size: int = DEFAULT_SIZE
+) -> tuple[bytes, str | None]:
+    """A library video's frame at ``at_ms`` as a JPEG (404 when the id is no video), and the
+    sha256 of the video that was indexed (the version of its URLs)."""
     from models import ImgsearchError, is_video_file
     from search.library import video_still_jpeg
 
@@ -295,7 +269,7 @@ def video_frame_jpeg(image_id: int, at_ms: int, size: int = DEFAULT_SIZE) -> byt
         raise ApiError(404, f"Image {image_id} is not a video.")
     unchanged(found, image_id)  # another video's frame under this one's details: never
     try:
-        return video_still_jpeg(found.path, at_ms, size)
+        return video_still_jpeg(found.path, at_ms, size), found.sha256
     except ImgsearchError as error:
         # its message, not the error itself: that names the file's absolute path
         raise ApiError(
@@ -319,8 +293,9 @@ def unchanged(found: ImageFile, image_id: int) -> None:
         )
 
 
-def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> Path:
-    """The cached (made on demand) EXIF-oriented JPEG thumbnail of a library image."""
+def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> tuple[Path, str | None]:
+    """The cached (made on demand) EXIF-oriented JPEG thumbnail of a library image, and the
+    sha256 of the content it shows (that was indexed: the version of its URLs)."""
     from models import ImageError, UnreadableImageError
 
     eng = engine()
@@ -328,10 +303,10 @@ def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> Path:
     cache = thumbnails()
     made = cache.cached(image_id, found.path, size=size, sha256=found.sha256)
     if made is not None:  # the picture that was indexed, whatever the file holds now
-        return made
+        return made, found.sha256
     unchanged(found, image_id)  # (an audit: "EXACT COPY" of an ant)
     try:
-        return cache.get(image_id, found.path, size=size, sha256=found.sha256)
+        return cache.get(image_id, found.path, size=size, sha256=found.sha256), found.sha256
     except ImageError as error:  # 415 "Not a readable image", as if the request sent one
         require_indexed(eng, image_id)  # a file that failed to index has no picture either
         if isinstance(error, UnreadableImageError) or file_state_of(found) is None:

@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from search.query import UNREADABLE_FIX, flag_name_list
 from search.store import LibraryNotFoundError
-from web import service
+from web import query_source, service
 from web.errors import (
     EMPTY_LIBRARY_DETAIL,
     EMPTY_LIBRARY_TITLE,
@@ -142,7 +142,7 @@ def search_page() -> Any:
     from_text = request.args.get("from")
     if from_text and notice is None:  # no library: the notice says so, once
         try:
-            source = service.query_image(parse_image_id(from_text), from_text)
+            source = query_source.query_image(parse_image_id(from_text), from_text)
         except Exception as exc:
             error = from_error(page_error(exc), from_text)
     mode, status = request.args.get("mode"), 200
@@ -325,10 +325,13 @@ def browse_page() -> Any:
 
 
 def render_page(template: str, title: str, error: ErrorInfo | None, **context: Any) -> Any:
-    """A page and its status: the error's, else 200 (a notice is a page like any other)."""
-    return render_template(template, title=title, error=error, **context), (
-        error.status if error else 200
-    )
+    """A page and its status: the error's, else 404 for a page past the last of a paged
+    list (``page`` > ``pages`` >= 1: it says so and links the first and last pages), else
+    200 (a notice is a page like any other)."""
+    page, pages = context.get("page", 1), context.get("pages", 0)
+    past_end = error is None and pages >= 1 and page > pages
+    status = error.status if error else 404 if past_end else 200
+    return render_template(template, title=title, error=error, **context), status
 
 
 from web import views_explore, views_labels, views_live  # noqa: E402  (register /clusters, /outliers, /map, /labels, /live on bp)

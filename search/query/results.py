@@ -136,6 +136,8 @@ class SearchHit:
     #: its region of interest) where this copy was found: a collage's picture or a quarter
     #: (the ``regions`` evidence); None: the whole query or its views
     part: tuple[float, float, float, float] | None = None
+    #: the indexed content's sha256 (not in the JSON: the version in its thumbnail's URL)
+    sha256: str | None = None
 
     @property
     def lookalike_note(self) -> str:
@@ -221,6 +223,7 @@ def hit_from_row(rank: int, score: float, row: StoredImage, exact: bool) -> Sear
         timestamp_ms=None if row.duration_ms is None else 0,
         duration_ms=row.duration_ms,
         quality_flags=row.quality_flags,
+        sha256=row.sha256,
     )
 
 

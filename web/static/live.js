@@ -246,7 +246,9 @@ import { cut, percent } from "./format.js";
     const thumb = span("thumb");
     const img = document.createElement("img");
     const video = hit.media === "video" && hit.timestamp_ms != null;
-    img.src = video ? `${hit.thumbnail_url}?t=${hit.timestamp_ms}` : hit.thumbnail_url;
+    // thumbnail_url has its query already (?v=, the indexed content's version)
+    const join = hit.thumbnail_url.includes("?") ? "&" : "?";
+    img.src = video ? `${hit.thumbnail_url}${join}t=${hit.timestamp_ms}` : hit.thumbnail_url;
     const name = String(hit.path || "").split(/[\\/]/).pop();
     img.alt = name;
     img.decoding = "async";
