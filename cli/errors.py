@@ -53,6 +53,10 @@ class ImgsearchGroup(click.Group):
             if ctx.meta.get(DEBUG_KEY):
                 raise
             raise click.ClickException(describe_os_error(error)) from None
+        except UnicodeEncodeError as error:  # a stored name the locale cannot spell
+            if ctx.meta.get(DEBUG_KEY) or sys.getfilesystemencoding().lower() in UTF8:
+                raise
+            raise click.ClickException(unspellable_name(error)) from None
         except ModuleNotFoundError as error:  # e.g. a PostgreSQL URL without its driver
             if ctx.meta.get(DEBUG_KEY):
                 raise
@@ -69,6 +73,21 @@ class ImgsearchGroup(click.Group):
             # a SQLite URL's file (without its ?options); a server's URL without its password
             where = str(sqlite_file(url) or (printable_url(url) if url else ""))
             raise click.ClickException(describe_database_error(error, where)) from None
+
+
+UTF8 = ("utf-8", "utf8")
+
+
+def unspellable_name(error: UnicodeEncodeError) -> str:
+    """Why a file name cannot be used: Python's file names are in the locale's encoding
+    (``LC_ALL=C`` with UTF-8 mode and locale coercion turned off: ASCII), and the library
+    holds a name that has other characters."""
+    name = error.object if isinstance(error.object, str) else ""
+    return (
+        f"the file name {name!a} has characters that this process's file-name encoding "
+        f"({sys.getfilesystemencoding()}) cannot spell; run with a UTF-8 locale "
+        "(e.g. LC_ALL=C.UTF-8) or PYTHONUTF8=1"
+    )
 
 
 def library_error_text(error: Exception) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,13 +48,24 @@ class NonEmptyPath(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         _refuse_empty(self, value, self.hint, param, ctx)
         if self.stored and isinstance(value, str) and not is_utf8_name(value):  # was a traceback
-            self.fail(
-                f"{os.fsencode(value)!r}: the name is not valid UTF-8 (rename it; the library "
-                "keeps names as text, and the index skips such files)",
-                param,
-                ctx,
-            )
+            self.fail(_not_utf8(os.fsencode(value)), param, ctx)
         return super().convert(value, param, ctx)
+
+
+def _not_utf8(name: bytes) -> str:
+    """Why a stored name is refused: it is not UTF-8, or it is and this process cannot spell
+    it (an ASCII locale with Python's UTF-8 mode and locale coercion off)."""
+    try:
+        name.decode("utf-8")
+    except UnicodeDecodeError:
+        return (
+            f"{name!r}: the name is not valid UTF-8 (rename it; the library keeps names as "
+            "text, and the index skips such files)"
+        )
+    return (
+        f"{name!r}: this process's file-name encoding ({sys.getfilesystemencoding()}) cannot "
+        "spell the name; run with a UTF-8 locale (e.g. LC_ALL=C.UTF-8) or PYTHONUTF8=1"
+    )
 
 
 class NonEmptyText(click.ParamType):
