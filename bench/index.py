@@ -16,7 +16,9 @@ so that load from other processes hits both alike; the best round of each is com
 Goals: CPU <= 1.2x the limit's, speed (limit wall / index wall) >= 0.8, start-up <= 0.5 s.
 
 ``--descriptor default`` measures the first run of a new library as a user gets it (it learns
-the whitening from 100 photos up).
+the whitening from 100 photos up). ``--baseline-workers 2`` also runs ``imgsearch index
+--workers 2`` each round (two decoders from the start: the fixed count before the paced
+decode pool, :class:`models.DecodePool`) and prints default / fixed CPU and wall.
 
     python bench/index.py --executor dask-local [--cluster-workers 2] [--rounds 3]
     python bench/index.py --executor dask://HOST:PORT
@@ -280,6 +282,13 @@ def main() -> None:
         "--executor", default=None, help="dask-local or dask://HOST:PORT: local vs cluster"
     )
     parser.add_argument("--cluster-workers", type=int, default=2)
+    parser.add_argument(
+        "--baseline-workers",
+        type=int,
+        default=0,
+        help="also run `imgsearch index --workers N` each round (N decoders from the start, "
+        "as before the paced decode pool) and print default / fixed",
+    )
     args = parser.parse_args()
     web = args.data / "hymenoptera"
     if args.executor:
@@ -304,13 +313,21 @@ def main() -> None:
         for package in ("cli", "indexer", "models", "search", "web", "migrations"):
             compileall.compile_dir(REPO / package, quiet=1)
         print(f"{load_average()}; {args.rounds} rounds; --descriptor {args.descriptor}")
-        results: dict[str, tuple[list[Run], list[Run]]] = {s: ([], []) for s in sets}
+        results: dict[str, tuple[list[Run], list[Run], list[Run]]] = {s: ([], [], []) for s in sets}
+        fixed = ["--workers", str(args.baseline_workers)]
         for round_no in range(1, args.rounds + 1):
             for name, folders in sets.items():
                 limit = limit_run(args.models, folders)
                 index = index_run(args.models, folders, args.descriptor, rerun=True)
                 results[name][0].append(limit)
                 results[name][1].append(index)
+                if args.baseline_workers:
+                    base = index_run(args.models, folders, args.descriptor, fixed)
+                    results[name][2].append(base)
+                    print(
+                        f"round {round_no} {name}: index --workers {args.baseline_workers} "
+                        f"{base.wall:.2f} s / {base.cpu:.2f} s CPU"
+                    )
                 print(
                     f"round {round_no} {name}: limit {limit.wall:.2f} s / {limit.cpu:.2f} s "
                     f"CPU ({limit.images} images); index {index.wall:.2f} s / {index.cpu:.2f} "
@@ -322,8 +339,16 @@ def main() -> None:
                     f"{index.rerun.wall:.2f} s / {index.rerun.cpu:.2f} s CPU; "  # type: ignore[union-attr]
                     f"{load_average()}"
                 )
-        for name, (limits, indexes) in results.items():
+        for name, (limits, indexes, bases) in results.items():
             compare(name, limits, indexes)
+            if bases:
+                print(
+                    f"  default against --workers {args.baseline_workers} (best of each): "
+                    f"CPU {min(r.cpu for r in indexes):.2f} / {min(r.cpu for r in bases):.2f} s "
+                    f"= {min(r.cpu for r in indexes) / min(r.cpu for r in bases):.2f}, wall "
+                    f"{min(r.wall for r in indexes):.2f} / {min(r.wall for r in bases):.2f} s = "
+                    f"{min(r.wall for r in indexes) / min(r.wall for r in bases):.2f}"
+                )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(load_average())
