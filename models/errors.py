@@ -76,8 +76,10 @@ class RoiError(ImgsearchError, ValueError):
     """A region of interest is invalid, empty, or lies outside the image."""
 
 
-class RunningModeError(ImgsearchError, RuntimeError):
-    """A task method was called that does not match the task's running mode."""
+class RunningModeError(ImgsearchError, ValueError, RuntimeError):
+    """A task method was called that does not match the task's running mode, or the task is
+    closed. A ``ValueError`` as MediaPipe's (``except ValueError`` in ported code catches it);
+    still a ``RuntimeError`` for code written against earlier versions."""
 
 
 class TimestampError(ImgsearchError, ValueError):
