@@ -24,6 +24,7 @@ from cli.stdin_input import stdin_sources
 from cli.video_embed import embed_videos, is_video_path, refuse_unused_options
 from models import (
     DEFAULT_MODEL_NAME,
+    CategoryNameError,
     ImageClassifier,
     ImageClassifierOptions,
     ImageClassifierResult,
@@ -234,36 +235,6 @@ def _check_max_results(_ctx: click.Context, _param: click.Parameter, value: int)
     return value
 
 
-def _check_categories(
-    classifier: ImageClassifier, allow: tuple[str, ...], deny: tuple[str, ...]
-) -> None:
-    """An --allow/--deny name that is no category of the model is a usage error (it used to
-    filter everything out silently, or nothing)."""
-    import difflib
-
-    known = set(classifier.labels)
-    background = classifier.model.spec.background_index
-    labels = classifier.labels
-    if background is not None and 0 <= background < len(labels) and labels[background] in allow:
-        never = labels[background]
-        raise click.BadParameter(
-            f"{never!r} is never listed (the background class is left out of every result, "
-            "as in MediaPipe), so it would match nothing",
-            param_hint="'--allow'",
-        )
-    for option, names in (("--allow", allow), ("--deny", deny)):
-        for name in names:
-            if name in known:
-                continue
-            close = difflib.get_close_matches(name, sorted(known), n=3)
-            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-            raise click.BadParameter(
-                f"{name!r} is not a category of {classifier.model.name} (names as "
-                f"`imgsearch classify` prints them, e.g. 'espresso', 'Band_Aid'){hint}",
-                param_hint=f"'{option}'",
-            )
-
-
 @cli.command("classify")
 @click.argument("images", nargs=-1, required=True, type=NonEmptyPath(hint=IMAGE_HINT))
 @click.option(
@@ -323,6 +294,9 @@ def classify_cmd(
     )
     try:
         classifier = ImageClassifier(options)
+    except CategoryNameError as exc:  # no category of the model, or background allowed
+        option = "--allow" if exc.option == "category_allowlist" else "--deny"
+        raise click.BadParameter(exc.detail, param_hint=f"'{option}'") from None
     except (ImgsearchError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -344,6 +318,5 @@ def classify_cmd(
         return entry, _classify_text(path, result)
 
     with classifier:
-        _check_categories(classifier, allow, deny)
         hint = "it is a video: classify a still of it (embed --running-mode video: its frames)"
         _run_batches(ctx, images, roi, classifier.classify_batch, report, as_json, hint)

@@ -37,6 +37,7 @@ _SOURCES: dict[str, str] = {
     "ImageEmbedderResult": "models.embedder",
     "cosine_similarity": "models.embedder",
     "quantize_embedding": "models.embedder",
+    "CategoryNameError": "models.errors",
     "CorruptImageError": "models.errors",
     "DecompressionBombError": "models.errors",
     "EmptyImageError": "models.errors",
@@ -122,6 +123,7 @@ __all__ = [
     "Analysis",
     "AnimationReader",
     "Category",
+    "CategoryNameError",
     "Classifications",
     "CorruptImageError",
     "DecodePool",
@@ -259,6 +261,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         quantize_embedding,
     )
     from models.errors import (
+        CategoryNameError,
         CorruptImageError,
         DecompressionBombError,
         EmptyImageError,

@@ -1,8 +1,9 @@
 """Image classifier with MediaPipe ``ImageClassifier`` semantics on the model's class head.
 
 Differences from MediaPipe, on purpose: ``classify_batch`` exists; ``classify_async`` returns
-whether the frame was accepted; the background class is never returned (so it is ignored in
-``category_allowlist``: ``imgsearch classify --allow background`` is a usage error); a region
+whether the frame was accepted; the background class is never returned (so naming it in
+``category_allowlist`` is an error, as ``imgsearch classify --allow background`` is); an
+allow/deny name that is no category of the model is an error (MediaPipe ignores it); a region
 of interest is read in the upright image (EXIF orientation and ``rotation_degrees`` first,
 then the crop; MediaPipe crops the unrotated input, then rotates).
 """
@@ -19,7 +20,7 @@ import numpy as np
 import models.options as check
 from models.analysis import Analysis
 from models.errors import ImageError, ModelSpecError
-from models.labels import DEFAULT_LOCALE, display_names
+from models.labels import DEFAULT_LOCALE, check_category_names, display_names
 from models.load import DEFAULT_MAX_PIXELS
 from models.onnx_model import OnnxModel
 from models.sources import ImageSource
@@ -52,9 +53,11 @@ class ImageClassifierResult:
 @dataclass
 class ImageClassifierOptions:
     """``max_results``: -1 or ``None`` = all; ``score_threshold``: drop lower scores
-    (``None``: none dropped); allow/deny lists: category names, or one name (unknown names
-    and ``background``, never returned, are ignored; both set is an error). Checked when made
-    and when a task is created from them (:meth:`validate`)."""
+    (``None``: none dropped); allow/deny lists: category names, or one name; both set is an
+    error. Checked when made and when a task is created from them (:meth:`validate`); the
+    task also refuses (:class:`CategoryNameError`, a ``ValueError``) a name that is no
+    category of its model, and ``background`` (never returned) in the allowlist: MediaPipe
+    ignores such names, and an allowlist of them all filtered out every category silently."""
 
     model: str | OnnxModel | None = None
     model_path: Sequence[Path | str] | Path | str = ()
@@ -102,6 +105,11 @@ class ImageClassifier(VisionTask):
                 f"model '{model.name}' has no class head (embedding only) and cannot classify; "
                 "use a classifier model such as 'mobilenet_v3_small_100'"
             )
+        labels: list[str] = model.labels
+        bg = model.spec.background_index
+        for option in ("category_allowlist", "category_denylist"):
+            check_category_names(option, getattr(options, option) or [], labels, model.name, bg)
+        names = display_names(model.located.labels_path, options.display_names_locale, len(labels))
         super().__init__(
             model,
             options.running_mode,
@@ -111,12 +119,9 @@ class ImageClassifier(VisionTask):
             batch_size=options.batch_size,
         )
         self.options = options
-        self.labels: list[str] = model.labels
-        self.display_names = display_names(
-            model.located.labels_path, options.display_names_locale, len(self.labels)
-        )
+        self.labels = labels
+        self.display_names = names
         keep = np.ones(len(self.labels), dtype=bool)
-        bg = model.spec.background_index
         if bg is not None and 0 <= bg < len(keep):
             keep[bg] = False
         if options.category_allowlist:

@@ -82,6 +82,16 @@ class RunningModeError(ImgsearchError, ValueError, RuntimeError):
     still a ``RuntimeError`` for code written against earlier versions."""
 
 
+class CategoryNameError(ImgsearchError, ValueError):
+    """``category_allowlist`` / ``category_denylist`` names what the model never returns: an
+    unknown category, or (allowed) the background class. ``option`` is the list's option,
+    ``names`` the names refused, ``detail`` the message without the option's name."""
+
+    def __init__(self, option: str, names: Sequence[str], detail: str):
+        self.option, self.names, self.detail = option, list(names), detail
+        super().__init__(f"{option}: {detail}")
+
+
 class TimestampError(ImgsearchError, ValueError):
     """VIDEO / LIVE_STREAM timestamps must strictly increase."""
 

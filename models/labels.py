@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.errors import ModelSpecError
+from models.errors import CategoryNameError, ModelSpecError
 
 DEFAULT_LOCALE = "en"
 _LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
@@ -63,6 +64,54 @@ def display_names(labels_path: Path, locale: str | None, count: int) -> list[str
     raise ModelSpecError(
         f"no display names for locale {locale!r}: expected {candidate}. "
         f"Available locales: {', '.join([DEFAULT_LOCALE, *available])}"
+    )
+
+
+def _folded(name: str) -> str:
+    return name.casefold().replace(" ", "_")
+
+
+def close_labels(name: str, labels: Sequence[str], count: int = 3) -> list[str]:
+    """Up to ``count`` labels like ``name``: those equal but for case and spaces for
+    underscores first ('egyptian cat' -> 'Egyptian_cat'), then the closest spellings."""
+    by_folded: dict[str, list[str]] = {}
+    for label in labels:
+        by_folded.setdefault(_folded(label), []).append(label)
+    close = difflib.get_close_matches(_folded(name), sorted(by_folded), n=count)
+    found = list(dict.fromkeys(label for key in close for label in by_folded[key]))
+    return found[:count]
+
+
+def check_category_names(
+    option: str, names: Sequence[str], labels: Sequence[str], model: str, background: int | None
+) -> None:
+    """Raise :class:`CategoryNameError` when ``names`` (an allow or deny list) holds a name that
+    is no label of ``model`` (each with its close matches: spelling, case and spaces count),
+    or when an allowlist names the background class, which is never returned."""
+    never = labels[background] if background is not None and 0 <= background < len(labels) else None
+    if option == "category_allowlist" and never is not None and never in names:
+        raise CategoryNameError(
+            option,
+            [never],
+            f"{never!r} is never listed (the background class is left out of every result, "
+            "as in MediaPipe), so it would match nothing",
+        )
+    known = set(labels)
+    unknown = list(dict.fromkeys(name for name in names if name not in known))
+    if not unknown:
+        return
+    told = []
+    for name in unknown:
+        close = close_labels(name, [label for label in labels if label != never])
+        told.append(
+            repr(name) + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
+        )
+    what = "is not a category" if len(unknown) == 1 else "are not categories"
+    raise CategoryNameError(
+        option,
+        unknown,
+        f"{', '.join(told)} {what} of {model} (names as its label file spells them, as "
+        "`imgsearch classify` prints them: case, spaces and underscores count)",
     )
 
 

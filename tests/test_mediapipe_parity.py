@@ -19,8 +19,12 @@ def search_path(models_dir: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def frame(data_dir: Path) -> np.ndarray:
-    bee = sorted((data_dir / "hymenoptera/images/val/bees").glob("*.jpg"))[0]
+def bee(data_dir: Path) -> Path:
+    return sorted((data_dir / "hymenoptera/images/val/bees").glob("*.jpg"))[0]
+
+
+@pytest.fixture(scope="module")
+def frame(bee: Path) -> np.ndarray:
     with Image.open(bee) as im:
         return np.asarray(im.convert("RGB"))
 
@@ -61,3 +65,41 @@ def test_a_wrong_running_mode_or_a_closed_task_is_a_value_error(
                 raise AssertionError(f"no error: {said}")
         for task in (image, video, classifier):
             task.close()
+
+
+# ---------------------------------------------------------------------------- allow / deny
+
+
+def test_an_allow_or_deny_name_the_model_lacks_is_refused_with_close_matches(
+    search_path: list[Path], frame: np.ndarray, bee: Path, tmp_path: Path
+) -> None:
+    """An allowlist spelled as another model spells it ('Egyptian cat'; the label is
+    'Egyptian_cat') gave no categories for every image, with no word: it looked like the
+    model found nothing. MediaPipe ignores unknown names; imgsearch refuses them, as its CLI
+    does, naming each with its close matches."""
+
+    def make(**lists: object) -> mp.ImageClassifier:
+        return mp.ImageClassifier(mp.ImageClassifierOptions(model_path=search_path, **lists))
+
+    with pytest.raises(ValueError, match=r"'Egyptian cat' \(did you mean 'Egyptian_cat'"):
+        make(category_allowlist=["Egyptian cat"])
+    with pytest.raises(mp.CategoryNameError) as raised:
+        make(category_allowlist=["tabby", "Tabby cat", "Persian cat", "zzzqqq"])
+    message = str(raised.value)
+    assert raised.value.names == ["Tabby cat", "Persian cat", "zzzqqq"]
+    assert message.startswith("category_allowlist: ") and "are not categories" in message
+    assert "'Persian cat' (did you mean 'Persian_cat'" in message and "'zzzqqq'" in message
+    with pytest.raises(ValueError, match=r"category_denylist: 'Bee' \(did you mean 'bee'"):
+        make(category_denylist="Bee")
+    with pytest.raises(ValueError, match="'background' is never listed"):
+        make(category_allowlist=["cat", "background"])  # 'cat' is no ImageNet label either
+    with make(category_allowlist=["Egyptian_cat", "tabby"]) as classifier:
+        found = classifier.classify(frame).classifications[0].categories
+    assert sorted(c.category_name for c in found) == ["Egyptian_cat", "tabby"]
+
+    from tests.cli_process import run_cli
+
+    base = ["--model-path", str(search_path[0]), "classify", "--allow", "Egyptian cat"]
+    done = run_cli([*base, "--allow", "Persian cat", str(bee)], tmp_path, timeout=120)
+    assert done.returncode == 2 and "Invalid value for '--allow'" in done.stderr, done.stderr
+    assert "did you mean 'Egyptian_cat'" in done.stderr and "'Persian_cat'" in done.stderr
