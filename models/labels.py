@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -11,6 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from models.errors import CategoryNameError, ModelSpecError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_LOCALE = "en"
 _LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
@@ -40,12 +43,18 @@ def locale_labels_path(labels_path: Path, locale: str) -> Path:
 def display_names(labels_path: Path, locale: str | None, count: int) -> list[str]:
     """Display names for ``locale``: the label file itself for ``en``, else the locale file.
 
-    Raises :class:`ModelSpecError` for an unknown locale (no such file) or a locale file whose
-    line count differs from the label file's.
+    A locale without a file (or a name that is no locale) falls back to the label names with
+    a logged warning, as MediaPipe does (results keep their category names). A locale file
+    whose line count differs from the label file's raises :class:`ModelSpecError`.
     """
     locale = (locale or DEFAULT_LOCALE).strip()
     if not _LOCALE_RE.match(locale):
-        raise ModelSpecError(f"invalid display_names_locale {locale!r}")
+        log.warning(
+            "display_names_locale %r is not a locale name (such as 'de' or 'pt-BR'): "
+            "display names are the label names",
+            locale,
+        )
+        return read_labels(labels_path)
     candidate = locale_labels_path(labels_path, locale)
     if candidate.is_file():
         names = read_labels(candidate)
@@ -61,10 +70,14 @@ def display_names(labels_path: Path, locale: str | None, count: int) -> list[str
         p.name[len(stem) + 1 : len(p.name) - len(suffix)]
         for p in Path(labels_path).parent.glob(f"{stem}.*{suffix}")
     )
-    raise ModelSpecError(
-        f"no display names for locale {locale!r}: expected {candidate}. "
-        f"Available locales: {', '.join([DEFAULT_LOCALE, *available])}"
+    log.warning(
+        "no display names for locale %r (no %s; available locales: %s): display names are "
+        "the label names",
+        locale,
+        candidate,
+        ", ".join([DEFAULT_LOCALE, *available]),
     )
+    return read_labels(labels_path)
 
 
 def _folded(name: str) -> str:

@@ -4,6 +4,8 @@ stricter on purpose."""
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +105,37 @@ def test_an_allow_or_deny_name_the_model_lacks_is_refused_with_close_matches(
     done = run_cli([*base, "--allow", "Persian cat", str(bee)], tmp_path, timeout=120)
     assert done.returncode == 2 and "Invalid value for '--allow'" in done.stderr, done.stderr
     assert "did you mean 'Egyptian_cat'" in done.stderr and "'Persian_cat'" in done.stderr
+
+
+# ---------------------------------------------------------------------------- display names
+
+
+def test_a_locale_without_display_names_falls_back_to_the_label_names(
+    search_path: list[Path], bee: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An app that passes the user's locale ('de') works with MediaPipe, which falls back to
+    the label names when the model has no display names for it; imgsearch refused to make
+    the classifier (and `classify --locale fr` exited 1)."""
+    for locale in ("de", "de_DE", "C.UTF-8"):
+        options = mp.ImageClassifierOptions(
+            model_path=search_path, display_names_locale=locale, max_results=3
+        )
+        caplog.clear()
+        with caplog.at_level(logging.WARNING), mp.ImageClassifier(options) as classifier:
+            found = classifier.classify(bee).classifications[0].categories
+        assert len(found) == 3
+        assert all(c.display_name == c.category_name for c in found)
+        warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warned) == 1 and repr(locale) in warned[0], warned
+
+    from tests.cli_process import run_cli
+
+    args = ["--model-path", str(search_path[0]), "classify", "--locale", "fr", "--json"]
+    done = run_cli([*args, "--max-results", "2", str(bee)], tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    categories = json.loads(done.stdout)["categories"]
+    assert [c["display_name"] for c in categories] == [
+        found[0].category_name,
+        found[1].category_name,
+    ]
+    assert "WARNING" in done.stderr and "locale 'fr'" in done.stderr, done.stderr
