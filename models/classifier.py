@@ -29,12 +29,14 @@ from models.tasks import RunningMode, VisionTask, resolve_model
 
 @dataclass(frozen=True)
 class Category:
-    """``index`` into the model's output (0 = background, never returned)."""
+    """``index`` into the model's output (0 = background, never returned). MediaPipe's fields
+    in MediaPipe's order, each ``None`` unless given, so ported code that builds or unpacks
+    categories by position gets the same names."""
 
-    index: int
-    score: float
-    category_name: str
-    display_name: str
+    index: int | None = None
+    score: float | None = None
+    display_name: str | None = None
+    category_name: str | None = None
 
 
 @dataclass
@@ -150,7 +152,13 @@ class ImageClassifier(VisionTask):
         if self.options.max_results is not None and self.options.max_results > 0:
             idx = idx[: self.options.max_results]
         return [
-            Category(int(i), float(probs[i]), self.labels[i], self.display_names[i]) for i in idx
+            Category(
+                index=int(i),
+                score=float(probs[i]),
+                display_name=self.display_names[i],
+                category_name=self.labels[i],
+            )
+            for i in idx
         ]
 
     def _result(self, analysis: Analysis, timestamp_ms: int | None) -> ImageClassifierResult:

@@ -4,6 +4,7 @@ stricter on purpose."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -139,3 +140,31 @@ def test_a_locale_without_display_names_falls_back_to_the_label_names(
         found[1].category_name,
     ]
     assert "WARNING" in done.stderr and "locale 'fr'" in done.stderr, done.stderr
+
+
+# ---------------------------------------------------------------------------- containers
+
+
+def test_categories_have_mediapipes_fields_in_mediapipes_order(
+    search_path: list[Path], bee: Path, tmp_path: Path
+) -> None:
+    """Category had category_name before display_name: a category built or unpacked by
+    position, as ported code does, silently swapped the two names."""
+    made = mp.Category(1, 0.5, "Katze", "cat")  # MediaPipe: index, score, display, category
+    assert (made.display_name, made.category_name) == ("Katze", "cat")
+    assert mp.Category(index=1, score=0.5) == mp.Category(1, 0.5, None, None)
+    assert mp.Category() == mp.Category(None, None, None, None)
+    labels = search_path[0] / "imagenet_labels_1001.txt"
+    for name in ("mobilenet_v3_small_100_224.onnx", labels.name):
+        (tmp_path / name).symlink_to(search_path[0] / name)
+    names = labels.read_text().splitlines()  # display names that differ from the labels:
+    (tmp_path / "imagenet_labels_1001.xx.txt").write_text("".join(f"XX-{n}\n" for n in names))
+    options = mp.ImageClassifierOptions(
+        model_path=tmp_path, display_names_locale="xx", max_results=2
+    )
+    with mp.ImageClassifier(options) as classifier:
+        found = classifier.classify(bee).classifications[0].categories
+    for category in found:
+        index, score, display_name, category_name = dataclasses.astuple(category)
+        assert (index, score) == (category.index, category.score)
+        assert category_name == names[index] and display_name == f"XX-{names[index]}"
