@@ -82,6 +82,8 @@ class VisionTask:
         self._busy = threading.Event()
         self._submit_lock = threading.Lock()
         self._stream: ThreadPoolExecutor | None = None
+        self._stream_thread: threading.Thread | None = None  # the stream's worker, once started
+        self._close_after_callback = False
         self._closed = False
         self.dropped_frames = 0
 
@@ -151,6 +153,8 @@ class VisionTask:
         timestamp clock."""
         rotation = check.rotation(rotation_degrees)
         with self._submit_lock:
+            if self._closed:  # by another thread (or the callback) since the caller's check
+                raise RunningModeError(f"{self._task_name} is closed")
             (timestamp,) = self._checked_timestamps([timestamp_ms])
             if self._busy.is_set():
                 self.dropped_frames += 1
@@ -173,6 +177,7 @@ class VisionTask:
         raw: bool,
         make_result: Callable[[Analysis, int], Any],
     ) -> None:
+        self._stream_thread = threading.current_thread()
         try:
             analysis = self._analyzer.infer_prepared(prepared, raw=raw)
             if isinstance(analysis, ImageError):  # pragma: no cover - prepared is good
@@ -188,15 +193,33 @@ class VisionTask:
             )
         finally:
             self._busy.clear()
+            if self._close_after_callback:  # close() was called from the callback
+                self._release()
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
-        """Finish in-flight stream work and release threads (the shared model stays open)."""
-        self._closed = True
-        if self._stream is not None:
-            self._stream.shutdown(wait=True)
-            self._stream = None
-        self._analyzer.close()
+        """Finish in-flight stream work and release threads (the shared model stays open).
+
+        Called from ``result_callback`` (say, to stop after some results), it marks the task
+        closed and returns; its threads are released once the callback returns (a thread
+        cannot wait for itself)."""
+        with self._submit_lock:  # no frame is submitted after this
+            self._closed = True
+        if threading.current_thread() is self._stream_thread:
+            self._close_after_callback = True
+            return
+        stream = self._stream
+        if stream is not None:
+            stream.shutdown(wait=True)
+        self._release()
+
+    def _release(self) -> None:
+        """Let the stream's worker end and close the decoders (once; from any thread)."""
+        with self._submit_lock:
+            stream, self._stream = self._stream, None
+            if stream is not None:  # waited for already, or it is this very thread: frames
+                stream.shutdown(wait=False, cancel_futures=True)  # queued behind it are dropped
+            self._analyzer.close()
 
     def __enter__(self) -> VisionTask:
         return self

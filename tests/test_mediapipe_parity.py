@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -168,3 +170,54 @@ def test_categories_have_mediapipes_fields_in_mediapipes_order(
         index, score, display_name, category_name = dataclasses.astuple(category)
         assert (index, score) == (category.index, category.score)
         assert category_name == names[index] and display_name == f"XX-{names[index]}"
+
+
+# ---------------------------------------------------------------------------- live stream
+
+
+@pytest.mark.parametrize("task", ["embedder", "classifier"])
+def test_close_from_the_result_callback_stops_the_stream(
+    search_path: list[Path], frame: np.ndarray, caplog: pytest.LogCaptureFixture, task: str
+) -> None:
+    """Stopping after the first N results by calling close() in result_callback failed with
+    "cannot join current thread", logged "live-stream processing failed" with a traceback
+    into imgsearch, and the rest of the callback did not run."""
+    seen: list[str] = []
+    stopped = threading.Event()
+
+    def callback(result, image, timestamp_ms: int) -> None:
+        seen.append(f"result {timestamp_ms}")
+        if len(seen) == 2:
+            stream.close()
+            seen.append("closed")
+            stopped.set()
+
+    live = {"running_mode": mp.RunningMode.LIVE_STREAM, "result_callback": callback}
+    if task == "embedder":
+        stream = mp.ImageEmbedder(mp.ImageEmbedderOptions(model_path=search_path, **live))
+        send = stream.embed_async
+    else:
+        stream = mp.ImageClassifier(mp.ImageClassifierOptions(model_path=search_path, **live))
+        send = stream.classify_async
+    with caplog.at_level(logging.WARNING):
+        for timestamp in range(1, 10_000):
+            try:
+                send(frame, timestamp)  # a frame in flight drops this one: sent again later
+            except ValueError as error:  # closed by the callback
+                assert "is closed" in str(error)
+                break
+            time.sleep(0.005)
+        assert stopped.wait(30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(
+            t.name.startswith("imgsearch-stream") for t in threading.enumerate()
+        ):
+            time.sleep(0.01)
+    assert len(seen) == 3 and seen[-1] == "closed"  # no result after close()
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    assert not [t for t in threading.enumerate() if t.name.startswith("imgsearch-stream")]
+    started = time.monotonic()
+    stream.close()  # and once more from the caller: returns at once
+    assert time.monotonic() - started < 1
+    with pytest.raises(ValueError, match="is closed"):
+        send(frame, 10_000)
