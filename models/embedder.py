@@ -85,9 +85,12 @@ class ImageEmbedderOptions:
 
 
 def quantize_embedding(vector: np.ndarray) -> np.ndarray:
-    """MediaPipe scalar quantisation of a unit vector: ``round(x * 128)`` clipped to int8."""
+    """MediaPipe scalar quantisation of a unit vector: C's ``roundf(x * 128)`` (half steps
+    away from zero, as MediaPipe; numpy's ``round`` takes them to even) clipped to int8."""
     unit = l2_normalize(np.asarray(vector, dtype=np.float32))
-    return np.clip(np.round(unit * 128.0), -128, 127).astype(np.int8)
+    scaled = unit.astype(np.float64) * 128.0  # exact, so + 0.5 is exact too
+    rounded = np.copysign(np.floor(np.abs(scaled) + 0.5), scaled)
+    return np.clip(rounded, -128, 127).astype(np.int8)
 
 
 def _as_vector(value: Embedding | np.ndarray | Sequence[float]) -> np.ndarray:

@@ -221,3 +221,22 @@ def test_close_from_the_result_callback_stops_the_stream(
     assert time.monotonic() - started < 1
     with pytest.raises(ValueError, match="is closed"):
         send(frame, 10_000)
+
+
+# ---------------------------------------------------------------------------- quantization
+
+
+def test_quantize_rounds_half_steps_away_from_zero_as_mediapipe() -> None:
+    """MediaPipe quantizes with C's roundf (2.5 -> 3, -2.5 -> -3); numpy's round gave 2 and
+    -2, so quantized bytes differed from MediaPipe's at exact half steps."""
+    # squares of 1, 255, 22, 5, 1 sum to 256 ** 2: a unit vector, x 128 = 0.5 127.5 11 2.5 0.5
+    steps = np.array([1, 255, 22, 5, 1], np.float32) / 256
+    assert mp.quantize_embedding(steps).tolist() == [1, 127, 11, 3, 1]  # 127.5 -> 128 -> 127
+    signs = np.array([-1, -1, 1, -1, 1], np.float32)
+    assert mp.quantize_embedding(steps * signs).tolist() == [-1, -128, 11, -3, 1]
+    assert mp.quantize_embedding(np.array([-1.0, 0.0])).tolist() == [-128, 0]
+    assert mp.quantize_embedding(np.array([1.0, 0.0])).tolist() == [127, 0]
+    below = np.nextafter(np.float32(0.5 / 128), np.float32(0))  # just under a half step
+    near = np.array([below, np.sqrt(1 - np.float64(below) ** 2)], np.float32)
+    assert mp.quantize_embedding(near)[0] == 0
+    assert mp.quantize_embedding(steps).dtype == np.int8
