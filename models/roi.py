@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 
 from models.errors import RoiError
@@ -122,22 +123,41 @@ _DECIMAL = re.compile(
 
 def coerce_roi(roi: object) -> RegionOfInterest | None:
     """Accept ``None``, a :class:`RegionOfInterest`, a region's text form (see
-    :func:`parse_roi`) or a 4-sequence of fractions."""
+    :func:`parse_roi`) or four fractions ``l, t, r, b`` in any sequence: a tuple, a list, a
+    1-d numpy array (a detector's box)."""
     if roi is None or isinstance(roi, RegionOfInterest):
         return roi
     if isinstance(roi, str):
         return parse_roi(roi)
-    if isinstance(roi, (tuple, list)) and len(roi) == 4:
-        try:
-            values = [float(v) for v in roi]
-        except (TypeError, ValueError):
-            raise RoiError(_not_a_region(roi)) from None
-        return RegionOfInterest(*values)  # its RoiError says what is wrong with the box
-    raise RoiError(_not_a_region(roi))
+    values = _four_numbers(roi)
+    if values is None:
+        raise RoiError(_not_a_region(roi))
+    return RegionOfInterest(*values)  # its RoiError says what is wrong with the box
+
+
+def _four_numbers(roi: object) -> list[float] | None:
+    """``roi`` as four floats when it is a flat sequence of four numbers, else ``None``."""
+    if isinstance(roi, (bytes, bytearray, Mapping, Set)) or getattr(roi, "ndim", 1) != 1:
+        return None
+    try:
+        items = list(roi) if len(roi) == 4 else None  # type: ignore[arg-type, call-overload]
+    except TypeError:  # no length: an iterator, a number
+        return None
+    if items is None or any(getattr(v, "ndim", 0) != 0 or isinstance(v, bytes) for v in items):
+        return None
+    try:
+        return [float(v) for v in items]
+    except (TypeError, ValueError):
+        return None
 
 
 def _not_a_region(roi: object) -> str:
+    given = " ".join(repr(roi).split())  # a numpy array's repr has line breaks
+    given = given if len(given) <= 80 else given[:77] + "..."
+    shape = getattr(roi, "shape", None)
+    kind = type(roi).__name__ + (f" of shape {tuple(shape)}" if shape is not None else "")
     return (
-        f"cannot use {roi!r} as a region of interest: give four fractions (l, t, r, b, each "
-        f"0..1), a RegionOfInterest, or text: {UNITS_HELP}"
+        f"cannot use {given} ({kind}) as a region of interest: give four numbers l, t, r, b "
+        f"(fractions of the image, each 0..1) as a tuple, list or 1-d array, a "
+        f"RegionOfInterest, or text: {UNITS_HELP}"
     )

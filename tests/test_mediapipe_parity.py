@@ -240,3 +240,35 @@ def test_quantize_rounds_half_steps_away_from_zero_as_mediapipe() -> None:
     near = np.array([below, np.sqrt(1 - np.float64(below) ** 2)], np.float32)
     assert mp.quantize_embedding(near)[0] == 0
     assert mp.quantize_embedding(steps).dtype == np.int8
+
+
+# ---------------------------------------------------------------------------- regions
+
+
+def test_a_region_may_be_any_flat_sequence_of_four_numbers(
+    search_path: list[Path], frame: np.ndarray
+) -> None:
+    """A detector's box is usually a numpy array: it was refused with a message that asked
+    for the four fractions it held."""
+    box = (0.1, 0.2, 0.8, 0.9)
+    with mp.ImageEmbedder(mp.ImageEmbedderOptions(model_path=search_path)) as embedder:
+        reference = embedder.embed(frame, roi=box).embeddings[0]
+        for form in (np.array(box), np.array(box, np.float32), list(np.array(box))):
+            cropped = embedder.embed(frame, roi=form).embeddings[0]
+            assert mp.cosine_similarity(cropped, reference) > 0.9999, form
+        boxes = np.array([box, (0.0, 0.0, 0.5, 0.5)])  # per-image regions: one row each
+        first, second = embedder.embed_batch([frame, frame], rois=boxes)
+        assert mp.cosine_similarity(first.embeddings[0], reference) > 0.9999
+        assert mp.cosine_similarity(second.embeddings[0], reference) < 0.99
+        for bad, said in (
+            (np.array([[0.1, 0.2], [0.8, 0.9]]), "ndarray of shape (2, 2)"),
+            (np.array(box[:3]), "ndarray of shape (3,)"),
+            ({0.1, 0.2, 0.8, 0.9}, "(set)"),
+        ):
+            with pytest.raises(ValueError, match="region of interest") as raised:
+                embedder.embed(frame, roi=bad)
+            assert said in str(raised.value) and "tuple, list or 1-d array" in str(raised.value)
+        with pytest.raises(mp.RoiError, match="between 0 and 1"):  # the box's own check
+            embedder.embed(frame, roi=np.array([0.1, 0.2, 1.8, 0.9]))
+    with mp.ImageClassifier(mp.ImageClassifierOptions(model_path=search_path)) as classifier:
+        assert classifier.classify(frame, roi=np.array(box)).classifications[0].categories
