@@ -125,7 +125,9 @@ def run_options(function):  # type: ignore[no-untyped-def]
             type=click.IntRange(0, MAX_WORKERS),
             default=0,
             show_default=True,
-            help="Reader and decoder threads (0: one per CPU core, at most 4).",
+            help="Reader and decoder threads, all decoding from the start (0: one per CPU "
+            "core, at most 4, of which those the model leaves free decode at first and the "
+            "others join while the model waits for decodes).",
         ),
         click.option(
             "--executor",
