@@ -231,7 +231,7 @@ def lookup_submit() -> Any:
     status = error.status if error else 200
     context = {
         "result": result,
-        "groups": match_groups(result),
+        "groups": match_groups(result, of_library=query is not None and query.image_id is not None),
         "took_ms": took_ms,
         "error": error,
         "query": query,
