@@ -1,9 +1,10 @@
 """The search page's query photo in headless Chromium against `imgsearch serve` (the web UI's
 library): what the page shows is what Search sends. A file the browser puts back in the field
-on Back is shown."""
+on Back is shown; a pasted file is taken or refused as a dropped one."""
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
@@ -30,6 +31,22 @@ return {message: document.getElementById('form-message').textContent,
         preview: !document.getElementById('preview').hidden,
         name: document.getElementById('preview-name').textContent,
         file: file ? file.name : null};
+"""
+# a File of the bytes arguments[0] (base64) named arguments[1] of type arguments[2], dropped
+# on the drop zone or pasted (arguments[3]), as the clipboard or a file manager gives one;
+# a null name: text pasted, no file
+TRANSFER = """
+const [b64, name, type, how] = arguments;
+const transfer = new DataTransfer(), events = {bubbles: true, cancelable: true};
+if (name === null) transfer.setData('text/plain', b64);
+else transfer.items.add(new File([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], name, {type}));
+if (how === 'paste') {
+  document.body.dispatchEvent(new ClipboardEvent('paste', {clipboardData: transfer, ...events}));
+} else {
+  const zone = document.getElementById('dropzone');
+  for (const kind of ['dragenter', 'dragover', 'drop'])
+    zone.dispatchEvent(new DragEvent(kind, {dataTransfer: transfer, ...events}));
+}
 """
 
 
@@ -74,3 +91,49 @@ def test_back_without_the_page_cache_shows_the_photo_it_searches(server, weblib,
         assert _result_names(driver) == searched  # the photo shown, searched again
         assert driver.execute_script(STATE)["name"] == state["name"]
         assert severe_console_messages(driver) == []
+
+
+def test_a_pasted_file_is_taken_or_refused_as_a_dropped_one(
+    browser, server, weblib, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """A pasted video was ignored without a word (only image/* pastes were read) where a drop
+    of it is searched by its frames, and a pasted text file or PDF said nothing where a drop
+    says why it is refused. Now a pasted file goes where a dropped one goes, in its words;
+    text pasted (no file) is still left to the fields."""
+    pytest.importorskip("av")
+    from tests.video_clips import write_slideshow
+
+    clip = tmp_path / "clip.mp4"
+    photos = sorted(weblib.query_photo.parent.glob("*.jpg"))[:2]
+    write_slideshow(photos, clip, (160, 120), hold=5)
+    pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    driver = browser
+    for name, kind, data in (
+        ("clip.mp4", "video/mp4", clip.read_bytes()),
+        ("notes.txt", "text/plain", b"hello, I am not an image\n"),
+        ("paper.pdf", "application/pdf", pdf),
+        ("photo.jpg", "image/jpeg", weblib.query_photo.read_bytes()),
+    ):
+        seen = {}
+        for how in ("drop", "paste"):
+            driver.get(server + "/")
+            encoded = base64.b64encode(data).decode()
+            driver.execute_script(TRANSFER, encoded, name, kind, how)
+            seen[how] = driver.execute_script(STATE)
+        assert seen["paste"] == seen["drop"], (name, seen)
+        if kind.startswith(("video/", "image/")):
+            assert seen["paste"]["preview"] and seen["paste"]["file"] == name, seen
+            assert seen["paste"]["message"] == "", seen
+            searched_as = "a video: searched by its frames, whole" if kind == "video/mp4" else "KiB"
+            assert searched_as in seen["paste"]["name"], seen
+        else:
+            assert f"“{name}” is not an image or a video ({kind})" in seen["paste"]["message"]
+            assert not seen["paste"]["preview"] and seen["paste"]["file"] is None, seen
+    driver.get(server + "/")
+    driver.execute_script(TRANSFER, "some words", None, None, "paste")  # text, not a file
+    assert driver.execute_script(STATE) == {
+        "message": "",
+        "preview": False,
+        "name": "",
+        "file": None,
+    }

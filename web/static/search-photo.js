@@ -138,15 +138,18 @@ export function createPhoto(form, say, region, onChosen = () => {}) {
     else say("Drop an image file (not a link or text).");
   });
 
-  // Paste an image (a screenshot, a copied photo).
+  // Paste a file (a screenshot, a copied photo or clip): taken or refused as a drop is, in
+  // the same words (a pasted video or PDF was ignored without a word).
   document.addEventListener("paste", (event) => {
     const items = Array.from((event.clipboardData && event.clipboardData.items) || []);
-    const item = items.find((i) => i.kind === "file" && i.type.startsWith("image/"));
+    const item = items.find((i) => i.kind === "file");
     if (!item) return; // ordinary text pastes into fields are left alone
     event.preventDefault();
     const blob = item.getAsFile();
-    const ext = (item.type.split("/")[1] || "png").replace("jpeg", "jpg");
-    useFile(new File([blob], blob.name && blob.name !== "image.png" ? blob.name : `pasted.${ext}`, { type: item.type }));
+    if (!blob) return say("Paste an image file (not a link or text).");
+    if (blob.name && blob.name !== "image.png") return useFile(blob);
+    const ext = (blob.type.split("/")[1] || "png").replace("jpeg", "jpg"); // a screenshot: no name
+    useFile(new File([blob], `pasted.${ext}`, { type: blob.type }));
   });
 
   // A file the browser restored in the field (Back to a page it did not keep whole, Forward)
