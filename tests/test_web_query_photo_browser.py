@@ -1,6 +1,7 @@
 """The search page's query photo in headless Chromium against `imgsearch serve` (the web UI's
 library): what the page shows is what Search sends. A file the browser puts back in the field
-on Back is shown; a pasted file is taken or refused as a dropped one."""
+on Back is shown; a pasted file is taken or refused as a dropped one; a search still running
+when another photo is chosen never shows its answer as the new photo's."""
 
 from __future__ import annotations
 
@@ -137,3 +138,40 @@ def test_a_pasted_file_is_taken_or_refused_as_a_dropped_one(
         "name": "",
         "file": None,
     }
+
+
+def test_a_search_running_when_another_photo_is_chosen_shows_no_answer_as_its(
+    browser, server, weblib
+) -> None:  # type: ignore[no-untyped-def]
+    """Another photo chosen while a search ran: the running search's answer came after and
+    replaced the results, unmarked, under the new photo's preview, as if they were its
+    matches. Now choosing another photo stops the running search and says so; Search then
+    searches the photo shown."""
+    driver = browser
+    first = weblib.query_photo
+    other = next(p for p in sorted(weblib.extra.glob("bees_*.jpg")))
+    driver.get(server + "/")
+    driver.find_element(By.ID, "image").send_keys(str(first))
+    wait(driver, _photo_shown)
+    driver.set_network_conditions(latency=2500, download_throughput=-1, upload_throughput=-1)
+    try:
+        driver.find_element(By.ID, "submit").click()
+        wait(driver, ec.visibility_of_element_located((By.ID, "search-progress")))
+        driver.find_element(By.ID, "image").send_keys(str(other))
+        wait(driver, lambda d: other.name in d.find_element(By.ID, "preview-name").text)
+        time.sleep(4)  # the first photo's answer has come by now, had it been waited for
+    finally:
+        driver.delete_network_conditions()
+    wait(driver, lambda d: d.find_element(By.ID, "submit").is_enabled())
+    state = driver.execute_script(STATE)
+    assert state["name"].startswith(other.name) and state["file"] == other.name, state
+    unmarked = driver.find_elements(By.CSS_SELECTOR, "#results:not(.is-stale) li.card")
+    assert not unmarked, [c.text for c in unmarked]  # no answer shown as the new photo's
+    assert "previous photo was stopped" in state["message"], state
+    assert not driver.find_element(By.ID, "search-progress").is_displayed()
+    driver.find_element(By.ID, "submit").click()
+    wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card")))
+    first_card = driver.find_element(By.CSS_SELECTOR, "#results li.card")
+    assert other.name in first_card.text and "EXACT COPY" in first_card.text.upper(), (
+        first_card.text
+    )
