@@ -148,6 +148,40 @@ def test_pages_refuse_parameters_they_would_ignore(client) -> None:  # type: ign
         assert client.get(address).status_code == 200, address
 
 
+def test_search_page_refuses_parameters_it_does_not_read(client) -> None:  # type: ignore[no-untyped-def]
+    """`/?k=5`, `/?k=abc`, `/?foo=1` opened the default form (12 results) without a word and
+    `/?from=6&from=7` loaded image 6; `/browse?k=5` is a 400 page. Now the search page says
+    so too, naming the parameter, and the addresses its own links make still open it."""
+    browse = client.get("/browse?k=5")
+    assert browse.status_code == 400
+    for address, said in (
+        ("/?k=5", "&#39;k&#39; is not a parameter of /: give from, mode."),
+        ("/?k=abc", "&#39;k&#39; is not a parameter of /: give from, mode."),
+        ("/?roi=abc&mode=lookup", "&#39;roi&#39; is not a parameter of /: give from, mode."),
+        ("/?foo=1", "&#39;foo&#39; is not a parameter of /: give from, mode."),
+        ("/?from=6&from=7", "&#39;from&#39; was given 2 times: give it once."),
+        ("/?mode=lookup&mode=similar", "&#39;mode&#39; was given 2 times: give it once."),
+    ):
+        answer = client.get(address)
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 400 and 'class="alert alert-400"' in text, address
+        assert said in text, (address, text)
+        assert "library image #" not in text, address  # nothing loaded from a refused address
+    image = re.search(r'href="/images/(\d+)"', client.get("/browse").get_data(as_text=True))[1]
+    region = re.search(
+        r'href="(/\?from=\d+)"', client.get(f"/images/{image}").get_data(as_text=True)
+    )
+    for address in (region[1], f"/?from={image}&mode=lookup", "/?mode=lookup", "/?token=x"):
+        answer = client.get(address)
+        assert answer.status_code == 200, address
+        assert 'class="alert' not in answer.get_data(as_text=True), address
+    for address in (f"/search?id={image}", f"/lookup?image_id={image}"):  # old result addresses
+        answer = client.get(address, follow_redirects=True)
+        assert answer.status_code == 200 and f"library image #{image}" in answer.get_data(
+            as_text=True
+        ), address
+
+
 def test_error_pages_show_control_characters_escaped(client) -> None:  # type: ignore[no-untyped-def]
     r"""`/browse?page=2%00` said "... got '2'." with the NUL in it, invisible: every page that
     echoes a bad value writes its control characters as escapes ('2\x00'), with one helper

@@ -7,10 +7,13 @@ import io
 import re
 from pathlib import Path
 
+from PIL import Image
+
 from search.query import cut, default_threshold
 from tests.web_library import (
     AUGLY_NAME,
     EDITED_ORIGINAL,
+    LOOKUP,
     QUERY_NAME,
     RESAVED_NAME,
     form_post,
@@ -179,3 +182,36 @@ def test_search_marks_same_pixels_exact_as_lookup_does(client, weblib) -> None:
     searched = {Path(r["path"]).name for r in found.get_json()["results"] if r["exact"]}
     looked = lookup(client, png, name="resaved.png").get_json()["results"]
     assert searched == set(names(looked, "exact")) == {EDITED_ORIGINAL, RESAVED_NAME}
+
+
+def test_find_copies_of_a_library_image_without_other_copies(client, ids, weblib, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Find copies of a library image that has no other copy said "Not in your library" and
+    "no library file has these bytes or these pixels" under its own preview (it is in the
+    library, and its own file has them), with and without scripts. Now "No other copy in
+    your library", as the CLI's "Exact copies: 0" and the API's counts say; an upload that is
+    not in the library is still "Not in your library"."""
+    name = next(n for n in sorted(ids) if n.startswith("bees_"))
+    body = client.post(LOOKUP, data={"image_id": str(ids[name])}).get_json()
+    assert body["query"]["image_id"] == ids[name]
+    assert body["counts"]["exact"] == body["counts"]["near"] == 0  # nothing else is a copy
+    assert ids[name] not in [r["id"] for r in body["results"]]  # itself never listed
+    same = lookup(client, weblib.extra / name).get_json()  # its bytes uploaded: itself found
+    assert [r["id"] for r in same["results"] if r["match"] == "exact"] == [ids[name]]
+    for headers in ({}, {"X-Requested-With": "fetch"}):  # the full page, the script's fragment
+        page = client.post(
+            "/lookup", data={"mode": "lookup", "image_id": ids[name]}, headers=headers
+        )
+        text = shown(page.get_data(as_text=True))
+        assert page.status_code == 200, text
+        assert "No other copy in your library" in text and "Not in your library" not in text
+        assert "No other file has these bytes or these pixels." in text
+        assert "no library file has" not in text
+    noise = tmp_path / "noise.png"
+    Image.effect_noise((320, 240), 90).convert("RGB").save(noise)
+    assert lookup(client, noise).get_json()["counts"]["exact"] == 0
+    for headers in ({}, {"X-Requested-With": "fetch"}):  # an upload not in the library: as it was
+        text = shown(
+            form_post(client, "/lookup", noise, headers, mode="lookup").get_data(as_text=True)
+        )
+        assert "Not in your library" in text and "No other copy" not in text
+        assert "No exact copy: no library file has these bytes or these pixels." in text

@@ -239,8 +239,9 @@ def decision_text(result: LookupResult) -> str:
     return f"threshold: copy score ≥ {t}"
 
 
-def match_groups(result: LookupResult) -> list[MatchGroup]:
-    """The lookup's matches in their three labelled sections (empty ones included)."""
+def match_groups(result: LookupResult, of_library: bool = False) -> list[MatchGroup]:
+    """The lookup's matches in their three labelled sections (empty ones included);
+    ``of_library``: the query is a library image, itself never listed (not "no file")."""
     if result is None:
         return []
     t = threshold_text(result.threshold)
@@ -273,7 +274,9 @@ def match_groups(result: LookupResult) -> list[MatchGroup]:
             EXACT,
             "Exact copies",
             "The same file bytes, or the same pixels in another encoding.",
-            "No exact copy: no library file has these bytes or these pixels.",
+            "No other file has these bytes or these pixels."
+            if of_library
+            else "No exact copy: no library file has these bytes or these pixels.",
             result.of_kind(EXACT),
         ),
         MatchGroup(NEAR, near_title, near_help, near_empty, result.of_kind(NEAR)),

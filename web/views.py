@@ -137,16 +137,21 @@ def _page(status: int = 200, **context: Any) -> Any:
 @bp.get("/")
 def search_page() -> Any:
     """The search page; ``?from=ID`` preloads a library image (to draw a region on, or to
-    find copies of), ``?mode=lookup`` opens it in reverse-lookup mode."""
-    source, error, notice = None, None, _notice()
+    find copies of), ``?mode=lookup`` opens it in reverse-lookup mode. Any other parameter,
+    or one given twice, is a 400 page naming it, as the other pages' (``?k=5`` was ignored)."""
+    source, error, notice, status = None, None, _notice(), 200
+    try:
+        refuse_unknown_args(("from", "mode"))
+    except ApiError as exc:
+        error, status = page_error(exc), exc.status
     from_text = request.args.get("from")
-    if from_text and notice is None:  # no library: the notice says so, once
+    if from_text and notice is None and status == 200:  # no library: the notice says so, once
         try:
             source = query_source.query_image(parse_image_id(from_text), from_text)
         except Exception as exc:
             error = from_error(page_error(exc), from_text)
-    mode, status = request.args.get("mode"), 200
-    if mode is not None and mode not in MODE_NAMES:  # it opened in "similar" without a word
+    mode = request.args.get("mode")
+    if status == 200 and mode is not None and mode not in MODE_NAMES:  # was "similar" in silence
         names = ", ".join(MODE_NAMES)
         error = page_error(ApiError(400, f"'mode' must be one of {names}, got '{visible(mode)}'."))
         status = 400
@@ -226,7 +231,7 @@ def lookup_submit() -> Any:
     status = error.status if error else 200
     context = {
         "result": result,
-        "groups": match_groups(result),
+        "groups": match_groups(result, of_library=query is not None and query.image_id is not None),
         "took_ms": took_ms,
         "error": error,
         "query": query,

@@ -15,6 +15,7 @@ function main() {
   const tipImg = tip.querySelector("img");
   const tipText = tip.querySelector("span");
   const status = document.getElementById("map-status");
+  status.textContent = "Loading the map…"; // here, not in the page: without scripts it never would
   const legend = document.getElementById("map-legend");
   const colourBy = document.getElementById("map-colour");
   const view = createView(root, canvas);

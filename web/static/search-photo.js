@@ -23,7 +23,7 @@ export function createPhoto(form, say, region, onChosen = () => {}) {
   let objectUrl = null;
   let queryIsVideo = false; // a clip is searched by its whole frames: no region
 
-  function showPreview(url, caption, isVideo = false) {
+  function showPreview(url, caption, isVideo = false, keepRegion = false) {
     if (objectUrl && objectUrl !== url) URL.revokeObjectURL(objectUrl);
     queryIsVideo = isVideo;
     img.hidden = isVideo;
@@ -39,7 +39,7 @@ export function createPhoto(form, say, region, onChosen = () => {}) {
     previewName.textContent = caption;
     preview.hidden = false;
     dropzone.classList.add("has-image");
-    region.set(null);
+    if (!keepRegion) region.set(null);
   }
 
   let refusal = ""; // why the last file chosen was not taken (said again at Search)
@@ -58,7 +58,8 @@ export function createPhoto(form, say, region, onChosen = () => {}) {
     return false;
   }
 
-  function useFile(file) {
+  // `restored`: a file the browser put back in the field (Back), its region typed with it kept.
+  function useFile(file, restored = false) {
     say("");
     if (!file) return false;
     const isVideo = Boolean(file.type) && file.type.startsWith("video/");
@@ -87,7 +88,7 @@ export function createPhoto(form, say, region, onChosen = () => {}) {
     imageId.value = ""; // an uploaded photo replaces a library image
     objectUrl = URL.createObjectURL(file);
     const what = isVideo ? " · a video: searched by its frames, whole" : "";
-    showPreview(objectUrl, `${file.name} · ${humanSize(file.size)}${what}`, isVideo);
+    showPreview(objectUrl, `${file.name} · ${humanSize(file.size)}${what}`, isVideo, restored);
     onChosen();
     return true;
   }
@@ -137,29 +138,42 @@ export function createPhoto(form, say, region, onChosen = () => {}) {
     else say("Drop an image file (not a link or text).");
   });
 
-  // Paste an image (a screenshot, a copied photo).
+  // Paste a file (a screenshot, a copied photo or clip): taken or refused as a drop is, in
+  // the same words (a pasted video or PDF was ignored without a word).
   document.addEventListener("paste", (event) => {
     const items = Array.from((event.clipboardData && event.clipboardData.items) || []);
-    const item = items.find((i) => i.kind === "file" && i.type.startsWith("image/"));
+    const item = items.find((i) => i.kind === "file");
     if (!item) return; // ordinary text pastes into fields are left alone
     event.preventDefault();
     const blob = item.getAsFile();
-    const ext = (item.type.split("/")[1] || "png").replace("jpeg", "jpg");
-    useFile(new File([blob], blob.name && blob.name !== "image.png" ? blob.name : `pasted.${ext}`, { type: item.type }));
+    if (!blob) return say("Paste an image file (not a link or text).");
+    if (blob.name && blob.name !== "image.png") return useFile(blob);
+    const ext = (blob.type.split("/")[1] || "png").replace("jpeg", "jpg"); // a screenshot: no name
+    useFile(new File([blob], `pasted.${ext}`, { type: blob.type }));
   });
+
+  // A file the browser restored in the field (Back to a page it did not keep whole, Forward)
+  // is the query: shown as if just chosen, so that Search sends what the page shows (the
+  // form said "Choose a photo" and searched the hidden file).
+  function showRestored() {
+    const file = input.files[0];
+    if (file && file !== accepted) useFile(file, true);
+  }
+  window.addEventListener("pageshow", showRestored);
 
   return {
     isVideo: () => queryIsVideo,
     refusal: () => refusal,
     isShown: () => !preview.hidden,
     // a library image loaded with ?from=ID, maybe a video's frame (the clip is searched),
-    // already loaded before this script ran
+    // already loaded before this script ran; a file the browser restored in the field
     start() {
       if (img.dataset.video) {
         queryIsVideo = true; // a library video (?from=ID): its frame is shown, the clip is searched
         canvas.hidden = true;
       }
       if (img.complete && img.naturalWidth) region.sizeCanvas();
+      showRestored();
     },
   };
 }

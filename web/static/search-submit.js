@@ -46,10 +46,15 @@ export function clearResultsError() {
   if (results && results.querySelector(":scope > .alert")) results.innerHTML = "";
 }
 
+// The search running now, to be stopped when another photo is chosen; null when none runs.
+let running = null;
+
 // Another photo chosen: the results shown are the previous photo's. They stay (to compare),
 // dimmed under a line that says so, until the next search replaces them; they were shown
-// as they were, under the new photo's preview, as if they were its matches.
+// as they were, under the new photo's preview, as if they were its matches. A search of the
+// previous photo still running is stopped: its answer came later and was shown as this one's.
 export function markResultsStale() {
+  if (running) running.abort();
   clearResultsError();
   const results = document.getElementById("results");
   if (!results || !results.children.length || results.querySelector(":scope > .stale-note")) return;
@@ -118,13 +123,18 @@ export function installSubmit(form, say, currentMode, photo) {
     results.setAttribute("aria-busy", "true");
     submit.disabled = true;
     const stopProgress = showProgress(currentMode() === "lookup" ? "Finding copies…" : "Searching…");
+    const request = new AbortController();
+    running = request;
     try {
       const response = await fetch(form.action, {
         method: "POST",
         body: new FormData(form),
         headers: { "X-Requested-With": "fetch" },
+        signal: request.signal,
       });
-      const html = resultsOf(response, await response.text());
+      const text = await response.text();
+      request.signal.throwIfAborted(); // another photo chosen meanwhile: not its results
+      const html = resultsOf(response, text);
       stopProgress(); // before the scroll below: hiding the bar then moved the heading 32 px up
       if (html === null && response.status === 413) {
         say(`That file is too large; the limit is ${humanSize(maxBytes)}.`);
@@ -141,8 +151,10 @@ export function installSubmit(form, say, currentMode, photo) {
         }
       }
     } catch (error) {
-      say("Could not reach the imgsearch server. Is it still running?");
+      if (request.signal.aborted) say("The search of the previous photo was stopped: press Search to search this one.");
+      else say("Could not reach the imgsearch server. Is it still running?");
     } finally {
+      if (running === request) running = null;
       stopProgress();
       results.setAttribute("aria-busy", "false");
       submit.disabled = false;
