@@ -52,8 +52,9 @@ def check_shape(body: dict, *, grouped: bool = True) -> None:
     threshold, calibrated = body["threshold"], body["z_threshold"] is not None
     assert 0 < threshold <= 1 and body["z_threshold"] in (None, DUPLICATE_Z)
     for r in results:
-        assert r["thumbnail_url"] == f"{API}/images/{r['id']}/thumbnail"
-        assert r["file_url"] == f"{API}/images/{r['id']}/file"
+        version = r"\?v=[0-9a-f]{16}"  # the indexed content's version (web/media_urls.py)
+        assert re.fullmatch(rf"{API}/images/{r['id']}/thumbnail{version}", r["thumbnail_url"])
+        assert re.fullmatch(rf"{API}/images/{r['id']}/file{version}", r["file_url"])
         assert r["page_url"] == f"/images/{r['id']}"
         assert r["exact"] is (r["match"] == "exact")
         assert isinstance(r["evidence"], str) and r["evidence"]
