@@ -72,10 +72,14 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 
 def waiter(driver, timeout: float = WAIT_S):  # type: ignore[no-untyped-def]
-    """A WebDriverWait of ``timeout`` seconds that asks every :data:`POLL_S` seconds."""
+    """A WebDriverWait of ``timeout`` seconds that asks every :data:`POLL_S` seconds; a
+    condition that finds an element the page then replaces (stale) is asked again, as one
+    that finds none yet: asked this often, it meets the page while the results are swapped."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=POLL_S)
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, poll_frequency=POLL_S, ignored_exceptions=ignored)
 
 
 def wait(driver, condition):  # type: ignore[no-untyped-def]
