@@ -13,6 +13,9 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WAIT_S = 30
+#: how often a wait asks its condition again: selenium's 0.5 s left most waits idle for up
+#: to half a second after the page was ready (some 150 waits in the browser tests)
+POLL_S = 0.05
 
 
 def require_chromium() -> None:
@@ -68,11 +71,20 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         yield driver
 
 
-def wait(driver, condition):  # type: ignore[no-untyped-def]
-    """``condition`` of a WebDriverWait, within :data:`WAIT_S` seconds."""
+def waiter(driver, timeout: float = WAIT_S):  # type: ignore[no-untyped-def]
+    """A WebDriverWait of ``timeout`` seconds that asks every :data:`POLL_S` seconds; a
+    condition that finds an element the page then replaces (stale) is asked again, as one
+    that finds none yet: asked this often, it meets the page while the results are swapped."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_S).until(condition)
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, poll_frequency=POLL_S, ignored_exceptions=ignored)
+
+
+def wait(driver, condition):  # type: ignore[no-untyped-def]
+    """``condition`` of a WebDriverWait, within :data:`WAIT_S` seconds."""
+    return waiter(driver).until(condition)
 
 
 def severe_console_messages(driver) -> list[str]:  # type: ignore[no-untyped-def]

@@ -86,9 +86,15 @@ def relative_library(cwd: Path, photos: Sequence[Path], models_dir: Path) -> lis
     return others
 
 
-def run_on_a_terminal(command: Sequence[str], env: Mapping[str, str], timeout: float = 120) -> str:
+def run_on_a_terminal(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    timeout: float = 120,
+    stdout: Path | None = None,
+) -> str:
     """Run ``command`` with stderr on a 30x100 pseudo-terminal (where progress bars show);
-    returns what the terminal got. The command must succeed."""
+    returns what the terminal got (its stdout goes to the file ``stdout`` where given, else
+    nowhere). The command must succeed."""
     import fcntl
     import pty
     import struct
@@ -96,17 +102,18 @@ def run_on_a_terminal(command: Sequence[str], env: Mapping[str, str], timeout: f
 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    process = subprocess.Popen(
-        list(command),
-        cwd=REPO,
-        env=dict(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=slave,
-    )
-    os.close(slave)
-    out = read_until_closed(master)
-    assert process.wait(timeout=timeout) == 0
+    with open(stdout or os.devnull, "wb") as printed:
+        process = subprocess.Popen(
+            list(command),
+            cwd=REPO,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=printed,
+            stderr=slave,
+        )
+        os.close(slave)
+        out = read_until_closed(master)
+        assert process.wait(timeout=timeout) == 0
     return out.decode("utf-8", "replace")
 
 

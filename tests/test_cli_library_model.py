@@ -13,14 +13,22 @@ from pathlib import Path
 import pytest
 
 from tests.cli_process import run_cli
+from tests.eval_sets import small_ukbench_set
 
 pytestmark = pytest.mark.slow
 
 OTHER_MODEL = "mobilenet_v3_small_075"
 
 
+@pytest.fixture(scope="module")
+def eval_set(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> str:
+    """An eval set of 8 UKBench photos: what the tests ask is which model and options `eval`
+    took, not how well they do (the whole subset took ~5 CPU s an eval)."""
+    return str(small_ukbench_set(data_dir, tmp_path_factory.mktemp("eval-set")))
+
+
 def test_eval_and_embed_use_the_librarys_model_and_options(
-    tmp_path: Path, data_dir: Path, models_dir: Path
+    tmp_path: Path, data_dir: Path, models_dir: Path, eval_set: str
 ) -> None:
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -40,7 +48,7 @@ def test_eval_and_embed_use_the_librarys_model_and_options(
         tmp_path,
     )
     assert indexed.returncode == 0, indexed.stderr
-    evaluated = run_cli(["eval", str(data_dir / "ukbench_subset"), "--json"], tmp_path)
+    evaluated = run_cli(["eval", eval_set, "--json"], tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr
     report = json.loads(evaluated.stdout)
     assert report["details"]["model"] == OTHER_MODEL, report["details"]
@@ -54,16 +62,14 @@ def test_eval_and_embed_use_the_librarys_model_and_options(
     assert classified.returncode == 0, classified.stderr  # the default model has classes
     listed = run_cli(["models", "list", "--json"], tmp_path)
     assert json.loads(listed.stdout)["library_model"] == OTHER_MODEL
-    chosen = run_cli(
-        ["eval", str(data_dir / "ukbench_subset"), "--json", "--descriptor", "plain"], tmp_path
-    )
+    chosen = run_cli(["eval", eval_set, "--json", "--descriptor", "plain"], tmp_path)
     assert chosen.returncode == 0 and "whiten=off" not in chosen.stdout, chosen.stderr
 
 
-def test_eval_takes_a_model_option(tmp_path: Path, data_dir: Path, models_dir: Path) -> None:
+def test_eval_takes_a_model_option(tmp_path: Path, models_dir: Path, eval_set: str) -> None:
     """README: "`--model`, `--descriptor` choose others" - `eval` had no `--model` (exit 2,
     "No such option"); only IMGSEARCH_MODEL chose one."""
-    folder = str(data_dir / "ukbench_subset")
+    folder = eval_set
     for args in (["eval", folder], ["eval", "run", folder]):
         done = run_cli(
             ["--model-path", str(models_dir), *args, "--model", OTHER_MODEL, "--json"], tmp_path
@@ -74,22 +80,8 @@ def test_eval_takes_a_model_option(tmp_path: Path, data_dir: Path, models_dir: P
     assert wrong.returncode != 0 and "unknown model 'nope'" in wrong.stderr, wrong.stderr
 
 
-def _small_truth_set(data_dir: Path, folder: Path) -> Path:
-    """UKBench's first two groups (8 photos) with their ground truth: an eval set in seconds."""
-    truth = json.loads((data_dir / "ukbench_subset" / "ground_truth.json").read_text())
-    groups = {k: v for k, v in truth["groups"].items() if k in ("0", "1")}
-    names = [name for members in groups.values() for name in members]
-    (folder / "images").mkdir(parents=True)
-    for name in names:
-        shutil.copyfile(data_dir / "ukbench_subset" / "images" / name, folder / "images" / name)
-    queries = {q: r for q, r in truth["queries"].items() if q in names}
-    small = {**truth, "groups": groups, "queries": queries, "distractors": []}
-    (folder / "ground_truth.json").write_text(json.dumps(small))
-    return folder
-
-
 def test_eval_in_a_library_with_crops_measures_them_through_a_library(
-    tmp_path: Path, data_dir: Path, models_dir: Path
+    tmp_path: Path, data_dir: Path, models_dir: Path, eval_set: str
 ) -> None:
     """`eval FOLDER` in a library indexed with `--descriptor default,crops=on` (README's advice
     for some libraries) ended in exit 2: "Invalid value for '--descriptor': crops are measured
@@ -99,7 +91,7 @@ def test_eval_in_a_library_with_crops_measures_them_through_a_library(
     photos.mkdir()
     for source in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:2]:
         shutil.copyfile(source, photos / source.name)
-    truth = str(_small_truth_set(data_dir, tmp_path / "eval-set"))
+    truth = eval_set
     options = ["--model-path", str(models_dir)]
     indexed = run_cli(
         [*options, "index", "--descriptor", "whiten=off,crops=on", "photos"], tmp_path

@@ -210,6 +210,7 @@ def test_commands_find_the_model_the_library_remembers(
     """In the quick-start folder (a library made with --model-path), `classify`, `embed` and
     `models list` find the model as `search` does: no --model-path, no IMGSEARCH_MODEL_PATH."""
     from tests.cli_process import relative_library, run_cli
+    from tests.eval_sets import small_ukbench_set
     from tests.indexer_helpers import photo_paths
 
     home = tmp_path / "home"
@@ -231,7 +232,8 @@ def test_commands_find_the_model_the_library_remembers(
     assert str(models_dir.resolve()) in listed["search_path"]
     assert all(row["verified"] for row in listed["models"])
 
-    done = run_cli(["eval", str(data_dir / "ukbench_subset"), "--json"], home, env=env)
+    eval_set = small_ukbench_set(data_dir, tmp_path / "eval-set")  # 8 photos, not 66
+    done = run_cli(["eval", str(eval_set), "--json"], home, env=env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ns_score"] == 4.0
 

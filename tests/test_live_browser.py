@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import WAIT_S, chromium, fake_camera_args, require_chromium, write_y4m
+from tests.browser import WAIT_S, chromium, fake_camera_args, require_chromium, waiter, write_y4m
 from tests.served import indexed_library, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_chromium()
 
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 FILMED = "ukbench00005.jpg"  # among the first 12 UKBench photos of the library
 LIVE_WAIT_S = 90  # first frames on a loaded 2-core machine: Chromium start + model warm-up
@@ -55,7 +54,7 @@ def top_card(driver) -> dict[str, str]:
 
 
 def wait_for(driver, predicate, timeout: float = LIVE_WAIT_S) -> dict[str, str]:
-    WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: predicate(live(d)))
+    waiter(driver, timeout).until(lambda d: predicate(live(d)))
     return live(driver)
 
 

@@ -84,8 +84,9 @@ def test_eval_plot_follows_its_suffix_and_refuses_a_non_image_one(
     format the plot is written in is refused before any work (exit 2, naming --plot), and
     .svg / .pdf write that format."""
     from tests.cli_process import run_cli
+    from tests.eval_sets import small_ukbench_set
 
-    folder = str(data_dir / "near_duplicates")
+    folder = str(small_ukbench_set(data_dir, tmp_path / "set"))  # 8 photos: the plot is asked
     model = ["--model-path", str(models_dir)]
     bad = run_cli([*model, "eval", folder, "--plot", "pr.txt"], tmp_path)
     assert bad.returncode == 2 and "--plot" in bad.stderr and ".svg" in bad.stderr, bad.stderr

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import WAIT_S, chromium, require_chromium
+from tests.browser import chromium, require_chromium, waiter
 from tests.cli_process import run_cli, served
 from tests.video_clips import write_slideshow
 
@@ -24,7 +24,6 @@ require_chromium()
 pytest.importorskip("av")
 
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 SIZE = (320, 240)
 
@@ -73,7 +72,7 @@ def search_with(driver, server: str, file: Path, roi: str = "") -> list[object]:
     driver.find_element(By.ID, "submit").click()
     if roi:
         return []
-    WebDriverWait(driver, WAIT_S).until(
+    waiter(driver).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "#results .card, #results .alert")
     )
     return driver.find_elements(By.CSS_SELECTOR, "#results .card")
@@ -107,9 +106,7 @@ def test_video_and_animation_results_show_their_player(browser, server, clips) -
     assert len(players) == 2  # the MP4's <video> and the GIF's animation
     # their height comes with the poster / the lazy GIF: wait for it, then check the placement
     tall = "return arguments[0].getBoundingClientRect().height > 40;"
-    WebDriverWait(driver, WAIT_S).until(
-        lambda d: all(d.execute_script(tall, clip) for _card, clip in players)
-    )
+    waiter(driver).until(lambda d: all(d.execute_script(tall, clip) for _card, clip in players))
     for card, clip in players:
         inside = driver.execute_script(
             "const c = arguments[0].getBoundingClientRect(),"
@@ -161,7 +158,7 @@ def test_a_video_lookup_explains_its_copies_inside_their_cards(  # type: ignore[
     driver.find_element(By.ID, "mode-lookup").click()
     driver.find_element(By.ID, "image").send_keys(str(tmp_path / "trimmed.mp4"))
     driver.find_element(By.ID, "submit").click()
-    WebDriverWait(driver, WAIT_S).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#group-near"))
+    waiter(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#group-near"))
     assert "frames found in order" in driver.find_element(By.ID, "group-near").text
     pills = driver.find_elements(By.CSS_SELECTOR, "#results .evidence")
     assert any("frames found in order" in pill.text for pill in pills), [p.text for p in pills]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import WAIT_S, chromium, require_chromium
+from tests.browser import chromium, require_chromium, waiter
 from tests.cli_process import relative_library, served
 from tests.indexer_helpers import photo_paths
 
@@ -15,7 +15,6 @@ require_chromium()
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 LOADED = (
     "return Array.from(document.querySelectorAll(arguments[0]))"
@@ -29,7 +28,7 @@ def test_result_thumbnails_load_with_a_relative_library(
     photos = photo_paths(data_dir, 4)
     others = relative_library(tmp_path / "home", photos, models_dir)
     with served([], tmp_path / "home") as url, chromium(tmp_path / "profile") as driver:
-        wait = WebDriverWait(driver, WAIT_S)
+        wait = waiter(driver)
         driver.get(url + "/")
         driver.find_element(By.ID, "image").send_keys(str(photos[0]))
         driver.find_element(By.ID, "submit").click()

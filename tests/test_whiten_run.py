@@ -109,9 +109,7 @@ def test_learning_memory_does_not_grow_with_the_sample(
     assert few["learn_photos"] == 16 and many["learn_photos"] == PHOTOS, (few, many)
 
 
-def test_summary_reports_learning_apart(
-    tmp_path: Path, photos: Path, models_dir: Path, learned: tuple[dict, float, str]
-) -> None:
+def test_summary_reports_learning_apart(learned: tuple[dict, float, str]) -> None:
     summary = learned[0]
     for key in (
         "added",
@@ -132,24 +130,13 @@ def test_summary_reports_learning_apart(
     assert summary["index_seconds"] == pytest.approx(index_seconds, abs=0.01)
     # img/s counts indexing only, not learning
     assert summary["images_per_second"] == pytest.approx(PHOTOS / index_seconds, rel=0.02)
-    text, _ = _index(tmp_path, models_dir, photos)
-    lines = text.splitlines()
-    # the text says the same of its own run (timings of two runs differ on a busy machine):
-    # indexing time and rate without learning, learning's time, the whole run's
-    indexed = re.match(rf"{PHOTOS} files processed in ([\d.]+) s \(([\d.]+) img/s\)", lines[0])
-    assert indexed, lines[0]
-    learned = next(line for line in lines if line.startswith("learned the whitening"))
-    assert f"from {summary['learn_edits']} edits of {PHOTOS} photos in " in learned
-    assert f"(first time: the library has reached {PHOTOS} images)" in learned
-    assert "none learned yet" not in text
-    whole = next(line for line in lines if line.startswith("the whole run took"))
-    index_s, rate = float(indexed[1]), float(indexed[2])
-    learn_s = float(re.search(r" in ([\d.]+) s \(", learned)[1])  # type: ignore[index]
-    assert abs(index_s + learn_s - float(whole.split()[4])) <= 0.11, (lines[0], learned, whole)
-    assert rate == pytest.approx(PHOTOS / index_s, rel=0.05)
 
 
-def test_learning_shows_a_progress_bar(tmp_path: Path, photos: Path, models_dir: Path) -> None:
+def test_learning_shows_a_progress_bar_and_the_text_reports_it_apart(
+    tmp_path: Path, photos: Path, models_dir: Path, learned: tuple[dict, float, str]
+) -> None:
+    """One run on a terminal (~6 CPU s a run): its progress bar on stderr, and the text
+    summary on stdout that says of its run what the JSON summary says."""
     args = [
         "--library",
         str(tmp_path / "lib"),
@@ -159,13 +146,31 @@ def test_learning_shows_a_progress_bar(tmp_path: Path, photos: Path, models_dir:
         str(photos),
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "PEAK_FILE": str(tmp_path / "peak-kib")}
-    shown = run_on_a_terminal([*_cli(40, 1000), *args], env, timeout=300)
+    printed = tmp_path / "stdout.txt"
+    shown = run_on_a_terminal([*_cli(40, 1000), *args], env, timeout=300, stdout=printed)
     shown = shown.replace("\r", "\n").splitlines()
     bar = [line.strip() for line in shown if "learning the whitening:" in line]
     assert bar, shown
     final = bar[-1]
     assert f"{PHOTOS}/{PHOTOS}" in final and "100%" in final and "photos/s" in final, final
     assert any("<" in line and "?" not in line.split("<")[1][:5] for line in bar[:-1]), bar  # ETA
+
+    summary = learned[0]
+    text = printed.read_text()
+    lines = text.splitlines()
+    # the text says the same of its own run (timings of two runs differ on a busy machine):
+    # indexing time and rate without learning, learning's time, the whole run's
+    indexed = re.match(rf"{PHOTOS} files processed in ([\d.]+) s \(([\d.]+) img/s\)", lines[0])
+    assert indexed, lines[0]
+    said = next(line for line in lines if line.startswith("learned the whitening"))
+    assert f"from {summary['learn_edits']} edits of {PHOTOS} photos in " in said
+    assert f"(first time: the library has reached {PHOTOS} images)" in said
+    assert "none learned yet" not in text
+    whole = next(line for line in lines if line.startswith("the whole run took"))
+    index_s, rate = float(indexed[1]), float(indexed[2])
+    learn_s = float(re.search(r" in ([\d.]+) s \(", said)[1])  # type: ignore[index]
+    assert abs(index_s + learn_s - float(whole.split()[4])) <= 0.11, (lines[0], said, whole)
+    assert rate == pytest.approx(PHOTOS / index_s, rel=0.05)
 
 
 def _fingerprint(library: Path, models_dir: Path) -> str:
