@@ -145,6 +145,7 @@ class Pipeline:
             return ImageAnalyzer(self.model, decode_workers=self.workers, **args)  # type: ignore[arg-type]
         if "views" in args:
             raise ValueError("a distributed run learns its whitening after the pipeline")
+        args = {k: v for k, v in args.items() if k != "decode_active"}  # workers decode
         return DaskAnalyzer(self.executor, self.model, **args)  # type: ignore[arg-type]
 
     # -- the decision stage -----------------------------------------------------------------

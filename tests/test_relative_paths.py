@@ -4,6 +4,7 @@ then `imgsearch serve` from the same folder, with the default relative library
 
 from __future__ import annotations
 
+import html
 import re
 import urllib.request
 from pathlib import Path
@@ -58,7 +59,7 @@ def test_serve_with_the_default_relative_library(relative_library) -> None:  # t
             status, kind, page = get(f"{url}/images/{image_id}")
             assert (status, kind) == (200, "text/html")
             for src in re.findall(r'<img[^>]+src="(/[^"]+)"', page.decode()):
-                status, kind, body = get(url + src)
+                status, kind, body = get(url + html.unescape(src))  # &amp; as a browser
                 assert status == 200 and kind.startswith("image/") and body, src
             status, kind, body = get(f"{url}/api/v1/images/{image_id}/file")
             assert (status, kind) == (200, "image/jpeg") and body[:3] == b"\xff\xd8\xff"

@@ -137,10 +137,14 @@ def test_lookup_mode_shows_labelled_sections(browser, server, weblib, artifacts_
     fixed.send_keys(Keys.ARROW_UP)  # radio buttons: arrows move the choice
     assert calibrated.is_selected()
     assert float(threshold.get_attribute("value")) == pytest.approx(float(default), abs=0.003)
-    # Back to similar images: the region can be drawn again on the same photo.
-    driver.find_element(
+    # Back to similar images: the region can be drawn again on the same photo. The results
+    # scrolled the page (smoothly) to their heading: the user scrolls back up to the switch,
+    # which sat under the sticky top bar.
+    similar = driver.find_element(
         By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Similar images']]"
-    ).click()
+    )
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", similar)
+    similar.click()
     canvas = wait(driver, ec.visibility_of_element_located((By.ID, "roi-canvas")))
     assert canvas.size["width"] > 100 and not roi.get_attribute("disabled")
     drag_region(driver, canvas, (0.25, 0.25), (0.75, 0.75))
