@@ -7,8 +7,8 @@ cores), while 12 MP photos (decode ~40 ms) need every core for decoding.
 :class:`DecodePool` therefore holds ``most`` threads but lets only ``active`` of them work at
 once, starting from the cores the model leaves free; :meth:`DecodePool.pace` is told after
 each batch (the model thread takes decodes through :meth:`DecodePool.result`, which counts
-how long it waited) and lets one more thread work while the model thread waited longer than
-it worked (decoding is the bottleneck).
+how long it waited) and lets one more thread work while the model thread has waited longer
+than it worked over the run so far (decoding is the bottleneck).
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ class DecodePool:
         self._turns = threading.Condition()
         self._working = 0
         self._mark: float | None = None  # when the caller's current batch began
-        self._waited = 0.0  # seconds the caller waited for decodes since then
+        self._waited_now = 0.0  # seconds the caller waited for decodes since then
+        self._waited = self._worked = 0.0  # over the batches before
 
     def submit(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         """Run ``fn`` in a decode thread when one of the ``active`` turns is free."""
@@ -71,18 +72,21 @@ class DecodePool:
             try:
                 return future.result()
             finally:
-                self._waited += time.perf_counter() - now
+                self._waited_now += time.perf_counter() - now
         return future.result()
 
     def pace(self) -> None:
-        """After a batch: when the caller waited for decodes longer than it worked since the
-        last batch, one more decode thread works from now on."""
+        """After a batch: when the caller has waited for decodes longer than it worked, over
+        the batches so far, one more decode thread works from now on. (Over all batches, not
+        the last one: the decodes run ahead, so waits come in bursts when that lead runs out,
+        and one burst made a run of web-size photos take a second decoder it did not need.)"""
         if self._mark is None:
             return
         now = time.perf_counter()
-        waited, worked = self._waited, now - self._mark - self._waited
-        self._mark, self._waited = now, 0.0
-        if waited > worked and self.active < self.most:
+        self._worked += now - self._mark - self._waited_now
+        self._waited += self._waited_now
+        self._mark, self._waited_now = now, 0.0
+        if self._waited > self._worked and self.active < self.most:
             with self._turns:
                 self.active += 1
                 self._turns.notify()

@@ -65,6 +65,22 @@ def test_a_caller_that_works_longer_than_it_waits_keeps_one_decoder() -> None:
         pool.shutdown()
 
 
+def test_one_burst_of_waiting_after_calm_batches_keeps_one_decoder() -> None:
+    """Decodes run ahead of the model; when that lead runs out, one batch waits a lot. Over
+    the run the model still worked longer than it waited: no second decoder."""
+    pool = DecodePool(2, active=1)
+    try:
+        for _ in range(3):
+            assert pool.result(pool.submit(lambda: 1)) == 1
+            time.sleep(0.1)  # the model's turn; the next decode is ready before it asks
+            pool.pace()
+        assert pool.result(pool.submit(time.sleep, 0.15)) is None  # the lead ran out
+        pool.pace()
+        assert pool.active == 1
+    finally:
+        pool.shutdown()
+
+
 def test_shutdown_does_not_wait_for_turns_of_queued_tasks() -> None:
     pool = DecodePool(3, active=1)
     overlap = Overlap()
