@@ -53,8 +53,8 @@ class ImageAnalyzer:
 
     ``decode_workers`` threads decode and preprocess while the calling thread runs the model
     (ONNX Runtime releases the GIL). ``decode_workers=0`` decodes inline; with
-    ``decode_active`` only that many of them work at first, and one more joins after each batch
-    for which the model thread waited longer for decodes than it worked
+    ``decode_active`` only that many of them work at first, and one more joins after a batch
+    when the model thread has waited for decodes longer than it worked over the run so far
     (:class:`models.decode_pool.DecodePool`). With ``frames``
     every whole image is also searched for a photo inside a frame (:mod:`models.frame`, about
     a millisecond in the decode threads); framed photos get a second embedding from an extra
