@@ -100,7 +100,6 @@ class Pipeline:
             "frames": config.frames,  # the photo inside a frame
             "quality": True,  # quality flags from the decoded pixels
             "crops": config.crops,  # five crops an image (models.crops)
-            "decode_active": self.decode_active,  # more join while the model waits
         }
         if self.max_pixels is not None:
             analyzer_args["max_pixels"] = self.max_pixels
@@ -142,10 +141,10 @@ class Pipeline:
         if head is not None:
             head.close()
         if self.executor is None:
-            return ImageAnalyzer(self.model, decode_workers=self.workers, **args)  # type: ignore[arg-type]
+            active = self.decode_active  # more join while the model waits
+            return ImageAnalyzer(self.model, self.workers, decode_active=active, **args)  # type: ignore[arg-type]
         if "views" in args:
             raise ValueError("a distributed run learns its whitening after the pipeline")
-        args = {k: v for k, v in args.items() if k != "decode_active"}  # workers decode
         return DaskAnalyzer(self.executor, self.model, **args)  # type: ignore[arg-type]
 
     # -- the decision stage -----------------------------------------------------------------
