@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from cli.options import UTF8_LOCALE_HINT
 from cli.output import OutputError, output_lost, reader_gone
 from cli.refusals import describe_database_error, describe_os_error, os_hint
 from cli.stops import sigterm_stops, stopped
@@ -85,8 +86,7 @@ def unspellable_name(error: UnicodeEncodeError) -> str:
     name = error.object if isinstance(error.object, str) else ""
     return (
         f"the file name {name!a} has characters that this process's file-name encoding "
-        f"({sys.getfilesystemencoding()}) cannot spell; run with a UTF-8 locale "
-        "(e.g. LC_ALL=C.UTF-8) or PYTHONUTF8=1"
+        f"({sys.getfilesystemencoding()}) cannot spell; {UTF8_LOCALE_HINT}"
     )
 
 

@@ -52,6 +52,10 @@ class NonEmptyPath(click.Path):
         return super().convert(value, param, ctx)
 
 
+#: what to do when this process cannot spell a file name (an ASCII locale, UTF-8 mode off)
+UTF8_LOCALE_HINT = "run with a UTF-8 locale (e.g. LC_ALL=C.UTF-8) or PYTHONUTF8=1"
+
+
 def _not_utf8(name: bytes) -> str:
     """Why a stored name is refused: it is not UTF-8, or it is and this process cannot spell
     it (an ASCII locale with Python's UTF-8 mode and locale coercion off)."""
@@ -64,7 +68,7 @@ def _not_utf8(name: bytes) -> str:
         )
     return (
         f"{name!r}: this process's file-name encoding ({sys.getfilesystemencoding()}) cannot "
-        "spell the name; run with a UTF-8 locale (e.g. LC_ALL=C.UTF-8) or PYTHONUTF8=1"
+        f"spell the name; {UTF8_LOCALE_HINT}"
     )
 
 
