@@ -71,14 +71,16 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         yield driver
 
 
-def waiter(driver, timeout: float = WAIT_S):  # type: ignore[no-untyped-def]
+def waiter(driver, timeout: float = WAIT_S, also_ignore: tuple[type, ...] = ()):  # type: ignore[no-untyped-def]
     """A WebDriverWait of ``timeout`` seconds that asks every :data:`POLL_S` seconds; a
     condition that finds an element the page then replaces (stale) is asked again, as one
-    that finds none yet: asked this often, it meets the page while the results are swapped."""
+    that finds none yet: asked this often, it meets the page while the results are swapped.
+    ``also_ignore``: more exceptions after which it asks again (a click that a still
+    scrolling page made land on another element)."""
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    ignored = (NoSuchElementException, StaleElementReferenceException)
+    ignored = (NoSuchElementException, StaleElementReferenceException, *also_ignore)
     return WebDriverWait(driver, timeout, poll_frequency=POLL_S, ignored_exceptions=ignored)
 
 

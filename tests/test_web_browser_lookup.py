@@ -17,6 +17,7 @@ from tests.browser import (
     require_chromium,
     severe_console_messages,
     wait,
+    waiter,
 )
 from tests.web_library import (
     EDITED_ORIGINAL,
@@ -26,6 +27,7 @@ from tests.web_library import (
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_chromium()
 
+from selenium.common.exceptions import ElementClickInterceptedException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
@@ -138,13 +140,18 @@ def test_lookup_mode_shows_labelled_sections(browser, server, weblib, artifacts_
     assert calibrated.is_selected()
     assert float(threshold.get_attribute("value")) == pytest.approx(float(default), abs=0.003)
     # Back to similar images: the region can be drawn again on the same photo. The results
-    # scrolled the page (smoothly) to their heading: the user scrolls back up to the switch,
-    # which sat under the sticky top bar.
+    # scroll the page smoothly to their heading, under whose sticky top bar the switch may
+    # still be: the user scrolls back up to it and clicks again until the click lands.
     similar = driver.find_element(
         By.XPATH, "//label[contains(@class, 'mode')][.//span[.='Similar images']]"
     )
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", similar)
-    similar.click()
+
+    def click_similar(d) -> bool:  # type: ignore[no-untyped-def]
+        d.execute_script("arguments[0].scrollIntoView({block: 'center'})", similar)
+        similar.click()
+        return True
+
+    waiter(driver, also_ignore=(ElementClickInterceptedException,)).until(click_similar)
     canvas = wait(driver, ec.visibility_of_element_located((By.ID, "roi-canvas")))
     assert canvas.size["width"] > 100 and not roi.get_attribute("disabled")
     drag_region(driver, canvas, (0.25, 0.25), (0.75, 0.75))
