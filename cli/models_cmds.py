@@ -21,7 +21,12 @@ from cli.options import (
     roi_option,
 )
 from cli.stdin_input import stdin_sources
-from cli.video_embed import embed_videos, is_video_path, refuse_unused_options
+from cli.video_embed import (
+    embed_videos,
+    embedding_entry,
+    is_video_path,
+    refuse_unused_options,
+)
 from models import (
     DEFAULT_MODEL_NAME,
     CategoryNameError,
@@ -201,14 +206,8 @@ def embed_cmd(
         entry = {
             "path": path,
             "model": embedder.model.name,
-            "embeddings": [
-                {
-                    "head_index": e.head_index,
-                    "head_name": e.head_name,
-                    "embedding": e.embedding.tolist(),
-                }
-                for e in result.embeddings
-            ],
+            "running_mode": "image",
+            "embeddings": [embedding_entry(e) for e in result.embeddings],
         }
         return entry, _embed_text(path, result)
 

@@ -10,6 +10,7 @@ import click
 import numpy as np
 
 from models import (
+    Embedding,
     ImageEmbedder,
     ImageEmbedderOptions,
     ImgsearchError,
@@ -24,6 +25,17 @@ from models import (
 from search.units import utf8_text
 
 BATCH = 16
+
+
+def embedding_entry(embedding: Embedding, **more: Any) -> dict[str, Any]:
+    """One head's embedding as ``embed --json`` gives it, in both running modes:
+    ``{"head_index", "head_name", "embedding"}`` (``more``: a video frame's time)."""
+    return {
+        "head_index": embedding.head_index,
+        "head_name": embedding.head_name,
+        "embedding": embedding.embedding.tolist(),
+        **more,
+    }
 
 
 def is_video_path(path: str) -> bool:
@@ -80,7 +92,7 @@ def embed_videos(
         if as_json:
             click.echo(json.dumps(entry))
             continue
-        for frame in entry["frames"]:
+        for frame in entry["embeddings"]:
             vector = np.asarray(frame["embedding"])
             head = ", ".join(f"{v:.4f}" for v in vector[:6])
             click.echo(
@@ -115,24 +127,28 @@ def _embed_one(
             frames += _frames(embedder, batch)
         info = reader.info()  # an animation's duration is known once it was walked
         model = embedder.model.name
+    # an image's fields (path, model, running_mode, embeddings: one per sampled frame, with
+    # its time and shot), then the video's own; "frames" as it always was, for its readers
     return {
         "path": utf8_text(path),
         "model": model,
         "running_mode": "video",
+        "embeddings": frames,
         "duration_ms": info.duration_ms,
         "width": info.width,
         "height": info.height,
-        "frames": frames,
+        "frames": [
+            {"timestamp_ms": f["timestamp_ms"], "shot": f["shot"], "embedding": f["embedding"]}
+            for f in frames
+        ],
     }
 
 
 def _frames(embedder: ImageEmbedder, batch: list[Any]) -> list[dict[str, Any]]:
+    """Each sampled frame's entry of the video's ``embeddings``: an image's embedding entry
+    with the frame's ``timestamp_ms`` and ``shot``."""
     results = embedder.embed_video_frames([s.image for s in batch], [s.timestamp_ms for s in batch])
     return [
-        {
-            "timestamp_ms": still.timestamp_ms,
-            "shot": still.shot,
-            "embedding": result.embeddings[0].embedding.tolist(),
-        }
+        embedding_entry(result.embeddings[0], timestamp_ms=still.timestamp_ms, shot=still.shot)
         for still, result in zip(batch, results, strict=True)
     ]

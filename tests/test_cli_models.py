@@ -203,6 +203,46 @@ def test_a_missing_model_is_said_once_for_many_videos(
         assert result.output.startswith("Error: ") and "ERROR" not in result.output
 
 
+def test_a_video_entry_has_an_image_entrys_fields_and_its_frames(
+    runner: CliRunner, models_dir: Path, tmp_path: Path, photos: list[str]
+) -> None:
+    """`embed --json` of a video was {path, model, running_mode, duration_ms, width, height,
+    frames: [{timestamp_ms, shot, embedding}]}, with none of an image's "embeddings": a
+    script reading `embeddings[0].embedding` of each line failed on every video. A video's
+    entry has an image's fields (its embeddings one per sampled frame, with their times),
+    and its frames as before."""
+    from PIL import Image
+
+    clip = tmp_path / "clip.gif"
+    frames = [Image.open(p).convert("RGB").resize((96, 72)) for p in photos]
+    frames[0].save(clip, save_all=True, append_images=frames[1:], duration=1500)
+    base = ["--model-path", str(models_dir), "embed", "--json"]
+    still = runner.invoke(cli, [*base, str(clip)])  # image mode: the first frame, a still
+    video = runner.invoke(cli, [*base, "--running-mode", "video", str(clip)])
+    assert still.exit_code == 0 and video.exit_code == 0, still.output + video.output
+    image, clip_entry = json_lines(still.stdout)[0], json_lines(video.stdout)[0]
+    assert image["running_mode"] == "image" and clip_entry["running_mode"] == "video"
+    assert set(image) <= set(clip_entry), (set(image), set(clip_entry))
+    for key in ("path", "model"):
+        assert clip_entry[key] == image[key], key
+    heads = clip_entry["embeddings"]
+    times = [h["timestamp_ms"] for h in heads]
+    assert len(heads) == 2 and times == sorted(times) and times[0] == 0, times
+    for head in heads:  # an image's embedding entry, plus the frame's time and shot
+        assert set(head) == set(image["embeddings"][0]) | {"timestamp_ms", "shot"}, head
+        assert head["head_name"] == image["embeddings"][0]["head_name"]
+        assert len(head["embedding"]) == len(image["embeddings"][0]["embedding"])
+    # the first sampled frame is the still image mode embeds
+    first = np.asarray(heads[0]["embedding"]) @ np.asarray(image["embeddings"][0]["embedding"])
+    assert first > 0.99, first
+    # what video entries had is still there, and says the same
+    assert {"duration_ms", "width", "height"} <= set(clip_entry)
+    assert (clip_entry["width"], clip_entry["height"]) == (96, 72)
+    assert [(f["timestamp_ms"], f["shot"], f["embedding"]) for f in clip_entry["frames"]] == [
+        (h["timestamp_ms"], h["shot"], h["embedding"]) for h in heads
+    ]
+
+
 @pytest.mark.slow
 def test_commands_find_the_model_the_library_remembers(
     tmp_path: Path, data_dir: Path, models_dir: Path
