@@ -46,7 +46,9 @@ def top_card(driver) -> dict[str, str]:
     return driver.execute_script(
         "const card = document.querySelector('#live-grid .card');"
         "const badge = card && card.querySelector('.badge');"
+        "const img = card && card.querySelector('.thumb img');"
         "return {name: card && card.querySelector('.name').textContent,"
+        " alt: img && img.getAttribute('alt'),"
         " score: card && card.querySelector('.score').textContent,"
         " badge: badge && badge.textContent, badgeTitle: badge && badge.title,"
         " tag: document.getElementById('live-tag').textContent};"
@@ -72,6 +74,8 @@ def test_live_page_finds_what_the_camera_films(filmed_browser, server, artifacts
     first = wait_for(driver, lambda d: int(d.get("answered", 0)) >= 1 and d.get("resultMs"))
     shown = top_card(driver)
     assert shown["name"] == FILMED, shown
+    # the caption names the image: the thumbnail's alt is empty (read once, not twice)
+    assert shown["alt"] == "", shown
     score, tag = shown["score"], shown["tag"]
     assert score.endswith("%") and float(score.removesuffix("%")) > 90, shown
     assert tag.startswith("frame at ") and " s" in tag

@@ -250,7 +250,7 @@ import { cut, percent } from "./format.js";
     const join = hit.thumbnail_url.includes("?") ? "&" : "?";
     img.src = video ? `${hit.thumbnail_url}${join}t=${hit.timestamp_ms}` : hit.thumbnail_url;
     const name = String(hit.path || "").split(/[\\/]/).pop();
-    img.alt = name;
+    img.alt = ""; // the caption below (.name) names the image and the link: read once
     img.decoding = "async";
     thumb.append(img);
     const mark = badge(hit);
