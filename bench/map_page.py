@@ -48,7 +48,14 @@ def synthetic_map(n: int, seed: int = 0) -> LibraryMap:
     cluster = np.where(rng.random(n) < 0.15, -1, blob)
     names = [f"label_{i}" for i in range(1000)]
     label = np.minimum(rng.zipf(1.6, n) - 1, 999)
-    return LibraryMap(np.arange(1, n + 1), xy, cluster, label, names, "pca")
+    sha256 = [f"{rng.integers(0, 2**63):016x}" * 4 for _ in range(n)]  # each point's version
+    return LibraryMap(np.arange(1, n + 1), xy, cluster, label, names, "pca", sha256=sha256)
+
+
+class NoStore:
+    """The stand-in's store: read-only, nothing opened (the app asks whether it may write)."""
+
+    read_only = True
 
 
 class StandIn:
@@ -57,6 +64,7 @@ class StandIn:
     def __init__(self, found: LibraryMap) -> None:
         self.explore = SimpleNamespace(library_map=lambda projection="pca": found)
         self.admin = SimpleNamespace(stats=lambda: {"vectors": len(found.ids)})
+        self.store = NoStore()
 
     def refresh(self) -> bool:
         return False

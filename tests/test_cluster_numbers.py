@@ -58,7 +58,10 @@ def test_the_cli_and_the_web_page_number_clusters_alike(folder: Path, models_dir
         app.extensions["imgsearch"].close()
     sections = re.split(r"<h3>Cluster (\d+) ", page.split('id="noise-head"')[0])[1:]
     shown = {
-        int(n): [int(i) for i in re.findall(r'src="/api/v1/images/(\d+)/thumbnail"', body)]
+        int(n): [
+            int(i)
+            for i in re.findall(r'src="/api/v1/images/(\d+)/thumbnail\?v=[0-9a-f]{16}"', body)
+        ]
         for n, body in zip(sections[::2], sections[1::2], strict=True)
     }
     assert shown == members

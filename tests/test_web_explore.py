@@ -23,7 +23,7 @@ def test_clusters_page_galleries_by_method(client) -> None:  # type: ignore[no-u
     sizes = [int(s) for s in re.findall(r'data-size="(\d+)"', page)]
     assert len(sizes) == 8 and sizes == sorted(sizes, reverse=True)  # a page, largest first
     assert page.count("is-representative") == 8
-    thumbs = re.findall(r'src="/api/v1/images/(\d+)/thumbnail"', page)
+    thumbs = re.findall(r'src="/api/v1/images/(\d+)/thumbnail\?v=[0-9a-f]{16}"', page)
     assert len(thumbs) >= sum(min(s, 12) for s in sizes)
     assert client.get(f"/api/v1/images/{thumbs[0]}/thumbnail").status_code == 200
     last = client.get("/clusters?page=99").get_data(as_text=True)

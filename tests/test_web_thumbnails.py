@@ -1,14 +1,20 @@
 """The thumbnails of the result cards and the explore pages (the web tests' library): named
-once (the caption beside a thumbnail names it: its alt is empty)."""
+once (the caption beside a thumbnail names it: its alt is empty), and linked by the version of
+the content that was indexed (``?v=``) everywhere, so that the browser keeps them."""
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import pytest
 
+from tests.web_library import API
+
 pytestmark = pytest.mark.slow  # the module's library is indexed first (tens of seconds)
 
+VERSIONED = re.compile(r"/api/v1/images/(\d+)/thumbnail\?v=([0-9a-f]{16})$")
+IMMUTABLE = {"private", "max-age=31536000", "immutable"}
 VOID = {"img", "wbr", "br", "source", "input"}  # no end tag
 
 
@@ -58,6 +64,10 @@ def cards_of(client, address: str) -> list[dict[str, str]]:  # type: ignore[no-u
     return parser.cards
 
 
+def directives(answer) -> set[str]:  # type: ignore[no-untyped-def]
+    return {d.strip() for d in answer.headers["Cache-Control"].split(",")}
+
+
 def test_a_card_names_its_image_once(client) -> None:  # type: ignore[no-untyped-def]
     """A result card's and an outlier card's thumbnail had the file name as its alt, beside
     the caption that shows the same name: screen readers read it twice (axe's
@@ -70,3 +80,40 @@ def test_a_card_names_its_image_once(client) -> None:  # type: ignore[no-untyped
             assert card["src"], (address, card)  # a thumbnail: these files are all there
             assert card["alt"] == "", (address, card)
             assert card["name"].strip(), (address, card)  # the caption that names it
+
+
+def test_explore_thumbnails_are_versioned_and_kept(client) -> None:  # type: ignore[no-untyped-def]
+    """The clusters' and outliers' thumbnails (pages and API) and the map's had unversioned
+    URLs, answered with no-cache: each view of a page asked for every thumbnail again. They
+    have the indexed content's version now (``?v=``), as search results do, and are kept."""
+    pages = {
+        "/clusters": re.findall(
+            r'<img src="([^"]+)"', client.get("/clusters").get_data(as_text=True)
+        ),
+        "/outliers": [c["src"] for c in cards_of(client, "/outliers?n=20")],
+    }
+    clusters = client.get(f"{API}/clusters").get_json()
+    outliers = client.get(f"{API}/outliers").get_json()["outliers"]
+    members = [m for c in clusters["clusters"] for m in c["members"]] + clusters["noise"]
+    pages["api clusters"] = [m["thumbnail_url"] for m in members]
+    pages["api outliers"] = [o["thumbnail_url"] for o in outliers]
+    browse = {  # the version of each image, as the listing of the library gives it
+        hit["id"]: VERSIONED.search(hit["thumbnail_url"])[2]
+        for hit in client.get(f"{API}/images", query_string={"per_page": 200}).get_json()["results"]
+    }
+    for where, urls in pages.items():
+        assert len(urls) >= 20, where
+        for url in urls:
+            versioned = VERSIONED.search(url)
+            assert versioned, (where, url)
+            assert browse[int(versioned[1])] == versioned[2], (where, url)
+    kept = client.get(pages["/clusters"][0])
+    assert kept.status_code == 200 and directives(kept) >= IMMUTABLE, kept.headers
+
+    # the map's points carry the version its script puts in the tooltip's thumbnail URL
+    found = client.get(f"{API}/map").get_json()
+    assert len(found["versions"]) == len(found["ids"]) == found["count"]
+    for image_id, version in zip(found["ids"], found["versions"], strict=True):
+        assert version == browse[image_id], image_id
+    script = client.get("/static/map.js").get_data(as_text=True)
+    assert '"?v=" + encodeURIComponent(version)' in script and "body.versions" in script

@@ -13,7 +13,7 @@ from web import service
 from web.api import bp
 from web.errors import ApiError
 from web.guard import public_item
-from web.media_urls import image_urls
+from web.media_urls import image_urls, version_of
 from web.params import parse_choice, parse_optional_whole, parse_page, parse_whole
 
 CLUSTERS_PER_PAGE = 20
@@ -28,7 +28,8 @@ MAX_OUTLIER_K = 30
 
 def member_json(member: Member) -> dict[str, Any]:
     out = public_item({"id": member.id, "path": member.path})
-    out.update(image_urls(member.id, None))  # no version: revalidated on each use
+    # versioned (?v=) as a search hit's: kept by the browser until the content changes
+    out.update(image_urls(member.id, member.sha256))
     return out
 
 
@@ -103,7 +104,11 @@ def outliers() -> Response:
     k = parse_whole("k", DEFAULT_K, 1, MAX_OUTLIER_K)
     found = service.engine().explore.outliers(n, k=k)
     return jsonify(
-        {"outliers": [{**o.to_dict(), **member_json(Member(o.id, o.path))} for o in found]}
+        {
+            "outliers": [
+                {**o.to_dict(), **member_json(Member(o.id, o.path, o.sha256))} for o in found
+            ]
+        }
     )
 
 
@@ -122,6 +127,8 @@ def library_map() -> Response:
             "cluster": found.cluster.tolist(),
             "label": found.label.tolist(),
             "label_names": found.label_names,
+            # each point's thumbnail version (?v=: the browser keeps it), null: unknown
+            "versions": [version_of(s) for s in found.sha256] or [None] * len(found.ids),
             "clusters_ready": found.clusters_ready,
             "generation": found.generation,
         }

@@ -72,8 +72,8 @@ def cache_for_version(response: Response, sha256: str | None) -> Response:
 
 def register(app: Flask) -> None:
     """The templates' ``thumb_url(item, size=, t=)`` and ``file_url(item)`` of anything with
-    an ``id`` (and an indexed ``sha256``: a hit, an image's record; a member of a cluster has
-    none and gets the unversioned URL)."""
+    an ``id`` (and an indexed ``sha256``: a hit, an image's record, a member of a cluster, an
+    outlier; without one, the unversioned URL)."""
 
     def thumb_of(item: Any, size: int | None = None, t: int | None = None) -> str:
         return thumbnail_url(item.id, getattr(item, "sha256", None), size=size, t=t)

@@ -3,7 +3,7 @@ cluster column."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -11,10 +11,12 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Member:
-    """An image of a result."""
+    """An image of a result; ``sha256``: of its indexed content (the version of its
+    thumbnail's URL), None when unknown."""
 
     id: int
     path: str
+    sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "path": self.path}
@@ -68,6 +70,7 @@ class Outlier:
     path: str
     score: float | None  # None: a library too small for an outlier score (``reason`` says so)
     reason: str
+    sha256: str | None = None  # of the indexed content, as :attr:`Member.sha256`
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,7 +85,8 @@ class Outlier:
 @dataclass(frozen=True)
 class LibraryMap:
     """Every image as a point: ids, x/y in [0, 1], density cluster (-1 = noise), top label
-    (index into ``label_names``, -1 = none)."""
+    (index into ``label_names``, -1 = none), ``sha256`` of each one's indexed content (None:
+    unknown; empty: none known)."""
 
     ids: np.ndarray
     xy: np.ndarray
@@ -92,6 +96,7 @@ class LibraryMap:
     projection: str
     clusters_ready: bool = True  # False: ``cluster`` is all -1 while they are computed
     generation: int = 0  # the library generation of ``ids`` (a poll of its clusters says its own)
+    sha256: list[str | None] = field(default_factory=list)  # in the order of ``ids``
 
 
 @dataclass(frozen=True)

@@ -236,15 +236,17 @@ class Explorer:
         rows = self.store.reads.paths_and_labels()
         # ties (every score of a library too small for one): the farthest k-th neighbour first
         order = np.lexsort((-scores.kth, -scores.score))[: max(0, int(n))]
+        members = [_member(rows, int(ids[r])) for r in order.tolist()]
         return [
             Outlier(
                 rank + 1,
-                int(ids[r]),
-                _member(rows, int(ids[r])).path,
+                member.id,
+                member.path,
                 float(scores.score[r]) if scores.scored else None,  # else the reason says why
                 reason(scores, int(r)),
+                member.sha256,
             )
-            for rank, r in enumerate(order.tolist())
+            for rank, (r, member) in enumerate(zip(order.tolist(), members, strict=True))
         ]
 
     def library_map(self, projection: str = "pca") -> LibraryMap:
@@ -281,8 +283,9 @@ class Explorer:
             np.int64,
         )
         generation = int(stamp["generation"])  # type: ignore[call-overload]
+        ids, sha256 = found["ids"], [rows.get(int(i), ("", [], None))[2] for i in found["ids"]]
         return LibraryMap(
-            found["ids"], found["xy"], cluster, top, list(names), projection, ready, generation
+            ids, found["xy"], cluster, top, list(names), projection, ready, generation, sha256
         )
 
     def map_colouring(self) -> MapColouring:
@@ -332,5 +335,8 @@ def _rows_of(wanted: np.ndarray, ids: np.ndarray, x: np.ndarray) -> np.ndarray:
     return rows
 
 
-def _member(rows: dict[int, tuple[str, list[str]]], image_id: int) -> Member:
-    return Member(image_id, rows.get(image_id, ("", []))[0])
+def _member(rows: dict[int, tuple[str, list[str], str | None]], image_id: int) -> Member:
+    """The image ``image_id`` of ``rows`` (``paths_and_labels``); an id it lacks (removed
+    while it was read) has no path and no version."""
+    path, _labels, sha256 = rows.get(image_id, ("", [], None))
+    return Member(image_id, path, sha256)

@@ -321,9 +321,10 @@ class ImageReads:
 
     # -- what the explore stage shows --------------------------------------------------------
 
-    def paths_and_labels(self, max_rank: int = 3) -> dict[int, tuple[str, list[str]]]:
-        """Every indexed image's path and its top ``max_rank`` labels (merged names), by id."""
-        paths = select(Image.id, Collection.root, Image.rel_path).join(
+    def paths_and_labels(self, max_rank: int = 3) -> dict[int, tuple[str, list[str], str | None]]:
+        """Every indexed image's path, its top ``max_rank`` labels (merged names) and the
+        sha256 of its indexed content (the version in its URLs), by id."""
+        paths = select(Image.id, Collection.root, Image.rel_path, Image.sha256).join(
             Collection, Collection.id == Image.collection_id
         )
         labels = (
@@ -333,8 +334,8 @@ class ImageReads:
             .order_by(ImageLabel.image_id, ImageLabel.rank)
         )
         with self._session() as session:
-            out: dict[int, tuple[str, list[str]]] = {
-                row[0]: (f"{row[1].rstrip('/')}/{row[2]}", [])
+            out: dict[int, tuple[str, list[str], str | None]] = {
+                row[0]: (f"{row[1].rstrip('/')}/{row[2]}", [], row[3])
                 for row in session.execute(paths.where(Image.status == STATUS_OK))
             }
             for image_id, label, _ in session.execute(labels):

@@ -37,7 +37,10 @@ function main() {
     }
     const id = data.ids[i];
     tipImg.hidden = false;
-    tipImg.src = root.dataset.thumbUrl.replace("/0/", "/" + id + "/");
+    // versioned as a search result's thumbnail (?v=): the browser keeps it, never asks again
+    const version = data.versions[i];
+    const thumb = root.dataset.thumbUrl.replace("/0/", "/" + id + "/");
+    tipImg.src = version ? thumb + "?v=" + encodeURIComponent(version) : thumb;
     const label = data.label[i] >= 0 ? labelText(data.labelNames[data.label[i]]) : "no label";
     const group = data.cluster[i] >= 0 ? "cluster " + (data.cluster[i] + 1) : "unclustered";
     tipText.textContent = "#" + id + " · " + label + " · " + group;
@@ -145,6 +148,7 @@ function main() {
       cluster: Int32Array.from(body.cluster),
       label: Int32Array.from(body.label),
       labelNames: body.label_names,
+      versions: body.versions || [],
       generation: body.generation,
     };
     for (let i = 0; i < data.n; i++) data.y[i] = 1 - data.y[i]; // up is up
