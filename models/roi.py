@@ -10,9 +10,10 @@ image raises :class:`RoiError`.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Mapping, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 
 from models.errors import RoiError
 
@@ -121,18 +122,53 @@ _DECIMAL = re.compile(
 )
 
 
+EDGES = ("left", "top", "right", "bottom")
+
+
 def coerce_roi(roi: object) -> RegionOfInterest | None:
     """Accept ``None``, a :class:`RegionOfInterest`, a region's text form (see
-    :func:`parse_roi`) or four fractions ``l, t, r, b`` in any sequence: a tuple, a list, a
-    1-d numpy array (a detector's box)."""
+    :func:`parse_roi`), four fractions ``l, t, r, b`` in any sequence (a tuple, a list, a 1-d
+    numpy array: a detector's box), or an object with ``left``, ``top``, ``right`` and
+    ``bottom`` attributes (MediaPipe's ``RectF``: fractions; its ``Rect``, whose fields are
+    declared ``int``: pixels, as MediaPipe documents them). Anything else: :class:`RoiError`."""
     if roi is None or isinstance(roi, RegionOfInterest):
         return roi
     if isinstance(roi, str):
         return parse_roi(roi)
+    if all(hasattr(roi, name) for name in EDGES):
+        return _from_edges(roi)
     values = _four_numbers(roi)
     if values is None:
         raise RoiError(_not_a_region(roi))
     return RegionOfInterest(*values)  # its RoiError says what is wrong with the box
+
+
+def _from_edges(roi: object) -> RegionOfInterest:
+    """A rectangle object's region: its four edges, each a number (numpy's too)."""
+    values = {name: getattr(roi, name) for name in EDGES}
+    wrong = [name for name, v in values.items() if not _is_number(v)]
+    if wrong:
+        given = ", ".join(f"{name}={values[name]!r}" for name in wrong)
+        raise RoiError(
+            f"cannot use {type(roi).__name__} as a region of interest: its {', '.join(EDGES)} "
+            f"must be numbers, got {given}"
+        )
+    edges = (float(values[name]) for name in EDGES)
+    return RegionOfInterest(*edges, normalized=not _declared_pixels(roi))
+
+
+def _is_number(value: object) -> bool:
+    """A real number, numpy's included; never a bool (``True`` is no edge)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _declared_pixels(roi: object) -> bool:
+    """Whether ``roi``'s type declares its edges integers: MediaPipe's ``Rect`` (absolute
+    pixel coordinates; ``RectF``, its region-of-interest type, has float fractions)."""
+    if not is_dataclass(roi):
+        return False
+    declared = {f.name: f.type for f in fields(roi)}
+    return all(declared.get(name) in (int, "int") for name in EDGES)
 
 
 def _four_numbers(roi: object) -> list[float] | None:
@@ -156,8 +192,13 @@ def _not_a_region(roi: object) -> str:
     given = given if len(given) <= 80 else given[:77] + "..."
     shape = getattr(roi, "shape", None)
     kind = type(roi).__name__ + (f" of shape {tuple(shape)}" if shape is not None else "")
+    if hasattr(roi, "region_of_interest"):  # MediaPipe's ImageProcessingOptions: no such class here
+        return (
+            f"cannot use {kind} as a region of interest: give its region_of_interest as roi= "
+            f"(and its rotation_degrees as rotation_degrees=)"
+        )
     return (
         f"cannot use {given} ({kind}) as a region of interest: give four numbers l, t, r, b "
-        f"(fractions of the image, each 0..1) as a tuple, list or 1-d array, a "
-        f"RegionOfInterest, or text: {UNITS_HELP}"
+        f"(fractions of the image, each 0..1) as a tuple, list or 1-d array, an object with "
+        f"{', '.join(EDGES)} (MediaPipe's RectF), a RegionOfInterest, or text: {UNITS_HELP}"
     )
