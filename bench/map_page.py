@@ -48,8 +48,7 @@ def synthetic_map(n: int, seed: int = 0) -> LibraryMap:
     cluster = np.where(rng.random(n) < 0.15, -1, blob)
     names = [f"label_{i}" for i in range(1000)]
     label = np.minimum(rng.zipf(1.6, n) - 1, 999)
-    sha256 = [f"{rng.integers(0, 2**63):016x}" * 4 for _ in range(n)]  # each point's version
-    return LibraryMap(np.arange(1, n + 1), xy, cluster, label, names, "pca", sha256=sha256)
+    return LibraryMap(np.arange(1, n + 1), xy, cluster, label, names, "pca")
 
 
 class NoStore:

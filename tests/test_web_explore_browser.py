@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import sys
 import time
 from collections.abc import Iterator
@@ -174,9 +173,6 @@ def test_map_draws_every_image_and_opens_the_one_clicked(
     wait(driver, lambda d: tip.is_displayed())
     wait(driver, lambda d: d.execute_script(LOADED, "#map-tip img"))
     assert tip.get_attribute("data-id") == str(target["id"])
-    # the tooltip's thumbnail is versioned as a search result's (?v=): the browser keeps it
-    src = tip.find_element(By.TAG_NAME, "img").get_attribute("src")
-    assert re.search(rf"/images/{target['id']}/thumbnail\?v=[0-9a-f]{{16}}$", src), src
     driver.save_screenshot(str(artifacts_dir / "explore_map_hover.png"))
     # zooming keeps the page drawn; then a click on the point opens its image page
     driver.find_element(By.ID, "map-zoom-in").click()

@@ -83,9 +83,10 @@ def test_a_card_names_its_image_once(client) -> None:  # type: ignore[no-untyped
 
 
 def test_explore_thumbnails_are_versioned_and_kept(client) -> None:  # type: ignore[no-untyped-def]
-    """The clusters' and outliers' thumbnails (pages and API) and the map's had unversioned
-    URLs, answered with no-cache: each view of a page asked for every thumbnail again. They
-    have the indexed content's version now (``?v=``), as search results do, and are kept."""
+    """The clusters' and outliers' thumbnails (pages and API) had unversioned URLs, answered
+    with no-cache: each view of a page asked for every thumbnail again. They have the indexed
+    content's version now (``?v=``), as search results do, and are kept. (The map's tooltip
+    stays unversioned: a version for each point made its answer 75 % larger.)"""
     pages = {
         "/clusters": re.findall(
             r'<img src="([^"]+)"', client.get("/clusters").get_data(as_text=True)
@@ -109,11 +110,3 @@ def test_explore_thumbnails_are_versioned_and_kept(client) -> None:  # type: ign
             assert browse[int(versioned[1])] == versioned[2], (where, url)
     kept = client.get(pages["/clusters"][0])
     assert kept.status_code == 200 and directives(kept) >= IMMUTABLE, kept.headers
-
-    # the map's points carry the version its script puts in the tooltip's thumbnail URL
-    found = client.get(f"{API}/map").get_json()
-    assert len(found["versions"]) == len(found["ids"]) == found["count"]
-    for image_id, version in zip(found["ids"], found["versions"], strict=True):
-        assert version == browse[image_id], image_id
-    script = client.get("/static/map.js").get_data(as_text=True)
-    assert '"?v=" + encodeURIComponent(version)' in script and "body.versions" in script

@@ -13,7 +13,7 @@ from web import service
 from web.api import bp
 from web.errors import ApiError
 from web.guard import public_item
-from web.media_urls import image_urls, version_of
+from web.media_urls import image_urls
 from web.params import parse_choice, parse_optional_whole, parse_page, parse_whole
 
 CLUSTERS_PER_PAGE = 20
@@ -127,8 +127,6 @@ def library_map() -> Response:
             "cluster": found.cluster.tolist(),
             "label": found.label.tolist(),
             "label_names": found.label_names,
-            # each point's thumbnail version (?v=: the browser keeps it), null: unknown
-            "versions": [version_of(s) for s in found.sha256] or [None] * len(found.ids),
             "clusters_ready": found.clusters_ready,
             "generation": found.generation,
         }

@@ -151,13 +151,6 @@ def explore_paths() -> dict[str, Any]:
                                 "cluster": {"type": "array", "items": {"type": "integer"}},
                                 "label": {"type": "array", "items": {"type": "integer"}},
                                 "label_names": {"type": "array", "items": {"type": "string"}},
-                                "versions": {
-                                    "type": "array",
-                                    "items": {"type": "string", "nullable": True},
-                                    "description": "each point's content version: its "
-                                    "thumbnail is /images/{id}/thumbnail?v=VERSION (kept by "
-                                    "the browser); null: unknown",
-                                },
                                 "clusters_ready": {
                                     "type": "boolean",
                                     "description": "false: a large library's density clusters "

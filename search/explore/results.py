@@ -3,7 +3,7 @@ cluster column."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -85,8 +85,7 @@ class Outlier:
 @dataclass(frozen=True)
 class LibraryMap:
     """Every image as a point: ids, x/y in [0, 1], density cluster (-1 = noise), top label
-    (index into ``label_names``, -1 = none), ``sha256`` of each one's indexed content (None:
-    unknown; empty: none known)."""
+    (index into ``label_names``, -1 = none)."""
 
     ids: np.ndarray
     xy: np.ndarray
@@ -96,7 +95,6 @@ class LibraryMap:
     projection: str
     clusters_ready: bool = True  # False: ``cluster`` is all -1 while they are computed
     generation: int = 0  # the library generation of ``ids`` (a poll of its clusters says its own)
-    sha256: list[str | None] = field(default_factory=list)  # in the order of ``ids``
 
 
 @dataclass(frozen=True)

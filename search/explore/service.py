@@ -283,9 +283,8 @@ class Explorer:
             np.int64,
         )
         generation = int(stamp["generation"])  # type: ignore[call-overload]
-        ids, sha256 = found["ids"], [rows.get(int(i), ("", [], None))[2] for i in found["ids"]]
         return LibraryMap(
-            ids, found["xy"], cluster, top, list(names), projection, ready, generation, sha256
+            found["ids"], found["xy"], cluster, top, list(names), projection, ready, generation
         )
 
     def map_colouring(self) -> MapColouring:
