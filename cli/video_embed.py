@@ -128,7 +128,7 @@ def _embed_one(
         info = reader.info()  # an animation's duration is known once it was walked
         model = embedder.model.name
     # an image's fields (path, model, running_mode, embeddings: one per sampled frame, with
-    # its time and shot), then the video's own; "frames" as it always was, for its readers
+    # its time and shot), then the video's own
     return {
         "path": utf8_text(path),
         "model": model,
@@ -137,10 +137,6 @@ def _embed_one(
         "duration_ms": info.duration_ms,
         "width": info.width,
         "height": info.height,
-        "frames": [
-            {"timestamp_ms": f["timestamp_ms"], "shot": f["shot"], "embedding": f["embedding"]}
-            for f in frames
-        ],
     }
 
 

@@ -115,9 +115,9 @@ def test_a_still_of_an_unsampled_frame_finds_the_gif_at_its_moment(gif_lib, no_a
     work, args, _summary = gif_lib
     gif = work / "col" / "anim.gif"
     embedded = cli_json(work, args, no_av, "embed", str(gif), "--running-mode", "video")
-    sampled = [f["timestamp_ms"] for f in embedded["frames"]]
+    sampled = [f["timestamp_ms"] for f in embedded["embeddings"]]
     assert sampled == sorted(sampled) and sampled[0] == 0 and embedded["duration_ms"] == 4500
-    assert len(embedded["frames"][0]["embedding"]) > 100
+    assert len(embedded["embeddings"][0]["embedding"]) > 100
     stills = animation_stills(gif, work / "stills", 3, seed=5, skip=sampled)
     for still, truth_ms in stills:
         results = cli_json(work, args, no_av, "search", str(still), "-k", "3")["results"]

@@ -235,12 +235,10 @@ def test_a_video_entry_has_an_image_entrys_fields_and_its_frames(
     # the first sampled frame is the still image mode embeds
     first = np.asarray(heads[0]["embedding"]) @ np.asarray(image["embeddings"][0]["embedding"])
     assert first > 0.99, first
-    # what video entries had is still there, and says the same
+    # what else video entries had is still there
     assert {"duration_ms", "width", "height"} <= set(clip_entry)
     assert (clip_entry["width"], clip_entry["height"]) == (96, 72)
-    assert [(f["timestamp_ms"], f["shot"], f["embedding"]) for f in clip_entry["frames"]] == [
-        (h["timestamp_ms"], h["shot"], h["embedding"]) for h in heads
-    ]
+    assert "frames" not in clip_entry  # the vectors once, in "embeddings"
 
 
 @pytest.mark.slow

@@ -262,7 +262,7 @@ def test_embed_running_mode_video_prints_frames(video_lib) -> None:  # type: ign
     clip = made.folder / made.originals[0]
     done = run_cli([*args, "embed", str(clip), "--running-mode", "video", "--json"], work)
     assert done.returncode == 0, done.stderr
-    frames = json.loads(done.stdout)["frames"]
+    frames = json.loads(done.stdout)["embeddings"]
     times = [f["timestamp_ms"] for f in frames]
     assert times == sorted(times) and len(times) >= 2 and times[0] == 0
     assert len(frames[0]["embedding"]) > 100
