@@ -179,6 +179,57 @@ def test_a_copy_a_part_of_the_query_raised_is_asked_of_that_parts_key_points() -
     assert reading.read == [[1, 2]]  # a part's first copy: matched, its others are not asked
 
 
+def test_a_best_copy_a_part_raised_is_asked_of_that_parts_key_points_too() -> None:
+    """A quarter of a light screenshot (a flat page and a few lines of text) matched a
+    library's grey "image not found" placeholder at z 8 by its vector alone, and the
+    placeholder was flagged a copy of the ant photo the screenshot showed. The best copy is
+    asked of its part's key points now, as its lesser copies are, when a part raised it under
+    ``LOCAL_WITNESS_Z``: refuted, it is a look-alike and the next best is asked the same way;
+    matched or untold, it keeps the decision; past that z, or raised by the whole query, it is
+    not asked."""
+    from search.descriptor.witness import NOT_IN_ITS_PART, duplicate_decisions
+
+    config = DescriptorConfig(rotations=1, frames=False, labels=0.0, expand=1, regions=False)
+    identity = Whitening(np.zeros(DIM, np.float32), np.eye(DIM, dtype=np.float32), 1, 1)
+    descriptor = Descriptor(config, identity, calibration=Calibration(0.0, SD, 0.0, SD))
+    query = _unit((0, 1.0))[None]
+
+    def decide(cosines, evidenced, answers):  # type: ignore[no-untyped-def]
+        library = np.stack(
+            [_unit((0, c), (n + 1, np.sqrt(1 - c * c))) for n, c in enumerate(cosines)]
+        )
+        copy = (library @ query[0]).astype(np.float32)
+        asked: list[tuple[int, int | None]] = []
+
+        def witness(image_id, better, part=None, after=0, spare=False):  # type: ignore[no-untyped-def]
+            asked.append((image_id, part))
+            return answers.get(image_id)
+
+        def rows_of(ids):  # type: ignore[no-untyped-def]
+            return library[list(ids)], np.arange(len(ids))
+
+        ids = list(range(len(cosines)))
+        out = duplicate_decisions(
+            descriptor, query, copy, ids, rows_of, local=witness, evidenced=evidenced
+        )
+        assert out is not None
+        return out, asked
+
+    # z 8 and 7.2 raised by parts 1 and 2, z 6.4 by the whole query: both parts refuted
+    out, asked = decide([0.40, 0.36, 0.32], {0: 1, 1: 2}, {0: False, 1: False})
+    assert asked == [(0, 1), (1, 2)]
+    assert out.duplicate.tolist() == [False, False, True]
+    assert out.lookalike == {0: NOT_IN_ITS_PART, 1: NOT_IN_ITS_PART}
+    for answer in (True, None):  # the part's key points hold it, or cannot tell
+        out, asked = decide([0.40, 0.32], {0: 1}, {0: answer})
+        assert asked[0] == (0, 1) and out.duplicate.tolist()[0] is True
+    # past LOCAL_WITNESS_Z (z 11), or raised by the whole query: trusted by its vector
+    assert 0.55 / SD > LOCAL_WITNESS_Z
+    for cosines, evidenced in (([0.55], {0: 1}), ([0.40], {})):
+        out, asked = decide(cosines, evidenced, {0: False})
+        assert asked == [] and out.duplicate.tolist() == [True]
+
+
 def test_the_witness_asked_of_a_part_matches_that_parts_key_points(data_dir: Path) -> None:
     """The engine's witness asked of a part matches that part's key points instead of the whole
     query's: a photo in one cell of a collage matches the cell where the whole collage's 500

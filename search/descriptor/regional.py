@@ -9,18 +9,18 @@ best tile match only where that tile holds a copy of it (a sure copy in the libr
 with a cosine of at least ``REGION_SCORE``, and a plain-space cosine of at least
 ``REGION_COSINE``, read again for the ``REGION_CHECKED`` best): one picture of a collage -
 never a uniform picture (almost one flat tone: any flat patch of its colour matches its vector).
-A lesser copy a tile raised is asked of that tile's key points by the witness, and refuted,
-falls back to the whole query's score. Weaker tile matches count for nothing, so a tile never
-lifts a look-alike; the best of the others at a sure copy's z (at most ``REGION_NOMINATED``)
-and a collage cell's best matches at any z, raised or not (at most ``CELL_NOMINATED``: a small
-photo's cosine is low, and other photos of its object can match its key points too) are
-``tile_nominees``: the key points of the tile that matched each decide. Once a cell holds a
-sure copy (a collage, then), every cell's best match is checked by its cell's key points, even
-when that copy settled the query (``cell_rest``): a collage's other pictures. So is a query its
-views settled when that copy fills only a part of it - under ``LOCAL_WITNESS_Z`` and a plain
-cosine with the query under ``REGION_COSINE`` (a copy of the whole photo pays nothing more) -
-its collage cells alone are embedded then (no tiles: their vectors raise nothing here, the key
-points decide).
+A copy a tile raised (a lesser one, or the best under ``LOCAL_WITNESS_Z``: a light page's quarter
+matched a grey placeholder) is asked of that tile's key points by the witness, and refuted, falls
+back to the whole query's score. Weaker tile matches count for nothing, so a tile never lifts a
+look-alike; the best of the others at a sure copy's z (at most ``REGION_NOMINATED``) and a collage
+cell's best matches at any z, raised or not (at most ``CELL_NOMINATED``: a small photo's cosine is
+low, and other photos of its object can match its key points too) are ``tile_nominees``: the key
+points of the tile that matched each decide. Once a cell holds a sure copy (a collage, then), every
+cell's best match is checked by its cell's key points, even when that copy settled the query
+(``cell_rest``): a collage's other pictures. So is a query its views settled when that copy fills
+only a part of it - under ``LOCAL_WITNESS_Z`` and a plain cosine with the query under
+``REGION_COSINE`` (a copy of the whole photo pays nothing more) - its collage cells alone are
+embedded then (no tiles: their vectors raise nothing here, the key points decide).
 """
 
 from __future__ import annotations

@@ -77,6 +77,7 @@ class ReadsAhead(Protocol):
         """No more questions for this query."""
 
 
+BEST_PARTS_ASKED = 3  # best copies raised by parts of the query asked in turn, at most
 NO_COPY_OF_BETTER = "no copy of the better copies above it"
 NO_KEY_POINT_MATCH = "its key points match neither the query's nor a better copy's"
 NOT_IN_ITS_PART = "its key points match none of the part of the query whose vector found it"
@@ -159,6 +160,9 @@ def duplicate_decisions(
         if image_id in refuted and out.duplicate[p]:
             out.duplicate[p] = False
             out.lookalike[p] = refuted[image_id]
+    if local is not None and descriptor.config.local and evidenced:
+        sure = cal.duplicate_threshold(LOCAL_WITNESS_Z)
+        _best_parts_asked(out, copy, ids, evidenced, local, sure)
     flagged = np.flatnonzero(out.duplicate)
     if not descriptor.config.expand or len(flagged) < 2:
         return out
@@ -298,6 +302,31 @@ def _witnessed_by_key_points(
     finally:
         if reads is not None:
             reads.finish()
+
+
+def _best_parts_asked(
+    out: Decisions,
+    copy: np.ndarray,
+    ids: Sequence[int],
+    evidenced: Mapping[int, int],
+    local: LocalWitness,
+    sure: float,
+) -> None:
+    """The best copy, when a part of the query raised it under ``sure``, asked of that part's
+    key points (as its lesser copies are): a quarter of a light screenshot - a flat page and
+    a few lines of text - matched a library's grey "image not found" placeholder at z 8, by
+    its vector alone. A refuted one is a look-alike, and the next best is asked the same way
+    (at most :data:`BEST_PARTS_ASKED`); one the part's key points hold, or that nothing can
+    tell (``None``), keeps the decision."""
+    flagged = np.flatnonzero(out.duplicate)
+    for p in flagged[np.argsort(-copy[flagged], kind="stable")][:BEST_PARTS_ASKED].tolist():
+        part = evidenced.get(ids[p])
+        if part is None or not copy[p] < sure or copy[p] >= SELF_SCORE:
+            return
+        if local(ids[p], (), part=part) is not False:
+            return
+        out.duplicate[p] = False
+        out.lookalike[p] = NOT_IN_ITS_PART
 
 
 def _best_asked_too(
