@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from models import ImgsearchError, is_video_file, load_image
-from search.descriptor import KEY_POINT_DRAFT, LocalFeatures, local_features
+from search.descriptor import KEY_POINT_DRAFT, LocalFeatures, dense_features, local_features
 from search.library import KeyPointCache
 from search.query.errors import PathEscapeError
 from search.query.recent import Recent
@@ -49,6 +49,13 @@ def paired_key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
     """A library image's key points mirrored too: matched first, against another library
     image (``dedup --verify``)."""
     return key_points(data, max_pixels, mirrored=True)
+
+
+def dense_key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
+    """A library image's denser key points (:func:`search.descriptor.dense_features`): asked
+    only of a candidate laid out as the query (a tonal edit), kept in memory only."""
+    image = load_image(data, draft_size=KEY_POINT_DRAFT, max_pixels=max_pixels).image
+    return dense_features(image)
 
 
 #: the makers whose results are kept on disk too: whether they are mirrored
