@@ -340,8 +340,8 @@ class LocalVerifier:
         """Inliers of the query's ``features`` (and of its ``denser()`` ones) with library
         image ``image_id``'s denser key points (its file read again; kept in memory): a
         candidate laid out as the query at ``TONED_LAYOUT``, whose 500 key points the
-        query's did not match. (A darkened copy matched its original 0 / 0 / 96 / 145 times:
-        500 / 1,500 of the query's with 500 of the original's, 500 / 1,500 with 1,500.)"""
+        query's did not match. (A darkened copy's 500 / 1,500 key points had 0 / 0 inliers with
+        its original's 500 and 96 / 146 with its 1,500; a darker one's 0 / 145.)"""
         theirs, _fresh = self.files.read(image_id, dense_key_points)
         if theirs is None:
             return 0
