@@ -94,7 +94,7 @@ def test_a_pixelated_query_adds_an_unblocked_view(models_dir: Path, data_dir: Pa
     assert views.embeddings[1] @ original > views.embeddings[0] @ original + 0.05
 
 
-def test_the_unblocked_view_finds_originals_the_mosaics_do_not(
+def test_the_unblocked_view_confirms_originals_the_mosaics_do_not(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
     folder = tmp_path / "photos"
@@ -124,7 +124,10 @@ def test_the_unblocked_view_finds_originals_the_mosaics_do_not(
         confirmed[options] = [bool(h and h.duplicate and h.pixel_match) for h in found]
     assert ranks["default"] == [1, 1, 1], ranks
     assert confirmed["default"] == [True, True, True], confirmed
-    assert 1 not in ranks["default,unblock=off"], ranks
+    # Without the unblocked view the mosaic's vector ranked them 2-8 or not at all. Since the
+    # search matches a candidate laid out as the query almost exactly (a mosaic keeps its
+    # original's layout) with that candidate's denser key points too, they are found then as
+    # well (search.query.local_check, TONED_LAYOUT) - but no pixel comparison confirms them
     assert not any(confirmed["default,unblock=off"]), confirmed
 
 
