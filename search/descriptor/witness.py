@@ -160,8 +160,9 @@ def duplicate_decisions(
         if image_id in refuted and out.duplicate[p]:
             out.duplicate[p] = False
             out.lookalike[p] = refuted[image_id]
-    if local is not None and descriptor.config.local and evidenced:
-        sure = cal.duplicate_threshold(LOCAL_WITNESS_Z)
+    by_key_points = local is not None and descriptor.config.local
+    sure = cal.duplicate_threshold(LOCAL_WITNESS_Z)  # key points decide the copies under it
+    if by_key_points and evidenced:
         _best_parts_asked(out, copy, ids, evidenced, local, sure)
     flagged = np.flatnonzero(out.duplicate)
     if not descriptor.config.expand or len(flagged) < 2:
@@ -174,7 +175,6 @@ def duplicate_decisions(
             return out
     firm = cal.duplicate_threshold(WITNESS_Z)
     by_vectors = firm <= copy[flagged[0]] < SELF_SCORE  # a firm witness, not the query's file
-    by_key_points = local is not None and descriptor.config.local
     if not (by_vectors or by_key_points):
         return out  # no witness to ask: the stored rows are not read
     rows, owner = rows_of([ids[i] for i in flagged])
@@ -191,7 +191,6 @@ def duplicate_decisions(
         out.duplicate[flagged] = kept
         out.lookalike.update({int(p): NO_COPY_OF_BETTER for p in flagged[~kept]})
     if by_key_points:
-        sure = cal.duplicate_threshold(LOCAL_WITNESS_Z)
         _witnessed_by_key_points(out, copy, ids, flagged, pairs, sure, local, evidenced, decision)
         shown_at = range(len(copy)) if shown is None else shown
         grey = cal.duplicate_threshold(VOUCH_Z)

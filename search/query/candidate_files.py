@@ -20,6 +20,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
+from PIL import Image
+
 from models import ImgsearchError, is_video_file, load_image
 from search.descriptor import KEY_POINT_DRAFT, LocalFeatures, dense_features, local_features
 from search.library import KeyPointCache
@@ -39,10 +41,14 @@ T = TypeVar("T")
 Make = Callable[[bytes, "int | None"], T]  # (file bytes, max pixels) -> evidence
 
 
+def _picture(data: bytes, max_pixels: int | None) -> Image.Image:
+    """A library image's file decoded for its key points (at :data:`KEY_POINT_DRAFT`)."""
+    return load_image(data, draft_size=KEY_POINT_DRAFT, max_pixels=max_pixels).image
+
+
 def key_points(data: bytes, max_pixels: int | None, *, mirrored: bool = False) -> LocalFeatures:
     """A library image's key points (matched second only: not mirrored)."""
-    image = load_image(data, draft_size=KEY_POINT_DRAFT, max_pixels=max_pixels).image
-    return local_features(image, mirrored=mirrored)
+    return local_features(_picture(data, max_pixels), mirrored=mirrored)
 
 
 def paired_key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
@@ -54,8 +60,7 @@ def paired_key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
 def dense_key_points(data: bytes, max_pixels: int | None) -> LocalFeatures:
     """A library image's denser key points (:func:`search.descriptor.dense_features`): asked
     only of a candidate laid out as the query (a tonal edit), kept in memory only."""
-    image = load_image(data, draft_size=KEY_POINT_DRAFT, max_pixels=max_pixels).image
-    return dense_features(image)
+    return dense_features(_picture(data, max_pixels))
 
 
 #: the makers whose results are kept on disk too: whether they are mirrored

@@ -79,7 +79,6 @@ from search.descriptor import (
     LocalCheck,
     LocalFeatures,
     VerifyUnavailableError,
-    count_inliers,
     count_inliers_closer,
     grey_band,
     is_small,
@@ -343,12 +342,8 @@ class LocalVerifier:
         query's did not match. (A darkened copy's 500 / 1,500 key points had 0 / 0 inliers with
         its original's 500 and 96 / 146 with its 1,500; a darker one's 0 / 145.)"""
         theirs, _fresh = self.files.read(image_id, dense_key_points)
-        if theirs is None:
-            return 0
-        found = count_inliers(features, theirs)
-        if found < MIN_INLIERS and (dense := denser()) is not None:
-            found = max(found, count_inliers(dense, theirs))
-        return found
+        # (as the first pass, less its crop-scale retry)
+        return 0 if theirs is None else count_inliers_closer(features, theirs, lambda: None, denser)
 
     def features(
         self, image_id: int, known: StoredImage | None = None
