@@ -205,8 +205,8 @@ def _explain(rule: str, keeper: DedupImage, other: DedupImage) -> str:
         return f"not a collage's cell (the other holds this picture in a cell: {_size(other)})"
     if rule == "frame":
         return (
-            f"not inside a frame (the other's photo is framed: screenshot, padding or "
-            f"caption; {_size(other)})"
+            f"not inside a frame (the other's photo is framed: screenshot, padding, caption "
+            f"or blurred background; {_size(other)})"
         )
     if rule == "format":
         return (

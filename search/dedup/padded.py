@@ -1,4 +1,5 @@
-"""A keeper that is a member's picture with bars or padding around it gives way to it.
+"""A keeper that is a member's picture with bars or padding around it gives way to it (and
+one laid on its own blurred enlargement: :mod:`search.dedup.blurred_padding`).
 
 The keeper rules prefer the image with the most pixels, and a meme-style copy - the photo
 with a caption bar added above or below it, or padded to a square, or given a border - has
@@ -52,6 +53,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
+from search.dedup.blurred_padding import blurred_copy_bands, soft_edge
 from search.dedup.keeper import DedupImage
 from search.dedup.picture_checks import Box, Picture, PictureCheck, framed_at, placed_inside
 from search.descriptor import LocalFeatures
@@ -133,7 +135,8 @@ class PaddedKeepers(PictureCheck):
                 continue
             if keeper.id not in self.banded:  # no plain side: no key points made
                 image = picture_of(keeper.id)
-                self.banded[keeper.id] = image is not None and plain_edge(pixels_of(image))
+                edge = None if image is None else pixels_of(image)
+                self.banded[keeper.id] = edge is not None and (plain_edge(edge) or soft_edge(edge))
             if not self.banded[keeper.id]:
                 return None
             key = (keeper.id, member.id)
@@ -154,10 +157,14 @@ class PaddedKeepers(PictureCheck):
         kept, source = picture_of(keeper.id), picture_of(member.id)
         if box is None or kept is None or source is None:
             return None
-        if not plain_bands(pixels_of(kept), pixels_of(source), box):
-            return None
-        log.info("dedup: %s is %s with bands around it", keeper.path, member.path)
-        return box
+        ours, theirs = pixels_of(kept), pixels_of(source)
+        if plain_bands(ours, theirs, box):
+            log.info("dedup: %s is %s with bands around it", keeper.path, member.path)
+            return box
+        if blurred_copy_bands(ours, theirs, box):
+            log.info("dedup: %s is %s on its own blurred enlargement", keeper.path, member.path)
+            return box
+        return None
 
 
 def _aspects_differ(a: DedupImage, b: DedupImage) -> bool:
