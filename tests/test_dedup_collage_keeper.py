@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from models import collage_cells
 from search.dedup import (
@@ -42,6 +42,16 @@ def _collage(photo: Image.Image, others: list[Image.Image], where: int) -> Image
     for k, picture in enumerate(pictures[:4]):
         at = ((k % 2) * (tile[0] + GUTTER), (k // 2) * (tile[1] + GUTTER))
         out.paste(picture.convert("RGB").resize(tile, Image.Resampling.BILINEAR), at)
+    return out
+
+
+def _filled_collage(photo: Image.Image, others: list[Image.Image], side: int) -> Image.Image:
+    """A 2x2 collage of square cells of ``side`` pixels, each picture fitted to its cell by a
+    centre crop (as collage apps fill cells), ``photo`` in the last."""
+    out = Image.new("RGB", (2 * side + GUTTER, 2 * side + GUTTER), "white")
+    for k, picture in enumerate([*others[:3], photo]):
+        cell = ImageOps.fit(picture.convert("RGB"), (side, side), Image.Resampling.BILINEAR)
+        out.paste(cell, ((k % 2) * (side + GUTTER), (k // 2) * (side + GUTTER)))
     return out
 
 
@@ -116,6 +126,48 @@ def test_a_collage_of_a_photo_gives_way_to_it(tmp_path: Path, data_dir: Path) ->
     [member] = [m for m in group["members"] if Path(m["path"]).stem == "collage"]
     assert member["collage"] is True and member["photo_size"] == [width, height]
     assert report["stats"]["collage_keepers"] == 1
+
+
+def test_a_collage_whose_cell_shows_a_centre_crop_of_the_photo_gives_way_to_it(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """A cell filled with the photo's middle (a landscape photo in a square cell) holds no
+    whole picture of it: a blind audit's report kept 17 such collages over their photos."""
+    photos = [Image.open(p).convert("RGB") for p in _hymenoptera(data_dir, 8)]
+    photo = next(p for p in photos if p.width >= 1.3 * p.height)  # a landscape photo
+    side = round(0.7 * photo.height)
+    collage = _filled_collage(photo, [p for p in photos if p is not photo], side)
+    assert collage.width * collage.height > photo.width * photo.height  # resolution prefers it
+    files = {"photo": tmp_path / "photo.jpg", "collage": tmp_path / "collage.jpg"}
+    photo.save(files["photo"], quality=90)
+    collage.save(files["collage"], quality=90)
+    assert [keeper for keeper, _ in _groups(files, collages=False)] == ["collage"]
+    [(keeper, [member])] = _groups(files, collages=True)
+    assert keeper == "photo" and member.collage
+    assert member.content_size == (side, side)  # its picture: the cell
+
+
+def test_a_crop_through_a_photos_own_cells_leaves_the_photo_kept(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """A crop that covers one of a photo's own cells (straight edges) and runs on into the
+    next is no cell filled by a collage: the photo shows the rest of the crop there."""
+    photo = Image.open(data_dir / WITH_CELLS).convert("RGB")
+    cells = collage_cells(photo)
+    assert cells is not None
+    left, top, right, bottom = cells[0]
+    pad_x, pad_y = round(0.15 * photo.width), round(0.15 * photo.height)
+    box = (
+        max(0, left - pad_x),
+        max(0, top - pad_y),
+        min(photo.width, right + pad_x),
+        min(photo.height, bottom + pad_y),
+    )
+    files = {"photo": tmp_path / "photo.jpg", "crop": tmp_path / "crop.jpg"}
+    photo.save(files["photo"], quality=92)
+    photo.crop(box).save(files["crop"], quality=92)
+    [(keeper, [member])] = _groups(files, collages=True)
+    assert keeper == "photo" and not member.collage
 
 
 def test_a_photo_with_straight_edges_keeps_its_place(tmp_path: Path, data_dir: Path) -> None:

@@ -14,6 +14,12 @@ rules' ``frame`` rule prefers the member, as it prefers a photo to its screensho
 groups are made again. Cells under ``SMALLEST`` of the keeper, and cells that have the
 member's pixels already, are not matched.
 
+Apps fill a cell with a photo of another shape by a centre crop: the member's picture then
+covers its cell and passes it (``FILL_MOST``, ``FILL_PASSES``), at about the member's pixels
+(``LARGER`` times them at most); that cell counts as its picture when, where the member passes
+the cell, the keeper shows something else (``FILL_AGREE``: gutters and other pictures; a
+photo whose straight edges make cells of its own shows the rest of the member there).
+
 Each condition stops what the others let through: 1-2 % of photos have cells (a straight
 horizon against a flat sky), but a copy of such a photo spans all of them; a crop lies inside
 a part of its photo, but at the photo's scale (a crop along a horizon is not taken for the
@@ -41,6 +47,15 @@ MOST = 0.8
 LARGER = 1.2
 #: cells smaller than this share of the keeper are not matched (a 4x4 grid's cell: 1/16)
 SMALLEST = 0.06
+#: a member's picture that fills a cell by a centre crop covers at most this many times the
+#: cell's area (a 2:1 photo in a square cell: 2), turned by at most FILL_ANGLE degrees ...
+FILL_MOST = 3.0
+FILL_ANGLE = 3.0
+#: ... and passes it by this share of the cell's area at least, where the keeper (at
+#: FILL_SIDE pixels) correlates with it under FILL_AGREE: it shows something else there
+FILL_PASSES = 0.1
+FILL_SIDE = 128
+FILL_AGREE = 0.5
 
 Box = tuple[float, float, float, float]  # (left, top, right, bottom) as shares of the keeper's
 
@@ -109,29 +124,37 @@ class CollageKeepers:
         self, member: DedupImage, cells: Cells, picture: Callable[[], Image.Image | None]
     ) -> Box | None:
         """Where the keeper holds ``member``'s picture at fewer pixels than ``member`` has, its
-        sides on cuts (a cell, or cells side by side); None if it does not."""
+        sides on cuts (a cell, or cells side by side), or the cell it fills by a centre crop
+        at no more than ``LARGER`` times the member's pixels (module doc); None if neither."""
         theirs = self.key_points(member.id)
         if theirs is None:
             return None
         member_side = max(member.content_size)
         for n, (left, top, right, bottom) in enumerate(cells.boxes):
-            if cells.sides[n] * LARGER > member_side:
-                continue  # a picture over this cell has at least its pixels: not fewer
+            if cells.sides[n] > LARGER * member_side:
+                continue  # a picture over this cell, or filling it, has more pixels there
             if n not in cells.features:
                 if (image := picture()) is None:
                     return None
                 crop = image.crop(cells.pixels[n])
                 cells.features[n] = local_features(crop, frames=False, mirrored=False)
             found = placement(theirs, cells.features[n])
+            if found is None:
+                continue
             # the cell's picture and the member's were both read at one longer side (SIDE):
             # in the files' pixels, the keeper shows a member pixel as scale * side / member_side
-            if found is None or found.scale * cells.sides[n] * LARGER > member_side:
-                continue
+            shown = found.scale * cells.sides[n] / member_side
             w, h = right - left, bottom - top
             fl, ft, fr, fb = found.box
             box = (left + fl * w, top + ft * h, left + fr * w, top + fb * h)
-            if _on_cuts(box, cells):
+            if shown * LARGER <= 1 and _on_cuts(box, cells):
                 return box
+            if shown <= LARGER and abs(found.angle) <= FILL_ANGLE and _fills(found.box):
+                ours, member_picture = picture(), self.picture(member.id)
+                if ours is None or member_picture is None:
+                    continue
+                if _shows_else(ours, member_picture, box, cells.boxes[n]):
+                    return cells.boxes[n]  # the cell shows the member's middle: its picture
         return None
 
 
@@ -151,6 +174,44 @@ def _cells(keeper: DedupImage, image: Image.Image) -> Cells | None:
         np.unique([0.0, 1.0, *(x for box in shares for x in (box[0], box[2]))]),
         np.unique([0.0, 1.0, *(y for box in shares for y in (box[1], box[3]))]),
     )
+
+
+def _fills(box: Box) -> bool:
+    """Whether the member's picture, at ``box`` as shares of a cell, covers all of the cell
+    (within ``CUT_MARGIN``) and passes it (a photo fitted to a cell by a centre crop), by at
+    most ``FILL_MOST`` of the cell's area in all."""
+    left, top, right, bottom = box
+    covers = max(left, top) <= CUT_MARGIN and min(right, bottom) >= 1 - CUT_MARGIN
+    return covers and (right - left) * (bottom - top) <= FILL_MOST
+
+
+def _shows_else(keeper: Image.Image, member: Image.Image, box: Box, cell: Box) -> bool:
+    """Whether, where the member's picture laid at ``box`` (shares of the keeper) passes
+    ``cell``, the keeper shows something else: grey levels at ``FILL_SIDE`` pixels correlating
+    under ``FILL_AGREE`` over at least ``FILL_PASSES`` of the cell's area. A crop of a photo
+    whose straight edges make cells continues into the photo's other cells; a collage's
+    neighbours are gutters and other pictures."""
+    scale = FILL_SIDE / max(keeper.size)
+    width, height = max(8, round(keeper.width * scale)), max(8, round(keeper.height * scale))
+    ours = np.asarray(keeper.convert("L").resize((width, height), Image.Resampling.BOX), np.float32)
+    left, top = round(box[0] * width), round(box[1] * height)
+    w, h = round((box[2] - box[0]) * width), round((box[3] - box[1]) * height)
+    if w < 2 or h < 2:
+        return False
+    laid = np.asarray(member.convert("L").resize((w, h), Image.Resampling.BOX), np.float32)
+    theirs = np.full((height, width), np.nan, np.float32)
+    x0, y0, x1, y1 = max(0, left), max(0, top), min(width, left + w), min(height, top + h)
+    if x1 <= x0 or y1 <= y0:
+        return False
+    theirs[y0:y1, x0:x1] = laid[y0 - top : y1 - top, x0 - left : x1 - left]
+    xs, ys = (np.arange(width) + 0.5) / width, (np.arange(height) + 0.5) / height
+    in_cell = ((ys >= cell[1]) & (ys < cell[3]))[:, None] & ((xs >= cell[0]) & (xs < cell[2]))
+    passes = ~np.isnan(theirs) & ~in_cell
+    if passes.sum() < FILL_PASSES * in_cell.sum():
+        return False  # too little of it outside the cell to tell
+    a, b = ours[passes] - ours[passes].mean(), theirs[passes] - theirs[passes].mean()
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return norm > 0 and float(a @ b) / norm < FILL_AGREE
 
 
 def _on_cuts(box: Box, cells: Cells) -> bool:
