@@ -17,8 +17,9 @@ member's pixels already, are not matched.
 Apps fill a cell with a photo of another shape by a centre crop: the member's picture then
 covers its cell and passes it (``FILL_MOST``, ``FILL_PASSES``), at about the member's pixels
 (``LARGER`` times them at most); that cell counts as its picture when, where the member passes
-the cell, the keeper shows something else (``FILL_AGREE``: gutters and other pictures; a
-photo whose straight edges make cells of its own shows the rest of the member there).
+the cell, the keeper shows something else (``FILL_LEVELS``, ``FILL_AGREE``: gutters and other
+pictures; a photo whose straight edges make cells of its own shows the rest of the member
+there).
 
 Each condition stops what the others let through: 1-2 % of photos have cells (a straight
 horizon against a flat sky), but a copy of such a photo spans all of them; a crop lies inside
@@ -56,6 +57,10 @@ FILL_ANGLE = 3.0
 FILL_PASSES = 0.1
 FILL_SIDE = 128
 FILL_AGREE = 0.5
+#: ... or where they differ by over this many grey levels on average (a smooth picture in the
+#: next cell can correlate with the member's smooth edge by chance; the photo's own rest
+#: differs by its JPEG noise)
+FILL_LEVELS = 16.0
 
 Box = tuple[float, float, float, float]  # (left, top, right, bottom) as shares of the keeper's
 
@@ -187,8 +192,9 @@ def _fills(box: Box) -> bool:
 
 def _shows_else(keeper: Image.Image, member: Image.Image, box: Box, cell: Box) -> bool:
     """Whether, where the member's picture laid at ``box`` (shares of the keeper) passes
-    ``cell``, the keeper shows something else: grey levels at ``FILL_SIDE`` pixels correlating
-    under ``FILL_AGREE`` over at least ``FILL_PASSES`` of the cell's area. A crop of a photo
+    ``cell``, the keeper shows something else: grey levels at ``FILL_SIDE`` pixels that differ
+    by over ``FILL_LEVELS`` or correlate under ``FILL_AGREE``, over at least ``FILL_PASSES``
+    of the cell's area. A crop of a photo
     whose straight edges make cells continues into the photo's other cells; a collage's
     neighbours are gutters and other pictures."""
     scale = FILL_SIDE / max(keeper.size)
@@ -209,6 +215,8 @@ def _shows_else(keeper: Image.Image, member: Image.Image, box: Box, cell: Box) -
     passes = ~np.isnan(theirs) & ~in_cell
     if passes.sum() < FILL_PASSES * in_cell.sum():
         return False  # too little of it outside the cell to tell
+    if float(np.abs(ours[passes] - theirs[passes]).mean()) > FILL_LEVELS:
+        return True  # other grey levels there
     a, b = ours[passes] - ours[passes].mean(), theirs[passes] - theirs[passes].mean()
     norm = float(np.linalg.norm(a) * np.linalg.norm(b))
     return norm > 0 and float(a @ b) / norm < FILL_AGREE
