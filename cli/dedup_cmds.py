@@ -161,9 +161,10 @@ def dedup(
             f"{result.threshold:.3f}" if result.threshold >= 0.001 else f"{result.threshold:.1e}"
         )
         message = f"{groups} group(s), {copies} duplicate(s) at copy score >= {shown}"
-    if result.stats.get("verify_confirmed"):  # members below the threshold joined too
-        # (their pairs with the keeper confirmed; those attached lower down are counted next)
-        joined = sum(m.verified and m.via is None for g in result.groups for m in g.members)
+    # members below the threshold that joined (their pairs with the keeper confirmed; those
+    # attached lower down are counted next)
+    joined = sum(m.verified and m.via is None for g in result.groups for m in g.members)
+    if joined:
         message += f" or confirmed by local features ({joined} of them)"
     attached = result.stats.get("attached")
     if attached:  # images no group took, confirmed with a member lower down (z 2-3)

@@ -268,7 +268,7 @@ def test_dedup_verify_groups_thumbnails_with_their_photos(
 
     args = _dedup_library(data_dir, models_dir, tmp_path, "thumb", thumbnail, 3)
     summary = run_cli([*args, "dedup", "--verify"], tmp_path).stderr.strip().splitlines()[-1]
-    assert summary.endswith("confirmed by local features (3 pair(s))"), summary  # once each
+    assert summary.endswith("confirmed by local features (3 of them)"), summary  # once each
 
 
 def _inverted_duotone(photo: Path, out: Path) -> None:

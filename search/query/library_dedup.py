@@ -32,6 +32,7 @@ from search.dedup import (
 from search.descriptor import is_small
 from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.candidate_files import paired_key_points
+from search.query.dedup_refuter import DedupRefuter
 from search.query.engine import SearchEngine
 from search.query.library_crops import CROPS_NOMINATED
 from search.query.pixels import PIXEL_CHECK_MIN_SCORE
@@ -93,9 +94,11 @@ def library_duplicates(
 
     Pairs are scored like searches: the best cosine between the two images' rows (whole image,
     framed photo) in the library's descriptor space; ``threshold`` defaults to the calibrated
-    copy decision (:func:`default_threshold`). ``verify``: borderline pairs are confirmed
-    with local features, pairs over the threshold that they and the layouts refute are not
-    grouped (:mod:`search.dedup.verify`; needs OpenCV), and a keeper that is a collage of a
+    copy decision (:func:`default_threshold`). Pairs over it that the vectors do not make sure
+    are grouped only when layouts or key points do not refute them
+    (:mod:`search.query.dedup_refuter`: what a search asks its hits). ``verify``: borderline
+    pairs are confirmed with local features, every pair over the threshold that they and the
+    layouts refute is not grouped (:mod:`search.dedup.verify`), and a keeper that is a collage of a
     member's picture gives way to it (:mod:`search.dedup.collages`). Files are read only
     where a keeper's aspect ratio differs from a member's: a keeper that is the member's
     picture with bars or padding around it gives way to it (:mod:`search.dedup.padded`), and
@@ -107,18 +110,21 @@ def library_duplicates(
     frames = StoredFrames.read(engine.store, engine.library.descriptor())
     images, vectors = library_images(engine, frames)
     threshold = default_threshold(engine) if threshold is None else float(threshold)
-    verifier = padded = collages = crops = None
+    verifier = padded = collages = crops = refuter = None
     if options.get("near", True) and "neighbours" not in options and len(images):
         ids = np.fromiter((im.id for im in images), dtype=np.int64, count=len(images))
         extra_ids, extra = frames.extra_rows(engine.library.descriptor(), keep=ids)
         options["neighbours"] = MultiRowNeighbours(
             vectors, ids, extra.astype(np.float16), extra_ids
         )
+        small = frozenset(im.id for im in images if is_small(im.width, im.height))
         if verify:
-            small = frozenset(im.id for im in images if is_small(im.width, im.height))
             verifier = _verifier(engine, options["neighbours"], threshold, small, (ids, vectors))
             options["neighbours"] = verifier
             options["holds"] = verifier.holds
+        elif "holds" not in options:  # a search's witness: pairs not sure by their vectors
+            refuter = DedupRefuter(engine, threshold, small, (ids, vectors))
+            options["holds"] = refuter.holds
         collages = CollageKeepers(verifier.picture, verifier.key_points_of) if verifier else None
         reader, stored = _picture_reader(engine), _key_point_reader(engine)
         padded, crops = PaddedKeepers(reader, stored), CropKeepers(reader, stored)
@@ -132,6 +138,8 @@ def library_duplicates(
         cropped = sum(image.crop for image in crops.marked.values())
         result.stats["crop_keepers"] = cropped
         result.stats["pasted_keepers"] = len(crops.marked) - cropped
+    if refuter is not None:
+        result.stats["verify_refuted"] = refuter.refuted
     if verifier is not None:
         grouped = {image.id for group in result.groups for image in group.images}
         by_id = {image.id: image for image in images}

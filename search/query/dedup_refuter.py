@@ -1,0 +1,80 @@
+"""Plain ``imgsearch dedup`` asks the pairs over its threshold what a search asks its hits.
+
+A search takes a hit past the duplicate decision but under ``LOCAL_WITNESS_Z`` for a copy only
+when its key points or its grey-level layout agree with the query's (the key-point witness);
+plain ``dedup`` grouped on the vectors alone, so the report listed, as duplicates to delete,
+pairs that ``lookup`` called look-alikes (a new user's audit: 4 of the 8 groups of README's
+quick-start library were two different photos - two ants, two daisies - at copy scores
+0.65-0.85). Now each pair that star grouping would take and whose vectors are not sure (their
+cosine under the score at ``z = LOCAL_WITNESS_Z``) is put to ``dedup --verify``'s refutation
+(:meth:`search.dedup.VerifiedNeighbours.holds`: layouts alike, or key points that find one
+transform, or it is not grouped). Nothing is raised or attached: that stays ``--verify``'s.
+Key points are read as a search reads a candidate's (kept on disk).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from search.descriptor import LOCAL_WITNESS_Z
+from search.query.candidate_files import paired_key_points
+from search.query.engine import SearchEngine
+
+
+class DedupRefuter:
+    """``holds(a, b)`` for plain ``dedup``'s star grouping (module doc); ``refuted``: how many
+    pairs it refused."""
+
+    def __init__(
+        self,
+        engine: SearchEngine,
+        threshold: float,
+        small: frozenset[int],
+        searched: tuple[np.ndarray, np.ndarray],
+    ) -> None:
+        from search.dedup import VerifiedNeighbours
+        from search.descriptor import opencv
+
+        opencv()  # a clear VerifyUnavailableError now rather than after the graph
+        calibration = engine.library.descriptor().calibration
+        self.sure = calibration.duplicate_threshold(LOCAL_WITNESS_Z) if calibration else 1.0
+        ids, vectors = searched
+        self._row = {int(i): n for n, i in enumerate(ids.tolist())}
+        self._vectors = vectors
+
+        def path_of(image_id: int) -> Any:
+            found = engine.records.image_file(image_id)
+            return found.path if found is not None and found.path.is_file() else None
+
+        def key_points(image_id: int) -> Any:
+            return engine.local.files.read(image_id, paired_key_points)[0]
+
+        self.verifier = VerifiedNeighbours(
+            lambda ids, k: (np.zeros((len(ids), 0), np.float32), np.zeros((len(ids), 0))),
+            path_of,
+            threshold,
+            threshold,
+            calibration=calibration,
+            small=small,
+            layouts=engine.records.layouts,
+            key_points=key_points,
+        )
+
+    def _score(self, a: int, b: int) -> float:
+        ra, rb = self._row.get(a), self._row.get(b)
+        if ra is None or rb is None:
+            return 0.0
+        return float(self._vectors[ra].astype(np.float32) @ self._vectors[rb].astype(np.float32))
+
+    def holds(self, a: int, b: int) -> bool:
+        """Whether the pair stands: sure by its vectors, or not refuted by the check."""
+        return self._score(a, b) >= self.sure or self.verifier.holds(a, b)
+
+    @property
+    def refuted(self) -> int:
+        return self.verifier.refuted
+
+
+__all__ = ["DedupRefuter"]
