@@ -15,7 +15,7 @@ from cli.main import cli
 from cli.options import NonEmptyPath, ranged_option
 from cli.search_cmds import open_engine, user_errors
 from search.dedup import atomic_write, data_uri
-from search.explore import DEFAULT_K, DEFAULT_MIN_SIZE, Clusters
+from search.explore import DEFAULT_K, DEFAULT_MIN_SIZE, Clusters, ExploreError
 from search.units import plural, printable
 
 CLUSTERS_JSON = (
@@ -110,7 +110,12 @@ def clusters(
     if output is not None:
         writable_output(output, "the report")
     with open_engine(ctx) as engine:
-        result = engine.explore.clusters(method, k=k, min_size=min_size)
+        try:
+            result = engine.explore.clusters(method, k=k, min_size=min_size)
+        except ExploreError as error:  # --k over this library's size: a bad value (exit 2)
+            if k is not None and str(error).startswith("k must be"):
+                raise click.BadParameter(str(error), param_hint="'--k'") from None
+            raise
         if fmt == "json":
             text = json.dumps(result.to_dict(), indent=1, ensure_ascii=False)
         elif fmt == "html":

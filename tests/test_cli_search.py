@@ -231,6 +231,10 @@ def test_labels(library, models_dir):
     total = data["total"]
     assert total > 5
     assert f"images labelled 'bee': 1-2 of {total} (the next: --offset 2)" in table
+    # the folder's word in the plural labels nothing: the singular that does is said, as the
+    # labels page says it (it was a bare "no results")
+    plural = run(library, models_dir, "labels", "bees")
+    assert plural.exit_code == 0 and "labels are singular: imgsearch labels bee" in plural.output
     rest = json.loads(ok(run(library, models_dir, "labels", "bee", "--offset", "5", "--json")))
     assert len(rest["results"]) == total - 5 and rest["query"]["offset"] == 5
     first = [r["id"] for r in data["results"]]

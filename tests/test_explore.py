@@ -142,7 +142,9 @@ def test_cli_clusters_and_outliers_on_ukbench(
     assert lines[0].split()[:4] == ["rank", "score", "id", "path"], done.stdout
     assert len(lines) == 5 and lines[1].split()[0] == "1" and "sd" in lines[2], done.stdout
     bad = run_cli([*library, "clusters", "--method", "kmeans", "--k", "500"], tmp_path)
-    assert bad.returncode == 1 and "k must be between 1" in bad.stderr
+    # a bad option value, as README's exit codes say: 2 and the usage line (was 1, bare)
+    assert bad.returncode == 2 and "k must be between 1" in bad.stderr, bad.stderr
+    assert "Invalid value for '--k'" in bad.stderr and "Usage:" in bad.stderr
     assert "Traceback" not in bad.stderr
 
 

@@ -195,7 +195,7 @@ def test_the_search_page_from_a_deleted_file_says_so(user, server) -> None:  # t
     names = library_paths(server)
     gone, kept = names[sources[3].name], names[sources[1].name]
     status, body = fetch(f"{server}/?from={gone}")
-    assert status == 200 and "cannot be a query" in body and "imgsearch index" in body, body
+    assert status == 404 and "cannot be a query" in body and "imgsearch index" in body, body
     assert f"/api/v1/images/{gone}/thumbnail" not in body
     status, body = fetch(f"{server}/?from={kept}")
     assert status == 200 and f"/api/v1/images/{kept}/thumbnail" in body

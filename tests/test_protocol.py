@@ -24,11 +24,12 @@ def served(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir:
         yield running
 
 
-def test_a_chunked_upload_over_the_limit_gets_json_413(served) -> None:  # type: ignore[no-untyped-def]
+def _over_the_limit(served, path: bytes) -> tuple[bytes, bytes]:  # type: ignore[no-untyped-def]
+    """A chunked upload to ``path`` just over waitress's limit: the answer's head and body."""
     host, port = served.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=60) as conn:
         conn.sendall(
-            b"POST /api/v1/search HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: multipart/form-data; boundary=b\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n"
         )
@@ -42,9 +43,23 @@ def test_a_chunked_upload_over_the_limit_gets_json_413(served) -> None:  # type:
                 break
             answer += data
     head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 413"), answer[:300]
+    return head, body
+
+
+def test_a_chunked_upload_over_the_limit_gets_json_413(served) -> None:  # type: ignore[no-untyped-def]
+    head, body = _over_the_limit(served, b"/api/v1/search")
+    assert head.startswith(b"HTTP/1.1 413"), head
     assert b"Content-Type: application/json" in head, head
     assert json.loads(body)["error"]["code"] == "too_large"
+
+
+def test_the_search_forms_upload_over_the_limit_gets_a_page(served) -> None:  # type: ignore[no-untyped-def]
+    """The page's form posts to /search: a client without scripts (which check the size
+    first) was answered the API's JSON (a new user's audit)."""
+    head, body = _over_the_limit(served, b"/search")
+    assert head.startswith(b"HTTP/1.1 413"), head
+    assert b"Content-Type: text/html" in head, head
+    assert b"Upload too large" in body and b'href="/"' in body
 
 
 def test_too_many_form_parts_say_so(served) -> None:  # type: ignore[no-untyped-def]

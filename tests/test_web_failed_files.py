@@ -44,6 +44,8 @@ def test_the_api_says_a_failed_file_cannot_be_a_query(client, ids):
     ):
         error = assert_error(answer, 409, "not_indexed")
         assert "could not be read when it was indexed" in error["message"], error
+    # the thumbnail's says what it lacks, not "cannot be a query" (a new user's audit)
+    assert "has no thumbnail: its file" in error["message"], error
 
 
 def test_lookup_of_a_failed_files_id_says_it_has_no_vector(weblib, ids):

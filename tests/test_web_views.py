@@ -129,7 +129,9 @@ def test_html_pages(client, ids):
     assert f'value="{ids[QUERY_NAME]}"'.encode() in start.data
     preview = rf"/api/v1/images/{ids[QUERY_NAME]}/thumbnail\?v=[0-9a-f]{{16}}&amp;size=1024"
     assert re.search(preview, start.get_data(as_text=True))
-    assert client.get("/?from=999999").status_code == 200  # the page explains, no crash
+    unknown = client.get("/?from=999999")  # the page explains with the API's status
+    assert unknown.status_code == 404 and b"Choose a photo below" in unknown.data
+    assert client.get("/?from=abc").status_code == 400
     image = client.get(f"/images/{ids[QUERY_NAME]}")
     assert image.status_code == 200 and b"Similar images" in image.data
     assert b"Exact copy" in image.data and f"?from={ids[QUERY_NAME]}".encode() in image.data
@@ -296,7 +298,7 @@ def test_a_plural_label_points_to_its_singular(client):
     other = client.get("/labels?q=zebras%3Cb%3E").get_data(as_text=True)
     assert "label-suggestion" not in other and "try another word" in other
     assert "<b>" not in other
-    from web.views_labels import singular_forms
+    from search.query import singular_forms
 
     assert singular_forms("bees") == ["bee"]
     assert singular_forms("butterflies") == ["butterfly", "butterflie"]

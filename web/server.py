@@ -3,6 +3,7 @@ in a background thread (tests, benchmarks)."""
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import resource
@@ -81,14 +82,30 @@ class JsonErrorTask(ErrorTask):
         message = f"{error.reason}: {error.body}".rstrip(": ")
         if error.code == 413:
             message = "Upload too large: the request body is over the server's limit."
-        body = json.dumps({"error": {"status": error.code, "code": code, "message": message}})
+        path = getattr(self.request, "path", "") or ""
+        if path.startswith("/api/"):
+            payload = {"error": {"status": error.code, "code": code, "message": message}}
+            body, kind = json.dumps(payload, separators=(",", ":")), "application/json"
+        else:  # a page's form (/search, /lookup): a page, as the app's own errors there
+            body, kind = _error_page(error.code, error.reason, code, message), "text/html"
         self.status = f"{error.code} {error.reason}"
         self.response_headers.extend(
-            [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
+            [("Content-Type", f"{kind}; charset=utf-8"), ("X-Content-Type-Options", "nosniff")]
         )
         self.set_close_on_finish()
         self.content_length = len(body.encode())
         self.write(body.encode())
+
+
+def _error_page(status: int, reason: str, code: str, message: str) -> str:
+    """A minimal page for an error waitress answers before the app sees the request."""
+    text = html.escape(message)
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status} '
+        f"{html.escape(reason)} - imgsearch</title></head><body><main><h1>{status} "
+        f'{html.escape(reason)}</h1><p class="alert" data-code="{code}">{text}</p>'
+        '<p><a href="/">Back to the search page</a></p></main></body></html>'
+    )
 
 
 class RequestTimeout(Error):

@@ -148,15 +148,16 @@ def default_decision() -> Decision:
     return Decision(threshold, calibrated, DUPLICATE_Z if calibrated else None)
 
 
-def require_indexed(eng: SearchEngine, image_id: int) -> None:
+def require_indexed(eng: SearchEngine, image_id: int, lacks: str = "cannot be a query") -> None:
     """409 ``not_indexed`` for the id of a file that failed to index: it has no vector (a
     search or lookup by it read the file and said 415 "Not a readable image", as of an
-    upload; the search page's ``?from=ID`` says this)."""
+    upload; the search page's ``?from=ID`` says this), nor a picture; ``lacks``: what that
+    means for the request (its thumbnail's: "has no thumbnail")."""
     info = eng.records.get_image(image_id)
     if info is not None and info.status != "ok":
         raise ApiError(
             409,
-            f"Library image #{image_id} cannot be a query: its file could not be read when it "
+            f"Library image #{image_id} {lacks}: its file could not be read when it "
             "was indexed. Replace or repair it, then run `imgsearch index` (it was: "
             f"{info.error or info.status}).",
             "not_indexed",
@@ -308,7 +309,7 @@ def thumbnail_path(image_id: int, size: int = DEFAULT_SIZE) -> tuple[Path, str |
     try:
         return cache.get(image_id, found.path, size=size, sha256=found.sha256), found.sha256
     except ImageError as error:  # 415 "Not a readable image", as if the request sent one
-        require_indexed(eng, image_id)  # a file that failed to index has no picture either
+        require_indexed(eng, image_id, "has no thumbnail")  # a failed file has no picture
         if isinstance(error, UnreadableImageError) or file_state_of(found) is None:
             raise
         raise ApiError(

@@ -148,8 +148,9 @@ def search_page() -> Any:
     if from_text and notice is None and status == 200:  # no library: the notice says so, once
         try:
             source = query_source.query_image(parse_image_id(from_text), from_text)
-        except Exception as exc:
+        except Exception as exc:  # the page says why, with the API's status for that image
             error = from_error(page_error(exc), from_text)
+            status = error.status
     mode = request.args.get("mode")
     if status == 200 and mode is not None and mode not in MODE_NAMES:  # was "similar" in silence
         names = ", ".join(MODE_NAMES)

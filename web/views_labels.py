@@ -8,28 +8,13 @@ from typing import Any
 
 from flask import request
 
+from search.query import singular_forms
 from web import service
 from web.errors import page_error
 from web.fields import refuse_unknown_args
 from web.params import BROWSE_PER_PAGE, parse_page
 from web.text import visible
 from web.views import _notice, bp, render_page
-
-
-def singular_forms(q: str) -> list[str]:
-    """``q`` with its last word in the singular, most likely first ("butterflies" ->
-    "butterfly", "boxes" -> "box", "ants" -> "ant"); none when it does not look plural."""
-    head, _, last = q.rpartition(" ")
-    prefix = f"{head} " if head else ""
-    if len(last) < 3 or not last.lower().endswith("s") or last.lower().endswith("ss"):
-        return []
-    forms = []
-    if last.lower().endswith("ies") and len(last) > 4:
-        forms.append(last[:-3] + "y")
-    if last.lower().endswith(("ses", "xes", "zes", "ches", "shes")):
-        forms.append(last[:-2])
-    forms.append(last[:-1])
-    return [prefix + form for form in forms]
 
 
 def _suggestion(q: str) -> str | None:

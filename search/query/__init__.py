@@ -39,6 +39,7 @@ _SOURCES: dict[str, str] = {
     "MAX_LABEL_QUERY": "search.query.limits",
     "MAX_OFFSET": "search.query.limits",
     "label_query_problem": "search.query.limits",
+    "singular_forms": "search.query.limits",
     "MAX_IMAGE_ID": "search.query.limits",
     "MAX_K": "search.query.limits",
     "SearchHit": "search.query.results",
@@ -102,6 +103,7 @@ __all__ = [
     "library_duplicates",
     "lookup",
     "lookup_image",
+    "singular_forms",
     "stored_answer_note",
     "too_small_for_copies",
     "turns_for",
@@ -124,6 +126,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         MAX_LABEL_QUERY,
         MAX_OFFSET,
         label_query_problem,
+        singular_forms,
     )
     from search.query.quality import QualityFilter, flag_name_list
     from search.query.records import (

@@ -23,3 +23,20 @@ def label_query_problem(q: str) -> str | None:
     if odd is not None:
         return f"the label query has a control character (U+{ord(odd):04X}): give words only"
     return None
+
+
+def singular_forms(q: str) -> list[str]:
+    """``q`` with its last word in the singular, most likely first ("butterflies" ->
+    "butterfly", "boxes" -> "box", "ants" -> "ant"); none when it does not look plural:
+    labels are class names in the singular, a folder's name ("ants") often is not."""
+    head, _, last = q.rpartition(" ")
+    prefix = f"{head} " if head else ""
+    if len(last) < 3 or not last.lower().endswith("s") or last.lower().endswith("ss"):
+        return []
+    forms = []
+    if last.lower().endswith("ies") and len(last) > 4:
+        forms.append(last[:-3] + "y")
+    if last.lower().endswith(("ses", "xes", "zes", "ches", "shes")):
+        forms.append(last[:-2])
+    forms.append(last[:-1])
+    return [prefix + form for form in forms]
