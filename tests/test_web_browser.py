@@ -119,6 +119,16 @@ def test_back_from_a_result_keeps_the_search(browser, server, weblib):
     wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, ".image-title")))
     driver.back()
     wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, "#results li.card")))
+    # A bad region typed after a search: refused before anything is sent, and the results
+    # shown (found without it) are said to be the previous search's (a new user's audit).
+    roi = driver.find_element(By.ID, "roi")
+    roi.clear()
+    roi.send_keys("0.5,0.5,0.5,0.9")
+    driver.execute_script("window.scrollTo(0, 0)")
+    driver.find_element(By.ID, "submit").click()
+    note = wait(driver, ec.visibility_of_element_located((By.CSS_SELECTOR, "#results .stale-note")))
+    assert "previous search" in note.text and "fix the region" in note.text
+    roi.clear()
     # Another photo chosen: the results shown are said to be the previous photo's (they were
     # shown as they were under the new preview, as if they were its matches) until the next
     # search replaces them.

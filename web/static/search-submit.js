@@ -53,15 +53,22 @@ let running = null;
 // dimmed under a line that says so, until the next search replaces them; they were shown
 // as they were, under the new photo's preview, as if they were its matches. A search of the
 // previous photo still running is stopped: its answer came later and was shown as this one's.
-export function markResultsStale() {
+export function markResultsStale(
+  why = "These results are for the previous photo: search again to see this one's.",
+) {
   if (running) running.abort();
   clearResultsError();
   const results = document.getElementById("results");
-  if (!results || !results.children.length || results.querySelector(":scope > .stale-note")) return;
+  if (!results || !results.children.length) return;
+  const shown = results.querySelector(":scope > .stale-note");
+  if (shown) {
+    shown.textContent = why;
+    return;
+  }
   const note = document.createElement("p");
   note.className = "stale-note";
   note.setAttribute("role", "status");
-  note.textContent = "These results are for the previous photo: search again to see this one's.";
+  note.textContent = why;
   results.classList.add("is-stale");
   results.prepend(note);
 }
@@ -108,6 +115,8 @@ export function installSubmit(form, say, currentMode, photo) {
         if (parsed.error) {
           roiInput.setAttribute("aria-invalid", "true");
           say(parsed.error);
+          // the results shown were found with another region (or none): not this one's
+          markResultsStale("These results are for the previous search: fix the region and search again.");
           roiInput.focus();
           return;
         }
