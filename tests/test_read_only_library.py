@@ -219,3 +219,30 @@ def test_a_reader_follows_a_writer_that_starts_after_it(
         assert reader.vector_count() == 8
     finally:
         reader.close()
+
+
+def test_a_library_on_a_read_only_mount_is_told_so(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """On a read-only file system `index` said "read-only for this user: run as its owner",
+    which no owner could follow (a new user's audit, a read-only bind mount)."""
+    import os
+
+    from search.library import refuse_writes
+    from search.settings import Settings
+    from search.store import LibraryReadOnlyError
+
+    settings = Settings.from_env(library=tmp_path / "lib")
+    real = os.statvfs
+
+    class ReadOnly:  # the real answer, mounted read-only
+        def __init__(self, found: os.statvfs_result) -> None:
+            self.found, self.f_flag = found, found.f_flag | os.ST_RDONLY
+
+        def __getattr__(self, name: str) -> int:
+            return getattr(self.found, name)
+
+    monkeypatch.setattr(os, "statvfs", lambda path: ReadOnly(real(path)))
+    with pytest.raises(LibraryReadOnlyError, match="on a read-only file system: mount it"):
+        refuse_writes(settings, read_only=True)
+    monkeypatch.setattr(os, "statvfs", real)
+    with pytest.raises(LibraryReadOnlyError, match="read-only for this user: run as its owner"):
+        refuse_writes(settings, read_only=True)

@@ -48,6 +48,7 @@ __all__ = [
 
 READ_ONLY_SETTING = "the library is opened read-only (unset IMGSEARCH_READ_ONLY to write it)"
 READ_ONLY_USER = "is read-only for this user: run as its owner, or copy it somewhere writable"
+READ_ONLY_MOUNT = "is on a read-only file system: mount it writable, or copy it somewhere writable"
 
 
 def refuse_writes(settings: Settings, read_only: bool = False) -> None:
@@ -56,8 +57,24 @@ def refuse_writes(settings: Settings, read_only: bool = False) -> None:
     if settings.read_only:
         raise LibraryReadOnlyError(f"{READ_ONLY_SETTING}: this command writes it")
     if read_only:
-        why = "is on a full disk: free some space" if on_full_disk(settings) else READ_ONLY_USER
+        why = READ_ONLY_USER
+        if on_full_disk(settings):
+            why = "is on a full disk: free some space"
+        elif on_read_only_mount(settings.library):  # no owner can write it: say so
+            why = READ_ONLY_MOUNT
         raise LibraryReadOnlyError(f"the library {settings.library} {why}")
+
+
+def on_read_only_mount(path: Path) -> bool:
+    """Is ``path`` (or the nearest folder above it that exists) on a file system mounted
+    read-only (a read-only bind mount, a CD, a snapshot)?"""
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def on_full_disk(settings: Settings) -> bool:
