@@ -167,6 +167,7 @@ def find_duplicates(
     progress: Callable[[int, int], None] | None = None,
     holds: Callable[[int, int], bool] | None = None,
     collage: Callable[..., DedupImage | None] | None = None,
+    edges_found: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None,
 ) -> DedupResult:
     """Group exact and near duplicates (rule in the module docstring); never touches files.
 
@@ -179,7 +180,8 @@ def find_duplicates(
     made from a member's picture (a collage of it, :mod:`search.dedup.collages`; it with bars,
     :mod:`search.dedup.padded`; a crop of it, :mod:`search.dedup.cropped`), or None, given
     each member's score to it; the groups are made again with the marked images (at most
-    :data:`COLLAGE_PASSES` times).
+    :data:`COLLAGE_PASSES` times). ``edges_found(a, b, scores)``: the graph's edges (image
+    ids), told once before grouping (a ``holds`` that reads files prepares them then).
     """
     started = time.perf_counter()
     threshold = DEFAULT_DEDUP_THRESHOLD if threshold is None else float(threshold)
@@ -235,6 +237,8 @@ def find_duplicates(
 
     # 3. keeper-first star clustering over the edges (again while collages give way)
     linked = np.unique(np.concatenate([lo, hi]))
+    if edges_found is not None:  # (image ids of each edge, its score): before ``holds`` asks
+        edges_found(idmap.ids[lo], idmap.ids[hi], sc)
 
     exposures: set[tuple[int, int]] = set()  # pairs taken at two different times
 

@@ -14,11 +14,13 @@ Key points are read as a search reads a candidate's (kept on disk).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
-from search.descriptor import LOCAL_WITNESS_Z
+from search.descriptor import LAYOUT_JOINED, LOCAL_WITNESS_Z, layout_correlation
 from search.query.candidate_files import paired_key_points
 from search.query.engine import SearchEngine
 
@@ -61,6 +63,30 @@ class DedupRefuter:
             layouts=engine.records.layouts,
             key_points=key_points,
         )
+
+    def prepare(self, a: np.ndarray, b: np.ndarray, scores: np.ndarray) -> None:
+        """Make, on the machine's cores, the key points the pairs over the threshold will be
+        asked for: those not sure by their vectors whose layouts are not alike (``holds``
+        then matches them in keeper order; ``find_duplicates``' ``edges_found``)."""
+        doubtful = [(int(x), int(y)) for x, y, s in zip(a, b, scores, strict=True) if s < self.sure]
+        doubtful = [p for p in doubtful if self._score(*p) < self.sure]
+        if not doubtful or self.verifier.layouts is None:
+            return
+        known = self.verifier.layouts(sorted({i for p in doubtful for i in p}))
+        wanted = {
+            i
+            for x, y in doubtful
+            if x in known
+            and y in known
+            and abs(layout_correlation(known[x], known[y])) < LAYOUT_JOINED
+            and not {x, y} & self.verifier.small
+            for i in (x, y)
+        }
+        workers = min(4, os.cpu_count() or 1)
+        if len(wanted) < 2 or workers < 2:
+            return
+        with ThreadPoolExecutor(workers, thread_name_prefix="key-points") as pool:
+            list(pool.map(self.verifier.key_points_of, sorted(wanted)))
 
     def _score(self, a: int, b: int) -> float:
         ra, rb = self._row.get(a), self._row.get(b)

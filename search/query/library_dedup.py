@@ -124,7 +124,7 @@ def library_duplicates(
             options["holds"] = verifier.holds
         elif "holds" not in options:  # a search's witness: pairs not sure by their vectors
             refuter = DedupRefuter(engine, threshold, small, (ids, vectors))
-            options["holds"] = refuter.holds
+            options["holds"], options["edges_found"] = refuter.holds, refuter.prepare
         collages = CollageKeepers(verifier.picture, verifier.key_points_of) if verifier else None
         reader, stored = _picture_reader(engine), _key_point_reader(engine)
         padded, crops = PaddedKeepers(reader, stored), CropKeepers(reader, stored)
