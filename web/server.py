@@ -82,8 +82,8 @@ class JsonErrorTask(ErrorTask):
         message = f"{error.reason}: {error.body}".rstrip(": ")
         if error.code == 413:
             message = "Upload too large: the request body is over the server's limit."
-        path = getattr(self.request, "path", "") or ""
-        if path.startswith("/api/"):
+        path = getattr(self.request, "path", "") or ""  # (none yet: headers cut short)
+        if not path or path.startswith("/api/"):
             payload = {"error": {"status": error.code, "code": code, "message": message}}
             body, kind = json.dumps(payload, separators=(",", ":")), "application/json"
         else:  # a page's form (/search, /lookup): a page, as the app's own errors there
