@@ -67,6 +67,10 @@ def make_server(
     return server
 
 
+#: the page's forms post here: their errors are pages (the API's, and any other, JSON)
+PAGE_FORMS = ("/search", "/lookup")
+
+
 class JsonErrorTask(ErrorTask):
     """waitress's own error answers (a chunked body over the limit, a bad request line...)
     in the API's JSON shape instead of plain text."""
@@ -82,8 +86,7 @@ class JsonErrorTask(ErrorTask):
         message = f"{error.reason}: {error.body}".rstrip(": ")
         if error.code == 413:
             message = "Upload too large: the request body is over the server's limit."
-        path = getattr(self.request, "path", "") or ""  # (none yet: headers cut short)
-        if not path or path.startswith("/api/"):
+        if getattr(self.request, "path", None) not in PAGE_FORMS:  # the API's, or unknown yet
             payload = {"error": {"status": error.code, "code": code, "message": message}}
             body, kind = json.dumps(payload, separators=(",", ":")), "application/json"
         else:  # a page's form (/search, /lookup): a page, as the app's own errors there
