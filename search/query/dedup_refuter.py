@@ -15,7 +15,9 @@ Key points are read as a search reads a candidate's (kept on disk).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,22 @@ import numpy as np
 from search.descriptor import LAYOUT_JOINED, LOCAL_WITNESS_Z, layout_correlation
 from search.query.candidate_files import paired_key_points
 from search.query.engine import SearchEngine
+
+
+def file_readers(
+    engine: SearchEngine,
+) -> tuple[Callable[[int], Path | None], Callable[[int], Any]]:
+    """How dedup's checks read a library image: its file's path (None: gone), and its key
+    points as a query's candidates' are read (kept on disk by the library)."""
+
+    def path_of(image_id: int) -> Path | None:
+        found = engine.records.image_file(image_id)
+        return found.path if found is not None and found.path.is_file() else None
+
+    def key_points(image_id: int) -> Any:
+        return engine.local.files.read(image_id, paired_key_points)[0]
+
+    return path_of, key_points
 
 
 class DedupRefuter:
@@ -46,13 +64,7 @@ class DedupRefuter:
         self._row = {int(i): n for n, i in enumerate(ids.tolist())}
         self._vectors = vectors
 
-        def path_of(image_id: int) -> Any:
-            found = engine.records.image_file(image_id)
-            return found.path if found is not None and found.path.is_file() else None
-
-        def key_points(image_id: int) -> Any:
-            return engine.local.files.read(image_id, paired_key_points)[0]
-
+        path_of, key_points = file_readers(engine)
         self.verifier = VerifiedNeighbours(
             lambda ids, k: (np.zeros((len(ids), 0), np.float32), np.zeros((len(ids), 0))),
             path_of,
@@ -103,4 +115,4 @@ class DedupRefuter:
         return self.verifier.refuted
 
 
-__all__ = ["DedupRefuter"]
+__all__ = ["DedupRefuter", "file_readers"]

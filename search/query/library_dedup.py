@@ -32,7 +32,7 @@ from search.dedup import (
 from search.descriptor import is_small
 from search.library import StoredFrames, primary_vectors, searched_dimension
 from search.query.candidate_files import paired_key_points
-from search.query.dedup_refuter import DedupRefuter
+from search.query.dedup_refuter import DedupRefuter, file_readers
 from search.query.engine import SearchEngine
 from search.query.library_crops import CROPS_NOMINATED
 from search.query.pixels import PIXEL_CHECK_MIN_SCORE
@@ -254,13 +254,7 @@ def _verifier(
     # pairs of a query's band under that only attach what no group took (search.dedup.confirmed)
     attach_low = min(calibration.duplicate_threshold(GREY_BAND_Z), low) if calibration else None
 
-    def path_of(image_id: int) -> Any:
-        found = engine.records.image_file(image_id)
-        return found.path if found is not None and found.path.is_file() else None
-
-    def key_points(image_id: int) -> Any:  # read as a query's candidates are, kept on disk
-        return engine.local.files.read(image_id, paired_key_points)[0]
-
+    path_of, key_points = file_readers(engine)  # key points kept on disk, as a query's
     return VerifiedNeighbours(
         inner,
         path_of,
