@@ -4,7 +4,7 @@ A search takes a hit past the duplicate decision but under ``LOCAL_WITNESS_Z`` f
 when its key points or its grey-level layout agree with the query's (the key-point witness);
 plain ``dedup`` grouped on the vectors alone, so the report listed, as duplicates to delete,
 pairs that ``lookup`` called look-alikes (a new user's audit: 4 of the 8 groups of README's
-quick-start library were two different photos - two ants, two daisies - at copy scores
+quick-start library were two different photos - two ants, bees on flowers - at copy scores
 0.65-0.85). Now each pair that star grouping would take and whose vectors are not sure (their
 cosine under the score at ``z = LOCAL_WITNESS_Z``) is put to ``dedup --verify``'s refutation
 (:meth:`search.dedup.VerifiedNeighbours.holds`: layouts alike, or key points that find one
@@ -80,8 +80,9 @@ class DedupRefuter:
         """Make, on the machine's cores, the key points the pairs over the threshold will be
         asked for: those not sure by their vectors whose layouts are not alike (``holds``
         then matches them in keeper order; ``find_duplicates``' ``edges_found``)."""
-        doubtful = [(int(x), int(y)) for x, y, s in zip(a, b, scores, strict=True) if s < self.sure]
-        doubtful = [p for p in doubtful if self._score(*p) < self.sure]
+        del scores  # (the best over an image's rows: ``holds`` asks of the whole images')
+        pairs = zip(a.tolist(), b.tolist(), strict=True)
+        doubtful = [(x, y) for x, y in pairs if self._score(x, y) < self.sure]
         if not doubtful or self.verifier.layouts is None:
             return
         known = self.verifier.layouts(sorted({i for p in doubtful for i in p}))
