@@ -29,7 +29,7 @@ from cli.options import (
 from cli.stdin_input import STDIN, image_with_bytes, stdin_image
 from models.errors import ImgsearchError, RoiError
 from models.roi import RegionOfInterest
-from search.query import MAX_K, MAX_OFFSET, label_query_problem, singular_forms  # (limits)
+from search.query import MAX_K, MAX_OFFSET, label_query_problem, singular_suggestion  # (limits)
 from search.settings import Settings
 from search.units import utf8_text, whole_number
 
@@ -278,11 +278,8 @@ def labels(ctx: click.Context, word: str, k: int, offset: int, as_json: bool) ->
         hits = engine.search_labels(word, k=k, offset=offset)
         total = engine.records.count_labels(word)
         # a plural ("ants", a folder's name) labels nothing: say the singular that does
-        hint = (
-            None
-            if total
-            else next((f for f in singular_forms(word) if engine.records.count_labels(f)), None)
-        )
+        labelled = engine.records.count_labels
+        hint = None if total else singular_suggestion(word, lambda f: labelled(f) > 0)
     query = {"label": word, "k": k, "offset": offset}
     emit_hits(hits, as_json, query=query, label=word, total=total)
     if hint is not None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import request
 
-from search.query import singular_forms
+from search.query import singular_suggestion
 from web import service
 from web.errors import page_error
 from web.fields import refuse_unknown_args
@@ -19,13 +19,10 @@ from web.views import _notice, bp, render_page
 
 def _suggestion(q: str) -> str | None:
     """The first singular form of ``q`` that labels some image, or None."""
-    for form in singular_forms(q):
-        try:
-            if service.engine().search_labels(form, k=1):
-                return form
-        except Exception:  # only a hint: the page already says that nothing matched
-            return None
-    return None
+    try:
+        return singular_suggestion(q, lambda form: bool(service.engine().search_labels(form, k=1)))
+    except Exception:  # only a hint: the page already says that nothing matched
+        return None
 
 
 @bp.get("/labels")

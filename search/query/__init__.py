@@ -40,6 +40,7 @@ _SOURCES: dict[str, str] = {
     "MAX_OFFSET": "search.query.limits",
     "label_query_problem": "search.query.limits",
     "singular_forms": "search.query.limits",
+    "singular_suggestion": "search.query.limits",
     "MAX_IMAGE_ID": "search.query.limits",
     "MAX_K": "search.query.limits",
     "SearchHit": "search.query.results",
@@ -104,6 +105,7 @@ __all__ = [
     "lookup",
     "lookup_image",
     "singular_forms",
+    "singular_suggestion",
     "stored_answer_note",
     "too_small_for_copies",
     "turns_for",
@@ -127,6 +129,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         MAX_OFFSET,
         label_query_problem,
         singular_forms,
+        singular_suggestion,
     )
     from search.query.quality import QualityFilter, flag_name_list
     from search.query.records import (

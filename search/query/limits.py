@@ -4,6 +4,8 @@ usage error or ``--help`` should not pay for SQLAlchemy, FAISS and the model."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 MAX_K = 1000
 MAX_IMAGE_ID = 2**63 - 1  # image ids are SQL integers: larger ones name no image
 MAX_OFFSET = MAX_IMAGE_ID  # SQL's largest integer: a larger OFFSET overflows in the database
@@ -40,3 +42,9 @@ def singular_forms(q: str) -> list[str]:
         forms.append(last[:-2])
     forms.append(last[:-1])
     return [prefix + form for form in forms]
+
+
+def singular_suggestion(q: str, labels_some: Callable[[str], bool]) -> str | None:
+    """The first of :func:`singular_forms` of ``q`` for which ``labels_some(form)`` (some image
+    has that label), or None: the hint the labels page and ``imgsearch labels`` give."""
+    return next((form for form in singular_forms(q) if labels_some(form)), None)
