@@ -15,7 +15,7 @@ Key points are read as a search reads a candidate's (kept on disk).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,8 @@ class DedupRefuter:
         self._row = {int(i): n for n, i in enumerate(ids.tolist())}
         self._vectors = vectors
 
+        self._read_layouts = engine.records.layouts
+        self._layouts: dict[int, bytes | None] = {}  # read once: prepare(), then each pair
         path_of, key_points = file_readers(engine)
         self.verifier = VerifiedNeighbours(
             lambda ids, k: (np.zeros((len(ids), 0), np.float32), np.zeros((len(ids), 0))),
@@ -72,9 +74,18 @@ class DedupRefuter:
             threshold,
             calibration=calibration,
             small=small,
-            layouts=engine.records.layouts,
+            layouts=self.layouts,
             key_points=key_points,
         )
+
+    def layouts(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """The stored layouts of images ``ids`` that have one (each read from the store once:
+        the check asks two at a time, for every pair in doubt)."""
+        missing = [int(i) for i in ids if int(i) not in self._layouts]
+        if missing:
+            found = self._read_layouts(missing)
+            self._layouts.update({i: found.get(i) for i in missing})
+        return {int(i): b for i in ids if (b := self._layouts[int(i)]) is not None}
 
     def prepare(self, a: np.ndarray, b: np.ndarray, scores: np.ndarray) -> None:
         """Make, on the machine's cores, the key points the pairs over the threshold will be
