@@ -270,9 +270,9 @@ class ImageAnalyzer:
                 elif isinstance(source, Image.Image):
                     # one PIL object given twice must not be loaded by two threads at once
                     lock = image_locks.setdefault(id(source), threading.Lock())
-                    pending.append(pool.submit(self._prepare_alone, lock, source, roi))
+                    pending.append(pool.offer(self._prepare_alone, lock, source, roi))
                 else:
-                    pending.append(pool.submit(self.prepare, source, roi))
+                    pending.append(pool.offer(self.prepare, source, roi))
 
         fill()
         try:

@@ -122,3 +122,56 @@ def model(models_dir: Path) -> OnnxModel:
     from models import locate_model
 
     return OnnxModel(locate_model("mobilenet_v3_small_100", [models_dir]), threads=1)
+
+
+def test_a_waiting_caller_runs_decodes_no_thread_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one decoder on two cores, the caller waiting for the first decode runs queued
+    ones itself; results come back in order, and an error reaches whoever asks for it."""
+    monkeypatch.setattr("models.decode_pool.os.cpu_count", lambda: 2)
+    pool = DecodePool(1, active=1)
+    ran_by: dict[int, str] = {}
+
+    def decode(i: int) -> int:
+        ran_by[i] = threading.current_thread().name
+        time.sleep(0.05)
+        if i == 3:
+            raise ValueError("corrupt")
+        return i
+
+    try:
+        futures = [pool.offer(decode, i) for i in range(6)]
+        assert [pool.result(f) for f in futures[:3]] == [0, 1, 2]
+        with pytest.raises(ValueError, match="corrupt"):
+            pool.result(futures[3])
+        assert [pool.result(f) for f in futures[4:]] == [4, 5]
+        caller = threading.current_thread().name
+        assert caller in ran_by.values()
+        assert any(name != caller for name in ran_by.values())
+    finally:
+        pool.shutdown()
+
+
+def test_submitted_tasks_and_busy_cores_are_left_to_the_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A task whose future others wait on (:meth:`DecodePool.submit`, the head start's) is
+    never run by the caller, nor is anything when the decoders take every core."""
+    monkeypatch.setattr("models.decode_pool.os.cpu_count", lambda: 2)
+    caller = threading.current_thread().name
+    for most, active, submit in ((1, 1, True), (2, 2, False)):
+        pool = DecodePool(most, active=active)
+        ran_by: list[str] = []
+
+        def decode(i: int, ran_by: list[str] = ran_by) -> int:
+            ran_by.append(threading.current_thread().name)
+            time.sleep(0.03)
+            return i
+
+        try:
+            send = pool.submit if submit else pool.offer
+            futures = [send(decode, i) for i in range(5)]
+            assert [pool.result(f) for f in futures] == list(range(5))
+            assert all(not f.cancelled() for f in futures)
+            assert caller not in ran_by
+        finally:
+            pool.shutdown()
