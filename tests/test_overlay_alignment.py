@@ -146,3 +146,49 @@ def test_different_scenes_under_one_tiled_watermark_are_rarely_confirmed() -> No
         for n, scene in enumerate(scenes)
     ]
     assert sum(n >= MIN_INLIERS for n in copies) >= 6, copies
+
+
+def test_a_homography_that_folds_or_flips_the_picture_lays_no_copy_over_it() -> None:
+    """A perspective copy's homography keeps the picture in front, unfolded, unmirrored and
+    of a like area; RANSAC fitted one to a few points of the button two app screenshots of
+    different photos shared (recorded below, sending two corners behind the camera), and the
+    few cells it laid over each other agreed: those two screenshots were listed as copies."""
+    from search.descriptor.alignment import _plausible
+
+    size = (512, 436)
+    recorded = np.array(
+        [
+            [-8.469004e00, 1.384749e00, -5.003148e02],
+            [-4.547561e00, -1.520683e01, 3.099854e03],
+            [-1.181440e-02, -2.097243e-02, 1.0],
+        ]
+    )
+    mild = np.array([[1.02, 0.06, -8.0], [0.03, 0.97, 5.0], [2e-4, 1e-4, 1.0]])
+    assert _plausible(np.eye(3), size)
+    assert _plausible(mild, size)
+    assert _plausible(-mild, size)  # a homography is defined up to its sign
+    assert not _plausible(recorded, size)
+    mirrored = np.array([[-1.0, 0.0, 512.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert not _plausible(mirrored, size)
+    assert not _plausible(np.diag([7.0, 7.0, 1.0]), size)  # 49 times the area
+    assert _plausible(np.diag([5.0, 5.0, 1.0]), size)
+
+
+def test_a_perspective_copy_agrees_under_its_homography_and_not_under_its_mirror(
+    data_dir: Path,
+) -> None:
+    import cv2
+
+    photo = _photos(data_dir, 1)[0]
+    a = local_features(photo, mirrored=False)
+    picture, size = a.aligned()  # type: ignore[misc]
+    tilt = np.array([[1.0, 0.08, 0.0], [0.02, 0.95, 0.0], [3e-4, 1e-4, 1.0]])
+    to_picture = np.diag([picture.shape[1] / size[0], picture.shape[0] / size[1], 1.0])
+    warped = cv2.warpPerspective(
+        picture, to_picture @ tilt @ np.linalg.inv(to_picture), picture.shape[::-1]
+    )
+    wrong = np.array([[1.0, 0.0, 40.0], [0.0, 1.0, 25.0]])  # the similarity that did not fit
+    copy = (warped, size)
+    assert pictures_agree(cv2, (picture, size), copy, wrong, lambda: tilt)
+    flip = np.array([[-1.0, 0.0, float(size[0])], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert not pictures_agree(cv2, (picture, size), copy, wrong, lambda: tilt @ flip)

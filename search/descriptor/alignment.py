@@ -45,6 +45,11 @@ AGREEING = 0.7
 DEPENDENT = 0.6  # ... or the correlation ratio of their grey levels, either way round
 OVERLAPPING = 0.7  # the share of the smaller picture a looser map's fit must lay over the other
 LEVEL_BINS = 16  # grey levels of the predicting picture, in bins of equal counts
+#: a homography that folds the picture, sends a corner of it behind the camera or changes its
+#: area more than this many times either way lays no copy over its original: RANSAC fitted
+#: such maps to a few points of a button two app screenshots of different photos shared, and
+#: the few cells they laid over each other "agreed"
+MOST_AREA = 36.0
 
 
 def alignment_picture(cv2: Any, grey: np.ndarray) -> np.ndarray:
@@ -79,7 +84,37 @@ def pictures_agree(
     if agree or (agree is None and not verdict):
         return True
     homography = refit()
-    return homography is not None and _aligned_agree(cv2, first, second, homography, least) is True
+    return (
+        homography is not None
+        and _plausible(homography, first[1])
+        and _aligned_agree(cv2, first, second, homography, least) is True
+    )
+
+
+def _plausible(homography: np.ndarray, size: tuple[int, int]) -> bool:
+    """Whether ``homography`` (3 x 3, key-point coordinates) lays a picture of ``size`` (its
+    key points' width, height) somewhere a perspective copy could be: every corner in front,
+    the same turn at each corner as the picture's own (no fold, no mirror), and the area
+    changed at most :data:`MOST_AREA` times either way."""
+    width, height = size
+    corners = np.array([[0, 0, 1], [width, 0, 1], [width, height, 1], [0, height, 1]], float)
+    mapped = corners @ (homography if homography[2, 2] >= 0 else -homography).T
+    if not (mapped[:, 2] > 1e-9).all():
+        return False
+    points = mapped[:, :2] / mapped[:, 2:]
+    edges = np.roll(points, -1, axis=0) - points
+    following = np.roll(edges, -1, axis=0)
+    turns = edges[:, 0] * following[:, 1] - edges[:, 1] * following[:, 0]
+    if not (turns > 0).all():  # the picture's own corners turn positive (y down)
+        return False
+    ratio = _area(points) / max(1.0, float(width * height))
+    return 1 / MOST_AREA <= ratio <= MOST_AREA
+
+
+def _area(points: np.ndarray) -> float:
+    """The area of a simple polygon (shoelace)."""
+    x, y = points[:, 0], points[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
 def _to_picture(size: tuple[int, int], picture: np.ndarray) -> np.ndarray:
