@@ -46,9 +46,10 @@ _SOURCES: dict[str, str] = {
     "LocalWitness": "search.descriptor.witness",
     "ReadsAhead": "search.descriptor.witness",
     "NO_COPY_OF_BETTER": "search.descriptor.witness",
-    "BEST_UNMATCHED": "search.descriptor.witness",
+    "BEST_IN_LOOKALIKE_BAND": "search.descriptor.best_copy",
+    "BEST_UNMATCHED": "search.descriptor.best_copy",
     "NO_KEY_POINT_MATCH": "search.descriptor.witness",
-    "NOT_IN_ITS_PART": "search.descriptor.witness",
+    "NOT_IN_ITS_PART": "search.descriptor.best_copy",
     "UNMATCHED_UNDER": "search.descriptor.witness",
     "key_points_match": "search.descriptor.verify",
     "LOCAL_WITNESS_Z": "search.descriptor.config",
@@ -128,6 +129,7 @@ _SOURCES: dict[str, str] = {
 
 __all__ = [
     "AFFINE_INLIERS",
+    "BEST_IN_LOOKALIKE_BAND",
     "BEST_UNMATCHED",
     "CANDIDATES_PER_VIEW",
     "DEFAULT_EDITS_PER_IMAGE",
@@ -253,6 +255,11 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         edit_side,
         photo_edits,
     )
+    from search.descriptor.best_copy import (
+        BEST_IN_LOOKALIKE_BAND,
+        BEST_UNMATCHED,
+        NOT_IN_ITS_PART,
+    )
     from search.descriptor.calibration import PLAIN_BACKGROUND, Calibration
     from search.descriptor.config import (
         DESCRIPTOR_VERSION,
@@ -362,10 +369,8 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         window_nominees,
     )
     from search.descriptor.witness import (
-        BEST_UNMATCHED,
         NO_COPY_OF_BETTER,
         NO_KEY_POINT_MATCH,
-        NOT_IN_ITS_PART,
         UNMATCHED_UNDER,
         LocalWitness,
         ReadsAhead,

@@ -54,7 +54,19 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from search.descriptor.config import LOCAL_WITNESS_Z, VOUCH_Z, WITNESS_BETTER, WITNESS_Z
+from search.descriptor.best_copy import (
+    NOT_IN_ITS_PART,
+    best_asked_too,
+    best_in_lookalike_band,
+    best_parts_asked,
+)
+from search.descriptor.config import (
+    DUPLICATE_Z,
+    LOCAL_WITNESS_Z,
+    VOUCH_Z,
+    WITNESS_BETTER,
+    WITNESS_Z,
+)
 from search.descriptor.descriptors import Descriptor
 from search.descriptor.expansion import SELF_SCORE
 from search.descriptor.vouched import RowsOf, vouched_copies
@@ -77,14 +89,9 @@ class ReadsAhead(Protocol):
         """No more questions for this query."""
 
 
-BEST_PARTS_ASKED = 3  # best copies raised by parts of the query asked in turn, at most
 NO_COPY_OF_BETTER = "no copy of the better copies above it"
 NO_KEY_POINT_MATCH = "its key points match neither the query's nor a better copy's"
-NOT_IN_ITS_PART = "its key points match none of the part of the query whose vector found it"
 UNMATCHED_UNDER = "its key points were not matched, and a better-scoring hit's matched nothing"
-BEST_UNMATCHED = (
-    "its key points do not match the query's, nor did the other hits' past the decision"
-)
 
 
 @dataclass
@@ -162,8 +169,12 @@ def duplicate_decisions(
             out.lookalike[p] = refuted[image_id]
     by_key_points = local is not None and descriptor.config.local
     sure = cal.duplicate_threshold(LOCAL_WITNESS_Z)  # key points decide the copies under it
+    firm = cal.duplicate_threshold(WITNESS_Z)  # where look-alikes of one kind of scene end
     if by_key_points and evidenced:
-        _best_parts_asked(out, copy, ids, evidenced, local, sure)
+        best_parts_asked(out, copy, ids, evidenced, local, sure)
+    if by_key_points:  # (a whitened space's look-alike band: none unwhitened)
+        band = cal.duplicate_threshold(max(DUPLICATE_Z, cal.confirmed_z))
+        best_in_lookalike_band(out, copy, ids, evidenced or {}, local, band)
     flagged = np.flatnonzero(out.duplicate)
     if not descriptor.config.expand or len(flagged) < 2:
         return out
@@ -173,7 +184,6 @@ def duplicate_decisions(
         flagged = flagged[: read[-1] + 1] if len(read) else flagged[:0]
         if len(flagged) < 2:
             return out
-    firm = cal.duplicate_threshold(WITNESS_Z)
     by_vectors = firm <= copy[flagged[0]] < SELF_SCORE  # a firm witness, not the query's file
     if not (by_vectors or by_key_points):
         return out  # no witness to ask: the stored rows are not read
@@ -247,8 +257,9 @@ def _witnessed_by_key_points(
     lesser copies keep the decision as they did unasked (the witness's 12 pairs). When every
     copy asked was refuted by the whole query's key points, one of them past ``decision``
     with the best copy too (alike among themselves as with the query: one filter), the best
-    copy is asked as well (:func:`_best_asked_too`) - unless a part of the query raised it or
-    them (a collage's pictures: their parts' evidence is their own)."""
+    copy is asked as well (:func:`search.descriptor.best_copy.best_asked_too`) - unless a
+    part of the query raised it or them (a collage's pictures: their parts' evidence is their
+    own)."""
     dup = np.asarray(out.duplicate)[flagged]
     evidenced = evidenced or {}
 
@@ -297,49 +308,10 @@ def _witnessed_by_key_points(
                 continue
             better.append(a)
         if refuted and alike and not by_parts and better == [0]:
-            _best_asked_too(out, copy, ids, flagged, local)
+            best_asked_too(out, copy, ids, flagged, local)
     finally:
         if reads is not None:
             reads.finish()
-
-
-def _best_parts_asked(
-    out: Decisions,
-    copy: np.ndarray,
-    ids: Sequence[int],
-    evidenced: Mapping[int, int],
-    local: LocalWitness,
-    sure: float,
-) -> None:
-    """The best copy, when a part of the query raised it under ``sure``, asked of that part's
-    key points (as its lesser copies are): a quarter of a light screenshot - a flat page and
-    a few lines of text - matched a library's grey "image not found" placeholder at z 8, by
-    its vector alone. A refuted one is a look-alike, and the next best is asked the same way
-    (at most :data:`BEST_PARTS_ASKED`); one the part's key points hold, or that nothing can
-    tell (``None``), keeps the decision."""
-    flagged = np.flatnonzero(out.duplicate)
-    for p in flagged[np.argsort(-copy[flagged], kind="stable")][:BEST_PARTS_ASKED].tolist():
-        part = evidenced.get(ids[p])
-        if part is None or not copy[p] < sure or copy[p] >= SELF_SCORE:
-            return
-        if local(ids[p], (), part=part) is not False:
-            return
-        out.duplicate[p] = False
-        out.lookalike[p] = NOT_IN_ITS_PART
-
-
-def _best_asked_too(
-    out: Decisions, copy: np.ndarray, ids: Sequence[int], flagged: np.ndarray, local: LocalWitness
-) -> None:
-    """The best copy, trusted by its vectors, asked of the query's key points too once every
-    copy under it was refuted by theirs though alike it: one filter over different photos
-    (sepia, sepia + noise) puts them past the decision with the query and with each other,
-    and the best of them was the one look-alike left flagged (not the query's own file, nor a
-    copy the check confirmed: the witness holds its key points)."""
-    p = int(flagged[0])
-    if copy[p] < SELF_SCORE and local(ids[p], (), spare=True) is False:  # (past the budget)
-        out.duplicate[p] = False
-        out.lookalike[p] = BEST_UNMATCHED
 
 
 def _witnesses(
