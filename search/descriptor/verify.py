@@ -36,7 +36,7 @@ from models.frame import find_content_box
 from search.descriptor.alignment import SCALE as ALIGNMENT_SCALE
 from search.descriptor.alignment import alignment_picture, pictures_agree
 from search.descriptor.errors import VerifyUnavailableError
-from search.descriptor.key_point_features import LocalFeatures, Planes, matches
+from search.descriptor.key_point_features import LocalFeatures, Planes, matches, noise_level
 
 MIN_INLIERS = 12  # no negative pair reached it on the dev sets (max 11)
 AFFINE_INLIERS = 16  # where a similarity explains fewer: an affine map's (different pictures: 11)
@@ -48,6 +48,7 @@ FEATURES = 500
 RANSAC_PIXELS = 6.0
 MAX_SCALE = 6.0
 MIN_SPREAD = 0.04  # inliers' standard deviation, as a share of SIDE, in both images
+FOUR_THREE = 0.75  # the short side's share of the long one from which MIN_SPREAD holds as is
 NOISY = 4.0  # pixel noise (grey levels at SIDE) from which a picture's smoothed points are kept
 SMOOTHING = 3.0  # the Gaussian radius (pixels at SIDE) that smooths a noisy picture
 PARTIAL_INLIERS = 6  # a pair left with this many inliers (under MIN_INLIERS) is matched again
@@ -230,18 +231,6 @@ def _orb(
     return LocalFeatures(detect(grey), made, picture=picture, size=size)  # type: ignore[arg-type]
 
 
-def noise_level(grey: np.ndarray) -> float:
-    """The standard deviation of a picture's pixel noise in grey levels (Immerkaer's estimate:
-    the mean absolute response to a kernel that cancels smooth shading and straight edges).
-    Texture reads as noise too (hymenoptera photos at 512 px: median 1.9, 5 % above 6)."""
-    if min(grey.shape) < 3:
-        return 0.0
-    g = grey.astype(np.int16)  # the kernel's sums stay within +-2040
-    rows = g[:-2] + g[2:] - 2 * g[1:-1]
-    both = rows[:, :-2] + rows[:, 2:] - 2 * rows[:, 1:-1]
-    return float(np.sqrt(np.pi / 2) * np.abs(both).sum(dtype=np.int64) / (6 * both.size))
-
-
 Aligned = tuple[np.ndarray, tuple[int, int]] | None  # LocalFeatures.aligned()
 
 
@@ -293,8 +282,7 @@ def _fit(
     keep = mask.ravel().astype(bool)
     if not 1 / MAX_SCALE < scale < MAX_SCALE or keep.sum() < 4:
         return 0, None
-    spread = min(src[keep].std(axis=0).min(), dst[keep].std(axis=0).min())
-    if spread < MIN_SPREAD * SIDE:
+    if not (_spread(src[keep], a_picture) and _spread(dst[keep], b_picture)):
         return 0, None
     refit = partial(_homography, cv2, src, dst)
     if keep.sum() >= MIN_INLIERS and not pictures_agree(
@@ -302,6 +290,15 @@ def _fit(
     ):
         return 0, None
     return int(keep.sum()), transform
+
+
+def _spread(points: np.ndarray, picture: Aligned) -> bool:
+    """Whether inliers spread over the picture, not one small part of it: a standard deviation
+    of :data:`MIN_SPREAD` of :data:`SIDE` along each axis - less along the short axis of a
+    picture more elongated than 4:3, in proportion (its key points span its short side)."""
+    extent = np.asarray(picture[1] if picture is not None else (SIDE, SIDE), np.float64)
+    least = MIN_SPREAD * SIDE * np.minimum(1.0, extent / (FOUR_THREE * extent.max()))
+    return bool((points.std(axis=0) >= least).all())
 
 
 def _homography(cv2: Any, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:

