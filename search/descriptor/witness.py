@@ -37,7 +37,10 @@ too, past the witness's budget of pairs (:data:`BEST_UNMATCHED`): one filter ove
 photos (sepia, sepia + noise) puts them past the decision with the query and with each
 other, and their best was the one look-alike left flagged (the engine's witness cannot tell
 where the best copy's layout holds the query's places: noise or stripes blind the key points
-of a true copy). A copy that loses it is a look-alike, and says why (:class:`Decisions`).
+of a true copy). In a whitened space the best copy under WITNESS_Z is asked of the query's
+key points in any case (:func:`search.descriptor.best_copy.best_in_lookalike_band`): a photo
+no library image copies had another photo of its kind first there, by vectors alone. A copy
+that loses it is a look-alike, and says why (:class:`Decisions`).
 Measured in bench/README.md ("Lesser copies must match by key points", "Different photos
 through one filter", "A query that only look-alikes settled").
 A witness that :class:`ReadsAhead` is told first which copies it will likely be asked about
