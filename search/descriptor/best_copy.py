@@ -54,15 +54,14 @@ def best_parts_asked(
     its vector alone. A refuted one is a look-alike, and the next best is asked the same way
     (at most :data:`BEST_PARTS_ASKED`); one the part's key points hold, or that nothing can
     tell (``None``), keeps the decision."""
-    flagged = np.flatnonzero(out.duplicate)
-    for p in flagged[np.argsort(-copy[flagged], kind="stable")][:BEST_PARTS_ASKED].tolist():
+
+    def ask(p: int) -> bool | None:
         part = evidenced.get(ids[p])
         if part is None or not copy[p] < sure or copy[p] >= SELF_SCORE:
-            return
-        if local(ids[p], (), part=part) is not False:
-            return
-        out.duplicate[p] = False
-        out.lookalike[p] = NOT_IN_ITS_PART
+            return None
+        return local(ids[p], (), part=part)
+
+    _best_in_turn(out, copy, ask, NOT_IN_ITS_PART)
 
 
 def best_in_lookalike_band(
@@ -84,14 +83,27 @@ def best_in_lookalike_band(
     ``spare`` question: blur, noise and stripes blind key points, not layouts), or that
     nothing can tell keeps the decision - as does one a part of the query raised (its
     part's own question) and the query's own file."""
+
+    def ask(p: int) -> bool | None:
+        if not copy[p] < firm or ids[p] in evidenced:
+            return None
+        return local(ids[p], (), spare=True)
+
+    _best_in_turn(out, copy, ask, BEST_IN_LOOKALIKE_BAND)
+
+
+def _best_in_turn(
+    out: Decisions, copy: np.ndarray, ask: Callable[[int], bool | None], reason: str
+) -> None:
+    """The flagged copies asked best first, :data:`BEST_PARTS_ASKED` at most: ``ask(p)`` is
+    False for a refuted one - a look-alike for ``reason``, and the next is asked - and True
+    or None (held, untold, or not to be asked) for the one that ends the questions."""
     flagged = np.flatnonzero(out.duplicate)
     for p in flagged[np.argsort(-copy[flagged], kind="stable")][:BEST_PARTS_ASKED].tolist():
-        if not copy[p] < firm or ids[p] in evidenced:
-            return
-        if local(ids[p], (), spare=True) is not False:
+        if ask(p) is not False:
             return
         out.duplicate[p] = False
-        out.lookalike[p] = BEST_IN_LOOKALIKE_BAND
+        out.lookalike[p] = reason
 
 
 def best_asked_too(
