@@ -94,6 +94,15 @@ def severe_console_messages(driver) -> list[str]:  # type: ignore[no-untyped-def
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
+def page_problem(driver) -> str:  # type: ignore[no-untyped-def]
+    """What a page shows instead of its results (for an assertion's message): its address,
+    title and any error or notice on it."""
+    shown = [
+        e.text for e in driver.find_elements("css selector", ".alert, .notice") if e.text.strip()
+    ]
+    return f"{driver.current_url} ({driver.title!r}): {shown or 'no error or notice shown'}"
+
+
 def all_images_loaded(driver, selector: str) -> bool:  # type: ignore[no-untyped-def]
     """Every ``<img>`` matching ``selector`` has loaded with a picture."""
     return driver.execute_script(

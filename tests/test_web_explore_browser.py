@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.browser import chromium, require_chromium, wait
+from tests.browser import chromium, page_problem, require_chromium, wait
 from tests.served import serving
 from tests.web_library import run_index
 
@@ -134,8 +134,9 @@ def test_outliers_page_ranks_with_score_and_reason(
     server: str, driver, artifacts_dir: Path
 ) -> None:  # type: ignore[no-untyped-def]
     driver.get(server + "/outliers")
+    wait(driver, lambda d: "/outliers" in d.current_url and d.find_elements(By.TAG_NAME, "h1"))
     cards = driver.find_elements(By.CSS_SELECTOR, ".outlier")
-    assert len(cards) == 20
+    assert len(cards) == 20, page_problem(driver)
     assert cards[0].find_element(By.CSS_SELECTOR, ".rank").text == "#1"
     scores = [float(c.find_element(By.CSS_SELECTOR, ".score").text.split()[0]) for c in cards]
     assert scores == sorted(scores, reverse=True)

@@ -25,7 +25,7 @@ import pytest
 from PIL import Image
 
 from tests import browser as browser_module
-from tests.browser import WAIT_S, all_images_loaded, require_chromium, wait
+from tests.browser import WAIT_S, all_images_loaded, page_problem, require_chromium, wait
 from tests.served import serving
 from tests.web_library import EDITED_ORIGINAL, make_extra_collection, run_index
 
@@ -238,8 +238,15 @@ def test_label_results_come_in_pages(browser, server, artifacts_dir):  # type: i
     driver = browser
     # a label word that many photos have (labels match whole words: "a" matched nearly all)
     driver.get(server + "/labels?q=clock")
+    wait(  # its results, or what it shows instead
+        driver,
+        lambda d: (
+            "/labels" in d.current_url
+            and d.find_elements(By.CSS_SELECTOR, "#label-results, .alert, .notice")
+        ),
+    )
     cards = driver.find_elements(By.CSS_SELECTOR, "li.card")
-    assert len(cards) >= 5
+    assert len(cards) >= 5, page_problem(driver)
     assert driver.find_element(By.ID, "label-results").text == f"{len(cards)} images"
     overflowing = driver.execute_script("""
         return Array.from(document.querySelectorAll('li.card')).filter(card => {
