@@ -113,7 +113,7 @@ def clusters(
         try:
             result = engine.explore.clusters(method, k=k, min_size=min_size)
         except ExploreError as error:  # --k over this library's size: a bad value (exit 2)
-            if k is not None and str(error).startswith("k must be"):
+            if error.option == "k":
                 raise click.BadParameter(str(error), param_hint="'--k'") from None
             raise
         if fmt == "json":

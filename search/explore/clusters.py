@@ -44,7 +44,9 @@ def kmeans_labels(x: np.ndarray, k: int, *, niter: int = 25, seed: int = 0) -> n
     if n == 0:
         return np.zeros(0, np.int64)
     if not 1 <= k <= n:
-        raise ExploreError(f"k must be between 1 and the number of images ({n}), not {k}")
+        raise ExploreError(
+            f"k must be between 1 and the number of images ({n}), not {k}", option="k"
+        )
     train = x
     if n > 50_000 and n > POINTS_PER_CENTROID * k:
         rng = np.random.default_rng(seed)
@@ -69,7 +71,7 @@ def density_grouping(graph: Graph, min_size: int) -> np.ndarray:
     smaller ones: the 398 ants and bees beside 111 other photos) is split into the denser
     groups inside it, the rest of it left unclustered."""
     if min_size < 2:
-        raise ExploreError(f"min-size must be at least 2, not {min_size}")
+        raise ExploreError(f"min-size must be at least 2, not {min_size}", option="min_size")
     n = len(graph.neighbours)
     labels, _ = density_labels(
         graph.neighbours,

@@ -168,7 +168,8 @@ class Explorer:
             param = int(k) if k is not None else default_k(n)
             if n and not 1 <= param <= n:
                 raise ExploreError(
-                    f"k must be between 1 and the number of images ({n}), not {param}"
+                    f"k must be between 1 and the number of images ({n}), not {param}",
+                    option="k",
                 )
 
             def make(stamp: dict[str, object]) -> dict[str, np.ndarray]:
@@ -178,7 +179,7 @@ class Explorer:
         else:
             param = int(min_size) if min_size is not None else DEFAULT_MIN_SIZE
             if param < 2:
-                raise ExploreError(f"min-size must be at least 2, not {param}")
+                raise ExploreError(f"min-size must be at least 2, not {param}", option="min_size")
 
             def make(stamp: dict[str, object]) -> dict[str, np.ndarray]:
                 ids, g = self._graph(stamp)
