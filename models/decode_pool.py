@@ -64,6 +64,8 @@ class DecodePool:
         """:meth:`submit` a decode whose result the caller takes through :meth:`result` (and
         nowhere else): the caller may run it itself while it waits for another."""
         future = self._executor.submit(self._in_turn, fn, *args, **kwargs)
+        if self.active >= self._cores:  # every core decodes (and ``active`` only grows)
+            return future
         with self._queue_lock:
             self._queued[future] = (fn, args, kwargs)  # type: ignore[index]
         future.add_done_callback(self._forget)
