@@ -18,20 +18,24 @@ Imports only the standard library, :mod:`models` and the light parts of :mod:`in
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from indexer.process_worker import WorkerRead
+from indexer.processes import ProcessAnalyzer, worker_processes
 from indexer.progress import process_age
 from indexer.reading import FileRead, decoder_source, read_file
 from indexer.scan import ScanReport, resolve_roots, scan_roots
 from models import (
     DEFAULT_MODEL_NAME,
+    Analysis,
     ImageAnalyzer,
     ImageError,
     OnnxModel,
@@ -42,7 +46,7 @@ from models import (
     locate_model,
     return_freed_memory,
 )
-from search.descriptor import DescriptorConfig
+from search.descriptor import MIN_IMAGES, DescriptorConfig
 from search.settings import Settings
 
 if TYPE_CHECKING:  # it imports the library (SQLAlchemy): not before the first decodes
@@ -56,10 +60,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Early:
-    """A file read, hashed and prepared (decoded, preprocessed) before the plan existed."""
+    """A file read, hashed and prepared (decoded, preprocessed) before the plan existed - or
+    analysed already, by a worker process (:mod:`indexer.processes`); ``prepared`` None: read
+    only (a worker died under it), the run analyses it."""
 
     read: FileRead
-    prepared: Prepared | ImageError
+    prepared: Prepared | Analysis | ImageError | None
 
 
 def decode_workers(requested: int = 0) -> int:
@@ -99,7 +105,7 @@ class HeadStart:
     roots: list[Path]
     scans: list[tuple[Path, ScanReport]]
     model: OnnxModel
-    analyzer: ImageAnalyzer
+    analyzer: ImageAnalyzer | ProcessAnalyzer
     options: dict[str, object]  # the analyzer's options these files were prepared with
     futures: dict[Path, Future[Early]] = field(default_factory=dict)
     #: when it began (``time.monotonic()``, ``time.process_time()``): the run's own start
@@ -133,7 +139,6 @@ class HeadStart:
             show=show,
         )
         located = locate_model(settings.model or DEFAULT_MODEL_NAME, settings.model_path)
-        model = OnnxModel(located, threads=settings.threads, background=True)
         config = DescriptorConfig.parse(descriptor or settings.descriptor)
         options: dict[str, object] = {
             "batch_size": batch_size,
@@ -142,25 +147,37 @@ class HeadStart:
             "max_pixels": settings.max_image_pixels,
             "crops": config.crops,
         }
-        first = [f.size for _root, report in scans for f in report.files[: 2 * batch_size]]
+        found = [f for _root, report in scans for f in report.files if not is_video_name(f.path)]
+        processes = worker_processes(  # as the run will decide: a new library learns from
+            workers,  # MIN_IMAGES photos up (the learning sample is edited in threads)
+            [f.size for f in found],
+            learning=config.whiten and len(found) >= MIN_IMAGES,
+            local=True,
+            allowed=settings.decode_processes,
+        )
+        # the workers fork before this process opens a session (or starts any thread)
+        model = OnnxModel(located, threads=settings.threads, background=not processes, lazy=True)
+        first = found[: 2 * batch_size]
+        if processes:
+            pool = ProcessAnalyzer(model, processes, **options)  # type: ignore[arg-type]
+            head = cls(roots, scans, model, pool, options, started=started)
+            log_first_decode(log)
+            reads = pool.read_first([f.path for f in first], [f.size for f in first])
+            head.futures = {f.path: _as_early(r) for f, r in zip(first, reads, strict=True)}
+            return head
         analyzer = ImageAnalyzer(
             model,
             decode_workers=decode_workers(workers),
-            decode_active=decode_active(workers, model, first[: 2 * batch_size]),
+            decode_active=decode_active(workers, model, [f.size for f in first]),
             **options,  # type: ignore[arg-type]
         )
         head = cls(roots, scans, model, analyzer, options, started=started)
         return_freed_memory()
         pool = analyzer.pool()
-        files = (f for _root, report in scans for f in report.files)
-        for found in files:
-            if len(head.futures) >= 2 * batch_size:
-                break
-            if is_video_name(found.path):
-                continue  # videos have their own reader
-            if not head.futures:
+        for index, f in enumerate(first):
+            if not index:
                 log_first_decode(log)
-            head.futures[found.path] = pool.submit(head._prepare, found.path)
+            head.futures[f.path] = pool.submit(head._prepare, f.path)
         return head
 
     def _prepare(self, path: Path) -> Early:
@@ -170,11 +187,18 @@ class HeadStart:
         read.data = b""
         return Early(read, self.analyzer.prepare(source))
 
-    def usable(self, model: OnnxModel, options: dict[str, object], workers: int) -> bool:
+    def usable(
+        self, model: OnnxModel, options: dict[str, object], workers: int, processes: int
+    ) -> bool:
         """Were the early files prepared as the pipeline would prepare them now?"""
+        analyzer = self.analyzer
+        if isinstance(analyzer, ProcessAnalyzer):
+            same = processes == analyzer.processes and "views" not in options
+        else:
+            same = not processes and workers == analyzer.decode_workers
         return (
-            model is self.model
-            and workers == self.analyzer.decode_workers
+            same
+            and model is self.model
             and all(options.get(k) == v for k, v in self.options.items())
         )
 
@@ -186,6 +210,7 @@ class HeadStart:
         :meth:`ImageAnalyzer.prepare` does last when the sample is known beforehand)."""
         if learning is None or position not in learning.in_run:
             return Ready(prepared)
+        assert isinstance(self.analyzer, ImageAnalyzer)  # processes: runs that learn nothing
         marked = learning.source(position, b"")  # only its place in the sample is used
         pool = self.analyzer.pool()
         if pool is None:
@@ -211,3 +236,23 @@ class HeadStart:
             future.cancel()
         self.futures.clear()
         self.analyzer.close()
+
+
+def _as_early(read: Future[WorkerRead]) -> Future[Early]:
+    """A worker's read of an early file as the pipeline takes it: an :class:`Early`, or the
+    error reading it raised (nothing once the head start dropped it: cancelled)."""
+    early: Future[Early] = Future()
+
+    def done(read: Future[WorkerRead]) -> None:
+        try:
+            got, result = read.result()
+        except BaseException as exc:
+            got, result = exc, None
+        with contextlib.suppress(InvalidStateError):  # cancelled meanwhile
+            if isinstance(got, BaseException):
+                early.set_exception(got)
+            else:
+                early.set_result(Early(got, result))
+
+    read.add_done_callback(done)
+    return early

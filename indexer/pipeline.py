@@ -30,17 +30,19 @@ from indexer.distributed import DaskAnalyzer
 from indexer.head_start import Early, HeadStart, log_first_decode
 from indexer.learning import LearningSample
 from indexer.plan import Plan, WorkItem, WorkKind
+from indexer.processes import ProcessAnalyzer
 from indexer.progress import process_age
 from indexer.reading import FileRead, decoder_source, read_file
+from indexer.records import embedded_record, failed_record, ok_outcome, upsert_of
 from indexer.writer import Counts, Record, Writer, error_text
 from models import Analysis, ImageAnalyzer, ImageError, OnnxModel, Ready
 from search.library import Library
-from search.store import STATUS_FAILED, FrameVector, ImageMove, ImageUpsert
+from search.store import STATUS_FAILED, ImageMove
 
 __all__ = ["Counts", "Pipeline", "Record", "Writer", "error_text", "process_age", "read_and_hash"]
 
 log = logging.getLogger(__name__)
-Analyzer = ImageAnalyzer | DaskAnalyzer
+Analyzer = ImageAnalyzer | DaskAnalyzer | ProcessAnalyzer
 
 
 @dataclass
@@ -73,9 +75,11 @@ class Pipeline:
         head: HeadStart | None = None,
         run_id: int | None = None,
         decode_active: int | None = None,
+        processes: int = 0,
     ) -> None:
         self.library = library
         self.run_id = run_id  # the index run recorded in the store: each batch counts there
+        self.processes = processes  # worker processes that decode + embed (0: threads here)
         self.head = head  # a new library's first files, read and decoded before the plan
         self.executor = executor  # a Dask scheduler's address: decode + embed there
         self.learning = learning  # its photos are edited and embedded as they pass
@@ -93,7 +97,6 @@ class Pipeline:
         writer = Writer(
             self.library, self.batch_size, self.counts, self.progress, run_id=self.run_id
         )
-        writer.start()
         config = self.library.descriptor_config()
         analyzer_args: dict[str, object] = {
             "batch_size": self.batch_size,
@@ -105,10 +108,12 @@ class Pipeline:
             analyzer_args["max_pixels"] = self.max_pixels
         if self.learning is not None:
             analyzer_args["views"] = self.learning.edits_of
+        analyzer = self._analyzer(analyzer_args)  # worker processes fork before our threads
+        writer.start()
         try:
             with (
                 ThreadPoolExecutor(self.workers, thread_name_prefix="imgsearch-read") as readers,
-                self._analyzer(analyzer_args) as analyzer,
+                analyzer,
             ):
                 self._embed_all(plan, readers, analyzer, writer)
             if self.head is not None:  # what it started and the plan did not take
@@ -130,16 +135,21 @@ class Pipeline:
         """Decode + embed here (threads), or on the Dask cluster at ``executor``; the head
         start's analyzer when its early files were prepared with these options."""
         head, self.head = self.head, None
+        processes = self.processes if "views" not in args else 0
         if (
             head is not None
             and self.executor is None
-            and head.usable(self.model, args, self.workers)
+            and head.usable(self.model, args, self.workers, processes)
         ):
             self.head = head
-            head.analyzer.views = args.get("views")  # type: ignore[assignment]
+            if isinstance(head.analyzer, ImageAnalyzer):
+                head.analyzer.views = args.get("views")  # type: ignore[assignment]
             return head.analyzer
         if head is not None:
             head.close()
+        if self.executor is None and processes:
+            self.model.settle()  # no half-opened session goes into the fork
+            return ProcessAnalyzer(self.model, self.processes, **args)  # type: ignore[arg-type]
         if self.executor is None:
             active = self.decode_active  # more join while the model waits
             return ImageAnalyzer(self.model, self.workers, decode_active=active, **args)  # type: ignore[arg-type]
@@ -182,7 +192,7 @@ class Pipeline:
                     self.progress(1)
                     continue
                 except (OSError, ImageError) as exc:
-                    writer.put(self._failed(item, None, exc))
+                    writer.put(failed_record(item, None, exc))
                     continue
                 data, read.data = read.data, b""  # only the analyzer's stream keeps the bytes
                 if self._shortcut(plan, item, read, leaders, writer):
@@ -206,7 +216,7 @@ class Pipeline:
 
         for result in analyzer.analyze_iter(sources()):
             item, read = waiting.popleft()
-            record = self._embedded(item, read, result)
+            record = embedded_record(item, read, result)
             record.leader_sha = read.sha256
             writer.put(record)
             if self.learning is not None and isinstance(result, Analysis):
@@ -214,7 +224,7 @@ class Pipeline:
             leader = leaders[read.sha256]
             leader.result = result
             for follower, follower_read in leader.followers:
-                writer.put(self._embedded(follower, follower_read, result, copied=True))
+                writer.put(embedded_record(follower, follower_read, result, copied=True))
             leader.followers.clear()
 
     def _shortcut(
@@ -265,7 +275,7 @@ class Pipeline:
                 return True
         source_id = plan.copy_source(sha)
         if source_id is not None:
-            upsert = self._upsert(item, read)
+            upsert = upsert_of(item, read)
             upsert.copy_vector_from = source_id
             source = self.library.store.reads.image(source_id)
             if source is not None:  # same bytes: same size, format and capture time
@@ -273,9 +283,7 @@ class Pipeline:
                 upsert.format, upsert.exif_datetime = source.format, source.exif_datetime
                 upsert.pixel_sha256 = source.pixel_sha256
                 upsert.measured(source.quality_flags, source.quality)
-            writer.put(
-                Record(self._ok_outcome(item), item.found.rel_path, upsert=upsert, copied=True)
-            )
+            writer.put(Record(ok_outcome(item), item.found.rel_path, upsert=upsert, copied=True))
             return True
         leader = leaders.get(sha)
         if leader is None:
@@ -283,7 +291,7 @@ class Pipeline:
         if leader.result is None:
             leader.followers.append((item, read))
         else:
-            writer.put(self._embedded(item, read, leader.result, copied=True))
+            writer.put(embedded_record(item, read, leader.result, copied=True))
         return True
 
     def _early(self, position: int, item: WorkItem) -> Future[Early] | None:
@@ -304,56 +312,3 @@ class Pipeline:
             leader = leaders.get(sha)
             if leader is not None and leader.result is not None and not leader.followers:
                 del leaders[sha]
-
-    # -- records ----------------------------------------------------------------------------
-
-    @staticmethod
-    def _ok_outcome(item: WorkItem) -> str:
-        return "added" if item.kind is WorkKind.NEW else "updated"
-
-    @staticmethod
-    def _upsert(item: WorkItem, read: FileRead) -> ImageUpsert:
-        return ImageUpsert(
-            collection_id=item.collection_id,
-            rel_path=item.found.rel_path,
-            file_size=read.size,
-            mtime_ns=read.mtime_ns,
-            sha256=read.sha256,
-        )
-
-    def _failed(self, item: WorkItem, read: FileRead | None, exc: BaseException) -> Record:
-        found = item.found
-        upsert = ImageUpsert(
-            collection_id=item.collection_id,
-            rel_path=found.rel_path,
-            file_size=read.size if read else found.size,
-            mtime_ns=read.mtime_ns if read else found.mtime_ns,
-            sha256=read.sha256 if read else None,
-            status=STATUS_FAILED,
-            error=error_text(exc),
-        )
-        return Record("failed", str(found.path), upsert=upsert, error=upsert.error)
-
-    def _embedded(
-        self, item: WorkItem, read: FileRead, result: Analysis | ImageError, copied: bool = False
-    ) -> Record:
-        if isinstance(result, ImageError):
-            return self._failed(item, read, result)
-        upsert = self._upsert(item, read)
-        upsert.width, upsert.height = result.width, result.height
-        upsert.format, upsert.exif_datetime = result.format, result.exif_datetime
-        upsert.vector, upsert.labels = result.embedding, result.labels
-        q = result.quality
-        if q is not None:
-            upsert.measured(q.flags, q.values)
-        upsert.layout = result.layout
-        upsert.crops = result.crop_embeddings
-        box = result.frame_box
-        if box is not None and result.frame_embedding is not None:
-            upsert.frame = FrameVector(
-                (box.left, box.top, box.right, box.bottom),
-                box.fill,
-                box.dominant,
-                result.frame_embedding,
-            )
-        return Record(self._ok_outcome(item), item.found.rel_path, upsert=upsert, copied=copied)

@@ -29,6 +29,7 @@ from indexer.missing_folders import keep_emptied, moved_collection_hint, unfinis
 from indexer.nesting import nest, overlap_warnings
 from indexer.pipeline import Counts, Pipeline
 from indexer.plan import behind_link_warnings, make_plan, record_checked
+from indexer.processes import worker_processes
 from indexer.progress import LazyBar, bar
 from indexer.quality import measure_unmeasured
 from indexer.scan import CollectionError, ScanReport, resolve_roots, scan_roots
@@ -162,8 +163,6 @@ def index_collections(
             summary.warnings += keep_emptied(collections, scans)
             scans = nest(known, scans)  # a file is recorded once: in its innermost collection
             plan = make_plan(store, _without_removed(store, scans), checksum=options.checksum)
-            if plan.work:  # the model opens while the first files decode
-                model.open_in_background()
             summary.skipped_removed = sum(report.skipped_removed for _r, report in scans)
             for _root, report in scans:
                 summary.warnings += report.warnings
@@ -185,6 +184,15 @@ def index_collections(
                     if address
                     else plan_learning(library, plan, model, progress=learning.update)
                 )
+                processes = worker_processes(
+                    options.workers,
+                    [item.found.size for item in plan.work],
+                    learning=sample is not None,
+                    local=address is None,
+                    allowed=library.settings.decode_processes,
+                )
+                if plan.work and not processes:  # the model opens while the first files decode
+                    model.open_in_background()
                 pipeline = Pipeline(
                     library,
                     model,
@@ -196,6 +204,7 @@ def index_collections(
                     executor=address,
                     head=head,
                     run_id=run_id,
+                    processes=processes,
                     decode_active=decode_active(
                         options.workers,
                         model,

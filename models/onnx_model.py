@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -120,6 +120,13 @@ class OnnxModel:
         with self._opening_lock:
             if self._session is None and self._opening is None:
                 self._opening = _OPENER.submit(self._open)
+
+    def settle(self) -> None:
+        """Wait for an open under way (its outcome is the first use's to raise); start none:
+        e.g. before forking worker processes, which must not inherit a half-made session."""
+        opening = self._opening
+        if opening is not None:
+            wait([opening])
 
     def _open(self) -> None:
         ort = import_onnxruntime()

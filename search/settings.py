@@ -147,6 +147,7 @@ ENVIRONMENT_NAMES = (
     "IMGSEARCH_THREADS",
     "IMGSEARCH_UPRIGHT_FIRST",
     "IMGSEARCH_READ_ONLY",
+    "IMGSEARCH_DECODE_PROCESSES",
 )
 #: read by the test suite and the benchmarks, not by imgsearch (never warned of)
 DEVELOPMENT_NAMES = ("IMGSEARCH_SHARED", "IMGSEARCH_ARTIFACTS")
@@ -218,6 +219,9 @@ class Settings:
     #: those find no sure copy or leave another candidate in doubt (faster; finds a few fewer
     #: turned copies: README "What the scores mean"); off: every view of every query
     upright_first: bool = False
+    #: index runs of 64 files or more that learn nothing decode and embed in worker processes
+    #: (one per core, at most 4: indexer.processes); off: in this process's threads
+    decode_processes: bool = True
     #: PostgreSQL: how long an index run waits for a collection another run is indexing
     lock_wait_s: float = 3600.0
     #: open the library read-only: search and browse, nothing written (caches in memory,
@@ -249,6 +253,7 @@ class Settings:
             "upright_first": _env_flag(env, "IMGSEARCH_UPRIGHT_FIRST"),
             "lock_wait_s": _env_number(env, "IMGSEARCH_LOCK_WAIT", float),
             "read_only": _env_flag(env, "IMGSEARCH_READ_ONLY"),
+            "decode_processes": _env_flag(env, "IMGSEARCH_DECODE_PROCESSES"),
         }
         # unset values keep the field defaults
         settings = cls(**{k: v for k, v in values.items() if v is not None})  # type: ignore[arg-type]

@@ -1,0 +1,146 @@
+"""Index runs that decode and embed in worker processes (``indexer.processes``), as a user
+runs them: the command in its own process, 70 photos (a run from 64 files uses processes)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.processes import PROCESSES_FROM, PROCESSES_FROM_BYTES, worker_processes
+from tests.cli_process import ENTRY, cli_env, run_cli
+from tests.indexer_helpers import copy_photos, photo_paths
+
+PHOTOS = 70
+WORKERS = "2"  # processes need two cores: the suite's machine may lend one
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    folder = tmp_path_factory.mktemp("processes") / "photos"
+    copy_photos(photo_paths(data_dir, PHOTOS // 2), folder / "ants")
+    copy_photos(photo_paths(data_dir, PHOTOS // 2, "train/bees"), folder / "bees")
+    return folder
+
+
+def _index(
+    library: Path, folder: Path, models_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    args = ["-v", "--library", str(library), "--model-path", str(models_dir), "index"]
+    args += ["--workers", WORKERS, "--descriptor", "whiten=off", "--no-progress", str(folder)]
+    return run_cli(args, library.parent, env=env)
+
+
+def _rows(library: Path) -> dict[str, tuple[str, str | None, bytes | None]]:
+    """Each file's status, error and vector, by its path in the collection."""
+    with closing(sqlite3.connect(library / "imgsearch.sqlite3")) as db:
+        rows = db.execute(
+            "SELECT i.rel_path, i.status, i.error, e.vector FROM images i "
+            "LEFT JOIN embeddings e ON e.image_id = i.id"
+        ).fetchall()
+    return {path: (status, error, vector) for path, status, error, vector in rows}
+
+
+def test_worker_processes_for_large_runs_that_learn_nothing() -> None:
+    many, few = [1000] * PROCESSES_FROM, [1000] * (PROCESSES_FROM - 1)
+    assert worker_processes(2, many, learning=False, local=True) == 2
+    assert worker_processes(8, many, learning=False, local=True) == 4  # at most 4
+    assert worker_processes(2, few, learning=False, local=True) == 0
+    assert worker_processes(2, [PROCESSES_FROM_BYTES], learning=False, local=True) == 2
+    assert worker_processes(2, many, learning=True, local=True) == 0  # edits: threads
+    assert worker_processes(2, many, learning=False, local=False) == 0  # a Dask cluster
+    assert worker_processes(2, many, learning=False, local=True, allowed=False) == 0
+    assert worker_processes(1, many, learning=False, local=True) == 0
+
+
+def test_processes_store_what_threads_store(tmp_path: Path, photos: Path, models_dir: Path) -> None:
+    """A new library's first files go to the workers before it is opened; the rows and
+    vectors are those of a run in threads (IMGSEARCH_DECODE_PROCESSES=0)."""
+    (tmp_path / "p").mkdir()
+    (tmp_path / "t").mkdir()
+    done = _index(tmp_path / "p" / "library", photos, models_dir)
+    assert done.returncode == 0, done.stderr
+    assert "2 worker processes decode and embed" in done.stderr
+    assert "64 files were read and decoded before the library was opened, 64 of them used" in (
+        done.stderr
+    )
+    threads = _index(
+        tmp_path / "t" / "library", photos, models_dir, env={"IMGSEARCH_DECODE_PROCESSES": "0"}
+    )
+    assert threads.returncode == 0, threads.stderr
+    assert "worker processes" not in threads.stderr
+    mine, theirs = _rows(tmp_path / "p" / "library"), _rows(tmp_path / "t" / "library")
+    assert mine.keys() == theirs.keys() and len(mine) == PHOTOS
+    for path, (status, _error, vector) in mine.items():
+        assert status == theirs[path][0] == "ok", path
+        assert vector is not None and theirs[path][2] is not None
+        a, b = np.frombuffer(vector, np.float32), np.frombuffer(theirs[path][2], np.float32)
+        assert np.allclose(a, b, atol=1e-5), path
+
+
+@pytest.mark.parametrize("victim", [2, PROCESSES_FROM + 2])  # a first file, a later one
+def test_a_file_that_kills_its_decoder_fails_alone(
+    tmp_path: Path, photos: Path, models_dir: Path, victim: int
+) -> None:
+    """A decoder that takes its process down (a crafted file) broke the pool: the run goes
+    on in a new one, and that file alone is recorded as failed."""
+    files = sorted(p.relative_to(photos).as_posix() for p in photos.rglob("*.jpg"))
+    name = files[victim]
+    done = _index(
+        tmp_path / "library",
+        photos,
+        models_dir,
+        env={"IMGSEARCH_TEST_CRASH_DECODER_ON": Path(name).name},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    rows = _rows(tmp_path / "library")
+    failed = {path: error for path, (status, error, _v) in rows.items() if status != "ok"}
+    assert list(failed) == [name], failed
+    assert "decoder_crashed" in (failed[name] or "")
+    assert sum(vector is not None for _s, _e, vector in rows.values()) == PHOTOS - 1
+
+
+def test_ctrl_c_stops_the_workers_and_the_next_run_finishes(
+    tmp_path: Path, photos: Path, models_dir: Path
+) -> None:
+    """Ctrl+C reaches the whole process group, workers included: they leave it to the
+    command, which says so, exits 130 and leaves no process behind; the next run
+    finishes the library."""
+    library = tmp_path / "library"
+    args = ["-v", "--library", str(library), "--model-path", str(models_dir), "index"]
+    args += ["--workers", WORKERS, "--descriptor", "whiten=off", "--no-progress", str(photos)]
+    proc = subprocess.Popen(
+        [*ENTRY, *args],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a terminal's process group: Ctrl+C goes to all of it
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "worker processes decode and embed" in line:
+                break
+        time.sleep(0.3)
+        os.killpg(proc.pid, signal.SIGINT)
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # nobody is left in its group
+    again = _index(library, photos, models_dir)
+    assert again.returncode == 0, again.stderr
+    rows = _rows(library)
+    assert len(rows) == PHOTOS and all(status == "ok" for status, _e, _v in rows.values())
