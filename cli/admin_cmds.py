@@ -73,7 +73,15 @@ def database(ctx: click.Context) -> Iterator[Engine]:
     """The library's SQLAlchemy engine without the automatic upgrade of Store.open; a
     database that is not an imgsearch library, or of a newer imgsearch, is refused."""
     from search.library import refuse_writes, writer_lock
-    from search.store import checked_sqlite, database_locks, make_engine, migrate, require_database
+    from search.store import (
+        check_engine_on_open,
+        checked_sqlite,
+        database_locks,
+        make_engine,
+        migrate,
+        require_database,
+        sqlite_file,
+    )
 
     settings: Settings = ctx.obj
     refuse_writes(settings)  # a migration writes the schema, and a backup beside the file
@@ -82,6 +90,7 @@ def database(ctx: click.Context) -> Iterator[Engine]:
     with checked_sqlite(url):
         engine = make_engine(url)
         try:
+            check_engine_on_open(engine, sqlite_file(url))  # damaged: refused, as everywhere
             migrate.check_known(engine)
             # never under an index run, nor beside another process's migration (PostgreSQL)
             with writer_lock(settings.library, database_locks(engine)), migrate.schema_lock(engine):
@@ -96,6 +105,7 @@ def read_database(ctx: click.Context) -> Iterator[Engine]:
     cannot be written (or IMGSEARCH_READ_ONLY) is opened read-only, without the writer's
     lock; otherwise :func:`database`'s."""
     from search.store import (
+        check_engine_on_open,
         checked_sqlite,
         migrate,
         read_only_engine,
@@ -114,6 +124,7 @@ def read_database(ctx: click.Context) -> Iterator[Engine]:
     with checked_sqlite(url):
         engine = read_only_engine(path)
         try:
+            check_engine_on_open(engine, path)
             migrate.check_known(engine)
             yield engine
         finally:

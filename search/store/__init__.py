@@ -27,6 +27,7 @@ _SOURCES: dict[str, str] = {
     "database_replaced": "search.store.open_files",
     "check_database": "search.store.health",
     "checked_sqlite": "search.store.health",
+    "check_engine_on_open": "search.store.health",
     "is_database_unreachable": "search.store.health",
     "is_schema_mismatch": "search.store.health",
     "recovery": "search.store.health",
@@ -132,6 +133,7 @@ __all__ = [
     "by_path",
     "cached_summary",
     "check_database",
+    "check_engine_on_open",
     "checked_sqlite",
     "database_locks",
     "database_replaced",
@@ -179,6 +181,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.store.health import (
         ServingState,
         check_database,
+        check_engine_on_open,
         checked_sqlite,
         is_database_unreachable,
         is_schema_mismatch,

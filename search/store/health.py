@@ -288,7 +288,21 @@ def check_on_open(health: HealthRecords, path: Path | None) -> None:
     """SQLite's quick_check at open for files up to :data:`QUICK_CHECK_MAX_BYTES`."""
     if path is None or not path.exists() or path.stat().st_size > QUICK_CHECK_MAX_BYTES:
         return
-    problems = health.integrity_problems(quick=True, limit=3)
+    _refuse_problems(path, health.integrity_problems(quick=True, limit=3))
+
+
+def check_engine_on_open(engine: Engine, path: Path | None) -> None:
+    """:func:`check_on_open` for the engine of a command that opens the file without
+    ``Store.open`` (``db current``, ``upgrade``, ``downgrade``): a damaged file is refused
+    there too (``db upgrade`` said "already there, nothing to do" and exited 0)."""
+    if path is None or not path.exists() or path.stat().st_size > QUICK_CHECK_MAX_BYTES:
+        return
+    with reported_corruption(path), engine.connect() as connection:
+        rows = [str(r[0]) for r in connection.execute(text("PRAGMA quick_check(3)"))]
+    _refuse_problems(path, [] if rows == ["ok"] else rows)
+
+
+def _refuse_problems(path: Path, problems: list[str]) -> None:
     if problems:
         said = "; ".join(" ".join(p.split()) for p in problems)  # one line (it held newlines)
         raise corrupt_error(path, "SQLite's quick check: " + said[:300])
