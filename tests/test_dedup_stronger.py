@@ -78,3 +78,35 @@ def test_another_exposure_does_not_keep_the_copy_of_the_later_photo() -> None:
     result = find_duplicates(images, np.stack([a, c, o]), threshold=T)
     assert groups(result) == {"o": {"c"}}  # before: {"a": {"c"}}, O in no group
     assert result.groups[0].members[0].score == pytest.approx(0.99, abs=1e-4)
+
+
+# A new user's library: a photo, its captioned copy (0.94), its JPEG at quality 30 (0.887) and
+# a third-size PNG of it (0.92 to the JPEG, under the threshold to the photo); threshold 0.84.
+DEGRADED = {"photo": 0.0, "caption": -19.95, "q30": 27.5, "small": 50.6}
+
+
+@pytest.mark.parametrize("checked", [True, False])
+def test_a_copy_most_like_another_copy_stays_with_its_photo_when_a_check_says_so(
+    checked: bool,
+) -> None:
+    """The JPEG is most like the small PNG, which has no edge to the photo: it was left to
+    the PNG, and the report kept the photo and the JPEG apart, two keepers of one picture
+    (a pair over the threshold). Where the library's check (layouts, key points) finds the
+    photo and the PNG one picture, the JPEG stays; without a check, as before."""
+    names = list(DEGRADED)
+    images = [
+        img(i, n, w) for i, (n, w) in enumerate(zip(names, (400, 300, 200, 100), strict=True))
+    ]
+    vectors = in_plane([DEGRADED[n] for n in names])
+    asked: list[tuple[str, str]] = []
+
+    def holds(a: int, b: int) -> bool:
+        asked.append((names[a], names[b]))
+        return True
+
+    result = find_duplicates(images, vectors, threshold=0.84, holds=holds if checked else None)
+    if checked:
+        assert groups(result) == {"photo": {"caption", "q30"}}
+        assert ("photo", "small") in asked
+    else:
+        assert groups(result) == {"photo": {"caption"}, "q30": {"small"}}

@@ -248,13 +248,16 @@ def find_duplicates(
             return False
         return holds is None or holds(images[u].id, images[v].id)
 
+    def confirms(u: int, v: int) -> bool:  # one picture without an edge: only a check says
+        return holds is not None and held(u, v)
+
     margin = STRONGER_BY * (1.0 - threshold)
     collages = 0
     for passes in range(COLLAGE_PASSES + 1):
         rank = np.full(len(images), len(images), dtype=np.int64)
         ranked = sorted(linked.tolist(), key=lambda i: keeper_key(images[i], rules))
         rank[ranked] = np.arange(len(ranked))
-        stars = star_groups(len(images), lo, hi, sc, rank, linkage, held, margin)
+        stars = star_groups(len(images), lo, hi, sc, rank, linkage, held, margin, confirms)
         if collage is None or passes == COLLAGE_PASSES:
             break
         marked = {}

@@ -14,8 +14,10 @@ from collections.abc import Callable
 import numpy as np
 
 Star = tuple[int, list[tuple[int, float]]]
-#: why an image leaves a keeper's star: it is most like an image the keeper has no edge to, or
-#: one whose edge to the keeper is refused (``holds``: another exposure, no transform found)
+#: why an image leaves a keeper's star: it is most like an image the keeper has no edge to
+#: and that ``confirms`` does not find one picture with it (a copy degraded another way, such
+#: as a JPEG at quality 30 most like a third-size PNG of the photo, stays), or one whose edge to
+#: the keeper is refused (``holds``: another exposure, no transform found)
 APART, REFUSED = "apart", "refused"
 
 
@@ -28,12 +30,15 @@ def star_groups(
     linkage: str,
     holds: Callable[[int, int], bool] = lambda u, v: True,
     margin: float | None = None,
+    confirms: Callable[[int, int], bool] = lambda u, v: False,
 ) -> list[Star]:
     """Keeper-first star clustering of ``m`` nodes; ``rank[node]`` = keeper order; an edge
     ``holds(u, v)`` refutes (the keeper, or the better-ranked node, first) is not taken;
     ``margin``: how much stronger an edge to another free image must be for an image to be
-    left to it (None: never)."""
+    left to it (None: never); ``confirms(u, w)``: a check that finds two images without an
+    edge one picture (none: never)."""
     stars = _Stars(m, lo, hi, s, rank, linkage, holds, margin)
+    stars.confirms = confirms
     visit = np.unique(stars.src)
     for u in visit[np.argsort(rank[visit], kind="stable")].tolist():
         if stars.owner[u] < 0:
@@ -63,6 +68,7 @@ class _Stars:
         self.src, self.dst, self.sc = src[order], dst[order], sc[order]
         self.indptr = np.searchsorted(self.src, np.arange(m + 1))
         self.rank, self.linkage, self.holds, self.margin = rank, linkage, holds, margin
+        self.confirms: Callable[[int, int], bool] = lambda u, v: False
         self.owner = np.full(m, -1, dtype=np.int64)
         self.groups: list[Star] = []
         self.left: dict[int, int] = {}  # image -> the first keeper that left it to another
@@ -134,8 +140,8 @@ class _Stars:
         images most like each other."""
         path, w = [v], target[v]
         while w is not None:
-            if w not in near:
-                return APART
+            if w not in near:  # ... unless a check finds the keeper and it one picture
+                return None if self.confirms(u, w) else APART
             if w in path:  # a loop: its best image by keeper order leads it
                 head = min(path[path.index(w) :], key=lambda x: self.rank[x])
                 return None if self.holds(u, head) else REFUSED
