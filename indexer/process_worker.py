@@ -4,6 +4,7 @@ sent. Forked from the command's process: nothing here is imported anew."""
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import signal
@@ -30,6 +31,8 @@ def start_worker(located: LocatedModel, options: dict[str, Any], parent: int) ->
     """A worker's initializer: Ctrl+C is the parent's to handle, SIGTERM and SIGHUP end it
     (the command's own handlers are not for it: a broken pool's survivors are stopped by
     SIGTERM), and it ends when the parent is gone; its own model, on one thread."""
+    gc.freeze()  # what it inherited is never collected here (the parent's database
+    # connections among it: closed by a worker, SQLite could act on the parent's files)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)

@@ -144,3 +144,37 @@ def test_ctrl_c_stops_the_workers_and_the_next_run_finishes(
     assert again.returncode == 0, again.stderr
     rows = _rows(library)
     assert len(rows) == PHOTOS and all(status == "ok" for status, _e, _v in rows.values())
+
+
+def test_workers_end_when_the_command_is_killed(
+    tmp_path: Path, photos: Path, models_dir: Path
+) -> None:
+    """``kill -9`` of the command leaves no worker behind: each ends once its parent is gone
+    (orphans would wait on their task queue for ever, holding their memory)."""
+    args = ["-v", "--library", str(tmp_path / "library"), "--model-path", str(models_dir)]
+    args += ["index", "--workers", WORKERS, "--descriptor", "whiten=off", "--no-progress"]
+    proc = subprocess.Popen(
+        [*ENTRY, *args, str(photos)],
+        cwd=tmp_path,
+        env=cli_env(),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "worker processes decode and embed" in line:
+                break
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(children) == 2, children
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(Path(f"/proc/{c}").exists() for c in children):
+            time.sleep(0.2)
+        alive = [c for c in children if Path(f"/proc/{c}/stat").exists()]
+        states = [Path(f"/proc/{c}/stat").read_text().split()[2] for c in alive]
+        assert all(state == "Z" for state in states), states  # gone (or a zombie of init's)
+    finally:
+        proc.kill()
