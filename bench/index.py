@@ -15,6 +15,9 @@ wall and CPU are printed). Rounds alternate limit and index
 so that load from other processes hits both alike; the best round of each is compared.
 Goals: CPU <= 1.2x the limit's, speed (limit wall / index wall) >= 0.8, start-up <= 0.5 s.
 
+``--baseline-threads`` also runs ``IMGSEARCH_DECODE_PROCESSES=0 imgsearch index`` each round
+(decode threads in one process, not worker processes: :mod:`indexer.processes`).
+
 ``--descriptor default`` measures the first run of a new library as a user gets it (it learns
 the whitening from 100 photos up). ``--baseline-workers 2`` also runs ``imgsearch index
 --workers 2`` each round (two decoders from the start: the fixed count before the paced
@@ -78,8 +81,9 @@ def load_average() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
-def run_process(cmd: list[str]) -> tuple[Run, str, str]:
-    """Run ``cmd`` as a whole process: wall from spawn to exit, its CPU and peak RSS."""
+def run_process(cmd: list[str], env: dict[str, str] | None = None) -> tuple[Run, str, str]:
+    """Run ``cmd`` as a whole process: wall from spawn to exit, its CPU (its children's that
+    it waited for included: index's worker processes) and peak RSS."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         child = subprocess.Popen(
@@ -88,7 +92,7 @@ def run_process(cmd: list[str]) -> tuple[Run, str, str]:
             stdout=out,
             stderr=err,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
+            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
         )
         _pid, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
@@ -126,6 +130,7 @@ def index_run(
     descriptor: str = "whiten=off",
     extra: list[str] | None = None,
     rerun: bool = False,
+    env: dict[str, str] | None = None,
 ) -> Run:
     with tempfile.TemporaryDirectory(prefix="imgsearch-bench-") as tmp:
         cmd = [
@@ -143,9 +148,9 @@ def index_run(
             *(extra or []),
             *map(str, folders),
         ]
-        run, stdout, stderr = run_process(cmd)
+        run, stdout, stderr = run_process(cmd, env)
         if rerun:
-            run.rerun, _out, _err = run_process(cmd)
+            run.rerun, _out, _err = run_process(cmd, env)
     run.summary = json.loads(stdout)
     run.images = run.summary["processed"]
     run.run_wall, run.run_cpu = run.summary["seconds"], run.summary["cpu_seconds"]
@@ -229,6 +234,11 @@ def make_big(sources: list[Path], count: int, directory: Path) -> list[Path]:
     return out
 
 
+def baseline_name(args: argparse.Namespace) -> str:
+    said = [f"--workers {args.baseline_workers}"] if args.baseline_workers else []
+    return " ".join(said + (["IMGSEARCH_DECODE_PROCESSES=0"] if args.baseline_threads else []))
+
+
 def compare(name: str, limits: list[Run], indexes: list[Run]) -> None:
     lim_cpu, idx_cpu = min(r.cpu for r in limits), min(r.cpu for r in indexes)
     lim_wall, idx_wall = min(r.wall for r in limits), min(r.wall for r in indexes)
@@ -289,6 +299,12 @@ def main() -> None:
         help="also run `imgsearch index --workers N` each round (N decoders from the start, "
         "as before the paced decode pool) and print default / fixed",
     )
+    parser.add_argument(
+        "--baseline-threads",
+        action="store_true",
+        help="also run `imgsearch index` with IMGSEARCH_DECODE_PROCESSES=0 each round (decode "
+        "threads in one process, as before the worker processes) and print default / threads",
+    )
     args = parser.parse_args()
     web = args.data / "hymenoptera"
     if args.executor:
@@ -321,11 +337,17 @@ def main() -> None:
                 index = index_run(args.models, folders, args.descriptor, rerun=True)
                 results[name][0].append(limit)
                 results[name][1].append(index)
-                if args.baseline_workers:
-                    base = index_run(args.models, folders, args.descriptor, fixed)
+                if args.baseline_workers or args.baseline_threads:
+                    base = index_run(
+                        args.models,
+                        folders,
+                        args.descriptor,
+                        fixed if args.baseline_workers else None,
+                        env={"IMGSEARCH_DECODE_PROCESSES": "0"} if args.baseline_threads else None,
+                    )
                     results[name][2].append(base)
                     print(
-                        f"round {round_no} {name}: index --workers {args.baseline_workers} "
+                        f"round {round_no} {name}: baseline {baseline_name(args)} "
                         f"{base.wall:.2f} s / {base.cpu:.2f} s CPU"
                     )
                 print(
@@ -343,7 +365,7 @@ def main() -> None:
             compare(name, limits, indexes)
             if bases:
                 print(
-                    f"  default against --workers {args.baseline_workers} (best of each): "
+                    f"  default against {baseline_name(args)} (best of each): "
                     f"CPU {min(r.cpu for r in indexes):.2f} / {min(r.cpu for r in bases):.2f} s "
                     f"= {min(r.cpu for r in indexes) / min(r.cpu for r in bases):.2f}, wall "
                     f"{min(r.wall for r in indexes):.2f} / {min(r.wall for r in bases):.2f} s = "

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from indexer.process_worker import WorkerRead
 from indexer.processes import ProcessAnalyzer, worker_processes
-from indexer.progress import process_age
+from indexer.progress import process_age, run_cpu
 from indexer.reading import FileRead, decoder_source, read_file
 from indexer.scan import ScanReport, resolve_roots, scan_roots
 from models import (
@@ -129,7 +129,7 @@ class HeadStart:
         None (nothing started) unless this run creates a new SQLite library from folders."""
         if not paths or settings.database_url is not None or settings.database_path.exists():
             return None
-        started = time.monotonic(), time.process_time()
+        started = time.monotonic(), run_cpu()
         roots = resolve_roots(paths)
         scans = scan_roots(
             roots,

@@ -75,3 +75,13 @@ def process_age() -> float:
         return uptime - int(stat[19]) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return -1.0
+
+
+def run_cpu() -> float:
+    """CPU seconds of this process and of its children that ended (an index run's worker
+    processes: :mod:`indexer.processes`), user and system."""
+    import resource
+    import time
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime

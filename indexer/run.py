@@ -30,7 +30,7 @@ from indexer.nesting import nest, overlap_warnings
 from indexer.pipeline import Counts, Pipeline
 from indexer.plan import behind_link_warnings, make_plan, record_checked
 from indexer.processes import worker_processes
-from indexer.progress import LazyBar, bar
+from indexer.progress import LazyBar, bar, run_cpu
 from indexer.quality import measure_unmeasured
 from indexer.scan import CollectionError, ScanReport, resolve_roots, scan_roots
 from indexer.summary import IndexSummary
@@ -118,7 +118,7 @@ def index_collections(
         library.locks.run_liveness() as hold,
         contextlib.ExitStack() as finishing,
     ):
-        start, cpu_start = time.monotonic(), time.process_time()
+        start, cpu_start = time.monotonic(), run_cpu()
         if head is not None and head.roots == roots:  # the run began with its head start
             start, cpu_start = head.started
         remove_stale_temp_files(library.settings.index_path, library.locks.shared)
@@ -215,11 +215,11 @@ def index_collections(
                 summary.warnings += index_videos(
                     library, model, plan, videos, counts, shown.update, run_id=run_id
                 )
-                wall, cpu = time.monotonic(), time.process_time()
+                wall, cpu = time.monotonic(), run_cpu()
                 counts = pipeline.run(plan)
                 shown.close()
                 if sample is not None:
-                    sample.settle(time.monotonic() - wall, time.process_time() - cpu)
+                    sample.settle(time.monotonic() - wall, run_cpu() - cpu)
                 finishing.enter_context(library.locks.finish())  # one run at a time from here
                 library.catch_up()  # other runs' batches (PostgreSQL): one rebuild, saved
                 learned = update_whitening(library, model, progress=learning.update, sample=sample)
@@ -246,7 +246,7 @@ def index_collections(
             library.save_index()
             raise
         summary.seconds = time.monotonic() - start
-        summary.cpu_seconds = time.process_time() - cpu_start
+        summary.cpu_seconds = run_cpu() - cpu_start  # the worker processes' too
         if summary.processed:  # learning the whitening is reported apart
             summary.images_per_second = summary.processed / max(1e-9, summary.index_seconds)
         for counted in fields(Counts):

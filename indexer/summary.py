@@ -19,7 +19,7 @@ class IndexSummary(Counts):
 
     processed: int = 0
     seconds: float = 0.0
-    cpu_seconds: float = 0.0  # CPU time of this process during the run (all threads)
+    cpu_seconds: float = 0.0  # CPU time of the run: all threads, worker processes included
     images_per_second: float = 0.0
     warnings: list[str] = field(default_factory=list)
     collections: list[str] = field(default_factory=list)
