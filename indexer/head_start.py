@@ -8,9 +8,12 @@ first files (read + sha256 + :meth:`models.ImageAnalyzer.prepare`, the pipeline'
 to the decode threads at once, while the caller goes on importing and opening the library.
 The pipeline (:mod:`indexer.pipeline`) then takes those results in plan order instead of
 reading and decoding the files again (:meth:`HeadStart.take`): one path of data, started
-early. Whatever the pipeline does not take (a file in the whitening's learning sample, which
-needs its edits made while it is decoded; analyzer options that turned out different) is
-dropped and done the usual way, so the rows and vectors are those of a run without it.
+early. A run that will decode in worker processes (:mod:`indexer.processes`) forks them here,
+before any thread or model session, and they read, hash, decode and embed those first files
+(an early file of the whitening's learning sample, known only later, is read again and sent
+with its place, for its edits). Whatever the pipeline does not take (analyzer options that
+turned out different) is dropped and done the usual way, so the rows and vectors are those of
+a run without it.
 
 Imports only the standard library, :mod:`models` and the light parts of :mod:`indexer` and
 :mod:`search` (no SQLAlchemy, no ONNX Runtime on this thread).
@@ -46,7 +49,7 @@ from models import (
     locate_model,
     return_freed_memory,
 )
-from search.descriptor import MIN_IMAGES, DescriptorConfig
+from search.descriptor import DescriptorConfig
 from search.settings import Settings
 
 if TYPE_CHECKING:  # it imports the library (SQLAlchemy): not before the first decodes
@@ -148,12 +151,8 @@ class HeadStart:
             "crops": config.crops,
         }
         found = [f for _root, report in scans for f in report.files if not is_video_name(f.path)]
-        processes = worker_processes(  # as the run will decide: a new library learns from
-            workers,  # MIN_IMAGES photos up (the learning sample is edited in threads)
-            [f.size for f in found],
-            learning=config.whiten and len(found) >= MIN_IMAGES,
-            local=True,
-            allowed=settings.decode_processes,
+        processes = worker_processes(
+            workers, [f.size for f in found], local=True, allowed=settings.decode_processes
         )
         # the workers fork before this process opens a session (or starts any thread)
         model = OnnxModel(located, threads=settings.threads, background=not processes, lazy=True)
@@ -193,7 +192,7 @@ class HeadStart:
         """Were the early files prepared as the pipeline would prepare them now?"""
         analyzer = self.analyzer
         if isinstance(analyzer, ProcessAnalyzer):
-            same = processes == analyzer.processes and "views" not in options
+            same = processes == analyzer.processes
         else:
             same = not processes and workers == analyzer.decode_workers
         return (
@@ -210,12 +209,27 @@ class HeadStart:
         :meth:`ImageAnalyzer.prepare` does last when the sample is known beforehand)."""
         if learning is None or position not in learning.in_run:
             return Ready(prepared)
-        assert isinstance(self.analyzer, ImageAnalyzer)  # processes: runs that learn nothing
+        assert isinstance(self.analyzer, ImageAnalyzer)  # a worker's: sent again (edits_wanted)
         marked = learning.source(position, b"")  # only its place in the sample is used
         pool = self.analyzer.pool()
         if pool is None:
             return Ready(self.analyzer.add_views(prepared, marked))
         return Ready(pool.submit(self.analyzer.add_views, prepared, marked))
+
+    def edits_wanted(self, position: int, learning: LearningSample | None) -> bool:
+        """Whether an early file of the run's learning sample was analysed by a worker
+        before the sample was known: its edits were not made (it is sent again)."""
+        sampled = learning is not None and position in learning.in_run
+        return sampled and isinstance(self.analyzer, ProcessAnalyzer)
+
+    @staticmethod
+    def read_again(path: Path, read: FileRead) -> bytes | None:
+        """An early file's bytes again (None: unreadable now, or no longer those bytes)."""
+        try:
+            again = read_file(path)
+        except (OSError, ImageError):
+            return None
+        return again.data if again.sha256 == read.sha256 else None
 
     def take(self, path: Path) -> Future[Early] | None:
         """The early result for ``path`` (once), None when it was not started."""

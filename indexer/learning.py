@@ -23,25 +23,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from indexer import whiten
 from indexer.plan import Plan
+from indexer.sampled import EditMaker, SampledSource
 from models import Analysis, OnnxModel
-from models.load import DecodedImage
-from models.sources import ImageSource
-from search.descriptor import EditCovariance, edit_side, photo_edits, sample_indices
+from search.descriptor import EditCovariance, edit_side, sample_indices
 from search.library import Library
 
 Progress = Callable[[int, int], None]  # (photos done, photos in the sample)
-
-
-class SampledSource(io.BytesIO):
-    """A file's bytes on their way to the decoders: photo ``place`` of the learning sample."""
-
-    def __init__(self, data: bytes, place: int) -> None:
-        super().__init__(data)
-        self.place = place
 
 
 @dataclass
@@ -69,13 +59,11 @@ class LearningSample:
         place = self.in_run.get(position)
         return io.BytesIO(data) if place is None else SampledSource(data, place)
 
-    def edits_of(self, source: ImageSource, decoded: DecodedImage) -> list[Image.Image]:
-        """The edits of a sampled photo (none for the others); runs in a decode thread."""
-        if not isinstance(source, SampledSource):
-            return []
-        return photo_edits(
-            decoded.image, self.per_image, seed=self.seed, place=source.place, side=self.side
-        )
+    @property
+    def edits_of(self) -> EditMaker:
+        """The edits of a sampled photo (none for the others): the analyzer's ``views``, run
+        in a decode thread or a worker process."""
+        return EditMaker(self.seed, self.per_image, self.side)
 
     def add(self, result: Analysis) -> None:
         """Add a photo's (vector, edit) differences; called in plan order."""

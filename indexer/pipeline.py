@@ -135,15 +135,14 @@ class Pipeline:
         """Decode + embed here (threads), or on the Dask cluster at ``executor``; the head
         start's analyzer when its early files were prepared with these options."""
         head, self.head = self.head, None
-        processes = self.processes if "views" not in args else 0
+        processes = self.processes
         if (
             head is not None
             and self.executor is None
             and head.usable(self.model, args, self.workers, processes)
         ):
             self.head = head
-            if isinstance(head.analyzer, ImageAnalyzer):
-                head.analyzer.views = args.get("views")  # type: ignore[assignment]
+            head.analyzer.views = args.get("views")  # type: ignore[assignment]
             return head.analyzer
         if head is not None:
             head.close()
@@ -202,9 +201,14 @@ class Pipeline:
                 if not started:
                     started.append(True)
                     log_first_decode(log)
-                if ready is not None:
+                if ready is not None and not self.head.edits_wanted(position, self.learning):  # type: ignore[union-attr]
                     yield self.head.ready(ready, position, self.learning)  # type: ignore[union-attr]
                     continue
+                if ready is not None:  # analysed early by a worker, without its edits
+                    data = self.head.read_again(item.found.path, read)  # type: ignore[union-attr]
+                    if data is None:  # gone or changed since: indexed as read, not learned from
+                        yield self.head.ready(ready, position, None)  # type: ignore[union-attr]
+                        continue
                 learning = self.learning
                 if learning is None or data is None:  # a streamed file is learned from none
                     source = decoder_source(read, data, str(item.found.path))

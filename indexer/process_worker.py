@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from indexer.reading import FileRead, decoder_source, read_file
+from indexer.sampled import EditMaker, SampledSource
 from models import Analysis, ImageAnalyzer, ImageError, OnnxModel
 from models.onnx_model import LocatedModel
 
 #: fault injection for the tests: a worker given a file whose name contains this dies
 CRASH_ON_ENV = "IMGSEARCH_TEST_CRASH_DECODER_ON"
 
-Item = tuple[str, bytes | None]  # (name, bytes; None: a streamed file read from its path)
+#: (name, bytes - None: a streamed file read from its path -, its place in the whitening's
+#: learning sample or None)
+Item = tuple[str, bytes | None, int | None]
 #: a file read by a worker: the read (or the error reading raised) and its result
 WorkerRead = tuple[FileRead | BaseException, Analysis | ImageError | None]
 
@@ -52,21 +55,25 @@ def ready() -> int:
     return os.getpid()
 
 
-def analyze(items: list[Item]) -> list[Analysis | ImageError]:
-    """A worker's task: decode + embed ``items``; errors sit in their slots."""
+def analyze(items: list[Item], views: EditMaker | None = None) -> list[Analysis | ImageError]:
+    """A worker's task: decode + embed ``items`` (and the edits ``views`` makes of the
+    learning sample's photos among them); errors sit in their slots."""
     sources: list[io.BytesIO | str] = []
-    for name, data in items:
+    for name, data, place in items:
         if data is None:
             sources.append(name)
             continue
-        source = io.BytesIO(data)
+        source = io.BytesIO(data) if place is None else SampledSource(data, place)
         source.name = name
         sources.append(source)
-    return _analyze_sources(sources)
+    return _analyze_sources(sources, views)
 
 
-def _analyze_sources(sources: list[io.BytesIO | str]) -> list[Analysis | ImageError]:
+def _analyze_sources(
+    sources: list[io.BytesIO | str], views: EditMaker | None = None
+) -> list[Analysis | ImageError]:
     assert _ANALYZER is not None
+    _ANALYZER.views = views
     marker = os.environ.get(CRASH_ON_ENV)
     for source in sources:
         name = source if isinstance(source, str) else str(getattr(source, "name", ""))

@@ -3,11 +3,11 @@
 Threads decode in one process share one interpreter lock: every Pillow, NumPy or hashing call
 on a small array hands it over, and two decode threads on two cores decoded hymenoptera's
 photos at 1.2-1.5 s against 0.8-1.0 s for two processes (``bench/README.md``, issue 17). So
-a run that learns nothing (the learning sample's edits are made in the decode threads) and
-has enough work (:data:`PROCESSES_FROM` files or :data:`PROCESSES_FROM_BYTES` bytes) sends
-its files' bytes to forked worker processes (:mod:`indexer.process_worker`), each with its
-own ONNX session on one thread and the :class:`models.ImageAnalyzer` a threaded run uses
-(decode inline, one model pass per chunk): only the analyses come back (a few kB an image).
+a run with enough work (:data:`PROCESSES_FROM` files or :data:`PROCESSES_FROM_BYTES` bytes)
+sends its files' bytes to forked worker processes (:mod:`indexer.process_worker`), each with
+its own ONNX session on one thread and the :class:`models.ImageAnalyzer` a threaded run uses
+(decode inline, one model pass per chunk; the edits of the whitening's learning sample made
+and embedded there too): only the analyses come back (a few kB an image).
 Everything else - reading and hashing each file once, moves and copies, the writer - stays
 in this process, as with the threads. Each worker may hold the decode budget
 (``IMGSEARCH_DECODE_BUDGET_MB``) while it decodes its one image.
@@ -36,6 +36,7 @@ from typing import Any
 
 from indexer.process_worker import Item, WorkerRead, analyze, read_and_analyze, ready, start_worker
 from indexer.reading import read_file
+from indexer.sampled import EditMaker, SampledSource
 from models import Analysis, ImageError, OnnxModel, Ready
 
 __all__ = [
@@ -62,18 +63,16 @@ CHUNK_BYTES = 4 << 20
 MOST_PROCESSES = 4
 
 
-def worker_processes(
-    workers: int, sizes: list[int], *, learning: bool, local: bool, allowed: bool = True
-) -> int:
+def worker_processes(workers: int, sizes: list[int], *, local: bool, allowed: bool = True) -> int:
     """Worker processes for a run that embeds files of ``sizes`` bytes (0: decode in
     threads): one per core the process may use (``workers`` when given), at most
-    :data:`MOST_PROCESSES`, when ``allowed`` (``Settings.decode_processes``) and the run
-    learns nothing, runs here, has two cores or more and :data:`PROCESSES_FROM` files or
+    :data:`MOST_PROCESSES`, when ``allowed`` (``Settings.decode_processes``) and the run runs
+    here, has two cores or more and :data:`PROCESSES_FROM` files or
     :data:`PROCESSES_FROM_BYTES` bytes."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     count = min(MOST_PROCESSES, workers or cores or 1)
     large = len(sizes) >= PROCESSES_FROM or sum(sizes) >= PROCESSES_FROM_BYTES
-    if not allowed or learning or not local or not large or count < 2:
+    if not allowed or not local or not large or count < 2:
         return 0
     return count
 
@@ -109,8 +108,10 @@ class ProcessAnalyzer:
         max_pixels: int | None = None,
         quality: bool = False,
         crops: bool = False,
+        views: EditMaker | None = None,
     ) -> None:
         self.processes = max(1, int(processes))
+        self.views = views  # the learning sample's edits, made by the workers
         self.chunk_files = max(1, min(CHUNK_FILES, int(batch_size)))
         self._options: dict[str, Any] = {
             "batch_size": self.chunk_files,
@@ -227,7 +228,7 @@ class ProcessAnalyzer:
             if flying >= self.window:
                 return
             try:
-                slot.future = self._pool.submit(analyze, slot.items)
+                slot.future = self._pool.submit(analyze, slot.items, self.views)
             except BrokenProcessPool:  # it broke under a new library's first files
                 self._mend(slots)
                 return self._pump(slots)
@@ -307,7 +308,8 @@ def _ready_result(source: Ready) -> Analysis | ImageError:
 def _item(source: Any) -> Item:
     """A source as a task carries it: its name and bytes (a path: the worker reads it)."""
     if isinstance(source, io.BytesIO):
-        return str(getattr(source, "name", "") or ""), source.getvalue()
+        place = source.place if isinstance(source, SampledSource) else None
+        return str(getattr(source, "name", "") or ""), source.getvalue(), place
     if isinstance(source, str | os.PathLike):
-        return str(source), None
+        return str(source), None, None
     raise TypeError(f"a process analyzer reads bytes streams and paths, not {type(source)}")

@@ -187,7 +187,6 @@ def index_collections(
                 processes = worker_processes(
                     options.workers,
                     [item.found.size for item in plan.work],
-                    learning=sample is not None,
                     local=address is None,
                     allowed=library.settings.decode_processes,
                 )

@@ -50,14 +50,13 @@ def _rows(library: Path) -> dict[str, tuple[str, str | None, bytes | None]]:
 
 def test_worker_processes_for_large_runs_that_learn_nothing() -> None:
     many, few = [1000] * PROCESSES_FROM, [1000] * (PROCESSES_FROM - 1)
-    assert worker_processes(2, many, learning=False, local=True) == 2
-    assert worker_processes(8, many, learning=False, local=True) == 4  # at most 4
-    assert worker_processes(2, few, learning=False, local=True) == 0
-    assert worker_processes(2, [PROCESSES_FROM_BYTES], learning=False, local=True) == 2
-    assert worker_processes(2, many, learning=True, local=True) == 0  # edits: threads
-    assert worker_processes(2, many, learning=False, local=False) == 0  # a Dask cluster
-    assert worker_processes(2, many, learning=False, local=True, allowed=False) == 0
-    assert worker_processes(1, many, learning=False, local=True) == 0
+    assert worker_processes(2, many, local=True) == 2
+    assert worker_processes(8, many, local=True) == 4  # at most 4
+    assert worker_processes(2, few, local=True) == 0
+    assert worker_processes(2, [PROCESSES_FROM_BYTES], local=True) == 2
+    assert worker_processes(2, many, local=False) == 0  # a Dask cluster
+    assert worker_processes(2, many, local=True, allowed=False) == 0
+    assert worker_processes(1, many, local=True) == 0
 
 
 def test_processes_store_what_threads_store(tmp_path: Path, photos: Path, models_dir: Path) -> None:
@@ -178,3 +177,28 @@ def test_workers_end_when_the_command_is_killed(
         assert all(state == "Z" for state in states), states  # gone (or a zombie of init's)
     finally:
         proc.kill()
+
+
+def test_a_first_run_that_learns_the_whitening_learns_it_in_the_workers_alike(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """From 100 photos a new library learns its whitening from edits of its photos: the
+    workers make and embed them (the early files again, with their edits); the whitening and
+    the calibration are those a run in threads learns."""
+    folder = tmp_path / "photos"
+    copy_photos(photo_paths(data_dir, 60), folder / "ants")
+    copy_photos(photo_paths(data_dir, 60, "train/bees"), folder / "bees")
+    states = []
+    for mode in ("1", "0"):
+        library = tmp_path / mode / "library"
+        library.parent.mkdir()
+        args = ["-v", "--library", str(library), "--model-path", str(models_dir), "index"]
+        args += ["--workers", WORKERS, "--no-progress", str(folder)]
+        done = run_cli(args, tmp_path, env={"IMGSEARCH_DECODE_PROCESSES": mode})
+        assert done.returncode == 0, done.stderr
+        assert ("worker processes decode and embed" in done.stderr) == (mode == "1")
+        assert "learned the whitening from 240 edits of 120 photos" in done.stdout, done.stdout
+        with closing(sqlite3.connect(library / "imgsearch.sqlite3")) as db:
+            states.append(dict(db.execute("SELECT key, fingerprint FROM descriptor_state")))
+    assert states[0].keys() == {"whitening", "calibration"}
+    assert states[0] == states[1]
