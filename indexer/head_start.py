@@ -155,15 +155,16 @@ class HeadStart:
             workers, [f.size for f in found], local=True, allowed=settings.decode_processes
         )
         # the workers fork before this process opens a session (or starts any thread)
-        model = OnnxModel(located, threads=settings.threads, background=not processes, lazy=True)
+        model = OnnxModel(located, threads=settings.threads, lazy=True)
         first = found[: 2 * batch_size]
-        if processes:
-            pool = ProcessAnalyzer(model, processes, **options)  # type: ignore[arg-type]
-            head = cls(roots, scans, model, pool, options, started=started)
+        in_workers = ProcessAnalyzer.start(model, processes, **options) if processes else None
+        if in_workers is not None:
+            head = cls(roots, scans, model, in_workers, options, started=started)
             log_first_decode(log)
-            reads = pool.read_first([f.path for f in first], [f.size for f in first])
+            reads = in_workers.read_first([f.path for f in first], [f.size for f in first])
             head.futures = {f.path: _as_early(r) for f, r in zip(first, reads, strict=True)}
             return head
+        model.open_in_background()
         analyzer = ImageAnalyzer(
             model,
             decode_workers=decode_workers(workers),

@@ -148,7 +148,10 @@ class Pipeline:
             head.close()
         if self.executor is None and processes:
             self.model.settle()  # no half-opened session goes into the fork
-            return ProcessAnalyzer(self.model, self.processes, **args)  # type: ignore[arg-type]
+            workers = ProcessAnalyzer.start(self.model, processes, **args)
+            if workers is not None:
+                return workers
+            self.model.open_in_background()
         if self.executor is None:
             active = self.decode_active  # more join while the model waits
             return ImageAnalyzer(self.model, self.workers, decode_active=active, **args)  # type: ignore[arg-type]

@@ -125,6 +125,18 @@ class ProcessAnalyzer:
         self._pool = self._start()
         log.info("%d worker processes decode and embed", self.processes)
 
+    @classmethod
+    def start(cls, model: OnnxModel, processes: int, **options: Any) -> ProcessAnalyzer | None:
+        """The analyzer, or None (said in a warning) when its workers cannot be forked (a
+        limit on processes or memory): the run then decodes in threads."""
+        try:
+            return cls(model, processes, **options)
+        except OSError as exc:
+            log.warning(
+                "cannot start %d worker processes (%s): decoding in threads", processes, exc
+            )
+            return None
+
     def _start(self) -> ProcessPoolExecutor:
         """A new pool, its workers forked now (from this thread, before others start)."""
         pool = ProcessPoolExecutor(

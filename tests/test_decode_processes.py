@@ -3,6 +3,7 @@ runs them: the command in its own process, 70 photos (a run from 64 files uses p
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sqlite3
@@ -202,3 +203,37 @@ def test_a_first_run_that_learns_the_whitening_learns_it_in_the_workers_alike(
             states.append(dict(db.execute("SELECT key, fingerprint FROM descriptor_state")))
     assert states[0].keys() == {"whitening", "calibration"}
     assert states[0] == states[1]
+
+
+def test_a_run_whose_workers_cannot_be_forked_decodes_in_threads(
+    tmp_path: Path,
+    photos: Path,
+    models_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A limit on processes (fork: EAGAIN) is said in a warning, and the run is done in
+    threads, a new library's and an existing one's alike."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    def no_fork(self: object) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr("indexer.processes.ProcessAnalyzer._start", no_fork)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for name, first in (("new", None), ("existing", empty)):  # head start; the pipeline's
+        library = tmp_path / name
+        args = ["--library", str(library), "--model-path", str(models_dir), "index"]
+        args += ["--workers", WORKERS, "--descriptor", "whiten=off", "--no-progress"]
+        if first is not None:
+            assert CliRunner().invoke(cli, [*args, str(first)]).exit_code == 0
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="indexer.processes"):
+            done = CliRunner().invoke(cli, [*args, str(photos)])
+        assert done.exit_code == 0, done.output
+        assert "cannot start 2 worker processes" in caplog.text, (name, caplog.text)
+        rows = _rows(library)
+        assert len(rows) == PHOTOS and all(status == "ok" for status, _e, _v in rows.values())
