@@ -31,12 +31,34 @@ def photos(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     return folder
 
 
+def _index_args(library: Path, folder: Path, models_dir: Path) -> list[str]:
+    args = ["-v", "--library", str(library), "--model-path", str(models_dir), "index"]
+    return [*args, "--workers", WORKERS, "--descriptor", "whiten=off", "--no-progress", str(folder)]
+
+
 def _index(
     library: Path, folder: Path, models_dir: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    args = ["-v", "--library", str(library), "--model-path", str(models_dir), "index"]
-    args += ["--workers", WORKERS, "--descriptor", "whiten=off", "--no-progress", str(folder)]
-    return run_cli(args, library.parent, env=env)
+    return run_cli(_index_args(library, folder, models_dir), library.parent, env=env)
+
+
+def _spawn_index(library: Path, folder: Path, models_dir: Path) -> subprocess.Popen[str]:
+    """The command in a process group of its own (as a terminal starts it), once its
+    workers are forked."""
+    proc = subprocess.Popen(
+        [*ENTRY, *_index_args(library, folder, models_dir)],
+        cwd=library.parent,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a terminal's process group: Ctrl+C goes to all of it
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "worker processes decode and embed" in line:
+            break
+    return proc
 
 
 def _rows(library: Path) -> dict[str, tuple[str, str | None, bytes | None]]:
@@ -115,22 +137,8 @@ def test_ctrl_c_stops_the_workers_and_the_next_run_finishes(
     command, which says so, exits 130 and leaves no process behind; the next run
     finishes the library."""
     library = tmp_path / "library"
-    args = ["-v", "--library", str(library), "--model-path", str(models_dir), "index"]
-    args += ["--workers", WORKERS, "--descriptor", "whiten=off", "--no-progress", str(photos)]
-    proc = subprocess.Popen(
-        [*ENTRY, *args],
-        cwd=tmp_path,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # a terminal's process group: Ctrl+C goes to all of it
-    )
+    proc = _spawn_index(library, photos, models_dir)
     try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if "worker processes decode and embed" in line:
-                break
         time.sleep(0.3)
         os.killpg(proc.pid, signal.SIGINT)
         _out, err = proc.communicate(timeout=120)
@@ -151,21 +159,8 @@ def test_workers_end_when_the_command_is_killed(
 ) -> None:
     """``kill -9`` of the command leaves no worker behind: each ends once its parent is gone
     (orphans would wait on their task queue for ever, holding their memory)."""
-    args = ["-v", "--library", str(tmp_path / "library"), "--model-path", str(models_dir)]
-    args += ["index", "--workers", WORKERS, "--descriptor", "whiten=off", "--no-progress"]
-    proc = subprocess.Popen(
-        [*ENTRY, *args, str(photos)],
-        cwd=tmp_path,
-        env=cli_env(),
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = _spawn_index(tmp_path / "library", photos, models_dir)
     try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if "worker processes decode and embed" in line:
-                break
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         assert len(children) == 2, children
         proc.kill()
