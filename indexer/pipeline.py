@@ -6,13 +6,14 @@ Threads, each stage bounded so memory stays flat:
 * the calling thread decides in plan order - a vanished file's bytes under a new name are a
   *move*, bytes already embedded are a *copy* (the vector is reused), anything else goes to
   :class:`models.ImageAnalyzer`, which decodes the same bytes in its own pool while the
-  calling thread runs ONNX;
+  calling thread runs ONNX, or, for a run of 64 files or more, to worker processes that
+  decode and embed them (:mod:`indexer.processes`);
 * one writer thread (:mod:`indexer.writer`) commits records in batches through
   :meth:`Library.apply` (one transaction each) and saves the FAISS cache every few batches.
 
 When the run will learn the library's whitening, the photos of its learning sample
-(:mod:`indexer.learning`) are edited in the decode threads while they are decoded anyway, and
-the edits embedded in an extra model pass of their batch.
+(:mod:`indexer.learning`) are edited in the decode threads (or workers) while they are decoded
+anyway, and the edits embedded in an extra model pass of their batch.
 """
 
 from __future__ import annotations
