@@ -3,6 +3,7 @@ runs them: the command in its own process, 70 photos (a run from 64 files uses p
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -232,3 +233,24 @@ def test_a_run_whose_workers_cannot_be_forked_decodes_in_threads(
         assert "cannot start 2 worker processes" in caplog.text, (name, caplog.text)
         rows = _rows(library)
         assert len(rows) == PHOTOS and all(status == "ok" for status, _e, _v in rows.values())
+
+
+@pytest.mark.postgres
+def test_processes_index_into_either_store(
+    tmp_path: Path, photos: Path, models_dir: Path, database_url: str | None
+) -> None:
+    """The workers are forked while the command holds its database (PostgreSQL: a server
+    connection) and never touch it; the writer commits every row."""
+    library = tmp_path / "library"
+    args = _index_args(library, photos, models_dir)
+    if database_url is not None:
+        args = ["--database-url", database_url, *args]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    first = [*args[:-1], str(empty)]  # an existing library: the pipeline forks the workers
+    assert run_cli(first, tmp_path).returncode == 0
+    done = run_cli([*args[:-1], "--json", str(photos)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "2 worker processes decode and embed" in done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["added"], summary["failed"]) == (PHOTOS, 0), summary
