@@ -13,7 +13,7 @@ from PIL import Image
 
 from tests import browser as browser_module
 from tests import web_ui_library
-from tests.browser import require_chromium, wait
+from tests.browser import page_problem, require_chromium, wait
 from web.present import TILE_NAME_MAX, short_name
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -102,7 +102,15 @@ def test_long_file_names_keep_their_extension_whole(browser, server, artifacts_d
                 ("/clusters", ".tile-card:not(.is-representative) .tile-name", TILE_NAME_MAX),
             ):
                 driver.get(server + page)
+                wait(  # its cards, or what it shows instead (one suite run read none)
+                    driver,
+                    lambda d, page=page, selector=selector: (
+                        page in d.current_url
+                        and d.find_elements(By.CSS_SELECTOR, f"{selector}, .alert, .notice")
+                    ),
+                )
                 names = driver.find_elements(By.CSS_SELECTOR, selector)[:4]
+                assert names, page_problem(driver)
                 markup = str(
                     short_name(HASH_NAME) if limit is None else short_name(HASH_NAME, limit)
                 )
