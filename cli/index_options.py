@@ -125,9 +125,11 @@ def run_options(function):  # type: ignore[no-untyped-def]
             type=click.IntRange(0, MAX_WORKERS),
             default=0,
             show_default=True,
-            help="Reader and decoder threads, all decoding from the start (0: one per CPU "
-            "core, at most 4, of which those the model leaves free decode at first and the "
-            "others join while the model waits for decodes).",
+            help="Decoders: a run of 64 files or 32 MB and more decodes and embeds in this "
+            "many worker processes (0: one per CPU core; at most 4; 1: threads of this "
+            "process); smaller runs, and IMGSEARCH_DECODE_PROCESSES=0, in this many reader "
+            "and decoder threads, all decoding from the start (0: one per core, at most 4, "
+            "those the model leaves free at first, the others joining while it waits).",
         ),
         click.option(
             "--executor",

@@ -312,8 +312,11 @@ def scan_collection(
                 report.warnings.append(f"{entry.path}: {what} ({exc.strerror or exc}); skipped")
                 _keep_unless_gone(exc, rel, report)
                 continue
-            if not stat.S_ISREG(fst.st_mode):
+            if not stat.S_ISREG(fst.st_mode):  # named as an image: said, never read
                 report.skipped_other += 1
+                report.warnings.append(
+                    f"{entry.path}: not a regular file (a FIFO, a device or a socket); skipped"
+                )
                 continue
             if is_link and not _leads_inside(entry.path, real_root, report):
                 continue

@@ -335,3 +335,14 @@ def test_files_that_cannot_be_stat_ed_are_kept_and_broken_links_are_not(
     assert not report.covers("sub/deeper/e.heic")  # kept as indexed
     assert any("broken.jpg: broken link" in w for w in report.warnings)
     assert report.covers("sub/broken.jpg")  # gone: its row goes
+
+
+def test_a_fifo_named_as_an_image_is_said_and_never_read(tree: Path) -> None:
+    """A FIFO called photo.jpg was passed over without a word (an audit): it is a warning
+    now, as a broken link is; it is never opened (a read would wait for a writer)."""
+    os.mkfifo(tree / "fifo.jpg")
+    report = scan_collection(tree)
+    assert "fifo.jpg" not in rels(report)
+    assert any(w.startswith(f"{tree / 'fifo.jpg'}: not a regular file") for w in report.warnings), (
+        report.warnings
+    )
