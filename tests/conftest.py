@@ -12,10 +12,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Compile the project's modules once, before the workers start: the suite starts the
+    """Index runs made inside the test process decode in threads: worker processes forked
+    from a pytest worker (a large process) cost the suite ~1.5 min; the commands the tests run
+    as subprocesses (``tests.cli_process``: no IMGSEARCH_* passed on) use them as a user's do,
+    and ``tests/test_decode_processes.py`` tests them.
+
+    Compile the project's modules once, before the workers start: the suite starts the
     CLI and the server in hundreds of subprocesses, and where PYTHONDONTWRITEBYTECODE is set
     (as in this project's sandboxes) each one compiled every module of ours from source
     again (~0.2 s of CPU apiece). Bytecode is still read where writing it is forbidden."""
+    os.environ.setdefault("IMGSEARCH_DECODE_PROCESSES", "0")  # inherited by xdist workers
     if hasattr(config, "workerinput"):  # an xdist worker: the controller did it
         return
     import compileall

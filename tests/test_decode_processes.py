@@ -231,6 +231,7 @@ def test_a_run_whose_workers_cannot_be_forked_decodes_in_threads(
     def no_fork(self: object) -> None:
         raise BlockingIOError(11, "Resource temporarily unavailable")
 
+    monkeypatch.setenv("IMGSEARCH_DECODE_PROCESSES", "1")  # (the suite's in-process default: 0)
     monkeypatch.setattr("indexer.processes.ProcessAnalyzer._start", no_fork)
     empty = tmp_path / "empty"
     empty.mkdir()
