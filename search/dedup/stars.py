@@ -37,8 +37,7 @@ def star_groups(
     ``margin``: how much stronger an edge to another free image must be for an image to be
     left to it (None: never); ``confirms(u, w)``: a check that finds two images without an
     edge one picture (none: never)."""
-    stars = _Stars(m, lo, hi, s, rank, linkage, holds, margin)
-    stars.confirms = confirms
+    stars = _Stars(m, lo, hi, s, rank, linkage, holds, margin, confirms)
     visit = np.unique(stars.src)
     for u in visit[np.argsort(rank[visit], kind="stable")].tolist():
         if stars.owner[u] < 0:
@@ -60,6 +59,7 @@ class _Stars:
         linkage: str,
         holds: Callable[[int, int], bool],
         margin: float | None,
+        confirms: Callable[[int, int], bool],
     ) -> None:
         src = np.concatenate([lo, hi])
         dst = np.concatenate([hi, lo])
@@ -68,7 +68,7 @@ class _Stars:
         self.src, self.dst, self.sc = src[order], dst[order], sc[order]
         self.indptr = np.searchsorted(self.src, np.arange(m + 1))
         self.rank, self.linkage, self.holds, self.margin = rank, linkage, holds, margin
-        self.confirms: Callable[[int, int], bool] = lambda u, v: False
+        self.confirms = confirms
         self.owner = np.full(m, -1, dtype=np.int64)
         self.groups: list[Star] = []
         self.left: dict[int, int] = {}  # image -> the first keeper that left it to another

@@ -286,20 +286,23 @@ def check_sqlite_header(path: Path) -> None:
 
 def check_on_open(health: HealthRecords, path: Path | None) -> None:
     """SQLite's quick_check at open for files up to :data:`QUICK_CHECK_MAX_BYTES`."""
-    if path is None or not path.exists() or path.stat().st_size > QUICK_CHECK_MAX_BYTES:
-        return
-    _refuse_problems(path, health.integrity_problems(quick=True, limit=3))
+    if _quick_check_due(path):
+        _refuse_problems(path, health.integrity_problems(quick=True, limit=3))  # type: ignore[arg-type]
 
 
 def check_engine_on_open(engine: Engine, path: Path | None) -> None:
     """:func:`check_on_open` for the engine of a command that opens the file without
     ``Store.open`` (``db current``, ``upgrade``, ``downgrade``): a damaged file is refused
     there too (``db upgrade`` said "already there, nothing to do" and exited 0)."""
-    if path is None or not path.exists() or path.stat().st_size > QUICK_CHECK_MAX_BYTES:
+    if not _quick_check_due(path):
         return
     with reported_corruption(path), engine.connect() as connection:
         rows = [str(r[0]) for r in connection.execute(text("PRAGMA quick_check(3)"))]
     _refuse_problems(path, [] if rows == ["ok"] else rows)
+
+
+def _quick_check_due(path: Path | None) -> bool:
+    return path is not None and path.exists() and path.stat().st_size <= QUICK_CHECK_MAX_BYTES
 
 
 def _refuse_problems(path: Path, problems: list[str]) -> None:
