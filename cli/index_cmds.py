@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -23,6 +22,7 @@ from cli.rerun import rerun_command
 from cli.stats_cmds import keep_run_figures, run_figures
 from cli.stops import say, stop_status
 from indexer.scan import CollectionError, NotAFolderError, check_collection_root
+from models import usable_cores
 from models.errors import ImgsearchError
 from search.settings import INDEX_KINDS, Settings
 
@@ -54,7 +54,7 @@ def indexing_threads(settings: Settings) -> int:
     every core the two fought over them (2 cores, `bench/index_learning.py`, alternated: a
     first run with learning 11.2-12.3 s wall, 18.5-19.6 s CPU with one model thread against
     13.8-14.7 s, 22.7-23.8 s with two)."""
-    return settings.threads or max(1, (os.cpu_count() or 2) // 2)
+    return settings.threads or max(1, usable_cores() // 2)
 
 
 def _check_before_creating(

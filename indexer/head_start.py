@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, InvalidStateError
@@ -48,6 +47,7 @@ from models import (
     is_video_name,
     locate_model,
     return_freed_memory,
+    usable_cores,
 )
 from search.descriptor import DescriptorConfig
 from search.settings import Settings
@@ -73,7 +73,7 @@ class Early:
 
 def decode_workers(requested: int = 0) -> int:
     """Reader and decode threads of a run: ``requested``, else one per core (at most 4)."""
-    return requested or max(1, min(4, os.cpu_count() or 2))
+    return requested or min(4, usable_cores())
 
 
 LARGE_FILE_BYTES = 512 * 1024  # a mean file size above it: decoding is the bottleneck

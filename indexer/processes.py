@@ -37,7 +37,7 @@ from typing import Any
 from indexer.process_worker import Item, WorkerRead, analyze, read_and_analyze, ready, start_worker
 from indexer.reading import read_file
 from indexer.sampled import EditMaker, SampledSource
-from models import Analysis, ImageError, OnnxModel, Ready
+from models import Analysis, ImageError, OnnxModel, Ready, usable_cores
 
 __all__ = [
     "PROCESSES_FROM",
@@ -69,8 +69,7 @@ def worker_processes(workers: int, sizes: list[int], *, local: bool, allowed: bo
     :data:`MOST_PROCESSES`, when ``allowed`` (``Settings.decode_processes``) and the run runs
     here, has two cores or more and :data:`PROCESSES_FROM` files or
     :data:`PROCESSES_FROM_BYTES` bytes."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    count = min(MOST_PROCESSES, workers or cores or 1)
+    count = min(MOST_PROCESSES, workers or usable_cores())
     large = len(sizes) >= PROCESSES_FROM or sum(sizes) >= PROCESSES_FROM_BYTES
     if not allowed or not local or not large or count < 2:
         return 0

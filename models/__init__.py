@@ -59,6 +59,7 @@ _SOURCES: dict[str, str] = {
     "UnsupportedImageError": "models.errors",
     "DecodePool": "models.decode_pool",
     "free_cores": "models.decode_pool",
+    "usable_cores": "models.cores",
     "return_freed_memory": "models.decode_memory",
     "set_decode_budget": "models.decode_memory",
     "MAX_FILE_BYTES": "models.files",
@@ -208,6 +209,7 @@ __all__ = [
     "set_decode_budget",
     "to_rgb",
     "unblocked",
+    "usable_cores",
     "video_media_type",
 ]
 
@@ -249,6 +251,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         ImageClassifierResult,
     )
     from models.collage import collage_cells
+    from models.cores import usable_cores
     from models.crops import CROP_REGIONS, CROP_SIDE
     from models.decode_memory import return_freed_memory, set_decode_budget
     from models.decode_pool import DecodePool, free_cores

@@ -18,12 +18,13 @@ was no faster).
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
+
+from models.cores import usable_cores
 
 __all__ = ["DecodePool", "free_cores"]
 
@@ -34,7 +35,7 @@ T = TypeVar("T")
 def free_cores(model_threads: int) -> int:
     """Cores left to the decoders beside a model on ``model_threads`` threads (0: every core,
     ONNX Runtime's default); at least one."""
-    cores = os.cpu_count() or 2
+    cores = usable_cores()
     used = model_threads if model_threads > 0 else cores
     return max(1, cores - used)
 
@@ -54,7 +55,7 @@ class DecodePool:
         self._queued: dict[Future[object], tuple[Callable[..., object], tuple, dict]] = {}
         self._stolen: dict[Future[object], Future[object]] = {}  # run by the caller instead
         self._queue_lock = threading.Lock()
-        self._cores = os.cpu_count() or 2
+        self._cores = usable_cores()
 
     def submit(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         """Run ``fn`` in a decode thread when one of the ``active`` turns is free."""

@@ -9,13 +9,13 @@ caller can report them apart from the images' own.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
 
+from models.cores import usable_cores
 from models.errors import ImageError, RoiError
 from models.frame import ContentBox
 from models.load import DEFAULT_MAX_PIXELS, DecodedImage
@@ -90,7 +90,7 @@ def embed_views(
     wall, cpu = time.perf_counter(), time.thread_time()
     vectors = embed_extra(model, {slot: tensors for slot, (tensors, _) in viewed.items()}, max_rows)
     wall = time.perf_counter() - wall
-    cpu = (time.thread_time() - cpu) * (model.threads or os.cpu_count() or 1)
+    cpu = (time.thread_time() - cpu) * (model.threads or usable_cores())
     rows = sum(len(tensors) for tensors, _ in viewed.values())
     return {
         slot: (vectors[slot], (*made, wall * len(tensors) / rows, cpu * len(tensors) / rows))

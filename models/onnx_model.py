@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from models.catalog import DEFAULT_MODEL_NAME, LocatedModel, ModelSpec, locate_model
+from models.cores import usable_cores
 from models.errors import ModelSpecError
 from models.labels import read_labels
 from models.load import DEFAULT_MAX_PIXELS, DecodedImage, load_image
@@ -64,12 +65,17 @@ def import_onnxruntime():  # type: ignore[no-untyped-def]  # the module
 
 
 def session_options(threads: int = 0, *, spinning: bool = False) -> ort.SessionOptions:
-    """Session options tuned for CPU inference next to decoding threads."""
+    """Session options tuned for CPU inference next to decoding threads. ``threads`` 0: ONNX
+    Runtime's default (a thread per physical core), held to the cores the process may use when
+    it may use fewer than the machine has (a container's CPU quota, a pinning)."""
     ort = import_onnxruntime()
+    threads = max(0, int(threads))
+    if not threads and usable_cores() < (os.cpu_count() or 1):
+        threads = usable_cores()
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.intra_op_num_threads = max(0, int(threads))
+    opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3  # the int8 graph warns about unused initialisers
     # Busy-waiting worker threads would steal the cores the decoders need.

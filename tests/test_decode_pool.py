@@ -127,7 +127,7 @@ def model(models_dir: Path) -> OnnxModel:
 def test_a_waiting_caller_runs_decodes_no_thread_started(monkeypatch: pytest.MonkeyPatch) -> None:
     """With one decoder on two cores, the caller waiting for the first decode runs queued
     ones itself; results come back in order, and an error reaches whoever asks for it."""
-    monkeypatch.setattr("models.decode_pool.os.cpu_count", lambda: 2)
+    monkeypatch.setattr("models.decode_pool.usable_cores", lambda: 2)
     pool = DecodePool(1, active=1)
     ran_by: dict[int, str] = {}
 
@@ -156,7 +156,7 @@ def test_submitted_tasks_and_busy_cores_are_left_to_the_threads(
 ) -> None:
     """A task whose future others wait on (:meth:`DecodePool.submit`, the head start's) is
     never run by the caller, nor is anything when the decoders take every core."""
-    monkeypatch.setattr("models.decode_pool.os.cpu_count", lambda: 2)
+    monkeypatch.setattr("models.decode_pool.usable_cores", lambda: 2)
     caller = threading.current_thread().name
     for most, active, submit in ((1, 1, True), (2, 2, False)):
         pool = DecodePool(most, active=active)
@@ -175,3 +175,46 @@ def test_submitted_tasks_and_busy_cores_are_left_to_the_threads(
             assert caller not in ran_by
         finally:
             pool.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("v2", "v1", "affinity", "expected"),
+    [
+        (None, None, 8, 8),  # no quota: the cores the process may run on
+        ("max 100000\n", None, 8, 8),  # cgroup v2 without a limit
+        ("150000 100000\n", None, 8, 2),  # docker --cpus=1.5: two busy threads, not eight
+        ("50000 100000\n", None, 8, 1),  # half a core: still one
+        ("800000 100000\n", None, 3, 3),  # a quota above the pinned cores (taskset -c 0-2)
+        (None, ("200000", "100000"), 16, 2),  # cgroup v1
+        (None, ("-1", "100000"), 4, 4),  # cgroup v1 without a limit
+        ("garbage\n", None, 4, 4),  # unreadable: no quota assumed
+    ],
+)
+def test_pools_count_the_cores_the_process_may_use(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    v2: str | None,
+    v1: tuple[str, str] | None,
+    affinity: int,
+    expected: int,
+) -> None:
+    """Pools are sized by the cores a container's CPU quota or a pinning leaves the process,
+    not by the machine's (every pool of threads or processes asks :func:`usable_cores`)."""
+    import models.cores as cores
+
+    v2_file = tmp_path / "cpu.max"
+    v1_files = (tmp_path / "cpu.cfs_quota_us", tmp_path / "cpu.cfs_period_us")
+    if v2 is not None:
+        v2_file.write_text(v2)
+    if v1 is not None:
+        for path, text in zip(v1_files, v1, strict=True):
+            path.write_text(text + "\n")
+    monkeypatch.setattr(cores, "_CGROUP_V2", v2_file)
+    monkeypatch.setattr(cores, "_CGROUP_V1", v1_files)
+    monkeypatch.setattr(cores.os, "sched_getaffinity", lambda _pid: set(range(affinity)))
+    cores.usable_cores.cache_clear()
+    try:
+        assert cores.usable_cores() == expected
+        assert free_cores(1) == max(1, expected - 1)
+    finally:
+        cores.usable_cores.cache_clear()

@@ -229,8 +229,8 @@ def test_an_index_run_leaves_the_decoders_cores(monkeypatch):
     from cli.index_cmds import indexing_threads
     from search.settings import Settings
 
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("cli.index_cmds.usable_cores", lambda: 2)
     assert indexing_threads(Settings.from_env({})) == 1  # the other core decodes
-    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    monkeypatch.setattr("cli.index_cmds.usable_cores", lambda: 16)
     assert indexing_threads(Settings.from_env({})) == 8
     assert indexing_threads(Settings.from_env({"IMGSEARCH_THREADS": "3"})) == 3

@@ -58,6 +58,24 @@ def _photo_shown(driver) -> bool:  # type: ignore[no-untyped-def]
     )
 
 
+def _fresh_page(driver, address: str) -> None:  # type: ignore[no-untyped-def]
+    """Load ``address`` anew and wait until its scripts have run (a suite run under load once
+    sent an event to the page being left: the state read then was empty)."""
+    driver.execute_script("window.leftHere = true")
+    driver.get(address)
+    wait(
+        driver,
+        lambda d: d.execute_script(
+            "return window.leftHere === undefined && document.readyState === 'complete'"
+        ),
+    )
+
+
+def _settled(state: dict) -> dict | None:
+    """``state`` once the page has taken a file or said why not (None before)."""
+    return state if state["file"] or state["message"] else None
+
+
 def _result_names(driver) -> list[str]:  # type: ignore[no-untyped-def]
     return [c.text for c in driver.find_elements(By.CSS_SELECTOR, "#results li.card .name")]
 
@@ -117,10 +135,11 @@ def test_a_pasted_file_is_taken_or_refused_as_a_dropped_one(
     ):
         seen = {}
         for how in ("drop", "paste"):
-            driver.get(server + "/")
+            _fresh_page(driver, server + "/")
             encoded = base64.b64encode(data).decode()
             driver.execute_script(TRANSFER, encoded, name, kind, how)
-            seen[how] = driver.execute_script(STATE)
+            # taken (a file) or refused (a message): what the page settles on
+            seen[how] = wait(driver, lambda d: _settled(d.execute_script(STATE)))
         assert seen["paste"] == seen["drop"], (name, seen)
         if kind.startswith(("video/", "image/")):
             assert seen["paste"]["preview"] and seen["paste"]["file"] == name, seen
@@ -130,7 +149,7 @@ def test_a_pasted_file_is_taken_or_refused_as_a_dropped_one(
         else:
             assert f"“{name}” is not an image or a video ({kind})" in seen["paste"]["message"]
             assert not seen["paste"]["preview"] and seen["paste"]["file"] is None, seen
-    driver.get(server + "/")
+    _fresh_page(driver, server + "/")
     driver.execute_script(TRANSFER, "some words", None, None, "paste")  # text, not a file
     assert driver.execute_script(STATE) == {
         "message": "",

@@ -47,7 +47,6 @@ vector ranks under look-alikes.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Container, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -56,7 +55,7 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image
 
-from models import ImgsearchError, load_image
+from models import ImgsearchError, load_image, usable_cores
 from search.dedup.confirmed import with_own_scores
 from search.dedup.groups_result import DedupResult
 from search.dedup.neighbours import NeighbourProvider
@@ -119,7 +118,7 @@ class VerifiedNeighbours:
         self.cropped = 0  # pairs its crops nominated
         self.key_points = key_points
         #: threads making key points (decoding and ORB release the GIL): the machine's cores
-        self.workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+        self.workers = workers if workers is not None else min(4, usable_cores())
         self.small = small
         self.layouts = layouts
         self.levels: dict[int, QueryPixels | None] = {}  # small images

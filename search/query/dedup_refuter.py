@@ -14,7 +14,6 @@ Key points are read as a search reads a candidate's (kept on disk).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from models import usable_cores
 from search.descriptor import LAYOUT_JOINED, LOCAL_WITNESS_Z, layout_correlation
 from search.query.candidate_files import paired_key_points
 from search.query.engine import SearchEngine
@@ -106,7 +106,7 @@ class DedupRefuter:
             and not {x, y} & self.verifier.small
             for i in (x, y)
         }
-        workers = min(4, os.cpu_count() or 1)
+        workers = min(4, usable_cores())
         if len(wanted) < 2 or workers < 2:
             return
         with ThreadPoolExecutor(workers, thread_name_prefix="key-points") as pool:
