@@ -110,8 +110,15 @@ _OUTCOMES: dict[str, dict[str, int]] = {}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each test's report carries the back end its library runs on (a property: with
-    pytest-xdist the workers collect, the main process counts)."""
+    """Files with costly (``slow``) tests run first, the quick ones last, each file's tests
+    together and in their order: pytest-xdist hands out whole files (``--dist loadfile``)
+    in this order, and the costly ones (browsers, videos, the web pages) came last in the
+    alphabet, where one worker still ran them while the other had nothing left; quick files
+    at the end fill in. Each test's report carries the back end its library runs on (a
+    property: with pytest-xdist the workers collect, the main process counts)."""
+    costly = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    place = {item.nodeid: i for i, item in enumerate(items)}
+    items.sort(key=lambda item: (item.nodeid.split("::")[0] not in costly, place[item.nodeid]))
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         names = getattr(item, "fixturenames", ())
