@@ -110,7 +110,11 @@ def folder_list_problem(value: str) -> str | None:
         if not part.strip():
             return f"{value!r} has an empty entry: give folders, ':'-separated"
         folder = Path(part.strip()).expanduser()
-        if not folder.is_dir():
+        try:
+            is_folder = folder.is_dir()
+        except OSError as error:  # a folder of another user's (permission denied)
+            return f"{part}: cannot be looked at ({error.strerror.lower()})"
+        if not is_folder:
             why = "not a folder" if folder.exists() else "no such folder"
             return f"{part}: {why} (a folder to search for model files)"
     return None

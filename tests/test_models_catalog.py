@@ -183,3 +183,38 @@ def test_a_bad_user_spec_is_named_by_its_file(
     with caplog.at_level("WARNING"):
         assert "mine" not in available_models([tmp_path])
     assert "mine.model.json: 'sha256' (string) is required (ignored)" in caplog.text
+
+
+@pytest.mark.skipif(
+    __import__("tests.cli_process", fromlist=["CANNOT_DROP_ROOT"]).CANNOT_DROP_ROOT,
+    reason="root without setpriv: file modes do not apply",
+)
+def test_a_folder_of_the_search_path_that_may_not_be_read_is_passed_over(
+    models_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    """One folder on the model search path that the user may not look into (another user's
+    home) stopped every command ("cannot use /root/models: Permission denied", exit 1)
+    although a later folder held the model: it is now passed over with a warning."""
+    from tests.cli_process import AS_USER, run_cli
+
+    locked = tmp_path / "locked"
+    (locked / "inside").mkdir(parents=True)
+    locked.chmod(0)
+    photo = next(iter(sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))))
+    try:
+        env = {"IMGSEARCH_MODEL_PATH": f"{locked / 'inside'}:{models_dir}", "HOME": str(tmp_path)}
+        done = run_cli(["embed", str(photo), "--json"], tmp_path, env=env, prefix=AS_USER)
+        given = run_cli(
+            ["--model-path", f"{locked / 'inside'}:{models_dir}", "embed", str(photo)],
+            tmp_path,
+            env={"HOME": str(tmp_path)},
+            prefix=AS_USER,
+        )
+    finally:
+        locked.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)
+    assert "Traceback" not in done.stderr
+    assert f"cannot look in {locked / 'inside'} (Permission denied)" in done.stderr, done.stderr
+    # named on the command line: a usage error that says why
+    assert given.returncode == 2 and "cannot be looked at (permission denied)" in given.stderr

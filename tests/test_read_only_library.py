@@ -221,6 +221,45 @@ def test_a_reader_follows_a_writer_that_starts_after_it(
         reader.close()
 
 
+@pytest.mark.slow
+@needs_user
+def test_a_server_run_by_another_user_follows_the_owners_index_runs(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A server run by a user who may only read the library (its owner indexes nightly)
+    never saw the owner's later runs: each refresh opened the writer's lock file to write
+    and failed ("Permission denied", a traceback in the log every second) and the server
+    answered from the index it started with. Now it answers from the owner's run."""
+    import time
+
+    photos = photo_paths(data_dir, 8)
+    relative_library(tmp_path, photos[:4], models_dir)
+    library = tmp_path / "imgsearch-library"
+    set_writable(library, False)
+    command = [*AS_USER, *CLI, "serve", "--host", "127.0.0.1", "--port", "0"]
+
+    def images(url: str) -> int:  # in the index that searches use
+        with urllib.request.urlopen(url + "/api/v1/stats") as answer:
+            return int(json.loads(answer.read())["index"]["ntotal"])
+
+    try:
+        with serving(command, tmp_path, cli_env()) as server:
+            assert images(server.url) == 4
+            for photo in photos[4:]:
+                shutil.copyfile(photo, tmp_path / "photos" / photo.name)
+            done = run_cli(["index", "--no-progress", "photos"], tmp_path)  # the owner (root)
+            assert done.returncode == 0, done.stderr
+            deadline = time.monotonic() + 20
+            while images(server.url) != 8 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert images(server.url) == 8, server.output
+            time.sleep(1.5)  # a refresh or two more: none may fail
+            output = server.output
+    finally:
+        set_writable(library, True)
+    assert "Traceback" not in output and "refreshing the library failed" not in output, output
+
+
 def test_a_library_on_a_read_only_mount_is_told_so(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """On a read-only file system `index` said "read-only for this user: run as its owner",
     which no owner could follow (a new user's audit, a read-only bind mount)."""

@@ -79,7 +79,7 @@ def get_spec(name: str, search_path: Sequence[Path] = ()) -> ModelSpec:
         return builtin[name]
     for directory in search_path:
         candidate = Path(directory) / (name + USER_SPEC_SUFFIX)
-        if candidate.is_file():
+        if _readable_file(candidate):
             return load_user_spec(candidate)
     known = ", ".join(available_models(search_path))
     raise UnknownModelError(
@@ -89,6 +89,22 @@ def get_spec(name: str, search_path: Sequence[Path] = ()) -> ModelSpec:
 
 
 # ---------------------------------------------------------------------------- locating
+
+
+def _readable_file(path: Path) -> bool:
+    """Is ``path`` a file this user may read? A folder of the search path that may not be
+    looked into (another user's home) is passed over with a warning, as one that is no
+    folder: it stopped every command although a later folder held the model."""
+    try:
+        return path.is_file()
+    except OSError as error:
+        if path.parent not in _PASSED_OVER:  # once a folder (the labels are looked for too)
+            _PASSED_OVER.add(path.parent)
+            log.warning("cannot look in %s (%s); looking further", path.parent, error.strerror)
+        return False
+
+
+_PASSED_OVER: set[Path] = set()
 
 
 def _find_verified(
@@ -104,11 +120,15 @@ def _find_verified(
     mismatch: tuple[Path, str] | None = None
     for directory in dirs:
         candidate = Path(directory) / file
-        if not candidate.is_file():
+        if not _readable_file(candidate):
             continue
         if not verify or sha256 is None:
             return candidate, False
-        actual = file_sha256(candidate)
+        try:
+            actual = file_sha256(candidate)
+        except OSError as error:
+            log.warning("cannot read %s (%s); looking further", candidate, error.strerror)
+            continue
         if actual == sha256:
             return candidate, True
         log.warning("%s has sha256 %s, expected %s; looking further", candidate, actual, sha256)

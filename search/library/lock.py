@@ -84,10 +84,15 @@ def on_full_disk(settings: Settings) -> bool:
 
 
 def writer_active(path: Path) -> bool:
-    """Does another process (or thread) hold the lock file at ``path`` right now?"""
-    if not path.exists():
+    """Does another process (or thread) hold the lock file at ``path`` right now? Asked by
+    readers, who may not write the file (a server run by another user than the library's
+    owner): it is opened for reading (a lock asked through a read-only handle is the same
+    lock); a file this user may not even read tells nothing (False)."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 (closed below)
+    except OSError:  # none (no writer yet), or unreadable
         return False
-    with open(path, "a+") as handle:
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
