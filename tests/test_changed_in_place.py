@@ -50,10 +50,11 @@ def test_index_checksum_re_embeds_a_file_rewritten_under_its_old_size_and_date(
     ids = {Path(r["path"]).name: r["id"] for r in client.get(f"{API}/images").get_json()["results"]}
     edited = ids["edited.jpg"]
     error = assert_error(client.get(f"{API}/images/{edited}/file"), 409, "file_changed")
-    assert "run `imgsearch index --checksum`" in error["message"]
+    command = f"imgsearch --library {tmp_path / 'library'}"  # this server's library
+    assert f"run `{command} index --checksum`" in error["message"]
     page = client.get(f"/images/{edited}").get_data(as_text=True)
     assert "holds other bytes than were indexed, under the same size and date" in page
-    assert "run <code>imgsearch index --checksum</code>" in page
+    assert f"run <code>{command} index --checksum</code>" in page
     note = client.get(f"{API}/images/{edited}/similar").get_json()["note"]
     assert "`imgsearch index --checksum` when the file kept its size and date" in note
 

@@ -302,7 +302,7 @@ def test_a_schema_taken_down_under_a_running_server_is_503_saying_what_to_run(
         assert client.get(f"{API}/images").status_code == 200
         assert runner.invoke(cli, [*args, "db", "downgrade", "0004v", "--yes"]).exit_code == 0
         error = assert_error(client.get(f"{API}/images"), 503, "schema_changed")
-        assert "imgsearch db upgrade" in error["message"]
+        assert f"`imgsearch --library {tmp_path / 'lib'} db upgrade`" in error["message"]
         assert runner.invoke(cli, [*args, "db", "upgrade"]).exit_code == 0
         assert client.get(f"{API}/images").status_code == 200
     finally:

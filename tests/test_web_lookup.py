@@ -291,7 +291,7 @@ def test_too_large_and_no_library(weblib, app, tmp_path):
     assert "limit" in error["message"]
     nothing = create_app(replace(weblib.settings, library=tmp_path / "none"))
     error = assert_error(lookup(nothing.test_client(), weblib.query_photo), 503, "no_library")
-    assert "imgsearch index" in error["message"]
+    assert f"`imgsearch --library {tmp_path / 'none'} index PATH`" in error["message"]
     nothing.extensions["imgsearch"].close()
 
 

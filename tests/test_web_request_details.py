@@ -183,8 +183,9 @@ def test_notices_show_commands_as_code_not_backticks(tmp_path):
     client = app.test_client()
     for path in ("/", "/browse", "/clusters", "/library"):
         page = client.get(path).get_data(as_text=True)
-        assert "<code>imgsearch index PATH</code>" in page, path
-        assert "`imgsearch index" not in page, path
+        command = f"imgsearch --library {tmp_path / 'never-made'} index PATH"  # its library
+        assert f"<code>{command}</code>" in page, path
+        assert "`imgsearch" not in page, path
 
 
 def test_a_server_on_the_network_shows_removals_without_absolute_paths(

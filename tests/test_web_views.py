@@ -339,3 +339,34 @@ def test_browse_pager_never_reads_past_its_pages(client):
     assert "Page 999" not in past
     pages = int(re.search(r"Past the last page \((\d+)\)", past).group(1))
     assert re.search(rf'rel="prev" href="[^"]*page={pages}\b', past)
+
+
+def test_the_hints_give_the_commands_for_the_served_library(tmp_path, models_dir, monkeypatch):
+    """A server of ``--library elsewhere/lib`` said "Run `imgsearch index PATH`": run as said,
+    in another folder, that made ./imgsearch-library, which the server never saw (a new
+    user's audit). Its hints now name its library; a server of the default library of the
+    folder it runs in still says the short command."""
+    from tests.web_library import run_index
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nothing").mkdir()
+    run_index(tmp_path / "elsewhere" / "empty", models_dir, tmp_path / "nothing")
+    libraries = {
+        Path("elsewhere/none"): f"imgsearch --library {tmp_path / 'elsewhere' / 'none'} index",
+        Path("elsewhere/empty"): f"imgsearch --library {tmp_path / 'elsewhere' / 'empty'} index",
+        Path("imgsearch-library"): "imgsearch index",  # the default here: none yet
+    }
+    for library, command in libraries.items():
+        app = create_app(Settings(library=library, model_path=(models_dir,)))
+        try:
+            api = app.test_client().get("/api/v1/images")
+            page = app.test_client().get("/browse").get_data(as_text=True)
+        finally:
+            app.extensions["imgsearch"].close()
+        if library.name == "empty":
+            assert api.status_code == 200, api.get_json()
+        else:
+            assert api.status_code == 503, api.get_json()
+            assert f"`{command} PATH`" in api.get_json()["error"]["message"], api.get_json()
+        assert f"<code>{command} PATH</code>" in page, (library, page)
+        assert "--library" in command or "--library" not in page

@@ -7,7 +7,10 @@ unexpected is logged server-side with its traceback and answered with a generic 
 from __future__ import annotations
 
 import logging
+import re
+import shlex
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -171,13 +174,43 @@ def escape_message(error: PathEscapeError) -> str:
     )
 
 
+def library_command() -> str:
+    """``imgsearch`` as a command for this server's library must be typed: with ``--library``
+    (its absolute folder) unless the library is the default one of the folder the server
+    runs in. The hints said "run `imgsearch index PATH`" to a server of ``--library
+    elsewhere/lib``: run as said, that made ./imgsearch-library, which this server never
+    saw."""
+    from search.settings import DEFAULT_LIBRARY
+
+    settings = current_app.extensions.get("imgsearch.settings")
+    if settings is None:
+        return "imgsearch"
+    library = Path(settings.library).absolute()
+    if library == Path(DEFAULT_LIBRARY).absolute():
+        return "imgsearch"
+    return f"imgsearch --library {shlex.quote(str(library))}"
+
+
+def for_this_library(text: str) -> str:
+    """``text`` with each `imgsearch ...` command it gives for this server's library."""
+    command = library_command()
+    if command == "imgsearch":
+        return text
+    return re.sub(r"`imgsearch (?!--library)", lambda _m: f"`{command} ", text)
+
+
+def command_for_this_library(command: str) -> str:
+    """One ``imgsearch ...`` command (no backticks) for this server's library."""
+    return for_this_library(f"`{command}`")[1:-1]
+
+
 def notice_parts(info: ErrorInfo) -> tuple[str, str]:
     """A page notice's title and text, each said once ("No library yet." + what to do)."""
     if info.code == "no_library":
-        return NO_LIBRARY_TITLE, NO_LIBRARY_DETAIL
+        return NO_LIBRARY_TITLE, for_this_library(NO_LIBRARY_DETAIL)
     if info.code == "empty_library":
-        return EMPTY_LIBRARY_TITLE, EMPTY_LIBRARY_DETAIL
-    return "Library unavailable", info.message
+        return EMPTY_LIBRARY_TITLE, for_this_library(EMPTY_LIBRARY_DETAIL)
+    return "Library unavailable", for_this_library(info.message)
 
 
 def wants_json() -> bool:
@@ -186,6 +219,7 @@ def wants_json() -> bool:
 
 def error_response(info: ErrorInfo) -> Response:
     """Render ``info`` as JSON (API) or as the HTML error page."""
+    info = replace(info, message=for_this_library(info.message))
     if wants_json():
         payload = {"error": {"status": info.status, "code": info.code, "message": info.message}}
         response = jsonify(payload)

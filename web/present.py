@@ -31,7 +31,12 @@ from search.query import (
     cut,
     disk_change,
 )
-from web.errors import notice_parts
+from web.errors import (
+    command_for_this_library,
+    for_this_library,
+    library_command,
+    notice_parts,
+)
 from web.text import human_size, percent, plural, threshold_text
 
 Z_WORDS = "standard deviations above what unrelated pairs of this library's photos reach"
@@ -310,8 +315,9 @@ def flag_text(name: str) -> str:
 
 def code_spans(text: str | None) -> Markup:
     """A message for people with its `commands` as code (escaped; the pages showed the
-    backticks of "Run `imgsearch index PATH`")."""
-    parts = str(escape(text or "")).split("`")
+    backticks of "Run `imgsearch index PATH`"), each `imgsearch ...` for this server's library
+    (:func:`web.errors.for_this_library`)."""
+    parts = str(escape(for_this_library(text or ""))).split("`")
     if len(parts) % 2 == 0:  # an odd number of backticks: shown as they are
         return Markup("`".join(parts))
     return Markup("".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts)))
@@ -334,6 +340,8 @@ def register_filters(app: Flask) -> None:
     app.add_template_global(TILE_NAME_MAX, "TILE_NAME_MAX")
     app.add_template_filter(evidence_parts)
     app.add_template_global(notice_parts)
+    app.add_template_global(library_command)
+    app.add_template_filter(command_for_this_library)
     app.add_template_filter(threshold_text)
     app.add_template_filter(plural)
     for helper in (
