@@ -9,9 +9,10 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 from search.dedup import capture_text, taken_apart
-from search.descriptor import DUPLICATE_Z, UNDER_COPIES, Calibration, ScoredHit
+from search.descriptor import DUPLICATE_Z, UNDER_COPIES, WITNESS_Z, Calibration, ScoredHit
 from search.query.results import SCORE_DECIMALS, SearchHit, hit_from_row
 from search.store import StoredImage
 
@@ -35,6 +36,8 @@ def hits_from_scores(
     score asked for, which a look-alike so ranked may no longer reach)."""
     out, told = [], set()  # told: the ids found look-alikes here, after the scorer's ranking
     at = 0.0 if calibration is None else decision_edges(calibration)[1]
+    photo = None if taken is not None else query_photo(scored, calibration, exact)
+    apart = None if photo is None or calibration is None else photo_lead(scored, calibration)
     for n, (hit, row) in enumerate(scored, start=1):
         copy = round(min(1.0, hit.copy), SCORE_DECIMALS)
         z = None if calibration is None else float(calibration.duplicate_z(hit.copy))
@@ -45,7 +48,7 @@ def hits_from_scores(
         if duplicate and no_copies and not found.exact:
             duplicate, reason = False, no_copies
             told.add(row.id)
-        elif duplicate and not found.exact and (shot := another_shot(taken, row.exif_datetime)):
+        elif duplicate and not found.exact and (shot := other_shot(taken, photo, row, apart)):
             duplicate, reason = False, shot
             told.add(row.id)
         if duplicate and calibration is not None:  # a copy raised to the decision stays at it
@@ -109,6 +112,72 @@ def another_shot(query: datetime | None, hit: datetime | None) -> str | None:
     if query is None or hit is None or not taken_apart(query, hit):
         return None
     return f"another shot (taken {capture_text(hit, query)}, the query {capture_text(query, hit)})"
+
+
+def query_photo(
+    scored: Sequence[tuple[ScoredHit, StoredImage]],
+    calibration: Calibration | None,
+    exact: Callable[[StoredImage, float], bool],
+) -> StoredImage | None:
+    """The library photo a query without a capture time of its own (a copy saved without
+    EXIF: resized, re-sent, screenshotted) is a copy of, when it has one: its best copy, if
+    that is an exact copy or a firm one (z >= WITNESS_Z) of the whole query (no part of it:
+    a collage holds several photos) and has a capture time. None otherwise."""
+    if calibration is None or not scored:
+        return None
+    hit, row = max(scored, key=lambda pair: pair[0].copy)
+    if row.exif_datetime is None or hit.part is not None or hit.duplicate is False:
+        return None
+    firm = float(calibration.duplicate_z(hit.copy)) >= WITNESS_Z
+    return row if firm or exact(row, round(min(1.0, hit.copy), SCORE_DECIMALS)) else None
+
+
+#: how far (in z) a query's photo must score above another shot of its scene for the query to
+#: be that photo's copy and not the other's: shots of one scene that the graph expansion left
+#: within it are tied (a UKBench object's four views at 0.9318 / 0.9315 / 0.9306 for one
+#: crop), and which of them comes first tells nothing
+SHOT_LEAD_Z = 0.1
+
+
+def photo_lead(
+    scored: Sequence[tuple[ScoredHit, StoredImage]], calibration: Calibration
+) -> Callable[[StoredImage], bool]:
+    """Whether the best copy's z leads a row's by :data:`SHOT_LEAD_Z` or more."""
+    z = {row.id: float(calibration.duplicate_z(hit.copy)) for hit, row in scored}
+    best = max(z.values())
+    return lambda row: best - z.get(row.id, best) >= SHOT_LEAD_Z
+
+
+def other_shot(
+    taken: datetime | None,
+    photo: StoredImage | None,
+    row: StoredImage,
+    lead: Callable[[StoredImage], bool] | None,
+) -> str | None:
+    """Why ``row`` is another shot than the query (taken at ``taken``) or than the photo the
+    query is a copy of (``photo``: :func:`query_photo`; only where that photo's copy score
+    leads the row's: ``lead``), None when it is neither."""
+    if taken is not None:
+        return another_shot(taken, row.exif_datetime)
+    if photo is None or lead is None or not lead(row):
+        return None
+    return shot_of_another(photo, row)
+
+
+def shot_of_another(photo: StoredImage, row: StoredImage) -> str | None:
+    """Why ``row`` is no copy of a query that is a copy of ``photo`` (:func:`query_photo`):
+    taken at another time than that photo, it is another shot of the scene (the library's
+    own rule between the two: :func:`search.dedup.taken_apart`). A resized copy of a photo
+    without its EXIF made the photographer's other shots of that scene copies of it (z 6-8,
+    a UKBench object's other views) where the photo itself made them look-alikes."""
+    if row.id == photo.id or not taken_apart(photo.exif_datetime, row.exif_datetime):
+        return None
+    assert photo.exif_datetime is not None and row.exif_datetime is not None  # (taken apart)
+    return (
+        f"another shot (taken {capture_text(row.exif_datetime, photo.exif_datetime)}; the "
+        f"query is a copy of {Path(photo.rel_path).name}, taken "
+        f"{capture_text(photo.exif_datetime, row.exif_datetime)})"
+    )
 
 
 def decision_edges(calibration: Calibration) -> tuple[float, float]:

@@ -1,0 +1,67 @@
+"""A copy saved without its EXIF (resized, re-sent, screenshotted) of a photo whose library
+has the photographer's other shots of the scene: those shots were flagged copies of it (a
+UKBench object's other three views, copy score 0.64-0.90, z 6-8.4 past the decision) where
+the photo itself, with its capture time, made them look-alikes ("another shot"). The query's
+photo - its best copy, firm, whole, with a capture time - now lends the query its time: a
+shot taken at another time is another shot of the query too, unless it scores as high as the
+photo (shots the expansion left tied with it: which comes first tells nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from cli.main import cli
+
+pytestmark = pytest.mark.slow
+VIEWS = ["ukbench00004.jpg", "ukbench00005.jpg", "ukbench00006.jpg", "ukbench00007.jpg"]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, models_dir: Path):  # type: ignore[no-untyped-def]
+    """The four views of one UKBench object (capture times 13:34:53 to 13:35:42) among 12
+    other objects' views and 110 hymenoptera photos: a library that learns its whitening."""
+    root = tmp_path_factory.mktemp("no-exif")
+    photos = root / "photos"
+    photos.mkdir()
+    ukbench = sorted((data_dir / "ukbench_subset" / "images").glob("ukbench000*.jpg"))[:16]
+    insects = sorted((data_dir / "hymenoptera" / "images").rglob("*.jpg"))[:110]
+    for path in [*ukbench, *insects]:
+        shutil.copyfile(path, photos / path.name)
+    assert set(VIEWS) <= {p.name for p in ukbench}
+    common = ["--library", str(root / "library"), "--model-path", str(models_dir)]
+    done = CliRunner().invoke(cli, [*common, "index", "--no-progress", str(photos)])
+    assert done.exit_code == 0, done.output
+    return root, common
+
+
+def _hits(common: list[str], query: Path) -> dict[str, dict]:  # type: ignore[type-arg]
+    done = CliRunner().invoke(cli, [*common, "search", "--json", "-k", "6", str(query)])
+    assert done.exit_code == 0, done.output
+    return {Path(h["path"]).name: h for h in json.loads(done.stdout)["results"]}
+
+
+@pytest.mark.parametrize("keep_exif", [False, True])
+def test_a_copy_without_exif_keeps_the_other_shots_look_alikes(library, keep_exif) -> None:  # type: ignore[no-untyped-def]
+    root, common = library
+    photo = Image.open(root / "photos" / VIEWS[0])
+    query = root / f"copy-{keep_exif}.jpg"
+    exif = photo.info.get("exif") if keep_exif else None
+    photo.resize((320, 240)).save(query, quality=85, **({"exif": exif} if exif else {}))
+    assert bool(Image.open(query).getexif()) is keep_exif
+
+    hits = _hits(common, query)
+    assert hits[VIEWS[0]]["duplicate"], hits[VIEWS[0]]
+    for view in VIEWS[1:]:
+        hit = hits[view]
+        assert not hit["duplicate"], hit
+        assert hit["lookalike"] and hit["lookalike_reason"].startswith("another shot"), hit
+        if not keep_exif:  # the time the query took from its photo, said
+            assert "the query is a copy of ukbench00004.jpg" in hit["lookalike_reason"], hit
+        assert hit["score"] < hits[VIEWS[0]]["score"]
