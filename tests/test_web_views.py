@@ -370,3 +370,36 @@ def test_the_hints_give_the_commands_for_the_served_library(tmp_path, models_dir
             assert f"`{command} PATH`" in api.get_json()["error"]["message"], api.get_json()
         assert f"<code>{command} PATH</code>" in page, (library, page)
         assert "--library" in command or "--library" not in page
+
+
+def test_image_pages_stay_open_during_a_reindex(tmp_path, models_dir, data_dir):
+    """During a re-index (hours on a large library) every image page was a 503 "Reindexing"
+    page although Browse listed the cards that link to them: the page now shows the image,
+    its file and labels, and says why its similar images are held back (the similar API
+    stays 503: no answer mixes two models)."""
+    import shutil
+
+    from search.store import Store
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for path in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:4]:
+        shutil.copyfile(path, photos / path.name)
+    run_index(tmp_path / "lib", models_dir, photos)
+    store = Store.open(f"sqlite:///{tmp_path / 'lib' / 'imgsearch.sqlite3'}")
+    try:
+        store.health.set_reindex("mobilenet_v3_small_075")  # interrupted: nobody writes
+    finally:
+        store.close()
+    app = create_app(Settings(library=tmp_path / "lib", model_path=(models_dir,)))
+    try:
+        client = app.test_client()
+        page = client.get("/images/1")
+        similar = client.get("/api/v1/images/1/similar")
+    finally:
+        app.extensions["imgsearch"].close()
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200, text
+    assert 'data-code="reindexing"' in text and "mobilenet_v3_small_075" in text, text
+    assert "ukbench00000.jpg" in text and "nearest 0" not in text
+    assert similar.status_code == 503 and similar.get_json()["error"]["code"] == "reindexing"

@@ -18,7 +18,7 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from search.query import UNREADABLE_FIX, flag_name_list
-from search.store import LibraryNotFoundError
+from search.store import LibraryNotFoundError, ReindexingError
 from web import query_source, service
 from web.errors import (
     EMPTY_LIBRARY_DETAIL,
@@ -270,8 +270,12 @@ def image_page(image_id: int) -> Any:
     if info is None:
         raise ApiError(404, f"No image with id {image_id}.")
     similar: list[Any] = []
+    held = None  # why its similar images are not shown: a re-index (hours on a large library)
     if getattr(info, "has_vector", True) and info.status == "ok":
-        similar = eng.similar(image_id, k=SIMILAR_ON_IMAGE_PAGE)
+        try:
+            similar = eng.similar(image_id, k=SIMILAR_ON_IMAGE_PAGE)
+        except ReindexingError as exc:  # the page was a 503: its file, labels, stats are there
+            held = describe(exc).message
     return render_template(
         "image.html",
         title=PurePath(info.rel_path).name,
@@ -281,6 +285,7 @@ def image_page(image_id: int) -> Any:
         update_command=eng.records.update_command(info) if problem else None,
         unreadable_fix=UNREADABLE_FIX,  # when no run of the index helps
         not_indexed=info.status != "ok",  # a failed file: no picture, vector or labels
+        similar_held=held,
     )
 
 
