@@ -86,8 +86,29 @@ class NonEmptyText(click.ParamType):
         return value
 
 
-#: a --model option's type: "" (an unset variable) was the default model, or "unknown model ''"
-MODEL_NAME = NonEmptyText("give a model name (imgsearch models list), or leave it out")
+class ModelName(NonEmptyText):
+    """A --model option's type: a model of the catalog or of the model search path. An
+    unknown name was an error met while running (exit 1) where README's table says a bad
+    option value is a usage error (exit 2); "" (an unset variable) was the default model, or
+    "unknown model ''"."""
+
+    name = "model"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        value = super().convert(value, param, ctx)
+        settings = ctx.find_root().obj if ctx is not None else None
+        search_path = getattr(settings, "model_path", None)
+        if search_path is not None:
+            from models import UnknownModelError, get_spec
+
+            try:
+                get_spec(value, search_path)
+            except UnknownModelError as error:
+                self.fail(str(error), param, ctx)
+        return value
+
+
+MODEL_NAME = ModelName("give a model name (imgsearch models list), or leave it out")
 
 
 def no_empty_values(

@@ -178,8 +178,15 @@ def test_missing_model_is_a_clear_error(
     result = runner.invoke(cli, ["--model-path", str(tmp_path), "embed", photos[0]])
     assert result.exit_code == 1
     assert "mobilenet_v3_small_100_224.onnx" in result.output and str(tmp_path) in result.output
-    unknown = runner.invoke(cli, ["embed", "--model", "nope", photos[0]])
-    assert unknown.exit_code == 1 and "unknown model 'nope'" in unknown.output
+    # an unknown --model is a bad option value: a usage error (exit 2, README's table), as
+    # it is for the commands that write a library (it was exit 1, met while running)
+    for args in (["embed", "--model", "nope", photos[0]], ["index", "--model", "nope"]):
+        unknown = runner.invoke(cli, ["--library", str(tmp_path / "lib"), *args])
+        assert unknown.exit_code == 2 and "unknown model 'nope'" in unknown.output, args
+        assert "Known models: mobilenet_v3_small_100" in unknown.output
+    unknown = runner.invoke(cli, ["--library", str(tmp_path / "lib"), "reindex", "--model", "x"])
+    assert unknown.exit_code == 2 and "unknown model 'x'" in unknown.output
+    assert not (tmp_path / "lib").exists()  # refused before anything was made
 
 
 def test_a_missing_model_is_said_once_for_many_videos(
