@@ -71,7 +71,11 @@ def test_hits_whose_file_is_gone_or_changed_are_marked(
         searched = client.post(f"{API}/search", data=upload).get_json()
         lookup = {"image": ((tmp_path / "moved.jpg").open("rb"), "moved.jpg"), "others": "4"}
         looked_up = client.post(f"{API}/lookup", data=lookup).get_json()
+        ids = {Path(r["path"]).name: r["id"] for r in searched["results"]}
+        # an image's own JSON marks its file as the lists do (it lacked the marks)
+        details = [client.get(f"{API}/images/{ids[name]}").get_json() for name in names]
     finally:
         app.extensions["imgsearch"].close()
     assert flags(searched["results"]) == expected
     assert flags(looked_up["results"]) == expected
+    assert flags(details) == expected

@@ -307,3 +307,17 @@ def test_a_schema_taken_down_under_a_running_server_is_503_saying_what_to_run(
         assert client.get(f"{API}/images").status_code == 200
     finally:
         app.extensions["imgsearch"].close()
+
+
+@pytest.mark.parametrize("raw", ["abc", "-1", "3.0", "%3Cb%3E"])
+def test_an_image_address_without_a_number_says_so(client, raw) -> None:  # type: ignore[no-untyped-def]
+    """``/api/v1/images/abc`` was werkzeug's "The requested URL was not found on the
+    server..." where ``image_id=abc`` in a form is told it is no id: both say so now; an
+    address of no route names itself and where the API's addresses are."""
+    error = assert_error(client.get(f"{API}/images/{raw}"), 404, "not_found")
+    assert "is not an image id: ids are whole numbers from 1" in error["message"], error
+    page = client.get(f"/images/{raw}")
+    assert page.status_code == 404 and "is not an image id" in page.get_data(as_text=True)
+    assert "<b>" not in page.get_data(as_text=True)  # escaped
+    error = assert_error(client.get(f"{API}/images/1/{raw}"), 404, "not_found")
+    assert "No such address in the API" in error["message"] and "openapi.json" in error["message"]

@@ -218,6 +218,8 @@ _IMAGE = {
     "type": "object",
     "properties": {
         "id": {"type": "integer"},
+        "file_missing": _HIT["properties"]["file_missing"],  # type: ignore[index]
+        "file_changed": _HIT["properties"]["file_changed"],  # type: ignore[index]
         "path": {"type": "string"},
         "collection": {"type": "string"},
         "collection_id": {"type": "integer"},

@@ -101,6 +101,8 @@ def describe(error: BaseException) -> ErrorInfo:
     if isinstance(error, HTTPException):
         status = error.code or 500
         name = (error.name or "error").lower().replace(" ", "_")
+        if status == 404:
+            return ErrorInfo(status, name, not_found_message())
         return ErrorInfo(status, name, error.description or error.name or "error")
     if isinstance(error, LibraryNotFoundError):
         return ErrorInfo(503, "no_library", NO_LIBRARY_MESSAGE)
@@ -160,6 +162,28 @@ def describe(error: BaseException) -> ErrorInfo:
             "answers again once it is back (the server log says what the database said).",
         )
     return ErrorInfo(500, "internal_error", "Internal server error; see the server log.")
+
+
+_IMAGE_PATH = re.compile(r"^/(?:api/v1/)?images/([^/]*)(/.*)?$")
+
+
+def not_found_message() -> str:
+    """What a request that matched no route asked for: an image id that is no number (it was
+    werkzeug's "The requested URL was not found on the server...", where a form's
+    ``image_id=abc`` is told it is no id), or another address."""
+    match = _IMAGE_PATH.match(request.path)
+    api = request.path.startswith("/api/")
+    if match and not match.group(1).isdigit():
+        shown = visible(match.group(1))[:80]
+        return f"“{shown}” is not an image id: ids are whole numbers from 1 (as listed by " + (
+            "/api/v1/images)." if api else "Browse)."
+        )
+    if api:
+        return (
+            f"No such address in the API: {visible(request.path)[:200]} (its addresses: "
+            "/api/v1/openapi.json)."
+        )
+    return f"No such page: {visible(request.path)[:200]}."
 
 
 def escape_message(error: PathEscapeError) -> str:

@@ -252,7 +252,9 @@ def lookup_json(result: LookupResult, query: LookupQuery, took_ms: float) -> dic
 
 
 def image_json(info: ImageInfo) -> dict[str, Any]:
-    out = public_item(info.to_dict())
+    """An image's JSON, with ``file_missing`` / ``file_changed`` as its card in a list has
+    them (one stat; the detail lacked them)."""
+    out = public_item(info.to_dict() | file_flags(info.path, info.file_size))
     out.update(image_urls(info.id, info.sha256))
     return out
 
