@@ -140,6 +140,11 @@ def test_pages_refuse_parameters_they_would_ignore(client) -> None:  # type: ign
     assert answer.status_code == 400 and "&#39;foo&#39; is not a parameter" in answer.get_data(
         as_text=True
     )
+    for page in ("/library", "/live"):  # they ignored it (a new user's audit)
+        assert client.get(page).status_code == 200, page
+        answer = client.get(f"{page}?x=1")
+        assert answer.status_code == 400, page
+        assert "&#39;x&#39; is not a parameter" in answer.get_data(as_text=True), page
     answer = client.get("/?mode=foo")
     text = answer.get_data(as_text=True)
     assert answer.status_code == 400 and 'role="alert"' in text

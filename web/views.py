@@ -291,6 +291,7 @@ def image_page(image_id: int) -> Any:
 
 @bp.get("/library")
 def library_page() -> Any:
+    refuse_unknown_args(())  # ?x=1 is a 400 page, as on the other pages (it was ignored)
     try:
         eng = service.engine()
     except LibraryNotFoundError:

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import make_response, render_template
 
+from web.fields import refuse_unknown_args
 from web.views import _notice, bp
 
 # The live page: results per frame, the longest side of a frame sent (JPEG), and the one page
@@ -20,6 +21,7 @@ LIVE_PERMISSIONS = "camera=(self), microphone=(), geolocation=()"
 @bp.get("/live")
 def live_page() -> Any:
     """Live camera search (module doc)."""
+    refuse_unknown_args(())  # ?x=1 is a 400 page, as on the other pages (it was ignored)
     response = make_response(
         render_template(
             "live.html", title="Live", notice=_notice(), k=LIVE_K, max_side=LIVE_MAX_SIDE
