@@ -403,3 +403,40 @@ def test_image_pages_stay_open_during_a_reindex(tmp_path, models_dir, data_dir):
     assert 'data-code="reindexing"' in text and "mobilenet_v3_small_075" in text, text
     assert "ukbench00000.jpg" in text and "nearest 0" not in text
     assert similar.status_code == 503 and similar.get_json()["error"]["code"] == "reindexing"
+
+
+def test_a_library_animation_searched_by_its_id_says_why_it_found_only_itself(
+    tmp_path, models_dir, data_dir
+):
+    """``/?from=ID`` of an animated GIF (a clip: compared with videos only) listed itself
+    and nothing else without a word, where the same search with nothing found explains it;
+    and its page offered "Drag on the photo to search only a region" (a clip has none)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    sources = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:3]
+    first = Image.open(sources[0]).convert("RGB")
+    first.save(photos / "anim.gif", save_all=True, append_images=[first.rotate(3)], duration=400)
+    for source in sources[1:]:
+        (photos / source.name).write_bytes(source.read_bytes())
+    run_index(tmp_path / "lib", models_dir, photos)
+    app = create_app(Settings(library=tmp_path / "lib", model_path=(models_dir,)))
+    try:
+        client = app.test_client()
+        listed = client.get("/api/v1/images").get_json()["results"]
+        clip = next(r["id"] for r in listed if r["path"].endswith("anim.gif"))
+        photo = next(r["id"] for r in listed if not r["path"].endswith("anim.gif"))
+        api = client.post("/api/v1/search", data={"image_id": str(clip)}).get_json()
+        page = client.post(
+            "/search", data={"image_id": str(clip)}, headers={"X-Requested-With": "fetch"}
+        ).get_data(as_text=True)
+        form = client.get(f"/?from={clip}").get_data(as_text=True)
+        photo_api = client.post("/api/v1/search", data={"image_id": str(photo)}).get_json()
+        photo_form = client.get(f"/?from={photo}").get_data(as_text=True)
+    finally:
+        app.extensions["imgsearch"].close()
+    assert [r["id"] for r in api["results"]] == [clip], api
+    assert api["note"].startswith(f"No other results: image {clip} is a video"), api
+    assert "compared with the library&#39;s videos and animations only" in page
+    assert re.search(r'id="region-hint" hidden>', form), form
+    assert "note" not in photo_api and len(photo_api["results"]) >= 2  # a photo finds clips too
+    assert re.search(r'id="region-hint">Drag on the photo', photo_form)

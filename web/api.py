@@ -84,8 +84,8 @@ def search() -> Response:
     }
     if stored is not None and query.image_id is not None:  # its file gone, changed, unreadable
         body.update(_stored_answer(stored[2], query.image_id))  # answered from stored vectors
-    elif not hits and (note := service.clip_note(query)):  # no video, or the filter's doing
-        body["note"] = note
+    elif service.only_itself(hits, query) and (note := service.clip_note(query)):  # no video,
+        body["note"] = note  # or the filter's doing
     return jsonify(body)
 
 

@@ -209,17 +209,30 @@ def is_clip(query: Query) -> bool:
     return query.data is not None and is_video_data(query.data, query.filename)
 
 
+def only_itself(hits: list[SearchHit], query: Query) -> bool:
+    """Did a search find nothing but the library image it was made with (none at all for an
+    upload)? A library video's own search lists itself, exact: its note was never said."""
+    return all(hit.id == query.image_id for hit in hits)
+
+
 def clip_note(query: Query) -> str | None:
-    """Why a video query (an upload, or a library video's id) found nothing: the library holds
-    no other video, or the filter emptied it, as the CLI says (:func:`empty_clip_note`, the
-    API's names). None for a photo query, or when neither explains it."""
+    """Why a video query (an upload, or a library video's id) found nothing (else): the
+    library holds no other video, or the filter emptied it, as the CLI says
+    (:func:`empty_clip_note`, the API's names). None for a photo query, or when neither
+    explains it."""
     eng, own = engine(), query.image_id
     info = eng.records.get_image(own) if own is not None else None
     if (info is None or info.media != "video") and not is_clip(query):
         return None
     name = "the uploaded file" if own is None else f"image {own}"
     note = empty_clip_note(
-        eng.videos.count(own), query.min_score, query.flags, query=name, names=API_NAMES
+        eng.videos.count(own),
+        query.min_score,
+        query.flags,
+        query=name,
+        names=API_NAMES,
+        what="results" if own is None else "other results",
+        other=own is not None,
     )
     return None if note is None else note[0].upper() + note[1:] + "."
 

@@ -191,7 +191,8 @@ def search_submit() -> Any:
     status = error.status if error else 200
     context = {"hits": hits, "took_ms": took_ms, "error": error, "query": query}
     context["from_stored"] = stored[2] if stored is not None else None  # "gone" / "changed"
-    context["clip"] = None if hits or query is None or error else service.clip_note(query)
+    clip = query is not None and not error and service.only_itself(hits, query)
+    context["clip"] = service.clip_note(query) if clip else None
     notice = _notice() if not hits and error is None else None  # nothing to find: not "lower..."
     context["empty_library"] = notice is not None and notice.code == "empty_library"
     if request.headers.get("X-Requested-With") == "fetch":

@@ -18,6 +18,7 @@ export function createPhoto(form, say, region, onChosen = () => {}) {
   const video = $("preview-video");
   const canvas = $("roi-canvas");
   const previewName = $("preview-name");
+  const regionHint = $("region-hint"); // "Drag on the photo...": no region on a clip
   const imageId = $("image-id");
   const maxBytes = Number(form.dataset.maxBytes) || Infinity;
   let objectUrl = null;
@@ -28,6 +29,7 @@ export function createPhoto(form, say, region, onChosen = () => {}) {
     queryIsVideo = isVideo;
     img.hidden = isVideo;
     canvas.hidden = isVideo;
+    if (regionHint) regionHint.hidden = isVideo;
     video.hidden = !isVideo;
     if (isVideo) {
       img.removeAttribute("src");
