@@ -49,6 +49,9 @@ class NonEmptyPath(click.Path):
         _refuse_empty(self, value, self.hint, param, ctx)
         if self.stored and isinstance(value, str) and not is_utf8_name(value):  # was a traceback
             self.fail(_not_utf8(os.fsencode(value)), param, ctx)
+        if not self.dir_okay and isinstance(value, str) and value.endswith(os.sep):
+            # a folder's name: Path() drops the "/", and `-o out/r.html/` wrote out/r.html
+            self.fail(f"{value!r} ends with {os.sep!r}, a folder's name: {self.hint}", param, ctx)
         return super().convert(value, param, ctx)
 
 

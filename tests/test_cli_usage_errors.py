@@ -215,3 +215,21 @@ def test_an_empty_library_says_why_a_search_finds_nothing(
         assert "imgsearch index DIR" in line
         answer = run_cli([command, "query.jpg", "--json"], tmp_path, timeout=120)
         assert json.loads(answer.stdout)["results"] == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["dedup", "-o", "{out}/r.html/"],
+        ["clusters", "-o", "{out}/c.json/"],
+        ["eval", "{out}", "--plot", "{out}/pr.png/"],
+    ],
+)
+def test_an_output_file_named_as_a_folder_is_a_usage_error(tmp_path: Path, args) -> None:  # type: ignore[no-untyped-def]
+    """`dedup -o out/r.html/` wrote out/r.html (Path() drops the trailing "/"), exit 0: a
+    name that ends with "/" is a folder's, where a file is asked for (a new user's audit)."""
+    argv = ["--library", str(tmp_path / "lib"), *[a.format(out=tmp_path / "out") for a in args]]
+    done = run_cli(argv, tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "ends with '/', a folder's name: give a file name" in done.stderr
+    assert not (tmp_path / "out").exists()
