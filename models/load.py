@@ -57,6 +57,10 @@ DEFAULT_MAX_PIXELS = 90_000_000
 # message): Pillow's warning above 89 M pixels printed two lines of its source on stderr
 # before that one-line error; its error (above 179 M) is reworded by _bomb.
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+# A damaged EXIF block is read as far as it goes (no orientation, no capture time, as a file
+# without one): Pillow's "Corrupt EXIF data" / "Possibly corrupt EXIF data" warnings said
+# it with a line of Pillow's source, in a server's log and on the CLI's stderr.
+warnings.filterwarnings("ignore", message=r"(Possibly )?[Cc]orrupt EXIF", category=UserWarning)
 _WHITE = (255, 255, 255)
 _ORIENT_TRANSPOSE = {
     2: (Image.Transpose.FLIP_LEFT_RIGHT,),

@@ -267,7 +267,9 @@ def handle_exception(error: Exception) -> Response:
         if info.code == "internal_error":
             log.exception("unhandled error on %s %s", request.method, request.path)
         else:
-            log.warning("%s on %s: %s", info.code, request.path, error)
+            # a database's own words, first line: SQLAlchemy's message carries the statement
+            said = str(getattr(error, "orig", None) or error).strip().splitlines()
+            log.warning("%s on %s: %s", info.code, request.path, said[0] if said else error)
     return error_response(info)
 
 
