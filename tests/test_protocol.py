@@ -50,7 +50,8 @@ def test_a_chunked_upload_over_the_limit_gets_json_413(served) -> None:  # type:
     head, body = _over_the_limit(served, b"/api/v1/search")
     assert head.startswith(b"HTTP/1.1 413"), head
     assert b"Content-Type: application/json" in head, head
-    assert json.loads(body)["error"]["code"] == "too_large"
+    error = json.loads(body)["error"]
+    assert error["code"] == "too_large" and error["message"].endswith("the limit is 32 MiB."), error
 
 
 def test_the_search_forms_upload_over_the_limit_gets_a_page(served) -> None:  # type: ignore[no-untyped-def]
@@ -59,7 +60,8 @@ def test_the_search_forms_upload_over_the_limit_gets_a_page(served) -> None:  # 
     head, body = _over_the_limit(served, b"/search")
     assert head.startswith(b"HTTP/1.1 413"), head
     assert b"Content-Type: text/html" in head, head
-    assert b"Upload too large" in body and b'href="/"' in body
+    assert b"Upload too large: the limit is 32 MiB." in body and b'href="/"' in body
+    assert b'<link rel="stylesheet" href="/static/app.css">' in body  # styled as the others
 
 
 def test_too_many_form_parts_say_so(served) -> None:  # type: ignore[no-untyped-def]

@@ -22,6 +22,7 @@ from models import return_freed_memory
 from search.settings import Settings
 from web.limits import ARRIVED_KEY, WAITING_CONFIG, queries_waiting
 from web.params import MULTIPART_SLACK
+from web.text import human_size
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,9 @@ class JsonErrorTask(ErrorTask):
             431: "headers_too_large",
         }.get(error.code, "error")
         message = f"{error.reason}: {error.body}".rstrip(": ")
-        if error.code == 413:
-            message = "Upload too large: the request body is over the server's limit."
+        if error.code == 413:  # the limit as the app says it (the page said no figure)
+            body_limit = int(self.channel.server.adj.max_request_body_size) - MULTIPART_SLACK
+            message = f"Upload too large: the limit is {human_size(body_limit)}."
         if getattr(self.request, "path", None) not in PAGE_FORMS:  # the API's, or unknown yet
             payload = {"error": {"status": error.code, "code": code, "message": message}}
             body, kind = json.dumps(payload, separators=(",", ":")), "application/json"
@@ -105,7 +107,9 @@ def _error_page(status: int, reason: str, code: str, message: str) -> str:
     text = html.escape(message)
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status} '
-        f"{html.escape(reason)} - imgsearch</title></head><body><main><h1>{status} "
+        f"{html.escape(reason)} - imgsearch</title>"
+        '<link rel="stylesheet" href="/static/app.css"></head><body><main><h1>'
+        f"{status} "
         f'{html.escape(reason)}</h1><p class="alert" data-code="{code}">{text}</p>'
         '<p><a href="/">Back to the search page</a></p></main></body></html>'
     )
