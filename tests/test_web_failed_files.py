@@ -15,7 +15,7 @@ def test_the_image_page_of_a_failed_file_offers_nothing_that_fails(client, ids):
     assert page.status_code == 200
     assert f"/api/v1/images/{ids[BROKEN_NAME]}/thumbnail" not in text  # no broken picture
     assert "No picture to show: this file could not be read when it was indexed." in text
-    assert 'data-code="not_indexed"' in text and "then run <code>imgsearch index</code>" in text
+    assert 'data-code="not_indexed"' in text and "then run <code>imgsearch --library " in text
     assert "Search with a region" not in text and ">Find copies</button>" not in text
     assert "No other image in the library" not in text
     assert client.get(f"/api/v1/images/{ids[BROKEN_NAME]}/thumbnail").status_code == 409
@@ -40,6 +40,7 @@ def test_the_api_says_a_failed_file_cannot_be_a_query(client, ids):
     for answer in (
         client.post(f"{API}/search", data={"image_id": image_id}),
         client.post(f"{API}/lookup", data={"image_id": image_id}),
+        client.get(f"{API}/images/{image_id}/similar"),  # it was a 404 "not_found"
         client.get(f"{API}/images/{image_id}/thumbnail"),
     ):
         error = assert_error(answer, 409, "not_indexed")

@@ -137,6 +137,8 @@ def similar(image_id: int) -> Response:
     k, min_score, flags = parse_k(DEFAULT_K), parse_min_score(), parse_flags()
     if eng.records.get_image(image_id) is None:
         raise ApiError(404, f"No image with id {image_id}.")
+    # a file that failed to index: 409 as a search by its id says (it was a 404 here)
+    service.require_indexed(eng, image_id, "has no similar images")
     hits = eng.similar(image_id, k=k, min_score=min_score, flags=flags)
     body: dict[str, Any] = {"id": image_id, "results": [service.hit_json(hit) for hit in hits]}
     # as a search by this id says (it said nothing)
