@@ -214,6 +214,12 @@ def test_labels_and_the_library_come_in_pages(client):
     assert [(r["id"], r["rank"]) for r in second["results"]] == [
         (r["id"], r["rank"]) for r in whole[5:]
     ]
+    assert "suggestion" not in second
+    # a plural labels nothing: the singular that does, as the page and the CLI say it
+    plural = client.get(f"{API}/labels?q=clocks").get_json()
+    assert plural["total"] == 0 and plural["suggestion"] == "clock", plural
+    assert "labels are singular: q=clock" in plural["hint"]
+    assert "suggestion" not in client.get(f"{API}/labels?q=zzzz").get_json()
     listed = client.get(f"{API}/images?per_page=7&page=2").get_json()
     first = client.get(f"{API}/images?per_page=14").get_json()
     assert listed["total"] == first["total"] >= 14 and listed["pages"] == -(-listed["total"] // 7)

@@ -13,7 +13,13 @@ from werkzeug.http import parse_range_header
 
 from models import image_format
 from search.library import DEFAULT_SIZE, SIZES
-from search.query import STATE_FLAGS, disk_change, file_state_of, update_hint
+from search.query import (
+    STATE_FLAGS,
+    disk_change,
+    file_state_of,
+    singular_suggestion,
+    update_hint,
+)
 from search.units import whole_number
 from web import service
 from web.errors import ApiError
@@ -258,7 +264,14 @@ def labels() -> Response:
     total = engine.records.count_labels(q)
     results = [service.hit_json(hit) for hit in hits]
     pages = _pages(total, k)
-    return jsonify({"q": q, "page": page, "total": total, "pages": pages, "results": results})
+    body = {"q": q, "page": page, "total": total, "pages": pages, "results": results}
+    # a plural ("ants", a folder's name) labels nothing: the singular that does, as the page
+    # and `imgsearch labels` say it (the API said nothing)
+    hint = None if total else singular_suggestion(q, lambda f: engine.records.count_labels(f) > 0)
+    if hint is not None:
+        body["hint"] = f"No image is labelled {q!r}; labels are singular: q={hint}."
+        body["suggestion"] = hint
+    return jsonify(body)
 
 
 def _pages(total: int, per_page: int) -> int:

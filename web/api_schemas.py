@@ -282,6 +282,12 @@ LABEL_PAGE = {
         "total": {"type": "integer", "minimum": 0, "description": "Images the label matches"},
         "pages": {"type": "integer", "minimum": 1, "description": "Pages of k at this total"},
         "results": {"type": "array", "items": ref("SearchHit")},
+        "suggestion": {
+            "type": "string",
+            "description": "Only when nothing matches and a singular form of q labels some "
+            "images (labels are singular: 'ant', not 'ants'): that form",
+        },
+        "hint": {"type": "string", "description": "With suggestion: the same, in words"},
     },
     "required": ["q", "page", "total", "pages", "results"],
 }
