@@ -321,3 +321,13 @@ def test_an_image_address_without_a_number_says_so(client, raw) -> None:  # type
     assert "<b>" not in page.get_data(as_text=True)  # escaped
     error = assert_error(client.get(f"{API}/images/1/{raw}"), 404, "not_found")
     assert "No such address in the API" in error["message"] and "openapi.json" in error["message"]
+
+
+def test_a_frame_time_past_the_largest_says_the_largest(client, ids) -> None:  # type: ignore[no-untyped-def]
+    """``t=99999999999999999999999`` was told "an integer >= 0", which it is: the answer now
+    gives the range."""
+    from web.openapi_media import MAX_T_MS
+
+    url = f"{API}/images/{ids[QUERY_NAME]}/thumbnail?t=99999999999999999999999"
+    error = assert_error(client.get(url), 400, "bad_t")
+    assert f"a whole number from 0 to {MAX_T_MS}" in error["message"], error

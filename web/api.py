@@ -172,7 +172,11 @@ def thumbnail(image_id: int) -> Response:
     if text is not None:  # a video's frame at t ms (the moment a hit matched)
         at = whole_number(text)
         if at is None or at > MAX_T_MS:
-            raise ApiError(400, "t must be a time in milliseconds (an integer >= 0).", "bad_t")
+            raise ApiError(
+                400,
+                f"t must be a time in milliseconds, a whole number from 0 to {MAX_T_MS}.",
+                "bad_t",
+            )
         jpeg, sha256 = service.video_frame_jpeg(image_id, at, size)
         return cache_for_version(Response(jpeg, mimetype="image/jpeg"), sha256)
     path, sha256 = service.thumbnail_path(image_id, size)
