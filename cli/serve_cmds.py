@@ -104,7 +104,8 @@ def _check_host(_ctx: click.Context, _param: click.Parameter, value: str) -> str
     low=1,
     high=256,
     help_text="Request threads; they share one loaded engine. Two run image queries, up to "
-    "all but two more wait for them (the rest are told 503 busy), two are kept for pages.",
+    "all but two more wait for them (the rest are told 503 busy), two are kept for pages "
+    "(from 4 threads: with fewer, pages wait behind the image queries).",
 )
 @click.option(
     "--allow-host",
