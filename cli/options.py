@@ -106,8 +106,13 @@ class ModelName(NonEmptyText):
 
             try:
                 get_spec(value, search_path)
-            except UnknownModelError as error:
-                self.fail(str(error), param, ctx)
+            except UnknownModelError:
+                from search.library import model_search_path
+
+                try:  # a user's model in the folder the library remembers (it reads the store)
+                    get_spec(value, model_search_path(settings))
+                except UnknownModelError as error:
+                    self.fail(str(error), param, ctx)
         return value
 
 

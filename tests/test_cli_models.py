@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -384,3 +385,43 @@ def test_an_edited_spec_is_refused_like_another_model(
     assert found.returncode == 0, found.stderr
     (hit,) = json.loads(found.stdout)["results"]
     assert hit["exact"] and hit["score"] == 1.0, hit
+
+
+def test_a_users_model_that_the_library_remembers_is_known_to_its_options(
+    runner: CliRunner, tmp_path: Path, photos: list[str], models_dir: Path
+) -> None:
+    """`reindex --model mine` of a library indexed with a user's model (its spec and file in
+    a folder given once with --model-path) finds it in the folder the library remembers:
+    the option's early check looks there too before it calls the name unknown."""
+    from models import get_spec
+
+    folder = tmp_path / "my-models"
+    folder.mkdir()
+    spec = get_spec("mobilenet_v3_small_100")
+    for name in (spec.file, spec.labels_file):  # copies: the library records real folders
+        assert name is not None
+        shutil.copyfile(models_dir / name, folder / name)
+    builtin = Path(__file__).resolve().parent.parent / "models" / "catalog"
+    text = json.loads((builtin / "mobilenet_v3_small_100.json").read_text())
+    (folder / "mine.model.json").write_text(json.dumps({**text, "name": "mine"}))
+    (tmp_path / "photos").mkdir()
+    for photo in photos[:3]:
+        (tmp_path / "photos" / Path(photo).name).symlink_to(photo)
+    library = ["--library", str(tmp_path / "lib")]
+    made = runner.invoke(
+        cli,
+        [
+            *library,
+            "--model-path",
+            str(folder),
+            "index",
+            "--model",
+            "mine",
+            str(tmp_path / "photos"),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    again = runner.invoke(cli, [*library, "reindex", "--model", "mine", "--no-progress"])
+    assert again.exit_code == 0, again.output
+    unknown = runner.invoke(cli, [*library, "reindex", "--model", "yours"])
+    assert unknown.exit_code == 2 and "unknown model 'yours'" in unknown.output
