@@ -15,6 +15,18 @@ from tests.served import serving
 
 REPO = Path(__file__).resolve().parent.parent
 ENTRY = [sys.executable, "-u", "-c", "from cli.main import main; main()"]
+#: a command line's prefix that gives it Ctrl+C and hang-up as a terminal does, then execs it:
+#: a suite run in the background (``&``: SIGINT ignored) or under ``nohup`` (SIGHUP ignored)
+#: would pass the ignoring on. (Not ``preexec_fn``: Python code run between fork and exec in
+#: a process with threads - a pytest worker that decoded videos - deadlocked in the child,
+#: freeing a video decoder whose slice threads were left behind, and hung the suite.)
+AS_FROM_A_TERMINAL = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys\n"
+    "for s in (signal.SIGINT, signal.SIGHUP): signal.signal(s, signal.SIG_DFL)\n"
+    "os.execv(sys.argv[1], sys.argv[1:])",
+]
 
 SETPRIV = shutil.which("setpriv")
 #: a prefix that runs a command as root without the capabilities that let it read and write

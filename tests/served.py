@@ -34,21 +34,25 @@ def run_cli(
     """One `imgsearch` command in a subprocess (stdout and stderr kept apart); ``max_memory``
     caps its address space (a runaway read fails instead of filling the machine)."""
     command = [*CLI, "--library", str(library), "--model-path", str(models_dir), *args]
-
-    def cap() -> None:
-        if max_memory is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
-
-    return subprocess.run(
+    with subprocess.Popen(
         command,
         cwd=REPO,
         env=env or cli_env(),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
         stdin=subprocess.DEVNULL,
-        preexec_fn=cap,
-    )
+    ) as process:
+        # set once it runs, not by a preexec_fn: Python code between fork and exec in this
+        # threaded process deadlocked a child (a video decoder freed there) and hung the suite
+        if max_memory is not None:
+            resource.prlimit(process.pid, resource.RLIMIT_AS, (max_memory, max_memory))
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
 
 
 def indexed_library(folder: Path, data_dir: Path, models_dir: Path, count: int) -> Path:

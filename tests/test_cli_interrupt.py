@@ -19,27 +19,19 @@ from click.testing import CliRunner
 from cli.main import cli
 from cli.rerun import rerun_command
 from search.library import Library
-from tests.cli_process import ENTRY, cli_env, run_cli
+from tests.cli_process import AS_FROM_A_TERMINAL, ENTRY, cli_env, run_cli
 from tests.indexer_helpers import copy_photos, photo_paths
-
-
-def as_a_terminal_has_it() -> None:
-    """A child's Ctrl+C and hang-up as a terminal gives them: a suite run in the background
-    (``&``: SIGINT ignored) or under ``nohup`` (SIGHUP ignored) would pass the ignoring on."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _spawn(command: list[str], cwd: Path) -> subprocess.Popen[str]:
     """``command`` started as from a terminal, its output kept apart."""
     return subprocess.Popen(
-        command,
+        [*AS_FROM_A_TERMINAL, *command],
         cwd=cwd,
         env=cli_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=as_a_terminal_has_it,
     )
 
 

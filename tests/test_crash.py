@@ -27,6 +27,7 @@ from sqlalchemy import select
 from search.library import Library
 from search.settings import Settings
 from search.store import IndexRun, LibraryNotFoundError
+from tests.cli_process import AS_FROM_A_TERMINAL
 from tests.indexer_helpers import copy_photos, photo_paths, saved_index_ids
 
 pytestmark = pytest.mark.slow
@@ -255,13 +256,12 @@ def test_ctrl_c_says_what_is_kept_and_the_next_run_finishes(
     args += ["--no-progress", "--batch-size", "8", "--workers", "1", str(root)]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from cli.main import main; main()", *args],
+        [*AS_FROM_A_TERMINAL, sys.executable, "-c", "from cli.main import main; main()", *args],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal has it
     )
     deadline = time.monotonic() + 120
     while db_rows(library / "imgsearch.sqlite3") == 0 and proc.poll() is None:

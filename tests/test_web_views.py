@@ -370,6 +370,16 @@ def test_the_hints_give_the_commands_for_the_served_library(tmp_path, models_dir
             assert f"`{command} PATH`" in api.get_json()["error"]["message"], api.get_json()
         assert f"<code>{command} PATH</code>" in page, (library, page)
         assert "--library" in command or "--library" not in page
+    # a server on the network shows its clients no absolute path: the option, not the folder
+    settings = Settings(library=Path("elsewhere/none"), model_path=(models_dir,))
+    app = create_app(settings, token="T", exposed=True)
+    try:
+        network = {"Authorization": "Bearer T", "Host": "127.0.0.1"}
+        api = app.test_client().get("/api/v1/images", headers=network)
+    finally:
+        app.extensions["imgsearch"].close()
+    message = api.get_json()["error"]["message"]
+    assert "`imgsearch --library LIBRARY index PATH`" in message and str(tmp_path) not in message
 
 
 def test_image_pages_stay_open_during_a_reindex(tmp_path, models_dir, data_dir):

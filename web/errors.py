@@ -205,6 +205,7 @@ def library_command() -> str:
     elsewhere/lib``: run as said, that made ./imgsearch-library, which this server never
     saw."""
     from search.settings import DEFAULT_LIBRARY
+    from web.guard import exposed  # (web.guard raises ApiError: imported late)
 
     settings = current_app.extensions.get("imgsearch.settings")
     if settings is None:
@@ -212,6 +213,8 @@ def library_command() -> str:
     library = Path(settings.library).absolute()
     if library == Path(DEFAULT_LIBRARY).absolute():
         return "imgsearch"
+    if exposed():  # a server on the network shows no absolute path (web.guard.client_path)
+        return "imgsearch --library LIBRARY"
     return f"imgsearch --library {shlex.quote(str(library))}"
 
 
