@@ -67,6 +67,23 @@ def test_lookup_mode_shows_labelled_sections(browser, server, weblib, artifacts_
     assert calibrated.is_selected() and not fixed.is_selected()
     assert float(threshold.get_attribute("value")) == pytest.approx(float(default), abs=0.003)
     assert float(threshold.get_attribute("min")) <= 0.05
+    # the figure beside the slider is the calibrated one, not the slider's nearest step (it
+    # read 0.765 beside "calibrated 0.764": a new user's audit); a decision off the slider's
+    # 0.005 steps, as a learned one is, chosen again
+    shown = driver.find_element(By.ID, "calibrated-value").text
+    assert driver.find_element(By.ID, "threshold-out").text == shown
+    driver.execute_script(
+        "const v = document.getElementById('calibrated-value');"
+        "v.dataset.value = '0.7644'; v.textContent = '0.764';"
+    )
+    driver.execute_script("arguments[0].click()", fixed)
+    driver.execute_script("arguments[0].click()", calibrated)
+    assert driver.find_element(By.ID, "threshold-out").text == "0.764"
+    driver.execute_script(
+        "const v = document.getElementById('calibrated-value');"
+        f"v.dataset.value = '{default}'; v.textContent = '{shown}';"
+    )
+    driver.execute_script("arguments[0].click()", calibrated)
     driver.find_element(By.ID, "image").send_keys(str(weblib.ukbench / EDITED_ORIGINAL))
     wait(
         driver,

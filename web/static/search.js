@@ -43,6 +43,11 @@ function main() {
   // chooses "Copy score at least", choosing the default again puts the slider back.
   const showThreshold = () => {
     if (!threshold) return;
+    if (calibratedRadio && calibratedRadio.checked && calibratedValue) {
+      // the slider stands on its 0.005 steps: it showed 0.765 beside "calibrated 0.764"
+      thresholdOut.textContent = calibratedValue.textContent;
+      return;
+    }
     const value = Number(threshold.value);
     thresholdOut.textContent = value.toFixed(Math.round(value * 100) === value * 100 ? 2 : 3);
   };
