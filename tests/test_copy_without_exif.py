@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cli.main import cli
+from search.store import StoredImage
 
 pytestmark = pytest.mark.slow
 VIEWS = ["ukbench00004.jpg", "ukbench00005.jpg", "ukbench00006.jpg", "ukbench00007.jpg"]
@@ -65,3 +67,37 @@ def test_a_copy_without_exif_keeps_the_other_shots_look_alikes(library, keep_exi
         if not keep_exif:  # the time the query took from its photo, said
             assert "the query is a copy of ukbench00004.jpg" in hit["lookalike_reason"], hit
         assert hit["score"] < hits[VIEWS[0]]["score"]
+
+
+def _shot(image_id: int, taken: str | None) -> StoredImage:
+    when = None if taken is None else datetime.fromisoformat(f"2005-07-29T{taken}")
+    row = StoredImage(image_id, 1, "/lib", f"{image_id}.jpg", 100, 10, 10, "JPEG", None, None)
+    row.exif_datetime = when
+    return row
+
+
+def test_the_photos_time_is_lent_only_where_it_tells_the_shots_apart() -> None:
+    """The rule in isolation (no capture time on the query): a shot scoring within the
+    margin of the photo is no less likely the query's photo (kept a copy); a query with a
+    part that is a copy of its own holds more than one picture (nothing lent); a photo with no
+    capture time lends none."""
+    from search.descriptor import Calibration, ScoredHit
+    from search.query import hits_from_scores
+
+    cal = Calibration(0.09, 0.09, mean=0.12, sd=0.097)  # z 8 near copy 0.90
+
+    def flags(scored: list) -> dict[int, bool]:  # type: ignore[type-arg]
+        hits = hits_from_scores(scored, cal, lambda row, copy: False, taken=None)
+        return {h.id: bool(h.duplicate) for h in hits}
+
+    photo, far, tied = _shot(1, "13:34:53"), _shot(2, "13:35:07"), _shot(3, "13:35:21")
+    scored = [
+        (ScoredHit(1, 0.99, 0.99, None, True), photo),
+        (ScoredHit(3, 0.989, 0.9895, None, True), tied),  # within 0.1 z of the photo
+        (ScoredHit(2, 0.80, 0.80, None, True), far),
+    ]
+    assert flags(scored) == {1: True, 3: True, 2: False}
+    with_part = [*scored[:2], (ScoredHit(2, 0.80, 0.80, None, True, part=1), far)]
+    assert flags(with_part) == {1: True, 3: True, 2: True}
+    untimed = [(ScoredHit(1, 0.99, 0.99, None, True), _shot(1, None)), *scored[1:]]
+    assert flags(untimed) == {1: True, 3: True, 2: True}

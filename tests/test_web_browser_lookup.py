@@ -79,11 +79,15 @@ def test_lookup_mode_shows_labelled_sections(browser, server, weblib, artifacts_
     driver.execute_script("arguments[0].click()", fixed)
     driver.execute_script("arguments[0].click()", calibrated)
     assert driver.find_element(By.ID, "threshold-out").text == "0.764"
+    # choosing "Copy score at least" without moving the slider shows what it would send
+    driver.execute_script("arguments[0].click()", fixed)
+    assert driver.find_element(By.ID, "threshold-out").text == "0.765"
     driver.execute_script(
         "const v = document.getElementById('calibrated-value');"
         f"v.dataset.value = '{default}'; v.textContent = '{shown}';"
     )
     driver.execute_script("arguments[0].click()", calibrated)
+    assert driver.find_element(By.ID, "threshold-out").text == shown
     driver.find_element(By.ID, "image").send_keys(str(weblib.ukbench / EDITED_ORIGINAL))
     wait(
         driver,

@@ -380,6 +380,17 @@ def test_the_hints_give_the_commands_for_the_served_library(tmp_path, models_dir
         app.extensions["imgsearch"].close()
     message = api.get_json()["error"]["message"]
     assert "`imgsearch --library LIBRARY index PATH`" in message and str(tmp_path) not in message
+    # "the address `imgsearch serve` printed" names its output, no command to run: kept
+    app = create_app(settings, token="T", exposed=True)
+    search_app = create_app(Settings(library=Path("elsewhere/empty"), model_path=(models_dir,)))
+    try:
+        refused = app.test_client().get("/api/v1/images", headers={"Host": "127.0.0.1"})
+        form = search_app.test_client().get("/").get_data(as_text=True)
+    finally:
+        app.extensions["imgsearch"].close()
+        search_app.extensions["imgsearch"].close()
+    assert "open the address `imgsearch serve` printed" in refused.get_json()["error"]["message"]
+    assert f"run <code>imgsearch --library {tmp_path / 'elsewhere' / 'empty'} dedup</code>" in form
 
 
 def test_image_pages_stay_open_during_a_reindex(tmp_path, models_dir, data_dir):

@@ -22,7 +22,7 @@ from search.query import (
 )
 from search.units import whole_number
 from web import service
-from web.errors import ApiError
+from web.errors import ApiError, for_this_library
 from web.fields import refuse_repeated_args, refuse_unknown_args
 from web.guard import public_stats
 from web.media_types import served_type
@@ -105,7 +105,8 @@ def lookup() -> Response:
     result, took_ms = service.run_lookup(query)
     body = service.lookup_json(result, query, took_ms)
     if result.file_state is not None and query.image_id is not None:
-        body["note"] = service.engine().records.stored_note(query.image_id, result.file_state)
+        note = service.engine().records.stored_note(query.image_id, result.file_state)
+        body["note"] = for_this_library(note)
     return jsonify(body)
 
 
@@ -159,7 +160,7 @@ def _stored_answer(state: str | None, image_id: int) -> dict[str, Any]:
     if state not in STATE_FLAGS:
         return {}
     note = service.engine().records.stored_note(image_id, state)
-    return {STATE_FLAGS[state]: True, "note": note}
+    return {STATE_FLAGS[state]: True, "note": for_this_library(note)}
 
 
 @bp.get("/images/<int:image_id>/thumbnail")

@@ -223,7 +223,8 @@ def for_this_library(text: str) -> str:
     command = library_command()
     if command == "imgsearch":
         return text
-    return re.sub(r"`imgsearch (?!--library)", lambda _m: f"`{command} ", text)
+    # (not `imgsearch serve`: "open the address `imgsearch serve` printed" names its output)
+    return re.sub(r"`imgsearch (?!--library|serve\b)", lambda _m: f"`{command} ", text)
 
 
 def command_for_this_library(command: str) -> str:

@@ -121,9 +121,13 @@ def query_photo(
 ) -> StoredImage | None:
     """The library photo a query without a capture time of its own (a copy saved without
     EXIF: resized, re-sent, screenshotted) is a copy of, when it has one: its best copy, if
-    that is an exact copy or a firm one (z >= WITNESS_Z) of the whole query (no part of it:
-    a collage holds several photos) and has a capture time. None otherwise."""
+    that is an exact copy or a firm one (z >= WITNESS_Z) of the whole query and has a capture
+    time. None otherwise, and when a part of the query is a copy of its own (a collage, photos
+    side by side: a 2 x 2 collage of two views made the second view "another shot" of the
+    first)."""
     if calibration is None or not scored:
+        return None
+    if any(hit.part is not None and hit.duplicate is not False for hit, _ in scored):
         return None
     hit, row = max(scored, key=lambda pair: pair[0].copy)
     if row.exif_datetime is None or hit.part is not None or hit.duplicate is False:

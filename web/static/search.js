@@ -57,6 +57,7 @@ function main() {
       showThreshold();
     });
   }
+  if (fixedRadio) fixedRadio.addEventListener("change", showThreshold); // what it sends now
   if (calibratedRadio && calibratedValue) {
     calibratedRadio.addEventListener("change", () => {
       if (!calibratedRadio.checked) return;
