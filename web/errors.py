@@ -235,10 +235,10 @@ def command_for_this_library(command: str) -> str:
 def notice_parts(info: ErrorInfo) -> tuple[str, str]:
     """A page notice's title and text, each said once ("No library yet." + what to do)."""
     if info.code == "no_library":
-        return NO_LIBRARY_TITLE, for_this_library(NO_LIBRARY_DETAIL)
+        return NO_LIBRARY_TITLE, NO_LIBRARY_DETAIL
     if info.code == "empty_library":
-        return EMPTY_LIBRARY_TITLE, for_this_library(EMPTY_LIBRARY_DETAIL)
-    return "Library unavailable", for_this_library(info.message)
+        return EMPTY_LIBRARY_TITLE, EMPTY_LIBRARY_DETAIL
+    return "Library unavailable", info.message
 
 
 def wants_json() -> bool:
@@ -246,10 +246,11 @@ def wants_json() -> bool:
 
 
 def error_response(info: ErrorInfo) -> Response:
-    """Render ``info`` as JSON (API) or as the HTML error page."""
-    info = replace(info, message=for_this_library(info.message))
+    """Render ``info`` as JSON (API) or as the HTML error page (whose text, as every page's,
+    gives its commands for this server's library through ``code_spans``)."""
     if wants_json():
-        payload = {"error": {"status": info.status, "code": info.code, "message": info.message}}
+        message = for_this_library(info.message)
+        payload = {"error": {"status": info.status, "code": info.code, "message": message}}
         response = jsonify(payload)
     else:
         response = current_app.make_response(

@@ -37,7 +37,7 @@ def hits_from_scores(
     out, told = [], set()  # told: the ids found look-alikes here, after the scorer's ranking
     at = 0.0 if calibration is None else decision_edges(calibration)[1]
     photo = None if taken is not None else query_photo(scored, calibration, exact)
-    apart = None if photo is None or calibration is None else photo_lead(scored, calibration)
+    led = led_by_photo(scored, calibration) if photo is not None and calibration else set()
     for n, (hit, row) in enumerate(scored, start=1):
         copy = round(min(1.0, hit.copy), SCORE_DECIMALS)
         z = None if calibration is None else float(calibration.duplicate_z(hit.copy))
@@ -48,7 +48,7 @@ def hits_from_scores(
         if duplicate and no_copies and not found.exact:
             duplicate, reason = False, no_copies
             told.add(row.id)
-        elif duplicate and not found.exact and (shot := other_shot(taken, photo, row, apart)):
+        elif duplicate and not found.exact and (shot := other_shot(taken, photo, row, led)):
             duplicate, reason = False, shot
             told.add(row.id)
         if duplicate and calibration is not None:  # a copy raised to the decision stays at it
@@ -143,27 +143,24 @@ def query_photo(
 SHOT_LEAD_Z = 0.1
 
 
-def photo_lead(
+def led_by_photo(
     scored: Sequence[tuple[ScoredHit, StoredImage]], calibration: Calibration
-) -> Callable[[StoredImage], bool]:
-    """Whether the best copy's z leads a row's by :data:`SHOT_LEAD_Z` or more."""
+) -> set[int]:
+    """The ids of the rows whose z the best copy's leads by :data:`SHOT_LEAD_Z` or more."""
     z = {row.id: float(calibration.duplicate_z(hit.copy)) for hit, row in scored}
     best = max(z.values())
-    return lambda row: best - z.get(row.id, best) >= SHOT_LEAD_Z
+    return {image_id for image_id, row_z in z.items() if best - row_z >= SHOT_LEAD_Z}
 
 
 def other_shot(
-    taken: datetime | None,
-    photo: StoredImage | None,
-    row: StoredImage,
-    lead: Callable[[StoredImage], bool] | None,
+    taken: datetime | None, photo: StoredImage | None, row: StoredImage, led: set[int]
 ) -> str | None:
     """Why ``row`` is another shot than the query (taken at ``taken``) or than the photo the
-    query is a copy of (``photo``: :func:`query_photo`; only where that photo's copy score
-    leads the row's: ``lead``), None when it is neither."""
+    query is a copy of (``photo``: :func:`query_photo`; only a row that photo leads: ``led``),
+    None when it is neither."""
     if taken is not None:
         return another_shot(taken, row.exif_datetime)
-    if photo is None or lead is None or not lead(row):
+    if photo is None or row.id not in led:
         return None
     return shot_of_another(photo, row)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 from sqlalchemy import (
     Connection,
@@ -287,7 +287,7 @@ def check_sqlite_header(path: Path) -> None:
 def check_on_open(health: HealthRecords, path: Path | None) -> None:
     """SQLite's quick_check at open for files up to :data:`QUICK_CHECK_MAX_BYTES`."""
     if _quick_check_due(path):
-        _refuse_problems(path, health.integrity_problems(quick=True, limit=3))  # type: ignore[arg-type]
+        _refuse_problems(path, health.integrity_problems(quick=True, limit=3))
 
 
 def check_engine_on_open(engine: Engine, path: Path | None) -> None:
@@ -301,7 +301,7 @@ def check_engine_on_open(engine: Engine, path: Path | None) -> None:
     _refuse_problems(path, [] if rows == ["ok"] else rows)
 
 
-def _quick_check_due(path: Path | None) -> bool:
+def _quick_check_due(path: Path | None) -> TypeGuard[Path]:
     return path is not None and path.exists() and path.stat().st_size <= QUICK_CHECK_MAX_BYTES
 
 
