@@ -23,6 +23,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
 from search.store.dialect import set_meta
 from search.store.errors import (
@@ -128,9 +129,15 @@ class HealthRecords:
         with self._session() as session:
             if session.get_bind().dialect.name != "sqlite":
                 return []
-            pragma = "quick_check" if quick else "integrity_check"
-            rows = [str(r[0]) for r in session.execute(text(f"PRAGMA {pragma}({int(limit)})"))]
-        return [] if rows == ["ok"] else rows
+            return _sqlite_problems(session, quick=quick, limit=limit)
+
+
+def _sqlite_problems(db: Session | Connection, *, quick: bool, limit: int) -> list[str]:
+    """SQLite's ``quick_check`` or ``integrity_check`` through ``db``: the problems found, an
+    empty list for an intact file."""
+    pragma = "quick_check" if quick else "integrity_check"
+    rows = [str(r[0]) for r in db.execute(text(f"PRAGMA {pragma}({int(limit)})"))]
+    return [] if rows == ["ok"] else rows
 
 
 # -- a damaged database file ------------------------------------------------------------------
@@ -297,8 +304,8 @@ def check_engine_on_open(engine: Engine, path: Path | None) -> None:
     if not _quick_check_due(path):
         return
     with reported_corruption(path), engine.connect() as connection:
-        rows = [str(r[0]) for r in connection.execute(text("PRAGMA quick_check(3)"))]
-    _refuse_problems(path, [] if rows == ["ok"] else rows)
+        problems = _sqlite_problems(connection, quick=True, limit=3)
+    _refuse_problems(path, problems)
 
 
 def _quick_check_due(path: Path | None) -> TypeGuard[Path]:
