@@ -221,7 +221,7 @@ def cli(
         )
     set_decode_budget(max(64, ctx.obj.decode_budget_mb) * 1024 * 1024)
     env_path = os.pathsep.join(p for p in os.environ.get(MODEL_PATH_ENV, "").split(os.pathsep) if p)
-    problem = env_path and folder_list_problem(env_path)
+    problem = env_path and folder_list_problem(env_path, passed_over=True)
     if problem:  # searched anyway (a folder may come back), but a typo should not be silent
         click.echo(f"Warning: {MODEL_PATH_ENV} {problem}", err=True)
 

@@ -130,9 +130,11 @@ def no_empty_values(
     return value
 
 
-def folder_list_problem(value: str) -> str | None:
+def folder_list_problem(value: str, passed_over: bool = False) -> str | None:
     """What is wrong with a ':'-separated list of folders to search for model files, if
-    anything: an empty list or entry, or an entry that is no folder."""
+    anything: an empty list or entry, or an entry that is no folder. ``passed_over``: a folder
+    that may not be looked at is no problem here (the model search warns when it passes it
+    over: two warnings said the same)."""
     if not value.strip():
         return "is empty (an unset variable?): give a folder, or leave it out"
     for part in value.split(os.pathsep):
@@ -142,6 +144,8 @@ def folder_list_problem(value: str) -> str | None:
         try:
             is_folder = folder.is_dir()
         except OSError as error:  # a folder of another user's (permission denied)
+            if passed_over:
+                continue
             return f"{part}: cannot be looked at ({error.strerror.lower()})"
         if not is_folder:
             why = "not a folder" if folder.exists() else "no such folder"

@@ -216,5 +216,7 @@ def test_a_folder_of_the_search_path_that_may_not_be_read_is_passed_over(
     assert json.loads(done.stdout)
     assert "Traceback" not in done.stderr
     assert f"cannot look in {locked / 'inside'} (Permission denied)" in done.stderr, done.stderr
+    # said once: the setting's own check left it to the search (two warnings said the same)
+    assert "cannot be looked at" not in done.stderr, done.stderr
     # named on the command line: a usage error that says why
     assert given.returncode == 2 and "cannot be looked at (permission denied)" in given.stderr
