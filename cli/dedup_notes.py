@@ -37,6 +37,15 @@ def warn_of_the_disk(result: DedupResult, videos: list[dict[str, Any]]) -> None:
             "report covers them",
             err=True,
         )
+    moved = result.stats.get("moved_left_out")
+    if moved:  # a renamed folder: each photo is no copy of its own old row
+        click.echo(
+            f"note: {moved} row(s) of files no longer where they were indexed, whose bytes "
+            "are a file of their group that is there, were left out (moved or renamed since "
+            "indexing, not copies); a collection whose folder is gone keeps its rows until "
+            "`imgsearch remove FOLDER`",
+            err=True,
+        )
     links = result.stats.get("links_left_out")
     if links:  # a link and its file are one file: deleting either is not removing a copy
         click.echo(
@@ -48,7 +57,8 @@ def warn_of_the_disk(result: DedupResult, videos: list[dict[str, Any]]) -> None:
         click.echo(
             f"warning: {len(gone)} file(s) of these groups are no longer as indexed (deleted, "
             f"moved or changed; e.g. {printable(gone[0])}): run `imgsearch index` first, so "
-            "that the report matches the disk",
+            "that the report matches the disk (a collection whose folder is gone keeps its "
+            "rows until `imgsearch remove FOLDER`)",
             err=True,
         )
 

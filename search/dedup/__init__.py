@@ -26,6 +26,7 @@ _SOURCES: dict[str, str] = {
     "capture_text": "search.dedup.keeper",
     "keep_present": "search.dedup.present",
     "leave_out_changed": "search.dedup.present",
+    "leave_out_moved": "search.dedup.present",
     "one_entry_per_file": "search.dedup.present",
     "FLAT_MAX": "search.dedup.neighbours",
     "FlatNeighbours": "search.dedup.neighbours",

@@ -46,6 +46,47 @@ def keep_present(result: DedupResult, missing: Callable[[str], bool] = file_miss
     return replace(result, groups=tuple(groups), stats=stats)
 
 
+def leave_out_moved(
+    result: DedupResult, missing: Callable[[str], bool] = file_missing
+) -> DedupResult:
+    """``result`` without the members whose file is ``missing`` while their bytes (sha256) are
+    a file of their group that is there: the row of a file moved or renamed since indexing
+    (a renamed collection folder stays indexed under its old path until ``imgsearch remove``,
+    or until it is back), not a copy - a report that listed each moved photo as a duplicate
+    of itself counted a whole folder. A group left with no member is dropped;
+    ``stats["moved_left_out"]`` counts them. Run after :func:`keep_present` (a keeper there)."""
+    groups, left_out = [], 0
+    for group in result.groups:
+        gone = [missing(m.image.path) if m.exact else False for m in group.members]
+        if not any(gone):
+            groups.append(group)
+            continue
+        here = {m.image.sha256 for m, g in zip(group.members, gone, strict=True) if not g}
+        if not missing(group.keeper.path):
+            here.add(group.keeper.sha256)
+        here.discard(None)
+        members = tuple(
+            m
+            for m, g in zip(group.members, gone, strict=True)
+            if not (g and m.image.sha256 in here)
+        )
+        left_out += len(group.members) - len(members)
+        if not members:
+            continue
+        reason = group.reason
+        for m in group.members:  # the gone keeper :func:`keep_present` named: here, moved
+            if m not in members and reason == gone_keeper_reason(m.image.path):
+                if m.image.sha256 == group.keeper.sha256:
+                    reason = (
+                        f"the best file by the rules, moved here since indexing ({m.image.path})"
+                    )
+        groups.append(replace(group, members=members, reason=reason))
+    if not left_out:
+        return result
+    stats = {**result.stats, "moved_left_out": left_out}
+    return replace(result, groups=tuple(groups), stats=stats)
+
+
 def changed_keeper_reason(path: str) -> str:
     """A group's reason once its keeper by the rules holds other bytes than it was indexed with."""
     return f"the best file by the rules ({path}) has changed since indexing"

@@ -11,7 +11,8 @@ sha256 as the keeper, ``verified`` that local features confirmed a member scorin
 threshold (``dedup --verify``), ``via`` the id of the member it was confirmed against instead
 of the keeper (its ``score`` is to that member; null otherwise: :mod:`search.dedup.confirmed`).
 Extensions: per member ``width``, ``height``, ``file_size``,
-``exif_datetime``, ``mtime``, ``format``, ``photo_size`` (``[w, h]`` of the photo inside a
+``exif_datetime``, ``mtime``, ``file_missing`` (no file at its path now: deleted or moved
+since indexing; the HTML's FILE MISSING), ``format``, ``photo_size`` (``[w, h]`` of the photo inside a
 frame, or of another member's picture in a ``collage``, else null), ``reason`` (why the
 keeper is kept over this member: the group's ``reason`` is over the runner-up only; CSV's
 ``reason`` is this one); per group ``keeper_id``
@@ -40,7 +41,7 @@ from pathlib import Path
 from search.dedup.groups_result import DedupResult
 from search.dedup.keeper import DedupImage
 from search.dedup.report_fields import iso_time, member_decision, member_reason, report_score
-from search.dedup.report_files import atomic_write
+from search.dedup.report_files import atomic_write, file_missing
 from search.dedup.report_html import Thumbnailer, render_html
 from search.dedup.video_report import (
     VIDEO_COLUMNS,
@@ -88,6 +89,7 @@ def _image_dict(img: DedupImage) -> dict[str, object]:
         "photo_size": list(img.content_size) if img.frame is not None else None,
         "collage": img.collage,
         "crop": img.crop,
+        "file_missing": file_missing(img.path),
     }
 
 
@@ -120,6 +122,7 @@ def to_json(result: DedupResult) -> dict[str, object]:
                             "photo_size",
                             "collage",
                             "crop",
+                            "file_missing",
                         )
                     },
                 }

@@ -157,6 +157,7 @@ def render_html(
         pages=pages,
         videos=videos,
         missing=sum(bool(c["missing"]) for c in cards),
+        moved_left_out=int(result.stats.get("moved_left_out", 0)),
         duplicates=result.duplicate_count,
         exact_count=sum(m.exact for g in result.groups for m in g.members),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

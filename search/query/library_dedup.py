@@ -27,6 +27,7 @@ from search.dedup import (
     find_duplicates,
     keep_present,
     leave_out_changed,
+    leave_out_moved,
     one_entry_per_file,
 )
 from search.descriptor import is_small
@@ -145,7 +146,7 @@ def library_duplicates(
         by_id = {image.id: image for image in images}
         result = attach_free(verifier.restore(result), verifier.attachable(grouped), by_id)
         result.stats.update(verifier.stats())
-    result = keep_present(leave_out_changed(result, _changed))
+    result = leave_out_moved(keep_present(leave_out_changed(result, _changed)))
     return same_pixels(engine, one_entry_per_file(result))
 
 
