@@ -75,11 +75,9 @@ def leave_out_moved(
             continue
         reason = group.reason
         for m in group.members:  # the gone keeper :func:`keep_present` named: here, moved
-            if m not in members and reason == gone_keeper_reason(m.image.path):
-                if m.image.sha256 == group.keeper.sha256:
-                    reason = (
-                        f"the best file by the rules, moved here since indexing ({m.image.path})"
-                    )
+            named = m not in members and reason == gone_keeper_reason(m.image.path)
+            if named and m.image.sha256 == group.keeper.sha256:
+                reason = f"the best file by the rules, moved here since indexing ({m.image.path})"
         groups.append(replace(group, members=members, reason=reason))
     if not left_out:
         return result

@@ -12,8 +12,8 @@ threshold (``dedup --verify``), ``via`` the id of the member it was confirmed ag
 of the keeper (its ``score`` is to that member; null otherwise: :mod:`search.dedup.confirmed`).
 Extensions: per member ``width``, ``height``, ``file_size``,
 ``exif_datetime``, ``mtime``, ``file_missing`` (no file at its path now: deleted or moved
-since indexing; the HTML's FILE MISSING), ``format``, ``photo_size`` (``[w, h]`` of the photo inside a
-frame, or of another member's picture in a ``collage``, else null), ``reason`` (why the
+since indexing; the HTML's FILE MISSING), ``format``, ``photo_size`` (``[w, h]`` of the photo
+inside a frame, or of another member's picture in a ``collage``, else null), ``reason`` (why the
 keeper is kept over this member: the group's ``reason`` is over the runner-up only; CSV's
 ``reason`` is this one); per group ``keeper_id``
 and ``keeper_image``; top level ``keeper_rules``, ``linkage`` and ``stats``;
