@@ -225,6 +225,15 @@ def _classify_text(path: str, result: ImageClassifierResult) -> str:
     if not cats:
         lines.append("    (no category above the threshold)")
     lines += [f"    {c.score:7.4f}  {c.index:5d}  {c.display_name}" for c in cats]
+    together: dict[str, list[float]] = {}
+    for c in cats:
+        together.setdefault(str(c.display_name), []).append(float(c.score or 0.0))
+    lines += [  # MediaPipe's categories are the model's classes: ImageNet names two "crane"s
+        f"    ({name}: {len(scores)} classes of the model share this name, "
+        f"{sum(scores):.4f} together)"
+        for name, scores in together.items()
+        if len(scores) > 1
+    ]
     return "\n".join(lines)
 
 

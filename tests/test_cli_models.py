@@ -155,6 +155,25 @@ def test_classify(runner: CliRunner, models_dir: Path, photos: list[str]) -> Non
     assert no_head.exit_code == 1 and "no class head" in no_head.output
 
 
+def test_classify_sums_the_classes_that_share_a_name(
+    runner: CliRunner, models_dir: Path, data_dir: Path
+) -> None:
+    """ImageNet has two "maillot" classes: `classify` lists both, as MediaPipe's classifier
+    does, each with its index; an audit read the name twice with its probability split (README
+    says label lists name each label once): a line under them gives their sum."""
+    photo = data_dir / "near_duplicates" / "images" / "augly_dfdc_1__RandomPixelization.png"
+    args = ["--model-path", str(models_dir), "classify", "--allow", "maillot", str(photo)]
+    table = runner.invoke(cli, args)
+    assert table.exit_code == 0, table.output
+    rows = [line.split() for line in table.output.splitlines()[1:] if line.strip()[0] != "("]
+    assert [row[2] for row in rows] == ["maillot", "maillot"]
+    (note,) = [line.strip() for line in table.output.splitlines() if "share this name" in line]
+    assert note.startswith("(maillot: 2 classes of the model share this name, ")
+    assert float(note.split(", ")[1].split()[0]) == pytest.approx(
+        sum(float(row[0]) for row in rows), abs=2e-4
+    )
+
+
 def test_error_entries_have_one_shape_in_both_running_modes(
     runner: CliRunner, models_dir: Path, tmp_path: Path
 ) -> None:
