@@ -26,7 +26,7 @@ from search.query.records import MAX_VIDEO_QUERY_BYTES, file_sha256
 from search.query.results import read_query_bytes
 
 if TYPE_CHECKING:
-    from search.query.video import VideoFrames
+    from search.query.video_frames import VideoFrames
 
 
 QUERY_INTERVAL_S = 1.0  # a query clip is sampled this often (and at its cuts) ...
