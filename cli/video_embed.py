@@ -1,5 +1,5 @@
 """`imgsearch embed CLIP --running-mode video`: the VIDEO running mode on the command line,
-one embedding per sampled frame (cuts and at most every ``--interval`` seconds)."""
+one embedding per sampled frame (cuts and every ``--interval`` seconds)."""
 
 from __future__ import annotations
 

@@ -53,7 +53,8 @@ HASH_CHUNK = 1 << 20
 
 @dataclass
 class VideoOptions:
-    """How videos are sampled: at most ``interval_s`` apart, plus one after every cut."""
+    """How videos are sampled: every ``interval_s`` (the first frame that far or further),
+    plus one after every cut."""
 
     interval_s: float = 2.0
     batch: int = FRAME_BATCH

@@ -272,7 +272,7 @@ class AnimationReader:
             )
 
     def sample(self, interval_s: float = DEFAULT_INTERVAL_S) -> Iterator[Still]:
-        """Stills at the first frame, after every cut and at most ``interval_s`` apart, at most
+        """Stills at the first frame, after every cut and every ``interval_s``, at most
         :data:`MAX_ANIMATION_STILLS` of them."""
         for n, still in enumerate(sample_stills(self.frames(), _grid, _still, interval_s)):
             if n >= MAX_ANIMATION_STILLS:

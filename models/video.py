@@ -129,8 +129,9 @@ def sample_stills(
     interval_s: float = DEFAULT_INTERVAL_S,
 ) -> Iterator[Still]:
     """Stills of ``frames`` (time in ms, frame) at the first frame, after every cut (a jump of
-    the frames' ``grid``) and at most ``interval_s`` apart; ``still`` makes the RGB image of
-    a kept frame (videos' and animations' frames alike)."""
+    the frames' ``grid``) and every ``interval_s`` (the first frame that far or further after
+    the last one kept); ``still`` makes the RGB image of a kept frame (videos' and
+    animations' frames alike)."""
     interval_ms = max(1, int(interval_s * 1000))
     previous: np.ndarray | None = None
     shot, last_ms = -1, None
@@ -272,7 +273,7 @@ class VideoReader:
             yield from self.frames()
 
     def sample(self, interval_s: float = DEFAULT_INTERVAL_S) -> Iterator[Still]:
-        """Stills at the first frame, after every cut and at most ``interval_s`` apart (taken
+        """Stills at the first frame, after every cut and every ``interval_s`` (taken
         from the reference frames: a sampled moment is at most a few frames off the grid)."""
         return sample_stills(self._scan(), _grid, _still, interval_s)
 
