@@ -16,13 +16,13 @@ if TYPE_CHECKING:
 def warn_of_the_disk(result: DedupResult, videos: list[dict[str, Any]]) -> None:
     """Warn of the report's files that are no longer as indexed (following the report would
     delete what it did not mean to), and note the links it left out."""
-    from search.query import disk_change  # (the engine's modules: loaded when a report runs)
+    from search.query import changed_since_index, disk_change  # (loaded when a report runs)
 
     gone = [
         image.path
         for g in result.groups
         for image in g.images
-        if disk_change(image.path, image.file_size, image.mtime)
+        if disk_change(image.path) or changed_since_index(image)  # (a touched file is as it was)
     ] + [
         member["path"]  # and of the copies of a video
         for g in videos

@@ -56,6 +56,7 @@ _SOURCES: dict[str, str] = {
     "cut": "search.query.results",
     "default_threshold": "search.query.reverse_lookup",
     "library_duplicates": "search.query.library_dedup",
+    "changed_since_index": "search.query.library_dedup",
     "lookup": "search.query.reverse_lookup",
     "lookup_image": "search.query.reverse_lookup",
     "ImageInfo": "search.store.records",
@@ -89,6 +90,7 @@ __all__ = [
     "SearchHit",
     "bytes_as_indexed",
     "changed_file_note",
+    "changed_since_index",
     "cut",
     "decision_edges",
     "default_threshold",
@@ -121,7 +123,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.query.disk_trouble import UNREADABLE_FIX, file_trouble
     from search.query.engine import SearchEngine
     from search.query.errors import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
-    from search.query.library_dedup import library_duplicates
+    from search.query.library_dedup import changed_since_index, library_duplicates
     from search.query.limits import (
         MAX_IMAGE_ID,
         MAX_K,
