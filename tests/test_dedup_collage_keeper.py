@@ -212,3 +212,26 @@ def test_a_copy_of_an_image_found_to_be_a_crop_is_one_too() -> None:
     assert group.keeper.id == png.id
     members = {m.image.id: m.image.crop for m in group.members}
     assert members == {crop.id: True, copy.id: True}
+
+
+def test_the_augly_original_is_no_collage_of_its_own_copies(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """README's own near-duplicate set under `dedup --verify`: the original frame has straight
+    edges that make cells, and a brightened copy (its tones differ inside the cell as outside)
+    and a masked composite were taken for pictures filling a cell - the original was marked a
+    collage, a blurred copy kept, the original listed to delete, the copies split in 4 groups."""
+    import json
+
+    from tests.cli_process import run_cli
+
+    library = ["--library", "library", "--model-path", str(models_dir)]
+    folder = str(data_dir / "near_duplicates")
+    assert run_cli([*library, "index", "--no-progress", folder], tmp_path).returncode == 0
+    done = run_cli([*library, "dedup", "--verify", "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    groups = json.loads(done.stdout)["groups"]
+    augly = [g for g in groups if "augly_dfdc_1" in Path(g["keeper"]).name]
+    assert len(augly) == 1, [g["keeper"] for g in groups]
+    assert Path(augly[0]["keeper"]).name == "augly_dfdc_1.jpg", augly[0]["reason"]
+    assert not any(m["collage"] for m in augly[0]["members"])

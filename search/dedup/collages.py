@@ -61,6 +61,10 @@ FILL_AGREE = 0.5
 #: next cell can correlate with the member's smooth edge by chance; the photo's own rest
 #: differs by its JPEG noise)
 FILL_LEVELS = 16.0
+#: ... and by this many times more than in the cell, where the member's picture was laid with
+#: its tones mapped onto the keeper's (a brightened or composited copy of a photo differs
+#: from it inside the cell as outside: README's own augly original was taken for a collage)
+FILL_BEYOND = 2.0
 
 Box = tuple[float, float, float, float]  # (left, top, right, bottom) as shares of the keeper's
 
@@ -194,7 +198,9 @@ def _shows_else(keeper: Image.Image, member: Image.Image, box: Box, cell: Box) -
     """Whether, where the member's picture laid at ``box`` (shares of the keeper) passes
     ``cell``, the keeper shows something else: grey levels at ``FILL_SIDE`` pixels that differ
     by over ``FILL_LEVELS`` or correlate under ``FILL_AGREE``, over at least ``FILL_PASSES``
-    of the cell's area. A crop of a photo
+    of the cell's area - the member's tones first mapped onto the keeper's by a line fitted in
+    the cell, where the two must correlate (else nothing can be told: False), and the levels'
+    difference ``FILL_BEYOND`` times the cell's own. A crop of a photo
     whose straight edges make cells continues into the photo's other cells; a collage's
     neighbours are gutters and other pictures."""
     scale = FILL_SIDE / max(keeper.size)
@@ -215,11 +221,28 @@ def _shows_else(keeper: Image.Image, member: Image.Image, box: Box, cell: Box) -
     passes = ~np.isnan(theirs) & ~in_cell
     if passes.sum() < FILL_PASSES * in_cell.sum():
         return False  # too little of it outside the cell to tell
-    if float(np.abs(ours[passes] - theirs[passes]).mean()) > FILL_LEVELS:
-        return True  # other grey levels there
-    a, b = ours[passes] - ours[passes].mean(), theirs[passes] - theirs[passes].mean()
+    inside = ~np.isnan(theirs) & in_cell
+    if inside.sum() < 16 or float(theirs[inside].std()) < 1:
+        return False
+    # the member's tones mapped onto the keeper's where both show the cell: a brightened copy
+    # differed from its photo by 58 grey levels outside the cell and inside it alike
+    gain, offset = np.polyfit(theirs[inside], ours[inside], 1)
+    theirs = gain * theirs + offset
+    if _correlation(ours[inside], theirs[inside]) < FILL_AGREE:
+        return False  # the cell is not the member's picture as laid (an overlay, a pasted
+        # part): what passes it tells nothing
+    within = float(np.abs(ours[inside] - theirs[inside]).mean())  # the cell's own mismatch
+    beyond = float(np.abs(ours[passes] - theirs[passes]).mean())
+    if beyond > max(FILL_LEVELS, FILL_BEYOND * within):
+        return True  # other grey levels there than the cell's mismatch explains
+    return _correlation(ours[passes], theirs[passes]) < FILL_AGREE
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson's correlation of two equal-length arrays (0 where either is flat)."""
+    a, b = a - a.mean(), b - b.mean()
     norm = float(np.linalg.norm(a) * np.linalg.norm(b))
-    return norm > 0 and float(a @ b) / norm < FILL_AGREE
+    return float(a @ b) / norm if norm > 0 else 0.0
 
 
 def _on_cuts(box: Box, cells: Cells) -> bool:
