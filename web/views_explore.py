@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import request, url_for
 
-from search.explore import DEFAULT_K, METHODS, PROJECTIONS
+from search.explore import DEFAULT_K, METHODS, PROJECTIONS, ExploreError, umap_available
 from web import service
 from web.api_explore import MAX_OUTLIERS, clusters_query
 from web.errors import page_error
@@ -107,6 +107,8 @@ def map_page() -> Any:
     try:
         refuse_unknown_args(("projection",))
         projection = parse_choice("projection", PROJECTIONS, PROJECTIONS[0])
+        if projection == "umap" and not umap_available():  # the page's own 400, as the API's
+            raise ExploreError("the umap projection needs umap-learn: pip install umap-learn")
     except Exception as exc:
         error = page_error(exc)
     return render_page(

