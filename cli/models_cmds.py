@@ -257,7 +257,7 @@ def _check_max_results(_ctx: click.Context, _param: click.Parameter, value: int)
     default=5,
     low=-1,
     callback=_check_max_results,
-    help_text="Categories per image (-1 = all).",
+    help_text="Categories per image: 1 or more, or -1 for all.",
 )
 @ranged_option(
     "--score-threshold",

@@ -9,7 +9,7 @@ from typing import Any
 from indexer.excludes import CollectionExcludes
 from indexer.system_folders import skipped_text
 from indexer.writer import Counts
-from search.units import human_size, printable
+from search.units import human_size, plural, printable
 
 
 @dataclass
@@ -102,7 +102,9 @@ class IndexSummary(Counts):
             + f": {self.added} added, {self.updated} updated, "
             f"{self.moved} moved, {self.removed} removed, {self.failed} failed, "
             f"{self.unchanged} unchanged"
-            + (f" ({self.copied} copies reused a vector)" if self.copied else ""),
+            + (
+                f" ({plural(self.copied, 'copy', 'copies')} reused a vector)" if self.copied else ""
+            ),
             f"library: {self.images_total} image{'s' * (self.images_total != 1)} indexed"
             + (
                 f", {self.failed_total} file{'s' if self.failed_total != 1 else ''} it could "

@@ -49,5 +49,15 @@ def test_dedup_html_report_renders_offline(
         height = driver.execute_script("return document.documentElement.scrollHeight")
         driver.set_window_size(1360, min(height + 140, 2400))
         driver.save_screenshot(str(artifacts_dir / "dedup_report.png"))
+        # the filter says how many groups match, and when none does (the page went blank
+        # under its header "Groups 1-12 of 12")
+        box = driver.find_element(By.ID, "filter")
+        box.send_keys("ukbench00120")
+        said = driver.find_element(By.ID, "filter-count").text
+        assert said.startswith("1 of ") and said.endswith(" groups match"), said
+        box.send_keys("-no-such-name")
+        said = driver.find_element(By.ID, "filter-count").text
+        assert said == "No group has a path with \u201cukbench00120-no-such-name\u201d", said
+        assert not any(p.is_displayed() for p in driver.find_elements(By.CSS_SELECTOR, ".page"))
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert severe == []
