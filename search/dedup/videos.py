@@ -22,6 +22,7 @@ import numpy as np
 from search.dedup.present import gone_keeper_reason
 from search.dedup.report_files import file_missing
 from search.store import FrameTable
+from search.units import human_size
 
 MIN_COVERAGE = 0.8  # of the shorter video's frames that must find their match
 MIN_ORDER = 0.8  # of consecutive matches whose times in the other video do not go back
@@ -278,12 +279,23 @@ def keep_present_videos(
 
 
 def _reason(keeper: int, members: list[int], facts: Mapping[int, VideoFacts]) -> str:
-    k = facts[keeper]
-    if all(facts[m].duration_ms < k.duration_ms for m in members):
-        return "longest"
-    if all(facts[m].width * facts[m].height < k.width * k.height for m in members):
-        return "resolution"
-    return "filesize"
+    """Why ``keeper`` is kept over the runner-up (``members`` by the keeper rule, best first),
+    in words as an image group's reason is: the first rule that tells them apart (a group
+    said "filesize" of a copy at a quarter of its keeper's pixels, as long as it)."""
+    k, m = facts[keeper], facts[members[0]]
+    if k.duration_ms != m.duration_ms:
+        return f"longest ({k.duration_ms / 1000:.1f} s vs {m.duration_ms / 1000:.1f} s)"
+    if k.width * k.height != m.width * m.height:
+        return (
+            f"most pixels ({k.width}x{k.height} vs {m.width}x{m.height}) (as long: "
+            f"{k.duration_ms / 1000:.1f} s)"
+        )
+    if k.file_size != m.file_size:
+        return (
+            f"largest file ({human_size(k.file_size)} vs {human_size(m.file_size)}) (as long, "
+            "as many pixels)"
+        )
+    return "indexed first (as long, as many pixels, as large a file)"
 
 
 def groups_to_json(groups: list[VideoGroup], facts: Mapping[int, VideoFacts]) -> list[dict]:
