@@ -185,10 +185,10 @@ def test_a_best_copy_a_part_raised_is_asked_of_that_parts_key_points_too() -> No
     """A quarter of a light screenshot (a flat page and a few lines of text) matched a
     library's grey "image not found" placeholder at z 8 by its vector alone, and the
     placeholder was flagged a copy of the ant photo the screenshot showed. The best copy is
-    asked of its part's key points now, as its lesser copies are, when a part raised it under
-    ``LOCAL_WITNESS_Z``: refuted, it is a look-alike and the next best is asked the same way;
-    matched or untold, it keeps the decision; past that z, or raised by the whole query, it is
-    not asked."""
+    asked of its part's key points now, as its lesser copies are, when a part raised it,
+    whatever its score: refuted, it is a look-alike and the next best is asked the same way;
+    matched or untold, it keeps the decision; raised by the whole query past ``WITNESS_Z``, it
+    is not asked; a lesser copy a part raised is asked at any score too."""
     from search.descriptor.witness import NOT_IN_ITS_PART, duplicate_decisions
 
     config = DescriptorConfig(rotations=1, frames=False, labels=0.0, expand=1, regions=False)
@@ -226,12 +226,18 @@ def test_a_best_copy_a_part_raised_is_asked_of_that_parts_key_points_too() -> No
     for answer in (True, None):  # the part's key points hold it, or cannot tell
         out, asked = decide([0.40, 0.32], {0: 1}, {0: answer})
         assert asked[0] == (0, 1) and out.duplicate.tolist()[0] is True
-    # past LOCAL_WITNESS_Z (z 11), or raised by the whole query past WITNESS_Z (z 8.4):
-    # trusted by its vector
+    # raised by the whole query past WITNESS_Z (z 8.4): trusted by its vector
     assert 0.55 / SD > LOCAL_WITNESS_Z and 0.42 / SD > WITNESS_Z
-    for cosines, evidenced in (([0.55], {0: 1}), ([0.42], {})):
-        out, asked = decide(cosines, evidenced, {0: False})
-        assert asked == [] and out.duplicate.tolist() == [True]
+    out, asked = decide([0.42], {}, {0: False})
+    assert asked == [] and out.duplicate.tolist() == [True]
+    # raised by a part past LOCAL_WITNESS_Z (z 11): asked all the same - a seed's screenshots
+    # had a text column matching the placeholder at z 10.8-11.2, best copy or lesser
+    out, asked = decide([0.55], {0: 1}, {0: False})
+    assert asked == [(0, 1)] and out.duplicate.tolist() == [False]
+    assert out.lookalike == {0: NOT_IN_ITS_PART}
+    out, asked = decide([0.60, 0.55], {1: 2}, {1: False})  # the photo first (the whole
+    # query's), the placeholder under it by a part
+    assert (1, 2) in asked and out.duplicate.tolist() == [True, False], asked
 
 
 def test_the_witness_asked_of_a_part_matches_that_parts_key_points(data_dir: Path) -> None:

@@ -46,18 +46,19 @@ def best_parts_asked(
     ids: Sequence[int],
     evidenced: Mapping[int, int],
     local: LocalWitness,
-    sure: float,
 ) -> None:
-    """The best copy, when a part of the query raised it under ``sure``, asked of that part's
-    key points (as its lesser copies are): a quarter of a light screenshot - a flat page and
-    a few lines of text - matched a library's grey "image not found" placeholder at z 8, by
-    its vector alone. A refuted one is a look-alike, and the next best is asked the same way
-    (at most :data:`BEST_PARTS_ASKED`); one the part's key points hold, or that nothing can
-    tell (``None``), keeps the decision."""
+    """The best copy, when a part of the query raised it, asked of that part's key points (as
+    its lesser copies are): a quarter of a light screenshot - a flat page and a few lines of
+    text - matched a library's grey "image not found" placeholder at z 8 by its vector alone,
+    and another at z 10.8 (past ``sure``, where a whole query's copy needs no key points: a
+    part's vector is a crop's, and a few lines of text on a light page are alike in any
+    screenshot). A refuted one is a look-alike, and the next best is asked the same way (at
+    most :data:`BEST_PARTS_ASKED`); one the part's key points hold, or that nothing can tell
+    (``None``), keeps the decision."""
 
     def ask(p: int) -> bool | None:
         part = evidenced.get(ids[p])
-        if part is None or not copy[p] < sure or copy[p] >= SELF_SCORE:
+        if part is None or copy[p] >= SELF_SCORE:
             return None
         return local(ids[p], (), part=part)
 

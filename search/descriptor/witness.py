@@ -174,7 +174,7 @@ def duplicate_decisions(
     sure = cal.duplicate_threshold(LOCAL_WITNESS_Z)  # key points decide the copies under it
     firm = cal.duplicate_threshold(WITNESS_Z)  # where look-alikes of one kind of scene end
     if by_key_points and evidenced:
-        best_parts_asked(out, copy, ids, evidenced, local, sure)
+        best_parts_asked(out, copy, ids, evidenced, local)
     if by_key_points:  # (a whitened space's look-alike band: none unwhitened)
         band = cal.duplicate_threshold(max(DUPLICATE_Z, cal.confirmed_z))
         best_in_lookalike_band(out, copy, ids, evidenced or {}, local, band)
@@ -250,24 +250,27 @@ def _witnessed_by_key_points(
     evidenced: Mapping[int, int] | None = None,
     decision: float | None = None,
 ) -> None:
-    """Withdraw the decision from the lesser copies (``flagged`` after the first, under
-    ``sure``) that ``local`` finds matching neither the query's key points nor those of a
-    better copy that kept it (two crops of one photo may share no pixels with each other,
-    but both hold the original's); a copy whose stored image is a copy of a better kept one
-    past ``sure`` needs no key points (the library's own look-alike pairs end below it). A
-    copy that a part of the query raised (``evidenced``: id -> part) is asked of that part's
-    key points, once a part: when they match one, the part's picture is in the query, and its
-    lesser copies keep the decision as they did unasked (the witness's 12 pairs). When every
-    copy asked was refuted by the whole query's key points, one of them past ``decision``
-    with the best copy too (alike among themselves as with the query: one filter), the best
-    copy is asked as well (:func:`search.descriptor.best_copy.best_asked_too`) - unless a
-    part of the query raised it or them (a collage's pictures: their parts' evidence is their
-    own)."""
+    """Withdraw the decision from the lesser copies (``flagged`` after the first, under ``sure``,
+    or raised by a part of the query) that ``local`` finds matching neither the query's key
+    points nor those of a better copy that kept it (two crops of one photo may share no pixels
+    with each other, but both hold the original's); a copy whose stored image is a copy of a
+    better kept one past ``sure`` needs no key points (the library's own look-alike pairs end
+    below it). A copy that a part of the query raised (``evidenced``: id -> part) is asked of
+    that part's key points, once a part: when they match one, the part's picture is in the
+    query, and its lesser copies keep the decision as they did unasked (the witness's 12
+    pairs). When every copy asked was refuted by the whole query's key points, one of them past
+    ``decision`` with the best copy too (alike among themselves as with the query: one filter),
+    the best copy is asked as well (:func:`search.descriptor.best_copy.best_asked_too`) -
+    unless a part of the query raised it or them (a collage's pictures: their parts' evidence
+    is their own)."""
     dup = np.asarray(out.duplicate)[flagged]
     evidenced = evidenced or {}
 
-    def asked(a: int, better: Sequence[int]) -> bool:
-        return bool(copy[int(flagged[a])] < sure) and not bool((pairs[a, better] >= sure).any())
+    def asked(a: int, better: Sequence[int]) -> bool:  # (a part's copy at any score: a
+        # crop's vector, a few lines of text on a light page matched a placeholder at z 11)
+        p = int(flagged[a])
+        under = bool(copy[p] < sure) or ids[p] in evidenced
+        return under and not bool((pairs[a, better] >= sure).any())
 
     reads = local if isinstance(local, ReadsAhead) else None
     if reads is not None:  # those it will be asked about if every copy asked keeps it (most
