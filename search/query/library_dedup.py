@@ -8,6 +8,7 @@ kept on disk as a query's candidates' are).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
@@ -193,13 +194,18 @@ def changed_since_index(image: DedupImage) -> bool:
         return False
     if image.sha256 is None or disk_change(image.path, image.file_size) == "changed":
         return True
-    return not _same_bytes(image.path, image.sha256, image.mtime)
+    try:
+        st = os.stat(image.path)
+    except OSError:
+        return True
+    return not _same_bytes(image.path, image.sha256, st.st_size, st.st_mtime_ns)
 
 
 @lru_cache(maxsize=4096)
-def _same_bytes(path: str, sha256: str, _mtime: float | None) -> bool:
-    """Whether the file at ``path`` has ``sha256`` (read in chunks; kept for one report's
-    two asks: its groups and its warnings)."""
+def _same_bytes(path: str, sha256: str, _size: int, _mtime_ns: int) -> bool:
+    """Whether the file at ``path`` (of that size and mtime now) has ``sha256`` (read in
+    chunks; kept for a report's two asks, its groups and its warnings, and until the file
+    changes)."""
     try:
         return file_sha256(path) == sha256
     except (OSError, ImgsearchError):
