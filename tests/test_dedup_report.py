@@ -258,6 +258,10 @@ def test_a_video_keeper_gone_since_indexing_gives_way_to_its_best_copy_still_the
     pairs = [VideoPair(2, 1, 1.0, 1.0, 0, 0.9), VideoPair(3, 1, 1.0, 1.0, 2500, 0.95)]
     (group,) = video_groups(pairs, facts)
     assert group.keeper == 1
+    # the reason names the rule that tells the keeper from the runner-up, with both figures
+    # (it said "filesize" of a copy at a quarter of the pixels: the trimmed one was shorter)
+    assert group.reason == "most pixels (640x360 vs 320x180) (as long: 9.0 s)"
+    assert video_groups(pairs[1:], facts)[0].reason == "longest (9.0 s vs 5.0 s)"
     (kept,) = keep_present_videos([group], facts, lambda path: path.startswith("/gone"))
     assert kept.keeper == 2 and "(/gone/original.mp4) is gone since indexing" in kept.reason
     assert [(p.a, p.offset_ms) for p in kept.members] == [(1, 0), (3, 2500)]
@@ -310,23 +314,3 @@ def test_a_keeper_chosen_by_file_dates_alone_is_marked_weak() -> None:
     assert rows == decided
     page = render_html(result)
     assert page.count("weak evidence: look before deleting") == 1
-
-
-def test_a_video_groups_reason_names_the_rule_that_decided_it() -> None:
-    """A group said "filesize" of a copy at a quarter of its keeper's pixels and as long as it
-    (another member, trimmed, was shorter): the reason is now the first rule that tells the
-    keeper from the runner-up, with both sides' figures, as an image group's is."""
-    from search.dedup import video_groups
-    from search.dedup.videos import VideoFacts, VideoPair
-
-    facts = {
-        1: VideoFacts("/v/clip.mp4", 6000, 480, 272, 900_000),
-        2: VideoFacts("/v/clip_small.mp4", 6000, 240, 136, 300_000),
-        3: VideoFacts("/v/clip_trim.mp4", 4000, 480, 272, 600_000),
-    }
-    pairs = [VideoPair(2, 1, 1.0, 1.0, 0, 0.95), VideoPair(3, 1, 1.0, 1.0, 2000, 0.97)]
-    (group,) = video_groups(pairs, facts)
-    assert group.keeper == 1
-    assert group.reason == "most pixels (480x272 vs 240x136) (as long: 6.0 s)"
-    (longest,) = video_groups(pairs[1:], facts)
-    assert longest.reason == "longest (6.0 s vs 4.0 s)"
