@@ -163,8 +163,7 @@ def _embed_text(path: str, result: ImageEmbedderResult) -> str:
     default=2.0,
     low=0.1,
     high=3600,
-    help_text="video: seconds between sampled frames (the first frame this long or more "
-    "after the last one kept; and one after every cut).",
+    help_text="video: seconds between sampled frames, or a frame more (and one after every cut).",
 )
 @click.pass_context
 def embed_cmd(
