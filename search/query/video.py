@@ -2,9 +2,9 @@
 best timestamp (refined around the best sampled frame by decoding the video there), and
 queries by video (frames of the query clip aligned with each library video).
 
-Frames live in the store (``video_frames``); their descriptor-space matrix is kept for one
-(generation, descriptor) and rebuilt when either moves. A hit's ``copy_score`` is the best
-cosine between a query view and a frame, in the same space as images' copy scores.
+The frames and their refined moments come from :class:`search.query.video_frames.VideoFrames`.
+A hit's ``copy_score`` is the best cosine between a query view and a frame, in the same space
+as images' copy scores.
 """
 
 from __future__ import annotations
