@@ -33,6 +33,19 @@ def photos(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     return folder
 
 
+MANY = 240  # a run that lasts past the interrupt (70 photos: 64 decoded by the head start,
+# the rest embedded within 0.3 s once the workers were up on a quiet machine - the test's
+# Ctrl+C came after the run's end and it exited 0)
+
+
+@pytest.fixture(scope="module")
+def many_photos(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    folder = tmp_path_factory.mktemp("processes") / "many"
+    copy_photos(photo_paths(data_dir, MANY // 2), folder / "ants")
+    copy_photos(photo_paths(data_dir, MANY // 2, "train/bees"), folder / "bees")
+    return folder
+
+
 def _index_args(library: Path, folder: Path, models_dir: Path) -> list[str]:
     args = ["-v", "--library", str(library), "--model-path", str(models_dir), "index"]
     return [*args, "--workers", WORKERS, "--descriptor", "whiten=off", "--no-progress", str(folder)]
@@ -133,13 +146,13 @@ def test_a_file_that_kills_its_decoder_fails_alone(
 
 
 def test_ctrl_c_stops_the_workers_and_the_next_run_finishes(
-    tmp_path: Path, photos: Path, models_dir: Path
+    tmp_path: Path, many_photos: Path, models_dir: Path
 ) -> None:
     """Ctrl+C reaches the whole process group, workers included: they leave it to the
     command, which says so, exits 130 and leaves no process behind; the next run
     finishes the library."""
     library = tmp_path / "library"
-    proc = _spawn_index(library, photos, models_dir)
+    proc = _spawn_index(library, many_photos, models_dir)
     try:
         time.sleep(0.3)
         os.killpg(proc.pid, signal.SIGINT)
@@ -150,10 +163,10 @@ def test_ctrl_c_stops_the_workers_and_the_next_run_finishes(
     assert "Traceback" not in err, err
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)  # nobody is left in its group
-    again = _index(library, photos, models_dir)
+    again = _index(library, many_photos, models_dir)
     assert again.returncode == 0, again.stderr
     rows = _rows(library)
-    assert len(rows) == PHOTOS and all(status == "ok" for status, _e, _v in rows.values())
+    assert len(rows) == MANY and all(status == "ok" for status, _e, _v in rows.values())
 
 
 def test_workers_end_when_the_command_is_killed(
