@@ -294,9 +294,10 @@ def _decode_rgb(
     except _DECODE_ERRORS as exc:
         text = str(exc)
         if "truncated" in text.lower() or "end of file" in text.lower():
+            # (not Pillow's "image file is truncated (10 bytes not processed)": the count is
+            # of its buffer's leftovers, and read as all that is missing of a JPEG cut to 5 KB)
             raise TruncatedImageError(
-                text if "truncated" in text.lower() else f"image file is truncated ({text})",
-                source=name,
+                "the file ends before its picture does (truncated file)", source=name
             ) from None
         raise CorruptImageError(f"cannot decode image: {text}", source=name) from None
     try:
