@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from indexer.processes import PROCESSES_FROM, PROCESSES_FROM_BYTES, worker_processes
-from tests.cli_process import ENTRY, cli_env, run_cli
+from tests.cli_process import AS_FROM_A_TERMINAL, ENTRY, cli_env, run_cli
 from tests.indexer_helpers import copy_photos, photo_paths
 
 PHOTOS = 70
@@ -30,19 +30,6 @@ def photos(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     folder = tmp_path_factory.mktemp("processes") / "photos"
     copy_photos(photo_paths(data_dir, PHOTOS // 2), folder / "ants")
     copy_photos(photo_paths(data_dir, PHOTOS // 2, "train/bees"), folder / "bees")
-    return folder
-
-
-MANY = 240  # a run that lasts past the interrupt (70 photos: 64 decoded by the head start,
-# the rest embedded within 0.3 s once the workers were up on a quiet machine - the test's
-# Ctrl+C came after the run's end and it exited 0)
-
-
-@pytest.fixture(scope="module")
-def many_photos(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
-    folder = tmp_path_factory.mktemp("processes") / "many"
-    copy_photos(photo_paths(data_dir, MANY // 2), folder / "ants")
-    copy_photos(photo_paths(data_dir, MANY // 2, "train/bees"), folder / "bees")
     return folder
 
 
@@ -61,7 +48,9 @@ def _spawn_index(library: Path, folder: Path, models_dir: Path) -> subprocess.Po
     """The command in a process group of its own (as a terminal starts it), once its
     workers are forked."""
     proc = subprocess.Popen(
-        [*ENTRY, *_index_args(library, folder, models_dir)],
+        # Ctrl+C as a terminal delivers it: a suite started in the background (`.ci/run &`)
+        # passes SIGINT on ignored, and the command rightly kept ignoring it (exit 0)
+        [*AS_FROM_A_TERMINAL, *ENTRY, *_index_args(library, folder, models_dir)],
         cwd=library.parent,
         env=cli_env(),
         stdout=subprocess.DEVNULL,
@@ -146,13 +135,13 @@ def test_a_file_that_kills_its_decoder_fails_alone(
 
 
 def test_ctrl_c_stops_the_workers_and_the_next_run_finishes(
-    tmp_path: Path, many_photos: Path, models_dir: Path
+    tmp_path: Path, photos: Path, models_dir: Path
 ) -> None:
     """Ctrl+C reaches the whole process group, workers included: they leave it to the
     command, which says so, exits 130 and leaves no process behind; the next run
     finishes the library."""
     library = tmp_path / "library"
-    proc = _spawn_index(library, many_photos, models_dir)
+    proc = _spawn_index(library, photos, models_dir)
     try:
         time.sleep(0.3)
         os.killpg(proc.pid, signal.SIGINT)
@@ -163,10 +152,10 @@ def test_ctrl_c_stops_the_workers_and_the_next_run_finishes(
     assert "Traceback" not in err, err
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)  # nobody is left in its group
-    again = _index(library, many_photos, models_dir)
+    again = _index(library, photos, models_dir)
     assert again.returncode == 0, again.stderr
     rows = _rows(library)
-    assert len(rows) == MANY and all(status == "ok" for status, _e, _v in rows.values())
+    assert len(rows) == PHOTOS and all(status == "ok" for status, _e, _v in rows.values())
 
 
 def test_workers_end_when_the_command_is_killed(
