@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import json
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import click
 
@@ -159,6 +159,7 @@ def clusters_html(result: Clusters, thumbnail) -> str:  # type: ignore[no-untype
     """A self-contained HTML page of the clusters: the first :data:`INLINE_PER_CLUSTER`
     members of each with their thumbnail inline (:data:`INLINE_IN_ALL` at most), the rest
     listed by id and path under them."""
+    from search.dedup import file_href
     from search.library import SIZES
 
     budget = INLINE_IN_ALL
@@ -166,8 +167,14 @@ def clusters_html(result: Clusters, thumbnail) -> str:  # type: ignore[no-untype
     def figure(image_id: int, path: str) -> str:
         uri = thumbnail(image_id)
         img = f'<img src="{uri}" alt="" width="{min(SIZES)}">' if uri else "<span>?</span>"
+        href = file_href(path)  # the file itself, as the dedup report links it (ids only said
+        # which image a thumbnail was)
+        if href:
+            img = f'<a href="{html.escape(href)}">{img}</a>'
+        name = html.escape(PurePath(path).name)
         return (
-            f'<figure title="{html.escape(path)}">{img}<figcaption>{image_id}</figcaption></figure>'
+            f'<figure title="{html.escape(path)}">{img}'
+            f"<figcaption>{name} <small>#{image_id}</small></figcaption></figure>"
         )
 
     def members(listed: list) -> list[str]:  # type: ignore[type-arg]

@@ -204,3 +204,7 @@ def test_the_clusters_report_inlines_a_bounded_number_of_thumbnails(
     assert "<summary>28 more</summary>" in page and "<summary>40 more</summary>" in page
     assert all(f"<li>{m.id} {m.path}</li>" in page for m in groups[3].members)
     assert "<li>9999 /p/alone &lt;b&gt;.jpg</li>" in page
+    # each thumbnail opens its file and is named (the audit saw ids only, the path a tooltip)
+    assert page.count('<a href="file:///p/') == 30
+    assert '<a href="file:///p/0/0.jpg"><img ' in page
+    assert "<figcaption>0.jpg <small>#0</small></figcaption>" in page

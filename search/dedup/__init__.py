@@ -35,6 +35,7 @@ _SOURCES: dict[str, str] = {
     "CSV_COLUMNS": "search.dedup.report",
     "csv_rows": "search.dedup.report",
     "atomic_write": "search.dedup.report_files",
+    "file_href": "search.dedup.report_files",
     "data_uri": "search.dedup.report_html",
     "file_thumbnails": "search.dedup.file_thumbnails",
     "render_html": "search.dedup.report_html",
@@ -79,12 +80,14 @@ __all__ = [
     "clip_pairs",
     "csv_rows",
     "data_uri",
+    "file_href",
     "file_thumbnails",
     "find_duplicates",
     "groups_to_json",
     "keep_present",
     "keep_present_videos",
     "leave_out_changed",
+    "leave_out_moved",
     "one_entry_per_file",
     "render_html",
     "shot_starts",
@@ -117,9 +120,14 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.dedup.neighbours import FLAT_MAX, FlatNeighbours, IvfNeighbours, MultiRowNeighbours
     from search.dedup.padded import PaddedKeepers
-    from search.dedup.present import keep_present, leave_out_changed, one_entry_per_file
+    from search.dedup.present import (
+        keep_present,
+        leave_out_changed,
+        leave_out_moved,
+        one_entry_per_file,
+    )
     from search.dedup.report import CSV_COLUMNS, csv_rows, to_json, write_csv, write_report
-    from search.dedup.report_files import atomic_write
+    from search.dedup.report_files import atomic_write, file_href
     from search.dedup.report_html import data_uri, render_html
     from search.dedup.verify import VERIFY_Z, VerifiedNeighbours
     from search.dedup.videos import (
