@@ -192,11 +192,11 @@ def changed_since_index(image: DedupImage) -> bool:
     bytes: read to tell; a report left out 41 such photos "holding other bytes now")."""
     if disk_change(image.path, image.file_size, image.mtime) != "changed":
         return False
-    if image.sha256 is None or disk_change(image.path, image.file_size) == "changed":
-        return True
     try:
         st = os.stat(image.path)
     except OSError:
+        return True
+    if image.sha256 is None or st.st_size != image.file_size:
         return True
     return not _same_bytes(image.path, image.sha256, st.st_size, st.st_mtime_ns)
 
