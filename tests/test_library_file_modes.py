@@ -6,12 +6,12 @@ stats.json 0600 beside the library's 0644 files)."""
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from pathlib import Path
 
 from search.library import replaced_whole
 from tests.cli_process import run_cli
+from tests.indexer_helpers import copy_photos
 
 
 def test_a_file_written_whole_has_the_mode_of_a_new_file(tmp_path: Path) -> None:
@@ -27,10 +27,8 @@ def test_a_file_written_whole_has_the_mode_of_a_new_file(tmp_path: Path) -> None
 def test_an_index_runs_figures_are_readable_as_its_database_is(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for source in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:3]:
-        shutil.copyfile(source, photos / source.name)
+    sources = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:3]
+    copy_photos(sources, tmp_path / "photos")
     library = ["--library", "library", "--model-path", str(models_dir)]
     assert run_cli([*library, "index", "--no-progress", "photos"], tmp_path).returncode == 0
     database = stat.S_IMODE((tmp_path / "library" / "imgsearch.sqlite3").stat().st_mode)
