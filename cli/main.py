@@ -157,6 +157,23 @@ def load_all_commands() -> None:
         importlib.import_module(f"cli.{info.name}")
 
 
+class NoteFormatter(logging.Formatter):
+    """Log lines as the commands' own notes read ("warning: ..."); with ``named`` (``-v``)
+    the level in capitals and the logger's name, for a reader who wants to know where."""
+
+    def __init__(self, named: bool) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s" if named else None)
+        self._named = named
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self._named:
+            return super().format(record)
+        text = f"{record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -198,7 +215,9 @@ def cli(
 ) -> None:
     """Self-hosted semantic image search: index photos, search by image or region, find copies."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(NoteFormatter(named=verbose > 0))
+    logging.basicConfig(level=level, handlers=[handler])
     if verbose < 2:  # -v printed "Could not load library with AVX2 support due to: ..." (a
         # normal fallback of FAISS's loader, not a problem); -vv keeps it
         logging.getLogger("faiss.loader").setLevel(logging.WARNING)

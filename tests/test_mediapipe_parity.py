@@ -141,7 +141,7 @@ def test_a_locale_without_display_names_falls_back_to_the_label_names(
         found[0].category_name,
         found[1].category_name,
     ]
-    assert "WARNING" in done.stderr and "locale 'fr'" in done.stderr, done.stderr
+    assert "warning: " in done.stderr and "locale 'fr'" in done.stderr, done.stderr
 
 
 # ---------------------------------------------------------------------------- containers
