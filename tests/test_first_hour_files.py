@@ -303,6 +303,13 @@ def test_dedup_warns_when_files_of_its_groups_are_gone(user) -> None:  # type: i
     # exact copies only: no copy score was used (it said "at copy score >= 0.639")
     assert "1 group(s), 1 exact copy (same bytes)" in after.stderr, after.stderr
     assert "copy score" not in after.stderr
+    # ... nor in its JSON (it gave the calibrated threshold) or HTML report
+    report = json.loads(run_cli(["dedup", "--exact-only", "--json"], cwd).stdout)
+    assert report["threshold"] is None and report["stats"]["duplicates"] == 1, report
+    html = run_cli(["dedup", "--exact-only", "-o", "out/exact.html"], cwd)
+    assert html.returncode == 0, html.stderr
+    page = (cwd / "out" / "exact.html").read_text()
+    assert "exact copies only (same bytes)" in page and "cosine to the keeper" not in page
 
 
 def test_dedup_and_the_image_page_use_one_as_indexed_test(tmp_path: Path) -> None:

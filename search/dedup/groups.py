@@ -306,7 +306,8 @@ def find_duplicates(
         **graph_stats,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    return DedupResult(threshold, tuple(groups), rules, linkage, stats)
+    # exact groups only: no score decided anything
+    return DedupResult(threshold if near else None, tuple(groups), rules, linkage, stats)
 
 
 def _group(keeper: DedupImage, members: list[DedupMember], rules: tuple[str, ...]) -> DedupGroup:

@@ -36,7 +36,7 @@ class DedupGroup:
 
 @dataclass(frozen=True)
 class DedupResult:
-    threshold: float
+    threshold: float | None  # None: exact copies only (``near=False``)
     groups: tuple[DedupGroup, ...]
     keeper_rules: tuple[str, ...]
     linkage: str
