@@ -64,3 +64,14 @@ def test_a_copy_score_is_never_over_one() -> None:
     hits = hits_from_scores([(s, _row(s.id)) for s in scored], cal, lambda row, copy: False)
     assert hits[0].duplicate and hits[0].copy_score == 1.0 and hits[0].z >= DUPLICATE_Z
     assert not hits[1].duplicate and hits[1].copy_score == 0.9
+
+
+def test_a_hit_under_the_decision_never_reads_as_at_it() -> None:
+    """A hold-out's hit at z 5.996 (copy score 0.5445 against the library's line 0.545) read
+    "z 6.0" and was not flagged: the shown z of a hit that is no copy stays under the line."""
+    cal = Calibration(0.09, 0.09, mean=0.12, sd=0.097)
+    just_under = cal.mean + (DUPLICATE_Z - 0.004) * cal.sd  # z 5.996
+    scored = [ScoredHit(1, 0.9, just_under, None, None), ScoredHit(2, 0.8, 0.3, None, None)]
+    hits = hits_from_scores([(s, _row(s.id)) for s in scored], cal, lambda row, copy: False)
+    assert not hits[0].duplicate and not hits[0].lookalike
+    assert hits[0].z == 5.99 and hits[1].z == round(cal.duplicate_z(0.3), 2)

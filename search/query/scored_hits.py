@@ -57,7 +57,7 @@ def hits_from_scores(
         found = replace(
             found,
             copy_score=copy,
-            z=None if z is None else round(z, 2),
+            z=None if z is None else shown_z(z, duplicate),
             duplicate=duplicate,
             copy_of=list(hit.copy_of) if duplicate and hit.copy_of else None,
         )
@@ -66,6 +66,15 @@ def hits_from_scores(
             found = as_lookalike(found, reason, calibration)
         out.append(found)
     return under_the_copies(out, told, min_score)
+
+
+def shown_z(z: float, duplicate: bool) -> float:
+    """``z`` to two decimals, rounded down where rounding would carry a hit that is no copy to
+    the decision (a hit at z 5.996 read "z 6.0" and was not flagged)."""
+    shown = round(z, 2)
+    if not duplicate and z < DUPLICATE_Z <= shown:
+        return math.floor(100 * z) / 100
+    return shown
 
 
 def under_the_copies(
