@@ -465,3 +465,16 @@ def test_a_best_copy_where_look_alikes_lie_is_asked_of_the_query_key_points() ->
     out, asked = decide([0.36, 0.32], {0: False, 1: True})  # the next best, asked in turn
     assert asked[:2] == [(0, True), (1, True)]
     assert out.duplicate.tolist() == [False, True]
+    # every look-alike best first is asked in turn (an object's four views), past BAND_ASKED
+    # the flagged copies in the band are not believed unasked
+    from search.descriptor.best_copy import BAND_ASKED
+
+    four = [0.36, 0.355, 0.35, 0.345]
+    out, asked = decide(four, {0: False, 1: False, 2: False, 3: True})
+    assert [a for a, _ in asked][:4] == [0, 1, 2, 3] and out.duplicate.tolist()[3]
+    many = [0.36 - 0.004 * n for n in range(BAND_ASKED + 2)]
+    assert many[-1] / SD > DUPLICATE_Z
+    out, asked = decide(many, dict.fromkeys(range(len(many)), False))
+    assert [a for a, _ in asked] == list(range(BAND_ASKED))
+    assert not out.duplicate.any()
+    assert out.lookalike[BAND_ASKED] == out.lookalike[BAND_ASKED + 1] == UNMATCHED_UNDER

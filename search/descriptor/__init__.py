@@ -50,7 +50,7 @@ _SOURCES: dict[str, str] = {
     "BEST_UNMATCHED": "search.descriptor.best_copy",
     "NO_KEY_POINT_MATCH": "search.descriptor.witness",
     "NOT_IN_ITS_PART": "search.descriptor.best_copy",
-    "UNMATCHED_UNDER": "search.descriptor.witness",
+    "UNMATCHED_UNDER": "search.descriptor.best_copy",
     "key_points_match": "search.descriptor.verify",
     "LOCAL_WITNESS_Z": "search.descriptor.config",
     "LocalFeatures": "search.descriptor.key_point_features",
@@ -125,6 +125,9 @@ _SOURCES: dict[str, str] = {
     "Nominated": "search.descriptor.rerank",
     "QueryParts": "search.descriptor.regional",
     "QueryRegions": "search.descriptor.rerank",
+    "TIE_SCORE": "search.descriptor.tied_copies",
+    "CountsInliers": "search.descriptor.tied_copies",
+    "tied_copies_first": "search.descriptor.tied_copies",
 }
 
 __all__ = [
@@ -156,6 +159,7 @@ __all__ = [
     "PLAIN_BACKGROUND",
     "RANK_BLOCK",
     "THUMB_SIDE",
+    "TIE_SCORE",
     "TONED_LAYOUT",
     "TURNED_VIEW_DISCOUNT",
     "UNDER_COPIES",
@@ -170,6 +174,7 @@ __all__ = [
     "WITNESS_Z",
     "WORK_SIDE",
     "Calibration",
+    "CountsInliers",
     "Descriptor",
     "DescriptorConfig",
     "DescriptorError",
@@ -234,6 +239,7 @@ __all__ = [
     "sample_indices",
     "shrink_for",
     "thumbnail",
+    "tied_copies_first",
     "unit_labels",
     "upright_only",
     "verified_copy_score",
@@ -259,6 +265,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         BEST_IN_LOOKALIKE_BAND,
         BEST_UNMATCHED,
         NOT_IN_ITS_PART,
+        UNMATCHED_UNDER,
     )
     from search.descriptor.calibration import PLAIN_BACKGROUND, Calibration
     from search.descriptor.config import (
@@ -332,6 +339,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     )
     from search.descriptor.row_cache import PreparedImage, RowCache
     from search.descriptor.second_opinion import first_elsewhere, layout_first, plain_nominees
+    from search.descriptor.tied_copies import TIE_SCORE, CountsInliers, tied_copies_first
     from search.descriptor.verify import (
         AFFINE_INLIERS,
         DENSE_LAYOUT,
@@ -371,7 +379,6 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.descriptor.witness import (
         NO_COPY_OF_BETTER,
         NO_KEY_POINT_MATCH,
-        UNMATCHED_UNDER,
         LocalWitness,
         ReadsAhead,
         StoredTurns,

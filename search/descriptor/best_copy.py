@@ -18,10 +18,12 @@ if TYPE_CHECKING:
     from search.descriptor.witness import Decisions
 
 __all__ = [
+    "BAND_ASKED",
     "BEST_IN_LOOKALIKE_BAND",
     "BEST_PARTS_ASKED",
     "BEST_UNMATCHED",
     "NOT_IN_ITS_PART",
+    "UNMATCHED_UNDER",
     "best_asked_too",
     "best_in_lookalike_band",
     "best_parts_asked",
@@ -30,10 +32,12 @@ __all__ = [
 LocalWitness = Callable[..., "bool | None"]  # search.descriptor.witness.LocalWitness
 
 BEST_PARTS_ASKED = 3  # best copies raised by parts of the query asked in turn, at most
+BAND_ASKED = 6  # best copies in the look-alike band asked in turn, at most
 NOT_IN_ITS_PART = "its key points match none of the part of the query whose vector found it"
 BEST_UNMATCHED = (
     "its key points do not match the query's, nor did the other hits' past the decision"
 )
+UNMATCHED_UNDER = "its key points were not matched, and a better-scoring hit's matched nothing"
 BEST_IN_LOOKALIKE_BAND = (
     "its key points do not match the query's, and its score is where other photos of one "
     "kind of scene lie"
@@ -79,32 +83,48 @@ def best_in_lookalike_band(
     posted 60 photos that no library image copies, and 14 of them had another photo of their
     kind flagged first at z 6.2-7.7 by vectors alone, where 3 of 1,192 true originals were
     (a lesser copy there was already asked; the best never was). A refuted one is a
-    look-alike and the next best is asked the same way (at most :data:`BEST_PARTS_ASKED`);
-    one whose key points match, whose layout holds the query's places (the witness's
-    ``spare`` question: blur, noise and stripes blind key points, not layouts), or that
-    nothing can tell keeps the decision - as does one a part of the query raised (its
-    part's own question) and the query's own file."""
+    look-alike and the next best is asked the same way (at most :data:`BAND_ASKED`; past
+    them, the flagged copies in the band are not believed); one whose key points match,
+    whose layout holds the query's places (the witness's ``spare`` question: blur, noise and
+    stripes blind key points, not layouts), or that nothing can tell keeps the decision - as
+    does one a part of the query raised (its part's own question) and the query's own
+    file."""
+
+    def in_band(p: int) -> bool:
+        return bool(copy[p] < firm) and ids[p] not in evidenced and copy[p] < SELF_SCORE
 
     def ask(p: int) -> bool | None:
-        if not copy[p] < firm or ids[p] in evidenced:
-            return None
-        return local(ids[p], (), spare=True)
+        return local(ids[p], (), spare=True) if in_band(p) else None
 
-    _best_in_turn(out, copy, ask, BEST_IN_LOOKALIKE_BAND)
+    _best_in_turn(out, copy, ask, BEST_IN_LOOKALIKE_BAND, in_band, BAND_ASKED)
 
 
 def _best_in_turn(
-    out: Decisions, copy: np.ndarray, ask: Callable[[int], bool | None], reason: str
+    out: Decisions,
+    copy: np.ndarray,
+    ask: Callable[[int], bool | None],
+    reason: str,
+    unasked: Callable[[int], bool] | None = None,
+    most: int = BEST_PARTS_ASKED,
 ) -> None:
-    """The flagged copies asked best first, :data:`BEST_PARTS_ASKED` at most: ``ask(p)`` is
+    """The flagged copies asked best first, ``most`` at most: ``ask(p)`` is
     False for a refuted one - a look-alike for ``reason``, and the next is asked - and True
-    or None (held, untold, or not to be asked) for the one that ends the questions."""
+    or None (held, untold, or not to be asked) for the one that ends the questions. When every
+    one asked was refuted, the flagged copies under them that ``unasked`` says would have
+    been asked are not believed either (:data:`UNMATCHED_UNDER`): a strip of three photos
+    matched an object's four views at z 6.02-6.1 by its vector, the three best were refuted,
+    and the fourth - never asked, three were then - stood first, flagged."""
     flagged = np.flatnonzero(out.duplicate)
-    for p in flagged[np.argsort(-copy[flagged], kind="stable")][:BEST_PARTS_ASKED].tolist():
+    ranked = flagged[np.argsort(-copy[flagged], kind="stable")].tolist()
+    for p in ranked[:most]:
         if ask(p) is not False:
             return
         out.duplicate[p] = False
         out.lookalike[p] = reason
+    for p in ranked[most:] if unasked is not None else ():
+        if unasked(p):
+            out.duplicate[p] = False
+            out.lookalike[p] = UNMATCHED_UNDER
 
 
 def best_asked_too(

@@ -65,6 +65,7 @@ from search.descriptor.label_similarity import label_similarities
 from search.descriptor.regional import MoreViews, QueryRegions, RegionalEvidence
 from search.descriptor.row_cache import PreparedImage, RowCache
 from search.descriptor.settled import settled, turned_views_needed
+from search.descriptor.tied_copies import CountsInliers, tied_copies_first
 from search.descriptor.witness import LocalWitness, StoredTurns, duplicate_decisions
 
 Neighbours = Callable[[np.ndarray, int], np.ndarray]
@@ -332,6 +333,8 @@ class QueryScorer(RegionalEvidence, CandidateGraph):
             copy, rank, order = decided_order(
                 d, decided, order, ids, copy, rank, label_sim, reached, restored
             )
+            if d.config.local and isinstance(witness, CountsInliers):  # shots of one scene
+                rank, order = tied_copies_first(decided.duplicate, order, ids, copy, rank, witness)
         hits = [
             ScoredHit(
                 ids[n],

@@ -59,6 +59,7 @@ import numpy as np
 
 from search.descriptor.best_copy import (
     NOT_IN_ITS_PART,
+    UNMATCHED_UNDER,
     best_asked_too,
     best_in_lookalike_band,
     best_parts_asked,
@@ -94,7 +95,6 @@ class ReadsAhead(Protocol):
 
 NO_COPY_OF_BETTER = "no copy of the better copies above it"
 NO_KEY_POINT_MATCH = "its key points match neither the query's nor a better copy's"
-UNMATCHED_UNDER = "its key points were not matched, and a better-scoring hit's matched nothing"
 
 
 @dataclass

@@ -74,12 +74,14 @@ class KeyPointWitness:
         part_features: Callable[[int], LocalFeatures | None] | None = None,
         paired: StoredFeatures | None = None,
         same_places: Callable[[int], bool] | None = None,
+        counted: dict[int, int] | None = None,
     ) -> None:
         self.features, self.query_features, self.rows = features, query_features, rows
         self.stats, self.lock = stats, lock
         self.confirmed, self.read_ahead = confirmed, read_ahead
         self.part_features, self.paired = part_features, paired
         self.same_places = same_places
+        self.counted = {} if counted is None else counted  # inliers() found, by image id
         self.pairs, self.started = 0, 0.0  # pairs matched, when the first was started
         self.pending: dict[int, Future[LocalFeatures | None]] = {}
         self._got: dict[int, LocalFeatures | None] = {}  # key points read for this query
@@ -149,6 +151,25 @@ class KeyPointWitness:
             self.stats.refuted += answer is False
             self.stats.seconds += time.perf_counter() - started
         return answer
+
+    def inliers(self, image_id: int) -> int | None:
+        """How many of the image's key points match the query's under one transform (its
+        mirrored ones too): :func:`search.descriptor.tied_copies_first` orders copies tied on
+        their vectors by it. None when its file is gone or changed, or the query's time
+        budget is spent (its pairs are not counted against :data:`WITNESS_PAIRS`)."""
+        started = time.perf_counter()
+        self.started = self.started or started
+        if started - self.started > VERIFY_BUDGET_S:
+            return None
+        mine = self._features_of(image_id)
+        query = None if mine is None else self._query(None)
+        if query is None:
+            return None
+        found = self.counted[image_id] = count_inliers(query, mine)
+        with self.lock:
+            self.stats.witness_pairs += 1
+            self.stats.seconds += time.perf_counter() - started
+        return found
 
     def _query(self, part: int | None) -> LocalFeatures | None:
         """The query's key points, or those of its ``part`` (not the whole's)."""

@@ -175,6 +175,7 @@ class LocalVerifier:
                 None if views is None else query_parts(evidence, views),
                 lambda i, row: self.files.read(i, paired_key_points, row)[0],
                 None if views is None else same_places(self.files.records, views),
+                local.counted,
             )
         return local
 

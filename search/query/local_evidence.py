@@ -14,6 +14,7 @@ from PIL import Image
 from models import ImgsearchError, load_image
 from search.descriptor import (
     KEY_POINT_DRAFT,
+    MIN_INLIERS,
     LocalCheck,
     LocalFeatures,
     LocalWitness,
@@ -61,6 +62,8 @@ class QueryLocal:
     nominated: Nominated | None = None
     rows: dict[int, StoredImage] = field(default_factory=dict)  # read by the search already
     confirmed: dict[int, int] = field(default_factory=dict)
+    counted: dict[int, int] = field(default_factory=dict)  # copies tied on their scores
+    # ordered by their key points (the witness's inliers(): id -> matches with the query)
     by_pixels: dict[int, float] = field(default_factory=dict)
     parts: dict[int, int] = field(default_factory=dict)  # id -> the query's tile confirmed
     cropped: list[int] = field(default_factory=list)  # ids its crops nominated (crops=on)
@@ -86,13 +89,14 @@ class QueryLocal:
         """``hits`` with ``key_points`` / ``pixel_match`` set on the images the check
         confirmed, and ``part`` where a part of the query (``boxes``, the tiles of the
         regional evidence) raised them (``scored``: the scorer's hits) or confirmed them."""
+        matched = {i: n for i, n in self.counted.items() if n >= MIN_INLIERS} | self.confirmed
         explained = [
             replace(
                 hit,
-                key_points=self.confirmed.get(hit.id),
+                key_points=matched.get(hit.id),
                 pixel_match=self.by_pixels.get(hit.id),
             )
-            if hit.media == "image" and (hit.id in self.confirmed or hit.id in self.by_pixels)
+            if hit.media == "image" and (hit.id in matched or hit.id in self.by_pixels)
             else hit
             for hit in hits
         ]
