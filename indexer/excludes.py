@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from models import ImgsearchError
+
 if TYPE_CHECKING:  # `imgsearch stats` imports this module: no SQLAlchemy for it
+    from indexer.scan import ScanReport
     from search.store import LibraryStore
 
 
@@ -58,13 +61,13 @@ def quoted(patterns: Sequence[str]) -> str:
     return " ".join(shlex.quote(p) for p in patterns)
 
 
-def settle_excludes(
+def planned_excludes(
     store: LibraryStore, roots: Sequence[Path], given: Sequence[str] | None
 ) -> list[CollectionExcludes]:
-    """The patterns of each root, in order: ``given`` (None: neither option was given) are
-    recorded as the root's own, replacing what it had; else what it remembers applies."""
+    """The patterns of each root, in order: ``given`` (None: neither option was given) become
+    the root's own, replacing what it had (:func:`record_excludes` keeps them); else what it
+    remembers applies."""
     remembered = store.excludes.by_root()
-    known = {} if given is None else {str(c["root"]): int(c["id"]) for c in store.collections()}
     settled = []
     for root in roots:
         before = remembered.get(str(root), [])
@@ -72,14 +75,50 @@ def settle_excludes(
             settled.append(CollectionExcludes(str(root), before, remembered=True))
             continue
         patterns = list(given)
-        if patterns or before:  # a new collection without patterns gets no row yet
-            found = known.get(str(root))
-            store.excludes.replace(
-                store.ensure_collection(root) if found is None else found, patterns
-            )
         replaced = before if before != patterns else []
         settled.append(CollectionExcludes(str(root), patterns, False, replaced))
     return settled
+
+
+def record_excludes(store: LibraryStore, settled: Sequence[CollectionExcludes]) -> None:
+    """Remember the patterns a run gave (a new collection without patterns gets no row yet)."""
+    known = {str(c["root"]): int(c["id"]) for c in store.collections()}
+    for s in settled:
+        if s.remembered or not (s.patterns or s.replaced):
+            continue
+        found = known.get(s.root)
+        store.excludes.replace(
+            store.ensure_collection(Path(s.root)) if found is None else found, s.patterns
+        )
+
+
+def refuse_excluding_all(
+    settled: Sequence[CollectionExcludes],
+    scans: Sequence[tuple[Path, ScanReport]],
+    collections: Iterable[Mapping[str, Any]],
+) -> None:
+    """Refuse (:class:`ExcludesEverything`) patterns this run gives that leave out every file
+    of a collection the library has images of (``scans``: each root's walk; ``collections``:
+    the store's, with their image counts), before anything changes: ``--exclude '*'``
+    removed all of them with exit 0, where `remove` asks for ``--yes``."""
+    images = {str(c["root"]): int(c["images"]) for c in collections}
+    walked = {str(root): report for root, report in scans}
+    for s in settled:
+        report = walked.get(s.root)
+        had = images.get(s.root, 0)
+        if s.remembered or not s.patterns or not had or report is None:
+            continue
+        if not report.files and report.excluded:
+            raise ExcludesEverything(
+                f"--exclude {quoted(s.patterns)} leaves out every file of {s.root} "
+                f"({report.excluded} of them): its {had} images would be removed. Give a "
+                f"narrower pattern, or `imgsearch remove {shlex.quote(s.root)} --yes` to drop "
+                "the collection; nothing was changed"
+            )
+
+
+class ExcludesEverything(ImgsearchError, ValueError):
+    """A run's ``--exclude`` would take every image of a collection out of the library."""
 
 
 def unshared_warnings(
@@ -109,4 +148,13 @@ def said(settled: Sequence[CollectionExcludes]) -> list[CollectionExcludes]:
     return [s for s in settled if s.patterns or s.replaced]
 
 
-__all__ = ["CollectionExcludes", "quoted", "said", "settle_excludes", "unshared_warnings"]
+__all__ = [
+    "CollectionExcludes",
+    "ExcludesEverything",
+    "planned_excludes",
+    "quoted",
+    "record_excludes",
+    "refuse_excluding_all",
+    "said",
+    "unshared_warnings",
+]

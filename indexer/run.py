@@ -21,7 +21,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from indexer.distributed import parse_executor, probe
-from indexer.excludes import said, settle_excludes, unshared_warnings
+from indexer.excludes import (
+    planned_excludes,
+    record_excludes,
+    refuse_excluding_all,
+    said,
+    unshared_warnings,
+)
 from indexer.head_start import HeadStart, decode_active, decode_workers
 from indexer.learning import plan_learning
 from indexer.linked_roots import relink
@@ -127,7 +133,7 @@ def index_collections(
             head = None
         relinked = relink(library, roots)  # a folder that became a link: one collection,
         # its own patterns with it
-        settled = settle_excludes(store, roots, options.excludes)  # remembered from now on
+        settled = planned_excludes(store, roots, options.excludes)
         scans = (
             head.scans
             if head is not None
@@ -139,6 +145,8 @@ def index_collections(
                 show=show,
             )
         )
+        refuse_excluding_all(settled, scans, store.collections())  # before anything changes
+        record_excludes(store, settled)  # remembered from now on
         unfinished = store.runs.unfinished()  # killed runs, and on PostgreSQL live ones
         # SQLite: we hold the only writer lock, so none of them lives
         live = library.locks.live_runs(unfinished) if library.locks.shared else set()

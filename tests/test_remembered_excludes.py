@@ -220,3 +220,31 @@ def test_an_older_library_upgrades_with_no_patterns(
         assert store.excludes.by_root() == {} and len(store.collections()) == 1
     finally:
         store.close()
+
+
+def test_an_exclude_that_leaves_out_every_file_is_refused(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """A new user's audit: `index p --exclude '*'` removed every image of the collection with
+    exit 0 and remembered the pattern (its thumbnails and key points deleted; indexed again,
+    the photos got new ids), where `remove` asks for --yes. It is refused, nothing changed;
+    a pattern that leaves some files in still applies."""
+    public, private = _pictures(tmp_path, data_dir)
+    index = ["--model-path", str(models_dir), "index", "--json", "--no-progress"]
+    assert _json([*index, "Pictures"], tmp_path)["added"] == 4
+    everything = sorted(
+        [*(f"Pictures/{n}" for n in public), *(f"Pictures/private/{n}" for n in private)]
+    )
+    for pattern in ("*", "*.jpg"):
+        refused = run_cli([*index, "Pictures", "--exclude", pattern], tmp_path)
+        assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+        said = refused.stderr.strip().splitlines()[-1]
+        assert "leaves out every file of" in said and "its 4 images would be removed" in said
+        assert f"imgsearch remove {tmp_path / 'Pictures'} --yes" in said, said
+        assert _indexed(tmp_path) == everything
+    again = _json([*index, "Pictures"], tmp_path)  # nothing was remembered
+    assert again["added"] == 0 and again.get("removed", 0) == 0 and not again["excludes"]
+    narrower = _json([*index, "Pictures", "--exclude", "private/"], tmp_path)
+    assert narrower["removed"] == 2 and _indexed(tmp_path) == sorted(
+        f"Pictures/{n}" for n in public
+    )

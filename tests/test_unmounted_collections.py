@@ -80,15 +80,16 @@ def test_an_empty_mount_point_keeps_its_collection(
 def test_a_folder_emptied_by_exclude_or_with_other_files_is_still_taken_out(
     tmp_path: Path, data_dir: Path, models_dir: Path
 ) -> None:
-    """Only a folder with no file at all keeps its images: `--exclude '*.jpg'` and a folder
-    whose photos were deleted beside a notes file remove them, as before."""
+    """Only a folder with no file at all keeps its images: a folder whose photos were deleted
+    beside a notes file removes them, as before; `--exclude '*.jpg'` leaving out every file is
+    refused (it removed them with exit 0: `remove a --yes` drops a collection)."""
     photos = photo_paths(data_dir, 2)
     copy_photos(photos, tmp_path / "a")
     copy_photos(photos, tmp_path / "b")
     base = ["--model-path", str(models_dir), "index", "--json"]
     assert run_cli([*base, "a", "b"], tmp_path).returncode == 0
-    excluded = json.loads(run_cli([*base, "--exclude", "*.jpg", "a"], tmp_path).stdout)
-    assert excluded["removed"] == 2, excluded
+    refused = run_cli([*base, "--exclude", "*.jpg", "a"], tmp_path)
+    assert refused.returncode == 1 and "leaves out every file of" in refused.stderr
     for photo in photos:
         (tmp_path / "b" / photo.name).unlink()
     (tmp_path / "b" / "notes.txt").write_text("moved to the NAS")
