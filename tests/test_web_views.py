@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import sqlite3
 from pathlib import Path
 
 from PIL import Image
@@ -461,3 +462,40 @@ def test_a_library_animation_searched_by_its_id_says_why_it_found_only_itself(
     assert re.search(r'id="region-hint" hidden>', form), form
     assert "note" not in photo_api and len(photo_api["results"]) >= 2  # a photo finds clips too
     assert re.search(r'id="region-hint">Drag on the photo', photo_form)
+
+
+def test_pages_say_a_reindex_is_unfinished_where_its_vectors_are_dropped(
+    tmp_path, models_dir, data_dir
+):
+    """A new user's audit: a re-index stopped once its old vectors were dropped left every
+    page saying "Empty library. No image has been indexed yet" (and /library "4 images
+    indexed" above it) while the API said 503 ``reindexing``. The pages now say that."""
+    import shutil
+
+    from search.store import Store
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for path in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:4]:
+        shutil.copyfile(path, photos / path.name)
+    run_index(tmp_path / "lib", models_dir, photos)
+    db = tmp_path / "lib" / "imgsearch.sqlite3"
+    store = Store.open(f"sqlite:///{db}")
+    try:
+        store.health.set_reindex("mobilenet_v3_small_075")  # interrupted: nobody writes
+    finally:
+        store.close()
+    with sqlite3.connect(db) as con:  # the old model's vectors, dropped as a re-index does
+        con.execute("DELETE FROM embeddings")
+    app = create_app(Settings(library=tmp_path / "lib", model_path=(models_dir,)))
+    try:
+        client = app.test_client()
+        pages = {
+            url: client.get(url).get_data(as_text=True)
+            for url in ("/", "/browse", "/clusters", "/library")
+        }
+    finally:
+        app.extensions["imgsearch"].close()
+    for url, text in pages.items():
+        assert "Empty library" not in text, (url, text)
+        assert 'data-code="reindexing"' in text and "mobilenet_v3_small_075" in text, (url, text)

@@ -238,6 +238,8 @@ def notice_parts(info: ErrorInfo) -> tuple[str, str]:
         return NO_LIBRARY_TITLE, NO_LIBRARY_DETAIL
     if info.code == "empty_library":
         return EMPTY_LIBRARY_TITLE, EMPTY_LIBRARY_DETAIL
+    if info.code == "reindexing":
+        return "Re-indexing", info.message.removeprefix("Re-indexing: ")
     return "Library unavailable", info.message
 
 

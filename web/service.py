@@ -148,6 +148,12 @@ def default_decision() -> Decision:
     return Decision(threshold, calibrated, DUPLICATE_Z if calibrated else None)
 
 
+def check_serving(eng: SearchEngine) -> None:
+    """Refuse (``ReindexingError``: 503 ``reindexing``) while a re-index is unfinished: the
+    pages' notice says so, where the vectors dropped so far read as an empty library."""
+    eng.guard.check_serving()
+
+
 def require_indexed(eng: SearchEngine, image_id: int, lacks: str = "cannot be a query") -> None:
     """409 ``not_indexed`` for the id of a file that failed to index: it has no vector (a
     search or lookup by it read the file and said 415 "Not a readable image", as of an

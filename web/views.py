@@ -82,7 +82,10 @@ def _notice() -> ErrorInfo | None:
 
 def _library_notice() -> ErrorInfo | None:
     try:
-        stats = service.engine().admin.stats()
+        eng = service.engine()
+        stats = eng.admin.stats()
+        if not stats.get("vectors"):  # the vectors a re-index dropped: no empty library
+            service.check_serving(eng)
     except LibraryNotFoundError:
         return ErrorInfo(503, "no_library", NO_LIBRARY_MESSAGE)
     except Exception as error:  # shown on the page; the page itself still renders
@@ -300,7 +303,11 @@ def library_page() -> Any:
         return render_template("library.html", title="Library", stats=None, notice=info), 503
     stats = public_stats(eng.admin.stats())
     failed = eng.admin.failed(200) if stats.get("failed") else []
-    return render_template("library.html", title="Library", stats=stats, failed=failed, notice=None)
+    notice = None if stats.get("vectors") else _library_notice()  # re-indexing, or empty
+    shown = notice if notice is not None and notice.code == "reindexing" else None
+    return render_template(
+        "library.html", title="Library", stats=stats, failed=failed, notice=shown
+    )
 
 
 @bp.get("/browse")
