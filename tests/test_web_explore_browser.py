@@ -252,7 +252,8 @@ def test_pointing_at_a_deleted_file_on_the_map_says_file_missing(
     tmp_path: Path, data_dir: Path, models_dir: Path, driver
 ) -> None:  # type: ignore[no-untyped-def]
     """The map's tip of an image whose file was deleted since indexing showed a broken
-    thumbnail (a 404): it now says "File missing", as that image's cards do."""
+    thumbnail (a 404): it now says it has no picture, the file missing or changed (a 409: the
+    tip said "File missing" of a changed file too)."""
     import requests
 
     _photos, library = _indexed_photos(tmp_path, data_dir, models_dir, "ants", 4)
@@ -280,7 +281,7 @@ def test_pointing_at_a_deleted_file_on_the_map_says_file_missing(
         wait(driver, lambda d: tip.is_displayed() and tip.get_attribute("data-id"))
         assert tip.get_attribute("data-id") == str(gone["id"])
         text = tip.find_element(By.TAG_NAME, "span")
-        wait(driver, lambda d: text.text.startswith("File missing"))
+        wait(driver, lambda d: text.text.startswith("No picture (file missing or changed)"))
         assert not tip.find_element(By.TAG_NAME, "img").is_displayed()
 
 

@@ -499,3 +499,38 @@ def test_pages_say_a_reindex_is_unfinished_where_its_vectors_are_dropped(
     for url, text in pages.items():
         assert "Empty library" not in text, (url, text)
         assert 'data-code="reindexing"' in text and "mobilenet_v3_small_075" in text, (url, text)
+
+
+def test_explore_pages_show_a_changed_file_as_changed(tmp_path, models_dir, data_dir):
+    """A new user's audit: the Clusters and Outliers pages showed a broken thumbnail (a 409)
+    for a photo whose file was replaced since indexing, where Browse and the results say
+    "File changed"; a deleted one keeps its "File missing"."""
+    import shutil
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    sources = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:6]
+    for path in sources:
+        shutil.copyfile(path, photos / path.name)
+    run_index(tmp_path / "lib", models_dir, photos)
+    changed, gone = photos / sources[2].name, photos / sources[4].name
+    shutil.copyfile(sources[0], changed)  # another photo's bytes: another size
+    assert changed.stat().st_size != sources[2].stat().st_size
+    gone.unlink()
+    app = create_app(Settings(library=tmp_path / "lib", model_path=(models_dir,)))
+    try:
+        client = app.test_client()
+        ids = {
+            Path(h["path"]).name: h["id"] for h in client.get(f"{API}/images").get_json()["results"]
+        }
+        pages = {
+            u: client.get(u).get_data(as_text=True)
+            for u in ("/clusters?method=kmeans&k=2", "/outliers")
+        }
+    finally:
+        app.extensions["imgsearch"].close()
+    for url, text in pages.items():
+        assert text.count('aria-label="File changed: ' + changed.name) == 1, url
+        assert text.count('aria-label="File missing: ' + gone.name) == 1, url
+        assert f"/api/v1/images/{ids[changed.name]}/thumbnail" not in text, url
+        assert f"/api/v1/images/{ids[sources[1].name]}/thumbnail" in text, url

@@ -106,7 +106,8 @@ def outliers() -> Response:
     return jsonify(
         {
             "outliers": [
-                {**o.to_dict(), **member_json(Member(o.id, o.path, o.sha256))} for o in found
+                {**o.to_dict(), **member_json(Member(o.id, o.path, o.sha256, o.size))}
+                for o in found
             ]
         }
     )

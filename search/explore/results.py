@@ -17,6 +17,7 @@ class Member:
     id: int
     path: str
     sha256: str | None = None
+    size: int | None = None  # bytes when indexed (a file of another size changed since)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "path": self.path}
@@ -71,6 +72,7 @@ class Outlier:
     score: float | None  # None: a library too small for an outlier score (``reason`` says so)
     reason: str
     sha256: str | None = None  # of the indexed content, as :attr:`Member.sha256`
+    size: int | None = None  # as :attr:`Member.size`
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -246,6 +246,7 @@ class Explorer:
                 float(scores.score[r]) if scores.scored else None,  # else the reason says why
                 reason(scores, int(r)),
                 member.sha256,
+                member.size,
             )
             for rank, (r, member) in enumerate(zip(order.tolist(), members, strict=True))
         ]
@@ -335,8 +336,10 @@ def _rows_of(wanted: np.ndarray, ids: np.ndarray, x: np.ndarray) -> np.ndarray:
     return rows
 
 
-def _member(rows: dict[int, tuple[str, list[str], str | None]], image_id: int) -> Member:
+def _member(
+    rows: dict[int, tuple[str, list[str], str | None, int | None]], image_id: int
+) -> Member:
     """The image ``image_id`` of ``rows`` (``paths_and_labels``); an id it lacks (removed
-    while it was read) has no path and no version."""
-    path, _labels, sha256 = rows.get(image_id, ("", [], None))
-    return Member(image_id, path, sha256)
+    while it was read) has no path, no version and no size."""
+    path, _labels, sha256, size = rows.get(image_id, ("", [], None, None))
+    return Member(image_id, path, sha256, size)

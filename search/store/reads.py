@@ -321,12 +321,14 @@ class ImageReads:
 
     # -- what the explore stage shows --------------------------------------------------------
 
-    def paths_and_labels(self, max_rank: int = 3) -> dict[int, tuple[str, list[str], str | None]]:
-        """Every indexed image's path, its top ``max_rank`` labels (merged names) and the
-        sha256 of its indexed content (the version in its URLs), by id."""
-        paths = select(Image.id, Collection.root, Image.rel_path, Image.sha256).join(
-            Collection, Collection.id == Image.collection_id
-        )
+    def paths_and_labels(
+        self, max_rank: int = 3
+    ) -> dict[int, tuple[str, list[str], str | None, int | None]]:
+        """Every indexed image's path, its top ``max_rank`` labels (merged names), the sha256
+        of its indexed content (the version in its URLs) and its indexed size, by id."""
+        paths = select(
+            Image.id, Collection.root, Image.rel_path, Image.sha256, Image.file_size
+        ).join(Collection, Collection.id == Image.collection_id)
         labels = (
             select(ImageLabel.image_id, ImageLabel.label, ImageLabel.score)
             .join(Image, Image.id == ImageLabel.image_id)
@@ -334,8 +336,8 @@ class ImageReads:
             .order_by(ImageLabel.image_id, ImageLabel.rank)
         )
         with self._session() as session:
-            out: dict[int, tuple[str, list[str], str | None]] = {
-                row[0]: (f"{row[1].rstrip('/')}/{row[2]}", [], row[3])
+            out: dict[int, tuple[str, list[str], str | None, int | None]] = {
+                row[0]: (f"{row[1].rstrip('/')}/{row[2]}", [], row[3], row[4])
                 for row in session.execute(paths.where(Image.status == STATUS_OK))
             }
             for image_id, label, _ in session.execute(labels):

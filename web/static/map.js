@@ -48,11 +48,13 @@ function main() {
     view.schedule();
   }
 
-  // a file deleted since indexing has no thumbnail (404): say so, never a broken image
+  // a file deleted (404) or changed (409) since indexing has no thumbnail: say so, never a
+  // broken image (the image page says which, and what to run)
+  const NO_PICTURE = "No picture (file missing or changed)";
   tipImg.addEventListener("error", () => {
     tipImg.hidden = true;
-    if (!tipText.textContent.startsWith("File missing")) {
-      tipText.textContent = "File missing · " + tipText.textContent;
+    if (!tipText.textContent.startsWith(NO_PICTURE)) {
+      tipText.textContent = NO_PICTURE + " · " + tipText.textContent;
     }
   });
 
