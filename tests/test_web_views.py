@@ -534,3 +534,40 @@ def test_explore_pages_show_a_changed_file_as_changed(tmp_path, models_dir, data
         assert text.count('aria-label="File missing: ' + gone.name) == 1, url
         assert f"/api/v1/images/{ids[changed.name]}/thumbnail" not in text, url
         assert f"/api/v1/images/{ids[sources[1].name]}/thumbnail" in text, url
+
+
+def test_a_search_by_image_id_without_the_model_answers_from_stored_vectors(
+    tmp_path, models_dir, data_dir
+):
+    """A new user's audit: with the model folder moved away, `similar 3`, the similar API
+    and the image page answered from the stored vectors while ``POST /api/v1/search`` with
+    ``image_id=3`` was a 503 ``model_unavailable``: it now answers as they do, and says so."""
+    import shutil
+
+    from search.library import MODEL_DIR_KEY
+    from search.store import Store
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for path in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:4]:
+        shutil.copyfile(path, photos / path.name)
+    run_index(tmp_path / "lib", models_dir, photos)
+    store = Store.open(f"sqlite:///{tmp_path / 'lib' / 'imgsearch.sqlite3'}")
+    try:
+        store.set_meta(MODEL_DIR_KEY, str(tmp_path / "moved"))  # the models it remembers: gone
+    finally:
+        store.close()
+    app = create_app(Settings(library=tmp_path / "lib", model_path=(tmp_path / "moved",)))
+    try:
+        client = app.test_client()
+        similar = client.get(f"{API}/images/1/similar?k=3").get_json()
+        found = client.post(f"{API}/search", data={"image_id": "1", "k": "3"})
+        uploaded = upload(client, sorted(photos.iterdir())[0])
+    finally:
+        app.extensions["imgsearch"].close()
+    assert found.status_code == 200, found.get_data(as_text=True)
+    body = found.get_json()
+    assert [h["id"] for h in body["results"]] == [h["id"] for h in similar["results"]]
+    assert [h["score"] for h in body["results"]] == [h["score"] for h in similar["results"]]
+    assert "model cannot be loaded" in body["note"] and "stored" in body["note"]
+    assert uploaded.status_code == 503  # an upload has no stored vectors

@@ -153,10 +153,18 @@ def similar(image_id: int) -> Response:
     return jsonify(body)
 
 
+MODEL_NOTE = (
+    "The library's model cannot be loaded: these results come from image {image_id}'s stored "
+    "vectors (the image itself is not listed), as `imgsearch similar {image_id}` gives them"
+)
+
+
 def _stored_answer(state: str | None, image_id: int) -> dict[str, Any]:
     """What an answer from an image's stored vectors adds, its file ``state`` being
     ``"gone"``, ``"changed"`` or ``"unreadable"``: the flag and the note (what is wrong,
     what helps)."""
+    if state == service.MODEL_UNAVAILABLE:
+        return {"note": MODEL_NOTE.format(image_id=image_id)}
     if state not in STATE_FLAGS:
         return {}
     note = service.engine().records.stored_note(image_id, state)

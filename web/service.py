@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 
-from models.errors import ImgsearchError
+from models.errors import ImgsearchError, ModelError
 from search.dedup import DEFAULT_DEDUP_THRESHOLD
 from search.descriptor import DUPLICATE_Z
 from search.library import DEFAULT_SIZE, ThumbnailCache
@@ -37,6 +37,7 @@ from search.query import (
     lookup_image,
     update_hint,
 )
+from search.store import ModelMismatchError
 from web.errors import ApiError
 from web.guard import public_item
 from web.media_urls import image_urls
@@ -83,8 +84,9 @@ def stored_search(query: Query) -> tuple[list[SearchHit], float, str] | None:
         return None
     require_indexed(eng, query.image_id)
     state = eng.records.file_state(query.image_id)
-    if state is None:
+    if state is None and (query.roi is not None or model_loads(eng)):
         return None
+    state = state or MODEL_UNAVAILABLE  # as `similar ID` answers then: its stored vectors
     found = eng.records.image_file(query.image_id) if query.roi is not None else None
     if found is not None and file_trouble(found.path) is not None:  # there, but no photo
         library_file(eng, query.image_id)  # a FIFO in its place: 404 saying so
@@ -108,6 +110,18 @@ def stored_search(query: Query) -> tuple[list[SearchHit], float, str] | None:
     started = time.perf_counter()
     hits = eng.similar(query.image_id, k=query.k, min_score=query.min_score, flags=query.flags)
     return list(hits), (time.perf_counter() - started) * 1000.0, state
+
+
+MODEL_UNAVAILABLE = "model_unavailable"  # stored_search's state when the model cannot load
+
+
+def model_loads(eng: SearchEngine) -> bool:
+    """Whether the library's model can be opened (it is kept open once it was)."""
+    try:
+        eng.analyzer  # noqa: B018  (opens it)
+    except (ModelError, ModelMismatchError):
+        return False
+    return True
 
 
 def run_lookup(query: LookupQuery) -> tuple[LookupResult, float]:
