@@ -18,7 +18,13 @@ from cli.dedup_notes import warn_of_the_disk
 from cli.errors import writable_output
 from cli.hits_output import lookup_json, lookup_table
 from cli.main import cli
-from cli.options import FiniteRange, NonEmptyPath, check_input_file, ranged_option
+from cli.options import (
+    FiniteRange,
+    NonEmptyPath,
+    check_input_file,
+    dash_is_stdout,
+    ranged_option,
+)
 from cli.search_cmds import EMPTY_LIBRARY, clip_note, empty_library, open_engine, user_errors
 from cli.stdin_input import STDIN, stdin_image
 from models.errors import ImgsearchError
@@ -49,8 +55,9 @@ THRESHOLD_HELP = (
     "-o",
     "--output",
     type=NonEmptyPath(path_type=Path, dir_okay=False, hint="give a file name"),
-    help="Write the report here (atomically) instead of stdout; html needs a file. Missing "
-    "folders are created.",
+    callback=lambda _ctx, _param, value: dash_is_stdout(value),
+    help="Write the report here (atomically) instead of stdout ('-': stdout); html needs a "
+    "file. Missing folders are created.",
 )
 @click.option(
     "--keeper-rules",

@@ -12,7 +12,7 @@ import click
 from cli.dedup_cmds import library_thumbnails
 from cli.errors import writable_output
 from cli.main import cli
-from cli.options import NonEmptyPath, ranged_option
+from cli.options import NonEmptyPath, dash_is_stdout, ranged_option
 from cli.search_cmds import open_engine, user_errors
 from search.dedup import atomic_write, data_uri
 from search.explore import DEFAULT_K, DEFAULT_MIN_SIZE, Clusters, ExploreError
@@ -68,7 +68,8 @@ REPORT_SUFFIXES = {
     "-o",
     "--output",
     type=NonEmptyPath(path_type=Path, dir_okay=False, hint="give a file name"),
-    help="Write the report here instead of stdout (missing folders are created).",
+    callback=lambda _ctx, _param, value: dash_is_stdout(value),
+    help="Write the report here instead of stdout ('-': stdout; missing folders are created).",
 )
 @click.pass_context
 @user_errors

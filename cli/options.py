@@ -297,3 +297,9 @@ def flag_options(func: F) -> F:
         type=choice,
         help="Only images with this quality flag (repeatable: any of them; 'any': any flag).",
     )(func)
+
+
+def dash_is_stdout(value: Path | None) -> Path | None:
+    """An ``--output`` of ``-`` is standard output, as for other tools (None: it was written to
+    a file named ``-``)."""
+    return None if value is not None and str(value) == "-" else value

@@ -310,6 +310,11 @@ def test_dedup_warns_when_files_of_its_groups_are_gone(user) -> None:  # type: i
     assert html.returncode == 0, html.stderr
     page = (cwd / "out" / "exact.html").read_text()
     assert "exact copies only (same bytes)" in page and "cosine to the keeper" not in page
+    # `-o -` is stdout, as for other tools (it wrote a file named "-")
+    for args in (["dedup", "--exact-only", "-o", "-"], ["clusters", "--json", "-o", "-"]):
+        dashed = run_cli(args, cwd)
+        assert dashed.returncode == 0 and json.loads(dashed.stdout), dashed.stderr
+        assert not (cwd / "-").exists()
 
 
 def test_dedup_and_the_image_page_use_one_as_indexed_test(tmp_path: Path) -> None:
