@@ -12,6 +12,7 @@ import click
 from cli.main import cli
 from cli.options import no_empty_values, ranged_option
 from search.settings import Settings
+from search.units import plural
 
 LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1", "[::1]"]
 
@@ -190,18 +191,27 @@ def serve_command(
         app.extensions["imgsearch"].close()
         if isinstance(error, ValueError):
             raise click.ClickException(f"cannot listen on {host} port {port}: {error}") from None
+        if isinstance(error, PermissionError):  # not a file's: "check its permissions"
+            raise click.ClickException(
+                f"cannot listen on {host} port {port}: permission denied (ports under 1024 "
+                "need administrator rights; choose another --port)"
+            ) from None
         raise click.ClickException(
             describe_os_error(error, f"listen on {host} port {port}")
         ) from None
     warm_up(app)
     url, remote = browser_urls(host, server.effective_port)
     if token is not None:
-        opened = f"{remote or url}?token={quote(token, safe='')}"
+        asked = f"?token={quote(token, safe='')}"  # (a cookie per address: one link each)
+        opened = f"{url}{asked}" + (
+            f" on this machine or {remote}{asked} from others" if remote else ""
+        )
         click.echo(f"imgsearch: access token {token} (open {opened} once in a browser)")
     where = f"{url} on this machine and {remote} from others" if remote else url
     try:  # from the line that says Ctrl+C stops it, Ctrl+C stops it
         click.echo(
-            f"imgsearch: serving {settings.library} at {where} ({threads} threads; Ctrl+C stops)"
+            f"imgsearch: serving {settings.library} at {where} ({plural(threads, 'thread')}; "
+            "Ctrl+C stops)"
         )
         server.run()  # waitress ends its loop on Ctrl+C itself: run() returns then
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ line naming the option, exit 2, never a traceback (tests/test_cli_usage_errors.p
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -154,6 +155,22 @@ def test_a_token_that_cannot_travel_in_a_header_is_refused_and_a_shown_one_is_qu
         proc.communicate(timeout=60)
     assert "access token t%k&x=1 (open http://" in shown, shown
     assert "/?token=t%25k%26x%3D1 once" in shown, shown
+    # served to the network: a link for this machine too (the other address's cookie is not
+    # sent to 127.0.0.1, whose page then answered 401)
+    proc = subprocess.Popen(
+        [*ENTRY, "serve", "--host", "0.0.0.0", "--port", "0", "--token", "abc"],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        shown = proc.stdout.readline()  # type: ignore[union-attr]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)
+    assert re.search(r"open http://127\.0\.0\.1:\d+/\?token=abc on this machine or ", shown), shown
 
 
 def test_an_empty_model_name_is_a_usage_error_naming_the_option(tmp_path: Path) -> None:
