@@ -72,6 +72,12 @@ def test_the_server_says_a_file_cannot_be_read_and_what_helps(home: Path, models
         ).json()
         page = requests.get(f"{server.url}/images/{ids['inside.jpg']}", timeout=60).text
         pipe_page = requests.get(f"{server.url}/images/{ids['pipe.jpg']}", timeout=60).text
+        # listed (an audit: the detail's flags all null, cards a broken 403 thumbnail)
+        detail = requests.get(f"{api}/{ids['locked.jpg']}", timeout=60).json()
+        listed = {
+            u: requests.get(f"{server.url}{u}", timeout=60).text
+            for u in ("/browse", "/clusters?method=kmeans&k=2", "/outliers")
+        }
     for name in ("locked.jpg", "inside.jpg"):  # permission denied: 403, never "re-run"
         for answer in answers[name]:
             error = answer.json()["error"]
@@ -89,6 +95,12 @@ def test_the_server_says_a_file_cannot_be_read_and_what_helps(home: Path, models
     assert 'data-code="file_unreadable"' in page  # no run of the index helps: none offered
     assert not re.search(r"run <code>imgsearch[^<]* index", page), page
     assert "no longer a regular file but a FIFO (named pipe)" in pipe_page
+    assert detail.get("file_unreadable") is True and "file_missing" not in detail, detail
+    for url, text in listed.items():
+        assert 'aria-label="File unreadable: locked.jpg"' in text, url
+        assert f"/api/v1/images/{ids['locked.jpg']}/thumbnail" not in text, url
+        shown = {int(i) for i in re.findall(r"/api/v1/images/(\d+)/thumbnail", text)}
+        assert shown and ids["locked.jpg"] not in shown, url  # fine.jpg's is shown
 
 
 def test_the_cli_notes_say_a_file_cannot_be_read(home: Path):

@@ -89,6 +89,12 @@ _HIT = {
             "description": "Only present, true, when the result's file has another size now "
             "than it was indexed with (another file in its place)",
         },
+        "file_unreadable": {
+            "type": "boolean",
+            "description": "Only present, true, when the result's file is there but the server "
+            "may not read it (permission denied: its thumbnail and file are 403; its "
+            "permissions fix it, not a run of the index)",
+        },
         "score": {
             "type": "number",
             "description": "The rank score that orders the results (1.0 = the same image): the "
@@ -220,6 +226,7 @@ _IMAGE = {
         "id": {"type": "integer"},
         "file_missing": _HIT["properties"]["file_missing"],  # type: ignore[index]
         "file_changed": _HIT["properties"]["file_changed"],  # type: ignore[index]
+        "file_unreadable": _HIT["properties"]["file_unreadable"],  # type: ignore[index]
         "path": {"type": "string"},
         "collection": {"type": "string"},
         "collection_id": {"type": "integer"},

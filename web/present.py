@@ -30,6 +30,7 @@ from search.query import (
     SearchHit,
     cut,
     disk_change,
+    listed_state,
 )
 from web.errors import (
     command_for_this_library,
@@ -68,14 +69,15 @@ def file_missing(path: str | None) -> bool:
 
 
 def card_file_state(hit: Any) -> str | None:
-    """``"gone"``, ``"changed"`` (another size than indexed) or None for a result card's file:
-    one ``stat``. A file replaced since it was indexed showed the new file's picture under
-    the old one's details (an audit); it gets a "file changed" placeholder instead."""
+    """``"gone"``, ``"changed"`` (another size than indexed), ``"unreadable"`` (permission
+    denied: its thumbnail is a 403) or None for a result card's file: a ``stat`` and an
+    ``access``. A file replaced since it was indexed showed the new file's picture under the
+    old one's details (an audit); it gets a "file changed" placeholder instead."""
     path = getattr(hit, "path", None)
     if not path:
         return None
     size = getattr(hit, "size", None)
-    return disk_change(path, int(size) if size else None)
+    return listed_state(path, int(size) if size else None)
 
 
 def basename(path: str | None) -> str:

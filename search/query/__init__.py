@@ -27,6 +27,7 @@ _SOURCES: dict[str, str] = {
     "stored_answer_note": "search.query.records",
     "STATE_FLAGS": "search.query.records",
     "file_flags": "search.query.records",
+    "listed_state": "search.query.records",
     "UNREADABLE_FIX": "search.query.disk_trouble",
     "file_trouble": "search.query.disk_trouble",
     "UPDATE_CHANGED": "search.query.records",
@@ -104,6 +105,7 @@ __all__ = [
     "hits_from_scores",
     "label_query_problem",
     "library_duplicates",
+    "listed_state",
     "lookup",
     "lookup_image",
     "singular_forms",
@@ -144,6 +146,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
         file_flags,
         file_state_of,
         gone_file_note,
+        listed_state,
         stored_answer_note,
         update_hint,
     )

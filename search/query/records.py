@@ -69,9 +69,20 @@ STATE_FLAGS = {"gone": "file_missing", "changed": "file_changed", "unreadable": 
 def file_flags(path: str | os.PathLike[str], file_size: int | None) -> dict[str, bool]:
     """A listed hit's file as it is now, for its JSON: ``{"file_missing": True}`` (deleted,
     moved, no longer a regular file), ``{"file_changed": True}`` (another size than the
-    ``file_size`` indexed) or nothing: one stat, nothing read (:func:`disk_change`)."""
-    change = disk_change(path, file_size or None)
+    ``file_size`` indexed), ``{"file_unreadable": True}`` (there, but this process may not
+    read it: its thumbnail and file are 403) or nothing: a stat and an ``access``, nothing
+    read (:func:`listed_state`)."""
+    change = listed_state(path, file_size)
     return {STATE_FLAGS[change]: True} if change else {}
+
+
+def listed_state(path: str | os.PathLike[str], file_size: int | None) -> str | None:
+    """A listed image's file state as its card and JSON show it: :func:`disk_change`'s
+    (``"gone"``, ``"changed"``), else ``"unreadable"`` when this process may not read it."""
+    change = disk_change(path, file_size or None)
+    if change is None and not os.access(path, os.R_OK):
+        return "unreadable"
+    return change
 
 
 def gone_file_note(image_id: int | None, words: str | None = None) -> str:
