@@ -62,8 +62,8 @@ class _DefaultRunGroup(click.Group):
 
 @cli.group("eval", cls=_DefaultRunGroup, no_args_is_help=True)
 def eval_group() -> None:
-    """Evaluate search quality on a folder with ground truth (``eval FOLDER --truth FILE``),
-    or generate a hard copy-detection set (``eval make-copies SRC OUT``)."""
+    """Evaluate search quality on a folder with ground truth (`eval FOLDER --truth FILE`),
+    or generate a hard copy-detection set (`eval make-copies SRC OUT`)."""
 
 
 def _embedder(settings: Settings) -> Embedder:

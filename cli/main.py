@@ -35,9 +35,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "eval": (
         "cli.eval_cmds",
-        "Evaluate search quality on a folder with ground truth (``eval "
-        "FOLDER --truth FILE``), or generate a hard copy-detection set (``eval make-copies "
-        "SRC OUT``).",
+        "Evaluate search quality on a folder with ground truth (`eval FOLDER --truth "
+        "FILE`), or generate a hard copy-detection set (`eval make-copies SRC OUT`).",
     ),
     "flags": (
         "cli.quality_cmds",
