@@ -101,3 +101,26 @@ def test_the_photos_time_is_lent_only_where_it_tells_the_shots_apart() -> None:
     assert flags(with_part) == {1: True, 3: True, 2: True}
     untimed = [(ScoredHit(1, 0.99, 0.99, None, True), _shot(1, None)), *scored[1:]]
     assert flags(untimed) == {1: True, 3: True, 2: True}
+
+
+def test_the_photo_the_key_points_put_first_lends_its_time() -> None:
+    """Two shots tied on their vectors (copy scores 0.008 apart, 0.8 z at this background):
+    the key points put the query's own photo first (search.descriptor.tied_copies) though the
+    other shot scores higher. The photo the query lends its time from is that first one: it
+    stays a copy, first (it was made "another shot" of the other, which led it by more than
+    0.1 z, and put under it); the other, above it by its vectors, is led by nothing."""
+    from search.descriptor import Calibration, ScoredHit
+    from search.query import hits_from_scores
+
+    cal = Calibration(0.09, 0.09, mean=0.12, sd=0.01)
+    photo, other, far = _shot(1, "13:34:53"), _shot(2, "13:35:07"), _shot(3, "13:35:21")
+    scored = [
+        (ScoredHit(1, 0.9700, 0.900, None, True), photo),  # first by its key points
+        (ScoredHit(2, 0.9699, 0.908, None, True), other),
+        (ScoredHit(3, 0.90, 0.85, None, True), far),
+    ]
+    hits = hits_from_scores(scored, cal, lambda row, copy: False, taken=None)
+    assert [h.id for h in hits] == [1, 2, 3]
+    assert hits[0].duplicate and hits[1].duplicate, hits
+    assert not hits[2].duplicate and hits[2].lookalike_reason.startswith("another shot"), hits
+    assert "the query is a copy of 1.jpg" in hits[2].lookalike_reason

@@ -12,7 +12,14 @@ from datetime import datetime
 from pathlib import Path
 
 from search.dedup import capture_text, taken_apart
-from search.descriptor import DUPLICATE_Z, UNDER_COPIES, WITNESS_Z, Calibration, ScoredHit
+from search.descriptor import (
+    DUPLICATE_Z,
+    TIE_SCORE,
+    UNDER_COPIES,
+    WITNESS_Z,
+    Calibration,
+    ScoredHit,
+)
 from search.query.results import SCORE_DECIMALS, SearchHit, hit_from_row
 from search.store import StoredImage
 
@@ -37,7 +44,7 @@ def hits_from_scores(
     out, told = [], set()  # told: the ids found look-alikes here, after the scorer's ranking
     at = 0.0 if calibration is None else decision_edges(calibration)[1]
     photo = None if taken is not None else query_photo(scored, calibration, exact)
-    led = led_by_photo(scored, calibration) if photo is not None and calibration else set()
+    led = led_by_photo(scored, calibration, photo) if photo and calibration else set()
     for n, (hit, row) in enumerate(scored, start=1):
         copy = round(min(1.0, hit.copy), SCORE_DECIMALS)
         z = None if calibration is None else float(calibration.duplicate_z(hit.copy))
@@ -133,12 +140,16 @@ def query_photo(
     that is an exact copy or a firm one (z >= WITNESS_Z) of the whole query and has a capture
     time. None otherwise, and when a part of the query is a copy of its own (a collage, photos
     side by side: a 2 x 2 collage of two views made the second view "another shot" of the
-    first)."""
+    first). A copy tied with the best (:data:`search.descriptor.TIE_SCORE`) that is shown
+    before it is the photo: the key points put it first (the query holds its pixels)."""
     if calibration is None or not scored:
         return None
     if any(hit.part is not None and hit.duplicate is not False for hit, _ in scored):
         return None
     hit, row = max(scored, key=lambda pair: pair[0].copy)
+    first = next(((h, r) for h, r in scored if h.duplicate), None)
+    if first is not None and first[0].copy >= hit.copy - TIE_SCORE:
+        hit, row = first
     if row.exif_datetime is None or hit.part is not None or hit.duplicate is False:
         return None
     firm = float(calibration.duplicate_z(hit.copy)) >= WITNESS_Z
@@ -153,11 +164,12 @@ SHOT_LEAD_Z = 0.1
 
 
 def led_by_photo(
-    scored: Sequence[tuple[ScoredHit, StoredImage]], calibration: Calibration
+    scored: Sequence[tuple[ScoredHit, StoredImage]], calibration: Calibration, photo: StoredImage
 ) -> set[int]:
-    """The ids of the rows whose z the best copy's leads by :data:`SHOT_LEAD_Z` or more."""
+    """The ids of the rows whose z the ``photo``'s (:func:`query_photo`) leads by
+    :data:`SHOT_LEAD_Z` or more."""
     z = {row.id: float(calibration.duplicate_z(hit.copy)) for hit, row in scored}
-    best = max(z.values())
+    best = z[photo.id]
     return {image_id for image_id, row_z in z.items() if best - row_z >= SHOT_LEAD_Z}
 
 
