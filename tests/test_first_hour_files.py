@@ -337,17 +337,22 @@ def test_dedup_and_the_image_page_use_one_as_indexed_test(tmp_path: Path) -> Non
 
 def test_file_missing_cards_and_stored_searches_use_the_one_check(tmp_path: Path) -> None:
     """The cards' "File missing" and the API's search from stored vectors asked
-    ``is_file()`` themselves beside ``disk_change``: they now ask ``disk_change`` without a
-    size (only "is it gone?"), which a folder now standing at the path answers "gone"."""
+    ``is_file()`` themselves beside ``disk_change``: cards (results, explore pages) now ask
+    ``listed_state``, which is ``disk_change`` first; a folder standing at the path is gone."""
+    from types import SimpleNamespace
+
     from search.query import disk_change
-    from web.present import file_missing
+    from web.present import card_file_state
+
+    def card(path: object, size: int | None = None) -> str | None:
+        return card_file_state(SimpleNamespace(path=path, size=size))
 
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(b"x" * 100)
-    assert disk_change(photo) is None and not file_missing(str(photo))
-    assert disk_change(photo, 99) == "changed" and not file_missing(str(photo))
+    assert disk_change(photo) is None and card(str(photo)) is None
+    assert disk_change(photo, 99) == "changed" and card(str(photo), 99) == "changed"
     photo.unlink()
     photo.mkdir()  # a folder where the file was: gone for every caller
     assert disk_change(photo) == "gone" and disk_change(photo, 100, None) == "gone"
-    assert file_missing(str(photo)) and file_missing(str(tmp_path / "none.jpg"))
-    assert not file_missing(None) and not file_missing("")
+    assert card(str(photo)) == "gone" and card(str(tmp_path / "none.jpg")) == "gone"
+    assert card(None) is None and card("") is None

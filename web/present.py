@@ -29,7 +29,6 @@ from search.query import (
     LookupResult,
     SearchHit,
     cut,
-    disk_change,
     listed_state,
 )
 from web.errors import (
@@ -59,13 +58,6 @@ class MatchGroup:
 
 def filesize(n: int | None) -> str:
     return "–" if n is None else human_size(n)
-
-
-def file_missing(path: str | None) -> bool:
-    """Whether a card's file is gone from disk (deleted, moved away, no longer a file): the card
-    then shows a "file missing" placeholder, not a broken thumbnail. One ``stat`` per card
-    (``search.query.disk_change``, the project's one check)."""
-    return bool(path) and disk_change(path) == "gone"
 
 
 def card_file_state(hit: Any) -> str | None:
@@ -335,7 +327,6 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(filesize)
     app.add_template_filter(code_spans)
     app.add_template_filter(basename)
-    app.add_template_global(file_missing)
     app.add_template_global(card_file_state)
     app.add_template_filter(label_text)
     app.add_template_filter(short_name)
