@@ -140,36 +140,12 @@ def test_a_token_that_cannot_travel_in_a_header_is_refused_and_a_shown_one_is_qu
         done = run_cli(["serve", "--port", "0", "--token", bad], tmp_path, timeout=60)
         assert done.returncode == 2, done.stderr
         assert "Invalid value for '--token': must be printable ASCII" in done.stderr
-    proc = subprocess.Popen(
-        [*ENTRY, "serve", "--port", "0", "--token", "t%k&x=1"],
-        cwd=tmp_path,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        shown = proc.stdout.readline()  # type: ignore[union-attr]
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=60)
+    shown = _first_line(["serve", "--port", "0", "--token", "t%k&x=1"], tmp_path)
     assert "access token t%k&x=1 (open http://" in shown, shown
     assert "/?token=t%25k%26x%3D1 once" in shown, shown
     # served to the network: a link for this machine too (the other address's cookie is not
     # sent to 127.0.0.1, whose page then answered 401)
-    proc = subprocess.Popen(
-        [*ENTRY, "serve", "--host", "0.0.0.0", "--port", "0", "--token", "abc"],
-        cwd=tmp_path,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        shown = proc.stdout.readline()  # type: ignore[union-attr]
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=60)
+    shown = _first_line(["serve", "--host", "0.0.0.0", "--port", "0", "--token", "abc"], tmp_path)
     assert re.search(r"open http://127\.0\.0\.1:\d+/\?token=abc on this machine or ", shown), shown
 
 
@@ -192,3 +168,20 @@ def test_an_empty_model_name_is_a_usage_error_naming_the_option(tmp_path: Path) 
         assert done.exit_code == 2, (args, done.output)
         assert "Invalid value for '--model': is empty" in done.output, done.output
     assert not (tmp_path / "lib").exists()
+
+
+def _first_line(args: list[str], cwd: Path) -> str:
+    """The first line a command (``serve``: it runs on) prints on stdout; then it is stopped."""
+    proc = subprocess.Popen(
+        [*ENTRY, *args],
+        cwd=cwd,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        return proc.stdout.readline()  # type: ignore[union-attr]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)

@@ -399,15 +399,9 @@ def test_image_pages_stay_open_during_a_reindex(tmp_path, models_dir, data_dir):
     page although Browse listed the cards that link to them: the page now shows the image,
     its file and labels, and says why its similar images are held back (the similar API
     stays 503: no answer mixes two models)."""
-    import shutil
-
     from search.store import Store
 
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for path in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:4]:
-        shutil.copyfile(path, photos / path.name)
-    run_index(tmp_path / "lib", models_dir, photos)
+    _indexed_views(tmp_path, models_dir, data_dir, 4)
     store = Store.open(f"sqlite:///{tmp_path / 'lib' / 'imgsearch.sqlite3'}")
     try:
         store.health.set_reindex("mobilenet_v3_small_075")  # interrupted: nobody writes
@@ -470,15 +464,10 @@ def test_pages_say_a_reindex_is_unfinished_where_its_vectors_are_dropped(
     """A new user's audit: a re-index stopped once its old vectors were dropped left every
     page saying "Empty library. No image has been indexed yet" (and /library "4 images
     indexed" above it) while the API said 503 ``reindexing``. The pages now say that."""
-    import shutil
 
     from search.store import Store
 
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for path in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:4]:
-        shutil.copyfile(path, photos / path.name)
-    run_index(tmp_path / "lib", models_dir, photos)
+    _indexed_views(tmp_path, models_dir, data_dir, 4)
     db = tmp_path / "lib" / "imgsearch.sqlite3"
     store = Store.open(f"sqlite:///{db}")
     try:
@@ -542,16 +531,10 @@ def test_a_search_by_image_id_without_the_model_answers_from_stored_vectors(
     """A new user's audit: with the model folder moved away, `similar 3`, the similar API
     and the image page answered from the stored vectors while ``POST /api/v1/search`` with
     ``image_id=3`` was a 503 ``model_unavailable``: it now answers as they do, and says so."""
-    import shutil
-
     from search.library import MODEL_DIR_KEY
     from search.store import Store
 
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for path in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:4]:
-        shutil.copyfile(path, photos / path.name)
-    run_index(tmp_path / "lib", models_dir, photos)
+    photos = _indexed_views(tmp_path, models_dir, data_dir, 4)
     store = Store.open(f"sqlite:///{tmp_path / 'lib' / 'imgsearch.sqlite3'}")
     try:
         store.set_meta(MODEL_DIR_KEY, str(tmp_path / "moved"))  # the models it remembers: gone
@@ -571,3 +554,15 @@ def test_a_search_by_image_id_without_the_model_answers_from_stored_vectors(
     assert [h["score"] for h in body["results"]] == [h["score"] for h in similar["results"]]
     assert "model cannot be loaded" in body["note"] and "stored" in body["note"]
     assert uploaded.status_code == 503  # an upload has no stored vectors
+
+
+def _indexed_views(tmp_path: Path, models_dir: Path, data_dir: Path, n: int) -> Path:
+    """``photos/`` with the first ``n`` UKBench views, indexed into ``lib/``."""
+    import shutil
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for path in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:n]:
+        shutil.copyfile(path, photos / path.name)
+    run_index(tmp_path / "lib", models_dir, photos)
+    return photos
