@@ -110,10 +110,9 @@ def refuse_excluding_all(
             continue
         if not report.files and report.excluded:
             raise ExcludesEverything(
-                f"--exclude {quoted(s.patterns)} leaves out every file of {s.root} "
-                f"({report.excluded} of them): its {had} images would be removed. Give a "
-                f"narrower pattern, or `imgsearch remove {shlex.quote(s.root)} --yes` to drop "
-                "the collection; nothing was changed"
+                f"--exclude {quoted(s.patterns)} leaves out every file of {s.root}: its "
+                f"{had} images would be removed. Give a narrower pattern, or `imgsearch remove "
+                f"{shlex.quote(s.root)} --yes` to drop the collection; nothing was changed"
             )
 
 
