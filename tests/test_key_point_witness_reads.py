@@ -38,9 +38,12 @@ def test_the_witness_reads_no_file_once_its_budget_is_spent(
     copies_library, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """At most WITNESS_PAIRS pairs per query: a copy asked after that keeps the decision
-    without its file being read (a 1920 px PNG's decode took 130 ms; 15 of them 2 s)."""
+    without its file being read (a 1920 px PNG's decode took 130 ms; 15 of them 2 s). (The
+    leading copies tied on their scores have their key points counted too, at most
+    TIED_ASKED of them: search.descriptor.tied_copies, off here.)"""
     root, settings, _original = copies_library
     monkeypatch.setattr("search.query.key_point_witness.WITNESS_PAIRS", 1)
+    monkeypatch.setattr("search.descriptor.tied_copies.TIED_ASKED", 1)
     with SearchEngine.open(settings) as engine:
         read: list[int] = []
         features = engine.local.features
@@ -78,8 +81,11 @@ def test_a_query_asks_the_witness_only_of_the_copies_it_returns(
 ) -> None:
     """The engine scores ``k`` + a margin of candidates (rows removed meanwhile, filters),
     but only the hits it returns need their decisions: with ``k=1`` (the best copy) no lesser
-    copy's file is read for key points; with ``k=5`` the two below it are, and keep the flag."""
+    copy's file is read for key points; with ``k=5`` the two below it are, and keep the flag.
+    (The copies tied with the first are counted to choose it, at most TIED_ASKED of them -
+    off here; the test below.)"""
     root, settings, original = copies_library
+    monkeypatch.setattr("search.descriptor.tied_copies.TIED_ASKED", 1)
     with SearchEngine.open(settings) as engine:
         read: list[int] = []
         features = engine.local.features
@@ -93,6 +99,27 @@ def test_a_query_asks_the_witness_only_of_the_copies_it_returns(
         found = copies_found(engine, root / "query.jpg")
         assert [duplicate for _n, duplicate, _r in found] == [True, True, True], found
         assert len(set(read)) == 2, read
+
+
+def test_copies_tied_with_the_first_are_counted_within_their_own_bound(
+    copies_library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The leading copies within TIE_SCORE of the first have their key points counted to
+    choose the first (search.descriptor.tied_copies): at most TIED_ASKED files, apart from
+    the witness's WITNESS_PAIRS; with ``k=1`` only those are read."""
+    from search.descriptor.tied_copies import TIED_ASKED
+
+    root, settings, original = copies_library
+    with SearchEngine.open(settings) as engine:
+        read: list[int] = []
+        features = engine.local.features
+        monkeypatch.setattr(
+            engine.local, "features", lambda i, row=None: read.append(i) or features(i, row)
+        )
+        (best,) = engine.search_image(root / "query.jpg", k=1)
+        assert best.duplicate and Path(best.path).stem in {original, "copy_small", "copy_cropped"}
+        assert len(set(read)) <= TIED_ASKED and engine.local.stats.witness_pairs == 0, read
+        assert engine.local.stats.tied_pairs == len(set(read)), engine.local.stats
 
 
 def test_the_witness_finds_the_shown_copies_files_without_a_query_each(

@@ -167,7 +167,7 @@ class KeyPointWitness:
             return None
         found = self.counted[image_id] = count_inliers(query, mine)
         with self.lock:
-            self.stats.witness_pairs += 1
+            self.stats.tied_pairs += 1
             self.stats.seconds += time.perf_counter() - started
         return found
 

@@ -47,6 +47,7 @@ class LocalStats:
     seconds: float = 0.0
     witness_pairs: int = 0  # key-point witness: pairs matched
     refuted: int = 0  # key-point witness: copies that lost the decision
+    tied_pairs: int = 0  # copies tied on their scores, their key points counted
 
 
 @dataclass
