@@ -45,11 +45,7 @@ def test_the_witness_reads_no_file_once_its_budget_is_spent(
     monkeypatch.setattr("search.query.key_point_witness.WITNESS_PAIRS", 1)
     monkeypatch.setattr("search.descriptor.tied_copies.TIED_ASKED", 1)
     with SearchEngine.open(settings) as engine:
-        read: list[int] = []
-        features = engine.local.features
-        monkeypatch.setattr(
-            engine.local, "features", lambda i, row=None: read.append(i) or features(i, row)
-        )
+        read = _reads_of(engine, monkeypatch)
         found = copies_found(engine, root / "query.jpg")
         assert [duplicate for _n, duplicate, _r in found] == [True, True, True], found
         assert engine.local.stats.witness_pairs == 1 and len(read) == 1, read
@@ -87,11 +83,7 @@ def test_a_query_asks_the_witness_only_of_the_copies_it_returns(
     root, settings, original = copies_library
     monkeypatch.setattr("search.descriptor.tied_copies.TIED_ASKED", 1)
     with SearchEngine.open(settings) as engine:
-        read: list[int] = []
-        features = engine.local.features
-        monkeypatch.setattr(
-            engine.local, "features", lambda i, row=None: read.append(i) or features(i, row)
-        )
+        read = _reads_of(engine, monkeypatch)
         (best,) = engine.search_image(root / "query.jpg", k=1)
         assert Path(best.path).stem in {original, "copy_small", "copy_cropped"}
         assert best.duplicate
@@ -111,11 +103,7 @@ def test_copies_tied_with_the_first_are_counted_within_their_own_bound(
 
     root, settings, original = copies_library
     with SearchEngine.open(settings) as engine:
-        read: list[int] = []
-        features = engine.local.features
-        monkeypatch.setattr(
-            engine.local, "features", lambda i, row=None: read.append(i) or features(i, row)
-        )
+        read = _reads_of(engine, monkeypatch)
         (best,) = engine.search_image(root / "query.jpg", k=1)
         assert best.duplicate and Path(best.path).stem in {original, "copy_small", "copy_cropped"}
         assert len(set(read)) <= TIED_ASKED and engine.local.stats.witness_pairs == 0, read
@@ -349,3 +337,13 @@ def test_the_checks_read_their_candidates_files_side_by_side_in_order() -> None:
     finally:
         gate.set()
         ahead.close()
+
+
+def _reads_of(engine: SearchEngine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ids whose key points ``engine``'s local check reads from now on, in order."""
+    read: list[int] = []
+    features = engine.local.features
+    monkeypatch.setattr(
+        engine.local, "features", lambda i, row=None: read.append(i) or features(i, row)
+    )
+    return read
