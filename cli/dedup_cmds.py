@@ -259,7 +259,7 @@ def lookup_command(
         check_input_file(image)  # unreadable (a locked folder): the lookup says so, exit 1
     query = stdin_image() if str(image) == STDIN else image
     # after the argument is checked: ~0.6 s of imports
-    from search.query import EXACT, NEAR, SIMILAR, lookup, lookup_image
+    from search.query import EXACT, MODEL_UNAVAILABLE_NOTE, NEAR, SIMILAR, lookup, lookup_image
     from web.text import threshold_text
 
     with open_engine(ctx) as engine:
@@ -270,6 +270,8 @@ def lookup_command(
         empty = empty_library(engine, result.matches, as_json)
         state = result.file_state  # answered from its stored vectors: why
         note = engine.records.stored_note(image_id, state) if state and image_id else None
+        if result.model_unavailable:  # as a search by its id in the API says
+            note = MODEL_UNAVAILABLE_NOTE.format(image_id=image_id)
         why = clip_note(engine, image, "matches", exclude=image_id) if not result.matches else None
     if empty:
         click.echo(EMPTY_LIBRARY)

@@ -530,7 +530,8 @@ def test_a_search_by_image_id_without_the_model_answers_from_stored_vectors(
 ):
     """A new user's audit: with the model folder moved away, `similar 3`, the similar API
     and the image page answered from the stored vectors while ``POST /api/v1/search`` with
-    ``image_id=3`` was a 503 ``model_unavailable``: it now answers as they do, and says so."""
+    ``image_id=3`` was a 503 ``model_unavailable``: it now answers as they do, and says so;
+    a lookup by id (API, page, CLI) too (the next audit found it still a 503)."""
     from search.library import MODEL_DIR_KEY
     from search.store import Store
 
@@ -545,9 +546,28 @@ def test_a_search_by_image_id_without_the_model_answers_from_stored_vectors(
         client = app.test_client()
         similar = client.get(f"{API}/images/1/similar?k=3").get_json()
         found = client.post(f"{API}/search", data={"image_id": "1", "k": "3"})
+        looked_up = client.post(f"{API}/lookup", data={"image_id": "1"})
+        page = client.post("/lookup", data={"image_id": "1"}).get_data(as_text=True)
         uploaded = upload(client, sorted(photos.iterdir())[0])
     finally:
         app.extensions["imgsearch"].close()
+    # the lookup by id answered as the search does (it was a 503), here and on the CLI
+    assert looked_up.status_code == 200, looked_up.get_data(as_text=True)
+    lookup_body = looked_up.get_json()
+    assert (
+        lookup_body["model_unavailable"] is True and "model cannot be loaded" in lookup_body["note"]
+    )
+    assert {m["id"] for m in lookup_body["results"]} == {2, 3, 4}
+    assert "model cannot be loaded" in page and "stored vectors" in page
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    args = ["--library", str(tmp_path / "lib")]  # the models it remembers: gone
+    result = CliRunner().invoke(cli, [*args, "lookup", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "model cannot be loaded" in result.stderr
+    assert {m["id"] for m in __import__("json").loads(result.stdout)["results"]} == {2, 3, 4}
     assert found.status_code == 200, found.get_data(as_text=True)
     body = found.get_json()
     assert [h["id"] for h in body["results"]] == [h["id"] for h in similar["results"]]

@@ -14,6 +14,7 @@ from werkzeug.http import parse_range_header
 from models import image_format
 from search.library import DEFAULT_SIZE, SIZES
 from search.query import (
+    MODEL_UNAVAILABLE_NOTE,
     STATE_FLAGS,
     disk_change,
     file_state_of,
@@ -107,6 +108,8 @@ def lookup() -> Response:
     if result.file_state is not None and query.image_id is not None:
         note = service.engine().records.stored_note(query.image_id, result.file_state)
         body["note"] = for_this_library(note)
+    elif result.model_unavailable and query.image_id is not None:  # as a search by its id
+        body.update(_stored_answer(service.MODEL_UNAVAILABLE, query.image_id))
     return jsonify(body)
 
 
@@ -153,18 +156,12 @@ def similar(image_id: int) -> Response:
     return jsonify(body)
 
 
-MODEL_NOTE = (
-    "The library's model cannot be loaded: these results come from image {image_id}'s stored "
-    "vectors (the image itself is not listed), as `imgsearch similar {image_id}` gives them"
-)
-
-
 def _stored_answer(state: str | None, image_id: int) -> dict[str, Any]:
     """What an answer from an image's stored vectors adds, its file ``state`` being
     ``"gone"``, ``"changed"`` or ``"unreadable"``: the flag and the note (what is wrong,
     what helps)."""
     if state == service.MODEL_UNAVAILABLE:
-        return {"note": MODEL_NOTE.format(image_id=image_id)}
+        return {"note": MODEL_UNAVAILABLE_NOTE.format(image_id=image_id)}
     if state not in STATE_FLAGS:
         return {}
     note = service.engine().records.stored_note(image_id, state)

@@ -90,6 +90,12 @@ LOOKUP = {
         },
         "took_ms": {"type": "number"},
         **stored_answer_flags("The file of the image_id asked"),
+        "model_unavailable": {
+            "type": "boolean",
+            "description": "The library's model cannot be loaded: a lookup by image_id "
+            "answers from that image's stored vectors, the image itself not listed (an "
+            "upload is refused, 503)",
+        },
         "note": {"type": "string", "description": "Why, for people, and what helps"},
         "results": {
             "type": "array",

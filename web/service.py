@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 
-from models.errors import ImgsearchError, ModelError
+from models.errors import ImgsearchError
 from search.dedup import DEFAULT_DEDUP_THRESHOLD
 from search.descriptor import DUPLICATE_Z
 from search.library import DEFAULT_SIZE, ThumbnailCache
@@ -37,7 +37,6 @@ from search.query import (
     lookup_image,
     update_hint,
 )
-from search.store import ModelMismatchError
 from web.errors import ApiError
 from web.guard import public_item
 from web.media_urls import image_urls
@@ -84,7 +83,7 @@ def stored_search(query: Query) -> tuple[list[SearchHit], float, str] | None:
         return None
     require_indexed(eng, query.image_id)
     state = eng.records.file_state(query.image_id)
-    if state is None and (query.roi is not None or model_loads(eng)):
+    if state is None and (query.roi is not None or eng.guard.model_loads()):
         return None
     state = state or MODEL_UNAVAILABLE  # as `similar ID` answers then: its stored vectors
     found = eng.records.image_file(query.image_id) if query.roi is not None else None
@@ -113,15 +112,6 @@ def stored_search(query: Query) -> tuple[list[SearchHit], float, str] | None:
 
 
 MODEL_UNAVAILABLE = "model_unavailable"  # stored_search's state when the model cannot load
-
-
-def model_loads(eng: SearchEngine) -> bool:
-    """Whether the library's model can be opened (it is kept open once it was)."""
-    try:
-        eng.analyzer  # noqa: B018  (opens it)
-    except (ModelError, ModelMismatchError):
-        return False
-    return True
 
 
 def run_lookup(query: LookupQuery) -> tuple[LookupResult, float]:

@@ -32,6 +32,7 @@ _SOURCES: dict[str, str] = {
     "file_trouble": "search.query.disk_trouble",
     "UPDATE_CHANGED": "search.query.records",
     "turns_for": "search.query.stored_turns",
+    "MODEL_UNAVAILABLE_NOTE": "search.query.guard",
     "API_NAMES": "search.query.clip_notes",
     "CLI_NAMES": "search.query.clip_notes",
     "empty_clip_note": "search.query.clip_notes",
@@ -72,6 +73,7 @@ __all__ = [
     "MAX_LABEL_QUERY",
     "MAX_OFFSET",
     "MIN_COPY_SIDE",
+    "MODEL_UNAVAILABLE_NOTE",
     "NEAR",
     "SIMILAR",
     "STATE_FLAGS",
@@ -125,6 +127,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.query.disk_trouble import UNREADABLE_FIX, file_trouble
     from search.query.engine import SearchEngine
     from search.query.errors import ImageNotFoundError, NoLabelsError, PathEscapeError, QueryError
+    from search.query.guard import MODEL_UNAVAILABLE_NOTE
     from search.query.library_dedup import changed_since_index, library_duplicates
     from search.query.limits import (
         MAX_IMAGE_ID,

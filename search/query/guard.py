@@ -13,14 +13,21 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from models import ImageAnalyzer
+from models import ImageAnalyzer, ModelError
 from search.library import Searchable, unreached, way_out
-from search.store import ModelStamp, ReindexingError, ServingState
+from search.store import ModelMismatchError, ModelStamp, ReindexingError, ServingState
 
 if TYPE_CHECKING:
     from search.library import Library
     from search.settings import Settings
     from search.store import LibraryStore
+
+
+#: what an answer from a library image's stored vectors says when the model cannot load
+MODEL_UNAVAILABLE_NOTE = (
+    "The library's model cannot be loaded: these results come from image {image_id}'s stored "
+    "vectors (the image itself is not listed), as `imgsearch similar {image_id}` gives them"
+)
 
 
 class ServingGuard:
@@ -46,6 +53,15 @@ class ServingGuard:
                     loaded, decode_workers=0, max_pixels=self.settings.max_image_pixels
                 )
             return self._analyzer
+
+    def model_loads(self) -> bool:
+        """Whether the library's model can be opened (it is kept open once it was): without
+        it, a query by a library image answers from its stored vectors."""
+        try:
+            self.analyzer_for(None)
+        except (ModelError, ModelMismatchError):
+            return False
+        return True
 
     def live(self, state: ServingState) -> Searchable:
         """The searched state, checked against the store's ``state`` (read by the query, which

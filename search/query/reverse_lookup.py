@@ -51,6 +51,7 @@ class LookupResult:
     file_missing: bool = False  # the query's file is gone: answered from its stored vectors
     file_changed: bool = False  # ... or holds other bytes than were indexed: the same
     file_unreadable: bool = False  # ... or cannot be read (permission denied): the same
+    model_unavailable: bool = False  # the library's model cannot load: the same
 
     @property
     def file_state(self) -> str | None:
@@ -92,6 +93,8 @@ class LookupResult:
             out["file_changed"] = True
         if self.file_unreadable:
             out["file_unreadable"] = True
+        if self.model_unavailable:
+            out["model_unavailable"] = True
         return out
 
 
@@ -142,8 +145,9 @@ def lookup_image(
     others: int = 5,
 ) -> LookupResult:
     """Where else is library image ``image_id``: with its file, :func:`lookup` of that file;
-    its file gone, changed or unreadable, from its stored vectors as ``similar`` answers
-    (``file_missing``, ``file_changed`` or ``file_unreadable`` set). The image itself is
+    its file gone, changed or unreadable, or the library's model unable to load, from its
+    stored vectors as ``similar`` answers (``file_missing``, ``file_changed``,
+    ``file_unreadable`` or ``model_unavailable`` set). The image itself is
     never listed: "1 exact copy" of an image without copies was the image. Raises
     :class:`ImageNotFoundError` for an unknown id."""
     found = engine.records.image_file(image_id)
@@ -151,7 +155,7 @@ def lookup_image(
     if found is None or info is None or info.status != "ok":  # as `similar ID` says
         raise engine.records.without_vector(image_id)
     state = engine.records.file_state(image_id)  # "gone", "changed", "unreadable" or None
-    if state is None:
+    if state is None and engine.guard.model_loads():
         return lookup(engine, found.path, threshold=threshold, k=k, others=others, exclude=image_id)
     asked = threshold
     threshold, calibrated = _decision(engine, threshold, others)
@@ -159,6 +163,7 @@ def lookup_image(
         "file_missing": state == "gone",
         "file_changed": state == "changed",
         "file_unreadable": state == "unreadable",
+        "model_unavailable": state is None,
     }
     if info.media == "video":  # its stored frames are the query
         from search.query.clip_match import SameFile
