@@ -225,6 +225,7 @@ def test_labels_and_the_library_come_in_pages(client):
     assert listed["total"] == first["total"] >= 14 and listed["pages"] == -(-listed["total"] // 7)
     assert [r["id"] for r in listed["results"]] == [r["id"] for r in first["results"][7:]]
     assert [r["rank"] for r in listed["results"]] == list(range(8, 15))
+    assert {r["score"] for r in first["results"]} == {None}  # nothing scored (it said 0.0)
     mtimes = [r["mtime"] for r in first["results"]]
     assert mtimes == sorted(mtimes, reverse=True)
     assert_error(client.get(f"{API}/images?page=0"), 400)

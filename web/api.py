@@ -128,7 +128,7 @@ def images() -> Response:
             "per_page": per_page,
             "total": total,
             "pages": _pages(total, per_page),
-            "results": [service.hit_json(hit) for hit in hits],
+            "results": [service.hit_json(hit) | {"score": None} for hit in hits],  # unscored
         }
     )
 

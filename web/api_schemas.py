@@ -97,9 +97,11 @@ _HIT = {
         },
         "score": {
             "type": "number",
+            "nullable": True,
             "description": "The rank score that orders the results (1.0 = the same image): the "
             "copy score fused with class-label similarity, so that look-alikes rank sensibly "
-            "below copies; for label searches, the matching label's probability",
+            "below copies; for label searches, the matching label's probability; null when "
+            "browsing the library (`/images`: no query, nothing scored)",
         },
         "copy_score": {
             "type": "number",
