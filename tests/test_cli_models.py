@@ -444,3 +444,24 @@ def test_a_users_model_that_the_library_remembers_is_known_to_its_options(
     assert again.exit_code == 0, again.output
     unknown = runner.invoke(cli, [*library, "reindex", "--model", "yours"])
     assert unknown.exit_code == 2 and "unknown model 'yours'" in unknown.output
+
+
+def test_a_missing_model_lists_each_folder_it_looked_in_once(
+    runner: CliRunner, models_dir: Path, tmp_path: Path, photos: list[str]
+) -> None:
+    """The folder the library remembers was listed twice when `--model-path` named it too (an
+    audit's `serve`): the search path holds each folder once."""
+    import shutil
+
+    linked = tmp_path / "copied"  # copies: a link's folder is remembered resolved
+    linked.mkdir()
+    for name in ("mobilenet_v3_small_100_224.onnx", "imagenet_labels_1001.txt"):
+        shutil.copyfile(models_dir / name, linked / name)
+    library = ["--library", str(tmp_path / "lib"), "--model-path", str(linked)]
+    indexed = runner.invoke(cli, [*library, "index", str(Path(photos[0]).parent)])
+    assert indexed.exit_code == 0, indexed.output
+    for model in linked.iterdir():  # the models moved away; the library remembers `linked`
+        model.unlink()
+    result = runner.invoke(cli, [*library, "search", photos[0]])
+    assert result.exit_code == 1 and "was not found in any directory" in result.output
+    assert result.output.count(f"  - {linked}\n") == 1, result.output

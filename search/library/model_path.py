@@ -5,6 +5,7 @@ the library."""
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from models import ImgsearchError, LocatedModel, get_spec
@@ -19,8 +20,17 @@ log = logging.getLogger(__name__)
 
 
 def with_model_dir(settings: Settings, remembered: str | None) -> tuple[Path, ...]:
-    """The configured search path, then the directory the library's model was found in."""
-    return tuple(settings.model_path) + ((Path(remembered),) if remembered else ())
+    """The configured search path, then the directory the library's model was found in,
+    each folder once (a model-not-found message listed the remembered one twice)."""
+    folders = [*settings.model_path, *((Path(remembered),) if remembered else ())]
+    seen: set[Path] = set()
+    kept: list[Path] = []
+    for folder in folders:
+        key = Path(os.path.abspath(folder))
+        if key not in seen:
+            seen.add(key)
+            kept.append(Path(folder))
+    return tuple(kept)
 
 
 def admit_model(
