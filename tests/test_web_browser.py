@@ -243,6 +243,8 @@ def test_messages_for_bad_input(browser, server, weblib, tmp_path):
     driver.find_element(By.ID, "submit").click()
     assert "Results must be a whole number" in message.text, message.text
     assert not driver.find_elements(By.CSS_SELECTOR, "#results .alert")
+    # the region cleared is no longer marked wrong (it stayed so under the count's message)
+    assert roi.get_attribute("aria-invalid") is None
     count.clear()
     count.send_keys("12")
 

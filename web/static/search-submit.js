@@ -104,6 +104,7 @@ export function installSubmit(form, say, currentMode, photo) {
       }
     } else {
       const text = roiInput.value.trim();
+      roiInput.removeAttribute("aria-invalid"); // a region refused before: checked again below
       if (text && photo.isVideo()) {
         roiInput.setAttribute("aria-invalid", "true");
         say("A region is for a photo: a video is searched by its whole frames. Clear the region.");
@@ -124,6 +125,8 @@ export function installSubmit(form, say, currentMode, photo) {
       const k = wholeNumber(kInput);
       if (!Number.isInteger(k) || k < 1 || k > Number(kInput.max)) {
         say(`Results must be a whole number from 1 to ${kInput.max}.`);
+        // results shown under "fix the region" (a refused region before): this one now
+        if (results.querySelector(":scope > .stale-note")) markResultsStale("These results are for the previous search: fix the number of results and search again.");
         kInput.focus();
         return;
       }
