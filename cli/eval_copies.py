@@ -63,8 +63,8 @@ def make_copies_cmd(
 
     OUT must be empty or new, or with --overwrite hold only a set this command made; it must
     lie apart from SRC. An old set is replaced only once the new one is complete. Unreadable
-    originals are skipped with a warning and counted (exit 0, as `index` counts its failed
-    files); none readable is an error."""
+    originals, and a second file with the same bytes as another, are skipped with a warning
+    and counted (exit 0, as `index` counts its failed files); none readable is an error."""
     created = not out.exists()
     writable_folder(out, "the copy set into")
     start = time.perf_counter()
@@ -72,7 +72,7 @@ def make_copies_cmd(
 
     def skip(path: Path, reason: str) -> None:
         skipped.append(path)
-        click.echo(f"warning: skipped original {path} (cannot read it: {reason})", err=True)
+        click.echo(f"warning: skipped original {path} ({reason})", err=True)
 
     try:
         path = make_copies(
@@ -97,7 +97,7 @@ def make_copies_cmd(
         made |= {"distractors": len(gt.distractors), "skipped": [str(p) for p in skipped]}
         click.echo(json.dumps(made | {"seconds": round(seconds, 2), "truth": str(path.absolute())}))
         return
-    unread = f", {n} unreadable original{'s' if n != 1 else ''} skipped" if n else ""
+    unread = f", {n} original{'s' if n != 1 else ''} skipped (see above)" if n else ""
     click.echo(
         f"{len(gt.copy_queries)} copies of {len(gt.groups)} originals "
         f"(+{len(gt.distractors)} distractors){unread} in {seconds:.1f} s"

@@ -172,7 +172,30 @@ def test_an_unreadable_original_is_skipped_and_counted(sources: Path, tmp_path: 
     )
     assert done.exit_code == 0, done.output
     assert f"warning: skipped original {sources / 'broken.jpg'} (cannot read it:" in done.output
-    assert ", 1 unreadable original skipped in " in done.output
+    assert ", 1 original skipped (see above) in " in done.output
+
+
+def test_a_second_original_of_the_same_bytes_is_skipped(sources: Path, tmp_path: Path) -> None:
+    """Two byte-identical originals made a set whose truth called each one's copies the
+    copies of that original only (each was the other's exact copy): the second is skipped,
+    and said so."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    (sources / "z-again.jpg").write_bytes((sources / "a.jpg").read_bytes())
+    told: list[tuple[Path, str]] = []
+    path = make_copies(
+        sources, tmp_path / "set", per_original=2, seed=1, on_skip=lambda p, r: told.append((p, r))
+    )
+    assert told == [(sources / "z-again.jpg", f"the same bytes as {sources / 'a.jpg'}")]
+    truth = json.loads(path.read_text())
+    assert "z-again.jpg" not in {Path(p).name for p in truth["sources"].values()}
+    done = CliRunner().invoke(
+        cli, ["eval", "make-copies", str(sources), str(tmp_path / "cli"), "--per-original", "2"]
+    )
+    assert done.exit_code == 0, done.output
+    assert f"skipped original {sources / 'z-again.jpg'} (the same bytes as" in done.output
 
 
 def test_real_photos_easy_edits_find_their_original(

@@ -16,6 +16,7 @@ themselves are in :mod:`search.evaluation.sets.edits`; this module writes the se
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Callable, Sequence
@@ -71,6 +72,28 @@ def _sources(src: Path | Sequence[Path]) -> list[Path]:
     return files
 
 
+def _distinct(files: list[Path], on_skip: Callable[[Path, str], None] | None) -> list[Path]:
+    """``files`` without a second file of the same bytes (the first kept; ``on_skip`` told):
+    two identical originals made a set whose truth called each one's copies copies of that
+    original only. A file that cannot be read stays, for the writing to skip and say why."""
+    seen: dict[str, Path] = {}
+    kept: list[Path] = []
+    for path in files:
+        try:
+            with path.open("rb") as file:
+                digest = hashlib.file_digest(file, "sha256").hexdigest()
+        except OSError:
+            kept.append(path)
+            continue
+        if digest in seen:
+            if on_skip is not None:
+                on_skip(path, f"the same bytes as {seen[digest]}")
+            continue
+        seen[digest] = path
+        kept.append(path)
+    return kept
+
+
 def make_copies(
     src_folder: Path | str | Sequence[Path],
     out_folder: Path | str,
@@ -91,8 +114,9 @@ def make_copies(
     apart from the sources; it is checked before anything is written, and an old set is replaced
     only once the new one is complete (:mod:`search.evaluation.sets.copy_output`).
 
-    An original that cannot be read is left out of the set (``on_skip(path, reason)`` is
-    told); the others are made as they would be without it. :class:`CopiesError` when no
+    An original that cannot be read, or has the same bytes as one before it, is left out of
+    the set (``on_skip(path, reason)`` is told); the others are made as they would be
+    without it. :class:`CopiesError` when no
     original with copies could be read.
     """
     if per_original < 1:
@@ -100,7 +124,7 @@ def make_copies(
     if not 0.0 <= distractor_share < 1.0:
         raise CopiesError("distractor_share must be in [0, 1)")
     src = src_folder if isinstance(src_folder, (str, Path)) else list(src_folder)
-    files = _sources(src)
+    files = _distinct(_sources(src), on_skip)
     out = Path(out_folder)
     check_sources_apart(src, files, out)
     old_names = old_set_names(out, GENERATOR_ID, overwrite)
@@ -142,7 +166,8 @@ def _write_set(
         except CopiesError as exc:  # the others are made all the same
             unreadable.append(str(exc))
             if on_skip is not None:  # Pillow's words name the file again
-                on_skip(path, str(exc.__cause__ or exc).replace(f" '{path}'", ""))
+                why = str(exc.__cause__ or exc).replace(f" '{path}'", "")
+                on_skip(path, f"cannot read it: {why}")
             continue
         stem = path.stem.replace("__", "_")
         base, n = stem, 2
