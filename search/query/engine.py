@@ -175,8 +175,11 @@ class SearchEngine:
         analysis = views.analysis
         asked = QueryViews(views, descriptor)
         query = source if data is None else data
+        sha = query_sha256(source, data)
+        # a region's own photo (the library's files of the query's bytes) holds it: nominated
+        within = self.store.ids_by_sha256(sha) if sha is not None and roi is not None else ()
         local = self.local.for_query(
-            descriptor, query, roi, views, live.generation, live.model, thorough
+            descriptor, query, roi, views, live.generation, live.model, thorough, within
         )
         scored = self._scored(
             live,
@@ -189,7 +192,6 @@ class SearchEngine:
             asked.regions,
             local,
         )
-        sha = query_sha256(source, data)
         same_pixels = SamePixels(
             source,
             data,

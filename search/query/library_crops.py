@@ -142,6 +142,7 @@ class LibraryNominees:
 
         def nominated(own: Collection[int] = ()) -> list[int]:
             found = self.by_layout(views.layout, state[0], own)
+            found += [i for i in local.within if i not in found]  # a region's own photo
             if descriptor.config.crops and len(views.embeddings):
                 upright = views.embeddings[0]
                 local.cropped = self.crops.nominees(descriptor, upright, state, own)

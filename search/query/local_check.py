@@ -133,13 +133,15 @@ class LocalVerifier:
         generation: int | None = None,
         model: ModelStamp | None = None,
         thorough: bool = False,
+        within: Sequence[int] = (),
     ) -> QueryLocal:
         """The local evidence of one query (``source`` and its region ``roi``; ``views``: its
         embedded views, when known: a small one is compared by pixels too, and their
         grey-level layout nominates candidates for the key points - among the library's
         images at ``generation`` too: :mod:`search.query.library_layouts`), read once when
         first asked; ``thorough``: a reverse lookup's, its grey band checked however settled and
-        its best :data:`LOOKUP_CHECKED` of it."""
+        its best :data:`LOOKUP_CHECKED` of it; ``within``: the library images the region
+        ``roi`` was cut from (the query's file), nominated for the key points."""
         region = coerce_roi(roi)
         size = (views.analysis.width, views.analysis.height) if views is not None else None
         grid = views.mosaic if views is not None else None
@@ -156,7 +158,7 @@ class LocalVerifier:
                 )
             return found[0]
 
-        local = QueryLocal(None, None, thorough=thorough)
+        local = QueryLocal(None, None, thorough=thorough, within=list(within))
         if descriptor.config.checks_grey_band:
             local.check = self._check(descriptor, evidence, small, local, views)
             if views is not None and generation is not None:
@@ -214,7 +216,9 @@ class LocalVerifier:
             )
             at = {int(i): n for n, i in enumerate(ids)}
             by_tile = [(at[int(i)], 1.0) for i, _ in tiles if int(i) in at]
-            by_crop = [] if only else [(at[i], 1.0) for i in local.cropped if i in at]
+            by_crop = (
+                [] if only else [(at[i], 1.0) for i in local.cropped + local.within if i in at]
+            )
             nominees = by_layout + by_window + by_tile + by_second + by_crop
             unmet = {int(n) for n in chained if int(ids[n]) not in local.checked}
 

@@ -68,6 +68,7 @@ class QueryLocal:
     by_pixels: dict[int, float] = field(default_factory=dict)
     parts: dict[int, int] = field(default_factory=dict)  # id -> the query's tile confirmed
     cropped: list[int] = field(default_factory=list)  # ids its crops nominated (crops=on)
+    within: list[int] = field(default_factory=list)  # a region's: the photos it was cut from
     checked: set[int] = field(default_factory=set)  # ids the whole query's key points met
     thorough: bool = False  # a reverse lookup's: checked however settled (LOOKUP_CHECKED)
 
