@@ -23,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from indexer.scan import FoundFile, ScanReport
-from models import is_animation
+from models import fixed_by_installed, is_animation
 from search.store import STATUS_FAILED, STATUS_OK, FileState, LibraryStore
 
 
@@ -99,10 +99,12 @@ def make_plan(
     keeps its date)."""
     plan = Plan(lookup=store.reads.embedded_with_sha256 if store.reads.any_vector() else None)
     busy = plan.busy
+    fixed = fixed_by_installed()
     for collection_id, report in scans:
         states = store.file_states(collection_id)
         embedded = store.reads.embedded_in(collection_id)
-        retry = store.reads.unreadable_in(collection_id)  # a permission fixed since
+        # a permission fixed since, or a decoder installed since (pillow-heif, PyAV)
+        retry = store.reads.unreadable_in(collection_id, fixed)
         stills = _stills_to_check(store, collection_id, plan) if report.part is None else set()
         for found in report.files:
             state = states.pop(found.rel_path, None)

@@ -91,6 +91,7 @@ _SOURCES: dict[str, str] = {
     "RegionOfInterest": "models.roi",
     "parse_roi": "models.roi",
     "HEIF_SUPPORTED": "models.sources",
+    "fixed_by_installed": "models.sources",
     "RunningMode": "models.tasks",
     "contrast_levels": "models.tones",
     "VIDEO_EXTENSIONS": "models.video_names",
@@ -177,6 +178,7 @@ __all__ = [
     "file_mtime",
     "file_mtime_ns",
     "file_sha256",
+    "fixed_by_installed",
     "format_timestamp",
     "free_cores",
     "get_spec",
@@ -304,7 +306,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from models.mosaic import mosaic_grid, unblocked
     from models.onnx_model import ModelOutput, OnnxModel, l2_normalize, open_model
     from models.roi import RegionOfInterest, parse_roi
-    from models.sources import HEIF_SUPPORTED
+    from models.sources import HEIF_SUPPORTED, fixed_by_installed
     from models.tasks import RunningMode
     from models.tones import contrast_levels
     from models.video import (

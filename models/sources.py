@@ -38,6 +38,21 @@ def avif_supported() -> bool:
 ImageSource = Any  # str | os.PathLike | bytes | IO[bytes] | Image.Image | np.ndarray
 
 
+#: what a failure says when an optional package was missing: (words of its message, module)
+MISSING_SUPPORT = (
+    ("install the optional 'pillow-heif'", "pillow_heif"),
+    ("video_support_missing", "av"),
+)
+
+
+def fixed_by_installed() -> tuple[str, ...]:
+    """Words of the failures (:data:`MISSING_SUPPORT`) that the optional packages installed
+    now can read: a HEIC that failed before ``pillow-heif`` was installed is tried again."""
+    import importlib.util
+
+    return tuple(words for words, module in MISSING_SUPPORT if importlib.util.find_spec(module))
+
+
 def source_name(source: ImageSource) -> str | None:
     if isinstance(source, (str, os.PathLike)):
         return str(source)

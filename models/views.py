@@ -82,12 +82,20 @@ class ViewSet:
     #: the whole image decoded at full size (no draft reduction, no region, not turned by
     #: the analyzer): its pixels are the file's (None otherwise)
     full_size: DecodedImage | None = field(default=None, repr=False)
+    #: a region's query: the whole decoded image the region was cut from (None otherwise)
+    whole: Image.Image | None = field(default=None, repr=False)
 
     @cached_property
     def layout(self) -> bytes | None:
         """The picture's grey-level layout (:func:`models.image_layout`), made on first use:
         only a query left in doubt asks for it."""
         return image_layout(self.picture) if self.picture is not None else None
+
+    @cached_property
+    def whole_layout(self) -> bytes | None:
+        """A region's query: the grey-level layout of the whole image it was cut from (the
+        library's photos of that picture hold the region); None otherwise."""
+        return image_layout(self.whole) if self.whole is not None else None
 
     @property
     def complete(self) -> bool:
@@ -299,7 +307,10 @@ def analyze_views(
     decoded = prepared.decoded
     whole = prepared.region is None and not decoded.reduced and not analyzer.rotation_degrees
     full = decoded if whole else None  # the query's pixels, for its exact copies
-    return ViewSet(base, vectors, names, frame, later, model, upright, picture, grid, (), full)
+    whole = decoded.image if prepared.region is not None else None
+    return ViewSet(
+        base, vectors, names, frame, later, model, upright, picture, grid, (), full, whole
+    )
 
 
 def turned_embeddings(

@@ -142,7 +142,10 @@ class LibraryNominees:
 
         def nominated(own: Collection[int] = ()) -> list[int]:
             found = self.by_layout(views.layout, state[0], own)
-            found += [i for i in local.within if i not in found]  # a region's own photo
+            # a region's photo: its file's bytes (local.within), or the whole picture's layout
+            whole = self.by_layout(views.whole_layout, state[0], own)
+            local.within += [i for i in whole if i not in local.within]
+            found += [i for i in local.within if i not in found]
             if descriptor.config.crops and len(views.embeddings):
                 upright = views.embeddings[0]
                 local.cropped = self.crops.nominees(descriptor, upright, state, own)

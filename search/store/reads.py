@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from models.labels import merge_labels
@@ -222,13 +222,17 @@ class ImageReads:
             )
             return [info_from_row(row, has_vector=False, with_labels=False) for row in rows]
 
-    def unreadable_in(self, collection_id: int) -> set[int]:
+    def unreadable_in(self, collection_id: int, fixed: Sequence[str] = ()) -> set[int]:
         """Ids of the collection's files that failed because they could not be read (a
-        permission, an I/O error): worth another try at every run, unlike a bad image."""
+        permission, an I/O error): worth another try at every run, unlike a bad image; and
+        those whose failure's message holds any of ``fixed`` (a package missing then, installed
+        now: :func:`models.fixed_by_installed`)."""
+        reasons = [Image.error.like("unreadable:%")]
+        reasons += [Image.error.contains(words, autoescape=True) for words in fixed]
         query = select(Image.id).where(
             Image.collection_id == collection_id,
             Image.status == STATUS_FAILED,
-            Image.error.like("unreadable:%"),
+            or_(*reasons),
         )
         with self._session() as session:
             return set(session.scalars(query))
