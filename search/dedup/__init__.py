@@ -13,6 +13,7 @@ _SOURCES: dict[str, str] = {
     "DedupError": "search.dedup.errors",
     "CollageKeepers": "search.dedup.collages",
     "CropKeepers": "search.dedup.cropped",
+    "UpscaledKeepers": "search.dedup.upscaled",
     "PaddedKeepers": "search.dedup.padded",
     "attach_free": "search.dedup.confirmed",
     "DEFAULT_DEDUP_THRESHOLD": "search.dedup.groups",
@@ -69,6 +70,7 @@ __all__ = [
     "IvfNeighbours",
     "MultiRowNeighbours",
     "PaddedKeepers",
+    "UpscaledKeepers",
     "VerifiedNeighbours",
     "VideoFacts",
     "VideoPair",
@@ -129,6 +131,7 @@ if TYPE_CHECKING:  # type checkers and IDEs see the names eagerly
     from search.dedup.report import CSV_COLUMNS, csv_rows, to_json, write_csv, write_report
     from search.dedup.report_files import atomic_write, file_href
     from search.dedup.report_html import data_uri, render_html
+    from search.dedup.upscaled import UpscaledKeepers
     from search.dedup.verify import VERIFY_Z, VerifiedNeighbours
     from search.dedup.videos import (
         VideoFacts,

@@ -162,13 +162,18 @@ def enlarged(picture: Image.Image, factor: float) -> bool:
     its grey levels' variance. An enlarged crop loses 0.0001-0.0014 of it at factors
     0.5-0.85; a photo at its own size 0.0015 and up, a blurred one less (unseen hold-out
     sets, ``bench/README.md``)."""
+    return lost_detail(picture, factor) < ENLARGED
+
+
+def lost_detail(picture: Image.Image, factor: float) -> float:
+    """The share of ``picture``'s grey-level variance lost when it is made smaller by
+    ``factor`` (< 1) and enlarged again (bicubic): the detail finer than that scale."""
     grey = picture.convert("L")
     levels = np.asarray(grey, np.float32)
     size = (max(1, round(grey.width * factor)), max(1, round(grey.height * factor)))
     small = grey.resize(size, Image.Resampling.BOX)
     again = np.asarray(small.resize(grey.size, Image.Resampling.BICUBIC), np.float32)
-    lost = float(np.mean((levels - again) ** 2))
-    return lost < ENLARGED * max(float(levels.var()), 1.0)
+    return float(np.mean((levels - again) ** 2)) / max(float(levels.var()), 1.0)
 
 
 def seams(pixels: np.ndarray, box: Box, *, colour: bool = False) -> list[bool]:

@@ -13,7 +13,8 @@ compared in turn; the first one on which two images differ decides:
 - ``format``: the format a camera or scanner writes (JPEG, HEIF, TIFF) before web re-encodes
   (WebP, AVIF) before lossless re-saves and the rest (PNG, GIF, BMP ...): a PNG of a photo is a
   re-save, and its larger file says nothing about being first;
-- ``resolution``: most pixels of the photo itself (inside its frame, if any);
+- ``resolution``: most pixels of the photo itself (inside its frame, if any; an enlargement
+  counts the pixels it was enlarged from: :mod:`search.dedup.upscaled`);
 - ``oldest``: earliest EXIF capture time, then earliest file mtime (unknown times last): a copy
   is made after its original (a copy that kept the EXIF time ties, and the file dates decide);
 - ``filesize``: largest file (the weakest hint: a re-encode at a higher quality is larger
@@ -61,6 +62,10 @@ class DedupImage:
     #: a crop of another image's picture (dedup found its picture inside that one's:
     #: :mod:`search.dedup.cropped`)
     crop: bool = False
+    #: an enlargement of another image (:mod:`search.dedup.upscaled`): the size its detail has
+    detail: tuple[int, int] | None = None
+    #: ... or maybe one: kept by its resolution, a weak decision (``resolution_unsure``)
+    soft: bool = False
 
     @property
     def pixels(self) -> int:
@@ -80,6 +85,13 @@ class DedupImage:
         return width * height
 
     @property
+    def detail_pixels(self) -> int:
+        """The photo's pixels, or those of the image it was enlarged from (:attr:`detail`)."""
+        if self.detail is None:
+            return self.content_pixels
+        return min(self.content_pixels, max(0, self.detail[0]) * max(0, self.detail[1]))
+
+    @property
     def format_rank(self) -> int:
         """0: a camera's format, 1: a web re-encode, 2: a lossless re-save or unknown."""
         name = (self.format or "").upper()
@@ -93,8 +105,8 @@ def _naive_utc(value: datetime) -> datetime:
 
 
 def _rule_key(rule: str, img: DedupImage) -> tuple:
-    if rule == "resolution":
-        return (-img.content_pixels,)
+    if rule == "resolution":  # an enlargement after what it was enlarged from
+        return (-img.detail_pixels, img.detail is not None)
     if rule == "frame":
         return (img.frame is not None or img.crop,)
     if rule == "format":
@@ -197,6 +209,17 @@ _FORMAT_KINDS = ("a camera format", "a web re-encode", "a re-save")
 
 
 def _explain(rule: str, keeper: DedupImage, other: DedupImage) -> str:
+    if rule == "resolution" and other.detail is not None and keeper.detail is None:
+        width, height = other.detail
+        return (
+            f"the photo the other was enlarged from (its {other.width}x{other.height} hold no "
+            f"detail finer than {width}x{height})"
+        )
+    if rule == "resolution" and keeper.soft:
+        return (
+            f"highest resolution of the photo ({_size(keeper)} vs {_size(other)}), but it "
+            "may be an enlargement of the other: little detail finer than the other's"
+        )
     if rule == "resolution":
         return f"highest resolution of the photo ({_size(keeper)} vs {_size(other)})"
     if rule == "frame" and other.crop:
@@ -263,7 +286,7 @@ def _first_difference(keeper: DedupImage, other: DedupImage, rules: Sequence[str
 #: what :func:`decided_by` names that says little of which file is the original: file dates
 #: (copying a folder renews them, in copy order), the larger file (a noisier, sharpened or
 #: higher-quality re-encode is larger), the path
-WEAK_DECISIONS = frozenset({"modified", "filesize", "path"})
+WEAK_DECISIONS = frozenset({"modified", "filesize", "path", "resolution_unsure"})
 
 
 def decided_by(
@@ -278,4 +301,6 @@ def decided_by(
         return "path"
     if rules[i] == "oldest" and _second(keeper.exif_datetime) == _second(other.exif_datetime):
         return "modified"
+    if rules[i] == "resolution" and keeper.soft:  # maybe an enlargement of the other
+        return "resolution_unsure"
     return rules[i]

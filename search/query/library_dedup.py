@@ -25,6 +25,7 @@ from search.dedup import (
     DedupResult,
     MultiRowNeighbours,
     PaddedKeepers,
+    UpscaledKeepers,
     attach_free,
     find_duplicates,
     keep_present,
@@ -131,7 +132,8 @@ def library_duplicates(
         collages = CollageKeepers(verifier.picture, verifier.key_points_of) if verifier else None
         reader, stored = _picture_reader(engine), _key_point_reader(engine)
         padded, crops = PaddedKeepers(reader, stored), CropKeepers(reader, stored)
-        options["collage"] = _either(collages, padded, crops)
+        upscaled = UpscaledKeepers(engine.settings.max_image_pixels)
+        options["collage"] = _either(collages, padded, crops, upscaled)
     result = find_duplicates(images, vectors, threshold=threshold, progress=progress, **options)
     if padded is not None:
         result.stats.pop("collage_keepers", None)  # find_duplicates counted both kinds
@@ -141,6 +143,7 @@ def library_duplicates(
         cropped = sum(image.crop for image in crops.marked.values())
         result.stats["crop_keepers"] = cropped
         result.stats["pasted_keepers"] = len(crops.marked) - cropped
+        result.stats["upscaled_keepers"] = len(upscaled.marked)
     if refuter is not None:
         result.stats["verify_refuted"] = refuter.refuted
     if verifier is not None:
