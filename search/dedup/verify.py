@@ -33,8 +33,9 @@ A pair over the threshold is checked too when star grouping would take it
 screen, pixelation, the same collage frame) look alike to the model, and neither ORB + RANSAC
 nor the layouts find one picture in them. A pair is refuted, and not grouped, when its layouts
 are not alike (``|rho| < LAYOUT_JOINED``: a squashed or toned copy keeps its layout) and key
-points of both images (``REFUTING_POINTS`` each at least) find no transform (as a grey-band
-pair is matched).
+points of both images (``REFUTING_POINTS`` each at least, or both under it: two bare pictures,
+blurred or flat, that the model sees alike for their blur) find no transform (as a grey-band
+pair is matched); one bare image of a detailed one is not refuted (a blurred copy).
 A small image's pairs are never refuted, nor any once the budget is spent.
 
 With the descriptor's ``crops`` on, each image's two best matches among the other images'
@@ -316,8 +317,12 @@ class VerifiedNeighbours:
         if abs(rho) >= LAYOUT_JOINED or self.checked >= self.max_pairs:
             return True  # laid out alike (a squashed or toned copy), or the budget is spent
         mine, theirs = self._features(a), self._features(b)
-        if mine is None or theirs is None or min(mine.count, theirs.count) < REFUTING_POINTS:
+        if mine is None or theirs is None:
             return True
+        if min(mine.count, theirs.count) < REFUTING_POINTS <= max(mine.count, theirs.count):
+            return True  # a bare copy (blurred, flat) of a detailed picture: nothing refutes it
+        # both detailed, or both bare: different photos blurred alike look alike to the model
+        # (a blind hold-out: 6 blurred photos grouped), and only key points hold them
         tries = (False, True) if rho < 0 else (False,)  # inverted too: a negative among edits
         return self._matched(a, b, tries, rho) >= MIN_INLIERS or self.checked >= self.max_pairs
 
