@@ -191,7 +191,9 @@ def clusters_html(result: Clusters, thumbnail) -> str:  # type: ignore[no-untype
         return out
 
     parts = [
-        "<!doctype html><meta charset=utf-8><title>imgsearch - clusters</title>",
+        "<!doctype html><meta charset=utf-8>"  # a phone's width (it rendered at 980 px)
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>imgsearch - clusters</title>",
         "<style>body{font:14px sans-serif}figure{display:inline-block;margin:4px}"
         "figure img{max-height:120px;max-width:160px}</style>",
         f"<h1>{plural(len(result.clusters), 'cluster')} ({html.escape(result.method)})</h1>",

@@ -78,7 +78,9 @@ def flags(
         shown = f"{offset + 1}-{offset + len(hits)} of {total}"
     else:
         shown = f"none past the first {offset} (of {total})" if total else "none"
-    click.echo(f"images with {' or '.join(flags or ('any flag',))}: {shown}")
+    named = [name for name in flags if name != "any"] if flags else []
+    asked = " or ".join(named) if named else "any flag"  # --flag any: "images with any: ..."
+    click.echo(f"images with {asked}: {shown}")
     for hit in hits:
         click.echo(
             f"{hit.id:>7}  {', '.join(flag_names(hit.quality_flags)):<16}  {printable(hit.path)}"

@@ -78,6 +78,8 @@ def test_flags_through_the_cli_the_api_and_an_older_library(
     # a page past the end says so (it said "none of 5")
     text = run_cli([*library, "flags", "--offset", "50"], tmp_path).stdout
     assert "images with any flag: none past the first 50 (of 5)" in text, text
+    text = run_cli([*library, "flags", "--flag", "any"], tmp_path).stdout  # "images with any:"
+    assert "images with any flag: 1-5 of 5" in text, text
     bad = run_cli([*library, "search", query, "--flag", "fuzzy"], tmp_path)
     assert bad.returncode == 2 and "'fuzzy' is not one of" in bad.stderr
 
