@@ -175,8 +175,10 @@ def index_collections(
             for _root, report in scans:
                 summary.warnings += report.warnings
                 summary.skipped_system += report.skipped_system
+                summary.unfollowed += report.unfollowed.values()
             # nested collections' walks meet the same folders: each warning once
             summary.warnings = list(dict.fromkeys(summary.warnings))
+            summary.unfollowed = list(dict.fromkeys(summary.unfollowed))
             summary.kept_unreadable = plan.kept_unreadable
             summary.warnings += behind_link_warnings(plan)
             workers = decode_workers(options.workers)

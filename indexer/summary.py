@@ -33,6 +33,8 @@ class IndexSummary(Counts):
     skipped_removed: int = 0  # files under paths `imgsearch remove` took out
     #: folders of other software the walk left out (a NAS's thumbnails...): path, what
     skipped_system: list[tuple[str, str]] = field(default_factory=list)
+    #: links to folders the walk did not follow (no --follow-symlinks): their paths
+    unfollowed: list[str] = field(default_factory=list)
     learn_photos: int = 0  # photos of the library the whitening was learned from
     learn_edits: int = 0  # edits of them (pairs)
     quality_measured: int = 0  # images indexed before quality flags existed, measured now
@@ -78,6 +80,7 @@ class IndexSummary(Counts):
             "learn_cpu_seconds": round(self.learn_cpu_seconds, 3),
             "skipped_removed": self.skipped_removed,
             "skipped_folders": [{"path": p, "holds": w} for p, w in self.skipped_system],
+            "unfollowed_links": self.unfollowed,
             "learn_photos": self.learn_photos,
             "learn_edits": self.learn_edits,
             "index_seconds": round(self.index_seconds, 3),
@@ -141,6 +144,16 @@ class IndexSummary(Counts):
         lines += [e.to_text() for e in self.excludes]
         if self.skipped_system:
             lines.append(skipped_text(self.skipped_system))
+        if self.unfollowed:  # it said nothing: a linked phone folder was left out unseen
+            shown = ", ".join(printable(path) for path in self.unfollowed[:5])
+            more = f" and {len(self.unfollowed) - 5} more" if len(self.unfollowed) > 5 else ""
+            one = len(self.unfollowed) == 1
+            what = "1 link to a folder" if one else f"{len(self.unfollowed)} links to folders"
+            lines.append(
+                f"{what} not followed: {shown}{more} (`--follow-symlinks` follows "
+                f"{'it' if one else 'them'}; or index the folder{'' if one else 's'} "
+                f"{'it leads' if one else 'they lead'} to)"
+            )
         if self.skipped_removed:
             lines.append(
                 f"{self.skipped_removed} files left out: removed from the library "

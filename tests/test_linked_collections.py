@@ -166,3 +166,22 @@ def test_a_subfolder_moved_behind_a_link_is_named_when_its_images_go(
     )
     again = json.loads(run_cli(["index", "--json"], tmp_path).stdout)
     assert again["warnings"] == []
+
+
+def test_a_link_to_a_folder_not_followed_is_said(tmp_path: Path, models_dir: Path, data_dir):  # type: ignore[no-untyped-def]
+    """A folder linked into a collection (a phone's folder into Pictures) was left out without a
+    word, even with -v (an audit): the summary names it and how to take it."""
+    photos, elsewhere = tmp_path / "pictures", tmp_path / "phone"
+    for folder, n in ((photos, 0), (elsewhere, 1)):
+        folder.mkdir()
+        source = sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[n]
+        shutil.copyfile(source, folder / source.name)
+    (photos / "phone").symlink_to(elsewhere)
+    args = ["--library", "lib", "--model-path", str(models_dir), "index", "pictures"]
+    done = run_cli([*args, "--no-progress"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    said = done.stdout + done.stderr
+    assert f"1 link to a folder not followed: {photos / 'phone'}" in said, said
+    assert "--follow-symlinks" in said
+    again = run_cli([*args, "--json"], tmp_path)
+    assert json.loads(again.stdout)["unfollowed_links"] == [str(photos / "phone")]
