@@ -35,7 +35,8 @@ def test_a_renamed_folder_is_no_folder_of_copies(
     assert len(groups) == 1, report  # the real copy, once: no photo is a copy of its old row
     paths = {groups[0]["keeper"], *(m["path"] for m in groups[0]["members"])}
     assert all(Path(p).parent == new for p in paths), paths
-    assert "moved here since indexing" in groups[0]["reason"] or "gone" not in groups[0]["reason"]
+    reason = groups[0]["reason"]
+    assert "the same bytes as the best file by the rules" in reason or "gone" not in reason
     assert "3 row(s) of files no longer where they were indexed" in done.stderr, done.stderr
     assert "imgsearch remove FOLDER" in done.stderr
 

@@ -77,7 +77,10 @@ def leave_out_moved(
         for m in group.members:  # the gone keeper :func:`keep_present` named: here, moved
             named = m not in members and reason == gone_keeper_reason(m.image.path)
             if named and m.image.sha256 == group.keeper.sha256:
-                reason = f"the best file by the rules, moved here since indexing ({m.image.path})"
+                reason = (  # moved here, or a byte twin deleted: either way the same bytes
+                    f"the same bytes as the best file by the rules ({m.image.path}), gone since "
+                    "indexing"
+                )
         groups.append(replace(group, members=members, reason=reason))
     if not left_out:
         return result
