@@ -295,12 +295,14 @@ def reindex_command(
                 model = recorded.name
             # one hold of the library from the switch to the end of the run: a reader never
             # sees the re-index without a live writer (it would call it interrupted)
+            before = library.model_stamp()
             with library.writer_lock():
                 check_collections_there(library)  # before any vector is dropped
                 library.switch_model(model)
                 onnx = library.load_model(model, bind=True, background=True)
                 summary = index_collections(library, onnx, options)
             figures = run_figures(library)
+            summary.warnings += _switched(before.name if before else None, model, onnx)
         keep_run_figures(settings, figures)
         _name_library(summary, figures, created=False)
     except ImgsearchError as error:
@@ -308,3 +310,21 @@ def reindex_command(
     except KeyboardInterrupt as stop:
         _interrupted(stop, started=True, then="index")  # index finishes a re-index
     _report(summary, as_json)
+
+
+def _switched(before: str | None, after: str, onnx: Any) -> list[str]:
+    """What a re-index with another model changed that the user would not see otherwise: the
+    model's name, and the labels it drops when the new one has no class head (an audit: the
+    switch said nothing, and the results just lost their labels)."""
+    if before is None or before == after:
+        return []
+    said = [f"the library's model is now {after} (was {before})"]
+    from models import DEFAULT_MODEL_NAME
+
+    if not onnx.spec.has_class_head:
+        said.append(
+            f"{after} has no class labels: results show none, `imgsearch labels` and the "
+            "labels' share of the ranking are off (`imgsearch reindex --model "
+            f"{DEFAULT_MODEL_NAME}` brings them back)"
+        )
+    return said

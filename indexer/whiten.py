@@ -102,7 +102,8 @@ def whitening_due(library: Library, count: int | None = None) -> tuple[str, str]
     if count < MIN_IMAGES:
         return idle, f"fewer than {MIN_IMAGES} images"
     if current is None:
-        return "learn", f"first time: the library has reached {count} images"
+        # (a re-index with another model drops the last one: "first time" said it wrongly)
+        return "learn", f"the first for its model: the library has {count} images"
     if count >= RELEARN_GROWTH * max(1, current.images) and current.images < RELEARN_UNTIL:
         return "learn", f"again: the library grew from {current.images} to {count} images"
     return "kept", "learned for this library size"

@@ -102,3 +102,21 @@ def test_eval_in_a_library_with_crops_measures_them_through_a_library(
     assert "crops=on" in json.dumps(json.loads(evaluated.stdout)), evaluated.stdout[:400]
     refused = run_cli([*options, "eval", truth, "--descriptor", "crops=on"], tmp_path)
     assert refused.returncode == 2 and "--descriptor 'library,crops=on'" in refused.stderr
+
+
+def test_a_reindex_with_another_model_says_so_and_what_it_drops(
+    tmp_path: Path, data_dir: Path, models_dir: Path
+) -> None:
+    """`reindex --model` to the embedder without classes said nothing of the switch, and the
+    results lost their labels unseen (an audit)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for source in sorted((data_dir / "ukbench_subset" / "images").glob("*.jpg"))[:3]:
+        shutil.copyfile(source, photos / source.name)
+    args = ["--model-path", str(models_dir)]
+    assert run_cli([*args, "index", "photos"], tmp_path).returncode == 0
+    done = run_cli([*args, "reindex", "--model", OTHER_MODEL, "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    warnings = json.loads(done.stdout)["warnings"]
+    assert f"the library's model is now {OTHER_MODEL} (was mobilenet_v3_small_100)" in warnings
+    assert any("has no class labels" in w for w in warnings), warnings

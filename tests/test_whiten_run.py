@@ -164,7 +164,7 @@ def test_learning_shows_a_progress_bar_and_the_text_reports_it_apart(
     assert indexed, lines[0]
     said = next(line for line in lines if line.startswith("learned the whitening"))
     assert f"from {summary['learn_edits']} edits of {PHOTOS} photos in " in said
-    assert f"(first time: the library has reached {PHOTOS} images)" in said
+    assert f"(the first for its model: the library has {PHOTOS} images)" in said
     assert "none learned yet" not in text
     whole = next(line for line in lines if line.startswith("the whole run took"))
     index_s, rate = float(indexed[1]), float(indexed[2])
