@@ -193,6 +193,7 @@ class Pipeline:
                     )
                 except FileNotFoundError:  # gone since the walk: the next run tidies up
                     self.progress(1)
+                    self.counts.gone += 1  # said (it was in no count: renamed files unseen)
                     continue
                 except (OSError, ImageError) as exc:
                     writer.put(failed_record(item, None, exc))

@@ -69,6 +69,7 @@ class IndexSummary(Counts):
             "copied": self.copied,
             "converted_to_video": self.converted_to_video,
             "processed": self.processed,
+            "gone": self.gone,
             "seconds": round(self.seconds, 3),
             "cpu_seconds": round(self.cpu_seconds, 3),
             "images_total": self.images_total,
@@ -142,6 +143,12 @@ class IndexSummary(Counts):
             if len(self.warnings) > max_listed:
                 lines.append(f"  ... and {len(self.warnings) - max_listed} more")
         lines += [e.to_text() for e in self.excludes]
+        if self.gone:
+            lines.append(
+                f"{self.gone} file{'s' * (self.gone != 1)} gone between the walk and their "
+                "reading (renamed or deleted while the run went): run `imgsearch index` again "
+                "to take them where they are now"
+            )
         if self.skipped_system:
             lines.append(skipped_text(self.skipped_system))
         if self.unfollowed:  # it said nothing: a linked phone folder was left out unseen

@@ -70,6 +70,7 @@ class Counts:
     unchanged: int = 0
     copied: int = 0
     converted_to_video: int = 0  # animated images indexed before as stills, videos now
+    gone: int = 0  # files the walk found that were gone when read (renamed, deleted)
     batches: int = 0
     saves: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)

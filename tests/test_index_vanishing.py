@@ -41,5 +41,11 @@ def test_files_deleted_during_a_run_are_not_failures(
     assert done.exit_code == 0, done.output
     summary = json.loads(done.stdout)
     assert (summary["added"], summary["failed"]) == (6, 0), summary
+    assert summary["gone"] == 2, summary  # said: renamed files were in no count (an audit)
+    monkeypatch.setattr(indexer.pipeline, "read_and_hash", deleted_first)
+    for source in doomed:
+        shutil.copyfile(data_dir / "ukbench_subset" / "images" / source.name, source)
+    text = CliRunner().invoke(cli, [*common, "index", "--no-progress", str(photos)]).output
+    assert "2 files gone between the walk and their reading" in text, text
     stats = CliRunner().invoke(cli, [*common, "stats", "--json"])
     assert json.loads(stats.stdout)["failed"] == 0, stats.stdout
