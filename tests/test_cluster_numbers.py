@@ -65,3 +65,25 @@ def test_the_cli_and_the_web_page_number_clusters_alike(folder: Path, models_dir
         for n, body in zip(sections[::2], sections[1::2], strict=True)
     }
     assert shown == members
+
+
+def test_copies_of_one_picture_count_once_in_density_clusters() -> None:
+    """35 re-saves of ants photos added to README's quick-start library made one group of 195
+    ants and bees (an audit): copies are no evidence of density. Two sets of pictures and
+    near-exact copies of half of one set: the sets' groups are those without the copies, and
+    each copy is in its picture's group."""
+    import numpy as np
+
+    from search.explore.clusters import COPY_DISTANCE, density_of_pictures
+    from search.explore.graph import knn_graph, unit_rows
+
+    rng = np.random.default_rng(5)
+    centres = unit_rows(rng.normal(size=(2, 64)))
+    pictures = unit_rows(np.repeat(centres, 40, axis=0) + 0.09 * rng.normal(size=(80, 64)))
+    copies = unit_rows(pictures[:40:2] + 0.004 * rng.normal(size=(20, 64)))
+    assert float(np.linalg.norm(copies[0] - pictures[0])) < COPY_DISTANCE
+    alone = density_of_pictures(pictures, knn_graph(pictures, 30), 4, 15)
+    both = np.vstack([pictures, copies])
+    labels = density_of_pictures(both, knn_graph(both, 30), 4, 15)
+    assert (labels[:80] == alone).all()
+    assert (labels[80:] == labels[:40:2]).all()

@@ -25,7 +25,7 @@ from search.explore.clusters import (
     DEFAULT_MIN_SIZE,
     METHODS,
     default_k,
-    density_grouping,
+    density_of_pictures,
     kmeans_labels,
     members_by_cluster,
 )
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 GRAPH_K = 30  # neighbours kept per image: outliers read up to this one, density the first 15
 DENSITY_K = 15
-CLUSTERS_VERSION = 2
+CLUSTERS_VERSION = 3  # 3: copies of one picture counted once
 """In the kept results' names: labels kept by an older rule (v1: density groups of any size)
 are made again."""
 OUTLIERS_VERSION = 2  # v1: sd readings of libraries too small for them ("-101.8 sd")
@@ -183,8 +183,8 @@ class Explorer:
 
             def make(stamp: dict[str, object]) -> dict[str, np.ndarray]:
                 ids, g = self._graph(stamp)
-                grouped = Graph(g.neighbours[:, :DENSITY_K], g.distances[:, :DENSITY_K])
-                return {"ids": ids, "labels": density_grouping(grouped, param)}
+                _ids, x = self._space(stamp)  # copies of one picture counted once
+                return {"ids": ids, "labels": density_of_pictures(x, g, param, DENSITY_K)}
 
         found = self._result(f"clusters{CLUSTERS_VERSION}-{method}-{param}", stamp, make)
         return found["ids"], found["labels"], param
