@@ -307,9 +307,9 @@ def analyze_views(
     decoded = prepared.decoded
     whole = prepared.region is None and not decoded.reduced and not analyzer.rotation_degrees
     full = decoded if whole else None  # the query's pixels, for its exact copies
-    whole = decoded.image if prepared.region is not None else None
+    cut_from = decoded.image if prepared.region is not None else None  # a region's image
     return ViewSet(
-        base, vectors, names, frame, later, model, upright, picture, grid, (), full, whole
+        base, vectors, names, frame, later, model, upright, picture, grid, (), full, cut_from
     )
 
 
