@@ -265,6 +265,23 @@ def test_a_path_removed_in_nested_collections_is_merged_by_one_rule(
 
 
 @pytest.mark.postgres
+def test_downgrade_and_upgrade_keep_the_remembered_excludes(store: Store, tmp_path: Path) -> None:
+    """`db downgrade` past 0008e dropped the collections' --exclude patterns, and the upgrade
+    back made an empty table: the next index run took the excluded files in without a word
+    (an audit). The downgrade keeps them in library_meta; the upgrade puts them back."""
+    kept = store.ensure_collection(tmp_path / "kept")
+    gone = store.ensure_collection(tmp_path / "gone")
+    store.excludes.replace(kept, ["*/tmp/*", "*.webp"])
+    store.excludes.replace(gone, ["*.png"])
+    migrate.downgrade(store.engine, "0007c")
+    with store.engine.begin() as connection:  # a collection dropped meanwhile: its own go
+        connection.exec_driver_sql(f"DELETE FROM collections WHERE id = {int(gone)}")
+    migrate.upgrade(store.engine)
+    assert store.excludes.by_collection() == {kept: ["*/tmp/*", "*.webp"]}
+    assert store.get_meta("excludes_kept_by_downgrade") is None
+
+
+@pytest.mark.postgres
 def test_downgrade_and_upgrade_keep_every_vector(store: Store, tmp_path: Path) -> None:
     """`imgsearch db downgrade` rebuilds tables on SQLite (batch mode): the vectors and
     frames that refer to the images must survive it, and the upgrade back."""
