@@ -316,11 +316,11 @@ def _switched(before: str | None, after: str, onnx: Any) -> list[str]:
     """What a re-index with another model changed that the user would not see otherwise: the
     model's name, and the labels it drops when the new one has no class head (an audit: the
     switch said nothing, and the results just lost their labels)."""
+    from models import DEFAULT_MODEL_NAME
+
     if before is None or before == after:
         return []
     said = [f"the library's model is now {after} (was {before})"]
-    from models import DEFAULT_MODEL_NAME
-
     if not onnx.spec.has_class_head:
         said.append(
             f"{after} has no class labels: results show none, `imgsearch labels` and the "

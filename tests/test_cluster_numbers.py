@@ -82,8 +82,8 @@ def test_copies_of_one_picture_count_once_in_density_clusters() -> None:
     pictures = unit_rows(np.repeat(centres, 40, axis=0) + 0.09 * rng.normal(size=(80, 64)))
     copies = unit_rows(pictures[:40:2] + 0.004 * rng.normal(size=(20, 64)))
     assert float(np.linalg.norm(copies[0] - pictures[0])) < COPY_DISTANCE
-    alone = density_of_pictures(pictures, knn_graph(pictures, 30), 4, 15)
+    alone = density_of_pictures(knn_graph(pictures, 30), 4, 15)
     both = np.vstack([pictures, copies])
-    labels = density_of_pictures(both, knn_graph(both, 30), 4, 15)
+    labels = density_of_pictures(knn_graph(both, 30), 4, 15)
     assert (labels[:80] == alone).all()
     assert (labels[80:] == labels[:40:2]).all()

@@ -110,18 +110,31 @@ def picture_rows(graph: Graph) -> np.ndarray:
     return np.fromiter((root(i) for i in range(n)), np.int64, count=n)
 
 
-def density_of_pictures(x: np.ndarray, graph: Graph, min_size: int, neighbours: int) -> np.ndarray:
-    """:func:`density_grouping` of one row per picture (:func:`picture_rows`; the graph of
-    those rows made again with ``neighbours`` each), each copy labelled as its picture."""
+def density_of_pictures(graph: Graph, min_size: int, neighbours: int) -> np.ndarray:
+    """:func:`density_grouping` of one row per picture (:func:`picture_rows`), each copy
+    labelled as its picture; a picture's first ``neighbours`` others are read from ``graph``
+    (a copy's place taken by its picture: no second k-NN search)."""
     pictures = picture_rows(graph)
     kept = np.unique(pictures)
     if len(kept) == len(pictures):
         trimmed = Graph(graph.neighbours[:, :neighbours], graph.distances[:, :neighbours])
         return density_grouping(trimmed, min_size)
-    from search.explore.graph import knn_graph
-
-    labels = density_grouping(knn_graph(x[kept], neighbours), min_size)
-    return _renumbered(labels[np.searchsorted(kept, pictures)])
+    of_row = np.searchsorted(kept, pictures)  # row -> its picture's place in ``kept``
+    rows, distances = graph.neighbours[kept], graph.distances[kept]
+    found = np.where(rows >= 0, of_row[np.maximum(rows, 0)], -1)
+    m, k = found.shape
+    own = np.arange(m)[:, None]
+    keys = (own * (m + 1) + found + 1).ravel()  # a picture met again in a row: not kept
+    first = np.zeros(keys.size, bool)
+    first[np.unique(keys, return_index=True)[1]] = True
+    usable = first.reshape(m, k) & (found >= 0) & (found != own)
+    order = np.argsort(~usable, axis=1, kind="stable")[:, :neighbours]  # in distance order
+    taken = np.take_along_axis(usable, order, axis=1)
+    reduced = Graph(
+        np.where(taken, np.take_along_axis(found, order, axis=1), -1),
+        np.where(taken, np.take_along_axis(distances, order, axis=1), np.inf).astype(np.float32),
+    )
+    return _renumbered(density_grouping(reduced, min_size)[of_row])
 
 
 def _renumbered(labels: np.ndarray) -> np.ndarray:

@@ -182,9 +182,8 @@ class Explorer:
                 raise ExploreError(f"min-size must be at least 2, not {param}", option="min_size")
 
             def make(stamp: dict[str, object]) -> dict[str, np.ndarray]:
-                ids, g = self._graph(stamp)
-                _ids, x = self._space(stamp)  # copies of one picture counted once
-                return {"ids": ids, "labels": density_of_pictures(x, g, param, DENSITY_K)}
+                ids, g = self._graph(stamp)  # copies of one picture counted once
+                return {"ids": ids, "labels": density_of_pictures(g, param, DENSITY_K)}
 
         found = self._result(f"clusters{CLUSTERS_VERSION}-{method}-{param}", stamp, make)
         return found["ids"], found["labels"], param
